@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvalloc: the kvfs memory manager.
+ *
+ * A fixed budget of memory (one memfd, mapped once as the "direct map"),
+ * shaped like the kernel's page allocator + slab + vmalloc:
+ *
+ *   kv_alloc_pages()  buddy allocator over the arena, per-CPU order-0 caches
+ *   kv_kmalloc()      slab size classes 8 B .. 8 KiB, per-CPU magazines
+ *   kv_vmalloc()      order-0 pages mapped contiguously into a reserved
+ *                     virtual window (MAP_FIXED|MAP_SHARED over the memfd)
+ *   kvmalloc()        slab for small sizes; otherwise one fail-fast
+ *                     high-order attempt, then the vmap fallback
+ *
+ * Every allocation is made in a context: the flags passed, as modified by
+ * the calling thread's scopes (kv_current_gfp()).  The context decides which
+ * shrinkers may run when the budget is exhausted and whether the allocation
+ * may fail.  An explicit KV_NOFS/KV_NOIO on one call behaves exactly as if
+ * the call were made inside the matching scope, including for the vmap
+ * fallback's own internal allocations.
+ *
+ * Dependencies: none beyond libc/pthreads.  This layer knows nothing of
+ * filesystems.
+ */
+#ifndef KV_ALLOC_KVALLOC_H
+#define KV_ALLOC_KVALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KV_PAGE_SHIFT 12
+#define KV_PAGE_SIZE (1UL << KV_PAGE_SHIFT)
+/* Largest buddy order; a block of KV_MAX_ORDER is 4 MiB. */
+#define KV_MAX_ORDER 10
+/* Orders above this are "costly": never reclaimed for, only tried once. */
+#define KV_COSTLY_ORDER 3
+/* Largest size served by the slab size classes. */
+#define KV_SLAB_MAX 8192
+
+/* Allocation context flags.  0 is the normal "may reclaim anything" context. */
+typedef unsigned int kv_gfp_t;
+#define KV_NOFS ((kv_gfp_t)1 << 0)    /* must not recurse into the fs */
+#define KV_NOIO ((kv_gfp_t)1 << 1)    /* must not issue I/O (implies NOFS) */
+#define KV_NOFAIL ((kv_gfp_t)1 << 2)  /* retry forever; never returns NULL */
+#define KV_NORETRY ((kv_gfp_t)1 << 3) /* no reclaim, no retry: fail fast */
+#define KV_NOWARN ((kv_gfp_t)1 << 4)  /* do not report the failure */
+#define KV_ZERO ((kv_gfp_t)1 << 5)    /* return zeroed memory */
+
+struct kv_config {
+	size_t budget_bytes;   /* arena size; 0 = default (256 MiB) */
+	unsigned vmap_zones;   /* 0 = one per CPU */
+	size_t vmap_window;    /* reserved virtual bytes; 0 = default */
+	unsigned purge_batch;  /* lazily freed vmap pages before a purge; 0 = default */
+};
+
+/*
+ * kv_init(NULL) uses defaults.  Returns 0 or a negative errno.  kv_fini()
+ * reports every allocation never freed on stderr, returns the arena whole,
+ * and leaves the layer ready for another kv_init().
+ */
+int kv_init(const struct kv_config *cfg);
+void kv_fini(void);
+bool kv_initialized(void);
+
+/* kvmalloc family: any size; kvfree() works on either kind (NULL is fine). */
+void *kvmalloc(size_t size, kv_gfp_t flags);
+void *kvzalloc(size_t size, kv_gfp_t flags);
+void *kvcalloc(size_t n, size_t size, kv_gfp_t flags);
+void *kvrealloc(void *p, size_t new_size, kv_gfp_t flags);
+void kvfree(const void *p);
+/* True if p came from the vmap path (not physically contiguous). */
+bool kv_is_vmap(const void *p);
+/* Usable size of an allocation made by any function of this header. */
+size_t kv_ksize(const void *p);
+
+/* Slab only (size <= KV_SLAB_MAX, else NULL). */
+void *kv_kmalloc(size_t size, kv_gfp_t flags);
+void kv_kfree(const void *p);
+
+/* vmap only: always page-granular, never physically contiguous. */
+void *kv_vmalloc(size_t size, kv_gfp_t flags);
+void kv_vfree(const void *p);
+
+/*
+ * Buddy pages.  order > KV_COSTLY_ORDER attempts are fail-fast whatever the
+ * flags; lower orders may reclaim.
+ */
+void *kv_alloc_pages(unsigned order, kv_gfp_t flags);
+void kv_free_pages(void *p, unsigned order);
+
+/* Named fixed-size object caches. */
+struct kv_cache;
+struct kv_cache *kv_cache_create(const char *name, size_t size, size_t align);
+void *kv_cache_alloc(struct kv_cache *c, kv_gfp_t flags);
+void kv_cache_free(struct kv_cache *c, void *obj);
+void kv_cache_destroy(struct kv_cache *c);
+
+/*
+ * Per-thread scopes.  save() enters the scope and returns the previous
+ * state, restore() puts that state back; they nest.
+ */
+unsigned kv_nofs_save(void);
+void kv_nofs_restore(unsigned saved);
+unsigned kv_noio_save(void);
+void kv_noio_restore(unsigned saved);
+unsigned kv_nofail_save(void);
+void kv_nofail_restore(unsigned saved);
+/* flags as the current thread's scopes modify them */
+kv_gfp_t kv_current_gfp(kv_gfp_t flags);
+
+/* Shrinkers: called when the budget is exhausted. */
+#define KV_SHRINK_FS (1u << 0) /* may enter the filesystem */
+#define KV_SHRINK_IO (1u << 1) /* may issue I/O */
+
+struct kv_shrinker {
+	const char *name;
+	unsigned flags;
+	size_t (*count)(void *priv);
+	size_t (*scan)(void *priv, size_t nr_to_scan); /* returns nr freed */
+	void *priv;
+	/* owned by kvalloc */
+	struct kv_shrinker *next;
+	uint64_t nr_calls;
+	uint64_t nr_freed;
+};
+
+int kv_register_shrinker(struct kv_shrinker *s);
+void kv_unregister_shrinker(struct kv_shrinker *s);
+
+/*
+ * Lock classes: every lock of kvalloc (and every lock a client wants
+ * measured) counts its contended acquisitions per class.  A contended
+ * acquisition is one whose trylock failed.
+ */
+#define KV_LOCK_CLASSES_MAX 32
+int kv_lock_class_register(const char *name); /* returns class id or -errno */
+uint64_t kv_lock_class_contended(int class_id);
+
+struct kv_stats {
+	uint64_t pages_total;
+	uint64_t pages_free;
+	uint64_t pages_used;
+	uint64_t pcp_pages; /* order-0 pages cached per CPU */
+	uint64_t slab_allocs;
+	uint64_t slab_frees;
+	uint64_t slab_pages;
+	uint64_t highorder_attempts;
+	uint64_t highorder_failfast;
+	uint64_t vmap_allocs;
+	uint64_t vmap_fallbacks; /* kvmalloc calls that took the vmap path */
+	uint64_t vmap_areas_live;
+	uint64_t vmap_lazy_purges;
+	uint64_t vmap_pages_purged;
+	uint64_t reclaim_passes;
+	uint64_t reclaim_freed;
+	uint64_t nofail_retries;
+	uint64_t alloc_failures;
+	uint64_t live_allocs; /* allocations not yet freed */
+	unsigned nr_lock_classes;
+	struct {
+		char name[24];
+		uint64_t contended;
+		uint64_t acquired;
+	} lock[KV_LOCK_CLASSES_MAX];
+};
+
+void kv_stats(struct kv_stats *st);
+/*
+ * One "name value" per line, including one line per shrinker
+ * ("shrinker.NAME.freed N") and per lock class ("lock.NAME.contended N").
+ * Returns the length it wanted to write (as snprintf) or a negative errno.
+ */
+int kv_stats_format(char *buf, size_t len);
+
+#endif

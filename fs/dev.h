@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The device layer: byte-addressed I/O over an image file or a block
+ * device, with a test-only fault-injection mode that the journal's and the
+ * filesystem's crash tests are built on.
+ *
+ * Fault modes (combinable where it makes sense):
+ *   KV_FAULT_FAIL_WRITE   the Nth write (1-based) fails with -EIO
+ *   KV_FAULT_CRASH        writes after the Nth are silently not persisted
+ *                         (the machine died after write N); reads still see
+ *                         what reached the device
+ *   KV_FAULT_VOLATILE     writes sit in a volatile cache until a flush;
+ *                         kv_dev_power_fail() drops every write not yet
+ *                         covered by a flush
+ *   KV_FAULT_TEAR         the Nth write persists only its first half
+ *                         (rounded down to 512 bytes), then acts as CRASH
+ */
+#ifndef KV_FS_DEV_H
+#define KV_FS_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kv_dev;
+
+#define KV_DEV_RDONLY (1u << 0)
+#define KV_DEV_EXCL (1u << 1) /* O_EXCL on block devices */
+
+int kv_dev_open(const char *path, unsigned flags, struct kv_dev **devp);
+void kv_dev_close(struct kv_dev *dev);
+
+/* Whole-length I/O (short transfers are retried); 0 or -errno. */
+int kv_dev_pread(struct kv_dev *dev, void *buf, size_t len, uint64_t off);
+int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len,
+		  uint64_t off);
+int kv_dev_flush(struct kv_dev *dev);
+/* -EOPNOTSUPP where the device cannot discard */
+int kv_dev_discard(struct kv_dev *dev, uint64_t off, uint64_t len);
+uint64_t kv_dev_size(const struct kv_dev *dev);
+bool kv_dev_is_bdev(const struct kv_dev *dev);
+bool kv_dev_rdonly(const struct kv_dev *dev);
+const char *kv_dev_path(const struct kv_dev *dev);
+
+/* Fault injection (tests and tools only). */
+#define KV_FAULT_FAIL_WRITE (1u << 0)
+#define KV_FAULT_CRASH (1u << 1)
+#define KV_FAULT_VOLATILE (1u << 2)
+#define KV_FAULT_TEAR (1u << 3)
+
+struct kv_dev_fault {
+	unsigned modes;
+	uint64_t fail_write;  /* KV_FAULT_FAIL_WRITE: 1-based write number */
+	uint64_t crash_after; /* KV_FAULT_CRASH: last write that persists */
+	uint64_t tear_write;  /* KV_FAULT_TEAR: the write torn in half */
+};
+
+int kv_dev_set_fault(struct kv_dev *dev, const struct kv_dev_fault *f);
+/* number of writes issued since open */
+uint64_t kv_dev_nr_writes(const struct kv_dev *dev);
+/* true once a CRASH or TEAR point has been passed */
+bool kv_dev_crashed(const struct kv_dev *dev);
+/* KV_FAULT_VOLATILE: drop every write not covered by a flush */
+void kv_dev_power_fail(struct kv_dev *dev);
+
+#endif
