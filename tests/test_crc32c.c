@@ -5,15 +5,7 @@
 #include <string.h>
 
 #include "journal/crc32c.h"
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: check failed: %s\n",      \
-				__FILE__, __LINE__, #cond);                \
-			exit(1);                                           \
-		}                                                          \
-	} while (0)
+#include "tests/check.h"
 
 int main(void)
 {
