@@ -14,6 +14,19 @@
  *                         covered by a flush
  *   KV_FAULT_TEAR         the Nth write persists only its first half
  *                         (rounded down to 512 bytes), then acts as CRASH
+ *
+ * Write numbers count every kv_dev_pwrite() since open (target the k-th
+ * write from now with kv_dev_nr_writes() + k).  Once crashed, writes,
+ * flushes and discards succeed without reaching the media, and a volatile
+ * cache keeps serving reads until kv_dev_power_fail().  kv_dev_power_fail()
+ * also leaves the device crashed, whatever the modes.  kv_dev_set_fault()
+ * on a crashed device is a reboot: the crash state and any volatile cache
+ * are dropped, then the new modes apply.  Leaving VOLATILE mode otherwise
+ * writes the cache back.  kv_dev_close() does not flush: unflushed volatile
+ * writes are lost, as on a power-off.
+ *
+ * The device is thread-safe.  I/O outside [0, kv_dev_size()) is -EINVAL;
+ * writes to a read-only device are -EROFS.
  */
 #ifndef KV_FS_DEV_H
 #define KV_FS_DEV_H
@@ -35,7 +48,11 @@ int kv_dev_pread(struct kv_dev *dev, void *buf, size_t len, uint64_t off);
 int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len,
 		  uint64_t off);
 int kv_dev_flush(struct kv_dev *dev);
-/* -EOPNOTSUPP where the device cannot discard */
+/*
+ * -EOPNOTSUPP where the device cannot discard.  Advisory: the contents of a
+ * discarded range are unspecified afterwards (under fault injection it does
+ * nothing).
+ */
 int kv_dev_discard(struct kv_dev *dev, uint64_t off, uint64_t len);
 uint64_t kv_dev_size(const struct kv_dev *dev);
 bool kv_dev_is_bdev(const struct kv_dev *dev);
