@@ -1,0 +1,72 @@
+#!/bin/sh
+# Smoke test of tools/kvalloc-bench (not a timed assertion): --csv prints
+# exactly its header and one line with a positive rate per requested
+# (test, threads, allocator), the table and --contention print kv's lock
+# counters, and bad options fail with a message.
+# Usage: test_kvalloc_bench.sh PATH-TO-kvalloc-bench
+set -u
+bench=$1
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+fail() {
+	echo "test_kvalloc_bench: $*" >&2
+	exit 1
+}
+
+tests="fix_size_alloc full_fit_alloc long_busy_list_alloc random_size_alloc
+random_size_align_alloc align_shift_alloc small_obj kvmalloc_mixed"
+allocs="kv kv-vmalloc glibc jemalloc mimalloc"
+
+"$bench" --help >"$tmp/help" || fail "--help failed"
+grep -q -- "--csv" "$tmp/help" || fail "--help does not describe --csv"
+"$bench" --list >"$tmp/list" || fail "--list failed"
+for t in $tests $allocs; do
+	grep -q "^  $t " "$tmp/list" || fail "--list lacks $t"
+done
+
+args=""
+for t in $tests; do
+	args="$args --test $t"
+done
+# shellcheck disable=SC2086
+"$bench" --csv --contention --alloc all --threads 1,2 --seconds 0.02 \
+	--budget 256M $args >"$tmp/csv" 2>"$tmp/err" ||
+	fail "csv run failed: $(cat "$tmp/err")"
+[ "$(head -n 1 "$tmp/csv")" = "test,threads,allocator,ops_per_sec" ] ||
+	fail "bad csv header: $(head -n 1 "$tmp/csv")"
+n=0
+for thr in 1 2; do
+	for t in $tests; do
+		for a in $allocs; do
+			c=$(grep -c "^$t,$thr,$a,[1-9][0-9]*\$" "$tmp/csv")
+			[ "$c" = 1 ] ||
+				fail "expected one positive line $t,$thr,$a, found $c"
+			n=$((n + 1))
+		done
+		grep -q "^contention: test=$t threads=$thr allocator=kv contended=[0-9]* acquired=[1-9]" "$tmp/err" ||
+			fail "no kv contention line for $t, $thr threads"
+	done
+done
+[ "$(wc -l <"$tmp/csv")" -eq $((n + 1)) ] ||
+	fail "csv has $(wc -l <"$tmp/csv") lines, expected $((n + 1))"
+
+"$bench" --alloc kv,glibc --test small_obj --seconds 0.02 --budget 64M \
+	>"$tmp/table" || fail "table run failed"
+grep -q "^small_obj  *1 kv  *[1-9][0-9]*  *1.00\$" "$tmp/table" ||
+	fail "table lacks kv's row"
+grep -q "^small_obj  *1 glibc  *[1-9][0-9]*  *[0-9.]*\$" "$tmp/table" ||
+	fail "table lacks glibc's row"
+grep -q "^    kv locks: contended=" "$tmp/table" ||
+	fail "table lacks kv's lock counters"
+grep -q "^kv statistics:" "$tmp/table" || fail "table lacks kv statistics"
+
+for bad in "--test nosuch" "--alloc nosuch" "--seconds 0" "--threads 0" \
+	"--budget 1x" "extra"; do
+	# shellcheck disable=SC2086
+	if "$bench" $bad >"$tmp/out" 2>"$tmp/err"; then
+		fail "'$bad' succeeded"
+	fi
+	grep -q "kvalloc-bench: " "$tmp/err" || fail "'$bad' gave no message"
+done
+exit 0
