@@ -97,9 +97,12 @@ static void glibc_b_free_align(void *p, size_t size, size_t align)
 	glibc_free(p);
 }
 
-/* Looks sym up in handle and checks it is defined by the library soname. */
-static void *lookup(void *handle, const char *soname, const char *sym,
-		    char *err, size_t errlen)
+/*
+ * Looks sym up in handle and checks it is defined by the library soname;
+ * the first symbol found names the file in a->origin.
+ */
+static void *lookup(struct kvb_alloc *a, void *handle, const char *soname,
+		    const char *sym, char *err, size_t errlen)
 {
 	void *f = dlsym(handle, sym);
 	Dl_info info;
@@ -114,6 +117,9 @@ static void *lookup(void *handle, const char *soname, const char *sym,
 			 info.dli_fname ? info.dli_fname : "?", soname);
 		return NULL;
 	}
+	if (!a->origin[0])
+		snprintf(a->origin, sizeof(a->origin), "%s() from %s", sym,
+			 info.dli_fname);
 	return f;
 }
 
@@ -121,14 +127,14 @@ static int glibc_b_load(struct kvb_alloc *a, char *err, size_t errlen)
 {
 	void *h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
 
-	(void)a;
 	if (!h) {
 		snprintf(err, errlen, "libc.so.6 is not loaded: %s", dlerror());
 		return -ENOENT;
 	}
-	glibc_malloc = lookup(h, "libc.so.6", "malloc", err, errlen);
-	glibc_free = lookup(h, "libc.so.6", "free", err, errlen);
-	glibc_memalign = lookup(h, "libc.so.6", "posix_memalign", err, errlen);
+	glibc_malloc = lookup(a, h, "libc.so.6", "malloc", err, errlen);
+	glibc_free = lookup(a, h, "libc.so.6", "free", err, errlen);
+	glibc_memalign = lookup(a, h, "libc.so.6", "posix_memalign", err,
+				errlen);
 	/* the handle of an already-loaded library only counts a reference */
 	dlclose(h);
 	if (!glibc_malloc || !glibc_free || !glibc_memalign)
@@ -173,13 +179,12 @@ static int je_b_load(struct kvb_alloc *a, char *err, size_t errlen)
 	const char *so = "libjemalloc.so.2";
 	void *h = dlopen(so, RTLD_LOCAL | RTLD_NOW);
 
-	(void)a;
 	if (!h) {
 		snprintf(err, errlen, "%s", dlerror());
 		return -ENOENT;
 	}
-	je_mallocx = lookup(h, so, "mallocx", err, errlen);
-	je_sdallocx = lookup(h, so, "sdallocx", err, errlen);
+	je_mallocx = lookup(a, h, so, "mallocx", err, errlen);
+	je_sdallocx = lookup(a, h, so, "sdallocx", err, errlen);
 	/* never dlclose()d: jemalloc keeps thread caches until exit */
 	if (!je_mallocx || !je_sdallocx)
 		return -ENOENT;
@@ -219,35 +224,65 @@ static int mi_b_load(struct kvb_alloc *a, char *err, size_t errlen)
 	const char *so = "libmimalloc.so.2";
 	void *h = dlopen(so, RTLD_LOCAL | RTLD_NOW);
 
-	(void)a;
 	if (!h) {
 		snprintf(err, errlen, "%s", dlerror());
 		return -ENOENT;
 	}
-	mi_malloc_p = lookup(h, so, "mi_malloc", err, errlen);
-	mi_free_p = lookup(h, so, "mi_free", err, errlen);
-	mi_zalloc_aligned_p = lookup(h, so, "mi_zalloc_aligned", err, errlen);
+	mi_malloc_p = lookup(a, h, so, "mi_malloc", err, errlen);
+	mi_free_p = lookup(a, h, so, "mi_free", err, errlen);
+	mi_zalloc_aligned_p = lookup(a, h, so, "mi_zalloc_aligned", err,
+				     errlen);
 	if (!mi_malloc_p || !mi_free_p || !mi_zalloc_aligned_p)
 		return -ENOENT;
 	return 0;
 }
 
 struct kvb_alloc kvb_allocs[] = {
-	{ "kv", "kvmalloc()/kvfree(); aligned: kv_vmalloc_align()", true,
-	  NULL, kv_b_alloc, kv_b_free, kv_b_alloc_align,
-	  kv_b_free_align },
-	{ "kv-vmalloc", "kv_vmalloc()/kv_vfree(): the vmap path only", true,
-	  NULL, kvv_b_alloc, kvv_b_free, kv_b_alloc_align,
-	  kv_b_free_align },
-	{ "glibc", "libc.so.6 malloc()/free()/posix_memalign()", false,
-	  glibc_b_load, glibc_b_alloc, glibc_b_free, glibc_b_alloc_align,
-	  glibc_b_free_align },
-	{ "jemalloc", "libjemalloc.so.2 mallocx()/sdallocx()", false,
-	  je_b_load, je_b_alloc, je_b_free, je_b_alloc_align,
-	  je_b_free_align },
-	{ "mimalloc", "libmimalloc.so.2 mi_malloc()/mi_free()", false,
-	  mi_b_load, mi_b_alloc, mi_b_free, mi_b_alloc_align,
-	  mi_b_free_align },
+	{
+		.name = "kv",
+		.desc = "kvmalloc()/kvfree(); aligned: kv_vmalloc_align()",
+		.is_kv = true,
+		.alloc = kv_b_alloc,
+		.free = kv_b_free,
+		.alloc_align = kv_b_alloc_align,
+		.free_align = kv_b_free_align,
+	},
+	{
+		.name = "kv-vmalloc",
+		.desc = "kv_vmalloc()/kv_vfree(): the vmap path only",
+		.is_kv = true,
+		.alloc = kvv_b_alloc,
+		.free = kvv_b_free,
+		.alloc_align = kv_b_alloc_align,
+		.free_align = kv_b_free_align,
+	},
+	{
+		.name = "glibc",
+		.desc = "libc.so.6 malloc()/free()/posix_memalign()",
+		.load = glibc_b_load,
+		.alloc = glibc_b_alloc,
+		.free = glibc_b_free,
+		.alloc_align = glibc_b_alloc_align,
+		.free_align = glibc_b_free_align,
+	},
+	{
+		.name = "jemalloc",
+		.desc = "libjemalloc.so.2 mallocx()/sdallocx()",
+		.load = je_b_load,
+		.alloc = je_b_alloc,
+		.free = je_b_free,
+		.alloc_align = je_b_alloc_align,
+		.free_align = je_b_free_align,
+	},
+	{
+		.name = "mimalloc",
+		.desc = "libmimalloc.so.2 mi_malloc()/mi_free()",
+		.load = mi_b_load,
+		.alloc = mi_b_alloc,
+		.free = mi_b_free,
+		.alloc_align = mi_b_alloc_align,
+		.free_align = mi_b_free_align,
+	},
 };
 
 const unsigned kvb_nr_allocs = sizeof(kvb_allocs) / sizeof(kvb_allocs[0]);

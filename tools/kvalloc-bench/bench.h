@@ -34,6 +34,7 @@ struct kvb_alloc {
 	/* zeroed memory aligned to align (a power of two) */
 	void *(*alloc_align)(size_t size, size_t align);
 	void (*free_align)(void *p, size_t size, size_t align);
+	char origin[160]; /* "malloc() from /path/libc.so.6", set by load */
 };
 
 extern struct kvb_alloc kvb_allocs[];

@@ -530,14 +530,21 @@ static int run_all(const struct opts *o)
 	struct result res[8];
 	int ret = 0;
 
-	if (o->csv)
+	if (o->csv) {
 		printf("test,threads,allocator,ops_per_sec\n");
-	else
-		printf("kvalloc-bench: %.2f s per measurement, kv budget %zu MiB, %ld CPUs online\n"
-		       "%-24s %3s %-11s %14s %7s\n",
+	} else {
+		printf("kvalloc-bench: %.2f s per measurement, kv budget %zu MiB, %ld CPUs online\n",
 		       o->seconds, o->budget >> 20,
-		       sysconf(_SC_NPROCESSORS_ONLN), "test", "thr",
+		       sysconf(_SC_NPROCESSORS_ONLN));
+		for (unsigned i = 0; i < kvb_nr_allocs; i++)
+			if (o->want_alloc[i])
+				printf("  %-11s %s\n", kvb_allocs[i].name,
+				       kvb_allocs[i].origin[0] ?
+					       kvb_allocs[i].origin :
+					       kvb_allocs[i].desc);
+		printf("%-24s %3s %-11s %14s %7s\n", "test", "thr",
 		       "allocator", "ops/sec", "vs kv");
+	}
 	for (unsigned ti = 0; ti < o->nr_threads; ti++) {
 		for (unsigned t = 0; t < kvb_nr_tests; t++) {
 			if (!o->want_test[t])

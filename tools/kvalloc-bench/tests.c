@@ -339,28 +339,56 @@ static int mixed_body(struct kvb_worker *w)
 }
 
 const struct kvb_test kvb_tests[] = {
-	{ "fix_size_alloc", "1 page alloc/free", NULL, NULL, NULL, NULL,
-	  fix_size_body },
-	{ "full_fit_alloc",
-	  "1 page into 1-page holes between fls(ncpus)*32 MiB pinned pages",
-	  NULL, NULL, full_fit_setup, pinned_teardown, fix_size_body },
-	{ "long_busy_list_alloc",
-	  "100 pages + 1 page with 15000 pages pinned per thread", NULL, NULL,
-	  long_busy_setup, pinned_teardown, long_busy_body },
-	{ "random_size_alloc", "1..100 pages", NULL, NULL, NULL, NULL,
-	  random_size_body },
-	{ "random_size_align_alloc",
-	  "1..10 zeroed pages aligned to 2^0..2^22 bytes", NULL, NULL, NULL,
-	  NULL, random_align_body },
-	{ "align_shift_alloc",
-	  "1 zeroed page at alignment 2^0, 2^1, .. 2^22 in turn", NULL, NULL,
-	  NULL, NULL, align_shift_body },
-	{ "small_obj", "16..4096 B, 64 live per thread, random slot replaced",
-	  NULL, NULL, ring_setup, ring_teardown, small_obj_body },
-	{ "kvmalloc_mixed",
-	  "64 B..1 MiB log-uniform, 64 live per thread, fragmented arena",
-	  mixed_run_setup, mixed_run_teardown, ring_setup, ring_teardown,
-	  mixed_body },
+	{
+		.name = "fix_size_alloc",
+		.desc = "1 page alloc/free",
+		.body = fix_size_body,
+	},
+	{
+		.name = "full_fit_alloc",
+		.desc = "1 page into holes among fls(ncpus)*32 MiB of pinned pages",
+		.setup = full_fit_setup,
+		.teardown = pinned_teardown,
+		.body = fix_size_body,
+	},
+	{
+		.name = "long_busy_list_alloc",
+		.desc = "100 pages + 1 page, 15000 pages pinned per thread",
+		.setup = long_busy_setup,
+		.teardown = pinned_teardown,
+		.body = long_busy_body,
+	},
+	{
+		.name = "random_size_alloc",
+		.desc = "1..100 pages",
+		.body = random_size_body,
+	},
+	{
+		.name = "random_size_align_alloc",
+		.desc = "1..10 zeroed pages aligned to 2^0..2^22 bytes",
+		.body = random_align_body,
+	},
+	{
+		.name = "align_shift_alloc",
+		.desc = "1 zeroed page at alignment 2^0, 2^1, .. 2^22 in turn",
+		.body = align_shift_body,
+	},
+	{
+		.name = "small_obj",
+		.desc = "16..4096 B, 64 live per thread, random slot replaced",
+		.setup = ring_setup,
+		.teardown = ring_teardown,
+		.body = small_obj_body,
+	},
+	{
+		.name = "kvmalloc_mixed",
+		.desc = "64 B..1 MiB log-uniform, 64 live per thread, fragmented arena",
+		.run_setup = mixed_run_setup,
+		.run_teardown = mixed_run_teardown,
+		.setup = ring_setup,
+		.teardown = ring_teardown,
+		.body = mixed_body,
+	},
 };
 
 const unsigned kvb_nr_tests = sizeof(kvb_tests) / sizeof(kvb_tests[0]);
