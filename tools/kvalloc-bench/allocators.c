@@ -125,15 +125,16 @@ static void *lookup(struct kvb_alloc *a, void *handle, const char *soname,
 
 static int glibc_b_load(struct kvb_alloc *a, char *err, size_t errlen)
 {
-	void *h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	void *h = dlopen(a->soname, RTLD_NOW | RTLD_NOLOAD);
 
 	if (!h) {
-		snprintf(err, errlen, "libc.so.6 is not loaded: %s", dlerror());
+		snprintf(err, errlen, "%s is not loaded: %s", a->soname,
+			 dlerror());
 		return -ENOENT;
 	}
-	glibc_malloc = lookup(a, h, "libc.so.6", "malloc", err, errlen);
-	glibc_free = lookup(a, h, "libc.so.6", "free", err, errlen);
-	glibc_memalign = lookup(a, h, "libc.so.6", "posix_memalign", err,
+	glibc_malloc = lookup(a, h, a->soname, "malloc", err, errlen);
+	glibc_free = lookup(a, h, a->soname, "free", err, errlen);
+	glibc_memalign = lookup(a, h, a->soname, "posix_memalign", err,
 				errlen);
 	/* the handle of an already-loaded library only counts a reference */
 	dlclose(h);
@@ -176,7 +177,7 @@ static void je_b_free_align(void *p, size_t size, size_t align)
 
 static int je_b_load(struct kvb_alloc *a, char *err, size_t errlen)
 {
-	const char *so = "libjemalloc.so.2";
+	const char *so = a->soname;
 	void *h = dlopen(so, RTLD_LOCAL | RTLD_NOW);
 
 	if (!h) {
@@ -221,7 +222,7 @@ static void mi_b_free_align(void *p, size_t size, size_t align)
 
 static int mi_b_load(struct kvb_alloc *a, char *err, size_t errlen)
 {
-	const char *so = "libmimalloc.so.2";
+	const char *so = a->soname;
 	void *h = dlopen(so, RTLD_LOCAL | RTLD_NOW);
 
 	if (!h) {
@@ -259,6 +260,7 @@ struct kvb_alloc kvb_allocs[] = {
 	{
 		.name = "glibc",
 		.desc = "libc.so.6 malloc()/free()/posix_memalign()",
+		.soname = "libc.so.6",
 		.load = glibc_b_load,
 		.alloc = glibc_b_alloc,
 		.free = glibc_b_free,
@@ -268,6 +270,7 @@ struct kvb_alloc kvb_allocs[] = {
 	{
 		.name = "jemalloc",
 		.desc = "libjemalloc.so.2 mallocx()/sdallocx()",
+		.soname = "libjemalloc.so.2",
 		.load = je_b_load,
 		.alloc = je_b_alloc,
 		.free = je_b_free,
@@ -277,6 +280,7 @@ struct kvb_alloc kvb_allocs[] = {
 	{
 		.name = "mimalloc",
 		.desc = "libmimalloc.so.2 mi_malloc()/mi_free()",
+		.soname = "libmimalloc.so.2",
 		.load = mi_b_load,
 		.alloc = mi_b_alloc,
 		.free = mi_b_free,

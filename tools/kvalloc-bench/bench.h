@@ -27,6 +27,7 @@ struct kvb_alloc {
 	const char *name;
 	const char *desc;
 	bool is_kv; /* backed by libkvalloc: its lock counters apply */
+	const char *soname; /* library providing it, if not libkvalloc */
 	/* loads the back-end (NULL: kv, set up by kv_init()); 0 or -errno */
 	int (*load)(struct kvb_alloc *a, char *err, size_t errlen);
 	void *(*alloc)(size_t size);

@@ -85,7 +85,9 @@ static void usage(FILE *f)
 "process malloc; glibc is called through libc.so.6's own malloc/free,\n"
 "checked with dladdr().  Debian's jemalloc needs more static TLS than\n"
 "dlopen() has spare, so when that is why dlopen() fails the program\n"
-"re-executes itself once with GLIBC_TUNABLES=" TLS_TUNABLE ".\n"
+"re-executes itself with GLIBC_TUNABLES=" TLS_TUNABLE ",\n"
+"and if that is not enough, once more with the library in LD_PRELOAD (the\n"
+"back-ends still call only their own entry points).\n"
 "kv-vmalloc is kv's explicit vmap path (kv_vmalloc/kv_vfree): use it with\n"
 "random_size_alloc to measure vmap zone contention.\n");
 }
@@ -277,28 +279,47 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/*
- * Re-executes the program with more static TLS for dlopen() (see usage()).
- * Returns only if that is impossible or was already done.
- */
-static void reexec_for_tls(char **argv)
+/* Appends item to the colon-separated environment list var. */
+static int env_append(const char *var, const char *item)
 {
-	const char *old = getenv("GLIBC_TUNABLES");
-	char *tun;
+	const char *old = getenv(var);
+	char *val;
+	int ret;
 
-	if (getenv(REEXEC_ENV))
-		return;
-	if (old && *old) {
-		if (asprintf(&tun, "%s:%s", old, TLS_TUNABLE) < 0)
+	if (old && *old)
+		ret = asprintf(&val, "%s:%s", old, item);
+	else
+		ret = asprintf(&val, "%s", item);
+	if (ret < 0)
+		return -ENOMEM;
+	ret = setenv(var, val, 1) ? -errno : 0;
+	free(val);
+	return ret;
+}
+
+/*
+ * dlopen() of soname failed for lack of static TLS: re-executes the
+ * program, first with more static TLS for dlopen(), and if that was not
+ * enough, with soname in LD_PRELOAD (which gets static TLS at startup; the
+ * back-ends still call only their own entry points, so the process malloc
+ * being interposed changes no measurement).  Returns if both were tried.
+ */
+static void reexec_for_tls(char **argv, const char *soname)
+{
+	const char *stage = getenv(REEXEC_ENV);
+
+	if (!stage) {
+		if (env_append("GLIBC_TUNABLES", TLS_TUNABLE) ||
+		    setenv(REEXEC_ENV, "tunable", 1))
+			return;
+	} else if (!strcmp(stage, "tunable")) {
+		if (env_append("LD_PRELOAD", soname) ||
+		    setenv(REEXEC_ENV, "preload", 1))
 			return;
 	} else {
-		tun = strdup(TLS_TUNABLE);
-		if (!tun)
-			return;
+		return;
 	}
-	if (!setenv("GLIBC_TUNABLES", tun, 1) && !setenv(REEXEC_ENV, "1", 1))
-		execv("/proc/self/exe", argv);
-	free(tun);
+	execv("/proc/self/exe", argv);
 }
 
 static int load_allocs(struct opts *o, char **argv)
@@ -311,7 +332,7 @@ static int load_allocs(struct opts *o, char **argv)
 		if (!o->want_alloc[i] || !a->load || !a->load(a, err, sizeof(err)))
 			continue;
 		if (strstr(err, "static TLS")) {
-			reexec_for_tls(argv);
+			reexec_for_tls(argv, a->soname);
 			if (!a->load(a, err, sizeof(err)))
 				continue;
 		}
@@ -584,7 +605,7 @@ static int run_all(const struct opts *o)
 			fflush(stdout);
 		}
 	}
-	if (!o->csv)
+	if (!o->csv && (o->want_alloc[0] || o->want_alloc[1]))
 		print_kv_stats();
 	return ret;
 }
