@@ -290,6 +290,8 @@ struct kvb_alloc kvb_allocs[] = {
 };
 
 const unsigned kvb_nr_allocs = sizeof(kvb_allocs) / sizeof(kvb_allocs[0]);
+_Static_assert(sizeof(kvb_allocs) / sizeof(kvb_allocs[0]) <= KVB_MAX_ALLOCS,
+	       "raise KVB_MAX_ALLOCS");
 
 struct kvb_alloc *kvb_alloc_find(const char *name)
 {

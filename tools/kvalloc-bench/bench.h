@@ -19,6 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* sizes of the option tables in main.c */
+#define KVB_MAX_ALLOCS 8
+#define KVB_MAX_TESTS 32
+
 /* Largest alignment the aligned tests ask for (test_vmalloc's 1 << 22). */
 #define KVB_MAX_ALIGN_SHIFT 22
 

@@ -27,8 +27,8 @@
 #define TLS_TUNABLE "glibc.rtld.optional_static_tls=16384"
 
 struct opts {
-	bool want_test[32];
-	bool want_alloc[8];
+	bool want_test[KVB_MAX_TESTS];
+	bool want_alloc[KVB_MAX_ALLOCS];
 	unsigned threads[MAX_THREAD_LISTS];
 	unsigned nr_threads;
 	double seconds;
@@ -506,7 +506,10 @@ static void print_locks(FILE *f, const char *prefix, const struct result *res)
 static void print_group(const struct opts *o, const struct kvb_test *t,
 			unsigned nthreads, const struct result *res)
 {
-	int kv = o->want_alloc[0] ? 0 : -1;
+	int kv = (int)(kvb_alloc_find("kv") - kvb_allocs);
+
+	if (!o->want_alloc[kv])
+		kv = -1;
 
 	for (unsigned i = 0; i < kvb_nr_allocs; i++) {
 		if (!o->want_alloc[i])
@@ -548,7 +551,8 @@ static void print_kv_stats(void)
 
 static int run_all(const struct opts *o)
 {
-	struct result res[8];
+	struct result res[KVB_MAX_ALLOCS];
+	bool any_kv = false;
 	int ret = 0;
 
 	if (o->csv) {
@@ -605,7 +609,9 @@ static int run_all(const struct opts *o)
 			fflush(stdout);
 		}
 	}
-	if (!o->csv && (o->want_alloc[0] || o->want_alloc[1]))
+	for (unsigned i = 0; i < kvb_nr_allocs; i++)
+		any_kv |= o->want_alloc[i] && kvb_allocs[i].is_kv;
+	if (!o->csv && any_kv)
 		print_kv_stats();
 	return ret;
 }

@@ -392,3 +392,5 @@ const struct kvb_test kvb_tests[] = {
 };
 
 const unsigned kvb_nr_tests = sizeof(kvb_tests) / sizeof(kvb_tests[0]);
+_Static_assert(sizeof(kvb_tests) / sizeof(kvb_tests[0]) <= KVB_MAX_TESTS,
+	       "raise KVB_MAX_TESTS");
