@@ -143,15 +143,16 @@ out_close:
 /* New target: -s given, and a directory we can create it in. */
 static int plan_new(struct kvfs_mkfs_opts *o)
 {
-	char dir[4096];
+	char path[4096];
+	const char *dir;
 	struct stat st;
 
 	if (!o->size)
 		return mkfs_err(-ENOENT, o->err, sizeof(o->err),
 				"%s does not exist (give -s SIZE to create it)",
 				o->target);
-	snprintf(dir, sizeof(dir), "%s", o->target);
-	snprintf(dir, sizeof(dir), "%s", dirname(dir));
+	snprintf(path, sizeof(path), "%s", o->target);
+	dir = dirname(path);
 	if (stat(dir, &st) < 0)
 		return mkfs_err(-errno, o->err, sizeof(o->err),
 				"cannot create %s: directory %s: %s", o->target,
