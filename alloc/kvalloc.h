@@ -81,6 +81,16 @@ void kv_kfree(const void *p);
 /* vmap only: always page-granular, never physically contiguous. */
 void *kv_vmalloc(size_t size, kv_gfp_t flags);
 void kv_vfree(const void *p);
+/* align: a power of two; NULL if the window cannot honour it */
+void *kv_vmalloc_align(size_t size, size_t align, kv_gfp_t flags);
+/* Unmap every lazily freed vmap area (and cached area) now. */
+void kv_vmap_purge(void);
+/*
+ * Give back what the allocator hoards: the calling thread's page cache and
+ * magazines, every empty slab, every lazily freed or cached vmap area.
+ * Other threads' caches drain when they exit (or at kv_fini()).
+ */
+void kv_drain_caches(void);
 
 /*
  * Buddy pages.  order > KV_COSTLY_ORDER attempts are fail-fast whatever the
@@ -123,6 +133,7 @@ struct kv_shrinker {
 	struct kv_shrinker *next;
 	uint64_t nr_calls;
 	uint64_t nr_freed;
+	unsigned active; /* passes currently calling it */
 };
 
 int kv_register_shrinker(struct kv_shrinker *s);
@@ -157,6 +168,7 @@ struct kv_stats {
 	uint64_t nofail_retries;
 	uint64_t alloc_failures;
 	uint64_t live_allocs; /* allocations not yet freed */
+	uint64_t vmap_zones;
 	unsigned nr_lock_classes;
 	struct {
 		char name[24];

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Lock classes and their contention counters.  The counters live in the
+ * per-thread caches (one slot per class per thread) and are summed on read,
+ * so counting an acquisition never writes a shared cache line.
+ *
+ * Locks:
+ *   class_lock protects registration (names[], nr_classes).  Readers of a
+ *   registered name need no lock: a slot is written once, before nr_classes
+ *   is published with release ordering.  Leaf lock.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "alloc/internal.h"
+
+static pthread_mutex_t class_lock = PTHREAD_MUTEX_INITIALIZER;
+static char names[KV_LOCK_CLASSES_MAX][24];
+static int nr_classes;
+
+int kv_lock_class_register(const char *name)
+{
+	int i, id = -ENOSPC;
+
+	if (!name || !*name)
+		return -EINVAL;
+	pthread_mutex_lock(&class_lock);
+	for (i = 0; i < nr_classes; i++) {
+		if (!strncmp(names[i], name, sizeof(names[i]) - 1)) {
+			id = i;
+			goto out;
+		}
+	}
+	if (nr_classes < KV_LOCK_CLASSES_MAX) {
+		id = nr_classes;
+		strncpy(names[id], name, sizeof(names[id]) - 1);
+		__atomic_store_n(&nr_classes, id + 1, __ATOMIC_RELEASE);
+	}
+out:
+	pthread_mutex_unlock(&class_lock);
+	return id;
+}
+
+int kv_lockstat_nr_classes(void)
+{
+	return __atomic_load_n(&nr_classes, __ATOMIC_ACQUIRE);
+}
+
+const char *kv_lockstat_name(int id)
+{
+	return names[id];
+}
+
+void kv_lockstat_contended(int class_id)
+{
+	struct kv_tcache *tc = kv_tcache();
+
+	if ((unsigned)class_id < KV_LOCK_CLASSES_MAX && tc)
+		__atomic_store_n(&tc->lock_contended[class_id],
+				 tc->lock_contended[class_id] + 1,
+				 __ATOMIC_RELAXED);
+}
+
+void kv_lockstat_acquired(int class_id)
+{
+	struct kv_tcache *tc = kv_tcache();
+
+	if ((unsigned)class_id < KV_LOCK_CLASSES_MAX && tc)
+		__atomic_store_n(&tc->lock_acquired[class_id],
+				 tc->lock_acquired[class_id] + 1,
+				 __ATOMIC_RELAXED);
+}
+
+uint64_t kv_lock_class_contended(int class_id)
+{
+	uint64_t stat[KV_T_NR], pcp, acq[KV_LOCK_CLASSES_MAX],
+		cont[KV_LOCK_CLASSES_MAX];
+
+	if ((unsigned)class_id >= KV_LOCK_CLASSES_MAX)
+		return 0;
+	kv_tcache_sum(stat, &pcp, acq, cont);
+	return cont[class_id];
+}

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The page arena: one memfd mapped once (the direct map), a buddy allocator
+ * over it, and per-thread order-0 page caches (the per-CPU pages).
+ *
+ * Locks:
+ *   kv.buddy_lock ("buddy") protects kv.free_head[], kv.nr_free and the
+ *   state/order/next/prev/npages of every descriptor that is FREE or becomes
+ *   FREE.  It is a leaf: it may be taken with a slab cache lock held
+ *   (slab -> buddy) and nothing is taken under it.
+ *   Per-thread page caches take no lock: only their owner touches them.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "alloc/internal.h"
+
+struct kv_global kv;
+
+static void free_list_add(uint32_t pfn, unsigned order)
+{
+	struct kv_page *d = &kv.desc[pfn];
+	uint32_t head = kv.free_head[order];
+
+	d->state = KV_PG_FREE;
+	d->order = (uint8_t)order;
+	d->prev = KV_PFN_NONE;
+	d->next = head;
+	if (head != KV_PFN_NONE)
+		kv.desc[head].prev = pfn;
+	kv.free_head[order] = pfn;
+}
+
+static void free_list_del(uint32_t pfn)
+{
+	struct kv_page *d = &kv.desc[pfn];
+
+	if (d->prev != KV_PFN_NONE)
+		kv.desc[d->prev].next = d->next;
+	else
+		kv.free_head[d->order] = d->next;
+	if (d->next != KV_PFN_NONE)
+		kv.desc[d->next].prev = d->prev;
+	d->state = KV_PG_NONE;
+}
+
+/* Free one aligned block, merging with free buddies.  buddy_lock held. */
+static void buddy_free_block(uint32_t pfn, unsigned order)
+{
+	kv.nr_free += 1u << order;
+	kv.desc[pfn].state = KV_PG_NONE;
+	while (order < KV_MAX_ORDER) {
+		uint32_t buddy = pfn ^ (1u << order);
+		struct kv_page *b = &kv.desc[buddy];
+
+		if (buddy + (1u << order) > kv.npages)
+			break;
+		if (b->state != KV_PG_FREE || b->order != order)
+			break;
+		free_list_del(buddy);
+		pfn &= buddy;
+		order++;
+	}
+	free_list_add(pfn, order);
+}
+
+/* Free [pfn, pfn + n) as the largest aligned blocks.  buddy_lock held. */
+static void buddy_free_run_locked(uint32_t pfn, uint32_t n)
+{
+	while (n) {
+		unsigned order = pfn ? (unsigned)__builtin_ctz(pfn) : KV_MAX_ORDER;
+
+		if (order > KV_MAX_ORDER)
+			order = KV_MAX_ORDER;
+		while ((1u << order) > n)
+			order--;
+		buddy_free_block(pfn, order);
+		pfn += 1u << order;
+		n -= 1u << order;
+	}
+}
+
+/* Take a block of 2^order pages, splitting a larger one.  buddy_lock held. */
+static uint32_t buddy_take(unsigned order)
+{
+	unsigned o = order;
+	uint32_t pfn;
+
+	while (o <= KV_MAX_ORDER && kv.free_head[o] == KV_PFN_NONE)
+		o++;
+	if (o > KV_MAX_ORDER)
+		return KV_PFN_NONE;
+	pfn = kv.free_head[o];
+	free_list_del(pfn);
+	/* Upper halves go back, so successive takes ascend in address. */
+	while (o > order) {
+		o--;
+		free_list_add(pfn + (1u << o), o);
+	}
+	kv.nr_free -= 1u << order;
+	return pfn;
+}
+
+static void buddy_lock(void)
+{
+	kv_mutex_lock(&kv.buddy_lock);
+}
+
+static void buddy_unlock(bool freed)
+{
+	kv_mutex_unlock(&kv.buddy_lock);
+	if (freed)
+		kv_reclaim_wake();
+}
+
+uint32_t kv_buddy_try(unsigned order, uint32_t npages)
+{
+	uint32_t pfn;
+
+	buddy_lock();
+	pfn = buddy_take(order);
+	if (pfn != KV_PFN_NONE) {
+		uint32_t len = 1u << order;
+
+		if (npages && npages < len) {
+			buddy_free_run_locked(pfn + npages, len - npages);
+			len = npages;
+		}
+		kv.desc[pfn].state = KV_PG_USED;
+		kv.desc[pfn].npages = len;
+	}
+	buddy_unlock(false);
+	return pfn;
+}
+
+void kv_buddy_free_run(uint32_t pfn, uint32_t npages)
+{
+	buddy_lock();
+	buddy_free_run_locked(pfn, npages);
+	buddy_unlock(true);
+}
+
+bool kv_buddy_try_bulk(uint32_t *pfn, uint32_t n)
+{
+	uint32_t i;
+
+	buddy_lock();
+	if (kv.nr_free < n) {
+		buddy_unlock(false);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		pfn[i] = buddy_take(0);
+		kv.desc[pfn[i]].state = KV_PG_VMAP;
+	}
+	buddy_unlock(false);
+	return true;
+}
+
+void kv_buddy_free_bulk(const uint32_t *pfn, uint32_t n)
+{
+	uint32_t i;
+
+	buddy_lock();
+	for (i = 0; i < n; i++)
+		buddy_free_block(pfn[i], 0);
+	buddy_unlock(true);
+}
+
+uint64_t kv_buddy_nr_free(void)
+{
+	return __atomic_load_n(&kv.nr_free, __ATOMIC_RELAXED);
+}
+
+/*
+ * Per-thread order-0 cache.  Refilled in batches stored so that pops come
+ * out in ascending address order (runs the vmap path can map in one call).
+ */
+uint32_t kv_pcp_try(struct kv_tcache *tc)
+{
+	uint32_t got[KV_PCP_BATCH];
+	unsigned n = 0, i;
+	uint32_t pfn;
+
+	if (likely(tc->pcp_count)) {
+		pfn = tc->pcp[tc->pcp_count - 1];
+		__atomic_store_n(&tc->pcp_count, tc->pcp_count - 1,
+				 __ATOMIC_RELAXED);
+		return pfn;
+	}
+	buddy_lock();
+	while (n < KV_PCP_BATCH && (pfn = buddy_take(0)) != KV_PFN_NONE)
+		got[n++] = pfn;
+	buddy_unlock(false);
+	if (!n)
+		return KV_PFN_NONE;
+	for (i = 1; i < n; i++) {
+		kv.desc[got[i]].state = KV_PG_PCP;
+		tc->pcp[n - 1 - i] = got[i];
+	}
+	__atomic_store_n(&tc->pcp_count, n - 1, __ATOMIC_RELAXED);
+	return got[0];
+}
+
+void kv_pcp_free(struct kv_tcache *tc, uint32_t pfn)
+{
+	uint32_t c = tc->pcp_count;
+
+	if (unlikely(c == KV_PCP_MAX)) {
+		unsigned half = KV_PCP_MAX / 2, i;
+
+		buddy_lock();
+		for (i = 0; i < half; i++)
+			buddy_free_block(tc->pcp[i], 0);
+		buddy_unlock(true);
+		memmove(tc->pcp, tc->pcp + half,
+			(KV_PCP_MAX - half) * sizeof(tc->pcp[0]));
+		c -= half;
+	}
+	kv.desc[pfn].state = KV_PG_PCP;
+	tc->pcp[c] = pfn;
+	__atomic_store_n(&tc->pcp_count, c + 1, __ATOMIC_RELAXED);
+}
+
+void kv_pcp_drain(struct kv_tcache *tc)
+{
+	uint32_t i;
+
+	if (!tc->pcp_count)
+		return;
+	buddy_lock();
+	for (i = 0; i < tc->pcp_count; i++)
+		buddy_free_block(tc->pcp[i], 0);
+	buddy_unlock(true);
+	__atomic_store_n(&tc->pcp_count, 0, __ATOMIC_RELAXED);
+}
+
+uint32_t kv_pages_get(unsigned order, uint32_t npages, kv_gfp_t gfp)
+{
+	unsigned attempt = 0;
+	uint32_t pfn;
+
+	for (;;) {
+		if (order == 0) {
+			pfn = kv_pcp_try(kv_tcache());
+			if (pfn != KV_PFN_NONE) {
+				kv.desc[pfn].state = KV_PG_USED;
+				kv.desc[pfn].npages = 1;
+			}
+		} else {
+			pfn = kv_buddy_try(order, npages);
+		}
+		if (pfn != KV_PFN_NONE)
+			return pfn;
+		if (!kv_reclaim_retry(gfp, &attempt))
+			return KV_PFN_NONE;
+	}
+}
+
+int kv_arena_init(size_t budget)
+{
+	unsigned o;
+	int err;
+
+	budget &= ~(KV_PAGE_SIZE - 1);
+	if (budget < 64 * KV_PAGE_SIZE ||
+	    (budget >> KV_PAGE_SHIFT) >= KV_PFN_NONE)
+		return -EINVAL;
+	kv.memfd = memfd_create("kvalloc", MFD_CLOEXEC);
+	if (kv.memfd < 0)
+		return -errno;
+	if (ftruncate(kv.memfd, (off_t)budget) < 0)
+		goto fail_fd;
+	kv.base = mmap(NULL, budget, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       kv.memfd, 0);
+	if (kv.base == MAP_FAILED)
+		goto fail_fd;
+	kv.size = budget;
+	kv.npages = (uint32_t)(budget >> KV_PAGE_SHIFT);
+	kv.desc = mmap(NULL, kv.npages * sizeof(*kv.desc),
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+	if (kv.desc == MAP_FAILED)
+		goto fail_map;
+	kv_mutex_init(&kv.buddy_lock, kv.lc_buddy);
+	for (o = 0; o <= KV_MAX_ORDER; o++)
+		kv.free_head[o] = KV_PFN_NONE;
+	kv.nr_free = 0;
+	buddy_free_run_locked(0, kv.npages);
+	return 0;
+
+fail_map:
+	err = -errno;
+	munmap(kv.base, budget);
+	close(kv.memfd);
+	return err;
+fail_fd:
+	err = -errno;
+	close(kv.memfd);
+	return err;
+}
+
+void kv_arena_fini(void)
+{
+	munmap(kv.desc, kv.npages * sizeof(*kv.desc));
+	munmap(kv.base, kv.size);
+	close(kv.memfd);
+	kv_mutex_destroy(&kv.buddy_lock);
+	kv.desc = NULL;
+	kv.base = NULL;
+	kv.size = 0;
+	kv.npages = 0;
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Allocation contexts and reclaim: the per-thread NOFS/NOIO/NOFAIL scopes,
+ * the shrinker registry, what an allocation does when the budget is
+ * exhausted, and the NOFAIL wait.
+ *
+ * When an allocation finds no memory it first gives back what the allocator
+ * itself hoards (its thread's caches, empty slabs, lazily freed and cached
+ * vmap areas), then runs reclaim passes over the shrinkers its context
+ * allows (none that may enter the fs under NOFS, none that may enter the fs
+ * or issue I/O under NOIO), then fails -- or, under NOFAIL, sleeps until a
+ * free wakes it (or a backoff timeout expires) and starts over.  Allocations
+ * made by a shrinker do not recurse into reclaim.
+ *
+ * Locks:
+ *   shrinker_lock ("shrinker") protects the shrinker list and each
+ *   shrinker's owned fields (next, nr_calls, nr_freed, active).  It is NOT
+ *   held while a shrinker runs: a pass pins the shrinkers it will call
+ *   (active), and kv_unregister_shrinker() waits for active to drop to 0.
+ *   nofail_lock ("nofail") protects the NOFAIL wait queue.  Both are
+ *   leaves.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "alloc/internal.h"
+
+#define SHRINK_BATCH 64
+
+KV_TLS unsigned kv_scope;
+KV_TLS bool kv_in_reclaim;
+
+static struct kv_mutex shrinker_lock = { PTHREAD_MUTEX_INITIALIZER, -1 };
+static pthread_cond_t shrinker_idle = PTHREAD_COND_INITIALIZER;
+static struct kv_shrinker *shrinkers;
+
+static struct kv_mutex nofail_lock = { PTHREAD_MUTEX_INITIALIZER, -1 };
+static pthread_cond_t nofail_cond = PTHREAD_COND_INITIALIZER;
+static unsigned nofail_waiters;
+
+static uint64_t reclaim_passes, reclaim_freed, nofail_retries, alloc_failures;
+
+unsigned kv_nofs_save(void)
+{
+	unsigned old = kv_scope & KV_NOFS;
+
+	kv_scope |= KV_NOFS;
+	return old;
+}
+
+void kv_nofs_restore(unsigned saved)
+{
+	kv_scope = (kv_scope & ~KV_NOFS) | (saved & KV_NOFS);
+}
+
+unsigned kv_noio_save(void)
+{
+	unsigned old = kv_scope & KV_NOIO;
+
+	kv_scope |= KV_NOIO;
+	return old;
+}
+
+void kv_noio_restore(unsigned saved)
+{
+	kv_scope = (kv_scope & ~KV_NOIO) | (saved & KV_NOIO);
+}
+
+unsigned kv_nofail_save(void)
+{
+	unsigned old = kv_scope & KV_NOFAIL;
+
+	kv_scope |= KV_NOFAIL;
+	return old;
+}
+
+void kv_nofail_restore(unsigned saved)
+{
+	kv_scope = (kv_scope & ~KV_NOFAIL) | (saved & KV_NOFAIL);
+}
+
+kv_gfp_t kv_current_gfp(kv_gfp_t flags)
+{
+	flags |= kv_scope;
+	if (flags & KV_NOIO)
+		flags |= KV_NOFS;
+	return flags;
+}
+
+int kv_register_shrinker(struct kv_shrinker *s)
+{
+	struct kv_shrinker *it;
+
+	if (!s || !s->count || !s->scan || !s->name)
+		return -EINVAL;
+	kv_mutex_lock(&shrinker_lock);
+	for (it = shrinkers; it; it = it->next) {
+		if (it == s) {
+			kv_mutex_unlock(&shrinker_lock);
+			return -EEXIST;
+		}
+	}
+	s->nr_calls = 0;
+	s->nr_freed = 0;
+	s->active = 0;
+	s->next = shrinkers;
+	shrinkers = s;
+	kv_mutex_unlock(&shrinker_lock);
+	return 0;
+}
+
+void kv_unregister_shrinker(struct kv_shrinker *s)
+{
+	struct kv_shrinker **pp;
+
+	kv_mutex_lock(&shrinker_lock);
+	for (pp = &shrinkers; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	while (s->active)
+		pthread_cond_wait(&shrinker_idle, &shrinker_lock.m);
+	kv_mutex_unlock(&shrinker_lock);
+}
+
+/*
+ * The one way into a shrinker.  Debug builds check the calling thread's
+ * effective context here, at the point of entry, whatever path led here.
+ */
+size_t kv_shrinker_run(struct kv_shrinker *s, size_t nr)
+{
+#ifdef KV_DEBUG
+	kv_gfp_t ctx = kv_current_gfp(0);
+
+	if (((s->flags & KV_SHRINK_FS) && (ctx & KV_NOFS)) ||
+	    ((s->flags & KV_SHRINK_IO) && (ctx & KV_NOIO))) {
+		fprintf(stderr,
+			"kvalloc: BUG: shrinker %s (flags %#x) entered in context %#x\n",
+			s->name, s->flags, ctx);
+		abort();
+	}
+#endif
+	return s->scan(s->priv, nr);
+}
+
+static bool shrinker_allowed(const struct kv_shrinker *s, kv_gfp_t gfp)
+{
+	if ((gfp & KV_NOIO) && (s->flags & (KV_SHRINK_FS | KV_SHRINK_IO)))
+		return false;
+	return !((gfp & KV_NOFS) && (s->flags & KV_SHRINK_FS));
+}
+
+/* One pass over the shrinkers the context allows; returns objects freed. */
+static size_t shrink_pass(kv_gfp_t gfp)
+{
+	struct kv_shrinker *batch[SHRINK_BATCH], *s;
+	size_t freed[SHRINK_BATCH], total = 0;
+	unsigned n = 0, i;
+
+	gfp = kv_current_gfp(gfp);
+	kv_mutex_lock(&shrinker_lock);
+	for (s = shrinkers; s && n < SHRINK_BATCH; s = s->next) {
+		if (shrinker_allowed(s, gfp)) {
+			s->active++;
+			batch[n++] = s;
+		}
+	}
+	kv_mutex_unlock(&shrinker_lock);
+	__atomic_add_fetch(&reclaim_passes, 1, __ATOMIC_RELAXED);
+
+	for (i = 0; i < n; i++) {
+		size_t count = batch[i]->count(batch[i]->priv);
+
+		freed[i] = 0;
+		if (count)
+			freed[i] = kv_shrinker_run(batch[i],
+						   count > 128 ? count / 2 :
+								 count);
+		total += freed[i];
+	}
+
+	kv_mutex_lock(&shrinker_lock);
+	for (i = 0; i < n; i++) {
+		batch[i]->nr_calls++;
+		batch[i]->nr_freed += freed[i];
+		batch[i]->active--;
+	}
+	pthread_cond_broadcast(&shrinker_idle);
+	kv_mutex_unlock(&shrinker_lock);
+	__atomic_add_fetch(&reclaim_freed, total, __ATOMIC_RELAXED);
+	return total;
+}
+
+static void nofail_wait(unsigned attempt)
+{
+	unsigned shift = attempt < 8 ? attempt : 8;
+	long ns = (1000000L << shift); /* 1 ms doubling to 256 ms */
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ns % 1000000000L;
+	ts.tv_sec += ns / 1000000000L + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	kv_mutex_lock(&nofail_lock);
+	__atomic_add_fetch(&nofail_waiters, 1, __ATOMIC_RELAXED);
+	pthread_cond_timedwait(&nofail_cond, &nofail_lock.m, &ts);
+	__atomic_sub_fetch(&nofail_waiters, 1, __ATOMIC_RELAXED);
+	kv_mutex_unlock(&nofail_lock);
+	__atomic_add_fetch(&nofail_retries, 1, __ATOMIC_RELAXED);
+}
+
+void kv_reclaim_wake(void)
+{
+	if (!__atomic_load_n(&nofail_waiters, __ATOMIC_RELAXED))
+		return;
+	kv_mutex_lock(&nofail_lock);
+	pthread_cond_broadcast(&nofail_cond);
+	kv_mutex_unlock(&nofail_lock);
+}
+
+bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
+{
+	unsigned a = (*attempt)++;
+
+	gfp = kv_current_gfp(gfp);
+	if ((gfp & KV_NORETRY) && !(gfp & KV_NOFAIL))
+		return false;
+	if (a == 0) {
+		/* what the allocator itself holds on to comes back first */
+		kv_vmap_purge();
+		kv_tcache_drain(kv_tcache());
+		kv_slab_shrink();
+		return true;
+	}
+	if (!kv_in_reclaim && a <= 3) {
+		size_t freed;
+
+		kv_in_reclaim = true;
+		freed = shrink_pass(gfp);
+		kv_in_reclaim = false;
+		if (freed) {
+			kv_tcache_drain(kv_tcache());
+			kv_slab_shrink();
+			return true;
+		}
+	}
+	if (!(gfp & KV_NOFAIL))
+		return false;
+	nofail_wait(a);
+	kv_tcache_drain(kv_tcache());
+	*attempt = 0;
+	return true;
+}
+
+void kv_alloc_failed(size_t size, kv_gfp_t gfp)
+{
+	__atomic_add_fetch(&alloc_failures, 1, __ATOMIC_RELAXED);
+	if (!(gfp & KV_NOWARN))
+		fprintf(stderr,
+			"kvalloc: allocation of %zu bytes failed (flags %#x)\n",
+			size, gfp);
+}
+
+void kv_reclaim_stats(uint64_t *passes, uint64_t *freed, uint64_t *retries,
+		      uint64_t *failures)
+{
+	*passes = __atomic_load_n(&reclaim_passes, __ATOMIC_RELAXED);
+	*freed = __atomic_load_n(&reclaim_freed, __ATOMIC_RELAXED);
+	*retries = __atomic_load_n(&nofail_retries, __ATOMIC_RELAXED);
+	*failures = __atomic_load_n(&alloc_failures, __ATOMIC_RELAXED);
+}
+
+int kv_shrinkers_format(char *buf, size_t len)
+{
+	struct kv_shrinker *s;
+	int n, total = 0;
+
+	kv_mutex_lock(&shrinker_lock);
+	for (s = shrinkers; s; s = s->next) {
+		n = snprintf(buf && (size_t)total < len ? buf + total : NULL,
+			     buf && (size_t)total < len ? len - total : 0,
+			     "shrinker.%s.calls %llu\nshrinker.%s.freed %llu\n",
+			     s->name, (unsigned long long)s->nr_calls, s->name,
+			     (unsigned long long)s->nr_freed);
+		if (n < 0) {
+			total = -EIO;
+			break;
+		}
+		total += n;
+	}
+	kv_mutex_unlock(&shrinker_lock);
+	return total;
+}
+
+void kv_reclaim_init(void)
+{
+	shrinker_lock.class_id = kv.lc_shrinker;
+	nofail_lock.class_id = kv.lc_nofail;
+}
+
+/* kv_fini(): forget the shrinkers still registered, zero the counters. */
+void kv_reclaim_fini(void)
+{
+	kv_mutex_lock(&shrinker_lock);
+	shrinkers = NULL;
+	kv_mutex_unlock(&shrinker_lock);
+	reclaim_passes = 0;
+	reclaim_freed = 0;
+	nofail_retries = 0;
+	alloc_failures = 0;
+}

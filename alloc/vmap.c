@@ -1,0 +1,645 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vmap path: order-0 arena pages mapped into one contiguous range of a
+ * reserved virtual window with mmap(MAP_FIXED|MAP_SHARED) over the memfd,
+ * so the same memory is visible through the direct map and the vmap address.
+ *
+ * The window is split into zones, each with its own lock, free-range index
+ * (sorted array, coalescing), busy index (hash by start address), lazy list
+ * and a small cache of freed, still-mapped areas.  A thread allocates from
+ * its home zone (assigned round-robin) and steals from the others only when
+ * the home zone has no room; a free finds its zone by address arithmetic.
+ * Every range is followed by one never-mapped guard page.
+ *
+ * Unmapping is lazy: freed ranges queue on the zone's lazy list and are
+ * purged in batches (sorted, coalesced, one mmap(PROT_NONE, MAP_FIXED) per
+ * run) before going back to the free index.
+ *
+ * Locks:
+ *   kv_vzone.purge_lock ("vmap_purge") serialises purges of one zone and
+ *   owns the zone's spare lazy buffer.  Taken before the zone lock.
+ *   kv_vzone.lock ("vmap_zone") protects the zone's free index, busy hash,
+ *   lazy list and area cache, and its counters.  Only bookkeeping happens
+ *   under it: no mmap, no page allocation, no reclaim.  It is never held
+ *   together with another zone's lock; the buddy lock is never taken under
+ *   it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "alloc/internal.h"
+
+#define VHASH_SIZE 4096
+#define VCACHE_MAX 8
+#define RANGES_MAX (1u << 20)
+/* lazy lists may overrun RANGES_MAX by the evictions of one free */
+#define RANGES_SLACK (RANGES_MAX + VCACHE_MAX + 1)
+#define DEFAULT_WINDOW ((size_t)16 << 30)
+#define DEFAULT_PURGE_BATCH 8192
+
+struct kv_varea {
+	struct kv_varea *hnext;
+	uintptr_t addr;
+	uint32_t npages;
+	uint32_t pfn[];
+};
+
+struct kv_range {
+	uintptr_t start;
+	size_t len;
+};
+
+struct kv_vzone {
+	struct kv_mutex lock;
+	struct kv_mutex purge_lock;
+	uintptr_t start;
+	struct kv_range *free;
+	uint32_t nr_free;
+	struct kv_range *lazy;
+	uint32_t nr_lazy;
+	size_t lazy_pages;
+	struct kv_range *spare; /* under purge_lock */
+	struct kv_varea **hash;
+	struct kv_varea *cache[VCACHE_MAX];
+	uint32_t nr_cache;
+	size_t cache_pages;
+	size_t cache_limit;
+	uint64_t allocs, frees, purges, purged;
+} __attribute__((aligned(64)));
+
+static unsigned zone_rr;
+
+static void *map_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void range_remove(struct kv_vzone *z, uint32_t i)
+{
+	memmove(&z->free[i], &z->free[i + 1],
+		(z->nr_free - i - 1) * sizeof(z->free[0]));
+	z->nr_free--;
+}
+
+static bool range_insert_at(struct kv_vzone *z, uint32_t i, uintptr_t start,
+			    size_t len)
+{
+	if (z->nr_free == RANGES_MAX)
+		return false;
+	memmove(&z->free[i + 1], &z->free[i],
+		(z->nr_free - i) * sizeof(z->free[0]));
+	z->free[i].start = start;
+	z->free[i].len = len;
+	z->nr_free++;
+	return true;
+}
+
+/* Return a range to the free index, merging with its neighbours. */
+static void range_free(struct kv_vzone *z, uintptr_t start, size_t len)
+{
+	uint32_t lo = 0, hi = z->nr_free;
+	bool prev, next;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (z->free[mid].start < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	prev = lo > 0 && z->free[lo - 1].start + z->free[lo - 1].len == start;
+	next = lo < z->nr_free && start + len == z->free[lo].start;
+	if (prev && next) {
+		z->free[lo - 1].len += len + z->free[lo].len;
+		range_remove(z, lo);
+	} else if (prev) {
+		z->free[lo - 1].len += len;
+	} else if (next) {
+		z->free[lo].start = start;
+		z->free[lo].len += len;
+	} else if (!range_insert_at(z, lo, start, len)) {
+		/* a million fragments: give up this bit of address space */
+		fprintf(stderr, "kvalloc: vmap free index full\n");
+	}
+}
+
+/* First fit with alignment; 0 if the zone has no room. */
+static uintptr_t range_alloc(struct kv_vzone *z, size_t len, size_t align)
+{
+	uint32_t i;
+
+	for (i = 0; i < z->nr_free; i++) {
+		struct kv_range *r = &z->free[i];
+		uintptr_t s = (r->start + align - 1) & ~(uintptr_t)(align - 1);
+		uintptr_t end = r->start + r->len;
+		size_t head, tail;
+
+		if (s < r->start || s > end || end - s < len)
+			continue;
+		head = s - r->start;
+		tail = end - (s + len);
+		if (!head && !tail) {
+			range_remove(z, i);
+		} else if (!head) {
+			r->start += len;
+			r->len -= len;
+		} else {
+			r->len = head;
+			if (tail && !range_insert_at(z, i + 1, s + len, tail))
+				fprintf(stderr,
+					"kvalloc: vmap free index full\n");
+		}
+		return s;
+	}
+	return 0;
+}
+
+static struct kv_varea **hash_slot(struct kv_vzone *z, uintptr_t addr)
+{
+	return &z->hash[(addr >> KV_PAGE_SHIFT) & (VHASH_SIZE - 1)];
+}
+
+static void hash_insert(struct kv_vzone *z, struct kv_varea *a)
+{
+	struct kv_varea **slot = hash_slot(z, a->addr);
+
+	a->hnext = *slot;
+	*slot = a;
+}
+
+static struct kv_varea *hash_find(struct kv_vzone *z, uintptr_t addr,
+				  bool remove)
+{
+	struct kv_varea **pp, *a;
+
+	for (pp = hash_slot(z, addr); (a = *pp); pp = &a->hnext) {
+		if (a->addr == addr) {
+			if (remove)
+				*pp = a->hnext;
+			return a;
+		}
+	}
+	return NULL;
+}
+
+static size_t area_bytes(const struct kv_varea *a)
+{
+	return ((size_t)a->npages + 1) << KV_PAGE_SHIFT; /* + guard page */
+}
+
+/* Queue a range for the lazy purge; true if the zone's batch is full. */
+static bool lazy_add(struct kv_vzone *z, uintptr_t start, size_t len)
+{
+	z->lazy[z->nr_lazy].start = start;
+	z->lazy[z->nr_lazy].len = len;
+	z->nr_lazy++;
+	z->lazy_pages += len >> KV_PAGE_SHIFT;
+	return z->lazy_pages >= kv.purge_batch || z->nr_lazy >= RANGES_MAX;
+}
+
+static void area_release(struct kv_varea *a)
+{
+	kv_buddy_free_bulk(a->pfn, a->npages);
+	kv_free_internal(a);
+}
+
+static int range_cmp(const void *x, const void *y)
+{
+	const struct kv_range *a = x, *b = y;
+
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+/*
+ * Unmap every lazily freed range of the zone (and, if all, every cached
+ * area) and give the ranges back to the free index.
+ */
+static void zone_purge(struct kv_vzone *z, bool all)
+{
+	struct kv_varea *evict[VCACHE_MAX];
+	uint32_t nr_evict = 0, n, m, i;
+	struct kv_range *buf;
+	uint64_t pages = 0;
+
+	kv_mutex_lock(&z->purge_lock);
+	kv_mutex_lock(&z->lock);
+	if (all) {
+		while (z->nr_cache && z->nr_lazy < RANGES_MAX) {
+			struct kv_varea *a = z->cache[--z->nr_cache];
+
+			z->cache_pages -= a->npages;
+			lazy_add(z, a->addr, area_bytes(a));
+			evict[nr_evict++] = a;
+		}
+	}
+	buf = z->lazy;
+	n = z->nr_lazy;
+	z->lazy = z->spare;
+	z->nr_lazy = 0;
+	z->lazy_pages = 0;
+	kv_mutex_unlock(&z->lock);
+
+	for (i = 0; i < nr_evict; i++)
+		area_release(evict[i]);
+	qsort(buf, n, sizeof(buf[0]), range_cmp);
+	for (i = 0, m = 0; i < n; i++) {
+		if (m && buf[m - 1].start + buf[m - 1].len == buf[i].start)
+			buf[m - 1].len += buf[i].len;
+		else
+			buf[m++] = buf[i];
+	}
+	for (i = 0; i < m; i++) {
+		mmap((void *)buf[i].start, buf[i].len, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		     -1, 0);
+		pages += buf[i].len >> KV_PAGE_SHIFT;
+	}
+
+	kv_mutex_lock(&z->lock);
+	for (i = 0; i < m; i++)
+		range_free(z, buf[i].start, buf[i].len);
+	if (n) {
+		z->purges++;
+		z->purged += pages;
+	}
+	kv_mutex_unlock(&z->lock);
+	z->spare = buf;
+	kv_mutex_unlock(&z->purge_lock);
+}
+
+void kv_vmap_purge(void)
+{
+	unsigned i;
+
+	if (!kv.ready)
+		return;
+	for (i = 0; i < kv.nzones; i++)
+		zone_purge(&kv.zones[i], true);
+}
+
+static struct kv_vzone *zone_of(uintptr_t addr)
+{
+	return &kv.zones[(addr - (uintptr_t)kv.win) / kv.zone_size];
+}
+
+static unsigned home_zone(void)
+{
+	struct kv_tcache *tc = kv_tcache();
+
+	if (tc->home_zone < 0)
+		tc->home_zone = (int)(__atomic_fetch_add(&zone_rr, 1,
+							 __ATOMIC_RELAXED) %
+				      kv.nzones);
+	return (unsigned)tc->home_zone;
+}
+
+/* A cached area of exactly npages at a suitable alignment.  Zone locked. */
+static struct kv_varea *cache_take(struct kv_vzone *z, uint32_t npages,
+				   size_t align)
+{
+	uint32_t i;
+
+	for (i = 0; i < z->nr_cache; i++) {
+		struct kv_varea *a = z->cache[i];
+
+		if (a->npages != npages || (a->addr & (align - 1)))
+			continue;
+		z->cache[i] = z->cache[--z->nr_cache];
+		z->cache_pages -= npages;
+		return a;
+	}
+	return NULL;
+}
+
+static uintptr_t zone_reserve(struct kv_vzone *z, struct kv_varea *a,
+			      size_t align)
+{
+	uintptr_t addr;
+
+	kv_mutex_lock(&z->lock);
+	addr = range_alloc(z, area_bytes(a), align);
+	if (addr) {
+		a->addr = addr;
+		hash_insert(z, a);
+		z->allocs++;
+	}
+	kv_mutex_unlock(&z->lock);
+	return addr;
+}
+
+/* Map the pages, one mmap per run of consecutive page offsets. */
+static int area_map(struct kv_varea *a)
+{
+	uint32_t i = 0, j;
+
+	while (i < a->npages) {
+		void *at = (void *)(a->addr + ((size_t)i << KV_PAGE_SHIFT));
+
+		for (j = i + 1; j < a->npages && a->pfn[j] == a->pfn[j - 1] + 1;
+		     j++)
+			;
+		if (mmap(at, (size_t)(j - i) << KV_PAGE_SHIFT,
+			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 kv.memfd, (off_t)a->pfn[i] << KV_PAGE_SHIFT) ==
+		    MAP_FAILED)
+			return -errno;
+		i = j;
+	}
+	return 0;
+}
+
+void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
+{
+	size_t npages = (size + KV_PAGE_SIZE - 1) >> KV_PAGE_SHIFT;
+	unsigned home, k, attempt = 0;
+	struct kv_vzone *z;
+	struct kv_varea *a;
+	uintptr_t addr = 0;
+
+	if (!kv.ready || align & (align - 1) || align > kv.zone_size / 2)
+		return NULL;
+	if (align < KV_PAGE_SIZE)
+		align = KV_PAGE_SIZE;
+	if (!npages)
+		npages = 1;
+	if (npages > kv.npages)
+		return NULL;
+	home = home_zone();
+	z = &kv.zones[home];
+
+	kv_mutex_lock(&z->lock);
+	a = z->nr_cache ? cache_take(z, (uint32_t)npages, align) : NULL;
+	if (a) {
+		hash_insert(z, a);
+		z->allocs++;
+	}
+	kv_mutex_unlock(&z->lock);
+	if (a)
+		goto out;
+
+	a = kv_alloc_internal(sizeof(*a) + npages * sizeof(a->pfn[0]), gfp);
+	if (!a)
+		return NULL;
+	a->npages = (uint32_t)npages;
+	while (!kv_buddy_try_bulk(a->pfn, a->npages)) {
+		if (!kv_reclaim_retry(gfp, &attempt)) {
+			kv_free_internal(a);
+			return NULL;
+		}
+	}
+	for (k = 0; k < kv.nzones && !addr; k++) {
+		z = &kv.zones[(home + k) % kv.nzones];
+		addr = zone_reserve(z, a, align);
+		if (!addr && (__atomic_load_n(&z->nr_lazy, __ATOMIC_RELAXED) ||
+			      __atomic_load_n(&z->nr_cache, __ATOMIC_RELAXED))) {
+			zone_purge(z, true);
+			addr = zone_reserve(z, a, align);
+		}
+	}
+	if (!addr)
+		goto fail;
+	if (area_map(a) < 0) {
+		mmap((void *)addr, area_bytes(a), PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		     -1, 0);
+		kv_mutex_lock(&z->lock);
+		hash_find(z, addr, true);
+		z->allocs--;
+		range_free(z, addr, area_bytes(a));
+		kv_mutex_unlock(&z->lock);
+		goto fail;
+	}
+out:
+	if (gfp & KV_ZERO)
+		memset((void *)a->addr, 0, (size_t)a->npages << KV_PAGE_SHIFT);
+	return (void *)a->addr;
+
+fail:
+	area_release(a);
+	return NULL;
+}
+
+static void bad_free(const void *p)
+{
+	fprintf(stderr, "kvalloc: free of unknown vmap address %p\n", p);
+#ifdef KV_DEBUG
+	abort();
+#endif
+}
+
+void kv_vmap_free(const void *p)
+{
+	struct kv_varea *evict[VCACHE_MAX];
+	struct kv_vzone *z = zone_of((uintptr_t)p);
+	uint32_t nr_evict = 0, i;
+	bool purge = false;
+	struct kv_varea *a;
+
+	kv_mutex_lock(&z->lock);
+	a = hash_find(z, (uintptr_t)p, true);
+	if (!a) {
+		kv_mutex_unlock(&z->lock);
+		bad_free(p);
+		return;
+	}
+	z->frees++;
+	if (a->npages <= z->cache_limit) {
+		/* keep it mapped for a same-sized allocation; evict the oldest */
+		while (z->nr_cache == VCACHE_MAX ||
+		       z->cache_pages + a->npages > z->cache_limit) {
+			struct kv_varea *old = z->cache[0];
+
+			z->cache[0] = z->cache[--z->nr_cache];
+			z->cache_pages -= old->npages;
+			purge |= lazy_add(z, old->addr, area_bytes(old));
+			evict[nr_evict++] = old;
+		}
+		z->cache[z->nr_cache++] = a;
+		z->cache_pages += a->npages;
+		a = NULL;
+	} else {
+		purge = lazy_add(z, a->addr, area_bytes(a));
+	}
+	kv_mutex_unlock(&z->lock);
+
+	for (i = 0; i < nr_evict; i++)
+		area_release(evict[i]);
+	if (a)
+		area_release(a);
+	if (purge)
+		zone_purge(z, false);
+}
+
+size_t kv_vmap_size(const void *p)
+{
+	struct kv_vzone *z = zone_of((uintptr_t)p);
+	struct kv_varea *a;
+	size_t n = 0;
+
+	kv_mutex_lock(&z->lock);
+	a = hash_find(z, (uintptr_t)p, false);
+	if (a)
+		n = (size_t)a->npages << KV_PAGE_SHIFT;
+	kv_mutex_unlock(&z->lock);
+	return n;
+}
+
+void *kv_vmap_to_direct(const void *p)
+{
+	uintptr_t addr = (uintptr_t)p & ~(uintptr_t)(KV_PAGE_SIZE - 1);
+	struct kv_vzone *z;
+	struct kv_varea *a = NULL;
+	void *direct = NULL;
+	uint32_t back;
+
+	if (!kv_in_window(p))
+		return NULL;
+	z = zone_of((uintptr_t)p);
+	kv_mutex_lock(&z->lock);
+	/* an area is at most kv.npages long: walk back to its start */
+	for (back = 0; back < kv.npages && addr >= z->start; back++) {
+		a = hash_find(z, addr, false);
+		if (a)
+			break;
+		addr -= KV_PAGE_SIZE;
+	}
+	if (a && (uintptr_t)p - a->addr < ((size_t)a->npages << KV_PAGE_SHIFT))
+		direct = (char *)kv_page_addr(a->pfn[((uintptr_t)p - a->addr) >>
+						     KV_PAGE_SHIFT]) +
+			 ((uintptr_t)p & (KV_PAGE_SIZE - 1));
+	kv_mutex_unlock(&z->lock);
+	return direct;
+}
+
+void kv_vmap_stats(uint64_t *allocs, uint64_t *live, uint64_t *purges,
+		   uint64_t *purged)
+{
+	unsigned i;
+
+	*allocs = *live = *purges = *purged = 0;
+	for (i = 0; i < kv.nzones; i++) {
+		struct kv_vzone *z = &kv.zones[i];
+
+		kv_mutex_lock(&z->lock);
+		*allocs += z->allocs;
+		*live += z->allocs - z->frees;
+		*purges += z->purges;
+		*purged += z->purged;
+		kv_mutex_unlock(&z->lock);
+	}
+}
+
+/* kv_fini(): report and release every area never freed. */
+void kv_vmap_report_leaks(unsigned *nr)
+{
+	unsigned i, b;
+
+	for (i = 0; i < kv.nzones; i++) {
+		struct kv_vzone *z = &kv.zones[i];
+
+		for (b = 0; b < VHASH_SIZE; b++) {
+			struct kv_varea *a;
+
+			while ((a = z->hash[b])) {
+				z->hash[b] = a->hnext;
+				fprintf(stderr,
+					"kvalloc: leak: vmap area %p, %u pages\n",
+					(void *)a->addr, a->npages);
+				(*nr)++;
+				area_release(a);
+			}
+		}
+	}
+}
+
+int kv_vmap_init(unsigned nzones, size_t window, unsigned purge_batch)
+{
+	size_t ranges = RANGES_SLACK * sizeof(struct kv_range);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned i;
+
+#ifdef KV_SINGLE_VMAP_ZONE
+	nzones = 1;
+#endif
+	if (!nzones)
+		nzones = ncpu > 2 ? 2 * (unsigned)ncpu : 4;
+	if (nzones > 64)
+		nzones = 64;
+	kv.nzones = nzones;
+	kv.win_size = window ? window : DEFAULT_WINDOW;
+	kv.zone_size = (kv.win_size / nzones) & ~(KV_PAGE_SIZE - 1);
+	if (kv.zone_size < 16 * KV_PAGE_SIZE)
+		return -EINVAL;
+	kv.win_size = kv.zone_size * nzones;
+	kv.purge_batch = purge_batch ? purge_batch : DEFAULT_PURGE_BATCH;
+	kv.win = mmap(NULL, kv.win_size, PROT_NONE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (kv.win == MAP_FAILED)
+		return -ENOMEM;
+	kv.zones = map_anon(nzones * sizeof(*kv.zones));
+	if (!kv.zones)
+		goto fail_win;
+	zone_rr = 0;
+	for (i = 0; i < nzones; i++) {
+		struct kv_vzone *z = &kv.zones[i];
+
+		kv_mutex_init(&z->lock, kv.lc_vzone);
+		kv_mutex_init(&z->purge_lock, kv.lc_vpurge);
+		z->start = (uintptr_t)kv.win + i * kv.zone_size;
+		z->free = map_anon(ranges);
+		z->lazy = map_anon(ranges);
+		z->spare = map_anon(ranges);
+		z->hash = map_anon(VHASH_SIZE * sizeof(z->hash[0]));
+		if (!z->free || !z->lazy || !z->spare || !z->hash) {
+			kv.nzones = i + 1;
+			kv_vmap_fini();
+			return -ENOMEM;
+		}
+		z->free[0].start = z->start;
+		z->free[0].len = kv.zone_size;
+		z->nr_free = 1;
+		z->cache_limit = kv.npages / (8 * nzones);
+		if (z->cache_limit > 1024)
+			z->cache_limit = 1024;
+	}
+	return 0;
+
+fail_win:
+	munmap(kv.win, kv.win_size);
+	return -ENOMEM;
+}
+
+void kv_vmap_fini(void)
+{
+	size_t ranges = RANGES_SLACK * sizeof(struct kv_range);
+	unsigned i;
+
+	for (i = 0; i < kv.nzones; i++) {
+		struct kv_vzone *z = &kv.zones[i];
+
+		if (z->free)
+			munmap(z->free, ranges);
+		if (z->lazy)
+			munmap(z->lazy, ranges);
+		if (z->spare)
+			munmap(z->spare, ranges);
+		if (z->hash)
+			munmap(z->hash, VHASH_SIZE * sizeof(z->hash[0]));
+		kv_mutex_destroy(&z->lock);
+		kv_mutex_destroy(&z->purge_lock);
+	}
+	munmap(kv.zones, kv.nzones * sizeof(*kv.zones));
+	munmap(kv.win, kv.win_size);
+	kv.zones = NULL;
+	kv.win = NULL;
+	kv.win_size = 0;
+	kv.nzones = 0;
+}
