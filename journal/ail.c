@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The active item list: items whose newest logged state is durable in the
+ * log but not yet written in place, in ascending LSN order.  Its first
+ * item is the log tail.  A background thread writes items back (through
+ * ops->push, which stamps the LSN), flushes, then removes the items whose
+ * LSN did not move meanwhile and advances the tail, which frees log space
+ * for reservations.
+ *
+ * ail.lock protects the list, item->in_ail and item->lsn, and the
+ * pusher's state; it nests outside log->lock.  ops->push runs under it and
+ * may only trylock the item.
+ */
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journal/log_priv.h"
+
+#define AIL_BATCH 256
+
+void kvj_ail_insert_locked(struct kvj_log *log, struct kvj_item *lip,
+			   kvj_lsn_t lsn)
+{
+	struct kvj_ail *ail = &log->ail;
+
+	if (lip->in_ail) {
+		if (lip->lsn >= lsn)
+			return;
+		kvj_ail_delete_locked(log, lip);
+	}
+	/* checkpoints complete in LSN order: append */
+	lip->lsn = lsn;
+	lip->ail_next = NULL;
+	lip->ail_prev = ail->tail;
+	if (ail->tail)
+		ail->tail->ail_next = lip;
+	else
+		ail->head = lip;
+	ail->tail = lip;
+	lip->in_ail = true;
+	ail->nr++;
+}
+
+void kvj_ail_delete_locked(struct kvj_log *log, struct kvj_item *lip)
+{
+	struct kvj_ail *ail = &log->ail;
+
+	if (!lip->in_ail)
+		return;
+	if (lip->ail_prev)
+		lip->ail_prev->ail_next = lip->ail_next;
+	else
+		ail->head = lip->ail_next;
+	if (lip->ail_next)
+		lip->ail_next->ail_prev = lip->ail_prev;
+	else
+		ail->tail = lip->ail_prev;
+	lip->ail_prev = lip->ail_next = NULL;
+	lip->in_ail = false;
+	ail->nr--;
+}
+
+kvj_lsn_t kvj_ail_min_locked(struct kvj_log *log)
+{
+	return log->ail.head ? log->ail.head->lsn : 0;
+}
+
+bool kvj_item_in_ail(struct kvj_item *lip)
+{
+	bool in;
+
+	kv_mutex_lock(&lip->log->ail.lock);
+	in = lip->in_ail;
+	kv_mutex_unlock(&lip->log->ail.lock);
+	return in;
+}
+
+void kvj_ail_remove(struct kvj_item *lip)
+{
+	struct kvj_log *log = lip->log;
+
+	kv_mutex_lock(&log->ail.lock);
+	if (lip->in_ail) {
+		kvj_ail_delete_locked(log, lip);
+		kv_mutex_lock(&log->lock);
+		kvj_update_tail_locked(log, kvj_ail_min_locked(log));
+		kv_mutex_unlock(&log->lock);
+	}
+	kv_mutex_unlock(&log->ail.lock);
+}
+
+/*
+ * Push one batch from the front of the AIL.  Returns the number of items
+ * written back and removed, or a negative errno; *pinned counts items that
+ * need a log force first.
+ */
+int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned)
+{
+	struct kvj_ail *ail = &log->ail;
+	struct {
+		struct kvj_item *lip;
+		kvj_lsn_t lsn;
+	} done[AIL_BATCH];
+	struct kvj_item *lip;
+	unsigned n = 0, i, removed = 0;
+	int err;
+
+	*pinned = 0;
+	kv_mutex_lock(&ail->lock);
+	for (lip = ail->head; lip && n < AIL_BATCH; lip = lip->ail_next) {
+		switch (lip->ops->push(lip, lip->lsn)) {
+		case KVJ_PUSH_SUCCESS:
+			done[n].lip = lip;
+			done[n].lsn = lip->lsn;
+			n++;
+			break;
+		case KVJ_PUSH_PINNED:
+			(*pinned)++;
+			break;
+		default:
+			break;
+		}
+	}
+	kv_mutex_unlock(&ail->lock);
+	if (!n)
+		return 0;
+
+	/* the tail may only pass what is durable in place */
+	err = kvj_io_flush(log);
+	if (err) {
+		kvj_log_shutdown(log, "AIL write-back flush failed");
+		return err;
+	}
+	kv_mutex_lock(&ail->lock);
+	for (i = 0; i < n; i++) {
+		if (done[i].lip->in_ail && done[i].lip->lsn == done[i].lsn) {
+			kvj_ail_delete_locked(log, done[i].lip);
+			removed++;
+		}
+	}
+	kv_mutex_lock(&log->lock);
+	kvj_update_tail_locked(log, kvj_ail_min_locked(log));
+	kv_mutex_unlock(&log->lock);
+	pthread_cond_broadcast(&ail->cond);
+	kv_mutex_unlock(&ail->lock);
+	atomic_fetch_add_explicit(&log->st_ail_pushed, removed,
+				  memory_order_relaxed);
+	return removed;
+}
+
+void kvj_ail_kick(struct kvj_log *log, bool all)
+{
+	struct kvj_ail *ail = &log->ail;
+
+	kv_mutex_lock(&ail->lock);
+	if (all)
+		ail->push_all = true;
+	ail->kicked = true;
+	pthread_cond_broadcast(&ail->cond);
+	kv_mutex_unlock(&ail->lock);
+}
+
+/* Push when space runs short, someone waits for space, or asked to. */
+static bool ail_wants_push(struct kvj_log *log)
+{
+	int64_t used = (int64_t)log->p.log_bytes -
+		       atomic_load(&log->grant.avail);
+
+	return log->ail.head &&
+	       (log->ail.push_all || log->ail.kicked ||
+		atomic_load(&log->grant.waiters) ||
+		used > (int64_t)log->p.log_bytes / 2);
+}
+
+static void *ail_thread(void *arg)
+{
+	struct kvj_log *log = arg;
+	struct kvj_ail *ail = &log->ail;
+	struct timespec ts;
+	unsigned pinned;
+	int n;
+
+	kv_mutex_lock(&ail->lock);
+	while (!ail->stop) {
+		if (!ail_wants_push(log)) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&ail->cond, &ail->lock.m, &ts);
+			continue;
+		}
+		ail->kicked = false;
+		kv_mutex_unlock(&ail->lock);
+		n = kvj_ail_push_once(log, &pinned);
+		if (n == 0 && pinned) {
+			/* the tail is pinned by the CIL: checkpoint it */
+			kvj_cil_push(log, 0, false);
+		} else if (n <= 0) {
+			usleep(1000);
+		}
+		kv_mutex_lock(&ail->lock);
+		if (!ail->head)
+			ail->push_all = false;
+		if (n < 0)
+			break;
+	}
+	kv_mutex_unlock(&ail->lock);
+	return NULL;
+}
+
+void kvj_ail_init(struct kvj_log *log)
+{
+	struct kvj_ail *ail = &log->ail;
+
+	kv_mutex_init(&ail->lock, kvj_lock_class(KVJ_LC_AIL));
+	pthread_cond_init(&ail->cond, NULL);
+}
+
+int kvj_ail_start(struct kvj_log *log)
+{
+	struct kvj_ail *ail = &log->ail;
+
+	if (pthread_create(&ail->thread, NULL, ail_thread, log))
+		return -EAGAIN;
+	ail->thread_running = true;
+	return 0;
+}
+
+void kvj_ail_stop(struct kvj_log *log)
+{
+	struct kvj_ail *ail = &log->ail;
+
+	if (!ail->thread_running)
+		return;
+	kv_mutex_lock(&ail->lock);
+	ail->stop = true;
+	pthread_cond_broadcast(&ail->cond);
+	kv_mutex_unlock(&ail->lock);
+	pthread_join(ail->thread, NULL);
+	ail->thread_running = false;
+}
+
+void kvj_ail_destroy(struct kvj_log *log)
+{
+	struct kvj_ail *ail = &log->ail;
+	struct kvj_item *lip, *next;
+
+	kvj_ail_stop(log);
+	for (lip = ail->head; lip; lip = next) {
+		next = lip->ail_next;
+		lip->ail_prev = lip->ail_next = NULL;
+		lip->in_ail = false;
+	}
+	ail->head = ail->tail = NULL;
+	pthread_cond_destroy(&ail->cond);
+	kv_mutex_destroy(&ail->lock);
+}

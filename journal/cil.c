@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The per-CPU committed item list: the commit path.
+ *
+ * A commit runs inside an RCU read-side section (liburcu, memb flavour):
+ * it reads the current context sequence, formats each dirty item's delta
+ * into the item's entry for that context (an item already in the context
+ * only has its entry's delta rewritten: delayed logging), and appends the
+ * new entries to one per-CPU slot's list for the context, indexed by
+ * seq & 1.  A push bumps the sequence and waits for a grace period, after
+ * which nobody references the old context's lists, so the push detaches
+ * them without a lock and no reader/writer convoy exists.
+ *
+ * Entries and their delta buffers are protected by the item's lock (held by
+ * the committing transaction) until the context is switched out, then
+ * belong to the push.  A slot's lock protects its lists and counters; the
+ * commit path only trylocks slots, moving on to the next slot when one is
+ * busy, so it never waits on another CPU.  With single_cil there is one
+ * slot, always locked (the ablation), and its contention is counted.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+#include <urcu/urcu-memb.h>
+
+#include "journal/log_priv.h"
+
+/* fold a slot's charges into the global count every this many bytes */
+#define CIL_FOLD_BYTES (16u * 1024)
+
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_key_once = PTHREAD_ONCE_INIT;
+static __thread bool rcu_registered;
+
+static void rcu_thread_exit(void *unused)
+{
+	(void)unused;
+	urcu_memb_unregister_thread();
+}
+
+static void rcu_key_init(void)
+{
+	pthread_key_create(&rcu_key, rcu_thread_exit);
+}
+
+/* Register the calling thread as an RCU reader once; undone at its exit. */
+void kvj_rcu_register(void)
+{
+	if (rcu_registered)
+		return;
+	pthread_once(&rcu_key_once, rcu_key_init);
+	urcu_memb_register_thread();
+	pthread_setspecific(rcu_key, (void *)1);
+	rcu_registered = true;
+}
+
+int kvj_cil_init(struct kvj_log *log)
+{
+	struct kvj_cil *cil = &log->cil;
+	unsigned i, j;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+
+	cil->pcp_class = kvj_lock_class(KVJ_LC_CIL_PCP);
+	if (ncpu < 1)
+		ncpu = 1;
+	cil->nr_pcp = log->p.single_cil ? 1 :
+		      (unsigned)(ncpu > KVJ_MAX_PCP ? KVJ_MAX_PCP : ncpu);
+	cil->pcp = kvzalloc(sizeof(*cil->pcp) * cil->nr_pcp, 0);
+	if (!cil->pcp)
+		return -ENOMEM;
+	for (i = 0; i < cil->nr_pcp; i++) {
+		kv_mutex_init(&cil->pcp[i].lock, cil->pcp_class);
+		for (j = 0; j < 2; j++)
+			cil->pcp[i].tail[j] = &cil->pcp[i].head[j];
+	}
+	atomic_init(&cil->seq, 1);
+	atomic_init(&cil->order, 1);
+	cil->push_threshold = log->p.log_bytes / log->p.push_fraction;
+	return 0;
+}
+
+void kvj_cil_ent_free(struct kvj_cil_ent *ent)
+{
+	kvfree(ent->buf);
+	kvfree(ent);
+}
+
+void kvj_cil_destroy(struct kvj_log *log)
+{
+	struct kvj_cil *cil = &log->cil;
+	struct kvj_cil_ent *ent, *next;
+	unsigned i, j;
+
+	if (!cil->pcp)
+		return;
+	for (i = 0; i < cil->nr_pcp; i++) {
+		for (j = 0; j < 2; j++) {
+			for (ent = cil->pcp[i].head[j]; ent; ent = next) {
+				next = ent->next;
+				atomic_fetch_sub(&ent->lip->pin, 1);
+				kvj_cil_ent_free(ent);
+			}
+		}
+		kv_mutex_destroy(&cil->pcp[i].lock);
+	}
+	kvfree(cil->pcp);
+	cil->pcp = NULL;
+}
+
+static uint32_t ent_charge(uint32_t len)
+{
+	/* delta, its item header and padding, and its share of part headers */
+	return len + 16 + (len >> 6);
+}
+
+static struct kvj_cil_pcp *cil_lock_slot(struct kvj_cil *cil)
+{
+	unsigned i, start;
+	int cpu;
+
+	if (cil->nr_pcp == 1) {
+		kv_mutex_lock(&cil->pcp[0].lock);
+		return &cil->pcp[0];
+	}
+	cpu = sched_getcpu();
+	start = cpu < 0 ? 0 : (unsigned)cpu % cil->nr_pcp;
+	for (i = 0; i < cil->nr_pcp; i++) {
+		struct kvj_cil_pcp *pcp = &cil->pcp[(start + i) % cil->nr_pcp];
+
+		if (kv_mutex_trylock(&pcp->lock))
+			return pcp;
+	}
+	/* every slot busy: more committers than CPUs, wait on our own */
+	kv_mutex_lock(&cil->pcp[start].lock);
+	return &cil->pcp[start];
+}
+
+/*
+ * Format one item into the context seq.  New entries are chained on
+ * *newp; returns the bytes newly charged.
+ */
+static int64_t cil_format_item(struct kvj_item *lip, uint64_t seq,
+			       uint64_t order, struct kvj_cil_ent ***newp,
+			       bool *relog)
+{
+	bool fresh = lip->ctx_seq != seq || !lip->ent;
+	uint32_t need = lip->ops->size(lip, fresh);
+	struct kvj_cil_ent *ent = fresh ? NULL : lip->ent;
+	uint32_t old_charge = ent ? ent->charged : 0;
+	uint8_t *buf;
+
+	if (!ent) {
+		ent = kvmalloc(sizeof(*ent), KV_NOFAIL | KV_ZERO);
+		ent->lip = lip;
+	}
+	if (ent->size < need) {
+		uint32_t size = need < 64 ? 64 : need + need / 4;
+
+		buf = kvmalloc(size, KV_NOFAIL);
+		kvfree(ent->buf);
+		ent->buf = buf;
+		ent->size = size;
+	}
+	ent->len = lip->ops->format(lip, ent->buf, fresh);
+	ent->order = order;
+	ent->charged = ent_charge(ent->len);
+	*relog = !fresh;
+	if (fresh) {
+		atomic_fetch_add(&lip->pin, 1);
+		if (lip->ops->pin)
+			lip->ops->pin(lip);
+		lip->ctx_seq = seq;
+		lip->ent = ent;
+		ent->next = NULL;
+		**newp = ent;
+		*newp = &ent->next;
+	}
+	if (ent->charged < old_charge)
+		ent->charged = old_charge;
+	return (int64_t)ent->charged - old_charge;
+}
+
+int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
+		   struct kvj_item *items, uint64_t *seqp, int64_t *used)
+{
+	struct kvj_cil *cil = &log->cil;
+	struct kvj_cil_ent *new_head = NULL, **new_tail = &new_head;
+	struct kvj_cil_pcp *pcp;
+	struct kvj_item *lip;
+	uint64_t seq, order, fold = 0;
+	unsigned idx, nr = 0, nr_relog = 0, nr_new = 0;
+	int64_t charged = 0;
+
+	(void)tp;
+	if (kvj_log_is_shutdown(log))
+		return -EIO;
+	kvj_rcu_register();
+	urcu_memb_read_lock();
+	seq = atomic_load_explicit(&cil->seq, memory_order_acquire);
+	idx = seq & 1;
+	order = atomic_fetch_add_explicit(&cil->order, 1,
+					  memory_order_relaxed);
+	for (lip = items; lip; lip = lip->tr_next) {
+		bool relog;
+
+		if (!(lip->tr_flags & KVJ_LI_DIRTY))
+			continue;
+		charged += cil_format_item(lip, seq, order, &new_tail, &relog);
+		nr++;
+		if (relog)
+			nr_relog++;
+		else
+			nr_new++;
+	}
+
+	pcp = cil_lock_slot(cil);
+	if (nr_new) {
+		if (pcp->space[idx] == 0)
+			charged += KVJ_CTX_OVERHEAD;
+		*pcp->tail[idx] = new_head;
+		pcp->tail[idx] = new_tail;
+		pcp->nr[idx] += nr_new;
+	}
+	pcp->space[idx] += charged;
+	pcp->unfolded[idx] += charged;
+	if (pcp->unfolded[idx] >= CIL_FOLD_BYTES) {
+		fold = pcp->unfolded[idx];
+		pcp->unfolded[idx] = 0;
+	}
+	pcp->commits++;
+	pcp->deltas += nr;
+	pcp->relogs += nr_relog;
+	kv_mutex_unlock(&pcp->lock);
+	urcu_memb_read_unlock();
+
+	if (fold && atomic_fetch_add(&cil->space[idx], fold) + fold >
+			    cil->push_threshold)
+		kvj_push_wake(log);
+	if (seqp)
+		*seqp = seq;
+	*used = charged;
+	return 0;
+}

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Log space: the grant head.
+ *
+ * granted counts bytes reserved by live transactions plus bytes they
+ * charged to the CIL and that no checkpoint has written yet; avail is the
+ * region minus slack minus the bytes between tail and head.  A reservation
+ * fits while granted <= avail.  The fast path is one atomic add; one that
+ * does not fit waits (FIFO-ish: while anyone waits, newcomers wait too)
+ * while the CIL is pushed and the AIL moves the tail.
+ *
+ * grant.lock only orders waiters; it is innermost.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "journal/log_priv.h"
+
+int kvj_grant_init(struct kvj_log *log)
+{
+	struct kvj_grant *g = &log->grant;
+
+	atomic_init(&g->granted, 0);
+	atomic_init(&g->avail, 0);
+	atomic_init(&g->waiters, 0);
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	return 0;
+}
+
+void kvj_grant_destroy(struct kvj_log *log)
+{
+	pthread_mutex_destroy(&log->grant.lock);
+	pthread_cond_destroy(&log->grant.cond);
+}
+
+static bool grant_try(struct kvj_grant *g, int64_t bytes)
+{
+	int64_t now = atomic_fetch_add(&g->granted, bytes) + bytes;
+
+	if (now <= atomic_load(&g->avail))
+		return true;
+	atomic_fetch_sub(&g->granted, bytes);
+	return false;
+}
+
+int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
+{
+	struct kvj_grant *g = &log->grant;
+	struct timespec ts;
+
+	if (bytes > (int64_t)(log->p.log_bytes - KVJ_LOG_SLACK) / 2)
+		return -E2BIG;
+	if (atomic_load(&g->waiters) == 0 && grant_try(g, bytes))
+		return 0;
+
+	atomic_fetch_add(&log->st_grant_waits, 1);
+	pthread_mutex_lock(&g->lock);
+	atomic_fetch_add(&g->waiters, 1);
+	while (!grant_try(g, bytes)) {
+		if (kvj_log_is_shutdown(log)) {
+			atomic_fetch_sub(&g->waiters, 1);
+			pthread_mutex_unlock(&g->lock);
+			return -EIO;
+		}
+		/* space comes from checkpointing the CIL and moving the tail */
+		pthread_mutex_unlock(&g->lock);
+		if (log->p.no_threads) {
+			unsigned pinned;
+
+			/* nobody else will: checkpoint and write back here */
+			kvj_cil_push(log, 0, false);
+			kvj_ail_push_once(log, &pinned);
+		} else {
+			kvj_push_wake(log);
+			kvj_ail_kick(log, false);
+		}
+		pthread_mutex_lock(&g->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+	}
+	atomic_fetch_sub(&g->waiters, 1);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+void kvj_grant_release(struct kvj_log *log, int64_t bytes)
+{
+	if (!bytes)
+		return;
+	atomic_fetch_sub(&log->grant.granted, bytes);
+	if (atomic_load(&log->grant.waiters))
+		kvj_grant_wake(log);
+}
+
+void kvj_grant_set_avail(struct kvj_log *log, int64_t avail)
+{
+	atomic_store(&log->grant.avail, avail);
+	if (atomic_load(&log->grant.waiters))
+		kvj_grant_wake(log);
+}
+
+void kvj_grant_wake(struct kvj_log *log)
+{
+	pthread_mutex_lock(&log->grant.lock);
+	pthread_cond_broadcast(&log->grant.cond);
+	pthread_mutex_unlock(&log->grant.lock);
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libkvjournal: transactions, the per-CPU committed item list (CIL), the
+ * circular on-disk log, the AIL and recovery, modelled on XFS delayed
+ * logging.
+ *
+ * The journal knows log items only through struct kvj_item_ops and does
+ * its I/O only through struct kvj_io_ops: it never sees buffers, inodes or
+ * devices.
+ *
+ * Life of a change: kvj_trans_alloc() reserves log space and enters a NOFS
+ * allocation scope; the caller locks its items, kvj_trans_join()s them,
+ * changes them and kvj_trans_log()s them; kvj_trans_commit() formats every
+ * dirty item's delta into the current checkpoint context (pinning the item)
+ * and releases the items.  A push writes the context as one checkpoint;
+ * once it is durable the items are unpinned and enter the AIL at the
+ * checkpoint's LSN, where the AIL pusher writes them back in place and the
+ * log tail moves past them.
+ */
+#ifndef KV_JOURNAL_JOURNAL_H
+#define KV_JOURNAL_JOURNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal/log_format.h"
+
+struct kvj_log;
+struct kvj_trans;
+struct kvj_item;
+struct kvj_cil_ent;
+
+/* I/O within the log region; offsets are bytes from its start. */
+struct kvj_io_ops {
+	int (*read)(void *priv, void *buf, size_t len, uint64_t off);
+	int (*write)(void *priv, const void *buf, size_t len, uint64_t off);
+	/* make every write issued so far (log and in-place) durable */
+	int (*flush)(void *priv);
+};
+
+/* Return values of kvj_item_ops.push */
+enum {
+	KVJ_PUSH_SUCCESS = 0, /* written back; durable after the next flush */
+	KVJ_PUSH_PINNED,      /* pinned by the CIL: needs a log force */
+	KVJ_PUSH_LOCKED,      /* busy: try again later */
+	KVJ_PUSH_SKIP,        /* never written back (intents) */
+};
+
+struct kvj_item_ops {
+	const char *name;
+	uint32_t type; /* >= KVJ_ITEM_CLIENT, matches a kvj_recover_ops */
+	/*
+	 * Bytes format() needs.  fresh: the item enters a new checkpoint
+	 * context, so its delta restarts from this transaction's changes;
+	 * otherwise the delta is cumulative since it entered the context.
+	 * Called with the item locked by the transaction.
+	 */
+	uint32_t (*size)(struct kvj_item *lip, bool fresh);
+	/* Copy the delta into buf (at least size() bytes); return its length */
+	uint32_t (*format)(struct kvj_item *lip, void *buf, bool fresh);
+	/* The transaction ended (commit or cancel): unlock the item. */
+	void (*release)(struct kvj_item *lip, bool aborted);
+	/* Optional: the item entered a checkpoint context (pin count +1). */
+	void (*pin)(struct kvj_item *lip);
+	/*
+	 * Optional: that context is durable at lsn.  Called under the AIL
+	 * lock (take no item lock); return false to keep the item out of the
+	 * AIL.  Without this hook the item enters the AIL.
+	 */
+	bool (*committed)(struct kvj_item *lip, kvj_lsn_t lsn);
+	/*
+	 * Optional: the pin count dropped; the last call the journal makes
+	 * for this context (the item may be freed here if it is not in the
+	 * AIL and not pinned).
+	 */
+	void (*unpin)(struct kvj_item *lip);
+	/*
+	 * Write the item back in place, stamped with lsn, without waiting for
+	 * locks (trylock; check kvj_item_pinned() under the lock).
+	 */
+	int (*push)(struct kvj_item *lip, kvj_lsn_t lsn);
+};
+
+/* Embedded in the client's object; zero it, then kvj_item_init(). */
+struct kvj_item {
+	const struct kvj_item_ops *ops;
+	struct kvj_log *log;
+	struct kvj_item *tr_next;  /* transaction's items */
+	struct kvj_cil_ent *ent;   /* entry in context ctx_seq */
+	uint64_t ctx_seq;          /* last context the item entered */
+	atomic_int pin;            /* contexts not yet durable */
+	unsigned tr_flags;         /* KVJ_LI_* in the current transaction */
+	bool in_ail;
+	kvj_lsn_t lsn;             /* AIL position; protected by the AIL lock */
+	struct kvj_item *ail_prev, *ail_next;
+};
+
+#define KVJ_LI_DIRTY (1u << 0)
+
+void kvj_item_init(struct kvj_item *lip, struct kvj_log *log,
+		   const struct kvj_item_ops *ops);
+static inline bool kvj_item_pinned(struct kvj_item *lip)
+{
+	return atomic_load(&lip->pin) > 0;
+}
+/* The item is in the AIL (its newest logged state is not yet in place). */
+bool kvj_item_in_ail(struct kvj_item *lip);
+/*
+ * Take an unpinned item out of the AIL without writing it (the client
+ * wrote it back itself and flushed).  Safe to call when it is not in.
+ */
+void kvj_ail_remove(struct kvj_item *lip);
+
+/* Replay of one item type during recovery. */
+struct kvj_recover_ops {
+	uint32_t type;
+	/* apply one delta logged in the checkpoint at lsn */
+	int (*replay)(void *priv, const void *delta, uint32_t len,
+		      kvj_lsn_t lsn);
+	/* Optional: every checkpoint is replayed: write back what changed */
+	int (*finish)(void *priv);
+	void *priv;
+};
+
+/* Finishing an intent found without its done item during recovery. */
+struct kvj_intent_ops {
+	uint32_t subtype;
+	/*
+	 * Complete the operation described by data with new transactions,
+	 * the last of which must kvj_intent_done_id(tp, id).
+	 */
+	int (*recover)(void *priv, struct kvj_log *log, uint64_t id,
+		       const void *data, uint32_t len);
+	void *priv;
+};
+
+struct kvj_log_params {
+	const struct kvj_io_ops *io;
+	void *io_priv;
+	uint64_t log_bytes; /* region size, a multiple of 512, >= 64 KiB */
+	const struct kvj_recover_ops *recover;
+	unsigned nr_recover;
+	const struct kvj_intent_ops *intents;
+	unsigned nr_intents;
+	/* background push period; 0 = 50 ms */
+	unsigned push_interval_ms;
+	/* push when the CIL holds more than log_bytes / this; 0 = 8 */
+	unsigned push_fraction;
+	/* one global CIL list and lock (the ablation of the per-CPU CIL) */
+	bool single_cil;
+	/* no zstd compression of checkpoints */
+	bool no_compress;
+	/* opening a dirty log fails with -EUCLEAN instead of replaying */
+	bool no_recovery;
+	/* do not start the background threads (tests drive pushes) */
+	bool no_threads;
+};
+
+/*
+ * Open the log: find head and tail, replay a dirty log (then finish
+ * outstanding intents), start the push and AIL threads.  A log that cannot
+ * be recovered returns -EUCLEAN with a message on stderr and nothing
+ * written.
+ */
+int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp);
+/*
+ * Clean close: force the log, write every AIL item back, write an unmount
+ * record.  After a shutdown it only frees memory.  Returns 0 or the first
+ * error met.
+ */
+int kvj_log_close(struct kvj_log *log);
+/* Stop writing anything (I/O error, cancelled dirty transaction). */
+void kvj_log_shutdown(struct kvj_log *log, const char *why);
+bool kvj_log_is_shutdown(struct kvj_log *log);
+/*
+ * Make every transaction committed with a sequence <= seq durable (0: all
+ * committed so far).  Concurrent forces share one write and one flush.
+ */
+int kvj_log_force(struct kvj_log *log, uint64_t seq);
+/* Push the AIL until it is empty (everything written back in place). */
+int kvj_log_drain(struct kvj_log *log);
+
+struct kvj_log_stats {
+	uint64_t commits;
+	uint64_t deltas;      /* items committed (each relog counts) */
+	uint64_t relogs;      /* of which already in the context */
+	uint64_t checkpoints;
+	uint64_t log_bytes_written;
+	uint64_t stream_ulen; /* uncompressed checkpoint bytes */
+	uint64_t stream_len;  /* as stored */
+	uint64_t forces;
+	uint64_t force_writes; /* checkpoints written for a force */
+	uint64_t grant_waits;
+	uint64_t ail_pushed;
+	uint64_t cil_lock_contended; /* contended CIL locks on commit */
+	uint64_t head_lsn;
+	uint64_t tail_lsn;
+};
+void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st);
+
+/* What kvj_log_open() found (for tools and tests). */
+struct kvj_recovery_info {
+	bool was_empty;
+	bool was_clean;
+	unsigned checkpoints_replayed;
+	unsigned items_replayed;
+	unsigned intents_finished;
+	bool torn_tail_discarded;
+	kvj_lsn_t head_lsn, tail_lsn;
+};
+void kvj_log_recovery_info(struct kvj_log *log, struct kvj_recovery_info *ri);
+
+/*
+ * Transactions.  res_bytes: the most log space one commit of this
+ * transaction formats; rolls: how many kvj_trans_roll() it reserves for up
+ * front.  The calling thread is inside a NOFS scope from alloc until commit
+ * or cancel (carried across rolls).  May wait for log space.
+ */
+int kvj_trans_alloc(struct kvj_log *log, uint32_t res_bytes, unsigned rolls,
+		    struct kvj_trans **tpp);
+/* From here on allocations of this thread retry forever (NOFAIL scope). */
+void kvj_trans_set_nofail(struct kvj_trans *tp);
+/* Join an item the caller has locked; release() unlocks it at the end. */
+void kvj_trans_join(struct kvj_trans *tp, struct kvj_item *lip);
+/* The item was changed in this transaction. */
+void kvj_trans_log(struct kvj_trans *tp, struct kvj_item *lip);
+bool kvj_trans_dirty(struct kvj_trans *tp);
+/*
+ * Commit; *seqp (may be NULL) receives the sequence to kvj_log_force().
+ * The transaction is freed whatever the result.
+ */
+int kvj_trans_commit(struct kvj_trans *tp, uint64_t *seqp);
+/* Cancelling a dirty transaction shuts the log down. */
+void kvj_trans_cancel(struct kvj_trans *tp);
+/*
+ * Commit and continue: *tpp is replaced by a fresh transaction with the
+ * joined items still locked and joined, and the scopes carried over.  On
+ * error *tpp is still live: the caller cancels it.
+ */
+int kvj_trans_roll(struct kvj_trans **tpp, uint64_t *seqp);
+struct kvj_log *kvj_trans_log_of(struct kvj_trans *tp);
+
+/*
+ * Intents: an operation spanning transactions logs an intent in its first
+ * transaction and the matching done in its last; recovery calls the
+ * intent ops' recover() for every intent logged without its done.
+ */
+struct kvj_intent;
+int kvj_intent_log(struct kvj_trans *tp, uint32_t subtype, const void *data,
+		   uint32_t len, struct kvj_intent **ip);
+uint64_t kvj_intent_id(const struct kvj_intent *ip);
+/* Log the done of ip in tp; ip is freed once that is durable. */
+int kvj_intent_done(struct kvj_trans *tp, struct kvj_intent *ip);
+/* Log a done for an intent known only by id (recovery). */
+int kvj_intent_done_id(struct kvj_trans *tp, uint64_t id);
+
+#endif

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The log object: open (recovery first), close (drain and mark clean),
+ * shutdown, head/tail bookkeeping, the background push thread and
+ * statistics.  The lock order is documented in log_priv.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journal/log_priv.h"
+
+static int lock_classes[KVJ_LC_NR];
+static pthread_once_t lock_classes_once = PTHREAD_ONCE_INIT;
+
+static void lock_classes_init(void)
+{
+	static const char *const names[KVJ_LC_NR] = {
+		[KVJ_LC_LOG] = "log",
+		[KVJ_LC_PUSH] = "cil_push",
+		[KVJ_LC_AIL] = "ail",
+		[KVJ_LC_CIL_PCP] = "cil_pcp",
+	};
+	unsigned i;
+
+	for (i = 0; i < KVJ_LC_NR; i++) {
+		int c = kv_lock_class_register(names[i]);
+
+		lock_classes[i] = c < 0 ? 0 : c;
+	}
+}
+
+/* The journal's lock classes, registered once per process. */
+int kvj_lock_class(unsigned which)
+{
+	pthread_once(&lock_classes_once, lock_classes_init);
+	return lock_classes[which];
+}
+
+int kvj_io_read(struct kvj_log *log, void *buf, size_t len, uint64_t off)
+{
+	return log->p.io->read(log->p.io_priv, buf, len, off);
+}
+
+int kvj_io_write(struct kvj_log *log, const void *buf, size_t len,
+		 uint64_t off)
+{
+	return log->p.io->write(log->p.io_priv, buf, len, off);
+}
+
+int kvj_io_flush(struct kvj_log *log)
+{
+	return log->p.io->flush(log->p.io_priv);
+}
+
+uint64_t kvj_lsn_diff_bytes(struct kvj_log *log, kvj_lsn_t from, kvj_lsn_t to)
+{
+	int64_t bb = ((int64_t)KVJ_LSN_CYCLE(to) - KVJ_LSN_CYCLE(from)) *
+			     (int64_t)log->log_bb +
+		     (int64_t)KVJ_LSN_BLOCK(to) - KVJ_LSN_BLOCK(from);
+
+	return bb < 0 ? 0 : (uint64_t)bb << KVJ_BB_SHIFT;
+}
+
+/* Called with ail.lock and log->lock held. */
+void kvj_update_tail_locked(struct kvj_log *log, kvj_lsn_t ail_min)
+{
+	kvj_lsn_t head = KVJ_LSN(log->head_cycle, log->head_bb);
+	kvj_lsn_t tail = head;
+
+	if (ail_min && ail_min < tail)
+		tail = ail_min;
+	if (log->recovery_tail && log->recovery_tail < tail)
+		tail = log->recovery_tail;
+	if (tail > log->tail_lsn)
+		log->tail_lsn = tail;
+	kvj_grant_set_avail(log, (int64_t)log->p.log_bytes - KVJ_LOG_SLACK -
+					 (int64_t)kvj_lsn_diff_bytes(
+						 log, log->tail_lsn, head));
+}
+
+void kvj_item_init(struct kvj_item *lip, struct kvj_log *log,
+		   const struct kvj_item_ops *ops)
+{
+	memset(lip, 0, sizeof(*lip));
+	lip->ops = ops;
+	lip->log = log;
+	atomic_init(&lip->pin, 0);
+}
+
+void kvj_log_shutdown(struct kvj_log *log, const char *why)
+{
+	bool first;
+
+	kv_mutex_lock(&log->lock);
+	first = !log->shutdown;
+	log->shutdown = true;
+	pthread_cond_broadcast(&log->force_cond);
+	kv_mutex_unlock(&log->lock);
+	if (first)
+		fprintf(stderr, "kvjournal: log shut down: %s\n", why);
+	kvj_grant_wake(log);
+}
+
+bool kvj_log_is_shutdown(struct kvj_log *log)
+{
+	bool s;
+
+	kv_mutex_lock(&log->lock);
+	s = log->shutdown;
+	kv_mutex_unlock(&log->lock);
+	return s;
+}
+
+void kvj_push_wake(struct kvj_log *log)
+{
+	if (!log->push_thread_running)
+		return;
+	pthread_mutex_lock(&log->push_wake_lock);
+	log->push_wanted = true;
+	pthread_cond_signal(&log->push_wake);
+	pthread_mutex_unlock(&log->push_wake_lock);
+}
+
+static void *push_thread(void *arg)
+{
+	struct kvj_log *log = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&log->push_wake_lock);
+	while (!log->push_stop) {
+		if (!log->push_wanted) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += log->p.push_interval_ms / 1000;
+			ts.tv_nsec += (log->p.push_interval_ms % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&log->push_wake,
+					       &log->push_wake_lock, &ts);
+			if (log->push_stop)
+				break;
+		}
+		log->push_wanted = false;
+		pthread_mutex_unlock(&log->push_wake_lock);
+		kvj_cil_push(log, 0, false);
+		pthread_mutex_lock(&log->push_wake_lock);
+	}
+	pthread_mutex_unlock(&log->push_wake_lock);
+	return NULL;
+}
+
+static void push_thread_stop(struct kvj_log *log)
+{
+	if (!log->push_thread_running)
+		return;
+	pthread_mutex_lock(&log->push_wake_lock);
+	log->push_stop = true;
+	pthread_cond_signal(&log->push_wake);
+	pthread_mutex_unlock(&log->push_wake_lock);
+	pthread_join(log->push_thread, NULL);
+	log->push_thread_running = false;
+}
+
+int kvj_log_drain(struct kvj_log *log)
+{
+	unsigned pinned;
+	bool empty;
+	int n, err;
+
+	for (;;) {
+		err = kvj_log_force(log, 0);
+		if (err)
+			return err;
+		kv_mutex_lock(&log->ail.lock);
+		empty = !log->ail.head;
+		kv_mutex_unlock(&log->ail.lock);
+		if (empty)
+			return 0;
+		n = kvj_ail_push_once(log, &pinned);
+		if (n < 0)
+			return n;
+		if (n == 0 && !pinned)
+			usleep(1000); /* items busy: their holders will finish */
+		if (kvj_log_is_shutdown(log))
+			return -EIO;
+	}
+}
+
+static void log_free(struct kvj_log *log)
+{
+	push_thread_stop(log);
+	kvj_ail_destroy(log);
+	kvj_cil_destroy(log);
+	kvj_intents_forget(log);
+	kvj_zstd_destroy(log->zstd);
+	kvj_grant_destroy(log);
+	pthread_cond_destroy(&log->force_cond);
+	pthread_cond_destroy(&log->push_wake);
+	pthread_mutex_destroy(&log->push_wake_lock);
+	kv_mutex_destroy(&log->push_lock);
+	kv_mutex_destroy(&log->lock);
+	kvfree(log);
+}
+
+static int log_start_threads(struct kvj_log *log)
+{
+	int err;
+
+	if (log->p.no_threads)
+		return 0;
+	err = kvj_ail_start(log);
+	if (err)
+		return err;
+	if (pthread_create(&log->push_thread, NULL, push_thread, log))
+		return -EAGAIN;
+	log->push_thread_running = true;
+	return 0;
+}
+
+/* Recovery left work pinned behind recovery_tail: finish it, mark clean. */
+static int log_finish_recovery(struct kvj_log *log)
+{
+	int err = 0;
+
+	if (log->rintents)
+		err = kvj_intents_finish(log);
+	if (!err)
+		err = kvj_log_drain(log);
+	if (err)
+		return err;
+	kv_mutex_lock(&log->ail.lock);
+	kv_mutex_lock(&log->lock);
+	log->recovery_tail = 0;
+	kvj_update_tail_locked(log, kvj_ail_min_locked(log));
+	kv_mutex_unlock(&log->lock);
+	kv_mutex_unlock(&log->ail.lock);
+	return kvj_write_unmount(log);
+}
+
+int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
+{
+	struct kvj_log *log;
+	int err;
+
+	if (!p->io || !p->io->read || !p->io->write || !p->io->flush ||
+	    p->log_bytes % KVJ_BB_SIZE || p->log_bytes < 64 * 1024 ||
+	    (p->log_bytes >> KVJ_BB_SHIFT) >= (1ull << 31))
+		return -EINVAL;
+	log = kvzalloc(sizeof(*log), 0);
+	if (!log)
+		return -ENOMEM;
+	log->p = *p;
+	if (!log->p.push_interval_ms)
+		log->p.push_interval_ms = 50;
+	if (!log->p.push_fraction)
+		log->p.push_fraction = 8;
+	log->log_bb = p->log_bytes >> KVJ_BB_SHIFT;
+	kv_mutex_init(&log->lock, kvj_lock_class(KVJ_LC_LOG));
+	kv_mutex_init(&log->push_lock, kvj_lock_class(KVJ_LC_PUSH));
+	pthread_cond_init(&log->force_cond, NULL);
+	pthread_mutex_init(&log->push_wake_lock, NULL);
+	pthread_cond_init(&log->push_wake, NULL);
+	atomic_init(&log->next_intent_id, 1);
+	kvj_grant_init(log);
+
+	kvj_ail_init(log);
+	err = kvj_cil_init(log);
+	if (err)
+		goto fail;
+	log->zstd = kvj_zstd_create();
+	if (!log->zstd) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = kvj_recover(log);
+	if (err)
+		goto fail;
+	kv_mutex_lock(&log->ail.lock);
+	kv_mutex_lock(&log->lock);
+	kvj_update_tail_locked(log, 0);
+	log->tail_ondisk = log->tail_lsn;
+	kv_mutex_unlock(&log->lock);
+	kv_mutex_unlock(&log->ail.lock);
+
+	err = log_start_threads(log);
+	if (err)
+		goto fail;
+	if (log->recovery_tail) {
+		err = log_finish_recovery(log);
+		if (err)
+			goto fail;
+	}
+	*logp = log;
+	return 0;
+fail:
+	log_free(log);
+	return err;
+}
+
+int kvj_log_close(struct kvj_log *log)
+{
+	int err = 0;
+
+	push_thread_stop(log);
+	kvj_ail_stop(log);
+	if (!kvj_log_is_shutdown(log)) {
+		err = kvj_log_drain(log);
+		if (!err)
+			err = kvj_write_unmount(log);
+	}
+	log_free(log);
+	return err;
+}
+
+void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
+{
+	struct kvj_cil *cil = &log->cil;
+	unsigned i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < cil->nr_pcp; i++) {
+		kv_mutex_lock(&cil->pcp[i].lock);
+		st->commits += cil->pcp[i].commits;
+		st->deltas += cil->pcp[i].deltas;
+		st->relogs += cil->pcp[i].relogs;
+		kv_mutex_unlock(&cil->pcp[i].lock);
+	}
+	kv_mutex_lock(&log->push_lock);
+	st->checkpoints = log->st_checkpoints;
+	st->stream_ulen = log->st_ulen;
+	st->stream_len = log->st_len;
+	st->force_writes = log->st_force_writes;
+	kv_mutex_unlock(&log->push_lock);
+	kv_mutex_lock(&log->lock);
+	st->log_bytes_written = log->st_bytes;
+	st->head_lsn = KVJ_LSN(log->head_cycle, log->head_bb);
+	st->tail_lsn = log->tail_lsn;
+	kv_mutex_unlock(&log->lock);
+	st->forces = atomic_load(&log->st_forces);
+	st->grant_waits = atomic_load(&log->st_grant_waits);
+	st->ail_pushed = atomic_load(&log->st_ail_pushed);
+	st->cil_lock_contended = kv_lock_class_contended(cil->pcp_class);
+}
+
+void kvj_log_recovery_info(struct kvj_log *log, struct kvj_recovery_info *ri)
+{
+	*ri = log->rinfo;
+}

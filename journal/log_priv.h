@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internals of libkvjournal shared by its files.
+ *
+ * Locks, outermost first (each protects what follows it):
+ *   push_lock   (kv_mutex "cil_push")  one push at a time; cil.seq changes
+ *   ail.lock    (kv_mutex "ail")       the AIL list and item->lsn/in_ail
+ *   lock        (kv_mutex "log")       head, tail, tail_ondisk, avail,
+ *                                      durable_seq, shutdown
+ *   grant.lock  (pthread)              grant waiters (innermost)
+ *   cil_pcp     (kv_mutex "cil_pcp")   one per-CPU slot's lists; never
+ *                                      waited for on commit (trylock, then
+ *                                      the next slot), never nested
+ * Item locks (owned by clients) are taken outside all of these, except by
+ * the AIL pusher, which only trylocks them (from ops->push) under ail.lock.
+ */
+#ifndef KV_JOURNAL_LOG_PRIV_H
+#define KV_JOURNAL_LOG_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "alloc/kvalloc.h"
+#include "alloc/kvlock.h"
+#include "journal/journal.h"
+
+#define KVJ_CACHELINE 64
+#define KVJ_MAX_PCP 64
+/* payload per CKPT record */
+#define KVJ_PART_MAX (64u * 1024 - KVJ_REC_HDR_SIZE)
+/*
+ * Charged once per per-CPU slot and context: covers record headers, the
+ * commit record, end-of-region rounding and one tail record.
+ */
+#define KVJ_CTX_OVERHEAD 4096u
+/* Added to every reservation for KVJ_CTX_OVERHEAD. */
+#define KVJ_TRANS_OVERHEAD KVJ_CTX_OVERHEAD
+/* Kept free for the unmount record (never granted). */
+#define KVJ_LOG_SLACK 4096u
+
+/* A logged item's delta in one checkpoint context. */
+struct kvj_cil_ent {
+	struct kvj_cil_ent *next;
+	struct kvj_item *lip;
+	uint64_t order; /* commit order of the latest relog */
+	uint32_t len;   /* delta bytes */
+	uint32_t size;  /* buf capacity */
+	uint32_t charged;
+	uint8_t *buf;
+};
+
+struct kvj_cil_pcp {
+	struct kv_mutex lock;
+	/* lists of the two live contexts, indexed by seq & 1 */
+	struct kvj_cil_ent *head[2];
+	struct kvj_cil_ent **tail[2];
+	uint64_t space[2];   /* bytes charged */
+	uint64_t unfolded[2]; /* charged, not yet added to cil.space */
+	uint32_t nr[2];
+	uint64_t commits, deltas, relogs; /* statistics */
+} __attribute__((aligned(KVJ_CACHELINE)));
+
+struct kvj_cil {
+	_Atomic uint64_t seq; /* current context; readers under RCU */
+	atomic_uint_fast64_t order;
+	_Atomic uint64_t space[2]; /* folded per-CPU charges */
+	uint64_t push_threshold;
+	unsigned nr_pcp;
+	struct kvj_cil_pcp *pcp;
+	int pcp_class;
+};
+
+struct kvj_ail {
+	struct kv_mutex lock;
+	struct kvj_item *head, *tail; /* ascending LSN */
+	uint64_t nr;
+	pthread_cond_t cond;     /* pusher work / progress, with lock.m */
+	bool push_all;           /* drain requested */
+	bool kicked;             /* someone waits for space */
+	bool stop;
+	pthread_t thread;
+	bool thread_running;
+};
+
+struct kvj_grant {
+	_Atomic int64_t granted; /* reserved + charged to the CIL */
+	_Atomic int64_t avail;   /* log bytes - slack - (head - tail) */
+	atomic_int waiters;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+struct kvj_zstd;
+struct kvj_rintent;
+
+struct kvj_log {
+	struct kvj_log_params p;
+	uint64_t log_bb;
+
+	struct kv_mutex lock;
+	uint32_t head_cycle;
+	uint32_t head_bb;
+	kvj_lsn_t tail_lsn;        /* in memory */
+	kvj_lsn_t tail_ondisk;     /* in the newest durable record */
+	kvj_lsn_t recovery_tail;   /* pinned by an unfinished recovery; 0 */
+	uint64_t durable_seq;
+	bool shutdown;
+	pthread_cond_t force_cond; /* with lock.m: durable_seq moved */
+
+	struct kv_mutex push_lock;
+	struct kvj_cil cil;
+	struct kvj_ail ail;
+	struct kvj_grant grant;
+	struct kvj_zstd *zstd;
+
+	/* background push thread */
+	pthread_t push_thread;
+	bool push_thread_running;
+	pthread_mutex_t push_wake_lock;
+	pthread_cond_t push_wake;
+	bool push_wanted;
+	bool push_stop;
+
+	_Atomic uint64_t next_intent_id;
+	struct kvj_rintent *rintents; /* found by recovery, not yet done */
+	struct kvj_recovery_info rinfo;
+
+	/* statistics (relaxed counters) */
+	uint64_t st_checkpoints, st_bytes, st_ulen, st_len, st_force_writes;
+	atomic_uint_fast64_t st_forces, st_grant_waits, st_ail_pushed;
+};
+
+/* log.c */
+enum { KVJ_LC_LOG, KVJ_LC_PUSH, KVJ_LC_AIL, KVJ_LC_CIL_PCP, KVJ_LC_NR };
+int kvj_lock_class(unsigned which);
+int kvj_io_read(struct kvj_log *log, void *buf, size_t len, uint64_t off);
+int kvj_io_write(struct kvj_log *log, const void *buf, size_t len,
+		 uint64_t off);
+int kvj_io_flush(struct kvj_log *log);
+uint64_t kvj_lsn_diff_bytes(struct kvj_log *log, kvj_lsn_t from,
+			    kvj_lsn_t to);
+void kvj_rec_hdr_seal(struct kvj_rec_hdr *h);
+void kvj_update_tail_locked(struct kvj_log *log, kvj_lsn_t ail_min);
+void kvj_push_wake(struct kvj_log *log);
+
+/* grant.c */
+int kvj_grant_init(struct kvj_log *log);
+void kvj_grant_destroy(struct kvj_log *log);
+int kvj_grant_reserve(struct kvj_log *log, int64_t bytes);
+void kvj_grant_release(struct kvj_log *log, int64_t bytes);
+void kvj_grant_set_avail(struct kvj_log *log, int64_t avail);
+void kvj_grant_wake(struct kvj_log *log);
+
+/* cil.c */
+int kvj_cil_init(struct kvj_log *log);
+void kvj_cil_destroy(struct kvj_log *log);
+int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
+		   struct kvj_item *items, uint64_t *seqp, int64_t *used);
+void kvj_cil_ent_free(struct kvj_cil_ent *ent);
+void kvj_rcu_register(void);
+
+/* push.c */
+int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force);
+int kvj_write_unmount(struct kvj_log *log);
+int kvj_write_records(struct kvj_log *log, uint8_t *buf, uint64_t bytes,
+		      uint32_t cycle, uint32_t bb);
+
+/* ail.c */
+void kvj_ail_init(struct kvj_log *log);
+int kvj_ail_start(struct kvj_log *log);
+void kvj_ail_stop(struct kvj_log *log);
+void kvj_ail_destroy(struct kvj_log *log);
+void kvj_ail_insert_locked(struct kvj_log *log, struct kvj_item *lip,
+			   kvj_lsn_t lsn);
+void kvj_ail_delete_locked(struct kvj_log *log, struct kvj_item *lip);
+kvj_lsn_t kvj_ail_min_locked(struct kvj_log *log);
+void kvj_ail_kick(struct kvj_log *log, bool all);
+int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned);
+
+/* zstd.c */
+struct kvj_zstd *kvj_zstd_create(void);
+void kvj_zstd_destroy(struct kvj_zstd *z);
+size_t kvj_zstd_bound(size_t len);
+/* returns compressed length, or 0 when it does not shrink */
+size_t kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap,
+			 const void *src, size_t len);
+int kvj_zstd_decompress(struct kvj_zstd *z, void *dst, size_t cap,
+			const void *src, size_t len);
+
+/* recover.c */
+int kvj_recover(struct kvj_log *log);
+int kvj_recover_intents(struct kvj_log *log);
+
+/* intent.c */
+int kvj_intent_recovered(struct kvj_log *log, uint32_t type,
+			 const void *delta, uint32_t len);
+int kvj_intents_finish(struct kvj_log *log);
+void kvj_intents_forget(struct kvj_log *log);
+
+#endif

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Transactions: a reservation of log space, a NOFS allocation scope (and
+ * optionally a NOFAIL one) held by the calling thread for the handle's
+ * whole life, and the list of items it joined.
+ *
+ * A transaction reserves unit * (rolls + 1) bytes up front so that rolling
+ * never waits for log space while it holds its items locked; each commit
+ * consumes one unit (what it charged to the CIL is kept, the rest of the
+ * unit is given back).  A transaction is used by one thread: no locks.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "journal/log_priv.h"
+
+struct kvj_trans {
+	struct kvj_log *log;
+	int64_t unit;     /* bytes per commit, overhead included */
+	unsigned cnt;     /* units still held */
+	struct kvj_item *items;
+	unsigned nofs_saved;
+	unsigned nofail_saved;
+	bool nofail;
+	bool dirty;
+};
+
+int kvj_trans_alloc(struct kvj_log *log, uint32_t res_bytes, unsigned rolls,
+		    struct kvj_trans **tpp)
+{
+	struct kvj_trans *tp;
+	unsigned nofs = kv_nofs_save();
+	int64_t unit = (int64_t)res_bytes + KVJ_TRANS_OVERHEAD;
+	int err;
+
+	if (kvj_log_is_shutdown(log)) {
+		err = -EIO;
+		goto out_scope;
+	}
+	tp = kvmalloc(sizeof(*tp), KV_ZERO);
+	if (!tp) {
+		err = -ENOMEM;
+		goto out_scope;
+	}
+	err = kvj_grant_reserve(log, unit * (rolls + 1));
+	if (err)
+		goto out_free;
+	tp->log = log;
+	tp->unit = unit;
+	tp->cnt = rolls + 1;
+	tp->nofs_saved = nofs;
+	*tpp = tp;
+	return 0;
+
+out_free:
+	kvfree(tp);
+out_scope:
+	kv_nofs_restore(nofs);
+	return err;
+}
+
+void kvj_trans_set_nofail(struct kvj_trans *tp)
+{
+	if (tp->nofail)
+		return;
+	tp->nofail_saved = kv_nofail_save();
+	tp->nofail = true;
+}
+
+void kvj_trans_join(struct kvj_trans *tp, struct kvj_item *lip)
+{
+	struct kvj_item *it;
+
+	for (it = tp->items; it; it = it->tr_next)
+		if (it == lip)
+			return;
+	lip->tr_flags = 0;
+	lip->tr_next = tp->items;
+	tp->items = lip;
+}
+
+void kvj_trans_log(struct kvj_trans *tp, struct kvj_item *lip)
+{
+	lip->tr_flags |= KVJ_LI_DIRTY;
+	tp->dirty = true;
+}
+
+bool kvj_trans_dirty(struct kvj_trans *tp)
+{
+	return tp->dirty;
+}
+
+struct kvj_log *kvj_trans_log_of(struct kvj_trans *tp)
+{
+	return tp->log;
+}
+
+static void trans_release_items(struct kvj_trans *tp, bool aborted)
+{
+	struct kvj_item *lip, *next;
+
+	for (lip = tp->items; lip; lip = next) {
+		next = lip->tr_next;
+		lip->tr_next = NULL;
+		lip->tr_flags = 0;
+		lip->ops->release(lip, aborted);
+	}
+	tp->items = NULL;
+}
+
+static void trans_end_scopes(struct kvj_trans *tp)
+{
+	if (tp->nofail)
+		kv_nofail_restore(tp->nofail_saved);
+	kv_nofs_restore(tp->nofs_saved);
+}
+
+/* Format the dirty items into the CIL; consumes one unit. */
+static int trans_commit_items(struct kvj_trans *tp, uint64_t *seqp)
+{
+	struct kvj_log *log = tp->log;
+	int64_t used = 0;
+	int err;
+
+	if (!tp->dirty) {
+		kvj_grant_release(log, tp->unit);
+		tp->cnt--;
+		if (seqp)
+			*seqp = 0;
+		return 0;
+	}
+	err = kvj_cil_insert(log, tp, tp->items, seqp, &used);
+	tp->cnt--;
+	if (err) {
+		kvj_grant_release(log, tp->unit);
+		return err;
+	}
+	if (used > tp->unit) {
+		fprintf(stderr,
+			"kvjournal: transaction overran its reservation (%lld > %lld bytes)\n",
+			(long long)used, (long long)tp->unit);
+		kvj_log_shutdown(log, "transaction reservation overrun");
+		used = tp->unit;
+	}
+	kvj_grant_release(log, tp->unit - used);
+	return 0;
+}
+
+int kvj_trans_commit(struct kvj_trans *tp, uint64_t *seqp)
+{
+	int err = trans_commit_items(tp, seqp);
+
+	kvj_grant_release(tp->log, tp->unit * tp->cnt);
+	trans_release_items(tp, err != 0);
+	trans_end_scopes(tp);
+	kvfree(tp);
+	return err;
+}
+
+void kvj_trans_cancel(struct kvj_trans *tp)
+{
+	if (tp->dirty)
+		kvj_log_shutdown(tp->log, "dirty transaction cancelled");
+	kvj_grant_release(tp->log, tp->unit * tp->cnt);
+	trans_release_items(tp, tp->dirty);
+	trans_end_scopes(tp);
+	kvfree(tp);
+}
+
+int kvj_trans_roll(struct kvj_trans **tpp, uint64_t *seqp)
+{
+	struct kvj_trans *tp = *tpp;
+	struct kvj_item *lip;
+	int err;
+
+	err = trans_commit_items(tp, seqp);
+	if (err)
+		return err;
+	for (lip = tp->items; lip; lip = lip->tr_next)
+		lip->tr_flags = 0;
+	tp->dirty = false;
+	if (tp->cnt == 0) {
+		/* out of pre-reserved rolls: this one may wait */
+		err = kvj_grant_reserve(tp->log, tp->unit);
+		if (err)
+			return err;
+		tp->cnt = 1;
+	}
+	/* the same handle continues: the scopes carry over with no gap */
+	*tpp = tp;
+	return 0;
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zstd glue: compression and decompression contexts whose memory comes from
+ * kvmalloc (zstd's custom allocator), so the budget is real.  One context
+ * pair per log; the push lock (compression) and recovery (decompression)
+ * serialise their use.
+ */
+#define ZSTD_STATIC_LINKING_ONLY
+#include <errno.h>
+#include <zstd.h>
+
+#include "journal/log_priv.h"
+
+#define KVJ_ZSTD_LEVEL 1
+
+struct kvj_zstd {
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+};
+
+static void *zstd_alloc(void *opaque, size_t size)
+{
+	(void)opaque;
+	return kvmalloc(size, 0);
+}
+
+static void zstd_free(void *opaque, void *addr)
+{
+	(void)opaque;
+	kvfree(addr);
+}
+
+static const ZSTD_customMem kvj_zstd_mem = {
+	.customAlloc = zstd_alloc,
+	.customFree = zstd_free,
+	.opaque = NULL,
+};
+
+struct kvj_zstd *kvj_zstd_create(void)
+{
+	struct kvj_zstd *z = kvzalloc(sizeof(*z), 0);
+
+	if (!z)
+		return NULL;
+	z->cctx = ZSTD_createCCtx_advanced(kvj_zstd_mem);
+	z->dctx = ZSTD_createDCtx_advanced(kvj_zstd_mem);
+	if (!z->cctx || !z->dctx) {
+		kvj_zstd_destroy(z);
+		return NULL;
+	}
+	return z;
+}
+
+void kvj_zstd_destroy(struct kvj_zstd *z)
+{
+	if (!z)
+		return;
+	ZSTD_freeCCtx(z->cctx);
+	ZSTD_freeDCtx(z->dctx);
+	kvfree(z);
+}
+
+size_t kvj_zstd_bound(size_t len)
+{
+	return ZSTD_compressBound(len);
+}
+
+size_t kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap,
+			 const void *src, size_t len)
+{
+	size_t r = ZSTD_compressCCtx(z->cctx, dst, cap, src, len,
+				     KVJ_ZSTD_LEVEL);
+
+	if (ZSTD_isError(r) || r >= len)
+		return 0;
+	return r;
+}
+
+int kvj_zstd_decompress(struct kvj_zstd *z, void *dst, size_t cap,
+			const void *src, size_t len)
+{
+	size_t r = ZSTD_decompressDCtx(z->dctx, dst, cap, src, len);
+
+	if (ZSTD_isError(r) || r != cap)
+		return -EBADMSG;
+	return 0;
+}

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Journal basics: an all-zero log is empty and clean; committed and forced
+ * transactions survive a crash and are replayed; a clean close writes
+ * everything in place and leaves a clean log; delayed logging writes an
+ * item relogged many times in one checkpoint once; rolling transactions
+ * keep their NOFS scope; recovery of the same image twice gives the same
+ * result, also when the first recovery itself crashes.
+ */
+#include "tests/journal/jt.h"
+
+#define LOGB (256 * 1024)
+
+static void check_val(struct jt *t, unsigned i, unsigned off, uint8_t val)
+{
+	uint8_t buf[JT_BLK];
+	unsigned k;
+
+	jt_read_block(t, i, buf);
+	for (k = 0; k < 64; k++)
+		CHECK_EQ(buf[off + k], val);
+}
+
+static void test_empty_and_clean(void)
+{
+	struct jt t;
+	struct kvj_recovery_info ri;
+
+	jt_create(&t, "empty", 8, LOGB);
+	jt_dev_open(&t);
+	CHECK(jt_log_open(&t) == 0);
+	kvj_log_recovery_info(t.log, &ri);
+	CHECK(ri.was_empty && ri.was_clean);
+	jt_tx1(&t, 1, 128, 64, 0x11);
+	jt_tx1(&t, 2, 256, 64, 0x22);
+	CHECK(kvj_log_close(t.log) == 0);
+	/* a clean close wrote the blocks in place */
+	check_val(&t, 1, 128, 0x11);
+	check_val(&t, 2, 256, 0x22);
+	CHECK(jt_log_open(&t) == 0);
+	kvj_log_recovery_info(t.log, &ri);
+	CHECK(!ri.was_empty && ri.was_clean);
+	CHECK_EQ(ri.checkpoints_replayed, 0);
+	CHECK(kvj_log_close(t.log) == 0);
+	jt_dev_close(&t);
+	jt_remove(&t);
+}
+
+static void test_replay_after_crash(void)
+{
+	struct kvj_log_params p = { .no_threads = true };
+	struct kvj_log_stats st;
+	struct kvj_recovery_info ri;
+	struct jt t;
+	uint64_t seq;
+	unsigned i;
+
+	jt_create(&t, "replay", 8, LOGB);
+	jt_dev_open(&t);
+	CHECK(jt_log_open_p(&t, &p) == 0);
+	/* one item relogged 100 times in one context is formatted once */
+	for (i = 0; i < 100; i++)
+		seq = jt_tx1(&t, 3, 64 + (i % 8) * 64, 64, (uint8_t)i);
+	jt_tx1(&t, 4, 512, 64, 0x44);
+	CHECK(kvj_log_force(t.log, seq) == 0);
+	kvj_log_get_stats(t.log, &st);
+	CHECK_EQ(st.commits, 101);
+	CHECK_EQ(st.deltas, 101);
+	CHECK_EQ(st.relogs, 99);
+	CHECK_EQ(st.checkpoints, 1);
+	/* a forced log is durable: nothing in place yet */
+	check_val(&t, 4, 512, 0);
+	/* not forced: lost in the crash */
+	jt_tx1(&t, 5, 512, 64, 0x55);
+	jt_log_crash(&t);
+	jt_dev_close(&t);
+
+	jt_dev_open(&t);
+	memset(&p, 0, sizeof(p));
+	CHECK(jt_log_open_p(&t, &p) == 0);
+	kvj_log_recovery_info(t.log, &ri);
+	CHECK(!ri.was_clean);
+	CHECK_EQ(ri.checkpoints_replayed, 1);
+	CHECK_EQ(ri.items_replayed, 2);
+	check_val(&t, 4, 512, 0x44);
+	check_val(&t, 5, 512, 0);
+	for (i = 92; i < 100; i++)
+		check_val(&t, 3, 64 + (i % 8) * 64, (uint8_t)i);
+	CHECK(kvj_log_close(t.log) == 0);
+	jt_dev_close(&t);
+	jt_remove(&t);
+}
+
+static void test_roll_scope(void)
+{
+	struct jt t;
+	struct kvj_trans *tp;
+	unsigned i;
+
+	jt_create(&t, "roll", 8, LOGB);
+	jt_dev_open(&t);
+	CHECK(jt_log_open(&t) == 0);
+	CHECK(!(kv_current_gfp(0) & KV_NOFS));
+	CHECK(kvj_trans_alloc(t.log, 2048, 2, &tp) == 0);
+	CHECK(kv_current_gfp(0) & KV_NOFS);
+	jt_modify(tp, &t.blk[0], 64, 64, 1, true);
+	kvj_trans_set_nofail(tp);
+	CHECK(kv_current_gfp(0) & KV_NOFAIL);
+	for (i = 0; i < 5; i++) {
+		/* more rolls than reserved: the later ones re-reserve */
+		CHECK(kvj_trans_roll(&tp, NULL) == 0);
+		CHECK(kv_current_gfp(0) & KV_NOFS);
+		CHECK(kv_current_gfp(0) & KV_NOFAIL);
+		jt_modify(tp, &t.blk[0], 128, 64, (uint8_t)(2 + i), false);
+	}
+	CHECK(kvj_trans_commit(tp, NULL) == 0);
+	CHECK(!(kv_current_gfp(0) & KV_NOFS));
+	CHECK(!(kv_current_gfp(0) & KV_NOFAIL));
+	/* a clean cancel leaves the scope too and does not shut down */
+	CHECK(kvj_trans_alloc(t.log, 2048, 0, &tp) == 0);
+	kvj_trans_cancel(tp);
+	CHECK(!(kv_current_gfp(0) & KV_NOFS));
+	CHECK(!kvj_log_is_shutdown(t.log));
+	CHECK(kvj_log_close(t.log) == 0);
+	check_val(&t, 0, 128, 6);
+
+	/* cancelling a dirty transaction is a shutdown, not silent loss */
+	CHECK(jt_log_open(&t) == 0);
+	CHECK(kvj_trans_alloc(t.log, 2048, 0, &tp) == 0);
+	jt_modify(tp, &t.blk[1], 64, 64, 9, true);
+	kvj_trans_cancel(tp);
+	CHECK(kvj_log_is_shutdown(t.log));
+	CHECK(kvj_trans_alloc(t.log, 2048, 0, &tp) == -EIO);
+	CHECK(kvj_log_force(t.log, 0) == -EIO);
+	kvj_log_close(t.log);
+	jt_dev_close(&t);
+	jt_remove(&t);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+	CHECK(system(cmd) == 0);
+}
+
+static uint8_t *slurp(const char *path, size_t *lenp)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *b;
+	long n;
+
+	CHECK(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	b = malloc(n);
+	CHECK(b && fread(b, 1, n, f) == (size_t)n);
+	fclose(f);
+	*lenp = n;
+	return b;
+}
+
+/* Blocks (not the log) of two images are equal. */
+static void check_same_blocks(struct jt *t, const char *a, const char *b)
+{
+	size_t la, lb;
+	uint8_t *x = slurp(a, &la), *y = slurp(b, &lb);
+	unsigned i;
+
+	CHECK_EQ(la, lb);
+	for (i = 0; i < t->nb; i++)
+		CHECK(!memcmp(x + jt_blk_off(t, i) + 64,
+			      y + jt_blk_off(t, i) + 64, JT_BLK - 64));
+	free(x);
+	free(y);
+}
+
+static void test_recover_twice(void)
+{
+	struct kvj_log_params p = { .no_threads = true };
+	struct kvj_recovery_info ri;
+	struct kv_dev_fault f = { 0 };
+	char a[300], b[300];
+	struct jt t;
+	unsigned i, n;
+
+	jt_create(&t, "twice", 8, LOGB);
+	jt_dev_open(&t);
+	CHECK(jt_log_open_p(&t, &p) == 0);
+	for (i = 0; i < 40; i++) {
+		jt_tx1(&t, i % 8, 64 * (1 + i % 15), 64, (uint8_t)(i + 1));
+		if (i % 10 == 9)
+			CHECK(kvj_log_force(t.log, 0) == 0);
+	}
+	/* write some back in place so replay must skip older deltas */
+	CHECK(kvj_log_drain(t.log) == 0);
+	for (i = 0; i < 20; i++)
+		jt_tx1(&t, i % 8, 64 * (1 + i % 15), 64, (uint8_t)(i + 100));
+	CHECK(kvj_log_force(t.log, 0) == 0);
+	jt_log_crash(&t);
+	jt_dev_close(&t);
+
+	snprintf(a, sizeof(a), "%s.a", t.path);
+	snprintf(b, sizeof(b), "%s.b", t.path);
+	copy_file(t.path, a);
+	copy_file(t.path, b);
+
+	/* recover the original twice: the second finds a clean log */
+	jt_dev_open(&t);
+	CHECK(jt_log_open(&t) == 0);
+	kvj_log_recovery_info(t.log, &ri);
+	CHECK(!ri.was_clean && ri.checkpoints_replayed == 1);
+	CHECK(kvj_log_close(t.log) == 0);
+	CHECK(jt_log_open(&t) == 0);
+	kvj_log_recovery_info(t.log, &ri);
+	CHECK(ri.was_clean);
+	CHECK(kvj_log_close(t.log) == 0);
+	jt_dev_close(&t);
+	check_same_blocks(&t, t.path, t.path);
+
+	/* recover copy a after a recovery that crashed at every write */
+	for (n = 1; n < 6; n++) {
+		copy_file(b, a);
+		CHECK(kv_dev_open(a, 0, &t.dev) == 0);
+		f.modes = KV_FAULT_CRASH;
+		f.crash_after = n;
+		CHECK(kv_dev_set_fault(t.dev, &f) == 0);
+		if (jt_log_open(&t) == 0)
+			jt_log_crash(&t);
+		jt_dev_close(&t);
+		CHECK(kv_dev_open(a, 0, &t.dev) == 0);
+		CHECK(jt_log_open(&t) == 0);
+		CHECK(kvj_log_close(t.log) == 0);
+		jt_dev_close(&t);
+		check_same_blocks(&t, t.path, a);
+	}
+	unlink(a);
+	unlink(b);
+	jt_remove(&t);
+}
+
+int main(void)
+{
+	jt_init(64 << 20);
+	test_empty_and_clean();
+	test_replay_after_crash();
+	test_roll_scope();
+	test_recover_twice();
+	jt_fini();
+	printf("journal basic: ok\n");
+	return 0;
+}
