@@ -133,9 +133,16 @@ int kvfs_sb_read(struct kv_dev *dev, struct kvfs_geom *g)
 	ret = kv_dev_pread(dev, &head, sizeof(head), 0);
 	if (ret)
 		return ret;
-	if (kv_le32_to_cpu(head.hdr.magic) != KVFS_SB_MAGIC)
-		return -ENODATA;
 	bs = kv_le32_to_cpu(head.blocksize);
+	/*
+	 * A damaged magic on what is otherwise plainly a kvfs superblock is
+	 * corruption to report, not a foreign device.
+	 */
+	if (kv_le32_to_cpu(head.hdr.magic) != KVFS_SB_MAGIC &&
+	    (kv_le32_to_cpu(head.version) != KVFS_VERSION ||
+	     head.hdr.blkno || head.hdr.owner || head.blocklog >= 32 ||
+	     bs != 1u << head.blocklog))
+		return -ENODATA;
 	if (bs < (1u << KVFS_MIN_BLOCKLOG) || bs > (1u << KVFS_MAX_BLOCKLOG) ||
 	    (bs & (bs - 1)))
 		return kvfs_corrupt(-EUCLEAN, 0, "superblock of AG 0",

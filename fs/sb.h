@@ -28,7 +28,8 @@ int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 
 /*
  * Read and verify the primary superblock.  -ENODATA (no message) when block
- * 0 is not a kvfs superblock at all; -EBADMSG/-EUCLEAN when it is a damaged
+ * 0 is not a kvfs superblock at all (neither its magic nor the fields
+ * around it); -EBADMSG/-EUCLEAN when it is a damaged
  * one; -errno on I/O errors.
  */
 int kvfs_sb_read(struct kv_dev *dev, struct kvfs_geom *g);

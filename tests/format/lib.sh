@@ -1,0 +1,38 @@
+# Shared helpers of the format shell tests (sourced).
+# Usage in a test: . lib.sh; MKFS=$1 DB=$2; T=$(mktemp -d); trap ... EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# field IMG CMD... KEY: the value of "KEY = value" in kvfs-db output
+field() {
+	local img=$1 key
+	shift
+	key=${!#}
+	set -- "${@:1:$(($# - 1))}"
+	"$DB" "$img" "$@" | awk -F' = ' -v k="$key" '$1 == k { print $2 }'
+}
+
+expect_eq() {
+	[ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+
+hash() {
+	if [ -d "$1" ]; then
+		stat -c '%F %i %a' "$1"
+	elif [ -e "$1" ]; then
+		{ sha256sum <"$1"; stat -c %s "$1"; } | tr '\n' ' '
+	else
+		echo absent
+	fi
+}
+
+# flip IMG BYTE_OFFSET: xor one byte with 0x5a
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 0x5a)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}

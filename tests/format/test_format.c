@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Format unit tests: geometry choice and validation, ino/block arithmetic,
+ * encode/decode round trips of every on-disk structure, verifier verdicts
+ * on damaged structures, mkfs through the library for several geometries
+ * followed by a full check, size/UUID parsing and signature probing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/ag.h"
+#include "fs/blkhdr.h"
+#include "fs/btblock.h"
+#include "fs/check.h"
+#include "fs/dev.h"
+#include "fs/dinode.h"
+#include "fs/mkfs.h"
+#include "fs/sb.h"
+#include "tests/check.h"
+
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+
+static const uint8_t test_uuid[16] = { 1, 2, 3, 4, 5, 6, 7, 8,
+				       9, 10, 11, 12, 13, 14, 15, 16 };
+
+static void geom_for(uint64_t size, uint32_t bs, uint32_t agcount,
+		     uint64_t agsize, uint64_t logsize, struct kvfs_geom *g)
+{
+	struct kvfs_geom_params p = { size, bs, agcount, agsize, logsize };
+	char err[256] = "";
+	int ret = kvfs_geom_compute(&p, g, err, sizeof(err));
+
+	if (ret)
+		fprintf(stderr, "geom_for(%llu, %u, %u): %s\n",
+			(unsigned long long)size, bs, agcount, err);
+	CHECK_EQ(ret, 0);
+	memcpy(g->uuid, test_uuid, 16);
+}
+
+static int geom_err(uint64_t size, uint32_t bs, uint32_t agcount,
+		    uint64_t agsize, uint64_t logsize, const char *want)
+{
+	struct kvfs_geom_params p = { size, bs, agcount, agsize, logsize };
+	struct kvfs_geom g;
+	char err[256] = "";
+	int ret = kvfs_geom_compute(&p, &g, err, sizeof(err));
+
+	if (!strstr(err, want))
+		fprintf(stderr, "expected \"%s\" in \"%s\"\n", want, err);
+	CHECK(strstr(err, want));
+	return ret;
+}
+
+/* Invariants every computed geometry must satisfy. */
+static void check_invariants(const struct kvfs_geom *g, uint64_t size)
+{
+	char err[256];
+	uint64_t last = kvfs_ag_length(g, g->agcount - 1);
+
+	CHECK_EQ(kvfs_geom_validate(g, err, sizeof(err)), 0);
+	CHECK(g->dblocks * g->blocksize <= size);
+	CHECK((uint64_t)g->agblocks * g->blocksize >= 16 * MIB ||
+	      g->agcount == 1);
+	CHECK((uint64_t)g->agblocks * g->blocksize <= (1ULL << 40));
+	CHECK(last * g->blocksize >= 16 * MIB);
+	CHECK(last <= g->agblocks);
+	CHECK((uint64_t)g->logblocks * g->blocksize >= 4 * MIB);
+	CHECK(g->logstart + g->logblocks <= kvfs_ag_length(g, 0));
+	CHECK(g->logstart >= kvfs_geom_first_chunk_agbno(g) + g->ialloc_blocks);
+	CHECK_EQ(kvfs_ino_to_fsb(g, g->rootino), kvfs_geom_first_chunk_agbno(g));
+	CHECK_EQ(g->lpfino, g->rootino + 1);
+	CHECK(g->ialloc_inos >= KVFS_INODES_PER_CHUNK);
+	CHECK_EQ(g->ialloc_inos, g->ialloc_blocks * g->inopblock);
+	/* the runt tail dropped is smaller than a minimum AG */
+	CHECK((size / g->blocksize - g->dblocks) * g->blocksize < 16 * MIB);
+}
+
+static void test_geometry(void)
+{
+	static const uint64_t sizes[] = { 16 * MIB, 17 * MIB, 40 * MIB,
+					  64 * MIB, 100 * MIB + 12345,
+					  1 * GIB, 16 * GIB, 64 * GIB,
+					  1000 * GIB, 10000 * GIB };
+	struct kvfs_geom g;
+
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (uint32_t bs = 1024; bs <= 65536; bs *= 2) {
+			geom_for(sizes[i], bs, 0, 0, 0, &g);
+			check_invariants(&g, sizes[i]);
+		}
+	/* defaults: 4 AGs when small, more when large; 4 KiB blocks */
+	geom_for(1 * GIB, 0, 0, 0, 0, &g);
+	CHECK_EQ(g.blocksize, 4096);
+	CHECK_EQ(g.agcount, 4);
+	geom_for(64 * GIB, 0, 0, 0, 0, &g);
+	CHECK_EQ(g.agcount, 16);
+	CHECK_EQ((uint64_t)g.logblocks * 4096, 128 * MIB);
+	geom_for(16 * MIB, 0, 0, 0, 0, &g);
+	CHECK_EQ(g.agcount, 1);
+	geom_for(10000 * GIB, 0, 0, 0, 0, &g);
+	CHECK_EQ(g.agcount, 32);
+	/* explicit AG count / size / log size */
+	geom_for(1 * GIB, 4096, 7, 0, 0, &g);
+	CHECK_EQ(g.agcount, 7);
+	check_invariants(&g, 1 * GIB);
+	geom_for(1 * GIB, 4096, 0, 100 * MIB, 0, &g);
+	CHECK_EQ(g.agblocks, 100 * MIB / 4096);
+	CHECK_EQ(g.agcount, 11); /* 10 x 100 MiB + a 24 MiB AG */
+	check_invariants(&g, 1 * GIB);
+	geom_for(1 * GIB, 4096, 0, 200 * MIB, 0, &g);
+	CHECK_EQ(g.agcount, 6); /* 5 x 200 MiB + a 24 MiB AG */
+	geom_for(1 * GIB + 8 * MIB, 4096, 0, 256 * MIB, 0, &g);
+	CHECK_EQ(g.agcount, 4); /* the 8 MiB tail is dropped */
+	CHECK_EQ(g.dblocks, GIB / 4096);
+	geom_for(1 * GIB, 4096, 0, 0, 10 * MIB + 1, &g);
+	CHECK_EQ(g.logblocks, 10 * MIB / 4096 + 1);
+	/* errors */
+	CHECK_EQ(geom_err(15 * MIB, 0, 0, 0, 0, "too small"), -EINVAL);
+	CHECK_EQ(geom_err(1 * GIB, 3000, 0, 0, 0, "block size 3000"), -EINVAL);
+	CHECK_EQ(geom_err(1 * GIB, 512, 0, 0, 0, "block size 512"), -EINVAL);
+	CHECK_EQ(geom_err(1 * GIB, 131072, 0, 0, 0, "block size"), -EINVAL);
+	CHECK_EQ(geom_err(1 * GIB, 0, 100, 0, 0, "below the 16 MiB"), -EINVAL);
+	CHECK_EQ(geom_err(1 * GIB, 0, 0, 8 * MIB, 0, "16 MiB .. 1 TiB"),
+		 -EINVAL);
+	CHECK_EQ(geom_err(1 * GIB, 0, 0, 2 * GIB, 0, "larger than the file"),
+		 -EINVAL);
+	CHECK_EQ(geom_err(1 * GIB, 0, 0, 100 * MIB + 1, 0, "not a multiple"),
+		 -EINVAL);
+	CHECK_EQ(geom_err(1 * GIB, 0, 4, 100 * MIB, 0, "mutually exclusive"),
+		 -EINVAL);
+	CHECK_EQ(geom_err(1 * GIB, 0, 0, 0, 1 * MIB, "below the 4 MiB"),
+		 -EINVAL);
+	CHECK_EQ(geom_err(64 * GIB, 0, 0, 0, 3 * GIB, "above the 2 GiB"),
+		 -EINVAL);
+	CHECK_EQ(geom_err(64 * MIB, 0, 4, 0, 16 * MIB, "does not fit in AG 0"),
+		 -EINVAL);
+	/* ceil(20481 / 5) = 4097-block AGs leave a 4093-block runt */
+	CHECK_EQ(geom_err(20481 * 4096ULL, 0, 5, 0, 0, "into 5 AGs"), -EINVAL);
+}
+
+static void test_ino_math(void)
+{
+	struct kvfs_geom g;
+
+	geom_for(10 * GIB, 2048, 5, 0, 0, &g);
+	for (uint32_t agno = 0; agno < g.agcount; agno++)
+		for (uint32_t agbno = KVFS_AG_FIRST_FREE;
+		     agbno < kvfs_ag_length(&g, agno); agbno += 9973)
+			for (uint32_t i = 0; i < g.inopblock; i++) {
+				uint32_t agino = kvfs_agbno_to_agino(&g, agbno) + i;
+				uint64_t ino = kvfs_agino_to_ino(&g, agno, agino);
+
+				CHECK(kvfs_ino_in_range(&g, ino));
+				CHECK_EQ(kvfs_ino_to_agno(&g, ino), agno);
+				CHECK_EQ(kvfs_ino_to_agino(&g, ino), agino);
+				CHECK_EQ(kvfs_ino_to_fsb(&g, ino),
+					 kvfs_agb_to_fsb(&g, agno, agbno));
+				CHECK_EQ(kvfs_ino_to_offset(&g, ino),
+					 i * g.inodesize);
+			}
+	CHECK(!kvfs_ino_in_range(&g, 0));
+	CHECK(!kvfs_ino_in_range(&g, kvfs_agino_to_ino(&g, g.agcount, 64)));
+	CHECK(!kvfs_ino_in_range(
+		&g, kvfs_agino_to_ino(&g, 1, kvfs_agbno_to_agino(&g, 1))));
+	CHECK_EQ(kvfs_fsb_to_agno(&g, kvfs_agb_to_fsb(&g, 3, 77)), 3);
+	CHECK_EQ(kvfs_fsb_to_agbno(&g, kvfs_agb_to_fsb(&g, 3, 77)), 77);
+}
+
+/* Every flipped byte of a block must fail its verifier with -EBADMSG. */
+static void flip_all(uint8_t *blk, size_t len, int (*verify)(const void *))
+{
+	unsigned long before = kvfs_corrupt_count();
+
+	for (size_t off = 0; off < len; off += len > 4096 ? 61 : 7) {
+		blk[off] ^= 0x10;
+		CHECK_EQ(verify(blk), -EBADMSG);
+		blk[off] ^= 0x10;
+	}
+	CHECK_EQ(verify(blk), 0);
+	CHECK(kvfs_corrupt_count() > before);
+}
+
+static struct kvfs_geom cur;
+
+static int verify_sb(const void *blk)
+{
+	struct kvfs_geom out;
+
+	return kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.uuid, &out);
+}
+
+static int verify_agh(const void *blk)
+{
+	struct kvfs_ag_info a;
+
+	return kvfs_agh_from_disk(&cur, 1, blk, &a);
+}
+
+static int verify_bno(const void *blk)
+{
+	return kvfs_btree_verify_block(blk, &cur, &kvfs_bnobt_ops,
+				       kvfs_agb_to_fsb(&cur, 1, 9), 1, 0);
+}
+
+static int verify_ino(const void *blk)
+{
+	return kvfs_dinode_verify(blk, &cur, cur.rootino);
+}
+
+/* Redo the crc after a deliberate change, so the structure check runs. */
+static int reseal_verify(uint8_t *blk, size_t len, int (*verify)(const void *))
+{
+	kvfs_blkhdr_set_crc(blk, len);
+	return verify(blk);
+}
+
+static void test_structures(void)
+{
+	struct kvfs_geom out;
+	struct kvfs_ag_info a = {
+		.agno = 1, .bno_root = 2, .cnt_root = 3, .ino_root = 4,
+		.freeblks = 100, .longest = 60, .free_extents = 2,
+		.icount = 128, .ifree = 7, .newino = 64,
+	};
+	struct kvfs_btree_block *bb;
+	struct kvfs_alloc_rec *r;
+	struct kvfs_dinode *d;
+	uint8_t *blk;
+
+	geom_for(1 * GIB, 4096, 4, 0, 0, &cur);
+	snprintf(cur.label, sizeof(cur.label), "unit-label");
+	cur.ctime_sec = 1234567;
+	blk = kvmalloc(cur.blocksize, 0);
+	CHECK(blk);
+
+	/* superblock: round trip of every field */
+	kvfs_sb_to_disk(&cur, 1, blk);
+	CHECK_EQ(verify_sb(blk), 0);
+	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.uuid, &out), 0);
+	CHECK(!memcmp(&out, &cur, sizeof(out)));
+	flip_all(blk, cur.blocksize, verify_sb);
+	kvfs_sb_to_disk(&cur, 1, blk);
+	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 2, cur.uuid, &out),
+		 -EUCLEAN); /* copy read from the wrong AG */
+	((struct kvfs_dsb *)blk)->agcount = kv_cpu_to_le32(0);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
+	kvfs_sb_to_disk(&cur, 1, blk);
+	((struct kvfs_dsb *)blk)->logblocks = kv_cpu_to_le32(1);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
+	kvfs_sb_to_disk(&cur, 1, blk);
+	((struct kvfs_dsb *)blk)->hdr.magic = kv_cpu_to_le32(KVFS_AGH_MAGIC);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
+	kvfs_sb_to_disk(&cur, 1, blk);
+	blk[cur.blocksize - 1] = 1;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
+
+	/* features */
+	out = cur;
+	CHECK_EQ(kvfs_sb_check_features(&out, false), 0);
+	out.feat_compat = 0x80;
+	CHECK_EQ(kvfs_sb_check_features(&out, false), 0);
+	out.feat_ro_compat = 0x1;
+	CHECK_EQ(kvfs_sb_check_features(&out, false), -EROFS);
+	CHECK_EQ(kvfs_sb_check_features(&out, true), 0);
+	out.feat_incompat = 0x1;
+	CHECK_EQ(kvfs_sb_check_features(&out, true), -EOPNOTSUPP);
+
+	/* AG header */
+	a.length = kvfs_ag_length(&cur, 1);
+	kvfs_agh_to_disk(&cur, &a, blk);
+	{
+		struct kvfs_ag_info b;
+
+		CHECK_EQ(kvfs_agh_from_disk(&cur, 1, blk, &b), 0);
+		CHECK(!memcmp(&a, &b, sizeof(a)));
+	}
+	flip_all(blk, cur.blocksize, verify_agh);
+	((struct kvfs_agh *)blk)->ifree = kv_cpu_to_le32(200);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agh), -EUCLEAN);
+	kvfs_agh_to_disk(&cur, &a, blk);
+	((struct kvfs_agh *)blk)->length = kv_cpu_to_le32(a.length + 1);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agh), -EUCLEAN);
+	kvfs_agh_to_disk(&cur, &a, blk);
+	((struct kvfs_agh *)blk)->hdr.blkno = kv_cpu_to_le64(5);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agh), -EUCLEAN);
+
+	/* B+tree leaf: order, overlap, range */
+	kvfs_btree_init_block(blk, &cur, &kvfs_bnobt_ops,
+			      kvfs_agb_to_fsb(&cur, 1, 9), 1, 0, 2);
+	bb = (void *)blk;
+	r = kvfs_btree_rec(blk, &kvfs_bnobt_ops, 0);
+	r[0].startblock = kv_cpu_to_le32(10);
+	r[0].blockcount = kv_cpu_to_le32(5);
+	r[1].startblock = kv_cpu_to_le32(20);
+	r[1].blockcount = kv_cpu_to_le32(5);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), 0);
+	flip_all(blk, cur.blocksize, verify_bno);
+	r[1].startblock = kv_cpu_to_le32(12);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
+	r[1].startblock = kv_cpu_to_le32(8);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
+	r[1].startblock = kv_cpu_to_le32(a.length - 2);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
+	r[1].startblock = kv_cpu_to_le32(20);
+	r[0].startblock = kv_cpu_to_le32(2);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
+	r[0].startblock = kv_cpu_to_le32(10);
+	r[0].blockcount = 0;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
+	r[0].blockcount = kv_cpu_to_le32(5);
+	bb->numrecs = kv_cpu_to_le16(1000);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
+	bb->numrecs = kv_cpu_to_le16(2);
+	bb->leftsib = kv_cpu_to_le64(kvfs_agb_to_fsb(&cur, 2, 9));
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
+	bb->leftsib = kv_cpu_to_le64(KVFS_NULLBLOCK);
+	bb->level = kv_cpu_to_le16(1);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
+	bb->level = 0;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), 0);
+
+	/* inodes and the short-form directory */
+	kvfree(blk);
+	blk = kvmalloc(cur.inodesize, 0);
+	CHECK(blk);
+	kvfs_dinode_init(blk, &cur, cur.rootino, S_IFDIR | 0755, 3, 1, 2, 99,
+			 5, 7);
+	CHECK_EQ(kvfs_dir_sf_init(blk, &cur, cur.rootino, cur.rootino), 0);
+	CHECK_EQ(kvfs_dir_sf_add(blk, &cur, "lost+found", cur.lpfino,
+				 KVFS_FT_DIR), 0);
+	kvfs_dinode_set_crc(blk, &cur);
+	CHECK_EQ(verify_ino(blk), 0);
+	flip_all(blk, cur.inodesize, verify_ino);
+	{
+		const struct kvfs_dir_sf_ent *e;
+		uint32_t pos = 0;
+		unsigned n = 0;
+
+		while ((e = kvfs_dir_sf_next(blk, &pos))) {
+			CHECK_EQ(kv_le32_to_cpu(e->cookie), n);
+			n++;
+		}
+		CHECK_EQ(n, 3);
+	}
+	/* fill the fork: ENOSPC, then still valid */
+	{
+		char name[16];
+		int ret = 0;
+
+		for (int i = 0; !ret; i++) {
+			snprintf(name, sizeof(name), "f%d", i);
+			ret = kvfs_dir_sf_add(blk, &cur, name, cur.lpfino,
+					      KVFS_FT_REG);
+		}
+		CHECK_EQ(ret, -ENOSPC);
+		CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), 0);
+	}
+	d = (void *)blk;
+	d->size = kv_cpu_to_le64(kv_le64_to_cpu(d->size) - 8);
+	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
+	kvfs_dir_sf_init(blk, &cur, cur.rootino, cur.rootino);
+	kvfs_dinode_dfork(blk)[KVFS_DIR_SF_HDR_SIZE + 16] = 'x'; /* "." */
+	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
+	kvfs_dir_sf_init(blk, &cur, cur.rootino, cur.rootino);
+	CHECK_EQ(kvfs_dir_sf_add(blk, &cur, "a/b", cur.lpfino, KVFS_FT_REG), 0);
+	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
+	kvfs_dir_sf_init(blk, &cur, cur.rootino, cur.rootino);
+	d->mode = kv_cpu_to_le16(0170755);
+	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
+	d->mode = kv_cpu_to_le16(S_IFDIR | 0755);
+	d->mtime.nsec = kv_cpu_to_le32(1000000000);
+	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
+	d->mtime.nsec = 0;
+	d->hdr.owner = kv_cpu_to_le64(cur.lpfino);
+	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
+	d->hdr.owner = kv_cpu_to_le64(cur.rootino);
+	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), 0);
+	/* a free inode with links is nonsense */
+	kvfs_dinode_init(blk, &cur, cur.rootino, 0, 1, 0, 0, 0, 0, 0);
+	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
+	kvfree(blk);
+}
+
+static void test_parse(void)
+{
+	uint8_t u[16];
+	char s[37];
+	uint64_t v;
+
+	CHECK_EQ(kvfs_parse_size("123", &v), 0);
+	CHECK_EQ(v, 123);
+	CHECK_EQ(kvfs_parse_size("4K", &v), 0);
+	CHECK_EQ(v, 4096);
+	CHECK_EQ(kvfs_parse_size("16m", &v), 0);
+	CHECK_EQ(v, 16 * MIB);
+	CHECK_EQ(kvfs_parse_size("64G", &v), 0);
+	CHECK_EQ(v, 64 * GIB);
+	CHECK_EQ(kvfs_parse_size("2T", &v), 0);
+	CHECK_EQ(v, 2ULL << 40);
+	CHECK_EQ(kvfs_parse_size("12X", &v), -EINVAL);
+	CHECK_EQ(kvfs_parse_size("1GG", &v), -EINVAL);
+	CHECK_EQ(kvfs_parse_size("", &v), -EINVAL);
+	CHECK_EQ(kvfs_parse_size("-1", &v), -EINVAL);
+	CHECK_EQ(kvfs_parse_size("G", &v), -EINVAL);
+	CHECK_EQ(kvfs_parse_size("99999999999999999999", &v), -EINVAL);
+	CHECK_EQ(kvfs_parse_size("16777216T", &v), -EINVAL);
+
+	CHECK_EQ(kvfs_uuid_parse("01020304-0506-0708-090a-0B0C0D0E0F10", u), 0);
+	CHECK(!memcmp(u, test_uuid, 16));
+	kvfs_uuid_format(u, s);
+	CHECK(!strcmp(s, "01020304-0506-0708-090a-0b0c0d0e0f10"));
+	CHECK_EQ(kvfs_uuid_parse("01020304-0506-0708-090a-0b0c0d0e0f1", u),
+		 -EINVAL);
+	CHECK_EQ(kvfs_uuid_parse("01020304-0506-0708-090a-0b0c0d0e0f100", u),
+		 -EINVAL);
+	CHECK_EQ(kvfs_uuid_parse("0102030405-06-0708-090a-0b0c0d0e0f10", u),
+		 -EINVAL);
+	CHECK_EQ(kvfs_uuid_parse("g1020304-0506-0708-090a-0b0c0d0e0f10", u),
+		 -EINVAL);
+	CHECK_EQ(kvfs_uuid_generate(u), 0);
+	CHECK_EQ(u[6] >> 4, 4);
+}
+
+static void test_probe(void)
+{
+	uint8_t *b = kvzalloc(KVFS_PROBE_BYTES, 0);
+	kv_le32 m = kv_cpu_to_le32(KVFS_SB_MAGIC);
+
+	CHECK(b);
+	CHECK(!kvfs_probe_signature(b, KVFS_PROBE_BYTES));
+	memcpy(b, &m, 4);
+	CHECK(!strcmp(kvfs_probe_signature(b, KVFS_PROBE_BYTES), "kvfs"));
+	memcpy(b, "XFSB", 4);
+	CHECK(!strcmp(kvfs_probe_signature(b, KVFS_PROBE_BYTES), "XFS"));
+	memset(b, 0, 4);
+	b[1080] = 0x53;
+	b[1081] = 0xef;
+	CHECK(!strcmp(kvfs_probe_signature(b, KVFS_PROBE_BYTES), "ext2"));
+	b[1024 + 0x5c] = 0x4;
+	CHECK(!strcmp(kvfs_probe_signature(b, KVFS_PROBE_BYTES), "ext3"));
+	b[1024 + 0x60] = 0x40;
+	CHECK(!strcmp(kvfs_probe_signature(b, KVFS_PROBE_BYTES), "ext4"));
+	CHECK(!kvfs_probe_signature(b, 1000)); /* too short to see it */
+	memset(b, 0, KVFS_PROBE_BYTES);
+	memcpy(b + 65536 + 64, "_BHRfS_M", 8);
+	CHECK(!strcmp(kvfs_probe_signature(b, KVFS_PROBE_BYTES), "btrfs"));
+	kvfree(b);
+}
+
+/* mkfs through the library on a temp file, then the whole-fs check. */
+static void test_mkfs_lib(void)
+{
+	static const struct {
+		uint64_t size;
+		uint32_t bs, agcount;
+		uint64_t agsize, logsize;
+	} cases[] = {
+		{ 16 * MIB, 1024, 0, 0, 0 },
+		{ 64 * MIB, 2048, 3, 0, 0 },
+		{ 200 * MIB, 4096, 0, 32 * MIB, 6 * MIB },
+		{ 300 * MIB, 8192, 0, 0, 0 },
+		{ 300 * MIB, 65536, 2, 0, 8 * MIB },
+		{ 64 * GIB, 0, 0, 0, 0 },
+	};
+	char path[] = "/tmp/kvfs-test-format-XXXXXX";
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	close(fd);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kvfs_mkfs_opts o = {
+			.target = path,
+			.size = cases[i].size,
+			.blocksize = cases[i].bs,
+			.agcount = cases[i].agcount,
+			.agsize = cases[i].agsize,
+			.logsize = cases[i].logsize,
+			.label = "lib",
+			.uuid = test_uuid,
+			.force = true,
+		};
+		struct kvfs_check_stats st;
+		struct kvfs_geom g, rd;
+		struct kv_dev *dev;
+		uint8_t *log;
+
+		CHECK_EQ(truncate(path, 0), 0);
+		CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+		CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+		CHECK_EQ(kvfs_sb_read(dev, &rd), 0);
+		CHECK(!memcmp(&g, &rd, sizeof(g)));
+		CHECK_EQ(kvfs_check_fs(dev, &rd, &st), 0);
+		CHECK_EQ(st.sbs, g.agcount);
+		CHECK_EQ(st.aghs, g.agcount);
+		CHECK_EQ(st.tree_blocks, 3 * g.agcount);
+		CHECK_EQ(st.inodes, g.ialloc_inos);
+		/* the log is all zero */
+		log = kvmalloc(1 << 20, 0);
+		CHECK(log);
+		for (uint64_t off = 0; off < (uint64_t)g.logblocks * g.blocksize;
+		     off += 1 << 20) {
+			CHECK_EQ(kv_dev_pread(dev, log, 1 << 20,
+					      kvfs_fsb_to_bytes(&g, g.logstart) +
+						      off), 0);
+			for (unsigned j = 0; j < (1 << 20); j++)
+				if (log[j])
+					CHECK(!"log not zero");
+		}
+		kvfree(log);
+		kv_dev_close(dev);
+	}
+	/* without force an existing kvfs is refused, with the reason */
+	{
+		struct kvfs_mkfs_opts o = { .target = path };
+		struct kvfs_geom g;
+
+		CHECK_EQ(kvfs_mkfs(&o, &g), -EEXIST);
+		CHECK(strstr(o.err, "existing kvfs signature"));
+	}
+	/* a dirty log region is zeroed again by the next mkfs */
+	{
+		struct kvfs_mkfs_opts o = { .target = path, .force = true };
+		struct kvfs_geom g;
+		struct kv_dev *dev;
+		uint8_t junk[4096], back[4096];
+
+		memset(junk, 0xa5, sizeof(junk));
+		CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+		CHECK_EQ(kv_dev_open(path, 0, &dev), 0);
+		CHECK_EQ(kv_dev_pwrite(dev, junk, sizeof(junk),
+				       kvfs_fsb_to_bytes(&g, g.logstart + 3)), 0);
+		CHECK_EQ(kvfs_mkfs_write(dev, &g, o.err, sizeof(o.err)), 0);
+		CHECK_EQ(kv_dev_pread(dev, back, sizeof(back),
+				      kvfs_fsb_to_bytes(&g, g.logstart + 3)), 0);
+		for (unsigned j = 0; j < sizeof(back); j++)
+			CHECK_EQ(back[j], 0);
+		kv_dev_close(dev);
+	}
+	unlink(path);
+}
+
+int main(void)
+{
+	CHECK_EQ(kv_init(NULL), 0);
+	test_geometry();
+	test_ino_math();
+	test_structures();
+	test_parse();
+	test_probe();
+	test_mkfs_lib();
+	kv_fini();
+	printf("format: ok\n");
+	return 0;
+}
