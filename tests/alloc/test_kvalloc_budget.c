@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The budget is real: exhausting it fails with NULL after a reclaim pass
+ * (not under NORETRY), freeing recovers; NOFAIL (flag or scope) waits until
+ * another thread frees and never returns NULL; kv_fini() reports leaks and
+ * a later kv_init() starts from a whole arena.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "tests/check.h"
+
+#define BUDGET (4u << 20)
+#define MAXOBJ 65536
+
+static void *obj[MAXOBJ];
+static unsigned nr_obj;
+static int freed_flag;
+
+static void fill(size_t size, kv_gfp_t flags)
+{
+	while (nr_obj < MAXOBJ &&
+	       (obj[nr_obj] = kvmalloc(size, flags | KV_NOWARN)))
+		nr_obj++;
+	CHECK(nr_obj < MAXOBJ);
+}
+
+static void free_all(void)
+{
+	while (nr_obj)
+		kvfree(obj[--nr_obj]);
+}
+
+static void check_whole(void)
+{
+	struct kv_stats st;
+
+	kv_drain_caches();
+	kv_stats(&st);
+	CHECK_EQ(st.pages_free, st.pages_total);
+	CHECK_EQ(st.live_allocs, 0);
+}
+
+static void test_exhaustion(void)
+{
+	struct kv_stats a, b;
+	unsigned first;
+
+	kv_stats(&a);
+	fill(100 << 10, 0);
+	first = nr_obj;
+	CHECK(first > 10);
+	fill(64, 0);
+	CHECK(nr_obj > first);
+	kv_stats(&b);
+	CHECK(b.alloc_failures >= a.alloc_failures + 2);
+	CHECK(b.reclaim_passes > a.reclaim_passes);
+	CHECK(kvmalloc(1 << 20, KV_NOWARN) == NULL);
+	CHECK(kv_vmalloc(1 << 20, KV_NOWARN) == NULL);
+	CHECK(kv_alloc_pages(0, KV_NOWARN) == NULL);
+
+	/* NORETRY fails at once, without a reclaim pass */
+	kv_stats(&a);
+	CHECK(kvmalloc(1 << 20, KV_NORETRY | KV_NOWARN) == NULL);
+	kv_stats(&b);
+	CHECK_EQ(b.reclaim_passes, a.reclaim_passes);
+
+	free_all();
+	check_whole();
+	/* recovered: the whole budget is usable again */
+	fill(100 << 10, 0);
+	CHECK_EQ(nr_obj, first);
+	free_all();
+	check_whole();
+}
+
+static void *late_freer(void *arg)
+{
+	(void)arg;
+	usleep(200 * 1000);
+	__atomic_store_n(&freed_flag, 1, __ATOMIC_SEQ_CST);
+	free_all();
+	return NULL;
+}
+
+static void test_nofail(bool scope)
+{
+	struct kv_stats a, b;
+	pthread_t t;
+	unsigned s = 0;
+	void *p;
+
+	fill(64 << 10, 0);
+	fill(KV_PAGE_SIZE, 0);
+	CHECK(kvmalloc(256 << 10, KV_NOWARN) == NULL);
+	kv_stats(&a);
+	__atomic_store_n(&freed_flag, 0, __ATOMIC_SEQ_CST);
+	CHECK_EQ(pthread_create(&t, NULL, late_freer, NULL), 0);
+	if (scope) {
+		s = kv_nofail_save();
+		p = kvmalloc(256 << 10, 0);
+		kv_nofail_restore(s);
+	} else {
+		p = kvmalloc(256 << 10, KV_NOFAIL);
+	}
+	CHECK(p);
+	CHECK(__atomic_load_n(&freed_flag, __ATOMIC_SEQ_CST));
+	memset(p, 1, 256 << 10);
+	pthread_join(t, NULL);
+	kv_stats(&b);
+	CHECK(b.nofail_retries > a.nofail_retries);
+	kvfree(p);
+	check_whole();
+}
+
+/* kv_fini() names what was never freed; run in a child, read its stderr. */
+static void test_leak_report(void)
+{
+	struct kv_config cfg = { .budget_bytes = BUDGET };
+	char buf[4096];
+	int pipefd[2], status;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	CHECK_EQ(pipe(pipefd), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], 2);
+		kv_fini();
+		CHECK_EQ(kv_init(&cfg), 0);
+		CHECK(kvmalloc(100, 0));
+		CHECK(kvmalloc(100 << 10, 0));
+		CHECK(kv_vmalloc(5 * KV_PAGE_SIZE, 0));
+		kv_fini();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	close(pipefd[0]);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(strstr(buf, "leak: 1 object(s) of kmalloc-112"));
+	CHECK(strstr(buf, "leak: 25 page(s)"));
+	CHECK(strstr(buf, "leak: vmap area"));
+	CHECK(strstr(buf, "3 allocation(s) never freed"));
+}
+
+int main(void)
+{
+	struct kv_config cfg = { .budget_bytes = BUDGET };
+	struct kv_stats st;
+
+	CHECK_EQ(kv_init(&cfg), 0);
+	test_exhaustion();
+	test_nofail(false);
+	test_nofail(true);
+	/* an impossible NOFAIL request fails rather than hang */
+	CHECK(kvmalloc(2 * BUDGET, KV_NOFAIL | KV_NOWARN) == NULL);
+	test_leak_report();
+	kv_fini();
+
+	/* after fini, a fresh init starts whole */
+	CHECK_EQ(kv_init(&cfg), 0);
+	kv_stats(&st);
+	CHECK_EQ(st.pages_free, st.pages_total);
+	CHECK_EQ(st.pages_total, BUDGET / KV_PAGE_SIZE);
+	CHECK_EQ(st.alloc_failures, 0);
+	kv_fini();
+	return 0;
+}
