@@ -142,18 +142,34 @@ void kv_buddy_free_run(uint32_t pfn, uint32_t npages)
 	buddy_unlock(true);
 }
 
+/*
+ * The pages need not be contiguous, but runs save the vmap path mmap calls:
+ * take the largest free block that still fits, splitting only when nothing
+ * small enough is free.
+ */
 bool kv_buddy_try_bulk(uint32_t *pfn, uint32_t n)
 {
-	uint32_t i;
+	uint32_t i = 0, j, head;
 
 	buddy_lock();
 	if (kv.nr_free < n) {
 		buddy_unlock(false);
 		return false;
 	}
-	for (i = 0; i < n; i++) {
-		pfn[i] = buddy_take(0);
-		kv.desc[pfn[i]].state = KV_PG_VMAP;
+	while (i < n) {
+		int fit = 31 - __builtin_clz(n - i), o;
+
+		if (fit > KV_MAX_ORDER)
+			fit = KV_MAX_ORDER;
+		for (o = fit; o >= 0 && kv.free_head[o] == KV_PFN_NONE; o--)
+			;
+		if (o < 0)
+			o = fit;
+		head = buddy_take((unsigned)o);
+		for (j = 0; j < 1u << o; j++) {
+			kv.desc[head + j].state = KV_PG_VMAP;
+			pfn[i++] = head + j;
+		}
 	}
 	buddy_unlock(false);
 	return true;
@@ -161,11 +177,15 @@ bool kv_buddy_try_bulk(uint32_t *pfn, uint32_t n)
 
 void kv_buddy_free_bulk(const uint32_t *pfn, uint32_t n)
 {
-	uint32_t i;
+	uint32_t i = 0, j;
 
 	buddy_lock();
-	for (i = 0; i < n; i++)
-		buddy_free_block(pfn[i], 0);
+	while (i < n) {
+		for (j = i + 1; j < n && pfn[j] == pfn[j - 1] + 1; j++)
+			;
+		buddy_free_run_locked(pfn[i], j - i);
+		i = j;
+	}
 	buddy_unlock(true);
 }
 

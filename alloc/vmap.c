@@ -347,7 +347,8 @@ static int area_map(struct kv_varea *a)
 		     j++)
 			;
 		if (mmap(at, (size_t)(j - i) << KV_PAGE_SHIFT,
-			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_POPULATE,
 			 kv.memfd, (off_t)a->pfn[i] << KV_PAGE_SHIFT) ==
 		    MAP_FAILED)
 			return -errno;
