@@ -15,8 +15,8 @@
 /* Only a statistic: a lost increment under a race is harmless. */
 static unsigned long kvfs_nr_corrupt;
 
-void kvfs_blkhdr_init(void *blk, uint32_t magic, uint64_t blkno,
-		      uint64_t owner, const uint8_t *uuid)
+void kvfs_blkhdr_init(void *blk, uint32_t magic, uint64_t blkno, uint64_t owner,
+		      const uint8_t *uuid)
 {
 	struct kvfs_blk_hdr *h = blk;
 
@@ -56,8 +56,8 @@ int kvfs_corrupt(int err, uint64_t blkno, const char *what, const char *fmt,
 	va_end(ap);
 	__atomic_fetch_add(&kvfs_nr_corrupt, 1, __ATOMIC_RELAXED);
 	fprintf(stderr, "kvfs: %s in block %" PRIu64 " (%s): %s\n",
-		err == -EBADMSG ? "checksum error" : "corruption", blkno,
-		what, msg);
+		err == -EBADMSG ? "checksum error" : "corruption", blkno, what,
+		msg);
 	return err;
 }
 
@@ -85,12 +85,13 @@ int kvfs_blkhdr_verify(const void *blk, size_t len, uint32_t magic,
 				    stored, crc, got, want);
 	if (crc != stored)
 		return kvfs_corrupt(-EBADMSG, blkno, what,
-				    "bad crc32c 0x%08x, computed 0x%08x", stored,
-				    crc);
+				    "bad crc32c 0x%08x, computed 0x%08x",
+				    stored, crc);
 	if (m != magic)
-		return kvfs_corrupt(-EUCLEAN, blkno, what,
-				    "bad magic \"%s\" (0x%08x), expected \"%s\"",
-				    got, m, want);
+		return kvfs_corrupt(
+			-EUCLEAN, blkno, what,
+			"bad magic \"%s\" (0x%08x), expected \"%s\"", got, m,
+			want);
 	if (kv_le64_to_cpu(h->blkno) != blkno)
 		return kvfs_corrupt(-EUCLEAN, blkno, what,
 				    "header names block %" PRIu64,

@@ -17,8 +17,8 @@
 #include "fs/format.h"
 
 /* Fill the header (lsn 0); the crc is set later by kvfs_blkhdr_set_crc(). */
-void kvfs_blkhdr_init(void *blk, uint32_t magic, uint64_t blkno,
-		      uint64_t owner, const uint8_t *uuid);
+void kvfs_blkhdr_init(void *blk, uint32_t magic, uint64_t blkno, uint64_t owner,
+		      const uint8_t *uuid);
 /* Compute and store the crc over len bytes (call after the last change). */
 void kvfs_blkhdr_set_crc(void *blk, size_t len);
 

@@ -103,9 +103,9 @@ int kvfs_btree_verify_block(const void *blk, const struct kvfs_geom *g,
 					    "%s %u out of order",
 					    level ? "key" : "record", i);
 		if (i && !level && ops->check_next) {
-			const char *why = ops->check_next(
-				kvfs_btree_rec(b, ops, i - 1),
-				kvfs_btree_rec(b, ops, i));
+			const char *why =
+				ops->check_next(kvfs_btree_rec(b, ops, i - 1),
+						kvfs_btree_rec(b, ops, i));
 
 			if (why)
 				return kvfs_corrupt(-EUCLEAN, blkno, ops->name,

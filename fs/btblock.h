@@ -15,7 +15,7 @@
 #include "fs/geom.h"
 
 struct kvfs_btree_ops {
-	const char *name;	/* "free-space by-block tree" */
+	const char *name; /* "free-space by-block tree" */
 	uint32_t magic;
 	uint32_t recsize;
 	uint32_t keysize;

@@ -59,10 +59,10 @@ static int walk_block(struct walk *w, uint64_t fsb, unsigned level)
 	if (ret)
 		return ret;
 	if (kv_le64_to_cpu(bb->leftsib) != w->last[level])
-		return kvfs_corrupt(-EUCLEAN, fsb, ops->name,
-				    "left sibling %" PRIu64 ", expected %" PRIu64,
-				    (uint64_t)kv_le64_to_cpu(bb->leftsib),
-				    w->last[level]);
+		return kvfs_corrupt(
+			-EUCLEAN, fsb, ops->name,
+			"left sibling %" PRIu64 ", expected %" PRIu64,
+			(uint64_t)kv_le64_to_cpu(bb->leftsib), w->last[level]);
 	w->last[level] = fsb;
 	n = kv_le16_to_cpu(bb->numrecs);
 	for (unsigned i = 0; i < n; i++) {
@@ -97,8 +97,12 @@ int kvfs_btree_walk(struct kv_dev *dev, const struct kvfs_geom *g,
 		    uint64_t *nblocks)
 {
 	struct walk w = {
-		.dev = dev, .g = g, .ops = ops, .owner = owner,
-		.rec_fn = rec_fn, .priv = priv,
+		.dev = dev,
+		.g = g,
+		.ops = ops,
+		.owner = owner,
+		.rec_fn = rec_fn,
+		.priv = priv,
 	};
 	unsigned l;
 	int ret = 0;
@@ -121,11 +125,11 @@ int kvfs_btree_walk(struct kv_dev *dev, const struct kvfs_geom *g,
 
 		if (kvfs_read_blocks(dev, g, w.last[l], 1, w.blk[l]) == 0 &&
 		    kv_le64_to_cpu(bb->rightsib) != KVFS_NULLBLOCK)
-			ret = kvfs_corrupt(-EUCLEAN, w.last[l], ops->name,
-					   "right sibling %" PRIu64
-					   " at the right edge of level %u",
-					   (uint64_t)kv_le64_to_cpu(bb->rightsib),
-					   l);
+			ret = kvfs_corrupt(
+				-EUCLEAN, w.last[l], ops->name,
+				"right sibling %" PRIu64
+				" at the right edge of level %u",
+				(uint64_t)kv_le64_to_cpu(bb->rightsib), l);
 	}
 	for (l = 0; l <= level; l++)
 		kvfree(w.blk[l]);
@@ -170,7 +174,8 @@ static int free_rec(const void *rec, void *priv)
 	if (l > c->free_longest)
 		c->free_longest = l;
 	/* order-independent fingerprint: both trees must hold one set */
-	c->free_hash += (s * 0x9e3779b97f4a7c15ULL) ^ (l * 0xc2b2ae3d27d4eb4fULL);
+	c->free_hash +=
+		(s * 0x9e3779b97f4a7c15ULL) ^ (l * 0xc2b2ae3d27d4eb4fULL);
 	return 0;
 }
 
@@ -196,12 +201,13 @@ static int check_chunk(struct fscheck *c, const struct kvfs_inobt_rec *r)
 		c->st->inodes++;
 		ret = kvfs_dinode_verify(d, g, ino0 + i);
 		if (!ret && is_free != !!(mask >> i & 1))
-			ret = kvfs_corrupt(-EUCLEAN, kvfs_ino_to_fsb(g, ino0 + i),
-					   "inode-chunk tree",
-					   "inode %" PRIu64 " is %s but the "
-					   "free mask says %s",
-					   ino0 + i, is_free ? "free" : "in use",
-					   is_free ? "in use" : "free");
+			ret = kvfs_corrupt(
+				-EUCLEAN, kvfs_ino_to_fsb(g, ino0 + i),
+				"inode-chunk tree",
+				"inode %" PRIu64 " is %s but the "
+				"free mask says %s",
+				ino0 + i, is_free ? "free" : "in use",
+				is_free ? "in use" : "free");
 		count_err(c, ret);
 	}
 	return 0;
@@ -282,13 +288,14 @@ static int check_ag(struct fscheck *c, uint8_t *blk, uint64_t *fdblocks,
 	c->free_sum = c->free_nr = c->free_longest = c->free_hash = 0;
 	ret = tree_check(c, &kvfs_bnobt_ops, a.bno_root, a.bno_level);
 	count_err(c, ret);
-	if (!ret && (c->free_sum != a.freeblks || c->free_nr != a.free_extents ||
-		     c->free_longest != a.longest))
+	if (!ret &&
+	    (c->free_sum != a.freeblks || c->free_nr != a.free_extents ||
+	     c->free_longest != a.longest))
 		count_err(c, kvfs_corrupt(-EUCLEAN, agh_blkno, "AG header",
 					  "free counters (%u blocks, %u "
 					  "extents, longest %u) do not match "
-					  "the by-block tree (%" PRIu64 ", %"
-					  PRIu64 ", %" PRIu64 ")",
+					  "the by-block tree (%" PRIu64
+					  ", %" PRIu64 ", %" PRIu64 ")",
 					  a.freeblks, a.free_extents, a.longest,
 					  c->free_sum, c->free_nr,
 					  c->free_longest));
@@ -299,23 +306,24 @@ static int check_ag(struct fscheck *c, uint8_t *blk, uint64_t *fdblocks,
 	count_err(c, ret);
 	if (!ret && (c->free_sum != sum || c->free_nr != nr ||
 		     c->free_longest != longest || c->free_hash != hash))
-		count_err(c, kvfs_corrupt(-EUCLEAN,
-					  kvfs_agb_to_fsb(g, c->agno, a.cnt_root),
-					  kvfs_cntbt_ops.name,
-					  "holds other extents than the by-block "
-					  "tree"));
+		count_err(c,
+			  kvfs_corrupt(-EUCLEAN,
+				       kvfs_agb_to_fsb(g, c->agno, a.cnt_root),
+				       kvfs_cntbt_ops.name,
+				       "holds other extents than the by-block "
+				       "tree"));
 	*fdblocks += a.freeblks;
 
 	c->icount = c->ifree = 0;
 	ret = tree_check(c, &kvfs_inobt_ops, a.ino_root, a.ino_level);
 	count_err(c, ret);
 	if (!ret && (c->icount != a.icount || c->ifree != a.ifree))
-		count_err(c, kvfs_corrupt(-EUCLEAN, agh_blkno, "AG header",
-					  "inode counters (%u, %u free) do not "
-					  "match the inode-chunk tree (%" PRIu64
-					  ", %" PRIu64 " free)",
-					  a.icount, a.ifree, c->icount,
-					  c->ifree));
+		count_err(c,
+			  kvfs_corrupt(-EUCLEAN, agh_blkno, "AG header",
+				       "inode counters (%u, %u free) do not "
+				       "match the inode-chunk tree (%" PRIu64
+				       ", %" PRIu64 " free)",
+				       a.icount, a.ifree, c->icount, c->ifree));
 	*icount += a.icount;
 	*ifree += a.ifree;
 	return 0;
@@ -367,13 +375,15 @@ int kvfs_check_fs(struct kv_dev *dev, const struct kvfs_geom *g,
 	if (ret)
 		goto out;
 	check_dirs(&c);
-	if (!st->crc_errors && !st->other_errors && g->state == KVFS_STATE_CLEAN &&
+	if (!st->crc_errors && !st->other_errors &&
+	    g->state == KVFS_STATE_CLEAN &&
 	    (fdblocks != g->fdblocks || icount != g->icount ||
 	     ifree != g->ifree))
 		count_err(&c, kvfs_corrupt(-EUCLEAN, 0, "superblock of AG 0",
 					   "summary counters (%" PRIu64
-					   " free blocks, %" PRIu64 " inodes, %"
-					   PRIu64 " free) do not match the AGs "
+					   " free blocks, %" PRIu64
+					   " inodes, %" PRIu64
+					   " free) do not match the AGs "
 					   "(%" PRIu64 ", %" PRIu64 ", %" PRIu64
 					   ")",
 					   g->fdblocks, g->icount, g->ifree,

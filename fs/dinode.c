@@ -167,8 +167,7 @@ static bool ts_ok(const struct kvfs_timestamp *t)
 	return kv_le32_to_cpu(t->nsec) < 1000000000u && !t->pad;
 }
 
-int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g,
-		       uint64_t ino)
+int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g, uint64_t ino)
 {
 	const struct kvfs_dinode *d = dip;
 	uint64_t blkno = kvfs_ino_to_fsb(g, ino);
@@ -185,7 +184,8 @@ int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g,
 		return ret;
 	if (d->version != 1)
 		why = "inode version is not 1";
-	else if (forkoff && KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
+	else if (forkoff &&
+		 KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
 		why = "attribute fork offset past the inode";
 	else if (!ts_ok(&d->atime) || !ts_ok(&d->mtime) || !ts_ok(&d->ctime) ||
 		 !ts_ok(&d->crtime))
@@ -262,8 +262,7 @@ int kvfs_dir_sf_add(void *dip, const struct kvfs_geom *g, const char *name,
 	return 0;
 }
 
-const struct kvfs_dir_sf_ent *kvfs_dir_sf_next(const void *dip,
-					       uint32_t *pos)
+const struct kvfs_dir_sf_ent *kvfs_dir_sf_next(const void *dip, uint32_t *pos)
 {
 	const struct kvfs_dinode *d = dip;
 	const uint8_t *fork = (const uint8_t *)dip + KVFS_DINODE_CORE_SIZE;

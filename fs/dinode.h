@@ -56,7 +56,6 @@ int kvfs_dir_sf_add(void *dip, const struct kvfs_geom *g, const char *name,
  * Walk the entries: *pos starts at 0; returns the next entry and advances
  * *pos, or NULL at the end.  Only for an inode that passed verification.
  */
-const struct kvfs_dir_sf_ent *kvfs_dir_sf_next(const void *dip,
-					       uint32_t *pos);
+const struct kvfs_dir_sf_ent *kvfs_dir_sf_next(const void *dip, uint32_t *pos);
 
 #endif

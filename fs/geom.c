@@ -58,7 +58,8 @@ static uint64_t default_agcount(uint64_t bytes)
 	uint64_t n;
 
 	if (bytes < 4 * KVFS_AG_MIN_BYTES)
-		return bytes / KVFS_AG_MIN_BYTES ? bytes / KVFS_AG_MIN_BYTES : 1;
+		return bytes / KVFS_AG_MIN_BYTES ? bytes / KVFS_AG_MIN_BYTES :
+						   1;
 	if (bytes <= 16 * GIB)
 		return 4;
 	n = bytes / (4 * GIB);
@@ -76,7 +77,8 @@ static void derive_inodes(struct kvfs_geom *g)
 	g->inopblog = g->blocklog - g->inodelog;
 	g->inopblock = 1u << g->inopblog;
 	g->ialloc_inos = g->inopblock > KVFS_INODES_PER_CHUNK ?
-				 g->inopblock : KVFS_INODES_PER_CHUNK;
+				 g->inopblock :
+				 KVFS_INODES_PER_CHUNK;
 	g->ialloc_blocks = g->ialloc_inos / g->inopblock;
 }
 
@@ -91,10 +93,11 @@ static int choose_ags(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 				"AG count and AG size are mutually exclusive");
 	if (p->agsize) {
 		if (p->agsize % bs)
-			return geom_err(-EINVAL, err, errlen,
-					"AG size %" PRIu64
-					" is not a multiple of the block size %u",
-					p->agsize, g->blocksize);
+			return geom_err(
+				-EINVAL, err, errlen,
+				"AG size %" PRIu64
+				" is not a multiple of the block size %u",
+				p->agsize, g->blocksize);
 		agblocks = p->agsize / bs;
 		if (agblocks < minb || agblocks > maxb)
 			return geom_err(-EINVAL, err, errlen,
@@ -102,11 +105,12 @@ static int choose_ags(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 					" is outside 16 MiB .. 1 TiB",
 					p->agsize);
 		if (agblocks > g->dblocks)
-			return geom_err(-EINVAL, err, errlen,
-					"AG size %" PRIu64
-					" is larger than the filesystem (%" PRIu64
-					" bytes)",
-					p->agsize, g->dblocks * bs);
+			return geom_err(
+				-EINVAL, err, errlen,
+				"AG size %" PRIu64
+				" is larger than the filesystem (%" PRIu64
+				" bytes)",
+				p->agsize, g->dblocks * bs);
 	} else {
 		agcount = p->agcount ? p->agcount :
 				       default_agcount(g->dblocks * bs);
@@ -205,16 +209,18 @@ int kvfs_geom_compute(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 	*g = (struct kvfs_geom){ 0 };
 	if (!is_pow2(bs) || bs < (1u << KVFS_MIN_BLOCKLOG) ||
 	    bs > (1u << KVFS_MAX_BLOCKLOG))
-		return geom_err(-EINVAL, err, errlen,
-				"block size %u is not a power of two from 1024 to 65536",
-				bs);
+		return geom_err(
+			-EINVAL, err, errlen,
+			"block size %u is not a power of two from 1024 to 65536",
+			bs);
 	g->blocksize = bs;
 	g->blocklog = log2_ceil(bs);
 	if (p->size < KVFS_AG_MIN_BYTES)
-		return geom_err(-EINVAL, err, errlen,
-				"%" PRIu64
-				" bytes is too small for a filesystem (minimum 16 MiB)",
-				p->size);
+		return geom_err(
+			-EINVAL, err, errlen,
+			"%" PRIu64
+			" bytes is too small for a filesystem (minimum 16 MiB)",
+			p->size);
 	g->dblocks = p->size / bs;
 	derive_inodes(g);
 	ret = choose_ags(p, g, err, errlen);
@@ -240,19 +246,23 @@ int kvfs_geom_validate(const struct kvfs_geom *g, char *err, size_t errlen)
 	uint64_t minb, maxb, last;
 	uint32_t ialloc_inos;
 
-	if (g->blocklog < KVFS_MIN_BLOCKLOG || g->blocklog > KVFS_MAX_BLOCKLOG ||
+	if (g->blocklog < KVFS_MIN_BLOCKLOG ||
+	    g->blocklog > KVFS_MAX_BLOCKLOG ||
 	    g->blocksize != 1u << g->blocklog)
 		return geom_err(-EUCLEAN, err, errlen,
 				"block size %u / log %u invalid", g->blocksize,
 				g->blocklog);
-	if (g->inodelog < KVFS_MIN_INODELOG || g->inodelog > KVFS_MAX_INODELOG ||
+	if (g->inodelog < KVFS_MIN_INODELOG ||
+	    g->inodelog > KVFS_MAX_INODELOG ||
 	    g->inodesize != 1u << g->inodelog || g->inodelog > g->blocklog ||
 	    g->inopblog != g->blocklog - g->inodelog)
-		return geom_err(-EUCLEAN, err, errlen,
-				"inode size %u / log %u / per-block log %u invalid",
-				g->inodesize, g->inodelog, g->inopblog);
+		return geom_err(
+			-EUCLEAN, err, errlen,
+			"inode size %u / log %u / per-block log %u invalid",
+			g->inodesize, g->inodelog, g->inopblog);
 	ialloc_inos = g->inopblock > KVFS_INODES_PER_CHUNK ?
-			      g->inopblock : KVFS_INODES_PER_CHUNK;
+			      g->inopblock :
+			      KVFS_INODES_PER_CHUNK;
 	if (g->ialloc_blocks != ialloc_inos >> g->inopblog)
 		return geom_err(-EUCLEAN, err, errlen,
 				"inode allocation of %u blocks, expected %u",
@@ -263,7 +273,8 @@ int kvfs_geom_validate(const struct kvfs_geom *g, char *err, size_t errlen)
 		return geom_err(-EUCLEAN, err, errlen, "AG count %u invalid",
 				g->agcount);
 	if (g->agblocks > maxb ||
-	    (g->agblocks < minb && !(g->agcount == 1 && g->agblocks >= g->dblocks)))
+	    (g->agblocks < minb &&
+	     !(g->agcount == 1 && g->agblocks >= g->dblocks)))
 		return geom_err(-EUCLEAN, err, errlen,
 				"AG size %u blocks outside the limits",
 				g->agblocks);
@@ -326,12 +337,14 @@ void kvfs_geom_print(const struct kvfs_geom *g, const char *target, FILE *f)
 	fprintf(f, "         =%-22s label=\"%s\"\n", "", g->label);
 	fprintf(f, "data     =%-22s bsize=%-6u blocks=%" PRIu64 "\n", "",
 		g->blocksize, g->dblocks);
-	fprintf(f, "inodes   =%-22s chunk=%-6u blks=%u, root=%" PRIu64
-		   ", lost+found=%" PRIu64 "\n",
+	fprintf(f,
+		"inodes   =%-22s chunk=%-6u blks=%u, root=%" PRIu64
+		", lost+found=%" PRIu64 "\n",
 		"", g->ialloc_inos, g->ialloc_blocks, g->rootino, g->lpfino);
 	fprintf(f, "log      =%-22s bsize=%-6u blocks=%u, start=%" PRIu64 "\n",
 		"internal log", g->blocksize, g->logblocks, g->logstart);
-	fprintf(f, "free     =%-22s blocks=%" PRIu64 ", inodes=%" PRIu64
-		   "/%" PRIu64 "\n",
+	fprintf(f,
+		"free     =%-22s blocks=%" PRIu64 ", inodes=%" PRIu64
+		"/%" PRIu64 "\n",
 		"", g->fdblocks, g->ifree, g->icount);
 }

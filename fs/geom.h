@@ -25,17 +25,17 @@ struct kvfs_geom {
 	uint32_t agblocks;
 	uint32_t agcount;
 	uint32_t agblklog;
-	uint64_t logstart;	/* fsb */
+	uint64_t logstart; /* fsb */
 	uint32_t logblocks;
 	uint32_t inodesize;
 	uint32_t inodelog;
 	uint32_t inopblog;
 	uint32_t inopblock;
-	uint32_t ialloc_blocks;	/* blocks of one inode allocation */
-	uint32_t ialloc_inos;	/* inodes of one inode allocation */
+	uint32_t ialloc_blocks; /* blocks of one inode allocation */
+	uint32_t ialloc_inos; /* inodes of one inode allocation */
 	uint64_t rootino;
 	uint64_t lpfino;
-	uint32_t state;		/* KVFS_STATE_* */
+	uint32_t state; /* KVFS_STATE_* */
 	uint32_t feat_compat;
 	uint32_t feat_ro_compat;
 	uint32_t feat_incompat;
@@ -49,11 +49,11 @@ struct kvfs_geom {
 
 /* What mkfs was asked for; zero fields take defaults. */
 struct kvfs_geom_params {
-	uint64_t size;		/* bytes available for the filesystem */
+	uint64_t size; /* bytes available for the filesystem */
 	uint32_t blocksize;
 	uint32_t agcount;
-	uint64_t agsize;	/* bytes; exclusive with agcount */
-	uint64_t logsize;	/* bytes */
+	uint64_t agsize; /* bytes; exclusive with agcount */
+	uint64_t logsize; /* bytes */
 };
 
 /*
@@ -75,22 +75,20 @@ uint32_t kvfs_geom_first_chunk_agbno(const struct kvfs_geom *g);
 /* Print the geometry the way mkfs.xfs does. */
 void kvfs_geom_print(const struct kvfs_geom *g, const char *target, FILE *f);
 
-static inline uint32_t kvfs_ag_length(const struct kvfs_geom *g,
-				      uint32_t agno)
+static inline uint32_t kvfs_ag_length(const struct kvfs_geom *g, uint32_t agno)
 {
 	if (agno + 1 < g->agcount)
 		return g->agblocks;
 	return (uint32_t)(g->dblocks - (uint64_t)agno * g->agblocks);
 }
 
-static inline uint64_t kvfs_agb_to_fsb(const struct kvfs_geom *g,
-				       uint32_t agno, uint32_t agbno)
+static inline uint64_t kvfs_agb_to_fsb(const struct kvfs_geom *g, uint32_t agno,
+				       uint32_t agbno)
 {
 	return (uint64_t)agno * g->agblocks + agbno;
 }
 
-static inline uint32_t kvfs_fsb_to_agno(const struct kvfs_geom *g,
-					uint64_t fsb)
+static inline uint32_t kvfs_fsb_to_agno(const struct kvfs_geom *g, uint64_t fsb)
 {
 	return (uint32_t)(fsb / g->agblocks);
 }
@@ -118,8 +116,7 @@ static inline uint64_t kvfs_agino_to_ino(const struct kvfs_geom *g,
 	return (uint64_t)agno << kvfs_agino_bits(g) | agino;
 }
 
-static inline uint32_t kvfs_ino_to_agno(const struct kvfs_geom *g,
-					uint64_t ino)
+static inline uint32_t kvfs_ino_to_agno(const struct kvfs_geom *g, uint64_t ino)
 {
 	return (uint32_t)(ino >> kvfs_agino_bits(g));
 }
@@ -142,11 +139,11 @@ static inline uint32_t kvfs_agbno_to_agino(const struct kvfs_geom *g,
 	return agbno << g->inopblog;
 }
 
-static inline uint64_t kvfs_ino_to_fsb(const struct kvfs_geom *g,
-				       uint64_t ino)
+static inline uint64_t kvfs_ino_to_fsb(const struct kvfs_geom *g, uint64_t ino)
 {
-	return kvfs_agb_to_fsb(g, kvfs_ino_to_agno(g, ino),
-			       kvfs_agino_to_agbno(g, kvfs_ino_to_agino(g, ino)));
+	return kvfs_agb_to_fsb(
+		g, kvfs_ino_to_agno(g, ino),
+		kvfs_agino_to_agbno(g, kvfs_ino_to_agino(g, ino)));
 }
 
 /* Byte offset of the inode within its block. */

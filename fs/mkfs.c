@@ -57,16 +57,20 @@ int kvfs_parse_size(const char *s, uint64_t *out)
 	if (errno)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K':
+	case 'k':
+	case 'K':
 		shift = 10;
 		break;
-	case 'm': case 'M':
+	case 'm':
+	case 'M':
 		shift = 20;
 		break;
-	case 'g': case 'G':
+	case 'g':
+	case 'G':
 		shift = 30;
 		break;
-	case 't': case 'T':
+	case 't':
+	case 'T':
 		shift = 40;
 		break;
 	case '\0':
@@ -96,9 +100,9 @@ static int plan_existing(struct kvfs_mkfs_opts *o, const struct stat *st,
 		return mkfs_err(-EINVAL, o->err, sizeof(o->err),
 				"%s is not a regular file or block device", t);
 	if (S_ISBLK(st->st_mode) && o->size)
-		return mkfs_err(-EINVAL, o->err, sizeof(o->err),
-				"%s is a block device: -s only sizes image files",
-				t);
+		return mkfs_err(
+			-EINVAL, o->err, sizeof(o->err),
+			"%s is a block device: -s only sizes image files", t);
 	/* O_RDWR proves writability; without O_TRUNC it changes nothing */
 	fd = open(t, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -297,7 +301,9 @@ static int zero_range(struct kv_dev *dev, uint64_t off, uint64_t len)
 
 struct ag_free {
 	uint32_t nr;
-	struct { uint32_t start, len; } ext[3];
+	struct {
+		uint32_t start, len;
+	} ext[3];
 };
 
 /* The free extents of an AG right after mkfs, by block number. */
@@ -365,14 +371,16 @@ static void build_ag(const struct kvfs_geom *g, uint32_t agno, uint8_t *buf)
 				order[j] = t;
 			}
 	kvfs_btree_init_block(bno, g, &kvfs_bnobt_ops,
-			      kvfs_agb_to_fsb(g, agno, KVFS_BNO_AGBNO), agno,
-			      0, f.nr);
+			      kvfs_agb_to_fsb(g, agno, KVFS_BNO_AGBNO), agno, 0,
+			      f.nr);
 	kvfs_btree_init_block(cnt, g, &kvfs_cntbt_ops,
-			      kvfs_agb_to_fsb(g, agno, KVFS_CNT_AGBNO), agno,
-			      0, f.nr);
+			      kvfs_agb_to_fsb(g, agno, KVFS_CNT_AGBNO), agno, 0,
+			      f.nr);
 	for (unsigned i = 0; i < f.nr; i++) {
-		struct kvfs_alloc_rec *r = kvfs_btree_rec(bno, &kvfs_bnobt_ops, i);
-		struct kvfs_alloc_rec *c = kvfs_btree_rec(cnt, &kvfs_cntbt_ops, i);
+		struct kvfs_alloc_rec *r =
+			kvfs_btree_rec(bno, &kvfs_bnobt_ops, i);
+		struct kvfs_alloc_rec *c =
+			kvfs_btree_rec(cnt, &kvfs_cntbt_ops, i);
 
 		r->startblock = kv_cpu_to_le32(f.ext[i].start);
 		r->blockcount = kv_cpu_to_le32(f.ext[i].len);
@@ -386,17 +394,18 @@ static void build_ag(const struct kvfs_geom *g, uint32_t agno, uint8_t *buf)
 		a.newino = kvfs_agbno_to_agino(g, chunk);
 	}
 	kvfs_btree_init_block(ino, g, &kvfs_inobt_ops,
-			      kvfs_agb_to_fsb(g, agno, KVFS_INO_AGBNO), agno,
-			      0, nrecs);
+			      kvfs_agb_to_fsb(g, agno, KVFS_INO_AGBNO), agno, 0,
+			      nrecs);
 	for (unsigned i = 0; i < nrecs; i++) {
-		struct kvfs_inobt_rec *r = kvfs_btree_rec(ino, &kvfs_inobt_ops, i);
+		struct kvfs_inobt_rec *r =
+			kvfs_btree_rec(ino, &kvfs_inobt_ops, i);
 		/* the first two inodes are root and lost+found */
 		uint64_t mask = i ? ~0ULL : ~3ULL;
 
-		r->startino = kv_cpu_to_le32(a.newino +
-					     i * KVFS_INODES_PER_CHUNK);
-		r->freecount = kv_cpu_to_le32(
-			(uint32_t)__builtin_popcountll(mask));
+		r->startino =
+			kv_cpu_to_le32(a.newino + i * KVFS_INODES_PER_CHUNK);
+		r->freecount =
+			kv_cpu_to_le32((uint32_t)__builtin_popcountll(mask));
 		r->freemask = kv_cpu_to_le64(mask);
 	}
 	kvfs_blkhdr_set_crc(bno, bs);
@@ -466,9 +475,10 @@ int kvfs_mkfs_write(struct kv_dev *dev, const struct kvfs_geom *g, char *err,
 			ret = kv_dev_pwrite(dev, buf + bs, hdrlen - bs,
 					    (uint64_t)bs);
 		else
-			ret = kv_dev_pwrite(dev, buf, hdrlen,
-					    kvfs_fsb_to_bytes(
-						    g, kvfs_agb_to_fsb(g, agno, 0)));
+			ret = kv_dev_pwrite(
+				dev, buf, hdrlen,
+				kvfs_fsb_to_bytes(g,
+						  kvfs_agb_to_fsb(g, agno, 0)));
 		if (ret)
 			goto out_io;
 	}
@@ -479,8 +489,9 @@ int kvfs_mkfs_write(struct kv_dev *dev, const struct kvfs_geom *g, char *err,
 			       strerror(-ret));
 		goto out;
 	}
-	ret = kv_dev_pwrite(dev, buf, ilen,
-			    kvfs_fsb_to_bytes(g, kvfs_ino_to_fsb(g, g->rootino)));
+	ret = kv_dev_pwrite(
+		dev, buf, ilen,
+		kvfs_fsb_to_bytes(g, kvfs_ino_to_fsb(g, g->rootino)));
 	if (!ret)
 		ret = kv_dev_flush(dev);
 	if (ret)

@@ -24,15 +24,15 @@ struct kvfs_mkfs_opts {
 	 * a larger file keeps its tail outside the filesystem).
 	 */
 	uint64_t size;
-	uint32_t blocksize;	/* 0 = 4 KiB */
-	uint32_t agcount;	/* 0 = default; exclusive with agsize */
-	uint64_t agsize;	/* bytes; 0 = default */
-	uint64_t logsize;	/* bytes; 0 = default */
-	const char *label;	/* NULL = none; at most 32 bytes */
-	const uint8_t *uuid;	/* NULL = random */
-	bool force;		/* overwrite an existing filesystem signature */
-	bool dry_run;		/* compute and validate, write nothing */
-	char err[256];		/* out: one-line reason of a failure */
+	uint32_t blocksize; /* 0 = 4 KiB */
+	uint32_t agcount; /* 0 = default; exclusive with agsize */
+	uint64_t agsize; /* bytes; 0 = default */
+	uint64_t logsize; /* bytes; 0 = default */
+	const char *label; /* NULL = none; at most 32 bytes */
+	const uint8_t *uuid; /* NULL = random */
+	bool force; /* overwrite an existing filesystem signature */
+	bool dry_run; /* compute and validate, write nothing */
+	char err[256]; /* out: one-line reason of a failure */
 };
 
 /*

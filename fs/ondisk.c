@@ -7,9 +7,9 @@
 
 #include "fs/format.h"
 
-#define KVFS_SIZE(type, size)                                               \
+#define KVFS_SIZE(type, size) \
 	_Static_assert(sizeof(type) == (size), #type " size")
-#define KVFS_OFF(type, field, off)                                          \
+#define KVFS_OFF(type, field, off) \
 	_Static_assert(offsetof(type, field) == (off), #type "." #field)
 
 KVFS_SIZE(struct kvfs_blk_hdr, KVFS_BLK_HDR_SIZE);

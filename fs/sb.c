@@ -139,8 +139,8 @@ int kvfs_sb_read(struct kv_dev *dev, struct kvfs_geom *g)
 	 * corruption to report, not a foreign device.
 	 */
 	if (kv_le32_to_cpu(head.hdr.magic) != KVFS_SB_MAGIC &&
-	    (kv_le32_to_cpu(head.version) != KVFS_VERSION ||
-	     head.hdr.blkno || head.hdr.owner || head.blocklog >= 32 ||
+	    (kv_le32_to_cpu(head.version) != KVFS_VERSION || head.hdr.blkno ||
+	     head.hdr.owner || head.blocklog >= 32 ||
 	     bs != 1u << head.blocklog))
 		return -ENODATA;
 	if (bs < (1u << KVFS_MIN_BLOCKLOG) || bs > (1u << KVFS_MAX_BLOCKLOG) ||

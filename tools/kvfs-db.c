@@ -25,7 +25,7 @@
 struct db {
 	struct kv_dev *dev;
 	struct kvfs_geom g;
-	bool sb_ok;	/* false: only raw block access is possible */
+	bool sb_ok; /* false: only raw block access is possible */
 };
 
 struct db_cmd {
@@ -33,7 +33,7 @@ struct db_cmd {
 	const char *args;
 	const char *help;
 	int min_args, max_args;
-	bool raw_ok;	/* usable when the superblock is damaged */
+	bool raw_ok; /* usable when the superblock is damaged */
 	int (*fn)(struct db *db, int argc, char **argv);
 };
 
@@ -254,8 +254,8 @@ static int cmd_freesp(struct db *db, int argc, char **argv)
 
 static void print_ts(const char *name, const struct kvfs_timestamp *t)
 {
-	printf("%s = %" PRIu64 ".%09u\n", name, (uint64_t)kv_le64_to_cpu(t->sec),
-	       kv_le32_to_cpu(t->nsec));
+	printf("%s = %" PRIu64 ".%09u\n", name,
+	       (uint64_t)kv_le64_to_cpu(t->sec), kv_le32_to_cpu(t->nsec));
 }
 
 static int cmd_inode(struct db *db, int argc, char **argv)
@@ -286,9 +286,9 @@ static int cmd_inode(struct db *db, int argc, char **argv)
 	printf("ino = %" PRIu64 "\n", ino);
 	printf("mode = 0%o\n", kv_le16_to_cpu(d->mode));
 	printf("version = %u\n", d->version);
-	printf("format = %s\n", d->dformat == KVFS_DFORK_INLINE ? "inline" :
+	printf("format = %s\n", d->dformat == KVFS_DFORK_INLINE	 ? "inline" :
 				d->dformat == KVFS_DFORK_EXTENTS ? "extents" :
-								     "btree");
+								   "btree");
 	printf("nlink = %u\n", kv_le32_to_cpu(d->nlink));
 	printf("uid = %u\n", kv_le32_to_cpu(d->uid));
 	printf("gid = %u\n", kv_le32_to_cpu(d->gid));
@@ -304,7 +304,8 @@ static int cmd_inode(struct db *db, int argc, char **argv)
 	printf("forkoff = %u\n", kv_le16_to_cpu(d->forkoff));
 	printf("next_unlinked = %" PRIu64 "\n",
 	       (uint64_t)kv_le64_to_cpu(d->next_unlinked));
-	if (d->dformat == KVFS_DFORK_INLINE && S_ISDIR(kv_le16_to_cpu(d->mode))) {
+	if (d->dformat == KVFS_DFORK_INLINE &&
+	    S_ISDIR(kv_le16_to_cpu(d->mode))) {
 		const struct kvfs_dir_sf_ent *e;
 		uint32_t pos = 0;
 
@@ -316,7 +317,8 @@ static int cmd_inode(struct db *db, int argc, char **argv)
 			       e->namelen, (const char *)e->name);
 	} else if (d->dformat == KVFS_DFORK_EXTENTS) {
 		const struct kvfs_extent *x =
-			(const void *)((const uint8_t *)d + KVFS_DINODE_CORE_SIZE);
+			(const void *)((const uint8_t *)d +
+				       KVFS_DINODE_CORE_SIZE);
 
 		for (uint32_t i = 0; i < kv_le32_to_cpu(d->nextents); i++)
 			printf("extent[%u] = off %" PRIu64 " block %" PRIu64
@@ -325,7 +327,8 @@ static int cmd_inode(struct db *db, int argc, char **argv)
 			       (uint64_t)kv_le64_to_cpu(x[i].startblock),
 			       kv_le32_to_cpu(x[i].blockcount),
 			       kv_le32_to_cpu(x[i].flags) & KVFS_EXT_UNWRITTEN ?
-				       " unwritten" : "");
+				       " unwritten" :
+				       "");
 	}
 out:
 	kvfree(blk);
@@ -337,7 +340,8 @@ static void hexdump(const uint8_t *p, size_t len)
 	bool starred = false;
 
 	for (size_t off = 0; off < len; off += 16) {
-		if (off && off + 16 <= len && !memcmp(p + off, p + off - 16, 16)) {
+		if (off && off + 16 <= len &&
+		    !memcmp(p + off, p + off - 16, 16)) {
 			if (!starred)
 				printf("*\n");
 			starred = true;
@@ -374,8 +378,8 @@ static int cmd_block(struct db *db, int argc, char **argv)
 	if (db->sb_ok)
 		nblocks = g->dblocks;
 	if (parse_u64(argv[0], &fsb) || fsb >= nblocks) {
-		fprintf(stderr, "kvfs-db: invalid block \"%s\" (0..%" PRIu64
-				")\n",
+		fprintf(stderr,
+			"kvfs-db: invalid block \"%s\" (0..%" PRIu64 ")\n",
 			argv[0], nblocks - 1);
 		return -EINVAL;
 	}
@@ -427,20 +431,20 @@ static int cmd_check_crc(struct db *db, int argc, char **argv)
 static int cmd_help(struct db *db, int argc, char **argv);
 
 static const struct db_cmd db_cmds[] = {
-	{ "sb", "[AG]", "decode and verify a superblock (default AG 0)", 0,
-	  1, false, cmd_sb },
-	{ "ag", "AG", "decode and verify an AG header and its counters", 1,
-	  1, false, cmd_ag },
+	{ "sb", "[AG]", "decode and verify a superblock (default AG 0)", 0, 1,
+	  false, cmd_sb },
+	{ "ag", "AG", "decode and verify an AG header and its counters", 1, 1,
+	  false, cmd_ag },
 	{ "freesp", "AG [-v]",
-	  "free extents of an AG (-v: list them), from its by-block tree", 1,
-	  2, false, cmd_freesp },
+	  "free extents of an AG (-v: list them), from its by-block tree", 1, 2,
+	  false, cmd_freesp },
 	{ "inode", "INO", "decode and verify an inode", 1, 1, false,
 	  cmd_inode },
 	{ "block", "N", "hex dump of block N with its decoded header", 1, 1,
 	  true, cmd_block },
 	{ "check-crc", "",
-	  "verify every metadata block (checksums and structure)", 0, 0,
-	  false, cmd_check_crc },
+	  "verify every metadata block (checksums and structure)", 0, 0, false,
+	  cmd_check_crc },
 	{ "help", "", "list the commands", 0, 0, true, cmd_help },
 	{ NULL, NULL, NULL, 0, 0, false, NULL },
 };
@@ -488,8 +492,9 @@ static int db_open(struct db *db, const char *path, bool raw_ok)
 			.blocksize = 1u << KVFS_DEF_BLOCKLOG,
 			.blocklog = KVFS_DEF_BLOCKLOG,
 		};
-		fprintf(stderr, "kvfs-db: warning: no valid superblock, "
-				"using %u-byte blocks\n",
+		fprintf(stderr,
+			"kvfs-db: warning: no valid superblock, "
+			"using %u-byte blocks\n",
 			db->g.blocksize);
 		ret = 0;
 	}
@@ -504,7 +509,8 @@ int main(int argc, char **argv)
 	struct db db = { 0 };
 	int nargs, ret;
 
-	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
 		return 0;
 	}

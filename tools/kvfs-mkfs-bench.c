@@ -51,11 +51,12 @@ static void report(const char *name, double *t, int n, const char *path)
 	       (double)st.st_blocks * 512 / (1 << 20));
 }
 
-static int time_kvfs(const char *path, uint64_t size, uint32_t bs,
-		     double *t)
+static int time_kvfs(const char *path, uint64_t size, uint32_t bs, double *t)
 {
 	struct kvfs_mkfs_opts o = {
-		.target = path, .size = size, .blocksize = bs,
+		.target = path,
+		.size = size,
+		.blocksize = bs,
 	};
 	struct kvfs_geom g;
 	double t0;
@@ -118,7 +119,8 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 's':
 			if (kvfs_parse_size(optarg, &size)) {
-				fprintf(stderr, "kvfs-mkfs-bench: bad size %s\n",
+				fprintf(stderr,
+					"kvfs-mkfs-bench: bad size %s\n",
 					optarg);
 				return 1;
 			}
@@ -159,7 +161,8 @@ int main(int argc, char **argv)
 		 (int)getpid());
 	ret = kv_init(NULL);
 	if (ret) {
-		fprintf(stderr, "kvfs-mkfs-bench: kv_init: %s\n", strerror(-ret));
+		fprintf(stderr, "kvfs-mkfs-bench: kv_init: %s\n",
+			strerror(-ret));
 		return 1;
 	}
 	printf("image %s, %llu bytes\n", path, (unsigned long long)size);
@@ -169,8 +172,8 @@ int main(int argc, char **argv)
 		report("kvfs", t, runs, path);
 	if (!ret && compare) {
 		char *xfs[] = { "/sbin/mkfs.xfs", "-f", "-q", path, NULL };
-		char *ext4[] = { "/sbin/mke2fs", "-F", "-q", "-t", "ext4",
-				 path, NULL };
+		char *ext4[] = { "/sbin/mke2fs", "-F", "-q", "-t",
+				 "ext4",	 path, NULL };
 		int i;
 
 		for (i = 0; i < runs && !time_cmd(xfs, path, size, &t[i]); i++)

@@ -111,8 +111,8 @@ int main(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'V':
-			printf("mkfs.kvfs %s (on-disk format v%d)\n", KV_VERSION,
-			       KVFS_VERSION);
+			printf("mkfs.kvfs %s (on-disk format v%d)\n",
+			       KV_VERSION, KVFS_VERSION);
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -124,7 +124,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "mkfs.kvfs: %s\n",
-			optind == argc ? "no target given" : "too many arguments");
+			optind == argc ? "no target given" :
+					 "too many arguments");
 		usage(stderr);
 		return 1;
 	}

@@ -27,7 +27,7 @@
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
 
-static const uint8_t test_uuid[16] = { 1, 2, 3, 4, 5, 6, 7, 8,
+static const uint8_t test_uuid[16] = { 1, 2,  3,  4,  5,  6,  7,  8,
 				       9, 10, 11, 12, 13, 14, 15, 16 };
 
 static void geom_for(uint64_t size, uint32_t bs, uint32_t agcount,
@@ -74,7 +74,8 @@ static void check_invariants(const struct kvfs_geom *g, uint64_t size)
 	CHECK((uint64_t)g->logblocks * g->blocksize >= 4 * MIB);
 	CHECK(g->logstart + g->logblocks <= kvfs_ag_length(g, 0));
 	CHECK(g->logstart >= kvfs_geom_first_chunk_agbno(g) + g->ialloc_blocks);
-	CHECK_EQ(kvfs_ino_to_fsb(g, g->rootino), kvfs_geom_first_chunk_agbno(g));
+	CHECK_EQ(kvfs_ino_to_fsb(g, g->rootino),
+		 kvfs_geom_first_chunk_agbno(g));
 	CHECK_EQ(g->lpfino, g->rootino + 1);
 	CHECK(g->ialloc_inos >= KVFS_INODES_PER_CHUNK);
 	CHECK_EQ(g->ialloc_inos, g->ialloc_blocks * g->inopblock);
@@ -84,10 +85,10 @@ static void check_invariants(const struct kvfs_geom *g, uint64_t size)
 
 static void test_geometry(void)
 {
-	static const uint64_t sizes[] = { 16 * MIB, 17 * MIB, 40 * MIB,
-					  64 * MIB, 100 * MIB + 12345,
-					  1 * GIB, 16 * GIB, 64 * GIB,
-					  1000 * GIB, 10000 * GIB };
+	static const uint64_t sizes[] = {
+		16 * MIB, 17 * MIB, 40 * MIB, 64 * MIB,	  100 * MIB + 12345,
+		1 * GIB,  16 * GIB, 64 * GIB, 1000 * GIB, 10000 * GIB
+	};
 	struct kvfs_geom g;
 
 	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
@@ -154,8 +155,10 @@ static void test_ino_math(void)
 		for (uint32_t agbno = KVFS_AG_FIRST_FREE;
 		     agbno < kvfs_ag_length(&g, agno); agbno += 9973)
 			for (uint32_t i = 0; i < g.inopblock; i++) {
-				uint32_t agino = kvfs_agbno_to_agino(&g, agbno) + i;
-				uint64_t ino = kvfs_agino_to_ino(&g, agno, agino);
+				uint32_t agino =
+					kvfs_agbno_to_agino(&g, agbno) + i;
+				uint64_t ino =
+					kvfs_agino_to_ino(&g, agno, agino);
 
 				CHECK(kvfs_ino_in_range(&g, ino));
 				CHECK_EQ(kvfs_ino_to_agno(&g, ino), agno);
@@ -178,7 +181,7 @@ static void flip_all(uint8_t *blk, size_t len, int (*verify)(const void *))
 {
 	unsigned long before = kvfs_corrupt_count();
 
-	for (size_t off = 0; off < len; off += len > 4096 ? 61 : 7) {
+	for (size_t off = 0; off<len; off += len> 4096 ? 61 : 7) {
 		blk[off] ^= 0x10;
 		CHECK_EQ(verify(blk), -EBADMSG);
 		blk[off] ^= 0x10;
@@ -225,9 +228,16 @@ static void test_structures(void)
 {
 	struct kvfs_geom out;
 	struct kvfs_ag_info a = {
-		.agno = 1, .bno_root = 2, .cnt_root = 3, .ino_root = 4,
-		.freeblks = 100, .longest = 60, .free_extents = 2,
-		.icount = 128, .ifree = 7, .newino = 64,
+		.agno = 1,
+		.bno_root = 2,
+		.cnt_root = 3,
+		.ino_root = 4,
+		.freeblks = 100,
+		.longest = 60,
+		.free_extents = 2,
+		.icount = 128,
+		.ifree = 7,
+		.newino = 64,
 	};
 	struct kvfs_btree_block *bb;
 	struct kvfs_alloc_rec *r;
@@ -330,11 +340,12 @@ static void test_structures(void)
 	kvfree(blk);
 	blk = kvmalloc(cur.inodesize, 0);
 	CHECK(blk);
-	kvfs_dinode_init(blk, &cur, cur.rootino, S_IFDIR | 0755, 3, 1, 2, 99,
-			 5, 7);
+	kvfs_dinode_init(blk, &cur, cur.rootino, S_IFDIR | 0755, 3, 1, 2, 99, 5,
+			 7);
 	CHECK_EQ(kvfs_dir_sf_init(blk, &cur, cur.rootino, cur.rootino), 0);
 	CHECK_EQ(kvfs_dir_sf_add(blk, &cur, "lost+found", cur.lpfino,
-				 KVFS_FT_DIR), 0);
+				 KVFS_FT_DIR),
+		 0);
 	kvfs_dinode_set_crc(blk, &cur);
 	CHECK_EQ(verify_ino(blk), 0);
 	flip_all(blk, cur.inodesize, verify_ino);
@@ -504,11 +515,14 @@ static void test_mkfs_lib(void)
 		/* the log is all zero */
 		log = kvmalloc(1 << 20, 0);
 		CHECK(log);
-		for (uint64_t off = 0; off < (uint64_t)g.logblocks * g.blocksize;
+		for (uint64_t off = 0;
+		     off < (uint64_t)g.logblocks * g.blocksize;
 		     off += 1 << 20) {
-			CHECK_EQ(kv_dev_pread(dev, log, 1 << 20,
-					      kvfs_fsb_to_bytes(&g, g.logstart) +
-						      off), 0);
+			CHECK_EQ(
+				kv_dev_pread(dev, log, 1 << 20,
+					     kvfs_fsb_to_bytes(&g, g.logstart) +
+						     off),
+				0);
 			for (unsigned j = 0; j < (1 << 20); j++)
 				if (log[j])
 					CHECK(!"log not zero");
@@ -535,10 +549,12 @@ static void test_mkfs_lib(void)
 		CHECK_EQ(kvfs_mkfs(&o, &g), 0);
 		CHECK_EQ(kv_dev_open(path, 0, &dev), 0);
 		CHECK_EQ(kv_dev_pwrite(dev, junk, sizeof(junk),
-				       kvfs_fsb_to_bytes(&g, g.logstart + 3)), 0);
+				       kvfs_fsb_to_bytes(&g, g.logstart + 3)),
+			 0);
 		CHECK_EQ(kvfs_mkfs_write(dev, &g, o.err, sizeof(o.err)), 0);
 		CHECK_EQ(kv_dev_pread(dev, back, sizeof(back),
-				      kvfs_fsb_to_bytes(&g, g.logstart + 3)), 0);
+				      kvfs_fsb_to_bytes(&g, g.logstart + 3)),
+			 0);
 		for (unsigned j = 0; j < sizeof(back); j++)
 			CHECK_EQ(back[j], 0);
 		kv_dev_close(dev);
