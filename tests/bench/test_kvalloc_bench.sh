@@ -25,31 +25,50 @@ for t in $tests $allocs; do
 	grep -q "^  $t " "$tmp/list" || fail "--list lacks $t"
 done
 
-args=""
-for t in $tests; do
-	args="$args --test $t"
-done
-# shellcheck disable=SC2086
-"$bench" --csv --contention --alloc all --threads 1,2 --seconds 0.02 \
-	--budget 256M $args >"$tmp/csv" 2>"$tmp/err" ||
-	fail "csv run failed: $(cat "$tmp/err")"
-[ "$(head -n 1 "$tmp/csv")" = "test,threads,allocator,ops_per_sec" ] ||
-	fail "bad csv header: $(head -n 1 "$tmp/csv")"
-n=0
-for thr in 1 2; do
-	for t in $tests; do
-		for a in $allocs; do
-			c=$(grep -c "^$t,$thr,$a,[1-9][0-9]*\$" "$tmp/csv")
-			[ "$c" = 1 ] ||
-				fail "expected one positive line $t,$thr,$a, found $c"
-			n=$((n + 1))
+# check_csv FILE TESTS ALLOCS: exactly the header and one positive line per
+# (threads 1 and 2, test, allocator), and a kv contention line on stderr
+check_csv() {
+	[ "$(head -n 1 "$1")" = "test,threads,allocator,ops_per_sec" ] ||
+		fail "bad csv header: $(head -n 1 "$1")"
+	n=0
+	for thr in 1 2; do
+		for t in $2; do
+			for a in $3; do
+				c=$(grep -c "^$t,$thr,$a,[1-9][0-9]*\$" "$1")
+				[ "$c" = 1 ] ||
+					fail "expected one positive line $t,$thr,$a, found $c"
+				n=$((n + 1))
+			done
+			grep -q "^contention: test=$t threads=$thr allocator=kv contended=[0-9]* acquired=[1-9]" "$tmp/err" ||
+				fail "no kv contention line for $t, $thr threads"
 		done
-		grep -q "^contention: test=$t threads=$thr allocator=kv contended=[0-9]* acquired=[1-9]" "$tmp/err" ||
-			fail "no kv contention line for $t, $thr threads"
 	done
-done
-[ "$(wc -l <"$tmp/csv")" -eq $((n + 1)) ] ||
-	fail "csv has $(wc -l <"$tmp/csv") lines, expected $((n + 1))"
+	[ "$(wc -l <"$1")" -eq $((n + 1)) ] ||
+		fail "csv has $(wc -l <"$1") lines, expected $((n + 1))"
+}
+
+# run_csv TESTS ALLOCS
+run_csv() {
+	args=""
+	for t in $1; do
+		args="$args --test $t"
+	done
+	# shellcheck disable=SC2086
+	"$bench" --csv --contention --alloc "$(echo $2 | tr ' ' ,)" \
+		--threads 1,2 --seconds 0.02 --budget 256M $args \
+		>"$tmp/csv" 2>"$tmp/err" ||
+		fail "csv run failed: $(cat "$tmp/err")"
+	check_csv "$tmp/csv" "$1" "$2"
+}
+
+# full_fit_alloc pins 2 * fls(ncpus) * 8192 one-page areas: more than
+# kv-vmalloc can map under vm.max_map_count, so it runs without kv-vmalloc.
+run_csv "$(echo $tests | sed 's/full_fit_alloc//')" "$allocs"
+run_csv full_fit_alloc "kv glibc jemalloc mimalloc"
+"$bench" --csv --alloc all --test small_obj --seconds 0.02 --budget 64M \
+	>"$tmp/csv" 2>"$tmp/err" || fail "--alloc all failed: $(cat "$tmp/err")"
+nall=$(grep -c "^small_obj,1,[a-z-]*,[1-9][0-9]*\$" "$tmp/csv")
+[ "$nall" = 5 ] || fail "--alloc all gave $nall allocators"
 
 "$bench" --alloc kv,glibc --test small_obj --seconds 0.02 --budget 64M \
 	>"$tmp/table" || fail "table run failed"

@@ -463,14 +463,14 @@ static int measure(struct kvb_run *r, unsigned nthreads, double secs,
 	pthread_barrier_destroy(&bar_done);
 	if (r->test->run_teardown)
 		r->test->run_teardown(r);
-	if (r->a->is_kv)
-		kv_vmap_purge();
 
 	err = 0;
 	for (unsigned i = 0; i < started; i++) {
 		if (w[i].err) {
-			fprintf(stderr, "kvalloc-bench: %s: %s: thread %u: allocation of %zu bytes failed\n",
-				r->test->name, r->a->name, i, w[i].fail_size);
+			fprintf(stderr, "kvalloc-bench: %s: %s: thread %u: %s allocation of %zu bytes failed\n",
+				r->test->name, r->a->name, i,
+				w[i].secs > 0 ? "timed" : "setup",
+				w[i].fail_size);
 			err = w[i].err;
 			continue;
 		}
@@ -481,6 +481,9 @@ static int measure(struct kvb_run *r, unsigned nthreads, double secs,
 out:
 	kvfree(st);
 	kvfree(w);
+	/* the next measurement starts without this one's lazy vmap areas */
+	if (r->a->is_kv)
+		kv_vmap_purge();
 	return err;
 }
 

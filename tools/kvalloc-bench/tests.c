@@ -283,17 +283,19 @@ static int small_obj_body(struct kvb_worker *w)
 
 /*
  * kvmalloc_mixed: 64 B .. 1 MiB, log-uniform, in a fragmented arena.  Before
- * the threads start, 7/8 of the kv budget is allocated as 16 KiB blocks and
- * every other one freed: kv's buddy allocator is left with order-2 holes
- * between pinned blocks and 1/8 of its pages contiguous, so large requests
- * meet the fail-fast high-order attempt and the vmap fallback.  The other
- * allocators get the same pre-allocations.
+ * the threads start, 63/64 of the kv budget is allocated as 64 KiB blocks
+ * and every other one freed: kv's buddy allocator is left with order-4
+ * holes between pinned blocks and little else, so requests above 64 KiB
+ * soon meet a failing fail-fast high-order attempt and take the vmap
+ * fallback.  The other allocators get the same pre-allocations.  (64 KiB
+ * rather than smaller blocks keeps kv-vmalloc's pinned areas, each one or
+ * two kernel VMAs, under vm.max_map_count.)
  */
-#define FRAG_BLOCK (16UL << 10)
+#define FRAG_BLOCK (64UL << 10)
 
 static int mixed_run_setup(struct kvb_run *r)
 {
-	size_t n = r->budget / 8 * 7 / FRAG_BLOCK;
+	size_t n = (r->budget - r->budget / 64) / FRAG_BLOCK;
 	struct pinned *pl = pinned_alloc(n, FRAG_BLOCK);
 
 	if (!pl)
