@@ -134,8 +134,7 @@ static int glibc_b_load(struct kvb_alloc *a, char *err, size_t errlen)
 	}
 	glibc_malloc = lookup(a, h, a->soname, "malloc", err, errlen);
 	glibc_free = lookup(a, h, a->soname, "free", err, errlen);
-	glibc_memalign = lookup(a, h, a->soname, "posix_memalign", err,
-				errlen);
+	glibc_memalign = lookup(a, h, a->soname, "posix_memalign", err, errlen);
 	/* the handle of an already-loaded library only counts a reference */
 	dlclose(h);
 	if (!glibc_malloc || !glibc_free || !glibc_memalign)
@@ -231,8 +230,8 @@ static int mi_b_load(struct kvb_alloc *a, char *err, size_t errlen)
 	}
 	mi_malloc_p = lookup(a, h, so, "mi_malloc", err, errlen);
 	mi_free_p = lookup(a, h, so, "mi_free", err, errlen);
-	mi_zalloc_aligned_p = lookup(a, h, so, "mi_zalloc_aligned", err,
-				     errlen);
+	mi_zalloc_aligned_p =
+		lookup(a, h, so, "mi_zalloc_aligned", err, errlen);
 	if (!mi_malloc_p || !mi_free_p || !mi_zalloc_aligned_p)
 		return -ENOENT;
 	return 0;

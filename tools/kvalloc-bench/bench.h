@@ -52,9 +52,9 @@ struct kvb_run {
 	struct kvb_alloc *a;
 	const struct kvb_test *test;
 	unsigned test_idx;
-	size_t budget;     /* kv arena size: scales kvmalloc_mixed's arena */
-	atomic_bool stop;  /* set by the main thread when time is up */
-	void *shared;      /* state of the test's run_setup */
+	size_t budget; /* kv arena size: scales kvmalloc_mixed's arena */
+	atomic_bool stop; /* set by the main thread when time is up */
+	void *shared; /* state of the test's run_setup */
 };
 
 /* One thread of a measurement. */
@@ -62,7 +62,7 @@ struct kvb_worker {
 	struct kvb_run *run;
 	unsigned idx;
 	uint64_t rng;
-	void *state;      /* state of the test's setup */
+	void *state; /* state of the test's setup */
 	uint64_t ops;
 	double secs;
 	size_t fail_size; /* size of the allocation that failed */

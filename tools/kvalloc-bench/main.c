@@ -54,42 +54,42 @@ struct result {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: kvalloc-bench [OPTIONS]\n"
-"Allocator benchmark: a userspace port of the kernel's test_vmalloc suite\n"
-"plus small-object and mixed-size tests, run against kvfs's allocator and\n"
-"glibc malloc, jemalloc and mimalloc, all in this one process.\n"
-"\n"
-"  -l, --list            list the tests and allocators, then exit\n"
-"  -t, --test NAME       run test NAME (repeatable; default: all tests)\n"
-"  -n, --threads N[,N..] thread counts to measure (default: 1)\n"
-"  -a, --alloc NAME[,..] kv, kv-vmalloc, glibc, jemalloc, mimalloc or all\n"
-"                        (repeatable; default: all)\n"
-"  -s, --seconds S       time per measurement, fractions allowed (default 1)\n"
-"  -b, --budget SIZE     kv arena size, K/M/G suffix (default 1G); also\n"
-"                        sizes kvmalloc_mixed's fragmented arena for all\n"
-"  -c, --csv             print 'test,threads,allocator,ops_per_sec' and one\n"
-"                        line per measurement, nothing else on stdout\n"
-"  -C, --contention      one 'contention:' summary line per kv measurement\n"
-"                        (on stderr with --csv)\n"
-"  -h, --help            this text\n"
-"\n"
-"An op is one allocation that is also freed, counted the same way for every\n"
-"allocator; ops_per_sec sums all threads.  Without --csv the table shows\n"
-"each allocator's ratio against kv, kv's lock contention (contended/acquired\n"
-"per lock class during the timed part) after each kv measurement, and kv's\n"
-"statistics at the end.\n"
-"\n"
-"Loading: jemalloc (libjemalloc.so.2) and mimalloc (libmimalloc.so.2) are\n"
-"dlopen()ed with RTLD_LOCAL and called through mallocx/sdallocx and\n"
-"mi_malloc/mi_free/mi_zalloc_aligned only, so they never replace the\n"
-"process malloc; glibc is called through libc.so.6's own malloc/free,\n"
-"checked with dladdr().  Debian's jemalloc needs more static TLS than\n"
-"dlopen() has spare, so when that is why dlopen() fails the program\n"
-"re-executes itself with GLIBC_TUNABLES=" TLS_TUNABLE ",\n"
-"and if that is not enough, once more with the library in LD_PRELOAD (the\n"
-"back-ends still call only their own entry points).\n"
-"kv-vmalloc is kv's explicit vmap path (kv_vmalloc/kv_vfree): use it with\n"
-"random_size_alloc to measure vmap zone contention.\n");
+		"Usage: kvalloc-bench [OPTIONS]\n"
+		"Allocator benchmark: a userspace port of the kernel's test_vmalloc suite\n"
+		"plus small-object and mixed-size tests, run against kvfs's allocator and\n"
+		"glibc malloc, jemalloc and mimalloc, all in this one process.\n"
+		"\n"
+		"  -l, --list            list the tests and allocators, then exit\n"
+		"  -t, --test NAME       run test NAME (repeatable; default: all tests)\n"
+		"  -n, --threads N[,N..] thread counts to measure (default: 1)\n"
+		"  -a, --alloc NAME[,..] kv, kv-vmalloc, glibc, jemalloc, mimalloc or all\n"
+		"                        (repeatable; default: all)\n"
+		"  -s, --seconds S       time per measurement, fractions allowed (default 1)\n"
+		"  -b, --budget SIZE     kv arena size, K/M/G suffix (default 1G); also\n"
+		"                        sizes kvmalloc_mixed's fragmented arena for all\n"
+		"  -c, --csv             print 'test,threads,allocator,ops_per_sec' and one\n"
+		"                        line per measurement, nothing else on stdout\n"
+		"  -C, --contention      one 'contention:' summary line per kv measurement\n"
+		"                        (on stderr with --csv)\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"An op is one allocation that is also freed, counted the same way for every\n"
+		"allocator; ops_per_sec sums all threads.  Without --csv the table shows\n"
+		"each allocator's ratio against kv, kv's lock contention (contended/acquired\n"
+		"per lock class during the timed part) after each kv measurement, and kv's\n"
+		"statistics at the end.\n"
+		"\n"
+		"Loading: jemalloc (libjemalloc.so.2) and mimalloc (libmimalloc.so.2) are\n"
+		"dlopen()ed with RTLD_LOCAL and called through mallocx/sdallocx and\n"
+		"mi_malloc/mi_free/mi_zalloc_aligned only, so they never replace the\n"
+		"process malloc; glibc is called through libc.so.6's own malloc/free,\n"
+		"checked with dladdr().  Debian's jemalloc needs more static TLS than\n"
+		"dlopen() has spare, so when that is why dlopen() fails the program\n"
+		"re-executes itself with GLIBC_TUNABLES=" TLS_TUNABLE ",\n"
+		"and if that is not enough, once more with the library in LD_PRELOAD (the\n"
+		"back-ends still call only their own entry points).\n"
+		"kv-vmalloc is kv's explicit vmap path (kv_vmalloc/kv_vfree): use it with\n"
+		"random_size_alloc to measure vmap zone contention.\n");
 }
 
 static int find_test(const char *name)
@@ -138,7 +138,8 @@ static int parse_allocs(struct opts *o, const char *arg)
 		} else if (a) {
 			o->want_alloc[a - kvb_allocs] = true;
 		} else {
-			fprintf(stderr, "kvalloc-bench: unknown allocator '%s' (see --list)\n",
+			fprintf(stderr,
+				"kvalloc-bench: unknown allocator '%s' (see --list)\n",
 				s);
 			return -EINVAL;
 		}
@@ -158,12 +159,14 @@ static int parse_threads(struct opts *o, const char *arg)
 		unsigned long n = strtoul(s, &end, 10);
 
 		if (*end || n < 1 || n > MAX_THREADS) {
-			fprintf(stderr, "kvalloc-bench: bad thread count '%s' (1..%d)\n",
+			fprintf(stderr,
+				"kvalloc-bench: bad thread count '%s' (1..%d)\n",
 				s, MAX_THREADS);
 			return -EINVAL;
 		}
 		if (o->nr_threads == MAX_THREAD_LISTS) {
-			fprintf(stderr, "kvalloc-bench: more than %d thread counts\n",
+			fprintf(stderr,
+				"kvalloc-bench: more than %d thread counts\n",
 				MAX_THREAD_LISTS);
 			return -EINVAL;
 		}
@@ -179,9 +182,21 @@ static int parse_size(const char *arg, size_t *out)
 	unsigned shift = 0;
 
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
 	}
 	if (end == arg || *end || v == 0 || v > (~0ULL >> (shift + 1)))
 		return -EINVAL;
@@ -222,7 +237,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 't':
 			t = find_test(optarg);
 			if (t < 0) {
-				fprintf(stderr, "kvalloc-bench: unknown test '%s' (see --list)\n",
+				fprintf(stderr,
+					"kvalloc-bench: unknown test '%s' (see --list)\n",
 					optarg);
 				return -EINVAL;
 			}
@@ -241,7 +257,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->seconds = strtod(optarg, &end);
 			if (end == optarg || *end || !isfinite(o->seconds) ||
 			    o->seconds <= 0 || o->seconds > 3600) {
-				fprintf(stderr, "kvalloc-bench: bad --seconds '%s' (0 < S <= 3600)\n",
+				fprintf(stderr,
+					"kvalloc-bench: bad --seconds '%s' (0 < S <= 3600)\n",
 					optarg);
 				return -EINVAL;
 			}
@@ -249,7 +266,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'b':
 			if (parse_size(optarg, &o->budget) ||
 			    o->budget < (16UL << 20)) {
-				fprintf(stderr, "kvalloc-bench: bad --budget '%s' (at least 16M)\n",
+				fprintf(stderr,
+					"kvalloc-bench: bad --budget '%s' (at least 16M)\n",
 					optarg);
 				return -EINVAL;
 			}
@@ -329,7 +347,8 @@ static int load_allocs(struct opts *o, char **argv)
 	for (unsigned i = 0; i < kvb_nr_allocs; i++) {
 		struct kvb_alloc *a = &kvb_allocs[i];
 
-		if (!o->want_alloc[i] || !a->load || !a->load(a, err, sizeof(err)))
+		if (!o->want_alloc[i] || !a->load ||
+		    !a->load(a, err, sizeof(err)))
 			continue;
 		if (strstr(err, "static TLS")) {
 			reexec_for_tls(argv, a->soname);
@@ -392,10 +411,10 @@ static void lock_diff(const struct kv_stats *a, const struct kv_stats *b,
 
 		memcpy(d->lock[i].name, b->lock[i].name,
 		       sizeof(d->lock[i].name));
-		d->lock[i].contended = b->lock[i].contended -
-				       (old ? a->lock[i].contended : 0);
-		d->lock[i].acquired = b->lock[i].acquired -
-				      (old ? a->lock[i].acquired : 0);
+		d->lock[i].contended =
+			b->lock[i].contended - (old ? a->lock[i].contended : 0);
+		d->lock[i].acquired =
+			b->lock[i].acquired - (old ? a->lock[i].acquired : 0);
 	}
 }
 
@@ -426,7 +445,8 @@ static int measure(struct kvb_run *r, unsigned nthreads, double secs,
 	if (r->test->run_setup) {
 		err = r->test->run_setup(r);
 		if (err) {
-			fprintf(stderr, "kvalloc-bench: %s: %s: setup failed: %s\n",
+			fprintf(stderr,
+				"kvalloc-bench: %s: %s: setup failed: %s\n",
 				r->test->name, r->a->name, strerror(-err));
 			goto out;
 		}
@@ -467,7 +487,8 @@ static int measure(struct kvb_run *r, unsigned nthreads, double secs,
 	err = 0;
 	for (unsigned i = 0; i < started; i++) {
 		if (w[i].err) {
-			fprintf(stderr, "kvalloc-bench: %s: %s: thread %u: %s allocation of %zu bytes failed\n",
+			fprintf(stderr,
+				"kvalloc-bench: %s: %s: thread %u: %s allocation of %zu bytes failed\n",
 				r->test->name, r->a->name, i,
 				w[i].secs > 0 ? "timed" : "setup",
 				w[i].fail_size);
@@ -500,8 +521,10 @@ static void print_locks(FILE *f, const char *prefix, const struct result *res)
 	for (unsigned i = 0; i < res->locks.nr; i++)
 		if (res->locks.lock[i].acquired)
 			fprintf(f, " %s=%llu/%llu", res->locks.lock[i].name,
-				(unsigned long long)res->locks.lock[i].contended,
-				(unsigned long long)res->locks.lock[i].acquired);
+				(unsigned long long)res->locks.lock[i]
+					.contended,
+				(unsigned long long)res->locks.lock[i]
+					.acquired);
 	fputc('\n', f);
 }
 
@@ -529,8 +552,8 @@ static void print_group(const struct opts *o, const struct kvb_test *t,
 
 		if (!o->want_alloc[i] || !kvb_allocs[i].is_kv)
 			continue;
-		snprintf(prefix, sizeof(prefix), "    %s locks: ",
-			 kvb_allocs[i].name);
+		snprintf(prefix, sizeof(prefix),
+			 "    %s locks: ", kvb_allocs[i].name);
 		print_locks(stdout, prefix, &res[i]);
 	}
 }
@@ -570,8 +593,8 @@ static int run_all(const struct opts *o)
 				       kvb_allocs[i].origin[0] ?
 					       kvb_allocs[i].origin :
 					       kvb_allocs[i].desc);
-		printf("%-24s %3s %-11s %14s %7s\n", "test", "thr",
-		       "allocator", "ops/sec", "vs kv");
+		printf("%-24s %3s %-11s %14s %7s\n", "test", "thr", "allocator",
+		       "ops/sec", "vs kv");
 	}
 	for (unsigned ti = 0; ti < o->nr_threads; ti++) {
 		for (unsigned t = 0; t < kvb_nr_tests; t++) {
@@ -599,10 +622,11 @@ static int run_all(const struct opts *o)
 				fflush(stdout);
 				if (!o->contention || !r.a->is_kv)
 					continue;
-				snprintf(prefix, sizeof(prefix),
-					 "contention: test=%s threads=%u allocator=%s ",
-					 kvb_tests[t].name, o->threads[ti],
-					 r.a->name);
+				snprintf(
+					prefix, sizeof(prefix),
+					"contention: test=%s threads=%u allocator=%s ",
+					kvb_tests[t].name, o->threads[ti],
+					r.a->name);
 				print_locks(o->csv ? stderr : stdout, prefix,
 					    &res[i]);
 			}

@@ -41,8 +41,7 @@ static void bench_free(struct kvb_worker *w, void *p, size_t size)
 	w->run->a->free(p, size);
 }
 
-static void *bench_alloc_align(struct kvb_worker *w, size_t size,
-			       size_t align)
+static void *bench_alloc_align(struct kvb_worker *w, size_t size, size_t align)
 {
 	void *p = w->run->a->alloc_align(size, align);
 
