@@ -35,6 +35,14 @@ void kvfs_blkhdr_set_crc(void *blk, size_t len)
 	h->crc = kv_cpu_to_le32(kv_crc32c_block(blk, len, KVFS_BLK_CRC_OFF));
 }
 
+void kvfs_blkhdr_stamp(void *blk, size_t len, uint64_t lsn)
+{
+	struct kvfs_blk_hdr *h = blk;
+
+	h->lsn = kv_cpu_to_le64(lsn);
+	kvfs_blkhdr_set_crc(blk, len);
+}
+
 void kvfs_magic_str(uint32_t magic, char out[5])
 {
 	for (int i = 0; i < 4; i++) {

@@ -21,6 +21,11 @@ void kvfs_blkhdr_init(void *blk, uint32_t magic, uint64_t blkno, uint64_t owner,
 		      const uint8_t *uuid);
 /* Compute and store the crc over len bytes (call after the last change). */
 void kvfs_blkhdr_set_crc(void *blk, size_t len);
+/*
+ * Write-back stamp (a buffer's verify_write): record the LSN of the last
+ * change, then recompute the crc over len bytes.
+ */
+void kvfs_blkhdr_stamp(void *blk, size_t len, uint64_t lsn);
 
 /*
  * Verify a header over len bytes: crc (-EBADMSG), then magic, blkno, owner

@@ -271,6 +271,13 @@ static void test_structures(void)
 	blk[cur.blocksize - 1] = 1;
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
 
+	/* a write-back stamp keeps the block valid and records the LSN */
+	kvfs_sb_to_disk(&cur, 1, blk);
+	kvfs_blkhdr_stamp(blk, cur.blocksize, 0x123456789aULL);
+	CHECK_EQ(verify_sb(blk), 0);
+	CHECK_EQ(kv_le64_to_cpu(((struct kvfs_blk_hdr *)blk)->lsn),
+		 0x123456789aULL);
+
 	/* features */
 	out = cur;
 	CHECK_EQ(kvfs_sb_check_features(&out, false), 0);
@@ -562,6 +569,76 @@ static void test_mkfs_lib(void)
 	unlink(path);
 }
 
+/*
+ * A mkfs cut short at any write leaves either no superblock or a complete
+ * filesystem: the primary superblock is written last, after a flush.
+ */
+/* mkfs onto path (zeroed first), crashing after write crash_after (0: none). */
+static uint64_t mkfs_crashing(const char *path, const struct kvfs_geom *g,
+			      uint64_t size, uint64_t crash_after)
+{
+	struct kv_dev_fault f = { .modes = KV_FAULT_CRASH,
+				  .crash_after = crash_after };
+	struct kv_dev *dev;
+	char err[256];
+	uint64_t n;
+
+	CHECK_EQ(truncate(path, 0), 0);
+	CHECK_EQ(truncate(path, (off_t)size), 0);
+	CHECK_EQ(kv_dev_open(path, 0, &dev), 0);
+	if (crash_after)
+		CHECK_EQ(kv_dev_set_fault(dev, &f), 0);
+	CHECK_EQ(kvfs_mkfs_write(dev, g, err, sizeof(err)), 0);
+	n = kv_dev_nr_writes(dev);
+	kv_dev_close(dev);
+	return n;
+}
+
+/* 0 if path holds a filesystem that checks clean, else kvfs_sb_read's. */
+static int sb_state(const char *path)
+{
+	struct kvfs_check_stats st;
+	struct kvfs_geom rd;
+	struct kv_dev *dev;
+	int ret;
+
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	ret = kvfs_sb_read(dev, &rd);
+	if (!ret)
+		CHECK_EQ(kvfs_check_fs(dev, &rd, &st), 0);
+	kv_dev_close(dev);
+	return ret;
+}
+
+/*
+ * A mkfs cut short at any write leaves either no superblock or a complete
+ * filesystem: the primary superblock is written last, after a flush.
+ */
+static void test_mkfs_crash(void)
+{
+	char path[] = "/tmp/kvfs-test-crash-XXXXXX";
+	struct kvfs_mkfs_opts o = { .size = 64 * MIB, .agcount = 4 };
+	struct kvfs_geom g;
+	uint64_t total;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	close(fd);
+	o.target = path;
+	o.force = true;
+	CHECK_EQ(kvfs_mkfs_plan(&o, &g), 0);
+	total = mkfs_crashing(path, &g, o.size, 0);
+	CHECK(total >= 6); /* 4 AGs, the inode chunk, the superblock */
+	CHECK_EQ(sb_state(path), 0);
+	for (uint64_t n = 1; n < total; n++) {
+		mkfs_crashing(path, &g, o.size, n);
+		CHECK_EQ(sb_state(path), -ENODATA);
+	}
+	mkfs_crashing(path, &g, o.size, total);
+	CHECK_EQ(sb_state(path), 0);
+	unlink(path);
+}
+
 int main(void)
 {
 	CHECK_EQ(kv_init(NULL), 0);
@@ -571,6 +648,7 @@ int main(void)
 	test_parse();
 	test_probe();
 	test_mkfs_lib();
+	test_mkfs_crash();
 	kv_fini();
 	printf("format: ok\n");
 	return 0;
