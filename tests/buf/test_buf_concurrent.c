@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Concurrent lookups with reclaim running: reader threads read random
+ * blocks (checking every byte they get) from a working set larger than the
+ * cache's memory limit, one thread calls the shrinker's scan in a loop, and
+ * one allocates under a tiny budget so that kvalloc itself runs the
+ * shrinker.  Then a thundering herd: every thread asks for the same
+ * uncached blocks at once, and exactly one read per block reaches the
+ * device.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "tests/buf/buf_util.h"
+
+#define BS 4096u
+#define NBLK 1024u
+#define READERS 3
+#define ROUNDS 20000
+
+static struct kv_dev *dev;
+static struct kv_bcache *bc;
+static atomic_int readers_left;
+static atomic_ulong lookups, nomem;
+
+static void *reader(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg * 7919u + 1;
+
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		struct kv_buf *bp;
+		uint64_t b;
+		int err;
+
+		seed = seed * 1103515245u + 12345u;
+		/* a hot quarter and a cold rest */
+		b = (seed >> 8) % (seed & 1 ? NBLK / 4 : NBLK);
+		err = kv_buf_read(bc, b, 1, &tb_ops, &bp);
+		if (err == -ENOMEM) {
+			/* the hog may hold the whole budget for a moment */
+			atomic_fetch_add(&nomem, 1);
+			sched_yield();
+			continue;
+		}
+		CHECK_EQ(err, 0);
+		CHECK_EQ(bp->b_blkno, b);
+		CHECK(tb_payload_ok(bp->b_addr, BS, b, 9));
+		if (i % 64 == 0) {
+			/* hold one across a reclaim pass of the others */
+			kv_buf_lock(bp);
+			sched_yield();
+			CHECK(tb_payload_ok(bp->b_addr, BS, b, 9));
+			kv_buf_unlock(bp);
+		}
+		kv_buf_rele(bp);
+		atomic_fetch_add(&lookups, 1);
+	}
+	atomic_fetch_sub(&readers_left, 1);
+	return NULL;
+}
+
+static void *shrinker_thread(void *arg)
+{
+	size_t freed = 0;
+
+	(void)arg;
+	while (atomic_load(&readers_left) > 0) {
+		freed += kv_bcache_shrink(bc, 64);
+		sched_yield();
+	}
+	CHECK(freed > 0);
+	return NULL;
+}
+
+/*
+ * Fill the whole budget with big allocations, over and over, so that
+ * kvalloc itself must run the cache's shrinker.
+ */
+#define HOG_MAX 48
+static void *hog_thread(void *arg)
+{
+	void *p[HOG_MAX];
+	unsigned n = 0;
+
+	(void)arg;
+	while (atomic_load(&readers_left) > 0) {
+		void *q = kvmalloc(256u << 10, KV_NOWARN);
+
+		if (q) {
+			memset(q, 0x5a, 256u << 10);
+			p[n++] = q;
+		}
+		if (!q || n == HOG_MAX) {
+			while (n)
+				kvfree(p[--n]);
+			sched_yield();
+		}
+	}
+	while (n)
+		kvfree(p[--n]);
+	return NULL;
+}
+
+#define HERD 4
+static pthread_barrier_t herd_barrier;
+
+static void *herd(void *arg)
+{
+	(void)arg;
+	for (uint64_t b = 0; b < 64; b++) {
+		struct kv_buf *bp;
+
+		pthread_barrier_wait(&herd_barrier);
+		CHECK_EQ(kv_buf_read(bc, b, 1, &tb_ops, &bp), 0);
+		CHECK(tb_payload_ok(bp->b_addr, BS, b, 9));
+		kv_buf_rele(bp);
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	struct kv_config cfg = { .budget_bytes = 12u << 20 };
+	struct kv_bcache_stats st;
+	struct kv_stats ks;
+	pthread_t th[READERS + 2];
+	char path[256];
+
+	CHECK_EQ(kv_init(&cfg), 0);
+	tb_make_image(path, sizeof(path), (uint64_t)NBLK * BS);
+	CHECK_EQ(kv_dev_open(path, 0, &dev), 0);
+	for (uint64_t b = 0; b < NBLK; b++)
+		tb_put_raw(dev, BS, b, 1, 9);
+	/* the limit holds about half the working set */
+	CHECK_EQ(kv_bcache_create(dev, BS, NBLK / 2 * BS, &bc), 0);
+
+	atomic_store(&readers_left, READERS);
+	for (unsigned t = 0; t < READERS; t++)
+		CHECK(pthread_create(&th[t], NULL, reader,
+				     (void *)(uintptr_t)t) == 0);
+	CHECK(pthread_create(&th[READERS], NULL, shrinker_thread, NULL) == 0);
+	CHECK(pthread_create(&th[READERS + 1], NULL, hog_thread, NULL) == 0);
+	for (unsigned t = 0; t < READERS + 2; t++)
+		CHECK(pthread_join(th[t], NULL) == 0);
+
+	kv_bcache_get_stats(bc, &st);
+	kv_stats(&ks);
+	CHECK_EQ(st.hits + st.misses, atomic_load(&lookups));
+	CHECK_EQ(st.misses, st.reads);
+	CHECK(st.hits > 0);
+	CHECK(st.reclaimed > 0);
+	CHECK(st.bytes_cached <= NBLK / 2 * BS + READERS * BS);
+	CHECK_EQ(st.nr_cached * BS, st.bytes_cached);
+	CHECK(ks.reclaim_passes > 0);
+	CHECK_EQ(st.verify_failures, 0);
+	printf("lookups %lu (%lu ENOMEM retries) hits %llu misses %llu reclaimed %llu kv reclaim passes %llu\n",
+	       atomic_load(&lookups), atomic_load(&nomem),
+	       (unsigned long long)st.hits,
+	       (unsigned long long)st.misses,
+	       (unsigned long long)st.reclaimed,
+	       (unsigned long long)ks.reclaim_passes);
+
+	/* thundering herd on uncached blocks: one device read each */
+	kv_bcache_shrink(bc, 2 * NBLK);
+	kv_bcache_get_stats(bc, &st);
+	CHECK_EQ(st.nr_cached, 0);
+	{
+		uint64_t reads0 = st.reads;
+		pthread_t h[HERD];
+
+		CHECK(pthread_barrier_init(&herd_barrier, NULL, HERD) == 0);
+		for (unsigned t = 0; t < HERD; t++)
+			CHECK(pthread_create(&h[t], NULL, herd, NULL) == 0);
+		for (unsigned t = 0; t < HERD; t++)
+			CHECK(pthread_join(h[t], NULL) == 0);
+		pthread_barrier_destroy(&herd_barrier);
+		kv_bcache_get_stats(bc, &st);
+		CHECK_EQ(st.reads - reads0, 64);
+		CHECK_EQ(st.nr_cached, 64);
+	}
+
+	kv_bcache_destroy(bc);
+	kv_dev_close(dev);
+	unlink(path);
+	kv_fini();
+	return 0;
+}
