@@ -498,6 +498,9 @@ static int measure(struct kvb_run *r, unsigned nthreads, double secs,
 		if (w[i].secs > 0)
 			res->rate += (double)w[i].ops / w[i].secs;
 	}
+	/* a rate from the threads that did not fail would mislead */
+	if (err)
+		res->rate = 0;
 	lock_diff(&st[0], &st[1], &res->locks);
 out:
 	kvfree(st);
