@@ -42,9 +42,8 @@ struct kv_cache;
 
 struct kv_page {
 	uint8_t state;
-	uint8_t order;    /* FREE: block order; SLAB head: slab order */
+	uint8_t order;    /* FREE, USED, PCP, SLAB head: block order */
 	uint16_t flags;
-	uint32_t npages;  /* USED head: exact length of the block */
 	uint32_t next;    /* free list / slab partial list link (pfn) */
 	uint32_t prev;
 	uint32_t head;    /* SLAB: pfn of the slab's head page */
@@ -62,6 +61,9 @@ struct kv_page {
 #define KV_MAG_MAX 64
 #define KV_PCP_MAX 64
 #define KV_PCP_BATCH 16
+#define KV_HCP_MAX_ORDER 7
+#define KV_HCP_DEPTH 4
+#define KV_HCP_PAGES 512
 
 struct kv_cache {
 	struct kv_mutex lock;   /* protects partial, nr_partial, slab heads */
@@ -100,6 +102,9 @@ struct kv_tcache {
 	int home_zone;                 /* -1 until the first vmap allocation */
 	uint32_t pcp_count;
 	uint32_t pcp[KV_PCP_MAX];
+	uint32_t hcp_pages;
+	uint8_t hcp_count[KV_HCP_MAX_ORDER + 1];
+	uint32_t hcp[KV_HCP_MAX_ORDER + 1][KV_HCP_DEPTH];
 	uint64_t stat[KV_T_NR];
 	uint64_t lock_acquired[KV_LOCK_CLASSES_MAX];
 	uint64_t lock_contended[KV_LOCK_CLASSES_MAX];
@@ -176,17 +181,16 @@ static inline bool kv_in_arena(const void *p)
 {
 	return (uintptr_t)p - (uintptr_t)kv.base < kv.size;
 }
-/* Block of 2^order pages, or exact npages when npages != 0; no reclaim. */
-uint32_t kv_buddy_try(unsigned order, uint32_t npages);
-void kv_buddy_free_run(uint32_t pfn, uint32_t npages);
 /* n single pages (not necessarily contiguous) in one lock hold; all or none */
 bool kv_buddy_try_bulk(uint32_t *pfn, uint32_t n);
 void kv_buddy_free_bulk(const uint32_t *pfn, uint32_t n);
-uint32_t kv_pcp_try(struct kv_tcache *tc);
-void kv_pcp_free(struct kv_tcache *tc, uint32_t pfn);
 void kv_pcp_drain(struct kv_tcache *tc);
-/* With reclaim as the context allows; KV_PFN_NONE on failure. */
-uint32_t kv_pages_get(unsigned order, uint32_t npages, kv_gfp_t gfp);
+/* A block of 2^order pages, marked USED: no reclaim / with reclaim */
+uint32_t kv_page_try(unsigned order);
+uint32_t kv_pages_get(unsigned order, kv_gfp_t gfp);
+void kv_page_free(uint32_t pfn, unsigned order);
+/* straight to the buddy, bypassing the thread's caches */
+void kv_buddy_free(uint32_t pfn, unsigned order);
 uint64_t kv_buddy_nr_free(void);
 
 /* slab.c */

@@ -42,13 +42,13 @@ static void *large_alloc(size_t size, kv_gfp_t gfp, bool account)
 
 		if (account)
 			kv_tstat_add(tc, KV_T_HO_ATTEMPT, 1);
-		pfn = kv_buddy_try(order, (uint32_t)npages);
+		pfn = kv_page_try(order);
 		if (pfn != KV_PFN_NONE) {
 			if (account)
 				kv_tstat_add(tc, KV_T_PAGE_ALLOC, 1);
 			p = kv_page_addr(pfn);
 			if (gfp & KV_ZERO)
-				memset(p, 0, npages << KV_PAGE_SHIFT);
+				memset(p, 0, KV_PAGE_SIZE << order);
 			return p;
 		}
 		if (account)
@@ -139,15 +139,9 @@ static void bad_free(const void *p, const char *what)
 /* A buddy block of the direct map (not a slab object). */
 static bool block_free(const void *p, struct kv_page *d)
 {
-	uint32_t pfn;
-
 	if (d->state != KV_PG_USED || ((uintptr_t)p & (KV_PAGE_SIZE - 1)))
 		return false;
-	pfn = kv_pfn(p);
-	if (d->npages == 1)
-		kv_pcp_free(kv_tcache(), pfn);
-	else
-		kv_buddy_free_run(pfn, d->npages);
+	kv_page_free(kv_pfn(p), d->order);
 	return true;
 }
 
@@ -198,7 +192,7 @@ size_t kv_ksize(const void *p)
 		if (d->state == KV_PG_SLAB)
 			return d->cache->size;
 		if (d->state == KV_PG_USED)
-			return (size_t)d->npages << KV_PAGE_SHIFT;
+			return KV_PAGE_SIZE << d->order;
 		return 0;
 	}
 	if (kv_in_window(p))
@@ -292,9 +286,9 @@ void *kv_alloc_pages(unsigned order, kv_gfp_t flags)
 		return NULL;
 	old = kv_ctx_enter(gfp);
 	if (order > KV_COSTLY_ORDER)
-		pfn = kv_buddy_try(order, 0);
+		pfn = kv_page_try(order);
 	else
-		pfn = kv_pages_get(order, 0, gfp);
+		pfn = kv_pages_get(order, gfp);
 	kv_ctx_leave(old);
 	if (pfn == KV_PFN_NONE) {
 		kv_alloc_failed(KV_PAGE_SIZE << order,
@@ -314,7 +308,7 @@ void kv_free_pages(void *p, unsigned order)
 	if (!p)
 		return;
 	if (!kv_in_arena(p) || kv.desc[kv_pfn(p)].state != KV_PG_USED ||
-	    kv.desc[kv_pfn(p)].npages != 1u << order) {
+	    kv.desc[kv_pfn(p)].order != order) {
 		bad_free(p, "kv_free_pages");
 		return;
 	}
@@ -392,8 +386,8 @@ static void report_block_leaks(unsigned *nr)
 
 		if (d->state != KV_PG_USED)
 			continue;
-		fprintf(stderr, "kvalloc: leak: %u page(s) at %p\n", d->npages,
-			kv_page_addr(pfn));
+		fprintf(stderr, "kvalloc: leak: %u page(s) at %p\n",
+			1u << d->order, kv_page_addr(pfn));
 		(*nr)++;
 	}
 }

@@ -5,7 +5,7 @@
  *
  * Locks:
  *   kv.buddy_lock ("buddy") protects kv.free_head[], kv.nr_free and the
- *   state/order/next/prev/npages of every descriptor that is FREE or becomes
+ *   state/order/next/prev of every descriptor that is FREE or becomes
  *   FREE.  It is a leaf: it may be taken with a slab cache lock held
  *   (slab -> buddy) and nothing is taken under it.
  *   Per-thread page caches take no lock: only their owner touches them.
@@ -115,33 +115,6 @@ static void buddy_unlock(bool freed)
 		kv_reclaim_wake();
 }
 
-uint32_t kv_buddy_try(unsigned order, uint32_t npages)
-{
-	uint32_t pfn;
-
-	buddy_lock();
-	pfn = buddy_take(order);
-	if (pfn != KV_PFN_NONE) {
-		uint32_t len = 1u << order;
-
-		if (npages && npages < len) {
-			buddy_free_run_locked(pfn + npages, len - npages);
-			len = npages;
-		}
-		kv.desc[pfn].state = KV_PG_USED;
-		kv.desc[pfn].npages = len;
-	}
-	buddy_unlock(false);
-	return pfn;
-}
-
-void kv_buddy_free_run(uint32_t pfn, uint32_t npages)
-{
-	buddy_lock();
-	buddy_free_run_locked(pfn, npages);
-	buddy_unlock(true);
-}
-
 /*
  * The pages need not be contiguous, but runs save the vmap path mmap calls:
  * take the largest free block that still fits, splitting only when nothing
@@ -198,7 +171,7 @@ uint64_t kv_buddy_nr_free(void)
  * Per-thread order-0 cache.  Refilled in batches stored so that pops come
  * out in ascending address order (runs the vmap path can map in one call).
  */
-uint32_t kv_pcp_try(struct kv_tcache *tc)
+static uint32_t pcp_alloc(struct kv_tcache *tc)
 {
 	uint32_t got[KV_PCP_BATCH];
 	unsigned n = 0, i;
@@ -224,7 +197,7 @@ uint32_t kv_pcp_try(struct kv_tcache *tc)
 	return got[0];
 }
 
-void kv_pcp_free(struct kv_tcache *tc, uint32_t pfn)
+static void pcp_free(struct kv_tcache *tc, uint32_t pfn)
 {
 	uint32_t c = tc->pcp_count;
 
@@ -244,39 +217,121 @@ void kv_pcp_free(struct kv_tcache *tc, uint32_t pfn)
 	__atomic_store_n(&tc->pcp_count, c + 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * Per-thread cache of higher-order blocks (orders 1..KV_HCP_MAX_ORDER): a
+ * few blocks per order, at most KV_HCP_PAGES pages per thread.  It only
+ * ever holds blocks that were free, so the fail-fast attempt stays
+ * fail-fast: a hit here is a block of that order that was free.
+ */
+static unsigned hcp_depth(unsigned order)
+{
+	return order < 5 ? KV_HCP_DEPTH : KV_HCP_DEPTH / 2;
+}
+
+static uint32_t hcp_alloc(struct kv_tcache *tc, unsigned order)
+{
+	uint8_t c = tc->hcp_count[order];
+
+	if (!c)
+		return KV_PFN_NONE;
+	tc->hcp_count[order] = --c;
+	__atomic_store_n(&tc->hcp_pages, tc->hcp_pages - (1u << order),
+			 __ATOMIC_RELAXED);
+	return tc->hcp[order][c];
+}
+
+static bool hcp_free(struct kv_tcache *tc, uint32_t pfn, unsigned order)
+{
+	uint8_t c = tc->hcp_count[order];
+
+	if (c >= hcp_depth(order) ||
+	    tc->hcp_pages + (1u << order) > KV_HCP_PAGES)
+		return false;
+	kv.desc[pfn].state = KV_PG_PCP;
+	kv.desc[pfn].order = (uint8_t)order;
+	tc->hcp[order][c] = pfn;
+	tc->hcp_count[order] = c + 1;
+	__atomic_store_n(&tc->hcp_pages, tc->hcp_pages + (1u << order),
+			 __ATOMIC_RELAXED);
+	return true;
+}
+
 void kv_pcp_drain(struct kv_tcache *tc)
 {
-	uint32_t i;
+	unsigned o, i;
 
-	if (!tc->pcp_count)
+	if (!tc->pcp_count && !tc->hcp_pages)
 		return;
 	buddy_lock();
 	for (i = 0; i < tc->pcp_count; i++)
 		buddy_free_block(tc->pcp[i], 0);
+	for (o = 1; o <= KV_HCP_MAX_ORDER; o++) {
+		for (i = 0; i < tc->hcp_count[o]; i++)
+			buddy_free_block(tc->hcp[o][i], o);
+		tc->hcp_count[o] = 0;
+	}
 	buddy_unlock(true);
 	__atomic_store_n(&tc->pcp_count, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&tc->hcp_pages, 0, __ATOMIC_RELAXED);
 }
 
-uint32_t kv_pages_get(unsigned order, uint32_t npages, kv_gfp_t gfp)
+uint32_t kv_page_try(unsigned order)
+{
+	struct kv_tcache *tc = kv_tcache();
+	uint32_t pfn;
+
+	if (order == 0) {
+		pfn = pcp_alloc(tc);
+	} else {
+		pfn = order <= KV_HCP_MAX_ORDER ? hcp_alloc(tc, order) :
+						  KV_PFN_NONE;
+		if (pfn == KV_PFN_NONE) {
+			buddy_lock();
+			pfn = buddy_take(order);
+			buddy_unlock(false);
+		}
+	}
+	/* before failing, the blocks this thread caches go back to merge */
+	if (pfn == KV_PFN_NONE && (tc->hcp_pages || (order && tc->pcp_count))) {
+		kv_pcp_drain(tc);
+		return kv_page_try(order);
+	}
+	if (pfn != KV_PFN_NONE) {
+		kv.desc[pfn].state = KV_PG_USED;
+		kv.desc[pfn].order = (uint8_t)order;
+	}
+	return pfn;
+}
+
+void kv_page_free(uint32_t pfn, unsigned order)
+{
+	struct kv_tcache *tc = kv_tcache();
+
+	if (order == 0) {
+		pcp_free(tc, pfn);
+		return;
+	}
+	if (order <= KV_HCP_MAX_ORDER && hcp_free(tc, pfn, order))
+		return;
+	kv_buddy_free(pfn, order);
+}
+
+void kv_buddy_free(uint32_t pfn, unsigned order)
+{
+	buddy_lock();
+	buddy_free_block(pfn, order);
+	buddy_unlock(true);
+}
+
+uint32_t kv_pages_get(unsigned order, kv_gfp_t gfp)
 {
 	unsigned attempt = 0;
 	uint32_t pfn;
 
-	for (;;) {
-		if (order == 0) {
-			pfn = kv_pcp_try(kv_tcache());
-			if (pfn != KV_PFN_NONE) {
-				kv.desc[pfn].state = KV_PG_USED;
-				kv.desc[pfn].npages = 1;
-			}
-		} else {
-			pfn = kv_buddy_try(order, npages);
-		}
-		if (pfn != KV_PFN_NONE)
-			return pfn;
+	while ((pfn = kv_page_try(order)) == KV_PFN_NONE)
 		if (!kv_reclaim_retry(gfp, &attempt))
-			return KV_PFN_NONE;
-	}
+			break;
+	return pfn;
 }
 
 int kv_arena_init(size_t budget)

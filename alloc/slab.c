@@ -121,10 +121,10 @@ static uint32_t slab_new(struct kv_cache *c, kv_gfp_t gfp)
 
 	/* the preferred order is opportunistic: never reclaim for it */
 	if (order > c->min_order)
-		pfn = kv_buddy_try(order, 0);
+		pfn = kv_page_try(order);
 	if (pfn == KV_PFN_NONE) {
 		order = c->min_order;
-		pfn = kv_pages_get(order, 0, gfp);
+		pfn = kv_pages_get(order, gfp);
 		if (pfn == KV_PFN_NONE)
 			return pfn;
 	}
@@ -153,7 +153,8 @@ static void slab_release(struct kv_cache *c, uint32_t pfn)
 		kv.desc[pfn + i].state = KV_PG_NONE;
 	__atomic_store_n(&c->nr_slab_pages, c->nr_slab_pages - n,
 			 __ATOMIC_RELAXED);
-	kv_buddy_free_run(pfn, n);
+	/* straight to the buddy: shrinking must not refill thread caches */
+	kv_buddy_free(pfn, kv.desc[pfn].order);
 }
 
 static unsigned slab_refill(struct kv_cache *c, void **out, unsigned want,

@@ -162,7 +162,8 @@ void kv_tcache_sum(uint64_t stat[KV_T_NR], uint64_t *pcp,
 			cont[i] += __atomic_load_n(&tc->lock_contended[i],
 						   __ATOMIC_RELAXED);
 		}
-		*pcp += __atomic_load_n(&tc->pcp_count, __ATOMIC_RELAXED);
+		*pcp += __atomic_load_n(&tc->pcp_count, __ATOMIC_RELAXED) +
+			__atomic_load_n(&tc->hcp_pages, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&tc_lock);
 }

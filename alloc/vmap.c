@@ -34,7 +34,7 @@
 #include "alloc/internal.h"
 
 #define VHASH_SIZE 4096
-#define VCACHE_MAX 8
+#define VCACHE_MAX 16
 #define RANGES_MAX (1u << 20)
 /* lazy lists may overrun RANGES_MAX by the evictions of one free */
 #define RANGES_SLACK (RANGES_MAX + VCACHE_MAX + 1)
@@ -301,22 +301,31 @@ static unsigned home_zone(void)
 	return (unsigned)tc->home_zone;
 }
 
-/* A cached area of exactly npages at a suitable alignment.  Zone locked. */
+/*
+ * The smallest cached area of npages .. npages + npages/4 at a suitable
+ * alignment (the slack is the price of a hit for sizes that vary).  Zone
+ * locked.
+ */
 static struct kv_varea *cache_take(struct kv_vzone *z, uint32_t npages,
 				   size_t align)
 {
-	uint32_t i;
+	uint32_t i, best = VCACHE_MAX, max = npages + npages / 4;
+	struct kv_varea *a;
 
 	for (i = 0; i < z->nr_cache; i++) {
-		struct kv_varea *a = z->cache[i];
-
-		if (a->npages != npages || (a->addr & (align - 1)))
+		a = z->cache[i];
+		if (a->npages < npages || a->npages > max ||
+		    (a->addr & (align - 1)))
 			continue;
-		z->cache[i] = z->cache[--z->nr_cache];
-		z->cache_pages -= npages;
-		return a;
+		if (best == VCACHE_MAX || a->npages < z->cache[best]->npages)
+			best = i;
 	}
-	return NULL;
+	if (best == VCACHE_MAX)
+		return NULL;
+	a = z->cache[best];
+	z->cache[best] = z->cache[--z->nr_cache];
+	z->cache_pages -= a->npages;
+	return a;
 }
 
 static uintptr_t zone_reserve(struct kv_vzone *z, struct kv_varea *a,
@@ -348,7 +357,7 @@ static int area_map(struct kv_varea *a)
 			;
 		if (mmap(at, (size_t)(j - i) << KV_PAGE_SHIFT,
 			 PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+			 MAP_SHARED | MAP_FIXED,
 			 kv.memfd, (off_t)a->pfn[i] << KV_PAGE_SHIFT) ==
 		    MAP_FAILED)
 			return -errno;
