@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,7 +77,8 @@ struct kv_bcache {
 	struct stat_slot stats[NR_SLOTS];
 };
 
-static _Thread_local char tl_errmsg[160];
+static _Thread_local char tl_errmsg[256];
+static _Thread_local char tl_detail[160];
 static _Thread_local int tl_slot = -1;
 static atomic_uint next_slot;
 
@@ -143,15 +145,41 @@ const char *kv_buf_last_error(void)
 	return tl_errmsg;
 }
 
+int kv_buf_corrupt(struct kv_buf *bp, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)bp;
+	va_start(ap, fmt);
+	vsnprintf(tl_detail, sizeof(tl_detail), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
 static int verify_failed(struct kv_buf *bp, const char *which, int err)
 {
 	const struct kv_buf_ops *ops = bp->b_ops;
+	bool detail = tl_detail[0] != 0;
 
-	snprintf(tl_errmsg, sizeof(tl_errmsg), "block %llu: %s %s: %s",
+	snprintf(tl_errmsg, sizeof(tl_errmsg), "block %llu: %s %s: %s%s%s%s",
 		 (unsigned long long)bp->b_blkno,
 		 ops && ops->name ? ops->name : "buffer", which,
-		 strerror(-err));
+		 strerror(-err), detail ? " (" : "", tl_detail,
+		 detail ? ")" : "");
 	stat_inc(bp->b_cache, ST_VERIFY, 1);
+	return err;
+}
+
+/* Run one verifier; a failure is recorded for kv_buf_last_error(). */
+static int run_verify(struct kv_buf *bp, int (*fn)(struct kv_buf *bp),
+		      const char *which)
+{
+	int err;
+
+	tl_detail[0] = 0;
+	err = fn(bp);
+	if (err)
+		verify_failed(bp, which, err);
 	return err;
 }
 
@@ -380,12 +408,10 @@ static int buf_found_slow(struct kv_buf *bp, unsigned nblks,
 		/* first reader that knows the type: verify what was read */
 		__atomic_store_n(&bp->b_ops, ops, __ATOMIC_RELAXED);
 		if (ops->verify_read) {
-			err = ops->verify_read(bp);
-			if (err) {
-				verify_failed(bp, "verify_read", err);
+			err = run_verify(bp, ops->verify_read, "verify_read");
+			if (err)
 				__atomic_store_n(&bp->b_ops, old,
 						 __ATOMIC_RELAXED);
-			}
 		}
 	}
 	kv_buf_unlock(bp);
@@ -478,9 +504,7 @@ hit:
 				 "block %llu: read: %s",
 				 (unsigned long long)blkno, strerror(-err));
 		} else if (ops && ops->verify_read) {
-			err = ops->verify_read(bp);
-			if (err)
-				verify_failed(bp, "verify_read", err);
+			err = run_verify(bp, ops->verify_read, "verify_read");
 		}
 		if (err) {
 			/* not cached: left for reclaim, unreachable */
@@ -497,6 +521,31 @@ hit:
 	bc_trim(bc);
 	*bpp = bp;
 	return 0;
+}
+
+int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+		  struct kv_buf **bpp)
+{
+	struct kv_buf *bp = NULL;
+	int err;
+
+	rcu_online();
+	for (;;) {
+		err = bc_lookup(bc, blkno, &bp);
+		if (err == -EAGAIN) {
+			sched_yield();
+			continue;
+		}
+		if (err == 0)
+			return -ENOENT;
+		err = buf_found_slow(bp, nblks, NULL);
+		if (err == -EAGAIN)
+			continue;
+		if (err)
+			return err;
+		*bpp = bp;
+		return 0;
+	}
 }
 
 int kv_buf_read(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
@@ -557,9 +606,9 @@ int kv_buf_write(struct kv_buf *bp)
 	if (atomic_load(&bp->b_pin_count))
 		return -EAGAIN;
 	if (bp->b_ops && bp->b_ops->verify_write) {
-		err = bp->b_ops->verify_write(bp);
+		err = run_verify(bp, bp->b_ops->verify_write, "verify_write");
 		if (err)
-			return verify_failed(bp, "verify_write", err);
+			return err;
 	}
 	err = kv_dev_pwrite(bc->dev, bp->b_addr, bp->b_len,
 			    bp->b_blkno * bc->blksize);

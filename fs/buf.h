@@ -131,6 +131,12 @@ int kv_buf_read(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
  */
 int kv_buf_get(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 	       const struct kv_buf_ops *ops, struct kv_buf **bpp);
+/*
+ * The cached buffer at blkno, held, without any I/O: -ENOENT if it is not
+ * cached, -EINVAL if cached with another length.
+ */
+int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+		  struct kv_buf **bpp);
 /* An extra reference on a buffer already held. */
 void kv_buf_hold(struct kv_buf *bp);
 void kv_buf_rele(struct kv_buf *bp);
@@ -164,9 +170,16 @@ void kv_buf_unpin(struct kv_buf *bp);
 bool kv_buf_is_pinned(const struct kv_buf *bp);
 
 /*
- * This thread's description of its last verification failure ("block N:
- * OPS verify_read: Bad message"), or "" if none.
+ * This thread's description of its last failed buffer read or verification
+ * ("block 41: test_block verify_read: Bad message (crc 0x... != 0x...)"),
+ * or "" if none.
  */
 const char *kv_buf_last_error(void);
+/*
+ * For verifiers: say what was wrong (the part in parentheses above) and
+ * return err, as in `return kv_buf_corrupt(bp, -EUCLEAN, "magic %x", m);`.
+ */
+int kv_buf_corrupt(struct kv_buf *bp, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

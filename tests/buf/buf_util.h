@@ -35,11 +35,14 @@ static inline int tb_verify_read(struct kv_buf *bp)
 				       KVFS_BLK_CRC_OFF);
 
 	if (kv_le32_to_cpu(h->crc) != crc)
-		return -EBADMSG;
+		return kv_buf_corrupt(bp, -EBADMSG, "crc 0x%08x, computed 0x%08x",
+				      kv_le32_to_cpu(h->crc), crc);
 	if (kv_le32_to_cpu(h->magic) != TB_MAGIC)
-		return -EUCLEAN;
+		return kv_buf_corrupt(bp, -EUCLEAN, "magic 0x%08x",
+				      kv_le32_to_cpu(h->magic));
 	if (kv_le64_to_cpu(h->blkno) != bp->b_blkno)
-		return -EUCLEAN;
+		return kv_buf_corrupt(bp, -EUCLEAN, "header says block %llu",
+				      (unsigned long long)kv_le64_to_cpu(h->blkno));
 	return 0;
 }
 

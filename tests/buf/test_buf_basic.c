@@ -109,10 +109,13 @@ static void test_verify_failures(void)
 	CHECK_EQ(kv_buf_read(bc, 41, 1, &tb_ops, &bp), -EBADMSG);
 	CHECK(strstr(kv_buf_last_error(), "block 41") != NULL);
 	CHECK(strstr(kv_buf_last_error(), "test_block") != NULL);
+	CHECK(strstr(kv_buf_last_error(), "crc 0x") != NULL);
 	CHECK_EQ(kv_buf_read(bc, 42, 1, &tb_ops, &bp), -EUCLEAN);
 	CHECK(strstr(kv_buf_last_error(), "block 42") != NULL);
+	CHECK(strstr(kv_buf_last_error(), "magic 0x12345678") != NULL);
 	CHECK_EQ(kv_buf_read(bc, 43, 1, &tb_ops, &bp), -EUCLEAN);
 	CHECK(strstr(kv_buf_last_error(), "block 43") != NULL);
+	CHECK(strstr(kv_buf_last_error(), "header says block 40") != NULL);
 	/* a failed read is not cached: the next one goes to the device */
 	CHECK_EQ(kv_buf_read(bc, 41, 1, &tb_ops, &bp), -EBADMSG);
 	kv_bcache_get_stats(bc, &st);
@@ -211,6 +214,17 @@ static void test_pin_dirty_stale_reclaim(void)
 	CHECK_EQ(st.bytes_cached, 0);
 	CHECK_EQ(st.reclaimed, 10);
 
+	/* incore: only what is cached, without I/O */
+	CHECK_EQ(kv_buf_incore(bc, 55, 1, &bp), -ENOENT);
+	CHECK_EQ(kv_buf_read(bc, 55, 1, &tb_ops, &bp), 0);
+	kv_buf_rele(bp);
+	CHECK_EQ(kv_buf_incore(bc, 55, 1, &held), 0);
+	CHECK(held == bp);
+	CHECK_EQ(kv_buf_incore(bc, 55, 4, &held), -EINVAL);
+	kv_buf_rele(bp);
+	kv_bcache_shrink(bc, 100);
+	CHECK_EQ(kv_buf_incore(bc, 55, 1, &bp), -ENOENT);
+
 	/* stale: leaves the index at once, the next read goes to disk */
 	CHECK_EQ(kv_buf_read(bc, 55, 1, &tb_ops, &bp), 0);
 	kv_buf_lock(bp);
@@ -223,7 +237,7 @@ static void test_pin_dirty_stale_reclaim(void)
 	kv_buf_rele(bp);
 	kv_buf_rele(held);
 	kv_bcache_get_stats(bc, &st);
-	CHECK_EQ(st.reads, 12);
+	CHECK_EQ(st.reads, 13);
 	/* stale buffers go without a second chance */
 	CHECK_EQ(kv_bcache_shrink(bc, 1), 1);
 	kv_bcache_get_stats(bc, &st);
