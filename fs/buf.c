@@ -50,8 +50,15 @@
 #define BUF_DEAD (-(1 << 30))
 #define NR_SLOTS 64
 
-enum { ST_HITS, ST_MISSES, ST_READS, ST_WRITES, ST_RECLAIMED, ST_VERIFY,
-       ST_NR };
+enum {
+	ST_HITS,
+	ST_MISSES,
+	ST_READS,
+	ST_WRITES,
+	ST_RECLAIMED,
+	ST_VERIFY,
+	ST_NR
+};
 
 /* One cache line of counters per thread slot. */
 struct stat_slot {
@@ -134,8 +141,8 @@ static inline unsigned long blk_hash(uint64_t k)
 
 static int buf_match(struct cds_lfht_node *node, const void *key)
 {
-	const struct kv_buf *bp = caa_container_of(node, struct kv_buf,
-						   b_hnode);
+	const struct kv_buf *bp =
+		caa_container_of(node, struct kv_buf, b_hnode);
 
 	return bp->b_blkno == *(const uint64_t *)key;
 }
@@ -163,9 +170,8 @@ static int verify_failed(struct kv_buf *bp, const char *which, int err)
 
 	snprintf(tl_errmsg, sizeof(tl_errmsg), "block %llu: %s %s: %s%s%s%s",
 		 (unsigned long long)bp->b_blkno,
-		 ops && ops->name ? ops->name : "buffer", which,
-		 strerror(-err), detail ? " (" : "", tl_detail,
-		 detail ? ")" : "");
+		 ops && ops->name ? ops->name : "buffer", which, strerror(-err),
+		 detail ? " (" : "", tl_detail, detail ? ")" : "");
 	stat_inc(bp->b_cache, ST_VERIFY, 1);
 	return err;
 }
@@ -259,8 +265,7 @@ static void buf_unhash(struct kv_buf *bp)
  * Free up to nr_to_scan unused buffers from the cold end of the LRU, or
  * until the cache holds at most target bytes.  Returns the number freed.
  */
-static size_t bc_reclaim(struct kv_bcache *bc, size_t nr_to_scan,
-			 size_t target)
+static size_t bc_reclaim(struct kv_bcache *bc, size_t nr_to_scan, size_t target)
 {
 	struct kv_buf *victims = NULL, *bp;
 	size_t bytes = atomic_load(&bc->bytes), freed = 0, freed_bytes = 0;
@@ -367,8 +372,7 @@ static inline int bc_lookup(struct kv_bcache *bc, uint64_t blkno,
 	bp = caa_container_of(node, struct kv_buf, b_hnode);
 	if (caa_unlikely(atomic_fetch_add_explicit(&bp->b_hold, 1,
 						   memory_order_acquire) < 0)) {
-		atomic_fetch_sub_explicit(&bp->b_hold, 1,
-					  memory_order_relaxed);
+		atomic_fetch_sub_explicit(&bp->b_hold, 1, memory_order_relaxed);
 		ret = -EAGAIN;
 		goto out;
 	}
@@ -446,9 +450,9 @@ static int buf_find_or_create(struct kv_bcache *bc, uint64_t blkno,
 		if (caa_likely((flags & (KV_BUF_DONE | KV_BUF_STALE)) ==
 				       KV_BUF_DONE &&
 			       bp->b_nblks == nblks &&
-			       (!ops || __atomic_load_n(&bp->b_ops,
-							__ATOMIC_RELAXED) ==
-						ops))) {
+			       (!ops ||
+				__atomic_load_n(&bp->b_ops, __ATOMIC_RELAXED) ==
+					ops))) {
 			if (!(flags & KV_BUF_REF))
 				atomic_fetch_or_explicit(&bp->b_flags,
 							 KV_BUF_REF,
@@ -668,8 +672,7 @@ int kv_bcache_create(struct kv_dev *dev, unsigned blksize, size_t mem_limit,
 		goto out_free;
 	}
 	bc->ht = cds_lfht_new(1024, 1024, 0,
-			      CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-			      NULL);
+			      CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	if (!bc->ht) {
 		err = -ENOMEM;
 		goto out_cache;

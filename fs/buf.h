@@ -54,28 +54,28 @@ struct kv_buf_ops {
 };
 
 /* b_flags */
-#define KV_BUF_DONE (1u << 0)   /* contents valid (read or initialised) */
-#define KV_BUF_DIRTY (1u << 1)  /* changed since last write-back */
-#define KV_BUF_STALE (1u << 2)  /* block freed: no longer in the index */
-#define KV_BUF_REF (1u << 3)    /* used since the LRU last passed it */
+#define KV_BUF_DONE (1u << 0) /* contents valid (read or initialised) */
+#define KV_BUF_DIRTY (1u << 1) /* changed since last write-back */
+#define KV_BUF_STALE (1u << 2) /* block freed: no longer in the index */
+#define KV_BUF_REF (1u << 3) /* used since the LRU last passed it */
 #define KV_BUF_HASHED (1u << 4) /* in the index */
 
 struct kv_buf {
 	/* read-only after creation */
-	uint64_t b_blkno;     /* first filesystem block */
-	unsigned b_nblks;     /* blocks covered */
-	size_t b_len;         /* bytes: b_nblks * block size */
-	void *b_addr;         /* the contents (kvmalloc) */
+	uint64_t b_blkno; /* first filesystem block */
+	unsigned b_nblks; /* blocks covered */
+	size_t b_len; /* bytes: b_nblks * block size */
+	void *b_addr; /* the contents (kvmalloc) */
 	struct kv_bcache *b_cache;
 
 	/* under the buffer lock */
 	const struct kv_buf_ops *b_ops;
-	void *b_log_item;     /* owned by the buffer log item */
-	uint64_t b_lsn;       /* stamped into the header by verify_write */
+	void *b_log_item; /* owned by the buffer log item */
+	uint64_t b_lsn; /* stamped into the header by verify_write */
 
 	/* the cache's own */
-	atomic_int b_hold;        /* references; negative once dying */
-	atomic_uint b_flags;      /* KV_BUF_* */
+	atomic_int b_hold; /* references; negative once dying */
+	atomic_uint b_flags; /* KV_BUF_* */
 	atomic_int b_pin_count;
 	struct kv_mutex b_lock;
 	struct cds_lfht_node b_hnode;
@@ -83,10 +83,10 @@ struct kv_buf {
 };
 
 struct kv_bcache_stats {
-	uint64_t hits;      /* lookups served from the cache */
-	uint64_t misses;    /* lookups that created a buffer */
-	uint64_t reads;     /* device reads */
-	uint64_t writes;    /* device write-backs */
+	uint64_t hits; /* lookups served from the cache */
+	uint64_t misses; /* lookups that created a buffer */
+	uint64_t reads; /* device reads */
+	uint64_t writes; /* device write-backs */
 	uint64_t reclaimed; /* buffers freed by the LRU limit or the shrinker */
 	uint64_t verify_failures;
 	uint64_t nr_cached; /* buffers in the cache now */

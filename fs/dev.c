@@ -364,8 +364,7 @@ static int fault_write(struct kv_dev *dev, const void *buf, size_t len,
 	return io_full(dev->fd, (void *)buf, len, off, true);
 }
 
-int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len,
-		  uint64_t off)
+int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len, uint64_t off)
 {
 	uint64_t nr;
 	int err;

@@ -78,8 +78,8 @@ static int parse_uint(const char *opt, const char *s, unsigned *out)
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || *end || !*s || v == 0 || v > 1u << 24) {
-		fprintf(stderr, "kvfs-bufcache-bench: bad %s value '%s'\n",
-			opt, s);
+		fprintf(stderr, "kvfs-bufcache-bench: bad %s value '%s'\n", opt,
+			s);
 		return -1;
 	}
 	*out = (unsigned)v;
@@ -129,7 +129,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "kvfs-bufcache-bench: unexpected argument '%s'\n",
+		fprintf(stderr,
+			"kvfs-bufcache-bench: unexpected argument '%s'\n",
 			argv[optind]);
 		return 1;
 	}
@@ -163,8 +164,9 @@ int main(int argc, char **argv)
 
 		err = kv_buf_read(bc, b, 1, NULL, &bp);
 		if (err) {
-			fprintf(stderr, "kvfs-bufcache-bench: read block %u: %s\n",
-				b, strerror(-err));
+			fprintf(stderr,
+				"kvfs-bufcache-bench: read block %u: %s\n", b,
+				strerror(-err));
 			goto out_cache;
 		}
 		kv_buf_rele(bp);
@@ -179,7 +181,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nthreads; i++) {
 		w[i].id = i;
 		if (pthread_create(&w[i].th, NULL, work, &w[i])) {
-			fprintf(stderr, "kvfs-bufcache-bench: pthread_create failed\n");
+			fprintf(stderr,
+				"kvfs-bufcache-bench: pthread_create failed\n");
 			atomic_store(&stop, true);
 			nthreads = i;
 			goto out_join;

@@ -31,18 +31,19 @@ static inline struct kvfs_blk_hdr *tb_hdr(struct kv_buf *bp)
 static inline int tb_verify_read(struct kv_buf *bp)
 {
 	struct kvfs_blk_hdr *h = tb_hdr(bp);
-	uint32_t crc = kv_crc32c_block(bp->b_addr, bp->b_len,
-				       KVFS_BLK_CRC_OFF);
+	uint32_t crc = kv_crc32c_block(bp->b_addr, bp->b_len, KVFS_BLK_CRC_OFF);
 
 	if (kv_le32_to_cpu(h->crc) != crc)
-		return kv_buf_corrupt(bp, -EBADMSG, "crc 0x%08x, computed 0x%08x",
+		return kv_buf_corrupt(bp, -EBADMSG,
+				      "crc 0x%08x, computed 0x%08x",
 				      kv_le32_to_cpu(h->crc), crc);
 	if (kv_le32_to_cpu(h->magic) != TB_MAGIC)
 		return kv_buf_corrupt(bp, -EUCLEAN, "magic 0x%08x",
 				      kv_le32_to_cpu(h->magic));
 	if (kv_le64_to_cpu(h->blkno) != bp->b_blkno)
-		return kv_buf_corrupt(bp, -EUCLEAN, "header says block %llu",
-				      (unsigned long long)kv_le64_to_cpu(h->blkno));
+		return kv_buf_corrupt(
+			bp, -EUCLEAN, "header says block %llu",
+			(unsigned long long)kv_le64_to_cpu(h->blkno));
 	return 0;
 }
 
@@ -54,8 +55,8 @@ static inline int tb_verify_write(struct kv_buf *bp)
 	    kv_le64_to_cpu(h->blkno) != bp->b_blkno)
 		return -EUCLEAN;
 	h->lsn = kv_cpu_to_le64(bp->b_lsn);
-	h->crc = kv_cpu_to_le32(kv_crc32c_block(bp->b_addr, bp->b_len,
-						KVFS_BLK_CRC_OFF));
+	h->crc = kv_cpu_to_le32(
+		kv_crc32c_block(bp->b_addr, bp->b_len, KVFS_BLK_CRC_OFF));
 	return 0;
 }
 

@@ -155,8 +155,7 @@ int main(void)
 	CHECK_EQ(st.verify_failures, 0);
 	printf("lookups %lu (%lu ENOMEM retries) hits %llu misses %llu reclaimed %llu kv reclaim passes %llu\n",
 	       atomic_load(&lookups), atomic_load(&nomem),
-	       (unsigned long long)st.hits,
-	       (unsigned long long)st.misses,
+	       (unsigned long long)st.hits, (unsigned long long)st.misses,
 	       (unsigned long long)st.reclaimed,
 	       (unsigned long long)ks.reclaim_passes);
 

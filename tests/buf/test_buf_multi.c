@@ -85,7 +85,8 @@ int main(void)
 		CHECK(memcmp(bp->b_addr, copy + (size_t)i * NB * BS,
 			     bp->b_len) == 0);
 		CHECK(tb_payload_ok(bp->b_addr, bp->b_len, blk, 6));
-		CHECK_EQ(kv_le64_to_cpu(((struct kvfs_blk_hdr *)bp->b_addr)->lsn),
+		CHECK_EQ(kv_le64_to_cpu(
+				 ((struct kvfs_blk_hdr *)bp->b_addr)->lsn),
 			 77);
 		kv_buf_rele(bp);
 	}

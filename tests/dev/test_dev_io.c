@@ -111,8 +111,8 @@ int main(void)
 	CHECK_EQ(kv_dev_discard(ro, 0, 4096), -EROFS);
 	CHECK_EQ(kv_dev_flush(ro), 0);
 	for (unsigned t = 0; t < NR_THREADS; t++) {
-		uint64_t o = (uint64_t)t * SLICE + (39 * 65536u) %
-			     (SLICE - 65536);
+		uint64_t o =
+			(uint64_t)t * SLICE + (39 * 65536u) % (SLICE - 65536);
 
 		CHECK_EQ(kv_dev_pread(ro, rd, 65536, o), 0);
 		CHECK(matches(rd, 65536, o, t + 39));
