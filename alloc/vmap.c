@@ -9,7 +9,10 @@
  * and a small cache of freed, still-mapped areas.  A thread allocates from
  * its home zone (assigned round-robin) and steals from the others only when
  * the home zone has no room; a free finds its zone by address arithmetic.
- * Every range is followed by one never-mapped guard page.
+ * In debug builds every range is followed by one never-mapped guard page;
+ * release builds pack areas back to back, so that neighbouring mappings of
+ * consecutive memfd offsets merge into one kernel VMA (vm.max_map_count
+ * would otherwise cap the number of live areas near 32k).
  *
  * Unmapping is lazy: freed ranges queue on the zone's lazy list and are
  * purged in batches (sorted, coalesced, one mmap(PROT_NONE, MAP_FIXED) per
@@ -40,6 +43,11 @@
 #define RANGES_SLACK (RANGES_MAX + VCACHE_MAX + 1)
 #define DEFAULT_WINDOW ((size_t)16 << 30)
 #define DEFAULT_PURGE_BATCH 8192
+#ifdef KV_DEBUG
+#define GUARD_PAGES 1
+#else
+#define GUARD_PAGES 0
+#endif
 
 struct kv_varea {
 	struct kv_varea *hnext;
@@ -192,7 +200,7 @@ static struct kv_varea *hash_find(struct kv_vzone *z, uintptr_t addr,
 
 static size_t area_bytes(const struct kv_varea *a)
 {
-	return ((size_t)a->npages + 1) << KV_PAGE_SHIFT; /* + guard page */
+	return ((size_t)a->npages + GUARD_PAGES) << KV_PAGE_SHIFT;
 }
 
 /* Queue a range for the lazy purge; true if the zone's batch is full. */
