@@ -17,6 +17,12 @@ struct kv_mutex {
 
 void kv_lockstat_contended(int class_id);
 void kv_lockstat_acquired(int class_id);
+/*
+ * Sets up the calling thread's counter slots.  The counting calls do it on
+ * first use; they are made before the mutex is taken so that this never
+ * happens with a kv_mutex held.
+ */
+void kv_lockstat_thread_init(void);
 
 static inline void kv_mutex_init(struct kv_mutex *l, int class_id)
 {
@@ -31,15 +37,16 @@ static inline void kv_mutex_destroy(struct kv_mutex *l)
 
 static inline void kv_mutex_lock(struct kv_mutex *l)
 {
+	kv_lockstat_acquired(l->class_id);
 	if (pthread_mutex_trylock(&l->m) != 0) {
 		kv_lockstat_contended(l->class_id);
 		pthread_mutex_lock(&l->m);
 	}
-	kv_lockstat_acquired(l->class_id);
 }
 
 static inline int kv_mutex_trylock(struct kv_mutex *l)
 {
+	kv_lockstat_thread_init();
 	if (pthread_mutex_trylock(&l->m) != 0)
 		return 0;
 	kv_lockstat_acquired(l->class_id);

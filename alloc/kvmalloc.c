@@ -35,7 +35,7 @@ static void *large_alloc(size_t size, kv_gfp_t gfp, bool account)
 	struct kv_tcache *tc = kv_tcache();
 	void *p;
 
-	if (npages > kv.npages)
+	if (size > kv.size)
 		return NULL;
 	if (order <= KV_MAX_ORDER) {
 		uint32_t pfn;

@@ -2,7 +2,10 @@
 /*
  * Lock classes and their contention counters.  The counters live in the
  * per-thread caches (one slot per class per thread) and are summed on read,
- * so counting an acquisition never writes a shared cache line.
+ * so counting an acquisition never writes a shared cache line.  A thread's
+ * slots are created on its first count, which kv_mutex_lock() makes before
+ * taking the mutex: creating them takes the thread-cache registry lock,
+ * which must never nest inside a kv_mutex (see tcache.c).
  *
  * Locks:
  *   class_lock protects registration (names[], nr_classes).  Readers of a
@@ -50,6 +53,11 @@ int kv_lockstat_nr_classes(void)
 const char *kv_lockstat_name(int id)
 {
 	return names[id];
+}
+
+void kv_lockstat_thread_init(void)
+{
+	kv_tcache();
 }
 
 void kv_lockstat_contended(int class_id)

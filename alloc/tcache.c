@@ -11,7 +11,10 @@
  * Locks:
  *   tc_lock protects the registry list and the counters folded in from
  *   exited threads (dead_*).  Taken before any kv_mutex (drain under it
- *   takes slab and buddy locks: tc_lock -> slab -> buddy).
+ *   takes slab and buddy locks: tc_lock -> slab -> buddy), never under
+ *   one: a thread creates its cache (which takes tc_lock) before its first
+ *   kv_mutex acquisition, and every drain under tc_lock first makes sure
+ *   the calling thread has a cache.
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -382,14 +382,13 @@ void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
 	struct kv_varea *a;
 	uintptr_t addr = 0;
 
-	if (!kv.ready || align & (align - 1) || align > kv.zone_size / 2)
+	if (!kv.ready || align & (align - 1) || align > kv.zone_size / 2 ||
+	    size > kv.size)
 		return NULL;
 	if (align < KV_PAGE_SIZE)
 		align = KV_PAGE_SIZE;
 	if (!npages)
 		npages = 1;
-	if (npages > kv.npages)
-		return NULL;
 	home = home_zone();
 	z = &kv.zones[home];
 

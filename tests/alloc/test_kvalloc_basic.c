@@ -4,8 +4,10 @@
  * caches, the vmap path seen through both addresses, alignment, stats
  * names, and kv_fini/kv_init cycles returning the arena whole.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc/internal.h"
 #include "tests/check.h"
@@ -72,6 +74,9 @@ static void test_zero_calloc_realloc(void)
 		CHECK(p[i] == 0);
 	kvfree(p);
 	CHECK(kvcalloc(SIZE_MAX / 2, 3, KV_NOWARN) == NULL);
+	CHECK(kvmalloc(SIZE_MAX, KV_NOWARN) == NULL);
+	CHECK(kvmalloc(SIZE_MAX - KV_PAGE_SIZE, KV_NOWARN | KV_NOFAIL) == NULL);
+	CHECK(kv_vmalloc(SIZE_MAX, KV_NOWARN) == NULL);
 	CHECK(kvcalloc((size_t)1 << 33, (size_t)1 << 33, KV_NOWARN) == NULL);
 
 	p = kvrealloc(NULL, 10, 0);
@@ -193,6 +198,44 @@ static void test_stats_format(void)
 	CHECK(buf[n - 1] == '\n');
 }
 
+static struct kv_mutex test_lock;
+static int held;
+
+static void *contender(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
+		;
+	kv_mutex_lock(&test_lock); /* the holder sleeps: this contends */
+	kv_mutex_unlock(&test_lock);
+	return NULL;
+}
+
+/* A contended acquisition is counted once, for its class, on any thread. */
+static void test_lock_class(void)
+{
+	int id = kv_lock_class_register("test_lock");
+	uint64_t before;
+	pthread_t t;
+
+	CHECK(id >= 0);
+	CHECK_EQ(kv_lock_class_register("test_lock"), id);
+	CHECK(kv_lock_class_register("") < 0);
+	kv_mutex_init(&test_lock, id);
+	before = kv_lock_class_contended(id);
+	CHECK_EQ(pthread_create(&t, NULL, contender, NULL), 0);
+	kv_mutex_lock(&test_lock);
+	__atomic_store_n(&held, 1, __ATOMIC_RELEASE);
+	usleep(100 * 1000);
+	kv_mutex_unlock(&test_lock);
+	pthread_join(t, NULL);
+	CHECK_EQ(kv_lock_class_contended(id), before + 1);
+	CHECK(kv_mutex_trylock(&test_lock));
+	kv_mutex_unlock(&test_lock);
+	kv_mutex_destroy(&test_lock);
+	__atomic_store_n(&held, 0, __ATOMIC_RELEASE);
+}
+
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 64 << 20 };
@@ -220,6 +263,7 @@ int main(void)
 		test_align();
 		test_named_cache();
 		test_stats_format();
+		test_lock_class();
 		kv_fini();
 	}
 	return 0;
