@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vmap area allocator: threads get distinct home zones (one zone in the
+ * single_vmap_zone build), frees find their zone from the address, freed
+ * ranges are unmapped lazily in batches and really unmapped after a purge,
+ * and a freed area can be reused whole before it is purged.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc/internal.h"
+#include "tests/check.h"
+
+#define NTHREADS 4
+
+static unsigned zone_index(const void *p)
+{
+	return (unsigned)(((uintptr_t)p - (uintptr_t)kv.win) / kv.zone_size);
+}
+
+static void *zone_user(void *arg)
+{
+	unsigned *zone = arg;
+	void *p = kv_vmalloc(3 * KV_PAGE_SIZE, 0);
+
+	CHECK(p);
+	*zone = zone_index(p);
+	memset(p, 7, 3 * KV_PAGE_SIZE);
+	kv_vfree(p);
+	return NULL;
+}
+
+static void test_home_zones(void)
+{
+	unsigned zone[NTHREADS], i;
+	pthread_t t[NTHREADS];
+	struct kv_stats st;
+
+	for (i = 0; i < NTHREADS; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, zone_user, &zone[i]), 0);
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	kv_stats(&st);
+#ifdef KV_SINGLE_VMAP_ZONE
+	CHECK_EQ(st.vmap_zones, 1);
+	for (i = 0; i < NTHREADS; i++)
+		CHECK_EQ(zone[i], 0);
+#else
+	CHECK(st.vmap_zones >= 4);
+	for (i = 0; i < NTHREADS; i++)
+		for (unsigned j = i + 1; j < NTHREADS; j++)
+			CHECK(zone[i] != zone[j]);
+#endif
+	CHECK_EQ(st.vmap_areas_live, 0);
+}
+
+/* With a purge batch of 64 pages, frees of 5..9-page areas purge in batches. */
+static void test_lazy_purge(void)
+{
+	struct kv_stats a, b;
+	void *p[40];
+	unsigned i;
+
+	kv_vmap_purge();
+	kv_stats(&a);
+	/* distinct sizes: the area cache holds few of them */
+	for (i = 0; i < 40; i++) {
+		p[i] = kv_vmalloc((i % 5 + 5) * KV_PAGE_SIZE, 0);
+		CHECK(p[i]);
+	}
+	for (i = 0; i < 40; i++)
+		kv_vfree(p[i]);
+	kv_stats(&b);
+	CHECK(b.vmap_lazy_purges > a.vmap_lazy_purges);
+	/* batched: far fewer purges than frees */
+	CHECK(b.vmap_lazy_purges - a.vmap_lazy_purges < 10);
+	CHECK(b.vmap_pages_purged >= a.vmap_pages_purged + 64);
+	kv_vmap_purge();
+	kv_stats(&b);
+	CHECK_EQ(b.vmap_areas_live, 0);
+}
+
+/* After a purge the old address faults: the mapping is really gone. */
+static void test_unmapped_after_purge(void)
+{
+	volatile unsigned char *p = kv_vmalloc(2 * KV_PAGE_SIZE, 0);
+	int status;
+	pid_t pid;
+
+	CHECK(p);
+	p[KV_PAGE_SIZE] = 1;
+	kv_vfree((void *)p);
+	kv_vmap_purge();
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		p[KV_PAGE_SIZE] = 2;
+		_exit(0);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+}
+
+/* A freed area is kept mapped and handed out whole to a same-sized request. */
+static void test_area_cache(void)
+{
+	unsigned char *p, *q, *d1, *d2;
+	struct kv_stats a, b;
+
+	kv_vmap_purge();
+	p = kv_vmalloc(8 * KV_PAGE_SIZE, 0);
+	CHECK(p);
+	d1 = kv_vmap_to_direct(p);
+	kv_vfree(p);
+	kv_stats(&a);
+	q = kv_vmalloc(8 * KV_PAGE_SIZE, KV_ZERO);
+	kv_stats(&b);
+	CHECK(q == p);
+	d2 = kv_vmap_to_direct(q);
+	CHECK(d1 == d2);
+	CHECK_EQ(b.pages_free, a.pages_free); /* no new pages */
+	CHECK(q[0] == 0 && q[8 * KV_PAGE_SIZE - 1] == 0);
+	kv_vfree(q);
+	/* a purge returns the cached area's pages */
+	kv_stats(&a);
+	kv_vmap_purge();
+	kv_stats(&b);
+	CHECK(b.pages_free + b.pcp_pages >= a.pages_free + a.pcp_pages + 8);
+}
+
+int main(void)
+{
+	struct kv_config cfg = { .budget_bytes = 32u << 20,
+				 .purge_batch = 64 };
+	struct kv_stats st;
+
+	CHECK_EQ(kv_init(&cfg), 0);
+	test_home_zones();
+	test_lazy_purge();
+	test_unmapped_after_purge();
+	test_area_cache();
+	kv_drain_caches();
+	kv_stats(&st);
+	CHECK_EQ(st.pages_free, st.pages_total);
+	CHECK_EQ(st.live_allocs, 0);
+	kv_fini();
+	return 0;
+}
