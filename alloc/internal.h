@@ -100,6 +100,7 @@ enum {
 struct kv_tcache {
 	struct kv_tcache *next, *prev; /* registry, under kv_tc_lock */
 	int home_zone;                 /* -1 until the first vmap allocation */
+	uint32_t drain_seen;           /* kv.drain_gen last acted on */
 	uint32_t pcp_count;
 	uint32_t pcp[KV_PCP_MAX];
 	uint32_t hcp_pages;
@@ -132,6 +133,16 @@ struct kv_global {
 	unsigned purge_batch;
 	struct kv_vzone *zones;
 
+	/*
+	 * What one thread may cache, scaled to the budget: memory in an idle
+	 * thread's caches is out of reach of other threads until it exits.
+	 */
+	uint32_t pcp_high;       /* order-0 pages, <= KV_PCP_MAX */
+	uint32_t hcp_high;       /* pages in order 1..KV_HCP_MAX_ORDER blocks */
+	uint32_t mag_bytes;      /* per magazine */
+	/* bumped by reclaim: active threads drain their caches when they see it */
+	uint32_t drain_gen;
+
 	/* lock classes */
 	int lc_buddy, lc_slab, lc_vzone, lc_vpurge, lc_shrinker, lc_nofail;
 };
@@ -155,6 +166,16 @@ static inline void kv_tstat_add(struct kv_tcache *tc, int i, uint64_t n)
 	__atomic_store_n(&tc->stat[i], tc->stat[i] + n, __ATOMIC_RELAXED);
 }
 void kv_tcache_drain(struct kv_tcache *tc);
+/* Slow paths: drain if reclaim asked every thread to since we last looked. */
+static inline void kv_tcache_check_drain(struct kv_tcache *tc)
+{
+	uint32_t gen = __atomic_load_n(&kv.drain_gen, __ATOMIC_RELAXED);
+
+	if (unlikely(tc->drain_seen != gen)) {
+		tc->drain_seen = gen;
+		kv_tcache_drain(tc);
+	}
+}
 void kv_tcache_drain_all(void);
 void kv_tcache_drain_slot(unsigned id);
 void kv_tcache_sum(uint64_t stat[KV_T_NR], uint64_t *pcp,

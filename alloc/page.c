@@ -201,15 +201,15 @@ static void pcp_free(struct kv_tcache *tc, uint32_t pfn)
 {
 	uint32_t c = tc->pcp_count;
 
-	if (unlikely(c == KV_PCP_MAX)) {
-		unsigned half = KV_PCP_MAX / 2, i;
+	if (unlikely(c >= kv.pcp_high)) {
+		unsigned half = c / 2, i;
 
 		buddy_lock();
 		for (i = 0; i < half; i++)
 			buddy_free_block(tc->pcp[i], 0);
 		buddy_unlock(true);
 		memmove(tc->pcp, tc->pcp + half,
-			(KV_PCP_MAX - half) * sizeof(tc->pcp[0]));
+			(c - half) * sizeof(tc->pcp[0]));
 		c -= half;
 	}
 	kv.desc[pfn].state = KV_PG_PCP;
@@ -219,7 +219,7 @@ static void pcp_free(struct kv_tcache *tc, uint32_t pfn)
 
 /*
  * Per-thread cache of higher-order blocks (orders 1..KV_HCP_MAX_ORDER): a
- * few blocks per order, at most KV_HCP_PAGES pages per thread.  It only
+ * few blocks per order, at most kv.hcp_high pages per thread.  It only
  * ever holds blocks that were free, so the fail-fast attempt stays
  * fail-fast: a hit here is a block of that order that was free.
  */
@@ -245,7 +245,7 @@ static bool hcp_free(struct kv_tcache *tc, uint32_t pfn, unsigned order)
 	uint8_t c = tc->hcp_count[order];
 
 	if (c >= hcp_depth(order) ||
-	    tc->hcp_pages + (1u << order) > KV_HCP_PAGES)
+	    tc->hcp_pages + (1u << order) > kv.hcp_high)
 		return false;
 	kv.desc[pfn].state = KV_PG_PCP;
 	kv.desc[pfn].order = (uint8_t)order;
@@ -280,6 +280,7 @@ uint32_t kv_page_try(unsigned order)
 	struct kv_tcache *tc = kv_tcache();
 	uint32_t pfn;
 
+	kv_tcache_check_drain(tc);
 	if (order == 0) {
 		pfn = pcp_alloc(tc);
 	} else {
@@ -364,6 +365,19 @@ int kv_arena_init(size_t budget)
 		kv.free_head[o] = KV_PFN_NONE;
 	kv.nr_free = 0;
 	buddy_free_run_locked(0, kv.npages);
+	kv.pcp_high = kv.npages / 512;
+	if (kv.pcp_high > KV_PCP_MAX)
+		kv.pcp_high = KV_PCP_MAX;
+	if (kv.pcp_high < KV_PCP_BATCH)
+		kv.pcp_high = KV_PCP_BATCH;
+	kv.hcp_high = kv.npages / 128;
+	if (kv.hcp_high > KV_HCP_PAGES)
+		kv.hcp_high = KV_HCP_PAGES;
+	kv.mag_bytes = (uint32_t)(budget / 1024);
+	if (kv.mag_bytes > 65536)
+		kv.mag_bytes = 65536;
+	if (kv.mag_bytes < 8192)
+		kv.mag_bytes = 8192;
 	return 0;
 
 fail_map:

@@ -231,7 +231,11 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 	if ((gfp & KV_NORETRY) && !(gfp & KV_NOFAIL))
 		return false;
 	if (a == 0) {
-		/* what the allocator itself holds on to comes back first */
+		/*
+		 * What the allocator itself holds on to comes back first; other
+		 * threads give back their caches on their next slow path.
+		 */
+		__atomic_add_fetch(&kv.drain_gen, 1, __ATOMIC_RELAXED);
 		kv_vmap_purge();
 		kv_tcache_drain(kv_tcache());
 		kv_slab_shrink();

@@ -58,12 +58,12 @@ static void cache_setup(struct kv_cache *c, const char *name, uint32_t size,
 	for (o = 0; o < KV_COSTLY_ORDER && (KV_PAGE_SIZE << o) / size < 8; o++)
 		;
 	c->order = o > c->min_order ? o : c->min_order;
-	/* a magazine holds at most ~64 KiB */
-	c->mag_max = (uint32_t)(65536 / size);
+	/* a magazine holds about kv.mag_bytes, and at least 4 objects */
+	c->mag_max = kv.mag_bytes / size;
 	if (c->mag_max > KV_MAG_MAX)
 		c->mag_max = KV_MAG_MAX;
-	if (c->mag_max < 8)
-		c->mag_max = 8;
+	if (c->mag_max < 4)
+		c->mag_max = 4;
 }
 
 void kv_slab_init(void)
@@ -212,6 +212,7 @@ void *kv_slab_alloc_slow(struct kv_cache *c, kv_gfp_t gfp)
 	if (!kv.ready)
 		return NULL;
 	tc = kv_tcache();
+	kv_tcache_check_drain(tc);
 	m = &tc->mag[c->id];
 	if (m->count)
 		return m->obj[--m->count];
@@ -252,8 +253,10 @@ void kv_slab_free_slow(struct kv_cache *c, void *obj)
 {
 	struct kv_tcache *tc = kv_tcache();
 	struct kv_mag *m = &tc->mag[c->id];
-	unsigned half = m->count / 2;
+	unsigned half;
 
+	kv_tcache_check_drain(tc);
+	half = m->count / 2;
 	if (m->count >= c->mag_max) {
 		kv_slab_free_batch(c, m->obj, half);
 		memmove(m->obj, m->obj + half,

@@ -84,6 +84,7 @@ struct kv_tcache *kv_tcache_create(void)
 		abort();
 	}
 	tc->home_zone = -1;
+	tc->drain_seen = __atomic_load_n(&kv.drain_gen, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&tc_lock);
 	tc->next = tc_list;
 	if (tc_list)
