@@ -61,8 +61,9 @@ run_csv() {
 	check_csv "$tmp/csv" "$1" "$2"
 }
 
-# full_fit_alloc pins 2 * fls(ncpus) * 8192 one-page areas: more than
-# kv-vmalloc can map under vm.max_map_count, so it runs without kv-vmalloc.
+# full_fit_alloc pins 2 * fls(ncpus) * 8192 one-page areas: with the guard
+# pages of kv's debug builds, more vmap areas than vm.max_map_count allows,
+# so it runs without kv-vmalloc.
 run_csv "$(echo $tests | sed 's/full_fit_alloc//')" "$allocs"
 run_csv full_fit_alloc "kv glibc jemalloc mimalloc"
 "$bench" --csv --alloc all --test small_obj --seconds 0.02 --budget 64M \
