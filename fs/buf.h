@@ -27,7 +27,9 @@
  * written back nor reclaimed; kv_buf_write() of a pinned buffer is -EAGAIN.
  *
  * Threads using the cache are registered with urcu (memb flavour)
- * automatically on first use and unregistered at thread exit.  No caller may
+ * automatically on first use and unregistered at thread exit.  Other code
+ * that registers threads must test URCU_TLS(urcu_memb_reader).registered
+ * first (as this cache does), or a thread would be registered twice.  No caller may
  * be inside an RCU read-side critical section when calling into the cache
  * or allocating memory (the shrinker waits for a grace period).
  */
