@@ -37,7 +37,7 @@
 #include "alloc/internal.h"
 
 #define VHASH_SIZE 4096
-#define VCACHE_MAX 16
+#define VCACHE_MAX 32
 #define RANGES_MAX (1u << 20)
 /* lazy lists may overrun RANGES_MAX by the evictions of one free */
 #define RANGES_SLACK (RANGES_MAX + VCACHE_MAX + 1)
@@ -623,9 +623,9 @@ int kv_vmap_init(unsigned nzones, size_t window, unsigned purge_batch)
 		z->free[0].start = z->start;
 		z->free[0].len = kv.zone_size;
 		z->nr_free = 1;
-		z->cache_limit = kv.npages / (8 * nzones);
-		if (z->cache_limit > 1024)
-			z->cache_limit = 1024;
+		z->cache_limit = kv.npages / (4 * nzones);
+		if (z->cache_limit > 4096)
+			z->cache_limit = 4096;
 	}
 	return 0;
 
