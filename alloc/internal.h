@@ -49,8 +49,8 @@ struct kv_page {
 	uint32_t head;    /* SLAB: pfn of the slab's head page */
 	uint32_t inuse;   /* SLAB head: objects handed out */
 	uint32_t nobj;    /* SLAB head: objects in the slab */
-	uint32_t bump;    /* SLAB head: objects never yet handed out start here */
-	void *freelist;   /* SLAB head: freed objects, linked through themselves */
+	uint32_t bump;    /* SLAB head: first object never handed out */
+	void *freelist;   /* SLAB head: freed objects, linked through them */
 	struct kv_cache *cache; /* SLAB: owner */
 };
 
@@ -140,7 +140,7 @@ struct kv_global {
 	uint32_t pcp_high;       /* order-0 pages, <= KV_PCP_MAX */
 	uint32_t hcp_high;       /* pages in order 1..KV_HCP_MAX_ORDER blocks */
 	uint32_t mag_bytes;      /* per magazine */
-	/* bumped by reclaim: active threads drain their caches when they see it */
+	/* bumped by reclaim: active threads then drain their caches */
 	uint32_t drain_gen;
 
 	/* lock classes */

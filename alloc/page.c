@@ -70,10 +70,11 @@ static void buddy_free_block(uint32_t pfn, unsigned order)
 static void buddy_free_run_locked(uint32_t pfn, uint32_t n)
 {
 	while (n) {
-		unsigned order = pfn ? (unsigned)__builtin_ctz(pfn) : KV_MAX_ORDER;
+		unsigned order = KV_MAX_ORDER;
 
-		if (order > KV_MAX_ORDER)
-			order = KV_MAX_ORDER;
+		if (pfn && (unsigned)__builtin_ctz(pfn) < order)
+			order = (unsigned)__builtin_ctz(pfn);
+
 		while ((1u << order) > n)
 			order--;
 		buddy_free_block(pfn, order);

@@ -323,7 +323,7 @@ void kv_slab_report_leaks(unsigned *nr)
 		if (d->state != KV_PG_SLAB || d->head != pfn || !d->inuse)
 			continue;
 		fprintf(stderr,
-			"kvalloc: leak: %u object(s) of %s (%u bytes) in slab %p\n",
+			"kvalloc: leak: %u object(s) of %.23s (%u bytes) in slab %p\n",
 			d->inuse, d->cache->name, d->cache->size,
 			kv_page_addr(pfn));
 		*nr += d->inuse;

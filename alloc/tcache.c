@@ -67,7 +67,7 @@ static void tcache_destructor(void *p)
 static void tcache_key_init(void)
 {
 	if (pthread_key_create(&tc_key, tcache_destructor)) {
-		fprintf(stderr, "kvalloc: cannot create the thread cache key\n");
+		fprintf(stderr, "kvalloc: no thread cache key\n");
 		abort();
 	}
 }

@@ -336,6 +336,13 @@ static struct kv_varea *cache_take(struct kv_vzone *z, uint32_t npages,
 	return a;
 }
 
+/* Lazy or cached ranges a purge would give back (racy hint). */
+static bool zone_reclaimable(struct kv_vzone *z)
+{
+	return __atomic_load_n(&z->nr_lazy, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&z->nr_cache, __ATOMIC_RELAXED);
+}
+
 static uintptr_t zone_reserve(struct kv_vzone *z, struct kv_varea *a,
 			      size_t align)
 {
@@ -415,8 +422,7 @@ void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
 	for (k = 0; k < kv.nzones && !addr; k++) {
 		z = &kv.zones[(home + k) % kv.nzones];
 		addr = zone_reserve(z, a, align);
-		if (!addr && (__atomic_load_n(&z->nr_lazy, __ATOMIC_RELAXED) ||
-			      __atomic_load_n(&z->nr_cache, __ATOMIC_RELAXED))) {
+		if (!addr && zone_reclaimable(z)) {
 			zone_purge(z, true);
 			addr = zone_reserve(z, a, align);
 		}
@@ -469,7 +475,7 @@ void kv_vmap_free(const void *p)
 	}
 	z->frees++;
 	if (a->npages <= z->cache_limit) {
-		/* keep it mapped for a same-sized allocation; evict the oldest */
+		/* keep it mapped for a same-sized allocation; evict old ones */
 		while (z->nr_cache == VCACHE_MAX ||
 		       z->cache_pages + a->npages > z->cache_limit) {
 			struct kv_varea *old = z->cache[0];

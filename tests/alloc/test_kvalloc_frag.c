@@ -33,7 +33,8 @@ int main(void)
 	CHECK(p && !kv_is_vmap(p));
 	kvfree(p);
 
-	while (n < NPAGES && (pg[n] = kv_alloc_pages(0, KV_NORETRY | KV_NOWARN)))
+	while (n < NPAGES &&
+	       (pg[n] = kv_alloc_pages(0, KV_NORETRY | KV_NOWARN)))
 		n++;
 	CHECK(n > NPAGES - 16);
 	for (i = 1; i < n; i += 2)
