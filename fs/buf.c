@@ -389,7 +389,7 @@ out:
  * (released).
  */
 static int buf_found_slow(struct kv_buf *bp, unsigned nblks,
-			  const struct kv_buf_ops *ops)
+			  const struct kv_buf_ops *ops, bool verify)
 {
 	unsigned flags;
 	int err = 0;
@@ -409,9 +409,12 @@ static int buf_found_slow(struct kv_buf *bp, unsigned nblks,
 	} else if (ops && bp->b_ops != ops) {
 		const struct kv_buf_ops *old = bp->b_ops;
 
-		/* first reader that knows the type: verify what was read */
+		/*
+		 * The first reader that knows the type verifies what was
+		 * read; kv_buf_get() retypes a block it will overwrite.
+		 */
 		__atomic_store_n(&bp->b_ops, ops, __ATOMIC_RELAXED);
-		if (ops->verify_read) {
+		if (verify && ops->verify_read) {
 			err = run_verify(bp, ops->verify_read, "verify_read");
 			if (err)
 				__atomic_store_n(&bp->b_ops, old,
@@ -459,7 +462,7 @@ static int buf_find_or_create(struct kv_bcache *bc, uint64_t blkno,
 							 memory_order_relaxed);
 			goto hit;
 		}
-		err = buf_found_slow(bp, nblks, ops);
+		err = buf_found_slow(bp, nblks, ops, read);
 		if (err == -EAGAIN)
 			continue;
 		if (err)
@@ -542,7 +545,7 @@ int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 		}
 		if (err == 0)
 			return -ENOENT;
-		err = buf_found_slow(bp, nblks, NULL);
+		err = buf_found_slow(bp, nblks, NULL, false);
 		if (err == -EAGAIN)
 			continue;
 		if (err)

@@ -129,7 +129,8 @@ int kv_buf_read(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 		const struct kv_buf_ops *ops, struct kv_buf **bpp);
 /*
  * The buffer for blocks about to be initialised whole: never read from the
- * device; a new buffer is zeroed.  Returned held, not locked.
+ * device; a new buffer is zeroed; a cached one takes the type ops without
+ * verification.  Returned held, not locked.
  */
 int kv_buf_get(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 	       const struct kv_buf_ops *ops, struct kv_buf **bpp);

@@ -126,6 +126,18 @@ static void test_verify_failures(void)
 	/* ... and verified when a reader names the type */
 	CHECK_EQ(kv_buf_read(bc, 41, 1, &tb_ops, &bp), -EBADMSG);
 	kv_buf_rele(bp);
+	/* get retypes a cached block for overwriting, without verifying */
+	{
+		static const struct kv_buf_ops other = { .name = "other" };
+		struct kv_buf *g;
+
+		CHECK_EQ(kv_buf_read(bc, 41, 1, NULL, &g), 0);
+		CHECK(g == bp);
+		kv_buf_rele(g);
+		CHECK_EQ(kv_buf_get(bc, 41, 1, &other, &g), 0);
+		CHECK(g == bp && g->b_ops == &other);
+		kv_buf_rele(g);
+	}
 	/* out of the device */
 	CHECK_EQ(kv_buf_read(bc, NBLK, 1, &tb_ops, &bp), -EINVAL);
 	CHECK(strstr(kv_buf_last_error(), "read") != NULL);
