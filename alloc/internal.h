@@ -30,27 +30,27 @@
 
 /* Descriptor states. */
 enum {
-	KV_PG_NONE,  /* inside a free or allocated block, not its head */
-	KV_PG_FREE,  /* head of a free buddy block (on a free list) */
-	KV_PG_USED,  /* head of an allocated block (kvmalloc / alloc_pages) */
-	KV_PG_PCP,   /* order-0 page in a per-thread page cache */
-	KV_PG_SLAB,  /* any page of a slab */
-	KV_PG_VMAP,  /* order-0 page owned by a vmap area */
+	KV_PG_NONE, /* inside a free or allocated block, not its head */
+	KV_PG_FREE, /* head of a free buddy block (on a free list) */
+	KV_PG_USED, /* head of an allocated block (kvmalloc / alloc_pages) */
+	KV_PG_PCP, /* order-0 page in a per-thread page cache */
+	KV_PG_SLAB, /* any page of a slab */
+	KV_PG_VMAP, /* order-0 page owned by a vmap area */
 };
 
 struct kv_cache;
 
 struct kv_page {
 	uint8_t state;
-	uint8_t order;    /* FREE, USED, PCP, SLAB head: block order */
+	uint8_t order; /* FREE, USED, PCP, SLAB head: block order */
 	uint16_t flags;
-	uint32_t next;    /* free list / slab partial list link (pfn) */
+	uint32_t next; /* free list / slab partial list link (pfn) */
 	uint32_t prev;
-	uint32_t head;    /* SLAB: pfn of the slab's head page */
-	uint32_t inuse;   /* SLAB head: objects handed out */
-	uint32_t nobj;    /* SLAB head: objects in the slab */
-	uint32_t bump;    /* SLAB head: first object never handed out */
-	void *freelist;   /* SLAB head: freed objects, linked through them */
+	uint32_t head; /* SLAB: pfn of the slab's head page */
+	uint32_t inuse; /* SLAB head: objects handed out */
+	uint32_t nobj; /* SLAB head: objects in the slab */
+	uint32_t bump; /* SLAB head: first object never handed out */
+	void *freelist; /* SLAB head: freed objects, linked through them */
 	struct kv_cache *cache; /* SLAB: owner */
 };
 
@@ -66,13 +66,13 @@ struct kv_page {
 #define KV_HCP_PAGES 512
 
 struct kv_cache {
-	struct kv_mutex lock;   /* protects partial, nr_partial, slab heads */
-	uint32_t size;          /* object size, a multiple of the alignment */
-	uint32_t order;         /* preferred slab order */
-	uint32_t min_order;     /* smallest order that holds one object */
-	uint32_t id;            /* magazine slot */
+	struct kv_mutex lock; /* protects partial, nr_partial, slab heads */
+	uint32_t size; /* object size, a multiple of the alignment */
+	uint32_t order; /* preferred slab order */
+	uint32_t min_order; /* smallest order that holds one object */
+	uint32_t id; /* magazine slot */
 	uint32_t mag_max;
-	uint32_t partial;       /* pfn of first slab with free objects */
+	uint32_t partial; /* pfn of first slab with free objects */
 	uint32_t nr_partial;
 	uint64_t nr_slab_pages;
 	char name[24];
@@ -99,8 +99,8 @@ enum {
 
 struct kv_tcache {
 	struct kv_tcache *next, *prev; /* registry, under kv_tc_lock */
-	int home_zone;                 /* -1 until the first vmap allocation */
-	uint32_t drain_seen;           /* kv.drain_gen last acted on */
+	int home_zone; /* -1 until the first vmap allocation */
+	uint32_t drain_seen; /* kv.drain_gen last acted on */
 	uint32_t pcp_count;
 	uint32_t pcp[KV_PCP_MAX];
 	uint32_t hcp_pages;
@@ -115,15 +115,15 @@ struct kv_tcache {
 struct kv_global {
 	bool ready;
 	int memfd;
-	char *base;              /* direct map */
-	size_t size;             /* arena bytes */
+	char *base; /* direct map */
+	size_t size; /* arena bytes */
 	uint32_t npages;
 	struct kv_page *desc;
 
 	/* buddy: everything below is under buddy_lock */
 	struct kv_mutex buddy_lock;
 	uint32_t free_head[KV_MAX_ORDER + 1];
-	uint64_t nr_free;        /* pages in the buddy free lists */
+	uint64_t nr_free; /* pages in the buddy free lists */
 
 	/* vmap window */
 	char *win;
@@ -137,9 +137,9 @@ struct kv_global {
 	 * What one thread may cache, scaled to the budget: memory in an idle
 	 * thread's caches is out of reach of other threads until it exits.
 	 */
-	uint32_t pcp_high;       /* order-0 pages, <= KV_PCP_MAX */
-	uint32_t hcp_high;       /* pages in order 1..KV_HCP_MAX_ORDER blocks */
-	uint32_t mag_bytes;      /* per magazine */
+	uint32_t pcp_high; /* order-0 pages, <= KV_PCP_MAX */
+	uint32_t hcp_high; /* pages in order 1..KV_HCP_MAX_ORDER blocks */
+	uint32_t mag_bytes; /* per magazine */
 	/* bumped by reclaim: active threads then drain their caches */
 	uint32_t drain_gen;
 
@@ -149,7 +149,7 @@ struct kv_global {
 
 extern struct kv_global kv;
 extern KV_TLS struct kv_tcache *kv_tc;
-extern KV_TLS unsigned kv_scope;     /* KV_NOFS | KV_NOIO | KV_NOFAIL */
+extern KV_TLS unsigned kv_scope; /* KV_NOFS | KV_NOIO | KV_NOFAIL */
 extern KV_TLS bool kv_in_reclaim;
 
 /* tcache.c */

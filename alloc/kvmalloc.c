@@ -23,8 +23,7 @@
 
 static unsigned size_order(size_t npages)
 {
-	return npages <= 1 ? 0 :
-			     (unsigned)(64 - __builtin_clzll(npages - 1));
+	return npages <= 1 ? 0 : (unsigned)(64 - __builtin_clzll(npages - 1));
 }
 
 /* Above the slab: one fail-fast high-order attempt, then vmap. */
@@ -291,9 +290,9 @@ void *kv_alloc_pages(unsigned order, kv_gfp_t flags)
 		pfn = kv_pages_get(order, gfp);
 	kv_ctx_leave(old);
 	if (pfn == KV_PFN_NONE) {
-		kv_alloc_failed(KV_PAGE_SIZE << order,
-				order > KV_COSTLY_ORDER ? gfp | KV_NOWARN :
-							  gfp);
+		kv_alloc_failed(KV_PAGE_SIZE << order, order > KV_COSTLY_ORDER ?
+							       gfp | KV_NOWARN :
+							       gfp);
 		return NULL;
 	}
 	kv_tstat_add(kv_tcache(), KV_T_PAGE_ALLOC, 1);
@@ -334,7 +333,7 @@ static int register_classes(void)
 {
 	int *ids[] = { &kv.lc_buddy,  &kv.lc_slab,     &kv.lc_vzone,
 		       &kv.lc_vpurge, &kv.lc_shrinker, &kv.lc_nofail };
-	const char *names[] = { "buddy",      "slab",     "vmap_zone",
+	const char *names[] = { "buddy",      "slab",	  "vmap_zone",
 				"vmap_purge", "shrinker", "nofail" };
 	unsigned i;
 

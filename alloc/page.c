@@ -356,9 +356,9 @@ int kv_arena_init(size_t budget)
 		goto fail_fd;
 	kv.size = budget;
 	kv.npages = (uint32_t)(budget >> KV_PAGE_SHIFT);
-	kv.desc = mmap(NULL, kv.npages * sizeof(*kv.desc),
-		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		       0);
+	kv.desc =
+		mmap(NULL, kv.npages * sizeof(*kv.desc), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (kv.desc == MAP_FAILED)
 		goto fail_map;
 	kv_mutex_init(&kv.buddy_lock, kv.lc_buddy);

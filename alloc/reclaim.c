@@ -178,9 +178,8 @@ static size_t shrink_pass(kv_gfp_t gfp)
 
 		freed[i] = 0;
 		if (count)
-			freed[i] = kv_shrinker_run(batch[i],
-						   count > 128 ? count / 2 :
-								 count);
+			freed[i] = kv_shrinker_run(
+				batch[i], count > 128 ? count / 2 : count);
 		total += freed[i];
 	}
 

@@ -22,8 +22,8 @@
 #include "alloc/internal.h"
 
 static const uint32_t class_size[KV_NR_CLASSES] = {
-	8,    16,   32,   48,   64,   80,   96,   112,  128,  160,  192,
-	224,  256,  320,  384,  448,  512,  640,  768,  896,  1024, 1280,
+	8,    16,   32,	  48,	64,   80,   96,	  112,	128,  160,  192,
+	224,  256,  320,  384,	448,  512,  640,  768,	896,  1024, 1280,
 	1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
 };
 
@@ -36,8 +36,7 @@ static struct kv_cache *named[KV_NAMED_MAX];
 
 struct kv_cache *kv_cache_by_id(unsigned id)
 {
-	return id < KV_NR_CLASSES ? &kv_classes[id] :
-				    named[id - KV_NR_CLASSES];
+	return id < KV_NR_CLASSES ? &kv_classes[id] : named[id - KV_NR_CLASSES];
 }
 
 static void cache_setup(struct kv_cache *c, const char *name, uint32_t size,

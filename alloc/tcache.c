@@ -158,8 +158,8 @@ void kv_tcache_sum(uint64_t stat[KV_T_NR], uint64_t *pcp,
 	memcpy(cont, dead_cont, sizeof(dead_cont));
 	for (tc = tc_list; tc; tc = tc->next) {
 		for (i = 0; i < KV_T_NR; i++)
-			stat[i] += __atomic_load_n(&tc->stat[i],
-						   __ATOMIC_RELAXED);
+			stat[i] +=
+				__atomic_load_n(&tc->stat[i], __ATOMIC_RELAXED);
 		for (i = 0; i < KV_LOCK_CLASSES_MAX; i++) {
 			acq[i] += __atomic_load_n(&tc->lock_acquired[i],
 						  __ATOMIC_RELAXED);

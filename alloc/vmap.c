@@ -371,10 +371,9 @@ static int area_map(struct kv_varea *a)
 		     j++)
 			;
 		if (mmap(at, (size_t)(j - i) << KV_PAGE_SHIFT,
-			 PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED,
-			 kv.memfd, (off_t)a->pfn[i] << KV_PAGE_SHIFT) ==
-		    MAP_FAILED)
+			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 kv.memfd,
+			 (off_t)a->pfn[i] << KV_PAGE_SHIFT) == MAP_FAILED)
 			return -errno;
 		i = j;
 	}

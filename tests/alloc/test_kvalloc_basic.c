@@ -25,10 +25,10 @@ static void check_all_free(void)
 
 static void test_sizes(void)
 {
-	static const size_t sizes[] = { 0,     1,      8,       9,
-					100,   1024,   1025,    4096,
-					8192,  8193,   12288,   65536,
-					100000, 1 << 22, (1 << 22) + 1 };
+	static const size_t sizes[] = {
+		0,    1,    8,	   9,	  100,	  1024,	   1025,	 4096,
+		8192, 8193, 12288, 65536, 100000, 1 << 22, (1 << 22) + 1
+	};
 	void *p[sizeof(sizes) / sizeof(sizes[0])];
 	unsigned i;
 
@@ -180,8 +180,10 @@ static void test_named_cache(void)
 static void test_stats_format(void)
 {
 	static const char *names[] = { "\nhighorder_failfast ",
-				       "\nvmap_fallbacks ", "\nnofail_retries ",
-				       "\nreclaim_passes ", "pages_free ",
+				       "\nvmap_fallbacks ",
+				       "\nnofail_retries ",
+				       "\nreclaim_passes ",
+				       "pages_free ",
 				       "lock.buddy.contended ",
 				       "lock.vmap_zone.contended " };
 	char buf[8192];

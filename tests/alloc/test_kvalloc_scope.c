@@ -21,7 +21,7 @@ struct cache {
 	struct kv_shrinker s;
 	void *obj[HELD];
 	unsigned nr;
-	uint64_t calls0;  /* nr_calls when last filled */
+	uint64_t calls0; /* nr_calls when last filled */
 	unsigned bad_ctx; /* scans entered in a context that forbids them */
 };
 
@@ -46,11 +46,11 @@ static size_t cache_scan(void *priv, size_t nr)
 	return freed;
 }
 
-#define CACHE(var, nm, fl)                                                 \
-	static struct cache var = { .s = { .name = nm,                     \
-					   .flags = fl,                    \
-					   .count = cache_count,           \
-					   .scan = cache_scan,             \
+#define CACHE(var, nm, fl)                                       \
+	static struct cache var = { .s = { .name = nm,           \
+					   .flags = fl,          \
+					   .count = cache_count, \
+					   .scan = cache_scan,   \
 					   .priv = &var } }
 CACHE(fs_c, "fs", KV_SHRINK_FS);
 CACHE(io_c, "io", KV_SHRINK_IO);

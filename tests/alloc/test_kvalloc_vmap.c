@@ -135,8 +135,7 @@ static void test_area_cache(void)
 
 int main(void)
 {
-	struct kv_config cfg = { .budget_bytes = 32u << 20,
-				 .purge_batch = 64 };
+	struct kv_config cfg = { .budget_bytes = 32u << 20, .purge_batch = 64 };
 	struct kv_stats st;
 
 	CHECK_EQ(kv_init(&cfg), 0);
