@@ -33,7 +33,7 @@ enum {
 	KV_PG_NONE, /* inside a free or allocated block, not its head */
 	KV_PG_FREE, /* head of a free buddy block (on a free list) */
 	KV_PG_USED, /* head of an allocated block (kvmalloc / alloc_pages) */
-	KV_PG_PCP, /* order-0 page in a per-thread page cache */
+	KV_PG_PCP, /* head of a block in a per-thread page cache */
 	KV_PG_SLAB, /* any page of a slab */
 	KV_PG_VMAP, /* order-0 page owned by a vmap area */
 };
@@ -43,7 +43,7 @@ struct kv_cache;
 struct kv_page {
 	uint8_t state;
 	uint8_t order; /* FREE, USED, PCP, SLAB head: block order */
-	uint16_t flags;
+	uint16_t pad;
 	uint32_t next; /* free list / slab partial list link (pfn) */
 	uint32_t prev;
 	uint32_t head; /* SLAB: pfn of the slab's head page */

@@ -177,6 +177,46 @@ static void test_named_cache(void)
 	check_all_free();
 }
 
+static struct kv_cache *remote_cache;
+static int remote_state; /* 1: objects freed into its magazine, 2: go */
+
+static void *remote_user(void *arg)
+{
+	void *obj[32];
+	unsigned i;
+
+	(void)arg;
+	for (i = 0; i < 32; i++)
+		CHECK((obj[i] = kv_cache_alloc(remote_cache, 0)));
+	for (i = 0; i < 32; i++)
+		kv_cache_free(remote_cache, obj[i]);
+	__atomic_store_n(&remote_state, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&remote_state, __ATOMIC_ACQUIRE) != 2)
+		usleep(1000);
+	return NULL;
+}
+
+/* Destroying a cache takes back the objects in a live thread's magazine. */
+static void test_cache_destroy_remote(void)
+{
+	struct kv_stats st;
+	pthread_t t;
+
+	remote_cache = kv_cache_create("remote", 512, 0);
+	CHECK(remote_cache);
+	CHECK_EQ(pthread_create(&t, NULL, remote_user, NULL), 0);
+	while (__atomic_load_n(&remote_state, __ATOMIC_ACQUIRE) != 1)
+		usleep(1000);
+	kv_cache_destroy(remote_cache);
+	kv_drain_caches();
+	kv_stats(&st);
+	CHECK_EQ(st.pages_free + st.pcp_pages, st.pages_total);
+	__atomic_store_n(&remote_state, 2, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	__atomic_store_n(&remote_state, 0, __ATOMIC_RELEASE);
+	check_all_free();
+}
+
 static void test_stats_format(void)
 {
 	static const char *names[] = { "\nhighorder_failfast ",
@@ -264,6 +304,7 @@ int main(void)
 		test_kmalloc_vmalloc_pages();
 		test_align();
 		test_named_cache();
+		test_cache_destroy_remote();
 		test_stats_format();
 		test_lock_class();
 		kv_fini();
