@@ -272,6 +272,13 @@ static size_t bc_reclaim(struct kv_bcache *bc, size_t nr_to_scan, size_t target)
 	size_t scanned = 0;
 
 	rcu_online();
+	/*
+	 * Called from an allocation made inside an RCU read-side section
+	 * (the shrinker runs in the allocating thread): the grace period
+	 * below would wait for this very thread.  Free nothing.
+	 */
+	if (rcu_read_ongoing())
+		return 0;
 	kv_mutex_lock(&bc->lru_lock);
 	/* two laps at most: a referenced buffer gets one second chance */
 	if (nr_to_scan > 2 * atomic_load(&bc->nr_lru))

@@ -29,9 +29,13 @@
  * Threads using the cache are registered with urcu (memb flavour)
  * automatically on first use and unregistered at thread exit.  Other code
  * that registers threads must test URCU_TLS(urcu_memb_reader).registered
- * first (as this cache does), or a thread would be registered twice.  No caller may
- * be inside an RCU read-side critical section when calling into the cache
- * or allocating memory (the shrinker waits for a grace period).
+ * first (as this cache does), or a thread would be registered twice.
+ *
+ * Reclaim waits for an RCU grace period before freeing.  When the shrinker
+ * runs in a thread that is inside an RCU read-side section (an allocation
+ * made under rcu_read_lock()), it frees nothing rather than deadlock; such
+ * allocations therefore cannot be satisfied from this cache.  Calls into
+ * the cache itself must not be made under rcu_read_lock().
  */
 #ifndef KV_FS_BUF_H
 #define KV_FS_BUF_H

@@ -5,6 +5,8 @@
  * mismatches, pins, dirty and stale buffers versus reclaim and flush, and
  * the memory limit.
  */
+#include <urcu.h>
+
 #include "tests/buf/buf_util.h"
 
 #define BS 4096u
@@ -219,6 +221,10 @@ static void test_pin_dirty_stale_reclaim(void)
 	kv_buf_unlock(locked);
 	kv_buf_rele(locked);
 	kv_buf_rele(held);
+	/* inside a read-side section the shrinker must not wait on itself */
+	rcu_read_lock();
+	CHECK_EQ(kv_bcache_shrink(bc, 100), 0);
+	rcu_read_unlock();
 	kv_bcache_shrink(bc, 100);
 	kv_bcache_shrink(bc, 100);
 	kv_bcache_get_stats(bc, &st);
