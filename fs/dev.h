@@ -23,7 +23,9 @@
  * on a crashed device is a reboot: the crash state and any volatile cache
  * are dropped, then the new modes apply.  Leaving VOLATILE mode otherwise
  * writes the cache back.  kv_dev_close() does not flush: unflushed volatile
- * writes are lost, as on a power-off.
+ * writes are lost, as on a power-off.  With any fault mode set, a flush is
+ * simulated (no fdatasync): the image is scratch and its page cache stands
+ * for the media.
  *
  * The device is thread-safe.  I/O outside [0, kv_dev_size()) is -EINVAL;
  * writes to a read-only device are -EROFS.
