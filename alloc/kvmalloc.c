@@ -4,8 +4,9 @@
  *
  * kvmalloc(): sizes up to KV_SLAB_MAX come from the slab size classes (the
  * thread's magazine, no lock); larger sizes get exactly one fail-fast
- * high-order buddy attempt (no reclaim, no retry, no warning), then the
- * vmap path, whose order-0 pages may reclaim.  kvfree() dispatches on the
+ * attempt at a whole power-of-two buddy block, as kmalloc_large() does (no
+ * reclaim, no retry, no warning), then the vmap path, whose order-0 pages
+ * may reclaim.  kvfree() dispatches on the
  * address: direct map -> the page descriptor says slab object or buddy
  * block; vmap window -> the zone owning the address.
  *

@@ -20,7 +20,9 @@
  *
  * Locks:
  *   kv_vzone.purge_lock ("vmap_purge") serialises purges of one zone and
- *   owns the zone's spare lazy buffer.  Taken before the zone lock.
+ *   owns the zone's spare lazy buffer.  Taken before the zone lock; evicted
+ *   areas' pages and descriptors are freed under it alone
+ *   (vmap_purge -> slab -> buddy).
  *   kv_vzone.lock ("vmap_zone") protects the zone's free index, busy hash,
  *   lazy list and area cache, and its counters.  Only bookkeeping happens
  *   under it: no mmap, no page allocation, no reclaim.  It is never held

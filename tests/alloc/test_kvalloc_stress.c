@@ -15,9 +15,9 @@
 #define NTHREADS 6
 #define SLOTS 48
 #ifdef KV_DEBUG
-#define ITERS 4000
+#define ITERS 15000
 #else
-#define ITERS 20000
+#define ITERS 60000
 #endif
 
 enum kind { K_KV, K_KMALLOC, K_VMALLOC, K_PAGES, K_CACHE, K_NR };
@@ -171,6 +171,36 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Short-lived threads: each exit drains its caches through the destructor. */
+static void *churn(void *arg)
+{
+	uint32_t s = (uint32_t)(uintptr_t)arg * 2654435761u + 1;
+	struct obj o[8];
+	unsigned i;
+
+	for (i = 0; i < 8; i++)
+		CHECK(make(&o[i], &s));
+	for (i = 0; i < 8; i++)
+		release(&o[i]);
+	return NULL;
+}
+
+static void test_churn(void)
+{
+	pthread_t t[4];
+	unsigned round, i;
+
+	for (round = 0; round < 16; round++) {
+		for (i = 0; i < 4; i++)
+			CHECK_EQ(pthread_create(
+					 &t[i], NULL, churn,
+					 (void *)(uintptr_t)(round * 4 + i)),
+				 0);
+		for (i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+	}
+}
+
 int main(void)
 {
 	pthread_t t[NTHREADS];
@@ -189,6 +219,7 @@ int main(void)
 	for (i = 0; i < NTHREADS; i++)
 		if (handoff_full[i])
 			release(&handoff[i]);
+	test_churn();
 	kv_cache_destroy(shared_cache);
 
 	kv_drain_caches();
