@@ -262,6 +262,16 @@ static void buf_unhash(struct kv_buf *bp)
 }
 
 /*
+ * Reclaim keeps a buffer that is dirty, pinned, or still tied to a log item
+ * (the journal may reach the buffer through its item).
+ */
+static bool buf_busy(struct kv_buf *bp, unsigned flags)
+{
+	return (flags & KV_BUF_DIRTY) || atomic_load(&bp->b_pin_count) ||
+	       __atomic_load_n(&bp->b_log_item, __ATOMIC_RELAXED);
+}
+
+/*
  * Free up to nr_to_scan unused buffers from the cold end of the LRU, or
  * until the cache holds at most target bytes.  Returns the number freed.
  */
@@ -295,14 +305,13 @@ static size_t bc_reclaim(struct kv_bcache *bc, size_t nr_to_scan, size_t target)
 			atomic_fetch_and(&bp->b_flags, ~KV_BUF_REF);
 			goto keep;
 		}
-		if ((flags & KV_BUF_DIRTY) || atomic_load(&bp->b_pin_count))
+		if (buf_busy(bp, flags))
 			goto keep;
 		if (!atomic_compare_exchange_strong(&bp->b_hold, &zero,
 						    BUF_DEAD))
 			goto keep;
 		/* now nobody holds it: its flags are final, look again */
-		if ((atomic_load(&bp->b_flags) & KV_BUF_DIRTY) ||
-		    atomic_load(&bp->b_pin_count)) {
+		if (buf_busy(bp, atomic_load(&bp->b_flags))) {
 			atomic_fetch_sub(&bp->b_hold, BUF_DEAD);
 			goto keep;
 		}

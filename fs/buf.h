@@ -13,7 +13,7 @@
  * reference; an unreferenced buffer stays cached on the LRU until the
  * memory limit or the allocator's shrinker reclaims it.  Reclaim never
  * touches a buffer that is held, locked (a lock holder also holds a
- * reference), pinned or dirty.
+ * reference), pinned, dirty or attached to a log item.
  *
  * Verification: each buffer has a type (struct kv_buf_ops).  verify_read
  * runs on every read from the device and returns 0, -EBADMSG (checksum) or
@@ -22,7 +22,9 @@
  * it stamps b_lsn into the header and recomputes the crc, or refuses
  * (-EUCLEAN) to write out corrupt metadata.
  *
- * Journal hooks: b_log_item belongs to the buffer log item (fs/buf_item.c).
+ * Journal hooks: b_log_item belongs to the buffer log item (fs/buf_item.c);
+ * a buffer with a log item attached is never reclaimed (detach it, under
+ * the buffer lock, once the item is done with the buffer).
  * A pinned buffer (its changes are in the log but not yet durable) is never
  * written back nor reclaimed; kv_buf_write() of a pinned buffer is -EAGAIN.
  *

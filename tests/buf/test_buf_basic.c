@@ -167,7 +167,7 @@ static void test_pin_dirty_stale_reclaim(void)
 {
 	struct kv_bcache *bc = new_cache(0);
 	struct kv_bcache_stats st;
-	struct kv_buf *held, *pinned, *dirty, *locked, *bp;
+	struct kv_buf *held, *pinned, *dirty, *locked, *logged, *bp;
 
 	for (uint64_t b = 50; b < 60; b++)
 		tb_put_raw(dev, BS, b, 1, 4);
@@ -190,16 +190,22 @@ static void test_pin_dirty_stale_reclaim(void)
 	kv_buf_rele(dirty);
 	CHECK_EQ(kv_buf_read(bc, 53, 1, &tb_ops, &locked), 0);
 	CHECK(kv_buf_trylock(locked));
+	CHECK_EQ(kv_buf_read(bc, 54, 1, &tb_ops, &logged), 0);
+	kv_buf_lock(logged);
+	logged->b_log_item = &logged;
+	kv_buf_unlock(logged);
+	kv_buf_rele(logged);
 
 	/* two passes: the first only clears the referenced bits */
 	kv_bcache_shrink(bc, 100);
 	kv_bcache_shrink(bc, 100);
 	kv_bcache_get_stats(bc, &st);
-	CHECK_EQ(st.nr_cached, 4);
-	CHECK_EQ(st.reclaimed, 6);
+	CHECK_EQ(st.nr_cached, 5);
+	CHECK_EQ(st.reclaimed, 5);
+	logged->b_log_item = NULL;
 
 	/* still cached: hits, no reads */
-	for (uint64_t b = 50; b < 54; b++) {
+	for (uint64_t b = 50; b < 55; b++) {
 		CHECK_EQ(kv_buf_read(bc, b, 1, &tb_ops, &bp), 0);
 		kv_buf_rele(bp);
 	}
