@@ -52,10 +52,14 @@ struct kvj_item_ops {
 	const char *name;
 	uint32_t type; /* >= KVJ_ITEM_CLIENT, matches a kvj_recover_ops */
 	/*
-	 * Bytes format() needs.  fresh: the item enters a new checkpoint
-	 * context, so its delta restarts from this transaction's changes;
-	 * otherwise the delta is cumulative since it entered the context.
-	 * Called with the item locked by the transaction.
+	 * Bytes format() needs.  The delta must hold every change made since
+	 * the item was last written back by push(), not only this
+	 * transaction's: a relogged item moves forward in the AIL, so the
+	 * tail passes the older checkpoints that logged it (as XFS buffer
+	 * items keep their dirty map until write-back).  fresh: the item
+	 * enters a new checkpoint context (else it is relogged in the same
+	 * one and its entry is rewritten in place).  Called with the item
+	 * locked by the transaction.
 	 */
 	uint32_t (*size)(struct kvj_item *lip, bool fresh);
 	/* Copy the delta into buf (at least size() bytes); return its length */
@@ -78,7 +82,9 @@ struct kvj_item_ops {
 	void (*unpin)(struct kvj_item *lip);
 	/*
 	 * Write the item back in place, stamped with lsn, without waiting for
-	 * locks (trylock; check kvj_item_pinned() under the lock).
+	 * locks (trylock; check kvj_item_pinned() under the lock), and forget
+	 * the changes it logged: later deltas start from here.  Called under
+	 * the AIL lock.
 	 */
 	int (*push)(struct kvj_item *lip, kvj_lsn_t lsn);
 };

@@ -95,8 +95,7 @@ void kvj_log_shutdown(struct kvj_log *log, const char *why)
 	bool first;
 
 	kv_mutex_lock(&log->lock);
-	first = !log->shutdown;
-	log->shutdown = true;
+	first = !atomic_exchange(&log->shutdown, true);
 	pthread_cond_broadcast(&log->force_cond);
 	kv_mutex_unlock(&log->lock);
 	if (first)
@@ -106,12 +105,8 @@ void kvj_log_shutdown(struct kvj_log *log, const char *why)
 
 bool kvj_log_is_shutdown(struct kvj_log *log)
 {
-	bool s;
-
-	kv_mutex_lock(&log->lock);
-	s = log->shutdown;
-	kv_mutex_unlock(&log->lock);
-	return s;
+	/* lock-free: called under grant.lock, which nests inside log->lock */
+	return atomic_load(&log->shutdown);
 }
 
 void kvj_push_wake(struct kvj_log *log)

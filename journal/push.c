@@ -389,7 +389,7 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 
 	kv_mutex_lock(&log->push_lock);
 	kv_mutex_lock(&log->lock);
-	if (log->shutdown)
+	if (atomic_load(&log->shutdown))
 		err = -EIO;
 	else if (seq && seq <= log->durable_seq)
 		seq = 0; /* someone else's push covered it: group commit */

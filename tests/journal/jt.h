@@ -39,8 +39,7 @@ struct tblk {
 	struct kvj_item item;
 	pthread_mutex_t lock;
 	unsigned idx;
-	uint32_t trans_map; /* chunks dirtied by the current transaction */
-	uint32_t ctx_map;   /* chunks dirtied since it entered its context */
+	uint32_t dirty_map; /* chunks changed since the last write-back */
 	bool tx_dirty;
 	struct jt *t;
 	uint8_t data[JT_BLK];
@@ -131,9 +130,10 @@ struct jt_delta {
 static uint32_t tblk_size(struct kvj_item *lip, bool fresh)
 {
 	struct tblk *b = (struct tblk *)lip;
-	uint32_t map = fresh ? b->trans_map : (b->ctx_map | b->trans_map);
 
-	return sizeof(struct jt_delta) + __builtin_popcount(map) * JT_CHUNK;
+	(void)fresh;
+	return sizeof(struct jt_delta) +
+	       __builtin_popcount(b->dirty_map) * JT_CHUNK;
 }
 
 static uint32_t tblk_format(struct kvj_item *lip, void *buf, bool fresh)
@@ -143,12 +143,11 @@ static uint32_t tblk_format(struct kvj_item *lip, void *buf, bool fresh)
 	uint8_t *p = (uint8_t *)(d + 1);
 	unsigned c;
 
-	b->ctx_map = fresh ? b->trans_map : (b->ctx_map | b->trans_map);
-	b->trans_map = 0;
+	(void)fresh;
 	d->idx = b->idx;
-	d->map = b->ctx_map;
+	d->map = b->dirty_map;
 	for (c = 0; c < JT_BLK / JT_CHUNK; c++) {
-		if (!(b->ctx_map & (1u << c)))
+		if (!(b->dirty_map & (1u << c)))
 			continue;
 		memcpy(p, b->data + c * JT_CHUNK, JT_CHUNK);
 		p += JT_CHUNK;
@@ -189,6 +188,8 @@ static int tblk_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	}
 	memcpy(b->data, &lsn, sizeof(lsn));
 	err = kv_dev_pwrite(t->dev, b->data, JT_BLK, jt_blk_off(t, b->idx));
+	if (!err)
+		b->dirty_map = 0;
 	pthread_mutex_unlock(&b->lock);
 	return err ? KVJ_PUSH_LOCKED : KVJ_PUSH_SUCCESS;
 }
@@ -342,7 +343,7 @@ static inline void jt_modify(struct kvj_trans *tp, struct tblk *b,
 	kvj_trans_join(tp, &b->item);
 	memset(b->data + off, val, len);
 	for (c = off / JT_CHUNK; c <= (off + len - 1) / JT_CHUNK; c++)
-		b->trans_map |= 1u << c;
+		b->dirty_map |= 1u << c;
 	b->tx_dirty = true;
 	kvj_trans_log(tp, &b->item);
 }
