@@ -101,6 +101,7 @@ struct kv_tcache {
 	struct kv_tcache *next, *prev; /* registry, under kv_tc_lock */
 	int home_zone; /* -1 until the first vmap allocation */
 	uint32_t drain_seen; /* kv.drain_gen last acted on */
+	int page_lock; /* spinlock over pcp and hcp, see page.c */
 	uint32_t pcp_count;
 	uint32_t pcp[KV_PCP_MAX];
 	uint32_t hcp_pages;
@@ -177,6 +178,8 @@ static inline void kv_tcache_check_drain(struct kv_tcache *tc)
 	}
 }
 void kv_tcache_drain_all(void);
+/* Every live thread's page caches (not magazines) back to the buddy. */
+void kv_tcache_drain_pages_all(void);
 void kv_tcache_drain_slot(unsigned id);
 void kv_tcache_sum(uint64_t stat[KV_T_NR], uint64_t *pcp,
 		   uint64_t acq[KV_LOCK_CLASSES_MAX],

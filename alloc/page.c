@@ -4,11 +4,13 @@
  * over it, and per-thread order-0 page caches (the per-CPU pages).
  *
  * Locks:
+ *   kv_tcache.page_lock (a spinlock) protects one thread's pcp and hcp
+ *   caches; taken by the owner on each use and by remote drains under the
+ *   thread-cache registry lock (tc_lock -> page_lock -> buddy).
  *   kv.buddy_lock ("buddy") protects kv.free_head[], kv.nr_free and the
  *   state/order/next/prev of every descriptor that is FREE or becomes
- *   FREE.  It is a leaf: it may be taken with a slab cache lock held
- *   (slab -> buddy) and nothing is taken under it.
- *   Per-thread page caches take no lock: only their owner touches them.
+ *   FREE.  It is a leaf: it may be taken with a slab cache lock or a
+ *   page_lock held and nothing is taken under it.
  */
 #include <errno.h>
 #include <string.h>
@@ -172,36 +174,57 @@ uint64_t kv_buddy_nr_free(void)
  * Per-thread order-0 cache.  Refilled in batches stored so that pops come
  * out in ascending address order (runs the vmap path can map in one call).
  */
+/*
+ * The page caches of a thread are reachable by reclaim in other threads
+ * (kv_tcache_drain_pages_all()), so they sit under the thread's page_lock,
+ * a spinlock its owner takes uncontended but for the rare remote drain.
+ */
+static void tc_page_lock(struct kv_tcache *tc)
+{
+	while (__atomic_exchange_n(&tc->page_lock, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&tc->page_lock, __ATOMIC_RELAXED))
+			;
+}
+
+static void tc_page_unlock(struct kv_tcache *tc)
+{
+	__atomic_store_n(&tc->page_lock, 0, __ATOMIC_RELEASE);
+}
+
 static uint32_t pcp_alloc(struct kv_tcache *tc)
 {
 	uint32_t got[KV_PCP_BATCH];
 	unsigned n = 0, i;
 	uint32_t pfn;
 
+	tc_page_lock(tc);
 	if (likely(tc->pcp_count)) {
 		pfn = tc->pcp[tc->pcp_count - 1];
 		__atomic_store_n(&tc->pcp_count, tc->pcp_count - 1,
 				 __ATOMIC_RELAXED);
+		tc_page_unlock(tc);
 		return pfn;
 	}
 	buddy_lock();
 	while (n < KV_PCP_BATCH && (pfn = buddy_take(0)) != KV_PFN_NONE)
 		got[n++] = pfn;
 	buddy_unlock(false);
-	if (!n)
-		return KV_PFN_NONE;
 	for (i = 1; i < n; i++) {
 		kv.desc[got[i]].state = KV_PG_PCP;
 		tc->pcp[n - 1 - i] = got[i];
 	}
-	__atomic_store_n(&tc->pcp_count, n - 1, __ATOMIC_RELAXED);
-	return got[0];
+	if (n)
+		__atomic_store_n(&tc->pcp_count, n - 1, __ATOMIC_RELAXED);
+	tc_page_unlock(tc);
+	return n ? got[0] : KV_PFN_NONE;
 }
 
 static void pcp_free(struct kv_tcache *tc, uint32_t pfn)
 {
-	uint32_t c = tc->pcp_count;
+	uint32_t c;
 
+	tc_page_lock(tc);
+	c = tc->pcp_count;
 	if (unlikely(c >= kv.pcp_high)) {
 		unsigned half = c / 2, i;
 
@@ -216,6 +239,7 @@ static void pcp_free(struct kv_tcache *tc, uint32_t pfn)
 	kv.desc[pfn].state = KV_PG_PCP;
 	tc->pcp[c] = pfn;
 	__atomic_store_n(&tc->pcp_count, c + 1, __ATOMIC_RELAXED);
+	tc_page_unlock(tc);
 }
 
 /*
@@ -231,29 +255,39 @@ static unsigned hcp_depth(unsigned order)
 
 static uint32_t hcp_alloc(struct kv_tcache *tc, unsigned order)
 {
-	uint8_t c = tc->hcp_count[order];
+	uint32_t pfn = KV_PFN_NONE;
+	uint8_t c;
 
-	if (!c)
-		return KV_PFN_NONE;
-	tc->hcp_count[order] = --c;
-	__atomic_store_n(&tc->hcp_pages, tc->hcp_pages - (1u << order),
-			 __ATOMIC_RELAXED);
-	return tc->hcp[order][c];
+	tc_page_lock(tc);
+	c = tc->hcp_count[order];
+	if (c) {
+		tc->hcp_count[order] = --c;
+		__atomic_store_n(&tc->hcp_pages, tc->hcp_pages - (1u << order),
+				 __ATOMIC_RELAXED);
+		pfn = tc->hcp[order][c];
+	}
+	tc_page_unlock(tc);
+	return pfn;
 }
 
 static bool hcp_free(struct kv_tcache *tc, uint32_t pfn, unsigned order)
 {
-	uint8_t c = tc->hcp_count[order];
+	uint8_t c;
 
+	tc_page_lock(tc);
+	c = tc->hcp_count[order];
 	if (c >= hcp_depth(order) ||
-	    tc->hcp_pages + (1u << order) > kv.hcp_high)
+	    tc->hcp_pages + (1u << order) > kv.hcp_high) {
+		tc_page_unlock(tc);
 		return false;
+	}
 	kv.desc[pfn].state = KV_PG_PCP;
 	kv.desc[pfn].order = (uint8_t)order;
 	tc->hcp[order][c] = pfn;
 	tc->hcp_count[order] = c + 1;
 	__atomic_store_n(&tc->hcp_pages, tc->hcp_pages + (1u << order),
 			 __ATOMIC_RELAXED);
+	tc_page_unlock(tc);
 	return true;
 }
 
@@ -261,8 +295,11 @@ void kv_pcp_drain(struct kv_tcache *tc)
 {
 	unsigned o, i;
 
-	if (!tc->pcp_count && !tc->hcp_pages)
+	tc_page_lock(tc);
+	if (!tc->pcp_count && !tc->hcp_pages) {
+		tc_page_unlock(tc);
 		return;
+	}
 	buddy_lock();
 	for (i = 0; i < tc->pcp_count; i++)
 		buddy_free_block(tc->pcp[i], 0);
@@ -271,9 +308,11 @@ void kv_pcp_drain(struct kv_tcache *tc)
 			buddy_free_block(tc->hcp[o][i], o);
 		tc->hcp_count[o] = 0;
 	}
-	buddy_unlock(true);
+	kv_mutex_unlock(&kv.buddy_lock);
 	__atomic_store_n(&tc->pcp_count, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&tc->hcp_pages, 0, __ATOMIC_RELAXED);
+	tc_page_unlock(tc);
+	kv_reclaim_wake();
 }
 
 uint32_t kv_page_try(unsigned order)
@@ -294,7 +333,9 @@ uint32_t kv_page_try(unsigned order)
 		}
 	}
 	/* before failing, the blocks this thread caches go back to merge */
-	if (pfn == KV_PFN_NONE && (tc->hcp_pages || (order && tc->pcp_count))) {
+	if (pfn == KV_PFN_NONE &&
+	    (__atomic_load_n(&tc->hcp_pages, __ATOMIC_RELAXED) ||
+	     (order && __atomic_load_n(&tc->pcp_count, __ATOMIC_RELAXED)))) {
 		kv_pcp_drain(tc);
 		return kv_page_try(order);
 	}

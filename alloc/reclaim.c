@@ -231,12 +231,14 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 		return false;
 	if (a == 0) {
 		/*
-		 * What the allocator itself holds on to comes back first; other
-		 * threads give back their caches on their next slow path.
+		 * What the allocator itself holds on to comes back first: every
+		 * thread's page caches now, other threads' magazines on their
+		 * next slow path.
 		 */
 		__atomic_add_fetch(&kv.drain_gen, 1, __ATOMIC_RELAXED);
 		kv_vmap_purge();
 		kv_tcache_drain(kv_tcache());
+		kv_tcache_drain_pages_all();
 		kv_slab_shrink();
 		return true;
 	}

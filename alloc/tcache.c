@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-thread caches: the order-0 page cache, the slab magazines and the
- * event/lock counters of one thread.  Created on a thread's first use,
+ * Per-thread caches: the page caches, the slab magazines and the
+ * event/lock counters of one thread.  Page caches can be drained by other
+ * threads (under the cache's page_lock); magazines only by their owner,
+ * at its exit, or at kv_fini()/kv_cache_destroy() when no thread uses them.  Created on a thread's first use,
  * drained into the shared allocators by a pthread key destructor when the
  * thread exits, and by kv_fini() for threads still alive.
  *
@@ -122,6 +124,17 @@ void kv_tcache_drain_all(void)
 	pthread_mutex_lock(&tc_lock);
 	for (tc = tc_list; tc; tc = tc->next)
 		kv_tcache_drain(tc);
+	pthread_mutex_unlock(&tc_lock);
+}
+
+void kv_tcache_drain_pages_all(void)
+{
+	struct kv_tcache *tc;
+
+	kv_tcache();
+	pthread_mutex_lock(&tc_lock);
+	for (tc = tc_list; tc; tc = tc->next)
+		kv_pcp_drain(tc);
 	pthread_mutex_unlock(&tc_lock);
 }
 

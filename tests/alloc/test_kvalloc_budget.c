@@ -118,6 +118,51 @@ static void test_nofail(bool scope)
 	check_whole();
 }
 
+static int idle_state; /* 1: caches filled, 2: may exit */
+
+static void *idle_cacher(void *arg)
+{
+	void *p[32];
+	unsigned i;
+
+	(void)arg;
+	for (i = 0; i < 32; i++)
+		CHECK((p[i] = kv_alloc_pages(i % 3, 0)));
+	for (i = 0; i < 32; i++)
+		kv_free_pages(p[i], i % 3);
+	__atomic_store_n(&idle_state, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&idle_state, __ATOMIC_ACQUIRE) != 2)
+		usleep(1000);
+	return NULL;
+}
+
+/*
+ * Pages an idle thread keeps in its page caches are not lost: reclaim
+ * drains every thread's page caches, so the whole budget stays reachable.
+ */
+static void test_idle_thread_pages(void)
+{
+	struct kv_stats st;
+	pthread_t t;
+	unsigned n = 0;
+
+	CHECK_EQ(pthread_create(&t, NULL, idle_cacher, NULL), 0);
+	while (__atomic_load_n(&idle_state, __ATOMIC_ACQUIRE) != 1)
+		usleep(1000);
+	kv_stats(&st);
+	CHECK(st.pcp_pages > 0);
+	while (n < MAXOBJ && (obj[n] = kv_alloc_pages(0, KV_NOWARN)))
+		n++;
+	kv_stats(&st);
+	CHECK_EQ(n, st.pages_total);
+	CHECK_EQ(st.pcp_pages, 0);
+	while (n)
+		kv_free_pages(obj[--n], 0);
+	__atomic_store_n(&idle_state, 2, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	check_whole();
+}
+
 /* kv_fini() names what was never freed; run in a child, read its stderr. */
 static void test_leak_report(void)
 {
@@ -163,6 +208,7 @@ int main(void)
 	test_exhaustion();
 	test_nofail(false);
 	test_nofail(true);
+	test_idle_thread_pages();
 	/* an impossible NOFAIL request fails rather than hang */
 	CHECK(kvmalloc(2 * BUDGET, KV_NOFAIL | KV_NOWARN) == NULL);
 	test_leak_report();
