@@ -81,6 +81,7 @@ struct kv_bcache {
 	atomic_size_t nr_lru;
 
 	struct kv_shrinker shrinker;
+	void *priv; /* the owner's (e.g. the geometry verifiers need) */
 	struct stat_slot stats[NR_SLOTS];
 };
 
@@ -770,6 +771,16 @@ void kv_bcache_destroy(struct kv_bcache *bc)
 struct kv_dev *kv_bcache_dev(const struct kv_bcache *bc)
 {
 	return bc->dev;
+}
+
+void kv_bcache_set_private(struct kv_bcache *bc, void *priv)
+{
+	bc->priv = priv;
+}
+
+void *kv_bcache_private(const struct kv_bcache *bc)
+{
+	return bc->priv;
 }
 
 unsigned kv_bcache_blksize(const struct kv_bcache *bc)

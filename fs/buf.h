@@ -116,6 +116,13 @@ int kv_bcache_create(struct kv_dev *dev, unsigned blksize, size_t mem_limit,
 void kv_bcache_destroy(struct kv_bcache *bc);
 struct kv_dev *kv_bcache_dev(const struct kv_bcache *bc);
 unsigned kv_bcache_blksize(const struct kv_bcache *bc);
+/*
+ * The owner's pointer, for verifiers that need more than the buffer (the
+ * filesystem's verifiers in fs/buf_ops.c find the geometry here).  Set once,
+ * before the first read.
+ */
+void kv_bcache_set_private(struct kv_bcache *bc, void *priv);
+void *kv_bcache_private(const struct kv_bcache *bc);
 void kv_bcache_get_stats(struct kv_bcache *bc, struct kv_bcache_stats *st);
 /*
  * Write back every dirty, unpinned buffer, then flush the device.  Returns

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Buffer ops of the metadata block types.  Read verification delegates to
+ * the format's verifiers (which report what was wrong through
+ * kvfs_corrupt()); write-back stamps the buffer's LSN and recomputes the
+ * crc of each self-describing unit in the buffer.
+ */
+#include "fs/buf_ops.h"
+
+#include <errno.h>
+
+#include "fs/ag.h"
+#include "fs/blkhdr.h"
+#include "fs/btblock.h"
+#include "fs/dinode.h"
+#include "fs/geom.h"
+#include "fs/sb.h"
+
+static const struct kvfs_geom *buf_geom(const struct kv_buf *bp)
+{
+	return kv_bcache_private(bp->b_cache);
+}
+
+/* Every single-header block type is stamped the same way. */
+static int blk_verify_write(struct kv_buf *bp)
+{
+	kvfs_blkhdr_stamp(bp->b_addr, bp->b_len, bp->b_lsn);
+	return 0;
+}
+
+static int sb_verify_read(struct kv_buf *bp)
+{
+	const struct kvfs_geom *g = buf_geom(bp);
+	struct kvfs_geom copy;
+
+	return kvfs_sb_from_disk(bp->b_addr, bp->b_len,
+				 kvfs_fsb_to_agno(g, bp->b_blkno), g->uuid,
+				 &copy);
+}
+
+static int agh_verify_read(struct kv_buf *bp)
+{
+	const struct kvfs_geom *g = buf_geom(bp);
+	struct kvfs_ag_info agi;
+
+	return kvfs_agh_from_disk(g, kvfs_fsb_to_agno(g, bp->b_blkno),
+				  bp->b_addr, &agi);
+}
+
+static int btree_verify_read(struct kv_buf *bp,
+			     const struct kvfs_btree_ops *ops)
+{
+	const struct kvfs_geom *g = buf_geom(bp);
+
+	return kvfs_btree_verify_block(bp->b_addr, g, ops, bp->b_blkno,
+				       kvfs_fsb_to_agno(g, bp->b_blkno), -1);
+}
+
+static int bnobt_verify_read(struct kv_buf *bp)
+{
+	return btree_verify_read(bp, &kvfs_bnobt_ops);
+}
+
+static int cntbt_verify_read(struct kv_buf *bp)
+{
+	return btree_verify_read(bp, &kvfs_cntbt_ops);
+}
+
+static int inobt_verify_read(struct kv_buf *bp)
+{
+	return btree_verify_read(bp, &kvfs_inobt_ops);
+}
+
+/* The inode number of the first inode of the buffer's first block. */
+static uint64_t inode_buf_first_ino(const struct kvfs_geom *g,
+				    const struct kv_buf *bp)
+{
+	uint32_t agno = kvfs_fsb_to_agno(g, bp->b_blkno);
+	uint32_t agbno = kvfs_fsb_to_agbno(g, bp->b_blkno);
+
+	return kvfs_agino_to_ino(g, agno, kvfs_agbno_to_agino(g, agbno));
+}
+
+static int inode_verify_read(struct kv_buf *bp)
+{
+	const struct kvfs_geom *g = buf_geom(bp);
+	uint64_t ino = inode_buf_first_ino(g, bp);
+	size_t nr = bp->b_len >> g->inodelog;
+	int err;
+
+	for (size_t i = 0; i < nr; i++) {
+		err = kvfs_dinode_verify((char *)bp->b_addr +
+						 (i << g->inodelog),
+					 g, ino + i);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int inode_verify_write(struct kv_buf *bp)
+{
+	const struct kvfs_geom *g = buf_geom(bp);
+	size_t nr = bp->b_len >> g->inodelog;
+
+	for (size_t i = 0; i < nr; i++)
+		kvfs_blkhdr_stamp((char *)bp->b_addr + (i << g->inodelog),
+				  g->inodesize, bp->b_lsn);
+	return 0;
+}
+
+const struct kv_buf_ops kvfs_sb_buf_ops = {
+	.name = "superblock",
+	.verify_read = sb_verify_read,
+	.verify_write = blk_verify_write,
+};
+
+const struct kv_buf_ops kvfs_agh_buf_ops = {
+	.name = "AG header",
+	.verify_read = agh_verify_read,
+	.verify_write = blk_verify_write,
+};
+
+const struct kv_buf_ops kvfs_bnobt_buf_ops = {
+	.name = "free space by block",
+	.verify_read = bnobt_verify_read,
+	.verify_write = blk_verify_write,
+};
+
+const struct kv_buf_ops kvfs_cntbt_buf_ops = {
+	.name = "free space by size",
+	.verify_read = cntbt_verify_read,
+	.verify_write = blk_verify_write,
+};
+
+const struct kv_buf_ops kvfs_inobt_buf_ops = {
+	.name = "inode chunks",
+	.verify_read = inobt_verify_read,
+	.verify_write = blk_verify_write,
+};
+
+const struct kv_buf_ops kvfs_inode_buf_ops = {
+	.name = "inodes",
+	.verify_read = inode_verify_read,
+	.verify_write = inode_verify_write,
+};

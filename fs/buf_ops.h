@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Buffer types of the filesystem's metadata blocks (XFS's xfs_buf_ops):
+ * read verification and the write-back stamp, on top of the format's own
+ * verifiers.  They find the geometry through kv_bcache_private(), which the
+ * owner of the cache sets to its struct kvfs_geom.
+ */
+#ifndef KV_FS_BUF_OPS_H
+#define KV_FS_BUF_OPS_H
+
+#include "fs/buf.h"
+
+extern const struct kv_buf_ops kvfs_sb_buf_ops;
+extern const struct kv_buf_ops kvfs_agh_buf_ops;
+extern const struct kv_buf_ops kvfs_bnobt_buf_ops;
+extern const struct kv_buf_ops kvfs_cntbt_buf_ops;
+extern const struct kv_buf_ops kvfs_inobt_buf_ops;
+/* one block of inodes: every inode in it is verified and stamped */
+extern const struct kv_buf_ops kvfs_inode_buf_ops;
+
+#endif
