@@ -311,7 +311,12 @@ void kv_reclaim_init(void)
 /* kv_fini(): forget the shrinkers still registered, zero the counters. */
 void kv_reclaim_fini(void)
 {
+	struct kv_shrinker *s;
+
 	kv_mutex_lock(&shrinker_lock);
+	for (s = shrinkers; s; s = s->next)
+		fprintf(stderr, "kvalloc: shrinker %s still registered\n",
+			s->name);
 	shrinkers = NULL;
 	kv_mutex_unlock(&shrinker_lock);
 	reclaim_passes = 0;

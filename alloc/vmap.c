@@ -312,14 +312,14 @@ static unsigned home_zone(void)
 }
 
 /*
- * The smallest cached area of npages .. npages + npages/4 at a suitable
+ * The smallest cached area of npages .. npages + npages/2 at a suitable
  * alignment (the slack is the price of a hit for sizes that vary).  Zone
  * locked.
  */
 static struct kv_varea *cache_take(struct kv_vzone *z, uint32_t npages,
 				   size_t align)
 {
-	uint32_t i, best = VCACHE_MAX, max = npages + npages / 4;
+	uint32_t i, best = VCACHE_MAX, max = npages + npages / 2;
 	struct kv_varea *a;
 
 	for (i = 0; i < z->nr_cache; i++) {
