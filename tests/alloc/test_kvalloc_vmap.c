@@ -133,6 +133,39 @@ static void test_area_cache(void)
 	CHECK(b.pages_free + b.pcp_pages >= a.pages_free + a.pcp_pages + 8);
 }
 
+/*
+ * A window of four 32-page zones: a second 20-page area does not fit the
+ * home zone and is stolen from another; once the first is freed, a 30-page
+ * area makes the home zone purge and fits there again.
+ */
+static void test_steal_and_purge(void)
+{
+	struct kv_config cfg = { .budget_bytes = 4u << 20,
+				 .vmap_zones = 4,
+				 .vmap_window = 4 * 32 * KV_PAGE_SIZE };
+	void *a, *b, *c;
+
+	CHECK_EQ(kv_init(&cfg), 0);
+	a = kv_vmalloc(20 * KV_PAGE_SIZE, 0);
+	b = kv_vmalloc(20 * KV_PAGE_SIZE, 0);
+	CHECK(a && b);
+#ifdef KV_SINGLE_VMAP_ZONE
+	CHECK_EQ(kv.nzones, 1);
+	CHECK_EQ(zone_index(a), zone_index(b));
+#else
+	CHECK_EQ(kv.nzones, 4);
+	CHECK(zone_index(a) != zone_index(b));
+#endif
+	kv_vfree(a);
+	c = kv_vmalloc(30 * KV_PAGE_SIZE, 0);
+	CHECK(c);
+	CHECK_EQ(zone_index(c), zone_index(a));
+	memset(c, 1, 30 * KV_PAGE_SIZE);
+	kv_vfree(b);
+	kv_vfree(c);
+	kv_fini();
+}
+
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 32u << 20, .purge_batch = 64 };
@@ -148,5 +181,6 @@ int main(void)
 	CHECK_EQ(st.pages_free, st.pages_total);
 	CHECK_EQ(st.live_allocs, 0);
 	kv_fini();
+	test_steal_and_purge();
 	return 0;
 }
