@@ -332,10 +332,13 @@ uint32_t kv_page_try(unsigned order)
 			buddy_unlock(false);
 		}
 	}
-	/* before failing, the blocks this thread caches go back to merge */
-	if (pfn == KV_PFN_NONE &&
-	    (__atomic_load_n(&tc->hcp_pages, __ATOMIC_RELAXED) ||
-	     (order && __atomic_load_n(&tc->pcp_count, __ATOMIC_RELAXED)))) {
+	/*
+	 * Before an order-0 request fails, the blocks this thread caches go
+	 * back to be split.  Higher orders fail fast instead: reclaim (or the
+	 * vmap fallback) is the caller's business.
+	 */
+	if (pfn == KV_PFN_NONE && order == 0 &&
+	    __atomic_load_n(&tc->hcp_pages, __ATOMIC_RELAXED)) {
 		kv_pcp_drain(tc);
 		return kv_page_try(order);
 	}
