@@ -86,9 +86,10 @@ void *kv_vmalloc_align(size_t size, size_t align, kv_gfp_t flags);
 /* Unmap every lazily freed vmap area (and cached area) now. */
 void kv_vmap_purge(void);
 /*
- * Give back what the allocator hoards: the calling thread's page cache and
- * magazines, every empty slab, every lazily freed or cached vmap area.
- * Other threads' caches drain when they exit (or at kv_fini()).
+ * Give back what the allocator hoards: every thread's page caches, the
+ * calling thread's slab magazines, every empty slab, every lazily freed or
+ * cached vmap area.  Other threads' magazines drain when they exit, on
+ * their next slow path after a reclaim, or at kv_fini().
  */
 void kv_drain_caches(void);
 

@@ -322,6 +322,7 @@ void kv_drain_caches(void)
 	/* purging frees area descriptors into the magazines: purge first */
 	kv_vmap_purge();
 	kv_tcache_drain(kv_tcache());
+	kv_tcache_drain_pages_all();
 	kv_slab_shrink();
 }
 
