@@ -286,6 +286,12 @@ int main(void)
 
 	CHECK(!kv_initialized());
 	CHECK(kvmalloc(10, KV_NOWARN) == NULL);
+	{
+		struct kv_config tiny = { .budget_bytes = KV_PAGE_SIZE };
+
+		CHECK(kv_init(&tiny) < 0);
+		CHECK(!kv_initialized());
+	}
 	CHECK_EQ(kv_init(NULL), 0);
 	CHECK(kv_initialized());
 	CHECK(kv_init(NULL) < 0);
