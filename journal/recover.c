@@ -33,14 +33,15 @@ struct rec {
 	uint64_t seq, part_off, stream_len, ulen;
 };
 
-/* 0: valid header at bb; 1: not a valid header; <0: I/O error */
-static int read_hdr(struct kvj_log *log, uint32_t bb, struct rec *r)
+/* 0: h is a valid header for block bb; 1: it is not */
+static int parse_hdr(struct kvj_log *log, const struct kvj_rec_hdr *hp,
+		     uint32_t bb, struct rec *r)
 {
 	struct kvj_rec_hdr h;
-	int err = kvj_io_read(log, &h, sizeof(h), (uint64_t)bb << KVJ_BB_SHIFT);
 
-	if (err)
-		return err;
+	if (kvj_le32_to_cpu(hp->magic) != KVJ_REC_MAGIC)
+		return 1;
+	memcpy(&h, hp, sizeof(h));
 	if (kvj_le32_to_cpu(h.magic) != KVJ_REC_MAGIC ||
 	    kvj_le32_to_cpu(h.hdr_crc) !=
 		    kv_crc32c_block(&h, sizeof(h), KVJ_REC_HDR_CRC_OFF) ||
@@ -69,6 +70,53 @@ static int read_hdr(struct kvj_log *log, uint32_t bb, struct rec *r)
 	    r->type < KVJ_REC_CKPT || r->type > KVJ_REC_TAIL)
 		return 1;
 	return 0;
+}
+
+/* 0: valid header at bb; 1: not a valid header; <0: I/O error */
+static int read_hdr(struct kvj_log *log, uint32_t bb, struct rec *r)
+{
+	struct kvj_rec_hdr h;
+	int err = kvj_io_read(log, &h, sizeof(h), (uint64_t)bb << KVJ_BB_SHIFT);
+
+	return err ? err : parse_hdr(log, &h, bb, r);
+}
+
+/*
+ * A record of this cycle and a later sequence after the head means the
+ * record at the head was damaged, not the end of the log.
+ */
+static int scan_past_head(struct kvj_log *log, uint32_t from, uint32_t cycle,
+			  uint64_t seq, uint32_t *found)
+{
+	size_t chunk = 64 * 1024;
+	uint8_t *buf = kvmalloc(chunk, 0);
+	uint32_t bb = from, i, n;
+	struct rec r;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	*found = 0;
+	while (bb < log->log_bb && !*found) {
+		n = chunk >> KVJ_BB_SHIFT;
+		if (n > log->log_bb - bb)
+			n = log->log_bb - bb;
+		err = kvj_io_read(log, buf, (size_t)n << KVJ_BB_SHIFT,
+				  (uint64_t)bb << KVJ_BB_SHIFT);
+		if (err)
+			break;
+		for (i = 0; i < n; i++) {
+			if (parse_hdr(log, (const void *)(buf + (i << KVJ_BB_SHIFT)),
+				      bb + i, &r) == 0 &&
+			    r.cycle == cycle && r.seq > seq) {
+				*found = bb + i;
+				break;
+			}
+		}
+		bb += n;
+	}
+	kvfree(buf);
+	return err;
 }
 
 static bool block_is_zero(const uint8_t *b, size_t len)
@@ -403,6 +451,19 @@ static int find_head(struct kvj_log *log, kvj_lsn_t *headp, struct rec *last,
 		bb += r.nr_bb;
 	}
 	*headp = bb == log->log_bb ? KVJ_LSN(cycle + 1, 0) : KVJ_LSN(cycle, bb);
+	if (bb + 1 < log->log_bb) {
+		uint32_t found;
+
+		err = scan_past_head(log, bb + 1, cycle, last->seq, &found);
+		if (err)
+			return err;
+		if (found) {
+			fprintf(stderr,
+				"kvjournal: log record at lsn %u/%u is damaged but a later record follows at %u/%u: the log cannot be recovered (it was left untouched; the repair tool can zero it)\n",
+				cycle, bb, cycle, found);
+			return -EUCLEAN;
+		}
+	}
 	return 0;
 }
 
