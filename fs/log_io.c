@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The journal's I/O over the device layer, restricted to the log region.
+ */
+#include <errno.h>
+
+#include "fs/dev.h"
+#include "fs/log_io.h"
+
+void kvfs_log_io_init(struct kvfs_log_io *lio, struct kv_dev *dev,
+		      const struct kvfs_geom *g)
+{
+	lio->dev = dev;
+	lio->start = kvfs_fsb_to_bytes(g, g->logstart);
+	lio->len = (uint64_t)g->logblocks << g->blocklog;
+}
+
+static int log_io_check(const struct kvfs_log_io *lio, size_t len, uint64_t off)
+{
+	if (off > lio->len || len > lio->len - off)
+		return -EINVAL;
+	return 0;
+}
+
+static int log_io_read(void *priv, void *buf, size_t len, uint64_t off)
+{
+	struct kvfs_log_io *lio = priv;
+	int err = log_io_check(lio, len, off);
+
+	return err ? err : kv_dev_pread(lio->dev, buf, len, lio->start + off);
+}
+
+static int log_io_write(void *priv, const void *buf, size_t len, uint64_t off)
+{
+	struct kvfs_log_io *lio = priv;
+	int err = log_io_check(lio, len, off);
+
+	return err ? err : kv_dev_pwrite(lio->dev, buf, len, lio->start + off);
+}
+
+static int log_io_flush(void *priv)
+{
+	return kv_dev_flush(((struct kvfs_log_io *)priv)->dev);
+}
+
+const struct kvj_io_ops kvfs_log_io_ops = {
+	.read = log_io_read,
+	.write = log_io_write,
+	.flush = log_io_flush,
+};

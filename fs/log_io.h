@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The journal's I/O over the device layer: struct kvj_io_ops for the
+ * internal log region named by the superblock.  Offsets from the journal
+ * are bytes from the start of the region; anything reaching outside it is
+ * refused with -EINVAL rather than written over other metadata.
+ */
+#ifndef KV_FS_LOG_IO_H
+#define KV_FS_LOG_IO_H
+
+#include <stdint.h>
+
+#include "fs/geom.h"
+#include "journal/journal.h"
+
+struct kv_dev;
+
+struct kvfs_log_io {
+	struct kv_dev *dev;
+	uint64_t start; /* byte offset of the log region on dev */
+	uint64_t len; /* bytes */
+};
+
+/* The ops; their priv is a struct kvfs_log_io. */
+extern const struct kvj_io_ops kvfs_log_io_ops;
+
+/* The log region of geometry g (from kvfs_sb_read() or mkfs) on dev. */
+void kvfs_log_io_init(struct kvfs_log_io *lio, struct kv_dev *dev,
+		      const struct kvfs_geom *g);
+
+#endif
