@@ -125,6 +125,8 @@ struct kv_global {
 	struct kv_mutex buddy_lock;
 	uint32_t free_head[KV_MAX_ORDER + 1];
 	uint64_t nr_free; /* pages in the buddy free lists */
+	/* bit o set iff free_head[o] is not empty; read without the lock */
+	uint32_t free_mask;
 
 	/* vmap window */
 	char *win;
@@ -282,6 +284,8 @@ size_t kv_vmap_size(const void *p);
 void *kv_vmap_to_direct(const void *p);
 void kv_vmap_stats(uint64_t *allocs, uint64_t *live, uint64_t *purges,
 		   uint64_t *purged);
+/* area cache hits, mmap calls made mapping areas, pages in area caches */
+void kv_vmap_cache_stats(uint64_t *hits, uint64_t *maps, uint64_t *pages);
 void kv_vmap_report_leaks(unsigned *nr);
 
 /* kvmalloc.c: kvmalloc for the allocator's own metadata (not counted) */

@@ -170,6 +170,9 @@ struct kv_stats {
 	uint64_t alloc_failures;
 	uint64_t live_allocs; /* allocations not yet freed */
 	uint64_t vmap_zones;
+	uint64_t vmap_cache_hits; /* vmap allocations served by an area cache */
+	uint64_t vmap_maps; /* mmap calls made mapping new vmap areas */
+	uint64_t vmap_cache_pages; /* pages held by freed, still-mapped areas */
 	unsigned nr_lock_classes;
 	struct {
 		char name[24];

@@ -5,8 +5,8 @@
  * kvmalloc(): sizes up to KV_SLAB_MAX come from the slab size classes (the
  * thread's magazine, no lock); larger sizes get exactly one fail-fast
  * attempt at a whole power-of-two buddy block, as kmalloc_large() does (no
- * reclaim, no retry, no warning), then the vmap path, whose order-0 pages
- * may reclaim.  kvfree() dispatches on the
+ * reclaim, no retry, no warning), then the vmap path for as many pages,
+ * whose order-0 pages may reclaim.  kvfree() dispatches on the
  * address: direct map -> the page descriptor says slab object or buddy
  * block; vmap window -> the zone owning the address.
  *
@@ -56,6 +56,13 @@ static void *large_alloc(size_t size, kv_gfp_t gfp, bool account)
 	}
 	if (account)
 		kv_tstat_add(tc, KV_T_VMAP_FALLBACK, 1);
+	/*
+	 * The fallback gets as many pages as the buddy block would have had:
+	 * same usable size either way, and a size class the vmap area cache
+	 * serves exactly, so varying sizes reuse freed areas.
+	 */
+	if (order <= KV_MAX_ORDER)
+		size = KV_PAGE_SIZE << order;
 	p = kv_vmap_alloc(size, KV_PAGE_SIZE, gfp);
 	if (p && account)
 		kv_tstat_add(tc, KV_T_VMAP_ALLOC, 1);
@@ -443,6 +450,8 @@ void kv_stats(struct kv_stats *st)
 			      &st->vmap_pages_purged);
 		st->vmap_areas_live = live;
 		st->vmap_zones = kv.nzones;
+		kv_vmap_cache_stats(&st->vmap_cache_hits, &st->vmap_maps,
+				    &st->vmap_cache_pages);
 	}
 	n = kv_lockstat_nr_classes();
 	st->nr_lock_classes = (unsigned)n;
@@ -500,6 +509,9 @@ int kv_stats_format(char *buf, size_t len)
 		{ "vmap_lazy_purges", st.vmap_lazy_purges },
 		{ "vmap_pages_purged", st.vmap_pages_purged },
 		{ "vmap_zones", st.vmap_zones },
+		{ "vmap_cache_hits", st.vmap_cache_hits },
+		{ "vmap_maps", st.vmap_maps },
+		{ "vmap_cache_pages", st.vmap_cache_pages },
 		{ "reclaim_passes", st.reclaim_passes },
 		{ "reclaim_freed", st.reclaim_freed },
 		{ "nofail_retries", st.nofail_retries },

@@ -7,7 +7,8 @@
  *   kv_tcache.page_lock (a spinlock) protects one thread's pcp and hcp
  *   caches; taken by the owner on each use and by remote drains under the
  *   thread-cache registry lock (tc_lock -> page_lock -> buddy).
- *   kv.buddy_lock ("buddy") protects kv.free_head[], kv.nr_free and the
+ *   kv.buddy_lock ("buddy") protects kv.free_head[], kv.nr_free, writes
+ *   of kv.free_mask (a hint fail-fast attempts read without it) and the
  *   state/order/next/prev of every descriptor that is FREE or becomes
  *   FREE.  It is a leaf: it may be taken with a slab cache lock or a
  *   page_lock held and nothing is taken under it.
@@ -32,6 +33,9 @@ static void free_list_add(uint32_t pfn, unsigned order)
 	d->next = head;
 	if (head != KV_PFN_NONE)
 		kv.desc[head].prev = pfn;
+	else
+		__atomic_store_n(&kv.free_mask, kv.free_mask | 1u << order,
+				 __ATOMIC_RELAXED);
 	kv.free_head[order] = pfn;
 }
 
@@ -41,8 +45,10 @@ static void free_list_del(uint32_t pfn)
 
 	if (d->prev != KV_PFN_NONE)
 		kv.desc[d->prev].next = d->next;
-	else
-		kv.free_head[d->order] = d->next;
+	else if ((kv.free_head[d->order] = d->next) == KV_PFN_NONE)
+		__atomic_store_n(&kv.free_mask,
+				 kv.free_mask & ~(1u << d->order),
+				 __ATOMIC_RELAXED);
 	if (d->next != KV_PFN_NONE)
 		kv.desc[d->next].prev = d->prev;
 	d->state = KV_PG_NONE;
@@ -326,7 +332,12 @@ uint32_t kv_page_try(unsigned order)
 	} else {
 		pfn = order <= KV_HCP_MAX_ORDER ? hcp_alloc(tc, order) :
 						  KV_PFN_NONE;
-		if (pfn == KV_PFN_NONE) {
+		/*
+		 * Nothing free that large: fail without the lock.  The mask
+		 * may be stale, which a fail-fast attempt can afford.
+		 */
+		if (pfn == KV_PFN_NONE &&
+		    __atomic_load_n(&kv.free_mask, __ATOMIC_RELAXED) >> order) {
 			buddy_lock();
 			pfn = buddy_take(order);
 			buddy_unlock(false);
@@ -408,6 +419,7 @@ int kv_arena_init(size_t budget)
 	kv_mutex_init(&kv.buddy_lock, kv.lc_buddy);
 	for (o = 0; o <= KV_MAX_ORDER; o++)
 		kv.free_head[o] = KV_PFN_NONE;
+	kv.free_mask = 0;
 	kv.nr_free = 0;
 	buddy_free_run_locked(0, kv.npages);
 	kv.pcp_high = kv.npages / 512;

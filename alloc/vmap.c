@@ -6,13 +6,22 @@
  *
  * The window is split into zones, each with its own lock, free-range index
  * (sorted array, coalescing), busy index (hash by start address), lazy list
- * and a small cache of freed, still-mapped areas.  A thread allocates from
+ * and a cache of freed, still-mapped areas.  A thread allocates from
  * its home zone (assigned round-robin) and steals from the others only when
  * the home zone has no room; a free finds its zone by address arithmetic.
  * In debug builds every range is followed by one never-mapped guard page;
  * release builds pack areas back to back, so that neighbouring mappings of
  * consecutive memfd offsets merge into one kernel VMA (vm.max_map_count
  * would otherwise cap the number of live areas near 32k).
+ *
+ * The area cache is what makes steady-state traffic cheap: a hit maps
+ * nothing, faults nothing and takes no page.  Cached areas sit on one list
+ * per size class (the power of two their page count rounds up to; kvmalloc
+ * rounds its vmap sizes to exactly that) and on the zone's LRU list; the
+ * least recently freed go first when the zone's share of the budget or its
+ * entry limit is reached.  Their pages stay counted as used: reclaim gives
+ * them back (kv_vmap_purge()) before any shrinker runs, and so do
+ * kv_drain_caches() and kv_fini().
  *
  * Unmapping is lazy: freed ranges queue on the zone's lazy list and are
  * purged in batches (sorted, coalesced, one mmap(PROT_NONE, MAP_FIXED) per
@@ -24,7 +33,8 @@
  *   areas' pages and descriptors are freed under it alone
  *   (vmap_purge -> slab -> buddy).
  *   kv_vzone.lock ("vmap_zone") protects the zone's free index, busy hash,
- *   lazy list and area cache, and its counters.  Only bookkeeping happens
+ *   lazy list and area cache (class and LRU lists), and its counters but
+ *   maps (atomic).  Only bookkeeping happens
  *   under it: no mmap, no page allocation, no reclaim.  It is never held
  *   together with another zone's lock; the buddy lock is never taken under
  *   it.
@@ -39,7 +49,14 @@
 #include "alloc/internal.h"
 
 #define VHASH_SIZE 4096
-#define VCACHE_MAX 32
+/* cached areas per zone, whatever their size */
+#define VCACHE_MAX 128
+/* pages cached per zone at most (also capped at a quarter of the budget) */
+#define VCACHE_PAGES 16384
+/* size classes: areas of 1, 2, 3..4, .. 8193..16384 pages */
+#define VCLASSES 15
+/* cached areas a lookup examines per class */
+#define VCACHE_SCAN 8
 #define RANGES_MAX (1u << 20)
 /* lazy lists may overrun RANGES_MAX by the evictions of one free */
 #define RANGES_SLACK (RANGES_MAX + VCACHE_MAX + 1)
@@ -51,8 +68,13 @@
 #define GUARD_PAGES 0
 #endif
 
+struct kv_vlink {
+	struct kv_vlink *next, *prev;
+};
+
 struct kv_varea {
-	struct kv_varea *hnext;
+	struct kv_varea *hnext; /* busy hash; chain of evicted areas */
+	struct kv_vlink cls, lru; /* while cached */
 	uintptr_t addr;
 	uint32_t npages;
 	uint32_t pfn[];
@@ -74,12 +96,16 @@ struct kv_vzone {
 	size_t lazy_pages;
 	struct kv_range *spare; /* under purge_lock */
 	struct kv_varea **hash;
-	struct kv_varea *cache[VCACHE_MAX];
+	struct kv_vlink cls[VCLASSES]; /* newest first */
+	struct kv_vlink lru; /* newest first */
 	uint32_t nr_cache;
 	size_t cache_pages;
 	size_t cache_limit;
-	uint64_t allocs, frees, purges, purged;
+	uint64_t allocs, frees, purges, purged, hits;
+	uint64_t maps; /* mmap calls mapping areas */
 } __attribute__((aligned(64)));
+
+_Static_assert(1u << (VCLASSES - 1) == VCACHE_PAGES, "a class per order");
 
 static unsigned zone_rr;
 
@@ -221,6 +247,75 @@ static void area_release(struct kv_varea *a)
 	kv_free_internal(a);
 }
 
+/* Release a chain of evicted areas (linked through hnext). */
+static void release_chain(struct kv_varea *a)
+{
+	while (a) {
+		struct kv_varea *next = a->hnext;
+
+		area_release(a);
+		a = next;
+	}
+}
+
+static void link_init(struct kv_vlink *h)
+{
+	h->next = h->prev = h;
+}
+
+static void link_add(struct kv_vlink *h, struct kv_vlink *n)
+{
+	n->next = h->next;
+	n->prev = h;
+	h->next->prev = n;
+	h->next = n;
+}
+
+static void link_del(struct kv_vlink *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+}
+
+static struct kv_varea *cls_area(struct kv_vlink *l)
+{
+	return (struct kv_varea *)((char *)l - offsetof(struct kv_varea, cls));
+}
+
+static struct kv_varea *lru_area(struct kv_vlink *l)
+{
+	return (struct kv_varea *)((char *)l - offsetof(struct kv_varea, lru));
+}
+
+/* Size class of an area of npages: the order npages rounds up to. */
+static unsigned vclass(size_t npages)
+{
+	return npages <= 1 ? 0 : (unsigned)(64 - __builtin_clzll(npages - 1));
+}
+
+static void cache_unlink(struct kv_vzone *z, struct kv_varea *a)
+{
+	link_del(&a->cls);
+	link_del(&a->lru);
+	z->nr_cache--;
+	z->cache_pages -= a->npages;
+}
+
+/*
+ * Take the least recently freed area out of the cache and queue its range
+ * for the purge; it goes on the *evict chain, to be released without the
+ * zone lock.  Returns true if the lazy batch is full.  Zone locked.
+ */
+static bool cache_evict_one(struct kv_vzone *z, struct kv_varea **evict)
+{
+	struct kv_varea *a = lru_area(z->lru.prev);
+
+	cache_unlink(z, a);
+	a->hnext = *evict;
+	*evict = a;
+	return lazy_add(z, a->addr, area_bytes(a));
+}
+
 static int range_cmp(const void *x, const void *y)
 {
 	const struct kv_range *a = x, *b = y;
@@ -234,22 +329,15 @@ static int range_cmp(const void *x, const void *y)
  */
 static void zone_purge(struct kv_vzone *z, bool all)
 {
-	struct kv_varea *evict[VCACHE_MAX];
-	uint32_t nr_evict = 0, n, m, i;
+	struct kv_varea *evict = NULL;
+	uint32_t n, m, i;
 	struct kv_range *buf;
 	uint64_t pages = 0;
 
 	kv_mutex_lock(&z->purge_lock);
 	kv_mutex_lock(&z->lock);
-	if (all) {
-		while (z->nr_cache && z->nr_lazy < RANGES_MAX) {
-			struct kv_varea *a = z->cache[--z->nr_cache];
-
-			z->cache_pages -= a->npages;
-			lazy_add(z, a->addr, area_bytes(a));
-			evict[nr_evict++] = a;
-		}
-	}
+	while (all && z->nr_cache && z->nr_lazy < RANGES_MAX)
+		cache_evict_one(z, &evict);
 	buf = z->lazy;
 	n = z->nr_lazy;
 	z->lazy = z->spare;
@@ -257,8 +345,7 @@ static void zone_purge(struct kv_vzone *z, bool all)
 	z->lazy_pages = 0;
 	kv_mutex_unlock(&z->lock);
 
-	for (i = 0; i < nr_evict; i++)
-		area_release(evict[i]);
+	release_chain(evict);
 	qsort(buf, n, sizeof(buf[0]), range_cmp);
 	for (i = 0, m = 0; i < n; i++) {
 		if (m && buf[m - 1].start + buf[m - 1].len == buf[i].start)
@@ -312,30 +399,32 @@ static unsigned home_zone(void)
 }
 
 /*
- * The smallest cached area of npages .. npages + npages/2 at a suitable
- * alignment (the slack is the price of a hit for sizes that vary).  Zone
- * locked.
+ * A cached area of npages .. npages + npages/2 at a suitable alignment (the
+ * slack is the price of a hit for sizes that vary; kvmalloc's power-of-two
+ * sizes hit exactly), the most recently freed first.  Zone locked.
  */
 static struct kv_varea *cache_take(struct kv_vzone *z, uint32_t npages,
 				   size_t align)
 {
-	uint32_t i, best = VCACHE_MAX, max = npages + npages / 2;
-	struct kv_varea *a;
+	uint32_t max = npages + npages / 2;
+	unsigned c, scan;
 
-	for (i = 0; i < z->nr_cache; i++) {
-		a = z->cache[i];
-		if (a->npages < npages || a->npages > max ||
-		    (a->addr & (align - 1)))
-			continue;
-		if (best == VCACHE_MAX || a->npages < z->cache[best]->npages)
-			best = i;
+	for (c = vclass(npages); c < VCLASSES && c <= vclass(max); c++) {
+		struct kv_vlink *l = z->cls[c].next;
+
+		for (scan = 0; l != &z->cls[c] && scan < VCACHE_SCAN;
+		     l = l->next, scan++) {
+			struct kv_varea *a = cls_area(l);
+
+			if (a->npages < npages || a->npages > max ||
+			    (a->addr & (align - 1)))
+				continue;
+			cache_unlink(z, a);
+			z->hits++;
+			return a;
+		}
 	}
-	if (best == VCACHE_MAX)
-		return NULL;
-	a = z->cache[best];
-	z->cache[best] = z->cache[--z->nr_cache];
-	z->cache_pages -= a->npages;
-	return a;
+	return NULL;
 }
 
 /* Lazy or cached ranges a purge would give back (racy hint). */
@@ -362,7 +451,7 @@ static uintptr_t zone_reserve(struct kv_vzone *z, struct kv_varea *a,
 }
 
 /* Map the pages, one mmap per run of consecutive page offsets. */
-static int area_map(struct kv_varea *a)
+static int area_map(struct kv_vzone *z, struct kv_varea *a)
 {
 	uint32_t i = 0, j;
 
@@ -377,6 +466,7 @@ static int area_map(struct kv_varea *a)
 			 kv.memfd,
 			 (off_t)a->pfn[i] << KV_PAGE_SHIFT) == MAP_FAILED)
 			return -errno;
+		__atomic_add_fetch(&z->maps, 1, __ATOMIC_RELAXED);
 		i = j;
 	}
 	return 0;
@@ -430,7 +520,7 @@ void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
 	}
 	if (!addr)
 		goto fail;
-	if (area_map(a) < 0) {
+	if (area_map(z, a) < 0) {
 		mmap((void *)addr, area_bytes(a), PROT_NONE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
 		     -1, 0);
@@ -461,11 +551,9 @@ static void bad_free(const void *p)
 
 void kv_vmap_free(const void *p)
 {
-	struct kv_varea *evict[VCACHE_MAX];
 	struct kv_vzone *z = zone_of((uintptr_t)p);
-	uint32_t nr_evict = 0, i;
+	struct kv_varea *a, *evict = NULL;
 	bool purge = false;
-	struct kv_varea *a;
 
 	kv_mutex_lock(&z->lock);
 	a = hash_find(z, (uintptr_t)p, true);
@@ -478,15 +566,11 @@ void kv_vmap_free(const void *p)
 	if (a->npages <= z->cache_limit) {
 		/* keep it mapped for a same-sized allocation; evict old ones */
 		while (z->nr_cache == VCACHE_MAX ||
-		       z->cache_pages + a->npages > z->cache_limit) {
-			struct kv_varea *old = z->cache[0];
-
-			z->cache[0] = z->cache[--z->nr_cache];
-			z->cache_pages -= old->npages;
-			purge |= lazy_add(z, old->addr, area_bytes(old));
-			evict[nr_evict++] = old;
-		}
-		z->cache[z->nr_cache++] = a;
+		       z->cache_pages + a->npages > z->cache_limit)
+			purge |= cache_evict_one(z, &evict);
+		link_add(&z->cls[vclass(a->npages)], &a->cls);
+		link_add(&z->lru, &a->lru);
+		z->nr_cache++;
 		z->cache_pages += a->npages;
 		a = NULL;
 	} else {
@@ -494,8 +578,7 @@ void kv_vmap_free(const void *p)
 	}
 	kv_mutex_unlock(&z->lock);
 
-	for (i = 0; i < nr_evict; i++)
-		area_release(evict[i]);
+	release_chain(evict);
 	if (a)
 		area_release(a);
 	if (purge)
@@ -561,6 +644,22 @@ void kv_vmap_stats(uint64_t *allocs, uint64_t *live, uint64_t *purges,
 	}
 }
 
+void kv_vmap_cache_stats(uint64_t *hits, uint64_t *maps, uint64_t *pages)
+{
+	unsigned i;
+
+	*hits = *maps = *pages = 0;
+	for (i = 0; i < kv.nzones; i++) {
+		struct kv_vzone *z = &kv.zones[i];
+
+		kv_mutex_lock(&z->lock);
+		*hits += z->hits;
+		*pages += z->cache_pages;
+		kv_mutex_unlock(&z->lock);
+		*maps += __atomic_load_n(&z->maps, __ATOMIC_RELAXED);
+	}
+}
+
 /* kv_fini(): report and release every area never freed. */
 void kv_vmap_report_leaks(unsigned *nr)
 {
@@ -588,7 +687,7 @@ int kv_vmap_init(unsigned nzones, size_t window, unsigned purge_batch)
 {
 	size_t ranges = RANGES_SLACK * sizeof(struct kv_range);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned i;
+	unsigned i, c;
 
 #ifdef KV_SINGLE_VMAP_ZONE
 	nzones = 1;
@@ -630,9 +729,12 @@ int kv_vmap_init(unsigned nzones, size_t window, unsigned purge_batch)
 		z->free[0].start = z->start;
 		z->free[0].len = kv.zone_size;
 		z->nr_free = 1;
+		for (c = 0; c < VCLASSES; c++)
+			link_init(&z->cls[c]);
+		link_init(&z->lru);
 		z->cache_limit = kv.npages / (4 * nzones);
-		if (z->cache_limit > 4096)
-			z->cache_limit = 4096;
+		if (z->cache_limit > VCACHE_PAGES)
+			z->cache_limit = VCACHE_PAGES;
 	}
 	return 0;
 
