@@ -1,0 +1,87 @@
+#!/bin/sh
+# Smoke test of tools/kvfs-journal-bench (not a timed assertion): --csv
+# prints exactly its header and one line per run with positive rates, the
+# default report names every figure, --image works on an image made by
+# mkfs.kvfs (twice: the first run leaves a clean log), and bad input fails
+# with a message.
+# Usage: test_jbench.sh PATH-TO-kvfs-journal-bench PATH-TO-mkfs.kvfs
+set -u
+bench=$1
+mkfs=$2
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+export TMPDIR="$tmp"
+
+fail() {
+	echo "test_jbench: $*" >&2
+	exit 1
+}
+
+header="mode,threads,tx_per_sec,deltas_per_sec,log_bytes_per_delta,zstd_ratio"
+small="--seconds 1 --buffers 64 --size 256M"
+
+# check_csv FILE "MODE,THREADS ...": exactly the header and these runs, in
+# order, each with positive rates, bytes per delta and zstd ratio
+check_csv() {
+	[ "$(head -n 1 "$1")" = "$header" ] || fail "$1: bad header"
+	[ "$(wc -l <"$1")" -eq $(($(echo "$2" | wc -w) + 1)) ] ||
+		fail "$1: expected one line per run: $(cat "$1")"
+	i=2
+	for run in $2; do
+		line=$(sed -n "${i}p" "$1")
+		echo "$line" | awk -F, -v run="$run" '
+			NF != 6 || $1 "," $2 != run { exit 1 }
+			!($3 > 0 && $4 >= $3 && $5 > 0 && $6 > 0) { exit 1 }' ||
+			fail "$1: bad line for $run: $line"
+		i=$((i + 1))
+	done
+}
+
+"$bench" --help >"$tmp/help" || fail "--help failed"
+for opt in --threads --seconds --buffers --force-every --fsync \
+	--single-cil --compare --image --csv; do
+	grep -q -- "$opt" "$tmp/help" || fail "--help does not describe $opt"
+done
+
+"$bench" $small --threads 1,2 --compare --csv >"$tmp/cmp.csv" ||
+	fail "--compare run failed"
+check_csv "$tmp/cmp.csv" "percpu,1 single,1 percpu,2 single,2"
+
+"$bench" $small --threads 2 --fsync --csv >"$tmp/fsync.csv" ||
+	fail "--fsync run failed"
+check_csv "$tmp/fsync.csv" "fsync-percpu,2"
+
+"$bench" $small --threads 2 --single-cil --items 2 --ranges 3 \
+	--force-every 0 --csv >"$tmp/single.csv" || fail "--single-cil failed"
+check_csv "$tmp/single.csv" "single,2"
+
+"$bench" $small --threads 2 >"$tmp/report" || fail "default report failed"
+for what in "committed transactions/s" "item deltas/s" "checkpoints/s" \
+	"log bytes per delta" "zstd ratio" "CIL lock contended"; do
+	grep -q "$what" "$tmp/report" || fail "report lacks '$what'"
+done
+
+"$mkfs" -q -s 128M "$tmp/img" || fail "mkfs.kvfs failed"
+for pass in 1 2; do
+	"$bench" --seconds 1 --buffers 32 --image "$tmp/img" --csv \
+		>"$tmp/img$pass.csv" || fail "--image run $pass failed"
+	check_csv "$tmp/img$pass.csv" "percpu,2"
+done
+
+# expect_fail WHAT ARGS...: non-zero exit and a one-line message
+expect_fail() {
+	what=$1
+	shift
+	if "$bench" "$@" >/dev/null 2>"$tmp/err"; then
+		fail "$what: succeeded"
+	fi
+	grep -q "kvfs-journal-bench: " "$tmp/err" || fail "$what: no message"
+}
+expect_fail "bad option" --bogus
+expect_fail "zero threads" --threads 0
+expect_fail "bad thread list" --threads 1,x
+expect_fail "too many items" --buffers 2 --items 3
+truncate -s 64M "$tmp/zero"
+expect_fail "not a kvfs image" --seconds 1 --image "$tmp/zero"
+expect_fail "missing image" --seconds 1 --image "$tmp/none"
+exit 0
