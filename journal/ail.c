@@ -93,9 +93,10 @@ void kvj_ail_remove(struct kvj_item *lip)
 /*
  * Push one batch from the front of the AIL.  Returns the number of items
  * written back and removed, or a negative errno; *pinned counts items that
- * need a log force first.
+ * need a log force first, *busy items whose owner holds them for now.  What
+ * is neither is an intent waiting for its done: only its owner moves it.
  */
-int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned)
+int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy)
 {
 	struct kvj_ail *ail = &log->ail;
 	struct {
@@ -107,6 +108,7 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned)
 	int err;
 
 	*pinned = 0;
+	*busy = 0;
 	kv_mutex_lock(&ail->lock);
 	for (lip = ail->head; lip && n < AIL_BATCH; lip = lip->ail_next) {
 		switch (lip->ops->push(lip, lip->lsn)) {
@@ -117,6 +119,9 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned)
 			break;
 		case KVJ_PUSH_PINNED:
 			(*pinned)++;
+			break;
+		case KVJ_PUSH_LOCKED:
+			(*busy)++;
 			break;
 		default:
 			break;
@@ -178,7 +183,7 @@ static void *ail_thread(void *arg)
 	struct kvj_log *log = arg;
 	struct kvj_ail *ail = &log->ail;
 	struct timespec ts;
-	unsigned pinned;
+	unsigned pinned, busy;
 	int n;
 
 	kv_mutex_lock(&ail->lock);
@@ -195,15 +200,15 @@ static void *ail_thread(void *arg)
 		}
 		ail->kicked = false;
 		kv_mutex_unlock(&ail->lock);
-		n = kvj_ail_push_once(log, &pinned);
+		n = kvj_ail_push_once(log, &pinned, &busy);
 		if (n == 0 && pinned) {
 			/* the tail is pinned by the CIL: checkpoint it */
 			kvj_cil_push(log, 0, false);
-		} else if (n <= 0) {
+		} else if (n < 0 || (n == 0 && busy)) {
 			usleep(1000);
 		}
 		kv_mutex_lock(&ail->lock);
-		if (!ail->head)
+		if (!ail->head || (n == 0 && !pinned && !busy))
 			ail->push_all = false;
 		if (n < 0)
 			break;
@@ -254,6 +259,7 @@ void kvj_ail_destroy(struct kvj_log *log)
 		next = lip->ail_next;
 		lip->ail_prev = lip->ail_next = NULL;
 		lip->in_ail = false;
+		kvj_intent_discard(lip);
 	}
 	ail->head = ail->tail = NULL;
 	pthread_cond_destroy(&ail->cond);

@@ -98,9 +98,12 @@ void kvj_cil_destroy(struct kvj_log *log)
 	for (i = 0; i < cil->nr_pcp; i++) {
 		for (j = 0; j < 2; j++) {
 			for (ent = cil->pcp[i].head[j]; ent; ent = next) {
+				struct kvj_item *lip = ent->lip;
+
 				next = ent->next;
-				atomic_fetch_sub(&ent->lip->pin, 1);
+				atomic_fetch_sub(&lip->pin, 1);
 				kvj_cil_ent_free(ent);
+				kvj_intent_discard(lip);
 			}
 		}
 		kv_mutex_destroy(&cil->pcp[i].lock);

@@ -66,11 +66,11 @@ int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
 		/* space comes from checkpointing the CIL and moving the tail */
 		pthread_mutex_unlock(&g->lock);
 		if (log->p.no_threads) {
-			unsigned pinned;
+			unsigned pinned, busy;
 
 			/* nobody else will: checkpoint and write back here */
 			kvj_cil_push(log, 0, false);
-			kvj_ail_push_once(log, &pinned);
+			kvj_ail_push_once(log, &pinned, &busy);
 		} else {
 			kvj_push_wake(log);
 			kvj_ail_kick(log, false);

@@ -62,10 +62,21 @@ static uint32_t intent_format(struct kvj_item *lip, void *buf, bool fresh)
 	return sizeof(*f) + ip->len;
 }
 
-static void item_release_nop(struct kvj_item *lip, bool aborted)
+/* A failed commit never inserted the item: nobody else will free it. */
+static void item_release(struct kvj_item *lip, bool aborted)
 {
-	(void)lip;
-	(void)aborted;
+	if (aborted && !kvj_item_pinned(lip) && !lip->in_ail)
+		kvfree(lip);
+}
+
+/* Log teardown after a shutdown: free what the journal itself owns. */
+void kvj_intent_discard(struct kvj_item *lip)
+{
+	if (lip->ops->type != KVJ_ITEM_INTENT &&
+	    lip->ops->type != KVJ_ITEM_DONE)
+		return;
+	if (!kvj_item_pinned(lip) && !lip->in_ail)
+		kvfree(lip);
 }
 
 static int intent_push(struct kvj_item *lip, kvj_lsn_t lsn)
@@ -88,7 +99,7 @@ static const struct kvj_item_ops intent_ops = {
 	.type = KVJ_ITEM_INTENT,
 	.size = intent_size,
 	.format = intent_format,
-	.release = item_release_nop,
+	.release = item_release,
 	.push = intent_push,
 	.unpin = intent_unpin,
 };
@@ -138,7 +149,7 @@ static const struct kvj_item_ops done_ops = {
 	.type = KVJ_ITEM_DONE,
 	.size = done_size,
 	.format = done_format,
-	.release = item_release_nop,
+	.release = item_release,
 	.committed = done_committed,
 	.push = intent_push,
 	.unpin = done_unpin,

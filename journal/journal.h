@@ -185,7 +185,10 @@ bool kvj_log_is_shutdown(struct kvj_log *log);
  * committed so far).  Concurrent forces share one write and one flush.
  */
 int kvj_log_force(struct kvj_log *log, uint64_t seq);
-/* Push the AIL until it is empty (everything written back in place). */
+/*
+ * Push the AIL until everything is written back in place; intents waiting
+ * for their done stay (and keep the tail, so the log is closed dirty).
+ */
 int kvj_log_drain(struct kvj_log *log);
 
 struct kvj_log_stats {

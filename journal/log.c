@@ -162,7 +162,7 @@ static void push_thread_stop(struct kvj_log *log)
 
 int kvj_log_drain(struct kvj_log *log)
 {
-	unsigned pinned;
+	unsigned pinned, busy;
 	bool empty;
 	int n, err;
 
@@ -175,11 +175,13 @@ int kvj_log_drain(struct kvj_log *log)
 		kv_mutex_unlock(&log->ail.lock);
 		if (empty)
 			return 0;
-		n = kvj_ail_push_once(log, &pinned);
+		n = kvj_ail_push_once(log, &pinned, &busy);
 		if (n < 0)
 			return n;
-		if (n == 0 && !pinned)
-			usleep(1000); /* items busy: their holders will finish */
+		if (n == 0 && !pinned && !busy)
+			return 0; /* only intents left, waiting for their done */
+		if (n == 0 && busy)
+			usleep(1000); /* their holders will finish */
 		if (kvj_log_is_shutdown(log))
 			return -EIO;
 	}
@@ -304,8 +306,12 @@ int kvj_log_close(struct kvj_log *log)
 	kvj_ail_stop(log);
 	if (!kvj_log_is_shutdown(log)) {
 		err = kvj_log_drain(log);
-		if (!err)
+		/* an unfinished intent keeps the log dirty: recovery ends it */
+		if (!err && !log->ail.head)
 			err = kvj_write_unmount(log);
+		else if (!err)
+			fprintf(stderr, "kvjournal: unfinished intents: the log "
+					"stays dirty for recovery\n");
 	}
 	log_free(log);
 	return err;

@@ -176,7 +176,7 @@ void kvj_ail_insert_locked(struct kvj_log *log, struct kvj_item *lip,
 void kvj_ail_delete_locked(struct kvj_log *log, struct kvj_item *lip);
 kvj_lsn_t kvj_ail_min_locked(struct kvj_log *log);
 void kvj_ail_kick(struct kvj_log *log, bool all);
-int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned);
+int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy);
 
 /* zstd.c */
 struct kvj_zstd *kvj_zstd_create(void);
@@ -197,5 +197,6 @@ int kvj_intent_recovered(struct kvj_log *log, uint32_t type,
 			 const void *delta, uint32_t len);
 int kvj_intents_finish(struct kvj_log *log);
 void kvj_intents_forget(struct kvj_log *log);
+void kvj_intent_discard(struct kvj_item *lip);
 
 #endif

@@ -412,8 +412,11 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 	if (err) {
 		/* shut down: the entries die with the context */
 		for (i = 0; i < nr; i++) {
-			atomic_fetch_sub(&v[i]->lip->pin, 1);
+			struct kvj_item *lip = v[i]->lip;
+
+			atomic_fetch_sub(&lip->pin, 1);
 			kvj_cil_ent_free(v[i]);
+			kvj_intent_discard(lip);
 		}
 	}
 	kvfree(v);
