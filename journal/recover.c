@@ -1,30 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Log recovery.
+ * The log walk (the one parser of the on-disk log, journal/logwalk.h) and
+ * recovery, which is that walk plus replay.
  *
  * 1. The head: every cycle's first record starts at block 0, so walking
  *    record headers from block 0 while they are valid and carry block 0's
  *    cycle ends at the head.  An all-zero block 0 is an empty log.
  * 2. The tail is named by the last record before the head; an unmount
  *    record naming itself is a clean log.
- * 3. A verification pass reads every record from tail to head, checks
- *    every crc, decompresses and parses every checkpoint, and decides
- *    where the replayable log ends: an incomplete or corrupt last
- *    checkpoint is a torn tail and is discarded; damage followed by a
- *    later checkpoint is corruption in the middle and refuses recovery
- *    with nothing written.
- * 4. The replay pass hands every delta of every complete checkpoint, in
- *    order, to its item type's recover ops (which skip deltas older than a
- *    block's stamped LSN), then the discarded tail is zeroed so that stale
- *    records can never be mistaken for new ones.
+ * 3. The walk reads every record from tail to head, checks every crc,
+ *    decompresses and parses every checkpoint, and decides where the
+ *    replayable log ends: an incomplete or corrupt last checkpoint is a
+ *    torn tail and is discarded; damage followed by a later checkpoint is
+ *    corruption in the middle and refuses recovery with nothing written.
+ * 4. Recovery's replay walks again up to that end and hands every delta of
+ *    every complete checkpoint, in order, to its item type's recover ops
+ *    (which skip deltas older than a block's stamped LSN), then zeroes the
+ *    discarded tail so that stale records can never be mistaken for new
+ *    ones.
  * The caller then finishes intents and writes the unmount record.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "journal/crc32c.h"
 #include "journal/log_priv.h"
+#include "journal/logwalk.h"
 
 struct rec {
 	uint32_t type, cycle, nr_bb, len, comp, stream_crc, data_crc;
@@ -33,8 +37,69 @@ struct rec {
 	uint64_t seq, part_off, stream_len, ulen;
 };
 
+/* One walk: the log as it reads it, the callbacks, what it found. */
+struct walk {
+	const struct kvj_io_ops *io;
+	void *io_priv;
+	uint64_t log_bytes, log_bb;
+	struct kvj_zstd *zstd;
+	const struct kvj_walk_ops *ops;
+	void *priv;
+	/* results of walk_records() */
+	kvj_lsn_t end; /* where the replayable log ends */
+	bool torn;
+	unsigned checkpoints;
+	uint64_t max_seq;
+	/* the checkpoint being assembled */
+	uint8_t *sbuf;
+	uint64_t scap, sfill, cur_seq;
+	kvj_lsn_t first_lsn;
+	uint32_t nr_parts;
+	bool in_ckpt;
+};
+
+static void walk_init(struct walk *w, const struct kvj_io_ops *io,
+		      void *io_priv, uint64_t log_bytes, struct kvj_zstd *zstd,
+		      const struct kvj_walk_ops *ops, void *priv)
+{
+	memset(w, 0, sizeof(*w));
+	w->io = io;
+	w->io_priv = io_priv;
+	w->log_bytes = log_bytes;
+	w->log_bb = log_bytes >> KVJ_BB_SHIFT;
+	w->zstd = zstd;
+	w->ops = ops;
+	w->priv = priv;
+}
+
+static void walk_fini(struct walk *w)
+{
+	kvfree(w->sbuf);
+	w->sbuf = NULL;
+}
+
+static int walk_read(struct walk *w, void *buf, size_t len, uint64_t off)
+{
+	return w->io->read(w->io_priv, buf, len, off);
+}
+
+__attribute__((format(printf, 4, 5))) static int
+report(struct walk *w, enum kvj_walk_problem what, kvj_lsn_t lsn,
+       const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+
+	if (!w->ops->problem)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return w->ops->problem(w->priv, what, lsn, msg);
+}
+
 /* 0: h is a valid header for block bb; 1: it is not */
-static int parse_hdr(struct kvj_log *log, const struct kvj_rec_hdr *hp,
+static int parse_hdr(struct walk *w, const struct kvj_rec_hdr *hp,
 		     uint32_t bb, struct rec *r)
 {
 	struct kvj_rec_hdr h;
@@ -63,7 +128,7 @@ static int parse_hdr(struct kvj_log *log, const struct kvj_rec_hdr *hp,
 	r->part_off = kvj_le64_to_cpu(h.part_off);
 	r->stream_len = kvj_le64_to_cpu(h.stream_len);
 	r->ulen = kvj_le64_to_cpu(h.ulen);
-	if (r->nr_bb == 0 || (uint64_t)bb + r->nr_bb > log->log_bb ||
+	if (r->nr_bb == 0 || (uint64_t)bb + r->nr_bb > w->log_bb ||
 	    KVJ_LSN_BLOCK(r->lsn) != bb || KVJ_LSN_CYCLE(r->lsn) != r->cycle ||
 	    (uint64_t)KVJ_REC_HDR_SIZE + r->len >
 		    ((uint64_t)r->nr_bb << KVJ_BB_SHIFT) ||
@@ -73,19 +138,19 @@ static int parse_hdr(struct kvj_log *log, const struct kvj_rec_hdr *hp,
 }
 
 /* 0: valid header at bb; 1: not a valid header; <0: I/O error */
-static int read_hdr(struct kvj_log *log, uint32_t bb, struct rec *r)
+static int read_hdr(struct walk *w, uint32_t bb, struct rec *r)
 {
 	struct kvj_rec_hdr h;
-	int err = kvj_io_read(log, &h, sizeof(h), (uint64_t)bb << KVJ_BB_SHIFT);
+	int err = walk_read(w, &h, sizeof(h), (uint64_t)bb << KVJ_BB_SHIFT);
 
-	return err ? err : parse_hdr(log, &h, bb, r);
+	return err ? err : parse_hdr(w, &h, bb, r);
 }
 
 /*
  * A record of this cycle and a later sequence after the head means the
  * record at the head was damaged, not the end of the log.
  */
-static int scan_past_head(struct kvj_log *log, uint32_t from, uint32_t cycle,
+static int scan_past_head(struct walk *w, uint32_t from, uint32_t cycle,
 			  uint64_t seq, uint32_t *found)
 {
 	size_t chunk = 64 * 1024;
@@ -97,16 +162,16 @@ static int scan_past_head(struct kvj_log *log, uint32_t from, uint32_t cycle,
 	if (!buf)
 		return -ENOMEM;
 	*found = 0;
-	while (bb < log->log_bb && !*found) {
+	while (bb < w->log_bb && !*found) {
 		n = chunk >> KVJ_BB_SHIFT;
-		if (n > log->log_bb - bb)
-			n = log->log_bb - bb;
-		err = kvj_io_read(log, buf, (size_t)n << KVJ_BB_SHIFT,
-				  (uint64_t)bb << KVJ_BB_SHIFT);
+		if (n > w->log_bb - bb)
+			n = w->log_bb - bb;
+		err = walk_read(w, buf, (size_t)n << KVJ_BB_SHIFT,
+				(uint64_t)bb << KVJ_BB_SHIFT);
 		if (err)
 			break;
 		for (i = 0; i < n; i++) {
-			if (parse_hdr(log, (const void *)(buf + (i << KVJ_BB_SHIFT)),
+			if (parse_hdr(w, (const void *)(buf + (i << KVJ_BB_SHIFT)),
 				      bb + i, &r) == 0 &&
 			    r.cycle == cycle && r.seq > seq) {
 				*found = bb + i;
@@ -129,39 +194,27 @@ static bool block_is_zero(const uint8_t *b, size_t len)
 	return true;
 }
 
-static const struct kvj_recover_ops *find_ops(struct kvj_log *log,
-					      uint32_t type)
+/*
+ * Hand one complete checkpoint stream to the ckpt and item callbacks.
+ * 0, 1 when it does not parse (nothing reported), <0 on error or what a
+ * callback returned.
+ */
+static int ckpt_parse(struct walk *w, const struct rec *c)
 {
-	unsigned i;
-
-	for (i = 0; i < log->p.nr_recover; i++)
-		if (log->p.recover[i].type == type)
-			return &log->p.recover[i];
-	return NULL;
-}
-
-struct walk {
-	bool replay;
-	/* results of the verification pass */
-	kvj_lsn_t end;        /* where the replayable log ends */
-	bool torn;
-	const char *why;      /* what was wrong at bad_lsn */
-	kvj_lsn_t bad_lsn;
-	unsigned checkpoints, items;
-	uint64_t max_seq;
-	/* the checkpoint being assembled */
-	uint8_t *sbuf;
-	uint64_t scap, sfill, cur_seq;
-	kvj_lsn_t first_lsn;
-	bool in_ckpt;
-};
-
-/* Parse (and on the replay pass apply) one complete checkpoint stream. */
-static int ckpt_apply(struct kvj_log *log, struct walk *w, const struct rec *c)
-{
+	struct kvj_walk_ckpt wc = {
+		.seq = c->seq,
+		.lsn = w->first_lsn,
+		.commit_lsn = c->lsn,
+		.nr_parts = w->nr_parts,
+		.nr_items = c->nr_items,
+		.comp = c->comp,
+		.stream_len = w->sfill,
+		.ulen = c->ulen,
+	};
 	const uint8_t *u = w->sbuf;
 	uint8_t *ubuf = NULL;
 	const struct kvj_ckpt_hdr *ch;
+	struct kvj_walk_item it;
 	uint64_t o;
 	uint32_t i, nr;
 	int err = 0;
@@ -172,7 +225,7 @@ static int ckpt_apply(struct kvj_log *log, struct walk *w, const struct rec *c)
 		ubuf = kvmalloc(c->ulen ? c->ulen : 1, 0);
 		if (!ubuf)
 			return -ENOMEM;
-		if (kvj_zstd_decompress(log->zstd, ubuf, c->ulen, w->sbuf,
+		if (kvj_zstd_decompress(w->zstd, ubuf, c->ulen, w->sbuf,
 					w->sfill)) {
 			kvfree(ubuf);
 			return 1;
@@ -189,205 +242,501 @@ static int ckpt_apply(struct kvj_log *log, struct walk *w, const struct rec *c)
 		err = 1;
 		goto out;
 	}
-	o = sizeof(*ch);
-	for (i = 0; i < nr; i++) {
+	/* bounds of every item first: callbacks see whole checkpoints only */
+	for (o = sizeof(*ch), i = 0; i < nr; i++) {
 		const struct kvj_item_hdr *ih = (const void *)(u + o);
-		uint32_t type, len;
-		const struct kvj_recover_ops *ops;
 
-		if (o + sizeof(*ih) > c->ulen) {
+		if (o + sizeof(*ih) > c->ulen ||
+		    o + sizeof(*ih) + kvj_le32_to_cpu(ih->len) > c->ulen) {
 			err = 1;
 			goto out;
 		}
-		type = kvj_le32_to_cpu(ih->type);
-		len = kvj_le32_to_cpu(ih->len);
-		o += sizeof(*ih);
-		if (o + len > c->ulen) {
-			err = 1;
+		o += sizeof(*ih) + ((kvj_le32_to_cpu(ih->len) + 7) & ~7ull);
+	}
+	if (w->ops->ckpt) {
+		err = w->ops->ckpt(w->priv, &wc);
+		if (err)
 			goto out;
-		}
-		ops = find_ops(log, type);
-		if (type != KVJ_ITEM_INTENT && type != KVJ_ITEM_DONE && !ops) {
-			fprintf(stderr,
-				"kvjournal: checkpoint at lsn %u/%u holds item type %u that no recovery handler knows\n",
-				KVJ_LSN_CYCLE(c->ckpt_lsn),
-				KVJ_LSN_BLOCK(c->ckpt_lsn), type);
-			err = -EUCLEAN;
+	}
+	for (o = sizeof(*ch), i = 0; i < nr && w->ops->item; i++) {
+		const struct kvj_item_hdr *ih = (const void *)(u + o);
+
+		it.index = i;
+		it.type = kvj_le32_to_cpu(ih->type);
+		it.len = kvj_le32_to_cpu(ih->len);
+		it.delta = u + o + sizeof(*ih);
+		err = w->ops->item(w->priv, &wc, &it);
+		if (err)
 			goto out;
-		}
-		if (w->replay) {
-			if (!ops)
-				err = kvj_intent_recovered(log, type, u + o,
-							   len);
-			else
-				err = ops->replay(ops->priv, u + o, len,
-						  c->ckpt_lsn);
-			if (err)
-				goto out;
-			w->items++;
-		}
-		o += (len + 7) & ~7ull;
+		o += sizeof(*ih) + ((it.len + 7) & ~7ull);
 	}
 out:
 	kvfree(ubuf);
 	return err;
 }
 
-static kvj_lsn_t lsn_advance(struct kvj_log *log, kvj_lsn_t lsn, uint32_t nbb)
+static kvj_lsn_t lsn_advance(struct walk *w, kvj_lsn_t lsn, uint32_t nbb)
 {
 	uint64_t bb = KVJ_LSN_BLOCK(lsn) + (uint64_t)nbb;
 	uint32_t cycle = KVJ_LSN_CYCLE(lsn);
 
-	if (bb >= log->log_bb) {
-		bb -= log->log_bb;
+	if (bb >= w->log_bb) {
+		bb -= w->log_bb;
 		cycle++;
 	}
 	return KVJ_LSN(cycle, bb);
 }
 
+static uint64_t lsn_diff_bb(struct walk *w, kvj_lsn_t from, kvj_lsn_t to)
+{
+	int64_t bb = ((int64_t)KVJ_LSN_CYCLE(to) - KVJ_LSN_CYCLE(from)) *
+			     (int64_t)w->log_bb +
+		     (int64_t)KVJ_LSN_BLOCK(to) - KVJ_LSN_BLOCK(from);
+
+	return bb < 0 ? 0 : (uint64_t)bb;
+}
+
+static int report_record(struct walk *w, const struct rec *r, bool crc_ok)
+{
+	struct kvj_walk_rec wr = {
+		.lsn = r->lsn,
+		.type = r->type,
+		.nr_bb = r->nr_bb,
+		.len = r->len,
+		.crc_ok = crc_ok,
+		.tail_lsn = r->tail_lsn,
+		.seq = r->seq,
+		.part_off = r->part_off,
+	};
+
+	return w->ops->record ? w->ops->record(w->priv, &wr) : 0;
+}
+
 /*
- * Walk records from tail to head.  Returns 0 (w->end set), 1 when damage
- * is found that is not a torn tail (w->bad_lsn, w->why), <0 on I/O error.
+ * Damage at pos (why): a torn tail if nothing after it up to the head
+ * belongs to a later checkpoint (only the last, unflushed write can be
+ * torn); then 0 with w->torn set.  Otherwise corruption in the middle:
+ * reported, -EUCLEAN.
  */
-static int walk_log(struct kvj_log *log, struct walk *w, kvj_lsn_t tail,
-		    kvj_lsn_t head)
+static int damaged(struct walk *w, kvj_lsn_t pos, kvj_lsn_t head,
+		   const char *why)
+{
+	kvj_lsn_t bad = pos;
+	uint64_t bad_seq = w->in_ckpt ? w->cur_seq : 0;
+	bool later = false;
+	struct rec r;
+	int err;
+
+	if (read_hdr(w, KVJ_LSN_BLOCK(pos), &r) == 0 &&
+	    r.cycle == KVJ_LSN_CYCLE(pos)) {
+		if (!bad_seq)
+			bad_seq = r.seq;
+		for (pos = lsn_advance(w, pos, r.nr_bb); pos < head;
+		     pos = lsn_advance(w, pos, r.nr_bb)) {
+			if (read_hdr(w, KVJ_LSN_BLOCK(pos), &r) ||
+			    r.cycle != KVJ_LSN_CYCLE(pos) || r.seq != bad_seq) {
+				later = true;
+				break;
+			}
+		}
+	} else {
+		later = true;
+	}
+	if (!later) {
+		w->torn = true;
+		return 0;
+	}
+	err = report(w, KVJ_WALK_CORRUPT, bad,
+		     "log record at lsn %u/%u is damaged (%s) and later records depend on it: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+		     KVJ_LSN_CYCLE(bad), KVJ_LSN_BLOCK(bad), why);
+	return err ? err : -EUCLEAN;
+}
+
+/* Append the payload of CKPT record r (rbuf: the whole record). */
+static int stream_append(struct walk *w, const struct rec *r,
+			 const uint8_t *rbuf)
+{
+	if (w->sfill + r->len > w->scap) {
+		uint64_t cap = (w->sfill + r->len) * 2;
+		uint8_t *n = kvrealloc(w->sbuf, cap, 0);
+
+		if (!n)
+			return -ENOMEM;
+		w->sbuf = n;
+		w->scap = cap;
+	}
+	memcpy(w->sbuf + w->sfill, rbuf + KVJ_REC_HDR_SIZE, r->len);
+	w->sfill += r->len;
+	w->nr_parts++;
+	return 0;
+}
+
+/*
+ * Walk records from tail to head.  Returns 0 (w->end set; w->torn when the
+ * rest is a torn tail), -EUCLEAN after reporting corruption in the middle,
+ * another -errno on error or what a callback returned.
+ */
+static int walk_records(struct walk *w, kvj_lsn_t tail, kvj_lsn_t head)
 {
 	kvj_lsn_t pos = tail;
 	uint8_t *rbuf = NULL;
+	const char *why;
 	struct rec r;
 	int err = 0;
 
 	w->end = tail;
 	w->in_ckpt = false;
+	w->torn = false;
 	w->sfill = 0;
 	while (pos < head) {
 		uint32_t bb = KVJ_LSN_BLOCK(pos);
 		uint64_t rbytes;
+		bool crc_ok = true;
 
-		err = read_hdr(log, bb, &r);
+		err = read_hdr(w, bb, &r);
 		if (err < 0)
 			goto out;
 		if (err || r.cycle != KVJ_LSN_CYCLE(pos)) {
-			w->why = "bad record header";
+			why = "bad record header";
 			goto damaged;
 		}
 		if (r.seq > w->max_seq)
 			w->max_seq = r.seq;
 		rbytes = (uint64_t)r.nr_bb << KVJ_BB_SHIFT;
 		if (r.type == KVJ_REC_CKPT) {
-			if (w->in_ckpt && r.seq != w->cur_seq) {
-				w->why = "checkpoint without commit record";
-				goto damaged;
-			}
-			if (!w->in_ckpt) {
-				w->in_ckpt = true;
-				w->cur_seq = r.seq;
-				w->sfill = 0;
-				w->first_lsn = r.lsn;
-			}
-			if (r.part_off != w->sfill) {
-				w->why = "checkpoint piece out of order";
-				goto damaged;
-			}
 			kvfree(rbuf);
 			rbuf = kvmalloc(rbytes, 0);
 			if (!rbuf) {
 				err = -ENOMEM;
 				goto out;
 			}
-			err = kvj_io_read(log, rbuf, rbytes,
-					  (uint64_t)bb << KVJ_BB_SHIFT);
+			err = walk_read(w, rbuf, rbytes,
+					(uint64_t)bb << KVJ_BB_SHIFT);
 			if (err)
 				goto out;
-			if (kv_crc32c(0, rbuf + KVJ_REC_HDR_SIZE, r.len) !=
-			    r.data_crc) {
-				w->why = "record payload checksum mismatch";
+			crc_ok = kv_crc32c(0, rbuf + KVJ_REC_HDR_SIZE, r.len) ==
+				 r.data_crc;
+		}
+		err = report_record(w, &r, crc_ok);
+		if (err)
+			goto out;
+		if (r.type == KVJ_REC_CKPT) {
+			if (w->in_ckpt && r.seq != w->cur_seq) {
+				why = "checkpoint without commit record";
 				goto damaged;
 			}
-			if (w->sfill + r.len > w->scap) {
-				uint64_t cap = (w->sfill + r.len) * 2;
-				uint8_t *n = kvrealloc(w->sbuf, cap, 0);
-
-				if (!n) {
-					err = -ENOMEM;
-					goto out;
-				}
-				w->sbuf = n;
-				w->scap = cap;
+			if (!w->in_ckpt) {
+				w->in_ckpt = true;
+				w->cur_seq = r.seq;
+				w->sfill = 0;
+				w->nr_parts = 0;
+				w->first_lsn = r.lsn;
 			}
-			memcpy(w->sbuf + w->sfill, rbuf + KVJ_REC_HDR_SIZE,
-			       r.len);
-			w->sfill += r.len;
+			if (r.part_off != w->sfill) {
+				why = "checkpoint piece out of order";
+				goto damaged;
+			}
+			if (!crc_ok) {
+				why = "record payload checksum mismatch";
+				goto damaged;
+			}
+			err = stream_append(w, &r, rbuf);
+			if (err)
+				goto out;
 		} else if (r.type == KVJ_REC_COMMIT) {
 			if (!w->in_ckpt || r.seq != w->cur_seq ||
 			    r.ckpt_lsn != w->first_lsn ||
 			    r.stream_len != w->sfill ||
 			    kv_crc32c(0, w->sbuf, w->sfill) != r.stream_crc) {
-				w->why = "commit record does not match its checkpoint";
+				why = "commit record does not match its checkpoint";
 				goto damaged;
 			}
-			r.ckpt_lsn = w->first_lsn;
-			err = ckpt_apply(log, w, &r);
+			err = ckpt_parse(w, &r);
 			if (err < 0)
 				goto out;
 			if (err) {
-				w->why = "checkpoint contents do not parse";
+				why = "checkpoint contents do not parse";
 				goto damaged;
 			}
 			w->in_ckpt = false;
 			w->checkpoints++;
-			w->end = lsn_advance(log, pos, r.nr_bb);
+			w->end = lsn_advance(w, pos, r.nr_bb);
 		} else {
 			if (w->in_ckpt) {
-				w->why = "checkpoint without commit record";
+				why = "checkpoint without commit record";
 				goto damaged;
 			}
-			w->end = lsn_advance(log, pos, r.nr_bb);
+			w->end = lsn_advance(w, pos, r.nr_bb);
 		}
-		pos = lsn_advance(log, pos, r.nr_bb);
+		pos = lsn_advance(w, pos, r.nr_bb);
 	}
 	/* an incomplete last checkpoint is a torn tail */
 	w->torn = w->in_ckpt;
 	err = 0;
 	goto out;
-
 damaged:
-	w->bad_lsn = pos;
-	/*
-	 * Torn tail if nothing after the damage up to the head belongs to a
-	 * later checkpoint: only the last, unflushed write can be torn.
-	 */
-	{
-		uint64_t bad_seq = w->in_ckpt ? w->cur_seq : 0;
-		bool later = false;
-
-		if (read_hdr(log, KVJ_LSN_BLOCK(pos), &r) == 0 &&
-		    r.cycle == KVJ_LSN_CYCLE(pos)) {
-			if (!bad_seq)
-				bad_seq = r.seq;
-			for (pos = lsn_advance(log, pos, r.nr_bb); pos < head;
-			     pos = lsn_advance(log, pos, r.nr_bb)) {
-				if (read_hdr(log, KVJ_LSN_BLOCK(pos), &r) ||
-				    r.cycle != KVJ_LSN_CYCLE(pos) ||
-				    r.seq != bad_seq) {
-					later = true;
-					break;
-				}
-			}
-		} else {
-			later = true;
-		}
-		if (later) {
-			err = 1;
-		} else {
-			w->torn = true;
-			err = 0;
-		}
-	}
+	err = damaged(w, pos, head, why);
 out:
 	kvfree(rbuf);
 	return err;
 }
+
+/*
+ * Find the head and the tail into h.  *head_damaged: the record at the
+ * head is damaged and a later one of the same cycle follows at that block.
+ * 0, -EUCLEAN after reporting, or another -errno.
+ */
+static int find_head(struct walk *w, struct kvj_walk_head *h,
+		     uint32_t *head_damaged)
+{
+	uint8_t blk[KVJ_BB_SIZE];
+	uint32_t bb = 0, cycle;
+	struct rec r, last = { 0 };
+	kvj_lsn_t head, tail;
+	int err;
+
+	memset(h, 0, sizeof(*h));
+	h->log_bytes = w->log_bytes;
+	*head_damaged = 0;
+	err = read_hdr(w, 0, &r);
+	if (err < 0)
+		return err;
+	if (err) {
+		err = walk_read(w, blk, sizeof(blk), 0);
+		if (err)
+			return err;
+		if (block_is_zero(blk, sizeof(blk))) {
+			h->state = KVJ_WALK_EMPTY;
+			h->head_lsn = h->tail_lsn = KVJ_LSN(1, 0);
+			return 0;
+		}
+		err = report(w, KVJ_WALK_CORRUPT, 0,
+			     "log block 0 is neither a valid record nor zero: the log is corrupt and cannot be recovered");
+		return err ? err : -EUCLEAN;
+	}
+	cycle = r.cycle;
+	while (bb < w->log_bb) {
+		err = read_hdr(w, bb, &r);
+		if (err < 0)
+			return err;
+		if (err || r.cycle != cycle)
+			break;
+		last = r;
+		bb += r.nr_bb;
+	}
+	head = bb == w->log_bb ? KVJ_LSN(cycle + 1, 0) : KVJ_LSN(cycle, bb);
+	if (bb + 1 < w->log_bb) {
+		err = scan_past_head(w, bb + 1, cycle, last.seq, head_damaged);
+		if (err)
+			return err;
+	}
+	tail = last.tail_lsn;
+	if (tail > head || lsn_diff_bb(w, tail, head) > w->log_bb ||
+	    KVJ_LSN_BLOCK(tail) >= w->log_bb) {
+		err = report(w, KVJ_WALK_CORRUPT, tail,
+			     "log tail %u/%u is not within the log before head %u/%u: the log is corrupt and cannot be recovered",
+			     KVJ_LSN_CYCLE(tail), KVJ_LSN_BLOCK(tail),
+			     KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
+		return err ? err : -EUCLEAN;
+	}
+	h->state = last.type == KVJ_REC_UNMOUNT && tail == last.lsn ?
+			   KVJ_WALK_CLEAN :
+			   KVJ_WALK_DIRTY;
+	h->head_lsn = head;
+	h->tail_lsn = tail;
+	h->last_lsn = last.lsn;
+	h->last_type = last.type;
+	h->last_seq = last.seq;
+	return 0;
+}
+
+/*
+ * The whole walk: head and tail, every record, then the verdict.  Fills h
+ * and (through walk_records()) w->end, w->torn, w->max_seq.
+ */
+static int walk_all(struct walk *w, struct kvj_walk_head *h)
+{
+	kvj_lsn_t head;
+	uint32_t damaged_bb;
+	int err;
+
+	err = find_head(w, h, &damaged_bb);
+	if (err)
+		return err;
+	head = h->head_lsn;
+	if (w->ops->head) {
+		err = w->ops->head(w->priv, h);
+		if (err)
+			return err;
+	}
+	if (damaged_bb) {
+		err = report(w, KVJ_WALK_CORRUPT, head,
+			     "log record at lsn %u/%u is damaged but a later record follows at %u/%u: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+			     KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head),
+			     KVJ_LSN_CYCLE(head), damaged_bb);
+		if (err)
+			return err;
+	}
+	if (h->state != KVJ_WALK_EMPTY)
+		err = walk_records(w, h->tail_lsn, head);
+	if (!err && damaged_bb)
+		return -EUCLEAN;
+	if (!err && w->torn)
+		err = report(w, KVJ_WALK_TORN, w->end,
+			     "discarding the torn tail of the log from lsn %u/%u to %u/%u (an incomplete last checkpoint)",
+			     KVJ_LSN_CYCLE(w->end), KVJ_LSN_BLOCK(w->end),
+			     KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
+	return err;
+}
+
+int kvj_log_walk(const struct kvj_io_ops *io, void *io_priv,
+		 uint64_t log_bytes, const struct kvj_walk_ops *ops,
+		 void *priv)
+{
+	struct kvj_walk_head h;
+	struct walk w;
+	int err;
+
+	if (!io || !io->read || !ops || log_bytes % KVJ_BB_SIZE ||
+	    log_bytes < 64 * 1024 || (log_bytes >> KVJ_BB_SHIFT) >= (1ull << 31))
+		return -EINVAL;
+	walk_init(&w, io, io_priv, log_bytes, kvj_zstd_create(), ops, priv);
+	if (!w.zstd)
+		return -ENOMEM;
+	err = walk_all(&w, &h);
+	walk_fini(&w);
+	kvj_zstd_destroy(w.zstd);
+	return err;
+}
+
+const char *kvj_rec_type_name(uint32_t type)
+{
+	static const char *const names[] = {
+		[KVJ_REC_CKPT] = "CKPT",
+		[KVJ_REC_COMMIT] = "COMMIT",
+		[KVJ_REC_UNMOUNT] = "UNMOUNT",
+		[KVJ_REC_TAIL] = "TAIL",
+	};
+
+	return type < sizeof(names) / sizeof(names[0]) && names[type] ?
+		       names[type] :
+		       "?";
+}
+
+int kvj_walk_item_describe(const struct kvj_walk_item *it, char *out,
+			   size_t outlen)
+{
+	if (it->type == KVJ_ITEM_INTENT) {
+		struct kvj_intent_fmt f;
+
+		if (it->len < sizeof(f)) {
+			snprintf(out, outlen, "intent, truncated (%u bytes)",
+				 it->len);
+			return 0;
+		}
+		memcpy(&f, it->delta, sizeof(f));
+		snprintf(out, outlen,
+			 "intent id %" PRIu64 " subtype %u payload %u bytes",
+			 (uint64_t)kvj_le64_to_cpu(f.id),
+			 kvj_le32_to_cpu(f.subtype), kvj_le32_to_cpu(f.len));
+		return 0;
+	}
+	if (it->type == KVJ_ITEM_DONE) {
+		struct kvj_done_fmt f;
+
+		if (it->len < sizeof(f)) {
+			snprintf(out, outlen, "done, truncated (%u bytes)",
+				 it->len);
+			return 0;
+		}
+		memcpy(&f, it->delta, sizeof(f));
+		snprintf(out, outlen, "done id %" PRIu64,
+			 (uint64_t)kvj_le64_to_cpu(f.id));
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- recovery: the walk, then replay ---- */
+
+struct rcv {
+	struct kvj_log *log;
+	unsigned items;
+};
+
+static const struct kvj_recover_ops *find_ops(struct kvj_log *log,
+					      uint32_t type)
+{
+	unsigned i;
+
+	for (i = 0; i < log->p.nr_recover; i++)
+		if (log->p.recover[i].type == type)
+			return &log->p.recover[i];
+	return NULL;
+}
+
+static int rcv_head(void *priv, const struct kvj_walk_head *h)
+{
+	struct rcv *rc = priv;
+
+	if (h->state == KVJ_WALK_DIRTY && rc->log->p.no_recovery) {
+		fprintf(stderr, "kvjournal: the log is dirty and recovery was not allowed\n");
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+static int rcv_problem(void *priv, enum kvj_walk_problem what, kvj_lsn_t lsn,
+		       const char *msg)
+{
+	(void)priv;
+	(void)lsn;
+	fprintf(stderr, "kvjournal: %s\n", msg);
+	return what == KVJ_WALK_CORRUPT ? -EUCLEAN : 0;
+}
+
+/* First pass: every item must have somewhere to go. */
+static int rcv_check_item(void *priv, const struct kvj_walk_ckpt *c,
+			  const struct kvj_walk_item *it)
+{
+	struct rcv *rc = priv;
+
+	if (it->type == KVJ_ITEM_INTENT || it->type == KVJ_ITEM_DONE ||
+	    find_ops(rc->log, it->type))
+		return 0;
+	fprintf(stderr,
+		"kvjournal: checkpoint at lsn %u/%u holds item type %u that no recovery handler knows\n",
+		KVJ_LSN_CYCLE(c->lsn), KVJ_LSN_BLOCK(c->lsn), it->type);
+	return -EUCLEAN;
+}
+
+static int rcv_replay_item(void *priv, const struct kvj_walk_ckpt *c,
+			   const struct kvj_walk_item *it)
+{
+	struct rcv *rc = priv;
+	const struct kvj_recover_ops *ops = find_ops(rc->log, it->type);
+	int err;
+
+	if (ops)
+		err = ops->replay(ops->priv, it->delta, it->len, c->lsn);
+	else
+		err = kvj_intent_recovered(rc->log, it->type, it->delta,
+					   it->len);
+	if (!err)
+		rc->items++;
+	return err;
+}
+
+static const struct kvj_walk_ops rcv_check_ops = {
+	.head = rcv_head,
+	.item = rcv_check_item,
+	.problem = rcv_problem,
+};
+
+static const struct kvj_walk_ops rcv_replay_ops = {
+	.item = rcv_replay_item,
+	.problem = rcv_problem,
+};
 
 /* Zero [from, to): stale records of a discarded tail. */
 static int zero_range(struct kvj_log *log, kvj_lsn_t from, kvj_lsn_t to)
@@ -415,148 +764,66 @@ static int zero_range(struct kvj_log *log, kvj_lsn_t from, kvj_lsn_t to)
 	return err;
 }
 
-static int find_head(struct kvj_log *log, kvj_lsn_t *headp, struct rec *last,
-		     bool *emptyp)
-{
-	uint8_t blk[KVJ_BB_SIZE];
-	uint32_t bb = 0, cycle;
-	struct rec r;
-	int err;
-
-	*emptyp = false;
-	err = read_hdr(log, 0, &r);
-	if (err < 0)
-		return err;
-	if (err) {
-		err = kvj_io_read(log, blk, sizeof(blk), 0);
-		if (err)
-			return err;
-		if (block_is_zero(blk, sizeof(blk))) {
-			*emptyp = true;
-			*headp = KVJ_LSN(1, 0);
-			return 0;
-		}
-		fprintf(stderr,
-			"kvjournal: log block 0 is neither a valid record nor zero: the log is corrupt and cannot be recovered\n");
-		return -EUCLEAN;
-	}
-	cycle = r.cycle;
-	while (bb < log->log_bb) {
-		err = read_hdr(log, bb, &r);
-		if (err < 0)
-			return err;
-		if (err || r.cycle != cycle)
-			break;
-		*last = r;
-		bb += r.nr_bb;
-	}
-	*headp = bb == log->log_bb ? KVJ_LSN(cycle + 1, 0) : KVJ_LSN(cycle, bb);
-	if (bb + 1 < log->log_bb) {
-		uint32_t found;
-
-		err = scan_past_head(log, bb + 1, cycle, last->seq, &found);
-		if (err)
-			return err;
-		if (found) {
-			fprintf(stderr,
-				"kvjournal: log record at lsn %u/%u is damaged but a later record follows at %u/%u: the log cannot be recovered (it was left untouched; the repair tool can zero it)\n",
-				cycle, bb, cycle, found);
-			return -EUCLEAN;
-		}
-	}
-	return 0;
-}
-
 int kvj_recover(struct kvj_log *log)
 {
 	struct kvj_recovery_info *ri = &log->rinfo;
-	struct walk w = { 0 };
-	struct rec last = { 0 };
-	kvj_lsn_t head, tail;
+	struct rcv rc = { .log = log };
+	struct kvj_walk_head h;
+	kvj_lsn_t head, tail, end;
+	uint64_t max_seq;
+	struct walk w;
 	unsigned i;
-	bool empty;
+	bool torn;
 	int err;
 
-	err = find_head(log, &head, &last, &empty);
+	/* pass 1: the walk verifies everything, decides where the log ends */
+	walk_init(&w, log->p.io, log->p.io_priv, log->p.log_bytes, log->zstd,
+		  &rcv_check_ops, &rc);
+	err = walk_all(&w, &h);
+	walk_fini(&w);
 	if (err)
 		return err;
 	memset(ri, 0, sizeof(*ri));
-	if (empty) {
+	head = h.head_lsn;
+	tail = h.tail_lsn;
+	if (h.state == KVJ_WALK_EMPTY) {
 		ri->was_empty = ri->was_clean = true;
-		tail = head;
 		goto done;
 	}
-	tail = last.tail_lsn;
-	if (tail > head || kvj_lsn_diff_bytes(log, tail, head) >
-				   log->p.log_bytes ||
-	    KVJ_LSN_BLOCK(tail) >= log->log_bb) {
-		fprintf(stderr,
-			"kvjournal: log tail %u/%u is not within the log before head %u/%u: the log is corrupt and cannot be recovered\n",
-			KVJ_LSN_CYCLE(tail), KVJ_LSN_BLOCK(tail),
-			KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
-		return -EUCLEAN;
-	}
-	atomic_store(&log->cil.seq, last.seq + 1);
-	if (last.type == KVJ_REC_UNMOUNT && tail == last.lsn) {
+	atomic_store(&log->cil.seq, h.last_seq + 1);
+	if (h.state == KVJ_WALK_CLEAN) {
 		ri->was_clean = true;
 		tail = head;
 		goto done;
 	}
-	if (log->p.no_recovery) {
-		fprintf(stderr, "kvjournal: the log is dirty and recovery was not allowed\n");
-		return -EUCLEAN;
-	}
+	end = w.end;
+	torn = w.torn;
+	max_seq = w.max_seq;
 
-	/* pass 1: verify everything, decide where the log ends */
-	err = walk_log(log, &w, tail, head);
-	if (err > 0) {
-		fprintf(stderr,
-			"kvjournal: log record at lsn %u/%u is damaged (%s) and later records depend on it: the log cannot be recovered (it was left untouched; the repair tool can zero it)\n",
-			KVJ_LSN_CYCLE(w.bad_lsn), KVJ_LSN_BLOCK(w.bad_lsn),
-			w.why);
-		err = -EUCLEAN;
-	}
+	/* pass 2: replay the complete checkpoints up to end */
+	walk_init(&w, log->p.io, log->p.io_priv, log->p.log_bytes, log->zstd,
+		  &rcv_replay_ops, &rc);
+	err = walk_records(&w, tail, end);
+	if (!err && w.torn)
+		err = -EIO; /* changed under us between the passes */
+	walk_fini(&w);
+	for (i = 0; i < log->p.nr_recover && !err; i++)
+		if (log->p.recover[i].finish)
+			err = log->p.recover[i].finish(log->p.recover[i].priv);
+	if (!err)
+		err = kvj_io_flush(log);
+	if (!err && torn)
+		err = zero_range(log, end, head);
+	if (!err && torn)
+		err = kvj_io_flush(log);
 	if (err)
-		goto out;
-	if (w.torn)
-		fprintf(stderr,
-			"kvjournal: discarding the torn tail of the log from lsn %u/%u to %u/%u (an incomplete last checkpoint)\n",
-			KVJ_LSN_CYCLE(w.end), KVJ_LSN_BLOCK(w.end),
-			KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
-
-	/* pass 2: replay */
-	{
-		kvj_lsn_t end = w.end;
-		bool torn = w.torn;
-		uint64_t max_seq = w.max_seq;
-
-		kvfree(w.sbuf);
-		memset(&w, 0, sizeof(w));
-		w.replay = true;
-		err = walk_log(log, &w, tail, end);
-		if (err > 0)
-			err = -EIO; /* changed under us between the passes */
-		if (err)
-			goto out;
-		for (i = 0; i < log->p.nr_recover && !err; i++)
-			if (log->p.recover[i].finish)
-				err = log->p.recover[i].finish(
-					log->p.recover[i].priv);
-		if (!err)
-			err = kvj_io_flush(log);
-		if (!err && torn)
-			err = zero_range(log, end, head);
-		if (!err && torn)
-			err = kvj_io_flush(log);
-		if (err)
-			goto out;
-		if (max_seq >= atomic_load(&log->cil.seq))
-			atomic_store(&log->cil.seq, max_seq + 1);
-		ri->torn_tail_discarded = torn;
-		ri->checkpoints_replayed = w.checkpoints;
-		ri->items_replayed = w.items;
-		head = end;
-	}
+		return err;
+	if (max_seq >= atomic_load(&log->cil.seq))
+		atomic_store(&log->cil.seq, max_seq + 1);
+	ri->torn_tail_discarded = torn;
+	ri->checkpoints_replayed = w.checkpoints;
+	ri->items_replayed = rc.items;
+	head = end;
 	/* keep the replayed region pinned until intents are finished */
 	log->recovery_tail = tail;
 done:
@@ -566,7 +833,5 @@ done:
 	log->durable_seq = atomic_load(&log->cil.seq) - 1;
 	ri->head_lsn = head;
 	ri->tail_lsn = tail;
-out:
-	kvfree(w.sbuf);
-	return err;
+	return 0;
 }
