@@ -135,6 +135,13 @@ struct kv_global {
 	unsigned nzones;
 	unsigned purge_batch;
 	struct kv_vzone *zones;
+	/*
+	 * Kernel mappings (mmap runs) held by live, cached and lazily freed
+	 * areas, and the most allowed: each is a VMA, and vm.max_map_count
+	 * caps them for the whole process (thread stacks, other mmaps).
+	 */
+	uint64_t vmaps;
+	uint64_t vmap_limit;
 
 	/*
 	 * What one thread may cache, scaled to the budget: memory in an idle

@@ -27,6 +27,13 @@
  * purged in batches (sorted, coalesced, one mmap(PROT_NONE, MAP_FIXED) per
  * run) before going back to the free index.
  *
+ * Every mmap run is a kernel VMA, and vm.max_map_count (65530 by default)
+ * caps them for the whole process: kv.vmaps counts the runs of live, cached
+ * and lazy areas, and crossing kv.vmap_limit (a quarter of the limit left
+ * for the rest of the process) purges lazy and cached areas first, then
+ * treats the window as full, so the allocator never starves thread
+ * creation or anybody else's mmap.
+ *
  * Locks:
  *   kv_vzone.purge_lock ("vmap_purge") serialises purges of one zone and
  *   owns the zone's spare lazy buffer.  Taken before the zone lock; evicted
@@ -40,6 +47,7 @@
  *   it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,12 +85,14 @@ struct kv_varea {
 	struct kv_vlink cls, lru; /* while cached */
 	uintptr_t addr;
 	uint32_t npages;
+	uint32_t nmaps; /* mmap runs (kernel VMAs) mapping it */
 	uint32_t pfn[];
 };
 
 struct kv_range {
 	uintptr_t start;
 	size_t len;
+	uint64_t nmaps; /* lazy ranges: mmap runs that mapped it */
 };
 
 struct kv_vzone {
@@ -231,14 +241,26 @@ static size_t area_bytes(const struct kv_varea *a)
 	return ((size_t)a->npages + GUARD_PAGES) << KV_PAGE_SHIFT;
 }
 
-/* Queue a range for the lazy purge; true if the zone's batch is full. */
-static bool lazy_add(struct kv_vzone *z, uintptr_t start, size_t len)
+static bool vmaps_over(uint64_t more)
 {
-	z->lazy[z->nr_lazy].start = start;
-	z->lazy[z->nr_lazy].len = len;
-	z->nr_lazy++;
-	z->lazy_pages += len >> KV_PAGE_SHIFT;
-	return z->lazy_pages >= kv.purge_batch || z->nr_lazy >= RANGES_MAX;
+	return __atomic_load_n(&kv.vmaps, __ATOMIC_RELAXED) + more >
+	       kv.vmap_limit;
+}
+
+/*
+ * Queue an area's range for the lazy purge; true if the zone's batch is
+ * full or the process's mappings run short.
+ */
+static bool lazy_add(struct kv_vzone *z, const struct kv_varea *a)
+{
+	struct kv_range *r = &z->lazy[z->nr_lazy++];
+
+	r->start = a->addr;
+	r->len = ((size_t)a->npages + GUARD_PAGES) << KV_PAGE_SHIFT;
+	r->nmaps = a->nmaps;
+	z->lazy_pages += a->npages;
+	return z->lazy_pages >= kv.purge_batch || z->nr_lazy >= RANGES_MAX ||
+	       vmaps_over(0);
 }
 
 static void area_release(struct kv_varea *a)
@@ -313,7 +335,7 @@ static bool cache_evict_one(struct kv_vzone *z, struct kv_varea **evict)
 	cache_unlink(z, a);
 	a->hnext = *evict;
 	*evict = a;
-	return lazy_add(z, a->addr, area_bytes(a));
+	return lazy_add(z, a);
 }
 
 static int range_cmp(const void *x, const void *y)
@@ -332,7 +354,7 @@ static void zone_purge(struct kv_vzone *z, bool all)
 	struct kv_varea *evict = NULL;
 	uint32_t n, m, i;
 	struct kv_range *buf;
-	uint64_t pages = 0;
+	uint64_t pages = 0, nmaps = 0;
 
 	kv_mutex_lock(&z->purge_lock);
 	kv_mutex_lock(&z->lock);
@@ -346,6 +368,8 @@ static void zone_purge(struct kv_vzone *z, bool all)
 	kv_mutex_unlock(&z->lock);
 
 	release_chain(evict);
+	for (i = 0; i < n; i++)
+		nmaps += buf[i].nmaps;
 	qsort(buf, n, sizeof(buf[0]), range_cmp);
 	for (i = 0, m = 0; i < n; i++) {
 		if (m && buf[m - 1].start + buf[m - 1].len == buf[i].start)
@@ -359,6 +383,7 @@ static void zone_purge(struct kv_vzone *z, bool all)
 		     -1, 0);
 		pages += buf[i].len >> KV_PAGE_SHIFT;
 	}
+	__atomic_sub_fetch(&kv.vmaps, nmaps, __ATOMIC_RELAXED);
 
 	kv_mutex_lock(&z->lock);
 	for (i = 0; i < m; i++)
@@ -450,10 +475,15 @@ static uintptr_t zone_reserve(struct kv_vzone *z, struct kv_varea *a,
 	return addr;
 }
 
-/* Map the pages, one mmap per run of consecutive page offsets. */
+/*
+ * Map the pages, one mmap per run of consecutive page offsets.  On failure
+ * the caller unmaps the whole range, and a->nmaps says how many it made.
+ */
 static int area_map(struct kv_vzone *z, struct kv_varea *a)
 {
 	uint32_t i = 0, j;
+
+	a->nmaps = 0;
 
 	while (i < a->npages) {
 		void *at = (void *)(a->addr + ((size_t)i << KV_PAGE_SHIFT));
@@ -467,6 +497,8 @@ static int area_map(struct kv_vzone *z, struct kv_varea *a)
 			 (off_t)a->pfn[i] << KV_PAGE_SHIFT) == MAP_FAILED)
 			return -errno;
 		__atomic_add_fetch(&z->maps, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&kv.vmaps, 1, __ATOMIC_RELAXED);
+		a->nmaps++;
 		i = j;
 	}
 	return 0;
@@ -510,6 +542,15 @@ void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
 			return NULL;
 		}
 	}
+	/* at worst one mapping a page: make room before mapping any */
+	attempt = 0;
+	while (vmaps_over(npages)) {
+		kv_vmap_purge();
+		if (!vmaps_over(npages))
+			break;
+		if (!kv_reclaim_retry(gfp, &attempt))
+			goto fail;
+	}
 	for (k = 0; k < kv.nzones && !addr; k++) {
 		z = &kv.zones[(home + k) % kv.nzones];
 		addr = zone_reserve(z, a, align);
@@ -524,6 +565,7 @@ void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
 		mmap((void *)addr, area_bytes(a), PROT_NONE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
 		     -1, 0);
+		__atomic_sub_fetch(&kv.vmaps, a->nmaps, __ATOMIC_RELAXED);
 		kv_mutex_lock(&z->lock);
 		hash_find(z, addr, true);
 		z->allocs--;
@@ -574,7 +616,7 @@ void kv_vmap_free(const void *p)
 		z->cache_pages += a->npages;
 		a = NULL;
 	} else {
-		purge = lazy_add(z, a->addr, area_bytes(a));
+		purge = lazy_add(z, a);
 	}
 	kv_mutex_unlock(&z->lock);
 
@@ -683,6 +725,25 @@ void kv_vmap_report_leaks(unsigned *nr)
 	}
 }
 
+/* Three quarters of vm.max_map_count (the kernel's default if unreadable) */
+static uint64_t vmap_limit(void)
+{
+	char buf[32];
+	unsigned long max = 0;
+	int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		buf[n] = 0;
+		max = strtoul(buf, NULL, 10);
+	}
+	if (max < 4096)
+		max = 65530;
+	return max / 4 * 3;
+}
+
 int kv_vmap_init(unsigned nzones, size_t window, unsigned purge_batch)
 {
 	size_t ranges = RANGES_SLACK * sizeof(struct kv_range);
@@ -703,6 +764,8 @@ int kv_vmap_init(unsigned nzones, size_t window, unsigned purge_batch)
 		return -EINVAL;
 	kv.win_size = kv.zone_size * nzones;
 	kv.purge_batch = purge_batch ? purge_batch : DEFAULT_PURGE_BATCH;
+	kv.vmaps = 0;
+	kv.vmap_limit = vmap_limit();
 	kv.win = mmap(NULL, kv.win_size, PROT_NONE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (kv.win == MAP_FAILED)

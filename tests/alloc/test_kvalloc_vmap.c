@@ -167,6 +167,42 @@ static void test_steal_and_purge(void)
 	kv_fini();
 }
 
+/*
+ * Mappings are bounded (vm.max_map_count is per process): past the limit
+ * lazy and cached areas are purged first, then allocation fails cleanly,
+ * and freed areas make room again.
+ */
+static void test_map_limit(void)
+{
+	struct kv_config cfg = { .budget_bytes = 32u << 20 };
+	static void *p[2048];
+	unsigned n = 0, i;
+
+	CHECK_EQ(kv_init(&cfg), 0);
+	CHECK(kv.vmap_limit >= 4096 / 4 * 3);
+	kv.vmap_limit = 1000;
+	while (n < 2048 && (p[n] = kv_vmalloc(KV_PAGE_SIZE, KV_NOWARN)))
+		n++;
+	CHECK(n >= 900 && n <= 1000);
+	CHECK(kv.vmaps <= kv.vmap_limit);
+	for (i = 0; i < n; i += 2)
+		kv_vfree(p[i]);
+	/*
+	 * The freed areas sit cached or lazy: new sizes need them purged.
+	 * Two pages may take two mappings.
+	 */
+	for (i = 0; i < n; i += 4) {
+		p[i] = kv_vmalloc(2 * KV_PAGE_SIZE, KV_NOWARN);
+		CHECK(p[i]);
+		memset(p[i], 3, 2 * KV_PAGE_SIZE);
+	}
+	CHECK(kv.vmaps <= kv.vmap_limit);
+	for (i = 0; i < n; i++)
+		if (i % 4 != 2)
+			kv_vfree(p[i]);
+	kv_fini();
+}
+
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 32u << 20, .purge_batch = 64 };
@@ -183,5 +219,6 @@ int main(void)
 	CHECK_EQ(st.live_allocs, 0);
 	kv_fini();
 	test_steal_and_purge();
+	test_map_limit();
 	return 0;
 }
