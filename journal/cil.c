@@ -18,6 +18,8 @@
  * busy, so it never waits on another CPU.  With single_cil there is one
  * slot, always locked (the ablation), and its contention is counted.
  */
+/* inline urcu fast paths and its per-thread reader state */
+#define _LGPL_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,7 +34,6 @@
 
 static pthread_key_t rcu_key;
 static pthread_once_t rcu_key_once = PTHREAD_ONCE_INIT;
-static __thread bool rcu_registered;
 
 static void rcu_thread_exit(void *unused)
 {
@@ -45,15 +46,18 @@ static void rcu_key_init(void)
 	pthread_key_create(&rcu_key, rcu_thread_exit);
 }
 
-/* Register the calling thread as an RCU reader once; undone at its exit. */
+/*
+ * Register the calling thread as an RCU reader unless something else in
+ * the process (the buffer cache) already did; undone at its exit by
+ * whoever registered it.
+ */
 void kvj_rcu_register(void)
 {
-	if (rcu_registered)
+	if (caa_likely(URCU_TLS(urcu_memb_reader).registered))
 		return;
 	pthread_once(&rcu_key_once, rcu_key_init);
 	urcu_memb_register_thread();
 	pthread_setspecific(rcu_key, (void *)1);
-	rcu_registered = true;
 }
 
 int kvj_cil_init(struct kvj_log *log)
@@ -140,32 +144,95 @@ static struct kvj_cil_pcp *cil_lock_slot(struct kvj_cil *cil)
 	return &cil->pcp[start];
 }
 
+static struct kvj_cil_ent *cil_ent_alloc(struct kvj_item *lip, uint32_t need)
+{
+	uint32_t size = need < 64 ? 64 : need + need / 4;
+	struct kvj_cil_ent *ent = kvmalloc(sizeof(*ent), KV_NOFAIL | KV_ZERO);
+
+	ent->buf = kvmalloc(size, KV_NOFAIL);
+	ent->size = size;
+	ent->lip = lip;
+	return ent;
+}
+
+static bool cil_item_fresh(const struct kvj_item *lip, uint64_t seq)
+{
+	return lip->ctx_seq != seq || !lip->ent;
+}
+
 /*
- * Format one item into the context seq.  New entries are chained on
- * *newp; returns the bytes newly charged.
+ * Allocate, before the RCU read-side section, what formatting into
+ * context seq will need: a NOFAIL allocation waiting for memory inside it
+ * could wait on a push that waits for our grace period.  prep[i] is the
+ * i-th dirty item's new entry, or a larger buffer for its relogged one.
+ * Only the item (locked by us) is read: its entry may belong to a context
+ * being pushed.
+ */
+static void cil_prep(struct kvj_item *items, uint64_t seq,
+		     struct kvj_cil_ent **prep)
+{
+	struct kvj_item *lip;
+	unsigned i = 0;
+
+	for (lip = items; lip; lip = lip->tr_next) {
+		bool fresh = cil_item_fresh(lip, seq);
+		uint32_t need;
+
+		if (!(lip->tr_flags & KVJ_LI_DIRTY))
+			continue;
+		need = lip->ops->size(lip, fresh);
+		if (prep[i] && prep[i]->size < need) {
+			kvj_cil_ent_free(prep[i]);
+			prep[i] = NULL;
+		}
+		if (!prep[i] && (fresh || lip->ent_size < need))
+			prep[i] = cil_ent_alloc(lip, need);
+		i++;
+	}
+}
+
+/* Inside the read-side section: does prep cover context seq? */
+static bool cil_prep_covers(struct kvj_item *items, uint64_t seq,
+			    struct kvj_cil_ent **prep)
+{
+	struct kvj_item *lip;
+	unsigned i = 0;
+
+	for (lip = items; lip; lip = lip->tr_next) {
+		bool fresh = cil_item_fresh(lip, seq);
+		uint32_t need;
+
+		if (!(lip->tr_flags & KVJ_LI_DIRTY))
+			continue;
+		need = lip->ops->size(lip, fresh);
+		if (prep[i] ? prep[i]->size < need :
+			      fresh || lip->ent_size < need)
+			return false;
+		i++;
+	}
+	return true;
+}
+
+/*
+ * Format one item into the context seq, from its prepared allocation.
+ * New entries are chained on *newp; returns the bytes newly charged.
  */
 static int64_t cil_format_item(struct kvj_item *lip, uint64_t seq,
-			       uint64_t order, struct kvj_cil_ent ***newp,
-			       bool *relog)
+			       uint64_t order, struct kvj_cil_ent *prep,
+			       struct kvj_cil_ent ***newp, bool *relog)
 {
-	bool fresh = lip->ctx_seq != seq || !lip->ent;
-	uint32_t need = lip->ops->size(lip, fresh);
-	struct kvj_cil_ent *ent = fresh ? NULL : lip->ent;
-	uint32_t old_charge = ent ? ent->charged : 0;
-	uint8_t *buf;
+	bool fresh = cil_item_fresh(lip, seq);
+	struct kvj_cil_ent *ent = fresh ? prep : lip->ent;
+	uint32_t old_charge = fresh ? 0 : ent->charged;
 
-	if (!ent) {
-		ent = kvmalloc(sizeof(*ent), KV_NOFAIL | KV_ZERO);
-		ent->lip = lip;
-	}
-	if (ent->size < need) {
-		uint32_t size = need < 64 ? 64 : need + need / 4;
-
-		buf = kvmalloc(size, KV_NOFAIL);
+	if (!fresh && prep) {
+		/* the relogged delta outgrew its buffer: take prep's */
 		kvfree(ent->buf);
-		ent->buf = buf;
-		ent->size = size;
+		ent->buf = prep->buf;
+		ent->size = prep->size;
+		kvfree(prep);
 	}
+	lip->ent_size = ent->size;
 	ent->len = lip->ops->format(lip, ent->buf, fresh);
 	ent->order = order;
 	ent->charged = ent_charge(ent->len);
@@ -185,32 +252,50 @@ static int64_t cil_format_item(struct kvj_item *lip, uint64_t seq,
 	return (int64_t)ent->charged - old_charge;
 }
 
+#define CIL_PREP_STACK 16
+
 int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 		   struct kvj_item *items, uint64_t *seqp, int64_t *used)
 {
 	struct kvj_cil *cil = &log->cil;
 	struct kvj_cil_ent *new_head = NULL, **new_tail = &new_head;
+	struct kvj_cil_ent *prep_stack[CIL_PREP_STACK], **prep = prep_stack;
 	struct kvj_cil_pcp *pcp;
 	struct kvj_item *lip;
 	uint64_t seq, order, fold = 0;
-	unsigned idx, nr = 0, nr_relog = 0, nr_new = 0;
+	unsigned idx, i, nr = 0, nr_relog = 0, nr_new = 0, nr_dirty = 0;
 	int64_t charged = 0;
 
 	(void)tp;
 	if (kvj_log_is_shutdown(log))
 		return -EIO;
+	for (lip = items; lip; lip = lip->tr_next)
+		nr_dirty += !!(lip->tr_flags & KVJ_LI_DIRTY);
+	if (nr_dirty > CIL_PREP_STACK)
+		prep = kvmalloc(sizeof(*prep) * nr_dirty, KV_NOFAIL);
+	memset(prep, 0, sizeof(*prep) * nr_dirty);
 	kvj_rcu_register();
-	urcu_memb_read_lock();
 	seq = atomic_load_explicit(&cil->seq, memory_order_acquire);
+	for (;;) {
+		cil_prep(items, seq, prep);
+		urcu_memb_read_lock();
+		seq = atomic_load_explicit(&cil->seq, memory_order_acquire);
+		if (cil_prep_covers(items, seq, prep))
+			break;
+		/* a push switched contexts meanwhile: prepare for the new one */
+		urcu_memb_read_unlock();
+	}
 	idx = seq & 1;
 	order = atomic_fetch_add_explicit(&cil->order, 1,
 					  memory_order_relaxed);
+	i = 0;
 	for (lip = items; lip; lip = lip->tr_next) {
 		bool relog;
 
 		if (!(lip->tr_flags & KVJ_LI_DIRTY))
 			continue;
-		charged += cil_format_item(lip, seq, order, &new_tail, &relog);
+		charged += cil_format_item(lip, seq, order, prep[i++],
+					   &new_tail, &relog);
 		nr++;
 		if (relog)
 			nr_relog++;
@@ -237,6 +322,8 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 	pcp->relogs += nr_relog;
 	kv_mutex_unlock(&pcp->lock);
 	urcu_memb_read_unlock();
+	if (prep != prep_stack)
+		kvfree(prep);
 
 	if (fold && atomic_fetch_add(&cil->space[idx], fold) + fold >
 			    cil->push_threshold)

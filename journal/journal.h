@@ -95,6 +95,7 @@ struct kvj_item {
 	struct kvj_log *log;
 	struct kvj_item *tr_next;  /* transaction's items */
 	struct kvj_cil_ent *ent;   /* entry in context ctx_seq */
+	uint32_t ent_size;         /* its delta buffer's capacity */
 	uint64_t ctx_seq;          /* last context the item entered */
 	atomic_int pin;            /* contexts not yet durable */
 	unsigned tr_flags;         /* KVJ_LI_* in the current transaction */
