@@ -180,9 +180,17 @@ static int choose_log(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 					" bytes free)",
 					p->logsize, avail * bs);
 	} else {
-		/* 1/512 of the filesystem, 4 MiB .. 1 GiB, at most half of AG 0 */
+		/*
+		 * 1/512 of the filesystem, 4 MiB .. 1 GiB, at most half of AG
+		 * 0; from 1 GiB up at least 64 MiB: relogged buffers carry
+		 * their whole dirty region into every checkpoint, and a small
+		 * log makes committers wait for write-back (8 MiB costs the
+		 * journal bench most of its throughput).
+		 */
 		uint64_t bytes = g->dblocks * bs / 512;
 
+		if (g->dblocks * bs >= GIB && bytes < 64 * MIB)
+			bytes = 64 * MIB;
 		if (bytes > GIB)
 			bytes = GIB;
 		if (bytes > avail / 2 * bs)

@@ -134,7 +134,8 @@ roundtrip 1k $((64 * MIB / 1024)) 1024 4 16384 4096 small -- \
 # 100 MiB in 32 MiB AGs: the 4 MiB tail is too small for an AG
 roundtrip 2k $((96 * MIB / 2048)) 2048 3 16384 "" "A label of 32 bytes, exactly!!!" -- \
 	-b 2K -s 100M -A 32M
-roundtrip 4k $((1024 * MIB / 4096)) 4096 4 65536 1024 four -- \
+# from 1 GiB up the default log is at least 64 MiB
+roundtrip 4k $((1024 * MIB / 4096)) 4096 4 65536 16384 four -- \
 	-s 1G
 roundtrip 8k $((300 * MIB / 8192)) 8192 5 7680 768 eight -- \
 	-b 8K -s 300M -a 5 -l 6M

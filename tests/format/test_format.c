@@ -100,6 +100,9 @@ static void test_geometry(void)
 	geom_for(1 * GIB, 0, 0, 0, 0, &g);
 	CHECK_EQ(g.blocksize, 4096);
 	CHECK_EQ(g.agcount, 4);
+	CHECK_EQ((uint64_t)g.logblocks * 4096, 64 * MIB);
+	geom_for(512 * MIB, 0, 0, 0, 0, &g);
+	CHECK_EQ((uint64_t)g.logblocks * 4096, 4 * MIB);
 	geom_for(64 * GIB, 0, 0, 0, 0, &g);
 	CHECK_EQ(g.agcount, 16);
 	CHECK_EQ((uint64_t)g.logblocks * 4096, 128 * MIB);
