@@ -1,0 +1,745 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The buffer log item (see fs/buf_item.h for the contract).
+ *
+ * Locks, in order:
+ *   bl->lock (class "kvfs_bli"): the list of items of a kvfs_bli_log and
+ *     its counters.  The sweep takes buffer locks under it with trylock
+ *     only; item creation takes it under a buffer lock.
+ *   b_lock (fs/buf.c): the item's dirty map and its attachment
+ *     (b_log_item); the journal calls size/format/release with it held.
+ *   the journal's AIL lock: taken under both (kvj_item_in_ail()); push runs
+ *     under it and only trylocks the buffer, and takes no bl->lock.
+ *
+ * An item may be freed when, under its buffer lock, it has no logged
+ * changes, is not in the AIL and its buffer is not pinned.  The buffer pin
+ * (not the journal's item pin count, which drops before unpin() is called)
+ * is the test, and unpin() touches nothing of the item after
+ * kv_buf_unpin(): the journal's last call for a context is then over by the
+ * time anyone can see the item unpinned.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/blkhdr.h"
+#include "fs/buf_item.h"
+#include "fs/dev.h"
+
+#define SWEEP_MIN 256
+
+struct kvfs_bli {
+	struct kvj_item item; /* first: the journal hands us &item */
+	struct kv_buf *bp;
+	struct kvfs_bli_log *bl;
+	struct kvfs_bli *prev, *next; /* bl's list, under bl->lock */
+	unsigned map_words;
+	/* under the buffer lock: chunks changed since the last write-back */
+	uint64_t map[KVFS_BLI_MAP_WORDS];
+};
+
+struct kvfs_bli_log {
+	struct kvj_log *log;
+	struct kv_bcache *bc;
+	struct kv_cache *cache; /* struct kvfs_bli */
+	struct kv_mutex lock;
+	struct kvfs_bli *items;
+	size_t nr_items;
+	size_t sweep_at; /* sweep when nr_items reaches this */
+};
+
+static const struct kvj_item_ops bli_ops;
+
+static inline struct kvfs_bli *to_bli(struct kvj_item *lip)
+{
+	return (struct kvfs_bli *)lip;
+}
+
+static unsigned map_words_for(size_t len)
+{
+	return (unsigned)((len / KVFS_BLI_CHUNK + 63) / 64);
+}
+
+static unsigned map_count(const uint64_t *map, unsigned words)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < words; i++)
+		n += (unsigned)__builtin_popcountll(map[i]);
+	return n;
+}
+
+static bool map_empty(const struct kvfs_bli *bli)
+{
+	unsigned i;
+
+	for (i = 0; i < bli->map_words; i++)
+		if (bli->map[i])
+			return false;
+	return true;
+}
+
+/* ---- item life ---- */
+
+static void bli_list_del(struct kvfs_bli_log *bl, struct kvfs_bli *bli)
+{
+	if (bli->prev)
+		bli->prev->next = bli->next;
+	else
+		bl->items = bli->next;
+	if (bli->next)
+		bli->next->prev = bli->prev;
+	bl->nr_items--;
+}
+
+/*
+ * Under the buffer lock (and bl->lock when locked is true): detach and free
+ * the item if nothing needs it any more.  Returns true if it was freed.
+ */
+static bool bli_try_free(struct kvfs_bli *bli, bool locked)
+{
+	struct kvfs_bli_log *bl = bli->bl;
+	struct kv_buf *bp = bli->bp;
+
+	if (!map_empty(bli) || kv_buf_is_pinned(bp) ||
+	    kvj_item_in_ail(&bli->item))
+		return false;
+	__atomic_store_n(&bp->b_log_item, NULL, __ATOMIC_RELAXED);
+	if (!locked)
+		kv_mutex_lock(&bl->lock);
+	bli_list_del(bl, bli);
+	if (!locked)
+		kv_mutex_unlock(&bl->lock);
+	kv_cache_free(bl->cache, bli);
+	return true;
+}
+
+/*
+ * Free idle items whose buffers nobody holds locked.  Called once the
+ * number of items has doubled since the last sweep: amortised O(1) per
+ * item created, and at most twice the busy items stay allocated.
+ */
+static void bli_sweep(struct kvfs_bli_log *bl)
+{
+	struct kvfs_bli *bli, *next;
+
+	for (bli = bl->items; bli; bli = next) {
+		struct kv_buf *bp = bli->bp;
+
+		next = bli->next;
+		if (!kv_buf_trylock(bp))
+			continue;
+		bli_try_free(bli, true);
+		kv_buf_unlock(bp);
+	}
+	bl->sweep_at =
+		bl->nr_items * 2 > SWEEP_MIN ? bl->nr_items * 2 : SWEEP_MIN;
+}
+
+/* The item of a locked buffer, created and attached if it has none. */
+static int bli_attach(struct kvfs_bli_log *bl, struct kv_buf *bp,
+		      struct kvfs_bli **blip)
+{
+	struct kvfs_bli *bli = bp->b_log_item;
+
+	if (bli) {
+		*blip = bli;
+		return 0;
+	}
+	if (bp->b_len > KVFS_BLI_MAX_LEN || bp->b_len % KVFS_BLI_CHUNK)
+		return -EINVAL;
+	bli = kv_cache_alloc(bl->cache, KV_ZERO);
+	if (!bli)
+		return -ENOMEM;
+	kvj_item_init(&bli->item, bl->log, &bli_ops);
+	bli->bp = bp;
+	bli->bl = bl;
+	bli->map_words = map_words_for(bp->b_len);
+	kv_mutex_lock(&bl->lock);
+	bli->next = bl->items;
+	if (bl->items)
+		bl->items->prev = bli;
+	bl->items = bli;
+	bl->nr_items++;
+	__atomic_store_n(&bp->b_log_item, bli, __ATOMIC_RELAXED);
+	if (bl->nr_items >= bl->sweep_at)
+		bli_sweep(bl);
+	kv_mutex_unlock(&bl->lock);
+	*blip = bli;
+	return 0;
+}
+
+/* ---- the journal's item ops ---- */
+
+static uint32_t bli_size(struct kvj_item *lip, bool fresh)
+{
+	struct kvfs_bli *bli = to_bli(lip);
+
+	(void)fresh;
+	return (uint32_t)(sizeof(struct kvfs_buf_log_hdr) +
+			  bli->map_words * sizeof(kv_le64) +
+			  map_count(bli->map, bli->map_words) * KVFS_BLI_CHUNK);
+}
+
+static uint32_t bli_format(struct kvj_item *lip, void *buf, bool fresh)
+{
+	struct kvfs_bli *bli = to_bli(lip);
+	struct kvfs_buf_log_hdr *h = buf;
+	kv_le64 *map = (kv_le64 *)(h + 1);
+	uint8_t *p = (uint8_t *)(map + bli->map_words);
+	const uint8_t *src = bli->bp->b_addr;
+	unsigned w;
+
+	(void)fresh;
+	h->blkno = kv_cpu_to_le64(bli->bp->b_blkno);
+	h->nblks = kv_cpu_to_le32(bli->bp->b_nblks);
+	h->map_words = kv_cpu_to_le16((uint16_t)bli->map_words);
+	h->pad = 0;
+	for (w = 0; w < bli->map_words; w++) {
+		uint64_t m = bli->map[w];
+
+		map[w] = kv_cpu_to_le64(m);
+		while (m) {
+			size_t c = w * 64 + (unsigned)__builtin_ctzll(m);
+
+			memcpy(p, src + (c << KVFS_BLI_CHUNK_SHIFT),
+			       KVFS_BLI_CHUNK);
+			p += KVFS_BLI_CHUNK;
+			m &= m - 1;
+		}
+	}
+	return (uint32_t)(p - (uint8_t *)buf);
+}
+
+/* The transaction is over: unlock and release the buffer. */
+static void bli_release(struct kvj_item *lip, bool aborted)
+{
+	struct kvfs_bli *bli = to_bli(lip);
+	struct kv_buf *bp = bli->bp;
+
+	(void)aborted;
+	bli_try_free(bli, false);
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+}
+
+static void bli_pin(struct kvj_item *lip)
+{
+	kv_buf_pin(to_bli(lip)->bp);
+}
+
+/* Nothing of the item may be touched once the buffer is unpinned. */
+static void bli_unpin(struct kvj_item *lip)
+{
+	kv_buf_unpin(to_bli(lip)->bp);
+}
+
+/* AIL write-back: never waits for the buffer lock. */
+static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
+{
+	struct kvfs_bli *bli = to_bli(lip);
+	struct kv_buf *bp = bli->bp;
+	int err;
+
+	if (!kv_buf_trylock(bp))
+		return KVJ_PUSH_LOCKED;
+	if (kv_buf_is_pinned(bp)) {
+		kv_buf_unlock(bp);
+		return KVJ_PUSH_PINNED;
+	}
+	bp->b_lsn = lsn;
+	err = kv_buf_write(bp);
+	if (!err)
+		memset(bli->map, 0, sizeof(bli->map));
+	kv_buf_unlock(bp);
+	return err ? KVJ_PUSH_LOCKED : KVJ_PUSH_SUCCESS;
+}
+
+static const struct kvj_item_ops bli_ops = {
+	.name = "buf",
+	.type = KVFS_ITEM_BUF,
+	.size = bli_size,
+	.format = bli_format,
+	.release = bli_release,
+	.pin = bli_pin,
+	.unpin = bli_unpin,
+	.push = bli_push,
+};
+
+/* ---- the per-log state ---- */
+
+int kvfs_bli_log_create(struct kvj_log *log, struct kv_bcache *bc,
+			struct kvfs_bli_log **blp)
+{
+	struct kvfs_bli_log *bl;
+	int class = kv_lock_class_register("kvfs_bli");
+
+	*blp = NULL;
+	if (class < 0)
+		return class;
+	bl = kvzalloc(sizeof(*bl), 0);
+	if (!bl)
+		return -ENOMEM;
+	bl->cache = kv_cache_create("kvfs_bli", sizeof(struct kvfs_bli),
+				    _Alignof(struct kvfs_bli));
+	if (!bl->cache) {
+		kvfree(bl);
+		return -ENOMEM;
+	}
+	bl->log = log;
+	bl->bc = bc;
+	bl->sweep_at = SWEEP_MIN;
+	kv_mutex_init(&bl->lock, class);
+	*blp = bl;
+	return 0;
+}
+
+void kvfs_bli_log_destroy(struct kvfs_bli_log *bl)
+{
+	struct kvfs_bli *bli;
+
+	if (!bl)
+		return;
+	while ((bli = bl->items)) {
+		struct kv_buf *bp = bli->bp;
+
+		kv_buf_lock(bp);
+		/* a shut-down log drops its contexts without unpin() */
+		while (kv_buf_is_pinned(bp))
+			kv_buf_unpin(bp);
+		__atomic_store_n(&bp->b_log_item, NULL, __ATOMIC_RELAXED);
+		bli_list_del(bl, bli);
+		kv_buf_unlock(bp);
+		kv_cache_free(bl->cache, bli);
+	}
+	kv_mutex_destroy(&bl->lock);
+	kv_cache_destroy(bl->cache);
+	kvfree(bl);
+}
+
+size_t kvfs_bli_log_nr_items(struct kvfs_bli_log *bl)
+{
+	size_t n;
+
+	kv_mutex_lock(&bl->lock);
+	n = bl->nr_items;
+	kv_mutex_unlock(&bl->lock);
+	return n;
+}
+
+/* ---- transactions ---- */
+
+/* bp is held: lock it, attach its item and join it to tp. */
+static int trans_join_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
+			  struct kv_buf *bp, struct kv_buf **bpp)
+{
+	struct kvfs_bli *bli;
+	int err;
+
+	kv_buf_lock(bp);
+	err = bli_attach(bl, bp, &bli);
+	if (err) {
+		kv_buf_unlock(bp);
+		kv_buf_rele(bp);
+		return err;
+	}
+	kvj_trans_join(tp, &bli->item);
+	*bpp = bp;
+	return 0;
+}
+
+int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
+		       uint64_t blkno, unsigned nblks,
+		       const struct kv_buf_ops *ops, struct kv_buf **bpp)
+{
+	struct kv_buf *bp;
+	int err = kv_buf_get(bl->bc, blkno, nblks, ops, &bp);
+
+	return err ? err : trans_join_buf(tp, bl, bp, bpp);
+}
+
+int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
+			uint64_t blkno, unsigned nblks,
+			const struct kv_buf_ops *ops, struct kv_buf **bpp)
+{
+	struct kv_buf *bp;
+	int err = kv_buf_read(bl->bc, blkno, nblks, ops, &bp);
+
+	return err ? err : trans_join_buf(tp, bl, bp, bpp);
+}
+
+void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
+			unsigned last)
+{
+	struct kvfs_bli *bli = bp->b_log_item;
+	unsigned c;
+
+	if (!bli || first > last || last >= bp->b_len) {
+		fprintf(stderr,
+			"kvfs: kvfs_trans_log_buf: block %llu bytes %u-%u of %zu%s\n",
+			(unsigned long long)bp->b_blkno, first, last, bp->b_len,
+			bli ? "" : " not in a transaction");
+		abort();
+	}
+	for (c = first >> KVFS_BLI_CHUNK_SHIFT;
+	     c <= last >> KVFS_BLI_CHUNK_SHIFT; c++)
+		bli->map[c / 64] |= 1ull << (c % 64);
+	kvj_trans_log(tp, &bli->item);
+}
+
+/* ---- deltas ---- */
+
+/*
+ * Check a delta's framing; on success *mapp points at its map (little-
+ * endian words, possibly unaligned: read with memcpy) and *datap at its
+ * first chunk.
+ */
+static int delta_parse(const void *delta, uint32_t len,
+		       struct kvfs_buf_log_hdr *h, const uint8_t **mapp,
+		       const uint8_t **datap)
+{
+	const uint8_t *p = delta;
+	uint64_t need, nr = 0;
+	unsigned words, w;
+
+	if (len < sizeof(*h))
+		return -EUCLEAN;
+	memcpy(h, p, sizeof(*h));
+	words = kv_le16_to_cpu(h->map_words);
+	if (!kv_le32_to_cpu(h->nblks) || !words || words > KVFS_BLI_MAP_WORDS ||
+	    h->pad)
+		return -EUCLEAN;
+	need = sizeof(*h) + (uint64_t)words * sizeof(kv_le64);
+	if (len < need)
+		return -EUCLEAN;
+	for (w = 0; w < words; w++) {
+		kv_le64 m;
+
+		memcpy(&m, p + sizeof(*h) + w * sizeof(m), sizeof(m));
+		nr += (unsigned)__builtin_popcountll(kv_le64_to_cpu(m));
+	}
+	if (len != need + nr * KVFS_BLI_CHUNK)
+		return -EUCLEAN;
+	*mapp = p + sizeof(*h);
+	*datap = p + need;
+	return 0;
+}
+
+static uint64_t delta_map_word(const uint8_t *map, unsigned w)
+{
+	kv_le64 m;
+
+	memcpy(&m, map + w * sizeof(m), sizeof(m));
+	return kv_le64_to_cpu(m);
+}
+
+static bool delta_bit(const uint8_t *map, unsigned c)
+{
+	return delta_map_word(map, c / 64) >> (c % 64) & 1;
+}
+
+/* Does the map name chunks at or past nchunks? */
+static bool delta_past_end(const uint8_t *map, unsigned words, size_t nchunks)
+{
+	unsigned used = nchunks % 64;
+
+	return used && delta_map_word(map, words - 1) >> used;
+}
+
+/* Append to out like snprintf, never past outlen; *o counts everything. */
+static void __attribute__((format(printf, 4, 5)))
+emit(char *out, size_t outlen, size_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(*o < outlen ? out + *o : NULL,
+		      *o < outlen ? outlen - *o : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*o += (size_t)n;
+}
+
+int kvfs_bli_describe(const void *delta, uint32_t len, char *out, size_t outlen)
+{
+	struct kvfs_buf_log_hdr h;
+	const uint8_t *map, *data;
+	unsigned words, nchunks, c, end, nr = 0;
+	const char *sep = " bytes ";
+	size_t o = 0;
+
+	if (delta_parse(delta, len, &h, &map, &data))
+		return -EUCLEAN;
+	words = kv_le16_to_cpu(h.map_words);
+	nchunks = words * 64;
+	for (c = 0; c < nchunks; c++)
+		nr += delta_bit(map, c);
+	emit(out, outlen, &o,
+	     "buf block %llu nblks %u map_words %u logged %u chunks:",
+	     (unsigned long long)kv_le64_to_cpu(h.blkno),
+	     kv_le32_to_cpu(h.nblks), words, nr);
+	for (c = 0; c < nchunks && o < outlen; c = end + 1) {
+		end = c;
+		if (!delta_bit(map, c))
+			continue;
+		while (end + 1 < nchunks && delta_bit(map, end + 1))
+			end++;
+		emit(out, outlen, &o, "%s%u-%u", sep, c * KVFS_BLI_CHUNK,
+		     (end + 1) * KVFS_BLI_CHUNK - 1);
+		sep = ",";
+	}
+	if (!outlen)
+		return 0;
+	return (int)(o < outlen ? o : outlen - 1);
+}
+
+/* ---- recovery ---- */
+
+struct rec_buf {
+	struct kv_buf *bp;
+	kvj_lsn_t lsn; /* of the block's contents now */
+	bool changed;
+};
+
+struct bli_recovery {
+	struct kv_bcache *bc;
+	kvfs_bli_buf_type_fn buf_type;
+	struct rec_buf *bufs; /* open-addressed by block number */
+	size_t cap, nr;
+	struct kvfs_bli_recover_stats st;
+};
+
+static size_t rec_slot(const struct bli_recovery *r, uint64_t blkno)
+{
+	uint64_t k = blkno * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(k >> 17) & (r->cap - 1);
+}
+
+static struct rec_buf *rec_find(struct bli_recovery *r, uint64_t blkno)
+{
+	size_t i;
+
+	if (!r->cap)
+		return NULL;
+	for (i = rec_slot(r, blkno); r->bufs[i].bp; i = (i + 1) & (r->cap - 1))
+		if (r->bufs[i].bp->b_blkno == blkno)
+			return &r->bufs[i];
+	return &r->bufs[i];
+}
+
+/* Keep the table at most half full. */
+static int rec_grow(struct bli_recovery *r)
+{
+	struct rec_buf *old = r->bufs;
+	size_t oldcap = r->cap, i;
+
+	if ((r->nr + 1) * 2 <= r->cap)
+		return 0;
+	r->cap = oldcap ? oldcap * 2 : 64;
+	r->bufs = kvzalloc(r->cap * sizeof(*r->bufs), 0);
+	if (!r->bufs) {
+		r->bufs = old;
+		r->cap = oldcap;
+		return -ENOMEM;
+	}
+	for (i = 0; i < oldcap; i++)
+		if (old[i].bp)
+			*rec_find(r, old[i].bp->b_blkno) = old[i];
+	kvfree(old);
+	return 0;
+}
+
+/* The LSN of the block's last write-back, 0 if its type is unknown. */
+static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
+{
+	const struct kvfs_blk_hdr *h = bp->b_addr;
+
+	if (r->buf_type && !r->buf_type(bp->b_addr, bp->b_len))
+		return 0;
+	return kv_le64_to_cpu(h->lsn);
+}
+
+static int rec_replay(void *priv, const void *delta, uint32_t len,
+		      kvj_lsn_t lsn)
+{
+	struct bli_recovery *r = priv;
+	struct kvfs_buf_log_hdr h;
+	const uint8_t *map, *data;
+	struct rec_buf *rb;
+	struct kv_buf *bp;
+	uint64_t blkno;
+	unsigned words, w;
+	int err;
+
+	r->st.deltas++;
+	if (delta_parse(delta, len, &h, &map, &data)) {
+		fprintf(stderr,
+			"kvfs: recovery: malformed buffer delta (%u bytes)\n",
+			len);
+		return -EUCLEAN;
+	}
+	blkno = kv_le64_to_cpu(h.blkno);
+	err = rec_grow(r);
+	if (err)
+		return err;
+	rb = rec_find(r, blkno);
+	if (!rb->bp) {
+		err = kv_buf_read(r->bc, blkno, kv_le32_to_cpu(h.nblks), NULL,
+				  &bp);
+		if (err) {
+			fprintf(stderr, "kvfs: recovery: %s\n",
+				kv_buf_last_error());
+			return err;
+		}
+		rb->bp = bp;
+		rb->lsn = rec_block_lsn(r, bp);
+		r->nr++;
+	}
+	bp = rb->bp;
+	words = kv_le16_to_cpu(h.map_words);
+	if (bp->b_nblks != kv_le32_to_cpu(h.nblks) ||
+	    words != map_words_for(bp->b_len) ||
+	    delta_past_end(map, words, bp->b_len / KVFS_BLI_CHUNK)) {
+		fprintf(stderr,
+			"kvfs: recovery: buffer delta of block %llu does not fit its %u-block buffer\n",
+			(unsigned long long)blkno, bp->b_nblks);
+		return -EUCLEAN;
+	}
+	if (rb->lsn >= lsn) {
+		r->st.skipped++;
+		return 0;
+	}
+	kv_buf_lock(bp);
+	for (w = 0; w < words; w++) {
+		uint64_t m = delta_map_word(map, w);
+
+		while (m) {
+			size_t c = w * 64 + (unsigned)__builtin_ctzll(m);
+
+			memcpy((uint8_t *)bp->b_addr +
+				       (c << KVFS_BLI_CHUNK_SHIFT),
+			       data, KVFS_BLI_CHUNK);
+			data += KVFS_BLI_CHUNK;
+			m &= m - 1;
+		}
+	}
+	kv_buf_unlock(bp);
+	rb->lsn = lsn;
+	rb->changed = true;
+	r->st.applied++;
+	return 0;
+}
+
+/*
+ * Release the buffers; stale: recovery failed, so what replay left in them
+ * must not be cached.
+ */
+static void rec_release(struct bli_recovery *r, bool stale)
+{
+	size_t i;
+
+	for (i = 0; i < r->cap; i++) {
+		struct kv_buf *bp = r->bufs[i].bp;
+
+		if (!bp)
+			continue;
+		if (stale) {
+			kv_buf_lock(bp);
+			kv_buf_stale(bp);
+			kv_buf_unlock(bp);
+		}
+		kv_buf_rele(bp);
+	}
+	kvfree(r->bufs);
+	r->bufs = NULL;
+	r->cap = r->nr = 0;
+}
+
+/* Stamp and write back one replayed buffer (locked). */
+static int rec_write(struct bli_recovery *r, struct rec_buf *rb)
+{
+	struct kv_buf *bp = rb->bp;
+	const struct kv_buf_ops *ops = NULL;
+
+	if (r->buf_type) {
+		ops = r->buf_type(bp->b_addr, bp->b_len);
+		if (!ops) {
+			fprintf(stderr,
+				"kvfs: recovery: block %llu replayed into contents of no known type\n",
+				(unsigned long long)bp->b_blkno);
+			return -EUCLEAN;
+		}
+		bp->b_ops = ops;
+	} else {
+		kvfs_blkhdr_stamp(bp->b_addr, bp->b_len, rb->lsn);
+	}
+	bp->b_lsn = rb->lsn;
+	return kv_buf_write(bp);
+}
+
+static int rec_finish(void *priv)
+{
+	struct bli_recovery *r = priv;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < r->cap && !err; i++) {
+		struct rec_buf *rb = &r->bufs[i];
+
+		if (!rb->bp || !rb->changed)
+			continue;
+		kv_buf_lock(rb->bp);
+		err = rec_write(r, rb);
+		kv_buf_unlock(rb->bp);
+		if (err)
+			fprintf(stderr,
+				"kvfs: recovery: write back block %llu: %s\n",
+				(unsigned long long)rb->bp->b_blkno,
+				strerror(-err));
+		else
+			r->st.written++;
+	}
+	rec_release(r, err != 0);
+	return err;
+}
+
+int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
+			 struct kvj_recover_ops *ops)
+{
+	struct bli_recovery *r = kvzalloc(sizeof(*r), 0);
+
+	memset(ops, 0, sizeof(*ops));
+	if (!r)
+		return -ENOMEM;
+	r->bc = bc;
+	r->buf_type = buf_type;
+	ops->type = KVFS_ITEM_BUF;
+	ops->replay = rec_replay;
+	ops->finish = rec_finish;
+	ops->priv = r;
+	return 0;
+}
+
+void kvfs_bli_recover_free(struct kvj_recover_ops *ops)
+{
+	struct bli_recovery *r = ops->priv;
+
+	if (!r)
+		return;
+	rec_release(r, true);
+	kvfree(r);
+	ops->priv = NULL;
+}
+
+void kvfs_bli_recover_get_stats(const struct kvj_recover_ops *ops,
+				struct kvfs_bli_recover_stats *st)
+{
+	const struct bli_recovery *r = ops->priv;
+
+	*st = r->st;
+}

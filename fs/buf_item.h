@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The buffer log item: how metadata buffers (fs/buf.h) take part in
+ * transactions (journal/journal.h), modelled on XFS's xfs_buf_item.c.
+ *
+ * A transaction gets a buffer with kvfs_trans_get_buf() or
+ * kvfs_trans_read_buf(): the buffer comes back held and locked, with its
+ * log item attached and joined to the transaction.  The caller changes
+ * bytes and names them with kvfs_trans_log_buf(); the item remembers them
+ * in a bitmap of 128-byte chunks.  Commit or cancel unlocks and releases
+ * every buffer of the transaction.  A transaction gets a given buffer once
+ * (no recursion): later uses keep the pointer it returned.
+ *
+ * The delta an item logs holds every chunk changed since the buffer was
+ * last written back, not only the last transaction's (relogged items move
+ * forward in the AIL, so older checkpoints that logged the buffer are
+ * passed by the tail).  The AIL writes the buffer back stamped with the LSN
+ * of its last checkpoint and clears the map.  Logged buffers are written
+ * back by the journal only: they are not marked KV_BUF_DIRTY, so
+ * kv_bcache_flush() leaves them alone.
+ *
+ * An item stays attached to its buffer (which the cache then never
+ * reclaims) while it has changes not yet written back, is pinned or is in
+ * the AIL; idle items are detached and freed when the buffer leaves a
+ * transaction unchanged, and by a sweep each time the number of items has
+ * doubled, so memory follows the set of buffers with changes in flight.
+ *
+ * Recovery (kvfs_bli_recover_ops()) replays deltas onto the blocks read
+ * raw from the device, skipping a delta whose block already carries an LSN
+ * at least as new, and writes the replayed blocks back, stamped, at the
+ * end.
+ */
+#ifndef KV_FS_BUF_ITEM_H
+#define KV_FS_BUF_ITEM_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/buf.h"
+#include "fs/format.h"
+#include "journal/journal.h"
+
+/* The journal item type of buffer deltas. */
+#define KVFS_ITEM_BUF (KVJ_ITEM_CLIENT + 0)
+
+/* Changes are logged in whole chunks of this many bytes. */
+#define KVFS_BLI_CHUNK 128u
+#define KVFS_BLI_CHUNK_SHIFT 7
+/* The largest buffer that can be logged (a 64 KiB directory block). */
+#define KVFS_BLI_MAX_LEN 65536u
+#define KVFS_BLI_MAP_WORDS (KVFS_BLI_MAX_LEN / KVFS_BLI_CHUNK / 64)
+
+/*
+ * On-disk format of one buffer delta (the payload of a KVFS_ITEM_BUF item
+ * in a checkpoint), little-endian:
+ *
+ *   struct kvfs_buf_log_hdr
+ *   kv_le64 map[map_words]   bit c (word c / 64, bit c % 64) set: bytes
+ *                            [128c, 128c + 127] of the buffer are logged;
+ *                            map_words = buffer length / 128 / 64, rounded
+ *                            up
+ *   the logged chunks, 128 bytes each, in ascending chunk order
+ */
+struct kvfs_buf_log_hdr {
+	kv_le64 blkno; /* first filesystem block of the buffer */
+	kv_le32 nblks; /* blocks in the buffer */
+	kv_le16 map_words; /* 64-bit words of the chunk map that follow */
+	kv_le16 pad; /* zero */
+};
+
+static_assert(sizeof(struct kvfs_buf_log_hdr) == 16,
+	      "buffer delta header is 16 bytes on disk");
+
+/*
+ * The buffer items of one log over one buffer cache.  Create it after
+ * kvj_log_open() (recovery has its own ops, below) and destroy it after
+ * kvj_log_close(): destroy detaches and frees every item left, and drops
+ * pins a shut-down log never returned.
+ */
+struct kvfs_bli_log;
+
+int kvfs_bli_log_create(struct kvj_log *log, struct kv_bcache *bc,
+			struct kvfs_bli_log **blp);
+void kvfs_bli_log_destroy(struct kvfs_bli_log *bl);
+/* Items attached to buffers now (tests: memory stays bounded). */
+size_t kvfs_bli_log_nr_items(struct kvfs_bli_log *bl);
+
+/*
+ * The buffer of nblks blocks at blkno, locked, held, its item joined to tp:
+ * get_buf for blocks about to be initialised whole (no read, see
+ * kv_buf_get()), read_buf for existing blocks (read and verified with ops,
+ * see kv_buf_read()).  Errors: those of the buffer cache, -EINVAL for a
+ * buffer longer than KVFS_BLI_MAX_LEN, -ENOMEM.  The transaction releases
+ * the buffer when it commits or is cancelled.
+ */
+int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
+		       uint64_t blkno, unsigned nblks,
+		       const struct kv_buf_ops *ops, struct kv_buf **bpp);
+int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
+			uint64_t blkno, unsigned nblks,
+			const struct kv_buf_ops *ops, struct kv_buf **bpp);
+/*
+ * Bytes [first, last] of bp (which tp got) were changed: log them, rounded
+ * out to whole 128-byte chunks.
+ */
+void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
+			unsigned last);
+
+/*
+ * Recovery.  buf_type (may be NULL) names the buffer ops of a block from
+ * its contents (its magic number), as XFS recovery picks verifiers:
+ * replay trusts the LSN in the header of a block only when its type is
+ * known (with buf_type NULL, always), and write-back stamps the LSN and
+ * crc through the type's verify_write (with no type: one kvfs_blk_hdr
+ * covering the whole buffer, kvfs_blkhdr_stamp()).  A block replayed into
+ * contents of no known type fails recovery with -EUCLEAN.
+ */
+typedef const struct kv_buf_ops *(*kvfs_bli_buf_type_fn)(const void *blk,
+							 size_t len);
+
+/*
+ * Fill ops (a struct kvj_recover_ops for struct kvj_log_params.recover)
+ * with buffer replay over bc.  Replayed buffers stay held until finish()
+ * writes them back.  Free with kvfs_bli_recover_free() after
+ * kvj_log_open() returned, whatever it returned.
+ */
+int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
+			 struct kvj_recover_ops *ops);
+void kvfs_bli_recover_free(struct kvj_recover_ops *ops);
+
+/* What the last recovery over ops did (tests and tools). */
+struct kvfs_bli_recover_stats {
+	uint64_t deltas; /* deltas seen */
+	uint64_t applied; /* applied to their block */
+	uint64_t skipped; /* the block was already as new */
+	uint64_t written; /* blocks written back by finish() */
+};
+void kvfs_bli_recover_get_stats(const struct kvj_recover_ops *ops,
+				struct kvfs_bli_recover_stats *st);
+
+/*
+ * Render one delta as one line (no newline) into out, e.g.
+ * "buf block 4096 nblks 1 map_words 1 logged 3 chunks: bytes 0-127,
+ * 512-767", NUL-terminated and truncated to outlen like snprintf.
+ * Returns the number of characters stored (without the NUL), or -EUCLEAN
+ * if the delta is malformed.
+ */
+int kvfs_bli_describe(const void *delta, uint32_t len, char *out,
+		      size_t outlen);
+
+#endif
