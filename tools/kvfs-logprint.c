@@ -71,12 +71,13 @@ static int lp_record(void *priv, const struct kvj_walk_rec *r)
 	char a[48];
 
 	lp->records++;
-	printf("record %s %s seq %" PRIu64 " %u BB payload %u tail %u/%u",
+	printf("record %s %s seq %" PRIu64 ", %u BB, payload %u bytes, "
+	       "tail %u/%u",
 	       lsn_str(r->lsn, a, sizeof(a)), kvj_rec_type_name(r->type),
 	       r->seq, r->nr_bb, r->len, KVJ_LSN_CYCLE(r->tail_lsn),
 	       KVJ_LSN_BLOCK(r->tail_lsn));
 	if (r->type == KVJ_REC_CKPT)
-		printf(" offset %" PRIu64 " crc %s", r->part_off,
+		printf(", stream offset %" PRIu64 ", crc %s", r->part_off,
 		       r->crc_ok ? "ok" : "BAD");
 	printf("\n");
 	return 0;
@@ -233,7 +234,7 @@ static int logprint(struct lp *lp)
 	ret = kvj_log_walk(&kvfs_log_io_ops, &lio, lio.len, &lp_ops, lp);
 	if (!ret || ret == -EUCLEAN)
 		printf("%" PRIu64 " records, %" PRIu64 " checkpoints, %" PRIu64
-		       " items (%" PRIu64 " intents, %" PRIu64 " dones), %" PRIu64
+		       " items (intents %" PRIu64 ", dones %" PRIu64 "), %" PRIu64
 		       " bytes -> %" PRIu64 " stored\n",
 		       lp->records, lp->checkpoints, lp->items, lp->intents,
 		       lp->dones, lp->ulen, lp->stored);
