@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/buf_item.h"
 #include "fs/dev.h"
 #include "fs/log_io.h"
 #include "fs/sb.h"
@@ -24,7 +25,7 @@
 struct lp {
 	const char *path;
 	int verbose;
-	uint64_t records, checkpoints, items, intents, dones;
+	uint64_t records, checkpoints, items, intents, dones, bufs;
 	uint64_t ulen, stored;
 	bool corrupt;
 };
@@ -126,27 +127,48 @@ static void dump(const uint8_t *p, uint32_t len, bool all)
 		printf("      ... %u more bytes (-vv dumps them all)\n", len - n);
 }
 
+static const char *item_type_name(uint32_t type)
+{
+	switch (type) {
+	case KVJ_ITEM_INTENT:
+		return "intent";
+	case KVJ_ITEM_DONE:
+		return "done";
+	case KVFS_ITEM_BUF:
+		return "buf";
+	}
+	return "unknown";
+}
+
+/* One line for the delta: the journal's or libkvfs's own decoder. */
+static void describe(const struct kvj_walk_item *it)
+{
+	char desc[512];
+	int ret;
+
+	if (it->type == KVFS_ITEM_BUF) {
+		ret = kvfs_bli_describe(it->delta, it->len, desc, sizeof(desc));
+		printf("    %s\n", ret < 0 ? "malformed buffer delta" : desc);
+	} else if (!kvj_walk_item_describe(it, desc, sizeof(desc))) {
+		printf("    %s\n", desc);
+	}
+}
+
 static int lp_item(void *priv, const struct kvj_walk_ckpt *c,
 		   const struct kvj_walk_item *it)
 {
 	struct lp *lp = priv;
-	char desc[256];
-	bool known;
 
 	(void)c;
 	lp->items++;
 	lp->intents += it->type == KVJ_ITEM_INTENT;
 	lp->dones += it->type == KVJ_ITEM_DONE;
-	known = kvj_walk_item_describe(it, desc, sizeof(desc)) == 0;
+	lp->bufs += it->type == KVFS_ITEM_BUF;
 	printf("  item %u: type %u (%s) len %u\n", it->index, it->type,
-	       it->type == KVJ_ITEM_INTENT ? "intent" :
-	       it->type == KVJ_ITEM_DONE   ? "done" :
-					     "client",
-	       it->len);
+	       item_type_name(it->type), it->len);
 	if (!lp->verbose)
 		return 0;
-	if (known)
-		printf("    %s\n", desc);
+	describe(it);
 	dump(it->delta, it->len, lp->verbose > 1);
 	return 0;
 }
@@ -234,10 +256,11 @@ static int logprint(struct lp *lp)
 	ret = kvj_log_walk(&kvfs_log_io_ops, &lio, lio.len, &lp_ops, lp);
 	if (!ret || ret == -EUCLEAN)
 		printf("%" PRIu64 " records, %" PRIu64 " checkpoints, %" PRIu64
-		       " items (intents %" PRIu64 ", dones %" PRIu64 "), %" PRIu64
+		       " items (intents %" PRIu64 ", dones %" PRIu64 ", bufs %" PRIu64
+		       "), %" PRIu64
 		       " bytes -> %" PRIu64 " stored\n",
 		       lp->records, lp->checkpoints, lp->items, lp->intents,
-		       lp->dones, lp->ulen, lp->stored);
+		       lp->dones, lp->bufs, lp->ulen, lp->stored);
 	if (ret && !lp->corrupt)
 		fprintf(stderr, "kvfs-logprint: %s: cannot read the log: %s\n",
 			lp->path, strerror(-ret));

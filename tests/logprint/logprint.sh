@@ -93,7 +93,7 @@ expect_eq "$(count '^checkpoint ')" "$NCK" "dirty checkpoints"
 expect_eq "$(count '^  item ')" "$NIT" "dirty items"
 expect_eq "$(sed -n 's/^checkpoint .*, \([0-9]*\) items\{0,1\}, .*/\1/p' \
 	"$T/out" | awk '{ n += $1 } END { print n }')" "$NIT" "items named by checkpoint lines"
-has "3 checkpoints, 15 items (intents 2, dones 1)" dirty
+has "3 checkpoints, 15 items (intents 2, dones 1, bufs 0)" dirty
 has "checkpoint seq 1 at 1/0 (0x100000000) commit 1/1: 1 part, 6 items" dirty
 grep -q "^checkpoint seq 1 .*(zstd, ratio [0-9.]*)$" "$T/out" ||
 	fail "checkpoint 1 not compressed"
@@ -105,7 +105,7 @@ expect_eq "$(count '^record .* CKPT .*, crc ok$')" 4 "CKPT records crc ok"
 expect_eq "$(count '^record .* COMMIT ')" 3 "COMMIT records"
 expect_eq "$(count '^  item [0-9]*: type 1 (intent) len 20$')" 2 "intents"
 expect_eq "$(count '^  item [0-9]*: type 2 (done) len 8$')" 1 "dones"
-expect_eq "$(count '^  item [0-9]*: type 272 (client) len 48$')" 11 "items"
+expect_eq "$(count '^  item [0-9]*: type 272 (unknown) len 48$')" 11 "items"
 hasnt "|LOGPRINT" "dirty without -v"
 hasnt "intent id" "dirty without -v"
 # the head is just past the last record
@@ -163,6 +163,21 @@ TAIL=$(awk '$1 == "tail:" { print $2 }' "$T/out")
 expect_eq "$(awk '$1 == "record" { print $2, $4 }' "$T/out")" \
 	"$TAIL UNMOUNT" "clean: the one record is the unmount record at the tail"
 has "1 records, 0 checkpoints, 0 items" clean
+
+# ---- a filesystem buffer item, described by libkvfs ----
+"$MKLOG" buf "$T/b.img" >"$T/view" 2>"$T/mklog.err" ||
+	fail "mklog buf: $(cat "$T/mklog.err")"
+BUFBLK=$(awk '$1 == "bufblk" { print $2 }' "$T/view")
+run_lp "$T/b.img"
+expect_eq $rc 0 "buf rc"
+has "1 checkpoints, 2 items (intents 0, dones 0, bufs 1)" buf
+grep -q "^  item [01]: type 16 (buf) len [0-9]*$" "$T/out" || fail "buf item"
+hasnt "buf block" "buf without -v"
+run_lp -v "$T/b.img"
+expect_eq $rc 0 "buf -v rc"
+has "    buf block $BUFBLK nblks 1 map_words 1 logged 3 chunks: bytes 0-127,512-767" \
+	"buf -v"
+has "|1.......KVAG" "buf -v dump of the AG header"
 
 # ---- damage in the middle: refused, the place named ----
 B1=$(rec_blk "$T/dirty.out" CKPT 1)

@@ -10,6 +10,10 @@
  *                          3: a 100000-byte incompressible test item (two
  *                             records, stored uncompressed) and 3 more
  *   mklog clean IMAGE    mkfs, two forced checkpoints, clean close
+ *   mklog buf IMAGE      mkfs, one forced checkpoint holding a filesystem
+ *                        buffer item (AG 0's header, bytes 0-127 and
+ *                        512-767 logged) and a test item, then a crash;
+ *                        prints "bufblk BLOCK"
  *   mklog recover IMAGE  recover the log (finishing intent B), print what
  *                        was replayed, close cleanly; exit 3 when
  *                        recovery fails
@@ -27,6 +31,9 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/buf.h"
+#include "fs/buf_item.h"
+#include "fs/buf_ops.h"
 #include "fs/dev.h"
 #include "fs/log_io.h"
 #include "fs/mkfs.h"
@@ -47,6 +54,7 @@ struct ti {
 };
 
 static struct kv_dev *dev;
+static struct kvfs_geom geom;
 static struct kvfs_log_io lio;
 static struct kvj_log *log;
 static struct ti items[NR_TI + 1];
@@ -132,8 +140,8 @@ static void open_image(const char *path, bool make)
 		}
 	}
 	CHECK(kv_dev_open(path, 0, &dev) == 0);
-	CHECK(kvfs_sb_read(dev, &g) == 0);
-	kvfs_log_io_init(&lio, dev, &g);
+	CHECK(kvfs_sb_read(dev, &geom) == 0);
+	kvfs_log_io_init(&lio, dev, &geom);
 }
 
 static int open_log(void)
@@ -231,13 +239,45 @@ static void print_view(void)
 	printf("checkpoints %u\nitems %u\n", nr_ckpt, nr_items);
 }
 
+/* A buffer item of the filesystem's own code, then a crash. */
+static void buf_checkpoint(void)
+{
+	struct kvfs_bli_log *bl;
+	struct kv_bcache *bc;
+	struct kvj_trans *tp;
+	struct kv_buf *bp;
+	uint64_t seq, blk = kvfs_agb_to_fsb(&geom, 0, KVFS_AGH_AGBNO);
+
+	CHECK(kv_bcache_create(dev, geom.blocksize, 0, &bc) == 0);
+	kv_bcache_set_private(bc, &geom);
+	CHECK(kvfs_bli_log_create(log, bc, &bl) == 0);
+	nr_ckpt++;
+	CHECK(kvj_trans_alloc(log, 64 * 1024, 0, &tp) == 0);
+	CHECK(kvfs_trans_read_buf(tp, bl, blk, 1, &kvfs_agh_buf_ops, &bp) ==
+	      0);
+	kvfs_trans_log_buf(tp, bp, 0, 127);
+	kvfs_trans_log_buf(tp, bp, 600, 700);
+	set_delta(&items[0], nr_ckpt, 0);
+	kvj_trans_join(tp, &items[0].item);
+	kvj_trans_log(tp, &items[0].item);
+	nr_items += 2;
+	CHECK(kvj_trans_commit(tp, &seq) == 0);
+	CHECK(kvj_log_force(log, seq) == 0);
+	printf("bufblk %" PRIu64 "\n", blk);
+	print_view();
+	kvj_log_shutdown(log, "test crash");
+	CHECK(kvj_log_close(log) == 0);
+	kvfs_bli_log_destroy(bl);
+	kv_bcache_destroy(bc);
+}
+
 int main(int argc, char **argv)
 {
 	struct kvj_intent *ia, *ib;
 	unsigned i;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: mklog dirty|clean|recover IMAGE\n");
+		fprintf(stderr, "usage: mklog dirty|clean|buf|recover IMAGE\n");
 		return 2;
 	}
 	CHECK(kv_init(NULL) == 0);
@@ -257,6 +297,10 @@ int main(int argc, char **argv)
 		checkpoint(2, false, NULL, NULL, NULL);
 		print_view();
 		CHECK(kvj_log_close(log) == 0);
+	} else if (!strcmp(argv[1], "buf")) {
+		open_image(argv[2], true);
+		CHECK(open_log() == 0);
+		buf_checkpoint();
 	} else if (!strcmp(argv[1], "recover")) {
 		struct kvj_recovery_info ri;
 		int err;
