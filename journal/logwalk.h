@@ -37,10 +37,10 @@ struct kvj_walk_head {
 /* One record whose header is valid. */
 struct kvj_walk_rec {
 	kvj_lsn_t lsn;
-	uint32_t type;  /* enum kvj_rec_type */
+	uint32_t type; /* enum kvj_rec_type */
 	uint32_t nr_bb; /* record length in basic blocks, header included */
-	uint32_t len;   /* payload bytes */
-	bool crc_ok;    /* payload crc (CKPT records; true for others) */
+	uint32_t len; /* payload bytes */
+	bool crc_ok; /* payload crc (CKPT records; true for others) */
 	kvj_lsn_t tail_lsn;
 	uint64_t seq;
 	uint64_t part_off; /* CKPT: offset of the payload in the stream */
@@ -49,18 +49,18 @@ struct kvj_walk_rec {
 /* A complete checkpoint: its commit record matched every piece. */
 struct kvj_walk_ckpt {
 	uint64_t seq;
-	kvj_lsn_t lsn;        /* its first CKPT record */
+	kvj_lsn_t lsn; /* its first CKPT record */
 	kvj_lsn_t commit_lsn; /* its commit record */
 	uint32_t nr_parts;
 	uint32_t nr_items;
-	uint32_t comp;       /* enum kvj_comp */
+	uint32_t comp; /* enum kvj_comp */
 	uint64_t stream_len; /* bytes as stored */
-	uint64_t ulen;       /* bytes uncompressed */
+	uint64_t ulen; /* bytes uncompressed */
 };
 
 struct kvj_walk_item {
 	uint32_t index; /* within its checkpoint */
-	uint32_t type;  /* KVJ_ITEM_INTENT, KVJ_ITEM_DONE or a client type */
+	uint32_t type; /* KVJ_ITEM_INTENT, KVJ_ITEM_DONE or a client type */
 	uint32_t len;
 	const void *delta; /* decoded delta, valid during the callback only */
 };
@@ -95,15 +95,15 @@ struct kvj_walk_ops {
 };
 
 /*
- * Walk the log of log_bytes (as for kvj_log_open()) read through io.
+ * Walk the log of log_bytes (as for kvj_log_open()) read through io (only
+ * io->read is used).
  * Returns 0 when the log is readable (empty, clean, or dirty with at most
  * a torn tail), -EUCLEAN when it cannot be recovered (after problem()),
  * -EINVAL for a bad size, another -errno on I/O or memory errors, or what
  * a callback returned.  Never writes.
  */
-int kvj_log_walk(const struct kvj_io_ops *io, void *io_priv,
-		 uint64_t log_bytes, const struct kvj_walk_ops *ops,
-		 void *priv);
+int kvj_log_walk(const struct kvj_io_ops *io, void *io_priv, uint64_t log_bytes,
+		 const struct kvj_walk_ops *ops, void *priv);
 
 /* "CKPT", "COMMIT", "UNMOUNT", "TAIL" or "?" */
 const char *kvj_rec_type_name(uint32_t type);

@@ -99,8 +99,8 @@ report(struct walk *w, enum kvj_walk_problem what, kvj_lsn_t lsn,
 }
 
 /* 0: h is a valid header for block bb; 1: it is not */
-static int parse_hdr(struct walk *w, const struct kvj_rec_hdr *hp,
-		     uint32_t bb, struct rec *r)
+static int parse_hdr(struct walk *w, const struct kvj_rec_hdr *hp, uint32_t bb,
+		     struct rec *r)
 {
 	struct kvj_rec_hdr h;
 
@@ -171,7 +171,8 @@ static int scan_past_head(struct walk *w, uint32_t from, uint32_t cycle,
 		if (err)
 			break;
 		for (i = 0; i < n; i++) {
-			if (parse_hdr(w, (const void *)(buf + (i << KVJ_BB_SHIFT)),
+			if (parse_hdr(w,
+				      (const void *)(buf + (i << KVJ_BB_SHIFT)),
 				      bb + i, &r) == 0 &&
 			    r.cycle == cycle && r.seq > seq) {
 				*found = bb + i;
@@ -236,9 +237,9 @@ static int ckpt_parse(struct walk *w, const struct rec *c)
 	}
 	ch = (const struct kvj_ckpt_hdr *)u;
 	nr = c->ulen >= sizeof(*ch) ? kvj_le32_to_cpu(ch->nr_items) : 0;
-	if (c->ulen < sizeof(*ch) || kvj_le32_to_cpu(ch->magic) !=
-					    KVJ_CKPT_MAGIC ||
-	    nr != c->nr_items || kvj_le64_to_cpu(ch->seq) != c->seq) {
+	if (c->ulen < sizeof(*ch) ||
+	    kvj_le32_to_cpu(ch->magic) != KVJ_CKPT_MAGIC || nr != c->nr_items ||
+	    kvj_le64_to_cpu(ch->seq) != c->seq) {
 		err = 1;
 		goto out;
 	}
@@ -346,9 +347,10 @@ static int damaged(struct walk *w, kvj_lsn_t pos, kvj_lsn_t head,
 		w->torn = true;
 		return 0;
 	}
-	err = report(w, KVJ_WALK_CORRUPT, bad,
-		     "log record at lsn %u/%u is damaged (%s) and later records depend on it: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
-		     KVJ_LSN_CYCLE(bad), KVJ_LSN_BLOCK(bad), why);
+	err = report(
+		w, KVJ_WALK_CORRUPT, bad,
+		"log record at lsn %u/%u is damaged (%s) and later records depend on it: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+		KVJ_LSN_CYCLE(bad), KVJ_LSN_BLOCK(bad), why);
 	return err ? err : -EUCLEAN;
 }
 
@@ -510,8 +512,9 @@ static int find_head(struct walk *w, struct kvj_walk_head *h,
 			h->head_lsn = h->tail_lsn = KVJ_LSN(1, 0);
 			return 0;
 		}
-		err = report(w, KVJ_WALK_CORRUPT, 0,
-			     "log block 0 is neither a valid record nor zero: the log is corrupt and cannot be recovered");
+		err = report(
+			w, KVJ_WALK_CORRUPT, 0,
+			"log block 0 is neither a valid record nor zero: the log is corrupt and cannot be recovered");
 		return err ? err : -EUCLEAN;
 	}
 	cycle = r.cycle;
@@ -533,10 +536,11 @@ static int find_head(struct walk *w, struct kvj_walk_head *h,
 	tail = last.tail_lsn;
 	if (tail > head || lsn_diff_bb(w, tail, head) > w->log_bb ||
 	    KVJ_LSN_BLOCK(tail) >= w->log_bb) {
-		err = report(w, KVJ_WALK_CORRUPT, tail,
-			     "log tail %u/%u is not within the log before head %u/%u: the log is corrupt and cannot be recovered",
-			     KVJ_LSN_CYCLE(tail), KVJ_LSN_BLOCK(tail),
-			     KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
+		err = report(
+			w, KVJ_WALK_CORRUPT, tail,
+			"log tail %u/%u is not within the log before head %u/%u: the log is corrupt and cannot be recovered",
+			KVJ_LSN_CYCLE(tail), KVJ_LSN_BLOCK(tail),
+			KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
 		return err ? err : -EUCLEAN;
 	}
 	h->state = last.type == KVJ_REC_UNMOUNT && tail == last.lsn ?
@@ -570,10 +574,11 @@ static int walk_all(struct walk *w, struct kvj_walk_head *h)
 			return err;
 	}
 	if (damaged_bb) {
-		err = report(w, KVJ_WALK_CORRUPT, head,
-			     "log record at lsn %u/%u is damaged but a later record follows at %u/%u: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
-			     KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head),
-			     KVJ_LSN_CYCLE(head), damaged_bb);
+		err = report(
+			w, KVJ_WALK_CORRUPT, head,
+			"log record at lsn %u/%u is damaged but a later record follows at %u/%u: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+			KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head),
+			KVJ_LSN_CYCLE(head), damaged_bb);
 		if (err)
 			return err;
 	}
@@ -582,23 +587,24 @@ static int walk_all(struct walk *w, struct kvj_walk_head *h)
 	if (!err && damaged_bb)
 		return -EUCLEAN;
 	if (!err && w->torn)
-		err = report(w, KVJ_WALK_TORN, w->end,
-			     "discarding the torn tail of the log from lsn %u/%u to %u/%u (an incomplete last checkpoint)",
-			     KVJ_LSN_CYCLE(w->end), KVJ_LSN_BLOCK(w->end),
-			     KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
+		err = report(
+			w, KVJ_WALK_TORN, w->end,
+			"discarding the torn tail of the log from lsn %u/%u to %u/%u (an incomplete last checkpoint)",
+			KVJ_LSN_CYCLE(w->end), KVJ_LSN_BLOCK(w->end),
+			KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
 	return err;
 }
 
-int kvj_log_walk(const struct kvj_io_ops *io, void *io_priv,
-		 uint64_t log_bytes, const struct kvj_walk_ops *ops,
-		 void *priv)
+int kvj_log_walk(const struct kvj_io_ops *io, void *io_priv, uint64_t log_bytes,
+		 const struct kvj_walk_ops *ops, void *priv)
 {
 	struct kvj_walk_head h;
 	struct walk w;
 	int err;
 
 	if (!io || !io->read || !ops || log_bytes % KVJ_BB_SIZE ||
-	    log_bytes < 64 * 1024 || (log_bytes >> KVJ_BB_SHIFT) >= (1ull << 31))
+	    log_bytes < 64 * 1024 ||
+	    (log_bytes >> KVJ_BB_SHIFT) >= (1ull << 31))
 		return -EINVAL;
 	walk_init(&w, io, io_priv, log_bytes, kvj_zstd_create(), ops, priv);
 	if (!w.zstd)
@@ -680,7 +686,8 @@ static int rcv_head(void *priv, const struct kvj_walk_head *h)
 	struct rcv *rc = priv;
 
 	if (h->state == KVJ_WALK_DIRTY && rc->log->p.no_recovery) {
-		fprintf(stderr, "kvjournal: the log is dirty and recovery was not allowed\n");
+		fprintf(stderr,
+			"kvjournal: the log is dirty and recovery was not allowed\n");
 		return -EUCLEAN;
 	}
 	return 0;

@@ -124,7 +124,8 @@ static void dump(const uint8_t *p, uint32_t len, bool all)
 		printf("|\n");
 	}
 	if (n < len)
-		printf("      ... %u more bytes (-vv dumps them all)\n", len - n);
+		printf("      ... %u more bytes (-vv dumps them all)\n",
+		       len - n);
 }
 
 static const char *item_type_name(uint32_t type)
@@ -227,8 +228,8 @@ static int logprint(struct lp *lp)
 
 	ret = kv_dev_open(lp->path, KV_DEV_RDONLY, &dev);
 	if (ret) {
-		fprintf(stderr, "kvfs-logprint: cannot open %s: %s\n",
-			lp->path, strerror(-ret));
+		fprintf(stderr, "kvfs-logprint: cannot open %s: %s\n", lp->path,
+			strerror(-ret));
 		return ret;
 	}
 	ret = kvfs_sb_read(dev, &g);
@@ -248,17 +249,17 @@ static int logprint(struct lp *lp)
 	if (ret)
 		goto out;
 	kvfs_log_io_init(&lio, dev, &g);
-	printf("log of %s: %u blocks of %u bytes at block %" PRIu64
-	       " (%" PRIu64 " basic blocks); superblock state %s\n",
+	printf("log of %s: %u blocks of %u bytes at block %" PRIu64 " (%" PRIu64
+	       " basic blocks); superblock state %s\n",
 	       lp->path, g.logblocks, g.blocksize, g.logstart,
 	       lio.len >> KVJ_BB_SHIFT,
 	       g.state == KVFS_STATE_CLEAN ? "clean" : "dirty");
 	ret = kvj_log_walk(&kvfs_log_io_ops, &lio, lio.len, &lp_ops, lp);
 	if (!ret || ret == -EUCLEAN)
 		printf("%" PRIu64 " records, %" PRIu64 " checkpoints, %" PRIu64
-		       " items (intents %" PRIu64 ", dones %" PRIu64 ", bufs %" PRIu64
-		       "), %" PRIu64
-		       " bytes -> %" PRIu64 " stored\n",
+		       " items (intents %" PRIu64 ", dones %" PRIu64
+		       ", bufs %" PRIu64 "), %" PRIu64 " bytes -> %" PRIu64
+		       " stored\n",
 		       lp->records, lp->checkpoints, lp->items, lp->intents,
 		       lp->dones, lp->bufs, lp->ulen, lp->stored);
 	if (ret && !lp->corrupt)

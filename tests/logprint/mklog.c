@@ -98,8 +98,7 @@ static const struct kvj_item_ops ti_ops = {
 	.push = ti_push,
 };
 
-static int ti_replay(void *priv, const void *delta, uint32_t len,
-		     kvj_lsn_t lsn)
+static int ti_replay(void *priv, const void *delta, uint32_t len, kvj_lsn_t lsn)
 {
 	(void)priv;
 	(void)lsn;
@@ -253,8 +252,7 @@ static void buf_checkpoint(void)
 	CHECK(kvfs_bli_log_create(log, bc, &bl) == 0);
 	nr_ckpt++;
 	CHECK(kvj_trans_alloc(log, 64 * 1024, 0, &tp) == 0);
-	CHECK(kvfs_trans_read_buf(tp, bl, blk, 1, &kvfs_agh_buf_ops, &bp) ==
-	      0);
+	CHECK(kvfs_trans_read_buf(tp, bl, blk, 1, &kvfs_agh_buf_ops, &bp) == 0);
 	kvfs_trans_log_buf(tp, bp, 0, 127);
 	kvfs_trans_log_buf(tp, bp, 600, 700);
 	set_delta(&items[0], nr_ckpt, 0);
