@@ -115,7 +115,13 @@ int main(int argc, char **argv)
 	uint32_t bs = 0;
 	char path[4096];
 
-	while ((opt = getopt(argc, argv, "s:b:r:d:ch")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((opt = getopt_long(argc, argv, "s:b:r:d:ch", longopts, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 's':
 			if (kvfs_parse_size(optarg, &size)) {

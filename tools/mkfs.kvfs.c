@@ -52,9 +52,15 @@ int main(int argc, char **argv)
 	bool quiet = false;
 	struct kvfs_geom g;
 	uint64_t v;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "s:b:a:A:l:L:U:fnqVh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:b:a:A:l:L:U:fnqVh", longopts,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			if (parse_size_opt(opt, optarg, &o.size))
