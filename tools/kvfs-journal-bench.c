@@ -7,15 +7,11 @@
  * and picks --buffers blocks out of the free space of the highest AG that
  * has a large enough free extent.  Those blocks become metadata buffers of
  * a bench type (common block header, crc32c verified on read, stamped on
- * write-back) in the buffer cache.  N threads then run transactions: look
- * the buffers up in the cache, lock them (in block order), change 64-byte
- * ranges, log them, commit; every --force-every transactions a thread
- * forces the log up to its commit (--fsync: after every transaction).
- *
- * The buffer log item is the bench's own minimal one (jb_bli below): it
- * logs the 128-byte chunks of the block changed since its last write-back,
- * which is the contract of the filesystem's buffer item (fs/buf_item.c),
- * not yet in the tree when this was written.
+ * write-back) in the buffer cache.  N threads then run transactions: get
+ * the buffers through the filesystem's buffer log item (fs/buf_item.h:
+ * cache lookup, lock in block order, join), change 64-byte ranges, log
+ * them, commit; every --force-every transactions a thread forces the log
+ * up to its commit (--fsync: after every transaction).
  *
  * Locks: the bench owns none.  Buffer locks (fs/buf.h) are taken by the
  * workers in ascending block order, before any journal lock; the journal's
@@ -38,6 +34,7 @@
 #include "fs/blkhdr.h"
 #include "fs/btblock.h"
 #include "fs/buf.h"
+#include "fs/buf_item.h"
 #include "fs/buf_ops.h"
 #include "fs/dev.h"
 #include "fs/log_io.h"
@@ -47,10 +44,7 @@
 
 #define PROG "kvfs-journal-bench"
 #define JB_MAGIC KVFS_MAGIC('K', 'V', 'J', 'B')
-#define JB_ITEM_TYPE (KVJ_ITEM_CLIENT + 0x4a42)
-#define JB_CHUNK 128u
 #define JB_RANGE 64u
-#define JB_MAP_WORDS 8 /* 64 KiB blocks / 128-byte chunks / 64 bits */
 #define JB_MAX_ITEMS 16
 #define JB_MAX_RUNS 16
 
@@ -67,26 +61,17 @@ static const char *opt_image;
 static uint64_t opt_size = 4ull << 30;
 static uint64_t opt_logsize;
 
-/* ---- the bench's buffer log item ---- */
-struct jb_bli {
-	struct kvj_item item; /* first: the journal hands us &item */
-	struct kv_buf *bp; /* held for the bench's life */
+/* ---- the bench blocks ---- */
+struct jb_buf {
+	struct kv_buf *bp; /* held for the bench's life: stays cached */
 	uint64_t blkno;
-	/* under the buffer lock: chunks changed since the last write-back */
-	uint64_t map[JB_MAP_WORDS];
-};
-
-/* The delta: block number, chunk map, then the dirty chunks in order. */
-struct jb_delta {
-	uint64_t blkno;
-	uint64_t map[JB_MAP_WORDS];
 };
 
 static struct kvfs_geom geom;
 static struct kv_dev *dev;
 static struct kv_bcache *bc;
 static struct kvfs_log_io lio;
-static struct jb_bli *blis;
+static struct jb_buf *blis;
 static uint64_t first_blk;
 static atomic_bool stop;
 
@@ -108,102 +93,12 @@ static const struct kv_buf_ops jb_buf_ops = {
 	.verify_write = jb_verify_write,
 };
 
-static unsigned bli_nr_dirty(const struct jb_bli *b)
-{
-	unsigned i, n = 0;
-
-	for (i = 0; i < JB_MAP_WORDS; i++)
-		n += (unsigned)__builtin_popcountll(b->map[i]);
-	return n;
-}
-
-static uint32_t bli_size(struct kvj_item *lip, bool fresh)
-{
-	(void)fresh;
-	return sizeof(struct jb_delta) +
-	       bli_nr_dirty((struct jb_bli *)lip) * JB_CHUNK;
-}
-
-static uint32_t bli_format(struct kvj_item *lip, void *buf, bool fresh)
-{
-	struct jb_bli *b = (struct jb_bli *)lip;
-	struct jb_delta *d = buf;
-	uint8_t *p = (uint8_t *)(d + 1);
-	const uint8_t *src = b->bp->b_addr;
-	unsigned w;
-
-	(void)fresh;
-	d->blkno = b->blkno;
-	memcpy(d->map, b->map, sizeof(d->map));
-	for (w = 0; w < JB_MAP_WORDS; w++) {
-		uint64_t m = b->map[w];
-
-		while (m) {
-			unsigned c = w * 64 + (unsigned)__builtin_ctzll(m);
-
-			memcpy(p, src + (size_t)c * JB_CHUNK, JB_CHUNK);
-			p += JB_CHUNK;
-			m &= m - 1;
-		}
-	}
-	return (uint32_t)(p - (uint8_t *)buf);
-}
-
-static void bli_release(struct kvj_item *lip, bool aborted)
-{
-	struct jb_bli *b = (struct jb_bli *)lip;
-
-	(void)aborted;
-	kv_buf_unlock(b->bp);
-	kv_buf_rele(b->bp);
-}
-
-static void bli_pin(struct kvj_item *lip)
-{
-	kv_buf_pin(((struct jb_bli *)lip)->bp);
-}
-
-static void bli_unpin(struct kvj_item *lip)
-{
-	kv_buf_unpin(((struct jb_bli *)lip)->bp);
-}
-
-/* AIL write-back: never waits for the buffer lock. */
-static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
-{
-	struct jb_bli *b = (struct jb_bli *)lip;
-	int err;
-
-	if (!kv_buf_trylock(b->bp))
-		return KVJ_PUSH_LOCKED;
-	if (kvj_item_pinned(lip) || kv_buf_is_pinned(b->bp)) {
-		kv_buf_unlock(b->bp);
-		return KVJ_PUSH_PINNED;
-	}
-	b->bp->b_lsn = lsn;
-	err = kv_buf_write(b->bp);
-	if (!err)
-		memset(b->map, 0, sizeof(b->map));
-	kv_buf_unlock(b->bp);
-	return err ? KVJ_PUSH_LOCKED : KVJ_PUSH_SUCCESS;
-}
-
-static const struct kvj_item_ops bli_ops = {
-	.name = "journal_bench_buf",
-	.type = JB_ITEM_TYPE,
-	.size = bli_size,
-	.format = bli_format,
-	.release = bli_release,
-	.pin = bli_pin,
-	.unpin = bli_unpin,
-	.push = bli_push,
-};
-
 /* ---- workers ---- */
 struct worker {
 	pthread_t th;
 	unsigned id;
 	struct kvj_log *log;
+	struct kvfs_bli_log *bl;
 	uint64_t tx, forces;
 	double cpu_secs;
 	int err;
@@ -267,33 +162,30 @@ static void pick_buffers(uint64_t *rng, unsigned *idx)
  * record would hold (counters, owners), so the deltas compress like
  * metadata rather than like noise.
  */
-static void change_range(struct jb_bli *b, uint64_t *rng, unsigned id,
-			 uint64_t tx)
+static void change_range(struct kvj_trans *tp, struct kv_buf *bp, uint64_t *rng,
+			 unsigned id, uint64_t tx)
 {
-	unsigned nr = (unsigned)(b->bp->b_len / JB_RANGE) - 1;
+	unsigned nr = (unsigned)(bp->b_len / JB_RANGE) - 1;
 	unsigned r = 1 + (unsigned)(xorshift(rng) % nr);
-	uint64_t *w = (uint64_t *)((uint8_t *)b->bp->b_addr + r * JB_RANGE);
-	unsigned c = r * JB_RANGE / JB_CHUNK, i;
+	uint64_t *w = (uint64_t *)((uint8_t *)bp->b_addr + r * JB_RANGE);
+	unsigned i;
 
 	for (i = 0; i < JB_RANGE / 8; i++)
 		w[i] = tx << 8 | (uint64_t)id << 4 | i;
-	b->map[c / 64] |= 1ull << (c % 64);
+	kvfs_trans_log_buf(tp, bp, r * JB_RANGE, (r + 1) * JB_RANGE - 1);
 }
 
 /* The most one commit charges: every item's whole block, plus headers. */
 static uint32_t trans_res(void)
 {
-	uint32_t len = sizeof(struct jb_delta) + geom.blocksize;
+	uint32_t len = sizeof(struct kvfs_buf_log_hdr) +
+		       KVFS_BLI_MAP_WORDS * sizeof(kv_le64) + geom.blocksize;
 
 	return opt_items * (len + len / 64 + 64);
 }
 
-/*
- * lookup: find each buffer through the cache, as a filesystem operation
- * does; otherwise take another reference on the one the bench holds.
- */
-static int one_trans(struct worker *w, uint64_t *rng, bool lookup,
-		     uint64_t *seqp)
+/* Each buffer is found through the cache, as a filesystem operation does. */
+static int one_trans(struct worker *w, uint64_t *rng, uint64_t *seqp)
 {
 	unsigned idx[JB_MAX_ITEMS], i, r;
 	struct kvj_trans *tp;
@@ -306,26 +198,17 @@ static int one_trans(struct worker *w, uint64_t *rng, bool lookup,
 		return err;
 	}
 	for (i = 0; i < opt_items; i++) {
-		struct jb_bli *b = &blis[idx[i]];
 		struct kv_buf *bp;
 
-		if (lookup) {
-			err = kv_buf_read(bc, b->blkno, 1, &jb_buf_ops, &bp);
-			if (err) {
-				kvj_trans_cancel(tp);
-				w->what = "kv_buf_read";
-				return err;
-			}
-		} else {
-			bp = b->bp;
-			kv_buf_hold(bp);
+		err = kvfs_trans_read_buf(tp, w->bl, blis[idx[i]].blkno, 1,
+					  &jb_buf_ops, &bp);
+		if (err) {
+			kvj_trans_cancel(tp);
+			w->what = "kvfs_trans_read_buf";
+			return err;
 		}
-		kv_buf_lock(bp);
-		kvj_trans_join(tp, &b->item);
 		for (r = 0; r < opt_ranges; r++)
-			change_range(b, rng, w->id, w->tx);
-		kv_buf_mark_dirty(bp);
-		kvj_trans_log(tp, &b->item);
+			change_range(tp, bp, rng, w->id, w->tx);
 	}
 	err = kvj_trans_commit(tp, seqp);
 	if (err)
@@ -341,15 +224,7 @@ static void *work(void *arg)
 	int err = 0;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		/*
-		 * The first commit comes before any cache lookup: the
-		 * journal registers a committing thread with urcu without
-		 * checking whether the buffer cache did already (the rule
-		 * in fs/buf.h), and liburcu aborts on the second
-		 * registration.  Committing first lets the cache see the
-		 * journal's registration.
-		 */
-		err = one_trans(w, &rng, w->tx > 0, &seq);
+		err = one_trans(w, &rng, &seq);
 		if (err)
 			break;
 		w->tx++;
@@ -439,7 +314,7 @@ static int setup_buffers(void)
 	if (!blis)
 		return kv_err("bench buffers", -ENOMEM);
 	for (i = 0; i < opt_buffers; i++) {
-		struct jb_bli *b = &blis[i];
+		struct jb_buf *b = &blis[i];
 
 		b->blkno = first_blk + i;
 		err = kv_buf_get(bc, b->blkno, 1, &jb_buf_ops, &b->bp);
@@ -506,13 +381,14 @@ static int run(bool single, unsigned nthreads, struct result *res)
 		.log_bytes = lio.len,
 		.single_cil = single,
 		.no_compress = opt_no_compress,
-		/* a dirty log holds bench items nobody can replay */
+		/* never replay an interrupted run into a user's image */
 		.no_recovery = true,
 	};
 	struct kvj_log_stats s0, s1, s2;
 	struct kv_stats k0, k1;
 	struct worker *w;
 	struct kvj_log *log;
+	struct kvfs_bli_log *bl;
 	uint64_t a0, c0, a1, c1, b0, b1, x;
 	double t0, t1, cpu0;
 	unsigned i, started;
@@ -528,16 +404,15 @@ static int run(bool single, unsigned nthreads, struct result *res)
 	}
 	if (err)
 		return kv_err("kvj_log_open", err);
-	for (i = 0; i < opt_buffers; i++) {
-		memset(&blis[i].item, 0, sizeof(blis[i].item));
-		kvj_item_init(&blis[i].item, log, &bli_ops);
-		kv_buf_lock(blis[i].bp);
-		blis[i].bp->b_log_item = &blis[i];
-		kv_buf_unlock(blis[i].bp);
+	err = kvfs_bli_log_create(log, bc, &bl);
+	if (err) {
+		kvj_log_close(log);
+		return kv_err("kvfs_bli_log_create", err);
 	}
 	w = calloc(nthreads, sizeof(*w));
 	if (!w) {
 		kvj_log_close(log);
+		kvfs_bli_log_destroy(bl);
 		return kv_err("workers", -ENOMEM);
 	}
 	atomic_store(&stop, false);
@@ -548,6 +423,7 @@ static int run(bool single, unsigned nthreads, struct result *res)
 	for (started = 0; started < nthreads; started++) {
 		w[started].id = started;
 		w[started].log = log;
+		w[started].bl = bl;
 		if (pthread_create(&w[started].th, NULL, work, &w[started])) {
 			fprintf(stderr, PROG ": pthread_create failed\n");
 			atomic_store(&stop, true);
@@ -612,11 +488,7 @@ static int run(bool single, unsigned nthreads, struct result *res)
 	err2 = kvj_log_close(log);
 	if (err2 && !err)
 		err = kv_err("kvj_log_close", err2);
-	for (i = 0; i < opt_buffers; i++) {
-		kv_buf_lock(blis[i].bp);
-		blis[i].bp->b_log_item = NULL;
-		kv_buf_unlock(blis[i].bp);
-	}
+	kvfs_bli_log_destroy(bl);
 	return err;
 }
 
@@ -680,8 +552,8 @@ static void usage(FILE *f)
 		"                      log_bytes_per_delta,zstd_ratio per run\n"
 		"  -h, --help          this text\n"
 		"\n"
-		"The buffer log item is the bench's own minimal one (dirty 128-byte\n"
-		"chunks since the last write-back, like fs/buf_item.c's contract).\n"
+		"The buffer log item is the filesystem's (fs/buf_item.c: dirty 128-byte\n"
+		"chunks since the last write-back).\n"
 		"Deltas/s count committed items (a relog counts again).\n");
 }
 
