@@ -255,7 +255,19 @@ static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	if (!err)
 		memset(bli->map, 0, sizeof(bli->map));
 	kv_buf_unlock(bp);
-	return err ? KVJ_PUSH_LOCKED : KVJ_PUSH_SUCCESS;
+	if (!err)
+		return KVJ_PUSH_SUCCESS;
+	/*
+	 * The log tail cannot pass a buffer that cannot be written (device
+	 * error, or verify_write refusing corrupt metadata): stop, as XFS
+	 * shuts down.  The log lock nests inside the AIL lock held here.
+	 */
+	if (err != -EAGAIN) {
+		fprintf(stderr, "kvfs: block %llu: write-back: %s\n",
+			(unsigned long long)bp->b_blkno, strerror(-err));
+		kvj_log_shutdown(lip->log, "buffer write-back failed");
+	}
+	return KVJ_PUSH_LOCKED;
 }
 
 static const struct kvj_item_ops bli_ops = {

@@ -318,6 +318,36 @@ static void test_items_freed(void)
 	bi_remove(&t);
 }
 
+/* A failed write-back shuts the log down; the log still has the change. */
+static void test_writeback_error(void)
+{
+	struct kvj_log_params p = sync_params();
+	struct kv_dev_fault f = { .modes = KV_FAULT_FAIL_WRITE };
+	struct bi t;
+	uint8_t blk[BLK];
+	uint64_t seq;
+
+	bi_create(&t, "wberr", BLK, LOGB, 2);
+	bi_dev_open(&t);
+	bi_format_blocks(&t, 2);
+	CHECK(bi_log_open(&t, &p) == 0);
+	seq = tx_set(&t, 1, 500, 520, 0x42);
+	CHECK(kvj_log_force(t.log, seq) == 0);
+	/* the next write is the AIL's write-back of block 1 */
+	f.fail_write = kv_dev_nr_writes(t.dev) + 1;
+	CHECK(kv_dev_set_fault(t.dev, &f) == 0);
+	CHECK(kvj_log_drain(t.log) == -EIO);
+	CHECK(kvj_log_is_shutdown(t.log));
+	bi_crash(&t);
+	reopen(&t, false);
+	CHECK_EQ(t.rst.applied, 1);
+	bi_read_verified(&t, 1, blk);
+	CHECK(blk[500] == 0x42 && blk[520] == 0x42 && blk[521] == 0);
+	bi_log_close(&t);
+	bi_dev_close(&t);
+	bi_remove(&t);
+}
+
 int main(void)
 {
 	bi_init(256 << 20);
@@ -325,6 +355,7 @@ int main(void)
 	test_deltas();
 	test_new_big_buffer();
 	test_items_freed();
+	test_writeback_error();
 	bi_fini();
 	printf("bufitem unit: ok\n");
 	return 0;
