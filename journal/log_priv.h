@@ -6,7 +6,8 @@
  *   push_lock   (kv_mutex "cil_push")  one push at a time; cil.seq changes
  *   ail.lock    (kv_mutex "ail")       the AIL list and item->lsn/in_ail
  *   lock        (kv_mutex "log")       head, tail, tail_ondisk, avail,
- *                                      durable_seq; shutdown is set
+ *                                      durable_seq, force_pushing;
+ *                                      shutdown is set
  *                                      under it but read lock-free
  *   grant.lock  (pthread)              grant waiters (innermost)
  *   cil_pcp     (kv_mutex "cil_pcp")   one per-CPU slot's lists; never
@@ -105,8 +106,10 @@ struct kvj_log {
 	kvj_lsn_t tail_ondisk;     /* in the newest durable record */
 	kvj_lsn_t recovery_tail;   /* pinned by an unfinished recovery; 0 */
 	uint64_t durable_seq;
+	bool force_pushing;        /* a force is pushing: others wait */
 	atomic_bool shutdown;
-	pthread_cond_t force_cond; /* with lock.m: durable_seq moved */
+	/* with lock.m: durable_seq moved or force_pushing cleared */
+	pthread_cond_t force_cond;
 
 	struct kv_mutex push_lock;
 	struct kvj_cil cil;

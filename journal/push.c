@@ -426,10 +426,44 @@ out:
 	return err;
 }
 
+/*
+ * Group commit.  One force pushes at a time; every other force waits on
+ * force_cond, without queueing on the push lock, until its context is
+ * durable or the pushing force is done, and then re-evaluates: so forces
+ * whose transactions went out in that push return at once, and the
+ * transactions committed during the write all go out in the next push,
+ * under one write and one flush.  (Queueing every force on the push lock
+ * made each push carry one or two transactions.)
+ */
 int kvj_log_force(struct kvj_log *log, uint64_t seq)
 {
+	int err = 0;
+
 	atomic_fetch_add_explicit(&log->st_forces, 1, memory_order_relaxed);
-	return kvj_cil_push(log, seq ? seq : atomic_load(&log->cil.seq), true);
+	if (!seq)
+		seq = atomic_load(&log->cil.seq);
+	kv_mutex_lock(&log->lock);
+	for (;;) {
+		if (atomic_load(&log->shutdown)) {
+			err = -EIO;
+			break;
+		}
+		if (seq <= log->durable_seq)
+			break;
+		if (seq >= atomic_load(&log->cil.seq) && !log->force_pushing) {
+			/* still the open context, and nobody is pushing */
+			log->force_pushing = true;
+			kv_mutex_unlock(&log->lock);
+			err = kvj_cil_push(log, seq, true);
+			kv_mutex_lock(&log->lock);
+			log->force_pushing = false;
+			pthread_cond_broadcast(&log->force_cond);
+			break;
+		}
+		pthread_cond_wait(&log->force_cond, &log->lock.m);
+	}
+	kv_mutex_unlock(&log->lock);
+	return err;
 }
 
 /* The log is clean: an unmount record naming itself as the tail. */

@@ -59,6 +59,7 @@ struct jt {
 	struct kvj_recover_ops rops;
 	struct kvj_intent_ops iops;
 	unsigned replayed;
+	unsigned flush_delay_us; /* a slow disk cache flush */
 };
 
 static struct kv_shrinker jt_fs_shrinker;
@@ -106,7 +107,11 @@ static int jt_io_write(void *priv, const void *buf, size_t len, uint64_t off)
 }
 static int jt_io_flush(void *priv)
 {
-	return kv_dev_flush(((struct jt *)priv)->dev);
+	struct jt *t = priv;
+
+	if (t->flush_delay_us)
+		usleep(t->flush_delay_us);
+	return kv_dev_flush(t->dev);
 }
 static const struct kvj_io_ops jt_io = {
 	.read = jt_io_read,

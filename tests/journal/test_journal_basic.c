@@ -5,8 +5,11 @@
  * everything in place and leaves a clean log; delayed logging writes an
  * item relogged many times in one checkpoint once; rolling transactions
  * keep their NOFS scope; recovery of the same image twice gives the same
- * result, also when the first recovery itself crashes.
+ * result, also when the first recovery itself crashes; concurrent forces
+ * share checkpoint writes and flushes (group commit).
  */
+#include <inttypes.h>
+
 #include "tests/journal/jt.h"
 
 #define LOGB (256 * 1024)
@@ -241,6 +244,69 @@ static void test_recover_twice(void)
 	jt_remove(&t);
 }
 
+#define GC_THREADS 8
+#define GC_FORCES 40
+
+struct gc_arg {
+	struct jt *t;
+	unsigned id;
+};
+
+/* Each thread owns one block: commit a change, force it, check durable. */
+static void *gc_worker(void *arg)
+{
+	struct gc_arg *a = arg;
+	unsigned n;
+
+	for (n = 0; n < GC_FORCES; n++) {
+		uint64_t seq = jt_tx1(a->t, a->id, 64 * (n % 8), 64,
+				      (uint8_t)(n + 1));
+
+		CHECK(kvj_log_force(a->t->log, seq) == 0);
+	}
+	return NULL;
+}
+
+/*
+ * With a 2 ms flush, forces arriving while a checkpoint is written must
+ * share the next write: far fewer checkpoints than forces.  Every forced
+ * change is durable (checked after a crash).
+ */
+static void test_group_commit(void)
+{
+	struct kvj_log_params p = { .no_threads = true };
+	struct gc_arg args[GC_THREADS];
+	pthread_t th[GC_THREADS];
+	struct kvj_log_stats st;
+	struct jt t;
+	unsigned i;
+
+	jt_create(&t, "gc", GC_THREADS, LOGB);
+	jt_dev_open(&t);
+	t.flush_delay_us = 2000;
+	CHECK(jt_log_open_p(&t, &p) == 0);
+	for (i = 0; i < GC_THREADS; i++) {
+		args[i].t = &t;
+		args[i].id = i;
+		CHECK(pthread_create(&th[i], NULL, gc_worker, &args[i]) == 0);
+	}
+	for (i = 0; i < GC_THREADS; i++)
+		pthread_join(th[i], NULL);
+	kvj_log_get_stats(t.log, &st);
+	printf("group commit: %" PRIu64 " forces, %" PRIu64
+	       " checkpoints written\n", st.forces, st.force_writes);
+	CHECK_EQ(st.forces, GC_THREADS * GC_FORCES);
+	CHECK(st.force_writes * 2 <= st.forces);
+	jt_log_crash(&t);
+	t.flush_delay_us = 0;
+	CHECK(jt_log_open(&t) == 0);
+	for (i = 0; i < GC_THREADS; i++)
+		check_val(&t, i, 64 * ((GC_FORCES - 1) % 8), GC_FORCES);
+	CHECK(kvj_log_close(t.log) == 0);
+	jt_dev_close(&t);
+	jt_remove(&t);
+}
+
 int main(void)
 {
 	jt_init(64 << 20);
@@ -248,6 +314,7 @@ int main(void)
 	test_replay_after_crash();
 	test_roll_scope();
 	test_recover_twice();
+	test_group_commit();
 	jt_fini();
 	printf("journal basic: ok\n");
 	return 0;
