@@ -39,6 +39,7 @@ struct kvfs_bli {
 	unsigned map_words;
 	/* under the buffer lock: chunks changed since the last write-back */
 	uint64_t map[KVFS_BLI_MAP_WORDS];
+	bool cancelled; /* the block was freed: log a cancel */
 };
 
 struct kvfs_bli_log {
@@ -197,7 +198,7 @@ static uint32_t bli_format(struct kvj_item *lip, void *buf, bool fresh)
 	h->blkno = kv_cpu_to_le64(bli->bp->b_blkno);
 	h->nblks = kv_cpu_to_le32(bli->bp->b_nblks);
 	h->map_words = kv_cpu_to_le16((uint16_t)bli->map_words);
-	h->pad = 0;
+	h->flags = kv_cpu_to_le16(bli->cancelled ? KVFS_BLF_CANCEL : 0);
 	for (w = 0; w < bli->map_words; w++) {
 		uint64_t m = bli->map[w];
 
@@ -389,16 +390,34 @@ void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
 	struct kvfs_bli *bli = bp->b_log_item;
 	unsigned c;
 
-	if (!bli || first > last || last >= bp->b_len) {
+	if (!bli || bli->cancelled || first > last || last >= bp->b_len) {
 		fprintf(stderr,
 			"kvfs: kvfs_trans_log_buf: block %llu bytes %u-%u of %zu%s\n",
 			(unsigned long long)bp->b_blkno, first, last, bp->b_len,
-			bli ? "" : " not in a transaction");
+			!bli	       ? " not in a transaction" :
+			bli->cancelled ? " freed" :
+					 "");
 		abort();
 	}
 	for (c = first >> KVFS_BLI_CHUNK_SHIFT;
 	     c <= last >> KVFS_BLI_CHUNK_SHIFT; c++)
 		bli->map[c / 64] |= 1ull << (c % 64);
+	kvj_trans_log(tp, &bli->item);
+}
+
+void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp)
+{
+	struct kvfs_bli *bli = bp->b_log_item;
+
+	if (!bli) {
+		fprintf(stderr,
+			"kvfs: kvfs_trans_binval: block %llu not in a transaction\n",
+			(unsigned long long)bp->b_blkno);
+		abort();
+	}
+	kv_buf_stale(bp);
+	memset(bli->map, 0, sizeof(bli->map));
+	bli->cancelled = true;
 	kvj_trans_log(tp, &bli->item);
 }
 
@@ -422,7 +441,7 @@ static int delta_parse(const void *delta, uint32_t len,
 	memcpy(h, p, sizeof(*h));
 	words = kv_le16_to_cpu(h->map_words);
 	if (!kv_le32_to_cpu(h->nblks) || !words || words > KVFS_BLI_MAP_WORDS ||
-	    h->pad)
+	    kv_le16_to_cpu(h->flags) & ~KVFS_BLF_ALL)
 		return -EUCLEAN;
 	need = sizeof(*h) + (uint64_t)words * sizeof(kv_le64);
 	if (len < need)
@@ -434,6 +453,8 @@ static int delta_parse(const void *delta, uint32_t len,
 		nr += (unsigned)__builtin_popcountll(kv_le64_to_cpu(m));
 	}
 	if (len != need + nr * KVFS_BLI_CHUNK)
+		return -EUCLEAN;
+	if ((kv_le16_to_cpu(h->flags) & KVFS_BLF_CANCEL) && nr)
 		return -EUCLEAN;
 	*mapp = p + sizeof(*h);
 	*datap = p + need;
@@ -487,6 +508,13 @@ int kvfs_bli_describe(const void *delta, uint32_t len, char *out, size_t outlen)
 	if (delta_parse(delta, len, &h, &map, &data))
 		return -EUCLEAN;
 	words = kv_le16_to_cpu(h.map_words);
+	if (kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL) {
+		emit(out, outlen, &o,
+		     "buf block %llu nblks %u map_words %u cancel",
+		     (unsigned long long)kv_le64_to_cpu(h.blkno),
+		     kv_le32_to_cpu(h.nblks), words);
+		goto out;
+	}
 	nchunks = words * 64;
 	for (c = 0; c < nchunks; c++)
 		nr += delta_bit(map, c);
@@ -504,6 +532,7 @@ int kvfs_bli_describe(const void *delta, uint32_t len, char *out, size_t outlen)
 		     (end + 1) * KVFS_BLI_CHUNK - 1);
 		sep = ",";
 	}
+out:
 	if (!outlen)
 		return 0;
 	return (int)(o < outlen ? o : outlen - 1);
@@ -566,6 +595,34 @@ static int rec_grow(struct bli_recovery *r)
 	return 0;
 }
 
+/*
+ * The block was freed: drop what replay put into it (nothing was written
+ * yet), so that a later delta (the block reused as metadata) starts from
+ * the device again.  Linear probing: shift back the entries after it.
+ */
+static void rec_forget(struct bli_recovery *r, struct rec_buf *rb)
+{
+	size_t i = (size_t)(rb - r->bufs), j = i, k;
+
+	kv_buf_lock(rb->bp);
+	kv_buf_stale(rb->bp);
+	kv_buf_unlock(rb->bp);
+	kv_buf_rele(rb->bp);
+	for (;;) {
+		j = (j + 1) & (r->cap - 1);
+		if (!r->bufs[j].bp)
+			break;
+		k = rec_slot(r, r->bufs[j].bp->b_blkno);
+		/* entry j may move to the hole at i unless its home is in (i, j] */
+		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+			r->bufs[i] = r->bufs[j];
+			i = j;
+		}
+	}
+	memset(&r->bufs[i], 0, sizeof(r->bufs[i]));
+	r->nr--;
+}
+
 /* The LSN of the block's last write-back, 0 if its type is unknown. */
 static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
 {
@@ -600,6 +657,12 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	if (err)
 		return err;
 	rb = rec_find(r, blkno);
+	if (kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL) {
+		r->st.cancelled++;
+		if (rb->bp)
+			rec_forget(r, rb);
+		return 0;
+	}
 	if (!rb->bp) {
 		err = kv_buf_read(r->bc, blkno, kv_le32_to_cpu(h.nblks), NULL,
 				  &bp);

@@ -66,8 +66,16 @@ struct kvfs_buf_log_hdr {
 	kv_le64 blkno; /* first filesystem block of the buffer */
 	kv_le32 nblks; /* blocks in the buffer */
 	kv_le16 map_words; /* 64-bit words of the chunk map that follow */
-	kv_le16 pad; /* zero */
+	kv_le16 flags; /* KVFS_BLF_* */
 };
+
+/*
+ * The block was freed: recovery drops what earlier deltas replayed into it
+ * and writes nothing (it may hold file data now).  The map is all zero and
+ * no chunks follow.
+ */
+#define KVFS_BLF_CANCEL (1u << 0)
+#define KVFS_BLF_ALL KVFS_BLF_CANCEL
 
 static_assert(sizeof(struct kvfs_buf_log_hdr) == 16,
 	      "buffer delta header is 16 bytes on disk");
@@ -106,6 +114,16 @@ int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
  */
 void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
 			unsigned last);
+/*
+ * The block of bp (which tp got) is freed in tp: the buffer goes stale
+ * (kv_buf_stale(): it leaves the cache, its changes are never written
+ * back) and tp logs a cancel, so that recovery replays no older delta into
+ * the block.  bp must not be changed or logged again.  The filesystem may
+ * reuse the block as metadata once tp has committed, and for file data
+ * only once tp is durable (kvj_log_force()), as XFS keeps freed extents
+ * busy until then.
+ */
+void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp);
 
 /*
  * Recovery.  buf_type (may be NULL) names the buffer ops of a block from
@@ -134,6 +152,7 @@ struct kvfs_bli_recover_stats {
 	uint64_t deltas; /* deltas seen */
 	uint64_t applied; /* applied to their block */
 	uint64_t skipped; /* the block was already as new */
+	uint64_t cancelled; /* the block was freed */
 	uint64_t written; /* blocks written back by finish() */
 };
 void kvfs_bli_recover_get_stats(const struct kvj_recover_ops *ops,
@@ -142,7 +161,7 @@ void kvfs_bli_recover_get_stats(const struct kvj_recover_ops *ops,
 /*
  * Render one delta as one line (no newline) into out, e.g.
  * "buf block 4096 nblks 1 map_words 1 logged 3 chunks: bytes 0-127,
- * 512-767", NUL-terminated and truncated to outlen like snprintf.
+ * 512-767" or "buf block 4096 nblks 1 map_words 1 cancel", NUL-terminated and truncated to outlen like snprintf.
  * Returns the number of characters stored (without the NUL), or -EUCLEAN
  * if the delta is malformed.
  */

@@ -249,15 +249,31 @@ static void test_describe(void)
 	CHECK(!strcmp(out, "buf block 77 nblks 8 map_words 1 logged 3 chunks: "
 			   "bytes 512-895"));
 
+	/* a cancel: no map bits, no chunks */
+	{
+		uint8_t c[16 + 8] = { 0 };
+		struct kvfs_buf_log_hdr *ch = (struct kvfs_buf_log_hdr *)c;
+
+		memcpy(c, d, 16);
+		ch->flags = kv_cpu_to_le16(KVFS_BLF_CANCEL);
+		CHECK(kvfs_bli_describe(c, sizeof(c), out, sizeof(out)) > 0);
+		CHECK(!strcmp(out, "buf block 77 nblks 8 map_words 1 cancel"));
+		/* a cancel with chunks is malformed */
+		h->flags = kv_cpu_to_le16(KVFS_BLF_CANCEL);
+		CHECK_EQ(kvfs_bli_describe(d, sizeof(d), out, sizeof(out)),
+			 -EUCLEAN);
+		h->flags = 0;
+	}
+
 	/* malformed */
 	CHECK_EQ(kvfs_bli_describe(d, sizeof(d) - 1, out, sizeof(out)),
 		 -EUCLEAN);
 	CHECK_EQ(kvfs_bli_describe(d, sizeof(d) + 1, out, sizeof(out)),
 		 -EUCLEAN);
 	CHECK_EQ(kvfs_bli_describe(d, 8, out, sizeof(out)), -EUCLEAN);
-	h->pad = kv_cpu_to_le16(1);
+	h->flags = kv_cpu_to_le16(2);
 	CHECK_EQ(kvfs_bli_describe(d, sizeof(d), out, sizeof(out)), -EUCLEAN);
-	h->pad = 0;
+	h->flags = 0;
 	h->map_words = 0;
 	CHECK_EQ(kvfs_bli_describe(d, sizeof(d), out, sizeof(out)), -EUCLEAN);
 	h->map_words = kv_cpu_to_le16(KVFS_BLI_MAP_WORDS + 1);
@@ -318,6 +334,90 @@ static void test_items_freed(void)
 	bi_remove(&t);
 }
 
+/* Free block i in one transaction (kvfs_trans_binval). */
+static uint64_t tx_free(struct bi *t, unsigned i)
+{
+	struct kvj_trans *tp;
+	struct kv_buf *bp;
+	uint64_t seq;
+
+	CHECK(kvj_trans_alloc(t->log, 4096, 0, &tp) == 0);
+	CHECK(kvfs_trans_read_buf(tp, t->bl, bi_blk(t, i), 1, &bi_buf_ops,
+				  &bp) == 0);
+	kvfs_trans_binval(tp, bp);
+	CHECK(kvj_trans_commit(tp, &seq) == 0);
+	return seq;
+}
+
+/* Block i reused as new metadata, every byte val past the header. */
+static uint64_t tx_reuse(struct bi *t, unsigned i, uint8_t val)
+{
+	struct kvj_trans *tp;
+	struct kv_buf *bp;
+	uint64_t seq;
+
+	CHECK(kvj_trans_alloc(t->log, 4096, 0, &tp) == 0);
+	CHECK(kvfs_trans_get_buf(tp, t->bl, bi_blk(t, i), 1, &bi_buf_ops,
+				 &bp) == 0);
+	memset(bp->b_addr, val, BLK);
+	kvfs_blkhdr_init(bp->b_addr, BI_MAGIC, bi_blk(t, i), 0, zero_uuid);
+	kvfs_trans_log_buf(tp, bp, 0, BLK - 1);
+	CHECK(kvj_trans_commit(tp, &seq) == 0);
+	return seq;
+}
+
+/*
+ * A freed block: recovery drops the deltas before the cancel (the block
+ * holds file data now) and replays the ones after (reused as metadata).
+ */
+static void test_cancel(void)
+{
+	struct kvj_log_params p = sync_params();
+	uint8_t blk[BLK], data[BLK];
+	struct bi t;
+	char want[256];
+	unsigned i;
+
+	bi_create(&t, "cancel", BLK, LOGB, 4);
+	bi_dev_open(&t);
+	bi_format_blocks(&t, 4);
+	CHECK(bi_log_open(&t, &p) == 0);
+	/* block 3 holds the tail before block 0's first delta */
+	tx_set(&t, 3, 64, 64, 0x33);
+	tx_set(&t, 0, 200, 300, 0x77);
+	CHECK(kvj_log_force(t.log, 0) == 0);
+	CHECK(kvj_log_force(t.log, tx_free(&t, 0)) == 0);
+	/* durable: block 0 is file data now */
+	memset(data, 0xd5, sizeof(data));
+	CHECK(kv_dev_pwrite(t.dev, data, BLK, bi_blk(&t, 0) * BLK) == 0);
+	/* block 1: changed, freed, reused as metadata, all in the log */
+	tx_set(&t, 1, 500, 600, 0x55);
+	CHECK(kvj_log_force(t.log, 0) == 0);
+	tx_free(&t, 1);
+	CHECK(kvj_log_force(t.log, tx_reuse(&t, 1, 0x99)) == 0);
+	bi_crash(&t);
+
+	reopen(&t, true);
+	CHECK_EQ(t.rst.cancelled, 2);
+	snprintf(want, sizeof(want),
+		 "buf block %llu nblks 1 map_words 1 cancel",
+		 (unsigned long long)bi_blk(&t, 0));
+	check_line(&t, want);
+	snprintf(
+		want, sizeof(want),
+		"buf block %llu nblks 1 map_words 1 logged 2 chunks: bytes 128-383",
+		(unsigned long long)bi_blk(&t, 0));
+	check_line(&t, want);
+	CHECK(kv_dev_pread(t.dev, blk, BLK, bi_blk(&t, 0) * BLK) == 0);
+	CHECK(!memcmp(blk, data, BLK));
+	bi_read_verified(&t, 1, blk);
+	for (i = KVFS_BLK_HDR_SIZE; i < BLK; i++)
+		CHECK(blk[i] == 0x99);
+	bi_log_close(&t);
+	bi_dev_close(&t);
+	bi_remove(&t);
+}
+
 /* A failed write-back shuts the log down; the log still has the change. */
 static void test_writeback_error(void)
 {
@@ -356,6 +456,7 @@ int main(void)
 	test_new_big_buffer();
 	test_items_freed();
 	test_writeback_error();
+	test_cancel();
 	bi_fini();
 	printf("bufitem unit: ok\n");
 	return 0;
