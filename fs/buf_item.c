@@ -345,7 +345,13 @@ size_t kvfs_bli_log_nr_items(struct kvfs_bli_log *bl)
 
 /* ---- transactions ---- */
 
-/* bp is held: lock it, attach its item and join it to tp. */
+#define JOIN_STALE 1
+
+/*
+ * bp is held: lock it, attach its item and join it to tp.  JOIN_STALE: the
+ * block was freed while we waited for the lock (the buffer has left the
+ * index): look it up again.
+ */
 static int trans_join_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 			  struct kv_buf *bp, struct kv_buf **bpp)
 {
@@ -353,15 +359,21 @@ static int trans_join_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 	int err;
 
 	kv_buf_lock(bp);
-	err = bli_attach(bl, bp, &bli);
-	if (err) {
-		kv_buf_unlock(bp);
-		kv_buf_rele(bp);
-		return err;
+	if (atomic_load(&bp->b_flags) & KV_BUF_STALE) {
+		err = JOIN_STALE;
+		goto out_unlock;
 	}
+	err = bli_attach(bl, bp, &bli);
+	if (err)
+		goto out_unlock;
 	kvj_trans_join(tp, &bli->item);
 	*bpp = bp;
 	return 0;
+
+out_unlock:
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+	return err;
 }
 
 int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
@@ -369,9 +381,14 @@ int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 		       const struct kv_buf_ops *ops, struct kv_buf **bpp)
 {
 	struct kv_buf *bp;
-	int err = kv_buf_get(bl->bc, blkno, nblks, ops, &bp);
+	int err;
 
-	return err ? err : trans_join_buf(tp, bl, bp, bpp);
+	do {
+		err = kv_buf_get(bl->bc, blkno, nblks, ops, &bp);
+		if (!err)
+			err = trans_join_buf(tp, bl, bp, bpp);
+	} while (err == JOIN_STALE);
+	return err;
 }
 
 int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
@@ -379,9 +396,14 @@ int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 			const struct kv_buf_ops *ops, struct kv_buf **bpp)
 {
 	struct kv_buf *bp;
-	int err = kv_buf_read(bl->bc, blkno, nblks, ops, &bp);
+	int err;
 
-	return err ? err : trans_join_buf(tp, bl, bp, bpp);
+	do {
+		err = kv_buf_read(bl->bc, blkno, nblks, ops, &bp);
+		if (!err)
+			err = trans_join_buf(tp, bl, bp, bpp);
+	} while (err == JOIN_STALE);
+	return err;
 }
 
 void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,

@@ -11,14 +11,20 @@
  * transactions, in checkpoint order, that includes every force that
  * returned before the crash: never a mix, never older than the last force.
  *
+ * The last NB_FREE blocks are also freed (kvfs_trans_binval()) and later
+ * reused as new metadata (initialised whole), so cancels and replay after
+ * them are crashed too.
+ *
  * The checker: a transaction writes its id into every byte range it
- * touches (8 copies of id << 4 | range) and bumps a generation counter
- * kept at a fixed place in each buffer it touches.  The buffer lock orders
- * one buffer's transactions, so a block's generation g names its state
- * (the contents after its g-th transaction, rebuilt from the ranges each
- * transaction wrote), and that transaction's checkpoint s(g).  A prefix
- * cut P exists iff for every block s(g) <= P < s(g + 1) and P >= the last
- * forced checkpoint.
+ * touches (8 copies of id << 4 | range) and sets a generation counter
+ * kept at a fixed place in each buffer it touches to the number of
+ * operations on that block so far.  The buffer lock orders one block's
+ * operations, so a block's generation g names its state (the contents
+ * after its g-th operation, rebuilt from the ranges each one wrote), and
+ * that operation's checkpoint s(g).  A prefix cut P must have every block
+ * in its state at P: s(g) <= P < s(g + 1), or anything valid while P falls
+ * where the block is free; and P >= the last forced checkpoint.  Cuts only
+ * change at checkpoint sequences, so every one of those is tried.
  *
  * Usage: test_bufitem_crash MODE [iterations] [seed]
  *   MODE crash: crash at write N; volatile: crash at write N and drop
@@ -39,14 +45,28 @@
 #define GEN_OFF 48
 #define NR_RANGES 15 /* 64-byte ranges 1..15 (range 0 holds the header) */
 #define MAX_HIST (NTHREADS * NTX)
+#define NB_FREE 8 /* the last blocks are freed and reused too */
+
+enum op { OP_CHANGE, OP_FREE, OP_REUSE };
+enum state { LIVE, FREEING, FREE };
 
 struct hist {
 	uint64_t seq; /* checkpoint of the transaction */
 	uint32_t id;
 	uint16_t ranges; /* bit k: range k written */
+	uint8_t op; /* enum op */
 };
 
+/*
+ * lock (a leaf, taken under the block's buffer lock): the history and the
+ * state.  A block being freed (its transaction not committed yet) is left
+ * alone; a free one is reused by the next transaction that picks it, as a
+ * filesystem reuses a block only once the transaction freeing it has
+ * committed.
+ */
 struct tblock {
+	pthread_mutex_t lock;
+	enum state state;
 	unsigned nr;
 	struct hist h[MAX_HIST];
 };
@@ -91,6 +111,65 @@ static void sort_picked(unsigned *p, unsigned n)
 			}
 }
 
+/*
+ * Change (or free, or reuse) block b of the locked buffer bp in tp.
+ * Returns the history slot used, -1 if the block was left alone.
+ */
+static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
+		    struct kv_buf *bp, uint32_t id, unsigned *s)
+{
+	static const uint8_t uuid[KVFS_UUID_SIZE];
+	struct tblock *tb = &r->blk[b];
+	unsigned nr = 1 + rnd(s) % 2, k, slot;
+	uint8_t *p = bp->b_addr;
+	struct hist *h;
+	uint64_t gen;
+
+	pthread_mutex_lock(&tb->lock);
+	if (tb->state == FREEING) {
+		pthread_mutex_unlock(&tb->lock);
+		return -1;
+	}
+	CHECK(tb->nr < MAX_HIST);
+	slot = tb->nr++;
+	h = &tb->h[slot];
+	h->id = id;
+	h->ranges = 0;
+	if (tb->state == FREE) {
+		h->op = OP_REUSE;
+		tb->state = LIVE;
+	} else if (b >= NB - NB_FREE && rnd(s) % 6 == 0) {
+		h->op = OP_FREE;
+		tb->state = FREEING;
+	} else {
+		h->op = OP_CHANGE;
+		memcpy(&gen, p + GEN_OFF, 8);
+		CHECK(gen + 1 == tb->nr);
+	}
+	pthread_mutex_unlock(&tb->lock);
+
+	if (h->op == OP_FREE) {
+		kvfs_trans_binval(tp, bp);
+		return (int)slot;
+	}
+	if (h->op == OP_REUSE) {
+		memset(p, 0, BLK);
+		kvfs_blkhdr_init(p, BI_MAGIC, bp->b_blkno, 0, uuid);
+		kvfs_trans_log_buf(tp, bp, 0, BLK - 1);
+	}
+	gen = slot + 1;
+	memcpy(p + GEN_OFF, &gen, 8);
+	kvfs_trans_log_buf(tp, bp, GEN_OFF, GEN_OFF + 7);
+	for (k = 0; k < nr; k++) {
+		unsigned rg = 1 + rnd(s) % NR_RANGES;
+
+		fill_range(p, rg, id);
+		kvfs_trans_log_buf(tp, bp, 64 * rg, 64 * rg + 63);
+		h->ranges |= 1u << rg;
+	}
+	return (int)slot;
+}
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
@@ -99,10 +178,11 @@ static void *worker_fn(void *arg)
 	unsigned s = r->seed * 31 + w->id * 7919 + 1;
 
 	for (unsigned n = 0; n < NTX && !kv_dev_crashed(t->dev); n++) {
-		unsigned nblk = 1 + rnd(&s) % 3, picked[3], slot[3], i, j;
+		unsigned nblk = 1 + rnd(&s) % 3, picked[3], i, j;
+		uint32_t id = atomic_fetch_add(&r->next_id, 1);
+		int slot[3];
 		struct kvj_trans *tp;
 		uint64_t seq, cur;
-		uint32_t id;
 
 		for (i = 0; i < nblk; i++) {
 again:
@@ -113,43 +193,27 @@ again:
 		}
 		sort_picked(picked, nblk);
 		CHECK(kvj_trans_alloc(t->log, nblk * 1200, 0, &tp) == 0);
-		id = 0;
 		for (i = 0; i < nblk; i++) {
-			struct tblock *tb = &r->blk[picked[i]];
 			struct kv_buf *bp;
-			struct hist *h;
-			uint64_t gen;
-			uint8_t *b;
-			unsigned nr = 1 + rnd(&s) % 2, k;
 
 			CHECK(kvfs_trans_read_buf(tp, t->bl,
 						  bi_blk(t, picked[i]), 1,
 						  &bi_buf_ops, &bp) == 0);
-			if (!id)
-				id = atomic_fetch_add(&r->next_id, 1);
-			b = bp->b_addr;
-			memcpy(&gen, b + GEN_OFF, 8);
-			gen++;
-			CHECK(gen == tb->nr + 1 && tb->nr < MAX_HIST);
-			memcpy(b + GEN_OFF, &gen, 8);
-			kvfs_trans_log_buf(tp, bp, GEN_OFF, GEN_OFF + 7);
-			h = &tb->h[tb->nr];
-			h->id = id;
-			h->ranges = 0;
-			for (k = 0; k < nr; k++) {
-				unsigned rg = 1 + rnd(&s) % NR_RANGES;
-
-				fill_range(b, rg, id);
-				kvfs_trans_log_buf(tp, bp, 64 * rg,
-						   64 * rg + 63);
-				h->ranges |= 1u << rg;
-			}
-			slot[i] = tb->nr++;
+			slot[i] = op_block(r, tp, picked[i], bp, id, &s);
 		}
 		CHECK(kvj_trans_commit(tp, &seq) == 0);
 		/* the slots are ours even though the buffers are unlocked */
-		for (i = 0; i < nblk; i++)
-			r->blk[picked[i]].h[slot[i]].seq = seq;
+		for (i = 0; i < nblk; i++) {
+			struct tblock *tb = &r->blk[picked[i]];
+
+			if (slot[i] < 0)
+				continue;
+			pthread_mutex_lock(&tb->lock);
+			tb->h[slot[i]].seq = seq;
+			if (tb->h[slot[i]].op == OP_FREE)
+				tb->state = FREE;
+			pthread_mutex_unlock(&tb->lock);
+		}
 		if (rnd(&s) % 6 == 0 && kvj_log_force(t->log, seq) == 0 &&
 		    !kv_dev_crashed(t->dev)) {
 			cur = atomic_load(&r->forced_max);
@@ -161,17 +225,43 @@ again:
 	return NULL;
 }
 
-/* Block contents (past the header) after its first gen transactions. */
+/* Block contents (past the header) after its first gen operations. */
 static void expected(const struct tblock *tb, unsigned gen, uint8_t *out)
 {
 	uint64_t g = gen;
+	unsigned i, k, from = 0;
 
+	for (i = 0; i < gen; i++)
+		if (tb->h[i].op == OP_REUSE)
+			from = i;
 	memset(out, 0, BLK);
 	memcpy(out + GEN_OFF, &g, 8);
-	for (unsigned i = 0; i < gen; i++)
-		for (unsigned k = 1; k <= NR_RANGES; k++)
+	for (i = from; i < gen; i++)
+		for (k = 1; k <= NR_RANGES; k++)
 			if (tb->h[i].ranges & (1u << k))
 				fill_range(out, k, tb->h[i].id);
+}
+
+/* The checkpoints during which block b may hold what got says. */
+struct allowed {
+	bool state_ok; /* got is the block's state at generation gen */
+	uint64_t lo, hi; /* then in [lo, hi) */
+};
+
+static bool allowed_at(const struct tblock *tb, const struct allowed *a,
+		       uint64_t p)
+{
+	unsigned i, last = 0;
+	bool any = false;
+
+	if (a->state_ok && a->lo <= p && p < a->hi)
+		return true;
+	/* free at p: the last operation with seq <= p is a free */
+	for (i = 0; i < tb->nr && tb->h[i].seq <= p; i++) {
+		last = i;
+		any = true;
+	}
+	return any && tb->h[last].op == OP_FREE;
 }
 
 static bool self_testing;
@@ -184,44 +274,50 @@ static bool is_prefix(const struct run *r, uint8_t (*got)[BLK], uint64_t forced,
 		      const char *what)
 {
 	static uint8_t want[BLK];
-	uint64_t lo = forced, hi = UINT64_MAX;
-	unsigned b;
+	static struct allowed a[NB];
+	static uint64_t cand[NB * MAX_HIST + 1];
+	unsigned b, i, nc = 0;
 
 	for (b = 0; b < NB; b++) {
 		const struct tblock *tb = &r->blk[b];
 		uint64_t gen;
 
 		memcpy(&gen, got[b] + GEN_OFF, 8);
-		if (gen > tb->nr) {
-			fprintf(stderr,
-				"%s: block %u at generation %llu of %u\n", what,
-				b, (unsigned long long)gen, tb->nr);
-			return false;
+		a[b].state_ok = false;
+		if (gen <= tb->nr && (!gen || tb->h[gen - 1].op != OP_FREE)) {
+			expected(tb, (unsigned)gen, want);
+			a[b].state_ok =
+				!memcmp(want + GEN_OFF, got[b] + GEN_OFF,
+					BLK - GEN_OFF);
+			a[b].lo = gen ? tb->h[gen - 1].seq : 0;
+			a[b].hi = gen < tb->nr ? tb->h[gen].seq : UINT64_MAX;
 		}
-		expected(tb, (unsigned)gen, want);
-		if (memcmp(want + GEN_OFF, got[b] + GEN_OFF, BLK - GEN_OFF)) {
-			fprintf(stderr,
-				"%s: block %u is not its state at generation %llu (a torn transaction)\n",
-				what, b, (unsigned long long)gen);
-			return false;
-		}
-		if (gen && tb->h[gen - 1].seq > lo)
-			lo = tb->h[gen - 1].seq;
-		if (gen < tb->nr && tb->h[gen].seq < hi)
-			hi = tb->h[gen].seq;
+		for (i = 0; i < tb->nr; i++)
+			if (tb->h[i].seq >= forced)
+				cand[nc++] = tb->h[i].seq;
 	}
-	if (lo < hi)
-		return true;
-	fprintf(stderr,
-		"%s: no prefix: blocks need checkpoints through %llu but miss %llu (forced %llu)\n",
-		what, (unsigned long long)lo, (unsigned long long)hi,
+	cand[nc++] = forced;
+	for (i = 0; i < nc; i++) {
+		for (b = 0; b < NB; b++)
+			if (!allowed_at(&r->blk[b], &a[b], cand[i]))
+				break;
+		if (b == NB)
+			return true;
+	}
+	fprintf(stderr, "%s: no prefix >= forced checkpoint %llu\n", what,
 		(unsigned long long)forced);
 	for (b = 0; b < NB && !self_testing; b++) {
 		uint64_t gen;
 
 		memcpy(&gen, got[b] + GEN_OFF, 8);
-		fprintf(stderr, "  block %u: generation %llu/%u\n", b,
-			(unsigned long long)gen, r->blk[b].nr);
+		fprintf(stderr, "  block %u: generation %llu/%u, %s", b,
+			(unsigned long long)gen, r->blk[b].nr,
+			a[b].state_ok ? "matches it" : "NOT its state");
+		if (a[b].state_ok)
+			fprintf(stderr, " (checkpoints %llu..%llu)",
+				(unsigned long long)a[b].lo,
+				(unsigned long long)a[b].hi);
+		fprintf(stderr, "\n");
 	}
 	return false;
 }
@@ -266,7 +362,7 @@ static void recover(struct bi *t, uint8_t (*got)[BLK], const char *what)
 }
 
 static uint64_t max_cycle;
-static unsigned nr_forced, nr_skipped, nr_twice;
+static unsigned nr_forced, nr_skipped, nr_twice, nr_cancelled;
 
 /* One run; returns the number of device writes it issued. */
 static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
@@ -283,6 +379,8 @@ static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
 	unsigned i;
 
 	memset(r, 0, sizeof(*r));
+	for (i = 0; i < NB; i++)
+		pthread_mutex_init(&r->blk[i].lock, NULL);
 	r->t = &t;
 	r->seed = seed;
 	atomic_init(&r->next_id, 1);
@@ -319,6 +417,7 @@ static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
 	}
 	recover(&t, got, what);
 	nr_skipped += t.rst.skipped;
+	nr_cancelled += t.rst.cancelled;
 	if (!is_prefix(r, got, atomic_load(&r->forced_max), what))
 		exit(1);
 	if (twice) {
@@ -342,28 +441,69 @@ static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
 	return writes;
 }
 
-/* The checker must reject a mix and a state older than a force. */
+/* Block b's state after every checkpoint <= p (its generation). */
+static unsigned gen_at(const struct tblock *tb, uint64_t p)
+{
+	unsigned g = 0;
+
+	while (g < tb->nr && tb->h[g].seq <= p)
+		g++;
+	return g;
+}
+
+/*
+ * The checker must accept a real prefix and reject a mix across blocks,
+ * a torn block, and a state older than a force.
+ */
 static void checker_self_test(struct run *r)
 {
 	static uint8_t got[NB][BLK];
-	uint64_t last = 0;
-	unsigned b, busy = 0;
+	const struct tblock *t1, *t2;
+	unsigned b, b1, b2, i1, i2, busy = 0;
+	uint64_t p;
 
+	/* a transaction that changed two blocks that are never freed */
+	for (b1 = 0; b1 < NB - NB_FREE; b1++)
+		for (b2 = b1 + 1; b2 < NB - NB_FREE; b2++)
+			for (i1 = 0; i1 < r->blk[b1].nr; i1++)
+				for (i2 = 0; i2 < r->blk[b2].nr; i2++)
+					if (r->blk[b1].h[i1].id ==
+					    r->blk[b2].h[i2].id)
+						goto found;
+	CHECK(!"no transaction changed two blocks");
+found:
+	t1 = &r->blk[b1];
+	t2 = &r->blk[b2];
+	CHECK(t1->h[i1].seq == t2->h[i2].seq);
+	/* everything at that transaction's checkpoint: a prefix */
+	p = t1->h[i1].seq;
+	for (b = 0; b < NB; b++)
+		expected(&r->blk[b], gen_at(&r->blk[b], p), got[b]);
+	CHECK(is_prefix(r, got, p, "self-test: a prefix"));
+	fprintf(stderr, "checker self-test (three failures expected):\n");
+	self_testing = true;
+	/* the second block without the transaction: a mix */
+	expected(t2, i2, got[b2]);
+	CHECK(!is_prefix(r, got, 0, "  self-test: mix"));
+
+	/* all committed, one block a generation behind the last force */
+	p = 0;
 	for (b = 0; b < NB; b++) {
-		expected(&r->blk[b], r->blk[b].nr, got[b]);
-		if (r->blk[b].nr > r->blk[busy].nr)
+		const struct tblock *tb = &r->blk[b];
+
+		expected(tb, tb->nr, got[b]);
+		if (b < NB - NB_FREE && tb->nr > r->blk[busy].nr)
 			busy = b;
-		if (r->blk[b].nr && r->blk[b].h[r->blk[b].nr - 1].seq > last)
-			last = r->blk[b].h[r->blk[b].nr - 1].seq;
+		if (tb->nr && tb->h[tb->nr - 1].seq > p)
+			p = tb->h[tb->nr - 1].seq;
 	}
 	CHECK(r->blk[busy].nr >= 2);
-	CHECK(is_prefix(r, got, last, "self-test: everything"));
-	/* one block a generation behind, after the last force: rejected */
-	expected(&r->blk[busy], r->blk[busy].nr - 1, got[busy]);
-	fprintf(stderr, "checker self-test (two failures expected):\n");
+	self_testing = false;
+	CHECK(is_prefix(r, got, p, "self-test: everything"));
 	self_testing = true;
-	CHECK(!is_prefix(r, got, last, "  self-test: older than the force"));
-	/* one range of a later transaction without its generation: a mix */
+	expected(&r->blk[busy], r->blk[busy].nr - 1, got[busy]);
+	CHECK(!is_prefix(r, got, p, "  self-test: older than the force"));
+	/* a range of a later transaction without its generation: torn */
 	expected(&r->blk[busy], r->blk[busy].nr, got[busy]);
 	memcpy(got[busy] + GEN_OFF, &(uint64_t){ r->blk[busy].nr - 1 }, 8);
 	CHECK(!is_prefix(r, got, 0, "  self-test: torn"));
@@ -409,10 +549,12 @@ int main(int argc, char **argv)
 	CHECK(nr_forced > iters / 4);
 	CHECK(max_cycle >= 2);
 	CHECK(nr_skipped > 0);
+	CHECK(nr_cancelled > 0);
 	bi_fini();
 	printf("bufitem crash (%s): %u crash points over ~%llu writes a run, "
-	       "%u with forces, %u recovered twice, %u deltas skipped, ok\n",
+	       "%u with forces, %u recovered twice, %u deltas skipped, %u cancels "
+	       "replayed, ok\n",
 	       argv[1], iters, (unsigned long long)total, nr_forced, nr_twice,
-	       nr_skipped);
+	       nr_skipped, nr_cancelled);
 	return 0;
 }
