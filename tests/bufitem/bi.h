@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,11 +86,13 @@ static size_t bi_shrink_count(void *priv)
 	(void)priv;
 	return 1;
 }
+static atomic_ulong bi_fs_scans;
 static size_t bi_shrink_scan(void *priv, size_t nr)
 {
 	(void)priv;
 	(void)nr;
 	CHECK(!(kv_current_gfp(0) & KV_NOFS));
+	atomic_fetch_add(&bi_fs_scans, 1);
 	return 0;
 }
 

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The buffer item under memory pressure: more metadata than the kvalloc
+ * budget holds, changed by transactions from two threads.  Items of
+ * written-back buffers must be freed so the cache can reclaim the
+ * buffers, every allocation made inside a transaction must stay out of
+ * the FS shrinker (which asserts it), and after a clean close every block
+ * must hold its last committed change.
+ */
+#include <pthread.h>
+
+#include "tests/bufitem/bi.h"
+
+#define BLK 4096
+#define LOGB (128 * 1024)
+#define NB 8192 /* 32 MiB of blocks: more than the budget leaves */
+#define NTHREADS 2
+#define NTX 6000
+#define OFF 256
+
+static struct bi t;
+/* the last value written to each block, under its buffer lock */
+static uint8_t model[NB];
+
+static unsigned rnd(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (*s >> 8) & 0xffffff;
+}
+
+static void *worker_fn(void *arg)
+{
+	unsigned s = (unsigned)(uintptr_t)arg * 7919 + 1;
+
+	for (unsigned n = 0; n < NTX; n++) {
+		unsigned b = rnd(&s) % NB;
+		uint8_t v = (uint8_t)(1 + rnd(&s) % 255);
+		struct kvj_trans *tp;
+		struct kv_buf *bp;
+
+		CHECK(kvj_trans_alloc(t.log, 2 * BLK, 0, &tp) == 0);
+		CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, b), 1,
+					  &bi_buf_ops, &bp) == 0);
+		memset((uint8_t *)bp->b_addr + OFF, v, 64);
+		kvfs_trans_log_buf(tp, bp, OFF, OFF + 63);
+		model[b] = v;
+		CHECK(kvj_trans_commit(tp, NULL) == 0);
+		if (n % 500 == 499)
+			CHECK(kvj_log_force(t.log, 0) == 0);
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	struct kvj_log_params p = { .push_interval_ms = 5 };
+	struct kv_bcache_stats st;
+	struct kvj_log_stats ls;
+	pthread_t th[NTHREADS];
+	struct kv_buf *bp;
+	size_t peak = 0;
+	unsigned i;
+
+	bi_init(32 << 20);
+	bi_create(&t, "pressure", BLK, LOGB, NB);
+	bi_dev_open(&t);
+	bi_format_blocks(&t, NB);
+	CHECK(bi_log_open(&t, &p) == 0);
+	for (i = 0; i < NTHREADS; i++)
+		CHECK(pthread_create(&th[i], NULL, worker_fn,
+				     (void *)(uintptr_t)i) == 0);
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(th[i], NULL);
+	kvj_log_get_stats(t.log, &ls);
+	CHECK_EQ(ls.commits, NTHREADS * NTX);
+	peak = kvfs_bli_log_nr_items(t.bl);
+	kv_bcache_get_stats(t.bc, &st);
+	CHECK(st.reclaimed > 0);
+	/* items follow the buffers with changes in flight, not all of them */
+	CHECK(peak < NB / 2);
+	bi_log_close(&t);
+
+	/* everything read back through a fresh cache, outside transactions */
+	kv_bcache_destroy(t.bc);
+	CHECK(kv_bcache_create(t.dev, BLK, 0, &t.bc) == 0);
+	for (i = 0; i < NB; i++) {
+		const uint8_t *q;
+
+		CHECK(kv_buf_read(t.bc, bi_blk(&t, i), 1, &bi_buf_ops, &bp) ==
+		      0);
+		q = bp->b_addr;
+		for (unsigned j = OFF; j < OFF + 64; j++)
+			CHECK(q[j] == model[i]);
+		kv_buf_rele(bp);
+	}
+	kv_bcache_get_stats(t.bc, &st);
+	CHECK(st.reclaimed > 0);
+	/* reclaim outside a transaction may call the FS shrinker */
+	CHECK(atomic_load(&bi_fs_scans) > 0);
+	bi_dev_close(&t);
+	bi_remove(&t);
+	bi_fini();
+	printf("bufitem pressure: %u blocks of %u bytes, %llu transactions, "
+	       "%llu buffers reclaimed, %zu items at the end, ok\n",
+	       NB, BLK, (unsigned long long)ls.commits,
+	       (unsigned long long)st.reclaimed, peak);
+	return 0;
+}
