@@ -22,8 +22,11 @@
  * An item stays attached to its buffer (which the cache then never
  * reclaims) while it has changes not yet written back, is pinned or is in
  * the AIL; idle items are detached and freed when the buffer leaves a
- * transaction unchanged, and by a sweep each time the number of items has
- * doubled, so memory follows the set of buffers with changes in flight.
+ * transaction unchanged, by a sweep each time the number of items has
+ * doubled, and by a shrinker under memory pressure, so memory follows the
+ * set of buffers with changes in flight.  (Buffers waiting in the AIL are
+ * only written back when log space runs short: a log much larger than
+ * memory can still fill the cache with them.)
  *
  * Recovery (kvfs_bli_recover_ops()) replays deltas onto the blocks read
  * raw from the device, skipping a delta whose block already carries an LSN
@@ -100,7 +103,8 @@ size_t kvfs_bli_log_nr_items(struct kvfs_bli_log *bl);
  * kv_buf_get()), read_buf for existing blocks (read and verified with ops,
  * see kv_buf_read()).  Errors: those of the buffer cache, -EINVAL for a
  * buffer longer than KVFS_BLI_MAX_LEN, -ENOMEM.  The transaction releases
- * the buffer when it commits or is cancelled.
+ * the buffer when it commits or is cancelled.  A buffer found freed
+ * (kvfs_trans_binval()) once locked is looked up again.
  */
 int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 		       uint64_t blkno, unsigned nblks,
