@@ -32,7 +32,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/blkhdr.h"
 #include "fs/buf_item.h"
-#include "fs/dev.h"
+#include "journal/crc32c.h"
 
 #define SWEEP_MIN 256
 
@@ -743,12 +743,28 @@ static void rec_forget(struct bli_recovery *r, struct rec_buf *rb)
 	r->nr--;
 }
 
-/* The LSN of the block's last write-back, 0 if its type is unknown. */
+/*
+ * The LSN of the block's last write-back, or 0 (replay every delta) when
+ * the block cannot vouch for it: a type unknown (never written, or not
+ * metadata), or contents failing their checksum (a write-back torn by the
+ * crash: its header may carry the new LSN over old contents, and the
+ * deltas since the tail rebuild every chunk changed since the write-back
+ * before).
+ */
 static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
 {
 	const struct kvfs_blk_hdr *h = bp->b_addr;
+	const struct kv_buf_ops *ops = NULL;
 
-	if (r->buf_type && !r->buf_type(bp->b_addr, bp->b_len))
+	if (r->buf_type) {
+		ops = r->buf_type(bp->b_addr, bp->b_len);
+		if (!ops)
+			return 0;
+	}
+	if (ops ? ops->verify_read && ops->verify_read(bp) :
+		  kv_le32_to_cpu(h->crc) != kv_crc32c_block(bp->b_addr,
+							    bp->b_len,
+							    KVFS_BLK_CRC_OFF))
 		return 0;
 	return kv_le64_to_cpu(h->lsn);
 }

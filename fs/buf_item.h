@@ -133,7 +133,9 @@ void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp);
  * Recovery.  buf_type (may be NULL) names the buffer ops of a block from
  * its contents (its magic number), as XFS recovery picks verifiers:
  * replay trusts the LSN in the header of a block only when its type is
- * known (with buf_type NULL, always), and write-back stamps the LSN and
+ * known and it passes that type's verify_read (with buf_type NULL: when
+ * the crc of one header over the whole buffer matches), so a write-back
+ * torn by the crash is rebuilt from the log; write-back stamps the LSN and
  * crc through the type's verify_write (with no type: one kvfs_blk_hdr
  * covering the whole buffer, kvfs_blkhdr_stamp()).  A block replayed into
  * contents of no known type fails recovery with -EUCLEAN.

@@ -28,7 +28,9 @@
  *
  * Usage: test_bufitem_crash MODE [iterations] [seed]
  *   MODE crash: crash at write N; volatile: crash at write N and drop
- *   unflushed writes, or only drop them at the end (alternately).
+ *   unflushed writes, or only drop them at the end (alternately); tear:
+ *   write N persists only its first half (a log record or a block's
+ *   write-back), then crash.
  * Every fifth run also recovers a copy of the crashed image and checks
  * both recoveries wrote the same bytes.
  */
@@ -389,7 +391,10 @@ static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
 	bi_format_blocks(&t, NB);
 	base = kv_dev_nr_writes(t.dev);
 	f.modes = modes;
-	f.crash_after = crash_after ? base + crash_after : 0;
+	if (modes & KV_FAULT_TEAR)
+		f.tear_write = base + crash_after;
+	else if (crash_after)
+		f.crash_after = base + crash_after;
 	CHECK(kv_dev_set_fault(t.dev, &f) == 0);
 	CHECK(bi_log_open(&t, &p) == 0);
 	for (i = 0; i < NTHREADS; i++) {
@@ -513,18 +518,20 @@ found:
 int main(int argc, char **argv)
 {
 	static struct run r;
-	bool volatile_mode;
+	bool volatile_mode, tear_mode;
 	unsigned iters, seed, i;
 	uint64_t total;
 
 	if (argc < 2 ||
-	    (strcmp(argv[1], "crash") && strcmp(argv[1], "volatile"))) {
+	    (strcmp(argv[1], "crash") && strcmp(argv[1], "volatile") &&
+	     strcmp(argv[1], "tear"))) {
 		fprintf(stderr,
-			"usage: %s crash|volatile [iterations] [seed]\n",
+			"usage: %s crash|volatile|tear [iterations] [seed]\n",
 			argv[0]);
 		return 2;
 	}
 	volatile_mode = !strcmp(argv[1], "volatile");
+	tear_mode = !strcmp(argv[1], "tear");
 	iters = argc > 2 ? (unsigned)atoi(argv[2]) : 300;
 	seed = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
 	bi_init(128 << 20);
@@ -534,7 +541,7 @@ int main(int argc, char **argv)
 	checker_self_test(&r);
 	for (i = 0; i < iters; i++) {
 		uint64_t n = 1 + (uint64_t)(i * 2654435761u) % (total + 5);
-		unsigned modes = KV_FAULT_CRASH;
+		unsigned modes = tear_mode ? KV_FAULT_TEAR : KV_FAULT_CRASH;
 
 		if (volatile_mode) {
 			modes |= KV_FAULT_VOLATILE;
