@@ -81,6 +81,7 @@ int kvj_cil_init(struct kvj_log *log)
 	}
 	atomic_init(&cil->seq, 1);
 	atomic_init(&cil->order, 1);
+	atomic_init(&cil->commit_contended, 0);
 	cil->push_threshold = log->p.log_bytes / log->p.push_fraction;
 	return 0;
 }
@@ -124,24 +125,26 @@ static uint32_t ent_charge(uint32_t len)
 
 static struct kvj_cil_pcp *cil_lock_slot(struct kvj_cil *cil)
 {
+	struct kvj_cil_pcp *pcp;
 	unsigned i, start;
 	int cpu;
 
-	if (cil->nr_pcp == 1) {
-		kv_mutex_lock(&cil->pcp[0].lock);
-		return &cil->pcp[0];
-	}
-	cpu = sched_getcpu();
+	cpu = cil->nr_pcp == 1 ? 0 : sched_getcpu();
 	start = cpu < 0 ? 0 : (unsigned)cpu % cil->nr_pcp;
 	for (i = 0; i < cil->nr_pcp; i++) {
-		struct kvj_cil_pcp *pcp = &cil->pcp[(start + i) % cil->nr_pcp];
-
+		pcp = &cil->pcp[(start + i) % cil->nr_pcp];
 		if (kv_mutex_trylock(&pcp->lock))
 			return pcp;
 	}
-	/* every slot busy: more committers than CPUs, wait on our own */
-	kv_mutex_lock(&cil->pcp[start].lock);
-	return &cil->pcp[start];
+	/*
+	 * Every slot busy: more committers than CPUs, or the single_cil
+	 * ablation, or a push collecting.  Wait on our own.
+	 */
+	atomic_fetch_add_explicit(&cil->commit_contended, 1,
+				  memory_order_relaxed);
+	pcp = &cil->pcp[start];
+	kv_mutex_lock(&pcp->lock);
+	return pcp;
 }
 
 static struct kvj_cil_ent *cil_ent_alloc(struct kvj_item *lip, uint32_t need)
@@ -227,6 +230,7 @@ static int64_t cil_format_item(struct kvj_item *lip, uint64_t seq,
 
 	if (!fresh && prep) {
 		/* the relogged delta outgrew its buffer: take prep's */
+		memcpy(prep->buf, ent->buf, ent->len);
 		kvfree(ent->buf);
 		ent->buf = prep->buf;
 		ent->size = prep->size;

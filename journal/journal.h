@@ -62,7 +62,12 @@ struct kvj_item_ops {
 	 * locked by the transaction.
 	 */
 	uint32_t (*size)(struct kvj_item *lip, bool fresh);
-	/* Copy the delta into buf (at least size() bytes); return its length */
+	/*
+	 * Copy the delta into buf (at least size() bytes); return its length.
+	 * On a relog (!fresh) buf holds what the previous format() of this
+	 * item wrote for this context, so an item may rewrite only what
+	 * changed.
+	 */
 	uint32_t (*format)(struct kvj_item *lip, void *buf, bool fresh);
 	/* The transaction ended (commit or cancel): unlock the item. */
 	void (*release)(struct kvj_item *lip, bool aborted);

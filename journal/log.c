@@ -344,7 +344,7 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->forces = atomic_load(&log->st_forces);
 	st->grant_waits = atomic_load(&log->st_grant_waits);
 	st->ail_pushed = atomic_load(&log->st_ail_pushed);
-	st->cil_lock_contended = kv_lock_class_contended(cil->pcp_class);
+	st->cil_lock_contended = atomic_load(&cil->commit_contended);
 }
 
 void kvj_log_recovery_info(struct kvj_log *log, struct kvj_recovery_info *ri)

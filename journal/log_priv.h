@@ -70,6 +70,8 @@ struct kvj_cil {
 	unsigned nr_pcp;
 	struct kvj_cil_pcp *pcp;
 	int pcp_class;
+	/* commits that had to wait for a slot lock (the commit path only) */
+	atomic_uint_fast64_t commit_contended;
 };
 
 struct kvj_ail {

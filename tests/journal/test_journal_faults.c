@@ -174,12 +174,23 @@ struct wrap_arg {
 	pthread_t th;
 };
 
+/* The head went round the log twice (group commit may batch a lot). */
+static bool wrapped_twice(struct kvj_log *log)
+{
+	struct kvj_log_stats st;
+
+	kvj_log_get_stats(log, &st);
+	return KVJ_LSN_CYCLE(st.head_lsn) >= 3;
+}
+
 static void *wrap_worker(void *arg)
 {
 	struct wrap_arg *a = arg;
 	unsigned s = a->id * 77 + 5, n;
 
-	for (n = 0; n < 400; n++) {
+	for (n = 0; n < 400 || (n < 40000 && (n % 64 ||
+					       !wrapped_twice(a->t->log)));
+	     n++) {
 		struct kvj_trans *tp;
 		unsigned b0, k;
 
