@@ -364,6 +364,7 @@ struct result {
 	uint64_t tx, deltas, relogs, forces, force_writes, grant_waits;
 	uint64_t ail_pushed, cil_contended, pcp_acquired, pcp_contended;
 	uint64_t buf_contended;
+	uint64_t highorder, failfast, vmap_fallbacks;
 };
 
 static void lock_class(const struct kv_stats *st, const char *name,
@@ -490,6 +491,9 @@ static int run(bool single, unsigned nthreads, struct result *res)
 	lock_class(&k0, "kvfs_buf", &a0, &b0);
 	lock_class(&k1, "kvfs_buf", &a1, &b1);
 	res->buf_contended = b1 - b0;
+	res->highorder = k1.highorder_attempts - k0.highorder_attempts;
+	res->failfast = k1.highorder_failfast - k0.highorder_failfast;
+	res->vmap_fallbacks = k1.vmap_fallbacks - k0.vmap_fallbacks;
 	free(w);
 
 	err2 = kvj_log_close(log);
@@ -523,6 +527,9 @@ static void print_result(const struct result *r)
 	printf("  forces %" PRIu64 ", checkpoints written for forces %" PRIu64
 	       ", grant waits %" PRIu64 ", AIL write-backs %" PRIu64 "\n",
 	       r->forces, r->force_writes, r->grant_waits, r->ail_pushed);
+	printf("  kvmalloc: high-order attempts %" PRIu64 ", fail-fast %" PRIu64
+	       ", vmap fallbacks %" PRIu64 "\n",
+	       r->highorder, r->failfast, r->vmap_fallbacks);
 	printf("  CPU: workers %.2f s, process %.2f s; deltas per worker "
 	       "CPU-second %.0f\n",
 	       r->worker_cpu, r->proc_cpu,
