@@ -208,6 +208,69 @@ static int bli_attach(struct kvfs_bli_log *bl, struct kv_buf *bp,
 	return 0;
 }
 
+/* ---- buffers held by this thread's transactions ---- */
+
+#define TX_BUFS_MAX 256
+
+/*
+ * The buffers this thread's transactions hold, so that getting a buffer a
+ * second time in one transaction returns it instead of deadlocking on its
+ * lock (XFS finds it in the transaction's item list; ours is the
+ * journal's).  A transaction is used by one thread (journal/trans.c), and
+ * its items are released in that thread by commit or cancel.
+ */
+struct tx_buf {
+	const struct kvj_trans *tp;
+	struct kvfs_bli *bli;
+};
+
+static _Thread_local struct tx_buf tl_bufs[TX_BUFS_MAX];
+static _Thread_local unsigned tl_nr;
+
+static struct kv_buf *tx_bufs_find(const struct kvj_trans *tp, uint64_t blkno)
+{
+	unsigned i;
+
+	for (i = 0; i < tl_nr; i++) {
+		struct kvfs_bli *bli = tl_bufs[i].bli;
+
+		/* a freed block is found again as a new buffer */
+		if (tl_bufs[i].tp == tp && bli->bp->b_blkno == blkno &&
+		    !bli->cancelled)
+			return bli->bp;
+	}
+	return NULL;
+}
+
+static void tx_bufs_add(const struct kvj_trans *tp, struct kvfs_bli *bli)
+{
+	if (tl_nr == TX_BUFS_MAX) {
+		fprintf(stderr,
+			"kvfs: more than %d buffers held by one thread's transactions\n",
+			TX_BUFS_MAX);
+		abort();
+	}
+	tl_bufs[tl_nr].tp = tp;
+	tl_bufs[tl_nr].bli = bli;
+	tl_nr++;
+}
+
+static void tx_bufs_del(struct kvfs_bli *bli)
+{
+	unsigned i;
+
+	for (i = 0; i < tl_nr; i++) {
+		if (tl_bufs[i].bli == bli) {
+			tl_bufs[i] = tl_bufs[--tl_nr];
+			return;
+		}
+	}
+	fprintf(stderr,
+		"kvfs: block %llu released by a thread other than its transaction's\n",
+		(unsigned long long)bli->bp->b_blkno);
+	abort();
+}
+
 /* ---- the journal's item ops ---- */
 
 static uint32_t bli_size(struct kvj_item *lip, bool fresh)
@@ -306,6 +369,7 @@ static void bli_release(struct kvj_item *lip, bool aborted)
 	struct kv_buf *bp = bli->bp;
 
 	(void)aborted;
+	tx_bufs_del(bli);
 	bli_try_free(bli, false);
 	kv_buf_unlock(bp);
 	kv_buf_rele(bp);
@@ -442,7 +506,6 @@ size_t kvfs_bli_log_nr_items(struct kvfs_bli_log *bl)
 /* ---- transactions ---- */
 
 #define JOIN_STALE 1
-
 /*
  * bp is held: lock it, attach its item and join it to tp.  JOIN_STALE: the
  * block was freed while we waited for the lock (the buffer has left the
@@ -463,6 +526,7 @@ static int trans_join_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 	if (err)
 		goto out_unlock;
 	kvj_trans_join(tp, &bli->item);
+	tx_bufs_add(tp, bli);
 	*bpp = bp;
 	return 0;
 
@@ -472,13 +536,25 @@ out_unlock:
 	return err;
 }
 
+/* The transaction holds bp already: hand it out again. */
+static int trans_found_buf(struct kv_buf *bp, unsigned nblks,
+			   struct kv_buf **bpp)
+{
+	if (bp->b_nblks != nblks)
+		return -EINVAL;
+	*bpp = bp;
+	return 0;
+}
+
 int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 		       uint64_t blkno, unsigned nblks,
 		       const struct kv_buf_ops *ops, struct kv_buf **bpp)
 {
-	struct kv_buf *bp;
+	struct kv_buf *bp = tx_bufs_find(tp, blkno);
 	int err;
 
+	if (bp)
+		return trans_found_buf(bp, nblks, bpp);
 	do {
 		err = kv_buf_get(bl->bc, blkno, nblks, ops, &bp);
 		if (!err)
@@ -491,9 +567,11 @@ int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 			uint64_t blkno, unsigned nblks,
 			const struct kv_buf_ops *ops, struct kv_buf **bpp)
 {
-	struct kv_buf *bp;
+	struct kv_buf *bp = tx_bufs_find(tp, blkno);
 	int err;
 
+	if (bp)
+		return trans_found_buf(bp, nblks, bpp);
 	do {
 		err = kv_buf_read(bl->bc, blkno, nblks, ops, &bp);
 		if (!err)

@@ -8,8 +8,8 @@
  * log item attached and joined to the transaction.  The caller changes
  * bytes and names them with kvfs_trans_log_buf(); the item remembers them
  * in a bitmap of 128-byte chunks.  Commit or cancel unlocks and releases
- * every buffer of the transaction.  A transaction gets a given buffer once
- * (no recursion): later uses keep the pointer it returned.
+ * every buffer of the transaction.  Getting a buffer the transaction
+ * already holds returns it again (it is released once, at the end).
  *
  * The delta an item logs holds every chunk changed since the buffer was
  * last written back, not only the last transaction's (relogged items move

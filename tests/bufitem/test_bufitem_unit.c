@@ -418,6 +418,48 @@ static void test_cancel(void)
 	bi_remove(&t);
 }
 
+/* A buffer got twice in one transaction is the same, locked once. */
+static void test_recursion(void)
+{
+	struct kvj_log_params p = sync_params();
+	struct kv_buf *bp, *bp2, *bp3;
+	struct kvj_trans *tp;
+	struct bi t;
+	uint8_t blk[BLK];
+	uint64_t seq;
+
+	bi_create(&t, "recur", BLK, LOGB, 2);
+	bi_dev_open(&t);
+	bi_format_blocks(&t, 2);
+	CHECK(bi_log_open(&t, &p) == 0);
+	CHECK(kvj_trans_alloc(t.log, 4096, 0, &tp) == 0);
+	CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, 0), 1, &bi_buf_ops,
+				  &bp) == 0);
+	CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, 1), 1, &bi_buf_ops,
+				  &bp3) == 0);
+	CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, 0), 1, &bi_buf_ops,
+				  &bp2) == 0);
+	CHECK(bp2 == bp);
+	CHECK(kvfs_trans_get_buf(tp, t.bl, bi_blk(&t, 0), 1, &bi_buf_ops,
+				 &bp2) == 0);
+	CHECK(bp2 == bp);
+	CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, 0), 2, &bi_buf_ops,
+				  &bp2) == -EINVAL);
+	((uint8_t *)bp->b_addr)[700] = 0x70;
+	kvfs_trans_log_buf(tp, bp, 700, 700);
+	CHECK(kvj_trans_commit(tp, &seq) == 0);
+	/* both released: another transaction locks them again */
+	seq = tx_set(&t, 0, 701, 701, 0x71);
+	CHECK(kvj_log_force(t.log, tx_set(&t, 1, 64, 64, 0x11)) == 0);
+	bi_crash(&t);
+	reopen(&t, false);
+	bi_read_verified(&t, 0, blk);
+	CHECK(blk[700] == 0x70 && blk[701] == 0x71);
+	bi_log_close(&t);
+	bi_dev_close(&t);
+	bi_remove(&t);
+}
+
 /* A failed write-back shuts the log down; the log still has the change. */
 static void test_writeback_error(void)
 {
@@ -457,6 +499,7 @@ int main(void)
 	test_items_freed();
 	test_writeback_error();
 	test_cancel();
+	test_recursion();
 	bi_fini();
 	printf("bufitem unit: ok\n");
 	return 0;
