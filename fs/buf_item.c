@@ -493,6 +493,11 @@ void kvfs_bli_log_destroy(struct kvfs_bli_log *bl)
 	kvfree(bl);
 }
 
+size_t kvfs_bli_log_sweep(struct kvfs_bli_log *bl)
+{
+	return bli_shrink_scan(bl, SIZE_MAX);
+}
+
 size_t kvfs_bli_log_nr_items(struct kvfs_bli_log *bl)
 {
 	size_t n;

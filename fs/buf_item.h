@@ -96,6 +96,11 @@ int kvfs_bli_log_create(struct kvj_log *log, struct kv_bcache *bc,
 void kvfs_bli_log_destroy(struct kvfs_bli_log *bl);
 /* Items attached to buffers now (tests: memory stays bounded). */
 size_t kvfs_bli_log_nr_items(struct kvfs_bli_log *bl);
+/*
+ * Free every idle item now (e.g. after kvj_log_drain(), so the cache can
+ * reclaim the buffers); returns how many were freed.
+ */
+size_t kvfs_bli_log_sweep(struct kvfs_bli_log *bl);
 
 /*
  * The buffer of nblks blocks at blkno, locked, held, its item joined to tp:
