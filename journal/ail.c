@@ -92,11 +92,14 @@ void kvj_ail_remove(struct kvj_item *lip)
 
 /*
  * Push one batch from the front of the AIL.  Returns the number of items
- * written back and removed, or a negative errno; *pinned counts items that
- * need a log force first, *busy items whose owner holds them for now.  What
- * is neither is an intent waiting for its done: only its owner moves it.
+ * written back and removed (the AIL thread may have removed some of them
+ * first), or a negative errno; *pinned counts items that need a log force
+ * first, *busy items whose owner holds them for now, *pushed (may be NULL)
+ * items written back.  What is none of these is an intent waiting for its
+ * done: only its owner moves it.
  */
-int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy)
+int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
+		      unsigned *pushed)
 {
 	struct kvj_ail *ail = &log->ail;
 	struct {
@@ -128,6 +131,8 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy)
 		}
 	}
 	kv_mutex_unlock(&ail->lock);
+	if (pushed)
+		*pushed = n;
 	if (!n)
 		return 0;
 
@@ -200,7 +205,7 @@ static void *ail_thread(void *arg)
 		}
 		ail->kicked = false;
 		kv_mutex_unlock(&ail->lock);
-		n = kvj_ail_push_once(log, &pinned, &busy);
+		n = kvj_ail_push_once(log, &pinned, &busy, NULL);
 		if (n == 0 && pinned) {
 			/* the tail is pinned by the CIL: checkpoint it */
 			kvj_cil_push(log, 0, false);

@@ -69,8 +69,14 @@ int kvj_cil_init(struct kvj_log *log)
 	cil->pcp_class = kvj_lock_class(KVJ_LC_CIL_PCP);
 	if (ncpu < 1)
 		ncpu = 1;
+	/*
+	 * Twice as many slots as CPUs: a committer that finds its slot held
+	 * (by a push collecting it, or a preempted committer) always has
+	 * another free one to try.
+	 */
 	cil->nr_pcp = log->p.single_cil ? 1 :
-		      (unsigned)(ncpu > KVJ_MAX_PCP ? KVJ_MAX_PCP : ncpu);
+		      (unsigned)(2 * ncpu > KVJ_MAX_PCP ? KVJ_MAX_PCP :
+							  2 * ncpu);
 	cil->pcp = kvzalloc(sizeof(*cil->pcp) * cil->nr_pcp, 0);
 	if (!cil->pcp)
 		return -ENOMEM;
@@ -92,6 +98,24 @@ void kvj_cil_ent_free(struct kvj_cil_ent *ent)
 	kvfree(ent);
 }
 
+/*
+ * A context that will never be written (the log shut down): the item is
+ * unpinned as if it had been, so that its owner's pins (a buffer's, which
+ * holds a reference) are dropped; intents the journal owns are freed.
+ */
+void kvj_cil_ent_abort(struct kvj_cil_ent *ent)
+{
+	struct kvj_item *lip = ent->lip;
+
+	kvj_cil_ent_free(ent);
+	atomic_fetch_sub(&lip->pin, 1);
+	if (lip->ops->type == KVJ_ITEM_INTENT ||
+	    lip->ops->type == KVJ_ITEM_DONE)
+		kvj_intent_discard(lip);
+	else if (lip->ops->unpin)
+		lip->ops->unpin(lip);
+}
+
 void kvj_cil_destroy(struct kvj_log *log)
 {
 	struct kvj_cil *cil = &log->cil;
@@ -103,12 +127,8 @@ void kvj_cil_destroy(struct kvj_log *log)
 	for (i = 0; i < cil->nr_pcp; i++) {
 		for (j = 0; j < 2; j++) {
 			for (ent = cil->pcp[i].head[j]; ent; ent = next) {
-				struct kvj_item *lip = ent->lip;
-
 				next = ent->next;
-				atomic_fetch_sub(&lip->pin, 1);
-				kvj_cil_ent_free(ent);
-				kvj_intent_discard(lip);
+				kvj_cil_ent_abort(ent);
 			}
 		}
 		kv_mutex_destroy(&cil->pcp[i].lock);
@@ -130,7 +150,7 @@ static struct kvj_cil_pcp *cil_lock_slot(struct kvj_cil *cil)
 	int cpu;
 
 	cpu = cil->nr_pcp == 1 ? 0 : sched_getcpu();
-	start = cpu < 0 ? 0 : (unsigned)cpu % cil->nr_pcp;
+	start = cpu < 0 ? 0 : (unsigned)cpu * 2 % cil->nr_pcp;
 	for (i = 0; i < cil->nr_pcp; i++) {
 		pcp = &cil->pcp[(start + i) % cil->nr_pcp];
 		if (kv_mutex_trylock(&pcp->lock))

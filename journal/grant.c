@@ -70,7 +70,7 @@ int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
 
 			/* nobody else will: checkpoint and write back here */
 			kvj_cil_push(log, 0, false);
-			kvj_ail_push_once(log, &pinned, &busy);
+			kvj_ail_push_once(log, &pinned, &busy, NULL);
 		} else {
 			kvj_push_wake(log);
 			kvj_ail_kick(log, false);

@@ -82,7 +82,8 @@ struct kvj_item_ops {
 	/*
 	 * Optional: the pin count dropped; the last call the journal makes
 	 * for this context (the item may be freed here if it is not in the
-	 * AIL and not pinned).
+	 * AIL and not pinned).  Also called, without committed() or AIL
+	 * insertion, for contexts a shut-down log drops unwritten.
 	 */
 	void (*unpin)(struct kvj_item *lip);
 	/*

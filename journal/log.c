@@ -162,7 +162,7 @@ static void push_thread_stop(struct kvj_log *log)
 
 int kvj_log_drain(struct kvj_log *log)
 {
-	unsigned pinned, busy;
+	unsigned pinned, busy, pushed;
 	bool empty;
 	int n, err;
 
@@ -175,10 +175,10 @@ int kvj_log_drain(struct kvj_log *log)
 		kv_mutex_unlock(&log->ail.lock);
 		if (empty)
 			return 0;
-		n = kvj_ail_push_once(log, &pinned, &busy);
+		n = kvj_ail_push_once(log, &pinned, &busy, &pushed);
 		if (n < 0)
 			return n;
-		if (n == 0 && !pinned && !busy)
+		if (!pushed && !pinned && !busy)
 			return 0; /* only intents left, waiting for their done */
 		if (n == 0 && busy)
 			usleep(1000); /* their holders will finish */

@@ -181,7 +181,8 @@ void kvj_ail_insert_locked(struct kvj_log *log, struct kvj_item *lip,
 void kvj_ail_delete_locked(struct kvj_log *log, struct kvj_item *lip);
 kvj_lsn_t kvj_ail_min_locked(struct kvj_log *log);
 void kvj_ail_kick(struct kvj_log *log, bool all);
-int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy);
+int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
+		      unsigned *pushed);
 
 /* zstd.c */
 struct kvj_zstd *kvj_zstd_create(void);
@@ -203,5 +204,6 @@ int kvj_intent_recovered(struct kvj_log *log, uint32_t type,
 int kvj_intents_finish(struct kvj_log *log);
 void kvj_intents_forget(struct kvj_log *log);
 void kvj_intent_discard(struct kvj_item *lip);
+void kvj_cil_ent_abort(struct kvj_cil_ent *ent);
 
 #endif

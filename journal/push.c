@@ -411,13 +411,8 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 	err = ckpt_write(log, v, nr, cur);
 	if (err) {
 		/* shut down: the entries die with the context */
-		for (i = 0; i < nr; i++) {
-			struct kvj_item *lip = v[i]->lip;
-
-			atomic_fetch_sub(&lip->pin, 1);
-			kvj_cil_ent_free(v[i]);
-			kvj_intent_discard(lip);
-		}
+		for (i = 0; i < nr; i++)
+			kvj_cil_ent_abort(v[i]);
 	}
 	kvfree(v);
 	kvj_grant_release(log, charged);
