@@ -172,6 +172,13 @@ static size_t bli_shrink_scan(void *priv, size_t nr)
 	kv_mutex_lock(&bl->lock);
 	freed = bli_sweep(bl, nr);
 	kv_mutex_unlock(&bl->lock);
+	/*
+	 * Items still logged pin their buffers until the AIL writes them
+	 * back, which it otherwise does only when the log runs short: with
+	 * a log large against memory, a NOFAIL allocation would wait forever.
+	 */
+	if (freed < nr)
+		kvj_log_push_ail(bl->log);
 	return freed;
 }
 
@@ -503,7 +510,12 @@ void kvfs_bli_log_destroy(struct kvfs_bli_log *bl)
 
 size_t kvfs_bli_log_sweep(struct kvfs_bli_log *bl)
 {
-	return bli_shrink_scan(bl, SIZE_MAX);
+	size_t freed;
+
+	kv_mutex_lock(&bl->lock);
+	freed = bli_sweep(bl, SIZE_MAX);
+	kv_mutex_unlock(&bl->lock);
+	return freed;
 }
 
 size_t kvfs_bli_log_nr_items(struct kvfs_bli_log *bl)

@@ -171,12 +171,30 @@ void kvj_ail_kick(struct kvj_log *log, bool all)
 	kv_mutex_unlock(&ail->lock);
 }
 
+/*
+ * The AIL lock may be held by the allocating thread itself (ops->push runs
+ * under it), so a reclaim request only sets a flag and wakes the thread if
+ * the lock is free; the thread also polls the flag on its 20 ms timer.
+ */
+void kvj_log_push_ail(struct kvj_log *log)
+{
+	struct kvj_ail *ail = &log->ail;
+
+	atomic_store(&ail->reclaim, true);
+	if (kv_mutex_trylock(&ail->lock)) {
+		pthread_cond_broadcast(&ail->cond);
+		kv_mutex_unlock(&ail->lock);
+	}
+}
+
 /* Push when space runs short, someone waits for space, or asked to. */
 static bool ail_wants_push(struct kvj_log *log)
 {
 	int64_t used = (int64_t)log->p.log_bytes -
 		       atomic_load(&log->grant.avail);
 
+	if (atomic_exchange(&log->ail.reclaim, false))
+		log->ail.push_all = true;
 	return log->ail.head &&
 	       (log->ail.push_all || log->ail.kicked ||
 		atomic_load(&log->grant.waiters) ||

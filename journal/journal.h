@@ -198,6 +198,13 @@ int kvj_log_force(struct kvj_log *log, uint64_t seq);
  */
 int kvj_log_drain(struct kvj_log *log);
 
+/*
+ * Memory is short: write back everything the AIL holds (in the AIL's
+ * thread; never blocks, safe from a shrinker in any allocation context),
+ * so that the items' owners can free what they hold for them.
+ */
+void kvj_log_push_ail(struct kvj_log *log);
+
 struct kvj_log_stats {
 	uint64_t commits;
 	uint64_t deltas;      /* items committed (each relog counts) */

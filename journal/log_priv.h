@@ -81,6 +81,7 @@ struct kvj_ail {
 	pthread_cond_t cond;     /* pusher work / progress, with lock.m */
 	bool push_all;           /* drain requested */
 	bool kicked;             /* someone waits for space */
+	atomic_bool reclaim;     /* memory is short: push all (lock-free) */
 	bool stop;
 	pthread_t thread;
 	bool thread_running;

@@ -144,9 +144,8 @@ static int ckpt_layout(struct kvj_log *log, struct ckpt_layout *l,
 	uint32_t cyc = l->cycle, bb = l->bb, nparts = 0;
 	struct kvj_rec_hdr *h;
 
-	l->buf = kvmalloc(cap, 0);
-	if (!l->buf)
-		return -ENOMEM;
+	/* a push may not fail for memory: its transactions are committed */
+	l->buf = kvmalloc(cap, KV_NOFAIL);
 	while (off < slen) {
 		uint64_t room, plen, nbb;
 
@@ -410,6 +409,8 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 		log->st_force_writes++;
 	err = ckpt_write(log, v, nr, cur);
 	if (err) {
+		/* committed transactions are lost: never silently */
+		kvj_log_shutdown(log, "checkpoint write failed");
 		/* shut down: the entries die with the context */
 		for (i = 0; i < nr; i++)
 			kvj_cil_ent_abort(v[i]);
