@@ -205,20 +205,50 @@ int kvj_intent_done_id(struct kvj_trans *tp, uint64_t id)
 }
 
 /* Recovery: an intent or done delta, in log order. */
+int kvj_intent_decode(uint32_t type, const void *delta, uint32_t len,
+		      struct kvj_intent_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	if (type == KVJ_ITEM_DONE) {
+		struct kvj_done_fmt f;
+
+		if (len < sizeof(f))
+			return -EUCLEAN;
+		memcpy(&f, delta, sizeof(f));
+		r->id = kvj_le64_to_cpu(f.id);
+		return 0;
+	}
+	if (type == KVJ_ITEM_INTENT) {
+		struct kvj_intent_fmt f;
+
+		if (len < sizeof(f))
+			return -EUCLEAN;
+		memcpy(&f, delta, sizeof(f));
+		r->id = kvj_le64_to_cpu(f.id);
+		r->subtype = kvj_le32_to_cpu(f.subtype);
+		r->len = kvj_le32_to_cpu(f.len);
+		if (r->len > len - sizeof(f))
+			return -EUCLEAN;
+		r->data = (const uint8_t *)delta + sizeof(f);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int kvj_intent_recovered(struct kvj_log *log, uint32_t type,
 			 const void *delta, uint32_t len)
 {
 	struct kvj_rintent *ri, **pp;
+	struct kvj_intent_rec r;
+	int err;
 
+	err = kvj_intent_decode(type, delta, len, &r);
+	if (err)
+		return err == -ENOENT ? -EUCLEAN : err;
 	if (type == KVJ_ITEM_DONE) {
-		const struct kvj_done_fmt *f = delta;
-		uint64_t id;
-
-		if (len < sizeof(*f))
-			return -EUCLEAN;
-		id = kvj_le64_to_cpu(f->id);
 		for (pp = &log->rintents; *pp; pp = &(*pp)->next) {
-			if ((*pp)->id == id) {
+			if ((*pp)->id == r.id) {
 				ri = *pp;
 				*pp = ri->next;
 				kvfree(ri);
@@ -226,30 +256,21 @@ int kvj_intent_recovered(struct kvj_log *log, uint32_t type,
 			}
 		}
 		return 0;
-	} else {
-		const struct kvj_intent_fmt *f = delta;
-		uint32_t dlen;
-
-		if (len < sizeof(*f))
-			return -EUCLEAN;
-		dlen = kvj_le32_to_cpu(f->len);
-		if (dlen > len - sizeof(*f))
-			return -EUCLEAN;
-		ri = kvmalloc(sizeof(*ri) + dlen, 0);
-		if (!ri)
-			return -ENOMEM;
-		ri->id = kvj_le64_to_cpu(f->id);
-		ri->subtype = kvj_le32_to_cpu(f->subtype);
-		ri->len = dlen;
-		memcpy(ri->data, f + 1, dlen);
-		ri->next = NULL;
-		for (pp = &log->rintents; *pp; pp = &(*pp)->next)
-			;
-		*pp = ri;
-		if (ri->id >= atomic_load(&log->next_intent_id))
-			atomic_store(&log->next_intent_id, ri->id + 1);
-		return 0;
 	}
+	ri = kvmalloc(sizeof(*ri) + r.len, 0);
+	if (!ri)
+		return -ENOMEM;
+	ri->id = r.id;
+	ri->subtype = r.subtype;
+	ri->len = r.len;
+	memcpy(ri->data, r.data, r.len);
+	ri->next = NULL;
+	for (pp = &log->rintents; *pp; pp = &(*pp)->next)
+		;
+	*pp = ri;
+	if (ri->id >= atomic_load(&log->next_intent_id))
+		atomic_store(&log->next_intent_id, ri->id + 1);
+	return 0;
 }
 
 /* Finish every recovered intent that has no done, oldest first. */

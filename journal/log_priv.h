@@ -200,6 +200,16 @@ int kvj_recover(struct kvj_log *log);
 int kvj_recover_intents(struct kvj_log *log);
 
 /* intent.c */
+/* The one decoder of intent and done deltas (recovery and the printer). */
+struct kvj_intent_rec {
+	uint32_t type;
+	uint64_t id;
+	uint32_t subtype;
+	uint32_t len;
+	const void *data;
+};
+int kvj_intent_decode(uint32_t type, const void *delta, uint32_t len,
+		      struct kvj_intent_rec *r);
 int kvj_intent_recovered(struct kvj_log *log, uint32_t type,
 			 const void *delta, uint32_t len);
 int kvj_intents_finish(struct kvj_log *log);

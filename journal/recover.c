@@ -632,35 +632,22 @@ const char *kvj_rec_type_name(uint32_t type)
 int kvj_walk_item_describe(const struct kvj_walk_item *it, char *out,
 			   size_t outlen)
 {
-	if (it->type == KVJ_ITEM_INTENT) {
-		struct kvj_intent_fmt f;
+	const char *name = it->type == KVJ_ITEM_DONE ? "done" : "intent";
+	struct kvj_intent_rec r;
+	int err = kvj_intent_decode(it->type, it->delta, it->len, &r);
 
-		if (it->len < sizeof(f)) {
-			snprintf(out, outlen, "intent, truncated (%u bytes)",
-				 it->len);
-			return 0;
-		}
-		memcpy(&f, it->delta, sizeof(f));
+	if (err == -ENOENT)
+		return err;
+	if (err)
+		snprintf(out, outlen, "%s, malformed (%u bytes)", name,
+			 it->len);
+	else if (it->type == KVJ_ITEM_DONE)
+		snprintf(out, outlen, "done id %" PRIu64, r.id);
+	else
 		snprintf(out, outlen,
 			 "intent id %" PRIu64 " subtype %u payload %u bytes",
-			 (uint64_t)kvj_le64_to_cpu(f.id),
-			 kvj_le32_to_cpu(f.subtype), kvj_le32_to_cpu(f.len));
-		return 0;
-	}
-	if (it->type == KVJ_ITEM_DONE) {
-		struct kvj_done_fmt f;
-
-		if (it->len < sizeof(f)) {
-			snprintf(out, outlen, "done, truncated (%u bytes)",
-				 it->len);
-			return 0;
-		}
-		memcpy(&f, it->delta, sizeof(f));
-		snprintf(out, outlen, "done id %" PRIu64,
-			 (uint64_t)kvj_le64_to_cpu(f.id));
-		return 0;
-	}
-	return -ENOENT;
+			 r.id, r.subtype, r.len);
+	return 0;
 }
 
 /* ---- recovery: the walk, then replay ---- */
