@@ -64,8 +64,9 @@ struct kvj_cil_pcp {
 
 struct kvj_cil {
 	_Atomic uint64_t seq; /* current context; readers under RCU */
-	atomic_uint_fast64_t order;
-	_Atomic uint64_t space[2]; /* folded per-CPU charges */
+	/* written by every commit: kept off seq's read-mostly line */
+	atomic_uint_fast64_t order __attribute__((aligned(KVJ_CACHELINE)));
+	_Atomic uint64_t space[2] __attribute__((aligned(KVJ_CACHELINE)));
 	uint64_t push_threshold;
 	unsigned nr_pcp;
 	struct kvj_cil_pcp *pcp;
