@@ -571,9 +571,11 @@ static int trans_found_buf(struct kv_buf *bp, unsigned nblks,
 	return 0;
 }
 
-int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
-		       uint64_t blkno, unsigned nblks,
-		       const struct kv_buf_ops *ops, struct kv_buf **bpp)
+/* Get (read: and verify) a buffer, locked and joined to tp. */
+static int trans_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
+		     uint64_t blkno, unsigned nblks,
+		     const struct kv_buf_ops *ops, bool read,
+		     struct kv_buf **bpp)
 {
 	struct kv_buf *bp = tx_bufs_find(tp, blkno);
 	int err;
@@ -581,28 +583,26 @@ int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 	if (bp)
 		return trans_found_buf(bp, nblks, bpp);
 	do {
-		err = kv_buf_get(bl->bc, blkno, nblks, ops, &bp);
+		err = read ? kv_buf_read(bl->bc, blkno, nblks, ops, &bp) :
+			     kv_buf_get(bl->bc, blkno, nblks, ops, &bp);
 		if (!err)
 			err = trans_join_buf(tp, bl, bp, bpp);
 	} while (err == JOIN_STALE);
 	return err;
 }
 
+int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
+		       uint64_t blkno, unsigned nblks,
+		       const struct kv_buf_ops *ops, struct kv_buf **bpp)
+{
+	return trans_buf(tp, bl, blkno, nblks, ops, false, bpp);
+}
+
 int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 			uint64_t blkno, unsigned nblks,
 			const struct kv_buf_ops *ops, struct kv_buf **bpp)
 {
-	struct kv_buf *bp = tx_bufs_find(tp, blkno);
-	int err;
-
-	if (bp)
-		return trans_found_buf(bp, nblks, bpp);
-	do {
-		err = kv_buf_read(bl->bc, blkno, nblks, ops, &bp);
-		if (!err)
-			err = trans_join_buf(tp, bl, bp, bpp);
-	} while (err == JOIN_STALE);
-	return err;
+	return trans_buf(tp, bl, blkno, nblks, ops, true, bpp);
 }
 
 void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,

@@ -184,15 +184,16 @@ static bool cil_item_fresh(const struct kvj_item *lip, uint64_t seq)
 }
 
 /*
- * Allocate, before the RCU read-side section, what formatting into
- * context seq will need: a NOFAIL allocation waiting for memory inside it
- * could wait on a push that waits for our grace period.  prep[i] is the
- * i-th dirty item's new entry, or a larger buffer for its relogged one.
- * Only the item (locked by us) is read: its entry may belong to a context
- * being pushed.
+ * What formatting into context seq will need: prep[i] is the i-th dirty
+ * item's new entry, or a larger buffer for its relogged one.  With alloc
+ * (before the RCU read-side section: a NOFAIL allocation waiting for
+ * memory inside it could wait on a push that waits for our grace period)
+ * allocate what is missing; without (inside it) only say whether prep
+ * covers seq.  Only the item (locked by us) is read: its entry may belong
+ * to a context being pushed.
  */
-static void cil_prep(struct kvj_item *items, uint64_t seq,
-		     struct kvj_cil_ent **prep)
+static bool cil_prep(struct kvj_item *items, uint64_t seq,
+		     struct kvj_cil_ent **prep, bool alloc)
 {
 	struct kvj_item *lip;
 	unsigned i = 0;
@@ -205,36 +206,21 @@ static void cil_prep(struct kvj_item *items, uint64_t seq,
 			continue;
 		need = lip->ops->size(lip, fresh);
 		if (prep[i] && prep[i]->size < need) {
+			if (!alloc)
+				return false;
 			kvj_cil_ent_free(prep[i]);
 			prep[i] = NULL;
 		}
-		if (!prep[i] && (fresh || lip->ent_size < need))
+		if (!prep[i] && (fresh || lip->ent_size < need)) {
+			if (!alloc)
+				return false;
 			prep[i] = cil_ent_alloc(lip, need);
-		i++;
-	}
-}
-
-/* Inside the read-side section: does prep cover context seq? */
-static bool cil_prep_covers(struct kvj_item *items, uint64_t seq,
-			    struct kvj_cil_ent **prep)
-{
-	struct kvj_item *lip;
-	unsigned i = 0;
-
-	for (lip = items; lip; lip = lip->tr_next) {
-		bool fresh = cil_item_fresh(lip, seq);
-		uint32_t need;
-
-		if (!(lip->tr_flags & KVJ_LI_DIRTY))
-			continue;
-		need = lip->ops->size(lip, fresh);
-		if (prep[i] ? prep[i]->size < need :
-			      fresh || lip->ent_size < need)
-			return false;
+		}
 		i++;
 	}
 	return true;
 }
+
 
 /*
  * Format one item into the context seq, from its prepared allocation.
@@ -301,10 +287,10 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 	kvj_rcu_register();
 	seq = atomic_load_explicit(&cil->seq, memory_order_acquire);
 	for (;;) {
-		cil_prep(items, seq, prep);
+		cil_prep(items, seq, prep, true);
 		urcu_memb_read_lock();
 		seq = atomic_load_explicit(&cil->seq, memory_order_acquire);
-		if (cil_prep_covers(items, seq, prep))
+		if (cil_prep(items, seq, prep, false))
 			break;
 		/* a push switched contexts meanwhile: prepare for the new one */
 		urcu_memb_read_unlock();
