@@ -64,6 +64,8 @@ static unsigned opt_ranges = 1;
  */
 static unsigned opt_force_every = 10000;
 static bool opt_single, opt_compare, opt_fsync, opt_csv, opt_no_compress;
+/* each thread changes only its own share of the buffers (AG-sharded) */
+static bool opt_private;
 static const char *opt_image;
 static uint64_t opt_size = 4ull << 30;
 static uint64_t opt_logsize;
@@ -107,6 +109,7 @@ struct worker {
 	struct kvj_log *log;
 	struct kvfs_bli_log *bl;
 	uint64_t tx, forces;
+	unsigned lo, span; /* the buffers it picks from */
 	double cpu_secs;
 	int err;
 	const char *what;
@@ -146,12 +149,13 @@ static inline uint64_t xorshift(uint64_t *x)
 }
 
 /* opt_items distinct buffer indices in ascending order (the lock order) */
-static void pick_buffers(uint64_t *rng, unsigned *idx)
+static void pick_buffers(uint64_t *rng, unsigned lo, unsigned span,
+			 unsigned *idx)
 {
 	unsigned i, j, n = 0;
 
 	while (n < opt_items) {
-		unsigned v = (unsigned)(xorshift(rng) % opt_buffers);
+		unsigned v = lo + (unsigned)(xorshift(rng) % span);
 
 		for (i = 0; i < n && idx[i] < v; i++)
 			;
@@ -198,7 +202,7 @@ static int one_trans(struct worker *w, uint64_t *rng, uint64_t *seqp)
 	struct kvj_trans *tp;
 	int err;
 
-	pick_buffers(rng, idx);
+	pick_buffers(rng, w->lo, w->span, idx);
 	err = kvj_trans_alloc(w->log, trans_res(), 0, &tp);
 	if (err) {
 		w->what = "kvj_trans_alloc";
@@ -430,6 +434,10 @@ static int run(bool single, unsigned nthreads, struct result *res)
 	t0 = now_secs();
 	for (started = 0; started < nthreads; started++) {
 		w[started].id = started;
+		w[started].lo = opt_private ? started * (opt_buffers / nthreads) :
+					      0;
+		w[started].span = opt_private ? opt_buffers / nthreads :
+						opt_buffers;
 		w[started].log = log;
 		w[started].bl = bl;
 		if (pthread_create(&w[started].th, NULL, work, &w[started])) {
@@ -557,6 +565,10 @@ static void usage(FILE *f)
 		"  --single-cil        one global CIL list and lock (the ablation)\n"
 		"  --compare           run per-CPU and --single-cil alternately\n"
 		"  --no-compress       checkpoints without zstd\n"
+		"  --private           each thread changes only its own share\n"
+		"                      of the buffers (as threads working in\n"
+		"                      different AGs): no buffer is shared, the\n"
+		"                      CIL is the only common structure\n"
 		"  --image PATH        use this existing scratch kvfs image: its log\n"
 		"                      is overwritten and free blocks of its highest\n"
 		"                      AG are written (without allocating them)\n"
@@ -638,6 +650,7 @@ static int parse_args(int argc, char **argv)
 		{ "single-cil", no_argument, NULL, 'S' },
 		{ "compare", no_argument, NULL, 'C' },
 		{ "no-compress", no_argument, NULL, 'N' },
+		{ "private", no_argument, NULL, 'P' },
 		{ "image", required_argument, NULL, 'I' },
 		{ "size", required_argument, NULL, 'z' },
 		{ "log-size", required_argument, NULL, 'l' },
@@ -645,6 +658,7 @@ static int parse_args(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned i;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -686,6 +700,9 @@ static int parse_args(int argc, char **argv)
 		case 'N':
 			opt_no_compress = true;
 			break;
+		case 'P':
+			opt_private = true;
+			break;
 		case 'I':
 			opt_image = optarg;
 			break;
@@ -717,6 +734,15 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, PROG ": --items %u exceeds --buffers %u\n",
 			opt_items, opt_buffers);
 		return -1;
+	}
+	for (i = 0; opt_private && i < opt_nthreads; i++) {
+		if (opt_items > opt_buffers / opt_threads[i]) {
+			fprintf(stderr,
+				PROG ": --private: %u threads leave fewer than "
+				     "--items %u buffers each\n",
+				opt_threads[i], opt_items);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -39,7 +39,7 @@ check_csv() {
 
 "$bench" --help >"$tmp/help" || fail "--help failed"
 for opt in --threads --seconds --buffers --force-every --fsync \
-	--single-cil --compare --image --csv; do
+	--single-cil --compare --private --image --csv; do
 	grep -q -- "$opt" "$tmp/help" || fail "--help does not describe $opt"
 done
 
@@ -54,6 +54,15 @@ check_csv "$tmp/fsync.csv" "fsync-percpu,2"
 "$bench" $small --threads 2 --single-cil --items 2 --ranges 3 \
 	--force-every 0 --csv >"$tmp/single.csv" || fail "--single-cil failed"
 check_csv "$tmp/single.csv" "single,2"
+
+# --private: two threads share no buffer; too few buffers is refused
+"$bench" $small --threads 2 --private --csv >"$tmp/private.csv" ||
+	fail "--private run failed"
+check_csv "$tmp/private.csv" "percpu,2"
+"$bench" $small --threads 2 --private --buffers 4 --items 4 \
+	>/dev/null 2>"$tmp/err" && fail "--private with 2 buffers each accepted"
+grep -q "fewer than --items 4 buffers each" "$tmp/err" ||
+	fail "--private error: $(cat "$tmp/err")"
 
 "$bench" $small --threads 2 >"$tmp/report" || fail "default report failed"
 for what in "committed transactions/s" "item deltas/s" "checkpoints/s" \
