@@ -493,8 +493,9 @@ void kvfs_bli_log_destroy(struct kvfs_bli_log *bl)
 		 * that the cache can still be torn down.
 		 */
 		if (kv_buf_is_pinned(bp))
-			fprintf(stderr, "kvfs: block %llu still pinned at "
-					"log teardown\n",
+			fprintf(stderr,
+				"kvfs: block %llu still pinned at "
+				"log teardown\n",
 				(unsigned long long)bp->b_blkno);
 		while (kv_buf_is_pinned(bp))
 			kv_buf_unpin(bp);

@@ -89,9 +89,8 @@ static int inode_verify_read(struct kv_buf *bp)
 	int err;
 
 	for (size_t i = 0; i < nr; i++) {
-		err = kvfs_dinode_verify((char *)bp->b_addr +
-						 (i << g->inodelog),
-					 g, ino + i);
+		err = kvfs_dinode_verify(
+			(char *)bp->b_addr + (i << g->inodelog), g, ino + i);
 		if (err)
 			return err;
 	}

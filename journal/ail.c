@@ -190,15 +190,14 @@ void kvj_log_push_ail(struct kvj_log *log)
 /* Push when space runs short, someone waits for space, or asked to. */
 static bool ail_wants_push(struct kvj_log *log)
 {
-	int64_t used = (int64_t)log->p.log_bytes -
-		       atomic_load(&log->grant.avail);
+	int64_t used =
+		(int64_t)log->p.log_bytes - atomic_load(&log->grant.avail);
 
 	if (atomic_exchange(&log->ail.reclaim, false))
 		log->ail.push_all = true;
-	return log->ail.head &&
-	       (log->ail.push_all || log->ail.kicked ||
-		atomic_load(&log->grant.waiters) ||
-		used > (int64_t)log->p.log_bytes / 2);
+	return log->ail.head && (log->ail.push_all || log->ail.kicked ||
+				 atomic_load(&log->grant.waiters) ||
+				 used > (int64_t)log->p.log_bytes / 2);
 }
 
 static void *ail_thread(void *arg)

@@ -74,9 +74,9 @@ int kvj_cil_init(struct kvj_log *log)
 	 * (by a push collecting it, or a preempted committer) always has
 	 * another free one to try.
 	 */
-	cil->nr_pcp = log->p.single_cil ? 1 :
-		      (unsigned)(2 * ncpu > KVJ_MAX_PCP ? KVJ_MAX_PCP :
-							  2 * ncpu);
+	if (ncpu > KVJ_MAX_PCP / 2)
+		ncpu = KVJ_MAX_PCP / 2;
+	cil->nr_pcp = log->p.single_cil ? 1 : 2 * (unsigned)ncpu;
 	cil->pcp = kvzalloc(sizeof(*cil->pcp) * cil->nr_pcp, 0);
 	if (!cil->pcp)
 		return -ENOMEM;
@@ -221,7 +221,6 @@ static bool cil_prep(struct kvj_item *items, uint64_t seq,
 	return true;
 }
 
-
 /*
  * Format one item into the context seq, from its prepared allocation.
  * New entries are chained on *newp; returns the bytes newly charged.
@@ -296,8 +295,7 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 		urcu_memb_read_unlock();
 	}
 	idx = seq & 1;
-	order = atomic_fetch_add_explicit(&cil->order, 1,
-					  memory_order_relaxed);
+	order = atomic_fetch_add_explicit(&cil->order, 1, memory_order_relaxed);
 	i = 0;
 	for (lip = items; lip; lip = lip->tr_next) {
 		bool relog;

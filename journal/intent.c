@@ -236,8 +236,8 @@ int kvj_intent_decode(uint32_t type, const void *delta, uint32_t len,
 	return -ENOENT;
 }
 
-int kvj_intent_recovered(struct kvj_log *log, uint32_t type,
-			 const void *delta, uint32_t len)
+int kvj_intent_recovered(struct kvj_log *log, uint32_t type, const void *delta,
+			 uint32_t len)
 {
 	struct kvj_rintent *ri, **pp;
 	struct kvj_intent_rec r;

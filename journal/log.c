@@ -44,8 +44,7 @@ int kvj_io_read(struct kvj_log *log, void *buf, size_t len, uint64_t off)
 	return log->p.io->read(log->p.io_priv, buf, len, off);
 }
 
-int kvj_io_write(struct kvj_log *log, const void *buf, size_t len,
-		 uint64_t off)
+int kvj_io_write(struct kvj_log *log, const void *buf, size_t len, uint64_t off)
 {
 	return log->p.io->write(log->p.io_priv, buf, len, off);
 }
@@ -129,7 +128,8 @@ static void *push_thread(void *arg)
 		if (!log->push_wanted) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += log->p.push_interval_ms / 1000;
-			ts.tv_nsec += (log->p.push_interval_ms % 1000) * 1000000L;
+			ts.tv_nsec +=
+				(log->p.push_interval_ms % 1000) * 1000000L;
 			if (ts.tv_nsec >= 1000000000) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
@@ -310,8 +310,9 @@ int kvj_log_close(struct kvj_log *log)
 		if (!err && !log->ail.head)
 			err = kvj_write_unmount(log);
 		else if (!err)
-			fprintf(stderr, "kvjournal: unfinished intents: the log "
-					"stays dirty for recovery\n");
+			fprintf(stderr,
+				"kvjournal: unfinished intents: the log "
+				"stays dirty for recovery\n");
 	}
 	log_free(log);
 	return err;

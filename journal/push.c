@@ -65,8 +65,8 @@ void kvj_rec_hdr_seal(struct kvj_rec_hdr *h)
 	h->magic = kvj_cpu_to_le32(KVJ_REC_MAGIC);
 	h->version = kvj_cpu_to_le32(KVJ_LOG_VERSION);
 	h->hdr_crc = 0;
-	h->hdr_crc = kvj_cpu_to_le32(kv_crc32c_block(h, sizeof(*h),
-						      KVJ_REC_HDR_CRC_OFF));
+	h->hdr_crc = kvj_cpu_to_le32(
+		kv_crc32c_block(h, sizeof(*h), KVJ_REC_HDR_CRC_OFF));
 }
 
 /*
@@ -128,7 +128,7 @@ static int push_make_room(struct kvj_log *log, uint64_t bytes)
 struct ckpt_layout {
 	uint8_t *buf;
 	uint64_t bytes;
-	uint32_t cycle, bb;      /* where it starts */
+	uint32_t cycle, bb; /* where it starts */
 	uint32_t end_cycle, end_bb;
 	kvj_lsn_t ckpt_lsn;
 };
@@ -216,7 +216,7 @@ static int ckpt_layout(struct kvj_log *log, struct ckpt_layout *l,
 
 /* Detach the switched-out context's entries, sorted in commit order. */
 static struct kvj_cil_ent **cil_collect(struct kvj_log *log, unsigned idx,
-				       uint32_t *nrp, uint64_t *chargedp)
+					uint32_t *nrp, uint64_t *chargedp)
 {
 	struct kvj_cil *cil = &log->cil;
 	struct kvj_cil_ent **v, *ent;

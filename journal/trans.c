@@ -16,8 +16,8 @@
 
 struct kvj_trans {
 	struct kvj_log *log;
-	int64_t unit;     /* bytes per commit, overhead included */
-	unsigned cnt;     /* units still held */
+	int64_t unit; /* bytes per commit, overhead included */
+	unsigned cnt; /* units still held */
 	struct kvj_item *items;
 	unsigned nofs_saved;
 	unsigned nofail_saved;

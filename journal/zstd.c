@@ -68,8 +68,8 @@ size_t kvj_zstd_bound(size_t len)
 size_t kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap,
 			 const void *src, size_t len)
 {
-	size_t r = ZSTD_compressCCtx(z->cctx, dst, cap, src, len,
-				     KVJ_ZSTD_LEVEL);
+	size_t r =
+		ZSTD_compressCCtx(z->cctx, dst, cap, src, len, KVJ_ZSTD_LEVEL);
 
 	if (ZSTD_isError(r) || r >= len)
 		return 0;

@@ -434,10 +434,10 @@ static int run(bool single, unsigned nthreads, struct result *res)
 	t0 = now_secs();
 	for (started = 0; started < nthreads; started++) {
 		w[started].id = started;
-		w[started].lo = opt_private ? started * (opt_buffers / nthreads) :
-					      0;
-		w[started].span = opt_private ? opt_buffers / nthreads :
-						opt_buffers;
+		w[started].lo =
+			opt_private ? started * (opt_buffers / nthreads) : 0;
+		w[started].span =
+			opt_private ? opt_buffers / nthreads : opt_buffers;
 		w[started].log = log;
 		w[started].bl = bl;
 		if (pthread_create(&w[started].th, NULL, work, &w[started])) {
