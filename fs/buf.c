@@ -38,6 +38,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <urcu.h>
@@ -806,25 +807,38 @@ void kv_bcache_get_stats(struct kv_bcache *bc, struct kv_bcache_stats *st)
 	st->bytes_cached = atomic_load(&bc->bytes);
 }
 
-#define FLUSH_BATCH 128
+static int buf_blkno_cmp(const void *x, const void *y)
+{
+	const struct kv_buf *a = *(struct kv_buf *const *)x;
+	const struct kv_buf *b = *(struct kv_buf *const *)y;
 
+	return a->b_blkno < b->b_blkno ? -1 : a->b_blkno > b->b_blkno;
+}
+
+/*
+ * One pass over the LRU collects every dirty, unpinned buffer (held, so
+ * none dies meanwhile); they are written in block order.  The array is
+ * allocated before the LRU lock (reclaim takes that lock); if buffers were
+ * added meanwhile and it filled up, another pass picks up the rest.
+ */
 int kv_bcache_flush(struct kv_bcache *bc)
 {
-	struct kv_buf *batch[FLUSH_BATCH];
-	bool pinned;
-	size_t n;
+	struct kv_buf **v;
+	bool pinned = false, full;
+	size_t cap, n, i;
 	int err = 0;
 
 	rcu_online();
 	do {
 		struct kv_buf *bp;
 
-		/* collect dirty buffers, holding each (never dying here) */
-		pinned = false;
+		cap = atomic_load(&bc->nr_lru) + 16;
+		v = kvmalloc(cap * sizeof(*v), 0);
+		if (!v)
+			return -ENOMEM;
 		n = 0;
 		kv_mutex_lock(&bc->lru_lock);
-		for (bp = bc->lru_first; bp && n < FLUSH_BATCH;
-		     bp = bp->b_lru_next) {
+		for (bp = bc->lru_first; bp && n < cap; bp = bp->b_lru_next) {
 			if (!(atomic_load(&bp->b_flags) & KV_BUF_DIRTY))
 				continue;
 			if (atomic_load(&bp->b_pin_count)) {
@@ -832,12 +846,14 @@ int kv_bcache_flush(struct kv_bcache *bc)
 				continue;
 			}
 			kv_buf_hold(bp);
-			batch[n++] = bp;
+			v[n++] = bp;
 		}
+		full = n == cap;
 		kv_mutex_unlock(&bc->lru_lock);
 
-		for (size_t i = 0; i < n; i++) {
-			bp = batch[i];
+		qsort(v, n, sizeof(*v), buf_blkno_cmp);
+		for (i = 0; i < n; i++) {
+			bp = v[i];
 			kv_buf_lock(bp);
 			if (!err && kv_buf_is_dirty(bp)) {
 				err = kv_buf_write(bp);
@@ -850,7 +866,8 @@ int kv_bcache_flush(struct kv_bcache *bc)
 			kv_buf_unlock(bp);
 			kv_buf_rele(bp);
 		}
-	} while (!err && n == FLUSH_BATCH);
+		kvfree(v);
+	} while (!err && full);
 	if (err)
 		return err;
 	err = kv_dev_flush(bc->dev);

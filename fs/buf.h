@@ -125,8 +125,9 @@ void kv_bcache_set_private(struct kv_bcache *bc, void *priv);
 void *kv_bcache_private(const struct kv_bcache *bc);
 void kv_bcache_get_stats(struct kv_bcache *bc, struct kv_bcache_stats *st);
 /*
- * Write back every dirty, unpinned buffer, then flush the device.  Returns
- * -EBUSY (after writing the rest) if pinned dirty buffers remained.
+ * Write back every dirty, unpinned buffer in block order, then flush the
+ * device.  Returns -EBUSY (after writing the rest) if pinned dirty buffers
+ * remained, -ENOMEM if the list of them could not be allocated.
  */
 int kv_bcache_flush(struct kv_bcache *bc);
 /* Reclaim up to nr unused buffers now (the shrinker's scan); returns freed. */
