@@ -40,6 +40,7 @@ void kvj_ail_insert_locked(struct kvj_log *log, struct kvj_item *lip,
 	ail->tail = lip;
 	lip->in_ail = true;
 	ail->nr++;
+	ail->inserts++;
 }
 
 void kvj_ail_delete_locked(struct kvj_log *log, struct kvj_item *lip)
@@ -187,13 +188,43 @@ void kvj_log_push_ail(struct kvj_log *log)
 	}
 }
 
-/* Push when space runs short, someone waits for space, or asked to. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Nothing entered the AIL for idle_push_ms: time to write it all back. */
+static bool ail_idle(struct kvj_log *log)
+{
+	struct kvj_ail *ail = &log->ail;
+	uint64_t now = now_ms();
+
+	if (ail->inserts != ail->idle_inserts) {
+		ail->idle_inserts = ail->inserts;
+		ail->idle_since_ms = now;
+		return false;
+	}
+	if (now - ail->idle_since_ms < log->p.idle_push_ms)
+		return false;
+	/* once per idle period (intents waiting for their done stay) */
+	ail->idle_since_ms = now;
+	return true;
+}
+
+/*
+ * Push when space runs short, someone waits for space, memory is short,
+ * the log has been idle, or asked to.
+ */
 static bool ail_wants_push(struct kvj_log *log)
 {
 	int64_t used =
 		(int64_t)log->p.log_bytes - atomic_load(&log->grant.avail);
 
-	if (atomic_exchange(&log->ail.reclaim, false))
+	if (atomic_exchange(&log->ail.reclaim, false) ||
+	    (log->ail.head && !log->ail.push_all && ail_idle(log)))
 		log->ail.push_all = true;
 	return log->ail.head && (log->ail.push_all || log->ail.kicked ||
 				 atomic_load(&log->grant.waiters) ||

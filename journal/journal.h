@@ -161,6 +161,12 @@ struct kvj_log_params {
 	unsigned push_interval_ms;
 	/* push when the CIL holds more than log_bytes / this; 0 = 8 */
 	unsigned push_fraction;
+	/*
+	 * Write everything back once no checkpoint has been written for this
+	 * long (like XFS's log worker: an idle log does not keep its dirty
+	 * metadata, nor a long recovery); 0 = 30 s
+	 */
+	unsigned idle_push_ms;
 	/* one global CIL list and lock (the ablation of the per-CPU CIL) */
 	bool single_cil;
 	/* no zstd compression of checkpoints */

@@ -255,6 +255,8 @@ int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
 		log->p.push_interval_ms = 50;
 	if (!log->p.push_fraction)
 		log->p.push_fraction = 8;
+	if (!log->p.idle_push_ms)
+		log->p.idle_push_ms = 30000;
 	log->log_bb = p->log_bytes >> KVJ_BB_SHIFT;
 	kv_mutex_init(&log->lock, kvj_lock_class(KVJ_LC_LOG));
 	kv_mutex_init(&log->push_lock, kvj_lock_class(KVJ_LC_PUSH));

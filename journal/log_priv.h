@@ -83,6 +83,9 @@ struct kvj_ail {
 	bool push_all;           /* drain requested */
 	bool kicked;             /* someone waits for space */
 	atomic_bool reclaim;     /* memory is short: push all (lock-free) */
+	uint64_t inserts;        /* items inserted so far */
+	uint64_t idle_inserts;   /* the count when idle_since was taken */
+	uint64_t idle_since_ms;  /* no insertion since (pusher's clock) */
 	bool stop;
 	pthread_t thread;
 	bool thread_running;

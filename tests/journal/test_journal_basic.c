@@ -6,7 +6,8 @@
  * item relogged many times in one checkpoint once; rolling transactions
  * keep their NOFS scope; recovery of the same image twice gives the same
  * result, also when the first recovery itself crashes; concurrent forces
- * share checkpoint writes and flushes (group commit).
+ * share checkpoint writes and flushes (group commit); an idle log writes
+ * its items back by itself.
  */
 #include <inttypes.h>
 
@@ -244,6 +245,36 @@ static void test_recover_twice(void)
 	jt_remove(&t);
 }
 
+/*
+ * An idle log writes its items back by itself (idle_push_ms): the change
+ * reaches its block in place and the tail catches up with the head.
+ */
+static void test_idle_push(void)
+{
+	struct kvj_log_params p = { .idle_push_ms = 100 };
+	struct kvj_log_stats st;
+	struct jt t;
+	unsigned ms;
+
+	jt_create(&t, "idle", 2, LOGB);
+	jt_dev_open(&t);
+	CHECK(jt_log_open_p(&t, &p) == 0);
+	CHECK(kvj_log_force(t.log, jt_tx1(&t, 1, 128, 64, 0x5a)) == 0);
+	for (ms = 0; ms < 5000; ms += 10) {
+		kvj_log_get_stats(t.log, &st);
+		if (st.ail_pushed && st.tail_lsn == st.head_lsn)
+			break;
+		usleep(10000);
+	}
+	printf("idle push: written back after ~%u ms\n", ms);
+	CHECK(st.ail_pushed > 0);
+	CHECK(st.tail_lsn == st.head_lsn);
+	check_val(&t, 1, 128, 0x5a);
+	CHECK(kvj_log_close(t.log) == 0);
+	jt_dev_close(&t);
+	jt_remove(&t);
+}
+
 #define GC_THREADS 8
 #define GC_FORCES 40
 
@@ -259,8 +290,8 @@ static void *gc_worker(void *arg)
 	unsigned n;
 
 	for (n = 0; n < GC_FORCES; n++) {
-		uint64_t seq = jt_tx1(a->t, a->id, 64 * (n % 8), 64,
-				      (uint8_t)(n + 1));
+		uint64_t seq =
+			jt_tx1(a->t, a->id, 64 * (n % 8), 64, (uint8_t)(n + 1));
 
 		CHECK(kvj_log_force(a->t->log, seq) == 0);
 	}
@@ -294,7 +325,8 @@ static void test_group_commit(void)
 		pthread_join(th[i], NULL);
 	kvj_log_get_stats(t.log, &st);
 	printf("group commit: %" PRIu64 " forces, %" PRIu64
-	       " checkpoints written\n", st.forces, st.force_writes);
+	       " checkpoints written\n",
+	       st.forces, st.force_writes);
 	CHECK_EQ(st.forces, GC_THREADS * GC_FORCES);
 	CHECK(st.force_writes * 2 <= st.forces);
 	jt_log_crash(&t);
@@ -315,6 +347,7 @@ int main(void)
 	test_roll_scope();
 	test_recover_twice();
 	test_group_commit();
+	test_idle_push();
 	jt_fini();
 	printf("journal basic: ok\n");
 	return 0;
