@@ -54,6 +54,23 @@ struct kv_page {
 	struct kv_cache *cache; /* SLAB: owner */
 };
 
+/*
+ * A page's state is written under the lock of whoever owns the page (the
+ * buddy lock, a thread's page-cache lock, a slab's) but read by others
+ * without it (a buddy merge checking its neighbour, kvfree finding out what
+ * it frees): relaxed atomics, which cost nothing on x86.  Only the buddy
+ * lock makes a page FREE or takes it out of FREE.
+ */
+static inline uint8_t kv_pg_state(const struct kv_page *d)
+{
+	return __atomic_load_n(&d->state, __ATOMIC_RELAXED);
+}
+
+static inline void kv_pg_set_state(struct kv_page *d, uint8_t state)
+{
+	__atomic_store_n(&d->state, state, __ATOMIC_RELAXED);
+}
+
 /* Size classes 8 B .. 8 KiB and named caches share one magazine array. */
 #define KV_NR_CLASSES 33
 #define KV_NAMED_MAX 64

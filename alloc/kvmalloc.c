@@ -146,7 +146,7 @@ static void bad_free(const void *p, const char *what)
 /* A buddy block of the direct map (not a slab object). */
 static bool block_free(const void *p, struct kv_page *d)
 {
-	if (d->state != KV_PG_USED || ((uintptr_t)p & (KV_PAGE_SIZE - 1)))
+	if (kv_pg_state(d) != KV_PG_USED || ((uintptr_t)p & (KV_PAGE_SIZE - 1)))
 		return false;
 	kv_page_free(kv_pfn(p), d->order);
 	return true;
@@ -157,7 +157,7 @@ static void kvfree_common(const void *p, bool account)
 	if (likely(kv_in_arena(p))) {
 		struct kv_page *d = &kv.desc[kv_pfn(p)];
 
-		if (likely(d->state == KV_PG_SLAB)) {
+		if (likely(kv_pg_state(d) == KV_PG_SLAB)) {
 			kv_slab_free(d->cache, (void *)p);
 			if (account)
 				kv_tstat_add(kv_tc, KV_T_SLAB_FREE, 1);
@@ -196,9 +196,9 @@ size_t kv_ksize(const void *p)
 	if (kv_in_arena(p)) {
 		struct kv_page *d = &kv.desc[kv_pfn(p)];
 
-		if (d->state == KV_PG_SLAB)
+		if (kv_pg_state(d) == KV_PG_SLAB)
 			return d->cache->size;
-		if (d->state == KV_PG_USED)
+		if (kv_pg_state(d) == KV_PG_USED)
 			return KV_PAGE_SIZE << d->order;
 		return 0;
 	}
@@ -243,7 +243,7 @@ void kv_kfree(const void *p)
 {
 	if (!p)
 		return;
-	if (kv_in_arena(p) && kv.desc[kv_pfn(p)].state == KV_PG_SLAB)
+	if (kv_in_arena(p) && kv_pg_state(&kv.desc[kv_pfn(p)]) == KV_PG_SLAB)
 		kvfree(p);
 	else
 		bad_free(p, "kv_kfree");
@@ -314,7 +314,7 @@ void kv_free_pages(void *p, unsigned order)
 {
 	if (!p)
 		return;
-	if (!kv_in_arena(p) || kv.desc[kv_pfn(p)].state != KV_PG_USED ||
+	if (!kv_in_arena(p) || kv_pg_state(&kv.desc[kv_pfn(p)]) != KV_PG_USED ||
 	    kv.desc[kv_pfn(p)].order != order) {
 		bad_free(p, "kv_free_pages");
 		return;
@@ -392,7 +392,7 @@ static void report_block_leaks(unsigned *nr)
 	for (pfn = 0; pfn < kv.npages; pfn++) {
 		struct kv_page *d = &kv.desc[pfn];
 
-		if (d->state != KV_PG_USED)
+		if (kv_pg_state(d) != KV_PG_USED)
 			continue;
 		fprintf(stderr, "kvalloc: leak: %u page(s) at %p\n",
 			1u << d->order, kv_page_addr(pfn));

@@ -27,7 +27,7 @@ static void free_list_add(uint32_t pfn, unsigned order)
 	struct kv_page *d = &kv.desc[pfn];
 	uint32_t head = kv.free_head[order];
 
-	d->state = KV_PG_FREE;
+	kv_pg_set_state(d, KV_PG_FREE);
 	d->order = (uint8_t)order;
 	d->prev = KV_PFN_NONE;
 	d->next = head;
@@ -51,21 +51,21 @@ static void free_list_del(uint32_t pfn)
 				 __ATOMIC_RELAXED);
 	if (d->next != KV_PFN_NONE)
 		kv.desc[d->next].prev = d->prev;
-	d->state = KV_PG_NONE;
+	kv_pg_set_state(d, KV_PG_NONE);
 }
 
 /* Free one aligned block, merging with free buddies.  buddy_lock held. */
 static void buddy_free_block(uint32_t pfn, unsigned order)
 {
 	kv.nr_free += 1u << order;
-	kv.desc[pfn].state = KV_PG_NONE;
+	kv_pg_set_state(&kv.desc[pfn], KV_PG_NONE);
 	while (order < KV_MAX_ORDER) {
 		uint32_t buddy = pfn ^ (1u << order);
 		struct kv_page *b = &kv.desc[buddy];
 
 		if (buddy + (1u << order) > kv.npages)
 			break;
-		if (b->state != KV_PG_FREE || b->order != order)
+		if (kv_pg_state(b) != KV_PG_FREE || b->order != order)
 			break;
 		free_list_del(buddy);
 		pfn &= buddy;
@@ -149,7 +149,7 @@ bool kv_buddy_try_bulk(uint32_t *pfn, uint32_t n)
 			o = fit;
 		head = buddy_take((unsigned)o);
 		for (j = 0; j < 1u << o; j++) {
-			kv.desc[head + j].state = KV_PG_VMAP;
+			kv_pg_set_state(&kv.desc[head + j], KV_PG_VMAP);
 			pfn[i++] = head + j;
 		}
 	}
@@ -216,7 +216,7 @@ static uint32_t pcp_alloc(struct kv_tcache *tc)
 		got[n++] = pfn;
 	buddy_unlock(false);
 	for (i = 1; i < n; i++) {
-		kv.desc[got[i]].state = KV_PG_PCP;
+		kv_pg_set_state(&kv.desc[got[i]], KV_PG_PCP);
 		tc->pcp[n - 1 - i] = got[i];
 	}
 	if (n)
@@ -242,7 +242,7 @@ static void pcp_free(struct kv_tcache *tc, uint32_t pfn)
 			(c - half) * sizeof(tc->pcp[0]));
 		c -= half;
 	}
-	kv.desc[pfn].state = KV_PG_PCP;
+	kv_pg_set_state(&kv.desc[pfn], KV_PG_PCP);
 	tc->pcp[c] = pfn;
 	__atomic_store_n(&tc->pcp_count, c + 1, __ATOMIC_RELAXED);
 	tc_page_unlock(tc);
@@ -287,7 +287,7 @@ static bool hcp_free(struct kv_tcache *tc, uint32_t pfn, unsigned order)
 		tc_page_unlock(tc);
 		return false;
 	}
-	kv.desc[pfn].state = KV_PG_PCP;
+	kv_pg_set_state(&kv.desc[pfn], KV_PG_PCP);
 	kv.desc[pfn].order = (uint8_t)order;
 	tc->hcp[order][c] = pfn;
 	tc->hcp_count[order] = c + 1;
@@ -354,7 +354,7 @@ uint32_t kv_page_try(unsigned order)
 		return kv_page_try(order);
 	}
 	if (pfn != KV_PFN_NONE) {
-		kv.desc[pfn].state = KV_PG_USED;
+		kv_pg_set_state(&kv.desc[pfn], KV_PG_USED);
 		kv.desc[pfn].order = (uint8_t)order;
 	}
 	return pfn;

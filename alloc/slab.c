@@ -130,7 +130,7 @@ static uint32_t slab_new(struct kv_cache *c, kv_gfp_t gfp)
 	for (i = 0; i < 1u << order; i++) {
 		struct kv_page *d = &kv.desc[pfn + i];
 
-		d->state = KV_PG_SLAB;
+		kv_pg_set_state(d, KV_PG_SLAB);
 		d->cache = c;
 		d->head = pfn;
 	}
@@ -149,7 +149,7 @@ static void slab_release(struct kv_cache *c, uint32_t pfn)
 	unsigned n = 1u << kv.desc[pfn].order, i;
 
 	for (i = 0; i < n; i++)
-		kv.desc[pfn + i].state = KV_PG_NONE;
+		kv_pg_set_state(&kv.desc[pfn + i], KV_PG_NONE);
 	__atomic_store_n(&c->nr_slab_pages, c->nr_slab_pages - n,
 			 __ATOMIC_RELAXED);
 	/* straight to the buddy: shrinking must not refill thread caches */
@@ -319,7 +319,7 @@ void kv_slab_report_leaks(unsigned *nr)
 	for (pfn = 0; pfn < kv.npages; pfn++) {
 		struct kv_page *d = &kv.desc[pfn];
 
-		if (d->state != KV_PG_SLAB || d->head != pfn || !d->inuse)
+		if (kv_pg_state(d) != KV_PG_SLAB || d->head != pfn || !d->inuse)
 			continue;
 		fprintf(stderr,
 			"kvalloc: leak: %u object(s) of %.23s (%u bytes) in slab %p\n",

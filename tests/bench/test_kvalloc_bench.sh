@@ -55,15 +55,16 @@ run_csv() {
 	done
 	# shellcheck disable=SC2086
 	"$bench" --csv --contention --alloc "$(echo $2 | tr ' ' ,)" \
-		--threads 1,2 --seconds 0.02 --budget 256M $args \
+		--threads 1,2 --seconds 0.02 --budget 512M $args \
 		>"$tmp/csv" 2>"$tmp/err" ||
 		fail "csv run failed: $(cat "$tmp/err")"
 	check_csv "$tmp/csv" "$1" "$2"
 }
 
-# full_fit_alloc pins 2 * fls(ncpus) * 8192 one-page areas: with the guard
-# pages of kv's debug builds, more vmap areas than vm.max_map_count allows,
-# so it runs without kv-vmalloc.
+# full_fit_alloc pins 2 * fls(ncpus) * 8192 pages a thread at its peak (256
+# MiB at 2 threads on 2 CPUs: hence the 512 MiB budget), and on the vmap
+# path as many one-page areas, each a kernel mapping: more than
+# vm.max_map_count allows the process, so it runs without kv-vmalloc.
 run_csv "$(echo $tests | sed 's/full_fit_alloc//')" "$allocs"
 run_csv full_fit_alloc "kv glibc jemalloc mimalloc"
 "$bench" --csv --alloc all --test small_obj --seconds 0.02 --budget 64M \
