@@ -7,7 +7,8 @@
  * keep their NOFS scope; recovery of the same image twice gives the same
  * result, also when the first recovery itself crashes; concurrent forces
  * share checkpoint writes and flushes (group commit); an idle log writes
- * its items back by itself.
+ * its items back by itself; pushes happen on the timer and on CIL space
+ * without a force.
  */
 #include <inttypes.h>
 
@@ -275,6 +276,51 @@ static void test_idle_push(void)
 	jt_remove(&t);
 }
 
+/* Wait up to 5 s for a checkpoint nobody forced. */
+static bool wait_unforced_checkpoint(struct kvj_log *log)
+{
+	struct kvj_log_stats st;
+	unsigned ms;
+
+	for (ms = 0; ms < 5000; ms += 5) {
+		kvj_log_get_stats(log, &st);
+		if (st.checkpoints)
+			return st.force_writes == 0;
+		usleep(5000);
+	}
+	return false;
+}
+
+/*
+ * Without any force, the push thread checkpoints on its timer, and (with
+ * the timer far away) when the CIL passes its share of the log.
+ */
+static void test_push_triggers(void)
+{
+	struct kvj_log_params timer = { .push_interval_ms = 20 };
+	struct kvj_log_params space = { .push_interval_ms = 600000,
+					.push_fraction = 16 };
+	struct jt t;
+	unsigned i, off;
+
+	jt_create(&t, "trig", JT_MAX_NB, LOGB);
+	jt_dev_open(&t);
+	CHECK(jt_log_open_p(&t, &timer) == 0);
+	jt_tx1(&t, 0, 0, 64, 1);
+	CHECK(wait_unforced_checkpoint(t.log));
+	CHECK(kvj_log_close(t.log) == 0);
+
+	/* LOGB / 16 = 16 KiB; this dirties 64 KiB of blocks */
+	CHECK(jt_log_open_p(&t, &space) == 0);
+	for (i = 0; i < JT_MAX_NB; i++)
+		for (off = 0; off < JT_BLK; off += 256)
+			jt_tx1(&t, i, off, 256, (uint8_t)(i + off / 256));
+	CHECK(wait_unforced_checkpoint(t.log));
+	CHECK(kvj_log_close(t.log) == 0);
+	jt_dev_close(&t);
+	jt_remove(&t);
+}
+
 #define GC_THREADS 8
 #define GC_FORCES 40
 
@@ -348,6 +394,7 @@ int main(void)
 	test_recover_twice();
 	test_group_commit();
 	test_idle_push();
+	test_push_triggers();
 	jt_fini();
 	printf("journal basic: ok\n");
 	return 0;
