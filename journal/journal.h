@@ -207,7 +207,8 @@ int kvj_log_drain(struct kvj_log *log);
 /*
  * Memory is short: write back everything the AIL holds (in the AIL's
  * thread; never blocks, safe from a shrinker in any allocation context),
- * so that the items' owners can free what they hold for them.
+ * so that the items' owners can free what they hold for them.  With
+ * no_threads nothing happens until the caller drains.
  */
 void kvj_log_push_ail(struct kvj_log *log);
 
