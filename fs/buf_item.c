@@ -770,11 +770,22 @@ struct rec_buf {
 	bool changed;
 };
 
+/* A block freed (cancelled) in the checkpoint at lsn. */
+struct rec_cancel {
+	uint64_t blkno;
+	kvj_lsn_t lsn;
+};
+
 struct bli_recovery {
 	struct kv_bcache *bc;
 	kvfs_bli_buf_type_fn buf_type;
 	struct rec_buf *bufs; /* open-addressed by block number */
 	size_t cap, nr;
+	size_t limit; /* buffers held before the replayed ones are written */
+	/* from the scan pass: every cancel, sorted by block then lsn */
+	struct rec_cancel *cancels;
+	size_t nr_cancels, cancels_cap;
+	bool cancels_sorted;
 	struct kvfs_bli_recover_stats st;
 };
 
@@ -873,6 +884,109 @@ static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
 	return kv_le64_to_cpu(h->lsn);
 }
 
+/* Pass 1: remember every cancel. */
+static int rec_scan(void *priv, const void *delta, uint32_t len, kvj_lsn_t lsn)
+{
+	struct bli_recovery *r = priv;
+	struct kvfs_buf_log_hdr h;
+	const uint8_t *map, *data;
+
+	if (delta_parse(delta, len, &h, &map, &data)) {
+		fprintf(stderr,
+			"kvfs: recovery: malformed buffer delta (%u bytes)\n",
+			len);
+		return -EUCLEAN;
+	}
+	if (!(kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL))
+		return 0;
+	if (r->nr_cancels == r->cancels_cap) {
+		size_t cap = r->cancels_cap ? 2 * r->cancels_cap : 64;
+		struct rec_cancel *c = kvmalloc(cap * sizeof(*c), 0);
+
+		if (!c)
+			return -ENOMEM;
+		if (r->nr_cancels)
+			memcpy(c, r->cancels, r->nr_cancels * sizeof(*c));
+		kvfree(r->cancels);
+		r->cancels = c;
+		r->cancels_cap = cap;
+	}
+	r->cancels[r->nr_cancels].blkno = kv_le64_to_cpu(h.blkno);
+	r->cancels[r->nr_cancels].lsn = lsn;
+	r->nr_cancels++;
+	return 0;
+}
+
+static int rec_cancel_cmp(const void *x, const void *y)
+{
+	const struct rec_cancel *a = x, *b = y;
+
+	if (a->blkno != b->blkno)
+		return a->blkno < b->blkno ? -1 : 1;
+	return a->lsn < b->lsn ? -1 : a->lsn > b->lsn;
+}
+
+/* Is blkno freed in a checkpoint after lsn? */
+static bool rec_cancelled_later(struct bli_recovery *r, uint64_t blkno,
+				kvj_lsn_t lsn)
+{
+	size_t lo = 0, hi = r->nr_cancels;
+
+	if (!hi)
+		return false;
+	if (!r->cancels_sorted) {
+		qsort(r->cancels, r->nr_cancels, sizeof(*r->cancels),
+		      rec_cancel_cmp);
+		r->cancels_sorted = true;
+	}
+	/* the last cancel of blkno decides */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->cancels[mid].blkno <= blkno)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && r->cancels[lo - 1].blkno == blkno &&
+	       r->cancels[lo - 1].lsn > lsn;
+}
+
+static int rec_write(struct bli_recovery *r, struct rec_buf *rb);
+static void rec_release(struct bli_recovery *r, bool stale);
+
+/*
+ * Write back every replayed block and let all go.  Any replayed block may
+ * be written before the end: its deltas were applied only if no later
+ * checkpoint frees the block (the scan pass knows), and a recovery that
+ * dies meanwhile starts again from the same tail, skipping what the
+ * stamped LSNs say is in place.
+ */
+static int rec_write_all(struct bli_recovery *r)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < r->cap && !err; i++) {
+		struct rec_buf *rb = &r->bufs[i];
+
+		if (!rb->bp || !rb->changed)
+			continue;
+		kv_buf_lock(rb->bp);
+		err = rec_write(r, rb);
+		kv_buf_unlock(rb->bp);
+		if (err)
+			fprintf(stderr,
+				"kvfs: recovery: write back block %llu: %s\n",
+				(unsigned long long)rb->bp->b_blkno,
+				strerror(-err));
+		else
+			r->st.written++;
+	}
+	rec_release(r, err != 0);
+	return err;
+}
+
 static int rec_replay(void *priv, const void *delta, uint32_t len,
 		      kvj_lsn_t lsn)
 {
@@ -893,16 +1007,28 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 		return -EUCLEAN;
 	}
 	blkno = kv_le64_to_cpu(h.blkno);
+	if (kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL) {
+		r->st.cancelled++;
+		rb = r->cap ? rec_find(r, blkno) : NULL;
+		if (rb && rb->bp)
+			rec_forget(r, rb);
+		return 0;
+	}
+	if (rec_cancelled_later(r, blkno, lsn)) {
+		/* freed later: its contents may be anyone's by now */
+		r->st.freed_later++;
+		return 0;
+	}
+	if (r->nr >= r->limit) {
+		r->st.batches++;
+		err = rec_write_all(r);
+		if (err)
+			return err;
+	}
 	err = rec_grow(r);
 	if (err)
 		return err;
 	rb = rec_find(r, blkno);
-	if (kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL) {
-		r->st.cancelled++;
-		if (rb->bp)
-			rec_forget(r, rb);
-		return 0;
-	}
 	if (!rb->bp) {
 		err = kv_buf_read(r->bc, blkno, kv_le32_to_cpu(h.nblks), NULL,
 				  &bp);
@@ -999,28 +1125,7 @@ static int rec_write(struct bli_recovery *r, struct rec_buf *rb)
 
 static int rec_finish(void *priv)
 {
-	struct bli_recovery *r = priv;
-	size_t i;
-	int err = 0;
-
-	for (i = 0; i < r->cap && !err; i++) {
-		struct rec_buf *rb = &r->bufs[i];
-
-		if (!rb->bp || !rb->changed)
-			continue;
-		kv_buf_lock(rb->bp);
-		err = rec_write(r, rb);
-		kv_buf_unlock(rb->bp);
-		if (err)
-			fprintf(stderr,
-				"kvfs: recovery: write back block %llu: %s\n",
-				(unsigned long long)rb->bp->b_blkno,
-				strerror(-err));
-		else
-			r->st.written++;
-	}
-	rec_release(r, err != 0);
-	return err;
+	return rec_write_all(priv);
 }
 
 int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
@@ -1033,7 +1138,9 @@ int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
 		return -ENOMEM;
 	r->bc = bc;
 	r->buf_type = buf_type;
+	r->limit = KVFS_BLI_RECOVER_LIMIT;
 	ops->type = KVFS_ITEM_BUF;
+	ops->scan = rec_scan;
 	ops->replay = rec_replay;
 	ops->finish = rec_finish;
 	ops->priv = r;
@@ -1047,8 +1154,16 @@ void kvfs_bli_recover_free(struct kvj_recover_ops *ops)
 	if (!r)
 		return;
 	rec_release(r, true);
+	kvfree(r->cancels);
 	kvfree(r);
 	ops->priv = NULL;
+}
+
+void kvfs_bli_recover_set_limit(struct kvj_recover_ops *ops, size_t nbufs)
+{
+	struct bli_recovery *r = ops->priv;
+
+	r->limit = nbufs ? nbufs : 1;
 }
 
 void kvfs_bli_recover_get_stats(const struct kvj_recover_ops *ops,

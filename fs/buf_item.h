@@ -28,10 +28,12 @@
  * only written back when log space runs short: a log much larger than
  * memory can still fill the cache with them.)
  *
- * Recovery (kvfs_bli_recover_ops()) replays deltas onto the blocks read
- * raw from the device, skipping a delta whose block already carries an LSN
- * at least as new, and writes the replayed blocks back, stamped, at the
- * end.
+ * Recovery (kvfs_bli_recover_ops()) first scans the log for cancels (freed
+ * blocks), then replays deltas onto the blocks read raw from the device,
+ * skipping a delta whose block already carries an LSN at least as new or
+ * is freed by a later checkpoint, and writes the replayed blocks back,
+ * stamped, whenever it holds KVFS_BLI_RECOVER_LIMIT of them and at the end
+ * (so a large log does not need memory for all its blocks at once).
  */
 #ifndef KV_FS_BUF_ITEM_H
 #define KV_FS_BUF_ITEM_H
@@ -157,6 +159,9 @@ typedef const struct kv_buf_ops *(*kvfs_bli_buf_type_fn)(const void *blk,
 int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
 			 struct kvj_recover_ops *ops);
 void kvfs_bli_recover_free(struct kvj_recover_ops *ops);
+/* Buffers recovery holds before writing back what it replayed (tests). */
+#define KVFS_BLI_RECOVER_LIMIT 8192
+void kvfs_bli_recover_set_limit(struct kvj_recover_ops *ops, size_t nbufs);
 
 /* What the last recovery over ops did (tests and tools). */
 struct kvfs_bli_recover_stats {
@@ -164,7 +169,9 @@ struct kvfs_bli_recover_stats {
 	uint64_t applied; /* applied to their block */
 	uint64_t skipped; /* the block was already as new */
 	uint64_t cancelled; /* the block was freed */
-	uint64_t written; /* blocks written back by finish() */
+	uint64_t freed_later; /* skipped: a later checkpoint frees the block */
+	uint64_t written; /* blocks written back */
+	uint64_t batches; /* write-backs before the end (the limit was hit) */
 };
 void kvfs_bli_recover_get_stats(const struct kvj_recover_ops *ops,
 				struct kvfs_bli_recover_stats *st);

@@ -129,6 +129,13 @@ void kvj_ail_remove(struct kvj_item *lip);
 /* Replay of one item type during recovery. */
 struct kvj_recover_ops {
 	uint32_t type;
+	/*
+	 * Optional: the first pass shows every delta of the log to be
+	 * replayed, in order, before any replay (what XFS's pass 1 does to
+	 * learn which buffers were freed later).
+	 */
+	int (*scan)(void *priv, const void *delta, uint32_t len,
+		    kvj_lsn_t lsn);
 	/* apply one delta logged in the checkpoint at lsn */
 	int (*replay)(void *priv, const void *delta, uint32_t len,
 		      kvj_lsn_t lsn);

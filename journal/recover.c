@@ -689,14 +689,22 @@ static int rcv_problem(void *priv, enum kvj_walk_problem what, kvj_lsn_t lsn,
 	return what == KVJ_WALK_CORRUPT ? -EUCLEAN : 0;
 }
 
-/* First pass: every item must have somewhere to go. */
+/*
+ * First pass: every item must have somewhere to go; handlers that scan see
+ * their deltas (only complete checkpoints are delivered, the same ones the
+ * replay pass applies).
+ */
 static int rcv_check_item(void *priv, const struct kvj_walk_ckpt *c,
 			  const struct kvj_walk_item *it)
 {
 	struct rcv *rc = priv;
+	const struct kvj_recover_ops *ops = find_ops(rc->log, it->type);
 
-	if (it->type == KVJ_ITEM_INTENT || it->type == KVJ_ITEM_DONE ||
-	    find_ops(rc->log, it->type))
+	if (ops)
+		return ops->scan ? ops->scan(ops->priv, it->delta, it->len,
+					     c->lsn) :
+				   0;
+	if (it->type == KVJ_ITEM_INTENT || it->type == KVJ_ITEM_DONE)
 		return 0;
 	fprintf(stderr,
 		"kvjournal: checkpoint at lsn %u/%u holds item type %u that no recovery handler knows\n",

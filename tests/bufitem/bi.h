@@ -40,6 +40,7 @@ struct bi {
 	struct kvfs_bli_log *bl;
 	struct kvj_recovery_info ri;
 	struct kvfs_bli_recover_stats rst;
+	size_t rec_limit; /* buffers recovery holds at once; 0: the default */
 	/* capture: recovery records each delta's kvfs_bli_describe() line */
 	bool capture;
 	unsigned nr_lines;
@@ -228,6 +229,8 @@ static inline int bi_log_open(struct bi *t, struct kvj_log_params *p)
 	p->io_priv = t;
 	p->log_bytes = t->log_bytes;
 	CHECK(kvfs_bli_recover_ops(t->bc, bi_buf_type, &rops) == 0);
+	if (t->rec_limit)
+		kvfs_bli_recover_set_limit(&rops, t->rec_limit);
 	p->recover = &rops;
 	t->nr_lines = 0;
 	if (t->capture) {
