@@ -379,6 +379,36 @@ static inline void jt_read_block(struct jt *t, unsigned i, uint8_t *buf)
 	CHECK(kv_dev_pread(t->dev, buf, JT_BLK, jt_blk_off(t, i)) == 0);
 }
 
+/* Block i's bytes [off, off + 64) on the device all equal val. */
+static inline void jt_check_range(struct jt *t, unsigned i, unsigned off,
+				  uint8_t val)
+{
+	uint8_t buf[JT_BLK];
+	unsigned k;
+
+	jt_read_block(t, i, buf);
+	for (k = 0; k < 64; k++)
+		CHECK_EQ(buf[off + k], val);
+}
+
+/* The whole file at path, in memory the caller free()s. */
+static inline uint8_t *jt_slurp(const char *path, size_t *lenp)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *b;
+	long n;
+
+	CHECK(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	b = malloc(n);
+	CHECK(b && fread(b, 1, n, f) == (size_t)n);
+	fclose(f);
+	*lenp = n;
+	return b;
+}
+
 static inline void jt_remove(struct jt *t)
 {
 	jt_blocks_free(t);

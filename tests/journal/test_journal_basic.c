@@ -16,16 +16,6 @@
 
 #define LOGB (256 * 1024)
 
-static void check_val(struct jt *t, unsigned i, unsigned off, uint8_t val)
-{
-	uint8_t buf[JT_BLK];
-	unsigned k;
-
-	jt_read_block(t, i, buf);
-	for (k = 0; k < 64; k++)
-		CHECK_EQ(buf[off + k], val);
-}
-
 static void test_empty_and_clean(void)
 {
 	struct jt t;
@@ -40,8 +30,8 @@ static void test_empty_and_clean(void)
 	jt_tx1(&t, 2, 256, 64, 0x22);
 	CHECK(kvj_log_close(t.log) == 0);
 	/* a clean close wrote the blocks in place */
-	check_val(&t, 1, 128, 0x11);
-	check_val(&t, 2, 256, 0x22);
+	jt_check_range(&t, 1, 128, 0x11);
+	jt_check_range(&t, 2, 256, 0x22);
 	CHECK(jt_log_open(&t) == 0);
 	kvj_log_recovery_info(t.log, &ri);
 	CHECK(!ri.was_empty && ri.was_clean);
@@ -74,7 +64,7 @@ static void test_replay_after_crash(void)
 	CHECK_EQ(st.relogs, 99);
 	CHECK_EQ(st.checkpoints, 1);
 	/* a forced log is durable: nothing in place yet */
-	check_val(&t, 4, 512, 0);
+	jt_check_range(&t, 4, 512, 0);
 	/* not forced: lost in the crash */
 	jt_tx1(&t, 5, 512, 64, 0x55);
 	jt_log_crash(&t);
@@ -87,10 +77,10 @@ static void test_replay_after_crash(void)
 	CHECK(!ri.was_clean);
 	CHECK_EQ(ri.checkpoints_replayed, 1);
 	CHECK_EQ(ri.items_replayed, 2);
-	check_val(&t, 4, 512, 0x44);
-	check_val(&t, 5, 512, 0);
+	jt_check_range(&t, 4, 512, 0x44);
+	jt_check_range(&t, 5, 512, 0);
 	for (i = 92; i < 100; i++)
-		check_val(&t, 3, 64 + (i % 8) * 64, (uint8_t)i);
+		jt_check_range(&t, 3, 64 + (i % 8) * 64, (uint8_t)i);
 	CHECK(kvj_log_close(t.log) == 0);
 	jt_dev_close(&t);
 	jt_remove(&t);
@@ -127,7 +117,7 @@ static void test_roll_scope(void)
 	CHECK(!(kv_current_gfp(0) & KV_NOFS));
 	CHECK(!kvj_log_is_shutdown(t.log));
 	CHECK(kvj_log_close(t.log) == 0);
-	check_val(&t, 0, 128, 6);
+	jt_check_range(&t, 0, 128, 6);
 
 	/* cancelling a dirty transaction is a shutdown, not silent loss */
 	CHECK(jt_log_open(&t) == 0);
@@ -150,28 +140,11 @@ static void copy_file(const char *from, const char *to)
 	CHECK(system(cmd) == 0);
 }
 
-static uint8_t *slurp(const char *path, size_t *lenp)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *b;
-	long n;
-
-	CHECK(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc(n);
-	CHECK(b && fread(b, 1, n, f) == (size_t)n);
-	fclose(f);
-	*lenp = n;
-	return b;
-}
-
 /* Blocks (not the log) of two images are equal. */
 static void check_same_blocks(struct jt *t, const char *a, const char *b)
 {
 	size_t la, lb;
-	uint8_t *x = slurp(a, &la), *y = slurp(b, &lb);
+	uint8_t *x = jt_slurp(a, &la), *y = jt_slurp(b, &lb);
 	unsigned i;
 
 	CHECK_EQ(la, lb);
@@ -270,7 +243,7 @@ static void test_idle_push(void)
 	printf("idle push: written back after ~%u ms\n", ms);
 	CHECK(st.ail_pushed > 0);
 	CHECK(st.tail_lsn == st.head_lsn);
-	check_val(&t, 1, 128, 0x5a);
+	jt_check_range(&t, 1, 128, 0x5a);
 	CHECK(kvj_log_close(t.log) == 0);
 	jt_dev_close(&t);
 	jt_remove(&t);
@@ -379,7 +352,7 @@ static void test_group_commit(void)
 	t.flush_delay_us = 0;
 	CHECK(jt_log_open(&t) == 0);
 	for (i = 0; i < GC_THREADS; i++)
-		check_val(&t, i, 64 * ((GC_FORCES - 1) % 8), GC_FORCES);
+		jt_check_range(&t, i, 64 * ((GC_FORCES - 1) % 8), GC_FORCES);
 	CHECK(kvj_log_close(t.log) == 0);
 	jt_dev_close(&t);
 	jt_remove(&t);

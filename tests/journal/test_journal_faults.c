@@ -12,33 +12,6 @@
 
 #define LOGB (128 * 1024)
 
-static void check_range(struct jt *t, unsigned i, unsigned off, uint8_t val)
-{
-	uint8_t buf[JT_BLK];
-	unsigned k;
-
-	jt_read_block(t, i, buf);
-	for (k = 0; k < 64; k++)
-		CHECK_EQ(buf[off + k], val);
-}
-
-static uint8_t *slurp(const char *path, size_t *lenp)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *b;
-	long n;
-
-	CHECK(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc(n);
-	CHECK(b && fread(b, 1, n, f) == (size_t)n);
-	fclose(f);
-	*lenp = n;
-	return b;
-}
-
 /* Change one byte of the image at off. */
 static void poke(struct jt *t, uint64_t off)
 {
@@ -96,8 +69,8 @@ static void test_torn(bool big)
 	kvj_log_recovery_info(t.log, &ri);
 	CHECK(!ri.was_clean && ri.torn_tail_discarded);
 	CHECK_EQ(ri.checkpoints_replayed, 1);
-	check_range(&t, 0, 64, 0x11);
-	check_range(&t, 1, 64, 0);
+	jt_check_range(&t, 0, 64, 0x11);
+	jt_check_range(&t, 1, 64, 0);
 	/* the log is usable after the discarded tail */
 	jt_tx1(&t, 2, 128, 64, 0x33);
 	CHECK(kvj_log_force(t.log, 0) == 0);
@@ -105,14 +78,14 @@ static void test_torn(bool big)
 	CHECK(jt_log_open(&t) == 0);
 	kvj_log_recovery_info(t.log, &ri);
 	CHECK(!ri.torn_tail_discarded && ri.checkpoints_replayed == 1);
-	check_range(&t, 2, 128, 0x33);
+	jt_check_range(&t, 2, 128, 0x33);
 	CHECK(kvj_log_close(t.log) == 0);
 	CHECK(jt_log_open(&t) == 0);
 	kvj_log_recovery_info(t.log, &ri);
 	CHECK(ri.was_clean);
 	CHECK(kvj_log_close(t.log) == 0);
-	check_range(&t, 0, 64, 0x11);
-	check_range(&t, 2, 128, 0x33);
+	jt_check_range(&t, 0, 64, 0x11);
+	jt_check_range(&t, 2, 128, 0x33);
 	jt_dev_close(&t);
 	jt_remove(&t);
 }
@@ -139,12 +112,12 @@ static void test_corrupt_middle(bool header)
 	jt_dev_close(&t);
 	/* damage the second of three checkpoints */
 	poke(&t, first + (header ? 40 : KVJ_REC_HDR_SIZE + 4));
-	before = slurp(t.path, &lb);
+	before = jt_slurp(t.path, &lb);
 
 	jt_dev_open(&t);
 	CHECK_EQ(jt_log_open(&t), -EUCLEAN);
 	jt_dev_close(&t);
-	after = slurp(t.path, &la);
+	after = jt_slurp(t.path, &la);
 	CHECK_EQ(la, lb);
 	CHECK(!memcmp(before, after, la));
 	free(before);
@@ -188,8 +161,8 @@ static void *wrap_worker(void *arg)
 	struct wrap_arg *a = arg;
 	unsigned s = a->id * 77 + 5, n;
 
-	for (n = 0; n < 400 || (n < 40000 && (n % 64 ||
-					       !wrapped_twice(a->t->log)));
+	for (n = 0;
+	     n < 400 || (n < 40000 && (n % 64 || !wrapped_twice(a->t->log)));
 	     n++) {
 		struct kvj_trans *tp;
 		unsigned b0, k;
@@ -203,8 +176,8 @@ static void *wrap_worker(void *arg)
 			unsigned b = b0 + k * (WRAP_NB / 2);
 
 			s = s * 1103515245u + 12345u;
-			jt_modify(tp, &a->t->blk[b], 64 * (1 + (s >> 8) % 15), 64,
-				  (uint8_t)(s >> 16), true);
+			jt_modify(tp, &a->t->blk[b], 64 * (1 + (s >> 8) % 15),
+				  64, (uint8_t)(s >> 16), true);
 		}
 		CHECK(kvj_trans_commit(tp, NULL) == 0);
 		if (n % 8 == 7)

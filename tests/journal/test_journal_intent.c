@@ -39,16 +39,6 @@ static int op_recover(void *priv, struct kvj_log *log, uint64_t id,
 	return kvj_trans_commit(tp, NULL);
 }
 
-static void check_range(struct jt *t, unsigned i, unsigned off, uint8_t val)
-{
-	uint8_t buf[JT_BLK];
-	unsigned k;
-
-	jt_read_block(t, i, buf);
-	for (k = 0; k < 64; k++)
-		CHECK_EQ(buf[off + k], val);
-}
-
 static void test_intents(void)
 {
 	struct kvj_log_params p = { .no_threads = true };
@@ -56,7 +46,8 @@ static void test_intents(void)
 	struct kvj_log_stats st;
 	struct kvj_intent *ip, *ip2;
 	struct kvj_trans *tp;
-	struct op o1 = { .blk = 3, .val = 0x77 }, o2 = { .blk = 4, .val = 0x88 };
+	struct op o1 = { .blk = 3, .val = 0x77 },
+		  o2 = { .blk = 4, .val = 0x88 };
 	struct jt t;
 
 	jt_create(&t, "intent", 8, LOGB);
@@ -90,9 +81,9 @@ static void test_intents(void)
 	kvj_log_recovery_info(t.log, &ri);
 	CHECK_EQ(recovered_calls, 1);
 	CHECK_EQ(ri.intents_finished, 1);
-	check_range(&t, 3, 192, 0x77);
-	check_range(&t, 4, 192, 0x88);
-	check_range(&t, 1, 64, 0x11);
+	jt_check_range(&t, 3, 192, 0x77);
+	jt_check_range(&t, 4, 192, 0x88);
+	jt_check_range(&t, 1, 64, 0x11);
 	jt_log_crash(&t);
 	/* recovering again finds nothing left to do */
 	recovered_calls = 0;
