@@ -43,43 +43,48 @@ static unsigned nofail_waiters;
 
 static uint64_t reclaim_passes, reclaim_freed, nofail_retries, alloc_failures;
 
+/* Enter the scope of one flag; return the flag's previous state. */
+static unsigned scope_save(unsigned flag)
+{
+	unsigned old = kv_scope & flag;
+
+	kv_scope |= flag;
+	return old;
+}
+
+static void scope_restore(unsigned flag, unsigned saved)
+{
+	kv_scope = (kv_scope & ~flag) | (saved & flag);
+}
+
 unsigned kv_nofs_save(void)
 {
-	unsigned old = kv_scope & KV_NOFS;
-
-	kv_scope |= KV_NOFS;
-	return old;
+	return scope_save(KV_NOFS);
 }
 
 void kv_nofs_restore(unsigned saved)
 {
-	kv_scope = (kv_scope & ~KV_NOFS) | (saved & KV_NOFS);
+	scope_restore(KV_NOFS, saved);
 }
 
 unsigned kv_noio_save(void)
 {
-	unsigned old = kv_scope & KV_NOIO;
-
-	kv_scope |= KV_NOIO;
-	return old;
+	return scope_save(KV_NOIO);
 }
 
 void kv_noio_restore(unsigned saved)
 {
-	kv_scope = (kv_scope & ~KV_NOIO) | (saved & KV_NOIO);
+	scope_restore(KV_NOIO, saved);
 }
 
 unsigned kv_nofail_save(void)
 {
-	unsigned old = kv_scope & KV_NOFAIL;
-
-	kv_scope |= KV_NOFAIL;
-	return old;
+	return scope_save(KV_NOFAIL);
 }
 
 void kv_nofail_restore(unsigned saved)
 {
-	kv_scope = (kv_scope & ~KV_NOFAIL) | (saved & KV_NOFAIL);
+	scope_restore(KV_NOFAIL, saved);
 }
 
 kv_gfp_t kv_current_gfp(kv_gfp_t flags)
