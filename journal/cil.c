@@ -286,10 +286,13 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 	kvj_rcu_register();
 	seq = atomic_load_explicit(&cil->seq, memory_order_acquire);
 	for (;;) {
+		uint64_t prepared = seq;
+
 		cil_prep(items, seq, prep, true);
 		urcu_memb_read_lock();
 		seq = atomic_load_explicit(&cil->seq, memory_order_acquire);
-		if (cil_prep(items, seq, prep, false))
+		/* the items are ours: prep covers the context it was made for */
+		if (seq == prepared || cil_prep(items, seq, prep, false))
 			break;
 		/* a push switched contexts meanwhile: prepare for the new one */
 		urcu_memb_read_unlock();
