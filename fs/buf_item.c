@@ -1009,7 +1009,7 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	blkno = kv_le64_to_cpu(h.blkno);
 	if (kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL) {
 		r->st.cancelled++;
-		rb = r->cap ? rec_find(r, blkno) : NULL;
+		rb = rec_find(r, blkno);
 		if (rb && rb->bp)
 			rec_forget(r, rb);
 		return 0;
