@@ -2,20 +2,44 @@
 /*
  * On-disk format of the kvjournal log, version 1.
  *
- * The log is a circular region addressed in 512-byte basic blocks (BB).  A
- * log sequence number is (cycle << 32) | block: cycle counts the passes over
- * the region (the first pass is cycle 1; an all-zero region is an empty,
- * clean log), block is the BB offset of a record within the region.
+ * The log is a circular region addressed in 512-byte basic blocks (BB, the
+ * unit a device writes atomically).  A log sequence number is
+ * (cycle << 32) | block: cycle counts the passes over the region (the first
+ * pass is cycle 1; a region mkfs left zero reads as cycle 0 everywhere, an
+ * empty log), block is the BB offset of a record within the region.
  *
- * Every record starts on a BB boundary with a struct kvj_rec_hdr, is
- * followed by its payload and is padded to a whole number of BBs.  A record
- * never spans the end of the region, so the first record of every cycle
- * starts at block 0 and the head is found by walking headers from block 0.
+ * Cycle stamping (XFS's): every BB carries the cycle of the pass that wrote
+ * it.  A record header BB carries it in its cycle field; every other BB of
+ * a record carries it in its first 32-bit word, whose real contents are
+ * kept in the header's cycle_data[] and put back by the reader.  A BB whose
+ * first word is KVJ_REC_MAGIC is a header BB.  So the reader knows, for
+ * every BB, the LSN it was last written at, whatever order a volatile write
+ * cache persisted the BBs of an unflushed write in: the head is found as
+ * the highest LSN any BB claims, a record is complete exactly when all its
+ * BBs carry its cycle, and a BB written before the last pass can never be
+ * taken for a new one.  Zeroes mean nothing (but cycle 0).
+ *
+ * The writer flushes at least every KVJ_WINDOW_BB BBs it writes, so a power
+ * cut leaves at most that many unflushed: the reader samples one BB in
+ * every KVJ_WINDOW_BB and reads only the two windows after the newest
+ * sample, instead of the whole log, to find the head.
+ *
+ * Every record starts on a BB boundary with a one-BB struct kvj_rec_hdr,
+ * followed by its payload from the next BB, padded to a whole number of
+ * BBs; a record is at most KVJ_REC_MAX_BB long.  A record never spans the
+ * end of the region, so records follow each other without gaps and every
+ * BB is rewritten in every pass.
  *
  * A checkpoint is one or more KVJ_REC_CKPT records carrying consecutive
  * pieces of one (optionally zstd-compressed) stream, then one KVJ_REC_COMMIT
  * record describing the whole stream.  Recovery replays a checkpoint only
- * when its commit record is present and every crc matches.
+ * when its commit record is present, all its BBs carry the right cycle and
+ * every crc matches.  Only the last write (one checkpoint, or one TAIL or
+ * UNMOUNT record; each is flushed before the next is written) can be torn.
+ *
+ * When recovery discards a torn tail it overwrites it with KVJ_REC_FILL
+ * records of the previous cycle of each BB (xlog_clear_stale_blocks), so
+ * that nothing of the discarded write can later be read as current.
  *
  * The uncompressed stream is a struct kvj_ckpt_hdr followed by nr_items
  * struct kvj_item_hdr, each followed by len bytes of item-defined delta
@@ -45,6 +69,10 @@ typedef uint64_t kvj_lsn_t;
 #define KVJ_LSN_BLOCK(lsn) ((uint32_t)(lsn))
 
 #define KVJ_REC_MAGIC 0x524a564bu /* "KVJR" */
+/* most BBs written between two flushes of the log (4 MiB) */
+#define KVJ_WINDOW_BB 8192u
+/* cycle_data[] words: the header is one BB */
+#define KVJ_CYCLE_WORDS 96
 #define KVJ_CKPT_MAGIC 0x434a564bu /* "KVJC" */
 #define KVJ_LOG_VERSION 1
 
@@ -53,6 +81,7 @@ enum kvj_rec_type {
 	KVJ_REC_COMMIT = 2,  /* ends a checkpoint */
 	KVJ_REC_UNMOUNT = 3, /* clean: nothing before it needs replay */
 	KVJ_REC_TAIL = 4,    /* carries a newer tail only */
+	KVJ_REC_FILL = 5,    /* stale space rewritten by recovery: never live */
 };
 
 enum kvj_comp {
@@ -82,10 +111,15 @@ struct kvj_rec_hdr {
 	kvj_le32 nr_items;
 	kvj_le32 nr_parts;
 	kvj_le64 pad[3];
+	/* first words of the record's BBs 1..nr_bb-1, displaced by stamps */
+	kvj_le32 cycle_data[KVJ_CYCLE_WORDS];
 };
 
-#define KVJ_REC_HDR_SIZE 128
+#define KVJ_REC_HDR_SIZE KVJ_BB_SIZE
 #define KVJ_REC_HDR_CRC_OFF 4
+#define KVJ_REC_HDR_CYCLE_OFF 16
+/* a header BB and as many payload BBs as cycle_data[] has words */
+#define KVJ_REC_MAX_BB (1 + KVJ_CYCLE_WORDS)
 
 struct kvj_ckpt_hdr {
 	kvj_le32 magic; /* KVJ_CKPT_MAGIC */
@@ -117,6 +151,11 @@ struct kvj_done_fmt {
 
 static_assert(sizeof(struct kvj_rec_hdr) == KVJ_REC_HDR_SIZE,
 	      "kvj_rec_hdr size");
+static_assert(__builtin_offsetof(struct kvj_rec_hdr, cycle) ==
+		      KVJ_REC_HDR_CYCLE_OFF,
+	      "kvj_rec_hdr cycle offset");
+static_assert(__builtin_offsetof(struct kvj_rec_hdr, cycle_data) == 128,
+	      "kvj_rec_hdr cycle_data offset");
 static_assert(sizeof(struct kvj_ckpt_hdr) == 16, "kvj_ckpt_hdr size");
 static_assert(sizeof(struct kvj_item_hdr) == 8, "kvj_item_hdr size");
 static_assert(sizeof(struct kvj_intent_fmt) == 16, "kvj_intent_fmt size");

@@ -28,8 +28,8 @@
 
 #define KVJ_CACHELINE 64
 #define KVJ_MAX_PCP 64
-/* payload per CKPT record */
-#define KVJ_PART_MAX (64u * 1024 - KVJ_REC_HDR_SIZE)
+/* payload per CKPT record: one BB per cycle_data[] word */
+#define KVJ_PART_MAX (KVJ_CYCLE_WORDS * KVJ_BB_SIZE)
 /*
  * Charged once per per-CPU slot and context: covers record headers, the
  * commit record, end-of-region rounding and one tail record.
@@ -170,7 +170,18 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 void kvj_cil_ent_free(struct kvj_cil_ent *ent);
 void kvj_rcu_register(void);
 
+/* The cycle a BB was written in (journal/log_format.h: cycle stamping). */
+static inline uint32_t kvj_bb_cycle(const void *bb)
+{
+	const struct kvj_rec_hdr *h = bb;
+
+	return kvj_le32_to_cpu(h->magic) == KVJ_REC_MAGIC ?
+		       kvj_le32_to_cpu(h->cycle) :
+		       kvj_le32_to_cpu(h->magic);
+}
+
 /* push.c */
+void kvj_rec_stamp(struct kvj_rec_hdr *h, uint32_t nr_bb, uint32_t cycle);
 int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force);
 int kvj_write_unmount(struct kvj_log *log);
 int kvj_write_records(struct kvj_log *log, uint8_t *buf, uint64_t bytes,

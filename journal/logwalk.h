@@ -18,7 +18,7 @@
 #include "journal/journal.h"
 
 enum kvj_walk_state {
-	KVJ_WALK_EMPTY, /* block 0 is zero: never written */
+	KVJ_WALK_EMPTY, /* no record was ever completed (at most torn) */
 	KVJ_WALK_CLEAN, /* ends with an unmount record naming itself */
 	KVJ_WALK_DIRTY, /* needs recovery */
 };
@@ -26,7 +26,8 @@ enum kvj_walk_state {
 struct kvj_walk_head {
 	enum kvj_walk_state state;
 	uint64_t log_bytes;
-	kvj_lsn_t head_lsn; /* where the next record goes */
+	/* just past the highest LSN written (the walk may end before it) */
+	kvj_lsn_t head_lsn;
 	kvj_lsn_t tail_lsn; /* the walk starts here (1/0 when empty) */
 	/* the last valid record before the head (zero when empty) */
 	kvj_lsn_t last_lsn;

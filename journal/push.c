@@ -60,6 +60,51 @@ int kvj_write_records(struct kvj_log *log, uint8_t *buf, uint64_t bytes,
 	return err;
 }
 
+/*
+ * Stamp cycle into the first word of every payload BB of the record that
+ * h heads (nr_bb BBs, contiguous in memory), keeping the displaced words
+ * in the header; the header is sealed afterwards.
+ */
+void kvj_rec_stamp(struct kvj_rec_hdr *h, uint32_t nr_bb, uint32_t cycle)
+{
+	uint8_t *rec = (uint8_t *)h;
+	uint32_t i;
+
+	for (i = 1; i < nr_bb; i++) {
+		kvj_le32 *w = (kvj_le32 *)(rec + ((size_t)i << KVJ_BB_SHIFT));
+
+		h->cycle_data[i - 1] = *w;
+		*w = kvj_cpu_to_le32(cycle);
+	}
+}
+
+/*
+ * Write records and flush, with a flush after every KVJ_WINDOW_BB BBs
+ * (journal/log_format.h: the reader looks for the head that far only).
+ */
+static int write_flushed(struct kvj_log *log, uint8_t *buf, uint64_t bytes,
+			 uint32_t cycle, uint32_t bb)
+{
+	const uint64_t win = (uint64_t)KVJ_WINDOW_BB << KVJ_BB_SHIFT;
+	int err = 0;
+
+	while (bytes && !err) {
+		uint64_t n = bytes < win ? bytes : win;
+
+		err = kvj_write_records(log, buf, n, cycle, bb);
+		if (!err)
+			err = kvj_io_flush(log);
+		buf += n;
+		bytes -= n;
+		bb += (uint32_t)(n >> KVJ_BB_SHIFT);
+		if (bb >= log->log_bb) {
+			bb -= (uint32_t)log->log_bb;
+			cycle++;
+		}
+	}
+	return err;
+}
+
 void kvj_rec_hdr_seal(struct kvj_rec_hdr *h)
 {
 	h->magic = kvj_cpu_to_le32(KVJ_REC_MAGIC);
@@ -153,14 +198,13 @@ static int ckpt_layout(struct kvj_log *log, struct ckpt_layout *l,
 			bb = 0;
 			cyc++;
 		}
-		room = ((log->log_bb - bb) << KVJ_BB_SHIFT) - KVJ_REC_HDR_SIZE;
+		room = (log->log_bb - bb - 1) << KVJ_BB_SHIFT;
 		plen = slen - off;
 		if (plen > KVJ_PART_MAX)
 			plen = KVJ_PART_MAX;
 		if (plen > room)
 			plen = room;
-		nbb = (KVJ_REC_HDR_SIZE + plen + KVJ_BB_SIZE - 1) >>
-		      KVJ_BB_SHIFT;
+		nbb = 1 + ((plen + KVJ_BB_SIZE - 1) >> KVJ_BB_SHIFT);
 		h = (struct kvj_rec_hdr *)(l->buf + o);
 		memset(h, 0, nbb << KVJ_BB_SHIFT);
 		h->type = kvj_cpu_to_le32(KVJ_REC_CKPT);
@@ -172,8 +216,9 @@ static int ckpt_layout(struct kvj_log *log, struct ckpt_layout *l,
 		h->len = kvj_cpu_to_le32(plen);
 		h->data_crc = kvj_cpu_to_le32(kv_crc32c(0, stream + off, plen));
 		h->part_off = kvj_cpu_to_le64(off);
-		kvj_rec_hdr_seal(h);
 		memcpy(l->buf + o + KVJ_REC_HDR_SIZE, stream + off, plen);
+		kvj_rec_stamp(h, nbb, cyc);
+		kvj_rec_hdr_seal(h);
 		if (!nparts)
 			l->ckpt_lsn = KVJ_LSN(cyc, bb);
 		nparts++;
@@ -345,7 +390,7 @@ static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent **v, uint32_t nr,
 		}
 	}
 	/* the worst-case size of the records, for the room check */
-	err = push_make_room(log, slen + (slen / KVJ_PART_MAX + 3) * 1024);
+	err = push_make_room(log, slen + (slen / KVJ_PART_MAX + 4) * 1024);
 	if (err)
 		goto out;
 
@@ -360,9 +405,7 @@ static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent **v, uint32_t nr,
 	err = ckpt_layout(log, &l, stored, slen, ulen, comp, seq, nr, tail);
 	if (err)
 		goto out;
-	err = kvj_write_records(log, l.buf, l.bytes, l.cycle, l.bb);
-	if (!err)
-		err = kvj_io_flush(log);
+	err = write_flushed(log, l.buf, l.bytes, l.cycle, l.bb);
 	if (err) {
 		kvj_log_shutdown(log, "log write failed");
 		goto out;

@@ -3,21 +3,26 @@
  * The log walk (the one parser of the on-disk log, journal/logwalk.h) and
  * recovery, which is that walk plus replay.
  *
- * 1. The head: every cycle's first record starts at block 0, so walking
- *    record headers from block 0 while they are valid and carry block 0's
- *    cycle ends at the head.  An all-zero block 0 is an empty log.
- * 2. The tail is named by the last record before the head; an unmount
- *    record naming itself is a clean log.
- * 3. The walk reads every record from tail to head, checks every crc,
- *    decompresses and parses every checkpoint, and decides where the
- *    replayable log ends: an incomplete or corrupt last checkpoint is a
- *    torn tail and is discarded; damage followed by a later checkpoint is
- *    corruption in the middle and refuses recovery with nothing written.
+ * 1. The head: one read of the whole log takes the cycle stamp of every
+ *    basic block (journal/log_format.h); the head is just past the highest
+ *    LSN any block claims, whatever subset of the last unflushed write
+ *    reached the media.  A log where only mkfs's zeroes are is empty.
+ * 2. The tail is named by the last valid record before the head (scanning
+ *    back from it); an unmount record naming itself, with nothing written
+ *    after it, is a clean log.
+ * 3. The walk reads every record from tail to head, checks every block's
+ *    stamp and every crc, decompresses and parses every checkpoint, and
+ *    decides where the replayable log ends.  Only the last write can be
+ *    torn, and it is one checkpoint: damage after which everything the
+ *    current pass wrote belongs to that one checkpoint is a torn tail and
+ *    is discarded; anything else is corruption in the middle and refuses
+ *    recovery with nothing written.
  * 4. Recovery's replay walks again up to that end and hands every delta of
  *    every complete checkpoint, in order, to its item type's recover ops
- *    (which skip deltas older than a block's stamped LSN), then zeroes the
- *    discarded tail so that stale records can never be mistaken for new
- *    ones.
+ *    (which skip deltas older than a block's stamped LSN), then overwrites
+ *    the discarded tail with fill records of the previous cycle, so that
+ *    nothing of it can be read as current again (a crash during that
+ *    leaves a torn tail the next recovery discards the same way).
  * The caller then finishes intents and writes the unmount record.
  */
 #include <errno.h>
@@ -46,8 +51,10 @@ struct walk {
 	const struct kvj_walk_ops *ops;
 	void *priv;
 	/* results of walk_records() */
+	kvj_lsn_t hw; /* just past the highest LSN any block claims */
 	kvj_lsn_t end; /* where the replayable log ends */
-	bool torn;
+	bool torn; /* end < hw: the rest is discarded */
+	uint64_t done_seq; /* the last complete checkpoint */
 	unsigned checkpoints;
 	uint64_t max_seq;
 	/* the checkpoint being assembled */
@@ -128,11 +135,13 @@ static int parse_hdr(struct walk *w, const struct kvj_rec_hdr *hp, uint32_t bb,
 	r->part_off = kvj_le64_to_cpu(h.part_off);
 	r->stream_len = kvj_le64_to_cpu(h.stream_len);
 	r->ulen = kvj_le64_to_cpu(h.ulen);
-	if (r->nr_bb == 0 || (uint64_t)bb + r->nr_bb > w->log_bb ||
+	if (r->nr_bb == 0 || r->nr_bb > KVJ_REC_MAX_BB ||
+	    (r->type != KVJ_REC_CKPT && r->nr_bb != 1) ||
+	    (uint64_t)bb + r->nr_bb > w->log_bb ||
 	    KVJ_LSN_BLOCK(r->lsn) != bb || KVJ_LSN_CYCLE(r->lsn) != r->cycle ||
 	    (uint64_t)KVJ_REC_HDR_SIZE + r->len >
 		    ((uint64_t)r->nr_bb << KVJ_BB_SHIFT) ||
-	    r->type < KVJ_REC_CKPT || r->type > KVJ_REC_TAIL)
+	    r->type < KVJ_REC_CKPT || r->type > KVJ_REC_FILL)
 		return 1;
 	return 0;
 }
@@ -146,53 +155,154 @@ static int read_hdr(struct walk *w, uint32_t bb, struct rec *r)
 	return err ? err : parse_hdr(w, &h, bb, r);
 }
 
-/*
- * A record of this cycle and a later sequence after the head means the
- * record at the head was damaged, not the end of the log.
- */
-static int scan_past_head(struct walk *w, uint32_t from, uint32_t cycle,
-			  uint64_t seq, uint32_t *found)
+static bool bb_is_hdr(const uint8_t *b)
 {
-	size_t chunk = 64 * 1024;
-	uint8_t *buf = kvmalloc(chunk, 0);
-	uint32_t bb = from, i, n;
-	struct rec r;
+	return kvj_le32_to_cpu(((const struct kvj_rec_hdr *)b)->magic) ==
+	       KVJ_REC_MAGIC;
+}
+
+static bool bb_is_zero(const uint8_t *b)
+{
+	size_t i;
+
+	for (i = 0; i < KVJ_BB_SIZE; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* blocks per read when scanning the log */
+#define WALK_CHUNK_BB 2048u
+
+static kvj_lsn_t lsn_advance(struct walk *w, kvj_lsn_t lsn, uint32_t nbb);
+static uint64_t lsn_diff_bb(struct walk *w, kvj_lsn_t from, kvj_lsn_t to);
+
+/*
+ * Blocks [bb, bb + n) (not past the end): raise *hw to the highest LSN
+ * their stamps claim.  A block of cycle 0 that is not a record header was
+ * never written and must be zero as mkfs left it.
+ */
+static int scan_range(struct walk *w, uint8_t *buf, uint32_t bb, uint64_t n,
+		      kvj_lsn_t *hw)
+{
+	uint32_t i, k;
+	int err = 0;
+
+	for (; n && !err; bb += k, n -= k) {
+		k = n < WALK_CHUNK_BB ? (uint32_t)n : WALK_CHUNK_BB;
+		err = walk_read(w, buf, (size_t)k << KVJ_BB_SHIFT,
+				(uint64_t)bb << KVJ_BB_SHIFT);
+		for (i = 0; i < k && !err; i++) {
+			const uint8_t *b = buf + ((size_t)i << KVJ_BB_SHIFT);
+			uint32_t c = kvj_bb_cycle(b);
+
+			if (c == 0 && !bb_is_hdr(b) && !bb_is_zero(b)) {
+				err = report(
+					w, KVJ_WALK_CORRUPT, KVJ_LSN(0, bb + i),
+					"log block %u was never written (cycle 0) but is not zero: the log is corrupt and cannot be recovered",
+					bb + i);
+				if (!err)
+					err = -EUCLEAN;
+			}
+			if (KVJ_LSN(c, bb + i) > *hw)
+				*hw = KVJ_LSN(c, bb + i);
+		}
+	}
+	return err;
+}
+
+/*
+ * w->hw: just past the highest LSN any block's stamp claims.  Outside the
+ * last unflushed write (at most KVJ_WINDOW_BB blocks) the log holds one
+ * cycle up to the durable head and the one before after it, so the newest
+ * of one block sampled in every window lies at most a window before that
+ * write: the two windows from it hold the highest LSN.  Small logs are
+ * read whole.
+ */
+static int scan_stamps(struct walk *w)
+{
+	uint8_t *buf = kvmalloc((size_t)WALK_CHUNK_BB << KVJ_BB_SHIFT, 0);
+	const uint64_t win = 2ull * KVJ_WINDOW_BB;
+	kvj_lsn_t hw = 0, best = 0;
+	uint32_t bb, from = 0;
 	int err = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	*found = 0;
-	while (bb < w->log_bb && !*found) {
-		n = chunk >> KVJ_BB_SHIFT;
-		if (n > w->log_bb - bb)
-			n = w->log_bb - bb;
-		err = walk_read(w, buf, (size_t)n << KVJ_BB_SHIFT,
-				(uint64_t)bb << KVJ_BB_SHIFT);
-		if (err)
-			break;
-		for (i = 0; i < n; i++) {
-			if (parse_hdr(w,
-				      (const void *)(buf + (i << KVJ_BB_SHIFT)),
-				      bb + i, &r) == 0 &&
-			    r.cycle == cycle && r.seq > seq) {
-				*found = bb + i;
-				break;
-			}
-		}
-		bb += n;
+	if (w->log_bb <= 2 * win) {
+		err = scan_range(w, buf, 0, w->log_bb, &hw);
+		goto out;
 	}
+	for (bb = 0; bb < w->log_bb && !err; bb += KVJ_WINDOW_BB) {
+		err = walk_read(w, buf, KVJ_BB_SIZE,
+				(uint64_t)bb << KVJ_BB_SHIFT);
+		if (!err && KVJ_LSN(kvj_bb_cycle(buf), bb) >= best) {
+			best = KVJ_LSN(kvj_bb_cycle(buf), bb);
+			from = bb;
+		}
+	}
+	if (!err)
+		err = scan_range(w, buf, from,
+				 w->log_bb - from < win ? w->log_bb - from :
+							  win,
+				 &hw);
+	if (!err && w->log_bb - from < win)
+		err = scan_range(w, buf, 0, win - (w->log_bb - from), &hw);
+out:
 	kvfree(buf);
+	w->hw = lsn_advance(w, hw, 1);
 	return err;
 }
 
-static bool block_is_zero(const uint8_t *b, size_t len)
+/*
+ * The last valid record before w->hw: scanning back, the first block that
+ * is a valid record header written at the LSN it sits at (headers of
+ * earlier passes carry an older cycle; fill records never count).
+ * 0 (*last set), 1 when there is none, or -errno.
+ */
+static int find_last(struct walk *w, struct rec *last)
 {
-	size_t i;
+	uint8_t *buf = kvmalloc((size_t)WALK_CHUNK_BB << KVJ_BB_SHIFT, 0);
+	uint64_t left = w->log_bb;
+	kvj_lsn_t p = w->hw;
+	int err = 1;
 
-	for (i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
+	if (!buf)
+		return -ENOMEM;
+	while (left && err == 1) {
+		uint32_t cyc = KVJ_LSN_CYCLE(p), b1 = KVJ_LSN_BLOCK(p), b0, i;
+		uint64_t n;
+		int rerr;
+
+		if (!b1) {
+			cyc--;
+			b1 = w->log_bb;
+		}
+		n = b1 < WALK_CHUNK_BB ? b1 : WALK_CHUNK_BB;
+		if (n > left)
+			n = left;
+		b0 = b1 - (uint32_t)n;
+		rerr = walk_read(w, buf, (size_t)n << KVJ_BB_SHIFT,
+				 (uint64_t)b0 << KVJ_BB_SHIFT);
+		if (rerr) {
+			err = rerr;
+			break;
+		}
+		for (i = (uint32_t)n; i-- > 0;) {
+			const uint8_t *b = buf + ((size_t)i << KVJ_BB_SHIFT);
+
+			if (bb_is_hdr(b) &&
+			    !parse_hdr(w, (const void *)b, b0 + i, last) &&
+			    last->cycle == cyc && last->type != KVJ_REC_FILL) {
+				err = 0;
+				break;
+			}
+		}
+		left -= n;
+		p = KVJ_LSN(cyc, b0);
+	}
+	kvfree(buf);
+	return err;
 }
 
 /*
@@ -313,45 +423,101 @@ static int report_record(struct walk *w, const struct rec *r, bool crc_ok)
 	return w->ops->record ? w->ops->record(w->priv, &wr) : 0;
 }
 
+#define DAMAGED_HDR "a damaged header of the current pass"
+
 /*
- * Damage at pos (why): a torn tail if nothing after it up to the head
- * belongs to a later checkpoint (only the last, unflushed write can be
- * torn); then 0 with w->torn set.  Otherwise corruption in the middle:
- * reported, -EUCLEAN.
+ * Damage at pos (why).  Only the last write can be torn, and it is one
+ * checkpoint, newer than the last complete one, that starts at or before
+ * pos: the rest of the log is a torn tail if every block from pos to the
+ * head written in the current pass (stamped with the cycle of its LSN) is
+ * payload or a valid header of that one checkpoint.  Then 0 with w->torn
+ * set.  Otherwise damage in the middle: reported, -EUCLEAN.
  */
 static int damaged(struct walk *w, kvj_lsn_t pos, kvj_lsn_t head,
 		   const char *why)
 {
-	kvj_lsn_t bad = pos;
-	uint64_t bad_seq = w->in_ckpt ? w->cur_seq : 0;
-	bool later = false;
+	uint8_t *buf = kvmalloc((size_t)WALK_CHUNK_BB << KVJ_BB_SHIFT, 0);
+	uint64_t seq = w->in_ckpt ? w->cur_seq : 0;
+	const char *later = NULL;
+	kvj_lsn_t p = pos, at = pos;
 	struct rec r;
-	int err;
+	int err = 0;
 
-	if (read_hdr(w, KVJ_LSN_BLOCK(pos), &r) == 0 &&
-	    r.cycle == KVJ_LSN_CYCLE(pos)) {
-		if (!bad_seq)
-			bad_seq = r.seq;
-		for (pos = lsn_advance(w, pos, r.nr_bb); pos < head;
-		     pos = lsn_advance(w, pos, r.nr_bb)) {
-			if (read_hdr(w, KVJ_LSN_BLOCK(pos), &r) ||
-			    r.cycle != KVJ_LSN_CYCLE(pos) || r.seq != bad_seq) {
-				later = true;
+	if (!buf)
+		return -ENOMEM;
+	while (p < head && !later && !err) {
+		uint32_t bb = KVJ_LSN_BLOCK(p), cyc = KVJ_LSN_CYCLE(p), i;
+		uint64_t n = w->log_bb - bb;
+
+		if (n > WALK_CHUNK_BB)
+			n = WALK_CHUNK_BB;
+		if (n > lsn_diff_bb(w, p, head))
+			n = lsn_diff_bb(w, p, head);
+		err = walk_read(w, buf, (size_t)n << KVJ_BB_SHIFT,
+				(uint64_t)bb << KVJ_BB_SHIFT);
+		for (i = 0; i < n && !err; i++) {
+			const uint8_t *b = buf + ((size_t)i << KVJ_BB_SHIFT);
+
+			if (kvj_bb_cycle(b) != cyc || !bb_is_hdr(b))
+				continue;
+			at = KVJ_LSN(cyc, bb + i);
+			if (parse_hdr(w, (const void *)b, bb + i, &r) ||
+			    r.cycle != cyc) {
+				later = DAMAGED_HDR;
+				break;
+			}
+			if (r.type != KVJ_REC_CKPT &&
+			    r.type != KVJ_REC_COMMIT) {
+				later = "a later record";
+				break;
+			}
+			if (!seq)
+				seq = r.seq;
+			if (r.seq != seq || seq <= w->done_seq) {
+				later = "a record of another checkpoint";
 				break;
 			}
 		}
-	} else {
-		later = true;
+		p = lsn_advance(w, p, (uint32_t)n);
 	}
+	kvfree(buf);
+	if (err)
+		return err;
 	if (!later) {
 		w->torn = true;
 		return 0;
 	}
-	err = report(
-		w, KVJ_WALK_CORRUPT, bad,
-		"log record at lsn %u/%u is damaged (%s) and later records depend on it: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
-		KVJ_LSN_CYCLE(bad), KVJ_LSN_BLOCK(bad), why);
+	if (at == pos && !strcmp(later, DAMAGED_HDR))
+		err = report(
+			w, KVJ_WALK_CORRUPT, pos,
+			"log record at lsn %u/%u has a damaged header written in the current pass: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+			KVJ_LSN_CYCLE(pos), KVJ_LSN_BLOCK(pos));
+	else
+		err = report(
+			w, KVJ_WALK_CORRUPT, pos,
+			"log record at lsn %u/%u is damaged (%s) but %s follows at %u/%u: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+			KVJ_LSN_CYCLE(pos), KVJ_LSN_BLOCK(pos), why, later,
+			KVJ_LSN_CYCLE(at), KVJ_LSN_BLOCK(at));
 	return err ? err : -EUCLEAN;
+}
+
+/*
+ * Check the stamps of CKPT record rbuf of r and put back the words they
+ * displaced.  False when a block is from an earlier pass: a torn write.
+ */
+static bool rec_unstamp(const struct rec *r, uint8_t *rbuf)
+{
+	const struct kvj_rec_hdr *h = (const void *)rbuf;
+	uint32_t i;
+
+	for (i = 1; i < r->nr_bb; i++) {
+		kvj_le32 *w = (kvj_le32 *)(rbuf + ((size_t)i << KVJ_BB_SHIFT));
+
+		if (kvj_le32_to_cpu(*w) != r->cycle)
+			return false;
+		*w = h->cycle_data[i - 1];
+	}
+	return true;
 }
 
 /* Append the payload of CKPT record r (rbuf: the whole record). */
@@ -367,7 +533,8 @@ static int stream_append(struct walk *w, const struct rec *r,
 		w->sbuf = n;
 		w->scap = cap;
 	}
-	memcpy(w->sbuf + w->sfill, rbuf + KVJ_REC_HDR_SIZE, r->len);
+	if (r->len) /* a piece may be empty: one BB left before the end */
+		memcpy(w->sbuf + w->sfill, rbuf + KVJ_REC_HDR_SIZE, r->len);
 	w->sfill += r->len;
 	w->nr_parts++;
 	return 0;
@@ -390,16 +557,22 @@ static int walk_records(struct walk *w, kvj_lsn_t tail, kvj_lsn_t head)
 	w->in_ckpt = false;
 	w->torn = false;
 	w->sfill = 0;
+	w->done_seq = 0;
 	while (pos < head) {
 		uint32_t bb = KVJ_LSN_BLOCK(pos);
 		uint64_t rbytes;
-		bool crc_ok = true;
+		bool crc_ok = true, stamps_ok = true;
 
 		err = read_hdr(w, bb, &r);
 		if (err < 0)
 			goto out;
-		if (err || r.cycle != KVJ_LSN_CYCLE(pos)) {
-			why = "bad record header";
+		if (err || r.cycle != KVJ_LSN_CYCLE(pos) ||
+		    r.type == KVJ_REC_FILL) {
+			why = "no valid record header";
+			goto damaged;
+		}
+		if (lsn_diff_bb(w, pos, head) < r.nr_bb) {
+			why = "the record runs past the head";
 			goto damaged;
 		}
 		if (r.seq > w->max_seq)
@@ -416,8 +589,10 @@ static int walk_records(struct walk *w, kvj_lsn_t tail, kvj_lsn_t head)
 					(uint64_t)bb << KVJ_BB_SHIFT);
 			if (err)
 				goto out;
-			crc_ok = kv_crc32c(0, rbuf + KVJ_REC_HDR_SIZE, r.len) ==
-				 r.data_crc;
+			stamps_ok = rec_unstamp(&r, rbuf);
+			crc_ok = stamps_ok &&
+				 kv_crc32c(0, rbuf + KVJ_REC_HDR_SIZE, r.len) ==
+					 r.data_crc;
 		}
 		err = report_record(w, &r, crc_ok);
 		if (err)
@@ -436,6 +611,10 @@ static int walk_records(struct walk *w, kvj_lsn_t tail, kvj_lsn_t head)
 			}
 			if (r.part_off != w->sfill) {
 				why = "checkpoint piece out of order";
+				goto damaged;
+			}
+			if (!stamps_ok) {
+				why = "a block of the record is from an earlier pass";
 				goto damaged;
 			}
 			if (!crc_ok) {
@@ -461,6 +640,7 @@ static int walk_records(struct walk *w, kvj_lsn_t tail, kvj_lsn_t head)
 				goto damaged;
 			}
 			w->in_ckpt = false;
+			w->done_seq = r.seq;
 			w->checkpoints++;
 			w->end = lsn_advance(w, pos, r.nr_bb);
 		} else {
@@ -484,69 +664,52 @@ out:
 }
 
 /*
- * Find the head and the tail into h.  *head_damaged: the record at the
- * head is damaged and a later one of the same cycle follows at that block.
- * 0, -EUCLEAN after reporting, or another -errno.
+ * Find the head and the tail into h (and w->hw).  0, -EUCLEAN after
+ * reporting, or another -errno.
  */
-static int find_head(struct walk *w, struct kvj_walk_head *h,
-		     uint32_t *head_damaged)
+static int find_head(struct walk *w, struct kvj_walk_head *h)
 {
-	uint8_t blk[KVJ_BB_SIZE];
-	uint32_t bb = 0, cycle;
-	struct rec r, last = { 0 };
-	kvj_lsn_t head, tail;
+	kvj_lsn_t tail;
+	struct rec last;
 	int err;
 
 	memset(h, 0, sizeof(*h));
 	h->log_bytes = w->log_bytes;
-	*head_damaged = 0;
-	err = read_hdr(w, 0, &r);
+	err = scan_stamps(w);
+	if (err)
+		return err;
+	err = find_last(w, &last);
 	if (err < 0)
 		return err;
 	if (err) {
-		err = walk_read(w, blk, sizeof(blk), 0);
-		if (err)
-			return err;
-		if (block_is_zero(blk, sizeof(blk))) {
-			h->state = KVJ_WALK_EMPTY;
-			h->head_lsn = h->tail_lsn = KVJ_LSN(1, 0);
-			return 0;
+		/* no record was ever completed: at most a torn first write */
+		if (w->hw > KVJ_LSN(2, 0)) {
+			err = report(
+				w, KVJ_WALK_CORRUPT, w->hw,
+				"no log record is valid, yet log blocks claim cycle %u: the log is corrupt and cannot be recovered",
+				KVJ_LSN_CYCLE(w->hw) - 1);
+			return err ? err : -EUCLEAN;
 		}
-		err = report(
-			w, KVJ_WALK_CORRUPT, 0,
-			"log block 0 is neither a valid record nor zero: the log is corrupt and cannot be recovered");
-		return err ? err : -EUCLEAN;
-	}
-	cycle = r.cycle;
-	while (bb < w->log_bb) {
-		err = read_hdr(w, bb, &r);
-		if (err < 0)
-			return err;
-		if (err || r.cycle != cycle)
-			break;
-		last = r;
-		bb += r.nr_bb;
-	}
-	head = bb == w->log_bb ? KVJ_LSN(cycle + 1, 0) : KVJ_LSN(cycle, bb);
-	if (bb + 1 < w->log_bb) {
-		err = scan_past_head(w, bb + 1, cycle, last.seq, head_damaged);
-		if (err)
-			return err;
+		h->state = KVJ_WALK_EMPTY;
+		h->head_lsn = h->tail_lsn = KVJ_LSN(1, 0);
+		return 0;
 	}
 	tail = last.tail_lsn;
-	if (tail > head || lsn_diff_bb(w, tail, head) > w->log_bb ||
+	if (tail > last.lsn || KVJ_LSN_CYCLE(tail) == 0 ||
+	    lsn_diff_bb(w, tail, w->hw) > w->log_bb ||
 	    KVJ_LSN_BLOCK(tail) >= w->log_bb) {
 		err = report(
 			w, KVJ_WALK_CORRUPT, tail,
 			"log tail %u/%u is not within the log before head %u/%u: the log is corrupt and cannot be recovered",
 			KVJ_LSN_CYCLE(tail), KVJ_LSN_BLOCK(tail),
-			KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
+			KVJ_LSN_CYCLE(w->hw), KVJ_LSN_BLOCK(w->hw));
 		return err ? err : -EUCLEAN;
 	}
-	h->state = last.type == KVJ_REC_UNMOUNT && tail == last.lsn ?
+	h->state = last.type == KVJ_REC_UNMOUNT && tail == last.lsn &&
+				   w->hw == lsn_advance(w, last.lsn, 1) ?
 			   KVJ_WALK_CLEAN :
 			   KVJ_WALK_DIRTY;
-	h->head_lsn = head;
+	h->head_lsn = w->hw;
 	h->tail_lsn = tail;
 	h->last_lsn = last.lsn;
 	h->last_type = last.type;
@@ -556,42 +719,36 @@ static int find_head(struct walk *w, struct kvj_walk_head *h,
 
 /*
  * The whole walk: head and tail, every record, then the verdict.  Fills h
- * and (through walk_records()) w->end, w->torn, w->max_seq.
+ * and w->end, w->torn, w->max_seq.
  */
 static int walk_all(struct walk *w, struct kvj_walk_head *h)
 {
-	kvj_lsn_t head;
-	uint32_t damaged_bb;
 	int err;
 
-	err = find_head(w, h, &damaged_bb);
+	err = find_head(w, h);
 	if (err)
 		return err;
-	head = h->head_lsn;
 	if (w->ops->head) {
 		err = w->ops->head(w->priv, h);
 		if (err)
 			return err;
 	}
-	if (damaged_bb) {
-		err = report(
-			w, KVJ_WALK_CORRUPT, head,
-			"log record at lsn %u/%u is damaged but a later record follows at %u/%u: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
-			KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head),
-			KVJ_LSN_CYCLE(head), damaged_bb);
-		if (err)
-			return err;
+	switch (h->state) {
+	case KVJ_WALK_EMPTY:
+		w->end = h->head_lsn;
+		w->torn = w->hw > w->end;
+		break;
+	case KVJ_WALK_CLEAN:
+	case KVJ_WALK_DIRTY:
+		err = walk_records(w, h->tail_lsn, w->hw);
+		break;
 	}
-	if (h->state != KVJ_WALK_EMPTY)
-		err = walk_records(w, h->tail_lsn, head);
-	if (!err && damaged_bb)
-		return -EUCLEAN;
 	if (!err && w->torn)
 		err = report(
 			w, KVJ_WALK_TORN, w->end,
 			"discarding the torn tail of the log from lsn %u/%u to %u/%u (an incomplete last checkpoint)",
 			KVJ_LSN_CYCLE(w->end), KVJ_LSN_BLOCK(w->end),
-			KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
+			KVJ_LSN_CYCLE(w->hw), KVJ_LSN_BLOCK(w->hw));
 	return err;
 }
 
@@ -740,29 +897,48 @@ static const struct kvj_walk_ops rcv_replay_ops = {
 	.problem = rcv_problem,
 };
 
-/* Zero [from, to): stale records of a discarded tail. */
-static int zero_range(struct kvj_log *log, kvj_lsn_t from, kvj_lsn_t to)
+/*
+ * Overwrite [from, to), a discarded tail, with fill records stamped with
+ * the cycle each block had before the torn write (its LSN's cycle - 1),
+ * so that none of it can be read as written in the current pass again.
+ */
+static int clear_stale(struct kvj_log *log, kvj_lsn_t from, kvj_lsn_t to)
 {
-	uint64_t left = kvj_lsn_diff_bytes(log, from, to);
-	uint64_t off = (uint64_t)KVJ_LSN_BLOCK(from) << KVJ_BB_SHIFT;
-	size_t chunk = 64 * 1024;
-	uint8_t *z = kvzalloc(chunk, 0);
+	const uint32_t chunk = 128;
+	uint8_t *buf = kvzalloc((size_t)chunk << KVJ_BB_SHIFT, 0);
+	kvj_lsn_t p = from;
 	int err = 0;
 
-	if (!z)
+	if (!buf)
 		return -ENOMEM;
-	while (left && !err) {
-		uint64_t n = left < chunk ? left : chunk;
+	while (p < to && !err) {
+		uint32_t bb = KVJ_LSN_BLOCK(p), cyc = KVJ_LSN_CYCLE(p) - 1, i;
+		uint64_t n = log->log_bb - bb, left;
 
-		if (off == log->p.log_bytes)
-			off = 0;
-		if (n > log->p.log_bytes - off)
-			n = log->p.log_bytes - off;
-		err = kvj_io_write(log, z, n, off);
-		off += n;
-		left -= n;
+		left = kvj_lsn_diff_bytes(log, p, to) >> KVJ_BB_SHIFT;
+		if (n > left)
+			n = left;
+		if (n > chunk)
+			n = chunk;
+		for (i = 0; i < n; i++) {
+			struct kvj_rec_hdr *h =
+				(void *)(buf + ((size_t)i << KVJ_BB_SHIFT));
+
+			memset(h, 0, KVJ_BB_SIZE);
+			h->type = kvj_cpu_to_le32(KVJ_REC_FILL);
+			h->cycle = kvj_cpu_to_le32(cyc);
+			h->nr_bb = kvj_cpu_to_le32(1);
+			h->lsn = kvj_cpu_to_le64(KVJ_LSN(cyc, bb + i));
+			h->data_crc = kvj_cpu_to_le32(kv_crc32c(0, NULL, 0));
+			kvj_rec_hdr_seal(h);
+		}
+		err = kvj_io_write(log, buf, (size_t)n << KVJ_BB_SHIFT,
+				   (uint64_t)bb << KVJ_BB_SHIFT);
+		bb += (uint32_t)n;
+		p = bb == log->log_bb ? KVJ_LSN(cyc + 2, 0) :
+					KVJ_LSN(cyc + 1, bb);
 	}
-	kvfree(z);
+	kvfree(buf);
 	return err;
 }
 
@@ -771,7 +947,7 @@ int kvj_recover(struct kvj_log *log)
 	struct kvj_recovery_info *ri = &log->rinfo;
 	struct rcv rc = { .log = log };
 	struct kvj_walk_head h;
-	kvj_lsn_t head, tail, end;
+	kvj_lsn_t head, tail, end, hw;
 	uint64_t max_seq;
 	struct walk w;
 	unsigned i;
@@ -790,6 +966,13 @@ int kvj_recover(struct kvj_log *log)
 	tail = h.tail_lsn;
 	if (h.state == KVJ_WALK_EMPTY) {
 		ri->was_empty = ri->was_clean = true;
+		ri->torn_tail_discarded = w.torn;
+		if (w.torn)
+			err = clear_stale(log, head, w.hw);
+		if (!err && w.torn)
+			err = kvj_io_flush(log);
+		if (err)
+			return err;
 		goto done;
 	}
 	atomic_store(&log->cil.seq, h.last_seq + 1);
@@ -800,6 +983,7 @@ int kvj_recover(struct kvj_log *log)
 	}
 	end = w.end;
 	torn = w.torn;
+	hw = w.hw;
 	max_seq = w.max_seq;
 
 	/* pass 2: replay the complete checkpoints up to end */
@@ -815,7 +999,7 @@ int kvj_recover(struct kvj_log *log)
 	if (!err)
 		err = kvj_io_flush(log);
 	if (!err && torn)
-		err = zero_range(log, end, head);
+		err = clear_stale(log, end, hw);
 	if (!err && torn)
 		err = kvj_io_flush(log);
 	if (err)

@@ -94,14 +94,14 @@ expect_eq "$(count '^  item ')" "$NIT" "dirty items"
 expect_eq "$(sed -n 's/^checkpoint .*, \([0-9]*\) items\{0,1\}, .*/\1/p' \
 	"$T/out" | awk '{ n += $1 } END { print n }')" "$NIT" "items named by checkpoint lines"
 has "3 checkpoints, 15 items (intents 2, dones 1, bufs 0)" dirty
-has "checkpoint seq 1 at 1/0 (0x100000000) commit 1/1: 1 part, 6 items" dirty
+has "checkpoint seq 1 at 1/0 (0x100000000) commit 1/2: 1 part, 6 items" dirty
 grep -q "^checkpoint seq 1 .*(zstd, ratio [0-9.]*)$" "$T/out" ||
 	fail "checkpoint 1 not compressed"
 grep -q "^checkpoint seq 2 .*: 1 part, 5 items," "$T/out" ||
 	fail "checkpoint 2 items"
-grep -q "^checkpoint seq 3 .*: 2 parts, 4 items, 100192 bytes -> 100192 stored (uncompressed, ratio 1.00)$" \
+grep -q "^checkpoint seq 3 .*: 3 parts, 4 items, 100192 bytes -> 100192 stored (uncompressed, ratio 1.00)$" \
 	"$T/out" || fail "checkpoint 3: $(grep '^checkpoint seq 3' "$T/out")"
-expect_eq "$(count '^record .* CKPT .*, crc ok$')" 4 "CKPT records crc ok"
+expect_eq "$(count '^record .* CKPT .*, crc ok$')" 5 "CKPT records crc ok"
 expect_eq "$(count '^record .* COMMIT ')" 3 "COMMIT records"
 expect_eq "$(count '^  item [0-9]*: type 1 (intent) len 20$')" 2 "intents"
 expect_eq "$(count '^  item [0-9]*: type 2 (done) len 8$')" 1 "dones"
@@ -188,10 +188,10 @@ B3=$(awk '$1 == "record" && $4 == "CKPT" && $6 == "3," {
 
 # payload of checkpoint 1's record
 cp "$T/d.img" "$T/m1.img"
-flip "$T/m1.img" $((LOGOFF + B1 * 512 + 128 + 20))
+flip "$T/m1.img" $((LOGOFF + B1 * 512 + 512 + 20))
 run_lp "$T/m1.img"
 expect_eq $rc 1 "mid payload rc"
-MSG="log record at lsn 1/$B1 is damaged (record payload checksum mismatch) and later records depend on it: the log cannot be recovered"
+MSG="log record at lsn 1/$B1 is damaged (record payload checksum mismatch) but a record of another checkpoint follows at 1/$B2: the log cannot be recovered"
 one_err "mid payload" "kvfs-logprint: $T/m1.img: $MSG"
 has "record 1/$B1 (0x$(printf %x $((1 << 32 | B1)))) CKPT seq 1," "mid payload"
 grep -q "^record 1/$B1 .*crc BAD$" "$T/out" || fail "mid payload: no crc BAD"
@@ -206,24 +206,31 @@ cp "$T/d.img" "$T/m2.img"
 flip "$T/m2.img" $((LOGOFF + B2 * 512 + 40))
 run_lp "$T/m2.img"
 expect_eq $rc 1 "mid header rc"
-one_err "mid header" "log record at lsn 1/$B2 is damaged but a later record follows at 1/$((B2 + 1)): the log cannot be recovered"
+one_err "mid header" "log record at lsn 1/$B2 has a damaged header written in the current pass: the log cannot be recovered"
 has "checkpoint seq 1 at" "records before the damage"
 hasnt "record 1/$B2 " "the damaged record"
 "$MKLOG" recover "$T/m2.img" >"$T/rec" 2>"$T/rec.err"
 expect_eq $? 3 "recovery of mid header damage"
-grep -qF "kvjournal: log record at lsn 1/$B2 is damaged but a later record follows at 1/$((B2 + 1))" \
+grep -qF "kvjournal: log record at lsn 1/$B2 has a damaged header written in the current pass" \
 	"$T/rec.err" || fail "recovery message: $(cat "$T/rec.err")"
 
-# block 0 neither a record nor zero
+# block 0's header damaged
 cp "$T/d.img" "$T/m0.img"
 flip "$T/m0.img" $((LOGOFF + 4))
 run_lp "$T/m0.img"
 expect_eq $rc 1 "block 0 rc"
-one_err "block 0" "log block 0 is neither a valid record nor zero"
+one_err "block 0" "log record at lsn 1/0 has a damaged header written in the current pass"
+
+# a block past the head that was never written is not zero
+cp "$T/d.img" "$T/mz.img"
+flip "$T/mz.img" $((LOGOFF + 8000 * 512 + 100))
+run_lp "$T/mz.img"
+expect_eq $rc 1 "unwritten block rc"
+one_err "unwritten block" "log block 8000 was never written (cycle 0) but is not zero"
 
 # ---- a torn tail: readable, reported, discarded by recovery ----
 cp "$T/d.img" "$T/t.img"
-flip "$T/t.img" $((LOGOFF + B3 * 512 + 128 + 1000))
+flip "$T/t.img" $((LOGOFF + B3 * 512 + 512 + 1000))
 run_lp "$T/t.img"
 expect_eq $rc 0 "torn rc"
 no_err torn
