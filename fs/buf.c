@@ -47,6 +47,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/buf.h"
 #include "fs/dev.h"
+#include "fs/errortag.h"
 
 #define BUF_DEAD (-(1 << 30))
 #define NR_SLOTS 64
@@ -521,8 +522,10 @@ hit:
 	stat_inc(bc, ST_MISSES, 1);
 
 	if (read) {
-		err = kv_dev_pread(bc->dev, bp->b_addr, bp->b_len,
-				   blkno * bc->blksize);
+		err = kvfs_errtag(KVFS_ERRTAG_META_READ_IO) ?
+			      -EIO :
+			      kv_dev_pread(bc->dev, bp->b_addr, bp->b_len,
+					   blkno * bc->blksize);
 		stat_inc(bc, ST_READS, 1);
 		if (err) {
 			snprintf(tl_errmsg, sizeof(tl_errmsg),
@@ -635,8 +638,10 @@ int kv_buf_write(struct kv_buf *bp)
 		if (err)
 			return err;
 	}
-	err = kv_dev_pwrite(bc->dev, bp->b_addr, bp->b_len,
-			    bp->b_blkno * bc->blksize);
+	err = kvfs_errtag(KVFS_ERRTAG_META_WRITE_IO) ?
+		      -EIO :
+		      kv_dev_pwrite(bc->dev, bp->b_addr, bp->b_len,
+				    bp->b_blkno * bc->blksize);
 	if (err)
 		return err;
 	atomic_fetch_and(&bp->b_flags, ~KV_BUF_DIRTY);

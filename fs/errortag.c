@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Named error-injection points: the table of tags and their arming.
+ *
+ * Locks: none.  A tag's configuration is published by a release store of
+ * its `every` (0 = disarmed) after the other fields; evaluation counts with
+ * atomic increments, so concurrent evaluations fire exactly as armed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/errortag.h"
+
+static const char *const tag_names[KVFS_ERRTAG_NR] = {
+	[KVFS_ERRTAG_META_READ_IO] = "meta_read_io",
+	[KVFS_ERRTAG_META_WRITE_IO] = "meta_write_io",
+};
+
+struct tag {
+	_Atomic uint32_t every;
+	_Atomic uint64_t after, count;
+	_Atomic uint64_t evals, hits;
+};
+
+static struct tag tags[KVFS_ERRTAG_NR];
+atomic_int kvfs_errtag_state = 1;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static char env_error[160];
+
+const char *kvfs_errtag_name(enum kvfs_errtag tag)
+{
+	return (unsigned)tag < KVFS_ERRTAG_NR ? tag_names[tag] : NULL;
+}
+
+int kvfs_errtag_lookup(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < KVFS_ERRTAG_NR; i++)
+		if (!strcmp(name, tag_names[i]))
+			return (int)i;
+	return -ENOENT;
+}
+
+static void update_state(void)
+{
+	unsigned i;
+	int armed = 0;
+
+	for (i = 0; i < KVFS_ERRTAG_NR; i++)
+		if (atomic_load(&tags[i].every))
+			armed = 2;
+	atomic_store(&kvfs_errtag_state, armed);
+}
+
+static void tag_arm(int tag, uint64_t after, uint32_t every, uint64_t count)
+{
+	struct tag *t = &tags[tag];
+
+	atomic_store(&t->every, 0);
+	atomic_store(&t->after, after);
+	atomic_store(&t->count, count);
+	atomic_store(&t->evals, 0);
+	atomic_store(&t->hits, 0);
+	atomic_store_explicit(&t->every, every, memory_order_release);
+}
+
+static int parse_spec(const char *spec, char *err, unsigned errlen);
+
+static void read_env(void)
+{
+	const char *spec = getenv("KVFS_ERRTAGS");
+
+	if (spec && *spec)
+		parse_spec(spec, env_error, sizeof(env_error));
+	update_state();
+}
+
+static void env_init(void)
+{
+	pthread_once(&env_once, read_env);
+}
+
+const char *kvfs_errtag_env_error(void)
+{
+	env_init();
+	return env_error[0] ? env_error : NULL;
+}
+
+int kvfs_errtag_set(enum kvfs_errtag tag, uint64_t after, uint32_t every,
+		    uint64_t count)
+{
+	if ((unsigned)tag >= KVFS_ERRTAG_NR)
+		return -EINVAL;
+	env_init();
+	tag_arm(tag, after, every, count);
+	update_state();
+	return 0;
+}
+
+void kvfs_errtag_clear_all(void)
+{
+	unsigned i;
+
+	env_init();
+	for (i = 0; i < KVFS_ERRTAG_NR; i++)
+		atomic_store(&tags[i].every, 0);
+	update_state();
+}
+
+uint64_t kvfs_errtag_hits(enum kvfs_errtag tag)
+{
+	return (unsigned)tag < KVFS_ERRTAG_NR ? atomic_load(&tags[tag].hits) :
+						0;
+}
+
+bool kvfs_errtag_eval(enum kvfs_errtag tag)
+{
+	struct tag *t;
+	uint32_t every;
+	uint64_t n, count;
+
+	if (atomic_load_explicit(&kvfs_errtag_state, memory_order_relaxed) == 1)
+		env_init();
+	if ((unsigned)tag >= KVFS_ERRTAG_NR)
+		return false;
+	t = &tags[tag];
+	every = atomic_load_explicit(&t->every, memory_order_acquire);
+	if (!every)
+		return false;
+	n = atomic_fetch_add(&t->evals, 1);
+	if (n < atomic_load(&t->after) || (n - atomic_load(&t->after)) % every)
+		return false;
+	count = atomic_load(&t->count);
+	if (count && atomic_fetch_add(&t->hits, 1) >= count) {
+		atomic_fetch_sub(&t->hits, 1);
+		return false;
+	}
+	if (!count)
+		atomic_fetch_add(&t->hits, 1);
+	return true;
+}
+
+/* One "name[:key=value]..." item of a spec into c; 0 or -EINVAL. */
+struct item_cfg {
+	int tag;
+	uint64_t after, count;
+	uint32_t every;
+};
+
+static int parse_item(char *item, struct item_cfg *c, char *err,
+		      unsigned errlen)
+{
+	char *save = NULL, *tok = strtok_r(item, ":", &save);
+
+	c->after = c->count = 0;
+	c->every = 1;
+	c->tag = tok ? kvfs_errtag_lookup(tok) : -ENOENT;
+	if (c->tag < 0) {
+		snprintf(err, errlen, "unknown error tag '%s'", tok ? tok : "");
+		return -EINVAL;
+	}
+	while ((tok = strtok_r(NULL, ":", &save))) {
+		char *eq = strchr(tok, '='), *end;
+		unsigned long long v;
+
+		if (!eq || !eq[1])
+			goto bad;
+		*eq = 0;
+		errno = 0;
+		v = strtoull(eq + 1, &end, 10);
+		if (errno || *end || eq[1] == '-')
+			goto bad;
+		if (!strcmp(tok, "after"))
+			c->after = v;
+		else if (!strcmp(tok, "count"))
+			c->count = v;
+		else if (!strcmp(tok, "every") && v >= 1 && v <= UINT32_MAX)
+			c->every = (uint32_t)v;
+		else
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(
+		err, errlen,
+		"error tag '%s': bad option '%s' (after=N, every=N>=1, count=N)",
+		tag_names[c->tag], tok);
+	return -EINVAL;
+}
+
+static int parse_spec(const char *spec, char *err, unsigned errlen)
+{
+	struct item_cfg cfg[KVFS_ERRTAG_NR * 2];
+	unsigned n = 0, i;
+	char *s = strdup(spec), *save = NULL, *item;
+	int ret = 0;
+
+	if (!s)
+		return -ENOMEM;
+	for (item = strtok_r(s, ",", &save); item && !ret;
+	     item = strtok_r(NULL, ",", &save)) {
+		if (n == sizeof(cfg) / sizeof(cfg[0])) {
+			snprintf(err, errlen, "too many error tags");
+			ret = -EINVAL;
+			break;
+		}
+		ret = parse_item(item, &cfg[n++], err, errlen);
+	}
+	free(s);
+	for (i = 0; i < n && !ret; i++)
+		tag_arm(cfg[i].tag, cfg[i].after, cfg[i].every, cfg[i].count);
+	return ret;
+}
+
+int kvfs_errtag_parse(const char *spec, char *err, unsigned errlen)
+{
+	int ret;
+
+	env_init();
+	ret = parse_spec(spec, err, errlen);
+	update_state();
+	return ret;
+}
