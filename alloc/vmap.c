@@ -25,7 +25,10 @@
  *
  * Unmapping is lazy: freed ranges queue on the zone's lazy list and are
  * purged in batches (sorted, coalesced, one mmap(PROT_NONE, MAP_FIXED) per
- * run) before going back to the free index.
+ * run) before going back to the free index.  The list is bounded: a free
+ * that might overrun it (frees racing with a purge) purges first.  A freed
+ * area's pages go back to the buddy before the purge; debug builds unmap
+ * its range first, so a stale pointer faults rather than writes into them.
  *
  * Every mmap run is a kernel VMA, and vm.max_map_count (65530 by default)
  * caps them for the whole process: kv.vmaps counts the runs of live, cached
