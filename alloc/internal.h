@@ -23,10 +23,45 @@
 #include "alloc/kvalloc.h"
 #include "alloc/kvlock.h"
 
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define KV_ASAN 1
+#endif
+
 #define KV_PFN_NONE UINT32_MAX
 #define KV_TLS __thread __attribute__((tls_model("initial-exec")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
+
+/*
+ * AddressSanitizer sees inside the arena: in ASan builds whatever is free
+ * (free pages, freed slab objects, freed vmap areas, the slack past a slab
+ * object's requested size) is poisoned, and what is handed out unpoisoned.
+ * The allocator's own accesses to freed memory (slab freelist links)
+ * unpoison around themselves.  No-ops otherwise.
+ */
+static inline void kv_poison(const void *p, size_t n)
+{
+#ifdef KV_ASAN
+	ASAN_POISON_MEMORY_REGION(p, n);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+static inline void kv_unpoison(const void *p, size_t n)
+{
+#ifdef KV_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
 
 /* Descriptor states. */
 enum {
@@ -170,6 +205,10 @@ struct kv_global {
 	/* bumped by reclaim: active threads then drain their caches */
 	uint32_t drain_gen;
 
+	/* KVALLOC_STRICT: leaks and invalid frees abort (the test suite) */
+	bool strict;
+	uint64_t bad_frees;
+
 	/* lock classes */
 	int lc_buddy, lc_slab, lc_vzone, lc_vpurge, lc_shrinker, lc_nofail;
 };
@@ -308,11 +347,17 @@ size_t kv_vmap_size(const void *p);
 void *kv_vmap_to_direct(const void *p);
 void kv_vmap_stats(uint64_t *allocs, uint64_t *live, uint64_t *purges,
 		   uint64_t *purged);
-/* area cache hits, mmap calls made mapping areas, pages in area caches */
-void kv_vmap_cache_stats(uint64_t *hits, uint64_t *maps, uint64_t *pages);
+/*
+ * area cache hits, mmap calls made mapping areas, pages in area caches,
+ * most entries a zone's lazy list held
+ */
+void kv_vmap_cache_stats(uint64_t *hits, uint64_t *maps, uint64_t *pages,
+			 uint64_t *lazy_max);
 void kv_vmap_report_leaks(unsigned *nr);
 
-/* kvmalloc.c: kvmalloc for the allocator's own metadata (not counted) */
+/* kvmalloc.c: report an invalid free (aborts in debug and strict mode) */
+void kv_bad_free(const void *p, const char *what);
+/* kvmalloc for the allocator's own metadata (not counted) */
 void *kv_alloc_internal(size_t size, kv_gfp_t gfp);
 void kv_free_internal(const void *p);
 
@@ -324,7 +369,9 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt);
 void kv_reclaim_wake(void);
 size_t kv_shrinker_run(struct kv_shrinker *s, size_t nr);
 void kv_reclaim_stats(uint64_t *passes, uint64_t *freed, uint64_t *retries,
-		      uint64_t *failures);
+		      uint64_t *timeouts, uint64_t *failures);
+/* A NOFAIL request nothing could ever satisfy: report and abort. */
+void kv_nofail_impossible(size_t size, kv_gfp_t gfp) __attribute__((noreturn));
 void kv_alloc_failed(size_t size, kv_gfp_t gfp);
 int kv_shrinkers_format(char *buf, size_t len);
 

@@ -40,27 +40,38 @@
 
 /* Allocation context flags.  0 is the normal "may reclaim anything" context. */
 typedef unsigned int kv_gfp_t;
-#define KV_NOFS ((kv_gfp_t)1 << 0)    /* must not recurse into the fs */
-#define KV_NOIO ((kv_gfp_t)1 << 1)    /* must not issue I/O (implies NOFS) */
-#define KV_NOFAIL ((kv_gfp_t)1 << 2)  /* retry forever; never returns NULL */
+#define KV_NOFS ((kv_gfp_t)1 << 0) /* must not recurse into the fs */
+#define KV_NOIO ((kv_gfp_t)1 << 1) /* must not issue I/O (implies NOFS) */
+/*
+ * KV_NOFAIL: never returns NULL, on any path: waits for frees and purges
+ * (backing off from 1 ms to 256 ms, woken early by frees) and retries.  A
+ * request no free could ever satisfy (larger than the budget or a vmap
+ * zone, a bad alignment or order) is a caller bug and aborts.
+ */
+#define KV_NOFAIL ((kv_gfp_t)1 << 2)
 #define KV_NORETRY ((kv_gfp_t)1 << 3) /* no reclaim, no retry: fail fast */
-#define KV_NOWARN ((kv_gfp_t)1 << 4)  /* do not report the failure */
-#define KV_ZERO ((kv_gfp_t)1 << 5)    /* return zeroed memory */
+#define KV_NOWARN ((kv_gfp_t)1 << 4) /* do not report the failure */
+#define KV_ZERO ((kv_gfp_t)1 << 5) /* return zeroed memory */
 
 struct kv_config {
-	size_t budget_bytes;   /* arena size; 0 = default (256 MiB) */
-	unsigned vmap_zones;   /* 0 = one per CPU */
-	size_t vmap_window;    /* reserved virtual bytes; 0 = default */
-	unsigned purge_batch;  /* lazily freed vmap pages before a purge; 0 = default */
+	size_t budget_bytes; /* arena size; 0 = default (256 MiB) */
+	unsigned vmap_zones; /* 0 = one per CPU */
+	size_t vmap_window; /* reserved virtual bytes; 0 = default */
+	unsigned
+		purge_batch; /* lazily freed vmap pages before a purge; 0 = default */
 };
 
 /*
  * kv_init(NULL) uses defaults.  Returns 0 or a negative errno.  kv_fini()
  * reports every allocation never freed on stderr, returns the arena whole,
- * and leaves the layer ready for another kv_init().
+ * and leaves the layer ready for another kv_init(); it returns the number
+ * of allocations never freed plus the invalid frees seen since kv_init()
+ * (0: clean).  With KVALLOC_STRICT set in the environment at kv_init(), an
+ * invalid free aborts at once (as in debug builds) and so does a kv_fini()
+ * that finds leaks: the test suite runs so.
  */
 int kv_init(const struct kv_config *cfg);
-void kv_fini(void);
+int kv_fini(void);
 bool kv_initialized(void);
 
 /* kvmalloc family: any size; kvfree() works on either kind (NULL is fine). */
@@ -78,7 +89,13 @@ size_t kv_ksize(const void *p);
 void *kv_kmalloc(size_t size, kv_gfp_t flags);
 void kv_kfree(const void *p);
 
-/* vmap only: always page-granular, never physically contiguous. */
+/*
+ * vmap only: always page-granular, never physically contiguous.  A freed
+ * area's pages go back to the buddy before its range is unmapped (purges
+ * are lazy): in release builds a stale pointer into a freed vmap area can
+ * write into the pages' next owner until the purge.  Debug builds unmap the
+ * range first, so such an access faults; ASan builds report it.
+ */
 void *kv_vmalloc(size_t size, kv_gfp_t flags);
 void kv_vfree(const void *p);
 /* align: a power of two; NULL if the window cannot honour it */
@@ -94,8 +111,8 @@ void kv_vmap_purge(void);
 void kv_drain_caches(void);
 
 /*
- * Buddy pages.  order > KV_COSTLY_ORDER attempts are fail-fast whatever the
- * flags; lower orders may reclaim.
+ * Buddy pages.  order > KV_COSTLY_ORDER attempts are fail-fast unless
+ * KV_NOFAIL; lower orders may reclaim.
  */
 void *kv_alloc_pages(unsigned order, kv_gfp_t flags);
 void kv_free_pages(void *p, unsigned order);
@@ -166,13 +183,15 @@ struct kv_stats {
 	uint64_t vmap_pages_purged;
 	uint64_t reclaim_passes;
 	uint64_t reclaim_freed;
-	uint64_t nofail_retries;
+	uint64_t nofail_retries; /* NOFAIL waits */
+	uint64_t nofail_timeouts; /* NOFAIL waits no free ended early */
 	uint64_t alloc_failures;
 	uint64_t live_allocs; /* allocations not yet freed */
 	uint64_t vmap_zones;
 	uint64_t vmap_cache_hits; /* vmap allocations served by an area cache */
 	uint64_t vmap_maps; /* mmap calls made mapping new vmap areas */
 	uint64_t vmap_cache_pages; /* pages held by freed, still-mapped areas */
+	uint64_t vmap_lazy_max; /* most ranges a zone's lazy list held */
 	unsigned nr_lock_classes;
 	struct {
 		char name[24];

@@ -35,8 +35,11 @@ static void *large_alloc(size_t size, kv_gfp_t gfp, bool account)
 	struct kv_tcache *tc = kv_tcache();
 	void *p;
 
-	if (size > kv.size)
+	if (size > kv.size) {
+		if (gfp & KV_NOFAIL)
+			kv_nofail_impossible(size, gfp);
 		return NULL;
+	}
 	if (order <= KV_MAX_ORDER) {
 		uint32_t pfn;
 
@@ -47,6 +50,7 @@ static void *large_alloc(size_t size, kv_gfp_t gfp, bool account)
 			if (account)
 				kv_tstat_add(tc, KV_T_PAGE_ALLOC, 1);
 			p = kv_page_addr(pfn);
+			kv_unpoison(p, KV_PAGE_SIZE << order);
 			if (gfp & KV_ZERO)
 				memset(p, 0, KV_PAGE_SIZE << order);
 			return p;
@@ -81,6 +85,7 @@ static void *kvmalloc_slow(size_t size, kv_gfp_t flags, bool account)
 	if (size <= KV_SLAB_MAX) {
 		p = kv_slab_alloc(kv_size_cache(size), gfp);
 		if (p) {
+			kv_unpoison(p, size);
 			if (account)
 				kv_tstat_add(kv_tc, KV_T_SLAB_ALLOC, 1);
 			if (gfp & KV_ZERO)
@@ -105,6 +110,7 @@ void *kvmalloc(size_t size, kv_gfp_t flags)
 		if (likely(m->count)) {
 			void *p = m->obj[--m->count];
 
+			kv_unpoison(p, size);
 			kv_tstat_add(tc, KV_T_SLAB_ALLOC, 1);
 			if (flags & KV_ZERO)
 				memset(p, 0, size);
@@ -129,18 +135,22 @@ void *kvcalloc(size_t n, size_t size, kv_gfp_t flags)
 	size_t bytes;
 
 	if (__builtin_mul_overflow(n, size, &bytes)) {
+		if (kv_current_gfp(flags) & KV_NOFAIL)
+			kv_nofail_impossible(SIZE_MAX, kv_current_gfp(flags));
 		kv_alloc_failed(SIZE_MAX, kv_current_gfp(flags));
 		return NULL;
 	}
 	return kvmalloc(bytes, flags | KV_ZERO);
 }
 
-static void bad_free(const void *p, const char *what)
+void kv_bad_free(const void *p, const char *what)
 {
 	fprintf(stderr, "kvalloc: %s of invalid pointer %p\n", what, p);
-#ifdef KV_DEBUG
-	abort();
+	__atomic_add_fetch(&kv.bad_frees, 1, __ATOMIC_RELAXED);
+#ifndef KV_DEBUG
+	if (kv.strict)
 #endif
+		abort();
 }
 
 /* A buddy block of the direct map (not a slab object). */
@@ -148,6 +158,7 @@ static bool block_free(const void *p, struct kv_page *d)
 {
 	if (kv_pg_state(d) != KV_PG_USED || ((uintptr_t)p & (KV_PAGE_SIZE - 1)))
 		return false;
+	kv_poison(p, KV_PAGE_SIZE << d->order);
 	kv_page_free(kv_pfn(p), d->order);
 	return true;
 }
@@ -158,6 +169,7 @@ static void kvfree_common(const void *p, bool account)
 		struct kv_page *d = &kv.desc[kv_pfn(p)];
 
 		if (likely(kv_pg_state(d) == KV_PG_SLAB)) {
+			kv_poison(p, d->cache->size);
 			kv_slab_free(d->cache, (void *)p);
 			if (account)
 				kv_tstat_add(kv_tc, KV_T_SLAB_FREE, 1);
@@ -165,14 +177,14 @@ static void kvfree_common(const void *p, bool account)
 			if (account)
 				kv_tstat_add(kv_tc, KV_T_PAGE_FREE, 1);
 		} else {
-			bad_free(p, "kvfree");
+			kv_bad_free(p, "kvfree");
 		}
 	} else if (kv_in_window(p)) {
 		kv_vmap_free(p);
 		if (account)
 			kv_tstat_add(kv_tcache(), KV_T_VMAP_FREE, 1);
 	} else if (p) {
-		bad_free(p, "kvfree");
+		kv_bad_free(p, "kvfree");
 	}
 }
 
@@ -191,16 +203,19 @@ bool kv_is_vmap(const void *p)
 	return kv_in_window(p);
 }
 
+/* The caller may use all of it: unpoison the slack (as the kernel's ksize) */
 size_t kv_ksize(const void *p)
 {
 	if (kv_in_arena(p)) {
 		struct kv_page *d = &kv.desc[kv_pfn(p)];
+		size_t n = 0;
 
 		if (kv_pg_state(d) == KV_PG_SLAB)
-			return d->cache->size;
-		if (kv_pg_state(d) == KV_PG_USED)
-			return KV_PAGE_SIZE << d->order;
-		return 0;
+			n = d->cache->size;
+		else if (kv_pg_state(d) == KV_PG_USED)
+			n = KV_PAGE_SIZE << d->order;
+		kv_unpoison(p, n);
+		return n;
 	}
 	if (kv_in_window(p))
 		return kv_vmap_size(p);
@@ -220,8 +235,11 @@ void *kvrealloc(void *p, size_t new_size, kv_gfp_t flags)
 	}
 	old_size = kv_ksize(p);
 	/* shrink in place unless that would waste most of the block */
-	if (new_size <= old_size && new_size >= old_size / 2)
+	if (new_size <= old_size && new_size >= old_size / 2) {
+		kv_poison(p, old_size);
+		kv_unpoison(p, new_size);
 		return p;
+	}
 	q = kvmalloc(new_size, flags & ~KV_ZERO);
 	if (!q)
 		return NULL;
@@ -246,7 +264,7 @@ void kv_kfree(const void *p)
 	if (kv_in_arena(p) && kv_pg_state(&kv.desc[kv_pfn(p)]) == KV_PG_SLAB)
 		kvfree(p);
 	else
-		bad_free(p, "kv_kfree");
+		kv_bad_free(p, "kv_kfree");
 }
 
 void *kv_vmalloc_align(size_t size, size_t align, kv_gfp_t flags)
@@ -279,7 +297,7 @@ void kv_vfree(const void *p)
 	if (kv_in_window(p))
 		kvfree(p);
 	else
-		bad_free(p, "kv_vfree");
+		kv_bad_free(p, "kv_vfree");
 }
 
 void *kv_alloc_pages(unsigned order, kv_gfp_t flags)
@@ -289,10 +307,15 @@ void *kv_alloc_pages(unsigned order, kv_gfp_t flags)
 	unsigned old;
 	void *p;
 
-	if (!kv.ready || order > KV_MAX_ORDER)
+	if (!kv.ready)
 		return NULL;
+	if (order > KV_MAX_ORDER) {
+		if (gfp & KV_NOFAIL)
+			kv_nofail_impossible(KV_PAGE_SIZE << order, gfp);
+		return NULL;
+	}
 	old = kv_ctx_enter(gfp);
-	if (order > KV_COSTLY_ORDER)
+	if (order > KV_COSTLY_ORDER && !(gfp & KV_NOFAIL))
 		pfn = kv_page_try(order);
 	else
 		pfn = kv_pages_get(order, gfp);
@@ -305,6 +328,7 @@ void *kv_alloc_pages(unsigned order, kv_gfp_t flags)
 	}
 	kv_tstat_add(kv_tcache(), KV_T_PAGE_ALLOC, 1);
 	p = kv_page_addr(pfn);
+	kv_unpoison(p, KV_PAGE_SIZE << order);
 	if (gfp & KV_ZERO)
 		memset(p, 0, KV_PAGE_SIZE << order);
 	return p;
@@ -316,7 +340,7 @@ void kv_free_pages(void *p, unsigned order)
 		return;
 	if (!kv_in_arena(p) || kv_pg_state(&kv.desc[kv_pfn(p)]) != KV_PG_USED ||
 	    kv.desc[kv_pfn(p)].order != order) {
-		bad_free(p, "kv_free_pages");
+		kv_bad_free(p, "kv_free_pages");
 		return;
 	}
 	kvfree(p);
@@ -375,6 +399,8 @@ int kv_init(const struct kv_config *cfg)
 	if (err)
 		goto fail_vmap;
 	kv_reclaim_init();
+	kv.strict = getenv("KVALLOC_STRICT") != NULL;
+	kv.bad_frees = 0;
 	__atomic_store_n(&kv.ready, true, __ATOMIC_RELEASE);
 	return 0;
 
@@ -400,12 +426,13 @@ static void report_block_leaks(unsigned *nr)
 	}
 }
 
-void kv_fini(void)
+int kv_fini(void)
 {
 	unsigned nr = 0;
+	int bad;
 
 	if (!kv.ready)
-		return;
+		return 0;
 	kv_vmap_purge();
 	kv_vmap_report_leaks(&nr);
 	kv_tcache_drain_all();
@@ -414,12 +441,16 @@ void kv_fini(void)
 	report_block_leaks(&nr);
 	if (nr)
 		fprintf(stderr, "kvalloc: %u allocation(s) never freed\n", nr);
+	if (nr && kv.strict)
+		abort();
+	bad = (int)nr + (int)__atomic_load_n(&kv.bad_frees, __ATOMIC_RELAXED);
 	__atomic_store_n(&kv.ready, false, __ATOMIC_RELEASE);
 	kv_reclaim_fini();
 	kv_vmap_fini();
 	kv_slab_fini();
 	kv_arena_fini();
 	kv_tcache_reset_stats();
+	return bad;
 }
 
 void kv_stats(struct kv_stats *st)
@@ -440,7 +471,8 @@ void kv_stats(struct kv_stats *st)
 			  t[KV_T_PAGE_ALLOC] - t[KV_T_PAGE_FREE] +
 			  t[KV_T_VMAP_ALLOC] - t[KV_T_VMAP_FREE];
 	kv_reclaim_stats(&st->reclaim_passes, &st->reclaim_freed,
-			 &st->nofail_retries, &st->alloc_failures);
+			 &st->nofail_retries, &st->nofail_timeouts,
+			 &st->alloc_failures);
 	if (kv.ready) {
 		st->pages_total = kv.npages;
 		st->pages_free = kv_buddy_nr_free();
@@ -451,7 +483,7 @@ void kv_stats(struct kv_stats *st)
 		st->vmap_areas_live = live;
 		st->vmap_zones = kv.nzones;
 		kv_vmap_cache_stats(&st->vmap_cache_hits, &st->vmap_maps,
-				    &st->vmap_cache_pages);
+				    &st->vmap_cache_pages, &st->vmap_lazy_max);
 	}
 	n = kv_lockstat_nr_classes();
 	st->nr_lock_classes = (unsigned)n;
@@ -512,9 +544,11 @@ int kv_stats_format(char *buf, size_t len)
 		{ "vmap_cache_hits", st.vmap_cache_hits },
 		{ "vmap_maps", st.vmap_maps },
 		{ "vmap_cache_pages", st.vmap_cache_pages },
+		{ "vmap_lazy_max", st.vmap_lazy_max },
 		{ "reclaim_passes", st.reclaim_passes },
 		{ "reclaim_freed", st.reclaim_freed },
 		{ "nofail_retries", st.nofail_retries },
+		{ "nofail_timeouts", st.nofail_timeouts },
 		{ "alloc_failures", st.alloc_failures },
 		{ "live_allocs", st.live_allocs },
 	};

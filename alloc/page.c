@@ -422,6 +422,8 @@ int kv_arena_init(size_t budget)
 	kv.free_mask = 0;
 	kv.nr_free = 0;
 	buddy_free_run_locked(0, kv.npages);
+	/* free pages are poisoned; what is handed out unpoisons itself */
+	kv_poison(kv.base, budget);
 	kv.pcp_high = kv.npages / 512;
 	if (kv.pcp_high > KV_PCP_MAX)
 		kv.pcp_high = KV_PCP_MAX;
@@ -450,6 +452,8 @@ fail_fd:
 
 void kv_arena_fini(void)
 {
+	/* the addresses go back to the system: leave no stale poison */
+	kv_unpoison(kv.base, kv.size);
 	munmap(kv.desc, kv.npages * sizeof(*kv.desc));
 	munmap(kv.base, kv.size);
 	close(kv.memfd);

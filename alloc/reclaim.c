@@ -9,8 +9,11 @@
  * vmap areas), then runs reclaim passes over the shrinkers its context
  * allows (none that may enter the fs under NOFS, none that may enter the fs
  * or issue I/O under NOIO), then fails -- or, under NOFAIL, sleeps until a
- * free wakes it (or a backoff timeout expires) and starts over.  Allocations
- * made by a shrinker do not recurse into reclaim.
+ * free wakes it (or a backoff that doubles with every wait expires) and
+ * starts over.  A NOFAIL allocation never returns NULL: one that no amount
+ * of freeing could satisfy (larger than the budget or the vmap zone) is a
+ * bug and aborts.  Allocations made by a shrinker do not recurse into
+ * reclaim.
  *
  * Locks:
  *   shrinker_lock ("shrinker") protects the shrinker list and each
@@ -29,6 +32,8 @@
 #include "alloc/internal.h"
 
 #define SHRINK_BATCH 64
+/* the NOFAIL backoff doubles from 1 ms up to 1 ms << this (256 ms) */
+#define NOFAIL_MAX_SHIFT 8
 
 KV_TLS unsigned kv_scope;
 KV_TLS bool kv_in_reclaim;
@@ -40,8 +45,12 @@ static struct kv_shrinker *shrinkers;
 static struct kv_mutex nofail_lock = { PTHREAD_MUTEX_INITIALIZER, -1 };
 static pthread_cond_t nofail_cond = PTHREAD_COND_INITIALIZER;
 static unsigned nofail_waiters;
+/* bumped by every wake: a waiter sleeps only if no free came since it tried */
+static uint64_t free_seq;
+static KV_TLS uint64_t free_seq_seen;
 
-static uint64_t reclaim_passes, reclaim_freed, nofail_retries, alloc_failures;
+static uint64_t reclaim_passes, reclaim_freed, nofail_retries, nofail_timeouts,
+	alloc_failures;
 
 /* Enter the scope of one flag; return the flag's previous state. */
 static unsigned scope_save(unsigned flag)
@@ -200,41 +209,62 @@ static size_t shrink_pass(kv_gfp_t gfp)
 	return total;
 }
 
-static void nofail_wait(unsigned attempt)
+/*
+ * Sleep until a free wakes us or the backoff expires: 1 ms doubling with
+ * every wait of the same allocation, up to NOFAIL_MAX_SHIFT.  No sleep if
+ * a free came since seen (taken before the attempt that failed).
+ */
+static void nofail_wait(unsigned waits, uint64_t seen)
 {
-	unsigned shift = attempt < 8 ? attempt : 8;
-	long ns = (1000000L << shift); /* 1 ms doubling to 256 ms */
+	unsigned shift = waits < NOFAIL_MAX_SHIFT ? waits : NOFAIL_MAX_SHIFT;
+	long ns = 1000000L << shift;
 	struct timespec ts;
+	int err;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += ns % 1000000000L;
 	ts.tv_sec += ns / 1000000000L + ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	kv_mutex_lock(&nofail_lock);
-	__atomic_add_fetch(&nofail_waiters, 1, __ATOMIC_RELAXED);
-	pthread_cond_timedwait(&nofail_cond, &nofail_lock.m, &ts);
+	__atomic_add_fetch(&nofail_waiters, 1, __ATOMIC_SEQ_CST);
+	err = 0;
+	if (__atomic_load_n(&free_seq, __ATOMIC_SEQ_CST) == seen)
+		err = pthread_cond_timedwait(&nofail_cond, &nofail_lock.m, &ts);
 	__atomic_sub_fetch(&nofail_waiters, 1, __ATOMIC_RELAXED);
 	kv_mutex_unlock(&nofail_lock);
 	__atomic_add_fetch(&nofail_retries, 1, __ATOMIC_RELAXED);
+	if (err == ETIMEDOUT)
+		__atomic_add_fetch(&nofail_timeouts, 1, __ATOMIC_RELAXED);
 }
 
+/* Memory (or vmap address space) came back: end the NOFAIL waits. */
 void kv_reclaim_wake(void)
 {
-	if (!__atomic_load_n(&nofail_waiters, __ATOMIC_RELAXED))
+	__atomic_add_fetch(&free_seq, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&nofail_waiters, __ATOMIC_SEQ_CST))
 		return;
 	kv_mutex_lock(&nofail_lock);
 	pthread_cond_broadcast(&nofail_cond);
 	kv_mutex_unlock(&nofail_lock);
 }
 
+/*
+ * *attempt counts the calls made for one allocation: the low two bits are
+ * the step of the current round (0: give back the allocator's own caches,
+ * 1..3: shrinker passes), the rest the NOFAIL waits so far, which set the
+ * backoff.  Only NOFAIL goes past the first round.
+ */
 bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 {
-	unsigned a = (*attempt)++;
+	unsigned a = (*attempt)++, step = a & 3, waits = a >> 2;
+	uint64_t seen = free_seq_seen;
 
+	/* frees from now on are ones the next attempt may not have seen */
+	free_seq_seen = __atomic_load_n(&free_seq, __ATOMIC_SEQ_CST);
 	gfp = kv_current_gfp(gfp);
-	if ((gfp & KV_NORETRY) && !(gfp & KV_NOFAIL))
+	if (!(gfp & KV_NOFAIL) && ((gfp & KV_NORETRY) || a > 3))
 		return false;
-	if (a == 0) {
+	if (step == 0) {
 		/*
 		 * What the allocator itself holds on to comes back first: every
 		 * thread's page caches now, other threads' magazines on their
@@ -247,7 +277,7 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 		kv_slab_shrink();
 		return true;
 	}
-	if (!kv_in_reclaim && a <= 3) {
+	if (!kv_in_reclaim) {
 		size_t freed;
 
 		kv_in_reclaim = true;
@@ -261,10 +291,18 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 	}
 	if (!(gfp & KV_NOFAIL))
 		return false;
-	nofail_wait(a);
-	kv_tcache_drain(kv_tcache());
-	*attempt = 0;
+	nofail_wait(waits, seen);
+	/* the next round starts with the cheap drain, after one more try */
+	*attempt = (waits + 1) << 2;
 	return true;
+}
+
+void kv_nofail_impossible(size_t size, kv_gfp_t gfp)
+{
+	fprintf(stderr,
+		"kvalloc: BUG: NOFAIL allocation of %zu bytes can never be satisfied (flags %#x)\n",
+		size, gfp);
+	abort();
 }
 
 void kv_alloc_failed(size_t size, kv_gfp_t gfp)
@@ -277,11 +315,12 @@ void kv_alloc_failed(size_t size, kv_gfp_t gfp)
 }
 
 void kv_reclaim_stats(uint64_t *passes, uint64_t *freed, uint64_t *retries,
-		      uint64_t *failures)
+		      uint64_t *timeouts, uint64_t *failures)
 {
 	*passes = __atomic_load_n(&reclaim_passes, __ATOMIC_RELAXED);
 	*freed = __atomic_load_n(&reclaim_freed, __ATOMIC_RELAXED);
 	*retries = __atomic_load_n(&nofail_retries, __ATOMIC_RELAXED);
+	*timeouts = __atomic_load_n(&nofail_timeouts, __ATOMIC_RELAXED);
 	*failures = __atomic_load_n(&alloc_failures, __ATOMIC_RELAXED);
 }
 
@@ -327,5 +366,6 @@ void kv_reclaim_fini(void)
 	reclaim_passes = 0;
 	reclaim_freed = 0;
 	nofail_retries = 0;
+	nofail_timeouts = 0;
 	alloc_failures = 0;
 }

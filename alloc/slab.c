@@ -185,9 +185,11 @@ static unsigned slab_refill(struct kv_cache *c, void **out, unsigned want,
 		while (got < want && h->inuse < h->nobj) {
 			void *obj = h->freelist;
 
-			if (obj)
+			if (obj) {
+				kv_unpoison(obj, sizeof(void *));
 				h->freelist = *(void **)obj;
-			else
+				kv_poison(obj, sizeof(void *));
+			} else
 				obj = (char *)kv_page_addr(pfn) +
 				      (size_t)h->bump++ * c->size;
 			h->inuse++;
@@ -238,7 +240,9 @@ void kv_slab_free_batch(struct kv_cache *c, void **obj, unsigned n)
 
 		if (h->inuse == h->nobj)
 			partial_add(c, pfn);
+		kv_unpoison(obj[i], sizeof(void *));
 		*(void **)obj[i] = h->freelist;
+		kv_poison(obj[i], sizeof(void *));
 		h->freelist = obj[i];
 		if (--h->inuse == 0 && c->nr_partial > 1) {
 			partial_del(c, pfn);
@@ -363,11 +367,13 @@ struct kv_cache *kv_cache_create(const char *name, size_t size, size_t align)
 	c = kv_slab_alloc(kv_size_cache(sizeof(*c)), 0);
 	if (!c)
 		return NULL;
+	kv_unpoison(c, sizeof(*c));
 	pthread_mutex_lock(&named_lock);
 	for (i = 0; i < KV_NAMED_MAX && named[i]; i++)
 		;
 	if (i == KV_NAMED_MAX) {
 		pthread_mutex_unlock(&named_lock);
+		kv_poison(c, kv_size_cache(sizeof(*c))->size);
 		kv_slab_free(kv_size_cache(sizeof(*c)), c);
 		return NULL;
 	}
@@ -385,6 +391,7 @@ void *kv_cache_alloc(struct kv_cache *c, kv_gfp_t flags)
 
 	kv_ctx_leave(old);
 	if (likely(p)) {
+		kv_unpoison(p, c->size);
 		kv_tstat_add(kv_tc, KV_T_SLAB_ALLOC, 1);
 		if (gfp & KV_ZERO)
 			memset(p, 0, c->size);
@@ -398,6 +405,7 @@ void kv_cache_free(struct kv_cache *c, void *obj)
 {
 	if (!obj)
 		return;
+	kv_poison(obj, c->size);
 	kv_slab_free(c, obj);
 	kv_tstat_add(kv_tc, KV_T_SLAB_FREE, 1);
 }
@@ -419,5 +427,6 @@ void kv_cache_destroy(struct kv_cache *c)
 	named[id] = NULL;
 	pthread_mutex_unlock(&named_lock);
 	kv_mutex_destroy(&c->lock);
+	kv_poison(c, kv_size_cache(sizeof(*c))->size);
 	kv_slab_free(kv_size_cache(sizeof(*c)), c);
 }

@@ -25,7 +25,10 @@
  *
  * Unmapping is lazy: freed ranges queue on the zone's lazy list and are
  * purged in batches (sorted, coalesced, one mmap(PROT_NONE, MAP_FIXED) per
- * run) before going back to the free index.
+ * run) before going back to the free index.  The list is bounded: a free
+ * that might overrun it (frees racing with a purge) purges first.  A freed
+ * area's pages go back to the buddy before the purge; debug builds unmap
+ * its range first, so a stale pointer faults rather than writes into them.
  *
  * Every mmap run is a kernel VMA, and vm.max_map_count (65530 by default)
  * caps them for the whole process: kv.vmaps counts the runs of live, cached
@@ -58,16 +61,26 @@
 
 #define VHASH_SIZE 4096
 /* cached areas per zone, whatever their size */
+#ifdef KV_VMAP_CACHE_MAX
+#define VCACHE_MAX KV_VMAP_CACHE_MAX
+#else
 #define VCACHE_MAX 128
+#endif
 /* pages cached per zone at most (also capped at a quarter of the budget) */
 #define VCACHE_PAGES 16384
 /* size classes: areas of 1, 2, 3..4, .. 8193..16384 pages */
 #define VCLASSES 15
 /* cached areas a lookup examines per class */
 #define VCACHE_SCAN 8
+/* entries of a zone's free index and of its lazy list */
+#ifdef KV_VMAP_RANGES_MAX
+#define RANGES_MAX KV_VMAP_RANGES_MAX
+#else
 #define RANGES_MAX (1u << 20)
-/* lazy lists may overrun RANGES_MAX by the evictions of one free */
-#define RANGES_SLACK (RANGES_MAX + VCACHE_MAX + 1)
+#endif
+/* lazy entries one free may add: its area and the cached areas it evicts */
+#define LAZY_PER_FREE (VCACHE_MAX + 1)
+_Static_assert(RANGES_MAX >= 2 * LAZY_PER_FREE, "room for two frees");
 #define DEFAULT_WINDOW ((size_t)16 << 30)
 #define DEFAULT_PURGE_BATCH 8192
 #ifdef KV_DEBUG
@@ -103,6 +116,7 @@ struct kv_vzone {
 	uint32_t nr_free;
 	struct kv_range *lazy;
 	uint32_t nr_lazy;
+	uint32_t lazy_max; /* most entries the lazy list ever held */
 	size_t lazy_pages;
 	struct kv_range *spare; /* under purge_lock */
 	struct kv_varea **hash;
@@ -247,9 +261,16 @@ static bool vmaps_over(uint64_t more)
 	       kv.vmap_limit;
 }
 
+/* The lazy list could not take the entries of one more free. */
+static bool lazy_full(const struct kv_vzone *z)
+{
+	return z->nr_lazy + LAZY_PER_FREE > RANGES_MAX;
+}
+
 /*
  * Queue an area's range for the lazy purge; true if the zone's batch is
- * full or the process's mappings run short.
+ * full or the process's mappings run short.  The caller made room
+ * (!lazy_full() before the free that queues it).
  */
 static bool lazy_add(struct kv_vzone *z, const struct kv_varea *a)
 {
@@ -257,25 +278,50 @@ static bool lazy_add(struct kv_vzone *z, const struct kv_varea *a)
 
 	r->start = a->addr;
 	r->len = ((size_t)a->npages + GUARD_PAGES) << KV_PAGE_SHIFT;
+#ifdef KV_DEBUG
+	/* area_retire() unmaps it at once and accounts for its mappings */
+	r->nmaps = 0;
+#else
 	r->nmaps = a->nmaps;
+#endif
 	z->lazy_pages += a->npages;
-	return z->lazy_pages >= kv.purge_batch || z->nr_lazy >= RANGES_MAX ||
-	       vmaps_over(0);
+	if (z->nr_lazy > z->lazy_max)
+		z->lazy_max = z->nr_lazy;
+	return z->lazy_pages >= kv.purge_batch || lazy_full(z) || vmaps_over(0);
 }
 
 static void area_release(struct kv_varea *a)
 {
+	uint32_t i;
+
+	for (i = 0; i < a->npages; i++)
+		kv_poison(kv_page_addr(a->pfn[i]), KV_PAGE_SIZE);
 	kv_buddy_free_bulk(a->pfn, a->npages);
 	kv_free_internal(a);
 }
 
-/* Release a chain of evicted areas (linked through hnext). */
-static void release_chain(struct kv_varea *a)
+/*
+ * A freed area whose range waits for the lazy purge gives its pages back
+ * now.  Until the purge a stale pointer would write into their next owner:
+ * debug builds unmap the range first, so that it faults instead.
+ */
+static void area_retire(struct kv_varea *a)
+{
+#ifdef KV_DEBUG
+	mmap((void *)a->addr, (size_t)a->npages << KV_PAGE_SHIFT, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	__atomic_sub_fetch(&kv.vmaps, a->nmaps, __ATOMIC_RELAXED);
+#endif
+	area_release(a);
+}
+
+/* Retire a chain of evicted areas (linked through hnext). */
+static void retire_chain(struct kv_varea *a)
 {
 	while (a) {
 		struct kv_varea *next = a->hnext;
 
-		area_release(a);
+		area_retire(a);
 		a = next;
 	}
 }
@@ -367,7 +413,7 @@ static void zone_purge(struct kv_vzone *z, bool all)
 	z->lazy_pages = 0;
 	kv_mutex_unlock(&z->lock);
 
-	release_chain(evict);
+	retire_chain(evict);
 	for (i = 0; i < n; i++)
 		nmaps += buf[i].nmaps;
 	qsort(buf, n, sizeof(buf[0]), range_cmp);
@@ -378,6 +424,8 @@ static void zone_purge(struct kv_vzone *z, bool all)
 			buf[m++] = buf[i];
 	}
 	for (i = 0; i < m; i++) {
+		/* unmapped: an access faults, and a new area unpoisons its own */
+		kv_unpoison((void *)buf[i].start, buf[i].len);
 		mmap((void *)buf[i].start, buf[i].len, PROT_NONE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
 		     -1, 0);
@@ -395,6 +443,8 @@ static void zone_purge(struct kv_vzone *z, bool all)
 	kv_mutex_unlock(&z->lock);
 	z->spare = buf;
 	kv_mutex_unlock(&z->purge_lock);
+	if (m)
+		kv_reclaim_wake();
 }
 
 void kv_vmap_purge(void)
@@ -504,17 +554,54 @@ static int area_map(struct kv_vzone *z, struct kv_varea *a)
 	return 0;
 }
 
+/* Find room for a in some zone, starting at home; 0 if the window is full */
+static uintptr_t area_place(struct kv_varea *a, unsigned home, size_t align,
+			    struct kv_vzone **zp)
+{
+	uintptr_t addr = 0;
+	unsigned k;
+
+	for (k = 0; k < kv.nzones && !addr; k++) {
+		*zp = &kv.zones[(home + k) % kv.nzones];
+		addr = zone_reserve(*zp, a, align);
+		if (!addr && zone_reclaimable(*zp)) {
+			zone_purge(*zp, true);
+			addr = zone_reserve(*zp, a, align);
+		}
+	}
+	return addr;
+}
+
+/* Undo area_place() and a failed area_map(). */
+static void area_unplace(struct kv_vzone *z, struct kv_varea *a)
+{
+	mmap((void *)a->addr, area_bytes(a), PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	__atomic_sub_fetch(&kv.vmaps, a->nmaps, __ATOMIC_RELAXED);
+	a->nmaps = 0;
+	kv_mutex_lock(&z->lock);
+	hash_find(z, a->addr, true);
+	z->allocs--;
+	range_free(z, a->addr, area_bytes(a));
+	kv_mutex_unlock(&z->lock);
+}
+
 void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
 {
 	size_t npages = (size + KV_PAGE_SIZE - 1) >> KV_PAGE_SHIFT;
-	unsigned home, k, attempt = 0;
+	unsigned home, attempt = 0;
 	struct kv_vzone *z;
 	struct kv_varea *a;
-	uintptr_t addr = 0;
+	uint32_t i;
 
-	if (!kv.ready || align & (align - 1) || align > kv.zone_size / 2 ||
-	    size > kv.size)
+	if (!kv.ready)
 		return NULL;
+	if (align & (align - 1) || align > kv.zone_size / 2 || size > kv.size ||
+	    npages + GUARD_PAGES > kv.zone_size >> KV_PAGE_SHIFT) {
+		if (gfp & KV_NOFAIL)
+			kv_nofail_impossible(size, gfp);
+		return NULL;
+	}
 	if (align < KV_PAGE_SIZE)
 		align = KV_PAGE_SIZE;
 	if (!npages)
@@ -542,53 +629,31 @@ void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
 			return NULL;
 		}
 	}
-	/* at worst one mapping a page: make room before mapping any */
+	for (i = 0; i < a->npages; i++)
+		kv_unpoison(kv_page_addr(a->pfn[i]), KV_PAGE_SIZE);
+	/*
+	 * Room in the window, and mappings to spare (at worst one a page):
+	 * under NOFAIL, wait for frees and purges until there are.
+	 */
 	attempt = 0;
-	while (vmaps_over(npages)) {
-		kv_vmap_purge();
-		if (!vmaps_over(npages))
-			break;
-		if (!kv_reclaim_retry(gfp, &attempt))
-			goto fail;
-	}
-	for (k = 0; k < kv.nzones && !addr; k++) {
-		z = &kv.zones[(home + k) % kv.nzones];
-		addr = zone_reserve(z, a, align);
-		if (!addr && zone_reclaimable(z)) {
-			zone_purge(z, true);
-			addr = zone_reserve(z, a, align);
+	for (;;) {
+		if (vmaps_over(npages))
+			kv_vmap_purge();
+		if (!vmaps_over(npages) && area_place(a, home, align, &z)) {
+			if (!area_map(z, a))
+				break;
+			area_unplace(z, a);
+		}
+		if (!kv_reclaim_retry(gfp, &attempt)) {
+			area_release(a);
+			return NULL;
 		}
 	}
-	if (!addr)
-		goto fail;
-	if (area_map(z, a) < 0) {
-		mmap((void *)addr, area_bytes(a), PROT_NONE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-		     -1, 0);
-		__atomic_sub_fetch(&kv.vmaps, a->nmaps, __ATOMIC_RELAXED);
-		kv_mutex_lock(&z->lock);
-		hash_find(z, addr, true);
-		z->allocs--;
-		range_free(z, addr, area_bytes(a));
-		kv_mutex_unlock(&z->lock);
-		goto fail;
-	}
 out:
+	kv_unpoison((void *)a->addr, (size_t)a->npages << KV_PAGE_SHIFT);
 	if (gfp & KV_ZERO)
 		memset((void *)a->addr, 0, (size_t)a->npages << KV_PAGE_SHIFT);
 	return (void *)a->addr;
-
-fail:
-	area_release(a);
-	return NULL;
-}
-
-static void bad_free(const void *p)
-{
-	fprintf(stderr, "kvalloc: free of unknown vmap address %p\n", p);
-#ifdef KV_DEBUG
-	abort();
-#endif
 }
 
 void kv_vmap_free(const void *p)
@@ -598,13 +663,20 @@ void kv_vmap_free(const void *p)
 	bool purge = false;
 
 	kv_mutex_lock(&z->lock);
+	/* frees racing with a purge must not overrun the lazy list */
+	while (lazy_full(z)) {
+		kv_mutex_unlock(&z->lock);
+		zone_purge(z, false);
+		kv_mutex_lock(&z->lock);
+	}
 	a = hash_find(z, (uintptr_t)p, true);
 	if (!a) {
 		kv_mutex_unlock(&z->lock);
-		bad_free(p);
+		kv_bad_free(p, "kvfree (vmap)");
 		return;
 	}
 	z->frees++;
+	kv_poison((void *)a->addr, (size_t)a->npages << KV_PAGE_SHIFT);
 	if (a->npages <= z->cache_limit) {
 		/* keep it mapped for a same-sized allocation; evict old ones */
 		while (z->nr_cache == VCACHE_MAX ||
@@ -620,11 +692,13 @@ void kv_vmap_free(const void *p)
 	}
 	kv_mutex_unlock(&z->lock);
 
-	release_chain(evict);
+	retire_chain(evict);
 	if (a)
-		area_release(a);
+		area_retire(a);
 	if (purge)
 		zone_purge(z, false);
+	/* pages, or cached areas a waiter's purge gives back */
+	kv_reclaim_wake();
 }
 
 size_t kv_vmap_size(const void *p)
@@ -686,17 +760,20 @@ void kv_vmap_stats(uint64_t *allocs, uint64_t *live, uint64_t *purges,
 	}
 }
 
-void kv_vmap_cache_stats(uint64_t *hits, uint64_t *maps, uint64_t *pages)
+void kv_vmap_cache_stats(uint64_t *hits, uint64_t *maps, uint64_t *pages,
+			 uint64_t *lazy_max)
 {
 	unsigned i;
 
-	*hits = *maps = *pages = 0;
+	*hits = *maps = *pages = *lazy_max = 0;
 	for (i = 0; i < kv.nzones; i++) {
 		struct kv_vzone *z = &kv.zones[i];
 
 		kv_mutex_lock(&z->lock);
 		*hits += z->hits;
 		*pages += z->cache_pages;
+		if (z->lazy_max > *lazy_max)
+			*lazy_max = z->lazy_max;
 		kv_mutex_unlock(&z->lock);
 		*maps += __atomic_load_n(&z->maps, __ATOMIC_RELAXED);
 	}
@@ -746,7 +823,7 @@ static uint64_t vmap_limit(void)
 
 int kv_vmap_init(unsigned nzones, size_t window, unsigned purge_batch)
 {
-	size_t ranges = RANGES_SLACK * sizeof(struct kv_range);
+	size_t ranges = RANGES_MAX * sizeof(struct kv_range);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned i, c;
 
@@ -808,7 +885,7 @@ fail_win:
 
 void kv_vmap_fini(void)
 {
-	size_t ranges = RANGES_SLACK * sizeof(struct kv_range);
+	size_t ranges = RANGES_MAX * sizeof(struct kv_range);
 	unsigned i;
 
 	for (i = 0; i < kv.nzones; i++) {

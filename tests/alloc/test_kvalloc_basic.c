@@ -75,7 +75,6 @@ static void test_zero_calloc_realloc(void)
 	kvfree(p);
 	CHECK(kvcalloc(SIZE_MAX / 2, 3, KV_NOWARN) == NULL);
 	CHECK(kvmalloc(SIZE_MAX, KV_NOWARN) == NULL);
-	CHECK(kvmalloc(SIZE_MAX - KV_PAGE_SIZE, KV_NOWARN | KV_NOFAIL) == NULL);
 	CHECK(kv_vmalloc(SIZE_MAX, KV_NOWARN) == NULL);
 	CHECK(kvcalloc((size_t)1 << 33, (size_t)1 << 33, KV_NOWARN) == NULL);
 

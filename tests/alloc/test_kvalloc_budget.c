@@ -2,17 +2,17 @@
 /*
  * The budget is real: exhausting it fails with NULL after a reclaim pass
  * (not under NORETRY), freeing recovers; NOFAIL (flag or scope) waits until
- * another thread frees and never returns NULL; kv_fini() reports leaks and
- * a later kv_init() starts from a whole arena.
+ * another thread frees and never returns NULL; kv_fini() reports leaks
+ * (fatal under KVALLOC_STRICT) and a later kv_init() starts from a whole
+ * arena.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "tests/check.h"
+#include "tests/alloc/child.h"
 
 #define BUDGET (4u << 20)
 #define MAXOBJ 65536
@@ -163,40 +163,66 @@ static void test_idle_thread_pages(void)
 	check_whole();
 }
 
-/* kv_fini() names what was never freed; run in a child, read its stderr. */
-static void test_leak_report(void)
+static void leak_three(bool strict)
 {
 	struct kv_config cfg = { .budget_bytes = BUDGET };
-	char buf[4096];
-	int pipefd[2], status;
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
 
-	CHECK_EQ(pipe(pipefd), 0);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(pipefd[1], 2);
-		kv_fini();
-		CHECK_EQ(kv_init(&cfg), 0);
-		CHECK(kvmalloc(100, 0));
-		CHECK(kvmalloc(100 << 10, 0));
-		CHECK(kv_vmalloc(5 * KV_PAGE_SIZE, 0));
-		kv_fini();
-		_exit(0);
-	}
-	close(pipefd[1]);
-	while ((n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = 0;
-	close(pipefd[0]);
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	kv_fini();
+	if (strict)
+		setenv("KVALLOC_STRICT", "1", 1);
+	else
+		unsetenv("KVALLOC_STRICT");
+	CHECK_EQ(kv_init(&cfg), 0);
+	CHECK(kvmalloc(100, 0));
+	CHECK(kvmalloc(100 << 10, 0));
+	CHECK(kv_vmalloc(5 * KV_PAGE_SIZE, 0));
+}
+
+static void leak_lax(void)
+{
+	leak_three(false);
+	CHECK_EQ(kv_fini(), 3);
+}
+
+static void leak_strict(void)
+{
+	leak_three(true);
+	kv_fini();
+}
+
+static void bad_free_strict(void)
+{
+	char *p;
+
+	leak_three(true);
+	p = kvmalloc(100 << 10, 0);
+	kvfree(p + KV_PAGE_SIZE);
+}
+
+/*
+ * kv_fini() names what was never freed and counts it; under
+ * KVALLOC_STRICT (the test suite's setting) a leak or an invalid free
+ * kills the process, so that no test passes while leaking.
+ */
+static void test_leak_report(void)
+{
+	char buf[4096];
+	int status;
+
+	status = run_child(leak_lax, buf, sizeof(buf));
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(strstr(buf, "leak: 1 object(s) of kmalloc-112"));
 	CHECK(strstr(buf, "leak: 32 page(s)"));
 	CHECK(strstr(buf, "leak: vmap area"));
 	CHECK(strstr(buf, "3 allocation(s) never freed"));
+
+	status = run_child(leak_strict, buf, sizeof(buf));
+	CHECK_EQ(child_signal(status), SIGABRT);
+	CHECK(strstr(buf, "3 allocation(s) never freed"));
+
+	status = run_child(bad_free_strict, buf, sizeof(buf));
+	CHECK_EQ(child_signal(status), SIGABRT);
+	CHECK(strstr(buf, "kvfree of invalid pointer"));
 }
 
 int main(void)
@@ -209,8 +235,6 @@ int main(void)
 	test_nofail(false);
 	test_nofail(true);
 	test_idle_thread_pages();
-	/* an impossible NOFAIL request fails rather than hang */
-	CHECK(kvmalloc(2 * BUDGET, KV_NOFAIL | KV_NOWARN) == NULL);
 	test_leak_report();
 	kv_fini();
 

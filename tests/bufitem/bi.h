@@ -206,6 +206,14 @@ static int bi_capture_replay(void *priv, const void *delta, uint32_t len,
 	return t->inner.replay(t->inner.priv, delta, len, lsn);
 }
 
+static int bi_capture_scan(void *priv, const void *delta, uint32_t len,
+			   kvj_lsn_t lsn)
+{
+	struct bi *t = priv;
+
+	return t->inner.scan(t->inner.priv, delta, len, lsn);
+}
+
 static int bi_capture_finish(void *priv)
 {
 	struct bi *t = priv;
@@ -235,6 +243,7 @@ static inline int bi_log_open(struct bi *t, struct kvj_log_params *p)
 	t->nr_lines = 0;
 	if (t->capture) {
 		t->inner = rops;
+		rops.scan = bi_capture_scan;
 		rops.replay = bi_capture_replay;
 		rops.finish = bi_capture_finish;
 		rops.priv = t;
