@@ -252,9 +252,15 @@ static void *ail_thread(void *arg)
 	struct kvj_log *log = arg;
 	struct kvj_ail *ail = &log->ail;
 	struct timespec ts;
-	unsigned pinned, busy;
+	unsigned pinned, busy, nofs;
 	int n;
 
+	/*
+	 * NOFS for the thread's life: it pushes the CIL (push_lock held,
+	 * NOFAIL allocations) and items (AIL lock held), and an FS shrinker
+	 * may force the log, which takes both.
+	 */
+	nofs = kv_nofs_save();
 	kv_mutex_lock(&ail->lock);
 	while (!ail->stop) {
 		if (!ail_wants_push(log)) {
@@ -283,6 +289,7 @@ static void *ail_thread(void *arg)
 			break;
 	}
 	kv_mutex_unlock(&ail->lock);
+	kv_nofs_restore(nofs);
 	return NULL;
 }
 
