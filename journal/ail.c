@@ -98,27 +98,34 @@ void kvj_ail_remove(struct kvj_item *lip)
  * first, *busy items whose owner holds them for now, *pushed (may be NULL)
  * items written back.  What is none of these is an intent waiting for its
  * done: only its owner moves it.
+ *
+ * No pointer to an item is kept across the flush, where the AIL lock is
+ * dropped: another pusher (the AIL thread and kvj_log_drain() push
+ * concurrently) or kvj_ail_remove() may take a pushed item out of the AIL
+ * meanwhile and its owner free it.  Each pushed item is marked with this
+ * pass instead, and after the flush only the items still in the AIL are
+ * looked at: the batch's survivors are among the first entries the pass
+ * scanned, since the AIL only grows at its end.
  */
 int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 		      unsigned *pushed)
 {
 	struct kvj_ail *ail = &log->ail;
-	struct {
-		struct kvj_item *lip;
-		kvj_lsn_t lsn;
-	} done[AIL_BATCH];
-	struct kvj_item *lip;
-	unsigned n = 0, i, removed = 0;
+	struct kvj_item *lip, *next;
+	unsigned n = 0, found = 0, removed = 0, delay;
+	uint64_t pass, scanned = 0;
 	int err;
 
 	*pinned = 0;
 	*busy = 0;
 	kv_mutex_lock(&ail->lock);
+	pass = ++ail->push_passes;
 	for (lip = ail->head; lip && n < AIL_BATCH; lip = lip->ail_next) {
+		scanned++;
 		switch (lip->ops->push(lip, lip->lsn)) {
 		case KVJ_PUSH_SUCCESS:
-			done[n].lip = lip;
-			done[n].lsn = lip->lsn;
+			lip->push_pass = pass;
+			lip->push_lsn = lip->lsn;
 			n++;
 			break;
 		case KVJ_PUSH_PINNED:
@@ -143,10 +150,19 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 		kvj_log_shutdown(log, "AIL write-back flush failed");
 		return err;
 	}
+	delay = kvj_errortag(log, KVJ_ERRTAG_AIL_PUSH_DELAY);
+	if (delay)
+		usleep(delay);
 	kv_mutex_lock(&ail->lock);
-	for (i = 0; i < n; i++) {
-		if (done[i].lip->in_ail && done[i].lip->lsn == done[i].lsn) {
-			kvj_ail_delete_locked(log, done[i].lip);
+	for (lip = ail->head; lip && scanned-- && found < n; lip = next) {
+		next = lip->ail_next;
+		/* a later pass that pushed it again removes it */
+		if (lip->push_pass != pass)
+			continue;
+		found++;
+		/* unless relogged since (its LSN moved): not yet in place */
+		if (lip->lsn == lip->push_lsn) {
+			kvj_ail_delete_locked(log, lip);
 			removed++;
 		}
 	}
@@ -236,9 +252,15 @@ static void *ail_thread(void *arg)
 	struct kvj_log *log = arg;
 	struct kvj_ail *ail = &log->ail;
 	struct timespec ts;
-	unsigned pinned, busy;
+	unsigned pinned, busy, nofs;
 	int n;
 
+	/*
+	 * NOFS for the thread's life: it pushes the CIL (push_lock held,
+	 * NOFAIL allocations) and items (AIL lock held), and an FS shrinker
+	 * may force the log, which takes both.
+	 */
+	nofs = kv_nofs_save();
 	kv_mutex_lock(&ail->lock);
 	while (!ail->stop) {
 		if (!ail_wants_push(log)) {
@@ -267,6 +289,7 @@ static void *ail_thread(void *arg)
 			break;
 	}
 	kv_mutex_unlock(&ail->lock);
+	kv_nofs_restore(nofs);
 	return NULL;
 }
 

@@ -118,9 +118,14 @@ void kvj_push_wake(struct kvj_log *log)
 	pthread_mutex_unlock(&log->push_wake_lock);
 }
 
+/*
+ * NOFS for the thread's life: a push holds push_lock across NOFAIL
+ * allocations, and an FS shrinker may force the log, which takes it.
+ */
 static void *push_thread(void *arg)
 {
 	struct kvj_log *log = arg;
+	unsigned nofs = kv_nofs_save();
 	struct timespec ts;
 
 	pthread_mutex_lock(&log->push_wake_lock);
@@ -145,6 +150,7 @@ static void *push_thread(void *arg)
 		pthread_mutex_lock(&log->push_wake_lock);
 	}
 	pthread_mutex_unlock(&log->push_wake_lock);
+	kv_nofs_restore(nofs);
 	return NULL;
 }
 
@@ -160,7 +166,7 @@ static void push_thread_stop(struct kvj_log *log)
 	log->push_thread_running = false;
 }
 
-int kvj_log_drain(struct kvj_log *log)
+static int log_drain(struct kvj_log *log)
 {
 	unsigned pinned, busy, pushed;
 	bool empty;
@@ -185,6 +191,19 @@ int kvj_log_drain(struct kvj_log *log)
 		if (kvj_log_is_shutdown(log))
 			return -EIO;
 	}
+}
+
+/*
+ * In NOFS, as the push and AIL threads: the caller's thread pushes the CIL
+ * and the AIL here, under the locks an FS shrinker forcing the log takes.
+ */
+int kvj_log_drain(struct kvj_log *log)
+{
+	unsigned nofs = kv_nofs_save();
+	int err = log_drain(log);
+
+	kv_nofs_restore(nofs);
+	return err;
 }
 
 static void log_free(struct kvj_log *log)
@@ -218,9 +237,13 @@ static int log_start_threads(struct kvj_log *log)
 	return 0;
 }
 
-/* Recovery left work pinned behind recovery_tail: finish it, mark clean. */
+/*
+ * Recovery left work pinned behind recovery_tail: finish it, mark clean
+ * (in NOFS: the unmount record is written under push_lock).
+ */
 static int log_finish_recovery(struct kvj_log *log)
 {
+	unsigned nofs;
 	int err = 0;
 
 	if (log->rintents)
@@ -235,7 +258,10 @@ static int log_finish_recovery(struct kvj_log *log)
 	kvj_update_tail_locked(log, kvj_ail_min_locked(log));
 	kv_mutex_unlock(&log->lock);
 	kv_mutex_unlock(&log->ail.lock);
-	return kvj_write_unmount(log);
+	nofs = kv_nofs_save();
+	err = kvj_write_unmount(log);
+	kv_nofs_restore(nofs);
+	return err;
 }
 
 int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
@@ -302,12 +328,13 @@ fail:
 
 int kvj_log_close(struct kvj_log *log)
 {
+	unsigned nofs = kv_nofs_save(); /* drain and unmount record */
 	int err = 0;
 
 	push_thread_stop(log);
 	kvj_ail_stop(log);
 	if (!kvj_log_is_shutdown(log)) {
-		err = kvj_log_drain(log);
+		err = log_drain(log);
 		/* an unfinished intent keeps the log dirty: recovery ends it */
 		if (!err && !log->ail.head)
 			err = kvj_write_unmount(log);
@@ -317,6 +344,7 @@ int kvj_log_close(struct kvj_log *log)
 				"stays dirty for recovery\n");
 	}
 	log_free(log);
+	kv_nofs_restore(nofs);
 	return err;
 }
 
@@ -348,6 +376,28 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->grant_waits = atomic_load(&log->st_grant_waits);
 	st->ail_pushed = atomic_load(&log->st_ail_pushed);
 	st->cil_lock_contended = atomic_load(&cil->commit_contended);
+}
+
+static const char *const errortag_names[KVJ_ERRTAG_NR] = {
+	[KVJ_ERRTAG_AIL_PUSH_DELAY] = "ail_push_delay",
+};
+
+int kvj_errortag_lookup(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < KVJ_ERRTAG_NR; i++)
+		if (strcmp(errortag_names[i], name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+int kvj_errortag_set(struct kvj_log *log, unsigned tag, unsigned value)
+{
+	if (tag >= KVJ_ERRTAG_NR)
+		return -EINVAL;
+	atomic_store_explicit(&log->errortag[tag], value, memory_order_relaxed);
+	return 0;
 }
 
 void kvj_log_recovery_info(struct kvj_log *log, struct kvj_recovery_info *ri)

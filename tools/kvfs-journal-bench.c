@@ -370,6 +370,7 @@ struct result {
 	const char *mode;
 	unsigned threads;
 	double secs, tx_s, deltas_s, ckpt_s, bytes_per_delta, zratio;
+	double ail_pushed_s, grant_waits_s;
 	double worker_cpu, proc_cpu;
 	uint64_t tx, deltas, relogs, forces, force_writes, grant_waits;
 	uint64_t ail_pushed, cil_contended, pcp_acquired, pcp_contended;
@@ -497,6 +498,8 @@ static int run(bool single, unsigned nthreads, struct result *res)
 	res->force_writes = s1.force_writes - s0.force_writes;
 	res->grant_waits = s1.grant_waits - s0.grant_waits;
 	res->ail_pushed = s1.ail_pushed - s0.ail_pushed;
+	res->ail_pushed_s = res->ail_pushed / res->secs;
+	res->grant_waits_s = res->grant_waits / res->secs;
 	res->cil_contended = s1.cil_lock_contended - s0.cil_lock_contended;
 	lock_class(&k0, "cil_pcp", &a0, &c0);
 	lock_class(&k1, "cil_pcp", &a1, &c1);
@@ -541,6 +544,8 @@ static void print_result(const struct result *r)
 	printf("  forces %" PRIu64 ", checkpoints written for forces %" PRIu64
 	       ", grant waits %" PRIu64 ", AIL write-backs %" PRIu64 "\n",
 	       r->forces, r->force_writes, r->grant_waits, r->ail_pushed);
+	printf("  AIL write-backs/s        %12.0f  (grant waits/s %.0f)\n",
+	       r->ail_pushed_s, r->grant_waits_s);
 	printf("  kvmalloc: high-order attempts %" PRIu64 ", fail-fast %" PRIu64
 	       ", vmap fallbacks %" PRIu64 "\n",
 	       r->highorder, r->failfast, r->vmap_fallbacks);
@@ -579,7 +584,11 @@ static void usage(FILE *f)
 		"                      is overwritten and free blocks of its highest\n"
 		"                      AG are written (without allocating them)\n"
 		"  --size SIZE         size of the temporary image (4G, sparse)\n"
-		"  --log-size SIZE     log size of the temporary image (mkfs default)\n"
+		"  --log-size SIZE     log size of the temporary image (mkfs default);\n"
+		"                      with more --buffers than it holds dirty (e.g.\n"
+		"                      --log-size 4M --buffers 4096) the AIL writes\n"
+		"                      buffers back and committers wait for log\n"
+		"                      space: see AIL write-backs/s and grant waits\n"
 		"  --csv               print mode,threads,tx_per_sec,deltas_per_sec,\n"
 		"                      log_bytes_per_delta,zstd_ratio per run\n"
 		"  -h, --help          this text\n"
@@ -734,6 +743,11 @@ static int parse_args(int argc, char **argv)
 	if (optind != argc) {
 		fprintf(stderr, PROG ": unexpected argument '%s'\n",
 			argv[optind]);
+		return -1;
+	}
+	if (opt_image && opt_logsize) {
+		fprintf(stderr, PROG ": --log-size applies to the temporary "
+				     "image only, not to --image\n");
 		return -1;
 	}
 	if (opt_items > opt_buffers) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Smoke test of tools/kvfs-journal-bench (not a timed assertion): --csv
 # prints exactly its header and one line per run with positive rates, the
-# default report names every figure, --image works on an image made by
+# default report names every figure, a small --log-size makes the AIL
+# write back, --image works on an image made by
 # mkfs.kvfs (twice: the first run leaves a clean log), and bad input fails
 # with a message.
 # Usage: test_jbench.sh PATH-TO-kvfs-journal-bench PATH-TO-mkfs.kvfs
@@ -70,6 +71,17 @@ for what in "committed transactions/s" "item deltas/s" "checkpoints/s" \
 	grep -q "$what" "$tmp/report" || fail "report lacks '$what'"
 done
 
+# a log too small for the dirty buffers: the AIL writes back, committers
+# wait for log space, and the report gives both
+"$bench" --seconds 1 --size 256M --log-size 4M --buffers 4096 --threads 2 \
+	>"$tmp/wb" || fail "--log-size run failed"
+awk '/AIL write-backs\/s/ { found = 1; if ($3 > 0) ok = 1 }
+	END { exit !(found && ok) }' "$tmp/wb" ||
+	fail "no AIL write-backs with a 4M log: $(cat "$tmp/wb")"
+grep -Eq "grant waits [0-9]+," "$tmp/wb" &&
+	grep -Eq "grant waits/s [0-9]+" "$tmp/wb" ||
+	fail "grant waits not reported: $(cat "$tmp/wb")"
+
 "$mkfs" -q -s 128M "$tmp/img" || fail "mkfs.kvfs failed"
 for pass in 1 2; do
 	"$bench" --seconds 1 --buffers 32 --image "$tmp/img" --csv \
@@ -93,4 +105,6 @@ expect_fail "too many items" --buffers 2 --items 3
 truncate -s 64M "$tmp/zero"
 expect_fail "not a kvfs image" --seconds 1 --image "$tmp/zero"
 expect_fail "missing image" --seconds 1 --image "$tmp/none"
+expect_fail "--log-size with --image" --seconds 1 --log-size 4M \
+	--image "$tmp/img"
 exit 0
