@@ -427,6 +427,8 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 	struct kvj_cil_ent **v;
 	uint64_t cur, charged;
 	uint32_t nr, i;
+	/* a force from an fsync: reclaim must not force the log it pushes */
+	unsigned nofs = kv_nofs_save();
 	int err = 0;
 
 	kv_mutex_lock(&log->push_lock);
@@ -462,6 +464,7 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 	kvj_grant_release(log, charged);
 out:
 	kv_mutex_unlock(&log->push_lock);
+	kv_nofs_restore(nofs);
 	return err;
 }
 
@@ -508,6 +511,7 @@ int kvj_log_force(struct kvj_log *log, uint64_t seq)
 /* The log is clean: an unmount record naming itself as the tail. */
 int kvj_write_unmount(struct kvj_log *log)
 {
+	unsigned nofs = kv_nofs_save();
 	struct kvj_rec_hdr *h;
 	kvj_lsn_t head;
 	int err;
@@ -544,5 +548,6 @@ int kvj_write_unmount(struct kvj_log *log)
 		kv_mutex_unlock(&log->ail.lock);
 	}
 	kv_mutex_unlock(&log->push_lock);
+	kv_nofs_restore(nofs);
 	return err;
 }

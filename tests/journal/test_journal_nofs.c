@@ -149,6 +149,9 @@ static void phase(struct kvj_log_params *p, bool ail_driven)
 		CHECK(kvj_trans_commit(tp, NULL) == 0);
 		if (tx % 16 != 15)
 			continue;
+		/* a push in this thread, as from an fsync: NOFS too */
+		if (!ail_driven)
+			CHECK(kvj_log_force(t.log, 0) == 0);
 		/* take back what the journal freed: it reclaims again */
 		hog_fill();
 		if (ail_driven) {
