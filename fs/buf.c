@@ -47,7 +47,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/buf.h"
 #include "fs/dev.h"
-#include "fs/errortag.h"
+#include "journal/errortag.h"
 
 #define BUF_DEAD (-(1 << 30))
 #define NR_SLOTS 64
@@ -522,7 +522,7 @@ hit:
 	stat_inc(bc, ST_MISSES, 1);
 
 	if (read) {
-		err = kvfs_errtag(KVFS_ERRTAG_META_READ_IO) ?
+		err = kvj_errtag(KVJ_ERRTAG_META_READ_IO) ?
 			      -EIO :
 			      kv_dev_pread(bc->dev, bp->b_addr, bp->b_len,
 					   blkno * bc->blksize);
@@ -638,7 +638,7 @@ int kv_buf_write(struct kv_buf *bp)
 		if (err)
 			return err;
 	}
-	err = kvfs_errtag(KVFS_ERRTAG_META_WRITE_IO) ?
+	err = kvj_errtag(KVJ_ERRTAG_META_WRITE_IO) ?
 		      -EIO :
 		      kv_dev_pwrite(bc->dev, bp->b_addr, bp->b_len,
 				    bp->b_blkno * bc->blksize);

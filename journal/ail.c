@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal/errortag.h"
 #include "journal/log_priv.h"
 
 #define AIL_BATCH 256
@@ -112,7 +113,7 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 {
 	struct kvj_ail *ail = &log->ail;
 	struct kvj_item *lip, *next;
-	unsigned n = 0, found = 0, removed = 0, delay;
+	unsigned n = 0, found = 0, removed = 0;
 	uint64_t pass, scanned = 0;
 	int err;
 
@@ -150,9 +151,8 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 		kvj_log_shutdown(log, "AIL write-back flush failed");
 		return err;
 	}
-	delay = kvj_errortag(log, KVJ_ERRTAG_AIL_PUSH_DELAY);
-	if (delay)
-		usleep(delay);
+	if (kvj_errtag(KVJ_ERRTAG_AIL_PUSH_DELAY))
+		usleep((useconds_t)kvj_errtag_value(KVJ_ERRTAG_AIL_PUSH_DELAY));
 	kv_mutex_lock(&ail->lock);
 	for (lip = ail->head; lip && scanned-- && found < n; lip = next) {
 		next = lip->ail_next;

@@ -222,24 +222,6 @@ int kvj_log_drain(struct kvj_log *log);
  */
 void kvj_log_push_ail(struct kvj_log *log);
 
-/*
- * Named error-injection points (XFS's errortags): each is off (0) until a
- * test switches it on, per log, at run time.
- */
-enum {
-	/*
-	 * The AIL pusher sleeps this many microseconds between its flush and
-	 * taking the AIL lock back (the window in which another pusher or an
-	 * item's owner can take the items it pushed out of the AIL).
-	 */
-	KVJ_ERRTAG_AIL_PUSH_DELAY,
-	KVJ_ERRTAG_NR,
-};
-/* The tag called name ("ail_push_delay"), or -ENOENT. */
-int kvj_errortag_lookup(const char *name);
-/* Set a tag's value; 0 switches it off.  -EINVAL for an unknown tag. */
-int kvj_errortag_set(struct kvj_log *log, unsigned tag, unsigned value);
-
 struct kvj_log_stats {
 	uint64_t commits;
 	uint64_t deltas;      /* items committed (each relog counts) */

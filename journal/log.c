@@ -378,27 +378,6 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->cil_lock_contended = atomic_load(&cil->commit_contended);
 }
 
-static const char *const errortag_names[KVJ_ERRTAG_NR] = {
-	[KVJ_ERRTAG_AIL_PUSH_DELAY] = "ail_push_delay",
-};
-
-int kvj_errortag_lookup(const char *name)
-{
-	unsigned i;
-
-	for (i = 0; i < KVJ_ERRTAG_NR; i++)
-		if (strcmp(errortag_names[i], name) == 0)
-			return (int)i;
-	return -ENOENT;
-}
-
-int kvj_errortag_set(struct kvj_log *log, unsigned tag, unsigned value)
-{
-	if (tag >= KVJ_ERRTAG_NR)
-		return -EINVAL;
-	atomic_store_explicit(&log->errortag[tag], value, memory_order_relaxed);
-	return 0;
-}
 
 void kvj_log_recovery_info(struct kvj_log *log, struct kvj_recovery_info *ri)
 {

@@ -140,8 +140,6 @@ struct kvj_log {
 	/* statistics (relaxed counters) */
 	uint64_t st_checkpoints, st_bytes, st_ulen, st_len, st_force_writes;
 	atomic_uint_fast64_t st_forces, st_grant_waits, st_ail_pushed;
-
-	atomic_uint errortag[KVJ_ERRTAG_NR];
 };
 
 /* log.c */
@@ -156,10 +154,6 @@ uint64_t kvj_lsn_diff_bytes(struct kvj_log *log, kvj_lsn_t from,
 void kvj_rec_hdr_seal(struct kvj_rec_hdr *h);
 void kvj_update_tail_locked(struct kvj_log *log, kvj_lsn_t ail_min);
 void kvj_push_wake(struct kvj_log *log);
-static inline unsigned kvj_errortag(struct kvj_log *log, unsigned tag)
-{
-	return atomic_load_explicit(&log->errortag[tag], memory_order_relaxed);
-}
 
 /* grant.c */
 int kvj_grant_init(struct kvj_log *log);

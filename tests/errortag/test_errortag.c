@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Named error-injection points (fs/errortag.h): the firing pattern of
+ * Named error-injection points (journal/errortag.h): the firing pattern of
  * after/every/count, exact under concurrent evaluation; specs parsed or
  * refused whole; KVFS_ERRTAGS read from the environment (in a child run of
  * this program); and the metadata read and write points failing the buffer
@@ -12,29 +12,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fs/errortag.h"
+#include "journal/errortag.h"
 #include "tests/buf/buf_util.h"
 
 #define BS 4096u
 
 static void test_pattern(void)
 {
-	const enum kvfs_errtag t = KVFS_ERRTAG_META_READ_IO;
+	const enum kvj_errtag t = KVJ_ERRTAG_META_READ_IO;
 	unsigned i, fired = 0;
 	bool want;
 
-	CHECK(!kvfs_errtag(t));
-	CHECK_EQ(kvfs_errtag_set(t, 5, 3, 4), 0);
+	CHECK(!kvj_errtag(t));
+	CHECK_EQ(kvj_errtag_set(t, 5, 3, 4), 0);
 	for (i = 0; i < 40; i++) {
 		/* evaluations 5, 8, 11, 14 fire; then the count is spent */
 		want = i >= 5 && (i - 5) % 3 == 0 && i <= 14;
-		CHECK_EQ(kvfs_errtag(t), want);
+		CHECK_EQ(kvj_errtag(t), want);
 		fired += want;
 	}
-	CHECK_EQ(kvfs_errtag_hits(t), fired);
-	CHECK_EQ(kvfs_errtag_set(t, 0, 0, 0), 0);
-	CHECK(!kvfs_errtag(t));
-	CHECK_EQ(kvfs_errtag_set((enum kvfs_errtag)KVFS_ERRTAG_NR, 0, 1, 0),
+	CHECK_EQ(kvj_errtag_hits(t), fired);
+	CHECK_EQ(kvj_errtag_set(t, 0, 0, 0), 0);
+	CHECK(!kvj_errtag(t));
+	CHECK_EQ(kvj_errtag_set((enum kvj_errtag)KVJ_ERRTAG_NR, 0, 1, 0),
 		 -EINVAL);
 }
 
@@ -42,32 +42,38 @@ static void test_parse(void)
 {
 	char err[160];
 
-	CHECK_EQ(kvfs_errtag_lookup("meta_write_io"),
-		 KVFS_ERRTAG_META_WRITE_IO);
-	CHECK_EQ(kvfs_errtag_lookup("nope"), -ENOENT);
-	CHECK(!strcmp(kvfs_errtag_name(KVFS_ERRTAG_META_READ_IO),
+	CHECK_EQ(kvj_errtag_lookup("meta_write_io"),
+		 KVJ_ERRTAG_META_WRITE_IO);
+	CHECK_EQ(kvj_errtag_lookup("nope"), -ENOENT);
+	CHECK(!strcmp(kvj_errtag_name(KVJ_ERRTAG_META_READ_IO),
 		      "meta_read_io"));
-	CHECK_EQ(kvfs_errtag_parse("meta_write_io:after=2:count=1", err,
+	CHECK_EQ(kvj_errtag_parse("meta_write_io:after=2:count=1", err,
 				   sizeof(err)),
 		 0);
-	CHECK(!kvfs_errtag(KVFS_ERRTAG_META_WRITE_IO));
-	CHECK(!kvfs_errtag(KVFS_ERRTAG_META_WRITE_IO));
-	CHECK(kvfs_errtag(KVFS_ERRTAG_META_WRITE_IO));
-	CHECK(!kvfs_errtag(KVFS_ERRTAG_META_WRITE_IO));
-	kvfs_errtag_clear_all();
+	CHECK(!kvj_errtag(KVJ_ERRTAG_META_WRITE_IO));
+	CHECK(!kvj_errtag(KVJ_ERRTAG_META_WRITE_IO));
+	CHECK(kvj_errtag(KVJ_ERRTAG_META_WRITE_IO));
+	CHECK(!kvj_errtag(KVJ_ERRTAG_META_WRITE_IO));
+	kvj_errtag_clear_all();
 	/* a bad spec arms nothing, not even its good items */
-	CHECK_EQ(kvfs_errtag_parse("meta_read_io,bogus", err, sizeof(err)),
+	CHECK_EQ(kvj_errtag_parse("meta_read_io,bogus", err, sizeof(err)),
 		 -EINVAL);
 	CHECK(strstr(err, "unknown error tag 'bogus'"));
-	CHECK(!kvfs_errtag(KVFS_ERRTAG_META_READ_IO));
-	CHECK_EQ(kvfs_errtag_parse("meta_read_io:every=0", err, sizeof(err)),
+	CHECK(!kvj_errtag(KVJ_ERRTAG_META_READ_IO));
+	CHECK_EQ(kvj_errtag_parse("meta_read_io:every=0", err, sizeof(err)),
 		 -EINVAL);
 	CHECK(strstr(err, "bad option"));
-	CHECK_EQ(kvfs_errtag_parse("meta_read_io:after=x", err, sizeof(err)),
+	CHECK_EQ(kvj_errtag_parse("meta_read_io:after=x", err, sizeof(err)),
 		 -EINVAL);
-	CHECK_EQ(kvfs_errtag_parse("meta_read_io:size=1", err, sizeof(err)),
+	CHECK_EQ(kvj_errtag_parse("meta_read_io:size=1", err, sizeof(err)),
 		 -EINVAL);
-	CHECK(!kvfs_errtag(KVFS_ERRTAG_META_READ_IO));
+	CHECK_EQ(kvj_errtag_parse("ail_push_delay:value=250", err,
+				  sizeof(err)),
+		 0);
+	CHECK(kvj_errtag(KVJ_ERRTAG_AIL_PUSH_DELAY));
+	CHECK_EQ(kvj_errtag_value(KVJ_ERRTAG_AIL_PUSH_DELAY), 250);
+	kvj_errtag_clear_all();
+	CHECK(!kvj_errtag(KVJ_ERRTAG_META_READ_IO));
 }
 
 #define THREADS 4
@@ -78,7 +84,7 @@ static void *eval_worker(void *arg)
 	unsigned *fired = arg, i;
 
 	for (i = 0; i < EVALS; i++)
-		*fired += kvfs_errtag(KVFS_ERRTAG_META_READ_IO);
+		*fired += kvj_errtag(KVJ_ERRTAG_META_READ_IO);
 	return NULL;
 }
 
@@ -88,7 +94,7 @@ static void test_concurrent(void)
 	pthread_t th[THREADS];
 	unsigned fired[THREADS] = { 0 }, sum = 0, i;
 
-	CHECK_EQ(kvfs_errtag_set(KVFS_ERRTAG_META_READ_IO, 1000, 7, 5000), 0);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_META_READ_IO, 1000, 7, 5000), 0);
 	for (i = 0; i < THREADS; i++)
 		CHECK(pthread_create(&th[i], NULL, eval_worker, &fired[i]) ==
 		      0);
@@ -97,8 +103,8 @@ static void test_concurrent(void)
 		sum += fired[i];
 	}
 	CHECK_EQ(sum, 5000);
-	CHECK_EQ(kvfs_errtag_hits(KVFS_ERRTAG_META_READ_IO), 5000);
-	kvfs_errtag_clear_all();
+	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_META_READ_IO), 5000);
+	kvj_errtag_clear_all();
 }
 
 /* The buffer cache's metadata I/O fails where armed, then works. */
@@ -113,11 +119,11 @@ static void test_buffer_io(void)
 	CHECK_EQ(kv_dev_open(path, 0, &dev), 0);
 	tb_put_raw(dev, BS, 3, 1, 1);
 	CHECK_EQ(kv_bcache_create(dev, BS, 0, &bc), 0);
-	CHECK_EQ(kvfs_errtag_set(KVFS_ERRTAG_META_READ_IO, 0, 1, 1), 0);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_META_READ_IO, 0, 1, 1), 0);
 	CHECK_EQ(kv_buf_read(bc, 3, 1, &tb_ops, &bp), -EIO);
 	CHECK_EQ(kv_buf_read(bc, 3, 1, &tb_ops, &bp), 0);
 	CHECK(tb_payload_ok(bp->b_addr, bp->b_len, 3, 1));
-	CHECK_EQ(kvfs_errtag_set(KVFS_ERRTAG_META_WRITE_IO, 0, 1, 1), 0);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_META_WRITE_IO, 0, 1, 1), 0);
 	kv_buf_lock(bp);
 	tb_fill(bp->b_addr, bp->b_len, 3, 2);
 	kv_buf_mark_dirty(bp);
@@ -126,7 +132,7 @@ static void test_buffer_io(void)
 	CHECK_EQ(kv_buf_write(bp), 0);
 	kv_buf_unlock(bp);
 	kv_buf_rele(bp);
-	CHECK_EQ(kvfs_errtag_hits(KVFS_ERRTAG_META_WRITE_IO), 1);
+	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_META_WRITE_IO), 1);
 	kv_bcache_destroy(bc);
 	kv_dev_close(dev);
 	unlink(path);
@@ -151,16 +157,16 @@ static int run_child(const char *self, const char *spec)
 /* Exit 3 if the env armed meta_read_io to fire first at evaluation 2. */
 static int child(void)
 {
-	const char *e = kvfs_errtag_env_error();
+	const char *e = kvj_errtag_env_error();
 
 	if (e) {
 		printf("child: %s\n", e);
 		return strstr(e, "unknown error tag") ? 4 : 5;
 	}
-	if (kvfs_errtag(KVFS_ERRTAG_META_READ_IO) ||
-	    kvfs_errtag(KVFS_ERRTAG_META_READ_IO))
+	if (kvj_errtag(KVJ_ERRTAG_META_READ_IO) ||
+	    kvj_errtag(KVJ_ERRTAG_META_READ_IO))
 		return 1;
-	return kvfs_errtag(KVFS_ERRTAG_META_READ_IO) ? 3 : 2;
+	return kvj_errtag(KVJ_ERRTAG_META_READ_IO) ? 3 : 2;
 }
 
 int main(int argc, char **argv)

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 
+#include "journal/errortag.h"
 #include "tests/journal/jt.h"
 
 #define FI_TYPE (KVJ_ITEM_CLIENT + 2)
@@ -172,11 +173,10 @@ int main(void)
 	p.recover = &rops;
 	p.nr_recover = 1;
 	CHECK(kvj_log_open(&p, &t.log) == 0);
-	tag = kvj_errortag_lookup("ail_push_delay");
+	tag = kvj_errtag_lookup("ail_push_delay");
 	CHECK(tag == KVJ_ERRTAG_AIL_PUSH_DELAY);
-	CHECK(kvj_errortag_lookup("no_such_tag") == -ENOENT);
-	CHECK(kvj_errortag_set(t.log, KVJ_ERRTAG_NR, 1) == -EINVAL);
-	CHECK(kvj_errortag_set(t.log, (unsigned)tag, 2000) == 0);
+	CHECK(kvj_errtag_set_value(KVJ_ERRTAG_AIL_PUSH_DELAY, 2000) == 0);
+	CHECK(kvj_errtag_set(KVJ_ERRTAG_AIL_PUSH_DELAY, 0, 1, 0) == 0);
 
 	for (r = 0; r < FI_ROUNDS; r++) {
 		round_setup(t.log);
@@ -200,7 +200,8 @@ int main(void)
 	kvj_log_get_stats(t.log, &st);
 	/* each item left the AIL once, whichever pusher removed it */
 	CHECK_EQ(st.ail_pushed, total);
-	CHECK(kvj_errortag_set(t.log, (unsigned)tag, 0) == 0);
+	CHECK(kvj_errtag_hits(KVJ_ERRTAG_AIL_PUSH_DELAY) > 0);
+	kvj_errtag_clear_all();
 	CHECK(kvj_log_close(t.log) == 0);
 	jt_dev_close(&t);
 	jt_remove(&t);

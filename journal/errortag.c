@@ -12,34 +12,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/errortag.h"
+#include "journal/errortag.h"
 
-static const char *const tag_names[KVFS_ERRTAG_NR] = {
-	[KVFS_ERRTAG_META_READ_IO] = "meta_read_io",
-	[KVFS_ERRTAG_META_WRITE_IO] = "meta_write_io",
+static const char *const tag_names[KVJ_ERRTAG_NR] = {
+	[KVJ_ERRTAG_AIL_PUSH_DELAY] = "ail_push_delay",
+	[KVJ_ERRTAG_META_READ_IO] = "meta_read_io",
+	[KVJ_ERRTAG_META_WRITE_IO] = "meta_write_io",
 };
 
 struct tag {
 	_Atomic uint32_t every;
 	_Atomic uint64_t after, count;
 	_Atomic uint64_t evals, hits;
+	_Atomic uint64_t value;
 };
 
-static struct tag tags[KVFS_ERRTAG_NR];
-atomic_int kvfs_errtag_state = 1;
+static struct tag tags[KVJ_ERRTAG_NR];
+atomic_int kvj_errtag_state = 1;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static char env_error[160];
 
-const char *kvfs_errtag_name(enum kvfs_errtag tag)
+const char *kvj_errtag_name(enum kvj_errtag tag)
 {
-	return (unsigned)tag < KVFS_ERRTAG_NR ? tag_names[tag] : NULL;
+	return (unsigned)tag < KVJ_ERRTAG_NR ? tag_names[tag] : NULL;
 }
 
-int kvfs_errtag_lookup(const char *name)
+int kvj_errtag_lookup(const char *name)
 {
 	unsigned i;
 
-	for (i = 0; i < KVFS_ERRTAG_NR; i++)
+	for (i = 0; i < KVJ_ERRTAG_NR; i++)
 		if (!strcmp(name, tag_names[i]))
 			return (int)i;
 	return -ENOENT;
@@ -50,10 +52,10 @@ static void update_state(void)
 	unsigned i;
 	int armed = 0;
 
-	for (i = 0; i < KVFS_ERRTAG_NR; i++)
+	for (i = 0; i < KVJ_ERRTAG_NR; i++)
 		if (atomic_load(&tags[i].every))
 			armed = 2;
-	atomic_store(&kvfs_errtag_state, armed);
+	atomic_store(&kvj_errtag_state, armed);
 }
 
 static void tag_arm(int tag, uint64_t after, uint32_t every, uint64_t count)
@@ -84,16 +86,16 @@ static void env_init(void)
 	pthread_once(&env_once, read_env);
 }
 
-const char *kvfs_errtag_env_error(void)
+const char *kvj_errtag_env_error(void)
 {
 	env_init();
 	return env_error[0] ? env_error : NULL;
 }
 
-int kvfs_errtag_set(enum kvfs_errtag tag, uint64_t after, uint32_t every,
+int kvj_errtag_set(enum kvj_errtag tag, uint64_t after, uint32_t every,
 		    uint64_t count)
 {
-	if ((unsigned)tag >= KVFS_ERRTAG_NR)
+	if ((unsigned)tag >= KVJ_ERRTAG_NR)
 		return -EINVAL;
 	env_init();
 	tag_arm(tag, after, every, count);
@@ -101,31 +103,45 @@ int kvfs_errtag_set(enum kvfs_errtag tag, uint64_t after, uint32_t every,
 	return 0;
 }
 
-void kvfs_errtag_clear_all(void)
+void kvj_errtag_clear_all(void)
 {
 	unsigned i;
 
 	env_init();
-	for (i = 0; i < KVFS_ERRTAG_NR; i++)
+	for (i = 0; i < KVJ_ERRTAG_NR; i++)
 		atomic_store(&tags[i].every, 0);
 	update_state();
 }
 
-uint64_t kvfs_errtag_hits(enum kvfs_errtag tag)
+int kvj_errtag_set_value(enum kvj_errtag tag, uint64_t value)
 {
-	return (unsigned)tag < KVFS_ERRTAG_NR ? atomic_load(&tags[tag].hits) :
+	if ((unsigned)tag >= KVJ_ERRTAG_NR)
+		return -EINVAL;
+	atomic_store(&tags[tag].value, value);
+	return 0;
+}
+
+uint64_t kvj_errtag_value(enum kvj_errtag tag)
+{
+	return (unsigned)tag < KVJ_ERRTAG_NR ? atomic_load(&tags[tag].value) :
+					       0;
+}
+
+uint64_t kvj_errtag_hits(enum kvj_errtag tag)
+{
+	return (unsigned)tag < KVJ_ERRTAG_NR ? atomic_load(&tags[tag].hits) :
 						0;
 }
 
-bool kvfs_errtag_eval(enum kvfs_errtag tag)
+bool kvj_errtag_eval(enum kvj_errtag tag)
 {
 	struct tag *t;
 	uint32_t every;
 	uint64_t n, count;
 
-	if (atomic_load_explicit(&kvfs_errtag_state, memory_order_relaxed) == 1)
+	if (atomic_load_explicit(&kvj_errtag_state, memory_order_relaxed) == 1)
 		env_init();
-	if ((unsigned)tag >= KVFS_ERRTAG_NR)
+	if ((unsigned)tag >= KVJ_ERRTAG_NR)
 		return false;
 	t = &tags[tag];
 	every = atomic_load_explicit(&t->every, memory_order_acquire);
@@ -147,7 +163,7 @@ bool kvfs_errtag_eval(enum kvfs_errtag tag)
 /* One "name[:key=value]..." item of a spec into c; 0 or -EINVAL. */
 struct item_cfg {
 	int tag;
-	uint64_t after, count;
+	uint64_t after, count, value;
 	uint32_t every;
 };
 
@@ -156,9 +172,9 @@ static int parse_item(char *item, struct item_cfg *c, char *err,
 {
 	char *save = NULL, *tok = strtok_r(item, ":", &save);
 
-	c->after = c->count = 0;
+	c->after = c->count = c->value = 0;
 	c->every = 1;
-	c->tag = tok ? kvfs_errtag_lookup(tok) : -ENOENT;
+	c->tag = tok ? kvj_errtag_lookup(tok) : -ENOENT;
 	if (c->tag < 0) {
 		snprintf(err, errlen, "unknown error tag '%s'", tok ? tok : "");
 		return -EINVAL;
@@ -178,6 +194,8 @@ static int parse_item(char *item, struct item_cfg *c, char *err,
 			c->after = v;
 		else if (!strcmp(tok, "count"))
 			c->count = v;
+		else if (!strcmp(tok, "value"))
+			c->value = v;
 		else if (!strcmp(tok, "every") && v >= 1 && v <= UINT32_MAX)
 			c->every = (uint32_t)v;
 		else
@@ -187,14 +205,14 @@ static int parse_item(char *item, struct item_cfg *c, char *err,
 bad:
 	snprintf(
 		err, errlen,
-		"error tag '%s': bad option '%s' (after=N, every=N>=1, count=N)",
+		"error tag '%s': bad option '%s' (after=N, every=N>=1, count=N, value=N)",
 		tag_names[c->tag], tok);
 	return -EINVAL;
 }
 
 static int parse_spec(const char *spec, char *err, unsigned errlen)
 {
-	struct item_cfg cfg[KVFS_ERRTAG_NR * 2];
+	struct item_cfg cfg[KVJ_ERRTAG_NR * 2];
 	unsigned n = 0, i;
 	char *s = strdup(spec), *save = NULL, *item;
 	int ret = 0;
@@ -211,12 +229,14 @@ static int parse_spec(const char *spec, char *err, unsigned errlen)
 		ret = parse_item(item, &cfg[n++], err, errlen);
 	}
 	free(s);
-	for (i = 0; i < n && !ret; i++)
+	for (i = 0; i < n && !ret; i++) {
+		atomic_store(&tags[cfg[i].tag].value, cfg[i].value);
 		tag_arm(cfg[i].tag, cfg[i].after, cfg[i].every, cfg[i].count);
+	}
 	return ret;
 }
 
-int kvfs_errtag_parse(const char *spec, char *err, unsigned errlen)
+int kvj_errtag_parse(const char *spec, char *err, unsigned errlen)
 {
 	int ret;
 

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Named error-injection points (XFS's xfs_errortag.h): the one place where
+ * every point of kvfs (the journal and the filesystem above it) that can
+ * be made to fail, stall or crash is declared, instead of test hooks
+ * scattered through the code.  It lives in the journal, the lowest library
+ * with points, so that both libraries share one set of tags.
+ *
+ * A point is evaluated where the failure would happen:
+ *
+ *	if (kvj_errtag(KVJ_ERRTAG_META_READ_IO))
+ *		return -EIO;
+ *
+ * Each tag is off until armed, by a test (kvj_errtag_set()) or by the
+ * environment variable KVFS_ERRTAGS, read once at the first evaluation:
+ *
+ *	KVFS_ERRTAGS="meta_read_io,meta_write_io:after=100:every=3:count=2"
+ *
+ * A point armed with (after, every, count) lets its first `after`
+ * evaluations pass, then fires on one evaluation in `every` (1: each),
+ * at most `count` times (0: no limit).  A tag may carry a value (a delay
+ * in microseconds, say: "ail_push_delay:value=2000") that the point reads
+ * with kvj_errtag_value().  Disarmed, a point costs one relaxed atomic
+ * load.  The state is process-wide (one filesystem per daemon); a
+ * malformed KVFS_ERRTAGS arms nothing and is reported by
+ * kvj_errtag_env_error() for the daemon or tool to print.
+ *
+ * Thread-safe: tags may be armed and evaluated from any thread.
+ */
+#ifndef KV_JOURNAL_ERRORTAG_H
+#define KV_JOURNAL_ERRORTAG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum kvj_errtag {
+	/* journal */
+	/*
+	 * The AIL pusher sleeps value microseconds between its flush and
+	 * taking the AIL lock back (the window in which another pusher or an
+	 * item's owner can take the items it pushed out of the AIL).
+	 */
+	KVJ_ERRTAG_AIL_PUSH_DELAY,
+	/* filesystem */
+	KVJ_ERRTAG_META_READ_IO,  /* a metadata buffer read: -EIO */
+	KVJ_ERRTAG_META_WRITE_IO, /* a metadata buffer write: -EIO */
+	KVJ_ERRTAG_NR,
+};
+
+/* 0: nothing armed; 1: KVFS_ERRTAGS not read yet; 2: something armed */
+extern atomic_int kvj_errtag_state;
+
+bool kvj_errtag_eval(enum kvj_errtag tag);
+
+/* Does the point fire now?  Counts the evaluation when armed. */
+static inline bool kvj_errtag(enum kvj_errtag tag)
+{
+	if (__builtin_expect(atomic_load_explicit(&kvj_errtag_state,
+						  memory_order_relaxed) == 0,
+			     1))
+		return false;
+	return kvj_errtag_eval(tag);
+}
+
+/* Arm a tag; every 0 disarms it.  -EINVAL for an unknown tag. */
+int kvj_errtag_set(enum kvj_errtag tag, uint64_t after, uint32_t every,
+		    uint64_t count);
+void kvj_errtag_clear_all(void);
+/* Set the value a point reads when it fires (default 0). */
+int kvj_errtag_set_value(enum kvj_errtag tag, uint64_t value);
+uint64_t kvj_errtag_value(enum kvj_errtag tag);
+/* Times the tag fired since it was last armed. */
+uint64_t kvj_errtag_hits(enum kvj_errtag tag);
+
+/* "meta_read_io"; NULL for an unknown tag. */
+const char *kvj_errtag_name(enum kvj_errtag tag);
+/* The tag of a name, or -ENOENT. */
+int kvj_errtag_lookup(const char *name);
+/*
+ * Arm tags from a spec in the KVFS_ERRTAGS syntax (keys after, every,
+ * count, value).  0, or -EINVAL with
+ * nothing armed and a description in err.
+ */
+int kvj_errtag_parse(const char *spec, char *err, unsigned errlen);
+/* What was wrong with KVFS_ERRTAGS, or NULL. */
+const char *kvj_errtag_env_error(void);
+
+#endif
