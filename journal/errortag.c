@@ -93,7 +93,7 @@ const char *kvj_errtag_env_error(void)
 }
 
 int kvj_errtag_set(enum kvj_errtag tag, uint64_t after, uint32_t every,
-		    uint64_t count)
+		   uint64_t count)
 {
 	if ((unsigned)tag >= KVJ_ERRTAG_NR)
 		return -EINVAL;
@@ -129,8 +129,7 @@ uint64_t kvj_errtag_value(enum kvj_errtag tag)
 
 uint64_t kvj_errtag_hits(enum kvj_errtag tag)
 {
-	return (unsigned)tag < KVJ_ERRTAG_NR ? atomic_load(&tags[tag].hits) :
-						0;
+	return (unsigned)tag < KVJ_ERRTAG_NR ? atomic_load(&tags[tag].hits) : 0;
 }
 
 bool kvj_errtag_eval(enum kvj_errtag tag)
