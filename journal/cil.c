@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <urcu/urcu-memb.h>
 
+#include "journal/errortag.h"
 #include "journal/log_priv.h"
 
 /* fold a slot's charges into the global count every this many bytes */
@@ -298,6 +299,8 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 		urcu_memb_read_unlock();
 	}
 	idx = seq & 1;
+	if (kvj_errtag(KVJ_ERRTAG_CIL_INSERT_DELAY))
+		usleep((useconds_t)kvj_errtag_value(KVJ_ERRTAG_CIL_INSERT_DELAY));
 	order = atomic_fetch_add_explicit(&cil->order, 1, memory_order_relaxed);
 	i = 0;
 	for (lip = items; lip; lip = lip->tr_next) {

@@ -42,6 +42,12 @@ enum kvj_errtag {
 	 * item's owner can take the items it pushed out of the AIL).
 	 */
 	KVJ_ERRTAG_AIL_PUSH_DELAY,
+	/*
+	 * A commit sleeps value microseconds inside its read-side section,
+	 * between reading the CIL context and adding its items to it (the
+	 * window a push must wait out before collecting the context).
+	 */
+	KVJ_ERRTAG_CIL_INSERT_DELAY,
 	/* filesystem */
 	KVJ_ERRTAG_META_READ_IO,  /* a metadata buffer read: -EIO */
 	KVJ_ERRTAG_META_WRITE_IO, /* a metadata buffer write: -EIO */
