@@ -32,7 +32,12 @@
  *   write N persists only its first half (a log record or a block's
  *   write-back), then crash.
  * Every fifth run also recovers a copy of the crashed image and checks
- * both recoveries wrote the same bytes.
+ * both recoveries wrote the same bytes.  Past the crash the threads only
+ * wind down: a read failing then (a block whose write-back the crash tore)
+ * stops its thread; before the crash it fails the test.
+ *
+ * test_bufitem_crash tear-reuse: that state made on purpose, with its
+ * recovery checked (see tear_reuse_test()).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,7 +54,7 @@
 #define MAX_HIST (NTHREADS * NTX)
 #define NB_FREE 8 /* the last blocks are freed and reused too */
 
-enum op { OP_CHANGE, OP_FREE, OP_REUSE };
+enum op { OP_CHANGE, OP_FREE, OP_REUSE, OP_ANY };
 enum state { LIVE, FREEING, FREE };
 
 struct hist {
@@ -114,11 +119,13 @@ static void sort_picked(unsigned *p, unsigned n)
 }
 
 /*
- * Change (or free, or reuse) block b of the locked buffer bp in tp.
- * Returns the history slot used, -1 if the block was left alone.
+ * Change (or free, or reuse) block b of the locked buffer bp in tp: a free
+ * block is reused; a live one is freed if want is OP_FREE, changed if it
+ * is OP_CHANGE, either at random (the last NB_FREE blocks) if it is
+ * OP_ANY.  Returns the history slot used, -1 if the block was left alone.
  */
 static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
-		    struct kv_buf *bp, uint32_t id, unsigned *s)
+		    struct kv_buf *bp, uint32_t id, unsigned *s, int want)
 {
 	static const uint8_t uuid[KVFS_UUID_SIZE];
 	struct tblock *tb = &r->blk[b];
@@ -140,7 +147,8 @@ static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
 	if (tb->state == FREE) {
 		h->op = OP_REUSE;
 		tb->state = LIVE;
-	} else if (b >= NB - NB_FREE && rnd(s) % 6 == 0) {
+	} else if (want == OP_FREE ||
+		   (want == OP_ANY && b >= NB - NB_FREE && rnd(s) % 6 == 0)) {
 		h->op = OP_FREE;
 		tb->state = FREEING;
 	} else {
@@ -172,6 +180,71 @@ static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
 	return (int)slot;
 }
 
+/*
+ * One transaction over the nblk blocks picked (sorted, distinct), each
+ * given op want (see op_block()).  Returns 0 and its checkpoint in *seqp,
+ * or the error of a read that failed after the device crashed, the
+ * transaction cancelled.  Every buffer is read before any is changed, so
+ * that a cancelled transaction is clean and leaves no history behind.
+ */
+static int run_tx(struct run *r, const unsigned *picked, unsigned nblk,
+		  unsigned *s, int want, uint64_t *seqp)
+{
+	struct bi *t = r->t;
+	uint32_t id = atomic_fetch_add(&r->next_id, 1);
+	struct kv_buf *bp[3];
+	struct kvj_trans *tp;
+	int slot[3], err;
+	unsigned i;
+
+	CHECK(nblk <= 3);
+	CHECK(kvj_trans_alloc(t->log, nblk * 1200, 0, &tp) == 0);
+	for (i = 0; i < nblk; i++) {
+		err = kvfs_trans_read_buf(tp, t->bl, bi_blk(t, picked[i]), 1,
+					  &bi_buf_ops, &bp[i]);
+		if (err) {
+			/*
+			 * Past the crash the machine is off and only winds
+			 * down: the media may hold a block whose write-back
+			 * the crash tore (freed since, it is read again to be
+			 * reused), which rightly fails its checksum.  Before
+			 * the crash every block on the media is whole.
+			 */
+			if (!kv_dev_crashed(t->dev))
+				fprintf(stderr, "%s\n", kv_buf_last_error());
+			CHECK(kv_dev_crashed(t->dev));
+			kvj_trans_cancel(tp);
+			return err;
+		}
+	}
+	for (i = 0; i < nblk; i++)
+		slot[i] = op_block(r, tp, picked[i], bp[i], id, s, want);
+	CHECK(kvj_trans_commit(tp, seqp) == 0);
+	/* the slots are ours even though the buffers are unlocked */
+	for (i = 0; i < nblk; i++) {
+		struct tblock *tb = &r->blk[picked[i]];
+
+		if (slot[i] < 0)
+			continue;
+		pthread_mutex_lock(&tb->lock);
+		tb->h[slot[i]].seq = *seqp;
+		if (tb->h[slot[i]].op == OP_FREE)
+			tb->state = FREE;
+		pthread_mutex_unlock(&tb->lock);
+	}
+	return 0;
+}
+
+/* A force that returned before the crash: its checkpoint must survive. */
+static void note_forced(struct run *r, uint64_t seq)
+{
+	uint64_t cur = atomic_load(&r->forced_max);
+
+	while (seq > cur &&
+	       !atomic_compare_exchange_weak(&r->forced_max, &cur, seq))
+		;
+}
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
@@ -181,10 +254,7 @@ static void *worker_fn(void *arg)
 
 	for (unsigned n = 0; n < NTX && !kv_dev_crashed(t->dev); n++) {
 		unsigned nblk = 1 + rnd(&s) % 3, picked[3], i, j;
-		uint32_t id = atomic_fetch_add(&r->next_id, 1);
-		int slot[3];
-		struct kvj_trans *tp;
-		uint64_t seq, cur;
+		uint64_t seq;
 
 		for (i = 0; i < nblk; i++) {
 again:
@@ -194,35 +264,11 @@ again:
 					goto again;
 		}
 		sort_picked(picked, nblk);
-		CHECK(kvj_trans_alloc(t->log, nblk * 1200, 0, &tp) == 0);
-		for (i = 0; i < nblk; i++) {
-			struct kv_buf *bp;
-
-			CHECK(kvfs_trans_read_buf(tp, t->bl,
-						  bi_blk(t, picked[i]), 1,
-						  &bi_buf_ops, &bp) == 0);
-			slot[i] = op_block(r, tp, picked[i], bp, id, &s);
-		}
-		CHECK(kvj_trans_commit(tp, &seq) == 0);
-		/* the slots are ours even though the buffers are unlocked */
-		for (i = 0; i < nblk; i++) {
-			struct tblock *tb = &r->blk[picked[i]];
-
-			if (slot[i] < 0)
-				continue;
-			pthread_mutex_lock(&tb->lock);
-			tb->h[slot[i]].seq = seq;
-			if (tb->h[slot[i]].op == OP_FREE)
-				tb->state = FREE;
-			pthread_mutex_unlock(&tb->lock);
-		}
+		if (run_tx(r, picked, nblk, &s, OP_ANY, &seq))
+			break;
 		if (rnd(&s) % 6 == 0 && kvj_log_force(t->log, seq) == 0 &&
-		    !kv_dev_crashed(t->dev)) {
-			cur = atomic_load(&r->forced_max);
-			while (seq > cur && !atomic_compare_exchange_weak(
-						    &r->forced_max, &cur, seq))
-				;
-		}
+		    !kv_dev_crashed(t->dev))
+			note_forced(r, seq);
 	}
 	return NULL;
 }
@@ -363,6 +409,16 @@ static void recover(struct bi *t, uint8_t (*got)[BLK], const char *what)
 	bi_dev_close(t);
 }
 
+static void run_init(struct run *r, struct bi *t, unsigned seed)
+{
+	memset(r, 0, sizeof(*r));
+	for (unsigned i = 0; i < NB; i++)
+		pthread_mutex_init(&r->blk[i].lock, NULL);
+	r->t = t;
+	r->seed = seed;
+	atomic_init(&r->next_id, 1);
+}
+
 static uint64_t max_cycle;
 static unsigned nr_forced, nr_skipped, nr_twice, nr_cancelled, nr_batches;
 static unsigned nr_freed_later;
@@ -381,12 +437,7 @@ static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
 	uint64_t writes, base;
 	unsigned i;
 
-	memset(r, 0, sizeof(*r));
-	for (i = 0; i < NB; i++)
-		pthread_mutex_init(&r->blk[i].lock, NULL);
-	r->t = &t;
-	r->seed = seed;
-	atomic_init(&r->next_id, 1);
+	run_init(r, &t, seed);
 	bi_create(&t, "crash", BLK, LOGB, NB);
 	bi_dev_open(&t);
 	bi_format_blocks(&t, NB);
@@ -525,6 +576,67 @@ found:
 	self_testing = false;
 }
 
+/*
+ * The state behind the tear runs' rare failures (issue 8, bug 4), made on
+ * purpose: block x changed and forced; the AIL's write-back of x is the
+ * torn write (the crash); the machine, off but winding down, frees x (its
+ * buffer is cached: no read) and reuses it, which reads x from the media:
+ * the torn block fails its checksum.  That transaction must stop cleanly
+ * (it used to fail the run), and recovery must rebuild x from the log: the
+ * delta forced before the crash is replayed into the torn block, whose
+ * LSN it cannot trust, and x verifies in the state that force left.
+ */
+static void tear_reuse_test(void)
+{
+	static uint8_t got[NB][BLK], want[BLK];
+	static struct run r;
+	struct kv_dev_fault f = { .modes = KV_FAULT_TEAR };
+	const unsigned x = NB - 1;
+	struct kvj_log_params p = { 0 };
+	uint64_t seq, writes;
+	unsigned s = 1, gen;
+	struct bi t;
+
+	run_init(&r, &t, 1);
+	bi_create(&t, "tear-reuse", BLK, LOGB, NB);
+	bi_dev_open(&t);
+	bi_format_blocks(&t, NB);
+	CHECK(bi_log_open(&t, &p) == 0);
+	/*
+	 * Changes in both halves of x, so that the torn write (its first
+	 * half) fails the checksum; s is fixed, so are the changes.
+	 */
+	do {
+		CHECK(r.blk[x].nr < 8);
+		CHECK(run_tx(&r, &x, 1, &s, OP_CHANGE, &seq) == 0);
+	} while (!(r.blk[x].h[r.blk[x].nr - 1].ranges >> (BLK / 2 / 64)));
+	CHECK(kvj_log_force(t.log, seq) == 0);
+	note_forced(&r, seq);
+	gen = r.blk[x].nr;
+	/* x is the only item in the AIL: its write-back is the next write */
+	writes = kv_dev_nr_writes(t.dev);
+	f.tear_write = writes + 1;
+	CHECK(kv_dev_set_fault(t.dev, &f) == 0);
+	CHECK(kvj_log_drain(t.log) == 0);
+	CHECK(kv_dev_crashed(t.dev) && kv_dev_nr_writes(t.dev) > writes);
+	CHECK(run_tx(&r, &x, 1, &s, OP_FREE, &seq) == 0);
+	CHECK(r.blk[x].state == FREE);
+	CHECK(run_tx(&r, &x, 1, &s, OP_ANY, &seq) == -EBADMSG);
+	CHECK(r.blk[x].state == FREE);
+	bi_crash(&t);
+	recover(&t, got, "tear-reuse");
+	CHECK(t.rst.applied >= 1);
+	expected(&r.blk[x], gen, want);
+	CHECK(!memcmp(want + GEN_OFF, got[x] + GEN_OFF, BLK - GEN_OFF));
+	CHECK(is_prefix(&r, got, atomic_load(&r.forced_max), "tear-reuse"));
+	bi_remove(&t);
+	printf("bufitem crash (tear-reuse): the torn write-back of a block "
+	       "freed and reused after the crash stops its transaction "
+	       "(-EBADMSG), recovery rebuilds the block (%llu deltas "
+	       "applied), ok\n",
+	       (unsigned long long)t.rst.applied);
+}
+
 int main(int argc, char **argv)
 {
 	static struct run r;
@@ -532,11 +644,18 @@ int main(int argc, char **argv)
 	unsigned iters, seed, i;
 	uint64_t total;
 
+	if (argc == 2 && !strcmp(argv[1], "tear-reuse")) {
+		bi_init(128 << 20);
+		tear_reuse_test();
+		bi_fini();
+		return 0;
+	}
 	if (argc < 2 ||
 	    (strcmp(argv[1], "crash") && strcmp(argv[1], "volatile") &&
 	     strcmp(argv[1], "tear"))) {
 		fprintf(stderr,
-			"usage: %s crash|volatile|tear [iterations] [seed]\n",
+			"usage: %s crash|volatile|tear [iterations] [seed] | "
+			"tear-reuse\n",
 			argv[0]);
 		return 2;
 	}
