@@ -42,6 +42,7 @@ static void geom_for(uint64_t size, uint32_t bs, uint32_t agcount,
 			(unsigned long long)size, bs, agcount, err);
 	CHECK_EQ(ret, 0);
 	memcpy(g->uuid, test_uuid, 16);
+	memcpy(g->meta_uuid, test_uuid, 16);
 }
 
 static int geom_err(uint64_t size, uint32_t bs, uint32_t agcount,
@@ -155,7 +156,7 @@ static void test_ino_math(void)
 
 	geom_for(10 * GIB, 2048, 5, 0, 0, &g);
 	for (uint32_t agno = 0; agno < g.agcount; agno++)
-		for (uint32_t agbno = KVFS_AG_FIRST_FREE;
+		for (uint32_t agbno = KVFS_AG_HDR_BLOCKS;
 		     agbno < kvfs_ag_length(&g, agno); agbno += 9973)
 			for (uint32_t i = 0; i < g.inopblock; i++) {
 				uint32_t agino =
@@ -199,14 +200,21 @@ static int verify_sb(const void *blk)
 {
 	struct kvfs_geom out;
 
-	return kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.uuid, &out);
+	return kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.meta_uuid, &out);
 }
 
-static int verify_agh(const void *blk)
+static int verify_agf(const void *blk)
 {
-	struct kvfs_ag_info a;
+	struct kvfs_agf_info a;
 
-	return kvfs_agh_from_disk(&cur, 1, blk, &a);
+	return kvfs_agf_from_disk(&cur, 1, blk, &a);
+}
+
+static int verify_agi(const void *blk)
+{
+	struct kvfs_agi_info a;
+
+	return kvfs_agi_from_disk(&cur, 1, blk, &a);
 }
 
 static int verify_bno(const void *blk)
@@ -230,14 +238,20 @@ static int reseal_verify(uint8_t *blk, size_t len, int (*verify)(const void *))
 static void test_structures(void)
 {
 	struct kvfs_geom out;
-	struct kvfs_ag_info a = {
+	struct kvfs_agf_info a = {
 		.agno = 1,
-		.bno_root = 2,
-		.cnt_root = 3,
-		.ino_root = 4,
+		.bno_root = 4,
+		.cnt_root = 5,
 		.freeblks = 100,
 		.longest = 60,
 		.free_extents = 2,
+		.btreeblks = 2,
+		.fllast = 3,
+		.flcount = 8,
+	};
+	struct kvfs_agi_info ai = {
+		.agno = 1,
+		.ino_root = 6,
 		.icount = 128,
 		.ifree = 7,
 		.newino = 64,
@@ -248,6 +262,8 @@ static void test_structures(void)
 	uint8_t *blk;
 
 	geom_for(1 * GIB, 4096, 4, 0, 0, &cur);
+	/* a user UUID changed after mkfs: headers keep the metadata UUID */
+	cur.uuid[0] ^= 0xff;
 	snprintf(cur.label, sizeof(cur.label), "unit-label");
 	cur.ctime_sec = 1234567;
 	blk = kvmalloc(cur.blocksize, 0);
@@ -256,11 +272,12 @@ static void test_structures(void)
 	/* superblock: round trip of every field */
 	kvfs_sb_to_disk(&cur, 1, blk);
 	CHECK_EQ(verify_sb(blk), 0);
-	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.uuid, &out), 0);
+	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.meta_uuid, &out),
+		 0);
 	CHECK(!memcmp(&out, &cur, sizeof(out)));
 	flip_all(blk, cur.blocksize, verify_sb);
 	kvfs_sb_to_disk(&cur, 1, blk);
-	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 2, cur.uuid, &out),
+	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 2, cur.meta_uuid, &out),
 		 -EUCLEAN); /* copy read from the wrong AG */
 	((struct kvfs_dsb *)blk)->agcount = kv_cpu_to_le32(0);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
@@ -268,7 +285,7 @@ static void test_structures(void)
 	((struct kvfs_dsb *)blk)->logblocks = kv_cpu_to_le32(1);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
 	kvfs_sb_to_disk(&cur, 1, blk);
-	((struct kvfs_dsb *)blk)->hdr.magic = kv_cpu_to_le32(KVFS_AGH_MAGIC);
+	((struct kvfs_dsb *)blk)->hdr.magic = kv_cpu_to_le32(KVFS_AGF_MAGIC);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
 	kvfs_sb_to_disk(&cur, 1, blk);
 	blk[cur.blocksize - 1] = 1;
@@ -289,27 +306,112 @@ static void test_structures(void)
 	out.feat_ro_compat = 0x1;
 	CHECK_EQ(kvfs_sb_check_features(&out, false), -EROFS);
 	CHECK_EQ(kvfs_sb_check_features(&out, true), 0);
-	out.feat_incompat = 0x1;
+	out.feat_incompat = 0x2;
 	CHECK_EQ(kvfs_sb_check_features(&out, true), -EOPNOTSUPP);
-
-	/* AG header */
-	a.length = kvfs_ag_length(&cur, 1);
-	kvfs_agh_to_disk(&cur, &a, blk);
+	CHECK(strstr(kvfs_report_last()->msg, "0x2"));
+	/* needs-repair: readable by inspectors, never mounted */
+	out = cur;
+	out.feat_incompat = KVFS_FEAT_INCOMPAT_NEEDSREPAIR;
+	CHECK_EQ(kvfs_sb_check_features(&out, false), 0);
+	CHECK_EQ(kvfs_sb_check_mount(&out, true), -EUCLEAN);
+	out.feat_incompat = 0;
+	CHECK_EQ(kvfs_sb_check_mount(&out, false), 0);
+	/* an unknown log-incompat bit refuses only a log to replay */
+	out.feat_log_incompat = 0x4;
+	CHECK_EQ(kvfs_sb_check_mount(&out, false), 0);
+	out.state = KVFS_STATE_DIRTY;
+	CHECK_EQ(kvfs_sb_check_mount(&out, true), -EOPNOTSUPP);
+	/* both survive a round trip */
+	out.feat_incompat = KVFS_FEAT_INCOMPAT_NEEDSREPAIR;
+	kvfs_sb_to_disk(&out, 1, blk);
 	{
-		struct kvfs_ag_info b;
+		struct kvfs_geom back;
 
-		CHECK_EQ(kvfs_agh_from_disk(&cur, 1, blk, &b), 0);
+		CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.meta_uuid,
+					   &back),
+			 0);
+		CHECK_EQ(back.feat_log_incompat, 0x4);
+		CHECK_EQ(back.feat_incompat, KVFS_FEAT_INCOMPAT_NEEDSREPAIR);
+		CHECK(memcmp(back.uuid, back.meta_uuid, 16));
+	}
+	/* a block of another filesystem (other metadata UUID) is refused */
+	kvfs_sb_to_disk(&cur, 1, blk);
+	((struct kvfs_dsb *)blk)->hdr.uuid[3] ^= 1;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "metadata UUID"));
+
+	/* AG free-space header */
+	a.length = kvfs_ag_length(&cur, 1);
+	a.flfirst = cur.agfl_size - 4;
+	kvfs_agf_to_disk(&cur, &a, blk);
+	{
+		struct kvfs_agf_info b;
+
+		CHECK_EQ(kvfs_agf_from_disk(&cur, 1, blk, &b), 0);
 		CHECK(!memcmp(&a, &b, sizeof(a)));
 	}
-	flip_all(blk, cur.blocksize, verify_agh);
-	((struct kvfs_agh *)blk)->ifree = kv_cpu_to_le32(200);
-	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agh), -EUCLEAN);
-	kvfs_agh_to_disk(&cur, &a, blk);
-	((struct kvfs_agh *)blk)->length = kv_cpu_to_le32(a.length + 1);
-	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agh), -EUCLEAN);
-	kvfs_agh_to_disk(&cur, &a, blk);
-	((struct kvfs_agh *)blk)->hdr.blkno = kv_cpu_to_le64(5);
-	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agh), -EUCLEAN);
+	flip_all(blk, cur.blocksize, verify_agf);
+	((struct kvfs_agf *)blk)->longest = kv_cpu_to_le32(200);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	kvfs_agf_to_disk(&cur, &a, blk);
+	((struct kvfs_agf *)blk)->length = kv_cpu_to_le32(a.length + 1);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	kvfs_agf_to_disk(&cur, &a, blk);
+	((struct kvfs_agf *)blk)->hdr.blkno = kv_cpu_to_le64(5);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	/* the reserve list window: 8 entries wrapping to entry 3 */
+	kvfs_agf_to_disk(&cur, &a, blk);
+	((struct kvfs_agf *)blk)->flcount = kv_cpu_to_le32(7);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	((struct kvfs_agf *)blk)->flcount = kv_cpu_to_le32(8);
+	((struct kvfs_agf *)blk)->flfirst = kv_cpu_to_le32(cur.agfl_size);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	kvfs_agf_to_disk(&cur, &a, blk);
+	((struct kvfs_agf *)blk)->bno_root = kv_cpu_to_le32(KVFS_AGFL_AGBNO);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+
+	/* AG inode header, with its unlinked buckets */
+	ai.length = a.length;
+	for (unsigned i = 0; i < KVFS_AGI_UNLINKED_BUCKETS; i++)
+		ai.unlinked[i] = KVFS_NULLAGINO;
+	ai.unlinked[5] = 64 * 7 + 5;
+	kvfs_agi_to_disk(&cur, &ai, blk);
+	{
+		struct kvfs_agi_info b;
+
+		CHECK_EQ(kvfs_agi_from_disk(&cur, 1, blk, &b), 0);
+		CHECK(!memcmp(&ai, &b, sizeof(ai)));
+	}
+	flip_all(blk, cur.blocksize, verify_agi);
+	((struct kvfs_agi *)blk)->ifree = kv_cpu_to_le32(200);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agi), -EUCLEAN);
+	kvfs_agi_to_disk(&cur, &ai, blk);
+	/* an inode in the wrong bucket */
+	((struct kvfs_agi *)blk)->unlinked[6] = kv_cpu_to_le32(64 * 7 + 5);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agi), -EUCLEAN);
+	kvfs_agi_to_disk(&cur, &ai, blk);
+	/* an unlinked inode in the AG headers */
+	((struct kvfs_agi *)blk)->unlinked[1] = kv_cpu_to_le32(1);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agi), -EUCLEAN);
+
+	/* reserve list: entries in the AG past its headers, or null */
+	{
+		uint32_t bno[3] = { 7, 8, 9 };
+
+		kvfs_agfl_to_disk(&cur, 1, bno, 3, blk);
+		CHECK_EQ(kvfs_agfl_verify(&cur, 1, blk), 0);
+		CHECK_EQ(kvfs_agfl_entry(blk, 2), 9);
+		CHECK_EQ(kvfs_agfl_entry(blk, 3), KVFS_NULLAGBLOCK);
+		bno[1] = KVFS_AGI_AGBNO;
+		kvfs_agfl_to_disk(&cur, 1, bno, 3, blk);
+		CHECK_EQ(kvfs_agfl_verify(&cur, 1, blk), -EUCLEAN);
+		bno[1] = a.length;
+		kvfs_agfl_to_disk(&cur, 1, bno, 3, blk);
+		CHECK_EQ(kvfs_agfl_verify(&cur, 1, blk), -EUCLEAN);
+		CHECK_EQ(kvfs_report_last()->blkno,
+			 kvfs_agb_to_fsb(&cur, 1, KVFS_AGFL_AGBNO));
+		CHECK(strstr(kvfs_report_last()->msg, "entry 1"));
+	}
 
 	/* B+tree leaf: order, overlap, range */
 	kvfs_btree_init_block(blk, &cur, &kvfs_bnobt_ops,
@@ -332,7 +434,7 @@ static void test_structures(void)
 	r[0].startblock = kv_cpu_to_le32(2);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
 	r[0].startblock = kv_cpu_to_le32(10);
-	r[0].blockcount = 0;
+	r[0].blockcount = kv_cpu_to_le32(0);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
 	r[0].blockcount = kv_cpu_to_le32(5);
 	bb->numrecs = kv_cpu_to_le16(1000);
@@ -343,7 +445,7 @@ static void test_structures(void)
 	bb->leftsib = kv_cpu_to_le64(KVFS_NULLBLOCK);
 	bb->level = kv_cpu_to_le16(1);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
-	bb->level = 0;
+	bb->level = kv_cpu_to_le16(0);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), 0);
 
 	/* inodes and the short-form directory */
@@ -398,7 +500,7 @@ static void test_structures(void)
 	d->mode = kv_cpu_to_le16(S_IFDIR | 0755);
 	d->mtime.nsec = kv_cpu_to_le32(1000000000);
 	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
-	d->mtime.nsec = 0;
+	d->mtime.nsec = kv_cpu_to_le32(0);
 	d->hdr.owner = kv_cpu_to_le64(cur.lpfino);
 	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
 	d->hdr.owner = kv_cpu_to_le64(cur.rootino);
@@ -519,7 +621,7 @@ static void test_mkfs_lib(void)
 		CHECK(!memcmp(&g, &rd, sizeof(g)));
 		CHECK_EQ(kvfs_check_fs(dev, &rd, &st), 0);
 		CHECK_EQ(st.sbs, g.agcount);
-		CHECK_EQ(st.aghs, g.agcount);
+		CHECK_EQ(st.aghs, 3 * g.agcount);
 		CHECK_EQ(st.tree_blocks, 3 * g.agcount);
 		CHECK_EQ(st.inodes, g.ialloc_inos);
 		/* the log is all zero */
@@ -649,12 +751,10 @@ static void test_mkfs_crash(void)
  */
 static void test_fuzz(void)
 {
-	struct kvfs_ag_info a = { .agno = 1,
-				  .bno_root = 2,
-				  .cnt_root = 3,
-				  .ino_root = 4,
-				  .newino = 64 };
-	int (*verify[4])(const void *) = { verify_sb, verify_agh, verify_bno,
+	struct kvfs_agf_info a = {
+		.agno = 1, .bno_root = 4, .cnt_root = 5, .btreeblks = 2
+	};
+	int (*verify[4])(const void *) = { verify_sb, verify_agf, verify_bno,
 					   verify_ino };
 	unsigned seed = 12345, hits[4] = { 0 }, ok[4] = { 0 };
 	uint8_t *blk;
@@ -671,7 +771,7 @@ static void test_fuzz(void)
 		if (type == 0) {
 			kvfs_sb_to_disk(&cur, 1, blk);
 		} else if (type == 1) {
-			kvfs_agh_to_disk(&cur, &a, blk);
+			kvfs_agf_to_disk(&cur, &a, blk);
 		} else if (type == 2) {
 			struct kvfs_alloc_rec *r;
 
