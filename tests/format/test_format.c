@@ -223,6 +223,12 @@ static int verify_bno(const void *blk)
 				       kvfs_agb_to_fsb(&cur, 1, 9), 1, 0);
 }
 
+static int verify_inobt(const void *blk)
+{
+	return kvfs_btree_verify_block(blk, &cur, &kvfs_inobt_ops,
+				       kvfs_agb_to_fsb(&cur, 1, 9), 1, 0);
+}
+
 static int verify_ino(const void *blk)
 {
 	return kvfs_dinode_verify(blk, &cur, cur.rootino);
@@ -508,6 +514,249 @@ static void test_structures(void)
 	/* a free inode with links is nonsense */
 	kvfs_dinode_init(blk, &cur, cur.rootino, 0, 1, 0, 0, 0, 0, 0);
 	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
+	kvfree(blk);
+}
+
+/* Reseal inode blk and run the full inode verifier on it. */
+static int ino_verdict(uint8_t *blk)
+{
+	return reseal_verify(blk, cur.inodesize, verify_ino);
+}
+
+static void set_ext(struct kvfs_extent *x, uint64_t off, uint64_t bno,
+		    uint32_t len)
+{
+	x->startoff = kv_cpu_to_le64(off);
+	x->startblock = kv_cpu_to_le64(bno);
+	x->blockcount = kv_cpu_to_le32(len);
+	x->flags = kv_cpu_to_le32(0);
+}
+
+/* A regular file with two extents in AG 1. */
+static void reg_inode(uint8_t *blk, struct kvfs_extent **x)
+{
+	struct kvfs_dinode *d = (void *)blk;
+	uint64_t ag1 = kvfs_agb_to_fsb(&cur, 1, 0);
+
+	kvfs_dinode_init(blk, &cur, cur.rootino, S_IFREG | 0644, 1, 0, 0, 1, 0,
+			 0);
+	*x = (void *)kvfs_dinode_dfork(blk);
+	set_ext(&(*x)[0], 0, ag1 + 100, 10);
+	set_ext(&(*x)[1], 20, ag1 + 200, 10);
+	d->nextents = kv_cpu_to_le32(2);
+}
+
+/*
+ * The full inode verifier refuses each kind of damage it used to accept:
+ * unknown flags and fork formats, a garbage btree fork, extents crossing an
+ * AG or covering its headers, offsets wrapping 2^64; and accepts what the
+ * new format allows (times before 1970, device numbers, an attr fork).
+ */
+static void test_inode_verifier(void)
+{
+	uint64_t agb = cur.agblocks, maxoff;
+	struct kvfs_extent *x;
+	struct kvfs_dinode *d;
+	uint8_t *blk, *fork;
+
+	geom_for(1 * GIB, 4096, 4, 0, 0, &cur);
+	maxoff = kvfs_max_fileoff_blocks(&cur);
+	CHECK_EQ(maxoff, 1ULL << 51);
+	CHECK(maxoff << cur.blocklog >= 16ULL << 40); /* at least 16 TiB */
+	agb = cur.agblocks;
+	blk = kvmalloc(cur.inodesize, 0);
+	CHECK(blk);
+	d = (void *)blk;
+	fork = kvfs_dinode_dfork(blk);
+
+	reg_inode(blk, &x);
+	CHECK_EQ(ino_verdict(blk), 0);
+	/* unknown flag bits */
+	d->flags = kv_cpu_to_le32(KVFS_DIFLAG_ALL + 1);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "flags"));
+	CHECK_EQ(kvfs_report_last()->ino, cur.rootino);
+	CHECK_EQ(kvfs_report_last()->blkno, kvfs_ino_to_fsb(&cur, cur.rootino));
+	d->flags = kv_cpu_to_le32(KVFS_DIFLAG_APPEND);
+	CHECK_EQ(ino_verdict(blk), 0);
+	/* unknown data fork formats, and inline data on a regular file */
+	d->dformat = 4;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->dformat = 0;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->dformat = KVFS_DFORK_INLINE;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->dformat = KVFS_DFORK_EXTENTS;
+	/* attribute fork: format must be known, and absent without a fork */
+	d->forkoff = kv_cpu_to_le16(16);
+	d->aformat = KVFS_DFORK_EXTENTS;
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->aformat = 9;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->aformat = KVFS_DFORK_INLINE;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->aformat = KVFS_DFORK_EXTENTS;
+	d->anextents = kv_cpu_to_le32(1);
+	set_ext((void *)(fork + 128), 0, agb + 300, 1);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->forkoff = kv_cpu_to_le16(0);
+	memset(fork + 128, 0, sizeof(*x));
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN); /* aformat without a fork */
+	d->aformat = 0;
+	d->anextents = kv_cpu_to_le32(0);
+	CHECK_EQ(ino_verdict(blk), 0);
+
+	/* an extent crossing from AG 1 into AG 2 */
+	set_ext(&x[1], 20, 2 * agb - 2, 5);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "crosses an AG"));
+	set_ext(&x[1], 20, 2 * agb - 5, 5);
+	CHECK_EQ(ino_verdict(blk), 0);
+	/* an extent over AG 2's headers (its reserve list block) */
+	set_ext(&x[1], 20, 2 * agb + KVFS_AGFL_AGBNO, 2);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "AG headers"));
+	/* an extent over the log */
+	set_ext(&x[1], 20, cur.logstart + 3, 2);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	/* offset + length wrapping 2^64, and past the largest offset */
+	set_ext(&x[1], UINT64_MAX - 1, agb + 200, 4);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	set_ext(&x[1], maxoff - 1, agb + 200, 2);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "largest file offset"));
+	set_ext(&x[1], maxoff - 1, agb + 200, 1);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->size = kv_cpu_to_le64(KVFS_MAX_FILE_OFFSET);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->size = kv_cpu_to_le64(KVFS_MAX_FILE_OFFSET + 1);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->size = kv_cpu_to_le64(0);
+
+	/* btree fork: a valid root, then garbage */
+	{
+		uint32_t fsz = kvfs_dinode_dfork_size(&cur, d);
+		struct kvfs_bmdr_block *rb = (void *)fork;
+		struct kvfs_bmbt_key *k = (void *)(fork + KVFS_BMDR_HDR_SIZE);
+		kv_le64 *p = (kv_le64 *)(fork + KVFS_BMDR_HDR_SIZE +
+					 kvfs_bmdr_maxrecs(fsz) * sizeof(*k));
+		unsigned seed = 7, refused = 0;
+
+		memset(fork, 0, fsz);
+		d->dformat = KVFS_DFORK_BTREE;
+		d->nextents = kv_cpu_to_le32(1000);
+		rb->level = kv_cpu_to_le16(1);
+		rb->numrecs = kv_cpu_to_le16(2);
+		k[0].startoff = kv_cpu_to_le64(0);
+		k[1].startoff = kv_cpu_to_le64(5000);
+		p[0] = kv_cpu_to_le64(agb + 400);
+		p[1] = kv_cpu_to_le64(3 * agb + 400);
+		CHECK_EQ(ino_verdict(blk), 0);
+		CHECK_EQ(kvfs_bmdr_ptr(fork, fsz, 1)->v, p[1].v);
+		p[1] = kv_cpu_to_le64(3 * agb + KVFS_AGI_AGBNO);
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		p[1] = kv_cpu_to_le64(cur.dblocks);
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		p[1] = kv_cpu_to_le64(3 * agb + 400);
+		k[1].startoff = kv_cpu_to_le64(0);
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		k[1].startoff = kv_cpu_to_le64(5000);
+		rb->level = kv_cpu_to_le16(0);
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		rb->level = kv_cpu_to_le16(1);
+		d->nextents = kv_cpu_to_le32(3); /* would fit as a list */
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		d->nextents = kv_cpu_to_le32(1000);
+		CHECK_EQ(ino_verdict(blk), 0);
+		/* random forks: refused, and never a crash */
+		for (int i = 0; i < 200; i++) {
+			for (uint32_t j = 0; j < fsz; j++)
+				fork[j] = (uint8_t)rand_r(&seed);
+			refused += ino_verdict(blk) == -EUCLEAN;
+		}
+		CHECK_EQ(refused, 200);
+	}
+
+	/* times before 1970; device numbers only on devices */
+	reg_inode(blk, &x);
+	d->mtime.sec = kv_cpu_to_le64((uint64_t)-86400);
+	CHECK_EQ(ino_verdict(blk), 0);
+	CHECK_EQ((int64_t)kv_le64_to_cpu(d->mtime.sec), -86400);
+	d->rdev = kv_cpu_to_le64(8ULL << 32 | 1);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	kvfs_dinode_init(blk, &cur, cur.rootino, S_IFBLK | 0600, 1, 0, 0, -1, 0,
+			 0);
+	d->rdev = kv_cpu_to_le64(8ULL << 32 | 1);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->nextents = kv_cpu_to_le32(1);
+	set_ext((void *)fork, 0, agb + 100, 1);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN); /* a device has no extents */
+
+	/* next_unlinked: an agino of this AG, never the inode itself */
+	reg_inode(blk, &x);
+	d->next_unlinked =
+		kv_cpu_to_le32(kvfs_ino_to_agino(&cur, cur.rootino) + 9);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->next_unlinked = kv_cpu_to_le32(kvfs_ino_to_agino(&cur, cur.rootino));
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->next_unlinked = kv_cpu_to_le32(1); /* in the AG headers */
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	kvfree(blk);
+}
+
+/* Sparse inode-chunk records: hole mask, count and free mask agree. */
+static void test_sparse_inobt(void)
+{
+	struct kvfs_inobt_rec *r;
+	uint8_t *blk;
+	uint64_t holes;
+
+	geom_for(1 * GIB, 4096, 4, 0, 0, &cur); /* 8 inodes a block */
+	blk = kvmalloc(cur.blocksize, 0);
+	CHECK(blk);
+	kvfs_btree_init_block(blk, &cur, &kvfs_inobt_ops,
+			      kvfs_agb_to_fsb(&cur, 1, 9), 1, 0, 1);
+	r = kvfs_btree_rec(blk, &kvfs_inobt_ops, 0);
+	/* blocks 2, 3 and 6 of the chunk are holes: 2 mask bits each */
+	holes = kvfs_inobt_holes(0x0cf0);
+	CHECK_EQ(holes, 0x0000ff00ffff0000ULL);
+	r->startino = kv_cpu_to_le32(kvfs_agbno_to_agino(&cur, 64));
+	r->holemask = kv_cpu_to_le16(0x30f0);
+	r->count = 40;
+	r->freemask = kv_cpu_to_le64(kvfs_inobt_holes(0x30f0) | 0x3);
+	r->freecount = 2;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), 0);
+	r->count = 64;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	r->count = 40;
+	r->freecount = 26; /* counted the holes as free inodes */
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	r->freecount = 2;
+	r->freemask = kv_cpu_to_le64(0x3); /* holes not marked free */
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	/* half a block as a hole */
+	r->holemask = kv_cpu_to_le16(0x10f0);
+	r->count = 44;
+	r->freemask = kv_cpu_to_le64(kvfs_inobt_holes(0x10f0) | 0x3);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "part of a block"));
+	/* the allocated inodes lie inside the AG */
+	r->startino = kv_cpu_to_le32(
+		kvfs_agbno_to_agino(&cur, kvfs_ag_length(&cur, 1) - 8));
+	r->holemask = kv_cpu_to_le16(0xff00);
+	r->count = 32;
+	r->freemask = kv_cpu_to_le64(~0ULL); /* all allocated inodes free */
+	r->freecount = 32;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), 0);
+	r->startino = kv_cpu_to_le32(
+		kvfs_agbno_to_agino(&cur, kvfs_ag_length(&cur, 1)));
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "past the end"));
+	r->holemask = kv_cpu_to_le16(0xffff);
+	r->count = 0;
+	r->freecount = 0;
+	r->freemask = kv_cpu_to_le64(~0ULL);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
 	kvfree(blk);
 }
 
@@ -811,6 +1060,8 @@ int main(void)
 	test_geometry();
 	test_ino_math();
 	test_structures();
+	test_inode_verifier();
+	test_sparse_inobt();
 	test_parse();
 	test_probe();
 	test_mkfs_lib();
