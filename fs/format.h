@@ -84,7 +84,7 @@ struct kvfs_blk_hdr {
 	 (uint32_t)(d) << 24)
 
 #define KVFS_SB_MAGIC KVFS_MAGIC('K', 'V', 'S', 'B') /* superblock */
-#define KVFS_AGF_MAGIC KVFS_MAGIC('K', 'V', 'A', 'F') /* AG free space */
+#define KVFS_AGF_MAGIC KVFS_MAGIC('K', 'V', 'A', 'G') /* AG free space */
 #define KVFS_AGI_MAGIC KVFS_MAGIC('K', 'V', 'A', 'I') /* AG inodes */
 #define KVFS_AGFL_MAGIC KVFS_MAGIC('K', 'V', 'F', 'L') /* AG reserve list */
 #define KVFS_BNOBT_MAGIC KVFS_MAGIC('K', 'V', 'B', 'B') /* free by block */
