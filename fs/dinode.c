@@ -289,10 +289,14 @@ static const char *core_check(const struct kvfs_dinode *d,
 	uint32_t next = kv_le32_to_cpu(d->next_unlinked);
 	uint32_t agno = kvfs_ino_to_agno(g, ino);
 	uint64_t rdev = kv_le64_to_cpu(d->rdev);
+	uint64_t size = kv_le64_to_cpu(d->size);
+	uint32_t flags = kv_le32_to_cpu(d->flags);
+	uint32_t nextents = kv_le32_to_cpu(d->nextents);
+	uint32_t anextents = kv_le32_to_cpu(d->anextents);
 
 	if (d->version != 1)
 		return "inode version is not 1";
-	if (kv_le32_to_cpu(d->flags) & ~KVFS_DIFLAG_ALL)
+	if (flags & ~KVFS_DIFLAG_ALL)
 		return "unknown inode flags";
 	if (!ts_ok(&d->atime) || !ts_ok(&d->mtime) || !ts_ok(&d->ctime) ||
 	    !ts_ok(&d->crtime))
@@ -306,11 +310,11 @@ static const char *core_check(const struct kvfs_dinode *d,
 	     next == kvfs_ino_to_agino(g, ino)))
 		return "next unlinked inode invalid";
 	if (!mode &&
-	    (d->nlink.v || d->size.v || d->nblocks.v || d->nextents.v ||
-	     d->anextents.v || forkoff || d->aformat || rdev || d->flags.v ||
+	    (kv_le32_to_cpu(d->nlink) || size || kv_le64_to_cpu(d->nblocks) ||
+	     nextents || anextents || forkoff || d->aformat || rdev || flags ||
 	     next != KVFS_NULLAGINO))
 		return "free inode has links, size, extents or flags";
-	if (kv_le64_to_cpu(d->size) > KVFS_MAX_FILE_OFFSET)
+	if (size > KVFS_MAX_FILE_OFFSET)
 		return "size past the largest file offset";
 	if (rdev && !S_ISCHR(mode) && !S_ISBLK(mode))
 		return "device number on a file that is not a device";
@@ -318,13 +322,13 @@ static const char *core_check(const struct kvfs_dinode *d,
 	    !(dformats_of(mode) >> d->dformat & 1))
 		return "data fork format invalid for the file type";
 	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode) &&
-	    (d->size.v || d->nextents.v))
+	    (size || nextents))
 		return "special file has a size or extents";
 	if (forkoff && KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
 		return "attribute fork offset past the inode";
 	if (forkoff ? d->aformat != KVFS_DFORK_EXTENTS &&
 			      d->aformat != KVFS_DFORK_BTREE :
-		      d->aformat || d->anextents.v)
+		      d->aformat || anextents)
 		return "attribute fork format invalid";
 	return NULL;
 }

@@ -582,6 +582,7 @@ static void test_inode_verifier(void)
 	/* unknown data fork formats, and inline data on a regular file */
 	d->dformat = 4;
 	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "data fork format"));
 	d->dformat = 0;
 	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
 	d->dformat = KVFS_DFORK_INLINE;
@@ -593,8 +594,10 @@ static void test_inode_verifier(void)
 	CHECK_EQ(ino_verdict(blk), 0);
 	d->aformat = 9;
 	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "attribute fork format"));
 	d->aformat = KVFS_DFORK_INLINE;
 	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "attribute fork format"));
 	d->aformat = KVFS_DFORK_EXTENTS;
 	d->anextents = kv_cpu_to_le32(1);
 	set_ext((void *)(fork + 128), 0, agb + 300, 1);
@@ -652,7 +655,8 @@ static void test_inode_verifier(void)
 		p[0] = kv_cpu_to_le64(agb + 400);
 		p[1] = kv_cpu_to_le64(3 * agb + 400);
 		CHECK_EQ(ino_verdict(blk), 0);
-		CHECK_EQ(kvfs_bmdr_ptr(fork, fsz, 1)->v, p[1].v);
+		CHECK_EQ(kv_le64_to_cpu(*kvfs_bmdr_ptr(fork, fsz, 1)),
+			 3 * agb + 400);
 		p[1] = kv_cpu_to_le64(3 * agb + KVFS_AGI_AGBNO);
 		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
 		p[1] = kv_cpu_to_le64(cur.dblocks);
