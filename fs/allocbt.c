@@ -46,7 +46,7 @@ static const char *alloc_check_rec(const struct kvfs_geom *g, uint64_t owner,
 		return "owner is not an AG";
 	if (!len)
 		return "empty extent";
-	if (start < KVFS_AG_FIRST_FREE)
+	if (start < KVFS_AG_HDR_BLOCKS)
 		return "extent covers the AG headers";
 	if ((uint64_t)start + len > kvfs_ag_length(g, (uint32_t)owner))
 		return "extent runs past the end of the AG";

@@ -2,11 +2,15 @@
 /*
  * The common self-describing header of metadata blocks (struct
  * kvfs_blk_hdr): filling it, checksumming it, verifying it, and the one
- * place corruption is reported.
+ * place corruption is recorded.
  *
  * Error convention of every kvfs verifier: -EBADMSG when a checksum does
- * not match, -EUCLEAN when the structure makes no sense; both are reported
- * on stderr by kvfs_corrupt() with the block number and what was wrong.
+ * not match, -EUCLEAN when the structure makes no sense; both are recorded
+ * by kvfs_corrupt() as a struct kvfs_report (block, inode, structure, what
+ * was wrong).  The library never prints a report: the caller reads the
+ * last one of its thread (kvfs_report_last()) or installs a sink that sees
+ * every report (the tools print them, the daemon logs them, fsck collects
+ * them).
  */
 #ifndef KV_FS_BLKHDR_H
 #define KV_FS_BLKHDR_H
@@ -30,18 +34,52 @@ void kvfs_blkhdr_stamp(void *blk, size_t len, uint64_t lsn);
 /*
  * Verify a header over len bytes: crc (-EBADMSG), then magic, blkno, owner
  * and uuid (-EUCLEAN).  what names the structure in the report ("AG
- * header", "inode 131"); uuid NULL skips the uuid check.
+ * free-space header"); uuid (the metadata UUID) NULL skips its check.
  */
 int kvfs_blkhdr_verify(const void *blk, size_t len, uint32_t magic,
 		       uint64_t blkno, uint64_t owner, const uint8_t *uuid,
 		       const char *what);
+/* The same for inode ino (owner ino), in block blkno, reported as such. */
+int kvfs_blkhdr_verify_inode(const void *dip, size_t len, uint64_t blkno,
+			     uint64_t ino, const uint8_t *uuid);
+
+/* What a verifier (or a feature check) found wrong. */
+struct kvfs_report {
+	int err; /* -EBADMSG, -EUCLEAN, -EOPNOTSUPP, ... */
+	uint64_t blkno; /* filesystem block, KVFS_NULLBLOCK if none */
+	uint64_t ino; /* inode number, KVFS_NULLINO if none */
+	char what[48]; /* the structure: "AG free-space header" */
+	char msg[208]; /* what was wrong with it */
+};
 
 /*
- * Report corruption of block blkno (in structure what) on stderr and
- * return err, so a verifier can `return kvfs_corrupt(-EUCLEAN, ...)`.
+ * Record corruption of block blkno (in structure what) and return err, so
+ * a verifier can `return kvfs_corrupt(-EUCLEAN, ...)`.
  */
 int kvfs_corrupt(int err, uint64_t blkno, const char *what, const char *fmt,
 		 ...) __attribute__((format(printf, 4, 5)));
+/* The same for inode ino, held in block blkno. */
+int kvfs_corrupt_inode(int err, uint64_t blkno, uint64_t ino, const char *fmt,
+		       ...) __attribute__((format(printf, 4, 5)));
+/* Record a report made by hand (feature checks); returns r->err. */
+int kvfs_report(const struct kvfs_report *r);
+
+/* The last report made on the calling thread (zeroed before any). */
+const struct kvfs_report *kvfs_report_last(void);
+
+/*
+ * Install fn as the process-wide sink: called with every report, on the
+ * thread that made it, before the verifier returns.  NULL removes it.  Set
+ * it before starting threads that read metadata.
+ */
+void kvfs_report_set_sink(void (*fn)(const struct kvfs_report *r, void *priv),
+			  void *priv);
+
+/*
+ * One line for a report, "checksum error in block 12 (AG free-space
+ * header): bad crc32c ...", for the tools' stderr and the daemon's log.
+ */
+void kvfs_report_format(const struct kvfs_report *r, char *buf, size_t len);
 
 /* Number of reports made so far (tests; a verifier that fails says so). */
 unsigned long kvfs_corrupt_count(void);

@@ -18,7 +18,7 @@ void kvfs_btree_init_block(void *blk, const struct kvfs_geom *g,
 	struct kvfs_btree_block *bb = blk;
 
 	memset(blk, 0, g->blocksize);
-	kvfs_blkhdr_init(blk, ops->magic, blkno, owner, g->uuid);
+	kvfs_blkhdr_init(blk, ops->magic, blkno, owner, g->meta_uuid);
 	bb->level = kv_cpu_to_le16((uint16_t)level);
 	bb->numrecs = kv_cpu_to_le16((uint16_t)numrecs);
 	bb->leftsib = kv_cpu_to_le64(KVFS_NULLBLOCK);
@@ -35,9 +35,9 @@ static bool ptr_ok(const struct kvfs_geom *g, const struct kvfs_btree_ops *ops,
 		return false;
 	if (!ops->ag_tree)
 		return true;
-	/* never the superblock or the AG header */
+	/* never one of the fixed AG headers */
 	agbno = kvfs_fsb_to_agbno(g, fsb);
-	return kvfs_fsb_to_agno(g, fsb) == owner && agbno > KVFS_AGH_AGBNO;
+	return kvfs_fsb_to_agno(g, fsb) == owner && agbno >= KVFS_AG_HDR_BLOCKS;
 }
 
 int kvfs_btree_verify_block(const void *blk, const struct kvfs_geom *g,
@@ -51,7 +51,7 @@ int kvfs_btree_verify_block(const void *blk, const struct kvfs_geom *g,
 	int ret;
 
 	ret = kvfs_blkhdr_verify(blk, g->blocksize, ops->magic, blkno, owner,
-				 g->uuid, ops->name);
+				 g->meta_uuid, ops->name);
 	if (ret)
 		return ret;
 	level = kv_le16_to_cpu(bb->level);
@@ -65,7 +65,7 @@ int kvfs_btree_verify_block(const void *blk, const struct kvfs_geom *g,
 	if (numrecs > max)
 		return kvfs_corrupt(-EUCLEAN, blkno, ops->name,
 				    "%u records, at most %u fit", numrecs, max);
-	if (bb->pad0)
+	if (kv_le32_to_cpu(bb->pad0))
 		return kvfs_corrupt(-EUCLEAN, blkno, ops->name,
 				    "padding is not zero");
 	sib[0] = kv_le64_to_cpu(bb->leftsib);

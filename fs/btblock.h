@@ -42,6 +42,12 @@ extern const struct kvfs_btree_ops kvfs_bnobt_ops;
 extern const struct kvfs_btree_ops kvfs_cntbt_ops;
 extern const struct kvfs_btree_ops kvfs_inobt_ops;
 
+/*
+ * Inodes of an inode-chunk record's holes: bit i set when inode startino
+ * + i is a hole (the record's 16-bit hole mask widened, 4 inodes a bit).
+ */
+uint64_t kvfs_inobt_holes(uint16_t holemask);
+
 /* Records per leaf / keys per node of a block of blocksize bytes. */
 static inline uint32_t kvfs_btree_maxrecs(const struct kvfs_btree_ops *ops,
 					  uint32_t blocksize, unsigned level)

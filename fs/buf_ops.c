@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Buffer ops of the metadata block types.  Read verification delegates to
- * the format's verifiers (which report what was wrong through
- * kvfs_corrupt()); write-back stamps the buffer's LSN and recomputes the
- * crc of each self-describing unit in the buffer.
+ * the format's verifiers (which record what was wrong through
+ * kvfs_corrupt(); the message also becomes the buffer cache's detail for
+ * kv_buf_last_error()); write-back stamps the buffer's LSN and recomputes
+ * the crc of each self-describing unit in the buffer.
  */
 #include "fs/buf_ops.h"
 
@@ -28,23 +29,50 @@ static int blk_verify_write(struct kv_buf *bp)
 	return 0;
 }
 
+/* Hand a failed verifier's report to the buffer cache's error detail. */
+static int verdict(struct kv_buf *bp, int err)
+{
+	if (!err)
+		return 0;
+	return kv_buf_corrupt(bp, err, "%s", kvfs_report_last()->msg);
+}
+
 static int sb_verify_read(struct kv_buf *bp)
 {
 	const struct kvfs_geom *g = buf_geom(bp);
 	struct kvfs_geom copy;
 
-	return kvfs_sb_from_disk(bp->b_addr, bp->b_len,
-				 kvfs_fsb_to_agno(g, bp->b_blkno), g->uuid,
-				 &copy);
+	return verdict(bp, kvfs_sb_from_disk(bp->b_addr, bp->b_len,
+					     kvfs_fsb_to_agno(g, bp->b_blkno),
+					     g->meta_uuid, &copy));
 }
 
-static int agh_verify_read(struct kv_buf *bp)
+static int agf_verify_read(struct kv_buf *bp)
 {
 	const struct kvfs_geom *g = buf_geom(bp);
-	struct kvfs_ag_info agi;
+	struct kvfs_agf_info agf;
 
-	return kvfs_agh_from_disk(g, kvfs_fsb_to_agno(g, bp->b_blkno),
-				  bp->b_addr, &agi);
+	return verdict(bp,
+		       kvfs_agf_from_disk(g, kvfs_fsb_to_agno(g, bp->b_blkno),
+					  bp->b_addr, &agf));
+}
+
+static int agi_verify_read(struct kv_buf *bp)
+{
+	const struct kvfs_geom *g = buf_geom(bp);
+	struct kvfs_agi_info agi;
+
+	return verdict(bp,
+		       kvfs_agi_from_disk(g, kvfs_fsb_to_agno(g, bp->b_blkno),
+					  bp->b_addr, &agi));
+}
+
+static int agfl_verify_read(struct kv_buf *bp)
+{
+	const struct kvfs_geom *g = buf_geom(bp);
+
+	return verdict(bp, kvfs_agfl_verify(g, kvfs_fsb_to_agno(g, bp->b_blkno),
+					    bp->b_addr));
 }
 
 static int btree_verify_read(struct kv_buf *bp,
@@ -52,8 +80,9 @@ static int btree_verify_read(struct kv_buf *bp,
 {
 	const struct kvfs_geom *g = buf_geom(bp);
 
-	return kvfs_btree_verify_block(bp->b_addr, g, ops, bp->b_blkno,
-				       kvfs_fsb_to_agno(g, bp->b_blkno), -1);
+	return verdict(bp, kvfs_btree_verify_block(
+				   bp->b_addr, g, ops, bp->b_blkno,
+				   kvfs_fsb_to_agno(g, bp->b_blkno), -1));
 }
 
 static int bnobt_verify_read(struct kv_buf *bp)
@@ -81,18 +110,31 @@ static uint64_t inode_buf_first_ino(const struct kvfs_geom *g,
 	return kvfs_agino_to_ino(g, agno, kvfs_agbno_to_agino(g, agbno));
 }
 
+/*
+ * Lightly, as XFS's inode buffer verifier: every slot carries the inode
+ * magic (a block that is not inodes at all fails).  Each inode's crc and
+ * fields are checked by kvfs_dinode_verify() when that inode is loaded, so
+ * one damaged inode leaves the others of its cluster readable.
+ */
 static int inode_verify_read(struct kv_buf *bp)
 {
 	const struct kvfs_geom *g = buf_geom(bp);
 	uint64_t ino = inode_buf_first_ino(g, bp);
 	size_t nr = bp->b_len >> g->inodelog;
-	int err;
 
 	for (size_t i = 0; i < nr; i++) {
-		err = kvfs_dinode_verify(
-			(char *)bp->b_addr + (i << g->inodelog), g, ino + i);
-		if (err)
-			return err;
+		const struct kvfs_dinode *d =
+			(const void *)((char *)bp->b_addr + (i << g->inodelog));
+		uint32_t m = kv_le32_to_cpu(d->hdr.magic);
+
+		if (m != KVFS_DINODE_MAGIC)
+			return verdict(bp, kvfs_corrupt_inode(
+						   -EUCLEAN,
+						   kvfs_ino_to_fsb(g, ino + i),
+						   ino + i,
+						   "bad magic 0x%08x in the "
+						   "inode cluster",
+						   m));
 	}
 	return 0;
 }
@@ -114,9 +156,21 @@ const struct kv_buf_ops kvfs_sb_buf_ops = {
 	.verify_write = blk_verify_write,
 };
 
-const struct kv_buf_ops kvfs_agh_buf_ops = {
-	.name = "AG header",
-	.verify_read = agh_verify_read,
+const struct kv_buf_ops kvfs_agf_buf_ops = {
+	.name = "AG free-space header",
+	.verify_read = agf_verify_read,
+	.verify_write = blk_verify_write,
+};
+
+const struct kv_buf_ops kvfs_agi_buf_ops = {
+	.name = "AG inode header",
+	.verify_read = agi_verify_read,
+	.verify_write = blk_verify_write,
+};
+
+const struct kv_buf_ops kvfs_agfl_buf_ops = {
+	.name = "AG reserve list",
+	.verify_read = agfl_verify_read,
 	.verify_write = blk_verify_write,
 };
 

@@ -11,11 +11,16 @@
 #include "fs/buf.h"
 
 extern const struct kv_buf_ops kvfs_sb_buf_ops;
-extern const struct kv_buf_ops kvfs_agh_buf_ops;
+extern const struct kv_buf_ops kvfs_agf_buf_ops;
+extern const struct kv_buf_ops kvfs_agi_buf_ops;
+extern const struct kv_buf_ops kvfs_agfl_buf_ops;
 extern const struct kv_buf_ops kvfs_bnobt_buf_ops;
 extern const struct kv_buf_ops kvfs_cntbt_buf_ops;
 extern const struct kv_buf_ops kvfs_inobt_buf_ops;
-/* one block of inodes: every inode in it is verified and stamped */
+/*
+ * A cluster of inodes: each inode's magic checked on read (the full check
+ * is kvfs_dinode_verify() when an inode is loaded), each stamped on write.
+ */
 extern const struct kv_buf_ops kvfs_inode_buf_ops;
 
 #endif

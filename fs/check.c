@@ -184,30 +184,34 @@ static int check_chunk(struct fscheck *c, const struct kvfs_inobt_rec *r)
 	const struct kvfs_geom *g = c->g;
 	uint32_t start = kv_le32_to_cpu(r->startino);
 	uint64_t mask = kv_le64_to_cpu(r->freemask);
+	uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
 	uint64_t ino0 = kvfs_agino_to_ino(g, c->agno, start);
-	size_t len = (size_t)KVFS_INODES_PER_CHUNK << g->inodelog;
-	uint64_t byte = kvfs_fsb_to_bytes(g, kvfs_ino_to_fsb(g, ino0)) +
-			kvfs_ino_to_offset(g, ino0);
+	const struct kvfs_dinode *d = (const void *)c->ibuf;
 	int ret;
 
-	ret = kv_dev_pread(c->dev, c->ibuf, len, byte);
-	if (ret)
-		return ret;
+	/* one inode at a time: the holes' blocks are not inodes */
 	for (unsigned i = 0; i < KVFS_INODES_PER_CHUNK; i++) {
-		const struct kvfs_dinode *d =
-			(const void *)(c->ibuf + ((size_t)i << g->inodelog));
-		bool is_free = !d->mode;
+		uint64_t ino = ino0 + i;
+		bool is_free;
 
+		if (holes >> i & 1)
+			continue;
+		ret = kv_dev_pread(
+			c->dev, c->ibuf, g->inodesize,
+			kvfs_fsb_to_bytes(g, kvfs_ino_to_fsb(g, ino)) +
+				kvfs_ino_to_offset(g, ino));
+		if (ret)
+			return ret;
 		c->st->inodes++;
-		ret = kvfs_dinode_verify(d, g, ino0 + i);
+		is_free = !kv_le16_to_cpu(d->mode);
+		ret = kvfs_dinode_verify(d, g, ino);
 		if (!ret && is_free != !!(mask >> i & 1))
-			ret = kvfs_corrupt(
-				-EUCLEAN, kvfs_ino_to_fsb(g, ino0 + i),
-				"inode-chunk tree",
-				"inode %" PRIu64 " is %s but the "
-				"free mask says %s",
-				ino0 + i, is_free ? "free" : "in use",
-				is_free ? "in use" : "free");
+			ret = kvfs_corrupt(-EUCLEAN, kvfs_ino_to_fsb(g, ino),
+					   "inode-chunk tree",
+					   "inode %" PRIu64 " is %s but the "
+					   "free mask says %s",
+					   ino, is_free ? "free" : "in use",
+					   is_free ? "in use" : "free");
 		count_err(c, ret);
 	}
 	return 0;
@@ -218,8 +222,8 @@ static int ino_rec(const void *rec, void *priv)
 	const struct kvfs_inobt_rec *r = rec;
 	struct fscheck *c = priv;
 
-	c->icount += KVFS_INODES_PER_CHUNK;
-	c->ifree += kv_le32_to_cpu(r->freecount);
+	c->icount += r->count;
+	c->ifree += r->freecount;
 	return check_chunk(c, r);
 }
 
@@ -236,6 +240,8 @@ static int sb_copy_check(struct fscheck *c, const struct kvfs_geom *copy)
 	    copy->feat_incompat != g->feat_incompat ||
 	    copy->feat_ro_compat != g->feat_ro_compat ||
 	    copy->feat_compat != g->feat_compat ||
+	    copy->feat_log_incompat != g->feat_log_incompat ||
+	    memcmp(copy->uuid, g->uuid, KVFS_UUID_SIZE) ||
 	    strcmp(copy->label, g->label))
 		return kvfs_corrupt(-EUCLEAN, blkno, "superblock copy",
 				    "geometry differs from the primary");
@@ -243,7 +249,7 @@ static int sb_copy_check(struct fscheck *c, const struct kvfs_geom *copy)
 }
 
 static int tree_check(struct fscheck *c, const struct kvfs_btree_ops *ops,
-		      uint32_t root, uint32_t level)
+		      uint32_t root, uint32_t level, uint64_t *nblocks)
 {
 	uint64_t n = 0;
 	int ret;
@@ -253,45 +259,66 @@ static int tree_check(struct fscheck *c, const struct kvfs_btree_ops *ops,
 			      ops == &kvfs_inobt_ops ? ino_rec : free_rec, c,
 			      &n);
 	c->st->tree_blocks += n;
+	if (nblocks)
+		*nblocks = n;
 	return ret;
 }
 
-static int check_ag(struct fscheck *c, uint8_t *blk, uint64_t *fdblocks,
-		    uint64_t *icount, uint64_t *ifree)
+/* The reserve list: every entry of the AGF's window names a block. */
+static int check_agfl(struct fscheck *c, const struct kvfs_agf_info *a,
+		      uint8_t *blk)
 {
 	const struct kvfs_geom *g = c->g;
-	uint64_t agh_blkno = kvfs_agb_to_fsb(g, c->agno, KVFS_AGH_AGBNO);
-	uint64_t sum, nr, longest, hash;
-	struct kvfs_ag_info a;
-	struct kvfs_geom copy;
+	uint64_t blkno = kvfs_agb_to_fsb(g, c->agno, KVFS_AGFL_AGBNO);
 	int ret;
 
-	ret = kvfs_read_blocks(c->dev, g, kvfs_agb_to_fsb(g, c->agno, 0), 1,
-			       blk);
-	if (ret)
-		return ret;
-	c->st->sbs++;
-	ret = kvfs_sb_from_disk(blk, g->blocksize, c->agno, g->uuid, &copy);
-	if (!ret)
-		ret = sb_copy_check(c, &copy);
-	count_err(c, ret);
-
-	ret = kvfs_read_blocks(c->dev, g, agh_blkno, 1, blk);
+	ret = kvfs_read_blocks(c->dev, g, blkno, 1, blk);
 	if (ret)
 		return ret;
 	c->st->aghs++;
-	ret = kvfs_agh_from_disk(g, c->agno, blk, &a);
+	ret = kvfs_agfl_verify(g, c->agno, blk);
+	for (uint32_t i = 0; !ret && i < a->flcount; i++) {
+		uint32_t slot = (a->flfirst + i) % g->agfl_size;
+
+		if (kvfs_agfl_entry(blk, slot) == KVFS_NULLAGBLOCK)
+			ret = kvfs_corrupt(-EUCLEAN, blkno, "AG reserve list",
+					   "entry %u is in use but empty",
+					   slot);
+	}
+	count_err(c, ret);
+	return 0;
+}
+
+/* Free-space header, reserve list and both free-space trees of one AG. */
+static int check_agf(struct fscheck *c, uint8_t *blk, uint64_t *fdblocks)
+{
+	const struct kvfs_geom *g = c->g;
+	uint64_t agf_blkno = kvfs_agb_to_fsb(g, c->agno, KVFS_AGF_AGBNO);
+	uint64_t sum, nr, longest, hash, bno_blocks = 0, cnt_blocks = 0;
+	struct kvfs_agf_info a;
+	int ret, bno_ret;
+
+	ret = kvfs_read_blocks(c->dev, g, agf_blkno, 1, blk);
+	if (ret)
+		return ret;
+	c->st->aghs++;
+	ret = kvfs_agf_from_disk(g, c->agno, blk, &a);
 	count_err(c, ret);
 	if (ret)
 		return 0; /* without a header its trees cannot be found */
+	ret = check_agfl(c, &a, blk);
+	if (ret)
+		return ret;
 
 	c->free_sum = c->free_nr = c->free_longest = c->free_hash = 0;
-	ret = tree_check(c, &kvfs_bnobt_ops, a.bno_root, a.bno_level);
-	count_err(c, ret);
-	if (!ret &&
+	bno_ret = tree_check(c, &kvfs_bnobt_ops, a.bno_root, a.bno_level,
+			     &bno_blocks);
+	count_err(c, bno_ret);
+	if (!bno_ret &&
 	    (c->free_sum != a.freeblks || c->free_nr != a.free_extents ||
 	     c->free_longest != a.longest))
-		count_err(c, kvfs_corrupt(-EUCLEAN, agh_blkno, "AG header",
+		count_err(c, kvfs_corrupt(-EUCLEAN, agf_blkno,
+					  "AG free-space header",
 					  "free counters (%u blocks, %u "
 					  "extents, longest %u) do not match "
 					  "the by-block tree (%" PRIu64
@@ -302,7 +329,8 @@ static int check_ag(struct fscheck *c, uint8_t *blk, uint64_t *fdblocks,
 	sum = c->free_sum, nr = c->free_nr, longest = c->free_longest;
 	hash = c->free_hash;
 	c->free_sum = c->free_nr = c->free_longest = c->free_hash = 0;
-	ret = tree_check(c, &kvfs_cntbt_ops, a.cnt_root, a.cnt_level);
+	ret = tree_check(c, &kvfs_cntbt_ops, a.cnt_root, a.cnt_level,
+			 &cnt_blocks);
 	count_err(c, ret);
 	if (!ret && (c->free_sum != sum || c->free_nr != nr ||
 		     c->free_longest != longest || c->free_hash != hash))
@@ -312,14 +340,40 @@ static int check_ag(struct fscheck *c, uint8_t *blk, uint64_t *fdblocks,
 				       kvfs_cntbt_ops.name,
 				       "holds other extents than the by-block "
 				       "tree"));
+	if (!ret && !bno_ret && bno_blocks + cnt_blocks != a.btreeblks)
+		count_err(c,
+			  kvfs_corrupt(-EUCLEAN, agf_blkno,
+				       "AG free-space header",
+				       "%u tree blocks, the trees have "
+				       "%" PRIu64,
+				       a.btreeblks, bno_blocks + cnt_blocks));
 	*fdblocks += a.freeblks;
+	return 0;
+}
 
+/* Inode header and inode-chunk tree (with every inode) of one AG. */
+static int check_agi(struct fscheck *c, uint8_t *blk, uint64_t *icount,
+		     uint64_t *ifree)
+{
+	const struct kvfs_geom *g = c->g;
+	uint64_t agi_blkno = kvfs_agb_to_fsb(g, c->agno, KVFS_AGI_AGBNO);
+	struct kvfs_agi_info a;
+	int ret;
+
+	ret = kvfs_read_blocks(c->dev, g, agi_blkno, 1, blk);
+	if (ret)
+		return ret;
+	c->st->aghs++;
+	ret = kvfs_agi_from_disk(g, c->agno, blk, &a);
+	count_err(c, ret);
+	if (ret)
+		return 0;
 	c->icount = c->ifree = 0;
-	ret = tree_check(c, &kvfs_inobt_ops, a.ino_root, a.ino_level);
+	ret = tree_check(c, &kvfs_inobt_ops, a.ino_root, a.ino_level, NULL);
 	count_err(c, ret);
 	if (!ret && (c->icount != a.icount || c->ifree != a.ifree))
 		count_err(c,
-			  kvfs_corrupt(-EUCLEAN, agh_blkno, "AG header",
+			  kvfs_corrupt(-EUCLEAN, agi_blkno, "AG inode header",
 				       "inode counters (%u, %u free) do not "
 				       "match the inode-chunk tree (%" PRIu64
 				       ", %" PRIu64 " free)",
@@ -327,6 +381,29 @@ static int check_ag(struct fscheck *c, uint8_t *blk, uint64_t *fdblocks,
 	*icount += a.icount;
 	*ifree += a.ifree;
 	return 0;
+}
+
+static int check_ag(struct fscheck *c, uint8_t *blk, uint64_t *fdblocks,
+		    uint64_t *icount, uint64_t *ifree)
+{
+	const struct kvfs_geom *g = c->g;
+	struct kvfs_geom copy;
+	int ret;
+
+	ret = kvfs_read_blocks(c->dev, g, kvfs_agb_to_fsb(g, c->agno, 0), 1,
+			       blk);
+	if (ret)
+		return ret;
+	c->st->sbs++;
+	ret = kvfs_sb_from_disk(blk, g->blocksize, c->agno, g->meta_uuid,
+				&copy);
+	if (!ret)
+		ret = sb_copy_check(c, &copy);
+	count_err(c, ret);
+	ret = check_agf(c, blk, fdblocks);
+	if (!ret)
+		ret = check_agi(c, blk, icount, ifree);
+	return ret;
 }
 
 /* The root directory and lost+found: allocated directories. */
@@ -365,7 +442,7 @@ int kvfs_check_fs(struct kv_dev *dev, const struct kvfs_geom *g,
 
 	memset(st, 0, sizeof(*st));
 	blk = kvmalloc(g->blocksize, 0);
-	c.ibuf = kvmalloc((size_t)KVFS_INODES_PER_CHUNK << g->inodelog, 0);
+	c.ibuf = kvmalloc(g->inodesize, 0);
 	if (!blk || !c.ibuf) {
 		ret = -ENOMEM;
 		goto out;

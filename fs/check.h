@@ -3,7 +3,8 @@
  * Read-only walks over the metadata of a filesystem through the same
  * verifiers the daemon uses: B+tree traversal, and a whole-filesystem
  * check of every metadata block (kvfs-db check-crc; later fsck's first
- * pass).  Every problem is reported via kvfs_corrupt().
+ * pass).  Every problem is recorded via kvfs_corrupt() (the caller's
+ * report sink sees each one).
  */
 #ifndef KV_FS_CHECK_H
 #define KV_FS_CHECK_H
@@ -32,14 +33,15 @@ int kvfs_btree_walk(struct kv_dev *dev, const struct kvfs_geom *g,
 		    uint64_t *nblocks);
 
 struct kvfs_check_stats {
+	/* aghs: AG header blocks (free-space, inode header, reserve list) */
 	uint64_t sbs, aghs, tree_blocks, inodes;
 	uint64_t crc_errors, other_errors;
 };
 
 /*
  * Verify every metadata block: the superblock copies (against the
- * primary g), AG headers, the free-space and inode trees (against the AG
- * counters and each other), every inode of every allocated chunk (against
+ * primary g), AG headers and reserve lists, the free-space and inode trees
+ * (against the AG counters and each other), every inode of every allocated chunk (against
  * the free masks), and the summary counters.  Continues past errors.
  * Returns 0, -EBADMSG if any checksum failed, else -EUCLEAN if anything
  * else was wrong, or -errno on I/O errors.

@@ -11,22 +11,22 @@
 #include "fs/blkhdr.h"
 #include "fs/dinode.h"
 
-static void set_ts(struct kvfs_timestamp *t, uint64_t sec, uint32_t nsec)
+static void set_ts(struct kvfs_timestamp *t, int64_t sec, uint32_t nsec)
 {
-	t->sec = kv_cpu_to_le64(sec);
+	t->sec = kv_cpu_to_le64((uint64_t)sec);
 	t->nsec = kv_cpu_to_le32(nsec);
-	t->pad = 0;
+	t->pad = kv_cpu_to_le32(0);
 }
 
 void kvfs_dinode_init(void *dip, const struct kvfs_geom *g, uint64_t ino,
 		      uint16_t mode, uint32_t nlink, uint32_t uid, uint32_t gid,
-		      uint64_t sec, uint32_t nsec, uint32_t gen)
+		      int64_t sec, uint32_t nsec, uint32_t gen)
 {
 	struct kvfs_dinode *d = dip;
 
 	memset(dip, 0, g->inodesize);
 	kvfs_blkhdr_init(dip, KVFS_DINODE_MAGIC, kvfs_ino_to_fsb(g, ino), ino,
-			 g->uuid);
+			 g->meta_uuid);
 	d->mode = kv_cpu_to_le16(mode);
 	d->version = 1;
 	d->dformat = KVFS_DFORK_EXTENTS;
@@ -38,7 +38,7 @@ void kvfs_dinode_init(void *dip, const struct kvfs_geom *g, uint64_t ino,
 	set_ts(&d->ctime, sec, nsec);
 	set_ts(&d->crtime, sec, nsec);
 	d->generation = kv_cpu_to_le32(gen);
-	d->next_unlinked = kv_cpu_to_le64(KVFS_NULLINO);
+	d->next_unlinked = kv_cpu_to_le32(KVFS_NULLAGINO);
 }
 
 void kvfs_dinode_set_crc(void *dip, const struct kvfs_geom *g)
@@ -91,7 +91,7 @@ static const char *dir_sf_check(const struct kvfs_geom *g, const void *dip,
 		return "directory size does not fit the inode";
 	count = kv_le16_to_cpu(h->count);
 	next_cookie = kv_le32_to_cpu(h->next_cookie);
-	if (count < 2 || h->pad0)
+	if (count < 2 || kv_le16_to_cpu(h->pad0))
 		return "directory header invalid";
 	for (uint32_t i = 0; i < count; i++) {
 		const struct kvfs_dir_sf_ent *e = (const void *)(fork + pos);
@@ -101,7 +101,7 @@ static const char *dir_sf_check(const struct kvfs_geom *g, const void *dip,
 		if (pos + KVFS_DIR_SF_ENT_SIZE > size)
 			return "directory entry runs past the directory size";
 		esz = KVFS_DIR_SF_ENTSIZE(e->namelen);
-		if (!e->namelen || pos + esz > size || e->pad0)
+		if (!e->namelen || pos + esz > size || kv_le16_to_cpu(e->pad0))
 			return "directory entry length invalid";
 		if (memchr(e->name, '/', e->namelen) ||
 		    memchr(e->name, '\0', e->namelen) ||
@@ -133,87 +133,243 @@ static const char *dir_sf_check(const struct kvfs_geom *g, const void *dip,
 	return NULL;
 }
 
-static const char *extents_check(const struct kvfs_geom *g, const void *dip,
-				 uint32_t forksize)
+/* NULL, or why fsb .. fsb + len - 1 cannot belong to a file. */
+static const char *blocks_check(const struct kvfs_geom *g, uint64_t fsb,
+				uint64_t len)
 {
-	const struct kvfs_dinode *d = dip;
-	const struct kvfs_extent *x =
-		(const void *)((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE);
-	uint32_t n = kv_le32_to_cpu(d->nextents);
-	uint64_t next_off = 0;
+	if (fsb >= g->dblocks || len > g->dblocks - fsb)
+		return "outside the filesystem";
+	if (kvfs_fsb_to_agno(g, fsb) != kvfs_fsb_to_agno(g, fsb + len - 1))
+		return "crosses an AG boundary";
+	if (kvfs_fsb_to_agbno(g, fsb) < KVFS_AG_HDR_BLOCKS)
+		return "covers the AG headers";
+	if (fsb < g->logstart + g->logblocks && g->logstart < fsb + len)
+		return "covers the log";
+	return NULL;
+}
 
-	if ((uint64_t)n * sizeof(*x) > forksize)
-		return "extent count does not fit the inode";
+/* An extent list of n records in a fork of forksize bytes. */
+static void extents_check(const struct kvfs_geom *g, const uint8_t *fork,
+			  uint32_t forksize, uint32_t n, char *why,
+			  size_t whylen)
+{
+	const struct kvfs_extent *x = (const void *)fork;
+	uint64_t next_off = 0, maxoff = kvfs_max_fileoff_blocks(g);
+	const char *bad;
+
+	if ((uint64_t)n * sizeof(*x) > forksize) {
+		snprintf(why, whylen, "%u extents do not fit the fork", n);
+		return;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t off = kv_le64_to_cpu(x[i].startoff);
 		uint64_t bno = kv_le64_to_cpu(x[i].startblock);
 		uint32_t len = kv_le32_to_cpu(x[i].blockcount);
 
-		if (!len || bno >= g->dblocks || len > g->dblocks - bno)
-			return "extent outside the filesystem";
-		if (off < next_off)
-			return "extents overlap or are out of order";
-		if (kv_le32_to_cpu(x[i].flags) & ~KVFS_EXT_UNWRITTEN)
-			return "extent flags invalid";
+		if (!len)
+			bad = "has no blocks";
+		else if (kv_le32_to_cpu(x[i].flags) & ~KVFS_EXT_FLAGS_ALL)
+			bad = "flags invalid";
+		else if (off >= maxoff || len > maxoff - off)
+			bad = "ends past the largest file offset";
+		else if (off < next_off)
+			bad = "overlaps the previous one or is out of order";
+		else
+			bad = blocks_check(g, bno, len);
+		if (bad) {
+			snprintf(why, whylen,
+				 "extent %u (file block %" PRIu64
+				 ", block %" PRIu64 ", %u blocks) %s",
+				 i, off, bno, len, bad);
+			return;
+		}
 		next_off = off + len;
 	}
 	if (!zero(x + n, forksize - n * sizeof(*x)))
-		return "bytes after the extents are not zero";
-	return NULL;
+		snprintf(why, whylen, "bytes after the extents are not zero");
+}
+
+/* An extent-map B+tree root in a fork, for a fork of nextents extents. */
+static void bmdr_check(const struct kvfs_geom *g, const uint8_t *fork,
+		       uint32_t forksize, uint32_t nextents, char *why,
+		       size_t whylen)
+{
+	const struct kvfs_bmdr_block *rb = (const void *)fork;
+	uint32_t max = kvfs_bmdr_maxrecs(forksize);
+	uint32_t level = kv_le16_to_cpu(rb->level);
+	uint32_t n = kv_le16_to_cpu(rb->numrecs);
+	const struct kvfs_bmbt_key *k = kvfs_bmdr_key(fork, 0);
+	const kv_le64 *p = kvfs_bmdr_ptr(fork, forksize, 0);
+	uint64_t prev = 0, maxoff = kvfs_max_fileoff_blocks(g);
+
+	if (!max) {
+		snprintf(why, whylen, "fork of %u bytes cannot hold a root",
+			 forksize);
+		return;
+	}
+	if (!level || level >= KVFS_BTREE_MAXLEVELS || !n || n > max ||
+	    kv_le32_to_cpu(rb->pad0)) {
+		snprintf(why, whylen,
+			 "btree root invalid (level %u, %u of %u records)",
+			 level, n, max);
+		return;
+	}
+	if (nextents <= forksize / sizeof(struct kvfs_extent)) {
+		snprintf(why, whylen,
+			 "btree fork with %u extents, which fit the fork",
+			 nextents);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t key = kv_le64_to_cpu(k[i].startoff);
+		uint64_t ptr = kv_le64_to_cpu(p[i]);
+		const char *bad;
+
+		if (key >= maxoff)
+			bad = "key past the largest file offset";
+		else if (i && key <= prev)
+			bad = "key out of order";
+		else if (blocks_check(g, ptr, 1))
+			bad = "child pointer invalid";
+		else
+			bad = NULL;
+		if (bad) {
+			snprintf(why, whylen,
+				 "btree root record %u (key %" PRIu64
+				 ", child %" PRIu64 "): %s",
+				 i, key, ptr, bad);
+			return;
+		}
+		prev = key;
+	}
+	if (!zero(k + n, (max - n) * sizeof(*k)) ||
+	    !zero(p + n, (max - n) * sizeof(*p)) ||
+	    !zero(fork + KVFS_BMDR_HDR_SIZE + max * 16,
+		  forksize - KVFS_BMDR_HDR_SIZE - max * 16))
+		snprintf(why, whylen, "unused btree root bytes are not zero");
+}
+
+/* The contents of a fork of format fmt (extents or btree). */
+static void fork_check(const struct kvfs_geom *g, const uint8_t *fork,
+		       uint32_t forksize, uint8_t fmt, uint32_t nextents,
+		       char *why, size_t whylen)
+{
+	if (fmt == KVFS_DFORK_EXTENTS)
+		extents_check(g, fork, forksize, nextents, why, whylen);
+	else
+		bmdr_check(g, fork, forksize, nextents, why, whylen);
 }
 
 static bool ts_ok(const struct kvfs_timestamp *t)
 {
-	return kv_le32_to_cpu(t->nsec) < 1000000000u && !t->pad;
+	return kv_le32_to_cpu(t->nsec) < 1000000000u && !kv_le32_to_cpu(t->pad);
+}
+
+/* Data fork formats a file type may have (bit per KVFS_DFORK_*). */
+static unsigned dformats_of(uint16_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return 1u << KVFS_DFORK_EXTENTS | 1u << KVFS_DFORK_BTREE;
+	case S_IFDIR:
+	case S_IFLNK:
+		return 1u << KVFS_DFORK_INLINE | 1u << KVFS_DFORK_EXTENTS |
+		       1u << KVFS_DFORK_BTREE;
+	}
+	/* devices, FIFOs, sockets and free inodes: an empty extent list */
+	return 1u << KVFS_DFORK_EXTENTS;
+}
+
+/* The core's fields alone; NULL or what is wrong. */
+static const char *core_check(const struct kvfs_dinode *d,
+			      const struct kvfs_geom *g, uint64_t ino)
+{
+	uint16_t mode = kv_le16_to_cpu(d->mode);
+	uint32_t forkoff = kv_le16_to_cpu(d->forkoff);
+	uint32_t next = kv_le32_to_cpu(d->next_unlinked);
+	uint32_t agno = kvfs_ino_to_agno(g, ino);
+	uint64_t rdev = kv_le64_to_cpu(d->rdev);
+	uint64_t size = kv_le64_to_cpu(d->size);
+	uint32_t flags = kv_le32_to_cpu(d->flags);
+	uint32_t nextents = kv_le32_to_cpu(d->nextents);
+	uint32_t anextents = kv_le32_to_cpu(d->anextents);
+
+	if (d->version != 1)
+		return "inode version is not 1";
+	if (flags & ~KVFS_DIFLAG_ALL)
+		return "unknown inode flags";
+	if (!ts_ok(&d->atime) || !ts_ok(&d->mtime) || !ts_ok(&d->ctime) ||
+	    !ts_ok(&d->crtime))
+		return "timestamp nanoseconds out of range";
+	if (d->pad0 || !zero(d->reserved, sizeof(d->reserved)))
+		return "reserved bytes are not zero";
+	if (mode && kvfs_mode_to_ftype(mode) == KVFS_FT_UNKNOWN)
+		return "file type invalid";
+	if (next != KVFS_NULLAGINO &&
+	    (!kvfs_ino_in_range(g, kvfs_agino_to_ino(g, agno, next)) ||
+	     next == kvfs_ino_to_agino(g, ino)))
+		return "next unlinked inode invalid";
+	if (!mode &&
+	    (kv_le32_to_cpu(d->nlink) || size || kv_le64_to_cpu(d->nblocks) ||
+	     nextents || anextents || forkoff || d->aformat || rdev || flags ||
+	     next != KVFS_NULLAGINO))
+		return "free inode has links, size, extents or flags";
+	if (size > KVFS_MAX_FILE_OFFSET)
+		return "size past the largest file offset";
+	if (rdev && !S_ISCHR(mode) && !S_ISBLK(mode))
+		return "device number on a file that is not a device";
+	if (d->dformat > KVFS_DFORK_BTREE ||
+	    !(dformats_of(mode) >> d->dformat & 1))
+		return "data fork format invalid for the file type";
+	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode) &&
+	    (size || nextents))
+		return "special file has a size or extents";
+	if (forkoff && KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
+		return "attribute fork offset past the inode";
+	if (forkoff ? d->aformat != KVFS_DFORK_EXTENTS &&
+			      d->aformat != KVFS_DFORK_BTREE :
+		      d->aformat || anextents)
+		return "attribute fork format invalid";
+	return NULL;
 }
 
 int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g, uint64_t ino)
 {
 	const struct kvfs_dinode *d = dip;
+	const uint8_t *fork = (const uint8_t *)dip + KVFS_DINODE_CORE_SIZE;
 	uint64_t blkno = kvfs_ino_to_fsb(g, ino);
 	uint16_t mode = kv_le16_to_cpu(d->mode);
-	uint32_t forksize, forkoff = kv_le16_to_cpu(d->forkoff);
-	const char *why = NULL;
-	char what[40];
+	uint32_t dsize, forkoff = kv_le16_to_cpu(d->forkoff);
+	const char *bad;
+	char why[160] = "";
 	int ret;
 
-	snprintf(what, sizeof(what), "inode %" PRIu64, ino);
-	ret = kvfs_blkhdr_verify(dip, g->inodesize, KVFS_DINODE_MAGIC, blkno,
-				 ino, g->uuid, what);
+	ret = kvfs_blkhdr_verify_inode(dip, g->inodesize, blkno, ino,
+				       g->meta_uuid);
 	if (ret)
 		return ret;
-	if (d->version != 1)
-		why = "inode version is not 1";
-	else if (forkoff &&
-		 KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
-		why = "attribute fork offset past the inode";
-	else if (!ts_ok(&d->atime) || !ts_ok(&d->mtime) || !ts_ok(&d->ctime) ||
-		 !ts_ok(&d->crtime))
-		why = "timestamp nanoseconds out of range";
-	else if (d->pad0 || !zero(d->reserved, sizeof(d->reserved)))
-		why = "reserved bytes are not zero";
-	else if (mode && kvfs_mode_to_ftype(mode) == KVFS_FT_UNKNOWN)
-		why = "file type invalid";
-	else if (!mode && (d->nlink || d->size || d->nblocks || d->nextents))
-		why = "free inode has links, size or extents";
-	else if (d->dformat < KVFS_DFORK_INLINE ||
-		 d->dformat > KVFS_DFORK_BTREE)
-		why = "data fork format invalid";
-	if (why)
-		return kvfs_corrupt(-EUCLEAN, blkno, what, "%s", why);
-	forksize = kvfs_dinode_dfork_size(g, d);
+	bad = core_check(d, g, ino);
+	if (bad)
+		return kvfs_corrupt_inode(-EUCLEAN, blkno, ino, "%s", bad);
+	dsize = kvfs_dinode_dfork_size(g, d);
 	if (d->dformat == KVFS_DFORK_INLINE) {
 		if (S_ISDIR(mode))
-			why = dir_sf_check(g, dip, ino, forksize);
-		else if (!S_ISLNK(mode))
-			why = "inline data fork on a file that cannot have one";
-		else if (kv_le64_to_cpu(d->size) > forksize)
-			why = "inline data larger than the fork";
-	} else if (d->dformat == KVFS_DFORK_EXTENTS) {
-		why = extents_check(g, dip, forksize);
+			bad = dir_sf_check(g, dip, ino, dsize);
+		else if (kv_le64_to_cpu(d->size) > dsize)
+			bad = "inline data larger than the fork";
+		if (bad)
+			snprintf(why, sizeof(why), "%s", bad);
+	} else {
+		fork_check(g, fork, dsize, d->dformat,
+			   kv_le32_to_cpu(d->nextents), why, sizeof(why));
 	}
-	if (why)
-		return kvfs_corrupt(-EUCLEAN, blkno, what, "%s", why);
+	if (!why[0] && forkoff)
+		fork_check(g, fork + dsize,
+			   g->inodesize - KVFS_DINODE_CORE_SIZE - dsize,
+			   d->aformat, kv_le32_to_cpu(d->anextents), why,
+			   sizeof(why));
+	if (why[0])
+		return kvfs_corrupt_inode(-EUCLEAN, blkno, ino, "%s", why);
 	return 0;
 }
 
@@ -225,7 +381,7 @@ int kvfs_dir_sf_init(void *dip, const struct kvfs_geom *g, uint64_t self,
 	int ret;
 
 	d->dformat = KVFS_DFORK_INLINE;
-	d->nextents = 0;
+	d->nextents = kv_cpu_to_le32(0);
 	memset(h, 0, kvfs_dinode_dfork_size(g, d));
 	d->size = kv_cpu_to_le64(KVFS_DIR_SF_HDR_SIZE);
 	ret = kvfs_dir_sf_add(dip, g, ".", self, KVFS_FT_DIR);

@@ -25,6 +25,41 @@ static inline uint32_t kvfs_dinode_dfork_size(const struct kvfs_geom *g,
 	return off ? off * 8u : g->inodesize - KVFS_DINODE_CORE_SIZE;
 }
 
+/* Size of the attribute fork (0 without one). */
+static inline uint32_t kvfs_dinode_afork_size(const struct kvfs_geom *g,
+					      const struct kvfs_dinode *dip)
+{
+	uint32_t off = kv_le16_to_cpu(dip->forkoff);
+
+	return off ? g->inodesize - KVFS_DINODE_CORE_SIZE - off * 8u : 0;
+}
+
+/* Keys (and child pointers) an extent-map root in a fork of size bytes holds. */
+static inline uint32_t kvfs_bmdr_maxrecs(uint32_t size)
+{
+	if (size < KVFS_BMDR_HDR_SIZE)
+		return 0;
+	return (size - KVFS_BMDR_HDR_SIZE) /
+	       (sizeof(struct kvfs_bmbt_key) + sizeof(kv_le64));
+}
+
+static inline const struct kvfs_bmbt_key *kvfs_bmdr_key(const void *fork,
+							unsigned i)
+{
+	return (const struct kvfs_bmbt_key *)((const uint8_t *)fork +
+					      KVFS_BMDR_HDR_SIZE) +
+	       i;
+}
+
+static inline const kv_le64 *kvfs_bmdr_ptr(const void *fork, uint32_t size,
+					   unsigned i)
+{
+	return (const kv_le64 *)((const uint8_t *)fork + KVFS_BMDR_HDR_SIZE +
+				 (size_t)kvfs_bmdr_maxrecs(size) *
+					 sizeof(struct kvfs_bmbt_key)) +
+	       i;
+}
+
 /*
  * Initialise an inode: mode 0 makes a free inode (format extents, no
  * extents).  Timestamps all set to sec/nsec.  The crc is set by
@@ -32,10 +67,19 @@ static inline uint32_t kvfs_dinode_dfork_size(const struct kvfs_geom *g,
  */
 void kvfs_dinode_init(void *dip, const struct kvfs_geom *g, uint64_t ino,
 		      uint16_t mode, uint32_t nlink, uint32_t uid, uint32_t gid,
-		      uint64_t sec, uint32_t nsec, uint32_t gen);
+		      int64_t sec, uint32_t nsec, uint32_t gen);
 void kvfs_dinode_set_crc(void *dip, const struct kvfs_geom *g);
 
-/* Verify inode ino (inodesize bytes at dip).  -EBADMSG / -EUCLEAN. */
+/*
+ * Verify inode ino (inodesize bytes at dip) fully: header and crc, the
+ * core's fields, and both forks' contents (extents in order, inside one AG
+ * each, clear of the AG headers and the log, below the largest file
+ * offset; a btree root's level, records, keys and pointers; short-form
+ * directories).  What loading an inode calls (XFS's xfs_dinode_verify at
+ * iget); the cluster buffer's own verifier only checks each inode's magic,
+ * so that one bad inode leaves its neighbours readable.  -EBADMSG /
+ * -EUCLEAN, recorded with the inode number via kvfs_corrupt_inode().
+ */
 int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g,
 		       uint64_t ino);
 

@@ -4,7 +4,9 @@
  * header; fs/ondisk.c pins their sizes with static asserts.
  *
  * All fields are fixed-width little-endian (kv_le16/32/64, converted with
- * the helpers below); padding is explicit.
+ * the helpers below); padding is explicit.  The little-endian types are
+ * single-member structs, so the compiler refuses to mix them with host
+ * integers: every access goes through a converter.
  */
 #ifndef KV_FS_FORMAT_H
 #define KV_FS_FORMAT_H
@@ -12,16 +14,40 @@
 #include <endian.h>
 #include <stdint.h>
 
-typedef uint16_t kv_le16;
-typedef uint32_t kv_le32;
-typedef uint64_t kv_le64;
+typedef struct {
+	uint16_t v;
+} kv_le16;
+typedef struct {
+	uint32_t v;
+} kv_le32;
+typedef struct {
+	uint64_t v;
+} kv_le64;
 
-static inline uint16_t kv_le16_to_cpu(kv_le16 v) { return le16toh(v); }
-static inline uint32_t kv_le32_to_cpu(kv_le32 v) { return le32toh(v); }
-static inline uint64_t kv_le64_to_cpu(kv_le64 v) { return le64toh(v); }
-static inline kv_le16 kv_cpu_to_le16(uint16_t v) { return htole16(v); }
-static inline kv_le32 kv_cpu_to_le32(uint32_t v) { return htole32(v); }
-static inline kv_le64 kv_cpu_to_le64(uint64_t v) { return htole64(v); }
+static inline uint16_t kv_le16_to_cpu(kv_le16 x)
+{
+	return le16toh(x.v);
+}
+static inline uint32_t kv_le32_to_cpu(kv_le32 x)
+{
+	return le32toh(x.v);
+}
+static inline uint64_t kv_le64_to_cpu(kv_le64 x)
+{
+	return le64toh(x.v);
+}
+static inline kv_le16 kv_cpu_to_le16(uint16_t v)
+{
+	return (kv_le16){ htole16(v) };
+}
+static inline kv_le32 kv_cpu_to_le32(uint32_t v)
+{
+	return (kv_le32){ htole32(v) };
+}
+static inline kv_le64 kv_cpu_to_le64(uint64_t v)
+{
+	return (kv_le64){ htole64(v) };
+}
 
 #define KVFS_UUID_SIZE 16
 
@@ -31,7 +57,10 @@ static inline kv_le64 kv_cpu_to_le64(uint64_t v) { return htole64(v); }
  * buffer with the crc field read as zero (kv_crc32c_block(buf, len,
  * KVFS_BLK_CRC_OFF)); blkno is the block's own filesystem block number;
  * lsn is the log sequence number of its last write-back; owner is the AG
- * number or inode number that owns it (0 where none exists).
+ * number or inode number that owns it (0 where none exists); uuid is the
+ * filesystem's metadata UUID (the superblock's meta_uuid, set once by mkfs),
+ * never the user-visible one, so that changing the latter rewrites only the
+ * superblocks.
  */
 struct kvfs_blk_hdr {
 	kv_le32 magic;
@@ -50,16 +79,18 @@ struct kvfs_blk_hdr {
  * Magic numbers read as ASCII on disk: KVFS_MAGIC('K','V','S','B') is
  * stored as the bytes "KVSB".
  */
-#define KVFS_MAGIC(a, b, c, d)                                              \
-	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 |         \
+#define KVFS_MAGIC(a, b, c, d)                                      \
+	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | \
 	 (uint32_t)(d) << 24)
 
-#define KVFS_SB_MAGIC KVFS_MAGIC('K', 'V', 'S', 'B')    /* superblock */
-#define KVFS_AGH_MAGIC KVFS_MAGIC('K', 'V', 'A', 'G')   /* AG header */
+#define KVFS_SB_MAGIC KVFS_MAGIC('K', 'V', 'S', 'B') /* superblock */
+#define KVFS_AGF_MAGIC KVFS_MAGIC('K', 'V', 'A', 'G') /* AG free space */
+#define KVFS_AGI_MAGIC KVFS_MAGIC('K', 'V', 'A', 'I') /* AG inodes */
+#define KVFS_AGFL_MAGIC KVFS_MAGIC('K', 'V', 'F', 'L') /* AG reserve list */
 #define KVFS_BNOBT_MAGIC KVFS_MAGIC('K', 'V', 'B', 'B') /* free by block */
 #define KVFS_CNTBT_MAGIC KVFS_MAGIC('K', 'V', 'B', 'C') /* free by size */
 #define KVFS_INOBT_MAGIC KVFS_MAGIC('K', 'V', 'I', 'B') /* inode chunks */
-#define KVFS_BMBT_MAGIC KVFS_MAGIC('K', 'V', 'B', 'M')  /* extent map */
+#define KVFS_BMBT_MAGIC KVFS_MAGIC('K', 'V', 'B', 'M') /* extent map */
 #define KVFS_DINODE_MAGIC KVFS_MAGIC('K', 'V', 'I', 'N')
 
 #define KVFS_VERSION 1
@@ -67,11 +98,20 @@ struct kvfs_blk_hdr {
 /*
  * Feature flags.  A reader refuses a filesystem with an incompat bit it does
  * not know, opens one with an unknown ro_compat bit read-only only, and
- * ignores unknown compat bits.  Version 1 defines none.
+ * ignores unknown compat bits.  An unknown log_incompat bit only matters
+ * when the log must be replayed: a dirty filesystem carrying one is refused
+ * (the log holds records this code cannot read); a clean one is not.
+ *
+ * NEEDSREPAIR: set by fsck while it changes the filesystem and cleared when
+ * it is done; a filesystem carrying it is not mounted (an interrupted
+ * repair leaves it half-repaired), though inspectors still read it.
  */
+#define KVFS_FEAT_INCOMPAT_NEEDSREPAIR (1u << 0)
+
 #define KVFS_FEAT_COMPAT_SUPP 0u
 #define KVFS_FEAT_RO_COMPAT_SUPP 0u
-#define KVFS_FEAT_INCOMPAT_SUPP 0u
+#define KVFS_FEAT_INCOMPAT_SUPP KVFS_FEAT_INCOMPAT_NEEDSREPAIR
+#define KVFS_FEAT_LOG_INCOMPAT_SUPP 0u
 
 /* Geometry limits (bytes unless stated). */
 #define KVFS_MIN_BLOCKLOG 10 /* 1 KiB */
@@ -87,21 +127,43 @@ struct kvfs_blk_hdr {
 #define KVFS_MIN_INODELOG 9
 #define KVFS_MAX_INODELOG 11
 #define KVFS_INODES_PER_CHUNK 64 /* one inode-btree record */
+#define KVFS_INODES_PER_HOLEMASK_BIT 4 /* 16 bits x 4 = 64 inodes */
+
+/*
+ * Largest file size in bytes, and the end of the largest byte range a file
+ * can map: 2^63 - 1, the largest off_t.  The extent record's 64-bit startoff
+ * (in blocks) could name more, but a byte offset past this cannot reach the
+ * filesystem through any POSIX call, and keeping every extent's end below
+ * 2^63 bytes means offset arithmetic in bytes never overflows.  An extent
+ * must end at or before file block KVFS_MAX_FILE_OFFSET >> blocklog (see
+ * kvfs_max_fileoff_blocks()): 2^51 blocks of 4 KiB.
+ */
+#define KVFS_MAX_FILE_OFFSET ((uint64_t)INT64_MAX)
 
 #define KVFS_NULLBLOCK ((uint64_t)-1)
 #define KVFS_NULLAGBLOCK ((uint32_t)-1)
+#define KVFS_NULLAGINO ((uint32_t)-1)
 #define KVFS_NULLINO ((uint64_t)0)
 
 /*
- * Fixed blocks at the start of every AG.  Blocks from KVFS_AG_FIRST_FREE
- * on belong to the free-space index, inode chunks, the log (AG 0) and data.
+ * Fixed blocks at the start of every AG, as in XFS: block allocation (free-
+ * space header, reserve list, free-space trees) and inode allocation (inode
+ * header, inode tree) each have their own header block, so the two never
+ * serialise on one buffer.  The first KVFS_AG_HDR_BLOCKS blocks are nothing
+ * else, ever: no tree block, free extent, inode or file extent lies there.
+ * mkfs puts the three tree roots right after them (the roots move when the
+ * trees grow, and those blocks become ordinary space), then the reserve
+ * list's blocks, then free space, inode chunks and the log (AG 0).
  */
-#define KVFS_SB_AGBNO 0
-#define KVFS_AGH_AGBNO 1
-#define KVFS_BNO_AGBNO 2
-#define KVFS_CNT_AGBNO 3
-#define KVFS_INO_AGBNO 4
-#define KVFS_AG_FIRST_FREE 5
+#define KVFS_SB_AGBNO 0 /* superblock copy */
+#define KVFS_AGF_AGBNO 1 /* free-space header, struct kvfs_agf */
+#define KVFS_AGI_AGBNO 2 /* inode header, struct kvfs_agi */
+#define KVFS_AGFL_AGBNO 3 /* reserve list, struct kvfs_agfl */
+#define KVFS_AG_HDR_BLOCKS 4
+#define KVFS_BNO_AGBNO 4 /* mkfs: root of the by-block free-space tree */
+#define KVFS_CNT_AGBNO 5 /* mkfs: root of the by-size free-space tree */
+#define KVFS_INO_AGBNO 6 /* mkfs: root of the inode-chunk tree */
+#define KVFS_AG_MKFS_BLOCKS 7 /* headers and roots; the reserve list next */
 
 /* Superblock state. */
 #define KVFS_STATE_CLEAN 0 /* written back and unmounted cleanly */
@@ -109,61 +171,106 @@ struct kvfs_blk_hdr {
 
 /*
  * Superblock: block 0 of the filesystem, copied at block 0 of every AG
- * (header owner = AG number, header uuid = filesystem UUID).  Counters are
- * exact in AG 0's copy at clean unmount; the AG headers hold the truth.
+ * (header owner = AG number, header uuid = the metadata UUID).  uuid is the
+ * user-visible UUID (blkid, mount by UUID); mkfs makes both the same, and
+ * only uuid may change later.  Counters are exact in AG 0's copy at clean
+ * unmount; the AG headers hold the truth.
  */
 struct kvfs_dsb {
 	struct kvfs_blk_hdr hdr;
-	kv_le32 version;	  /* KVFS_VERSION */
-	kv_le32 blocksize;	  /* bytes */
-	kv_le64 dblocks;	  /* filesystem size in blocks */
-	kv_le32 agblocks;	  /* blocks per AG (the last may be shorter) */
+	kv_le32 version; /* KVFS_VERSION */
+	kv_le32 blocksize; /* bytes */
+	kv_le64 dblocks; /* filesystem size in blocks */
+	kv_le32 agblocks; /* blocks per AG (the last may be shorter) */
 	kv_le32 agcount;
-	kv_le64 logstart;	  /* first block of the internal log */
-	kv_le32 logblocks;	  /* log length in blocks */
-	kv_le16 inodesize;	  /* bytes */
-	uint8_t blocklog;	  /* log2(blocksize) */
-	uint8_t inodelog;	  /* log2(inodesize) */
-	uint8_t agblklog;	  /* ceil(log2(agblocks)) */
-	uint8_t inopblog;	  /* log2(inodes per block) */
-	kv_le16 state;		  /* KVFS_STATE_* */
-	kv_le32 ialloc_blocks;	  /* blocks per inode allocation */
+	kv_le64 logstart; /* first block of the internal log */
+	kv_le32 logblocks; /* log length in blocks */
+	kv_le16 inodesize; /* bytes */
+	uint8_t blocklog; /* log2(blocksize) */
+	uint8_t inodelog; /* log2(inodesize) */
+	uint8_t agblklog; /* ceil(log2(agblocks)) */
+	uint8_t inopblog; /* log2(inodes per block) */
+	kv_le16 state; /* KVFS_STATE_* */
+	kv_le32 ialloc_blocks; /* blocks per inode allocation */
 	kv_le32 feat_compat;
 	kv_le32 feat_ro_compat;
 	kv_le32 feat_incompat;
-	kv_le32 pad1;
+	kv_le32 feat_log_incompat;
 	kv_le64 rootino;
-	kv_le64 lpfino;		  /* lost+found */
-	kv_le64 icount;		  /* allocated inodes (summary) */
-	kv_le64 ifree;		  /* free inodes in allocated chunks */
-	kv_le64 fdblocks;	  /* free blocks (summary) */
-	kv_le64 ctime_sec;	  /* mkfs time */
+	kv_le64 lpfino; /* lost+found */
+	kv_le64 icount; /* allocated inodes (summary) */
+	kv_le64 ifree; /* free inodes in allocated chunks */
+	kv_le64 fdblocks; /* free blocks (summary) */
+	kv_le64 ctime_sec; /* mkfs time */
 	char label[KVFS_LABEL_MAX]; /* NUL-padded, not NUL-terminated */
-	uint8_t reserved[320];
+	uint8_t uuid[KVFS_UUID_SIZE]; /* user-visible UUID */
+	uint8_t reserved[304];
 };
 
 /*
- * AG header: block 1 of every AG.  Owner = AG number.  Free-space and inode
- * counters of this AG and the roots of its three B+trees.
+ * AG free-space header (XFS's AGF): block 1 of every AG, owner = AG number.
+ * The roots of both free-space trees, the AG's free-space counters, and the
+ * reserve list's window: flcount entries of the reserve-list block from
+ * flfirst to fllast, wrapping at the end of its array.
  */
-struct kvfs_agh {
+struct kvfs_agf {
 	struct kvfs_blk_hdr hdr;
 	kv_le32 agno;
-	kv_le32 length;		/* blocks in this AG */
-	kv_le32 bno_root;	/* AG block of the by-block free-space root */
-	kv_le32 cnt_root;	/* AG block of the by-size free-space root */
-	kv_le32 ino_root;	/* AG block of the inode-chunk root */
-	uint8_t bno_level;	/* tree height - 1 */
+	kv_le32 length; /* blocks in this AG */
+	kv_le32 bno_root; /* AG block of the by-block free-space root */
+	kv_le32 cnt_root; /* AG block of the by-size free-space root */
+	uint8_t bno_level; /* tree height - 1 */
 	uint8_t cnt_level;
-	uint8_t ino_level;
-	uint8_t pad0;
-	kv_le32 freeblks;	/* free blocks in the free-space index */
-	kv_le32 longest;	/* longest free extent */
-	kv_le32 free_extents;	/* records in the by-block tree */
-	kv_le32 icount;		/* inodes in allocated chunks */
-	kv_le32 ifree;		/* free inodes among them */
-	kv_le32 newino;		/* agino of the last chunk allocated */
+	kv_le16 pad0;
+	kv_le32 freeblks; /* free blocks in the free-space index */
+	kv_le32 longest; /* longest free extent */
+	kv_le32 free_extents; /* records in the by-block tree */
+	kv_le32 btreeblks; /* blocks of both free-space trees */
+	kv_le32 flfirst; /* first reserve-list entry in use */
+	kv_le32 fllast; /* last reserve-list entry in use */
+	kv_le32 flcount; /* entries in use */
 	uint8_t reserved[64];
+};
+
+/*
+ * Buckets of the on-disk unlinked lists (XFS's AGI hash): an inode unlinked
+ * while still open goes on bucket agino % 64, so that adding and removing
+ * one touches a short list.
+ */
+#define KVFS_AGI_UNLINKED_BUCKETS 64
+
+/*
+ * AG inode header (XFS's AGI): block 2 of every AG, owner = AG number.  The
+ * inode-chunk tree's root, the AG's inode counters, and the heads of the
+ * unlinked lists (aginos chained through the inodes' next_unlinked,
+ * KVFS_NULLAGINO when empty).  reserved leaves room for a free-inode tree.
+ */
+struct kvfs_agi {
+	struct kvfs_blk_hdr hdr;
+	kv_le32 agno;
+	kv_le32 length; /* blocks in this AG */
+	kv_le32 ino_root; /* AG block of the inode-chunk root */
+	uint8_t ino_level; /* tree height - 1 */
+	uint8_t pad0[3];
+	kv_le32 icount; /* inodes in allocated chunks */
+	kv_le32 ifree; /* free inodes among them */
+	kv_le32 newino; /* agino of the last chunk allocated */
+	kv_le32 pad1;
+	uint8_t reserved[48];
+	kv_le32 unlinked[KVFS_AGI_UNLINKED_BUCKETS];
+};
+
+/*
+ * AG reserve list (XFS's AGFL): block 3 of every AG, owner = AG number.
+ * Blocks set aside for the free-space trees' own growth, so that a split
+ * never has to allocate from the trees it is changing: the entries from
+ * the AGF's flfirst to fllast (circular) are in use, the others are
+ * KVFS_NULLAGBLOCK.  The array fills the block: (blocksize - 48) / 4.
+ * Blocks on the list are not free space: they count as used.
+ */
+struct kvfs_agfl {
+	struct kvfs_blk_hdr hdr;
+	kv_le32 bno[]; /* AG block numbers */
 };
 
 /*
@@ -182,8 +289,8 @@ struct kvfs_btree_block {
 	kv_le16 level;
 	kv_le16 numrecs;
 	kv_le32 pad0;
-	kv_le64 leftsib;	/* KVFS_NULLBLOCK at the left edge */
-	kv_le64 rightsib;	/* KVFS_NULLBLOCK at the right edge */
+	kv_le64 leftsib; /* KVFS_NULLBLOCK at the left edge */
+	kv_le64 rightsib; /* KVFS_NULLBLOCK at the right edge */
 };
 
 #define KVFS_BTREE_HDR_SIZE 72
@@ -195,11 +302,21 @@ struct kvfs_alloc_rec {
 	kv_le32 blockcount;
 };
 
-/* Inode-chunk record and key (key = startino). */
+/*
+ * Inode-chunk record (XFS's sparse inode record): 64 inodes from startino,
+ * of which the holes are not allocated (their blocks may belong to anything
+ * else), so that inodes can be allocated where free space is fragmented.
+ * Bit i of holemask set: inodes startino + 4i .. + 4i + 3 are a hole; a
+ * hole covers whole blocks.  count = allocated inodes = 64 - 4 *
+ * popcount(holemask); freemask has a bit set for every free inode and for
+ * every inode of a hole; freecount = free allocated inodes.
+ */
 struct kvfs_inobt_rec {
-	kv_le32 startino;   /* agino of the chunk's first inode */
-	kv_le32 freecount;  /* set bits in freemask */
-	kv_le64 freemask;   /* bit i set: inode startino + i is free */
+	kv_le32 startino; /* agino of the chunk's first inode */
+	kv_le16 holemask;
+	uint8_t count;
+	uint8_t freecount;
+	kv_le64 freemask; /* bit i set: inode startino + i is free */
 };
 
 /* Node keys are 8-byte multiples so that the child pointers stay aligned. */
@@ -208,65 +325,105 @@ struct kvfs_inobt_key {
 	kv_le32 pad;
 };
 
-/* Extent record (extent map leaves and in-inode extent lists). */
+/*
+ * Extent record (extent map leaves and in-inode extent lists).  An extent
+ * lies inside one AG, never over an AG's fixed header blocks, and ends at
+ * or before KVFS_MAX_FILE_OFFSET.
+ */
 struct kvfs_extent {
-	kv_le64 startoff;   /* file block */
+	kv_le64 startoff; /* file block */
 	kv_le64 startblock; /* filesystem block */
 	kv_le32 blockcount;
-	kv_le32 flags;	    /* KVFS_EXT_* */
+	kv_le32 flags; /* KVFS_EXT_* */
 };
 
 #define KVFS_EXT_UNWRITTEN (1u << 0)
+#define KVFS_EXT_FLAGS_ALL KVFS_EXT_UNWRITTEN
 
+/* Extent-map node key: the first file block under the child. */
+struct kvfs_bmbt_key {
+	kv_le64 startoff;
+};
+
+/*
+ * Root of an extent-map B+tree kept in an inode fork (XFS's bmdr block):
+ * this header, then maxrecs keys (struct kvfs_bmbt_key), then maxrecs
+ * child pointers (kv_le64 filesystem blocks), where maxrecs = (fork size -
+ * 8) / 16; numrecs of each are in use.  The root is never a leaf: level
+ * >= 1, and the fork holds it only when the extents no longer fit the fork
+ * as a list.
+ */
+struct kvfs_bmdr_block {
+	kv_le16 level;
+	kv_le16 numrecs;
+	kv_le32 pad0;
+};
+
+#define KVFS_BMDR_HDR_SIZE 8
+
+/*
+ * Seconds since 1970 as a signed 64-bit count (two's complement; times
+ * before 1970 are negative), and nanoseconds below 10^9.
+ */
 struct kvfs_timestamp {
 	kv_le64 sec;
 	kv_le32 nsec;
 	kv_le32 pad;
 };
 
-/* Data fork formats. */
-#define KVFS_DFORK_INLINE 1  /* data (short dir, symlink) in the inode */
+/*
+ * Fork formats.  Data fork: regular files extents or btree; directories and
+ * symlinks any of the three; device files, FIFOs and sockets extents with
+ * no extents; free inodes extents.  Attribute fork: extents or btree (an
+ * inline attribute format, when it comes, needs an incompat bit).
+ */
+#define KVFS_DFORK_INLINE 1 /* data (short dir, symlink) in the inode */
 #define KVFS_DFORK_EXTENTS 2 /* kvfs_extent array in the inode */
-#define KVFS_DFORK_BTREE 3   /* extent B+tree root in the inode */
+#define KVFS_DFORK_BTREE 3 /* extent B+tree root in the inode */
 
 /*
- * On-disk inode: inodesize bytes, the core then the data fork (and, when
- * forkoff != 0, the attribute fork at core + forkoff * 8).  The header's
- * crc covers inodesize bytes; blkno is the block holding the inode; owner
- * is the inode number.  Free inodes in an allocated chunk have mode 0 and a
- * valid header.
+ * On-disk inode: inodesize bytes, the core then the data fork, and, when
+ * forkoff != 0, the attribute fork from data fork + forkoff * 8 to the end
+ * of the inode.  The header's crc covers inodesize bytes; blkno is the
+ * block holding the inode; owner is the inode number.  Free inodes in an
+ * allocated chunk have mode 0 and a valid header.
  */
 struct kvfs_dinode {
 	struct kvfs_blk_hdr hdr;
-	kv_le16 mode;	     /* S_IF* | permissions; 0 = free */
-	uint8_t version;     /* 1 */
-	uint8_t dformat;     /* KVFS_DFORK_* */
+	kv_le16 mode; /* S_IF* | permissions; 0 = free */
+	uint8_t version; /* 1 */
+	uint8_t dformat; /* KVFS_DFORK_* */
 	kv_le32 nlink;
 	kv_le32 uid;
 	kv_le32 gid;
-	kv_le64 size;	     /* bytes (directories: bytes of entries) */
-	kv_le64 nblocks;     /* blocks used, data and metadata */
+	kv_le64 size; /* bytes (directories: bytes of entries) */
+	kv_le64 nblocks; /* blocks used, data and metadata */
 	struct kvfs_timestamp atime;
 	struct kvfs_timestamp mtime;
 	struct kvfs_timestamp ctime;
 	struct kvfs_timestamp crtime;
 	kv_le32 generation;
-	kv_le32 flags;	     /* KVFS_DIFLAG_* */
-	kv_le32 nextents;    /* data fork extents */
-	kv_le16 forkoff;     /* attr fork offset in 8-byte units, 0 = none */
-	uint8_t aformat;
+	kv_le32 flags; /* KVFS_DIFLAG_* */
+	kv_le32 nextents; /* data fork extents */
+	kv_le16 forkoff; /* attr fork offset in 8-byte units, 0 = none */
+	uint8_t aformat; /* attr fork format, 0 without one */
 	uint8_t pad0;
-	kv_le64 next_unlinked; /* orphan list; KVFS_NULLINO at the end */
-	uint8_t reserved[40];
+	kv_le32 next_unlinked; /* agino of the next unlinked inode */
+	kv_le32 anextents; /* attr fork extents */
+	kv_le64 rdev; /* device files: major << 32 | minor */
+	uint8_t reserved[32];
 };
 
 #define KVFS_DINODE_CORE_SIZE 208
 
-/* Inode flags. */
+/* Inode flags: any other bit is refused. */
 #define KVFS_DIFLAG_IMMUTABLE (1u << 0)
 #define KVFS_DIFLAG_APPEND (1u << 1)
 #define KVFS_DIFLAG_NODUMP (1u << 2)
 #define KVFS_DIFLAG_NOATIME (1u << 3)
+#define KVFS_DIFLAG_ALL                                                    \
+	(KVFS_DIFLAG_IMMUTABLE | KVFS_DIFLAG_APPEND | KVFS_DIFLAG_NODUMP | \
+	 KVFS_DIFLAG_NOATIME)
 
 /*
  * Short-form (inline) directory in the data fork: a header, then count
@@ -284,14 +441,14 @@ struct kvfs_dir_sf_ent {
 	kv_le64 ino;
 	kv_le32 cookie;
 	uint8_t namelen;
-	uint8_t ftype;	/* KVFS_FT_* */
+	uint8_t ftype; /* KVFS_FT_* */
 	kv_le16 pad0;
-	uint8_t name[];	/* namelen bytes, zero-padded to 8 */
+	uint8_t name[]; /* namelen bytes, zero-padded to 8 */
 };
 
 #define KVFS_DIR_SF_HDR_SIZE 8
 #define KVFS_DIR_SF_ENT_SIZE 16
-#define KVFS_DIR_SF_ENTSIZE(namelen)                                        \
+#define KVFS_DIR_SF_ENTSIZE(namelen) \
 	((KVFS_DIR_SF_ENT_SIZE + (namelen) + 7u) & ~7u)
 
 /* Directory entry file types. */

@@ -49,7 +49,41 @@ uint32_t kvfs_geom_first_chunk_agbno(const struct kvfs_geom *g)
 	uint32_t a = g->ialloc_blocks;
 
 	/* chunks are aligned to their size, like XFS's inode alignment */
-	return (KVFS_AG_FIRST_FREE + a - 1) / a * a;
+	return (kvfs_geom_ag_overhead(g) + a - 1) / a * a;
+}
+
+/*
+ * Height of a tree holding nrecs records with every block only half full
+ * (XFS's xfs_btree_compute_maxlevels).
+ */
+static uint32_t btree_maxlevels(uint32_t leaf_min, uint32_t node_min,
+				uint64_t nrecs)
+{
+	uint64_t blocks = (nrecs + leaf_min - 1) / leaf_min;
+	uint32_t levels = 1;
+
+	while (blocks > 1) {
+		blocks = (blocks + node_min - 1) / node_min;
+		levels++;
+	}
+	return levels;
+}
+
+void kvfs_geom_derive(struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+	uint32_t leaf = room / sizeof(struct kvfs_alloc_rec);
+	uint32_t node = room / (sizeof(struct kvfs_alloc_rec) + 8);
+
+	/* at most one free extent per two blocks */
+	g->alloc_maxlevels =
+		btree_maxlevels(leaf / 2, node / 2, (g->agblocks + 1ULL) / 2);
+	g->agfl_size = (g->blocksize - KVFS_BLK_HDR_SIZE) / sizeof(kv_le32);
+	/*
+	 * XFS's rule: enough for a split at every level of both free-space
+	 * trees, plus a new root for each.
+	 */
+	g->agfl_min = 2 * (g->alloc_maxlevels + 1);
 }
 
 /* Default AG count: 4 for small images, ~4 GiB AGs up to 32 AGs, then 1 TiB. */
@@ -234,6 +268,7 @@ int kvfs_geom_compute(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 	ret = choose_ags(p, g, err, errlen);
 	if (ret)
 		return ret;
+	kvfs_geom_derive(g);
 	ret = choose_log(p, g, err, errlen);
 	if (ret)
 		return ret;
@@ -243,8 +278,8 @@ int kvfs_geom_compute(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 	g->state = KVFS_STATE_CLEAN;
 	g->icount = g->ialloc_inos;
 	g->ifree = g->ialloc_inos - 2;
-	used = (uint64_t)g->agcount * KVFS_AG_FIRST_FREE + g->ialloc_blocks +
-	       g->logblocks;
+	used = (uint64_t)g->agcount * kvfs_geom_ag_overhead(g) +
+	       g->ialloc_blocks + g->logblocks;
 	g->fdblocks = g->dblocks - used;
 	return 0;
 }
@@ -300,7 +335,13 @@ int kvfs_geom_validate(const struct kvfs_geom *g, char *err, size_t errlen)
 		return geom_err(-EUCLEAN, err, errlen,
 				"last AG of %" PRIu64 " blocks is too small",
 				last);
-	if (g->logstart < KVFS_AG_FIRST_FREE ||
+	if (g->alloc_maxlevels > KVFS_BTREE_MAXLEVELS ||
+	    g->agfl_min > g->agfl_size)
+		return geom_err(-EUCLEAN, err, errlen,
+				"free-space trees of %u levels need more "
+				"reserve blocks (%u) than a list holds (%u)",
+				g->alloc_maxlevels, g->agfl_min, g->agfl_size);
+	if (g->logstart < KVFS_AG_HDR_BLOCKS ||
 	    (uint64_t)g->logblocks << g->blocklog < KVFS_LOG_MIN_BYTES ||
 	    (uint64_t)g->logblocks << g->blocklog > KVFS_LOG_MAX_BYTES ||
 	    g->logstart + g->logblocks > kvfs_ag_length(g, 0))
@@ -330,7 +371,7 @@ bool kvfs_ino_in_range(const struct kvfs_geom *g, uint64_t ino)
 	if (agno >= g->agcount)
 		return false;
 	agbno = kvfs_agino_to_agbno(g, kvfs_ino_to_agino(g, ino));
-	return agbno >= KVFS_AG_FIRST_FREE && agbno < kvfs_ag_length(g, agno);
+	return agbno >= KVFS_AG_HDR_BLOCKS && agbno < kvfs_ag_length(g, agno);
 }
 
 void kvfs_geom_print(const struct kvfs_geom *g, const char *target, FILE *f)

@@ -33,17 +33,23 @@ struct kvfs_geom {
 	uint32_t inopblock;
 	uint32_t ialloc_blocks; /* blocks of one inode allocation */
 	uint32_t ialloc_inos; /* inodes of one inode allocation */
+	/* derived: see kvfs_geom_derive() */
+	uint32_t alloc_maxlevels; /* height limit of a free-space tree */
+	uint32_t agfl_size; /* entries of a reserve-list block */
+	uint32_t agfl_min; /* reserve-list blocks mkfs sets aside */
 	uint64_t rootino;
 	uint64_t lpfino;
 	uint32_t state; /* KVFS_STATE_* */
 	uint32_t feat_compat;
 	uint32_t feat_ro_compat;
 	uint32_t feat_incompat;
+	uint32_t feat_log_incompat;
 	uint64_t icount;
 	uint64_t ifree;
 	uint64_t fdblocks;
 	uint64_t ctime_sec;
-	uint8_t uuid[KVFS_UUID_SIZE];
+	uint8_t uuid[KVFS_UUID_SIZE]; /* user-visible */
+	uint8_t meta_uuid[KVFS_UUID_SIZE]; /* in every metadata header */
 	char label[KVFS_LABEL_MAX + 1];
 };
 
@@ -57,7 +63,13 @@ struct kvfs_geom_params {
 };
 
 /*
- * Choose a geometry (every field but uuid, label, ctime_sec) for p.
+ * Fill the fields derived from blocksize and agblocks (alloc_maxlevels,
+ * agfl_size, agfl_min): the same answer for mkfs and for every reader.
+ */
+void kvfs_geom_derive(struct kvfs_geom *g);
+
+/*
+ * Choose a geometry (every field but the UUIDs, label, ctime_sec) for p.
  * Returns 0, or -EINVAL with a one-line reason in err.
  */
 int kvfs_geom_compute(const struct kvfs_geom_params *p, struct kvfs_geom *g,
@@ -71,6 +83,22 @@ int kvfs_geom_validate(const struct kvfs_geom *g, char *err, size_t errlen);
 
 /* AG 0 layout chosen by mkfs: where the first inode allocation goes. */
 uint32_t kvfs_geom_first_chunk_agbno(const struct kvfs_geom *g);
+
+/*
+ * Blocks of every AG mkfs leaves used: the fixed headers, the tree roots
+ * and the reserve list's blocks (AG blocks KVFS_AG_MKFS_BLOCKS .. +
+ * agfl_min - 1).
+ */
+static inline uint32_t kvfs_geom_ag_overhead(const struct kvfs_geom *g)
+{
+	return KVFS_AG_MKFS_BLOCKS + g->agfl_min;
+}
+
+/* File blocks an extent may reach: it ends at or before this block. */
+static inline uint64_t kvfs_max_fileoff_blocks(const struct kvfs_geom *g)
+{
+	return (KVFS_MAX_FILE_OFFSET >> g->blocklog) + 1;
+}
 
 /* Print the geometry the way mkfs.xfs does. */
 void kvfs_geom_print(const struct kvfs_geom *g, const char *target, FILE *f);

@@ -3,9 +3,11 @@
  * mkfs: plan (validate everything, write nothing), then write.
  *
  * Layout written (see fs/format.h): in every AG, block 0 superblock copy,
- * 1 AG header, 2/3/4 the by-block, by-size and inode-chunk tree roots (one
- * leaf each); in AG 0 the first inode allocation (root directory and
- * lost+found, aligned to its size) and the internal log right after it.
+ * 1 free-space header, 2 inode header, 3 reserve list, 4/5/6 the by-block,
+ * by-size and inode-chunk tree roots (one leaf each), then the reserve
+ * list's agfl_min blocks; in AG 0 the first inode allocation (root
+ * directory and lost+found, aligned to its size) and the internal log
+ * right after it.
  * The log is left all zero, which the journal reads as a clean empty log.
  */
 #include <errno.h>
@@ -209,6 +211,8 @@ int kvfs_mkfs_plan(struct kvfs_mkfs_opts *o, struct kvfs_geom *g)
 	else if ((ret = kvfs_uuid_generate(g->uuid)))
 		return mkfs_err(ret, o->err, sizeof(o->err),
 				"cannot generate a UUID: %s", strerror(-ret));
+	/* the metadata UUID starts equal to the user's and never changes */
+	memcpy(g->meta_uuid, g->uuid, KVFS_UUID_SIZE);
 	if (o->label)
 		snprintf(g->label, sizeof(g->label), "%s", o->label);
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -313,7 +317,7 @@ static void ag_free_extents(const struct kvfs_geom *g, uint32_t agno,
 	uint32_t len = kvfs_ag_length(g, agno);
 	uint32_t chunk = kvfs_geom_first_chunk_agbno(g);
 	uint32_t logend = (uint32_t)g->logstart + g->logblocks;
-	uint32_t cuts[3][2] = { { KVFS_AG_FIRST_FREE, len } };
+	uint32_t cuts[3][2] = { { kvfs_geom_ag_overhead(g), len } };
 	unsigned n = 1;
 
 	if (agno == 0) {
@@ -334,31 +338,44 @@ static void ag_free_extents(const struct kvfs_geom *g, uint32_t agno,
 	}
 }
 
-/* Fill the 5 header blocks of AG agno (sb, AG header, 3 tree roots). */
+/* Fill the header and root blocks of AG agno (KVFS_AG_MKFS_BLOCKS). */
 static void build_ag(const struct kvfs_geom *g, uint32_t agno, uint8_t *buf)
 {
 	uint32_t bs = g->blocksize, chunk = kvfs_geom_first_chunk_agbno(g);
-	struct kvfs_ag_info a = {
+	struct kvfs_agf_info agf = {
 		.agno = agno,
 		.length = kvfs_ag_length(g, agno),
 		.bno_root = KVFS_BNO_AGBNO,
 		.cnt_root = KVFS_CNT_AGBNO,
+		.btreeblks = 2,
+		.flfirst = 0,
+		.fllast = g->agfl_min - 1,
+		.flcount = g->agfl_min,
+	};
+	struct kvfs_agi_info agi = {
+		.agno = agno,
+		.length = agf.length,
 		.ino_root = KVFS_INO_AGBNO,
-		.newino = KVFS_NULLAGBLOCK,
+		.newino = KVFS_NULLAGINO,
 	};
 	uint8_t *bno = buf + KVFS_BNO_AGBNO * bs;
 	uint8_t *cnt = buf + KVFS_CNT_AGBNO * bs;
 	uint8_t *ino = buf + KVFS_INO_AGBNO * bs;
+	uint32_t agfl[KVFS_BTREE_MAXLEVELS * 2 + 2];
 	struct ag_free f;
 	unsigned order[3] = { 0, 1, 2 }, nrecs = 0;
 
+	for (unsigned i = 0; i < KVFS_AGI_UNLINKED_BUCKETS; i++)
+		agi.unlinked[i] = KVFS_NULLAGINO;
+	for (uint32_t i = 0; i < g->agfl_min; i++)
+		agfl[i] = KVFS_AG_MKFS_BLOCKS + i;
 	ag_free_extents(g, agno, &f);
 	for (unsigned i = 0; i < f.nr; i++) {
-		a.freeblks += f.ext[i].len;
-		if (f.ext[i].len > a.longest)
-			a.longest = f.ext[i].len;
+		agf.freeblks += f.ext[i].len;
+		if (f.ext[i].len > agf.longest)
+			agf.longest = f.ext[i].len;
 	}
-	a.free_extents = f.nr;
+	agf.free_extents = f.nr;
 	/* by size: (len, start) order, at most 3 records */
 	for (unsigned i = 0; i < f.nr; i++)
 		for (unsigned j = i + 1; j < f.nr; j++)
@@ -389,9 +406,9 @@ static void build_ag(const struct kvfs_geom *g, uint32_t agno, uint8_t *buf)
 	}
 	if (agno == 0) {
 		nrecs = g->ialloc_inos / KVFS_INODES_PER_CHUNK;
-		a.icount = g->ialloc_inos;
-		a.ifree = g->ialloc_inos - 2;
-		a.newino = kvfs_agbno_to_agino(g, chunk);
+		agi.icount = g->ialloc_inos;
+		agi.ifree = g->ialloc_inos - 2;
+		agi.newino = kvfs_agbno_to_agino(g, chunk);
 	}
 	kvfs_btree_init_block(ino, g, &kvfs_inobt_ops,
 			      kvfs_agb_to_fsb(g, agno, KVFS_INO_AGBNO), agno, 0,
@@ -403,15 +420,19 @@ static void build_ag(const struct kvfs_geom *g, uint32_t agno, uint8_t *buf)
 		uint64_t mask = i ? ~0ULL : ~3ULL;
 
 		r->startino =
-			kv_cpu_to_le32(a.newino + i * KVFS_INODES_PER_CHUNK);
-		r->freecount =
-			kv_cpu_to_le32((uint32_t)__builtin_popcountll(mask));
+			kv_cpu_to_le32(agi.newino + i * KVFS_INODES_PER_CHUNK);
+		r->holemask = kv_cpu_to_le16(0);
+		r->count = KVFS_INODES_PER_CHUNK;
+		r->freecount = (uint8_t)__builtin_popcountll(mask);
 		r->freemask = kv_cpu_to_le64(mask);
 	}
 	kvfs_blkhdr_set_crc(bno, bs);
 	kvfs_blkhdr_set_crc(cnt, bs);
 	kvfs_blkhdr_set_crc(ino, bs);
-	kvfs_agh_to_disk(g, &a, buf + KVFS_AGH_AGBNO * bs);
+	kvfs_agfl_to_disk(g, agno, agfl, g->agfl_min,
+			  buf + KVFS_AGFL_AGBNO * bs);
+	kvfs_agi_to_disk(g, &agi, buf + KVFS_AGI_AGBNO * bs);
+	kvfs_agf_to_disk(g, &agf, buf + KVFS_AGF_AGBNO * bs);
 	kvfs_sb_to_disk(g, agno, buf + KVFS_SB_AGBNO * bs);
 }
 
@@ -445,7 +466,7 @@ int kvfs_mkfs_write(struct kv_dev *dev, const struct kvfs_geom *g, char *err,
 		    size_t errlen)
 {
 	uint32_t bs = g->blocksize;
-	size_t hdrlen = (size_t)KVFS_AG_FIRST_FREE * bs;
+	size_t hdrlen = (size_t)KVFS_AG_MKFS_BLOCKS * bs;
 	size_t ilen = (size_t)g->ialloc_blocks * bs;
 	uint64_t head;
 	uint8_t *buf;

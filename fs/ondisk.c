@@ -27,23 +27,45 @@ KVFS_OFF(struct kvfs_dsb, logstart, 72);
 KVFS_OFF(struct kvfs_dsb, inodesize, 84);
 KVFS_OFF(struct kvfs_dsb, state, 90);
 KVFS_OFF(struct kvfs_dsb, feat_compat, 96);
+KVFS_OFF(struct kvfs_dsb, feat_log_incompat, 108);
 KVFS_OFF(struct kvfs_dsb, rootino, 112);
 KVFS_OFF(struct kvfs_dsb, label, 160);
+KVFS_OFF(struct kvfs_dsb, uuid, 192);
 
-KVFS_SIZE(struct kvfs_agh, 160);
-KVFS_OFF(struct kvfs_agh, agno, 48);
-KVFS_OFF(struct kvfs_agh, bno_level, 68);
-KVFS_OFF(struct kvfs_agh, freeblks, 72);
-KVFS_OFF(struct kvfs_agh, newino, 92);
+KVFS_SIZE(struct kvfs_agf, 160);
+KVFS_OFF(struct kvfs_agf, agno, 48);
+KVFS_OFF(struct kvfs_agf, bno_level, 64);
+KVFS_OFF(struct kvfs_agf, freeblks, 68);
+KVFS_OFF(struct kvfs_agf, btreeblks, 80);
+KVFS_OFF(struct kvfs_agf, flcount, 92);
+
+KVFS_SIZE(struct kvfs_agi, 384);
+KVFS_OFF(struct kvfs_agi, agno, 48);
+KVFS_OFF(struct kvfs_agi, ino_level, 60);
+KVFS_OFF(struct kvfs_agi, icount, 64);
+KVFS_OFF(struct kvfs_agi, newino, 72);
+KVFS_OFF(struct kvfs_agi, unlinked, 128);
+
+KVFS_SIZE(struct kvfs_agfl, KVFS_BLK_HDR_SIZE);
+KVFS_OFF(struct kvfs_agfl, bno, KVFS_BLK_HDR_SIZE);
 
 KVFS_SIZE(struct kvfs_btree_block, KVFS_BTREE_HDR_SIZE);
 KVFS_OFF(struct kvfs_btree_block, level, 48);
 KVFS_OFF(struct kvfs_btree_block, leftsib, 56);
 KVFS_SIZE(struct kvfs_alloc_rec, 8);
 KVFS_SIZE(struct kvfs_inobt_rec, 16);
+KVFS_OFF(struct kvfs_inobt_rec, holemask, 4);
+KVFS_OFF(struct kvfs_inobt_rec, count, 6);
+KVFS_OFF(struct kvfs_inobt_rec, freecount, 7);
+KVFS_OFF(struct kvfs_inobt_rec, freemask, 8);
 KVFS_SIZE(struct kvfs_inobt_key, 8);
 KVFS_SIZE(struct kvfs_extent, 24);
+KVFS_SIZE(struct kvfs_bmbt_key, 8);
+KVFS_SIZE(struct kvfs_bmdr_block, KVFS_BMDR_HDR_SIZE);
 KVFS_SIZE(struct kvfs_timestamp, 16);
+KVFS_SIZE(kv_le16, 2);
+KVFS_SIZE(kv_le32, 4);
+KVFS_SIZE(kv_le64, 8);
 
 KVFS_SIZE(struct kvfs_dinode, KVFS_DINODE_CORE_SIZE);
 KVFS_OFF(struct kvfs_dinode, mode, 48);
@@ -51,6 +73,8 @@ KVFS_OFF(struct kvfs_dinode, size, 64);
 KVFS_OFF(struct kvfs_dinode, atime, 80);
 KVFS_OFF(struct kvfs_dinode, generation, 144);
 KVFS_OFF(struct kvfs_dinode, next_unlinked, 160);
+KVFS_OFF(struct kvfs_dinode, anextents, 164);
+KVFS_OFF(struct kvfs_dinode, rdev, 168);
 
 KVFS_SIZE(struct kvfs_dir_sf_hdr, KVFS_DIR_SF_HDR_SIZE);
 KVFS_SIZE(struct kvfs_dir_sf_ent, KVFS_DIR_SF_ENT_SIZE);
@@ -61,3 +85,9 @@ _Static_assert((1 << KVFS_MIN_INODELOG) - KVFS_DINODE_CORE_SIZE >= 256,
 /* an AG's inode numbers (agblklog + inopblog bits) fit an le32 agino */
 _Static_assert(KVFS_AG_MAX_BYTES >> KVFS_MIN_INODELOG <= (1ULL << 32),
 	       "agino overflows 32 bits");
+/* 16 hole-mask bits of 4 inodes each cover one chunk */
+_Static_assert(16 * KVFS_INODES_PER_HOLEMASK_BIT == KVFS_INODES_PER_CHUNK,
+	       "hole mask does not cover a chunk");
+/* the AGI's unlinked buckets fit the smallest block */
+_Static_assert(sizeof(struct kvfs_agi) <= (1 << KVFS_MIN_BLOCKLOG),
+	       "AGI larger than a block");

@@ -20,7 +20,7 @@ void kvfs_sb_to_disk(const struct kvfs_geom *g, uint32_t agno, void *blk)
 	memset(blk, 0, g->blocksize);
 	kvfs_blkhdr_init(blk, KVFS_SB_MAGIC,
 			 kvfs_agb_to_fsb(g, agno, KVFS_SB_AGBNO), agno,
-			 g->uuid);
+			 g->meta_uuid);
 	sb->version = kv_cpu_to_le32(KVFS_VERSION);
 	sb->blocksize = kv_cpu_to_le32(g->blocksize);
 	sb->dblocks = kv_cpu_to_le64(g->dblocks);
@@ -38,6 +38,7 @@ void kvfs_sb_to_disk(const struct kvfs_geom *g, uint32_t agno, void *blk)
 	sb->feat_compat = kv_cpu_to_le32(g->feat_compat);
 	sb->feat_ro_compat = kv_cpu_to_le32(g->feat_ro_compat);
 	sb->feat_incompat = kv_cpu_to_le32(g->feat_incompat);
+	sb->feat_log_incompat = kv_cpu_to_le32(g->feat_log_incompat);
 	sb->rootino = kv_cpu_to_le64(g->rootino);
 	sb->lpfino = kv_cpu_to_le64(g->lpfino);
 	sb->icount = kv_cpu_to_le64(g->icount);
@@ -45,6 +46,7 @@ void kvfs_sb_to_disk(const struct kvfs_geom *g, uint32_t agno, void *blk)
 	sb->fdblocks = kv_cpu_to_le64(g->fdblocks);
 	sb->ctime_sec = kv_cpu_to_le64(g->ctime_sec);
 	memcpy(sb->label, g->label, strnlen(g->label, KVFS_LABEL_MAX));
+	memcpy(sb->uuid, g->uuid, KVFS_UUID_SIZE);
 	kvfs_blkhdr_set_crc(blk, g->blocksize);
 }
 
@@ -57,7 +59,7 @@ static bool all_zero(const uint8_t *p, size_t len)
 }
 
 int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
-		      const uint8_t *uuid, struct kvfs_geom *g)
+		      const uint8_t *meta_uuid, struct kvfs_geom *g)
 {
 	const struct kvfs_dsb *sb = blk;
 	uint64_t blkno;
@@ -75,7 +77,7 @@ int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 				    "block size %u, read %zu bytes",
 				    g->blocksize, len);
 	ret = kvfs_blkhdr_verify(blk, len, KVFS_SB_MAGIC, blkno, agno,
-				 uuid ? uuid : sb->hdr.uuid, what);
+				 meta_uuid ? meta_uuid : sb->hdr.uuid, what);
 	if (ret)
 		return ret;
 	if (kv_le32_to_cpu(sb->version) != KVFS_VERSION)
@@ -104,13 +106,16 @@ int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 	g->feat_compat = kv_le32_to_cpu(sb->feat_compat);
 	g->feat_ro_compat = kv_le32_to_cpu(sb->feat_ro_compat);
 	g->feat_incompat = kv_le32_to_cpu(sb->feat_incompat);
+	g->feat_log_incompat = kv_le32_to_cpu(sb->feat_log_incompat);
 	g->icount = kv_le64_to_cpu(sb->icount);
 	g->ifree = kv_le64_to_cpu(sb->ifree);
 	g->fdblocks = kv_le64_to_cpu(sb->fdblocks);
 	g->ctime_sec = kv_le64_to_cpu(sb->ctime_sec);
-	memcpy(g->uuid, sb->hdr.uuid, KVFS_UUID_SIZE);
+	memcpy(g->uuid, sb->uuid, KVFS_UUID_SIZE);
+	memcpy(g->meta_uuid, sb->hdr.uuid, KVFS_UUID_SIZE);
 	memcpy(g->label, sb->label, KVFS_LABEL_MAX);
 	g->label[KVFS_LABEL_MAX] = '\0';
+	kvfs_geom_derive(g);
 	ret = kvfs_geom_validate(g, err, sizeof(err));
 	if (ret)
 		return kvfs_corrupt(ret, blkno, what, "%s", err);
@@ -139,9 +144,9 @@ int kvfs_sb_read(struct kv_dev *dev, struct kvfs_geom *g)
 	 * corruption to report, not a foreign device.
 	 */
 	if (kv_le32_to_cpu(head.hdr.magic) != KVFS_SB_MAGIC &&
-	    (kv_le32_to_cpu(head.version) != KVFS_VERSION || head.hdr.blkno ||
-	     head.hdr.owner || head.blocklog >= 32 ||
-	     bs != 1u << head.blocklog))
+	    (kv_le32_to_cpu(head.version) != KVFS_VERSION ||
+	     kv_le64_to_cpu(head.hdr.blkno) || kv_le64_to_cpu(head.hdr.owner) ||
+	     head.blocklog >= 32 || bs != 1u << head.blocklog))
 		return -ENODATA;
 	if (bs < (1u << KVFS_MIN_BLOCKLOG) || bs > (1u << KVFS_MAX_BLOCKLOG) ||
 	    (bs & (bs - 1)))
@@ -166,24 +171,50 @@ int kvfs_sb_read(struct kv_dev *dev, struct kvfs_geom *g)
 	return ret;
 }
 
+static int feature_refused(int err, const char *fmt, uint32_t bits)
+{
+	struct kvfs_report r = {
+		.err = err,
+		.blkno = 0,
+		.ino = KVFS_NULLINO,
+		.what = "superblock of AG 0",
+	};
+
+	snprintf(r.msg, sizeof(r.msg), fmt, bits);
+	return kvfs_report(&r);
+}
+
 int kvfs_sb_check_features(const struct kvfs_geom *g, bool rdonly)
 {
 	uint32_t inc = g->feat_incompat & ~KVFS_FEAT_INCOMPAT_SUPP;
 	uint32_t ro = g->feat_ro_compat & ~KVFS_FEAT_RO_COMPAT_SUPP;
+	uint32_t log = g->feat_log_incompat & ~KVFS_FEAT_LOG_INCOMPAT_SUPP;
 
-	if (inc) {
-		fprintf(stderr, "kvfs: unknown incompatible features 0x%x\n",
-			inc);
-		return -EOPNOTSUPP;
-	}
-	if (ro && !rdonly) {
-		fprintf(stderr,
-			"kvfs: unknown read-only-compatible features 0x%x: "
-			"read-only access only\n",
-			ro);
-		return -EROFS;
-	}
+	if (inc)
+		return feature_refused(
+			-EOPNOTSUPP, "unknown incompatible features 0x%x", inc);
+	if (log && g->state != KVFS_STATE_CLEAN)
+		return feature_refused(-EOPNOTSUPP,
+				       "unknown log-incompatible features "
+				       "0x%x in a log to replay",
+				       log);
+	if (ro && !rdonly)
+		return feature_refused(-EROFS,
+				       "unknown read-only-compatible features "
+				       "0x%x: read-only access only",
+				       ro);
 	return 0;
+}
+
+int kvfs_sb_check_mount(const struct kvfs_geom *g, bool rdonly)
+{
+	int ret = kvfs_sb_check_features(g, rdonly);
+
+	if (!ret && (g->feat_incompat & KVFS_FEAT_INCOMPAT_NEEDSREPAIR))
+		ret = feature_refused(-EUCLEAN,
+				      "needs repair (incompat 0x%x): run fsck",
+				      KVFS_FEAT_INCOMPAT_NEEDSREPAIR);
+	return ret;
 }
 
 static int hexval(int c)

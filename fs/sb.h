@@ -2,7 +2,8 @@
 /*
  * Superblock: encode the in-core geometry to a block, decode and verify a
  * block into it, read the primary superblock of a device, and the feature
- * rules (unknown incompat -> refuse, unknown ro_compat -> read-only).
+ * rules (unknown incompat -> refuse, unknown ro_compat -> read-only,
+ * unknown log_incompat -> refuse a dirty log, needs-repair -> no mount).
  */
 #ifndef KV_FS_SB_H
 #define KV_FS_SB_H
@@ -20,11 +21,12 @@ void kvfs_sb_to_disk(const struct kvfs_geom *g, uint32_t agno, void *blk);
 
 /*
  * Verify blk (len bytes, read from AG agno's block 0) and decode it into g.
- * uuid NULL: take the UUID from the block (the primary); otherwise it must
- * match.  -EBADMSG / -EUCLEAN, reported via kvfs_corrupt().
+ * meta_uuid NULL: take the metadata UUID from the block's header (the
+ * primary); otherwise the header must carry it.  -EBADMSG / -EUCLEAN,
+ * recorded via kvfs_corrupt().
  */
 int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
-		      const uint8_t *uuid, struct kvfs_geom *g);
+		      const uint8_t *meta_uuid, struct kvfs_geom *g);
 
 /*
  * Read and verify the primary superblock.  -ENODATA (no message) when block
@@ -35,10 +37,18 @@ int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 int kvfs_sb_read(struct kv_dev *dev, struct kvfs_geom *g);
 
 /*
- * Check that this code may use g: -EOPNOTSUPP for an unknown incompat
- * feature, -EROFS for an unknown ro_compat feature when !rdonly.
+ * Check that this code may read g: -EOPNOTSUPP for an unknown incompat
+ * feature or an unknown log_incompat feature on a dirty filesystem, -EROFS
+ * for an unknown ro_compat feature when !rdonly.  Recorded via
+ * kvfs_report().  Inspectors (kvfs-db, logprint, fsck) call this one.
  */
 int kvfs_sb_check_features(const struct kvfs_geom *g, bool rdonly);
+
+/*
+ * kvfs_sb_check_features(), and -EUCLEAN for a filesystem whose repair is
+ * unfinished (needs-repair bit): what a mount calls.
+ */
+int kvfs_sb_check_mount(const struct kvfs_geom *g, bool rdonly);
 
 /* UUIDs: parse "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", format, generate v4. */
 int kvfs_uuid_parse(const char *s, uint8_t uuid[KVFS_UUID_SIZE]);

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,12 +90,155 @@ static int read_blk(struct db *db, uint64_t fsb, void *blk)
 	return ret;
 }
 
+/*
+ * Field printing is driven by tables of {name, offset, type} over the
+ * on-disk structures (verified first), so a new field is one row.
+ */
+enum ftype {
+	F_U8,
+	F_U16,
+	F_U32,
+	F_U64,
+	F_HEX32,
+	F_OCT16, /* file mode */
+	F_NULLAG, /* u32, "null" for KVFS_NULLAGBLOCK / KVFS_NULLAGINO */
+	F_STATE, /* u16 superblock state */
+	F_UUID,
+	F_LABEL,
+	F_TS, /* struct kvfs_timestamp, signed seconds */
+	F_FORMAT, /* u8 fork format */
+};
+
+struct field {
+	const char *name;
+	size_t off;
+	enum ftype type;
+};
+
+#define FLD(s, name, f, t)                     \
+	{                                      \
+		name, offsetof(struct s, f), t \
+	}
+
+static const char *fork_format_name(uint8_t f)
+{
+	switch (f) {
+	case 0:
+		return "none";
+	case KVFS_DFORK_INLINE:
+		return "inline";
+	case KVFS_DFORK_EXTENTS:
+		return "extents";
+	case KVFS_DFORK_BTREE:
+		return "btree";
+	}
+	return "unknown";
+}
+
+static void print_fields(const void *base, const struct field *f, size_t n)
+{
+	const uint8_t *b = base;
+
+	for (size_t i = 0; i < n; i++) {
+		const void *p = b + f[i].off;
+		kv_le16 v16;
+		kv_le32 v32;
+		kv_le64 v64;
+		char uuid[37];
+
+		memcpy(&v16, p, sizeof(v16));
+		memcpy(&v32, p, sizeof(v32));
+		memcpy(&v64, p, sizeof(v64));
+		printf("%s = ", f[i].name);
+		switch (f[i].type) {
+		case F_U8:
+			printf("%u\n", *(const uint8_t *)p);
+			break;
+		case F_U16:
+			printf("%u\n", kv_le16_to_cpu(v16));
+			break;
+		case F_U32:
+			printf("%u\n", kv_le32_to_cpu(v32));
+			break;
+		case F_U64:
+			printf("%" PRIu64 "\n", (uint64_t)kv_le64_to_cpu(v64));
+			break;
+		case F_HEX32:
+			printf("0x%x\n", kv_le32_to_cpu(v32));
+			break;
+		case F_OCT16:
+			printf("0%o\n", kv_le16_to_cpu(v16));
+			break;
+		case F_NULLAG:
+			if (kv_le32_to_cpu(v32) == KVFS_NULLAGBLOCK)
+				printf("null\n");
+			else
+				printf("%u\n", kv_le32_to_cpu(v32));
+			break;
+		case F_STATE:
+			printf("%s\n", kv_le16_to_cpu(v16) == KVFS_STATE_CLEAN ?
+					       "clean" :
+					       "dirty");
+			break;
+		case F_UUID:
+			kvfs_uuid_format(p, uuid);
+			printf("%s\n", uuid);
+			break;
+		case F_LABEL:
+			printf("\"%.*s\"\n", KVFS_LABEL_MAX, (const char *)p);
+			break;
+		case F_TS: {
+			const struct kvfs_timestamp *t = p;
+
+			printf("%" PRId64 ".%09u\n",
+			       (int64_t)kv_le64_to_cpu(t->sec),
+			       kv_le32_to_cpu(t->nsec));
+			break;
+		}
+		case F_FORMAT:
+			printf("%s\n", fork_format_name(*(const uint8_t *)p));
+			break;
+		}
+	}
+}
+
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+static const struct field sb_fields[] = {
+	FLD(kvfs_dsb, "version", version, F_U32),
+	FLD(kvfs_dsb, "blocksize", blocksize, F_U32),
+	FLD(kvfs_dsb, "blocklog", blocklog, F_U8),
+	FLD(kvfs_dsb, "dblocks", dblocks, F_U64),
+	FLD(kvfs_dsb, "agblocks", agblocks, F_U32),
+	FLD(kvfs_dsb, "agcount", agcount, F_U32),
+	FLD(kvfs_dsb, "agblklog", agblklog, F_U8),
+	FLD(kvfs_dsb, "logstart", logstart, F_U64),
+	FLD(kvfs_dsb, "logblocks", logblocks, F_U32),
+	FLD(kvfs_dsb, "inodesize", inodesize, F_U16),
+	FLD(kvfs_dsb, "inodelog", inodelog, F_U8),
+	FLD(kvfs_dsb, "inopblog", inopblog, F_U8),
+	FLD(kvfs_dsb, "ialloc_blocks", ialloc_blocks, F_U32),
+	FLD(kvfs_dsb, "state", state, F_STATE),
+	FLD(kvfs_dsb, "features_compat", feat_compat, F_HEX32),
+	FLD(kvfs_dsb, "features_ro_compat", feat_ro_compat, F_HEX32),
+	FLD(kvfs_dsb, "features_incompat", feat_incompat, F_HEX32),
+	FLD(kvfs_dsb, "features_log_incompat", feat_log_incompat, F_HEX32),
+	FLD(kvfs_dsb, "rootino", rootino, F_U64),
+	FLD(kvfs_dsb, "lpfino", lpfino, F_U64),
+	FLD(kvfs_dsb, "icount", icount, F_U64),
+	FLD(kvfs_dsb, "ifree", ifree, F_U64),
+	FLD(kvfs_dsb, "fdblocks", fdblocks, F_U64),
+	FLD(kvfs_dsb, "ctime", ctime_sec, F_U64),
+	FLD(kvfs_dsb, "fsuuid", uuid, F_UUID),
+	FLD(kvfs_dsb, "meta_uuid", hdr.uuid, F_UUID),
+	FLD(kvfs_dsb, "label", label, F_LABEL),
+};
+
 static int cmd_sb(struct db *db, int argc, char **argv)
 {
 	const struct kvfs_geom *g = &db->g;
 	struct kvfs_geom s;
 	uint32_t agno = 0;
-	char uuid[37];
 	void *blk;
 	int ret;
 
@@ -105,53 +249,101 @@ static int cmd_sb(struct db *db, int argc, char **argv)
 		return -ENOMEM;
 	ret = read_blk(db, kvfs_agb_to_fsb(g, agno, KVFS_SB_AGBNO), blk);
 	if (!ret)
-		ret = kvfs_sb_from_disk(blk, g->blocksize, agno, g->uuid, &s);
-	if (ret)
-		goto out;
-	kvfs_uuid_format(s.uuid, uuid);
-	print_hdr(blk, g->blocksize);
-	printf("version = %d\n", KVFS_VERSION);
-	printf("blocksize = %u\n", s.blocksize);
-	printf("blocklog = %u\n", s.blocklog);
-	printf("dblocks = %" PRIu64 "\n", s.dblocks);
-	printf("agblocks = %u\n", s.agblocks);
-	printf("agcount = %u\n", s.agcount);
-	printf("agblklog = %u\n", s.agblklog);
-	printf("logstart = %" PRIu64 "\n", s.logstart);
-	printf("logblocks = %u\n", s.logblocks);
-	printf("inodesize = %u\n", s.inodesize);
-	printf("inodelog = %u\n", s.inodelog);
-	printf("inopblog = %u\n", s.inopblog);
-	printf("ialloc_blocks = %u\n", s.ialloc_blocks);
-	printf("state = %s\n", s.state == KVFS_STATE_CLEAN ? "clean" : "dirty");
-	printf("features_compat = 0x%x\n", s.feat_compat);
-	printf("features_ro_compat = 0x%x\n", s.feat_ro_compat);
-	printf("features_incompat = 0x%x\n", s.feat_incompat);
-	printf("rootino = %" PRIu64 "\n", s.rootino);
-	printf("lpfino = %" PRIu64 "\n", s.lpfino);
-	printf("icount = %" PRIu64 "\n", s.icount);
-	printf("ifree = %" PRIu64 "\n", s.ifree);
-	printf("fdblocks = %" PRIu64 "\n", s.fdblocks);
-	printf("ctime = %" PRIu64 "\n", s.ctime_sec);
-	printf("fsuuid = %s\n", uuid);
-	printf("label = \"%s\"\n", s.label);
-out:
+		ret = kvfs_sb_from_disk(blk, g->blocksize, agno, g->meta_uuid,
+					&s);
+	if (!ret) {
+		print_hdr(blk, g->blocksize);
+		print_fields(blk, sb_fields, NFIELDS(sb_fields));
+		printf("agfl_min = %u\n", s.agfl_min);
+	}
 	kvfree(blk);
 	return ret;
 }
 
-static int load_agh(struct db *db, uint32_t agno, struct kvfs_ag_info *a,
-		    void *blk)
-{
-	int ret = read_blk(db, kvfs_agb_to_fsb(&db->g, agno, KVFS_AGH_AGBNO),
-			   blk);
+static const struct field agf_fields[] = {
+	FLD(kvfs_agf, "agno", agno, F_U32),
+	FLD(kvfs_agf, "length", length, F_U32),
+	FLD(kvfs_agf, "bno_root", bno_root, F_U32),
+	FLD(kvfs_agf, "bno_level", bno_level, F_U8),
+	FLD(kvfs_agf, "cnt_root", cnt_root, F_U32),
+	FLD(kvfs_agf, "cnt_level", cnt_level, F_U8),
+	FLD(kvfs_agf, "freeblks", freeblks, F_U32),
+	FLD(kvfs_agf, "longest", longest, F_U32),
+	FLD(kvfs_agf, "free_extents", free_extents, F_U32),
+	FLD(kvfs_agf, "btreeblks", btreeblks, F_U32),
+	FLD(kvfs_agf, "flfirst", flfirst, F_U32),
+	FLD(kvfs_agf, "fllast", fllast, F_U32),
+	FLD(kvfs_agf, "flcount", flcount, F_U32),
+};
 
-	return ret ? ret : kvfs_agh_from_disk(&db->g, agno, blk, a);
+/* The AGI's fields "ag" prints (it printed them when one header held all) */
+static const struct field agi_fields[] = {
+	FLD(kvfs_agi, "ino_root", ino_root, F_U32),
+	FLD(kvfs_agi, "ino_level", ino_level, F_U8),
+	FLD(kvfs_agi, "icount", icount, F_U32),
+	FLD(kvfs_agi, "ifree", ifree, F_U32),
+	FLD(kvfs_agi, "newino", newino, F_NULLAG),
+};
+
+static const struct field agi_id_fields[] = {
+	FLD(kvfs_agi, "agno", agno, F_U32),
+	FLD(kvfs_agi, "length", length, F_U32),
+};
+
+/* Read and verify AG agno's AGF (which) or AGI (!which) into blk. */
+static int load_ag_hdr(struct db *db, uint32_t agno, bool agf, void *blk)
+{
+	struct kvfs_agf_info a;
+	struct kvfs_agi_info i;
+	int ret;
+
+	ret = read_blk(db,
+		       kvfs_agb_to_fsb(&db->g, agno,
+				       agf ? KVFS_AGF_AGBNO : KVFS_AGI_AGBNO),
+		       blk);
+	if (ret)
+		return ret;
+	return agf ? kvfs_agf_from_disk(&db->g, agno, blk, &a) :
+		     kvfs_agi_from_disk(&db->g, agno, blk, &i);
 }
 
+static void print_unlinked(const struct kvfs_agi *h)
+{
+	for (unsigned b = 0; b < KVFS_AGI_UNLINKED_BUCKETS; b++)
+		if (kv_le32_to_cpu(h->unlinked[b]) != KVFS_NULLAGINO)
+			printf("unlinked[%u] = %u\n", b,
+			       kv_le32_to_cpu(h->unlinked[b]));
+}
+
+/* "ag": the free-space header with its own block header, then the AGI's. */
 static int cmd_ag(struct db *db, int argc, char **argv)
 {
-	struct kvfs_ag_info a;
+	uint8_t *blk, *iblk;
+	uint32_t agno;
+	int ret;
+
+	(void)argc;
+	if (parse_agno(db, argv[0], &agno))
+		return -EINVAL;
+	blk = kvmalloc(2 * (size_t)db->g.blocksize, 0);
+	if (!blk)
+		return -ENOMEM;
+	iblk = blk + db->g.blocksize;
+	ret = load_ag_hdr(db, agno, true, blk);
+	if (!ret)
+		ret = load_ag_hdr(db, agno, false, iblk);
+	if (!ret) {
+		print_hdr(blk, db->g.blocksize);
+		print_fields(blk, agf_fields, NFIELDS(agf_fields));
+		print_fields(iblk, agi_fields, NFIELDS(agi_fields));
+		print_unlinked((const void *)iblk);
+	}
+	kvfree(blk);
+	return ret;
+}
+
+static int cmd_agi(struct db *db, int argc, char **argv)
+{
 	uint32_t agno;
 	void *blk;
 	int ret;
@@ -162,26 +354,49 @@ static int cmd_ag(struct db *db, int argc, char **argv)
 	blk = kvmalloc(db->g.blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
-	ret = load_agh(db, agno, &a, blk);
+	ret = load_ag_hdr(db, agno, false, blk);
 	if (!ret) {
 		print_hdr(blk, db->g.blocksize);
-		printf("agno = %u\n", a.agno);
-		printf("length = %u\n", a.length);
-		printf("bno_root = %u\n", a.bno_root);
-		printf("bno_level = %u\n", a.bno_level);
-		printf("cnt_root = %u\n", a.cnt_root);
-		printf("cnt_level = %u\n", a.cnt_level);
-		printf("ino_root = %u\n", a.ino_root);
-		printf("ino_level = %u\n", a.ino_level);
-		printf("freeblks = %u\n", a.freeblks);
-		printf("longest = %u\n", a.longest);
-		printf("free_extents = %u\n", a.free_extents);
-		printf("icount = %u\n", a.icount);
-		printf("ifree = %u\n", a.ifree);
-		if (a.newino == KVFS_NULLAGBLOCK)
-			printf("newino = null\n");
-		else
-			printf("newino = %u\n", a.newino);
+		print_fields(blk, agi_id_fields, NFIELDS(agi_id_fields));
+		print_fields(blk, agi_fields, NFIELDS(agi_fields));
+		print_unlinked(blk);
+	}
+	kvfree(blk);
+	return ret;
+}
+
+/* The reserve list: its header and the entries in use, per the AGF. */
+static int cmd_agfl(struct db *db, int argc, char **argv)
+{
+	const struct kvfs_geom *g = &db->g;
+	struct kvfs_agf_info a;
+	uint8_t *blk;
+	uint32_t agno;
+	int ret;
+
+	(void)argc;
+	if (parse_agno(db, argv[0], &agno))
+		return -EINVAL;
+	blk = kvmalloc(g->blocksize, 0);
+	if (!blk)
+		return -ENOMEM;
+	ret = load_ag_hdr(db, agno, true, blk);
+	if (!ret)
+		ret = kvfs_agf_from_disk(g, agno, blk, &a);
+	if (!ret)
+		ret = read_blk(db, kvfs_agb_to_fsb(g, agno, KVFS_AGFL_AGBNO),
+			       blk);
+	if (!ret)
+		ret = kvfs_agfl_verify(g, agno, blk);
+	if (!ret) {
+		print_hdr(blk, g->blocksize);
+		printf("flcount = %u\n", a.flcount);
+		for (uint32_t i = 0; i < a.flcount; i++) {
+			uint32_t slot = (a.flfirst + i) % g->agfl_size;
+
+			printf("bno[%u] = %u\n", slot,
+			       kvfs_agfl_entry(blk, slot));
+		}
 	}
 	kvfree(blk);
 	return ret;
@@ -212,7 +427,7 @@ static int freesp_rec(const void *rec, void *priv)
 static int cmd_freesp(struct db *db, int argc, char **argv)
 {
 	struct freesp f = { .verbose = argc > 1 && !strcmp(argv[1], "-v") };
-	struct kvfs_ag_info a;
+	struct kvfs_agf_info a;
 	uint32_t agno;
 	void *blk;
 	int ret;
@@ -227,7 +442,9 @@ static int cmd_freesp(struct db *db, int argc, char **argv)
 	blk = kvmalloc(db->g.blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
-	ret = load_agh(db, agno, &a, blk);
+	ret = load_ag_hdr(db, agno, true, blk);
+	if (!ret)
+		ret = kvfs_agf_from_disk(&db->g, agno, blk, &a);
 	if (!ret)
 		ret = kvfs_btree_walk(db->dev, &db->g, &kvfs_bnobt_ops, agno,
 				      kvfs_agb_to_fsb(&db->g, agno, a.bno_root),
@@ -252,17 +469,70 @@ static int cmd_freesp(struct db *db, int argc, char **argv)
 	return 0;
 }
 
-static void print_ts(const char *name, const struct kvfs_timestamp *t)
+static const struct field inode_fields[] = {
+	FLD(kvfs_dinode, "mode", mode, F_OCT16),
+	FLD(kvfs_dinode, "version", version, F_U8),
+	FLD(kvfs_dinode, "format", dformat, F_FORMAT),
+	FLD(kvfs_dinode, "nlink", nlink, F_U32),
+	FLD(kvfs_dinode, "uid", uid, F_U32),
+	FLD(kvfs_dinode, "gid", gid, F_U32),
+	FLD(kvfs_dinode, "size", size, F_U64),
+	FLD(kvfs_dinode, "nblocks", nblocks, F_U64),
+	FLD(kvfs_dinode, "atime", atime, F_TS),
+	FLD(kvfs_dinode, "mtime", mtime, F_TS),
+	FLD(kvfs_dinode, "ctime", ctime, F_TS),
+	FLD(kvfs_dinode, "crtime", crtime, F_TS),
+	FLD(kvfs_dinode, "generation", generation, F_U32),
+	FLD(kvfs_dinode, "flags", flags, F_HEX32),
+	FLD(kvfs_dinode, "nextents", nextents, F_U32),
+	FLD(kvfs_dinode, "forkoff", forkoff, F_U16),
+	FLD(kvfs_dinode, "aformat", aformat, F_FORMAT),
+	FLD(kvfs_dinode, "anextents", anextents, F_U32),
+	FLD(kvfs_dinode, "next_unlinked", next_unlinked, F_NULLAG),
+	FLD(kvfs_dinode, "rdev", rdev, F_U64),
+};
+
+/* An extent list or btree root of a fork; prefix names its lines. */
+static void print_fork(const uint8_t *fork, uint32_t size, uint8_t fmt,
+		       uint32_t nextents, const char *prefix)
 {
-	printf("%s = %" PRIu64 ".%09u\n", name,
-	       (uint64_t)kv_le64_to_cpu(t->sec), kv_le32_to_cpu(t->nsec));
+	if (fmt == KVFS_DFORK_EXTENTS) {
+		const struct kvfs_extent *x = (const void *)fork;
+
+		for (uint32_t i = 0; i < nextents; i++)
+			printf("%s[%u] = off %" PRIu64 " block %" PRIu64
+			       " len %u%s\n",
+			       prefix, i,
+			       (uint64_t)kv_le64_to_cpu(x[i].startoff),
+			       (uint64_t)kv_le64_to_cpu(x[i].startblock),
+			       kv_le32_to_cpu(x[i].blockcount),
+			       kv_le32_to_cpu(x[i].flags) & KVFS_EXT_UNWRITTEN ?
+				       " unwritten" :
+				       "");
+	} else if (fmt == KVFS_DFORK_BTREE) {
+		const struct kvfs_bmdr_block *rb = (const void *)fork;
+		uint32_t n = kv_le16_to_cpu(rb->numrecs);
+
+		printf("%s_root = level %u numrecs %u\n", prefix,
+		       kv_le16_to_cpu(rb->level), n);
+		for (uint32_t i = 0; i < n; i++)
+			printf("%s_key[%u] = off %" PRIu64 " child %" PRIu64
+			       "\n",
+			       prefix, i,
+			       (uint64_t)kv_le64_to_cpu(
+				       kvfs_bmdr_key(fork, i)->startoff),
+			       (uint64_t)kv_le64_to_cpu(
+				       *kvfs_bmdr_ptr(fork, size, i)));
+	}
 }
 
 static int cmd_inode(struct db *db, int argc, char **argv)
 {
 	const struct kvfs_geom *g = &db->g;
 	const struct kvfs_dinode *d;
+	const uint8_t *fork;
 	uint64_t ino, fsb;
+	uint32_t dsize;
 	uint8_t *blk;
 	int ret;
 
@@ -277,6 +547,7 @@ static int cmd_inode(struct db *db, int argc, char **argv)
 		return -ENOMEM;
 	fsb = kvfs_ino_to_fsb(g, ino);
 	d = (const void *)(blk + kvfs_ino_to_offset(g, ino));
+	fork = (const uint8_t *)d + KVFS_DINODE_CORE_SIZE;
 	ret = read_blk(db, fsb, blk);
 	if (!ret)
 		ret = kvfs_dinode_verify(d, g, ino);
@@ -284,26 +555,8 @@ static int cmd_inode(struct db *db, int argc, char **argv)
 		goto out;
 	print_hdr(d, g->inodesize);
 	printf("ino = %" PRIu64 "\n", ino);
-	printf("mode = 0%o\n", kv_le16_to_cpu(d->mode));
-	printf("version = %u\n", d->version);
-	printf("format = %s\n", d->dformat == KVFS_DFORK_INLINE	 ? "inline" :
-				d->dformat == KVFS_DFORK_EXTENTS ? "extents" :
-								   "btree");
-	printf("nlink = %u\n", kv_le32_to_cpu(d->nlink));
-	printf("uid = %u\n", kv_le32_to_cpu(d->uid));
-	printf("gid = %u\n", kv_le32_to_cpu(d->gid));
-	printf("size = %" PRIu64 "\n", (uint64_t)kv_le64_to_cpu(d->size));
-	printf("nblocks = %" PRIu64 "\n", (uint64_t)kv_le64_to_cpu(d->nblocks));
-	print_ts("atime", &d->atime);
-	print_ts("mtime", &d->mtime);
-	print_ts("ctime", &d->ctime);
-	print_ts("crtime", &d->crtime);
-	printf("generation = %u\n", kv_le32_to_cpu(d->generation));
-	printf("flags = 0x%x\n", kv_le32_to_cpu(d->flags));
-	printf("nextents = %u\n", kv_le32_to_cpu(d->nextents));
-	printf("forkoff = %u\n", kv_le16_to_cpu(d->forkoff));
-	printf("next_unlinked = %" PRIu64 "\n",
-	       (uint64_t)kv_le64_to_cpu(d->next_unlinked));
+	print_fields(d, inode_fields, NFIELDS(inode_fields));
+	dsize = kvfs_dinode_dfork_size(g, d);
 	if (d->dformat == KVFS_DFORK_INLINE &&
 	    S_ISDIR(kv_le16_to_cpu(d->mode))) {
 		const struct kvfs_dir_sf_ent *e;
@@ -315,21 +568,13 @@ static int cmd_inode(struct db *db, int argc, char **argv)
 			       i, kv_le32_to_cpu(e->cookie),
 			       (uint64_t)kv_le64_to_cpu(e->ino), e->ftype,
 			       e->namelen, (const char *)e->name);
-	} else if (d->dformat == KVFS_DFORK_EXTENTS) {
-		const struct kvfs_extent *x =
-			(const void *)((const uint8_t *)d +
-				       KVFS_DINODE_CORE_SIZE);
-
-		for (uint32_t i = 0; i < kv_le32_to_cpu(d->nextents); i++)
-			printf("extent[%u] = off %" PRIu64 " block %" PRIu64
-			       " len %u%s\n",
-			       i, (uint64_t)kv_le64_to_cpu(x[i].startoff),
-			       (uint64_t)kv_le64_to_cpu(x[i].startblock),
-			       kv_le32_to_cpu(x[i].blockcount),
-			       kv_le32_to_cpu(x[i].flags) & KVFS_EXT_UNWRITTEN ?
-				       " unwritten" :
-				       "");
+	} else {
+		print_fork(fork, dsize, d->dformat, kv_le32_to_cpu(d->nextents),
+			   "extent");
 	}
+	if (kv_le16_to_cpu(d->forkoff))
+		print_fork(fork + dsize, kvfs_dinode_afork_size(g, d),
+			   d->aformat, kv_le32_to_cpu(d->anextents), "aextent");
 out:
 	kvfree(blk);
 	return ret;
@@ -361,7 +606,8 @@ static void hexdump(const uint8_t *p, size_t len)
 
 static bool known_magic(uint32_t m)
 {
-	return m == KVFS_SB_MAGIC || m == KVFS_AGH_MAGIC ||
+	return m == KVFS_SB_MAGIC || m == KVFS_AGF_MAGIC ||
+	       m == KVFS_AGI_MAGIC || m == KVFS_AGFL_MAGIC ||
 	       m == KVFS_BNOBT_MAGIC || m == KVFS_CNTBT_MAGIC ||
 	       m == KVFS_INOBT_MAGIC || m == KVFS_BMBT_MAGIC;
 }
@@ -401,10 +647,10 @@ static int cmd_block(struct db *db, int argc, char **argv)
 		printf("no kvfs block header\n");
 	hexdump(blk, g->blocksize);
 	if (known_magic(kv_le32_to_cpu(h->magic)))
-		ret = kvfs_blkhdr_verify(blk, g->blocksize,
-					 kv_le32_to_cpu(h->magic), fsb,
-					 kv_le64_to_cpu(h->owner),
-					 db->sb_ok ? g->uuid : NULL, "block");
+		ret = kvfs_blkhdr_verify(
+			blk, g->blocksize, kv_le32_to_cpu(h->magic), fsb,
+			kv_le64_to_cpu(h->owner),
+			db->sb_ok ? g->meta_uuid : NULL, "block");
 out:
 	kvfree(blk);
 	return ret;
@@ -433,8 +679,12 @@ static int cmd_help(struct db *db, int argc, char **argv);
 static const struct db_cmd db_cmds[] = {
 	{ "sb", "[AG]", "decode and verify a superblock (default AG 0)", 0, 1,
 	  false, cmd_sb },
-	{ "ag", "AG", "decode and verify an AG header and its counters", 1, 1,
-	  false, cmd_ag },
+	{ "ag", "AG", "decode and verify an AG's free-space and inode headers",
+	  1, 1, false, cmd_ag },
+	{ "agi", "AG", "decode and verify an AG's inode header", 1, 1, false,
+	  cmd_agi },
+	{ "agfl", "AG", "decode and verify an AG's reserve list", 1, 1, false,
+	  cmd_agfl },
 	{ "freesp", "AG [-v]",
 	  "free extents of an AG (-v: list them), from its by-block tree", 1, 2,
 	  false, cmd_freesp },
@@ -465,6 +715,16 @@ static int cmd_help(struct db *db, int argc, char **argv)
 	(void)argv;
 	usage(stdout);
 	return 0;
+}
+
+/* The library records what its verifiers find; kvfs-db prints it. */
+static void print_report(const struct kvfs_report *r, void *priv)
+{
+	char line[320];
+
+	(void)priv;
+	kvfs_report_format(r, line, sizeof(line));
+	fprintf(stderr, "kvfs: %s\n", line);
 }
 
 /* Open the target and read its superblock (or fall back to raw access). */
@@ -535,6 +795,7 @@ int main(int argc, char **argv)
 			strerror(-ret));
 		return 1;
 	}
+	kvfs_report_set_sink(print_report, NULL);
 	ret = db_open(&db, argv[1], c->raw_ok);
 	if (!ret) {
 		ret = c->fn(&db, nargs, argv + 3);

@@ -279,16 +279,16 @@ static int find_free_blocks(void)
 	int err;
 
 	for (agno = geom.agcount; agno-- > 0;) {
-		struct kvfs_ag_info agi;
+		struct kvfs_agf_info agi;
 		struct kv_buf *bp;
 		unsigned i, n;
 
 		err = kv_buf_read(bc,
-				  kvfs_agb_to_fsb(&geom, agno, KVFS_AGH_AGBNO),
-				  1, &kvfs_agh_buf_ops, &bp);
+				  kvfs_agb_to_fsb(&geom, agno, KVFS_AGF_AGBNO),
+				  1, &kvfs_agf_buf_ops, &bp);
 		if (err)
 			return kv_err("read AG header", err);
-		err = kvfs_agh_from_disk(&geom, agno, bp->b_addr, &agi);
+		err = kvfs_agf_from_disk(&geom, agno, bp->b_addr, &agi);
 		kv_buf_rele(bp);
 		if (err)
 			return kv_err("decode AG header", err);

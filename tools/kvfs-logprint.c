@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/blkhdr.h"
 #include "fs/buf_item.h"
 #include "fs/dev.h"
 #include "fs/log_io.h"
@@ -219,6 +220,16 @@ static void usage(FILE *f)
 		LP_DUMP_BYTES);
 }
 
+/* The library records what its verifiers find; the tool prints it. */
+static void print_report(const struct kvfs_report *r, void *priv)
+{
+	char line[320];
+
+	(void)priv;
+	kvfs_report_format(r, line, sizeof(line));
+	fprintf(stderr, "kvfs: %s\n", line);
+}
+
 static int logprint(struct lp *lp)
 {
 	struct kvfs_log_io lio;
@@ -232,6 +243,7 @@ static int logprint(struct lp *lp)
 			strerror(-ret));
 		return ret;
 	}
+	kvfs_report_set_sink(print_report, NULL);
 	ret = kvfs_sb_read(dev, &g);
 	if (ret == -ENODATA)
 		fprintf(stderr, "kvfs-logprint: %s: no kvfs superblock\n",

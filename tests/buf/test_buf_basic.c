@@ -147,7 +147,7 @@ static void test_verify_failures(void)
 	/* verify_write refuses to write a corrupt buffer */
 	CHECK_EQ(kv_buf_read(bc, 40, 1, &tb_ops, &bp), 0);
 	kv_buf_lock(bp);
-	((struct kvfs_blk_hdr *)bp->b_addr)->magic = 0;
+	((struct kvfs_blk_hdr *)bp->b_addr)->magic = kv_cpu_to_le32(0);
 	kv_buf_mark_dirty(bp);
 	CHECK_EQ(kv_buf_write(bp), -EUCLEAN);
 	CHECK(kv_buf_is_dirty(bp));

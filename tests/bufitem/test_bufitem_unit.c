@@ -262,7 +262,7 @@ static void test_describe(void)
 		h->flags = kv_cpu_to_le16(KVFS_BLF_CANCEL);
 		CHECK_EQ(kvfs_bli_describe(d, sizeof(d), out, sizeof(out)),
 			 -EUCLEAN);
-		h->flags = 0;
+		h->flags = kv_cpu_to_le16(0);
 	}
 
 	/* malformed */
@@ -273,13 +273,13 @@ static void test_describe(void)
 	CHECK_EQ(kvfs_bli_describe(d, 8, out, sizeof(out)), -EUCLEAN);
 	h->flags = kv_cpu_to_le16(2);
 	CHECK_EQ(kvfs_bli_describe(d, sizeof(d), out, sizeof(out)), -EUCLEAN);
-	h->flags = 0;
-	h->map_words = 0;
+	h->flags = kv_cpu_to_le16(0);
+	h->map_words = kv_cpu_to_le16(0);
 	CHECK_EQ(kvfs_bli_describe(d, sizeof(d), out, sizeof(out)), -EUCLEAN);
 	h->map_words = kv_cpu_to_le16(KVFS_BLI_MAP_WORDS + 1);
 	CHECK_EQ(kvfs_bli_describe(d, sizeof(d), out, sizeof(out)), -EUCLEAN);
 	h->map_words = kv_cpu_to_le16(1);
-	h->nblks = 0;
+	h->nblks = kv_cpu_to_le32(0);
 	CHECK_EQ(kvfs_bli_describe(d, sizeof(d), out, sizeof(out)), -EUCLEAN);
 }
 

@@ -37,10 +37,15 @@ roundtrip() {
 	expect_eq "$(get state)" clean "$name state"
 	expect_eq "$(get inodesize)" 512 "$name inodesize"
 	expect_eq "$(get features_incompat)" 0x0 "$name incompat"
-	local root lpf icount ifree fdb logstart logb
+	expect_eq "$(get meta_uuid)" "$UUID" "$name meta_uuid"
+	expect_eq "$(get features_log_incompat)" 0x0 "$name log_incompat"
+	local root lpf icount ifree fdb logstart logb agfl_min over
 	root=$(get rootino) lpf=$(get lpfino) icount=$(get icount)
 	ifree=$(get ifree) fdb=$(get fdblocks) logstart=$(get logstart)
-	logb=$(get logblocks)
+	logb=$(get logblocks) agfl_min=$(get agfl_min)
+	# sb, AGF, AGI, AGFL, three roots, then the reserve list's blocks
+	over=$((7 + agfl_min))
+	[ "$agfl_min" -ge 4 ] || fail "$name: reserve list of $agfl_min"
 	expect_eq "$lpf" $((root + 1)) "$name lpfino"
 	expect_eq "$ifree" $((icount - 2)) "$name ifree"
 	[ $((logb * bs)) -ge $((4 * MIB)) ] || fail "$name: log < 4 MiB"
@@ -65,9 +70,20 @@ roundtrip() {
 		if ((ag < agcount - 1)); then
 			expect_eq "$len" "$agblocks" "$name ag $ag length"
 		fi
-		expect_eq "$(agf bno_root)" 2 "$name bno_root"
-		expect_eq "$(agf cnt_root)" 3 "$name cnt_root"
-		expect_eq "$(agf ino_root)" 4 "$name ino_root"
+		expect_eq "$(agf bno_root)" 4 "$name bno_root"
+		expect_eq "$(agf cnt_root)" 5 "$name cnt_root"
+		expect_eq "$(agf ino_root)" 6 "$name ino_root"
+		expect_eq "$(agf btreeblks)" 2 "$name btreeblks"
+		expect_eq "$(agf flcount)" "$agfl_min" "$name flcount"
+		"$DB" "$img" agi $ag >"$T/agi" || fail "$name: agi $ag"
+		grep -qx "blkno = $((ag * agblocks + 2))" "$T/agi" ||
+			fail "$name: agi $ag blkno"
+		grep -q '^unlinked' "$T/agi" && fail "$name: agi $ag unlinked"
+		"$DB" "$img" agfl $ag >"$T/agfl" || fail "$name: agfl $ag"
+		expect_eq "$(grep -c '^bno\[' "$T/agfl")" "$agfl_min" \
+			"$name agfl $ag entries"
+		expect_eq "$(awk -F' = ' '/^bno\[0\]/{print $2}' "$T/agfl")" 7 \
+			"$name agfl $ag first entry"
 		sum_len=$((sum_len + len))
 		sum_free=$((sum_free + $(agf freeblks)))
 		sum_icount=$((sum_icount + $(agf icount)))
@@ -80,7 +96,7 @@ roundtrip() {
 		if ((ag > 0)); then
 			# one free extent: everything after the headers
 			expect_eq "$(grep '^extent' "$T/fs")" \
-				"extent 5 $((len - 5))" "$name ag $ag extent"
+				"extent $over $((len - over))" "$name ag $ag extent"
 		else
 			# the log is not free space
 			awk -v s=$logstart -v e=$((logstart + logb)) \
@@ -95,10 +111,10 @@ roundtrip() {
 	expect_eq "$sum_free" "$fdb" "$name sum of free blocks"
 	expect_eq "$sum_icount" "$icount" "$name sum of inodes"
 	expect_eq "$sum_ifree" "$ifree" "$name sum of free inodes"
-	# used = AG headers + first inode chunk + log
+	# used = AG headers, roots and reserve lists + first inode chunk + log
 	local chunk_blocks=$(((icount * 512 + bs - 1) / bs))
 	expect_eq $((dblocks - fdb)) \
-		$((agcount * 5 + chunk_blocks + logb)) "$name used blocks"
+		$((agcount * over + chunk_blocks + logb)) "$name used blocks"
 
 	# root directory and lost+found
 	"$DB" "$img" inode "$root" >"$T/root" || fail "$name: inode root"
@@ -124,7 +140,7 @@ roundtrip() {
 		/dev/zero || fail "$name: log region not zero"
 
 	"$DB" "$img" check-crc >"$T/chk" || fail "$name: check-crc failed"
-	grep -q "^checked $agcount superblocks, $agcount AG headers, $((3 * agcount)) tree blocks" \
+	grep -q "^checked $agcount superblocks, $((3 * agcount)) AG headers, $((3 * agcount)) tree blocks" \
 		"$T/chk" || fail "$name: check-crc counts: $(cat "$T/chk")"
 	echo "ok $name"
 }

@@ -42,6 +42,7 @@ static void geom_for(uint64_t size, uint32_t bs, uint32_t agcount,
 			(unsigned long long)size, bs, agcount, err);
 	CHECK_EQ(ret, 0);
 	memcpy(g->uuid, test_uuid, 16);
+	memcpy(g->meta_uuid, test_uuid, 16);
 }
 
 static int geom_err(uint64_t size, uint32_t bs, uint32_t agcount,
@@ -155,7 +156,7 @@ static void test_ino_math(void)
 
 	geom_for(10 * GIB, 2048, 5, 0, 0, &g);
 	for (uint32_t agno = 0; agno < g.agcount; agno++)
-		for (uint32_t agbno = KVFS_AG_FIRST_FREE;
+		for (uint32_t agbno = KVFS_AG_HDR_BLOCKS;
 		     agbno < kvfs_ag_length(&g, agno); agbno += 9973)
 			for (uint32_t i = 0; i < g.inopblock; i++) {
 				uint32_t agino =
@@ -199,19 +200,32 @@ static int verify_sb(const void *blk)
 {
 	struct kvfs_geom out;
 
-	return kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.uuid, &out);
+	return kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.meta_uuid, &out);
 }
 
-static int verify_agh(const void *blk)
+static int verify_agf(const void *blk)
 {
-	struct kvfs_ag_info a;
+	struct kvfs_agf_info a;
 
-	return kvfs_agh_from_disk(&cur, 1, blk, &a);
+	return kvfs_agf_from_disk(&cur, 1, blk, &a);
+}
+
+static int verify_agi(const void *blk)
+{
+	struct kvfs_agi_info a;
+
+	return kvfs_agi_from_disk(&cur, 1, blk, &a);
 }
 
 static int verify_bno(const void *blk)
 {
 	return kvfs_btree_verify_block(blk, &cur, &kvfs_bnobt_ops,
+				       kvfs_agb_to_fsb(&cur, 1, 9), 1, 0);
+}
+
+static int verify_inobt(const void *blk)
+{
+	return kvfs_btree_verify_block(blk, &cur, &kvfs_inobt_ops,
 				       kvfs_agb_to_fsb(&cur, 1, 9), 1, 0);
 }
 
@@ -230,14 +244,20 @@ static int reseal_verify(uint8_t *blk, size_t len, int (*verify)(const void *))
 static void test_structures(void)
 {
 	struct kvfs_geom out;
-	struct kvfs_ag_info a = {
+	struct kvfs_agf_info a = {
 		.agno = 1,
-		.bno_root = 2,
-		.cnt_root = 3,
-		.ino_root = 4,
+		.bno_root = 4,
+		.cnt_root = 5,
 		.freeblks = 100,
 		.longest = 60,
 		.free_extents = 2,
+		.btreeblks = 2,
+		.fllast = 3,
+		.flcount = 8,
+	};
+	struct kvfs_agi_info ai = {
+		.agno = 1,
+		.ino_root = 6,
 		.icount = 128,
 		.ifree = 7,
 		.newino = 64,
@@ -248,6 +268,8 @@ static void test_structures(void)
 	uint8_t *blk;
 
 	geom_for(1 * GIB, 4096, 4, 0, 0, &cur);
+	/* a user UUID changed after mkfs: headers keep the metadata UUID */
+	cur.uuid[0] ^= 0xff;
 	snprintf(cur.label, sizeof(cur.label), "unit-label");
 	cur.ctime_sec = 1234567;
 	blk = kvmalloc(cur.blocksize, 0);
@@ -256,11 +278,12 @@ static void test_structures(void)
 	/* superblock: round trip of every field */
 	kvfs_sb_to_disk(&cur, 1, blk);
 	CHECK_EQ(verify_sb(blk), 0);
-	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.uuid, &out), 0);
+	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.meta_uuid, &out),
+		 0);
 	CHECK(!memcmp(&out, &cur, sizeof(out)));
 	flip_all(blk, cur.blocksize, verify_sb);
 	kvfs_sb_to_disk(&cur, 1, blk);
-	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 2, cur.uuid, &out),
+	CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 2, cur.meta_uuid, &out),
 		 -EUCLEAN); /* copy read from the wrong AG */
 	((struct kvfs_dsb *)blk)->agcount = kv_cpu_to_le32(0);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
@@ -268,7 +291,7 @@ static void test_structures(void)
 	((struct kvfs_dsb *)blk)->logblocks = kv_cpu_to_le32(1);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
 	kvfs_sb_to_disk(&cur, 1, blk);
-	((struct kvfs_dsb *)blk)->hdr.magic = kv_cpu_to_le32(KVFS_AGH_MAGIC);
+	((struct kvfs_dsb *)blk)->hdr.magic = kv_cpu_to_le32(KVFS_AGF_MAGIC);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
 	kvfs_sb_to_disk(&cur, 1, blk);
 	blk[cur.blocksize - 1] = 1;
@@ -289,27 +312,112 @@ static void test_structures(void)
 	out.feat_ro_compat = 0x1;
 	CHECK_EQ(kvfs_sb_check_features(&out, false), -EROFS);
 	CHECK_EQ(kvfs_sb_check_features(&out, true), 0);
-	out.feat_incompat = 0x1;
+	out.feat_incompat = 0x2;
 	CHECK_EQ(kvfs_sb_check_features(&out, true), -EOPNOTSUPP);
-
-	/* AG header */
-	a.length = kvfs_ag_length(&cur, 1);
-	kvfs_agh_to_disk(&cur, &a, blk);
+	CHECK(strstr(kvfs_report_last()->msg, "0x2"));
+	/* needs-repair: readable by inspectors, never mounted */
+	out = cur;
+	out.feat_incompat = KVFS_FEAT_INCOMPAT_NEEDSREPAIR;
+	CHECK_EQ(kvfs_sb_check_features(&out, false), 0);
+	CHECK_EQ(kvfs_sb_check_mount(&out, true), -EUCLEAN);
+	out.feat_incompat = 0;
+	CHECK_EQ(kvfs_sb_check_mount(&out, false), 0);
+	/* an unknown log-incompat bit refuses only a log to replay */
+	out.feat_log_incompat = 0x4;
+	CHECK_EQ(kvfs_sb_check_mount(&out, false), 0);
+	out.state = KVFS_STATE_DIRTY;
+	CHECK_EQ(kvfs_sb_check_mount(&out, true), -EOPNOTSUPP);
+	/* both survive a round trip */
+	out.feat_incompat = KVFS_FEAT_INCOMPAT_NEEDSREPAIR;
+	kvfs_sb_to_disk(&out, 1, blk);
 	{
-		struct kvfs_ag_info b;
+		struct kvfs_geom back;
 
-		CHECK_EQ(kvfs_agh_from_disk(&cur, 1, blk, &b), 0);
+		CHECK_EQ(kvfs_sb_from_disk(blk, cur.blocksize, 1, cur.meta_uuid,
+					   &back),
+			 0);
+		CHECK_EQ(back.feat_log_incompat, 0x4);
+		CHECK_EQ(back.feat_incompat, KVFS_FEAT_INCOMPAT_NEEDSREPAIR);
+		CHECK(memcmp(back.uuid, back.meta_uuid, 16));
+	}
+	/* a block of another filesystem (other metadata UUID) is refused */
+	kvfs_sb_to_disk(&cur, 1, blk);
+	((struct kvfs_dsb *)blk)->hdr.uuid[3] ^= 1;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_sb), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "metadata UUID"));
+
+	/* AG free-space header */
+	a.length = kvfs_ag_length(&cur, 1);
+	a.flfirst = cur.agfl_size - 4;
+	kvfs_agf_to_disk(&cur, &a, blk);
+	{
+		struct kvfs_agf_info b;
+
+		CHECK_EQ(kvfs_agf_from_disk(&cur, 1, blk, &b), 0);
 		CHECK(!memcmp(&a, &b, sizeof(a)));
 	}
-	flip_all(blk, cur.blocksize, verify_agh);
-	((struct kvfs_agh *)blk)->ifree = kv_cpu_to_le32(200);
-	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agh), -EUCLEAN);
-	kvfs_agh_to_disk(&cur, &a, blk);
-	((struct kvfs_agh *)blk)->length = kv_cpu_to_le32(a.length + 1);
-	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agh), -EUCLEAN);
-	kvfs_agh_to_disk(&cur, &a, blk);
-	((struct kvfs_agh *)blk)->hdr.blkno = kv_cpu_to_le64(5);
-	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agh), -EUCLEAN);
+	flip_all(blk, cur.blocksize, verify_agf);
+	((struct kvfs_agf *)blk)->longest = kv_cpu_to_le32(200);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	kvfs_agf_to_disk(&cur, &a, blk);
+	((struct kvfs_agf *)blk)->length = kv_cpu_to_le32(a.length + 1);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	kvfs_agf_to_disk(&cur, &a, blk);
+	((struct kvfs_agf *)blk)->hdr.blkno = kv_cpu_to_le64(5);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	/* the reserve list window: 8 entries wrapping to entry 3 */
+	kvfs_agf_to_disk(&cur, &a, blk);
+	((struct kvfs_agf *)blk)->flcount = kv_cpu_to_le32(7);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	((struct kvfs_agf *)blk)->flcount = kv_cpu_to_le32(8);
+	((struct kvfs_agf *)blk)->flfirst = kv_cpu_to_le32(cur.agfl_size);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+	kvfs_agf_to_disk(&cur, &a, blk);
+	((struct kvfs_agf *)blk)->bno_root = kv_cpu_to_le32(KVFS_AGFL_AGBNO);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agf), -EUCLEAN);
+
+	/* AG inode header, with its unlinked buckets */
+	ai.length = a.length;
+	for (unsigned i = 0; i < KVFS_AGI_UNLINKED_BUCKETS; i++)
+		ai.unlinked[i] = KVFS_NULLAGINO;
+	ai.unlinked[5] = 64 * 7 + 5;
+	kvfs_agi_to_disk(&cur, &ai, blk);
+	{
+		struct kvfs_agi_info b;
+
+		CHECK_EQ(kvfs_agi_from_disk(&cur, 1, blk, &b), 0);
+		CHECK(!memcmp(&ai, &b, sizeof(ai)));
+	}
+	flip_all(blk, cur.blocksize, verify_agi);
+	((struct kvfs_agi *)blk)->ifree = kv_cpu_to_le32(200);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agi), -EUCLEAN);
+	kvfs_agi_to_disk(&cur, &ai, blk);
+	/* an inode in the wrong bucket */
+	((struct kvfs_agi *)blk)->unlinked[6] = kv_cpu_to_le32(64 * 7 + 5);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agi), -EUCLEAN);
+	kvfs_agi_to_disk(&cur, &ai, blk);
+	/* an unlinked inode in the AG headers */
+	((struct kvfs_agi *)blk)->unlinked[1] = kv_cpu_to_le32(1);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_agi), -EUCLEAN);
+
+	/* reserve list: entries in the AG past its headers, or null */
+	{
+		uint32_t bno[3] = { 7, 8, 9 };
+
+		kvfs_agfl_to_disk(&cur, 1, bno, 3, blk);
+		CHECK_EQ(kvfs_agfl_verify(&cur, 1, blk), 0);
+		CHECK_EQ(kvfs_agfl_entry(blk, 2), 9);
+		CHECK_EQ(kvfs_agfl_entry(blk, 3), KVFS_NULLAGBLOCK);
+		bno[1] = KVFS_AGI_AGBNO;
+		kvfs_agfl_to_disk(&cur, 1, bno, 3, blk);
+		CHECK_EQ(kvfs_agfl_verify(&cur, 1, blk), -EUCLEAN);
+		bno[1] = a.length;
+		kvfs_agfl_to_disk(&cur, 1, bno, 3, blk);
+		CHECK_EQ(kvfs_agfl_verify(&cur, 1, blk), -EUCLEAN);
+		CHECK_EQ(kvfs_report_last()->blkno,
+			 kvfs_agb_to_fsb(&cur, 1, KVFS_AGFL_AGBNO));
+		CHECK(strstr(kvfs_report_last()->msg, "entry 1"));
+	}
 
 	/* B+tree leaf: order, overlap, range */
 	kvfs_btree_init_block(blk, &cur, &kvfs_bnobt_ops,
@@ -332,7 +440,7 @@ static void test_structures(void)
 	r[0].startblock = kv_cpu_to_le32(2);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
 	r[0].startblock = kv_cpu_to_le32(10);
-	r[0].blockcount = 0;
+	r[0].blockcount = kv_cpu_to_le32(0);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
 	r[0].blockcount = kv_cpu_to_le32(5);
 	bb->numrecs = kv_cpu_to_le16(1000);
@@ -343,7 +451,7 @@ static void test_structures(void)
 	bb->leftsib = kv_cpu_to_le64(KVFS_NULLBLOCK);
 	bb->level = kv_cpu_to_le16(1);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), -EUCLEAN);
-	bb->level = 0;
+	bb->level = kv_cpu_to_le16(0);
 	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_bno), 0);
 
 	/* inodes and the short-form directory */
@@ -398,7 +506,7 @@ static void test_structures(void)
 	d->mode = kv_cpu_to_le16(S_IFDIR | 0755);
 	d->mtime.nsec = kv_cpu_to_le32(1000000000);
 	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
-	d->mtime.nsec = 0;
+	d->mtime.nsec = kv_cpu_to_le32(0);
 	d->hdr.owner = kv_cpu_to_le64(cur.lpfino);
 	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
 	d->hdr.owner = kv_cpu_to_le64(cur.rootino);
@@ -406,6 +514,253 @@ static void test_structures(void)
 	/* a free inode with links is nonsense */
 	kvfs_dinode_init(blk, &cur, cur.rootino, 0, 1, 0, 0, 0, 0, 0);
 	CHECK_EQ(reseal_verify(blk, cur.inodesize, verify_ino), -EUCLEAN);
+	kvfree(blk);
+}
+
+/* Reseal inode blk and run the full inode verifier on it. */
+static int ino_verdict(uint8_t *blk)
+{
+	return reseal_verify(blk, cur.inodesize, verify_ino);
+}
+
+static void set_ext(struct kvfs_extent *x, uint64_t off, uint64_t bno,
+		    uint32_t len)
+{
+	x->startoff = kv_cpu_to_le64(off);
+	x->startblock = kv_cpu_to_le64(bno);
+	x->blockcount = kv_cpu_to_le32(len);
+	x->flags = kv_cpu_to_le32(0);
+}
+
+/* A regular file with two extents in AG 1. */
+static void reg_inode(uint8_t *blk, struct kvfs_extent **x)
+{
+	struct kvfs_dinode *d = (void *)blk;
+	uint64_t ag1 = kvfs_agb_to_fsb(&cur, 1, 0);
+
+	kvfs_dinode_init(blk, &cur, cur.rootino, S_IFREG | 0644, 1, 0, 0, 1, 0,
+			 0);
+	*x = (void *)kvfs_dinode_dfork(blk);
+	set_ext(&(*x)[0], 0, ag1 + 100, 10);
+	set_ext(&(*x)[1], 20, ag1 + 200, 10);
+	d->nextents = kv_cpu_to_le32(2);
+}
+
+/*
+ * The full inode verifier refuses each kind of damage it used to accept:
+ * unknown flags and fork formats, a garbage btree fork, extents crossing an
+ * AG or covering its headers, offsets wrapping 2^64; and accepts what the
+ * new format allows (times before 1970, device numbers, an attr fork).
+ */
+static void test_inode_verifier(void)
+{
+	uint64_t agb = cur.agblocks, maxoff;
+	struct kvfs_extent *x;
+	struct kvfs_dinode *d;
+	uint8_t *blk, *fork;
+
+	geom_for(1 * GIB, 4096, 4, 0, 0, &cur);
+	maxoff = kvfs_max_fileoff_blocks(&cur);
+	CHECK_EQ(maxoff, 1ULL << 51);
+	CHECK(maxoff << cur.blocklog >= 16ULL << 40); /* at least 16 TiB */
+	agb = cur.agblocks;
+	blk = kvmalloc(cur.inodesize, 0);
+	CHECK(blk);
+	d = (void *)blk;
+	fork = kvfs_dinode_dfork(blk);
+
+	reg_inode(blk, &x);
+	CHECK_EQ(ino_verdict(blk), 0);
+	/* unknown flag bits */
+	d->flags = kv_cpu_to_le32(KVFS_DIFLAG_ALL + 1);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "flags"));
+	CHECK_EQ(kvfs_report_last()->ino, cur.rootino);
+	CHECK_EQ(kvfs_report_last()->blkno, kvfs_ino_to_fsb(&cur, cur.rootino));
+	d->flags = kv_cpu_to_le32(KVFS_DIFLAG_APPEND);
+	CHECK_EQ(ino_verdict(blk), 0);
+	/* unknown data fork formats, and inline data on a regular file */
+	d->dformat = 4;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "data fork format"));
+	d->dformat = 0;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->dformat = KVFS_DFORK_INLINE;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->dformat = KVFS_DFORK_EXTENTS;
+	/* attribute fork: format must be known, and absent without a fork */
+	d->forkoff = kv_cpu_to_le16(16);
+	d->aformat = KVFS_DFORK_EXTENTS;
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->aformat = 9;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "attribute fork format"));
+	d->aformat = KVFS_DFORK_INLINE;
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "attribute fork format"));
+	d->aformat = KVFS_DFORK_EXTENTS;
+	d->anextents = kv_cpu_to_le32(1);
+	set_ext((void *)(fork + 128), 0, agb + 300, 1);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->forkoff = kv_cpu_to_le16(0);
+	memset(fork + 128, 0, sizeof(*x));
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN); /* aformat without a fork */
+	d->aformat = 0;
+	d->anextents = kv_cpu_to_le32(0);
+	CHECK_EQ(ino_verdict(blk), 0);
+
+	/* an extent crossing from AG 1 into AG 2 */
+	set_ext(&x[1], 20, 2 * agb - 2, 5);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "crosses an AG"));
+	set_ext(&x[1], 20, 2 * agb - 5, 5);
+	CHECK_EQ(ino_verdict(blk), 0);
+	/* an extent over AG 2's headers (its reserve list block) */
+	set_ext(&x[1], 20, 2 * agb + KVFS_AGFL_AGBNO, 2);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "AG headers"));
+	/* an extent over the log */
+	set_ext(&x[1], 20, cur.logstart + 3, 2);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	/* offset + length wrapping 2^64, and past the largest offset */
+	set_ext(&x[1], UINT64_MAX - 1, agb + 200, 4);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	set_ext(&x[1], maxoff - 1, agb + 200, 2);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "largest file offset"));
+	set_ext(&x[1], maxoff - 1, agb + 200, 1);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->size = kv_cpu_to_le64(KVFS_MAX_FILE_OFFSET);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->size = kv_cpu_to_le64(KVFS_MAX_FILE_OFFSET + 1);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->size = kv_cpu_to_le64(0);
+
+	/* btree fork: a valid root, then garbage */
+	{
+		uint32_t fsz = kvfs_dinode_dfork_size(&cur, d);
+		struct kvfs_bmdr_block *rb = (void *)fork;
+		struct kvfs_bmbt_key *k = (void *)(fork + KVFS_BMDR_HDR_SIZE);
+		kv_le64 *p = (kv_le64 *)(fork + KVFS_BMDR_HDR_SIZE +
+					 kvfs_bmdr_maxrecs(fsz) * sizeof(*k));
+		unsigned seed = 7, refused = 0;
+
+		memset(fork, 0, fsz);
+		d->dformat = KVFS_DFORK_BTREE;
+		d->nextents = kv_cpu_to_le32(1000);
+		rb->level = kv_cpu_to_le16(1);
+		rb->numrecs = kv_cpu_to_le16(2);
+		k[0].startoff = kv_cpu_to_le64(0);
+		k[1].startoff = kv_cpu_to_le64(5000);
+		p[0] = kv_cpu_to_le64(agb + 400);
+		p[1] = kv_cpu_to_le64(3 * agb + 400);
+		CHECK_EQ(ino_verdict(blk), 0);
+		CHECK_EQ(kv_le64_to_cpu(*kvfs_bmdr_ptr(fork, fsz, 1)),
+			 3 * agb + 400);
+		p[1] = kv_cpu_to_le64(3 * agb + KVFS_AGI_AGBNO);
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		p[1] = kv_cpu_to_le64(cur.dblocks);
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		p[1] = kv_cpu_to_le64(3 * agb + 400);
+		k[1].startoff = kv_cpu_to_le64(0);
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		k[1].startoff = kv_cpu_to_le64(5000);
+		rb->level = kv_cpu_to_le16(0);
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		rb->level = kv_cpu_to_le16(1);
+		d->nextents = kv_cpu_to_le32(3); /* would fit as a list */
+		CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+		d->nextents = kv_cpu_to_le32(1000);
+		CHECK_EQ(ino_verdict(blk), 0);
+		/* random forks: refused, and never a crash */
+		for (int i = 0; i < 200; i++) {
+			for (uint32_t j = 0; j < fsz; j++)
+				fork[j] = (uint8_t)rand_r(&seed);
+			refused += ino_verdict(blk) == -EUCLEAN;
+		}
+		CHECK_EQ(refused, 200);
+	}
+
+	/* times before 1970; device numbers only on devices */
+	reg_inode(blk, &x);
+	d->mtime.sec = kv_cpu_to_le64((uint64_t)-86400);
+	CHECK_EQ(ino_verdict(blk), 0);
+	CHECK_EQ((int64_t)kv_le64_to_cpu(d->mtime.sec), -86400);
+	d->rdev = kv_cpu_to_le64(8ULL << 32 | 1);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	kvfs_dinode_init(blk, &cur, cur.rootino, S_IFBLK | 0600, 1, 0, 0, -1, 0,
+			 0);
+	d->rdev = kv_cpu_to_le64(8ULL << 32 | 1);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->nextents = kv_cpu_to_le32(1);
+	set_ext((void *)fork, 0, agb + 100, 1);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN); /* a device has no extents */
+
+	/* next_unlinked: an agino of this AG, never the inode itself */
+	reg_inode(blk, &x);
+	d->next_unlinked =
+		kv_cpu_to_le32(kvfs_ino_to_agino(&cur, cur.rootino) + 9);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->next_unlinked = kv_cpu_to_le32(kvfs_ino_to_agino(&cur, cur.rootino));
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	d->next_unlinked = kv_cpu_to_le32(1); /* in the AG headers */
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	kvfree(blk);
+}
+
+/* Sparse inode-chunk records: hole mask, count and free mask agree. */
+static void test_sparse_inobt(void)
+{
+	struct kvfs_inobt_rec *r;
+	uint8_t *blk;
+	uint64_t holes;
+
+	geom_for(1 * GIB, 4096, 4, 0, 0, &cur); /* 8 inodes a block */
+	blk = kvmalloc(cur.blocksize, 0);
+	CHECK(blk);
+	kvfs_btree_init_block(blk, &cur, &kvfs_inobt_ops,
+			      kvfs_agb_to_fsb(&cur, 1, 9), 1, 0, 1);
+	r = kvfs_btree_rec(blk, &kvfs_inobt_ops, 0);
+	/* blocks 2, 3 and 6 of the chunk are holes: 2 mask bits each */
+	holes = kvfs_inobt_holes(0x0cf0);
+	CHECK_EQ(holes, 0x0000ff00ffff0000ULL);
+	r->startino = kv_cpu_to_le32(kvfs_agbno_to_agino(&cur, 64));
+	r->holemask = kv_cpu_to_le16(0x30f0);
+	r->count = 40;
+	r->freemask = kv_cpu_to_le64(kvfs_inobt_holes(0x30f0) | 0x3);
+	r->freecount = 2;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), 0);
+	r->count = 64;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	r->count = 40;
+	r->freecount = 26; /* counted the holes as free inodes */
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	r->freecount = 2;
+	r->freemask = kv_cpu_to_le64(0x3); /* holes not marked free */
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	/* half a block as a hole */
+	r->holemask = kv_cpu_to_le16(0x10f0);
+	r->count = 44;
+	r->freemask = kv_cpu_to_le64(kvfs_inobt_holes(0x10f0) | 0x3);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "part of a block"));
+	/* the allocated inodes lie inside the AG */
+	r->startino = kv_cpu_to_le32(
+		kvfs_agbno_to_agino(&cur, kvfs_ag_length(&cur, 1) - 8));
+	r->holemask = kv_cpu_to_le16(0xff00);
+	r->count = 32;
+	r->freemask = kv_cpu_to_le64(~0ULL); /* all allocated inodes free */
+	r->freecount = 32;
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), 0);
+	r->startino = kv_cpu_to_le32(
+		kvfs_agbno_to_agino(&cur, kvfs_ag_length(&cur, 1)));
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "past the end"));
+	r->holemask = kv_cpu_to_le16(0xffff);
+	r->count = 0;
+	r->freecount = 0;
+	r->freemask = kv_cpu_to_le64(~0ULL);
+	CHECK_EQ(reseal_verify(blk, cur.blocksize, verify_inobt), -EUCLEAN);
 	kvfree(blk);
 }
 
@@ -519,7 +874,7 @@ static void test_mkfs_lib(void)
 		CHECK(!memcmp(&g, &rd, sizeof(g)));
 		CHECK_EQ(kvfs_check_fs(dev, &rd, &st), 0);
 		CHECK_EQ(st.sbs, g.agcount);
-		CHECK_EQ(st.aghs, g.agcount);
+		CHECK_EQ(st.aghs, 3 * g.agcount);
 		CHECK_EQ(st.tree_blocks, 3 * g.agcount);
 		CHECK_EQ(st.inodes, g.ialloc_inos);
 		/* the log is all zero */
@@ -649,12 +1004,10 @@ static void test_mkfs_crash(void)
  */
 static void test_fuzz(void)
 {
-	struct kvfs_ag_info a = { .agno = 1,
-				  .bno_root = 2,
-				  .cnt_root = 3,
-				  .ino_root = 4,
-				  .newino = 64 };
-	int (*verify[4])(const void *) = { verify_sb, verify_agh, verify_bno,
+	struct kvfs_agf_info a = {
+		.agno = 1, .bno_root = 4, .cnt_root = 5, .btreeblks = 2
+	};
+	int (*verify[4])(const void *) = { verify_sb, verify_agf, verify_bno,
 					   verify_ino };
 	unsigned seed = 12345, hits[4] = { 0 }, ok[4] = { 0 };
 	uint8_t *blk;
@@ -671,7 +1024,7 @@ static void test_fuzz(void)
 		if (type == 0) {
 			kvfs_sb_to_disk(&cur, 1, blk);
 		} else if (type == 1) {
-			kvfs_agh_to_disk(&cur, &a, blk);
+			kvfs_agf_to_disk(&cur, &a, blk);
 		} else if (type == 2) {
 			struct kvfs_alloc_rec *r;
 
@@ -711,6 +1064,8 @@ int main(void)
 	test_geometry();
 	test_ino_math();
 	test_structures();
+	test_inode_verifier();
+	test_sparse_inobt();
 	test_parse();
 	test_probe();
 	test_mkfs_lib();

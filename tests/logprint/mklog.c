@@ -245,14 +245,14 @@ static void buf_checkpoint(void)
 	struct kv_bcache *bc;
 	struct kvj_trans *tp;
 	struct kv_buf *bp;
-	uint64_t seq, blk = kvfs_agb_to_fsb(&geom, 0, KVFS_AGH_AGBNO);
+	uint64_t seq, blk = kvfs_agb_to_fsb(&geom, 0, KVFS_AGF_AGBNO);
 
 	CHECK(kv_bcache_create(dev, geom.blocksize, 0, &bc) == 0);
 	kv_bcache_set_private(bc, &geom);
 	CHECK(kvfs_bli_log_create(log, bc, &bl) == 0);
 	nr_ckpt++;
 	CHECK(kvj_trans_alloc(log, 64 * 1024, 0, &tp) == 0);
-	CHECK(kvfs_trans_read_buf(tp, bl, blk, 1, &kvfs_agh_buf_ops, &bp) == 0);
+	CHECK(kvfs_trans_read_buf(tp, bl, blk, 1, &kvfs_agf_buf_ops, &bp) == 0);
 	kvfs_trans_log_buf(tp, bp, 0, 127);
 	kvfs_trans_log_buf(tp, bp, 600, 700);
 	set_delta(&items[0], nr_ckpt, 0);
