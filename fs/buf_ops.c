@@ -197,3 +197,30 @@ const struct kv_buf_ops kvfs_inode_buf_ops = {
 	.verify_read = inode_verify_read,
 	.verify_write = inode_verify_write,
 };
+
+const struct kv_buf_ops *kvfs_buf_ops_by_magic(const void *blk, size_t len)
+{
+	static const struct {
+		uint32_t magic;
+		const struct kv_buf_ops *ops;
+	} types[] = {
+		{ KVFS_SB_MAGIC, &kvfs_sb_buf_ops },
+		{ KVFS_AGF_MAGIC, &kvfs_agf_buf_ops },
+		{ KVFS_AGI_MAGIC, &kvfs_agi_buf_ops },
+		{ KVFS_AGFL_MAGIC, &kvfs_agfl_buf_ops },
+		{ KVFS_BNOBT_MAGIC, &kvfs_bnobt_buf_ops },
+		{ KVFS_CNTBT_MAGIC, &kvfs_cntbt_buf_ops },
+		{ KVFS_INOBT_MAGIC, &kvfs_inobt_buf_ops },
+		{ KVFS_DINODE_MAGIC, &kvfs_inode_buf_ops },
+	};
+	uint32_t magic;
+	size_t i;
+
+	if (len < KVFS_BLK_HDR_SIZE)
+		return NULL;
+	magic = kv_le32_to_cpu(((const struct kvfs_blk_hdr *)blk)->magic);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].magic == magic)
+			return types[i].ops;
+	return NULL;
+}

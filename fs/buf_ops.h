@@ -8,6 +8,8 @@
 #ifndef KV_FS_BUF_OPS_H
 #define KV_FS_BUF_OPS_H
 
+#include <stddef.h>
+
 #include "fs/buf.h"
 
 extern const struct kv_buf_ops kvfs_sb_buf_ops;
@@ -22,5 +24,11 @@ extern const struct kv_buf_ops kvfs_inobt_buf_ops;
  * is kvfs_dinode_verify() when an inode is loaded), each stamped on write.
  */
 extern const struct kv_buf_ops kvfs_inode_buf_ops;
+
+/*
+ * The buffer type of a metadata block by the magic in its header, NULL if
+ * none (recovery's kvfs_bli_buf_type_fn).
+ */
+const struct kv_buf_ops *kvfs_buf_ops_by_magic(const void *blk, size_t len);
 
 #endif

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mount and unmount (fs/mount.h).
+ *
+ * The superblock's state field says whether the filesystem was unmounted
+ * cleanly: a mount writes DIRTY (flushed) before its first transaction and
+ * close writes CLEAN (flushed) after the journal wrote its unmount record,
+ * so tools can tell a filesystem in use or crashed from a clean one without
+ * reading the log.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/buf_ops.h"
+#include "fs/dev.h"
+#include "fs/mount.h"
+#include "fs/sb.h"
+#include "journal/logwalk.h"
+
+static __thread char mount_err[256];
+
+__attribute__((format(printf, 2, 3))) static int fail(int err, const char *fmt,
+						      ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(mount_err, sizeof(mount_err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *kvfs_mount_error(void)
+{
+	return mount_err;
+}
+
+/* Write the superblock's state (block 0, the primary copy), flushed. */
+static int sb_write_state(struct kvfs_mount *mp, uint32_t state)
+{
+	struct kv_buf *bp;
+	int err;
+
+	err = kv_buf_read(mp->bc, 0, 1, &kvfs_sb_buf_ops, &bp);
+	if (err)
+		return err;
+	kv_buf_lock(bp);
+	mp->g.state = state;
+	kvfs_sb_to_disk(&mp->g, 0, bp->b_addr);
+	err = kv_buf_write(bp);
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+	return err ? err : kv_dev_flush(mp->dev);
+}
+
+static void perag_free(struct kvfs_mount *mp, uint32_t n)
+{
+	while (n--)
+		kvfs_perag_destroy(&mp->pag[n]);
+	kvfree(mp->pag);
+	mp->pag = NULL;
+}
+
+static int perag_alloc(struct kvfs_mount *mp)
+{
+	uint32_t i;
+	int err;
+
+	mp->pag = kvcalloc(mp->g.agcount, sizeof(*mp->pag), 0);
+	if (!mp->pag)
+		return -ENOMEM;
+	for (i = 0; i < mp->g.agcount; i++) {
+		err = kvfs_perag_init(&mp->pag[i], i);
+		if (err) {
+			perag_free(mp, i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int ro_head(void *priv, const struct kvj_walk_head *h)
+{
+	struct kvfs_mount *mp = priv;
+
+	mp->ri.was_empty = h->state == KVJ_WALK_EMPTY;
+	mp->ri.was_clean = h->state != KVJ_WALK_DIRTY;
+	mp->ri.head_lsn = h->head_lsn;
+	mp->ri.tail_lsn = h->tail_lsn;
+	return h->state == KVJ_WALK_DIRTY ? -EAGAIN : 0;
+}
+
+/*
+ * Read-only: the journal is not opened (it would write); the log must be
+ * clean, which one walk of it tells.
+ */
+static int log_check_clean(struct kvfs_mount *mp)
+{
+	static const struct kvj_walk_ops ops = { .head = ro_head };
+	int err;
+
+	kvfs_log_io_init(&mp->lio, mp->dev, &mp->g);
+	err = kvj_log_walk(&kvfs_log_io_ops, &mp->lio, mp->lio.len, &ops, mp);
+	if (err == -EAGAIN)
+		return fail(-EUCLEAN,
+			    "the log needs recovery, which a read-only mount "
+			    "cannot do: mount read-write or run fsck.kvfs");
+	if (err == -EUCLEAN)
+		return fail(err, "the log is damaged: run fsck.kvfs");
+	if (err)
+		return fail(err, "cannot read the log: %s", strerror(-err));
+	return 0;
+}
+
+static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
+{
+	struct kvj_log_params p = {
+		.io = &kvfs_log_io_ops,
+		.io_priv = &mp->lio,
+		.log_bytes = mp->lio.len,
+		.recover = &mp->bli_rops,
+		.nr_recover = 1,
+		.push_interval_ms = o->push_interval_ms,
+		.idle_push_ms = o->idle_push_ms,
+		.no_threads = o->no_log_threads,
+	};
+	int err;
+
+	kvfs_log_io_init(&mp->lio, mp->dev, &mp->g);
+	p.log_bytes = mp->lio.len;
+	err = kvfs_bli_recover_ops(mp->bc, kvfs_buf_ops_by_magic,
+				   &mp->bli_rops);
+	if (err)
+		return fail(err, "cannot set up log recovery: %s",
+			    strerror(-err));
+	err = kvj_log_open(&p, &mp->log);
+	kvfs_bli_recover_free(&mp->bli_rops);
+	if (err == -EUCLEAN)
+		return fail(err, "the log is damaged and cannot be replayed: "
+				 "run fsck.kvfs");
+	if (err)
+		return fail(err, "cannot open the log: %s", strerror(-err));
+	kvj_log_recovery_info(mp->log, &mp->ri);
+	err = kvfs_bli_log_create(mp->log, mp->bc, &mp->bl);
+	if (err) {
+		kvj_log_shutdown(mp->log, "mount failed");
+		kvj_log_close(mp->log);
+		mp->log = NULL;
+		return fail(err, "cannot set up buffer items: %s",
+			    strerror(-err));
+	}
+	return 0;
+}
+
+int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
+		    struct kvfs_mount **mpp)
+{
+	static const struct kvfs_mount_opts defaults;
+	struct kvfs_mount *mp;
+	int err;
+
+	mount_err[0] = 0;
+	if (!o)
+		o = &defaults;
+	mp = kvzalloc(sizeof(*mp), 0);
+	if (!mp)
+		return fail(-ENOMEM, "out of memory");
+	mp->rdonly = o->rdonly;
+	err = kv_dev_open(path, (o->rdonly ? KV_DEV_RDONLY : 0) | KV_DEV_EXCL,
+			  &mp->dev);
+	if (err) {
+		fail(err, "cannot open %s: %s", path, strerror(-err));
+		goto out_free;
+	}
+	err = kvfs_sb_read(mp->dev, &mp->g);
+	if (err == -ENODATA) {
+		fail(err, "%s is not a kvfs filesystem", path);
+		goto out_dev;
+	}
+	if (err) {
+		fail(err, "the superblock of %s is damaged (%s): run fsck.kvfs",
+		     path, strerror(-err));
+		goto out_dev;
+	}
+	err = kvfs_sb_check_mount(&mp->g, o->rdonly);
+	if (err) {
+		fail(err, "%s cannot be mounted%s: %s", path,
+		     o->rdonly ? " read-only" : "", strerror(-err));
+		goto out_dev;
+	}
+	err = kv_bcache_create(mp->dev, mp->g.blocksize, o->cache_bytes,
+			       &mp->bc);
+	if (err) {
+		fail(err, "cannot create the buffer cache: %s", strerror(-err));
+		goto out_dev;
+	}
+	kv_bcache_set_private(mp->bc, &mp->g);
+	err = perag_alloc(mp);
+	if (err) {
+		fail(err, "out of memory for %u AGs", mp->g.agcount);
+		goto out_bc;
+	}
+	err = mp->rdonly ? log_check_clean(mp) : log_open(mp, o);
+	if (err)
+		goto out_pag;
+	if (!mp->rdonly) {
+		err = sb_write_state(mp, KVFS_STATE_DIRTY);
+		if (err) {
+			fail(err, "cannot write the superblock: %s",
+			     strerror(-err));
+			goto out_log;
+		}
+	}
+	*mpp = mp;
+	return 0;
+out_log:
+	kvj_log_shutdown(mp->log, "mount failed");
+	kvj_log_close(mp->log);
+	kvfs_bli_log_destroy(mp->bl);
+out_pag:
+	perag_free(mp, mp->g.agcount);
+out_bc:
+	kv_bcache_destroy(mp->bc);
+out_dev:
+	kv_dev_close(mp->dev);
+out_free:
+	kvfree(mp);
+	return err;
+}
+
+void kvfs_mount_shutdown(struct kvfs_mount *mp, const char *why)
+{
+	if (mp->log)
+		kvj_log_shutdown(mp->log, why);
+}
+
+int kvfs_mount_close(struct kvfs_mount *mp)
+{
+	bool shut = mp->log && kvj_log_is_shutdown(mp->log);
+	int err = 0, err2 = 0;
+
+	if (mp->log) {
+		/* drains the AIL, then writes the unmount record */
+		err = kvj_log_close(mp->log);
+		kvfs_bli_log_destroy(mp->bl);
+	}
+	if (shut) {
+		/* nothing more reaches the device: the next mount recovers */
+		err = -EIO;
+	} else {
+		err2 = kv_bcache_flush(mp->bc);
+		if (!err)
+			err = err2;
+		if (!err && !mp->rdonly)
+			err = sb_write_state(mp, KVFS_STATE_CLEAN);
+	}
+	perag_free(mp, mp->g.agcount);
+	kv_bcache_destroy(mp->bc);
+	kv_dev_close(mp->dev);
+	kvfree(mp);
+	return err;
+}

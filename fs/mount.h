@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The mounted filesystem (XFS's xfs_mount): the one object every core
+ * operation starts from.  kvfs_mount_open() opens an image or block device,
+ * reads and checks the superblock, sets up the buffer cache, the journal
+ * (replaying a dirty log: buffer deltas, then unfinished intents) with the
+ * buffer log items over it, and the per-AG state; kvfs_mount_close() writes
+ * everything back, writes the unmount record and marks the superblock
+ * clean.  The daemon, fsck, kvfs-db's write mode and the tests all mount
+ * through here.
+ *
+ * Lock order of the whole core, outermost first (each file that owns one
+ * of these locks says what it protects):
+ *   inode I/O lock      (fs/inode.h, later)
+ *   inode lock          (fs/inode.h, later)
+ *   AG locks            (fs/perag.h), several only in ascending AG order
+ *   buffer locks        (fs/buf.h), taken through transactions
+ *   journal locks       (journal/log_priv.h)
+ * A transaction (its log reservation) is taken before any of the locks it
+ * changes things under, as in XFS: locks are never held while waiting for
+ * log space.
+ *
+ * The library never prints: a failed mount returns a negative errno and
+ * leaves one line saying why in kvfs_mount_error() (thread-local), for the
+ * daemon or tool to print.
+ */
+#ifndef KV_FS_MOUNT_H
+#define KV_FS_MOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/buf.h"
+#include "fs/buf_item.h"
+#include "fs/geom.h"
+#include "fs/log_io.h"
+#include "fs/perag.h"
+#include "journal/journal.h"
+
+struct kv_dev;
+
+struct kvfs_mount_opts {
+	bool rdonly;
+	/* buffer cache memory limit in bytes; 0: the cache's default */
+	size_t cache_bytes;
+	/* journal tuning (journal/journal.h); 0: defaults */
+	unsigned push_interval_ms;
+	unsigned idle_push_ms;
+	/* tests: no background journal threads (they drive pushes) */
+	bool no_log_threads;
+};
+
+struct kvfs_mount {
+	struct kv_dev *dev;
+	struct kvfs_geom g;
+	bool rdonly;
+	struct kv_bcache *bc;
+	struct kvfs_log_io lio;
+	struct kvj_recover_ops bli_rops;
+	struct kvj_log *log; /* NULL when read-only */
+	struct kvfs_bli_log *bl; /* NULL when read-only */
+	struct kvj_recovery_info ri;
+	struct kvfs_perag *pag; /* g.agcount of them */
+};
+
+/*
+ * Open and mount the filesystem on path.  -ENODATA: not kvfs;
+ * -EUCLEAN/-EBADMSG: damaged (superblock or log; run fsck.kvfs);
+ * -EOPNOTSUPP/-EROFS: features this code cannot write; -EBUSY: in use
+ * (a block device opened exclusively elsewhere); -errno otherwise.
+ */
+int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
+		    struct kvfs_mount **mpp);
+/*
+ * Write everything back, write the unmount record, mark the superblock
+ * clean, free the mount.  The first error is returned; the mount is
+ * freed either way.
+ */
+int kvfs_mount_close(struct kvfs_mount *mp);
+/*
+ * Forced shutdown (XFS's xfs_force_shutdown): the journal stops writing,
+ * every later transaction fails with -EIO, and kvfs_mount_close() writes
+ * nothing more (what is durable is what the next mount recovers).  Crash
+ * tests use it as a power cut.
+ */
+void kvfs_mount_shutdown(struct kvfs_mount *mp, const char *why);
+/* Why the last kvfs_mount_open() of this thread failed ("" if it did not). */
+const char *kvfs_mount_error(void);
+
+static inline struct kvfs_perag *kvfs_perag_get(struct kvfs_mount *mp,
+						uint32_t agno)
+{
+	return &mp->pag[agno];
+}
+
+#endif

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-AG in-memory state and its lock (fs/perag.h).
+ */
+#include <errno.h>
+#include <pthread.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/perag.h"
+
+static int perag_class = -1;
+static pthread_once_t class_once = PTHREAD_ONCE_INIT;
+
+static void class_register(void)
+{
+	perag_class = kv_lock_class_register("perag");
+}
+
+int kvfs_perag_init(struct kvfs_perag *pag, uint32_t agno)
+{
+	pthread_once(&class_once, class_register);
+	if (perag_class < 0)
+		return perag_class;
+	pag->agno = agno;
+	kv_mutex_init(&pag->lock, perag_class);
+	pag->agf_init = pag->agi_init = false;
+	atomic_init(&pag->lock_acquired, 0);
+	atomic_init(&pag->lock_contended, 0);
+	return 0;
+}
+
+void kvfs_perag_destroy(struct kvfs_perag *pag)
+{
+	kv_mutex_destroy(&pag->lock);
+}
+
+void kvfs_perag_lock(struct kvfs_perag *pag)
+{
+	atomic_fetch_add_explicit(&pag->lock_acquired, 1, memory_order_relaxed);
+	if (!kv_mutex_trylock(&pag->lock)) {
+		atomic_fetch_add_explicit(&pag->lock_contended, 1,
+					  memory_order_relaxed);
+		kv_mutex_lock(&pag->lock);
+	}
+}
+
+void kvfs_perag_unlock(struct kvfs_perag *pag)
+{
+	kv_mutex_unlock(&pag->lock);
+}
+
+void kvfs_perag_lock_two(struct kvfs_perag *a, struct kvfs_perag *b)
+{
+	if (a == b) {
+		kvfs_perag_lock(a);
+	} else if (a->agno < b->agno) {
+		kvfs_perag_lock(a);
+		kvfs_perag_lock(b);
+	} else {
+		kvfs_perag_lock(b);
+		kvfs_perag_lock(a);
+	}
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * In-memory state of one allocation group (XFS's xfs_perag).
+ *
+ * lock (kv_mutex, class "perag") protects the AG's allocation state: its
+ * free-space header, reserve list and free-space trees, its inode header
+ * and inode-chunk tree, and the in-core copies below.  Whoever changes
+ * those blocks holds it from the first read to the transaction's commit
+ * (the transaction then holds the buffers).  An operation that needs two
+ * AGs takes their locks in ascending AG order; see fs/mount.h for the order
+ * against the other locks.  Each AG has its own lock so that allocation
+ * in one AG never waits on another: its acquisitions and contended
+ * acquisitions are counted per AG (and per class by kv_mutex).
+ */
+#ifndef KV_FS_PERAG_H
+#define KV_FS_PERAG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alloc/kvlock.h"
+
+struct kvfs_perag {
+	uint32_t agno;
+	struct kv_mutex lock;
+	/* valid once agf_init / agi_init; changed under lock */
+	bool agf_init;
+	uint32_t freeblks; /* free blocks in the free-space trees */
+	uint32_t longest;  /* longest free extent */
+	uint32_t flcount;  /* blocks on the reserve list */
+	bool agi_init;
+	uint32_t icount, ifree;
+	/* statistics: relaxed counters */
+	atomic_uint_fast64_t lock_acquired, lock_contended;
+};
+
+int kvfs_perag_init(struct kvfs_perag *pag, uint32_t agno);
+void kvfs_perag_destroy(struct kvfs_perag *pag);
+
+void kvfs_perag_lock(struct kvfs_perag *pag);
+void kvfs_perag_unlock(struct kvfs_perag *pag);
+/* Lock two AGs in the documented order (a == b: once). */
+void kvfs_perag_lock_two(struct kvfs_perag *a, struct kvfs_perag *b);
+
+#endif

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mounting (fs/mount.h): a fresh filesystem mounts clean and unmounts
+ * clean, with the superblock marked dirty while mounted; a change logged
+ * and forced before a crash (forced shutdown) is replayed at the next
+ * mount; read-only mounts write nothing and refuse a log that needs
+ * replaying; what is not kvfs, a damaged superblock, a needs-repair
+ * filesystem and a missing file are refused with one line saying why.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/ag.h"
+#include "fs/buf_ops.h"
+#include "fs/dev.h"
+#include "fs/mkfs.h"
+#include "fs/mount.h"
+#include "fs/sb.h"
+#include "journal/crc32c.h"
+#include "tests/check.h"
+
+static char path[256];
+
+static void make_fs(void)
+{
+	struct kvfs_mkfs_opts o = { .target = path,
+				    .size = 64 << 20,
+				    .force = true };
+	struct kvfs_geom g;
+
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+}
+
+static uint32_t disk_state(void)
+{
+	struct kvfs_geom g;
+	struct kv_dev *dev;
+
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
+	kv_dev_close(dev);
+	return g.state;
+}
+
+/* The image's bytes, to prove a read-only mount writes nothing. */
+static uint8_t *slurp(size_t *len)
+{
+	struct stat st;
+	uint8_t *b;
+	int fd = open(path, O_RDONLY);
+
+	CHECK(fd >= 0 && fstat(fd, &st) == 0);
+	b = malloc((size_t)st.st_size);
+	CHECK(b && pread(fd, b, (size_t)st.st_size, 0) == st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return b;
+}
+
+static void test_clean_cycle(void)
+{
+	struct kvfs_mount *mp;
+
+	make_fs();
+	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
+	CHECK_EQ(kvfs_mount_open(path, NULL, &mp), 0);
+	CHECK(mp->ri.was_empty && mp->ri.was_clean);
+	CHECK(mp->g.agcount >= 1 &&
+	      mp->pag[mp->g.agcount - 1].agno == mp->g.agcount - 1);
+	CHECK_EQ(disk_state(), KVFS_STATE_DIRTY);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
+	CHECK_EQ(kvfs_mount_open(path, NULL, &mp), 0);
+	CHECK(!mp->ri.was_empty && mp->ri.was_clean);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
+/* Log a change to AG 0's inode header (its reserved bytes), forced. */
+static void log_agi_change(struct kvfs_mount *mp, uint8_t val)
+{
+	struct kvj_trans *tp;
+	struct kvfs_agi *agi;
+	struct kv_buf *bp;
+
+	CHECK_EQ(kvj_trans_alloc(mp->log, 8192, 0, &tp), 0);
+	CHECK_EQ(kvfs_trans_read_buf(tp, mp->bl, KVFS_AGI_AGBNO, 1,
+				     &kvfs_agi_buf_ops, &bp),
+		 0);
+	agi = bp->b_addr;
+	memset(agi->reserved, val, sizeof(agi->reserved));
+	kvfs_trans_log_buf(tp, bp, offsetof(struct kvfs_agi, reserved),
+			   offsetof(struct kvfs_agi, reserved) +
+				   sizeof(agi->reserved) - 1);
+	CHECK_EQ(kvj_trans_commit(tp, NULL), 0);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+}
+
+static uint8_t disk_agi_reserved(void)
+{
+	uint8_t blk[4096];
+	struct kv_dev *dev;
+
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kv_dev_pread(dev, blk, sizeof(blk),
+			      (uint64_t)KVFS_AGI_AGBNO * 4096),
+		 0);
+	kv_dev_close(dev);
+	return ((struct kvfs_agi *)blk)->reserved[0];
+}
+
+static void test_crash_replay(void)
+{
+	struct kvfs_mount_opts ro = { .rdonly = true };
+	struct kvfs_mount *mp;
+	uint8_t *before, *after;
+	size_t lb, la;
+
+	make_fs();
+	CHECK_EQ(kvfs_mount_open(path, NULL, &mp), 0);
+	log_agi_change(mp, 0x5a);
+	kvfs_mount_shutdown(mp, "test crash");
+	CHECK_EQ(kvfs_mount_close(mp), -EIO);
+	CHECK_EQ(disk_state(), KVFS_STATE_DIRTY);
+	/* not written in place before the crash: only the log has it */
+	CHECK_EQ(disk_agi_reserved(), 0);
+
+	/* read-only: refused, nothing written */
+	before = slurp(&lb);
+	CHECK_EQ(kvfs_mount_open(path, &ro, &mp), -EUCLEAN);
+	CHECK(strstr(kvfs_mount_error(), "read-only"));
+	after = slurp(&la);
+	CHECK(la == lb && !memcmp(before, after, la));
+	free(before);
+	free(after);
+
+	CHECK_EQ(kvfs_mount_open(path, NULL, &mp), 0);
+	CHECK(!mp->ri.was_clean && mp->ri.checkpoints_replayed == 1);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	CHECK_EQ(disk_agi_reserved(), 0x5a);
+	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
+
+	/* a clean filesystem mounts read-only and is left byte for byte */
+	before = slurp(&lb);
+	CHECK_EQ(kvfs_mount_open(path, &ro, &mp), 0);
+	CHECK(mp->rdonly && mp->ri.was_clean);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	after = slurp(&la);
+	CHECK(la == lb && !memcmp(before, after, la));
+	free(before);
+	free(after);
+}
+
+static void poke_sb(size_t off, uint8_t val, bool fix_crc)
+{
+	uint8_t blk[4096];
+	int fd = open(path, O_RDWR);
+
+	CHECK(fd >= 0 && pread(fd, blk, sizeof(blk), 0) == sizeof(blk));
+	blk[off] = val;
+	if (fix_crc) {
+		struct kvfs_blk_hdr *h = (void *)blk;
+
+		h->crc = kv_cpu_to_le32(
+			kv_crc32c_block(blk, sizeof(blk), KVFS_BLK_CRC_OFF));
+	}
+	CHECK(pwrite(fd, blk, sizeof(blk), 0) == sizeof(blk));
+	close(fd);
+}
+
+static void test_refusals(void)
+{
+	struct kvfs_mount *mp = NULL;
+	int fd;
+
+	CHECK_EQ(kvfs_mount_open("/nonexistent/kvfs.img", NULL, &mp), -ENOENT);
+	CHECK(strstr(kvfs_mount_error(), "cannot open /nonexistent/kvfs.img"));
+
+	fd = open(path, O_RDWR | O_TRUNC);
+	CHECK(fd >= 0 && ftruncate(fd, 8 << 20) == 0);
+	close(fd);
+	CHECK_EQ(kvfs_mount_open(path, NULL, &mp), -ENODATA);
+	CHECK(strstr(kvfs_mount_error(), "is not a kvfs filesystem"));
+
+	make_fs();
+	poke_sb(200, 0x77, false);
+	CHECK(kvfs_mount_open(path, NULL, &mp) < 0);
+	CHECK(strstr(kvfs_mount_error(), "run fsck.kvfs"));
+
+	make_fs();
+	poke_sb(offsetof(struct kvfs_dsb, feat_incompat),
+		(uint8_t)KVFS_FEAT_INCOMPAT_NEEDSREPAIR, true);
+	CHECK(kvfs_mount_open(path, NULL, &mp) < 0);
+	CHECK(strstr(kvfs_mount_error(), "cannot be mounted"));
+}
+
+int main(void)
+{
+	const char *dir = getenv("TMPDIR");
+
+	CHECK_EQ(kv_init(NULL), 0);
+	snprintf(path, sizeof(path), "%s/kvfs-mount-%d.img", dir ? dir : "/tmp",
+		 (int)getpid());
+	test_clean_cycle();
+	test_crash_replay();
+	test_refusals();
+	unlink(path);
+	CHECK_EQ(kv_fini(), 0);
+	printf("mount: ok\n");
+	return 0;
+}
