@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/ag.h"
 #include "fs/buf_ops.h"
 #include "fs/dev.h"
 #include "fs/mount.h"
@@ -49,6 +50,15 @@ static int sb_write_state(struct kvfs_mount *mp, uint32_t state)
 		return err;
 	kv_buf_lock(bp);
 	mp->g.state = state;
+	if (state == KVFS_STATE_CLEAN) {
+		/* the summary is exact at a clean unmount */
+		uint64_t free = 0;
+		uint32_t i;
+
+		for (i = 0; i < mp->g.agcount; i++)
+			free += mp->pag[i].freeblks;
+		mp->g.fdblocks = free;
+	}
 	kvfs_sb_to_disk(&mp->g, 0, bp->b_addr);
 	err = kv_buf_write(bp);
 	kv_buf_unlock(bp);
@@ -112,6 +122,45 @@ static int log_check_clean(struct kvfs_mount *mp)
 		return fail(err, "the log is damaged: run fsck.kvfs");
 	if (err)
 		return fail(err, "cannot read the log: %s", strerror(-err));
+	return 0;
+}
+
+/*
+ * Read every AG's free-space header (after recovery): the per-AG counts and
+ * the free blocks for reservations, exact whatever the superblock's
+ * summary says after a crash.
+ */
+static int read_agfs(struct kvfs_mount *mp)
+{
+	int64_t free = 0;
+	uint32_t agno;
+
+	for (agno = 0; agno < mp->g.agcount; agno++) {
+		struct kvfs_perag *pag = &mp->pag[agno];
+		struct kvfs_agf_info a;
+		struct kv_buf *bp;
+		int err;
+
+		err = kv_buf_read(mp->bc,
+				  (uint64_t)agno * mp->g.agblocks +
+					  KVFS_AGF_AGBNO,
+				  1, &kvfs_agf_buf_ops, &bp);
+		if (!err) {
+			err = kvfs_agf_from_disk(&mp->g, agno, bp->b_addr, &a);
+			kv_buf_rele(bp);
+		}
+		if (err)
+			return fail(err,
+				    "AG %u's free-space header is damaged (%s): "
+				    "run fsck.kvfs",
+				    agno, strerror(-err));
+		pag->freeblks = a.freeblks;
+		pag->longest = a.longest;
+		pag->flcount = a.flcount;
+		pag->agf_init = true;
+		free += (int64_t)a.freeblks - (int64_t)KVFS_AG_SET_ASIDE(&mp->g);
+	}
+	atomic_store(&mp->fdblocks, free > 0 ? free : 0);
 	return 0;
 }
 
@@ -206,6 +255,9 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 	err = mp->rdonly ? log_check_clean(mp) : log_open(mp, o);
 	if (err)
 		goto out_pag;
+	err = read_agfs(mp);
+	if (err)
+		goto out_log;
 	if (!mp->rdonly) {
 		err = sb_write_state(mp, KVFS_STATE_DIRTY);
 		if (err) {
@@ -217,9 +269,11 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 	*mpp = mp;
 	return 0;
 out_log:
-	kvj_log_shutdown(mp->log, "mount failed");
-	kvj_log_close(mp->log);
-	kvfs_bli_log_destroy(mp->bl);
+	if (mp->log) {
+		kvj_log_shutdown(mp->log, "mount failed");
+		kvj_log_close(mp->log);
+		kvfs_bli_log_destroy(mp->bl);
+	}
 out_pag:
 	perag_free(mp, mp->g.agcount);
 out_bc:

@@ -51,6 +51,13 @@ struct kvfs_mount_opts {
 	bool no_log_threads;
 };
 
+/*
+ * Blocks per AG kept out of mp->fdblocks: the reserve list of an AG may be
+ * refilled from its free space to g.agfl_min blocks without a
+ * transaction's reservation (XFS's m_alloc_set_aside).
+ */
+#define KVFS_AG_SET_ASIDE(g) ((uint64_t)(g)->agfl_min + 4)
+
 struct kvfs_mount {
 	struct kv_dev *dev;
 	struct kvfs_geom g;
@@ -62,6 +69,8 @@ struct kvfs_mount {
 	struct kvfs_bli_log *bl; /* NULL when read-only */
 	struct kvj_recovery_info ri;
 	struct kvfs_perag *pag; /* g.agcount of them */
+	/* blocks free for reservations (fs/trans.h); may read below 0 briefly */
+	_Atomic int64_t fdblocks;
 };
 
 /*

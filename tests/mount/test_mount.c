@@ -20,6 +20,7 @@
 #include "fs/mkfs.h"
 #include "fs/mount.h"
 #include "fs/sb.h"
+#include "fs/trans.h"
 #include "journal/crc32c.h"
 #include "tests/check.h"
 
@@ -171,6 +172,34 @@ static void poke_sb(size_t off, uint8_t val, bool fix_crc)
 	close(fd);
 }
 
+/* Block reservations: all of the free count, not one more. */
+static void test_reservations(void)
+{
+	struct kvfs_trans *a, *b;
+	struct kvfs_mount *mp;
+	int64_t free;
+
+	make_fs();
+	CHECK_EQ(kvfs_mount_open(path, NULL, &mp), 0);
+	free = atomic_load(&mp->fdblocks);
+	/* every AG's free blocks less its set-aside */
+	CHECK(free > 0 && (uint64_t)free < mp->g.dblocks);
+	CHECK_EQ(kvfs_trans_alloc(mp, 4096, 0, (uint64_t)free, &a), 0);
+	CHECK_EQ(kvfs_trans_alloc(mp, 4096, 0, 1, &b), -ENOSPC);
+	CHECK_EQ(kvfs_trans_use_blocks(a, (uint64_t)free), 0);
+	CHECK_EQ(kvfs_trans_use_blocks(a, 1), -ENOSPC);
+	kvfs_trans_cancel(a);
+	CHECK_EQ(atomic_load(&mp->fdblocks), free);
+	CHECK_EQ(kvfs_trans_alloc(mp, 4096, 0, 10, &a), 0);
+	CHECK_EQ(atomic_load(&mp->fdblocks), free - 10);
+	CHECK_EQ(kvfs_trans_use_blocks(a, 3), 0);
+	kvfs_trans_free_blocks(a, 2);
+	CHECK_EQ(kvfs_trans_commit(a, NULL), 0);
+	/* 3 used, 2 freed: one block less than before */
+	CHECK_EQ(atomic_load(&mp->fdblocks), free - 1);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 static void test_refusals(void)
 {
 	struct kvfs_mount *mp = NULL;
@@ -206,6 +235,7 @@ int main(void)
 		 (int)getpid());
 	test_clean_cycle();
 	test_crash_replay();
+	test_reservations();
 	test_refusals();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);

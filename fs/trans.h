@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Filesystem transactions (XFS's xfs_trans): a journal transaction
+ * (journal/journal.h, which the buffer functions of fs/buf_item.h take as
+ * tp->jt) plus the blocks the operation may need, reserved up front from
+ * the filesystem's free-block count, so that an operation never runs out
+ * of space half-way: -ENOSPC comes from kvfs_trans_alloc(), before
+ * anything is dirty.
+ *
+ * Free blocks: mp->fdblocks counts blocks free for reservations: the free
+ * blocks of every AG's free-space trees (summed from the AG headers at
+ * mount), less a set-aside per AG that refills of the AG's reserve list
+ * may take without a reservation (fs/mount.h: KVFS_AG_SET_ASIDE).  A
+ * transaction reserves blk_res blocks; the allocator charges every block
+ * it hands out against the reservation (kvfs_trans_use_blocks()); commit
+ * returns what was reserved and not used, and counts the blocks the
+ * transaction freed (kvfs_trans_free_blocks()) as free again, as XFS does
+ * for its in-core counter.  (The allocator must still not hand out a freed
+ * extent again before its free is durable: that is its busy-extent rule,
+ * not the counter's.)
+ *
+ * Scopes: from alloc to commit or cancel the thread is inside a NOFS
+ * scope (the journal's); once a transaction has dirtied something it
+ * cannot back out of, the caller calls kvfs_trans_set_nofail() and every
+ * later allocation retries forever.  Cancelling a dirty transaction shuts
+ * the filesystem down.
+ */
+#ifndef KV_FS_TRANS_H
+#define KV_FS_TRANS_H
+
+#include <stdint.h>
+
+#include "journal/journal.h"
+
+struct kvfs_mount;
+
+struct kvfs_trans {
+	struct kvj_trans *jt;
+	struct kvfs_mount *mp;
+	uint64_t blk_res;   /* blocks reserved */
+	uint64_t blk_used;  /* of which handed out by the allocator */
+	uint64_t blk_freed; /* blocks this transaction freed */
+};
+
+/*
+ * log_bytes and rolls: as kvj_trans_alloc(); blocks: the most blocks the
+ * operation can allocate (tree splits included).  -ENOSPC when the blocks
+ * are not there, -EIO after a shutdown, -EROFS on a read-only mount.
+ */
+int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes,
+		     unsigned rolls, uint64_t blocks, struct kvfs_trans **tpp);
+/* Commit (the transaction is freed whatever the result); seq: see journal */
+int kvfs_trans_commit(struct kvfs_trans *tp, uint64_t *seqp);
+void kvfs_trans_cancel(struct kvfs_trans *tp);
+/*
+ * Commit and continue with the same reservation's remaining blocks and
+ * the joined buffers still held (kvj_trans_roll()).
+ */
+int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp);
+void kvfs_trans_set_nofail(struct kvfs_trans *tp);
+
+/*
+ * The allocator hands out n blocks under this reservation.  -ENOSPC if it
+ * would exceed it (a reservation that was computed too small: a bug that
+ * must not corrupt anything, so it fails before the change).
+ */
+int kvfs_trans_use_blocks(struct kvfs_trans *tp, uint64_t n);
+/* n blocks freed: free for others once this transaction commits. */
+void kvfs_trans_free_blocks(struct kvfs_trans *tp, uint64_t n);
+
+#endif
