@@ -971,7 +971,10 @@ static int walk_block(struct walk *ws, uint64_t fsb, unsigned level,
 	}
 	if (kvfs_btree_check_block(b, cur->g, fmt, fsb, cur->owner, (int)level,
 				   why, sizeof(why))) {
+		/* its neighbours are still checked against its links */
 		finding(ws, fsb, (int)level, "%s", why);
+		ws->prev[level] = fsb;
+		ws->prev_right[level] = kv_le64_to_cpu(bb->rightsib);
 		return 0;
 	}
 	n = kv_le16_to_cpu(bb->numrecs);
