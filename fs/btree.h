@@ -163,7 +163,7 @@ struct kvfs_btree_finding {
 };
 
 struct kvfs_btree_walk {
-	/* in: optional callbacks; a non-zero return stops the walk */
+	/* in: optional callbacks; a negative errno stops the walk */
 	int (*rec_fn)(const void *rec, void *priv); /* each record in order */
 	int (*blk_fn)(uint64_t fsb, unsigned level,
 		      void *priv); /* each block */
@@ -178,9 +178,9 @@ struct kvfs_btree_walk {
 
 /*
  * Walk the tree the cursor (initialised, any transaction) names through
- * its get_root.  Returns 0 if clean, -EUCLEAN if anything was found, a
- * callback's value, or another negative errno (-ENOMEM, -EIO) that ended
- * the walk early.
+ * its get_root.  Returns 0 if clean, -EUCLEAN if anything was found, or
+ * the negative errno that ended the walk early (a callback's, -ENOMEM,
+ * -EIO).
  */
 int kvfs_btree_walk_check(struct kvfs_btree_cur *cur, struct kv_bcache *bc,
 			  struct kvfs_btree_walk *w);

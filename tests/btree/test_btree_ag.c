@@ -391,7 +391,7 @@ static int snap_rec(const void *rec, void *priv)
 	cs->r->ty->get(rec, &k, &v);
 	cs->next = model_ge(&cs->r->m, cs->next);
 	if (k != cs->next || v != cs->r->m.val[k])
-		return 1;
+		return -ESTALE;
 	cs->next++;
 	return 0;
 }

@@ -5,7 +5,7 @@
  * memory and owned by an inode-like owner (not an AG tree), so that height
  * comes cheaply:
  *   - random inserts and deletes against a model to 5 levels, walked after
- *     every batch;
+ *     every batch (1024 or 256 operations);
  *   - splits and joins at every position: entries inserted at the first,
  *     middle and last position of the first, a middle and the last leaf
  *     (so of their parents too), then deleted at those positions, walked
@@ -299,20 +299,24 @@ static void checkpoint(void)
 	bt_begin(&T);
 }
 
-/* Delete every record, committing as it goes. */
+/* Delete every record, committing every 16 and walking every 4096. */
 static void clear_all(void)
 {
 	while (nmodel) {
 		delete (model[nmodel - 1]);
-		if (nmodel % 64 == 0)
+		if (nmodel % 4096 == 0) {
 			checkpoint();
+		} else if (nmodel % 16 == 0) {
+			bt_commit(&T);
+			bt_begin(&T);
+		}
 	}
 	checkpoint();
 }
 
 /*
  * Random inserts to 5 levels (walked every 1024), then inserts and
- * deletes mixed, walked every 64.
+ * deletes mixed, walked every 256.
  */
 static void test_random(void)
 {
@@ -339,7 +343,7 @@ static void test_random(void)
 			bt_commit(&T);
 			bt_begin(&T);
 		}
-		if (i % 64 == 0)
+		if (i % 256 == 0)
 			checkpoint();
 	}
 	checkpoint();
