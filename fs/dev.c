@@ -467,7 +467,8 @@ static uint64_t mix64(uint64_t x)
  * flush keeps the media's state (pick 0) or its state after its pick-th
  * write, drawn from the seed, the sector and its number of writes only, so
  * that the outcome does not depend on how the cache happens to be laid out.
- * The cache is empty afterwards.
+ * The history is dropped; the overlay stays for the dead machine's reads
+ * until the power fails, as under VOLATILE.
  */
 static int secs_resolve(struct kv_dev *dev)
 {
@@ -488,7 +489,7 @@ static int secs_resolve(struct kv_dev *dev)
 				      left < SEC_SIZE ? (size_t)left : SEC_SIZE,
 				      start, true);
 	}
-	cache_drop(dev);
+	secs_clear(&dev->secs);
 	return err;
 }
 
@@ -687,8 +688,7 @@ void kv_dev_power_fail(struct kv_dev *dev)
 	if ((dev->fault.modes & KV_FAULT_SECTORS) &&
 	    !atomic_load(&dev->crashed))
 		dev->media_err = secs_resolve(dev);
-	else
-		cache_drop(dev);
+	cache_drop(dev);
 	/* the machine is down: nothing issued afterwards reaches the media */
 	atomic_store(&dev->crashed, true);
 	atomic_store(&dev->faulty, true);

@@ -29,8 +29,9 @@
  * Write numbers count every kv_dev_pwrite() since open (target the k-th
  * write from now with kv_dev_nr_writes() + k).  Once crashed, writes,
  * flushes and discards succeed without reaching the media, and a volatile
- * cache keeps serving reads until kv_dev_power_fail(); a SECTORS cache is
- * resolved at the crash point itself, so reads after it see the media.
+ * cache keeps serving reads until kv_dev_power_fail() (under SECTORS the
+ * media's state is chosen at the crash point itself: the cache only serves
+ * the dead machine's reads).
  * kv_dev_power_fail() also leaves the device crashed, whatever the modes.
  * kv_dev_set_fault() on a crashed device is a reboot: the crash state and
  * any volatile cache are dropped, then the new modes apply.  Otherwise a
