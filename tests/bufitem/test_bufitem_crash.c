@@ -181,6 +181,9 @@ static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
 	return (int)slot;
 }
 
+/* reads that failed on the dead machine, after the crash point */
+static atomic_uint nr_dead_reads;
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
@@ -191,7 +194,8 @@ static void *worker_fn(void *arg)
 	for (unsigned n = 0; n < NTX && !kv_dev_crashed(t->dev); n++) {
 		unsigned nblk = 1 + rnd(&s) % 3, picked[3], i, j;
 		uint32_t id = atomic_fetch_add(&r->next_id, 1);
-		int slot[3];
+		int slot[3], err = 0;
+		struct kv_buf *bp[3];
 		struct kvj_trans *tp;
 		uint64_t seq, cur;
 
@@ -204,14 +208,26 @@ again:
 		}
 		sort_picked(picked, nblk);
 		CHECK(kvj_trans_alloc(t->log, nblk * 1200, 0, &tp) == 0);
+		/*
+		 * All the reads before any change: after the crash point the
+		 * dead machine may read a block whose write-back the crash tore
+		 * (a freed block read again for its reuse); it stops there.
+		 */
 		for (i = 0; i < nblk; i++) {
-			struct kv_buf *bp;
-
-			CHECK(kvfs_trans_read_buf(tp, t->bl,
+			err = kvfs_trans_read_buf(tp, t->bl,
 						  bi_blk(t, picked[i]), 1,
-						  &bi_buf_ops, &bp) == 0);
-			slot[i] = op_block(r, tp, picked[i], bp, id, &s);
+						  &bi_buf_ops, &bp[i]);
+			if (err)
+				break;
 		}
+		if (err) {
+			CHECK(kv_dev_crashed(t->dev));
+			kvj_trans_cancel(tp);
+			atomic_fetch_add(&nr_dead_reads, 1);
+			break;
+		}
+		for (i = 0; i < nblk; i++)
+			slot[i] = op_block(r, tp, picked[i], bp[i], id, &s);
 		CHECK(kvj_trans_commit(tp, &seq) == 0);
 		/* the slots are ours even though the buffers are unlocked */
 		for (i = 0; i < nblk; i++) {
@@ -751,10 +767,11 @@ int main(int argc, char **argv)
 	printf("bufitem crash (%s): %u crash points over ~%llu writes a run, "
 	       "%u with forces, %u recovered twice, %u crash points in "
 	       "recovery, %u deltas skipped, %u cancels replayed, %u deltas "
-	       "of blocks freed later, %u early write-backs\n",
+	       "of blocks freed later, %u early write-backs, %u failed reads "
+	       "after the crash point\n",
 	       argv[1], runs, (unsigned long long)total, nr_forced, nr_twice,
 	       nr_rc_points, nr_skipped, nr_cancelled, nr_freed_later,
-	       nr_batches);
+	       nr_batches, atomic_load(&nr_dead_reads));
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < NR_FAIL; i++)
 			if (nr_fail[k][i])
