@@ -49,41 +49,10 @@
 /* The journal item type of buffer deltas. */
 #define KVFS_ITEM_BUF (KVJ_ITEM_CLIENT + 0)
 
-/* Changes are logged in whole chunks of this many bytes. */
-#define KVFS_BLI_CHUNK 128u
-#define KVFS_BLI_CHUNK_SHIFT 7
-/* The largest buffer that can be logged (a 64 KiB directory block). */
-#define KVFS_BLI_MAX_LEN 65536u
-#define KVFS_BLI_MAP_WORDS (KVFS_BLI_MAX_LEN / KVFS_BLI_CHUNK / 64)
-
 /*
- * On-disk format of one buffer delta (the payload of a KVFS_ITEM_BUF item
- * in a checkpoint), little-endian:
- *
- *   struct kvfs_buf_log_hdr
- *   kv_le64 map[map_words]   bit c (word c / 64, bit c % 64) set: bytes
- *                            [128c, 128c + 127] of the buffer are logged;
- *                            map_words = buffer length / 128 / 64, rounded
- *                            up
- *   the logged chunks, 128 bytes each, in ascending chunk order
+ * The buffer delta's format (struct kvfs_buf_log_hdr, KVFS_BLI_CHUNK,
+ * KVFS_BLF_*) is in fs/format.h with every other log payload.
  */
-struct kvfs_buf_log_hdr {
-	kv_le64 blkno; /* first filesystem block of the buffer */
-	kv_le32 nblks; /* blocks in the buffer */
-	kv_le16 map_words; /* 64-bit words of the chunk map that follow */
-	kv_le16 flags; /* KVFS_BLF_* */
-};
-
-/*
- * The block was freed: recovery drops what earlier deltas replayed into it
- * and writes nothing (it may hold file data now).  The map is all zero and
- * no chunks follow.
- */
-#define KVFS_BLF_CANCEL (1u << 0)
-#define KVFS_BLF_ALL KVFS_BLF_CANCEL
-
-static_assert(sizeof(struct kvfs_buf_log_hdr) == 16,
-	      "buffer delta header is 16 bytes on disk");
 
 /*
  * The buffer items of one log over one buffer cache.  Create it after

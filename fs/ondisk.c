@@ -91,3 +91,9 @@ _Static_assert(16 * KVFS_INODES_PER_HOLEMASK_BIT == KVFS_INODES_PER_CHUNK,
 /* the AGI's unlinked buckets fit the smallest block */
 _Static_assert(sizeof(struct kvfs_agi) <= (1 << KVFS_MIN_BLOCKLOG),
 	       "AGI larger than a block");
+
+/* log payloads */
+KVFS_SIZE(struct kvfs_buf_log_hdr, 16);
+KVFS_OFF(struct kvfs_buf_log_hdr, nblks, 8);
+KVFS_OFF(struct kvfs_buf_log_hdr, map_words, 12);
+KVFS_OFF(struct kvfs_buf_log_hdr, flags, 14);
