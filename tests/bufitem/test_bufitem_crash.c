@@ -42,6 +42,10 @@
  *
  * Failures are counted by kind and the runs go on; the summary names each
  * kind and the exit status is 1 if there was any.
+ *
+ * test_bufitem_crash tear-reuse: the torn write-back of a block freed and
+ * reused past the crash, scripted, with its recovery checked (issue 8,
+ * bug 4; see tear_reuse_test()).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -58,7 +62,7 @@
 #define MAX_HIST (NTHREADS * NTX)
 #define NB_FREE 8 /* the last blocks are freed and reused too */
 
-enum op { OP_CHANGE, OP_FREE, OP_REUSE };
+enum op { OP_CHANGE, OP_FREE, OP_REUSE, OP_ANY };
 enum state { LIVE, FREEING, FREE };
 
 struct hist {
@@ -123,11 +127,13 @@ static void sort_picked(unsigned *p, unsigned n)
 }
 
 /*
- * Change (or free, or reuse) block b of the locked buffer bp in tp.
- * Returns the history slot used, -1 if the block was left alone.
+ * Change (or free, or reuse) block b of the locked buffer bp in tp: a free
+ * block is reused; a live one is freed if want is OP_FREE, changed if it
+ * is OP_CHANGE, either at random (the last NB_FREE blocks) if it is
+ * OP_ANY.  Returns the history slot used, -1 if the block was left alone.
  */
 static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
-		    struct kv_buf *bp, uint32_t id, unsigned *s)
+		    struct kv_buf *bp, uint32_t id, unsigned *s, int want)
 {
 	static const uint8_t uuid[KVFS_UUID_SIZE];
 	struct tblock *tb = &r->blk[b];
@@ -149,7 +155,8 @@ static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
 	if (tb->state == FREE) {
 		h->op = OP_REUSE;
 		tb->state = LIVE;
-	} else if (b >= NB - NB_FREE && rnd(s) % 6 == 0) {
+	} else if (want == OP_FREE ||
+		   (want == OP_ANY && b >= NB - NB_FREE && rnd(s) % 6 == 0)) {
 		h->op = OP_FREE;
 		tb->state = FREEING;
 	} else {
@@ -184,6 +191,65 @@ static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
 /* reads that failed on the dead machine, after the crash point */
 static atomic_uint nr_dead_reads;
 
+/*
+ * One transaction over the nblk blocks picked (sorted, distinct), each
+ * given op want (see op_block()).  Returns 0 and its checkpoint in *seqp,
+ * or the error of a read that failed after the device crashed, the
+ * transaction cancelled.  All the reads come before any change: after the
+ * crash point the dead machine may read a block whose write-back the crash
+ * tore (a freed block read again for its reuse), and the transaction it
+ * stops must be clean, leaving no history behind.
+ */
+static int run_tx(struct run *r, const unsigned *picked, unsigned nblk,
+		  unsigned *s, int want, uint64_t *seqp)
+{
+	struct bi *t = r->t;
+	uint32_t id = atomic_fetch_add(&r->next_id, 1);
+	struct kv_buf *bp[3];
+	struct kvj_trans *tp;
+	int slot[3], err;
+	unsigned i;
+
+	CHECK(nblk <= 3);
+	CHECK(kvj_trans_alloc(t->log, nblk * 1200, 0, &tp) == 0);
+	for (i = 0; i < nblk; i++) {
+		err = kvfs_trans_read_buf(tp, t->bl, bi_blk(t, picked[i]), 1,
+					  &bi_buf_ops, &bp[i]);
+		if (err) {
+			CHECK(kv_dev_crashed(t->dev));
+			kvj_trans_cancel(tp);
+			atomic_fetch_add(&nr_dead_reads, 1);
+			return err;
+		}
+	}
+	for (i = 0; i < nblk; i++)
+		slot[i] = op_block(r, tp, picked[i], bp[i], id, s, want);
+	CHECK(kvj_trans_commit(tp, seqp) == 0);
+	/* the slots are ours even though the buffers are unlocked */
+	for (i = 0; i < nblk; i++) {
+		struct tblock *tb = &r->blk[picked[i]];
+
+		if (slot[i] < 0)
+			continue;
+		pthread_mutex_lock(&tb->lock);
+		tb->h[slot[i]].seq = *seqp;
+		if (tb->h[slot[i]].op == OP_FREE)
+			tb->state = FREE;
+		pthread_mutex_unlock(&tb->lock);
+	}
+	return 0;
+}
+
+/* A force that returned before the crash: its checkpoint must survive. */
+static void note_forced(struct run *r, uint64_t seq)
+{
+	uint64_t cur = atomic_load(&r->forced_max);
+
+	while (seq > cur &&
+	       !atomic_compare_exchange_weak(&r->forced_max, &cur, seq))
+		;
+}
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
@@ -193,11 +259,7 @@ static void *worker_fn(void *arg)
 
 	for (unsigned n = 0; n < NTX && !kv_dev_crashed(t->dev); n++) {
 		unsigned nblk = 1 + rnd(&s) % 3, picked[3], i, j;
-		uint32_t id = atomic_fetch_add(&r->next_id, 1);
-		int slot[3], err = 0;
-		struct kv_buf *bp[3];
-		struct kvj_trans *tp;
-		uint64_t seq, cur;
+		uint64_t seq;
 
 		for (i = 0; i < nblk; i++) {
 again:
@@ -207,47 +269,11 @@ again:
 					goto again;
 		}
 		sort_picked(picked, nblk);
-		CHECK(kvj_trans_alloc(t->log, nblk * 1200, 0, &tp) == 0);
-		/*
-		 * All the reads before any change: after the crash point the
-		 * dead machine may read a block whose write-back the crash tore
-		 * (a freed block read again for its reuse); it stops there.
-		 */
-		for (i = 0; i < nblk; i++) {
-			err = kvfs_trans_read_buf(tp, t->bl,
-						  bi_blk(t, picked[i]), 1,
-						  &bi_buf_ops, &bp[i]);
-			if (err)
-				break;
-		}
-		if (err) {
-			CHECK(kv_dev_crashed(t->dev));
-			kvj_trans_cancel(tp);
-			atomic_fetch_add(&nr_dead_reads, 1);
+		if (run_tx(r, picked, nblk, &s, OP_ANY, &seq))
 			break;
-		}
-		for (i = 0; i < nblk; i++)
-			slot[i] = op_block(r, tp, picked[i], bp[i], id, &s);
-		CHECK(kvj_trans_commit(tp, &seq) == 0);
-		/* the slots are ours even though the buffers are unlocked */
-		for (i = 0; i < nblk; i++) {
-			struct tblock *tb = &r->blk[picked[i]];
-
-			if (slot[i] < 0)
-				continue;
-			pthread_mutex_lock(&tb->lock);
-			tb->h[slot[i]].seq = seq;
-			if (tb->h[slot[i]].op == OP_FREE)
-				tb->state = FREE;
-			pthread_mutex_unlock(&tb->lock);
-		}
 		if (rnd(&s) % 6 == 0 && kvj_log_force(t->log, seq) == 0 &&
-		    !kv_dev_crashed(t->dev)) {
-			cur = atomic_load(&r->forced_max);
-			while (seq > cur && !atomic_compare_exchange_weak(
-						    &r->forced_max, &cur, seq))
-				;
-		}
+		    !kv_dev_crashed(t->dev))
+			note_forced(r, seq);
 	}
 	return NULL;
 }
@@ -510,6 +536,16 @@ static void crash_recovery(struct run *r, struct bi *t, const char *copy,
 	}
 }
 
+static void run_init(struct run *r, struct bi *t, unsigned seed)
+{
+	memset(r, 0, sizeof(*r));
+	for (unsigned i = 0; i < NB; i++)
+		pthread_mutex_init(&r->blk[i].lock, NULL);
+	r->t = t;
+	r->seed = seed;
+	atomic_init(&r->next_id, 1);
+}
+
 static uint64_t max_cycle;
 static unsigned nr_forced, nr_skipped, nr_twice, nr_cancelled, nr_batches;
 static unsigned nr_freed_later;
@@ -533,12 +569,7 @@ static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
 	unsigned i;
 	bool ok;
 
-	memset(r, 0, sizeof(*r));
-	for (i = 0; i < NB; i++)
-		pthread_mutex_init(&r->blk[i].lock, NULL);
-	r->t = &t;
-	r->seed = seed;
-	atomic_init(&r->next_id, 1);
+	run_init(r, &t, seed);
 	bi_create(&t, "crash", BLK, LOGB, NB);
 	bi_dev_open(&t);
 	bi_format_blocks(&t, NB);
@@ -699,6 +730,100 @@ found:
 	self_testing = false;
 }
 
+/*
+ * The state behind the tear runs' rare failures (issue 8, bug 4), made on
+ * purpose: block x changed in both halves and forced; the AIL's write-back
+ * of x is the torn write (the crash: its first half, new LSN and crc,
+ * reaches the media); the machine, off but winding down, frees x (its
+ * buffer is cached: no read) and reuses it, which reads x from the media:
+ * the torn block fails its checksum.  That transaction must stop cleanly
+ * (-EBADMSG, no history), and recovery must rebuild x from the log: the
+ * torn block's LSN is not to be trusted, the forced delta is replayed into
+ * it, and x verifies in the state that force left.
+ */
+static void tear_reuse_test(void)
+{
+	static uint8_t got[NB][BLK], want[BLK];
+	static struct run r;
+	struct kv_dev_fault f = { .modes = KV_FAULT_TEAR };
+	struct kvj_log_params p = { 0 };
+	const char *what = "tear-reuse";
+	const unsigned x = NB - 1;
+	uint64_t seq, writes, got_gen;
+	unsigned s = 1, gen;
+	struct bi t;
+
+	run_init(&r, &t, 1);
+	bi_create(&t, "tear-reuse", BLK, LOGB, NB);
+	bi_dev_open(&t);
+	bi_format_blocks(&t, NB);
+	CHECK(bi_log_open(&t, &p) == 0);
+	/*
+	 * The last change writes a range in the second half, so that the
+	 * torn write (its first half) fails the checksum; s is fixed, so
+	 * are the changes.
+	 */
+	do {
+		CHECK(r.blk[x].nr < 8);
+		CHECK(run_tx(&r, &x, 1, &s, OP_CHANGE, &seq) == 0);
+	} while (!(r.blk[x].h[r.blk[x].nr - 1].ranges >> (BLK / 2 / 64)));
+	CHECK(kvj_log_force(t.log, seq) == 0);
+	note_forced(&r, seq);
+	gen = r.blk[x].nr;
+	/* x is the only item in the AIL: its write-back is the next write */
+	writes = kv_dev_nr_writes(t.dev);
+	f.tear_write = writes + 1;
+	CHECK(kv_dev_set_fault(t.dev, &f) == 0);
+	CHECK(kvj_log_drain(t.log) == 0);
+	CHECK(kv_dev_crashed(t.dev) && kv_dev_nr_writes(t.dev) > writes);
+	CHECK(run_tx(&r, &x, 1, &s, OP_FREE, &seq) == 0);
+	CHECK(r.blk[x].state == FREE && r.blk[x].nr == gen + 1);
+	CHECK(run_tx(&r, &x, 1, &s, OP_ANY, &seq) == -EBADMSG);
+	CHECK(r.blk[x].state == FREE && r.blk[x].nr == gen + 1);
+	CHECK(atomic_load(&nr_dead_reads) == 1);
+	bi_crash(&t);
+
+	if (recover(&t, got, false, what, NULL)) {
+		/* the free was never logged: x is in its forced state */
+		expected(&r.blk[x], gen, want);
+		memcpy(&got_gen, got[x] + GEN_OFF, 8);
+		if (memcmp(want + GEN_OFF, got[x] + GEN_OFF, BLK - GEN_OFF)) {
+			fprintf(stderr,
+				"  block %u: generation %llu, NOT its forced "
+				"state (generation %u)\n",
+				x, (unsigned long long)got_gen, gen);
+			fail(F_PREFIX, false, what, 0);
+		} else if (!is_prefix(&r, got, atomic_load(&r.forced_max),
+				      what)) {
+			fail(F_PREFIX, false, what, 0);
+		} else {
+			/* the torn block was rebuilt, not taken as it was */
+			CHECK(t.rst.applied >= 1);
+			printf("bufitem crash (tear-reuse): the torn "
+			       "write-back of a block freed and reused after "
+			       "the crash stops its transaction (-EBADMSG), "
+			       "recovery rebuilds the block (%llu deltas "
+			       "applied)\n",
+			       (unsigned long long)t.rst.applied);
+		}
+	}
+	bi_remove(&t);
+}
+
+/* Names each kind of failure counted; true if there was none. */
+static bool report_failures(void)
+{
+	unsigned i, k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < NR_FAIL; i++)
+			if (nr_fail[k][i])
+				printf("  FAILED %u: %s%s\n", nr_fail[k][i],
+				       fail_names[i],
+				       k ? " after a crash in recovery" : "");
+	return !nr_failures();
+}
+
 int main(int argc, char **argv)
 {
 	static struct run r;
@@ -708,13 +833,22 @@ int main(int argc, char **argv)
 	int only;
 	uint64_t total;
 
+	if (argc == 2 && !strcmp(argv[1], "tear-reuse")) {
+		bi_init(128 << 20);
+		tear_reuse_test();
+		bi_fini();
+		if (!report_failures())
+			return 1;
+		printf("ok\n");
+		return 0;
+	}
 	for (mode = 0; argc >= 2 && mode < 4; mode++)
 		if (!strcmp(argv[1], modes_names[mode]))
 			break;
 	if (argc < 2 || mode == 4) {
 		fprintf(stderr,
 			"usage: %s crash|volatile|tear|sectors [iterations] "
-			"[seed] [point]\n",
+			"[seed] [point] | tear-reuse\n",
 			argv[0]);
 		return 2;
 	}
@@ -772,13 +906,7 @@ int main(int argc, char **argv)
 	       argv[1], runs, (unsigned long long)total, nr_forced, nr_twice,
 	       nr_rc_points, nr_skipped, nr_cancelled, nr_freed_later,
 	       nr_batches, atomic_load(&nr_dead_reads));
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < NR_FAIL; i++)
-			if (nr_fail[k][i])
-				printf("  FAILED %u: %s%s\n", nr_fail[k][i],
-				       fail_names[i],
-				       k ? " after a crash in recovery" : "");
-	if (nr_failures())
+	if (!report_failures())
 		return 1;
 	if (only < 0) {
 		/* forced, wrapped the log, skipped deltas, crashed recovery */
