@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "fs/geom.h"
+#include "fs/trans_resv.h"
 #include "fs/sb.h"
 
 #define MIB (1ULL << 20)
@@ -194,6 +195,7 @@ static int choose_log(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 	uint64_t bs = g->blocksize;
 	uint32_t start = kvfs_geom_first_chunk_agbno(g) + g->ialloc_blocks;
 	uint64_t avail = kvfs_ag_length(g, 0) - start, want;
+	uint64_t min = kvfs_trans_resv_min_log_bytes(g);
 
 	if (p->logsize) {
 		want = (p->logsize + bs - 1) / bs;
@@ -202,6 +204,13 @@ static int choose_log(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 					"log size %" PRIu64
 					" is below the 4 MiB minimum",
 					p->logsize);
+		if (want * bs < min)
+			return geom_err(-EINVAL, err, errlen,
+					"log size %" PRIu64
+					" is below the %" PRIu64
+					"-byte minimum of this block and "
+					"inode size",
+					p->logsize, min);
 		if (want * bs > KVFS_LOG_MAX_BYTES)
 			return geom_err(-EINVAL, err, errlen,
 					"log size %" PRIu64
@@ -229,12 +238,14 @@ static int choose_log(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 			bytes = GIB;
 		if (bytes > avail / 2 * bs)
 			bytes = avail / 2 * bs;
-		if (bytes < KVFS_LOG_MIN_BYTES)
-			bytes = KVFS_LOG_MIN_BYTES;
-		want = bytes / bs;
+		if (bytes < min)
+			bytes = min;
+		want = (bytes + bs - 1) / bs;
 		if (want > avail)
 			return geom_err(-EINVAL, err, errlen,
-					"AG 0 is too small for a 4 MiB log");
+					"AG 0 is too small for a %" PRIu64
+					"-byte log",
+					want * bs);
 	}
 	g->logstart = start;
 	g->logblocks = (uint32_t)want;

@@ -135,6 +135,8 @@ static int read_agfs(struct kvfs_mount *mp)
 	int64_t free = 0;
 	uint32_t agno;
 
+	if (mp->agfs_read)
+		return 0;
 	for (agno = 0; agno < mp->g.agcount; agno++) {
 		struct kvfs_perag *pag = &mp->pag[agno];
 		struct kvfs_agf_info a;
@@ -150,18 +152,34 @@ static int read_agfs(struct kvfs_mount *mp)
 			kv_buf_rele(bp);
 		}
 		if (err)
-			return fail(err,
-				    "AG %u's free-space header is damaged (%s): "
-				    "run fsck.kvfs",
-				    agno, strerror(-err));
+			return fail(
+				err,
+				"AG %u's free-space header is damaged (%s): "
+				"run fsck.kvfs",
+				agno, strerror(-err));
 		pag->freeblks = a.freeblks;
 		pag->longest = a.longest;
 		pag->flcount = a.flcount;
 		pag->agf_init = true;
-		free += (int64_t)a.freeblks - (int64_t)KVFS_AG_SET_ASIDE(&mp->g);
+		free += (int64_t)a.freeblks -
+			(int64_t)KVFS_AG_SET_ASIDE(&mp->g);
 	}
 	atomic_store(&mp->fdblocks, free > 0 ? free : 0);
+	mp->agfs_read = true;
 	return 0;
+}
+
+int kvfs_mount_recovery_ready(struct kvfs_mount *mp, struct kvj_log *log)
+{
+	int err;
+
+	if (mp->bl)
+		return 0;
+	err = kvfs_bli_log_create(log, mp->bc, &mp->bl);
+	if (err)
+		return err;
+	mp->log = log;
+	return read_agfs(mp);
 }
 
 static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
@@ -172,6 +190,8 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 		.log_bytes = mp->lio.len,
 		.recover = &mp->bli_rops,
 		.nr_recover = 1,
+		.intents = mp->defer_iops,
+		.nr_intents = mp->nr_defer_types,
 		.push_interval_ms = o->push_interval_ms,
 		.idle_push_ms = o->idle_push_ms,
 		.no_threads = o->no_log_threads,
@@ -187,12 +207,20 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 			    strerror(-err));
 	err = kvj_log_open(&p, &mp->log);
 	kvfs_bli_recover_free(&mp->bli_rops);
+	if (err && mp->bl) {
+		/* intent recovery set these up over the log that failed */
+		kvfs_bli_log_destroy(mp->bl);
+		mp->bl = NULL;
+		mp->log = NULL;
+	}
 	if (err == -EUCLEAN)
 		return fail(err, "the log is damaged and cannot be replayed: "
 				 "run fsck.kvfs");
 	if (err)
 		return fail(err, "cannot open the log: %s", strerror(-err));
 	kvj_log_recovery_info(mp->log, &mp->ri);
+	if (mp->bl)
+		return 0;
 	err = kvfs_bli_log_create(mp->log, mp->bc, &mp->bl);
 	if (err) {
 		kvj_log_shutdown(mp->log, "mount failed");
@@ -240,6 +268,23 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 		     o->rdonly ? " read-only" : "", strerror(-err));
 		goto out_dev;
 	}
+	kvfs_trans_resv_compute(&mp->g, &mp->resv);
+	if (!o->rdonly) {
+		char why[200];
+
+		err = kvfs_trans_resv_check(
+			&mp->resv, (uint64_t)mp->g.logblocks << mp->g.blocklog,
+			why, sizeof(why));
+		if (err) {
+			fail(err, "%s cannot be mounted: %s", path, why);
+			goto out_dev;
+		}
+	}
+	err = kvfs_defer_mount_init(mp, o->defer_types, o->nr_defer_types);
+	if (err) {
+		fail(err, "bad deferred operation types");
+		goto out_dev;
+	}
 	err = kv_bcache_create(mp->dev, mp->g.blocksize, o->cache_bytes,
 			       &mp->bc);
 	if (err) {
@@ -279,6 +324,7 @@ out_pag:
 out_bc:
 	kv_bcache_destroy(mp->bc);
 out_dev:
+	kvfs_defer_mount_fini(mp);
 	kv_dev_close(mp->dev);
 out_free:
 	kvfree(mp);
@@ -313,6 +359,7 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 	}
 	perag_free(mp, mp->g.agcount);
 	kv_bcache_destroy(mp->bc);
+	kvfs_defer_mount_fini(mp);
 	kv_dev_close(mp->dev);
 	kvfree(mp);
 	return err;

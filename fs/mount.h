@@ -33,9 +33,11 @@
 
 #include "fs/buf.h"
 #include "fs/buf_item.h"
+#include "fs/defer.h"
 #include "fs/geom.h"
 #include "fs/log_io.h"
 #include "fs/perag.h"
+#include "fs/trans_resv.h"
 #include "journal/journal.h"
 
 struct kv_dev;
@@ -49,6 +51,9 @@ struct kvfs_mount_opts {
 	unsigned idle_push_ms;
 	/* tests: no background journal threads (they drive pushes) */
 	bool no_log_threads;
+	/* deferred-op types beyond the built-in ones (tests) */
+	const struct kvfs_defer_type *const *defer_types;
+	unsigned nr_defer_types;
 };
 
 /*
@@ -71,10 +76,19 @@ struct kvfs_mount {
 	struct kvfs_perag *pag; /* g.agcount of them */
 	/* blocks free for reservations (fs/trans.h); may read below 0 briefly */
 	_Atomic int64_t fdblocks;
+	bool agfs_read; /* pag counts and fdblocks are set */
+	struct kvfs_trans_resv resv; /* fs/trans_resv.h */
+	/* deferred operations (fs/defer.h): types, their intent recovery */
+	const struct kvfs_defer_type **defer_types;
+	unsigned nr_defer_types;
+	struct kvj_intent_ops *defer_iops;
+	void *defer_rctx;
+	struct kvfs_defer_counters defer_ctr;
 };
 
 /*
  * Open and mount the filesystem on path.  -ENODATA: not kvfs;
+ * -ENOSPC: the log is too small for the transactions of this geometry;
  * -EUCLEAN/-EBADMSG: damaged (superblock or log; run fsck.kvfs);
  * -EOPNOTSUPP/-EROFS: features this code cannot write; -EBUSY: in use
  * (a block device opened exclusively elsewhere); -errno otherwise.
@@ -94,6 +108,12 @@ int kvfs_mount_close(struct kvfs_mount *mp);
  * tests use it as a power cut.
  */
 void kvfs_mount_shutdown(struct kvfs_mount *mp, const char *why);
+/*
+ * Recovery finishes intents inside the journal's open, before it returns
+ * the log: the first intent's recovery calls this to set up what
+ * transactions need (mp->log, the buffer items, the AG counts).
+ */
+int kvfs_mount_recovery_ready(struct kvfs_mount *mp, struct kvj_log *log);
 /* Why the last kvfs_mount_open() of this thread failed ("" if it did not). */
 const char *kvfs_mount_error(void);
 

@@ -8,8 +8,10 @@
 #include <errno.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/defer.h"
 #include "fs/mount.h"
 #include "fs/trans.h"
+#include "fs/trans_resv.h"
 
 static int reserve_blocks(struct kvfs_mount *mp, uint64_t n)
 {
@@ -47,9 +49,18 @@ int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
 		return err;
 	}
 	tp->mp = mp;
+	tp->log_res = log_bytes;
 	tp->blk_res = blocks;
 	*tpp = tp;
 	return 0;
+}
+
+int kvfs_trans_alloc_res(struct kvfs_mount *mp,
+			 const struct kvfs_trans_res *res, uint64_t blocks,
+			 struct kvfs_trans **tpp)
+{
+	return kvfs_trans_alloc(mp, res->log_bytes, res->log_count,
+				res->blocks + blocks, tpp);
 }
 
 /*
@@ -67,7 +78,15 @@ static void trans_settle(struct kvfs_trans *tp, bool committed)
 
 int kvfs_trans_commit(struct kvfs_trans *tp, uint64_t *seqp)
 {
-	int err = kvj_trans_commit(tp->jt, seqp);
+	int err = 0;
+
+	if (tp->dfops_intake || tp->dfops)
+		err = kvfs_defer_finish(tp);
+	if (err) {
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	err = kvj_trans_commit(tp->jt, seqp);
 
 	trans_settle(tp, !err);
 	kvfree(tp);
@@ -76,6 +95,7 @@ int kvfs_trans_commit(struct kvfs_trans *tp, uint64_t *seqp)
 
 void kvfs_trans_cancel(struct kvfs_trans *tp)
 {
+	kvfs_defer_cancel(tp);
 	kvj_trans_cancel(tp->jt);
 	trans_settle(tp, false);
 	kvfree(tp);

@@ -33,12 +33,18 @@
 #include "journal/journal.h"
 
 struct kvfs_mount;
+struct kvfs_defer_pending;
+struct kvfs_trans_res;
 
 struct kvfs_trans {
 	struct kvj_trans *jt;
 	struct kvfs_mount *mp;
-	uint64_t blk_res;   /* blocks reserved */
-	uint64_t blk_used;  /* of which handed out by the allocator */
+	uint32_t log_res; /* log bytes per commit */
+	/* deferred work (fs/defer.h): queued, and with intents logged */
+	struct kvfs_defer_pending *dfops_intake, *dfops_intake_last;
+	struct kvfs_defer_pending *dfops;
+	uint64_t blk_res; /* blocks reserved */
+	uint64_t blk_used; /* of which handed out by the allocator */
 	uint64_t blk_freed; /* blocks this transaction freed */
 };
 
@@ -47,14 +53,26 @@ struct kvfs_trans {
  * operation can allocate (tree splits included).  -ENOSPC when the blocks
  * are not there, -EIO after a shutdown, -EROFS on a read-only mount.
  */
-int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes,
-		     unsigned rolls, uint64_t blocks, struct kvfs_trans **tpp);
-/* Commit (the transaction is freed whatever the result); seq: see journal */
+int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
+		     uint64_t blocks, struct kvfs_trans **tpp);
+/*
+ * The same for one kind of operation (mp->resv, fs/trans_resv.h); blocks
+ * are added to the kind's (e.g. the length of the extent to allocate).
+ */
+int kvfs_trans_alloc_res(struct kvfs_mount *mp,
+			 const struct kvfs_trans_res *res, uint64_t blocks,
+			 struct kvfs_trans **tpp);
+/*
+ * Commit (the transaction is freed whatever the result); seq: see journal.
+ * Deferred work still queued is finished first (kvfs_defer_finish()).
+ */
 int kvfs_trans_commit(struct kvfs_trans *tp, uint64_t *seqp);
+/* Cancel; deferred work still queued is dropped (kvfs_defer_cancel()). */
 void kvfs_trans_cancel(struct kvfs_trans *tp);
 /*
  * Commit and continue with the same reservation's remaining blocks and
- * the joined buffers still held (kvj_trans_roll()).
+ * the joined buffers still held (kvj_trans_roll()); queued deferred work
+ * stays queued.
  */
 int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp);
 void kvfs_trans_set_nofail(struct kvfs_trans *tp);

@@ -140,8 +140,7 @@ void kvj_cil_destroy(struct kvj_log *log)
 
 static uint32_t ent_charge(uint32_t len)
 {
-	/* delta, its item header and padding, and its share of part headers */
-	return len + 16 + (len >> 6);
+	return kvj_item_log_bytes(len);
 }
 
 static struct kvj_cil_pcp *cil_lock_slot(struct kvj_cil *cil)

@@ -49,8 +49,10 @@ enum kvj_errtag {
 	 */
 	KVJ_ERRTAG_CIL_INSERT_DELAY,
 	/* filesystem */
-	KVJ_ERRTAG_META_READ_IO,  /* a metadata buffer read: -EIO */
+	KVJ_ERRTAG_META_READ_IO, /* a metadata buffer read: -EIO */
 	KVJ_ERRTAG_META_WRITE_IO, /* a metadata buffer write: -EIO */
+	/* a deferred item's finish (fs/defer.c) fails: -EIO, a shutdown */
+	KVJ_ERRTAG_DEFER_ITEM_FAIL,
 	KVJ_ERRTAG_NR,
 };
 
@@ -71,7 +73,7 @@ static inline bool kvj_errtag(enum kvj_errtag tag)
 
 /* Arm a tag; every 0 disarms it.  -EINVAL for an unknown tag. */
 int kvj_errtag_set(enum kvj_errtag tag, uint64_t after, uint32_t every,
-		    uint64_t count);
+		   uint64_t count);
 void kvj_errtag_clear_all(void);
 /* Set the value a point reads when it fires (default 0). */
 int kvj_errtag_set_value(enum kvj_errtag tag, uint64_t value);

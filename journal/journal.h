@@ -260,6 +260,23 @@ void kvj_log_recovery_info(struct kvj_log *log, struct kvj_recovery_info *ri);
  */
 int kvj_trans_alloc(struct kvj_log *log, uint32_t res_bytes, unsigned rolls,
 		    struct kvj_trans **tpp);
+/* What each commit of a transaction costs beyond its res_bytes. */
+#define KVJ_TRANS_UNIT_OVERHEAD 4096u
+/* Log space kvj_trans_alloc(res_bytes, rolls) takes from the log. */
+static inline uint64_t kvj_trans_grant_bytes(uint32_t res_bytes,
+					     unsigned rolls)
+{
+	return ((uint64_t)res_bytes + KVJ_TRANS_UNIT_OVERHEAD) * (rolls + 1);
+}
+/*
+ * Log bytes one item delta of len bytes is charged in a checkpoint: its
+ * item header and padding and its share of record headers (what
+ * res_bytes must cover per item).
+ */
+static inline uint32_t kvj_item_log_bytes(uint32_t len)
+{
+	return len + 16 + (len >> 6);
+}
 /* From here on allocations of this thread retry forever (NOFAIL scope). */
 void kvj_trans_set_nofail(struct kvj_trans *tp);
 /* Join an item the caller has locked; release() unlocks it at the end. */

@@ -37,6 +37,8 @@
 #define KVJ_CTX_OVERHEAD 4096u
 /* Added to every reservation for KVJ_CTX_OVERHEAD. */
 #define KVJ_TRANS_OVERHEAD KVJ_CTX_OVERHEAD
+static_assert(KVJ_TRANS_OVERHEAD == KVJ_TRANS_UNIT_OVERHEAD,
+	      "journal.h states the per-commit overhead");
 /* Kept free for the unmount record (never granted). */
 #define KVJ_LOG_SLACK 4096u
 

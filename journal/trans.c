@@ -170,14 +170,29 @@ void kvj_trans_cancel(struct kvj_trans *tp)
 int kvj_trans_roll(struct kvj_trans **tpp, uint64_t *seqp)
 {
 	struct kvj_trans *tp = *tpp;
-	struct kvj_item *lip;
+	struct kvj_item *lip, **pp;
 	int err;
 
 	err = trans_commit_items(tp, seqp);
 	if (err)
 		return err;
-	for (lip = tp->items; lip; lip = lip->tr_next)
+	/*
+	 * Intents and dones are finished with once committed: the push
+	 * thread frees them when their checkpoint is durable, so they must
+	 * not stay on the list (a long deferred operation rolls thousands of
+	 * times).
+	 */
+	for (pp = &tp->items; (lip = *pp);) {
 		lip->tr_flags = 0;
+		if (lip->ops->type == KVJ_ITEM_INTENT ||
+		    lip->ops->type == KVJ_ITEM_DONE) {
+			*pp = lip->tr_next;
+			lip->tr_next = NULL;
+			lip->ops->release(lip, false);
+			continue;
+		}
+		pp = &lip->tr_next;
+	}
 	tp->dirty = false;
 	if (tp->cnt == 0) {
 		/* out of pre-reserved rolls: this one may wait */

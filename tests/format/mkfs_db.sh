@@ -155,8 +155,8 @@ roundtrip 4k $((1024 * MIB / 4096)) 4096 4 65536 16384 four -- \
 	-s 1G
 roundtrip 8k $((300 * MIB / 8192)) 8192 5 7680 768 eight -- \
 	-b 8K -s 300M -a 5 -l 6M
-roundtrip 64k $((256 * MIB / 65536)) 65536 2 2048 128 "" -- \
-	-b 64K -s 256M -a 2 -l 8M
+roundtrip 64k $((256 * MIB / 65536)) 65536 2 2048 256 "" -- \
+	-b 64K -s 256M -a 2 -l 16M
 roundtrip 64g $((64 * 1024 * MIB / 4096)) 4096 16 1048576 32768 big -- \
 	-s 64G
 

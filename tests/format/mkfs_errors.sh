@@ -46,6 +46,7 @@ refuse "$N" "is larger than the filesystem" -s 1G -A 2G
 refuse "$N" "is not a multiple of the block size" -s 1G -A 16385K
 refuse "$N" "mutually exclusive" -s 1G -a 4 -A 64M
 refuse "$N" "below the 4 MiB minimum" -s 1G -l 1M
+refuse "$N" "minimum of this block and inode size" -b 64K -s 256M -l 8M
 refuse "$N" "above the 2 GiB maximum" -s 64G -l 3G
 refuse "$N" "does not fit in AG 0" -s 64M -a 4 -l 16M
 refuse "$N" "into 5 AGs of at least 16 MiB" -s $((20481 * 4096)) -a 5

@@ -842,7 +842,7 @@ static void test_mkfs_lib(void)
 		{ 64 * MIB, 2048, 3, 0, 0 },
 		{ 200 * MIB, 4096, 0, 32 * MIB, 6 * MIB },
 		{ 300 * MIB, 8192, 0, 0, 0 },
-		{ 300 * MIB, 65536, 2, 0, 8 * MIB },
+		{ 300 * MIB, 65536, 2, 0, 16 * MIB },
 		{ 64 * GIB, 0, 0, 0, 0 },
 	};
 	char path[] = "/tmp/kvfs-test-format-XXXXXX";

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Transaction reservations (fs/trans_resv.h), in the manner of XFS's
+ * xfs_trans_resv.c: each reservation is a sum of named parts, counted in
+ * buffers (whole blocks) and inodes.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "fs/buf_item.h"
+#include "fs/trans_resv.h"
+#include "journal/log_format.h"
+
+uint32_t kvfs_resv_item_bytes(uint32_t len)
+{
+	return kvj_item_log_bytes(len);
+}
+
+uint32_t kvfs_resv_buf_bytes(uint32_t len)
+{
+	uint32_t chunks = (len + KVFS_BLI_CHUNK - 1) / KVFS_BLI_CHUNK;
+	uint32_t map_words = (chunks + 63) / 64;
+
+	return kvfs_resv_item_bytes(sizeof(struct kvfs_buf_log_hdr) +
+				    map_words * 8 + chunks * KVFS_BLI_CHUNK);
+}
+
+uint32_t kvfs_resv_intent_bytes(uint32_t len)
+{
+	return kvfs_resv_item_bytes(sizeof(struct kvj_intent_fmt) + len);
+}
+
+uint32_t kvfs_resv_done_bytes(void)
+{
+	return kvfs_resv_item_bytes(sizeof(struct kvj_done_fmt));
+}
+
+/*
+ * Height of a tree of nrecs records with blocks half full, whose root may
+ * hold root_max entries (0: the root is a block like the others), as XFS's
+ * xfs_btree_compute_maxlevels.
+ */
+static uint32_t maxlevels(uint32_t leaf_max, uint32_t node_max,
+			  uint32_t root_max, uint64_t nrecs)
+{
+	uint64_t leaf_min = leaf_max / 2, node_min = node_max / 2;
+	uint64_t blocks = (nrecs + leaf_min - 1) / leaf_min;
+	uint32_t levels = 1;
+
+	if (root_max) {
+		/* levels of blocks until the pointers fit the inode root */
+		while (blocks > root_max) {
+			blocks = (blocks + node_min - 1) / node_min;
+			levels++;
+		}
+		return levels + 1;
+	}
+	while (blocks > 1) {
+		blocks = (blocks + node_min - 1) / node_min;
+		levels++;
+	}
+	return levels;
+}
+
+uint32_t kvfs_inobt_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+	/* every block of the AG an inode chunk */
+	uint64_t chunks =
+		((uint64_t)g->agblocks << g->inopblog) / KVFS_INODES_PER_CHUNK;
+
+	return maxlevels(room / sizeof(struct kvfs_inobt_rec),
+			 room / (sizeof(struct kvfs_inobt_key) + 8), 0,
+			 chunks ? chunks : 1);
+}
+
+uint32_t kvfs_bmap_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+	uint32_t fork = g->inodesize - KVFS_DINODE_CORE_SIZE;
+	/* nextents is 32 bits; no file has more extents than blocks */
+	uint64_t nrecs = kvfs_max_fileoff_blocks(g);
+
+	if (nrecs > UINT32_MAX)
+		nrecs = UINT32_MAX;
+	return maxlevels(room / sizeof(struct kvfs_extent),
+			 room / (sizeof(struct kvfs_bmbt_key) + 8),
+			 (fork - KVFS_BMDR_HDR_SIZE) / 16, nrecs);
+}
+
+/* Blocks both free-space trees log for n allocations or frees (XFS's). */
+static uint32_t allocfree_bufs(const struct kvfs_trans_resv *r, uint32_t n)
+{
+	return n * 2 * (2 * r->alloc_maxlevels - 1);
+}
+
+/* Blocks the extent map logs when split at every level below the root. */
+static uint32_t bmap_split_bufs(const struct kvfs_trans_resv *r)
+{
+	return 2 * (r->bmap_maxlevels - 1);
+}
+
+/* The free-space header and the reserve list of one AG. */
+#define AG_FREE_HDR_BUFS 2
+
+static void set(struct kvfs_trans_res *res, uint32_t bufs, uint32_t inodes,
+		uint32_t extra, unsigned count, uint64_t blocks,
+		const struct kvfs_trans_resv *r)
+{
+	res->log_bytes = bufs * r->buf_bytes + inodes * r->inode_bytes + extra;
+	res->log_count = count;
+	res->blocks = blocks;
+}
+
+/* An extent-free intent of one extent: (fsb, count, owner) */
+#define EFI_ITEM_BYTES 24
+
+void kvfs_trans_resv_compute(const struct kvfs_geom *g,
+			     struct kvfs_trans_resv *r)
+{
+	uint32_t efi = kvfs_resv_intent_bytes(EFI_ITEM_BYTES);
+
+	r->alloc_maxlevels = g->alloc_maxlevels;
+	r->inobt_maxlevels = kvfs_inobt_maxlevels(g);
+	r->bmap_maxlevels = kvfs_bmap_maxlevels(g);
+	r->buf_bytes = kvfs_resv_buf_bytes(g->blocksize);
+	r->inode_bytes = kvfs_resv_buf_bytes(g->inodesize);
+
+	/* the extent and the map's new blocks: two allocations */
+	set(&r->write,
+	    bmap_split_bufs(r) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 2), 1, 0,
+	    2, r->bmap_maxlevels - 1, r);
+	/* map blocks freed when records merge: one more free */
+	set(&r->itruncate,
+	    bmap_split_bufs(r) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 1), 1,
+	    efi, 2, r->bmap_maxlevels - 1, r);
+	set(&r->extent_free, AG_FREE_HDR_BUFS + allocfree_bufs(r, 1), 0,
+	    kvfs_resv_done_bytes() + efi, 2, 0, r);
+	/* the inode header, the chunk's blocks, the tree split, one allocation */
+	set(&r->create,
+	    1 + g->ialloc_blocks + 2 * r->inobt_maxlevels - 1 +
+		    AG_FREE_HDR_BUFS + allocfree_bufs(r, 1),
+	    1, 0, 2, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
+	set(&r->ichange, 0, 1, 0, 0, 0, r);
+}
+
+uint64_t kvfs_trans_res_grant(const struct kvfs_trans_res *res)
+{
+	return kvj_trans_grant_bytes(res->log_bytes, res->log_count);
+}
+
+/* Every reservation, for the checks over all of them. */
+static const struct {
+	const char *name;
+	size_t off;
+} res_fields[] = {
+	{ "write", offsetof(struct kvfs_trans_resv, write) },
+	{ "itruncate", offsetof(struct kvfs_trans_resv, itruncate) },
+	{ "extent_free", offsetof(struct kvfs_trans_resv, extent_free) },
+	{ "create", offsetof(struct kvfs_trans_resv, create) },
+	{ "ichange", offsetof(struct kvfs_trans_resv, ichange) },
+};
+
+static const struct kvfs_trans_res *res_field(const struct kvfs_trans_resv *r,
+					      unsigned i)
+{
+	return (const void *)((const char *)r + res_fields[i].off);
+}
+
+uint64_t kvfs_trans_resv_max_grant(const struct kvfs_trans_resv *r)
+{
+	uint64_t max = 0;
+	unsigned i;
+
+	for (i = 0; i < sizeof(res_fields) / sizeof(res_fields[0]); i++)
+		if (kvfs_trans_res_grant(res_field(r, i)) > max)
+			max = kvfs_trans_res_grant(res_field(r, i));
+	return max;
+}
+
+int kvfs_trans_resv_check(const struct kvfs_trans_resv *r, uint64_t log_bytes,
+			  char *err, size_t errlen)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof(res_fields) / sizeof(res_fields[0]); i++) {
+		uint64_t grant = kvfs_trans_res_grant(res_field(r, i));
+
+		if (grant <= log_bytes / 4)
+			continue;
+		snprintf(err, errlen,
+			 "the %s reservation (%llu log bytes) is more than a "
+			 "quarter of the %llu-byte log: the log must be at "
+			 "least %llu bytes",
+			 res_fields[i].name, (unsigned long long)grant,
+			 (unsigned long long)log_bytes,
+			 (unsigned long long)(4 * grant));
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+uint64_t kvfs_trans_resv_min_log_bytes(const struct kvfs_geom *g)
+{
+	struct kvfs_trans_resv r;
+	uint64_t min;
+
+	kvfs_trans_resv_compute(g, &r);
+	min = 4 * kvfs_trans_resv_max_grant(&r);
+	return min > KVFS_LOG_MIN_BYTES ? min : KVFS_LOG_MIN_BYTES;
+}
