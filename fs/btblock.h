@@ -93,4 +93,14 @@ int kvfs_btree_verify_block(const void *blk, const struct kvfs_geom *g,
 			    const struct kvfs_btree_ops *ops, uint64_t blkno,
 			    uint64_t owner, int expect_level);
 
+/*
+ * The same checks but the crc (set only at write-back, so a cached block
+ * changed since has none), without reporting: 0, or -EUCLEAN with what is
+ * wrong in why (len bytes).  For structure walks that collect findings.
+ */
+int kvfs_btree_check_block(const void *blk, const struct kvfs_geom *g,
+			   const struct kvfs_btree_ops *ops, uint64_t blkno,
+			   uint64_t owner, int expect_level, char *why,
+			   size_t len);
+
 #endif

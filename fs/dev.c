@@ -4,14 +4,14 @@
  * fault-injection modes described in fs/dev.h.
  *
  * Locking: dev->lock (a plain pthread mutex, a leaf: nothing is taken under
- * it) protects the fault configuration, the crashed state and the volatile
- * overlay.  Without fault injection the I/O paths take no lock at all:
+ * it) protects the fault configuration, the crashed state, the volatile
+ * overlay and the sector versions.  Without fault injection the I/O paths take no lock at all:
  * pread/pwrite on one descriptor are thread-safe and the write counter is
  * atomic.  With fault injection every write (and every read while the
  * overlay may hold data) runs under dev->lock, so that numbering a write and
  * deciding its fate is one step; that serialisation is acceptable in tests.
  *
- * Memory: the struct and the overlay come from libc, not kvalloc.  The
+ * Memory: the struct, the overlay and the sector versions come from libc, not kvalloc.  The
  * overlay models the disk's own write cache: it is not the filesystem's
  * memory, must not be charged to its budget nor be reclaimable by it, and the
  * device must be usable by tools before or without kv_init().
@@ -34,6 +34,9 @@
 #define OVL_PAGE_SHIFT 12
 #define OVL_PAGE_SIZE (1u << OVL_PAGE_SHIFT)
 #define OVL_EMPTY UINT64_MAX
+#define SEC_SHIFT 9
+#define SEC_SIZE (1u << SEC_SHIFT)
+#define CACHE_MODES (KV_FAULT_VOLATILE | KV_FAULT_SECTORS)
 
 struct ovl_slot {
 	uint64_t pgno;
@@ -45,6 +48,23 @@ struct ovl {
 	struct ovl_slot *slots;
 	size_t cap; /* power of two, or 0 */
 	size_t nr;
+};
+
+/*
+ * KV_FAULT_SECTORS: every state a sector went through since the last flush,
+ * in write order, for the crash to pick one (or none: the media's).
+ */
+struct sec_hist {
+	uint64_t secno;
+	uint32_t nr, cap;
+	uint8_t *vers; /* nr copies of SEC_SIZE bytes */
+};
+
+struct secs {
+	struct sec_hist *h; /* in first-write order */
+	size_t nr, cap;
+	size_t *index; /* open-addressed: 1 + index into h, 0 if empty */
+	size_t index_cap; /* power of two, or 0 */
 };
 
 struct kv_dev {
@@ -59,6 +79,8 @@ struct kv_dev {
 	pthread_mutex_t lock;
 	struct kv_dev_fault fault;
 	struct ovl ovl;
+	struct secs secs;
+	int media_err; /* persisting a SECTORS choice failed: until reboot */
 };
 
 static int io_full(int fd, void *buf, size_t len, uint64_t off, bool write)
@@ -158,12 +180,28 @@ static void ovl_clear(struct ovl *o)
 	memset(o, 0, sizeof(*o));
 }
 
+static void secs_clear(struct secs *s)
+{
+	for (size_t i = 0; i < s->nr; i++)
+		free(s->h[i].vers);
+	free(s->h);
+	free(s->index);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Drop the volatile cache, as a power loss does. */
+static void cache_drop(struct kv_dev *dev)
+{
+	ovl_clear(&dev->ovl);
+	secs_clear(&dev->secs);
+}
+
 void kv_dev_close(struct kv_dev *dev)
 {
 	if (!dev)
 		return;
 	/* an unflushed volatile cache is lost, as on a real power-off */
-	ovl_clear(&dev->ovl);
+	cache_drop(dev);
 	pthread_mutex_destroy(&dev->lock);
 	close(dev->fd);
 	free(dev->path);
@@ -322,8 +360,137 @@ static int ovl_apply(struct kv_dev *dev)
 		if (err)
 			return err;
 	}
-	ovl_clear(o);
+	cache_drop(dev);
 	return 0;
+}
+
+static int secs_index_grow(struct secs *s)
+{
+	size_t cap = s->index_cap ? s->index_cap * 2 : 256;
+	size_t *index = calloc(cap, sizeof(*index));
+
+	if (!index)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nr; i++) {
+		size_t j = ovl_hash(s->h[i].secno, cap);
+
+		while (index[j])
+			j = (j + 1) & (cap - 1);
+		index[j] = i + 1;
+	}
+	free(s->index);
+	s->index = index;
+	s->index_cap = cap;
+	return 0;
+}
+
+/* The history of sector secno, created empty on its first write. */
+static int secs_get(struct secs *s, uint64_t secno, struct sec_hist **hp)
+{
+	size_t j;
+	int err;
+
+	if ((s->nr + 1) * 2 > s->index_cap) {
+		err = secs_index_grow(s);
+		if (err)
+			return err;
+	}
+	for (j = ovl_hash(secno, s->index_cap); s->index[j];
+	     j = (j + 1) & (s->index_cap - 1)) {
+		if (s->h[s->index[j] - 1].secno == secno) {
+			*hp = &s->h[s->index[j] - 1];
+			return 0;
+		}
+	}
+	if (s->nr == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct sec_hist *h = realloc(s->h, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		s->h = h;
+		s->cap = cap;
+	}
+	s->index[j] = s->nr + 1;
+	*hp = &s->h[s->nr++];
+	memset(*hp, 0, sizeof(**hp));
+	(*hp)->secno = secno;
+	return 0;
+}
+
+/* After a write to [off, off + len): append its sectors' new states. */
+static int secs_record(struct kv_dev *dev, uint64_t off, size_t len)
+{
+	uint64_t sn, last = (off + len - 1) >> SEC_SHIFT;
+
+	if (!len)
+		return 0;
+	for (sn = off >> SEC_SHIFT; sn <= last; sn++) {
+		uint64_t start = sn << SEC_SHIFT;
+		/* the overlay holds the sector's whole current state */
+		const uint8_t *page =
+			ovl_find(&dev->ovl, start >> OVL_PAGE_SHIFT);
+		struct sec_hist *h;
+		int err;
+
+		err = secs_get(&dev->secs, sn, &h);
+		if (err)
+			return err;
+		if (h->nr == h->cap) {
+			uint32_t cap = h->cap ? h->cap * 2 : 2;
+			uint8_t *vers =
+				realloc(h->vers, (size_t)cap * SEC_SIZE);
+
+			if (!vers)
+				return -ENOMEM;
+			h->vers = vers;
+			h->cap = cap;
+		}
+		memcpy(h->vers + (size_t)h->nr * SEC_SIZE,
+		       page + (start & (OVL_PAGE_SIZE - 1)), SEC_SIZE);
+		h->nr++;
+	}
+	return 0;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/*
+ * The crash under KV_FAULT_SECTORS: each sector written since the last
+ * flush keeps the media's state (pick 0) or its state after its pick-th
+ * write, drawn from the seed, the sector and its number of writes only, so
+ * that the outcome does not depend on how the cache happens to be laid out.
+ * The history is dropped; the overlay stays for the dead machine's reads
+ * until the power fails, as under VOLATILE.
+ */
+static int secs_resolve(struct kv_dev *dev)
+{
+	const struct secs *s = &dev->secs;
+	int err = 0;
+
+	for (size_t i = 0; i < s->nr && !err; i++) {
+		const struct sec_hist *h = &s->h[i];
+		uint64_t x = mix64(dev->fault.seed +
+				   0x9e3779b97f4a7c15ull * (h->secno + 1));
+		uint64_t pick = mix64(x ^ h->nr) % (h->nr + 1);
+		uint64_t start = h->secno << SEC_SHIFT;
+		uint64_t left = dev->size - start;
+
+		if (pick)
+			err = io_full(dev->fd,
+				      h->vers + (size_t)(pick - 1) * SEC_SIZE,
+				      left < SEC_SIZE ? (size_t)left : SEC_SIZE,
+				      start, true);
+	}
+	secs_clear(&dev->secs);
+	return err;
 }
 
 int kv_dev_pread(struct kv_dev *dev, void *buf, size_t len, uint64_t off)
@@ -336,7 +503,9 @@ int kv_dev_pread(struct kv_dev *dev, void *buf, size_t len, uint64_t off)
 		return io_full(dev->fd, buf, len, off, false);
 
 	pthread_mutex_lock(&dev->lock);
-	err = io_full(dev->fd, buf, len, off, false);
+	err = dev->media_err;
+	if (!err)
+		err = io_full(dev->fd, buf, len, off, false);
 	if (!err && dev->ovl.nr)
 		ovl_read(dev, buf, len, off);
 	pthread_mutex_unlock(&dev->lock);
@@ -348,6 +517,7 @@ static int fault_write(struct kv_dev *dev, const void *buf, size_t len,
 		       uint64_t off, uint64_t nr)
 {
 	const struct kv_dev_fault *f = &dev->fault;
+	int err;
 
 	if (atomic_load(&dev->crashed))
 		return 0;
@@ -359,9 +529,16 @@ static int fault_write(struct kv_dev *dev, const void *buf, size_t len,
 	}
 	if ((f->modes & KV_FAULT_CRASH) && nr >= f->crash_after)
 		atomic_store(&dev->crashed, true);
-	if (f->modes & KV_FAULT_VOLATILE)
-		return ovl_write(dev, buf, len, off);
-	return io_full(dev->fd, (void *)buf, len, off, true);
+	if (!(f->modes & CACHE_MODES))
+		return io_full(dev->fd, (void *)buf, len, off, true);
+	err = ovl_write(dev, buf, len, off);
+	if (!err && (f->modes & KV_FAULT_SECTORS)) {
+		err = secs_record(dev, off, len);
+		/* this write was the last: the media keeps what it keeps */
+		if (!err && atomic_load(&dev->crashed))
+			dev->media_err = secs_resolve(dev);
+	}
+	return err;
 }
 
 int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len, uint64_t off)
@@ -453,10 +630,18 @@ const char *kv_dev_path(const struct kv_dev *dev)
 	return dev->path;
 }
 
+/* The kind of volatile cache modes ask for: SECTORS wins over VOLATILE. */
+static unsigned cache_kind(unsigned modes)
+{
+	return modes & KV_FAULT_SECTORS ? KV_FAULT_SECTORS :
+					  modes & KV_FAULT_VOLATILE;
+}
+
 int kv_dev_set_fault(struct kv_dev *dev, const struct kv_dev_fault *f)
 {
 	const unsigned all = KV_FAULT_FAIL_WRITE | KV_FAULT_CRASH |
-			     KV_FAULT_VOLATILE | KV_FAULT_TEAR;
+			     KV_FAULT_VOLATILE | KV_FAULT_TEAR |
+			     KV_FAULT_SECTORS;
 	int err = 0;
 
 	if (f->modes & ~all)
@@ -464,17 +649,23 @@ int kv_dev_set_fault(struct kv_dev *dev, const struct kv_dev_fault *f)
 	pthread_mutex_lock(&dev->lock);
 	if (atomic_load(&dev->crashed)) {
 		/* a reboot: the crash lost the volatile cache */
-		ovl_clear(&dev->ovl);
+		cache_drop(dev);
 		atomic_store(&dev->crashed, false);
-	} else if (!(f->modes & KV_FAULT_VOLATILE) && dev->ovl.nr) {
-		/* leaving VOLATILE mode writes the cache back, as a flush */
+		err = dev->media_err;
+		dev->media_err = 0;
+	} else if (cache_kind(f->modes) != cache_kind(dev->fault.modes) &&
+		   dev->ovl.nr) {
+		/* another kind of cache (or none) writes it back, as a flush */
 		err = ovl_apply(dev);
 	}
 	if (!err) {
 		dev->fault = *f;
 		if ((f->modes & KV_FAULT_CRASH) &&
-		    f->crash_after <= atomic_load(&dev->nr_writes))
+		    f->crash_after <= atomic_load(&dev->nr_writes)) {
 			atomic_store(&dev->crashed, true);
+			if (f->modes & KV_FAULT_SECTORS)
+				dev->media_err = secs_resolve(dev);
+		}
 		atomic_store(&dev->faulty, f->modes != 0);
 	}
 	pthread_mutex_unlock(&dev->lock);
@@ -494,7 +685,10 @@ bool kv_dev_crashed(const struct kv_dev *dev)
 void kv_dev_power_fail(struct kv_dev *dev)
 {
 	pthread_mutex_lock(&dev->lock);
-	ovl_clear(&dev->ovl);
+	if ((dev->fault.modes & KV_FAULT_SECTORS) &&
+	    !atomic_load(&dev->crashed))
+		dev->media_err = secs_resolve(dev);
+	cache_drop(dev);
 	/* the machine is down: nothing issued afterwards reaches the media */
 	atomic_store(&dev->crashed, true);
 	atomic_store(&dev->faulty, true);

@@ -14,18 +14,34 @@
  *                         covered by a flush
  *   KV_FAULT_TEAR         the Nth write persists only its first half
  *                         (rounded down to 512 bytes), then acts as CRASH
+ *   KV_FAULT_SECTORS      a volatile write cache that persists any subset
+ *                         of its sectors, in any order: writes sit in the
+ *                         cache as with VOLATILE; at the crash (the CRASH
+ *                         or TEAR point, or kv_dev_power_fail()) every
+ *                         512-byte sector written since the last flush
+ *                         independently keeps its pre-flush contents or
+ *                         the contents after one of the writes to it since
+ *                         (a sector written k times: one of k + 1 states,
+ *                         each as likely).  The choice is a function of
+ *                         seed, the sector and its writes: the same seed
+ *                         and the same writes give the same media.
  *
  * Write numbers count every kv_dev_pwrite() since open (target the k-th
  * write from now with kv_dev_nr_writes() + k).  Once crashed, writes,
  * flushes and discards succeed without reaching the media, and a volatile
- * cache keeps serving reads until kv_dev_power_fail().  kv_dev_power_fail()
- * also leaves the device crashed, whatever the modes.  kv_dev_set_fault()
- * on a crashed device is a reboot: the crash state and any volatile cache
- * are dropped, then the new modes apply.  Leaving VOLATILE mode otherwise
- * writes the cache back.  kv_dev_close() does not flush: unflushed volatile
- * writes are lost, as on a power-off.  With any fault mode set, a flush is
- * simulated (no fdatasync): the image is scratch and its page cache stands
- * for the media.
+ * cache keeps serving reads until kv_dev_power_fail() (under SECTORS the
+ * media's state is chosen at the crash point itself: the cache only serves
+ * the dead machine's reads).
+ * kv_dev_power_fail() also leaves the device crashed, whatever the modes.
+ * kv_dev_set_fault() on a crashed device is a reboot: the crash state and
+ * any volatile cache are dropped, then the new modes apply.  Otherwise a
+ * change of cache (none, VOLATILE, SECTORS) writes the cache back first.
+ * kv_dev_close() does not flush: unflushed volatile writes are lost, as on
+ * a power-off (SECTORS too: call kv_dev_power_fail() first to keep its
+ * choice).  If persisting that choice fails, reads and the next
+ * kv_dev_set_fault() return the error.  With any fault mode set, a flush
+ * is simulated (no fdatasync): the image is scratch and its page cache
+ * stands for the media.
  *
  * The device is thread-safe.  I/O outside [0, kv_dev_size()) is -EINVAL;
  * writes to a read-only device are -EROFS.
@@ -66,12 +82,14 @@ const char *kv_dev_path(const struct kv_dev *dev);
 #define KV_FAULT_CRASH (1u << 1)
 #define KV_FAULT_VOLATILE (1u << 2)
 #define KV_FAULT_TEAR (1u << 3)
+#define KV_FAULT_SECTORS (1u << 4)
 
 struct kv_dev_fault {
 	unsigned modes;
-	uint64_t fail_write;  /* KV_FAULT_FAIL_WRITE: 1-based write number */
+	uint64_t fail_write; /* KV_FAULT_FAIL_WRITE: 1-based write number */
 	uint64_t crash_after; /* KV_FAULT_CRASH: last write that persists */
-	uint64_t tear_write;  /* KV_FAULT_TEAR: the write torn in half */
+	uint64_t tear_write; /* KV_FAULT_TEAR: the write torn in half */
+	uint64_t seed; /* KV_FAULT_SECTORS: which sectors persist */
 };
 
 int kv_dev_set_fault(struct kv_dev *dev, const struct kv_dev_fault *f);
@@ -79,7 +97,10 @@ int kv_dev_set_fault(struct kv_dev *dev, const struct kv_dev_fault *f);
 uint64_t kv_dev_nr_writes(const struct kv_dev *dev);
 /* true once a CRASH or TEAR point has been passed */
 bool kv_dev_crashed(const struct kv_dev *dev);
-/* KV_FAULT_VOLATILE: drop every write not covered by a flush */
+/*
+ * VOLATILE: drop every write not covered by a flush; SECTORS: keep the
+ * seeded choice of their sectors.
+ */
 void kv_dev_power_fail(struct kv_dev *dev);
 
 #endif

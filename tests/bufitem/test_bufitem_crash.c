@@ -26,18 +26,22 @@
  * where the block is free; and P >= the last forced checkpoint.  Cuts only
  * change at checkpoint sequences, so every one of those is tried.
  *
- * Usage: test_bufitem_crash MODE [iterations] [seed]
+ * Usage: test_bufitem_crash MODE [iterations] [seed] [point]
  *   MODE crash: crash at write N; volatile: crash at write N and drop
  *   unflushed writes, or only drop them at the end (alternately); tear:
  *   write N persists only its first half (a log record or a block's
- *   write-back), then crash.
+ *   write-back), then crash; sectors: a random subset of the sectors
+ *   written since the last flush persists (KV_FAULT_SECTORS), at write N
+ *   or at the end (alternately).
+ *   point: run only that crash point of the series (after calibrating);
+ *   the threads make a run reproducible only in distribution.
  * Every fifth run also recovers a copy of the crashed image and checks
- * both recoveries wrote the same bytes.  Past the crash the threads only
- * wind down: a read failing then (a block whose write-back the crash tore)
- * stops its thread; before the crash it fails the test.
+ * both recoveries wrote the same bytes.  Every fiftieth run also crashes
+ * recovery itself at each of its first writes (every one of them if there
+ * are few), recovers that again and checks the same.
  *
- * test_bufitem_crash tear-reuse: that state made on purpose, with its
- * recovery checked (see tear_reuse_test()).
+ * Failures are counted by kind and the runs go on; the summary names each
+ * kind and the exit status is 1 if there was any.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -54,7 +58,7 @@
 #define MAX_HIST (NTHREADS * NTX)
 #define NB_FREE 8 /* the last blocks are freed and reused too */
 
-enum op { OP_CHANGE, OP_FREE, OP_REUSE, OP_ANY };
+enum op { OP_CHANGE, OP_FREE, OP_REUSE };
 enum state { LIVE, FREEING, FREE };
 
 struct hist {
@@ -119,13 +123,11 @@ static void sort_picked(unsigned *p, unsigned n)
 }
 
 /*
- * Change (or free, or reuse) block b of the locked buffer bp in tp: a free
- * block is reused; a live one is freed if want is OP_FREE, changed if it
- * is OP_CHANGE, either at random (the last NB_FREE blocks) if it is
- * OP_ANY.  Returns the history slot used, -1 if the block was left alone.
+ * Change (or free, or reuse) block b of the locked buffer bp in tp.
+ * Returns the history slot used, -1 if the block was left alone.
  */
 static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
-		    struct kv_buf *bp, uint32_t id, unsigned *s, int want)
+		    struct kv_buf *bp, uint32_t id, unsigned *s)
 {
 	static const uint8_t uuid[KVFS_UUID_SIZE];
 	struct tblock *tb = &r->blk[b];
@@ -147,8 +149,7 @@ static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
 	if (tb->state == FREE) {
 		h->op = OP_REUSE;
 		tb->state = LIVE;
-	} else if (want == OP_FREE ||
-		   (want == OP_ANY && b >= NB - NB_FREE && rnd(s) % 6 == 0)) {
+	} else if (b >= NB - NB_FREE && rnd(s) % 6 == 0) {
 		h->op = OP_FREE;
 		tb->state = FREEING;
 	} else {
@@ -180,70 +181,8 @@ static int op_block(struct run *r, struct kvj_trans *tp, unsigned b,
 	return (int)slot;
 }
 
-/*
- * One transaction over the nblk blocks picked (sorted, distinct), each
- * given op want (see op_block()).  Returns 0 and its checkpoint in *seqp,
- * or the error of a read that failed after the device crashed, the
- * transaction cancelled.  Every buffer is read before any is changed, so
- * that a cancelled transaction is clean and leaves no history behind.
- */
-static int run_tx(struct run *r, const unsigned *picked, unsigned nblk,
-		  unsigned *s, int want, uint64_t *seqp)
-{
-	struct bi *t = r->t;
-	uint32_t id = atomic_fetch_add(&r->next_id, 1);
-	struct kv_buf *bp[3];
-	struct kvj_trans *tp;
-	int slot[3], err;
-	unsigned i;
-
-	CHECK(nblk <= 3);
-	CHECK(kvj_trans_alloc(t->log, nblk * 1200, 0, &tp) == 0);
-	for (i = 0; i < nblk; i++) {
-		err = kvfs_trans_read_buf(tp, t->bl, bi_blk(t, picked[i]), 1,
-					  &bi_buf_ops, &bp[i]);
-		if (err) {
-			/*
-			 * Past the crash the machine is off and only winds
-			 * down: the media may hold a block whose write-back
-			 * the crash tore (freed since, it is read again to be
-			 * reused), which rightly fails its checksum.  Before
-			 * the crash every block on the media is whole.
-			 */
-			if (!kv_dev_crashed(t->dev))
-				fprintf(stderr, "%s\n", kv_buf_last_error());
-			CHECK(kv_dev_crashed(t->dev));
-			kvj_trans_cancel(tp);
-			return err;
-		}
-	}
-	for (i = 0; i < nblk; i++)
-		slot[i] = op_block(r, tp, picked[i], bp[i], id, s, want);
-	CHECK(kvj_trans_commit(tp, seqp) == 0);
-	/* the slots are ours even though the buffers are unlocked */
-	for (i = 0; i < nblk; i++) {
-		struct tblock *tb = &r->blk[picked[i]];
-
-		if (slot[i] < 0)
-			continue;
-		pthread_mutex_lock(&tb->lock);
-		tb->h[slot[i]].seq = *seqp;
-		if (tb->h[slot[i]].op == OP_FREE)
-			tb->state = FREE;
-		pthread_mutex_unlock(&tb->lock);
-	}
-	return 0;
-}
-
-/* A force that returned before the crash: its checkpoint must survive. */
-static void note_forced(struct run *r, uint64_t seq)
-{
-	uint64_t cur = atomic_load(&r->forced_max);
-
-	while (seq > cur &&
-	       !atomic_compare_exchange_weak(&r->forced_max, &cur, seq))
-		;
-}
+/* reads that failed on the dead machine, after the crash point */
+static atomic_uint nr_dead_reads;
 
 static void *worker_fn(void *arg)
 {
@@ -254,7 +193,11 @@ static void *worker_fn(void *arg)
 
 	for (unsigned n = 0; n < NTX && !kv_dev_crashed(t->dev); n++) {
 		unsigned nblk = 1 + rnd(&s) % 3, picked[3], i, j;
-		uint64_t seq;
+		uint32_t id = atomic_fetch_add(&r->next_id, 1);
+		int slot[3], err = 0;
+		struct kv_buf *bp[3];
+		struct kvj_trans *tp;
+		uint64_t seq, cur;
 
 		for (i = 0; i < nblk; i++) {
 again:
@@ -264,11 +207,47 @@ again:
 					goto again;
 		}
 		sort_picked(picked, nblk);
-		if (run_tx(r, picked, nblk, &s, OP_ANY, &seq))
+		CHECK(kvj_trans_alloc(t->log, nblk * 1200, 0, &tp) == 0);
+		/*
+		 * All the reads before any change: after the crash point the
+		 * dead machine may read a block whose write-back the crash tore
+		 * (a freed block read again for its reuse); it stops there.
+		 */
+		for (i = 0; i < nblk; i++) {
+			err = kvfs_trans_read_buf(tp, t->bl,
+						  bi_blk(t, picked[i]), 1,
+						  &bi_buf_ops, &bp[i]);
+			if (err)
+				break;
+		}
+		if (err) {
+			CHECK(kv_dev_crashed(t->dev));
+			kvj_trans_cancel(tp);
+			atomic_fetch_add(&nr_dead_reads, 1);
 			break;
+		}
+		for (i = 0; i < nblk; i++)
+			slot[i] = op_block(r, tp, picked[i], bp[i], id, &s);
+		CHECK(kvj_trans_commit(tp, &seq) == 0);
+		/* the slots are ours even though the buffers are unlocked */
+		for (i = 0; i < nblk; i++) {
+			struct tblock *tb = &r->blk[picked[i]];
+
+			if (slot[i] < 0)
+				continue;
+			pthread_mutex_lock(&tb->lock);
+			tb->h[slot[i]].seq = seq;
+			if (tb->h[slot[i]].op == OP_FREE)
+				tb->state = FREE;
+			pthread_mutex_unlock(&tb->lock);
+		}
 		if (rnd(&s) % 6 == 0 && kvj_log_force(t->log, seq) == 0 &&
-		    !kv_dev_crashed(t->dev))
-			note_forced(r, seq);
+		    !kv_dev_crashed(t->dev)) {
+			cur = atomic_load(&r->forced_max);
+			while (seq > cur && !atomic_compare_exchange_weak(
+						    &r->forced_max, &cur, seq))
+				;
+		}
 	}
 	return NULL;
 }
@@ -383,13 +362,81 @@ static void copy_file(const char *from, const char *to)
 	CHECK(fclose(out) == 0);
 }
 
-/* Recover t's image; read every block back verified into got. */
-static void recover(struct bi *t, uint8_t (*got)[BLK], const char *what)
+enum fail_kind {
+	F_REFUSED, /* recovery returned -EUCLEAN */
+	F_FAILED, /* recovery returned another error */
+	F_VERIFY, /* a recovered block fails its verifier */
+	F_PREFIX, /* recovered state no prefix >= the last force */
+	F_DIFFER, /* two recoveries of one image differ */
+	F_UNCLEAN, /* a recovered, closed image does not reopen clean */
+	NR_FAIL
+};
+
+static const char *const fail_names[NR_FAIL] = {
+	"recovery refused (-EUCLEAN)",
+	"recovery failed",
+	"a block fails its verifier",
+	"not a prefix >= the last force",
+	"two recoveries differ",
+	"a recovered image does not reopen clean as it was",
+};
+
+/* [1]: after a crash during recovery */
+static unsigned nr_fail[2][NR_FAIL];
+
+static unsigned nr_failures(void)
 {
+	unsigned k, n = 0;
+
+	for (k = 0; k < NR_FAIL; k++)
+		n += nr_fail[0][k] + nr_fail[1][k];
+	return n;
+}
+
+static void fail(enum fail_kind k, bool in_rc, const char *what, int err)
+{
+	nr_fail[in_rc][k]++;
+	fprintf(stderr, "FAIL %s%s: %s", fail_names[k],
+		in_rc ? " after a crash in recovery" : "", what);
+	if (err)
+		fprintf(stderr, ": %d (%s)", err, strerror(-err));
+	fprintf(stderr, "\n");
+}
+
+/*
+ * Open the device of a scratch image: a fault mode that never fires makes
+ * its flushes simulated (fs/dev.h), no fdatasync for each of the
+ * thousands of recoveries.
+ */
+static void scratch_dev_open(struct bi *t)
+{
+	struct kv_dev_fault f = { .modes = KV_FAULT_FAIL_WRITE,
+				  .fail_write = UINT64_MAX };
+
 	bi_dev_open(t);
-	if (bi_log_open(t, NULL) != 0) {
-		fprintf(stderr, "%s: recovery failed\n", what);
-		exit(1);
+	CHECK(kv_dev_set_fault(t->dev, &f) == 0);
+}
+
+/*
+ * Recover t's image; read every block back verified into got.  Returns
+ * false (counted) on failure; *rec_writes (may be NULL): the writes the
+ * recovering open issued.
+ */
+static bool recover(struct bi *t, uint8_t (*got)[BLK], bool in_rc,
+		    const char *what, uint64_t *rec_writes)
+{
+	uint64_t w;
+	int err;
+
+	scratch_dev_open(t);
+	w = kv_dev_nr_writes(t->dev);
+	err = bi_log_open(t, NULL);
+	if (rec_writes)
+		*rec_writes = kv_dev_nr_writes(t->dev) - w;
+	if (err) {
+		fail(err == -EUCLEAN ? F_REFUSED : F_FAILED, in_rc, what, err);
+		bi_dev_close(t);
+		return false;
 	}
 	bi_log_close(t);
 	/* through a fresh cache: every block passes its verifier */
@@ -397,47 +444,101 @@ static void recover(struct bi *t, uint8_t (*got)[BLK], const char *what)
 	CHECK(kv_bcache_create(t->dev, BLK, 0, &t->bc) == 0);
 	for (unsigned b = 0; b < NB; b++) {
 		struct kv_buf *bp;
-		int err = kv_buf_read(t->bc, bi_blk(t, b), 1, &bi_buf_ops, &bp);
 
+		err = kv_buf_read(t->bc, bi_blk(t, b), 1, &bi_buf_ops, &bp);
 		if (err) {
-			fprintf(stderr, "%s: %s\n", what, kv_buf_last_error());
-			exit(1);
+			fprintf(stderr, "  %s\n", kv_buf_last_error());
+			fail(F_VERIFY, in_rc, what, err);
+			bi_dev_close(t);
+			return false;
 		}
 		memcpy(got[b], bp->b_addr, BLK);
 		kv_buf_rele(bp);
 	}
 	bi_dev_close(t);
+	return true;
 }
 
-static void run_init(struct run *r, struct bi *t, unsigned seed)
+/* The fault modes of a crash during recovery: the run's cache, if any. */
+static unsigned cache_mode(unsigned modes)
 {
-	memset(r, 0, sizeof(*r));
-	for (unsigned i = 0; i < NB; i++)
-		pthread_mutex_init(&r->blk[i].lock, NULL);
-	r->t = t;
-	r->seed = seed;
-	atomic_init(&r->next_id, 1);
+	return modes & (KV_FAULT_VOLATILE | KV_FAULT_SECTORS);
+}
+
+static unsigned nr_rc_points;
+
+/*
+ * The crashed image (saved at copy) is recovered with the device crashed
+ * at each of recovery's first writes, then recovered again and checked;
+ * rec_writes: how many writes the uncrashed recovery issued.
+ */
+static void crash_recovery(struct run *r, struct bi *t, const char *copy,
+			   uint64_t rec_writes, unsigned modes, uint64_t sseed,
+			   const char *what)
+{
+	static uint8_t got[NB][BLK];
+	const uint64_t max_points = 24;
+	uint64_t points = rec_writes < max_points ? rec_writes : max_points;
+	char rwhat[256];
+
+	for (uint64_t j = 0; j < points; j++) {
+		/* every write while few, else spread over all of them */
+		uint64_t n = 1 + j * rec_writes / points;
+		struct kv_dev_fault f = { .modes = KV_FAULT_CRASH |
+						   cache_mode(modes),
+					  .seed = sseed + 1000 * (j + 1) };
+
+		snprintf(rwhat, sizeof(rwhat),
+			 "%s, recovery crashed at its write %llu of %llu", what,
+			 (unsigned long long)n, (unsigned long long)rec_writes);
+		copy_file(copy, t->path);
+		bi_dev_open(t);
+		f.crash_after = kv_dev_nr_writes(t->dev) + n;
+		CHECK(kv_dev_set_fault(t->dev, &f) == 0);
+		/* whatever the crashed recovery says, the next one decides */
+		if (bi_log_open(t, NULL) == 0) {
+			kv_dev_power_fail(t->dev);
+			bi_crash(t);
+		} else {
+			kv_dev_power_fail(t->dev);
+			bi_dev_close(t);
+		}
+		nr_rc_points++;
+		if (recover(t, got, true, rwhat, NULL) &&
+		    !is_prefix(r, got, atomic_load(&r->forced_max), rwhat))
+			fail(F_PREFIX, true, rwhat, 0);
+	}
 }
 
 static uint64_t max_cycle;
 static unsigned nr_forced, nr_skipped, nr_twice, nr_cancelled, nr_batches;
 static unsigned nr_freed_later;
 
+/* Which runs also crash their recovery. */
+#define RC_EVERY 50
+
 /* One run; returns the number of device writes it issued. */
 static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
-			 uint64_t crash_after, bool twice)
+			 uint64_t crash_after, bool twice, bool rc)
 {
 	static uint8_t got[NB][BLK], got2[NB][BLK];
 	struct kvj_log_params p = { .push_interval_ms = 2, .push_fraction = 4 };
-	struct kv_dev_fault f = { 0 };
+	uint64_t sseed = (uint64_t)seed * 0x9e3779b97f4a7c15ull + 1;
+	struct kv_dev_fault f = { .seed = sseed };
 	struct kvj_log_stats st;
 	struct worker w[NTHREADS];
 	struct bi t, t2;
-	char what[128];
-	uint64_t writes, base;
+	char what[160], copy[sizeof(t.path) + 8];
+	uint64_t writes, base, rec_writes = 0;
 	unsigned i;
+	bool ok;
 
-	run_init(r, &t, seed);
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < NB; i++)
+		pthread_mutex_init(&r->blk[i].lock, NULL);
+	r->t = &t;
+	r->seed = seed;
+	atomic_init(&r->next_id, 1);
 	bi_create(&t, "crash", BLK, LOGB, NB);
 	bi_dev_open(&t);
 	bi_format_blocks(&t, NB);
@@ -460,12 +561,14 @@ static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
 	kvj_log_get_stats(t.log, &st);
 	if (KVJ_LSN_CYCLE(st.head_lsn) > max_cycle)
 		max_cycle = KVJ_LSN_CYCLE(st.head_lsn);
-	if (modes & KV_FAULT_VOLATILE)
+	if (cache_mode(modes))
 		kv_dev_power_fail(t.dev);
 	bi_crash(&t);
 
-	snprintf(what, sizeof(what), "seed %u modes %u crash_after %llu", seed,
-		 modes, (unsigned long long)crash_after);
+	snprintf(what, sizeof(what),
+		 "seed %u modes %#x crash_after %llu sectors seed %llu", seed,
+		 modes, (unsigned long long)crash_after,
+		 (unsigned long long)sseed);
 	/*
 	 * Every other run recovers holding at most two buffers, writing back
 	 * in batches; its twin recovers holding them all, and both must
@@ -479,27 +582,47 @@ static uint64_t run_once(struct run *r, unsigned seed, unsigned modes,
 		memcpy(t2.path + strlen(t.path), ".copy", 6);
 		copy_file(t.path, t2.path);
 	}
-	recover(&t, got, what);
-	nr_batches += t.rst.batches;
-	nr_freed_later += t.rst.freed_later;
-	nr_skipped += t.rst.skipped;
-	nr_cancelled += t.rst.cancelled;
-	if (!is_prefix(r, got, atomic_load(&r->forced_max), what))
-		exit(1);
-	if (twice) {
-		recover(&t2, got2, what);
+	snprintf(copy, sizeof(copy), "%s.crashed", t.path);
+	if (rc)
+		copy_file(t.path, copy);
+	ok = recover(&t, got, false, what, &rec_writes);
+	if (ok) {
+		nr_batches += t.rst.batches;
+		nr_freed_later += t.rst.freed_later;
+		nr_skipped += t.rst.skipped;
+		nr_cancelled += t.rst.cancelled;
+		ok = is_prefix(r, got, atomic_load(&r->forced_max), what);
+		if (!ok)
+			fail(F_PREFIX, false, what, 0);
+	}
+	if (twice && ok && recover(&t2, got2, false, what, NULL)) {
 		CHECK(t2.rst.applied == t.rst.applied &&
 		      t2.rst.skipped == t.rst.skipped);
 		if (memcmp(got, got2, sizeof(got))) {
-			fprintf(stderr, "%s: two recoveries differ\n", what);
-			exit(1);
+			fail(F_DIFFER, false, what, 0);
+		} else {
+			/* a recovered image opens clean and stays as it is */
+			if (recover(&t2, got2, false, what, NULL) &&
+			    (!t2.ri.was_clean || t2.rst.deltas ||
+			     memcmp(got, got2, sizeof(got)))) {
+				fprintf(stderr,
+					"  reopened: was_clean %d was_empty %d, "
+					"%llu deltas, %s\n",
+					t2.ri.was_clean, t2.ri.was_empty,
+					(unsigned long long)t2.rst.deltas,
+					memcmp(got, got2, sizeof(got)) ?
+						"blocks changed" :
+						"blocks the same");
+				fail(F_UNCLEAN, false, what, 0);
+			}
 		}
-		/* a recovered image opens clean and stays as it is */
-		recover(&t2, got2, what);
-		CHECK(t2.ri.was_clean && t2.rst.deltas == 0);
-		CHECK(!memcmp(got, got2, sizeof(got)));
-		bi_remove(&t2);
 		nr_twice++;
+	}
+	if (twice)
+		bi_remove(&t2);
+	if (rc) {
+		crash_recovery(r, &t, copy, rec_writes, modes, sseed, what);
+		unlink(copy);
 	}
 	if (atomic_load(&r->forced_max))
 		nr_forced++;
@@ -576,124 +699,97 @@ found:
 	self_testing = false;
 }
 
-/*
- * The state behind the tear runs' rare failures (issue 8, bug 4), made on
- * purpose: block x changed and forced; the AIL's write-back of x is the
- * torn write (the crash); the machine, off but winding down, frees x (its
- * buffer is cached: no read) and reuses it, which reads x from the media:
- * the torn block fails its checksum.  That transaction must stop cleanly
- * (it used to fail the run), and recovery must rebuild x from the log: the
- * delta forced before the crash is replayed into the torn block, whose
- * LSN it cannot trust, and x verifies in the state that force left.
- */
-static void tear_reuse_test(void)
-{
-	static uint8_t got[NB][BLK], want[BLK];
-	static struct run r;
-	struct kv_dev_fault f = { .modes = KV_FAULT_TEAR };
-	const unsigned x = NB - 1;
-	struct kvj_log_params p = { 0 };
-	uint64_t seq, writes;
-	unsigned s = 1, gen;
-	struct bi t;
-
-	run_init(&r, &t, 1);
-	bi_create(&t, "tear-reuse", BLK, LOGB, NB);
-	bi_dev_open(&t);
-	bi_format_blocks(&t, NB);
-	CHECK(bi_log_open(&t, &p) == 0);
-	/*
-	 * Changes in both halves of x, so that the torn write (its first
-	 * half) fails the checksum; s is fixed, so are the changes.
-	 */
-	do {
-		CHECK(r.blk[x].nr < 8);
-		CHECK(run_tx(&r, &x, 1, &s, OP_CHANGE, &seq) == 0);
-	} while (!(r.blk[x].h[r.blk[x].nr - 1].ranges >> (BLK / 2 / 64)));
-	CHECK(kvj_log_force(t.log, seq) == 0);
-	note_forced(&r, seq);
-	gen = r.blk[x].nr;
-	/* x is the only item in the AIL: its write-back is the next write */
-	writes = kv_dev_nr_writes(t.dev);
-	f.tear_write = writes + 1;
-	CHECK(kv_dev_set_fault(t.dev, &f) == 0);
-	CHECK(kvj_log_drain(t.log) == 0);
-	CHECK(kv_dev_crashed(t.dev) && kv_dev_nr_writes(t.dev) > writes);
-	CHECK(run_tx(&r, &x, 1, &s, OP_FREE, &seq) == 0);
-	CHECK(r.blk[x].state == FREE);
-	CHECK(run_tx(&r, &x, 1, &s, OP_ANY, &seq) == -EBADMSG);
-	CHECK(r.blk[x].state == FREE);
-	bi_crash(&t);
-	recover(&t, got, "tear-reuse");
-	CHECK(t.rst.applied >= 1);
-	expected(&r.blk[x], gen, want);
-	CHECK(!memcmp(want + GEN_OFF, got[x] + GEN_OFF, BLK - GEN_OFF));
-	CHECK(is_prefix(&r, got, atomic_load(&r.forced_max), "tear-reuse"));
-	bi_remove(&t);
-	printf("bufitem crash (tear-reuse): the torn write-back of a block "
-	       "freed and reused after the crash stops its transaction "
-	       "(-EBADMSG), recovery rebuilds the block (%llu deltas "
-	       "applied), ok\n",
-	       (unsigned long long)t.rst.applied);
-}
-
 int main(int argc, char **argv)
 {
 	static struct run r;
-	bool volatile_mode, tear_mode;
-	unsigned iters, seed, i;
+	static const char *const modes_names[] = { "crash", "volatile", "tear",
+						   "sectors" };
+	unsigned iters, seed, i, k, runs = 0, mode;
+	int only;
 	uint64_t total;
 
-	if (argc == 2 && !strcmp(argv[1], "tear-reuse")) {
-		bi_init(128 << 20);
-		tear_reuse_test();
-		bi_fini();
-		return 0;
-	}
-	if (argc < 2 ||
-	    (strcmp(argv[1], "crash") && strcmp(argv[1], "volatile") &&
-	     strcmp(argv[1], "tear"))) {
+	for (mode = 0; argc >= 2 && mode < 4; mode++)
+		if (!strcmp(argv[1], modes_names[mode]))
+			break;
+	if (argc < 2 || mode == 4) {
 		fprintf(stderr,
-			"usage: %s crash|volatile|tear [iterations] [seed] | "
-			"tear-reuse\n",
+			"usage: %s crash|volatile|tear|sectors [iterations] "
+			"[seed] [point]\n",
 			argv[0]);
 		return 2;
 	}
-	volatile_mode = !strcmp(argv[1], "volatile");
-	tear_mode = !strcmp(argv[1], "tear");
 	iters = argc > 2 ? (unsigned)atoi(argv[2]) : 300;
 	seed = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
+	only = argc > 4 ? atoi(argv[4]) : -1;
 	bi_init(128 << 20);
 	/* calibrate: how many writes a whole run issues */
-	total = run_once(&r, seed, 0, 0, true);
+	total = run_once(&r, seed, 0, 0, true, false);
 	CHECK(total > 10);
 	checker_self_test(&r);
 	for (i = 0; i < iters; i++) {
 		uint64_t n = 1 + (uint64_t)(i * 2654435761u) % (total + 5);
-		unsigned modes = tear_mode ? KV_FAULT_TEAR : KV_FAULT_CRASH;
+		unsigned modes;
 
-		if (volatile_mode) {
-			modes |= KV_FAULT_VOLATILE;
+		if (only >= 0 && i != (unsigned)only)
+			continue;
+		switch (mode) {
+		case 0:
+			modes = KV_FAULT_CRASH;
+			break;
+		case 1:
+			modes = KV_FAULT_CRASH | KV_FAULT_VOLATILE;
 			if (i % 2) {
 				modes = KV_FAULT_VOLATILE;
 				n = 0;
 			}
+			break;
+		case 2:
+			modes = KV_FAULT_TEAR;
+			break;
+		default:
+			modes = KV_FAULT_CRASH | KV_FAULT_SECTORS;
+			if (i % 2) {
+				modes = KV_FAULT_SECTORS;
+				n = 0;
+			}
+			break;
 		}
-		run_once(&r, seed + i + 1, modes, n, i % 5 == 0);
+		k = nr_failures();
+		run_once(&r, seed + i + 1, modes, n, i % 5 == 0,
+			 i % RC_EVERY == 0);
+		if (nr_failures() != k)
+			fprintf(stderr,
+				"  (point %u: rerun with %s %s %u %u %u)\n", i,
+				argv[0], argv[1], iters, seed, i);
+		runs++;
 	}
-	/* the runs must have forced, wrapped the log and skipped deltas */
-	CHECK(nr_forced > iters / 4);
-	CHECK(max_cycle >= 2);
-	CHECK(nr_skipped > 0);
-	CHECK(nr_cancelled > 0);
-	CHECK(nr_batches > 0);
-	CHECK(nr_freed_later > 0);
 	bi_fini();
 	printf("bufitem crash (%s): %u crash points over ~%llu writes a run, "
-	       "%u with forces, %u recovered twice, %u deltas skipped, %u cancels "
-	       "replayed, %u deltas of blocks freed later, %u early "
-	       "write-backs, ok\n",
-	       argv[1], iters, (unsigned long long)total, nr_forced, nr_twice,
-	       nr_skipped, nr_cancelled, nr_freed_later, nr_batches);
+	       "%u with forces, %u recovered twice, %u crash points in "
+	       "recovery, %u deltas skipped, %u cancels replayed, %u deltas "
+	       "of blocks freed later, %u early write-backs, %u failed reads "
+	       "after the crash point\n",
+	       argv[1], runs, (unsigned long long)total, nr_forced, nr_twice,
+	       nr_rc_points, nr_skipped, nr_cancelled, nr_freed_later,
+	       nr_batches, atomic_load(&nr_dead_reads));
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < NR_FAIL; i++)
+			if (nr_fail[k][i])
+				printf("  FAILED %u: %s%s\n", nr_fail[k][i],
+				       fail_names[i],
+				       k ? " after a crash in recovery" : "");
+	if (nr_failures())
+		return 1;
+	if (only < 0) {
+		/* forced, wrapped the log, skipped deltas, crashed recovery */
+		CHECK(nr_forced > iters / 4);
+		CHECK(max_cycle >= 2);
+		CHECK(nr_skipped > 0);
+		CHECK(nr_cancelled > 0);
+		CHECK(nr_batches > 0);
+		CHECK(nr_freed_later > 0);
+		CHECK(nr_rc_points > iters / RC_EVERY);
+	}
+	printf("ok\n");
 	return 0;
 }

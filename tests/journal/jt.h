@@ -5,8 +5,12 @@
  * blocks, and "tblk", a test log item type that logs dirty 128-byte chunks
  * of a block, like the filesystem's buffer items.
  *
- * Block layout: bytes 0..7 hold the LSN of the block's last write-back;
- * the test changes bytes >= 64 only.
+ * Block layout: bytes 0..7 hold the LSN of the block's last write-back,
+ * bytes 8..11 its crc32c; the test changes bytes >= 64 only.  The crc
+ * makes a torn write-back (some of its sectors persisted, not all) visible
+ * to replay, which then trusts no LSN of the block and applies every
+ * delta: the log still holds all changes since its last complete
+ * write-back, since the tail moves only past flushed write-backs.
  */
 #ifndef KV_TESTS_JOURNAL_JT_H
 #define KV_TESTS_JOURNAL_JT_H
@@ -21,12 +25,14 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/dev.h"
+#include "journal/crc32c.h"
 #include "journal/journal.h"
 #include "tests/check.h"
 
 #define JT_BLK 1024
 #define JT_CHUNK 128
 #define JT_MAX_NB 64
+#define JT_CRC_OFF 8
 
 struct jt_hist {
 	uint64_t seq;
@@ -179,6 +185,16 @@ static void tblk_release(struct kvj_item *lip, bool aborted)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* Stamp a block about to be written in place with lsn and its crc. */
+static void jt_stamp(uint8_t *blk, kvj_lsn_t lsn)
+{
+	uint32_t crc;
+
+	memcpy(blk, &lsn, sizeof(lsn));
+	crc = kv_crc32c_block(blk, JT_BLK, JT_CRC_OFF);
+	memcpy(blk + JT_CRC_OFF, &crc, sizeof(crc));
+}
+
 static int tblk_push(struct kvj_item *lip, kvj_lsn_t lsn)
 {
 	struct tblk *b = (struct tblk *)lip;
@@ -191,7 +207,7 @@ static int tblk_push(struct kvj_item *lip, kvj_lsn_t lsn)
 		pthread_mutex_unlock(&b->lock);
 		return KVJ_PUSH_PINNED;
 	}
-	memcpy(b->data, &lsn, sizeof(lsn));
+	jt_stamp(b->data, lsn);
 	err = kv_dev_pwrite(t->dev, b->data, JT_BLK, jt_blk_off(t, b->idx));
 	if (!err)
 		b->dirty_map = 0;
@@ -217,12 +233,16 @@ static int tblk_replay(void *priv, const void *delta, uint32_t len,
 	const uint8_t *p = (const uint8_t *)(d + 1);
 	uint8_t blk[JT_BLK];
 	uint64_t stamped;
+	uint32_t crc;
 	unsigned c;
 
 	CHECK(len >= sizeof(*d) && d->idx < t->nb);
 	CHECK(len == sizeof(*d) + __builtin_popcount(d->map) * JT_CHUNK);
 	CHECK(kv_dev_pread(t->dev, blk, JT_BLK, jt_blk_off(t, d->idx)) == 0);
 	memcpy(&stamped, blk, sizeof(stamped));
+	memcpy(&crc, blk + JT_CRC_OFF, sizeof(crc));
+	if (crc != kv_crc32c_block(blk, JT_BLK, JT_CRC_OFF))
+		stamped = 0; /* torn (or never written back): replay all */
 	if (stamped >= lsn)
 		return 0;
 	for (c = 0; c < JT_BLK / JT_CHUNK; c++) {
@@ -231,7 +251,7 @@ static int tblk_replay(void *priv, const void *delta, uint32_t len,
 		memcpy(blk + c * JT_CHUNK, p, JT_CHUNK);
 		p += JT_CHUNK;
 	}
-	memcpy(blk, &lsn, sizeof(lsn));
+	jt_stamp(blk, lsn);
 	t->replayed++;
 	return kv_dev_pwrite(t->dev, blk, JT_BLK, jt_blk_off(t, d->idx));
 }
@@ -407,6 +427,18 @@ static inline uint8_t *jt_slurp(const char *path, size_t *lenp)
 	fclose(f);
 	*lenp = n;
 	return b;
+}
+
+/* Copy the file at from to to (an image, to recover it again). */
+static inline void jt_file_copy(const char *from, const char *to)
+{
+	size_t len;
+	uint8_t *b = jt_slurp(from, &len);
+	FILE *f = fopen(to, "wb");
+
+	CHECK(f && fwrite(b, 1, len, f) == len);
+	CHECK(fclose(f) == 0);
+	free(b);
 }
 
 static inline void jt_remove(struct jt *t)

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The generic B+tree engine (XFS's xfs_btree.c): one implementation of
+ * cursors, lookup, insert, delete, update, split, join, shifts between
+ * siblings, root growth and shrink, and the structure walk, for every tree
+ * type.  A tree type is a small table (struct kvfs_btree_tree_ops): its
+ * block format (struct kvfs_btree_ops, fs/btblock.h), its buffer type,
+ * where its root lives (an AG header, later an inode's fork) and where its
+ * blocks come from (later the AG allocator's reserve list).
+ *
+ * Blocks: a node at level l > 0 holds numrecs keys and child pointers; key
+ * i equals the first key of child i (the walk checks it); a leaf holds
+ * numrecs records.  Every block but the root holds at least maxrecs / 2
+ * entries (kvfs_btree_minrecs()); the root leaf may be empty, a root node
+ * holds at least two.  Blocks of one level are linked both ways in key
+ * order.
+ *
+ * Transactions: a cursor works inside one transaction (struct kvj_trans);
+ * every block is read with kvfs_trans_read_buf() (verified on its way from
+ * the device), every change logged with kvfs_trans_log_buf() over the
+ * bytes changed, new blocks taken with kvfs_trans_get_buf(), freed ones
+ * invalidated with kvfs_trans_binval().  The transaction holds and locks
+ * every buffer the cursor touched until it commits.  The caller reserves
+ * enough log space and blocks for the worst case (a split at every level,
+ * a new root) before it starts.
+ *
+ * Concurrency: the engine takes no locks of its own.  The caller serialises
+ * every cursor and walk of one tree (for the AG trees: the per-AG lock,
+ * held across the transaction); buffer locks come with the transaction.
+ *
+ * Errors: every function returns 0 or a negative errno.  A block that is
+ * not what the tree expects (verifier failure on read, wrong level, an
+ * empty non-root block) is -EUCLEAN, reported via kvfs_corrupt(); the
+ * engine never crashes on a corrupt block.  An operation that fails after
+ * changing blocks leaves the transaction dirty: the caller cancels it,
+ * which shuts the log down, as XFS does.
+ */
+#ifndef KV_FS_BTREE_H
+#define KV_FS_BTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/btblock.h"
+#include "fs/buf.h"
+#include "fs/buf_item.h"
+#include "fs/geom.h"
+#include "journal/journal.h"
+
+struct kvfs_btree_cur;
+
+struct kvfs_btree_tree_ops {
+	const struct kvfs_btree_ops *fmt; /* block format, record ops */
+	const struct kv_buf_ops *buf_ops; /* read verifier, write stamp */
+	/* root block (fsb) and its level (height - 1) */
+	void (*get_root)(struct kvfs_btree_cur *cur, uint64_t *root,
+			 unsigned *level);
+	/* record (and log, in cur->tp) a new root and level */
+	void (*set_root)(struct kvfs_btree_cur *cur, uint64_t root,
+			 unsigned level);
+	/*
+	 * A free block for the tree, preferably near near (fsb), in cur->tp;
+	 * -ENOSPC if none (the caller should have reserved enough).
+	 */
+	int (*alloc_block)(struct kvfs_btree_cur *cur, uint64_t near,
+			   uint64_t *fsb);
+	/* fsb no longer belongs to the tree (already invalidated in cur->tp) */
+	int (*free_block)(struct kvfs_btree_cur *cur, uint64_t fsb);
+};
+
+struct kvfs_btree_cur {
+	const struct kvfs_btree_tree_ops *ops;
+	const struct kvfs_btree_ops *fmt;
+	const struct kvfs_geom *g;
+	struct kvj_trans *tp;
+	struct kvfs_bli_log *bl;
+	uint64_t owner; /* AG number or inode number: every block's owner */
+	void *priv; /* the tree type's context (e.g. struct kvfs_btree_ag) */
+	unsigned nlevels; /* tree height, from the last lookup */
+	/*
+	 * The path of the last lookup: the block at each level (held by tp)
+	 * and the entry's index in it; at level 0, -1 is before the first
+	 * record and numrecs after the last.
+	 */
+	struct kv_buf *bp[KVFS_BTREE_MAXLEVELS];
+	int ptr[KVFS_BTREE_MAXLEVELS];
+	/* counters of the cursor's life (tests, benchmarks) */
+	uint64_t nsplits, njoins, nshifts, nnewroots, nkillroots;
+};
+
+enum kvfs_btree_lookup {
+	KVFS_LOOKUP_EQ, /* the record with this key */
+	KVFS_LOOKUP_LE, /* the last record with a key <= this one */
+	KVFS_LOOKUP_GE, /* the first record with a key >= this one */
+};
+
+/* Entries per block of a level, and the minimum of a non-root block. */
+static inline unsigned kvfs_btree_cur_maxrecs(const struct kvfs_btree_cur *cur,
+					      unsigned level)
+{
+	return kvfs_btree_maxrecs(cur->fmt, cur->g->blocksize, level);
+}
+
+static inline unsigned kvfs_btree_minrecs(const struct kvfs_btree_ops *fmt,
+					  uint32_t blocksize, unsigned level)
+{
+	return kvfs_btree_maxrecs(fmt, blocksize, level) / 2;
+}
+
+/* A cursor over the tree of type ops owned by owner, working in tp. */
+void kvfs_btree_cur_init(struct kvfs_btree_cur *cur,
+			 const struct kvfs_btree_tree_ops *ops,
+			 const struct kvfs_geom *g, struct kvj_trans *tp,
+			 struct kvfs_bli_log *bl, uint64_t owner, void *priv);
+
+/*
+ * Position the cursor (see enum kvfs_btree_lookup); *stat is 1 if it
+ * points at a record that answers, else 0 (nothing there).
+ */
+int kvfs_btree_lookup(struct kvfs_btree_cur *cur, enum kvfs_btree_lookup dir,
+		      const void *key, int *stat);
+/* Next / previous record; *stat 0 at the end (the cursor stays there). */
+int kvfs_btree_increment(struct kvfs_btree_cur *cur, int *stat);
+int kvfs_btree_decrement(struct kvfs_btree_cur *cur, int *stat);
+/* Copy the record under the cursor (recsize bytes); *stat 0 if none. */
+int kvfs_btree_get_rec(struct kvfs_btree_cur *cur, void *rec, int *stat);
+/*
+ * Insert rec (splitting, shifting to siblings, growing a new root as
+ * needed); -EEXIST if a record with its key exists.  The cursor then
+ * points at the new record.
+ */
+int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec);
+/*
+ * Delete the record under the cursor (joining under-full blocks with a
+ * sibling or borrowing from one, killing a root left with one child);
+ * -ENOENT if the cursor points at no record.  The cursor then points at
+ * the record that followed (*stat 0 if there is none).
+ */
+int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat);
+/*
+ * Replace the record under the cursor by rec, whose key must keep the
+ * order with both neighbours (-EINVAL within the leaf); the parents' keys
+ * follow when the leaf's first key changes.
+ */
+int kvfs_btree_update(struct kvfs_btree_cur *cur, const void *rec);
+
+/*
+ * Structure walk: every block from the root, through the buffer cache
+ * (the caller holds what excludes changes to the tree, and no transaction
+ * holding its blocks may be open).  Checks each block (as the verifier,
+ * but the crc), levels, keys ordered within and across blocks, each
+ * parent key equal to its child's first key, sibling links both ways and
+ * in tree order, record counts within bounds, owner, pointers in range,
+ * each block reached once.  Findings are collected, not printed.
+ */
+#define KVFS_BTREE_WALK_MAX_FINDINGS 16
+
+struct kvfs_btree_finding {
+	uint64_t blkno;
+	int level; /* the level expected there */
+	char what[160];
+};
+
+struct kvfs_btree_walk {
+	/* in: optional callbacks; a negative errno stops the walk */
+	int (*rec_fn)(const void *rec, void *priv); /* each record in order */
+	int (*blk_fn)(uint64_t fsb, unsigned level,
+		      void *priv); /* each block */
+	void *priv;
+	/* out */
+	unsigned height;
+	uint64_t nrecs;
+	uint64_t nblocks[KVFS_BTREE_MAXLEVELS];
+	unsigned nfindings; /* all found; the first few are kept */
+	struct kvfs_btree_finding findings[KVFS_BTREE_WALK_MAX_FINDINGS];
+};
+
+/*
+ * Walk the tree the cursor (initialised, any transaction) names through
+ * its get_root.  Returns 0 if clean, -EUCLEAN if anything was found, or
+ * the negative errno that ended the walk early (a callback's, -ENOMEM,
+ * -EIO).
+ */
+int kvfs_btree_walk_check(struct kvfs_btree_cur *cur, struct kv_bcache *bc,
+			  struct kvfs_btree_walk *w);
+
+/*
+ * The AG trees (free space by block and by size, inode chunks): the root
+ * is in the AG header, blocks come from a block source that will be the
+ * AG allocator's reserve list (tests plug in their own).  The cursor's
+ * priv is a struct kvfs_btree_ag.
+ */
+struct kvfs_btree_ag {
+	uint32_t agno;
+	/* the AG's headers holding the roots, got in the cursor's tp */
+	struct kv_buf *agf_bp; /* free-space trees */
+	struct kv_buf *agi_bp; /* inode-chunk tree */
+	int (*alloc_block)(void *src, struct kvj_trans *tp, uint32_t agno,
+			   uint64_t near, uint64_t *fsb);
+	int (*free_block)(void *src, struct kvj_trans *tp, uint64_t fsb);
+	void *src;
+};
+
+/*
+ * For the AG tree types (fs/alloc_btree.c, fs/ialloc_btree.c): the root
+ * (an AG block number, a kv_le32 at root_off in the AG header) and its
+ * level (a byte at level_off), and the block source.
+ */
+/* Root and level at root_off/level_off of the header block hbp. */
+void kvfs_btree_ag_get_root(struct kvfs_btree_cur *cur, struct kv_buf *hbp,
+			    size_t root_off, size_t level_off, uint64_t *root,
+			    unsigned *level);
+void kvfs_btree_ag_set_root(struct kvfs_btree_cur *cur, struct kv_buf *hbp,
+			    size_t root_off, size_t level_off, uint64_t root,
+			    unsigned level);
+int kvfs_btree_ag_alloc_block(struct kvfs_btree_cur *cur, uint64_t near,
+			      uint64_t *fsb);
+int kvfs_btree_ag_free_block(struct kvfs_btree_cur *cur, uint64_t fsb);
+
+extern const struct kvfs_btree_tree_ops kvfs_bnobt_tree_ops;
+extern const struct kvfs_btree_tree_ops kvfs_cntbt_tree_ops;
+extern const struct kvfs_btree_tree_ops kvfs_inobt_tree_ops;
+
+#endif
