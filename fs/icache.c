@@ -355,6 +355,14 @@ void kvfs_iput(struct kvfs_inode *ip)
 
 /* ---- reclaim ---- */
 
+/* The inode at the iterator, NULL at the end (no offset from NULL). */
+static struct kvfs_inode *iter_inode(struct cds_lfht_iter *iter)
+{
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(iter);
+
+	return node ? caa_container_of(node, struct kvfs_inode, i_hnode) : NULL;
+}
+
 size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr)
 {
 	struct kvfs_inode *victims = NULL, *ip;
@@ -369,8 +377,8 @@ size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr)
 	if (rcu_read_ongoing())
 		return 0;
 	rcu_read_lock();
-	cds_lfht_for_each_entry(ic->ht, &iter, ip, i_hnode)
-	{
+	for (cds_lfht_first(ic->ht, &iter); (ip = iter_inode(&iter)) != NULL;
+	     cds_lfht_next(ic->ht, &iter)) {
 		int zero = 0;
 
 		if (freed >= nr)
@@ -478,8 +486,8 @@ void kvfs_icache_destroy(struct kvfs_icache *ic)
 	kv_unregister_shrinker(&ic->shrinker);
 	rcu_online();
 	rcu_read_lock();
-	cds_lfht_for_each_entry(ic->ht, &iter, ip, i_hnode)
-	{
+	for (cds_lfht_first(ic->ht, &iter); (ip = iter_inode(&iter)) != NULL;
+	     cds_lfht_next(ic->ht, &iter)) {
 		if (atomic_load(&ip->i_count) != 0) {
 			fprintf(stderr,
 				"kvfs: inode cache destroyed with inode %llu still referenced\n",

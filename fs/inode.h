@@ -20,8 +20,10 @@
  *     reservation (never wait for log space holding it) and before AG
  *     locks and buffer locks.  Two inode locks of one kind are taken in
  *     ascending inode number order.  One exception, as in XFS: inode
- *     allocation locks the new inode under its AG's lock (nobody else can
- *     wait for a free inode's lock while holding anything).
+ *     allocation locks the new inode while its transaction holds the
+ *     AG's inode header buffer (nobody waits for a free inode's lock
+ *     while holding anything: only allocation in that AG, which waits
+ *     for the header first, locks a free inode).
  * The AIL and the cache's reclaim only ever trylock both.
  *
  * Reading a field without the inode lock gives a value that was true at

@@ -14,8 +14,8 @@
  *   inode I/O lock      (fs/inode.h: data path; rwlock)
  *   inode lock          (fs/inode.h: inode metadata; rwlock), several
  *                       only in ascending inode number order (a new
- *                       inode's may be taken under its AG's lock: see
- *                       fs/inode.h)
+ *                       inode's is taken under its AG's inode header
+ *                       buffer: see fs/inode.h)
  *   AG locks            (fs/perag.h), several only in ascending AG order
  *   buffer locks        (fs/buf.h), taken through transactions
  *   journal locks       (journal/log_priv.h)
