@@ -83,12 +83,14 @@ KVFS_OFF(struct kvfs_inode_log_format, dfork_len, 24);
 KVFS_SIZE(struct kvfs_log_dinode, KVFS_LOG_DINODE_SIZE);
 /* the logged core is the on-disk core's mode..rdev, byte for byte */
 KVFS_OFF(struct kvfs_log_dinode, size,
-	 offsetof(struct kvfs_dinode, size) - offsetof(struct kvfs_dinode, mode));
+	 offsetof(struct kvfs_dinode, size) -
+		 offsetof(struct kvfs_dinode, mode));
 KVFS_OFF(struct kvfs_log_dinode, generation,
 	 offsetof(struct kvfs_dinode, generation) -
 		 offsetof(struct kvfs_dinode, mode));
 KVFS_OFF(struct kvfs_log_dinode, rdev,
-	 offsetof(struct kvfs_dinode, rdev) - offsetof(struct kvfs_dinode, mode));
+	 offsetof(struct kvfs_dinode, rdev) -
+		 offsetof(struct kvfs_dinode, mode));
 _Static_assert(offsetof(struct kvfs_dinode, rdev) + 8 -
 			       offsetof(struct kvfs_dinode, mode) ==
 		       KVFS_LOG_DINODE_SIZE,
