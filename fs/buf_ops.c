@@ -139,14 +139,20 @@ static int inode_verify_read(struct kv_buf *bp)
 	return 0;
 }
 
+/*
+ * Each inode keeps its own LSN (the inode log item stamps the inode it
+ * writes back, XFS's di_lsn): a neighbour in the cluster may hold contents
+ * older than the buffer's LSN, and stamping it would make recovery skip
+ * its deltas.  Only the crcs are recomputed.
+ */
 static int inode_verify_write(struct kv_buf *bp)
 {
 	const struct kvfs_geom *g = buf_geom(bp);
 	size_t nr = bp->b_len >> g->inodelog;
 
 	for (size_t i = 0; i < nr; i++)
-		kvfs_blkhdr_stamp((char *)bp->b_addr + (i << g->inodelog),
-				  g->inodesize, bp->b_lsn);
+		kvfs_blkhdr_set_crc((char *)bp->b_addr + (i << g->inodelog),
+				    g->inodesize);
 	return 0;
 }
 

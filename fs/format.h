@@ -500,4 +500,65 @@ struct kvfs_buf_log_hdr {
 #define KVFS_BLF_CANCEL (1u << 0)
 #define KVFS_BLF_ALL KVFS_BLF_CANCEL
 
+/*
+ * Log payloads of the inode log item (fs/inode_item.h): one delta per
+ * logged inode, little-endian, in this order:
+ *
+ *   struct kvfs_inode_log_format   which inode, where, what follows
+ *   struct kvfs_log_dinode         the core (always)
+ *   dfork_len bytes                the data fork (KVFS_ILOG_DFORK only)
+ *
+ * The core is logged logically, field by field from the in-core inode,
+ * not as a copy of the cluster buffer; recovery writes it into the inode
+ * (header rebuilt, LSN stamped, crc recomputed) unless the inode on disk
+ * verifies and carries an LSN at least as new.  The data fork is logged
+ * whole (its size is set by forkoff) whenever it changed since the inode
+ * was last written back.
+ */
+#define KVFS_ILOG_CORE (1u << 0)
+#define KVFS_ILOG_DFORK (1u << 1)
+#define KVFS_ILOG_ALL (KVFS_ILOG_CORE | KVFS_ILOG_DFORK)
+
+struct kvfs_inode_log_format {
+	kv_le64 ino;
+	kv_le64 blkno; /* filesystem block holding the inode */
+	kv_le32 boffset; /* byte offset of the inode in that block */
+	kv_le16 fields; /* KVFS_ILOG_*: CORE always set */
+	kv_le16 pad0;
+	kv_le32 dfork_len; /* bytes of data fork after the core, or 0 */
+	kv_le32 pad1;
+};
+
+/*
+ * The inode core as logged: struct kvfs_dinode from mode to rdev, the
+ * same fields in the same layout (the header is rebuilt at replay, the
+ * reserved bytes are not logged).
+ */
+struct kvfs_log_dinode {
+	kv_le16 mode;
+	uint8_t version;
+	uint8_t dformat;
+	kv_le32 nlink;
+	kv_le32 uid;
+	kv_le32 gid;
+	kv_le64 size;
+	kv_le64 nblocks;
+	struct kvfs_timestamp atime;
+	struct kvfs_timestamp mtime;
+	struct kvfs_timestamp ctime;
+	struct kvfs_timestamp crtime;
+	kv_le32 generation;
+	kv_le32 flags;
+	kv_le32 nextents;
+	kv_le16 forkoff;
+	uint8_t aformat;
+	uint8_t pad0;
+	kv_le32 next_unlinked;
+	kv_le32 anextents;
+	kv_le64 rdev;
+};
+
+#define KVFS_INODE_LOG_FORMAT_SIZE 32
+#define KVFS_LOG_DINODE_SIZE 128
+
 #endif

@@ -184,12 +184,13 @@ int kvfs_mount_recovery_ready(struct kvfs_mount *mp, struct kvj_log *log)
 
 static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 {
+	struct kvj_recover_ops rops[2];
 	struct kvj_log_params p = {
 		.io = &kvfs_log_io_ops,
 		.io_priv = &mp->lio,
 		.log_bytes = mp->lio.len,
-		.recover = &mp->bli_rops,
-		.nr_recover = 1,
+		.recover = rops,
+		.nr_recover = 2,
 		.intents = mp->defer_iops,
 		.nr_intents = mp->nr_defer_types,
 		.push_interval_ms = o->push_interval_ms,
@@ -202,11 +203,21 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 	p.log_bytes = mp->lio.len;
 	err = kvfs_bli_recover_ops(mp->bc, kvfs_buf_ops_by_magic,
 				   &mp->bli_rops);
+	if (!err) {
+		err = kvfs_inode_recover_ops(mp->bc, &mp->g, &mp->ino_rops);
+		if (err)
+			kvfs_bli_recover_free(&mp->bli_rops);
+	}
 	if (err)
 		return fail(err, "cannot set up log recovery: %s",
 			    strerror(-err));
+	/* buffers first: their finish writes back before the inodes' */
+	rops[0] = mp->bli_rops;
+	rops[1] = mp->ino_rops;
 	err = kvj_log_open(&p, &mp->log);
 	kvfs_bli_recover_free(&mp->bli_rops);
+	kvfs_inode_recover_get_stats(&mp->ino_rops, &mp->ino_rstats);
+	kvfs_inode_recover_free(&mp->ino_rops);
 	if (err && mp->bl) {
 		/* intent recovery set these up over the log that failed */
 		kvfs_bli_log_destroy(mp->bl);
@@ -303,16 +314,23 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 	err = read_agfs(mp);
 	if (err)
 		goto out_log;
+	err = kvfs_icache_create(mp, &mp->ic);
+	if (err) {
+		fail(err, "cannot create the inode cache: %s", strerror(-err));
+		goto out_log;
+	}
 	if (!mp->rdonly) {
 		err = sb_write_state(mp, KVFS_STATE_DIRTY);
 		if (err) {
 			fail(err, "cannot write the superblock: %s",
 			     strerror(-err));
-			goto out_log;
+			goto out_ic;
 		}
 	}
 	*mpp = mp;
 	return 0;
+out_ic:
+	kvfs_icache_destroy(mp->ic);
 out_log:
 	if (mp->log) {
 		kvj_log_shutdown(mp->log, "mount failed");
@@ -345,8 +363,11 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 	if (mp->log) {
 		/* drains the AIL, then writes the unmount record */
 		err = kvj_log_close(mp->log);
-		kvfs_bli_log_destroy(mp->bl);
 	}
+	/* after the log: nothing reaches the inode items any more */
+	kvfs_icache_destroy(mp->ic);
+	if (mp->log)
+		kvfs_bli_log_destroy(mp->bl);
 	if (shut) {
 		/* nothing more reaches the device: the next mount recovers */
 		err = -EIO;

@@ -11,8 +11,11 @@
  *
  * Lock order of the whole core, outermost first (each file that owns one
  * of these locks says what it protects):
- *   inode I/O lock      (fs/inode.h, later)
- *   inode lock          (fs/inode.h, later)
+ *   inode I/O lock      (fs/inode.h: data path; rwlock)
+ *   inode lock          (fs/inode.h: inode metadata; rwlock), several
+ *                       only in ascending inode number order (a new
+ *                       inode's is taken under its AG's inode header
+ *                       buffer: see fs/inode.h)
  *   AG locks            (fs/perag.h), several only in ascending AG order
  *   buffer locks        (fs/buf.h), taken through transactions
  *   journal locks       (journal/log_priv.h)
@@ -35,6 +38,8 @@
 #include "fs/buf_item.h"
 #include "fs/defer.h"
 #include "fs/geom.h"
+#include "fs/icache.h"
+#include "fs/inode_item.h"
 #include "fs/log_io.h"
 #include "fs/perag.h"
 #include "fs/trans_resv.h"
@@ -70,6 +75,9 @@ struct kvfs_mount {
 	struct kv_bcache *bc;
 	struct kvfs_log_io lio;
 	struct kvj_recover_ops bli_rops;
+	struct kvj_recover_ops ino_rops;
+	struct kvfs_inode_recover_stats ino_rstats; /* what replay did */
+	struct kvfs_icache *ic; /* the inode cache */
 	struct kvj_log *log; /* NULL when read-only */
 	struct kvfs_bli_log *bl; /* NULL when read-only */
 	struct kvj_recovery_info ri;

@@ -76,6 +76,26 @@ KVFS_OFF(struct kvfs_dinode, next_unlinked, 160);
 KVFS_OFF(struct kvfs_dinode, anextents, 164);
 KVFS_OFF(struct kvfs_dinode, rdev, 168);
 
+KVFS_SIZE(struct kvfs_inode_log_format, KVFS_INODE_LOG_FORMAT_SIZE);
+KVFS_OFF(struct kvfs_inode_log_format, boffset, 16);
+KVFS_OFF(struct kvfs_inode_log_format, fields, 20);
+KVFS_OFF(struct kvfs_inode_log_format, dfork_len, 24);
+KVFS_SIZE(struct kvfs_log_dinode, KVFS_LOG_DINODE_SIZE);
+/* the logged core is the on-disk core's mode..rdev, byte for byte */
+KVFS_OFF(struct kvfs_log_dinode, size,
+	 offsetof(struct kvfs_dinode, size) -
+		 offsetof(struct kvfs_dinode, mode));
+KVFS_OFF(struct kvfs_log_dinode, generation,
+	 offsetof(struct kvfs_dinode, generation) -
+		 offsetof(struct kvfs_dinode, mode));
+KVFS_OFF(struct kvfs_log_dinode, rdev,
+	 offsetof(struct kvfs_dinode, rdev) -
+		 offsetof(struct kvfs_dinode, mode));
+_Static_assert(offsetof(struct kvfs_dinode, rdev) + 8 -
+			       offsetof(struct kvfs_dinode, mode) ==
+		       KVFS_LOG_DINODE_SIZE,
+	       "logged core covers mode..rdev");
+
 KVFS_SIZE(struct kvfs_dir_sf_hdr, KVFS_DIR_SF_HDR_SIZE);
 KVFS_SIZE(struct kvfs_dir_sf_ent, KVFS_DIR_SF_ENT_SIZE);
 

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Inode allocation (see fs/ialloc.h for the contract).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/ag.h"
+#include "fs/blkhdr.h"
+#include "fs/btree.h"
+#include "fs/buf_ops.h"
+#include "fs/dinode.h"
+#include "fs/ialloc.h"
+#include "fs/icache.h"
+#include "fs/inode_item.h"
+#include "fs/mount.h"
+#include "fs/trans.h"
+
+/*
+ * The chunk tree's block source.  Marking inodes used or free updates
+ * records in place, which never splits or joins a block: no block is ever
+ * asked for.  Inserting and deleting chunk records (new chunks, freed
+ * chunks) will take blocks from the AG allocator.
+ */
+static int no_block(void *src, struct kvj_trans *tp, uint32_t agno,
+		    uint64_t near, uint64_t *fsb)
+{
+	(void)src;
+	(void)tp;
+	(void)agno;
+	(void)near;
+	(void)fsb;
+	return -ENOSPC;
+}
+
+static int no_free(void *src, struct kvj_trans *tp, uint64_t fsb)
+{
+	(void)src;
+	(void)tp;
+	(void)fsb;
+	return -EINVAL;
+}
+
+/* The AG's inode header, in tp; the in-core counts loaded on first use. */
+static int read_agi(struct kvfs_trans *tp, struct kvfs_perag *pag,
+		    struct kv_buf **bpp)
+{
+	struct kvfs_mount *mp = tp->mp;
+	struct kvfs_agi *agi;
+	int err;
+
+	err = kvfs_trans_read_buf(
+		tp->jt, mp->bl,
+		kvfs_agb_to_fsb(&mp->g, pag->agno, KVFS_AGI_AGBNO), 1,
+		&kvfs_agi_buf_ops, bpp);
+	if (err)
+		return err;
+	agi = (*bpp)->b_addr;
+	if (!pag->agi_init) {
+		pag->icount = kv_le32_to_cpu(agi->icount);
+		pag->ifree = kv_le32_to_cpu(agi->ifree);
+		pag->agi_init = true;
+	}
+	return 0;
+}
+
+/* Move the inode header's free count by delta (and the AG's in-core one). */
+static void agi_mod_ifree(struct kvfs_trans *tp, struct kvfs_perag *pag,
+			  struct kv_buf *bp, int delta)
+{
+	struct kvfs_agi *agi = bp->b_addr;
+
+	agi->ifree =
+		kv_cpu_to_le32(kv_le32_to_cpu(agi->ifree) + (uint32_t)delta);
+	kvfs_trans_log_buf(tp->jt, bp, offsetof(struct kvfs_agi, ifree),
+			   offsetof(struct kvfs_agi, ifree) + sizeof(kv_le32) -
+				   1);
+	pag->ifree += (uint32_t)delta;
+}
+
+static void cur_init(struct kvfs_btree_cur *cur, struct kvfs_btree_ag *ag,
+		     struct kvfs_trans *tp, uint32_t agno, struct kv_buf *agibp)
+{
+	memset(ag, 0, sizeof(*ag));
+	ag->agno = agno;
+	ag->agi_bp = agibp;
+	ag->alloc_block = no_block;
+	ag->free_block = no_free;
+	kvfs_btree_cur_init(cur, &kvfs_inobt_tree_ops, &tp->mp->g, tp->jt,
+			    tp->mp->bl, agno, ag);
+}
+
+static uint64_t rec_free_inodes(const struct kvfs_inobt_rec *r)
+{
+	return kv_le64_to_cpu(r->freemask) &
+	       ~kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
+}
+
+/*
+ * Point the cursor at a record with a free inode: the one holding near
+ * (an agino) if it has one, else the first from the start of the tree.
+ * *stat 0 if none has.
+ */
+static int find_free_rec(struct kvfs_btree_cur *cur, uint32_t near,
+			 struct kvfs_inobt_rec *r, int *stat)
+{
+	struct kvfs_inobt_key k = { .startino = kv_cpu_to_le32(near) };
+	int err;
+
+	err = kvfs_btree_lookup(cur, KVFS_LOOKUP_LE, &k, stat);
+	if (!err && *stat)
+		err = kvfs_btree_get_rec(cur, r, stat);
+	if (err)
+		return err;
+	if (*stat && r->freecount)
+		return 0;
+	k.startino = kv_cpu_to_le32(0);
+	err = kvfs_btree_lookup(cur, KVFS_LOOKUP_GE, &k, stat);
+	while (!err && *stat) {
+		err = kvfs_btree_get_rec(cur, r, stat);
+		if (err || !*stat || r->freecount)
+			break;
+		err = kvfs_btree_increment(cur, stat);
+	}
+	return err;
+}
+
+/*
+ * Take a free inode of AG agno: *ino = KVFS_NULLINO if the AG has none.
+ * The AG lock covers the search and the change.
+ */
+static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
+		      uint64_t *ino)
+{
+	struct kvfs_mount *mp = tp->mp;
+	struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
+	struct kvfs_btree_cur cur;
+	struct kvfs_btree_ag ag;
+	struct kvfs_inobt_rec r;
+	struct kv_buf *agibp;
+	uint64_t free;
+	unsigned bit;
+	int stat, err;
+
+	*ino = KVFS_NULLINO;
+	kvfs_perag_lock(pag);
+	if (pag->agi_init && !pag->ifree) {
+		err = 0;
+		goto out;
+	}
+	err = read_agi(tp, pag, &agibp);
+	if (err || !pag->ifree)
+		goto out;
+	cur_init(&cur, &ag, tp, agno, agibp);
+	err = find_free_rec(&cur, near & ~(KVFS_INODES_PER_CHUNK - 1u), &r,
+			    &stat);
+	if (err)
+		goto out;
+	free = rec_free_inodes(&r);
+	if (!stat || !free) {
+		err = kvfs_corrupt(-EUCLEAN, agibp->b_blkno, "AG inode header",
+				   "%u free inodes counted, none in the "
+				   "inode-chunk tree",
+				   pag->ifree);
+		goto out;
+	}
+	bit = (unsigned)__builtin_ctzll(free);
+	r.freemask =
+		kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) & ~(1ull << bit));
+	r.freecount--;
+	err = kvfs_btree_update(&cur, &r);
+	if (err)
+		goto out;
+	agi_mod_ifree(tp, pag, agibp, -1);
+	*ino = kvfs_agino_to_ino(&mp->g, agno,
+				 kv_le32_to_cpu(r.startino) + bit);
+out:
+	kvfs_perag_unlock(pag);
+	return err;
+}
+
+static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
+{
+	const struct kvfs_geom *g = &ip->i_mount->g;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ip->i_mode = a->mode;
+	ip->i_nlink = a->nlink;
+	ip->i_uid = a->uid;
+	ip->i_gid = a->gid;
+	ip->i_rdev = a->rdev;
+	ip->i_size = 0;
+	ip->i_nblocks = 0;
+	ip->i_atime.sec = now.tv_sec;
+	ip->i_atime.nsec = (uint32_t)now.tv_nsec;
+	ip->i_mtime = ip->i_ctime = ip->i_crtime = ip->i_atime;
+	/* the inode's last life ended at its old generation */
+	ip->i_generation++;
+	ip->i_diflags = 0;
+	ip->i_dformat = KVFS_DFORK_EXTENTS;
+	ip->i_nextents = 0;
+	ip->i_aformat = 0;
+	ip->i_anextents = 0;
+	ip->i_forkoff = 0;
+	ip->i_next_unlinked = KVFS_NULLAGINO;
+	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+}
+
+int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
+		 const struct kvfs_icreate_args *a, struct kvfs_inode **ipp)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	uint32_t start = 0, near = 0, i;
+	struct kvfs_inode *ip;
+	uint64_t ino = KVFS_NULLINO;
+	int err;
+
+	if (!a->mode)
+		return -EINVAL;
+	if (parent != KVFS_NULLINO && kvfs_ino_in_range(g, parent)) {
+		start = kvfs_ino_to_agno(g, parent);
+		near = kvfs_ino_to_agino(g, parent);
+	}
+	for (i = 0; i < g->agcount && ino == KVFS_NULLINO; i++) {
+		uint32_t agno = (start + i) % g->agcount;
+
+		err = dialloc_ag(tp, agno, agno == start ? near : 0, &ino);
+		if (err)
+			return err;
+	}
+	if (ino == KVFS_NULLINO)
+		return -ENOSPC;
+
+	err = kvfs_iget(mp, ino, KVFS_IGET_FREE, &ip);
+	if (err)
+		return err;
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	if (ip->i_mode) {
+		err = kvfs_corrupt_inode(-EUCLEAN, kvfs_ino_to_fsb(g, ino), ino,
+					 "marked free in the inode-chunk tree "
+					 "but in use (mode 0%o)",
+					 ip->i_mode);
+		goto out_unlock;
+	}
+	err = kvfs_trans_ijoin(tp, ip);
+	if (err)
+		goto out_unlock;
+	inode_init(ip, a);
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+	*ipp = ip;
+	return 0;
+
+out_unlock:
+	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+	kvfs_iput(ip);
+	return err;
+}
+
+int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	uint32_t agno = kvfs_ino_to_agno(g, ip->i_ino);
+	uint32_t agino = kvfs_ino_to_agino(g, ip->i_ino);
+	struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
+	struct kvfs_inobt_key k = {
+		.startino =
+			kv_cpu_to_le32(agino & ~(KVFS_INODES_PER_CHUNK - 1u))
+	};
+	struct kvfs_btree_cur cur;
+	struct kvfs_btree_ag ag;
+	struct kvfs_inobt_rec r;
+	struct kv_buf *agibp;
+	unsigned bit = agino % KVFS_INODES_PER_CHUNK;
+	int stat, err;
+
+	if (ip->i_nextents || ip->i_nblocks)
+		return -EBUSY;
+	kvfs_perag_lock(pag);
+	err = read_agi(tp, pag, &agibp);
+	if (err)
+		goto out;
+	cur_init(&cur, &ag, tp, agno, agibp);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &k, &stat);
+	if (!err && stat)
+		err = kvfs_btree_get_rec(&cur, &r, &stat);
+	if (err)
+		goto out;
+	if (!stat || kv_le64_to_cpu(r.freemask) >> bit & 1) {
+		err = kvfs_corrupt_inode(
+			-EUCLEAN, kvfs_ino_to_fsb(g, ip->i_ino), ip->i_ino,
+			"freed but %s in the inode-chunk tree",
+			stat ? "already free" : "not");
+		goto out;
+	}
+	r.freemask = kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) | 1ull << bit);
+	r.freecount++;
+	err = kvfs_btree_update(&cur, &r);
+	if (err)
+		goto out;
+	agi_mod_ifree(tp, pag, agibp, 1);
+	kvfs_perag_unlock(pag);
+
+	ip->i_mode = 0;
+	ip->i_nlink = 0;
+	ip->i_size = 0;
+	ip->i_diflags = 0;
+	ip->i_rdev = 0;
+	ip->i_dformat = KVFS_DFORK_EXTENTS;
+	ip->i_aformat = 0;
+	ip->i_anextents = 0;
+	ip->i_forkoff = 0;
+	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+	return 0;
+out:
+	kvfs_perag_unlock(pag);
+	return err;
+}
