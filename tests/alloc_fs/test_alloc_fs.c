@@ -392,6 +392,34 @@ static void test_fragment(void)
 	CHECK_EQ(alloc1(KVFS_ALLOC_NEAR_BNO, base + 3001, 1, 1, 1, &f, &l), 0);
 	CHECK(f == base + 3000 || f == base + 3002);
 	check_all();
+	/*
+	 * One transaction that shrinks the trees (freeing their blocks to
+	 * the reserve list) and then grows them again: the blocks it freed
+	 * must not come back to it.
+	 */
+	struct kvfs_trans *tp = tx(2000);
+
+	for (i = 1; i < 4001; i += 2) {
+		if (!owned[base + i])
+			continue;
+		CHECK_EQ(kvfs_free_extent(tp, base + i, 1), 0);
+		owned[base + i] = 0;
+	}
+	for (i = 0; i < 4000; i += 2) {
+		if (owned[base + i])
+			continue;
+		struct kvfs_alloc_arg a = { .tp = tp,
+					    .goal = base + i,
+					    .minlen = 1,
+					    .maxlen = 1,
+					    .type = KVFS_ALLOC_THIS_BNO };
+
+		CHECK_EQ(kvfs_alloc_vextent(&a), 0);
+		CHECK_EQ(a.fsb, base + i);
+		owned[a.fsb] = 1;
+	}
+	commit(tp, NULL);
+	check_all();
 	free_all();
 	check_returned();
 }
