@@ -533,9 +533,11 @@ static void test_crash(void)
 			n++;
 		}
 	}
+	uint64_t dblocks = mp->g.dblocks;
+
 	kvfs_mount_shutdown(mp, "test: power cut");
 	CHECK_EQ(kvfs_mount_close(mp), -EIO);
-	memcpy(owned, snap, mp->g.dblocks);
+	memcpy(owned, snap, dblocks);
 	do_mount(true);
 	CHECK(!mp->ri.was_clean);
 	check_all();
