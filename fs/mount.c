@@ -160,9 +160,11 @@ static int read_agfs(struct kvfs_mount *mp)
 		pag->freeblks = a.freeblks;
 		pag->longest = a.longest;
 		pag->flcount = a.flcount;
+		pag->btreeblks = a.btreeblks;
+		pag->free_extents = a.free_extents;
 		pag->agf_init = true;
-		free += (int64_t)a.freeblks -
-			(int64_t)KVFS_AG_SET_ASIDE(&mp->g);
+		free += kvfs_ag_avail(&mp->g, a.freeblks, a.flcount,
+				      a.btreeblks);
 	}
 	atomic_store(&mp->fdblocks, free > 0 ? free : 0);
 	mp->agfs_read = true;

@@ -68,6 +68,23 @@ struct kvfs_mount_opts {
  */
 #define KVFS_AG_SET_ASIDE(g) ((uint64_t)(g)->agfl_min + 4)
 
+/*
+ * Blocks of an AG free for reservations: its free space, reserve list and
+ * free-space tree blocks past the roots, less what mkfs leaves on the
+ * reserve list and the set-aside.  Blocks moving between free space, the
+ * reserve list and the trees do not change it (as XFS counts its AGFL and
+ * free-space btree blocks as free), so it changes exactly by what the
+ * allocator hands out and takes back; on a fresh AG it is freeblks less
+ * the set-aside.  May be negative.
+ */
+static inline int64_t kvfs_ag_avail(const struct kvfs_geom *g,
+				    uint32_t freeblks, uint32_t flcount,
+				    uint32_t btreeblks)
+{
+	return (int64_t)freeblks + flcount + btreeblks - 2 - g->agfl_min -
+	       (int64_t)KVFS_AG_SET_ASIDE(g);
+}
+
 struct kvfs_mount {
 	struct kv_dev *dev;
 	struct kvfs_geom g;
@@ -92,6 +109,8 @@ struct kvfs_mount {
 	struct kvj_intent_ops *defer_iops;
 	void *defer_rctx;
 	struct kvfs_defer_counters defer_ctr;
+	/* the AG of the next new directory (fs/alloc.h) */
+	_Atomic uint32_t agrotor;
 };
 
 /*

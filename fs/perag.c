@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/extent_busy.h"
 #include "fs/perag.h"
 
 static int perag_class = -1;
@@ -24,6 +25,7 @@ int kvfs_perag_init(struct kvfs_perag *pag, uint32_t agno)
 	pag->agno = agno;
 	kv_mutex_init(&pag->lock, perag_class);
 	pag->agf_init = pag->agi_init = false;
+	pag->busy = NULL;
 	atomic_init(&pag->lock_acquired, 0);
 	atomic_init(&pag->lock_contended, 0);
 	return 0;
@@ -31,6 +33,7 @@ int kvfs_perag_init(struct kvfs_perag *pag, uint32_t agno)
 
 void kvfs_perag_destroy(struct kvfs_perag *pag)
 {
+	kvfs_extent_busy_destroy(pag);
 	kv_mutex_destroy(&pag->lock);
 }
 
@@ -42,6 +45,17 @@ void kvfs_perag_lock(struct kvfs_perag *pag)
 					  memory_order_relaxed);
 		kv_mutex_lock(&pag->lock);
 	}
+}
+
+bool kvfs_perag_trylock(struct kvfs_perag *pag)
+{
+	if (!kv_mutex_trylock(&pag->lock)) {
+		atomic_fetch_add_explicit(&pag->lock_contended, 1,
+					  memory_order_relaxed);
+		return false;
+	}
+	atomic_fetch_add_explicit(&pag->lock_acquired, 1, memory_order_relaxed);
+	return true;
 }
 
 void kvfs_perag_unlock(struct kvfs_perag *pag)

@@ -21,14 +21,20 @@
 
 #include "alloc/kvlock.h"
 
+struct kvfs_busy_ext;
+
 struct kvfs_perag {
 	uint32_t agno;
 	struct kv_mutex lock;
 	/* valid once agf_init / agi_init; changed under lock */
 	bool agf_init;
 	uint32_t freeblks; /* free blocks in the free-space trees */
-	uint32_t longest;  /* longest free extent */
-	uint32_t flcount;  /* blocks on the reserve list */
+	uint32_t longest; /* longest free extent */
+	uint32_t flcount; /* blocks on the reserve list */
+	uint32_t btreeblks; /* blocks of both free-space trees */
+	uint32_t free_extents; /* records of each free-space tree */
+	/* extents freed and not yet durable, by start (fs/extent_busy.h) */
+	struct kvfs_busy_ext *busy;
 	bool agi_init;
 	uint32_t icount, ifree;
 	/* statistics: relaxed counters */
@@ -40,6 +46,8 @@ void kvfs_perag_destroy(struct kvfs_perag *pag);
 
 void kvfs_perag_lock(struct kvfs_perag *pag);
 void kvfs_perag_unlock(struct kvfs_perag *pag);
+/* Take the lock if it is free (counted as an acquisition); else false. */
+bool kvfs_perag_trylock(struct kvfs_perag *pag);
 /* Lock two AGs in the documented order (a == b: once). */
 void kvfs_perag_lock_two(struct kvfs_perag *a, struct kvfs_perag *b);
 

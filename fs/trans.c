@@ -9,6 +9,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/defer.h"
+#include "fs/extent_busy.h"
 #include "fs/mount.h"
 #include "fs/trans.h"
 #include "fs/trans_resv.h"
@@ -76,8 +77,16 @@ static void trans_settle(struct kvfs_trans *tp, bool committed)
 	atomic_fetch_add(&tp->mp->fdblocks, back);
 }
 
+static void trans_unlock_ags(struct kvfs_trans *tp)
+{
+	while (tp->nr_ag_locked)
+		kvfs_perag_unlock(
+			&tp->mp->pag[tp->ag_locked[--tp->nr_ag_locked]]);
+}
+
 int kvfs_trans_commit(struct kvfs_trans *tp, uint64_t *seqp)
 {
+	uint64_t seq = 0;
 	int err = 0;
 
 	if (tp->dfops_intake || tp->dfops)
@@ -86,10 +95,15 @@ int kvfs_trans_commit(struct kvfs_trans *tp, uint64_t *seqp)
 		kvfs_trans_cancel(tp);
 		return err;
 	}
-	err = kvj_trans_commit(tp->jt, seqp);
+	err = kvj_trans_commit(tp->jt, &seq);
 
+	/* under the AG locks still: nobody allocates the freed extents yet */
+	kvfs_extent_busy_trans_done(tp, err ? 0 : seq);
+	trans_unlock_ags(tp);
 	trans_settle(tp, !err);
 	kvfree(tp);
+	if (seqp)
+		*seqp = seq;
 	return err;
 }
 
@@ -97,15 +111,21 @@ void kvfs_trans_cancel(struct kvfs_trans *tp)
 {
 	kvfs_defer_cancel(tp);
 	kvj_trans_cancel(tp->jt);
+	kvfs_extent_busy_trans_done(tp, 0);
+	trans_unlock_ags(tp);
 	trans_settle(tp, false);
 	kvfree(tp);
 }
 
 int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp)
 {
-	int err = kvj_trans_roll(&tp->jt, seqp);
+	uint64_t seq = 0;
+	int err = kvj_trans_roll(&tp->jt, &seq);
 
+	if (seqp)
+		*seqp = seq;
 	if (!err) {
+		kvfs_extent_busy_trans_done(tp, seq);
 		atomic_fetch_add(&tp->mp->fdblocks, (int64_t)tp->blk_freed);
 		tp->blk_freed = 0;
 	}
@@ -128,4 +148,44 @@ int kvfs_trans_use_blocks(struct kvfs_trans *tp, uint64_t n)
 void kvfs_trans_free_blocks(struct kvfs_trans *tp, uint64_t n)
 {
 	tp->blk_freed += n;
+}
+
+int kvfs_trans_lock_ag(struct kvfs_trans *tp, uint32_t agno, bool trylock,
+		       bool *newly)
+{
+	struct kvfs_perag *pag = &tp->mp->pag[agno];
+	bool higher = false;
+	unsigned i;
+
+	*newly = false;
+	for (i = 0; i < tp->nr_ag_locked; i++) {
+		if (tp->ag_locked[i] == agno)
+			return 0;
+		if (tp->ag_locked[i] > agno)
+			higher = true;
+	}
+	if (tp->nr_ag_locked == KVFS_TRANS_MAX_AGS)
+		return -EAGAIN;
+	if (trylock || higher) {
+		if (!kvfs_perag_trylock(pag))
+			return -EAGAIN;
+	} else {
+		kvfs_perag_lock(pag);
+	}
+	tp->ag_locked[tp->nr_ag_locked++] = agno;
+	*newly = true;
+	return 0;
+}
+
+void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno)
+{
+	unsigned i;
+
+	for (i = 0; i < tp->nr_ag_locked; i++) {
+		if (tp->ag_locked[i] != agno)
+			continue;
+		tp->ag_locked[i] = tp->ag_locked[--tp->nr_ag_locked];
+		kvfs_perag_unlock(&tp->mp->pag[agno]);
+		return;
+	}
 }

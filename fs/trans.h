@@ -19,6 +19,11 @@
  * extent again before its free is durable: that is its busy-extent rule,
  * not the counter's.)
  *
+ * AG locks and freed extents: the allocator's AG locks (kvfs_trans_lock_ag())
+ * are released after the journal commit, once the extents the transaction
+ * freed are marked with its commit sequence (fs/extent_busy.h); a roll
+ * marks them and keeps the locks.
+ *
  * Scopes: from alloc to commit or cancel the thread is inside a NOFS
  * scope (the journal's); once a transaction has dirtied something it
  * cannot back out of, the caller calls kvfs_trans_set_nofail() and every
@@ -28,6 +33,7 @@
 #ifndef KV_FS_TRANS_H
 #define KV_FS_TRANS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "journal/journal.h"
@@ -35,6 +41,10 @@
 struct kvfs_mount;
 struct kvfs_defer_pending;
 struct kvfs_trans_res;
+struct kvfs_busy_ext;
+
+/* AG locks one transaction may hold at once */
+#define KVFS_TRANS_MAX_AGS 8
 
 struct kvfs_trans {
 	struct kvj_trans *jt;
@@ -46,6 +56,11 @@ struct kvfs_trans {
 	uint64_t blk_res; /* blocks reserved */
 	uint64_t blk_used; /* of which handed out by the allocator */
 	uint64_t blk_freed; /* blocks this transaction freed */
+	/* AG locks held until commit or cancel (kvfs_trans_lock_ag()) */
+	uint32_t ag_locked[KVFS_TRANS_MAX_AGS];
+	unsigned nr_ag_locked;
+	/* extents freed in this transaction (fs/extent_busy.h) */
+	struct kvfs_busy_ext *busy;
 };
 
 /*
@@ -85,5 +100,18 @@ void kvfs_trans_set_nofail(struct kvfs_trans *tp);
 int kvfs_trans_use_blocks(struct kvfs_trans *tp, uint64_t n);
 /* n blocks freed: free for others once this transaction commits. */
 void kvfs_trans_free_blocks(struct kvfs_trans *tp, uint64_t n);
+
+/*
+ * AG locks (fs/perag.h) for the allocator: AG agno's lock, held by the
+ * transaction until it commits or is cancelled (kept across rolls, with
+ * the AG's buffers).  Taken blocking only when the transaction holds no
+ * AG numbered higher (the AG lock order); otherwise, or with trylock, only
+ * if free.  *newly: the lock was not held before.  -EAGAIN: not taken
+ * (busy out of order, or KVFS_TRANS_MAX_AGS held).
+ */
+int kvfs_trans_lock_ag(struct kvfs_trans *tp, uint32_t agno, bool trylock,
+		       bool *newly);
+/* Drop an AG lock the transaction took and read nothing under. */
+void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno);
 
 #endif

@@ -209,6 +209,11 @@ bool kvj_log_is_shutdown(struct kvj_log *log);
  */
 int kvj_log_force(struct kvj_log *log, uint64_t seq);
 /*
+ * The highest sequence whose transactions are all durable: a transaction
+ * committed with sequence seq is durable once this is >= seq.
+ */
+uint64_t kvj_log_durable_seq(struct kvj_log *log);
+/*
  * Push the AIL until everything is written back in place; intents waiting
  * for their done stay (and keep the tail, so the log is closed dirty).
  */

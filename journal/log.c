@@ -348,6 +348,16 @@ int kvj_log_close(struct kvj_log *log)
 	return err;
 }
 
+uint64_t kvj_log_durable_seq(struct kvj_log *log)
+{
+	uint64_t seq;
+
+	kv_mutex_lock(&log->lock);
+	seq = log->durable_seq;
+	kv_mutex_unlock(&log->lock);
+	return seq;
+}
+
 void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 {
 	struct kvj_cil *cil = &log->cil;
@@ -377,7 +387,6 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->ail_pushed = atomic_load(&log->st_ail_pushed);
 	st->cil_lock_contended = atomic_load(&cil->commit_contended);
 }
-
 
 void kvj_log_recovery_info(struct kvj_log *log, struct kvj_recovery_info *ri)
 {

@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The AG block allocator (fs/alloc.h) on a mkfs'd image (1 KiB blocks,
+ * 4 AGs of 16 MiB), mounted: exact / near / best-fit, minlen / maxlen /
+ * alignment, fragmentation then best fit, AG fallback, ENOSPC from the
+ * reservation, randomized allocate/free against a bitmap model, a crash
+ * in the middle, busy extents, and four threads in four AGs.  After each
+ * phase every AG is checked: both free-space trees walk clean and hold
+ * the same extents, never adjacent; the AGF counters and their in-core
+ * copies are exact; free space, reserve list, tree blocks, the test's
+ * allocations and the fixed blocks partition the AG exactly.
+ *
+ * Usage: test_alloc_fs [seed]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/ag.h"
+#include "fs/blkhdr.h"
+#include "fs/alloc.h"
+#include "fs/btree.h"
+#include "fs/buf_ops.h"
+#include "fs/extent_busy.h"
+#include "fs/mkfs.h"
+#include "fs/mount.h"
+#include "fs/trans.h"
+#include "tests/check.h"
+
+#define BLK 1024
+#define AGS 4
+#define RES (256u << 10)
+
+static char path[256];
+static struct kvfs_mount *mp;
+static uint8_t *owned; /* blocks the test holds: 1 per fsb */
+static uint64_t mkfs_free[AGS]; /* freeblks right after mkfs */
+static uint64_t seed = 1;
+
+static uint64_t rnd(void)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return seed;
+}
+
+static void do_mount(bool threads)
+{
+	struct kvfs_mount_opts o = { .no_log_threads = !threads };
+
+	CHECK_EQ(kvfs_mount_open(path, &o, &mp), 0);
+}
+
+static void make_fs(void)
+{
+	struct kvfs_mkfs_opts o = { .target = path,
+				    .size = (uint64_t)AGS * (16 << 20),
+				    .blocksize = BLK,
+				    .agcount = AGS,
+				    .force = true };
+	struct kvfs_geom g;
+
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+	free(owned);
+	owned = calloc(g.dblocks, 1);
+	CHECK(owned);
+	do_mount(true);
+	for (int i = 0; i < AGS; i++)
+		mkfs_free[i] = mp->pag[i].freeblks;
+}
+
+struct tree_recs {
+	uint32_t n, cap;
+	struct kvfs_alloc_rec *r;
+	uint8_t *map; /* the AG's ownership map: +1 per owner */
+	uint32_t nblocks;
+};
+
+static int rec_cb(const void *rec, void *priv)
+{
+	struct tree_recs *t = priv;
+
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 256;
+		t->r = realloc(t->r, t->cap * sizeof(*t->r));
+		CHECK(t->r);
+	}
+	t->r[t->n++] = *(const struct kvfs_alloc_rec *)rec;
+	return 0;
+}
+
+static int blk_cb(uint64_t fsb, unsigned level, void *priv)
+{
+	struct tree_recs *t = priv;
+
+	(void)level;
+	t->map[kvfs_fsb_to_agbno(&mp->g, fsb)]++;
+	t->nblocks++;
+	return 0;
+}
+
+static int cmp_bno(const void *a, const void *b)
+{
+	uint32_t x =
+		kv_le32_to_cpu(((const struct kvfs_alloc_rec *)a)->startblock);
+	uint32_t y =
+		kv_le32_to_cpu(((const struct kvfs_alloc_rec *)b)->startblock);
+
+	return x < y ? -1 : x > y;
+}
+
+static void walk(const struct kvfs_btree_tree_ops *ops, struct kv_buf *agf_bp,
+		 uint32_t agno, struct tree_recs *t, unsigned *height)
+{
+	struct kvfs_btree_ag ag = { .agno = agno, .agf_bp = agf_bp };
+	struct kvfs_btree_walk w = { .rec_fn = rec_cb,
+				     .blk_fn = blk_cb,
+				     .priv = t };
+	struct kvfs_btree_cur cur;
+	int err;
+
+	kvfs_btree_cur_init(&cur, ops, &mp->g, NULL, mp->bl, agno, &ag);
+	err = kvfs_btree_walk_check(&cur, mp->bc, &w);
+	if (err)
+		for (unsigned i = 0; i < w.nfindings && i < 16; i++)
+			fprintf(stderr, "AG %u block %llu: %s\n", agno,
+				(unsigned long long)w.findings[i].blkno,
+				w.findings[i].what);
+	CHECK_EQ(err, 0);
+	*height = w.height;
+}
+
+/* Check AG agno (no transaction open); returns its tree height. */
+static unsigned check_ag(uint32_t agno)
+{
+	const struct kvfs_geom *g = &mp->g;
+	uint32_t len = kvfs_ag_length(g, agno), i;
+	struct tree_recs bt = { 0 }, ct = { 0 };
+	uint64_t nfree = 0, longest = 0, used = 0;
+	struct kvfs_perag *pag = &mp->pag[agno];
+	struct kv_buf *agf_bp, *agfl_bp;
+	struct kvfs_agf_info a;
+	uint8_t blk[BLK];
+	unsigned bh, ch;
+	uint8_t *map = calloc(len, 1);
+
+	CHECK(map);
+	bt.map = ct.map = map;
+	CHECK_EQ(kv_buf_read(mp->bc, kvfs_agb_to_fsb(g, agno, KVFS_AGF_AGBNO),
+			     1, &kvfs_agf_buf_ops, &agf_bp),
+		 0);
+	/* in memory the crc is stamped at write-back: stamp a copy */
+	CHECK(sizeof(blk) >= g->blocksize);
+	memcpy(blk, agf_bp->b_addr, g->blocksize);
+	kvfs_blkhdr_set_crc(blk, g->blocksize);
+	CHECK_EQ(kvfs_agf_from_disk(g, agno, blk, &a), 0);
+	CHECK_EQ(kv_buf_read(mp->bc, kvfs_agb_to_fsb(g, agno, KVFS_AGFL_AGBNO),
+			     1, &kvfs_agfl_buf_ops, &agfl_bp),
+		 0);
+	walk(&kvfs_bnobt_tree_ops, agf_bp, agno, &bt, &bh);
+	walk(&kvfs_cntbt_tree_ops, agf_bp, agno, &ct, &ch);
+	CHECK_EQ(bt.n, ct.n);
+	qsort(ct.r, ct.n, sizeof(*ct.r), cmp_bno);
+	for (i = 0; i < bt.n; i++) {
+		uint32_t s = kv_le32_to_cpu(bt.r[i].startblock);
+		uint32_t l = kv_le32_to_cpu(bt.r[i].blockcount);
+
+		CHECK(!memcmp(&bt.r[i], &ct.r[i], sizeof(bt.r[i])));
+		if (i)
+			CHECK(kv_le32_to_cpu(bt.r[i - 1].startblock) +
+				      kv_le32_to_cpu(bt.r[i - 1].blockcount) <
+			      s); /* merged: never adjacent */
+		for (uint32_t b = s; b < s + l; b++)
+			map[b]++;
+		nfree += l;
+		if (l > longest)
+			longest = l;
+	}
+	CHECK_EQ(a.freeblks, nfree);
+	CHECK_EQ(a.free_extents, bt.n);
+	CHECK_EQ(a.longest, longest);
+	CHECK_EQ(a.btreeblks, bt.nblocks + ct.nblocks);
+	CHECK_EQ(pag->freeblks, a.freeblks);
+	CHECK_EQ(pag->longest, a.longest);
+	CHECK_EQ(pag->flcount, a.flcount);
+	CHECK_EQ(pag->btreeblks, a.btreeblks);
+	CHECK_EQ(pag->free_extents, a.free_extents);
+	CHECK(a.flcount >= g->agfl_min);
+	for (i = 0; i < a.flcount; i++)
+		map[kvfs_agfl_entry(agfl_bp->b_addr,
+				    (a.flfirst + i) % g->agfl_size)]++;
+	for (i = 0; i < KVFS_AG_HDR_BLOCKS; i++)
+		map[i]++;
+	/* the inode tree's root, and in AG 0 the first chunk and the log */
+	map[KVFS_INO_AGBNO]++;
+	if (agno == 0) {
+		uint32_t c = kvfs_geom_first_chunk_agbno(g);
+
+		for (i = c; i < c + g->ialloc_blocks; i++)
+			map[i]++;
+		for (i = (uint32_t)g->logstart;
+		     i < (uint32_t)g->logstart + g->logblocks; i++)
+			map[i]++;
+	}
+	for (i = 0; i < len; i++) {
+		uint64_t fsb = kvfs_agb_to_fsb(g, agno, i);
+
+		used += owned[fsb];
+		if (map[i] + owned[fsb] != 1) {
+			fprintf(stderr, "AG %u block %u owned %d times\n", agno,
+				i, map[i] + owned[fsb]);
+			CHECK(0);
+		}
+	}
+	/* every block moves between free space, list, trees and the test */
+	CHECK_EQ(nfree + a.flcount + a.btreeblks + used,
+		 mkfs_free[agno] + g->agfl_min + 2);
+	kv_buf_rele(agf_bp);
+	kv_buf_rele(agfl_bp);
+	free(bt.r);
+	free(ct.r);
+	free(map);
+	return bh > ch ? bh : ch;
+}
+
+static void check_all(void)
+{
+	for (uint32_t i = 0; i < AGS; i++)
+		check_ag(i);
+}
+
+static struct kvfs_trans *tx(uint64_t blocks)
+{
+	struct kvfs_trans *tp;
+
+	CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, blocks, &tp), 0);
+	return tp;
+}
+
+static void commit(struct kvfs_trans *tp, uint64_t *seq)
+{
+	CHECK_EQ(kvfs_trans_commit(tp, seq), 0);
+}
+
+/* Allocate in its own transaction; 0 or the error; the extent owned. */
+static int alloc1(enum kvfs_alloc_type type, uint64_t goal, uint32_t minlen,
+		  uint32_t maxlen, uint32_t align, uint64_t *fsb, uint32_t *len)
+{
+	struct kvfs_alloc_arg a = { .goal = goal,
+				    .minlen = minlen,
+				    .maxlen = maxlen,
+				    .alignment = align,
+				    .type = type };
+	int err;
+
+	a.tp = tx(maxlen);
+	err = kvfs_alloc_vextent(&a);
+	commit(a.tp, NULL);
+	if (err)
+		return err;
+	CHECK(a.len >= minlen && a.len <= maxlen);
+	CHECK(kvfs_fsb_to_agno(&mp->g, a.fsb) ==
+	      kvfs_fsb_to_agno(&mp->g, a.fsb + a.len - 1));
+	CHECK(kvfs_fsb_to_agbno(&mp->g, a.fsb) >= KVFS_AG_HDR_BLOCKS);
+	for (uint32_t i = 0; i < a.len; i++) {
+		CHECK(!owned[a.fsb + i]);
+		owned[a.fsb + i] = 1;
+	}
+	*fsb = a.fsb;
+	*len = a.len;
+	return 0;
+}
+
+static void free1(uint64_t fsb, uint32_t len)
+{
+	struct kvfs_trans *tp = tx(0);
+
+	CHECK_EQ(kvfs_free_extent(tp, fsb, len), 0);
+	commit(tp, NULL);
+	for (uint32_t i = 0; i < len; i++) {
+		CHECK(owned[fsb + i]);
+		owned[fsb + i] = 0;
+	}
+}
+
+static uint64_t fsb_of(uint32_t agno, uint32_t agbno)
+{
+	return kvfs_agb_to_fsb(&mp->g, agno, agbno);
+}
+
+/* Free everything the test owns, in runs. */
+static void free_all(void)
+{
+	for (uint64_t b = 0; b < mp->g.dblocks;) {
+		uint64_t e = b;
+
+		if (!owned[b]) {
+			b++;
+			continue;
+		}
+		while (e < mp->g.dblocks && owned[e] &&
+		       kvfs_fsb_to_agno(&mp->g, e) ==
+			       kvfs_fsb_to_agno(&mp->g, b) &&
+		       e - b < 1000)
+			e++;
+		free1(b, (uint32_t)(e - b));
+		b = e;
+	}
+}
+
+static void check_returned(void)
+{
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	check_all();
+	for (int i = 0; i < AGS; i++) {
+		CHECK_EQ(mp->pag[i].freeblks, mkfs_free[i]);
+		CHECK_EQ(mp->pag[i].btreeblks, 2);
+		CHECK_EQ(mp->pag[i].flcount, mp->g.agfl_min);
+	}
+}
+
+static void test_basic(void)
+{
+	uint64_t f, f2;
+	uint32_t l, l2;
+
+	/* exact */
+	CHECK_EQ(
+		alloc1(KVFS_ALLOC_THIS_BNO, fsb_of(1, 1000), 10, 10, 1, &f, &l),
+		0);
+	CHECK_EQ(f, fsb_of(1, 1000));
+	CHECK_EQ(
+		alloc1(KVFS_ALLOC_THIS_BNO, fsb_of(1, 1005), 1, 1, 1, &f2, &l2),
+		-ENOSPC);
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_BNO, fsb_of(1, 2), 1, 1, 1, &f2, &l2),
+		 -ENOSPC);
+	/* exact gives what is there up to maxlen */
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_BNO, fsb_of(1, 990), 1, 100, 1, &f2,
+			&l2),
+		 0);
+	CHECK(f2 == fsb_of(1, 990) && l2 == 10);
+	/* near: right after the hole on either side */
+	CHECK_EQ(
+		alloc1(KVFS_ALLOC_NEAR_BNO, fsb_of(1, 1003), 4, 4, 1, &f2, &l2),
+		0);
+	CHECK(f2 == fsb_of(1, 1010));
+	CHECK_EQ(alloc1(KVFS_ALLOC_NEAR_BNO, fsb_of(1, 995), 4, 4, 1, &f2, &l2),
+		 0);
+	CHECK(f2 == fsb_of(1, 986));
+	/* alignment */
+	CHECK_EQ(alloc1(KVFS_ALLOC_NEAR_BNO, fsb_of(1, 1015), 8, 8, 64, &f2,
+			&l2),
+		 0);
+	CHECK(kvfs_fsb_to_agbno(&mp->g, f2) % 64 == 0 && l2 == 8);
+	CHECK(f2 == fsb_of(1, 1024));
+	/* minlen larger than any extent */
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_AG, fsb_of(2, 0), 20000, 20000, 1, &f2,
+			&l2),
+		 -ENOSPC);
+	check_all();
+	free_all();
+	check_returned();
+}
+
+/* Free every other block of a run, then best fit picks the holes. */
+static void test_fragment(void)
+{
+	uint64_t f, base = 0;
+	uint32_t l, i, n = 6000, h;
+
+	base = fsb_of(2, 100);
+	for (i = 0; i < n; i++)
+		CHECK_EQ(alloc1(KVFS_ALLOC_THIS_BNO, base + i, 1, 1, 1, &f, &l),
+			 0);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	for (i = 0; i < n; i += 2)
+		free1(base + i, 1);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	h = check_ag(2);
+	CHECK(h >= 2);
+	CHECK(mp->pag[2].free_extents >= n / 2 - 64);
+	/* best fit: one block comes from a hole, three from the big rest */
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_AG, fsb_of(2, 0), 1, 1, 1, &f, &l), 0);
+	CHECK(f >= base && f < base + n);
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_AG, fsb_of(2, 0), 3, 3, 1, &f, &l), 0);
+	CHECK(f < base || f >= base + n);
+	/* near a hole in the middle: that hole */
+	CHECK_EQ(alloc1(KVFS_ALLOC_NEAR_BNO, base + 3001, 1, 1, 1, &f, &l), 0);
+	CHECK(f == base + 3000 || f == base + 3002);
+	check_all();
+	/*
+	 * One transaction that shrinks the trees (freeing their blocks to
+	 * the reserve list) and then grows them again: the blocks it freed
+	 * must not come back to it.
+	 */
+	struct kvfs_trans *tp = tx(2000);
+
+	for (i = 1; i < 4001; i += 2) {
+		if (!owned[base + i])
+			continue;
+		CHECK_EQ(kvfs_free_extent(tp, base + i, 1), 0);
+		owned[base + i] = 0;
+	}
+	for (i = 0; i < 4000; i += 2) {
+		if (owned[base + i])
+			continue;
+		struct kvfs_alloc_arg a = { .tp = tp,
+					    .goal = base + i,
+					    .minlen = 1,
+					    .maxlen = 1,
+					    .type = KVFS_ALLOC_THIS_BNO };
+
+		CHECK_EQ(kvfs_alloc_vextent(&a), 0);
+		CHECK_EQ(a.fsb, base + i);
+		owned[a.fsb] = 1;
+	}
+	commit(tp, NULL);
+	check_all();
+	free_all();
+	check_returned();
+}
+
+/* A full AG falls back to the next; everything used: ENOSPC up front. */
+static void test_fallback_enospc(void)
+{
+	int64_t fd0 = atomic_load(&mp->fdblocks);
+	uint64_t f;
+	uint32_t l;
+	int err;
+
+	while (!(err = alloc1(KVFS_ALLOC_THIS_AG, fsb_of(1, 0), 1, 4096, 1, &f,
+			      &l)))
+		CHECK_EQ(kvfs_fsb_to_agno(&mp->g, f), 1);
+	CHECK_EQ(err, -ENOSPC);
+	CHECK_EQ(alloc1(KVFS_ALLOC_START_AG, fsb_of(1, 100), 1, 1, 1, &f, &l),
+		 0);
+	CHECK_EQ(kvfs_fsb_to_agno(&mp->g, f), 2);
+	check_all();
+	/* fill the rest from the reservation's point of view */
+	for (;;) {
+		int64_t left = atomic_load(&mp->fdblocks);
+		uint32_t want = left > 4096 ? 4096 : (uint32_t)left;
+
+		if (!want)
+			break;
+		CHECK_EQ(alloc1(KVFS_ALLOC_FIRST_AG, 0, 1, want, 1, &f, &l), 0);
+	}
+	struct kvfs_trans *tp;
+
+	CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, 1, &tp), -ENOSPC);
+	check_all();
+	free_all();
+	check_returned();
+	CHECK_EQ(atomic_load(&mp->fdblocks), fd0);
+}
+
+struct ext {
+	uint64_t fsb;
+	uint32_t len;
+};
+
+static void test_random(void)
+{
+	static struct ext e[4096];
+	unsigned n = 0, op;
+
+	for (op = 0; op < 6000; op++) {
+		if (n && (rnd() % 100 < 45 || n == 4096)) {
+			unsigned i = rnd() % n;
+
+			free1(e[i].fsb, e[i].len);
+			e[i] = e[--n];
+		} else {
+			static const enum kvfs_alloc_type t[] = {
+				KVFS_ALLOC_THIS_BNO, KVFS_ALLOC_NEAR_BNO,
+				KVFS_ALLOC_THIS_AG, KVFS_ALLOC_START_AG
+			};
+			uint32_t maxlen = 1 + rnd() % 64;
+			uint32_t minlen = 1 + rnd() % maxlen;
+			uint64_t goal = rnd() % mp->g.dblocks;
+			int err =
+				alloc1(t[rnd() % 4], goal, minlen, maxlen,
+				       1u << (rnd() % 3), &e[n].fsb, &e[n].len);
+
+			if (!err)
+				n++;
+			else
+				CHECK_EQ(err, -ENOSPC);
+		}
+		if (op % 1000 == 999) {
+			CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+			check_all();
+		}
+	}
+	free_all();
+	check_returned();
+}
+
+/*
+ * Crash: a sequence of allocations and frees, a log force, more of them,
+ * then a power cut; after recovery the AG holds exactly what was
+ * allocated at the force.
+ */
+static void test_crash(void)
+{
+	static struct ext e[512];
+	unsigned n = 0, i;
+	uint8_t *snap = malloc(mp->g.dblocks);
+
+	CHECK(snap);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	do_mount(false);
+	for (i = 0; i < 600; i++) {
+		if (i == 400) {
+			CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+			memcpy(snap, owned, mp->g.dblocks);
+		}
+		if (n && rnd() % 3 == 0) {
+			unsigned k = rnd() % n;
+
+			free1(e[k].fsb, e[k].len);
+			e[k] = e[--n];
+		} else if (n < 512) {
+			CHECK_EQ(alloc1(KVFS_ALLOC_START_AG,
+					rnd() % mp->g.dblocks, 1,
+					1 + rnd() % 32, 1, &e[n].fsb,
+					&e[n].len),
+				 0);
+			n++;
+		}
+	}
+	uint64_t dblocks = mp->g.dblocks;
+
+	kvfs_mount_shutdown(mp, "test: power cut");
+	CHECK_EQ(kvfs_mount_close(mp), -EIO);
+	memcpy(owned, snap, dblocks);
+	do_mount(true);
+	CHECK(!mp->ri.was_clean);
+	check_all();
+	free_all();
+	check_returned();
+	free(snap);
+}
+
+/*
+ * Busy extents: a block freed in a committed transaction whose checkpoint
+ * is not durable is not handed out (AG 3 has plenty else near it); when
+ * it is the only fit, the allocator forces the log first.
+ */
+static void test_busy(void)
+{
+	struct kvj_log_stats st0, st1;
+	struct kvfs_trans *tp;
+	uint64_t f, g2, seq;
+	uint32_t l;
+
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	do_mount(false);
+	CHECK_EQ(
+		alloc1(KVFS_ALLOC_THIS_BNO, fsb_of(3, 5000), 16, 16, 1, &f, &l),
+		0);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	tp = tx(0);
+	CHECK_EQ(kvfs_free_extent(tp, f + 4, 1), 0);
+	commit(tp, &seq);
+	owned[f + 4] = 0;
+	CHECK(kvj_log_durable_seq(mp->log) < seq);
+	CHECK(kvfs_extent_busy_count(&mp->pag[3]) >= 1);
+	kvj_log_get_stats(mp->log, &st0);
+	/* near and exact both would take f + 4 if it were free */
+	CHECK_EQ(alloc1(KVFS_ALLOC_NEAR_BNO, f + 4, 1, 1, 1, &g2, &l), 0);
+	CHECK(g2 != f + 4);
+	kvj_log_get_stats(mp->log, &st1);
+	CHECK_EQ(st1.forces, st0.forces);
+	CHECK(kvj_log_durable_seq(mp->log) < seq);
+	/* the only fit: forced, then handed out */
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_BNO, f + 4, 1, 1, 1, &g2, &l), 0);
+	CHECK_EQ(g2, f + 4);
+	CHECK(kvj_log_durable_seq(mp->log) >= seq);
+	kvj_log_get_stats(mp->log, &st1);
+	CHECK(st1.forces > st0.forces);
+	check_all();
+	free_all();
+	check_returned();
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	do_mount(true);
+}
+
+struct worker {
+	pthread_t t;
+	uint32_t agno;
+	uint64_t nops; /* transactions that took the AG lock */
+	uint64_t s;
+};
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	struct ext e[64];
+	unsigned n = 0;
+
+	for (int i = 0; i < 1500; i++) {
+		struct kvfs_trans *tp;
+
+		w->s = w->s * 6364136223846793005ULL + 1442695040888963407ULL;
+		CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, 64, &tp), 0);
+		if (n && ((w->s >> 33) % 2 || n == 64)) {
+			n--;
+			CHECK_EQ(kvfs_free_extent(tp, e[n].fsb, e[n].len), 0);
+		} else {
+			struct kvfs_alloc_arg a = {
+				.tp = tp,
+				.goal = fsb_of(w->agno,
+					       1000 + (w->s >> 40) % 8000),
+				.minlen = 1,
+				.maxlen = 1 + (w->s >> 20) % 64,
+				.type = (w->s >> 50) % 2 ? KVFS_ALLOC_NEAR_BNO :
+							   KVFS_ALLOC_THIS_AG,
+			};
+
+			CHECK_EQ(kvfs_alloc_vextent(&a), 0);
+			CHECK_EQ(kvfs_fsb_to_agno(&mp->g, a.fsb), w->agno);
+			e[n].fsb = a.fsb;
+			e[n++].len = a.len;
+		}
+		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+		w->nops++;
+	}
+	while (n) {
+		struct kvfs_trans *tp;
+
+		n--;
+		CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, 0, &tp), 0);
+		CHECK_EQ(kvfs_free_extent(tp, e[n].fsb, e[n].len), 0);
+		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+		w->nops++;
+	}
+	return NULL;
+}
+
+/* Four threads in four AGs: each AG's lock taken by its thread only. */
+static void test_concurrency(void)
+{
+	struct worker w[AGS];
+	uint64_t acq0[AGS], con0[AGS];
+
+	for (int i = 0; i < AGS; i++) {
+		acq0[i] = atomic_load(&mp->pag[i].lock_acquired);
+		con0[i] = atomic_load(&mp->pag[i].lock_contended);
+		w[i] = (struct worker){ .agno = (uint32_t)i, .s = seed + i };
+	}
+	for (int i = 0; i < AGS; i++)
+		CHECK_EQ(pthread_create(&w[i].t, NULL, worker_fn, &w[i]), 0);
+	for (int i = 0; i < AGS; i++)
+		CHECK_EQ(pthread_join(w[i].t, NULL), 0);
+	for (int i = 0; i < AGS; i++) {
+		CHECK_EQ(atomic_load(&mp->pag[i].lock_acquired) - acq0[i],
+			 w[i].nops);
+		CHECK_EQ(atomic_load(&mp->pag[i].lock_contended) - con0[i], 0);
+	}
+	check_returned();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		seed = strtoull(argv[1], NULL, 0);
+	if (!seed)
+		seed = 1;
+	printf("seed %llu\n", (unsigned long long)seed);
+	snprintf(path, sizeof(path), "/tmp/kvfs-alloc-fs-%d.img", getpid());
+	CHECK_EQ(kv_init(NULL), 0);
+	make_fs();
+	test_basic();
+	test_fragment();
+	test_random();
+	test_crash();
+	test_busy();
+	test_concurrency();
+	test_fallback_enospc();
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	unlink(path);
+	free(owned);
+	CHECK_EQ(kv_fini(), 0);
+	printf("ok\n");
+	return 0;
+}
