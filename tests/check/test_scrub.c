@@ -338,6 +338,15 @@ static void test_damage(void)
 	CHECK(strstr(f->what, "free space of AG 1"));
 	undo();
 
+	/* further down: over the inode-chunk tree's root too */
+	move_free(-(int)g.agfl_min - 1, 0);
+	f = expect_only("free extent over the inode-chunk root",
+			KVFS_SCRUB_MULTIPLY_OWNED, g.agfl_min + 1);
+	CHECK_EQ(f->blkno, kvfs_agb_to_fsb(&g, 1, KVFS_INO_AGBNO));
+	CHECK(strstr(f->what, "free space of AG 1 and by the inode-chunk tree "
+			      "of AG 1"));
+	undo();
+
 	/* a block neither free nor used */
 	move_free(1, 0);
 	f = expect_only("leaked block", KVFS_SCRUB_LEAKED, 1);
