@@ -18,6 +18,8 @@
  *     mode, its extents in range, sorted and disjoint, its nblocks equal
  *     to the blocks its forks map;
  *   - every tree's structure walk (fs/btree.h) clean.
+ * Extent-map tree blocks have no buffer type yet: they are read from the
+ * device and checked here (header, level, record count, records).
  * Nothing on disk is trusted before it is bounds-checked: a bad record,
  * pointer, count or extent is a finding, never a crash or a read out of
  * bounds.  The checker never prints and never writes: findings are
@@ -74,7 +76,7 @@ enum kvfs_scrub_owner {
 
 struct kvfs_scrub_finding {
 	enum kvfs_scrub_kind kind;
-	uint32_t agno; /* KVFS_SCRUB_NOAG if none */
+	uint32_t agno; /* the structure's AG (an inode's own), or NOAG */
 	uint64_t blkno; /* first block concerned, KVFS_NULLBLOCK if none */
 	uint64_t count; /* blocks concerned (ownership findings), else 0 */
 	uint64_t ino; /* KVFS_NULLINO if none */
