@@ -1,0 +1,1002 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The consistency checker: per AG the headers, the reserve list, both
+ * free-space trees and the inode-chunk tree with every inode of every
+ * chunk (and each inode's forks, wherever their blocks are), each owned
+ * block recorded as a claim; then the claims sorted and swept for blocks
+ * owned twice or by nobody.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/ag.h"
+#include "fs/blkhdr.h"
+#include "fs/btree.h"
+#include "fs/buf.h"
+#include "fs/buf_ops.h"
+#include "fs/dev.h"
+#include "fs/dinode.h"
+#include "fs/scrub.h"
+#include "fs/sb.h"
+
+/* blocks [start, start + len) belong to owner (an AG or inode number) */
+struct claim {
+	uint64_t start;
+	uint64_t owner;
+	uint32_t len;
+	uint8_t kind; /* enum kvfs_scrub_owner */
+};
+
+struct scrub {
+	struct kv_bcache *bc;
+	const struct kvfs_geom *g;
+	struct kvfs_scrub_result *res;
+	struct claim *claims;
+	size_t nclaims, cap;
+	/* per AG: headers unreadable, so its free space cannot be known */
+	uint8_t *ag_unknown;
+	uint32_t agno;
+	/* free-space records of the AG, as each tree holds them */
+	struct kvfs_alloc_rec *bno, *cnt;
+	size_t nbno, ncnt, bno_cap, cnt_cap;
+	/* inode-chunk records of the AG */
+	struct kvfs_inobt_rec *chunks;
+	size_t nchunks, chunk_cap;
+	/* totals over the AGs for the summary counters */
+	uint64_t fdblocks, icount, ifree;
+	uint8_t *blk; /* scratch block */
+};
+
+static const char *const kind_names[KVFS_SCRUB_NKINDS] = {
+	[KVFS_SCRUB_SUPERBLOCK] = "superblock",
+	[KVFS_SCRUB_AG_HEADER] = "AG header",
+	[KVFS_SCRUB_RESERVE_LIST] = "reserve list",
+	[KVFS_SCRUB_TREE] = "tree structure",
+	[KVFS_SCRUB_FREE_COUNTERS] = "free-space counters",
+	[KVFS_SCRUB_FREE_TREES] = "free-space trees disagree",
+	[KVFS_SCRUB_INODE_COUNTERS] = "inode counters",
+	[KVFS_SCRUB_INODE_MASK] = "inode free mask",
+	[KVFS_SCRUB_INODE] = "inode",
+	[KVFS_SCRUB_EXTENT] = "extent map",
+	[KVFS_SCRUB_NBLOCKS] = "inode block count",
+	[KVFS_SCRUB_MULTIPLY_OWNED] = "multiply-owned blocks",
+	[KVFS_SCRUB_LEAKED] = "leaked blocks",
+	[KVFS_SCRUB_SUMMARY] = "summary counters",
+};
+
+static const char *const owner_names[KVFS_OWN_NR] = {
+	[KVFS_OWN_SB] = "superblock",
+	[KVFS_OWN_AG_HEADER] = "AG header",
+	[KVFS_OWN_RESERVE] = "reserve list",
+	[KVFS_OWN_FREE] = "free space",
+	[KVFS_OWN_BNOBT] = "free-space by-block tree",
+	[KVFS_OWN_CNTBT] = "free-space by-size tree",
+	[KVFS_OWN_INOBT] = "inode-chunk tree",
+	[KVFS_OWN_INODES] = "inode chunk",
+	[KVFS_OWN_LOG] = "log",
+	[KVFS_OWN_DATA] = "file data",
+	[KVFS_OWN_BMBT] = "extent-map tree",
+};
+
+const char *kvfs_scrub_kind_name(enum kvfs_scrub_kind kind)
+{
+	return (unsigned)kind < KVFS_SCRUB_NKINDS ? kind_names[kind] : "?";
+}
+
+const char *kvfs_scrub_owner_name(enum kvfs_scrub_owner owner)
+{
+	return (unsigned)owner < KVFS_OWN_NR ? owner_names[owner] : "?";
+}
+
+static void find(struct scrub *s, enum kvfs_scrub_kind kind, uint32_t agno,
+		 uint64_t blkno, uint64_t count, uint64_t ino, const char *fmt,
+		 ...) __attribute__((format(printf, 7, 8)));
+
+static void find(struct scrub *s, enum kvfs_scrub_kind kind, uint32_t agno,
+		 uint64_t blkno, uint64_t count, uint64_t ino, const char *fmt,
+		 ...)
+{
+	struct kvfs_scrub_result *r = s->res;
+	struct kvfs_scrub_finding *f;
+	va_list ap;
+
+	r->nfindings++;
+	r->nkind[kind]++;
+	if (r->nkept >= KVFS_SCRUB_MAX_FINDINGS)
+		return;
+	f = &r->findings[r->nkept++];
+	f->kind = kind;
+	f->agno = agno;
+	f->blkno = blkno;
+	f->count = count;
+	f->ino = ino;
+	va_start(ap, fmt);
+	vsnprintf(f->what, sizeof(f->what), fmt, ap);
+	va_end(ap);
+}
+
+/* Grow *arr (of *cap elements of size sz) to hold one more. */
+static int grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+	void *p;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 256;
+	p = kvmalloc(ncap * sz, 0);
+	if (!p)
+		return -ENOMEM;
+	if (*arr)
+		memcpy(p, *arr, n * sz);
+	kvfree(*arr);
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* The caller has checked that the blocks lie inside one AG. */
+static int claim(struct scrub *s, uint64_t start, uint32_t len,
+		 enum kvfs_scrub_owner kind, uint64_t owner)
+{
+	int err;
+
+	err = grow((void **)&s->claims, &s->cap, s->nclaims,
+		   sizeof(*s->claims));
+	if (err)
+		return err;
+	s->claims[s->nclaims++] = (struct claim){ .start = start,
+						  .owner = owner,
+						  .len = len,
+						  .kind = (uint8_t)kind };
+	s->res->owned[kind] += len;
+	return 0;
+}
+
+/* blocks [fsb, fsb + len) inside one AG, past its fixed headers */
+static const char *range_check(const struct kvfs_geom *g, uint64_t fsb,
+			       uint64_t len)
+{
+	uint32_t agno;
+
+	if (!len)
+		return "has no blocks";
+	if (fsb >= g->dblocks || len > g->dblocks - fsb)
+		return "runs past the end of the filesystem";
+	agno = kvfs_fsb_to_agno(g, fsb);
+	if (kvfs_fsb_to_agbno(g, fsb) < KVFS_AG_HDR_BLOCKS)
+		return "covers the AG headers";
+	if (kvfs_fsb_to_agbno(g, fsb) + len > kvfs_ag_length(g, agno))
+		return "crosses the end of its AG";
+	return NULL;
+}
+
+static void owner_str(const struct claim *c, char *buf, size_t len)
+{
+	if (c->kind == KVFS_OWN_DATA || c->kind == KVFS_OWN_BMBT)
+		snprintf(buf, len, "%s of inode %" PRIu64, owner_names[c->kind],
+			 c->owner);
+	else
+		snprintf(buf, len, "%s of AG %" PRIu64, owner_names[c->kind],
+			 c->owner);
+}
+
+static int claim_cmp(const void *a, const void *b)
+{
+	const struct claim *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->len > y->len ? -1 : x->len < y->len;
+}
+
+/* Report blocks [start, end) as leaked, one finding per AG. */
+static void leaked(struct scrub *s, uint64_t start, uint64_t end)
+{
+	const struct kvfs_geom *g = s->g;
+
+	while (start < end) {
+		uint32_t agno = kvfs_fsb_to_agno(g, start);
+		uint64_t agend =
+			kvfs_agb_to_fsb(g, agno, 0) + kvfs_ag_length(g, agno);
+		uint64_t e = end < agend ? end : agend;
+
+		if (!s->ag_unknown[agno])
+			find(s, KVFS_SCRUB_LEAKED, agno, start, e - start,
+			     KVFS_NULLINO,
+			     "%" PRIu64 " blocks from %" PRIu64
+			     " (AG %u block %u) are owned by nothing",
+			     e - start, start, agno,
+			     kvfs_fsb_to_agbno(g, start));
+		start = e;
+	}
+}
+
+/* Every block owned exactly once: sort the claims, sweep them. */
+static void sweep(struct scrub *s)
+{
+	const struct claim *cover = NULL;
+	uint64_t end = 0;
+	char a[96], b[96];
+
+	if (s->nclaims > 1)
+		qsort(s->claims, s->nclaims, sizeof(*s->claims), claim_cmp);
+	for (size_t i = 0; i < s->nclaims; i++) {
+		const struct claim *c = &s->claims[i];
+		uint64_t cend = c->start + c->len;
+
+		if (c->start > end)
+			leaked(s, end, c->start);
+		if (cover && c->start < end) {
+			uint64_t oend = cend < end ? cend : end;
+
+			owner_str(cover, a, sizeof(a));
+			owner_str(c, b, sizeof(b));
+			find(s, KVFS_SCRUB_MULTIPLY_OWNED,
+			     kvfs_fsb_to_agno(s->g, c->start), c->start,
+			     oend - c->start,
+			     c->kind == KVFS_OWN_DATA ||
+					     c->kind == KVFS_OWN_BMBT ?
+				     c->owner :
+				     KVFS_NULLINO,
+			     "%" PRIu64 " blocks from %" PRIu64
+			     " are owned by the %s and by the %s",
+			     oend - c->start, c->start, a, b);
+		}
+		if (cend > end) {
+			end = cend;
+			cover = c;
+		}
+	}
+	if (end < s->g->dblocks)
+		leaked(s, end, s->g->dblocks);
+}
+
+/* ---- free space ---- */
+
+struct tree_ctx {
+	struct scrub *s;
+	enum kvfs_scrub_owner kind;
+	int err;
+};
+
+static int tree_blk(uint64_t fsb, unsigned level, void *priv)
+{
+	struct tree_ctx *t = priv;
+
+	(void)level;
+	return claim(t->s, fsb, 1, t->kind, t->s->agno);
+}
+
+static int bno_rec(const void *rec, void *priv)
+{
+	struct tree_ctx *t = priv;
+	struct scrub *s = t->s;
+	const struct kvfs_alloc_rec *r = rec;
+	int err;
+
+	/* records reach here only from blocks that passed their checks */
+	err = grow((void **)&s->bno, &s->bno_cap, s->nbno, sizeof(*r));
+	if (err)
+		return err;
+	s->bno[s->nbno++] = *r;
+	return claim(
+		s,
+		kvfs_agb_to_fsb(s->g, s->agno, kv_le32_to_cpu(r->startblock)),
+		kv_le32_to_cpu(r->blockcount), KVFS_OWN_FREE, s->agno);
+}
+
+static int cnt_rec(const void *rec, void *priv)
+{
+	struct scrub *s = ((struct tree_ctx *)priv)->s;
+	const struct kvfs_alloc_rec *r = rec;
+	int err;
+
+	err = grow((void **)&s->cnt, &s->cnt_cap, s->ncnt, sizeof(*r));
+	if (err)
+		return err;
+	s->cnt[s->ncnt++] = *r;
+	return 0;
+}
+
+static int ino_rec(const void *rec, void *priv)
+{
+	struct scrub *s = ((struct tree_ctx *)priv)->s;
+	int err;
+
+	err = grow((void **)&s->chunks, &s->chunk_cap, s->nchunks,
+		   sizeof(*s->chunks));
+	if (err)
+		return err;
+	s->chunks[s->nchunks++] = *(const struct kvfs_inobt_rec *)rec;
+	return 0;
+}
+
+/*
+ * Walk one AG tree with the engine's structure walk; its findings become
+ * ours.  Returns 0 if the walk was clean, 1 if it found something, or a
+ * negative errno.
+ */
+static int walk_tree(struct scrub *s, const struct kvfs_btree_tree_ops *ops,
+		     struct kv_buf *agf_bp, struct kv_buf *agi_bp,
+		     enum kvfs_scrub_owner kind,
+		     int (*rec_fn)(const void *rec, void *priv),
+		     uint64_t *nblocks)
+{
+	struct kvfs_btree_ag ag = { .agno = s->agno,
+				    .agf_bp = agf_bp,
+				    .agi_bp = agi_bp };
+	struct tree_ctx t = { .s = s, .kind = kind };
+	struct kvfs_btree_walk *w;
+	struct kvfs_btree_cur cur;
+	int err;
+
+	w = kvzalloc(sizeof(*w), 0);
+	if (!w)
+		return -ENOMEM;
+	w->rec_fn = rec_fn;
+	w->blk_fn = tree_blk;
+	w->priv = &t;
+	kvfs_btree_cur_init(&cur, ops, s->g, NULL, NULL, s->agno, &ag);
+	err = kvfs_btree_walk_check(&cur, s->bc, w);
+	if (err == -EUCLEAN) {
+		for (unsigned i = 0;
+		     i < w->nfindings && i < KVFS_BTREE_WALK_MAX_FINDINGS; i++)
+			find(s, KVFS_SCRUB_TREE, s->agno, w->findings[i].blkno,
+			     0, KVFS_NULLINO, "%s, level %d: %s",
+			     ops->fmt->name, w->findings[i].level,
+			     w->findings[i].what);
+		if (w->nfindings > KVFS_BTREE_WALK_MAX_FINDINGS)
+			find(s, KVFS_SCRUB_TREE, s->agno, KVFS_NULLBLOCK, 0,
+			     KVFS_NULLINO, "%s: %u more findings",
+			     ops->fmt->name,
+			     w->nfindings - KVFS_BTREE_WALK_MAX_FINDINGS);
+		err = 1;
+	}
+	if (nblocks) {
+		*nblocks = 0;
+		for (unsigned l = 0; l < KVFS_BTREE_MAXLEVELS; l++)
+			*nblocks += w->nblocks[l];
+	}
+	kvfree(w);
+	return err;
+}
+
+static int alloc_start_cmp(const void *a, const void *b)
+{
+	uint32_t x =
+		kv_le32_to_cpu(((const struct kvfs_alloc_rec *)a)->startblock);
+	uint32_t y =
+		kv_le32_to_cpu(((const struct kvfs_alloc_rec *)b)->startblock);
+
+	return x < y ? -1 : x > y;
+}
+
+/* Both trees hold the same extents: a merge of both sorted by start. */
+static void compare_free_trees(struct scrub *s, uint64_t cnt_root)
+{
+	size_t i = 0, j = 0;
+
+	if (s->ncnt > 1)
+		qsort(s->cnt, s->ncnt, sizeof(*s->cnt), alloc_start_cmp);
+	while (i < s->nbno || j < s->ncnt) {
+		const struct kvfs_alloc_rec *a =
+			i < s->nbno ? &s->bno[i] : NULL;
+		const struct kvfs_alloc_rec *b =
+			j < s->ncnt ? &s->cnt[j] : NULL;
+		int c = !a ? 1 : !b ? -1 : alloc_start_cmp(a, b);
+
+		if (!c && a->blockcount.v == b->blockcount.v) {
+			i++, j++;
+			continue;
+		}
+		if (c <= 0) {
+			find(s, KVFS_SCRUB_FREE_TREES, s->agno, cnt_root, 0,
+			     KVFS_NULLINO,
+			     "free extent at AG block %u (%u blocks) of the "
+			     "by-block tree is not in the by-size tree",
+			     kv_le32_to_cpu(a->startblock),
+			     kv_le32_to_cpu(a->blockcount));
+			i++;
+		}
+		if (c >= 0) {
+			find(s, KVFS_SCRUB_FREE_TREES, s->agno, cnt_root, 0,
+			     KVFS_NULLINO,
+			     "free extent at AG block %u (%u blocks) of the "
+			     "by-size tree is not in the by-block tree",
+			     kv_le32_to_cpu(b->startblock),
+			     kv_le32_to_cpu(b->blockcount));
+			j++;
+		}
+	}
+}
+
+/* The reserve list: flcount entries from flfirst, each a block of the AG. */
+static int check_agfl(struct scrub *s, const struct kvfs_agf_info *a)
+{
+	const struct kvfs_geom *g = s->g;
+	uint64_t blkno = kvfs_agb_to_fsb(g, s->agno, KVFS_AGFL_AGBNO);
+	uint32_t len = kvfs_ag_length(g, s->agno);
+	struct kv_buf *bp;
+	int err;
+
+	err = kv_buf_read(s->bc, blkno, 1, &kvfs_agfl_buf_ops, &bp);
+	if (err == -EUCLEAN || err == -EBADMSG) {
+		find(s, KVFS_SCRUB_AG_HEADER, s->agno, blkno, 0, KVFS_NULLINO,
+		     "reserve list unreadable: %s", kv_buf_last_error());
+		s->ag_unknown[s->agno] = 1;
+		return 0;
+	}
+	if (err)
+		return err;
+	kv_buf_lock(bp);
+	memcpy(s->blk, bp->b_addr, g->blocksize);
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+	/* the AGF verifier bounded the window by agfl_size */
+	for (uint32_t i = 0; i < a->flcount && !err; i++) {
+		uint32_t slot = (a->flfirst + i) % g->agfl_size;
+		uint32_t agbno = kvfs_agfl_entry(s->blk, slot);
+
+		if (agbno < KVFS_AG_HDR_BLOCKS || agbno >= len)
+			find(s, KVFS_SCRUB_RESERVE_LIST, s->agno, blkno, 0,
+			     KVFS_NULLINO,
+			     "entry %u in use holds block %u, not a block "
+			     "of the AG past its headers",
+			     slot, agbno);
+		else
+			err = claim(s, kvfs_agb_to_fsb(g, s->agno, agbno), 1,
+				    KVFS_OWN_RESERVE, s->agno);
+	}
+	return err;
+}
+
+/*
+ * Free-space header, reserve list, both trees.  btreeblks counts every
+ * block of both trees, roots included: mkfs writes 2 for its two root
+ * leaves and the AGF verifier wants at least levels + 2 (unlike XFS,
+ * whose agf_btreeblks leaves the roots out).
+ */
+static int check_agf(struct scrub *s, struct kv_buf *agf_bp)
+{
+	const struct kvfs_geom *g = s->g;
+	uint64_t agf_blkno = kvfs_agb_to_fsb(g, s->agno, KVFS_AGF_AGBNO);
+	uint64_t sum = 0, longest = 0, bno_blocks, cnt_blocks;
+	struct kvfs_agf_info a;
+	int err, bno_bad, cnt_bad;
+
+	kv_buf_lock(agf_bp);
+	err = kvfs_agf_from_disk(g, s->agno, agf_bp->b_addr, &a);
+	kv_buf_unlock(agf_bp);
+	if (err) {
+		find(s, KVFS_SCRUB_AG_HEADER, s->agno, agf_blkno, 0,
+		     KVFS_NULLINO, "free-space header: %s",
+		     kvfs_report_last()->msg);
+		s->ag_unknown[s->agno] = 1;
+		return 0;
+	}
+	err = check_agfl(s, &a);
+	if (err)
+		return err;
+	s->nbno = s->ncnt = 0;
+	bno_bad = walk_tree(s, &kvfs_bnobt_tree_ops, agf_bp, NULL,
+			    KVFS_OWN_BNOBT, bno_rec, &bno_blocks);
+	if (bno_bad < 0)
+		return bno_bad;
+	cnt_bad = walk_tree(s, &kvfs_cntbt_tree_ops, agf_bp, NULL,
+			    KVFS_OWN_CNTBT, cnt_rec, &cnt_blocks);
+	if (cnt_bad < 0)
+		return cnt_bad;
+	for (size_t i = 0; i < s->nbno; i++) {
+		uint32_t l = kv_le32_to_cpu(s->bno[i].blockcount);
+
+		sum += l;
+		if (l > longest)
+			longest = l;
+	}
+	s->fdblocks += sum;
+	if (sum != a.freeblks || longest != a.longest ||
+	    s->nbno != a.free_extents)
+		find(s, KVFS_SCRUB_FREE_COUNTERS, s->agno, agf_blkno, 0,
+		     KVFS_NULLINO,
+		     "free-space header says %u free blocks, longest %u, %u "
+		     "extents; the by-block tree holds %" PRIu64
+		     ", longest %" PRIu64 ", %zu extents",
+		     a.freeblks, a.longest, a.free_extents, sum, longest,
+		     s->nbno);
+	if (!bno_bad && !cnt_bad && bno_blocks + cnt_blocks != a.btreeblks)
+		find(s, KVFS_SCRUB_FREE_COUNTERS, s->agno, agf_blkno, 0,
+		     KVFS_NULLINO,
+		     "free-space header says %u tree blocks, the trees have "
+		     "%" PRIu64 " (%" PRIu64 " by block, %" PRIu64 " by size)",
+		     a.btreeblks, bno_blocks + cnt_blocks, bno_blocks,
+		     cnt_blocks);
+	compare_free_trees(s, kvfs_agb_to_fsb(g, s->agno, a.cnt_root));
+	return 0;
+}
+
+/* ---- inodes ---- */
+
+struct fork_ctx {
+	struct scrub *s;
+	uint64_t ino;
+	uint64_t blocks; /* mapped by the fork: data and tree blocks */
+	uint64_t tree_blocks_left; /* bound on extent-map blocks visited */
+	bool bad;
+};
+
+/* n extents at x, from a fork or a leaf; next_off orders across leaves. */
+static int walk_extents(struct fork_ctx *f, const struct kvfs_extent *x,
+			uint32_t n, uint64_t *next_off, const char *where)
+{
+	const struct kvfs_geom *g = f->s->g;
+	uint64_t maxoff = kvfs_max_fileoff_blocks(g);
+	int err;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t off = kv_le64_to_cpu(x[i].startoff);
+		uint64_t bno = kv_le64_to_cpu(x[i].startblock);
+		uint32_t len = kv_le32_to_cpu(x[i].blockcount);
+		const char *bad = range_check(g, bno, len);
+
+		if (!bad && (off >= maxoff || len > maxoff - off))
+			bad = "ends past the largest file offset";
+		if (!bad && off < *next_off)
+			bad = "overlaps the previous extent or is out of order";
+		if (bad) {
+			find(f->s, KVFS_SCRUB_EXTENT,
+			     kvfs_ino_to_agno(g, f->ino), bno, len, f->ino,
+			     "inode %" PRIu64 " %s extent %u (file block "
+			     "%" PRIu64 ", block %" PRIu64 ", %u blocks) %s",
+			     f->ino, where, i, off, bno, len, bad);
+			f->bad = true;
+			continue;
+		}
+		*next_off = off + len;
+		f->blocks += len;
+		err = claim(f->s, bno, len, KVFS_OWN_DATA, f->ino);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Extent-map tree block formats: the generic block, extents as records. */
+#define BMBT_KEYSIZE sizeof(struct kvfs_bmbt_key)
+#define BMBT_RECSIZE sizeof(struct kvfs_extent)
+
+static int walk_bmbt(struct fork_ctx *f, uint64_t fsb, unsigned level,
+		     uint64_t *next_off);
+
+/* The children of a node (in the inode or in a block), level >= 1. */
+static int walk_bmbt_ptrs(struct fork_ctx *f, const kv_le64 *ptrs, uint32_t n,
+			  unsigned level, uint64_t *next_off)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int err = walk_bmbt(f, kv_le64_to_cpu(ptrs[i]), level - 1,
+				    next_off);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int walk_bmbt(struct fork_ctx *f, uint64_t fsb, unsigned level,
+		     uint64_t *next_off)
+{
+	struct scrub *s = f->s;
+	const struct kvfs_geom *g = s->g;
+	uint32_t bs = g->blocksize;
+	uint32_t agno = kvfs_ino_to_agno(g, f->ino);
+	const char *bad = range_check(g, fsb, 1);
+	const struct kvfs_btree_block *bb;
+	uint32_t n, max;
+	uint8_t *blk;
+	int err;
+
+	if (bad) {
+		find(s, KVFS_SCRUB_EXTENT, agno, fsb, 1, f->ino,
+		     "inode %" PRIu64 " extent-map block %" PRIu64 " %s",
+		     f->ino, fsb, bad);
+		f->bad = true;
+		return 0;
+	}
+	if (!f->tree_blocks_left--) {
+		find(s, KVFS_SCRUB_EXTENT, agno, fsb, 1, f->ino,
+		     "inode %" PRIu64 " extent-map tree has more blocks than "
+		     "the filesystem",
+		     f->ino);
+		f->bad = true;
+		return -ELOOP;
+	}
+	blk = kvmalloc(bs, 0);
+	if (!blk)
+		return -ENOMEM;
+	err = kv_dev_pread(kv_bcache_dev(s->bc), blk, bs,
+			   kvfs_fsb_to_bytes(g, fsb));
+	if (err)
+		goto out;
+	err = claim(s, fsb, 1, KVFS_OWN_BMBT, f->ino);
+	if (err)
+		goto out;
+	f->blocks++;
+	bb = (const void *)blk;
+	n = kv_le16_to_cpu(bb->numrecs);
+	max = (bs - KVFS_BTREE_HDR_SIZE) /
+	      (level ? BMBT_KEYSIZE + 8 : BMBT_RECSIZE);
+	if (kvfs_blkhdr_verify(blk, bs, KVFS_BMBT_MAGIC, fsb, f->ino,
+			       g->meta_uuid, "extent-map tree")) {
+		find(s, KVFS_SCRUB_EXTENT, agno, fsb, 1, f->ino,
+		     "inode %" PRIu64 " extent-map block %" PRIu64 ": %s",
+		     f->ino, fsb, kvfs_report_last()->msg);
+		f->bad = true;
+	} else if (kv_le16_to_cpu(bb->level) != level || n > max) {
+		find(s, KVFS_SCRUB_EXTENT, agno, fsb, 1, f->ino,
+		     "inode %" PRIu64 " extent-map block %" PRIu64
+		     ": level %u (expected %u), %u of %u records",
+		     f->ino, fsb, kv_le16_to_cpu(bb->level), level, n, max);
+		f->bad = true;
+	} else if (level) {
+		err = walk_bmbt_ptrs(
+			f,
+			(const kv_le64 *)(blk + KVFS_BTREE_HDR_SIZE +
+					  (size_t)((bs - KVFS_BTREE_HDR_SIZE) /
+						   (BMBT_KEYSIZE + 8)) *
+						  BMBT_KEYSIZE),
+			n, level, next_off);
+	} else {
+		err = walk_extents(f, (const void *)(blk + KVFS_BTREE_HDR_SIZE),
+				   n, next_off, "extent-map leaf");
+	}
+out:
+	kvfree(blk);
+	return err;
+}
+
+/* One fork (data or attribute) of format fmt with n extents. */
+static int walk_fork(struct fork_ctx *f, const uint8_t *fork, uint32_t size,
+		     uint8_t fmt, uint32_t n, const char *name)
+{
+	uint64_t next_off = 0;
+	int err;
+
+	if (fmt == KVFS_DFORK_EXTENTS) {
+		if ((uint64_t)n * sizeof(struct kvfs_extent) > size) {
+			find(f->s, KVFS_SCRUB_EXTENT,
+			     kvfs_ino_to_agno(f->s->g, f->ino), KVFS_NULLBLOCK,
+			     0, f->ino,
+			     "inode %" PRIu64 " %s fork: %u extents do not "
+			     "fit its %u bytes",
+			     f->ino, name, n, size);
+			f->bad = true;
+			return 0;
+		}
+		return walk_extents(f, (const void *)fork, n, &next_off, name);
+	}
+	if (fmt == KVFS_DFORK_BTREE) {
+		const struct kvfs_bmdr_block *rb = (const void *)fork;
+		uint32_t level = kv_le16_to_cpu(rb->level);
+		uint32_t nr = kv_le16_to_cpu(rb->numrecs);
+
+		if (!level || level >= KVFS_BTREE_MAXLEVELS ||
+		    nr > kvfs_bmdr_maxrecs(size)) {
+			find(f->s, KVFS_SCRUB_EXTENT,
+			     kvfs_ino_to_agno(f->s->g, f->ino), KVFS_NULLBLOCK,
+			     0, f->ino,
+			     "inode %" PRIu64 " %s fork: extent-map root of "
+			     "level %u with %u of %u records",
+			     f->ino, name, level, nr, kvfs_bmdr_maxrecs(size));
+			f->bad = true;
+			return 0;
+		}
+		err = walk_bmbt_ptrs(f, kvfs_bmdr_ptr(fork, size, 0), nr, level,
+				     &next_off);
+		return err == -ELOOP ? 0 : err;
+	}
+	return 0;
+}
+
+static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
+		       uint64_t fsb, bool mask_free)
+{
+	const struct kvfs_geom *g = s->g;
+	const struct kvfs_dinode *d = (const void *)dip;
+	uint16_t mode = kv_le16_to_cpu(d->mode);
+	struct fork_ctx f = { .s = s,
+			      .ino = ino,
+			      .tree_blocks_left = g->dblocks };
+	uint32_t forkoff = kv_le16_to_cpu(d->forkoff);
+	uint32_t dsize, asize;
+	int err;
+
+	s->res->inodes++;
+	if (kv_le32_to_cpu(d->hdr.magic) == KVFS_DINODE_MAGIC &&
+	    !mode != mask_free)
+		find(s, KVFS_SCRUB_INODE_MASK, s->agno, fsb, 0, ino,
+		     "inode %" PRIu64 " is %s but the free mask says %s", ino,
+		     mode ? "in use" : "free", mode ? "free" : "in use");
+	if (kvfs_dinode_verify(dip, g, ino)) {
+		find(s, KVFS_SCRUB_INODE, s->agno, fsb, 0, ino,
+		     "inode %" PRIu64 ": %s", ino, kvfs_report_last()->msg);
+		if (kv_le32_to_cpu(d->hdr.magic) != KVFS_DINODE_MAGIC)
+			return 0;
+	}
+	if (!mode)
+		return 0;
+	s->res->inodes_used++;
+	/* the verifier may have failed: bound the forks ourselves */
+	if (forkoff && KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
+		forkoff = 0;
+	dsize = forkoff ? forkoff * 8u : g->inodesize - KVFS_DINODE_CORE_SIZE;
+	asize = forkoff ? g->inodesize - KVFS_DINODE_CORE_SIZE - dsize : 0;
+	err = walk_fork(&f, dip + KVFS_DINODE_CORE_SIZE, dsize, d->dformat,
+			kv_le32_to_cpu(d->nextents), "data");
+	if (!err && asize)
+		err = walk_fork(&f, dip + KVFS_DINODE_CORE_SIZE + dsize, asize,
+				d->aformat, kv_le32_to_cpu(d->anextents),
+				"attribute");
+	if (err)
+		return err;
+	if (!f.bad && f.blocks != kv_le64_to_cpu(d->nblocks))
+		find(s, KVFS_SCRUB_NBLOCKS, s->agno, fsb, 0, ino,
+		     "inode %" PRIu64 " says %" PRIu64
+		     " blocks, its forks map %" PRIu64,
+		     ino, (uint64_t)kv_le64_to_cpu(d->nblocks), f.blocks);
+	return 0;
+}
+
+/* Every allocated inode of one chunk, block by block. */
+static int check_chunk(struct scrub *s, const struct kvfs_inobt_rec *r)
+{
+	const struct kvfs_geom *g = s->g;
+	uint32_t start = kv_le32_to_cpu(r->startino);
+	uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
+	uint64_t mask = kv_le64_to_cpu(r->freemask);
+	int err = 0;
+	uint32_t per = g->inopblock < KVFS_INODES_PER_CHUNK ?
+			       g->inopblock :
+			       KVFS_INODES_PER_CHUNK;
+
+	/* the inode-chunk record checks keep every inode inside the AG */
+	for (uint32_t i = 0; i < KVFS_INODES_PER_CHUNK; i += per) {
+		uint32_t agino = start + i;
+		uint64_t fsb = kvfs_agb_to_fsb(g, s->agno,
+					       kvfs_agino_to_agbno(g, agino));
+		uint32_t first = agino & (g->inopblock - 1);
+		struct kv_buf *bp;
+
+		if ((holes >> i & 1))
+			continue;
+		/* blocks of more than 64 inodes: claimed by their first chunk */
+		if (!first)
+			err = claim(s, fsb, 1, KVFS_OWN_INODES, s->agno);
+		if (err)
+			return err;
+		err = kv_buf_read(s->bc, fsb, 1, &kvfs_inode_buf_ops, &bp);
+		if (err == -EUCLEAN || err == -EBADMSG) {
+			find(s, KVFS_SCRUB_INODE, s->agno, fsb, 0, KVFS_NULLINO,
+			     "inode cluster unreadable: %s",
+			     kv_buf_last_error());
+			/* each inode on its own, outside the cache */
+			err = kv_dev_pread(kv_bcache_dev(s->bc), s->blk,
+					   g->blocksize,
+					   kvfs_fsb_to_bytes(g, fsb));
+			if (err)
+				return err;
+		} else if (err) {
+			return err;
+		} else {
+			kv_buf_lock(bp);
+			memcpy(s->blk, bp->b_addr, g->blocksize);
+			kv_buf_unlock(bp);
+			kv_buf_rele(bp);
+		}
+		for (uint32_t j = 0; j < per; j++) {
+			uint64_t ino = kvfs_agino_to_ino(g, s->agno, agino + j);
+
+			err = check_inode(
+				s,
+				s->blk + ((size_t)(first + j) << g->inodelog),
+				ino, fsb, mask >> (i + j) & 1);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int check_agi(struct scrub *s, struct kv_buf *agi_bp)
+{
+	const struct kvfs_geom *g = s->g;
+	uint64_t agi_blkno = kvfs_agb_to_fsb(g, s->agno, KVFS_AGI_AGBNO);
+	uint64_t icount = 0, ifree = 0;
+	struct kvfs_agi_info a;
+	int err;
+
+	kv_buf_lock(agi_bp);
+	err = kvfs_agi_from_disk(g, s->agno, agi_bp->b_addr, &a);
+	kv_buf_unlock(agi_bp);
+	if (err) {
+		find(s, KVFS_SCRUB_AG_HEADER, s->agno, agi_blkno, 0,
+		     KVFS_NULLINO, "inode header: %s", kvfs_report_last()->msg);
+		s->ag_unknown[s->agno] = 1;
+		return 0;
+	}
+	s->nchunks = 0;
+	err = walk_tree(s, &kvfs_inobt_tree_ops, NULL, agi_bp, KVFS_OWN_INOBT,
+			ino_rec, NULL);
+	if (err < 0)
+		return err;
+	for (size_t i = 0; i < s->nchunks; i++) {
+		icount += s->chunks[i].count;
+		ifree += s->chunks[i].freecount;
+		err = check_chunk(s, &s->chunks[i]);
+		if (err)
+			return err;
+	}
+	s->icount += icount;
+	s->ifree += ifree;
+	if (icount != a.icount || ifree != a.ifree)
+		find(s, KVFS_SCRUB_INODE_COUNTERS, s->agno, agi_blkno, 0,
+		     KVFS_NULLINO,
+		     "inode header says %u inodes, %u free; the inode-chunk "
+		     "tree holds %" PRIu64 ", %" PRIu64 " free",
+		     a.icount, a.ifree, icount, ifree);
+	return 0;
+}
+
+/* ---- per AG ---- */
+
+static int read_hdr(struct scrub *s, uint32_t agbno,
+		    const struct kv_buf_ops *ops, const char *what,
+		    struct kv_buf **bpp)
+{
+	uint64_t blkno = kvfs_agb_to_fsb(s->g, s->agno, agbno);
+	int err = kv_buf_read(s->bc, blkno, 1, ops, bpp);
+
+	if (err == -EUCLEAN || err == -EBADMSG) {
+		find(s,
+		     agbno == KVFS_SB_AGBNO ? KVFS_SCRUB_SUPERBLOCK :
+					      KVFS_SCRUB_AG_HEADER,
+		     s->agno, blkno, 0, KVFS_NULLINO, "%s unreadable: %s", what,
+		     kv_buf_last_error());
+		*bpp = NULL;
+		return 0;
+	}
+	return err;
+}
+
+static void check_sb_copy(struct scrub *s, struct kv_buf *bp)
+{
+	const struct kvfs_geom *g = s->g;
+	struct kvfs_geom c;
+	int err;
+
+	kv_buf_lock(bp);
+	err = kvfs_sb_from_disk(bp->b_addr, g->blocksize, s->agno, g->meta_uuid,
+				&c);
+	kv_buf_unlock(bp);
+	if (err)
+		return; /* the read verifier passed it: cannot happen */
+	if (c.blocksize != g->blocksize || c.dblocks != g->dblocks ||
+	    c.agblocks != g->agblocks || c.agcount != g->agcount ||
+	    c.logstart != g->logstart || c.logblocks != g->logblocks ||
+	    c.inodesize != g->inodesize || c.rootino != g->rootino ||
+	    c.lpfino != g->lpfino || c.feat_incompat != g->feat_incompat ||
+	    c.feat_ro_compat != g->feat_ro_compat ||
+	    c.feat_compat != g->feat_compat ||
+	    memcmp(c.uuid, g->uuid, KVFS_UUID_SIZE))
+		find(s, KVFS_SCRUB_SUPERBLOCK, s->agno, bp->b_blkno, 0,
+		     KVFS_NULLINO,
+		     "superblock copy of AG %u differs from the primary",
+		     s->agno);
+}
+
+static int check_ag(struct scrub *s)
+{
+	const struct kvfs_geom *g = s->g;
+	struct kv_buf *sb_bp, *agf_bp = NULL, *agi_bp = NULL;
+	int err;
+
+	err = claim(s, kvfs_agb_to_fsb(g, s->agno, KVFS_SB_AGBNO), 1,
+		    KVFS_OWN_SB, s->agno);
+	if (!err)
+		err = claim(s, kvfs_agb_to_fsb(g, s->agno, KVFS_AGF_AGBNO),
+			    KVFS_AG_HDR_BLOCKS - 1, KVFS_OWN_AG_HEADER,
+			    s->agno);
+	if (!err)
+		err = read_hdr(s, KVFS_SB_AGBNO, &kvfs_sb_buf_ops,
+			       "superblock copy", &sb_bp);
+	if (err)
+		return err;
+	if (sb_bp) {
+		check_sb_copy(s, sb_bp);
+		kv_buf_rele(sb_bp);
+	}
+	err = read_hdr(s, KVFS_AGF_AGBNO, &kvfs_agf_buf_ops,
+		       "free-space header", &agf_bp);
+	if (err)
+		return err;
+	if (agf_bp) {
+		err = check_agf(s, agf_bp);
+		kv_buf_rele(agf_bp);
+		if (err)
+			return err;
+	} else {
+		s->ag_unknown[s->agno] = 1;
+	}
+	err = read_hdr(s, KVFS_AGI_AGBNO, &kvfs_agi_buf_ops, "inode header",
+		       &agi_bp);
+	if (err)
+		return err;
+	if (agi_bp) {
+		err = check_agi(s, agi_bp);
+		kv_buf_rele(agi_bp);
+	} else {
+		s->ag_unknown[s->agno] = 1;
+	}
+	return err;
+}
+
+int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
+	       struct kvfs_scrub_result *res)
+{
+	struct scrub s = { .bc = bc, .g = g, .res = res };
+	int err = 0;
+
+	memset(res, 0, sizeof(*res));
+	s.ag_unknown = kvzalloc(g->agcount, 0);
+	s.blk = kvmalloc(g->blocksize, 0);
+	if (!s.ag_unknown || !s.blk) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* geometry from kvfs_sb_read() was validated: the log fits AG 0 */
+	err = claim(&s, g->logstart, g->logblocks, KVFS_OWN_LOG, 0);
+	for (s.agno = 0; s.agno < g->agcount && !err; s.agno++)
+		err = check_ag(&s);
+	if (err)
+		goto out;
+	sweep(&s);
+	if (g->state == KVFS_STATE_CLEAN &&
+	    (s.fdblocks != g->fdblocks || s.icount != g->icount ||
+	     s.ifree != g->ifree))
+		find(&s, KVFS_SCRUB_SUMMARY, 0, 0, 0, KVFS_NULLINO,
+		     "superblock says %" PRIu64 " free blocks, %" PRIu64
+		     " inodes, %" PRIu64 " free; the AGs' trees hold %" PRIu64
+		     ", %" PRIu64 ", %" PRIu64,
+		     g->fdblocks, g->icount, g->ifree, s.fdblocks, s.icount,
+		     s.ifree);
+	err = res->nfindings ? -EUCLEAN : 0;
+out:
+	kvfree(s.claims);
+	kvfree(s.bno);
+	kvfree(s.cnt);
+	kvfree(s.chunks);
+	kvfree(s.blk);
+	kvfree(s.ag_unknown);
+	return err;
+}
+
+int kvfs_scrub_dev(struct kv_dev *dev, const struct kvfs_geom *g,
+		   struct kvfs_scrub_result *res)
+{
+	struct kv_bcache *bc;
+	int err;
+
+	/* a bounded cache: the check reads each block about once */
+	err = kv_bcache_create(dev, g->blocksize, 64u << 20, &bc);
+	if (err)
+		return err;
+	kv_bcache_set_private(bc, (void *)g);
+	err = kvfs_scrub(bc, g, res);
+	kv_bcache_destroy(bc);
+	return err;
+}
