@@ -126,7 +126,16 @@ static int bread(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 
 /* ---- the model ---- */
 
-#define WIN 192
+/* outcomes over all model runs: each must have happened */
+static struct {
+	unsigned full; /* -EOPNOTSUPP, nothing changed */
+	unsigned partial; /* a write that covered less than its range */
+	unsigned converted; /* unwritten blocks made written */
+	unsigned split_punch; /* punches that split an extent */
+	unsigned max_extents; /* most extents a file had */
+} seen;
+
+#define WIN 128
 
 enum { HOLE, UNWR, DATA };
 
@@ -199,6 +208,7 @@ static void model_write(struct model *m, uint64_t w, uint64_t len,
 	if (err == -EOPNOTSUPP) {
 		CHECK_EQ(m->ip->i_nextents, nx);
 		compare(m);
+		seen.full++;
 		return;
 	}
 	CHECK_EQ(err, 0);
@@ -219,6 +229,8 @@ static void model_write(struct model *m, uint64_t w, uint64_t len,
 						     DATA);
 			} else {
 				CHECK_EQ(fsb, b->fsb);
+				seen.converted +=
+					b->state == UNWR && st == DATA;
 				CHECK_EQ(st,
 					 b->state == UNWR &&
 							 !(flags &
@@ -230,6 +242,9 @@ static void model_write(struct model *m, uint64_t w, uint64_t len,
 			b->fsb = fsb;
 		}
 	}
+	seen.partial += x < w + len;
+	if (m->ip->i_nextents > seen.max_extents)
+		seen.max_extents = m->ip->i_nextents;
 	compare(m);
 	unique(m);
 }
@@ -240,6 +255,8 @@ static void model_punch(struct model *m, uint64_t w, uint64_t len)
 	int err;
 
 	do {
+		uint32_t nx = m->ip->i_nextents;
+
 		prev = rem;
 		err = bunmap(m->mp, m->ip, m->base + w, prev, 1 + rand() % 3,
 			     &rem);
@@ -253,6 +270,7 @@ static void model_punch(struct model *m, uint64_t w, uint64_t len)
 		}
 		CHECK_EQ(err, 0);
 		CHECK(rem < prev);
+		seen.split_punch += m->ip->i_nextents > nx;
 	} while (rem);
 }
 
@@ -260,17 +278,28 @@ static void model_run(struct kvfs_mount *mp, uint64_t base, int steps)
 {
 	struct model m = { .mp = mp, .base = base };
 	uint64_t rem;
+	uint32_t cap;
 
 	m.ip = new_file(mp);
 	m.fd0 = atomic_load(&mp->fdblocks);
+	cap = kvfs_inode_dfork_size(m.ip) / sizeof(struct kvfs_extent);
 	compare(&m);
 	for (int s = 0; s < steps; s++) {
+		/* one rand() per statement: the same sequence in every build */
 		uint64_t w = (uint64_t)rand() % WIN;
-		uint64_t len = 1 + (uint64_t)rand() % (rand() % 4 ? 8 : 48);
+		uint64_t lmax = rand() % 4 ? 8 : 48;
+		uint64_t len = 1 + (uint64_t)rand() % lmax;
 
+		int op = rand() % 6;
+
+		/* a nearly full fork: often punch a large range */
+		if (m.ip->i_nextents + 2 >= cap && rand() % 2) {
+			op = 5;
+			len = 16 + (uint64_t)rand() % 64;
+		}
 		if (len > WIN - w)
 			len = WIN - w;
-		switch (rand() % 5) {
+		switch (op) {
 		case 0:
 		case 1:
 			model_write(&m, w, len, 0);
@@ -279,6 +308,7 @@ static void model_run(struct kvfs_mount *mp, uint64_t base, int steps)
 			model_write(&m, w, len, KVFS_BMAPI_PREALLOC);
 			break;
 		case 3:
+		case 4:
 			model_write(&m, w, len, KVFS_BMAPI_CONVERT);
 			break;
 		default:
@@ -536,6 +566,8 @@ static void test_crash(void)
 	read_all(ip, got, &ng);
 	check_map(ip);
 	CHECK(same(got, ng, forced, nf) || same(got, ng, later, nl));
+	printf("crash: recovered the %s state\n",
+	       same(got, ng, forced, nf) ? "forced" : "later");
 	CHECK(ip->i_nblocks ==
 	      (same(got, ng, forced, nf) ? nb_forced : nb_later));
 	/* blocks allocated on disk = blocks mapped */
@@ -557,9 +589,18 @@ int main(void)
 	make_fs();
 	mp = mount_fs();
 	max = kvfs_max_fileoff_blocks(&mp->g);
-	model_run(mp, 0, 400);
-	model_run(mp, (16ull << 40) >> mp->g.blocklog, 400);
-	model_run(mp, max - WIN, 400);
+	model_run(mp, 0, 1500);
+	model_run(mp, (16ull << 40) >> mp->g.blocklog, 1500);
+	model_run(mp, max - WIN, 1500);
+	printf("model: %u full, %u partial, %u blocks converted, "
+	       "%u splitting punches, up to %u extents\n",
+	       seen.full, seen.partial, seen.converted, seen.split_punch,
+	       seen.max_extents);
+	CHECK(seen.full > 0 && seen.partial > 0 && seen.converted > 0 &&
+	      seen.split_punch > 0);
+	/* the files reached the fork's capacity (no attribute fork) */
+	CHECK_EQ(seen.max_extents, (mp->g.inodesize - KVFS_DINODE_CORE_SIZE) /
+					   sizeof(struct kvfs_extent));
 	test_sparse(mp);
 	test_full(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
