@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Extent maps (XFS's xfs_bmap.c): which filesystem blocks back which file
+ * blocks of an inode's data fork, for forks in the EXTENTS format (a sorted
+ * array of struct kvfs_extent in the inode).  All offsets and lengths are
+ * in file blocks.
+ *
+ * Invariants after every change (kvfs_bmap_check() proves them): extents
+ * sorted by file offset and disjoint, each inside one AG and past its
+ * headers, ending at or before kvfs_max_fileoff_blocks(); no two
+ * neighbours that could be one extent (contiguous in the file and on disk,
+ * same state, same AG) are left apart; i_nextents records in the fork and
+ * zeros after them; i_nblocks is the sum of their lengths.
+ *
+ * Changes are made on a decoded copy of the fork, which replaces the fork
+ * only once it is known to fit: an operation never leaves the fork half
+ * changed.  The extent B+tree format (a map that no longer fits the fork)
+ * is issue 9's next step: until it exists, a change that would need more
+ * extents than the fork holds fails with -EOPNOTSUPP, with nothing changed
+ * by that step, and a BTREE fork is refused with -EOPNOTSUPP.
+ *
+ * Locking (fs/inode.h): readers hold ip's inode lock at least shared;
+ * writers hold it exclusively and have joined ip to tp
+ * (kvfs_trans_ijoin()).  Writers log the inode's core and fork.
+ *
+ * Space: blocks come from kvfs_alloc_file_extent(), charged against tp's
+ * reservation (an allocation is cut to what is left of it); a reservation
+ * used up ends a call early (see kvfs_bmapi_write()).
+ */
+#ifndef KV_FS_BMAP_H
+#define KV_FS_BMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kvfs_inode;
+struct kvfs_trans;
+
+/* One mapping: startblock KVFS_NULLBLOCK for a hole. */
+struct kvfs_bmap {
+	uint64_t startoff; /* file block */
+	uint64_t startblock; /* filesystem block, or KVFS_NULLBLOCK */
+	uint64_t blockcount;
+	uint32_t flags; /* KVFS_BMAP_UNWRITTEN */
+};
+
+#define KVFS_BMAP_UNWRITTEN (1u << 0) /* allocated, reads as zeros */
+
+/* kvfs_bmapi_write() flags */
+#define KVFS_BMAPI_PREALLOC (1u << 0) /* holes get unwritten extents */
+#define KVFS_BMAPI_CONVERT (1u << 1) /* unwritten blocks become written */
+
+/*
+ * The mappings of [off, off + len): *nmap in: room in map (>= 1); out:
+ * mappings filled, in order, covering the range from off (less than all of
+ * it when map is full).  A hole is one mapping however long.  -EFBIG past
+ * kvfs_max_fileoff_blocks(), -EINVAL for len 0, -EOPNOTSUPP for a fork
+ * that is not EXTENTS, -ENOMEM.
+ */
+int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+		    struct kvfs_bmap *map, int *nmap);
+
+/*
+ * Back [off, off + len) with blocks in tp, as XFS's xfs_bmapi_write():
+ * holes get newly allocated extents (written, or unwritten with
+ * KVFS_BMAPI_PREALLOC), each placed right after the file's previous
+ * extent when that space is free; with KVFS_BMAPI_CONVERT unwritten blocks
+ * in the range become written (splitting an extent in up to three);
+ * otherwise existing extents are left as they are.  Neighbours are merged.
+ * *nmap as kvfs_bmapi_read(), the mappings as they are after the call (no
+ * holes).
+ *
+ * A call covers less than the range when map is full, or when the next
+ * step would need more than the fork holds or more blocks than the
+ * reservation has left: it returns 0 with what it did; the call for the
+ * rest then fails with nothing changed: -EOPNOTSUPP (fork full: no extent
+ * B+tree yet) or -ENOSPC (the allocator may have refilled an AG's
+ * reserve list: commit tp, do not cancel it).  -EFBIG when the range passes
+ * kvfs_max_fileoff_blocks() (nothing changed), -EINVAL for len 0 or
+ * PREALLOC with CONVERT.  Other errors (-EIO, -EUCLEAN from the allocator)
+ * may leave tp dirty: cancel it.
+ */
+int kvfs_bmapi_write(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
+		     uint64_t len, unsigned flags, struct kvfs_bmap *map,
+		     int *nmap);
+
+/*
+ * Unmap [off, off + len) in tp (punch, truncate), from its end backwards,
+ * splitting the extents at its edges and freeing the blocks, at most
+ * max_extents extents per call, so that a truncate rolls its transaction
+ * between calls.  *remaining: the range still mapped-or-unvisited is
+ * [off, off + *remaining) (0: done).
+ *
+ * The blocks are freed in tp with kvfs_free_extent() until deferred
+ * extent frees exist (then: kvfs_free_extent_later()); a free in an AG
+ * below one tp holds cannot be taken in order and ends the call early: a
+ * call that did nothing returns -EAGAIN, and the caller commits (a roll
+ * keeps the AG locks) and calls again in a new transaction.
+ *
+ * A punch inside an extent of a full fork: 0 with what was done before,
+ * else -EOPNOTSUPP with nothing changed.  -EFBIG, -EINVAL as
+ * kvfs_bmapi_write().
+ */
+int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
+		 uint64_t len, unsigned max_extents, uint64_t *remaining);
+
+/*
+ * SEEK_DATA / SEEK_HOLE in file blocks: the first block at or after off
+ * that is data (-ENXIO if none), or a hole (always one: the map ends at
+ * kvfs_max_fileoff_blocks() at the latest).  The caller clamps to the
+ * size.  Unwritten extents count as holes: with no page cache, an
+ * unwritten block reads as zeros until its write converts it (the data is
+ * on disk before the conversion commits), so reporting it as a hole says
+ * exactly what a read returns (XFS's answer for unwritten extents without
+ * cached pages).
+ */
+int kvfs_bmap_seek_data(struct kvfs_inode *ip, uint64_t off, uint64_t *res);
+int kvfs_bmap_seek_hole(struct kvfs_inode *ip, uint64_t off, uint64_t *res);
+
+/*
+ * Check the invariants above on ip's in-core fork.  0, or -EUCLEAN with
+ * what is wrong in why.
+ */
+int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen);
+
+#endif

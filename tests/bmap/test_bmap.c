@@ -1,0 +1,612 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Extent maps (fs/bmap.h) on a mounted image, one regular file:
+ *   model:   random write / prealloc / convert / punch sequences in windows
+ *            at 0, 16 TiB and the largest offset, against a model of every
+ *            block's state (hole, unwritten, written -> physical block):
+ *            the map, the invariants (kvfs_bmap_check) and the free count
+ *            (blocks taken from free space = blocks mapped) after each;
+ *   sparse:  EFBIG past the largest offset, seek data/hole;
+ *   full:    the fork filled to capacity, then every change that needs one
+ *            more extent fails with -EOPNOTSUPP and changes nothing, while
+ *            one that extends the last extent still works;
+ *   crash:   a forced change, an unforced one, power cut: after recovery
+ *            the map is the forced or the later state, checked, and the
+ *            free count agrees with it.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/bmap.h"
+#include "fs/ialloc.h"
+#include "fs/icache.h"
+#include "fs/inode_item.h"
+#include "fs/mkfs.h"
+#include "fs/mount.h"
+#include "fs/trans.h"
+#include "tests/check.h"
+
+static char path[256];
+
+static void make_fs(void)
+{
+	struct kvfs_mkfs_opts o = { .target = path,
+				    .size = 64 << 20,
+				    .force = true };
+	struct kvfs_geom g;
+
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+}
+
+static struct kvfs_mount *mount_fs(void)
+{
+	struct kvfs_mount_opts o = { .no_log_threads = true };
+	struct kvfs_mount *mp;
+
+	CHECK_EQ(kvfs_mount_open(path, &o, &mp), 0);
+	return mp;
+}
+
+/* A new empty regular file, referenced and unlocked. */
+static struct kvfs_inode *new_file(struct kvfs_mount *mp)
+{
+	struct kvfs_icreate_args a = { .mode = 0100644, .nlink = 1 };
+	struct kvfs_inode *ip;
+	struct kvfs_trans *tp;
+
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp), 0);
+	CHECK_EQ(kvfs_dialloc(tp, mp->g.rootino, &a, &ip), 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	return ip;
+}
+
+static void check_map(struct kvfs_inode *ip)
+{
+	char why[256];
+	int err;
+
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	err = kvfs_bmap_check(ip, why, sizeof(why));
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	if (err) {
+		fprintf(stderr, "inode %llu: %s\n",
+			(unsigned long long)ip->i_ino, why);
+		exit(1);
+	}
+}
+
+/* kvfs_bmapi_write() in a transaction of its own; *covered: blocks done. */
+static int bwrite(struct kvfs_mount *mp, struct kvfs_inode *ip, uint64_t off,
+		  uint64_t len, unsigned flags, struct kvfs_bmap *map,
+		  int *nmap)
+{
+	struct kvfs_trans *tp;
+	int err;
+
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.write, len < 64 ? len : 64,
+				      &tp),
+		 0);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	err = kvfs_bmapi_write(tp, ip, off, len, flags, map, nmap);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	return err;
+}
+
+/* kvfs_bunmapi() in one transaction; returns its error, *rem as it says. */
+static int bunmap(struct kvfs_mount *mp, struct kvfs_inode *ip, uint64_t off,
+		  uint64_t len, unsigned max, uint64_t *rem)
+{
+	struct kvfs_trans *tp;
+	int err;
+
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.itruncate, 0, &tp), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	err = kvfs_bunmapi(tp, ip, off, len, max, rem);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	return err;
+}
+
+static int bread(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+		 struct kvfs_bmap *map, int *nmap)
+{
+	int err;
+
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	err = kvfs_bmapi_read(ip, off, len, map, nmap);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	return err;
+}
+
+/* ---- the model ---- */
+
+/* outcomes over all model runs: each must have happened */
+static struct {
+	unsigned full; /* -EOPNOTSUPP, nothing changed */
+	unsigned partial; /* a write that covered less than its range */
+	unsigned converted; /* unwritten blocks made written */
+	unsigned split_punch; /* punches that split an extent */
+	unsigned max_extents; /* most extents a file had */
+} seen;
+
+#define WIN 128
+
+enum { HOLE, UNWR, DATA };
+
+struct blk {
+	int state;
+	uint64_t fsb;
+};
+
+struct model {
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	uint64_t base; /* file block of window block 0 */
+	struct blk b[WIN];
+	int64_t fd0; /* free blocks before the file had any */
+};
+
+/* The map of the window is the model's, block by block. */
+static void compare(struct model *m)
+{
+	struct kvfs_bmap map[WIN + 1];
+	int nmap = WIN + 1;
+	uint64_t w = 0;
+
+	CHECK_EQ(bread(m->ip, m->base, WIN, map, &nmap), 0);
+	for (int k = 0; k < nmap; k++) {
+		CHECK_EQ(map[k].startoff, m->base + w);
+		CHECK(map[k].blockcount > 0);
+		for (uint64_t j = 0; j < map[k].blockcount; j++, w++) {
+			const struct blk *b = &m->b[w];
+			int st = map[k].startblock == KVFS_NULLBLOCK ? HOLE :
+				 map[k].flags & KVFS_BMAP_UNWRITTEN  ? UNWR :
+								       DATA;
+
+			if (st != b->state) {
+				fprintf(stderr,
+					"block %llu: state %d, model %d\n",
+					(unsigned long long)(m->base + w), st,
+					b->state);
+				exit(1);
+			}
+			if (st != HOLE)
+				CHECK_EQ(map[k].startblock + j, b->fsb);
+		}
+	}
+	CHECK_EQ(w, WIN);
+	check_map(m->ip);
+	/* blocks taken from free space are exactly the blocks mapped */
+	CHECK_EQ(m->fd0 - atomic_load(&m->mp->fdblocks),
+		 (int64_t)m->ip->i_nblocks);
+}
+
+/* Every mapped block of the model is a different physical block. */
+static void unique(const struct model *m)
+{
+	for (int i = 0; i < WIN; i++)
+		for (int j = i + 1; j < WIN && m->b[i].state != HOLE; j++)
+			CHECK(m->b[j].state == HOLE ||
+			      m->b[j].fsb != m->b[i].fsb);
+}
+
+static void model_write(struct model *m, uint64_t w, uint64_t len,
+			unsigned flags)
+{
+	struct kvfs_bmap map[4];
+	int nmap = 1 + rand() % 4, err;
+	uint64_t x = w;
+	uint32_t nx = m->ip->i_nextents;
+
+	err = bwrite(m->mp, m->ip, m->base + w, len, flags, map, &nmap);
+	if (err == -EOPNOTSUPP) {
+		CHECK_EQ(m->ip->i_nextents, nx);
+		compare(m);
+		seen.full++;
+		return;
+	}
+	CHECK_EQ(err, 0);
+	CHECK(nmap >= 1);
+	for (int k = 0; k < nmap; k++) {
+		CHECK_EQ(map[k].startoff, m->base + x);
+		CHECK(map[k].startblock != KVFS_NULLBLOCK);
+		for (uint64_t j = 0; j < map[k].blockcount; j++, x++) {
+			struct blk *b = &m->b[x];
+			uint64_t fsb = map[k].startblock + j;
+			int st = map[k].flags & KVFS_BMAP_UNWRITTEN ? UNWR :
+								      DATA;
+
+			CHECK(x < w + len);
+			if (b->state == HOLE) {
+				CHECK_EQ(st, flags & KVFS_BMAPI_PREALLOC ?
+						     UNWR :
+						     DATA);
+			} else {
+				CHECK_EQ(fsb, b->fsb);
+				seen.converted +=
+					b->state == UNWR && st == DATA;
+				CHECK_EQ(st,
+					 b->state == UNWR &&
+							 !(flags &
+							   KVFS_BMAPI_CONVERT) ?
+						 UNWR :
+						 DATA);
+			}
+			b->state = st;
+			b->fsb = fsb;
+		}
+	}
+	seen.partial += x < w + len;
+	if (m->ip->i_nextents > seen.max_extents)
+		seen.max_extents = m->ip->i_nextents;
+	compare(m);
+	unique(m);
+}
+
+static void model_punch(struct model *m, uint64_t w, uint64_t len)
+{
+	uint64_t rem = len, prev;
+	int err;
+
+	do {
+		uint32_t nx = m->ip->i_nextents;
+
+		prev = rem;
+		err = bunmap(m->mp, m->ip, m->base + w, prev, 1 + rand() % 3,
+			     &rem);
+		CHECK(rem <= prev);
+		for (uint64_t x = w + rem; x < w + prev; x++)
+			m->b[x].state = HOLE;
+		compare(m);
+		if (err == -EOPNOTSUPP) {
+			CHECK_EQ(rem, prev);
+			return;
+		}
+		CHECK_EQ(err, 0);
+		CHECK(rem < prev);
+		seen.split_punch += m->ip->i_nextents > nx;
+	} while (rem);
+}
+
+static void model_run(struct kvfs_mount *mp, uint64_t base, int steps)
+{
+	struct model m = { .mp = mp, .base = base };
+	uint64_t rem;
+	uint32_t cap;
+
+	m.ip = new_file(mp);
+	m.fd0 = atomic_load(&mp->fdblocks);
+	cap = kvfs_inode_dfork_size(m.ip) / sizeof(struct kvfs_extent);
+	compare(&m);
+	for (int s = 0; s < steps; s++) {
+		/* one rand() per statement: the same sequence in every build */
+		uint64_t w = (uint64_t)rand() % WIN;
+		uint64_t lmax = rand() % 4 ? 8 : 48;
+		uint64_t len = 1 + (uint64_t)rand() % lmax;
+
+		int op = rand() % 6;
+
+		/* a nearly full fork: often punch a large range */
+		if (m.ip->i_nextents + 2 >= cap && rand() % 2) {
+			op = 5;
+			len = 16 + (uint64_t)rand() % 64;
+		}
+		if (len > WIN - w)
+			len = WIN - w;
+		switch (op) {
+		case 0:
+		case 1:
+			model_write(&m, w, len, 0);
+			break;
+		case 2:
+			model_write(&m, w, len, KVFS_BMAPI_PREALLOC);
+			break;
+		case 3:
+		case 4:
+			model_write(&m, w, len, KVFS_BMAPI_CONVERT);
+			break;
+		default:
+			model_punch(&m, w, len);
+			break;
+		}
+	}
+	/* truncate everything: the free count is back where it was */
+	CHECK_EQ(bunmap(mp, m.ip, base, WIN, 1000, &rem), 0);
+	CHECK_EQ(rem, 0);
+	memset(m.b, 0, sizeof(m.b));
+	compare(&m);
+	CHECK_EQ(m.ip->i_nextents, 0);
+	CHECK_EQ(atomic_load(&mp->fdblocks), m.fd0);
+	kvfs_iput(m.ip);
+}
+
+/* ---- sparse offsets and EFBIG ---- */
+
+static void test_sparse(struct kvfs_mount *mp)
+{
+	uint64_t max = kvfs_max_fileoff_blocks(&mp->g);
+	uint64_t tib16 = (16ull << 40) >> mp->g.blocklog, res, rem;
+	struct kvfs_inode *ip = new_file(mp);
+	struct kvfs_bmap map[4];
+	int nmap;
+
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, max - 1, 2, 0, map, &nmap), -EFBIG);
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, max, 1, 0, map, &nmap), -EFBIG);
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, 5, UINT64_MAX - 2, 0, map, &nmap), -EFBIG);
+	CHECK_EQ(ip->i_nextents, 0);
+
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, tib16, 3, 0, map, &nmap), 0);
+	CHECK_EQ(nmap, 1);
+	CHECK_EQ(map[0].startoff, tib16);
+	CHECK_EQ(map[0].blockcount, 3);
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, max - 2, 2, KVFS_BMAPI_PREALLOC, map, &nmap),
+		 0);
+	CHECK_EQ(nmap, 1);
+	CHECK_EQ(map[0].flags, KVFS_BMAP_UNWRITTEN);
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, max - 1, 1, KVFS_BMAPI_CONVERT, map, &nmap), 0);
+	CHECK_EQ(ip->i_nextents, 3);
+	CHECK_EQ(ip->i_nblocks, 5);
+	check_map(ip);
+
+	/* read: hole, 3 written, hole up to the unwritten block, written */
+	nmap = 4;
+	CHECK_EQ(bread(ip, 0, max, map, &nmap), 0);
+	CHECK_EQ(nmap, 4);
+	CHECK_EQ(map[0].startblock, KVFS_NULLBLOCK);
+	CHECK_EQ(map[0].blockcount, tib16);
+	CHECK_EQ(map[1].blockcount, 3);
+	CHECK_EQ(map[2].startblock, KVFS_NULLBLOCK);
+	CHECK_EQ(map[2].blockcount, max - 2 - tib16 - 3);
+	CHECK_EQ(map[3].flags, KVFS_BMAP_UNWRITTEN);
+	nmap = 1;
+	CHECK_EQ(bread(ip, max - 1, 1, map, &nmap), 0);
+	CHECK_EQ(map[0].flags, 0);
+	CHECK_EQ(bread(ip, max, 1, map, &nmap), -EFBIG);
+
+	/* seek: unwritten is a hole */
+	CHECK_EQ(kvfs_bmap_seek_data(ip, 0, &res), 0);
+	CHECK_EQ(res, tib16);
+	CHECK_EQ(kvfs_bmap_seek_data(ip, tib16 + 2, &res), 0);
+	CHECK_EQ(res, tib16 + 2);
+	CHECK_EQ(kvfs_bmap_seek_data(ip, tib16 + 3, &res), 0);
+	CHECK_EQ(res, max - 1);
+	CHECK_EQ(kvfs_bmap_seek_data(ip, max, &res), -ENXIO);
+	CHECK_EQ(kvfs_bmap_seek_hole(ip, 0, &res), 0);
+	CHECK_EQ(res, 0);
+	CHECK_EQ(kvfs_bmap_seek_hole(ip, tib16 + 1, &res), 0);
+	CHECK_EQ(res, tib16 + 3);
+	CHECK_EQ(kvfs_bmap_seek_hole(ip, max - 2, &res), 0);
+	CHECK_EQ(res, max - 2);
+	CHECK_EQ(kvfs_bmap_seek_hole(ip, max - 1, &res), 0);
+	CHECK_EQ(res, max);
+
+	/* punch the middle of the 16 TiB extent, then everything */
+	CHECK_EQ(bunmap(mp, ip, tib16 + 1, 1, 8, &rem), 0);
+	CHECK_EQ(rem, 0);
+	CHECK_EQ(ip->i_nextents, 4);
+	CHECK_EQ(ip->i_nblocks, 4);
+	check_map(ip);
+	CHECK_EQ(kvfs_bmap_seek_hole(ip, tib16, &res), 0);
+	CHECK_EQ(res, tib16 + 1);
+	CHECK_EQ(bunmap(mp, ip, 0, max, 2, &rem), 0);
+	CHECK_EQ(rem, tib16 + 3); /* two extents from the end, then stopped */
+	CHECK_EQ(bunmap(mp, ip, 0, max, 2, &rem), 0);
+	CHECK_EQ(rem, 0);
+	CHECK_EQ(ip->i_nextents, 0);
+	CHECK_EQ(ip->i_nblocks, 0);
+	CHECK_EQ(kvfs_bmap_seek_data(ip, 0, &res), -ENXIO);
+	check_map(ip);
+	kvfs_iput(ip);
+}
+
+/* ---- a full fork ---- */
+
+struct snap {
+	uint8_t fork[4096];
+	uint32_t nextents;
+	uint64_t nblocks;
+	int64_t fdblocks;
+};
+
+static void take(struct kvfs_mount *mp, struct kvfs_inode *ip, struct snap *s)
+{
+	uint32_t sz = kvfs_inode_dfork_size(ip);
+
+	CHECK(sz <= sizeof(s->fork));
+	memcpy(s->fork, ip->i_dfork, sz);
+	s->nextents = ip->i_nextents;
+	s->nblocks = ip->i_nblocks;
+	s->fdblocks = atomic_load(&mp->fdblocks);
+}
+
+static void unchanged(struct kvfs_mount *mp, struct kvfs_inode *ip,
+		      const struct snap *s)
+{
+	CHECK_EQ(memcmp(s->fork, ip->i_dfork, kvfs_inode_dfork_size(ip)), 0);
+	CHECK_EQ(ip->i_nextents, s->nextents);
+	CHECK_EQ(ip->i_nblocks, s->nblocks);
+	CHECK_EQ(atomic_load(&mp->fdblocks), s->fdblocks);
+	check_map(ip);
+}
+
+static void test_full(struct kvfs_mount *mp)
+{
+	struct kvfs_inode *ip = new_file(mp);
+	uint32_t cap = kvfs_inode_dfork_size(ip) / sizeof(struct kvfs_extent);
+	uint64_t last, rem;
+	struct kvfs_bmap map[4];
+	struct snap s;
+	int nmap;
+
+	CHECK(cap >= 4);
+	/* extents 0..cap-2: one block at every other offset; the last: 3 */
+	for (uint32_t i = 0; i + 1 < cap; i++) {
+		nmap = 4;
+		CHECK_EQ(bwrite(mp, ip, 2 * i, 1, 0, map, &nmap), 0);
+	}
+	last = 2 * (cap - 1);
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, last, 3, KVFS_BMAPI_PREALLOC, map, &nmap), 0);
+	CHECK_EQ(ip->i_nextents, cap);
+	check_map(ip);
+
+	take(mp, ip, &s);
+	/* a new extent beyond the last */
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, last + 10, 1, 0, map, &nmap), -EOPNOTSUPP);
+	unchanged(mp, ip, &s);
+	/* a hole between two extents (written, next to written: no merge) */
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, 1, 1, KVFS_BMAPI_PREALLOC, map, &nmap),
+		 -EOPNOTSUPP);
+	unchanged(mp, ip, &s);
+	/* converting the middle of the unwritten extent: two more */
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, last + 1, 1, KVFS_BMAPI_CONVERT, map, &nmap),
+		 -EOPNOTSUPP);
+	unchanged(mp, ip, &s);
+	/* punching the middle of it: one more */
+	CHECK_EQ(bunmap(mp, ip, last + 1, 1, 4, &rem), -EOPNOTSUPP);
+	CHECK_EQ(rem, 1);
+	unchanged(mp, ip, &s);
+	/* a range that maps its first block, then needs an extent: partial */
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, 0, 2, 0, map, &nmap), 0);
+	CHECK_EQ(nmap, 1);
+	CHECK_EQ(map[0].blockcount, 1);
+	unchanged(mp, ip, &s);
+
+	/* what needs no more extents still works */
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, last + 3, 2, KVFS_BMAPI_PREALLOC, map, &nmap),
+		 0);
+	CHECK_EQ(ip->i_nextents, cap);
+	CHECK_EQ(ip->i_nblocks, s.nblocks + 2);
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, last, 5, KVFS_BMAPI_CONVERT, map, &nmap), 0);
+	CHECK_EQ(nmap, 1);
+	CHECK_EQ(map[0].blockcount, 5);
+	CHECK_EQ(ip->i_nextents, cap);
+	check_map(ip);
+	/* the tail of the last extent goes without a split */
+	CHECK_EQ(bunmap(mp, ip, last + 2, 100, 4, &rem), 0);
+	CHECK_EQ(rem, 0);
+	CHECK_EQ(ip->i_nblocks, s.nblocks - 1);
+	check_map(ip);
+	CHECK_EQ(bunmap(mp, ip, 0, last + 2, 1000, &rem), 0);
+	CHECK_EQ(rem, 0);
+	CHECK_EQ(ip->i_nextents, 0);
+	CHECK_EQ(atomic_load(&mp->fdblocks), s.fdblocks + (int64_t)s.nblocks);
+	kvfs_iput(ip);
+}
+
+/* ---- crash ---- */
+
+static void read_all(struct kvfs_inode *ip, struct kvfs_bmap *map, int *nmap)
+{
+	memset(map, 0, 64 * sizeof(*map));
+	*nmap = 64;
+	CHECK_EQ(bread(ip, 0, 1024, map, nmap), 0);
+}
+
+static bool same(const struct kvfs_bmap *a, int na, const struct kvfs_bmap *b,
+		 int nb)
+{
+	return na == nb && !memcmp(a, b, (size_t)na * sizeof(*a));
+}
+
+static void test_crash(void)
+{
+	struct kvfs_bmap forced[64], later[64], got[64], map[4];
+	int nf, nl, ng, nmap;
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	uint64_t ino, rem, nb_forced, nb_later;
+	int64_t fd0;
+
+	make_fs();
+	mp = mount_fs();
+	fd0 = atomic_load(&mp->fdblocks);
+	ip = new_file(mp);
+	ino = ip->i_ino;
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, 10, 40, 0, map, &nmap), 0);
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, 100, 20, KVFS_BMAPI_PREALLOC, map, &nmap), 0);
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, 105, 5, KVFS_BMAPI_CONVERT, map, &nmap), 0);
+	CHECK_EQ(bunmap(mp, ip, 20, 5, 4, &rem), 0);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	read_all(ip, forced, &nf);
+	nb_forced = ip->i_nblocks;
+	/* not forced: recovery may or may not see it */
+	CHECK_EQ(bunmap(mp, ip, 0, 1024, 100, &rem), 0);
+	nmap = 4;
+	CHECK_EQ(bwrite(mp, ip, 500, 7, 0, map, &nmap), 0);
+	read_all(ip, later, &nl);
+	nb_later = ip->i_nblocks;
+	kvfs_iput(ip);
+	kvfs_mount_shutdown(mp, "bmap crash test");
+	kvfs_mount_close(mp);
+
+	mp = mount_fs();
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	read_all(ip, got, &ng);
+	check_map(ip);
+	CHECK(same(got, ng, forced, nf) || same(got, ng, later, nl));
+	printf("crash: recovered the %s state\n",
+	       same(got, ng, forced, nf) ? "forced" : "later");
+	CHECK(ip->i_nblocks ==
+	      (same(got, ng, forced, nf) ? nb_forced : nb_later));
+	/* blocks allocated on disk = blocks mapped */
+	CHECK_EQ(fd0 - atomic_load(&mp->fdblocks), (int64_t)ip->i_nblocks);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
+int main(void)
+{
+	const char *dir = getenv("TMPDIR");
+	struct kvfs_mount *mp;
+	uint64_t max;
+
+	snprintf(path, sizeof(path), "%s/kvfs-bmap-%d.img", dir ? dir : "/tmp",
+		 (int)getpid());
+	srand(1234);
+	CHECK_EQ(kv_init(NULL), 0);
+	make_fs();
+	mp = mount_fs();
+	max = kvfs_max_fileoff_blocks(&mp->g);
+	model_run(mp, 0, 1500);
+	model_run(mp, (16ull << 40) >> mp->g.blocklog, 1500);
+	model_run(mp, max - WIN, 1500);
+	printf("model: %u full, %u partial, %u blocks converted, "
+	       "%u splitting punches, up to %u extents\n",
+	       seen.full, seen.partial, seen.converted, seen.split_punch,
+	       seen.max_extents);
+	CHECK(seen.full > 0 && seen.partial > 0 && seen.converted > 0 &&
+	      seen.split_punch > 0);
+	/* the files reached the fork's capacity (no attribute fork) */
+	CHECK_EQ(seen.max_extents, (mp->g.inodesize - KVFS_DINODE_CORE_SIZE) /
+					   sizeof(struct kvfs_extent));
+	test_sparse(mp);
+	test_full(mp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	test_crash();
+	unlink(path);
+	CHECK_EQ(kv_fini(), 0);
+	printf("bmap: ok\n");
+	return 0;
+}
