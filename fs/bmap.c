@@ -18,6 +18,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/alloc.h"
 #include "fs/bmap.h"
+#include "fs/extfree_item.h"
 #include "fs/format.h"
 #include "fs/inode.h"
 #include "fs/inode_item.h"
@@ -447,11 +448,12 @@ int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 			break;
 		}
 		/*
-		 * Freed in tp directly until deferred extent frees exist
-		 * (kvfs_free_extent_later()); freed before the map changes,
-		 * so that a free that cannot be taken leaves it as it was.
+		 * Freed by an extent-free intent logged in tp and finished
+		 * after it (XFS's EFI): a crash in between still frees it,
+		 * once.  Queued before the map changes, so that a refusal
+		 * leaves the map as it was.
 		 */
-		err = kvfs_free_extent(tp, fsb, (uint32_t)(pe - ps));
+		err = kvfs_free_extent_later(tp, fsb, (uint32_t)(pe - ps));
 		if (err)
 			break;
 		kvfs_trans_set_nofail(tp);
@@ -463,7 +465,7 @@ int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 	if (done) {
 		emap_store(ip, &m);
 		kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
-		if (err == -EOPNOTSUPP || err == -EAGAIN)
+		if (err == -EOPNOTSUPP)
 			err = 0;
 	}
 	emap_free(&m);

@@ -91,11 +91,11 @@ int kvfs_bmapi_write(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
  * between calls.  *remaining: the range still mapped-or-unvisited is
  * [off, off + *remaining) (0: done).
  *
- * The blocks are freed in tp with kvfs_free_extent() until deferred
- * extent frees exist (then: kvfs_free_extent_later()); a free in an AG
- * below one tp holds cannot be taken in order and ends the call early: a
- * call that did nothing returns -EAGAIN, and the caller commits (a roll
- * keeps the AG locks) and calls again in a new transaction.
+ * The blocks are freed through extent-free intents
+ * (kvfs_free_extent_later(), fs/extfree_item.h): logged in tp, the frees
+ * themselves done when tp commits, in the transactions that follow it; tp's
+ * reservation must hold one intent per extent unmapped
+ * (kvfs_efi_intent_bytes()).
  *
  * A punch inside an extent of a full fork: 0 with what was done before,
  * else -EOPNOTSUPP with nothing changed.  -EFBIG, -EINVAL as

@@ -14,6 +14,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/defer.h"
+#include "fs/extfree_item.h"
 #include "fs/mount.h"
 #include "fs/trans.h"
 #include "fs/trans_resv.h"
@@ -28,8 +29,11 @@ struct kvfs_defer_pending {
 	unsigned count;
 };
 
-/* Built-in types; the allocator's extent free joins them (issue 9). */
-static const struct kvfs_defer_type *const builtin_types[] = { NULL };
+/* Built-in types, recovered at every mount. */
+static const struct kvfs_defer_type *const builtin_types[] = {
+	&kvfs_efi_type,
+	NULL,
+};
 
 /* What closing a group costs: its done and an intent for the rest. */
 static uint32_t close_bytes(const struct kvfs_defer_type *type)
@@ -295,6 +299,7 @@ void kvfs_defer_get_stats(struct kvfs_mount *mp, struct kvfs_defer_stats *st)
 struct defer_rctx {
 	struct kvfs_mount *mp;
 	const struct kvfs_defer_type *type;
+	struct kvfs_defer_type copy; /* a built-in type's, sized for mp */
 };
 
 /* Rebuild the items of a recovered intent into a pending group. */
@@ -395,6 +400,12 @@ int kvfs_defer_mount_init(struct kvfs_mount *mp,
 			kvfs_defer_mount_fini(mp);
 			return -EINVAL;
 		}
+		if (i < nr_builtin) {
+			rc[i].copy = *t;
+			if (t->mount_init)
+				t->mount_init(mp, &rc[i].copy);
+			t = &rc[i].copy;
+		}
 		mp->defer_types[i] = t;
 		rc[i].mp = mp;
 		rc[i].type = t;
@@ -404,6 +415,17 @@ int kvfs_defer_mount_init(struct kvfs_mount *mp,
 	}
 	mp->nr_defer_types = n;
 	return 0;
+}
+
+const struct kvfs_defer_type *kvfs_defer_type_of(struct kvfs_mount *mp,
+						 uint32_t subtype)
+{
+	unsigned i;
+
+	for (i = 0; i < mp->nr_defer_types; i++)
+		if (mp->defer_types[i]->subtype == subtype)
+			return mp->defer_types[i];
+	return NULL;
 }
 
 void kvfs_defer_mount_fini(struct kvfs_mount *mp)

@@ -72,6 +72,13 @@ struct kvfs_defer_type {
 	int (*finish_item)(struct kvfs_trans *tp, struct kvfs_defer_item *item);
 	/* Free an item that will not be finished. */
 	void (*cancel_item)(struct kvfs_defer_item *item);
+	/*
+	 * Optional, built-in types: set the sizes that depend on the
+	 * geometry (step_log_bytes, step_blocks) in the mount's copy of the
+	 * type, from mp->resv.
+	 */
+	void (*mount_init)(const struct kvfs_mount *mp,
+			   struct kvfs_defer_type *t);
 };
 
 /* Queued work of a transaction (fs/trans.h's tp->dfops). */
@@ -113,13 +120,17 @@ struct kvfs_defer_stats {
 void kvfs_defer_get_stats(struct kvfs_mount *mp, struct kvfs_defer_stats *st);
 
 /*
- * Mount: the types this filesystem knows (the built-in ones, then extra,
- * e.g. a test's), and their intent recovery for struct kvj_log_params.
+ * Mount: the types this filesystem knows (the built-in ones, copied per
+ * mount and sized by their mount_init, then extra, e.g. a test's), and
+ * their intent recovery for struct kvj_log_params.
  * -EINVAL for two types of one subtype or a malformed type.
  */
 int kvfs_defer_mount_init(struct kvfs_mount *mp,
 			  const struct kvfs_defer_type *const *extra,
 			  unsigned nr_extra);
 void kvfs_defer_mount_fini(struct kvfs_mount *mp);
+/* The mount's type of that subtype (its own copy of a built-in type). */
+const struct kvfs_defer_type *kvfs_defer_type_of(struct kvfs_mount *mp,
+						 uint32_t subtype);
 
 #endif

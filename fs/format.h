@@ -561,4 +561,19 @@ struct kvfs_log_dinode {
 #define KVFS_INODE_LOG_FORMAT_SIZE 32
 #define KVFS_LOG_DINODE_SIZE 128
 
+/*
+ * Intent subtypes of the filesystem's deferred operations (fs/defer.h):
+ * the journal's intent records carry one of these and the items' records.
+ */
+#define KVFS_INTENT_EFI 1 /* free extents (fs/extfree_item.h) */
+
+/* One extent of an extent-free intent: free [fsb, fsb + len). */
+struct kvfs_efi_rec {
+	kv_le64 fsb;
+	kv_le32 len;
+	kv_le32 pad0; /* zero */
+};
+
+#define KVFS_EFI_REC_SIZE 16
+
 #endif

@@ -218,6 +218,7 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	uint32_t start = 0, near = 0, i;
 	struct kvfs_inode *ip;
 	uint64_t ino = KVFS_NULLINO;
+	bool owned = false;
 	int err;
 
 	if (!a->mode)
@@ -239,7 +240,14 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	err = kvfs_iget(mp, ino, KVFS_IGET_FREE, &ip);
 	if (err)
 		return err;
-	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	/*
+	 * An inode this transaction freed is free in the tree already and
+	 * still locked and joined by it: locking it again would deadlock
+	 * (the transaction's end unlocks it once).
+	 */
+	owned = kvfs_trans_ijoined(tp, ip);
+	if (!owned)
+		kvfs_ilock(ip, KVFS_ILOCK_EXCL);
 	if (ip->i_mode) {
 		err = kvfs_corrupt_inode(-EUCLEAN, kvfs_ino_to_fsb(g, ino), ino,
 					 "marked free in the inode-chunk tree "
@@ -247,16 +255,19 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 					 ip->i_mode);
 		goto out_unlock;
 	}
-	err = kvfs_trans_ijoin(tp, ip);
-	if (err)
-		goto out_unlock;
+	if (!owned) {
+		err = kvfs_trans_ijoin(tp, ip);
+		if (err)
+			goto out_unlock;
+	}
 	inode_init(ip, a);
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
 	*ipp = ip;
 	return 0;
 
 out_unlock:
-	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+	if (!owned)
+		kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
 	kvfs_iput(ip);
 	return err;
 }

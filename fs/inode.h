@@ -43,6 +43,7 @@
 #include "journal/journal.h"
 
 struct kvfs_mount;
+struct kvfs_trans;
 struct kv_buf;
 
 struct kvfs_ictime {
@@ -64,6 +65,11 @@ struct kvfs_inode_log_item {
 	/* checkpoint contexts holding the item (its own count: see unpin) */
 	atomic_int pincount;
 	bool joined; /* joined to a transaction that will unlock the inode */
+	/*
+	 * That transaction, set and cleared with joined; read without the
+	 * lock only to ask "is it mine" (kvfs_trans_ijoined()).
+	 */
+	_Atomic(struct kvfs_trans *) tx;
 };
 
 /* i_flags */

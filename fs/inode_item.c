@@ -115,6 +115,7 @@ static void ili_release(struct kvj_item *lip, bool aborted)
 
 	(void)aborted;
 	iip->joined = false;
+	atomic_store(&iip->tx, NULL);
 	/* joined but never changed: the cluster buffer is not needed */
 	if (!iip->fields && iip->bp) {
 		kv_buf_rele(iip->bp);
@@ -218,8 +219,14 @@ int kvfs_trans_ijoin(struct kvfs_trans *tp, struct kvfs_inode *ip)
 		}
 	}
 	iip->joined = true;
+	atomic_store(&iip->tx, tp);
 	kvj_trans_join(tp->jt, &iip->item);
 	return 0;
+}
+
+bool kvfs_trans_ijoined(struct kvfs_trans *tp, struct kvfs_inode *ip)
+{
+	return atomic_load(&ip->i_item.tx) == tp;
 }
 
 void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,

@@ -64,6 +64,11 @@ bool kvfs_inode_item_clean(struct kvfs_inode *ip);
  * locked.  Joining it again in the same transaction does nothing.
  */
 int kvfs_trans_ijoin(struct kvfs_trans *tp, struct kvfs_inode *ip);
+/*
+ * ip is joined to tp (locked by it): callable without the inode lock,
+ * since only tp's own thread can make it true or, by ending tp, false.
+ */
+bool kvfs_trans_ijoined(struct kvfs_trans *tp, struct kvfs_inode *ip);
 /* The fields of joined ip named by KVFS_ILOG_* were changed in tp. */
 void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,
 			  unsigned fields);

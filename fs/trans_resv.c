@@ -113,8 +113,8 @@ static void set(struct kvfs_trans_res *res, uint32_t bufs, uint32_t inodes,
 	res->blocks = blocks;
 }
 
-/* An extent-free intent of one extent: (fsb, count, owner) */
-#define EFI_ITEM_BYTES 24
+/* An extent-free intent of one extent (fs/format.h) */
+#define EFI_ITEM_BYTES KVFS_EFI_REC_SIZE
 
 void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 			     struct kvfs_trans_resv *r)

@@ -8,6 +8,7 @@
  * chunk; allocation and free with the generation moving on reuse and the
  * inode header's counts exact.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 
 #include "tests/inode/ino.h"
@@ -475,6 +476,63 @@ static void test_alloc_free(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/*
+ * Every pthread_rwlock_wrlock() of the library goes through here (the
+ * library is linked statically into this program): a lock this thread
+ * already holds for writing is counted (glibc answers EDEADLK).
+ */
+static _Atomic unsigned nr_wrlock_deadlk;
+
+int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+{
+	static int (*real)(pthread_rwlock_t *);
+	int err;
+
+	if (!real)
+		real = (int (*)(pthread_rwlock_t *))dlsym(
+			RTLD_NEXT, "pthread_rwlock_wrlock");
+	err = real(l);
+	if (err == EDEADLK)
+		nr_wrlock_deadlk++;
+	return err;
+}
+
+/*
+ * Free an inode and allocate in the same transaction: the allocation
+ * takes the inode just freed (the lowest free), already locked and
+ * joined by the transaction; it must not lock it again.
+ */
+static void test_free_realloc_same_trans(void)
+{
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip, *ip2;
+	struct kvfs_trans *tp;
+	uint64_t ino;
+
+	make_fs();
+	mp = mount_fs(true);
+	tp = trans(mp);
+	ip = alloc_reg(tp, 1);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	ino = ip->i_ino;
+	tp = trans(mp);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_difree(tp, ip), 0);
+	nr_wrlock_deadlk = 0;
+	ip2 = alloc_reg(tp, 2);
+	CHECK_EQ(ip2->i_ino, ino);
+	CHECK_EQ(nr_wrlock_deadlk, 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	/* the transaction's end left it unlocked, exactly once */
+	CHECK(kvfs_ilock_nowait(ip, KVFS_ILOCK_EXCL));
+	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(ip->i_generation, 2);
+	kvfs_iput(ip2);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 int main(void)
 {
 	CHECK_EQ(kv_init(NULL), 0);
@@ -486,6 +544,7 @@ int main(void)
 	test_skip_newer();
 	test_corrupt();
 	test_alloc_free();
+	test_free_realloc_same_trans();
 	test_reclaim_budget();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
