@@ -378,7 +378,8 @@ static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent **v, uint32_t nr,
 	if (!log->p.no_compress) {
 		size_t cap = kvj_zstd_bound(ulen), c;
 
-		cbuf = kvmalloc(cap, 0);
+		/* without memory the checkpoint goes out uncompressed */
+		cbuf = kvmalloc(cap, KV_NOWARN);
 		if (cbuf) {
 			c = kvj_zstd_compress(log->zstd, cbuf, cap, stream,
 					      ulen);

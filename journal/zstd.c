@@ -18,10 +18,15 @@ struct kvj_zstd {
 	ZSTD_DCtx *dctx;
 };
 
+/*
+ * zstd reports a failed allocation as an error its callers handle (a
+ * checkpoint goes out uncompressed; recovery fails with -ENOMEM): no
+ * warning from the allocator on top.
+ */
 static void *zstd_alloc(void *opaque, size_t size)
 {
 	(void)opaque;
-	return kvmalloc(size, 0);
+	return kvmalloc(size, KV_NOWARN);
 }
 
 static void zstd_free(void *opaque, void *addr)
