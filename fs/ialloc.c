@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "fs/ag.h"
+#include "fs/alloc.h"
 #include "fs/blkhdr.h"
 #include "fs/btree.h"
 #include "fs/buf_ops.h"
@@ -19,28 +20,38 @@
 #include "fs/trans.h"
 
 /*
- * The chunk tree's block source.  Marking inodes used or free updates
- * records in place, which never splits or joins a block: no block is ever
- * asked for.  Inserting and deleting chunk records (new chunks, freed
- * chunks) will take blocks from the AG allocator.
+ * The chunk tree's block source: the AG allocator, in the kvfs
+ * transaction passed as src (its AG lock is the one held already).
  */
-static int no_block(void *src, struct kvj_trans *tp, uint32_t agno,
-		    uint64_t near, uint64_t *fsb)
+static int chunk_tree_alloc(void *src, struct kvj_trans *jt, uint32_t agno,
+			    uint64_t near, uint64_t *fsb)
 {
-	(void)src;
-	(void)tp;
-	(void)agno;
-	(void)near;
-	(void)fsb;
-	return -ENOSPC;
+	struct kvfs_trans *tp = src;
+	const struct kvfs_geom *g = &tp->mp->g;
+	struct kvfs_alloc_arg args = {
+		.tp = tp,
+		.goal = near,
+		.minlen = 1,
+		.maxlen = 1,
+		.type = KVFS_ALLOC_NEAR_BNO,
+		.owner = agno,
+	};
+	int err;
+
+	(void)jt;
+	/* the tree's blocks stay in its AG */
+	if (near == KVFS_NULLBLOCK || kvfs_fsb_to_agno(g, near) != agno)
+		args.goal = kvfs_agb_to_fsb(g, agno, KVFS_AG_HDR_BLOCKS);
+	err = kvfs_alloc_vextent(&args);
+	if (!err)
+		*fsb = args.fsb;
+	return err;
 }
 
-static int no_free(void *src, struct kvj_trans *tp, uint64_t fsb)
+static int chunk_tree_free(void *src, struct kvj_trans *jt, uint64_t fsb)
 {
-	(void)src;
-	(void)tp;
-	(void)fsb;
-	return -EINVAL;
+	(void)jt;
+	return kvfs_free_extent(src, fsb, 1);
 }
 
 /* The AG's inode header, in tp; the in-core counts loaded on first use. */
@@ -86,8 +97,9 @@ static void cur_init(struct kvfs_btree_cur *cur, struct kvfs_btree_ag *ag,
 	memset(ag, 0, sizeof(*ag));
 	ag->agno = agno;
 	ag->agi_bp = agibp;
-	ag->alloc_block = no_block;
-	ag->free_block = no_free;
+	ag->alloc_block = chunk_tree_alloc;
+	ag->free_block = chunk_tree_free;
+	ag->src = tp;
 	kvfs_btree_cur_init(cur, &kvfs_inobt_tree_ops, &tp->mp->g, tp->jt,
 			    tp->mp->bl, agno, ag);
 }
@@ -142,43 +154,47 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	struct kv_buf *agibp;
 	uint64_t free;
 	unsigned bit;
+	bool newly;
 	int stat, err;
 
 	*ino = KVFS_NULLINO;
-	kvfs_perag_lock(pag);
+	err = kvfs_trans_lock_ag(tp, agno, false, &newly);
+	/* out of AG order (tp holds a higher one): the other AGs first */
+	if (err == -EAGAIN)
+		return 0;
+	if (err)
+		return err;
 	if (pag->agi_init && !pag->ifree) {
-		err = 0;
-		goto out;
+		if (newly)
+			kvfs_trans_unlock_ag(tp, agno);
+		return 0;
 	}
+	/* from here tp holds the inode header: the lock stays to commit */
 	err = read_agi(tp, pag, &agibp);
 	if (err || !pag->ifree)
-		goto out;
+		return err;
 	cur_init(&cur, &ag, tp, agno, agibp);
 	err = find_free_rec(&cur, near & ~(KVFS_INODES_PER_CHUNK - 1u), &r,
 			    &stat);
 	if (err)
-		goto out;
+		return err;
 	free = rec_free_inodes(&r);
-	if (!stat || !free) {
-		err = kvfs_corrupt(-EUCLEAN, agibp->b_blkno, "AG inode header",
-				   "%u free inodes counted, none in the "
-				   "inode-chunk tree",
-				   pag->ifree);
-		goto out;
-	}
+	if (!stat || !free)
+		return kvfs_corrupt(-EUCLEAN, agibp->b_blkno, "AG inode header",
+				    "%u free inodes counted, none in the "
+				    "inode-chunk tree",
+				    pag->ifree);
 	bit = (unsigned)__builtin_ctzll(free);
 	r.freemask =
 		kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) & ~(1ull << bit));
 	r.freecount--;
 	err = kvfs_btree_update(&cur, &r);
 	if (err)
-		goto out;
+		return err;
 	agi_mod_ifree(tp, pag, agibp, -1);
 	*ino = kvfs_agino_to_ino(&mp->g, agno,
 				 kv_le32_to_cpu(r.startino) + bit);
-out:
-	kvfs_perag_unlock(pag);
-	return err;
+	return 0;
 }
 
 static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
@@ -210,14 +226,128 @@ static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
 }
 
+/* Write every inode of the chunk's blocks free (mode 0), logged whole. */
+static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb, uint32_t agno,
+			     uint32_t agino)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	struct timespec now;
+	struct kv_buf *bp;
+	uint32_t b, i;
+	int err;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (b = 0; b < g->ialloc_blocks; b++) {
+		err = kvfs_trans_get_buf(tp->jt, mp->bl, fsb + b, 1,
+					 &kvfs_inode_buf_ops, &bp);
+		if (err)
+			return err;
+		memset(bp->b_addr, 0, g->blocksize);
+		for (i = 0; i < g->inopblock; i++) {
+			uint8_t *dip = (uint8_t *)bp->b_addr +
+				       ((size_t)i << g->inodelog);
+			uint64_t ino = kvfs_agino_to_ino(
+				g, agno, agino + b * g->inopblock + i);
+
+			kvfs_dinode_init(dip, g, ino, 0, 0, 0, 0, now.tv_sec,
+					 (uint32_t)now.tv_nsec, 0);
+			kvfs_dinode_set_crc(dip, g);
+		}
+		kvfs_trans_log_buf(tp->jt, bp, 0, g->blocksize - 1);
+	}
+	return 0;
+}
+
+/*
+ * A new chunk of free inodes (XFS's xfs_ialloc_ag_alloc): ialloc_blocks
+ * blocks aligned to their count, so that the chunk's first inode number
+ * is a multiple of the chunk's inodes, near the parent's inode block,
+ * else anywhere; its inodes written free, its records inserted, the
+ * inode header's counts and the AG's in-core ones moved.  The allocator
+ * keeps the AG locked in tp to its commit.  *agnop, *aginop: where the
+ * chunk starts.
+ */
+static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal,
+			     uint32_t *agnop, uint32_t *aginop)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	struct kvfs_alloc_arg args = {
+		.tp = tp,
+		.goal = goal,
+		.minlen = g->ialloc_blocks,
+		.maxlen = g->ialloc_blocks,
+		.alignment = g->ialloc_blocks,
+		.type = KVFS_ALLOC_NEAR_BNO,
+		.owner = kvfs_fsb_to_agno(g, goal),
+	};
+	struct kvfs_inobt_rec r = {
+		.holemask = kv_cpu_to_le16(0),
+		.count = KVFS_INODES_PER_CHUNK,
+		.freecount = KVFS_INODES_PER_CHUNK,
+		.freemask = kv_cpu_to_le64(~0ull),
+	};
+	struct kvfs_btree_cur cur;
+	struct kvfs_btree_ag ag;
+	struct kvfs_perag *pag;
+	struct kvfs_agi *agi;
+	struct kv_buf *agibp;
+	uint32_t agno, agino, i;
+	int err;
+
+	err = kvfs_alloc_vextent(&args);
+	if (err == -ENOSPC || err == -EAGAIN) {
+		args.type = KVFS_ALLOC_START_AG;
+		err = kvfs_alloc_vextent(&args);
+	}
+	if (err)
+		return err;
+	if (args.fsb == KVFS_NULLBLOCK || args.len != g->ialloc_blocks)
+		return -ENOSPC;
+	agno = kvfs_fsb_to_agno(g, args.fsb);
+	agino = kvfs_agbno_to_agino(g, kvfs_fsb_to_agbno(g, args.fsb));
+	pag = kvfs_perag_get(mp, agno);
+
+	err = read_agi(tp, pag, &agibp);
+	if (err)
+		return err;
+	err = chunk_init_inodes(tp, args.fsb, agno, agino);
+	if (err)
+		return err;
+	cur_init(&cur, &ag, tp, agno, agibp);
+	for (i = 0; i < g->ialloc_inos / KVFS_INODES_PER_CHUNK; i++) {
+		r.startino = kv_cpu_to_le32(agino + i * KVFS_INODES_PER_CHUNK);
+		err = kvfs_btree_insert(&cur, &r);
+		if (err)
+			return err;
+	}
+	agi = agibp->b_addr;
+	agi->icount =
+		kv_cpu_to_le32(kv_le32_to_cpu(agi->icount) + g->ialloc_inos);
+	agi->ifree =
+		kv_cpu_to_le32(kv_le32_to_cpu(agi->ifree) + g->ialloc_inos);
+	agi->newino = kv_cpu_to_le32(agino);
+	kvfs_trans_log_buf(tp->jt, agibp, offsetof(struct kvfs_agi, icount),
+			   offsetof(struct kvfs_agi, newino) + sizeof(kv_le32) -
+				   1);
+	pag->icount += g->ialloc_inos;
+	pag->ifree += g->ialloc_inos;
+	*agnop = agno;
+	*aginop = agino;
+	return 0;
+}
+
 int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 		 const struct kvfs_icreate_args *a, struct kvfs_inode **ipp)
 {
 	struct kvfs_mount *mp = tp->mp;
 	const struct kvfs_geom *g = &mp->g;
+	uint64_t goal = kvfs_agb_to_fsb(g, 0, KVFS_AG_HDR_BLOCKS);
 	uint32_t start = 0, near = 0, i;
 	struct kvfs_inode *ip;
 	uint64_t ino = KVFS_NULLINO;
+	unsigned iflags = KVFS_IGET_FREE;
 	bool owned = false;
 	int err;
 
@@ -226,6 +356,7 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	if (parent != KVFS_NULLINO && kvfs_ino_in_range(g, parent)) {
 		start = kvfs_ino_to_agno(g, parent);
 		near = kvfs_ino_to_agino(g, parent);
+		goal = kvfs_alloc_goal_near_parent(mp, parent);
 	}
 	for (i = 0; i < g->agcount && ino == KVFS_NULLINO; i++) {
 		uint32_t agno = (start + i) % g->agcount;
@@ -234,10 +365,35 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 		if (err)
 			return err;
 	}
-	if (ino == KVFS_NULLINO)
-		return -ENOSPC;
+	if (ino == KVFS_NULLINO) {
+		uint32_t agno, agino;
 
-	err = kvfs_iget(mp, ino, KVFS_IGET_FREE, &ip);
+		uint64_t seq;
+
+		err = dialloc_new_chunk(tp, goal, &agno, &agino);
+		/*
+		 * The chunk's initialisation durable in a checkpoint before
+		 * the one logging the new inode's core: recovery replays the
+		 * deltas of one checkpoint in the journal's order, where the
+		 * free inode of the cluster buffer's delta could land over
+		 * the allocated one of the inode's (XFS reorders buffers
+		 * first in recovery instead).
+		 */
+		if (!err)
+			err = kvfs_trans_roll(tp, &seq);
+		if (!err)
+			err = kvj_log_force(mp->log, seq);
+		if (!err)
+			err = dialloc_ag(tp, agno, agino, &ino);
+		if (err)
+			return err;
+		if (ino == KVFS_NULLINO)
+			return -ENOSPC;
+		/* tp holds the new chunk's buffers locked */
+		iflags |= KVFS_IGET_CREATE;
+	}
+
+	err = kvfs_iget(mp, ino, iflags, &ip);
 	if (err)
 		return err;
 	/*
@@ -288,34 +444,33 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	struct kvfs_inobt_rec r;
 	struct kv_buf *agibp;
 	unsigned bit = agino % KVFS_INODES_PER_CHUNK;
+	bool newly;
 	int stat, err;
 
 	if (ip->i_nextents || ip->i_nblocks)
 		return -EBUSY;
-	kvfs_perag_lock(pag);
-	err = read_agi(tp, pag, &agibp);
+	err = kvfs_trans_lock_ag(tp, agno, false, &newly);
+	if (!err)
+		err = read_agi(tp, pag, &agibp);
 	if (err)
-		goto out;
+		return err;
 	cur_init(&cur, &ag, tp, agno, agibp);
 	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &k, &stat);
 	if (!err && stat)
 		err = kvfs_btree_get_rec(&cur, &r, &stat);
 	if (err)
-		goto out;
-	if (!stat || kv_le64_to_cpu(r.freemask) >> bit & 1) {
-		err = kvfs_corrupt_inode(
+		return err;
+	if (!stat || kv_le64_to_cpu(r.freemask) >> bit & 1)
+		return kvfs_corrupt_inode(
 			-EUCLEAN, kvfs_ino_to_fsb(g, ip->i_ino), ip->i_ino,
 			"freed but %s in the inode-chunk tree",
 			stat ? "already free" : "not");
-		goto out;
-	}
 	r.freemask = kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) | 1ull << bit);
 	r.freecount++;
 	err = kvfs_btree_update(&cur, &r);
 	if (err)
-		goto out;
+		return err;
 	agi_mod_ifree(tp, pag, agibp, 1);
-	kvfs_perag_unlock(pag);
 
 	ip->i_mode = 0;
 	ip->i_nlink = 0;
@@ -330,7 +485,4 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
 	return 0;
-out:
-	kvfs_perag_unlock(pag);
-	return err;
 }

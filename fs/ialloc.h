@@ -6,21 +6,34 @@
  * in-core and on-disk inode.
  *
  * An inode is taken from the chunks that exist, preferring the parent's
- * AG and, there, the parent's chunk, then the next AGs in order.  Making
- * new chunks needs the AG block allocator, which is not there yet: with
- * every chunk full, kvfs_dialloc() answers -ENOSPC.
+ * AG and, there, the parent's chunk, then the next AGs in order.  When
+ * every chunk is full, a new chunk of g.ialloc_blocks blocks (aligned to
+ * that count, so that its first inode number is a multiple of its
+ * inodes) is allocated near the parent's inode block, else anywhere
+ * (fs/alloc.h); its inodes are written free through the buffer items, its
+ * records inserted (the chunk tree's blocks come from the AG allocator),
+ * the inode header's icount, ifree and newino moved with the AG's
+ * in-core counts; the transaction then rolls and forces the log, so that
+ * the chunk is durable in a checkpoint before the one that logs the new
+ * inode (recovery replays one checkpoint's deltas in log order: the
+ * cluster buffer's free inode must never land over the allocated one).
  *
- * Locking: the AG's lock (fs/perag.h) is held while its inode header and
- * inode-chunk tree are read and changed and its in-core counts updated;
- * the transaction then holds the inode header's buffer, locked, to its
- * commit, which keeps every other allocation or free in that AG waiting
- * until then (as XFS's AGI buffer lock does).  kvfs_difree() is called
- * with the inode locked (inode lock before AG lock and buffer locks);
- * kvfs_dialloc() locks the new inode after the inode header's buffer,
- * the one exception to that order (see fs/inode.h).
+ * Locking: the AG's lock (fs/perag.h) is taken through the transaction
+ * (kvfs_trans_lock_ag()) and held to its commit once the inode header
+ * has been read, as XFS holds its AGI buffer: it covers the inode header,
+ * the inode-chunk tree, the in-core counts and, with the allocator, the
+ * free space a new chunk comes from.  An AG with no free inode by its
+ * in-core counts is unlocked again without reading anything; an AG
+ * numbered lower than one the transaction holds is only trylocked (and
+ * skipped when busy).  kvfs_difree() is called with the inode locked
+ * (inode lock before AG lock and buffer locks); kvfs_dialloc() locks the
+ * new inode after the inode header's buffer, the one exception to that
+ * order (see fs/inode.h).  A new chunk's inodes are read into the inode
+ * cache from the buffers the transaction holds (KVFS_IGET_CREATE).
  *
  * Counts: the inode header's free count and the AG's in-core one move by
- * one with each allocation and free; icount changes only with chunks.
+ * one with each allocation and free; icount and ifree move by a chunk's
+ * inodes with each new chunk.  Chunks are never freed.
  */
 #ifndef KV_FS_IALLOC_H
 #define KV_FS_IALLOC_H
@@ -44,9 +57,12 @@ struct kvfs_icreate_args {
  * 0) in tp and initialise it from a: size 0, no extents, every timestamp
  * now, a generation different from the one the inode had when it was
  * last freed.  Returns it referenced, locked KVFS_ILOCK_EXCL and joined
- * to tp (commit unlocks it; the caller puts the reference).  -ENOSPC when
- * no chunk has a free inode; -EUCLEAN when the tree and the inode disagree
- * (reported).  On error after something changed, tp is dirty: cancel it.
+ * to tp (commit unlocks it; the caller puts the reference).  tp needs the
+ * blocks of a new chunk and a tree split reserved and two rolls
+ * (mp->resv.create).  -ENOSPC when no chunk has a free inode and no new
+ * chunk fits (the reservation or the AGs); -EUCLEAN when the tree and the
+ * inode disagree (reported).  On error after something changed, tp is
+ * dirty: cancel it.
  */
 int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 		 const struct kvfs_icreate_args *a, struct kvfs_inode **ipp);
@@ -56,7 +72,8 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
  * joined to tp, with its data fork empty (no extents, no blocks: -EBUSY
  * otherwise): the inode becomes mode 0 (its generation kept, so that the
  * next allocation moves it on) and its chunk record marks it free.
- * -EUCLEAN when the record says it is free already (reported).
+ * -EUCLEAN when the record says it is free already (reported); -EAGAIN
+ * when tp holds a higher AG's lock and this AG's is busy (the AG order).
  */
 int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip);
 

@@ -39,12 +39,42 @@ const char *kvfs_mount_error(void)
 	return mount_err;
 }
 
+/* Inodes and free inodes of every AG, from the inode headers. */
+static int sum_agi(struct kvfs_mount *mp, uint64_t *icount, uint64_t *ifree)
+{
+	const struct kvfs_agi *agi;
+	struct kv_buf *bp;
+	uint32_t i;
+	int err;
+
+	*icount = *ifree = 0;
+	for (i = 0; i < mp->g.agcount; i++) {
+		err = kv_buf_read(mp->bc,
+				  kvfs_agb_to_fsb(&mp->g, i, KVFS_AGI_AGBNO), 1,
+				  &kvfs_agi_buf_ops, &bp);
+		if (err)
+			return err;
+		agi = bp->b_addr;
+		*icount += kv_le32_to_cpu(agi->icount);
+		*ifree += kv_le32_to_cpu(agi->ifree);
+		kv_buf_rele(bp);
+	}
+	return 0;
+}
+
 /* Write the superblock's state (block 0, the primary copy), flushed. */
 static int sb_write_state(struct kvfs_mount *mp, uint32_t state)
 {
+	uint64_t icount = 0, ifree = 0;
 	struct kv_buf *bp;
 	int err;
 
+	/* new inode chunks move the inode counts: the summary follows */
+	if (state == KVFS_STATE_CLEAN) {
+		err = sum_agi(mp, &icount, &ifree);
+		if (err)
+			return err;
+	}
 	err = kv_buf_read(mp->bc, 0, 1, &kvfs_sb_buf_ops, &bp);
 	if (err)
 		return err;
@@ -58,6 +88,8 @@ static int sb_write_state(struct kvfs_mount *mp, uint32_t state)
 		for (i = 0; i < mp->g.agcount; i++)
 			free += mp->pag[i].freeblks;
 		mp->g.fdblocks = free;
+		mp->g.icount = icount;
+		mp->g.ifree = ifree;
 	}
 	kvfs_sb_to_disk(&mp->g, 0, bp->b_addr);
 	err = kv_buf_write(bp);
