@@ -24,14 +24,12 @@
 #include "fs/alloc.h"
 #include "fs/btree.h"
 #include "fs/buf_ops.h"
-#include "fs/dev.h"
 #include "fs/extent_busy.h"
 #include "fs/mkfs.h"
 #include "fs/mount.h"
-#include "fs/scrub.h"
-#include "fs/sb.h"
 #include "fs/trans.h"
 #include "tests/check.h"
+#include "tests/scrub_util.h"
 
 #define BLK 1024
 #define AGS 4
@@ -668,30 +666,6 @@ static void test_concurrency(void)
 	check_returned();
 }
 
-/*
- * The whole image after all that, by the independent checker (fs/scrub.h):
- * every block owned once, every counter and tree exact.
- */
-static void scrub_image(void)
-{
-	static struct kvfs_scrub_result res;
-	struct kvfs_geom g;
-	struct kv_dev *dev;
-	unsigned i;
-	int err;
-
-	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
-	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
-	err = kvfs_scrub_dev(dev, &g, &res);
-	for (i = 0; i < res.nfindings && i < KVFS_SCRUB_MAX_FINDINGS; i++)
-		fprintf(stderr, "scrub: %s: %s\n",
-			kvfs_scrub_kind_name(res.findings[i].kind),
-			res.findings[i].what);
-	CHECK_EQ(err, 0);
-	CHECK_EQ(res.nfindings, 0);
-	kv_dev_close(dev);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -710,7 +684,7 @@ int main(int argc, char **argv)
 	test_concurrency();
 	test_fallback_enospc();
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image();
+	scrub_image_clean(path);
 	unlink(path);
 	free(owned);
 	CHECK_EQ(kv_fini(), 0);

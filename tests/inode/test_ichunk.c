@@ -9,7 +9,7 @@
  * still allocated and the image is clean.
  */
 #include "fs/sb.h"
-#include "fs/scrub.h"
+#include "tests/scrub_util.h"
 #include "tests/inode/ino.h"
 
 #define NINO 2000
@@ -25,26 +25,6 @@ static void make_fs2(void)
 
 	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
 	CHECK_EQ(g.agcount, 2);
-}
-
-static void scrub_image(void)
-{
-	static struct kvfs_scrub_result res;
-	struct kvfs_geom g;
-	struct kv_dev *dev;
-	unsigned i;
-	int err;
-
-	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
-	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
-	err = kvfs_scrub_dev(dev, &g, &res);
-	for (i = 0; i < res.nfindings && i < KVFS_SCRUB_MAX_FINDINGS; i++)
-		fprintf(stderr, "scrub: %s: %s\n",
-			kvfs_scrub_kind_name(res.findings[i].kind),
-			res.findings[i].what);
-	CHECK_EQ(err, 0);
-	CHECK_EQ(res.nfindings, 0);
-	kv_dev_close(dev);
 }
 
 /*
@@ -155,7 +135,7 @@ static void test_alloc_free_many(void)
 	check_counts(mp, used);
 	CHECK_EQ(kvfs_iget(mp, inos[NINO - 1], 0, &ip), -ENOENT);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image();
+	scrub_image_clean(path);
 	printf("ichunk: %d inodes allocated and freed, scrub clean\n", NINO);
 }
 
@@ -196,7 +176,7 @@ static void test_crash(void)
 		kvfs_iput(ip);
 	}
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image();
+	scrub_image_clean(path);
 	printf("ichunk: crash after %d inodes forced: recovered, scrub clean\n",
 	       before);
 }
