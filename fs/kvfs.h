@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The public API of the filesystem core (libkvfs): what the FUSE daemon,
+ * fsck.kvfs, the tools, the benchmarks and the tests call.  Everything is
+ * addressed by inode number, as the FUSE lowlevel API and NFS address it.
+ *
+ * Contract of every function here:
+ *  - returns 0 (or a byte count) or a negative errno with the exact value
+ *    POSIX gives for the case (ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY,
+ *    ENAMETOOLONG, EMLINK, EXDEV never (one filesystem), EFBIG, ENOSPC,
+ *    EROFS, EINVAL, ERANGE, ENODATA, E2BIG, EPERM, EIO after a shutdown,
+ *    EUCLEAN for metadata found corrupt: reported through the mount's
+ *    report path, never printed);
+ *  - changes nothing when it fails, except where it says otherwise;
+ *  - is safe to call from many threads at once: the core locks what it
+ *    touches (fs/mount.h has the lock order);
+ *  - permissions are the caller's business (the daemon mounts with
+ *    default_permissions: the kernel checks mode bits); the rules a
+ *    filesystem must apply itself (SUID/SGID clearing, SGID inheritance,
+ *    the group of a new file, ctime on every change) are applied here from
+ *    the struct kvfs_cred the caller passes.
+ *
+ * Lifetimes: an inode whose link count reaches zero stays allocated, on
+ * its AG's on-disk unlinked list, while anybody holds it open
+ * (kvfs_inode_open()), and is freed at its last kvfs_inode_close(); a
+ * crash leaves it on the unlinked list, and the next kvfs_open() frees it.
+ */
+#ifndef KV_FS_KVFS_H
+#define KV_FS_KVFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct kvfs_mount;
+
+/* ---- the filesystem ---- */
+
+/* kvfs_open_opts.atime */
+#define KVFS_ATIME_RELATIME \
+	0 /* atime moved when older than mtime/ctime or a day */
+#define KVFS_ATIME_NOATIME 1
+#define KVFS_ATIME_STRICT 2
+
+struct kvfs_open_opts {
+	bool rdonly;
+	bool sync; /* every change durable before it returns */
+	unsigned atime; /* KVFS_ATIME_* */
+	size_t cache_bytes; /* buffer cache limit; 0: default */
+	unsigned commit_ms; /* log push interval; 0: default */
+};
+
+/*
+ * Open the filesystem on an image file or block device: recovers a dirty
+ * log (info->recovered), frees the inodes left on the unlinked lists
+ * (info->orphans); -ENODATA not kvfs, -EUCLEAN/-EBADMSG damaged (the why
+ * is kvfs_open_error(): "run fsck.kvfs"), -EBUSY in use.
+ */
+struct kvfs_open_info {
+	bool recovered; /* the log was replayed */
+	uint64_t orphans; /* unlinked inodes freed */
+};
+int kvfs_open(const char *path, const struct kvfs_open_opts *o,
+	      struct kvfs_mount **mpp, struct kvfs_open_info *info);
+/* Why the last kvfs_open() of this thread failed. */
+const char *kvfs_open_error(void);
+/* Write everything back, superblock clean; frees mp whatever the result. */
+int kvfs_close(struct kvfs_mount *mp);
+/* Everything changed so far durable (data and the log). */
+int kvfs_sync(struct kvfs_mount *mp);
+
+struct kvfs_statfs {
+	uint32_t bsize; /* block size */
+	uint64_t blocks; /* data blocks (device less the log and AG headers) */
+	uint64_t bfree; /* free for anybody */
+	uint64_t bavail; /* free for unprivileged users */
+	uint64_t files; /* inodes that could exist */
+	uint64_t ffree;
+	uint32_t namemax; /* 255 */
+	uint64_t fsid;
+};
+int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st);
+
+/* The root directory's inode number. */
+uint64_t kvfs_root_ino(struct kvfs_mount *mp);
+
+/* ---- credentials of the caller (for the rules applied by the core) ---- */
+
+struct kvfs_cred {
+	uint32_t uid, gid;
+	const uint32_t *groups; /* supplementary groups */
+	unsigned ngroups;
+};
+
+/* ---- attributes ---- */
+
+struct kvfs_stat {
+	uint64_t ino;
+	uint32_t generation; /* changes when the inode number is reused */
+	uint32_t mode;
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint64_t rdev; /* major << 32 | minor */
+	uint64_t size;
+	uint64_t blocks; /* 512-byte units, exact */
+	uint32_t blksize; /* preferred I/O size */
+	struct timespec atime, mtime, ctime, crtime;
+};
+
+int kvfs_getattr(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st);
+
+/* kvfs_setattr() valid bits */
+#define KVFS_SET_MODE (1u << 0)
+#define KVFS_SET_UID (1u << 1)
+#define KVFS_SET_GID (1u << 2)
+#define KVFS_SET_SIZE (1u << 3)
+#define KVFS_SET_ATIME (1u << 4)
+#define KVFS_SET_MTIME (1u << 5)
+#define KVFS_SET_ATIME_NOW (1u << 6) /* with KVFS_SET_ATIME */
+#define KVFS_SET_MTIME_NOW (1u << 7) /* with KVFS_SET_MTIME */
+#define KVFS_SET_CTIME (1u << 8) /* an explicit ctime (FUSE passes it) */
+#define KVFS_SET_KILL_SUIDGID (1u << 9) /* clear SUID/SGID as a write would */
+
+struct kvfs_setattr {
+	unsigned valid;
+	uint32_t mode; /* permission bits (and S_ISUID|S_ISGID|S_ISVTX) */
+	uint32_t uid, gid;
+	uint64_t size;
+	struct timespec atime, mtime, ctime;
+};
+
+/*
+ * Change the named attributes (one transaction; ctime set to now on any
+ * change unless given).  A size change truncates or extends (zeros past
+ * the old size; blocks past the new one freed) and sets mtime; -EFBIG
+ * past the format's maximum file size; -EISDIR for a directory.  Changing
+ * the owner or group clears SUID (and SGID when group-executable) unless
+ * the caller is root (uid 0); a chmod by a caller not in the file's group
+ * clears SGID.  st (optional) receives the attributes after the change.
+ */
+int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
+		 const struct kvfs_setattr *sa, const struct kvfs_cred *cr,
+		 struct kvfs_stat *st);
+
+/* ---- open inodes (keep an unlinked inode alive) ---- */
+
+/*
+ * Take and drop an open reference: an inode with no links is freed at the
+ * last close.  -ENOENT (or -ESTALE when gen is given, non-zero, and does
+ * not match) for a free inode.
+ */
+int kvfs_inode_open(struct kvfs_mount *mp, uint64_t ino, uint32_t gen);
+void kvfs_inode_close(struct kvfs_mount *mp, uint64_t ino);
+
+/*
+ * A new regular file with no name (O_TMPFILE): link count 0, on the
+ * unlinked list, returned open (kvfs_inode_close() frees it unless a link
+ * was made, kvfs_link() in the namespace API).  Placed near dir; its group
+ * from the caller or dir's SGID.
+ */
+int kvfs_tmpfile(struct kvfs_mount *mp, uint64_t dir, uint32_t mode,
+		 const struct kvfs_cred *cr, struct kvfs_stat *st);
+
+/* ---- file data ---- */
+
+/*
+ * Read up to len bytes at off: the byte count (short only at end of
+ * file), 0 past it.  Holes and unwritten extents read as zeros.  -EISDIR
+ * for a directory, -EINVAL for a negative off.  Updates atime per the
+ * mount's atime rule (not logged unless relatime/strictatime asks).
+ */
+ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
+		  off_t off);
+
+/* kvfs_write() flags */
+#define KVFS_WRITE_APPEND (1u << 0) /* at the end of file, whatever off */
+#define KVFS_WRITE_SYNC (1u << 1) /* O_SYNC: durable before returning */
+#define KVFS_WRITE_DSYNC (1u << 2) /* O_DSYNC */
+#define KVFS_WRITE_KILLPRIV (1u << 3) /* clear SUID/SGID (non-root writer) */
+
+/*
+ * Write len bytes at off: the byte count (short only on ENOSPC after some
+ * bytes, which then are written and reachable), extending the file and
+ * setting mtime/ctime.  Newly allocated blocks are written before the
+ * transaction that makes them reachable commits: after a crash the file
+ * shows its own data or zeros, never stale blocks.  -EFBIG past the
+ * maximum file size (nothing written), -ENOSPC with nothing written.
+ */
+ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
+		   size_t len, off_t off, unsigned flags);
+
+/*
+ * fallocate(2) modes: 0 and FALLOC_FL_KEEP_SIZE (unwritten extents over
+ * the holes), FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE,
+ * FALLOC_FL_ZERO_RANGE (with or without KEEP_SIZE); others -EOPNOTSUPP.
+ * -ENOSPC with nothing allocated when the space is not there.
+ */
+int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
+		   off_t len);
+
+/* SEEK_DATA / SEEK_HOLE (others -EINVAL): *res; -ENXIO past the end. */
+int kvfs_lseek(struct kvfs_mount *mp, uint64_t ino, off_t off, int whence,
+	       off_t *res);
+
+/*
+ * The file's data durable, then the log forced up to the inode's last
+ * change (not further); datasync: the log only when the size or the
+ * block map changed since the last force.
+ */
+int kvfs_fsync(struct kvfs_mount *mp, uint64_t ino, bool datasync);
+
+/* ---- the namespace (directories, links, rename, symlinks) ---- */
+
+#define KVFS_NAME_MAX 255
+#define KVFS_SYMLINK_MAX 4095
+
+int kvfs_lookup(struct kvfs_mount *mp, uint64_t dir, const char *name,
+		struct kvfs_stat *st);
+
+/* kvfs_create() flags */
+#define KVFS_CREATE_EXCL (1u << 0) /* -EEXIST if the name exists */
+
+/*
+ * Create name in dir as a regular file, FIFO, socket or device (mode's
+ * type; rdev for devices): mknod(2) and open(O_CREAT).  Without
+ * KVFS_CREATE_EXCL an existing regular file is returned as it is (st
+ * filled, *created false).
+ */
+int kvfs_create(struct kvfs_mount *mp, uint64_t dir, const char *name,
+		uint32_t mode, uint64_t rdev, unsigned flags,
+		const struct kvfs_cred *cr, struct kvfs_stat *st,
+		bool *created);
+int kvfs_mkdir(struct kvfs_mount *mp, uint64_t dir, const char *name,
+	       uint32_t mode, const struct kvfs_cred *cr, struct kvfs_stat *st);
+int kvfs_unlink(struct kvfs_mount *mp, uint64_t dir, const char *name);
+int kvfs_rmdir(struct kvfs_mount *mp, uint64_t dir, const char *name);
+/* A new name newname in newdir for ino (-EPERM for a directory). */
+int kvfs_link(struct kvfs_mount *mp, uint64_t ino, uint64_t newdir,
+	      const char *newname, struct kvfs_stat *st);
+int kvfs_symlink(struct kvfs_mount *mp, uint64_t dir, const char *name,
+		 const char *target, const struct kvfs_cred *cr,
+		 struct kvfs_stat *st);
+/* The target, NUL-terminated, into buf (size >= KVFS_SYMLINK_MAX + 1). */
+int kvfs_readlink(struct kvfs_mount *mp, uint64_t ino, char *buf, size_t size);
+
+/* kvfs_rename() flags: the values of renameat2(2) */
+#define KVFS_RENAME_NOREPLACE (1u << 0)
+#define KVFS_RENAME_EXCHANGE (1u << 1)
+#define KVFS_RENAME_WHITEOUT (1u << 2)
+int kvfs_rename(struct kvfs_mount *mp, uint64_t olddir, const char *oldname,
+		uint64_t newdir, const char *newname, unsigned flags,
+		const struct kvfs_cred *cr);
+
+/*
+ * readdir: entries from cookie on (0: the start; "." and ".." first), one
+ * call of fill per entry with the cookie of the entry after it; fill
+ * returns non-zero to stop (the buffer is full: that entry is not
+ * consumed, the next readdir starts at its cookie).  Cookies are below
+ * 2^63 and stay valid across inserts and removes.
+ */
+typedef int (*kvfs_filldir_t)(void *priv, const char *name, size_t namelen,
+			      uint64_t ino, unsigned dtype, uint64_t next);
+int kvfs_readdir(struct kvfs_mount *mp, uint64_t dir, uint64_t cookie,
+		 kvfs_filldir_t fill, void *priv);
+
+/* ---- extended attributes ---- */
+
+/* kvfs_setxattr() flags: the values of setxattr(2) */
+#define KVFS_XATTR_CREATE 0x1
+#define KVFS_XATTR_REPLACE 0x2
+
+int kvfs_setxattr(struct kvfs_mount *mp, uint64_t ino, const char *name,
+		  const void *value, size_t size, int flags);
+/* The value's size; with size 0 only the size; -ERANGE if it does not fit. */
+ssize_t kvfs_getxattr(struct kvfs_mount *mp, uint64_t ino, const char *name,
+		      void *value, size_t size);
+/* NUL-separated names, as listxattr(2). */
+ssize_t kvfs_listxattr(struct kvfs_mount *mp, uint64_t ino, char *list,
+		       size_t size);
+int kvfs_removexattr(struct kvfs_mount *mp, uint64_t ino, const char *name);
+
+#endif
