@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Creating inodes and moving their link counts (XFS's xfs_icreate(),
- * xfs_bumplink(), xfs_droplink(); the owner rules of Linux's
+ * Creating inodes (XFS's xfs_icreate(); the owner rules of Linux's
  * inode_init_owner() and mode_strip_sgid()).
  *
  * kvfs_icreate() allocates through kvfs_dialloc() (fs/ialloc.h) and
@@ -11,11 +10,7 @@
  * non-directory with S_ISGID and S_IXGRP loses S_ISGID, in an S_ISGID
  * directory, when the caller is neither in the file's group nor root (uid
  * 0).  Every timestamp is now.
- *
- * kvfs_bumplink() and kvfs_droplink() change the link count of an inode
- * joined to tp, log the core and set ctime; a count reaching zero puts
- * the inode on its AG's unlinked list and a count leaving zero takes it
- * off (fs/iunlink.h), in tp.
+ * The link-count helpers are in fs/iunlink.h, with the unlinked lists.
  */
 #ifndef KV_FS_ICREATE_H
 #define KV_FS_ICREATE_H
