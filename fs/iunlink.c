@@ -12,10 +12,13 @@
 #include <time.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/ag.h"
 #include "fs/blkhdr.h"
+#include "fs/buf_ops.h"
 #include "fs/buf_item.h"
 #include "fs/ialloc.h"
 #include "fs/icache.h"
+#include "fs/inactive.h"
 #include "fs/inode_item.h"
 #include "fs/iunlink.h"
 #include "fs/mount.h"
@@ -35,6 +38,7 @@ struct iul_ag {
 
 struct kvfs_iunlink {
 	struct iul_ag *ags; /* g.agcount of them */
+	bool ready; /* the lists are all in the maps (set once at mount) */
 };
 
 #define IUL_MIN_BITS 6
@@ -344,4 +348,131 @@ int kvfs_droplink(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	ctime_now(ip);
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
 	return 0;
+}
+
+/* One bucket's list into the map, each inode checked. */
+static int load_bucket(struct kvfs_mount *mp, uint32_t agno, unsigned b,
+		       uint32_t head, uint32_t icount, uint64_t agi_blkno)
+{
+	struct iul_ag *a = &mp->iunlink->ags[agno];
+	uint32_t agino = head, prev = KVFS_NULLAGINO, steps = 0;
+	struct kvfs_inode *ip;
+	int err;
+
+	while (agino != KVFS_NULLAGINO) {
+		uint64_t ino = kvfs_agino_to_ino(&mp->g, agno, agino);
+		struct iul_node *n;
+
+		if (++steps > icount ||
+		    agino % KVFS_AGI_UNLINKED_BUCKETS != b ||
+		    iul_find(a, agino))
+			return kvfs_corrupt(-EUCLEAN, agi_blkno,
+					    "AG inode header",
+					    "unlinked bucket %u: inode %u "
+					    "misplaced, or the list loops",
+					    b, agino);
+		err = kvfs_iget(mp, ino, 0, &ip);
+		if (err == -EINVAL)
+			return kvfs_corrupt(-EUCLEAN, agi_blkno,
+					    "AG inode header",
+					    "unlinked bucket %u: agino %u is "
+					    "no inode",
+					    b, agino);
+		if (err == -ENOENT)
+			return kvfs_corrupt_inode(
+				-EUCLEAN, kvfs_ino_to_fsb(&mp->g, ino), ino,
+				"on an unlinked list but free");
+		if (err)
+			return err;
+		if (ip->i_nlink) {
+			kvfs_iput(ip);
+			return kvfs_corrupt_inode(
+				-EUCLEAN, kvfs_ino_to_fsb(&mp->g, ino), ino,
+				"on an unlinked list but linked");
+		}
+		n = kvmalloc(sizeof(*n), 0);
+		if (!n) {
+			kvfs_iput(ip);
+			return -ENOMEM;
+		}
+		n->agino = agino;
+		n->prev = prev;
+		iul_insert(a, n);
+		prev = agino;
+		agino = ip->i_next_unlinked;
+		kvfs_iput(ip);
+	}
+	return 0;
+}
+
+/* Free the inodes of one bucket, from its head. */
+static int free_bucket(struct kvfs_mount *mp, uint32_t agno, uint32_t head,
+		       uint64_t *freed)
+{
+	uint32_t agino = head;
+	struct kvfs_inode *ip;
+	int err;
+
+	while (agino != KVFS_NULLAGINO) {
+		err = kvfs_iget(mp, kvfs_agino_to_ino(&mp->g, agno, agino), 0,
+				&ip);
+		if (err)
+			return err;
+		agino = ip->i_next_unlinked;
+		err = kvfs_inactive(ip);
+		kvfs_iput(ip);
+		if (err)
+			return err;
+		(*freed)++;
+	}
+	return 0;
+}
+
+int kvfs_iunlink_recover(struct kvfs_mount *mp, uint64_t *freed)
+{
+	const struct kvfs_geom *g = &mp->g;
+	struct kvfs_agi_info *info;
+	struct kvfs_agi *agi;
+	struct kv_buf *bp;
+	uint32_t agno;
+	unsigned b;
+	int err = 0;
+
+	*freed = 0;
+	info = kvmalloc(sizeof(*info) * g->agcount, 0);
+	if (!info)
+		return -ENOMEM;
+	for (agno = 0; agno < g->agcount && !err; agno++) {
+		uint64_t blkno = kvfs_agb_to_fsb(g, agno, KVFS_AGI_AGBNO);
+
+		err = kv_buf_read(mp->bc, blkno, 1, &kvfs_agi_buf_ops, &bp);
+		if (err)
+			break;
+		/* the header's buffer verifier passed: only what we use */
+		kv_buf_lock(bp);
+		agi = bp->b_addr;
+		info[agno].icount = kv_le32_to_cpu(agi->icount);
+		for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS; b++)
+			info[agno].unlinked[b] =
+				kv_le32_to_cpu(agi->unlinked[b]);
+		kv_buf_unlock(bp);
+		kv_buf_rele(bp);
+		for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS && !err; b++)
+			err = load_bucket(mp, agno, b, info[agno].unlinked[b],
+					  info[agno].icount, blkno);
+	}
+	/* the maps are whole: from here a last put may free an inode */
+	if (!err)
+		mp->iunlink->ready = true;
+	for (agno = 0; agno < g->agcount && !err; agno++)
+		for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS && !err; b++)
+			err = free_bucket(mp, agno, info[agno].unlinked[b],
+					  freed);
+	kvfree(info);
+	return err;
+}
+
+bool kvfs_iunlink_ready(struct kvfs_mount *mp)
+{
+	return mp->iunlink && mp->iunlink->ready;
 }

@@ -33,6 +33,7 @@
 #ifndef KV_FS_IUNLINK_H
 #define KV_FS_IUNLINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The most links an inode may have (kvfs_bumplink(): -EMLINK). */
@@ -69,5 +70,20 @@ int kvfs_iunlink_remove(struct kvfs_trans *tp, struct kvfs_inode *ip);
  */
 int kvfs_bumplink(struct kvfs_trans *tp, struct kvfs_inode *ip);
 int kvfs_droplink(struct kvfs_trans *tp, struct kvfs_inode *ip);
+
+/*
+ * Mount (read-write, after log recovery): free every inode left on the
+ * unlinked lists by a crash (kvfs_inactive(): blocks, then the inode);
+ * *freed counts them.  The lists are read into the predecessor maps
+ * first, every inode on them checked (allocated, no links, in its
+ * bucket, at most the AG's inode count per list): -EUCLEAN otherwise
+ * (reported); the errors of kvfs_inactive().
+ */
+int kvfs_iunlink_recover(struct kvfs_mount *mp, uint64_t *freed);
+/*
+ * The maps hold every list (after kvfs_iunlink_recover() loaded them):
+ * until then nothing may change the lists, nor free an inode on them.
+ */
+bool kvfs_iunlink_ready(struct kvfs_mount *mp);
 
 #endif

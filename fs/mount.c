@@ -366,6 +366,16 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 			     strerror(-err));
 			goto out_ic;
 		}
+		err = kvfs_iunlink_recover(mp, &mp->orphans);
+		if (err) {
+			fail(err,
+			     "cannot free the unlinked inodes a crash left "
+			     "(%s): run fsck.kvfs",
+			     strerror(-err));
+			kvfs_mount_shutdown(mp, "mount failed");
+			kvfs_mount_close(mp);
+			return err;
+		}
 	}
 	*mpp = mp;
 	return 0;

@@ -114,6 +114,10 @@ struct kvfs_mount {
 	_Atomic uint32_t agrotor;
 	/* the unlinked lists' in-memory side (fs/iunlink.h) */
 	struct kvfs_iunlink *iunlink;
+	uint64_t orphans; /* unlinked inodes this mount freed at open */
+	/* kvfs_open_opts (fs/kvfs.h), for the data path */
+	unsigned atime; /* KVFS_ATIME_* */
+	bool wsync; /* every change durable before it returns */
 };
 
 /*

@@ -6,8 +6,9 @@
  * middles, tails) leaves every bucket holding exactly the others, in
  * order, on disk and in the checker's eyes; a busy predecessor is
  * -EAGAIN with nothing changed; -EMLINK, a dropped count of zero; a crash
- * with inodes on the lists leaves an image the checker accepts; an inode
- * with no links on no list is the checker's one finding.
+ * with inodes on the lists leaves an image the checker accepts, and the
+ * next mount frees exactly those inodes; an inode with no links on no
+ * list is the checker's one finding.
  */
 #include <sys/stat.h>
 
@@ -25,6 +26,7 @@
 
 static struct kvfs_inode *ips[N];
 static bool listed[N];
+static uint64_t ips_ino[N];
 
 static struct kvfs_trans *trans(struct kvfs_mount *mp)
 {
@@ -282,12 +284,24 @@ int main(void)
 		CHECK_EQ(kvj_log_force(mp->log, seq), 0);
 	}
 	kvfs_mount_shutdown(mp, "test: power cut");
-	for (i = 0; i < N; i++)
+	for (i = 0; i < N; i++) {
+		ips_ino[i] = ips[i]->i_ino;
 		kvfs_iput(ips[i]);
+	}
 	CHECK_EQ(kvfs_mount_close(mp), -EIO);
+	/* the mount frees every inode the crash left on the lists */
 	mp = mount_fs();
 	CHECK(!mp->ri.was_clean);
-	CHECK_EQ(count_listed(mp), N - removed - 1);
+	CHECK_EQ(mp->orphans, N - removed - 1);
+	CHECK_EQ(count_listed(mp), 0);
+	for (i = 0; i < N; i++) {
+		struct kvfs_inode *ip;
+		int err = kvfs_iget(mp, ips_ino[i], 0, &ip);
+
+		CHECK_EQ(err, listed[i] ? -ENOENT : 0);
+		if (!err)
+			kvfs_iput(ip);
+	}
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);
 
