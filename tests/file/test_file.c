@@ -267,7 +267,7 @@ static void fsx_op(struct kvfs_mount *mp, uint64_t ino)
 {
 	static uint8_t buf[FSX_MAX + BS];
 	unsigned op = (unsigned)rand() % 9;
-	uint64_t off, len, end, b;
+	uint64_t off, len, end, b, spec;
 	int mode;
 
 	fsx_counts[op]++;
@@ -277,8 +277,26 @@ static void fsx_op(struct kvfs_mount *mp, uint64_t ino)
 		rand_range(&off, &len, 3 * BS);
 		for (uint64_t i = 0; i < len; i++)
 			buf[i] = (uint8_t)(1 + rand() % 255);
+		end = off + len;
+		/*
+		 * An extending write that allocates preallocates as many
+		 * blocks again as the file has (16..2048) past its end.
+		 */
+		spec = 0;
+		for (b = off / BS; b < ceil_blk(end); b++)
+			if (!m.alloc[b] && end > m.size)
+				spec = 1;
+		if (spec) {
+			spec = blocks_of(mp, ino);
+			spec = spec < KVFS_PREALLOC_MIN ? KVFS_PREALLOC_MIN :
+			       spec > KVFS_PREALLOC_MAX ? KVFS_PREALLOC_MAX :
+							  spec;
+		}
 		CHECK_EQ(kvfs_write(mp, ino, buf, len, (off_t)off, 0),
 			 (ssize_t)len);
+		for (b = ceil_blk(end);
+		     b < FSX_BLOCKS && b < ceil_blk(end) + spec; b++)
+			m.alloc[b] = true;
 		memcpy(m.data + off, buf, len);
 		if (off + len > m.size) {
 			m.size = off + len;
@@ -361,12 +379,14 @@ static void test_fsx(unsigned seed, unsigned ops)
 		fsx_op(mp, ino);
 		check_file(mp, ino);
 		fsx_note_extents(mp, ino);
-		if (i % 500 == 499) {
+		if (i % 100 == 99) {
 			if (m.spec && blocks_of(mp, ino) > model_blocks())
 				fsx_spec_seen++;
 			file_close(mp, ino);
 			model_trim();
 			check_blocks(mp, ino);
+		}
+		if (i % 500 == 499) {
 			remount_open(&mp, ino);
 			check_file(mp, ino);
 			check_blocks(mp, ino);
@@ -763,6 +783,63 @@ static void test_crash_points(void)
 	printf("crash: %u crash points, the last one past the fsync\n", k + 1);
 }
 
+/*
+ * A log write that is not an fsync's (a background push) with the data
+ * still in a volatile cache whose sectors persist in any order: the crash
+ * comes right after the checkpoint's write.  The conversion may persist;
+ * the data must then have persisted before it (the log write's flush).
+ */
+static void test_preflush(void)
+{
+	static uint8_t buf[512 << 10], got[1 << 20];
+	unsigned converted = 0, seed;
+	uint64_t ino = make_stale_image();
+
+	memset(buf, 0x55, sizeof(buf));
+	for (seed = 1; seed <= 32; seed++) {
+		struct kv_dev_fault f = {
+			.modes = KV_FAULT_SECTORS | KV_FAULT_CRASH, .seed = seed
+		};
+		struct kvfs_mount *mp;
+		bool any = false;
+
+		copy_file(tmpl, path);
+		mp = mount_fs();
+		/* the data in the cache, then a crash after the next write */
+		f.crash_after = UINT64_MAX;
+		CHECK_EQ(kv_dev_set_fault(mp->dev, &f), 0);
+		CHECK_EQ(kvfs_write(mp, ino, buf, sizeof(buf), 0, 0),
+			 (ssize_t)sizeof(buf));
+		f.crash_after = kv_dev_nr_writes(mp->dev) + 1;
+		CHECK_EQ(kv_dev_set_fault(mp->dev, &f), 0);
+		kvj_log_force(mp->log, 0);
+		CHECK(kv_dev_crashed(mp->dev));
+		kvfs_mount_shutdown(mp, "crash test");
+		kvfs_mount_close(mp);
+		mp = mount_fs();
+		CHECK_EQ(kvfs_read(mp, ino, got, sizeof(got), 0),
+			 (ssize_t)sizeof(got));
+		for (size_t i = 0; i < sizeof(got); i++) {
+			if (got[i] != 0 && got[i] != 0x55) {
+				fprintf(stderr, "seed %u byte %zu: %02x\n",
+					seed, i, got[i]);
+				CHECK(0);
+			}
+			any |= got[i] == 0x55;
+		}
+		/* the conversion persisted: all of the data did */
+		if (any) {
+			converted++;
+			CHECK(!memcmp(got, buf, sizeof(buf)));
+		}
+		CHECK_EQ(kvfs_mount_close(mp), 0);
+		scrub_image_clean(path);
+	}
+	CHECK(converted > 0 && converted < seed - 1);
+	printf("preflush: the conversion persisted in %u of %u crashes\n",
+	       converted, seed - 1);
+}
+
 /* ---- fsync ---- */
 
 static void test_fsync_volatile(void)
@@ -922,13 +999,14 @@ int main(int argc, char **argv)
 	CHECK(fsx_spec_seen > 0);
 	printf("fsx: 3 seeds x %u ops, speculative blocks trimmed at %u of "
 	       "%u closes, at most %u extents\n",
-	       ops, fsx_spec_seen, 3 * (ops / 500), fsx_max_extents);
+	       ops, fsx_spec_seen, 3 * (ops / 100), fsx_max_extents);
 	test_setattr();
 	test_sparse();
 	test_tmpfile();
 	test_enospc();
 	test_stale();
 	test_crash_points();
+	test_preflush();
 	test_fsync_volatile();
 	test_fsync_scope();
 	unlink(path);
