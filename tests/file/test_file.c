@@ -15,13 +15,21 @@
  *             zeros, never the other file's bytes;
  *   crash:    every crash point of a write + fsync: the file shows its new
  *             bytes or zeros, all of them once fsync returned;
+ *   preflush: a log write not from an fsync, the data still cached by a
+ *             device whose unflushed sectors persist in any order: where
+ *             the conversion persisted, all the data did;
  *   fsync:    durable after a power cut of a volatile write cache; forces
  *             only up to the inode's last change, fdatasync not at all
- *             after a timestamp-only change.
- * Files are made with kvfs_dialloc() until kvfs_tmpfile() exists.
+ *             after a timestamp-only change;
+ *   setattr:  the SUID/SGID and ctime rules, append, the errors;
+ *   tmpfile:  an O_TMPFILE's blocks and inode freed at its last close;
+ *   threads:  4 threads appending their own files and rewriting their
+ *             slots of a shared file (shared I/O lock) at once.
+ * Named files are made with kvfs_dialloc() (links come with the namespace).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/falloc.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -984,6 +992,93 @@ static void test_tmpfile(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/* ---- threads ---- */
+
+#define THR 4
+#define THR_CHUNK (64 << 10)
+#define THR_STEPS 48
+
+struct thr {
+	struct kvfs_mount *mp;
+	uint64_t own, shared;
+	unsigned id;
+};
+
+/*
+ * Each thread appends its own file in chunks (the I/O lock exclusive,
+ * allocation, conversion) and rewrites its own block-aligned slots of a
+ * shared file (the I/O lock shared, beside the others), reading both back.
+ */
+static void *thr_main(void *arg)
+{
+	static _Thread_local uint8_t buf[THR_CHUNK], got[THR_CHUNK];
+	struct thr *t = arg;
+
+	for (unsigned i = 0; i < THR_STEPS; i++) {
+		uint64_t slot = ((uint64_t)i * THR + t->id) * 4096;
+
+		memset(buf, (int)(t->id * 50 + i % 50 + 1), sizeof(buf));
+		CHECK_EQ(kvfs_write(t->mp, t->own, buf, sizeof(buf),
+				    (off_t)i * THR_CHUNK, 0),
+			 (ssize_t)sizeof(buf));
+		CHECK_EQ(kvfs_read(t->mp, t->own, got, sizeof(got),
+				   (off_t)i * THR_CHUNK),
+			 (ssize_t)sizeof(got));
+		CHECK(!memcmp(buf, got, sizeof(buf)));
+		CHECK_EQ(
+			kvfs_write(t->mp, t->shared, buf, 4096, (off_t)slot, 0),
+			4096);
+		CHECK_EQ(kvfs_read(t->mp, t->shared, got, 4096, (off_t)slot),
+			 4096);
+		CHECK(!memcmp(buf, got, 4096));
+		if (i % 16 == 15)
+			CHECK_EQ(kvfs_fsync(t->mp, t->own, i % 32 == 15), 0);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	static uint8_t got[THR_CHUNK];
+	struct thr t[THR];
+	pthread_t th[THR];
+	struct kvfs_mount *mp;
+	uint64_t shared;
+
+	make_fs(64 << 20);
+	mp = mount_fs();
+	shared = new_file(mp);
+	/* written once: the threads' rewrites are overwrites inside the size */
+	memset(got, 0, sizeof(got));
+	for (unsigned i = 0; i < THR_STEPS * THR * 4096; i += sizeof(got))
+		CHECK_EQ(kvfs_write(mp, shared, got, sizeof(got), i, 0),
+			 (ssize_t)sizeof(got));
+	for (unsigned i = 0; i < THR; i++) {
+		t[i] = (struct thr){ mp, new_file(mp), shared, i };
+		CHECK_EQ(pthread_create(&th[i], NULL, thr_main, &t[i]), 0);
+	}
+	for (unsigned i = 0; i < THR; i++)
+		CHECK_EQ(pthread_join(th[i], NULL), 0);
+	remount(&mp);
+	for (unsigned id = 0; id < THR; id++) {
+		for (unsigned i = 0; i < THR_STEPS; i++) {
+			uint8_t want = (uint8_t)(id * 50 + i % 50 + 1);
+
+			CHECK_EQ(kvfs_read(mp, t[id].own, got, sizeof(got),
+					   (off_t)i * THR_CHUNK),
+				 (ssize_t)sizeof(got));
+			for (size_t k = 0; k < sizeof(got); k++)
+				CHECK_EQ(got[k], want);
+			CHECK_EQ(kvfs_read(mp, shared, got, 4096,
+					   ((off_t)i * THR + id) * 4096),
+				 4096);
+			for (size_t k = 0; k < 4096; k++)
+				CHECK_EQ(got[k], want);
+		}
+	}
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -1003,6 +1098,7 @@ int main(int argc, char **argv)
 	test_setattr();
 	test_sparse();
 	test_tmpfile();
+	test_threads();
 	test_enospc();
 	test_stale();
 	test_crash_points();
