@@ -16,7 +16,8 @@
  *     counters when the filesystem is clean;
  *   - every allocated inode verified, its free-mask bit agreeing with its
  *     mode, its extents in range, sorted and disjoint, its nblocks equal
- *     to the blocks its forks map;
+ *     to the blocks its forks map; its attribute blocks (fs/attr.h) and
+ *     symlink blocks (fs/symlink.h) verified and each used once;
  *   - every tree's structure walk (fs/btree.h) clean.
  * Extent-map tree blocks have no buffer type yet: they are read from the
  * device and checked here (header, level, record count, records).
@@ -52,6 +53,8 @@ enum kvfs_scrub_kind {
 	KVFS_SCRUB_MULTIPLY_OWNED, /* blocks with two owners */
 	KVFS_SCRUB_LEAKED, /* blocks with no owner */
 	KVFS_SCRUB_SUMMARY, /* superblock summary counters (clean fs) */
+	KVFS_SCRUB_ATTR, /* extended attribute blocks */
+	KVFS_SCRUB_SYMLINK, /* symbolic link blocks */
 	KVFS_SCRUB_NKINDS
 };
 
@@ -68,6 +71,7 @@ enum kvfs_scrub_owner {
 	KVFS_OWN_LOG,
 	KVFS_OWN_DATA, /* file data (both forks) */
 	KVFS_OWN_BMBT, /* extent-map tree blocks */
+	KVFS_OWN_ATTR, /* extended attribute blocks (the attribute fork) */
 	KVFS_OWN_NR
 };
 
