@@ -1641,7 +1641,9 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 	struct kvfs_mount *mp = ip->i_mount;
 	struct actx c = { .ip = ip, .mp = mp, .g = &mp->g };
 	struct xent nx = new_xent(&mp->g, name, len, value, size);
-	uint64_t blocks = (nx.local ? 0 : rmt_blocks(&mp->g, nx.valuelen)) + 2;
+	/* a removal allocates nothing: it must work on a full filesystem */
+	uint64_t blocks =
+		set ? (nx.local ? 0 : rmt_blocks(&mp->g, nx.valuelen)) + 2 : 0;
 	int err;
 
 	err = kvfs_trans_alloc_res(mp, &mp->resv.attrset, blocks, &c.tp);

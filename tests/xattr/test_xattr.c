@@ -17,7 +17,9 @@
  *   symlink: targets of 1..4095 bytes inline and in blocks, readlink
  *            exact, -ENAMETOOLONG at 4096, -ENOENT for empty; blocks of
  *            targets and attributes freed when the inode is freed (the
- *            free count back where it was), scrub clean.
+ *            free count back where it was), scrub clean;
+ *   damage:  one byte flipped in an attribute leaf, a remote value block
+ *            and a symlink block: scrub reports exactly that.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -29,6 +31,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/attr.h"
+#include "fs/dev.h"
 #include "fs/bmap.h"
 #include "fs/ialloc.h"
 #include "fs/icache.h"
@@ -665,6 +668,83 @@ static void test_symlink(void)
 	       sizeof(lens) / sizeof(lens[0]));
 }
 
+/* The filesystem block of file block off of ino's fork whichfork. */
+static uint64_t fork_block(struct kvfs_mount *mp, uint64_t ino, int whichfork,
+			   uint64_t off)
+{
+	struct kvfs_inode *ip;
+	struct kvfs_bmap map;
+	int nmap = 1;
+
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	CHECK_EQ(kvfs_bmapi_read_fork(ip, whichfork, off, 1, &map, &nmap), 0);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	CHECK(map.startblock != KVFS_NULLBLOCK);
+	return map.startblock;
+}
+
+/* Flip one byte of block fsb on the image; scrub finds kind, once. */
+static void damage_found(uint64_t fsb, uint32_t bs, unsigned at,
+			 enum kvfs_scrub_kind kind)
+{
+	static struct kvfs_scrub_result res;
+	struct kvfs_geom g;
+	struct kv_dev *dev;
+	FILE *f = fopen(path, "r+b");
+	int c;
+
+	CHECK(f);
+	CHECK_EQ(fseek(f, (long)(fsb * bs + at), SEEK_SET), 0);
+	c = fgetc(f);
+	CHECK_EQ(fseek(f, (long)(fsb * bs + at), SEEK_SET), 0);
+	CHECK(fputc(c ^ 0x40, f) != EOF);
+	CHECK_EQ(fclose(f), 0);
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
+	CHECK_EQ(kvfs_scrub_dev(dev, &g, &res), -EUCLEAN);
+	CHECK_EQ(res.nkind[kind], 1);
+	CHECK_EQ(res.nfindings, 1);
+	kv_dev_close(dev);
+	/* put it back: clean again */
+	f = fopen(path, "r+b");
+	CHECK(f);
+	CHECK_EQ(fseek(f, (long)(fsb * bs + at), SEEK_SET), 0);
+	CHECK(fputc(c, f) != EOF);
+	CHECK_EQ(fclose(f), 0);
+	scrub_image_clean(path);
+}
+
+/* A damaged attribute leaf, remote value and symlink block are found. */
+static void test_damage(void)
+{
+	static char target[3000];
+	struct kvfs_mount *mp;
+	uint64_t ino, lnk, leaf, rmt, sblk;
+	uint32_t bs;
+	int err;
+
+	make_fs();
+	mp = mount_fs();
+	bs = mp->g.blocksize;
+	ino = new_inode(mp, 0100644);
+	value_of(1, 3000, vbuf);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.v", vbuf, 3000, 0), 0);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.w", "x", 1, 0), 0);
+	memset(target, 'T', sizeof(target));
+	lnk = make_symlink(mp, target, sizeof(target), &err);
+	CHECK_EQ(err, 0);
+	leaf = fork_block(mp, ino, KVFS_ATTR_FORK, 0);
+	rmt = fork_block(mp, ino, KVFS_ATTR_FORK, 1);
+	sblk = fork_block(mp, lnk, KVFS_DATA_FORK, 0);
+	close_and_scrub(mp);
+	damage_found(leaf, bs, bs - 2, KVFS_SCRUB_ATTR);
+	damage_found(rmt, bs, 100, KVFS_SCRUB_ATTR);
+	damage_found(sblk, bs, 60, KVFS_SCRUB_SYMLINK);
+	printf("damage: attribute leaf, remote value, symlink block found\n");
+}
+
 int main(void)
 {
 	const char *dir = getenv("TMPDIR");
@@ -678,6 +758,7 @@ int main(void)
 	test_symlink();
 	test_model();
 	test_crash();
+	test_damage();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	return 0;
