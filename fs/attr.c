@@ -1728,9 +1728,11 @@ int kvfs_attr_inactive(struct kvfs_trans **tpp, struct kvfs_inode *ip)
 		/* a new transaction: the invalidated buffers are let go */
 		err = kvfs_trans_commit(c.tp, NULL);
 		c.tp = *tpp = NULL;
+		/* no blocks: freeing must work on a full filesystem */
 		if (!err)
-			err = kvfs_trans_alloc_res(mp, &mp->resv.itruncate, 0,
-						   &c.tp);
+			err = kvfs_trans_alloc(mp, mp->resv.itruncate.log_bytes,
+					       mp->resv.itruncate.log_count, 0,
+					       &c.tp);
 		if (err)
 			return err;
 		*tpp = c.tp;

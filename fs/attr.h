@@ -51,10 +51,10 @@ int kvfs_attr_remove(struct kvfs_inode *ip, const char *name);
 
 /*
  * Free every attribute block of ip (referenced, locked exclusively,
- * joined to *tpp, a transaction of mp->resv.itruncate) and remove its
- * attribute fork.  Blocks go in batches of up to 128, each batch
- * committed and a new transaction of mp->resv.itruncate allocated into
- * *tpp with ip locked and joined again (the inode lock is dropped
+ * joined to *tpp, a transaction with mp->resv.itruncate's log space) and
+ * remove its attribute fork.  Blocks go in batches of up to 128, each
+ * batch committed and a new transaction of that log space and no blocks
+ * allocated into *tpp with ip locked (KVFS_ILOCK_EXCL) and joined again (the inode lock is dropped
  * between: the inode must be unreachable, as an inode being inactivated
  * is).  On error *tpp is the transaction to cancel, or NULL (ip then
  * unlocked).  For inactivation, before the data fork is truncated and
