@@ -38,6 +38,7 @@
 #include "fs/dinode.h"
 #include "fs/icache.h"
 #include "fs/inactive.h"
+#include "fs/inodegc.h"
 #include "fs/inode_item.h"
 #include "fs/mount.h"
 
@@ -339,8 +340,9 @@ void kvfs_ihold(struct kvfs_inode *ip)
 
 /*
  * The last reference to an inode with no links frees it first, the
- * reference kept meanwhile so that reclaim cannot take it; not inside a
- * transaction (fs/inactive.h).  The count only moves by exchange, so two
+ * reference kept meanwhile so that reclaim cannot take it; inside a
+ * transaction (or any NOFS scope) the reference goes to the mount's
+ * inode worker instead, which puts it outside (fs/inodegc.h).  The count only moves by exchange, so two
  * puts racing to the last one agree on which of them it is.
  */
 static bool put_inactivates(struct kvfs_inode *ip)
@@ -354,10 +356,20 @@ void kvfs_iput(struct kvfs_inode *ip)
 	bool tried = false;
 
 	for (;;) {
+		if (c == 1 && !tried && kvfs_inode_needs_inactive(ip) &&
+		    (kv_current_gfp(0) & KV_NOFS) && ip->i_mount->inodegc) {
+			/* freed where no transaction is open: ours goes there */
+			kvfs_inodegc_queue(ip);
+			return;
+		}
 		if (c == 1 && !tried && put_inactivates(ip)) {
-			/* a failure leaves it on its list for the next mount */
-			kvfs_inactive(ip);
-			tried = true;
+			/*
+			 * A failure leaves it on its list for the next mount.
+			 * After a success it may still need it: freed, it may
+			 * have been allocated, unlinked and closed again by
+			 * others while our reference kept it cached.
+			 */
+			tried = kvfs_inactive(ip) != 0;
 			c = atomic_load(&ip->i_count);
 			continue;
 		}

@@ -6,7 +6,9 @@
 #include <sched.h>
 
 #include "fs/ialloc.h"
+#include "fs/attr.h"
 #include "fs/inactive.h"
+#include "fs/symlink.h"
 #include "fs/inode.h"
 #include "fs/inode_item.h"
 #include "fs/itruncate.h"
@@ -46,9 +48,16 @@ static int inactive_truncate(struct kvfs_inode *ip)
 		kvfs_trans_cancel(tp);
 		return err;
 	}
-	err = kvfs_itruncate_extents(&tp, ip, 0);
+	/* attribute and symlink blocks first (symlink blocks invalidated) */
+	err = kvfs_attr_inactive(&tp, ip);
+	if (!err)
+		err = kvfs_symlink_inactive(&tp, ip);
+	if (!err)
+		err = kvfs_itruncate_extents(&tp, ip, 0);
 	if (err) {
-		kvfs_trans_cancel(tp);
+		/* no transaction left: the inode lock went with it */
+		if (tp)
+			kvfs_trans_cancel(tp);
 		kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
 		return err;
 	}
@@ -101,7 +110,7 @@ int kvfs_inactive(struct kvfs_inode *ip)
 {
 	int err = 0;
 
-	if (ip->i_nextents || ip->i_nblocks || ip->i_size)
+	if (ip->i_nextents || ip->i_nblocks || ip->i_size || ip->i_forkoff)
 		err = inactive_truncate(ip);
 	return err ? err : inactive_ifree(ip);
 }

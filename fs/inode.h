@@ -88,6 +88,7 @@ struct kvfs_inode {
 	atomic_uint i_flags;
 	struct cds_lfht_node i_hnode;
 	struct kvfs_inode *i_reclaim_next; /* reclaim's victim list */
+	struct kvfs_inode *i_gc_next; /* fs/inodegc.c's queue */
 
 	pthread_rwlock_t i_iolock;
 	pthread_rwlock_t i_lock;
@@ -115,8 +116,8 @@ struct kvfs_inode {
 	 */
 	uint8_t *i_dfork; /* inodesize - core bytes */
 	/*
-	 * The attribute fork as read (kept so that a write-back of the core
-	 * never changes it; nothing changes it yet).
+	 * The attribute fork, raw, as on disk: kvfs_inode_afork_size()
+	 * bytes are meaningful (fs/attr.c owns its interpretation).
 	 */
 	uint8_t *i_afork;
 
@@ -147,6 +148,9 @@ void kvfs_iunlock(struct kvfs_inode *ip, unsigned flags);
 
 /* Bytes of the data fork (up to the attribute fork or the inode's end). */
 uint32_t kvfs_inode_dfork_size(const struct kvfs_inode *ip);
+
+/* Bytes of the attribute fork (0 without one). */
+uint32_t kvfs_inode_afork_size(const struct kvfs_inode *ip);
 
 /*
  * Decode inode ino from dip (verified by the caller with

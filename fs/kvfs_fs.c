@@ -22,8 +22,10 @@
 #include "fs/file.h"
 #include "fs/icache.h"
 #include "fs/icreate.h"
+#include "fs/inodegc.h"
 #include "fs/inode_item.h"
 #include "fs/iunlink.h"
+#include "fs/inodegc.h"
 #include "fs/kvfs_fs.h"
 #include "fs/mount.h"
 #include "fs/trans.h"
@@ -74,6 +76,7 @@ int kvfs_sync(struct kvfs_mount *mp)
 		return 0;
 	if (kvj_log_is_shutdown(mp->log))
 		return -EIO;
+	kvfs_inodegc_flush(mp);
 	err = kvj_log_force(mp->log, 0);
 	return err ? err : kv_dev_flush(mp->dev);
 }
@@ -119,11 +122,14 @@ static int ag_inode_counts(struct kvfs_mount *mp, uint32_t agno,
 int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st)
 {
 	const struct kvfs_geom *g = &mp->g;
-	int64_t free = atomic_load(&mp->fdblocks);
+	int64_t free;
 	uint64_t icount = 0, ifree = 0, newinos;
 	uint32_t agno;
 	int err;
 
+	/* inodes whose last close has returned are free in the counts */
+	kvfs_inodegc_flush(mp);
+	free = atomic_load(&mp->fdblocks);
 	for (agno = 0; agno < g->agcount; agno++) {
 		err = ag_inode_counts(mp, agno, &icount, &ifree);
 		if (err)

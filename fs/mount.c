@@ -18,6 +18,7 @@
 #include "fs/buf_ops.h"
 #include "fs/dev.h"
 #include "fs/iunlink.h"
+#include "fs/inodegc.h"
 #include "fs/mount.h"
 #include "fs/sb.h"
 #include "journal/logwalk.h"
@@ -366,6 +367,12 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 			     strerror(-err));
 			goto out_ic;
 		}
+		err = kvfs_inodegc_start(mp);
+		if (err) {
+			fail(err, "cannot start the inode worker: %s",
+			     strerror(-err));
+			goto out_ic;
+		}
 		err = kvfs_iunlink_recover(mp, &mp->orphans);
 		if (err) {
 			fail(err,
@@ -408,8 +415,12 @@ void kvfs_mount_shutdown(struct kvfs_mount *mp, const char *why)
 
 int kvfs_mount_close(struct kvfs_mount *mp)
 {
-	bool shut = mp->log && kvj_log_is_shutdown(mp->log);
+	bool shut;
 	int err = 0, err2 = 0;
+
+	/* the last inodes freed while the log still takes transactions */
+	kvfs_inodegc_stop(mp);
+	shut = mp->log && kvj_log_is_shutdown(mp->log);
 
 	if (mp->log) {
 		/* drains the AIL, then writes the unmount record */
