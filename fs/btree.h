@@ -213,7 +213,10 @@ int kvfs_btree_destroy(struct kvfs_btree_cur *cur,
  * but the crc), levels, keys ordered within and across blocks, each
  * parent key equal to its child's first key, sibling links both ways and
  * in tree order, record counts within bounds, owner, pointers in range,
- * each block reached once.  Findings are collected, not printed.
+ * each block reached once.  An inode root is checked as its fork holds
+ * it (level >= 1, 1 to maxrecs entries, keys in order); its blocks are
+ * not counted in nblocks[] (it is no block), and the only child of a
+ * one-entry inode root may hold fewer than the minimum.  Findings are collected, not printed.
  */
 #define KVFS_BTREE_WALK_MAX_FINDINGS 16
 
