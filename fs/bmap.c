@@ -1,13 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Extent maps of EXTENTS-format data forks (fs/bmap.h).
+ * Extent maps of EXTENTS and BTREE data forks (fs/bmap.h).
  *
- * Every change decodes the fork into an array of irecs, computes the new
- * array with set_range() (the range's old pieces cut out, at most one new
- * extent put in, then every mergeable pair of neighbours merged: this
+ * Every change is "replace [off, off + len) by at most one new extent,
+ * then merge neighbours" (set_range(): the range's old pieces cut out,
+ * the new extent put in, every mergeable pair of neighbours merged: this
  * covers all of XFS's xfs_bmap_add_extent_* left/right contiguity cases and
- * its unwritten-conversion splits in one place), and encodes it back only
- * if it fits the fork.
+ * its unwritten-conversion splits in one place).  An EXTENTS fork is
+ * decoded into an array once per call and the change made on the array,
+ * stored back only if it fits.  A BTREE fork is changed through the
+ * extent-map B+tree (fs/bmap_btree.h): set_range() runs on the window of
+ * records the change can touch (those overlapping the range and the two
+ * neighbours), and the difference is applied to the tree as deletes,
+ * updates and inserts, O(log n) each.  struct xmap hides which of the two
+ * a call works on.
+ *
+ * Format changes (XFS's xfs_bmap_extents_to_btree / _btree_to_extents): a
+ * change that would leave more extents than the fork holds first moves
+ * the list into one leaf under a root in the fork; a change that leaves a
+ * tree with no more extents than the fork holds moves them back into the
+ * fork and frees every tree block.  So a fork is BTREE exactly when its
+ * extents do not fit it as a list (the inode verifier's rule).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +31,8 @@
 #include "alloc/kvalloc.h"
 #include "fs/alloc.h"
 #include "fs/bmap.h"
+#include "fs/bmap_btree.h"
+#include "fs/buf_ops.h"
 #include "fs/extfree_item.h"
 #include "fs/format.h"
 #include "fs/inode.h"
@@ -93,8 +108,6 @@ static int emap_load(struct kvfs_inode *ip, int whichfork, struct emap *m)
 {
 	const struct kvfs_extent *e = (const void *)fork_ptr(ip, whichfork);
 
-	if (fork_format(ip, whichfork) != KVFS_DFORK_EXTENTS)
-		return -EOPNOTSUPP; /* extent B+tree forks: issue 9 */
 	m->whichfork = whichfork;
 	m->cap = fork_cap(ip, whichfork);
 	if (*fork_nextents(ip, whichfork) > m->cap)
@@ -232,6 +245,361 @@ static int range_check(const struct kvfs_inode *ip, uint64_t off, uint64_t len)
 	return 0;
 }
 
+static struct irec irec_of(const struct kvfs_extent *e)
+{
+	return (struct irec){ kv_le64_to_cpu(e->startoff),
+			      kv_le64_to_cpu(e->startblock),
+			      kv_le32_to_cpu(e->blockcount),
+			      kv_le32_to_cpu(e->flags) };
+}
+
+static struct kvfs_extent ext_of(const struct irec *r)
+{
+	return (struct kvfs_extent){ kv_cpu_to_le64(r->off),
+				     kv_cpu_to_le64(r->bno),
+				     kv_cpu_to_le32(r->len),
+				     kv_cpu_to_le32(r->flags) };
+}
+
+/* The map one call works on: an EXTENTS fork decoded, or a tree cursor. */
+struct xmap {
+	struct kvfs_inode *ip;
+	int whichfork; /* the attribute fork is EXTENTS only (no tree yet) */
+	struct kvfs_trans *tp; /* NULL: lookups only */
+	bool btree;
+	bool dirty; /* the inode (core, fork) changed: log it at the end */
+	struct emap m; /* EXTENTS */
+	struct kvfs_bmbt_ctx ctx; /* BTREE */
+	struct kvfs_btree_cur cur;
+	/* B+tree changes (format changes included) made in this call */
+	unsigned tree_changes;
+};
+
+static int xm_open(struct xmap *xm, struct kvfs_inode *ip, int whichfork,
+		   struct kvfs_trans *tp)
+{
+	xm->ip = ip;
+	xm->whichfork = whichfork;
+	xm->tp = tp;
+	xm->dirty = false;
+	xm->tree_changes = 0;
+	xm->m.mem = NULL;
+	if (whichfork == KVFS_DATA_FORK && ip->i_dformat == KVFS_DFORK_BTREE) {
+		xm->btree = true;
+		kvfs_bmbt_cur_init(&xm->cur, &xm->ctx, ip, tp);
+		return 0;
+	}
+	if (fork_format(ip, whichfork) != KVFS_DFORK_EXTENTS)
+		return -EOPNOTSUPP;
+	xm->btree = false;
+	return emap_load(ip, whichfork, &xm->m);
+}
+
+/* Store what changed (EXTENTS) and log the inode; free the map. */
+static void xm_close(struct xmap *xm)
+{
+	if (xm->dirty) {
+		if (!xm->btree)
+			emap_store(xm->ip, &xm->m);
+		kvfs_trans_log_inode(xm->tp, xm->ip,
+				     KVFS_ILOG_CORE |
+					     fork_log_flag(xm->whichfork));
+	}
+	if (xm->btree)
+		kvfs_btree_cur_del(&xm->cur);
+	emap_free(&xm->m);
+}
+
+/* The extent under the tree cursor, *found 0 if none. */
+static int cur_rec(struct xmap *xm, struct irec *r, bool *found)
+{
+	struct kvfs_extent e;
+	int stat, err;
+
+	err = kvfs_btree_get_rec(&xm->cur, &e, &stat);
+	*found = !err && stat;
+	if (*found)
+		*r = irec_of(&e);
+	return err;
+}
+
+static int cur_lookup(struct xmap *xm, enum kvfs_btree_lookup dir, uint64_t off,
+		      int *stat)
+{
+	struct kvfs_bmbt_key k = { kv_cpu_to_le64(off) };
+
+	return kvfs_btree_lookup(&xm->cur, dir, &k, stat);
+}
+
+/* The first extent that ends after off. */
+static int xm_find(struct xmap *xm, uint64_t off, struct irec *r, bool *found)
+{
+	int stat, err;
+
+	if (!xm->btree) {
+		uint32_t i = find_after(xm->m.x, xm->m.n, off);
+
+		*found = i < xm->m.n;
+		if (*found)
+			*r = xm->m.x[i];
+		return 0;
+	}
+	err = cur_lookup(xm, KVFS_LOOKUP_LE, off, &stat);
+	if (!err && stat)
+		err = cur_rec(xm, r, found);
+	if (!err && (!stat || irec_end(r) <= off))
+		err = kvfs_btree_increment(&xm->cur, &stat);
+	if (err)
+		return err;
+	return cur_rec(xm, r, found);
+}
+
+/* The last extent that starts before end (end > 0). */
+static int xm_last_before(struct xmap *xm, uint64_t end, struct irec *r,
+			  bool *found)
+{
+	int stat, err;
+
+	if (!xm->btree) {
+		uint32_t i = find_after(xm->m.x, xm->m.n, end);
+
+		if (i < xm->m.n && xm->m.x[i].off < end)
+			i++;
+		*found = i > 0;
+		if (*found)
+			*r = xm->m.x[i - 1];
+		return 0;
+	}
+	err = cur_lookup(xm, KVFS_LOOKUP_LE, end - 1, &stat);
+	if (err)
+		return err;
+	if (!stat) {
+		*found = false;
+		return 0;
+	}
+	return cur_rec(xm, r, found);
+}
+
+/* The extents of an EXTENTS fork move into one leaf under a root. */
+static int extents_to_btree(struct xmap *xm)
+{
+	struct kvfs_inode *ip = xm->ip;
+	const struct kvfs_geom *g = geom(ip);
+	struct kvfs_mount *mp = ip->i_mount;
+	uint32_t size = kvfs_inode_dfork_size(ip), n = xm->m.n, imax;
+	struct kvfs_alloc_arg a = {
+		.tp = xm->tp,
+		.goal = n ? xm->m.x[0].bno : kvfs_ino_to_fsb(g, ip->i_ino),
+		.minlen = 1,
+		.maxlen = 1,
+		.type = KVFS_ALLOC_START_AG,
+		.owner = ip->i_ino,
+	};
+	struct kvfs_bmdr_block *rb = (void *)ip->i_dfork;
+	struct kv_buf *bp;
+	uint8_t *blk;
+	int err;
+
+	imax = kvfs_btree_iroot_maxrecs(size, sizeof(struct kvfs_bmbt_key));
+	if (!n || !imax ||
+	    n > kvfs_btree_maxrecs(&kvfs_bmbt_ops, g->blocksize, 0))
+		return -EUCLEAN;
+	err = kvfs_alloc_vextent(&a);
+	if (err)
+		return err;
+	kvfs_trans_set_nofail(xm->tp);
+	err = kvfs_trans_get_buf(xm->tp->jt, mp->bl, a.fsb, 1,
+				 &kvfs_bmbt_buf_ops, &bp);
+	if (err)
+		return err;
+	blk = bp->b_addr;
+	kvfs_btree_init_block(blk, g, &kvfs_bmbt_ops, a.fsb, ip->i_ino, 0, n);
+	for (uint32_t i = 0; i < n; i++)
+		*(struct kvfs_extent *)kvfs_btree_rec(blk, &kvfs_bmbt_ops, i) =
+			ext_of(&xm->m.x[i]);
+	kvfs_trans_log_buf(xm->tp->jt, bp, 0,
+			   KVFS_BTREE_HDR_SIZE +
+				   n * (unsigned)sizeof(struct kvfs_extent) -
+				   1);
+	memset(ip->i_dfork, 0, size);
+	rb->level = kv_cpu_to_le16(1);
+	rb->numrecs = kv_cpu_to_le16(1);
+	((struct kvfs_bmbt_key *)(ip->i_dfork + KVFS_BMDR_HDR_SIZE))->startoff =
+		kv_cpu_to_le64(xm->m.x[0].off);
+	*(kv_le64 *)(ip->i_dfork + KVFS_BMDR_HDR_SIZE +
+		     (size_t)imax * sizeof(struct kvfs_bmbt_key)) =
+		kv_cpu_to_le64(a.fsb);
+	ip->i_dformat = KVFS_DFORK_BTREE;
+	ip->i_nextents = n;
+	ip->i_nblocks++;
+	emap_free(&xm->m);
+	xm->m.mem = NULL;
+	xm->btree = true;
+	xm->dirty = true;
+	xm->tree_changes++;
+	kvfs_bmbt_cur_init(&xm->cur, &xm->ctx, ip, xm->tp);
+	return 0;
+}
+
+static int collect_rec(const void *rec, void *priv)
+{
+	struct emap *m = priv;
+
+	if (m->n >= m->cap)
+		return -EUCLEAN;
+	m->x[m->n++] = irec_of(rec);
+	return 0;
+}
+
+/* A tree whose extents fit the fork: they move back, its blocks are freed. */
+static int btree_to_extents(struct xmap *xm)
+{
+	struct kvfs_inode *ip = xm->ip;
+	struct emap m;
+	int err;
+
+	m.whichfork = KVFS_DATA_FORK;
+	m.cap = fork_cap(ip, KVFS_DATA_FORK);
+	m.mem = kvcalloc(2 * ((size_t)m.cap + 2), sizeof(*m.mem), 0);
+	if (!m.mem)
+		return -ENOMEM;
+	m.x = m.mem;
+	m.y = m.x + m.cap + 2;
+	m.n = 0;
+	err = kvfs_btree_destroy(&xm->cur, collect_rec, &m);
+	if (err) {
+		emap_free(&m);
+		return err;
+	}
+	ip->i_dformat = KVFS_DFORK_EXTENTS;
+	xm->btree = false;
+	xm->m = m;
+	xm->dirty = true;
+	emap_store(ip, &xm->m);
+	return 0;
+}
+
+/* Most records one change can touch: the pieces and both neighbours. */
+#define WINDOW_MAX 8
+
+/*
+ * Replace [off, off + len) by nr (NULL: a hole), neighbours merged, in
+ * either format, changing formats as needed (see the top of the file).
+ * The range lies inside one extent or one hole.
+ */
+static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
+		      const struct irec *nr)
+{
+	const struct kvfs_geom *g = geom(xm->ip);
+	struct irec win[WINDOW_MAX + 2], out[WINDOW_MAX + 2], r;
+	struct emap w = { .x = win, .y = out, .cap = WINDOW_MAX };
+	uint64_t end = off + len, pos = off ? off - 1 : 0;
+	uint32_t n, k;
+	bool found;
+	int stat, err;
+
+	if (!xm->btree) {
+		n = set_range(g, &xm->m, off, len, nr);
+		if (n <= xm->m.cap) {
+			emap_commit(&xm->m, n);
+			xm->dirty = true;
+			return 0;
+		}
+		/* an attribute fork that is full: nothing changed */
+		if (xm->whichfork == KVFS_ATTR_FORK)
+			return -EOPNOTSUPP;
+		err = extents_to_btree(xm);
+		if (err)
+			return err;
+	}
+	/* the records ending at or after off and starting at or before end */
+	for (;;) {
+		err = xm_find(xm, pos, &r, &found);
+		if (err)
+			return err;
+		if (!found || r.off > end)
+			break;
+		if (w.n == WINDOW_MAX)
+			return -EUCLEAN;
+		win[w.n++] = r;
+		pos = irec_end(&r);
+	}
+	k = set_range(g, &w, off, len, nr);
+	/* records gone or changed in place, then the new ones */
+	for (uint32_t i = 0; i < w.n; i++) {
+		bool kept = false;
+
+		for (uint32_t j = 0; j < k; j++)
+			kept |= out[j].off == win[i].off;
+		if (kept)
+			continue;
+		err = cur_lookup(xm, KVFS_LOOKUP_EQ, win[i].off, &stat);
+		if (!err && !stat)
+			err = -EUCLEAN;
+		if (!err)
+			err = kvfs_btree_delete(&xm->cur, &stat);
+		if (err)
+			return err;
+	}
+	for (uint32_t j = 0; j < k; j++) {
+		struct kvfs_extent e = ext_of(&out[j]);
+		uint32_t i;
+
+		for (i = 0; i < w.n && win[i].off != out[j].off; i++)
+			;
+		if (i < w.n && !memcmp(&win[i], &out[j], sizeof(r)))
+			continue;
+		err = cur_lookup(xm, KVFS_LOOKUP_EQ, out[j].off, &stat);
+		if (err)
+			return err;
+		err = i < w.n ? kvfs_btree_update(&xm->cur, &e) :
+				kvfs_btree_insert(&xm->cur, &e);
+		if (err)
+			return err;
+	}
+	xm->ip->i_nextents = xm->ip->i_nextents + k - w.n;
+	xm->dirty = true;
+	xm->tree_changes++;
+	if (xm->ip->i_nextents <= fork_cap(xm->ip, KVFS_DATA_FORK))
+		return btree_to_extents(xm);
+	return 0;
+}
+
+/*
+ * Blocks a tree change may still need (XFS's per-extent split
+ * reservation): a leaf for a list that may not fit, and a split at every
+ * level for each of the two records a change may add.
+ */
+static uint64_t tree_res(const struct xmap *xm)
+{
+	uint32_t levels = xm->ip->i_mount->resv.bmap_maxlevels;
+
+	if (xm->whichfork == KVFS_ATTR_FORK)
+		return 0;
+	if (!xm->btree && xm->m.n + 2 <= xm->m.cap)
+		return 0;
+	return 2 * (uint64_t)(levels - 1) + 1;
+}
+
+/*
+ * A B+tree fork changes once per call: the callers' reservations
+ * (fs/trans_resv.c: write, itruncate) hold the log space and blocks of
+ * one tree change.
+ */
+static bool tree_change_done(const struct xmap *xm)
+{
+	return xm->tree_changes && (xm->btree || tree_res(xm));
+}
+
+/*
+ * An attribute fork (EXTENTS only) without room for more records: the
+ * step is refused before anything is allocated or freed.
+ */
+static bool afork_full(const struct xmap *xm, uint32_t more)
+{
+	return xm->whichfork == KVFS_ATTR_FORK && xm->m.n + more > xm->m.cap;
+}
+
 static void put_map(struct kvfs_bmap *map, int *k, uint64_t off, uint64_t bno,
 		    uint64_t len, uint32_t flags)
 {
@@ -261,7 +629,9 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 			 uint64_t len, struct kvfs_bmap *map, int *nmap)
 {
 	uint64_t cur = off, end = off + len;
-	struct emap m;
+	struct xmap *xm;
+	struct irec r;
+	bool found;
 	int k = 0, err;
 
 	err = range_check(ip, off, len);
@@ -269,32 +639,36 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 		return err;
 	if (*nmap < 1)
 		return -EINVAL;
-	err = emap_load(ip, whichfork, &m);
-	if (err)
-		return err;
-	for (uint32_t i = find_after(m.x, m.n, off); cur < end && k < *nmap;
-	     i++) {
-		const struct irec *r = i < m.n ? &m.x[i] : NULL;
+	xm = kvmalloc(sizeof(*xm), 0);
+	if (!xm)
+		return -ENOMEM;
+	err = xm_open(xm, ip, whichfork, NULL);
+	if (!err)
+		err = xm_find(xm, off, &r, &found);
+	while (!err && cur < end && k < *nmap) {
 		uint64_t pend;
 
-		if (!r || r->off >= end) {
+		if (!found || r.off >= end) {
 			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
 			break;
 		}
-		if (r->off > cur) {
-			put_map(map, &k, cur, KVFS_NULLBLOCK, r->off - cur, 0);
-			cur = r->off;
+		if (r.off > cur) {
+			put_map(map, &k, cur, KVFS_NULLBLOCK, r.off - cur, 0);
+			cur = r.off;
 			if (k == *nmap)
 				break;
 		}
-		pend = irec_end(r) < end ? irec_end(r) : end;
-		put_map(map, &k, cur, r->bno + (cur - r->off), pend - cur,
-			bmap_flags(r->flags));
+		pend = irec_end(&r) < end ? irec_end(&r) : end;
+		put_map(map, &k, cur, r.bno + (cur - r.off), pend - cur,
+			bmap_flags(r.flags));
 		cur = pend;
+		if (cur < end && k < *nmap)
+			err = xm_find(xm, cur, &r, &found);
 	}
-	emap_free(&m);
+	xm_close(xm);
+	kvfree(xm);
 	*nmap = k;
-	return 0;
+	return err;
 }
 
 int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
@@ -304,51 +678,37 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 }
 
 /*
- * Allocate up to want blocks for the hole at cur (m->x[i] is the first
- * extent after it, if i < m->n) into *nr.  When the fork has no room for
- * one more extent, only an allocation that extends the left neighbour is
- * taken (nothing else could be stored): -EOPNOTSUPP if there is none.
+ * Allocate up to want blocks for the hole at cur into *nr, after the
+ * file's previous extent when that space is free, keeping back what a
+ * tree change may need of the reservation.
  */
-static int alloc_hole(struct kvfs_trans *tp, struct kvfs_inode *ip,
-		      struct emap *m, uint32_t i, uint64_t cur, uint64_t want,
+static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
 		      uint32_t ext_flags, struct irec *nr)
 {
-	const struct irec *left = i ? &m->x[i - 1] : NULL;
+	struct kvfs_trans *tp = xm->tp;
+	uint64_t left = tp->blk_res - tp->blk_used, keep = tree_res(xm);
 	uint32_t maxlen = want < UINT32_MAX ? (uint32_t)want : UINT32_MAX;
-	uint64_t fsb;
+	uint64_t fsb, prev_end = KVFS_NULLBLOCK;
+	struct irec p;
+	bool found;
 	uint32_t got;
 	int err;
 
-	if (m->n + 1 > m->cap) {
-		struct kvfs_alloc_arg a = { .tp = tp,
-					    .minlen = 1,
-					    .type = KVFS_ALLOC_THIS_BNO,
-					    .owner = ip->i_ino };
-
-		if (!left || irec_end(left) != cur ||
-		    left->flags != ext_flags || left->len == UINT32_MAX)
-			return -EOPNOTSUPP;
-		a.goal = left->bno + left->len;
-		a.maxlen = maxlen < UINT32_MAX - left->len ?
-				   maxlen :
-				   UINT32_MAX - left->len;
-		if (a.goal >= geom(ip)->dblocks ||
-		    kvfs_fsb_to_agno(geom(ip), a.goal) !=
-			    kvfs_fsb_to_agno(geom(ip), left->bno))
-			return -EOPNOTSUPP;
-		err = kvfs_alloc_vextent(&a);
-		if (err)
-			return err == -ENOSPC ? -EOPNOTSUPP : err;
-		fsb = a.fsb;
-		got = a.len;
-	} else {
-		err = kvfs_alloc_file_extent(tp, ip->i_ino,
-					     left ? left->bno + left->len :
-						    KVFS_NULLBLOCK,
-					     1, maxlen, &fsb, &got);
+	if (left <= keep)
+		return -ENOSPC;
+	if (maxlen > left - keep)
+		maxlen = (uint32_t)(left - keep);
+	if (cur) {
+		err = xm_last_before(xm, cur, &p, &found);
 		if (err)
 			return err;
+		if (found)
+			prev_end = p.bno + p.len;
 	}
+	err = kvfs_alloc_file_extent(tp, xm->ip->i_ino, prev_end, 1, maxlen,
+				     &fsb, &got);
+	if (err)
+		return err;
 	nr->off = cur;
 	nr->bno = fsb;
 	nr->len = got;
@@ -360,12 +720,10 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 			  int whichfork, uint64_t off, uint64_t len,
 			  unsigned flags, struct kvfs_bmap *map, int *nmap)
 {
-	const struct kvfs_geom *g = geom(ip);
 	uint32_t new_flags =
 		flags & KVFS_BMAPI_PREALLOC ? KVFS_EXT_UNWRITTEN : 0;
 	uint64_t cur = off, end = off + len;
-	bool changed = false;
-	struct emap m;
+	struct xmap *xm;
 	int k = 0, err;
 
 	err = range_check(ip, off, len);
@@ -374,65 +732,71 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	if (*nmap < 1 || flags & ~(KVFS_BMAPI_PREALLOC | KVFS_BMAPI_CONVERT) ||
 	    (flags & KVFS_BMAPI_PREALLOC && flags & KVFS_BMAPI_CONVERT))
 		return -EINVAL;
-	err = emap_load(ip, whichfork, &m);
-	if (err)
-		return err;
-	while (cur < end && k < *nmap) {
-		uint32_t i = find_after(m.x, m.n, cur);
-		struct irec nr;
-		uint32_t n;
+	xm = kvmalloc(sizeof(*xm), 0);
+	if (!xm)
+		return -ENOMEM;
+	err = xm_open(xm, ip, whichfork, tp);
+	while (!err && cur < end && k < *nmap) {
+		struct irec r, nr;
+		bool found;
 
-		if (i < m.n && m.x[i].off <= cur) {
-			const struct irec *r = &m.x[i];
-			uint64_t pend = irec_end(r) < end ? irec_end(r) : end;
-			uint64_t bno = r->bno + (cur - r->off);
-			uint32_t fl = r->flags;
+		err = xm_find(xm, cur, &r, &found);
+		if (err)
+			break;
+		if (found && r.off <= cur) {
+			uint64_t pend = irec_end(&r) < end ? irec_end(&r) : end;
+			uint64_t bno = r.bno + (cur - r.off);
+			uint32_t fl = r.flags;
 
 			if (fl & KVFS_EXT_UNWRITTEN &&
 			    flags & KVFS_BMAPI_CONVERT) {
-				fl = 0;
-				nr = (struct irec){ cur, bno,
-						    (uint32_t)(pend - cur), 0 };
-				n = set_range(g, &m, cur, pend - cur, &nr);
-				if (n > m.cap) {
+				if (tree_change_done(xm) ||
+				    tp->blk_res - tp->blk_used < tree_res(xm)) {
+					err = -ENOSPC;
+					break;
+				}
+				if (afork_full(xm, 2)) {
 					err = -EOPNOTSUPP;
 					break;
 				}
-				emap_commit(&m, n);
-				changed = true;
+				fl = 0;
+				nr = (struct irec){ cur, bno,
+						    (uint32_t)(pend - cur), 0 };
+				err = xm_replace(xm, cur, pend - cur, &nr);
+				if (err)
+					break;
 			}
 			put_map(map, &k, cur, bno, pend - cur, bmap_flags(fl));
 			cur = pend;
 			continue;
 		}
-		err = alloc_hole(
-			tp, ip, &m, i, cur,
-			(i < m.n && m.x[i].off < end ? m.x[i].off : end) - cur,
-			new_flags, &nr);
+		if (tree_change_done(xm)) {
+			err = -ENOSPC;
+			break;
+		}
+		if (afork_full(xm, 1)) {
+			err = -EOPNOTSUPP;
+			break;
+		}
+		err = alloc_hole(xm, cur,
+				 (found && r.off < end ? r.off : end) - cur,
+				 new_flags, &nr);
 		if (err)
 			break;
 		/* the allocator changed the AG: no backing out from here */
 		kvfs_trans_set_nofail(tp);
-		n = set_range(g, &m, cur, nr.len, &nr);
-		if (n > m.cap) {
-			/* alloc_hole() only extends the left neighbour then */
-			err = -EUCLEAN;
+		err = xm_replace(xm, cur, nr.len, &nr);
+		if (err)
 			break;
-		}
-		emap_commit(&m, n);
 		ip->i_nblocks += nr.len;
-		changed = true;
+		xm->dirty = true;
 		put_map(map, &k, cur, nr.bno, nr.len, bmap_flags(nr.flags));
 		cur += nr.len;
 	}
-	if (changed) {
-		emap_store(ip, &m);
-		kvfs_trans_log_inode(tp, ip,
-				     KVFS_ILOG_CORE | fork_log_flag(whichfork));
-	}
-	emap_free(&m);
-	/* a later step's lack of room or space: report what was done */
-	if (k && (err == -EOPNOTSUPP || err == -ENOSPC))
+	xm_close(xm);
+	kvfree(xm);
+	/* a later step's lack of space or room: report what was done */
+	if (k && (err == -ENOSPC || err == -EOPNOTSUPP))
 		err = 0;
 	*nmap = k;
 	return err;
@@ -450,10 +814,9 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		      int whichfork, uint64_t off, uint64_t len,
 		      unsigned max_extents, uint64_t *remaining)
 {
-	const struct kvfs_geom *g = geom(ip);
 	uint64_t end;
 	unsigned done = 0;
-	struct emap m;
+	struct xmap *xm;
 	int err;
 
 	err = range_check(ip, off, len);
@@ -461,60 +824,58 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		return err;
 	if (!max_extents)
 		return -EINVAL;
-	err = emap_load(ip, whichfork, &m);
-	if (err)
-		return err;
+	xm = kvmalloc(sizeof(*xm), 0);
+	if (!xm)
+		return -ENOMEM;
+	err = xm_open(xm, ip, whichfork, tp);
 	end = off + len;
-	for (;;) {
-		/* the last extent starting before end */
-		uint32_t i = find_after(m.x, m.n, end);
+	while (!err) {
 		uint64_t ps, pe, fsb;
-		uint32_t n;
+		struct irec r;
+		bool found;
 
-		if (i < m.n && m.x[i].off < end)
-			i++;
-		if (!i || irec_end(&m.x[i - 1]) <= off) {
+		err = xm_last_before(xm, end, &r, &found);
+		if (err)
+			break;
+		if (!found || irec_end(&r) <= off) {
 			end = off; /* nothing mapped is left in the range */
 			break;
 		}
-		i--;
-		if (done == max_extents) {
+		if (done == max_extents || tree_change_done(xm)) {
 			/* what follows the extent is unmapped already */
-			if (irec_end(&m.x[i]) < end)
-				end = irec_end(&m.x[i]);
+			if (irec_end(&r) < end)
+				end = irec_end(&r);
 			break;
 		}
-		ps = m.x[i].off > off ? m.x[i].off : off;
-		pe = irec_end(&m.x[i]) < end ? irec_end(&m.x[i]) : end;
-		fsb = m.x[i].bno + (ps - m.x[i].off);
-		n = set_range(g, &m, ps, pe - ps, NULL);
-		if (n > m.cap) {
-			err = -EOPNOTSUPP;
+		ps = r.off > off ? r.off : off;
+		pe = irec_end(&r) < end ? irec_end(&r) : end;
+		fsb = r.bno + (ps - r.off);
+		/* a punch strictly inside an extent splits it */
+		if (ps > r.off && pe < irec_end(&r) && afork_full(xm, 1)) {
+			err = done ? 0 : -EOPNOTSUPP;
+			if (irec_end(&r) < end)
+				end = irec_end(&r);
 			break;
 		}
 		/*
 		 * Freed by an extent-free intent logged in tp and finished
 		 * after it (XFS's EFI): a crash in between still frees it,
-		 * once.  Queued before the map changes, so that a refusal
-		 * leaves the map as it was.
+		 * once.
 		 */
 		err = kvfs_free_extent_later(tp, fsb, (uint32_t)(pe - ps));
 		if (err)
 			break;
 		kvfs_trans_set_nofail(tp);
-		emap_commit(&m, n);
+		err = xm_replace(xm, ps, pe - ps, NULL);
+		if (err)
+			break;
 		ip->i_nblocks -= pe - ps;
+		xm->dirty = true;
 		done++;
 		end = ps;
 	}
-	if (done) {
-		emap_store(ip, &m);
-		kvfs_trans_log_inode(tp, ip,
-				     KVFS_ILOG_CORE | fork_log_flag(whichfork));
-		if (err == -EOPNOTSUPP)
-			err = 0;
-	}
-	emap_free(&m);
+	xm_close(xm);
+	kvfree(xm);
 	*remaining = end - off;
 	return err;
 }
@@ -531,34 +892,42 @@ static int seek(struct kvfs_inode *ip, uint64_t off, bool want_data,
 		uint64_t *res)
 {
 	uint64_t max = kvfs_max_fileoff_blocks(geom(ip)), cur = off;
-	struct emap m;
-	int err;
+	struct xmap *xm;
+	struct irec r;
+	bool found;
+	int err, ret;
 
 	if (off >= max)
 		return -ENXIO;
-	err = emap_load(ip, KVFS_DATA_FORK, &m);
-	if (err)
-		return err;
-	err = want_data ? -ENXIO : 0;
-	for (uint32_t i = find_after(m.x, m.n, off); i < m.n; i++) {
-		const struct irec *r = &m.x[i];
-		bool data = !(r->flags & KVFS_EXT_UNWRITTEN);
+	xm = kvmalloc(sizeof(*xm), 0);
+	if (!xm)
+		return -ENOMEM;
+	ret = want_data ? -ENXIO : 0;
+	err = xm_open(xm, ip, KVFS_DATA_FORK, NULL);
+	if (!err)
+		err = xm_find(xm, off, &r, &found);
+	while (!err && found) {
+		bool data = !(r.flags & KVFS_EXT_UNWRITTEN);
 
 		if (want_data && data) {
-			cur = r->off > cur ? r->off : cur;
-			err = 0;
+			cur = r.off > cur ? r.off : cur;
+			ret = 0;
 			break;
 		}
 		if (!want_data) {
-			if (r->off > cur || !data)
+			if (r.off > cur || !data)
 				break; /* a hole at cur */
-			cur = irec_end(r);
+			cur = irec_end(&r);
 		}
+		err = xm_find(xm, irec_end(&r), &r, &found);
 	}
-	emap_free(&m);
-	if (!err)
+	xm_close(xm);
+	kvfree(xm);
+	if (err)
+		return err;
+	if (!ret)
 		*res = cur;
-	return err;
+	return ret;
 }
 
 int kvfs_bmap_seek_data(struct kvfs_inode *ip, uint64_t off, uint64_t *res)
@@ -579,6 +948,90 @@ static bool zero(const uint8_t *p, size_t len)
 	return true;
 }
 
+/* What the walk of a tree's records found. */
+struct check_ctx {
+	const struct kvfs_geom *g;
+	struct irec prev;
+	uint64_t n, sum;
+	bool bad;
+	char *why;
+	size_t whylen;
+};
+
+static int check_rec(const void *rec, void *priv)
+{
+	struct check_ctx *c = priv;
+	struct irec r = irec_of(rec);
+	const char *bad = kvfs_extent_check(c->g, rec);
+
+	if (!bad && c->n && r.off < irec_end(&c->prev))
+		bad = "overlaps or precedes the previous one";
+	else if (!bad && c->n && mergeable(c->g, &c->prev, &r))
+		bad = "could be merged with the previous one";
+	if (bad) {
+		snprintf(c->why, c->whylen,
+			 "extent %" PRIu64 " (file block %" PRIu64
+			 ", block %" PRIu64 ", %u blocks) %s",
+			 c->n, r.off, r.bno, r.len, bad);
+		c->bad = true;
+		return -EUCLEAN;
+	}
+	c->prev = r;
+	c->n++;
+	c->sum += r.len;
+	return 0;
+}
+
+/* A BTREE fork: the tree's structure walk, its records, the counts. */
+static int btree_check(struct kvfs_inode *ip, char *why, size_t whylen)
+{
+	struct check_ctx c = { .g = geom(ip), .why = why, .whylen = whylen };
+	struct kvfs_btree_walk *w;
+	struct kvfs_btree_cur *cur;
+	struct kvfs_bmbt_ctx ctx;
+	uint64_t tblocks = 0;
+	int err;
+
+	if (ip->i_nextents <= fork_cap(ip, KVFS_DATA_FORK)) {
+		snprintf(why, whylen,
+			 "btree fork with %u extents, which fit the fork",
+			 ip->i_nextents);
+		return -EUCLEAN;
+	}
+	w = kvzalloc(sizeof(*w), 0);
+	cur = kvmalloc(sizeof(*cur), 0);
+	if (!w || !cur) {
+		kvfree(w);
+		kvfree(cur);
+		return -ENOMEM;
+	}
+	w->rec_fn = check_rec;
+	w->priv = &c;
+	kvfs_bmbt_cur_init(cur, &ctx, ip, NULL);
+	err = kvfs_btree_walk_check(cur, ip->i_mount->bc, w);
+	for (unsigned l = 0; l < KVFS_BTREE_MAXLEVELS; l++)
+		tblocks += w->nblocks[l];
+	if (err == -EUCLEAN && !c.bad && w->nfindings)
+		snprintf(why, whylen,
+			 "extent-map tree block %" PRIu64 " level %d: %s",
+			 w->findings[0].blkno, w->findings[0].level,
+			 w->findings[0].what);
+	if (!err && c.n != ip->i_nextents) {
+		snprintf(why, whylen, "nextents %u, the tree holds %" PRIu64,
+			 ip->i_nextents, c.n);
+		err = -EUCLEAN;
+	} else if (!err && c.sum + tblocks != ip->i_nblocks) {
+		snprintf(why, whylen,
+			 "nblocks %" PRIu64 ", extents hold %" PRIu64
+			 " and the tree %" PRIu64,
+			 ip->i_nblocks, c.sum, tblocks);
+		err = -EUCLEAN;
+	}
+	kvfree(w);
+	kvfree(cur);
+	return err;
+}
+
 int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 {
 	const struct kvfs_geom *g = geom(ip);
@@ -586,6 +1039,8 @@ int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 	uint64_t max = kvfs_max_fileoff_blocks(g), sum = 0;
 	uint32_t cap = fork_cap(ip, KVFS_DATA_FORK), n = ip->i_nextents;
 
+	if (ip->i_dformat == KVFS_DFORK_BTREE)
+		return btree_check(ip, why, whylen);
 	if (ip->i_dformat != KVFS_DFORK_EXTENTS) {
 		snprintf(why, whylen, "data fork format %u is not extents",
 			 ip->i_dformat);

@@ -1,31 +1,40 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Extent maps (XFS's xfs_bmap.c): which filesystem blocks back which file
- * blocks of an inode's data fork, for forks in the EXTENTS format (a sorted
- * array of struct kvfs_extent in the inode).  All offsets and lengths are
- * in file blocks.
+ * blocks of an inode's data fork, in the EXTENTS format (a sorted array of
+ * struct kvfs_extent in the inode) while the extents fit the fork, in the
+ * BTREE format (the extent-map B+tree of fs/bmap_btree.h, rooted in the
+ * fork) when they do not.  A change converts between the two (XFS's
+ * xfs_bmap_extents_to_btree / xfs_bmap_btree_to_extents), so a fork is
+ * BTREE exactly when i_nextents exceeds what the fork holds as a list.
+ * All offsets and lengths are in file blocks.  Lookups and changes cost
+ * O(log n) tree block visits per extent visited, never a read of the
+ * whole map.
  *
  * Invariants after every change (kvfs_bmap_check() proves them): extents
  * sorted by file offset and disjoint, each inside one AG and past its
  * headers, ending at or before kvfs_max_fileoff_blocks(); no two
  * neighbours that could be one extent (contiguous in the file and on disk,
- * same state, same AG) are left apart; i_nextents records in the fork and
- * zeros after them; i_nblocks is the sum of their lengths.
- *
- * Changes are made on a decoded copy of the fork, which replaces the fork
- * only once it is known to fit: an operation never leaves the fork half
- * changed.  The extent B+tree format (a map that no longer fits the fork)
- * is issue 9's next step: until it exists, a change that would need more
- * extents than the fork holds fails with -EOPNOTSUPP, with nothing changed
- * by that step, and a BTREE fork is refused with -EOPNOTSUPP.
+ * same state, same AG) are left apart; i_nextents records (in the fork,
+ * zeros after them; or in the tree, whose structure walk is clean);
+ * i_nblocks is the sum of their lengths plus the tree's blocks.
  *
  * Locking (fs/inode.h): readers hold ip's inode lock at least shared;
  * writers hold it exclusively and have joined ip to tp
  * (kvfs_trans_ijoin()).  Writers log the inode's core and fork.
  *
  * Space: blocks come from kvfs_alloc_file_extent(), charged against tp's
- * reservation (an allocation is cut to what is left of it); a reservation
- * used up ends a call early (see kvfs_bmapi_write()).
+ * reservation (an allocation is cut to what is left of it, less what a
+ * tree change may still need: fs/trans_resv.c's write and itruncate
+ * reservations hold it); a reservation used up ends a call early (see
+ * kvfs_bmapi_write()).  Tree blocks are allocated and freed as
+ * fs/bmap_btree.h says, and counted in i_nblocks.
+ *
+ * Calls that change a BTREE fork (or turn a list into one) make one tree
+ * change per call, since the reservations hold the log space and blocks of
+ * one: kvfs_bmapi_write() then covers one step of its range and
+ * kvfs_bunmapi() one extent; callers loop as they already do for a full
+ * map array or a used-up reservation.
  */
 #ifndef KV_FS_BMAP_H
 #define KV_FS_BMAP_H
@@ -64,7 +73,8 @@ struct kvfs_bmap {
  * mappings filled, in order, covering the range from off (less than all of
  * it when map is full).  A hole is one mapping however long.  -EFBIG past
  * kvfs_max_fileoff_blocks(), -EINVAL for len 0, -EOPNOTSUPP for a fork
- * that is not EXTENTS, -ENOMEM.
+ * that is neither EXTENTS nor BTREE, -EUCLEAN for a corrupt tree, -EIO,
+ * -ENOMEM.
  */
 int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 		    struct kvfs_bmap *map, int *nmap);
@@ -81,11 +91,11 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
  * *nmap as kvfs_bmapi_read(), the mappings as they are after the call (no
  * holes).
  *
- * A call covers less than the range when map is full, or when the next
- * step would need more than the fork holds or more blocks than the
- * reservation has left: it returns 0 with what it did; the call for the
- * rest then fails with nothing changed: -EOPNOTSUPP (fork full: no extent
- * B+tree yet) or -ENOSPC (the allocator may have refilled an AG's
+ * A call covers less than the range when map is full, when the fork is
+ * (or becomes) a B+tree and the call made its one tree change, or when the
+ * next step would need more blocks than the reservation has left: it
+ * returns 0 with what it did; a call that can do nothing fails with
+ * nothing changed: -ENOSPC (the allocator may have refilled an AG's
  * reserve list: commit tp, do not cancel it).  -EFBIG when the range passes
  * kvfs_max_fileoff_blocks() (nothing changed), -EINVAL for len 0 or
  * PREALLOC with CONVERT.  Other errors (-EIO, -EUCLEAN from the allocator)
@@ -109,11 +119,12 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
  * (kvfs_free_extent_later(), fs/extfree_item.h): logged in tp, the frees
  * themselves done when tp commits, in the transactions that follow it; tp's
  * reservation must hold one intent per extent unmapped
- * (kvfs_efi_intent_bytes()).
+ * (kvfs_efi_intent_bytes()) and those of the tree blocks a change frees
+ * (the itruncate reservation holds them for one extent).
  *
- * A punch inside an extent of a full fork: 0 with what was done before,
- * else -EOPNOTSUPP with nothing changed.  -EFBIG, -EINVAL as
- * kvfs_bmapi_write().
+ * A punch inside an extent splits it (a full list becomes a tree).
+ * -EFBIG, -EINVAL as kvfs_bmapi_write(); -EUCLEAN, -EIO from the tree
+ * (tp dirty: cancel it).
  */
 int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 		 uint64_t len, unsigned max_extents, uint64_t *remaining);
@@ -135,8 +146,10 @@ int kvfs_bmap_seek_data(struct kvfs_inode *ip, uint64_t off, uint64_t *res);
 int kvfs_bmap_seek_hole(struct kvfs_inode *ip, uint64_t off, uint64_t *res);
 
 /*
- * Check the invariants above on ip's in-core fork.  0, or -EUCLEAN with
- * what is wrong in why.
+ * Check the invariants above on ip's in-core fork, and for a BTREE fork the
+ * tree's structure walk (fs/btree.h, every block owned by ip) and that
+ * i_nblocks counts its blocks: no transaction may hold the tree's blocks.
+ * 0, or -EUCLEAN with what is wrong in why (-ENOMEM, -EIO).
  */
 int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen);
 

@@ -41,6 +41,7 @@ struct kvfs_btree_ops {
 extern const struct kvfs_btree_ops kvfs_bnobt_ops;
 extern const struct kvfs_btree_ops kvfs_cntbt_ops;
 extern const struct kvfs_btree_ops kvfs_inobt_ops;
+extern const struct kvfs_btree_ops kvfs_bmbt_ops;
 
 /*
  * Inodes of an inode-chunk record's holes: bit i set when inode startino

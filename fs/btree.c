@@ -12,6 +12,14 @@
  * root node left with one child is killed, the child becoming the root.
  * Both end with a fresh lookup that positions the cursor, which keeps the
  * path bookkeeping of shifts and splits out of the cursor.
+ *
+ * A root in an inode is worked on as a block (cur->ibuf, decoded from the
+ * fork at every descent): the accessors size its pointer array by
+ * cur->imax, and every change to it is written back to the fork and
+ * logged through the tree's log_iroot (log_range()).  It never splits: a
+ * full one grows a level out of the inode (new_iroot()), and one left with
+ * a single child that fits it takes that child's entries back
+ * (kill_iroot()).
  */
 #include "fs/btree.h"
 
@@ -44,6 +52,22 @@ static uint64_t lsib(struct kv_buf *bp)
 	return kv_le64_to_cpu(bblk(bp)->leftsib);
 }
 
+static int corrupt(struct kvfs_btree_cur *cur, uint64_t blkno, const char *fmt,
+		   ...) __attribute__((format(printf, 3, 4)));
+
+static bool is_iroot(const struct kvfs_btree_cur *cur, const struct kv_buf *bp)
+{
+	return bp == &cur->ibuf;
+}
+
+/* Entries a block of level level (or the inode root) holds. */
+static unsigned blk_max(const struct kvfs_btree_cur *cur,
+			const struct kv_buf *bp, unsigned level)
+{
+	return is_iroot(cur, bp) ? cur->imax :
+				   kvfs_btree_cur_maxrecs(cur, level);
+}
+
 static void *rec_at(struct kvfs_btree_cur *cur, struct kv_buf *bp, unsigned i)
 {
 	return kvfs_btree_rec(bp->b_addr, cur->fmt, i);
@@ -57,7 +81,9 @@ static void *key_at(struct kvfs_btree_cur *cur, struct kv_buf *bp, unsigned i)
 static kv_le64 *ptr_at(struct kvfs_btree_cur *cur, struct kv_buf *bp,
 		       unsigned i)
 {
-	return kvfs_btree_ptr(bp->b_addr, cur->fmt, cur->g->blocksize, i);
+	return (kv_le64 *)((uint8_t *)bp->b_addr + KVFS_BTREE_HDR_SIZE +
+			   (size_t)blk_max(cur, bp, 1) * cur->fmt->keysize) +
+	       i;
 }
 
 static uint64_t child_at(struct kvfs_btree_cur *cur, struct kv_buf *bp,
@@ -81,9 +107,72 @@ static void entry_key(struct kvfs_btree_cur *cur, struct kv_buf *bp,
 		cur->fmt->rec_key(rec_at(cur, bp, i), key);
 }
 
+/* Write the inode root back to its fork (struct kvfs_bmdr_block). */
+static void iroot_store(struct kvfs_btree_cur *cur)
+{
+	struct kv_buf *bp = &cur->ibuf;
+	uint32_t ks = cur->fmt->keysize, size;
+	uint8_t *fork = cur->ops->iroot(cur, &size);
+	struct kvfs_bmdr_block *rb = (void *)fork;
+	unsigned n = nrecs(bp);
+
+	memset(fork, 0, size);
+	rb->level = bblk(bp)->level;
+	rb->numrecs = bblk(bp)->numrecs;
+	memcpy(fork + KVFS_BMDR_HDR_SIZE, key_at(cur, bp, 0), (size_t)n * ks);
+	memcpy(fork + KVFS_BMDR_HDR_SIZE + (size_t)cur->imax * ks,
+	       ptr_at(cur, bp, 0), (size_t)n * sizeof(kv_le64));
+}
+
+/*
+ * Decode the inode root into cur->ibuf (as a block, so that the rest of
+ * the engine works on it as on any node).
+ */
+static int iroot_load(struct kvfs_btree_cur *cur)
+{
+	struct kv_buf *bp = &cur->ibuf;
+	uint32_t ks = cur->fmt->keysize, size;
+	const uint8_t *fork = cur->ops->iroot(cur, &size);
+	const struct kvfs_bmdr_block *rb = (const void *)fork;
+	unsigned level = kv_le16_to_cpu(rb->level);
+	unsigned n = kv_le16_to_cpu(rb->numrecs);
+
+	if (size > KVFS_BTREE_IROOT_MAX)
+		return corrupt(cur, KVFS_NULLBLOCK, "inode root of %u bytes",
+			       size);
+	cur->imax = kvfs_btree_iroot_maxrecs(size, ks);
+	bp->b_addr = cur->iblk;
+	bp->b_blkno = KVFS_NULLBLOCK;
+	bp->b_len = sizeof(cur->iblk);
+	memset(cur->iblk, 0, KVFS_BTREE_HDR_SIZE);
+	if (!level || level >= KVFS_BTREE_MAXLEVELS || !n || n > cur->imax)
+		return corrupt(cur, KVFS_NULLBLOCK,
+			       "inode root of level %u with %u of %u entries",
+			       level, n, cur->imax);
+	bblk(bp)->level = rb->level;
+	bblk(bp)->numrecs = rb->numrecs;
+	memcpy(key_at(cur, bp, 0), fork + KVFS_BMDR_HDR_SIZE, (size_t)n * ks);
+	memcpy(ptr_at(cur, bp, 0),
+	       fork + KVFS_BMDR_HDR_SIZE + (size_t)cur->imax * ks,
+	       (size_t)n * sizeof(kv_le64));
+	return 0;
+}
+
+/* Bytes [first, last] of bp changed: log them (the inode root: its fork). */
+static void log_range(struct kvfs_btree_cur *cur, struct kv_buf *bp,
+		      unsigned first, unsigned last)
+{
+	if (is_iroot(cur, bp)) {
+		iroot_store(cur);
+		cur->ops->log_iroot(cur);
+		return;
+	}
+	kvfs_trans_log_buf(cur->tp, bp, first, last);
+}
+
 static void log_hdr(struct kvfs_btree_cur *cur, struct kv_buf *bp)
 {
-	kvfs_trans_log_buf(cur->tp, bp, 0, KVFS_BTREE_HDR_SIZE - 1);
+	log_range(cur, bp, 0, KVFS_BTREE_HDR_SIZE - 1);
 }
 
 /* Log entries [first, last] of a block of level level. */
@@ -91,15 +180,14 @@ static void log_entries(struct kvfs_btree_cur *cur, struct kv_buf *bp,
 			unsigned level, unsigned first, unsigned last)
 {
 	if (!level) {
-		kvfs_trans_log_buf(cur->tp, bp,
-				   off_of(bp, rec_at(cur, bp, first)),
-				   off_of(bp, rec_at(cur, bp, last + 1)) - 1);
+		log_range(cur, bp, off_of(bp, rec_at(cur, bp, first)),
+			  off_of(bp, rec_at(cur, bp, last + 1)) - 1);
 		return;
 	}
-	kvfs_trans_log_buf(cur->tp, bp, off_of(bp, key_at(cur, bp, first)),
-			   off_of(bp, key_at(cur, bp, last + 1)) - 1);
-	kvfs_trans_log_buf(cur->tp, bp, off_of(bp, ptr_at(cur, bp, first)),
-			   off_of(bp, ptr_at(cur, bp, last + 1)) - 1);
+	log_range(cur, bp, off_of(bp, key_at(cur, bp, first)),
+		  off_of(bp, key_at(cur, bp, last + 1)) - 1);
+	log_range(cur, bp, off_of(bp, ptr_at(cur, bp, first)),
+		  off_of(bp, ptr_at(cur, bp, last + 1)) - 1);
 }
 
 static void set_nrecs(struct kvfs_btree_cur *cur, struct kv_buf *bp, unsigned n)
@@ -142,9 +230,6 @@ static void set_entry(struct kvfs_btree_cur *cur, struct kv_buf *bp,
 }
 
 static int corrupt(struct kvfs_btree_cur *cur, uint64_t blkno, const char *fmt,
-		   ...) __attribute__((format(printf, 3, 4)));
-
-static int corrupt(struct kvfs_btree_cur *cur, uint64_t blkno, const char *fmt,
 		   ...)
 {
 	char msg[160];
@@ -170,22 +255,46 @@ static int read_block(struct kvfs_btree_cur *cur, uint64_t fsb, unsigned level,
 
 	if (fsb >= cur->g->dblocks)
 		return corrupt(cur, fsb, "block beyond the filesystem");
-	err = kvfs_trans_read_buf(cur->tp, cur->bl, fsb, 1, cur->ops->buf_ops,
-				  &bp);
+	if (cur->tp)
+		err = kvfs_trans_read_buf(cur->tp, cur->bl, fsb, 1,
+					  cur->ops->buf_ops, &bp);
+	else
+		err = kv_buf_read(cur->bc, fsb, 1, cur->ops->buf_ops, &bp);
 	if (err)
 		return err == -EBADMSG ? -EUCLEAN : err;
 	h = bp->b_addr;
 	if (kv_le32_to_cpu(h->magic) != cur->fmt->magic ||
 	    kv_le64_to_cpu(h->owner) != cur->owner)
-		return corrupt(cur, fsb, "not a block of this tree");
-	if (kv_le16_to_cpu(bblk(bp)->level) != level)
-		return corrupt(cur, fsb, "level %u, expected %u",
-			       kv_le16_to_cpu(bblk(bp)->level), level);
-	if (nrecs(bp) > kvfs_btree_cur_maxrecs(cur, level))
-		return corrupt(cur, fsb, "%u entries, at most %u fit",
-			       nrecs(bp), kvfs_btree_cur_maxrecs(cur, level));
+		err = corrupt(cur, fsb, "not a block of this tree");
+	else if (kv_le16_to_cpu(bblk(bp)->level) != level)
+		err = corrupt(cur, fsb, "level %u, expected %u",
+			      kv_le16_to_cpu(bblk(bp)->level), level);
+	else if (nrecs(bp) > kvfs_btree_cur_maxrecs(cur, level))
+		err = corrupt(cur, fsb, "%u entries, at most %u fit", nrecs(bp),
+			      kvfs_btree_cur_maxrecs(cur, level));
+	if (err) {
+		if (!cur->tp)
+			kv_buf_rele(bp);
+		return err;
+	}
 	*bpp = bp;
 	return 0;
+}
+
+/* Drop the cursor's hold on the block at level (without a transaction). */
+static void put_level(struct kvfs_btree_cur *cur, unsigned level)
+{
+	struct kv_buf *bp = cur->bp[level];
+
+	cur->bp[level] = NULL;
+	if (bp && !cur->tp && !is_iroot(cur, bp))
+		kv_buf_rele(bp);
+}
+
+void kvfs_btree_cur_del(struct kvfs_btree_cur *cur)
+{
+	for (unsigned l = 0; l < KVFS_BTREE_MAXLEVELS; l++)
+		put_level(cur, l);
 }
 
 void kvfs_btree_cur_init(struct kvfs_btree_cur *cur,
@@ -248,21 +357,31 @@ static unsigned node_search(struct kvfs_btree_cur *cur, struct kv_buf *bp,
  */
 static int descend(struct kvfs_btree_cur *cur, const void *key)
 {
-	uint64_t fsb;
+	uint64_t fsb = KVFS_NULLBLOCK;
 	unsigned level;
 	int l, err;
 
-	cur->ops->get_root(cur, &fsb, &level);
-	if (level >= KVFS_BTREE_MAXLEVELS)
-		return corrupt(cur, fsb, "root level %u", level);
-	memset(cur->bp, 0, sizeof(cur->bp));
-	cur->nlevels = level + 1;
-	for (l = (int)level; l >= 0; l--) {
-		struct kv_buf *bp;
-
-		err = read_block(cur, fsb, (unsigned)l, &bp);
+	kvfs_btree_cur_del(cur);
+	cur->nlevels = 0;
+	if (cur->ops->iroot) {
+		err = iroot_load(cur);
 		if (err)
 			return err;
+		level = kv_le16_to_cpu(bblk(&cur->ibuf)->level);
+	} else {
+		cur->ops->get_root(cur, &fsb, &level);
+		if (level >= KVFS_BTREE_MAXLEVELS)
+			return corrupt(cur, fsb, "root level %u", level);
+	}
+	cur->nlevels = level + 1;
+	for (l = (int)level; l >= 0; l--) {
+		struct kv_buf *bp = &cur->ibuf;
+
+		if (l != (int)level || !cur->ops->iroot) {
+			err = read_block(cur, fsb, (unsigned)l, &bp);
+			if (err)
+				return err;
+		}
 		cur->bp[l] = bp;
 		if (!l) {
 			cur->ptr[0] = (int)leaf_search(cur, bp, key);
@@ -346,10 +465,13 @@ int kvfs_btree_increment(struct kvfs_btree_cur *cur, int *stat)
 	cur->ptr[l]++;
 	for (; l > 0; l--) {
 		uint64_t fsb = child_at(cur, cur->bp[l], (unsigned)cur->ptr[l]);
+		struct kv_buf *bp = NULL;
 
-		err = read_block(cur, fsb, l - 1, &cur->bp[l - 1]);
+		err = read_block(cur, fsb, l - 1, &bp);
 		if (err)
 			return err;
+		put_level(cur, l - 1);
+		cur->bp[l - 1] = bp;
 		if (!nrecs(cur->bp[l - 1]))
 			return corrupt(cur, fsb, "empty block below the root");
 		cur->ptr[l - 1] = 0;
@@ -381,11 +503,14 @@ int kvfs_btree_decrement(struct kvfs_btree_cur *cur, int *stat)
 	cur->ptr[l]--;
 	for (; l > 0; l--) {
 		uint64_t fsb = child_at(cur, cur->bp[l], (unsigned)cur->ptr[l]);
+		struct kv_buf *bp = NULL;
 		unsigned n;
 
-		err = read_block(cur, fsb, l - 1, &cur->bp[l - 1]);
+		err = read_block(cur, fsb, l - 1, &bp);
 		if (err)
 			return err;
+		put_level(cur, l - 1);
+		cur->bp[l - 1] = bp;
 		n = nrecs(cur->bp[l - 1]);
 		if (!n)
 			return corrupt(cur, fsb, "empty block below the root");
@@ -427,9 +552,8 @@ static void update_keys(struct kvfs_btree_cur *cur, unsigned level)
 		if (!memcmp(key_at(cur, pbp, pi), key, cur->fmt->keysize))
 			return;
 		memcpy(key_at(cur, pbp, pi), key, cur->fmt->keysize);
-		kvfs_trans_log_buf(cur->tp, pbp,
-				   off_of(pbp, key_at(cur, pbp, pi)),
-				   off_of(pbp, key_at(cur, pbp, pi + 1)) - 1);
+		log_range(cur, pbp, off_of(pbp, key_at(cur, pbp, pi)),
+			  off_of(pbp, key_at(cur, pbp, pi + 1)) - 1);
 		if (pi)
 			return;
 	}
@@ -440,8 +564,8 @@ static void set_parent_key(struct kvfs_btree_cur *cur, struct kv_buf *pbp,
 			   unsigned i, struct kv_buf *bp, unsigned level)
 {
 	entry_key(cur, bp, level, 0, key_at(cur, pbp, i));
-	kvfs_trans_log_buf(cur->tp, pbp, off_of(pbp, key_at(cur, pbp, i)),
-			   off_of(pbp, key_at(cur, pbp, i + 1)) - 1);
+	log_range(cur, pbp, off_of(pbp, key_at(cur, pbp, i)),
+		  off_of(pbp, key_at(cur, pbp, i + 1)) - 1);
 }
 
 /*
@@ -630,6 +754,38 @@ static int new_root(struct kvfs_btree_cur *cur, struct kv_buf *nbp)
 	return 0;
 }
 
+/*
+ * The inode root (level nlevels - 1) is full: its entries move to a new
+ * block of the same level, the root keeps one pointer to it a level up
+ * (XFS's xfs_btree_new_iroot).  The path follows: the new block takes
+ * the root's place at its level.
+ */
+static int new_iroot(struct kvfs_btree_cur *cur)
+{
+	unsigned level = cur->nlevels - 1, n = nrecs(&cur->ibuf);
+	struct kv_buf *rbp = &cur->ibuf, *nbp;
+	uint8_t key[KVFS_BTREE_KEY_MAX];
+	int err;
+
+	if (level + 1 >= KVFS_BTREE_MAXLEVELS)
+		return -EFBIG;
+	err = new_block(cur, child_at(cur, rbp, 0), level, &nbp);
+	if (err)
+		return err;
+	move_entries(cur, level, nbp, 0, rbp, 0, n);
+	set_nrecs(cur, nbp, n);
+	memcpy(key, key_at(cur, rbp, 0), cur->fmt->keysize);
+	bblk(rbp)->level = kv_cpu_to_le16((uint16_t)(level + 1));
+	bblk(rbp)->numrecs = kv_cpu_to_le16(1);
+	set_entry(cur, rbp, level + 1, 0, key, nbp->b_blkno);
+	cur->bp[level] = nbp;
+	cur->bp[level + 1] = rbp;
+	cur->ptr[level + 1] = 0;
+	cur->nlevels++;
+	cur->nnewroots++;
+	return 0;
+}
+
 int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec)
 {
 	uint8_t key[KVFS_BTREE_KEY_MAX], ent[KVFS_BTREE_KEY_MAX];
@@ -653,6 +809,13 @@ int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec)
 		unsigned n = nrecs(bp);
 		int done = 0;
 
+		if (is_iroot(cur, bp) && n >= cur->imax) {
+			err = new_iroot(cur);
+			if (err)
+				return err;
+			bp = cur->bp[level];
+			n = nrecs(bp);
+		}
 		if (n >= kvfs_btree_cur_maxrecs(cur, level)) {
 			if (level + 1 < cur->nlevels) {
 				err = shift(cur, level, &i, &done);
@@ -710,6 +873,35 @@ static int kill_root(struct kvfs_btree_cur *cur)
 }
 
 /*
+ * The inode root has one entry: when its child is a node whose entries
+ * fit the root, they move into the root and the child is freed (XFS's
+ * xfs_btree_kill_iroot); else nothing changes (the child may then stay
+ * under-full).
+ */
+static int kill_iroot(struct kvfs_btree_cur *cur)
+{
+	unsigned top = cur->nlevels - 1;
+	struct kv_buf *rbp = &cur->ibuf, *cbp = cur->bp[top - 1];
+	unsigned n;
+	int err;
+
+	if (top < 2 || nrecs(rbp) != 1 || child_at(cur, rbp, 0) != cbp->b_blkno)
+		return 0;
+	n = nrecs(cbp);
+	if (n > cur->imax)
+		return 0;
+	bblk(rbp)->level = kv_cpu_to_le16((uint16_t)(top - 1));
+	move_entries(cur, top - 1, rbp, 0, cbp, 0, n);
+	set_nrecs(cur, rbp, n);
+	err = free_block(cur, cbp);
+	cur->bp[top] = NULL;
+	cur->bp[top - 1] = rbp;
+	cur->nlevels--;
+	cur->nkillroots++;
+	return err;
+}
+
+/*
  * Remove entry ptr[level] of the block at level; *more: a block was joined
  * away and its entry ptr[level + 1] must go from the parent.
  */
@@ -724,6 +916,8 @@ static int delrec(struct kvfs_btree_cur *cur, unsigned level, int *more)
 	move_entries(cur, level, bp, i, bp, i + 1, n - i - 1);
 	set_nrecs(cur, bp, --n);
 	if (level + 1 == cur->nlevels) {
+		if (is_iroot(cur, bp))
+			return n == 1 ? kill_iroot(cur) : 0;
 		if (level && n == 1)
 			return kill_root(cur);
 		return 0;
@@ -732,6 +926,10 @@ static int delrec(struct kvfs_btree_cur *cur, unsigned level, int *more)
 		update_keys(cur, level);
 	if (n >= min)
 		return 0;
+	/* the only child of an inode root: no sibling to balance with */
+	if (level + 2 == cur->nlevels && is_iroot(cur, cur->bp[level + 1]) &&
+	    nrecs(cur->bp[level + 1]) == 1)
+		return kill_iroot(cur);
 	err = sibling(cur, level, 1, &rbp);
 	if (!err)
 		err = sibling(cur, level, -1, &lbp);
@@ -837,6 +1035,56 @@ int kvfs_btree_update(struct kvfs_btree_cur *cur, const void *rec)
 	return 0;
 }
 
+static int destroy_block(struct kvfs_btree_cur *cur, uint64_t fsb,
+			 unsigned level,
+			 int (*rec_fn)(const void *rec, void *priv), void *priv)
+{
+	struct kv_buf *bp = NULL;
+	int err;
+
+	err = read_block(cur, fsb, level, &bp);
+	if (err)
+		return err;
+	for (unsigned i = 0; i < nrecs(bp); i++) {
+		if (level)
+			err = destroy_block(cur, child_at(cur, bp, i),
+					    level - 1, rec_fn, priv);
+		else
+			err = rec_fn(rec_at(cur, bp, i), priv);
+		if (err)
+			return err;
+	}
+	return free_block(cur, bp);
+}
+
+int kvfs_btree_destroy(struct kvfs_btree_cur *cur,
+		       int (*rec_fn)(const void *rec, void *priv), void *priv)
+{
+	uint64_t fsb;
+	unsigned level;
+	int err;
+
+	kvfs_btree_cur_del(cur);
+	cur->nlevels = 0;
+	if (!cur->ops->iroot) {
+		cur->ops->get_root(cur, &fsb, &level);
+		if (level >= KVFS_BTREE_MAXLEVELS)
+			return corrupt(cur, fsb, "root level %u", level);
+		return destroy_block(cur, fsb, level, rec_fn, priv);
+	}
+	err = iroot_load(cur);
+	if (err)
+		return err;
+	level = kv_le16_to_cpu(bblk(&cur->ibuf)->level);
+	for (unsigned i = 0; i < nrecs(&cur->ibuf); i++) {
+		err = destroy_block(cur, child_at(cur, &cur->ibuf, i),
+				    level - 1, rec_fn, priv);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* ---- the structure walk ---- */
 
 /* Blocks seen, an open-addressing set (block numbers + 1, 0 is empty). */
@@ -925,8 +1173,12 @@ static bool in_range(const struct kvfs_btree_cur *cur, uint64_t fsb)
 		kvfs_fsb_to_agbno(cur->g, fsb) >= KVFS_AG_HDR_BLOCKS);
 }
 
+/*
+ * The block fsb at level under the parent key pkey (NULL: the root); lone:
+ * the only child of an inode root, which may hold fewer than the minimum.
+ */
 static int walk_block(struct walk *ws, uint64_t fsb, unsigned level,
-		      const void *pkey)
+		      const void *pkey, bool lone)
 {
 	struct kvfs_btree_cur *cur = ws->cur;
 	const struct kvfs_btree_ops *fmt = cur->fmt;
@@ -979,7 +1231,7 @@ static int walk_block(struct walk *ws, uint64_t fsb, unsigned level,
 	}
 	n = kv_le16_to_cpu(bb->numrecs);
 	min = kvfs_btree_minrecs(fmt, bs, level);
-	if (!root && n < min)
+	if (!root && !lone && n < min)
 		finding(ws, fsb, (int)level,
 			"%u entries, fewer than the minimum %u", n, min);
 	if (root && level && n < 2)
@@ -1039,7 +1291,29 @@ static int walk_block(struct walk *ws, uint64_t fsb, unsigned level,
 		uint64_t child = kv_le64_to_cpu(*kvfs_btree_ptr(b, fmt, bs, i));
 
 		err = walk_block(ws, child, level - 1,
-				 kvfs_btree_key(b, fmt, i));
+				 kvfs_btree_key(b, fmt, i), false);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* The inode root (decoded in cur->ibuf): its keys, then its children. */
+static int walk_iroot(struct walk *ws, unsigned level)
+{
+	struct kvfs_btree_cur *cur = ws->cur;
+	struct kv_buf *rbp = &cur->ibuf;
+	unsigned n = nrecs(rbp);
+	int err;
+
+	for (unsigned i = 1; i < n; i++)
+		if (cur->fmt->cmp_key(key_at(cur, rbp, i - 1),
+				      key_at(cur, rbp, i)) >= 0)
+			finding(ws, KVFS_NULLBLOCK, (int)level,
+				"inode root key %u out of order", i);
+	for (unsigned i = 0; i < n; i++) {
+		err = walk_block(ws, child_at(cur, rbp, i), level - 1,
+				 key_at(cur, rbp, i), n == 1);
 		if (err)
 			return err;
 	}
@@ -1059,7 +1333,17 @@ int kvfs_btree_walk_check(struct kvfs_btree_cur *cur, struct kv_bcache *bc,
 	w->nrecs = 0;
 	w->nfindings = 0;
 	memset(w->nblocks, 0, sizeof(w->nblocks));
-	cur->ops->get_root(cur, &root, &level);
+	if (cur->ops->iroot) {
+		if (iroot_load(cur)) {
+			finding(&ws, KVFS_NULLBLOCK, -1, "inode root: %s",
+				kvfs_report_last()->msg);
+			return -EUCLEAN;
+		}
+		root = KVFS_NULLBLOCK;
+		level = kv_le16_to_cpu(bblk(&cur->ibuf)->level);
+	} else {
+		cur->ops->get_root(cur, &root, &level);
+	}
 	if (level >= KVFS_BTREE_MAXLEVELS) {
 		finding(&ws, root, (int)level, "root level %u", level);
 		return -EUCLEAN;
@@ -1074,8 +1358,10 @@ int kvfs_btree_walk_check(struct kvfs_btree_cur *cur, struct kv_bcache *bc,
 	ws.last_rec = kvmalloc(cur->fmt->recsize, 0);
 	if (!ws.last_rec)
 		err = -ENOMEM;
-	if (!err)
-		err = walk_block(&ws, root, level, NULL);
+	if (!err && cur->ops->iroot)
+		err = walk_iroot(&ws, level);
+	else if (!err)
+		err = walk_block(&ws, root, level, NULL, false);
 	for (l = 0; !err && l <= level; l++)
 		if (ws.prev[l] != KVFS_NULLBLOCK &&
 		    ws.prev_right[l] != KVFS_NULLBLOCK)

@@ -5,8 +5,25 @@
  * siblings, root growth and shrink, and the structure walk, for every tree
  * type.  A tree type is a small table (struct kvfs_btree_tree_ops): its
  * block format (struct kvfs_btree_ops, fs/btblock.h), its buffer type,
- * where its root lives (an AG header, later an inode's fork) and where its
- * blocks come from (later the AG allocator's reserve list).
+ * where its root lives (an AG header, or an inode's fork) and where its
+ * blocks come from (the AG allocator's reserve list, or the AG allocator
+ * for an inode's tree).  Every pointer (child, sibling) is a 64-bit
+ * filesystem block number, so that a tree owned by an inode spans AGs.
+ *
+ * Roots in an inode (XFS's XFS_BTREE_ROOT_IN_INODE, tree_ops->iroot set):
+ * the root is a node in the inode's fork (struct kvfs_bmdr_block: level,
+ * numrecs, then maxrecs keys and maxrecs pointers, maxrecs =
+ * kvfs_btree_iroot_maxrecs() of the fork's size), never a leaf, holding
+ * at least one entry.  When it is full it grows out of the inode
+ * (xfs_btree_new_iroot): its entries move to a new block, the root keeps
+ * one pointer to it, a level higher.  When it has one entry and that
+ * child's entries fit it, they move back into the inode and the child is
+ * freed (xfs_btree_kill_iroot).  The only child of a one-entry inode root
+ * may hold fewer than the minimum (as in XFS), down to none; turning a
+ * small tree back into something else (an extent list) is the owner's
+ * business (fs/bmap.c).  The cursor works on a copy of the root in block
+ * format and writes it back to the fork, logging it through
+ * tree_ops->log_iroot, at every change.
  *
  * Blocks: a node at level l > 0 holds numrecs keys and child pointers; key
  * i equals the first key of child i (the walk checks it); a leaf holds
@@ -45,6 +62,7 @@
 #include "fs/btblock.h"
 #include "fs/buf.h"
 #include "fs/buf_item.h"
+#include "fs/format.h"
 #include "fs/geom.h"
 #include "journal/journal.h"
 
@@ -67,7 +85,25 @@ struct kvfs_btree_tree_ops {
 			   uint64_t *fsb);
 	/* fsb no longer belongs to the tree (already invalidated in cur->tp) */
 	int (*free_block)(struct kvfs_btree_cur *cur, uint64_t fsb);
+	/*
+	 * Roots in an inode: the fork bytes holding the root and their size
+	 * (get_root/set_root are then unused), and log the fork in cur->tp
+	 * after the engine changed it.  NULL for roots in a block.
+	 */
+	uint8_t *(*iroot)(struct kvfs_btree_cur *cur, uint32_t *size);
+	void (*log_iroot)(struct kvfs_btree_cur *cur);
 };
+
+/* The largest fork an inode root can live in (a 2 KiB inode's). */
+#define KVFS_BTREE_IROOT_MAX ((1u << KVFS_MAX_INODELOG) - KVFS_DINODE_CORE_SIZE)
+
+/* Entries an inode root of size bytes holds for keys of keysize bytes. */
+static inline unsigned kvfs_btree_iroot_maxrecs(uint32_t size, uint32_t keysize)
+{
+	if (size < KVFS_BMDR_HDR_SIZE)
+		return 0;
+	return (size - KVFS_BMDR_HDR_SIZE) / (keysize + sizeof(kv_le64));
+}
 
 struct kvfs_btree_cur {
 	const struct kvfs_btree_tree_ops *ops;
@@ -75,6 +111,7 @@ struct kvfs_btree_cur {
 	const struct kvfs_geom *g;
 	struct kvj_trans *tp;
 	struct kvfs_bli_log *bl;
+	struct kv_bcache *bc; /* reads without a transaction */
 	uint64_t owner; /* AG number or inode number: every block's owner */
 	void *priv; /* the tree type's context (e.g. struct kvfs_btree_ag) */
 	unsigned nlevels; /* tree height, from the last lookup */
@@ -85,6 +122,14 @@ struct kvfs_btree_cur {
 	 */
 	struct kv_buf *bp[KVFS_BTREE_MAXLEVELS];
 	int ptr[KVFS_BTREE_MAXLEVELS];
+	/*
+	 * Roots in an inode: the root as a block (ibuf.b_addr = iblk,
+	 * b_blkno KVFS_NULLBLOCK), decoded from the fork at every descent;
+	 * imax entries fit it.
+	 */
+	struct kv_buf ibuf;
+	unsigned imax;
+	_Alignas(8) uint8_t iblk[KVFS_BTREE_HDR_SIZE + KVFS_BTREE_IROOT_MAX];
 	/* counters of the cursor's life (tests, benchmarks) */
 	uint64_t nsplits, njoins, nshifts, nnewroots, nkillroots;
 };
@@ -108,11 +153,18 @@ static inline unsigned kvfs_btree_minrecs(const struct kvfs_btree_ops *fmt,
 	return kvfs_btree_maxrecs(fmt, blocksize, level) / 2;
 }
 
-/* A cursor over the tree of type ops owned by owner, working in tp. */
+/*
+ * A cursor over the tree of type ops owned by owner, working in tp.  With
+ * tp NULL (lookups and moves only, e.g. a read under a shared inode lock)
+ * the caller sets cur->bc: the cursor reads blocks through that cache and
+ * holds them until the next lookup or kvfs_btree_cur_del().
+ */
 void kvfs_btree_cur_init(struct kvfs_btree_cur *cur,
 			 const struct kvfs_btree_tree_ops *ops,
 			 const struct kvfs_geom *g, struct kvj_trans *tp,
 			 struct kvfs_bli_log *bl, uint64_t owner, void *priv);
+/* Drop what a cursor without a transaction holds (no-op with one). */
+void kvfs_btree_cur_del(struct kvfs_btree_cur *cur);
 
 /*
  * Position the cursor (see enum kvfs_btree_lookup); *stat is 1 if it
@@ -146,13 +198,25 @@ int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat);
 int kvfs_btree_update(struct kvfs_btree_cur *cur, const void *rec);
 
 /*
+ * Free every block of the tree in cur->tp (each read, invalidated and
+ * handed to free_block), calling rec_fn on every record in key order: an
+ * inode's small tree turned back into a list.  The root (in an inode) is
+ * left as it was for the caller to replace.
+ */
+int kvfs_btree_destroy(struct kvfs_btree_cur *cur,
+		       int (*rec_fn)(const void *rec, void *priv), void *priv);
+
+/*
  * Structure walk: every block from the root, through the buffer cache
  * (the caller holds what excludes changes to the tree, and no transaction
  * holding its blocks may be open).  Checks each block (as the verifier,
  * but the crc), levels, keys ordered within and across blocks, each
  * parent key equal to its child's first key, sibling links both ways and
  * in tree order, record counts within bounds, owner, pointers in range,
- * each block reached once.  Findings are collected, not printed.
+ * each block reached once.  An inode root is checked as its fork holds
+ * it (level >= 1, 1 to maxrecs entries, keys in order); its blocks are
+ * not counted in nblocks[] (it is no block), and the only child of a
+ * one-entry inode root may hold fewer than the minimum.  Findings are collected, not printed.
  */
 #define KVFS_BTREE_WALK_MAX_FINDINGS 16
 

@@ -102,6 +102,20 @@ static int inobt_verify_read(struct kv_buf *bp)
 	return btree_verify_read(bp, &kvfs_inobt_ops);
 }
 
+/*
+ * An extent-map block belongs to an inode the buffer does not know: the
+ * header's owner is taken as it is here, and the cursor checks it is the
+ * inode whose tree it walks.
+ */
+static int bmbt_verify_read(struct kv_buf *bp)
+{
+	const struct kvfs_blk_hdr *h = bp->b_addr;
+
+	return verdict(bp, kvfs_btree_verify_block(
+				   bp->b_addr, buf_geom(bp), &kvfs_bmbt_ops,
+				   bp->b_blkno, kv_le64_to_cpu(h->owner), -1));
+}
+
 /* The inode number of the first inode of the buffer's first block. */
 static uint64_t inode_buf_first_ino(const struct kvfs_geom *g,
 				    const struct kv_buf *bp)
@@ -200,6 +214,12 @@ const struct kv_buf_ops kvfs_inobt_buf_ops = {
 	.verify_write = blk_verify_write,
 };
 
+const struct kv_buf_ops kvfs_bmbt_buf_ops = {
+	.name = "extent map",
+	.verify_read = bmbt_verify_read,
+	.verify_write = blk_verify_write,
+};
+
 const struct kv_buf_ops kvfs_inode_buf_ops = {
 	.name = "inodes",
 	.verify_read = inode_verify_read,
@@ -219,6 +239,7 @@ const struct kv_buf_ops *kvfs_buf_ops_by_magic(const void *blk, size_t len)
 		{ KVFS_BNOBT_MAGIC, &kvfs_bnobt_buf_ops },
 		{ KVFS_CNTBT_MAGIC, &kvfs_cntbt_buf_ops },
 		{ KVFS_INOBT_MAGIC, &kvfs_inobt_buf_ops },
+		{ KVFS_BMBT_MAGIC, &kvfs_bmbt_buf_ops },
 		{ KVFS_DINODE_MAGIC, &kvfs_inode_buf_ops },
 		{ KVFS_ATTR_LEAF_MAGIC, &kvfs_attr_buf_ops },
 		{ KVFS_ATTR_NODE_MAGIC, &kvfs_attr_buf_ops },

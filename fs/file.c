@@ -286,22 +286,38 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 	bool grow;
 	int err;
 
-	/*
-	 * No blocks reserved: converting an in-inode map allocates none, and
-	 * a full filesystem must still complete the writes it took.
-	 */
-	err = kvfs_file_trans(ip, res->log_bytes, res->log_count, 0, &tp);
-	if (err)
-		return err;
-	while (convert && cur < fe) {
-		struct kvfs_bmap m[MAP_MAX];
-		int nmap = MAP_MAX;
+	for (;;) {
+		uint64_t start = cur;
 
-		err = kvfs_bmapi_write(tp, ip, cur, fe - cur,
-				       KVFS_BMAPI_CONVERT, m, &nmap);
+		/*
+		 * The blocks of one extent-tree change when they are there
+		 * (a conversion on a B+tree fork may split it); with none, a
+		 * conversion of an in-inode map still completes, so a full
+		 * filesystem finishes the writes it took.
+		 */
+		err = kvfs_file_trans(ip, res->log_bytes, res->log_count,
+				      res->blocks, &tp);
+		if (err == -ENOSPC)
+			err = kvfs_file_trans(ip, res->log_bytes,
+					      res->log_count, 0, &tp);
 		if (err)
+			return err;
+		while (convert && cur < fe) {
+			struct kvfs_bmap m[MAP_MAX];
+			int nmap = MAP_MAX;
+
+			err = kvfs_bmapi_write(tp, ip, cur, fe - cur,
+					       KVFS_BMAPI_CONVERT, m, &nmap);
+			if (err)
+				break;
+			cur = map_end(&m[nmap - 1]);
+		}
+		/* one tree change per transaction: go on in the next */
+		if (err != -ENOSPC || cur == start || cur >= fe)
 			break;
-		cur = map_end(&m[nmap - 1]);
+		err = kvfs_file_commit(tp, ip, true);
+		if (err)
+			return err;
 	}
 	if (err && err != -EOPNOTSUPP) {
 		kvfs_trans_cancel(tp);

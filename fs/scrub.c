@@ -18,6 +18,7 @@
 #include "fs/ag.h"
 #include "fs/attr.h"
 #include "fs/blkhdr.h"
+#include "fs/bmap_btree.h"
 #include "fs/btree.h"
 #include "fs/buf.h"
 #include "fs/buf_ops.h"
@@ -539,7 +540,6 @@ struct fork_ctx {
 	struct scrub *s;
 	uint64_t ino;
 	uint64_t blocks; /* mapped by the fork: data and tree blocks */
-	uint64_t tree_blocks_left; /* bound on extent-map blocks visited */
 	enum kvfs_scrub_owner kind; /* of the blocks the fork maps */
 	bool bad;
 };
@@ -580,96 +580,79 @@ static int walk_extents(struct fork_ctx *f, const struct kvfs_extent *x,
 	return 0;
 }
 
-/* Extent-map tree block formats: the generic block, extents as records. */
-#define BMBT_KEYSIZE sizeof(struct kvfs_bmbt_key)
-#define BMBT_RECSIZE sizeof(struct kvfs_extent)
+/* The extent-map tree walk's callbacks (fs/btree.h), priv a bmbt_walk. */
+struct bmbt_walk {
+	struct fork_ctx *f;
+	uint64_t next_off;
+};
 
-static int walk_bmbt(struct fork_ctx *f, uint64_t fsb, unsigned level,
-		     uint64_t *next_off);
-
-/* The children of a node (in the inode or in a block), level >= 1. */
-static int walk_bmbt_ptrs(struct fork_ctx *f, const kv_le64 *ptrs, uint32_t n,
-			  unsigned level, uint64_t *next_off)
+static int bmbt_rec(const void *rec, void *priv)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		int err = walk_bmbt(f, kv_le64_to_cpu(ptrs[i]), level - 1,
-				    next_off);
+	struct bmbt_walk *bw = priv;
 
-		if (err)
-			return err;
-	}
-	return 0;
+	return walk_extents(bw->f, rec, 1, &bw->next_off, "extent-map leaf");
 }
 
-static int walk_bmbt(struct fork_ctx *f, uint64_t fsb, unsigned level,
-		     uint64_t *next_off)
+static int bmbt_blk(uint64_t fsb, unsigned level, void *priv)
+{
+	struct bmbt_walk *bw = priv;
+
+	(void)level;
+	bw->f->blocks++;
+	return claim(bw->f->s, fsb, 1, KVFS_OWN_BMBT, bw->f->ino);
+}
+
+/*
+ * An extent-map tree rooted in a fork of size bytes with n extents: the
+ * engine's structure walk (every block owned by the inode), each block
+ * claimed, each record's extent claimed.
+ */
+static int walk_bmbt(struct fork_ctx *f, const uint8_t *fork, uint32_t size,
+		     uint32_t n, const char *name)
 {
 	struct scrub *s = f->s;
-	const struct kvfs_geom *g = s->g;
-	uint32_t bs = g->blocksize;
-	uint32_t agno = kvfs_ino_to_agno(g, f->ino);
-	const char *bad = range_check(g, fsb, 1);
-	const struct kvfs_btree_block *bb;
-	uint32_t n, max;
-	uint8_t *blk;
+	uint32_t agno = kvfs_ino_to_agno(s->g, f->ino);
+	struct kvfs_bmbt_ctx ctx = { .fork = (uint8_t *)fork,
+				     .forksize = size };
+	struct bmbt_walk bw = { .f = f };
+	struct kvfs_btree_walk *w;
+	struct kvfs_btree_cur *cur;
 	int err;
 
-	if (bad) {
-		find(s, KVFS_SCRUB_EXTENT, agno, fsb, 1, f->ino,
-		     "inode %" PRIu64 " extent-map block %" PRIu64 " %s",
-		     f->ino, fsb, bad);
-		f->bad = true;
-		return 0;
-	}
-	if (!f->tree_blocks_left--) {
-		find(s, KVFS_SCRUB_EXTENT, agno, fsb, 1, f->ino,
-		     "inode %" PRIu64 " extent-map tree has more blocks than "
-		     "the filesystem",
-		     f->ino);
-		f->bad = true;
-		return -ELOOP;
-	}
-	blk = kvmalloc(bs, 0);
-	if (!blk)
+	w = kvzalloc(sizeof(*w), 0);
+	cur = kvmalloc(sizeof(*cur), 0);
+	if (!w || !cur) {
+		kvfree(w);
+		kvfree(cur);
 		return -ENOMEM;
-	err = kv_dev_pread(kv_bcache_dev(s->bc), blk, bs,
-			   kvfs_fsb_to_bytes(g, fsb));
-	if (err)
-		goto out;
-	err = claim(s, fsb, 1, KVFS_OWN_BMBT, f->ino);
-	if (err)
-		goto out;
-	f->blocks++;
-	bb = (const void *)blk;
-	n = kv_le16_to_cpu(bb->numrecs);
-	max = (bs - KVFS_BTREE_HDR_SIZE) /
-	      (level ? BMBT_KEYSIZE + 8 : BMBT_RECSIZE);
-	if (kvfs_blkhdr_verify(blk, bs, KVFS_BMBT_MAGIC, fsb, f->ino,
-			       g->meta_uuid, "extent-map tree")) {
-		find(s, KVFS_SCRUB_EXTENT, agno, fsb, 1, f->ino,
-		     "inode %" PRIu64 " extent-map block %" PRIu64 ": %s",
-		     f->ino, fsb, kvfs_report_last()->msg);
-		f->bad = true;
-	} else if (kv_le16_to_cpu(bb->level) != level || n > max) {
-		find(s, KVFS_SCRUB_EXTENT, agno, fsb, 1, f->ino,
-		     "inode %" PRIu64 " extent-map block %" PRIu64
-		     ": level %u (expected %u), %u of %u records",
-		     f->ino, fsb, kv_le16_to_cpu(bb->level), level, n, max);
-		f->bad = true;
-	} else if (level) {
-		err = walk_bmbt_ptrs(
-			f,
-			(const kv_le64 *)(blk + KVFS_BTREE_HDR_SIZE +
-					  (size_t)((bs - KVFS_BTREE_HDR_SIZE) /
-						   (BMBT_KEYSIZE + 8)) *
-						  BMBT_KEYSIZE),
-			n, level, next_off);
-	} else {
-		err = walk_extents(f, (const void *)(blk + KVFS_BTREE_HDR_SIZE),
-				   n, next_off, "extent-map leaf");
 	}
-out:
-	kvfree(blk);
+	w->rec_fn = bmbt_rec;
+	w->blk_fn = bmbt_blk;
+	w->priv = &bw;
+	kvfs_btree_cur_init(cur, &kvfs_bmbt_tree_ops, s->g, NULL, NULL, f->ino,
+			    &ctx);
+	cur->bc = s->bc;
+	err = kvfs_btree_walk_check(cur, s->bc, w);
+	if (err == -EUCLEAN) {
+		for (unsigned i = 0;
+		     i < w->nfindings && i < KVFS_BTREE_WALK_MAX_FINDINGS; i++)
+			find(s, KVFS_SCRUB_EXTENT, agno, w->findings[i].blkno,
+			     1, f->ino,
+			     "inode %" PRIu64 " %s fork extent-map tree, "
+			     "level %d: %s",
+			     f->ino, name, w->findings[i].level,
+			     w->findings[i].what);
+		f->bad = true;
+		err = 0;
+	} else if (!err && w->nrecs != n) {
+		find(s, KVFS_SCRUB_EXTENT, agno, KVFS_NULLBLOCK, 0, f->ino,
+		     "inode %" PRIu64 " %s fork says %u extents, its tree "
+		     "holds %" PRIu64,
+		     f->ino, name, n, w->nrecs);
+		f->bad = true;
+	}
+	kvfree(w);
+	kvfree(cur);
 	return err;
 }
 
@@ -678,7 +661,6 @@ static int walk_fork(struct fork_ctx *f, const uint8_t *fork, uint32_t size,
 		     uint8_t fmt, uint32_t n, const char *name)
 {
 	uint64_t next_off = 0;
-	int err;
 
 	if (fmt == KVFS_DFORK_EXTENTS) {
 		if ((uint64_t)n * sizeof(struct kvfs_extent) > size) {
@@ -693,26 +675,8 @@ static int walk_fork(struct fork_ctx *f, const uint8_t *fork, uint32_t size,
 		}
 		return walk_extents(f, (const void *)fork, n, &next_off, name);
 	}
-	if (fmt == KVFS_DFORK_BTREE) {
-		const struct kvfs_bmdr_block *rb = (const void *)fork;
-		uint32_t level = kv_le16_to_cpu(rb->level);
-		uint32_t nr = kv_le16_to_cpu(rb->numrecs);
-
-		if (!level || level >= KVFS_BTREE_MAXLEVELS ||
-		    nr > kvfs_bmdr_maxrecs(size)) {
-			find(f->s, KVFS_SCRUB_EXTENT,
-			     kvfs_ino_to_agno(f->s->g, f->ino), KVFS_NULLBLOCK,
-			     0, f->ino,
-			     "inode %" PRIu64 " %s fork: extent-map root of "
-			     "level %u with %u of %u records",
-			     f->ino, name, level, nr, kvfs_bmdr_maxrecs(size));
-			f->bad = true;
-			return 0;
-		}
-		err = walk_bmbt_ptrs(f, kvfs_bmdr_ptr(fork, size, 0), nr, level,
-				     &next_off);
-		return err == -ELOOP ? 0 : err;
-	}
+	if (fmt == KVFS_DFORK_BTREE)
+		return walk_bmbt(f, fork, size, n, name);
 	return 0;
 }
 
@@ -749,10 +713,7 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 	const struct kvfs_geom *g = s->g;
 	const struct kvfs_dinode *d = (const void *)dip;
 	uint16_t mode = kv_le16_to_cpu(d->mode);
-	struct fork_ctx f = { .s = s,
-			      .ino = ino,
-			      .tree_blocks_left = g->dblocks,
-			      .kind = KVFS_OWN_DATA };
+	struct fork_ctx f = { .s = s, .ino = ino, .kind = KVFS_OWN_DATA };
 	char why[160];
 	uint32_t forkoff = kv_le16_to_cpu(d->forkoff);
 	uint32_t dsize, asize;

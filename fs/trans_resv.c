@@ -95,8 +95,31 @@ static uint32_t allocfree_bufs(const struct kvfs_trans_resv *r, uint32_t n)
 	return n * 2 * (2 * r->alloc_maxlevels - 1);
 }
 
-/* Blocks the extent map logs when split at every level below the root. */
+/*
+ * Blocks the extent map logs in one change of a B+tree fork: a split (or
+ * join) at every level below the root, both halves logged, and the leaf of
+ * a list turned into a tree.  As XFS counts it (the blocks of one path
+ * and their new siblings; the second record of a split extent lands in the
+ * same leaf but once in a leaf's worth of records).
+ */
 static uint32_t bmap_split_bufs(const struct kvfs_trans_resv *r)
+{
+	return 2 * (r->bmap_maxlevels - 1) + 1;
+}
+
+/*
+ * Blocks a change of a B+tree fork may allocate: a new block at every
+ * level below the root for each of two records added, and the leaf of a
+ * list turned into a tree (fs/bmap.c keeps as much back before it
+ * allocates data).
+ */
+static uint32_t bmap_split_blocks(const struct kvfs_trans_resv *r)
+{
+	return 2 * (r->bmap_maxlevels - 1) + 1;
+}
+
+/* Extent-free intents of the tree blocks one change may free. */
+static uint32_t bmap_free_intents(const struct kvfs_trans_resv *r)
 {
 	return 2 * (r->bmap_maxlevels - 1);
 }
@@ -127,14 +150,18 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	r->buf_bytes = kvfs_resv_buf_bytes(g->blocksize);
 	r->inode_bytes = kvfs_resv_buf_bytes(g->inodesize);
 
-	/* the extent and the map's new blocks: two allocations */
+	/*
+	 * The extent and the map's new blocks (two allocations, as XFS
+	 * counts them: the map's blocks come from the same free-space paths),
+	 * the intents of the map blocks a merge frees.
+	 */
 	set(&r->write,
-	    bmap_split_bufs(r) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 2), 1, 0,
-	    2, r->bmap_maxlevels - 1, r);
-	/* map blocks freed when records merge: one more free */
+	    bmap_split_bufs(r) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 2), 1,
+	    bmap_free_intents(r) * efi, 2, bmap_split_blocks(r), r);
+	/* the extent's intent, and the map blocks as for a write */
 	set(&r->itruncate,
 	    bmap_split_bufs(r) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 1), 1,
-	    efi, 2, r->bmap_maxlevels - 1, r);
+	    (1 + bmap_free_intents(r)) * efi, 2, bmap_split_blocks(r), r);
 	set(&r->extent_free, AG_FREE_HDR_BUFS + allocfree_bufs(r, 1), 0,
 	    kvfs_resv_done_bytes() + efi, 2, 0, r);
 	/* the inode header, the chunk's blocks, the tree split, one allocation */

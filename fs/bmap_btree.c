@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The extent-map B+tree type (fs/bmap_btree.h): the record format, the
+ * root in the inode's fork and the block source.
+ */
+#include "fs/bmap_btree.h"
+
+#include <errno.h>
+
+#include "fs/alloc.h"
+#include "fs/buf_ops.h"
+#include "fs/extfree_item.h"
+#include "fs/inode.h"
+#include "fs/inode_item.h"
+#include "fs/mount.h"
+#include "fs/trans.h"
+
+static void bmbt_rec_key(const void *rec, void *key)
+{
+	((struct kvfs_bmbt_key *)key)->startoff =
+		((const struct kvfs_extent *)rec)->startoff;
+}
+
+static int bmbt_cmp_key(const void *a, const void *b)
+{
+	uint64_t x =
+		kv_le64_to_cpu(((const struct kvfs_bmbt_key *)a)->startoff);
+	uint64_t y =
+		kv_le64_to_cpu(((const struct kvfs_bmbt_key *)b)->startoff);
+
+	return x < y ? -1 : x > y;
+}
+
+const char *kvfs_extent_check(const struct kvfs_geom *g,
+			      const struct kvfs_extent *e)
+{
+	uint64_t maxoff = kvfs_max_fileoff_blocks(g);
+	uint64_t off = kv_le64_to_cpu(e->startoff);
+	uint64_t bno = kv_le64_to_cpu(e->startblock);
+	uint32_t len = kv_le32_to_cpu(e->blockcount);
+
+	if (!len)
+		return "has no blocks";
+	if (kv_le32_to_cpu(e->flags) & ~KVFS_EXT_FLAGS_ALL)
+		return "has unknown flags";
+	if (off >= maxoff || len > maxoff - off)
+		return "ends past the largest file offset";
+	if (bno >= g->dblocks || len > g->dblocks - bno)
+		return "is outside the filesystem";
+	if (kvfs_fsb_to_agno(g, bno) != kvfs_fsb_to_agno(g, bno + len - 1))
+		return "crosses an AG";
+	if (kvfs_fsb_to_agbno(g, bno) < KVFS_AG_HDR_BLOCKS)
+		return "covers AG headers";
+	return NULL;
+}
+
+static const char *bmbt_check_rec(const struct kvfs_geom *g, uint64_t owner,
+				  const void *rec)
+{
+	(void)owner;
+	return kvfs_extent_check(g, rec);
+}
+
+static const char *bmbt_check_next(const void *prev, const void *rec)
+{
+	const struct kvfs_extent *p = prev, *r = rec;
+
+	if (kv_le64_to_cpu(p->startoff) + kv_le32_to_cpu(p->blockcount) >
+	    kv_le64_to_cpu(r->startoff))
+		return "overlaps the previous extent";
+	return NULL;
+}
+
+const struct kvfs_btree_ops kvfs_bmbt_ops = {
+	.name = "extent-map tree",
+	.magic = KVFS_BMBT_MAGIC,
+	.recsize = sizeof(struct kvfs_extent),
+	.keysize = sizeof(struct kvfs_bmbt_key),
+	.ag_tree = false,
+	.rec_key = bmbt_rec_key,
+	.cmp_key = bmbt_cmp_key,
+	.check_rec = bmbt_check_rec,
+	.check_next = bmbt_check_next,
+};
+
+static uint8_t *bmbt_iroot(struct kvfs_btree_cur *cur, uint32_t *size)
+{
+	struct kvfs_bmbt_ctx *c = cur->priv;
+
+	if (!c->ip) {
+		*size = c->forksize;
+		return c->fork;
+	}
+	*size = kvfs_inode_dfork_size(c->ip);
+	return c->ip->i_dfork;
+}
+
+static void bmbt_log_iroot(struct kvfs_btree_cur *cur)
+{
+	struct kvfs_bmbt_ctx *c = cur->priv;
+
+	kvfs_trans_log_inode(c->tp, c->ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+}
+
+static int bmbt_alloc_block(struct kvfs_btree_cur *cur, uint64_t near,
+			    uint64_t *fsb)
+{
+	struct kvfs_bmbt_ctx *c = cur->priv;
+	struct kvfs_alloc_arg a = {
+		.tp = c->tp,
+		.goal = near != KVFS_NULLBLOCK && near < cur->g->dblocks ?
+				near :
+				kvfs_ino_to_fsb(cur->g, c->ip->i_ino),
+		.minlen = 1,
+		.maxlen = 1,
+		.type = KVFS_ALLOC_START_AG,
+		.owner = c->ip->i_ino,
+	};
+	int err;
+
+	err = kvfs_alloc_vextent(&a);
+	if (err)
+		return err;
+	/* the allocator changed an AG: no backing out from here */
+	kvfs_trans_set_nofail(c->tp);
+	*fsb = a.fsb;
+	c->ip->i_nblocks++;
+	kvfs_trans_log_inode(c->tp, c->ip, KVFS_ILOG_CORE);
+	return 0;
+}
+
+static int bmbt_free_block(struct kvfs_btree_cur *cur, uint64_t fsb)
+{
+	struct kvfs_bmbt_ctx *c = cur->priv;
+	int err;
+
+	err = kvfs_free_extent_later(c->tp, fsb, 1);
+	if (err)
+		return err;
+	c->ip->i_nblocks--;
+	kvfs_trans_log_inode(c->tp, c->ip, KVFS_ILOG_CORE);
+	return 0;
+}
+
+const struct kvfs_btree_tree_ops kvfs_bmbt_tree_ops = {
+	.fmt = &kvfs_bmbt_ops,
+	.buf_ops = &kvfs_bmbt_buf_ops,
+	.alloc_block = bmbt_alloc_block,
+	.free_block = bmbt_free_block,
+	.iroot = bmbt_iroot,
+	.log_iroot = bmbt_log_iroot,
+};
+
+void kvfs_bmbt_cur_init(struct kvfs_btree_cur *cur, struct kvfs_bmbt_ctx *ctx,
+			struct kvfs_inode *ip, struct kvfs_trans *tp)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+
+	ctx->ip = ip;
+	ctx->tp = tp;
+	ctx->fork = NULL;
+	ctx->forksize = 0;
+	kvfs_btree_cur_init(cur, &kvfs_bmbt_tree_ops, &mp->g,
+			    tp ? tp->jt : NULL, mp->bl, ip->i_ino, ctx);
+	cur->bc = mp->bc;
+}
