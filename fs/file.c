@@ -14,7 +14,9 @@
 #include "fs/file.h"
 #include "fs/icache.h"
 #include "fs/inode_item.h"
+#include "fs/itruncate.h"
 #include "fs/kvfs.h"
+#include "fs/kvfs_fs.h"
 #include "fs/mount.h"
 #include "fs/trans.h"
 
@@ -53,12 +55,13 @@ int kvfs_file_commit(struct kvfs_trans *tp, struct kvfs_inode *ip, bool dsync)
 	uint64_t seq = 0;
 	int err = kvfs_trans_commit(tp, &seq);
 
-	if (!err) {
-		atomic_max(&ip->i_sync_seq, seq);
-		if (dsync)
-			atomic_max(&ip->i_dsync_seq, seq);
-	}
-	return err;
+	if (err)
+		return err;
+	atomic_max(&ip->i_sync_seq, seq);
+	if (dsync)
+		atomic_max(&ip->i_dsync_seq, seq);
+	/* a sync mount: durable now (the log write flushes the data first) */
+	return kvfs_sync_commit(ip->i_mount, seq);
 }
 
 void kvfs_file_now(struct kvfs_ictime *t)
@@ -432,6 +435,8 @@ ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 		return -EINVAL;
 	if (mp->rdonly)
 		return -EROFS;
+	if (mp->wsync)
+		flags |= KVFS_WRITE_SYNC;
 	err = kvfs_file_get(mp, ino, &ip);
 	if (err)
 		return err;
@@ -507,10 +512,11 @@ static void touch_atime(struct kvfs_inode *ip)
 	struct kvfs_trans *tp;
 	struct kvfs_ictime now;
 
-	if (mp->rdonly || ip->i_diflags & KVFS_DIFLAG_NOATIME)
+	if (mp->rdonly || mp->atime == KVFS_ATIME_NOATIME ||
+	    ip->i_diflags & KVFS_DIFLAG_NOATIME)
 		return;
 	kvfs_file_now(&now);
-	if (!atime_due(ip, &now))
+	if (mp->atime == KVFS_ATIME_RELATIME && !atime_due(ip, &now))
 		return;
 	/* atime is best effort: a full log or a shutdown skips it */
 	if (kvfs_file_trans_res(ip, &mp->resv.ichange, 0, &tp))
@@ -663,19 +669,31 @@ int kvfs_file_stamp(struct kvfs_inode *ip)
 	return kvfs_file_commit(tp, ip, false);
 }
 
+int kvfs_file_trim_eof(struct kvfs_inode *ip)
+{
+	struct kvfs_trans *tp;
+	int err;
+
+	err = kvfs_file_trans_res(ip, &ip->i_mount->resv.itruncate, 0, &tp);
+	if (err)
+		return err;
+	err = kvfs_itruncate_extents(&tp, ip, ip->i_size);
+	if (err) {
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	return kvfs_file_commit(tp, ip, true);
+}
+
 int kvfs_file_trim_prealloc(struct kvfs_inode *ip)
 {
-	const struct kvfs_geom *g = &ip->i_mount->g;
-	uint64_t fb;
 	int err = 0;
 
 	if (!atomic_load(&ip->i_spec_prealloc))
 		return 0;
 	kvfs_ilock(ip, KVFS_IOLOCK_EXCL);
-	if (atomic_exchange(&ip->i_spec_prealloc, false)) {
-		fb = (ip->i_size + g->blocksize - 1) >> g->blocklog;
-		err = kvfs_file_unmap(ip, fb, kvfs_max_fileoff_blocks(g) - fb);
-	}
+	if (atomic_exchange(&ip->i_spec_prealloc, false))
+		err = kvfs_file_trim_eof(ip);
 	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
 	return err;
 }

@@ -111,6 +111,12 @@ int kvfs_file_unmap(struct kvfs_inode *ip, uint64_t fb, uint64_t len);
  */
 int kvfs_file_alloc_unwritten(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 			      uint64_t size, bool stamp_mtime);
+/*
+ * Free every block past the size rounded up to a block, speculative or
+ * not (kvfs_itruncate_extents()), in ip's own transactions.  I/O lock
+ * held exclusively.
+ */
+int kvfs_file_trim_eof(struct kvfs_inode *ip);
 /* Set mtime and ctime of ip to now in a transaction of their own. */
 int kvfs_file_stamp(struct kvfs_inode *ip);
 /* fsync of ip (fs/kvfs.h kvfs_fsync()). */

@@ -204,10 +204,7 @@ int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
 	 */
 	if (mode & FALLOC_FL_KEEP_SIZE && end > ip->i_size &&
 	    atomic_exchange(&ip->i_spec_prealloc, false)) {
-		uint64_t eof = (ip->i_size + g->blocksize - 1) >> g->blocklog;
-
-		err = kvfs_file_unmap(ip, eof,
-				      kvfs_max_fileoff_blocks(g) - eof);
+		err = kvfs_file_trim_eof(ip);
 		if (err)
 			goto out;
 	}

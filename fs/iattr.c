@@ -5,10 +5,11 @@
  * then frees the blocks past the new size.
  *
  * Truncate down: the tail of the new last block is zeroed on disk first
- * (the invariant of fs/file.h), then the transaction sets the size, then
- * the blocks past it are unmapped, one extent per transaction.  A crash
- * after the size leaves blocks past EOF mapped, which is consistent (they
- * are freed by the next truncate or trim).
+ * (the invariant of fs/file.h), then the transaction sets the size and
+ * goes on, rolling, to unmap the blocks past it (kvfs_itruncate_extents(),
+ * as xfs_setattr_size()).  A crash after the first commit leaves the new
+ * size with blocks past EOF still mapped, which is consistent (the next
+ * truncate or trim frees them).
  */
 #include <errno.h>
 #include <sys/stat.h>
@@ -16,7 +17,9 @@
 #include "fs/file.h"
 #include "fs/icache.h"
 #include "fs/inode_item.h"
+#include "fs/itruncate.h"
 #include "fs/kvfs.h"
+#include "fs/kvfs_fs.h"
 #include "fs/mount.h"
 #include "fs/trans.h"
 
@@ -35,38 +38,10 @@ static bool cred_in_group(const struct kvfs_cred *cr, uint32_t gid)
 	return false;
 }
 
-static struct timespec ts_of(const struct kvfs_ictime *t)
-{
-	return (struct timespec){ .tv_sec = t->sec, .tv_nsec = t->nsec };
-}
-
 static struct kvfs_ictime ictime_of(const struct timespec *ts)
 {
 	return (struct kvfs_ictime){ .sec = ts->tv_sec,
 				     .nsec = (uint32_t)ts->tv_nsec };
-}
-
-/* ip's attributes (inode lock held). */
-static void fill_stat(const struct kvfs_inode *ip, struct kvfs_stat *st)
-{
-	const struct kvfs_geom *g = &ip->i_mount->g;
-
-	*st = (struct kvfs_stat){
-		.ino = ip->i_ino,
-		.generation = ip->i_generation,
-		.mode = ip->i_mode,
-		.nlink = ip->i_nlink,
-		.uid = ip->i_uid,
-		.gid = ip->i_gid,
-		.rdev = ip->i_rdev,
-		.size = ip->i_size,
-		.blocks = ip->i_nblocks << (g->blocklog - 9),
-		.blksize = g->blocksize,
-		.atime = ts_of(&ip->i_atime),
-		.mtime = ts_of(&ip->i_mtime),
-		.ctime = ts_of(&ip->i_ctime),
-		.crtime = ts_of(&ip->i_crtime),
-	};
 }
 
 /* The changes other than the size, into ip (locked, joined). */
@@ -114,7 +89,8 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 {
 	const struct kvfs_geom *g = &mp->g;
 	unsigned v = sa->valid, iolock = 0;
-	uint64_t old = 0, fb;
+	bool trunc = false;
+	uint64_t old = 0;
 	struct kvfs_inode *ip;
 	struct kvfs_ictime now;
 	struct kvfs_trans *tp;
@@ -147,8 +123,17 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		if (err)
 			goto out;
 	}
+	if (v & KVFS_SET_SIZE)
+		/*
+		 * Down: everything past the new last block goes, speculative
+		 * or not.  Up: only speculative blocks are trimmed.
+		 */
+		trunc = atomic_exchange(&ip->i_spec_prealloc, false) ||
+			sa->size < old;
 	if (v) {
-		err = kvfs_file_trans_res(ip, &mp->resv.ichange, 0, &tp);
+		err = kvfs_file_trans_res(
+			ip, trunc ? &mp->resv.itruncate : &mp->resv.ichange, 0,
+			&tp);
 		if (err)
 			goto out;
 		kvfs_file_now(&now);
@@ -160,26 +145,20 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		}
 		ip->i_ctime = v & KVFS_SET_CTIME ? ictime_of(&sa->ctime) : now;
 		kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
-		err = kvfs_file_commit(tp, ip, v & KVFS_SET_SIZE);
-		if (err)
+		/* the size commits first: a crash leaves blocks past EOF */
+		if (trunc)
+			err = kvfs_itruncate_extents(&tp, ip, sa->size);
+		if (err) {
+			kvfs_trans_cancel(tp);
 			goto out;
-	}
-	if (v & KVFS_SET_SIZE) {
-		/*
-		 * Down: everything past the new last block goes, speculative
-		 * or not.  Up: only speculative blocks are trimmed.
-		 */
-		fb = (sa->size + g->blocksize - 1) >> g->blocklog;
-		if (atomic_exchange(&ip->i_spec_prealloc, false) ||
-		    sa->size < old)
-			err = kvfs_file_unmap(ip, fb,
-					      kvfs_max_fileoff_blocks(g) - fb);
+		}
+		err = kvfs_file_commit(tp, ip, v & KVFS_SET_SIZE);
 		if (err)
 			goto out;
 	}
 	if (st) {
 		kvfs_ilock(ip, KVFS_ILOCK_SHARED);
-		fill_stat(ip, st);
+		kvfs_inode_stat(ip, st);
 		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
 	}
 out:

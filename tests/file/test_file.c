@@ -81,14 +81,14 @@ static uint64_t new_file(struct kvfs_mount *mp)
 	return ino;
 }
 
-/* The last close of ino: its speculative blocks trimmed. */
+/*
+ * The last close of ino (open once): its speculative blocks trimmed by
+ * kvfs_inode_close(); opened again.
+ */
 static void file_close(struct kvfs_mount *mp, uint64_t ino)
 {
-	struct kvfs_inode *ip;
-
-	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
-	CHECK_EQ(kvfs_file_trim_prealloc(ip), 0);
-	kvfs_iput(ip);
+	kvfs_inode_close(mp, ino);
+	CHECK_EQ(kvfs_inode_open(mp, ino, 0), 0);
 }
 
 static struct kvfs_stat stat_of(struct kvfs_mount *mp, uint64_t ino)
@@ -110,6 +110,18 @@ static void set_size(struct kvfs_mount *mp, uint64_t ino, uint64_t size)
 	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE, .size = size };
 
 	CHECK_EQ(kvfs_setattr(mp, ino, &sa, NULL, NULL), 0);
+}
+
+/* ino (0: none) is open before and after. */
+static void remount_open(struct kvfs_mount **mpp, uint64_t ino)
+{
+	if (ino)
+		kvfs_inode_close(*mpp, ino);
+	CHECK_EQ(kvfs_mount_close(*mpp), 0);
+	scrub_image_clean(path);
+	*mpp = mount_fs();
+	if (ino)
+		CHECK_EQ(kvfs_inode_open(*mpp, ino, 0), 0);
 }
 
 static void remount(struct kvfs_mount **mpp)
@@ -344,6 +356,7 @@ static void test_fsx(unsigned seed, unsigned ops)
 	mp = mount_fs();
 	CHECK_EQ(mp->g.blocksize, BS);
 	ino = new_file(mp);
+	CHECK_EQ(kvfs_inode_open(mp, ino, 0), 0);
 	for (unsigned i = 0; i < ops; i++) {
 		fsx_op(mp, ino);
 		check_file(mp, ino);
@@ -354,12 +367,12 @@ static void test_fsx(unsigned seed, unsigned ops)
 			file_close(mp, ino);
 			model_trim();
 			check_blocks(mp, ino);
-			remount(&mp);
+			remount_open(&mp, ino);
 			check_file(mp, ino);
 			check_blocks(mp, ino);
 		}
 	}
-	file_close(mp, ino);
+	kvfs_inode_close(mp, ino);
 	model_trim();
 	check_blocks(mp, ino);
 	set_size(mp, ino, 0);
@@ -529,6 +542,7 @@ static void test_sparse(void)
 	make_fs(64 << 20);
 	mp = mount_fs();
 	ino = new_file(mp);
+	CHECK_EQ(kvfs_inode_open(mp, ino, 0), 0);
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(i * 7 + 3);
 	/* across 16 TiB, unaligned */
@@ -548,7 +562,8 @@ static void test_sparse(void)
 	CHECK_EQ(r, 0);
 	CHECK_EQ(kvfs_lseek(mp, ino, (off_t)tib16, SEEK_HOLE, &r), 0);
 	CHECK_EQ((uint64_t)r, tib16 - 100000 + sizeof(buf));
-	file_close(mp, ino);
+	CHECK(blocks_of(mp, ino) > 257);
+	kvfs_inode_close(mp, ino);
 	/* 256 blocks and the block before 16 TiB - 100000 */
 	CHECK_EQ(blocks_of(mp, ino), 257);
 
@@ -589,6 +604,7 @@ static void test_enospc(void)
 	make_fs(16 << 20);
 	mp = mount_fs();
 	ino = new_file(mp);
+	CHECK_EQ(kvfs_inode_open(mp, ino, 0), 0);
 	free0 = atomic_load(&mp->fdblocks);
 	memset(buf, 0x5a, sizeof(buf));
 	for (;;) {
@@ -611,7 +627,7 @@ static void test_enospc(void)
 	CHECK_EQ(kvfs_fallocate(mp, ino, 0, (off_t)total + (1 << 20), 1 << 20),
 		 -ENOSPC);
 	CHECK_EQ(stat_of(mp, ino).size, total);
-	file_close(mp, ino);
+	kvfs_inode_close(mp, ino);
 	remount(&mp);
 	for (uint64_t off = 0; off < total; off += sizeof(got)) {
 		n = kvfs_read(mp, ino, got, sizeof(got), (off_t)off);
@@ -858,6 +874,39 @@ static void test_fsync_scope(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/* An unnamed file: its blocks and itself freed at its last close. */
+static void test_tmpfile(void)
+{
+	static uint8_t buf[1 << 20], got[1 << 20];
+	const struct kvfs_cred cr = { .uid = 1000, .gid = 1000 };
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	int64_t free0;
+
+	make_fs(64 << 20);
+	mp = mount_fs();
+	/* an inode chunk for it first, so that the free count is its data's */
+	CHECK_EQ(kvfs_tmpfile(mp, mp->g.rootino, 0600, &cr, &st), 0);
+	kvfs_inode_close(mp, st.ino);
+	free0 = atomic_load(&mp->fdblocks);
+	CHECK_EQ(kvfs_tmpfile(mp, mp->g.rootino, 0600, &cr, &st), 0);
+	memset(buf, 0x6b, sizeof(buf));
+	CHECK_EQ(kvfs_write(mp, st.ino, buf, sizeof(buf), 0, 0),
+		 (ssize_t)sizeof(buf));
+	CHECK_EQ(kvfs_write(mp, st.ino, buf, sizeof(buf), sizeof(buf),
+			    KVFS_WRITE_SYNC),
+		 (ssize_t)sizeof(buf));
+	CHECK_EQ(kvfs_read(mp, st.ino, got, sizeof(got), sizeof(buf)),
+		 (ssize_t)sizeof(got));
+	CHECK(!memcmp(buf, got, sizeof(buf)));
+	CHECK(atomic_load(&mp->fdblocks) < free0 - 512);
+	kvfs_inode_close(mp, st.ino);
+	CHECK_EQ(atomic_load(&mp->fdblocks), free0);
+	CHECK_EQ(kvfs_read(mp, st.ino, got, 1, 0), -ENOENT);
+	remount(&mp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -876,6 +925,7 @@ int main(int argc, char **argv)
 	       ops, fsx_spec_seen, 3 * (ops / 500), fsx_max_extents);
 	test_setattr();
 	test_sparse();
+	test_tmpfile();
 	test_enospc();
 	test_stale();
 	test_crash_points();
