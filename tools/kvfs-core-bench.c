@@ -153,14 +153,20 @@ static int tmpfile_ino(uint64_t *ino)
 	return err;
 }
 
-/* Write every byte of the target once (untimed), 1 MiB at a time. */
+/*
+ * Write every byte of the target once (untimed), 1 MiB at a time, from
+ * empty: one sequential stream, whatever a failed run left.
+ */
 static int fill(struct target *t)
 {
 	void *buf;
-	int err = 0;
+	int err;
 
 	if (t->filled)
 		return 0;
+	err = t_truncate(t, 0);
+	if (err)
+		return err;
 	buf = aligned_alloc(4096, SEQ_IO);
 	if (!buf)
 		return -ENOMEM;
