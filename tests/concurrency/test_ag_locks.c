@@ -2,8 +2,10 @@
 /*
  * AG lock independence (issue 9, "Concurrency"): four threads, each
  * creating, growing, punching, truncating and freeing files whose inodes
- * and blocks live in its own AG of a 4-AG filesystem, never take (nor
- * trylock, nor wait for) another AG's lock.  Each thread's own statistics
+ * and blocks live in its own AG of a 4-AG filesystem (through the extent
+ * map and transactions, then through fs/kvfs.h: writes, fsyncs,
+ * truncates), never take (nor trylock, nor wait for) another AG's lock.
+ * Each thread's own statistics
  * (kvfs_perag_thread_stats()) name the AGs it locked; each AG's counters
  * (struct kvfs_perag) must equal its one thread's, so nobody else locked
  * it, and show no contention.  The image is clean under the checker
@@ -17,12 +19,14 @@
 
 #include "fs/alloc.h"
 #include "fs/bmap.h"
+#include "fs/kvfs.h"
 #include "tests/inode/ino.h"
 #include "tests/scrub_util.h"
 
 #define NAG 4
 #define ROUNDS 1000
 #define LIVE 8 /* files alive at once per thread: well under a chunk */
+#define API_ROUNDS 400
 
 struct worker {
 	struct kvfs_mount *mp;
@@ -114,6 +118,43 @@ static bool unmap_range(struct kvfs_mount *mp, struct kvfs_inode *ip,
 	return !err;
 }
 
+/*
+ * The same through the public API (fs/kvfs.h): appends, fsyncs and
+ * fdatasyncs, truncates, on one file of the AG held open, then freed.
+ */
+static void api_rounds(struct worker *w, uint64_t parent)
+{
+	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE };
+	static _Thread_local char buf[16384];
+	struct kvfs_mount *mp = w->mp;
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_inode *ip = create_near(mp, parent);
+	uint64_t ino = ip->i_ino, size = 0;
+	struct kvfs_stat st;
+
+	memset(buf, 'a' + (int)w->agno, sizeof(buf));
+	CHECK_EQ(kvfs_inode_open(mp, ino, 0), 0);
+	for (int r = 0; r < API_ROUNDS; r++) {
+		size_t len = 1 + rand_r(&w->seed) % sizeof(buf);
+
+		CHECK_EQ(kvfs_write(mp, ino, buf, len, (off_t)size, 0),
+			 (ssize_t)len);
+		size += len;
+		if (r % 4 == 3)
+			CHECK_EQ(kvfs_fsync(mp, ino, r % 8 == 7), 0);
+		if (r % 16 == 15) {
+			sa.size = size = size / 3;
+			CHECK_EQ(kvfs_setattr(mp, ino, &sa, &cr, NULL), 0);
+		}
+	}
+	sa.size = 0;
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &cr, &st), 0);
+	kvfs_inode_close(mp, ino);
+	CHECK_EQ(st.blocks, 0);
+	free_ino(mp, ip);
+	kvfs_iput(ip);
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -159,6 +200,7 @@ static void *work(void *arg)
 		free_ino(mp, live[i]);
 		kvfs_iput(live[i]);
 	}
+	api_rounds(w, parent);
 	kvfs_perag_thread_stats(&w->st, false);
 	return NULL;
 }
