@@ -8,7 +8,8 @@
  * -EAGAIN with nothing changed; -EMLINK, a dropped count of zero; a crash
  * with inodes on the lists leaves an image the checker accepts, and the
  * next mount frees exactly those inodes; an inode with no links on no
- * list is the checker's one finding.
+ * list, and a listed inode with a link, are each the checker's one
+ * finding (the latter also refused by the mount).
  */
 #include <sys/stat.h>
 
@@ -239,6 +240,38 @@ static void unlisted_found(void)
 	kv_dev_close(dev);
 }
 
+/*
+ * A listed inode given a link behind the lists' back: the checker's one
+ * finding, and a mount that refuses to free it (-EUCLEAN, a reason).
+ */
+static void linked_listed_found(void)
+{
+	static struct kvfs_scrub_result res;
+	struct kvfs_mount *mp = mount_fs(), *mp2;
+	struct kvfs_inode *ip = create(mp);
+	struct kvfs_trans *tp;
+	struct kvfs_geom g;
+	struct kv_dev *dev;
+
+	CHECK_EQ(link_op(mp, ip, true), 0);
+	tp = trans(mp);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	ip->i_nlink = 1;
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
+	CHECK_EQ(kvfs_scrub_dev(dev, &g, &res), -EUCLEAN);
+	CHECK_EQ(res.nfindings, 1);
+	CHECK_EQ(res.findings[0].kind, KVFS_SCRUB_UNLINKED);
+	kv_dev_close(dev);
+	CHECK_EQ(kvfs_mount_open(path, NULL, &mp2), -EUCLEAN);
+	CHECK(strstr(kvfs_mount_error(), "unlinked") != NULL);
+}
+
 int main(void)
 {
 	struct kvfs_mount *mp;
@@ -307,6 +340,8 @@ int main(void)
 
 	make_fs_ags(1);
 	unlisted_found();
+	make_fs_ags(1);
+	linked_listed_found();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("iunlink: %d inodes through the lists, %d taken off in a "

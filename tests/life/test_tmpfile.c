@@ -11,8 +11,13 @@
  *  - a power cut with 60 open unlinked files holding blocks: the next
  *    kvfs_open() reports them as orphans, every block and inode is back,
  *    scrub clean;
+ *  - 4 threads making tmpfiles and closing them out of order (inodes
+ *    leaving list middles while their neighbours go): counts back, scrub
+ *    clean;
  *  - kvfs_open() of something that is not kvfs: -ENODATA and a reason.
  */
+#include <pthread.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "fs/bmap.h"
@@ -242,6 +247,62 @@ static void test_crash(void)
 	       NCRASH, NCRASH);
 }
 
+#define NTHREADS 4
+#define PER_THREAD 400
+
+static struct kvfs_mount *conc_mp;
+
+/*
+ * Each thread keeps up to 8 tmpfiles open and closes them out of order,
+ * so that inodes leave the middles of lists whose neighbours other
+ * threads are freeing at the same time.
+ */
+static void *conc_worker(void *arg)
+{
+	uint64_t held[8] = { 0 };
+	unsigned seed = (unsigned)(uintptr_t)arg;
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		unsigned slot = (unsigned)rand_r(&seed) % 8;
+		struct kvfs_stat st;
+
+		if (held[slot])
+			kvfs_inode_close(conc_mp, held[slot]);
+		CHECK_EQ(kvfs_tmpfile(conc_mp, kvfs_root_ino(conc_mp), 0600,
+				      &user, &st),
+			 0);
+		held[slot] = st.ino;
+	}
+	for (int i = 0; i < 8; i++)
+		if (held[i])
+			kvfs_inode_close(conc_mp, held[i]);
+	return NULL;
+}
+
+static void test_concurrent(void)
+{
+	pthread_t t[NTHREADS];
+	struct kvfs_statfs s0, s1;
+	uint64_t used0;
+
+	conc_mp = open_fs(NULL);
+	used0 = used_inodes(conc_mp, &s0);
+	for (uintptr_t i = 0; i < NTHREADS; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, conc_worker,
+					(void *)(i + 1)),
+			 0);
+	for (int i = 0; i < NTHREADS; i++)
+		CHECK_EQ(pthread_join(t[i], NULL), 0);
+	CHECK_EQ(used_inodes(conc_mp, &s1), used0);
+	/* new chunks may have come from free space; nothing else */
+	CHECK(s1.bfree <= s0.bfree);
+	CHECK_EQ(kvfs_close(conc_mp), 0);
+	scrub_image_clean(path);
+	printf("tmpfile: %d threads, %d tmpfiles each closed out of order: "
+	       "counts exact, scrub clean\n",
+	       NTHREADS, PER_THREAD);
+}
+
 static void test_not_kvfs(void)
 {
 	struct kvfs_mount *mp;
@@ -267,6 +328,7 @@ int main(void)
 	test_many();
 	test_open_unlinked();
 	test_crash();
+	test_concurrent();
 	test_not_kvfs();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
