@@ -4,12 +4,14 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/extent_busy.h"
 #include "fs/perag.h"
 
 static int perag_class = -1;
+static _Thread_local struct kvfs_perag_thread_stats thread_stats;
 static pthread_once_t class_once = PTHREAD_ONCE_INIT;
 
 static void class_register(void)
@@ -37,12 +39,31 @@ void kvfs_perag_destroy(struct kvfs_perag *pag)
 	kv_mutex_destroy(&pag->lock);
 }
 
-void kvfs_perag_lock(struct kvfs_perag *pag)
+static uint64_t thread_bit(const struct kvfs_perag *pag)
+{
+	return 1ull << (pag->agno < 63 ? pag->agno : 63);
+}
+
+static void count_acquired(struct kvfs_perag *pag)
 {
 	atomic_fetch_add_explicit(&pag->lock_acquired, 1, memory_order_relaxed);
+	thread_stats.acquired_mask |= thread_bit(pag);
+	thread_stats.acquired++;
+}
+
+static void count_contended(struct kvfs_perag *pag)
+{
+	atomic_fetch_add_explicit(&pag->lock_contended, 1,
+				  memory_order_relaxed);
+	thread_stats.contended_mask |= thread_bit(pag);
+	thread_stats.contended++;
+}
+
+void kvfs_perag_lock(struct kvfs_perag *pag)
+{
+	count_acquired(pag);
 	if (!kv_mutex_trylock(&pag->lock)) {
-		atomic_fetch_add_explicit(&pag->lock_contended, 1,
-					  memory_order_relaxed);
+		count_contended(pag);
 		kv_mutex_lock(&pag->lock);
 	}
 }
@@ -50,12 +71,18 @@ void kvfs_perag_lock(struct kvfs_perag *pag)
 bool kvfs_perag_trylock(struct kvfs_perag *pag)
 {
 	if (!kv_mutex_trylock(&pag->lock)) {
-		atomic_fetch_add_explicit(&pag->lock_contended, 1,
-					  memory_order_relaxed);
+		count_contended(pag);
 		return false;
 	}
-	atomic_fetch_add_explicit(&pag->lock_acquired, 1, memory_order_relaxed);
+	count_acquired(pag);
 	return true;
+}
+
+void kvfs_perag_thread_stats(struct kvfs_perag_thread_stats *st, bool reset)
+{
+	*st = thread_stats;
+	if (reset)
+		memset(&thread_stats, 0, sizeof(thread_stats));
 }
 
 void kvfs_perag_unlock(struct kvfs_perag *pag)

@@ -10,7 +10,9 @@
  * AGs takes their locks in ascending AG order; see fs/mount.h for the order
  * against the other locks.  Each AG has its own lock so that allocation
  * in one AG never waits on another: its acquisitions and contended
- * acquisitions are counted per AG (and per class by kv_mutex).
+ * acquisitions are counted per AG (and per class by kv_mutex), and per
+ * thread (kvfs_perag_thread_stats()), so that a test can prove which AGs
+ * a thread locked.
  */
 #ifndef KV_FS_PERAG_H
 #define KV_FS_PERAG_H
@@ -50,5 +52,18 @@ void kvfs_perag_unlock(struct kvfs_perag *pag);
 bool kvfs_perag_trylock(struct kvfs_perag *pag);
 /* Lock two AGs in the documented order (a == b: once). */
 void kvfs_perag_lock_two(struct kvfs_perag *a, struct kvfs_perag *b);
+
+/*
+ * The AG locks the calling thread took since its last reset: bit agno of
+ * acquired set when it took AG agno's lock, of contended when it had to
+ * wait for it or its trylock failed (AGs 63 and above share bit 63), and
+ * the counts of both.
+ */
+struct kvfs_perag_thread_stats {
+	uint64_t acquired_mask, contended_mask;
+	uint64_t acquired, contended;
+};
+/* The calling thread's statistics into st; reset: start them again. */
+void kvfs_perag_thread_stats(struct kvfs_perag_thread_stats *st, bool reset);
 
 #endif

@@ -1,0 +1,70 @@
+#!/bin/sh
+# Smoke test of tools/kvfs-core-bench (not a timed assertion): --csv prints
+# exactly the header workload,threads,value,unit, then one well-formed row
+# per measurement (each workload before its raw twin, for each --threads
+# value), with a positive value in the workload's unit; a bad workload
+# fails with a message.  truncate_1g needs a file of 1024 extents, so the
+# extent B+tree (branch bmbt): until it lands the run names every other
+# workload (-EOPNOTSUPP otherwise).
+# Usage: core_bench.sh PATH-TO-kvfs-core-bench
+set -u
+bench=$1
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+export TMPDIR="$tmp"
+
+fail() {
+	echo "core_bench: $*" >&2
+	exit 1
+}
+
+all="seq_write:MB/s raw_seq_write:MB/s seq_read:MB/s raw_seq_read:MB/s
+rand_write:ops/s raw_rand_write:ops/s rand_read:ops/s raw_rand_read:ops/s"
+
+# check_csv FILE "WORKLOAD:UNIT,THREADS ...": the header, then exactly
+# these rows in order, each with a positive value
+check_csv() {
+	[ "$(head -n 1 "$1")" = "workload,threads,value,unit" ] ||
+		fail "$1: bad header: $(head -n 1 "$1")"
+	[ "$(wc -l <"$1")" -eq $(($(echo "$2" | wc -w) + 1)) ] ||
+		fail "$1: expected one row per measurement: $(cat "$1")"
+	i=2
+	for row in $2; do
+		wl=${row%%:*}
+		rest=${row#*:}
+		unit=${rest%,*}
+		threads=${rest##*,}
+		line=$(sed -n "${i}p" "$1")
+		echo "$line" | awk -F, -v wl="$wl" -v t="$threads" -v u="$unit" '
+			NF != 4 || $1 != wl || $2 != t || $4 != u { exit 1 }
+			$3 !~ /^[0-9]+(\.[0-9]+)?$/ || !($3 > 0) { exit 1 }' ||
+			fail "$1: bad row for $wl, $threads threads: $line"
+		i=$((i + 1))
+	done
+}
+
+"$bench" --help >"$tmp/help" || fail "--help failed"
+for opt in --threads --seconds --workload --image --csv --size; do
+	grep -q -- "$opt" "$tmp/help" || fail "--help does not describe $opt"
+done
+
+wls=seq_write,raw_seq_write,seq_read,raw_seq_read,rand_write,raw_rand_write
+wls=$wls,rand_read,raw_rand_read
+"$bench" --seconds 1 --size 16M --workload $wls --csv >"$tmp/all.csv" ||
+	fail "default run failed: $(cat "$tmp/all.csv")"
+rows=""
+for w in $all; do
+	rows="$rows $w,1"
+done
+check_csv "$tmp/all.csv" "$rows"
+
+"$bench" --seconds 1 --size 16M --threads 1,2 \
+	--workload rand_write,raw_rand_write --csv >"$tmp/two.csv" ||
+	fail "--threads 1,2 run failed"
+check_csv "$tmp/two.csv" "rand_write:ops/s,1 raw_rand_write:ops/s,1
+rand_write:ops/s,2 raw_rand_write:ops/s,2"
+
+"$bench" --seconds 1 --workload no_such >/dev/null 2>"$tmp/err" &&
+	fail "an unknown workload was accepted"
+grep -q no_such "$tmp/err" || fail "no message for an unknown workload"
+echo "core_bench: ok"

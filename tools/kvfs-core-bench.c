@@ -1,0 +1,729 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvfs-core-bench: the filesystem core's data path (fs/kvfs.h) against the
+ * host filesystem it runs on.
+ *
+ * Makes a sparse kvfs image with the library's mkfs in a temporary
+ * directory (or takes --image), opens it with kvfs_open() and runs each
+ * workload for --seconds with each --threads count:
+ *   seq_write   1 MiB writes, each thread sequentially through its slice
+ *               of one --size file that starts empty (allocating writes;
+ *               overwrites once a slice wraps); MB/s
+ *   seq_read    1 MiB reads likewise of the written file; MB/s
+ *   rand_write  4 KiB overwrites at random aligned offsets of it; ops/s
+ *   rand_read   4 KiB reads likewise; ops/s
+ *   truncate_1g truncates to 0 per second of a 1 GiB file made of 1 MiB
+ *               extents (fallocated between the 4 KiB extents of a spacer
+ *               file, so that no two are contiguous), each thread its own
+ *               file; only the truncate (kvfs_setattr) is timed
+ *   raw_*       the same I/O as plain pread/pwrite on a raw file of the
+ *               same size in the image's directory: the ceiling
+ * The kvfs files are unnamed (kvfs_tmpfile()), freed at the end.  No
+ * fsync is timed: both sides measure their write path into the host's
+ * page cache, where the image's data lands too; the host filesystem is
+ * synced (untimed) before each measurement.
+ *
+ * Locks: the bench owns none; the core locks what it touches.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/kvfs.h"
+#include "fs/mkfs.h"
+
+#define PROG "kvfs-core-bench"
+#define MAX_RUNS 16
+#define SEQ_IO (1u << 20)
+#define RAND_IO 4096u
+#define TRUNC_SIZE (1ull << 30)
+#define TRUNC_EXTENT (1u << 20)
+
+enum wl {
+	SEQ_WRITE,
+	SEQ_READ,
+	RAND_WRITE,
+	RAND_READ,
+	TRUNCATE_1G,
+	RAW_SEQ_WRITE,
+	RAW_SEQ_READ,
+	RAW_RAND_WRITE,
+	RAW_RAND_READ,
+	NWL
+};
+
+static const struct {
+	const char *name, *unit;
+	int raw_twin; /* -1: none */
+} wls[NWL] = {
+	[SEQ_WRITE] = { "seq_write", "MB/s", RAW_SEQ_WRITE },
+	[SEQ_READ] = { "seq_read", "MB/s", RAW_SEQ_READ },
+	[RAND_WRITE] = { "rand_write", "ops/s", RAW_RAND_WRITE },
+	[RAND_READ] = { "rand_read", "ops/s", RAW_RAND_READ },
+	[TRUNCATE_1G] = { "truncate_1g", "truncates/s", -1 },
+	[RAW_SEQ_WRITE] = { "raw_seq_write", "MB/s", -1 },
+	[RAW_SEQ_READ] = { "raw_seq_read", "MB/s", -1 },
+	[RAW_RAND_WRITE] = { "raw_rand_write", "ops/s", -1 },
+	[RAW_RAND_READ] = { "raw_rand_read", "ops/s", -1 },
+};
+
+/* each workload right before its raw twin: the same host conditions */
+static const int order[NWL] = { SEQ_WRITE,    RAW_SEQ_WRITE, SEQ_READ,
+				RAW_SEQ_READ, RAND_WRITE,    RAW_RAND_WRITE,
+				RAND_READ,    RAW_RAND_READ, TRUNCATE_1G };
+
+static unsigned opt_threads[MAX_RUNS] = { 1 }, opt_nthreads = 1;
+static unsigned opt_seconds = 5;
+static bool opt_wl[NWL];
+static bool opt_csv;
+static const char *opt_image;
+static uint64_t opt_size = 1ull << 30;
+
+/* the target of the I/O workloads: a kvfs file or the raw file */
+struct target {
+	struct kvfs_mount *mp;
+	uint64_t ino; /* kvfs */
+	int fd; /* raw */
+	bool filled; /* every byte of opt_size written */
+};
+
+static struct kvfs_mount *mp;
+static struct target kv_file, raw_file;
+static char raw_path[PATH_MAX + 64];
+static double results[MAX_RUNS][NWL];
+static bool have[MAX_RUNS][NWL];
+
+static atomic_bool stop;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static ssize_t t_write(struct target *t, const void *buf, size_t len,
+		       uint64_t off)
+{
+	if (t->mp)
+		return kvfs_write(t->mp, t->ino, buf, len, (off_t)off, 0);
+	return pwrite(t->fd, buf, len, (off_t)off) < 0 ? -errno : (ssize_t)len;
+}
+
+static ssize_t t_read(struct target *t, void *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	if (t->mp)
+		return kvfs_read(t->mp, t->ino, buf, len, (off_t)off);
+	n = pread(t->fd, buf, len, (off_t)off);
+	return n < 0 ? -errno : n;
+}
+
+static int t_truncate(struct target *t, uint64_t size)
+{
+	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE, .size = size };
+	struct kvfs_cred cr = { 0 };
+
+	if (t->mp)
+		return kvfs_setattr(t->mp, t->ino, &sa, &cr, NULL);
+	return ftruncate(t->fd, (off_t)size) ? -errno : 0;
+}
+
+static int tmpfile_ino(uint64_t *ino)
+{
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_stat st;
+	int err = kvfs_tmpfile(mp, kvfs_root_ino(mp), 0100600, &cr, &st);
+
+	if (!err)
+		*ino = st.ino;
+	return err;
+}
+
+/*
+ * Write every byte of the target once (untimed), 1 MiB at a time, from
+ * empty: one sequential stream, whatever a failed run left.
+ */
+static int fill(struct target *t)
+{
+	void *buf;
+	int err;
+
+	if (t->filled)
+		return 0;
+	err = t_truncate(t, 0);
+	if (err)
+		return err;
+	buf = aligned_alloc(4096, SEQ_IO);
+	if (!buf)
+		return -ENOMEM;
+	memset(buf, 0x6b, SEQ_IO);
+	for (uint64_t off = 0; off < opt_size && !err; off += SEQ_IO) {
+		ssize_t n = t_write(t, buf, SEQ_IO, off);
+
+		if (n < 0)
+			err = (int)n;
+	}
+	free(buf);
+	t->filled = !err;
+	return err;
+}
+
+struct worker {
+	pthread_t th;
+	enum wl wl;
+	struct target *t;
+	unsigned idx, nthreads;
+	uint64_t ops;
+	double busy; /* truncate_1g: seconds inside the truncates */
+	int err;
+};
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void io_loop(struct worker *w, bool seq, bool write)
+{
+	size_t io = seq ? SEQ_IO : RAND_IO;
+	uint64_t slice = opt_size / w->nthreads / SEQ_IO * SEQ_IO;
+	uint64_t base = slice * w->idx, pos = 0;
+	uint64_t rs = 0x9e3779b97f4a7c15ull * (w->idx + 1);
+	uint64_t blocks = opt_size / RAND_IO;
+	void *buf = aligned_alloc(4096, io);
+
+	if (!buf) {
+		w->err = -ENOMEM;
+		return;
+	}
+	memset(buf, 0x5a + w->idx, io);
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		uint64_t off;
+		ssize_t n;
+
+		if (seq) {
+			off = base + pos;
+			pos = pos + io >= slice ? 0 : pos + io;
+		} else {
+			off = xorshift(&rs) % blocks * RAND_IO;
+		}
+		n = write ? t_write(w->t, buf, io, off) :
+			    t_read(w->t, buf, io, off);
+		if (n != (ssize_t)io) {
+			w->err = n < 0 ? (int)n : -EIO;
+			break;
+		}
+		w->ops++;
+	}
+	free(buf);
+}
+
+/*
+ * Build a 1 GiB file of 1 MiB extents: fallocate each MiB, then 4 KiB of
+ * a spacer file right after it, so the next MiB cannot extend the extent.
+ */
+static int build_1g(uint64_t ino, uint64_t spacer)
+{
+	int err = 0;
+
+	for (uint64_t off = 0; off < TRUNC_SIZE && !err; off += TRUNC_EXTENT) {
+		err = kvfs_fallocate(mp, ino, 0, (off_t)off, TRUNC_EXTENT);
+		if (!err)
+			err = kvfs_fallocate(
+				mp, spacer, 0,
+				(off_t)(off / TRUNC_EXTENT * RAND_IO), RAND_IO);
+	}
+	return err;
+}
+
+static void truncate_loop(struct worker *w)
+{
+	struct target t = { .mp = mp };
+	uint64_t spacer;
+
+	w->err = tmpfile_ino(&t.ino);
+	if (w->err)
+		return;
+	w->err = tmpfile_ino(&spacer);
+	if (w->err) {
+		kvfs_inode_close(mp, t.ino);
+		return;
+	}
+	/* at least one truncate, however short the run */
+	do {
+		struct target sp = { .mp = mp, .ino = spacer };
+		double t0;
+
+		w->err = build_1g(t.ino, spacer);
+		if (w->err)
+			break;
+		t0 = now();
+		w->err = t_truncate(&t, 0);
+		w->busy += now() - t0;
+		if (!w->err)
+			w->err = t_truncate(&sp, 0);
+		if (w->err)
+			break;
+		w->ops++;
+	} while (!atomic_load_explicit(&stop, memory_order_relaxed));
+	kvfs_inode_close(mp, t.ino);
+	kvfs_inode_close(mp, spacer);
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	switch (w->wl) {
+	case SEQ_WRITE:
+	case RAW_SEQ_WRITE:
+		io_loop(w, true, true);
+		break;
+	case SEQ_READ:
+	case RAW_SEQ_READ:
+		io_loop(w, true, false);
+		break;
+	case RAND_WRITE:
+	case RAW_RAND_WRITE:
+		io_loop(w, false, true);
+		break;
+	case RAND_READ:
+	case RAW_RAND_READ:
+		io_loop(w, false, false);
+		break;
+	default:
+		truncate_loop(w);
+	}
+	return NULL;
+}
+
+/* One measurement: 0 and *value, or a negative errno. */
+static int run(enum wl wl, unsigned nthreads, double *value)
+{
+	struct target *t = wl >= RAW_SEQ_WRITE ? &raw_file : &kv_file;
+	struct worker w[256];
+	struct timespec ts = { .tv_sec = opt_seconds };
+	double t0, secs, sum = 0;
+	uint64_t ops = 0;
+	unsigned i;
+	int err = 0;
+
+	if (wl == SEQ_WRITE || wl == RAW_SEQ_WRITE) {
+		/* allocating writes: the file starts empty */
+		err = t_truncate(t, 0);
+		t->filled = false;
+	} else if (wl != TRUNCATE_1G) {
+		err = fill(t);
+	}
+	if (err)
+		return err;
+	/*
+	 * The host's dirty pages of the previous measurement written back
+	 * first, so that their write-back does not slow this one.
+	 */
+	if (syncfs(raw_file.fd))
+		return -errno;
+	atomic_store(&stop, false);
+	t0 = now();
+	for (i = 0; i < nthreads; i++) {
+		w[i] = (struct worker){
+			.wl = wl, .t = t, .idx = i, .nthreads = nthreads
+		};
+		if (pthread_create(&w[i].th, NULL, work, &w[i])) {
+			atomic_store(&stop, true);
+			err = -EAGAIN;
+			break;
+		}
+	}
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	atomic_store(&stop, true);
+	nthreads = i;
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(w[i].th, NULL);
+		if (w[i].err && !err)
+			err = w[i].err;
+		ops += w[i].ops;
+		if (w[i].busy > 0)
+			sum += w[i].ops / w[i].busy;
+	}
+	secs = now() - t0;
+	if (err)
+		return err;
+	if (wl == SEQ_WRITE || wl == RAW_SEQ_WRITE)
+		t->filled = ops * SEQ_IO >= opt_size;
+	switch (wl) {
+	case SEQ_WRITE:
+	case SEQ_READ:
+	case RAW_SEQ_WRITE:
+	case RAW_SEQ_READ:
+		*value = ops * (double)SEQ_IO / secs / 1e6;
+		break;
+	case TRUNCATE_1G:
+		*value = sum;
+		break;
+	default:
+		*value = ops / secs;
+	}
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static char tmpdir[PATH_MAX], image[PATH_MAX + 64];
+
+static uint64_t image_size(void)
+{
+	unsigned most = 1;
+
+	for (unsigned i = 0; i < opt_nthreads; i++)
+		if (opt_threads[i] > most)
+			most = opt_threads[i];
+	/* the data file, the 1 GiB files and spacers, and room to spare */
+	return opt_size + (uint64_t)most * (TRUNC_SIZE + (8 << 20)) +
+	       (1ull << 30);
+}
+
+static int setup(void)
+{
+	struct kvfs_open_opts oo = { .atime = KVFS_ATIME_NOATIME };
+	struct kvfs_open_info info;
+	const char *dir = getenv("TMPDIR");
+	char *slash;
+	int err;
+
+	if (opt_image) {
+		snprintf(image, sizeof(image), "%s", opt_image);
+		snprintf(tmpdir, sizeof(tmpdir), "%s", opt_image);
+		slash = strrchr(tmpdir, '/');
+		if (slash)
+			*slash = 0;
+		else
+			strcpy(tmpdir, ".");
+		snprintf(raw_path, sizeof(raw_path), "%s/" PROG "-raw-%d",
+			 tmpdir, (int)getpid());
+	} else {
+		struct kvfs_mkfs_opts mo = { .force = true };
+		struct kvfs_geom g;
+
+		snprintf(tmpdir, sizeof(tmpdir), "%s/" PROG "-XXXXXX",
+			 dir ? dir : "/tmp");
+		if (!mkdtemp(tmpdir)) {
+			fprintf(stderr, PROG ": mkdtemp: %s\n",
+				strerror(errno));
+			return -1;
+		}
+		snprintf(image, sizeof(image), "%s/image", tmpdir);
+		snprintf(raw_path, sizeof(raw_path), "%s/raw", tmpdir);
+		mo.target = image;
+		mo.size = image_size();
+		err = kvfs_mkfs(&mo, &g);
+		if (err) {
+			fprintf(stderr, PROG ": mkfs: %s\n", mo.err);
+			return -1;
+		}
+	}
+	err = kvfs_open(image, &oo, &mp, &info);
+	if (err) {
+		fprintf(stderr, PROG ": %s: %s (%s)\n", image, strerror(-err),
+			kvfs_open_error());
+		return -1;
+	}
+	kv_file.mp = mp;
+	err = tmpfile_ino(&kv_file.ino);
+	if (err) {
+		fprintf(stderr, PROG ": tmpfile: %s\n", strerror(-err));
+		return -1;
+	}
+	raw_file.fd = open(raw_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (raw_file.fd < 0) {
+		fprintf(stderr, PROG ": %s: %s\n", raw_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void)
+{
+	int err = 0;
+
+	if (raw_file.fd > 0) {
+		close(raw_file.fd);
+		unlink(raw_path);
+	}
+	if (mp) {
+		if (kv_file.ino)
+			kvfs_inode_close(mp, kv_file.ino);
+		err = kvfs_close(mp);
+		if (err)
+			fprintf(stderr, PROG ": close: %s\n", strerror(-err));
+	}
+	if (!opt_image && tmpdir[0]) {
+		unlink(image);
+		rmdir(tmpdir);
+	}
+	return err;
+}
+
+/* ---- output ---- */
+
+static void print_table(void)
+{
+	printf("%-15s %7s %14s %-12s %14s %7s\n", "workload", "threads",
+	       "value", "unit", "raw", "ratio");
+	for (unsigned r = 0; r < opt_nthreads; r++) {
+		for (int k = 0; k < NWL; k++) {
+			int wl = order[k], twin = wls[wl].raw_twin;
+
+			if (!have[r][wl])
+				continue;
+			printf("%-15s %7u %14.1f %-12s", wls[wl].name,
+			       opt_threads[r], results[r][wl], wls[wl].unit);
+			if (twin >= 0 && have[r][twin] && results[r][twin] > 0)
+				printf(" %14.1f %6.2fx\n", results[r][twin],
+				       results[r][wl] / results[r][twin]);
+			else
+				printf(" %14s %7s\n", "-", "-");
+		}
+	}
+}
+
+/* ---- command line ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [options]\n"
+		"The filesystem core's data path (fs/kvfs.h) against plain\n"
+		"pread/pwrite on a raw file of the same size on the same host\n"
+		"filesystem, in the same run.\n"
+		"\n"
+		"  --threads N[,N...]   threads, one run of every workload per\n"
+		"                       value (1)\n"
+		"  --seconds S          length of each measurement (5)\n"
+		"  --workload W[,W...]  workloads (default all): seq_write,\n"
+		"                       seq_read (1 MiB I/O, MB/s), rand_write,\n"
+		"                       rand_read (4 KiB, ops/s), truncate_1g\n"
+		"                       (truncates/s of a 1 GiB file of 1 MiB\n"
+		"                       extents), raw_seq_write, raw_seq_read,\n"
+		"                       raw_rand_write, raw_rand_read (the same\n"
+		"                       I/O on the raw file)\n"
+		"  --size SIZE          size of the data file and the raw file\n"
+		"                       (1G)\n"
+		"  --image PATH         use this existing kvfs image (its free\n"
+		"                       space must hold the files); the raw file\n"
+		"                       goes beside it.  Default: a fresh sparse\n"
+		"                       image made by the library's mkfs in\n"
+		"                       $TMPDIR, removed at the end\n"
+		"  --csv                print workload,threads,value,unit and one\n"
+		"                       row per measurement\n"
+		"  -h, --help           this text\n"
+		"\n"
+		"Without --csv: a table with each workload's ratio to its raw\n"
+		"twin.  No fsync is timed.  Exit status 1 if a workload failed.\n");
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned min,
+		      unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || v < min || v > max) {
+		fprintf(stderr, PROG ": bad %s value '%s' (%u..%u)\n", opt, s,
+			min, max);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_threads(const char *s)
+{
+	char buf[256], *tok, *save = NULL;
+
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, s);
+	opt_nthreads = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (opt_nthreads == MAX_RUNS) {
+			fprintf(stderr, PROG ": at most %d --threads values\n",
+				MAX_RUNS);
+			return -1;
+		}
+		if (parse_uint("--threads", tok, 1, 256,
+			       &opt_threads[opt_nthreads++]))
+			return -1;
+	}
+	if (opt_nthreads)
+		return 0;
+bad:
+	fprintf(stderr, PROG ": bad --threads value '%s'\n", s);
+	return -1;
+}
+
+static int parse_workloads(const char *s)
+{
+	char buf[256], *tok, *save = NULL;
+	bool any = false;
+
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int wl;
+
+		for (wl = 0; wl < NWL && strcmp(tok, wls[wl].name); wl++)
+			;
+		if (wl == NWL) {
+			fprintf(stderr, PROG ": unknown workload '%s'\n", tok);
+			return -1;
+		}
+		opt_wl[wl] = any = true;
+	}
+	if (any)
+		return 0;
+bad:
+	fprintf(stderr, PROG ": bad --workload value '%s'\n", s);
+	return -1;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "threads", required_argument, NULL, 't' },
+		{ "seconds", required_argument, NULL, 's' },
+		{ "workload", required_argument, NULL, 'w' },
+		{ "size", required_argument, NULL, 'z' },
+		{ "image", required_argument, NULL, 'I' },
+		{ "csv", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool wl_given = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int bad = 0;
+
+		switch (c) {
+		case 't':
+			bad = parse_threads(optarg);
+			break;
+		case 's':
+			bad = parse_uint("--seconds", optarg, 1, 3600,
+					 &opt_seconds);
+			break;
+		case 'w':
+			bad = parse_workloads(optarg);
+			wl_given = true;
+			break;
+		case 'z':
+			if (kvfs_parse_size(optarg, &opt_size) ||
+			    opt_size < SEQ_IO * 16ull) {
+				fprintf(stderr,
+					PROG ": bad --size value '%s' (at "
+					     "least 16M)\n",
+					optarg);
+				bad = -1;
+			}
+			opt_size = opt_size / SEQ_IO * SEQ_IO;
+			break;
+		case 'I':
+			opt_image = optarg;
+			break;
+		case 'c':
+			opt_csv = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+		if (bad)
+			return -1;
+	}
+	if (optind != argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	if (!wl_given)
+		for (int wl = 0; wl < NWL; wl++)
+			opt_wl[wl] = true;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int status = 0;
+
+	if (parse_args(argc, argv))
+		return 2;
+	if (kv_init(NULL)) {
+		fprintf(stderr, PROG ": kv_init failed\n");
+		return 1;
+	}
+	if (setup()) {
+		teardown();
+		kv_fini();
+		return 1;
+	}
+	if (opt_csv)
+		printf("workload,threads,value,unit\n");
+	for (unsigned r = 0; r < opt_nthreads; r++) {
+		for (int k = 0; k < NWL; k++) {
+			int wl = order[k];
+			double v;
+			int err;
+
+			if (!opt_wl[wl])
+				continue;
+			err = run(wl, opt_threads[r], &v);
+			if (err) {
+				fprintf(stderr, PROG ": %s, %u threads: %s\n",
+					wls[wl].name, opt_threads[r],
+					strerror(-err));
+				status = 1;
+				continue;
+			}
+			results[r][wl] = v;
+			have[r][wl] = true;
+			if (opt_csv) {
+				printf("%s,%u,%.1f,%s\n", wls[wl].name,
+				       opt_threads[r], v, wls[wl].unit);
+				fflush(stdout);
+			}
+		}
+	}
+	if (!opt_csv)
+		print_table();
+	if (teardown())
+		status = 1;
+	kv_fini();
+	return status;
+}
