@@ -277,11 +277,19 @@ int kvfs_fuse_mount_opts(const struct kvfs_fuse_opts *o, bool root, char *buf,
 	ret = ret ?: add(buf, size, &len, o->rdonly ? "ro" : "rw", NULL);
 	if (o->sync)
 		ret = ret ?: add(buf, size, &len, "sync", NULL);
+	/* for /proc/mounts (kvfs applies the rule); libfuse knows no other */
+	if (o->atime == KVFS_ATIME_NOATIME)
+		ret = ret ?: add(buf, size, &len, "noatime", NULL);
 	if (o->noexec)
 		ret = ret ?: add(buf, size, &len, "noexec", NULL);
-	if (o->nosuid)
-		ret = ret ?: add(buf, size, &len, "nosuid", NULL);
-	if (o->nodev)
-		ret = ret ?: add(buf, size, &len, "nodev", NULL);
+	/* libfuse mounts nosuid,nodev unless told: root mounts as mount(8) */
+	if (o->nosuid || root)
+		ret = ret   ?:
+			      add(buf, size, &len,
+				  o->nosuid ? "nosuid" : "suid", NULL);
+	if (o->nodev || root)
+		ret = ret   ?:
+			      add(buf, size, &len, o->nodev ? "nodev" : "dev",
+				  NULL);
 	return ret;
 }

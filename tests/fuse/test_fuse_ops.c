@@ -268,7 +268,7 @@ static void test_readdir(const char *d)
 
 	CHECK_OK(mkdir(P(0, "%s/many", d), 0755));
 	for (int i = 0; i < N; i++) {
-		char nm[32];
+		char nm[4096];
 
 		snprintf(nm, sizeof(nm), "%s/many/entry-%04d", d, i);
 		if (i % 3 == 0)
@@ -295,7 +295,7 @@ static void test_readdir(const char *d)
 	CHECK_EQ(n, N);
 	/* every entry's attributes (readdirplus filled them) */
 	for (int i = 1; i < N; i += 3) {
-		char nm[32];
+		char nm[4096];
 		struct stat st;
 
 		snprintf(nm, sizeof(nm), "%s/many/entry-%04d", d, i);

@@ -130,9 +130,18 @@ static void test_mount_opts(void)
 	CHECK_EQ(parse(&o, "img", "mnt", "-o", "noexec,sync"), 0);
 	CHECK_EQ(kvfs_fuse_mount_opts(&o, true, buf, sizeof(buf)), 0);
 	CHECK(!strcmp(buf, "fsname=img,subtype=kvfs,allow_other,"
-			   "default_permissions,rw,sync,noexec"));
+			   "default_permissions,rw,sync,noexec,suid,"
+			   "dev"));
 	CHECK_EQ(kvfs_fuse_mount_opts(&o, false, buf, sizeof(buf)), 0);
 	CHECK(!strcmp(buf, "fsname=img,subtype=kvfs,rw,sync,noexec"));
+	o.nosuid = o.nodev = true;
+	o.atime = KVFS_ATIME_NOATIME;
+	CHECK_EQ(kvfs_fuse_mount_opts(&o, true, buf, sizeof(buf)), 0);
+	CHECK(!strcmp(buf, "fsname=img,subtype=kvfs,allow_other,"
+			   "default_permissions,rw,sync,noatime,noexec,nosuid,"
+			   "nodev"));
+	o.nosuid = o.nodev = false;
+	o.atime = KVFS_ATIME_RELATIME;
 	/* a comma or backslash in the source is escaped for libfuse */
 	strcpy(o.fsname, "/a,b\\c");
 	o.rdonly = true;
