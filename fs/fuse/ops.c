@@ -761,6 +761,15 @@ static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	int ret;
 
 	(void)fi;
+	/*
+	 * The writeback cache may hold data the core has not seen, and the
+	 * kernel sends LSEEK without writing it back: ENOSYS turns the kernel
+	 * to its own answer (data up to its size), true if holes are missed.
+	 */
+	if (fs->writeback) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	ret = kvfs_lseek(fs->mp, ino_of(fs, ino), off, whence, &res);
 	if (ret)
 		fuse_reply_err(req, -ret);

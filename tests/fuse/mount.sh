@@ -2,7 +2,8 @@
 # mount.kvfs on a real FUSE mount: the option and image errors (message,
 # exit status, nothing mounted), POSIX through the kernel (test_fuse_ops),
 # a second mount of the image refused, a tree byte-identical after an
-# unmount and a mount, a read-only mount, SIGTERM writing back.
+# unmount and a mount, a read-only mount, a mount without the writeback
+# cache, SIGTERM writing back.
 # Always unmounts (trap); every command is bounded by a timeout.
 # usage: mount.sh MOUNT_KVFS MKFS_KVFS TEST_FUSE_OPS
 set -u
@@ -90,6 +91,12 @@ T "$mount_kvfs" "$img" "$mnt" -o ro || fail "mount -o ro"
 T "$ops" verify "$mnt/tree" || fail "tree differs on a ro mount"
 out=$(T touch "$mnt/tree/new" 2>&1) && fail "touch on a ro mount"
 case $out in *"Read-only file system"*) ;; *) fail "ro: $out" ;; esac
+unmount "$mnt"
+
+# without the writeback cache (every write reaches the daemon at once)
+T "$mount_kvfs" "$img" "$mnt" -o nowriteback_cache || fail "mount nowb"
+mkdir "$mnt/ops2" || fail "mkdir ops2"
+T "$ops" "$mnt/ops2" || fail "test_fuse_ops without the writeback cache"
 unmount "$mnt"
 
 # foreground: SIGTERM writes everything back and exits 0

@@ -145,6 +145,12 @@ static void test_files(const char *d)
 	CHECK(lseek(fd, 0, SEEK_HOLE) > 0);
 	CHECK_ERR(lseek(fd, 9000, SEEK_DATA), ENXIO);
 	CHECK_OK(close(fd));
+	/* data still in the writeback cache is data */
+	CHECK_OK(fd = open(P(0, "%s/sparse", d), O_CREAT | O_RDWR, 0600));
+	CHECK_EQ(pwrite(fd, "data", 4, 1 << 20), 4);
+	CHECK_EQ(lseek(fd, 1 << 20, SEEK_DATA), 1 << 20);
+	CHECK_EQ(lseek(fd, 0, SEEK_HOLE), (1 << 20) + 4);
+	CHECK_OK(close(fd));
 
 	/* fallocate extends; the blocks read as zeros */
 	CHECK_OK(fd = open(P(0, "%s/fa", d), O_CREAT | O_RDWR, 0600));
