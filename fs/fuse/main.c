@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,6 +113,7 @@ struct daemon {
 	struct kvfs_fuse fs;
 	struct fuse_session *se;
 	int status_fd; /* to the waiting parent; -1 in the foreground */
+	bool detached; /* stdio is /dev/null: errors go to syslog */
 	const char *mountpoint; /* absolute */
 };
 
@@ -169,6 +172,49 @@ static void live(struct kvfs_fuse *fs)
 		dup2(fd, 2);
 		close(fd);
 	}
+	d->detached = true;
+}
+
+/*
+ * SIGTERM, SIGINT, SIGHUP: leave the loop and unmount cleanly.  Our own
+ * handlers rather than libfuse's, after which the loop returns -signo, as
+ * if it had failed.  No SA_RESTART: the signal must interrupt the loop's
+ * wait.
+ */
+static struct fuse_session *signal_se;
+static void on_signal(int sig)
+{
+	(void)sig;
+	fuse_session_exit(signal_se);
+}
+
+static int set_signals(struct fuse_session *se)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+
+	signal_se = se;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL))
+			return -errno;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL) ? -errno : 0;
+}
+
+/* An error once the parent is gone: to syslog, stderr being /dev/null. */
+static void late_error(const struct daemon *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (d->detached)
+		vsyslog(LOG_ERR, fmt, ap);
+	else {
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
 }
 
 /* Open the filesystem, mount it, serve until unmounted; the exit status. */
@@ -235,10 +281,12 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 				 &d->fs);
 	if (!d->se)
 		goto out_nodes; /* libfuse said why */
-	if (fuse_set_signal_handlers(d->se))
+	if (set_signals(d->se)) {
+		fprintf(stderr, "%s: signals: %s\n", prog, strerror(errno));
 		goto out_session;
+	}
 	if (fuse_session_mount(d->se, d->mountpoint))
-		goto out_signals;
+		goto out_session;
 	lc = fuse_loop_cfg_create();
 	if (!lc) {
 		fprintf(stderr, "%s: out of memory\n", prog);
@@ -251,20 +299,29 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	}
 	if (chdir("/"))
 		errno = 0; /* "/" is always there */
-	status = fuse_session_loop_mt(d->se, lc) ? EXIT_MOUNT : 0;
+	ret = fuse_session_loop_mt(d->se, lc);
+	if (ret) {
+		late_error(d, "%s: %s: the FUSE session failed: %s", prog,
+			   image, strerror(ret < 0 ? -ret : ret));
+		status = EXIT_MOUNT;
+	} else {
+		status = 0;
+	}
 	fuse_loop_cfg_destroy(lc);
 out_unmount:
 	fuse_session_unmount(d->se);
-out_signals:
-	fuse_remove_signal_handlers(d->se);
 out_session:
 	fuse_session_destroy(d->se);
 out_nodes:
 	kvfs_fuse_nodes_free(d->fs.nodes);
 out_close:
 	/* writes everything back: the image is clean once this returns */
-	if (kvfs_close(mp) && !status)
+	ret = kvfs_close(mp);
+	if (ret) {
+		late_error(d, "%s: %s: writing back at unmount: %s", prog,
+			   image, strerror(-ret));
 		status = EXIT_MOUNT;
+	}
 out_kv:
 	kv_fini();
 	return status;

@@ -173,6 +173,12 @@ static int parse_list(struct kvfs_fuse_opts *o, const char *list)
 	return ret;
 }
 
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int kvfs_fuse_parse(int argc, char **argv, struct kvfs_fuse_opts *o)
 {
 	const char *pos[2];
@@ -190,7 +196,8 @@ int kvfs_fuse_parse(int argc, char **argv, struct kvfs_fuse_opts *o)
 	 * tells a missing argument from an unknown option.  -n, -s, -v and
 	 * -t TYPE are what mount(8) may add: accepted, ignored.
 	 */
-	while ((c = getopt(argc, argv, "-:o:fdhVnsvt:")) != -1) {
+	while ((c = getopt_long(argc, argv, "-:o:fdhVnsvt:", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 1:
 			if (npos == 2)
@@ -224,6 +231,9 @@ int kvfs_fuse_parse(int argc, char **argv, struct kvfs_fuse_opts *o)
 		case ':':
 			return fail(o, "option -%c needs an argument", optopt);
 		default:
+			if (!optopt)
+				return fail(o, "unknown option %s",
+					    argv[optind - 1]);
 			return fail(o, "unknown option -%c", optopt);
 		}
 	}

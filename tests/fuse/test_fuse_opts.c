@@ -87,6 +87,10 @@ static void test_options(void)
 	CHECK(o.help);
 	CHECK_EQ(parse(&o, "-V", NULL, NULL, NULL), 0);
 	CHECK(o.version);
+	CHECK_EQ(parse(&o, "--help", NULL, NULL, NULL), 0);
+	CHECK(o.help && !o.version);
+	CHECK_EQ(parse(&o, "--version", NULL, NULL, NULL), 0);
+	CHECK(o.version && !o.help);
 }
 
 static void test_errors(void)
@@ -116,6 +120,8 @@ static void test_errors(void)
 	CHECK(!strcmp(o.err, "unexpected argument 'extra'"));
 	CHECK_EQ(parse(&o, "img", "mnt", "-x", NULL), -EINVAL);
 	CHECK(!strcmp(o.err, "unknown option -x"));
+	CHECK_EQ(parse(&o, "img", "mnt", "--bogus", NULL), -EINVAL);
+	CHECK(!strcmp(o.err, "unknown option --bogus"));
 	CHECK_EQ(parse(&o, "img", "mnt", "-o", NULL), -EINVAL);
 	CHECK(!strcmp(o.err, "option -o needs an argument"));
 }
