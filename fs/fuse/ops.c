@@ -109,14 +109,18 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	struct kvfs_fuse *fs = userdata;
 	unsigned want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-			FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_ASYNC_DIO |
-			FUSE_CAP_EXPORT_SUPPORT;
+			FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_ASYNC_DIO;
 
 	if (fs->writeback)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
-	/* one daemon changes the image: the kernel's cache stays true */
+	/*
+	 * One daemon changes the image, so what the kernel cached stays true
+	 * (no AUTO_INVAL_DATA); the kernel clears SUID/SGID (no
+	 * HANDLE_KILLPRIV: see the top of this file) and truncates at
+	 * O_TRUNC with a setattr (no ATOMIC_O_TRUNC: open has nothing to do).
+	 */
 	conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_HANDLE_KILLPRIV |
-			FUSE_CAP_ATOMIC_O_TRUNC);
+			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_WRITEBACK_CACHE);
 	conn->want |= want & conn->capable;
 	conn->max_write = KVFS_FUSE_MAX_IO;
 	conn->max_readahead = KVFS_FUSE_MAX_IO;
