@@ -37,6 +37,7 @@
 #include "fs/buf_ops.h"
 #include "fs/dinode.h"
 #include "fs/icache.h"
+#include "fs/inactive.h"
 #include "fs/inode_item.h"
 #include "fs/mount.h"
 
@@ -341,13 +342,37 @@ void kvfs_ihold(struct kvfs_inode *ip)
 	atomic_fetch_add_explicit(&ip->i_count, 1, memory_order_relaxed);
 }
 
+/*
+ * The last reference to an inode with no links frees it first, the
+ * reference kept meanwhile so that reclaim cannot take it; not inside a
+ * transaction (fs/inactive.h).  The count only moves by exchange, so two
+ * puts racing to the last one agree on which of them it is.
+ */
+static bool put_inactivates(struct kvfs_inode *ip)
+{
+	return !(kv_current_gfp(0) & KV_NOFS) && kvfs_inode_needs_inactive(ip);
+}
+
 void kvfs_iput(struct kvfs_inode *ip)
 {
-	int zero = 0;
+	int zero = 0, c = atomic_load(&ip->i_count);
+	bool tried = false;
 
-	/* release: the reclaimer's acquiring exchange sees our changes */
-	if (atomic_fetch_sub_explicit(&ip->i_count, 1, memory_order_release) !=
-	    1)
+	for (;;) {
+		if (c == 1 && !tried && put_inactivates(ip)) {
+			/* a failure leaves it on its list for the next mount */
+			kvfs_inactive(ip);
+			tried = true;
+			c = atomic_load(&ip->i_count);
+			continue;
+		}
+		/* release: the reclaimer's acquiring exchange sees our changes */
+		if (atomic_compare_exchange_weak_explicit(
+			    &ip->i_count, &c, c - 1, memory_order_release,
+			    memory_order_relaxed))
+			break;
+	}
+	if (c != 1)
 		return;
 	if (!(atomic_load(&ip->i_flags) & KVFS_IBAD))
 		return;

@@ -62,6 +62,12 @@ int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp);
 /* Another reference on an inode already referenced. */
 void kvfs_ihold(struct kvfs_inode *ip);
+/*
+ * Drop a reference.  The last one of an allocated inode with no links and
+ * no open reference frees it first (fs/inactive.h), in transactions of
+ * its own: put it holding no inode lock and outside any transaction
+ * (inside one it is left on its unlinked list for the next mount).
+ */
 void kvfs_iput(struct kvfs_inode *ip);
 
 /*

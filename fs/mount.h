@@ -46,6 +46,7 @@
 #include "journal/journal.h"
 
 struct kv_dev;
+struct kvfs_iunlink;
 
 struct kvfs_mount_opts {
 	bool rdonly;
@@ -111,6 +112,12 @@ struct kvfs_mount {
 	struct kvfs_defer_counters defer_ctr;
 	/* the AG of the next new directory (fs/alloc.h) */
 	_Atomic uint32_t agrotor;
+	/* the unlinked lists' in-memory side (fs/iunlink.h) */
+	struct kvfs_iunlink *iunlink;
+	uint64_t orphans; /* unlinked inodes this mount freed at open */
+	/* kvfs_open_opts (fs/kvfs.h), for the data path */
+	unsigned atime; /* KVFS_ATIME_* */
+	bool wsync; /* every change durable before it returns */
 };
 
 /*

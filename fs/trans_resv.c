@@ -143,6 +143,8 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 		    AG_FREE_HDR_BUFS + allocfree_bufs(r, 1),
 	    1, 0, 2, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
 	set(&r->ichange, 0, 1, 0, 0, 0, r);
+	set(&r->iunlink, 1, 2, 0, 0, 0, r);
+	set(&r->ifree, 1 + r->inobt_maxlevels, 2, 0, 0, 0, r);
 }
 
 uint64_t kvfs_trans_res_grant(const struct kvfs_trans_res *res)
@@ -160,6 +162,8 @@ static const struct {
 	{ "extent_free", offsetof(struct kvfs_trans_resv, extent_free) },
 	{ "create", offsetof(struct kvfs_trans_resv, create) },
 	{ "ichange", offsetof(struct kvfs_trans_resv, ichange) },
+	{ "iunlink", offsetof(struct kvfs_trans_resv, iunlink) },
+	{ "ifree", offsetof(struct kvfs_trans_resv, ifree) },
 };
 
 static const struct kvfs_trans_res *res_field(const struct kvfs_trans_resv *r,

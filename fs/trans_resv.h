@@ -68,6 +68,18 @@ struct kvfs_trans_resv {
 	/* Change an inode's core (setattr, timestamps, size). */
 	struct kvfs_trans_res ichange;
 	/*
+	 * Put an inode on or take it off its AG's unlinked list (the inode
+	 * header, the inode and its predecessor on the list): what a link
+	 * count reaching or leaving 0 adds to an operation (fs/iunlink.h).
+	 */
+	struct kvfs_trans_res iunlink;
+	/*
+	 * Free an inode with no links (fs/inactive.h): off its unlinked list
+	 * and its chunk record marked free (the inode-chunk tree at every
+	 * level).
+	 */
+	struct kvfs_trans_res ifree;
+	/*
 	 * Namespace operations (link, unlink, rename, mkdir, symlink) come
 	 * with the directory code (issue 10) and go here.
 	 */

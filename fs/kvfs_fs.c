@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The filesystem part of the public API (fs/kvfs.h): open, close, sync,
+ * statfs, the root, getattr, open references and O_TMPFILE.
+ *
+ * Open references: kvfs_inode_open() takes a cache reference and counts it
+ * in i_opencount (fs/inactive.h); kvfs_inode_close() drops both, and the
+ * last put of an inode with no links frees it.  An inode with no links
+ * and no open reference cannot be opened again (-ENOENT): it is being
+ * freed, or is about to be.  The count moves under the inode lock (shared
+ * is enough: it is atomic, and link counts change under the exclusive
+ * lock), so an open either sees the links before an unlink drops the
+ * last one, and then keeps the inode alive, or sees none and fails.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fs/ag.h"
+#include "fs/buf_ops.h"
+#include "fs/dev.h"
+#include "fs/icache.h"
+#include "fs/icreate.h"
+#include "fs/inode_item.h"
+#include "fs/iunlink.h"
+#include "fs/kvfs_fs.h"
+#include "fs/mount.h"
+#include "fs/trans.h"
+
+int kvfs_open(const char *path, const struct kvfs_open_opts *o,
+	      struct kvfs_mount **mpp, struct kvfs_open_info *info)
+{
+	static const struct kvfs_open_opts defaults;
+	struct kvfs_mount_opts mo = { 0 };
+	struct kvfs_mount *mp;
+	int err;
+
+	if (!o)
+		o = &defaults;
+	if (o->atime > KVFS_ATIME_STRICT)
+		return -EINVAL;
+	mo.rdonly = o->rdonly;
+	mo.cache_bytes = o->cache_bytes;
+	mo.push_interval_ms = o->commit_ms;
+	err = kvfs_mount_open(path, &mo, &mp);
+	if (err)
+		return err;
+	mp->atime = o->atime;
+	mp->wsync = o->sync;
+	if (info) {
+		info->recovered = !mp->ri.was_clean && !mp->ri.was_empty;
+		info->orphans = mp->orphans;
+	}
+	*mpp = mp;
+	return 0;
+}
+
+const char *kvfs_open_error(void)
+{
+	return kvfs_mount_error();
+}
+
+int kvfs_close(struct kvfs_mount *mp)
+{
+	return kvfs_mount_close(mp);
+}
+
+int kvfs_sync(struct kvfs_mount *mp)
+{
+	int err;
+
+	if (mp->rdonly)
+		return 0;
+	if (kvj_log_is_shutdown(mp->log))
+		return -EIO;
+	err = kvj_log_force(mp->log, 0);
+	return err ? err : kv_dev_flush(mp->dev);
+}
+
+int kvfs_sync_commit(struct kvfs_mount *mp, uint64_t seq)
+{
+	return mp->wsync ? kvj_log_force(mp->log, seq) : 0;
+}
+
+/* icount and ifree of AG agno, exact: from its inode header if unread. */
+static int ag_inode_counts(struct kvfs_mount *mp, uint32_t agno,
+			   uint64_t *icount, uint64_t *ifree)
+{
+	struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
+	struct kvfs_agi_info a;
+	struct kv_buf *bp;
+	int err = 0;
+
+	kvfs_perag_lock(pag);
+	if (!pag->agi_init) {
+		/* under the AG lock: no transaction holds the header changed */
+		err = kv_buf_read(mp->bc,
+				  kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGI_AGBNO),
+				  1, &kvfs_agi_buf_ops, &bp);
+		if (!err) {
+			kv_buf_lock(bp);
+			err = kvfs_agi_from_disk(&mp->g, agno, bp->b_addr, &a);
+			kv_buf_unlock(bp);
+			kv_buf_rele(bp);
+		}
+		if (!err) {
+			pag->icount = a.icount;
+			pag->ifree = a.ifree;
+			pag->agi_init = true;
+		}
+	}
+	*icount += pag->icount;
+	*ifree += pag->ifree;
+	kvfs_perag_unlock(pag);
+	return err;
+}
+
+int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st)
+{
+	const struct kvfs_geom *g = &mp->g;
+	int64_t free = atomic_load(&mp->fdblocks);
+	uint64_t icount = 0, ifree = 0, newinos;
+	uint32_t agno;
+	int err;
+
+	for (agno = 0; agno < g->agcount; agno++) {
+		err = ag_inode_counts(mp, agno, &icount, &ifree);
+		if (err)
+			return err;
+	}
+	if (free < 0)
+		free = 0;
+	/* every free block could become part of a new inode chunk */
+	newinos = (uint64_t)free / g->ialloc_blocks * g->ialloc_inos;
+	memset(st, 0, sizeof(*st));
+	st->bsize = g->blocksize;
+	st->blocks = g->dblocks - g->logblocks -
+		     (uint64_t)g->agcount * KVFS_AG_HDR_BLOCKS;
+	st->bfree = (uint64_t)free;
+	st->bavail = (uint64_t)free;
+	st->files = icount + newinos;
+	st->ffree = ifree + newinos;
+	st->namemax = KVFS_NAME_MAX;
+	for (unsigned i = 0; i < KVFS_UUID_SIZE; i++)
+		st->fsid ^= (uint64_t)g->uuid[i] << (8 * (i % 8));
+	return 0;
+}
+
+uint64_t kvfs_root_ino(struct kvfs_mount *mp)
+{
+	return mp->g.rootino;
+}
+
+static struct timespec ts_of(const struct kvfs_ictime *t)
+{
+	struct timespec ts = { .tv_sec = t->sec, .tv_nsec = t->nsec };
+
+	return ts;
+}
+
+void kvfs_inode_stat(const struct kvfs_inode *ip, struct kvfs_stat *st)
+{
+	const struct kvfs_geom *g = &ip->i_mount->g;
+
+	memset(st, 0, sizeof(*st));
+	st->ino = ip->i_ino;
+	st->generation = ip->i_generation;
+	st->mode = ip->i_mode;
+	st->nlink = ip->i_nlink;
+	st->uid = ip->i_uid;
+	st->gid = ip->i_gid;
+	st->rdev = ip->i_rdev;
+	st->size = ip->i_size;
+	st->blocks = ip->i_nblocks << (g->blocklog - 9);
+	st->blksize = g->blocksize;
+	st->atime = ts_of(&ip->i_atime);
+	st->mtime = ts_of(&ip->i_mtime);
+	st->ctime = ts_of(&ip->i_ctime);
+	st->crtime = ts_of(&ip->i_crtime);
+}
+
+int kvfs_getattr(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st)
+{
+	struct kvfs_inode *ip;
+	int err = kvfs_iget(mp, ino, 0, &ip);
+
+	if (err)
+		return err;
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	kvfs_inode_stat(ip, st);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	return 0;
+}
+
+int kvfs_inode_open(struct kvfs_mount *mp, uint64_t ino, uint32_t gen)
+{
+	struct kvfs_inode *ip;
+	bool dead;
+	int err;
+
+	err = gen ? kvfs_iget_handle(mp, ino, gen, &ip) :
+		    kvfs_iget(mp, ino, 0, &ip);
+	if (err)
+		return err;
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	dead = !ip->i_nlink && !atomic_load(&ip->i_opencount);
+	if (!dead)
+		atomic_fetch_add(&ip->i_opencount, 1);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	if (dead) {
+		kvfs_iput(ip);
+		return gen ? -ESTALE : -ENOENT;
+	}
+	return 0;
+}
+
+void kvfs_inode_close(struct kvfs_mount *mp, uint64_t ino)
+{
+	struct kvfs_inode *ip;
+
+	/* open, so cached: a miss is a close without an open */
+	if (kvfs_icache_lookup(mp, ino, &ip))
+		return;
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	if (!atomic_load(&ip->i_opencount)) {
+		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+		kvfs_iput(ip);
+		return;
+	}
+	atomic_fetch_sub(&ip->i_opencount, 1);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	/* the open reference: the last one frees an inode with no links */
+	kvfs_iput(ip);
+}
+
+int kvfs_tmpfile(struct kvfs_mount *mp, uint64_t dir, uint32_t mode,
+		 const struct kvfs_cred *cr, struct kvfs_stat *st)
+{
+	struct kvfs_inode *dp, *ip;
+	struct kvfs_trans *tp;
+	uint64_t seq;
+	int err;
+
+	if ((mode & S_IFMT) && !S_ISREG(mode))
+		return -EINVAL;
+	if (mp->rdonly)
+		return -EROFS;
+	err = kvfs_iget(mp, dir, 0, &dp);
+	if (err)
+		return err;
+	if (!S_ISDIR(dp->i_mode)) {
+		err = -ENOTDIR;
+		goto out_dp;
+	}
+	err = kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp);
+	if (err)
+		goto out_dp;
+	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+	err = kvfs_icreate(tp, dp, S_IFREG | (mode & 07777), 0, 0, cr, &ip);
+	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	if (err) {
+		kvfs_trans_cancel(tp);
+		goto out_dp;
+	}
+	err = kvfs_iunlink(tp, ip);
+	if (err) {
+		kvfs_trans_cancel(tp);
+		kvfs_iput(ip);
+		goto out_dp;
+	}
+	/* returned open: this reference is the open one */
+	atomic_store(&ip->i_opencount, 1);
+	if (st)
+		kvfs_inode_stat(ip, st);
+	err = kvfs_trans_commit(tp, &seq);
+	if (!err)
+		err = kvfs_sync_commit(mp, seq);
+	if (err) {
+		atomic_store(&ip->i_opencount, 0);
+		kvfs_iput(ip);
+	}
+out_dp:
+	kvfs_iput(dp);
+	return err;
+}
