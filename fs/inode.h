@@ -121,6 +121,16 @@ struct kvfs_inode {
 	uint8_t *i_afork;
 
 	struct kvfs_inode_log_item i_item;
+
+	/*
+	 * The data path's (fs/file.h), atomic: journal sequences of the last
+	 * commit that changed the inode through the data path, and of the
+	 * last that changed its size or block map (fdatasync forces only up
+	 * to that one); speculative blocks past EOF to trim at close.
+	 */
+	_Atomic uint64_t i_sync_seq;
+	_Atomic uint64_t i_dsync_seq;
+	atomic_bool i_spec_prealloc;
 };
 
 /* Lock flags (combine one I/O lock and one inode lock flag). */

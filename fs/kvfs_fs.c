@@ -19,6 +19,7 @@
 #include "fs/ag.h"
 #include "fs/buf_ops.h"
 #include "fs/dev.h"
+#include "fs/file.h"
 #include "fs/icache.h"
 #include "fs/icreate.h"
 #include "fs/inode_item.h"
@@ -218,6 +219,7 @@ int kvfs_inode_open(struct kvfs_mount *mp, uint64_t ino, uint32_t gen)
 void kvfs_inode_close(struct kvfs_mount *mp, uint64_t ino)
 {
 	struct kvfs_inode *ip;
+	bool last;
 
 	/* open, so cached: a miss is a close without an open */
 	if (kvfs_icache_lookup(mp, ino, &ip))
@@ -228,8 +230,11 @@ void kvfs_inode_close(struct kvfs_mount *mp, uint64_t ino)
 		kvfs_iput(ip);
 		return;
 	}
-	atomic_fetch_sub(&ip->i_opencount, 1);
+	last = atomic_fetch_sub(&ip->i_opencount, 1) == 1 && ip->i_nlink;
 	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	/* the last close trims speculative blocks (best effort: consistent) */
+	if (last && S_ISREG(ip->i_mode))
+		kvfs_file_trim_prealloc(ip);
 	kvfs_iput(ip);
 	/* the open reference: the last one frees an inode with no links */
 	kvfs_iput(ip);

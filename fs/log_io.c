@@ -13,6 +13,31 @@ void kvfs_log_io_init(struct kvfs_log_io *lio, struct kv_dev *dev,
 	lio->dev = dev;
 	lio->start = kvfs_fsb_to_bytes(g, g->logstart);
 	lio->len = (uint64_t)g->logblocks << g->blocklog;
+	atomic_init(&lio->data_gen, 0);
+	atomic_init(&lio->data_flushed, 0);
+}
+
+void kvfs_log_io_data_written(struct kvfs_log_io *lio)
+{
+	atomic_fetch_add(&lio->data_gen, 1);
+}
+
+int kvfs_log_io_flush_data(struct kvfs_log_io *lio)
+{
+	uint64_t gen = atomic_load(&lio->data_gen);
+	uint64_t done = atomic_load(&lio->data_flushed);
+	int err;
+
+	if (done >= gen)
+		return 0;
+	err = kv_dev_flush(lio->dev);
+	if (err)
+		return err;
+	/* another flush may have covered more meanwhile: keep the larger */
+	while (done < gen &&
+	       !atomic_compare_exchange_weak(&lio->data_flushed, &done, gen))
+		;
+	return 0;
 }
 
 static int log_io_check(const struct kvfs_log_io *lio, size_t len, uint64_t off)
@@ -35,6 +60,9 @@ static int log_io_write(void *priv, const void *buf, size_t len, uint64_t off)
 	struct kvfs_log_io *lio = priv;
 	int err = log_io_check(lio, len, off);
 
+	/* file data reaches the media before any checkpoint that maps it */
+	if (!err)
+		err = kvfs_log_io_flush_data(lio);
 	return err ? err : kv_dev_pwrite(lio->dev, buf, len, lio->start + off);
 }
 

@@ -8,6 +8,7 @@
 #ifndef KV_FS_LOG_IO_H
 #define KV_FS_LOG_IO_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "fs/geom.h"
@@ -19,6 +20,15 @@ struct kvfs_log_io {
 	struct kv_dev *dev;
 	uint64_t start; /* byte offset of the log region on dev */
 	uint64_t len; /* bytes */
+	/*
+	 * File data writes issued (fs/file.c) and the count covered by the
+	 * last device flush: every log write is preceded by a flush when
+	 * data was written since, so that a checkpoint making blocks
+	 * reachable never reaches the media before their data (XFS's
+	 * REQ_PREFLUSH on its log writes).
+	 */
+	_Atomic uint64_t data_gen;
+	_Atomic uint64_t data_flushed;
 };
 
 /* The ops; their priv is a struct kvfs_log_io. */
@@ -27,5 +37,13 @@ extern const struct kvj_io_ops kvfs_log_io_ops;
 /* The log region of geometry g (from kvfs_sb_read() or mkfs) on dev. */
 void kvfs_log_io_init(struct kvfs_log_io *lio, struct kv_dev *dev,
 		      const struct kvfs_geom *g);
+
+/* A file data write to the device has completed. */
+void kvfs_log_io_data_written(struct kvfs_log_io *lio);
+/*
+ * Flush the device if file data was written since the last flush: the
+ * data written before the call is then durable.  0 or -errno.
+ */
+int kvfs_log_io_flush_data(struct kvfs_log_io *lio);
 
 #endif
