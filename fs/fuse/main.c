@@ -97,8 +97,11 @@ static void open_error(const char *image, int err)
 		break;
 	case -EUCLEAN:
 	case -EBADMSG:
-		fprintf(stderr, "%s: %s: damaged (%s): run fsck.kvfs\n", prog,
-			image, why && *why ? why : strerror(-err));
+		/* the core's reason may already name the tool */
+		fprintf(stderr, "%s: %s: damaged (%s)%s\n", prog, image,
+			why && *why ? why : strerror(-err),
+			why && strstr(why, "fsck.kvfs") ? "" :
+							  ": run fsck.kvfs");
 		break;
 	case -EBUSY:
 		fprintf(stderr, "%s: %s: in use\n", prog, image);
