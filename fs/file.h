@@ -22,11 +22,14 @@
  * truncate zeroes the tail of its last block), so extending the size
  * exposes zeros only.
  *
- * Speculative preallocation: a write extending the file also allocates,
- * unwritten, up to the file's size again past its end (at least
- * KVFS_PREALLOC_MIN, at most KVFS_PREALLOC_MAX blocks), so that a file
- * written sequentially gets few large extents; those blocks are trimmed
- * by kvfs_file_trim_prealloc() at the last close and by a size change.
+ * Speculative preallocation: a write extending the file that allocates
+ * also allocates, unwritten, as many blocks again as the file has past
+ * its end (at least KVFS_PREALLOC_MIN, at most KVFS_PREALLOC_MAX), so
+ * that a file written sequentially gets few large extents.  A write that
+ * extends the file marks everything past its EOF for trimming, which
+ * kvfs_file_trim_prealloc() does at the last close and a size change does
+ * at once; fallocate(KEEP_SIZE) past EOF trims what is marked first and
+ * clears the mark, so the blocks it allocates past EOF stay.
  *
  * fsync: the device flushed if data was written, then the log forced up
  * to the inode's last change: i_sync_seq (and for fdatasync i_dsync_seq,

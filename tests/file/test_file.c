@@ -15,13 +15,21 @@
  *             zeros, never the other file's bytes;
  *   crash:    every crash point of a write + fsync: the file shows its new
  *             bytes or zeros, all of them once fsync returned;
+ *   preflush: a log write not from an fsync, the data still cached by a
+ *             device whose unflushed sectors persist in any order: where
+ *             the conversion persisted, all the data did;
  *   fsync:    durable after a power cut of a volatile write cache; forces
  *             only up to the inode's last change, fdatasync not at all
- *             after a timestamp-only change.
- * Files are made with kvfs_dialloc() until kvfs_tmpfile() exists.
+ *             after a timestamp-only change;
+ *   setattr:  the SUID/SGID and ctime rules, append, the errors;
+ *   tmpfile:  an O_TMPFILE's blocks and inode freed at its last close;
+ *   threads:  4 threads appending their own files and rewriting their
+ *             slots of a shared file (shared I/O lock) at once.
+ * Named files are made with kvfs_dialloc() (links come with the namespace).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/falloc.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -267,7 +275,7 @@ static void fsx_op(struct kvfs_mount *mp, uint64_t ino)
 {
 	static uint8_t buf[FSX_MAX + BS];
 	unsigned op = (unsigned)rand() % 9;
-	uint64_t off, len, end, b;
+	uint64_t off, len, end, b, spec;
 	int mode;
 
 	fsx_counts[op]++;
@@ -277,8 +285,26 @@ static void fsx_op(struct kvfs_mount *mp, uint64_t ino)
 		rand_range(&off, &len, 3 * BS);
 		for (uint64_t i = 0; i < len; i++)
 			buf[i] = (uint8_t)(1 + rand() % 255);
+		end = off + len;
+		/*
+		 * An extending write that allocates preallocates as many
+		 * blocks again as the file has (16..2048) past its end.
+		 */
+		spec = 0;
+		for (b = off / BS; b < ceil_blk(end); b++)
+			if (!m.alloc[b] && end > m.size)
+				spec = 1;
+		if (spec) {
+			spec = blocks_of(mp, ino);
+			spec = spec < KVFS_PREALLOC_MIN ? KVFS_PREALLOC_MIN :
+			       spec > KVFS_PREALLOC_MAX ? KVFS_PREALLOC_MAX :
+							  spec;
+		}
 		CHECK_EQ(kvfs_write(mp, ino, buf, len, (off_t)off, 0),
 			 (ssize_t)len);
+		for (b = ceil_blk(end);
+		     b < FSX_BLOCKS && b < ceil_blk(end) + spec; b++)
+			m.alloc[b] = true;
 		memcpy(m.data + off, buf, len);
 		if (off + len > m.size) {
 			m.size = off + len;
@@ -361,12 +387,14 @@ static void test_fsx(unsigned seed, unsigned ops)
 		fsx_op(mp, ino);
 		check_file(mp, ino);
 		fsx_note_extents(mp, ino);
-		if (i % 500 == 499) {
+		if (i % 100 == 99) {
 			if (m.spec && blocks_of(mp, ino) > model_blocks())
 				fsx_spec_seen++;
 			file_close(mp, ino);
 			model_trim();
 			check_blocks(mp, ino);
+		}
+		if (i % 500 == 499) {
 			remount_open(&mp, ino);
 			check_file(mp, ino);
 			check_blocks(mp, ino);
@@ -763,6 +791,63 @@ static void test_crash_points(void)
 	printf("crash: %u crash points, the last one past the fsync\n", k + 1);
 }
 
+/*
+ * A log write that is not an fsync's (a background push) with the data
+ * still in a volatile cache whose sectors persist in any order: the crash
+ * comes right after the checkpoint's write.  The conversion may persist;
+ * the data must then have persisted before it (the log write's flush).
+ */
+static void test_preflush(void)
+{
+	static uint8_t buf[512 << 10], got[1 << 20];
+	unsigned converted = 0, seed;
+	uint64_t ino = make_stale_image();
+
+	memset(buf, 0x55, sizeof(buf));
+	for (seed = 1; seed <= 32; seed++) {
+		struct kv_dev_fault f = {
+			.modes = KV_FAULT_SECTORS | KV_FAULT_CRASH, .seed = seed
+		};
+		struct kvfs_mount *mp;
+		bool any = false;
+
+		copy_file(tmpl, path);
+		mp = mount_fs();
+		/* the data in the cache, then a crash after the next write */
+		f.crash_after = UINT64_MAX;
+		CHECK_EQ(kv_dev_set_fault(mp->dev, &f), 0);
+		CHECK_EQ(kvfs_write(mp, ino, buf, sizeof(buf), 0, 0),
+			 (ssize_t)sizeof(buf));
+		f.crash_after = kv_dev_nr_writes(mp->dev) + 1;
+		CHECK_EQ(kv_dev_set_fault(mp->dev, &f), 0);
+		kvj_log_force(mp->log, 0);
+		CHECK(kv_dev_crashed(mp->dev));
+		kvfs_mount_shutdown(mp, "crash test");
+		kvfs_mount_close(mp);
+		mp = mount_fs();
+		CHECK_EQ(kvfs_read(mp, ino, got, sizeof(got), 0),
+			 (ssize_t)sizeof(got));
+		for (size_t i = 0; i < sizeof(got); i++) {
+			if (got[i] != 0 && got[i] != 0x55) {
+				fprintf(stderr, "seed %u byte %zu: %02x\n",
+					seed, i, got[i]);
+				CHECK(0);
+			}
+			any |= got[i] == 0x55;
+		}
+		/* the conversion persisted: all of the data did */
+		if (any) {
+			converted++;
+			CHECK(!memcmp(got, buf, sizeof(buf)));
+		}
+		CHECK_EQ(kvfs_mount_close(mp), 0);
+		scrub_image_clean(path);
+	}
+	CHECK(converted > 0 && converted < seed - 1);
+	printf("preflush: the conversion persisted in %u of %u crashes\n",
+	       converted, seed - 1);
+}
+
 /* ---- fsync ---- */
 
 static void test_fsync_volatile(void)
@@ -907,6 +992,93 @@ static void test_tmpfile(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/* ---- threads ---- */
+
+#define THR 4
+#define THR_CHUNK (64 << 10)
+#define THR_STEPS 48
+
+struct thr {
+	struct kvfs_mount *mp;
+	uint64_t own, shared;
+	unsigned id;
+};
+
+/*
+ * Each thread appends its own file in chunks (the I/O lock exclusive,
+ * allocation, conversion) and rewrites its own block-aligned slots of a
+ * shared file (the I/O lock shared, beside the others), reading both back.
+ */
+static void *thr_main(void *arg)
+{
+	static _Thread_local uint8_t buf[THR_CHUNK], got[THR_CHUNK];
+	struct thr *t = arg;
+
+	for (unsigned i = 0; i < THR_STEPS; i++) {
+		uint64_t slot = ((uint64_t)i * THR + t->id) * 4096;
+
+		memset(buf, (int)(t->id * 50 + i % 50 + 1), sizeof(buf));
+		CHECK_EQ(kvfs_write(t->mp, t->own, buf, sizeof(buf),
+				    (off_t)i * THR_CHUNK, 0),
+			 (ssize_t)sizeof(buf));
+		CHECK_EQ(kvfs_read(t->mp, t->own, got, sizeof(got),
+				   (off_t)i * THR_CHUNK),
+			 (ssize_t)sizeof(got));
+		CHECK(!memcmp(buf, got, sizeof(buf)));
+		CHECK_EQ(
+			kvfs_write(t->mp, t->shared, buf, 4096, (off_t)slot, 0),
+			4096);
+		CHECK_EQ(kvfs_read(t->mp, t->shared, got, 4096, (off_t)slot),
+			 4096);
+		CHECK(!memcmp(buf, got, 4096));
+		if (i % 16 == 15)
+			CHECK_EQ(kvfs_fsync(t->mp, t->own, i % 32 == 15), 0);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	static uint8_t got[THR_CHUNK];
+	struct thr t[THR];
+	pthread_t th[THR];
+	struct kvfs_mount *mp;
+	uint64_t shared;
+
+	make_fs(64 << 20);
+	mp = mount_fs();
+	shared = new_file(mp);
+	/* written once: the threads' rewrites are overwrites inside the size */
+	memset(got, 0, sizeof(got));
+	for (unsigned i = 0; i < THR_STEPS * THR * 4096; i += sizeof(got))
+		CHECK_EQ(kvfs_write(mp, shared, got, sizeof(got), i, 0),
+			 (ssize_t)sizeof(got));
+	for (unsigned i = 0; i < THR; i++) {
+		t[i] = (struct thr){ mp, new_file(mp), shared, i };
+		CHECK_EQ(pthread_create(&th[i], NULL, thr_main, &t[i]), 0);
+	}
+	for (unsigned i = 0; i < THR; i++)
+		CHECK_EQ(pthread_join(th[i], NULL), 0);
+	remount(&mp);
+	for (unsigned id = 0; id < THR; id++) {
+		for (unsigned i = 0; i < THR_STEPS; i++) {
+			uint8_t want = (uint8_t)(id * 50 + i % 50 + 1);
+
+			CHECK_EQ(kvfs_read(mp, t[id].own, got, sizeof(got),
+					   (off_t)i * THR_CHUNK),
+				 (ssize_t)sizeof(got));
+			for (size_t k = 0; k < sizeof(got); k++)
+				CHECK_EQ(got[k], want);
+			CHECK_EQ(kvfs_read(mp, shared, got, 4096,
+					   ((off_t)i * THR + id) * 4096),
+				 4096);
+			for (size_t k = 0; k < 4096; k++)
+				CHECK_EQ(got[k], want);
+		}
+	}
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -922,13 +1094,15 @@ int main(int argc, char **argv)
 	CHECK(fsx_spec_seen > 0);
 	printf("fsx: 3 seeds x %u ops, speculative blocks trimmed at %u of "
 	       "%u closes, at most %u extents\n",
-	       ops, fsx_spec_seen, 3 * (ops / 500), fsx_max_extents);
+	       ops, fsx_spec_seen, 3 * (ops / 100), fsx_max_extents);
 	test_setattr();
 	test_sparse();
 	test_tmpfile();
+	test_threads();
 	test_enospc();
 	test_stale();
 	test_crash_points();
+	test_preflush();
 	test_fsync_volatile();
 	test_fsync_scope();
 	unlink(path);
