@@ -779,6 +779,7 @@ struct rec_cancel {
 struct bli_recovery {
 	struct kv_bcache *bc;
 	kvfs_bli_buf_type_fn buf_type;
+	const uint8_t *meta_uuid; /* NULL: blocks without the header */
 	struct rec_buf *bufs; /* open-addressed by block number */
 	size_t cap, nr;
 	size_t limit; /* buffers held before the replayed ones are written */
@@ -880,6 +881,13 @@ static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
 		  kv_le32_to_cpu(h->crc) != kv_crc32c_block(bp->b_addr,
 							    bp->b_len,
 							    KVFS_BLK_CRC_OFF))
+		return 0;
+	/*
+	 * A block of another filesystem (mkfs over an old image) carries
+	 * LSNs of another log: replay over it (XFS's
+	 * xlog_recover_get_buf_lsn checks the metadata UUID the same way).
+	 */
+	if (r->meta_uuid && memcmp(h->uuid, r->meta_uuid, KVFS_UUID_SIZE))
 		return 0;
 	return kv_le64_to_cpu(h->lsn);
 }
@@ -1129,7 +1137,7 @@ static int rec_finish(void *priv)
 }
 
 int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
-			 struct kvj_recover_ops *ops)
+			 const uint8_t *meta_uuid, struct kvj_recover_ops *ops)
 {
 	struct bli_recovery *r = kvzalloc(sizeof(*r), 0);
 
@@ -1138,6 +1146,7 @@ int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
 		return -ENOMEM;
 	r->bc = bc;
 	r->buf_type = buf_type;
+	r->meta_uuid = meta_uuid;
 	r->limit = KVFS_BLI_RECOVER_LIMIT;
 	ops->type = KVFS_ITEM_BUF;
 	ops->scan = rec_scan;

@@ -121,12 +121,14 @@ typedef const struct kv_buf_ops *(*kvfs_bli_buf_type_fn)(const void *blk,
 
 /*
  * Fill ops (a struct kvj_recover_ops for struct kvj_log_params.recover)
- * with buffer replay over bc.  Replayed buffers stay held until finish()
+ * with buffer replay over bc.  meta_uuid: the filesystem's metadata UUID;
+ * a block whose header carries another one is older than any delta (NULL
+ * for blocks without struct kvfs_blk_hdr, in tests).  Replayed buffers stay held until finish()
  * writes them back.  Free with kvfs_bli_recover_free() after
  * kvj_log_open() returned, whatever it returned.
  */
 int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
-			 struct kvj_recover_ops *ops);
+			 const uint8_t *meta_uuid, struct kvj_recover_ops *ops);
 void kvfs_bli_recover_free(struct kvj_recover_ops *ops);
 /* Buffers recovery holds before writing back what it replayed (tests). */
 #define KVFS_BLI_RECOVER_LIMIT 8192

@@ -356,7 +356,6 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	uint32_t start = 0, near = 0, i;
 	struct kvfs_inode *ip;
 	uint64_t ino = KVFS_NULLINO;
-	unsigned iflags = KVFS_IGET_FREE;
 	bool owned = false;
 	int err;
 
@@ -388,8 +387,11 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 		 * the allocated one of the inode's (XFS reorders buffers
 		 * first in recovery instead).
 		 */
-		if (!err)
+		if (!err) {
+			/* nobody takes the new chunk's inodes meanwhile */
+			kvfs_trans_hold_ag(tp, agno);
 			err = kvfs_trans_roll(tp, &seq);
+		}
 		if (!err)
 			err = kvj_log_force(mp->log, seq);
 		if (!err)
@@ -398,11 +400,9 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 			return err;
 		if (ino == KVFS_NULLINO)
 			return -ENOSPC;
-		/* tp holds the new chunk's buffers locked */
-		iflags |= KVFS_IGET_CREATE;
 	}
 
-	err = kvfs_iget(mp, ino, iflags, &ip);
+	err = kvfs_iget(mp, ino, KVFS_IGET_FREE, &ip);
 	if (err)
 		return err;
 	/*

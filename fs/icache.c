@@ -199,11 +199,8 @@ static int inode_found(struct kvfs_inode *ip)
 	return 0;
 }
 
-/*
- * Read and fully verify inode ip (new, locked) from its cluster buffer;
- * held: the caller's transaction holds the buffer locked.
- */
-static int inode_read(struct kvfs_inode *ip, bool held)
+/* Read and fully verify inode ip (new, locked) from its cluster buffer. */
+static int inode_read(struct kvfs_inode *ip)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	const struct kvfs_geom *g = &mp->g;
@@ -220,13 +217,11 @@ static int inode_read(struct kvfs_inode *ip, bool held)
 	 * Under the buffer lock: the AIL may be copying a neighbour into the
 	 * cluster (never this inode: it has no dirty state before it is read).
 	 */
-	if (!held)
-		kv_buf_lock(bp);
+	kv_buf_lock(bp);
 	err = kvfs_dinode_verify(dip, g, ip->i_ino);
 	if (!err)
 		kvfs_inode_from_disk(ip, dip);
-	if (!held)
-		kv_buf_unlock(bp);
+	kv_buf_unlock(bp);
 	kv_buf_rele(bp);
 	return err;
 }
@@ -273,7 +268,7 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	}
 	atomic_fetch_add(&ic->nr_cached, 1);
 	count(&ic->misses);
-	err = inode_read(ip, flags & KVFS_IGET_CREATE);
+	err = inode_read(ip);
 	if (err) {
 		inode_unhash(ic, ip);
 		atomic_fetch_sub(&ic->nr_cached, 1);

@@ -40,11 +40,6 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
 
 /* kvfs_iget() flags */
 #define KVFS_IGET_FREE (1u << 0) /* a free inode is fine (inode allocation) */
-/*
- * The caller's transaction holds the inode's cluster buffer locked (a new
- * inode chunk, fs/ialloc.c): read it without taking the buffer lock.
- */
-#define KVFS_IGET_CREATE (1u << 1)
 
 /*
  * The in-core inode ino, referenced.  -EINVAL: not an inode number of

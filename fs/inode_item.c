@@ -221,6 +221,7 @@ int kvfs_trans_ijoin(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	iip->joined = true;
 	atomic_store(&iip->tx, tp);
 	kvj_trans_join(tp->jt, &iip->item);
+	kvj_trans_hold(tp->jt, &iip->item);
 	return 0;
 }
 
@@ -342,8 +343,10 @@ static bool rec_inode_valid(const struct ili_recovery *r, const void *dip,
 {
 	const struct kvfs_blk_hdr *h = dip;
 
+	/* another filesystem's inode (mkfs over an old image): replay over it */
 	return kv_le32_to_cpu(h->magic) == KVFS_DINODE_MAGIC &&
 	       kv_le64_to_cpu(h->owner) == ino &&
+	       !memcmp(h->uuid, r->g->meta_uuid, KVFS_UUID_SIZE) &&
 	       kv_le32_to_cpu(h->crc) ==
 		       kv_crc32c_block(dip, r->g->inodesize, KVFS_BLK_CRC_OFF);
 }

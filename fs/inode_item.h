@@ -58,7 +58,8 @@ bool kvfs_inode_item_clean(struct kvfs_inode *ip);
 
 /*
  * Join ip, which the caller holds locked KVFS_ILOCK_EXCL and referenced,
- * to tp: commit or cancel unlocks it (the reference stays the caller's).
+ * to tp: commit or cancel unlocks it (the reference stays the caller's);
+ * it stays joined across rolls, logged again in each (kvj_trans_roll()).
  * Takes a reference on its cluster buffer if the item holds none (read
  * and checked if not cached).  On error the inode is not joined and still
  * locked.  Joining it again in the same transaction does nothing.

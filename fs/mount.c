@@ -237,7 +237,7 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 	kvfs_log_io_init(&mp->lio, mp->dev, &mp->g);
 	p.log_bytes = mp->lio.len;
 	err = kvfs_bli_recover_ops(mp->bc, kvfs_buf_ops_by_magic,
-				   &mp->bli_rops);
+				   mp->g.meta_uuid, &mp->bli_rops);
 	if (!err) {
 		err = kvfs_inode_recover_ops(mp->bc, &mp->g, &mp->ino_rops);
 		if (err)

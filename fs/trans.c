@@ -117,6 +117,28 @@ void kvfs_trans_cancel(struct kvfs_trans *tp)
 	kvfree(tp);
 }
 
+/*
+ * The AG locks not held across rolls go with their buffers, which the
+ * journal's roll released: a deferred free that must lock a lower AG
+ * than one an earlier step locked gets it after the roll, where keeping
+ * every lock to the end could wait forever on a thread blocked on ours.
+ */
+static void trans_roll_unlock_ags(struct kvfs_trans *tp)
+{
+	unsigned i = 0;
+
+	while (i < tp->nr_ag_locked) {
+		if (tp->ag_held[i]) {
+			i++;
+			continue;
+		}
+		kvfs_perag_unlock(&tp->mp->pag[tp->ag_locked[i]]);
+		tp->nr_ag_locked--;
+		tp->ag_locked[i] = tp->ag_locked[tp->nr_ag_locked];
+		tp->ag_held[i] = tp->ag_held[tp->nr_ag_locked];
+	}
+}
+
 int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp)
 {
 	uint64_t seq = 0;
@@ -125,9 +147,11 @@ int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp)
 	if (seqp)
 		*seqp = seq;
 	if (!err) {
+		/* under the AG locks still: nobody allocates the freed extents yet */
 		kvfs_extent_busy_trans_done(tp, seq);
 		atomic_fetch_add(&tp->mp->fdblocks, (int64_t)tp->blk_freed);
 		tp->blk_freed = 0;
+		trans_roll_unlock_ags(tp);
 	}
 	return err;
 }
@@ -172,9 +196,19 @@ int kvfs_trans_lock_ag(struct kvfs_trans *tp, uint32_t agno, bool trylock,
 	} else {
 		kvfs_perag_lock(pag);
 	}
+	tp->ag_held[tp->nr_ag_locked] = false;
 	tp->ag_locked[tp->nr_ag_locked++] = agno;
 	*newly = true;
 	return 0;
+}
+
+void kvfs_trans_hold_ag(struct kvfs_trans *tp, uint32_t agno)
+{
+	unsigned i;
+
+	for (i = 0; i < tp->nr_ag_locked; i++)
+		if (tp->ag_locked[i] == agno)
+			tp->ag_held[i] = true;
 }
 
 void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno)
@@ -184,7 +218,9 @@ void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno)
 	for (i = 0; i < tp->nr_ag_locked; i++) {
 		if (tp->ag_locked[i] != agno)
 			continue;
-		tp->ag_locked[i] = tp->ag_locked[--tp->nr_ag_locked];
+		tp->nr_ag_locked--;
+		tp->ag_locked[i] = tp->ag_locked[tp->nr_ag_locked];
+		tp->ag_held[i] = tp->ag_held[tp->nr_ag_locked];
 		kvfs_perag_unlock(&tp->mp->pag[agno]);
 		return;
 	}

@@ -21,8 +21,10 @@
  *
  * AG locks and freed extents: the allocator's AG locks (kvfs_trans_lock_ag())
  * are released after the journal commit, once the extents the transaction
- * freed are marked with its commit sequence (fs/extent_busy.h); a roll
- * marks them and keeps the locks.
+ * freed are marked with its commit sequence (fs/extent_busy.h).  A roll
+ * marks them too and releases, as XFS's roll does, every buffer not held
+ * (journal/journal.h: kvj_trans_roll()) and every AG lock not held
+ * (kvfs_trans_hold_ag()); inodes joined stay joined (fs/inode_item.h).
  *
  * Scopes: from alloc to commit or cancel the thread is inside a NOFS
  * scope (the journal's); once a transaction has dirtied something it
@@ -58,6 +60,7 @@ struct kvfs_trans {
 	uint64_t blk_freed; /* blocks this transaction freed */
 	/* AG locks held until commit or cancel (kvfs_trans_lock_ag()) */
 	uint32_t ag_locked[KVFS_TRANS_MAX_AGS];
+	bool ag_held[KVFS_TRANS_MAX_AGS]; /* kept across rolls */
 	unsigned nr_ag_locked;
 	/* extents freed in this transaction (fs/extent_busy.h) */
 	struct kvfs_busy_ext *busy;
@@ -85,9 +88,9 @@ int kvfs_trans_commit(struct kvfs_trans *tp, uint64_t *seqp);
 /* Cancel; deferred work still queued is dropped (kvfs_defer_cancel()). */
 void kvfs_trans_cancel(struct kvfs_trans *tp);
 /*
- * Commit and continue with the same reservation's remaining blocks and
- * the joined buffers still held (kvj_trans_roll()); queued deferred work
- * stays queued.
+ * Commit and continue with the same reservation's remaining blocks; the
+ * buffers and AG locks not held are released, joined inodes and held
+ * items stay (kvj_trans_roll()); queued deferred work stays queued.
  */
 int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp);
 void kvfs_trans_set_nofail(struct kvfs_trans *tp);
@@ -111,6 +114,12 @@ void kvfs_trans_free_blocks(struct kvfs_trans *tp, uint64_t n);
  */
 int kvfs_trans_lock_ag(struct kvfs_trans *tp, uint32_t agno, bool trylock,
 		       bool *newly);
+/*
+ * Keep AG agno's lock (taken) across rolls, to the final commit or
+ * cancel; its buffers are released by the roll all the same, and read
+ * again after it (nobody else changed them: the lock excludes that).
+ */
+void kvfs_trans_hold_ag(struct kvfs_trans *tp, uint32_t agno);
 /* Drop an AG lock the transaction took and read nothing under. */
 void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno);
 

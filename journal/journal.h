@@ -114,6 +114,8 @@ struct kvj_item {
 };
 
 #define KVJ_LI_DIRTY (1u << 0)
+#define KVJ_LI_HOLD (1u << 1) /* stays joined across rolls (kvj_trans_hold) */
+#define KVJ_LI_JOINED (1u << 2) /* joined to the transaction, not released */
 
 void kvj_item_init(struct kvj_item *lip, struct kvj_log *log,
 		   const struct kvj_item_ops *ops);
@@ -286,7 +288,16 @@ static inline uint32_t kvj_item_log_bytes(uint32_t len)
 void kvj_trans_set_nofail(struct kvj_trans *tp);
 /* Join an item the caller has locked; release() unlocks it at the end. */
 void kvj_trans_join(struct kvj_trans *tp, struct kvj_item *lip);
-/* The item was changed in this transaction. */
+/*
+ * Keep a joined item joined (and locked) across kvj_trans_roll() until
+ * the final commit or cancel (XFS's xfs_trans_bhold / the inodes its
+ * deferred-op rolls rejoin).
+ */
+void kvj_trans_hold(struct kvj_trans *tp, struct kvj_item *lip);
+/*
+ * The item was changed in this transaction.  Logging an item that is not
+ * joined (never, or released by a roll) aborts: the change would be lost.
+ */
 void kvj_trans_log(struct kvj_trans *tp, struct kvj_item *lip);
 bool kvj_trans_dirty(struct kvj_trans *tp);
 /*
@@ -298,8 +309,16 @@ int kvj_trans_commit(struct kvj_trans *tp, uint64_t *seqp);
 void kvj_trans_cancel(struct kvj_trans *tp);
 /*
  * Commit and continue: *tpp is replaced by a fresh transaction with the
- * joined items still locked and joined, and the scopes carried over.  On
- * error *tpp is still live: the caller cancels it.
+ * scopes carried over.  Items joined without kvj_trans_hold() are
+ * released (unlocked) by the commit, as XFS's roll releases every buffer
+ * not held, so a long chain of rolls pins nothing it no longer needs;
+ * held items stay joined and locked, and those the rolled transaction
+ * changed are logged again in the new one (XFS's relogging in
+ * xfs_defer_trans_roll): an item held locked across many rolls moves
+ * forward in the log with each of them instead of pinning its tail, since
+ * the AIL cannot write back a locked item.  The caller's reservation
+ * covers them in every unit.  On error *tpp is still live: the caller
+ * cancels it.
  */
 int kvj_trans_roll(struct kvj_trans **tpp, uint64_t *seqp);
 struct kvj_log *kvj_trans_log_of(struct kvj_trans *tp);

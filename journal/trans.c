@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "journal/log_priv.h"
 
@@ -74,13 +75,25 @@ void kvj_trans_join(struct kvj_trans *tp, struct kvj_item *lip)
 	for (it = tp->items; it; it = it->tr_next)
 		if (it == lip)
 			return;
-	lip->tr_flags = 0;
+	lip->tr_flags = KVJ_LI_JOINED;
 	lip->tr_next = tp->items;
 	tp->items = lip;
 }
 
+void kvj_trans_hold(struct kvj_trans *tp, struct kvj_item *lip)
+{
+	(void)tp;
+	lip->tr_flags |= KVJ_LI_HOLD;
+}
+
 void kvj_trans_log(struct kvj_trans *tp, struct kvj_item *lip)
 {
+	if (!(lip->tr_flags & KVJ_LI_JOINED)) {
+		fprintf(stderr,
+			"kvjournal: %s item logged by a transaction it is not joined to\n",
+			lip->ops->name);
+		abort();
+	}
 	lip->tr_flags |= KVJ_LI_DIRTY;
 	tp->dirty = true;
 }
@@ -106,6 +119,38 @@ static void trans_release_items(struct kvj_trans *tp, bool aborted)
 		lip->ops->release(lip, aborted);
 	}
 	tp->items = NULL;
+}
+
+static bool journal_owned(const struct kvj_item *lip)
+{
+	return lip->ops->type == KVJ_ITEM_INTENT ||
+	       lip->ops->type == KVJ_ITEM_DONE;
+}
+
+/*
+ * Move the intents and dones to the end of the list and return where
+ * they start.  Once a commit has put them in the CIL they belong to the
+ * journal, which frees them when their checkpoint is durable, possibly
+ * before the committing thread looks at its list again: after a
+ * successful commit the list is cut there without touching them (their
+ * release() does nothing unless the transaction aborted).
+ */
+static struct kvj_item **trans_journal_items_last(struct kvj_trans *tp)
+{
+	struct kvj_item *own = NULL, **own_tail = &own, *lip, **pp;
+
+	for (pp = &tp->items; (lip = *pp);) {
+		if (journal_owned(lip)) {
+			*pp = lip->tr_next;
+			lip->tr_next = NULL;
+			*own_tail = lip;
+			own_tail = &lip->tr_next;
+			continue;
+		}
+		pp = &lip->tr_next;
+	}
+	*pp = own;
+	return pp;
 }
 
 static void trans_end_scopes(struct kvj_trans *tp)
@@ -148,7 +193,11 @@ static int trans_commit_items(struct kvj_trans *tp, uint64_t *seqp)
 
 int kvj_trans_commit(struct kvj_trans *tp, uint64_t *seqp)
 {
+	struct kvj_item **cut = trans_journal_items_last(tp);
 	int err = trans_commit_items(tp, seqp);
+
+	if (!err)
+		*cut = NULL;
 
 	kvj_grant_release(tp->log, tp->unit * tp->cnt);
 	trans_release_items(tp, err != 0);
@@ -170,30 +219,35 @@ void kvj_trans_cancel(struct kvj_trans *tp)
 int kvj_trans_roll(struct kvj_trans **tpp, uint64_t *seqp)
 {
 	struct kvj_trans *tp = *tpp;
-	struct kvj_item *lip, **pp;
+	struct kvj_item *lip, **pp, **cut = trans_journal_items_last(tp);
 	int err;
 
 	err = trans_commit_items(tp, seqp);
 	if (err)
 		return err;
 	/*
-	 * Intents and dones are finished with once committed: the push
-	 * thread frees them when their checkpoint is durable, so they must
-	 * not stay on the list (a long deferred operation rolls thousands of
-	 * times).
+	 * The intents and dones now belong to the journal (see
+	 * trans_journal_items_last()); the items not held are released as
+	 * a commit releases them: a long deferred operation rolls
+	 * thousands of times.
 	 */
+	*cut = NULL;
+	tp->dirty = false;
 	for (pp = &tp->items; (lip = *pp);) {
-		lip->tr_flags = 0;
-		if (lip->ops->type == KVJ_ITEM_INTENT ||
-		    lip->ops->type == KVJ_ITEM_DONE) {
+		unsigned flags = lip->tr_flags;
+
+		if (!(flags & KVJ_LI_HOLD)) {
 			*pp = lip->tr_next;
 			lip->tr_next = NULL;
+			lip->tr_flags = 0;
 			lip->ops->release(lip, false);
 			continue;
 		}
+		lip->tr_flags = KVJ_LI_JOINED | KVJ_LI_HOLD;
+		if (flags & KVJ_LI_DIRTY)
+			kvj_trans_log(tp, lip);
 		pp = &lip->tr_next;
 	}
-	tp->dirty = false;
 	if (tp->cnt == 0) {
 		/* out of pre-reserved rolls: this one may wait */
 		err = kvj_grant_reserve(tp->log, tp->unit);

@@ -120,7 +120,7 @@ static inline void bt_open(struct bt *t)
 	p.io = &kvfs_log_io_ops;
 	p.io_priv = &t->lio;
 	p.log_bytes = t->lio.len;
-	CHECK_EQ(kvfs_bli_recover_ops(t->bc, bt_buf_type, &rops), 0);
+	CHECK_EQ(kvfs_bli_recover_ops(t->bc, bt_buf_type, NULL, &rops), 0);
 	p.recover = &rops;
 	p.nr_recover = 1;
 	CHECK_EQ(kvj_log_open(&p, &t->log), 0);

@@ -236,7 +236,7 @@ static inline int bi_log_open(struct bi *t, struct kvj_log_params *p)
 	p->io = &bi_io;
 	p->io_priv = t;
 	p->log_bytes = t->log_bytes;
-	CHECK(kvfs_bli_recover_ops(t->bc, bi_buf_type, &rops) == 0);
+	CHECK(kvfs_bli_recover_ops(t->bc, bi_buf_type, NULL, &rops) == 0);
 	if (t->rec_limit)
 		kvfs_bli_recover_set_limit(&rops, t->rec_limit);
 	p->recover = &rops;

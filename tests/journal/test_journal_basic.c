@@ -99,6 +99,7 @@ static void test_roll_scope(void)
 	CHECK(kvj_trans_alloc(t.log, 2048, 2, &tp) == 0);
 	CHECK(kv_current_gfp(0) & KV_NOFS);
 	jt_modify(tp, &t.blk[0], 64, 64, 1, true);
+	kvj_trans_hold(tp, &t.blk[0].item);
 	kvj_trans_set_nofail(tp);
 	CHECK(kv_current_gfp(0) & KV_NOFAIL);
 	for (i = 0; i < 5; i++) {
@@ -153,6 +154,45 @@ static void check_same_blocks(struct jt *t, const char *a, const char *b)
 			      y + jt_blk_off(t, i) + 64, JT_BLK - 64));
 	free(x);
 	free(y);
+}
+
+/*
+ * A roll releases the items not held (their locks free for others, as
+ * XFS's roll releases every buffer not held) and logs the held ones that
+ * changed again in the next transaction, so that an item locked across
+ * rolls moves forward in the log instead of pinning its tail.
+ */
+static void test_roll_release(void)
+{
+	struct jt t;
+	struct kvj_trans *tp;
+	uint64_t seq1, seq2;
+
+	jt_create(&t, "rollrel", 8, LOGB);
+	jt_dev_open(&t);
+	CHECK(jt_log_open(&t) == 0);
+	CHECK(kvj_trans_alloc(t.log, 4096, 2, &tp) == 0);
+	jt_modify(tp, &t.blk[0], 64, 64, 1, true);
+	jt_modify(tp, &t.blk[1], 64, 64, 2, true);
+	kvj_trans_hold(tp, &t.blk[1].item);
+	CHECK(kvj_trans_roll(&tp, &seq1) == 0);
+	/* blk 0 released, blk 1 still locked by the transaction */
+	CHECK(pthread_mutex_trylock(&t.blk[0].lock) == 0);
+	pthread_mutex_unlock(&t.blk[0].lock);
+	CHECK(pthread_mutex_trylock(&t.blk[1].lock) == EBUSY);
+	CHECK(t.blk[1].item.ctx_seq == seq1);
+	/* not changed again, but logged again with the next commit */
+	CHECK(kvj_trans_dirty(tp));
+	CHECK(kvj_trans_commit(tp, &seq2) == 0);
+	CHECK(seq2 >= seq1);
+	CHECK(t.blk[1].item.ctx_seq == seq2);
+	CHECK(pthread_mutex_trylock(&t.blk[1].lock) == 0);
+	pthread_mutex_unlock(&t.blk[1].lock);
+	CHECK(kvj_log_close(t.log) == 0);
+	jt_check_range(&t, 0, 64, 1);
+	jt_check_range(&t, 1, 64, 2);
+	jt_dev_close(&t);
+	jt_remove(&t);
 }
 
 static void test_recover_twice(void)
@@ -364,6 +404,7 @@ int main(void)
 	test_empty_and_clean();
 	test_replay_after_crash();
 	test_roll_scope();
+	test_roll_release();
 	test_recover_twice();
 	test_group_commit();
 	test_idle_push();
