@@ -35,6 +35,7 @@ struct irec {
 
 /* A decoded fork and the room to build its successor. */
 struct emap {
+	int whichfork; /* KVFS_DATA_FORK or KVFS_ATTR_FORK */
 	struct irec *x; /* the current map: n records */
 	struct irec *y; /* scratch */
 	struct irec *mem; /* x and y, in one allocation */
@@ -52,30 +53,58 @@ static const struct kvfs_geom *geom(const struct kvfs_inode *ip)
 	return &ip->i_mount->g;
 }
 
-static uint32_t fork_cap(const struct kvfs_inode *ip)
+/* The fork whichfork of ip: its bytes, format, extent count and size. */
+static uint8_t *fork_ptr(const struct kvfs_inode *ip, int whichfork)
 {
-	return kvfs_inode_dfork_size(ip) / sizeof(struct kvfs_extent);
+	return whichfork == KVFS_ATTR_FORK ? ip->i_afork : ip->i_dfork;
+}
+
+static uint8_t fork_format(const struct kvfs_inode *ip, int whichfork)
+{
+	return whichfork == KVFS_ATTR_FORK ? ip->i_aformat : ip->i_dformat;
+}
+
+static uint32_t *fork_nextents(struct kvfs_inode *ip, int whichfork)
+{
+	return whichfork == KVFS_ATTR_FORK ? &ip->i_anextents : &ip->i_nextents;
+}
+
+static uint32_t fork_size(const struct kvfs_inode *ip, int whichfork)
+{
+	return whichfork == KVFS_ATTR_FORK ? kvfs_inode_afork_size(ip) :
+					     kvfs_inode_dfork_size(ip);
+}
+
+static unsigned fork_log_flag(int whichfork)
+{
+	return whichfork == KVFS_ATTR_FORK ? KVFS_ILOG_AFORK : KVFS_ILOG_DFORK;
+}
+
+static uint32_t fork_cap(const struct kvfs_inode *ip, int whichfork)
+{
+	return fork_size(ip, whichfork) / sizeof(struct kvfs_extent);
 }
 
 /*
  * Decode ip's fork.  The arrays have room for two more records than the
  * fork: set_range() may split one extent in three before merging.
  */
-static int emap_load(struct kvfs_inode *ip, struct emap *m)
+static int emap_load(struct kvfs_inode *ip, int whichfork, struct emap *m)
 {
-	const struct kvfs_extent *e = (const void *)ip->i_dfork;
+	const struct kvfs_extent *e = (const void *)fork_ptr(ip, whichfork);
 
-	if (ip->i_dformat != KVFS_DFORK_EXTENTS)
+	if (fork_format(ip, whichfork) != KVFS_DFORK_EXTENTS)
 		return -EOPNOTSUPP; /* extent B+tree forks: issue 9 */
-	m->cap = fork_cap(ip);
-	if (ip->i_nextents > m->cap)
+	m->whichfork = whichfork;
+	m->cap = fork_cap(ip, whichfork);
+	if (*fork_nextents(ip, whichfork) > m->cap)
 		return -EUCLEAN;
 	m->mem = kvcalloc(2 * ((size_t)m->cap + 2), sizeof(*m->mem), 0);
 	if (!m->mem)
 		return -ENOMEM;
 	m->x = m->mem;
 	m->y = m->x + m->cap + 2;
-	m->n = ip->i_nextents;
+	m->n = *fork_nextents(ip, whichfork);
 	for (uint32_t i = 0; i < m->n; i++) {
 		m->x[i].off = kv_le64_to_cpu(e[i].startoff);
 		m->x[i].bno = kv_le64_to_cpu(e[i].startblock);
@@ -93,16 +122,16 @@ static void emap_free(struct emap *m)
 /* Write m back into ip's fork (zeros after the records) and count. */
 static void emap_store(struct kvfs_inode *ip, const struct emap *m)
 {
-	struct kvfs_extent *e = (void *)ip->i_dfork;
+	struct kvfs_extent *e = (void *)fork_ptr(ip, m->whichfork);
 
-	memset(ip->i_dfork, 0, kvfs_inode_dfork_size(ip));
+	memset(e, 0, fork_size(ip, m->whichfork));
 	for (uint32_t i = 0; i < m->n; i++) {
 		e[i].startoff = kv_cpu_to_le64(m->x[i].off);
 		e[i].startblock = kv_cpu_to_le64(m->x[i].bno);
 		e[i].blockcount = kv_cpu_to_le32(m->x[i].len);
 		e[i].flags = kv_cpu_to_le32(m->x[i].flags);
 	}
-	ip->i_nextents = m->n;
+	*fork_nextents(ip, m->whichfork) = m->n;
 }
 
 /* Index of the first record of x[0..n) ending after off (n if none). */
@@ -228,8 +257,8 @@ static uint32_t bmap_flags(uint32_t ext_flags)
 	return ext_flags & KVFS_EXT_UNWRITTEN ? KVFS_BMAP_UNWRITTEN : 0;
 }
 
-int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
-		    struct kvfs_bmap *map, int *nmap)
+int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
+			 uint64_t len, struct kvfs_bmap *map, int *nmap)
 {
 	uint64_t cur = off, end = off + len;
 	struct emap m;
@@ -240,7 +269,7 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 		return err;
 	if (*nmap < 1)
 		return -EINVAL;
-	err = emap_load(ip, &m);
+	err = emap_load(ip, whichfork, &m);
 	if (err)
 		return err;
 	for (uint32_t i = find_after(m.x, m.n, off); cur < end && k < *nmap;
@@ -266,6 +295,12 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 	emap_free(&m);
 	*nmap = k;
 	return 0;
+}
+
+int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+		    struct kvfs_bmap *map, int *nmap)
+{
+	return kvfs_bmapi_read_fork(ip, KVFS_DATA_FORK, off, len, map, nmap);
 }
 
 /*
@@ -321,9 +356,9 @@ static int alloc_hole(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	return 0;
 }
 
-int kvfs_bmapi_write(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
-		     uint64_t len, unsigned flags, struct kvfs_bmap *map,
-		     int *nmap)
+int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
+			  int whichfork, uint64_t off, uint64_t len,
+			  unsigned flags, struct kvfs_bmap *map, int *nmap)
 {
 	const struct kvfs_geom *g = geom(ip);
 	uint32_t new_flags =
@@ -339,7 +374,7 @@ int kvfs_bmapi_write(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 	if (*nmap < 1 || flags & ~(KVFS_BMAPI_PREALLOC | KVFS_BMAPI_CONVERT) ||
 	    (flags & KVFS_BMAPI_PREALLOC && flags & KVFS_BMAPI_CONVERT))
 		return -EINVAL;
-	err = emap_load(ip, &m);
+	err = emap_load(ip, whichfork, &m);
 	if (err)
 		return err;
 	while (cur < end && k < *nmap) {
@@ -392,7 +427,8 @@ int kvfs_bmapi_write(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 	}
 	if (changed) {
 		emap_store(ip, &m);
-		kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+		kvfs_trans_log_inode(tp, ip,
+				     KVFS_ILOG_CORE | fork_log_flag(whichfork));
 	}
 	emap_free(&m);
 	/* a later step's lack of room or space: report what was done */
@@ -402,8 +438,17 @@ int kvfs_bmapi_write(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 	return err;
 }
 
-int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
-		 uint64_t len, unsigned max_extents, uint64_t *remaining)
+int kvfs_bmapi_write(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
+		     uint64_t len, unsigned flags, struct kvfs_bmap *map,
+		     int *nmap)
+{
+	return kvfs_bmapi_write_fork(tp, ip, KVFS_DATA_FORK, off, len, flags,
+				     map, nmap);
+}
+
+int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
+		      int whichfork, uint64_t off, uint64_t len,
+		      unsigned max_extents, uint64_t *remaining)
 {
 	const struct kvfs_geom *g = geom(ip);
 	uint64_t end;
@@ -416,7 +461,7 @@ int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 		return err;
 	if (!max_extents)
 		return -EINVAL;
-	err = emap_load(ip, &m);
+	err = emap_load(ip, whichfork, &m);
 	if (err)
 		return err;
 	end = off + len;
@@ -464,13 +509,21 @@ int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 	}
 	if (done) {
 		emap_store(ip, &m);
-		kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+		kvfs_trans_log_inode(tp, ip,
+				     KVFS_ILOG_CORE | fork_log_flag(whichfork));
 		if (err == -EOPNOTSUPP)
 			err = 0;
 	}
 	emap_free(&m);
 	*remaining = end - off;
 	return err;
+}
+
+int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
+		 uint64_t len, unsigned max_extents, uint64_t *remaining)
+{
+	return kvfs_bunmapi_fork(tp, ip, KVFS_DATA_FORK, off, len, max_extents,
+				 remaining);
 }
 
 /* First block at or after off whose state is data (want_data) or not. */
@@ -483,7 +536,7 @@ static int seek(struct kvfs_inode *ip, uint64_t off, bool want_data,
 
 	if (off >= max)
 		return -ENXIO;
-	err = emap_load(ip, &m);
+	err = emap_load(ip, KVFS_DATA_FORK, &m);
 	if (err)
 		return err;
 	err = want_data ? -ENXIO : 0;
@@ -531,7 +584,7 @@ int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 	const struct kvfs_geom *g = geom(ip);
 	const struct kvfs_extent *e = (const void *)ip->i_dfork;
 	uint64_t max = kvfs_max_fileoff_blocks(g), sum = 0;
-	uint32_t cap = fork_cap(ip), n = ip->i_nextents;
+	uint32_t cap = fork_cap(ip, KVFS_DATA_FORK), n = ip->i_nextents;
 
 	if (ip->i_dformat != KVFS_DFORK_EXTENTS) {
 		snprintf(why, whylen, "data fork format %u is not extents",

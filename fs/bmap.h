@@ -36,6 +36,15 @@
 struct kvfs_inode;
 struct kvfs_trans;
 
+/*
+ * The forks: every function works on the data fork; the _fork variants
+ * on either (the attribute fork's blocks are the extended attributes',
+ * fs/attr.h; its changes log KVFS_ILOG_AFORK, its blocks count in
+ * i_nblocks as the data fork's do).
+ */
+#define KVFS_DATA_FORK 0
+#define KVFS_ATTR_FORK 1
+
 /* One mapping: startblock KVFS_NULLBLOCK for a hole. */
 struct kvfs_bmap {
 	uint64_t startoff; /* file block */
@@ -59,6 +68,8 @@ struct kvfs_bmap {
  */
 int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 		    struct kvfs_bmap *map, int *nmap);
+int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
+			 uint64_t len, struct kvfs_bmap *map, int *nmap);
 
 /*
  * Back [off, off + len) with blocks in tp, as XFS's xfs_bmapi_write():
@@ -83,6 +94,9 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 int kvfs_bmapi_write(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 		     uint64_t len, unsigned flags, struct kvfs_bmap *map,
 		     int *nmap);
+int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
+			  int whichfork, uint64_t off, uint64_t len,
+			  unsigned flags, struct kvfs_bmap *map, int *nmap);
 
 /*
  * Unmap [off, off + len) in tp (punch, truncate), from its end backwards,
@@ -103,6 +117,9 @@ int kvfs_bmapi_write(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
  */
 int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 		 uint64_t len, unsigned max_extents, uint64_t *remaining);
+int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
+		      int whichfork, uint64_t off, uint64_t len,
+		      unsigned max_extents, uint64_t *remaining);
 
 /*
  * SEEK_DATA / SEEK_HOLE in file blocks: the first block at or after off

@@ -11,11 +11,13 @@
 #include <errno.h>
 
 #include "fs/ag.h"
+#include "fs/attr.h"
 #include "fs/blkhdr.h"
 #include "fs/btblock.h"
 #include "fs/dinode.h"
 #include "fs/geom.h"
 #include "fs/sb.h"
+#include "fs/symlink.h"
 
 static const struct kvfs_geom *buf_geom(const struct kv_buf *bp)
 {
@@ -218,6 +220,10 @@ const struct kv_buf_ops *kvfs_buf_ops_by_magic(const void *blk, size_t len)
 		{ KVFS_CNTBT_MAGIC, &kvfs_cntbt_buf_ops },
 		{ KVFS_INOBT_MAGIC, &kvfs_inobt_buf_ops },
 		{ KVFS_DINODE_MAGIC, &kvfs_inode_buf_ops },
+		{ KVFS_ATTR_LEAF_MAGIC, &kvfs_attr_buf_ops },
+		{ KVFS_ATTR_NODE_MAGIC, &kvfs_attr_buf_ops },
+		{ KVFS_ATTR_RMT_MAGIC, &kvfs_attr_buf_ops },
+		{ KVFS_SYMLINK_MAGIC, &kvfs_symlink_buf_ops },
 	};
 	uint32_t magic;
 	size_t i;

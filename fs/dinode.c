@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs/attr.h"
 #include "fs/blkhdr.h"
 #include "fs/dinode.h"
 
@@ -130,6 +131,39 @@ static const char *dir_sf_check(const struct kvfs_geom *g, const void *dip,
 		return "directory size does not match its entries";
 	if (!zero(fork + size, forksize - size))
 		return "bytes after the directory entries are not zero";
+	return NULL;
+}
+
+/* NULL or what is wrong with a short-form attribute fork. */
+static const char *attr_sf_check(const uint8_t *fork, uint32_t forksize)
+{
+	const struct kvfs_attr_sf_hdr *h = (const void *)fork;
+	uint32_t tot, pos = KVFS_ATTR_SF_HDR_SIZE;
+
+	if (forksize < KVFS_ATTR_SF_HDR_SIZE)
+		return "attribute fork too small for its header";
+	tot = kv_le16_to_cpu(h->totsize);
+	if (tot < KVFS_ATTR_SF_HDR_SIZE || tot > forksize || h->pad0)
+		return "short-form attribute header invalid";
+	for (unsigned i = 0; i < h->count; i++) {
+		const struct kvfs_attr_sf_entry *e = (const void *)(fork + pos);
+
+		if (pos + KVFS_ATTR_SF_ENTSIZE(0, 0) > tot)
+			return "short-form attribute runs past totsize";
+		if (pos + KVFS_ATTR_SF_ENTSIZE(e->namelen,
+					       kv_le16_to_cpu(e->valuelen)) >
+		    tot)
+			return "short-form attribute runs past totsize";
+		if (e->pad0 ||
+		    !kvfs_attr_name_valid((const char *)e->nameval, e->namelen))
+			return "short-form attribute name invalid";
+		pos += KVFS_ATTR_SF_ENTSIZE(e->namelen,
+					    kv_le16_to_cpu(e->valuelen));
+	}
+	if (pos != tot)
+		return "short-form attributes do not add up to totsize";
+	if (!zero(fork + tot, forksize - tot))
+		return "bytes after the short-form attributes are not zero";
 	return NULL;
 }
 
@@ -326,10 +360,13 @@ static const char *core_check(const struct kvfs_dinode *d,
 		return "special file has a size or extents";
 	if (forkoff && KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
 		return "attribute fork offset past the inode";
-	if (forkoff ? d->aformat != KVFS_DFORK_EXTENTS &&
-			      d->aformat != KVFS_DFORK_BTREE :
+	if (forkoff ? d->aformat < KVFS_DFORK_INLINE ||
+			      d->aformat > KVFS_DFORK_BTREE ||
+			      (d->aformat == KVFS_DFORK_INLINE && anextents) :
 		      d->aformat || anextents)
 		return "attribute fork format invalid";
+	if (S_ISLNK(mode) && (!size || size > KVFS_SYMLINK_MAXLEN))
+		return "symbolic link target length out of range";
 	return NULL;
 }
 
@@ -357,17 +394,29 @@ int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g, uint64_t ino)
 			bad = dir_sf_check(g, dip, ino, dsize);
 		else if (kv_le64_to_cpu(d->size) > dsize)
 			bad = "inline data larger than the fork";
+		else if (memchr(fork, '\0', kv_le64_to_cpu(d->size)) ||
+			 !zero(fork + kv_le64_to_cpu(d->size),
+			       dsize - kv_le64_to_cpu(d->size)))
+			bad = "inline symbolic link holds a NUL or is not "
+			      "followed by zeros";
 		if (bad)
 			snprintf(why, sizeof(why), "%s", bad);
 	} else {
 		fork_check(g, fork, dsize, d->dformat,
 			   kv_le32_to_cpu(d->nextents), why, sizeof(why));
 	}
-	if (!why[0] && forkoff)
+	if (!why[0] && forkoff && d->aformat == KVFS_DFORK_INLINE) {
+		bad = attr_sf_check(fork + dsize,
+				    g->inodesize - KVFS_DINODE_CORE_SIZE -
+					    dsize);
+		if (bad)
+			snprintf(why, sizeof(why), "%s", bad);
+	} else if (!why[0] && forkoff) {
 		fork_check(g, fork + dsize,
 			   g->inodesize - KVFS_DINODE_CORE_SIZE - dsize,
 			   d->aformat, kv_le32_to_cpu(d->anextents), why,
 			   sizeof(why));
+	}
 	if (why[0])
 		return kvfs_corrupt_inode(-EUCLEAN, blkno, ino, "%s", why);
 	return 0;

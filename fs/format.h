@@ -92,6 +92,10 @@ struct kvfs_blk_hdr {
 #define KVFS_INOBT_MAGIC KVFS_MAGIC('K', 'V', 'I', 'B') /* inode chunks */
 #define KVFS_BMBT_MAGIC KVFS_MAGIC('K', 'V', 'B', 'M') /* extent map */
 #define KVFS_DINODE_MAGIC KVFS_MAGIC('K', 'V', 'I', 'N')
+#define KVFS_ATTR_LEAF_MAGIC KVFS_MAGIC('K', 'V', 'A', 'L') /* xattr leaf */
+#define KVFS_ATTR_NODE_MAGIC KVFS_MAGIC('K', 'V', 'A', 'N') /* xattr hash */
+#define KVFS_ATTR_RMT_MAGIC KVFS_MAGIC('K', 'V', 'A', 'R') /* xattr value */
+#define KVFS_SYMLINK_MAGIC KVFS_MAGIC('K', 'V', 'S', 'L') /* symlink */
 
 #define KVFS_VERSION 1
 
@@ -374,8 +378,8 @@ struct kvfs_timestamp {
 /*
  * Fork formats.  Data fork: regular files extents or btree; directories and
  * symlinks any of the three; device files, FIFOs and sockets extents with
- * no extents; free inodes extents.  Attribute fork: extents or btree (an
- * inline attribute format, when it comes, needs an incompat bit).
+ * no extents; free inodes extents.  Attribute fork: inline (short-form
+ * attributes, struct kvfs_attr_sf_hdr), extents or btree.
  */
 #define KVFS_DFORK_INLINE 1 /* data (short dir, symlink) in the inode */
 #define KVFS_DFORK_EXTENTS 2 /* kvfs_extent array in the inode */
@@ -463,6 +467,144 @@ struct kvfs_dir_sf_ent {
 #define KVFS_FT_MAX 8
 
 /*
+ * ---- Extended attributes (XFS's attr fork) ----
+ *
+ * Names are stored whole, namespace prefix included ("user.mime"), 1..255
+ * bytes; values 0..KVFS_XATTR_SIZE_MAX bytes.  The hash of a name is
+ * kv_crc32c(0, name, namelen).
+ *
+ * Short form (aformat KVFS_DFORK_INLINE): the attribute fork holds a
+ * header then count entries, each 2-byte aligned (struct kvfs_attr_sf_entry, name, then
+ * value); totsize counts the header and the entries; the fork's bytes
+ * after totsize are zero.  No hash order: the fork is small.
+ *
+ * Past that (aformat KVFS_DFORK_EXTENTS or BTREE) the attribute fork maps
+ * blocks of the attribute space (file blocks of the fork), each
+ * self-describing (owner the inode):
+ *   - block 0 is a leaf (one leaf holds every attribute) or the hash
+ *     index node (struct kvfs_attr_node_hdr): count entries sorted by
+ *     hash, entry i sending hashes from its hashval (entry 0: 0) below
+ *     entry i + 1's to the leaf at attribute block blkno.  One hash value
+ *     lives in one leaf only.
+ *   - a leaf (struct kvfs_attr_leaf_hdr): count entries (struct
+ *     kvfs_attr_leaf_entry) sorted by (hash, name) after the header; the
+ *     names and values are packed at the end of the block, from the
+ *     lowest nameidx to the block's end, usedbytes in all.  A local entry
+ *     points at struct kvfs_attr_leaf_local (value in the leaf), a remote
+ *     one at struct kvfs_attr_leaf_remote (value in remote blocks).
+ *   - remote value blocks (struct kvfs_attr_rmt_hdr): a value of n bytes
+ *     starting at attribute block valueblk takes
+ *     ceil(n / (blocksize - 56)) consecutive attribute blocks, each saying
+ *     which bytes of the value it holds.
+ */
+#define KVFS_XATTR_NAME_MAX 255
+#define KVFS_XATTR_SIZE_MAX 65536
+
+struct kvfs_attr_sf_hdr {
+	kv_le16 totsize; /* bytes: this header and the entries */
+	uint8_t count;
+	uint8_t pad0;
+};
+
+struct kvfs_attr_sf_entry {
+	uint8_t namelen;
+	uint8_t pad0;
+	kv_le16 valuelen;
+	uint8_t nameval[]; /* name, then value */
+};
+
+#define KVFS_ATTR_SF_HDR_SIZE 4
+/* Entries are 2-byte aligned (zero padding after the value). */
+#define KVFS_ATTR_SF_ENTSIZE(namelen, valuelen) \
+	((4u + (namelen) + (valuelen) + 1u) & ~1u)
+
+struct kvfs_attr_leaf_hdr {
+	struct kvfs_blk_hdr hdr; /* KVFS_ATTR_LEAF_MAGIC */
+	kv_le16 count; /* entries */
+	kv_le16 usedbytes; /* bytes of names and values at the block's end */
+	kv_le32 pad0;
+};
+
+#define KVFS_ATTR_LEAF_HDR_SIZE 56
+
+/*
+ * kvfs_attr_leaf_entry.flags.  DEAD: a removed attribute whose remote
+ * blocks could not be unmapped yet (the fork's extent list was full): it
+ * is invisible, keeps its name's place, and its blocks are freed by a
+ * later change of its leaf that has room, by a set of its name, or with
+ * the inode.
+ */
+#define KVFS_ATTR_LOCAL (1u << 0) /* the value is in the leaf */
+#define KVFS_ATTR_DEAD (1u << 1) /* removed, remote blocks not freed yet */
+
+struct kvfs_attr_leaf_entry {
+	kv_le32 hashval;
+	kv_le16 nameidx; /* byte offset in the block of its name/value */
+	uint8_t flags; /* KVFS_ATTR_* */
+	uint8_t pad0;
+};
+
+#define KVFS_ATTR_LEAF_ENTRY_SIZE 8
+
+struct kvfs_attr_leaf_local {
+	kv_le16 valuelen;
+	uint8_t namelen;
+	uint8_t nameval[]; /* name, then value */
+};
+
+struct kvfs_attr_leaf_remote {
+	kv_le32 valueblk; /* first attribute block of the value */
+	kv_le32 valuelen;
+	uint8_t namelen;
+	uint8_t name[];
+};
+
+/* Name/value records are 4-byte aligned (zero padding at their end). */
+#define KVFS_ATTR_LOCAL_SIZE(namelen, valuelen) \
+	((3u + (namelen) + (valuelen) + 3u) & ~3u)
+#define KVFS_ATTR_REMOTE_SIZE(namelen) ((9u + (namelen) + 3u) & ~3u)
+
+struct kvfs_attr_node_entry {
+	kv_le32 hashval; /* the lowest hash sent to blkno */
+	kv_le32 blkno; /* attribute block of the leaf */
+};
+
+struct kvfs_attr_node_hdr {
+	struct kvfs_blk_hdr hdr; /* KVFS_ATTR_NODE_MAGIC */
+	kv_le16 count;
+	kv_le16 pad0;
+	kv_le32 pad1;
+};
+
+#define KVFS_ATTR_NODE_HDR_SIZE 56
+
+struct kvfs_attr_rmt_hdr {
+	struct kvfs_blk_hdr hdr; /* KVFS_ATTR_RMT_MAGIC */
+	kv_le32 offset; /* byte of the value this block starts at */
+	kv_le32 bytes; /* bytes of the value in this block */
+};
+
+#define KVFS_ATTR_RMT_HDR_SIZE 56
+
+/*
+ * ---- Symbolic links ----
+ *
+ * A target of size bytes (1..KVFS_SYMLINK_MAXLEN, no NUL) is kept in the
+ * data fork (KVFS_DFORK_INLINE, zeros after it) when it fits, else in
+ * symlink blocks mapped by the data fork (file blocks 0..n-1), each
+ * holding the bytes from offset on.
+ */
+#define KVFS_SYMLINK_MAXLEN 4095
+
+struct kvfs_symlink_hdr {
+	struct kvfs_blk_hdr hdr; /* KVFS_SYMLINK_MAGIC */
+	kv_le32 offset; /* byte of the target this block starts at */
+	kv_le32 bytes; /* bytes of the target in this block */
+};
+
+#define KVFS_SYMLINK_HDR_SIZE 56
+
+/*
  * ---- Log payloads: what the filesystem's log items put in checkpoints
  * (the journal's own records, intents and dones are in
  * journal/log_format.h). ----
@@ -507,17 +649,20 @@ struct kvfs_buf_log_hdr {
  *   struct kvfs_inode_log_format   which inode, where, what follows
  *   struct kvfs_log_dinode         the core (always)
  *   dfork_len bytes                the data fork (KVFS_ILOG_DFORK only)
+ *   afork_len bytes                the attribute fork (KVFS_ILOG_AFORK
+ *                                  only), replayed at the inode's end
  *
  * The core is logged logically, field by field from the in-core inode,
  * not as a copy of the cluster buffer; recovery writes it into the inode
  * (header rebuilt, LSN stamped, crc recomputed) unless the inode on disk
- * verifies and carries an LSN at least as new.  The data fork is logged
- * whole (its size is set by forkoff) whenever it changed since the inode
- * was last written back.
+ * verifies and carries an LSN at least as new.  Each fork is logged whole
+ * (its size is set by forkoff) whenever it changed since the inode was
+ * last written back.
  */
 #define KVFS_ILOG_CORE (1u << 0)
 #define KVFS_ILOG_DFORK (1u << 1)
-#define KVFS_ILOG_ALL (KVFS_ILOG_CORE | KVFS_ILOG_DFORK)
+#define KVFS_ILOG_AFORK (1u << 2)
+#define KVFS_ILOG_ALL (KVFS_ILOG_CORE | KVFS_ILOG_DFORK | KVFS_ILOG_AFORK)
 
 struct kvfs_inode_log_format {
 	kv_le64 ino;
@@ -526,7 +671,7 @@ struct kvfs_inode_log_format {
 	kv_le16 fields; /* KVFS_ILOG_*: CORE always set */
 	kv_le16 pad0;
 	kv_le32 dfork_len; /* bytes of data fork after the core, or 0 */
-	kv_le32 pad1;
+	kv_le32 afork_len; /* bytes of attribute fork, or 0 */
 };
 
 /*

@@ -60,6 +60,14 @@ uint32_t kvfs_inode_dfork_size(const struct kvfs_inode *ip)
 			       ip->i_mount->g.inodesize - KVFS_DINODE_CORE_SIZE;
 }
 
+uint32_t kvfs_inode_afork_size(const struct kvfs_inode *ip)
+{
+	return ip->i_forkoff ?
+		       ip->i_mount->g.inodesize - KVFS_DINODE_CORE_SIZE -
+			       ip->i_forkoff * 8u :
+		       0;
+}
+
 static void ts_from_disk(struct kvfs_ictime *t, const struct kvfs_timestamp *d)
 {
 	t->sec = (int64_t)kv_le64_to_cpu(d->sec);

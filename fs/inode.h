@@ -115,8 +115,8 @@ struct kvfs_inode {
 	 */
 	uint8_t *i_dfork; /* inodesize - core bytes */
 	/*
-	 * The attribute fork as read (kept so that a write-back of the core
-	 * never changes it; nothing changes it yet).
+	 * The attribute fork, raw, as on disk: kvfs_inode_afork_size()
+	 * bytes are meaningful (fs/attr.c owns its interpretation).
 	 */
 	uint8_t *i_afork;
 
@@ -147,6 +147,9 @@ void kvfs_iunlock(struct kvfs_inode *ip, unsigned flags);
 
 /* Bytes of the data fork (up to the attribute fork or the inode's end). */
 uint32_t kvfs_inode_dfork_size(const struct kvfs_inode *ip);
+
+/* Bytes of the attribute fork (0 without one). */
+uint32_t kvfs_inode_afork_size(const struct kvfs_inode *ip);
 
 /*
  * Decode inode ino from dip (verified by the caller with

@@ -78,6 +78,8 @@ static uint32_t ili_size(struct kvj_item *lip, bool fresh)
 	(void)fresh;
 	if (ip->i_item.fields & KVFS_ILOG_DFORK)
 		n += kvfs_inode_dfork_size(ip);
+	if (ip->i_item.fields & KVFS_ILOG_AFORK)
+		n += kvfs_inode_afork_size(ip);
 	return n;
 }
 
@@ -89,22 +91,27 @@ static uint32_t ili_format(struct kvj_item *lip, void *buf, bool fresh)
 	struct kvfs_inode_log_format f = { 0 };
 	struct kvfs_log_dinode ld;
 	uint8_t *p = buf;
-	uint32_t dlen = 0;
+	uint32_t dlen = 0, alen = 0;
 
 	(void)fresh;
 	if (ip->i_item.fields & KVFS_ILOG_DFORK)
 		dlen = kvfs_inode_dfork_size(ip);
+	if (ip->i_item.fields & KVFS_ILOG_AFORK)
+		alen = kvfs_inode_afork_size(ip);
 	f.ino = kv_cpu_to_le64(ip->i_ino);
 	f.blkno = kv_cpu_to_le64(kvfs_ino_to_fsb(g, ip->i_ino));
 	f.boffset = kv_cpu_to_le32(kvfs_ino_to_offset(g, ip->i_ino));
-	f.fields = kv_cpu_to_le16(
-		(uint16_t)(KVFS_ILOG_CORE | (dlen ? KVFS_ILOG_DFORK : 0)));
+	f.fields = kv_cpu_to_le16((uint16_t)(KVFS_ILOG_CORE |
+					     (dlen ? KVFS_ILOG_DFORK : 0) |
+					     (alen ? KVFS_ILOG_AFORK : 0)));
 	f.dfork_len = kv_cpu_to_le32(dlen);
+	f.afork_len = kv_cpu_to_le32(alen);
 	kvfs_inode_to_log(ip, &ld);
 	memcpy(p, &f, sizeof(f));
 	memcpy(p + sizeof(f), &ld, sizeof(ld));
 	memcpy(p + sizeof(f) + sizeof(ld), ip->i_dfork, dlen);
-	return (uint32_t)(sizeof(f) + sizeof(ld) + dlen);
+	memcpy(p + sizeof(f) + sizeof(ld) + dlen, ip->i_afork, alen);
+	return (uint32_t)(sizeof(f) + sizeof(ld) + dlen + alen);
 }
 
 /* The transaction is over: unlock the inode. */
@@ -368,7 +375,8 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	struct kvfs_log_dinode ld;
 	const uint8_t *p = delta;
 	uint64_t ino, blkno;
-	uint32_t dlen, fields, room = g->inodesize - KVFS_DINODE_CORE_SIZE;
+	uint32_t dlen, alen, fields;
+	uint32_t room = g->inodesize - KVFS_DINODE_CORE_SIZE;
 	struct rec_clu *rc;
 	uint8_t *dip;
 	int err;
@@ -382,12 +390,14 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	blkno = kv_le64_to_cpu(f.blkno);
 	fields = kv_le16_to_cpu(f.fields);
 	dlen = kv_le32_to_cpu(f.dfork_len);
+	alen = kv_le32_to_cpu(f.afork_len);
 	if (!kvfs_ino_in_range(g, ino) || blkno != kvfs_ino_to_fsb(g, ino) ||
 	    kv_le32_to_cpu(f.boffset) != kvfs_ino_to_offset(g, ino))
 		return rec_malformed(len, "inode number and place disagree");
 	if (!(fields & KVFS_ILOG_CORE) || (fields & ~KVFS_ILOG_ALL) ||
-	    !(fields & KVFS_ILOG_DFORK) != !dlen || dlen > room ||
-	    len != sizeof(f) + sizeof(ld) + dlen)
+	    !(fields & KVFS_ILOG_DFORK) != !dlen ||
+	    !(fields & KVFS_ILOG_AFORK) != !alen || dlen > room ||
+	    alen > room || len != sizeof(f) + sizeof(ld) + dlen + alen)
 		return rec_malformed(len, "fields and length disagree");
 
 	if (r->nr >= r->limit) {
@@ -424,6 +434,9 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	if (dlen)
 		memcpy(dip + KVFS_DINODE_CORE_SIZE, p + sizeof(f) + sizeof(ld),
 		       dlen);
+	if (alen)
+		memcpy(dip + g->inodesize - alen,
+		       p + sizeof(f) + sizeof(ld) + dlen, alen);
 	kvfs_blkhdr_stamp(dip, g->inodesize, lsn);
 	kv_buf_unlock(rc->bp);
 	rc->changed = true;

@@ -4,6 +4,7 @@
  * size or layout breaks the build instead of the format.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fs/format.h"
 
@@ -80,6 +81,7 @@ KVFS_SIZE(struct kvfs_inode_log_format, KVFS_INODE_LOG_FORMAT_SIZE);
 KVFS_OFF(struct kvfs_inode_log_format, boffset, 16);
 KVFS_OFF(struct kvfs_inode_log_format, fields, 20);
 KVFS_OFF(struct kvfs_inode_log_format, dfork_len, 24);
+KVFS_OFF(struct kvfs_inode_log_format, afork_len, 28);
 KVFS_SIZE(struct kvfs_log_dinode, KVFS_LOG_DINODE_SIZE);
 /* the logged core is the on-disk core's mode..rdev, byte for byte */
 KVFS_OFF(struct kvfs_log_dinode, size,
@@ -98,6 +100,26 @@ _Static_assert(offsetof(struct kvfs_dinode, rdev) + 8 -
 
 KVFS_SIZE(struct kvfs_dir_sf_hdr, KVFS_DIR_SF_HDR_SIZE);
 KVFS_SIZE(struct kvfs_dir_sf_ent, KVFS_DIR_SF_ENT_SIZE);
+
+KVFS_SIZE(struct kvfs_attr_sf_hdr, KVFS_ATTR_SF_HDR_SIZE);
+KVFS_SIZE(struct kvfs_attr_sf_entry, 4);
+KVFS_SIZE(struct kvfs_attr_leaf_hdr, KVFS_ATTR_LEAF_HDR_SIZE);
+KVFS_OFF(struct kvfs_attr_leaf_hdr, count, 48);
+KVFS_OFF(struct kvfs_attr_leaf_hdr, usedbytes, 50);
+KVFS_SIZE(struct kvfs_attr_leaf_entry, KVFS_ATTR_LEAF_ENTRY_SIZE);
+KVFS_OFF(struct kvfs_attr_leaf_entry, nameidx, 4);
+KVFS_OFF(struct kvfs_attr_leaf_local, nameval, 3);
+KVFS_OFF(struct kvfs_attr_leaf_remote, name, 9);
+KVFS_SIZE(struct kvfs_attr_node_entry, 8);
+KVFS_SIZE(struct kvfs_attr_node_hdr, KVFS_ATTR_NODE_HDR_SIZE);
+KVFS_OFF(struct kvfs_attr_node_hdr, count, 48);
+KVFS_SIZE(struct kvfs_attr_rmt_hdr, KVFS_ATTR_RMT_HDR_SIZE);
+KVFS_OFF(struct kvfs_attr_rmt_hdr, offset, 48);
+KVFS_SIZE(struct kvfs_symlink_hdr, KVFS_SYMLINK_HDR_SIZE);
+KVFS_OFF(struct kvfs_symlink_hdr, offset, 48);
+/* a leaf's name offsets fit an le16: blocks are at most 64 KiB */
+_Static_assert((1 << KVFS_MAX_BLOCKLOG) - 1 <= UINT16_MAX,
+	       "leaf nameidx overflows 16 bits");
 
 /* the smallest inode must hold the core and a useful data fork */
 _Static_assert((1 << KVFS_MIN_INODELOG) - KVFS_DINODE_CORE_SIZE >= 256,

@@ -16,6 +16,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/ag.h"
+#include "fs/attr.h"
 #include "fs/blkhdr.h"
 #include "fs/btree.h"
 #include "fs/buf.h"
@@ -24,6 +25,7 @@
 #include "fs/dinode.h"
 #include "fs/scrub.h"
 #include "fs/sb.h"
+#include "fs/symlink.h"
 
 /* blocks [start, start + len) belong to owner (an AG or inode number) */
 struct claim {
@@ -72,6 +74,8 @@ static const char *const kind_names[KVFS_SCRUB_NKINDS] = {
 	[KVFS_SCRUB_LEAKED] = "leaked blocks",
 	[KVFS_SCRUB_SUMMARY] = "summary counters",
 	[KVFS_SCRUB_UNLINKED] = "unlinked lists",
+	[KVFS_SCRUB_ATTR] = "extended attributes",
+	[KVFS_SCRUB_SYMLINK] = "symbolic link",
 };
 
 static const char *const owner_names[KVFS_OWN_NR] = {
@@ -86,6 +90,7 @@ static const char *const owner_names[KVFS_OWN_NR] = {
 	[KVFS_OWN_LOG] = "log",
 	[KVFS_OWN_DATA] = "file data",
 	[KVFS_OWN_BMBT] = "extent-map tree",
+	[KVFS_OWN_ATTR] = "extended attributes",
 };
 
 const char *kvfs_scrub_kind_name(enum kvfs_scrub_kind kind)
@@ -181,9 +186,15 @@ static const char *range_check(const struct kvfs_geom *g, uint64_t fsb,
 	return NULL;
 }
 
+static bool inode_owned(uint8_t kind)
+{
+	return kind == KVFS_OWN_DATA || kind == KVFS_OWN_BMBT ||
+	       kind == KVFS_OWN_ATTR;
+}
+
 static void owner_str(const struct claim *c, char *buf, size_t len)
 {
-	if (c->kind == KVFS_OWN_DATA || c->kind == KVFS_OWN_BMBT)
+	if (inode_owned(c->kind))
 		snprintf(buf, len, "%s of inode %" PRIu64, owner_names[c->kind],
 			 c->owner);
 	else
@@ -245,10 +256,7 @@ static void sweep(struct scrub *s)
 			find(s, KVFS_SCRUB_MULTIPLY_OWNED,
 			     kvfs_fsb_to_agno(s->g, c->start), c->start,
 			     oend - c->start,
-			     c->kind == KVFS_OWN_DATA ||
-					     c->kind == KVFS_OWN_BMBT ?
-				     c->owner :
-				     KVFS_NULLINO,
+			     inode_owned(c->kind) ? c->owner : KVFS_NULLINO,
 			     "%" PRIu64 " blocks from %" PRIu64
 			     " are owned by the %s and by the %s",
 			     oend - c->start, c->start, a, b);
@@ -532,6 +540,7 @@ struct fork_ctx {
 	uint64_t ino;
 	uint64_t blocks; /* mapped by the fork: data and tree blocks */
 	uint64_t tree_blocks_left; /* bound on extent-map blocks visited */
+	enum kvfs_scrub_owner kind; /* of the blocks the fork maps */
 	bool bad;
 };
 
@@ -564,7 +573,7 @@ static int walk_extents(struct fork_ctx *f, const struct kvfs_extent *x,
 		}
 		*next_off = off + len;
 		f->blocks += len;
-		err = claim(f->s, bno, len, KVFS_OWN_DATA, f->ino);
+		err = claim(f->s, bno, len, f->kind, f->ino);
 		if (err)
 			return err;
 	}
@@ -742,7 +751,9 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 	uint16_t mode = kv_le16_to_cpu(d->mode);
 	struct fork_ctx f = { .s = s,
 			      .ino = ino,
-			      .tree_blocks_left = g->dblocks };
+			      .tree_blocks_left = g->dblocks,
+			      .kind = KVFS_OWN_DATA };
+	char why[160];
 	uint32_t forkoff = kv_le16_to_cpu(d->forkoff);
 	uint32_t dsize, asize;
 	int err;
@@ -770,10 +781,37 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 	asize = forkoff ? g->inodesize - KVFS_DINODE_CORE_SIZE - dsize : 0;
 	err = walk_fork(&f, dip + KVFS_DINODE_CORE_SIZE, dsize, d->dformat,
 			kv_le32_to_cpu(d->nextents), "data");
-	if (!err && asize)
+	if (!err && !f.bad && S_ISLNK(mode) &&
+	    d->dformat == KVFS_DFORK_EXTENTS) {
+		err = kvfs_symlink_scrub(s->bc, g, ino, kv_le64_to_cpu(d->size),
+					 dip + KVFS_DINODE_CORE_SIZE,
+					 kv_le32_to_cpu(d->nextents), why,
+					 sizeof(why));
+		if (err == -EUCLEAN)
+			find(s, KVFS_SCRUB_SYMLINK, s->agno, fsb, 0, ino,
+			     "inode %" PRIu64 ": %s", ino, why);
+		err = err == -EUCLEAN ? 0 : err;
+	}
+	if (!err && asize) {
+		bool bad = f.bad;
+
+		f.bad = false;
+		f.kind = KVFS_OWN_ATTR;
 		err = walk_fork(&f, dip + KVFS_DINODE_CORE_SIZE + dsize, asize,
 				d->aformat, kv_le32_to_cpu(d->anextents),
 				"attribute");
+		if (!err && !f.bad && d->aformat == KVFS_DFORK_EXTENTS) {
+			err = kvfs_attr_scrub(
+				s->bc, g, ino,
+				dip + KVFS_DINODE_CORE_SIZE + dsize,
+				kv_le32_to_cpu(d->anextents), why, sizeof(why));
+			if (err == -EUCLEAN)
+				find(s, KVFS_SCRUB_ATTR, s->agno, fsb, 0, ino,
+				     "inode %" PRIu64 ": %s", ino, why);
+			err = err == -EUCLEAN ? 0 : err;
+		}
+		f.bad |= bad;
+	}
 	if (err)
 		return err;
 	if (!f.bad && f.blocks != kv_le64_to_cpu(d->nblocks))

@@ -16,7 +16,8 @@
  *     counters when the filesystem is clean;
  *   - every allocated inode verified, its free-mask bit agreeing with its
  *     mode, its extents in range, sorted and disjoint, its nblocks equal
- *     to the blocks its forks map;
+ *     to the blocks its forks map; its attribute blocks (fs/attr.h) and
+ *     symlink blocks (fs/symlink.h) verified and each used once;
  *   - the unlinked lists (fs/iunlink.h): every inode on them allocated, in
  *     its AG, on its own bucket, with no links, on one list once; every
  *     allocated inode with no links on a list;
@@ -56,6 +57,8 @@ enum kvfs_scrub_kind {
 	KVFS_SCRUB_LEAKED, /* blocks with no owner */
 	KVFS_SCRUB_SUMMARY, /* superblock summary counters (clean fs) */
 	KVFS_SCRUB_UNLINKED, /* unlinked lists vs the inodes with no links */
+	KVFS_SCRUB_ATTR, /* extended attribute blocks */
+	KVFS_SCRUB_SYMLINK, /* symbolic link blocks */
 	KVFS_SCRUB_NKINDS
 };
 
@@ -72,6 +75,7 @@ enum kvfs_scrub_owner {
 	KVFS_OWN_LOG,
 	KVFS_OWN_DATA, /* file data (both forks) */
 	KVFS_OWN_BMBT, /* extent-map tree blocks */
+	KVFS_OWN_ATTR, /* extended attribute blocks (the attribute fork) */
 	KVFS_OWN_NR
 };
 

@@ -145,6 +145,28 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	set(&r->ichange, 0, 1, 0, 0, 0, r);
 	set(&r->iunlink, 1, 2, 0, 0, 0, r);
 	set(&r->ifree, 1 + r->inobt_maxlevels, 2, 0, 0, 0, r);
+	/*
+	 * Three attribute blocks (a split: the leaf, the new one, the node),
+	 * a largest value's remote blocks, the new blocks in two
+	 * allocations (the value's, the leaves'), the intents of three
+	 * frees (done in the rolls of the commit).
+	 */
+	set(&r->attrset,
+	    3 +
+		    (KVFS_XATTR_SIZE_MAX + g->blocksize -
+		     KVFS_ATTR_RMT_HDR_SIZE - 1) /
+			    (g->blocksize - KVFS_ATTR_RMT_HDR_SIZE) +
+		    bmap_split_bufs(r) + AG_FREE_HDR_BUFS +
+		    allocfree_bufs(r, 2),
+	    1, 3 * efi, 1, 2 * (r->bmap_maxlevels - 1), r);
+	set(&r->symlink,
+	    1 + g->ialloc_blocks + 2 * r->inobt_maxlevels - 1 +
+		    (KVFS_SYMLINK_MAXLEN + g->blocksize -
+		     KVFS_SYMLINK_HDR_SIZE - 1) /
+			    (g->blocksize - KVFS_SYMLINK_HDR_SIZE) +
+		    bmap_split_bufs(r) + AG_FREE_HDR_BUFS +
+		    allocfree_bufs(r, 2),
+	    1, 0, 1, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
 }
 
 uint64_t kvfs_trans_res_grant(const struct kvfs_trans_res *res)
@@ -164,6 +186,8 @@ static const struct {
 	{ "ichange", offsetof(struct kvfs_trans_resv, ichange) },
 	{ "iunlink", offsetof(struct kvfs_trans_resv, iunlink) },
 	{ "ifree", offsetof(struct kvfs_trans_resv, ifree) },
+	{ "attrset", offsetof(struct kvfs_trans_resv, attrset) },
+	{ "symlink", offsetof(struct kvfs_trans_resv, symlink) },
 };
 
 static const struct kvfs_trans_res *res_field(const struct kvfs_trans_resv *r,

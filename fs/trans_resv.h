@@ -80,6 +80,18 @@ struct kvfs_trans_resv {
 	 */
 	struct kvfs_trans_res ifree;
 	/*
+	 * Set or remove an extended attribute (fs/attr.h): the inode, three
+	 * attribute blocks, a largest value's remote blocks, two
+	 * allocations and the intents of three frees; the caller adds the
+	 * blocks to allocate.
+	 */
+	struct kvfs_trans_res attrset;
+	/*
+	 * Store a symbolic link's target in a new inode (fs/symlink.h):
+	 * the create reservation, the target's blocks and one allocation.
+	 */
+	struct kvfs_trans_res symlink;
+	/*
 	 * Namespace operations (link, unlink, rename, mkdir, symlink) come
 	 * with the directory code (issue 10) and go here.
 	 */

@@ -144,7 +144,7 @@ int main(void)
 	create(mp, sgid, S_IFREG | 02755, &root, S_IFREG | 02755, 50);
 	/* other types in an S_ISGID directory: the group, no S_ISGID added */
 	create(mp, sgid, S_IFIFO | 0644, &user, S_IFIFO | 0644, 50);
-	create(mp, sgid, S_IFLNK | 0777, &user, S_IFLNK | 0777, 50);
+	create(mp, sgid, S_IFSOCK | 0755, &user, S_IFSOCK | 0755, 50);
 	/* the new inodes are near their directory: same AG */
 	CHECK_EQ(kvfs_ino_to_agno(&mp->g, made[nmade - 1].ino),
 		 kvfs_ino_to_agno(&mp->g, sgid->i_ino));

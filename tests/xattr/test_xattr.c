@@ -1,0 +1,765 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Extended attributes (fs/attr.h) and symlink targets (fs/symlink.h) on a
+ * mounted image, through the public API (fs/kvfs.h) where it exists:
+ *   errnos:  every errno case of set/get/list/remove, the namespaces;
+ *   model:   random set / create / replace / remove / get / list on one
+ *            inode against an in-memory model, growing past the short
+ *            form, one leaf and many leaves (with 64 KiB values in remote
+ *            blocks), then removing everything: back to one leaf, the
+ *            short form and no fork; each format must have been seen,
+ *            every attribute compared at checkpoints, the free-space
+ *            count equal to the blocks the inode holds, scrub clean;
+ *   crash:   attributes set, the log forced, more changes, power cut
+ *            (kvfs_mount_shutdown): after recovery the attributes are the
+ *            forced state or one of the later committed states, and the
+ *            image is scrub-clean;
+ *   symlink: targets of 1..4095 bytes inline and in blocks, readlink
+ *            exact, -ENAMETOOLONG at 4096, -ENOENT for empty; blocks of
+ *            targets and attributes freed when the inode is freed (the
+ *            free count back where it was), scrub clean;
+ *   damage:  one byte flipped in an attribute leaf, a remote value block
+ *            and a symlink block: scrub reports exactly that.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/attr.h"
+#include "fs/dev.h"
+#include "fs/bmap.h"
+#include "fs/ialloc.h"
+#include "fs/icache.h"
+#include "fs/inode_item.h"
+#include "fs/kvfs.h"
+#include "fs/mkfs.h"
+#include "fs/mount.h"
+#include "fs/symlink.h"
+#include "fs/trans.h"
+#include "journal/crc32c.h"
+#include "tests/check.h"
+#include "tests/scrub_util.h"
+
+static char path[256];
+
+static void make_fs(void)
+{
+	struct kvfs_mkfs_opts o = { .target = path,
+				    .size = 64 << 20,
+				    .force = true };
+	struct kvfs_geom g;
+
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+}
+
+static struct kvfs_mount *mount_fs(void)
+{
+	struct kvfs_mount_opts o = { .no_log_threads = true };
+	struct kvfs_mount *mp;
+
+	CHECK_EQ(kvfs_mount_open(path, &o, &mp), 0);
+	return mp;
+}
+
+static uint64_t new_inode(struct kvfs_mount *mp, uint16_t mode)
+{
+	struct kvfs_icreate_args a = { .mode = mode, .nlink = 1 };
+	struct kvfs_inode *ip;
+	struct kvfs_trans *tp;
+	uint64_t ino;
+
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp), 0);
+	CHECK_EQ(kvfs_dialloc(tp, mp->g.rootino, &a, &ip), 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	ino = ip->i_ino;
+	kvfs_iput(ip);
+	return ino;
+}
+
+/* Free ino with its attribute and symlink blocks, as inactivation will. */
+static void free_inode(struct kvfs_mount *mp, uint64_t ino)
+{
+	struct kvfs_inode *ip;
+	struct kvfs_trans *tp;
+
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.itruncate, 0, &tp), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_attr_inactive(&tp, ip), 0);
+	CHECK_EQ(kvfs_symlink_inactive(&tp, ip), 0);
+	CHECK_EQ(ip->i_nblocks, 0);
+	CHECK_EQ(ip->i_forkoff, 0);
+	CHECK_EQ(kvfs_difree(tp, ip), 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	kvfs_iput(ip);
+}
+
+static void close_and_scrub(struct kvfs_mount *mp)
+{
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
+/* ---- errnos ---- */
+
+static void test_errnos(void)
+{
+	struct kvfs_mount *mp;
+	char name[300], buf[128], list[128];
+	uint64_t ino;
+
+	make_fs();
+	mp = mount_fs();
+	ino = new_inode(mp, 0100644);
+
+	CHECK_EQ(kvfs_setxattr(mp, ino, "", "v", 1, 0), -ERANGE);
+	memset(name, 'a', sizeof(name));
+	memcpy(name, "user.", 5);
+	name[256] = '\0';
+	CHECK_EQ(kvfs_setxattr(mp, ino, name, "v", 1, 0), -ERANGE);
+	CHECK_EQ(kvfs_getxattr(mp, ino, name, buf, sizeof(buf)), -ERANGE);
+	name[255] = '\0'; /* 255 bytes: the longest name */
+	CHECK_EQ(kvfs_setxattr(mp, ino, name, "v", 1, 0), 0);
+	CHECK_EQ(kvfs_getxattr(mp, ino, name, buf, sizeof(buf)), 1);
+	CHECK_EQ(kvfs_removexattr(mp, ino, name), 0);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "os2.x", "v", 1, 0), -EOPNOTSUPP);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "system.foo", "v", 1, 0), -EOPNOTSUPP);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.", "v", 1, 0), -EINVAL);
+	CHECK_EQ(kvfs_getxattr(mp, ino, "os2.x", buf, 0), -EOPNOTSUPP);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.big", buf, 65537, 0), -E2BIG);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "v", 1, 0x4), -EINVAL);
+	/* create / replace */
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "12", 2, KVFS_XATTR_REPLACE),
+		 -ENODATA);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "12", 2, KVFS_XATTR_CREATE),
+		 0);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "34", 2, KVFS_XATTR_CREATE),
+		 -EEXIST);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "567", 3, KVFS_XATTR_REPLACE),
+		 0);
+	CHECK_EQ(kvfs_getxattr(mp, ino, "user.a", buf, 0), 3);
+	CHECK_EQ(kvfs_getxattr(mp, ino, "user.a", buf, 2), -ERANGE);
+	CHECK_EQ(kvfs_getxattr(mp, ino, "user.a", buf, 3), 3);
+	CHECK(!memcmp(buf, "567", 3));
+	CHECK_EQ(kvfs_getxattr(mp, ino, "user.b", buf, sizeof(buf)), -ENODATA);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "user.b"), -ENODATA);
+	/* an empty value is a value */
+	CHECK_EQ(kvfs_setxattr(mp, ino, "trusted.empty", NULL, 0, 0), 0);
+	CHECK_EQ(kvfs_getxattr(mp, ino, "trusted.empty", buf, sizeof(buf)), 0);
+	/* ACLs, security labels: stored as given */
+	CHECK_EQ(kvfs_setxattr(mp, ino, "system.posix_acl_access",
+			       "\x02\0\0\0\x01\0\x06\0\xff\xff\xff\xff", 12, 0),
+		 0);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "system.posix_acl_default", "\x02\0\0",
+			       4, 0),
+		 0);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "security.selinux",
+			       "system_u:object_r:etc_t:s0", 27, 0),
+		 0);
+	CHECK_EQ(kvfs_getxattr(mp, ino, "system.posix_acl_access", buf,
+			       sizeof(buf)),
+		 12);
+	CHECK(!memcmp(buf, "\x02\0\0\0\x01\0\x06\0\xff\xff\xff\xff", 12));
+	/* list: sized query, too small, exact */
+	{
+		const char *want[] = { "user.a", "trusted.empty",
+				       "system.posix_acl_access",
+				       "system.posix_acl_default",
+				       "security.selinux" };
+		size_t total = 0;
+		ssize_t n = kvfs_listxattr(mp, ino, NULL, 0);
+
+		for (unsigned i = 0; i < 5; i++)
+			total += strlen(want[i]) + 1;
+		CHECK_EQ(n, (ssize_t)total);
+		CHECK_EQ(kvfs_listxattr(mp, ino, list, total - 1), -ERANGE);
+		CHECK_EQ(kvfs_listxattr(mp, ino, list, sizeof(list)), total);
+		for (unsigned i = 0; i < 5; i++) {
+			bool found = false;
+
+			for (size_t p = 0; p < total; p += strlen(list + p) + 1)
+				found |= !strcmp(list + p, want[i]);
+			CHECK(found);
+		}
+	}
+	/* a free inode */
+	CHECK_EQ(kvfs_setxattr(mp, ino + 1, "user.a", "v", 1, 0), -ENOENT);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "user.a"), 0);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "trusted.empty"), 0);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "system.posix_acl_access"), 0);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "system.posix_acl_default"), 0);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "security.selinux"), 0);
+	CHECK_EQ(kvfs_listxattr(mp, ino, NULL, 0), 0);
+	close_and_scrub(mp);
+	printf("errnos: ok\n");
+}
+
+/* ---- the model ---- */
+
+#define NNAMES 700
+
+struct mattr {
+	bool present;
+	uint32_t len;
+	uint32_t seed; /* value bytes come from it */
+};
+
+static char names[NNAMES][260];
+static struct mattr model[NNAMES];
+static uint8_t vbuf[65536], gbuf[65536 + 16];
+
+static void value_of(uint32_t seed, uint32_t len, uint8_t *out)
+{
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (uint32_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		out[i] = (uint8_t)(x >> 16);
+	}
+}
+
+static void make_names(void)
+{
+	static const char *const ns[] = { "user.", "trusted.", "security." };
+
+	for (int i = 0; i < NNAMES; i++) {
+		int n = snprintf(names[i], sizeof(names[i]), "%s%d.", ns[i % 3],
+				 i);
+		/* a few long names, up to 255 bytes */
+		int extra = i % 97 == 5 ? 255 - n : i % 7;
+
+		for (int j = 0; j < extra && n < 255; j++)
+			names[i][n++] = (char)('a' + (i + j) % 26);
+		names[i][n] = '\0';
+	}
+	strcpy(names[NNAMES - 1], "system.posix_acl_access");
+	strcpy(names[NNAMES - 2], "system.posix_acl_default");
+}
+
+/* Value sizes: mostly small; with big, 4-9 KiB and 64 KiB ones too. */
+static bool big;
+
+static uint32_t pick_len(void)
+{
+	int r = rand() % 100;
+
+	if (r < 60)
+		return (uint32_t)(rand() % 40);
+	if (r < 92 || !big)
+		return (uint32_t)(rand() % (big ? 600 : 2400));
+	if (r < 97)
+		return (uint32_t)(4000 + rand() % 5000);
+	return 65536 - (uint32_t)(rand() % 2);
+}
+
+static void compare_one(struct kvfs_mount *mp, uint64_t ino, int i)
+{
+	ssize_t n = kvfs_getxattr(mp, ino, names[i], gbuf, sizeof(gbuf));
+
+	if (!model[i].present) {
+		CHECK_EQ(n, -ENODATA);
+		return;
+	}
+	CHECK_EQ(n, model[i].len);
+	value_of(model[i].seed, model[i].len, vbuf);
+	CHECK(!memcmp(gbuf, vbuf, model[i].len));
+}
+
+static void compare_all(struct kvfs_mount *mp, uint64_t ino)
+{
+	static char list[NNAMES * 260];
+	size_t total = 0, seen = 0;
+	ssize_t n;
+
+	for (int i = 0; i < NNAMES; i++) {
+		compare_one(mp, ino, i);
+		if (model[i].present)
+			total += strlen(names[i]) + 1;
+	}
+	n = kvfs_listxattr(mp, ino, NULL, 0);
+	CHECK_EQ(n, (ssize_t)total);
+	CHECK_EQ(kvfs_listxattr(mp, ino, list, sizeof(list)), (ssize_t)total);
+	for (size_t p = 0; p < total; p += strlen(list + p) + 1) {
+		int found = -1;
+
+		for (int i = 0; i < NNAMES && found < 0; i++)
+			if (model[i].present && !strcmp(list + p, names[i]))
+				found = i;
+		CHECK(found >= 0);
+		seen++;
+	}
+	for (int i = 0; i < NNAMES; i++)
+		seen -= model[i].present;
+	CHECK_EQ(seen, 0);
+}
+
+/* formats seen: 0 none, 1 short form, 2 one leaf, 3 node */
+static unsigned seen_fmt[4];
+static unsigned nospc;
+
+static unsigned fmt_of(struct kvfs_mount *mp, uint64_t ino, uint64_t *nblocks)
+{
+	struct kvfs_inode *ip;
+	unsigned f;
+
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	*nblocks = ip->i_nblocks;
+	if (!ip->i_forkoff)
+		f = 0;
+	else if (ip->i_aformat == KVFS_DFORK_INLINE)
+		f = 1;
+	else {
+		struct kvfs_bmap map;
+		struct kv_buf *bp;
+		int nmap = 1;
+
+		/* attribute block 0: a leaf or the hash node */
+		CHECK_EQ(kvfs_bmapi_read_fork(ip, KVFS_ATTR_FORK, 0, 1, &map,
+					      &nmap),
+			 0);
+		CHECK(map.startblock != KVFS_NULLBLOCK);
+		CHECK_EQ(kv_buf_read(mp->bc, map.startblock, 1,
+				     &kvfs_attr_buf_ops, &bp),
+			 0);
+		kv_buf_lock(bp);
+		f = kv_le32_to_cpu(
+			    ((struct kvfs_blk_hdr *)bp->b_addr)->magic) ==
+				    KVFS_ATTR_NODE_MAGIC ?
+			    3 :
+			    2;
+		kv_buf_unlock(bp);
+		kv_buf_rele(bp);
+	}
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	return f;
+}
+
+/* One random operation, checked against the model. */
+static void model_op(struct kvfs_mount *mp, uint64_t ino, int grow)
+{
+	int i = rand() % NNAMES;
+	int op = rand() % 100;
+	bool present = model[i].present;
+
+	if (op < grow) {
+		int flags = rand() % 3; /* 0, CREATE, REPLACE */
+		uint32_t len = pick_len();
+		uint32_t seed = (uint32_t)rand();
+		int want = flags == KVFS_XATTR_CREATE && present   ? -EEXIST :
+			   flags == KVFS_XATTR_REPLACE && !present ? -ENODATA :
+								     0;
+		int err;
+
+		value_of(seed, len, vbuf);
+		err = kvfs_setxattr(mp, ino, names[i], vbuf, len, flags);
+		if (err == -ENOSPC && !want) {
+			nospc++;
+			return; /* nothing changed: the model checks it */
+		}
+		CHECK_EQ(err, want);
+		if (!err) {
+			model[i].present = true;
+			model[i].len = len;
+			model[i].seed = seed;
+		}
+	} else if (op < 95) {
+		int err = kvfs_removexattr(mp, ino, names[i]);
+
+		if (err == -ENOSPC && present) {
+			nospc++;
+			return;
+		}
+		CHECK_EQ(err, present ? 0 : -ENODATA);
+		model[i].present = false;
+	} else {
+		compare_one(mp, ino, i);
+	}
+}
+
+static uint64_t model_count(void)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < NNAMES; i++)
+		n += model[i].present;
+	return n;
+}
+
+/*
+ * grow: the share of sets while growing (then 10% while shrinking);
+ * ops per phase.  With big values the fork fills (-ENOSPC for sets,
+ * removals leave dead entries) and the inode is freed at the end; without
+ * them everything is removed and the fork must be gone.
+ */
+static void model_run(struct kvfs_mount *mp, int ops)
+{
+	uint64_t ino, nb, most = 0;
+	int64_t fd0;
+
+	memset(model, 0, sizeof(model));
+	memset(seen_fmt, 0, sizeof(seen_fmt));
+	nospc = 0;
+	ino = new_inode(mp, 0100644);
+	fd0 = atomic_load(&mp->fdblocks);
+	for (int phase = 0; phase < 2; phase++) {
+		for (int k = 0; k < ops; k++) {
+			model_op(mp, ino, phase ? 10 : 70);
+			seen_fmt[fmt_of(mp, ino, &nb)]++;
+			if (model_count() > most)
+				most = model_count();
+			/* blocks taken from free space are the inode's */
+			CHECK_EQ(fd0 - atomic_load(&mp->fdblocks), (int64_t)nb);
+			if (k % 500 == 499)
+				compare_all(mp, ino);
+		}
+		compare_all(mp, ino);
+	}
+	/* removing never fails, full fork or not */
+	for (int i = 0; i < NNAMES; i++)
+		if (model[i].present) {
+			CHECK_EQ(kvfs_removexattr(mp, ino, names[i]), 0);
+			model[i].present = false;
+			seen_fmt[fmt_of(mp, ino, &nb)]++;
+		}
+	compare_all(mp, ino);
+	CHECK_EQ(kvfs_listxattr(mp, ino, NULL, 0), 0);
+	printf("model%s: most %llu attributes; ops in formats: none %u, "
+	       "short %u, leaf %u, node %u; -ENOSPC (fork full) %u; %llu "
+	       "blocks left\n",
+	       big ? " (64 KiB values)" : "", (unsigned long long)most,
+	       seen_fmt[0], seen_fmt[1], seen_fmt[2], seen_fmt[3], nospc,
+	       (unsigned long long)nb);
+	if (!big) {
+		/* every format seen, and back to no fork at all */
+		for (int f = 0; f < 4; f++)
+			CHECK(seen_fmt[f] > 0);
+		CHECK_EQ(fmt_of(mp, ino, &nb), 0);
+		CHECK_EQ(nb, 0);
+	} else {
+		CHECK(nospc > 0);
+		CHECK(seen_fmt[3] > 0);
+	}
+	free_inode(mp, ino);
+	CHECK_EQ(atomic_load(&mp->fdblocks), fd0);
+}
+
+static void test_model(void)
+{
+	struct kvfs_mount *mp;
+
+	make_fs();
+	mp = mount_fs();
+	big = false;
+	model_run(mp, 3000);
+	big = true;
+	model_run(mp, 1500);
+	close_and_scrub(mp);
+}
+
+/* ---- crash ---- */
+
+/* A digest of the model: which names, which values. */
+static uint32_t digest(void)
+{
+	uint32_t c = 0;
+
+	for (int i = 0; i < NNAMES; i++)
+		if (model[i].present) {
+			uint32_t v[3] = { (uint32_t)i, model[i].len,
+					  model[i].seed };
+
+			c = kv_crc32c(c, v, sizeof(v));
+		}
+	return c;
+}
+
+/* The digest of what the inode holds (values checked by seed). */
+static uint32_t digest_of(struct kvfs_mount *mp, uint64_t ino,
+			  const struct mattr *cand, size_t ncand)
+{
+	uint32_t c = 0;
+
+	for (int i = 0; i < NNAMES; i++) {
+		ssize_t n =
+			kvfs_getxattr(mp, ino, names[i], gbuf, sizeof(gbuf));
+		uint32_t seed = 0;
+		bool ok = false;
+
+		if (n == -ENODATA)
+			continue;
+		CHECK(n >= 0);
+		/* the value is one that was set under this name */
+		for (size_t k = 0; k < ncand && !ok; k++) {
+			if (cand[k].seed >> 16 != (uint32_t)i ||
+			    cand[k].len != (uint32_t)n)
+				continue;
+			value_of(cand[k].seed, (uint32_t)n, vbuf);
+			if (!memcmp(vbuf, gbuf, (size_t)n)) {
+				ok = true;
+				seed = cand[k].seed;
+			}
+		}
+		CHECK(ok);
+		{
+			uint32_t v[3] = { (uint32_t)i, (uint32_t)n, seed };
+
+			c = kv_crc32c(c, v, sizeof(v));
+		}
+	}
+	return c;
+}
+
+static void test_crash(void)
+{
+	static struct mattr sets[4000];
+	uint32_t ok[400];
+	size_t nsets = 0, nok = 0;
+	struct kvfs_mount *mp;
+	uint64_t ino;
+	uint32_t got;
+
+	make_fs();
+	mp = mount_fs();
+	memset(model, 0, sizeof(model));
+	ino = new_inode(mp, 0100644);
+	for (int round = 0; round < 2; round++) {
+		int n = round ? 150 : 600;
+
+		for (int k = 0; k < n; k++) {
+			int i = rand() % 200;
+			uint32_t len = pick_len();
+			/* the seed names its attribute, for digest_of() */
+			uint32_t seed =
+				(uint32_t)i << 16 | (uint32_t)(rand() & 0xffff);
+
+			if (rand() % 4 == 0) {
+				int err = kvfs_removexattr(mp, ino, names[i]);
+
+				CHECK(err == 0 || err == -ENODATA);
+				model[i].present = false;
+			} else {
+				value_of(seed, len, vbuf);
+				int err = kvfs_setxattr(mp, ino, names[i], vbuf,
+							len, 0);
+
+				if (err == -ENOSPC)
+					continue;
+				CHECK_EQ(err, 0);
+				model[i] = (struct mattr){ true, len, seed };
+				sets[nsets++] = model[i];
+			}
+			/* after the force: every later state may survive */
+			if (round)
+				ok[nok++] = digest();
+		}
+		if (!round) {
+			CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+			ok[nok++] = digest();
+		}
+	}
+	kvfs_mount_shutdown(mp, "power cut");
+	kvfs_mount_close(mp);
+	mp = mount_fs();
+	/* the log was dirty: checkpoints were replayed */
+	CHECK(!mp->ri.was_clean && mp->ri.checkpoints_replayed > 0);
+	got = digest_of(mp, ino, sets, nsets);
+	{
+		bool found = false;
+
+		for (size_t k = 0; k < nok; k++)
+			found |= ok[k] == got;
+		CHECK(found);
+	}
+	close_and_scrub(mp);
+	printf("crash: recovered to one of %zu committed states\n", nok);
+}
+
+/* ---- symlinks ---- */
+
+static uint64_t make_symlink(struct kvfs_mount *mp, const char *t, size_t len,
+			     int *err)
+{
+	struct kvfs_icreate_args a = { .mode = S_IFLNK | 0777, .nlink = 1 };
+	struct kvfs_inode *ip;
+	struct kvfs_trans *tp;
+	uint64_t ino;
+
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.symlink,
+				      kvfs_symlink_blocks(&mp->g, len), &tp),
+		 0);
+	CHECK_EQ(kvfs_dialloc(tp, mp->g.rootino, &a, &ip), 0);
+	*err = kvfs_symlink_write(tp, ip, t, len);
+	if (*err) {
+		/* refused before any change: make it a valid free inode */
+		CHECK_EQ(kvfs_difree(tp, ip), 0);
+	}
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	ino = ip->i_ino;
+	kvfs_iput(ip);
+	return ino;
+}
+
+static void test_symlink(void)
+{
+	static const size_t lens[] = { 1,   2,	  100,	239,  240, 241,
+				       300, 1000, 4040, 4041, 4095 };
+	static char target[4200], buf[4200];
+	uint64_t inos[sizeof(lens) / sizeof(lens[0])];
+	struct kvfs_mount *mp;
+	int64_t fd0;
+	int err;
+
+	make_fs();
+	mp = mount_fs();
+	for (size_t i = 0; i < sizeof(target); i++)
+		target[i] = (char)('!' + (i * 7 + i / 13) % 90);
+	fd0 = atomic_load(&mp->fdblocks);
+	make_symlink(mp, target, 4096, &err);
+	CHECK_EQ(err, -ENAMETOOLONG);
+	make_symlink(mp, target, 0, &err);
+	CHECK_EQ(err, -ENOENT);
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		struct kvfs_inode *ip;
+
+		inos[k] = make_symlink(mp, target, lens[k], &err);
+		CHECK_EQ(err, 0);
+		CHECK_EQ(kvfs_iget(mp, inos[k], 0, &ip), 0);
+		CHECK_EQ(ip->i_dformat, lens[k] <= 240 ? KVFS_DFORK_INLINE :
+							 KVFS_DFORK_EXTENTS);
+		CHECK_EQ(ip->i_nblocks,
+			 lens[k] <= 240 ? 0 :
+					  kvfs_symlink_blocks(&mp->g, lens[k]));
+		kvfs_iput(ip);
+		/* an attribute on it too (short form, then a leaf) */
+		CHECK_EQ(kvfs_setxattr(mp, inos[k], "security.selinux",
+				       "system_u:object_r:lnk_t:s0", 26, 0),
+			 0);
+		if (k % 2)
+			CHECK_EQ(kvfs_setxattr(mp, inos[k], "trusted.big", vbuf,
+					       3000, 0),
+				 0);
+	}
+	close_and_scrub(mp);
+	mp = mount_fs();
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		memset(buf, 'x', sizeof(buf));
+		CHECK_EQ(kvfs_readlink(mp, inos[k], buf, lens[k]), -ERANGE);
+		CHECK_EQ(kvfs_readlink(mp, inos[k], buf, sizeof(buf)),
+			 (int)lens[k]);
+		CHECK(!memcmp(buf, target, lens[k]));
+		CHECK_EQ(buf[lens[k]], '\0');
+	}
+	CHECK_EQ(kvfs_readlink(mp, new_inode(mp, 0100644), buf, sizeof(buf)),
+		 -EINVAL);
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++)
+		free_inode(mp, inos[k]);
+	/* every block back: symlink blocks and attribute blocks */
+	CHECK_EQ(atomic_load(&mp->fdblocks), fd0);
+	close_and_scrub(mp);
+	printf("symlink: %zu targets up to 4095 bytes, freed\n",
+	       sizeof(lens) / sizeof(lens[0]));
+}
+
+/* The filesystem block of file block off of ino's fork whichfork. */
+static uint64_t fork_block(struct kvfs_mount *mp, uint64_t ino, int whichfork,
+			   uint64_t off)
+{
+	struct kvfs_inode *ip;
+	struct kvfs_bmap map;
+	int nmap = 1;
+
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	CHECK_EQ(kvfs_bmapi_read_fork(ip, whichfork, off, 1, &map, &nmap), 0);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	CHECK(map.startblock != KVFS_NULLBLOCK);
+	return map.startblock;
+}
+
+/* Flip one byte of block fsb on the image; scrub finds kind, once. */
+static void damage_found(uint64_t fsb, uint32_t bs, unsigned at,
+			 enum kvfs_scrub_kind kind)
+{
+	static struct kvfs_scrub_result res;
+	struct kvfs_geom g;
+	struct kv_dev *dev;
+	FILE *f = fopen(path, "r+b");
+	int c;
+
+	CHECK(f);
+	CHECK_EQ(fseek(f, (long)(fsb * bs + at), SEEK_SET), 0);
+	c = fgetc(f);
+	CHECK_EQ(fseek(f, (long)(fsb * bs + at), SEEK_SET), 0);
+	CHECK(fputc(c ^ 0x40, f) != EOF);
+	CHECK_EQ(fclose(f), 0);
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
+	CHECK_EQ(kvfs_scrub_dev(dev, &g, &res), -EUCLEAN);
+	CHECK_EQ(res.nkind[kind], 1);
+	CHECK_EQ(res.nfindings, 1);
+	kv_dev_close(dev);
+	/* put it back: clean again */
+	f = fopen(path, "r+b");
+	CHECK(f);
+	CHECK_EQ(fseek(f, (long)(fsb * bs + at), SEEK_SET), 0);
+	CHECK(fputc(c, f) != EOF);
+	CHECK_EQ(fclose(f), 0);
+	scrub_image_clean(path);
+}
+
+/* A damaged attribute leaf, remote value and symlink block are found. */
+static void test_damage(void)
+{
+	static char target[3000];
+	struct kvfs_mount *mp;
+	uint64_t ino, lnk, leaf, rmt, sblk;
+	uint32_t bs;
+	int err;
+
+	make_fs();
+	mp = mount_fs();
+	bs = mp->g.blocksize;
+	ino = new_inode(mp, 0100644);
+	value_of(1, 3000, vbuf);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.v", vbuf, 3000, 0), 0);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.w", "x", 1, 0), 0);
+	memset(target, 'T', sizeof(target));
+	lnk = make_symlink(mp, target, sizeof(target), &err);
+	CHECK_EQ(err, 0);
+	leaf = fork_block(mp, ino, KVFS_ATTR_FORK, 0);
+	rmt = fork_block(mp, ino, KVFS_ATTR_FORK, 1);
+	sblk = fork_block(mp, lnk, KVFS_DATA_FORK, 0);
+	close_and_scrub(mp);
+	damage_found(leaf, bs, bs - 2, KVFS_SCRUB_ATTR);
+	damage_found(rmt, bs, 100, KVFS_SCRUB_ATTR);
+	damage_found(sblk, bs, 60, KVFS_SCRUB_SYMLINK);
+	printf("damage: attribute leaf, remote value, symlink block found\n");
+}
+
+int main(void)
+{
+	const char *dir = getenv("TMPDIR");
+
+	snprintf(path, sizeof(path), "%s/kvfs-xattr-%d.img", dir ? dir : "/tmp",
+		 (int)getpid());
+	srand(7);
+	CHECK_EQ(kv_init(NULL), 0);
+	make_names();
+	test_errnos();
+	test_symlink();
+	test_model();
+	test_crash();
+	test_damage();
+	unlink(path);
+	CHECK_EQ(kv_fini(), 0);
+	return 0;
+}
