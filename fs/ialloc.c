@@ -77,6 +77,15 @@ static int read_agi(struct kvfs_trans *tp, struct kvfs_perag *pag,
 	return 0;
 }
 
+int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
+			 struct kv_buf **bpp)
+{
+	bool newly;
+	int err = kvfs_trans_lock_ag(tp, agno, false, &newly);
+
+	return err ? err : read_agi(tp, kvfs_perag_get(tp->mp, agno), bpp);
+}
+
 /* Move the inode header's free count by delta (and the AG's in-core one). */
 static void agi_mod_ifree(struct kvfs_trans *tp, struct kvfs_perag *pag,
 			  struct kv_buf *bp, int delta)

@@ -43,6 +43,7 @@
 #include "fs/inode.h"
 
 struct kvfs_trans;
+struct kv_buf;
 
 /* What a new inode starts as. */
 struct kvfs_icreate_args {
@@ -76,5 +77,14 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
  * when tp holds a higher AG's lock and this AG's is busy (the AG order).
  */
 int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip);
+
+/*
+ * AG agno's inode header in tp, under the AG's lock taken through tp (held
+ * to its commit; -EAGAIN when tp holds a higher AG and this one is busy),
+ * the AG's in-core counts loaded on first use (the unlinked lists of
+ * fs/iunlink.h live there too).
+ */
+int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
+			 struct kv_buf **bpp);
 
 #endif

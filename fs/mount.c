@@ -17,6 +17,7 @@
 #include "fs/ag.h"
 #include "fs/buf_ops.h"
 #include "fs/dev.h"
+#include "fs/iunlink.h"
 #include "fs/mount.h"
 #include "fs/sb.h"
 #include "journal/logwalk.h"
@@ -342,6 +343,11 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 		fail(err, "out of memory for %u AGs", mp->g.agcount);
 		goto out_bc;
 	}
+	err = kvfs_iunlink_init(mp);
+	if (err) {
+		fail(err, "out of memory for the unlinked lists");
+		goto out_pag;
+	}
 	err = mp->rdonly ? log_check_clean(mp) : log_open(mp, o);
 	if (err)
 		goto out_pag;
@@ -372,6 +378,7 @@ out_log:
 		kvfs_bli_log_destroy(mp->bl);
 	}
 out_pag:
+	kvfs_iunlink_destroy(mp);
 	perag_free(mp, mp->g.agcount);
 out_bc:
 	kv_bcache_destroy(mp->bc);
@@ -412,6 +419,7 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 		if (!err && !mp->rdonly)
 			err = sb_write_state(mp, KVFS_STATE_CLEAN);
 	}
+	kvfs_iunlink_destroy(mp);
 	perag_free(mp, mp->g.agcount);
 	kv_bcache_destroy(mp->bc);
 	kvfs_defer_mount_fini(mp);

@@ -46,6 +46,7 @@
 #include "journal/journal.h"
 
 struct kv_dev;
+struct kvfs_iunlink;
 
 struct kvfs_mount_opts {
 	bool rdonly;
@@ -111,6 +112,8 @@ struct kvfs_mount {
 	struct kvfs_defer_counters defer_ctr;
 	/* the AG of the next new directory (fs/alloc.h) */
 	_Atomic uint32_t agrotor;
+	/* the unlinked lists' in-memory side (fs/iunlink.h) */
+	struct kvfs_iunlink *iunlink;
 };
 
 /*

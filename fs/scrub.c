@@ -48,6 +48,9 @@ struct scrub {
 	/* inode-chunk records of the AG */
 	struct kvfs_inobt_rec *chunks;
 	size_t nchunks, chunk_cap;
+	/* inodes on the AG's unlinked lists (aginos, sorted once walked) */
+	uint32_t *unl;
+	size_t nunl, unl_cap;
 	/* totals over the AGs for the summary counters */
 	uint64_t fdblocks, icount, ifree;
 	uint8_t *blk; /* scratch block */
@@ -68,6 +71,7 @@ static const char *const kind_names[KVFS_SCRUB_NKINDS] = {
 	[KVFS_SCRUB_MULTIPLY_OWNED] = "multiply-owned blocks",
 	[KVFS_SCRUB_LEAKED] = "leaked blocks",
 	[KVFS_SCRUB_SUMMARY] = "summary counters",
+	[KVFS_SCRUB_UNLINKED] = "unlinked lists",
 };
 
 static const char *const owner_names[KVFS_OWN_NR] = {
@@ -703,6 +707,33 @@ static int walk_fork(struct fork_ctx *f, const uint8_t *fork, uint32_t size,
 	return 0;
 }
 
+static int agino_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* An in-use inode with no links is on a list; one with links is not. */
+static void check_inode_unlinked(struct scrub *s, const struct kvfs_dinode *d,
+				 uint64_t ino, uint64_t fsb)
+{
+	uint32_t agino = kvfs_ino_to_agino(s->g, ino);
+	bool listed = s->nunl && bsearch(&agino, s->unl, s->nunl,
+					 sizeof(*s->unl), agino_cmp);
+
+	if (!kv_le32_to_cpu(d->nlink) && !listed)
+		find(s, KVFS_SCRUB_UNLINKED, s->agno, fsb, 0, ino,
+		     "inode %" PRIu64 " has no links and is on no unlinked "
+		     "list",
+		     ino);
+	else if (!listed && kv_le32_to_cpu(d->next_unlinked) != KVFS_NULLAGINO)
+		find(s, KVFS_SCRUB_UNLINKED, s->agno, fsb, 0, ino,
+		     "inode %" PRIu64 " is on no unlinked list but points to "
+		     "a next one",
+		     ino);
+}
+
 static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		       uint64_t fsb, bool mask_free)
 {
@@ -731,6 +762,7 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 	if (!mode)
 		return 0;
 	s->res->inodes_used++;
+	check_inode_unlinked(s, d, ino, fsb);
 	/* the verifier may have failed: bound the forks ourselves */
 	if (forkoff && KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
 		forkoff = 0;
@@ -812,6 +844,112 @@ static int check_chunk(struct scrub *s, const struct kvfs_inobt_rec *r)
 	return 0;
 }
 
+/* Is agino an inode of one of the AG's chunks (not in a sparse hole)? */
+static bool in_chunk(const struct scrub *s, uint32_t agino)
+{
+	for (size_t i = 0; i < s->nchunks; i++) {
+		uint32_t start = kv_le32_to_cpu(s->chunks[i].startino);
+
+		if (agino >= start && agino - start < KVFS_INODES_PER_CHUNK)
+			return !(kvfs_inobt_holes(kv_le16_to_cpu(
+					 s->chunks[i].holemask)) >>
+					 (agino - start) &
+				 1);
+	}
+	return false;
+}
+
+/*
+ * One bucket's list, from its head: each inode in a chunk of the AG, on
+ * this bucket, allocated with no links; at most icount of them (else the
+ * list loops).  The inodes are recorded in s->unl.
+ */
+static int walk_bucket(struct scrub *s, unsigned b, uint32_t head,
+		       uint32_t icount)
+{
+	const struct kvfs_geom *g = s->g;
+	uint32_t agino = head, steps = 0;
+	int err;
+
+	while (agino != KVFS_NULLAGINO) {
+		uint64_t ino = kvfs_agino_to_ino(g, s->agno, agino);
+		uint64_t fsb = kvfs_agb_to_fsb(g, s->agno,
+					       kvfs_agino_to_agbno(g, agino));
+		const struct kvfs_dinode *d;
+		struct kv_buf *bp;
+
+		if (++steps > icount) {
+			find(s, KVFS_SCRUB_UNLINKED, s->agno, KVFS_NULLBLOCK, 0,
+			     KVFS_NULLINO,
+			     "unlinked bucket %u holds more inodes than the "
+			     "AG has: it loops",
+			     b);
+			return 0;
+		}
+		if (!in_chunk(s, agino)) {
+			find(s, KVFS_SCRUB_UNLINKED, s->agno, KVFS_NULLBLOCK, 0,
+			     KVFS_NULLINO,
+			     "unlinked bucket %u holds agino %u, in no inode "
+			     "chunk",
+			     b, agino);
+			return 0;
+		}
+		if (agino % KVFS_AGI_UNLINKED_BUCKETS != b)
+			find(s, KVFS_SCRUB_UNLINKED, s->agno, fsb, 0, ino,
+			     "inode %" PRIu64 " is on unlinked bucket %u, not "
+			     "its own %u",
+			     ino, b, agino % KVFS_AGI_UNLINKED_BUCKETS);
+		err = kv_buf_read(s->bc, fsb, 1, &kvfs_inode_buf_ops, &bp);
+		if (err == -EUCLEAN || err == -EBADMSG) {
+			/* check_chunk() reports the cluster */
+			return 0;
+		}
+		if (err)
+			return err;
+		kv_buf_lock(bp);
+		memcpy(s->blk, bp->b_addr, g->blocksize);
+		kv_buf_unlock(bp);
+		kv_buf_rele(bp);
+		d = (const void *)(s->blk + kvfs_ino_to_offset(g, ino));
+		if (!kv_le16_to_cpu(d->mode) || kv_le32_to_cpu(d->nlink))
+			find(s, KVFS_SCRUB_UNLINKED, s->agno, fsb, 0, ino,
+			     "inode %" PRIu64 " is on an unlinked list but "
+			     "%s",
+			     ino,
+			     kv_le16_to_cpu(d->mode) ? "has links" : "free");
+		err = grow((void **)&s->unl, &s->unl_cap, s->nunl,
+			   sizeof(*s->unl));
+		if (err)
+			return err;
+		s->unl[s->nunl++] = agino;
+		agino = kv_le32_to_cpu(d->next_unlinked);
+	}
+	return 0;
+}
+
+/* Every bucket of the AG; then no inode may be on the lists twice. */
+static int check_unlinked(struct scrub *s, const struct kvfs_agi_info *a)
+{
+	int err;
+
+	s->nunl = 0;
+	for (unsigned b = 0; b < KVFS_AGI_UNLINKED_BUCKETS; b++) {
+		err = walk_bucket(s, b, a->unlinked[b], a->icount);
+		if (err)
+			return err;
+	}
+	if (s->nunl)
+		qsort(s->unl, s->nunl, sizeof(*s->unl), agino_cmp);
+	for (size_t i = 1; i < s->nunl; i++)
+		if (s->unl[i] == s->unl[i - 1])
+			find(s, KVFS_SCRUB_UNLINKED, s->agno, KVFS_NULLBLOCK, 0,
+			     kvfs_agino_to_ino(s->g, s->agno, s->unl[i]),
+			     "inode %" PRIu64 " is on the unlinked lists "
+			     "twice",
+			     kvfs_agino_to_ino(s->g, s->agno, s->unl[i]));
+	return 0;
+}
+
 static int check_agi(struct scrub *s, struct kv_buf *agi_bp)
 {
 	const struct kvfs_geom *g = s->g;
@@ -833,6 +971,9 @@ static int check_agi(struct scrub *s, struct kv_buf *agi_bp)
 	err = walk_tree(s, &kvfs_inobt_tree_ops, NULL, agi_bp, KVFS_OWN_INOBT,
 			ino_rec, NULL);
 	if (err < 0)
+		return err;
+	err = check_unlinked(s, &a);
+	if (err)
 		return err;
 	for (size_t i = 0; i < s->nchunks; i++) {
 		icount += s->chunks[i].count;
@@ -980,6 +1121,7 @@ out:
 	kvfree(s.bno);
 	kvfree(s.cnt);
 	kvfree(s.chunks);
+	kvfree(s.unl);
 	kvfree(s.blk);
 	kvfree(s.ag_unknown);
 	return err;

@@ -17,6 +17,9 @@
  *   - every allocated inode verified, its free-mask bit agreeing with its
  *     mode, its extents in range, sorted and disjoint, its nblocks equal
  *     to the blocks its forks map;
+ *   - the unlinked lists (fs/iunlink.h): every inode on them allocated, in
+ *     its AG, on its own bucket, with no links, on one list once; every
+ *     allocated inode with no links on a list;
  *   - every tree's structure walk (fs/btree.h) clean.
  * Extent-map tree blocks have no buffer type yet: they are read from the
  * device and checked here (header, level, record count, records).
@@ -52,6 +55,7 @@ enum kvfs_scrub_kind {
 	KVFS_SCRUB_MULTIPLY_OWNED, /* blocks with two owners */
 	KVFS_SCRUB_LEAKED, /* blocks with no owner */
 	KVFS_SCRUB_SUMMARY, /* superblock summary counters (clean fs) */
+	KVFS_SCRUB_UNLINKED, /* unlinked lists vs the inodes with no links */
 	KVFS_SCRUB_NKINDS
 };
 

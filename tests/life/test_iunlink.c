@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The unlinked lists and link counts (fs/iunlink.c): 400 inodes dropped
+ * to no links land at the head of their bucket (all 64 buckets, several
+ * deep); taking half of them off again in a shuffled order (heads,
+ * middles, tails) leaves every bucket holding exactly the others, in
+ * order, on disk and in the checker's eyes; a busy predecessor is
+ * -EAGAIN with nothing changed; -EMLINK, a dropped count of zero; a crash
+ * with inodes on the lists leaves an image the checker accepts; an inode
+ * with no links on no list is the checker's one finding.
+ */
+#include <sys/stat.h>
+
+#include "fs/ag.h"
+#include "fs/buf_ops.h"
+#include "fs/icache.h"
+#include "fs/icreate.h"
+#include "fs/inode_item.h"
+#include "fs/iunlink.h"
+#include "fs/trans.h"
+#include "tests/life/life.h"
+#include "tests/scrub_util.h"
+
+#define N 400
+
+static struct kvfs_inode *ips[N];
+static bool listed[N];
+
+static struct kvfs_trans *trans(struct kvfs_mount *mp)
+{
+	struct kvfs_trans *tp;
+
+	CHECK_EQ(kvfs_trans_alloc(mp, 64 << 10, 0, 0, &tp), 0);
+	return tp;
+}
+
+static struct kvfs_inode *create(struct kvfs_mount *mp)
+{
+	const struct kvfs_cred cr = { .uid = 1, .gid = 1 };
+	struct kvfs_inode *ip;
+	struct kvfs_trans *tp;
+
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp), 0);
+	CHECK_EQ(kvfs_icreate(tp, NULL, S_IFREG | 0644, 0, 1, &cr, &ip), 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	return ip;
+}
+
+/* Change ip's link count in a transaction of its own; the result. */
+static int link_op(struct kvfs_mount *mp, struct kvfs_inode *ip, bool drop)
+{
+	struct kvfs_trans *tp = trans(mp);
+	int err;
+
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	err = drop ? kvfs_droplink(tp, ip) : kvfs_bumplink(tp, ip);
+	if (err)
+		kvfs_trans_cancel(tp);
+	else
+		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	return err;
+}
+
+static int index_of(uint64_t ino)
+{
+	for (int i = 0; i < N; i++)
+		if (ips[i]->i_ino == ino)
+			return i;
+	return -1;
+}
+
+/*
+ * Every bucket of AG 0, as the committed inode header and the inodes say:
+ * exactly the listed inodes, each on its own bucket, newest first.
+ */
+static void check_lists(struct kvfs_mount *mp)
+{
+	const struct kvfs_geom *g = &mp->g;
+	int seen = 0, want = 0;
+	struct kvfs_agi agi;
+	struct kv_buf *bp;
+
+	CHECK_EQ(kv_buf_read(mp->bc, kvfs_agb_to_fsb(g, 0, KVFS_AGI_AGBNO), 1,
+			     &kvfs_agi_buf_ops, &bp),
+		 0);
+	kv_buf_lock(bp);
+	memcpy(&agi, bp->b_addr, sizeof(agi));
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+	for (unsigned b = 0; b < KVFS_AGI_UNLINKED_BUCKETS; b++) {
+		uint32_t agino = kv_le32_to_cpu(agi.unlinked[b]);
+		int last = N;
+
+		while (agino != KVFS_NULLAGINO) {
+			int i = index_of(kvfs_agino_to_ino(g, 0, agino));
+
+			CHECK(i >= 0);
+			CHECK(listed[i]);
+			CHECK_EQ(agino % KVFS_AGI_UNLINKED_BUCKETS, b);
+			CHECK_EQ(ips[i]->i_nlink, 0);
+			/* pushed at the head: newest (highest index) first */
+			CHECK(i < last);
+			last = i;
+			seen++;
+			agino = ips[i]->i_next_unlinked;
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		want += listed[i];
+		if (!listed[i])
+			CHECK_EQ(ips[i]->i_next_unlinked, KVFS_NULLAGINO);
+	}
+	CHECK_EQ(seen, want);
+}
+
+/* The inodes on AG 0's lists after a remount, each with no links. */
+static int count_listed(struct kvfs_mount *mp)
+{
+	const struct kvfs_geom *g = &mp->g;
+	struct kvfs_agi agi;
+	struct kv_buf *bp;
+	int n = 0;
+
+	CHECK_EQ(kv_buf_read(mp->bc, kvfs_agb_to_fsb(g, 0, KVFS_AGI_AGBNO), 1,
+			     &kvfs_agi_buf_ops, &bp),
+		 0);
+	memcpy(&agi, bp->b_addr, sizeof(agi));
+	kv_buf_rele(bp);
+	for (unsigned b = 0; b < KVFS_AGI_UNLINKED_BUCKETS; b++) {
+		uint32_t agino = kv_le32_to_cpu(agi.unlinked[b]);
+
+		while (agino != KVFS_NULLAGINO) {
+			struct kvfs_inode *ip;
+
+			CHECK_EQ(kvfs_iget(mp, kvfs_agino_to_ino(g, 0, agino),
+					   0, &ip),
+				 0);
+			CHECK_EQ(ip->i_nlink, 0);
+			agino = ip->i_next_unlinked;
+			kvfs_iput(ip);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* A busy predecessor: -EAGAIN, nothing changed; then it goes. */
+static void busy_prev(struct kvfs_mount *mp)
+{
+	const struct kvfs_geom *g = &mp->g;
+	struct kvfs_inode *ip = NULL, *prev = NULL;
+	struct kvfs_trans *tp;
+
+	/* an inode whose predecessor (the newer one on its bucket) is listed */
+	for (int i = 0; i < N && !prev; i++) {
+		if (!listed[i])
+			continue;
+		for (int j = i + 1; j < N; j++)
+			if (listed[j] &&
+			    ips[j]->i_next_unlinked ==
+				    kvfs_ino_to_agino(g, ips[i]->i_ino)) {
+				ip = ips[i];
+				prev = ips[j];
+				break;
+			}
+	}
+	CHECK(prev != NULL);
+	kvfs_ilock(prev, KVFS_ILOCK_SHARED);
+	tp = trans(mp);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_bumplink(tp, ip), -EAGAIN);
+	CHECK_EQ(ip->i_nlink, 0);
+	kvfs_trans_cancel(tp);
+	kvfs_iunlock(prev, KVFS_ILOCK_SHARED);
+	check_lists(mp);
+	CHECK_EQ(link_op(mp, ip, false), 0);
+	listed[index_of(ip->i_ino)] = false;
+	check_lists(mp);
+}
+
+static void errors(struct kvfs_mount *mp)
+{
+	struct kvfs_inode *ip = NULL, *linked = NULL;
+	struct kvfs_trans *tp;
+
+	for (int i = 0; i < N; i++) {
+		if (listed[i] && !ip)
+			ip = ips[i];
+		if (!listed[i] && !linked)
+			linked = ips[i];
+	}
+	CHECK(ip && linked);
+	/* a count of zero cannot drop */
+	CHECK_EQ(link_op(mp, ip, true), -EUCLEAN);
+	/* the limit */
+	tp = trans(mp);
+	kvfs_ilock(linked, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, linked), 0);
+	linked->i_nlink = KVFS_MAX_LINK;
+	CHECK_EQ(kvfs_bumplink(tp, linked), -EMLINK);
+	linked->i_nlink = 1;
+	kvfs_trans_log_inode(tp, linked, KVFS_ILOG_CORE);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	/* on the list twice */
+	tp = trans(mp);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_iunlink(tp, ip), -EEXIST);
+	kvfs_trans_cancel(tp);
+	check_lists(mp);
+}
+
+/* The inode with no links and no list: the checker's one finding. */
+static void unlisted_found(void)
+{
+	static struct kvfs_scrub_result res;
+	struct kvfs_mount *mp = mount_fs();
+	struct kvfs_inode *ip = create(mp);
+	struct kvfs_trans *tp = trans(mp);
+	struct kvfs_geom g;
+	struct kv_dev *dev;
+
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	ip->i_nlink = 0;
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
+	CHECK_EQ(kvfs_scrub_dev(dev, &g, &res), -EUCLEAN);
+	CHECK_EQ(res.nfindings, 1);
+	CHECK_EQ(res.findings[0].kind, KVFS_SCRUB_UNLINKED);
+	kv_dev_close(dev);
+}
+
+int main(void)
+{
+	struct kvfs_mount *mp;
+	uint64_t seq = 0;
+	int i, removed = 0;
+
+	CHECK_EQ(kv_init(NULL), 0);
+	set_path("iunlink");
+	make_fs_ags(1);
+	mp = mount_fs();
+	for (i = 0; i < N; i++)
+		ips[i] = create(mp);
+	for (i = 0; i < N; i++) {
+		CHECK_EQ(link_op(mp, ips[i], true), 0);
+		listed[i] = true;
+	}
+	check_lists(mp);
+	/* off again in a shuffled order: heads, middles and tails */
+	srand(7);
+	while (removed < N / 2) {
+		i = rand() % N;
+		if (!listed[i])
+			continue;
+		CHECK_EQ(link_op(mp, ips[i], false), 0);
+		CHECK_EQ(ips[i]->i_nlink, 1);
+		listed[i] = false;
+		removed++;
+		if (removed % 20 == 0)
+			check_lists(mp);
+	}
+	check_lists(mp);
+	busy_prev(mp);
+	errors(mp);
+
+	/* a crash with inodes on the lists: the image is consistent */
+	{
+		struct kvfs_trans *tp = trans(mp);
+
+		kvfs_ilock(ips[N - 1], KVFS_ILOCK_EXCL);
+		CHECK_EQ(kvfs_trans_ijoin(tp, ips[N - 1]), 0);
+		kvfs_trans_log_inode(tp, ips[N - 1], KVFS_ILOG_CORE);
+		CHECK_EQ(kvfs_trans_commit(tp, &seq), 0);
+		CHECK_EQ(kvj_log_force(mp->log, seq), 0);
+	}
+	kvfs_mount_shutdown(mp, "test: power cut");
+	for (i = 0; i < N; i++)
+		kvfs_iput(ips[i]);
+	CHECK_EQ(kvfs_mount_close(mp), -EIO);
+	mp = mount_fs();
+	CHECK(!mp->ri.was_clean);
+	CHECK_EQ(count_listed(mp), N - removed - 1);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+
+	make_fs_ags(1);
+	unlisted_found();
+	unlink(path);
+	CHECK_EQ(kv_fini(), 0);
+	printf("iunlink: %d inodes through the lists, %d taken off in a "
+	       "shuffled order\n",
+	       N, removed + 1);
+	return 0;
+}
