@@ -32,6 +32,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/blkhdr.h"
 #include "fs/buf_item.h"
+#include "fs/geom.h"
 #include "journal/crc32c.h"
 
 #define SWEEP_MIN 256
@@ -864,11 +865,14 @@ static void rec_forget(struct bli_recovery *r, struct rec_buf *rb)
  * metadata), or contents failing their checksum (a write-back torn by the
  * crash: its header may carry the new LSN over old contents, and the
  * deltas since the tail rebuild every chunk changed since the write-back
- * before).
+ * before), or a block of an earlier filesystem on the device (another
+ * metadata UUID than the mount's geometry, the cache's private pointer,
+ * when set: its LSN belongs to another log).
  */
 static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
 {
 	const struct kvfs_blk_hdr *h = bp->b_addr;
+	const struct kvfs_geom *g = kv_bcache_private(r->bc);
 	const struct kv_buf_ops *ops = NULL;
 
 	if (r->buf_type) {
@@ -880,6 +884,8 @@ static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
 		  kv_le32_to_cpu(h->crc) != kv_crc32c_block(bp->b_addr,
 							    bp->b_len,
 							    KVFS_BLK_CRC_OFF))
+		return 0;
+	if (g && memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE))
 		return 0;
 	return kv_le64_to_cpu(h->lsn);
 }

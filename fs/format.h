@@ -457,7 +457,9 @@ struct kvfs_dinode {
  * Block form (dformat EXTENTS): data block n (of the directory block size,
  * dirblksize = 1 << sb dirblklog) is at file block n * dirblksize /
  * blocksize of the data fork, one contiguous extent, read as one buffer.
- * Data blocks 0 .. ndata - 1 are mapped (none beyond).  Block 0 carries
+ * Data blocks 0 and ndata - 1 are mapped, none beyond; one in between
+ * that became empty is freed (a hole: readdir skips it, a new block goes
+ * there first).  Block 0 carries
  * the directory head after its header.  Each block holds records from the
  * end of its headers to its end, each 8-byte aligned: a live entry
  * (ino != 0, reclen = KVFS_DIR_DATA_ENTSIZE(namelen) or 8 more, the
@@ -515,7 +517,7 @@ struct kvfs_dir_head {
 	uint8_t hash_level; /* tree height - 1 */
 	uint8_t free_level;
 	kv_le16 pad0;
-	kv_le32 ndata; /* data blocks */
+	kv_le32 ndata; /* end of the data space, in data blocks */
 	kv_le64 nentries; /* live entries in all data blocks */
 };
 
@@ -535,6 +537,9 @@ struct kvfs_dir_data_ent {
 #define KVFS_DIR_DATA_ENT_SIZE 16
 #define KVFS_DIR_DATA_ENTSIZE(namelen) \
 	((KVFS_DIR_DATA_ENT_SIZE + (namelen) + 7u) & ~7u)
+
+/* The most entries a directory holds (-ENOSPC past it). */
+#define KVFS_DIR_MAX_ENTRIES (1ull << 32)
 
 /* Name hash index record and key: (hash, address) is unique. */
 struct kvfs_dir_hash_rec {
