@@ -311,17 +311,18 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
  */
 static int alloc_hole(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		      struct emap *m, uint32_t i, uint64_t cur, uint64_t want,
-		      uint32_t ext_flags, struct irec *nr)
+		      uint32_t ext_flags, bool contig, struct irec *nr)
 {
 	const struct irec *left = i ? &m->x[i - 1] : NULL;
 	uint32_t maxlen = want < UINT32_MAX ? (uint32_t)want : UINT32_MAX;
+	uint32_t minlen = contig ? maxlen : 1;
 	uint64_t fsb;
 	uint32_t got;
 	int err;
 
 	if (m->n + 1 > m->cap) {
 		struct kvfs_alloc_arg a = { .tp = tp,
-					    .minlen = 1,
+					    .minlen = minlen,
 					    .type = KVFS_ALLOC_THIS_BNO,
 					    .owner = ip->i_ino };
 
@@ -345,7 +346,7 @@ static int alloc_hole(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		err = kvfs_alloc_file_extent(tp, ip->i_ino,
 					     left ? left->bno + left->len :
 						    KVFS_NULLBLOCK,
-					     1, maxlen, &fsb, &got);
+					     minlen, maxlen, &fsb, &got);
 		if (err)
 			return err;
 	}
@@ -371,7 +372,9 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	err = range_check(ip, off, len);
 	if (err)
 		return err;
-	if (*nmap < 1 || flags & ~(KVFS_BMAPI_PREALLOC | KVFS_BMAPI_CONVERT) ||
+	if (*nmap < 1 ||
+	    flags & ~(KVFS_BMAPI_PREALLOC | KVFS_BMAPI_CONVERT |
+		      KVFS_BMAPI_CONTIG) ||
 	    (flags & KVFS_BMAPI_PREALLOC && flags & KVFS_BMAPI_CONVERT))
 		return -EINVAL;
 	err = emap_load(ip, whichfork, &m);
@@ -408,7 +411,7 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		err = alloc_hole(
 			tp, ip, &m, i, cur,
 			(i < m.n && m.x[i].off < end ? m.x[i].off : end) - cur,
-			new_flags, &nr);
+			new_flags, flags & KVFS_BMAPI_CONTIG, &nr);
 		if (err)
 			break;
 		/* the allocator changed the AG: no backing out from here */
