@@ -117,6 +117,7 @@ struct daemon {
 	struct fuse_session *se;
 	int status_fd; /* to the waiting parent; -1 in the foreground */
 	bool detached; /* stdio is /dev/null: errors go to syslog */
+	pthread_t loop_thread; /* runs fuse_session_loop_mt() */
 	const char *mountpoint; /* absolute */
 };
 
@@ -178,33 +179,6 @@ static void live(struct kvfs_fuse *fs)
 	d->detached = true;
 }
 
-/*
- * SIGTERM, SIGINT, SIGHUP: leave the loop and unmount cleanly.  Our own
- * handlers rather than libfuse's, after which the loop returns -signo, as
- * if it had failed.  No SA_RESTART: the signal must interrupt the loop's
- * wait.
- */
-static struct fuse_session *signal_se;
-static void on_signal(int sig)
-{
-	(void)sig;
-	fuse_session_exit(signal_se);
-}
-
-static int set_signals(struct fuse_session *se)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-
-	signal_se = se;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (sigaction(sigs[i], &sa, NULL))
-			return -errno;
-	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL) ? -errno : 0;
-}
-
 /* An error once the parent is gone: to syslog, stderr being /dev/null. */
 static void late_error(const struct daemon *d, const char *fmt, ...)
 {
@@ -220,6 +194,52 @@ static void late_error(const struct daemon *d, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * SIGTERM, SIGINT, SIGHUP end the mount as an unmount does.  They are
+ * blocked in every thread (from before the core starts its own) and taken
+ * by one thread with sigwait(): it first has the kernel write its dirty
+ * pages back (syncfs on the mount, served by the loop: with the writeback
+ * cache they exist only in the kernel), then ends the loop (SIGUSR1, whose
+ * handler does nothing, interrupts its wait); the unmount and the core's
+ * close follow as after umount(8).
+ */
+static void wake(int sig)
+{
+	(void)sig;
+}
+
+static const int term_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
+static void term_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(term_signals) / sizeof(term_signals[0]);
+	     i++)
+		sigaddset(set, term_signals[i]);
+}
+
+static void *terminator(void *arg)
+{
+	struct daemon *d = arg;
+	sigset_t set;
+	int sig, fd;
+
+	term_sigset(&set);
+	if (sigwait(&set, &sig))
+		return NULL;
+	fd = open(d->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (syncfs(fd))
+			late_error(d, "%s: %s: syncfs at signal %d: %s", prog,
+				   d->mountpoint, sig, strerror(errno));
+		close(fd);
+	}
+	/* the loop's thread waits in sem_wait(): a signal wakes it to exit */
+	fuse_session_exit(d->se);
+	pthread_kill(d->loop_thread, SIGUSR1);
+	return NULL;
+}
+
 /* Open the filesystem, mount it, serve until unmounted; the exit status. */
 static int run(const struct kvfs_fuse_opts *o, const char *image,
 	       struct daemon *d)
@@ -232,6 +252,8 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	struct kv_config kc = { .budget_bytes = o->mem };
 	struct kvfs_open_info info = { 0 };
 	struct fuse_loop_config *lc = NULL;
+	pthread_t term;
+	sigset_t sigs;
 	struct kvfs_mount *mp = NULL;
 	char mopts[2 * PATH_MAX + 256];
 	char *argv[4];
@@ -241,6 +263,12 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 		fprintf(stderr, "%s: options too long\n", prog);
 		return EXIT_USAGE;
 	}
+	/* before any thread starts: they all inherit the mask */
+	term_sigset(&sigs);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = wake }, NULL);
+	d->loop_thread = pthread_self();
 	ret = kv_init(&kc);
 	if (ret) {
 		fprintf(stderr, "%s: memory budget: %s\n", prog,
@@ -282,14 +310,16 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 
 	d->se = fuse_session_new(&args, &kvfs_fuse_ops, sizeof(kvfs_fuse_ops),
 				 &d->fs);
+	fuse_opt_free_args(&args); /* the session keeps what it needs */
 	if (!d->se)
 		goto out_nodes; /* libfuse said why */
-	if (set_signals(d->se)) {
-		fprintf(stderr, "%s: signals: %s\n", prog, strerror(errno));
-		goto out_session;
-	}
 	if (fuse_session_mount(d->se, d->mountpoint))
 		goto out_session;
+	if (pthread_create(&term, NULL, terminator, d)) {
+		fprintf(stderr, "%s: cannot start a thread\n", prog);
+		goto out_unmount;
+	}
+	pthread_detach(term);
 	lc = fuse_loop_cfg_create();
 	if (!lc) {
 		fprintf(stderr, "%s: out of memory\n", prog);

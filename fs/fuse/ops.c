@@ -2,10 +2,11 @@
 /*
  * The FUSE lowlevel operations of mount.kvfs (fs/fuse/ops.h).
  *
- * Not implemented on purpose (libfuse answers ENOSYS, and the kernel stops
- * asking): flush (the kernel writes dirty pages back itself before it
- * would send it; nothing else is to do at close, so each close is spared a
- * round trip), access (default_permissions: the kernel checks the mode
+ * Not answered yet: symlink (the core has no kvfs_symlink() so far; the
+ * kernel gets ENOSYS).  Not implemented on purpose (libfuse answers
+ * ENOSYS, and the kernel stops asking): flush (the kernel writes dirty
+ * pages back itself before it would send it; nothing else is to do at
+ * close, so each close is spared a round trip), access (default_permissions: the kernel checks the mode
  * bits), locks (local to the kernel).  SUID/SGID are cleared by the kernel
  * (HANDLE_KILLPRIV is not asked for): it knows whether the writer has
  * CAP_FSETID, which the writeback cache's write requests do not tell us,
@@ -304,22 +305,6 @@ static void kf_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct kvfs_fuse *fs = fs_of(req);
 
 	fuse_reply_err(req, -kvfs_rmdir(fs->mp, ino_of(fs, parent), name));
-}
-
-static void kf_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
-		       const char *name)
-{
-	struct kvfs_fuse *fs = fs_of(req);
-	struct kvfs_stat ks;
-	struct kvfs_cred cr;
-	int ret;
-
-	cred_of(req, &cr);
-	ret = kvfs_symlink(fs->mp, ino_of(fs, parent), name, target, &cr, &ks);
-	if (ret)
-		fuse_reply_err(req, -ret);
-	else
-		reply_entry(req, &ks);
 }
 
 static void kf_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -793,7 +778,6 @@ const struct fuse_lowlevel_ops kvfs_fuse_ops = {
 	.mkdir = kf_mkdir,
 	.unlink = kf_unlink,
 	.rmdir = kf_rmdir,
-	.symlink = kf_symlink,
 	.rename = kf_rename,
 	.link = kf_link,
 	.open = kf_open,
