@@ -683,7 +683,7 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
  * tree change may need of the reservation.
  */
 static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
-		      uint32_t ext_flags, struct irec *nr)
+		      uint32_t ext_flags, bool contig, struct irec *nr)
 {
 	struct kvfs_trans *tp = xm->tp;
 	uint64_t left = tp->blk_res - tp->blk_used, keep = tree_res(xm);
@@ -698,6 +698,9 @@ static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
 		return -ENOSPC;
 	if (maxlen > left - keep)
 		maxlen = (uint32_t)(left - keep);
+	/* KVFS_BMAPI_CONTIG: the whole hole as one extent, or nothing */
+	if (contig && maxlen < want)
+		return -ENOSPC;
 	if (cur) {
 		err = xm_last_before(xm, cur, &p, &found);
 		if (err)
@@ -705,8 +708,8 @@ static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
 		if (found)
 			prev_end = p.bno + p.len;
 	}
-	err = kvfs_alloc_file_extent(tp, xm->ip->i_ino, prev_end, 1, maxlen,
-				     &fsb, &got);
+	err = kvfs_alloc_file_extent(tp, xm->ip->i_ino, prev_end,
+				     contig ? maxlen : 1, maxlen, &fsb, &got);
 	if (err)
 		return err;
 	nr->off = cur;
@@ -729,7 +732,9 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	err = range_check(ip, off, len);
 	if (err)
 		return err;
-	if (*nmap < 1 || flags & ~(KVFS_BMAPI_PREALLOC | KVFS_BMAPI_CONVERT) ||
+	if (*nmap < 1 ||
+	    flags & ~(KVFS_BMAPI_PREALLOC | KVFS_BMAPI_CONVERT |
+		      KVFS_BMAPI_CONTIG) ||
 	    (flags & KVFS_BMAPI_PREALLOC && flags & KVFS_BMAPI_CONVERT))
 		return -EINVAL;
 	xm = kvmalloc(sizeof(*xm), 0);
@@ -780,7 +785,7 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		}
 		err = alloc_hole(xm, cur,
 				 (found && r.off < end ? r.off : end) - cur,
-				 new_flags, &nr);
+				 new_flags, flags & KVFS_BMAPI_CONTIG, &nr);
 		if (err)
 			break;
 		/* the allocator changed the AG: no backing out from here */

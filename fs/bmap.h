@@ -67,6 +67,8 @@ struct kvfs_bmap {
 /* kvfs_bmapi_write() flags */
 #define KVFS_BMAPI_PREALLOC (1u << 0) /* holes get unwritten extents */
 #define KVFS_BMAPI_CONVERT (1u << 1) /* unwritten blocks become written */
+/* each hole is allocated as one extent or not at all (directory blocks) */
+#define KVFS_BMAPI_CONTIG (1u << 2)
 
 /*
  * The mappings of [off, off + len): *nmap in: room in map (>= 1); out:

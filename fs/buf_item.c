@@ -32,6 +32,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/blkhdr.h"
 #include "fs/buf_item.h"
+#include "fs/geom.h"
 #include "journal/crc32c.h"
 
 #define SWEEP_MIN 256

@@ -15,6 +15,7 @@
 #include "fs/blkhdr.h"
 #include "fs/btblock.h"
 #include "fs/dinode.h"
+#include "fs/dir.h"
 #include "fs/geom.h"
 #include "fs/sb.h"
 #include "fs/symlink.h"
@@ -114,6 +115,66 @@ static int bmbt_verify_read(struct kv_buf *bp)
 	return verdict(bp, kvfs_btree_verify_block(
 				   bp->b_addr, buf_geom(bp), &kvfs_bmbt_ops,
 				   bp->b_blkno, kv_le64_to_cpu(h->owner), -1));
+}
+
+/*
+ * Directory blocks name their directory as owner: the verifier checks the
+ * owner is an inode of this filesystem; the directory code checks it is
+ * the directory it walks.
+ */
+static uint64_t dir_owner(const struct kv_buf *bp)
+{
+	const struct kvfs_blk_hdr *h = bp->b_addr;
+
+	return kv_le64_to_cpu(h->owner);
+}
+
+static int dir_tree_verify_read(struct kv_buf *bp,
+				const struct kvfs_btree_ops *ops)
+{
+	const struct kvfs_geom *g = buf_geom(bp);
+
+	if (!kvfs_ino_in_range(g, dir_owner(bp)))
+		return verdict(bp,
+			       kvfs_corrupt(-EUCLEAN, bp->b_blkno, ops->name,
+					    "owner is not an inode"));
+	return verdict(bp,
+		       kvfs_btree_verify_block(bp->b_addr, g, ops, bp->b_blkno,
+					       dir_owner(bp), -1));
+}
+
+static int dir_hash_verify_read(struct kv_buf *bp)
+{
+	return dir_tree_verify_read(bp, &kvfs_dir_hash_ops);
+}
+
+static int dir_free_verify_read(struct kv_buf *bp)
+{
+	return dir_tree_verify_read(bp, &kvfs_dir_free_ops);
+}
+
+static int dir_data_verify_read(struct kv_buf *bp)
+{
+	const struct kvfs_geom *g = buf_geom(bp);
+	const char *bad;
+	int ret;
+
+	if (bp->b_len < KVFS_BLK_HDR_SIZE ||
+	    !kvfs_ino_in_range(g, dir_owner(bp)))
+		return verdict(bp, kvfs_corrupt(-EUCLEAN, bp->b_blkno,
+						"directory data block",
+						"owner is not an inode"));
+	ret = kvfs_blkhdr_verify(bp->b_addr, bp->b_len, KVFS_DIR_DATA_MAGIC,
+				 bp->b_blkno, dir_owner(bp), g->meta_uuid,
+				 "directory data block");
+	if (ret)
+		return verdict(bp, ret);
+	bad = kvfs_dir_data_check(g, bp->b_addr, bp->b_len);
+	if (bad)
+		return verdict(bp,
+			       kvfs_corrupt(-EUCLEAN, bp->b_blkno,
+					    "directory data block", "%s", bad));
+	return 0;
 }
 
 /* The inode number of the first inode of the buffer's first block. */
@@ -220,6 +281,24 @@ const struct kv_buf_ops kvfs_bmbt_buf_ops = {
 	.verify_write = blk_verify_write,
 };
 
+const struct kv_buf_ops kvfs_dir_hash_buf_ops = {
+	.name = "directory name hash index",
+	.verify_read = dir_hash_verify_read,
+	.verify_write = blk_verify_write,
+};
+
+const struct kv_buf_ops kvfs_dir_free_buf_ops = {
+	.name = "directory free-space index",
+	.verify_read = dir_free_verify_read,
+	.verify_write = blk_verify_write,
+};
+
+const struct kv_buf_ops kvfs_dir_data_buf_ops = {
+	.name = "directory data",
+	.verify_read = dir_data_verify_read,
+	.verify_write = blk_verify_write,
+};
+
 const struct kv_buf_ops kvfs_inode_buf_ops = {
 	.name = "inodes",
 	.verify_read = inode_verify_read,
@@ -245,6 +324,9 @@ const struct kv_buf_ops *kvfs_buf_ops_by_magic(const void *blk, size_t len)
 		{ KVFS_ATTR_NODE_MAGIC, &kvfs_attr_buf_ops },
 		{ KVFS_ATTR_RMT_MAGIC, &kvfs_attr_buf_ops },
 		{ KVFS_SYMLINK_MAGIC, &kvfs_symlink_buf_ops },
+		{ KVFS_DIR_DATA_MAGIC, &kvfs_dir_data_buf_ops },
+		{ KVFS_DIR_HASH_MAGIC, &kvfs_dir_hash_buf_ops },
+		{ KVFS_DIR_FREE_MAGIC, &kvfs_dir_free_buf_ops },
 	};
 	uint32_t magic;
 	size_t i;

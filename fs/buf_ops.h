@@ -21,6 +21,10 @@ extern const struct kv_buf_ops kvfs_cntbt_buf_ops;
 extern const struct kv_buf_ops kvfs_inobt_buf_ops;
 /* A file's extent-map tree block (owner: the header's, see buf_ops.c) */
 extern const struct kv_buf_ops kvfs_bmbt_buf_ops;
+/* directory blocks (fs/dir.h): index trees and data blocks */
+extern const struct kv_buf_ops kvfs_dir_hash_buf_ops;
+extern const struct kv_buf_ops kvfs_dir_free_buf_ops;
+extern const struct kv_buf_ops kvfs_dir_data_buf_ops;
 /*
  * A cluster of inodes: each inode's magic checked on read (the full check
  * is kvfs_dinode_verify() when an inode is loaded), each stamped on write.

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -78,26 +79,35 @@ static bool zero(const void *p, size_t len)
 	return true;
 }
 
+/* The data-space range [start, end) of short-form entry e, in bytes. */
+static void sf_range(const struct kvfs_dir_sf_ent *e, uint64_t *start,
+		     uint64_t *end)
+{
+	*start = (uint64_t)kv_le32_to_cpu(e->cookie) * 8;
+	*end = *start + KVFS_DIR_DATA_ENTSIZE(e->namelen);
+}
+
 /* NULL or what is wrong with the short-form directory of inode ino. */
 static const char *dir_sf_check(const struct kvfs_geom *g, const void *dip,
-				uint64_t ino, uint32_t forksize)
+				uint32_t forksize)
 {
 	const struct kvfs_dinode *d = dip;
 	const uint8_t *fork = (const uint8_t *)dip + KVFS_DINODE_CORE_SIZE;
 	const struct kvfs_dir_sf_hdr *h = (const void *)fork;
 	uint64_t size = kv_le64_to_cpu(d->size);
-	uint32_t pos = KVFS_DIR_SF_HDR_SIZE, count, next_cookie;
+	uint32_t pos = KVFS_DIR_SF_HDR_SIZE, count;
 
 	if (size < KVFS_DIR_SF_HDR_SIZE || size > forksize)
 		return "directory size does not fit the inode";
 	count = kv_le16_to_cpu(h->count);
-	next_cookie = kv_le32_to_cpu(h->next_cookie);
-	if (count < 2 || kv_le16_to_cpu(h->pad0))
+	if (kv_le16_to_cpu(h->pad0) || kv_le32_to_cpu(h->pad1))
 		return "directory header invalid";
+	if (!kvfs_ino_in_range(g, kv_le64_to_cpu(h->parent)))
+		return "directory parent out of range";
 	for (uint32_t i = 0; i < count; i++) {
 		const struct kvfs_dir_sf_ent *e = (const void *)(fork + pos);
+		uint64_t s0, e0;
 		uint32_t esz;
-		uint64_t eino;
 
 		if (pos + KVFS_DIR_SF_ENT_SIZE > size)
 			return "directory entry runs past the directory size";
@@ -109,28 +119,30 @@ static const char *dir_sf_check(const struct kvfs_geom *g, const void *dip,
 		    !zero(e->name + e->namelen,
 			  esz - KVFS_DIR_SF_ENT_SIZE - e->namelen))
 			return "directory entry name invalid";
-		eino = kv_le64_to_cpu(e->ino);
-		if (!kvfs_ino_in_range(g, eino))
+		if (e->namelen <= 2 && e->name[0] == '.' &&
+		    (e->namelen == 1 || e->name[1] == '.'))
+			return "\".\" or \"..\" stored as an entry";
+		if (!kvfs_ino_in_range(g, kv_le64_to_cpu(e->ino)))
 			return "directory entry inode out of range";
 		if (e->ftype == KVFS_FT_UNKNOWN || e->ftype >= KVFS_FT_MAX)
 			return "directory entry file type invalid";
-		if (kv_le32_to_cpu(e->cookie) >= next_cookie)
-			return "directory entry cookie beyond next_cookie";
-		if (i == 0 && (e->namelen != 1 || e->name[0] != '.' ||
-			       eino != ino || e->ftype != KVFS_FT_DIR))
-			return "first entry is not \".\" naming the directory";
-		if (i == 1 && (e->namelen != 2 || memcmp(e->name, "..", 2) ||
-			       e->ftype != KVFS_FT_DIR))
-			return "second entry is not \"..\"";
-		if (i > 1 && e->namelen <= 2 && e->name[0] == '.' &&
-		    (e->namelen == 1 || e->name[1] == '.'))
-			return "extra \".\" or \"..\" entry";
+		sf_range(e, &s0, &e0);
+		if (s0 < KVFS_DIR_HEAD_SIZE || e0 > g->dirblksize)
+			return "directory entry cookie outside data block 0";
+		for (uint32_t q = KVFS_DIR_SF_HDR_SIZE; q < pos;) {
+			const struct kvfs_dir_sf_ent *o =
+				(const void *)(fork + q);
+			uint64_t s1, e1;
+
+			sf_range(o, &s1, &e1);
+			if (s0 < e1 && s1 < e0)
+				return "directory entry cookies overlap";
+			q += KVFS_DIR_SF_ENTSIZE(o->namelen);
+		}
 		pos += esz;
 	}
 	if (pos != size)
 		return "directory size does not match its entries";
-	if (!zero(fork + size, forksize - size))
-		return "bytes after the directory entries are not zero";
 	return NULL;
 }
 
@@ -391,7 +403,7 @@ int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g, uint64_t ino)
 	dsize = kvfs_dinode_dfork_size(g, d);
 	if (d->dformat == KVFS_DFORK_INLINE) {
 		if (S_ISDIR(mode))
-			bad = dir_sf_check(g, dip, ino, dsize);
+			bad = dir_sf_check(g, dip, dsize);
 		else if (kv_le64_to_cpu(d->size) > dsize)
 			bad = "inline data larger than the fork";
 		else if (memchr(fork, '\0', kv_le64_to_cpu(d->size)) ||
@@ -422,21 +434,62 @@ int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g, uint64_t ino)
 	return 0;
 }
 
-int kvfs_dir_sf_init(void *dip, const struct kvfs_geom *g, uint64_t self,
-		     uint64_t parent)
+int kvfs_dir_sf_pick(const uint8_t *fork, uint32_t size, unsigned namelen,
+		     uint32_t dirblksize, uint32_t *cookie)
+{
+	uint64_t need = KVFS_DIR_DATA_ENTSIZE(namelen);
+	uint64_t start = KVFS_DIR_HEAD_SIZE;
+
+	/*
+	 * First fit in address order: try the start of the data area and
+	 * the end of every entry; a candidate is taken when no entry
+	 * overlaps it.
+	 */
+	for (uint32_t p = KVFS_DIR_SF_HDR_SIZE;;) {
+		bool clash = false;
+
+		if (start + need <= dirblksize) {
+			for (uint32_t q = KVFS_DIR_SF_HDR_SIZE; q < size;) {
+				const struct kvfs_dir_sf_ent *o =
+					(const void *)(fork + q);
+				uint64_t s1, e1;
+
+				sf_range(o, &s1, &e1);
+				if (start < e1 && s1 < start + need) {
+					clash = true;
+					break;
+				}
+				q += KVFS_DIR_SF_ENTSIZE(o->namelen);
+			}
+			if (!clash) {
+				*cookie = (uint32_t)(start / 8);
+				return 0;
+			}
+		}
+		if (p >= size)
+			return -ENOSPC;
+		{
+			const struct kvfs_dir_sf_ent *e =
+				(const void *)(fork + p);
+			uint64_t s0;
+
+			sf_range(e, &s0, &start);
+			p += KVFS_DIR_SF_ENTSIZE(e->namelen);
+		}
+	}
+}
+
+int kvfs_dir_sf_init(void *dip, const struct kvfs_geom *g, uint64_t parent)
 {
 	struct kvfs_dinode *d = dip;
 	struct kvfs_dir_sf_hdr *h = (void *)kvfs_dinode_dfork(dip);
-	int ret;
 
 	d->dformat = KVFS_DFORK_INLINE;
 	d->nextents = kv_cpu_to_le32(0);
 	memset(h, 0, kvfs_dinode_dfork_size(g, d));
+	h->parent = kv_cpu_to_le64(parent);
 	d->size = kv_cpu_to_le64(KVFS_DIR_SF_HDR_SIZE);
-	ret = kvfs_dir_sf_add(dip, g, ".", self, KVFS_FT_DIR);
-	if (!ret)
-		ret = kvfs_dir_sf_add(dip, g, "..", parent, KVFS_FT_DIR);
-	return ret;
+	return 0;
 }
 
 int kvfs_dir_sf_add(void *dip, const struct kvfs_geom *g, const char *name,
@@ -449,19 +502,23 @@ int kvfs_dir_sf_add(void *dip, const struct kvfs_geom *g, const char *name,
 	size_t len = strlen(name);
 	uint64_t size = kv_le64_to_cpu(d->size);
 	uint32_t cookie;
+	int ret;
 
 	if (!len || len > 255)
 		return -ENAMETOOLONG;
 	if (size + KVFS_DIR_SF_ENTSIZE(len) > kvfs_dinode_dfork_size(g, d))
 		return -ENOSPC;
+	ret = kvfs_dir_sf_pick(fork, (uint32_t)size, (unsigned)len,
+			       g->dirblksize, &cookie);
+	if (ret)
+		return ret;
 	e = (void *)(fork + size);
-	cookie = kv_le32_to_cpu(h->next_cookie);
+	memset(e, 0, KVFS_DIR_SF_ENTSIZE(len));
 	e->ino = kv_cpu_to_le64(ino);
 	e->cookie = kv_cpu_to_le32(cookie);
 	e->namelen = (uint8_t)len;
 	e->ftype = ftype;
 	memcpy(e->name, name, len);
-	h->next_cookie = kv_cpu_to_le32(cookie + 1);
 	h->count = kv_cpu_to_le16((uint16_t)(kv_le16_to_cpu(h->count) + 1));
 	d->size = kv_cpu_to_le64(size + KVFS_DIR_SF_ENTSIZE(len));
 	return 0;

@@ -87,14 +87,21 @@ int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g,
 uint8_t kvfs_mode_to_ftype(uint16_t mode);
 
 /*
- * Short-form directories.  init writes "." (self) and ".." (parent) and
- * sets the inode size; add appends an entry (-ENOSPC when the fork is
- * full, -ENAMETOOLONG for names over 255 bytes).
+ * Short-form directories (fs/format.h).  init makes an empty one naming
+ * parent as ".." and sets the inode size; add appends an entry at the
+ * lowest free cookie (-ENOSPC when the fork is full or block 0's data area
+ * has no room for it, -ENAMETOOLONG for names over 255 bytes).
  */
-int kvfs_dir_sf_init(void *dip, const struct kvfs_geom *g, uint64_t self,
-		     uint64_t parent);
+int kvfs_dir_sf_init(void *dip, const struct kvfs_geom *g, uint64_t parent);
 int kvfs_dir_sf_add(void *dip, const struct kvfs_geom *g, const char *name,
 		    uint64_t ino, uint8_t ftype);
+/*
+ * The lowest cookie where an entry of namelen bytes fits among the
+ * size bytes of short form at fork without overlapping any entry's data
+ * address range, inside data block 0 of dirblksize bytes; -ENOSPC if none.
+ */
+int kvfs_dir_sf_pick(const uint8_t *fork, uint32_t size, unsigned namelen,
+		     uint32_t dirblksize, uint32_t *cookie);
 
 /*
  * Walk the entries: *pos starts at 0; returns the next entry and advances

@@ -96,6 +96,9 @@ struct kvfs_blk_hdr {
 #define KVFS_ATTR_NODE_MAGIC KVFS_MAGIC('K', 'V', 'A', 'N') /* xattr hash */
 #define KVFS_ATTR_RMT_MAGIC KVFS_MAGIC('K', 'V', 'A', 'R') /* xattr value */
 #define KVFS_SYMLINK_MAGIC KVFS_MAGIC('K', 'V', 'S', 'L') /* symlink */
+#define KVFS_DIR_DATA_MAGIC KVFS_MAGIC('K', 'V', 'D', 'D') /* dir entries */
+#define KVFS_DIR_HASH_MAGIC KVFS_MAGIC('K', 'V', 'D', 'H') /* dir name hash */
+#define KVFS_DIR_FREE_MAGIC KVFS_MAGIC('K', 'V', 'D', 'F') /* dir free space */
 
 #define KVFS_VERSION 1
 
@@ -132,6 +135,9 @@ struct kvfs_blk_hdr {
 #define KVFS_MAX_INODELOG 11
 #define KVFS_INODES_PER_CHUNK 64 /* one inode-btree record */
 #define KVFS_INODES_PER_HOLEMASK_BIT 4 /* 16 bits x 4 = 64 inodes */
+#define KVFS_MIN_DIRBLKLOG 12 /* 4 KiB, or the block size if larger */
+#define KVFS_MAX_DIRBLKLOG 16 /* 64 KiB */
+#define KVFS_DEF_DIRBLKLOG 12
 
 /*
  * Largest file size in bytes, and the end of the largest byte range a file
@@ -208,7 +214,9 @@ struct kvfs_dsb {
 	kv_le64 ctime_sec; /* mkfs time */
 	char label[KVFS_LABEL_MAX]; /* NUL-padded, not NUL-terminated */
 	uint8_t uuid[KVFS_UUID_SIZE]; /* user-visible UUID */
-	uint8_t reserved[304];
+	uint8_t dirblklog; /* log2(directory block size), >= blocklog */
+	uint8_t pad1[7];
+	uint8_t reserved[296];
 };
 
 /*
@@ -430,30 +438,138 @@ struct kvfs_dinode {
 	 KVFS_DIFLAG_NOATIME)
 
 /*
- * Short-form (inline) directory in the data fork: a header, then count
- * entries, each 8-byte aligned.  The first entry is "." (the directory
- * itself), the second ".." (its parent).  cookie is the entry's stable
- * readdir offset; next_cookie is the next one to hand out.
+ * Directories.
+ *
+ * A directory's entries live in its data space, a byte range addressed in
+ * 8-byte units: the address of an entry is its readdir cookie.  Entries
+ * never move once written (a removed entry becomes unused space, an insert
+ * takes unused space), so a cookie stays valid across inserts and removes
+ * and a reader walking addresses upwards sees every entry that stays
+ * present exactly once.  Cookies 0 and 1 are "." and ".." (never stored);
+ * every stored entry's address is at least KVFS_DIR_HEAD_SIZE / 8.  The
+ * largest data space is 2^32 directory blocks of 64 KiB: cookies stay
+ * below 2^45, far below the 2^63 that FUSE and NFS allow.
+ *
+ * Short form (dformat INLINE): struct kvfs_dir_sf_hdr then count entries,
+ * 8-byte aligned, in any order.  Each entry's cookie is the address it
+ * will have in data block 0 when the directory grows to block form, so
+ * the conversion keeps every cookie: the entries occupy disjoint
+ * [cookie * 8, cookie * 8 + KVFS_DIR_DATA_ENTSIZE(namelen)) ranges inside
+ * [KVFS_DIR_HEAD_SIZE, directory block size).  The inode's size is the
+ * bytes of the short form.
+ *
+ * Block form (dformat EXTENTS): data block n (of the directory block size,
+ * dirblksize = 1 << sb dirblklog) is at file block n * dirblksize /
+ * blocksize of the data fork, one contiguous extent, read as one buffer.
+ * Data blocks 0 and ndata - 1 are mapped, none beyond; one in between
+ * that became empty is freed (a hole: readdir skips it, a new block goes
+ * there first).  Block 0 carries
+ * the directory head after its header.  Each block holds records from the
+ * end of its headers to its end, each 8-byte aligned: a live entry
+ * (ino != 0, reclen = KVFS_DIR_DATA_ENTSIZE(namelen) or 8 more, the
+ * slack a gap too small for an unused record leaves) or unused space (ino
+ * = 0, namelen = ftype = 0, reclen >= 16); two unused records are never
+ * neighbours.  bestfree is the longest unused record, nents the live ones.
+ *
+ * Two indexes in the generic B+tree engine (struct kvfs_btree_block
+ * blocks of one filesystem block, owner = the directory's inode), rooted
+ * in the head: the name hash index, one record (hash, address) per entry,
+ * so that a lookup reads one block per level and the data block; and the
+ * free-space index, one record (bestfree, data block) per data block, so
+ * that an insert finds a block with room (best fit) in O(log n).  Their
+ * blocks are not in the data fork (its extent list has few slots until the
+ * extent B+tree exists, and the tree pointers are block numbers anyway):
+ * like extent-map tree blocks they are found by walking the trees, and
+ * the inode's nblocks counts them.  The inode's size is ndata *
+ * dirblksize.
  */
 struct kvfs_dir_sf_hdr {
+	kv_le64 parent; /* ".." */
 	kv_le16 count;
 	kv_le16 pad0;
-	kv_le32 next_cookie;
+	kv_le32 pad1;
 };
 
 struct kvfs_dir_sf_ent {
 	kv_le64 ino;
-	kv_le32 cookie;
+	kv_le32 cookie; /* address in data block 0, 8-byte units */
 	uint8_t namelen;
 	uint8_t ftype; /* KVFS_FT_* */
 	kv_le16 pad0;
 	uint8_t name[]; /* namelen bytes, zero-padded to 8 */
 };
 
-#define KVFS_DIR_SF_HDR_SIZE 8
+#define KVFS_DIR_SF_HDR_SIZE 16
 #define KVFS_DIR_SF_ENT_SIZE 16
 #define KVFS_DIR_SF_ENTSIZE(namelen) \
 	((KVFS_DIR_SF_ENT_SIZE + (namelen) + 7u) & ~7u)
+
+/* Header of every directory data block. */
+struct kvfs_dir_data_hdr {
+	struct kvfs_blk_hdr hdr; /* owner: the directory; blkno: first fsb */
+	kv_le32 dblk; /* data block number */
+	kv_le32 bestfree; /* bytes of the longest unused record */
+	kv_le32 nents; /* live entries */
+	kv_le32 pad0;
+};
+
+/* After the header of data block 0. */
+struct kvfs_dir_head {
+	kv_le64 parent; /* ".." */
+	kv_le64 hash_root; /* fsb of the name hash index root */
+	kv_le64 free_root; /* fsb of the free-space index root */
+	uint8_t hash_level; /* tree height - 1 */
+	uint8_t free_level;
+	kv_le16 pad0;
+	kv_le32 ndata; /* end of the data space, in data blocks */
+	kv_le64 nentries; /* live entries in all data blocks */
+};
+
+#define KVFS_DIR_DATA_HDR_SIZE 64
+#define KVFS_DIR_HEAD_SIZE (KVFS_DIR_DATA_HDR_SIZE + 40)
+
+/* A record of a data block: a live entry or unused space. */
+struct kvfs_dir_data_ent {
+	kv_le64 ino; /* 0: unused */
+	kv_le32 reclen; /* bytes of the record, multiple of 8 */
+	uint8_t namelen;
+	uint8_t ftype;
+	kv_le16 pad0;
+	uint8_t name[]; /* namelen bytes, zero-padded to 8 */
+};
+
+#define KVFS_DIR_DATA_ENT_SIZE 16
+#define KVFS_DIR_DATA_ENTSIZE(namelen) \
+	((KVFS_DIR_DATA_ENT_SIZE + (namelen) + 7u) & ~7u)
+
+/* The most entries a directory holds (-ENOSPC past it). */
+#define KVFS_DIR_MAX_ENTRIES (1ull << 32)
+
+/* Name hash index record and key: (hash, address) is unique. */
+struct kvfs_dir_hash_rec {
+	kv_le32 hash;
+	kv_le32 pad0;
+	kv_le64 addr; /* the entry's address (its cookie) */
+};
+
+/* Free-space index record and key: sorted by bestfree, then block. */
+struct kvfs_dir_free_rec {
+	kv_le32 best;
+	kv_le32 dblk;
+};
+
+/*
+ * The name hash: 32-bit FNV-1a over the name's bytes.  Collisions are
+ * expected (the index keys on hash and address).
+ */
+static inline uint32_t kvfs_dir_hashname(const uint8_t *name, unsigned len)
+{
+	uint32_t h = 2166136261u;
+
+	for (unsigned i = 0; i < len; i++)
+		h = (h ^ name[i]) * 16777619u;
+	return h;
+}
 
 /* Directory entry file types. */
 #define KVFS_FT_UNKNOWN 0

@@ -276,6 +276,18 @@ int kvfs_geom_compute(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 			p->size);
 	g->dblocks = p->size / bs;
 	derive_inodes(g);
+	if (p->dirblksize && (!is_pow2(p->dirblksize) || p->dirblksize < bs ||
+			      p->dirblksize < (1u << KVFS_MIN_DIRBLKLOG) ||
+			      p->dirblksize > (1u << KVFS_MAX_DIRBLKLOG)))
+		return geom_err(-EINVAL, err, errlen,
+				"directory block size %u is not a power of two "
+				"from 4096 (and the block size) to 65536",
+				p->dirblksize);
+	g->dirblksize = p->dirblksize ? p->dirblksize :
+			bs > (1u << KVFS_DEF_DIRBLKLOG) ?
+					bs :
+					1u << KVFS_DEF_DIRBLKLOG;
+	g->dirblklog = log2_ceil(g->dirblksize);
 	ret = choose_ags(p, g, err, errlen);
 	if (ret)
 		return ret;
@@ -314,6 +326,11 @@ int kvfs_geom_validate(const struct kvfs_geom *g, char *err, size_t errlen)
 			-EUCLEAN, err, errlen,
 			"inode size %u / log %u / per-block log %u invalid",
 			g->inodesize, g->inodelog, g->inopblog);
+	if (g->dirblklog < KVFS_MIN_DIRBLKLOG ||
+	    g->dirblklog > KVFS_MAX_DIRBLKLOG || g->dirblklog < g->blocklog ||
+	    g->dirblksize != 1u << g->dirblklog)
+		return geom_err(-EUCLEAN, err, errlen,
+				"directory block log %u invalid", g->dirblklog);
 	ialloc_inos = g->inopblock > KVFS_INODES_PER_CHUNK ?
 			      g->inopblock :
 			      KVFS_INODES_PER_CHUNK;
@@ -401,6 +418,7 @@ void kvfs_geom_print(const struct kvfs_geom *g, const char *target, FILE *f)
 		"inodes   =%-22s chunk=%-6u blks=%u, root=%" PRIu64
 		", lost+found=%" PRIu64 "\n",
 		"", g->ialloc_inos, g->ialloc_blocks, g->rootino, g->lpfino);
+	fprintf(f, "naming   =%-22s bsize=%-6u\n", "", g->dirblksize);
 	fprintf(f, "log      =%-22s bsize=%-6u blocks=%u, start=%" PRIu64 "\n",
 		"internal log", g->blocksize, g->logblocks, g->logstart);
 	fprintf(f,

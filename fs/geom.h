@@ -33,6 +33,8 @@ struct kvfs_geom {
 	uint32_t inopblock;
 	uint32_t ialloc_blocks; /* blocks of one inode allocation */
 	uint32_t ialloc_inos; /* inodes of one inode allocation */
+	uint32_t dirblksize; /* directory block, bytes (fs/format.h) */
+	uint32_t dirblklog;
 	/* derived: see kvfs_geom_derive() */
 	uint32_t alloc_maxlevels; /* height limit of a free-space tree */
 	uint32_t agfl_size; /* entries of a reserve-list block */
@@ -60,6 +62,7 @@ struct kvfs_geom_params {
 	uint32_t agcount;
 	uint64_t agsize; /* bytes; exclusive with agcount */
 	uint64_t logsize; /* bytes */
+	uint32_t dirblksize; /* 0: 4 KiB or the block size if larger */
 };
 
 /*

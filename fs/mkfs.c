@@ -181,6 +181,7 @@ int kvfs_mkfs_plan(struct kvfs_mkfs_opts *o, struct kvfs_geom *g)
 		.agcount = o->agcount,
 		.agsize = o->agsize,
 		.logsize = o->logsize,
+		.dirblksize = o->dirblksize,
 	};
 	struct timespec now;
 	struct stat st;
@@ -448,15 +449,14 @@ static int build_inodes(const struct kvfs_geom *g, uint8_t *buf)
 				 0, 0, 0, 0, g->ctime_sec, 0, 0);
 	kvfs_dinode_init(buf, g, g->rootino, S_IFDIR | 0755, 3, uid, gid,
 			 g->ctime_sec, 0, 0);
-	ret = kvfs_dir_sf_init(buf, g, g->rootino, g->rootino);
+	ret = kvfs_dir_sf_init(buf, g, g->rootino);
 	if (!ret)
 		ret = kvfs_dir_sf_add(buf, g, "lost+found", g->lpfino,
 				      KVFS_FT_DIR);
 	kvfs_dinode_init(buf + g->inodesize, g, g->lpfino, S_IFDIR | 0700, 2,
 			 uid, gid, g->ctime_sec, 0, 0);
 	if (!ret)
-		ret = kvfs_dir_sf_init(buf + g->inodesize, g, g->lpfino,
-				       g->rootino);
+		ret = kvfs_dir_sf_init(buf + g->inodesize, g, g->rootino);
 	for (uint32_t i = 0; i < g->ialloc_inos; i++)
 		kvfs_dinode_set_crc(buf + ((size_t)i << g->inodelog), g);
 	return ret;

@@ -28,6 +28,7 @@ struct kvfs_mkfs_opts {
 	uint32_t agcount; /* 0 = default; exclusive with agsize */
 	uint64_t agsize; /* bytes; 0 = default */
 	uint64_t logsize; /* bytes; 0 = default */
+	uint32_t dirblksize; /* directory block bytes; 0 = default */
 	const char *label; /* NULL = none; at most 32 bytes */
 	const uint8_t *uuid; /* NULL = random */
 	bool force; /* overwrite an existing filesystem signature */

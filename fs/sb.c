@@ -31,6 +31,7 @@ void kvfs_sb_to_disk(const struct kvfs_geom *g, uint32_t agno, void *blk)
 	sb->inodesize = kv_cpu_to_le16((uint16_t)g->inodesize);
 	sb->blocklog = (uint8_t)g->blocklog;
 	sb->inodelog = (uint8_t)g->inodelog;
+	sb->dirblklog = (uint8_t)g->dirblklog;
 	sb->agblklog = (uint8_t)g->agblklog;
 	sb->inopblog = (uint8_t)g->inopblog;
 	sb->state = kv_cpu_to_le16((uint16_t)g->state);
@@ -85,6 +86,7 @@ int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 				    "version %u, this code knows %u",
 				    kv_le32_to_cpu(sb->version), KVFS_VERSION);
 	if (!all_zero(sb->reserved, sizeof(sb->reserved)) ||
+	    !all_zero(sb->pad1, sizeof(sb->pad1)) ||
 	    !all_zero((const uint8_t *)blk + sizeof(*sb), len - sizeof(*sb)))
 		return kvfs_corrupt(-EUCLEAN, blkno, what,
 				    "reserved bytes are not zero");
@@ -96,6 +98,8 @@ int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 	g->logblocks = kv_le32_to_cpu(sb->logblocks);
 	g->inodesize = kv_le16_to_cpu(sb->inodesize);
 	g->inodelog = sb->inodelog;
+	g->dirblklog = sb->dirblklog;
+	g->dirblksize = g->dirblklog < 32 ? 1u << g->dirblklog : 0;
 	g->inopblog = sb->inopblog;
 	g->inopblock = g->inopblog < 32 ? 1u << g->inopblog : 0;
 	g->ialloc_blocks = kv_le32_to_cpu(sb->ialloc_blocks);

@@ -24,6 +24,7 @@
 #include "fs/buf_ops.h"
 #include "fs/dev.h"
 #include "fs/dinode.h"
+#include "fs/dir.h"
 #include "fs/scrub.h"
 #include "fs/sb.h"
 #include "fs/symlink.h"
@@ -77,6 +78,7 @@ static const char *const kind_names[KVFS_SCRUB_NKINDS] = {
 	[KVFS_SCRUB_UNLINKED] = "unlinked lists",
 	[KVFS_SCRUB_ATTR] = "extended attributes",
 	[KVFS_SCRUB_SYMLINK] = "symbolic link",
+	[KVFS_SCRUB_DIR] = "directory",
 };
 
 static const char *const owner_names[KVFS_OWN_NR] = {
@@ -92,6 +94,7 @@ static const char *const owner_names[KVFS_OWN_NR] = {
 	[KVFS_OWN_DATA] = "file data",
 	[KVFS_OWN_BMBT] = "extent-map tree",
 	[KVFS_OWN_ATTR] = "extended attributes",
+	[KVFS_OWN_DIRIDX] = "directory index",
 };
 
 const char *kvfs_scrub_kind_name(enum kvfs_scrub_kind kind)
@@ -680,6 +683,262 @@ static int walk_fork(struct fork_ctx *f, const uint8_t *fork, uint32_t size,
 	return 0;
 }
 
+/* ---- block directories ---- */
+
+struct dir_ctx {
+	struct fork_ctx *f;
+	uint64_t *recs; /* hash << 32 | ... as (hash, addr) pairs */
+	size_t nrecs, cap;
+	struct kvfs_dir_free_rec *frees;
+	size_t nfrees, fcap;
+	bool free_tree;
+};
+
+static int dir_blk(uint64_t fsb, unsigned level, void *priv)
+{
+	struct dir_ctx *c = priv;
+
+	(void)level;
+	c->f->blocks++;
+	return claim(c->f->s, fsb, 1, KVFS_OWN_DIRIDX, c->f->ino);
+}
+
+static int dir_rec(const void *rec, void *priv)
+{
+	struct dir_ctx *c = priv;
+	int err;
+
+	if (c->free_tree) {
+		err = grow((void **)&c->frees, &c->fcap, c->nfrees,
+			   sizeof(*c->frees));
+		if (!err)
+			c->frees[c->nfrees++] =
+				*(const struct kvfs_dir_free_rec *)rec;
+		return err;
+	}
+	err = grow((void **)&c->recs, &c->cap, c->nrecs, 2 * sizeof(*c->recs));
+	if (err)
+		return err;
+	c->recs[2 * c->nrecs] =
+		kv_le32_to_cpu(((const struct kvfs_dir_hash_rec *)rec)->hash);
+	c->recs[2 * c->nrecs + 1] =
+		kv_le64_to_cpu(((const struct kvfs_dir_hash_rec *)rec)->addr);
+	c->nrecs++;
+	return 0;
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* The filesystem block of file block off in an extent list, or NULLBLOCK. */
+static uint64_t fork_map(const struct kvfs_extent *x, uint32_t n, uint64_t off)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t o = kv_le64_to_cpu(x[i].startoff);
+		uint32_t len = kv_le32_to_cpu(x[i].blockcount);
+
+		if (off >= o && off < o + len)
+			return kv_le64_to_cpu(x[i].startblock) + (off - o);
+	}
+	return KVFS_NULLBLOCK;
+}
+
+static void dir_find(struct fork_ctx *f, uint64_t fsb, const char *what)
+{
+	find(f->s, KVFS_SCRUB_DIR, kvfs_ino_to_agno(f->s->g, f->ino), fsb, 0,
+	     f->ino, "directory %" PRIu64 ": %s", f->ino, what);
+	f->bad = true;
+}
+
+/* Walk one index tree of the directory whose block 0 is hbp. */
+static int dir_walk(struct dir_ctx *c, struct kv_buf *hbp, bool free_tree)
+{
+	struct kvfs_dir_tree_ctx tc = { .hbp = hbp, .free_tree = free_tree };
+	struct kvfs_btree_walk *w;
+	struct kvfs_btree_cur cur;
+	int err;
+
+	w = kvzalloc(sizeof(*w), 0);
+	if (!w)
+		return -ENOMEM;
+	c->free_tree = free_tree;
+	w->rec_fn = dir_rec;
+	w->blk_fn = dir_blk;
+	w->priv = c;
+	kvfs_btree_cur_init(&cur,
+			    free_tree ? &kvfs_dir_free_tree_ops :
+					&kvfs_dir_hash_tree_ops,
+			    c->f->s->g, NULL, NULL, c->f->ino, &tc);
+	err = kvfs_btree_walk_check(&cur, c->f->s->bc, w);
+	if (err == -EUCLEAN) {
+		for (unsigned i = 0;
+		     i < w->nfindings && i < KVFS_BTREE_WALK_MAX_FINDINGS; i++)
+			find(c->f->s, KVFS_SCRUB_TREE,
+			     kvfs_ino_to_agno(c->f->s->g, c->f->ino),
+			     w->findings[i].blkno, 0, c->f->ino,
+			     "directory %" PRIu64 " %s, level %d: %s",
+			     c->f->ino, cur.fmt->name, w->findings[i].level,
+			     w->findings[i].what);
+		c->f->bad = true;
+		err = 0;
+	}
+	kvfree(w);
+	return err;
+}
+
+static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d)
+{
+	const struct kvfs_geom *g = f->s->g;
+	const struct kvfs_extent *x =
+		(const void *)((const uint8_t *)d + KVFS_DINODE_CORE_SIZE);
+	uint32_t nx = kv_le32_to_cpu(d->nextents);
+	uint32_t fsbs = g->dirblksize >> g->blocklog, ndata;
+	struct dir_ctx c = { .f = f };
+	uint64_t *ents = NULL, nents = 0, mapped_end = 0, nmapped = 0;
+	size_t ecap = 0, bcap = 0;
+	struct kv_buf *hbp = NULL;
+	uint32_t *best = NULL;
+	int err = 0;
+
+	for (uint32_t i = 0; i < nx; i++)
+		mapped_end = kv_le64_to_cpu(x[i].startoff) +
+			     kv_le32_to_cpu(x[i].blockcount);
+	for (uint32_t dblk = 0;; dblk++) {
+		uint64_t fsb = fork_map(x, nx, (uint64_t)dblk * fsbs);
+		struct kv_buf *bp;
+		uint32_t pos;
+
+		if (dblk &&
+		    dblk >= kv_le32_to_cpu(((struct kvfs_dir_head
+						     *)((char *)hbp->b_addr +
+							KVFS_DIR_DATA_HDR_SIZE))
+						   ->ndata))
+			break;
+		if (dblk && fsb == KVFS_NULLBLOCK &&
+		    fork_map(x, nx, (uint64_t)dblk * fsbs + fsbs - 1) ==
+			    KVFS_NULLBLOCK) {
+			/* a freed data block below the end: a hole */
+			err = grow((void **)&best, &bcap, dblk, sizeof(*best));
+			if (err)
+				goto out;
+			best[dblk] = UINT32_MAX;
+			continue;
+		}
+		if (fsb == KVFS_NULLBLOCK ||
+		    fork_map(x, nx, (uint64_t)dblk * fsbs + fsbs - 1) !=
+			    fsb + fsbs - 1) {
+			dir_find(f, fsb, "data block not mapped contiguously");
+			goto out;
+		}
+		err = kv_buf_read(f->s->bc, fsb, fsbs, &kvfs_dir_data_buf_ops,
+				  &bp);
+		if (err == -EUCLEAN || err == -EBADMSG) {
+			err = 0;
+			dir_find(f, fsb, kvfs_report_last()->msg);
+			goto out;
+		}
+		if (err)
+			goto out;
+		if (kv_le64_to_cpu(((struct kvfs_dir_data_hdr *)bp->b_addr)
+					   ->hdr.owner) != f->ino ||
+		    kv_le32_to_cpu(
+			    ((struct kvfs_dir_data_hdr *)bp->b_addr)->dblk) !=
+			    dblk) {
+			kv_buf_rele(bp);
+			dir_find(f, fsb, "data block of another place");
+			goto out;
+		}
+		if (!dblk)
+			hbp = bp;
+		nmapped++;
+		err = grow((void **)&best, &bcap, dblk, sizeof(*best));
+		if (err) {
+			if (dblk)
+				kv_buf_rele(bp);
+			goto out;
+		}
+		best[dblk] = kv_le32_to_cpu(
+			((struct kvfs_dir_data_hdr *)bp->b_addr)->bestfree);
+		for (pos = dblk ? KVFS_DIR_DATA_HDR_SIZE : KVFS_DIR_HEAD_SIZE;
+		     pos < g->dirblksize;) {
+			const struct kvfs_dir_data_ent *e =
+				(const void *)((char *)bp->b_addr + pos);
+
+			if (kv_le64_to_cpu(e->ino)) {
+				err = grow((void **)&ents, &ecap, nents,
+					   2 * sizeof(*ents));
+				if (err)
+					break;
+				ents[2 * nents] =
+					kvfs_dir_hashname(e->name, e->namelen);
+				ents[2 * nents + 1] =
+					(((uint64_t)dblk << g->dirblklog) +
+					 pos) /
+					8;
+				nents++;
+			}
+			pos += kv_le32_to_cpu(e->reclen);
+		}
+		if (dblk)
+			kv_buf_rele(bp);
+		if (err)
+			goto out;
+	}
+	ndata = kv_le32_to_cpu(
+		((struct kvfs_dir_head *)((char *)hbp->b_addr +
+					  KVFS_DIR_DATA_HDR_SIZE))
+			->ndata);
+	if (mapped_end != (uint64_t)ndata * fsbs)
+		dir_find(f, hbp->b_blkno,
+			 "the last data block mapped is not the head's last");
+	if (kv_le64_to_cpu(d->size) != (uint64_t)ndata * g->dirblksize)
+		dir_find(f, hbp->b_blkno, "size is not the data blocks'");
+	if (kv_le64_to_cpu(((struct kvfs_dir_head *)((char *)hbp->b_addr +
+						     KVFS_DIR_DATA_HDR_SIZE))
+				   ->nentries) != nents)
+		dir_find(f, hbp->b_blkno, "head's entry count is wrong");
+	err = dir_walk(&c, hbp, false);
+	if (!err)
+		err = dir_walk(&c, hbp, true);
+	if (err)
+		goto out;
+	qsort(ents, nents, 2 * sizeof(*ents), pair_cmp);
+	if (c.nrecs != nents ||
+	    (nents && memcmp(c.recs, ents, nents * 2 * sizeof(*ents))))
+		dir_find(f, hbp->b_blkno,
+			 "name hash index differs from the entries");
+	if (c.nfrees != nmapped) {
+		dir_find(f, hbp->b_blkno,
+			 "free-space index does not hold one record per block");
+	} else {
+		for (size_t i = 0; i < c.nfrees; i++) {
+			uint32_t b = kv_le32_to_cpu(c.frees[i].dblk);
+
+			if (b >= ndata ||
+			    best[b] != kv_le32_to_cpu(c.frees[i].best)) {
+				dir_find(f, hbp->b_blkno,
+					 "free-space index differs from the "
+					 "blocks");
+				break;
+			}
+		}
+	}
+out:
+	if (hbp)
+		kv_buf_rele(hbp);
+	kvfree(ents);
+	kvfree(best);
+	kvfree(c.recs);
+	kvfree(c.frees);
+	return err;
+}
+
 static int agino_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -775,6 +1034,13 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 	}
 	if (err)
 		return err;
+	/* a directory inode not yet given entries (no blocks) has none */
+	if (!f.bad && S_ISDIR(mode) && d->dformat == KVFS_DFORK_EXTENTS &&
+	    kv_le32_to_cpu(d->nextents)) {
+		err = check_dir_blocks(&f, d);
+		if (err)
+			return err;
+	}
 	if (!f.bad && f.blocks != kv_le64_to_cpu(d->nblocks))
 		find(s, KVFS_SCRUB_NBLOCKS, s->agno, fsb, 0, ino,
 		     "inode %" PRIu64 " says %" PRIu64

@@ -21,7 +21,12 @@
  *   - the unlinked lists (fs/iunlink.h): every inode on them allocated, in
  *     its AG, on its own bucket, with no links, on one list once; every
  *     allocated inode with no links on a list;
- *   - every tree's structure walk (fs/btree.h) clean.
+ *   - every tree's structure walk (fs/btree.h) clean;
+ *   - every block directory: its data blocks (fs/format.h) verified, the
+ *     head's counts and size against them, the name hash index holding
+ *     exactly one (hash, address) per entry and the free-space index one
+ *     (bestfree, block) per data block, both trees walked and their
+ *     blocks claimed (and counted in the directory's nblocks).
  * Extent-map tree blocks have no buffer type yet: they are read from the
  * device and checked here (header, level, record count, records).
  * Nothing on disk is trusted before it is bounds-checked: a bad record,
@@ -59,6 +64,7 @@ enum kvfs_scrub_kind {
 	KVFS_SCRUB_UNLINKED, /* unlinked lists vs the inodes with no links */
 	KVFS_SCRUB_ATTR, /* extended attribute blocks */
 	KVFS_SCRUB_SYMLINK, /* symbolic link blocks */
+	KVFS_SCRUB_DIR, /* a directory's blocks, head or indexes */
 	KVFS_SCRUB_NKINDS
 };
 
@@ -76,6 +82,7 @@ enum kvfs_scrub_owner {
 	KVFS_OWN_DATA, /* file data (both forks) */
 	KVFS_OWN_BMBT, /* extent-map tree blocks */
 	KVFS_OWN_ATTR, /* extended attribute blocks (the attribute fork) */
+	KVFS_OWN_DIRIDX, /* directory hash and free-space index blocks */
 	KVFS_OWN_NR
 };
 

@@ -89,6 +89,29 @@ uint32_t kvfs_bmap_maxlevels(const struct kvfs_geom *g)
 			 (fork - KVFS_BMDR_HDR_SIZE) / 16, nrecs);
 }
 
+/*
+ * A directory holds at most 2^32 entries (fs/format.h: the head's count
+ * is checked against it on insert), one hash record each, and one
+ * free-space record per data block holding at least one.
+ */
+uint32_t kvfs_dir_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+
+	return maxlevels(room / sizeof(struct kvfs_dir_hash_rec),
+			 room / (sizeof(struct kvfs_dir_hash_rec) + 8), 0,
+			 KVFS_DIR_MAX_ENTRIES);
+}
+
+static uint32_t dir_free_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+
+	return maxlevels(room / sizeof(struct kvfs_dir_free_rec),
+			 room / (sizeof(struct kvfs_dir_free_rec) + 8), 0,
+			 KVFS_DIR_MAX_ENTRIES);
+}
+
 /* Blocks both free-space trees log for n allocations or frees (XFS's). */
 static uint32_t allocfree_bufs(const struct kvfs_trans_resv *r, uint32_t n)
 {
@@ -134,6 +157,60 @@ static void set(struct kvfs_trans_res *res, uint32_t bufs, uint32_t inodes,
 	res->log_bytes = bufs * r->buf_bytes + inodes * r->inode_bytes + extra;
 	res->log_count = count;
 	res->blocks = blocks;
+}
+
+/* An extent-free intent of one extent (fs/format.h) */
+
+/*
+ * The namespace operations (XFS's xfs_calc_{create,link,remove,rename}
+ * _reservation), counted from what one directory change logs:
+ *   adding an entry: the head and one data block (whole), the hash index
+ *   split at every level with a new root, the free-space index's path and
+ *   a sibling, the extent map's change for a new data block, one AG's
+ *   free-space header, reserve list and trees for the allocations (the
+ *   data block and the index blocks come from one AG: one path);
+ *   removing one: the head and the data block, the hash index's path and
+ *   siblings (joins), the free-space index's path and a sibling, the
+ *   extent map's split when a freed data block is punched out, the
+ *   intents of the blocks freed (a data block, two roots going back to
+ *   short form; the frees run in the extent-free steps);
+ * plus the inodes.  A new inode from a new chunk is logged in its own
+ * rolled transaction (fs/ialloc.h), so the operations take the larger of
+ * that and the rest.  log_count 0: the rolls of chunk allocation and of
+ * the deferred frees regrant (and may wait for log space), so that the
+ * single unit fits a quarter of the smallest log every geometry allows.
+ */
+static void dir_resv(const struct kvfs_geom *g, struct kvfs_trans_resv *r,
+		     uint32_t efi)
+{
+	uint32_t dirlv = kvfs_dir_maxlevels(g);
+	uint32_t freelv = dir_free_maxlevels(g);
+	uint32_t dirbuf = kvfs_resv_buf_bytes(g->dirblksize);
+	uint32_t fsbs = g->dirblksize >> g->blocklog;
+	uint32_t add = (2 * dirlv + 1) + (freelv + 1) + bmap_split_bufs(r) +
+		       AG_FREE_HDR_BUFS + allocfree_bufs(r, 1);
+	uint32_t rm = 2 * dirlv + (freelv + 1) + bmap_split_bufs(r);
+	/* an inode from an existing chunk: its header, the chunk tree path */
+	uint32_t ialloc = 1 + r->inobt_maxlevels;
+	uint32_t add_bytes = add * r->buf_bytes + 2 * dirbuf;
+	uint32_t rm_bytes = rm * r->buf_bytes + 2 * dirbuf + 3 * efi;
+	uint32_t chunk = r->create.log_bytes;
+	uint64_t blocks =
+		fsbs + dirlv + 1 + freelv + 1 + 2 + r->bmap_maxlevels - 1;
+	uint32_t b;
+
+	r->dir_maxlevels = dirlv;
+	/* link, unlink, rmdir: one change, two inodes (and the parent) */
+	b = (add_bytes > rm_bytes ? add_bytes : rm_bytes) + 3 * r->inode_bytes;
+	set(&r->dirop, 0, 0, b, 0, blocks, r);
+	/* create, mknod, mkdir, symlink: an inode and its entry */
+	b = add_bytes + ialloc * r->buf_bytes + 3 * r->inode_bytes;
+	set(&r->create_name, 0, 0, b > chunk ? b : chunk, 0,
+	    blocks + r->create.blocks, r);
+	/* rename: an add and a remove, four inodes, a whiteout */
+	b = add_bytes + rm_bytes + ialloc * r->buf_bytes + 5 * r->inode_bytes;
+	set(&r->rename, 0, 0, b > chunk ? b : chunk, 0,
+	    2 * blocks + r->create.blocks, r);
 }
 
 /* An extent-free intent of one extent (fs/format.h) */
@@ -194,6 +271,8 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 		    bmap_split_bufs(r) + AG_FREE_HDR_BUFS +
 		    allocfree_bufs(r, 2),
 	    1, 0, 1, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
+
+	dir_resv(g, r, efi);
 }
 
 uint64_t kvfs_trans_res_grant(const struct kvfs_trans_res *res)
@@ -215,6 +294,9 @@ static const struct {
 	{ "ifree", offsetof(struct kvfs_trans_resv, ifree) },
 	{ "attrset", offsetof(struct kvfs_trans_resv, attrset) },
 	{ "symlink", offsetof(struct kvfs_trans_resv, symlink) },
+	{ "dirop", offsetof(struct kvfs_trans_resv, dirop) },
+	{ "create_name", offsetof(struct kvfs_trans_resv, create_name) },
+	{ "rename", offsetof(struct kvfs_trans_resv, rename) },
 };
 
 static const struct kvfs_trans_res *res_field(const struct kvfs_trans_resv *r,

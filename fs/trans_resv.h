@@ -67,6 +67,7 @@ struct kvfs_trans_resv {
 	struct kvfs_trans_res create;
 	/* Change an inode's core (setattr, timestamps, size). */
 	struct kvfs_trans_res ichange;
+	uint32_t dir_maxlevels; /* a directory's hash index (fs/dir.h) */
 	/*
 	 * Put an inode on or take it off its AG's unlinked list (the inode
 	 * header, the inode and its predecessor on the list): what a link
@@ -92,9 +93,15 @@ struct kvfs_trans_resv {
 	 */
 	struct kvfs_trans_res symlink;
 	/*
-	 * Namespace operations (link, unlink, rename, mkdir, symlink) come
-	 * with the directory code (issue 10) and go here.
+	 * Namespace operations (fs/dir.h, fs/namei.c): one directory entry
+	 * added, removed or replaced (link, unlink, rmdir; a directory's
+	 * blocks added or freed, short form to blocks and back);
+	 * create_name: a new inode and its entry (create, mknod, mkdir,
+	 * symlink); rename: two directories changed, a whiteout created.
 	 */
+	struct kvfs_trans_res dirop;
+	struct kvfs_trans_res create_name;
+	struct kvfs_trans_res rename;
 };
 
 /*
@@ -111,6 +118,7 @@ uint32_t kvfs_resv_done_bytes(void);
 /* Height limits of the trees of geometry g. */
 uint32_t kvfs_inobt_maxlevels(const struct kvfs_geom *g);
 uint32_t kvfs_bmap_maxlevels(const struct kvfs_geom *g);
+uint32_t kvfs_dir_maxlevels(const struct kvfs_geom *g);
 
 void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 			     struct kvfs_trans_resv *r);

@@ -559,9 +559,12 @@ static int cmd_inode(struct db *db, int argc, char **argv)
 	dsize = kvfs_dinode_dfork_size(g, d);
 	if (d->dformat == KVFS_DFORK_INLINE &&
 	    S_ISDIR(kv_le16_to_cpu(d->mode))) {
+		const struct kvfs_dir_sf_hdr *h = (const void *)fork;
 		const struct kvfs_dir_sf_ent *e;
 		uint32_t pos = 0;
 
+		printf("parent = %" PRIu64 "\n",
+		       (uint64_t)kv_le64_to_cpu(h->parent));
 		for (unsigned i = 0; (e = kvfs_dir_sf_next(d, &pos)); i++)
 			printf("entry[%u] = cookie %u ino %" PRIu64
 			       " ftype %u name \"%.*s\"\n",

@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  -U UUID       filesystem UUID (default: random)\n"
 		"  -f            overwrite an existing filesystem signature\n"
 		"  -n            print the geometry, write nothing\n"
+		"  -n size=SIZE  directory block size: 4K (default, or the\n"
+		"                block size if larger) .. 64K\n"
 		"  -q            quiet: do not print the geometry\n"
 		"  -V            print the version and exit\n"
 		"  -h            this help\n",
@@ -111,6 +113,22 @@ int main(int argc, char **argv)
 			o.force = true;
 			break;
 		case 'n':
+			/* -n size=SIZE (as XFS's naming option), else a dry run */
+			if (optind < argc &&
+			    !strncmp(argv[optind], "size=", 5)) {
+				if (parse_size_opt(opt, argv[optind] + 5, &v))
+					return 1;
+				if (v > UINT32_MAX) {
+					fprintf(stderr,
+						"mkfs.kvfs: directory block "
+						"size %s is too large\n",
+						argv[optind] + 5);
+					return 1;
+				}
+				o.dirblksize = (uint32_t)v;
+				optind++;
+				break;
+			}
 			o.dry_run = true;
 			break;
 		case 'q':

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Directories (XFS's xfs_dir2.c): the entries of one directory inode, in
+ * short form in the inode while they fit, in directory blocks with a name
+ * hash index and a free-space index past that (the format and the cookie
+ * scheme are in fs/format.h).  These are the internal operations the
+ * namespace operations (fs/namei.c), symlinks and fsck build on; they
+ * know nothing of link counts, timestamps or POSIX errno rules beyond
+ * their own.
+ *
+ * Names: name/len, 1..KVFS_NAME_MAX bytes, never "." or "..", no '/' or
+ * NUL (the caller checks: kvfs_dir_name_check()).
+ *
+ * Locking: the caller holds the directory's inode lock, shared for
+ * kvfs_dir_lookup/isempty/readdir/parent, exclusive and joined to tp
+ * (kvfs_trans_ijoin()) for the changes, which log the inode and the
+ * blocks they touch in tp.  Blocks are read through the buffer cache;
+ * changes go through tp's buffer items.
+ *
+ * Transactions: a change needs, in tp, mp->resv.dirop's log space and
+ * blocks (a new data block, both index trees split at every level, the
+ * extent-map change); it allocates and frees blocks of the directory
+ * (frees through extent-free intents, so tp must be allowed to queue
+ * deferred work).  A change that fails after changing something leaves tp
+ * dirty: the caller cancels it (which shuts the filesystem down).  The
+ * errors that change nothing: -EEXIST, -ENOENT, -ENOSPC from the
+ * reservation, -EUCLEAN on a corrupt block found before the first change.
+ *
+ * Growth and shrink: a short-form directory becomes a block directory
+ * when an entry does not fit the inode (or block 0's address range); a
+ * data block other than 0 that becomes empty is freed (punched out of the
+ * extent map; kept, empty, for later inserts when the in-inode extent
+ * list cannot split one more extent); a block directory with only data
+ * block 0 whose entries fit the inode goes back to short form.  Cookies
+ * survive both conversions.  A directory that needs a new data block
+ * when the extent list is full and no free block extends an extent gets
+ * -ENOSPC (until the extent B+tree exists).
+ *
+ * Errors: a block that is not what the directory expects is -EUCLEAN,
+ * reported through kvfs_corrupt().
+ */
+#ifndef KV_FS_DIR_H
+#define KV_FS_DIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kvfs_inode;
+struct kvfs_trans;
+struct kvfs_geom;
+struct kv_buf_ops;
+
+/* 0, -EINVAL (empty, ".", "..", contains '/' or NUL), -ENAMETOOLONG. */
+int kvfs_dir_name_check(const char *name, size_t len);
+
+/*
+ * Make dp (a new directory inode, joined to tp) an empty short-form
+ * directory whose ".." is parent.
+ */
+void kvfs_dir_init(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		   uint64_t parent);
+
+/* The inode number of "..". */
+int kvfs_dir_parent(struct kvfs_inode *dp, uint64_t *parent);
+/* Point ".." at parent (rename across directories). */
+int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			uint64_t parent);
+
+/* The entry's inode and file type (KVFS_FT_*); -ENOENT if none. */
+int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
+		    uint64_t *ino, uint8_t *ftype);
+
+/* Add name -> ino; -EEXIST if name exists. */
+int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			const char *name, size_t len, uint64_t ino,
+			uint8_t ftype);
+
+/* Remove name, which must point at ino (else -ENOENT). */
+int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			const char *name, size_t len, uint64_t ino);
+
+/* Point the existing name at ino (cookie kept); -ENOENT if none. */
+int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		     const char *name, size_t len, uint64_t ino, uint8_t ftype);
+
+/* No entries but "." and "..". */
+bool kvfs_dir_isempty(struct kvfs_inode *dp);
+
+/*
+ * Entries from cookie on, "." (cookie 0) and ".." (1) first, then by
+ * address: fill gets each with the cookie that resumes after it and
+ * returns non-zero to stop (that entry is not consumed).  Same signature
+ * as kvfs_filldir_t of fs/kvfs.h.
+ */
+typedef int (*kvfs_dir_fill_t)(void *priv, const char *name, size_t namelen,
+			       uint64_t ino, unsigned dtype, uint64_t next);
+int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
+		     kvfs_dir_fill_t fill, void *priv);
+
+/* DT_* of a KVFS_FT_* */
+unsigned kvfs_ftype_to_dtype(uint8_t ftype);
+
+/* What a directory operation touched (tests, benchmarks). */
+struct kvfs_dir_stats {
+	uint64_t to_block; /* short form -> blocks */
+	uint64_t to_sf; /* blocks -> short form */
+	uint64_t blocks_added; /* data blocks allocated */
+	uint64_t blocks_freed; /* data blocks freed */
+};
+void kvfs_dir_get_stats(struct kvfs_dir_stats *st);
+
+/* ---- the block format's pieces, for fs/buf_ops.c and fs/scrub.c ---- */
+
+extern const struct kvfs_btree_ops kvfs_dir_hash_ops;
+extern const struct kvfs_btree_ops kvfs_dir_free_ops;
+extern const struct kvfs_btree_tree_ops kvfs_dir_hash_tree_ops;
+extern const struct kvfs_btree_tree_ops kvfs_dir_free_tree_ops;
+
+/*
+ * Check a data block of len bytes (its header verified by the caller):
+ * records, counts, bestfree; block 0's head.  NULL or what is wrong.
+ */
+const char *kvfs_dir_data_check(const struct kvfs_geom *g, const void *blk,
+				size_t len);
+
+/* Index tree blocks (the trees' block source; nblocks follows). */
+int kvfs_dir_alloc_tree_block(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			      uint64_t *fsb);
+int kvfs_dir_free_tree_block(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			     uint64_t fsb);
+
+/* The cursor context of the index trees: the head lives in hbp (block 0). */
+struct kvfs_dir_tree_ctx {
+	struct kvfs_trans *tp; /* NULL for a walk */
+	struct kvfs_inode *dp; /* NULL for a walk */
+	struct kv_buf *hbp; /* data block 0 */
+	bool free_tree; /* which root of the head */
+};
+
+#endif

@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mount.kvfs IMAGE MOUNTPOINT [-o OPTIONS] [-f] [-d] [-h] [-V]: mount a
+ * kvfs image through FUSE.
+ *
+ * The image is locked (flock) before anything is read, so a second mount
+ * is refused.  In the background mode the process forks first (the core's
+ * threads must be started in the process that keeps running), and the
+ * parent exits only once the child's mount is live (the kernel's INIT
+ * arrived): 0 then, or the child's exit status when it failed, after the
+ * child printed the one-line reason.  Exit status 1: a bad command line;
+ * 32 (mount(8)'s "mount failure"): the image, the mountpoint or the mount.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/fuse/nodes.h"
+#include "fs/fuse/ops.h"
+#include "fs/fuse/opts.h"
+#include "fs/kvfs.h"
+
+#define EXIT_USAGE 1
+#define EXIT_MOUNT 32
+/* a daemon finishing an unmount releases its lock soon: wait that long */
+#define LOCK_WAIT_MS 2000
+
+static const char *prog = "mount.kvfs";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s IMAGE MOUNTPOINT [-o OPTIONS] [-f] [-d] [-h] [-V]\n"
+		"  -f  foreground      -d  debug (libfuse's request trace; -f)\n"
+		"  -h  this help       -V  version\n"
+		"options (-o, comma-separated):\n"
+		"  ro, rw                      read-only or read-write (rw)\n"
+		"  sync                        every change durable at once\n"
+		"  noatime, relatime, strictatime   atime rule (relatime)\n"
+		"  mem=SIZE                    memory budget (e.g. 512M)\n"
+		"  threads=N                   FUSE worker threads (1..%u)\n"
+		"  commit=SECONDS              log push interval\n"
+		"  writeback_cache, nowriteback_cache   kernel page cache mode\n"
+		"  allow_other, default_permissions     (on by default as root)\n"
+		"  fsname=NAME                 source shown in mount tables\n"
+		"  noexec, nosuid, nodev       mount flags passed to the kernel\n"
+		"unmount with: fusermount3 -u MOUNTPOINT (or umount)\n",
+		prog, KVFS_FUSE_MAX_THREADS);
+}
+
+/* The image locked against a second mount; the fd stays open (and locked). */
+static int lock_image(const char *image, bool rdonly, int *fdp)
+{
+	int fd = open(image, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int waited = 0;
+
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, image, strerror(errno));
+		return -errno;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS) {
+			fprintf(stderr,
+				"%s: %s: in use (locked by another mount)\n",
+				prog, image);
+			close(fd);
+			return -EBUSY;
+		}
+		usleep(50 * 1000);
+		waited += 50;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+static void open_error(const char *image, int err)
+{
+	const char *why = kvfs_open_error();
+
+	switch (err) {
+	case -ENODATA:
+		fprintf(stderr, "%s: %s: not a kvfs filesystem\n", prog, image);
+		break;
+	case -EUCLEAN:
+	case -EBADMSG:
+		/* the core's reason may already name the tool */
+		fprintf(stderr, "%s: %s: damaged (%s)%s\n", prog, image,
+			why && *why ? why : strerror(-err),
+			why && strstr(why, "fsck.kvfs") ? "" :
+							  ": run fsck.kvfs");
+		break;
+	case -EBUSY:
+		fprintf(stderr, "%s: %s: in use\n", prog, image);
+		break;
+	default:
+		fprintf(stderr, "%s: %s: %s%s%s\n", prog, image, strerror(-err),
+			why && *why ? ": " : "", why ? why : "");
+	}
+}
+
+struct daemon {
+	struct kvfs_fuse fs;
+	struct fuse_session *se;
+	int status_fd; /* to the waiting parent; -1 in the foreground */
+	bool detached; /* stdio is /dev/null: errors go to syslog */
+	pthread_t loop_thread; /* runs fuse_session_loop_mt() */
+	const char *mountpoint; /* absolute */
+};
+
+/*
+ * Raise the limits the kernel puts on a FUSE connection (root only): its
+ * dirty-page share (1% by default) and read-ahead.  Best effort: a kernel
+ * without these files mounts all the same.  Runs on its own thread: the
+ * stat is answered by the loop.
+ */
+static void *tune_bdi(void *arg)
+{
+	struct daemon *d = arg;
+	static const struct {
+		const char *file, *val;
+	} knobs[] = { { "max_ratio", "50" }, { "read_ahead_kb", "1024" } };
+	char path[128];
+	struct stat st;
+
+	if (stat(d->mountpoint, &st))
+		return NULL;
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/%s",
+			 major(st.st_dev), minor(st.st_dev), knobs[i].file);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (write(fd, knobs[i].val, strlen(knobs[i].val)) < 0)
+			errno = 0; /* best effort */
+		close(fd);
+	}
+	return NULL;
+}
+
+/* The kernel's INIT: the mount is live; let the parent go. */
+static void live(struct kvfs_fuse *fs)
+{
+	struct daemon *d = fs->priv;
+	pthread_t t;
+	char ok = 0;
+	int fd;
+
+	if (getuid() == 0 && !pthread_create(&t, NULL, tune_bdi, d))
+		pthread_detach(t);
+	if (d->status_fd < 0)
+		return;
+	if (write(d->status_fd, &ok, 1) != 1)
+		errno = 0; /* the parent is gone: nothing to tell */
+	close(d->status_fd);
+	d->status_fd = -1;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+	d->detached = true;
+}
+
+/* An error once the parent is gone: to syslog, stderr being /dev/null. */
+static void late_error(const struct daemon *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (d->detached)
+		vsyslog(LOG_ERR, fmt, ap);
+	else {
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
+
+/*
+ * SIGTERM, SIGINT, SIGHUP end the mount as an unmount does.  They are
+ * blocked in every thread (from before the core starts its own) and taken
+ * by one thread with sigwait(): it first has the kernel write its dirty
+ * pages back (syncfs on the mount, served by the loop: with the writeback
+ * cache they exist only in the kernel), then ends the loop (SIGUSR1, whose
+ * handler does nothing, interrupts its wait); the unmount and the core's
+ * close follow as after umount(8).
+ */
+static void wake(int sig)
+{
+	(void)sig;
+}
+
+static const int term_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
+static void term_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(term_signals) / sizeof(term_signals[0]);
+	     i++)
+		sigaddset(set, term_signals[i]);
+}
+
+static void *terminator(void *arg)
+{
+	struct daemon *d = arg;
+	sigset_t set;
+	int sig, fd;
+
+	term_sigset(&set);
+	if (sigwait(&set, &sig))
+		return NULL;
+	fd = open(d->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (syncfs(fd))
+			late_error(d, "%s: %s: syncfs at signal %d: %s", prog,
+				   d->mountpoint, sig, strerror(errno));
+		close(fd);
+	}
+	/* the loop's thread waits in sem_wait(): a signal wakes it to exit */
+	fuse_session_exit(d->se);
+	pthread_kill(d->loop_thread, SIGUSR1);
+	return NULL;
+}
+
+/* Open the filesystem, mount it, serve until unmounted; the exit status. */
+static int run(const struct kvfs_fuse_opts *o, const char *image,
+	       struct daemon *d)
+{
+	struct kvfs_open_opts oo = { .rdonly = o->rdonly,
+				     .sync = o->sync,
+				     .atime = o->atime,
+				     .cache_bytes = o->mem / 2,
+				     .commit_ms = o->commit_ms };
+	struct kv_config kc = { .budget_bytes = o->mem };
+	struct kvfs_open_info info = { 0 };
+	struct fuse_loop_config *lc = NULL;
+	pthread_t term;
+	sigset_t sigs;
+	struct kvfs_mount *mp = NULL;
+	char mopts[2 * PATH_MAX + 256];
+	char *argv[4];
+	int argc = 0, ret, status = EXIT_MOUNT;
+
+	if (kvfs_fuse_mount_opts(o, getuid() == 0, mopts, sizeof(mopts))) {
+		fprintf(stderr, "%s: options too long\n", prog);
+		return EXIT_USAGE;
+	}
+	/* before any thread starts: they all inherit the mask */
+	term_sigset(&sigs);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = wake }, NULL);
+	d->loop_thread = pthread_self();
+	ret = kv_init(&kc);
+	if (ret) {
+		fprintf(stderr, "%s: memory budget: %s\n", prog,
+			strerror(-ret));
+		return EXIT_MOUNT;
+	}
+	ret = kvfs_open(image, &oo, &mp, &info);
+	if (ret) {
+		open_error(image, ret);
+		goto out_kv;
+	}
+	if (info.recovered || info.orphans)
+		fprintf(stderr,
+			"%s: %s: was not cleanly unmounted: %s, %llu orphan inodes freed\n",
+			prog, image,
+			info.recovered ? "log replayed" : "log clean",
+			(unsigned long long)info.orphans);
+	d->fs.mp = mp;
+	d->fs.root = kvfs_root_ino(mp);
+	ret = kvfs_fuse_nodes_new(mp, &d->fs.nodes);
+	if (ret) {
+		fprintf(stderr, "%s: %s\n", prog, strerror(-ret));
+		goto out_close;
+	}
+	/* the kernel knows the root from the start */
+	ret = kvfs_fuse_node_get(d->fs.nodes, d->fs.root, 0);
+	if (ret) {
+		fprintf(stderr, "%s: %s: root directory: %s\n", prog, image,
+			strerror(-ret));
+		goto out_nodes;
+	}
+
+	argv[argc++] = (char *)prog;
+	argv[argc++] = "-o";
+	argv[argc++] = mopts;
+	if (o->debug)
+		argv[argc++] = "-d";
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+
+	d->se = fuse_session_new(&args, &kvfs_fuse_ops, sizeof(kvfs_fuse_ops),
+				 &d->fs);
+	fuse_opt_free_args(&args); /* the session keeps what it needs */
+	if (!d->se)
+		goto out_nodes; /* libfuse said why */
+	if (fuse_session_mount(d->se, d->mountpoint))
+		goto out_session;
+	if (pthread_create(&term, NULL, terminator, d)) {
+		fprintf(stderr, "%s: cannot start a thread\n", prog);
+		goto out_unmount;
+	}
+	pthread_detach(term);
+	lc = fuse_loop_cfg_create();
+	if (!lc) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		goto out_unmount;
+	}
+	fuse_loop_cfg_set_clone_fd(lc, 1);
+	if (o->threads) {
+		fuse_loop_cfg_set_max_threads(lc, o->threads);
+		fuse_loop_cfg_set_idle_threads(lc, o->threads);
+	}
+	if (chdir("/"))
+		errno = 0; /* "/" is always there */
+	ret = fuse_session_loop_mt(d->se, lc);
+	if (ret) {
+		late_error(d, "%s: %s: the FUSE session failed: %s", prog,
+			   image, strerror(ret < 0 ? -ret : ret));
+		status = EXIT_MOUNT;
+	} else {
+		status = 0;
+	}
+	fuse_loop_cfg_destroy(lc);
+out_unmount:
+	fuse_session_unmount(d->se);
+out_session:
+	fuse_session_destroy(d->se);
+out_nodes:
+	kvfs_fuse_nodes_free(d->fs.nodes);
+out_close:
+	/* writes everything back: the image is clean once this returns */
+	ret = kvfs_close(mp);
+	if (ret) {
+		late_error(d, "%s: %s: writing back at unmount: %s", prog,
+			   image, strerror(-ret));
+		status = EXIT_MOUNT;
+	}
+out_kv:
+	kv_fini();
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct kvfs_fuse_opts o;
+	struct daemon d = { .status_fd = -1 };
+	char image[PATH_MAX], mnt[PATH_MAX];
+	struct stat st;
+	int lock_fd = -1, pfd[2], wstatus;
+	pid_t pid;
+	char ok;
+
+	if (kvfs_fuse_parse(argc, argv, &o)) {
+		fprintf(stderr, "%s: %s\n", prog, o.err);
+		return EXIT_USAGE;
+	}
+	if (o.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf("%s (kvfs) %s, libfuse %s\n", prog, KV_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (!realpath(o.image, image)) {
+		fprintf(stderr, "%s: %s: %s\n", prog, o.image, strerror(errno));
+		return EXIT_MOUNT;
+	}
+	if (!realpath(o.mountpoint, mnt) || stat(mnt, &st)) {
+		fprintf(stderr, "%s: %s: %s\n", prog, o.mountpoint,
+			strerror(errno));
+		return EXIT_MOUNT;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "%s: %s: %s\n", prog, o.mountpoint,
+			strerror(ENOTDIR));
+		return EXIT_MOUNT;
+	}
+	if (!o.fsname[0])
+		memcpy(o.fsname, image, strlen(image) + 1);
+	if (lock_image(image, o.rdonly, &lock_fd))
+		return EXIT_MOUNT;
+	d.mountpoint = mnt;
+	d.fs.timeout = 86400.0;
+	d.fs.writeback = o.writeback;
+	d.fs.live = live;
+	d.fs.priv = &d;
+	if (o.foreground)
+		return run(&o, image, &d);
+
+	if (pipe2(pfd, O_CLOEXEC)) {
+		fprintf(stderr, "%s: pipe: %s\n", prog, strerror(errno));
+		return EXIT_MOUNT;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "%s: fork: %s\n", prog, strerror(errno));
+		return EXIT_MOUNT;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		d.status_fd = pfd[1];
+		setsid();
+		_exit(run(&o, image, &d));
+	}
+	close(pfd[1]);
+	close(lock_fd); /* the child holds the lock */
+	if (read(pfd[0], &ok, 1) == 1)
+		return 0;
+	/* the child failed and said why: its status is ours */
+	if (waitpid(pid, &wstatus, 0) == pid && WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus) ?: EXIT_MOUNT;
+	fprintf(stderr, "%s: the daemon died while mounting\n", prog);
+	return EXIT_MOUNT;
+}

@@ -1,0 +1,801 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The FUSE lowlevel operations of mount.kvfs (fs/fuse/ops.h).
+ *
+ * Not answered yet: symlink (the core has no kvfs_symlink() so far; the
+ * kernel gets ENOSYS).  Not implemented on purpose (libfuse answers
+ * ENOSYS, and the kernel stops asking): flush (the kernel writes dirty
+ * pages back itself before it would send it; nothing else is to do at
+ * close, so each close is spared a round trip), access (default_permissions: the kernel checks the mode
+ * bits), locks (local to the kernel).  SUID/SGID are cleared by the kernel
+ * (HANDLE_KILLPRIV is not asked for): it knows whether the writer has
+ * CAP_FSETID, which the writeback cache's write requests do not tell us,
+ * and sends the mode change as a setattr.
+ */
+#include "fs/fuse/ops.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "fs/fuse/nodes.h"
+#include "fs/kvfs.h"
+
+#define CAPS_XATTR "security.capability"
+#define MAX_GROUPS 64
+
+static struct kvfs_fuse *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* Node id <-> inode number: the root and inode 1 swap places. */
+static uint64_t ino_of(struct kvfs_fuse *fs, uint64_t id)
+{
+	if (id == FUSE_ROOT_ID)
+		return fs->root;
+	if (id == fs->root)
+		return FUSE_ROOT_ID;
+	return id;
+}
+
+static void cred_of(fuse_req_t req, struct kvfs_cred *cr)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	cr->uid = ctx->uid;
+	cr->gid = ctx->gid;
+	cr->groups = NULL;
+	cr->ngroups = 0;
+}
+
+static void stat_of(const struct kvfs_stat *ks, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ks->ino;
+	st->st_mode = ks->mode;
+	st->st_nlink = ks->nlink;
+	st->st_uid = ks->uid;
+	st->st_gid = ks->gid;
+	st->st_rdev = makedev(ks->rdev >> 32, ks->rdev & 0xffffffffu);
+	st->st_size = ks->size;
+	st->st_blocks = ks->blocks;
+	st->st_blksize = ks->blksize;
+	st->st_atim = ks->atime;
+	st->st_mtim = ks->mtime;
+	st->st_ctim = ks->ctime;
+}
+
+static void entry_of(struct kvfs_fuse *fs, const struct kvfs_stat *ks,
+		     struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ino_of(fs, ks->ino);
+	e->generation = ks->generation;
+	stat_of(ks, &e->attr);
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+}
+
+/*
+ * Answer a request that made the kernel learn an inode: one more kernel
+ * reference, the entry only if it was taken.
+ */
+static void reply_entry(fuse_req_t req, const struct kvfs_stat *ks)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct fuse_entry_param e;
+	int ret;
+
+	ret = kvfs_fuse_node_get(fs->nodes, ks->ino, ks->generation);
+	if (ret) {
+		fuse_reply_err(req, ret == -ESTALE ? ENOENT : -ret);
+		return;
+	}
+	entry_of(fs, ks, &e);
+	/* the kernel dropped the request (interrupted): it took nothing */
+	if (fuse_reply_entry(req, &e))
+		kvfs_fuse_node_forget(fs->nodes, ks->ino, 1);
+}
+
+static void kf_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct kvfs_fuse *fs = userdata;
+	unsigned want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
+			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+			FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_ASYNC_DIO;
+
+	if (fs->writeback)
+		want |= FUSE_CAP_WRITEBACK_CACHE;
+	/*
+	 * One daemon changes the image, so what the kernel cached stays true
+	 * (no AUTO_INVAL_DATA); the kernel clears SUID/SGID (no
+	 * HANDLE_KILLPRIV: see the top of this file) and truncates at
+	 * O_TRUNC with a setattr (no ATOMIC_O_TRUNC: open has nothing to do).
+	 */
+	conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_HANDLE_KILLPRIV |
+			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_WRITEBACK_CACHE);
+	conn->want |= want & conn->capable;
+	conn->max_write = KVFS_FUSE_MAX_IO;
+	conn->max_readahead = KVFS_FUSE_MAX_IO;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+	conn->time_gran = 1;
+	if (fs->live)
+		fs->live(fs);
+}
+
+static void kf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_stat ks;
+	int ret;
+
+	ret = kvfs_lookup(fs->mp, ino_of(fs, parent), name, &ks);
+	if (ret == -ENOENT) {
+		/* a negative entry: the kernel caches the miss too */
+		struct fuse_entry_param e = { .entry_timeout = fs->timeout };
+
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	reply_entry(req, &ks);
+}
+
+static void kf_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+
+	kvfs_fuse_node_forget(fs->nodes, ino_of(fs, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void kf_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+
+	for (size_t i = 0; i < count; i++)
+		kvfs_fuse_node_forget(fs->nodes, ino_of(fs, forgets[i].ino),
+				      forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void reply_attr(fuse_req_t req, int ret, const struct kvfs_stat *ks)
+{
+	struct stat st;
+
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	stat_of(ks, &st);
+	fuse_reply_attr(req, &st, fs_of(req)->timeout);
+}
+
+static void kf_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_stat ks;
+
+	(void)fi;
+	reply_attr(req, kvfs_getattr(fs->mp, ino_of(fs, ino), &ks), &ks);
+}
+
+static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	static const struct {
+		int fuse;
+		unsigned kvfs;
+	} bits[] = {
+		{ FUSE_SET_ATTR_MODE, KVFS_SET_MODE },
+		{ FUSE_SET_ATTR_UID, KVFS_SET_UID },
+		{ FUSE_SET_ATTR_GID, KVFS_SET_GID },
+		{ FUSE_SET_ATTR_SIZE, KVFS_SET_SIZE },
+		{ FUSE_SET_ATTR_ATIME, KVFS_SET_ATIME },
+		{ FUSE_SET_ATTR_MTIME, KVFS_SET_MTIME },
+		{ FUSE_SET_ATTR_ATIME_NOW,
+		  KVFS_SET_ATIME | KVFS_SET_ATIME_NOW },
+		{ FUSE_SET_ATTR_MTIME_NOW,
+		  KVFS_SET_MTIME | KVFS_SET_MTIME_NOW },
+		{ FUSE_SET_ATTR_CTIME, KVFS_SET_CTIME },
+	};
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_setattr sa = { 0 };
+	gid_t groups[MAX_GROUPS];
+	struct kvfs_stat ks;
+	struct kvfs_cred cr;
+	int ret;
+
+	(void)fi;
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (to_set & bits[i].fuse)
+			sa.valid |= bits[i].kvfs;
+	sa.mode = attr->st_mode & 07777;
+	sa.uid = attr->st_uid;
+	sa.gid = attr->st_gid;
+	sa.size = attr->st_size;
+	sa.atime = attr->st_atim;
+	sa.mtime = attr->st_mtim;
+	sa.ctime = attr->st_ctim;
+	cred_of(req, &cr);
+	/* the SGID rule of chmod needs the caller's groups */
+	if (sa.valid & KVFS_SET_MODE) {
+		ret = fuse_req_getgroups(req, MAX_GROUPS, groups);
+		if (ret > 0 && ret <= MAX_GROUPS) {
+			cr.groups = groups;
+			cr.ngroups = ret;
+		}
+	}
+	ret = kvfs_setattr(fs->mp, ino_of(fs, ino), &sa, &cr, &ks);
+	reply_attr(req, ret, &ks);
+}
+
+static void kf_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	char buf[KVFS_SYMLINK_MAX + 1];
+	int ret;
+
+	ret = kvfs_readlink(fs->mp, ino_of(fs, ino), buf, sizeof(buf));
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+static void kf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_stat ks;
+	struct kvfs_cred cr;
+	bool created;
+	int ret;
+
+	cred_of(req, &cr);
+	ret = kvfs_create(fs->mp, ino_of(fs, parent), name, mode,
+			  (uint64_t)major(rdev) << 32 | minor(rdev),
+			  KVFS_CREATE_EXCL, &cr, &ks, &created);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		reply_entry(req, &ks);
+}
+
+static void kf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_stat ks;
+	struct kvfs_cred cr;
+	int ret;
+
+	cred_of(req, &cr);
+	ret = kvfs_mkdir(fs->mp, ino_of(fs, parent), name,
+			 S_IFDIR | (mode & 07777), &cr, &ks);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		reply_entry(req, &ks);
+}
+
+static void kf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+
+	fuse_reply_err(req, -kvfs_unlink(fs->mp, ino_of(fs, parent), name));
+}
+
+static void kf_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+
+	fuse_reply_err(req, -kvfs_rmdir(fs->mp, ino_of(fs, parent), name));
+}
+
+static void kf_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_cred cr;
+
+	cred_of(req, &cr);
+	fuse_reply_err(req, -kvfs_rename(fs->mp, ino_of(fs, parent), name,
+					 ino_of(fs, newparent), newname, flags,
+					 &cr));
+}
+
+static void kf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_stat ks;
+	int ret;
+
+	ret = kvfs_link(fs->mp, ino_of(fs, ino), ino_of(fs, newparent), newname,
+			&ks);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		reply_entry(req, &ks);
+}
+
+/* Only this daemon changes the file: what the kernel cached stays true. */
+static void kf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void kf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct kvfs_stat ks;
+	struct kvfs_cred cr;
+	bool created;
+	int ret;
+
+	cred_of(req, &cr);
+	ret = kvfs_create(fs->mp, ino_of(fs, parent), name, mode, 0,
+			  fi->flags & O_EXCL ? KVFS_CREATE_EXCL : 0, &cr, &ks,
+			  &created);
+	if (!ret)
+		ret = kvfs_fuse_node_get(fs->nodes, ks.ino, ks.generation);
+	if (ret) {
+		fuse_reply_err(req, ret == -ESTALE ? ENOENT : -ret);
+		return;
+	}
+	entry_of(fs, &ks, &e);
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi))
+		kvfs_fuse_node_forget(fs->nodes, ks.ino, 1);
+}
+
+/* A per-thread buffer for reads: the largest read is KVFS_FUSE_MAX_IO. */
+static __thread char *read_buf;
+static pthread_key_t read_buf_key;
+static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
+
+static void read_buf_key_make(void)
+{
+	pthread_key_create(&read_buf_key, free);
+}
+
+static char *thread_read_buf(void)
+{
+	if (!read_buf) {
+		pthread_once(&read_buf_once, read_buf_key_make);
+		read_buf = malloc(KVFS_FUSE_MAX_IO);
+		if (read_buf)
+			pthread_setspecific(read_buf_key, read_buf);
+	}
+	return read_buf;
+}
+
+static void kf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	char *buf = thread_read_buf();
+	ssize_t n;
+
+	(void)fi;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (size > KVFS_FUSE_MAX_IO)
+		size = KVFS_FUSE_MAX_IO;
+	n = kvfs_read(fs->mp, ino_of(fs, ino), buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, -n);
+	else
+		fuse_reply_buf(req, buf, n);
+}
+
+static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_bufvec *bufv, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	size_t len = fuse_buf_size(bufv);
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
+	const void *data;
+	void *copy = NULL;
+	ssize_t n;
+
+	(void)fi;
+	/* without splice the request's data is one buffer in memory */
+	if (bufv->count == 1 && !(bufv->buf[0].flags & FUSE_BUF_IS_FD)) {
+		data = (char *)bufv->buf[0].mem + bufv->off;
+	} else {
+		copy = malloc(len);
+		if (!copy) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		mem.buf[0].mem = copy;
+		n = fuse_buf_copy(&mem, bufv, 0);
+		if (n < 0) {
+			free(copy);
+			fuse_reply_err(req, -n);
+			return;
+		}
+		len = n;
+		data = copy;
+	}
+	n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off, 0);
+	free(copy);
+	if (n < 0)
+		fuse_reply_err(req, -n);
+	else
+		fuse_reply_write(req, n);
+}
+
+static void kf_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void kf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+
+	(void)fi;
+	fuse_reply_err(req, -kvfs_fsync(fs->mp, ino_of(fs, ino), datasync));
+}
+
+/* Directory listings stay cached in the kernel until it changes them. */
+static void kf_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	fi->keep_cache = 1;
+	fi->cache_readdir = 1;
+	fuse_reply_open(req, fi);
+}
+
+/*
+ * readdir collects the entries that fit first and answers after the
+ * core's walk returned: readdirplus reads each entry's attributes, which
+ * must not happen under the directory walk's locks.
+ */
+struct dent {
+	uint64_t ino;
+	uint64_t next;
+	unsigned dtype;
+	unsigned name; /* offset in names */
+	bool took; /* readdirplus: a kernel reference was taken */
+};
+
+struct dents {
+	fuse_req_t req;
+	bool plus;
+	size_t size; /* the kernel's buffer */
+	size_t used; /* bytes of replies the collected entries take */
+	struct dent *d;
+	unsigned n;
+	unsigned max;
+	char *names;
+	size_t names_used;
+};
+
+static int collect(void *priv, const char *name, size_t namelen, uint64_t ino,
+		   unsigned dtype, uint64_t next)
+{
+	struct dents *ds = priv;
+	char *nm = ds->names + ds->names_used;
+	size_t need;
+
+	if (ds->n == ds->max || namelen > KVFS_NAME_MAX)
+		return 1;
+	memcpy(nm, name, namelen);
+	nm[namelen] = '\0';
+	need = ds->plus ?
+		       fuse_add_direntry_plus(ds->req, NULL, 0, nm, NULL, 0) :
+		       fuse_add_direntry(ds->req, NULL, 0, nm, NULL, 0);
+	if (ds->used + need > ds->size)
+		return 1;
+	ds->used += need;
+	ds->d[ds->n++] = (struct dent){
+		.ino = ino, .next = next, .dtype = dtype, .name = ds->names_used
+	};
+	ds->names_used += namelen + 1;
+	return 0;
+}
+
+static bool is_dot(const char *name)
+{
+	return !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+/* One readdirplus entry; *took: a kernel reference was taken for it. */
+static size_t add_plus(struct kvfs_fuse *fs, const struct dents *ds,
+		       const struct dent *d, char *buf, size_t size, bool *took)
+{
+	const char *name = ds->names + d->name;
+	struct fuse_entry_param e;
+	struct kvfs_stat ks;
+
+	*took = false;
+	memset(&e, 0, sizeof(e));
+	e.attr.st_ino = d->ino;
+	e.attr.st_mode = DTTOIF(d->dtype);
+	/* node id 0: a name only (the kernel makes no dentry of it) */
+	if (!is_dot(name) && !kvfs_getattr(fs->mp, d->ino, &ks) &&
+	    !kvfs_fuse_node_get(fs->nodes, ks.ino, ks.generation)) {
+		entry_of(fs, &ks, &e);
+		*took = true;
+	}
+	return fuse_add_direntry_plus(ds->req, buf, size, name, &e, d->next);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       bool plus)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct dents ds = { .req = req, .plus = plus, .size = size };
+	size_t pos = 0;
+	char *buf;
+	int ret;
+
+	/* the smallest entry is 24 bytes, its name at least one byte */
+	ds.max = size / 24 + 1;
+	ds.d = malloc(ds.max * sizeof(*ds.d));
+	ds.names = malloc(size + KVFS_NAME_MAX + 1);
+	buf = malloc(size);
+	if (!ds.d || !ds.names || !buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = kvfs_readdir(fs->mp, ino_of(fs, ino), off, collect, &ds);
+	if (ret)
+		goto out;
+	for (unsigned i = 0; i < ds.n; i++) {
+		const struct dent *d = &ds.d[i];
+		struct stat st = { .st_ino = d->ino,
+				   .st_mode = DTTOIF(d->dtype) };
+
+		if (plus)
+			pos += add_plus(fs, &ds, d, buf + pos, size - pos,
+					&ds.d[i].took);
+		else
+			pos += fuse_add_direntry(req, buf + pos, size - pos,
+						 ds.names + d->name, &st,
+						 d->next);
+	}
+	/* the kernel dropped the request: it took none of the references */
+	if (fuse_reply_buf(req, buf, pos) && plus) {
+		for (unsigned i = 0; i < ds.n; i++)
+			if (ds.d[i].took)
+				kvfs_fuse_node_forget(fs->nodes, ds.d[i].ino,
+						      1);
+	}
+out:
+	if (ret)
+		fuse_reply_err(req, -ret);
+	free(buf);
+	free(ds.names);
+	free(ds.d);
+}
+
+static void kf_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
+}
+
+static void kf_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
+}
+
+static void kf_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	kf_fsync(req, ino, datasync, fi);
+}
+
+static void kf_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_statfs ks;
+	struct statvfs st;
+	int ret;
+
+	(void)ino;
+	ret = kvfs_statfs(fs->mp, &ks);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = ks.bsize;
+	st.f_frsize = ks.bsize;
+	st.f_blocks = ks.blocks;
+	st.f_bfree = ks.bfree;
+	st.f_bavail = ks.bavail;
+	st.f_files = ks.files;
+	st.f_ffree = ks.ffree;
+	st.f_favail = ks.ffree;
+	st.f_fsid = ks.fsid;
+	st.f_namemax = ks.namemax;
+	fuse_reply_statfs(req, &st);
+}
+
+static void kf_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t i = ino_of(fs, ino);
+	int ret;
+
+	ret = kvfs_setxattr(fs->mp, i, name, value, size, flags);
+	if (!ret && !strcmp(name, CAPS_XATTR))
+		kvfs_fuse_node_set_caps(fs->nodes, i, KVFS_CAPS_SET, false);
+	fuse_reply_err(req, -ret);
+}
+
+/* The reply of a getxattr or listxattr: the size, or the bytes. */
+static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf, size_t size)
+{
+	if (n < 0)
+		fuse_reply_err(req, -n);
+	else if (!size)
+		fuse_reply_xattr(req, n);
+	else
+		fuse_reply_buf(req, buf, n);
+}
+
+static void kf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t i = ino_of(fs, ino);
+	bool caps = !strcmp(name, CAPS_XATTR);
+	char *buf = NULL;
+	ssize_t n;
+
+	/* the kernel asks before every write: answer a known "none" here */
+	if (caps && kvfs_fuse_node_caps(fs->nodes, i) == KVFS_CAPS_NONE) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+	}
+	n = kvfs_getxattr(fs->mp, i, name, buf, size);
+	if (caps && (n >= 0 || n == -ERANGE || n == -ENODATA))
+		kvfs_fuse_node_set_caps(
+			fs->nodes, i,
+			n == -ENODATA ? KVFS_CAPS_NONE : KVFS_CAPS_SET, true);
+	reply_xattr(req, n, buf, size);
+	free(buf);
+}
+
+static void kf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	char *buf = NULL;
+	ssize_t n;
+
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+	}
+	n = kvfs_listxattr(fs->mp, ino_of(fs, ino), buf, size);
+	reply_xattr(req, n, buf, size);
+	free(buf);
+}
+
+static void kf_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t i = ino_of(fs, ino);
+	int ret;
+
+	ret = kvfs_removexattr(fs->mp, i, name);
+	if ((!ret || ret == -ENODATA) && !strcmp(name, CAPS_XATTR))
+		kvfs_fuse_node_set_caps(fs->nodes, i, KVFS_CAPS_NONE, false);
+	fuse_reply_err(req, -ret);
+}
+
+static void kf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+			 off_t length, struct fuse_file_info *fi)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+
+	(void)fi;
+	fuse_reply_err(req, -kvfs_fallocate(fs->mp, ino_of(fs, ino), mode,
+					    offset, length));
+}
+
+static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	off_t res;
+	int ret;
+
+	(void)fi;
+	/*
+	 * The writeback cache may hold data the core has not seen, and the
+	 * kernel sends LSEEK without writing it back: ENOSYS turns the kernel
+	 * to its own answer (data up to its size), true if holes are missed.
+	 */
+	if (fs->writeback) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	ret = kvfs_lseek(fs->mp, ino_of(fs, ino), off, whence, &res);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_lseek(req, res);
+}
+
+const struct fuse_lowlevel_ops kvfs_fuse_ops = {
+	.init = kf_init,
+	.lookup = kf_lookup,
+	.forget = kf_forget,
+	.forget_multi = kf_forget_multi,
+	.getattr = kf_getattr,
+	.setattr = kf_setattr,
+	.readlink = kf_readlink,
+	.mknod = kf_mknod,
+	.mkdir = kf_mkdir,
+	.unlink = kf_unlink,
+	.rmdir = kf_rmdir,
+	.rename = kf_rename,
+	.link = kf_link,
+	.open = kf_open,
+	.create = kf_create,
+	.read = kf_read,
+	.write_buf = kf_write_buf,
+	.release = kf_release,
+	.fsync = kf_fsync,
+	.opendir = kf_opendir,
+	.readdir = kf_readdir,
+	.readdirplus = kf_readdirplus,
+	.releasedir = kf_release,
+	.fsyncdir = kf_fsyncdir,
+	.statfs = kf_statfs,
+	.setxattr = kf_setxattr,
+	.getxattr = kf_getxattr,
+	.listxattr = kf_listxattr,
+	.removexattr = kf_removexattr,
+	.fallocate = kf_fallocate,
+	.lseek = kf_lseek,
+};

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The FUSE lowlevel operations of mount.kvfs: every request answered from
+ * the core API (fs/kvfs.h).  Node ids are inode numbers, except that the
+ * root directory is FUSE_ROOT_ID (1) and the inode numbered 1, if any,
+ * takes the root's number: the swap is its own inverse.  Entries and
+ * attributes are cached by the kernel for a long time (every change to the
+ * image passes through this daemon, and the kernel invalidates what its
+ * own requests change); negative entries too.
+ */
+#ifndef KV_FS_FUSE_OPS_H
+#define KV_FS_FUSE_OPS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kvfs_mount;
+struct kvfs_fuse_nodes;
+
+/* 1 MiB reads and writes (libfuse's buffers hold 256 pages) */
+#define KVFS_FUSE_MAX_IO (1u << 20)
+
+struct kvfs_fuse {
+	struct kvfs_mount *mp;
+	struct kvfs_fuse_nodes *nodes;
+	uint64_t root; /* the root directory's inode number */
+	double timeout; /* entry and attribute timeout, seconds */
+	bool writeback; /* ask for the kernel's writeback cache */
+	/* called at the kernel's INIT: requests flow from now on */
+	void (*live)(struct kvfs_fuse *fs);
+	void *priv;
+};
+
+extern const struct fuse_lowlevel_ops kvfs_fuse_ops;
+
+#endif

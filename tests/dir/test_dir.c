@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The directory layer (fs/dir.h) against an in-memory model:
+ *  - random creates and removes of names of every length, with lookups of
+ *    present and absent names and full readdirs (whole, and in pages of a
+ *    few entries) after every batch: each present name exactly once, no
+ *    other, the cookies increasing and below 2^63; the directory goes
+ *    short form -> blocks -> many blocks -> short form on the way;
+ *  - readdir in pages with inserts and removes between the pages: every
+ *    name present throughout is returned exactly once, nothing twice
+ *    but a name removed and added again (a new entry), nothing that was
+ *    never there;
+ *  - growth to N entries (100 000; 30 000 under the sanitizers) and back:
+ *    every lookup answers, one readdir returns them all once, the blocks
+ *    read by a cold lookup (after a remount) and a warm one, every entry
+ *    removed and the directory short form again with no blocks left;
+ *  - names whose hashes collide (found by a birthday search): all found,
+ *    each removable on its own;
+ *  - 16 KiB directory blocks (multi-block buffers) for the model too;
+ *  - the image passes the checker (fs/scrub.h, which verifies the blocks,
+ *    both indexes against the entries and claims the blocks) after each.
+ */
+#include <sys/stat.h>
+
+#include "fs/dir.h"
+#include "fs/icache.h"
+#include "fs/inode_item.h"
+#include "fs/trans.h"
+#include "tests/dir/dirtest.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BIG_N 30000
+#else
+#define BIG_N 100000
+#endif
+
+static unsigned seed = 12345;
+
+static unsigned rnd(void)
+{
+	seed = seed * 1103515245u + 12345u;
+	return seed >> 8;
+}
+
+/* One entry change in its own transaction. */
+static int dir_op(struct kvfs_mount *mp, struct kvfs_inode *dp, bool add,
+		  const char *name, uint64_t ino)
+{
+	struct kvfs_trans *tp;
+	int err;
+
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.dirop, 0, &tp), 0);
+	kvfs_ilock(dp, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, dp), 0);
+	err = add ? kvfs_dir_createname(tp, dp, name, strlen(name), ino,
+					KVFS_FT_REG) :
+		    kvfs_dir_removename(tp, dp, name, strlen(name), ino);
+	if (err)
+		kvfs_trans_cancel(tp);
+	else
+		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	return err;
+}
+
+static int dir_lookup(struct kvfs_inode *dp, const char *name, uint64_t *ino)
+{
+	uint8_t ft;
+	int err;
+
+	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+	err = kvfs_dir_lookup(dp, name, strlen(name), ino, &ft);
+	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	return err;
+}
+
+/* readdir from cookie in pages of page entries (0: one call). */
+static void read_all(struct kvfs_mount *mp, uint64_t dir, size_t page,
+		     struct dlist *out)
+{
+	uint64_t cookie = 0;
+
+	out->n = 0;
+	for (;;) {
+		struct dlist l = { .limit = page };
+
+		CHECK_EQ(kvfs_readdir(mp, dir, cookie, dlist_fill, &l), 0);
+		for (size_t i = 0; i < l.n; i++) {
+			CHECK(l.v[i].next > cookie);
+			cookie = l.v[i].next;
+			dlist_fill(out, l.v[i].name, strlen(l.v[i].name),
+				   l.v[i].ino, l.v[i].dtype, l.v[i].next);
+		}
+		free(l.v);
+		if (!page || l.n < page)
+			break;
+	}
+}
+
+#define POOL 3000
+
+static char *pool[POOL];
+
+static void make_pool(void)
+{
+	for (int i = 0; i < POOL; i++) {
+		/* lengths 6 .. 255, most short */
+		size_t len = 6 + (rnd() % 8 ? rnd() % 20 : rnd() % 250);
+		char *s = malloc(len + 1);
+
+		CHECK(s);
+		snprintf(s, len + 1, "n%05d", i);
+		for (size_t j = 6; j < len; j++)
+			s[j] = (char)('a' + rnd() % 26);
+		s[len] = '\0';
+		pool[i] = s;
+	}
+}
+
+static int pool_index(const char *name)
+{
+	return atoi(name + 1);
+}
+
+/* readdir returns exactly the present names, once each */
+static void check_listing(struct kvfs_mount *mp, uint64_t dir,
+			  const bool *present, size_t page)
+{
+	static unsigned char seen[POOL];
+	struct dlist l = { 0 };
+	unsigned npresent = 0;
+
+	memset(seen, 0, sizeof(seen));
+	read_all(mp, dir, page, &l);
+	CHECK(l.n >= 2);
+	CHECK(!strcmp(l.v[0].name, ".") && l.v[0].ino == dir);
+	CHECK(!strcmp(l.v[1].name, ".."));
+	for (size_t i = 2; i < l.n; i++) {
+		int k = pool_index(l.v[i].name);
+
+		CHECK(k >= 0 && k < POOL && !strcmp(l.v[i].name, pool[k]));
+		CHECK(present[k]);
+		CHECK(!seen[k]);
+		seen[k] = 1;
+		CHECK(i == 2 || l.v[i].next > l.v[i - 1].next);
+	}
+	for (int k = 0; k < POOL; k++)
+		npresent += present[k];
+	CHECK_EQ(l.n - 2, npresent);
+	free(l.v);
+}
+
+static struct kvfs_inode *new_dir(struct kvfs_mount *mp, const char *name)
+{
+	const struct kvfs_cred cr = { 0 };
+	struct kvfs_inode *dp;
+	struct kvfs_stat st;
+
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, name, 0755, &cr, &st), 0);
+	CHECK_EQ(kvfs_iget(mp, st.ino, 0, &dp), 0);
+	return dp;
+}
+
+static void test_model(uint32_t dirblksize, unsigned nops)
+{
+	static bool present[POOL];
+	struct kvfs_dir_stats s0, s1;
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	uint64_t ino, target;
+	unsigned adds = 0, removes = 0;
+
+	memset(present, 0, sizeof(present));
+	make_fs(256 << 20, dirblksize);
+	mp = mount_fs();
+	kvfs_dir_get_stats(&s0);
+	dp = new_dir(mp, "model");
+	target = mp->g.lpfino;
+	for (unsigned op = 0; op < nops; op++) {
+		/* phases: grow to most of the pool, then shrink to nothing */
+		unsigned phase = op / (nops / 4) % 2;
+		int k = (int)(rnd() % POOL);
+		bool add = phase == 0 ? rnd() % 4 != 0 : rnd() % 4 == 0;
+		int err = dir_op(mp, dp, add, pool[k], target);
+
+		if (add) {
+			CHECK_EQ(err, present[k] ? -EEXIST : 0);
+			adds += !present[k];
+			present[k] = true;
+		} else {
+			CHECK_EQ(err, present[k] ? 0 : -ENOENT);
+			removes += present[k];
+			present[k] = false;
+		}
+		if (op % 97 == 0) {
+			int j = (int)(rnd() % POOL);
+
+			CHECK_EQ(dir_lookup(dp, pool[j], &ino),
+				 present[j] ? 0 : -ENOENT);
+			if (present[j])
+				CHECK_EQ(ino, target);
+		}
+		if (op % 1500 == 0) {
+			check_listing(mp, dp->i_ino, present, 0);
+			check_listing(mp, dp->i_ino, present, 1 + rnd() % 9);
+		}
+		if (op % (nops / 8) == nops / 8 - 1) {
+			/* the checker on the blocks, holes, indexes as they are */
+			uint64_t dino = dp->i_ino;
+
+			kvfs_iput(dp);
+			CHECK_EQ(kvfs_mount_close(mp), 0);
+			scrub_image_clean(path);
+			mp = mount_fs();
+			CHECK_EQ(kvfs_iget(mp, dino, 0, &dp), 0);
+		}
+	}
+	/* every name out: back to short form, no blocks */
+	for (int k = 0; k < POOL; k++)
+		if (present[k]) {
+			CHECK_EQ(dir_op(mp, dp, false, pool[k], target), 0);
+			present[k] = false;
+		}
+	check_listing(mp, dp->i_ino, present, 0);
+	CHECK_EQ(dp->i_dformat, KVFS_DFORK_INLINE);
+	CHECK_EQ(dp->i_nblocks, 0);
+	CHECK(kvfs_dir_isempty(dp));
+	kvfs_dir_get_stats(&s1);
+	CHECK(s1.to_block > s0.to_block);
+	CHECK(s1.to_sf > s0.to_sf);
+	CHECK(s1.blocks_added - s0.blocks_added > 4);
+	CHECK_EQ(s1.blocks_added - s0.blocks_added,
+		 s1.blocks_freed - s0.blocks_freed);
+	printf("dir model (%u-byte blocks): %u ops, %u adds, %u removes, "
+	       "%llu to blocks, %llu back, %llu blocks added and freed\n",
+	       mp->g.dirblksize, nops, adds, removes,
+	       (unsigned long long)(s1.to_block - s0.to_block),
+	       (unsigned long long)(s1.to_sf - s0.to_sf),
+	       (unsigned long long)(s1.blocks_added - s0.blocks_added));
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
+/* Pages of readdir with inserts and removes between them. */
+static void test_interleave(void)
+{
+	static bool present[POOL], always[POOL];
+	static unsigned char seen[POOL], ever[POOL];
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	uint64_t target;
+	unsigned rounds = 0, changed = 0;
+
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "inter");
+	target = mp->g.lpfino;
+	memset(present, 0, sizeof(present));
+	for (int k = 0; k < POOL; k += 2) {
+		CHECK_EQ(dir_op(mp, dp, true, pool[k], target), 0);
+		present[k] = true;
+	}
+	for (int round = 0; round < 6; round++) {
+		uint64_t cookie = 0;
+
+		memcpy(always, present, sizeof(present));
+		memcpy(ever, present, sizeof(present));
+		memset(seen, 0, sizeof(seen));
+		for (;;) {
+			struct dlist l = { .limit = 5 + rnd() % 40 };
+
+			CHECK_EQ(kvfs_readdir(mp, dp->i_ino, cookie, dlist_fill,
+					      &l),
+				 0);
+			for (size_t i = 0; i < l.n; i++) {
+				int k;
+
+				cookie = l.v[i].next;
+				if (!strcmp(l.v[i].name, ".") ||
+				    !strcmp(l.v[i].name, ".."))
+					continue;
+				k = pool_index(l.v[i].name);
+				CHECK(ever[k]);
+				/* twice only if removed and added again */
+				CHECK(!seen[k] || !always[k]);
+				seen[k] = 1;
+			}
+			if (l.n < l.limit) {
+				free(l.v);
+				break;
+			}
+			free(l.v);
+			/* changes around the cursor */
+			for (int c = 0; c < 20; c++) {
+				int k = (int)(rnd() % POOL);
+				bool add = !present[k];
+
+				CHECK_EQ(dir_op(mp, dp, add, pool[k], target),
+					 0);
+				present[k] = add;
+				if (add)
+					ever[k] = 1;
+				else
+					always[k] = false;
+				changed++;
+			}
+		}
+		for (int k = 0; k < POOL; k++)
+			if (always[k])
+				CHECK(seen[k]);
+		rounds++;
+	}
+	printf("dir interleave: %u readdir passes with %u changes between "
+	       "pages: every entry present throughout returned once\n",
+	       rounds, changed);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
+static void big_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "file-%07u-%s", i,
+		 i % 3 ? "x" : "with-a-longer-tail");
+}
+
+static uint64_t reads(struct kvfs_mount *mp)
+{
+	struct kv_bcache_stats st;
+
+	kv_bcache_get_stats(mp->bc, &st);
+	return st.reads;
+}
+
+static void test_big(unsigned n)
+{
+	struct kvfs_dir_stats s0, s1;
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	struct dlist l = { 0 };
+	uint64_t target, dino, ino, r0, cold, warm;
+	unsigned char *seen = calloc(n, 1);
+	char name[64];
+
+	CHECK(seen);
+	make_fs(512 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "big");
+	dino = dp->i_ino;
+	target = mp->g.lpfino;
+	kvfs_dir_get_stats(&s0);
+	for (unsigned i = 0; i < n; i++) {
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(dir_op(mp, dp, true, name, target), 0);
+	}
+	kvfs_dir_get_stats(&s1);
+	for (unsigned i = 0; i < n; i += 7) {
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(dir_lookup(dp, name, &ino), 0);
+		CHECK_EQ(ino, target);
+	}
+	CHECK_EQ(dir_lookup(dp, "file-absent", &ino), -ENOENT);
+	read_all(mp, dino, 0, &l);
+	CHECK_EQ(l.n, (size_t)n + 2);
+	for (size_t i = 2; i < l.n; i++) {
+		unsigned k = (unsigned)atoi(l.v[i].name + 5);
+
+		CHECK(k < n && !seen[k]);
+		seen[k] = 1;
+	}
+	free(l.v);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+
+	/* cold and warm lookups: blocks read */
+	mp = mount_fs();
+	CHECK_EQ(kvfs_iget(mp, dino, 0, &dp), 0);
+	big_name(name, sizeof(name), n / 2);
+	r0 = reads(mp);
+	CHECK_EQ(dir_lookup(dp, name, &ino), 0);
+	cold = reads(mp) - r0;
+	r0 = reads(mp);
+	CHECK_EQ(dir_lookup(dp, name, &ino), 0);
+	warm = reads(mp) - r0;
+	/* head + one block per hash level + data block; warm: none */
+	CHECK(cold >= 3 && cold <= 1 + mp->resv.dir_maxlevels + 1);
+	CHECK_EQ(warm, 0);
+	printf("dir big: %u entries in %llu data blocks (%u-byte), cold lookup "
+	       "%llu block reads, warm %llu\n",
+	       n, (unsigned long long)(s1.blocks_added - s0.blocks_added),
+	       mp->g.dirblksize, (unsigned long long)cold,
+	       (unsigned long long)warm);
+	for (unsigned i = 0; i < n; i++) {
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(dir_op(mp, dp, false, name, target), 0);
+	}
+	CHECK_EQ(dp->i_dformat, KVFS_DFORK_INLINE);
+	CHECK_EQ(dp->i_nblocks, 0);
+	CHECK_EQ(dp->i_size, KVFS_DIR_SF_HDR_SIZE);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+	free(seen);
+}
+
+struct hname {
+	uint32_t h;
+	uint32_t i;
+};
+
+static int hname_cmp(const void *a, const void *b)
+{
+	const struct hname *x = a, *y = b;
+
+	return x->h < y->h ? -1 : x->h > y->h;
+}
+
+/* Names whose hashes look random (FNV-1a spreads "c%08x" too evenly). */
+static void coll_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "c%u-%08x", i, i * 2654435761u);
+}
+
+static void test_collisions(void)
+{
+	enum { N = 1 << 18, MAXP = 16 };
+	struct hname *v = malloc(N * sizeof(*v));
+	unsigned pa[MAXP], pb[MAXP], np = 0;
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	uint64_t target, ino;
+	char a[32], b[32];
+
+	CHECK(v);
+	for (unsigned i = 0; i < N; i++) {
+		coll_name(a, sizeof(a), i);
+		v[i].h = kvfs_dir_hashname((const uint8_t *)a,
+					   (unsigned)strlen(a));
+		v[i].i = i;
+	}
+	qsort(v, N, sizeof(*v), hname_cmp);
+	for (unsigned i = 1; i < N && np < MAXP; i++)
+		if (v[i].h == v[i - 1].h) {
+			pa[np] = v[i - 1].i;
+			pb[np] = v[i].i;
+			np++;
+		}
+	free(v);
+	CHECK(np >= 2);
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "coll");
+	target = mp->g.lpfino;
+	/* enough others to be in block form */
+	for (unsigned i = 0; i < 300; i++) {
+		snprintf(a, sizeof(a), "filler-%u", i);
+		CHECK_EQ(dir_op(mp, dp, true, a, target), 0);
+	}
+	for (unsigned p = 0; p < np; p++) {
+		coll_name(a, sizeof(a), pa[p]);
+		coll_name(b, sizeof(b), pb[p]);
+		CHECK_EQ(dir_op(mp, dp, true, a, target), 0);
+		CHECK_EQ(dir_lookup(dp, b, &ino), -ENOENT);
+		CHECK_EQ(dir_op(mp, dp, true, b, mp->g.rootino), 0);
+		CHECK_EQ(dir_op(mp, dp, true, b, target), -EEXIST);
+	}
+	for (unsigned p = 0; p < np; p++) {
+		coll_name(a, sizeof(a), pa[p]);
+		coll_name(b, sizeof(b), pb[p]);
+		CHECK_EQ(dir_lookup(dp, a, &ino), 0);
+		CHECK_EQ(ino, target);
+		CHECK_EQ(dir_lookup(dp, b, &ino), 0);
+		CHECK_EQ(ino, mp->g.rootino);
+		/* removing one leaves the other; the wrong inode is refused */
+		CHECK_EQ(dir_op(mp, dp, false, a, mp->g.rootino), -ENOENT);
+		CHECK_EQ(dir_op(mp, dp, false, a, target), 0);
+		CHECK_EQ(dir_lookup(dp, a, &ino), -ENOENT);
+		CHECK_EQ(dir_lookup(dp, b, &ino), 0);
+	}
+	printf("dir collisions: %u pairs of names with one hash\n", np);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
+int main(void)
+{
+	CHECK_EQ(kv_init(NULL), 0);
+	set_path("dir");
+	make_pool();
+	test_model(0, 24000);
+	test_model(16384, 12000);
+	test_interleave();
+	test_collisions();
+	test_big(BIG_N);
+	for (int i = 0; i < POOL; i++)
+		free(pool[i]);
+	unlink(path);
+	CHECK_EQ(kv_fini(), 0);
+	printf("dir: ok\n");
+	return 0;
+}

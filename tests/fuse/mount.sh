@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# mount.kvfs on a real FUSE mount: the option and image errors (message,
+# exit status, nothing mounted), POSIX through the kernel (test_fuse_ops),
+# a second mount of the image refused, a tree byte-identical after an
+# unmount and a mount, a read-only mount, a mount without the writeback
+# cache, SIGTERM writing back.
+# Always unmounts (trap); every command is bounded by a timeout.
+# usage: mount.sh MOUNT_KVFS MKFS_KVFS TEST_FUSE_OPS
+set -u
+mount_kvfs=$1 mkfs=$2 ops=$3
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: not root"; exit 77; }
+[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
+command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
+
+tmp=$(mktemp -d /tmp/kvfs-fuse.XXXXXX)
+img=$tmp/img mnt=$tmp/mnt mnt2=$tmp/mnt2
+mkdir "$mnt" "$mnt2"
+chmod 755 "$tmp" # test_fuse_ops works as an unprivileged user too
+cleanup() {
+	for m in "$mnt" "$mnt2"; do
+		timeout 10 fusermount3 -u -z "$m" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; exit 1; }
+mounted() { grep -q " $1 fuse" /proc/mounts; }
+T() { timeout 60 "$@"; }
+
+# expect STATUS MESSAGE MOUNT_KVFS-ARGS...: that one line, that status,
+# nothing mounted
+expect() {
+	local want=$1 msg=$2 out st before
+	shift 2
+	before=$(grep -c " $tmp/mnt" /proc/mounts)
+	out=$(T "$mount_kvfs" "$@" 2>&1)
+	st=$?
+	[ "$st" -eq "$want" ] || fail "mount.kvfs $*: status $st, expected $want ($out)"
+	# one line, matching msg (a glob: * where the core words the reason)
+	[ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == $msg ]] ||
+		fail "mount.kvfs $*: '$out', expected '$msg'"
+	[ "$(grep -c " $tmp/mnt" /proc/mounts)" -eq "$before" ] ||
+		fail "mount.kvfs $*: mounted anyway"
+	echo "ok: $msg"
+}
+
+# unmount and wait for the daemon to finish writing back (it holds the
+# image's lock until kvfs_close() returned)
+unmount() {
+	T fusermount3 -u "$1" || fail "fusermount3 -u $1"
+	timeout 30 flock -w 25 "$img" true || fail "daemon did not exit"
+	mounted "$1" && fail "$1 still mounted"
+	return 0
+}
+
+T "$mkfs" -q -s 256M "$img" || fail "mkfs.kvfs"
+head -c 1M /dev/zero > "$tmp/zero"
+
+expect 1 "mount.kvfs: unknown option 'bogus'" "$img" "$mnt" -o bogus
+expect 1 "mount.kvfs: bad value '0' for option threads (1..256)" \
+	"$img" "$mnt" -o rw,threads=0
+expect 1 "mount.kvfs: option mem needs a value" "$img" "$mnt" -o mem
+expect 1 "mount.kvfs: missing MOUNTPOINT" "$img"
+expect 32 "mount.kvfs: $tmp/none: No such file or directory" \
+	"$tmp/none" "$mnt"
+expect 32 "mount.kvfs: $tmp/nodir: No such file or directory" \
+	"$img" "$tmp/nodir"
+expect 32 "mount.kvfs: $tmp/zero: not a kvfs filesystem" "$tmp/zero" "$mnt"
+cp "$img" "$tmp/bad"
+printf '\377\377\377\377' |
+	dd of="$tmp/bad" bs=1 seek=200 conv=notrunc status=none
+expect 32 "mount.kvfs: $tmp/bad: damaged (*fsck.kvfs*" "$tmp/bad" "$mnt"
+
+# a mount, POSIX through it
+T "$mount_kvfs" "$img" "$mnt" -o threads=4 || fail "mount"
+mounted "$mnt" || fail "not mounted after mount.kvfs returned"
+grep -q "^$img $mnt fuse.kvfs rw,.*default_permissions,allow_other" \
+	/proc/mounts || fail "mount options: $(grep " $mnt " /proc/mounts)"
+mkdir "$mnt/ops" || fail "mkdir"
+T "$ops" "$mnt/ops" || fail "test_fuse_ops"
+
+# the image is locked while mounted
+expect 32 "mount.kvfs: $img: in use (locked by another mount)" "$img" "$mnt2"
+
+# persistence: a tree written, unmounted, mounted again, compared
+mkdir "$mnt/tree" || fail "mkdir tree"
+T "$ops" write "$mnt/tree" || fail "write tree"
+unmount "$mnt"
+T "$mount_kvfs" "$img" "$mnt" || fail "mount again"
+T "$ops" verify "$mnt/tree" || fail "tree differs after remount"
+unmount "$mnt"
+
+# read-only: the tree is there, nothing can change
+T "$mount_kvfs" "$img" "$mnt" -o ro || fail "mount -o ro"
+T "$ops" verify "$mnt/tree" || fail "tree differs on a ro mount"
+out=$(T touch "$mnt/tree/new" 2>&1) && fail "touch on a ro mount"
+case $out in *"Read-only file system"*) ;; *) fail "ro: $out" ;; esac
+unmount "$mnt"
+
+# without the writeback cache (every write reaches the daemon at once),
+# on a fresh image: extents stay in the inode until the extent B+tree lands
+T "$mkfs" -q -s 256M "$tmp/img2" || fail "mkfs.kvfs img2"
+T "$mount_kvfs" "$tmp/img2" "$mnt" -o nowriteback_cache || fail "mount nowb"
+T "$ops" "$mnt" || fail "test_fuse_ops without the writeback cache"
+T fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt"
+timeout 30 flock -w 25 "$tmp/img2" true || fail "daemon did not exit"
+
+# foreground: SIGTERM writes everything back and exits 0
+# (not under timeout: the signal goes to the daemon itself; the trap's
+# unmount ends it if anything below fails)
+T "$mkfs" -q -s 64M "$tmp/img3" || fail "mkfs.kvfs img3"
+"$mount_kvfs" -f "$tmp/img3" "$mnt" &
+pid=$!
+for _ in $(seq 100); do mounted "$mnt" && break; sleep 0.1; done
+mounted "$mnt" || fail "foreground mount"
+T dd if=/dev/urandom of="$mnt/sig" bs=64K count=16 status=none ||
+	fail "dd"
+sum=$(T md5sum < "$mnt/sig")
+kill -TERM "$pid"
+wait "$pid" || fail "daemon exit status $? after SIGTERM"
+mounted "$mnt" && fail "mounted after SIGTERM"
+T "$mount_kvfs" "$tmp/img3" "$mnt" || fail "mount after SIGTERM"
+[ "$(T md5sum < "$mnt/sig")" = "$sum" ] || fail "data lost at SIGTERM"
+T fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt"
+echo "fuse mount: ok"
