@@ -36,6 +36,7 @@
 #include "fs/iunlink.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
+#include "fs/symlink.h"
 #include "fs/trans.h"
 
 static pthread_mutex_t rename_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -252,10 +253,12 @@ static int mode_ftype_ok(uint32_t mode)
 
 /*
  * A new inode of mode named name in dir.  excl false: an existing regular
- * file is handed back (*created false).
+ * file is handed back (*created false).  A symbolic link (mode S_IFLNK)
+ * comes with its target (tlen bytes), stored in the same transaction.
  */
 static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 			 uint32_t mode, uint64_t rdev, bool excl,
+			 const char *target, size_t tlen,
 			 const struct kvfs_cred *cr, struct kvfs_stat *st,
 			 bool *created)
 {
@@ -272,7 +275,7 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		*created = false;
 	if (err)
 		return err;
-	err = mode_ftype_ok(mode);
+	err = S_ISLNK(mode) && target ? 0 : mode_ftype_ok(mode);
 	if (err)
 		return err;
 	err = get_dir(mp, dir, &dp);
@@ -282,7 +285,10 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		err = excl || isdir ? -EEXIST : -EISDIR;
 		goto out_put;
 	}
-	err = kvfs_trans_alloc_res(mp, &mp->resv.create_name, 0, &tp);
+	err = target ? kvfs_trans_alloc_res(mp, &mp->resv.symlink_name,
+					    kvfs_symlink_blocks(&mp->g, tlen),
+					    &tp) :
+		       kvfs_trans_alloc_res(mp, &mp->resv.create_name, 0, &tp);
 	if (err)
 		goto out_put;
 	ilocks_add(&l, dp);
@@ -328,6 +334,11 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		goto out_cancel;
 	if (isdir)
 		kvfs_dir_init(tp, ip, dp->i_ino);
+	if (target) {
+		err = kvfs_symlink_write(tp, ip, target, tlen);
+		if (err)
+			goto out_cancel;
+	}
 	err = kvfs_dir_createname(tp, dp, name, len, ip->i_ino,
 				  kvfs_mode_to_ftype(ip->i_mode));
 	if (!err && isdir)
@@ -360,14 +371,30 @@ int kvfs_create(struct kvfs_mount *mp, uint64_t dir, const char *name,
 	if (S_ISDIR(mode) || (flags & ~KVFS_CREATE_EXCL))
 		return -EINVAL;
 	return create_common(mp, dir, name, mode, rdev,
-			     flags & KVFS_CREATE_EXCL, cr, st, created);
+			     flags & KVFS_CREATE_EXCL, NULL, 0, cr, st,
+			     created);
 }
 
 int kvfs_mkdir(struct kvfs_mount *mp, uint64_t dir, const char *name,
 	       uint32_t mode, const struct kvfs_cred *cr, struct kvfs_stat *st)
 {
 	return create_common(mp, dir, name, S_IFDIR | (mode & 07777), 0, true,
-			     cr, st, NULL);
+			     NULL, 0, cr, st, NULL);
+}
+
+int kvfs_symlink(struct kvfs_mount *mp, uint64_t dir, const char *name,
+		 const char *target, const struct kvfs_cred *cr,
+		 struct kvfs_stat *st)
+{
+	size_t tlen = strnlen(target, KVFS_SYMLINK_MAX + 1);
+
+	/* checked before anything is reserved, as kvfs_symlink_write would */
+	if (!tlen)
+		return -ENOENT;
+	if (tlen > KVFS_SYMLINK_MAX)
+		return -ENAMETOOLONG;
+	return create_common(mp, dir, name, S_IFLNK | 0777, 0, true, target,
+			     tlen, cr, st, NULL);
 }
 
 /* ---- unlink, rmdir ---- */

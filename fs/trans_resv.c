@@ -273,6 +273,11 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	    1, 0, 1, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
 
 	dir_resv(g, r, efi);
+	/* symlink(2): a named create and the target's blocks, one commit */
+	r->symlink_name.log_bytes =
+		r->create_name.log_bytes + r->symlink.log_bytes;
+	r->symlink_name.log_count = r->create_name.log_count;
+	r->symlink_name.blocks = r->create_name.blocks + r->symlink.blocks;
 }
 
 uint64_t kvfs_trans_res_grant(const struct kvfs_trans_res *res)
@@ -296,6 +301,7 @@ static const struct {
 	{ "symlink", offsetof(struct kvfs_trans_resv, symlink) },
 	{ "dirop", offsetof(struct kvfs_trans_resv, dirop) },
 	{ "create_name", offsetof(struct kvfs_trans_resv, create_name) },
+	{ "symlink_name", offsetof(struct kvfs_trans_resv, symlink_name) },
 	{ "rename", offsetof(struct kvfs_trans_resv, rename) },
 };
 

@@ -101,6 +101,11 @@ struct kvfs_trans_resv {
 	 */
 	struct kvfs_trans_res dirop;
 	struct kvfs_trans_res create_name;
+	/*
+	 * symlink(2): create_name and the target's blocks (symlink) in one
+	 * transaction; the caller adds kvfs_symlink_blocks() of the target.
+	 */
+	struct kvfs_trans_res symlink_name;
 	struct kvfs_trans_res rename;
 };
 

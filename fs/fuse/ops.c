@@ -2,8 +2,7 @@
 /*
  * The FUSE lowlevel operations of mount.kvfs (fs/fuse/ops.h).
  *
- * Not answered yet: symlink (the core has no kvfs_symlink() so far; the
- * kernel gets ENOSYS).  Not implemented on purpose (libfuse answers
+ * Not implemented on purpose (libfuse answers
  * ENOSYS, and the kernel stops asking): flush (the kernel writes dirty
  * pages back itself before it would send it; nothing else is to do at
  * close, so each close is spared a round trip), access (default_permissions: the kernel checks the mode
@@ -287,6 +286,22 @@ static void kf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	cred_of(req, &cr);
 	ret = kvfs_mkdir(fs->mp, ino_of(fs, parent), name,
 			 S_IFDIR | (mode & 07777), &cr, &ks);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		reply_entry(req, &ks);
+}
+
+static void kf_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_stat ks;
+	struct kvfs_cred cr;
+	int ret;
+
+	cred_of(req, &cr);
+	ret = kvfs_symlink(fs->mp, ino_of(fs, parent), name, link, &cr, &ks);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
@@ -776,6 +791,7 @@ const struct fuse_lowlevel_ops kvfs_fuse_ops = {
 	.readlink = kf_readlink,
 	.mknod = kf_mknod,
 	.mkdir = kf_mkdir,
+	.symlink = kf_symlink,
 	.unlink = kf_unlink,
 	.rmdir = kf_rmdir,
 	.rename = kf_rename,

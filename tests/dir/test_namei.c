@@ -531,6 +531,45 @@ static void random_ops(struct kvfs_mount *mp, unsigned nops, uint64_t *dirs,
 	}
 }
 
+/* kvfs_symlink: errnos, the target read back, blocks freed with it */
+static void test_symlink(struct kvfs_mount *mp)
+{
+	static char target[KVFS_SYMLINK_MAX + 2], buf[KVFS_SYMLINK_MAX + 1];
+	uint64_t root = mp->g.rootino, d;
+	struct kvfs_statfs s0, s1;
+	struct kvfs_stat st;
+
+	d = mkdir_(mp, root, "links");
+	CHECK_EQ(kvfs_statfs(mp, &s0), 0);
+	memset(target, 't', KVFS_SYMLINK_MAX + 1);
+	CHECK_EQ(kvfs_symlink(mp, d, "long", target, &cr, &st), -ENAMETOOLONG);
+	CHECK_EQ(kvfs_symlink(mp, d, "empty", "", &cr, &st), -ENOENT);
+	target[KVFS_SYMLINK_MAX] = '\0';
+	CHECK_EQ(kvfs_symlink(mp, d, "max", target, &cr, &st), 0);
+	CHECK(S_ISLNK(st.mode));
+	CHECK_EQ(st.size, KVFS_SYMLINK_MAX);
+	CHECK(st.blocks > 0);
+	CHECK_EQ(kvfs_readlink(mp, st.ino, buf, sizeof(buf)), KVFS_SYMLINK_MAX);
+	CHECK(!memcmp(buf, target, KVFS_SYMLINK_MAX));
+	CHECK_EQ(kvfs_symlink(mp, d, "short", "../x", &cr, &st), 0);
+	CHECK_EQ(kvfs_readlink(mp, st.ino, buf, sizeof(buf)), 4);
+	CHECK(!strcmp(buf, "../x"));
+	CHECK_EQ(kvfs_symlink(mp, d, "short", "y", &cr, &st), -EEXIST);
+	CHECK_EQ(kvfs_symlink(mp, d, ".", "y", &cr, &st), -EEXIST);
+	CHECK_EQ(kvfs_lookup(mp, d, "short", &st), 0);
+	CHECK(S_ISLNK(st.mode));
+	CHECK_EQ(kvfs_readlink(mp, d, buf, sizeof(buf)), -EINVAL);
+	CHECK_EQ(kvfs_unlink(mp, d, "short"), 0);
+	CHECK_EQ(kvfs_unlink(mp, d, "max"), 0);
+	CHECK_EQ(kvfs_rmdir(mp, root, "links"), 0);
+	/* every block and inode back */
+	CHECK_EQ(kvfs_statfs(mp, &s1), 0);
+	CHECK_EQ(s1.bfree, s0.bfree);
+	CHECK_EQ(s1.ffree, s0.ffree + 1); /* and "links" itself */
+	printf("namei symlink: 4095-byte and short targets, errnos, blocks "
+	       "freed\n");
+}
+
 static void test_crash(void)
 {
 	uint64_t dirs[256];
@@ -579,6 +618,7 @@ int main(void)
 	mp = mount_fs();
 	test_errnos(mp);
 	test_rename(mp);
+	test_symlink(mp);
 	check_tree(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);

@@ -4,8 +4,7 @@
  * mount): every operation the daemon answers, through the kernel, with the
  * exact errno of each failure.  argv[1] is an empty directory on the mount.
  * "write DIR" and "verify DIR" write a tree of known contents and compare
- * it (the persistence check across an unmount).  Symbolic links are not
- * checked: the core has no kvfs_symlink() yet (the daemon answers ENOSYS).
+ * it (the persistence check across an unmount).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -246,6 +245,40 @@ static void test_names(const char *d)
 	CHECK_ERR(rmdir(P(0, "%s/a", d)), ENOENT);
 }
 
+/* Symbolic links: inline and in blocks, the length limits, lstat. */
+static void test_symlinks(const char *d)
+{
+	static char target[4097], buf[4097];
+	static const size_t lens[] = { 1, 100, 300, 3000, 4095 };
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		memset(target, 'a' + (int)i, lens[i]);
+		target[lens[i]] = '\0';
+		snprintf(path[0], sizeof(path[0]), "%s/sl%zu", d, i);
+		CHECK_OK(symlink(target, path[0]));
+		CHECK_EQ(readlink(path[0], buf, sizeof(buf)), (ssize_t)lens[i]);
+		CHECK(!memcmp(buf, target, lens[i]));
+		CHECK_OK(lstat(path[0], &st));
+		CHECK(S_ISLNK(st.st_mode));
+		CHECK_EQ((size_t)st.st_size, lens[i]);
+		CHECK_ERR(symlink(target, path[0]), EEXIST);
+	}
+	memset(target, 'z', 4096);
+	target[4096] = '\0';
+	snprintf(path[1], sizeof(path[1]), "%s/sl-long", d);
+	CHECK_ERR(symlink(target, path[1]), ENAMETOOLONG);
+	/* a link to itself: the kernel's lookup loops */
+	snprintf(path[1], sizeof(path[1]), "%s/loop", d);
+	CHECK_OK(symlink("loop", path[1]));
+	CHECK_ERR(open(path[1], O_RDONLY), ELOOP);
+	CHECK_OK(unlink(path[1]));
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		snprintf(path[0], sizeof(path[0]), "%s/sl%zu", d, i);
+		CHECK_OK(unlink(path[0]));
+	}
+}
+
 static void test_readdir(const char *d)
 {
 	enum { N = 300 };
@@ -418,6 +451,7 @@ int main(int argc, char **argv)
 	}
 	test_files(argv[1]);
 	test_names(argv[1]);
+	test_symlinks(argv[1]);
 	test_readdir(argv[1]);
 	test_xattrs(argv[1]);
 	test_statfs(argv[1]);
