@@ -125,11 +125,14 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 	}
 	if (v & KVFS_SET_SIZE)
 		/*
-		 * Down: everything past the new last block goes, speculative
-		 * or not.  Up: only speculative blocks are trimmed.
+		 * Down, or to the same size: everything past the new last
+		 * block goes, speculative or not (a crash in the middle of a
+		 * truncate leaves blocks past the size it set: truncating
+		 * again frees them, as in XFS).  Up: only speculative blocks
+		 * are trimmed.
 		 */
 		trunc = atomic_exchange(&ip->i_spec_prealloc, false) ||
-			sa->size < old;
+			sa->size <= old;
 	if (v) {
 		err = kvfs_file_trans_res(
 			ip, trunc ? &mp->resv.itruncate : &mp->resv.ichange, 0,
