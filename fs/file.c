@@ -713,3 +713,17 @@ int kvfs_file_trim_prealloc(struct kvfs_inode *ip)
 	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
 	return err;
 }
+
+int kvfs_release(struct kvfs_mount *mp, uint64_t ino)
+{
+	struct kvfs_inode *ip;
+	int err = kvfs_file_get(mp, ino, &ip);
+
+	/* nothing speculative but in regular files */
+	if (err)
+		return err == -EISDIR || err == -EINVAL ? 0 : err;
+	if (!mp->rdonly)
+		err = kvfs_file_trim_prealloc(ip);
+	kvfs_iput(ip);
+	return err;
+}

@@ -200,6 +200,14 @@ ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
 		   off_t len);
 
+/*
+ * A file handle of ino was closed (XFS's xfs_release): the speculative
+ * preallocation past its end of file is trimmed, so that many small files
+ * written and closed do not keep blocks they will never use (the blocks
+ * come back at the next extending write if it wants them).
+ */
+int kvfs_release(struct kvfs_mount *mp, uint64_t ino);
+
 /* SEEK_DATA / SEEK_HOLE (others -EINVAL): *res; -ENXIO past the end. */
 int kvfs_lseek(struct kvfs_mount *mp, uint64_t ino, off_t off, int whence,
 	       off_t *res);

@@ -465,8 +465,20 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_write(req, n);
 }
 
+/* The last close of an open file: its speculative blocks are trimmed. */
 static void kf_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+
+	(void)fi;
+	/* the kernel ignores release's answer: a failure only keeps blocks */
+	kvfs_release(fs->mp, ino_of(fs, ino));
+	fuse_reply_err(req, 0);
+}
+
+static void kf_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)fi;
@@ -805,7 +817,7 @@ const struct fuse_lowlevel_ops kvfs_fuse_ops = {
 	.opendir = kf_opendir,
 	.readdir = kf_readdir,
 	.readdirplus = kf_readdirplus,
-	.releasedir = kf_release,
+	.releasedir = kf_releasedir,
 	.fsyncdir = kf_fsyncdir,
 	.statfs = kf_statfs,
 	.setxattr = kf_setxattr,
