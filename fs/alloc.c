@@ -577,7 +577,7 @@ static uint32_t fl_need(struct ag_op *op)
  * with blocks not busy until need of them can be popped in this
  * transaction.
  */
-static int fix_freelist(struct ag_op *op)
+static int fix_freelist(struct ag_op *op, bool freeing)
 {
 	struct want w = { .minlen = 1, .align = 1 };
 	uint32_t bno;
@@ -598,8 +598,16 @@ static int fix_freelist(struct ag_op *op)
 		} else if (usable < need) {
 			w.maxlen = need - usable;
 			err = find_by_size(op, &w, &c);
+			/*
+			 * A free in a completely full AG (the rest of its
+			 * space freed and still busy) goes on with the list
+			 * short, as XFS's does (XFS_ALLOC_FLAG_FREEING):
+			 * refusing it would fail a deferred free and shut
+			 * the filesystem down; the extent it frees is space
+			 * again.
+			 */
 			if (!err && !c.found)
-				err = -ENOSPC;
+				return freeing ? 0 : -ENOSPC;
 			if (!err)
 				err = rm_free(op, c.fbno, c.flen, c.bno, c.len);
 			for (bno = c.bno; !err && bno < c.bno + c.len; bno++)
@@ -615,8 +623,12 @@ static int fix_freelist(struct ag_op *op)
 
 /* ---- AG operations ---- */
 
-/* Read the AG's headers in tp (its lock held) and fix its reserve list. */
-static int ag_open(struct kvfs_trans *tp, uint32_t agno, struct ag_op *op)
+/*
+ * Read the AG's headers in tp (its lock held) and fix its reserve list
+ * (freeing: as far as the AG's free space allows, see fix_freelist()).
+ */
+static int ag_open(struct kvfs_trans *tp, uint32_t agno, struct ag_op *op,
+		   bool freeing)
 {
 	struct kvfs_mount *mp = tp->mp;
 	int err;
@@ -643,7 +655,7 @@ static int ag_open(struct kvfs_trans *tp, uint32_t agno, struct ag_op *op)
 		return err;
 	op->src.agf_bp = op->agf_bp;
 	kvfs_extent_busy_prune(op->pag, kvj_log_durable_seq(mp->log));
-	return fix_freelist(op);
+	return fix_freelist(op, freeing);
 }
 
 /*
@@ -693,7 +705,7 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 			kvfs_trans_unlock_ag(tp, agno);
 		return -ENOSPC;
 	}
-	err = ag_open(tp, agno, &op);
+	err = ag_open(tp, agno, &op, false);
 	if (err)
 		return err;
 	/* never below the AG's set-aside */
@@ -823,7 +835,7 @@ int kvfs_free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len)
 		return -EINVAL;
 	err = kvfs_trans_lock_ag(tp, agno, false, &newly);
 	if (!err)
-		err = ag_open(tp, agno, &op);
+		err = ag_open(tp, agno, &op, true);
 	if (!err) {
 		kvfs_extent_busy_insert(tp, op.pag, bno, len);
 		err = add_free(&op, bno, len);

@@ -89,18 +89,40 @@ int kvfs_file_alloc_unwritten(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 	if (err)
 		return err;
 	while (holes && cur < end) {
-		struct kvfs_bmap m;
-		int nmap = 1;
+		uint64_t start = cur;
 
-		err = kvfs_bmapi_write(tp, ip, cur, end - cur,
-				       KVFS_BMAPI_PREALLOC, &m, &nmap);
-		if (err)
+		while (cur < end) {
+			struct kvfs_bmap m;
+			int nmap = 1;
+
+			err = kvfs_bmapi_write(tp, ip, cur, end - cur,
+					       KVFS_BMAPI_PREALLOC, &m, &nmap);
+			if (err)
+				break;
+			cur = m.startoff + m.blockcount;
+			if (cur < end)
+				err = kvfs_trans_roll(tp, NULL);
+			if (err)
+				break;
+		}
+		/*
+		 * The reservation holds one extent-tree change: once the
+		 * tree changed, what is left of it may be kept back for the
+		 * next change (fs/bmap.c).  Go on under a new one for the
+		 * rest, as XFS's xfs_alloc_file_space takes a transaction
+		 * per chunk; only a reservation that cannot be had, or one
+		 * that made no progress, is out of space.
+		 */
+		if (err != -ENOSPC || cur == start || cur >= end)
 			break;
-		cur = m.startoff + m.blockcount;
-		if (cur < end)
-			err = kvfs_trans_roll(tp, NULL);
+		err = kvfs_file_commit(tp, ip, true);
+		if (!err)
+			err = count_holes(ip, cur, end - cur, &holes);
+		if (!err)
+			err = kvfs_file_trans_res(ip, &mp->resv.write, holes,
+						  &tp);
 		if (err)
-			break;
+			return err;
 	}
 	if (err && err != -EOPNOTSUPP && err != -ENOSPC) {
 		kvfs_trans_cancel(tp);

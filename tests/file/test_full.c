@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A completely full filesystem: a file written until ENOSPC between the
+ * blocks of a spacer file, truncated to nothing in one call (a chain of
+ * deferred frees into full AGs), then the whole space fallocated back in
+ * one call: a piece per gap of the spacer, each a change of the file's
+ * extent tree.  The call's reservation holds one tree change: it must go
+ * on under a new one rather than fail with ENOSPC at the first piece after
+ * the tree changed (as it did).  Free counts exact at each step.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/kvfs.h"
+#include "fs/mkfs.h"
+#include "tests/check.h"
+#include "tests/scrub_util.h"
+
+#define CHUNK (64u << 10)
+
+int main(void)
+{
+	static char path[] = "/tmp/kvfs-test-full-XXXXXX";
+	struct kvfs_mkfs_opts o = { .size = 40 << 20,
+				    .agcount = 2,
+				    .force = true };
+	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE, .size = 0 };
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_statfs s0, s1;
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	struct kvfs_stat st;
+	uint64_t ino, sp, off = 0;
+	uint8_t *buf = malloc(CHUNK);
+	bool created;
+	ssize_t n;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0 && buf);
+	close(fd);
+	o.target = path;
+	CHECK_EQ(kv_init(NULL), 0);
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_statfs(mp, &s0), 0);
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "f", S_IFREG | 0644, 0, 0,
+			     &cr, &st, &created),
+		 0);
+	ino = st.ino;
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "spacer", S_IFREG | 0644, 0,
+			     0, &cr, &st, &created),
+		 0);
+	sp = st.ino;
+	memset(buf, 0x77, CHUNK);
+	/* one block of the spacer after every chunk: many extents */
+	for (;;) {
+		n = kvfs_write(mp, ino, buf, CHUNK, (off_t)off, 0);
+		if (n < (ssize_t)CHUNK)
+			break;
+		/* fallocate: no speculative blocks, so it lands right here */
+		n = kvfs_fallocate(mp, sp, 0,
+				   (off_t)(off / CHUNK) * g.blocksize,
+				   g.blocksize);
+		if (n)
+			break;
+		off += CHUNK;
+	}
+	CHECK(n >= 0 || n == -ENOSPC);
+	CHECK_EQ(kvfs_release(mp, ino), 0);
+	CHECK_EQ(kvfs_release(mp, sp), 0);
+	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
+	CHECK_EQ(kvfs_statfs(mp, &s1), 0);
+	/* full: what is left is the reserve of a write's tree changes */
+	CHECK(s1.bfree * g.blocksize < 4 * CHUNK);
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &cr, NULL), 0);
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	CHECK_EQ(st.blocks, 0);
+	/* all of it back in one fallocate, a piece per gap of the spacer */
+	CHECK_EQ(kvfs_fallocate(mp, ino, 0, 0, (off_t)off), 0);
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	CHECK_EQ(st.size, off);
+	/* every block, and the extent tree's own */
+	CHECK(st.blocks > off / 512 && st.blocks < off / 512 + 64);
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &cr, NULL), 0);
+	CHECK_EQ(kvfs_setattr(mp, sp, &sa, &cr, NULL), 0);
+	CHECK_EQ(kvfs_statfs(mp, &s1), 0);
+	CHECK_EQ(s1.bfree, s0.bfree);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+	unlink(path);
+	free(buf);
+	CHECK_EQ(kv_fini(), 0);
+	printf("full: %llu MiB written to ENOSPC, truncated, fallocated back "
+	       "in one call, free count exact\n",
+	       (unsigned long long)(off >> 20));
+	return 0;
+}
