@@ -471,6 +471,12 @@ ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 	/* as Linux: a write crossing the limit is cut to it */
 	if (len > KVFS_MAX_FILE_OFFSET - pos)
 		len = KVFS_MAX_FILE_OFFSET - pos;
+	/* growing: nothing stale past the old end shows in the new size */
+	if (len && pos + len > ip->i_size && lock == KVFS_IOLOCK_EXCL) {
+		err = kvfs_file_drop_stale(ip, ip->i_size);
+		if (err)
+			goto out;
+	}
 	while (done < len) {
 		uint64_t at = pos + done;
 		uint64_t n = WRITE_STEP_BYTES - at % WRITE_STEP_BYTES;

@@ -106,6 +106,15 @@ int kvfs_file_zero_partial(struct kvfs_inode *ip, uint64_t off, uint64_t len);
  */
 int kvfs_file_unmap(struct kvfs_inode *ip, uint64_t fb, uint64_t len);
 /*
+ * Before the file grows past size: unmap the written blocks past it (what
+ * a crash in the middle of a truncate leaves: writes convert blocks and
+ * set the size in one transaction, so nothing else is written past the
+ * end), whose old bytes would otherwise reappear inside the new size
+ * (XFS zeroes that range).  Unwritten blocks (speculative, KEEP_SIZE)
+ * read as zeros and stay.  I/O lock held exclusively.
+ */
+int kvfs_file_drop_stale(struct kvfs_inode *ip, uint64_t size);
+/*
  * Back file blocks [fb, fb + len) with unwritten extents where they are
  * holes, in one reservation (-ENOSPC with nothing allocated when the
  * blocks are not there); then, when size is past i_size, set it, and set

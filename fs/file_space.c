@@ -51,6 +51,33 @@ int kvfs_file_unmap(struct kvfs_inode *ip, uint64_t fb, uint64_t len)
 	return err;
 }
 
+int kvfs_file_drop_stale(struct kvfs_inode *ip, uint64_t size)
+{
+	const struct kvfs_geom *g = &ip->i_mount->g;
+	uint64_t max = kvfs_max_fileoff_blocks(g);
+	uint64_t cur = (size + g->blocksize - 1) >> g->blocklog;
+
+	while (cur < max) {
+		struct kvfs_bmap map[MAP_MAX];
+		int nmap = MAP_MAX, err;
+
+		err = kvfs_file_map(ip, cur, max - cur, map, &nmap);
+		if (err)
+			return err;
+		for (int i = 0; i < nmap; i++) {
+			if (map[i].startblock == KVFS_NULLBLOCK ||
+			    map[i].flags & KVFS_BMAP_UNWRITTEN)
+				continue;
+			err = kvfs_file_unmap(ip, map[i].startoff,
+					      map[i].blockcount);
+			if (err)
+				return err;
+		}
+		cur = map[nmap - 1].startoff + map[nmap - 1].blockcount;
+	}
+	return 0;
+}
+
 /* Holes among file blocks [fb, fb + len). */
 static int count_holes(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 		       uint64_t *holes)

@@ -115,6 +115,11 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		iolock = KVFS_IOLOCK_EXCL;
 		kvfs_ilock(ip, iolock);
 		old = ip->i_size;
+		/* growing: nothing stale past the old end in the new size */
+		if (sa->size > old)
+			err = kvfs_file_drop_stale(ip, old);
+		if (err)
+			goto out;
 		/* the bytes past the new size in its last block read zeros */
 		if (sa->size < old && sa->size & (g->blocksize - 1))
 			err = kvfs_file_zero_partial(
