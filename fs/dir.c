@@ -583,49 +583,66 @@ static int blk_remove(struct dctx *d, struct kv_buf *bp, uint32_t off)
 
 /* ---- the index trees, in d->tp ---- */
 
-static int hash_insert(struct dctx *d, uint32_t hash, uint64_t addr)
+/*
+ * Insert rec into the free-space index (free_tree) or the name-hash index;
+ * a record already there is corruption, reported as dup.
+ */
+static int idx_insert(struct dctx *d, bool free_tree, const void *rec,
+		      const char *dup)
 {
-	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
-				       .addr = kv_cpu_to_le64(addr) };
 	struct kvfs_btree_cur cur;
 	struct kvfs_dir_tree_ctx c;
 	int stat, err;
 
-	tree_cur(d, &cur, &c, false);
-	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &r, &stat);
+	tree_cur(d, &cur, &c, free_tree);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, rec, &stat);
 	if (!err && stat)
-		return corrupt(d, d->hbp->b_blkno, "hash record exists");
-	return err ? err : kvfs_btree_insert(&cur, &r);
+		return corrupt(d, d->hbp->b_blkno, dup);
+	return err ? err : kvfs_btree_insert(&cur, rec);
+}
+
+/* Delete rec from one index; *found false (and nothing done) if absent. */
+static int idx_delete(struct dctx *d, bool free_tree, const void *rec,
+		      bool *found)
+{
+	struct kvfs_btree_cur cur;
+	struct kvfs_dir_tree_ctx c;
+	int stat, err;
+
+	tree_cur(d, &cur, &c, free_tree);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, rec, &stat);
+	if (err)
+		return err;
+	*found = stat;
+	return stat ? kvfs_btree_delete(&cur, &stat) : 0;
+}
+
+static int hash_insert(struct dctx *d, uint32_t hash, uint64_t addr)
+{
+	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
+				       .addr = kv_cpu_to_le64(addr) };
+
+	return idx_insert(d, false, &r, "hash record exists");
 }
 
 static int hash_delete(struct dctx *d, uint32_t hash, uint64_t addr)
 {
 	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
 				       .addr = kv_cpu_to_le64(addr) };
-	struct kvfs_btree_cur cur;
-	struct kvfs_dir_tree_ctx c;
-	int stat, err;
+	bool found;
+	int err = idx_delete(d, false, &r, &found);
 
-	tree_cur(d, &cur, &c, false);
-	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &r, &stat);
-	if (!err && !stat)
+	if (!err && !found)
 		return corrupt(d, d->hbp->b_blkno, "hash record missing");
-	return err ? err : kvfs_btree_delete(&cur, &stat);
+	return err;
 }
 
 static int free_insert(struct dctx *d, uint32_t best, uint32_t dblk)
 {
 	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(best),
 				       .dblk = kv_cpu_to_le32(dblk) };
-	struct kvfs_btree_cur cur;
-	struct kvfs_dir_tree_ctx c;
-	int stat, err;
 
-	tree_cur(d, &cur, &c, true);
-	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &r, &stat);
-	if (!err && stat)
-		return corrupt(d, d->hbp->b_blkno, "free record exists");
-	return err ? err : kvfs_btree_insert(&cur, &r);
+	return idx_insert(d, true, &r, "free record exists");
 }
 
 /* Delete (best, dblk); *found false (and nothing done) if absent. */
@@ -634,16 +651,8 @@ static int free_delete(struct dctx *d, uint32_t best, uint32_t dblk,
 {
 	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(best),
 				       .dblk = kv_cpu_to_le32(dblk) };
-	struct kvfs_btree_cur cur;
-	struct kvfs_dir_tree_ctx c;
-	int stat, err;
 
-	tree_cur(d, &cur, &c, true);
-	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &r, &stat);
-	if (err)
-		return err;
-	*found = stat;
-	return stat ? kvfs_btree_delete(&cur, &stat) : 0;
+	return idx_delete(d, true, &r, found);
 }
 
 static int free_move(struct dctx *d, uint32_t old, uint32_t new, uint32_t dblk)

@@ -35,6 +35,7 @@
 #include "fs/inode_item.h"
 #include "fs/iunlink.h"
 #include "fs/kvfs.h"
+#include "fs/kvfs_fs.h"
 #include "fs/mount.h"
 #include "fs/symlink.h"
 #include "fs/trans.h"
@@ -87,40 +88,12 @@ static void ctime_touch(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
 }
 
-static void to_ts(struct timespec *ts, const struct kvfs_ictime *t)
-{
-	ts->tv_sec = t->sec;
-	ts->tv_nsec = t->nsec;
-}
-
-/* ip's attributes (the caller holds its lock). */
-static void fill_stat(const struct kvfs_inode *ip, struct kvfs_stat *st)
-{
-	const struct kvfs_geom *g = &ip->i_mount->g;
-
-	memset(st, 0, sizeof(*st));
-	st->ino = ip->i_ino;
-	st->generation = ip->i_generation;
-	st->mode = ip->i_mode;
-	st->nlink = ip->i_nlink;
-	st->uid = ip->i_uid;
-	st->gid = ip->i_gid;
-	st->rdev = ip->i_rdev;
-	st->size = ip->i_size;
-	st->blocks = ip->i_nblocks << (g->blocklog - 9);
-	st->blksize = g->blocksize;
-	to_ts(&st->atime, &ip->i_atime);
-	to_ts(&st->mtime, &ip->i_mtime);
-	to_ts(&st->ctime, &ip->i_ctime);
-	to_ts(&st->crtime, &ip->i_crtime);
-}
-
 static void stat_locked(struct kvfs_inode *ip, struct kvfs_stat *st)
 {
 	if (!st)
 		return;
 	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
-	fill_stat(ip, st);
+	kvfs_inode_stat(ip, st);
 	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
 }
 
@@ -347,7 +320,7 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		goto out_cancel;
 	dir_touch(tp, dp);
 	if (st)
-		fill_stat(ip, st);
+		kvfs_inode_stat(ip, st);
 	err = kvfs_trans_commit(tp, NULL);
 	if (!err && created)
 		*created = true;
@@ -553,7 +526,7 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 		goto out_cancel;
 	dir_touch(tp, dp);
 	if (st)
-		fill_stat(ip, st);
+		kvfs_inode_stat(ip, st);
 	return kvfs_trans_commit(tp, NULL);
 out_cancel:
 	kvfs_trans_cancel(tp);
