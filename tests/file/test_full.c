@@ -19,6 +19,7 @@
 #include "fs/kvfs.h"
 #include "fs/mkfs.h"
 #include "tests/check.h"
+#include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"
 
 #define CHUNK (64u << 10)
@@ -26,13 +27,9 @@
 int main(void)
 {
 	static char path[] = "/tmp/kvfs-test-full-XXXXXX";
-	struct kvfs_mkfs_opts o = { .size = 40 << 20,
-				    .agcount = 2,
-				    .force = true };
 	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE, .size = 0 };
 	struct kvfs_cred cr = { 0 };
 	struct kvfs_statfs s0, s1;
-	struct kvfs_open_info info;
 	struct kvfs_mount *mp;
 	struct kvfs_geom g;
 	struct kvfs_stat st;
@@ -40,14 +37,10 @@ int main(void)
 	uint8_t *buf = malloc(CHUNK);
 	bool created;
 	ssize_t n;
-	int fd = mkstemp(path);
 
-	CHECK(fd >= 0 && buf);
-	close(fd);
-	o.target = path;
+	CHECK(buf);
 	CHECK_EQ(kv_init(NULL), 0);
-	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
-	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	mp = fresh_fs(path, 40 << 20, 2, &g);
 	CHECK_EQ(kvfs_statfs(mp, &s0), 0);
 	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "f", S_IFREG | 0644, 0, 0,
 			     &cr, &st, &created),

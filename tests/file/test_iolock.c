@@ -21,6 +21,7 @@
 #include "fs/kvfs.h"
 #include "fs/mkfs.h"
 #include "tests/check.h"
+#include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"
 
 #define IO (256u << 10)
@@ -50,22 +51,15 @@ static void *overwriter(void *arg)
 
 int main(void)
 {
-	struct kvfs_mkfs_opts o = { .size = 256 << 20, .force = true };
 	struct kvfs_cred cr = { 0 };
-	struct kvfs_open_info info;
 	struct kvfs_geom g;
 	struct kvfs_stat st;
 	pthread_t t[3];
 	uint8_t *buf;
 	bool created;
-	int fd = mkstemp(path);
 
-	CHECK(fd >= 0);
-	close(fd);
-	o.target = path;
 	CHECK_EQ(kv_init(NULL), 0);
-	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
-	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	mp = fresh_fs(path, 256 << 20, 0, &g);
 	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "f", S_IFREG | 0644, 0, 0,
 			     &cr, &st, &created),
 		 0);

@@ -16,6 +16,7 @@
 #include "fs/kvfs.h"
 #include "fs/mkfs.h"
 #include "tests/check.h"
+#include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"
 
 #define NFILES 1500
@@ -23,24 +24,17 @@
 int main(void)
 {
 	static char path[] = "/tmp/kvfs-test-release-XXXXXX";
-	struct kvfs_mkfs_opts o = { .size = 32 << 20, .force = true };
 	struct kvfs_cred cr = { 0 };
 	struct kvfs_statfs s0, s1;
-	struct kvfs_open_info info;
 	struct kvfs_mount *mp;
 	struct kvfs_geom g;
 	struct kvfs_stat st;
 	uint8_t buf[4096];
 	char name[32];
 	bool created;
-	int fd = mkstemp(path);
 
-	CHECK(fd >= 0);
-	close(fd);
-	o.target = path;
 	CHECK_EQ(kv_init(NULL), 0);
-	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
-	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	mp = fresh_fs(path, 32 << 20, 0, &g);
 	CHECK_EQ(kvfs_statfs(mp, &s0), 0);
 	/* more files than the space of 16 blocks each */
 	CHECK(s0.bfree < (uint64_t)NFILES * 16);

@@ -22,6 +22,7 @@
 #include "fs/mount.h"
 #include "fs/trans.h"
 #include "tests/check.h"
+#include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"
 
 #define NBLK 8
@@ -75,20 +76,13 @@ static void check_zeros(uint64_t ino, uint64_t size)
 int main(void)
 {
 	static char path[] = "/tmp/kvfs-test-stale-XXXXXX";
-	struct kvfs_mkfs_opts o = { .size = 64 << 20, .force = true };
 	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE };
-	struct kvfs_open_info info;
 	struct kvfs_geom g;
 	uint64_t ino;
 	uint8_t one = 0x5c;
-	int fd = mkstemp(path);
 
-	CHECK(fd >= 0);
-	close(fd);
-	o.target = path;
 	CHECK_EQ(kv_init(NULL), 0);
-	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
-	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	mp = fresh_fs(path, 64 << 20, 0, &g);
 	/* truncate up over the leftover blocks */
 	ino = leftover("up");
 	sa.size = (uint64_t)NBLK * g.blocksize;
