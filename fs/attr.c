@@ -885,6 +885,27 @@ static int find_free(struct actx *c, uint32_t n, uint64_t *off)
 	return err;
 }
 
+int kvfs_attr_fork_blocks(struct kvfs_inode *ip, uint64_t *blocks)
+{
+	uint32_t cap = kvfs_inode_afork_size(ip) / sizeof(struct kvfs_extent);
+	int nmap = (int)(2 * cap + 2), err;
+	struct kvfs_bmap *map;
+
+	*blocks = 0;
+	if (!ip->i_anextents)
+		return 0;
+	map = kvcalloc((size_t)nmap, sizeof(*map), 0);
+	if (!map)
+		return -ENOMEM;
+	err = kvfs_bmapi_read_fork(ip, KVFS_ATTR_FORK, 0,
+				   (uint64_t)UINT32_MAX + 1, map, &nmap);
+	for (int i = 0; !err && i < nmap; i++)
+		if (map[i].startblock != KVFS_NULLBLOCK)
+			*blocks += map[i].blockcount;
+	kvfree(map);
+	return err;
+}
+
 /* Map n new blocks at off (in pieces if need be), recorded for undo. */
 static int alloc_at(struct actx *c, uint64_t off, uint32_t n)
 {
