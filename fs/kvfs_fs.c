@@ -129,7 +129,8 @@ int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st)
 
 	/* inodes whose last close has returned are free in the counts */
 	kvfs_inodegc_flush(mp);
-	free = atomic_load(&mp->fdblocks);
+	/* the removals' reserve is not free for anything else */
+	free = atomic_load(&mp->fdblocks) - (int64_t)mp->resblks;
 	for (agno = 0; agno < g->agcount; agno++) {
 		err = ag_inode_counts(mp, agno, &icount, &ifree);
 		if (err)

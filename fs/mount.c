@@ -201,6 +201,7 @@ static int read_agfs(struct kvfs_mount *mp)
 				      a.btreeblks);
 	}
 	atomic_store(&mp->fdblocks, free > 0 ? free : 0);
+	mp->resblks = KVFS_RESBLKS(&mp->g);
 	mp->agfs_read = true;
 	return 0;
 }

@@ -86,6 +86,10 @@ static inline int64_t kvfs_ag_avail(const struct kvfs_geom *g,
 	       (int64_t)KVFS_AG_SET_ASIDE(g);
 }
 
+/* Blocks kept for removals (struct kvfs_mount.resblks): 1/64, at most 1024. */
+#define KVFS_RESBLKS(g) \
+	((g)->dblocks / 64 < 1024 ? (g)->dblocks / 64 : (uint64_t)1024)
+
 struct kvfs_mount {
 	struct kv_dev *dev;
 	struct kvfs_geom g;
@@ -103,6 +107,12 @@ struct kvfs_mount {
 	struct kvfs_perag *pag; /* g.agcount of them */
 	/* blocks free for reservations (fs/trans.h); may read below 0 briefly */
 	_Atomic int64_t fdblocks;
+	/*
+	 * Of those, what only removals may take (XFS's m_resblks): a full
+	 * filesystem can always be emptied, since an unlink may need a
+	 * directory-index block or two.  statfs does not count them.
+	 */
+	uint64_t resblks;
 	bool agfs_read; /* pag counts and fdblocks are set */
 	struct kvfs_trans_resv resv; /* fs/trans_resv.h */
 	/* deferred operations (fs/defer.h): types, their intent recovery */

@@ -420,7 +420,7 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 		err = -EBUSY;
 	if (err)
 		goto out_put;
-	err = kvfs_trans_alloc_res(mp, &mp->resv.dirop, 0, &tp);
+	err = kvfs_trans_alloc_remove(mp, &mp->resv.dirop, &tp);
 	if (err)
 		goto out_put;
 	ilocks_add(&l, dp);

@@ -14,19 +14,22 @@
 #include "fs/trans.h"
 #include "fs/trans_resv.h"
 
-static int reserve_blocks(struct kvfs_mount *mp, uint64_t n)
+/* n blocks, leaving floor (the removals' reserve, or 0 for a removal) */
+static int reserve_blocks(struct kvfs_mount *mp, uint64_t n, uint64_t floor)
 {
 	if (!n)
 		return 0;
-	if (atomic_fetch_sub(&mp->fdblocks, (int64_t)n) < (int64_t)n) {
+	if (atomic_fetch_sub(&mp->fdblocks, (int64_t)n) <
+	    (int64_t)(n + floor)) {
 		atomic_fetch_add(&mp->fdblocks, (int64_t)n);
 		return -ENOSPC;
 	}
 	return 0;
 }
 
-int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
-		     uint64_t blocks, struct kvfs_trans **tpp)
+static int trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes,
+		       unsigned rolls, uint64_t blocks, uint64_t floor,
+		       struct kvfs_trans **tpp)
 {
 	struct kvfs_trans *tp;
 	int err;
@@ -35,7 +38,7 @@ int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
 		return -EROFS;
 	if (kvj_log_is_shutdown(mp->log))
 		return -EIO;
-	err = reserve_blocks(mp, blocks);
+	err = reserve_blocks(mp, blocks, floor);
 	if (err)
 		return err;
 	tp = kvzalloc(sizeof(*tp), 0);
@@ -56,12 +59,26 @@ int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
 	return 0;
 }
 
+int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
+		     uint64_t blocks, struct kvfs_trans **tpp)
+{
+	return trans_alloc(mp, log_bytes, rolls, blocks, mp->resblks, tpp);
+}
+
 int kvfs_trans_alloc_res(struct kvfs_mount *mp,
 			 const struct kvfs_trans_res *res, uint64_t blocks,
 			 struct kvfs_trans **tpp)
 {
 	return kvfs_trans_alloc(mp, res->log_bytes, res->log_count,
 				res->blocks + blocks, tpp);
+}
+
+int kvfs_trans_alloc_remove(struct kvfs_mount *mp,
+			    const struct kvfs_trans_res *res,
+			    struct kvfs_trans **tpp)
+{
+	return trans_alloc(mp, res->log_bytes, res->log_count, res->blocks, 0,
+			   tpp);
 }
 
 /*

@@ -81,6 +81,14 @@ int kvfs_trans_alloc_res(struct kvfs_mount *mp,
 			 const struct kvfs_trans_res *res, uint64_t blocks,
 			 struct kvfs_trans **tpp);
 /*
+ * The same for a removal (unlink, rmdir): it may take the blocks kept
+ * for removals (mp->resblks, XFS's XFS_TRANS_RESERVE), so that deleting
+ * files works on a full filesystem.
+ */
+int kvfs_trans_alloc_remove(struct kvfs_mount *mp,
+			    const struct kvfs_trans_res *res,
+			    struct kvfs_trans **tpp);
+/*
  * Commit (the transaction is freed whatever the result); seq: see journal.
  * Deferred work still queued is finished first (kvfs_defer_finish()).
  */

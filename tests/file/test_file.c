@@ -647,9 +647,14 @@ static void test_enospc(void)
 	if (n > 0)
 		n = kvfs_write(mp, ino, buf, sizeof(buf), (off_t)total, 0);
 	CHECK_EQ(n, -ENOSPC);
-	/* every block but the reserve for tree splits went to the file */
-	CHECK(atomic_load(&mp->fdblocks) <= (int64_t)mp->resv.write.blocks);
-	CHECK(total > (uint64_t)(free0 - 64) * mp->g.blocksize);
+	/*
+	 * every block but the reserve for tree splits and the removals'
+	 * went to the file
+	 */
+	CHECK(atomic_load(&mp->fdblocks) <=
+	      (int64_t)(mp->resv.write.blocks + mp->resblks));
+	CHECK(total >
+	      (uint64_t)(free0 - 64 - (int64_t)mp->resblks) * mp->g.blocksize);
 	CHECK_EQ(stat_of(mp, ino).size, total);
 	/* a hole is not filled either, and changes nothing */
 	CHECK_EQ(kvfs_fallocate(mp, ino, 0, (off_t)total + (1 << 20), 1 << 20),

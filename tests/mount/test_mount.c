@@ -172,10 +172,13 @@ static void poke_sb(size_t off, uint8_t val, bool fix_crc)
 	close(fd);
 }
 
-/* Block reservations: all of the free count, not one more. */
+/*
+ * Block reservations: all of the free count but the removals' reserve,
+ * not one more; a removal may take the reserve too.
+ */
 static void test_reservations(void)
 {
-	struct kvfs_trans *a, *b;
+	struct kvfs_trans *a, *b, *c;
 	struct kvfs_mount *mp;
 	int64_t free;
 
@@ -184,9 +187,25 @@ static void test_reservations(void)
 	free = atomic_load(&mp->fdblocks);
 	/* every AG's free blocks less its set-aside */
 	CHECK(free > 0 && (uint64_t)free < mp->g.dblocks);
-	CHECK_EQ(kvfs_trans_alloc(mp, 4096, 0, (uint64_t)free, &a), 0);
+	CHECK(mp->resblks > 0 && mp->resblks < (uint64_t)free);
+	CHECK_EQ(
+		kvfs_trans_alloc(mp, 4096, 0, (uint64_t)free - mp->resblks, &a),
+		0);
 	CHECK_EQ(kvfs_trans_alloc(mp, 4096, 0, 1, &b), -ENOSPC);
-	CHECK_EQ(kvfs_trans_use_blocks(a, (uint64_t)free), 0);
+	CHECK_EQ(kvfs_trans_alloc_remove(
+			 mp,
+			 &(struct kvfs_trans_res){ .log_bytes = 4096,
+						   .blocks = mp->resblks },
+			 &b),
+		 0);
+	CHECK_EQ(kvfs_trans_alloc_remove(
+			 mp,
+			 &(struct kvfs_trans_res){ .log_bytes = 4096,
+						   .blocks = 1 },
+			 &c),
+		 -ENOSPC);
+	kvfs_trans_cancel(b);
+	CHECK_EQ(kvfs_trans_use_blocks(a, (uint64_t)free - mp->resblks), 0);
 	CHECK_EQ(kvfs_trans_use_blocks(a, 1), -ENOSPC);
 	kvfs_trans_cancel(a);
 	CHECK_EQ(atomic_load(&mp->fdblocks), free);
