@@ -448,7 +448,8 @@ static int check_format(struct kvfs_inode *dp)
 	if (!S_ISDIR(dp->i_mode))
 		return -ENOTDIR;
 	if (dp->i_dformat == KVFS_DFORK_INLINE ||
-	    dp->i_dformat == KVFS_DFORK_EXTENTS)
+	    dp->i_dformat == KVFS_DFORK_EXTENTS ||
+	    dp->i_dformat == KVFS_DFORK_BTREE)
 		return 0;
 	return kvfs_corrupt_inode(-EUCLEAN, KVFS_NULLBLOCK, dp->i_ino,
 				  "directory fork format %u", dp->i_dformat);
