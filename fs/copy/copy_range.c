@@ -115,6 +115,7 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 	end = off_in + len;
 	while (pos < end) {
 		off_t data, hole;
+		uint64_t want;
 		ssize_t n;
 
 		err = kvfs_lseek(mp, in, (off_t)pos, SEEK_DATA, &data);
@@ -138,15 +139,15 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 			break;
 		if ((uint64_t)hole > end || hole <= data)
 			hole = (off_t)end;
-		n = copy_data(mp, in, pos, out, off_out + done, hole - pos,
-			      buf);
+		want = hole - pos;
+		n = copy_data(mp, in, pos, out, off_out + done, want, buf);
 		if (n < 0) {
 			err = (int)n;
 			break;
 		}
 		done += n;
 		pos += n;
-		if ((uint64_t)n < (uint64_t)(hole - pos + n))
+		if ((uint64_t)n < want)
 			break; /* short: ENOSPC, or the source shrank */
 	}
 	kvfree(buf);
