@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/blkhdr.h"
 #include "fs/fuse/nodes.h"
 #include "fs/fuse/ops.h"
 #include "fs/fuse/opts.h"
@@ -147,6 +148,57 @@ static void tune_one(const struct daemon *d, const char *path, const char *val)
 }
 
 /*
+ * Once detached, what the core and the journal write to stderr (a
+ * shutdown's reason, recovery's findings) goes to syslog line by line:
+ * stderr becomes a pipe this thread drains.
+ */
+static void *stderr_to_syslog(void *arg)
+{
+	FILE *in = fdopen((int)(intptr_t)arg, "r");
+	char line[512];
+
+	if (!in)
+		return NULL;
+	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = '\0';
+		syslog(LOG_ERR, "%s", line);
+	}
+	fclose(in);
+	return NULL;
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC), pfd[2];
+	pthread_t t;
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	if (!pipe2(pfd, O_CLOEXEC) &&
+	    !pthread_create(&t, NULL, stderr_to_syslog,
+			    (void *)(intptr_t)pfd[0])) {
+		pthread_detach(t);
+		dup2(pfd[1], 2);
+		close(pfd[1]);
+	} else {
+		dup2(fd, 2);
+	}
+	close(fd);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+/* Every corruption the core meets, in the daemon's log. */
+static void log_report(const struct kvfs_report *r, void *priv)
+{
+	char buf[320];
+
+	kvfs_report_format(r, buf, sizeof(buf));
+	fprintf(stderr, "%s: %s: %s\n", prog, (const char *)priv, buf);
+}
+
+/*
  * The connection is found from the mount's device: its bdi is named
  * MAJOR:MINOR, its fusectl directory (/sys/fs/fuse/connections, when
  * fusectl is mounted) by the kernel's dev_t (MAJOR << 20 | MINOR).
@@ -184,7 +236,6 @@ static void tune_limits(const struct daemon *d)
 static void release_parent(struct daemon *d)
 {
 	char ok = 0;
-	int fd;
 
 	if (d->status_fd < 0)
 		return;
@@ -192,13 +243,7 @@ static void release_parent(struct daemon *d)
 		errno = 0; /* the parent is gone: nothing to tell */
 	close(d->status_fd);
 	d->status_fd = -1;
-	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		close(fd);
-	}
+	detach_stdio();
 	d->detached = true;
 }
 
@@ -330,6 +375,8 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 		open_error(image, ret);
 		goto out_kv;
 	}
+	/* before: a refused image is one line (open_error()) */
+	kvfs_report_set_sink(log_report, (void *)image);
 	if (info.recovered || info.orphans)
 		fprintf(stderr,
 			"%s: %s: was not cleanly unmounted: %s, %llu orphan inodes freed\n",
