@@ -86,6 +86,53 @@ int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st);
 /* The root directory's inode number. */
 uint64_t kvfs_root_ino(struct kvfs_mount *mp);
 
+/*
+ * Live figures of a mounted filesystem (what kvfs-stat shows through the
+ * daemon): counters since the mount and gauges of now, read without
+ * stopping anybody (each figure is consistent, not the set).  The
+ * journal's figures are 0 on a read-only mount (no log is open).
+ */
+struct kvfs_ag_stats {
+	uint64_t free_blocks; /* in the free-space trees */
+	uint64_t longest; /* longest free extent, blocks */
+	uint64_t free_extents;
+	uint64_t inodes, inodes_free; /* allocated inode chunks' inodes */
+	uint64_t lock_acquired, lock_contended; /* the AG lock */
+};
+
+struct kvfs_stats {
+	/* journal */
+	uint64_t log_commits; /* transactions committed */
+	uint64_t log_checkpoints; /* checkpoints written */
+	uint64_t log_forces; /* waits for durability (fsync, sync) */
+	uint64_t log_force_writes; /* checkpoints written for a force */
+	uint64_t log_bytes; /* the log's size */
+	uint64_t log_bytes_used; /* from its tail to its head now */
+	uint64_t log_bytes_written;
+	uint64_t log_grant_waits; /* waits for log space */
+	uint64_t ail_items; /* logged items not yet written in place */
+	uint64_t ail_pushed; /* items the AIL wrote back */
+	uint64_t zstd_in, zstd_out; /* checkpoint bytes, raw and stored */
+	/* buffer cache (metadata blocks) */
+	uint64_t buf_hits, buf_misses, buf_reads, buf_writes, buf_reclaimed;
+	uint64_t buf_cached, buf_bytes; /* now */
+	/* inode cache */
+	uint64_t inode_hits, inode_misses, inode_reclaimed;
+	uint64_t inode_cached; /* now */
+	/* free space */
+	uint64_t block_size;
+	uint64_t free_blocks; /* free for reservations (statfs's bfree) */
+	uint32_t agcount;
+};
+
+/*
+ * Fill st, and ag[0..min(nag, st->agcount)) with the allocation groups'
+ * figures (ag may be NULL with nag 0: st->agcount says how many there
+ * are).  0; never fails today, an errno is kept for what may.
+ */
+int kvfs_stats(struct kvfs_mount *mp, struct kvfs_stats *st,
+	       struct kvfs_ag_stats *ag, uint32_t nag);
+
 /* ---- credentials of the caller (for the rules applied by the core) ---- */
 
 struct kvfs_cred {
@@ -207,6 +254,22 @@ int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
  * come back at the next extending write if it wants them).
  */
 int kvfs_release(struct kvfs_mount *mp, uint64_t ino);
+
+/*
+ * copy_file_range(2) within the filesystem: up to len bytes of in from
+ * off_in to out at off_out; the byte count (short only at in's end of
+ * file or on ENOSPC after some bytes), 0 at or past in's end.  The format
+ * has no shared extents, so the data is copied in the caller's process,
+ * 1 MiB at a time, through the core's data path (the daemon never sends
+ * it back through the kernel); holes of in stay holes in out.  -EINVAL for
+ * flags, a negative offset, or in == out with overlapping ranges;
+ * -EISDIR for a directory, -EINVAL for another non-regular file; -EFBIG
+ * when off_out is past the maximum file size (len is cut to it
+ * otherwise); -EOVERFLOW when an offset plus len wraps.  Never -EXDEV.
+ */
+ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
+			     uint64_t out, off_t off_out, size_t len,
+			     unsigned flags);
 
 /* SEEK_DATA / SEEK_HOLE (others -EINVAL): *res; -ENXIO past the end. */
 int kvfs_lseek(struct kvfs_mount *mp, uint64_t ino, off_t off, int whence,

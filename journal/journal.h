@@ -244,6 +244,9 @@ struct kvj_log_stats {
 	uint64_t cil_lock_contended; /* contended CIL locks on commit */
 	uint64_t head_lsn;
 	uint64_t tail_lsn;
+	uint64_t log_bytes;      /* the log's size */
+	uint64_t log_bytes_used; /* from the tail to the head */
+	uint64_t ail_items;      /* items in the AIL now */
 };
 void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st);
 

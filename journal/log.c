@@ -377,11 +377,17 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->stream_len = log->st_len;
 	st->force_writes = log->st_force_writes;
 	kv_mutex_unlock(&log->push_lock);
+	kv_mutex_lock(&log->ail.lock);
+	st->ail_items = log->ail.nr;
+	kv_mutex_unlock(&log->ail.lock);
 	kv_mutex_lock(&log->lock);
 	st->log_bytes_written = log->st_bytes;
 	st->head_lsn = KVJ_LSN(log->head_cycle, log->head_bb);
 	st->tail_lsn = log->tail_lsn;
+	st->log_bytes_used =
+		kvj_lsn_diff_bytes(log, log->tail_lsn, st->head_lsn);
 	kv_mutex_unlock(&log->lock);
+	st->log_bytes = log->log_bb << KVJ_BB_SHIFT;
 	st->forces = atomic_load(&log->st_forces);
 	st->grant_waits = atomic_load(&log->st_grant_waits);
 	st->ail_pushed = atomic_load(&log->st_ail_pushed);

@@ -25,6 +25,7 @@
 #include <sys/xattr.h>
 
 #include "fs/fuse/nodes.h"
+#include "fs/fuse/stats.h"
 #include "fs/kvfs.h"
 
 #define CAPS_XATTR "security.capability"
@@ -124,8 +125,8 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want |= want & conn->capable;
 	conn->max_write = KVFS_FUSE_MAX_IO;
 	conn->max_readahead = KVFS_FUSE_MAX_IO;
-	conn->max_background = 64;
-	conn->congestion_threshold = 48;
+	conn->max_background = KVFS_FUSE_MAX_BACKGROUND;
+	conn->congestion_threshold = KVFS_FUSE_CONGESTION_THRESHOLD;
 	conn->time_gran = 1;
 	if (fs->live)
 		fs->live(fs);
@@ -699,6 +700,23 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf, size_t size)
 		fuse_reply_buf(req, buf, n);
 }
 
+/* kvfs-stat's question (fs/fuse/stats.h), on any inode */
+static void reply_stats(fuse_req_t req, size_t size)
+{
+	char *buf = malloc(KVFS_FUSE_STATS_MAX);
+	int n;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = kvfs_fuse_stats_format(fs_of(req)->mp, buf, KVFS_FUSE_STATS_MAX);
+	if (n >= 0 && size && (size_t)n > size)
+		n = -ERANGE;
+	reply_xattr(req, n, buf, size);
+	free(buf);
+}
+
 static void kf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
@@ -707,6 +725,11 @@ static void kf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	bool caps = !strcmp(name, CAPS_XATTR);
 	char *buf = NULL;
 	ssize_t n;
+
+	if (!strcmp(name, KVFS_FUSE_STATS_XATTR)) {
+		reply_stats(req, size);
+		return;
+	}
 
 	/* the kernel asks before every write: answer a known "none" here */
 	if (caps && kvfs_fuse_node_caps(fs->nodes, i) == KVFS_CAPS_NONE) {
@@ -793,37 +816,163 @@ static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		fuse_reply_lseek(req, res);
 }
 
+/*
+ * copy_file_range(2) inside the mount: the core copies (fs/kvfs.h); the
+ * kernel wrote back both ranges' dirty pages before asking and drops the
+ * destination's cached pages after.
+ */
+static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			       off_t off_out, struct fuse_file_info *fi_out,
+			       size_t len, int flags)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	ssize_t n;
+
+	(void)fi_in;
+	(void)fi_out;
+	n = kvfs_copy_file_range(fs->mp, ino_of(fs, ino_in), off_in,
+				 ino_of(fs, ino_out), off_out, len, flags);
+	if (n < 0)
+		fuse_reply_err(req, -n);
+	else
+		fuse_reply_write(req, n);
+}
+
+/*
+ * Every request counted with its time in the daemon (fs/fuse/stats.h):
+ * one wrapper per operation, around the handler that replies.
+ */
+#define TIMED(op, name, params, args)             \
+	static void t_##name params               \
+	{                                         \
+		uint64_t start = kvfs_fuse_now(); \
+                                                  \
+		kf_##name args;                   \
+		kvfs_fuse_count(op, start);       \
+	}
+
+TIMED(KF_LOOKUP, lookup, (fuse_req_t req, fuse_ino_t p, const char *n),
+      (req, p, n))
+TIMED(KF_FORGET, forget, (fuse_req_t req, fuse_ino_t i, uint64_t nl),
+      (req, i, nl))
+TIMED(KF_BATCH_FORGET, forget_multi,
+      (fuse_req_t req, size_t c, struct fuse_forget_data *f), (req, c, f))
+TIMED(KF_GETATTR, getattr,
+      (fuse_req_t req, fuse_ino_t i, struct fuse_file_info *fi), (req, i, fi))
+TIMED(KF_SETATTR, setattr,
+      (fuse_req_t req, fuse_ino_t i, struct stat *a, int s,
+       struct fuse_file_info *fi),
+      (req, i, a, s, fi))
+TIMED(KF_READLINK, readlink, (fuse_req_t req, fuse_ino_t i), (req, i))
+TIMED(KF_MKNOD, mknod,
+      (fuse_req_t req, fuse_ino_t p, const char *n, mode_t m, dev_t r),
+      (req, p, n, m, r))
+TIMED(KF_MKDIR, mkdir, (fuse_req_t req, fuse_ino_t p, const char *n, mode_t m),
+      (req, p, n, m))
+TIMED(KF_SYMLINK, symlink,
+      (fuse_req_t req, const char *l, fuse_ino_t p, const char *n),
+      (req, l, p, n))
+TIMED(KF_UNLINK, unlink, (fuse_req_t req, fuse_ino_t p, const char *n),
+      (req, p, n))
+TIMED(KF_RMDIR, rmdir, (fuse_req_t req, fuse_ino_t p, const char *n),
+      (req, p, n))
+TIMED(KF_RENAME, rename,
+      (fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np,
+       const char *nn, unsigned int f),
+      (req, p, n, np, nn, f))
+TIMED(KF_LINK, link,
+      (fuse_req_t req, fuse_ino_t i, fuse_ino_t np, const char *nn),
+      (req, i, np, nn))
+TIMED(KF_OPEN, open, (fuse_req_t req, fuse_ino_t i, struct fuse_file_info *fi),
+      (req, i, fi))
+TIMED(KF_CREATE, create,
+      (fuse_req_t req, fuse_ino_t p, const char *n, mode_t m,
+       struct fuse_file_info *fi),
+      (req, p, n, m, fi))
+TIMED(KF_READ, read,
+      (fuse_req_t req, fuse_ino_t i, size_t s, off_t o,
+       struct fuse_file_info *fi),
+      (req, i, s, o, fi))
+TIMED(KF_WRITE, write_buf,
+      (fuse_req_t req, fuse_ino_t i, struct fuse_bufvec *b, off_t o,
+       struct fuse_file_info *fi),
+      (req, i, b, o, fi))
+TIMED(KF_RELEASE, release,
+      (fuse_req_t req, fuse_ino_t i, struct fuse_file_info *fi), (req, i, fi))
+TIMED(KF_FSYNC, fsync,
+      (fuse_req_t req, fuse_ino_t i, int d, struct fuse_file_info *fi),
+      (req, i, d, fi))
+TIMED(KF_OPENDIR, opendir,
+      (fuse_req_t req, fuse_ino_t i, struct fuse_file_info *fi), (req, i, fi))
+TIMED(KF_READDIR, readdir,
+      (fuse_req_t req, fuse_ino_t i, size_t s, off_t o,
+       struct fuse_file_info *fi),
+      (req, i, s, o, fi))
+TIMED(KF_READDIRPLUS, readdirplus,
+      (fuse_req_t req, fuse_ino_t i, size_t s, off_t o,
+       struct fuse_file_info *fi),
+      (req, i, s, o, fi))
+TIMED(KF_RELEASEDIR, releasedir,
+      (fuse_req_t req, fuse_ino_t i, struct fuse_file_info *fi), (req, i, fi))
+TIMED(KF_FSYNCDIR, fsyncdir,
+      (fuse_req_t req, fuse_ino_t i, int d, struct fuse_file_info *fi),
+      (req, i, d, fi))
+TIMED(KF_STATFS, statfs, (fuse_req_t req, fuse_ino_t i), (req, i))
+TIMED(KF_SETXATTR, setxattr,
+      (fuse_req_t req, fuse_ino_t i, const char *n, const char *v, size_t s,
+       int f),
+      (req, i, n, v, s, f))
+TIMED(KF_GETXATTR, getxattr,
+      (fuse_req_t req, fuse_ino_t i, const char *n, size_t s), (req, i, n, s))
+TIMED(KF_LISTXATTR, listxattr, (fuse_req_t req, fuse_ino_t i, size_t s),
+      (req, i, s))
+TIMED(KF_REMOVEXATTR, removexattr,
+      (fuse_req_t req, fuse_ino_t i, const char *n), (req, i, n))
+TIMED(KF_FALLOCATE, fallocate,
+      (fuse_req_t req, fuse_ino_t i, int m, off_t o, off_t l,
+       struct fuse_file_info *fi),
+      (req, i, m, o, l, fi))
+TIMED(KF_LSEEK, lseek,
+      (fuse_req_t req, fuse_ino_t i, off_t o, int w, struct fuse_file_info *fi),
+      (req, i, o, w, fi))
+TIMED(KF_COPY_FILE_RANGE, copy_file_range,
+      (fuse_req_t req, fuse_ino_t ii, off_t oi, struct fuse_file_info *fii,
+       fuse_ino_t io, off_t oo, struct fuse_file_info *fio, size_t l, int f),
+      (req, ii, oi, fii, io, oo, fio, l, f))
+
 const struct fuse_lowlevel_ops kvfs_fuse_ops = {
 	.init = kf_init,
-	.lookup = kf_lookup,
-	.forget = kf_forget,
-	.forget_multi = kf_forget_multi,
-	.getattr = kf_getattr,
-	.setattr = kf_setattr,
-	.readlink = kf_readlink,
-	.mknod = kf_mknod,
-	.mkdir = kf_mkdir,
-	.symlink = kf_symlink,
-	.unlink = kf_unlink,
-	.rmdir = kf_rmdir,
-	.rename = kf_rename,
-	.link = kf_link,
-	.open = kf_open,
-	.create = kf_create,
-	.read = kf_read,
-	.write_buf = kf_write_buf,
-	.release = kf_release,
-	.fsync = kf_fsync,
-	.opendir = kf_opendir,
-	.readdir = kf_readdir,
-	.readdirplus = kf_readdirplus,
-	.releasedir = kf_releasedir,
-	.fsyncdir = kf_fsyncdir,
-	.statfs = kf_statfs,
-	.setxattr = kf_setxattr,
-	.getxattr = kf_getxattr,
-	.listxattr = kf_listxattr,
-	.removexattr = kf_removexattr,
-	.fallocate = kf_fallocate,
-	.lseek = kf_lseek,
+	.lookup = t_lookup,
+	.forget = t_forget,
+	.forget_multi = t_forget_multi,
+	.getattr = t_getattr,
+	.setattr = t_setattr,
+	.readlink = t_readlink,
+	.mknod = t_mknod,
+	.mkdir = t_mkdir,
+	.symlink = t_symlink,
+	.unlink = t_unlink,
+	.rmdir = t_rmdir,
+	.rename = t_rename,
+	.link = t_link,
+	.open = t_open,
+	.create = t_create,
+	.read = t_read,
+	.write_buf = t_write_buf,
+	.release = t_release,
+	.fsync = t_fsync,
+	.opendir = t_opendir,
+	.readdir = t_readdir,
+	.readdirplus = t_readdirplus,
+	.releasedir = t_releasedir,
+	.fsyncdir = t_fsyncdir,
+	.statfs = t_statfs,
+	.setxattr = t_setxattr,
+	.getxattr = t_getxattr,
+	.listxattr = t_listxattr,
+	.removexattr = t_removexattr,
+	.fallocate = t_fallocate,
+	.lseek = t_lseek,
+	.copy_file_range = t_copy_file_range,
 };

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvfs_copy_file_range() (fs/kvfs.h), over the core's own calls.
+ *
+ * The format has no shared extents (no reflink), so "block-level copy"
+ * means: the source's data extents are found with SEEK_DATA/SEEK_HOLE,
+ * read from the device and written to the destination 1 MiB at a time in
+ * the caller's process; the FUSE daemon answers COPY_FILE_RANGE with it,
+ * so the bytes never travel through the kernel and back.  A hole of the
+ * source becomes a hole of the destination (punched where the
+ * destination has blocks, skipped past its end).  The checks and their
+ * order are those of Linux's generic_copy_file_checks().  Not atomic
+ * against other writers of either range, as copy_file_range(2) is not.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/format.h"
+#include "fs/kvfs.h"
+
+#define COPY_CHUNK (1u << 20)
+
+static int check_file(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st)
+{
+	int err = kvfs_getattr(mp, ino, st);
+
+	if (err)
+		return err;
+	if (S_ISDIR(st->mode))
+		return -EISDIR;
+	if (!S_ISREG(st->mode))
+		return -EINVAL;
+	return 0;
+}
+
+/* Zeros over [off, off + len) of out, whose size is size: a hole. */
+static int copy_hole(struct kvfs_mount *mp, uint64_t out, uint64_t off,
+		     uint64_t len, uint64_t size)
+{
+	/* past the end it is a hole already: the size is set at the end */
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = size - off;
+	return kvfs_fallocate(mp, out,
+			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)off, (off_t)len);
+}
+
+/* [off_in, off_in + len) of data: the bytes copied or a negative errno */
+static ssize_t copy_data(struct kvfs_mount *mp, uint64_t in, uint64_t off_in,
+			 uint64_t out, uint64_t off_out, uint64_t len,
+			 char *buf)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		size_t n = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
+		ssize_t r, w;
+
+		r = kvfs_read(mp, in, buf, n, (off_t)(off_in + done));
+		if (r <= 0)
+			return done ? (ssize_t)done : r;
+		w = kvfs_write(mp, out, buf, r, (off_t)(off_out + done), 0);
+		if (w < 0)
+			return done ? (ssize_t)done : w;
+		done += w;
+		if (w < r)
+			break; /* ENOSPC after some bytes */
+	}
+	return done;
+}
+
+ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
+			     uint64_t out, off_t off_out, size_t len,
+			     unsigned flags)
+{
+	struct kvfs_stat si, so;
+	uint64_t pos, end, done = 0;
+	char *buf;
+	int err;
+
+	if (flags || off_in < 0 || off_out < 0)
+		return -EINVAL;
+	err = check_file(mp, in, &si);
+	if (!err)
+		err = check_file(mp, out, &so);
+	if (err)
+		return err;
+	if (len > (uint64_t)INT64_MAX - off_in ||
+	    len > (uint64_t)INT64_MAX - off_out)
+		return -EOVERFLOW;
+	/* shortened to the source's end of file */
+	len = (uint64_t)off_in >= si.size ? 0 :
+	      len < si.size - off_in	  ? len :
+					    si.size - off_in;
+	if ((uint64_t)off_out >= KVFS_MAX_FILE_OFFSET)
+		return -EFBIG;
+	if (len > KVFS_MAX_FILE_OFFSET - off_out)
+		len = KVFS_MAX_FILE_OFFSET - off_out;
+	if (in == out && (uint64_t)off_out + len > (uint64_t)off_in &&
+	    (uint64_t)off_out < (uint64_t)off_in + len)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	buf = kvmalloc(COPY_CHUNK, 0);
+	if (!buf)
+		return -ENOMEM;
+	pos = off_in;
+	end = off_in + len;
+	while (pos < end) {
+		off_t data, hole;
+		uint64_t want;
+		ssize_t n;
+
+		err = kvfs_lseek(mp, in, (off_t)pos, SEEK_DATA, &data);
+		if (err == -ENXIO)
+			data = (off_t)end; /* a hole up to the end */
+		else if (err)
+			break;
+		if ((uint64_t)data > end)
+			data = (off_t)end;
+		if ((uint64_t)data > pos) {
+			err = copy_hole(mp, out, off_out + done, data - pos,
+					so.size);
+			if (err)
+				break;
+			done += data - pos;
+			pos = data;
+			continue;
+		}
+		err = kvfs_lseek(mp, in, (off_t)pos, SEEK_HOLE, &hole);
+		if (err)
+			break;
+		if ((uint64_t)hole > end || hole <= data)
+			hole = (off_t)end;
+		want = hole - pos;
+		n = copy_data(mp, in, pos, out, off_out + done, want, buf);
+		if (n < 0) {
+			err = (int)n;
+			break;
+		}
+		done += n;
+		pos += n;
+		if ((uint64_t)n < want)
+			break; /* short: ENOSPC, or the source shrank */
+	}
+	kvfree(buf);
+	/* a hole at the end was skipped: the size still has to move */
+	if (!err && done && off_out + done > so.size) {
+		struct kvfs_stat now;
+
+		err = kvfs_getattr(mp, out, &now);
+		if (!err && off_out + done > now.size) {
+			struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE,
+						   .size = off_out + done };
+			struct kvfs_cred root = { 0 };
+
+			err = kvfs_setattr(mp, out, &sa, &root, NULL);
+		}
+	}
+	/* as write(2): what was copied counts, the error is for next time */
+	if (done)
+		return (ssize_t)done;
+	return err;
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# On real mounts: kvfs-stat (its figures move with what is done, --json
+# parses, -w prints lines as time goes, two mounts each answer for
+# themselves, a directory of another filesystem refused), copy_file_range
+# through the kernel (contents compared, the errno cases, the request
+# reaching the daemon), and mount.kvfs's connection limits as root (the
+# bdi and fusectl files).
+# Always unmounts (lib.sh's trap); every command is bounded by a timeout.
+# usage: stat.sh MOUNT_KVFS MKFS_KVFS KVFS_STAT COPY_RANGE
+set -u
+mount_kvfs=$1 mkfs=$2 kstat=$3 copy=$4
+. "$(dirname "$0")/lib.sh"
+
+# json FILE EXPR...: each python expression over the object d holds
+command -v python3 >/dev/null && python3 -c 'import json' 2>/dev/null ||
+	fail "python3 is needed to parse kvfs-stat --json"
+json() {
+	local f=$1
+	shift
+	python3 - "$f" "$@" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for e in sys.argv[2:]:
+    if not eval(e):
+        sys.exit("false: " + e)
+PY
+}
+
+T "$mkfs" -q -s 256M "$img" || fail "mkfs.kvfs"
+T "$mkfs" -q -s 64M "$tmp/img2" || fail "mkfs.kvfs img2"
+T "$mount_kvfs" "$img" "$mnt" || fail "mount"
+T "$mount_kvfs" "$tmp/img2" "$mnt2" || fail "mount img2"
+
+# ---- kvfs-stat ----
+T dd if=/dev/urandom of="$mnt/f" bs=64K count=40 conv=fsync status=none ||
+	fail "dd"
+T "$kstat" --json "$mnt" > "$tmp/s.json" || fail "kvfs-stat --json"
+json "$tmp/s.json" 'd["fuse"]["write"]["count"] > 0' \
+	'd["fuse"]["write"]["mean_ns"] > 0' \
+	'd["fuse"]["create"]["count"] == 1' \
+	'd["journal"]["commits"] > 0' 'd["fuse"]["fsync"]["count"] > 0' \
+	'd["journal"]["log_bytes_used"] <= d["journal"]["log_bytes"]' \
+	'd["bcache"]["hits"] + d["bcache"]["misses"] > 0' \
+	'd["icache"]["cached"] > 0' 'd["space"]["agcount"] > 0' \
+	'd["ag"]["0"]["lock_acquired"] > 0' \
+	'd["alloc"]["pages_total"] > 0' ||
+	fail "kvfs-stat --json: $(cat "$tmp/s.json")"
+echo "ok: kvfs-stat --json"
+
+# the other mount answers for itself: no write reached it
+T "$kstat" --json "$mnt2" > "$tmp/s2.json" || fail "kvfs-stat --json mnt2"
+json "$tmp/s2.json" 'd["fuse"]["write"]["count"] == 0' \
+	'd["space"]["free_blocks"] * d["space"]["block_size"] < 64 << 20' ||
+	fail "kvfs-stat of the second mount: $(cat "$tmp/s2.json")"
+out=$(T "$kstat" "$mnt") || fail "kvfs-stat"
+grep -Eq '^  write +[1-9][0-9]* ' <<<"$out" || fail "kvfs-stat: $out"
+grep -q '^journal: [1-9][0-9]* commits' <<<"$out" || fail "kvfs-stat: $out"
+echo "ok: two mounts at once"
+
+# -w 1: lines as time goes (a header, then the line since the mount and one
+# a second), and the writes of the interval in the line
+(sleep 1.3; dd if=/dev/zero of="$mnt/w" bs=1M count=2 status=none;
+	sync -f "$mnt/w") &
+timeout 3 "$kstat" -w 1 "$mnt" > "$tmp/w.out"
+[ $? -eq 124 ] || fail "kvfs-stat -w 1 did not run until killed"
+wait
+lines=$(grep -Ec '^ *[0-9]+ ' "$tmp/w.out")
+[ "$lines" -ge 2 ] || fail "kvfs-stat -w 1: $lines lines in 3 s: $(cat "$tmp/w.out")"
+head -2 "$tmp/w.out" | grep -q 'req  read write' || fail "no header: $(cat "$tmp/w.out")"
+echo "ok: kvfs-stat -w 1 ($lines lines in 3 s)"
+
+# not kvfs: refused with a message
+out=$(T "$kstat" "$tmp" 2>&1) && fail "kvfs-stat of $tmp succeeded"
+[ "$out" = "kvfs-stat: $tmp: not a kvfs mount" ] || fail "kvfs-stat $tmp: '$out'"
+out=$(T "$kstat" -w 0 "$mnt" 2>&1) && fail "kvfs-stat -w 0 succeeded"
+echo "ok: $out"
+
+# ---- copy_file_range through the kernel ----
+T dd if=/dev/urandom of="$mnt/src" bs=1M count=3 status=none || fail "dd src"
+T dd if=/dev/urandom of="$mnt/src" bs=1 count=123 seek=5M status=none \
+	conv=notrunc || fail "dd src tail"
+# a hole [3M, 5M): a plain write extending the file made it
+[ "$(stat -c %s "$mnt/src")" -eq $((5 * 1048576 + 123)) ] || fail "src size"
+[ "$(T "$copy" "$mnt/src" "$mnt/dst" 0 0 104857600)" = $((5 * 1048576 + 123)) ] ||
+	fail "copy src dst"
+T cmp "$mnt/src" "$mnt/dst" || fail "dst differs"
+# unaligned, into the middle of an existing file
+cp "$mnt/src" "$tmp/want"
+[ "$(T "$copy" "$mnt/src" "$mnt/dst" 4097 1000001 1234567)" = 1234567 ] ||
+	fail "copy unaligned"
+T dd if="$mnt/src" of="$tmp/want" bs=64K skip=4097 seek=1000001 \
+	count=1234567 iflag=skip_bytes,count_bytes oflag=seek_bytes \
+	conv=notrunc status=none || fail "dd want"
+T cmp "$mnt/dst" "$tmp/want" || fail "unaligned copy differs"
+# same data after a remount: the daemon wrote it, not the page cache
+unmount "$mnt" "$img"
+T "$mount_kvfs" "$img" "$mnt" || fail "mount again"
+T cmp "$mnt/dst" "$tmp/want" || fail "copy differs after remount"
+[ "$(T "$copy" "$mnt/src" "$mnt/src" 0 1000 4096)" = EINVAL ] ||
+	fail "overlapping copy within a file"
+[ "$(T "$copy" "$mnt/src" "$mnt/src" 0 6291456 4096)" = 4096 ] ||
+	fail "copy within a file"
+[ "$(T "$copy" "$mnt" "$mnt/dst" 0 0 1)" = EISDIR ] || fail "copy of a dir"
+# across directories: never EXDEV within the filesystem
+mkdir -p "$mnt/a/b" || fail "mkdir a/b"
+[ "$(T "$copy" "$mnt/src" "$mnt/a/b/y" 0 0 100000)" = 100000 ] ||
+	fail "copy across directories"
+T cmp -n 100000 "$mnt/src" "$mnt/a/b/y" || fail "y differs"
+# from another kvfs mount (the kernel copies between two connections)
+head -c 100000 /dev/urandom > "$mnt2/other"
+[ "$(T "$copy" "$mnt2/other" "$mnt/x" 0 0 100000)" = 100000 ] ||
+	fail "copy from another mount"
+T cmp "$mnt2/other" "$mnt/x" || fail "x differs"
+T "$kstat" --json "$mnt" > "$tmp/s.json" || fail "kvfs-stat --json"
+json "$tmp/s.json" 'd["fuse"]["copy_file_range"]["count"] >= 2' ||
+	fail "copy_file_range did not reach the daemon: $(cat "$tmp/s.json")"
+echo "ok: copy_file_range"
+unmount "$mnt" "$img"
+unmount "$mnt2" "$tmp/img2"
+
+# ---- the connection's limits ----
+# fusectl mounted if it is not, and left mounted (as systemd mounts it at
+# boot): another run of this test may be using it
+grep -q " /sys/fs/fuse/connections fusectl" /proc/mounts ||
+	mount -t fusectl none /sys/fs/fuse/connections ||
+	fail "cannot mount fusectl"
+# in the foreground with -d: the trace names each file set
+T "$mount_kvfs" -d -f "$img" "$mnt" 2> "$tmp/d.log" >/dev/null &
+for _ in $(seq 100); do mounted "$mnt" && break; sleep 0.1; done
+mounted "$mnt" || fail "mount -d -f"
+dev=$(stat -c %d "$mnt")
+major=$((dev >> 8 & 0xfff)) minor=$((dev & 0xff | (dev >> 12 & 0xfff00)))
+bdi=/sys/class/bdi/$major:$minor conn=/sys/fs/fuse/connections/$((major << 20 | minor))
+# the tuning thread's last line
+for _ in $(seq 100); do
+	grep -q "congestion_threshold: set" "$tmp/d.log" && break
+	sleep 0.1
+done
+for f in "$bdi/max_ratio 50" "$bdi/read_ahead_kb 1024" \
+	"$conn/max_background 128" "$conn/congestion_threshold 96"; do
+	set -- $f
+	[ "$(cat "$1")" = "$2" ] || fail "$1: $(cat "$1"), expected $2"
+	grep -q "mount.kvfs: $1: set to $2" "$tmp/d.log" ||
+		fail "-d did not say it set $1: $(head -c 2000 "$tmp/d.log")"
+done
+unmount "$mnt" "$img"
+wait
+# in the background: set before mount.kvfs returned
+T "$mount_kvfs" "$img" "$mnt" || fail "mount"
+dev=$(stat -c %d "$mnt")
+major=$((dev >> 8 & 0xfff)) minor=$((dev & 0xff | (dev >> 12 & 0xfff00)))
+bdi=/sys/class/bdi/$major:$minor conn=/sys/fs/fuse/connections/$((major << 20 | minor))
+for f in "$bdi/max_ratio 50" "$bdi/read_ahead_kb 1024" \
+	"$conn/max_background 128" "$conn/congestion_threshold 96"; do
+	set -- $f
+	[ "$(cat "$1")" = "$2" ] || fail "$1: $(cat "$1"), expected $2"
+done
+echo "ok: connection limits"
+unmount "$mnt" "$img"
+echo "fuse stat: ok"
