@@ -117,52 +117,75 @@ struct daemon {
 	struct fuse_session *se;
 	int status_fd; /* to the waiting parent; -1 in the foreground */
 	bool detached; /* stdio is /dev/null: errors go to syslog */
+	bool debug; /* -d: say which connection limits were set */
 	pthread_t loop_thread; /* runs fuse_session_loop_mt() */
 	const char *mountpoint; /* absolute */
 };
 
 /*
- * Raise the limits the kernel puts on a FUSE connection (root only): its
- * dirty-page share (1% by default) and read-ahead.  Best effort: a kernel
- * without these files mounts all the same.  Runs on its own thread: the
- * stat is answered by the loop.
+ * The limits the kernel puts on a FUSE connection, raised when run as
+ * root: the bdi's share of the dirty-page limit (1% by default, with
+ * strictlimit: writeback of a large file stalls long before memory is
+ * short; half the limit leaves the other half to the other devices), its
+ * read-ahead (1 MiB, the size of our reads), and the connection's
+ * background requests (readahead and writeback pages in flight; INIT asks
+ * for the same, which a kernel may cap).
  */
-static void *tune_bdi(void *arg)
+static void tune_one(const struct daemon *d, const char *path, const char *val)
 {
-	struct daemon *d = arg;
-	static const struct {
-		const char *file, *val;
-	} knobs[] = { { "max_ratio", "50" }, { "read_ahead_kb", "1024" } };
-	char path[128];
-	struct stat st;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok;
 
-	if (stat(d->mountpoint, &st))
-		return NULL;
-	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		int fd;
-
-		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/%s",
-			 major(st.st_dev), minor(st.st_dev), knobs[i].file);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (write(fd, knobs[i].val, strlen(knobs[i].val)) < 0)
-			errno = 0; /* best effort */
-		close(fd);
-	}
-	return NULL;
+	/* best effort: a kernel without the file mounts all the same */
+	if (fd < 0)
+		return;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	if (d->debug)
+		fprintf(stderr, "%s: %s: %s%s\n", prog, path,
+			ok ? "set to " : "could not set ", val);
 }
 
-/* The kernel's INIT: the mount is live; let the parent go. */
-static void live(struct kvfs_fuse *fs)
+/*
+ * The connection is found from the mount's device: its bdi is named
+ * MAJOR:MINOR, its fusectl directory (/sys/fs/fuse/connections, when
+ * fusectl is mounted) by the kernel's dev_t (MAJOR << 20 | MINOR).
+ */
+static void tune_limits(const struct daemon *d)
 {
-	struct daemon *d = fs->priv;
-	pthread_t t;
+	static const struct {
+		const char *file, *val;
+	} bdi[] = { { "max_ratio", KVFS_FUSE_BDI_MAX_RATIO },
+		    { "read_ahead_kb", KVFS_FUSE_READ_AHEAD_KB } };
+	char path[128], val[16];
+	struct stat st;
+
+	/* answered by the loop: the kernel has our INIT reply by now */
+	if (stat(d->mountpoint, &st))
+		return;
+	for (size_t i = 0; i < sizeof(bdi) / sizeof(bdi[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/%s",
+			 major(st.st_dev), minor(st.st_dev), bdi[i].file);
+		tune_one(d, path, bdi[i].val);
+	}
+	snprintf(path, sizeof(path),
+		 "/sys/fs/fuse/connections/%u/max_background",
+		 major(st.st_dev) << 20 | minor(st.st_dev));
+	snprintf(val, sizeof(val), "%u", KVFS_FUSE_MAX_BACKGROUND);
+	tune_one(d, path, val);
+	snprintf(path, sizeof(path),
+		 "/sys/fs/fuse/connections/%u/congestion_threshold",
+		 major(st.st_dev) << 20 | minor(st.st_dev));
+	snprintf(val, sizeof(val), "%u", KVFS_FUSE_CONGESTION_THRESHOLD);
+	tune_one(d, path, val);
+}
+
+/* The mount is live: the waiting parent exits 0, stdio goes. */
+static void release_parent(struct daemon *d)
+{
 	char ok = 0;
 	int fd;
 
-	if (getuid() == 0 && !pthread_create(&t, NULL, tune_bdi, d))
-		pthread_detach(t);
 	if (d->status_fd < 0)
 		return;
 	if (write(d->status_fd, &ok, 1) != 1)
@@ -177,6 +200,33 @@ static void live(struct kvfs_fuse *fs)
 		close(fd);
 	}
 	d->detached = true;
+}
+
+/* The limits first, so that they are set once mount.kvfs returned. */
+static void *tune_then_release(void *arg)
+{
+	struct daemon *d = arg;
+
+	tune_limits(d);
+	release_parent(d);
+	return NULL;
+}
+
+/*
+ * The kernel's INIT: the mount is live once our reply is sent.  The
+ * tuning stats the mount, which needs that reply: it runs on its own
+ * thread.
+ */
+static void live(struct kvfs_fuse *fs)
+{
+	struct daemon *d = fs->priv;
+	pthread_t t;
+
+	if (getuid() == 0 && !pthread_create(&t, NULL, tune_then_release, d)) {
+		pthread_detach(t);
+		return;
+	}
+	release_parent(d);
 }
 
 /* An error once the parent is gone: to syslog, stderr being /dev/null. */
@@ -402,6 +452,7 @@ int main(int argc, char **argv)
 	if (lock_image(image, o.rdonly, &lock_fd))
 		return EXIT_MOUNT;
 	d.mountpoint = mnt;
+	d.debug = o.debug;
 	d.fs.timeout = 86400.0;
 	d.fs.writeback = o.writeback;
 	d.fs.live = live;

@@ -124,8 +124,8 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want |= want & conn->capable;
 	conn->max_write = KVFS_FUSE_MAX_IO;
 	conn->max_readahead = KVFS_FUSE_MAX_IO;
-	conn->max_background = 64;
-	conn->congestion_threshold = 48;
+	conn->max_background = KVFS_FUSE_MAX_BACKGROUND;
+	conn->congestion_threshold = KVFS_FUSE_CONGESTION_THRESHOLD;
 	conn->time_gran = 1;
 	if (fs->live)
 		fs->live(fs);

@@ -23,6 +23,17 @@ struct kvfs_fuse_nodes;
 /* 1 MiB reads and writes (libfuse's buffers hold 256 pages) */
 #define KVFS_FUSE_MAX_IO (1u << 20)
 
+/*
+ * The connection's limits (asked for at INIT; as root also written to the
+ * bdi and fusectl files: see fs/fuse/main.c): background requests in
+ * flight and the congestion mark, the bdi's dirty share in percent and
+ * its read-ahead in KiB (one KVFS_FUSE_MAX_IO read).
+ */
+#define KVFS_FUSE_MAX_BACKGROUND 128u
+#define KVFS_FUSE_CONGESTION_THRESHOLD 96u
+#define KVFS_FUSE_BDI_MAX_RATIO "50"
+#define KVFS_FUSE_READ_AHEAD_KB "1024"
+
 struct kvfs_fuse {
 	struct kvfs_mount *mp;
 	struct kvfs_fuse_nodes *nodes;
