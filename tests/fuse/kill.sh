@@ -30,9 +30,8 @@ for r in $(seq "$rounds"); do
 	mounted "$mnt" || fail "round $r: mount: $(cat "$tmp/daemon.err")"
 	"$prog" work "$mnt/r$r" "$tmp/list" 4 &
 	work=$!
-	# 0.2 to 1.2 s into the workload
-	sleep "$(printf '0.%03d' $((RANDOM % 1000)))"
-	sleep 0.2
+	# 0.15 to 0.65 s into the workload
+	sleep "$(printf '0.%03d' $((150 + RANDOM % 500)))"
 	kill -0 "$work" 2>/dev/null || fail "round $r: the workload ended before the kill"
 	kill -KILL "$daemon"
 	wait "$daemon" 2>/dev/null
