@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -145,6 +146,19 @@ static void test_names(const char *d)
 	CHECK_OK(symlink("cyc-b", P(0, "%s/n/cyc-a", d)));
 	CHECK_OK(symlink("cyc-a", P(0, "%s/n/cyc-b", d)));
 	CHECK_ERR(open(P(0, "%s/n/cyc-a", d), O_RDONLY), ELOOP);
+
+	/* mknod: a FIFO and a device node keep their type and number */
+	CHECK_OK(mknod(P(0, "%s/n/fifo", d), S_IFIFO | 0640, 0));
+	CHECK_OK(lstat(path[0], &st));
+	CHECK(S_ISFIFO(st.st_mode));
+	CHECK_EQ(st.st_mode & 07777, 0640);
+	CHECK_OK(mknod(P(0, "%s/n/null", d), S_IFCHR | 0666, makedev(1, 3)));
+	CHECK_OK(lstat(path[0], &st));
+	CHECK(S_ISCHR(st.st_mode));
+	CHECK_EQ(major(st.st_rdev), 1);
+	CHECK_EQ(minor(st.st_rdev), 3);
+	CHECK_ERR(mknod(P(0, "%s/n/null", d), S_IFCHR | 0666, makedev(1, 3)),
+		  EEXIST);
 
 	/* EPERM: a hard link to a directory */
 	CHECK_ERR(link(P(0, "%s/n/dir", d), P(1, "%s/n/dirlink", d)), EPERM);
