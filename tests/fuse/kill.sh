@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SIGKILL of mount.kvfs in the middle of a 4-thread workload that fsyncs
-# (test_fuse_kill work), ROUNDS times on one image.  After each kill:
+# (test_fuse_kill work), once 1 to 40 files are durable, ROUNDS times on
+# one image.  After each kill:
 # the next mount says it recovered, every file fsync'd before the kill is
 # there with its bytes (test_fuse_kill verify), a clean unmount, and the
 # core's checker finds nothing (no block leaked or owned twice, counters
@@ -28,10 +29,17 @@ for r in $(seq "$rounds"); do
 	daemon=$!
 	for _ in $(seq 100); do mounted "$mnt" && break; sleep 0.1; done
 	mounted "$mnt" || fail "round $r: mount: $(cat "$tmp/daemon.err")"
+	rm -f "$tmp/list"
 	"$prog" work "$mnt/r$r" "$tmp/list" 4 &
 	work=$!
-	# 0.15 to 0.65 s into the workload
-	sleep "$(printf '0.%03d' $((150 + RANDOM % 500)))"
+	# after 1 to 40 files were made durable (however loaded the machine
+	# is), then 0 to 0.2 s more
+	want=$((1 + RANDOM % 40))
+	for _ in $(seq 600); do
+		[ "$(wc -l <"$tmp/list" 2>/dev/null || echo 0)" -ge "$want" ] && break
+		sleep 0.05
+	done
+	sleep "$(printf '0.%03d' $((RANDOM % 200)))"
 	kill -0 "$work" 2>/dev/null || fail "round $r: the workload ended before the kill"
 	kill -KILL "$daemon"
 	wait "$daemon" 2>/dev/null
