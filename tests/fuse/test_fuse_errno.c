@@ -563,10 +563,16 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(mode, "all")) {
+		/*
+		 * The 64 KiB value first, on space nothing was freed from: the
+		 * attribute fork holds its extents in the inode only, and
+		 * space cut into pieces by recent frees (busy extents) needs
+		 * more of them than fit (ENOSPC, a limit of the core).
+		 */
+		test_xattr_limits(d);
 		test_names(d);
 		test_perms(d);
 		test_efbig(d);
-		test_xattr_limits(d);
 		test_times(d);
 		printf("not checked: EMLINK (kvfs allows %u links; the kernel sets no lower limit for FUSE)\n",
 		       0x7fffffffu);
