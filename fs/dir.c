@@ -447,6 +447,7 @@ static int check_format(struct kvfs_inode *dp)
 {
 	if (!S_ISDIR(dp->i_mode))
 		return -ENOTDIR;
+	/* blocks scattered among other files' outgrow the in-inode list */
 	if (dp->i_dformat == KVFS_DFORK_INLINE ||
 	    dp->i_dformat == KVFS_DFORK_EXTENTS ||
 	    dp->i_dformat == KVFS_DFORK_BTREE)

@@ -32,9 +32,9 @@
  * extent map; kept, empty, for later inserts when the in-inode extent
  * list cannot split one more extent); a block directory with only data
  * block 0 whose entries fit the inode goes back to short form.  Cookies
- * survive both conversions.  A directory that needs a new data block
- * when the extent list is full and no free block extends an extent gets
- * -ENOSPC (until the extent B+tree exists).
+ * survive both conversions.  The data fork maps its blocks with the
+ * in-inode extent list, or the extent B+tree once that list is full (the
+ * blocks of a directory growing among new files' inodes are scattered).
  *
  * Errors: a block that is not what the directory expects is -EUCLEAN,
  * reported through kvfs_corrupt().

@@ -18,6 +18,25 @@
  *               file; only the truncate (kvfs_setattr) is timed
  *   raw_*       the same I/O as plain pread/pwrite on a raw file of the
  *               same size in the image's directory: the ceiling
+ *   create, stat, unlink
+ *               empty regular files, each thread in its own directory;
+ *               ops/s (a stat is kvfs_lookup() then kvfs_getattr(), as
+ *               FUSE asks; an unlink run ends early when its thread has
+ *               removed every file the creates left)
+ *   create_shared, stat_shared, unlink_shared
+ *               the same with every thread in one directory
+ *   dir_lookup  kvfs_lookup() of random names of a directory of
+ *               --dir-entries files, warm; ops/s
+ *   dir_lookup_reads
+ *               buffer reads of one cold kvfs_dir_lookup() in it (the
+ *               buffer cache synced and emptied before each), one thread
+ *               whatever --threads; reads
+ *   readdir     kvfs_readdir() of the whole directory in pages of 128
+ *               entries, as FUSE pages; entries/s
+ * The directory of --dir-entries is built (untimed but reported on
+ * stderr) by the first workload that needs it, checked (every entry
+ * returned by readdir once), and at the end emptied (reported) and
+ * checked to be short form again with no blocks.
  * The kvfs files are unnamed (kvfs_tmpfile()), freed at the end.  No
  * fsync is timed: both sides measure their write path into the host's
  * page cache, where the image's data lands too; the host filesystem is
@@ -40,8 +59,13 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/dir.h"
+#include "fs/format.h"
+#include "fs/icache.h"
+#include "fs/inode.h"
 #include "fs/kvfs.h"
 #include "fs/mkfs.h"
+#include "fs/mount.h"
 
 #define PROG "kvfs-core-bench"
 #define MAX_RUNS 16
@@ -56,6 +80,15 @@ enum wl {
 	RAND_WRITE,
 	RAND_READ,
 	TRUNCATE_1G,
+	CREATE,
+	STAT,
+	UNLINK,
+	CREATE_SHARED,
+	STAT_SHARED,
+	UNLINK_SHARED,
+	DIR_LOOKUP,
+	DIR_LOOKUP_READS,
+	READDIR,
 	RAW_SEQ_WRITE,
 	RAW_SEQ_READ,
 	RAW_RAND_WRITE,
@@ -72,6 +105,15 @@ static const struct {
 	[RAND_WRITE] = { "rand_write", "ops/s", RAW_RAND_WRITE },
 	[RAND_READ] = { "rand_read", "ops/s", RAW_RAND_READ },
 	[TRUNCATE_1G] = { "truncate_1g", "truncates/s", -1 },
+	[CREATE] = { "create", "ops/s", -1 },
+	[STAT] = { "stat", "ops/s", -1 },
+	[UNLINK] = { "unlink", "ops/s", -1 },
+	[CREATE_SHARED] = { "create_shared", "ops/s", -1 },
+	[STAT_SHARED] = { "stat_shared", "ops/s", -1 },
+	[UNLINK_SHARED] = { "unlink_shared", "ops/s", -1 },
+	[DIR_LOOKUP] = { "dir_lookup", "ops/s", -1 },
+	[DIR_LOOKUP_READS] = { "dir_lookup_reads", "reads", -1 },
+	[READDIR] = { "readdir", "entries/s", -1 },
 	[RAW_SEQ_WRITE] = { "raw_seq_write", "MB/s", -1 },
 	[RAW_SEQ_READ] = { "raw_seq_read", "MB/s", -1 },
 	[RAW_RAND_WRITE] = { "raw_rand_write", "ops/s", -1 },
@@ -79,9 +121,13 @@ static const struct {
 };
 
 /* each workload right before its raw twin: the same host conditions */
-static const int order[NWL] = { SEQ_WRITE,    RAW_SEQ_WRITE, SEQ_READ,
-				RAW_SEQ_READ, RAND_WRITE,    RAW_RAND_WRITE,
-				RAND_READ,    RAW_RAND_READ, TRUNCATE_1G };
+static const int order[NWL] = {
+	SEQ_WRITE,     RAW_SEQ_WRITE, SEQ_READ,	     RAW_SEQ_READ,
+	RAND_WRITE,    RAW_RAND_WRITE, RAND_READ,    RAW_RAND_READ,
+	TRUNCATE_1G,   CREATE,	      STAT,	     UNLINK,
+	CREATE_SHARED, STAT_SHARED,   UNLINK_SHARED, DIR_LOOKUP,
+	DIR_LOOKUP_READS, READDIR
+};
 
 static unsigned opt_threads[MAX_RUNS] = { 1 }, opt_nthreads = 1;
 static unsigned opt_seconds = 5;
@@ -89,6 +135,7 @@ static bool opt_wl[NWL];
 static bool opt_csv;
 static const char *opt_image;
 static uint64_t opt_size = 1ull << 30;
+static unsigned opt_dir_entries = 1000000;
 
 /* the target of the I/O workloads: a kvfs file or the raw file */
 struct target {
@@ -287,6 +334,346 @@ static void truncate_loop(struct worker *w)
 	kvfs_inode_close(mp, spacer);
 }
 
+/* ---- the namespace ---- */
+
+#define NS_MAX 256
+#define NS_PREFILL 20000
+#define READDIR_PAGE 128
+
+/* The files of one thread: names n<idx>-<k> for k in [lo, hi) in dir. */
+struct nsfiles {
+	uint64_t dir;
+	uint64_t lo, hi;
+};
+
+static struct nsfiles own[NS_MAX], shared[NS_MAX];
+static uint64_t shared_dir, big_dir;
+static bool big_built;
+
+static const struct kvfs_cred root_cred;
+
+static void ns_name(char *buf, size_t len, unsigned idx, uint64_t k)
+{
+	snprintf(buf, len, "n%u-%" PRIu64, idx, k);
+}
+
+static void big_name(char *buf, size_t len, uint64_t k)
+{
+	snprintf(buf, len, "entry-%08" PRIu64, k);
+}
+
+static int ns_create_one(uint64_t dir, const char *name)
+{
+	struct kvfs_stat st;
+	bool created;
+
+	return kvfs_create(mp, dir, name, 0100644, 0, KVFS_CREATE_EXCL,
+			   &root_cred, &st, &created);
+}
+
+static bool ns_shared(enum wl wl)
+{
+	return wl == CREATE_SHARED || wl == STAT_SHARED || wl == UNLINK_SHARED;
+}
+
+/* A directory of the root, made once: *ino. */
+static int ns_mkdir(const char *name, uint64_t *ino)
+{
+	struct kvfs_stat st;
+	int err;
+
+	if (*ino)
+		return 0;
+	err = kvfs_mkdir(mp, kvfs_root_ino(mp), name, 040755, &root_cred, &st);
+	if (!err)
+		*ino = st.ino;
+	return err;
+}
+
+/* The files stat and unlink need, made untimed if a thread has none. */
+static int ns_prepare(enum wl wl, unsigned nthreads)
+{
+	struct nsfiles *f = ns_shared(wl) ? shared : own;
+	char name[64];
+	int err = 0;
+
+	if (ns_shared(wl))
+		err = ns_mkdir("shared", &shared_dir);
+	for (unsigned i = 0; i < nthreads && !err; i++) {
+		if (ns_shared(wl)) {
+			f[i].dir = shared_dir;
+		} else {
+			snprintf(name, sizeof(name), "own-%u", i);
+			err = ns_mkdir(name, &f[i].dir);
+		}
+		if (err || wl == CREATE || wl == CREATE_SHARED ||
+		    f[i].hi - f[i].lo >= 1000)
+			continue;
+		while (!err && f[i].hi - f[i].lo < NS_PREFILL) {
+			ns_name(name, sizeof(name), i, f[i].hi);
+			err = ns_create_one(f[i].dir, name);
+			if (!err)
+				f[i].hi++;
+		}
+	}
+	return err;
+}
+
+static void ns_loop(struct worker *w, struct nsfiles *f)
+{
+	uint64_t rs = 0x9e3779b97f4a7c15ull * (w->idx + 1);
+	struct kvfs_stat st;
+	char name[64];
+	double t0 = now();
+
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		int err;
+
+		switch (w->wl) {
+		case CREATE:
+		case CREATE_SHARED:
+			ns_name(name, sizeof(name), w->idx, f->hi);
+			err = ns_create_one(f->dir, name);
+			if (!err)
+				f->hi++;
+			break;
+		case STAT:
+		case STAT_SHARED:
+			ns_name(name, sizeof(name), w->idx,
+				f->lo + xorshift(&rs) % (f->hi - f->lo));
+			err = kvfs_lookup(mp, f->dir, name, &st);
+			if (!err)
+				err = kvfs_getattr(mp, st.ino, &st);
+			break;
+		default:
+			if (f->lo == f->hi)
+				goto out;
+			ns_name(name, sizeof(name), w->idx, f->lo);
+			err = kvfs_unlink(mp, f->dir, name);
+			if (!err)
+				f->lo++;
+		}
+		if (err) {
+			w->err = err;
+			break;
+		}
+		w->ops++;
+	}
+out:
+	w->busy = now() - t0;
+}
+
+struct rd_count {
+	uint64_t n, next;
+	unsigned page;
+};
+
+static int rd_count_fill(void *priv, const char *name, size_t namelen,
+			 uint64_t ino, unsigned dtype, uint64_t next)
+{
+	struct rd_count *c = priv;
+
+	(void)name;
+	(void)namelen;
+	(void)ino;
+	(void)dtype;
+	if (c->page == READDIR_PAGE)
+		return 1;
+	c->page++;
+	c->n++;
+	c->next = next;
+	return 0;
+}
+
+/* One whole readdir of dir in pages: the entries, or a negative errno. */
+static int64_t readdir_pass(uint64_t dir)
+{
+	struct rd_count c = { 0 };
+
+	for (;;) {
+		int err;
+
+		c.page = 0;
+		err = kvfs_readdir(mp, dir, c.next, rd_count_fill, &c);
+		if (err)
+			return err;
+		if (c.page < READDIR_PAGE)
+			return (int64_t)c.n;
+	}
+}
+
+static void big_loop(struct worker *w)
+{
+	uint64_t rs = 0x9e3779b97f4a7c15ull * (w->idx + 1);
+	struct kvfs_stat st;
+	char name[64];
+	double t0 = now();
+
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		int64_t n;
+		int err = 0;
+
+		if (w->wl == DIR_LOOKUP) {
+			big_name(name, sizeof(name),
+				 xorshift(&rs) % opt_dir_entries);
+			err = kvfs_lookup(mp, big_dir, name, &st);
+			w->ops++;
+		} else {
+			n = readdir_pass(big_dir);
+			if (n < 0)
+				err = (int)n;
+			else
+				w->ops += (uint64_t)n;
+		}
+		if (err) {
+			w->err = err;
+			break;
+		}
+	}
+	w->busy = now() - t0;
+}
+
+struct rd_seen {
+	uint8_t *seen;
+	uint64_t n, next, bad;
+};
+
+static int rd_seen_fill(void *priv, const char *name, size_t namelen,
+			uint64_t ino, unsigned dtype, uint64_t next)
+{
+	struct rd_seen *c = priv;
+	unsigned long long k;
+
+	(void)ino;
+	(void)dtype;
+	c->next = next;
+	c->n++;
+	if (c->n <= 2)
+		return 0; /* "." and ".." */
+	if (namelen != 14 || strncmp(name, "entry-", 6) ||
+	    sscanf(name + 6, "%8llu", &k) != 1 || k >= opt_dir_entries ||
+	    c->seen[k]++)
+		c->bad++;
+	return c->n % READDIR_PAGE == 0; /* pages, as FUSE */
+}
+
+/*
+ * The directory of --dir-entries files (untimed; reported on stderr),
+ * then one readdir of it: every entry exactly once.
+ */
+static int big_build(void)
+{
+	struct rd_seen c = { 0 };
+	char name[64];
+	uint64_t k;
+	double t0;
+	int err;
+
+	if (big_built)
+		return 0;
+	err = ns_mkdir("big", &big_dir);
+	t0 = now();
+	for (k = 0; k < opt_dir_entries && !err; k++) {
+		big_name(name, sizeof(name), k);
+		err = ns_create_one(big_dir, name);
+	}
+	if (err)
+		return err;
+	fprintf(stderr, PROG ": big directory: %u creates in %.1f s (%.0f/s)\n",
+		opt_dir_entries, now() - t0, opt_dir_entries / (now() - t0));
+	c.seen = calloc(opt_dir_entries, 1);
+	if (!c.seen)
+		return -ENOMEM;
+	t0 = now();
+	do {
+		uint64_t before = c.n;
+
+		err = kvfs_readdir(mp, big_dir, c.next, rd_seen_fill, &c);
+		if (!err && c.n == before)
+			break;
+	} while (!err);
+	for (k = 0; k < opt_dir_entries && !err; k++)
+		if (c.seen[k] != 1)
+			c.bad++;
+	free(c.seen);
+	if (err)
+		return err;
+	fprintf(stderr,
+		PROG ": big directory: readdir of %" PRIu64 " entries in "
+		     "%.2f s, %s\n",
+		c.n, now() - t0,
+		c.bad ? "WRONG (entries missing or twice)" :
+			"each entry exactly once");
+	if (c.bad || c.n != opt_dir_entries + 2ull)
+		return -EUCLEAN;
+	big_built = true;
+	return 0;
+}
+
+/* Remove every entry; the directory must be short form with no blocks. */
+static int big_teardown(void)
+{
+	struct kvfs_inode *dp;
+	char name[64];
+	double t0 = now();
+	bool sf;
+	int err = 0;
+
+	for (uint64_t k = 0; k < opt_dir_entries && !err; k++) {
+		big_name(name, sizeof(name), k);
+		err = kvfs_unlink(mp, big_dir, name);
+	}
+	if (err)
+		return err;
+	err = kvfs_iget(mp, big_dir, 0, &dp);
+	if (err)
+		return err;
+	sf = dp->i_dformat == KVFS_DFORK_INLINE && dp->i_nblocks == 0;
+	kvfs_iput(dp);
+	fprintf(stderr,
+		PROG ": big directory: %u unlinks in %.1f s (%.0f/s), %s\n",
+		opt_dir_entries, now() - t0, opt_dir_entries / (now() - t0),
+		sf ? "short form again, no blocks" :
+		     "NOT back to short form");
+	return sf ? 0 : -EUCLEAN;
+}
+
+/* Buffer reads of one cold directory lookup, averaged over a run. */
+static int lookup_reads(double *value)
+{
+	struct kv_bcache_stats st;
+	struct kvfs_inode *dp;
+	uint64_t rs = 0x2545f4914f6cdd1dull, total = 0, n = 0, ino, r0;
+	double t_end = now() + opt_seconds;
+	char name[64];
+	uint8_t ft;
+	int err;
+
+	err = kvfs_iget(mp, big_dir, 0, &dp);
+	if (err)
+		return err;
+	while (!err && (now() < t_end || !n)) {
+		big_name(name, sizeof(name), xorshift(&rs) % opt_dir_entries);
+		err = kvfs_sync(mp);
+		if (!err)
+			err = kv_bcache_flush(mp->bc);
+		if (err)
+			break;
+		kv_bcache_shrink(mp->bc, SIZE_MAX);
+		kv_bcache_get_stats(mp->bc, &st);
+		r0 = st.reads;
+		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+		err = kvfs_dir_lookup(dp, name, strlen(name), &ino, &ft);
+		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+		kv_bcache_get_stats(mp->bc, &st);
+		total += st.reads - r0;
+		n++;
+	}
+	kvfs_iput(dp);
+	*value = n ? (double)total / n : 0;
+	return err;
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -308,8 +695,15 @@ static void *work(void *arg)
 	case RAW_RAND_READ:
 		io_loop(w, false, false);
 		break;
-	default:
+	case TRUNCATE_1G:
 		truncate_loop(w);
+		break;
+	case DIR_LOOKUP:
+	case READDIR:
+		big_loop(w);
+		break;
+	default:
+		ns_loop(w, ns_shared(w->wl) ? &shared[w->idx] : &own[w->idx]);
 	}
 	return NULL;
 }
@@ -318,9 +712,9 @@ static void *work(void *arg)
 static int run(enum wl wl, unsigned nthreads, double *value)
 {
 	struct target *t = wl >= RAW_SEQ_WRITE ? &raw_file : &kv_file;
-	struct worker w[256];
+	struct worker w[NS_MAX];
 	struct timespec ts = { .tv_sec = opt_seconds };
-	double t0, secs, sum = 0;
+	double t0, secs, sum = 0, busy = 0;
 	uint64_t ops = 0;
 	unsigned i;
 	int err = 0;
@@ -329,6 +723,12 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 		/* allocating writes: the file starts empty */
 		err = t_truncate(t, 0);
 		t->filled = false;
+	} else if (wl >= CREATE && wl <= UNLINK_SHARED) {
+		err = ns_prepare(wl, nthreads);
+	} else if (wl >= DIR_LOOKUP && wl <= READDIR) {
+		err = big_build();
+		if (!err && wl == DIR_LOOKUP_READS)
+			return lookup_reads(value);
 	} else if (wl != TRUNCATE_1G) {
 		err = fill(t);
 	}
@@ -363,6 +763,8 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 		ops += w[i].ops;
 		if (w[i].busy > 0)
 			sum += w[i].ops / w[i].busy;
+		if (w[i].busy > busy)
+			busy = w[i].busy;
 	}
 	secs = now() - t0;
 	if (err)
@@ -379,7 +781,15 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 	case TRUNCATE_1G:
 		*value = sum;
 		break;
+	case RAND_WRITE:
+	case RAND_READ:
+	case RAW_RAND_WRITE:
+	case RAW_RAND_READ:
+		*value = ops / secs;
+		break;
 	default:
+		/* the namespace: until the slowest thread stopped */
+		*value = busy > 0 ? ops / busy : 0;
 		*value = ops / secs;
 	}
 	return 0;
@@ -397,8 +807,9 @@ static uint64_t image_size(void)
 		if (opt_threads[i] > most)
 			most = opt_threads[i];
 	/* the data file, the 1 GiB files and spacers, and room to spare */
+	/* the namespace: an inode and a directory entry per file */
 	return opt_size + (uint64_t)most * (TRUNC_SIZE + (8 << 20)) +
-	       (1ull << 30);
+	       (1ull << 30) + (uint64_t)opt_dir_entries * 2048 + (4ull << 30);
 }
 
 static int setup(void)
@@ -469,6 +880,8 @@ static int teardown(void)
 		unlink(raw_path);
 	}
 	if (mp) {
+		if (big_built && big_teardown())
+			err = -EUCLEAN;
 		if (kv_file.ino)
 			kvfs_inode_close(mp, kv_file.ino);
 		err = kvfs_close(mp);
@@ -524,7 +937,15 @@ static void usage(FILE *f)
 		"                       (truncates/s of a 1 GiB file of 1 MiB\n"
 		"                       extents), raw_seq_write, raw_seq_read,\n"
 		"                       raw_rand_write, raw_rand_read (the same\n"
-		"                       I/O on the raw file)\n"
+		"                       I/O on the raw file); create, stat,\n"
+		"                       unlink (empty files, ops/s, each thread\n"
+		"                       in its own directory), create_shared,\n"
+		"                       stat_shared, unlink_shared (one\n"
+		"                       directory), dir_lookup (warm, ops/s),\n"
+		"                       dir_lookup_reads (buffer reads per cold\n"
+		"                       lookup), readdir (entries/s) in a\n"
+		"                       directory of --dir-entries files\n"
+		"  --dir-entries N      entries of that directory (1000000)\n"
 		"  --size SIZE          size of the data file and the raw file\n"
 		"                       (1G)\n"
 		"  --image PATH         use this existing kvfs image (its free\n"
@@ -618,6 +1039,7 @@ static int parse_args(int argc, char **argv)
 		{ "workload", required_argument, NULL, 'w' },
 		{ "size", required_argument, NULL, 'z' },
 		{ "image", required_argument, NULL, 'I' },
+		{ "dir-entries", required_argument, NULL, 'd' },
 		{ "csv", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -653,6 +1075,10 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'I':
 			opt_image = optarg;
+			break;
+		case 'd':
+			bad = parse_uint("--dir-entries", optarg, 1, 99999999,
+					 &opt_dir_entries);
 			break;
 		case 'c':
 			opt_csv = true;

@@ -29,6 +29,7 @@
 #include "fs/kvfs.h"
 
 #define CAPS_XATTR "security.capability"
+#define ACL_XATTR_PREFIX "system.posix_acl_"
 #define MAX_GROUPS 64
 
 static struct kvfs_fuse *fs_of(fuse_req_t req)
@@ -683,6 +684,16 @@ static void kf_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	uint64_t i = ino_of(fs, ino);
 	int ret;
 
+	/*
+	 * Without FUSE_CAP_POSIX_ACL the kernel hands POSIX ACLs over as
+	 * plain xattrs and leaves the mode alone: stored, they never applied
+	 * and cp -a (which sets the permissions as an ACL) left every file
+	 * 0600.  Refused as on a filesystem without ACLs: tools use chmod.
+	 */
+	if (!strncmp(name, ACL_XATTR_PREFIX, strlen(ACL_XATTR_PREFIX))) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	ret = kvfs_setxattr(fs->mp, i, name, value, size, flags);
 	if (!ret && !strcmp(name, CAPS_XATTR))
 		kvfs_fuse_node_set_caps(fs->nodes, i, KVFS_CAPS_SET, false);

@@ -72,6 +72,20 @@ cp "$img" "$tmp/bad"
 printf '\377\377\377\377' |
 	dd of="$tmp/bad" bs=1 seek=200 conv=notrunc status=none
 expect 32 "mount.kvfs: $tmp/bad: damaged (*fsck.kvfs*" "$tmp/bad" "$mnt"
+expect 1 "mount.kvfs: bad value '0' for option commit (seconds, 1..3600)" \
+	"$img" "$mnt" -o commit=0
+expect 1 "mount.kvfs: bad value '1K' for option mem (a size, 16M or more, e.g. 512M)" \
+	"$img" "$mnt" -o mem=1K
+expect 1 "mount.kvfs: bad value 'abc' for option threads (1..256)" \
+	"$img" "$mnt" -o threads=abc
+expect 1 "mount.kvfs: option ro takes no value" "$img" "$mnt" -o ro=1
+expect 1 "mount.kvfs: bad value '' for option fsname" "$img" "$mnt" -o fsname=
+expect 1 "mount.kvfs: unknown option -x" "$img" "$mnt" -x
+expect 1 "mount.kvfs: unexpected argument 'extra'" "$img" "$mnt" extra
+expect 32 "mount.kvfs: $tmp/zero: Not a directory" "$img" "$tmp/zero"
+expect 32 "mount.kvfs: $tmp: Is a directory" "$tmp" "$mnt"
+head -c 64K "$img" >"$tmp/short"
+expect 32 "mount.kvfs: $tmp/short: damaged (*fsck.kvfs*" "$tmp/short" "$mnt"
 
 # a mount, POSIX through it
 T "$mount_kvfs" "$img" "$mnt" -o threads=4 || fail "mount"
@@ -83,6 +97,9 @@ T "$ops" "$mnt/ops" || fail "test_fuse_ops"
 
 # the image is locked while mounted
 expect 32 "mount.kvfs: $img: in use (locked by another mount)" "$img" "$mnt2"
+# the lock is the file's, whatever name reaches it
+ln -s "$img" "$tmp/link"
+expect 32 "mount.kvfs: $img: in use (locked by another mount)" "$tmp/link" "$mnt2"
 
 # persistence: a tree written, unmounted, mounted again, compared
 mkdir "$mnt/tree" || fail "mkdir tree"

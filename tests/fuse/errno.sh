@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The failures of a mounted kvfs with their exact errnos (test_fuse_errno):
+# names, permissions as uid 65534 under default_permissions, SUID/SGID,
+# EFBIG, xattr limits, nanosecond timestamps; EROFS on a read-only mount
+# (which leaves the image's bytes as they were); ENOSPC on a small image.
+# The checker clean on each image after its unmount.  Always unmounts
+# (lib.sh's trap); every step under a timeout.
+# usage: errno.sh MOUNT_KVFS MKFS_KVFS TEST_FUSE_ERRNO SCRUB_IMAGE
+set -u
+mount_kvfs=$1 mkfs=$2 prog=$3 scrub=$4
+. "$(dirname "$0")/lib.sh"
+
+T "$mkfs" -q -s 256M "$img" || fail "mkfs.kvfs"
+T "$mount_kvfs" "$img" "$mnt" || fail "mount"
+grep -q " $mnt fuse.kvfs .*default_permissions" /proc/mounts ||
+	fail "not mounted with default_permissions"
+mkdir "$mnt/e" || fail "mkdir"
+T "$prog" all "$mnt/e" || fail "test_fuse_errno all"
+T "$prog" ro-prep "$mnt" || fail "test_fuse_errno ro-prep"
+unmount "$mnt" "$img"
+T "$scrub" "$img" || fail "the checker after the errno cases"
+
+sum=$(md5sum <"$img")
+T "$mount_kvfs" "$img" "$mnt" -o ro || fail "mount -o ro"
+T "$prog" ro "$mnt" || fail "test_fuse_errno ro"
+unmount "$mnt" "$img"
+[ "$(md5sum <"$img")" = "$sum" ] || fail "a read-only mount changed the image"
+echo "ok: the read-only mount left the image as it was"
+
+T "$mkfs" -q -s 48M "$tmp/small" || fail "mkfs.kvfs small"
+T "$mount_kvfs" "$tmp/small" "$mnt" || fail "mount small"
+T "$prog" enospc "$mnt" || fail "test_fuse_errno enospc"
+unmount "$mnt" "$tmp/small"
+T "$scrub" "$tmp/small" || fail "the checker after ENOSPC"
+echo "fuse errno: ok"
