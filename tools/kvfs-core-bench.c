@@ -1130,11 +1130,19 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	struct kv_config cfg = { 0 };
 	int status = 0;
 
 	if (parse_args(argc, argv))
 		return 2;
-	if (kv_init(NULL)) {
+	/*
+	 * The arena sized for the namespace workloads: a million inodes and
+	 * their buffers do not fit the default 256 MiB, where the journal's
+	 * CIL push waits in a NOFAIL allocation for memory only the
+	 * checkpoint it would write frees (issue 9's budget deadlock).
+	 */
+	cfg.budget_bytes = (1ull << 30) + (size_t)opt_dir_entries * 2048;
+	if (kv_init(&cfg)) {
 		fprintf(stderr, PROG ": kv_init failed\n");
 		return 1;
 	}
