@@ -83,7 +83,7 @@ rows=""
 for t in 1 2; do
 	for w in create:ops/s stat:ops/s unlink:ops/s create_shared:ops/s \
 		stat_shared:ops/s unlink_shared:ops/s dir_lookup:ops/s \
-		dir_lookup_reads:reads readdir:entries/s; do
+		readdir:entries/s dir_lookup_reads:reads; do
 		rows="$rows $w,$t"
 	done
 done
