@@ -545,6 +545,10 @@ struct fork_ctx {
 	uint64_t blocks; /* mapped by the fork: data and tree blocks */
 	enum kvfs_scrub_owner kind; /* of the blocks the fork maps */
 	bool bad;
+	/* a directory's extent-map tree records, for its block check */
+	bool collect;
+	struct kvfs_extent *x;
+	uint32_t nx, xcap;
 };
 
 /* n extents at x, from a fork or a leaf; next_off orders across leaves. */
@@ -592,8 +596,22 @@ struct bmbt_walk {
 static int bmbt_rec(const void *rec, void *priv)
 {
 	struct bmbt_walk *bw = priv;
+	struct fork_ctx *f = bw->f;
 
-	return walk_extents(bw->f, rec, 1, &bw->next_off, "extent-map leaf");
+	if (f->collect) {
+		if (f->nx == f->xcap) {
+			uint32_t cap = f->xcap ? 2 * f->xcap : 64;
+			struct kvfs_extent *x =
+				kvrealloc(f->x, cap * sizeof(*x), 0);
+
+			if (!x)
+				return -ENOMEM;
+			f->x = x;
+			f->xcap = cap;
+		}
+		memcpy(&f->x[f->nx++], rec, sizeof(*f->x));
+	}
+	return walk_extents(f, rec, 1, &bw->next_off, "extent-map leaf");
 }
 
 static int bmbt_blk(uint64_t fsb, unsigned level, void *priv)
@@ -792,12 +810,11 @@ static int dir_walk(struct dir_ctx *c, struct kv_buf *hbp, bool free_tree)
 	return err;
 }
 
-static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d)
+/* x, nx: the data fork's extents, from the inode or its extent-map tree */
+static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
+			    const struct kvfs_extent *x, uint32_t nx)
 {
 	const struct kvfs_geom *g = f->s->g;
-	const struct kvfs_extent *x =
-		(const void *)((const uint8_t *)d + KVFS_DINODE_CORE_SIZE);
-	uint32_t nx = kv_le32_to_cpu(d->nextents);
 	uint32_t fsbs = g->dirblksize >> g->blocklog, ndata;
 	struct dir_ctx c = { .f = f };
 	uint64_t *ents = NULL, nents = 0, mapped_end = 0, nmapped = 0;
@@ -999,8 +1016,10 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		forkoff = 0;
 	dsize = forkoff ? forkoff * 8u : g->inodesize - KVFS_DINODE_CORE_SIZE;
 	asize = forkoff ? g->inodesize - KVFS_DINODE_CORE_SIZE - dsize : 0;
+	f.collect = S_ISDIR(mode) && d->dformat == KVFS_DFORK_BTREE;
 	err = walk_fork(&f, dip + KVFS_DINODE_CORE_SIZE, dsize, d->dformat,
 			kv_le32_to_cpu(d->nextents), "data");
+	f.collect = false;
 	if (!err && !f.bad && S_ISLNK(mode) &&
 	    d->dformat == KVFS_DFORK_EXTENTS) {
 		err = kvfs_symlink_scrub(s->bc, g, ino, kv_le64_to_cpu(d->size),
@@ -1032,15 +1051,23 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		}
 		f.bad |= bad;
 	}
-	if (err)
+	if (err) {
+		kvfree(f.x);
 		return err;
+	}
 	/* a directory inode not yet given entries (no blocks) has none */
 	if (!f.bad && S_ISDIR(mode) && d->dformat == KVFS_DFORK_EXTENTS &&
-	    kv_le32_to_cpu(d->nextents)) {
-		err = check_dir_blocks(&f, d);
-		if (err)
-			return err;
-	}
+	    kv_le32_to_cpu(d->nextents))
+		err = check_dir_blocks(
+			&f, d, (const void *)(dip + KVFS_DINODE_CORE_SIZE),
+			kv_le32_to_cpu(d->nextents));
+	/* past the in-inode list: the extents its tree holds */
+	if (!err && !f.bad && S_ISDIR(mode) && d->dformat == KVFS_DFORK_BTREE &&
+	    f.nx)
+		err = check_dir_blocks(&f, d, f.x, f.nx);
+	kvfree(f.x);
+	if (err)
+		return err;
 	if (!f.bad && f.blocks != kv_le64_to_cpu(d->nblocks))
 		find(s, KVFS_SCRUB_NBLOCKS, s->agno, fsb, 0, ino,
 		     "inode %" PRIu64 " says %" PRIu64
