@@ -124,19 +124,38 @@ static uint64_t rec_free_inodes(const struct kvfs_inobt_rec *r)
  * (an agino) if it has one, else the first from the start of the tree.
  * *stat 0 if none has.
  */
-static int find_free_rec(struct kvfs_btree_cur *cur, uint32_t near,
-			 struct kvfs_inobt_rec *r, int *stat)
+/* The chunk at or before agino: *stat 1 and *r if it has a free inode. */
+static int free_rec_at(struct kvfs_btree_cur *cur, uint32_t agino,
+		       struct kvfs_inobt_rec *r, int *stat)
 {
-	struct kvfs_inobt_key k = { .startino = kv_cpu_to_le32(near) };
+	struct kvfs_inobt_key k = { .startino = kv_cpu_to_le32(agino) };
 	int err;
 
 	err = kvfs_btree_lookup(cur, KVFS_LOOKUP_LE, &k, stat);
 	if (!err && *stat)
 		err = kvfs_btree_get_rec(cur, r, stat);
-	if (err)
+	if (!err && *stat && !r->freecount)
+		*stat = 0;
+	return err;
+}
+
+/*
+ * A chunk with a free inode: the one near the parent, else the one the
+ * last allocation of the AG left free inodes in (without it, every create
+ * in a directory whose parent's chunk is full walked all the AG's chunks
+ * from the first: O(chunks) per create), else the first from the start.
+ */
+static int find_free_rec(struct kvfs_btree_cur *cur, uint32_t near,
+			 uint32_t hint, struct kvfs_inobt_rec *r, int *stat)
+{
+	struct kvfs_inobt_key k;
+	int err;
+
+	err = free_rec_at(cur, near, r, stat);
+	if (!err && !*stat && hint != near)
+		err = free_rec_at(cur, hint, r, stat);
+	if (err || *stat)
 		return err;
-	if (*stat && r->freecount)
-		return 0;
 	k.startino = kv_cpu_to_le32(0);
 	err = kvfs_btree_lookup(cur, KVFS_LOOKUP_GE, &k, stat);
 	while (!err && *stat) {
@@ -183,8 +202,8 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	if (err || !pag->ifree)
 		return err;
 	cur_init(&cur, &ag, tp, agno, agibp);
-	err = find_free_rec(&cur, near & ~(KVFS_INODES_PER_CHUNK - 1u), &r,
-			    &stat);
+	err = find_free_rec(&cur, near & ~(KVFS_INODES_PER_CHUNK - 1u),
+			    pag->ialloc_hint, &r, &stat);
 	if (err)
 		return err;
 	free = rec_free_inodes(&r);
@@ -201,6 +220,7 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	if (err)
 		return err;
 	agi_mod_ifree(tp, pag, agibp, -1);
+	pag->ialloc_hint = kv_le32_to_cpu(r.startino);
 	*ino = kvfs_agino_to_ino(&mp->g, agno,
 				 kv_le32_to_cpu(r.startino) + bit);
 	return 0;

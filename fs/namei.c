@@ -134,12 +134,38 @@ static int lookup_locked(struct kvfs_inode *dp, const char *name, size_t len,
 	return kvfs_dir_lookup(dp, name, len, ino, ftype);
 }
 
+/*
+ * The inode name names in dp (looked up under a shared lock), referenced.
+ * The lock is dropped before the inode is taken, so a concurrent unlink or
+ * rename may free it in between: a free inode is corruption only if the
+ * name still names it; otherwise the name is looked up again.
+ */
+static int lookup_child(struct kvfs_inode *dp, const char *name, size_t len,
+			struct kvfs_inode **ipp)
+{
+	uint64_t ino, prev = KVFS_NULLINO;
+	uint8_t ftype;
+	int err;
+
+	for (;;) {
+		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+		err = lookup_locked(dp, name, len, &ino, &ftype);
+		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+		if (err)
+			return err;
+		err = kvfs_iget(dp->i_mount, ino, 0, ipp);
+		if (err != -ENOENT && err != -EINVAL)
+			return err;
+		if (ino == prev)
+			return -EUCLEAN;
+		prev = ino;
+	}
+}
+
 int kvfs_lookup(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		struct kvfs_stat *st)
 {
 	struct kvfs_inode *dp, *ip;
-	uint8_t ftype;
-	uint64_t ino;
 	size_t len;
 	int err = name_len(name, &len);
 
@@ -148,15 +174,10 @@ int kvfs_lookup(struct kvfs_mount *mp, uint64_t dir, const char *name,
 	err = get_dir(mp, dir, &dp);
 	if (err)
 		return err;
-	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
-	err = lookup_locked(dp, name, len, &ino, &ftype);
-	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	err = lookup_child(dp, name, len, &ip);
 	kvfs_iput(dp);
 	if (err)
 		return err;
-	err = kvfs_iget(mp, ino, 0, &ip);
-	if (err)
-		return err == -ENOENT || err == -EINVAL ? -EUCLEAN : err;
 	stat_locked(ip, st);
 	kvfs_iput(ip);
 	return 0;
@@ -372,23 +393,6 @@ int kvfs_symlink(struct kvfs_mount *mp, uint64_t dir, const char *name,
 
 /* ---- unlink, rmdir ---- */
 
-/* The inode name names in dp (looked up under a shared lock), referenced. */
-static int lookup_child(struct kvfs_inode *dp, const char *name, size_t len,
-			struct kvfs_inode **ipp)
-{
-	uint8_t ftype;
-	uint64_t ino;
-	int err;
-
-	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
-	err = lookup_locked(dp, name, len, &ino, &ftype);
-	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
-	if (err)
-		return err;
-	err = kvfs_iget(dp->i_mount, ino, 0, ipp);
-	return err == -ENOENT || err == -EINVAL ? -EUCLEAN : err;
-}
-
 /* Under the locks: name still names ip? (-EAGAIN: start over) */
 static int still_names(struct kvfs_inode *dp, const char *name, size_t len,
 		       struct kvfs_inode *ip)
@@ -597,7 +601,12 @@ static int is_ancestor(struct kvfs_mount *mp, uint64_t anc, uint64_t dir,
 			return err == -ENOTDIR || err == -ENOENT ? -EUCLEAN :
 								   err;
 		kvfs_ilock(ip, KVFS_ILOCK_SHARED);
-		err = kvfs_dir_parent(ip, &parent);
+		/*
+		 * Only the target directory itself can have been removed
+		 * (every ancestor of a live directory is non-empty); its
+		 * ".." may name a directory freed since: it takes no names.
+		 */
+		err = ip->i_nlink ? kvfs_dir_parent(ip, &parent) : -ENOENT;
 		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
 		kvfs_iput(ip);
 		if (err)

@@ -39,6 +39,8 @@ struct kvfs_perag {
 	struct kvfs_busy_ext *busy;
 	bool agi_init;
 	uint32_t icount, ifree;
+	/* a chunk that had free inodes at the last allocation (fs/ialloc.c) */
+	uint32_t ialloc_hint;
 	/* statistics: relaxed counters */
 	atomic_uint_fast64_t lock_acquired, lock_contended;
 };

@@ -545,10 +545,10 @@ struct fork_ctx {
 	uint64_t blocks; /* mapped by the fork: data and tree blocks */
 	enum kvfs_scrub_owner kind; /* of the blocks the fork maps */
 	bool bad;
-	/* a B+tree directory's extents, collected for its block check */
+	/* a directory's extent-map tree records, for its block check */
+	bool collect;
 	struct kvfs_extent *x;
 	uint32_t nx, xcap;
-	bool collect;
 };
 
 /* n extents at x, from a fork or a leaf; next_off orders across leaves. */
@@ -602,14 +602,14 @@ static int bmbt_rec(const void *rec, void *priv)
 		if (f->nx == f->xcap) {
 			uint32_t cap = f->xcap ? 2 * f->xcap : 64;
 			struct kvfs_extent *x =
-				kvrealloc(f->x, (size_t)cap * sizeof(*x), 0);
+				kvrealloc(f->x, cap * sizeof(*x), 0);
 
 			if (!x)
 				return -ENOMEM;
 			f->x = x;
 			f->xcap = cap;
 		}
-		f->x[f->nx++] = *(const struct kvfs_extent *)rec;
+		memcpy(&f->x[f->nx++], rec, sizeof(*f->x));
 	}
 	return walk_extents(f, rec, 1, &bw->next_off, "extent-map leaf");
 }
@@ -810,18 +810,11 @@ static int dir_walk(struct dir_ctx *c, struct kv_buf *hbp, bool free_tree)
 	return err;
 }
 
-static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d)
+/* x, nx: the data fork's extents, from the inode or its extent-map tree */
+static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
+			    const struct kvfs_extent *x, uint32_t nx)
 {
 	const struct kvfs_geom *g = f->s->g;
-	/* a B+tree fork's extents were collected by its walk */
-	const struct kvfs_extent *x =
-		d->dformat == KVFS_DFORK_BTREE ?
-			f->x :
-			(const void *)((const uint8_t *)d +
-				       KVFS_DINODE_CORE_SIZE);
-	uint32_t nx = d->dformat == KVFS_DFORK_BTREE ?
-			      f->nx :
-			      kv_le32_to_cpu(d->nextents);
 	uint32_t fsbs = g->dirblksize >> g->blocklog, ndata;
 	struct dir_ctx c = { .f = f };
 	uint64_t *ents = NULL, nents = 0, mapped_end = 0, nmapped = 0;
@@ -1058,12 +1051,20 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		}
 		f.bad |= bad;
 	}
+	if (err) {
+		kvfree(f.x);
+		return err;
+	}
 	/* a directory inode not yet given entries (no blocks) has none */
-	if (!err && !f.bad && S_ISDIR(mode) &&
-	    (d->dformat == KVFS_DFORK_EXTENTS ||
-	     d->dformat == KVFS_DFORK_BTREE) &&
+	if (!f.bad && S_ISDIR(mode) && d->dformat == KVFS_DFORK_EXTENTS &&
 	    kv_le32_to_cpu(d->nextents))
-		err = check_dir_blocks(&f, d);
+		err = check_dir_blocks(
+			&f, d, (const void *)(dip + KVFS_DINODE_CORE_SIZE),
+			kv_le32_to_cpu(d->nextents));
+	/* past the in-inode list: the extents its tree holds */
+	if (!err && !f.bad && S_ISDIR(mode) && d->dformat == KVFS_DFORK_BTREE &&
+	    f.nx)
+		err = check_dir_blocks(&f, d, f.x, f.nx);
 	kvfree(f.x);
 	if (err)
 		return err;

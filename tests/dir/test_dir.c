@@ -17,6 +17,8 @@
  *  - names whose hashes collide (found by a birthday search): all found,
  *    each removable on its own;
  *  - 16 KiB directory blocks (multi-block buffers) for the model too;
+ *  - a directory whose blocks are scattered (its fork an extent B+tree)
+ *    grown, looked up, read and emptied back to short form;
  *  - the image passes the checker (fs/scrub.h, which verifies the blocks,
  *    both indexes against the entries and claims the blocks) after each.
  */
@@ -404,6 +406,74 @@ static void test_big(unsigned n)
 	free(seen);
 }
 
+/*
+ * A directory whose blocks are scattered (a spacer file takes the block
+ * after each new one, as new inodes' chunks do when files are created in
+ * it) outgrows the in-inode extent list: its data fork becomes an extent
+ * B+tree, and it stays a directory (it once failed every operation with
+ * EUCLEAN there), shrinking back to short form.
+ */
+static void test_scattered(void)
+{
+	struct kvfs_dir_stats s0, s1;
+	const struct kvfs_cred cr = { 0 };
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	struct kvfs_stat st;
+	struct dlist l = { 0 };
+	uint64_t target, ino, spacer, off = 0;
+	unsigned n = 0;
+	char name[64];
+
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "scattered");
+	target = mp->g.lpfino;
+	CHECK_EQ(kvfs_tmpfile(mp, mp->g.rootino, 0100600, &cr, &st), 0);
+	spacer = st.ino;
+	while (dp->i_dformat != KVFS_DFORK_BTREE || n % 64) {
+		kvfs_dir_get_stats(&s0);
+		big_name(name, sizeof(name), n++);
+		CHECK_EQ(dir_op(mp, dp, true, name, target), 0);
+		kvfs_dir_get_stats(&s1);
+		if (s1.blocks_added != s0.blocks_added || n % 16 == 0) {
+			CHECK_EQ(
+				kvfs_fallocate(mp, spacer, 0, (off_t)off, 4096),
+				0);
+			off += 8192;
+		}
+		CHECK(n < 200000);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(dir_lookup(dp, name, &ino), 0);
+		CHECK_EQ(ino, target);
+	}
+	read_all(mp, dp->i_ino, 7, &l);
+	CHECK_EQ(l.n, (size_t)n + 2);
+	free(l.v);
+	kvfs_iput(dp);
+	kvfs_inode_close(mp, spacer);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+	mp = mount_fs();
+	CHECK_EQ(kvfs_lookup(mp, mp->g.rootino, "scattered", &st), 0);
+	CHECK_EQ(kvfs_iget(mp, st.ino, 0, &dp), 0);
+	CHECK_EQ(dp->i_dformat, KVFS_DFORK_BTREE);
+	for (unsigned i = 0; i < n; i++) {
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(dir_op(mp, dp, false, name, target), 0);
+	}
+	CHECK_EQ(dp->i_dformat, KVFS_DFORK_INLINE);
+	CHECK_EQ(dp->i_nblocks, 0);
+	printf("dir scattered: %u entries in an extent B+tree fork and back "
+	       "to short form\n",
+	       n);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
 struct hname {
 	uint32_t h;
 	uint32_t i;
@@ -541,75 +611,6 @@ static void test_attr_fork(void)
 	       "back\n");
 }
 
-/*
- * A directory whose blocks are interleaved with a file's, so that its
- * extents outgrow the inode and its data fork becomes a B+tree: every
- * operation and the checker work on it (before, the directory code
- * called that fork format corruption: a mount shut down in a directory
- * of 2182 files written one after another).
- */
-static void test_btree_fork(void)
-{
-	static char blk[4096];
-	const struct kvfs_cred cr = { 0 };
-	struct kvfs_mount *mp;
-	struct kvfs_inode *dp;
-	struct kvfs_stat st;
-	struct dlist dl = { 0 };
-	char name[256];
-	uint64_t dir, sp;
-	unsigned i, n = 2400;
-	bool created;
-
-	make_fs(64 << 20, 0);
-	mp = mount_fs();
-	dp = new_dir(mp, "frag");
-	dir = dp->i_ino;
-	kvfs_iput(dp);
-	CHECK_EQ(kvfs_create(mp, mp->g.rootino, "spacer", 0100644, 0, 0, &cr,
-			     &st, &created),
-		 0);
-	sp = st.ino;
-	memset(blk, 's', sizeof(blk));
-	for (i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%0190u-x", i);
-		CHECK_EQ(kvfs_create(mp, dir, name, 0100644, 0, 0, &cr, &st,
-				     &created),
-			 0);
-		if (i % 8 == 0)
-			CHECK_EQ(kvfs_write(mp, sp, blk, mp->g.blocksize,
-					    (off_t)(i / 8) * mp->g.blocksize,
-					    0),
-				 (ssize_t)mp->g.blocksize);
-	}
-	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
-	CHECK_EQ(dp->i_dformat, KVFS_DFORK_BTREE);
-	kvfs_iput(dp);
-	for (i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%0190u-x", i);
-		CHECK_EQ(kvfs_lookup(mp, dir, name, &st), 0);
-	}
-	read_all(mp, dir, 0, &dl);
-	CHECK_EQ(dl.n, n + 2);
-	free(dl.v);
-	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
-	mp = mount_fs();
-	for (i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%0190u-x", i);
-		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
-	}
-	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
-	CHECK_EQ(dp->i_dformat, KVFS_DFORK_INLINE);
-	CHECK_EQ(dp->i_nblocks, 0);
-	kvfs_iput(dp);
-	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
-	printf("btree fork: %u entries in a directory whose data fork is a "
-	       "B+tree, and back\n",
-	       n);
-}
-
 int main(void)
 {
 	CHECK_EQ(kv_init(NULL), 0);
@@ -620,7 +621,7 @@ int main(void)
 	test_interleave();
 	test_collisions();
 	test_attr_fork();
-	test_btree_fork();
+	test_scattered();
 	test_big(BIG_N);
 	for (int i = 0; i < POOL; i++)
 		free(pool[i]);

@@ -5,6 +5,11 @@
 # value), with a positive value in the workload's unit; a bad workload
 # fails with a message.  truncate_1g with 2 threads also checks that
 # frees into a full AG go through (they once shut the filesystem down).
+# The namespace workloads run small (--dir-entries 2000) with 1 and 2
+# threads: a directory of creates among new inodes once failed with
+# EUCLEAN past ~15 000 entries (its fork became an extent B+tree), and the
+# big directory is checked by the bench (readdir once each, short form
+# again after its removal).
 # Usage: core_bench.sh PATH-TO-kvfs-core-bench
 set -u
 bench=$1
@@ -43,7 +48,8 @@ check_csv() {
 }
 
 "$bench" --help >"$tmp/help" || fail "--help failed"
-for opt in --threads --seconds --workload --image --csv --size; do
+for opt in --threads --seconds --workload --image --csv --size \
+	--dir-entries; do
 	grep -q -- "$opt" "$tmp/help" || fail "--help does not describe $opt"
 done
 
@@ -67,6 +73,25 @@ rand_write:ops/s,2 raw_rand_write:ops/s,2"
 	--csv >"$tmp/trunc.csv" 2>"$tmp/trunc.err" ||
 	fail "truncate_1g run failed: $(cat "$tmp/trunc.err")"
 check_csv "$tmp/trunc.csv" "truncate_1g:truncates/s,1 truncate_1g:truncates/s,2"
+
+ns=create,stat,unlink,create_shared,stat_shared,unlink_shared,dir_lookup
+ns=$ns,dir_lookup_reads,readdir
+"$bench" --seconds 1 --size 16M --threads 1,2 --dir-entries 2000 \
+	--workload $ns --csv >"$tmp/ns.csv" 2>"$tmp/ns.err" ||
+	fail "namespace run failed: $(cat "$tmp/ns.err")"
+rows=""
+for t in 1 2; do
+	for w in create:ops/s stat:ops/s unlink:ops/s create_shared:ops/s \
+		stat_shared:ops/s unlink_shared:ops/s dir_lookup:ops/s \
+		readdir:entries/s dir_lookup_reads:reads; do
+		rows="$rows $w,$t"
+	done
+done
+check_csv "$tmp/ns.csv" "$rows"
+grep -q "each entry exactly once" "$tmp/ns.err" ||
+	fail "big directory readdir not checked: $(cat "$tmp/ns.err")"
+grep -q "short form again" "$tmp/ns.err" ||
+	fail "big directory not back to short form: $(cat "$tmp/ns.err")"
 
 "$bench" --seconds 1 --workload no_such >/dev/null 2>"$tmp/err" &&
 	fail "an unknown workload was accepted"
