@@ -80,6 +80,39 @@ static uint8_t pattern(unsigned f, uint64_t off)
 	return (uint8_t)(off * 31 + f * 7 + off / BS);
 }
 
+static void blk_rw_path(const char *path, uint64_t fsb, void *b)
+{
+	int fd = open(path, O_RDONLY);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, b, BS, (off_t)(fsb * BS)), BS);
+	close(fd);
+}
+
+/* The image holds the shapes the damage cases rely on. */
+static void shapes(uint64_t dir)
+{
+	uint8_t b[BS];
+	const struct kvfs_dinode *d;
+
+#define INO(i)                                             \
+	(blk_rw_path(pristine, kvfs_ino_to_fsb(&g, i), b), \
+	 d = (const void *)(b + kvfs_ino_to_offset(&g, i)))
+	INO(files[F_FRAG].ino);
+	CHECK_EQ(d->dformat, KVFS_DFORK_BTREE);
+	INO(files[F_MID].ino);
+	CHECK_EQ(d->aformat, KVFS_DFORK_EXTENTS);
+	INO(files[F_SMALL].ino);
+	CHECK_EQ(d->aformat, KVFS_DFORK_INLINE);
+	INO(files[F_SLLONG].ino);
+	CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
+	INO(files[F_SL].ino);
+	CHECK_EQ(d->dformat, KVFS_DFORK_INLINE);
+	INO(dir);
+	CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
+#undef INO
+}
+
 static void populate(void)
 {
 	struct kvfs_mkfs_opts o = {
@@ -147,6 +180,7 @@ static void populate(void)
 	}
 	CHECK_EQ(kvfs_close(mp), 0);
 	scrub_image_clean(pristine);
+	shapes(d.ino);
 }
 
 /* Every file not in skip reads back as written. */
