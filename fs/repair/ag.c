@@ -222,10 +222,25 @@ out:
 	return err;
 }
 
+/* The AG's inode header, fresh: the tree's root is found below. */
+static void agi_fresh(struct rp *rp, uint32_t agno, struct rp_ag *a)
+{
+	a->agi = (struct kvfs_agi_info){
+		.agno = agno,
+		.length = kvfs_ag_length(&rp->g, agno),
+		.newino = KVFS_NULLAGINO,
+	};
+	for (unsigned b = 0; b < KVFS_AGI_UNLINKED_BUCKETS; b++)
+		a->agi.unlinked[b] = KVFS_NULLAGINO;
+	a->agi_rewrite = true;
+}
+
 static int inode_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 {
 	uint64_t agi_fsb = kvfs_agb_to_fsb(&rp->g, agno, KVFS_AGI_AGBNO);
 	struct walk_ctx w = { .rp = rp, .a = a, .agno = agno, .which = 2 };
+	size_t nclaims = rp->map.nclaims;
+	const struct kvfs_agi *raw;
 	struct kv_buf *bp;
 	char why[256];
 	int err;
@@ -244,25 +259,51 @@ static int inode_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	if (err < 0)
 		return err;
 	if (err) {
-		rp_unfixable(rp, KVFS_NULLINO, agi_fsb,
-			     "inode header of AG %u damaged (%s): its inode "
-			     "chunks are unknown, the AG is left as it is",
-			     agno, why);
-		return 0;
+		a->ino_nofix |= !rp_problem(rp, false, KVFS_NULLINO, agi_fsb,
+					    "inode header of AG %u damaged "
+					    "(%s): rebuilt",
+					    agno, why);
+		agi_fresh(rp, agno, a);
+		/* its root may still lead to a sound tree */
+		err = kv_buf_read(rp->bc, agi_fsb, 1, NULL, &bp);
+		if (err)
+			return err;
+		raw = bp->b_addr;
+		a->agi.ino_root = kv_le32_to_cpu(raw->ino_root);
+		a->agi.ino_level = raw->ino_level;
+		if (a->agi.ino_root < KVFS_AG_HDR_BLOCKS ||
+		    a->agi.ino_root >= a->agi.length ||
+		    a->agi.ino_level >= KVFS_BTREE_MAXLEVELS) {
+			kv_buf_rele(bp);
+			snprintf(why, sizeof(why), "its root is lost");
+			goto scan;
+		}
 	}
-	a->agi_ok = true;
+	a->agi_ok = !a->agi_rewrite;
 	err = walk(&w, &kvfs_inobt_tree_ops, NULL, bp, why, sizeof(why));
 	kv_buf_rele(bp);
 	if (err < 0)
 		return err;
-	a->ino_ok = !err;
+	if (!err) {
+		a->ino_ok = true;
+		return 0;
+	}
+scan:
+	/* the blocks the walk reached are free unless a chunk says not */
+	kvfs_repair_bmap_rollback(&rp->map, nclaims);
+	a->nchunks = 0;
+	a->ninoleaf = 0;
+	a->ino_nofix |= !rp_problem(
+		rp, false, KVFS_NULLINO,
+		kvfs_agb_to_fsb(&rp->g, agno, a->agi.ino_root),
+		"inode-chunk tree of AG %u damaged (%s): rebuilt from a scan "
+		"of the AG's inode blocks",
+		agno, why);
+	err = rp_inobt_scan(rp, agno, a);
 	if (err)
-		rp_unfixable(rp, KVFS_NULLINO,
-			     kvfs_agb_to_fsb(&rp->g, agno, a->agi.ino_root),
-			     "inode-chunk tree of AG %u damaged (%s): its "
-			     "inode chunks are unknown, the AG is left as it "
-			     "is",
-			     agno, why);
+		return err;
+	a->inobt_rebuild = true;
+	a->ino_ok = true;
 	return 0;
 }
 

@@ -652,9 +652,10 @@ int rp_phase_inodes(struct rp *rp)
 			err = check_chunk(rp, agno, &a->chunks[k],
 					  &a->chunks_changed);
 		}
-		if (!err && a->chunks_changed)
+		/* a tree rebuilt in phase 7 takes the records from there */
+		if (!err && a->chunks_changed && !a->inobt_rebuild)
 			err = rp_will_write(rp);
-		if (!err && a->chunks_changed)
+		if (!err && a->chunks_changed && !a->inobt_rebuild)
 			err = write_chunks(rp, agno, a);
 	}
 	return err;

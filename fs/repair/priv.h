@@ -42,6 +42,12 @@ struct rp_ag {
 	uint64_t *inoleaf;
 	size_t ninoleaf, ninoleaf_cap;
 	bool chunks_changed;
+	/*
+	 * The inode-chunk records came from a scan (fs/repair/inobt.c):
+	 * the tree is rebuilt in phase 7 unless ino_nofix; the inode header
+	 * is rewritten whole when agi_rewrite.
+	 */
+	bool inobt_rebuild, ino_nofix, agi_rewrite;
 	/* a free-space structure damaged, and a problem left with it */
 	bool fs_nofix;
 	/* phase 7: the AG's true counters, for the superblock's */
@@ -99,5 +105,24 @@ int rp_sb_write(struct rp *rp);
 int rp_log_clean(struct kv_dev *dev, const struct kvfs_geom *g);
 
 void rp_ags_free(struct rp *rp);
+
+/* The AG's inode chunks found by a scan; the tree rebuilt from them. */
+int rp_inobt_scan(struct rp *rp, uint32_t agno, struct rp_ag *a);
+int rp_inobt_rebuild(struct rp *rp, uint32_t agno, struct rp_ag *a);
+
+struct kvfs_btree_ops;
+struct kvfs_btree_tree_ops;
+/* Blocks a bulk-loaded tree of n records takes (fs/repair/bulkload.c). */
+uint32_t rp_bulkload_blocks(const struct kvfs_geom *g,
+			    const struct kvfs_btree_ops *fmt, size_t n);
+/*
+ * Write a tree of type ops owned by AG agno holding the n records recs
+ * (in key order) into the blocks blks (rp_bulkload_blocks() of them, any
+ * order); its root (AG block) and level out.
+ */
+int rp_bulkload(struct rp *rp, uint32_t agno,
+		const struct kvfs_btree_tree_ops *ops, const void *recs,
+		size_t n, const uint64_t *blks, uint32_t *root,
+		unsigned *level);
 
 #endif

@@ -82,113 +82,6 @@ static int map_free(struct rp *rp, uint32_t agno, struct ext_list *e)
 	return 0;
 }
 
-/* Blocks of a tree of n records: leaves, then each level up to a root. */
-static uint32_t tree_blocks(const struct kvfs_geom *g,
-			    const struct kvfs_btree_ops *fmt, size_t n,
-			    unsigned *levels)
-{
-	uint32_t max0 = kvfs_btree_maxrecs(fmt, g->blocksize, 0);
-	uint32_t max1 = kvfs_btree_maxrecs(fmt, g->blocksize, 1);
-	size_t cnt = n ? (n + max0 - 1) / max0 : 1, total = cnt;
-
-	*levels = 1;
-	while (cnt > 1) {
-		cnt = (cnt + max1 - 1) / max1;
-		total += cnt;
-		(*levels)++;
-	}
-	return (uint32_t)total;
-}
-
-/*
- * Bulk-load a tree of the n records recs (in key order) into the blocks
- * blks (tree_blocks() of them); its root AG block and level out.
- */
-static int build_tree(struct rp *rp, uint32_t agno,
-		      const struct kvfs_btree_tree_ops *ops,
-		      const struct kvfs_alloc_rec *recs, size_t n,
-		      const uint64_t *blks, uint32_t *root, unsigned *level)
-{
-	const struct kvfs_geom *g = &rp->g;
-	const struct kvfs_btree_ops *fmt = ops->fmt;
-	size_t cnt = n ? (n + kvfs_btree_maxrecs(fmt, g->blocksize, 0) - 1) /
-				     kvfs_btree_maxrecs(fmt, g->blocksize, 0) :
-			 1;
-	size_t below = n, k = 0;
-	uint8_t *keys, *nkeys;
-	uint64_t *ptrs;
-	int err = 0;
-
-	keys = kvmalloc(2 * cnt * KVFS_BTREE_KEY_MAX, 0);
-	ptrs = kvmalloc(cnt * sizeof(*ptrs), 0);
-	if (!keys || !ptrs) {
-		err = -ENOMEM;
-		goto out;
-	}
-	nkeys = keys + cnt * KVFS_BTREE_KEY_MAX;
-	for (unsigned lvl = 0;; lvl++) {
-		size_t done = 0;
-
-		for (size_t i = 0; i < cnt; i++) {
-			/* spread evenly: every block at least half full */
-			size_t nr = below / cnt + (i < below % cnt);
-			uint64_t fsb = blks[k++];
-			struct kvfs_btree_block *bb;
-			struct kv_buf *bp;
-
-			err = kv_buf_get(rp->bc, fsb, 1, ops->buf_ops, &bp);
-			if (err)
-				goto out;
-			kv_buf_lock(bp);
-			bb = bp->b_addr;
-			kvfs_btree_init_block(bb, g, fmt, fsb, agno, lvl,
-					      (unsigned)nr);
-			if (i)
-				bb->leftsib = kv_cpu_to_le64(blks[k - 2]);
-			if (i + 1 < cnt)
-				bb->rightsib = kv_cpu_to_le64(blks[k]);
-			for (size_t j = 0; j < nr; j++, done++) {
-				if (!lvl) {
-					memcpy(kvfs_btree_rec(bb, fmt, j),
-					       &recs[done], fmt->recsize);
-					continue;
-				}
-				memcpy(kvfs_btree_key(bb, fmt, j),
-				       keys + done * KVFS_BTREE_KEY_MAX,
-				       fmt->keysize);
-				*kvfs_btree_ptr(bb, fmt, g->blocksize, j) =
-					kv_cpu_to_le64(ptrs[done]);
-			}
-			/* the block's first key, for its parent */
-			if (nr && !lvl)
-				fmt->rec_key(kvfs_btree_rec(bb, fmt, 0),
-					     nkeys + i * KVFS_BTREE_KEY_MAX);
-			else if (nr)
-				memcpy(nkeys + i * KVFS_BTREE_KEY_MAX,
-				       kvfs_btree_key(bb, fmt, 0),
-				       fmt->keysize);
-			kv_buf_mark_dirty(bp);
-			kv_buf_unlock(bp);
-			kv_buf_rele(bp);
-		}
-		for (size_t i = 0; i < cnt; i++)
-			ptrs[i] = blks[k - cnt + i];
-		memcpy(keys, nkeys, cnt * KVFS_BTREE_KEY_MAX);
-		if (cnt == 1) {
-			*root = kvfs_fsb_to_agbno(g, blks[k - 1]);
-			*level = lvl;
-			break;
-		}
-		below = cnt;
-		cnt = (cnt + kvfs_btree_maxrecs(fmt, g->blocksize, 1) - 1) /
-		      kvfs_btree_maxrecs(fmt, g->blocksize, 1);
-	}
-out:
-	kvfree(keys);
-	kvfree(ptrs);
-	return err;
-}
-
 /* Write the AG's free-space header from a. */
 static int write_agf(struct rp *rp, const struct kvfs_agf_info *a)
 {
@@ -237,8 +130,8 @@ static int rebuild(struct rp *rp, uint32_t agno, struct rp_ag *ra)
 	 * extents, so the trees then need at most what was counted first;
 	 * what they do not need goes on the reserve list.
 	 */
-	take = g->agfl_min + tree_blocks(g, bfmt, e.n, &lv) +
-	       tree_blocks(g, cfmt, e.n, &lv);
+	take = g->agfl_min + rp_bulkload_blocks(g, bfmt, e.n) +
+	       rp_bulkload_blocks(g, cfmt, e.n);
 	blks = kvmalloc(take * sizeof(*blks), 0);
 	agfl = kvmalloc(g->agfl_size * sizeof(*agfl), 0);
 	if (!blks || !agfl) {
@@ -255,8 +148,8 @@ static int rebuild(struct rp *rp, uint32_t agno, struct rp_ag *ra)
 		else
 			e.n--;
 	}
-	bno_tb = tree_blocks(g, bfmt, e.n, &lv);
-	tb = bno_tb + tree_blocks(g, cfmt, e.n, &lv);
+	bno_tb = rp_bulkload_blocks(g, bfmt, e.n);
+	tb = bno_tb + rp_bulkload_blocks(g, cfmt, e.n);
 	nfl = take - tb;
 	if (got < take || nfl > g->agfl_size) {
 		rp_unfixable(rp, KVFS_NULLINO, base,
@@ -274,12 +167,12 @@ static int rebuild(struct rp *rp, uint32_t agno, struct rp_ag *ra)
 	memcpy(cnt, e.r, e.n * sizeof(*cnt));
 	if (e.n > 1)
 		qsort(cnt, e.n, sizeof(*cnt), by_size);
-	err = build_tree(rp, agno, &kvfs_bnobt_tree_ops, e.r, e.n, blks,
-			 &a.bno_root, &lv);
+	err = rp_bulkload(rp, agno, &kvfs_bnobt_tree_ops, e.r, e.n, blks,
+			  &a.bno_root, &lv);
 	a.bno_level = lv;
 	if (!err)
-		err = build_tree(rp, agno, &kvfs_cntbt_tree_ops, cnt, e.n,
-				 blks + bno_tb, &a.cnt_root, &lv);
+		err = rp_bulkload(rp, agno, &kvfs_cntbt_tree_ops, cnt, e.n,
+				  blks + bno_tb, &a.cnt_root, &lv);
 	a.cnt_level = lv;
 	if (err)
 		goto out;
@@ -510,14 +403,24 @@ static int agi_counters(struct rp *rp, uint32_t agno, struct rp_ag *ra)
 	}
 	ra->true_icount = icount;
 	ra->true_ifree = ifree;
-	if (ra->agi.icount == icount && ra->agi.ifree == ifree)
+	if (ra->agi_rewrite) {
+		/* the header is rebuilt: its problem was said in phase 3 */
+		if (rp->o->dry_run || ra->ino_nofix)
+			return 0;
+		if (ra->nchunks)
+			ra->agi.newino = kv_le32_to_cpu(
+				ra->chunks[ra->nchunks - 1].startino);
+	} else if (ra->agi.icount == icount && ra->agi.ifree == ifree) {
 		return 0;
-	if (!rp_problem(rp, true, KVFS_NULLINO,
+	} else if (
+		!rp_problem(
+			rp, true, KVFS_NULLINO,
 			kvfs_agb_to_fsb(&rp->g, agno, KVFS_AGI_AGBNO),
 			"inode counters of AG %u wrong (header: %u inodes, %u "
 			"free; chunks: %u, %u): set",
-			agno, ra->agi.icount, ra->agi.ifree, icount, ifree))
+			agno, ra->agi.icount, ra->agi.ifree, icount, ifree)) {
 		return 0;
+	}
 	ra->agi.icount = icount;
 	ra->agi.ifree = ifree;
 	err = rp_will_write(rp);
@@ -548,6 +451,13 @@ static int space_ag(struct rp *rp, uint32_t agno, bool *unknown)
 	if (!ra->ino_ok) {
 		*unknown = true;
 		return 0;
+	}
+	if (ra->inobt_rebuild && !ra->ino_nofix && !rp->o->dry_run) {
+		err = rp_will_write(rp);
+		if (!err)
+			err = rp_inobt_rebuild(rp, agno, ra);
+		if (err < 0)
+			return err;
 	}
 	r.bad = !ra->agf_ok || !ra->agfl_ok || !ra->bno_ok || !ra->cnt_ok;
 	r.nofix = ra->fs_nofix;
