@@ -155,10 +155,13 @@ int rp_inobt_rebuild(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	if (!err)
 		err = rp_bulkload(rp, agno, &kvfs_inobt_tree_ops, a->chunks,
 				  a->nchunks, blks, &a->agi.ino_root, &level);
-	if (!err) {
-		a->agi.ino_level = level;
-		a->agi_rewrite = true;
+	if (err) {
+		kvfree(blks);
+		return err;
 	}
-	kvfree(blks);
-	return err;
+	a->agi.ino_level = level;
+	a->agi_rewrite = true;
+	a->inobt_new = blks;
+	a->ninobt_new = nb;
+	return 0;
 }

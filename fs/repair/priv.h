@@ -48,6 +48,9 @@ struct rp_ag {
 	 * is rewritten whole when agi_rewrite.
 	 */
 	bool inobt_rebuild, ino_nofix, agi_rewrite;
+	/* the rebuilt tree's blocks (taken from free space by the repair) */
+	uint64_t *inobt_new;
+	uint32_t ninobt_new;
 	/* a free-space structure damaged, and a problem left with it */
 	bool fs_nofix;
 	/* phase 7: the AG's true counters, for the superblock's */

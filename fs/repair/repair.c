@@ -140,6 +140,7 @@ void rp_ags_free(struct rp *rp)
 		kvfree(a->agfl);
 		kvfree(a->chunks);
 		kvfree(a->inoleaf);
+		kvfree(a->inobt_new);
 	}
 	kvfree(rp->ags);
 	rp->ags = NULL;

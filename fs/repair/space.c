@@ -268,6 +268,14 @@ static bool test_bit(const uint64_t *bm, uint32_t b)
 	return bm[b / 64] >> (b % 64) & 1;
 }
 
+static bool taken(const struct rp_ag *ra, uint64_t fsb)
+{
+	for (uint32_t i = 0; i < ra->ninobt_new; i++)
+		if (ra->inobt_new[i] == fsb)
+			return true;
+	return false;
+}
+
 /*
  * The trees and reserve list as read in phase 3 against the map: each
  * difference reported, r->bad when the trees must be rebuilt.
@@ -326,7 +334,10 @@ static int compare(struct rp *rp, uint32_t agno, struct rp_ag *ra,
 		if (b < len) {
 			bool used = kvfs_repair_bmap_test(&rp->map, base + b);
 
-			if (test_bit(tf, b) && used)
+			/* taken by this repair: no problem, but a rebuild */
+			if (test_bit(tf, b) && taken(ra, base + b))
+				r->bad = true;
+			else if (test_bit(tf, b) && used)
 				st = B_FREE_USED;
 			else if (test_bit(tf, b) && test_bit(meta, b))
 				st = B_FREE_META;

@@ -9,6 +9,8 @@
  *   sb        primary superblock garbage: -n exit 4 (image unchanged),
  *             -y exit 1, then clean
  *   bnobt     a free-space tree block with a bad crc
+ *   agi       the inode header's crc wrong (rebuilt around its root)
+ *   inobt     the inode-chunk tree's root zeroed (chunks found by a scan)
  *   agf       the AG's free-block counter off by one (-p fixes it)
  *   leak      a reserve-list entry dropped: a block owned by nothing (-p)
  *   freeused  a file's extent moved onto free space: free and used
@@ -384,6 +386,28 @@ static void d_bnobt(void)
 	blk_rw(a.bno_root, b, true);
 }
 
+/* The inode header's counters changed, its crc not: the root is good. */
+static void d_agi(void)
+{
+	uint8_t b[BS];
+
+	blk_rw(KVFS_AGI_AGBNO, b, false);
+	((struct kvfs_agi *)b)->icount.v ^= 1;
+	blk_rw(KVFS_AGI_AGBNO, b, true);
+}
+
+/* The inode-chunk tree's root gone: the chunks are found by a scan. */
+static void d_inobt(void)
+{
+	uint8_t b[BS];
+	struct kvfs_agi_info a;
+
+	blk_rw(KVFS_AGI_AGBNO, b, false);
+	CHECK_EQ(kvfs_agi_from_disk(&g, 0, b, &a), 0);
+	memset(b, 0, sizeof(b));
+	blk_rw(a.ino_root, b, true);
+}
+
 static void agf_freeblks(struct kvfs_agf_info *a)
 {
 	a->freeblks++;
@@ -573,6 +597,11 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "bnobt")) {
 		expect_repair(d_bnobt, "free-space by-block tree of AG 0",
 			      "-f -y", 0);
+	} else if (!strcmp(mode, "agi")) {
+		expect_repair(d_agi, "inode header of AG 0 damaged", "-f -y",
+			      0);
+	} else if (!strcmp(mode, "inobt")) {
+		expect_repair(d_inobt, "rebuilt from a scan", "-f -y", 0);
 	} else if (!strcmp(mode, "agf")) {
 		expect_repair(d_agf, "free-space counters of AG 1 wrong",
 			      "-f -p", 0);
