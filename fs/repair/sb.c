@@ -209,14 +209,18 @@ int rp_phase_sb(struct rp *rp)
 		 * Written without the needs-repair bit: a dirty log is
 		 * replayed by a mount, next.
 		 */
-		if (rp_problem(rp, false, KVFS_NULLINO, 0,
-			       "primary superblock damaged (%s): rebuilt from "
-			       "the copy in AG %u",
-			       why, agno)) {
-			err = rp_sb_write(rp);
-			if (err)
-				return err;
-		}
+		if (!rp_problem(rp, false, KVFS_NULLINO, 0,
+				"primary superblock damaged (%s): rebuilt "
+				"from the copy in AG %u",
+				why, agno))
+			/*
+			 * Preen stops here: any later write would rewrite
+			 * the primary; a dry run goes on with the copy.
+			 */
+			return rp->o->dry_run ? 0 : -EUCLEAN;
+		err = rp_sb_write(rp);
+		if (err)
+			return err;
 	}
 	err = kvfs_sb_check_features(&rp->g, rp->o->dry_run);
 	if (err)

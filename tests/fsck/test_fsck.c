@@ -357,6 +357,11 @@ static void expect_repair(void (*damage)(void), const char *msg,
 	CHECK_EQ(run("-f -n"), 4);
 	CHECK(said(msg));
 	CHECK_EQ(hash_image(), h);
+	/* preen leaves what is not safe: exit 4, and says -y */
+	if (!strstr(repair_args, "-p")) {
+		CHECK_EQ(run("-f -p"), 4);
+		CHECK(said("run with -y"));
+	}
 	CHECK_EQ(run(repair_args), 1);
 	CHECK_EQ(run("-f -n"), 0);
 	CHECK_EQ(run(""), 0);
