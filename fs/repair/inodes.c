@@ -460,8 +460,10 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		verr = -EUCLEAN;
 	if (verr) {
 		/* the bad extents, reported and left, are the fault */
-		if (nbad && !c->changed)
+		if (nbad && !c->changed) {
+			rp->inodes_left = true;
 			return 0;
+		}
 		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
 			       "inode %" PRIu64 " fails its verifier (%s): "
 			       "cleared",
@@ -469,6 +471,8 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 			kvfs_repair_bmap_rollback(&rp->map, nclaims);
 			clear_inode(c);
 			*in_use = false;
+		} else {
+			rp->inodes_left = true;
 		}
 		return 0;
 	}

@@ -22,9 +22,6 @@
 #include "fs/sb.h"
 #include "fs/scrub.h"
 
-/* Phases 5-6 live in fs/repair/namespace*.c, linked when present. */
-#pragma weak kvfs_repair_namespace
-
 static const char *const phase_names[KVFS_RP_NPHASES] = {
 	[KVFS_RP_SUPERBLOCK] = "superblock",
 	[KVFS_RP_LOG] = "log",
@@ -197,11 +194,6 @@ static int namespace_phases(struct rp *rp)
 	struct kvfs_mount *mp;
 	int err;
 
-	if (!kvfs_repair_namespace) {
-		rp_notice(rp, "directories and connectivity: not checked "
-			      "(this build has no namespace repair)");
-		return 0;
-	}
 	begin(rp, KVFS_RP_DIRECTORIES);
 	err = kvfs_mount_open(rp->path, &mo, &mp);
 	if (err) {
@@ -253,8 +245,15 @@ static int final_check(struct rp *rp)
 	if (err)
 		goto out;
 	rp->phase = KVFS_RP_SPACE;
-	/* a dry run that found something already said it, in its words */
-	for (unsigned i = 0; i < sr->nkept && !(rp->o->dry_run && had); i++)
+	/* what the run left (a dry run: found) was said, in its words */
+	if (sr->nfindings && (rp->res->left || (rp->o->dry_run && had))) {
+		rp_notice(rp,
+			  "the whole check finds %llu problems (those "
+			  "above)",
+			  (unsigned long long)sr->nfindings);
+		goto out;
+	}
+	for (unsigned i = 0; i < sr->nkept; i++)
 		rp_unfixable(rp, sr->findings[i].ino, sr->findings[i].blkno,
 			     "%s%s: %s", rp->o->dry_run ? "" : "still wrong: ",
 			     kvfs_scrub_kind_name(sr->findings[i].kind),

@@ -247,6 +247,17 @@ static void run_end(struct runs *r, uint32_t end)
 				 end - r->start, fsb, r->agno, r->start);
 		break;
 	case B_LEAKED:
+		if (r->rp->inodes_left) {
+			/* the damaged inode left may be their owner */
+			rp_unfixable(
+				r->rp, KVFS_NULLINO, fsb,
+				"%u blocks from %" PRIu64 " (AG %u block "
+				"%u) are owned by nothing (leaked), unless "
+				"by the damaged inode left: kept",
+				end - r->start, fsb, r->agno, r->start);
+			fix = false;
+			break;
+		}
 		fix = rp_problem(r->rp, true, KVFS_NULLINO, fsb,
 				 "%u blocks from %" PRIu64 " (AG %u block %u) "
 				 "are owned by nothing (leaked): returned to "
@@ -471,7 +482,7 @@ static int space_ag(struct rp *rp, uint32_t agno, bool *unknown)
 			return err;
 	}
 	r.bad = !ra->agf_ok || !ra->agfl_ok || !ra->bno_ok || !ra->cnt_ok;
-	r.nofix = ra->fs_nofix;
+	r.nofix = ra->fs_nofix || rp->inodes_left;
 	if (!r.bad) {
 		err = compare(rp, agno, ra, &r);
 		if (err)
