@@ -29,6 +29,7 @@
 #include "fs/dinode.h"
 #include "fs/dir.h"
 #include "fs/repair/priv.h"
+#include "fs/symlink.h"
 
 /* What became of one inode. */
 struct ino_ctx {
@@ -40,6 +41,7 @@ struct ino_ctx {
 	bool changed; /* the copy must be written back */
 	bool tree_bad; /* an extent-map tree walk found damage */
 	char why[320]; /* what is wrong with it */
+	bool index_bad; /* a directory index damaged: its count left too */
 };
 
 static struct kvfs_dinode *D(struct ino_ctx *c)
@@ -259,6 +261,28 @@ static int walk_tree(struct ino_ctx *c, const struct kvfs_btree_tree_ops *ops,
 			 w->findings[0].blkno, w->findings[0].what);
 		err = 1;
 	}
+	/*
+	 * A directory index left damaged for the namespace phases keeps
+	 * the blocks it names that could not be walked, free ones at least
+	 * (its children past them are out of anyone's reach).
+	 */
+	for (unsigned i = 0;
+	     err == 1 && c->kind == KVFS_OWN_DIRIDX && i < w->nfindings &&
+	     i < KVFS_BTREE_WALK_MAX_FINDINGS;
+	     i++) {
+		uint64_t b = w->findings[i].blkno;
+
+		if (b >= c->rp->g.dblocks ||
+		    kvfs_repair_bmap_test(&c->rp->map, b))
+			continue;
+		if (kvfs_repair_bmap_claim(&c->rp->map, b, 1, KVFS_OWN_DIRIDX,
+					   c->ino)) {
+			err = -ENOMEM;
+			break;
+		}
+		c->blocks++;
+		c->index_bad = true;
+	}
 	if (nrecs)
 		*nrecs = w->nrecs;
 out:
@@ -343,9 +367,11 @@ static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 				t ? &kvfs_dir_free_tree_ops :
 				    &kvfs_dir_hash_tree_ops,
 				&tc, false, NULL, why, sizeof(why));
-		/* a damaged index is rebuilt by the namespace phases */
-		if (err > 0)
+		/* a damaged index is the namespace phases' */
+		if (err > 0) {
+			c->index_bad = true;
 			err = 0;
+		}
 	}
 	kv_buf_rele(hbp);
 	return err;
@@ -371,10 +397,76 @@ static int claim_blocks(struct ino_ctx *c)
 		err = claim_fork(c, af, asize, d->aformat, &d->anextents,
 				 "attribute");
 	}
+	if (!err && !c->tree_bad && S_ISLNK(mode) &&
+	    d->dformat == KVFS_DFORK_EXTENTS) {
+		char why[224];
+
+		err = kvfs_symlink_scrub(
+			c->rp->bc, &c->rp->g, c->ino, kv_le64_to_cpu(d->size),
+			df, kv_le32_to_cpu(d->nextents), why, sizeof(why));
+		if (err == -EUCLEAN) {
+			c->tree_bad = true;
+			snprintf(c->why, sizeof(c->why),
+				 "its target's blocks are damaged (%s)", why);
+			err = 0;
+		}
+	}
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
 	    d->dformat == KVFS_DFORK_EXTENTS && kv_le32_to_cpu(d->nextents))
 		err = claim_dir_index(c, df, kv_le32_to_cpu(d->nextents));
 	return err;
+}
+
+/* Bytes [from, to) of the copy zeroed. */
+static void zero_tail(uint8_t *p, uint32_t from, uint32_t to)
+{
+	memset(p + from, 0, to - from);
+}
+
+/*
+ * Faults that lose nothing when undone: a header naming another place
+ * (owner, block, UUID), non-zero reserved bytes or bytes past an extent
+ * list.  The copy takes the undoing if the inode then verifies; returns
+ * the verifier's verdict on the result.
+ */
+static int sanitize(struct ino_ctx *c, int verr)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	uint8_t *t = kvmalloc(g->inodesize, 0);
+	struct kvfs_dinode *d;
+	uint32_t dsize, asize, n;
+	uint8_t *df, *af;
+	int err;
+
+	if (!t)
+		return verr;
+	memcpy(t, c->dip, g->inodesize);
+	d = (struct kvfs_dinode *)t;
+	d->hdr.owner = kv_cpu_to_le64(c->ino);
+	d->hdr.blkno = kv_cpu_to_le64(kvfs_ino_to_fsb(g, c->ino));
+	memcpy(d->hdr.uuid, g->meta_uuid, KVFS_UUID_SIZE);
+	d->pad0 = 0;
+	memset(d->reserved, 0, sizeof(d->reserved));
+	forks(g, t, &df, &dsize, &af, &asize);
+	n = kv_le32_to_cpu(d->nextents);
+	if (d->dformat == KVFS_DFORK_EXTENTS &&
+	    n <= dsize / sizeof(struct kvfs_extent))
+		zero_tail(df, n * sizeof(struct kvfs_extent), dsize);
+	n = kv_le32_to_cpu(d->anextents);
+	if (asize && d->aformat == KVFS_DFORK_EXTENTS &&
+	    n <= asize / sizeof(struct kvfs_extent))
+		zero_tail(af, n * sizeof(struct kvfs_extent), asize);
+	kvfs_dinode_set_crc(t, g);
+	err = kvfs_dinode_verify(t, g, c->ino);
+	if (!err && rp_problem(c->rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			       "inode %" PRIu64 ": %s: the bytes it does not "
+			       "use zeroed, its header set to its place",
+			       c->ino, c->why)) {
+		memcpy(c->dip, t, g->inodesize);
+		c->changed = true;
+	}
+	kvfree(t);
+	return err ? verr : 0;
 }
 
 /*
@@ -452,6 +544,8 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		if (!c->changed)
 			d->hdr.crc = kv_cpu_to_le32(crc);
 	}
+	if (verr)
+		verr = sanitize(c, verr);
 	/* bounded whatever the inode holds; undone if it is cleared */
 	err = claim_blocks(c);
 	if (err)
@@ -476,7 +570,7 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		}
 		return 0;
 	}
-	if (c->blocks != kv_le64_to_cpu(d->nblocks) &&
+	if (!c->index_bad && c->blocks != kv_le64_to_cpu(d->nblocks) &&
 	    rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
 		       "inode %" PRIu64 " says %" PRIu64 " blocks, its forks "
 		       "map %" PRIu64 ": set",

@@ -16,6 +16,8 @@
  *   freeused  a file's extent moved onto free space: free and used
  *   shared    two files mapping one block: the later one is cut
  *   inode     an inode with an impossible fork format: cleared
+ *   garbage   a byte past an inode's extent list: zeroed, the file kept
+ *   symlink   a symlink's target block damaged: the link cleared
  *   extent    an extent past the end of the device: cut
  *   log       a log that cannot be replayed: exit 4 naming -L, -L zeroes
  *   dirty     a dirty log: -n says so (exit 4), -y replays it
@@ -480,6 +482,28 @@ static void d_inode(void)
 	inode_out(files[F_MID].ino, b, true);
 }
 
+/* A byte set past the extent list: nothing lost when it is zeroed. */
+static void d_garbage(void)
+{
+	uint8_t b[BS];
+	struct kvfs_dinode *d = inode_in(files[F_ONE].ino, b);
+
+	ext0(d)[3].blockcount = kv_cpu_to_le32(7);
+	inode_out(files[F_ONE].ino, b, true);
+}
+
+/* The long symlink's target block with a bad crc: the link is cleared. */
+static void d_symlink(void)
+{
+	uint8_t b[BS], blk[BS];
+	struct kvfs_dinode *d = inode_in(files[F_SLLONG].ino, b);
+	uint64_t fsb = kv_le64_to_cpu(ext0(d)->startblock);
+
+	blk_rw(fsb, blk, false);
+	blk[100] ^= 1;
+	blk_rw(fsb, blk, true);
+}
+
 static void d_extent(void)
 {
 	uint8_t b[BS];
@@ -622,6 +646,12 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "inode")) {
 		expect_repair(d_inode, "fails its verifier", "-f -y",
 			      1u << F_MID);
+	} else if (!strcmp(mode, "garbage")) {
+		expect_repair(d_garbage, "the bytes it does not use zeroed",
+			      "-f -y", 0);
+	} else if (!strcmp(mode, "symlink")) {
+		expect_repair(d_symlink, "target's blocks are damaged", "-f -y",
+			      1u << F_SLLONG);
 	} else if (!strcmp(mode, "extent")) {
 		expect_repair(d_extent, "outside the filesystem", "-f -y",
 			      1u << F_SMALL);
