@@ -1420,3 +1420,125 @@ int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
 	dctx_done(&d);
 	return err;
 }
+
+/* ---- the read-only walk of a stored directory (checker, fsck) ---- */
+
+static int walk_sf(const struct kvfs_geom *g, const struct kvfs_dinode *d,
+		   uint64_t *parent, kvfs_dir_walk_fn fn, void *priv)
+{
+	const uint8_t *fork = (const uint8_t *)d + KVFS_DINODE_CORE_SIZE;
+	const struct kvfs_dir_sf_hdr *h = (const void *)fork;
+	uint64_t size = kv_le64_to_cpu(d->size);
+	unsigned n = kv_le16_to_cpu(h->count);
+	uint32_t pos = KVFS_DIR_SF_HDR_SIZE;
+
+	if (size < KVFS_DIR_SF_HDR_SIZE || size > kvfs_dinode_dfork_size(g, d))
+		return -EUCLEAN;
+	*parent = kv_le64_to_cpu(h->parent);
+	for (unsigned i = 0; i < n; i++) {
+		const struct kvfs_dir_sf_ent *e = (const void *)(fork + pos);
+		int stop;
+
+		if (pos + KVFS_DIR_SF_ENT_SIZE > size || !e->namelen ||
+		    pos + KVFS_DIR_SF_ENTSIZE(e->namelen) > size)
+			return -EUCLEAN;
+		stop = fn(priv, (const char *)e->name, e->namelen,
+			  kv_le64_to_cpu(e->ino), e->ftype);
+		if (stop)
+			return stop;
+		pos += KVFS_DIR_SF_ENTSIZE(e->namelen);
+	}
+	return 0;
+}
+
+/* Filesystem block of file block off in n extents; NULLBLOCK if none. */
+static uint64_t ext_map(const struct kvfs_extent *x, uint32_t n, uint64_t off)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t o = kv_le64_to_cpu(x[i].startoff);
+
+		if (off >= o && off - o < kv_le32_to_cpu(x[i].blockcount))
+			return kv_le64_to_cpu(x[i].startblock) + (off - o);
+	}
+	return KVFS_NULLBLOCK;
+}
+
+/* Data block dblk of directory ino, verified and in its place. */
+static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
+		     uint64_t ino, const struct kvfs_extent *x, uint32_t nx,
+		     uint32_t dblk, struct kv_buf **bpp)
+{
+	uint64_t off = (uint64_t)dblk * fsbs(g);
+	uint64_t fsb = ext_map(x, nx, off);
+	int err;
+
+	if (fsb == KVFS_NULLBLOCK &&
+	    ext_map(x, nx, off + fsbs(g) - 1) == KVFS_NULLBLOCK)
+		return -ENODATA;
+	if (fsb == KVFS_NULLBLOCK || fsb + fsbs(g) > g->dblocks ||
+	    ext_map(x, nx, off + fsbs(g) - 1) != fsb + fsbs(g) - 1)
+		return -EUCLEAN;
+	err = kv_buf_read(bc, fsb, fsbs(g), &kvfs_dir_data_buf_ops, bpp);
+	if (err)
+		return err == -EBADMSG ? -EUCLEAN : err;
+	if (kv_le64_to_cpu(dhdr(*bpp)->hdr.owner) != ino ||
+	    kv_le32_to_cpu(dhdr(*bpp)->dblk) != dblk) {
+		kv_buf_rele(*bpp);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
+		       uint64_t ino, const void *dip, uint64_t *parent,
+		       kvfs_dir_walk_fn fn, void *priv, unsigned *nbad)
+{
+	const struct kvfs_dinode *d = dip;
+	const struct kvfs_extent *x =
+		(const void *)((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE);
+	uint32_t nx = kv_le32_to_cpu(d->nextents), ndata;
+	struct kv_buf *hbp;
+	int err, stop = 0;
+
+	*nbad = 0;
+	if (d->dformat == KVFS_DFORK_INLINE)
+		return walk_sf(g, d, parent, fn, priv);
+	if (d->dformat != KVFS_DFORK_EXTENTS ||
+	    nx > kvfs_dinode_dfork_size(g, d) / sizeof(*x))
+		return -EUCLEAN;
+	err = walk_read(bc, g, ino, x, nx, 0, &hbp);
+	if (err)
+		return err == -ENODATA ? -EUCLEAN : err;
+	*parent = kv_le64_to_cpu(head(hbp)->parent);
+	ndata = kv_le32_to_cpu(head(hbp)->ndata);
+	for (uint32_t dblk = 0; dblk < ndata && !stop; dblk++) {
+		struct kv_buf *bp = hbp;
+		uint32_t pos = data_start(dblk);
+
+		if (dblk) {
+			err = walk_read(bc, g, ino, x, nx, dblk, &bp);
+			if (err == -EUCLEAN)
+				++*nbad;
+			if (err == -ENODATA || err == -EUCLEAN) {
+				err = 0;
+				continue;
+			}
+			if (err)
+				break;
+		}
+		/* the verifier checked every record's length */
+		while (pos < g->dirblksize && !stop) {
+			struct kvfs_dir_data_ent *e = ent_at(bp, pos);
+
+			if (kv_le64_to_cpu(e->ino))
+				stop = fn(priv, (const char *)e->name,
+					  e->namelen, kv_le64_to_cpu(e->ino),
+					  e->ftype);
+			pos += kv_le32_to_cpu(e->reclen);
+		}
+		if (dblk)
+			kv_buf_rele(bp);
+	}
+	kv_buf_rele(hbp);
+	return err ? err : stop;
+}

@@ -50,6 +50,7 @@ struct kvfs_inode;
 struct kvfs_trans;
 struct kvfs_geom;
 struct kv_buf_ops;
+struct kv_bcache;
 
 /* 0, -EINVAL (empty, ".", "..", contains '/' or NUL), -ENAMETOOLONG. */
 int kvfs_dir_name_check(const char *name, size_t len);
@@ -97,6 +98,24 @@ typedef int (*kvfs_dir_fill_t)(void *priv, const char *name, size_t namelen,
 			       uint64_t ino, unsigned dtype, uint64_t next);
 int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
 		     kvfs_dir_fill_t fill, void *priv);
+
+/*
+ * Read-only walk of a directory as stored, for the checker and fsck: no
+ * mount, no inode cache, no lock (nothing may be changing it).  dip is
+ * the on-disk inode of directory ino (a copy); its short form, or the
+ * data blocks its extent list maps (read through bc, whose private
+ * pointer is g, with the data block verifier), are decoded in place: the
+ * name hash and free-space indexes are not used, so a damaged index does
+ * not hide an entry.  *parent gets "..".  fn gets every live entry and
+ * returns non-zero to stop the walk (returned).  A data block that cannot
+ * be read or is out of place is skipped and counted in *nbad; 0 or
+ * -EUCLEAN (nothing readable: the fork or block 0 is bad), -ENOMEM, -EIO.
+ */
+typedef int (*kvfs_dir_walk_fn)(void *priv, const char *name, size_t namelen,
+				uint64_t ino, uint8_t ftype);
+int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
+		       uint64_t ino, const void *dip, uint64_t *parent,
+		       kvfs_dir_walk_fn fn, void *priv, unsigned *nbad);
 
 /* DT_* of a KVFS_FT_* */
 unsigned kvfs_ftype_to_dtype(uint8_t ftype);

@@ -26,6 +26,7 @@
 #include "fs/dinode.h"
 #include "fs/dir.h"
 #include "fs/scrub.h"
+#include "fs/scrub_namei.h"
 #include "fs/sb.h"
 #include "fs/symlink.h"
 
@@ -58,6 +59,10 @@ struct scrub {
 	/* totals over the AGs for the summary counters */
 	uint64_t fdblocks, icount, ifree;
 	uint8_t *blk; /* scratch block */
+	struct kvfs_ns *ns; /* the namespace walk's inode records */
+	kvfs_scrub_fn fn; /* kvfs_scrub_cb()'s caller */
+	void *fn_priv;
+	const struct kvfs_ns_problem *prob; /* of the finding being made */
 };
 
 static const char *const kind_names[KVFS_SCRUB_NKINDS] = {
@@ -79,6 +84,10 @@ static const char *const kind_names[KVFS_SCRUB_NKINDS] = {
 	[KVFS_SCRUB_ATTR] = "extended attributes",
 	[KVFS_SCRUB_SYMLINK] = "symbolic link",
 	[KVFS_SCRUB_DIR] = "directory",
+	[KVFS_SCRUB_DIRENT] = "directory entry",
+	[KVFS_SCRUB_DOTDOT] = "parent entry",
+	[KVFS_SCRUB_NLINK] = "link count",
+	[KVFS_SCRUB_CONNECT] = "connectivity",
 };
 
 static const char *const owner_names[KVFS_OWN_NR] = {
@@ -116,22 +125,25 @@ static void find(struct scrub *s, enum kvfs_scrub_kind kind, uint32_t agno,
 		 ...)
 {
 	struct kvfs_scrub_result *r = s->res;
-	struct kvfs_scrub_finding *f;
+	struct kvfs_scrub_finding f;
 	va_list ap;
 
 	r->nfindings++;
 	r->nkind[kind]++;
-	if (r->nkept >= KVFS_SCRUB_MAX_FINDINGS)
+	if (r->nkept >= KVFS_SCRUB_MAX_FINDINGS && !s->fn)
 		return;
-	f = &r->findings[r->nkept++];
-	f->kind = kind;
-	f->agno = agno;
-	f->blkno = blkno;
-	f->count = count;
-	f->ino = ino;
+	f.kind = kind;
+	f.agno = agno;
+	f.blkno = blkno;
+	f.count = count;
+	f.ino = ino;
 	va_start(ap, fmt);
-	vsnprintf(f->what, sizeof(f->what), fmt, ap);
+	vsnprintf(f.what, sizeof(f.what), fmt, ap);
 	va_end(ap);
+	if (r->nkept < KVFS_SCRUB_MAX_FINDINGS)
+		r->findings[r->nkept++] = f;
+	if (s->fn)
+		s->fn(s->fn_priv, &f, s->prob);
 }
 
 /* Grow *arr (of *cap elements of size sz) to hold one more. */
@@ -963,8 +975,11 @@ static int agino_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* An in-use inode with no links is on a list; one with links is not. */
-static void check_inode_unlinked(struct scrub *s, const struct kvfs_dinode *d,
+/*
+ * An in-use inode with no links is on a list; one with links is not.
+ * Returns whether it is on one.
+ */
+static bool check_inode_unlinked(struct scrub *s, const struct kvfs_dinode *d,
 				 uint64_t ino, uint64_t fsb)
 {
 	uint32_t agino = kvfs_ino_to_agino(s->g, ino);
@@ -981,6 +996,7 @@ static void check_inode_unlinked(struct scrub *s, const struct kvfs_dinode *d,
 		     "inode %" PRIu64 " is on no unlinked list but points to "
 		     "a next one",
 		     ino);
+	return listed;
 }
 
 static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
@@ -1010,7 +1026,9 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 	if (!mode)
 		return 0;
 	s->res->inodes_used++;
-	check_inode_unlinked(s, d, ino, fsb);
+	err = kvfs_ns_add(s->ns, ino, d, check_inode_unlinked(s, d, ino, fsb));
+	if (err)
+		return err;
 	/* the verifier may have failed: bound the forks ourselves */
 	if (forkoff && KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
 		forkoff = 0;
@@ -1378,16 +1396,83 @@ static int check_ag(struct scrub *s)
 	return err;
 }
 
-int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
-	       struct kvfs_scrub_result *res)
+/* ---- the namespace (fs/scrub_namei.c) ---- */
+
+static void ns_find(void *priv, const struct kvfs_ns_problem *p)
 {
-	struct scrub s = { .bc = bc, .g = g, .res = res };
+	struct scrub *s = priv;
+	uint32_t agno = kvfs_ino_to_agno(s->g, p->ino);
+	int nl = (int)p->namelen;
+
+	s->prob = p;
+	switch (p->kind) {
+	case KVFS_NS_ENT_FREE:
+		find(s, KVFS_SCRUB_DIRENT, kvfs_ino_to_agno(s->g, p->dir),
+		     KVFS_NULLBLOCK, 0, p->dir,
+		     "directory %" PRIu64 ": entry '%.*s' names inode %" PRIu64
+		     ", which is not in use",
+		     p->dir, nl, p->name, p->ino);
+		break;
+	case KVFS_NS_ENT_TYPE:
+		find(s, KVFS_SCRUB_DIRENT, kvfs_ino_to_agno(s->g, p->dir),
+		     KVFS_NULLBLOCK, 0, p->dir,
+		     "directory %" PRIu64
+		     ": entry '%.*s' says file type %" PRIu64 ", inode %" PRIu64
+		     " is of type %" PRIu64,
+		     p->dir, nl, p->name, p->have, p->ino, p->want);
+		break;
+	case KVFS_NS_ENT_ROOT:
+		find(s, KVFS_SCRUB_DIRENT, kvfs_ino_to_agno(s->g, p->dir),
+		     KVFS_NULLBLOCK, 0, p->dir,
+		     "directory %" PRIu64 ": entry '%.*s' names the root",
+		     p->dir, nl, p->name);
+		break;
+	case KVFS_NS_ENT_EXTRA:
+		find(s, KVFS_SCRUB_CONNECT, agno, KVFS_NULLBLOCK, 0, p->ino,
+		     "directory %" PRIu64 " is also named in directory %" PRIu64
+		     " ('%.*s'): a directory has one parent",
+		     p->ino, p->dir, nl, p->name ? p->name : "?");
+		break;
+	case KVFS_NS_DOTDOT:
+		find(s, KVFS_SCRUB_DOTDOT, agno, KVFS_NULLBLOCK, 0, p->ino,
+		     "directory %" PRIu64 ": '..' names %" PRIu64
+		     ", its parent is %" PRIu64,
+		     p->ino, p->have, p->want);
+		break;
+	case KVFS_NS_NLINK:
+		find(s, KVFS_SCRUB_NLINK, agno, KVFS_NULLBLOCK, 0, p->ino,
+		     "inode %" PRIu64 " has link count %" PRIu64 ", %" PRIu64
+		     " links found",
+		     p->ino, p->have, p->want);
+		break;
+	case KVFS_NS_DISCONNECTED:
+		find(s, KVFS_SCRUB_CONNECT, agno, KVFS_NULLBLOCK, 0, p->ino,
+		     "inode %" PRIu64 " is in use but not reachable from the "
+		     "root (nor on an unlinked list)",
+		     p->ino);
+		break;
+	case KVFS_NS_CYCLE:
+		find(s, KVFS_SCRUB_CONNECT, agno, KVFS_NULLBLOCK, 0, p->ino,
+		     "directory %" PRIu64 " is in a cycle of directories not "
+		     "reachable from the root",
+		     p->ino);
+		break;
+	}
+	s->prob = NULL;
+}
+
+int kvfs_scrub_cb(struct kv_bcache *bc, const struct kvfs_geom *g,
+		  struct kvfs_scrub_result *res, kvfs_scrub_fn fn, void *priv)
+{
+	struct scrub s = {
+		.bc = bc, .g = g, .res = res, .fn = fn, .fn_priv = priv
+	};
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
 	s.ag_unknown = kvzalloc(g->agcount, 0);
 	s.blk = kvmalloc(g->blocksize, 0);
-	if (!s.ag_unknown || !s.blk) {
+	if (!s.ag_unknown || !s.blk || kvfs_ns_create(&s.ns)) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -1395,6 +1480,8 @@ int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 	err = claim(&s, g->logstart, g->logblocks, KVFS_OWN_LOG, 0);
 	for (s.agno = 0; s.agno < g->agcount && !err; s.agno++)
 		err = check_ag(&s);
+	if (!err)
+		err = kvfs_ns_check(s.ns, bc, g, ns_find, &s);
 	if (err)
 		goto out;
 	sweep(&s);
@@ -1416,7 +1503,14 @@ out:
 	kvfree(s.unl);
 	kvfree(s.blk);
 	kvfree(s.ag_unknown);
+	kvfs_ns_destroy(s.ns);
 	return err;
+}
+
+int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
+	       struct kvfs_scrub_result *res)
+{
+	return kvfs_scrub_cb(bc, g, res, NULL, NULL);
 }
 
 int kvfs_scrub_dev(struct kv_dev *dev, const struct kvfs_geom *g,

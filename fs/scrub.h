@@ -26,7 +26,9 @@
  *     head's counts and size against them, the name hash index holding
  *     exactly one (hash, address) per entry and the free-space index one
  *     (bestfree, block) per data block, both trees walked and their
- *     blocks claimed (and counted in the directory's nblocks).
+ *     blocks claimed (and counted in the directory's nblocks);
+ *   - the namespace (fs/scrub_namei.h): entries, "..", link counts, the
+ *     tree connected from the root without cycles.
  * Extent-map tree blocks have no buffer type yet: they are read from the
  * device and checked here (header, level, record count, records).
  * Nothing on disk is trusted before it is bounds-checked: a bad record,
@@ -65,6 +67,10 @@ enum kvfs_scrub_kind {
 	KVFS_SCRUB_ATTR, /* extended attribute blocks */
 	KVFS_SCRUB_SYMLINK, /* symbolic link blocks */
 	KVFS_SCRUB_DIR, /* a directory's blocks, head or indexes */
+	KVFS_SCRUB_DIRENT, /* an entry to a free inode, of the wrong type */
+	KVFS_SCRUB_DOTDOT, /* a directory's ".." not its parent */
+	KVFS_SCRUB_NLINK, /* a link count not the links found */
+	KVFS_SCRUB_CONNECT, /* unreachable, a cycle, a directory named twice */
 	KVFS_SCRUB_NKINDS
 };
 

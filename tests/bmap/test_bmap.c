@@ -622,7 +622,7 @@ static void test_deep(void)
 	CHECK_EQ(atomic_load(&mp->fdblocks), fd0);
 	kvfs_iput(ip);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	free(fsb);
 	free(order);
 }
@@ -755,7 +755,7 @@ static void test_crash_grow(void)
 	CHECK_EQ(fd0 - atomic_load(&mp->fdblocks), (int64_t)ip->i_nblocks);
 	kvfs_iput(ip);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 }
 
 int main(void)
@@ -786,7 +786,7 @@ int main(void)
 	test_sparse(mp);
 	test_boundary(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	test_deep();
 	test_crash();
 	test_crash_grow();

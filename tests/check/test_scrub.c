@@ -294,6 +294,20 @@ static void inobt_mark(unsigned i, int d)
 	sb_ifree(d);
 }
 
+/* An entry "f<ino>" in the root for regular file ino (the namespace check). */
+static void name_in_root(uint64_t ino)
+{
+	uint64_t fsb = kvfs_ino_to_fsb(&g, g.rootino);
+	uint8_t *b = edit(fsb);
+	char name[32];
+
+	snprintf(name, sizeof(name), "f%" PRIu64, ino);
+	CHECK_EQ(kvfs_dir_sf_add(b + kvfs_ino_to_offset(&g, g.rootino), &g,
+				 name, ino, KVFS_FT_REG),
+		 0);
+	commit(fsb, b, true);
+}
+
 /* Inode rootino + i becomes a regular file mapping ext (nblocks nb). */
 static uint64_t make_file(unsigned i, uint64_t startblock, uint32_t len,
 			  uint64_t nb)
@@ -313,6 +327,7 @@ static uint64_t make_file(unsigned i, uint64_t startblock, uint32_t len,
 	x->startblock = kv_cpu_to_le64(startblock);
 	x->blockcount = kv_cpu_to_le32(len);
 	commit(fsb, b, true);
+	name_in_root(ino);
 	inobt_mark(i, -1);
 	return ino;
 }

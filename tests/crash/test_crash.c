@@ -697,7 +697,7 @@ static void make_template(void)
 	for (unsigned i = 0; i < MANY; i++)
 		many_ino[i] = make_file(mp);
 	CHECK_EQ(kvfs_close(mp), 0);
-	scrub_image_clean(tmpl);
+	scrub_image_clean_unnamed(tmpl);
 }
 
 /*
@@ -749,7 +749,7 @@ static uint64_t run_files(int m, uint64_t n, uint64_t seed, unsigned point)
 	if (touch_many)
 		verify_many(mp, point);
 	CHECK_EQ(kvfs_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	return writes;
 }
 
@@ -882,7 +882,7 @@ static uint64_t run_truncate(int m, uint64_t n, uint64_t seed, unsigned point)
 	seen.tail_gone += st.size == 0;
 	CHECK_EQ(kvfs_close(mp), 0);
 	/* no block leaked or owned twice */
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	return writes;
 }
 

@@ -211,7 +211,7 @@ static void test_model(uint32_t dirblksize, unsigned nops)
 
 			kvfs_iput(dp);
 			CHECK_EQ(kvfs_mount_close(mp), 0);
-			scrub_image_clean(path);
+			scrub_image_clean_unnamed(path);
 			mp = mount_fs();
 			CHECK_EQ(kvfs_iget(mp, dino, 0, &dp), 0);
 		}
@@ -240,7 +240,7 @@ static void test_model(uint32_t dirblksize, unsigned nops)
 	       (unsigned long long)(s1.blocks_added - s0.blocks_added));
 	kvfs_iput(dp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 }
 
 /* Pages of readdir with inserts and removes between them. */
@@ -317,7 +317,7 @@ static void test_interleave(void)
 	       rounds, changed);
 	kvfs_iput(dp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 }
 
 static void big_name(char *buf, size_t len, unsigned i)
@@ -373,7 +373,7 @@ static void test_big(unsigned n)
 	free(l.v);
 	kvfs_iput(dp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 
 	/* cold and warm lookups: blocks read */
 	mp = mount_fs();
@@ -402,7 +402,7 @@ static void test_big(unsigned n)
 	CHECK_EQ(dp->i_size, KVFS_DIR_SF_HDR_SIZE);
 	kvfs_iput(dp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	free(seen);
 }
 
@@ -551,7 +551,7 @@ static void test_collisions(void)
 	printf("dir collisions: %u pairs of names with one hash\n", np);
 	kvfs_iput(dp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 }
 
 /*

@@ -126,7 +126,7 @@ static void remount_open(struct kvfs_mount **mpp, uint64_t ino)
 	if (ino)
 		kvfs_inode_close(*mpp, ino);
 	CHECK_EQ(kvfs_mount_close(*mpp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	*mpp = mount_fs();
 	if (ino)
 		CHECK_EQ(kvfs_inode_open(*mpp, ino, 0), 0);
@@ -135,7 +135,7 @@ static void remount_open(struct kvfs_mount **mpp, uint64_t ino)
 static void remount(struct kvfs_mount **mpp)
 {
 	CHECK_EQ(kvfs_mount_close(*mpp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	*mpp = mount_fs();
 }
 
@@ -788,7 +788,7 @@ static void test_crash_points(void)
 			}
 		}
 		CHECK_EQ(kvfs_mount_close(mp), 0);
-		scrub_image_clean(path);
+		scrub_image_clean_unnamed(path);
 		if (synced)
 			break;
 	}
@@ -846,7 +846,7 @@ static void test_preflush(void)
 			CHECK(!memcmp(got, buf, sizeof(buf)));
 		}
 		CHECK_EQ(kvfs_mount_close(mp), 0);
-		scrub_image_clean(path);
+		scrub_image_clean_unnamed(path);
 	}
 	CHECK(converted > 0 && converted < seed - 1);
 	printf("preflush: the conversion persisted in %u of %u crashes\n",

@@ -135,7 +135,7 @@ static void test_alloc_free_many(void)
 	check_counts(mp, used);
 	CHECK_EQ(kvfs_iget(mp, inos[NINO - 1], 0, &ip), -ENOENT);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	printf("ichunk: %d inodes allocated and freed, scrub clean\n", NINO);
 }
 
@@ -177,7 +177,7 @@ static void test_crash(bool over_old)
 		kvfs_iput(ip);
 	}
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	printf("ichunk: crash after %d inodes forced%s: recovered, scrub "
 	       "clean\n",
 	       before, over_old ? " (mkfs over an old image)" : "");

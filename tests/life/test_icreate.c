@@ -166,7 +166,7 @@ int main(void)
 		kvfs_iput(ip);
 	}
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("icreate: %d inodes, every owner rule as Linux applies it\n",

@@ -177,7 +177,7 @@ static void test_steps(void)
 	check_map(ip);
 	kvfs_iput(ip);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	printf("itruncate: %u 2-block writes, %u extents freed one step each\n",
 	       n, freed);
 }
@@ -241,7 +241,7 @@ static void crash_after(uint32_t k)
 	check_map(ip);
 	kvfs_iput(ip);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 
 	mp = mount_fs();
 	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
@@ -250,7 +250,7 @@ static void crash_after(uint32_t k)
 	CHECK_EQ(atomic_load(&mp->fdblocks), free0);
 	kvfs_iput(ip);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 }
 
 int main(void)

@@ -336,7 +336,7 @@ int main(void)
 			kvfs_iput(ip);
 	}
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 
 	make_fs_ags(1);
 	unlisted_found();

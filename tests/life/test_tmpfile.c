@@ -155,7 +155,7 @@ static void test_many(void)
 	CHECK_EQ(s2.bfree, s1.bfree);
 	CHECK_EQ(s2.files, s1.files);
 	CHECK_EQ(kvfs_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 
 	/* the counts survive a remount exactly */
 	mp = open_fs(NULL);
@@ -205,7 +205,7 @@ static void test_open_unlinked(void)
 	CHECK_EQ(kvfs_tmpfile(mp, root, S_IFDIR | 0755, &user, &st), -EINVAL);
 	kvfs_inode_close(mp, st.ino);
 	CHECK_EQ(kvfs_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 }
 
 static void test_crash(void)
@@ -241,7 +241,7 @@ static void test_crash(void)
 	for (int i = 0; i < NCRASH; i++)
 		CHECK_EQ(kvfs_getattr(mp, inos[i], &st), -ENOENT);
 	CHECK_EQ(kvfs_close(mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	printf("tmpfile: a crash with %d open unlinked files: %d orphans "
 	       "freed, every block back\n",
 	       NCRASH, NCRASH);
@@ -297,7 +297,7 @@ static void test_concurrent(void)
 	/* new chunks may have come from free space; nothing else */
 	CHECK(s1.bfree <= s0.bfree);
 	CHECK_EQ(kvfs_close(conc_mp), 0);
-	scrub_image_clean(path);
+	scrub_image_clean_unnamed(path);
 	printf("tmpfile: %d threads, %d tmpfiles each closed out of order: "
 	       "counts exact, scrub clean\n",
 	       NTHREADS, PER_THREAD);

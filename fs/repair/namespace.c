@@ -1,0 +1,635 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fsck's phases 5-6 (fs/repair/repair.h: kvfs_repair_namespace()) on a
+ * mount: detection is the checker's own walk (kvfs_scrub_cb(), whose
+ * namespace part is fs/scrub_namei.c) read through the mount's buffer
+ * cache once everything is written back in place; each fix is one
+ * transaction through the core (fs/dir.h, fs/iunlink.h, fs/attr.h).
+ *
+ * The repair goes in rounds: detect, then fix every problem of the first
+ * class that has any, in this order, since each class's fixes change what
+ * the next one sees:
+ *   1 entries        an entry to a free inode, naming the root, or a
+ *                    directory's second entry: removed (the target's link
+ *                    count untouched: the walk never counted it); a wrong
+ *                    file type: set from the inode's mode; a wrong "..":
+ *                    pointed at the parent; extended attributes failing
+ *                    verification: the attribute fork removed.
+ *   2 cycles         the entry naming one directory of the cycle (the one
+ *                    the walk met) removed from its parent in the cycle,
+ *                    whose link count drops by the subdirectory lost.
+ *   3 disconnected   each top of what the root does not reach linked into
+ *                    lost+found as "#INO" (e2fsck's naming; made in the
+ *                    root, mode 0700, if missing), a directory's ".."
+ *                    pointed there and lost+found's link count raised.
+ *   4 counts         link counts set to the links found; an in-use inode
+ *                    with no links on no unlinked list put on its list
+ *                    and freed at once (nobody holds it open).
+ * until a detection finds nothing fixable (at most MAX_ROUNDS).  A fix
+ * that fails leaves its class for the rest of the run.  What is left at
+ * the end is reported as not fixed (all of it in a dry run, where the
+ * mount is read-only and only one detection runs; with preen only the
+ * counts are fixed).  A directory whose blocks or index are damaged is
+ * reported and left: rebuilding it needs its index blocks freed, which
+ * nothing in the core does yet (issue 12).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/attr.h"
+#include "fs/dinode.h"
+#include "fs/dir.h"
+#include "fs/icache.h"
+#include "fs/inode.h"
+#include "fs/inode_item.h"
+#include "fs/inodegc.h"
+#include "fs/iunlink.h"
+#include "fs/kvfs.h"
+#include "fs/mount.h"
+#include "fs/repair/repair.h"
+#include "fs/scrub_namei.h"
+#include "fs/trans.h"
+
+#define MAX_ROUNDS 8
+
+enum cls { C_ENTRIES, C_CYCLES, C_DISCONNECTED, C_COUNTS, C_LEFT, C_N };
+
+/* Beyond the walk's kinds: what other checker findings ask of us. */
+enum {
+	P_ATTR = KVFS_NS_CYCLE + 1, /* attribute structures fail to verify */
+	P_ORPHAN, /* in use, no links, on no unlinked list */
+	P_DIRBAD, /* a directory's blocks or index damaged */
+};
+
+struct prob {
+	int kind; /* enum kvfs_ns_prob or P_* */
+	uint64_t dir, ino, have, want;
+	uint16_t mode;
+	bool named;
+	uint8_t namelen;
+	char name[KVFS_NAME_MAX + 1];
+	char what[224];
+};
+
+struct nsr {
+	struct kvfs_mount *mp;
+	const struct kvfs_repair_opts *o;
+	struct kvfs_repair_result *res;
+	struct kvfs_scrub_result *sr;
+	struct prob *v;
+	size_t n, cap;
+	int err; /* of collecting */
+	bool disabled[C_N];
+	bool connectivity; /* phase 6 announced */
+	uint64_t lpf;
+};
+
+static enum cls cls_of(int kind)
+{
+	switch (kind) {
+	case KVFS_NS_ENT_FREE:
+	case KVFS_NS_ENT_TYPE:
+	case KVFS_NS_ENT_ROOT:
+	case KVFS_NS_ENT_EXTRA:
+	case KVFS_NS_DOTDOT:
+	case P_ATTR:
+		return C_ENTRIES;
+	case KVFS_NS_CYCLE:
+		return C_CYCLES;
+	case KVFS_NS_DISCONNECTED:
+		return C_DISCONNECTED;
+	case KVFS_NS_NLINK:
+	case P_ORPHAN:
+		return C_COUNTS;
+	default:
+		return C_LEFT;
+	}
+}
+
+static enum kvfs_repair_phase phase_of(int kind)
+{
+	return cls_of(kind) == C_ENTRIES || kind == P_DIRBAD ?
+		       KVFS_RP_DIRECTORIES :
+		       KVFS_RP_CONNECTIVITY;
+}
+
+static void collect(void *priv, const struct kvfs_scrub_finding *f,
+		    const struct kvfs_ns_problem *p)
+{
+	struct nsr *r = priv;
+	struct prob *q;
+	int kind;
+
+	if (p)
+		kind = (int)p->kind;
+	else if (f->kind == KVFS_SCRUB_ATTR && f->ino != KVFS_NULLINO)
+		kind = P_ATTR;
+	else if (f->kind == KVFS_SCRUB_UNLINKED && f->ino != KVFS_NULLINO &&
+		 strstr(f->what, "has no links and is on no unlinked list"))
+		kind = P_ORPHAN;
+	else if ((f->kind == KVFS_SCRUB_DIR ||
+		  (f->kind == KVFS_SCRUB_TREE &&
+		   strstr(f->what, "directory"))) &&
+		 f->ino != KVFS_NULLINO)
+		kind = P_DIRBAD;
+	else
+		return; /* not the namespace's: phases 1-4 and 7 */
+	if (r->err)
+		return;
+	if (r->n == r->cap) {
+		size_t ncap = r->cap ? 2 * r->cap : 64;
+		struct prob *nv = kvrealloc(r->v, ncap * sizeof(*nv), 0);
+
+		if (!nv) {
+			r->err = -ENOMEM;
+			return;
+		}
+		r->v = nv;
+		r->cap = ncap;
+	}
+	q = &r->v[r->n++];
+	memset(q, 0, sizeof(*q));
+	q->kind = kind;
+	q->ino = f->ino;
+	q->dir = KVFS_NULLINO;
+	if (p) {
+		q->dir = p->dir;
+		q->ino = p->ino;
+		q->have = p->have;
+		q->want = p->want;
+		q->mode = p->mode;
+		if (p->name && p->namelen && p->namelen <= KVFS_NAME_MAX) {
+			q->named = true;
+			q->namelen = (uint8_t)p->namelen;
+			memcpy(q->name, p->name, p->namelen);
+		}
+	}
+	snprintf(q->what, sizeof(q->what), "%s", f->what);
+}
+
+/* Everything written back in place, so that the walk reads it. */
+static int quiesce(struct kvfs_mount *mp)
+{
+	int err;
+
+	if (mp->rdonly)
+		return 0;
+	kvfs_inodegc_flush(mp);
+	err = kvj_log_force(mp->log, 0);
+	return err ? err : kvj_log_drain(mp->log);
+}
+
+static int detect(struct nsr *r)
+{
+	int err = quiesce(r->mp);
+
+	if (err)
+		return err;
+	r->n = 0;
+	r->err = 0;
+	err = kvfs_scrub_cb(r->mp->bc, &r->mp->g, r->sr, collect, r);
+	if (err == -EUCLEAN)
+		err = 0;
+	return err ? err : r->err;
+}
+
+static void report(struct nsr *r, const struct prob *q, const char *done,
+		   bool fixed)
+{
+	char what[320];
+	enum kvfs_repair_phase ph = phase_of(q->kind);
+
+	r->res->found++;
+	if (fixed)
+		r->res->fixed++;
+	else
+		r->res->left++;
+	snprintf(what, sizeof(what), "%s%s%s", q->what, done ? ": " : "",
+		 done ? done : "");
+	if (r->o->ops && r->o->ops->problem)
+		r->o->ops->problem(r->o->arg, ph, q->ino, KVFS_NULLBLOCK, what,
+				   fixed);
+}
+
+/* ---- the fixes, each one transaction ---- */
+
+struct tx {
+	struct kvfs_trans *tp;
+	struct kvfs_inode *ip[2];
+	unsigned n;
+};
+
+/* A transaction of res with ip[0..n) (referenced) locked and joined. */
+static int tx_begin(struct nsr *r, struct tx *t,
+		    const struct kvfs_trans_res *res)
+{
+	int err = kvfs_trans_alloc_res(r->mp, res, 0, &t->tp);
+	unsigned i;
+
+	if (err)
+		return err;
+	if (t->n == 2 && t->ip[0] == t->ip[1])
+		t->n = 1;
+	if (t->n == 2 && t->ip[0]->i_ino > t->ip[1]->i_ino) {
+		struct kvfs_inode *x = t->ip[0];
+
+		t->ip[0] = t->ip[1];
+		t->ip[1] = x;
+	}
+	for (i = 0; i < t->n; i++)
+		kvfs_ilock(t->ip[i], KVFS_ILOCK_EXCL);
+	for (i = 0; i < t->n && !err; i++)
+		err = kvfs_trans_ijoin(t->tp, t->ip[i]);
+	if (err) {
+		/* the one that failed and those after it are not joined */
+		for (unsigned j = i - 1; j < t->n; j++)
+			kvfs_iunlock(t->ip[j], KVFS_ILOCK_EXCL);
+		kvfs_trans_cancel(t->tp);
+	}
+	return err;
+}
+
+static int tx_end(struct tx *t, int err)
+{
+	if (err)
+		kvfs_trans_cancel(t->tp);
+	else
+		err = kvfs_trans_commit(t->tp, NULL);
+	return err;
+}
+
+struct findname {
+	uint64_t ino;
+	bool found;
+	uint8_t len;
+	char name[KVFS_NAME_MAX + 1];
+};
+
+static int findname_fill(void *priv, const char *name, size_t len, uint64_t ino,
+			 unsigned dtype, uint64_t next)
+{
+	struct findname *f = priv;
+
+	(void)dtype;
+	(void)next;
+	if (ino != f->ino || (len == 1 && name[0] == '.') ||
+	    (len == 2 && name[0] == '.' && name[1] == '.'))
+		return 0;
+	f->found = true;
+	f->len = (uint8_t)len;
+	memcpy(f->name, name, len);
+	return 1;
+}
+
+/* The name of an entry of dp naming ino (readdir walks the data blocks). */
+static int name_of(struct kvfs_inode *dp, uint64_t ino, struct prob *q)
+{
+	struct findname f = { .ino = ino };
+	int err;
+
+	if (q->named)
+		return 0;
+	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+	err = kvfs_dir_readdir(dp, 0, findname_fill, &f);
+	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	if (err)
+		return err;
+	if (!f.found)
+		return -ENOENT;
+	q->named = true;
+	q->namelen = f.len;
+	memcpy(q->name, f.name, f.len);
+	return 0;
+}
+
+/* Link count of ip (joined) to want; the unlinked list follows 0. */
+static int set_nlink(struct kvfs_trans *tp, struct kvfs_inode *ip,
+		     uint32_t want)
+{
+	if (ip->i_nlink == want)
+		return 0;
+	if (!ip->i_nlink)
+		/* off its list if it is on one (-ENOENT: it was not) */
+		return -EAGAIN;
+	if (!want) {
+		ip->i_nlink = 1;
+		return kvfs_droplink(tp, ip);
+	}
+	ip->i_nlink = want;
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
+	return 0;
+}
+
+static int fix_nlink(struct nsr *r, struct kvfs_inode *ip, uint32_t want)
+{
+	struct tx t = { .ip = { ip }, .n = 1 };
+	int err = tx_begin(r, &t, &r->mp->resv.dirop);
+
+	if (err)
+		return err;
+	err = set_nlink(t.tp, ip, want);
+	if (err == -EAGAIN) {
+		/* from zero: bumplink takes it off its list if on one */
+		err = kvfs_bumplink(t.tp, ip);
+		if (err == -ENOENT) {
+			ip->i_nlink = 1;
+			kvfs_trans_log_inode(t.tp, ip, KVFS_ILOG_CORE);
+			err = 0;
+		}
+		if (!err)
+			err = set_nlink(t.tp, ip, want);
+	}
+	return tx_end(&t, err);
+}
+
+/* lost+found: looked up in the root, made if missing. */
+static int get_lpf(struct nsr *r)
+{
+	static const struct kvfs_cred root_cred = { 0 };
+	struct kvfs_stat st;
+	int err;
+
+	if (r->lpf != KVFS_NULLINO)
+		return 0;
+	err = kvfs_lookup(r->mp, kvfs_root_ino(r->mp), "lost+found", &st);
+	if (err == -ENOENT)
+		err = kvfs_mkdir(r->mp, kvfs_root_ino(r->mp), "lost+found",
+				 0700, &root_cred, &st);
+	if (err)
+		return err;
+	if (!S_ISDIR(st.mode))
+		return -ENOTDIR;
+	r->lpf = st.ino;
+	return 0;
+}
+
+static int fix_disconnected(struct nsr *r, struct kvfs_inode *ip, char *done,
+			    size_t donelen)
+{
+	struct kvfs_inode *lp;
+	struct tx t = { .n = 2 };
+	char name[32];
+	int err = get_lpf(r);
+
+	if (err)
+		return err;
+	err = kvfs_iget(r->mp, r->lpf, 0, &lp);
+	if (err)
+		return err;
+	t.ip[0] = lp;
+	t.ip[1] = ip;
+	snprintf(name, sizeof(name), "#%" PRIu64, ip->i_ino);
+	err = tx_begin(r, &t, &r->mp->resv.dirop);
+	if (!err) {
+		if (S_ISDIR(ip->i_mode))
+			err = kvfs_bumplink(t.tp, lp);
+		if (!err)
+			err = kvfs_dir_createname(
+				t.tp, lp, name, strlen(name), ip->i_ino,
+				kvfs_mode_to_ftype(ip->i_mode));
+		if (!err && S_ISDIR(ip->i_mode))
+			err = kvfs_dir_set_parent(t.tp, ip, lp->i_ino);
+		err = tx_end(&t, err);
+	}
+	kvfs_iput(lp);
+	if (!err)
+		snprintf(done, donelen, "moved to lost+found as %s", name);
+	return err;
+}
+
+/* Break a cycle: the entry naming ip removed from its parent dp. */
+static int fix_cycle(struct nsr *r, struct prob *q, struct kvfs_inode *ip)
+{
+	struct kvfs_inode *dp;
+	struct tx t = { .n = 2 };
+	int err = kvfs_iget(r->mp, q->dir, 0, &dp);
+
+	if (err)
+		return err;
+	err = name_of(dp, ip->i_ino, q);
+	if (!err) {
+		t.ip[0] = dp;
+		t.ip[1] = ip;
+		err = tx_begin(r, &t, &r->mp->resv.dirop);
+		if (!err) {
+			err = kvfs_droplink(t.tp, dp);
+			if (!err)
+				err = kvfs_dir_removename(t.tp, dp, q->name,
+							  q->namelen,
+							  ip->i_ino);
+			err = tx_end(&t, err);
+		}
+	}
+	kvfs_iput(dp);
+	return err;
+}
+
+/* An entry of q->dir: removed, or its file type set. */
+static int fix_entry(struct nsr *r, struct prob *q)
+{
+	struct kvfs_inode *dp;
+	struct tx t = { .n = 1 };
+	int err = kvfs_iget(r->mp, q->dir, 0, &dp);
+
+	if (err)
+		return err;
+	err = name_of(dp, q->ino, q);
+	if (!err) {
+		t.ip[0] = dp;
+		err = tx_begin(r, &t, &r->mp->resv.dirop);
+		if (!err) {
+			if (q->kind == KVFS_NS_ENT_TYPE)
+				err = kvfs_dir_replace(t.tp, dp, q->name,
+						       q->namelen, q->ino,
+						       (uint8_t)q->want);
+			else
+				err = kvfs_dir_removename(t.tp, dp, q->name,
+							  q->namelen, q->ino);
+			err = tx_end(&t, err);
+		}
+	}
+	kvfs_iput(dp);
+	return err;
+}
+
+static int fix_dotdot(struct nsr *r, struct kvfs_inode *ip, uint64_t parent)
+{
+	struct tx t = { .ip = { ip }, .n = 1 };
+	int err = tx_begin(r, &t, &r->mp->resv.dirop);
+
+	if (err)
+		return err;
+	return tx_end(&t, kvfs_dir_set_parent(t.tp, ip, parent));
+}
+
+static int fix_attr(struct nsr *r, struct kvfs_inode *ip)
+{
+	struct tx t = { .ip = { ip }, .n = 1 };
+	int err = tx_begin(r, &t, &r->mp->resv.itruncate);
+
+	if (err)
+		return err;
+	err = kvfs_attr_inactive(&t.tp, ip);
+	if (err) {
+		if (t.tp)
+			kvfs_trans_cancel(t.tp);
+		return err;
+	}
+	return kvfs_trans_commit(t.tp, NULL);
+}
+
+/* In use with no links, on no list: on its list, then freed by the put. */
+static int fix_orphan(struct nsr *r, struct kvfs_inode *ip)
+{
+	struct tx t = { .ip = { ip }, .n = 1 };
+	int err = tx_begin(r, &t, &r->mp->resv.iunlink);
+
+	if (err)
+		return err;
+	return tx_end(&t, ip->i_nlink ? -EUCLEAN : kvfs_iunlink(t.tp, ip));
+}
+
+static int fix(struct nsr *r, struct prob *q, char *done, size_t donelen)
+{
+	struct kvfs_inode *ip = NULL;
+	int err;
+
+	if (q->kind == KVFS_NS_ENT_FREE || q->kind == KVFS_NS_ENT_ROOT ||
+	    q->kind == KVFS_NS_ENT_EXTRA || q->kind == KVFS_NS_ENT_TYPE) {
+		err = fix_entry(r, q);
+		snprintf(done, donelen, "%s",
+			 q->kind == KVFS_NS_ENT_TYPE ? "file type set" :
+						       "entry removed");
+		return err;
+	}
+	err = kvfs_iget(r->mp, q->ino, 0, &ip);
+	if (err)
+		return err;
+	switch (q->kind) {
+	case KVFS_NS_DOTDOT:
+		err = fix_dotdot(r, ip, q->want);
+		snprintf(done, donelen, "'..' set to %" PRIu64, q->want);
+		break;
+	case KVFS_NS_NLINK:
+		err = fix_nlink(r, ip, (uint32_t)q->want);
+		snprintf(done, donelen, "link count set to %" PRIu64, q->want);
+		break;
+	case KVFS_NS_CYCLE:
+		err = fix_cycle(r, q, ip);
+		snprintf(done, donelen, "cycle broken at its entry in %" PRIu64,
+			 q->dir);
+		break;
+	case KVFS_NS_DISCONNECTED:
+		err = fix_disconnected(r, ip, done, donelen);
+		break;
+	case P_ATTR:
+		err = fix_attr(r, ip);
+		snprintf(done, donelen, "extended attributes removed");
+		break;
+	case P_ORPHAN:
+		err = fix_orphan(r, ip);
+		snprintf(done, donelen, "freed");
+		break;
+	default:
+		err = -EOPNOTSUPP;
+		break;
+	}
+	kvfs_iput(ip);
+	return err;
+}
+
+/* Phase 6 begins (phase 5 was announced by the caller). */
+static void connectivity(struct nsr *r)
+{
+	if (r->connectivity)
+		return;
+	r->connectivity = true;
+	if (r->o->ops && r->o->ops->phase)
+		r->o->ops->phase(r->o->arg, KVFS_RP_CONNECTIVITY);
+}
+
+static bool allowed(const struct nsr *r, enum cls c)
+{
+	if (c == C_LEFT || r->disabled[c] || r->o->dry_run)
+		return false;
+	return !r->o->preen || c == C_COUNTS;
+}
+
+static const char *left_why(const struct nsr *r, const struct prob *q)
+{
+	if (r->o->dry_run)
+		return NULL;
+	if (q->kind == P_DIRBAD)
+		return "not rebuilt";
+	if (r->o->preen && cls_of(q->kind) != C_COUNTS)
+		return "left (preen)";
+	return "could not be fixed";
+}
+
+int kvfs_repair_namespace(struct kvfs_mount *mp,
+			  const struct kvfs_repair_opts *o,
+			  struct kvfs_repair_result *res)
+{
+	struct nsr r = { .mp = mp, .o = o, .res = res, .lpf = KVFS_NULLINO };
+	char done[96];
+	int err = 0;
+
+	if (o->dry_run != mp->rdonly)
+		return -EINVAL;
+	r.sr = kvmalloc(sizeof(*r.sr), 0);
+	if (!r.sr)
+		return -ENOMEM;
+	for (unsigned round = 0; round < MAX_ROUNDS; round++) {
+		enum cls c = C_N;
+
+		err = detect(&r);
+		if (err)
+			goto out;
+		for (size_t i = 0; i < r.n; i++) {
+			enum cls k = cls_of(r.v[i].kind);
+
+			if (allowed(&r, k) && k < c)
+				c = k;
+		}
+		if (c == C_N)
+			break;
+		if (c != C_ENTRIES)
+			connectivity(&r);
+		for (size_t i = 0; i < r.n; i++) {
+			int ferr;
+
+			if (cls_of(r.v[i].kind) != c)
+				continue;
+			done[0] = '\0';
+			ferr = fix(&r, &r.v[i], done, sizeof(done));
+			if (ferr == -ENOMEM || ferr == -EIO) {
+				err = ferr;
+				goto out;
+			}
+			/* what failed is reported, as left, at the end */
+			if (ferr)
+				r.disabled[c] = true;
+			else
+				report(&r, &r.v[i], done, true);
+		}
+	}
+	/* what is left (all of it in a dry run), phase 5's first */
+	err = detect(&r);
+	for (int pass = 0; !err && pass < 2; pass++) {
+		if (pass)
+			connectivity(&r);
+		for (size_t i = 0; i < r.n; i++)
+			if ((phase_of(r.v[i].kind) == KVFS_RP_CONNECTIVITY) ==
+			    pass)
+				report(&r, &r.v[i], left_why(&r, &r.v[i]),
+				       false);
+	}
+out:
+	kvfree(r.v);
+	kvfree(r.sr);
+	return err;
+}
