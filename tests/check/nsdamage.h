@@ -40,6 +40,7 @@
 struct nstree {
 	uint64_t root, a, b, c, big, f1, f2, s, p, x, big0;
 	uint64_t freeino; /* an inode of an allocated chunk, free */
+	uint64_t bigino[NBIG]; /* /big/file-NNNN */
 };
 
 static const struct kvfs_cred ns_cr = { .uid = 0, .gid = 0 };
@@ -114,7 +115,7 @@ static inline void ns_make(const char *path, struct nstree *t)
 	t->p = st.ino;
 	for (unsigned i = 0; i < NBIG; i++) {
 		snprintf(name, sizeof(name), "file-%04u", i);
-		ns_file(mp, t->big, name, i % 3 ? 100 : 0);
+		t->bigino[i] = ns_file(mp, t->big, name, i % 3 ? 100 : 0);
 	}
 	t->big0 = ns_ino(mp, t->big, "file-0000");
 	t->x = ns_file(mp, t->root, "x", 100);
@@ -353,6 +354,51 @@ static inline void ns_attr_trash(const char *path, uint64_t ino)
 	ns_dev_close(&e);
 }
 
+/*
+ * Block directory dir: data block dblk (dirblksize == blocksize) changed:
+ * head's nentries + 1 (crc recomputed), or a byte flipped (crc left).
+ */
+static inline void ns_blk_trash(const char *path, uint64_t dir, uint32_t dblk,
+				bool head)
+{
+	struct nsedit e;
+	struct kvfs_dinode *d;
+	struct kvfs_extent *x;
+	uint64_t fsb = KVFS_NULLBLOCK;
+	uint8_t *b;
+
+	ns_dev_open(&e, path);
+	d = ns_iget(&e, dir);
+	CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(e.g.dirblksize, e.g.blocksize);
+	x = (void *)kvfs_dinode_dfork(e.dip);
+	for (uint32_t i = 0; i < kv_le32_to_cpu(d->nextents); i++)
+		if (dblk >= kv_le64_to_cpu(x[i].startoff) &&
+		    dblk < kv_le64_to_cpu(x[i].startoff) +
+				    kv_le32_to_cpu(x[i].blockcount))
+			fsb = kv_le64_to_cpu(x[i].startblock) + dblk -
+			      kv_le64_to_cpu(x[i].startoff);
+	CHECK(fsb != KVFS_NULLBLOCK);
+	b = malloc(e.g.blocksize);
+	CHECK(b);
+	CHECK_EQ(kv_dev_pread(e.dev, b, e.g.blocksize,
+			      kvfs_fsb_to_bytes(&e.g, fsb)),
+		 0);
+	if (head) {
+		struct kvfs_dir_head *h = (void *)(b + KVFS_DIR_DATA_HDR_SIZE);
+
+		h->nentries = kv_cpu_to_le64(kv_le64_to_cpu(h->nentries) + 1);
+		kvfs_blkhdr_set_crc(b, e.g.blocksize);
+	} else {
+		b[e.g.blocksize / 2] ^= 0x5a;
+	}
+	CHECK_EQ(kv_dev_pwrite(e.dev, b, e.g.blocksize,
+			       kvfs_fsb_to_bytes(&e.g, fsb)),
+		 0);
+	free(b);
+	ns_dev_close(&e);
+}
+
 /* ---- the damages of the catalogue, each on its own copy ---- */
 
 enum ns_damage {
@@ -366,6 +412,8 @@ enum ns_damage {
 	NSD_TWO_PARENTS, /* /c/b2 names b too */
 	NSD_ORPHAN, /* /p out of the root, link count 0, on no list */
 	NSD_XATTR, /* x's attribute leaf fails its verifier */
+	NSD_DIR_HEAD, /* /big's head counts one entry too many */
+	NSD_DIR_BLOCK, /* /big's data block 1 fails its verifier */
 	NSD_N
 };
 
@@ -373,7 +421,7 @@ static const char *const ns_damage_names[NSD_N] = {
 	"entry to a free inode", "wrong file type", "wrong type (block dir)",
 	"wrong link count",	 "wrong ..",	    "cycle",
 	"disconnected subtree",	 "two parents",	    "orphan on no list",
-	"bad xattr block",
+	"bad xattr block",	 "directory head",  "directory block lost",
 };
 
 static inline void ns_damage(const char *path, const struct nstree *t,
@@ -416,6 +464,12 @@ static inline void ns_damage(const char *path, const struct nstree *t,
 		break;
 	case NSD_XATTR:
 		ns_attr_trash(path, t->x);
+		break;
+	case NSD_DIR_HEAD:
+		ns_blk_trash(path, t->big, 0, true);
+		break;
+	case NSD_DIR_BLOCK:
+		ns_blk_trash(path, t->big, 1, false);
 		break;
 	case NSD_N:
 		break;

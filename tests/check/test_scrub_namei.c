@@ -43,6 +43,7 @@ static const struct {
 	[NSD_TWO_PARENTS] = { KVFS_SCRUB_CONNECT, "also named" },
 	[NSD_ORPHAN] = { KVFS_SCRUB_UNLINKED, "on no unlinked list" },
 	[NSD_XATTR] = { KVFS_SCRUB_ATTR, "" },
+	[NSD_DIR_HEAD] = { KVFS_SCRUB_DIR, "head's entry count is wrong" },
 };
 
 /* the inode each finding names */
@@ -63,6 +64,9 @@ static uint64_t expect_ino(const struct nstree *t, enum ns_damage d)
 		return t->p;
 	case NSD_XATTR:
 		return t->x;
+	case NSD_DIR_HEAD:
+	case NSD_DIR_BLOCK:
+		return t->big;
 	case NSD_CYCLE:
 	case NSD_DISCONNECT:
 	default:
@@ -90,7 +94,8 @@ int main(void)
 	CHECK_EQ(ns_iget(&e, t.big)->dformat, KVFS_DFORK_EXTENTS);
 	ns_dev_close(&e);
 
-	for (int d = 0; d < NSD_N; d++) {
+	/* a lost directory block: its finding and its disconnected files */
+	for (int d = 0; d < NSD_DIR_BLOCK; d++) {
 		const struct kvfs_scrub_finding *f = &res.findings[0];
 
 		ns_copy(base, work);

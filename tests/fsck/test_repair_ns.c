@@ -74,6 +74,8 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 	struct kvfs_open_opts oo = { 0 };
 	struct kvfs_mount *mp;
 	struct kvfs_stat st;
+	unsigned nlost = 0;
+	uint64_t lpf;
 	char name[32];
 	uint8_t v[64];
 
@@ -82,12 +84,24 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 	same_data(mp, t->f1, 4 * 4096);
 	same_data(mp, t->f2, 5000);
 	same_data(mp, t->x, 100);
-	for (unsigned i = 0; i < NBIG; i += 37) {
+	CHECK_EQ(kvfs_lookup(mp, t->root, "lost+found", &st), 0);
+	lpf = st.ino;
+	/* each in /big, or in lost+found when its block was lost */
+	for (unsigned i = 0; i < NBIG; i++) {
 		snprintf(name, sizeof(name), "file-%04u", i);
-		CHECK_EQ(kvfs_lookup(mp, t->big, name, &st), 0);
+		if (kvfs_lookup(mp, t->big, name, &st)) {
+			CHECK_EQ(d, NSD_DIR_BLOCK);
+			snprintf(name, sizeof(name), "#%" PRIu64, t->bigino[i]);
+			CHECK_EQ(kvfs_lookup(mp, lpf, name, &st), 0);
+			nlost++;
+		}
+		CHECK_EQ(st.ino, t->bigino[i]);
 		same_data(mp, st.ino, i % 3 ? 100 : 0);
 	}
-	CHECK_EQ(kvfs_lookup(mp, t->root, "lost+found", &st), 0);
+	if (d == NSD_DIR_BLOCK) {
+		printf("  %u of /big's files in lost+found\n", nlost);
+		CHECK(nlost > 0 && nlost < NBIG);
+	}
 	switch (d) {
 	case NSD_ENTRY_FREE:
 		CHECK_EQ(kvfs_lookup(mp, t->a, "ghost", &st), -ENOENT);
@@ -128,6 +142,11 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 		CHECK_EQ(kvfs_getxattr(mp, t->x, "user.attr-00", v, sizeof(v)),
 			 -ENODATA);
 		CHECK_EQ(kvfs_setxattr(mp, t->x, "user.new", v, 8, 0), 0);
+		break;
+	case NSD_DIR_HEAD:
+	case NSD_DIR_BLOCK:
+		CHECK_EQ(kvfs_lookup(mp, t->big, "..", &st), 0);
+		CHECK_EQ(st.ino, t->root);
 		break;
 	case NSD_N:
 		break;
