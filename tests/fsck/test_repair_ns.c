@@ -6,7 +6,8 @@
  * of the image; the repair fixes every problem it finds; then the checker
  * is clean, kvfs_open() works, every file's data is byte-identical (found
  * by inode number, wherever it now is), what was moved is in lost+found
- * under "#INO", and a second repair finds nothing.
+ * under "#INO", and a second repair finds nothing.  "preen": only the
+ * counts are fixed, the rest is left and counted.
  */
 #include <inttypes.h>
 
@@ -42,10 +43,14 @@ static uint64_t image_hash(const char *path)
 	return h;
 }
 
+static bool preen;
+
 static void repair(bool dry, struct kvfs_repair_result *res)
 {
 	struct kvfs_mount_opts mo = { .rdonly = dry };
-	struct kvfs_repair_opts o = { .dry_run = dry, .ops = &ops };
+	struct kvfs_repair_opts o = { .dry_run = dry,
+				      .preen = preen,
+				      .ops = &ops };
 	struct kvfs_mount *mp;
 
 	memset(res, 0, sizeof(*res));
@@ -163,7 +168,8 @@ int main(int argc, char **argv)
 	int d;
 
 	if (argc != 2) {
-		fprintf(stderr, "usage: test_repair_ns clean|DAMAGE-NUMBER\n");
+		fprintf(stderr,
+			"usage: test_repair_ns clean|preen|DAMAGE-NUMBER\n");
 		return 2;
 	}
 	CHECK_EQ(kv_init(NULL), 0);
@@ -180,6 +186,22 @@ int main(int argc, char **argv)
 		repair(false, &res);
 		CHECK_EQ(res.found, 0);
 		scrub_image_clean(work);
+		goto out;
+	}
+	if (!strcmp(argv[1], "preen")) {
+		/* the link count is fixed, the '..' left and counted */
+		ns_damage(work, &t, NSD_NLINK);
+		ns_damage(work, &t, NSD_DOTDOT);
+		preen = true;
+		repair(false, &res);
+		CHECK_EQ(res.found, 2);
+		CHECK_EQ(res.fixed, 1);
+		CHECK_EQ(res.left, 1);
+		preen = false;
+		repair(false, &res);
+		CHECK_EQ(res.found, 1);
+		CHECK_EQ(res.fixed, 1);
+		check_after(&t, NSD_DOTDOT);
 		goto out;
 	}
 	d = atoi(argv[1]);
