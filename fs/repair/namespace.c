@@ -367,9 +367,12 @@ static int get_lpf(struct nsr *r)
 	if (r->lpf != KVFS_NULLINO)
 		return 0;
 	err = kvfs_lookup(r->mp, kvfs_root_ino(r->mp), "lost+found", &st);
-	if (err == -ENOENT)
+	if (err == -ENOENT) {
 		err = kvfs_mkdir(r->mp, kvfs_root_ino(r->mp), "lost+found",
 				 0700, &root_cred, &st);
+		if (!err && r->o->ops && r->o->ops->notice)
+			r->o->ops->notice(r->o->arg, "lost+found made");
+	}
 	if (err)
 		return err;
 	if (!S_ISDIR(st.mode))

@@ -38,7 +38,7 @@
 #define NBIG 300
 
 struct nstree {
-	uint64_t root, a, b, c, big, f1, f2, s, p, x, big0;
+	uint64_t root, lpf, a, b, c, big, f1, f2, s, p, x, big0;
 	uint64_t freeino; /* an inode of an allocated chunk, free */
 	uint64_t bigino[NBIG]; /* /big/file-NNNN */
 };
@@ -96,6 +96,7 @@ static inline void ns_make(const char *path, struct nstree *t)
 	CHECK_EQ(kvfs_mkfs(&mo, &g), 0);
 	CHECK_EQ(kvfs_open(path, &oo, &mp, NULL), 0);
 	t->root = kvfs_root_ino(mp);
+	t->lpf = ns_ino(mp, t->root, "lost+found");
 	CHECK_EQ(kvfs_mkdir(mp, t->root, "a", 0755, &ns_cr, &st), 0);
 	t->a = st.ino;
 	CHECK_EQ(kvfs_mkdir(mp, t->a, "b", 0755, &ns_cr, &st), 0);
@@ -414,6 +415,7 @@ enum ns_damage {
 	NSD_XATTR, /* x's attribute leaf fails its verifier */
 	NSD_DIR_HEAD, /* /big's head counts one entry too many */
 	NSD_DIR_BLOCK, /* /big's data block 1 fails its verifier */
+	NSD_NO_LPF, /* lost+found out of the root */
 	NSD_N
 };
 
@@ -422,6 +424,7 @@ static const char *const ns_damage_names[NSD_N] = {
 	"wrong link count",	 "wrong ..",	    "cycle",
 	"disconnected subtree",	 "two parents",	    "orphan on no list",
 	"bad xattr block",	 "directory head",  "directory block lost",
+	"lost+found missing",
 };
 
 static inline void ns_damage(const char *path, const struct nstree *t,
@@ -470,6 +473,10 @@ static inline void ns_damage(const char *path, const struct nstree *t,
 		break;
 	case NSD_DIR_BLOCK:
 		ns_blk_trash(path, t->big, 1, false);
+		break;
+	case NSD_NO_LPF:
+		ns_sf_remove(path, t->root, "lost+found");
+		ns_set_nlink(path, t->root, -1);
 		break;
 	case NSD_N:
 		break;

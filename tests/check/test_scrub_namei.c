@@ -48,6 +48,7 @@ static const struct {
 	[NSD_ORPHAN] = { KVFS_SCRUB_UNLINKED, "on no unlinked list" },
 	[NSD_XATTR] = { KVFS_SCRUB_ATTR, "" },
 	[NSD_DIR_HEAD] = { KVFS_SCRUB_DIR, "head's entry count is wrong" },
+	[NSD_NO_LPF] = { KVFS_SCRUB_CONNECT, "not reachable" },
 };
 
 /* the inode each finding names */
@@ -71,6 +72,8 @@ static uint64_t expect_ino(const struct nstree *t, enum ns_damage d)
 	case NSD_DIR_HEAD:
 	case NSD_DIR_BLOCK:
 		return t->big;
+	case NSD_NO_LPF:
+		return t->lpf;
 	case NSD_CYCLE:
 	case NSD_DISCONNECT:
 	default:
@@ -157,7 +160,9 @@ int main(int argc, char **argv)
 	ns_dev_close(&e);
 
 	/* a lost directory block: its finding and its disconnected files */
-	for (int d = 0; d < NSD_DIR_BLOCK; d++) {
+	for (int d = 0; d < NSD_N; d++) {
+		if (d == NSD_DIR_BLOCK)
+			continue;
 		const struct kvfs_scrub_finding *f = &res.findings[0];
 
 		ns_copy(base, work);

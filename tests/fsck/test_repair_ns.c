@@ -28,7 +28,17 @@ static void on_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
 	       fixed ? "fixed" : "not fixed");
 }
 
-static const struct kvfs_repair_ops ops = { .problem = on_problem };
+static unsigned nnotices;
+
+static void on_notice(void *arg, const char *what)
+{
+	(void)arg;
+	printf("  notice: %s\n", what);
+	nnotices++;
+}
+
+static const struct kvfs_repair_ops ops = { .problem = on_problem,
+					    .notice = on_notice };
 
 static uint64_t image_hash(const char *path)
 {
@@ -152,6 +162,14 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 	case NSD_DIR_BLOCK:
 		CHECK_EQ(kvfs_lookup(mp, t->big, "..", &st), 0);
 		CHECK_EQ(st.ino, t->root);
+		break;
+	case NSD_NO_LPF:
+		/* a new lost+found, said so, the old one in it */
+		CHECK_EQ(nnotices, 1);
+		CHECK(lpf != t->lpf);
+		snprintf(name, sizeof(name), "#%" PRIu64, t->lpf);
+		CHECK_EQ(kvfs_lookup(mp, lpf, name, &st), 0);
+		CHECK_EQ(st.ino, t->lpf);
 		break;
 	case NSD_N:
 		break;
