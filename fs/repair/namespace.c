@@ -39,6 +39,10 @@
  * the end is reported as not fixed (all of it in a dry run, where the
  * mount is read-only and only one detection runs; with preen only the
  * counts are fixed).
+ *
+ * Locks: the caller is the mount's only user.  A fix locks at most two
+ * inodes, in ascending inode number order (fs/mount.h), after its
+ * transaction is allocated; detection holds none.
  */
 #include <errno.h>
 #include <inttypes.h>
