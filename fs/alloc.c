@@ -810,7 +810,7 @@ int kvfs_alloc_vextent(struct kvfs_alloc_arg *a)
 	if (left < maxlen)
 		maxlen = (uint32_t)left;
 	err = alloc_once(a, maxlen, &busy);
-	if (err == -ENOSPC && busy) {
+	if (err == -ENOSPC && busy && !a->noforce) {
 		/* what blocks us is freed and not yet durable: make it so */
 		err = kvj_log_force(tp->mp->log, 0);
 		if (!err)
@@ -863,7 +863,14 @@ int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 		    kvfs_fsb_to_agno(g, prev_end - 1)) {
 		a.goal = prev_end;
 		a.type = KVFS_ALLOC_THIS_BNO;
+		/*
+		 * Forcing the log here made every allocation just after a
+		 * free nearby (a trimmed preallocation, a deleted file) a
+		 * synchronous log write: tar x ran at 50 files/s.
+		 */
+		a.noforce = true;
 		err = kvfs_alloc_vextent(&a);
+		a.noforce = false;
 	}
 	if (err == -ENOSPC) {
 		a.goal = prev_end && prev_end < g->dblocks ?

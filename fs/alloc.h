@@ -46,6 +46,7 @@
 #ifndef KV_FS_ALLOC_H
 #define KV_FS_ALLOC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct kvfs_mount;
@@ -67,6 +68,11 @@ struct kvfs_alloc_arg {
 	uint32_t alignment; /* the start's AG block is a multiple; 0/1: any */
 	enum kvfs_alloc_type type;
 	uint64_t owner; /* inode or AG (for a future reverse map) */
+	/*
+	 * Busy blocks in the way are not worth a log force: the caller has
+	 * another place to try (a file's exact next-extent attempt).
+	 */
+	bool noforce;
 	/* out */
 	uint64_t fsb; /* KVFS_NULLBLOCK when nothing was allocated */
 	uint32_t len;

@@ -22,6 +22,7 @@
 #include "fs/attr.h"
 #include "fs/blkhdr.h"
 #include "fs/bmap.h"
+#include "fs/btree.h"
 #include "fs/buf_item.h"
 #include "fs/icache.h"
 #include "fs/inode.h"
@@ -884,6 +885,27 @@ static int find_free(struct actx *c, uint32_t n, uint64_t *off)
 	return err;
 }
 
+int kvfs_attr_fork_blocks(struct kvfs_inode *ip, uint64_t *blocks)
+{
+	uint32_t cap = kvfs_inode_afork_size(ip) / sizeof(struct kvfs_extent);
+	int nmap = (int)(2 * cap + 2), err;
+	struct kvfs_bmap *map;
+
+	*blocks = 0;
+	if (!ip->i_anextents)
+		return 0;
+	map = kvcalloc((size_t)nmap, sizeof(*map), 0);
+	if (!map)
+		return -ENOMEM;
+	err = kvfs_bmapi_read_fork(ip, KVFS_ATTR_FORK, 0,
+				   (uint64_t)UINT32_MAX + 1, map, &nmap);
+	for (int i = 0; !err && i < nmap; i++)
+		if (map[i].startblock != KVFS_NULLBLOCK)
+			*blocks += map[i].blockcount;
+	kvfree(map);
+	return err;
+}
+
 /* Map n new blocks at off (in pieces if need be), recorded for undo. */
 static int alloc_at(struct actx *c, uint64_t off, uint32_t n)
 {
@@ -1077,12 +1099,35 @@ static int do_frees(struct actx *c)
 	return 0;
 }
 
+/*
+ * Move the fork boundary.  A B+tree data fork's root is laid out for the
+ * fork's size: it is laid out again (-ENOSPC, nothing changed, when its
+ * entries do not fit the smaller fork).
+ */
+static int set_forkoff(struct kvfs_inode *ip, uint16_t forkoff)
+{
+	uint32_t old_size = kvfs_inode_dfork_size(ip), new_size;
+	uint16_t save = ip->i_forkoff;
+	int err;
+
+	ip->i_forkoff = forkoff;
+	new_size = kvfs_inode_dfork_size(ip);
+	if (ip->i_dformat != KVFS_DFORK_BTREE || new_size == old_size)
+		return 0;
+	err = kvfs_btree_iroot_resize(ip->i_dfork, old_size, new_size,
+				      sizeof(struct kvfs_bmbt_key));
+	if (err)
+		ip->i_forkoff = save;
+	return err;
+}
+
 /* No attribute fork any more: the data fork has the inode's room again. */
 static void fork_remove(struct actx *c)
 {
 	struct kvfs_inode *ip = c->ip;
 
-	ip->i_forkoff = 0;
+	/* a larger fork always holds the root */
+	set_forkoff(ip, 0);
 	ip->i_aformat = 0;
 	ip->i_anextents = 0;
 	memset(ip->i_afork, 0, c->g->inodesize - KVFS_DINODE_CORE_SIZE);
@@ -1091,8 +1136,8 @@ static void fork_remove(struct actx *c)
 
 /*
  * The attribute fork offset for a new fork: half the room, or just past
- * what the data fork uses when that is more; 0 when less than one extent
- * would be left.  (A BTREE data fork keeps its whole room.)
+ * what the data fork uses (a B+tree root: its entries) when that is more;
+ * 0 when less than one extent would be left.
  */
 static uint16_t new_forkoff(const struct kvfs_inode *ip)
 {
@@ -1105,6 +1150,10 @@ static uint16_t new_forkoff(const struct kvfs_inode *ip)
 		break;
 	case KVFS_DFORK_EXTENTS:
 		used = ip->i_nextents * (uint32_t)sizeof(struct kvfs_extent);
+		break;
+	case KVFS_DFORK_BTREE:
+		used = kvfs_btree_iroot_bytes(ip->i_dfork,
+					      sizeof(struct kvfs_bmbt_key));
 		break;
 	default:
 		return 0;
@@ -1147,7 +1196,11 @@ static int sf_to_leaf(struct actx *c, struct xset *s, uint16_t forkoff)
 		return -ENOMEM;
 	memcpy(save, ip->i_afork, room);
 	qsort(s->e, s->n, sizeof(*s->e), xent_qcmp);
-	ip->i_forkoff = forkoff;
+	err = set_forkoff(ip, forkoff);
+	if (err) {
+		kvfree(save);
+		return err;
+	}
 	ip->i_aformat = KVFS_DFORK_EXTENTS;
 	ip->i_anextents = 0;
 	memset(ip->i_afork, 0, room);
@@ -1164,7 +1217,7 @@ static int sf_to_leaf(struct actx *c, struct xset *s, uint16_t forkoff)
 	if (err) {
 		int uerr = undo(c);
 
-		ip->i_forkoff = save_off;
+		set_forkoff(ip, save_off);
 		ip->i_aformat = save_fmt;
 		ip->i_anextents = 0;
 		memcpy(ip->i_afork, save, room);
@@ -1231,8 +1284,10 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 		}
 	}
 	if (sf_fits(c->g, &s, room - forkoff * 8u)) {
+		err = set_forkoff(ip, forkoff);
+		if (err)
+			goto out;
 		c->changed = true;
-		ip->i_forkoff = forkoff;
 		ip->i_aformat = KVFS_DFORK_INLINE;
 		sf_encode(ip->i_afork, room - forkoff * 8u, &s);
 		kvfs_trans_log_inode(c->tp, ip,

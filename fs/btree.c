@@ -754,6 +754,38 @@ static int new_root(struct kvfs_btree_cur *cur, struct kv_buf *nbp)
 	return 0;
 }
 
+int kvfs_btree_iroot_resize(uint8_t *fork, uint32_t old_size, uint32_t new_size,
+			    uint32_t keysize)
+{
+	const struct kvfs_bmdr_block *rb = (const void *)fork;
+	unsigned n = kv_le16_to_cpu(rb->numrecs);
+	unsigned omax = kvfs_btree_iroot_maxrecs(old_size, keysize);
+	unsigned nmax = kvfs_btree_iroot_maxrecs(new_size, keysize);
+	size_t nptrs = KVFS_BMDR_HDR_SIZE + (size_t)nmax * keysize;
+
+	if (n > omax || n > nmax)
+		return -ENOSPC;
+	memmove(fork + nptrs,
+		fork + KVFS_BMDR_HDR_SIZE + (size_t)omax * keysize,
+		(size_t)n * sizeof(kv_le64));
+	/* what lay between keys and pointers, and past them, is unused */
+	memset(fork + KVFS_BMDR_HDR_SIZE + (size_t)n * keysize, 0,
+	       (size_t)(nmax - n) * keysize);
+	memset(fork + nptrs + (size_t)n * sizeof(kv_le64), 0,
+	       new_size - nptrs - (size_t)n * sizeof(kv_le64));
+	return 0;
+}
+
+uint32_t kvfs_btree_iroot_bytes(const uint8_t *fork, uint32_t keysize)
+{
+	const struct kvfs_bmdr_block *rb = (const void *)fork;
+	uint32_t n = kv_le16_to_cpu(rb->numrecs);
+
+	return (KVFS_BMDR_HDR_SIZE + n * (keysize + (uint32_t)sizeof(kv_le64)) +
+		7) &
+	       ~7u;
+}
+
 /*
  * The inode root (level nlevels - 1) is full: its entries move to a new
  * block of the same level, the root keeps one pointer to it a level up

@@ -105,6 +105,17 @@ static inline unsigned kvfs_btree_iroot_maxrecs(uint32_t size, uint32_t keysize)
 	return (size - KVFS_BMDR_HDR_SIZE) / (keysize + sizeof(kv_le64));
 }
 
+/*
+ * The fork holding an inode root changes from old_size to new_size bytes
+ * (an attribute fork came or went): the pointers follow maxrecs, as
+ * XFS's xfs_iroot_realloc() moves them.  -ENOSPC (nothing changed) when
+ * the root's entries do not fit new_size.  No cursor may hold the root.
+ */
+int kvfs_btree_iroot_resize(uint8_t *fork, uint32_t old_size,
+			    uint32_t new_size, uint32_t keysize);
+/* Bytes an inode root with its current entries needs (8-byte aligned). */
+uint32_t kvfs_btree_iroot_bytes(const uint8_t *fork, uint32_t keysize);
+
 struct kvfs_btree_cur {
 	const struct kvfs_btree_tree_ops *ops;
 	const struct kvfs_btree_ops *fmt;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs/attr.h"
 #include "fs/blkhdr.h"
 #include "fs/bmap.h"
 #include "fs/btree.h"
@@ -987,8 +988,15 @@ static int maybe_to_sf(struct dctx *d)
 			atomic_fetch_add(&st_freed, 1);
 		}
 	}
-	if (!err && (dp->i_nextents || dp->i_nblocks))
-		err = corrupt(d, KVFS_NULLBLOCK, "blocks left after shrinking");
+	if (!err) {
+		/* what is left are the attribute fork's blocks */
+		uint64_t ablocks;
+
+		err = kvfs_attr_fork_blocks(dp, &ablocks);
+		if (!err && (dp->i_nextents || dp->i_nblocks != ablocks))
+			err = corrupt(d, KVFS_NULLBLOCK,
+				      "blocks left after shrinking");
+	}
 	if (!err) {
 		d->hbp = NULL;
 		memcpy(dp->i_dfork, sf, fsize);

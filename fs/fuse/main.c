@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/blkhdr.h"
 #include "fs/fuse/nodes.h"
 #include "fs/fuse/ops.h"
 #include "fs/fuse/opts.h"
@@ -153,13 +154,63 @@ static void *tune_bdi(void *arg)
 	return NULL;
 }
 
+/*
+ * Once detached, what the core and the journal write to stderr (a
+ * shutdown's reason, recovery's findings) goes to syslog line by line:
+ * stderr becomes a pipe this thread drains.
+ */
+static void *stderr_to_syslog(void *arg)
+{
+	FILE *in = fdopen((int)(intptr_t)arg, "r");
+	char line[512];
+
+	if (!in)
+		return NULL;
+	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = '\0';
+		syslog(LOG_ERR, "%s", line);
+	}
+	fclose(in);
+	return NULL;
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC), pfd[2];
+	pthread_t t;
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	if (!pipe2(pfd, O_CLOEXEC) &&
+	    !pthread_create(&t, NULL, stderr_to_syslog,
+			    (void *)(intptr_t)pfd[0])) {
+		pthread_detach(t);
+		dup2(pfd[1], 2);
+		close(pfd[1]);
+	} else {
+		dup2(fd, 2);
+	}
+	close(fd);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+/* Every corruption the core meets, in the daemon's log. */
+static void log_report(const struct kvfs_report *r, void *priv)
+{
+	char buf[320];
+
+	kvfs_report_format(r, buf, sizeof(buf));
+	fprintf(stderr, "%s: %s: %s\n", prog, (const char *)priv, buf);
+}
+
 /* The kernel's INIT: the mount is live; let the parent go. */
 static void live(struct kvfs_fuse *fs)
 {
 	struct daemon *d = fs->priv;
 	pthread_t t;
 	char ok = 0;
-	int fd;
 
 	if (getuid() == 0 && !pthread_create(&t, NULL, tune_bdi, d))
 		pthread_detach(t);
@@ -169,13 +220,7 @@ static void live(struct kvfs_fuse *fs)
 		errno = 0; /* the parent is gone: nothing to tell */
 	close(d->status_fd);
 	d->status_fd = -1;
-	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		close(fd);
-	}
+	detach_stdio();
 	d->detached = true;
 }
 
@@ -280,6 +325,8 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 		open_error(image, ret);
 		goto out_kv;
 	}
+	/* before: a refused image is one line (open_error()) */
+	kvfs_report_set_sink(log_report, (void *)image);
 	if (info.recovered || info.orphans)
 		fprintf(stderr,
 			"%s: %s: was not cleanly unmounted: %s, %llu orphan inodes freed\n",

@@ -584,6 +584,24 @@ static void test_busy(void)
 	CHECK(kvj_log_durable_seq(mp->log) >= seq);
 	kvj_log_get_stats(mp->log, &st1);
 	CHECK(st1.forces > st0.forces);
+	/*
+	 * A file's next extent right after its last is only a wish: a busy
+	 * block there sends it elsewhere without a log force.
+	 */
+	tp = tx(0);
+	CHECK_EQ(kvfs_free_extent(tp, f + 8, 1), 0);
+	commit(tp, &seq);
+	owned[f + 8] = 0;
+	kvj_log_get_stats(mp->log, &st0);
+	tp = tx(1);
+	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, f + 8, 1, 1, &g2, &l), 0);
+	commit(tp, NULL);
+	CHECK(g2 != f + 8);
+	CHECK(!owned[g2]);
+	owned[g2] = 1;
+	kvj_log_get_stats(mp->log, &st1);
+	CHECK_EQ(st1.forces, st0.forces);
+	CHECK(kvj_log_durable_seq(mp->log) < seq);
 	check_all();
 	free_all();
 	check_returned();

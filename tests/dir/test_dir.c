@@ -484,6 +484,63 @@ static void test_collisions(void)
 	scrub_image_clean_unnamed(path);
 }
 
+/*
+ * A directory with an attribute fork in blocks goes to blocks and back to
+ * the short form: the blocks left then are the attribute fork's (before
+ * the fix the shrink called them corruption and the filesystem shut
+ * down), and the attributes survive both conversions.
+ */
+static void test_attr_fork(void)
+{
+	static char val[2000], back[2000];
+	const struct kvfs_cred cr = { 0 };
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	struct kvfs_stat st;
+	char name[32];
+	uint64_t dir;
+	unsigned i, n = 600;
+
+	make_fs(64 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "withattrs");
+	dir = dp->i_ino;
+	kvfs_iput(dp);
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "user.x%u", i);
+		memset(val, 'A' + (int)i, sizeof(val));
+		CHECK_EQ(kvfs_setxattr(mp, dir, name, val, sizeof(val), 0), 0);
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "entry-%05u", i);
+		CHECK_EQ(kvfs_create(mp, dir, name, 0100644, 0, 0, &cr, &st,
+				     NULL),
+			 0);
+	}
+	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
+	CHECK(dp->i_dformat != KVFS_DFORK_INLINE);
+	kvfs_iput(dp);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "entry-%05u", i);
+		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
+	}
+	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
+	CHECK_EQ(dp->i_dformat, KVFS_DFORK_INLINE);
+	kvfs_iput(dp);
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "user.x%u", i);
+		memset(val, 'A' + (int)i, sizeof(val));
+		CHECK_EQ(kvfs_getxattr(mp, dir, name, back, sizeof(back)),
+			 (ssize_t)sizeof(back));
+		CHECK(!memcmp(val, back, sizeof(val)));
+	}
+	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "withattrs"), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+	printf("attr fork: a directory with attribute blocks to blocks and "
+	       "back\n");
+}
+
 int main(void)
 {
 	CHECK_EQ(kv_init(NULL), 0);
@@ -493,6 +550,7 @@ int main(void)
 	test_model(16384, 12000);
 	test_interleave();
 	test_collisions();
+	test_attr_fork();
 	test_big(BIG_N);
 	for (int i = 0; i < POOL; i++)
 		free(pool[i]);

@@ -750,6 +750,79 @@ static void test_damage(void)
 	printf("damage: attribute leaf, remote value, symlink block found\n");
 }
 
+/*
+ * An attribute fork beside a B+tree data fork, both ways round: the
+ * fork boundary moves while the data fork's root lives in the inode (its
+ * pointers laid out for the fork's size).  Before the fix, adding the
+ * fork was -ENOSPC, and removing it left the root's pointers where the
+ * larger fork does not look: the next map read block 0.
+ */
+static void btree_fork_case(bool attrs_first)
+{
+	static char blk[4096], back[4096];
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	uint64_t ino;
+	char name[16];
+	uint32_t bs;
+	int i, nx = 300;
+
+	make_fs();
+	mp = mount_fs();
+	bs = mp->g.blocksize;
+	ino = new_inode(mp, 0100644);
+	for (int pass = 0; pass < 2; pass++) {
+		if ((pass == 0) == attrs_first) {
+			for (i = 0; i < 12; i++) {
+				snprintf(name, sizeof(name), "user.a%d", i);
+				value_of(i, 2000, vbuf);
+				CHECK_EQ(kvfs_setxattr(mp, ino, name, vbuf,
+						       2000, 0),
+					 0);
+			}
+			continue;
+		}
+		/* every other block: one extent each, past the fork */
+		for (i = 0; i < nx; i++) {
+			memset(blk, 'a' + i % 26, bs);
+			CHECK_EQ(kvfs_write(mp, ino, blk, bs, (off_t)2 * i * bs,
+					    0),
+				 (ssize_t)bs);
+		}
+	}
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_BTREE);
+	CHECK(ip->i_forkoff != 0);
+	kvfs_iput(ip);
+	for (i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "user.a%d", i);
+		CHECK_EQ(kvfs_removexattr(mp, ino, name), 0);
+	}
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_forkoff, 0);
+	kvfs_iput(ip);
+	for (i = 0; i < nx; i++) {
+		memset(blk, 'a' + i % 26, bs);
+		CHECK_EQ(kvfs_read(mp, ino, back, bs, (off_t)2 * i * bs),
+			 (ssize_t)bs);
+		CHECK(!memcmp(back, blk, bs));
+	}
+	CHECK_EQ(kvfs_setattr(mp, ino,
+			      &(struct kvfs_setattr){ .valid = KVFS_SET_SIZE,
+						      .size = 3 * bs },
+			      NULL, NULL),
+		 0);
+	close_and_scrub(mp);
+}
+
+static void test_btree_fork(void)
+{
+	btree_fork_case(true);
+	btree_fork_case(false);
+	printf("btree fork: attribute fork added to and removed from a "
+	       "B+tree data fork, both orders\n");
+}
+
 int main(void)
 {
 	const char *dir = getenv("TMPDIR");
@@ -764,6 +837,7 @@ int main(void)
 	test_model();
 	test_crash();
 	test_damage();
+	test_btree_fork();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	return 0;
