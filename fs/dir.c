@@ -1501,6 +1501,9 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 	int err, stop = 0;
 
 	*nbad = 0;
+	/* the inode may not have been verified: its fork stays inside it */
+	if (kvfs_dinode_dfork_size(g, d) > g->inodesize - KVFS_DINODE_CORE_SIZE)
+		return -EUCLEAN;
 	if (d->dformat == KVFS_DFORK_INLINE)
 		return walk_sf(g, d, parent, fn, priv);
 	if (d->dformat != KVFS_DFORK_EXTENTS ||

@@ -9,6 +9,15 @@
  * The repair goes in rounds: detect, then fix every problem of the first
  * class that has any, in this order, since each class's fixes change what
  * the next one sees:
+ *   0 directories    a directory whose blocks, head or index are damaged
+ *                    is rebuilt: the entries of its readable data blocks
+ *                    (kvfs_dir_walk_disk(), not the index) kept, its data
+ *                    fork truncated, the index blocks that still read
+ *                    freed (those that do not were never claimed by phase
+ *                    4, so phase 7 left them free), the short form made
+ *                    again and every kept entry inserted anew (cookies
+ *                    change); what only a lost block named is disconnected
+ *                    now and goes to lost+found below.
  *   1 entries        an entry to a free inode, naming the root, or a
  *                    directory's second entry: removed (the target's link
  *                    count untouched: the walk never counted it); a wrong
@@ -29,9 +38,11 @@
  * that fails leaves its class for the rest of the run.  What is left at
  * the end is reported as not fixed (all of it in a dry run, where the
  * mount is read-only and only one detection runs; with preen only the
- * counts are fixed).  A directory whose blocks or index are damaged is
- * reported and left: rebuilding it needs its index blocks freed, which
- * nothing in the core does yet (issue 12).
+ * counts are fixed).
+ *
+ * Locks: the caller is the mount's only user.  A fix locks at most two
+ * inodes, in ascending inode number order (fs/mount.h), after its
+ * transaction is allocated; detection holds none.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -41,12 +52,15 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/attr.h"
+#include "fs/btree.h"
+#include "fs/buf_ops.h"
 #include "fs/dinode.h"
 #include "fs/dir.h"
 #include "fs/icache.h"
 #include "fs/inode.h"
 #include "fs/inode_item.h"
 #include "fs/inodegc.h"
+#include "fs/itruncate.h"
 #include "fs/iunlink.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
@@ -56,7 +70,7 @@
 
 #define MAX_ROUNDS 8
 
-enum cls { C_ENTRIES, C_CYCLES, C_DISCONNECTED, C_COUNTS, C_LEFT, C_N };
+enum cls { C_DIRS, C_ENTRIES, C_CYCLES, C_DISCONNECTED, C_COUNTS, C_LEFT, C_N };
 
 /* Beyond the walk's kinds: what other checker findings ask of us. */
 enum {
@@ -105,6 +119,8 @@ static enum cls cls_of(int kind)
 	case KVFS_NS_NLINK:
 	case P_ORPHAN:
 		return C_COUNTS;
+	case P_DIRBAD:
+		return C_DIRS;
 	default:
 		return C_LEFT;
 	}
@@ -112,9 +128,8 @@ static enum cls cls_of(int kind)
 
 static enum kvfs_repair_phase phase_of(int kind)
 {
-	return cls_of(kind) == C_ENTRIES || kind == P_DIRBAD ?
-		       KVFS_RP_DIRECTORIES :
-		       KVFS_RP_CONNECTIVITY;
+	return cls_of(kind) <= C_ENTRIES ? KVFS_RP_DIRECTORIES :
+					   KVFS_RP_CONNECTIVITY;
 }
 
 static void collect(void *priv, const struct kvfs_scrub_finding *f,
@@ -356,9 +371,12 @@ static int get_lpf(struct nsr *r)
 	if (r->lpf != KVFS_NULLINO)
 		return 0;
 	err = kvfs_lookup(r->mp, kvfs_root_ino(r->mp), "lost+found", &st);
-	if (err == -ENOENT)
+	if (err == -ENOENT) {
 		err = kvfs_mkdir(r->mp, kvfs_root_ino(r->mp), "lost+found",
 				 0700, &root_cred, &st);
+		if (!err && r->o->ops && r->o->ops->notice)
+			r->o->ops->notice(r->o->arg, "lost+found made");
+	}
 	if (err)
 		return err;
 	if (!S_ISDIR(st.mode))
@@ -493,6 +511,184 @@ static int fix_orphan(struct nsr *r, struct kvfs_inode *ip)
 	return tx_end(&t, ip->i_nlink ? -EUCLEAN : kvfs_iunlink(t.tp, ip));
 }
 
+/* ---- a damaged directory rebuilt ---- */
+
+struct dent {
+	uint64_t ino;
+	uint8_t ftype, len;
+	char name[KVFS_NAME_MAX];
+};
+
+struct rebuild {
+	struct dent *e;
+	size_t n, cap;
+	uint64_t *blk; /* index tree blocks */
+	size_t nblk, blkcap;
+};
+
+static int grow(void **v, size_t *cap, size_t n, size_t sz)
+{
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = kvrealloc(*v, (*cap ? 2 * *cap : 64) * sz, 0);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = *cap ? 2 * *cap : 64;
+	return 0;
+}
+
+static int rb_entry(void *priv, const char *name, size_t len, uint64_t ino,
+		    uint8_t ftype)
+{
+	struct rebuild *b = priv;
+	int err = grow((void **)&b->e, &b->cap, b->n, sizeof(*b->e));
+
+	if (err)
+		return err;
+	b->e[b->n].ino = ino;
+	b->e[b->n].ftype = ftype;
+	b->e[b->n].len = (uint8_t)len;
+	memcpy(b->e[b->n].name, name, len);
+	b->n++;
+	return 0;
+}
+
+static int rb_blk(uint64_t fsb, unsigned level, void *priv)
+{
+	struct rebuild *b = priv;
+	int err = grow((void **)&b->blk, &b->blkcap, b->nblk, sizeof(*b->blk));
+
+	(void)level;
+	if (!err)
+		b->blk[b->nblk++] = fsb;
+	return err;
+}
+
+/* The index tree blocks of directory ino that read (block 0 is hbp). */
+static int rb_index(struct nsr *r, uint64_t ino, struct kv_buf *hbp,
+		    struct rebuild *b)
+{
+	struct kvfs_btree_walk *w = kvzalloc(sizeof(*w), 0);
+	int err = 0;
+
+	if (!w)
+		return -ENOMEM;
+	w->blk_fn = rb_blk;
+	w->priv = b;
+	for (int t = 0; t < 2 && !err; t++) {
+		struct kvfs_dir_tree_ctx tc = { .hbp = hbp, .free_tree = t };
+		struct kvfs_btree_cur cur;
+
+		kvfs_btree_cur_init(&cur,
+				    t ? &kvfs_dir_free_tree_ops :
+					&kvfs_dir_hash_tree_ops,
+				    &r->mp->g, NULL, NULL, ino, &tc);
+		err = kvfs_btree_walk_check(&cur, r->mp->bc, w);
+		if (err == -EUCLEAN)
+			err = 0;
+	}
+	kvfree(w);
+	return err;
+}
+
+/* What the directory holds, as stored (everything written back). */
+static int rb_read(struct nsr *r, uint64_t ino, struct rebuild *b,
+		   uint64_t *parent)
+{
+	const struct kvfs_geom *g = &r->mp->g;
+	uint8_t *dip = kvmalloc(g->inodesize, 0);
+	const struct kvfs_extent *x;
+	struct kv_buf *bp;
+	unsigned nbad;
+	int err;
+
+	if (!dip)
+		return -ENOMEM;
+	err = kv_buf_read(r->mp->bc, kvfs_ino_to_fsb(g, ino), 1,
+			  &kvfs_inode_buf_ops, &bp);
+	if (err)
+		goto out;
+	kv_buf_lock(bp);
+	memcpy(dip, (uint8_t *)bp->b_addr + kvfs_ino_to_offset(g, ino),
+	       g->inodesize);
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+	err = kvfs_dir_walk_disk(r->mp->bc, g, ino, dip, parent, rb_entry, b,
+				 &nbad);
+	/* nothing readable: no entries kept, ".." from the walk */
+	if (err == -EUCLEAN)
+		err = 0;
+	x = (const void *)(dip + KVFS_DINODE_CORE_SIZE);
+	if (!err &&
+	    ((struct kvfs_dinode *)dip)->dformat == KVFS_DFORK_EXTENTS &&
+	    kv_le32_to_cpu(((struct kvfs_dinode *)dip)->nextents) &&
+	    !kv_le64_to_cpu(x[0].startoff)) {
+		err = kv_buf_read(r->mp->bc, kv_le64_to_cpu(x[0].startblock),
+				  g->dirblksize >> g->blocklog,
+				  &kvfs_dir_data_buf_ops, &bp);
+		if (!err) {
+			err = rb_index(r, ino, bp, b);
+			kv_buf_rele(bp);
+		} else if (err == -EUCLEAN || err == -EBADMSG) {
+			err = 0;
+		}
+	}
+out:
+	kvfree(dip);
+	return err;
+}
+
+/* Empty dp (short form, ".." parent), its blocks freed. */
+static int rb_empty(struct nsr *r, struct kvfs_inode *dp,
+		    const struct rebuild *b, uint64_t parent)
+{
+	struct tx t = { .ip = { dp }, .n = 1 };
+	int err = tx_begin(r, &t, &r->mp->resv.itruncate);
+
+	if (err)
+		return err;
+	err = dp->i_dformat == KVFS_DFORK_EXTENTS ?
+		      kvfs_itruncate_extents(&t.tp, dp, 0) :
+		      0;
+	for (size_t i = 0; !err && i < b->nblk; i++)
+		err = kvfs_dir_free_tree_block(t.tp, dp, b->blk[i]);
+	if (!err)
+		kvfs_dir_init(t.tp, dp, parent);
+	return tx_end(&t, err);
+}
+
+static int fix_dir(struct nsr *r, struct kvfs_inode *dp)
+{
+	struct rebuild b = { 0 };
+	uint64_t parent = kvfs_root_ino(r->mp);
+	int err = rb_read(r, dp->i_ino, &b, &parent);
+
+	if (!err)
+		err = rb_empty(r, dp, &b, parent);
+	for (size_t i = 0; !err && i < b.n; i++) {
+		struct tx t = { .ip = { dp }, .n = 1 };
+
+		err = tx_begin(r, &t, &r->mp->resv.dirop);
+		if (err)
+			break;
+		err = kvfs_dir_createname(t.tp, dp, b.e[i].name, b.e[i].len,
+					  b.e[i].ino, b.e[i].ftype);
+		/* a name stored twice: the first kept */
+		if (err == -EEXIST) {
+			kvfs_trans_cancel(t.tp);
+			err = 0;
+			continue;
+		}
+		err = tx_end(&t, err);
+	}
+	kvfree(b.e);
+	kvfree(b.blk);
+	return err;
+}
+
 static int fix(struct nsr *r, struct prob *q, char *done, size_t donelen)
 {
 	struct kvfs_inode *ip = NULL;
@@ -534,6 +730,10 @@ static int fix(struct nsr *r, struct prob *q, char *done, size_t donelen)
 		err = fix_orphan(r, ip);
 		snprintf(done, donelen, "freed");
 		break;
+	case P_DIRBAD:
+		err = S_ISDIR(ip->i_mode) ? fix_dir(r, ip) : -EUCLEAN;
+		snprintf(done, donelen, "directory rebuilt");
+		break;
 	default:
 		err = -EOPNOTSUPP;
 		break;
@@ -559,12 +759,21 @@ static bool allowed(const struct nsr *r, enum cls c)
 	return !r->o->preen || c == C_COUNTS;
 }
 
+/* Another finding of a directory this round rebuilt already? */
+static bool rebuilt(const struct nsr *r, size_t i)
+{
+	if (r->v[i].kind != P_DIRBAD)
+		return false;
+	for (size_t j = 0; j < i; j++)
+		if (r->v[j].kind == P_DIRBAD && r->v[j].ino == r->v[i].ino)
+			return true;
+	return false;
+}
+
 static const char *left_why(const struct nsr *r, const struct prob *q)
 {
 	if (r->o->dry_run)
 		return NULL;
-	if (q->kind == P_DIRBAD)
-		return "not rebuilt";
 	if (r->o->preen && cls_of(q->kind) != C_COUNTS)
 		return "left (preen)";
 	return "could not be fixed";
@@ -597,7 +806,7 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 		}
 		if (c == C_N)
 			break;
-		if (c != C_ENTRIES)
+		if (c > C_ENTRIES)
 			connectivity(&r);
 		for (size_t i = 0; i < r.n; i++) {
 			int ferr;
@@ -605,7 +814,12 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 			if (cls_of(r.v[i].kind) != c)
 				continue;
 			done[0] = '\0';
-			ferr = fix(&r, &r.v[i], done, sizeof(done));
+			ferr = rebuilt(&r, i) ?
+				       0 :
+				       fix(&r, &r.v[i], done, sizeof(done));
+			if (!done[0])
+				snprintf(done, sizeof(done),
+					 "directory rebuilt");
 			if (ferr == -ENOMEM || ferr == -EIO) {
 				err = ferr;
 				goto out;

@@ -38,8 +38,9 @@
 #define NBIG 300
 
 struct nstree {
-	uint64_t root, a, b, c, big, f1, f2, s, p, x, big0;
+	uint64_t root, lpf, a, b, c, big, f1, f2, s, p, x, big0;
 	uint64_t freeino; /* an inode of an allocated chunk, free */
+	uint64_t bigino[NBIG]; /* /big/file-NNNN */
 };
 
 static const struct kvfs_cred ns_cr = { .uid = 0, .gid = 0 };
@@ -95,6 +96,7 @@ static inline void ns_make(const char *path, struct nstree *t)
 	CHECK_EQ(kvfs_mkfs(&mo, &g), 0);
 	CHECK_EQ(kvfs_open(path, &oo, &mp, NULL), 0);
 	t->root = kvfs_root_ino(mp);
+	t->lpf = ns_ino(mp, t->root, "lost+found");
 	CHECK_EQ(kvfs_mkdir(mp, t->root, "a", 0755, &ns_cr, &st), 0);
 	t->a = st.ino;
 	CHECK_EQ(kvfs_mkdir(mp, t->a, "b", 0755, &ns_cr, &st), 0);
@@ -114,7 +116,7 @@ static inline void ns_make(const char *path, struct nstree *t)
 	t->p = st.ino;
 	for (unsigned i = 0; i < NBIG; i++) {
 		snprintf(name, sizeof(name), "file-%04u", i);
-		ns_file(mp, t->big, name, i % 3 ? 100 : 0);
+		t->bigino[i] = ns_file(mp, t->big, name, i % 3 ? 100 : 0);
 	}
 	t->big0 = ns_ino(mp, t->big, "file-0000");
 	t->x = ns_file(mp, t->root, "x", 100);
@@ -353,6 +355,51 @@ static inline void ns_attr_trash(const char *path, uint64_t ino)
 	ns_dev_close(&e);
 }
 
+/*
+ * Block directory dir: data block dblk (dirblksize == blocksize) changed:
+ * head's nentries + 1 (crc recomputed), or a byte flipped (crc left).
+ */
+static inline void ns_blk_trash(const char *path, uint64_t dir, uint32_t dblk,
+				bool head)
+{
+	struct nsedit e;
+	struct kvfs_dinode *d;
+	struct kvfs_extent *x;
+	uint64_t fsb = KVFS_NULLBLOCK;
+	uint8_t *b;
+
+	ns_dev_open(&e, path);
+	d = ns_iget(&e, dir);
+	CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(e.g.dirblksize, e.g.blocksize);
+	x = (void *)kvfs_dinode_dfork(e.dip);
+	for (uint32_t i = 0; i < kv_le32_to_cpu(d->nextents); i++)
+		if (dblk >= kv_le64_to_cpu(x[i].startoff) &&
+		    dblk < kv_le64_to_cpu(x[i].startoff) +
+				    kv_le32_to_cpu(x[i].blockcount))
+			fsb = kv_le64_to_cpu(x[i].startblock) + dblk -
+			      kv_le64_to_cpu(x[i].startoff);
+	CHECK(fsb != KVFS_NULLBLOCK);
+	b = malloc(e.g.blocksize);
+	CHECK(b);
+	CHECK_EQ(kv_dev_pread(e.dev, b, e.g.blocksize,
+			      kvfs_fsb_to_bytes(&e.g, fsb)),
+		 0);
+	if (head) {
+		struct kvfs_dir_head *h = (void *)(b + KVFS_DIR_DATA_HDR_SIZE);
+
+		h->nentries = kv_cpu_to_le64(kv_le64_to_cpu(h->nentries) + 1);
+		kvfs_blkhdr_set_crc(b, e.g.blocksize);
+	} else {
+		b[e.g.blocksize / 2] ^= 0x5a;
+	}
+	CHECK_EQ(kv_dev_pwrite(e.dev, b, e.g.blocksize,
+			       kvfs_fsb_to_bytes(&e.g, fsb)),
+		 0);
+	free(b);
+	ns_dev_close(&e);
+}
+
 /* ---- the damages of the catalogue, each on its own copy ---- */
 
 enum ns_damage {
@@ -366,6 +413,9 @@ enum ns_damage {
 	NSD_TWO_PARENTS, /* /c/b2 names b too */
 	NSD_ORPHAN, /* /p out of the root, link count 0, on no list */
 	NSD_XATTR, /* x's attribute leaf fails its verifier */
+	NSD_DIR_HEAD, /* /big's head counts one entry too many */
+	NSD_DIR_BLOCK, /* /big's data block 1 fails its verifier */
+	NSD_NO_LPF, /* lost+found out of the root */
 	NSD_N
 };
 
@@ -373,7 +423,8 @@ static const char *const ns_damage_names[NSD_N] = {
 	"entry to a free inode", "wrong file type", "wrong type (block dir)",
 	"wrong link count",	 "wrong ..",	    "cycle",
 	"disconnected subtree",	 "two parents",	    "orphan on no list",
-	"bad xattr block",
+	"bad xattr block",	 "directory head",  "directory block lost",
+	"lost+found missing",
 };
 
 static inline void ns_damage(const char *path, const struct nstree *t,
@@ -416,6 +467,16 @@ static inline void ns_damage(const char *path, const struct nstree *t,
 		break;
 	case NSD_XATTR:
 		ns_attr_trash(path, t->x);
+		break;
+	case NSD_DIR_HEAD:
+		ns_blk_trash(path, t->big, 0, true);
+		break;
+	case NSD_DIR_BLOCK:
+		ns_blk_trash(path, t->big, 1, false);
+		break;
+	case NSD_NO_LPF:
+		ns_sf_remove(path, t->root, "lost+found");
+		ns_set_nlink(path, t->root, -1);
 		break;
 	case NSD_N:
 		break;

@@ -6,7 +6,8 @@
  * of the image; the repair fixes every problem it finds; then the checker
  * is clean, kvfs_open() works, every file's data is byte-identical (found
  * by inode number, wherever it now is), what was moved is in lost+found
- * under "#INO", and a second repair finds nothing.
+ * under "#INO", and a second repair finds nothing.  "preen": only the
+ * counts are fixed, the rest is left and counted.
  */
 #include <inttypes.h>
 
@@ -27,7 +28,17 @@ static void on_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
 	       fixed ? "fixed" : "not fixed");
 }
 
-static const struct kvfs_repair_ops ops = { .problem = on_problem };
+static unsigned nnotices;
+
+static void on_notice(void *arg, const char *what)
+{
+	(void)arg;
+	printf("  notice: %s\n", what);
+	nnotices++;
+}
+
+static const struct kvfs_repair_ops ops = { .problem = on_problem,
+					    .notice = on_notice };
 
 static uint64_t image_hash(const char *path)
 {
@@ -42,10 +53,14 @@ static uint64_t image_hash(const char *path)
 	return h;
 }
 
+static bool preen;
+
 static void repair(bool dry, struct kvfs_repair_result *res)
 {
 	struct kvfs_mount_opts mo = { .rdonly = dry };
-	struct kvfs_repair_opts o = { .dry_run = dry, .ops = &ops };
+	struct kvfs_repair_opts o = { .dry_run = dry,
+				      .preen = preen,
+				      .ops = &ops };
 	struct kvfs_mount *mp;
 
 	memset(res, 0, sizeof(*res));
@@ -74,6 +89,8 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 	struct kvfs_open_opts oo = { 0 };
 	struct kvfs_mount *mp;
 	struct kvfs_stat st;
+	unsigned nlost = 0;
+	uint64_t lpf;
 	char name[32];
 	uint8_t v[64];
 
@@ -82,12 +99,24 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 	same_data(mp, t->f1, 4 * 4096);
 	same_data(mp, t->f2, 5000);
 	same_data(mp, t->x, 100);
-	for (unsigned i = 0; i < NBIG; i += 37) {
+	CHECK_EQ(kvfs_lookup(mp, t->root, "lost+found", &st), 0);
+	lpf = st.ino;
+	/* each in /big, or in lost+found when its block was lost */
+	for (unsigned i = 0; i < NBIG; i++) {
 		snprintf(name, sizeof(name), "file-%04u", i);
-		CHECK_EQ(kvfs_lookup(mp, t->big, name, &st), 0);
+		if (kvfs_lookup(mp, t->big, name, &st)) {
+			CHECK_EQ(d, NSD_DIR_BLOCK);
+			snprintf(name, sizeof(name), "#%" PRIu64, t->bigino[i]);
+			CHECK_EQ(kvfs_lookup(mp, lpf, name, &st), 0);
+			nlost++;
+		}
+		CHECK_EQ(st.ino, t->bigino[i]);
 		same_data(mp, st.ino, i % 3 ? 100 : 0);
 	}
-	CHECK_EQ(kvfs_lookup(mp, t->root, "lost+found", &st), 0);
+	if (d == NSD_DIR_BLOCK) {
+		printf("  %u of /big's files in lost+found\n", nlost);
+		CHECK(nlost > 0 && nlost < NBIG);
+	}
 	switch (d) {
 	case NSD_ENTRY_FREE:
 		CHECK_EQ(kvfs_lookup(mp, t->a, "ghost", &st), -ENOENT);
@@ -129,6 +158,19 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 			 -ENODATA);
 		CHECK_EQ(kvfs_setxattr(mp, t->x, "user.new", v, 8, 0), 0);
 		break;
+	case NSD_DIR_HEAD:
+	case NSD_DIR_BLOCK:
+		CHECK_EQ(kvfs_lookup(mp, t->big, "..", &st), 0);
+		CHECK_EQ(st.ino, t->root);
+		break;
+	case NSD_NO_LPF:
+		/* a new lost+found, said so, the old one in it */
+		CHECK_EQ(nnotices, 1);
+		CHECK(lpf != t->lpf);
+		snprintf(name, sizeof(name), "#%" PRIu64, t->lpf);
+		CHECK_EQ(kvfs_lookup(mp, lpf, name, &st), 0);
+		CHECK_EQ(st.ino, t->lpf);
+		break;
 	case NSD_N:
 		break;
 	}
@@ -144,7 +186,8 @@ int main(int argc, char **argv)
 	int d;
 
 	if (argc != 2) {
-		fprintf(stderr, "usage: test_repair_ns clean|DAMAGE-NUMBER\n");
+		fprintf(stderr,
+			"usage: test_repair_ns clean|preen|DAMAGE-NUMBER\n");
 		return 2;
 	}
 	CHECK_EQ(kv_init(NULL), 0);
@@ -161,6 +204,22 @@ int main(int argc, char **argv)
 		repair(false, &res);
 		CHECK_EQ(res.found, 0);
 		scrub_image_clean(work);
+		goto out;
+	}
+	if (!strcmp(argv[1], "preen")) {
+		/* the link count is fixed, the '..' left and counted */
+		ns_damage(work, &t, NSD_NLINK);
+		ns_damage(work, &t, NSD_DOTDOT);
+		preen = true;
+		repair(false, &res);
+		CHECK_EQ(res.found, 2);
+		CHECK_EQ(res.fixed, 1);
+		CHECK_EQ(res.left, 1);
+		preen = false;
+		repair(false, &res);
+		CHECK_EQ(res.found, 1);
+		CHECK_EQ(res.fixed, 1);
+		check_after(&t, NSD_DOTDOT);
 		goto out;
 	}
 	d = atoi(argv[1]);
