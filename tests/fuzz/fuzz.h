@@ -202,9 +202,11 @@ static inline int fuzz_walk_log(const uint8_t *log, size_t bytes)
 /*
  * The image targets (fuzz_image, fuzz_mount) work on a private copy of
  * the populated image gen_seeds leaves in its OUTDIR, named by
- * $KVFS_FUZZ_IMAGE (tests/fuzz/run.sh sets it): the input, a block,
- * is written over the image at the block number its header names, the
- * image is read, then the block is put back.
+ * $KVFS_FUZZ_IMAGE (tests/fuzz/run.sh sets it): the input, one to
+ * FUZZ_IMAGE_MAX_BLOCKS blocks, is written over the image, each block at
+ * the block number its header names; the image is read, then the blocks
+ * are put back.  Several blocks make inconsistencies between structures
+ * (an index naming what its data block does not hold).
  */
 struct fuzz_image {
 	char path[4096];
@@ -252,31 +254,43 @@ static inline struct fuzz_image *fuzz_image(void)
 	return imp;
 }
 
-/*
- * Write blk (a block of the image's block size) at the block number its
- * header names: false when that is past the image.
- */
-static inline bool fuzz_image_put(struct fuzz_image *im, const void *blk,
-				  size_t len)
-{
-	uint64_t b = fuzz_hdr_blkno(blk);
+/* Blocks an image target's input may replace at once. */
+#define FUZZ_IMAGE_MAX_BLOCKS 4
 
-	if (b >= im->size / len)
-		return false;
-	if (pwrite(im->fd, blk, len, (off_t)(b * len)) != (ssize_t)len)
-		abort();
-	return true;
+/*
+ * Write the input's blocks (each len bytes, the last zero-padded, crcs
+ * recomputed) over the image, each at the block number its header names;
+ * those numbers into blknos.  Returns how many were written (a block
+ * naming a number past the image is left out).
+ */
+static inline unsigned fuzz_image_put(struct fuzz_image *im,
+				      const uint8_t *data, size_t size,
+				      size_t len, uint64_t *blknos)
+{
+	unsigned n = 0;
+
+	for (size_t o = 0; o < size && n < FUZZ_IMAGE_MAX_BLOCKS; o += len) {
+		const void *blk = fuzz_block(data + o, size - o, len);
+		uint64_t b = fuzz_hdr_blkno(blk);
+
+		if (b >= im->size / len)
+			continue;
+		if (pwrite(im->fd, blk, len, (off_t)(b * len)) != (ssize_t)len)
+			abort();
+		blknos[n++] = b;
+	}
+	return n;
 }
 
-/* Put the pristine contents back where blk was written. */
-static inline void fuzz_image_restore(struct fuzz_image *im, const void *blk,
+/* Put the pristine contents back in the n blocks written. */
+static inline void fuzz_image_restore(struct fuzz_image *im,
+				      const uint64_t *blknos, unsigned n,
 				      size_t len)
 {
-	uint64_t b = fuzz_hdr_blkno(blk);
-
-	if (pwrite(im->fd, im->pristine + b * len, len, (off_t)(b * len)) !=
-	    (ssize_t)len)
-		abort();
+	for (unsigned i = 0; i < n; i++)
+		if (pwrite(im->fd, im->pristine + blknos[i] * len, len,
+			   (off_t)(blknos[i] * len)) != (ssize_t)len)
+			abort();
 }
 
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fuzz target: the consistency checker (fs/scrub.c) over the populated
- * image with one block replaced by the input (see fuzz_image() in
+ * image with one to four blocks replaced by the input (see fuzz_image() in
  * fuzz.h): every tree walked, every inode and its forks, directories
  * with their index trees, attribute and symlink blocks, each through the
  * code that decodes them past their verifiers.
@@ -18,14 +18,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct kv_dev *dev;
 	struct fuzz_image *im = fuzz_image();
 	size_t bs = fuzz_geom()->blocksize;
-	void *blk = fuzz_block(data, size, bs);
+	uint64_t blknos[FUZZ_IMAGE_MAX_BLOCKS];
+	unsigned n;
 
 	if (!dev && (kv_dev_open(im->path, KV_DEV_RDONLY, &dev) ||
 		     kvfs_sb_read(dev, &g)))
 		abort();
-	if (!fuzz_image_put(im, blk, bs))
+	n = fuzz_image_put(im, data, size, bs, blknos);
+	if (!n)
 		return 0;
 	kvfs_scrub_dev(dev, &g, &res);
-	fuzz_image_restore(im, blk, bs);
+	fuzz_image_restore(im, blknos, n, bs);
 	return 0;
 }

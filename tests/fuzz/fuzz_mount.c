@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fuzz target: the core's read path (fs/kvfs.h) over the populated image
- * with one block replaced by the input (see fuzz_image() in fuzz.h): a
+ * with one to four blocks replaced by the input (see fuzz_image() in fuzz.h): a
  * read-only open, then the whole tree walked as a user would: readdir and
  * lookup of every entry, getattr, readlink, every xattr listed and read,
  * the first bytes of every file.  Errors are expected; crashes, hangs and
@@ -73,12 +73,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_image *im = fuzz_image();
 	size_t bs = fuzz_geom()->blocksize;
-	void *blk = fuzz_block(data, size, bs);
+	uint64_t blknos[FUZZ_IMAGE_MAX_BLOCKS];
+	unsigned n;
 	struct kvfs_open_opts o = { .rdonly = true };
 	struct kvfs_open_info info;
 	struct walk w = { .ndirs = 0 };
 
-	if (!fuzz_image_put(im, blk, bs))
+	n = fuzz_image_put(im, data, size, bs, blknos);
+	if (!n)
 		return 0;
 	if (!kvfs_open(im->path, &o, &w.mp, &info)) {
 		visit(&w, kvfs_root_ino(w.mp));
@@ -88,6 +90,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		kvfs_close(w.mp);
 	}
-	fuzz_image_restore(im, blk, bs);
+	fuzz_image_restore(im, blknos, n, bs);
 	return 0;
 }

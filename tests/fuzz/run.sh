@@ -3,7 +3,7 @@
 # build-fuzz): builds the targets in BUILD (configured with CC=clang
 # -Dfuzz=true, ASan+UBSan), generates the seed corpora from a real image
 # (gen_seeds), then for each target replays its regression inputs
-# (tests/fuzz/regress/TARGET/) and fuzzes for SECONDS (default 9) from the
+# (tests/fuzz/regress/TARGET/) and fuzzes for SECONDS (default 8) from the
 # seeds.  A crash, a sanitizer report, a leak, a timeout (10 s per input)
 # or an out-of-memory (2 GiB) fails the target; the input is kept in the
 # work directory, whose path is printed.  Ends with "N passed, N failed";
@@ -12,7 +12,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: run.sh BUILD [SECONDS] [TARGET...]}
-secs=${2:-9}
+secs=${2:-8}
 shift $(($# >= 2 ? 2 : 1))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(sb agf agi agfl btree dinode dir_data
@@ -62,8 +62,12 @@ for t in "${targets[@]}"; do
 			"$work/$t.regress.log" | tail -n 6
 		ok=0
 	fi
+	# the image targets take up to 4 blocks (FUZZ_IMAGE_MAX_BLOCKS)
+	maxlen=()
+	case $t in image | mount) maxlen=(-max_len=16384) ;; esac
 	if ! "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$work/crash/$t/" \
+		"${maxlen[@]}" -print_final_stats=1 \
+		-artifact_prefix="$work/crash/$t/" \
 		"$work/corpus/$t" "$work/seeds/$t" >"$work/$t.log" 2>&1; then
 		echo "fuzz: $t: FAILED (log $work/$t.log):"
 		grep -E 'ERROR|SUMMARY|runtime error|Test unit written' \
