@@ -297,7 +297,13 @@ static int entry_matches(struct dctx *d, uint64_t addr, struct hmatch *m,
 		return err;
 	e = ent_at(bp, off);
 	*hit = false;
+	/*
+	 * The data block's verifier walks its records from the start; an
+	 * address from the index may point inside one (an unused record's
+	 * bytes are not checked): the record must hold the name it claims.
+	 */
 	if (!kv_le64_to_cpu(e->ino) ||
+	    kv_le32_to_cpu(e->reclen) < KVFS_DIR_DATA_ENTSIZE(e->namelen) ||
 	    off + kv_le32_to_cpu(e->reclen) > d->g->dirblksize) {
 		rele(d, bp);
 		return corrupt(d, bp->b_blkno, "hash index names no entry");
