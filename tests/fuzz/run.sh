@@ -3,7 +3,7 @@
 # build-fuzz): builds the targets in BUILD (configured with CC=clang
 # -Dfuzz=true, ASan+UBSan), generates the seed corpora from a real image
 # (gen_seeds), then for each target replays its regression inputs
-# (tests/fuzz/regress/TARGET/) and fuzzes for SECONDS (default 8) from the
+# (tests/fuzz/regress/TARGET/) and fuzzes for SECONDS (default 6) from the
 # seeds.  A crash, a sanitizer report, a leak, a timeout (10 s per input)
 # or an out-of-memory (2 GiB) fails the target; the input is kept in the
 # work directory, whose path is printed.  Ends with "N passed, N failed";
@@ -12,7 +12,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: run.sh BUILD [SECONDS] [TARGET...]}
-secs=${2:-8}
+secs=${2:-6}
 shift $(($# >= 2 ? 2 : 1))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(sb agf agi agfl btree dinode dir_data
