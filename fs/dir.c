@@ -155,6 +155,31 @@ static int map_dblk(struct dctx *d, uint32_t dblk, uint64_t *fsb)
 	return 0;
 }
 
+/*
+ * The first data block past dblk, a hole, that may be mapped (ndata if
+ * none): a walk steps over a run of holes in one bmap call, not one a
+ * block (a damaged head's ndata can be 2^32).
+ */
+static int next_dblk(struct dctx *d, uint32_t dblk, uint32_t ndata,
+		     uint32_t *next)
+{
+	struct kvfs_bmap map;
+	uint64_t off = (uint64_t)dblk * fsbs(d->g), end;
+	int n = 1, err;
+
+	err = kvfs_bmapi_read(d->dp, off, (uint64_t)(ndata - dblk) * fsbs(d->g),
+			      &map, &n);
+	if (err == -EFBIG)
+		return corrupt(d, KVFS_NULLBLOCK,
+			       "data space past the largest file offset");
+	if (err)
+		return err;
+	end = map.startblock == KVFS_NULLBLOCK ? off + map.blockcount : off;
+	end /= fsbs(d->g);
+	*next = end > dblk ? (end < ndata ? (uint32_t)end : ndata) : dblk + 1;
+	return 0;
+}
+
 static void rele(struct dctx *d, struct kv_buf *bp)
 {
 	if (!d->tp && bp)
@@ -298,7 +323,13 @@ static int entry_matches(struct dctx *d, uint64_t addr, struct hmatch *m,
 		return err;
 	e = ent_at(bp, off);
 	*hit = false;
+	/*
+	 * The data block's verifier walks its records from the start; an
+	 * address from the index may point inside one (an unused record's
+	 * bytes are not checked): the record must hold the name it claims.
+	 */
 	if (!kv_le64_to_cpu(e->ino) ||
+	    kv_le32_to_cpu(e->reclen) < KVFS_DIR_DATA_ENTSIZE(e->namelen) ||
 	    off + kv_le32_to_cpu(e->reclen) > d->g->dirblksize) {
 		rele(d, bp);
 		return corrupt(d, bp->b_blkno, "hash index names no entry");
@@ -1393,7 +1424,12 @@ int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
 
 		err = read_dblk(&d, (uint32_t)dblk, &bp);
 		if (err == -ENODATA) {
-			err = 0;
+			uint32_t next = ndata;
+
+			err = next_dblk(&d, (uint32_t)dblk, ndata, &next);
+			if (err)
+				break;
+			dblk = next - 1;
 			continue;
 		}
 		if (err)

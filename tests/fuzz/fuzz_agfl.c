@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Fuzz target: the AG reserve list's read verifier (fs/ag.c through fs/buf_ops.c). */
+#include "fs/buf_ops.h"
+#include "tests/fuzz/fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct kvfs_geom *g = fuzz_geom();
+	void *blk = fuzz_block(data, size, g->blocksize);
+
+	fuzz_verify_buf(&kvfs_agfl_buf_ops, blk, g->blocksize,
+			fuzz_hdr_blkno(blk));
+	return 0;
+}

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Fuzz target: symbolic link target blocks (fs/symlink.c). */
+#include "fs/symlink.h"
+#include "tests/fuzz/fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct kvfs_geom *g = fuzz_geom();
+	void *blk = fuzz_block(data, size, g->blocksize);
+
+	fuzz_verify_buf(&kvfs_symlink_buf_ops, blk, g->blocksize,
+			fuzz_hdr_blkno(blk));
+	return 0;
+}
