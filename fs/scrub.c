@@ -58,6 +58,8 @@ struct scrub {
 	/* totals over the AGs for the summary counters */
 	uint64_t fdblocks, icount, ifree;
 	uint8_t *blk; /* scratch block */
+	kvfs_scrub_claim_fn claim_fn; /* optional observer of the claims */
+	void *claim_priv;
 };
 
 static const char *const kind_names[KVFS_SCRUB_NKINDS] = {
@@ -169,7 +171,9 @@ static int claim(struct scrub *s, uint64_t start, uint32_t len,
 						  .len = len,
 						  .kind = (uint8_t)kind };
 	s->res->owned[kind] += len;
-	return 0;
+	return s->claim_fn ?
+		       s->claim_fn(s->claim_priv, start, len, kind, owner) :
+		       0;
 }
 
 /* blocks [fsb, fsb + len) inside one AG, past its fixed headers */
@@ -1351,10 +1355,13 @@ static int check_ag(struct scrub *s)
 	return err;
 }
 
-int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
-	       struct kvfs_scrub_result *res)
+static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
+		 struct kvfs_scrub_result *res, kvfs_scrub_claim_fn fn,
+		 void *priv)
 {
-	struct scrub s = { .bc = bc, .g = g, .res = res };
+	struct scrub s = {
+		.bc = bc, .g = g, .res = res, .claim_fn = fn, .claim_priv = priv
+	};
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -1392,8 +1399,15 @@ out:
 	return err;
 }
 
-int kvfs_scrub_dev(struct kv_dev *dev, const struct kvfs_geom *g,
-		   struct kvfs_scrub_result *res)
+int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
+	       struct kvfs_scrub_result *res)
+{
+	return scrub(bc, g, res, NULL, NULL);
+}
+
+int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
+			  struct kvfs_scrub_result *res, kvfs_scrub_claim_fn fn,
+			  void *priv)
 {
 	struct kv_bcache *bc;
 	int err;
@@ -1403,7 +1417,13 @@ int kvfs_scrub_dev(struct kv_dev *dev, const struct kvfs_geom *g,
 	if (err)
 		return err;
 	kv_bcache_set_private(bc, (void *)g);
-	err = kvfs_scrub(bc, g, res);
+	err = scrub(bc, g, res, fn, priv);
 	kv_bcache_destroy(bc);
 	return err;
+}
+
+int kvfs_scrub_dev(struct kv_dev *dev, const struct kvfs_geom *g,
+		   struct kvfs_scrub_result *res)
+{
+	return kvfs_scrub_dev_claims(dev, g, res, NULL, NULL);
 }
