@@ -767,6 +767,12 @@ static const struct field bmdr_fields[] = {
 	FLD(kvfs_bmdr_block, "u.bmdr.numrecs", numrecs, F_U16),
 };
 
+/* A short-form directory's header, at the start of the data fork. */
+static const struct field sfdir_fields[] = {
+	FLD(kvfs_dir_sf_hdr, "u.sfdir.parent", parent, F_U64),
+	FLD(kvfs_dir_sf_hdr, "u.sfdir.count", count, F_U16),
+};
+
 static const struct field sf_ent_fields[] = {
 	FLD(kvfs_dir_sf_ent, "inumber", ino, F_U64),
 	FLD(kvfs_dir_sf_ent, "namelen", namelen, F_U8),
@@ -841,7 +847,7 @@ struct farray {
 	size_t nf;
 };
 
-#define VIEW_MAX 4
+#define VIEW_MAX 5
 
 /* What one structure's field names mean. */
 struct view {
@@ -1122,6 +1128,7 @@ static int load_inode(struct db *db, char **a, int n, struct target *t)
 	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
 	view_tab(&t->v, inode_fields, NFIELDS(inode_fields), 0);
 	view_tab(&t->v, bmdr_fields, NFIELDS(bmdr_fields), core);
+	view_tab(&t->v, sfdir_fields, NFIELDS(sfdir_fields), core);
 	view_arr(&t->v, "u.extent", core, sizeof(struct kvfs_extent),
 		 dsize / sizeof(struct kvfs_extent), extent_fields,
 		 NFIELDS(extent_fields));
@@ -2007,7 +2014,8 @@ static void usage(FILE *f)
 		"startblock|blockcount|flags,\n"
 		"                        a.extent[N].*, u.bmdr.level|numrecs, "
 		"u.bmdr.key[N].startoff,\n"
-		"                        u.bmdr.ptr[N]\n"
+		"                        u.bmdr.ptr[N], u.sfdir.parent|count "
+		"(short-form directory)\n"
 		"  btree OWNER TREE LEVEL:N FIELD   level numrecs leftsib "
 		"rightsib, rec[N].*, key[N].*,\n"
 		"                        ptr[N] (record fields as \"btree\" "
