@@ -132,6 +132,20 @@ sed -n 's/^blocktrash: block [0-9]* (\([a-z]*\)).*/\1/p' "$T/o4" | sort -u >"$T/
 grep -qvxE 'dir|diridx' "$T/types" && fail "-t dir,diridx: $(cat "$T/types")"
 grep -qx dir "$T/types" || fail "-t dir: no directory block"
 "$DB" -x "$T/t4" blocktrash -s 7 -n 1 -t nosuch 2>/dev/null && fail "-t nosuch"
+# every type is found, and a block of that type is what it says (magic)
+for tm in sb:KVSB agf:KVAG agi:KVAI agfl:KVFL bnobt:KVBB cntbt:KVBC \
+	inobt:KVIB inode:KVIN bmbt:KVBM dir:KVDD diridx:KVD attr:KVA \
+	symlink:KVSL log:; do
+	t=${tm%%:*} magic=${tm#*:}
+	cp --sparse=always "$T/base" "$T/t5"
+	line=$("$DB" -x "$T/t5" blocktrash -s 3 -n 1 -t $t | tail -1)
+	blk=$(echo "$line" | sed -n "s/^blocktrash: block \([0-9]*\) ($t) bit [0-9]*$/\1/p")
+	[ -n "$blk" ] || fail "-t $t: $line"
+	[ -z "$magic" ] && continue
+	# the first bytes of every metadata block are its magic, in ASCII
+	"$DB" "$T/base" block "$blk" 2>/dev/null | grep -q "^000000: .*  $magic" ||
+		fail "-t $t: block $blk is not $magic"
+done
 echo "ok: blocktrash"
 
 # read commands against what populate made
