@@ -787,6 +787,23 @@ static const struct field data_ent_fields[] = {
 	FLD(kvfs_dir_data_ent, "reclen", reclen, F_U32),
 };
 
+/* A directory data block's header, and block 0's head after it. */
+static const struct field dir_data_fields[] = {
+	FLD(kvfs_dir_data_hdr, "dblk", dblk, F_U32),
+	FLD(kvfs_dir_data_hdr, "bestfree", bestfree, F_U32),
+	FLD(kvfs_dir_data_hdr, "nents", nents, F_U32),
+};
+
+static const struct field dir_head_fields[] = {
+	FLD(kvfs_dir_head, "parent", parent, F_U64),
+	FLD(kvfs_dir_head, "hash_root", hash_root, F_U64),
+	FLD(kvfs_dir_head, "free_root", free_root, F_U64),
+	FLD(kvfs_dir_head, "hash_level", hash_level, F_U8),
+	FLD(kvfs_dir_head, "free_level", free_level, F_U8),
+	FLD(kvfs_dir_head, "ndata", ndata, F_U32),
+	FLD(kvfs_dir_head, "nentries", nentries, F_U64),
+};
+
 /* Elements of arrays of plain numbers: "bno[3]", "ptr[0]". */
 static const struct field u64_elem[] = { { "", 0, F_U64 } };
 static const struct field nullag_elem[] = { { "", 0, F_NULLAG } };
@@ -1462,6 +1479,51 @@ static int load_dirent(struct db *db, char **a, int n, struct target *t)
 	return ret;
 }
 
+/* DIR_INO: data block 0 of a block directory, mapped by the extent code. */
+static int load_dirhead(struct db *db, char **a, int n, struct target *t)
+{
+	const struct kvfs_geom *g = &db->g;
+	struct kvfs_bmap map;
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	uint64_t ino;
+	int nmap = 1, ret;
+
+	(void)n;
+	if (parse_ino(db, a[0], &ino))
+		return -EINVAL;
+	ret = db_mount(db, &mp);
+	if (ret)
+		return ret;
+	ret = db_iget(mp, ino, &dp);
+	if (!ret) {
+		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+		if (!S_ISDIR(dp->i_mode) || dp->i_dformat == KVFS_DFORK_INLINE)
+			ret = -ENOTDIR;
+		else
+			ret = kvfs_bmapi_read(dp, 0,
+					      g->dirblksize >> g->blocklog,
+					      &map, &nmap);
+		if (!ret && map.startblock == KVFS_NULLBLOCK)
+			ret = -ENODATA;
+		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+		kvfs_iput(dp);
+		if (ret)
+			fprintf(stderr,
+				"kvfs-db: inode %" PRIu64
+				" is not a block directory: %s\n",
+				ino, strerror(-ret));
+	}
+	kvfs_close(mp);
+	if (ret)
+		return -EINVAL;
+	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
+	view_tab(&t->v, dir_data_fields, NFIELDS(dir_data_fields), 0);
+	view_tab(&t->v, dir_head_fields, NFIELDS(dir_head_fields),
+		 KVFS_DIR_DATA_HDR_SIZE);
+	return target_read(db, t, map.startblock, g->dirblksize >> g->blocklog);
+}
+
 struct wstruct {
 	const char *name;
 	int min_addr, max_addr;
@@ -1472,7 +1534,7 @@ static const struct wstruct wstructs[] = {
 	{ "sb", 0, 1, load_sb },	 { "agf", 1, 1, load_agf },
 	{ "agi", 1, 1, load_agi },	 { "agfl", 1, 1, load_agfl },
 	{ "inode", 1, 1, load_inode },	 { "btree", 3, 3, load_btree },
-	{ "dirent", 2, 2, load_dirent },
+	{ "dirent", 2, 2, load_dirent }, { "dirhead", 1, 1, load_dirhead },
 };
 
 /* write [-c] STRUCT ADDR... FIELD VALUE */
@@ -2022,6 +2084,10 @@ static void usage(FILE *f)
 		"prints them)\n"
 		"  dirent DIR_INO NAME FIELD   inumber namelen type (and "
 		"cookie or reclen)\n"
+		"  dirhead DIR_INO FIELD block 0 of a block directory: dblk "
+		"bestfree nents, parent\n"
+		"                        hash_root free_root hash_level "
+		"free_level ndata nentries\n"
 		"VALUE: a number (0x.. hex, 0.. octal), \"null\" for AG "
 		"pointers, clean|dirty,\nnone|inline|extents|btree, SEC[.NSEC] "
 		"for times.  -c leaves the crc as it was\n(then wrong); writing "

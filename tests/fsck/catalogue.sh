@@ -31,7 +31,7 @@ die() {
 
 ino_of() { awk -v p="$1" '$5 == p { print $1 }' "$T/orig/manifest"; }
 ROOT=128
-SUB=$(ino_of /sub) D2=$(ino_of /sub/d2) D3=$(ino_of /sub/d2/d3)
+SUB=$(ino_of /sub) BIG=$(ino_of /big) D2=$(ino_of /sub/d2) D3=$(ino_of /sub/d2/d3)
 FRAG=$(ino_of /frag) F1=$(ino_of /file1) F4095=$(ino_of /file4095)
 F4096=$(ino_of /file4096) F65537=$(ino_of /file65537)
 XB=$(ino_of /xattr-block) XDIR=$(ino_of /xattr-dir)
@@ -66,6 +66,7 @@ cases=(
 "link-count|^$|write inode $F1 nlink 5"
 "dirent-free-inode|/linked2$|write dirent $SUB linked2 inumber $FREEINO"
 "dotdot|^$|write inode $D3 u.sfdir.parent $ROOT"
+"dotdot-block|^$|write dirhead $BIG parent $SUB"
 "dir-cycle|^\\./sub/d2/|write dirent $D2 d3 inumber $SUB"
 "disconnected|^\\./sub/|write dirent $ROOT sub inumber $XDIR"
 "bmbt-node|/frag$|write -c btree $FRAG bmbt 0:1 level 4"

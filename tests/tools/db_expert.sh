@@ -78,6 +78,7 @@ check_write dirent-block "ls $BIG" "$($DB "$T/base" ls $BIG | awk '$4 == "entry-
 	-- dirent $BIG entry-00042 inumber 131
 check_write dirent-sf "ls $D3" "$($DB "$T/base" ls $D3 | awk '$4 == "deepfile" { print $1, $2 }') dir deepfile" \
 	-- dirent $D3 deepfile type 2
+check_write dirhead "ls $BIG" "1 $(ino_of /sub) dir .." -- dirhead $BIG parent "$(ino_of /sub)"
 
 # -c: the field changes, the crc stays as it was, and the verifier says so
 fresh
