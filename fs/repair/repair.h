@@ -34,7 +34,10 @@
  *                     structures; the unlinked lists rebuilt.
  *   7 space           free-space trees, inode trees, reserve lists and AG
  *                     counters rebuilt from the ownership map (only when
- *                     they differ); superblock summary counters.
+ *                     they differ); superblock summary counters.  It runs
+ *                     (and is announced) right after phase 4: the
+ *                     namespace phases' transactions need consistent
+ *                     free space.
  *
  * Phases 1-4 and 7 write buffers directly (xfs_repair's way: the log is
  * clean or zeroed first, nothing else has the image open); phases 5-6
@@ -120,12 +123,21 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 		struct kvfs_repair_result *res);
 
 /*
+ * Whether fsck may skip the filesystem on path without -f: its superblock
+ * says clean (no unfinished repair either) and its log is clean.  Returns
+ * 1 (the geometry, counters included, in g), 0 not clean, -ENODATA not
+ * kvfs, or another negative errno (a damaged superblock: -EUCLEAN).
+ */
+int kvfs_repair_clean(const char *path, struct kvfs_geom *g);
+
+/*
  * Phases 5-6 over a mount made after phase 4 (space consistent):
  * directories, connectivity, lost+found, link counts, xattrs, unlinked
  * lists.  Each fix is its own transaction.  In a dry run mp is read-only
  * and nothing is changed.  Counts go into res.
  */
-int kvfs_repair_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
+int kvfs_repair_namespace(struct kvfs_mount *mp,
+			  const struct kvfs_repair_opts *o,
 			  struct kvfs_repair_result *res);
 
 #endif

@@ -1,0 +1,661 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Phase 4, the inodes: every inode of every chunk the inode-chunk trees
+ * hold, in inode number order, and the block-ownership map built from
+ * their forks.
+ *
+ * Per inode (a copy, written back into its cluster buffer when changed):
+ * a free inode must be free in its chunk's mask and an in-use one in use
+ * (the inode wins, as in xfs_repair); extents of an in-inode list that
+ * are out of range (past the device end, over AG headers, across AGs,
+ * out of order) are cut; an inode whose only fault is its checksum gets
+ * it rewritten (xfs_repair's way); one that still fails its verifier is
+ * cleared (freed).  Then its blocks are claimed: an extent whose blocks
+ * are owned already is the later claimant's (inode number order) and is
+ * cut from an extent list (a hole; e2fsck would clone it); inside an
+ * extent-map tree it is left and reported.  A damaged extent-map tree
+ * clears its inode.  Last, nblocks is set to what the forks map.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/blkhdr.h"
+#include "fs/bmap_btree.h"
+#include "fs/btree.h"
+#include "fs/buf_ops.h"
+#include "fs/dinode.h"
+#include "fs/dir.h"
+#include "fs/repair/priv.h"
+
+/* What became of one inode. */
+struct ino_ctx {
+	struct rp *rp;
+	uint64_t ino;
+	uint8_t *dip; /* the copy */
+	uint64_t blocks; /* mapped by the forks */
+	enum kvfs_scrub_owner kind; /* of the extents being claimed */
+	bool changed; /* the copy must be written back */
+	bool tree_bad; /* an extent-map tree walk found damage */
+	char why[320]; /* what is wrong with it */
+};
+
+static struct kvfs_dinode *D(struct ino_ctx *c)
+{
+	return (struct kvfs_dinode *)c->dip;
+}
+
+/* The copy becomes a free inode (mode 0), its generation moved on. */
+static void clear_inode(struct ino_ctx *c)
+{
+	uint32_t gen = kv_le32_to_cpu(D(c)->generation) + 1;
+
+	kvfs_dinode_init(c->dip, &c->rp->g, c->ino, 0, 0, 0, 0, 0, 0, gen);
+	kvfs_dinode_set_crc(c->dip, &c->rp->g);
+	c->changed = true;
+}
+
+static void cut_extent(struct kvfs_extent *x, uint32_t *n, uint32_t i)
+{
+	memmove(&x[i], &x[i + 1], (*n - i - 1) * sizeof(*x));
+	memset(&x[*n - 1], 0, sizeof(*x));
+	(*n)--;
+}
+
+/* Fork bytes and sizes of the copy, bounded even if forkoff is garbage. */
+static void forks(const struct kvfs_geom *g, uint8_t *dip, uint8_t **df,
+		  uint32_t *dsize, uint8_t **af, uint32_t *asize)
+{
+	uint32_t off = kv_le16_to_cpu(((struct kvfs_dinode *)dip)->forkoff);
+
+	if (off && KVFS_DINODE_CORE_SIZE + off * 8u >= g->inodesize)
+		off = 0;
+	*dsize = off ? off * 8u : g->inodesize - KVFS_DINODE_CORE_SIZE;
+	*asize = off ? g->inodesize - KVFS_DINODE_CORE_SIZE - *dsize : 0;
+	*df = dip + KVFS_DINODE_CORE_SIZE;
+	*af = *df + *dsize;
+}
+
+/*
+ * Out-of-range extents of an in-inode list cut (nextents at *np).
+ * Returns the number found.
+ */
+static unsigned cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
+				kv_le32 *np, const char *name)
+{
+	struct kvfs_extent *x = (struct kvfs_extent *)fork;
+	uint32_t n = kv_le32_to_cpu(*np), max = size / sizeof(*x);
+	uint64_t next = 0;
+	unsigned cut = 0, found = 0;
+
+	if (n > max) {
+		if (!rp_problem(c->rp, false, c->ino, KVFS_NULLBLOCK,
+				"inode %" PRIu64 " %s fork: %u extents do not "
+				"fit its %u bytes: the list cut to %u",
+				c->ino, name, n, size, max))
+			return 1;
+		n = max;
+		cut++;
+		found++;
+	}
+	for (uint32_t i = 0; i < n;) {
+		const char *bad = kvfs_extent_check(&c->rp->g, &x[i]);
+		uint64_t off = kv_le64_to_cpu(x[i].startoff);
+
+		if (!bad && off < next)
+			bad = "overlaps the previous extent";
+		if (!bad) {
+			next = off + kv_le32_to_cpu(x[i].blockcount);
+			i++;
+			continue;
+		}
+		found++;
+		if (!rp_problem(c->rp, false, c->ino,
+				kv_le64_to_cpu(x[i].startblock),
+				"inode %" PRIu64 " %s extent %u (file block "
+				"%" PRIu64 ", block %" PRIu64
+				", %u blocks) %s: "
+				"cut",
+				c->ino, name, i, off,
+				(uint64_t)kv_le64_to_cpu(x[i].startblock),
+				kv_le32_to_cpu(x[i].blockcount), bad)) {
+			i++;
+			continue;
+		}
+		cut_extent(x, &n, i);
+		cut++;
+	}
+	if (cut) {
+		*np = kv_cpu_to_le32(n);
+		c->changed = true;
+	}
+	return found;
+}
+
+/*
+ * Blocks [bno, bno + len) for the inode: 1 when claimed, 0 when another
+ * owner has some of them (reported; cut says whether the caller cuts).
+ */
+static int claim(struct ino_ctx *c, uint64_t bno, uint32_t len,
+		 enum kvfs_scrub_owner kind, bool can_cut, bool *cut,
+		 const char *what)
+{
+	struct rp *rp = c->rp;
+	uint64_t u = kvfs_repair_bmap_first_used(&rp->map, bno, len);
+	char owner[96];
+	int err;
+
+	*cut = false;
+	if (u == KVFS_NULLBLOCK) {
+		err = kvfs_repair_bmap_claim(&rp->map, bno, len, kind, c->ino);
+		if (err)
+			return err;
+		c->blocks += len;
+		return 1;
+	}
+	kvfs_repair_bmap_owner(&rp->map, u, owner, sizeof(owner));
+	if (!can_cut) {
+		rp_unfixable(rp, c->ino, u,
+			     "inode %" PRIu64 " %s (block %" PRIu64
+			     ", %u blocks) shares block %" PRIu64
+			     " with the %s: not cut (it is in a tree)",
+			     c->ino, what, bno, len, u, owner);
+		return 0;
+	}
+	*cut = rp_problem(rp, false, c->ino, u,
+			  "inode %" PRIu64 " %s (block %" PRIu64
+			  ", %u blocks) shares block %" PRIu64
+			  " with the %s: cut from inode %" PRIu64
+			  " (the later owner; its data there is lost)",
+			  c->ino, what, bno, len, u, owner, c->ino);
+	return 0;
+}
+
+/* Claim every extent of an in-inode list, cutting the cross-linked ones. */
+static int claim_list(struct ino_ctx *c, uint8_t *fork, uint32_t size,
+		      kv_le32 *np, const char *name)
+{
+	struct kvfs_extent *x = (struct kvfs_extent *)fork;
+	uint32_t n = kv_le32_to_cpu(*np);
+	char what[64];
+	bool cut;
+	int err;
+
+	if (n > size / sizeof(*x))
+		n = size / sizeof(*x); /* a dry run keeps what it cannot fit */
+	for (uint32_t i = 0; i < n;) {
+		if (kvfs_extent_check(&c->rp->g, &x[i])) {
+			i++; /* reported already, and kept: not fixing */
+			continue;
+		}
+		snprintf(what, sizeof(what), "%s extent %u", name, i);
+		err = claim(c, kv_le64_to_cpu(x[i].startblock),
+			    kv_le32_to_cpu(x[i].blockcount), c->kind, true,
+			    &cut, what);
+		if (err < 0)
+			return err;
+		if (!cut) {
+			i++;
+			continue;
+		}
+		cut_extent(x, &n, i);
+		*np = kv_cpu_to_le32(n);
+		c->changed = true;
+	}
+	return 0;
+}
+
+/* Extent-map and directory index tree walks: priv is the ino_ctx. */
+static int tree_rec(const void *rec, void *priv)
+{
+	struct ino_ctx *c = priv;
+	const struct kvfs_extent *x = rec;
+	bool cut;
+	int err;
+
+	if (kvfs_extent_check(&c->rp->g, x))
+		return 0; /* the walk reports it */
+	err = claim(c, kv_le64_to_cpu(x->startblock),
+		    kv_le32_to_cpu(x->blockcount), c->kind, false, &cut,
+		    "extent-map tree extent");
+	return err < 0 ? err : 0;
+}
+
+static int tree_blk(uint64_t fsb, unsigned level, void *priv)
+{
+	struct ino_ctx *c = priv;
+	bool cut;
+	int err;
+
+	(void)level;
+	err = claim(c, fsb, 1,
+		    c->kind == KVFS_OWN_DIRIDX ? KVFS_OWN_DIRIDX :
+						 KVFS_OWN_BMBT,
+		    false, &cut, "tree block");
+	return err < 0 ? err : 0;
+}
+
+/* A tree of type ops with context tctx: its blocks and records claimed. */
+static int walk_tree(struct ino_ctx *c, const struct kvfs_btree_tree_ops *ops,
+		     void *tctx, bool recs, uint64_t *nrecs, char *why,
+		     size_t len)
+{
+	struct kvfs_btree_walk *w = kvzalloc(sizeof(*w), 0);
+	struct kvfs_btree_cur *cur = kvmalloc(sizeof(*cur), 0);
+	int err = -ENOMEM;
+
+	if (!w || !cur)
+		goto out;
+	w->rec_fn = recs ? tree_rec : NULL;
+	w->blk_fn = tree_blk;
+	w->priv = c;
+	kvfs_btree_cur_init(cur, ops, &c->rp->g, NULL, NULL, c->ino, tctx);
+	cur->bc = c->rp->bc;
+	err = kvfs_btree_walk_check(cur, c->rp->bc, w);
+	if (err == -EUCLEAN) {
+		snprintf(why, len, "block %" PRIu64 ": %s",
+			 w->findings[0].blkno, w->findings[0].what);
+		err = 1;
+	}
+	if (nrecs)
+		*nrecs = w->nrecs;
+out:
+	kvfree(w);
+	kvfree(cur);
+	return err;
+}
+
+/* One fork of the copy: its extents or tree claimed. */
+static int claim_fork(struct ino_ctx *c, uint8_t *fork, uint32_t size,
+		      uint8_t fmt, kv_le32 *np, const char *name)
+{
+	struct kvfs_bmbt_ctx bc = { .fork = fork, .forksize = size };
+	uint64_t nrecs;
+	char why[224];
+	int err;
+
+	if (fmt == KVFS_DFORK_EXTENTS)
+		return claim_list(c, fork, size, np, name);
+	if (fmt != KVFS_DFORK_BTREE)
+		return 0;
+	err = walk_tree(c, &kvfs_bmbt_tree_ops, &bc, true, &nrecs, why,
+			sizeof(why));
+	if (err < 0)
+		return err;
+	if (err) {
+		c->tree_bad = true;
+		snprintf(c->why, sizeof(c->why),
+			 "its %s fork's extent-map tree is damaged (%s)", name,
+			 why);
+		return 0;
+	}
+	if (nrecs != kv_le32_to_cpu(*np) &&
+	    rp_problem(c->rp, true, c->ino, KVFS_NULLBLOCK,
+		       "inode %" PRIu64 " %s fork says %u extents, its tree "
+		       "holds %" PRIu64 ": set",
+		       c->ino, name, kv_le32_to_cpu(*np), nrecs)) {
+		*np = kv_cpu_to_le32((uint32_t)nrecs);
+		c->changed = true;
+	}
+	return 0;
+}
+
+/* The filesystem block of file block off in an extent list, or NULLBLOCK. */
+static uint64_t list_map(const struct kvfs_extent *x, uint32_t n, uint64_t off)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t o = kv_le64_to_cpu(x[i].startoff);
+
+		if (off >= o && off - o < kv_le32_to_cpu(x[i].blockcount))
+			return kv_le64_to_cpu(x[i].startblock) + (off - o);
+	}
+	return KVFS_NULLBLOCK;
+}
+
+/*
+ * A block directory's two index trees (rooted in data block 0's head, not
+ * mapped by the fork): their blocks are the directory's.  A directory
+ * whose head cannot be read is the namespace phases' to rebuild.
+ */
+static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	uint64_t fsb = list_map((const void *)fork, n, 0);
+	struct kv_buf *hbp;
+	char why[224];
+	int err;
+
+	if (fsb == KVFS_NULLBLOCK)
+		return 0;
+	err = kv_buf_read(c->rp->bc, fsb, g->dirblksize >> g->blocklog,
+			  &kvfs_dir_data_buf_ops, &hbp);
+	if (err == -EUCLEAN || err == -EBADMSG || err == -EINVAL)
+		return 0;
+	if (err)
+		return err;
+	c->kind = KVFS_OWN_DIRIDX;
+	for (int t = 0; t < 2 && !err; t++) {
+		struct kvfs_dir_tree_ctx tc = { .hbp = hbp, .free_tree = t };
+
+		err = walk_tree(c,
+				t ? &kvfs_dir_free_tree_ops :
+				    &kvfs_dir_hash_tree_ops,
+				&tc, false, NULL, why, sizeof(why));
+		/* a damaged index is rebuilt by the namespace phases */
+		if (err > 0)
+			err = 0;
+	}
+	kv_buf_rele(hbp);
+	return err;
+}
+
+/*
+ * The inode's blocks.  Returns a negative errno, else 0; c->tree_bad
+ * when an extent-map tree is damaged (the caller clears the inode).
+ */
+static int claim_blocks(struct ino_ctx *c)
+{
+	struct kvfs_dinode *d = D(c);
+	uint16_t mode = kv_le16_to_cpu(d->mode);
+	uint32_t dsize, asize;
+	uint8_t *df, *af;
+	int err;
+
+	forks(&c->rp->g, c->dip, &df, &dsize, &af, &asize);
+	c->kind = KVFS_OWN_DATA;
+	err = claim_fork(c, df, dsize, d->dformat, &d->nextents, "data");
+	if (!err && asize) {
+		c->kind = KVFS_OWN_ATTR;
+		err = claim_fork(c, af, asize, d->aformat, &d->anextents,
+				 "attribute");
+	}
+	if (!err && !c->tree_bad && S_ISDIR(mode) &&
+	    d->dformat == KVFS_DFORK_EXTENTS && kv_le32_to_cpu(d->nextents))
+		err = claim_dir_index(c, df, kv_le32_to_cpu(d->nextents));
+	return err;
+}
+
+/*
+ * Repair one inode's copy.  *in_use says what its mask bit should say
+ * (in: what it says).
+ */
+static int check_inode(struct ino_ctx *c, bool *in_use)
+{
+	struct rp *rp = c->rp;
+	const struct kvfs_geom *g = &rp->g;
+	struct kvfs_dinode *d = D(c);
+	uint16_t mode = kv_le16_to_cpu(d->mode);
+	size_t nclaims = rp->map.nclaims;
+	uint32_t dsize, asize;
+	uint8_t *df, *af;
+	unsigned nbad = 0;
+	int err, verr;
+
+	if (kv_le32_to_cpu(d->hdr.magic) != KVFS_DINODE_MAGIC) {
+		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			       "inode %" PRIu64 " is not an inode (bad "
+			       "magic): cleared",
+			       c->ino)) {
+			clear_inode(c);
+			*in_use = false;
+		}
+		return 0;
+	}
+	if (!mode) {
+		if (kvfs_dinode_verify(c->dip, g, c->ino) &&
+		    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			       "free inode %" PRIu64 " damaged (%s): "
+			       "rewritten",
+			       c->ino, kvfs_report_last()->msg))
+			clear_inode(c);
+		if (*in_use &&
+		    rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
+			       "inode %" PRIu64 " is free but its chunk "
+			       "says in use: marked free",
+			       c->ino))
+			*in_use = false;
+		return 0;
+	}
+	if (!*in_use && rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
+				   "inode %" PRIu64 " is in use but its chunk "
+				   "says free: marked in use",
+				   c->ino))
+		*in_use = true;
+	verr = kvfs_dinode_verify(c->dip, g, c->ino);
+	snprintf(c->why, sizeof(c->why), "%s", kvfs_report_last()->msg);
+	forks(g, c->dip, &df, &dsize, &af, &asize);
+	if (d->dformat == KVFS_DFORK_EXTENTS)
+		nbad = cut_bad_extents(c, df, dsize, &d->nextents, "data");
+	if (asize && d->aformat == KVFS_DFORK_EXTENTS)
+		nbad += cut_bad_extents(c, af, asize, &d->anextents,
+					"attribute");
+	if (c->changed || verr == -EBADMSG) {
+		/* what is left of the fault once the cuts are made */
+		uint32_t crc = kv_le32_to_cpu(d->hdr.crc);
+
+		kvfs_dinode_set_crc(c->dip, g);
+		if (!kvfs_dinode_verify(c->dip, g, c->ino)) {
+			if (verr == -EBADMSG && !c->changed &&
+			    rp_problem(rp, false, c->ino,
+				       kvfs_ino_to_fsb(g, c->ino),
+				       "inode %" PRIu64 " checksum wrong, the "
+				       "inode otherwise sound: rewritten",
+				       c->ino))
+				c->changed = true;
+			verr = 0;
+		} else {
+			snprintf(c->why, sizeof(c->why), "%s",
+				 kvfs_report_last()->msg);
+		}
+		if (!c->changed)
+			d->hdr.crc = kv_cpu_to_le32(crc);
+	}
+	/* bounded whatever the inode holds; undone if it is cleared */
+	err = claim_blocks(c);
+	if (err)
+		return err;
+	if (c->tree_bad)
+		verr = -EUCLEAN;
+	if (verr) {
+		/* the bad extents, reported and left, are the fault */
+		if (nbad && !c->changed)
+			return 0;
+		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			       "inode %" PRIu64 " fails its verifier (%s): "
+			       "cleared",
+			       c->ino, c->why)) {
+			kvfs_repair_bmap_rollback(&rp->map, nclaims);
+			clear_inode(c);
+			*in_use = false;
+		}
+		return 0;
+	}
+	if (c->blocks != kv_le64_to_cpu(d->nblocks) &&
+	    rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
+		       "inode %" PRIu64 " says %" PRIu64 " blocks, its forks "
+		       "map %" PRIu64 ": set",
+		       c->ino, (uint64_t)kv_le64_to_cpu(d->nblocks),
+		       c->blocks)) {
+		d->nblocks = kv_cpu_to_le64(c->blocks);
+		c->changed = true;
+	}
+	return 0;
+}
+
+/* The cluster buffer of fsb, read even if an inode in it is not one. */
+static int read_cluster(struct rp *rp, uint64_t fsb, struct kv_buf **bpp)
+{
+	int err = kv_buf_read(rp->bc, fsb, 1, &kvfs_inode_buf_ops, bpp);
+
+	if (err != -EUCLEAN && err != -EBADMSG)
+		return err;
+	/* each inode is judged on its own below; written back with crcs */
+	err = kv_buf_read(rp->bc, fsb, 1, NULL, bpp);
+	if (!err) {
+		kv_buf_lock(*bpp);
+		(*bpp)->b_ops = &kvfs_inode_buf_ops;
+		kv_buf_unlock(*bpp);
+	}
+	return err;
+}
+
+static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
+		       bool *changed)
+{
+	const struct kvfs_geom *g = &rp->g;
+	uint32_t start = kv_le32_to_cpu(r->startino);
+	uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
+	uint64_t mask = kv_le64_to_cpu(r->freemask), old = mask;
+	uint32_t per = g->inopblock < KVFS_INODES_PER_CHUNK ?
+			       g->inopblock :
+			       KVFS_INODES_PER_CHUNK;
+	uint8_t *dip = kvmalloc(g->inodesize, 0);
+	unsigned nfree = 0;
+	int err = 0;
+
+	if (!dip)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < KVFS_INODES_PER_CHUNK && !err; i += per) {
+		uint32_t agino = start + i;
+		uint64_t fsb =
+			kvfs_agb_to_fsb(g, agno, kvfs_agino_to_agbno(g, agino));
+		uint32_t first = agino & (g->inopblock - 1);
+		struct kv_buf *bp;
+
+		if (holes >> i & 1)
+			continue;
+		err = read_cluster(rp, fsb, &bp);
+		if (err)
+			break;
+		for (uint32_t j = 0; j < per && !err; j++) {
+			size_t off = (size_t)(first + j) << g->inodelog;
+			struct ino_ctx c = {
+				.rp = rp,
+				.ino = kvfs_agino_to_ino(g, agno, agino + j),
+				.dip = dip,
+			};
+			bool in_use = !(mask >> (i + j) & 1);
+
+			kv_buf_lock(bp);
+			memcpy(dip, (uint8_t *)bp->b_addr + off, g->inodesize);
+			kv_buf_unlock(bp);
+			err = check_inode(&c, &in_use);
+			if (err)
+				break;
+			if (in_use)
+				mask &= ~(1ull << (i + j));
+			else
+				mask |= 1ull << (i + j);
+			if (c.changed)
+				err = rp_will_write(rp);
+			if (c.changed && !err) {
+				kv_buf_lock(bp);
+				memcpy((uint8_t *)bp->b_addr + off, dip,
+				       g->inodesize);
+				kv_buf_mark_dirty(bp);
+				kv_buf_unlock(bp);
+			}
+		}
+		kv_buf_rele(bp);
+	}
+	kvfree(dip);
+	if (err || mask == old)
+		return err;
+	for (unsigned i = 0; i < KVFS_INODES_PER_CHUNK; i++)
+		nfree += (mask >> i & 1) && !(holes >> i & 1);
+	r->freemask = kv_cpu_to_le64(mask);
+	r->freecount = (uint8_t)nfree;
+	*changed = true;
+	return 0;
+}
+
+/* The AG's inode-chunk tree leaves take the changed free masks. */
+static int write_chunks(struct rp *rp, uint32_t agno, struct rp_ag *a)
+{
+	const struct kvfs_btree_ops *ops = &kvfs_inobt_ops;
+	size_t k = 0;
+	int err = 0;
+
+	(void)agno;
+	for (size_t l = 0; l < a->ninoleaf && !err; l++) {
+		struct kv_buf *bp;
+		struct kvfs_btree_block *b;
+
+		err = kv_buf_read(rp->bc, a->inoleaf[l], 1, &kvfs_inobt_buf_ops,
+				  &bp);
+		if (err)
+			break;
+		kv_buf_lock(bp);
+		b = bp->b_addr;
+		/* the walk gave leaves and records in the same key order */
+		for (unsigned i = 0;
+		     i < kv_le16_to_cpu(b->numrecs) && k < a->nchunks; i++, k++)
+			memcpy(kvfs_btree_rec(b, ops, i), &a->chunks[k],
+			       sizeof(a->chunks[k]));
+		kv_buf_mark_dirty(bp);
+		kv_buf_unlock(bp);
+		kv_buf_rele(bp);
+	}
+	return err;
+}
+
+/* Every chunk's blocks, before any inode claims anything. */
+static int claim_chunks(struct rp *rp, uint32_t agno, struct rp_ag *a)
+{
+	const struct kvfs_geom *g = &rp->g;
+	uint32_t per = g->inopblock < KVFS_INODES_PER_CHUNK ?
+			       g->inopblock :
+			       KVFS_INODES_PER_CHUNK;
+	int err = 0;
+
+	for (size_t k = 0; k < a->nchunks && !err; k++) {
+		uint32_t start = kv_le32_to_cpu(a->chunks[k].startino);
+		uint64_t holes =
+			kvfs_inobt_holes(kv_le16_to_cpu(a->chunks[k].holemask));
+
+		for (uint32_t i = 0; i < KVFS_INODES_PER_CHUNK && !err;
+		     i += per) {
+			uint64_t fsb = kvfs_agb_to_fsb(
+				g, agno, kvfs_agino_to_agbno(g, start + i));
+
+			/* blocks of more than 64 inodes: their first chunk */
+			if ((holes >> i & 1) ||
+			    ((start + i) & (g->inopblock - 1)) ||
+			    kvfs_repair_bmap_test(&rp->map, fsb))
+				continue;
+			err = kvfs_repair_bmap_claim(&rp->map, fsb, 1,
+						     KVFS_OWN_INODES, agno);
+		}
+	}
+	return err;
+}
+
+int rp_phase_inodes(struct rp *rp)
+{
+	uint64_t total = 0, done = 0;
+	int err = 0;
+
+	for (uint32_t agno = 0; agno < rp->g.agcount && !err; agno++) {
+		total += rp->ags[agno].nchunks;
+		if (rp->ags[agno].ino_ok)
+			err = claim_chunks(rp, agno, &rp->ags[agno]);
+	}
+	for (uint32_t agno = 0; agno < rp->g.agcount && !err; agno++) {
+		struct rp_ag *a = &rp->ags[agno];
+
+		if (!a->ino_ok)
+			continue;
+		for (size_t k = 0; k < a->nchunks && !err; k++) {
+			rp_progress(rp, done++, total);
+			err = check_chunk(rp, agno, &a->chunks[k],
+					  &a->chunks_changed);
+		}
+		if (!err && a->chunks_changed)
+			err = rp_will_write(rp);
+		if (!err && a->chunks_changed)
+			err = write_chunks(rp, agno, a);
+	}
+	return err;
+}

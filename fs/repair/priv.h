@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The repair engine's shared state (fs/repair/repair.h), private to
+ * fs/repair/: one struct rp per kvfs_repair() run, passed through the
+ * phases.  Phases 1-4 and 7 work on rp->dev through rp->bc (the metadata
+ * verifiers, and the crc computed at write-back); nothing else has the
+ * image open while they run, so no transaction and no log: a repair that
+ * is interrupted leaves the needs-repair bit set (rp_will_write()).
+ */
+#ifndef KV_FS_REPAIR_PRIV_H
+#define KV_FS_REPAIR_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/ag.h"
+#include "fs/geom.h"
+#include "fs/repair/ownership.h"
+#include "fs/repair/repair.h"
+
+struct kv_dev;
+struct kv_bcache;
+
+/* What phase 3 read of one AG, for phases 4 and 7. */
+struct rp_ag {
+	bool agf_ok, agfl_ok, agi_ok;
+	bool bno_ok, cnt_ok, ino_ok; /* tree walked without a finding */
+	struct kvfs_agf_info agf;
+	struct kvfs_agi_info agi;
+	/* free-space records as each tree holds them */
+	struct kvfs_alloc_rec *bno, *cnt;
+	size_t nbno, ncnt, bno_cap, cnt_cap;
+	/* blocks of both free-space trees; reserve-list entries in use */
+	uint64_t *fsbt;
+	size_t nfsbt, fsbt_cap;
+	uint32_t *agfl;
+	size_t nagfl, agfl_cap;
+	/* inode-chunk records (phase 4 changes free masks), leaf blocks */
+	struct kvfs_inobt_rec *chunks;
+	size_t nchunks, chunks_cap;
+	uint64_t *inoleaf;
+	size_t ninoleaf, ninoleaf_cap;
+	bool chunks_changed;
+	/* a free-space structure damaged, and a problem left with it */
+	bool fs_nofix;
+	/* phase 7: the AG's true counters, for the superblock's */
+	uint64_t true_free, true_icount, true_ifree;
+};
+
+struct rp {
+	const struct kvfs_repair_opts *o;
+	struct kvfs_repair_result *res;
+	const char *path;
+	struct kv_dev *dev;
+	struct kv_bcache *bc;
+	struct kvfs_geom g;
+	enum kvfs_repair_phase phase;
+	struct rp_ag *ags; /* g.agcount of them */
+	struct kvfs_repair_bmap map;
+	bool sb_bad; /* phase 1: the primary was rebuilt (or must be) */
+	bool needsrepair; /* the bit is set on disk by this run */
+	uint8_t *blk; /* scratch block */
+};
+
+/*
+ * One problem: counted, sent to the caller.  safe says whether -p may fix
+ * it; the return says whether the caller fixes it now (not a dry run, and
+ * preen only when safe).
+ */
+bool rp_problem(struct rp *rp, bool safe, uint64_t ino, uint64_t blkno,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same for a problem this run cannot fix. */
+void rp_unfixable(struct rp *rp, uint64_t ino, uint64_t blkno, const char *fmt,
+		  ...) __attribute__((format(printf, 4, 5)));
+void rp_notice(struct rp *rp, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void rp_progress(struct rp *rp, uint64_t done, uint64_t total);
+
+/* Grow *arr (of *cap elements of size sz) to hold n + 1. */
+int rp_grow(void **arr, size_t *cap, size_t n, size_t sz);
+
+/*
+ * Before the first change of phases 3-7: the needs-repair bit set in the
+ * primary superblock and flushed, so that an interrupted repair is never
+ * mounted.
+ */
+int rp_will_write(struct rp *rp);
+
+/* Phases (fs/repair/sb.c, log.c, ag.c, inodes.c, space.c). */
+int rp_phase_sb(struct rp *rp);
+int rp_phase_log(struct rp *rp);
+int rp_phase_ag(struct rp *rp);
+int rp_phase_inodes(struct rp *rp);
+int rp_phase_space(struct rp *rp);
+/* The primary superblock written from rp->g (flushed). */
+int rp_sb_write(struct rp *rp);
+/* Whether the log on dev (geometry g) is clean: 1, 0 (dirty), -EUCLEAN. */
+int rp_log_clean(struct kv_dev *dev, const struct kvfs_geom *g);
+
+void rp_ags_free(struct rp *rp);
+
+#endif

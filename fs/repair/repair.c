@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The repair driver (fs/repair/repair.h): the phases in order, the
+ * problem accounting they share, the namespace phases on a mount, and the
+ * whole check at the end.
+ *
+ * Phase 7 (space) runs right after phase 4, before the namespace phases:
+ * they change the namespace through the core's transactions, whose
+ * allocator must find free-space trees that agree with the ownership map.
+ * The announcements follow the order the phases run in.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/buf.h"
+#include "fs/dev.h"
+#include "fs/mount.h"
+#include "fs/repair/priv.h"
+#include "fs/sb.h"
+#include "fs/scrub.h"
+
+/* Phases 5-6 live in fs/repair/namespace*.c, linked when present. */
+#pragma weak kvfs_repair_namespace
+
+static const char *const phase_names[KVFS_RP_NPHASES] = {
+	[KVFS_RP_SUPERBLOCK] = "superblock",
+	[KVFS_RP_LOG] = "log",
+	[KVFS_RP_AG_HEADERS] = "AG headers",
+	[KVFS_RP_INODES] = "inodes",
+	[KVFS_RP_DIRECTORIES] = "directories",
+	[KVFS_RP_CONNECTIVITY] = "connectivity",
+	[KVFS_RP_SPACE] = "space",
+};
+
+const char *kvfs_repair_phase_name(enum kvfs_repair_phase ph)
+{
+	if (ph < KVFS_RP_SUPERBLOCK || ph >= KVFS_RP_NPHASES)
+		return "?";
+	return phase_names[ph];
+}
+
+static void report(struct rp *rp, uint64_t ino, uint64_t blkno, bool fixed,
+		   const char *fmt, va_list ap)
+{
+	char what[320];
+
+	vsnprintf(what, sizeof(what), fmt, ap);
+	rp->res->found++;
+	if (fixed)
+		rp->res->fixed++;
+	else
+		rp->res->left++;
+	if (rp->o->ops && rp->o->ops->problem)
+		rp->o->ops->problem(rp->o->arg, rp->phase, ino, blkno, what,
+				    fixed);
+}
+
+bool rp_problem(struct rp *rp, bool safe, uint64_t ino, uint64_t blkno,
+		const char *fmt, ...)
+{
+	bool fix = !rp->o->dry_run && (!rp->o->preen || safe);
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(rp, ino, blkno, fix, fmt, ap);
+	va_end(ap);
+	return fix;
+}
+
+void rp_unfixable(struct rp *rp, uint64_t ino, uint64_t blkno, const char *fmt,
+		  ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(rp, ino, blkno, false, fmt, ap);
+	va_end(ap);
+}
+
+void rp_notice(struct rp *rp, const char *fmt, ...)
+{
+	char what[320];
+	va_list ap;
+
+	if (!rp->o->ops || !rp->o->ops->notice)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	rp->o->ops->notice(rp->o->arg, what);
+}
+
+void rp_progress(struct rp *rp, uint64_t done, uint64_t total)
+{
+	if (rp->o->ops && rp->o->ops->progress)
+		rp->o->ops->progress(rp->o->arg, done, total);
+}
+
+int rp_grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	p = kvmalloc(ncap * sz, 0);
+	if (!p)
+		return -ENOMEM;
+	if (*arr)
+		memcpy(p, *arr, n * sz);
+	kvfree(*arr);
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+int rp_will_write(struct rp *rp)
+{
+	if (rp->needsrepair)
+		return 0;
+	rp->needsrepair = true;
+	rp->g.feat_incompat |= KVFS_FEAT_INCOMPAT_NEEDSREPAIR;
+	return rp_sb_write(rp);
+}
+
+void rp_ags_free(struct rp *rp)
+{
+	if (!rp->ags)
+		return;
+	for (uint32_t i = 0; i < rp->g.agcount; i++) {
+		struct rp_ag *a = &rp->ags[i];
+
+		kvfree(a->bno);
+		kvfree(a->cnt);
+		kvfree(a->fsbt);
+		kvfree(a->agfl);
+		kvfree(a->chunks);
+		kvfree(a->inoleaf);
+	}
+	kvfree(rp->ags);
+	rp->ags = NULL;
+}
+
+static void begin(struct rp *rp, enum kvfs_repair_phase ph)
+{
+	rp->phase = ph;
+	if (rp->o->ops && rp->o->ops->phase)
+		rp->o->ops->phase(rp->o->arg, ph);
+}
+
+/* Phases 3, 4 and 7 over the device, through one buffer cache. */
+static int space_phases(struct rp *rp)
+{
+	int err;
+
+	err = kv_bcache_create(rp->dev, rp->g.blocksize, 256u << 20, &rp->bc);
+	if (err)
+		return err;
+	kv_bcache_set_private(rp->bc, &rp->g);
+	rp->blk = kvmalloc(rp->g.blocksize, 0);
+	rp->ags = kvcalloc(rp->g.agcount, sizeof(*rp->ags), 0);
+	err = rp->blk && rp->ags ?
+		      kvfs_repair_bmap_init(&rp->map, rp->g.dblocks) :
+		      -ENOMEM;
+	if (!err) {
+		begin(rp, KVFS_RP_AG_HEADERS);
+		err = rp_phase_ag(rp);
+	}
+	if (!err) {
+		begin(rp, KVFS_RP_INODES);
+		err = rp_phase_inodes(rp);
+	}
+	if (!err) {
+		begin(rp, KVFS_RP_SPACE);
+		err = rp_phase_space(rp);
+	}
+	if (!err && !rp->o->dry_run)
+		err = kv_bcache_flush(rp->bc);
+	kvfs_repair_bmap_destroy(&rp->map);
+	rp_ags_free(rp);
+	kvfree(rp->blk);
+	rp->blk = NULL;
+	kv_bcache_destroy(rp->bc);
+	rp->bc = NULL;
+	return err;
+}
+
+/* Phases 5-6 on a mount of the image, space now consistent. */
+static int namespace_phases(struct rp *rp)
+{
+	struct kvfs_mount_opts mo = { .rdonly = rp->o->dry_run };
+	struct kvfs_mount *mp;
+	int err;
+
+	if (!kvfs_repair_namespace) {
+		rp_notice(rp, "directories and connectivity: not checked "
+			      "(this build has no namespace repair)");
+		return 0;
+	}
+	begin(rp, KVFS_RP_DIRECTORIES);
+	err = kvfs_mount_open(rp->path, &mo, &mp);
+	if (err) {
+		if (rp->o->dry_run) {
+			rp_notice(rp,
+				  "directories and connectivity: not checked "
+				  "(%s)",
+				  kvfs_mount_error());
+			return 0;
+		}
+		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
+			     "the filesystem does not mount after the space "
+			     "repair (%s): directories not checked",
+			     kvfs_mount_error());
+		return 0;
+	}
+	err = kvfs_repair_namespace(mp, rp->o, rp->res);
+	if (err)
+		kvfs_mount_shutdown(mp, "namespace repair failed");
+	kvfs_mount_close(mp);
+	return err;
+}
+
+/* The whole check (fs/scrub.h) of the image as the repair leaves it. */
+static int final_check(struct rp *rp)
+{
+	struct kvfs_scrub_result *sr;
+	bool had = rp->res->found != 0;
+	struct kvfs_geom g;
+	struct kv_dev *dev;
+	int err;
+
+	sr = kvmalloc(sizeof(*sr), 0);
+	if (!sr)
+		return -ENOMEM;
+	err = kv_dev_open(rp->path, KV_DEV_RDONLY, &dev);
+	if (err)
+		goto out;
+	/* a dry run over a damaged primary checks with the copy's geometry */
+	if (rp->o->dry_run && rp->sb_bad)
+		g = rp->g;
+	else
+		err = kvfs_sb_read(dev, &g);
+	if (!err)
+		err = kvfs_scrub_dev(dev, &g, sr);
+	kv_dev_close(dev);
+	if (err == -EUCLEAN)
+		err = 0;
+	if (err)
+		goto out;
+	rp->phase = KVFS_RP_SPACE;
+	/* a dry run that found something already said it, in its words */
+	for (unsigned i = 0; i < sr->nkept && !(rp->o->dry_run && had); i++)
+		rp_unfixable(rp, sr->findings[i].ino, sr->findings[i].blkno,
+			     "%s%s: %s", rp->o->dry_run ? "" : "still wrong: ",
+			     kvfs_scrub_kind_name(sr->findings[i].kind),
+			     sr->findings[i].what);
+out:
+	kvfree(sr);
+	return err;
+}
+
+int kvfs_repair_clean(const char *path, struct kvfs_geom *g)
+{
+	struct kv_dev *dev;
+	int err;
+
+	err = kv_dev_open(path, KV_DEV_RDONLY, &dev);
+	if (err)
+		return err;
+	err = kvfs_sb_read(dev, g);
+	if (!err && (g->state != KVFS_STATE_CLEAN ||
+		     (g->feat_incompat & KVFS_FEAT_INCOMPAT_NEEDSREPAIR)))
+		err = 1;
+	else if (!err)
+		err = rp_log_clean(dev, g) == 1 ? 0 : 1;
+	kv_dev_close(dev);
+	return err < 0 ? err : !err;
+}
+
+int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
+		struct kvfs_repair_result *res)
+{
+	struct rp rp = { .o = o, .res = res, .path = path };
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = kv_dev_open(path, o->dry_run ? KV_DEV_RDONLY : 0, &rp.dev);
+	if (err)
+		return err;
+	begin(&rp, KVFS_RP_SUPERBLOCK);
+	err = rp_phase_sb(&rp);
+	if (!err) {
+		begin(&rp, KVFS_RP_LOG);
+		err = rp_phase_log(&rp);
+	}
+	if (!err)
+		err = space_phases(&rp);
+	if (rp.dev)
+		kv_dev_close(rp.dev);
+	rp.dev = NULL;
+	if (!err)
+		err = namespace_phases(&rp);
+	if (!err)
+		err = final_check(&rp);
+	return err;
+}

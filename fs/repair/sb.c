@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Phase 1, the superblock: the primary verified (or found again from the
+ * copies when it is damaged: the first copy on the device whose geometry
+ * most copies share), then every AG's copy against it.  Direct device I/O:
+ * the geometry, and so the buffer cache, exist only after this phase.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/blkhdr.h"
+#include "fs/dev.h"
+#include "fs/repair/priv.h"
+#include "fs/sb.h"
+
+#define SCAN_CHUNK (1u << 20)
+#define SCAN_STEP (1u << KVFS_MIN_BLOCKLOG)
+
+int rp_sb_write(struct rp *rp)
+{
+	uint8_t *blk = kvmalloc(rp->g.blocksize, 0);
+	int err;
+
+	if (!blk)
+		return -ENOMEM;
+	kvfs_sb_to_disk(&rp->g, 0, blk);
+	err = kv_dev_pwrite(rp->dev, blk, rp->g.blocksize, 0);
+	if (!err)
+		err = kv_dev_flush(rp->dev);
+	kvfree(blk);
+	return err;
+}
+
+/* Same geometry: what scrub compares between a copy and the primary. */
+static bool same_geom(const struct kvfs_geom *a, const struct kvfs_geom *b)
+{
+	return a->blocksize == b->blocksize && a->dblocks == b->dblocks &&
+	       a->agblocks == b->agblocks && a->agcount == b->agcount &&
+	       a->logstart == b->logstart && a->logblocks == b->logblocks &&
+	       a->inodesize == b->inodesize && a->rootino == b->rootino &&
+	       a->lpfino == b->lpfino && a->feat_incompat == b->feat_incompat &&
+	       a->feat_ro_compat == b->feat_ro_compat &&
+	       a->feat_compat == b->feat_compat &&
+	       !memcmp(a->uuid, b->uuid, KVFS_UUID_SIZE);
+}
+
+/* AG agno's copy read and decoded against g's metadata UUID: 0 or error. */
+static int read_copy(struct kv_dev *dev, const struct kvfs_geom *g,
+		     uint32_t agno, uint8_t *blk, struct kvfs_geom *c)
+{
+	int err =
+		kv_dev_pread(dev, blk, g->blocksize,
+			     kvfs_fsb_to_bytes(g, kvfs_agb_to_fsb(g, agno, 0)));
+
+	return err ? err :
+		     kvfs_sb_from_disk(blk, g->blocksize, agno, g->meta_uuid,
+				       c);
+}
+
+/* Copies of AGs 1.. sharing c's geometry. */
+static uint32_t votes(struct kv_dev *dev, const struct kvfs_geom *c,
+		      uint8_t *blk)
+{
+	struct kvfs_geom o;
+	uint32_t n = 0;
+
+	for (uint32_t agno = 1; agno < c->agcount; agno++)
+		if (!read_copy(dev, c, agno, blk, &o) && same_geom(&o, c))
+			n++;
+	return n;
+}
+
+/*
+ * The superblock copy at byte off, if one is there and sits where its
+ * own geometry puts it: 0, else -ENOENT.
+ */
+static int copy_at(struct kv_dev *dev, uint64_t off, const uint8_t *head,
+		   uint8_t *blk, struct kvfs_geom *c)
+{
+	const struct kvfs_dsb *sb = (const void *)head;
+	uint32_t bs = kv_le32_to_cpu(sb->blocksize);
+	uint64_t agno = kv_le64_to_cpu(sb->hdr.owner);
+
+	if (kv_le32_to_cpu(sb->hdr.magic) != KVFS_SB_MAGIC || !agno ||
+	    agno >= KVFS_AG_MAX_COUNT || bs < (1u << KVFS_MIN_BLOCKLOG) ||
+	    bs > (1u << KVFS_MAX_BLOCKLOG) || (bs & (bs - 1)) || off % bs ||
+	    off + bs > kv_dev_size(dev))
+		return -ENOENT;
+	if (kv_dev_pread(dev, blk, bs, off) ||
+	    kvfs_sb_from_disk(blk, bs, (uint32_t)agno, NULL, c) ||
+	    kvfs_fsb_to_bytes(c, kvfs_agb_to_fsb(c, (uint32_t)agno, 0)) !=
+		    off ||
+	    kvfs_fsb_to_bytes(c, c->dblocks) > kv_dev_size(dev))
+		return -ENOENT;
+	return 0;
+}
+
+/*
+ * Scan the device for the first copy whose geometry more than half of
+ * the copies share; *agnop says which AG's copy it was.
+ */
+static int find_copy(struct rp *rp, struct kvfs_geom *g, uint32_t *agnop)
+{
+	uint64_t size = kv_dev_size(rp->dev);
+	uint8_t *chunk = kvmalloc(SCAN_CHUNK, 0);
+	uint8_t *blk = kvmalloc(1u << KVFS_MAX_BLOCKLOG, 0);
+	int err = -ENOENT;
+
+	if (!chunk || !blk) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* AG 1 starts at least KVFS_AG_MIN_BYTES in */
+	for (uint64_t base = KVFS_AG_MIN_BYTES; base < size && err == -ENOENT;
+	     base += SCAN_CHUNK) {
+		size_t len =
+			size - base < SCAN_CHUNK ? size - base : SCAN_CHUNK;
+
+		rp_progress(rp, base, size);
+		if (kv_dev_pread(rp->dev, chunk, len, base))
+			break;
+		for (size_t off = 0; off + sizeof(struct kvfs_dsb) <= len;
+		     off += SCAN_STEP) {
+			struct kvfs_geom c;
+
+			if (copy_at(rp->dev, base + off, chunk + off, blk, &c))
+				continue;
+			/* votes() counts this copy too */
+			if (2 * votes(rp->dev, &c, blk) > c.agcount - 1) {
+				*g = c;
+				*agnop = kvfs_fsb_to_agno(
+					&c, (base + off) >> c.blocklog);
+				err = 0;
+				break;
+			}
+		}
+	}
+out:
+	kvfree(chunk);
+	kvfree(blk);
+	return err;
+}
+
+/* The copies of AGs 1.. against the primary; rewritten when they differ. */
+static int check_copies(struct rp *rp)
+{
+	const struct kvfs_geom *g = &rp->g;
+	uint8_t *blk = kvmalloc(g->blocksize, 0);
+	int err = 0;
+
+	if (!blk)
+		return -ENOMEM;
+	for (uint32_t agno = 1; agno < g->agcount && !err; agno++) {
+		uint64_t fsb = kvfs_agb_to_fsb(g, agno, 0);
+		struct kvfs_geom c;
+		int bad = read_copy(rp->dev, g, agno, blk, &c);
+
+		if (bad == -EIO || bad == -ENOMEM) {
+			err = bad;
+			break;
+		}
+		if (!bad && same_geom(&c, g))
+			continue;
+		if (!rp_problem(rp, false, KVFS_NULLINO, fsb,
+				"superblock copy of AG %u %s: rewritten from "
+				"the primary",
+				agno,
+				bad ? kvfs_report_last()->msg :
+				      "differs from the primary"))
+			continue;
+		kvfs_sb_to_disk(g, agno, blk);
+		err = kv_dev_pwrite(rp->dev, blk, g->blocksize,
+				    kvfs_fsb_to_bytes(g, fsb));
+	}
+	kvfree(blk);
+	return err;
+}
+
+int rp_phase_sb(struct rp *rp)
+{
+	char why[sizeof(kvfs_report_last()->msg)];
+	uint32_t agno;
+	int err, ferr;
+
+	err = kvfs_sb_read(rp->dev, &rp->g);
+	if (err && err != -ENODATA && err != -EUCLEAN && err != -EBADMSG)
+		return err;
+	if (err) {
+		snprintf(why, sizeof(why), "%s",
+			 err == -ENODATA ? "not a superblock" :
+					   kvfs_report_last()->msg);
+		ferr = find_copy(rp, &rp->g, &agno);
+		if (ferr == -ENOENT && err == -ENODATA)
+			return -ENODATA;
+		if (ferr == -ENOENT) {
+			rp_unfixable(rp, KVFS_NULLINO, 0,
+				     "primary superblock damaged (%s) and no "
+				     "good copy found",
+				     why);
+			return -EUCLEAN;
+		}
+		if (ferr)
+			return ferr;
+		rp->sb_bad = true;
+		/* the copy's counters are mkfs's: phase 7 sets them */
+		rp->g.state = KVFS_STATE_DIRTY;
+		/*
+		 * Written without the needs-repair bit: a dirty log is
+		 * replayed by a mount, next.
+		 */
+		if (rp_problem(rp, false, KVFS_NULLINO, 0,
+			       "primary superblock damaged (%s): rebuilt from "
+			       "the copy in AG %u",
+			       why, agno)) {
+			err = rp_sb_write(rp);
+			if (err)
+				return err;
+		}
+	}
+	err = kvfs_sb_check_features(&rp->g, rp->o->dry_run);
+	if (err)
+		return err;
+	rp->res->was_clean =
+		rp->g.state == KVFS_STATE_CLEAN &&
+		!(rp->g.feat_incompat & KVFS_FEAT_INCOMPAT_NEEDSREPAIR);
+	if ((rp->g.feat_incompat & KVFS_FEAT_INCOMPAT_NEEDSREPAIR) &&
+	    !rp->needsrepair &&
+	    rp_problem(rp, true, KVFS_NULLINO, 0,
+		       "an earlier repair did not finish (needs-repair set): "
+		       "this one clears it when done"))
+		rp->needsrepair = true;
+	return check_copies(rp);
+}

@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fsck.kvfs (tools/fsck.kvfs.c, fs/repair/) on a populated image: files
+ * of several sizes (one mapped by an extent B+tree), a block directory,
+ * symbolic links (inline and in a block), xattrs (inline and in blocks),
+ * damaged by direct writes, one damage per run:
+ *
+ *   clean     exit 0 with -f -n, -f -y, and without -f ("clean, ...")
+ *   sb        primary superblock garbage: -n exit 4 (image unchanged),
+ *             -y exit 1, then clean
+ *   bnobt     a free-space tree block with a bad crc
+ *   agf       the AG's free-block counter off by one (-p fixes it)
+ *   leak      a reserve-list entry dropped: a block owned by nothing (-p)
+ *   freeused  a file's extent moved onto free space: free and used
+ *   shared    two files mapping one block: the later one is cut
+ *   inode     an inode with an impossible fork format: cleared
+ *   extent    an extent past the end of the device: cut
+ *   log       a log that cannot be replayed: exit 4 naming -L, -L zeroes
+ *   dirty     a dirty log: -n says so (exit 4), -y replays it
+ *   sbcount   the superblock's free-block count wrong (-p)
+ *   busy      an image locked as mount.kvfs locks it: exit 8
+ *   usage     bad command lines: exit 16
+ *
+ * After each repair: a second run is clean (exit 0), the checker (fs/
+ * scrub.h) finds nothing, the image mounts, and every file the damage did
+ * not touch reads back byte-identical.
+ *
+ * Usage: test_fsck FSCK_PATH MODE
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/ag.h"
+#include "fs/blkhdr.h"
+#include "fs/btblock.h"
+#include "fs/dinode.h"
+#include "fs/kvfs.h"
+#include "fs/mkfs.h"
+#include "fs/mount.h"
+#include "tests/check.h"
+#include "tests/scrub_util.h"
+
+#define BS 4096u
+#define NFILES 8
+#define NDIRENTS 120
+
+static const char *fsck;
+static char pristine[256], img[256], out[256];
+static struct kvfs_geom g;
+static const struct kvfs_cred cred = { 0 };
+
+/* The files of the image, what they hold and their inode numbers. */
+enum { F_SMALL, F_ONE, F_ONE2, F_MID, F_BIG, F_FRAG, F_SL, F_SLLONG };
+static struct {
+	const char *name;
+	uint64_t size; /* files; symlinks: target length */
+	uint64_t ino;
+} files[NFILES] = {
+	[F_SMALL] = { "small", 100 },  [F_ONE] = { "one", BS },
+	[F_ONE2] = { "one2", BS },     [F_MID] = { "mid", 50000 },
+	[F_BIG] = { "big", 1u << 20 }, [F_FRAG] = { "frag", 80 * BS },
+	[F_SL] = { "sl", 12 },	       [F_SLLONG] = { "sllong", 1000 },
+};
+static char target_long[1001];
+
+static uint8_t pattern(unsigned f, uint64_t off)
+{
+	/* frag: only its even blocks were written */
+	if (f == F_FRAG && (off / BS) % 2)
+		return 0;
+	return (uint8_t)(off * 31 + f * 7 + off / BS);
+}
+
+static void populate(void)
+{
+	struct kvfs_mkfs_opts o = {
+		.size = 64u << 20, .agcount = 2, .blocksize = BS, .force = true
+	};
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE };
+	struct kvfs_stat st, d;
+	static uint8_t buf[1u << 20];
+	char name[32], xv[3000];
+	uint64_t root;
+	bool created;
+
+	o.target = pristine;
+	if (kvfs_mkfs(&o, &g)) {
+		fprintf(stderr, "mkfs: %s\n", o.err);
+		exit(1);
+	}
+	CHECK_EQ(kvfs_open(pristine, NULL, &mp, &info), 0);
+	root = kvfs_root_ino(mp);
+	for (unsigned f = F_SMALL; f <= F_FRAG; f++) {
+		CHECK_EQ(kvfs_create(mp, root, files[f].name, S_IFREG | 0644, 0,
+				     0, &cred, &st, &created),
+			 0);
+		files[f].ino = st.ino;
+		for (uint64_t i = 0; i < files[f].size; i++)
+			buf[i] = pattern(f, i);
+		if (f == F_FRAG) {
+			/* 40 one-block extents: past the inode's list */
+			for (uint64_t b = 0; b < files[f].size / BS; b += 2)
+				CHECK_EQ(kvfs_write(mp, st.ino, buf + b * BS,
+						    BS, (off_t)(b * BS), 0),
+					 BS);
+			sa.size = files[f].size;
+			CHECK_EQ(kvfs_setattr(mp, st.ino, &sa, &cred, NULL), 0);
+		} else {
+			CHECK_EQ(kvfs_write(mp, st.ino, buf, files[f].size, 0,
+					    0),
+				 (ssize_t)files[f].size);
+		}
+		CHECK_EQ(kvfs_release(mp, st.ino), 0);
+	}
+	CHECK_EQ(kvfs_setxattr(mp, files[F_SMALL].ino, "user.a", "hello", 5, 0),
+		 0);
+	memset(xv, 'x', sizeof(xv));
+	CHECK_EQ(kvfs_setxattr(mp, files[F_MID].ino, "user.big", xv, sizeof(xv),
+			       0),
+		 0);
+	CHECK_EQ(kvfs_symlink(mp, root, files[F_SL].name, "short/target", &cred,
+			      &st),
+		 0);
+	files[F_SL].ino = st.ino;
+	memset(target_long, 't', 1000);
+	CHECK_EQ(kvfs_symlink(mp, root, files[F_SLLONG].name, target_long,
+			      &cred, &st),
+		 0);
+	files[F_SLLONG].ino = st.ino;
+	CHECK_EQ(kvfs_mkdir(mp, root, "d", 0755, &cred, &d), 0);
+	for (unsigned i = 0; i < NDIRENTS; i++) {
+		snprintf(name, sizeof(name), "entry-with-a-long-name-%04u", i);
+		CHECK_EQ(kvfs_create(mp, d.ino, name, S_IFREG | 0644, 0, 0,
+				     &cred, &st, &created),
+			 0);
+	}
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(pristine);
+}
+
+/* Every file not in skip reads back as written. */
+static void verify_files(unsigned skip)
+{
+	static uint8_t buf[1u << 20];
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	char t[1100], v[3000];
+	uint64_t root;
+
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	root = kvfs_root_ino(mp);
+	for (unsigned f = 0; f < NFILES; f++) {
+		if (skip >> f & 1)
+			continue;
+		CHECK_EQ(kvfs_lookup(mp, root, files[f].name, &st), 0);
+		CHECK_EQ(st.ino, files[f].ino);
+		if (f >= F_SL) {
+			CHECK_EQ(kvfs_readlink(mp, st.ino, t, sizeof(t)),
+				 (int)files[f].size);
+			CHECK(!memcmp(t,
+				      f == F_SL ? "short/target" : target_long,
+				      files[f].size));
+			continue;
+		}
+		CHECK_EQ(st.size, files[f].size);
+		CHECK_EQ(kvfs_read(mp, st.ino, buf, files[f].size, 0),
+			 (ssize_t)files[f].size);
+		for (uint64_t i = 0; i < files[f].size; i++)
+			if (buf[i] != pattern(f, i)) {
+				fprintf(stderr,
+					"%s: byte %" PRIu64 " differs\n",
+					files[f].name, i);
+				exit(1);
+			}
+	}
+	if (!(skip >> F_SMALL & 1)) {
+		CHECK_EQ(kvfs_getxattr(mp, files[F_SMALL].ino, "user.a", v,
+				       sizeof(v)),
+			 5);
+		CHECK(!memcmp(v, "hello", 5));
+	}
+	if (!(skip >> F_MID & 1))
+		CHECK_EQ(kvfs_getxattr(mp, files[F_MID].ino, "user.big", v,
+				       sizeof(v)),
+			 3000);
+	CHECK_EQ(kvfs_lookup(mp, root, "d", &st), 0);
+	CHECK_EQ(kvfs_close(mp), 0);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	static uint8_t buf[1u << 20];
+	int in = open(from, O_RDONLY), o;
+	ssize_t n;
+
+	CHECK(in >= 0);
+	o = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(o >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		CHECK_EQ(write(o, buf, (size_t)n), n);
+	CHECK_EQ(n, 0);
+	close(in);
+	close(o);
+}
+
+static uint64_t hash_image(void)
+{
+	static uint8_t buf[1u << 20];
+	uint64_t h = 14695981039346656037ull;
+	int fd = open(img, O_RDONLY);
+	ssize_t n;
+
+	CHECK(fd >= 0);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 1099511628211ull;
+	close(fd);
+	return h;
+}
+
+/* Run fsck.kvfs with args on the image; its exit status. */
+static int run(const char *args)
+{
+	char cmd[1024];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s %s %s >%s 2>&1", fsck, args, img, out);
+	st = system(cmd);
+	CHECK(WIFEXITED(st));
+	snprintf(cmd, sizeof(cmd),
+		 "echo '--- fsck.kvfs %s (exit %d)' >&2; "
+		 "cat %s >&2",
+		 args, WEXITSTATUS(st), out);
+	CHECK_EQ(system(cmd), 0);
+	return WEXITSTATUS(st);
+}
+
+/* The last run's output holds s. */
+static bool said(const char *s)
+{
+	static char buf[65536];
+	int fd = open(out, O_RDONLY);
+	ssize_t n;
+
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	CHECK(n >= 0);
+	buf[n] = 0;
+	return strstr(buf, s) != NULL;
+}
+
+static void blk_rw(uint64_t fsb, void *b, bool wr)
+{
+	int fd = open(img, O_RDWR);
+
+	CHECK(fd >= 0);
+	if (wr)
+		CHECK_EQ(pwrite(fd, b, BS, (off_t)(fsb * BS)), BS);
+	else
+		CHECK_EQ(pread(fd, b, BS, (off_t)(fsb * BS)), BS);
+	close(fd);
+}
+
+/* Inode ino's block read into b; the inode in it returned. */
+static struct kvfs_dinode *inode_in(uint64_t ino, uint8_t *b)
+{
+	blk_rw(kvfs_ino_to_fsb(&g, ino), b, false);
+	return (struct kvfs_dinode *)(b + kvfs_ino_to_offset(&g, ino));
+}
+
+static void inode_out(uint64_t ino, uint8_t *b, bool crc)
+{
+	if (crc)
+		kvfs_dinode_set_crc(b + kvfs_ino_to_offset(&g, ino), &g);
+	blk_rw(kvfs_ino_to_fsb(&g, ino), b, true);
+}
+
+static struct kvfs_extent *ext0(struct kvfs_dinode *d)
+{
+	return (struct kvfs_extent *)kvfs_dinode_dfork(d);
+}
+
+static void agf_edit(uint32_t agno, void (*fn)(struct kvfs_agf_info *a))
+{
+	uint8_t b[BS];
+	struct kvfs_agf_info a;
+
+	blk_rw(kvfs_agb_to_fsb(&g, agno, KVFS_AGF_AGBNO), b, false);
+	CHECK_EQ(kvfs_agf_from_disk(&g, agno, b, &a), 0);
+	fn(&a);
+	kvfs_agf_to_disk(&g, &a, b);
+	blk_rw(kvfs_agb_to_fsb(&g, agno, KVFS_AGF_AGBNO), b, true);
+}
+
+/*
+ * The damage done, then: -n finds it (exit 4, the image unchanged, the
+ * output holds msg), repair_args repairs it (exit 1), a second run is
+ * clean, the checker too, and the files not in skip are intact.
+ */
+static void expect_repair(void (*damage)(void), const char *msg,
+			  const char *repair_args, unsigned skip)
+{
+	uint64_t h;
+
+	copy_file(pristine, img);
+	damage();
+	h = hash_image();
+	CHECK_EQ(run("-f -n"), 4);
+	CHECK(said(msg));
+	CHECK_EQ(hash_image(), h);
+	CHECK_EQ(run(repair_args), 1);
+	CHECK_EQ(run("-f -n"), 0);
+	CHECK_EQ(run(""), 0);
+	CHECK(said("clean"));
+	scrub_image_clean(img);
+	verify_files(skip);
+}
+
+static void d_sb(void)
+{
+	uint8_t b[BS];
+
+	blk_rw(0, b, false);
+	memset(b + 48, 0x5a, 200);
+	blk_rw(0, b, true);
+}
+
+static void d_bnobt(void)
+{
+	uint8_t b[BS];
+	struct kvfs_agf_info a;
+
+	blk_rw(KVFS_AGF_AGBNO, b, false);
+	CHECK_EQ(kvfs_agf_from_disk(&g, 0, b, &a), 0);
+	blk_rw(a.bno_root, b, false);
+	b[KVFS_BTREE_HDR_SIZE + 3] ^= 0x10;
+	blk_rw(a.bno_root, b, true);
+}
+
+static void agf_freeblks(struct kvfs_agf_info *a)
+{
+	a->freeblks++;
+}
+
+static void d_agf(void)
+{
+	agf_edit(1, agf_freeblks);
+}
+
+static void agfl_drop(struct kvfs_agf_info *a)
+{
+	CHECK(a->flcount > 1);
+	a->flcount--;
+	a->fllast = (a->fllast + g.agfl_size - 1) % g.agfl_size;
+}
+
+static void d_leak(void)
+{
+	agf_edit(1, agfl_drop);
+}
+
+/* The first free extent of AG 0 by the by-block tree's root leaf. */
+static uint64_t free_block(void)
+{
+	uint8_t b[BS];
+	struct kvfs_agf_info a;
+	struct kvfs_alloc_rec *r;
+
+	blk_rw(KVFS_AGF_AGBNO, b, false);
+	CHECK_EQ(kvfs_agf_from_disk(&g, 0, b, &a), 0);
+	CHECK_EQ(a.bno_level, 0);
+	blk_rw(a.bno_root, b, false);
+	r = (struct kvfs_alloc_rec *)(b + KVFS_BTREE_HDR_SIZE);
+	return kv_le32_to_cpu(r->startblock);
+}
+
+static void d_freeused(void)
+{
+	uint8_t b[BS];
+	struct kvfs_dinode *d = inode_in(files[F_ONE].ino, b);
+
+	CHECK_EQ(kv_le32_to_cpu(d->nextents), 1);
+	ext0(d)->startblock = kv_cpu_to_le64(free_block());
+	inode_out(files[F_ONE].ino, b, true);
+}
+
+static void d_shared(void)
+{
+	uint8_t b[BS], b2[BS];
+	struct kvfs_dinode *d = inode_in(files[F_ONE].ino, b);
+	struct kvfs_dinode *d2 = inode_in(files[F_ONE2].ino, b2);
+
+	CHECK(files[F_ONE].ino < files[F_ONE2].ino);
+	ext0(d2)->startblock = ext0(d)->startblock;
+	inode_out(files[F_ONE2].ino, b2, true);
+}
+
+static void d_inode(void)
+{
+	uint8_t b[BS];
+	struct kvfs_dinode *d = inode_in(files[F_MID].ino, b);
+
+	d->dformat = 9;
+	inode_out(files[F_MID].ino, b, true);
+}
+
+static void d_extent(void)
+{
+	uint8_t b[BS];
+	struct kvfs_dinode *d = inode_in(files[F_SMALL].ino, b);
+
+	ext0(d)->startblock = kv_cpu_to_le64(g.dblocks + 100);
+	inode_out(files[F_SMALL].ino, b, true);
+}
+
+static void sb_edit(uint64_t dfree)
+{
+	uint8_t b[BS];
+	struct kvfs_geom sg;
+
+	blk_rw(0, b, false);
+	CHECK_EQ(kvfs_sb_from_disk(b, BS, 0, NULL, &sg), 0);
+	sg.fdblocks += dfree;
+	kvfs_sb_to_disk(&sg, 0, b);
+	blk_rw(0, b, true);
+}
+
+static void d_sbcount(void)
+{
+	sb_edit(5);
+}
+
+/* Garbage in a log block never written: recovery refuses the log. */
+static void d_log(void)
+{
+	uint8_t b[BS];
+
+	memset(b, 0xa5, sizeof(b));
+	blk_rw(g.logstart + g.logblocks - 1, b, true);
+}
+
+/* A read of a file whose data the repair cut: a hole, zeros. */
+static void expect_zeros(unsigned f)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	uint8_t buf[BS];
+
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_read(mp, files[f].ino, buf, files[f].size, 0),
+		 (ssize_t)files[f].size);
+	for (uint64_t i = 0; i < files[f].size; i++)
+		CHECK_EQ(buf[i], 0);
+	CHECK_EQ(kvfs_close(mp), 0);
+}
+
+/* A crash after changes: the log holds what the image does not. */
+static void d_dirty(void)
+{
+	struct kvfs_mount_opts mo = { .no_log_threads = true };
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	bool created;
+
+	CHECK_EQ(kvfs_mount_open(img, &mo, &mp), 0);
+	CHECK_EQ(kvfs_create(mp, g.rootino, "new", S_IFREG | 0644, 0, 0, &cred,
+			     &st, &created),
+		 0);
+	CHECK_EQ(kvfs_fsync(mp, g.rootino, false), 0);
+	kvfs_mount_shutdown(mp, "test crash");
+	kvfs_mount_close(mp);
+}
+
+static void t_busy(void)
+{
+	int fd;
+
+	copy_file(pristine, img);
+	fd = open(img, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+	CHECK_EQ(run("-f -n"), 8);
+	CHECK(said("in use"));
+	CHECK_EQ(run("-y"), 8);
+	close(fd);
+	CHECK_EQ(run("-f -n"), 0);
+}
+
+static void t_usage(void)
+{
+	copy_file(pristine, img);
+	CHECK_EQ(run("-n -y"), 16);
+	CHECK_EQ(run("-q"), 16);
+	CHECK_EQ(run("-n extra"), 16);
+	CHECK_EQ(run("-h"), 0);
+	CHECK(said("Usage"));
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	const char *mode;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: test_fsck FSCK_PATH MODE\n");
+		return 2;
+	}
+	fsck = argv[1];
+	mode = argv[2];
+	snprintf(pristine, sizeof(pristine), "%s/kvfsck-%d-p.img", dir,
+		 (int)getpid());
+	snprintf(img, sizeof(img), "%s/kvfsck-%d.img", dir, (int)getpid());
+	snprintf(out, sizeof(out), "%s/kvfsck-%d.out", dir, (int)getpid());
+	CHECK_EQ(kv_init(NULL), 0);
+	populate();
+	if (!strcmp(mode, "clean")) {
+		copy_file(pristine, img);
+		CHECK_EQ(run(""), 0);
+		CHECK(said("clean, "));
+		CHECK_EQ(run("-f -n"), 0);
+		CHECK_EQ(run("-f -y"), 0);
+		CHECK_EQ(run("-f -p"), 0);
+		verify_files(0);
+	} else if (!strcmp(mode, "sb")) {
+		expect_repair(d_sb, "primary superblock damaged", "-f -y", 0);
+	} else if (!strcmp(mode, "bnobt")) {
+		expect_repair(d_bnobt, "free-space by-block tree of AG 0",
+			      "-f -y", 0);
+	} else if (!strcmp(mode, "agf")) {
+		expect_repair(d_agf, "free-space counters of AG 1 wrong",
+			      "-f -p", 0);
+	} else if (!strcmp(mode, "leak")) {
+		expect_repair(d_leak, "owned by nothing", "-f -p", 0);
+	} else if (!strcmp(mode, "freeused")) {
+		expect_repair(d_freeused,
+			      "free in the free-space tree but used", "-f -y",
+			      1u << F_ONE);
+	} else if (!strcmp(mode, "shared")) {
+		expect_repair(d_shared, "shares block", "-f -y", 1u << F_ONE2);
+		expect_zeros(F_ONE2);
+	} else if (!strcmp(mode, "inode")) {
+		expect_repair(d_inode, "fails its verifier", "-f -y",
+			      1u << F_MID);
+	} else if (!strcmp(mode, "extent")) {
+		expect_repair(d_extent, "outside the filesystem", "-f -y",
+			      1u << F_SMALL);
+		expect_zeros(F_SMALL);
+	} else if (!strcmp(mode, "log")) {
+		copy_file(pristine, img);
+		d_log();
+		CHECK_EQ(run("-f -n"), 4);
+		CHECK(said("-L"));
+		CHECK_EQ(run("-f -y"), 4);
+		CHECK(said("-L"));
+		CHECK_EQ(run("-f -y -L"), 1);
+		CHECK(said("zeroed"));
+		CHECK_EQ(run("-f -n"), 0);
+		scrub_image_clean(img);
+		verify_files(0);
+	} else if (!strcmp(mode, "dirty")) {
+		copy_file(pristine, img);
+		d_dirty();
+		CHECK_EQ(run("-n"), 4);
+		CHECK(said("log is dirty; not replayed (-n)"));
+		CHECK_EQ(run("-y"), 1);
+		CHECK(said("log replayed"));
+		CHECK_EQ(run("-f -n"), 0);
+		scrub_image_clean(img);
+		verify_files(0);
+	} else if (!strcmp(mode, "sbcount")) {
+		expect_repair(d_sbcount, "superblock summary counters wrong",
+			      "-f -p", 0);
+	} else if (!strcmp(mode, "busy")) {
+		t_busy();
+	} else if (!strcmp(mode, "usage")) {
+		t_usage();
+	} else {
+		fprintf(stderr, "unknown mode %s\n", mode);
+		return 2;
+	}
+	unlink(pristine);
+	unlink(img);
+	unlink(out);
+	kv_fini();
+	return 0;
+}

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fsck.kvfs [-n|-y|-p] [-f] [-L] [-v] TARGET: check and repair a kvfs
+ * filesystem.  A thin front end over kvfs_repair() (fs/repair/repair.h):
+ * it takes the image lock mount.kvfs takes (so a mounted image, or one
+ * being checked, is refused), words the engine's phases and problems on
+ * stdout, shows progress on stderr when that is a terminal and a phase
+ * runs over a second, and exits as e2fsck does: 0 clean, 1 errors
+ * corrected, 4 errors left uncorrected, 8 operational error, 16 usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/repair/repair.h"
+
+#define EXIT_CLEAN 0
+#define EXIT_FIXED 1
+#define EXIT_LEFT 4
+#define EXIT_OPERR 8
+#define EXIT_USAGE 16
+
+static const char *prog = "fsck.kvfs";
+
+struct ui {
+	const struct kvfs_repair_opts *o;
+	bool verbose;
+	bool tty; /* stderr is a terminal: progress there */
+	struct timespec phase_start;
+	int shown; /* percentage last shown, -1 none */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [-n|-y|-p] [-f] [-L] [-v] TARGET\n"
+		"Check and repair a kvfs filesystem (image file or block "
+		"device).\n"
+		"\n"
+		"  -n  check only: never write (the default)\n"
+		"  -y  repair everything that can be repaired\n"
+		"  -p  repair what is safe without asking (counters, leaked\n"
+		"      blocks, reserve lists); stop with exit 4 otherwise (-a)\n"
+		"  -f  check even a filesystem marked clean\n"
+		"  -L  zero a log that cannot be replayed (its changes are "
+		"lost)\n"
+		"  -v  verbose: the time each phase took\n"
+		"  -V  print the version and exit\n"
+		"  -h  this help\n"
+		"\n"
+		"Exit status: 0 clean, 1 errors corrected, 4 errors left "
+		"uncorrected,\n"
+		"8 operational error, 16 usage error.\n",
+		prog);
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void progress_clear(struct ui *u)
+{
+	if (u->shown >= 0)
+		fprintf(stderr, "\r%40s\r", "");
+	u->shown = -1;
+}
+
+static void on_phase(void *arg, enum kvfs_repair_phase ph)
+{
+	struct ui *u = arg;
+
+	progress_clear(u);
+	if (u->verbose && u->phase_start.tv_sec)
+		printf("        (%.2f s)\n", since(&u->phase_start));
+	clock_gettime(CLOCK_MONOTONIC, &u->phase_start);
+	printf("Phase %d - %s\n", (int)ph, kvfs_repair_phase_name(ph));
+	fflush(stdout);
+}
+
+static void on_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct ui *u = arg;
+	int pct;
+
+	if (!u->tty || !total || since(&u->phase_start) < 1.0)
+		return;
+	pct = (int)(done * 100 / total);
+	if (pct == u->shown)
+		return;
+	u->shown = pct;
+	fprintf(stderr, "\r  %3d%%", pct);
+}
+
+static void on_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
+		       uint64_t blkno, const char *what, bool fixed)
+{
+	struct ui *u = arg;
+
+	(void)ph;
+	(void)ino;
+	(void)blkno;
+	progress_clear(u);
+	if (fixed)
+		printf("        %s\n", what);
+	else
+		printf("        %s -- NOT FIXED%s\n", what,
+		       u->o->dry_run ? " (-n)" :
+		       u->o->preen   ? " (-p: run with -y)" :
+				       "");
+	fflush(stdout);
+}
+
+static void on_notice(void *arg, const char *what)
+{
+	progress_clear(arg);
+	printf("        %s\n", what);
+	fflush(stdout);
+}
+
+/* The lock mount.kvfs holds while mounted; the fd keeps it. */
+static int lock_image(const char *target, bool rdonly, int *fdp)
+{
+	int fd = open(target, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, target, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "%s: %s: %s\n", prog, target,
+			errno == EWOULDBLOCK ?
+				"in use (mounted, or being checked): not "
+				"checked" :
+				strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+static int run(const char *target, const struct kvfs_repair_opts *o, bool force)
+{
+	struct kvfs_repair_result res;
+	struct kvfs_geom g;
+	struct ui *u = o->arg;
+	int err;
+
+	if (!force) {
+		err = kvfs_repair_clean(target, &g);
+		if (err == 1) {
+			printf("%s: clean, %" PRIu64 "/%" PRIu64
+			       " files, %" PRIu64 "/%" PRIu64 " blocks\n",
+			       target, g.icount - g.ifree, g.icount,
+			       g.dblocks - g.fdblocks, g.dblocks);
+			return EXIT_CLEAN;
+		}
+		if (err == -ENODATA) {
+			fprintf(stderr, "%s: %s: not a kvfs filesystem\n", prog,
+				target);
+			return EXIT_OPERR;
+		}
+	}
+	err = kvfs_repair(target, o, &res);
+	progress_clear(u);
+	if (u->verbose && u->phase_start.tv_sec)
+		printf("        (%.2f s)\n", since(&u->phase_start));
+	switch (err) {
+	case 0:
+		break;
+	case -ENODATA:
+		fprintf(stderr, "%s: %s: not a kvfs filesystem\n", prog,
+			target);
+		return EXIT_OPERR;
+	case -EUCLEAN:
+		printf("%s: stopped: %" PRIu64 " problems found, %" PRIu64
+		       " fixed, %" PRIu64 " left\n",
+		       target, res.found, res.fixed, res.left);
+		return EXIT_LEFT;
+	default:
+		fprintf(stderr, "%s: %s: %s\n", prog, target, strerror(-err));
+		return EXIT_OPERR;
+	}
+	if (!res.found && !res.log_replayed && !res.log_zeroed) {
+		printf("%s: clean\n", target);
+		return EXIT_CLEAN;
+	}
+	printf("%s: %" PRIu64 " problems found, %" PRIu64 " fixed, %" PRIu64
+	       " left%s%s\n",
+	       target, res.found, res.fixed, res.left,
+	       res.log_replayed ? "; log replayed" : "",
+	       res.log_zeroed ? "; log zeroed" : "");
+	if (res.left)
+		return EXIT_LEFT;
+	return EXIT_FIXED;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct kvfs_repair_ops ops = {
+		.phase = on_phase,
+		.progress = on_progress,
+		.problem = on_problem,
+		.notice = on_notice,
+	};
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kvfs_repair_opts o = { .dry_run = true, .ops = &ops };
+	struct ui u = { .o = &o, .shown = -1 };
+	bool force = false, n = false, y = false, p = false;
+	int opt, fd, ret;
+
+	while ((opt = getopt_long(argc, argv, "nypafLvVh", longopts, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 'n':
+			n = true;
+			break;
+		case 'y':
+			y = true;
+			break;
+		case 'p':
+		case 'a':
+			p = true;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'L':
+			o.zap_log = true;
+			break;
+		case 'v':
+			u.verbose = true;
+			break;
+		case 'V':
+			printf("%s %s (on-disk format v%d)\n", prog, KV_VERSION,
+			       KVFS_VERSION);
+			return EXIT_CLEAN;
+		case 'h':
+			usage(stdout);
+			return EXIT_CLEAN;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (n + y + p > 1 || optind != argc - 1) {
+		fprintf(stderr, "%s: %s\n", prog,
+			n + y + p > 1  ? "-n, -y and -p exclude each other" :
+			optind == argc ? "no target given" :
+					 "too many arguments");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	o.dry_run = !y && !p;
+	o.preen = p;
+	o.arg = &u;
+	u.tty = isatty(STDERR_FILENO);
+	if (lock_image(argv[optind], o.dry_run, &fd))
+		return EXIT_OPERR;
+	ret = kv_init(NULL);
+	if (ret) {
+		fprintf(stderr, "%s: cannot initialise memory: %s\n", prog,
+			strerror(-ret));
+		close(fd);
+		return EXIT_OPERR;
+	}
+	ret = run(argv[optind], &o, force);
+	kv_fini();
+	close(fd);
+	return ret;
+}
