@@ -4,14 +4,16 @@
 # then fsck.kvfs -y -f must neither crash nor leave errors (exit 0 or 1),
 # fsck.kvfs -n -f then finds it clean (exit 0), and opening the image
 # through the core (populate dump, read-only) either works or refuses with
-# an error, never crashes.  Seeds 1..N (N = $KVFS_BLOCKTRASH_SEEDS, default
-# 16); each prints its flips, so a failing seed is reproduced with
-#   kvfs-db -x IMG blocktrash -s SEED -n 4 -b 4
+# an error, never crashes.  Seeds 1..N (N the SEEDS argument, else
+# $KVFS_BLOCKTRASH_SEEDS, else 16); a failing seed prints its flips, and
+# is reproduced with
+#   kvfs-db -x IMG blocktrash -s SEED -n 4 -b 4 [-t TYPES]
 #
-# Usage: blocktrash.sh MKFS KVFS_DB FSCK POPULATE
+# Usage: blocktrash.sh MKFS KVFS_DB FSCK POPULATE [TYPES [SEEDS]]
+# (TYPES as kvfs-db blocktrash -t, "" or absent: every type but the log)
 set -u
-MKFS=$1 DB=$2 FSCK=$3 POP=$4
-N=${KVFS_BLOCKTRASH_SEEDS:-16}
+MKFS=$1 DB=$2 FSCK=$3 POP=$4 TYPES=${5:-}
+N=${6:-${KVFS_BLOCKTRASH_SEEDS:-16}}
 T=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/kvfs-blocktrash.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 failures=0
@@ -25,7 +27,9 @@ fail() {
 
 for ((seed = 1; seed <= N; seed++)); do
 	cp --sparse=always "$T/base" "$T/img"
-	"$DB" -x "$T/img" blocktrash -s $seed -n 4 -b 4 >"$T/flips" 2>&1 ||
+	# shellcheck disable=SC2086
+	"$DB" -x "$T/img" blocktrash -s $seed -n 4 -b 4 ${TYPES:+-t $TYPES} \
+		>"$T/flips" 2>&1 ||
 		{ fail "blocktrash: $(cat "$T/flips")"; continue; }
 	timeout 300 "$FSCK" -y -f "$T/img" >"$T/y" 2>&1
 	rc=$?
