@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/ag.h"
@@ -2122,6 +2124,32 @@ static void print_report(const struct kvfs_report *r, void *priv)
 	fprintf(stderr, "kvfs: %s\n", line);
 }
 
+/*
+ * Expert mode takes the lock mount.kvfs and fsck.kvfs hold (the fd keeps
+ * it until exit): writing under a mounted filesystem would be undone or
+ * worse.
+ */
+static int lock_image(const char *path, int *fdp)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "kvfs-db: cannot open %s: %s\n", path,
+			strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "kvfs-db: %s: %s\n", path,
+			errno == EWOULDBLOCK ? "in use (mounted, or being "
+					       "checked): expert mode refused" :
+					       strerror(errno));
+		close(fd);
+		return -EBUSY;
+	}
+	*fdp = fd;
+	return 0;
+}
+
 /* Open the target and read its superblock (or fall back to raw access). */
 static int db_open(struct db *db, const char *path, bool raw_ok)
 {
@@ -2162,7 +2190,7 @@ int main(int argc, char **argv)
 {
 	const struct db_cmd *c;
 	struct db db = { 0 };
-	int nargs, ret;
+	int nargs, ret, lock_fd = -1;
 
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -2204,12 +2232,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kvfs_report_set_sink(print_report, NULL);
-	ret = db_open(&db, argv[1], c->raw_ok);
+	ret = db.expert ? lock_image(argv[1], &lock_fd) : 0;
+	if (!ret)
+		ret = db_open(&db, argv[1], c->raw_ok);
 	if (!ret) {
 		ret = c->fn(&db, nargs, argv + 3);
 		kv_dev_close(db.dev);
 	}
 	kv_fini();
+	if (lock_fd >= 0)
+		close(lock_fd);
 	if (ret == -EINVAL)
 		return 2;
 	return ret ? 1 : 0;

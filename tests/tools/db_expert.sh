@@ -99,6 +99,12 @@ for cmd in "write sb fdblocks 1" "blocktrash -s 1 -n 1"; do
 	grep -q 'refused without -x' "$T/err" || fail "$cmd: $(cat "$T/err")"
 done
 cmp -s "$T/base" "$T/img" || fail "refused writes changed the image"
+# a mounted image (mount.kvfs and fsck.kvfs hold its flock) is refused
+flock -n "$T/img" "$DB" -x "$T/img" write sb fdblocks 1 >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] || fail "-x on a locked image: exit $rc"
+grep -q 'in use' "$T/err" || fail "-x on a locked image: $(cat "$T/err")"
+cmp -s "$T/base" "$T/img" || fail "-x on a locked image changed it"
 "$DB" -x "$T/img" write sb nosuchfield 1 2>/dev/null && fail "bad field"
 "$DB" -x "$T/img" write agi 0 'unlinked[64]' 1 2>/dev/null && fail "index"
 "$DB" -x "$T/img" write agf 0 bno_level 256 2>/dev/null && fail "range"
