@@ -2059,8 +2059,8 @@ static void usage(FILE *f)
 		"read-write\nfor the commands marked (-x), which are refused "
 		"without it.\n\nCommands:\n");
 	for (const struct db_cmd *c = db_cmds; c->name; c++)
-		fprintf(f, "  %-10s %-8s\n  %10s %s\n", c->name, c->args, "",
-			c->help);
+		fprintf(f, "  %s%s%s\n      %s\n", c->name, *c->args ? " " : "",
+			c->args, c->help);
 	fprintf(f,
 		"\nTrees: OWNER TREE is AG bno|cnt|ino, or INO bmbt (an "
 		"inode's extent tree).\nA tree block is LEVEL:N, the N-th "
