@@ -1118,6 +1118,43 @@ int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
 	return 0;
 }
 
+int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
+		    uint64_t *cookie, uint64_t *fsb, uint32_t *off)
+{
+	struct hmatch m = { .name = name, .len = len };
+	struct dctx d;
+	bool found;
+	int err = check_format(dp);
+
+	if (err)
+		return err;
+	if (dp->i_dformat == KVFS_DFORK_INLINE) {
+		struct kvfs_dir_sf_ent *e = sf_find(dp, name, len);
+
+		if (!e)
+			return -ENOENT;
+		*cookie = kv_le32_to_cpu(e->cookie);
+		*fsb = KVFS_NULLBLOCK;
+		*off = (uint32_t)((uint8_t *)e - dp->i_dfork);
+		return 0;
+	}
+	dctx_init(&d, NULL, dp);
+	err = read_head(&d);
+	if (!err)
+		err = hash_find(&d, &m, &found);
+	if (!err && !found)
+		err = -ENOENT;
+	if (!err)
+		err = map_dblk(&d, (uint32_t)(m.addr * 8 >> d.g->dirblklog),
+			       fsb);
+	if (!err) {
+		*cookie = m.addr;
+		*off = (uint32_t)(m.addr * 8 & (d.g->dirblksize - 1));
+	}
+	dctx_done(&d);
+	return err;
+}
+
 static int block_createname(struct dctx *d, const char *name, size_t len,
 			    uint64_t ino, uint8_t ftype)
 {

@@ -85,6 +85,15 @@ int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		     const char *name, size_t len, uint64_t ino, uint8_t ftype);
 
+/*
+ * Where name's entry is stored (kvfs-db's dirent write): block form, *fsb
+ * the first block of its data block and *off the entry's byte offset
+ * there; short form, *fsb KVFS_NULLBLOCK and *off its byte offset in the
+ * data fork.  *cookie is its address.  -ENOENT if there is none.
+ */
+int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
+		    uint64_t *cookie, uint64_t *fsb, uint32_t *off);
+
 /* No entries but "." and "..". */
 bool kvfs_dir_isempty(struct kvfs_inode *dp);
 

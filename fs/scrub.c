@@ -63,6 +63,8 @@ struct scrub {
 	kvfs_scrub_fn fn; /* kvfs_scrub_cb()'s caller */
 	void *fn_priv;
 	const struct kvfs_ns_problem *prob; /* of the finding being made */
+	kvfs_scrub_claim_fn claim_fn; /* optional observer of the claims */
+	void *claim_priv;
 };
 
 static const char *const kind_names[KVFS_SCRUB_NKINDS] = {
@@ -181,7 +183,9 @@ static int claim(struct scrub *s, uint64_t start, uint32_t len,
 						  .len = len,
 						  .kind = (uint8_t)kind };
 	s->res->owned[kind] += len;
-	return 0;
+	return s->claim_fn ?
+		       s->claim_fn(s->claim_priv, start, len, kind, owner) :
+		       0;
 }
 
 /* blocks [fsb, fsb + len) inside one AG, past its fixed headers */
@@ -1461,11 +1465,13 @@ static void ns_find(void *priv, const struct kvfs_ns_problem *p)
 	s->prob = NULL;
 }
 
-int kvfs_scrub_cb(struct kv_bcache *bc, const struct kvfs_geom *g,
-		  struct kvfs_scrub_result *res, kvfs_scrub_fn fn, void *priv)
+static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
+		 struct kvfs_scrub_result *res, kvfs_scrub_fn fn, void *priv,
+		 kvfs_scrub_claim_fn claim_fn, void *claim_priv)
 {
 	struct scrub s = {
-		.bc = bc, .g = g, .res = res, .fn = fn, .fn_priv = priv
+		.bc = bc, .g = g, .res = res, .fn = fn, .fn_priv = priv,
+		.claim_fn = claim_fn, .claim_priv = claim_priv
 	};
 	int err = 0;
 
@@ -1510,11 +1516,18 @@ out:
 int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 	       struct kvfs_scrub_result *res)
 {
-	return kvfs_scrub_cb(bc, g, res, NULL, NULL);
+	return scrub(bc, g, res, NULL, NULL, NULL, NULL);
 }
 
-int kvfs_scrub_dev(struct kv_dev *dev, const struct kvfs_geom *g,
-		   struct kvfs_scrub_result *res)
+int kvfs_scrub_cb(struct kv_bcache *bc, const struct kvfs_geom *g,
+		  struct kvfs_scrub_result *res, kvfs_scrub_fn fn, void *priv)
+{
+	return scrub(bc, g, res, fn, priv, NULL, NULL);
+}
+
+int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
+			  struct kvfs_scrub_result *res, kvfs_scrub_claim_fn fn,
+			  void *priv)
 {
 	struct kv_bcache *bc;
 	int err;
@@ -1524,7 +1537,13 @@ int kvfs_scrub_dev(struct kv_dev *dev, const struct kvfs_geom *g,
 	if (err)
 		return err;
 	kv_bcache_set_private(bc, (void *)g);
-	err = kvfs_scrub(bc, g, res);
+	err = scrub(bc, g, res, NULL, NULL, fn, priv);
 	kv_bcache_destroy(bc);
 	return err;
+}
+
+int kvfs_scrub_dev(struct kv_dev *dev, const struct kvfs_geom *g,
+		   struct kvfs_scrub_result *res)
+{
+	return kvfs_scrub_dev_claims(dev, g, res, NULL, NULL);
 }

@@ -129,6 +129,19 @@ int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 int kvfs_scrub_dev(struct kv_dev *dev, const struct kvfs_geom *g,
 		   struct kvfs_scrub_result *res);
 
+/*
+ * kvfs_scrub_dev() that also hands every ownership claim to fn as it is
+ * made: blocks [fsb, fsb + len) belong to kind of owner (an AG number, or
+ * an inode number for data, extent-map and attribute blocks).  The claims
+ * are the check's map of every owned block (fs/metablk.h builds on it);
+ * fn returning non-zero stops the check with that value.
+ */
+typedef int (*kvfs_scrub_claim_fn)(void *priv, uint64_t fsb, uint32_t len,
+				   enum kvfs_scrub_owner kind, uint64_t owner);
+int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
+			  struct kvfs_scrub_result *res, kvfs_scrub_claim_fn fn,
+			  void *priv);
+
 const char *kvfs_scrub_kind_name(enum kvfs_scrub_kind kind);
 const char *kvfs_scrub_owner_name(enum kvfs_scrub_owner owner);
 

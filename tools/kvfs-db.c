@@ -1,29 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvfs-db: read-only inspector of a kvfs filesystem, like xfs_db.  Every
- * decoder is a libkvfs verifier (fs/); this file only prints.  Commands
- * live in one table: add a row to add a command.
+ * kvfs-db: inspector of a kvfs filesystem, like xfs_db.  Every decoder is
+ * libkvfs's (fs/: verifiers, the directory, attribute and extent-map
+ * code through a read-only mount); this file only prints, and in expert
+ * mode (-x) writes named fields and flips bits.  Structures are described
+ * by field tables (name, offset, kind; the kind gives the size) that both
+ * printing and writing use.  Commands live in one table: add a row to add
+ * a command.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/ag.h"
 #include "fs/blkhdr.h"
+#include "fs/bmap.h"
 #include "fs/btblock.h"
 #include "fs/check.h"
 #include "fs/dev.h"
 #include "fs/dinode.h"
+#include "fs/dir.h"
+#include "fs/icache.h"
+#include "fs/inode.h"
+#include "fs/kvfs.h"
+#include "fs/metablk.h"
+#include "fs/mount.h"
 #include "fs/sb.h"
 #include "journal/crc32c.h"
 
 struct db {
+	const char *path;
+	bool expert; /* -x: the device is open read-write */
 	struct kv_dev *dev;
 	struct kvfs_geom g;
 	bool sb_ok; /* false: only raw block access is possible */
@@ -35,6 +51,7 @@ struct db_cmd {
 	const char *help;
 	int min_args, max_args;
 	bool raw_ok; /* usable when the superblock is damaged */
+	bool writes; /* needs expert mode */
 	int (*fn)(struct db *db, int argc, char **argv);
 };
 
@@ -80,14 +97,19 @@ static void print_hdr(const void *blk, size_t len)
 	printf("uuid = %s\n", uuid);
 }
 
-static int read_blk(struct db *db, uint64_t fsb, void *blk)
+static int read_blk_n(struct db *db, uint64_t fsb, uint32_t n, void *blk)
 {
-	int ret = kvfs_read_blocks(db->dev, &db->g, fsb, 1, blk);
+	int ret = kvfs_read_blocks(db->dev, &db->g, fsb, n, blk);
 
 	if (ret)
 		fprintf(stderr, "kvfs-db: cannot read block %" PRIu64 ": %s\n",
 			fsb, strerror(-ret));
 	return ret;
+}
+
+static int read_blk(struct db *db, uint64_t fsb, void *blk)
+{
+	return read_blk_n(db, fsb, 1, blk);
 }
 
 /*
@@ -99,7 +121,9 @@ enum ftype {
 	F_U16,
 	F_U32,
 	F_U64,
+	F_HEX16,
 	F_HEX32,
+	F_HEX64,
 	F_OCT16, /* file mode */
 	F_NULLAG, /* u32, "null" for KVFS_NULLAGBLOCK / KVFS_NULLAGINO */
 	F_STATE, /* u16 superblock state */
@@ -135,71 +159,87 @@ static const char *fork_format_name(uint8_t f)
 	return "unknown";
 }
 
+/* One field at p, "prefix.name = value" (no prefix: "name = value"). */
+static void print_field(const void *p, const char *prefix, const char *name,
+			enum ftype type)
+{
+	kv_le16 v16;
+	kv_le32 v32;
+	kv_le64 v64;
+	char uuid[37];
+
+	memcpy(&v16, p, sizeof(v16));
+	memcpy(&v32, p, sizeof(v32));
+	memcpy(&v64, p, sizeof(v64));
+	printf("%s%s%s = ", prefix ? prefix : "", prefix && *name ? "." : "",
+	       name);
+	switch (type) {
+	case F_U8:
+		printf("%u\n", *(const uint8_t *)p);
+		break;
+	case F_U16:
+		printf("%u\n", kv_le16_to_cpu(v16));
+		break;
+	case F_U32:
+		printf("%u\n", kv_le32_to_cpu(v32));
+		break;
+	case F_U64:
+		printf("%" PRIu64 "\n", (uint64_t)kv_le64_to_cpu(v64));
+		break;
+	case F_HEX16:
+		printf("0x%x\n", kv_le16_to_cpu(v16));
+		break;
+	case F_HEX32:
+		printf("0x%x\n", kv_le32_to_cpu(v32));
+		break;
+	case F_HEX64:
+		printf("0x%" PRIx64 "\n", (uint64_t)kv_le64_to_cpu(v64));
+		break;
+	case F_OCT16:
+		printf("0%o\n", kv_le16_to_cpu(v16));
+		break;
+	case F_NULLAG:
+		if (kv_le32_to_cpu(v32) == KVFS_NULLAGBLOCK)
+			printf("null\n");
+		else
+			printf("%u\n", kv_le32_to_cpu(v32));
+		break;
+	case F_STATE:
+		printf("%s\n", kv_le16_to_cpu(v16) == KVFS_STATE_CLEAN ?
+				       "clean" :
+				       "dirty");
+		break;
+	case F_UUID:
+		kvfs_uuid_format(p, uuid);
+		printf("%s\n", uuid);
+		break;
+	case F_LABEL:
+		printf("\"%.*s\"\n", KVFS_LABEL_MAX, (const char *)p);
+		break;
+	case F_TS: {
+		const struct kvfs_timestamp *t = p;
+
+		printf("%" PRId64 ".%09u\n", (int64_t)kv_le64_to_cpu(t->sec),
+		       kv_le32_to_cpu(t->nsec));
+		break;
+	}
+	case F_FORMAT:
+		printf("%s\n", fork_format_name(*(const uint8_t *)p));
+		break;
+	}
+}
+
+static void print_fields_pfx(const void *base, const char *prefix,
+			     const struct field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		print_field((const uint8_t *)base + f[i].off, prefix, f[i].name,
+			    f[i].type);
+}
+
 static void print_fields(const void *base, const struct field *f, size_t n)
 {
-	const uint8_t *b = base;
-
-	for (size_t i = 0; i < n; i++) {
-		const void *p = b + f[i].off;
-		kv_le16 v16;
-		kv_le32 v32;
-		kv_le64 v64;
-		char uuid[37];
-
-		memcpy(&v16, p, sizeof(v16));
-		memcpy(&v32, p, sizeof(v32));
-		memcpy(&v64, p, sizeof(v64));
-		printf("%s = ", f[i].name);
-		switch (f[i].type) {
-		case F_U8:
-			printf("%u\n", *(const uint8_t *)p);
-			break;
-		case F_U16:
-			printf("%u\n", kv_le16_to_cpu(v16));
-			break;
-		case F_U32:
-			printf("%u\n", kv_le32_to_cpu(v32));
-			break;
-		case F_U64:
-			printf("%" PRIu64 "\n", (uint64_t)kv_le64_to_cpu(v64));
-			break;
-		case F_HEX32:
-			printf("0x%x\n", kv_le32_to_cpu(v32));
-			break;
-		case F_OCT16:
-			printf("0%o\n", kv_le16_to_cpu(v16));
-			break;
-		case F_NULLAG:
-			if (kv_le32_to_cpu(v32) == KVFS_NULLAGBLOCK)
-				printf("null\n");
-			else
-				printf("%u\n", kv_le32_to_cpu(v32));
-			break;
-		case F_STATE:
-			printf("%s\n", kv_le16_to_cpu(v16) == KVFS_STATE_CLEAN ?
-					       "clean" :
-					       "dirty");
-			break;
-		case F_UUID:
-			kvfs_uuid_format(p, uuid);
-			printf("%s\n", uuid);
-			break;
-		case F_LABEL:
-			printf("\"%.*s\"\n", KVFS_LABEL_MAX, (const char *)p);
-			break;
-		case F_TS: {
-			const struct kvfs_timestamp *t = p;
-
-			printf("%" PRId64 ".%09u\n",
-			       (int64_t)kv_le64_to_cpu(t->sec),
-			       kv_le32_to_cpu(t->nsec));
-			break;
-		}
-		case F_FORMAT:
-			printf("%s\n", fork_format_name(*(const uint8_t *)p));
-			break;
-		}
-	}
+	print_fields_pfx(base, NULL, f, n);
 }
 
 #define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
@@ -677,38 +717,1392 @@ static int cmd_check_crc(struct db *db, int argc, char **argv)
 	return ret;
 }
 
+/* ---- field tables shared by the read commands and expert writes ---- */
+
+static const struct field hdr_fields[] = {
+	FLD(kvfs_blk_hdr, "magic", magic, F_HEX32),
+	FLD(kvfs_blk_hdr, "crc", crc, F_HEX32),
+	FLD(kvfs_blk_hdr, "blkno", blkno, F_U64),
+	FLD(kvfs_blk_hdr, "lsn", lsn, F_U64),
+	FLD(kvfs_blk_hdr, "owner", owner, F_U64),
+	FLD(kvfs_blk_hdr, "uuid", uuid, F_UUID),
+};
+
+static const struct field btblock_fields[] = {
+	FLD(kvfs_btree_block, "level", level, F_U16),
+	FLD(kvfs_btree_block, "numrecs", numrecs, F_U16),
+	FLD(kvfs_btree_block, "leftsib", leftsib, F_U64),
+	FLD(kvfs_btree_block, "rightsib", rightsib, F_U64),
+};
+
+static const struct field alloc_rec_fields[] = {
+	FLD(kvfs_alloc_rec, "startblock", startblock, F_U32),
+	FLD(kvfs_alloc_rec, "blockcount", blockcount, F_U32),
+};
+
+static const struct field inobt_rec_fields[] = {
+	FLD(kvfs_inobt_rec, "startino", startino, F_U32),
+	FLD(kvfs_inobt_rec, "holemask", holemask, F_HEX16),
+	FLD(kvfs_inobt_rec, "count", count, F_U8),
+	FLD(kvfs_inobt_rec, "freecount", freecount, F_U8),
+	FLD(kvfs_inobt_rec, "freemask", freemask, F_HEX64),
+};
+
+static const struct field inobt_key_fields[] = {
+	FLD(kvfs_inobt_key, "startino", startino, F_U32),
+};
+
+static const struct field extent_fields[] = {
+	FLD(kvfs_extent, "startoff", startoff, F_U64),
+	FLD(kvfs_extent, "startblock", startblock, F_U64),
+	FLD(kvfs_extent, "blockcount", blockcount, F_U32),
+	FLD(kvfs_extent, "flags", flags, F_HEX32),
+};
+
+static const struct field bmbt_key_fields[] = {
+	FLD(kvfs_bmbt_key, "startoff", startoff, F_U64),
+};
+
+/* The in-inode extent-tree root, at the start of the data fork. */
+static const struct field bmdr_fields[] = {
+	FLD(kvfs_bmdr_block, "u.bmdr.level", level, F_U16),
+	FLD(kvfs_bmdr_block, "u.bmdr.numrecs", numrecs, F_U16),
+};
+
+/* A short-form directory's header, at the start of the data fork. */
+static const struct field sfdir_fields[] = {
+	FLD(kvfs_dir_sf_hdr, "u.sfdir.parent", parent, F_U64),
+	FLD(kvfs_dir_sf_hdr, "u.sfdir.count", count, F_U16),
+};
+
+static const struct field sf_ent_fields[] = {
+	FLD(kvfs_dir_sf_ent, "inumber", ino, F_U64),
+	FLD(kvfs_dir_sf_ent, "namelen", namelen, F_U8),
+	FLD(kvfs_dir_sf_ent, "type", ftype, F_U8),
+	FLD(kvfs_dir_sf_ent, "cookie", cookie, F_U32),
+};
+
+static const struct field data_ent_fields[] = {
+	FLD(kvfs_dir_data_ent, "inumber", ino, F_U64),
+	FLD(kvfs_dir_data_ent, "namelen", namelen, F_U8),
+	FLD(kvfs_dir_data_ent, "type", ftype, F_U8),
+	FLD(kvfs_dir_data_ent, "reclen", reclen, F_U32),
+};
+
+/* A directory data block's header, and block 0's head after it. */
+static const struct field dir_data_fields[] = {
+	FLD(kvfs_dir_data_hdr, "dblk", dblk, F_U32),
+	FLD(kvfs_dir_data_hdr, "bestfree", bestfree, F_U32),
+	FLD(kvfs_dir_data_hdr, "nents", nents, F_U32),
+};
+
+static const struct field dir_head_fields[] = {
+	FLD(kvfs_dir_head, "parent", parent, F_U64),
+	FLD(kvfs_dir_head, "hash_root", hash_root, F_U64),
+	FLD(kvfs_dir_head, "free_root", free_root, F_U64),
+	FLD(kvfs_dir_head, "hash_level", hash_level, F_U8),
+	FLD(kvfs_dir_head, "free_level", free_level, F_U8),
+	FLD(kvfs_dir_head, "ndata", ndata, F_U32),
+	FLD(kvfs_dir_head, "nentries", nentries, F_U64),
+};
+
+/* Elements of arrays of plain numbers: "bno[3]", "ptr[0]". */
+static const struct field u64_elem[] = { { "", 0, F_U64 } };
+static const struct field nullag_elem[] = { { "", 0, F_NULLAG } };
+
+/* The B+trees kvfs-db addresses: AG trees by AG, the extent tree by inode. */
+struct tree_desc {
+	const char *name;
+	const struct kvfs_btree_ops *ops;
+	const struct field *rec, *key;
+	size_t nrec, nkey;
+};
+
+static const struct tree_desc trees[] = {
+	{ "bno", &kvfs_bnobt_ops, alloc_rec_fields, alloc_rec_fields,
+	  NFIELDS(alloc_rec_fields), NFIELDS(alloc_rec_fields) },
+	{ "cnt", &kvfs_cntbt_ops, alloc_rec_fields, alloc_rec_fields,
+	  NFIELDS(alloc_rec_fields), NFIELDS(alloc_rec_fields) },
+	{ "ino", &kvfs_inobt_ops, inobt_rec_fields, inobt_key_fields,
+	  NFIELDS(inobt_rec_fields), NFIELDS(inobt_key_fields) },
+	{ "bmbt", &kvfs_bmbt_ops, extent_fields, bmbt_key_fields,
+	  NFIELDS(extent_fields), NFIELDS(bmbt_key_fields) },
+};
+
+static size_t ftype_size(enum ftype t)
+{
+	switch (t) {
+	case F_U8:
+	case F_FORMAT:
+		return 1;
+	case F_U16:
+	case F_HEX16:
+	case F_OCT16:
+	case F_STATE:
+		return 2;
+	case F_U32:
+	case F_HEX32:
+	case F_NULLAG:
+		return 4;
+	case F_U64:
+	case F_HEX64:
+		return 8;
+	case F_UUID:
+		return KVFS_UUID_SIZE;
+	case F_LABEL:
+		return KVFS_LABEL_MAX;
+	case F_TS:
+		return sizeof(struct kvfs_timestamp);
+	}
+	return 0;
+}
+
+/* An array of fields: name[N] or name[N].sub, N below max. */
+struct farray {
+	const char *name;
+	size_t off, stride; /* from the structure's start */
+	uint32_t max;
+	const struct field *f; /* the element's fields ("" for a number) */
+	size_t nf;
+};
+
+#define VIEW_MAX 5
+
+/* What one structure's field names mean. */
+struct view {
+	const struct field *tab[VIEW_MAX];
+	size_t ntab[VIEW_MAX], tab_off[VIEW_MAX];
+	unsigned ntabs;
+	struct farray arr[VIEW_MAX];
+	unsigned narr;
+};
+
+static void view_tab(struct view *v, const struct field *f, size_t n,
+		     size_t off)
+{
+	v->tab[v->ntabs] = f;
+	v->ntab[v->ntabs] = n;
+	v->tab_off[v->ntabs++] = off;
+}
+
+static void view_arr(struct view *v, const char *name, size_t off,
+		     size_t stride, uint32_t max, const struct field *f,
+		     size_t nf)
+{
+	v->arr[v->narr++] = (struct farray){ name, off, stride, max, f, nf };
+}
+
+/* Resolve spec to an offset from the structure's start and a kind. */
+static int view_find(const struct view *v, const char *spec, size_t *off,
+		     enum ftype *type)
+{
+	const char *br = strchr(spec, '['), *sub;
+	unsigned long idx;
+	char *end;
+
+	if (!br) {
+		for (unsigned t = 0; t < v->ntabs; t++)
+			for (size_t i = 0; i < v->ntab[t]; i++)
+				if (!strcmp(v->tab[t][i].name, spec)) {
+					*off = v->tab_off[t] + v->tab[t][i].off;
+					*type = v->tab[t][i].type;
+					return 0;
+				}
+		return -ENOENT;
+	}
+	if (!isdigit((unsigned char)br[1]))
+		return -ENOENT;
+	errno = 0;
+	idx = strtoul(br + 1, &end, 10);
+	if (errno || *end != ']')
+		return -ENOENT;
+	sub = end + 1;
+	if (*sub == '.')
+		sub++;
+	else if (*sub)
+		return -ENOENT;
+	for (unsigned a = 0; a < v->narr; a++) {
+		const struct farray *fa = &v->arr[a];
+
+		if (strlen(fa->name) != (size_t)(br - spec) ||
+		    memcmp(fa->name, spec, (size_t)(br - spec)))
+			continue;
+		if (idx >= fa->max)
+			return -ERANGE;
+		for (size_t i = 0; i < fa->nf; i++)
+			if (!strcmp(fa->f[i].name, sub)) {
+				*off = fa->off + idx * fa->stride +
+				       fa->f[i].off;
+				*type = fa->f[i].type;
+				return 0;
+			}
+	}
+	return -ENOENT;
+}
+
+static int parse_word(const char *s, const char *const *words, unsigned n,
+		      uint64_t *v)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (words[i] && !strcmp(s, words[i])) {
+			*v = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* val as a field of kind t, little-endian into out (ftype_size() bytes). */
+static int parse_value(enum ftype t, const char *val, uint8_t *out)
+{
+	static const char *const states[] = { "clean", "dirty" };
+	static const char *const formats[] = { "none", "inline", "extents",
+					       "btree" };
+	size_t sz = ftype_size(t);
+	uint64_t v;
+
+	switch (t) {
+	case F_UUID:
+		return kvfs_uuid_parse(val, out) ? -EINVAL : 0;
+	case F_LABEL:
+		if (strlen(val) > KVFS_LABEL_MAX)
+			return -EINVAL;
+		memset(out, 0, sz);
+		memcpy(out, val, strlen(val));
+		return 0;
+	case F_TS: {
+		struct kvfs_timestamp ts = { 0 };
+		long long sec;
+		unsigned long ns = 0;
+		char *end;
+
+		errno = 0;
+		sec = strtoll(val, &end, 10);
+		if (errno || end == val)
+			return -EINVAL;
+		if (*end == '.') {
+			const char *p = end + 1;
+
+			ns = strtoul(p, &end, 10);
+			if (end == p || end - p > 9)
+				return -EINVAL;
+			for (long d = end - p; d < 9; d++)
+				ns *= 10;
+		}
+		if (*end)
+			return -EINVAL;
+		ts.sec = kv_cpu_to_le64((uint64_t)sec);
+		ts.nsec = kv_cpu_to_le32((uint32_t)ns);
+		memcpy(out, &ts, sizeof(ts));
+		return 0;
+	}
+	default:
+		break;
+	}
+	if (t == F_NULLAG && !strcmp(val, "null"))
+		v = KVFS_NULLAGBLOCK;
+	else if (t == F_STATE && !parse_word(val, states, 2, &v))
+		;
+	else if (t == F_FORMAT && !parse_word(val, formats, 4, &v))
+		;
+	else if (parse_u64(val, &v))
+		return -EINVAL;
+	if (sz < 8 && v >> (sz * 8))
+		return -ERANGE;
+	v = htole64(v);
+	memcpy(out, &v, sz);
+	return 0;
+}
+
+/* ---- what a write or a read addresses ---- */
+
+enum crc_kind { CRC_BLOCK, CRC_INODE };
+
+struct target {
+	uint64_t fsb; /* first block of buf */
+	uint32_t nblocks;
+	uint8_t *buf;
+	size_t base; /* the structure's offset in buf */
+	enum crc_kind crc;
+	size_t crc_len; /* CRC_BLOCK: bytes the header's crc covers */
+	size_t ino_off; /* CRC_INODE: the inode's offset in buf */
+	struct view v;
+};
+
+static int target_read(struct db *db, struct target *t, uint64_t fsb,
+		       uint32_t nblocks)
+{
+	const struct kvfs_geom *g = &db->g;
+
+	if (fsb >= g->dblocks || nblocks > g->dblocks - fsb) {
+		fprintf(stderr,
+			"kvfs-db: block %" PRIu64 " is past the filesystem\n",
+			fsb);
+		return -EUCLEAN;
+	}
+	t->buf = kvzalloc((size_t)nblocks << g->blocklog, 0);
+	if (!t->buf)
+		return -ENOMEM;
+	t->fsb = fsb;
+	t->nblocks = nblocks;
+	t->crc = CRC_BLOCK;
+	t->crc_len = (size_t)nblocks << g->blocklog;
+	return read_blk_n(db, fsb, nblocks, t->buf);
+}
+
+static int load_sb(struct db *db, char **a, int n, struct target *t)
+{
+	uint32_t agno = 0;
+
+	if (n && parse_agno(db, a[0], &agno))
+		return -EINVAL;
+	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
+	view_tab(&t->v, sb_fields, NFIELDS(sb_fields), 0);
+	return target_read(db, t, kvfs_agb_to_fsb(&db->g, agno, KVFS_SB_AGBNO),
+			   1);
+}
+
+static int load_agf(struct db *db, char **a, int n, struct target *t)
+{
+	uint32_t agno;
+
+	(void)n;
+	if (parse_agno(db, a[0], &agno))
+		return -EINVAL;
+	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
+	view_tab(&t->v, agf_fields, NFIELDS(agf_fields), 0);
+	return target_read(db, t, kvfs_agb_to_fsb(&db->g, agno, KVFS_AGF_AGBNO),
+			   1);
+}
+
+static int load_agi(struct db *db, char **a, int n, struct target *t)
+{
+	uint32_t agno;
+
+	(void)n;
+	if (parse_agno(db, a[0], &agno))
+		return -EINVAL;
+	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
+	view_tab(&t->v, agi_id_fields, NFIELDS(agi_id_fields), 0);
+	view_tab(&t->v, agi_fields, NFIELDS(agi_fields), 0);
+	view_arr(&t->v, "unlinked", offsetof(struct kvfs_agi, unlinked), 4,
+		 KVFS_AGI_UNLINKED_BUCKETS, nullag_elem, 1);
+	return target_read(db, t, kvfs_agb_to_fsb(&db->g, agno, KVFS_AGI_AGBNO),
+			   1);
+}
+
+static int load_agfl(struct db *db, char **a, int n, struct target *t)
+{
+	uint32_t agno;
+
+	(void)n;
+	if (parse_agno(db, a[0], &agno))
+		return -EINVAL;
+	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
+	view_arr(&t->v, "bno", sizeof(struct kvfs_agfl), 4, db->g.agfl_size,
+		 nullag_elem, 1);
+	return target_read(db, t,
+			   kvfs_agb_to_fsb(&db->g, agno, KVFS_AGFL_AGBNO), 1);
+}
+
+static int parse_ino(struct db *db, const char *s, uint64_t *ino)
+{
+	if (parse_u64(s, ino) || !kvfs_ino_in_range(&db->g, *ino)) {
+		fprintf(stderr, "kvfs-db: invalid inode number \"%s\"\n", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Data fork size of a raw inode, trusting forkoff only when it fits. */
+static uint32_t raw_dfork_size(const struct kvfs_geom *g,
+			       const struct kvfs_dinode *d)
+{
+	uint32_t room = g->inodesize - KVFS_DINODE_CORE_SIZE;
+	uint32_t off = kv_le16_to_cpu(d->forkoff) * 8u;
+
+	return off && off < room ? off : room;
+}
+
+static int load_inode(struct db *db, char **a, int n, struct target *t)
+{
+	const struct kvfs_geom *g = &db->g;
+	const size_t core = KVFS_DINODE_CORE_SIZE;
+	const struct kvfs_dinode *d;
+	uint32_t dsize, asize, bmax;
+	uint64_t ino;
+	int ret;
+
+	(void)n;
+	if (parse_ino(db, a[0], &ino))
+		return -EINVAL;
+	ret = target_read(db, t, kvfs_ino_to_fsb(g, ino), 1);
+	if (ret)
+		return ret;
+	t->base = t->ino_off = kvfs_ino_to_offset(g, ino);
+	t->crc = CRC_INODE;
+	d = (const void *)(t->buf + t->base);
+	dsize = raw_dfork_size(g, d);
+	asize = g->inodesize - (uint32_t)core - dsize;
+	bmax = kvfs_bmdr_maxrecs(dsize);
+	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
+	view_tab(&t->v, inode_fields, NFIELDS(inode_fields), 0);
+	view_tab(&t->v, bmdr_fields, NFIELDS(bmdr_fields), core);
+	view_tab(&t->v, sfdir_fields, NFIELDS(sfdir_fields), core);
+	view_arr(&t->v, "u.extent", core, sizeof(struct kvfs_extent),
+		 dsize / sizeof(struct kvfs_extent), extent_fields,
+		 NFIELDS(extent_fields));
+	view_arr(&t->v, "a.extent", core + dsize, sizeof(struct kvfs_extent),
+		 asize / sizeof(struct kvfs_extent), extent_fields,
+		 NFIELDS(extent_fields));
+	view_arr(&t->v, "u.bmdr.key", core + KVFS_BMDR_HDR_SIZE,
+		 sizeof(struct kvfs_bmbt_key), bmax, bmbt_key_fields,
+		 NFIELDS(bmbt_key_fields));
+	view_arr(&t->v, "u.bmdr.ptr",
+		 core + KVFS_BMDR_HDR_SIZE +
+			 (size_t)bmax * sizeof(struct kvfs_bmbt_key),
+		 8, bmax, u64_elem, 1);
+	return 0;
+}
+
+/* A tree's root and height, from its header or inode (not verified). */
+struct bt {
+	const struct tree_desc *td;
+	uint64_t owner;
+	uint64_t root; /* fsb of the top block (the inode root's first child) */
+	unsigned top; /* level of that block */
+};
+
+static int bt_open(struct db *db, const char *owner, const char *tree,
+		   struct bt *bt)
+{
+	const struct kvfs_geom *g = &db->g;
+	uint8_t *blk;
+	uint32_t agno, agroot = 0;
+	uint64_t ino;
+	int ret;
+
+	bt->td = NULL;
+	for (size_t i = 0; i < NFIELDS(trees); i++)
+		if (!strcmp(trees[i].name, tree))
+			bt->td = &trees[i];
+	if (!bt->td) {
+		fprintf(stderr,
+			"kvfs-db: unknown tree \"%s\" (bno, cnt, ino, "
+			"bmbt)\n",
+			tree);
+		return -EINVAL;
+	}
+	blk = kvmalloc(g->blocksize, 0);
+	if (!blk)
+		return -ENOMEM;
+	if (bt->td->ops != &kvfs_bmbt_ops) {
+		ret = parse_agno(db, owner, &agno);
+		if (ret)
+			goto out;
+		bt->owner = agno;
+		if (bt->td->ops == &kvfs_inobt_ops) {
+			const struct kvfs_agi *h = (const void *)blk;
+
+			ret = read_blk(db,
+				       kvfs_agb_to_fsb(g, agno, KVFS_AGI_AGBNO),
+				       blk);
+			agroot = kv_le32_to_cpu(h->ino_root);
+			bt->top = h->ino_level;
+		} else {
+			const struct kvfs_agf *h = (const void *)blk;
+			bool bno = bt->td->ops == &kvfs_bnobt_ops;
+
+			ret = read_blk(db,
+				       kvfs_agb_to_fsb(g, agno, KVFS_AGF_AGBNO),
+				       blk);
+			agroot =
+				kv_le32_to_cpu(bno ? h->bno_root : h->cnt_root);
+			bt->top = bno ? h->bno_level : h->cnt_level;
+		}
+		if (!ret && agroot >= kvfs_ag_length(g, agno)) {
+			fprintf(stderr,
+				"kvfs-db: AG %u's %s root %u is "
+				"outside the AG\n",
+				agno, tree, agroot);
+			ret = -EUCLEAN;
+		}
+		bt->root = kvfs_agb_to_fsb(g, agno, agroot);
+	} else {
+		const struct kvfs_dinode *d;
+		const uint8_t *fork;
+		uint32_t dsize;
+
+		ret = parse_ino(db, owner, &ino);
+		if (ret)
+			goto out;
+		bt->owner = ino;
+		ret = read_blk(db, kvfs_ino_to_fsb(g, ino), blk);
+		if (ret)
+			goto out;
+		d = (const void *)(blk + kvfs_ino_to_offset(g, ino));
+		fork = (const uint8_t *)d + KVFS_DINODE_CORE_SIZE;
+		dsize = raw_dfork_size(g, d);
+		if (d->dformat != KVFS_DFORK_BTREE) {
+			fprintf(stderr,
+				"kvfs-db: inode %" PRIu64
+				"'s data fork is not a B+tree\n",
+				ino);
+			ret = -EINVAL;
+			goto out;
+		}
+		bt->top = kv_le16_to_cpu(
+			((const struct kvfs_bmdr_block *)fork)->level);
+		if (!bt->top ||
+		    !kv_le16_to_cpu(
+			    ((const struct kvfs_bmdr_block *)fork)->numrecs) ||
+		    !kvfs_bmdr_maxrecs(dsize)) {
+			fprintf(stderr,
+				"kvfs-db: inode %" PRIu64
+				"'s extent-tree root is damaged\n",
+				ino);
+			ret = -EUCLEAN;
+			goto out;
+		}
+		bt->top--;
+		bt->root = kv_le64_to_cpu(*kvfs_bmdr_ptr(fork, dsize, 0));
+	}
+	if (!ret && bt->top >= KVFS_BTREE_MAXLEVELS) {
+		fprintf(stderr, "kvfs-db: %s tree of height %u\n", tree,
+			bt->top + 1);
+		ret = -EUCLEAN;
+	}
+out:
+	kvfree(blk);
+	return ret;
+}
+
+/* Read fsb, which must be a block of bt's tree at level. */
+static int bt_read(struct db *db, const struct bt *bt, uint64_t fsb,
+		   unsigned level, uint8_t *blk)
+{
+	const struct kvfs_btree_block *h = (const void *)blk;
+	int ret;
+
+	if (fsb >= db->g.dblocks) {
+		fprintf(stderr,
+			"kvfs-db: %s tree pointer %" PRIu64
+			" is past the filesystem\n",
+			bt->td->name, fsb);
+		return -EUCLEAN;
+	}
+	ret = read_blk(db, fsb, blk);
+	if (ret)
+		return ret;
+	if (kv_le32_to_cpu(h->hdr.magic) != bt->td->ops->magic ||
+	    kv_le16_to_cpu(h->level) != level) {
+		fprintf(stderr,
+			"kvfs-db: block %" PRIu64
+			" is not a level-%u %s tree block\n",
+			fsb, level, bt->td->name);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+/*
+ * Block LEVEL:N of a tree: the N-th block from the left at that level,
+ * reached from the root through the leftmost pointers, then N right
+ * sibling links.
+ */
+static int bt_find(struct db *db, const struct bt *bt, const char *addr,
+		   uint8_t *blk, uint64_t *fsbp, unsigned *levelp)
+{
+	const struct kvfs_btree_ops *ops = bt->td->ops;
+	const struct kvfs_btree_block *h = (const void *)blk;
+	unsigned long level, nth;
+	uint64_t fsb = bt->root;
+	char *end;
+	int ret;
+
+	errno = 0;
+	level = strtoul(addr, &end, 10);
+	if (!isdigit((unsigned char)*addr) || *end != ':' ||
+	    !isdigit((unsigned char)end[1]))
+		goto bad;
+	nth = strtoul(end + 1, &end, 10);
+	if (errno || *end)
+		goto bad;
+	if (level > bt->top) {
+		fprintf(stderr, "kvfs-db: the %s tree has levels 0..%u\n",
+			bt->td->name, bt->top);
+		return -EINVAL;
+	}
+	for (unsigned cur = bt->top;; cur--) {
+		uint16_t nr;
+
+		ret = bt_read(db, bt, fsb, cur, blk);
+		if (ret)
+			return ret;
+		if (cur == level)
+			break;
+		nr = kv_le16_to_cpu(h->numrecs);
+		if (!nr || nr > kvfs_btree_maxrecs(ops, db->g.blocksize, cur)) {
+			fprintf(stderr,
+				"kvfs-db: block %" PRIu64 " has %u keys\n", fsb,
+				nr);
+			return -EUCLEAN;
+		}
+		fsb = kv_le64_to_cpu(
+			*kvfs_btree_ptr(blk, ops, db->g.blocksize, 0));
+	}
+	for (unsigned long i = 0; i < nth; i++) {
+		fsb = kv_le64_to_cpu(h->rightsib);
+		if (fsb == KVFS_NULLBLOCK) {
+			fprintf(stderr,
+				"kvfs-db: level %lu of the %s tree has %lu "
+				"blocks\n",
+				level, bt->td->name, i + 1);
+			return -EINVAL;
+		}
+		ret = bt_read(db, bt, fsb, (unsigned)level, blk);
+		if (ret)
+			return ret;
+	}
+	*fsbp = fsb;
+	*levelp = (unsigned)level;
+	return 0;
+bad:
+	fprintf(stderr, "kvfs-db: invalid block address \"%s\" (LEVEL:N)\n",
+		addr);
+	return -EINVAL;
+}
+
+/* The records, keys and pointers of a tree block of ops at level. */
+static void view_btblock(struct view *v, const struct tree_desc *td,
+			 uint32_t blocksize)
+{
+	const struct kvfs_btree_ops *ops = td->ops;
+	uint32_t leaf = kvfs_btree_maxrecs(ops, blocksize, 0);
+	uint32_t node = kvfs_btree_maxrecs(ops, blocksize, 1);
+
+	view_tab(v, hdr_fields, NFIELDS(hdr_fields), 0);
+	view_tab(v, btblock_fields, NFIELDS(btblock_fields), 0);
+	view_arr(v, "rec", KVFS_BTREE_HDR_SIZE, ops->recsize, leaf, td->rec,
+		 td->nrec);
+	view_arr(v, "key", KVFS_BTREE_HDR_SIZE, ops->keysize, node, td->key,
+		 td->nkey);
+	view_arr(v, "ptr", KVFS_BTREE_HDR_SIZE + (size_t)node * ops->keysize, 8,
+		 node, u64_elem, 1);
+}
+
+static int load_btree(struct db *db, char **a, int n, struct target *t)
+{
+	struct bt bt;
+	uint64_t fsb;
+	unsigned level;
+	uint8_t *blk;
+	int ret;
+
+	(void)n;
+	ret = bt_open(db, a[0], a[1], &bt);
+	if (ret)
+		return ret;
+	blk = kvmalloc(db->g.blocksize, 0);
+	if (!blk)
+		return -ENOMEM;
+	ret = bt_find(db, &bt, a[2], blk, &fsb, &level);
+	kvfree(blk);
+	if (ret)
+		return ret;
+	view_btblock(&t->v, bt.td, db->g.blocksize);
+	return target_read(db, t, fsb, 1);
+}
+
+static int db_mount(struct db *db, struct kvfs_mount **mpp)
+{
+	struct kvfs_open_opts o = { .rdonly = true,
+				    .atime = KVFS_ATIME_NOATIME };
+	int ret = kvfs_open(db->path, &o, mpp, NULL);
+
+	if (ret)
+		fprintf(stderr, "kvfs-db: cannot open %s read-only: %s\n",
+			db->path, kvfs_open_error());
+	return ret;
+}
+
+/* The referenced in-core inode ino of a read-only mount. */
+static int db_iget(struct kvfs_mount *mp, uint64_t ino, struct kvfs_inode **ipp)
+{
+	int ret = kvfs_iget(mp, ino, 0, ipp);
+
+	if (ret)
+		fprintf(stderr, "kvfs-db: inode %" PRIu64 ": %s\n", ino,
+			strerror(-ret));
+	return ret;
+}
+
+/* DIR_INO NAME: located by the directory code, written raw. */
+static int load_dirent(struct db *db, char **a, int n, struct target *t)
+{
+	const struct kvfs_geom *g = &db->g;
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	uint64_t ino, cookie, fsb = 0;
+	uint32_t off = 0;
+	int ret;
+
+	(void)n;
+	if (parse_ino(db, a[0], &ino))
+		return -EINVAL;
+	ret = db_mount(db, &mp);
+	if (ret)
+		return ret;
+	ret = db_iget(mp, ino, &dp);
+	if (!ret) {
+		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+		ret = kvfs_dir_locate(dp, a[1], strlen(a[1]), &cookie, &fsb,
+				      &off);
+		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+		kvfs_iput(dp);
+		if (ret)
+			fprintf(stderr,
+				"kvfs-db: directory %" PRIu64 ": \"%s\": %s\n",
+				ino, a[1], strerror(-ret));
+	}
+	kvfs_close(mp);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	if (fsb == KVFS_NULLBLOCK) {
+		ret = target_read(db, t, kvfs_ino_to_fsb(g, ino), 1);
+		t->crc = CRC_INODE;
+		t->ino_off = kvfs_ino_to_offset(g, ino);
+		t->base = t->ino_off + KVFS_DINODE_CORE_SIZE + off;
+		view_tab(&t->v, sf_ent_fields, NFIELDS(sf_ent_fields), 0);
+	} else {
+		ret = target_read(db, t, fsb, g->dirblksize >> g->blocklog);
+		t->base = off;
+		view_tab(&t->v, data_ent_fields, NFIELDS(data_ent_fields), 0);
+	}
+	return ret;
+}
+
+/* DIR_INO: data block 0 of a block directory, mapped by the extent code. */
+static int load_dirhead(struct db *db, char **a, int n, struct target *t)
+{
+	const struct kvfs_geom *g = &db->g;
+	struct kvfs_bmap map;
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	uint64_t ino;
+	int nmap = 1, ret;
+
+	(void)n;
+	if (parse_ino(db, a[0], &ino))
+		return -EINVAL;
+	ret = db_mount(db, &mp);
+	if (ret)
+		return ret;
+	ret = db_iget(mp, ino, &dp);
+	if (!ret) {
+		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+		if (!S_ISDIR(dp->i_mode) || dp->i_dformat == KVFS_DFORK_INLINE)
+			ret = -ENOTDIR;
+		else
+			ret = kvfs_bmapi_read(dp, 0,
+					      g->dirblksize >> g->blocklog,
+					      &map, &nmap);
+		if (!ret && map.startblock == KVFS_NULLBLOCK)
+			ret = -ENODATA;
+		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+		kvfs_iput(dp);
+		if (ret)
+			fprintf(stderr,
+				"kvfs-db: inode %" PRIu64
+				" is not a block directory: %s\n",
+				ino, strerror(-ret));
+	}
+	kvfs_close(mp);
+	if (ret)
+		return -EINVAL;
+	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
+	view_tab(&t->v, dir_data_fields, NFIELDS(dir_data_fields), 0);
+	view_tab(&t->v, dir_head_fields, NFIELDS(dir_head_fields),
+		 KVFS_DIR_DATA_HDR_SIZE);
+	return target_read(db, t, map.startblock, g->dirblksize >> g->blocklog);
+}
+
+struct wstruct {
+	const char *name;
+	int min_addr, max_addr;
+	int (*load)(struct db *db, char **a, int n, struct target *t);
+};
+
+static const struct wstruct wstructs[] = {
+	{ "sb", 0, 1, load_sb },	 { "agf", 1, 1, load_agf },
+	{ "agi", 1, 1, load_agi },	 { "agfl", 1, 1, load_agfl },
+	{ "inode", 1, 1, load_inode },	 { "btree", 3, 3, load_btree },
+	{ "dirent", 2, 2, load_dirent }, { "dirhead", 1, 1, load_dirhead },
+};
+
+/* write [-c] STRUCT ADDR... FIELD VALUE */
+static int cmd_write(struct db *db, int argc, char **argv)
+{
+	const struct kvfs_geom *g = &db->g;
+	const struct wstruct *ws = NULL;
+	struct target t = { 0 };
+	uint8_t val[KVFS_LABEL_MAX];
+	const char *name, *value;
+	bool keep_crc = false;
+	enum ftype type;
+	size_t off;
+	int naddr, ret;
+
+	if (argc && !strcmp(argv[0], "-c")) {
+		keep_crc = true;
+		argc--;
+		argv++;
+	}
+	for (size_t i = 0; argc && i < NFIELDS(wstructs); i++)
+		if (!strcmp(wstructs[i].name, argv[0]))
+			ws = &wstructs[i];
+	naddr = argc - 3;
+	if (!ws || naddr < ws->min_addr || naddr > ws->max_addr) {
+		fprintf(stderr, "kvfs-db: write: see --help for what can be "
+				"written and how it is addressed\n");
+		return -EINVAL;
+	}
+	name = argv[argc - 2];
+	value = argv[argc - 1];
+	ret = ws->load(db, argv + 1, naddr, &t);
+	if (ret)
+		goto out;
+	ret = view_find(&t.v, name, &off, &type);
+	if (ret) {
+		fprintf(stderr, "kvfs-db: write: %s has no field \"%s\"%s\n",
+			ws->name, name,
+			ret == -ERANGE ? " (index out of range)" : "");
+		ret = -EINVAL;
+		goto out;
+	}
+	if (t.base + off + ftype_size(type) > (size_t)t.nblocks
+						      << g->blocklog) {
+		fprintf(stderr, "kvfs-db: write: %s is past the block\n", name);
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = parse_value(type, value, val);
+	if (ret) {
+		fprintf(stderr, "kvfs-db: write: invalid value \"%s\" for %s\n",
+			value, name);
+		ret = -EINVAL;
+		goto out;
+	}
+	memcpy(t.buf + t.base + off, val, ftype_size(type));
+	/* a crc written by hand is meant to stay */
+	if (!keep_crc && strcmp(name, "crc")) {
+		if (t.crc == CRC_INODE)
+			kvfs_dinode_set_crc(t.buf + t.ino_off, g);
+		else
+			kvfs_blkhdr_set_crc(t.buf, t.crc_len);
+	}
+	ret = kv_dev_pwrite(db->dev, t.buf, (size_t)t.nblocks << g->blocklog,
+			    kvfs_fsb_to_bytes(g, t.fsb));
+	if (!ret)
+		ret = kv_dev_flush(db->dev);
+	if (ret)
+		fprintf(stderr, "kvfs-db: cannot write block %" PRIu64 ": %s\n",
+			t.fsb, strerror(-ret));
+	else
+		print_field(t.buf + t.base + off, NULL, name, type);
+out:
+	kvfree(t.buf);
+	return ret;
+}
+
+/* ---- blocktrash ---- */
+
+struct trash_run {
+	uint64_t fsb;
+	uint32_t len;
+	uint8_t type;
+};
+
+struct trash {
+	unsigned types; /* bit per enum kvfs_metablk_type */
+	struct trash_run *runs;
+	size_t n, cap;
+	uint64_t total;
+};
+
+static int trash_collect(void *priv, uint64_t fsb, uint32_t len,
+			 enum kvfs_metablk_type type, uint64_t owner)
+{
+	struct trash *tr = priv;
+
+	(void)owner;
+	if (!(tr->types & (1u << type)))
+		return 0;
+	if (tr->n == tr->cap) {
+		size_t cap = tr->cap ? tr->cap * 2 : 256;
+		struct trash_run *r = kvmalloc(cap * sizeof(*r), 0);
+
+		if (!r)
+			return -ENOMEM;
+		if (tr->n)
+			memcpy(r, tr->runs, tr->n * sizeof(*r));
+		kvfree(tr->runs);
+		tr->runs = r;
+		tr->cap = cap;
+	}
+	tr->runs[tr->n++] = (struct trash_run){ fsb, len, (uint8_t)type };
+	tr->total += len;
+	return 0;
+}
+
+/* splitmix64: a fixed generator, so that a seed means the same flips */
+static uint64_t trash_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int trash_types(const char *s, unsigned *types)
+{
+	*types = 0;
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		int t = kvfs_metablk_type_parse(s, len);
+
+		if (t < 0) {
+			fprintf(stderr,
+				"kvfs-db: blocktrash: unknown type "
+				"\"%.*s\"\n",
+				(int)len, s);
+			return -EINVAL;
+		}
+		*types |= 1u << t;
+		s += len + (s[len] == ',');
+	}
+	return *types ? 0 : -EINVAL;
+}
+
+/* blocktrash -s SEED -n COUNT [-t TYPE[,TYPE...]] [-b BITS] */
+static int cmd_blocktrash(struct db *db, int argc, char **argv)
+{
+	const struct kvfs_geom *g = &db->g;
+	struct trash tr = { .types = ((1u << KVFS_MB_NTYPES) - 1) &
+				     ~(1u << KVFS_MB_LOG) };
+	uint64_t seed = 0, count = 0, bits = 1, state;
+	bool have_seed = false, have_count = false;
+	uint8_t *blk = NULL;
+	int ret;
+
+	for (int i = 0; i < argc; i += 2) {
+		uint64_t *v = NULL;
+
+		if (i + 1 >= argc)
+			goto usage;
+		if (!strcmp(argv[i], "-t")) {
+			if (trash_types(argv[i + 1], &tr.types))
+				return -EINVAL;
+			continue;
+		}
+		if (!strcmp(argv[i], "-s")) {
+			v = &seed;
+			have_seed = true;
+		} else if (!strcmp(argv[i], "-n")) {
+			v = &count;
+			have_count = true;
+		} else if (!strcmp(argv[i], "-b")) {
+			v = &bits;
+		}
+		if (!v || parse_u64(argv[i + 1], v))
+			goto usage;
+	}
+	if (!have_seed || !have_count || !bits ||
+	    bits > (uint64_t)g->blocksize * 8)
+		goto usage;
+	ret = kvfs_metablk_walk(db->dev, g, trash_collect, &tr);
+	if (ret) {
+		fprintf(stderr,
+			"kvfs-db: blocktrash: cannot walk the "
+			"metadata: %s\n",
+			strerror(-ret));
+		goto out;
+	}
+	if (!tr.total) {
+		fprintf(stderr, "kvfs-db: blocktrash: no metadata blocks of "
+				"the types asked\n");
+		ret = -ENOENT;
+		goto out;
+	}
+	printf("blocktrash: seed %" PRIu64 ", %" PRIu64
+	       " metadata blocks to choose from\n",
+	       seed, tr.total);
+	blk = kvmalloc(g->blocksize, 0);
+	if (!blk) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	state = seed;
+	for (uint64_t c = 0; c < count && !ret; c++) {
+		uint64_t pick = trash_rand(&state) % tr.total, fsb;
+		size_t r = 0;
+
+		while (pick >= tr.runs[r].len)
+			pick -= tr.runs[r++].len;
+		fsb = tr.runs[r].fsb + pick;
+		ret = read_blk(db, fsb, blk);
+		for (uint64_t b = 0; b < bits && !ret; b++) {
+			uint64_t bit = trash_rand(&state) %
+				       ((uint64_t)g->blocksize * 8);
+
+			blk[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			printf("blocktrash: block %" PRIu64 " (%s) bit %" PRIu64
+			       "\n",
+			       fsb, kvfs_metablk_type_name(tr.runs[r].type),
+			       bit);
+		}
+		if (!ret)
+			ret = kv_dev_pwrite(db->dev, blk, g->blocksize,
+					    kvfs_fsb_to_bytes(g, fsb));
+	}
+	if (!ret)
+		ret = kv_dev_flush(db->dev);
+	if (ret)
+		fprintf(stderr, "kvfs-db: blocktrash: %s\n", strerror(-ret));
+out:
+	kvfree(blk);
+	kvfree(tr.runs);
+	return ret;
+usage:
+	fprintf(stderr, "kvfs-db: usage: blocktrash -s SEED -n COUNT "
+			"[-t TYPE[,TYPE...]] [-b BITS]\n");
+	return -EINVAL;
+}
+
+/* ---- read commands over the directory, attribute and extent code ---- */
+
+struct ls_ctx {
+	uint64_t cookie; /* the entry's own: where readdir returns it first */
+};
+
+static const char *dtype_name(unsigned dt)
+{
+	switch (dt) {
+	case DT_REG:
+		return "reg";
+	case DT_DIR:
+		return "dir";
+	case DT_LNK:
+		return "lnk";
+	case DT_CHR:
+		return "chr";
+	case DT_BLK:
+		return "blk";
+	case DT_FIFO:
+		return "fifo";
+	case DT_SOCK:
+		return "sock";
+	}
+	return "unknown";
+}
+
+static int ls_fill(void *priv, const char *name, size_t namelen, uint64_t ino,
+		   unsigned dtype, uint64_t next)
+{
+	struct ls_ctx *c = priv;
+
+	printf("%" PRIu64 " %" PRIu64 " %s %.*s\n", c->cookie, ino,
+	       dtype_name(dtype), (int)namelen, name);
+	c->cookie = next;
+	return 0;
+}
+
+static int cmd_ls(struct db *db, int argc, char **argv)
+{
+	struct ls_ctx c = { 0 };
+	struct kvfs_mount *mp;
+	uint64_t ino;
+	int ret;
+
+	(void)argc;
+	if (parse_ino(db, argv[0], &ino))
+		return -EINVAL;
+	ret = db_mount(db, &mp);
+	if (ret)
+		return ret;
+	printf("cookie ino type name\n");
+	ret = kvfs_readdir(mp, ino, 0, ls_fill, &c);
+	if (ret)
+		fprintf(stderr, "kvfs-db: ls %" PRIu64 ": %s\n", ino,
+			strerror(-ret));
+	kvfs_close(mp);
+	return ret;
+}
+
+static int cmd_bmap(struct db *db, int argc, char **argv)
+{
+	struct kvfs_bmap map[32];
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	uint64_t ino, off = 0, maxoff, n = 0;
+	int fork = KVFS_DATA_FORK, ret;
+	uint8_t fmt;
+
+	if (argc > 1) {
+		if (strcmp(argv[1], "-a")) {
+			fprintf(stderr, "kvfs-db: usage: bmap INO [-a]\n");
+			return -EINVAL;
+		}
+		fork = KVFS_ATTR_FORK;
+	}
+	if (parse_ino(db, argv[0], &ino))
+		return -EINVAL;
+	ret = db_mount(db, &mp);
+	if (ret)
+		return ret;
+	ret = db_iget(mp, ino, &ip);
+	if (ret)
+		goto out;
+	maxoff = kvfs_max_fileoff_blocks(&mp->g);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	fmt = fork == KVFS_DATA_FORK ? ip->i_dformat : ip->i_aformat;
+	printf("%s fork: %s\n", fork == KVFS_DATA_FORK ? "data" : "attribute",
+	       fork_format_name(fmt));
+	while (fmt == KVFS_DFORK_EXTENTS || fmt == KVFS_DFORK_BTREE) {
+		int nmap = 32;
+
+		ret = kvfs_bmapi_read_fork(ip, fork, off, maxoff - off, map,
+					   &nmap);
+		if (ret || !nmap)
+			break;
+		for (int i = 0; i < nmap; i++)
+			if (map[i].startblock != KVFS_NULLBLOCK)
+				printf("extent[%" PRIu64 "] = off %" PRIu64
+				       " block %" PRIu64 " len %" PRIu64 "%s\n",
+				       n++, map[i].startoff, map[i].startblock,
+				       map[i].blockcount,
+				       map[i].flags & KVFS_BMAP_UNWRITTEN ?
+					       " unwritten" :
+					       "");
+		off = map[nmap - 1].startoff + map[nmap - 1].blockcount;
+		if (off >= maxoff)
+			break;
+	}
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	if (ret)
+		fprintf(stderr, "kvfs-db: bmap %" PRIu64 ": %s\n", ino,
+			strerror(-ret));
+out:
+	kvfs_close(mp);
+	return ret;
+}
+
+static int cmd_xattr(struct db *db, int argc, char **argv)
+{
+	struct kvfs_mount *mp;
+	char *list = NULL;
+	ssize_t len;
+	uint64_t ino;
+	int ret;
+
+	(void)argc;
+	if (parse_ino(db, argv[0], &ino))
+		return -EINVAL;
+	ret = db_mount(db, &mp);
+	if (ret)
+		return ret;
+	len = kvfs_listxattr(mp, ino, NULL, 0);
+	if (len > 0) {
+		list = kvmalloc((size_t)len, 0);
+		if (!list)
+			len = -ENOMEM;
+		else
+			len = kvfs_listxattr(mp, ino, list, (size_t)len);
+	}
+	for (ssize_t p = 0; len > 0 && p < len; p += strlen(list + p) + 1) {
+		ssize_t vlen = kvfs_getxattr(mp, ino, list + p, NULL, 0);
+
+		if (vlen < 0) {
+			len = vlen;
+			break;
+		}
+		printf("%s %zd\n", list + p, vlen);
+	}
+	if (len < 0) {
+		ret = (int)len;
+		fprintf(stderr, "kvfs-db: xattr %" PRIu64 ": %s\n", ino,
+			strerror(-ret));
+	}
+	kvfree(list);
+	kvfs_close(mp);
+	return ret;
+}
+
+/* Every block of a tree, level by level from the top, as LEVEL:N. */
+static int cmd_btree(struct db *db, int argc, char **argv)
+{
+	const struct kvfs_geom *g = &db->g;
+	struct view v = { 0 };
+	uint8_t *blk;
+	struct bt bt;
+	int ret, bad = 0;
+
+	(void)argc;
+	ret = bt_open(db, argv[0], argv[1], &bt);
+	if (ret)
+		return ret;
+	blk = kvmalloc(g->blocksize, 0);
+	if (!blk)
+		return -ENOMEM;
+	view_btblock(&v, bt.td, g->blocksize);
+	for (int level = (int)bt.top; level >= 0 && !ret; level--) {
+		const struct kvfs_btree_block *h = (const void *)blk;
+		uint64_t fsb = bt.root;
+		char addr[32];
+		unsigned nr;
+
+		snprintf(addr, sizeof(addr), "%d:0", level);
+		ret = bt_find(db, &bt, addr, blk, &fsb, &(unsigned){ 0 });
+		for (uint64_t n = 0; !ret && n < g->dblocks; n++) {
+			nr = kv_le16_to_cpu(h->numrecs);
+			printf("block %d:%" PRIu64 " = fsb %" PRIu64
+			       " numrecs %u\n",
+			       level, n, fsb, nr);
+			if (kvfs_btree_verify_block(blk, g, bt.td->ops, fsb,
+						    bt.owner, level))
+				bad = -EUCLEAN;
+			if (nr > kvfs_btree_maxrecs(bt.td->ops, g->blocksize,
+						    (unsigned)level))
+				nr = 0;
+			for (unsigned i = 0; i < nr; i++) {
+				char pfx[32];
+				size_t off;
+				enum ftype t;
+
+				snprintf(pfx, sizeof(pfx), "%s[%u]",
+					 level ? "key" : "rec", i);
+				for (size_t f = 0;
+				     f < (level ? bt.td->nkey : bt.td->nrec);
+				     f++) {
+					const struct field *fd =
+						level ? &bt.td->key[f] :
+							&bt.td->rec[f];
+					char spec[64];
+
+					snprintf(spec, sizeof(spec), "%s.%s",
+						 pfx, fd->name);
+					if (!view_find(&v, spec, &off, &t))
+						print_field(blk + off, NULL,
+							    spec, t);
+				}
+				snprintf(pfx, sizeof(pfx), "ptr[%u]", i);
+				if (level && !view_find(&v, pfx, &off, &t))
+					print_field(blk + off, NULL, pfx, t);
+			}
+			fsb = kv_le64_to_cpu(h->rightsib);
+			if (fsb == KVFS_NULLBLOCK)
+				break;
+			ret = bt_read(db, &bt, fsb, (unsigned)level, blk);
+		}
+	}
+	kvfree(blk);
+	return ret ? ret : bad;
+}
+
 static int cmd_help(struct db *db, int argc, char **argv);
 
 static const struct db_cmd db_cmds[] = {
 	{ "sb", "[AG]", "decode and verify a superblock (default AG 0)", 0, 1,
-	  false, cmd_sb },
+	  false, false, cmd_sb },
 	{ "ag", "AG", "decode and verify an AG's free-space and inode headers",
-	  1, 1, false, cmd_ag },
+	  1, 1, false, false, cmd_ag },
 	{ "agi", "AG", "decode and verify an AG's inode header", 1, 1, false,
-	  cmd_agi },
+	  false, cmd_agi },
 	{ "agfl", "AG", "decode and verify an AG's reserve list", 1, 1, false,
-	  cmd_agfl },
+	  false, cmd_agfl },
 	{ "freesp", "AG [-v]",
 	  "free extents of an AG (-v: list them), from its by-block tree", 1, 2,
-	  false, cmd_freesp },
-	{ "inode", "INO", "decode and verify an inode", 1, 1, false,
+	  false, false, cmd_freesp },
+	{ "inode", "INO", "decode and verify an inode", 1, 1, false, false,
 	  cmd_inode },
+	{ "btree", "OWNER TREE",
+	  "every block of a tree, top level first, as LEVEL:N (below)", 2, 2,
+	  false, false, cmd_btree },
+	{ "ls", "DIR_INO", "a directory's entries: cookie, inode, type, name",
+	  1, 1, false, false, cmd_ls },
+	{ "bmap", "INO [-a]",
+	  "the extents of the data (-a: attribute) fork, through the tree", 1,
+	  2, false, false, cmd_bmap },
+	{ "xattr", "INO", "extended attribute names and value sizes", 1, 1,
+	  false, false, cmd_xattr },
 	{ "block", "N", "hex dump of block N with its decoded header", 1, 1,
-	  true, cmd_block },
+	  true, false, cmd_block },
 	{ "check-crc", "",
 	  "verify every metadata block (checksums and structure)", 0, 0, false,
-	  cmd_check_crc },
-	{ "help", "", "list the commands", 0, 0, true, cmd_help },
-	{ NULL, NULL, NULL, 0, 0, false, NULL },
+	  false, cmd_check_crc },
+	{ "write", "[-c] STRUCT ADDR... FIELD VALUE",
+	  "(-x) set a field, crc recomputed unless -c (below)", 3, 7, true,
+	  true, cmd_write },
+	{ "blocktrash", "-s SEED -n COUNT [-t TYPES] [-b BITS]",
+	  "(-x) flip BITS random bits (default 1) in COUNT metadata blocks", 4,
+	  8, false, true, cmd_blocktrash },
+	{ "help", "", "list the commands", 0, 0, true, false, cmd_help },
+	{ NULL, NULL, NULL, 0, 0, false, false, NULL },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: kvfs-db TARGET COMMAND [ARGS...]\n"
-		   "Read-only inspector of a kvfs filesystem.\n\nCommands:\n");
+	fprintf(f,
+		"Usage: kvfs-db [-x] TARGET COMMAND [ARGS...]\n"
+		"Inspector of a kvfs filesystem; -x (expert mode) opens it "
+		"read-write\nfor the commands marked (-x), which are refused "
+		"without it.\n\nCommands:\n");
 	for (const struct db_cmd *c = db_cmds; c->name; c++)
-		fprintf(f, "  %-10s %-8s %s\n", c->name, c->args, c->help);
-	fprintf(f, "\nExit status: 0 ok, 1 corruption or error, 2 usage.\n");
+		fprintf(f, "  %s%s%s\n      %s\n", c->name, *c->args ? " " : "",
+			c->args, c->help);
+	fprintf(f,
+		"\nTrees: OWNER TREE is AG bno|cnt|ino, or INO bmbt (an "
+		"inode's extent tree).\nA tree block is LEVEL:N, the N-th "
+		"block from the left at that level (0:0 the\nleftmost leaf), "
+		"reached from the root by leftmost pointers and right "
+		"siblings.\n\n"
+		"write STRUCT ADDR... FIELD VALUE, the fields as the read "
+		"commands print them:\n"
+		"  sb [AG] FIELD         superblock fields, header fields "
+		"(magic crc blkno lsn owner uuid)\n"
+		"  agf AG FIELD          AGF fields and header fields\n"
+		"  agi AG FIELD          AGI fields, unlinked[N]\n"
+		"  agfl AG FIELD         bno[N] and header fields\n"
+		"  inode INO FIELD       core fields, u.extent[N].startoff|"
+		"startblock|blockcount|flags,\n"
+		"                        a.extent[N].*, u.bmdr.level|numrecs, "
+		"u.bmdr.key[N].startoff,\n"
+		"                        u.bmdr.ptr[N], u.sfdir.parent|count "
+		"(short-form directory)\n"
+		"  btree OWNER TREE LEVEL:N FIELD   level numrecs leftsib "
+		"rightsib, rec[N].*, key[N].*,\n"
+		"                        ptr[N] (record fields as \"btree\" "
+		"prints them)\n"
+		"  dirent DIR_INO NAME FIELD   inumber namelen type (and "
+		"cookie or reclen)\n"
+		"  dirhead DIR_INO FIELD block 0 of a block directory: dblk "
+		"bestfree nents, parent\n"
+		"                        hash_root free_root hash_level "
+		"free_level ndata nentries\n"
+		"VALUE: a number (0x.. hex, 0.. octal), \"null\" for AG "
+		"pointers, clean|dirty,\nnone|inline|extents|btree, SEC[.NSEC] "
+		"for times.  -c leaves the crc as it was\n(then wrong); writing "
+		"the crc field itself always keeps it.\n\n"
+		"blocktrash TYPES (comma-separated; default all but log): ");
+	for (int t = 0; t < KVFS_MB_NTYPES; t++)
+		fprintf(f, "%s%s", t ? "," : "", kvfs_metablk_type_name(t));
+	fprintf(f, "\n  a block is chosen with probability by size among the "
+		   "blocks of those types the\n  checker's walk reaches; the "
+		   "same SEED on the same image flips the same bits.\n\n"
+		   "ls, bmap and xattr read through a read-only mount (a clean "
+		   "log is needed).\n\n"
+		   "Exit status: 0 ok, 1 corruption or error, 2 usage.\n");
 }
 
 static int cmd_help(struct db *db, int argc, char **argv)
@@ -730,10 +2124,36 @@ static void print_report(const struct kvfs_report *r, void *priv)
 	fprintf(stderr, "kvfs: %s\n", line);
 }
 
+/*
+ * Expert mode takes the lock mount.kvfs and fsck.kvfs hold (the fd keeps
+ * it until exit): writing under a mounted filesystem would be undone or
+ * worse.
+ */
+static int lock_image(const char *path, int *fdp)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "kvfs-db: cannot open %s: %s\n", path,
+			strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "kvfs-db: %s: %s\n", path,
+			errno == EWOULDBLOCK ? "in use (mounted, or being "
+					       "checked): expert mode refused" :
+					       strerror(errno));
+		close(fd);
+		return -EBUSY;
+	}
+	*fdp = fd;
+	return 0;
+}
+
 /* Open the target and read its superblock (or fall back to raw access). */
 static int db_open(struct db *db, const char *path, bool raw_ok)
 {
-	int ret = kv_dev_open(path, KV_DEV_RDONLY, &db->dev);
+	int ret = kv_dev_open(path, db->expert ? 0 : KV_DEV_RDONLY, &db->dev);
 
 	if (ret) {
 		fprintf(stderr, "kvfs-db: cannot open %s: %s\n", path,
@@ -770,12 +2190,17 @@ int main(int argc, char **argv)
 {
 	const struct db_cmd *c;
 	struct db db = { 0 };
-	int nargs, ret;
+	int nargs, ret, lock_fd = -1;
 
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
 		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "-x")) {
+		db.expert = true;
+		argv++;
+		argc--;
 	}
 	if (argc < 3) {
 		usage(stderr);
@@ -792,6 +2217,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvfs-db: usage: %s %s\n", c->name, c->args);
 		return 2;
 	}
+	if (c->writes && !db.expert) {
+		fprintf(stderr,
+			"kvfs-db: %s writes to the filesystem: refused without "
+			"-x (expert mode)\n",
+			c->name);
+		return 2;
+	}
+	db.path = argv[1];
 	ret = kv_init(NULL);
 	if (ret) {
 		fprintf(stderr, "kvfs-db: cannot initialise memory: %s\n",
@@ -799,12 +2232,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kvfs_report_set_sink(print_report, NULL);
-	ret = db_open(&db, argv[1], c->raw_ok);
+	ret = db.expert ? lock_image(argv[1], &lock_fd) : 0;
+	if (!ret)
+		ret = db_open(&db, argv[1], c->raw_ok);
 	if (!ret) {
 		ret = c->fn(&db, nargs, argv + 3);
 		kv_dev_close(db.dev);
 	}
 	kv_fini();
+	if (lock_fd >= 0)
+		close(lock_fd);
 	if (ret == -EINVAL)
 		return 2;
 	return ret ? 1 : 0;

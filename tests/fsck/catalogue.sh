@@ -1,0 +1,155 @@
+#!/bin/bash
+# The corruption catalogue of issue 12: each damage is made with kvfs-db -x
+# on a copy of one populated image, then
+#   fsck.kvfs -n -f   exit 4, something said, the image byte-identical
+#   fsck.kvfs -y -f   exit 1 (-L added for the log cases)
+#   fsck.kvfs -n -f   exit 0 (the second run is clean)
+# and the repaired image opens (populate dump, a read-only open) with every
+# file outside the damage byte-identical (sha256) to the original, and
+# check-crc finds nothing.  -f everywhere: the damage leaves the superblock
+# clean, and a clean filesystem is skipped without it.
+#
+# Usage: catalogue.sh MKFS KVFS_DB FSCK POPULATE [CASE...]
+set -u
+MKFS=$1 DB=$2 FSCK=$3 POP=$4
+shift 4
+T=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/kvfs-catalogue.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+die() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+"$MKFS" -q -s 48M "$T/base" || die mkfs
+"$POP" build "$T/base" || die populate
+"$POP" dump "$T/base" "$T/orig" || die dump
+
+ino_of() { awk -v p="$1" '$5 == p { print $1 }' "$T/orig/manifest"; }
+ROOT=128
+SUB=$(ino_of /sub) BIG=$(ino_of /big) D2=$(ino_of /sub/d2) D3=$(ino_of /sub/d2/d3)
+FRAG=$(ino_of /frag) F1=$(ino_of /file1) F4095=$(ino_of /file4095)
+F4096=$(ino_of /file4096) F65537=$(ino_of /file65537)
+XB=$(ino_of /xattr-block) XDIR=$(ino_of /xattr-dir)
+[ -n "$SUB" ] && [ -n "$FRAG" ] && [ -n "$XB" ] || die "manifest"
+DBLOCKS=$("$DB" "$T/base" sb | sed -n 's/^dblocks = //p')
+first_block() { "$DB" "$1" bmap "$2" | sed -n 's/^extent\[0\] = off [0-9]* block \([0-9]*\) .*/\1/p'; }
+FREE0=$("$DB" "$T/base" btree 0 bno | sed -n 's/^rec\[0\]\.startblock = //p' | head -1)
+FB0=$("$DB" "$T/base" ag 0 | sed -n 's/^freeblks = //p')
+# a free inode: past the last one populate made, in an allocated chunk
+FREEINO=$(($(sort -n "$T/orig/manifest" | tail -1 | cut -d' ' -f1) + 1))
+"$DB" "$T/base" inode $FREEINO | grep -qx 'mode = 00*' || die "inode $FREEINO not free"
+
+# "PATH SHA256" of every file and xattr value ("PATH TARGET" of symlinks)
+sums() {
+	(cd "$1/tree" && find . -type f -exec sha256sum {} + |
+		awk '{ print $2, $1 }' && find . -type l -printf '%p %l\n')
+	(cd "$1/xattr" && find . -type f -exec sha256sum {} + |
+		awk '{ print "xattr/" substr($2, 3), $1 }')
+}
+sums "$T/orig" >"$T/orig.sums"
+
+# The cases: NAME|PATHS THE DAMAGE MAY CHANGE (regex)|kvfs-db -x commands
+# (';' between them).  Values are computed above from the base image.
+cases=(
+"sb-primary|^$|write -c sb blocksize 1234"
+"agf-header|^$|write agf 1 length 5"
+"agi-header|^$|write -c agi 1 icount 7"
+"bnobt-node|^$|write btree 0 bno 0:0 numrecs 0"
+"cntbt-node|^$|write -c btree 0 cnt 0:0 rec[0].blockcount 0"
+"free-and-used|/file4096$|write inode $F4096 u.extent[0].startblock $FREE0"
+"shared-block|/file4096$|write inode $F4096 u.extent[0].startblock $(first_block "$T/base" $F4095)"
+"link-count|^$|write inode $F1 nlink 5"
+"dirent-free-inode|/linked2$|write dirent $SUB linked2 inumber $FREEINO"
+"dotdot|^$|write inode $D3 u.sfdir.parent $ROOT"
+"dotdot-block|^$|write dirhead $BIG parent $SUB"
+"dir-cycle|^\\./sub/d2/|write dirent $D2 d3 inumber $SUB"
+"disconnected|^\\./sub/|write dirent $ROOT sub inumber $XDIR"
+"bmbt-node|/frag$|write -c btree $FRAG bmbt 0:1 level 4"
+"bmbt-record|/frag$|write btree $FRAG bmbt 0:0 rec[3].startoff 0"
+"extent-past-end|/file65537$|write inode $F65537 u.extent[0].startblock $((DBLOCKS + 10))"
+"xattr-block|^xattr/$XB/|blocktrash -s 5 -n 1 -b 16 -t attr"
+"free-counters|^$|write agf 0 freeblks $((FB0 - 3)); write sb fdblocks 17"
+"inobt-record|^$|write btree 0 ino 0:0 rec[0].freecount 9"
+"dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"
+"dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
+"orphan|^$|ORPHAN"
+"log-corrupt|^$|ORPHAN; blocktrash -s 9 -n 8 -b 64 -t log"
+"log-torn|^$|ORPHAN; TORN"
+)
+
+# damage IMG COMMANDS: run each kvfs-db -x command (or ORPHAN / TORN)
+damage() {
+	local img=$1 cmd
+	local -a parts
+	IFS=';' read -ra parts <<<"$2"
+	for cmd in "${parts[@]}"; do
+		cmd=${cmd# }
+		case $cmd in
+		ORPHAN) "$POP" orphan "$img" 2>/dev/null || return 1 ;;
+		TORN)
+			# the log's newest blocks lost: the second half of the log
+			local start len bs
+			start=$("$DB" "$img" sb | sed -n 's/^logstart = //p')
+			len=$("$DB" "$img" sb | sed -n 's/^logblocks = //p')
+			bs=$("$DB" "$img" sb | sed -n 's/^blocksize = //p')
+			dd if=/dev/zero of="$img" bs="$bs" seek=$((start + len / 2)) \
+				count=$((len - len / 2)) conv=notrunc status=none ;;
+		*)
+			# shellcheck disable=SC2086
+			"$DB" -x "$img" $cmd >"$T/db.out" 2>&1 ||
+				{ echo "kvfs-db -x $cmd: $(cat "$T/db.out")"; return 1; } ;;
+		esac
+	done
+}
+
+run_case() {
+	local name=$1 allow=$2 cmds=$3 img=$T/img rc h1 h2 lflag=""
+	local before=$failures
+	case $cmds in *ORPHAN*) lflag=-L ;; esac
+	cp --sparse=always "$T/base" "$img"
+	damage "$img" "$cmds" || { fail "$name: damage"; return; }
+	cmp -s "$T/base" "$img" && { fail "$name: the damage changed nothing"; return; }
+	h1=$(sha256sum <"$img")
+	timeout 300 "$FSCK" -n -f "$img" >"$T/n1" 2>&1
+	rc=$?
+	h2=$(sha256sum <"$img")
+	[ $rc -eq 4 ] || fail "$name: fsck -n exit $rc, expected 4: $(tail -3 "$T/n1")"
+	[ -s "$T/n1" ] || fail "$name: fsck -n said nothing"
+	[ "$h1" = "$h2" ] || fail "$name: fsck -n changed the image"
+	timeout 300 "$FSCK" -y -f $lflag "$img" >"$T/y" 2>&1
+	rc=$?
+	[ $rc -eq 1 ] || fail "$name: fsck -y exit $rc, expected 1: $(tail -3 "$T/y")"
+	timeout 300 "$FSCK" -n -f "$img" >"$T/n2" 2>&1
+	rc=$?
+	[ $rc -eq 0 ] || fail "$name: second fsck -n exit $rc: $(tail -3 "$T/n2")"
+	"$DB" "$img" check-crc >"$T/crc" 2>&1 ||
+		fail "$name: check-crc after repair: $(tail -2 "$T/crc")"
+	rm -rf "$T/after"
+	if ! "$POP" dump "$img" "$T/after" 2>"$T/dump.err"; then
+		fail "$name: repaired image does not open: $(tail -2 "$T/dump.err")"
+		return
+	fi
+	sums "$T/after" >"$T/after.sums"
+	# every file outside the damage: same path, same bytes
+	local lost
+	lost=$(awk -v re="$allow" '$1 !~ re' "$T/orig.sums" |
+		grep -vxFf "$T/after.sums" | head -3)
+	[ -z "$lost" ] || fail "$name: changed or lost by the repair: $lost"
+	[ $failures -eq $before ] && echo "ok: $name"
+}
+
+for c in "${cases[@]}"; do
+	IFS='|' read -r name allow cmds <<<"$c"
+	if [ $# -gt 0 ]; then
+		want=0
+		for w in "$@"; do [ "$w" = "$name" ] && want=1; done
+		[ $want -eq 1 ] || continue
+	fi
+	run_case "$name" "$allow" "$cmds"
+done
+[ $failures -eq 0 ] || die "$failures failures"

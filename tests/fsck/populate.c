@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * populate: the populated image of the fsck corruption catalogue, built on
+ * the core API (fs/kvfs.h), and its reader.
+ *
+ *   populate build IMG       files of several sizes (one mapped by an
+ *                            extent B+tree), a directory of 5000 entries,
+ *                            short and long symlinks, short-form and block
+ *                            xattrs (one with a remote value), hard links,
+ *                            nested directories
+ *   populate orphan IMG      an unlinked file left open, then a simulated
+ *                            crash (the log is shut down): it stays on
+ *                            the unlinked list, the log dirty
+ *   populate dump IMG OUT    every reachable file through a read-only
+ *                            open: regular files' bytes to OUT/tree/PATH,
+ *                            symlinks as symlinks, xattr values to
+ *                            OUT/xattr/INO/NAME, one line per path in
+ *                            OUT/manifest ("ino type nlink size path")
+ *
+ * Exit 0 on success, 1 on any failure (with the errno), 2 usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/blkhdr.h"
+#include "fs/kvfs.h"
+#include "fs/mount.h"
+
+static const struct kvfs_cred root_cred;
+
+#define TRY(call)                                                              \
+	do {                                                                   \
+		long long r_ = (long long)(call);                              \
+		if (r_ < 0) {                                                  \
+			fprintf(stderr, "populate: %s:%d: %s: %s\n", __FILE__, \
+				__LINE__, #call, strerror((int)-r_));          \
+			return (int)r_;                                        \
+		}                                                              \
+	} while (0)
+
+/* A byte pattern that differs per file and per offset. */
+static void fill(uint8_t *buf, size_t len, uint64_t seed, uint64_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)((off + i) * 131 + seed * 7 +
+				   ((off + i) >> 9));
+}
+
+static int mkfile(struct kvfs_mount *mp, uint64_t dir, const char *name,
+		  size_t size, uint64_t *ino)
+{
+	struct kvfs_stat st;
+	static uint8_t buf[1 << 16];
+	bool created;
+
+	TRY(kvfs_create(mp, dir, name, S_IFREG | 0644, 0, KVFS_CREATE_EXCL,
+			&root_cred, &st, &created));
+	for (size_t off = 0; off < size;) {
+		size_t n = size - off < sizeof(buf) ? size - off : sizeof(buf);
+
+		fill(buf, n, st.ino, off);
+		TRY(kvfs_write(mp, st.ino, buf, n, (off_t)off, 0));
+		off += n;
+	}
+	TRY(kvfs_release(mp, st.ino));
+	if (ino)
+		*ino = st.ino;
+	return 0;
+}
+
+static void print_report(const struct kvfs_report *r, void *priv)
+{
+	char line[320];
+
+	(void)priv;
+	kvfs_report_format(r, line, sizeof(line));
+	fprintf(stderr, "populate: kvfs: %s\n", line);
+}
+
+static int build_tree(struct kvfs_mount *mp);
+
+static int build(const char *img)
+{
+	struct kvfs_mount *mp;
+	int err;
+
+	TRY(kvfs_open(img, NULL, &mp, NULL));
+	err = build_tree(mp);
+	if (err)
+		kvfs_mount_shutdown(mp, "populate failed");
+	if (kvfs_close(mp) && !err)
+		err = -EIO;
+	return err;
+}
+
+static int build_tree(struct kvfs_mount *mp)
+{
+	static const size_t sizes[] = { 0, 1, 100, 4095, 4096, 65537, 1 << 20 };
+	struct kvfs_stat st;
+	uint64_t root, big, sub, ino, frag, deep;
+	static uint8_t blk[4096], val[10000];
+	char name[64];
+
+	root = kvfs_root_ino(mp);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(name, sizeof(name), "file%zu", sizes[i]);
+		TRY(mkfile(mp, root, name, sizes[i], NULL));
+	}
+	/* every other block written: more extents than the inode holds */
+	TRY(mkfile(mp, root, "frag", 0, &frag));
+	for (unsigned i = 0; i < 600; i++) {
+		fill(blk, sizeof(blk), frag, i);
+		TRY(kvfs_write(mp, frag, blk, sizeof(blk), (off_t)i * 8192, 0));
+	}
+	TRY(kvfs_mkdir(mp, root, "big", 0755, &root_cred, &st));
+	big = st.ino;
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "entry-%05u", i);
+		TRY(mkfile(mp, big, name, 0, NULL));
+	}
+	TRY(kvfs_mkdir(mp, root, "sub", 0755, &root_cred, &st));
+	sub = st.ino;
+	TRY(kvfs_mkdir(mp, sub, "d2", 0700, &root_cred, &st));
+	TRY(kvfs_mkdir(mp, st.ino, "d3", 0755, &root_cred, &st));
+	deep = st.ino;
+	TRY(mkfile(mp, deep, "deepfile", 12345, NULL));
+	/* hard links: one file under three names in two directories */
+	TRY(mkfile(mp, root, "linked", 5000, &ino));
+	TRY(kvfs_link(mp, ino, sub, "linked2", NULL));
+	TRY(kvfs_link(mp, ino, deep, "linked3", NULL));
+	TRY(kvfs_symlink(mp, root, "short-link", "file4096", &root_cred, NULL));
+	{
+		char target[3001];
+
+		for (size_t i = 0; i < sizeof(target) - 1; i++)
+			target[i] = (char)('a' + i % 26);
+		target[sizeof(target) - 1] = 0;
+		TRY(kvfs_symlink(mp, sub, "long-link", target, &root_cred,
+				 NULL));
+	}
+	/* xattrs: a few small ones (short form), many (leaf blocks), remote */
+	TRY(mkfile(mp, root, "xattr-small", 10, &ino));
+	TRY(kvfs_setxattr(mp, ino, "user.a", "1", 1, 0));
+	TRY(kvfs_setxattr(mp, ino, "user.mime", "text/plain", 10, 0));
+	TRY(mkfile(mp, root, "xattr-block", 10, &ino));
+	for (unsigned i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "user.attr-%03u", i);
+		fill(val, 100, ino + i, 0);
+		TRY(kvfs_setxattr(mp, ino, name, val, 100, 0));
+	}
+	fill(val, sizeof(val), ino, 1);
+	TRY(kvfs_setxattr(mp, ino, "user.remote", val, sizeof(val), 0));
+	TRY(kvfs_mkdir(mp, root, "xattr-dir", 0755, &root_cred, &st));
+	TRY(kvfs_setxattr(mp, st.ino, "trusted.dirattr", "dir", 3, 0));
+	return 0;
+}
+
+static int orphan(const char *img)
+{
+	struct kvfs_mount *mp;
+	uint64_t ino;
+
+	TRY(kvfs_open(img, NULL, &mp, NULL));
+	TRY(mkfile(mp, kvfs_root_ino(mp), "orphan", 20000, &ino));
+	TRY(kvfs_inode_open(mp, ino, 0));
+	TRY(kvfs_unlink(mp, kvfs_root_ino(mp), "orphan"));
+	TRY(kvfs_sync(mp));
+	/*
+	 * A power cut: nothing more reaches the disk, so the last close
+	 * cannot free the inode and it stays on its unlinked list.
+	 */
+	kvfs_mount_shutdown(mp, "populate: simulated crash");
+	kvfs_inode_close(mp, ino);
+	kvfs_close(mp);
+	return 0;
+}
+
+struct dump {
+	struct kvfs_mount *mp;
+	FILE *manifest;
+	char out[1024];
+	int err;
+};
+
+struct dent {
+	char name[256];
+	uint64_t ino;
+	unsigned dtype;
+};
+
+struct dlist {
+	struct dent *v;
+	size_t n, cap;
+};
+
+static int collect(void *priv, const char *name, size_t len, uint64_t ino,
+		   unsigned dtype, uint64_t next)
+{
+	struct dlist *l = priv;
+
+	(void)next;
+	if ((len == 1 && name[0] == '.') ||
+	    (len == 2 && name[0] == '.' && name[1] == '.'))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct dent *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	memcpy(l->v[l->n].name, name, len);
+	l->v[l->n].name[len] = 0;
+	l->v[l->n].ino = ino;
+	l->v[l->n++].dtype = dtype;
+	return 0;
+}
+
+static int dent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dent *)a)->name,
+		      ((const struct dent *)b)->name);
+}
+
+static int dump_xattrs(struct dump *d, uint64_t ino)
+{
+	static char list[65536], path[1400];
+	static uint8_t val[65536];
+	ssize_t len = kvfs_listxattr(d->mp, ino, list, sizeof(list));
+
+	TRY(len);
+	for (ssize_t p = 0; p < len; p += (ssize_t)strlen(list + p) + 1) {
+		ssize_t n =
+			kvfs_getxattr(d->mp, ino, list + p, val, sizeof(val));
+		FILE *f;
+
+		TRY(n);
+		snprintf(path, sizeof(path), "%s/xattr/%" PRIu64, d->out, ino);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/xattr/%" PRIu64 "/%s", d->out,
+			 ino, list + p);
+		f = fopen(path, "w");
+		if (!f || fwrite(val, 1, (size_t)n, f) != (size_t)n) {
+			if (f)
+				fclose(f);
+			return -EIO;
+		}
+		if (fclose(f))
+			return -EIO;
+	}
+	return 0;
+}
+
+static int dump_file(struct dump *d, uint64_t ino, const char *host)
+{
+	static uint8_t buf[1 << 16];
+	int fd = open(host, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	off_t off = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = kvfs_read(d->mp, ino, buf, sizeof(buf), off)) > 0) {
+		if (write(fd, buf, (size_t)n) != n) {
+			close(fd);
+			return -EIO;
+		}
+		off += n;
+	}
+	close(fd);
+	return n < 0 ? (int)n : 0;
+}
+
+static int dump_dir(struct dump *d, uint64_t dir, const char *rel)
+{
+	struct dlist l = { 0 };
+	char host[3200], path[2048];
+	static char target[KVFS_SYMLINK_MAX + 1];
+	int err;
+
+	err = kvfs_readdir(d->mp, dir, 0, collect, &l);
+	if (!err && l.n)
+		qsort(l.v, l.n, sizeof(*l.v), dent_cmp);
+	for (size_t i = 0; i < l.n && !err; i++) {
+		struct kvfs_stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", rel, l.v[i].name);
+		snprintf(host, sizeof(host), "%s/tree%s", d->out, path);
+		err = kvfs_getattr(d->mp, l.v[i].ino, &st);
+		if (err)
+			break;
+		fprintf(d->manifest, "%" PRIu64 " %o %u %" PRIu64 " %s\n",
+			st.ino, st.mode, st.nlink, st.size, path);
+		err = dump_xattrs(d, st.ino);
+		if (err)
+			break;
+		if (S_ISDIR(st.mode)) {
+			if (mkdir(host, 0755))
+				err = -errno;
+			else
+				err = dump_dir(d, st.ino, path);
+		} else if (S_ISLNK(st.mode)) {
+			err = kvfs_readlink(d->mp, st.ino, target,
+					    sizeof(target));
+			err = err < 0 ? err : 0;
+			if (!err && symlink(target, host))
+				err = -errno;
+		} else if (S_ISREG(st.mode)) {
+			err = dump_file(d, st.ino, host);
+		}
+	}
+	free(l.v);
+	if (err)
+		fprintf(stderr, "populate: dump %s: %s\n", rel[0] ? rel : "/",
+			strerror(-err));
+	return err;
+}
+
+static int dump(const char *img, const char *out)
+{
+	struct kvfs_open_opts o = { .rdonly = true,
+				    .atime = KVFS_ATIME_NOATIME };
+	struct dump d = { 0 };
+	char path[1100];
+	int err;
+
+	snprintf(d.out, sizeof(d.out), "%s", out);
+	snprintf(path, sizeof(path), "%s/tree", out);
+	if (mkdir(out, 0755) || mkdir(path, 0755))
+		return -errno;
+	snprintf(path, sizeof(path), "%s/xattr", out);
+	if (mkdir(path, 0755))
+		return -errno;
+	snprintf(path, sizeof(path), "%s/manifest", out);
+	d.manifest = fopen(path, "w");
+	if (!d.manifest)
+		return -errno;
+	err = kvfs_open(img, &o, &d.mp, NULL);
+	if (err) {
+		fprintf(stderr, "populate: cannot open %s: %s\n", img,
+			kvfs_open_error());
+		fclose(d.manifest);
+		return err;
+	}
+	err = dump_xattrs(&d, kvfs_root_ino(d.mp));
+	if (!err)
+		err = dump_dir(&d, kvfs_root_ino(d.mp), "");
+	kvfs_close(d.mp);
+	if (fclose(d.manifest) && !err)
+		err = -EIO;
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	int err;
+
+	if (argc < 3 || (strcmp(argv[1], "dump") && argc != 3) ||
+	    (!strcmp(argv[1], "dump") && argc != 4)) {
+		fprintf(stderr, "usage: populate build|orphan IMG | "
+				"populate dump IMG OUTDIR\n");
+		return 2;
+	}
+	err = kv_init(NULL);
+	if (err)
+		return 1;
+	kvfs_report_set_sink(print_report, NULL);
+	if (!strcmp(argv[1], "build"))
+		err = build(argv[2]);
+	else if (!strcmp(argv[1], "orphan"))
+		err = orphan(argv[2]);
+	else if (!strcmp(argv[1], "dump"))
+		err = dump(argv[2], argv[3]);
+	else
+		err = -EINVAL;
+	if (kv_fini() && !err)
+		err = -EIO;
+	return err ? 1 : 0;
+}
