@@ -285,6 +285,7 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 		struct kvfs_repair_result *res)
 {
 	struct rp rp = { .o = o, .res = res, .path = path };
+	uint64_t fixed;
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -302,8 +303,22 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 	if (rp.dev)
 		kv_dev_close(rp.dev);
 	rp.dev = NULL;
+	fixed = res->fixed;
 	if (!err)
 		err = namespace_phases(&rp);
+	/*
+	 * What the namespace repair let go of without freeing it (the
+	 * unreadable blocks of a rebuilt directory index) is settled by a
+	 * second pass over the space, as xfs_repair's later phases do.
+	 */
+	if (!err && !o->dry_run && res->fixed > fixed) {
+		err = kv_dev_open(path, 0, &rp.dev);
+		if (!err) {
+			err = space_phases(&rp);
+			kv_dev_close(rp.dev);
+			rp.dev = NULL;
+		}
+	}
 	if (!err)
 		err = final_check(&rp);
 	return err;
