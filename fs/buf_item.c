@@ -195,9 +195,8 @@ static int bli_attach(struct kvfs_bli_log *bl, struct kv_buf *bp,
 	}
 	if (bp->b_len > KVFS_BLI_MAX_LEN || bp->b_len % KVFS_BLI_CHUNK)
 		return -EINVAL;
-	bli = kv_cache_alloc(bl->cache, KV_ZERO);
-	if (!bli)
-		return -ENOMEM;
+	/* as XFS's buffer items: a transaction must not fail for one */
+	bli = kv_cache_alloc(bl->cache, KV_ZERO | KV_NOFAIL);
 	kvj_item_init(&bli->item, bl->log, &bli_ops);
 	bli->bp = bp;
 	bli->bl = bl;

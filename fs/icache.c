@@ -125,16 +125,16 @@ static struct kvfs_inode *inode_alloc(struct kvfs_icache *ic, uint64_t ino)
 {
 	struct kvfs_mount *mp = ic->mp;
 	uint32_t room = mp->g.inodesize - KVFS_DINODE_CORE_SIZE;
-	struct kvfs_inode *ip = kv_cache_alloc(ic->ino_cache, KV_ZERO);
+	/*
+	 * Never -ENOMEM (as XFS's xfs_inode_alloc()): reclaim frees inodes
+	 * and buffers once the log and the AIL have made them clean, so
+	 * waiting for them ends.
+	 */
+	struct kvfs_inode *ip =
+		kv_cache_alloc(ic->ino_cache, KV_ZERO | KV_NOFAIL);
 
-	if (!ip)
-		return NULL;
 	pthread_once(&iolock_once, iolock_attr_init);
-	ip->i_dfork = kvmalloc(2 * (size_t)room, KV_ZERO);
-	if (!ip->i_dfork) {
-		kv_cache_free(ic->ino_cache, ip);
-		return NULL;
-	}
+	ip->i_dfork = kvmalloc(2 * (size_t)room, KV_ZERO | KV_NOFAIL);
 	ip->i_afork = ip->i_dfork + room;
 	ip->i_ino = ino;
 	ip->i_mount = mp;
@@ -273,8 +273,6 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 
 	/* not cached: publish it locked, then read it */
 	ip = inode_alloc(ic, ino);
-	if (!ip)
-		return -ENOMEM;
 	pthread_rwlock_wrlock(&ip->i_lock);
 	rcu_read_lock();
 	node = cds_lfht_add_unique(ic->ht, ino_hash(ino), ino_match, &ino,

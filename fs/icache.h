@@ -44,7 +44,8 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
 /*
  * The in-core inode ino, referenced.  -EINVAL: not an inode number of
  * this filesystem; -ENOENT: the inode is free (without KVFS_IGET_FREE);
- * -EUCLEAN/-EBADMSG: damaged (reported); -EIO, -ENOMEM.
+ * -EUCLEAN/-EBADMSG: damaged (reported); -EIO (never -ENOMEM: memory
+ * for the in-core inode is waited for, as in XFS).
  */
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp);

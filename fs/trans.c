@@ -38,11 +38,8 @@ int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
 	err = reserve_blocks(mp, blocks);
 	if (err)
 		return err;
-	tp = kvzalloc(sizeof(*tp), 0);
-	if (!tp) {
-		atomic_fetch_add(&mp->fdblocks, (int64_t)blocks);
-		return -ENOMEM;
-	}
+	/* as XFS's xfs_trans_alloc(): memory comes back, -ENOMEM never */
+	tp = kvzalloc(sizeof(*tp), KV_NOFAIL);
 	err = kvj_trans_alloc(mp->log, log_bytes, rolls, &tp->jt);
 	if (err) {
 		atomic_fetch_add(&mp->fdblocks, (int64_t)blocks);

@@ -38,11 +38,8 @@ int kvj_trans_alloc(struct kvj_log *log, uint32_t res_bytes, unsigned rolls,
 		err = -EIO;
 		goto out_scope;
 	}
-	tp = kvmalloc(sizeof(*tp), KV_ZERO);
-	if (!tp) {
-		err = -ENOMEM;
-		goto out_scope;
-	}
+	/* as XFS's transactions: waits for memory, never -ENOMEM */
+	tp = kvmalloc(sizeof(*tp), KV_ZERO | KV_NOFAIL);
 	err = kvj_grant_reserve(log, unit * (rolls + 1));
 	if (err)
 		goto out_free;
