@@ -417,6 +417,52 @@ static struct kvfs_inode *iter_inode(struct cds_lfht_iter *iter)
 	return node ? caa_container_of(node, struct kvfs_inode, i_hnode) : NULL;
 }
 
+int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
+		     int (*fn)(struct kvfs_inode *ip, void *arg), void *arg)
+{
+	struct kvfs_icache *ic = mp->ic;
+	struct cds_lfht_iter iter;
+	struct kvfs_inode *ip;
+	int err = 0;
+
+	rcu_online();
+	rcu_read_lock();
+	cds_lfht_first(ic->ht, &iter);
+	while ((ip = iter_inode(&iter)) != NULL) {
+		uint64_t ino = ip->i_ino;
+
+		if (!want(ip)) {
+			cds_lfht_next(ic->ht, &iter);
+			continue;
+		}
+		/* dying (reclaim owns it): as a lookup, leave it be */
+		if (atomic_fetch_add_explicit(&ip->i_count, 1,
+					      memory_order_acquire) < 0) {
+			atomic_fetch_sub_explicit(&ip->i_count, 1,
+						  memory_order_relaxed);
+			cds_lfht_next(ic->ht, &iter);
+			continue;
+		}
+		rcu_read_unlock();
+		err = fn(ip, arg);
+		rcu_read_lock();
+		/*
+		 * Referenced, so still hashed: find it again under this
+		 * read-side section (the iterator's next node may have been
+		 * freed meanwhile), then drop the reference.
+		 */
+		cds_lfht_lookup(ic->ht, ino_hash(ino), ino_match, &ino, &iter);
+		cds_lfht_next(ic->ht, &iter);
+		rcu_read_unlock();
+		kvfs_iput(ip);
+		if (err)
+			return err;
+		rcu_read_lock();
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
 size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr)
 {
 	struct kvfs_inode *victims = NULL, *ip;

@@ -23,6 +23,7 @@
 #ifndef KV_FS_ICACHE_H
 #define KV_FS_ICACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,15 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
  */
 int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp);
+/*
+ * Call fn on every cached inode for which want() (called under RCU, no
+ * reference: it may only read atomics) is true, holding a reference and
+ * no lock; stops at fn's first error, returned.  Inodes cached during the
+ * walk may be missed.
+ */
+int kvfs_icache_walk(struct kvfs_mount *mp,
+		     bool (*want)(struct kvfs_inode *ip),
+		     int (*fn)(struct kvfs_inode *ip, void *arg), void *arg);
 /* Another reference on an inode already referenced. */
 void kvfs_ihold(struct kvfs_inode *ip);
 /*

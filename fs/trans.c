@@ -10,6 +10,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/defer.h"
 #include "fs/extent_busy.h"
+#include "fs/file.h"
 #include "fs/mount.h"
 #include "fs/trans.h"
 #include "fs/trans_resv.h"
@@ -36,6 +37,9 @@ int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
 	if (kvj_log_is_shutdown(mp->log))
 		return -EIO;
 	err = reserve_blocks(mp, blocks);
+	/* once, as XFS's xfs_trans_alloc(): speculative blocks first */
+	if (err == -ENOSPC && !kvfs_file_trim_all_prealloc(mp, NULL))
+		err = reserve_blocks(mp, blocks);
 	if (err)
 		return err;
 	/* as XFS's xfs_trans_alloc(): memory comes back, -ENOMEM never */

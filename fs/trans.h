@@ -69,7 +69,9 @@ struct kvfs_trans {
 /*
  * log_bytes and rolls: as kvj_trans_alloc(); blocks: the most blocks the
  * operation can allocate (tree splits included).  -ENOSPC when the blocks
- * are not there, -EIO after a shutdown, -EROFS on a read-only mount.
+ * are not there even after the speculative preallocation of the cached
+ * files was trimmed (kvfs_file_trim_all_prealloc(): no inode lock may be
+ * held), -EIO after a shutdown, -EROFS on a read-only mount.
  */
 int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
 		     uint64_t blocks, struct kvfs_trans **tpp);
