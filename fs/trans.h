@@ -122,7 +122,10 @@ int kvfs_trans_lock_ag(struct kvfs_trans *tp, uint32_t agno, bool trylock,
  * again after it (nobody else changed them: the lock excludes that).
  */
 void kvfs_trans_hold_ag(struct kvfs_trans *tp, uint32_t agno);
-/* Drop an AG lock the transaction took and read nothing under. */
+/*
+ * Drop an AG lock the transaction took and read nothing under, or whose
+ * buffers it handed back (kvfs_trans_brelse_since()).
+ */
 void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno);
 
 #endif

@@ -77,6 +77,23 @@ void kvj_trans_join(struct kvj_trans *tp, struct kvj_item *lip)
 	tp->items = lip;
 }
 
+bool kvj_trans_brelse(struct kvj_trans *tp, struct kvj_item *lip)
+{
+	struct kvj_item **pp;
+
+	if (lip->tr_flags != KVJ_LI_JOINED)
+		return false;
+	for (pp = &tp->items; *pp && *pp != lip; pp = &(*pp)->tr_next)
+		;
+	if (!*pp)
+		return false;
+	*pp = lip->tr_next;
+	lip->tr_next = NULL;
+	lip->tr_flags = 0;
+	lip->ops->release(lip, false);
+	return true;
+}
+
 void kvj_trans_hold(struct kvj_trans *tp, struct kvj_item *lip)
 {
 	(void)tp;
