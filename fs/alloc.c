@@ -693,6 +693,7 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 			  .near = s == S_NEAR };
 	struct cand c = { 0 };
 	struct ag_op op;
+	unsigned mark = kvfs_trans_buf_mark(tp->jt);
 	bool newly;
 	int64_t avail;
 	int err;
@@ -700,18 +701,15 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	err = kvfs_trans_lock_ag(tp, agno, trylock, &newly);
 	if (err)
 		return err;
-	if (!ag_may_fit(mp, agno, a->minlen)) {
-		if (newly)
-			kvfs_trans_unlock_ag(tp, agno);
-		return -ENOSPC;
-	}
+	if (!ag_may_fit(mp, agno, a->minlen))
+		goto nospc;
 	err = ag_open(tp, agno, &op, false);
 	if (err)
 		return err;
 	/* never below the AG's set-aside */
 	avail = pag_avail(&mp->g, op.pag);
 	if (avail < w.minlen)
-		return -ENOSPC;
+		goto nospc;
 	if (avail < w.maxlen)
 		w.maxlen = (uint32_t)avail;
 	err = s == S_EXACT ? find_exact(&op, &w, &c) :
@@ -721,7 +719,7 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 		return err;
 	if (!c.found) {
 		*busy |= kvfs_extent_busy_committed(op.pag);
-		return -ENOSPC;
+		goto nospc;
 	}
 	err = rm_free(&op, c.fbno, c.flen, c.bno, c.len);
 	if (err)
@@ -729,6 +727,17 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	a->fsb = kvfs_agb_to_fsb(&mp->g, agno, c.bno);
 	a->len = c.len;
 	return 0;
+
+nospc:
+	/*
+	 * Nothing here: an AG this attempt locked and left clean goes back
+	 * with what it read (the reserve list refilled: it stays, dirty, to
+	 * the commit), so that a failed exact attempt does not hold an AG
+	 * the next attempt, or another transaction, wants.
+	 */
+	if (newly && kvfs_trans_brelse_since(tp->jt, mark))
+		kvfs_trans_unlock_ag(tp, agno);
+	return -ENOSPC;
 }
 
 /* Every AG from start, wrapping: trylocks first, then waiting in order. */

@@ -112,9 +112,9 @@ static int emap_load(struct kvfs_inode *ip, int whichfork, struct emap *m)
 	m->cap = fork_cap(ip, whichfork);
 	if (*fork_nextents(ip, whichfork) > m->cap)
 		return -EUCLEAN;
-	m->mem = kvcalloc(2 * ((size_t)m->cap + 2), sizeof(*m->mem), 0);
-	if (!m->mem)
-		return -ENOMEM;
+	/* never -ENOMEM, as XFS's in-core extent list (see xm_alloc()) */
+	m->mem = kvcalloc(2 * ((size_t)m->cap + 2), sizeof(*m->mem),
+			  KV_NOFAIL);
 	m->x = m->mem;
 	m->y = m->x + m->cap + 2;
 	m->n = *fork_nextents(ip, whichfork);
@@ -274,6 +274,16 @@ struct xmap {
 	/* B+tree changes (format changes included) made in this call */
 	unsigned tree_changes;
 };
+
+/*
+ * A map walk never fails for memory (as XFS's btree cursors): it may run
+ * inside a transaction that cannot back out, and reclaim frees what it
+ * waits for.
+ */
+static struct xmap *xm_alloc(void)
+{
+	return kvmalloc(sizeof(struct xmap), KV_NOFAIL);
+}
 
 static int xm_open(struct xmap *xm, struct kvfs_inode *ip, int whichfork,
 		   struct kvfs_trans *tp)
@@ -460,9 +470,7 @@ static int btree_to_extents(struct xmap *xm)
 
 	m.whichfork = KVFS_DATA_FORK;
 	m.cap = fork_cap(ip, KVFS_DATA_FORK);
-	m.mem = kvcalloc(2 * ((size_t)m.cap + 2), sizeof(*m.mem), 0);
-	if (!m.mem)
-		return -ENOMEM;
+	m.mem = kvcalloc(2 * ((size_t)m.cap + 2), sizeof(*m.mem), KV_NOFAIL);
 	m.x = m.mem;
 	m.y = m.x + m.cap + 2;
 	m.n = 0;
@@ -639,9 +647,7 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 		return err;
 	if (*nmap < 1)
 		return -EINVAL;
-	xm = kvmalloc(sizeof(*xm), 0);
-	if (!xm)
-		return -ENOMEM;
+	xm = xm_alloc();
 	err = xm_open(xm, ip, whichfork, NULL);
 	if (!err)
 		err = xm_find(xm, off, &r, &found);
@@ -737,9 +743,7 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		      KVFS_BMAPI_CONTIG) ||
 	    (flags & KVFS_BMAPI_PREALLOC && flags & KVFS_BMAPI_CONVERT))
 		return -EINVAL;
-	xm = kvmalloc(sizeof(*xm), 0);
-	if (!xm)
-		return -ENOMEM;
+	xm = xm_alloc();
 	err = xm_open(xm, ip, whichfork, tp);
 	while (!err && cur < end && k < *nmap) {
 		struct irec r, nr;
@@ -829,9 +833,7 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		return err;
 	if (!max_extents)
 		return -EINVAL;
-	xm = kvmalloc(sizeof(*xm), 0);
-	if (!xm)
-		return -ENOMEM;
+	xm = xm_alloc();
 	err = xm_open(xm, ip, whichfork, tp);
 	end = off + len;
 	while (!err) {
@@ -904,9 +906,7 @@ static int seek(struct kvfs_inode *ip, uint64_t off, bool want_data,
 
 	if (off >= max)
 		return -ENXIO;
-	xm = kvmalloc(sizeof(*xm), 0);
-	if (!xm)
-		return -ENOMEM;
+	xm = xm_alloc();
 	ret = want_data ? -ENXIO : 0;
 	err = xm_open(xm, ip, KVFS_DATA_FORK, NULL);
 	if (!err)

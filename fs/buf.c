@@ -223,17 +223,15 @@ static void lru_unlink(struct kv_bcache *bc, struct kv_buf *bp)
 static struct kv_buf *buf_alloc(struct kv_bcache *bc, uint64_t blkno,
 				unsigned nblks)
 {
-	struct kv_buf *bp = kv_cache_alloc(bc->buf_cache, 0);
+	/*
+	 * Never -ENOMEM (as XFS's buffers): the shrinker frees clean buffers,
+	 * and dirty ones become clean as the log and the AIL move.
+	 */
+	struct kv_buf *bp = kv_cache_alloc(bc->buf_cache, KV_NOFAIL);
 
-	if (!bp)
-		return NULL;
 	memset(bp, 0, sizeof(*bp));
 	bp->b_len = (size_t)nblks * bc->blksize;
-	bp->b_addr = kvmalloc(bp->b_len, 0);
-	if (!bp->b_addr) {
-		kv_cache_free(bc->buf_cache, bp);
-		return NULL;
-	}
+	bp->b_addr = kvmalloc(bp->b_len, KV_NOFAIL);
 	bp->b_blkno = blkno;
 	bp->b_nblks = nblks;
 	bp->b_cache = bc;
@@ -494,8 +492,6 @@ hit:
 
 	/* not cached: build it locked, publish it, then fill it */
 	bp = buf_alloc(bc, blkno, nblks);
-	if (!bp)
-		return -ENOMEM;
 	bp->b_ops = ops;
 	kv_mutex_lock(&bp->b_lock);
 	if (!read) {

@@ -195,9 +195,8 @@ static int bli_attach(struct kvfs_bli_log *bl, struct kv_buf *bp,
 	}
 	if (bp->b_len > KVFS_BLI_MAX_LEN || bp->b_len % KVFS_BLI_CHUNK)
 		return -EINVAL;
-	bli = kv_cache_alloc(bl->cache, KV_ZERO);
-	if (!bli)
-		return -ENOMEM;
+	/* as XFS's buffer items: a transaction must not fail for one */
+	bli = kv_cache_alloc(bl->cache, KV_ZERO | KV_NOFAIL);
 	kvj_item_init(&bli->item, bl->log, &bli_ops);
 	bli->bp = bp;
 	bli->bl = bl;
@@ -644,6 +643,38 @@ void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp)
 	memset(bli->map, 0, sizeof(bli->map));
 	bli->cancelled = true;
 	kvj_trans_log(tp, &bli->item);
+}
+
+bool kvfs_trans_brelse(struct kvj_trans *tp, struct kv_buf *bp)
+{
+	struct kvfs_bli *bli = bp->b_log_item;
+
+	return bli && kvj_trans_brelse(tp, &bli->item);
+}
+
+unsigned kvfs_trans_buf_mark(struct kvj_trans *tp)
+{
+	(void)tp;
+	return tl_nr;
+}
+
+/*
+ * The thread's buffers are only added during the search (nothing commits
+ * or rolls there): every one at or above mark is one it got, and
+ * releasing from the top keeps the rest in place (tx_bufs_del()).
+ */
+bool kvfs_trans_brelse_since(struct kvj_trans *tp, unsigned mark)
+{
+	unsigned i;
+
+	for (i = mark; i < tl_nr; i++)
+		if (tl_bufs[i].tp == tp &&
+		    tl_bufs[i].bli->item.tr_flags != KVJ_LI_JOINED)
+			return false;
+	for (i = tl_nr; i-- > mark;)
+		if (tl_bufs[i].tp == tp)
+			kvfs_trans_brelse(tp, tl_bufs[i].bli->bp);
+	return true;
 }
 
 /* ---- deltas ---- */

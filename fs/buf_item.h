@@ -104,6 +104,19 @@ void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
  * busy until then.
  */
 void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp);
+/*
+ * Hand back bp, which tp got but did not log, before the commit: unlocked
+ * and unjoined (kvj_trans_brelse(), as XFS's xfs_trans_brelse()); false,
+ * and nothing done, if tp logged or held it.  bp must not be used after.
+ */
+bool kvfs_trans_brelse(struct kvj_trans *tp, struct kv_buf *bp);
+/*
+ * The same for every buffer tp got since mark (kvfs_trans_buf_mark()), as
+ * a failed search does with what it read.  All or nothing: false, and
+ * nothing released, when tp logged one of them.
+ */
+unsigned kvfs_trans_buf_mark(struct kvj_trans *tp);
+bool kvfs_trans_brelse_since(struct kvj_trans *tp, unsigned mark);
 
 /*
  * Recovery.  buf_type (may be NULL) names the buffer ops of a block from

@@ -345,6 +345,13 @@ static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
 	uint64_t n = ip->i_nblocks;
 
 	/*
+	 * None for a small file (XFS: below its allocsize): most files
+	 * stay small, and each would hold KVFS_PREALLOC_MIN blocks until
+	 * closed, or for ever when never opened (kvfs_write() by number).
+	 */
+	if (ip->i_size < KVFS_PREALLOC_FROM)
+		return 0;
+	/*
 	 * Doubling: as many blocks again as the file has (not its size: a
 	 * sparse file's size says nothing of how it is written).
 	 */
@@ -436,6 +443,49 @@ static unsigned write_lock(struct kvfs_inode *ip, off_t off, size_t len,
 	return KVFS_IOLOCK_SHARED;
 }
 
+static bool has_spec(struct kvfs_inode *ip)
+{
+	return atomic_load(&ip->i_spec_prealloc);
+}
+
+/*
+ * Another file's speculative blocks, when its I/O lock is free: only a
+ * trylock, as the caller holds its own file's (two writers trimming each
+ * other's files would deadlock).
+ */
+static int trim_other(struct kvfs_inode *ip, void *self)
+{
+	int err = 0;
+
+	if (ip == self || !kvfs_ilock_nowait(ip, KVFS_IOLOCK_EXCL))
+		return 0;
+	if (atomic_exchange(&ip->i_spec_prealloc, false))
+		err = kvfs_file_trim_eof(ip);
+	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
+	return err;
+}
+
+/* The trims' own transactions must not trim again when they are short. */
+static __thread bool trimming_spec;
+
+int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self)
+{
+	int err = 0;
+
+	if (trimming_spec)
+		return -ENOSPC;
+	trimming_spec = true;
+	if (self && atomic_exchange(&self->i_spec_prealloc, false))
+		err = kvfs_file_trim_eof(self);
+	if (!err)
+		err = kvfs_icache_walk(mp, has_spec, trim_other, self);
+	/* the frees are busy until the log has them: make them usable */
+	if (!err)
+		err = kvfs_sync(mp);
+	trimming_spec = false;
+	return err;
+}
+
 ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 		   size_t len, off_t off, unsigned flags)
 {
@@ -443,7 +493,7 @@ ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 	uint32_t bl = mp->g.blocklog;
 	struct kvfs_inode *ip;
 	uint64_t pos, done = 0;
-	bool stamped = false;
+	bool stamped = false, trimmed = false;
 	unsigned lock;
 	int err;
 
@@ -495,6 +545,14 @@ ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 			if (half <= at)
 				half = ((at >> bl) + 1) << bl;
 			n = half - at;
+		}
+		/* once per write, as XFS: free what is speculative, retry */
+		if (err == -ENOSPC && !trimmed) {
+			trimmed = true;
+			err = kvfs_file_trim_all_prealloc(
+				mp, lock == KVFS_IOLOCK_EXCL ? ip : NULL);
+			if (!err)
+				continue;
 		}
 		if (err)
 			break;

@@ -22,10 +22,12 @@
  * truncate zeroes the tail of its last block), so extending the size
  * exposes zeros only.
  *
- * Speculative preallocation: a write extending the file that allocates
- * also allocates, unwritten, as many blocks again as the file has past
- * its end (at least KVFS_PREALLOC_MIN, at most KVFS_PREALLOC_MAX), so
- * that a file written sequentially gets few large extents.  A write that
+ * Speculative preallocation: a write extending a file of at least
+ * KVFS_PREALLOC_FROM bytes that allocates also allocates, unwritten, as
+ * many blocks again as the file has past its end (at least
+ * KVFS_PREALLOC_MIN, at most KVFS_PREALLOC_MAX), so that a file written
+ * sequentially gets few large extents.  A write that runs out of space
+ * trims every cached file's speculative blocks and tries once more.  A write that
  * extends the file marks everything past its EOF for trimming, which
  * kvfs_file_trim_prealloc() does at the last close and a size change does
  * at once; fallocate(KEEP_SIZE) past EOF trims what is marked first and
@@ -62,6 +64,8 @@ struct kvfs_trans_res;
 /* Speculative preallocation bounds, in blocks. */
 #define KVFS_PREALLOC_MIN 16u
 #define KVFS_PREALLOC_MAX 2048u
+/* No speculative preallocation for a file smaller than this (bytes). */
+#define KVFS_PREALLOC_FROM (64u << 10)
 
 /*
  * Free the speculative blocks past EOF of ip (referenced by the caller,
@@ -70,6 +74,15 @@ struct kvfs_trans_res;
  * of the `life` branch, before it drops its reference).  0 or -errno.
  */
 int kvfs_file_trim_prealloc(struct kvfs_inode *ip);
+/*
+ * Out of space: free the speculative blocks of every cached file (XFS's
+ * blockgc on ENOSPC) whose I/O lock is free (a trylock), and of self (may
+ * be NULL) whose I/O lock the caller holds exclusively; then force the
+ * log so that the freed blocks can be allocated at once.  No inode lock
+ * may be held.  -ENOSPC when called from inside such a trim.
+ */
+int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp,
+				struct kvfs_inode *self);
 
 /* ---- shared by fs/file.c, fs/file_space.c and fs/iattr.c ---- */
 

@@ -125,16 +125,16 @@ static struct kvfs_inode *inode_alloc(struct kvfs_icache *ic, uint64_t ino)
 {
 	struct kvfs_mount *mp = ic->mp;
 	uint32_t room = mp->g.inodesize - KVFS_DINODE_CORE_SIZE;
-	struct kvfs_inode *ip = kv_cache_alloc(ic->ino_cache, KV_ZERO);
+	/*
+	 * Never -ENOMEM (as XFS's xfs_inode_alloc()): reclaim frees inodes
+	 * and buffers once the log and the AIL have made them clean, so
+	 * waiting for them ends.
+	 */
+	struct kvfs_inode *ip =
+		kv_cache_alloc(ic->ino_cache, KV_ZERO | KV_NOFAIL);
 
-	if (!ip)
-		return NULL;
 	pthread_once(&iolock_once, iolock_attr_init);
-	ip->i_dfork = kvmalloc(2 * (size_t)room, KV_ZERO);
-	if (!ip->i_dfork) {
-		kv_cache_free(ic->ino_cache, ip);
-		return NULL;
-	}
+	ip->i_dfork = kvmalloc(2 * (size_t)room, KV_ZERO | KV_NOFAIL);
 	ip->i_afork = ip->i_dfork + room;
 	ip->i_ino = ino;
 	ip->i_mount = mp;
@@ -273,8 +273,6 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 
 	/* not cached: publish it locked, then read it */
 	ip = inode_alloc(ic, ino);
-	if (!ip)
-		return -ENOMEM;
 	pthread_rwlock_wrlock(&ip->i_lock);
 	rcu_read_lock();
 	node = cds_lfht_add_unique(ic->ht, ino_hash(ino), ino_match, &ino,
@@ -417,6 +415,52 @@ static struct kvfs_inode *iter_inode(struct cds_lfht_iter *iter)
 	struct cds_lfht_node *node = cds_lfht_iter_get_node(iter);
 
 	return node ? caa_container_of(node, struct kvfs_inode, i_hnode) : NULL;
+}
+
+int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
+		     int (*fn)(struct kvfs_inode *ip, void *arg), void *arg)
+{
+	struct kvfs_icache *ic = mp->ic;
+	struct cds_lfht_iter iter;
+	struct kvfs_inode *ip;
+	int err = 0;
+
+	rcu_online();
+	rcu_read_lock();
+	cds_lfht_first(ic->ht, &iter);
+	while ((ip = iter_inode(&iter)) != NULL) {
+		uint64_t ino = ip->i_ino;
+
+		if (!want(ip)) {
+			cds_lfht_next(ic->ht, &iter);
+			continue;
+		}
+		/* dying (reclaim owns it): as a lookup, leave it be */
+		if (atomic_fetch_add_explicit(&ip->i_count, 1,
+					      memory_order_acquire) < 0) {
+			atomic_fetch_sub_explicit(&ip->i_count, 1,
+						  memory_order_relaxed);
+			cds_lfht_next(ic->ht, &iter);
+			continue;
+		}
+		rcu_read_unlock();
+		err = fn(ip, arg);
+		rcu_read_lock();
+		/*
+		 * Referenced, so still hashed: find it again under this
+		 * read-side section (the iterator's next node may have been
+		 * freed meanwhile), then drop the reference.
+		 */
+		cds_lfht_lookup(ic->ht, ino_hash(ino), ino_match, &ino, &iter);
+		cds_lfht_next(ic->ht, &iter);
+		rcu_read_unlock();
+		kvfs_iput(ip);
+		if (err)
+			return err;
+		rcu_read_lock();
+	}
+	rcu_read_unlock();
+	return 0;
 }
 
 size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr)

@@ -23,6 +23,7 @@
 #ifndef KV_FS_ICACHE_H
 #define KV_FS_ICACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,7 +45,8 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
 /*
  * The in-core inode ino, referenced.  -EINVAL: not an inode number of
  * this filesystem; -ENOENT: the inode is free (without KVFS_IGET_FREE);
- * -EUCLEAN/-EBADMSG: damaged (reported); -EIO, -ENOMEM.
+ * -EUCLEAN/-EBADMSG: damaged (reported); -EIO (never -ENOMEM: memory
+ * for the in-core inode is waited for, as in XFS).
  */
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp);
@@ -55,6 +57,15 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
  */
 int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp);
+/*
+ * Call fn on every cached inode for which want() (called under RCU, no
+ * reference: it may only read atomics) is true, holding a reference and
+ * no lock; stops at fn's first error, returned.  Inodes cached during the
+ * walk may be missed.
+ */
+int kvfs_icache_walk(struct kvfs_mount *mp,
+		     bool (*want)(struct kvfs_inode *ip),
+		     int (*fn)(struct kvfs_inode *ip, void *arg), void *arg);
 /* Another reference on an inode already referenced. */
 void kvfs_ihold(struct kvfs_inode *ip);
 /*

@@ -10,6 +10,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/defer.h"
 #include "fs/extent_busy.h"
+#include "fs/file.h"
 #include "fs/mount.h"
 #include "fs/trans.h"
 #include "fs/trans_resv.h"
@@ -39,13 +40,13 @@ static int trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes,
 	if (kvj_log_is_shutdown(mp->log))
 		return -EIO;
 	err = reserve_blocks(mp, blocks, floor);
+	/* once, as XFS's xfs_trans_alloc(): speculative blocks first */
+	if (err == -ENOSPC && !kvfs_file_trim_all_prealloc(mp, NULL))
+		err = reserve_blocks(mp, blocks, floor);
 	if (err)
 		return err;
-	tp = kvzalloc(sizeof(*tp), 0);
-	if (!tp) {
-		atomic_fetch_add(&mp->fdblocks, (int64_t)blocks);
-		return -ENOMEM;
-	}
+	/* as XFS's xfs_trans_alloc(): memory comes back, -ENOMEM never */
+	tp = kvzalloc(sizeof(*tp), KV_NOFAIL);
 	err = kvj_trans_alloc(mp->log, log_bytes, rolls, &tp->jt);
 	if (err) {
 		atomic_fetch_add(&mp->fdblocks, (int64_t)blocks);

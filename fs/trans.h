@@ -69,7 +69,9 @@ struct kvfs_trans {
 /*
  * log_bytes and rolls: as kvj_trans_alloc(); blocks: the most blocks the
  * operation can allocate (tree splits included).  -ENOSPC when the blocks
- * are not there, -EIO after a shutdown, -EROFS on a read-only mount.
+ * are not there even after the speculative preallocation of the cached
+ * files was trimmed (kvfs_file_trim_all_prealloc(): no inode lock may be
+ * held), -EIO after a shutdown, -EROFS on a read-only mount.
  */
 int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
 		     uint64_t blocks, struct kvfs_trans **tpp);
@@ -128,7 +130,10 @@ int kvfs_trans_lock_ag(struct kvfs_trans *tp, uint32_t agno, bool trylock,
  * again after it (nobody else changed them: the lock excludes that).
  */
 void kvfs_trans_hold_ag(struct kvfs_trans *tp, uint32_t agno);
-/* Drop an AG lock the transaction took and read nothing under. */
+/*
+ * Drop an AG lock the transaction took and read nothing under, or whose
+ * buffers it handed back (kvfs_trans_brelse_since()).
+ */
 void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno);
 
 #endif

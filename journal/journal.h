@@ -292,6 +292,13 @@ void kvj_trans_set_nofail(struct kvj_trans *tp);
 /* Join an item the caller has locked; release() unlocks it at the end. */
 void kvj_trans_join(struct kvj_trans *tp, struct kvj_item *lip);
 /*
+ * Unjoin an item this transaction joined but never logged, nor held, and
+ * release() it now (XFS's xfs_trans_brelse() of a clean buffer): what a
+ * failed search read goes back before the commit.  false, and nothing
+ * done, if it was logged, held, or is not joined to tp.
+ */
+bool kvj_trans_brelse(struct kvj_trans *tp, struct kvj_item *lip);
+/*
  * Keep a joined item joined (and locked) across kvj_trans_roll() until
  * the final commit or cancel (XFS's xfs_trans_bhold / the inodes its
  * deferred-op rolls rejoin).

@@ -213,6 +213,7 @@ static void log_free(struct kvj_log *log)
 	kvj_cil_destroy(log);
 	kvj_intents_forget(log);
 	kvj_zstd_destroy(log->zstd);
+	kvfree(log->rec_buf);
 	kvj_grant_destroy(log);
 	pthread_cond_destroy(&log->force_cond);
 	pthread_cond_destroy(&log->push_wake);
@@ -297,7 +298,8 @@ int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
 	if (err)
 		goto fail;
 	log->zstd = kvj_zstd_create();
-	if (!log->zstd) {
+	log->rec_buf = kvmalloc(KVJ_REC_BUF_BYTES, 0);
+	if (!log->zstd || !log->rec_buf) {
 		err = -ENOMEM;
 		goto fail;
 	}

@@ -31,6 +31,12 @@
 /* payload per CKPT record: one BB per cycle_data[] word */
 #define KVJ_PART_MAX (KVJ_CYCLE_WORDS * KVJ_BB_SIZE)
 /*
+ * The record buffer a push writes from, allocated when the log opens: a
+ * push needs no memory of its own, so memory pinned by the items it
+ * checkpoints never stops it.
+ */
+#define KVJ_REC_BUF_BYTES (4u * KVJ_REC_MAX_BB * KVJ_BB_SIZE)
+/*
  * Charged once per per-CPU slot and context: covers record headers, the
  * commit record, end-of-region rounding and one tail record.
  */
@@ -126,6 +132,7 @@ struct kvj_log {
 	struct kvj_ail ail;
 	struct kvj_grant grant;
 	struct kvj_zstd *zstd;
+	uint8_t *rec_buf;          /* the push cuts its records here */
 
 	/* background push thread */
 	pthread_t push_thread;

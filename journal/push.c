@@ -19,12 +19,46 @@
 #include "journal/crc32c.h"
 #include "journal/log_priv.h"
 
-static int ent_order_cmp(const void *a, const void *b)
+/* Merge two lists sorted by commit order. */
+static struct kvj_cil_ent *ent_merge(struct kvj_cil_ent *a,
+				     struct kvj_cil_ent *b)
 {
-	const struct kvj_cil_ent *x = *(struct kvj_cil_ent *const *)a;
-	const struct kvj_cil_ent *y = *(struct kvj_cil_ent *const *)b;
+	struct kvj_cil_ent *head = NULL, **tail = &head;
 
-	return x->order < y->order ? -1 : x->order > y->order;
+	while (a && b) {
+		struct kvj_cil_ent **min = a->order <= b->order ? &a : &b;
+
+		*tail = *min;
+		tail = &(*min)->next;
+		*min = (*min)->next;
+	}
+	*tail = a ? a : b;
+	return head;
+}
+
+/*
+ * Sort a list by commit order without allocating (a push may run with no
+ * memory to spare): a bottom-up merge sort over runs of 2^i entries.
+ */
+static struct kvj_cil_ent *ent_sort(struct kvj_cil_ent *list)
+{
+	struct kvj_cil_ent *run[64] = { NULL }, *e;
+	unsigned i;
+
+	while (list) {
+		e = list;
+		list = list->next;
+		e->next = NULL;
+		for (i = 0; run[i]; i++) {
+			e = ent_merge(run[i], e);
+			run[i] = NULL;
+		}
+		run[i] = e;
+	}
+	for (e = NULL, i = 0; i < 64; i++)
+		if (run[i])
+			e = ent_merge(run[i], e);
+	return e;
 }
 
 static bool cil_ctx_empty(struct kvj_cil *cil, unsigned idx)
@@ -78,33 +112,6 @@ void kvj_rec_stamp(struct kvj_rec_hdr *h, uint32_t nr_bb, uint32_t cycle)
 	}
 }
 
-/*
- * Write records and flush, with a flush after every KVJ_WINDOW_BB BBs
- * (journal/log_format.h: the reader looks for the head that far only).
- */
-static int write_flushed(struct kvj_log *log, uint8_t *buf, uint64_t bytes,
-			 uint32_t cycle, uint32_t bb)
-{
-	const uint64_t win = (uint64_t)KVJ_WINDOW_BB << KVJ_BB_SHIFT;
-	int err = 0;
-
-	while (bytes && !err) {
-		uint64_t n = bytes < win ? bytes : win;
-
-		err = kvj_write_records(log, buf, n, cycle, bb);
-		if (!err)
-			err = kvj_io_flush(log);
-		buf += n;
-		bytes -= n;
-		bb += (uint32_t)(n >> KVJ_BB_SHIFT);
-		if (bb >= log->log_bb) {
-			bb -= (uint32_t)log->log_bb;
-			cycle++;
-		}
-	}
-	return err;
-}
-
 void kvj_rec_hdr_seal(struct kvj_rec_hdr *h)
 {
 	h->magic = kvj_cpu_to_le32(KVJ_REC_MAGIC);
@@ -143,7 +150,8 @@ static int push_make_room(struct kvj_log *log, uint64_t bytes)
 		kvj_log_shutdown(log, "log space overrun");
 		return -EIO;
 	}
-	blk = kvzalloc(KVJ_BB_SIZE, KV_NOFAIL);
+	blk = log->rec_buf;
+	memset(blk, 0, KVJ_BB_SIZE);
 	h = (struct kvj_rec_hdr *)blk;
 	h->type = kvj_cpu_to_le32(KVJ_REC_TAIL);
 	h->cycle = kvj_cpu_to_le32(KVJ_LSN_CYCLE(head));
@@ -156,7 +164,6 @@ static int push_make_room(struct kvj_log *log, uint64_t bytes)
 				KVJ_LSN_BLOCK(head));
 	if (!err)
 		err = kvj_io_flush(log);
-	kvfree(blk);
 	if (err)
 		return err;
 	kv_mutex_lock(&log->lock);
@@ -170,115 +177,24 @@ static int push_make_room(struct kvj_log *log, uint64_t bytes)
 	return 0;
 }
 
-struct ckpt_layout {
-	uint8_t *buf;
-	uint64_t bytes;
-	uint32_t cycle, bb; /* where it starts */
-	uint32_t end_cycle, end_bb;
-	kvj_lsn_t ckpt_lsn;
-};
-
-/* Cut the stored stream into records at the head; add the commit record. */
-static int ckpt_layout(struct kvj_log *log, struct ckpt_layout *l,
-		       const uint8_t *stream, uint64_t slen, uint64_t ulen,
-		       unsigned comp, uint64_t seq, uint32_t nr_items,
-		       kvj_lsn_t tail)
-{
-	uint64_t cap = slen + (slen / KVJ_PART_MAX + 4) * 1024;
-	uint64_t off = 0, o = 0;
-	uint32_t cyc = l->cycle, bb = l->bb, nparts = 0;
-	struct kvj_rec_hdr *h;
-
-	/* a push may not fail for memory: its transactions are committed */
-	l->buf = kvmalloc(cap, KV_NOFAIL);
-	while (off < slen) {
-		uint64_t room, plen, nbb;
-
-		if (bb == log->log_bb) {
-			bb = 0;
-			cyc++;
-		}
-		room = (log->log_bb - bb - 1) << KVJ_BB_SHIFT;
-		plen = slen - off;
-		if (plen > KVJ_PART_MAX)
-			plen = KVJ_PART_MAX;
-		if (plen > room)
-			plen = room;
-		nbb = 1 + ((plen + KVJ_BB_SIZE - 1) >> KVJ_BB_SHIFT);
-		h = (struct kvj_rec_hdr *)(l->buf + o);
-		memset(h, 0, nbb << KVJ_BB_SHIFT);
-		h->type = kvj_cpu_to_le32(KVJ_REC_CKPT);
-		h->cycle = kvj_cpu_to_le32(cyc);
-		h->nr_bb = kvj_cpu_to_le32(nbb);
-		h->lsn = kvj_cpu_to_le64(KVJ_LSN(cyc, bb));
-		h->tail_lsn = kvj_cpu_to_le64(tail);
-		h->seq = kvj_cpu_to_le64(seq);
-		h->len = kvj_cpu_to_le32(plen);
-		h->data_crc = kvj_cpu_to_le32(kv_crc32c(0, stream + off, plen));
-		h->part_off = kvj_cpu_to_le64(off);
-		memcpy(l->buf + o + KVJ_REC_HDR_SIZE, stream + off, plen);
-		kvj_rec_stamp(h, nbb, cyc);
-		kvj_rec_hdr_seal(h);
-		if (!nparts)
-			l->ckpt_lsn = KVJ_LSN(cyc, bb);
-		nparts++;
-		o += nbb << KVJ_BB_SHIFT;
-		bb += nbb;
-		off += plen;
-	}
-	if (bb == log->log_bb) {
-		bb = 0;
-		cyc++;
-	}
-	h = (struct kvj_rec_hdr *)(l->buf + o);
-	memset(h, 0, KVJ_BB_SIZE);
-	h->type = kvj_cpu_to_le32(KVJ_REC_COMMIT);
-	h->cycle = kvj_cpu_to_le32(cyc);
-	h->nr_bb = kvj_cpu_to_le32(1);
-	h->lsn = kvj_cpu_to_le64(KVJ_LSN(cyc, bb));
-	h->tail_lsn = kvj_cpu_to_le64(tail);
-	h->seq = kvj_cpu_to_le64(seq);
-	h->data_crc = kvj_cpu_to_le32(kv_crc32c(0, NULL, 0));
-	h->ckpt_lsn = kvj_cpu_to_le64(l->ckpt_lsn);
-	h->stream_len = kvj_cpu_to_le64(slen);
-	h->ulen = kvj_cpu_to_le64(ulen);
-	h->comp = kvj_cpu_to_le32(comp);
-	h->stream_crc = kvj_cpu_to_le32(kv_crc32c(0, stream, slen));
-	h->nr_items = kvj_cpu_to_le32(nr_items);
-	h->nr_parts = kvj_cpu_to_le32(nparts);
-	kvj_rec_hdr_seal(h);
-	o += KVJ_BB_SIZE;
-	bb++;
-	if (bb == log->log_bb) {
-		bb = 0;
-		cyc++;
-	}
-	l->bytes = o;
-	l->end_cycle = cyc;
-	l->end_bb = bb;
-	return 0;
-}
-
 /* Detach the switched-out context's entries, sorted in commit order. */
-static struct kvj_cil_ent **cil_collect(struct kvj_log *log, unsigned idx,
-					uint32_t *nrp, uint64_t *chargedp)
+static struct kvj_cil_ent *cil_collect(struct kvj_log *log, unsigned idx,
+				       uint32_t *nrp, uint64_t *chargedp)
 {
 	struct kvj_cil *cil = &log->cil;
-	struct kvj_cil_ent **v, *ent;
+	struct kvj_cil_ent *list = NULL, **tail = &list;
 	uint64_t nr = 0, charged = 0;
 	unsigned i;
 
 	for (i = 0; i < cil->nr_pcp; i++) {
-		nr += cil->pcp[i].nr[idx];
-		charged += cil->pcp[i].space[idx];
-	}
-	v = kvmalloc((nr ? nr : 1) * sizeof(*v), KV_NOFAIL);
-	nr = 0;
-	for (i = 0; i < cil->nr_pcp; i++) {
 		struct kvj_cil_pcp *pcp = &cil->pcp[i];
 
-		for (ent = pcp->head[idx]; ent; ent = ent->next)
-			v[nr++] = ent;
+		nr += pcp->nr[idx];
+		charged += pcp->space[idx];
+		if (pcp->head[idx]) {
+			*tail = pcp->head[idx];
+			tail = pcp->tail[idx];
+		}
 		pcp->head[idx] = NULL;
 		pcp->tail[idx] = &pcp->head[idx];
 		pcp->nr[idx] = 0;
@@ -286,148 +202,342 @@ static struct kvj_cil_ent **cil_collect(struct kvj_log *log, unsigned idx,
 		pcp->unfolded[idx] = 0;
 	}
 	atomic_store(&cil->space[idx], 0);
-	qsort(v, nr, sizeof(*v), ent_order_cmp);
-	*nrp = nr;
+	*nrp = (uint32_t)nr;
 	*chargedp = charged;
-	return v;
+	return ent_sort(list);
 }
 
-/* Build the uncompressed stream of the checkpoint. */
-static uint8_t *ckpt_stream(struct kvj_cil_ent **v, uint32_t nr, uint64_t seq,
-			    uint64_t *ulenp)
-{
-	uint64_t ulen = sizeof(struct kvj_ckpt_hdr), o;
-	struct kvj_ckpt_hdr *ch;
-	uint8_t *s;
-	uint32_t i;
+/*
+ * The records of one checkpoint, cut from its stream as the stream is
+ * produced and written from the log's record buffer whenever it fills: a
+ * push allocates nothing it cannot do without (see kvj_cil_push()).
+ */
+struct ckpt_out {
+	struct kvj_log *log;
+	uint64_t seq;
+	kvj_lsn_t tail;
+	uint8_t *buf; /* log->rec_buf */
+	uint64_t used; /* bytes of whole records in buf */
+	uint32_t buf_cycle, buf_bb; /* where buf[0] goes */
+	uint32_t cycle, bb; /* where the open record goes */
+	uint32_t plen; /* payload bytes in the open record */
+	uint32_t room; /* payload bytes the open record may take */
+	uint64_t unflushed; /* BBs written since the last flush */
+	uint64_t off; /* stream bytes emitted */
+	uint64_t written; /* bytes written */
+	uint32_t stream_crc;
+	uint32_t nparts;
+	kvj_lsn_t ckpt_lsn;
+	int err;
+};
 
-	for (i = 0; i < nr; i++)
-		ulen += sizeof(struct kvj_item_hdr) + ((v[i]->len + 7) & ~7u);
-	s = kvmalloc(ulen, KV_NOFAIL);
+/*
+ * Write the whole records in the buffer.  The reader looks for the head
+ * only KVJ_WINDOW_BB BBs past the newest flushed record
+ * (journal/log_format.h): flush before more than that is unflushed.
+ */
+static void out_write(struct ckpt_out *o)
+{
+	uint64_t nbb = o->used >> KVJ_BB_SHIFT;
+
+	if (o->err || !o->used)
+		return;
+	if (o->unflushed + nbb > KVJ_WINDOW_BB) {
+		o->err = kvj_io_flush(o->log);
+		o->unflushed = 0;
+	}
+	if (!o->err)
+		o->err = kvj_write_records(o->log, o->buf, o->used,
+					   o->buf_cycle, o->buf_bb);
+	o->unflushed += nbb;
+	o->written += o->used;
+	o->used = 0;
+	o->buf_cycle = o->cycle;
+	o->buf_bb = o->bb;
+}
+
+/* Advance the position past n BBs, wrapping at the end of the region. */
+static void out_advance(struct ckpt_out *o, uint32_t n)
+{
+	o->bb += n;
+	if (o->bb >= o->log->log_bb) {
+		o->bb -= (uint32_t)o->log->log_bb;
+		o->cycle++;
+	}
+}
+
+/* Room for the next record: a whole one, not crossing the region's end. */
+static void out_open(struct ckpt_out *o)
+{
+	uint64_t room = (o->log->log_bb - o->bb - 1) << KVJ_BB_SHIFT;
+
+	if (o->used + ((uint64_t)KVJ_REC_MAX_BB << KVJ_BB_SHIFT) >
+	    KVJ_REC_BUF_BYTES)
+		out_write(o);
+	o->plen = 0;
+	o->room = room < KVJ_PART_MAX ? (uint32_t)room : KVJ_PART_MAX;
+}
+
+static void out_close_part(struct ckpt_out *o)
+{
+	struct kvj_rec_hdr *h = (struct kvj_rec_hdr *)(o->buf + o->used);
+	uint8_t *data = o->buf + o->used + KVJ_REC_HDR_SIZE;
+	uint32_t nbb = 1 + ((o->plen + KVJ_BB_SIZE - 1) >> KVJ_BB_SHIFT);
+
+	memset(h, 0, KVJ_REC_HDR_SIZE);
+	memset(data + o->plen, 0,
+	       ((size_t)(nbb - 1) << KVJ_BB_SHIFT) - o->plen);
+	h->type = kvj_cpu_to_le32(KVJ_REC_CKPT);
+	h->cycle = kvj_cpu_to_le32(o->cycle);
+	h->nr_bb = kvj_cpu_to_le32(nbb);
+	h->lsn = kvj_cpu_to_le64(KVJ_LSN(o->cycle, o->bb));
+	h->tail_lsn = kvj_cpu_to_le64(o->tail);
+	h->seq = kvj_cpu_to_le64(o->seq);
+	h->len = kvj_cpu_to_le32(o->plen);
+	h->data_crc = kvj_cpu_to_le32(kv_crc32c(0, data, o->plen));
+	h->part_off = kvj_cpu_to_le64(o->off - o->plen);
+	kvj_rec_stamp(h, nbb, o->cycle);
+	kvj_rec_hdr_seal(h);
+	if (!o->nparts)
+		o->ckpt_lsn = KVJ_LSN(o->cycle, o->bb);
+	o->nparts++;
+	o->used += (uint64_t)nbb << KVJ_BB_SHIFT;
+	out_advance(o, nbb);
+	out_open(o);
+}
+
+/* Append stream bytes (NULL: zeros) to the records. */
+static void out_emit(struct ckpt_out *o, const void *p, size_t n)
+{
+	static const uint8_t zero[8];
+
+	while (n) {
+		uint8_t *data = o->buf + o->used + KVJ_REC_HDR_SIZE;
+		size_t c = o->room - o->plen;
+
+		/* full, or no room at all before the region's end */
+		if (!c) {
+			out_close_part(o);
+			continue;
+		}
+		if (c > n)
+			c = n;
+		if (p)
+			memcpy(data + o->plen, p, c);
+		else
+			memset(data + o->plen, 0, c);
+		o->stream_crc = kv_crc32c(o->stream_crc, p ? p : zero, c);
+		o->plen += (uint32_t)c;
+		o->off += c;
+		n -= c;
+		if (p)
+			p = (const uint8_t *)p + c;
+	}
+}
+
+/* The checkpoint's header and items, in commit order: its stream. */
+static void emit_stream(struct ckpt_out *o, struct kvj_cil_ent *list,
+			uint32_t nr)
+{
+	struct kvj_ckpt_hdr ch = { 0 };
+	struct kvj_cil_ent *e;
+
+	ch.magic = kvj_cpu_to_le32(KVJ_CKPT_MAGIC);
+	ch.nr_items = kvj_cpu_to_le32(nr);
+	ch.seq = kvj_cpu_to_le64(o->seq);
+	out_emit(o, &ch, sizeof(ch));
+	for (e = list; e; e = e->next) {
+		struct kvj_item_hdr ih = { 0 };
+		uint32_t pad = ((e->len + 7) & ~7u) - e->len;
+
+		ih.type = kvj_cpu_to_le32(e->lip->ops->type);
+		ih.len = kvj_cpu_to_le32(e->len);
+		out_emit(o, &ih, sizeof(ih));
+		out_emit(o, e->buf, e->len);
+		out_emit(o, NULL, pad);
+	}
+}
+
+static uint64_t stream_len(struct kvj_cil_ent *list)
+{
+	uint64_t ulen = sizeof(struct kvj_ckpt_hdr);
+	struct kvj_cil_ent *e;
+
+	for (e = list; e; e = e->next)
+		ulen += sizeof(struct kvj_item_hdr) + ((e->len + 7) & ~7u);
+	return ulen;
+}
+
+/*
+ * The stream compressed, if memory allows without waiting for it (a push
+ * may be what frees memory; NOFS reclaim is fine): NULL otherwise, or if
+ * it does not shrink.  Its allocations (zstd's included) may fail even
+ * when the push runs for a caller inside a NOFAIL scope.
+ */
+static uint8_t *ckpt_compress(struct kvj_log *log, struct kvj_cil_ent *list,
+			      uint32_t nr, uint64_t seq, uint64_t ulen,
+			      uint64_t *slenp)
+{
+	const kv_gfp_t gfp = KV_NOWARN;
+	struct kvj_ckpt_hdr *ch;
+	struct kvj_cil_ent *e;
+	size_t cap = kvj_zstd_bound(ulen), c = 0;
+	uint8_t *s, *cbuf;
+	uint64_t o;
+	unsigned nofail = kv_nofail_save();
+
+	kv_nofail_restore(0);
+	s = kvmalloc(ulen, gfp);
+	cbuf = s ? kvmalloc(cap, gfp) : NULL;
+	if (!cbuf)
+		goto out;
 	ch = (struct kvj_ckpt_hdr *)s;
+	memset(ch, 0, sizeof(*ch));
 	ch->magic = kvj_cpu_to_le32(KVJ_CKPT_MAGIC);
 	ch->nr_items = kvj_cpu_to_le32(nr);
 	ch->seq = kvj_cpu_to_le64(seq);
 	o = sizeof(*ch);
-	for (i = 0; i < nr; i++) {
+	for (e = list; e; e = e->next) {
 		struct kvj_item_hdr *ih = (struct kvj_item_hdr *)(s + o);
-		uint32_t pad = (v[i]->len + 7) & ~7u;
+		uint32_t pad = (e->len + 7) & ~7u;
 
-		ih->type = kvj_cpu_to_le32(v[i]->lip->ops->type);
-		ih->len = kvj_cpu_to_le32(v[i]->len);
+		memset(ih, 0, sizeof(*ih));
+		ih->type = kvj_cpu_to_le32(e->lip->ops->type);
+		ih->len = kvj_cpu_to_le32(e->len);
 		o += sizeof(*ih);
-		memcpy(s + o, v[i]->buf, v[i]->len);
-		memset(s + o + v[i]->len, 0, pad - v[i]->len);
+		memcpy(s + o, e->buf, e->len);
+		memset(s + o + e->len, 0, pad - e->len);
 		o += pad;
 	}
-	*ulenp = ulen;
-	return s;
+	c = kvj_zstd_compress(log->zstd, cbuf, cap, s, ulen);
+out:
+	kv_nofail_restore(nofail);
+	kvfree(s);
+	if (!c) {
+		kvfree(cbuf);
+		return NULL;
+	}
+	*slenp = c;
+	return cbuf;
 }
 
 /* The checkpoint is durable: AIL insertion, head and tail, unpin. */
-static void ckpt_done(struct kvj_log *log, struct kvj_cil_ent **v, uint32_t nr,
-		      const struct ckpt_layout *l, uint64_t seq, kvj_lsn_t tail)
+static void ckpt_done(struct kvj_log *log, struct kvj_cil_ent *list,
+		      const struct ckpt_out *o, uint64_t seq)
 {
-	uint32_t i;
+	struct kvj_cil_ent *e, *next;
 
 	kv_mutex_lock(&log->ail.lock);
-	for (i = 0; i < nr; i++) {
-		struct kvj_item *lip = v[i]->lip;
+	for (e = list; e; e = e->next) {
+		struct kvj_item *lip = e->lip;
 		bool to_ail = true;
 
 		if (lip->ops->committed)
-			to_ail = lip->ops->committed(lip, l->ckpt_lsn);
+			to_ail = lip->ops->committed(lip, o->ckpt_lsn);
 		if (to_ail)
-			kvj_ail_insert_locked(log, lip, l->ckpt_lsn);
+			kvj_ail_insert_locked(log, lip, o->ckpt_lsn);
 	}
 	kv_mutex_lock(&log->lock);
-	log->head_cycle = l->end_cycle;
-	log->head_bb = l->end_bb;
-	log->tail_ondisk = tail;
+	log->head_cycle = o->cycle;
+	log->head_bb = o->bb;
+	log->tail_ondisk = o->tail;
 	log->durable_seq = seq;
-	log->st_bytes += l->bytes;
+	log->st_bytes += o->written;
 	kvj_update_tail_locked(log, kvj_ail_min_locked(log));
 	pthread_cond_broadcast(&log->force_cond);
 	kv_mutex_unlock(&log->lock);
 	kv_mutex_unlock(&log->ail.lock);
 
-	for (i = 0; i < nr; i++) {
-		struct kvj_item *lip = v[i]->lip;
+	for (e = list; e; e = next) {
+		struct kvj_item *lip = e->lip;
 
-		kvj_cil_ent_free(v[i]);
+		next = e->next;
+		kvj_cil_ent_free(e);
 		atomic_fetch_sub(&lip->pin, 1);
 		if (lip->ops->unpin)
 			lip->ops->unpin(lip);
 	}
 }
 
-static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent **v, uint32_t nr,
-		      uint64_t seq)
+static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
+		      uint32_t nr, uint64_t seq)
 {
-	struct ckpt_layout l = { 0 };
-	uint8_t *stream, *cbuf = NULL;
-	const uint8_t *stored;
+	struct ckpt_out o = { .log = log, .seq = seq, .buf = log->rec_buf };
+	struct kvj_rec_hdr *h;
+	uint8_t *cbuf = NULL;
 	uint64_t ulen, slen;
 	unsigned comp = KVJ_COMP_NONE;
-	kvj_lsn_t tail;
-	int err;
 
-	stream = ckpt_stream(v, nr, seq, &ulen);
-	stored = stream;
+	ulen = stream_len(list);
 	slen = ulen;
 	if (!log->p.no_compress) {
-		size_t cap = kvj_zstd_bound(ulen), c;
-
-		/* without memory the checkpoint goes out uncompressed */
-		cbuf = kvmalloc(cap, KV_NOWARN);
-		if (cbuf) {
-			c = kvj_zstd_compress(log->zstd, cbuf, cap, stream,
-					      ulen);
-			if (c) {
-				stored = cbuf;
-				slen = c;
-				comp = KVJ_COMP_ZSTD;
-			}
-		}
+		cbuf = ckpt_compress(log, list, nr, seq, ulen, &slen);
+		if (cbuf)
+			comp = KVJ_COMP_ZSTD;
 	}
 	/* the worst-case size of the records, for the room check */
-	err = push_make_room(log, slen + (slen / KVJ_PART_MAX + 4) * 1024);
-	if (err)
+	o.err = push_make_room(log, slen + (slen / KVJ_PART_MAX + 4) * 1024);
+	if (o.err)
 		goto out;
 
 	kv_mutex_lock(&log->ail.lock);
 	kv_mutex_lock(&log->lock);
-	tail = log->tail_lsn;
-	l.cycle = log->head_cycle;
-	l.bb = log->head_bb;
+	o.tail = log->tail_lsn;
+	o.cycle = log->head_cycle;
+	o.bb = log->head_bb;
 	kv_mutex_unlock(&log->lock);
 	kv_mutex_unlock(&log->ail.lock);
+	o.buf_cycle = o.cycle;
+	o.buf_bb = o.bb;
 
-	err = ckpt_layout(log, &l, stored, slen, ulen, comp, seq, nr, tail);
-	if (err)
-		goto out;
-	err = write_flushed(log, l.buf, l.bytes, l.cycle, l.bb);
-	if (err) {
+	out_open(&o);
+	if (cbuf)
+		out_emit(&o, cbuf, slen);
+	else
+		emit_stream(&o, list, nr);
+	if (o.plen)
+		out_close_part(&o);
+	h = (struct kvj_rec_hdr *)(o.buf + o.used);
+	memset(h, 0, KVJ_BB_SIZE);
+	h->type = kvj_cpu_to_le32(KVJ_REC_COMMIT);
+	h->cycle = kvj_cpu_to_le32(o.cycle);
+	h->nr_bb = kvj_cpu_to_le32(1);
+	h->lsn = kvj_cpu_to_le64(KVJ_LSN(o.cycle, o.bb));
+	h->tail_lsn = kvj_cpu_to_le64(o.tail);
+	h->seq = kvj_cpu_to_le64(seq);
+	h->data_crc = kvj_cpu_to_le32(kv_crc32c(0, NULL, 0));
+	h->ckpt_lsn = kvj_cpu_to_le64(o.ckpt_lsn);
+	h->stream_len = kvj_cpu_to_le64(slen);
+	h->ulen = kvj_cpu_to_le64(ulen);
+	h->comp = kvj_cpu_to_le32(comp);
+	h->stream_crc = kvj_cpu_to_le32(o.stream_crc);
+	h->nr_items = kvj_cpu_to_le32(nr);
+	h->nr_parts = kvj_cpu_to_le32(o.nparts);
+	kvj_rec_hdr_seal(h);
+	o.used += KVJ_BB_SIZE;
+	out_advance(&o, 1);
+	out_write(&o);
+	if (!o.err)
+		o.err = kvj_io_flush(log);
+	if (o.err) {
 		kvj_log_shutdown(log, "log write failed");
 		goto out;
 	}
 	log->st_checkpoints++;
 	log->st_ulen += ulen;
 	log->st_len += slen;
-	ckpt_done(log, v, nr, &l, seq, tail);
+	ckpt_done(log, list, &o, seq);
 out:
-	kvfree(l.buf);
 	kvfree(cbuf);
-	kvfree(stream);
-	return err;
+	return o.err;
 }
 
 int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 {
 	struct kvj_cil *cil = &log->cil;
-	struct kvj_cil_ent **v;
+	struct kvj_cil_ent *list, *e, *next;
 	uint64_t cur, charged;
-	uint32_t nr, i;
+	uint32_t nr;
 	/* a force from an fsync: reclaim must not force the log it pushes */
 	unsigned nofs = kv_nofs_save();
 	int err = 0;
@@ -450,18 +560,19 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 	atomic_store_explicit(&cil->seq, cur + 1, memory_order_release);
 	urcu_memb_synchronize_rcu();
 
-	v = cil_collect(log, cur & 1, &nr, &charged);
+	list = cil_collect(log, cur & 1, &nr, &charged);
 	if (for_force)
 		log->st_force_writes++;
-	err = ckpt_write(log, v, nr, cur);
+	err = ckpt_write(log, list, nr, cur);
 	if (err) {
 		/* committed transactions are lost: never silently */
 		kvj_log_shutdown(log, "checkpoint write failed");
 		/* shut down: the entries die with the context */
-		for (i = 0; i < nr; i++)
-			kvj_cil_ent_abort(v[i]);
+		for (e = list; e; e = next) {
+			next = e->next;
+			kvj_cil_ent_abort(e);
+		}
 	}
-	kvfree(v);
 	kvj_grant_release(log, charged);
 out:
 	kv_mutex_unlock(&log->push_lock);
@@ -521,7 +632,8 @@ int kvj_write_unmount(struct kvj_log *log)
 	kv_mutex_lock(&log->lock);
 	head = KVJ_LSN(log->head_cycle, log->head_bb);
 	kv_mutex_unlock(&log->lock);
-	h = kvzalloc(KVJ_BB_SIZE, KV_NOFAIL);
+	h = (struct kvj_rec_hdr *)log->rec_buf;
+	memset(h, 0, KVJ_BB_SIZE);
 	h->type = kvj_cpu_to_le32(KVJ_REC_UNMOUNT);
 	h->cycle = kvj_cpu_to_le32(KVJ_LSN_CYCLE(head));
 	h->nr_bb = kvj_cpu_to_le32(1);
@@ -534,7 +646,6 @@ int kvj_write_unmount(struct kvj_log *log)
 				KVJ_LSN_CYCLE(head), KVJ_LSN_BLOCK(head));
 	if (!err)
 		err = kvj_io_flush(log);
-	kvfree(h);
 	if (!err) {
 		kv_mutex_lock(&log->ail.lock);
 		kv_mutex_lock(&log->lock);

@@ -38,11 +38,8 @@ int kvj_trans_alloc(struct kvj_log *log, uint32_t res_bytes, unsigned rolls,
 		err = -EIO;
 		goto out_scope;
 	}
-	tp = kvmalloc(sizeof(*tp), KV_ZERO);
-	if (!tp) {
-		err = -ENOMEM;
-		goto out_scope;
-	}
+	/* as XFS's transactions: waits for memory, never -ENOMEM */
+	tp = kvmalloc(sizeof(*tp), KV_ZERO | KV_NOFAIL);
 	err = kvj_grant_reserve(log, unit * (rolls + 1));
 	if (err)
 		goto out_free;
@@ -78,6 +75,23 @@ void kvj_trans_join(struct kvj_trans *tp, struct kvj_item *lip)
 	lip->tr_flags = KVJ_LI_JOINED;
 	lip->tr_next = tp->items;
 	tp->items = lip;
+}
+
+bool kvj_trans_brelse(struct kvj_trans *tp, struct kvj_item *lip)
+{
+	struct kvj_item **pp;
+
+	if (lip->tr_flags != KVJ_LI_JOINED)
+		return false;
+	for (pp = &tp->items; *pp && *pp != lip; pp = &(*pp)->tr_next)
+		;
+	if (!*pp)
+		return false;
+	*pp = lip->tr_next;
+	lip->tr_next = NULL;
+	lip->tr_flags = 0;
+	lip->ops->release(lip, false);
+	return true;
 }
 
 void kvj_trans_hold(struct kvj_trans *tp, struct kvj_item *lip)

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvfs_release() (fs/file.c): many small files, each written with an
- * extending write (which preallocates speculatively past its end) and
- * released, on a small filesystem.  Each keeps exactly its one block:
- * without the trim at release each kept 16 and the filesystem answered
- * ENOSPC long before it was full.
+ * kvfs_release() (fs/file.c): many files of KVFS_PREALLOC_FROM bytes and
+ * one block, the block written with an extending write (which then
+ * preallocates speculatively past its end) and released, on a small
+ * filesystem.  Each keeps exactly its blocks: without the trim at release
+ * each kept 16 more (and the filesystem ran out long before it was full).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,13 +13,14 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/file.h"
 #include "fs/kvfs.h"
 #include "fs/mkfs.h"
 #include "tests/check.h"
 #include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"
 
-#define NFILES 1500
+#define NFILES 300
 
 int main(void)
 {
@@ -29,36 +30,45 @@ int main(void)
 	struct kvfs_mount *mp;
 	struct kvfs_geom g;
 	struct kvfs_stat st;
-	uint8_t buf[4096];
+	static uint8_t buf[KVFS_PREALLOC_FROM];
+	uint64_t fblocks;
 	char name[32];
 	bool created;
 
 	CHECK_EQ(kv_init(NULL), 0);
 	mp = fresh_fs(path, 32 << 20, 0, &g);
 	CHECK_EQ(kvfs_statfs(mp, &s0), 0);
-	/* more files than the space of 16 blocks each */
-	CHECK(s0.bfree < (uint64_t)NFILES * 16);
+	fblocks = KVFS_PREALLOC_FROM / g.blocksize + 1;
+	/* more files than the space of 16 more blocks each */
+	CHECK(s0.bfree < (uint64_t)NFILES * (fblocks + 16));
 	memset(buf, 0x6b, sizeof(buf));
 	for (int i = 0; i < NFILES; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), name,
 				     S_IFREG | 0644, 0, 0, &cr, &st, &created),
 			 0);
-		CHECK_EQ(kvfs_write(mp, st.ino, buf, g.blocksize, 0, 0),
+		CHECK_EQ(kvfs_write(mp, st.ino, buf, sizeof(buf), 0, 0),
+			 (ssize_t)sizeof(buf));
+		CHECK_EQ(kvfs_write(mp, st.ino, buf, g.blocksize,
+				    (off_t)sizeof(buf), 0),
 			 (ssize_t)g.blocksize);
+		CHECK_EQ(kvfs_getattr(mp, st.ino, &st), 0);
+		/* the premise: the second write preallocated */
+		CHECK(st.blocks > fblocks * (g.blocksize / 512));
 		CHECK_EQ(kvfs_release(mp, st.ino), 0);
 		CHECK_EQ(kvfs_getattr(mp, st.ino, &st), 0);
-		CHECK_EQ(st.blocks, g.blocksize / 512);
+		CHECK_EQ(st.blocks, fblocks * (g.blocksize / 512));
 	}
 	/* directories and devices have nothing to trim */
 	CHECK_EQ(kvfs_release(mp, kvfs_root_ino(mp)), 0);
 	CHECK_EQ(kvfs_statfs(mp, &s1), 0);
-	CHECK(s0.bfree - s1.bfree >= NFILES);
+	CHECK(s0.bfree - s1.bfree >= NFILES * fblocks);
 	CHECK_EQ(kvfs_close(mp), 0);
 	scrub_image_clean(path);
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
-	printf("release: %d one-block files on a %llu-block filesystem, "
+	printf("release: %d files of 64 KiB and a block on a %llu-block "
+	       "filesystem, "
 	       "%llu blocks used\n",
 	       NFILES, (unsigned long long)s0.bfree,
 	       (unsigned long long)(s0.bfree - s1.bfree));
