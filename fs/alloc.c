@@ -754,9 +754,14 @@ static int alloc_iterate(struct kvfs_alloc_arg *a, uint32_t start,
 		for (i = 0; i < n; i++) {
 			uint32_t agno = (start + i) % n;
 
+			/*
+			 * The goal's AG is waited for (locality: a file's
+			 * blocks near its last ones, its inode's AG); the
+			 * others only tried on the first pass.
+			 */
 			err = alloc_ag(a, agno, i ? S_SIZE : first,
 				       i ? KVFS_AG_HDR_BLOCKS : goal, maxlen,
-				       pass == 0, busy);
+				       pass == 0 && i, busy);
 			if (err == -EAGAIN)
 				again = true;
 			else if (err != -ENOSPC)
