@@ -83,18 +83,39 @@ static int max_lsn_fn(void *priv, uint64_t fsb, uint32_t len,
 }
 
 /*
+ * The old log's own records, where their headers verify: a block the
+ * checker cannot reach (freed by the repair, later reused where recovery
+ * finds it still verifying) was stamped at most at the old head.
+ */
+static int max_rec_fn(void *priv, const struct kvj_walk_rec *r)
+{
+	struct max_lsn *m = priv;
+
+	if (r->lsn > m->lsn)
+		m->lsn = r->lsn;
+	return 0;
+}
+
+/*
  * Throw the log away for a clean empty one whose cycle is past every LSN
- * in metadata (xfs_repair's max_lsn): with the mkfs cycle 1, recovery
+ * in metadata and in the old log's readable records (xfs_repair's max_lsn
+ * and log head): with the mkfs cycle 1, recovery
  * after the next crash would skip every change to a block stamped by the
  * old log, as older than the block.
  */
 static int zero_log(struct rp *rp)
 {
+	static const struct kvj_walk_ops rec_ops = { .record = max_rec_fn };
 	struct max_lsn m = { .dev = rp->dev, .g = &rp->g };
 	struct kvfs_log_io lio;
 	uint32_t cycle;
 	int err;
 
+	kvfs_log_io_init(&lio, rp->dev, &rp->g);
+	/* damaged: the walk ends in -EUCLEAN after what it could read */
+	err = kvj_log_walk(&kvfs_log_io_ops, &lio, lio.len, &rec_ops, &m);
+	if (err && err != -EUCLEAN)
+		return err;
 	m.blk = kvmalloc(rp->g.blocksize, 0);
 	if (!m.blk)
 		return -ENOMEM;
@@ -105,15 +126,14 @@ static int zero_log(struct rp *rp)
 	cycle = KVJ_LSN_CYCLE(m.lsn);
 	if (cycle == UINT32_MAX) {
 		rp_unfixable(rp, KVFS_NULLINO, rp->g.logstart,
-			     "metadata carries LSN cycle %u: no log cycle "
-			     "can follow it",
+			     "LSN cycle %u in metadata or the old log: no "
+			     "log cycle can follow it",
 			     cycle);
 		return -EUCLEAN;
 	}
-	kvfs_log_io_init(&lio, rp->dev, &rp->g);
 	err = kvj_log_format(&kvfs_log_io_ops, &lio, lio.len, cycle + 1);
 	if (!err)
-		rp_notice(rp, "new log at cycle %u (metadata LSN %u/%u)",
+		rp_notice(rp, "new log at cycle %u (highest LSN %u/%u)",
 			  cycle + 1, cycle, KVJ_LSN_BLOCK(m.lsn));
 	return err;
 }
