@@ -202,6 +202,17 @@ int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp);
  * error met.
  */
 int kvj_log_close(struct kvj_log *log);
+/*
+ * Write a clean, empty log over the whole region of log_bytes (as for
+ * kvj_log_open()) through io, whatever it held: zeroes, then one unmount
+ * record at block 0 stamped with cycle (>= 1), flushed.  The log then
+ * writes from LSN cycle/1 on, so a repair that throws a log away passes a
+ * cycle above that of every LSN stamped in metadata: recovery skips a
+ * delta older than its block's stamp (xfs_repair's libxfs_log_clear with
+ * a cycle).  0, -EINVAL, -ENOMEM or the io's error.
+ */
+int kvj_log_format(const struct kvj_io_ops *io, void *io_priv,
+		   uint64_t log_bytes, uint32_t cycle);
 /* Stop writing anything (I/O error, cancelled dirty transaction). */
 void kvj_log_shutdown(struct kvj_log *log, const char *why);
 bool kvj_log_is_shutdown(struct kvj_log *log);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal/crc32c.h"
 #include "journal/log_priv.h"
 
 static int lock_classes[KVJ_LC_NR];
@@ -347,6 +348,49 @@ int kvj_log_close(struct kvj_log *log)
 	}
 	log_free(log);
 	kv_nofs_restore(nofs);
+	return err;
+}
+
+#define FORMAT_CHUNK (64u << 10)
+
+int kvj_log_format(const struct kvj_io_ops *io, void *io_priv,
+		   uint64_t log_bytes, uint32_t cycle)
+{
+	struct kvj_rec_hdr *h;
+	uint64_t off;
+	void *z;
+	int err = 0;
+
+	if (!io || !io->write || !io->flush || !cycle ||
+	    log_bytes % KVJ_BB_SIZE || log_bytes < 64 * 1024)
+		return -EINVAL;
+	z = kvzalloc(FORMAT_CHUNK, 0);
+	if (!z)
+		return -ENOMEM;
+	for (off = 0; off < log_bytes && !err; off += FORMAT_CHUNK)
+		err = io->write(io_priv, z,
+				log_bytes - off < FORMAT_CHUNK ?
+					log_bytes - off :
+					FORMAT_CHUNK,
+				off);
+	/* the zeroes first: the record must not land before them */
+	if (!err)
+		err = io->flush(io_priv);
+	if (!err) {
+		h = z;
+		h->type = kvj_cpu_to_le32(KVJ_REC_UNMOUNT);
+		h->cycle = kvj_cpu_to_le32(cycle);
+		h->nr_bb = kvj_cpu_to_le32(1);
+		h->lsn = kvj_cpu_to_le64(KVJ_LSN(cycle, 0));
+		h->tail_lsn = h->lsn;
+		h->seq = kvj_cpu_to_le64(1);
+		h->data_crc = kvj_cpu_to_le32(kv_crc32c(0, NULL, 0));
+		kvj_rec_hdr_seal(h);
+		err = io->write(io_priv, h, KVJ_BB_SIZE, 0);
+	}
+	if (!err)
+		err = io->flush(io_priv);
+	kvfree(z);
 	return err;
 }
 

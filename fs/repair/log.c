@@ -3,21 +3,22 @@
  * Phase 2, the log: one walk of it (journal/logwalk.h, the journal's own
  * parser) tells clean, dirty or damaged.  A dirty log is replayed by a
  * mount of the image and its clean unmount (the core's recovery, intents
- * included); a damaged one is zeroed with zap_log only: mkfs's all-zero
- * log is a clean empty one.
+ * included); a damaged one is replaced with zap_log only, by a clean
+ * empty log whose cycle is past every LSN stamped in metadata.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/dev.h"
+#include "fs/format.h"
 #include "fs/log_io.h"
+#include "fs/metablk.h"
 #include "fs/mount.h"
 #include "fs/repair/priv.h"
 #include "fs/sb.h"
+#include "journal/log_format.h"
 #include "journal/logwalk.h"
-
-#define ZERO_CHUNK (1u << 20)
 
 static int head_fn(void *priv, const struct kvj_walk_head *h)
 {
@@ -39,21 +40,102 @@ int rp_log_clean(struct kv_dev *dev, const struct kvfs_geom *g)
 	return state != KVJ_WALK_DIRTY;
 }
 
+/* The highest LSN stamped in metadata: every block's header and inode's. */
+struct max_lsn {
+	struct kv_dev *dev;
+	const struct kvfs_geom *g;
+	void *blk;
+	uint64_t lsn;
+};
+
+static void note_lsn(struct max_lsn *m, const void *p)
+{
+	const struct kvfs_blk_hdr *h = p;
+	uint64_t lsn = kv_le64_to_cpu(h->lsn);
+
+	/* another filesystem's leftovers are not stamped by this log */
+	if (kv_le32_to_cpu(h->magic) &&
+	    !memcmp(h->uuid, m->g->meta_uuid, KVFS_UUID_SIZE) && lsn > m->lsn)
+		m->lsn = lsn;
+}
+
+static int max_lsn_fn(void *priv, uint64_t fsb, uint32_t len,
+		      enum kvfs_metablk_type type, uint64_t owner)
+{
+	struct max_lsn *m = priv;
+	uint32_t step =
+		type == KVFS_MB_INODE ? m->g->inodesize : m->g->blocksize;
+	int err;
+
+	(void)owner;
+	if (type == KVFS_MB_LOG)
+		return 0;
+	/* every block: a multi-block buffer's other blocks match no uuid */
+	for (uint64_t b = fsb; b < fsb + len; b++) {
+		err = kv_dev_pread(m->dev, m->blk, m->g->blocksize,
+				   kvfs_fsb_to_bytes(m->g, b));
+		if (err)
+			return err;
+		for (uint32_t off = 0; off < m->g->blocksize; off += step)
+			note_lsn(m, (const uint8_t *)m->blk + off);
+	}
+	return 0;
+}
+
+/*
+ * The old log's own records, where their headers verify: a block the
+ * checker cannot reach (freed by the repair, later reused where recovery
+ * finds it still verifying) was stamped at most at the old head.
+ */
+static int max_rec_fn(void *priv, const struct kvj_walk_rec *r)
+{
+	struct max_lsn *m = priv;
+
+	if (r->lsn > m->lsn)
+		m->lsn = r->lsn;
+	return 0;
+}
+
+/*
+ * Throw the log away for a clean empty one whose cycle is past every LSN
+ * in metadata and in the old log's readable records (xfs_repair's max_lsn
+ * and log head): with the mkfs cycle 1, recovery
+ * after the next crash would skip every change to a block stamped by the
+ * old log, as older than the block.
+ */
 static int zero_log(struct rp *rp)
 {
-	uint64_t off = kvfs_fsb_to_bytes(&rp->g, rp->g.logstart);
-	uint64_t end = off + kvfs_fsb_to_bytes(&rp->g, rp->g.logblocks);
-	void *z = kvzalloc(ZERO_CHUNK, 0);
-	int err = 0;
+	static const struct kvj_walk_ops rec_ops = { .record = max_rec_fn };
+	struct max_lsn m = { .dev = rp->dev, .g = &rp->g };
+	struct kvfs_log_io lio;
+	uint32_t cycle;
+	int err;
 
-	if (!z)
+	kvfs_log_io_init(&lio, rp->dev, &rp->g);
+	/* damaged: the walk ends in -EUCLEAN after what it could read */
+	err = kvj_log_walk(&kvfs_log_io_ops, &lio, lio.len, &rec_ops, &m);
+	if (err && err != -EUCLEAN)
+		return err;
+	m.blk = kvmalloc(rp->g.blocksize, 0);
+	if (!m.blk)
 		return -ENOMEM;
-	for (; off < end && !err; off += ZERO_CHUNK)
-		err = kv_dev_pwrite(
-			rp->dev, z,
-			end - off < ZERO_CHUNK ? end - off : ZERO_CHUNK, off);
-	kvfree(z);
-	return err ? err : kv_dev_flush(rp->dev);
+	err = kvfs_metablk_walk(rp->dev, &rp->g, max_lsn_fn, &m);
+	kvfree(m.blk);
+	if (err)
+		return err;
+	cycle = KVJ_LSN_CYCLE(m.lsn);
+	if (cycle == UINT32_MAX) {
+		rp_unfixable(rp, KVFS_NULLINO, rp->g.logstart,
+			     "LSN cycle %u in metadata or the old log: no "
+			     "log cycle can follow it",
+			     cycle);
+		return -EUCLEAN;
+	}
+	err = kvj_log_format(&kvfs_log_io_ops, &lio, lio.len, cycle + 1);
+	if (!err)
+		rp_notice(rp, "new log at cycle %u (highest LSN %u/%u)",
+			  cycle + 1, cycle, KVJ_LSN_BLOCK(m.lsn));
+	return err;
 }
 
 /* Replay by a mount and unmount; rp->dev is closed meanwhile. */

@@ -21,6 +21,10 @@
  *   extent    an extent past the end of the device: cut
  *   log       a log that cannot be replayed: exit 4 naming -L, -L zeroes
  *   dirty     a dirty log: -n says so (exit 4), -y replays it
+ *   zaplog    metadata stamped by an old log at cycle 7, that log damaged:
+ *             -L must start the new log past cycle 7, or the next
+ *             recovery skips every change to those blocks as older than
+ *             them (a file created and fsync'd after the repair is lost)
  *   sbcount   the superblock's free-block count wrong (-p)
  *   busy      an image locked as mount.kvfs locks it: exit 8
  *   usage     bad command lines: exit 16
@@ -48,8 +52,10 @@
 #include "fs/btblock.h"
 #include "fs/dinode.h"
 #include "fs/kvfs.h"
+#include "fs/metablk.h"
 #include "fs/mkfs.h"
 #include "fs/mount.h"
+#include "journal/log_format.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"
 
@@ -571,6 +577,93 @@ static void d_dirty(void)
 	kvfs_mount_close(mp);
 }
 
+#define OLD_CYCLE 7u
+
+/* Every header of a run of metadata blocks restamped at OLD_CYCLE. */
+static int stamp_fn(void *priv, uint64_t fsb, uint32_t len,
+		    enum kvfs_metablk_type type, uint64_t owner)
+{
+	uint32_t step = type == KVFS_MB_INODE ? g.inodesize : BS;
+	unsigned *n = priv;
+	uint8_t b[BS];
+
+	(void)owner;
+	if (type == KVFS_MB_LOG)
+		return 0;
+	for (uint64_t f = fsb; f < fsb + len; f++) {
+		blk_rw(f, b, false);
+		for (uint32_t off = 0; off < BS; off += step) {
+			struct kvfs_blk_hdr *h = (void *)(b + off);
+
+			if (!kv_le32_to_cpu(h->magic) ||
+			    memcmp(h->uuid, g.meta_uuid, KVFS_UUID_SIZE))
+				continue;
+			kvfs_blkhdr_stamp(h, step, KVJ_LSN(OLD_CYCLE, 1000));
+			(*n)++;
+		}
+		blk_rw(f, b, true);
+	}
+	return 0;
+}
+
+/*
+ * The image as an old log at cycle OLD_CYCLE left it (as many passes over
+ * the log would), then that log damaged beyond replay.
+ */
+static void d_zaplog(void)
+{
+	struct kv_dev *dev;
+	unsigned n = 0;
+
+	CHECK_EQ(kv_dev_open(img, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kvfs_metablk_walk(dev, &g, stamp_fn, &n), 0);
+	kv_dev_close(dev);
+	/* the root, its directory blocks, the inode chunks, AG headers... */
+	CHECK(n > 20);
+	scrub_image_clean(img);
+	d_log();
+}
+
+/* After fsck -L: a change made, fsync'd, crashed over, and found again. */
+static void t_zaplog(void)
+{
+	struct kvfs_mount_opts mo = { .no_log_threads = true };
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	uint8_t buf[BS], rd[BS];
+	bool created;
+
+	copy_file(pristine, img);
+	d_zaplog();
+	CHECK_EQ(run("-f -y -L"), 1);
+	CHECK(said("zeroed"));
+	CHECK(said("new log at cycle 8"));
+	CHECK_EQ(run("-f -n"), 0);
+
+	memset(buf, 0x3c, sizeof(buf));
+	CHECK_EQ(kvfs_mount_open(img, &mo, &mp), 0);
+	CHECK_EQ(kvfs_create(mp, g.rootino, "after", S_IFREG | 0644, 0, 0,
+			     &cred, &st, &created),
+		 0);
+	CHECK_EQ(kvfs_write(mp, st.ino, buf, BS, 0, 0), BS);
+	CHECK_EQ(kvfs_fsync(mp, st.ino, false), 0);
+	CHECK_EQ(kvfs_fsync(mp, g.rootino, false), 0);
+	kvfs_mount_shutdown(mp, "test crash");
+	kvfs_mount_close(mp);
+
+	/* recovery replays the changes over blocks stamped at cycle 7 */
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_lookup(mp, g.rootino, "after", &st), 0);
+	CHECK_EQ(st.size, BS);
+	CHECK_EQ(kvfs_read(mp, st.ino, rd, BS, 0), BS);
+	CHECK_EQ(memcmp(rd, buf, BS), 0);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(img);
+	CHECK_EQ(run("-f -n"), 0);
+	verify_files(0);
+}
+
 static void t_busy(void)
 {
 	int fd;
@@ -681,6 +774,8 @@ int main(int argc, char **argv)
 		CHECK_EQ(run("-f -n"), 0);
 		scrub_image_clean(img);
 		verify_files(0);
+	} else if (!strcmp(mode, "zaplog")) {
+		t_zaplog();
 	} else if (!strcmp(mode, "sbcount")) {
 		expect_repair(d_sbcount, "superblock summary counters wrong",
 			      "-f -p", 0);

@@ -86,6 +86,47 @@ static void test_replay_after_crash(void)
 	jt_remove(&t);
 }
 
+/*
+ * kvj_log_format over a dirty log: clean and empty at the cycle asked for
+ * (its changes are gone), and the log works from there: a forced change
+ * survives a crash.
+ */
+static void test_format(void)
+{
+	struct kvj_log_params p = { .no_threads = true };
+	struct kvj_recovery_info ri;
+	struct kvj_log_stats st;
+	struct jt t;
+	uint64_t seq;
+
+	jt_create(&t, "format", 8, LOGB);
+	jt_dev_open(&t);
+	CHECK(jt_log_open_p(&t, &p) == 0);
+	seq = jt_tx1(&t, 1, 128, 64, 0x11);
+	CHECK(kvj_log_force(t.log, seq) == 0);
+	jt_log_crash(&t);
+	CHECK_EQ(kvj_log_format(&jt_io, &t, LOGB, 0), -EINVAL);
+	CHECK_EQ(kvj_log_format(&jt_io, &t, LOGB, 9), 0);
+	CHECK(jt_log_open_p(&t, &p) == 0);
+	kvj_log_recovery_info(t.log, &ri);
+	CHECK(ri.was_clean && !ri.was_empty);
+	CHECK_EQ(ri.checkpoints_replayed, 0);
+	jt_check_range(&t, 1, 128, 0);
+	kvj_log_get_stats(t.log, &st);
+	CHECK_EQ(st.head_lsn, KVJ_LSN(9, 1));
+	seq = jt_tx1(&t, 2, 128, 64, 0x22);
+	CHECK(kvj_log_force(t.log, seq) == 0);
+	jt_log_crash(&t);
+	CHECK(jt_log_open_p(&t, &p) == 0);
+	kvj_log_recovery_info(t.log, &ri);
+	CHECK(!ri.was_clean);
+	CHECK_EQ(ri.checkpoints_replayed, 1);
+	jt_check_range(&t, 2, 128, 0x22);
+	CHECK(kvj_log_close(t.log) == 0);
+	jt_dev_close(&t);
+	jt_remove(&t);
+}
+
 static void test_roll_scope(void)
 {
 	struct jt t;
@@ -403,6 +444,7 @@ int main(void)
 	jt_init(64 << 20);
 	test_empty_and_clean();
 	test_replay_after_crash();
+	test_format();
 	test_roll_scope();
 	test_roll_release();
 	test_recover_twice();
