@@ -7,6 +7,7 @@
 
 #include <errno.h>
 
+#include "alloc/kvalloc.h"
 #include "fs/alloc.h"
 #include "fs/buf_ops.h"
 #include "fs/extfree_item.h"
@@ -163,4 +164,57 @@ void kvfs_bmbt_cur_init(struct kvfs_btree_cur *cur, struct kvfs_bmbt_ctx *ctx,
 	kvfs_btree_cur_init(cur, &kvfs_bmbt_tree_ops, &mp->g,
 			    tp ? tp->jt : NULL, mp->bl, ip->i_ino, ctx);
 	cur->bc = mp->bc;
+}
+
+struct extents {
+	struct kvfs_extent *x;
+	uint32_t n, cap;
+};
+
+static int collect_extent(const void *rec, void *priv)
+{
+	struct extents *e = priv;
+
+	if (e->n == e->cap) {
+		uint32_t cap = e->cap ? 2 * e->cap : 64;
+		struct kvfs_extent *x =
+			kvrealloc(e->x, (size_t)cap * sizeof(*x), 0);
+
+		if (!x)
+			return -ENOMEM;
+		e->x = x;
+		e->cap = cap;
+	}
+	e->x[e->n++] = *(const struct kvfs_extent *)rec;
+	return 0;
+}
+
+int kvfs_bmbt_read_extents(struct kv_bcache *bc, const struct kvfs_geom *g,
+			   uint64_t ino, const uint8_t *fork, uint32_t size,
+			   struct kvfs_extent **xp, uint32_t *np)
+{
+	struct kvfs_bmbt_ctx ctx = { .fork = (uint8_t *)fork,
+				     .forksize = size };
+	struct extents e = { 0 };
+	struct kvfs_btree_walk *w = kvzalloc(sizeof(*w), 0);
+	struct kvfs_btree_cur *cur = kvmalloc(sizeof(*cur), 0);
+	int err = -ENOMEM;
+
+	if (w && cur) {
+		w->rec_fn = collect_extent;
+		w->priv = &e;
+		kvfs_btree_cur_init(cur, &kvfs_bmbt_tree_ops, g, NULL, NULL,
+				    ino, &ctx);
+		cur->bc = bc;
+		err = kvfs_btree_walk_check(cur, bc, w);
+	}
+	kvfree(w);
+	kvfree(cur);
+	if (err) {
+		kvfree(e.x);
+		return err;
+	}
+	*xp = e.x;
+	*np = e.n;
+	return 0;
 }

@@ -49,6 +49,16 @@ extern const struct kvfs_btree_tree_ops kvfs_bmbt_tree_ops;
 void kvfs_bmbt_cur_init(struct kvfs_btree_cur *cur, struct kvfs_bmbt_ctx *ctx,
 			struct kvfs_inode *ip, struct kvfs_trans *tp);
 
+/*
+ * Every extent of the extent-map tree rooted in a stored fork (size bytes,
+ * inode ino, read through bc, no transaction), in order, into a new array
+ * *xp (kvfree() it) of *np records: for readers of an unmounted image (the
+ * checker, fsck).  -EUCLEAN when the tree's walk finds anything wrong.
+ */
+int kvfs_bmbt_read_extents(struct kv_bcache *bc, const struct kvfs_geom *g,
+			   uint64_t ino, const uint8_t *fork, uint32_t size,
+			   struct kvfs_extent **xp, uint32_t *np);
+
 /* NULL, or why extent e cannot be one of a file's extents. */
 const char *kvfs_extent_check(const struct kvfs_geom *g,
 			      const struct kvfs_extent *e);

@@ -15,8 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc/kvalloc.h"
 #include "fs/attr.h"
 #include "fs/blkhdr.h"
+#include "fs/bmap_btree.h"
 #include "fs/bmap.h"
 #include "fs/btree.h"
 #include "fs/buf_ops.h"
@@ -1570,6 +1572,7 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 	const struct kvfs_extent *x =
 		(const void *)((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE);
 	uint32_t nx = kv_le32_to_cpu(d->nextents), ndata;
+	struct kvfs_extent *tx = NULL;
 	struct kv_buf *hbp;
 	int err, stop = 0;
 
@@ -1579,12 +1582,23 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		return -EUCLEAN;
 	if (d->dformat == KVFS_DFORK_INLINE)
 		return walk_sf(g, d, parent, fn, priv);
-	if (d->dformat != KVFS_DFORK_EXTENTS ||
-	    nx > kvfs_dinode_dfork_size(g, d) / sizeof(*x))
+	if (d->dformat == KVFS_DFORK_BTREE) {
+		/* a large directory's extents live in its extent-map tree */
+		err = kvfs_bmbt_read_extents(bc, g, ino, (const uint8_t *)x,
+					     kvfs_dinode_dfork_size(g, d), &tx,
+					     &nx);
+		if (err)
+			return err;
+		x = tx;
+	} else if (d->dformat != KVFS_DFORK_EXTENTS ||
+		   nx > kvfs_dinode_dfork_size(g, d) / sizeof(*x)) {
 		return -EUCLEAN;
+	}
 	err = walk_read(bc, g, ino, x, nx, 0, &hbp);
-	if (err)
+	if (err) {
+		kvfree(tx);
 		return err == -ENODATA ? -EUCLEAN : err;
+	}
 	*parent = kv_le64_to_cpu(head(hbp)->parent);
 	ndata = kv_le32_to_cpu(head(hbp)->ndata);
 	for (uint32_t dblk = 0; dblk < ndata && !stop; dblk++) {
@@ -1616,5 +1630,6 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 			kv_buf_rele(bp);
 	}
 	kv_buf_rele(hbp);
+	kvfree(tx);
 	return err ? err : stop;
 }

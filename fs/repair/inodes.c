@@ -414,6 +414,21 @@ static int claim_blocks(struct ino_ctx *c)
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
 	    d->dformat == KVFS_DFORK_EXTENTS && kv_le32_to_cpu(d->nextents))
 		err = claim_dir_index(c, df, kv_le32_to_cpu(d->nextents));
+	/* a large directory: its extents from its (walked, sound) tree */
+	if (!err && !c->tree_bad && S_ISDIR(mode) &&
+	    d->dformat == KVFS_DFORK_BTREE) {
+		struct kvfs_extent *x;
+		uint32_t n;
+
+		err = kvfs_bmbt_read_extents(c->rp->bc, &c->rp->g, c->ino, df,
+					     dsize, &x, &n);
+		if (!err) {
+			err = claim_dir_index(c, (uint8_t *)x, n);
+			kvfree(x);
+		} else if (err == -EUCLEAN) {
+			err = 0;
+		}
+	}
 	return err;
 }
 

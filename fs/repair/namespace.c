@@ -54,6 +54,7 @@
 #include "fs/attr.h"
 #include "fs/btree.h"
 #include "fs/buf_ops.h"
+#include "fs/bmap_btree.h"
 #include "fs/dinode.h"
 #include "fs/dir.h"
 #include "fs/icache.h"
@@ -601,7 +602,9 @@ static int rb_read(struct nsr *r, uint64_t ino, struct rebuild *b,
 	const struct kvfs_geom *g = &r->mp->g;
 	uint8_t *dip = kvmalloc(g->inodesize, 0);
 	const struct kvfs_extent *x;
+	struct kvfs_extent *tx = NULL;
 	struct kv_buf *bp;
+	uint32_t nx;
 	unsigned nbad;
 	int err;
 
@@ -622,10 +625,22 @@ static int rb_read(struct nsr *r, uint64_t ino, struct rebuild *b,
 	if (err == -EUCLEAN)
 		err = 0;
 	x = (const void *)(dip + KVFS_DINODE_CORE_SIZE);
+	nx = kv_le32_to_cpu(((struct kvfs_dinode *)dip)->nextents);
+	/* a large directory: its extents from its extent-map tree */
+	if (!err && ((struct kvfs_dinode *)dip)->dformat == KVFS_DFORK_BTREE) {
+		err = kvfs_bmbt_read_extents(
+			r->mp->bc, g, ino, dip + KVFS_DINODE_CORE_SIZE,
+			kvfs_dinode_dfork_size(g, (struct kvfs_dinode *)dip),
+			&tx, &nx);
+		if (err == -EUCLEAN)
+			err = 0;
+		else if (!err)
+			x = tx;
+	}
 	if (!err &&
-	    ((struct kvfs_dinode *)dip)->dformat == KVFS_DFORK_EXTENTS &&
-	    kv_le32_to_cpu(((struct kvfs_dinode *)dip)->nextents) &&
-	    !kv_le64_to_cpu(x[0].startoff)) {
+	    (((struct kvfs_dinode *)dip)->dformat == KVFS_DFORK_EXTENTS ||
+	     x == tx) &&
+	    nx && !kv_le64_to_cpu(x[0].startoff)) {
 		err = kv_buf_read(r->mp->bc, kv_le64_to_cpu(x[0].startblock),
 				  g->dirblksize >> g->blocklog,
 				  &kvfs_dir_data_buf_ops, &bp);
@@ -637,6 +652,7 @@ static int rb_read(struct nsr *r, uint64_t ino, struct rebuild *b,
 		}
 	}
 out:
+	kvfree(tx);
 	kvfree(dip);
 	return err;
 }
@@ -650,7 +666,7 @@ static int rb_empty(struct nsr *r, struct kvfs_inode *dp,
 
 	if (err)
 		return err;
-	err = dp->i_dformat == KVFS_DFORK_EXTENTS ?
+	err = dp->i_dformat != KVFS_DFORK_INLINE ?
 		      kvfs_itruncate_extents(&t.tp, dp, 0) :
 		      0;
 	for (size_t i = 0; !err && i < b->nblk; i++)
