@@ -100,15 +100,12 @@ int kvfs_file_map(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 	return err;
 }
 
-int kvfs_file_trans(struct kvfs_inode *ip, uint32_t log_bytes, unsigned rolls,
-		    uint64_t blocks, struct kvfs_trans **tpp)
+/* tp joined to ip, locked exclusively */
+static int file_trans_join(struct kvfs_inode *ip, struct kvfs_trans *tp,
+			   struct kvfs_trans **tpp)
 {
-	struct kvfs_mount *mp = ip->i_mount;
-	struct kvfs_trans *tp;
-	int err = kvfs_trans_alloc(mp, log_bytes, rolls, blocks, &tp);
+	int err;
 
-	if (err)
-		return err;
 	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
 	err = kvfs_trans_ijoin(tp, ip);
 	if (err) {
@@ -120,11 +117,29 @@ int kvfs_file_trans(struct kvfs_inode *ip, uint32_t log_bytes, unsigned rolls,
 	return 0;
 }
 
+int kvfs_file_trans(struct kvfs_inode *ip, uint32_t log_bytes, unsigned rolls,
+		    uint64_t blocks, struct kvfs_trans **tpp)
+{
+	struct kvfs_trans *tp;
+	int err = kvfs_trans_alloc(ip->i_mount, log_bytes, rolls, blocks, &tp);
+
+	return err ? err : file_trans_join(ip, tp, tpp);
+}
+
 int kvfs_file_trans_res(struct kvfs_inode *ip, const struct kvfs_trans_res *res,
 			uint64_t blocks, struct kvfs_trans **tpp)
 {
 	return kvfs_file_trans(ip, res->log_bytes, res->log_count,
 			       res->blocks + blocks, tpp);
+}
+
+int kvfs_file_trans_shrink(struct kvfs_inode *ip, struct kvfs_trans **tpp)
+{
+	struct kvfs_trans *tp;
+	int err = kvfs_trans_alloc_remove(ip->i_mount,
+					  &ip->i_mount->resv.itruncate, &tp);
+
+	return err ? err : file_trans_join(ip, tp, tpp);
 }
 
 /* SUID always, SGID when group-executable (a write by a non-root user). */

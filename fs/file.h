@@ -81,8 +81,7 @@ int kvfs_file_trim_prealloc(struct kvfs_inode *ip);
  * log so that the freed blocks can be allocated at once.  No inode lock
  * may be held.  -ENOSPC when called from inside such a trim.
  */
-int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp,
-				struct kvfs_inode *self);
+int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self);
 
 /* ---- shared by fs/file.c, fs/file_space.c and fs/iattr.c ---- */
 
@@ -104,6 +103,11 @@ int kvfs_file_trans(struct kvfs_inode *ip, uint32_t log_bytes, unsigned rolls,
 		    uint64_t blocks, struct kvfs_trans **tpp);
 int kvfs_file_trans_res(struct kvfs_inode *ip, const struct kvfs_trans_res *res,
 			uint64_t blocks, struct kvfs_trans **tpp);
+/*
+ * The same for a truncate that shrinks the file: it may take the blocks
+ * kept for removals (fs/trans.h), so a full filesystem can be truncated.
+ */
+int kvfs_file_trans_shrink(struct kvfs_inode *ip, struct kvfs_trans **tpp);
 /* Commit tp, which changed ip (dsync: its size or map), recording the seq. */
 int kvfs_file_commit(struct kvfs_trans *tp, struct kvfs_inode *ip, bool dsync);
 /*

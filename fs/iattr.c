@@ -139,9 +139,14 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		trunc = atomic_exchange(&ip->i_spec_prealloc, false) ||
 			sa->size <= old;
 	if (v) {
-		err = kvfs_file_trans_res(
-			ip, trunc ? &mp->resv.itruncate : &mp->resv.ichange, 0,
-			&tp);
+		/* a shrink frees space: it works on a full filesystem */
+		if (trunc && (v & KVFS_SET_SIZE) && sa->size <= old)
+			err = kvfs_file_trans_shrink(ip, &tp);
+		else
+			err = kvfs_file_trans_res(ip,
+						  trunc ? &mp->resv.itruncate :
+							  &mp->resv.ichange,
+						  0, &tp);
 		if (err)
 			goto out;
 		kvfs_file_now(&now);

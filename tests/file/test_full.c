@@ -36,7 +36,7 @@ int main(void)
 	struct kvfs_mount *mp;
 	struct kvfs_geom g;
 	struct kvfs_stat st;
-	uint64_t ino, sp, dir, off = 0;
+	uint64_t ino, sp, dir, off = 0, first;
 	char name[32];
 	unsigned i;
 	uint8_t *buf = malloc(CHUNK);
@@ -89,6 +89,7 @@ int main(void)
 	CHECK_EQ(kvfs_setattr(mp, sp, &sa, &cr, NULL), 0);
 	CHECK_EQ(kvfs_statfs(mp, &s1), 0);
 	CHECK_EQ(s1.bfree, s0.bfree);
+	first = off;
 	/*
 	 * Full again, beside a directory in blocks: every name can still
 	 * be removed (a removal may take the blocks kept for removals; it
@@ -108,6 +109,20 @@ int main(void)
 			break;
 	}
 	CHECK(n >= 0 || n == -ENOSPC);
+	/* to the last block a write can get */
+	while (kvfs_write(mp, ino, buf, g.blocksize, (off_t)off, 0) ==
+	       (ssize_t)g.blocksize)
+		off += g.blocksize;
+	CHECK_EQ(kvfs_release(mp, ino), 0);
+	/* a shrinking truncate frees space: it works when full */
+	sa.size = off / 2;
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &cr, NULL), 0);
+	sa.size = 0;
+	for (;; off += CHUNK) {
+		n = kvfs_write(mp, ino, buf, CHUNK, (off_t)off, 0);
+		if (n < (ssize_t)CHUNK)
+			break;
+	}
 	CHECK_EQ(kvfs_release(mp, ino), 0);
 	CHECK_EQ(kvfs_create(mp, dir, "one-more", S_IFREG | 0644, 0, 0, &cr,
 			     &st, &created),
@@ -133,6 +148,6 @@ int main(void)
 	CHECK_EQ(kv_fini(), 0);
 	printf("full: %llu MiB written to ENOSPC, truncated, fallocated back "
 	       "in one call, free count exact\n",
-	       (unsigned long long)(off >> 20));
+	       (unsigned long long)(first >> 20));
 	return 0;
 }

@@ -11,7 +11,10 @@ tmp=$(mktemp -d /tmp/kvfs-fuse.XXXXXX)
 img=$tmp/img mnt=$tmp/mnt mnt2=$tmp/mnt2
 mkdir "$mnt" "$mnt2"
 chmod 755 "$tmp"
+# extra cleanup of the caller (tools.sh's tmpfs), run first
+at_exit=:
 cleanup() {
+	eval "$at_exit"
 	for m in "$mnt" "$mnt2"; do
 		timeout 10 fusermount3 -u -z "$m" 2>/dev/null
 	done
