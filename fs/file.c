@@ -168,11 +168,10 @@ static int write_partial(struct kvfs_mount *mp, uint64_t fsb, bool written,
 			 uint32_t boff, const void *src, uint32_t len)
 {
 	uint32_t bs = mp->g.blocksize;
-	uint8_t *blk = kvmalloc(bs, 0);
+	/* as the kernel's page cache would: a write waits for memory */
+	uint8_t *blk = kvmalloc(bs, KV_NOFAIL);
 	int err = 0;
 
-	if (!blk)
-		return -ENOMEM;
 	if (written)
 		err = kv_dev_pread(mp->dev, blk, bs, blk_bytes(mp, fsb));
 	else
