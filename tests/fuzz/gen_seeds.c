@@ -334,6 +334,20 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/seeds.img", outdir);
 	mp = make(path, 3000, &g);
 	CHECK_EQ(kvfs_sync(mp), 0);
+	/*
+	 * a few checkpoints small enough for one record, whatever sizes the
+	 * push thread's timing gave the others (all could be larger)
+	 */
+	for (int i = 0; i < 4; i++) {
+		const struct kvfs_cred cr = { 0 };
+		char name[32];
+
+		snprintf(name, sizeof(name), "small-%d", i);
+		CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), name, 0100644, 0, 0,
+				     &cr, NULL, NULL),
+			 0);
+		CHECK_EQ(kvfs_sync(mp), 0);
+	}
 	fd = open(path, O_RDONLY);
 	CHECK(fd >= 0);
 	put_log(fd, &g, "dirty");
