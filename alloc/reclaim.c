@@ -34,6 +34,8 @@
 #define SHRINK_BATCH 64
 /* the NOFAIL backoff doubles from 1 ms up to 1 ms << this (256 ms) */
 #define NOFAIL_MAX_SHIFT 8
+/* waits of one allocation before it is reported: ~10 s (8 short, 38 long) */
+#define NOFAIL_WARN_WAITS 46
 
 KV_TLS unsigned kv_scope;
 KV_TLS bool kv_in_reclaim;
@@ -237,6 +239,31 @@ static void nofail_wait(unsigned waits, uint64_t seen)
 		__atomic_add_fetch(&nofail_timeouts, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * An allocation that cannot fail has waited ~10 s (NOFAIL_WARN_WAITS, most
+ * at the longest backoff): what holds the budget is not coming back, and
+ * whoever runs the program should hear it, once a minute at most, rather
+ * than see a silent hang.
+ */
+static void nofail_warn(void)
+{
+	static int64_t last;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (last && now.tv_sec - __atomic_load_n(&last, __ATOMIC_RELAXED) < 60)
+		return;
+	__atomic_store_n(&last, now.tv_sec ? now.tv_sec : 1, __ATOMIC_RELAXED);
+	fprintf(stderr,
+		"kvalloc: an allocation that cannot fail has waited 10 s for "
+		"memory: the %zu MiB budget is held by what cannot be "
+		"reclaimed (%llu MiB free); a larger budget is needed\n",
+		kv.size >> 20,
+		(unsigned long long)(__atomic_load_n(&kv.nr_free,
+						     __ATOMIC_RELAXED) *
+				     KV_PAGE_SIZE >> 20));
+}
+
 /* Memory (or vmap address space) came back: end the NOFAIL waits. */
 void kv_reclaim_wake(void)
 {
@@ -291,6 +318,8 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 	}
 	if (!(gfp & KV_NOFAIL))
 		return false;
+	if (waits == NOFAIL_WARN_WAITS)
+		nofail_warn();
 	nofail_wait(waits, seen);
 	/* the next round starts with the cheap drain, after one more try */
 	*attempt = (waits + 1) << 2;

@@ -164,9 +164,19 @@ static void inode_unhash(struct kvfs_icache *ic, struct kvfs_inode *ip)
 	rcu_read_unlock();
 }
 
-/* Nobody holds it and nothing of the journal refers to it. */
+/*
+ * Nobody holds it, nothing of the journal refers to it, and it keeps no
+ * state only memory has: an allocated inode without links (open, on its
+ * unlinked list: its last close must find it to free it, fs/openref.h) and
+ * a file with speculative blocks past EOF to trim at its last close stay.
+ */
 static bool inode_reclaimable(struct kvfs_inode *ip)
 {
+	if (__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&ip->i_nlink, __ATOMIC_RELAXED))
+		return false;
+	if (atomic_load(&ip->i_spec_prealloc))
+		return false;
 	return !ip->i_mount->log || kvfs_inode_item_clean(ip);
 }
 

@@ -14,6 +14,7 @@
 #include "fs/itruncate.h"
 #include "fs/iunlink.h"
 #include "fs/mount.h"
+#include "fs/openref.h"
 #include "fs/trans.h"
 
 bool kvfs_inode_needs_inactive(struct kvfs_inode *ip)
@@ -22,7 +23,8 @@ bool kvfs_inode_needs_inactive(struct kvfs_inode *ip)
 
 	return __atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) &&
 	       !__atomic_load_n(&ip->i_nlink, __ATOMIC_RELAXED) &&
-	       !atomic_load(&ip->i_opencount) && kvfs_iunlink_ready(mp) &&
+	       kvfs_iunlink_ready(mp) &&
+	       !kvfs_openref_held(mp->openrefs, ip->i_ino) &&
 	       !kvj_log_is_shutdown(mp->log);
 }
 

@@ -3,10 +3,10 @@
  * Inactivation (XFS's xfs_inactive()): freeing an inode that has no links
  * once nobody uses it any more.  An inode with link count 0 stays
  * allocated, on its AG's unlinked list (fs/iunlink.h), while it has
- * references: cache references (kvfs_iget()) and, among them, open
- * references (kvfs_inode_open() in fs/kvfs.h, counted apart in
- * i_opencount so that the core can tell an open file from a lookup).  The
- * last kvfs_iput() of such an inode frees it, in transactions of its own:
+ * references: cache references (kvfs_iget()) or open references
+ * (kvfs_inode_open() in fs/kvfs.h, counted by inode number in
+ * fs/openref.h, apart from the cache).  The last kvfs_iput() of such an
+ * inode that is not open frees it, in transactions of its own:
  * its data blocks (kvfs_itruncate_extents() to 0, in bounded steps), then
  * off the unlinked list and kvfs_difree() together.  A crash anywhere in
  * between leaves it on the list, and the next read-write mount frees it

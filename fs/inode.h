@@ -83,8 +83,6 @@ struct kvfs_inode {
 
 	/* the cache's */
 	atomic_int i_count; /* references; negative once dying */
-	/* open references among them (fs/inactive.h) */
-	atomic_int i_opencount;
 	atomic_uint i_flags;
 	struct cds_lfht_node i_hnode;
 	struct kvfs_inode *i_reclaim_next; /* reclaim's victim list */

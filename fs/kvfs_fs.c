@@ -3,14 +3,14 @@
  * The filesystem part of the public API (fs/kvfs.h): open, close, sync,
  * statfs, the root, getattr, open references and O_TMPFILE.
  *
- * Open references: kvfs_inode_open() takes a cache reference and counts it
- * in i_opencount (fs/inactive.h); kvfs_inode_close() drops both, and the
- * last put of an inode with no links frees it.  An inode with no links
- * and no open reference cannot be opened again (-ENOENT): it is being
- * freed, or is about to be.  The count moves under the inode lock (shared
- * is enough: it is atomic, and link counts change under the exclusive
- * lock), so an open either sees the links before an unlink drops the
- * last one, and then keeps the inode alive, or sees none and fails.
+ * Open references: kvfs_inode_open() counts one by inode number
+ * (fs/openref.h), without keeping the in-core inode; the last
+ * kvfs_inode_close() of an inode with no links frees it.  An inode with no
+ * links and no open reference cannot be opened again (-ENOENT): it is
+ * being freed, or is about to be.  An open takes its count under the
+ * inode lock (shared is enough: link counts change under the exclusive
+ * lock), so it either sees the links before an unlink drops the last one,
+ * and then keeps the inode alive, or sees none and fails.
  */
 #include <errno.h>
 #include <string.h>
@@ -28,6 +28,7 @@
 #include "fs/inodegc.h"
 #include "fs/kvfs_fs.h"
 #include "fs/mount.h"
+#include "fs/openref.h"
 #include "fs/trans.h"
 
 int kvfs_open(const char *path, const struct kvfs_open_opts *o,
@@ -204,7 +205,6 @@ int kvfs_getattr(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st)
 int kvfs_inode_open(struct kvfs_mount *mp, uint64_t ino, uint32_t gen)
 {
 	struct kvfs_inode *ip;
-	bool dead;
 	int err;
 
 	err = gen ? kvfs_iget_handle(mp, ino, gen, &ip) :
@@ -212,38 +212,37 @@ int kvfs_inode_open(struct kvfs_mount *mp, uint64_t ino, uint32_t gen)
 	if (err)
 		return err;
 	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
-	dead = !ip->i_nlink && !atomic_load(&ip->i_opencount);
-	if (!dead)
-		atomic_fetch_add(&ip->i_opencount, 1);
+	if (!ip->i_nlink && !kvfs_openref_held(mp->openrefs, ino))
+		err = gen ? -ESTALE : -ENOENT;
+	else
+		err = kvfs_openref_get(mp->openrefs, ino);
 	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
-	if (dead) {
-		kvfs_iput(ip);
-		return gen ? -ESTALE : -ENOENT;
-	}
-	return 0;
+	kvfs_iput(ip);
+	return err;
 }
 
 void kvfs_inode_close(struct kvfs_mount *mp, uint64_t ino)
 {
 	struct kvfs_inode *ip;
-	bool last;
+	bool linked;
 
-	/* open, so cached: a miss is a close without an open */
+	/* still open, or a close without an open */
+	if (kvfs_openref_put(mp->openrefs, ino) != 0)
+		return;
+	/*
+	 * Not cached: it has links (an open inode without any stays cached,
+	 * fs/icache.c) and no speculative blocks (nor does one with them
+	 * leave the cache): nothing to do.
+	 */
 	if (kvfs_icache_lookup(mp, ino, &ip))
 		return;
 	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
-	if (!atomic_load(&ip->i_opencount)) {
-		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
-		kvfs_iput(ip);
-		return;
-	}
-	last = atomic_fetch_sub(&ip->i_opencount, 1) == 1 && ip->i_nlink;
+	linked = ip->i_nlink != 0;
 	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
 	/* the last close trims speculative blocks (best effort: consistent) */
-	if (last && S_ISREG(ip->i_mode))
+	if (linked && S_ISREG(ip->i_mode))
 		kvfs_file_trim_prealloc(ip);
-	kvfs_iput(ip);
-	/* the open reference: the last one frees an inode with no links */
+	/* the last put of an inode with no links that nobody opens frees it */
 	kvfs_iput(ip);
 }
 
@@ -282,17 +281,21 @@ int kvfs_tmpfile(struct kvfs_mount *mp, uint64_t dir, uint32_t mode,
 		kvfs_iput(ip);
 		goto out_dp;
 	}
-	/* returned open: this reference is the open one */
-	atomic_store(&ip->i_opencount, 1);
+	/* returned open */
+	err = kvfs_openref_get(mp->openrefs, ip->i_ino);
+	if (err) {
+		kvfs_trans_cancel(tp);
+		kvfs_iput(ip);
+		goto out_dp;
+	}
 	if (st)
 		kvfs_inode_stat(ip, st);
 	err = kvfs_trans_commit(tp, &seq);
 	if (!err)
 		err = kvfs_sync_commit(mp, seq);
-	if (err) {
-		atomic_store(&ip->i_opencount, 0);
-		kvfs_iput(ip);
-	}
+	if (err)
+		kvfs_openref_put(mp->openrefs, ip->i_ino);
+	kvfs_iput(ip);
 out_dp:
 	kvfs_iput(dp);
 	return err;

@@ -20,6 +20,7 @@
 #include "fs/iunlink.h"
 #include "fs/inodegc.h"
 #include "fs/mount.h"
+#include "fs/openref.h"
 #include "fs/sb.h"
 #include "journal/logwalk.h"
 
@@ -345,6 +346,11 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 		fail(err, "out of memory for %u AGs", mp->g.agcount);
 		goto out_bc;
 	}
+	err = kvfs_openrefs_create(&mp->openrefs);
+	if (err) {
+		fail(err, "out of memory for the open references");
+		goto out_perag;
+	}
 	err = kvfs_iunlink_init(mp);
 	if (err) {
 		fail(err, "out of memory for the unlinked lists");
@@ -397,6 +403,8 @@ out_log:
 	}
 out_pag:
 	kvfs_iunlink_destroy(mp);
+	kvfs_openrefs_destroy(mp->openrefs);
+out_perag:
 	perag_free(mp, mp->g.agcount);
 out_bc:
 	kv_bcache_destroy(mp->bc);
@@ -442,6 +450,7 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 			err = sb_write_state(mp, KVFS_STATE_CLEAN);
 	}
 	kvfs_iunlink_destroy(mp);
+	kvfs_openrefs_destroy(mp->openrefs);
 	perag_free(mp, mp->g.agcount);
 	kv_bcache_destroy(mp->bc);
 	kvfs_defer_mount_fini(mp);

@@ -100,6 +100,7 @@ struct kvfs_mount {
 	struct kvj_recover_ops ino_rops;
 	struct kvfs_inode_recover_stats ino_rstats; /* what replay did */
 	struct kvfs_icache *ic; /* the inode cache */
+	struct kvfs_openrefs *openrefs; /* fs/openref.h */
 	struct kvfs_inodegc *inodegc; /* fs/inodegc.h; NULL read-only */
 	struct kvj_log *log; /* NULL when read-only */
 	struct kvfs_bli_log *bl; /* NULL when read-only */

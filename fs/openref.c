@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Open references by inode number (see fs/openref.h for the contract).
+ *
+ * A hash of 64 stripes, each a mutex over chained buckets that double when
+ * the stripe's count passes them; the bucket arrays come from kvmalloc (a
+ * large one takes its vmap path), the entries from a slab cache.
+ * Allocations are NOFS: callers hold an inode lock.
+ *
+ * Locks: stripe->lock protects the stripe's buckets, entries and count; a
+ * leaf lock, taken under inode locks, never two at once.
+ */
+#include "fs/openref.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "alloc/kvalloc.h"
+
+#define OPENREF_STRIPES 64
+
+struct openref {
+	struct openref *next;
+	uint64_t ino;
+	uint64_t count;
+};
+
+struct stripe {
+	pthread_mutex_t lock;
+	struct openref **buckets;
+	size_t nbuckets; /* a power of two, or 0 */
+	size_t count;
+} __attribute__((aligned(64)));
+
+struct kvfs_openrefs {
+	struct kv_cache *cache;
+	atomic_uint_fast64_t nr;
+	struct stripe st[OPENREF_STRIPES];
+};
+
+static uint64_t ino_hash(uint64_t ino)
+{
+	return ino * 0x9e3779b97f4a7c15ull;
+}
+
+static struct stripe *stripe_of(struct kvfs_openrefs * or, uint64_t ino)
+{
+	return & or->st[ino_hash(ino) >> 58];
+}
+
+static struct openref **bucket_of(struct stripe *s, uint64_t ino)
+{
+	return &s->buckets[ino_hash(ino) & (s->nbuckets - 1)];
+}
+
+/* The link that points at ino's entry (NULL if none). */
+static struct openref **find(struct stripe *s, uint64_t ino)
+{
+	struct openref **pp;
+
+	if (!s->nbuckets)
+		return NULL;
+	for (pp = bucket_of(s, ino); *pp; pp = &(*pp)->next)
+		if ((*pp)->ino == ino)
+			return pp;
+	return NULL;
+}
+
+/* Double the buckets: chains stay short. */
+static int grow(struct stripe *s)
+{
+	size_t old = s->nbuckets, n = old ? old * 2 : 16;
+	struct openref **nb = kvcalloc(n, sizeof(*nb), KV_NOFS);
+	struct openref **ob = s->buckets;
+
+	if (!nb)
+		return -ENOMEM;
+	s->buckets = nb;
+	s->nbuckets = n;
+	for (size_t i = 0; i < old; i++) {
+		struct openref *e = ob[i], *next;
+
+		for (; e; e = next) {
+			struct openref **b = bucket_of(s, e->ino);
+
+			next = e->next;
+			e->next = *b;
+			*b = e;
+		}
+	}
+	kvfree(ob);
+	return 0;
+}
+
+int kvfs_openrefs_create(struct kvfs_openrefs **orp)
+{
+	struct kvfs_openrefs * or = kvzalloc(sizeof(* or), 0);
+
+	if (! or)
+		return -ENOMEM;
+	or->cache = kv_cache_create("kvfs_openref", sizeof(struct openref), 0);
+	if (! or->cache) {
+		kvfree(or);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < OPENREF_STRIPES; i++)
+		pthread_mutex_init(& or->st[i].lock, NULL);
+	*orp = or ;
+	return 0;
+}
+
+void kvfs_openrefs_destroy(struct kvfs_openrefs * or)
+{
+	if (! or)
+		return;
+	for (int i = 0; i < OPENREF_STRIPES; i++) {
+		struct stripe *s = & or->st[i];
+
+		for (size_t j = 0; j < s->nbuckets; j++) {
+			struct openref *e = s->buckets[j], *next;
+
+			for (; e; e = next) {
+				next = e->next;
+				kv_cache_free(or->cache, e);
+			}
+		}
+		kvfree(s->buckets);
+		pthread_mutex_destroy(&s->lock);
+	}
+	kv_cache_destroy(or->cache);
+	kvfree(or);
+}
+
+int kvfs_openref_get(struct kvfs_openrefs * or, uint64_t ino)
+{
+	struct stripe *s = stripe_of(or, ino);
+	struct openref **pp, *e;
+	int err = 0;
+
+	pthread_mutex_lock(&s->lock);
+	pp = find(s, ino);
+	if (pp) {
+		(*pp)->count++;
+		goto out;
+	}
+	if (s->count >= s->nbuckets) {
+		err = grow(s);
+		if (err)
+			goto out;
+	}
+	e = kv_cache_alloc(or->cache, KV_NOFS);
+	if (!e) {
+		err = -ENOMEM;
+		goto out;
+	}
+	e->ino = ino;
+	e->count = 1;
+	e->next = *bucket_of(s, ino);
+	*bucket_of(s, ino) = e;
+	s->count++;
+	atomic_fetch_add(& or->nr, 1);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+int64_t kvfs_openref_put(struct kvfs_openrefs * or, uint64_t ino)
+{
+	struct stripe *s = stripe_of(or, ino);
+	struct openref **pp, *e = NULL;
+	int64_t left = -ENOENT;
+
+	pthread_mutex_lock(&s->lock);
+	pp = find(s, ino);
+	if (pp) {
+		left = (int64_t)--(*pp)->count;
+		if (!left) {
+			e = *pp;
+			*pp = e->next;
+			s->count--;
+			atomic_fetch_sub(& or->nr, 1);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (e)
+		kv_cache_free(or->cache, e);
+	return left;
+}
+
+bool kvfs_openref_held(struct kvfs_openrefs * or, uint64_t ino)
+{
+	struct stripe *s = stripe_of(or, ino);
+	bool held;
+
+	pthread_mutex_lock(&s->lock);
+	held = find(s, ino) != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return held;
+}
+
+uint64_t kvfs_openrefs_count(struct kvfs_openrefs * or)
+{
+	return atomic_load(& or->nr);
+}
