@@ -1087,34 +1087,51 @@ int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	return 0;
 }
 
+/*
+ * Find m's name in dp: an inline directory's entry in *sfe; otherwise
+ * *sfe NULL and m filled, with d open (the caller's dctx_done()).  On an
+ * error (-ENOENT if absent) nothing is open.
+ */
+static int dir_find(struct kvfs_inode *dp, struct hmatch *m, struct dctx *d,
+		    struct kvfs_dir_sf_ent **sfe)
+{
+	bool found;
+	int err = check_format(dp);
+
+	*sfe = NULL;
+	if (err)
+		return err;
+	if (dp->i_dformat == KVFS_DFORK_INLINE) {
+		*sfe = sf_find(dp, m->name, m->len);
+		return *sfe ? 0 : -ENOENT;
+	}
+	dctx_init(d, NULL, dp);
+	err = read_head(d);
+	if (!err)
+		err = hash_find(d, m, &found);
+	if (!err && !found)
+		err = -ENOENT;
+	if (err)
+		dctx_done(d);
+	return err;
+}
+
 int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *ino, uint8_t *ftype)
 {
 	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_sf_ent *e;
 	struct dctx d;
-	bool found;
-	int err = check_format(dp);
+	int err = dir_find(dp, &m, &d, &e);
 
 	if (err)
 		return err;
-	if (dp->i_dformat == KVFS_DFORK_INLINE) {
-		struct kvfs_dir_sf_ent *e = sf_find(dp, name, len);
-
-		if (!e)
-			return -ENOENT;
+	if (e) {
 		*ino = kv_le64_to_cpu(e->ino);
 		*ftype = e->ftype;
 		return 0;
 	}
-	dctx_init(&d, NULL, dp);
-	err = read_head(&d);
-	if (!err)
-		err = hash_find(&d, &m, &found);
 	dctx_done(&d);
-	if (err)
-		return err;
-	if (!found)
-		return -ENOENT;
 	*ino = m.ino;
 	*ftype = m.ftype;
 	return 0;
@@ -1124,31 +1141,19 @@ int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *cookie, uint64_t *fsb, uint32_t *off)
 {
 	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_sf_ent *e;
 	struct dctx d;
-	bool found;
-	int err = check_format(dp);
+	int err = dir_find(dp, &m, &d, &e);
 
 	if (err)
 		return err;
-	if (dp->i_dformat == KVFS_DFORK_INLINE) {
-		struct kvfs_dir_sf_ent *e = sf_find(dp, name, len);
-
-		if (!e)
-			return -ENOENT;
+	if (e) {
 		*cookie = kv_le32_to_cpu(e->cookie);
 		*fsb = KVFS_NULLBLOCK;
 		*off = (uint32_t)((uint8_t *)e - dp->i_dfork);
 		return 0;
 	}
-	dctx_init(&d, NULL, dp);
-	err = read_head(&d);
-	if (!err)
-		err = hash_find(&d, &m, &found);
-	if (!err && !found)
-		err = -ENOENT;
-	if (!err)
-		err = map_dblk(&d, (uint32_t)(m.addr * 8 >> d.g->dirblklog),
-			       fsb);
+	err = map_dblk(&d, (uint32_t)(m.addr * 8 >> d.g->dirblklog), fsb);
 	if (!err) {
 		*cookie = m.addr;
 		*off = (uint32_t)(m.addr * 8 & (d.g->dirblksize - 1));
