@@ -11,7 +11,7 @@ command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
 tmp=$(mktemp -d /tmp/kvfs-fuse.XXXXXX)
 img=$tmp/img mnt=$tmp/mnt mnt2=$tmp/mnt2
 mkdir "$mnt" "$mnt2"
-chmod 755 "$tmp"
+chmod 755 "$tmp" # test_fuse_ops works as an unprivileged user too
 # extra cleanup of the caller (tools.sh's tmpfs), run first
 at_exit=:
 # the daemon of mount_fg while it runs
