@@ -39,10 +39,10 @@ unmount() {
 	return 0
 }
 
-# mount_fg IMAGE MOUNTPOINT [OPTION...]: mount.kvfs in the foreground, in
-# the background of this shell (daemon_pid), its output in daemon_log;
-# returns once mounted
-mount_fg() {
+# try_mount_fg IMAGE MOUNTPOINT [OPTION...]: mount.kvfs in the foreground,
+# in the background of this shell (daemon_pid), its output in daemon_log;
+# returns 0 once mounted, 1 if the daemon exited first (a refused image)
+try_mount_fg() {
 	local image=$1 m=$2
 	shift 2
 	daemon_log=$tmp/daemon.log
@@ -50,10 +50,21 @@ mount_fg() {
 	daemon_pid=$!
 	for _ in $(seq 100); do
 		mounted "$m" && return 0
-		kill -0 "$daemon_pid" 2>/dev/null || break
+		if ! kill -0 "$daemon_pid" 2>/dev/null; then
+			wait "$daemon_pid"
+			daemon_pid=
+			mounted "$m" && fail "$m mounted by a daemon that exited"
+			return 1
+		fi
 		sleep 0.1
 	done
-	fail "mount.kvfs -f $image $m $*: not mounted: $(cat "$daemon_log")"
+	fail "mount.kvfs -f $image $m $*: neither mounted nor exited in 10 s: $(cat "$daemon_log")"
+}
+
+# mount_fg IMAGE MOUNTPOINT [OPTION...]: try_mount_fg, which must mount
+mount_fg() {
+	try_mount_fg "$@" ||
+		fail "mount.kvfs -f $*: not mounted: $(cat "$daemon_log")"
 }
 
 # wait_fg: the daemon of mount_fg exits within 30 s, with status 0 and no
