@@ -1121,11 +1121,28 @@ static int set_forkoff(struct kvfs_inode *ip, uint16_t forkoff)
 	return err;
 }
 
-/* No attribute fork any more: the data fork has the inode's room again. */
+/*
+ * No attribute fork any more: the data fork has the inode's room again --
+ * unless it is a B+tree whose extents would fit that room as a list, which
+ * the inode verifier refuses: then an empty short form stays where the
+ * fork was (XFS's xfs_attr_sf_removename keeps the fork beside a B+tree).
+ */
 static void fork_remove(struct actx *c)
 {
 	struct kvfs_inode *ip = c->ip;
+	uint32_t room = c->g->inodesize - KVFS_DINODE_CORE_SIZE;
 
+	if (ip->i_dformat == KVFS_DFORK_BTREE &&
+	    (uint64_t)ip->i_nextents * sizeof(struct kvfs_extent) <= room) {
+		struct xset none = { 0 };
+
+		ip->i_aformat = KVFS_DFORK_INLINE;
+		ip->i_anextents = 0;
+		sf_encode(ip->i_afork, room - ip->i_forkoff * 8u, &none);
+		kvfs_trans_log_inode(c->tp, ip,
+				     KVFS_ILOG_CORE | KVFS_ILOG_AFORK);
+		return;
+	}
 	/* a larger fork always holds the root */
 	set_forkoff(ip, 0);
 	ip->i_aformat = 0;

@@ -17,7 +17,10 @@
  * blocks it needs are allocated first; if the fork's extent list cannot
  * take them (no extent B+tree yet) what was allocated is unmapped again
  * and the call fails with -ENOSPC, nothing else changed.  The inode's
- * ctime moves with every change.
+ * ctime moves with every change.  Removing the last attribute removes
+ * the fork, but beside a B+tree data fork that would fit the whole inode
+ * as a list an empty short form stays (as XFS keeps it), so that the data
+ * fork stays valid.
  *
  * Locking: the inode lock, shared by get and list, exclusive (through the
  * transaction) by set and remove.
@@ -52,7 +55,9 @@ int kvfs_attr_remove(struct kvfs_inode *ip, const char *name);
 /*
  * Free every attribute block of ip (referenced, locked exclusively,
  * joined to *tpp, a transaction with mp->resv.itruncate's log space) and
- * remove its attribute fork.  Blocks go in batches of up to 128, each
+ * remove its attribute fork (an empty short form stays beside a B+tree
+ * data fork that would fit the inode as a list: the inode verifier
+ * refuses such a B+tree; kvfs_difree() clears it).  Blocks go in batches of up to 128, each
  * batch committed and a new transaction of that log space and no blocks
  * allocated into *tpp with ip locked (KVFS_ILOCK_EXCL) and joined again (the inode lock is dropped
  * between: the inode must be unreachable, as an inode being inactivated

@@ -823,6 +823,58 @@ static void test_btree_fork(void)
 	       "B+tree data fork, both orders\n");
 }
 
+/*
+ * The last attribute of a file whose data fork is a B+tree that would fit
+ * the whole inode as a list (8 extents beside 3 short attributes) goes: the
+ * inode must stay valid.  Removing the fork made the data fork a B+tree
+ * that fits the larger fork, which the verifier refuses: after a remount
+ * the file was EUCLEAN (found by tests/stress fsstress on a mount).
+ */
+static void test_last_attr_btree(void)
+{
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	char name[16], buf[4096];
+	uint64_t ino;
+	struct kvfs_stat st;
+
+	make_fs();
+	mp = mount_fs();
+	ino = new_inode(mp, S_IFREG | 0644);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "user.a%d", i);
+		CHECK_EQ(kvfs_setxattr(mp, ino, name, "vvvvvvvvvvvvvvvvvvvv",
+				       20, 0),
+			 0);
+	}
+	memset(buf, 'x', sizeof(buf));
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(kvfs_write(mp, ino, buf, sizeof(buf),
+				    (off_t)i * 2 * sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_BTREE);
+	kvfs_iput(ip);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "user.a%d", i);
+		CHECK_EQ(kvfs_removexattr(mp, ino, name), 0);
+	}
+	CHECK_EQ(kvfs_listxattr(mp, ino, buf, sizeof(buf)), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+	mp = mount_fs();
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	CHECK_EQ(st.size, 15 * sizeof(buf));
+	CHECK_EQ(kvfs_read(mp, ino, buf, sizeof(buf), 14 * sizeof(buf)),
+		 (ssize_t)sizeof(buf));
+	CHECK_EQ(buf[0], 'x');
+	/* and an attribute again, in the fork that stayed */
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.b", "w", 1, 0), 0);
+	close_and_scrub(mp);
+	printf("last attribute beside a B+tree data fork: inode valid\n");
+}
+
 int main(void)
 {
 	const char *dir = getenv("TMPDIR");
@@ -838,6 +890,7 @@ int main(void)
 	test_crash();
 	test_damage();
 	test_btree_fork();
+	test_last_attr_btree();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	return 0;
