@@ -273,7 +273,8 @@ static void nofail_warn(void)
 		kv.size >> 20,
 		(unsigned long long)(__atomic_load_n(&kv.nr_free,
 						     __ATOMIC_RELAXED) *
-				     KV_PAGE_SIZE >> 20));
+					     KV_PAGE_SIZE >>
+				     20));
 }
 
 /* Memory (or vmap address space) came back: end the NOFAIL waits. */
