@@ -9,7 +9,14 @@
  *    refuse it at the commit record's LSN and write nothing.  A claim of
  *    exactly the log's size still reaches the decompressor (and fails
  *    there, a torn tail as before).
+ * 2. Inode deltas whose data and attribute forks together overrun the
+ *    inode's literal area, or do not fit where forkoff puts them: replay
+ *    refuses them (they were written over each other and sealed).
  */
+#include "fs/buf.h"
+#include "fs/format.h"
+#include "fs/geom.h"
+#include "fs/inode_item.h"
 #include "journal/log_format.h"
 #include "journal/logwalk.h"
 #include "tests/journal/jt.h"
@@ -145,10 +152,119 @@ static void test_ulen(void)
 	jt_remove(&t);
 }
 
+/* ---- 2: inode deltas ---- */
+
+struct idelta {
+	struct kvfs_inode_log_format f;
+	struct kvfs_log_dinode ld;
+	uint8_t forks[2 * 4096];
+};
+
+/* Replay one inode delta of ino with the given forks; replay's return. */
+static int replay_inode(struct kvj_recover_ops *ops, const struct kvfs_geom *g,
+			uint64_t ino, unsigned forkoff, uint32_t dlen,
+			uint32_t alen)
+{
+	static struct idelta d;
+	static uint32_t bb = 8; /* each delta newer than the last */
+	uint32_t len = sizeof(d.f) + sizeof(d.ld) + dlen + alen;
+
+	CHECK(dlen + alen <= sizeof(d.forks));
+	memset(&d, 0, sizeof(d));
+	d.f.ino = kv_cpu_to_le64(ino);
+	d.f.blkno = kv_cpu_to_le64(kvfs_ino_to_fsb(g, ino));
+	d.f.boffset = kv_cpu_to_le32(kvfs_ino_to_offset(g, ino));
+	d.f.fields = kv_cpu_to_le16((uint16_t)(KVFS_ILOG_CORE |
+					       (dlen ? KVFS_ILOG_DFORK : 0) |
+					       (alen ? KVFS_ILOG_AFORK : 0)));
+	d.f.dfork_len = kv_cpu_to_le32(dlen);
+	d.f.afork_len = kv_cpu_to_le32(alen);
+	d.ld.mode = kv_cpu_to_le16(0100644);
+	d.ld.forkoff = kv_cpu_to_le16((uint16_t)forkoff);
+	memset(d.forks, 'd', dlen);
+	memset(d.forks + dlen, 'a', alen);
+	return ops->replay(ops->priv, &d, len, KVJ_LSN(1, bb++));
+}
+
+/* A scratch device of the fuzz targets' geometry and a buffer cache on it. */
+struct fsdev {
+	char path[256];
+	struct kvfs_geom g;
+	struct kv_dev *dev;
+	struct kv_bcache *bc;
+};
+
+static void fsdev_open(struct fsdev *d)
+{
+	struct kvfs_geom_params p = {
+		.size = 40ull << 20,
+		.agcount = 2,
+		.logsize = 4ull << 20,
+	};
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char err[256];
+	int fd;
+
+	CHECK(kvfs_geom_compute(&p, &d->g, err, sizeof(err)) == 0);
+	snprintf(d->path, sizeof(d->path), "%s/kvj-badrec-fs-%d.img", dir,
+		 (int)getpid());
+	fd = open(d->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	CHECK(ftruncate(fd, (off_t)p.size) == 0);
+	close(fd);
+	CHECK(kv_dev_open(d->path, 0, &d->dev) == 0);
+	CHECK(kv_bcache_create(d->dev, d->g.blocksize, 1 << 20, &d->bc) == 0);
+	kv_bcache_set_private(d->bc, &d->g);
+}
+
+static void fsdev_close(struct fsdev *d)
+{
+	kv_bcache_destroy(d->bc);
+	kv_dev_close(d->dev);
+	unlink(d->path);
+}
+
+static void test_inode(void)
+{
+	struct kvfs_inode_recover_stats st;
+	struct kvj_recover_ops ops;
+	struct fsdev d;
+	uint32_t room;
+	uint64_t ino;
+
+	fsdev_open(&d);
+	room = d.g.inodesize - KVFS_DINODE_CORE_SIZE;
+	CHECK(kvfs_inode_recover_ops(d.bc, &d.g, &ops) == 0);
+	ino = kvfs_agino_to_ino(&d.g, 0, 64 << d.g.inopblog) + 3;
+	CHECK(kvfs_ino_in_range(&d.g, ino));
+
+	/* controls: forks that fit are replayed */
+	CHECK_EQ(replay_inode(&ops, &d.g, ino, 0, room, 0), 0);
+	CHECK_EQ(replay_inode(&ops, &d.g, ino, 8, 64, room - 64), 0);
+	CHECK_EQ(replay_inode(&ops, &d.g, ino, 8, 0, room - 64), 0);
+
+	/* the forks together overrun the literal area */
+	CHECK_EQ(replay_inode(&ops, &d.g, ino, 0, room, 8), -EUCLEAN);
+	CHECK_EQ(replay_inode(&ops, &d.g, ino, 8, room, room), -EUCLEAN);
+	CHECK_EQ(replay_inode(&ops, &d.g, ino, 8, room - 64, 128), -EUCLEAN);
+	/* each fits alone, not where forkoff puts it */
+	CHECK_EQ(replay_inode(&ops, &d.g, ino, 8, 128, 0), -EUCLEAN);
+	CHECK_EQ(replay_inode(&ops, &d.g, ino, 8, 0, room - 56), -EUCLEAN);
+	/* forkoff past the literal area */
+	CHECK_EQ(replay_inode(&ops, &d.g, ino, room / 8 + 1, 8, 0), -EUCLEAN);
+
+	kvfs_inode_recover_get_stats(&ops, &st);
+	CHECK_EQ(st.applied, 3);
+	CHECK_EQ(ops.finish(ops.priv), 0);
+	kvfs_inode_recover_free(&ops);
+	fsdev_close(&d);
+}
+
 int main(void)
 {
 	jt_init(64 << 20);
 	test_ulen();
+	test_inode();
 	jt_fini();
 	printf("journal_badrec: ok\n");
 	return 0;
