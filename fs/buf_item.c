@@ -1035,8 +1035,8 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	const uint8_t *map, *data;
 	struct rec_buf *rb;
 	struct kv_buf *bp;
-	uint64_t blkno;
-	unsigned words, w;
+	uint64_t blkno, bytes;
+	unsigned words, w, nblks;
 	int err;
 
 	r->st.deltas++;
@@ -1059,6 +1059,16 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 		r->st.freed_later++;
 		return 0;
 	}
+	/* the buffer's size, from the delta, bounded before it is read */
+	nblks = kv_le32_to_cpu(h.nblks);
+	bytes = (uint64_t)nblks * kv_bcache_blksize(r->bc);
+	if (bytes > KVFS_BLI_MAX_LEN ||
+	    kv_le16_to_cpu(h.map_words) != map_words_for(bytes)) {
+		fprintf(stderr,
+			"kvfs: recovery: buffer delta of block %llu does not fit its %u-block buffer\n",
+			(unsigned long long)blkno, nblks);
+		return -EUCLEAN;
+	}
 	if (r->nr >= r->limit) {
 		r->st.batches++;
 		err = rec_write_all(r);
@@ -1070,8 +1080,7 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 		return err;
 	rb = rec_find(r, blkno);
 	if (!rb->bp) {
-		err = kv_buf_read(r->bc, blkno, kv_le32_to_cpu(h.nblks), NULL,
-				  &bp);
+		err = kv_buf_read(r->bc, blkno, nblks, NULL, &bp);
 		if (err) {
 			fprintf(stderr, "kvfs: recovery: %s\n",
 				kv_buf_last_error());

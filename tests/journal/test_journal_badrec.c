@@ -12,8 +12,11 @@
  * 2. Inode deltas whose data and attribute forks together overrun the
  *    inode's literal area, or do not fit where forkoff puts them: replay
  *    refuses them (they were written over each other and sealed).
+ * 3. Buffer deltas naming more blocks than a logged buffer can have (a
+ *    buffer of up to 16 TiB was read): replay refuses them first.
  */
 #include "fs/buf.h"
+#include "fs/buf_item.h"
 #include "fs/format.h"
 #include "fs/geom.h"
 #include "fs/inode_item.h"
@@ -260,11 +263,63 @@ static void test_inode(void)
 	fsdev_close(&d);
 }
 
+/* ---- 3: buffer deltas ---- */
+
+/* Replay a buffer delta of blkno naming nblks blocks, chunk 0 logged. */
+static int replay_buf(struct kvj_recover_ops *ops, uint64_t blkno,
+		      uint32_t nblks, uint16_t map_words)
+{
+	static uint8_t d[sizeof(struct kvfs_buf_log_hdr) +
+			 KVFS_BLI_MAP_WORDS * 8 + KVFS_BLI_CHUNK];
+	struct kvfs_buf_log_hdr h = {
+		.blkno = kv_cpu_to_le64(blkno),
+		.nblks = kv_cpu_to_le32(nblks),
+		.map_words = kv_cpu_to_le16(map_words),
+	};
+	kv_le64 bit0 = kv_cpu_to_le64(1);
+	uint32_t len = sizeof(h) + map_words * 8u + KVFS_BLI_CHUNK;
+	int err;
+
+	CHECK(map_words >= 1 && map_words <= KVFS_BLI_MAP_WORDS);
+	memset(d, 0, sizeof(d));
+	memcpy(d, &h, sizeof(h));
+	memcpy(d + sizeof(h), &bit0, sizeof(bit0));
+	memset(d + sizeof(h) + map_words * 8u, 'b', KVFS_BLI_CHUNK);
+	err = ops->scan(ops->priv, d, len, KVJ_LSN(1, 8));
+	return err ? err : ops->replay(ops->priv, d, len, KVJ_LSN(1, 8));
+}
+
+static void test_buf(void)
+{
+	struct kvfs_bli_recover_stats st;
+	struct kvj_recover_ops ops;
+	struct fsdev d;
+
+	fsdev_open(&d);
+	CHECK(kvfs_bli_recover_ops(d.bc, NULL, NULL, &ops) == 0);
+	/* control: one block, one chunk */
+	CHECK_EQ(replay_buf(&ops, 100, 1, 1), 0);
+	/* nblks far beyond any logged buffer: refused before it is read */
+	CHECK_EQ(replay_buf(&ops, 200, 1u << 28, 1), -EUCLEAN);
+	CHECK_EQ(replay_buf(&ops, 300, UINT32_MAX, KVFS_BLI_MAP_WORDS),
+		 -EUCLEAN);
+	/* a size the map does not describe */
+	CHECK_EQ(replay_buf(&ops, 400, 3, 1), -EUCLEAN);
+	kvfs_bli_recover_get_stats(&ops, &st);
+	CHECK_EQ(st.applied, 1);
+	CHECK_EQ(ops.finish(ops.priv), 0);
+	kvfs_bli_recover_get_stats(&ops, &st);
+	CHECK_EQ(st.written, 1);
+	kvfs_bli_recover_free(&ops);
+	fsdev_close(&d);
+}
+
 int main(void)
 {
 	jt_init(64 << 20);
 	test_ulen();
 	test_inode();
+	test_buf();
 	jt_fini();
 	printf("journal_badrec: ok\n");
 	return 0;
