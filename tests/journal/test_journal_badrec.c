@@ -14,7 +14,10 @@
  *    refuses them (they were written over each other and sealed).
  * 3. Buffer deltas naming more blocks than a logged buffer can have (a
  *    buffer of up to 16 TiB was read): replay refuses them first.
+ * 4. What buffer recovery refuses reaches the report sink (fs/blkhdr.h),
+ *    and the library prints nothing.
  */
+#include "fs/blkhdr.h"
 #include "fs/buf.h"
 #include "fs/buf_item.h"
 #include "fs/format.h"
@@ -314,12 +317,96 @@ static void test_buf(void)
 	fsdev_close(&d);
 }
 
+/* ---- 4: what buffer recovery finds goes to the report sink ---- */
+
+struct sink {
+	unsigned n;
+	struct kvfs_report r[8];
+};
+
+static void on_report(const struct kvfs_report *r, void *priv)
+{
+	struct sink *s = priv;
+
+	if (s->n < 8)
+		s->r[s->n] = *r;
+	s->n++;
+}
+
+static const struct kv_buf_ops *no_type(const void *blk, size_t len)
+{
+	(void)blk;
+	(void)len;
+	return NULL;
+}
+
+static void test_buf_reports(void)
+{
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	struct kvj_recover_ops ops;
+	struct sink s = { 0 };
+	uint8_t junk[4] = { 0 }, printed[512];
+	int e_scan, e_fit, e_ok, e_fin, fd, saved;
+	struct fsdev d;
+	char path[256];
+	ssize_t n;
+
+	fsdev_open(&d);
+	/* no block type is known: replayed blocks cannot be written back */
+	CHECK(kvfs_bli_recover_ops(d.bc, no_type, NULL, &ops) == 0);
+	kvfs_report_set_sink(on_report, &s);
+	snprintf(path, sizeof(path), "%s/kvj-badrec-stderr-%d", dir,
+		 (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	CHECK(saved >= 0 && dup2(fd, 2) == 2);
+	e_scan = ops.scan(ops.priv, junk, sizeof(junk), KVJ_LSN(1, 8));
+	e_fit = replay_buf(&ops, 200, 1u << 28, 1);
+	e_ok = replay_buf(&ops, 100, 1, 1);
+	e_fin = ops.finish(ops.priv);
+	fflush(stderr);
+	CHECK(dup2(saved, 2) == 2);
+	close(saved);
+	kvfs_report_set_sink(NULL, NULL);
+	n = pread(fd, printed, sizeof(printed) - 1, 0);
+	close(fd);
+	unlink(path);
+	CHECK(n >= 0);
+	printed[n] = 0;
+	if (n)
+		fprintf(stderr, "the library printed: %s", printed);
+	CHECK_EQ(n, 0);
+
+	CHECK_EQ(e_scan, -EUCLEAN);
+	CHECK_EQ(e_fit, -EUCLEAN);
+	CHECK_EQ(e_ok, 0);
+	CHECK_EQ(e_fin, -EUCLEAN);
+	CHECK_EQ(s.n, 4);
+	CHECK_EQ(s.r[0].err, -EUCLEAN);
+	CHECK_EQ(s.r[0].blkno, KVFS_NULLBLOCK);
+	CHECK(!strcmp(s.r[0].what, "log recovery"));
+	CHECK(!strcmp(s.r[0].msg, "malformed buffer delta (4 bytes)"));
+	CHECK_EQ(s.r[1].blkno, 200);
+	CHECK(!strcmp(s.r[1].msg, "buffer delta of block 200 does not fit "
+				  "its 268435456-block buffer"));
+	CHECK_EQ(s.r[2].blkno, 100);
+	CHECK(!strcmp(s.r[2].msg,
+		      "block 100 replayed into contents of no known type"));
+	CHECK_EQ(s.r[3].err, -EUCLEAN);
+	CHECK(!strncmp(s.r[3].msg, "write back block 100: ", 22));
+	kvfs_bli_recover_free(&ops);
+	fsdev_close(&d);
+}
+
 int main(void)
 {
 	jt_init(64 << 20);
 	test_ulen();
 	test_inode();
 	test_buf();
+	test_buf_reports();
 	jt_fini();
 	printf("journal_badrec: ok\n");
 	return 0;
