@@ -375,7 +375,7 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	struct kvfs_log_dinode ld;
 	const uint8_t *p = delta;
 	uint64_t ino, blkno;
-	uint32_t dlen, alen, fields;
+	uint32_t dlen, alen, fields, forkoff;
 	uint32_t room = g->inodesize - KVFS_DINODE_CORE_SIZE;
 	struct rec_clu *rc;
 	uint8_t *dip;
@@ -391,6 +391,7 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	fields = kv_le16_to_cpu(f.fields);
 	dlen = kv_le32_to_cpu(f.dfork_len);
 	alen = kv_le32_to_cpu(f.afork_len);
+	forkoff = kv_le16_to_cpu(ld.forkoff) * 8u;
 	if (!kvfs_ino_in_range(g, ino) || blkno != kvfs_ino_to_fsb(g, ino) ||
 	    kv_le32_to_cpu(f.boffset) != kvfs_ino_to_offset(g, ino))
 		return rec_malformed(len, "inode number and place disagree");
@@ -399,6 +400,15 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	    !(fields & KVFS_ILOG_AFORK) != !alen || dlen > room ||
 	    alen > room || len != sizeof(f) + sizeof(ld) + dlen + alen)
 		return rec_malformed(len, "fields and length disagree");
+	/*
+	 * Each fork within its part of the literal area, as forkoff splits
+	 * it: forks that overlap would be written over each other and
+	 * sealed with a good crc.
+	 */
+	if (forkoff > room || dlen > (forkoff ? forkoff : room) ||
+	    alen > (forkoff ? room - forkoff : 0))
+		return rec_malformed(
+			len, "forks do not fit the inode's literal area");
 
 	if (r->nr >= r->limit) {
 		err = rec_write_all(r, false);
