@@ -209,9 +209,16 @@ static void fsck_clean(void)
 	CHECK_EQ(st, 0);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void test_fill_pieces(void)
 {
-	static uint64_t inos[MAXFILES];
+	static uint64_t inos[MAXFILES], inos2[MAXFILES];
 	struct kvfs_mount *mp = fragmented();
 	const struct kvfs_geom *g = &mp->g;
 	uint64_t resv = mp->resv.create_name.blocks;
@@ -260,9 +267,31 @@ static void test_fill_pieces(void)
 	CHECK_EQ(f2.free, f0.free);
 	CHECK_EQ(f2.inodes, f0.inodes);
 	CHECK_EQ(f2.ifree, 0);
+	/*
+	 * At once again: the freed pieces are the free space, so the same
+	 * inodes come back while their in-core inodes still wait to be
+	 * written back into the old chunks' invalidated buffers
+	 */
+	CHECK_EQ(create_all(mp, inos2), n);
+	CHECK_EQ(figures(mp).free, f1.free);
 	CHECK_EQ(kvfs_close(mp), 0);
 	scrub_image_clean(path);
 	fsck_clean();
+
+	mp = open_fs();
+	remove_all(mp, n);
+	CHECK_EQ(kvfs_sync(mp), 0);
+	f2 = figures(mp);
+	CHECK_EQ(f2.free, f0.free);
+	CHECK_EQ(f2.inodes, f0.inodes);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+	fsck_clean();
+	qsort(inos, (size_t)n, sizeof(inos[0]), cmp_u64);
+	qsort(inos2, (size_t)n, sizeof(inos2[0]), cmp_u64);
+	printf("sparse: created again at once: %d inodes, %s numbers\n", n,
+	       memcmp(inos, inos2, (size_t)n * sizeof(inos[0])) ? "other" :
+								  "the same");
 }
 
 static void crash(struct kvfs_mount *mp)
