@@ -13,7 +13,6 @@
 #include "fs/btree.h"
 #include "fs/buf_ops.h"
 #include "fs/dinode.h"
-#include "fs/extfree_item.h"
 #include "fs/ialloc.h"
 #include "fs/icache.h"
 #include "fs/inode_item.h"
@@ -556,9 +555,11 @@ out_unlock:
  * the record leaves the tree and its pieces return to free space (XFS's
  * xfs_difree_inode_chunk).  Each piece's cluster buffers are invalidated
  * first (a cancel in the log: recovery replays neither their older buffer
- * deltas nor the inode deltas of their inodes, fs/inode_item.h), then
- * the frees are queued as intents (run in the rolls of the commit, as
- * XFS's xfs_free_extent_later(): one AG-lock and log grant each); the
+ * deltas nor the inode deltas of their inodes logged in the cancel's
+ * checkpoint or before, fs/inode_item.h).  The pieces are freed in tp
+ * itself, not as intents: the rolls that finish intents log the joined
+ * inode again, after the cancel, and recovery would replay it over what
+ * the block holds next (tests/inode sparse: a file's data).  The
  * in-core inodes still cached for them are mode 0 and write back into the
  * stale buffers, which nothing reads.  Whole chunks are kept (see
  * fs/ialloc.h).
@@ -591,7 +592,7 @@ static int chunk_free_sparse(struct kvfs_trans *tp, struct kvfs_btree_cur *cur,
 				kvfs_trans_binval(tp->jt, bp);
 			run++;
 		} else if (run) {
-			err = kvfs_free_extent_later(tp, fsb0 + b - run, run);
+			err = kvfs_free_extent(tp, fsb0 + b - run, run);
 			run = 0;
 		}
 	}

@@ -84,8 +84,9 @@ void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,
  * whatever it returned.
  *
  * A delta is skipped when a cancel of its block is in its checkpoint too:
- * an inode is logged in a checkpoint after the one that initialised its
- * chunk (the log force of fs/ialloc.h), so a delta beside a cancel is
+ * a freed block is busy until the checkpoint of its free is durable
+ * (fs/extent_busy.h), so whatever uses it again, a new chunk's inode
+ * included, is logged in a later checkpoint: a delta beside a cancel is
  * older than the free.
  */
 #define KVFS_ILI_RECOVER_LIMIT 4096

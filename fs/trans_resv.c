@@ -249,18 +249,19 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	set(&r->ichange, 0, 1, 0, 0, 0, r);
 	set(&r->iunlink, 1, 2, 0, 0, 0, r);
 	/*
-	 * The inode header and the record's path (its joins when a sparse
-	 * record is freed whole, fs/ialloc.h, with its cluster cancels and
-	 * the intents of its pieces' frees, at most one per two blocks), or
-	 * one of those frees in a roll of the commit
+	 * The inode header and the record's path, its joins when a sparse
+	 * record is freed whole (fs/ialloc.h) with its cluster cancels and
+	 * the frees of its pieces, in the transaction: at most 16 pieces (a
+	 * hole-mask bit each, or a block each), one free per two
 	 */
 	set(&r->ifree,
-	    1 + 2 * r->inobt_maxlevels - 1 + g->ialloc_blocks >
-			    AG_FREE_HDR_BUFS + allocfree_bufs(r, 1) ?
-		    1 + 2 * r->inobt_maxlevels - 1 + g->ialloc_blocks :
-		    AG_FREE_HDR_BUFS + allocfree_bufs(r, 1),
-	    2, (g->ialloc_blocks + 1) / 2 * efi + kvfs_resv_done_bytes() + efi,
-	    0, 0, r);
+	    1 + 2 * r->inobt_maxlevels - 1 + g->ialloc_blocks +
+		    AG_FREE_HDR_BUFS +
+		    allocfree_bufs(
+			    r,
+			    ((g->ialloc_blocks < 16 ? g->ialloc_blocks : 16) +
+			     1) / 2),
+	    2, 0, 0, 0, r);
 	/*
 	 * Three attribute blocks (a split: the leaf, the new one, the node),
 	 * a largest value's remote blocks, the new blocks in two
