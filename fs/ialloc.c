@@ -291,15 +291,22 @@ static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb,
 /*
  * The smallest piece of a sparse chunk, in blocks (XFS's sb_spino_align):
  * what one hole-mask bit covers (4 inodes) rounded up to whole blocks,
- * since a hole never covers part of a block (fs/format.h); with the
- * default 512-byte inodes in 4 KiB blocks, one block of 8 inodes.  Not
- * stored: every geometry gives it.
+ * since a hole never covers part of a block (fs/format.h), and at least
+ * an eighth of the chunk, so that a record's pieces are freed in at most
+ * four extents (the ifree reservation, fs/trans_resv.c, stays within a
+ * quarter of the smallest log).  One block of 8 inodes with the default
+ * 512-byte inodes in 4 KiB blocks; 2 blocks with 2 KiB inodes in 8 KiB
+ * blocks or 512-byte inodes in 1 KiB blocks.  Not stored: every geometry
+ * gives it.
  */
 static uint32_t sparse_blocks(const struct kvfs_geom *g)
 {
-	return g->inopblock >= KVFS_INODES_PER_HOLEMASK_BIT ?
-		       1 :
-		       KVFS_INODES_PER_HOLEMASK_BIT / g->inopblock;
+	uint32_t bit = g->inopblock >= KVFS_INODES_PER_HOLEMASK_BIT ?
+			       1 :
+			       KVFS_INODES_PER_HOLEMASK_BIT / g->inopblock;
+	uint32_t eighth = g->ialloc_blocks / 8;
+
+	return bit > eighth ? bit : eighth;
 }
 
 /* The hole-mask bits of n inodes from the chunk's inode off. */

@@ -13,8 +13,9 @@
  * (fs/alloc.h).  When no such extent is left (free space fragmented), a
  * piece of a sparse chunk is allocated instead, as XFS does: the smallest
  * unit a hole-mask bit can describe rounded up to whole blocks (4 inodes,
- * so one block of 8 with 512-byte inodes in 4 KiB blocks), aligned to its
- * size, its chunk being the ialloc_blocks-aligned one around it; its
+ * so one block of 8 with 512-byte inodes in 4 KiB blocks) and to an
+ * eighth of a chunk at least, aligned to its size, its chunk being the
+ * ialloc_blocks-aligned one around it; its
  * record is inserted with the rest as holes, or an existing record of
  * that chunk gains it (hole bits cleared, count and free count grown).
  * The new inodes are written free through the buffer items, the records

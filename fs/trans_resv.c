@@ -251,16 +251,15 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	/*
 	 * The inode header and the record's path, its joins when a sparse
 	 * record is freed whole (fs/ialloc.h) with its cluster cancels and
-	 * the frees of its pieces, in the transaction: at most 16 pieces (a
-	 * hole-mask bit each, or a block each), one free per two
+	 * the frees of its pieces, in the transaction: at most 8 pieces (an
+	 * eighth of a chunk at least), one free per two
 	 */
 	set(&r->ifree,
 	    1 + 2 * r->inobt_maxlevels - 1 + g->ialloc_blocks +
 		    AG_FREE_HDR_BUFS +
 		    allocfree_bufs(
-			    r,
-			    ((g->ialloc_blocks < 16 ? g->ialloc_blocks : 16) +
-			     1) / 2),
+			    r, ((g->ialloc_blocks < 8 ? g->ialloc_blocks : 8) +
+				1) / 2),
 	    2, 0, 0, 0, r);
 	/*
 	 * Three attribute blocks (a split: the leaf, the new one, the node),
