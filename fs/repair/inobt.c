@@ -11,7 +11,8 @@
  * the AG's free space.  Whole chunks are never freed, so a block that
  * looks like inodes is inodes, but for the pieces of a freed sparse chunk
  * (fs/ialloc.h), which keep the inodes last written there: a block the
- * by-block free-space tree (when it walked clean) calls free is a hole,
+ * by-block free-space tree (when it walked clean) calls free or the
+ * reserve list holds is a hole,
  * and a sparse chunk found with every inode free is left out (a live one
  * has an inode in use, but after a crash between its allocation and its
  * first inode's, when leaving it out frees blocks no inode uses).
@@ -106,10 +107,17 @@ static int chunk_recs(struct rp *rp, uint32_t agno, struct rp_ag *a,
 	return 0;
 }
 
-/* Is agbno in a free extent of the by-block tree (sorted by start)? */
+/*
+ * Is agbno free: in a free extent of the by-block tree (sorted by start)
+ * or on the reserve list (whose blocks keep what they held)?
+ */
 static bool blk_free(const struct rp_ag *a, uint32_t agbno)
 {
 	size_t lo = 0, hi = a->nbno;
+
+	for (size_t i = 0; a->agfl_ok && i < a->nagfl; i++)
+		if (a->agfl[i] == agbno)
+			return true;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
