@@ -47,10 +47,16 @@
 #include "tests/check.h"
 #include "tests/scrub_util.h"
 
-#define NPUNCH 128 /* blocks punched out of the filler, one in two */
+#define NPUNCH 128 /* runs punched out of the filler, one in two */
 #define MAXFILES 4096
 
 static const char *fsck;
+/*
+ * The image's block size (0: mkfs's default, 4 KiB) and the runs punched
+ * out of the filler: one block where a piece is one block, two pieces'
+ * worth where it is more (their alignment on disk is not the file's)
+ */
+static uint32_t blocksize, run;
 static char path[256], out[300];
 static const struct kvfs_cred cr = { 0 };
 
@@ -113,23 +119,32 @@ static void fill(struct kvfs_mount *mp, uint64_t ino, uint64_t *size)
 	}
 }
 
-/* Punch out n blocks of ino, one in two from block first. */
+/* Punch out n runs of ino, one in two from block first. */
 static void punch(struct kvfs_mount *mp, uint64_t ino, uint64_t first,
 		  unsigned n)
 {
 	const uint32_t bs = mp->g.blocksize;
 
 	for (unsigned i = 0; i < n; i++)
-		CHECK_EQ(kvfs_fallocate(mp, ino,
-					FALLOC_FL_PUNCH_HOLE |
-						FALLOC_FL_KEEP_SIZE,
-					(off_t)((first + 2 * i + 1) * bs), bs),
+		CHECK_EQ(kvfs_fallocate(
+				 mp, ino,
+				 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 (off_t)((first + (2 * i + 1) * run) * bs),
+				 (off_t)run * bs),
 			 0);
 }
 
+/* A sparse chunk's smallest piece in blocks, as fs/ialloc.h gives it. */
+static uint32_t piece_blocks(const struct kvfs_geom *g)
+{
+	uint32_t bit = g->inopblock >= 4 ? 1 : 4 / g->inopblock;
+
+	return bit > g->ialloc_blocks / 8 ? bit : g->ialloc_blocks / 8;
+}
+
 /*
- * A new image whose mkfs chunk is full and whose free space is single
- * blocks one in two.  A filled filesystem keeps a run free (the blocks
+ * A new image whose mkfs chunk is full and whose free space is runs one
+ * in two.  A filled filesystem keeps a run free (the blocks
  * only removals may take, the AG's set-aside and a write's
  * reservation): blocks punched out of the filler near the start let the
  * filler grow again into that run, exactly after its last block, until
@@ -137,13 +152,16 @@ static void punch(struct kvfs_mount *mp, uint64_t ino, uint64_t first,
  */
 static struct kvfs_mount *fragmented(void)
 {
-	struct kvfs_mkfs_opts o = {
-		.target = path, .size = 32 << 20, .agcount = 1, .force = true
-	};
+	struct kvfs_mkfs_opts o = { .target = path,
+				    .size = 32 << 20,
+				    .blocksize = blocksize,
+				    .agcount = 1,
+				    .force = true };
 	struct kvfs_mount *mp;
 	struct kvfs_geom g;
 	struct figures f;
-	uint64_t filler, size = 0;
+	uint64_t filler, size = 0, second;
+	unsigned first;
 	char name[32];
 	int err, i;
 
@@ -159,10 +177,12 @@ static struct kvfs_mount *fragmented(void)
 	fill(mp, filler, &size);
 	f = figures(mp);
 	/* more than the run left free */
-	punch(mp, filler, 0, (unsigned)f.free + 2 * g.ialloc_blocks);
+	first = ((unsigned)f.free + 2 * g.ialloc_blocks) / run + 1;
+	punch(mp, filler, 0, first);
 	CHECK_EQ(kvfs_sync(mp), 0);
 	fill(mp, filler, &size);
-	punch(mp, filler, 1024, NPUNCH);
+	second = 2 * (first + 1) * run > 1024 ? 2 * (first + 1) * run : 1024;
+	punch(mp, filler, second, NPUNCH / run);
 	CHECK_EQ(kvfs_sync(mp), 0);
 	f = figures(mp);
 	CHECK_EQ(f.ifree, 0);
@@ -265,17 +285,29 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void test_fill_pieces(void)
+static void test_fill_pieces(uint32_t bs)
 {
 	static uint64_t inos[MAXFILES], inos2[MAXFILES];
-	struct kvfs_mount *mp = fragmented();
-	const struct kvfs_geom *g = &mp->g;
-	uint64_t resv = mp->resv.create_name.blocks;
+	struct kvfs_mount *mp;
+	const struct kvfs_geom *g;
+	uint64_t resv, unit;
 	uint64_t pieces, dirblocks;
 	struct figures f0, f1, f2;
 	struct kvfs_stat st;
 	int n;
 
+	blocksize = bs;
+	run = 1;
+	mp = fragmented();
+	g = &mp->g;
+	unit = piece_blocks(g);
+	if (unit > 1) {
+		run = 2 * (uint32_t)unit;
+		CHECK_EQ(kvfs_close(mp), 0);
+		mp = fragmented();
+		g = &mp->g;
+	}
+	resv = mp->resv.create_name.blocks;
 	f0 = figures(mp);
 	CHECK_EQ(kvfs_getattr(mp, kvfs_root_ino(mp), &st), 0);
 	dirblocks = st.blocks;
@@ -287,20 +319,23 @@ static void test_fill_pieces(void)
 	 * The new inodes are pieces' (one block each), all used but what
 	 * the last one has left when the reservation ran out
 	 */
-	CHECK_EQ((f1.inodes - f0.inodes) % g->inopblock, 0);
-	pieces = (f1.inodes - f0.inodes) / g->inopblock;
+	CHECK_EQ((f1.inodes - f0.inodes) % (unit * g->inopblock), 0);
+	pieces = (f1.inodes - f0.inodes) / (unit * g->inopblock);
 	CHECK_EQ(f1.inodes - f0.inodes - f1.ifree, (uint64_t)n);
-	CHECK(f1.ifree < g->inopblock);
-	printf("sparse: %" PRIu64 " free blocks (longest %" PRIu64
-	       "): %d inodes in %" PRIu64
-	       " pieces of 1 block, directory +%" PRIu64 " blocks, %" PRIu64
-	       " blocks left (a create reserves %" PRIu64 ")\n",
-	       f0.free, f0.longest, n, pieces, dirblocks, f1.free, resv);
+	CHECK(f1.ifree < unit * g->inopblock);
+	printf("sparse: %u-byte blocks: %" PRIu64
+	       " free blocks (longest %" PRIu64 "): %d inodes in %" PRIu64
+	       " pieces of %" PRIu64 " blocks, directory +%" PRIu64
+	       " blocks, %" PRIu64 " blocks left (a create reserves %" PRIu64
+	       ")\n",
+	       g->blocksize, f0.free, f0.longest, n, pieces, unit, dirblocks,
+	       f1.free, resv);
 	/* a whole-chunk allocator: none; here one per piece of free space */
 	CHECK(n > 0);
 	/* the chunk tree's records fit the one leaf it has */
-	CHECK_EQ(f0.free - f1.free, pieces + dirblocks);
-	CHECK(f1.free < mp->resblks + resv);
+	CHECK_EQ(f0.free - f1.free, pieces * unit + dirblocks);
+	/* a run not aligned to the pieces' size leaves part of it */
+	CHECK(f1.free < mp->resblks + resv + (run > 1 ? NPUNCH / 2 : 0));
 	CHECK_EQ(kvfs_close(mp), 0);
 	scrub_image_clean(path);
 	fsck_clean();
@@ -362,13 +397,16 @@ static void test_recovery(void)
 {
 	static uint64_t inos[MAXFILES];
 	static uint8_t buf[4096], got[4096];
-	struct kvfs_mount *mp = fragmented();
+	struct kvfs_mount *mp;
 	uint64_t data, off;
 	struct kvfs_stat st;
 	struct figures f;
 	char name[32];
 	int n, err;
 
+	blocksize = 0;
+	run = 1;
+	mp = fragmented();
 	n = create_all(mp, inos);
 	CHECK(n > 0);
 	CHECK_EQ(kvfs_sync(mp), 0);
@@ -430,7 +468,8 @@ int main(int argc, char **argv)
 		 dir ? dir : "/tmp", (int)getpid());
 	snprintf(out, sizeof(out), "%s.fsck", path);
 	CHECK_EQ(kv_init(NULL), 0);
-	test_fill_pieces();
+	test_fill_pieces(0);
+	test_fill_pieces(1024);
 	test_recovery();
 	unlink(path);
 	unlink(out);
