@@ -1204,6 +1204,12 @@ void kvfs_bli_recover_free(struct kvj_recover_ops *ops)
 	ops->priv = NULL;
 }
 
+bool kvfs_bli_recover_freed_since(const struct kvj_recover_ops *ops,
+				  uint64_t blkno, kvj_lsn_t lsn)
+{
+	return lsn && rec_cancelled_later(ops->priv, blkno, lsn - 1);
+}
+
 void kvfs_bli_recover_set_limit(struct kvj_recover_ops *ops, size_t nbufs)
 {
 	struct bli_recovery *r = ops->priv;

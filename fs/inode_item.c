@@ -28,6 +28,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/blkhdr.h"
+#include "fs/buf_item.h"
 #include "fs/buf_ops.h"
 #include "fs/dinode.h"
 #include "fs/inode_item.h"
@@ -217,6 +218,15 @@ int kvfs_trans_ijoin(struct kvfs_trans *tp, struct kvfs_inode *ip)
 
 	if (iip->joined)
 		return 0;
+	/*
+	 * Its sparse chunk was freed (the buffer invalidated) and allocated
+	 * again since the inode was last written back: write it back into
+	 * the new chunk's buffer, never into the stale one.
+	 */
+	if (iip->bp && (atomic_load(&iip->bp->b_flags) & KV_BUF_STALE)) {
+		kv_buf_rele(iip->bp);
+		iip->bp = NULL;
+	}
 	if (!iip->bp) {
 		err = kv_buf_read(mp->bc, kvfs_ino_to_fsb(&mp->g, ip->i_ino), 1,
 				  &kvfs_inode_buf_ops, &iip->bp);
@@ -264,6 +274,7 @@ struct rec_clu {
 struct ili_recovery {
 	struct kv_bcache *bc;
 	const struct kvfs_geom *g;
+	const struct kvj_recover_ops *bops; /* the buffers' cancels */
 	struct rec_clu *clus; /* open-addressed by block number */
 	size_t cap, nr;
 	size_t limit;
@@ -409,6 +420,11 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	    alen > (forkoff ? room - forkoff : 0))
 		return rec_malformed(
 			len, "forks do not fit the inode's literal area");
+	/* the chunk was freed since: the block may be anything now */
+	if (kvfs_bli_recover_freed_since(r->bops, blkno, lsn)) {
+		r->st.skipped++;
+		return 0;
+	}
 
 	if (r->nr >= r->limit) {
 		err = rec_write_all(r, false);
@@ -460,6 +476,7 @@ static int rec_finish(void *priv)
 }
 
 int kvfs_inode_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
+			   const struct kvj_recover_ops *bops,
 			   struct kvj_recover_ops *ops)
 {
 	struct ili_recovery *r = kvzalloc(sizeof(*r), 0);
@@ -469,6 +486,7 @@ int kvfs_inode_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
 		return -ENOMEM;
 	r->bc = bc;
 	r->g = g;
+	r->bops = bops;
 	r->limit = KVFS_ILI_RECOVER_LIMIT;
 	ops->type = KVFS_ITEM_INODE;
 	ops->replay = rec_replay;

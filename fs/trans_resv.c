@@ -248,7 +248,19 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	    1, 0, 2, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
 	set(&r->ichange, 0, 1, 0, 0, 0, r);
 	set(&r->iunlink, 1, 2, 0, 0, 0, r);
-	set(&r->ifree, 1 + r->inobt_maxlevels, 2, 0, 0, 0, r);
+	/*
+	 * The inode header and the record's path, its joins when a sparse
+	 * record is freed whole (fs/ialloc.h) with its cluster cancels and
+	 * the frees of its pieces, in the transaction: at most 8 pieces (an
+	 * eighth of a chunk at least), one free per two
+	 */
+	set(&r->ifree,
+	    1 + 2 * r->inobt_maxlevels - 1 + g->ialloc_blocks +
+		    AG_FREE_HDR_BUFS +
+		    allocfree_bufs(
+			    r, ((g->ialloc_blocks < 8 ? g->ialloc_blocks : 8) +
+				1) / 2),
+	    2, 0, 0, 0, r);
 	/*
 	 * Three attribute blocks (a split: the leaf, the new one, the node),
 	 * a largest value's remote blocks, the new blocks in two

@@ -233,14 +233,15 @@ static void fsdev_close(struct fsdev *d)
 static void test_inode(void)
 {
 	struct kvfs_inode_recover_stats st;
-	struct kvj_recover_ops ops;
+	struct kvj_recover_ops ops, bops;
 	struct fsdev d;
 	uint32_t room;
 	uint64_t ino;
 
 	fsdev_open(&d);
 	room = d.g.inodesize - KVFS_DINODE_CORE_SIZE;
-	CHECK(kvfs_inode_recover_ops(d.bc, &d.g, &ops) == 0);
+	CHECK(kvfs_bli_recover_ops(d.bc, NULL, d.g.meta_uuid, &bops) == 0);
+	CHECK(kvfs_inode_recover_ops(d.bc, &d.g, &bops, &ops) == 0);
 	ino = kvfs_agino_to_ino(&d.g, 0, 64 << d.g.inopblog) + 3;
 	CHECK(kvfs_ino_in_range(&d.g, ino));
 
@@ -263,6 +264,7 @@ static void test_inode(void)
 	CHECK_EQ(st.applied, 3);
 	CHECK_EQ(ops.finish(ops.priv), 0);
 	kvfs_inode_recover_free(&ops);
+	kvfs_bli_recover_free(&bops);
 	fsdev_close(&d);
 }
 
