@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Extent maps (XFS's xfs_bmap.c): which filesystem blocks back which file
- * blocks of an inode's data fork, in the EXTENTS format (a sorted array of
+ * blocks of an inode's fork (the data fork, or the attribute fork's blocks
+ * of fs/attr.h), in the EXTENTS format (a sorted array of
  * struct kvfs_extent in the inode) while the extents fit the fork, in the
  * BTREE format (the extent-map B+tree of fs/bmap_btree.h, rooted in the
  * fork) when they do not.  A change converts between the two (XFS's
@@ -124,7 +125,9 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
  * (kvfs_efi_intent_bytes()) and those of the tree blocks a change frees
  * (the itruncate reservation holds them for one extent).
  *
- * A punch inside an extent splits it (a full list becomes a tree).
+ * A punch inside an extent splits it (a full list becomes a tree); when
+ * tp's reservation has not the blocks of that tree change left, the call
+ * stops before it (-ENOSPC if it unmapped nothing, nothing changed).
  * -EFBIG, -EINVAL as kvfs_bmapi_write(); -EUCLEAN, -EIO from the tree
  * (tp dirty: cancel it).
  */
@@ -133,6 +136,17 @@ int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		      int whichfork, uint64_t off, uint64_t len,
 		      unsigned max_extents, uint64_t *remaining);
+
+/*
+ * The fork whichfork of ip just grew (the boundary between the forks
+ * moved: fs/attr.c; a B+tree root already laid out for the new size,
+ * kvfs_btree_iroot_resize()): a BTREE fork whose extents now fit it as a
+ * list becomes EXTENTS again, as the invariant above wants, its tree's
+ * blocks freed through intents in tp (one tree change's log space and
+ * intents).  -EUCLEAN, -EIO from the tree (tp dirty: cancel it).
+ */
+int kvfs_bmap_fork_grown(struct kvfs_trans *tp, struct kvfs_inode *ip,
+			 int whichfork);
 
 /*
  * SEEK_DATA / SEEK_HOLE in file blocks: the first block at or after off
