@@ -26,7 +26,8 @@
  *            fork that grows meanwhile), every value read back, all
  *            removed: the fork back to a list and gone, the free space
  *            exactly back, scrub and fsck.kvfs -f -n clean at each step
- *            (before the attribute fork could be a tree: -ENOSPC).
+ *            (before the attribute fork could be a tree: -ENOSPC); such a
+ *            file unlinked: every block back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1037,6 +1038,39 @@ static struct kvfs_mount *attr_btree_case(struct kvfs_mount *mp, bool data_tree)
 }
 
 /*
+ * A file whose forks are both B+trees unlinked: inactivation frees the
+ * attribute fork's tree and blocks (kvfs_attr_inactive), then the data.
+ */
+static struct kvfs_mount *attr_btree_unlink(struct kvfs_mount *mp)
+{
+	const uint32_t vlen = KVFS_XATTR_SIZE_MAX;
+	unsigned n = 0, nd = 0;
+	char name[32];
+	uint64_t ino;
+	int64_t fd0;
+
+	fd0 = atomic_load(&mp->fdblocks);
+	ino = new_file(mp, "doomed");
+	while (fork_state(mp, ino).dformat != KVFS_DFORK_BTREE)
+		grow_data(mp, ino, &nd);
+	while (fork_state(mp, ino).alevel < 2) {
+		CHECK(n < 400);
+		snprintf(name, sizeof(name), "user.big%04u", n);
+		value_of(n, vlen, vbuf);
+		CHECK_EQ(kvfs_setxattr(mp, ino, name, vbuf, vlen, 0), 0);
+		n++;
+	}
+	CHECK_EQ(kvfs_unlink(mp, mp->g.rootino, "doomed"), 0);
+	/* the unmount finishes the inactivation */
+	mp = check_step(mp, "unlinking");
+	CHECK_EQ(atomic_load(&mp->fdblocks), fd0);
+	printf("attr btree: a file with %u values (root level 2) and a "
+	       "B+tree data fork unlinked: every block back\n",
+	       n);
+	return mp;
+}
+
+/*
  * 2 KiB blocks: a 64 KiB value is 34 extents in single free blocks, and
  * the attribute fork's root is two levels up after a few hundred.  The
  * blocks freed by the first case are single blocks again for the second.
@@ -1051,6 +1085,7 @@ static void test_attr_btree(void)
 	mp = check_step(mp, "fragmenting");
 	mp = attr_btree_case(mp, false);
 	mp = attr_btree_case(mp, true);
+	mp = attr_btree_unlink(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
