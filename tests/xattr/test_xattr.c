@@ -20,6 +20,8 @@
  *            free count back where it was), scrub clean;
  *   damage:  one byte flipped in an attribute leaf, a remote value block
  *            and a symlink block: scrub reports exactly that;
+ *   fork grown: a data fork that is a B+tree only because the attribute
+ *            fork took half the inode is a list again when it goes;
  *   btree:   free space fragmented to single blocks, 64 KiB values set on
  *            one file until its attribute fork is an extent-map B+tree
  *            whose root is two levels up (alone, and beside a B+tree data
@@ -830,6 +832,64 @@ static void btree_fork_case(bool attrs_first)
 	close_and_scrub(mp);
 }
 
+/*
+ * A data fork that is a B+tree only because the attribute fork took half
+ * the inode: when the attribute fork goes, its extents fit the whole
+ * inode again and it must be a list (the inode verifier rejects a tree
+ * that fits).
+ */
+static void test_fork_grown(void)
+{
+	static char blk[4096], back[4096];
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	uint32_t bs, cap, half, n1;
+	uint64_t ino, nb1;
+	int i, nx;
+
+	make_fs();
+	mp = mount_fs();
+	bs = mp->g.blocksize;
+	ino = new_inode(mp, 0100644);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "x", 1, 0), 0);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	half = kvfs_inode_dfork_size(ip) / sizeof(struct kvfs_extent);
+	cap = (mp->g.inodesize - KVFS_DINODE_CORE_SIZE) /
+	      sizeof(struct kvfs_extent);
+	kvfs_iput(ip);
+	/* (a preallocation past the end of file may be one more extent) */
+	nx = (int)(half + cap) / 2;
+	for (i = 0; i < nx; i++) {
+		memset(blk, 'a' + i % 26, bs);
+		CHECK_EQ(kvfs_write(mp, ino, blk, bs, (off_t)2 * i * bs, 0),
+			 (ssize_t)bs);
+	}
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_BTREE);
+	n1 = ip->i_nextents;
+	nb1 = ip->i_nblocks;
+	CHECK(n1 > half && n1 <= cap);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "user.a"), 0);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_forkoff, 0);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(ip->i_nextents, n1);
+	/* the tree's block went back (the attribute was in the inode) */
+	CHECK_EQ(ip->i_nblocks, nb1 - 1);
+	kvfs_iput(ip);
+	for (i = 0; i < nx; i++) {
+		memset(blk, 'a' + i % 26, bs);
+		CHECK_EQ(kvfs_read(mp, ino, back, bs, (off_t)2 * i * bs),
+			 (ssize_t)bs);
+		CHECK(!memcmp(back, blk, bs));
+	}
+	close_and_scrub(mp);
+	printf("fork grown: a B+tree data fork of %u extents back to a list "
+	       "when the attribute fork went\n",
+	       n1);
+}
+
 static void test_btree_fork(void)
 {
 	btree_fork_case(true);
@@ -1107,6 +1167,7 @@ int main(int argc, char **argv)
 	test_crash();
 	test_damage();
 	test_btree_fork();
+	test_fork_grown();
 	test_attr_btree();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
