@@ -609,7 +609,7 @@ static uint64_t tree_res(const struct xmap *xm)
 	const struct kvfs_trans_resv *r = &xm->ip->i_mount->resv;
 	/* an attribute fork's tree is bounded by KVFS_ATTR_MAX_BYTES */
 	uint32_t levels = xm->whichfork == KVFS_ATTR_FORK ? r->attr_maxlevels :
-							   r->bmap_maxlevels;
+							    r->bmap_maxlevels;
 
 	if (!xm->btree && xm->m.n + 2 <= xm->m.cap)
 		return 0;
