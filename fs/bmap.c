@@ -868,18 +868,6 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		pe = irec_end(&r) < end ? irec_end(&r) : end;
 		fsb = r.bno + (ps - r.off);
 		/*
-		 * A punch strictly inside an extent adds one: the blocks of
-		 * a tree change must be left in the reservation (refused
-		 * before anything changes, not failed half-way).
-		 */
-		if (ps > r.off && pe < irec_end(&r) &&
-		    tp->blk_res - tp->blk_used < tree_res(xm)) {
-			err = done ? 0 : -ENOSPC;
-			if (irec_end(&r) < end)
-				end = irec_end(&r);
-			break;
-		}
-		/*
 		 * Freed by an extent-free intent logged in tp and finished
 		 * after it (XFS's EFI): a crash in between still frees it,
 		 * once.

@@ -125,9 +125,7 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
  * (kvfs_efi_intent_bytes()) and those of the tree blocks a change frees
  * (the itruncate reservation holds them for one extent).
  *
- * A punch inside an extent splits it (a full list becomes a tree); when
- * tp's reservation has not the blocks of that tree change left, the call
- * stops before it (-ENOSPC if it unmapped nothing, nothing changed).
+ * A punch inside an extent splits it (a full list becomes a tree).
  * -EFBIG, -EINVAL as kvfs_bmapi_write(); -EUCLEAN, -EIO from the tree
  * (tp dirty: cancel it).
  */
