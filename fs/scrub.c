@@ -1003,6 +1003,33 @@ static bool check_inode_unlinked(struct scrub *s, const struct kvfs_dinode *d,
 	return listed;
 }
 
+/*
+ * The attribute blocks of a sound attribute fork (its list, or the
+ * records of its tree, walked clean already): their contents.
+ */
+static int check_attr_blocks(struct scrub *s, const uint8_t *dip, uint64_t ino,
+			     uint64_t fsb, uint32_t dsize, uint32_t asize)
+{
+	const struct kvfs_dinode *d = (const void *)dip;
+	const uint8_t *af = dip + KVFS_DINODE_CORE_SIZE + dsize;
+	struct kvfs_extent *x = NULL;
+	uint32_t n = kv_le32_to_cpu(d->anextents);
+	char why[160];
+	int err = 0;
+
+	if (d->aformat == KVFS_DFORK_BTREE)
+		err = kvfs_bmbt_read_extents(s->bc, s->g, ino, af, asize, &x,
+					     &n);
+	if (!err)
+		err = kvfs_attr_scrub(s->bc, s->g, ino, x ? (void *)x : af, n,
+				      why, sizeof(why));
+	kvfree(x);
+	if (err == -EUCLEAN)
+		find(s, KVFS_SCRUB_ATTR, s->agno, fsb, 0, ino,
+		     "inode %" PRIu64 ": %s", ino, why);
+	return err == -EUCLEAN ? 0 : err;
+}
+
 static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		       uint64_t fsb, bool mask_free)
 {
@@ -1061,16 +1088,10 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		err = walk_fork(&f, dip + KVFS_DINODE_CORE_SIZE + dsize, asize,
 				d->aformat, kv_le32_to_cpu(d->anextents),
 				"attribute");
-		if (!err && !f.bad && d->aformat == KVFS_DFORK_EXTENTS) {
-			err = kvfs_attr_scrub(
-				s->bc, g, ino,
-				dip + KVFS_DINODE_CORE_SIZE + dsize,
-				kv_le32_to_cpu(d->anextents), why, sizeof(why));
-			if (err == -EUCLEAN)
-				find(s, KVFS_SCRUB_ATTR, s->agno, fsb, 0, ino,
-				     "inode %" PRIu64 ": %s", ino, why);
-			err = err == -EUCLEAN ? 0 : err;
-		}
+		if (!err && !f.bad &&
+		    (d->aformat == KVFS_DFORK_EXTENTS ||
+		     d->aformat == KVFS_DFORK_BTREE))
+			err = check_attr_blocks(s, dip, ino, fsb, dsize, asize);
 		f.bad |= bad;
 	}
 	if (err) {
