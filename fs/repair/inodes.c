@@ -29,6 +29,7 @@
 #include "fs/dinode.h"
 #include "fs/dir.h"
 #include "fs/repair/priv.h"
+#include "fs/scrub.h"
 #include "fs/symlink.h"
 
 /* What became of one inode. */
@@ -614,10 +615,16 @@ static int read_cluster(struct rp *rp, uint64_t fsb, struct kv_buf **bpp)
 	return err;
 }
 
-static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
-		       bool *changed)
+/*
+ * Chunk a->chunks[k]'s inodes: each copied from its cluster (read in runs
+ * by ra, or through the cache when ra cannot), checked, and written back
+ * into the cluster's cache buffer when changed.
+ */
+static int check_chunk(struct rp *rp, struct kvfs_ira *ra, uint32_t agno,
+		       struct rp_ag *a, size_t k)
 {
 	const struct kvfs_geom *g = &rp->g;
+	struct kvfs_inobt_rec *r = &a->chunks[k];
 	uint32_t start = kv_le32_to_cpu(r->startino);
 	uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
 	uint64_t mask = kv_le64_to_cpu(r->freemask), old = mask;
@@ -635,13 +642,17 @@ static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
 		uint64_t fsb =
 			kvfs_agb_to_fsb(g, agno, kvfs_agino_to_agbno(g, agino));
 		uint32_t first = agino & (g->inopblock - 1);
-		struct kv_buf *bp;
+		const uint8_t *src;
+		struct kv_buf *bp = NULL;
 
 		if (holes >> i & 1)
 			continue;
-		err = read_cluster(rp, fsb, &bp);
-		if (err)
-			break;
+		src = kvfs_ira_block(ra, agno, a->chunks, a->nchunks, k, fsb);
+		if (!src) {
+			err = read_cluster(rp, fsb, &bp);
+			if (err)
+				break;
+		}
 		for (uint32_t j = 0; j < per && !err; j++) {
 			size_t off = (size_t)(first + j) << g->inodelog;
 			struct ino_ctx c = {
@@ -651,9 +662,13 @@ static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
 			};
 			bool in_use = !(mask >> (i + j) & 1);
 
-			kv_buf_lock(bp);
-			memcpy(dip, (uint8_t *)bp->b_addr + off, g->inodesize);
-			kv_buf_unlock(bp);
+			if (bp)
+				kv_buf_lock(bp);
+			memcpy(dip,
+			       bp ? (uint8_t *)bp->b_addr + off : src + off,
+			       g->inodesize);
+			if (bp)
+				kv_buf_unlock(bp);
 			err = check_inode(&c, &in_use);
 			if (err)
 				break;
@@ -663,6 +678,9 @@ static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
 				mask |= 1ull << (i + j);
 			if (c.changed)
 				err = rp_will_write(rp);
+			/* the window's copy of the cluster is not changed */
+			if (c.changed && !err && !bp)
+				err = read_cluster(rp, fsb, &bp);
 			if (c.changed && !err) {
 				kv_buf_lock(bp);
 				memcpy((uint8_t *)bp->b_addr + off, dip,
@@ -671,7 +689,8 @@ static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
 				kv_buf_unlock(bp);
 			}
 		}
-		kv_buf_rele(bp);
+		if (bp)
+			kv_buf_rele(bp);
 	}
 	kvfree(dip);
 	if (err || mask == old)
@@ -680,7 +699,7 @@ static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
 		nfree += (mask >> i & 1) && !(holes >> i & 1);
 	r->freemask = kv_cpu_to_le64(mask);
 	r->freecount = (uint8_t)nfree;
-	*changed = true;
+	a->chunks_changed = true;
 	return 0;
 }
 
@@ -748,7 +767,12 @@ static int claim_chunks(struct rp *rp, uint32_t agno, struct rp_ag *a)
 int rp_phase_inodes(struct rp *rp)
 {
 	uint64_t total = 0, done = 0;
-	int err = 0;
+	struct kvfs_ira ra;
+	int err;
+
+	err = kvfs_ira_init(&ra, rp->bc, &rp->g);
+	if (err)
+		return err;
 
 	for (uint32_t agno = 0; agno < rp->g.agcount && !err; agno++) {
 		total += rp->ags[agno].nchunks;
@@ -762,8 +786,7 @@ int rp_phase_inodes(struct rp *rp)
 			continue;
 		for (size_t k = 0; k < a->nchunks && !err; k++) {
 			rp_progress(rp, done++, total);
-			err = check_chunk(rp, agno, &a->chunks[k],
-					  &a->chunks_changed);
+			err = check_chunk(rp, &ra, agno, a, k);
 		}
 		/* a tree rebuilt in phase 7 takes the records from there */
 		if (!err && a->chunks_changed && !a->inobt_rebuild)
@@ -771,5 +794,6 @@ int rp_phase_inodes(struct rp *rp)
 		if (!err && a->chunks_changed && !a->inobt_rebuild)
 			err = write_chunks(rp, agno, a);
 	}
+	kvfs_ira_destroy(&ra);
 	return err;
 }

@@ -65,7 +65,7 @@
 #include "fs/iunlink.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
-#include "fs/repair/repair.h"
+#include "fs/repair/priv.h"
 #include "fs/scrub_namei.h"
 #include "fs/trans.h"
 
@@ -799,7 +799,14 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 			  const struct kvfs_repair_opts *o,
 			  struct kvfs_repair_result *res)
 {
+	return rp_namespace(mp, o, res, NULL);
+}
+
+int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
+		 struct kvfs_repair_result *res, struct kvfs_scrub_result *last)
+{
 	struct nsr r = { .mp = mp, .o = o, .res = res, .lpf = KVFS_NULLINO };
+	bool fresh = false; /* r holds a detection made after the last fix */
 	char done[96];
 	int err = 0;
 
@@ -820,8 +827,10 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 			if (allowed(&r, k) && k < c)
 				c = k;
 		}
-		if (c == C_N)
+		if (c == C_N) {
+			fresh = true;
 			break;
+		}
 		if (c > C_ENTRIES)
 			connectivity(&r);
 		for (size_t i = 0; i < r.n; i++) {
@@ -847,8 +856,13 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 				report(&r, &r.v[i], done, true);
 		}
 	}
-	/* what is left (all of it in a dry run), phase 5's first */
-	err = detect(&r);
+	/*
+	 * What is left (all of it in a dry run), phase 5's first: a
+	 * detection after the last fix already says it (the whole walk
+	 * again would find the same).
+	 */
+	if (!fresh)
+		err = detect(&r);
 	for (int pass = 0; !err && pass < 2; pass++) {
 		if (pass)
 			connectivity(&r);
@@ -858,6 +872,8 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 				report(&r, &r.v[i], left_why(&r, &r.v[i]),
 				       false);
 	}
+	if (!err && last)
+		*last = *r.sr;
 out:
 	kvfree(r.v);
 	kvfree(r.sr);

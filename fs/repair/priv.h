@@ -115,6 +115,15 @@ int rp_log_clean(struct kv_dev *dev, const struct kvfs_geom *g);
 
 void rp_ags_free(struct rp *rp);
 
+struct kvfs_mount;
+/*
+ * kvfs_repair_namespace(), and the whole check's result of its last
+ * detection (made after its last fix) in *last unless NULL.
+ */
+int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
+		 struct kvfs_repair_result *res,
+		 struct kvfs_scrub_result *last);
+
 /* The AG's inode chunks found by a scan; the tree rebuilt from them. */
 int rp_inobt_scan(struct rp *rp, uint32_t agno, struct rp_ag *a);
 int rp_inobt_rebuild(struct rp *rp, uint32_t agno, struct rp_ag *a);
