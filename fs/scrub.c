@@ -60,7 +60,9 @@ struct scrub {
 	uint64_t fdblocks, icount, ifree;
 	uint8_t *blk; /* scratch block */
 	struct kvfs_ns *ns; /* the namespace walk's inode records */
-	kvfs_scrub_fn fn; /* kvfs_scrub_cb()'s caller */
+	kvfs_scrub_fn fn; /* kvfs_scrub_hooked()'s caller */
+	void (*progress)(void *priv, uint64_t done, uint64_t total);
+	bool (*known)(void *priv, uint64_t ino);
 	void *fn_priv;
 	const struct kvfs_ns_problem *prob; /* of the finding being made */
 	kvfs_scrub_claim_fn claim_fn; /* optional observer of the claims */
@@ -1022,7 +1024,8 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		find(s, KVFS_SCRUB_INODE_MASK, s->agno, fsb, 0, ino,
 		     "inode %" PRIu64 " is %s but the free mask says %s", ino,
 		     mode ? "in use" : "free", mode ? "free" : "in use");
-	if (kvfs_dinode_verify(dip, g, ino)) {
+	if (!(s->known && s->known(s->fn_priv, ino)) &&
+	    kvfs_dinode_verify(dip, g, ino)) {
 		find(s, KVFS_SCRUB_INODE, s->agno, fsb, 0, ino,
 		     "inode %" PRIu64 ": %s", ino, kvfs_report_last()->msg);
 		if (kv_le32_to_cpu(d->hdr.magic) != KVFS_DINODE_MAGIC)
@@ -1328,6 +1331,11 @@ static int check_agi(struct scrub *s, struct kv_buf *agi_bp)
 		err = check_chunk(s, i);
 		if (err)
 			return err;
+		if (s->progress)
+			s->progress(s->fn_priv, s->res->inodes,
+				    g->icount > s->res->inodes ?
+					    g->icount :
+					    s->res->inodes);
 	}
 	s->icount += icount;
 	s->ifree += ifree;
@@ -1572,16 +1580,22 @@ static void ns_find(void *priv, const struct kvfs_ns_problem *p)
 }
 
 static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
-		 struct kvfs_scrub_result *res, kvfs_scrub_fn fn, void *priv,
+		 struct kvfs_scrub_result *res, const struct kvfs_scrub_hooks *h,
 		 kvfs_scrub_claim_fn claim_fn, void *claim_priv)
 {
 	struct scrub s = {
-		.bc = bc, .g = g, .res = res, .fn = fn, .fn_priv = priv,
+		.bc = bc, .g = g, .res = res,
 		.claim_fn = claim_fn, .claim_priv = claim_priv
 	};
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
+	if (h) {
+		s.fn = h->fn;
+		s.progress = h->progress;
+		s.known = h->known;
+		s.fn_priv = h->priv;
+	}
 	s.ag_unknown = kvzalloc(g->agcount, 0);
 	s.blk = kvmalloc(g->blocksize, 0);
 	if (!s.ag_unknown || !s.blk || kvfs_ira_init(&s.ira, bc, g) ||
@@ -1624,13 +1638,22 @@ out:
 int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 	       struct kvfs_scrub_result *res)
 {
-	return scrub(bc, g, res, NULL, NULL, NULL, NULL);
+	return scrub(bc, g, res, NULL, NULL, NULL);
 }
 
 int kvfs_scrub_cb(struct kv_bcache *bc, const struct kvfs_geom *g,
 		  struct kvfs_scrub_result *res, kvfs_scrub_fn fn, void *priv)
 {
-	return scrub(bc, g, res, fn, priv, NULL, NULL);
+	struct kvfs_scrub_hooks h = { .fn = fn, .priv = priv };
+
+	return scrub(bc, g, res, &h, NULL, NULL);
+}
+
+int kvfs_scrub_hooked(struct kv_bcache *bc, const struct kvfs_geom *g,
+		      struct kvfs_scrub_result *res,
+		      const struct kvfs_scrub_hooks *h)
+{
+	return scrub(bc, g, res, h, NULL, NULL);
 }
 
 int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
@@ -1645,7 +1668,7 @@ int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
 	if (err)
 		return err;
 	kv_bcache_set_private(bc, (void *)g);
-	err = scrub(bc, g, res, NULL, NULL, fn, priv);
+	err = scrub(bc, g, res, NULL, fn, priv);
 	kv_bcache_destroy(bc);
 	return err;
 }

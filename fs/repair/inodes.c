@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -43,6 +44,7 @@ struct ino_ctx {
 	bool tree_bad; /* an extent-map tree walk found damage */
 	char why[320]; /* what is wrong with it */
 	bool index_bad; /* a directory index damaged: its count left too */
+	bool sound; /* it passed kvfs_dinode_verify() as read */
 };
 
 static struct kvfs_dinode *D(struct ino_ctx *c)
@@ -143,11 +145,11 @@ static unsigned cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
  */
 static int claim(struct ino_ctx *c, uint64_t bno, uint32_t len,
 		 enum kvfs_scrub_owner kind, bool can_cut, bool *cut,
-		 const char *what)
+		 const char *name, int idx)
 {
 	struct rp *rp = c->rp;
 	uint64_t u = kvfs_repair_bmap_first_used(&rp->map, bno, len);
-	char owner[96];
+	char owner[96], what[64];
 	int err;
 
 	*cut = false;
@@ -159,6 +161,11 @@ static int claim(struct ino_ctx *c, uint64_t bno, uint32_t len,
 		return 1;
 	}
 	kvfs_repair_bmap_owner(&rp->map, u, owner, sizeof(owner));
+	/* "data extent 3"; worded only here, for a shared block */
+	if (idx >= 0)
+		snprintf(what, sizeof(what), "%s extent %d", name, idx);
+	else
+		snprintf(what, sizeof(what), "%s", name);
 	if (!can_cut) {
 		rp_unfixable(rp, c->ino, u,
 			     "inode %" PRIu64 " %s (block %" PRIu64
@@ -182,7 +189,6 @@ static int claim_list(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 {
 	struct kvfs_extent *x = (struct kvfs_extent *)fork;
 	uint32_t n = kv_le32_to_cpu(*np);
-	char what[64];
 	bool cut;
 	int err;
 
@@ -193,10 +199,9 @@ static int claim_list(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 			i++; /* reported already, and kept: not fixing */
 			continue;
 		}
-		snprintf(what, sizeof(what), "%s extent %u", name, i);
 		err = claim(c, kv_le64_to_cpu(x[i].startblock),
 			    kv_le32_to_cpu(x[i].blockcount), c->kind, true,
-			    &cut, what);
+			    &cut, name, (int)i);
 		if (err < 0)
 			return err;
 		if (!cut) {
@@ -222,7 +227,7 @@ static int tree_rec(const void *rec, void *priv)
 		return 0; /* the walk reports it */
 	err = claim(c, kv_le64_to_cpu(x->startblock),
 		    kv_le32_to_cpu(x->blockcount), c->kind, false, &cut,
-		    "extent-map tree extent");
+		    "extent-map tree extent", -1);
 	return err < 0 ? err : 0;
 }
 
@@ -236,7 +241,7 @@ static int tree_blk(uint64_t fsb, unsigned level, void *priv)
 	err = claim(c, fsb, 1,
 		    c->kind == KVFS_OWN_DIRIDX ? KVFS_OWN_DIRIDX :
 						 KVFS_OWN_BMBT,
-		    false, &cut, "tree block");
+		    false, &cut, "tree block", -1);
 	return err < 0 ? err : 0;
 }
 
@@ -512,7 +517,8 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		return 0;
 	}
 	if (!mode) {
-		if (kvfs_dinode_verify(c->dip, g, c->ino) &&
+		c->sound = !kvfs_dinode_verify(c->dip, g, c->ino);
+		if (!c->sound &&
 		    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
 			       "free inode %" PRIu64 " damaged (%s): "
 			       "rewritten",
@@ -532,7 +538,9 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 				   c->ino))
 		*in_use = true;
 	verr = kvfs_dinode_verify(c->dip, g, c->ino);
-	snprintf(c->why, sizeof(c->why), "%s", kvfs_report_last()->msg);
+	c->sound = !verr;
+	if (verr)
+		snprintf(c->why, sizeof(c->why), "%s", kvfs_report_last()->msg);
 	forks(g, c->dip, &df, &dsize, &af, &asize);
 	if (d->dformat == KVFS_DFORK_EXTENTS)
 		nbad = cut_bad_extents(c, df, dsize, &d->nextents, "data");
@@ -632,6 +640,7 @@ static int check_chunk(struct rp *rp, struct kvfs_ira *ra, uint32_t agno,
 			       g->inopblock :
 			       KVFS_INODES_PER_CHUNK;
 	uint8_t *dip = kvmalloc(g->inodesize, 0);
+	uint64_t sound = 0;
 	unsigned nfree = 0;
 	int err = 0;
 
@@ -672,6 +681,8 @@ static int check_chunk(struct rp *rp, struct kvfs_ira *ra, uint32_t agno,
 			err = check_inode(&c, &in_use);
 			if (err)
 				break;
+			if (c.sound && !c.changed)
+				sound |= 1ull << (i + j);
 			if (in_use)
 				mask &= ~(1ull << (i + j));
 			else
@@ -693,6 +704,15 @@ static int check_chunk(struct rp *rp, struct kvfs_ira *ra, uint32_t agno,
 			kv_buf_rele(bp);
 	}
 	kvfree(dip);
+	if (!err && rp->o->dry_run && sound) {
+		err = rp_grow((void **)&rp->sound, &rp->sound_cap, rp->nsound,
+			      sizeof(*rp->sound));
+		if (!err)
+			rp->sound[rp->nsound++] = (struct rp_sound){
+				.ino = kvfs_agino_to_ino(g, agno, start),
+				.mask = sound,
+			};
+	}
 	if (err || mask == old)
 		return err;
 	for (unsigned i = 0; i < KVFS_INODES_PER_CHUNK; i++)
@@ -764,12 +784,39 @@ static int claim_chunks(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	return err;
 }
 
+static int sound_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct rp_sound *)a)->ino;
+	uint64_t y = ((const struct rp_sound *)b)->ino;
+
+	return x < y ? -1 : x > y;
+}
+
+bool rp_inode_sound(void *priv, uint64_t ino)
+{
+	const struct rp *rp = priv;
+	size_t lo = 0, hi = rp->nsound;
+
+	/* the last chunk starting at or before ino */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rp->sound[mid].ino <= ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && ino - rp->sound[lo - 1].ino < KVFS_INODES_PER_CHUNK &&
+	       (rp->sound[lo - 1].mask >> (ino - rp->sound[lo - 1].ino) & 1);
+}
+
 int rp_phase_inodes(struct rp *rp)
 {
 	uint64_t total = 0, done = 0;
 	struct kvfs_ira ra;
 	int err;
 
+	rp->nsound = 0;
 	err = kvfs_ira_init(&ra, rp->bc, &rp->g);
 	if (err)
 		return err;
@@ -795,5 +842,8 @@ int rp_phase_inodes(struct rp *rp)
 			err = write_chunks(rp, agno, a);
 	}
 	kvfs_ira_destroy(&ra);
+	/* a scan's chunks may come in any order: sorted for the lookups */
+	if (!err && rp->nsound)
+		qsort(rp->sound, rp->nsound, sizeof(*rp->sound), sound_cmp);
 	return err;
 }

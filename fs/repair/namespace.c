@@ -101,6 +101,8 @@ struct nsr {
 	bool disabled[C_N];
 	bool connectivity; /* phase 6 announced */
 	uint64_t lpf;
+	bool (*known)(void *priv, uint64_t ino); /* rp_namespace()'s */
+	void *known_priv;
 };
 
 static enum cls cls_of(int kind)
@@ -199,15 +201,36 @@ static int quiesce(struct kvfs_mount *mp)
 	return err ? err : kvj_log_drain(mp->log);
 }
 
+static void detect_progress(void *priv, uint64_t done, uint64_t total)
+{
+	struct nsr *r = priv;
+
+	if (r->o->ops && r->o->ops->progress)
+		r->o->ops->progress(r->o->arg, done, total);
+}
+
+static bool detect_known(void *priv, uint64_t ino)
+{
+	struct nsr *r = priv;
+
+	return r->known(r->known_priv, ino);
+}
+
 static int detect(struct nsr *r)
 {
+	struct kvfs_scrub_hooks h = {
+		.fn = collect,
+		.progress = detect_progress,
+		.known = r->known ? detect_known : NULL,
+		.priv = r,
+	};
 	int err = quiesce(r->mp);
 
 	if (err)
 		return err;
 	r->n = 0;
 	r->err = 0;
-	err = kvfs_scrub_cb(r->mp->bc, &r->mp->g, r->sr, collect, r);
+	err = kvfs_scrub_hooked(r->mp->bc, &r->mp->g, r->sr, &h);
 	if (err == -EUCLEAN)
 		err = 0;
 	return err ? err : r->err;
@@ -799,13 +822,19 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 			  const struct kvfs_repair_opts *o,
 			  struct kvfs_repair_result *res)
 {
-	return rp_namespace(mp, o, res, NULL);
+	return rp_namespace(mp, o, res, NULL, NULL, NULL);
 }
 
 int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
-		 struct kvfs_repair_result *res, struct kvfs_scrub_result *last)
+		 struct kvfs_repair_result *res, struct kvfs_scrub_result *last,
+		 bool (*known)(void *priv, uint64_t ino), void *known_priv)
 {
-	struct nsr r = { .mp = mp, .o = o, .res = res, .lpf = KVFS_NULLINO };
+	struct nsr r = { .mp = mp,
+			 .o = o,
+			 .res = res,
+			 .lpf = KVFS_NULLINO,
+			 .known = known,
+			 .known_priv = known_priv };
 	bool fresh = false; /* r holds a detection made after the last fix */
 	char done[96];
 	int err = 0;

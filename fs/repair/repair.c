@@ -216,8 +216,9 @@ static int namespace_phases(struct rp *rp, struct kvfs_scrub_result *sr,
 			     kvfs_mount_error());
 		return 0;
 	}
-	err = rp_namespace(mp, rp->o, rp->res,
-			   rp->o->dry_run && !rp->sb_bad ? sr : NULL);
+	err = rp_namespace(
+		mp, rp->o, rp->res, rp->o->dry_run && !rp->sb_bad ? sr : NULL,
+		rp->o->dry_run && !rp->sb_bad ? rp_inode_sound : NULL, rp);
 	*have_sr = !err && rp->o->dry_run && !rp->sb_bad;
 	if (err)
 		kvfs_mount_shutdown(mp, "namespace repair failed");
@@ -336,6 +337,7 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 	if (!err)
 		err = final_check(&rp, sr, have_sr);
 out:
+	kvfree(rp.sound);
 	kvfree(sr);
 	return err;
 }
