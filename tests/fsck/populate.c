@@ -456,7 +456,14 @@ int main(int argc, char **argv)
 				"FILES ENTRIES NFRAG FRAGSIZE\n");
 		return 2;
 	}
-	err = kv_init(NULL);
+	/*
+	 * A bench tree of a million entries outgrows the default 256 MiB
+	 * arena (creates wait forever for memory under NOFAIL); pages of
+	 * the arena are only taken when touched.
+	 */
+	err = kv_init(
+		is_bench ? &(struct kv_config){ .budget_bytes = 4ull << 30 } :
+			   NULL);
 	if (err)
 		return 1;
 	kvfs_report_set_sink(print_report, NULL);
