@@ -150,13 +150,18 @@ static void kill_suidgid(struct kvfs_inode *ip)
 		ip->i_mode &= (uint16_t)~S_ISGID;
 }
 
+/*
+ * ordered: into blocks a later commit makes readable (unwritten), or the
+ * zeros past a size that a later commit sets; the log's next write flushes
+ * it first (fs/log_io.h).  Overwrites wait for fsync's flush.
+ */
 static int data_write(struct kvfs_mount *mp, const void *buf, size_t len,
-		      uint64_t off)
+		      uint64_t off, bool ordered)
 {
 	int err = kv_dev_pwrite(mp->dev, buf, len, off);
 
 	if (!err)
-		kvfs_log_io_data_written(&mp->lio);
+		kvfs_log_io_data_written(&mp->lio, ordered);
 	return err;
 }
 
@@ -181,7 +186,8 @@ static int write_partial(struct kvfs_mount *mp, uint64_t fsb, bool written,
 			memcpy(blk + boff, src, len);
 		else
 			memset(blk + boff, 0, len);
-		err = data_write(mp, blk, bs, blk_bytes(mp, fsb));
+		err = data_write(mp, blk, bs, blk_bytes(mp, fsb),
+				 !written || !src);
 	}
 	kvfree(blk);
 	return err;
@@ -209,7 +215,8 @@ static int write_piece(struct kvfs_mount *mp, const struct kvfs_bmap *m,
 					    (uint32_t)n);
 		} else {
 			n = (pe - ps) & ~(uint64_t)(bs - 1);
-			err = data_write(mp, src, n, blk_bytes(mp, fsb));
+			err = data_write(mp, src, n, blk_bytes(mp, fsb),
+					 !written);
 		}
 		ps += n;
 		src += n;

@@ -12,10 +12,12 @@
  * the blocks as unwritten extents in one transaction (they read as zeros
  * whatever is on the media), writes the data, then converts exactly the
  * blocks written and sets the size in a second transaction (XFS's I/O
- * completion).  Every log write is preceded by a device flush when file
- * data was written since the last one (fs/log_io.h), so the checkpoint
- * holding a conversion never reaches the media before the data.
- * Overwrites of written blocks need no transaction but the timestamps'.
+ * completion).  Every log write is preceded by a device flush when such
+ * data (or the zeroing of a block's tail) was written since the last one
+ * (fs/log_io.h), so the checkpoint holding a conversion never reaches the
+ * media before the data.  Overwrites of written blocks need no
+ * transaction but the timestamps', and no flush before the log's writes:
+ * only fsync flushes them.
  *
  * Invariant: the bytes of a written block past the size are zeros on
  * disk (edge blocks of new or unwritten extents are zero-filled, a

@@ -21,6 +21,8 @@
  *   fsync:    durable after a power cut of a volatile write cache; forces
  *             only up to the inode's last change, fdatasync not at all
  *             after a timestamp-only change;
+ *   overwrite flush: a log write flushes the data it orders (unwritten
+ *             blocks, zeroed edges) and not overwrites, which fsync does;
  *   setattr:  the SUID/SGID and ctime rules, append, the errors;
  *   tmpfile:  an O_TMPFILE's blocks and inode freed at its last close;
  *   threads:  4 threads appending their own files and rewriting their
@@ -35,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
@@ -929,6 +932,65 @@ static uint64_t last_seq(struct kvfs_mount *mp, uint64_t ino)
 	return seq;
 }
 
+/*
+ * Sleep past the coarse clock's current tick: an overwrite after it stamps
+ * mtime and ctime (one in the same tick as the last stamp does not).
+ */
+static void next_tick(void)
+{
+	struct timespec res;
+
+	CHECK_EQ(clock_getres(CLOCK_REALTIME_COARSE, &res), 0);
+	res.tv_nsec += 1000000;
+	while (nanosleep(&res, &res) && errno == EINTR)
+		;
+}
+
+/*
+ * Overwrites of written blocks are ordered with no checkpoint: a log write
+ * leaves them to fsync's flush; data into unwritten blocks is flushed by
+ * the next log write (fs/log_io.h).
+ */
+static void test_overwrite_flush(void)
+{
+	static uint8_t buf[64 << 10];
+	struct kvfs_mount *mp;
+	struct kvfs_log_io *lio;
+	uint64_t a;
+
+	make_fs(64 << 20);
+	mp = mount_fs();
+	lio = &mp->lio;
+	a = new_file(mp);
+	memset(buf, 0x66, sizeof(buf));
+	/* an allocating write: its conversion's log write flushes it */
+	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 0, 0),
+		 (ssize_t)sizeof(buf));
+	CHECK(atomic_load(&lio->data_flushed) < atomic_load(&lio->data_gen));
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	/* overwrites, whole and partial blocks, with a stamp */
+	next_tick();
+	CHECK_EQ(kvfs_write(mp, a, buf, 8192, 4096, 0), 8192);
+	CHECK_EQ(kvfs_write(mp, a, buf, 100, 20000, 0), 100);
+	CHECK(last_seq(mp, a) > kvj_log_durable_seq(mp->log));
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK(kvj_log_durable_seq(mp->log) >= last_seq(mp, a));
+	CHECK(atomic_load(&lio->data_flushed) < atomic_load(&lio->data_gen));
+	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
+	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	/* a punch's zeroed edge is ordered before the size or map change */
+	CHECK_EQ(kvfs_fallocate(mp, a,
+				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100,
+				10000),
+		 0);
+	CHECK(atomic_load(&lio->data_ordered) >
+	      atomic_load(&lio->data_flushed));
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 static void test_fsync_scope(void)
 {
 	static uint8_t buf[64 << 10];
@@ -1117,6 +1179,7 @@ int main(int argc, char **argv)
 	test_preflush();
 	test_fsync_volatile();
 	test_fsync_scope();
+	test_overwrite_flush();
 	unlink(path);
 	unlink(tmpl);
 	CHECK_EQ(kv_fini(), 0);
