@@ -358,6 +358,38 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 	return err;
 }
 
+static bool ictime_before(const struct kvfs_ictime *a, int64_t sec,
+			  uint32_t nsec)
+{
+	return a->sec < sec || (a->sec == sec && a->nsec < nsec);
+}
+
+/*
+ * Whether an overwrite (no conversion, no size change) must stamp mtime
+ * and ctime: not when both were set since the start of the clock's
+ * current tick (CLOCK_REALTIME_COARSE), as the kernel's file_update_time()
+ * skips a stamp equal to current_time(), nor when a privilege bit must
+ * go.  A write stream then commits one transaction per tick, not one per
+ * write, and leaves the inode lock shared.
+ */
+static bool stamp_due(struct kvfs_inode *ip, unsigned flags)
+{
+	struct timespec tick;
+	bool due;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &tick);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	due = ictime_before(&ip->i_mtime, tick.tv_sec,
+			    (uint32_t)tick.tv_nsec) ||
+	      ictime_before(&ip->i_ctime, tick.tv_sec,
+			    (uint32_t)tick.tv_nsec) ||
+	      (flags & KVFS_WRITE_KILLPRIV &&
+	       (ip->i_mode & S_ISUID ||
+		(ip->i_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)));
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	return due;
+}
+
 /* Speculative blocks for a write extending the file to block fe. */
 static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
 {
@@ -438,13 +470,14 @@ static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
 			return err;
 		cur = pe;
 	}
-	if (unwritten || pos + n > ip->i_size || !*stamped) {
+	if (unwritten || pos + n > ip->i_size ||
+	    (!*stamped && stamp_due(ip, flags))) {
 		err = write_done(ip, fb, (pos + n + bs - 1) >> bl, unwritten,
 				 pos + n, flags);
 		if (err)
 			return err;
-		*stamped = true;
 	}
+	*stamped = true;
 	*np = n;
 	return 0;
 }

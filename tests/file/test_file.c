@@ -21,6 +21,8 @@
  *   fsync:    durable after a power cut of a volatile write cache; forces
  *             only up to the inode's last change, fdatasync not at all
  *             after a timestamp-only change;
+ *   stamps:   overwrites stamp mtime/ctime once per coarse clock tick,
+ *             within the tick, and always when SUID must go;
  *   overwrite flush: a log write flushes the data it orders (unwritten
  *             blocks, zeroed edges) and not overwrites, which fsync does;
  *   setattr:  the SUID/SGID and ctime rules, append, the errors;
@@ -921,6 +923,14 @@ static uint64_t forces(struct kvfs_mount *mp)
 	return st.forces;
 }
 
+static uint64_t commits(struct kvfs_mount *mp)
+{
+	struct kvj_log_stats st;
+
+	kvj_log_get_stats(mp->log, &st);
+	return st.commits;
+}
+
 static uint64_t last_seq(struct kvfs_mount *mp, uint64_t ino)
 {
 	struct kvfs_inode *ip;
@@ -944,6 +954,58 @@ static void next_tick(void)
 	res.tv_nsec += 1000000;
 	while (nanosleep(&res, &res) && errno == EINTR)
 		;
+}
+
+/*
+ * Overwrites stamp mtime and ctime at most once per tick of the coarse
+ * clock (the kernel's current_time() granularity): the stamp of an
+ * overwrite is never older than the tick it began in nor newer than its
+ * return, and of two overwrites back to back in one tick the second
+ * commits nothing (tried until a pair falls in one tick).  A stamp that
+ * must drop SUID is never skipped.
+ */
+static void test_stamp_tick(void)
+{
+	static uint8_t buf[8192];
+	const struct kvfs_cred root = { 0 };
+	struct kvfs_setattr sa = { .valid = KVFS_SET_MODE };
+	struct timespec t0, t1, tick;
+	struct kvfs_stat st;
+	struct kvfs_mount *mp;
+	unsigned skipped = 0, tries;
+	uint64_t a, c0;
+
+	make_fs(64 << 20);
+	mp = mount_fs();
+	a = new_file(mp);
+	memset(buf, 0x44, sizeof(buf));
+	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 0, 0),
+		 (ssize_t)sizeof(buf));
+	next_tick();
+	clock_gettime(CLOCK_REALTIME_COARSE, &tick);
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
+	clock_gettime(CLOCK_REALTIME, &t1);
+	st = stat_of(mp, a);
+	CHECK(ts_le(tick, st.mtime) && ts_le(st.mtime, t1));
+	CHECK(ts_le(tick, st.ctime) && ts_le(st.ctime, t1));
+	for (tries = 0; tries < 100 && !skipped; tries++) {
+		clock_gettime(CLOCK_REALTIME_COARSE, &t0);
+		CHECK_EQ(kvfs_write(mp, a, buf, 4096, 4096, 0), 4096);
+		c0 = commits(mp);
+		CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
+		clock_gettime(CLOCK_REALTIME_COARSE, &tick);
+		if (t0.tv_sec == tick.tv_sec && t0.tv_nsec == tick.tv_nsec) {
+			CHECK_EQ(commits(mp), c0);
+			skipped++;
+		}
+	}
+	CHECK(skipped > 0);
+	/* SUID goes at the first overwrite by a non-root writer, same tick */
+	sa.mode = 04755;
+	CHECK_EQ(kvfs_setattr(mp, a, &sa, &root, NULL), 0);
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, KVFS_WRITE_KILLPRIV), 4096);
+	CHECK_EQ(stat_of(mp, a).mode & 07777, 0755);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
 /*
@@ -1016,6 +1078,7 @@ static void test_fsync_scope(void)
 	CHECK_EQ(forces(mp), f0);
 	CHECK(last_seq(mp, b) > kvj_log_durable_seq(mp->log));
 	/* an overwrite changes timestamps only: fdatasync forces nothing */
+	next_tick();
 	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
 	CHECK(last_seq(mp, a) > kvj_log_durable_seq(mp->log));
 	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
@@ -1179,6 +1242,7 @@ int main(int argc, char **argv)
 	test_preflush();
 	test_fsync_volatile();
 	test_fsync_scope();
+	test_stamp_tick();
 	test_overwrite_flush();
 	unlink(path);
 	unlink(tmpl);
