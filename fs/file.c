@@ -760,9 +760,6 @@ int kvfs_file_sync(struct kvfs_inode *ip, bool datasync)
 
 	if (!mp->log)
 		return 0;
-	err = kvfs_log_io_flush_data(&mp->lio);
-	if (err)
-		return err;
 	if (datasync) {
 		seq = atomic_load(&ip->i_dsync_seq);
 	} else {
@@ -773,9 +770,18 @@ int kvfs_file_sync(struct kvfs_inode *ip, bool datasync)
 			seq = ip->i_item.item.ctx_seq;
 		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
 	}
-	if (!seq || kvj_log_durable_seq(mp->log) >= seq)
-		return 0;
-	return kvj_log_force(mp->log, seq);
+	/*
+	 * The force's log write flushes the data it orders first and the
+	 * device after it: the data written before this call is then
+	 * durable, and the flush below has nothing left (one flush, not two,
+	 * for an overwrite's fsync).
+	 */
+	if (seq && kvj_log_durable_seq(mp->log) < seq) {
+		err = kvj_log_force(mp->log, seq);
+		if (err)
+			return err;
+	}
+	return kvfs_log_io_flush_data(&mp->lio);
 }
 
 int kvfs_fsync(struct kvfs_mount *mp, uint64_t ino, bool datasync)

@@ -16,6 +16,7 @@ void kvfs_log_io_init(struct kvfs_log_io *lio, struct kv_dev *dev,
 	atomic_init(&lio->data_gen, 0);
 	atomic_init(&lio->data_ordered, 0);
 	atomic_init(&lio->data_flushed, 0);
+	atomic_init(&lio->flushes, 0);
 }
 
 void kvfs_log_io_data_written(struct kvfs_log_io *lio, bool ordered)
@@ -32,16 +33,14 @@ void kvfs_log_io_data_written(struct kvfs_log_io *lio, bool ordered)
 		;
 }
 
-/* Flush if data past data_flushed up to upto was written. */
-static int flush_upto(struct kvfs_log_io *lio, uint64_t upto)
+/* Flush the device, recording the data writes it covers. */
+static int flush_all(struct kvfs_log_io *lio)
 {
 	uint64_t gen = atomic_load(&lio->data_gen);
 	uint64_t done = atomic_load(&lio->data_flushed);
-	int err;
+	int err = kv_dev_flush(lio->dev);
 
-	if (done >= upto)
-		return 0;
-	err = kv_dev_flush(lio->dev);
+	atomic_fetch_add_explicit(&lio->flushes, 1, memory_order_relaxed);
 	if (err)
 		return err;
 	/* another flush may have covered more meanwhile: keep the larger */
@@ -49,6 +48,14 @@ static int flush_upto(struct kvfs_log_io *lio, uint64_t upto)
 	       !atomic_compare_exchange_weak(&lio->data_flushed, &done, gen))
 		;
 	return 0;
+}
+
+/* Flush if data past data_flushed up to upto was written. */
+static int flush_upto(struct kvfs_log_io *lio, uint64_t upto)
+{
+	if (atomic_load(&lio->data_flushed) >= upto)
+		return 0;
+	return flush_all(lio);
 }
 
 int kvfs_log_io_flush_data(struct kvfs_log_io *lio)
@@ -82,9 +89,10 @@ static int log_io_write(void *priv, const void *buf, size_t len, uint64_t off)
 	return err ? err : kv_dev_pwrite(lio->dev, buf, len, lio->start + off);
 }
 
+/* The flush after a log write covers the data before it too (fsync's). */
 static int log_io_flush(void *priv)
 {
-	return kv_dev_flush(((struct kvfs_log_io *)priv)->dev);
+	return flush_all(priv);
 }
 
 const struct kvj_io_ops kvfs_log_io_ops = {

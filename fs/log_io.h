@@ -35,6 +35,7 @@ struct kvfs_log_io {
 	_Atomic uint64_t data_gen;
 	_Atomic uint64_t data_ordered;
 	_Atomic uint64_t data_flushed;
+	_Atomic uint64_t flushes; /* device flushes issued, for the tests */
 };
 
 /* The ops; their priv is a struct kvfs_log_io. */

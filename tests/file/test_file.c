@@ -23,8 +23,9 @@
  *             after a timestamp-only change;
  *   stamps:   overwrites stamp mtime/ctime once per coarse clock tick,
  *             within the tick, and always when SUID must go;
- *   overwrite flush: a log write flushes the data it orders (unwritten
- *             blocks, zeroed edges) and not overwrites, which fsync does;
+ *   overwrite flush: a log write flushes first the data it orders
+ *             (unwritten blocks, zeroed edges), not overwrites; an fsync
+ *             flushes the device once;
  *   setattr:  the SUID/SGID and ctime rules, append, the errors;
  *   tmpfile:  an O_TMPFILE's blocks and inode freed at its last close;
  *   threads:  4 threads appending their own files and rewriting their
@@ -1009,47 +1010,67 @@ static void test_stamp_tick(void)
 }
 
 /*
- * Overwrites of written blocks are ordered with no checkpoint: a log write
- * leaves them to fsync's flush; data into unwritten blocks is flushed by
- * the next log write (fs/log_io.h).
+ * Device flushes (fs/log_io.h): a log write flushes first only for the
+ * data it orders (unwritten blocks, zeroed edges), not for overwrites; the
+ * flush after it covers every write before it, so an fsync that forces
+ * the log flushes once, and one that does not flushes only if data was
+ * written since the last flush.
  */
 static void test_overwrite_flush(void)
 {
 	static uint8_t buf[64 << 10];
 	struct kvfs_mount *mp;
 	struct kvfs_log_io *lio;
-	uint64_t a;
+	uint64_t a, f0;
 
 	make_fs(64 << 20);
 	mp = mount_fs();
 	lio = &mp->lio;
 	a = new_file(mp);
 	memset(buf, 0x66, sizeof(buf));
-	/* an allocating write: its conversion's log write flushes it */
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	/* an allocating write: its conversion's log write flushes it first */
 	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 0, 0),
 		 (ssize_t)sizeof(buf));
-	CHECK(atomic_load(&lio->data_flushed) < atomic_load(&lio->data_gen));
+	f0 = atomic_load(&lio->flushes);
 	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 2);
 	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
-	/* overwrites, whole and partial blocks, with a stamp */
+	/* overwrites, whole and partial blocks, with a stamp: no flush first */
 	next_tick();
 	CHECK_EQ(kvfs_write(mp, a, buf, 8192, 4096, 0), 8192);
 	CHECK_EQ(kvfs_write(mp, a, buf, 100, 20000, 0), 100);
 	CHECK(last_seq(mp, a) > kvj_log_durable_seq(mp->log));
+	f0 = atomic_load(&lio->flushes);
 	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
 	CHECK(kvj_log_durable_seq(mp->log) >= last_seq(mp, a));
-	CHECK(atomic_load(&lio->data_flushed) < atomic_load(&lio->data_gen));
-	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
 	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
-	/* a punch's zeroed edge is ordered before the size or map change */
+	/* fsync of a stamped overwrite: the force's flush covers the data */
+	next_tick();
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
+	f0 = atomic_load(&lio->flushes);
+	CHECK_EQ(kvfs_fsync(mp, a, false), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
+	CHECK(kvj_log_durable_seq(mp->log) >= last_seq(mp, a));
+	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	/* fdatasync of an overwrite: no force, one flush, then none */
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 8192, 0), 4096);
+	f0 = atomic_load(&lio->flushes);
+	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
+	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
+	/* a punch's zeroed edges are ordered before its map change */
 	CHECK_EQ(kvfs_fallocate(mp, a,
 				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100,
 				10000),
 		 0);
 	CHECK(atomic_load(&lio->data_ordered) >
 	      atomic_load(&lio->data_flushed));
+	f0 = atomic_load(&lio->flushes);
 	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
-	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 2);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
