@@ -358,31 +358,37 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 	return err;
 }
 
-static bool ictime_before(const struct kvfs_ictime *a, int64_t sec,
-			  uint32_t nsec)
+/* t read from the clock in [from, to] */
+static bool ictime_within(const struct kvfs_ictime *t,
+			  const struct timespec *from,
+			  const struct timespec *to)
 {
-	return a->sec < sec || (a->sec == sec && a->nsec < nsec);
+	if (t->sec < from->tv_sec ||
+	    (t->sec == from->tv_sec && t->nsec < from->tv_nsec))
+		return false;
+	return t->sec < to->tv_sec ||
+	       (t->sec == to->tv_sec && t->nsec <= to->tv_nsec);
 }
 
 /*
  * Whether an overwrite (no conversion, no size change) must stamp mtime
  * and ctime: not when both were set since the start of the clock's
  * current tick (CLOCK_REALTIME_COARSE), as the kernel's file_update_time()
- * skips a stamp equal to current_time(), nor when a privilege bit must
- * go.  A write stream then commits one transaction per tick, not one per
- * write, and leaves the inode lock shared.
+ * skips a stamp equal to current_time(); always when one is in the future
+ * (set by utimes) or a privilege bit must go.  A write stream then
+ * commits one transaction per tick, not one per write, and leaves the
+ * inode lock shared.
  */
 static bool stamp_due(struct kvfs_inode *ip, unsigned flags)
 {
-	struct timespec tick;
+	struct timespec tick, now;
 	bool due;
 
 	clock_gettime(CLOCK_REALTIME_COARSE, &tick);
+	clock_gettime(CLOCK_REALTIME, &now);
 	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
-	due = ictime_before(&ip->i_mtime, tick.tv_sec,
-			    (uint32_t)tick.tv_nsec) ||
-	      ictime_before(&ip->i_ctime, tick.tv_sec,
-			    (uint32_t)tick.tv_nsec) ||
+	due = !ictime_within(&ip->i_mtime, &tick, &now) ||
+	      !ictime_within(&ip->i_ctime, &tick, &now) ||
 	      (flags & KVFS_WRITE_KILLPRIV &&
 	       (ip->i_mode & S_ISUID ||
 		(ip->i_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)));

@@ -22,7 +22,8 @@
  *             only up to the inode's last change, fdatasync not at all
  *             after a timestamp-only change;
  *   stamps:   overwrites stamp mtime/ctime once per coarse clock tick,
- *             within the tick, and always when SUID must go;
+ *             within the tick, and always when SUID must go or mtime
+ *             is in the future;
  *   overwrite flush: a log write flushes first the data it orders
  *             (unwritten blocks, zeroed edges), not overwrites; an fsync
  *             flushes the device once;
@@ -1001,6 +1002,15 @@ static void test_stamp_tick(void)
 		}
 	}
 	CHECK(skipped > 0);
+	/* a future mtime (utimes) is replaced by the next overwrite's */
+	sa.valid = KVFS_SET_MTIME;
+	clock_gettime(CLOCK_REALTIME, &sa.mtime);
+	sa.mtime.tv_sec += 3600;
+	CHECK_EQ(kvfs_setattr(mp, a, &sa, &root, NULL), 0);
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
+	clock_gettime(CLOCK_REALTIME, &t1);
+	CHECK(ts_le(stat_of(mp, a).mtime, t1));
+	sa.valid = KVFS_SET_MODE;
 	/* SUID goes at the first overwrite by a non-root writer, same tick */
 	sa.mode = 04755;
 	CHECK_EQ(kvfs_setattr(mp, a, &sa, &root, NULL), 0);
