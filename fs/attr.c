@@ -21,12 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/attr.h"
 #include "fs/blkhdr.h"
 #include "fs/bmap.h"
+#include "fs/dir.h"
 #include "fs/btree.h"
 #include "fs/buf_item.h"
 #include "fs/icache.h"
@@ -1197,6 +1199,29 @@ static uint16_t new_forkoff(const struct kvfs_inode *ip)
 	return (uint16_t)(off / 8);
 }
 
+/*
+ * The data fork leaves no room for an attribute fork: give it the form
+ * that does, as XFS's xfs_bmap_add_attrfork does.  A short-form directory
+ * becomes block form, an extent list a B+tree (its root fits any fork).
+ * The change stands on its own (c->dirty: committed even if the attribute
+ * then fails).  Inline symbolic links and data are left as they are
+ * (new_forkoff() then finds no room: -ENOSPC).
+ */
+static int make_room(struct actx *c)
+{
+	struct kvfs_inode *ip = c->ip;
+	int err = 0;
+
+	if (ip->i_dformat == KVFS_DFORK_INLINE && S_ISDIR(ip->i_mode))
+		err = kvfs_dir_sf_to_block(c->tp, ip);
+	else if (ip->i_dformat == KVFS_DFORK_EXTENTS)
+		err = kvfs_bmap_to_btree(c->tp, ip, KVFS_DATA_FORK);
+	else
+		return 0;
+	c->dirty = true;
+	return err;
+}
+
 /* The new attribute, its value where the caller has it. */
 static struct xent new_xent(const struct kvfs_geom *g, const char *name,
 			    size_t len, const void *value, size_t size)
@@ -1310,7 +1335,11 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 	if (!forkoff) {
 		forkoff = new_forkoff(ip);
 		if (!forkoff) {
-			err = -ENOSPC;
+			err = make_room(c);
+			forkoff = err ? 0 : new_forkoff(ip);
+		}
+		if (!forkoff) {
+			err = err ? err : -ENOSPC;
 			goto out;
 		}
 	}

@@ -497,6 +497,24 @@ static int btree_to_extents(struct xmap *xm)
 	return 0;
 }
 
+int kvfs_bmap_to_btree(struct kvfs_trans *tp, struct kvfs_inode *ip,
+		       int whichfork)
+{
+	struct xmap *xm;
+	int err;
+
+	if (fork_format(ip, whichfork) != KVFS_DFORK_EXTENTS ||
+	    !*fork_nextents(ip, whichfork))
+		return 0;
+	xm = xm_alloc();
+	err = xm_open(xm, ip, whichfork, tp);
+	if (!err)
+		err = extents_to_btree(xm);
+	xm_close(xm);
+	kvfree(xm);
+	return err;
+}
+
 int kvfs_bmap_fork_grown(struct kvfs_trans *tp, struct kvfs_inode *ip,
 			 int whichfork)
 {

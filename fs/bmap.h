@@ -145,6 +145,15 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
  */
 int kvfs_bmap_fork_grown(struct kvfs_trans *tp, struct kvfs_inode *ip,
 			 int whichfork);
+/*
+ * The fork whichfork of ip is about to shrink (an attribute fork is made
+ * beside it) below what its extent list needs: an EXTENTS fork with
+ * extents becomes a B+tree of one leaf, whose root fits any fork (XFS's
+ * xfs_bmap_add_attrfork_extents).  One block from tp's reservation; then
+ * tp cannot back out.  0 and nothing done for other formats.
+ */
+int kvfs_bmap_to_btree(struct kvfs_trans *tp, struct kvfs_inode *ip,
+		       int whichfork);
 
 /*
  * SEEK_DATA / SEEK_HOLE in file blocks: the first block at or after off

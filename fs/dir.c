@@ -1237,6 +1237,19 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 	return 0;
 }
 
+int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp)
+{
+	struct dctx d;
+	int err = check_format(dp);
+
+	if (err || dp->i_dformat != KVFS_DFORK_INLINE)
+		return err;
+	dctx_init(&d, tp, dp);
+	err = sf_to_block(&d);
+	dctx_done(&d);
+	return err;
+}
+
 int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino,
 			uint8_t ftype)

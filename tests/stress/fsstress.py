@@ -41,13 +41,7 @@ EXPECTED = {
 }
 
 # (operation, errno): the bug, reported to the lead; remove once fixed.
-KNOWN_BUGS = {
-    ("setx", errno.ENOSPC):
-        "setxattr ENOSPC on an empty 512 MiB filesystem: the attribute "
-        "fork's extent list is full (fs/attr.c frees_fit_more(); 9 "
-        "xattrs, 15 KB, 6 extents); the fork's extent B+tree (branch "
-        "attrbt) lifts it",
-}
+KNOWN_BUGS = {}
 
 OPS = ("creat", "mkdir", "rmdir", "unlink", "rename", "rename2", "link",
        "symlink", "mkfifo", "write", "trunc", "chmod", "setx", "getx",

@@ -951,6 +951,74 @@ static void test_last_attr_btree(void)
 	printf("last attribute beside a B+tree data fork: inode valid\n");
 }
 
+/*
+ * An attribute on an inode whose data fork fills it: a short-form
+ * directory of 39 entries and a file of 59 extents (each past the point
+ * where its fork left no room; -ENOSPC before).  The directory becomes
+ * block form, the extent list a B+tree (XFS's xfs_bmap_add_attrfork);
+ * entries and data intact, scrub clean after a remount.
+ */
+static void test_full_data_fork(void)
+{
+	const struct kvfs_cred cr = { 0 };
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	char name[32], buf[4096], v[16];
+	uint64_t dir, file;
+
+	make_fs();
+	mp = mount_fs();
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d", 0755, &cr, &st), 0);
+	dir = st.ino;
+	for (int i = 0; i < 39; i++) {
+		snprintf(name, sizeof(name), "entry-%02d", i);
+		CHECK_EQ(kvfs_create(mp, dir, name, S_IFREG | 0644, 0,
+				     KVFS_CREATE_EXCL, &cr, &st, NULL),
+			 0);
+		CHECK_EQ(kvfs_setxattr(mp, dir, "user.x", "dirvalue", 8, 0), 0);
+		CHECK_EQ(kvfs_removexattr(mp, dir, "user.x"), 0);
+	}
+	CHECK_EQ(kvfs_setxattr(mp, dir, "user.x", "dirvalue", 8, 0), 0);
+	CHECK_EQ(kvfs_create(mp, mp->g.rootino, "f", S_IFREG | 0644, 0,
+			     KVFS_CREATE_EXCL, &cr, &st, NULL),
+		 0);
+	file = st.ino;
+	memset(buf, 'y', sizeof(buf));
+	for (int i = 0; i < 59; i++) {
+		CHECK_EQ(kvfs_write(mp, file, buf, sizeof(buf),
+				    (off_t)(2 * i + 1) * sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+		CHECK_EQ(kvfs_fsync(mp, file, false), 0);
+		CHECK_EQ(kvfs_setxattr(mp, file, "user.y", "filevalue", 9, 0),
+			 0);
+		CHECK_EQ(kvfs_removexattr(mp, file, "user.y"), 0);
+	}
+	CHECK_EQ(kvfs_setxattr(mp, file, "user.y", "filevalue", 9, 0), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+	mp = mount_fs();
+	CHECK_EQ(kvfs_getxattr(mp, dir, "user.x", v, sizeof(v)), 8);
+	CHECK(!memcmp(v, "dirvalue", 8));
+	CHECK_EQ(kvfs_getxattr(mp, file, "user.y", v, sizeof(v)), 9);
+	CHECK(!memcmp(v, "filevalue", 9));
+	for (int i = 0; i < 39; i++) {
+		snprintf(name, sizeof(name), "entry-%02d", i);
+		CHECK_EQ(kvfs_lookup(mp, dir, name, &st), 0);
+	}
+	for (int i = 0; i < 59; i++) {
+		CHECK_EQ(kvfs_read(mp, file, buf, sizeof(buf),
+				   (off_t)(2 * i + 1) * sizeof(buf)),
+			 (ssize_t)sizeof(buf));
+		CHECK(buf[0] == 'y' && buf[sizeof(buf) - 1] == 'y');
+	}
+	CHECK_EQ(kvfs_removexattr(mp, dir, "user.x"), 0);
+	CHECK_EQ(kvfs_removexattr(mp, file, "user.y"), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+	printf("attribute beside a full data fork: directory to blocks, "
+	       "extents to a B+tree\n");
+}
+
 /* ---- an attribute fork past the inode: an extent-map B+tree ---- */
 
 static const struct kvfs_cred root_cred;
@@ -1280,6 +1348,7 @@ int main(int argc, char **argv)
 	test_damage();
 	test_btree_fork();
 	test_last_attr_btree();
+	test_full_data_fork();
 	test_fork_grown();
 	test_attr_btree();
 	unlink(path);
