@@ -780,9 +780,8 @@ static int sf_to_block(struct dctx *d)
 	uint32_t pos;
 	int err;
 
-	copy = malloc(fsize + (size_t)(n + 1) * sizeof(*v));
-	if (!copy)
-		return -ENOMEM;
+	/* inside a transaction that may be dirty already: wait for memory */
+	copy = kvmalloc(fsize + (size_t)(n + 1) * sizeof(*v), KV_NOFAIL);
 	memcpy(copy, dp->i_dfork, fsize);
 	v = (void *)(copy + fsize);
 	e = (void *)(copy + KVFS_DIR_SF_HDR_SIZE);
@@ -870,7 +869,7 @@ static int sf_to_block(struct dctx *d)
 	kvfs_trans_log_inode(d->tp, dp, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
 	atomic_fetch_add(&st_to_block, 1);
 out:
-	free(copy);
+	kvfree(copy);
 	return err;
 }
 
@@ -987,9 +986,7 @@ static int maybe_to_sf(struct dctx *d)
 	}
 	if (size > fsize)
 		return 0;
-	sf = calloc(1, fsize);
-	if (!sf)
-		return -ENOMEM;
+	sf = kvzalloc(fsize, KV_NOFAIL);
 	((struct kvfs_dir_sf_hdr *)sf)->parent = kv_cpu_to_le64(parent);
 	((struct kvfs_dir_sf_hdr *)sf)->count =
 		kv_cpu_to_le16((uint16_t)kv_le64_to_cpu(hd->nentries));
@@ -1040,7 +1037,7 @@ static int maybe_to_sf(struct dctx *d)
 		log_sf(d->tp, dp);
 		atomic_fetch_add(&st_to_sf, 1);
 	}
-	free(sf);
+	kvfree(sf);
 	return err;
 }
 
