@@ -476,6 +476,7 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	uint32_t start = 0, near = 0, i;
 	struct kvfs_inode *ip;
 	uint64_t ino = KVFS_NULLINO;
+	unsigned iget_flags = KVFS_IGET_FREE;
 	bool owned = false;
 	int err;
 
@@ -496,33 +497,24 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	if (ino == KVFS_NULLINO) {
 		uint32_t agno, agino;
 
-		uint64_t seq;
-
-		err = dialloc_new_chunk(tp, goal, &agno, &agino);
 		/*
-		 * The chunk's initialisation durable in a checkpoint before
-		 * the one logging the new inode's core: recovery replays the
-		 * deltas of one checkpoint in the journal's order, where the
-		 * free inode of the cluster buffer's delta could land over
-		 * the allocated one of the inode's (XFS reorders buffers
-		 * first in recovery instead).
+		 * In this transaction, with the inode's core logged after
+		 * the chunk's initialisation: recovery replays the inode
+		 * deltas of a checkpoint after its buffer deltas (XFS's
+		 * ordering), so the core lands over the free inode.  The AG
+		 * stays locked to the commit: nobody takes the new inodes.
 		 */
-		if (!err) {
-			/* nobody takes the new chunk's inodes meanwhile */
-			kvfs_trans_hold_ag(tp, agno);
-			err = kvfs_trans_roll(tp, &seq);
-		}
-		if (!err)
-			err = kvj_log_force(mp->log, seq);
+		err = dialloc_new_chunk(tp, goal, &agno, &agino);
 		if (!err)
 			err = dialloc_ag(tp, agno, agino, &ino);
 		if (err)
 			return err;
 		if (ino == KVFS_NULLINO)
 			return -ENOSPC;
+		iget_flags |= KVFS_IGET_CREATE;
 	}
 
-	err = kvfs_iget(mp, ino, KVFS_IGET_FREE, &ip);
+	err = kvfs_iget(mp, ino, iget_flags, &ip);
 	if (err)
 		return err;
 	/*

@@ -21,10 +21,10 @@
  * The new inodes are written free through the buffer items, the records
  * inserted or merged (the chunk tree's blocks come from the AG allocator),
  * the inode header's icount, ifree and newino moved with the AG's
- * in-core counts; the transaction then rolls and forces the log, so that
- * the chunk is durable in a checkpoint before the one that logs the new
- * inode (recovery replays one checkpoint's deltas in log order: the
- * cluster buffer's free inode must never land over the allocated one).
+ * in-core counts, and the new inode is taken from it in the same
+ * transaction: recovery replays a checkpoint's inode deltas after its
+ * buffer deltas (journal/journal.h, struct kvj_recover_ops.phase), so the
+ * cluster's free inode never lands over the allocated one.
  *
  * Locking: the AG's lock (fs/perag.h) is taken through the transaction
  * (kvfs_trans_lock_ag()) and held to its commit once the inode header
@@ -80,7 +80,7 @@ struct kvfs_icreate_args {
  * now, a generation different from the one the inode had when it was
  * last freed.  Returns it referenced, locked KVFS_ILOCK_EXCL and joined
  * to tp (commit unlocks it; the caller puts the reference).  tp needs the
- * blocks of a new chunk and a tree split reserved and two rolls
+ * blocks and log space of a new chunk and a tree split reserved
  * (mp->resv.create).  -ENOSPC when no chunk has a free inode and no new
  * chunk fits (the reservation or the AGs); -EUCLEAN when the tree and the
  * inode disagree (reported).  On error after something changed, tp is

@@ -229,8 +229,11 @@ static int inode_found(struct kvfs_inode *ip)
 	return 0;
 }
 
-/* Read and fully verify inode ip (new, locked) from its cluster buffer. */
-static int inode_read(struct kvfs_inode *ip)
+/*
+ * Read and fully verify inode ip (new, locked) from its cluster buffer;
+ * held: the caller's transaction has that buffer locked.
+ */
+static int inode_read(struct kvfs_inode *ip, bool held)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	const struct kvfs_geom *g = &mp->g;
@@ -247,11 +250,13 @@ static int inode_read(struct kvfs_inode *ip)
 	 * Under the buffer lock: the AIL may be copying a neighbour into the
 	 * cluster (never this inode: it has no dirty state before it is read).
 	 */
-	kv_buf_lock(bp);
+	if (!held)
+		kv_buf_lock(bp);
 	err = kvfs_dinode_verify(dip, g, ip->i_ino);
 	if (!err)
 		kvfs_inode_from_disk(ip, dip);
-	kv_buf_unlock(bp);
+	if (!held)
+		kv_buf_unlock(bp);
 	kv_buf_rele(bp);
 	return err;
 }
@@ -296,7 +301,7 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	}
 	atomic_fetch_add(&ic->nr_cached, 1);
 	count(&ic->misses);
-	err = inode_read(ip);
+	err = inode_read(ip, flags & KVFS_IGET_CREATE);
 	if (err) {
 		inode_unhash(ic, ip);
 		atomic_fetch_sub(&ic->nr_cached, 1);

@@ -41,6 +41,11 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
 
 /* kvfs_iget() flags */
 #define KVFS_IGET_FREE (1u << 0) /* a free inode is fine (inode allocation) */
+/*
+ * The caller's transaction holds the inode's cluster buffer locked (a new
+ * chunk's inode, fs/ialloc.c): it is read under that lock.
+ */
+#define KVFS_IGET_CREATE (1u << 1)
 
 /*
  * The in-core inode ino, referenced.  -EINVAL: not an inode number of

@@ -489,6 +489,12 @@ int kvfs_inode_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
 	r->bops = bops;
 	r->limit = KVFS_ILI_RECOVER_LIMIT;
 	ops->type = KVFS_ITEM_INODE;
+	/*
+	 * After the checkpoint's buffers: a new inode's core is logged in
+	 * the checkpoint that initialises its chunk's clusters (fs/ialloc.h)
+	 * and must land over them.
+	 */
+	ops->phase = 1;
 	ops->replay = rec_replay;
 	ops->finish = rec_finish;
 	ops->priv = r;

@@ -3,8 +3,8 @@
  * The namespace operations of fs/kvfs.h (XFS's xfs_create, xfs_link,
  * xfs_remove, xfs_rename): lookup, create/mknod, mkdir, unlink, rmdir,
  * link, rename (NOREPLACE, EXCHANGE, WHITEOUT) and readdir, each one
- * transaction (rolled only by inode-chunk allocation and the deferred
- * frees, whose intents finish after a crash), over the directory layer
+ * transaction (rolled only by the deferred frees, whose intents finish
+ * after a crash), over the directory layer
  * (fs/dir.h) and the link counts of fs/iunlink.h.
  *
  * Locking: a transaction is allocated first, then the inodes involved are

@@ -257,11 +257,12 @@ static void set(struct kvfs_trans_res *res, uint32_t bufs, uint32_t inodes,
  *   extent map's split when a freed data block is punched out, the
  *   intents of the blocks freed (a data block, two roots going back to
  *   short form; the frees run in the extent-free steps);
- * plus the inodes.  A new inode from a new chunk is logged in its own
- * rolled transaction (fs/ialloc.h), so the operations take the larger of
- * that and the rest.  log_count 0: the rolls of chunk allocation and of
- * the deferred frees regrant (and may wait for log space), so that the
- * single unit fits a quarter of the smallest log every geometry allows.
+ * plus the inodes.  A new inode from a new chunk is logged in the same
+ * transaction as the chunk (fs/ialloc.h), so the operations add a new
+ * chunk's reservation (which covers the inode header and the chunk
+ * tree's path) to the rest.  log_count 0: the rolls of the deferred frees
+ * regrant (and may wait for log space), so that the single unit fits a
+ * quarter of the smallest log every geometry allows.
  */
 static void dir_resv(const struct kvfs_geom *g, struct kvfs_trans_resv *r,
 		     uint32_t efi)
@@ -273,8 +274,6 @@ static void dir_resv(const struct kvfs_geom *g, struct kvfs_trans_resv *r,
 	uint32_t add = (2 * dirlv + 1) + (freelv + 1) + bmap_split_bufs(r) +
 		       AG_FREE_HDR_BUFS + allocfree_bufs(r, 1);
 	uint32_t rm = 2 * dirlv + (freelv + 1) + bmap_split_bufs(r);
-	/* an inode from an existing chunk: its header, the chunk tree path */
-	uint32_t ialloc = 1 + r->inobt_maxlevels;
 	uint32_t add_bytes = add * r->buf_bytes + 2 * dirbuf;
 	uint32_t rm_bytes = rm * r->buf_bytes + 2 * dirbuf + 3 * efi;
 	uint32_t chunk = r->create.log_bytes;
@@ -287,13 +286,11 @@ static void dir_resv(const struct kvfs_geom *g, struct kvfs_trans_resv *r,
 	b = (add_bytes > rm_bytes ? add_bytes : rm_bytes) + 3 * r->inode_bytes;
 	set(&r->dirop, 0, 0, b, 0, blocks, r);
 	/* create, mknod, mkdir, symlink: an inode and its entry */
-	b = add_bytes + ialloc * r->buf_bytes + 3 * r->inode_bytes;
-	set(&r->create_name, 0, 0, b > chunk ? b : chunk, 0,
-	    blocks + r->create.blocks, r);
+	b = add_bytes + chunk + 3 * r->inode_bytes;
+	set(&r->create_name, 0, 0, b, 0, blocks + r->create.blocks, r);
 	/* rename: an add and a remove, four inodes, a whiteout */
-	b = add_bytes + rm_bytes + ialloc * r->buf_bytes + 5 * r->inode_bytes;
-	set(&r->rename, 0, 0, b > chunk ? b : chunk, 0,
-	    2 * blocks + r->create.blocks, r);
+	b = add_bytes + rm_bytes + chunk + 5 * r->inode_bytes;
+	set(&r->rename, 0, 0, b, 0, 2 * blocks + r->create.blocks, r);
 }
 
 /* An extent-free intent of one extent (fs/format.h) */

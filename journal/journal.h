@@ -131,9 +131,21 @@ bool kvj_item_in_ail(struct kvj_item *lip);
  */
 void kvj_ail_remove(struct kvj_item *lip);
 
+/* Replay phases over each checkpoint (struct kvj_recover_ops.phase). */
+#define KVJ_RECOVER_PHASES 2
+
 /* Replay of one item type during recovery. */
 struct kvj_recover_ops {
 	uint32_t type;
+	/*
+	 * Within one checkpoint, the deltas of every type of phase 0 are
+	 * replayed (in log order) before those of phase 1 (phase <
+	 * KVJ_RECOVER_PHASES; intents are phase 0), as XFS's
+	 * xlog_recover_reorder_trans() puts buffers first: a type whose
+	 * deltas overlay another's blocks (an inode's core over the cluster
+	 * its new chunk initialised, both in one checkpoint) comes later.
+	 */
+	unsigned phase;
 	/*
 	 * Optional: the first pass shows every delta of the log to be
 	 * replayed, in order, before any replay (what XFS's pass 1 does to

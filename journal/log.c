@@ -269,12 +269,16 @@ static int log_finish_recovery(struct kvj_log *log)
 int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
 {
 	struct kvj_log *log;
+	unsigned i;
 	int err;
 
 	if (!p->io || !p->io->read || !p->io->write || !p->io->flush ||
 	    p->log_bytes % KVJ_BB_SIZE || p->log_bytes < 64 * 1024 ||
 	    (p->log_bytes >> KVJ_BB_SHIFT) >= (1ull << 31))
 		return -EINVAL;
+	for (i = 0; i < p->nr_recover; i++)
+		if (p->recover[i].phase >= KVJ_RECOVER_PHASES)
+			return -EINVAL;
 	log = kvzalloc(sizeof(*log), 0);
 	if (!log)
 		return -ENOMEM;

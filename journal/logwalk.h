@@ -61,6 +61,7 @@ struct kvj_walk_ckpt {
 
 struct kvj_walk_item {
 	uint32_t index; /* within its checkpoint */
+	unsigned phase; /* which of the walk's item_phases delivers it */
 	uint32_t type; /* KVJ_ITEM_INTENT, KVJ_ITEM_DONE or a client type */
 	uint32_t len;
 	const void *delta; /* decoded delta, valid during the callback only */
@@ -77,9 +78,11 @@ enum kvj_walk_problem {
  * Every callback is optional.  A non-zero return (a negative errno) stops
  * the walk, which returns it.  Order: head(); then for every record,
  * record(); after a commit record, ckpt() and item() for each of its
- * items; problem() where damage is found.
+ * items (item_phases times over, 0 counting as 1: a reader that applies
+ * some item types before others); problem() where damage is found.
  */
 struct kvj_walk_ops {
+	unsigned item_phases;
 	int (*head)(void *priv, const struct kvj_walk_head *h);
 	int (*record)(void *priv, const struct kvj_walk_rec *r);
 	int (*ckpt)(void *priv, const struct kvj_walk_ckpt *c);

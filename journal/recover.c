@@ -19,7 +19,8 @@
  *    recovery with nothing written.
  * 4. Recovery's replay walks again up to that end and hands every delta of
  *    every complete checkpoint, in order, to its item type's recover ops
- *    (which skip deltas older than a block's stamped LSN), then overwrites
+ *    (which skip deltas older than a block's stamped LSN), the types of a
+ *    later replay phase after the others within each checkpoint, then overwrites
  *    the discarded tail with fill records of the previous cycle, so that
  *    nothing of it can be read as current again (a crash during that
  *    leaves a torn tail the next recovery discards the same way).
@@ -328,6 +329,7 @@ static int ckpt_parse(struct walk *w, const struct rec *c)
 	struct kvj_walk_item it;
 	uint64_t o;
 	uint32_t i, nr;
+	unsigned phases = w->ops->item_phases ? w->ops->item_phases : 1;
 	int err = 0;
 
 	if (c->comp == KVJ_COMP_ZSTD) {
@@ -367,17 +369,19 @@ static int ckpt_parse(struct walk *w, const struct rec *c)
 		if (err)
 			goto out;
 	}
-	for (o = sizeof(*ch), i = 0; i < nr && w->ops->item; i++) {
-		const struct kvj_item_hdr *ih = (const void *)(u + o);
+	for (it.phase = 0; w->ops->item && it.phase < phases; it.phase++) {
+		for (o = sizeof(*ch), i = 0; i < nr; i++) {
+			const struct kvj_item_hdr *ih = (const void *)(u + o);
 
-		it.index = i;
-		it.type = kvj_le32_to_cpu(ih->type);
-		it.len = kvj_le32_to_cpu(ih->len);
-		it.delta = u + o + sizeof(*ih);
-		err = w->ops->item(w->priv, &wc, &it);
-		if (err)
-			goto out;
-		o += sizeof(*ih) + ((it.len + 7) & ~7ull);
+			it.index = i;
+			it.type = kvj_le32_to_cpu(ih->type);
+			it.len = kvj_le32_to_cpu(ih->len);
+			it.delta = u + o + sizeof(*ih);
+			err = w->ops->item(w->priv, &wc, &it);
+			if (err)
+				goto out;
+			o += sizeof(*ih) + ((it.len + 7) & ~7ull);
+		}
 	}
 out:
 	kvfree(ubuf);
@@ -894,6 +898,8 @@ static int rcv_replay_item(void *priv, const struct kvj_walk_ckpt *c,
 	const struct kvj_recover_ops *ops = find_ops(rc->log, it->type);
 	int err;
 
+	if (it->phase != (ops ? ops->phase : 0))
+		return 0;
 	if (ops)
 		err = ops->replay(ops->priv, it->delta, it->len, c->lsn);
 	else
@@ -911,6 +917,7 @@ static const struct kvj_walk_ops rcv_check_ops = {
 };
 
 static const struct kvj_walk_ops rcv_replay_ops = {
+	.item_phases = KVJ_RECOVER_PHASES,
 	.item = rcv_replay_item,
 	.problem = rcv_problem,
 };
@@ -1009,7 +1016,7 @@ int kvj_recover(struct kvj_log *log)
 		  &rcv_replay_ops, &rc);
 	err = walk_records(&w, tail, end);
 	if (!err && w.torn)
-		err = -EIO; /* changed under us between the passes */
+		err = -EIO; /* changed under us between the phases */
 	walk_fini(&w);
 	for (i = 0; i < log->p.nr_recover && !err; i++)
 		if (log->p.recover[i].finish)

@@ -6,7 +6,9 @@
  * the inodes themselves exact at each step, the image clean under the
  * independent checker.  Then a crash after a force in the middle of the
  * allocations: after recovery every inode allocated before the force is
- * still allocated and the image is clean.
+ * still allocated and the image is clean.  Then a new chunk and its first
+ * inodes in one checkpoint, the crash right after its force: recovery
+ * must replay the inodes' cores over the chunk's initialisation.
  */
 #include "fs/sb.h"
 #include "tests/scrub_util.h"
@@ -183,6 +185,80 @@ static void test_crash(bool over_old)
 	       before, over_old ? " (mkfs over an old image)" : "");
 }
 
+/*
+ * The new chunk's initialisation (its cluster buffers, all inodes free)
+ * and the cores of the inodes taken from it are logged in one checkpoint,
+ * the chunk's in the same transaction as its first inode and before it;
+ * the checkpoint lists the inode first (a transaction's items go out in
+ * reverse join order).  Replayed in log order, the free cluster lands
+ * over the first inode's core: the inode is lost (its chunk record says
+ * allocated, the inode free), which the checks below catch.
+ */
+static void test_crash_same_checkpoint(void)
+{
+	const int nr = 3;
+	struct kv_dev_fault f = { .modes = KV_FAULT_CRASH };
+	struct kvfs_inode *ip;
+	struct kvfs_mount *mp;
+	uint64_t ino[3], first;
+	int i;
+
+	unlink(path);
+	make_fs();
+	/* no log threads: the forces below are the only checkpoints */
+	mp = mount_fs(false);
+	/* mkfs's chunk full (root and lost+found hold two), all written */
+	for (i = 0; i < KVFS_INODES_PER_CHUNK - 2; i++)
+		alloc_one(mp, 0);
+	CHECK_EQ(kvj_log_drain(mp->log), 0);
+	for (i = 0; i < nr; i++) {
+		struct kvfs_trans *tp;
+
+		CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp), 0);
+		ip = alloc_reg(tp, (uint64_t)i + 7);
+		ino[i] = ip->i_ino;
+		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+		kvfs_iput(ip);
+	}
+	first = ino[0] & ~(uint64_t)(KVFS_INODES_PER_CHUNK - 1);
+	/* the first one is the new chunk's first inode (the cluster's LSN) */
+	CHECK_EQ(ino[0], first);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	/* the power cut: nothing more reaches the device */
+	f.crash_after = kv_dev_nr_writes(mp->dev);
+	CHECK_EQ(kv_dev_set_fault(mp->dev, &f), 0);
+	kvfs_mount_shutdown(mp, "test: power cut");
+	kvfs_mount_close(mp);
+
+	mp = mount_fs(false);
+	CHECK(!mp->ri.was_clean);
+	for (i = 0; i < KVFS_INODES_PER_CHUNK; i++) {
+		uint64_t want = 0;
+		int k;
+
+		for (k = 0; k < nr; k++)
+			if (ino[k] == first + (uint64_t)i)
+				want = (uint64_t)k + 7;
+		CHECK_EQ(
+			kvfs_iget(mp, first + (uint64_t)i, KVFS_IGET_FREE, &ip),
+			0);
+		if ((ip->i_mode != 0) != (want != 0) ||
+		    (want && ip->i_size != want)) {
+			fprintf(stderr,
+				"new chunk's inode %d: mode 0%o size %llu, "
+				"want size %llu\n",
+				i, ip->i_mode, (unsigned long long)ip->i_size,
+				(unsigned long long)want);
+			exit(1);
+		}
+		kvfs_iput(ip);
+	}
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+	printf("ichunk: a new chunk and its inodes in one checkpoint: "
+	       "recovered, scrub clean\n");
+}
+
 int main(void)
 {
 	CHECK_EQ(kv_init(NULL), 0);
@@ -190,6 +266,7 @@ int main(void)
 	test_alloc_free_many();
 	test_crash(true);
 	test_crash(false);
+	test_crash_same_checkpoint();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("ichunk: ok\n");
