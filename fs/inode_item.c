@@ -128,7 +128,7 @@ static void ili_release(struct kvj_item *lip, bool aborted)
 		kv_buf_rele(iip->bp);
 		iip->bp = NULL;
 	}
-	pthread_rwlock_unlock(&ip->i_lock);
+	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
 }
 
 static void ili_pin(struct kvj_item *lip)
@@ -151,7 +151,7 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	struct kv_buf *bp;
 	int ret = KVJ_PUSH_SUCCESS, err;
 
-	if (pthread_rwlock_tryrdlock(&ip->i_lock))
+	if (!kvfs_ilock_nowait(ip, KVFS_ILOCK_SHARED))
 		return KVJ_PUSH_LOCKED;
 	if (atomic_load(&iip->pincount)) {
 		ret = KVJ_PUSH_PINNED;
@@ -192,7 +192,7 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 		kvj_log_shutdown(lip->log, "inode write-back failed");
 	}
 out:
-	pthread_rwlock_unlock(&ip->i_lock);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
 	return ret;
 }
 

@@ -8,7 +8,9 @@
  * Allocations are NOFS: callers hold an inode lock.
  *
  * Locks: stripe->lock protects the stripe's buckets, entries and count; a
- * leaf lock, taken under inode locks, never two at once.
+ * leaf among the filesystem's locks, taken under inode locks and under AG
+ * and buffer locks (inactivation asks kvfs_openref_held()), never two at
+ * once; only the allocator's locks and its shrinkers' come after it.
  */
 #include "fs/openref.h"
 
@@ -17,6 +19,7 @@
 #include <stdatomic.h>
 
 #include "alloc/kvalloc.h"
+#include "alloc/lockrank.h"
 
 #define OPENREF_STRIPES 64
 
@@ -138,6 +141,7 @@ int kvfs_openref_get(struct kvfs_openrefs * or, uint64_t ino)
 	struct openref **pp, *e;
 	int err = 0;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_OPENREF, 0);
 	pthread_mutex_lock(&s->lock);
 	pp = find(s, ino);
 	if (pp) {
@@ -162,6 +166,7 @@ int kvfs_openref_get(struct kvfs_openrefs * or, uint64_t ino)
 	atomic_fetch_add(& or->nr, 1);
 out:
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 	return err;
 }
 
@@ -171,6 +176,7 @@ int64_t kvfs_openref_put(struct kvfs_openrefs * or, uint64_t ino)
 	struct openref **pp, *e = NULL;
 	int64_t left = -ENOENT;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_OPENREF, 0);
 	pthread_mutex_lock(&s->lock);
 	pp = find(s, ino);
 	if (pp) {
@@ -183,6 +189,7 @@ int64_t kvfs_openref_put(struct kvfs_openrefs * or, uint64_t ino)
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 	if (e)
 		kv_cache_free(or->cache, e);
 	return left;
@@ -193,9 +200,11 @@ bool kvfs_openref_held(struct kvfs_openrefs * or, uint64_t ino)
 	struct stripe *s = stripe_of(or, ino);
 	bool held;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_OPENREF, 0);
 	pthread_mutex_lock(&s->lock);
 	held = find(s, ino) != NULL;
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 	return held;
 }
 
