@@ -23,10 +23,10 @@
  * pthread calls, the macros below expand to nothing.
  *
  * Locks outside the table (and so unchecked): the allocator's registries
- * (tc_lock, named_lock, class_lock: pthread mutexes taken before any
- * ranked lock), the device's and the inode-GC worker's mutexes (leaves),
- * the push thread's wake-up mutex (a leaf), and namei's rename_lock
- * (outermost, before every inode lock).
+ * (tc_lock, named_lock, class_lock: pthread mutexes taken before the
+ * allocator's ranked locks) and the page caches' spinlock (alloc/page.c),
+ * the device's and the inode-GC worker's mutexes (leaves) and the push
+ * thread's wake-up mutex (a leaf).
  */
 #ifndef KV_ALLOC_LOCKRANK_H
 #define KV_ALLOC_LOCKRANK_H
@@ -44,28 +44,31 @@ enum kv_lock_nest { KV_NEST_NONE, KV_NEST_KEYED, KV_NEST_ANY };
  * a transaction may hold one AG's buffers while it waits for a later AG,
  * as XFS's allocator holds one AG's header buffers while it locks the
  * next AG's; the AG locks stay ordered by AG number among themselves.
- * The shrinkers' locks (the buffer LRU, the buffer items' list) come after
- * every lock held across an allocation that may reclaim (the push lock,
- * a CIL slot).  Owners: fuse_node fs/fuse/nodes.c; kvfs_iolock, kvfs_ilock
- * fs/inode.h; perag fs/perag.h; kvfs_buf, kvfs_buf_lru fs/buf.c; openref
- * fs/openref.c; kvfs_bli fs/buf_item.c; cil_push to grant
+ * The buffer items' list comes after every lock held across an allocation
+ * that may reclaim (its shrinker takes it): the push lock, an open
+ * reference stripe.  A CIL slot and the buffer LRU are leaves (nothing is
+ * taken or allocated under them): last but the allocator's.
+ * Owners: fuse_node fs/fuse/nodes.c; rename fs/namei.c; kvfs_iolock, kvfs_ilock fs/inode.h;
+ * perag fs/perag.h; kvfs_buf, kvfs_buf_lru fs/buf.c; openref
+ * fs/openref.c; kvfs_bli fs/buf_item.c; cil_push, ail, log, grant, cil_pcp
  * journal/log_priv.h; vmap_* alloc/vmap.c; slab alloc/slab.c; buddy
  * alloc/page.c; shrinker, nofail alloc/reclaim.c.
  */
 #define KV_LOCK_RANKS(X)                                      \
 	X(KV_RANK_FUSE_NODE, "fuse_node", 1, KV_NEST_NONE)    \
+	X(KV_RANK_RENAME, "rename", 1, KV_NEST_NONE)          \
 	X(KV_RANK_IOLOCK, "kvfs_iolock", 2, KV_NEST_KEYED)    \
 	X(KV_RANK_ILOCK, "kvfs_ilock", 3, KV_NEST_KEYED)      \
 	X(KV_RANK_PERAG, "perag", 4, KV_NEST_KEYED)           \
 	X(KV_RANK_BUF, "kvfs_buf", 4, KV_NEST_ANY)            \
 	X(KV_RANK_OPENREF, "openref", 5, KV_NEST_NONE)        \
 	X(KV_RANK_CIL_PUSH, "cil_push", 6, KV_NEST_NONE)      \
-	X(KV_RANK_CIL_PCP, "cil_pcp", 7, KV_NEST_NONE)        \
-	X(KV_RANK_BUF_LRU, "kvfs_buf_lru", 8, KV_NEST_NONE)   \
-	X(KV_RANK_BLI, "kvfs_bli", 9, KV_NEST_NONE)           \
-	X(KV_RANK_AIL, "ail", 10, KV_NEST_NONE)               \
-	X(KV_RANK_LOG, "log", 11, KV_NEST_NONE)               \
-	X(KV_RANK_GRANT, "grant", 12, KV_NEST_NONE)           \
+	X(KV_RANK_BLI, "kvfs_bli", 7, KV_NEST_NONE)           \
+	X(KV_RANK_AIL, "ail", 8, KV_NEST_NONE)                \
+	X(KV_RANK_LOG, "log", 9, KV_NEST_NONE)                \
+	X(KV_RANK_GRANT, "grant", 10, KV_NEST_NONE)           \
+	X(KV_RANK_CIL_PCP, "cil_pcp", 11, KV_NEST_NONE)       \
+	X(KV_RANK_BUF_LRU, "kvfs_buf_lru", 12, KV_NEST_NONE)  \
 	X(KV_RANK_VMAP_PURGE, "vmap_purge", 13, KV_NEST_NONE) \
 	X(KV_RANK_VMAP_ZONE, "vmap_zone", 14, KV_NEST_NONE)   \
 	X(KV_RANK_SLAB, "slab", 15, KV_NEST_NONE)             \

@@ -8,8 +8,8 @@
  *   bl->lock (class "kvfs_bli"): the list of items of a kvfs_bli_log and
  *     its counters.  Item creation takes it under a buffer lock; the sweep
  *     takes buffer locks under it with trylock only.  The shrinker takes
- *     it under whatever an allocation holds: the journal's push lock or
- *     a CIL slot, so it comes after them.
+ *     it under whatever an allocation holds (the journal's push lock, an
+ *     open-reference stripe), so it comes after those.
  *   the journal's AIL lock: taken under both (kvj_item_in_ail()); push runs
  *     under it and only trylocks the buffer, and takes no bl->lock.
  *
