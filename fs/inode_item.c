@@ -128,7 +128,8 @@ static void ili_release(struct kvj_item *lip, bool aborted)
 		kv_buf_rele(iip->bp);
 		iip->bp = NULL;
 	}
-	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+	pthread_rwlock_unlock(&ip->i_lock);
+	kv_lockdep_unlock(&ip->i_lock);
 }
 
 static void ili_pin(struct kvj_item *lip)
@@ -151,8 +152,9 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	struct kv_buf *bp;
 	int ret = KVJ_PUSH_SUCCESS, err;
 
-	if (!kvfs_ilock_nowait(ip, KVFS_ILOCK_SHARED))
+	if (pthread_rwlock_tryrdlock(&ip->i_lock))
 		return KVJ_PUSH_LOCKED;
+	kv_lockdep_trylocked(&ip->i_lock, KV_RANK_ILOCK, ip->i_ino);
 	if (atomic_load(&iip->pincount)) {
 		ret = KVJ_PUSH_PINNED;
 		goto out;
@@ -192,7 +194,8 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 		kvj_log_shutdown(lip->log, "inode write-back failed");
 	}
 out:
-	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	pthread_rwlock_unlock(&ip->i_lock);
+	kv_lockdep_unlock(&ip->i_lock);
 	return ret;
 }
 
