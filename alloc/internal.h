@@ -364,6 +364,8 @@ void kv_free_internal(const void *p);
 /* reclaim.c */
 void kv_reclaim_init(void);
 void kv_reclaim_fini(void);
+void kv_kswapd_stop(void);
+void kv_kswapd_stats(uint64_t *passes, uint64_t *freed);
 /* Allocation failed: returns true if the caller should try again. */
 bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt);
 void kv_reclaim_wake(void);

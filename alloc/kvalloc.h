@@ -192,6 +192,8 @@ struct kv_stats {
 	uint64_t vmap_maps; /* mmap calls made mapping new vmap areas */
 	uint64_t vmap_cache_pages; /* pages held by freed, still-mapped areas */
 	uint64_t vmap_lazy_max; /* most ranges a zone's lazy list held */
+	uint64_t kswapd_passes; /* the reclaim thread's (in reclaim_passes) */
+	uint64_t kswapd_freed;
 	unsigned nr_lock_classes;
 	struct {
 		char name[24];

@@ -433,6 +433,7 @@ int kv_fini(void)
 
 	if (!kv.ready)
 		return 0;
+	kv_kswapd_stop();
 	kv_vmap_purge();
 	kv_vmap_report_leaks(&nr);
 	kv_tcache_drain_all();
@@ -470,6 +471,7 @@ void kv_stats(struct kv_stats *st)
 	st->live_allocs = t[KV_T_SLAB_ALLOC] - t[KV_T_SLAB_FREE] +
 			  t[KV_T_PAGE_ALLOC] - t[KV_T_PAGE_FREE] +
 			  t[KV_T_VMAP_ALLOC] - t[KV_T_VMAP_FREE];
+	kv_kswapd_stats(&st->kswapd_passes, &st->kswapd_freed);
 	kv_reclaim_stats(&st->reclaim_passes, &st->reclaim_freed,
 			 &st->nofail_retries, &st->nofail_timeouts,
 			 &st->alloc_failures);
@@ -551,6 +553,8 @@ int kv_stats_format(char *buf, size_t len)
 		{ "nofail_timeouts", st.nofail_timeouts },
 		{ "alloc_failures", st.alloc_failures },
 		{ "live_allocs", st.live_allocs },
+		{ "kswapd_passes", st.kswapd_passes },
+		{ "kswapd_freed", st.kswapd_freed },
 	};
 
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)

@@ -15,6 +15,16 @@
  * bug and aborts.  Allocations made by a shrinker do not recurse into
  * reclaim.
  *
+ * Background reclaim (the kernel's kswapd): an allocation under NOFS or
+ * NOIO that found nothing to free wakes one reclaim thread, which runs
+ * every shrinker from a context that holds nothing (no scope, no lock),
+ * and so frees what the allocating context may not touch.  A filesystem
+ * whose every change runs in NOFS transactions would otherwise fill the
+ * budget with clean inodes nobody is allowed to drop, and its NOFAIL
+ * allocations would wait forever (mount.kvfs after 99 453 creates into one
+ * directory with mem=64M).  The thread starts on the first wake and stops
+ * at kv_fini().
+ *
  * Locks:
  *   shrinker_lock ("shrinker") protects the shrinker list and each
  *   shrinker's owned fields (next, nr_calls, nr_freed, active).  It is NOT
@@ -22,6 +32,8 @@
  *   (active), and kv_unregister_shrinker() waits for active to drop to 0.
  *   nofail_lock ("nofail") protects the NOFAIL wait queue.  Both are
  *   leaves.
+ *   kswapd_lock (a plain mutex) protects the reclaim thread's state
+ *   (running, stop, wanted); a leaf, never held while shrinkers run.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -261,7 +273,8 @@ static void nofail_warn(void)
 		kv.size >> 20,
 		(unsigned long long)(__atomic_load_n(&kv.nr_free,
 						     __ATOMIC_RELAXED) *
-				     KV_PAGE_SIZE >> 20));
+					     KV_PAGE_SIZE >>
+				     20));
 }
 
 /* Memory (or vmap address space) came back: end the NOFAIL waits. */
@@ -273,6 +286,75 @@ void kv_reclaim_wake(void)
 	kv_mutex_lock(&nofail_lock);
 	pthread_cond_broadcast(&nofail_cond);
 	kv_mutex_unlock(&nofail_lock);
+}
+
+static pthread_mutex_t kswapd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t kswapd_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t kswapd_thread;
+static bool kswapd_running, kswapd_stop;
+static uint64_t kswapd_wanted; /* wakes asked for */
+static uint64_t kswapd_passes, kswapd_freed;
+
+/* Passes over every shrinker while they free something, for each wake. */
+static void *kswapd_fn(void *arg)
+{
+	uint64_t seen = 0;
+
+	(void)arg;
+	pthread_mutex_lock(&kswapd_lock);
+	for (;;) {
+		while (!kswapd_stop && kswapd_wanted == seen)
+			pthread_cond_wait(&kswapd_cond, &kswapd_lock);
+		if (kswapd_stop)
+			break;
+		seen = kswapd_wanted;
+		pthread_mutex_unlock(&kswapd_lock);
+		kv_in_reclaim = true;
+		for (int i = 0; i < 8; i++) {
+			size_t freed = shrink_pass(0);
+
+			__atomic_add_fetch(&kswapd_passes, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&kswapd_freed, freed,
+					   __ATOMIC_RELAXED);
+			if (!freed)
+				break;
+		}
+		kv_in_reclaim = false;
+		kv_tcache_drain(kv_tcache());
+		kv_slab_shrink();
+		kv_reclaim_wake();
+		pthread_mutex_lock(&kswapd_lock);
+	}
+	pthread_mutex_unlock(&kswapd_lock);
+	return NULL;
+}
+
+/* Ask the reclaim thread for a pass (started on the first call). */
+static void kswapd_wake(void)
+{
+	pthread_mutex_lock(&kswapd_lock);
+	if (!kswapd_running && !kswapd_stop &&
+	    !pthread_create(&kswapd_thread, NULL, kswapd_fn, NULL))
+		kswapd_running = true;
+	kswapd_wanted++;
+	pthread_cond_signal(&kswapd_cond);
+	pthread_mutex_unlock(&kswapd_lock);
+}
+
+/* kv_fini(): the reclaim thread stopped and joined (its caches go back). */
+void kv_kswapd_stop(void)
+{
+	pthread_mutex_lock(&kswapd_lock);
+	kswapd_stop = true;
+	pthread_cond_signal(&kswapd_cond);
+	pthread_mutex_unlock(&kswapd_lock);
+	if (kswapd_running)
+		pthread_join(kswapd_thread, NULL);
+	pthread_mutex_lock(&kswapd_lock);
+	kswapd_running = false;
+	kswapd_stop = false;
+	kswapd_wanted = 0;
+	pthread_mutex_unlock(&kswapd_lock);
 }
 
 /*
@@ -316,6 +398,9 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 			return true;
 		}
 	}
+	/* what this context may not free, the reclaim thread may */
+	if (gfp & KV_NOFS)
+		kswapd_wake();
 	if (!(gfp & KV_NOFAIL))
 		return false;
 	if (waits == NOFAIL_WARN_WAITS)
@@ -351,6 +436,12 @@ void kv_reclaim_stats(uint64_t *passes, uint64_t *freed, uint64_t *retries,
 	*retries = __atomic_load_n(&nofail_retries, __ATOMIC_RELAXED);
 	*timeouts = __atomic_load_n(&nofail_timeouts, __ATOMIC_RELAXED);
 	*failures = __atomic_load_n(&alloc_failures, __ATOMIC_RELAXED);
+}
+
+void kv_kswapd_stats(uint64_t *passes, uint64_t *freed)
+{
+	*passes = __atomic_load_n(&kswapd_passes, __ATOMIC_RELAXED);
+	*freed = __atomic_load_n(&kswapd_freed, __ATOMIC_RELAXED);
 }
 
 int kv_shrinkers_format(char *buf, size_t len)
@@ -394,6 +485,8 @@ void kv_reclaim_fini(void)
 	kv_mutex_unlock(&shrinker_lock);
 	reclaim_passes = 0;
 	reclaim_freed = 0;
+	kswapd_passes = 0;
+	kswapd_freed = 0;
 	nofail_retries = 0;
 	nofail_timeouts = 0;
 	alloc_failures = 0;

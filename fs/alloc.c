@@ -391,6 +391,7 @@ struct want {
 	uint32_t goal; /* AG block */
 	uint32_t minlen, maxlen, align;
 	bool near;
+	bool metadata; /* committed busy blocks may serve (busy_trim) */
 };
 
 struct cand {
@@ -410,7 +411,7 @@ static bool cand_eval(struct ag_op *op, const struct want *w, uint32_t fbno,
 {
 	uint32_t tb, tl, astart, end, len, s;
 
-	if (!kvfs_extent_busy_trim(op->pag, fbno, flen, &tb, &tl))
+	if (!kvfs_extent_busy_trim(op->pag, fbno, flen, w->metadata, &tb, &tl))
 		return false;
 	end = tb + tl;
 	astart = (tb + w->align - 1) / w->align * w->align;
@@ -600,12 +601,18 @@ static int fix_freelist(struct ag_op *op, bool freeing)
 			err = find_by_size(op, &w, &c);
 			/*
 			 * A free in a completely full AG (the rest of its
-			 * space freed and still busy) goes on with the list
-			 * short, as XFS's does (XFS_ALLOC_FLAG_FREEING):
-			 * refusing it would fail a deferred free and shut
-			 * the filesystem down; the extent it frees is space
-			 * again.
+			 * space freed by this chain and still busy): the
+			 * list holds tree blocks, logged metadata, so blocks
+			 * whose free has committed may serve (XFS reuses
+			 * busy extents for metadata); failing that it goes
+			 * on with the list short, as XFS's does
+			 * (XFS_ALLOC_FLAG_FREEING): refusing it would fail
+			 * a deferred free and shut the filesystem down.
 			 */
+			if (!err && !c.found && freeing && !w.metadata) {
+				w.metadata = true;
+				err = find_by_size(op, &w, &c);
+			}
 			if (!err && !c.found)
 				return freeing ? 0 : -ENOSPC;
 			if (!err)

@@ -7,21 +7,28 @@
  * the new arrays and re-encodes whole blocks, as fs/bmap.c does with
  * extents.  A change runs in two phases: the plan reads what it needs and
  * allocates every new block (undone, and the call refused with -ENOSPC,
- * when the attribute fork's extent list cannot take them), then the
- * change phase writes, frees and cannot fail but on I/O errors (which
- * cancel the transaction: a shutdown).
+ * when there is no space), then the change phase writes, frees and cannot
+ * fail but on I/O errors (which cancel the transaction: a shutdown).
+ *
+ * The attribute fork maps its blocks as the data fork does (fs/bmap.h):
+ * an extent list in the inode, turned into an extent-map B+tree rooted in
+ * the fork when the extents outgrow it, and back when they fit again.  A
+ * change touches at most KVFS_ATTR_TREE_RANGES ranges of the attribute
+ * space, which is what its reservation holds tree changes for.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/attr.h"
 #include "fs/blkhdr.h"
 #include "fs/bmap.h"
+#include "fs/dir.h"
 #include "fs/btree.h"
 #include "fs/buf_item.h"
 #include "fs/icache.h"
@@ -706,7 +713,8 @@ static int for_each_leaf(struct kvfs_inode *ip, const char *name, size_t len,
 		xset_free(&s);
 		return err;
 	}
-	if (ip->i_aformat != KVFS_DFORK_EXTENTS)
+	if (ip->i_aformat != KVFS_DFORK_EXTENTS &&
+	    ip->i_aformat != KVFS_DFORK_BTREE)
 		return -EOPNOTSUPP;
 	blk = kvmalloc(g->blocksize, 0);
 	leaf = kvmalloc(g->blocksize, 0);
@@ -858,60 +866,87 @@ struct actx {
 	bool changed; /* the change phase began: an error cancels */
 };
 
+typedef int (*map_fn)(const struct kvfs_bmap *m, void *priv);
+
+/*
+ * Call fn for every mapping (holes too) of the attribute space from block
+ * from on, in order, a few at a time (a B+tree fork maps any number of
+ * extents); fn returns non-zero to stop (returned).
+ */
+static int for_each_map(struct kvfs_inode *ip, uint64_t from, map_fn fn,
+			void *priv)
+{
+	/* attribute blocks are numbered by 32-bit entries */
+	const uint64_t end = (uint64_t)UINT32_MAX + 1;
+	struct kvfs_bmap map[32];
+	uint64_t off = from;
+	int err = 0;
+
+	while (!err && off < end) {
+		int nmap = 32;
+
+		err = kvfs_bmapi_read_fork(ip, KVFS_ATTR_FORK, off, end - off,
+					   map, &nmap);
+		if (err || !nmap)
+			break;
+		for (int i = 0; !err && i < nmap; i++)
+			err = fn(&map[i], priv);
+		off = map[nmap - 1].startoff + map[nmap - 1].blockcount;
+	}
+	return err;
+}
+
+struct free_ctx {
+	uint32_t n;
+	uint64_t off;
+};
+
+static int free_fn(const struct kvfs_bmap *m, void *priv)
+{
+	struct free_ctx *f = priv;
+
+	if (m->startblock != KVFS_NULLBLOCK || m->blockcount < f->n)
+		return 0;
+	f->off = m->startoff;
+	return 1;
+}
+
 /* The first n unmapped attribute blocks from block 1 on. */
 static int find_free(struct actx *c, uint32_t n, uint64_t *off)
 {
-	uint32_t cap =
-		kvfs_inode_afork_size(c->ip) / sizeof(struct kvfs_extent);
-	int nmap = (int)(2 * cap + 2), err;
-	struct kvfs_bmap *map = kvcalloc((size_t)nmap, sizeof(*map), 0);
-	/* attribute blocks are numbered by 32-bit entries */
-	uint64_t end = (uint64_t)UINT32_MAX + 1;
+	struct free_ctx f = { .n = n, .off = 0 };
+	int err = for_each_map(c->ip, 1, free_fn, &f);
 
-	if (!map)
-		return -ENOMEM;
-	err = kvfs_bmapi_read_fork(c->ip, KVFS_ATTR_FORK, 1, end - 1, map,
-				   &nmap);
-	if (!err)
-		err = -ENOSPC;
-	for (int i = 0; i < nmap && err == -ENOSPC; i++) {
-		if (map[i].startblock == KVFS_NULLBLOCK &&
-		    map[i].blockcount >= n) {
-			*off = map[i].startoff;
-			err = 0;
-		}
-	}
-	kvfree(map);
-	return err;
+	*off = f.off;
+	if (err < 0)
+		return err;
+	return err ? 0 : -ENOSPC;
+}
+
+static int count_fn(const struct kvfs_bmap *m, void *priv)
+{
+	if (m->startblock != KVFS_NULLBLOCK)
+		*(uint64_t *)priv += m->blockcount;
+	return 0;
 }
 
 int kvfs_attr_fork_blocks(struct kvfs_inode *ip, uint64_t *blocks)
 {
-	uint32_t cap = kvfs_inode_afork_size(ip) / sizeof(struct kvfs_extent);
-	int nmap = (int)(2 * cap + 2), err;
-	struct kvfs_bmap *map;
-
 	*blocks = 0;
 	if (!ip->i_anextents)
 		return 0;
-	map = kvcalloc((size_t)nmap, sizeof(*map), 0);
-	if (!map)
-		return -ENOMEM;
-	err = kvfs_bmapi_read_fork(ip, KVFS_ATTR_FORK, 0,
-				   (uint64_t)UINT32_MAX + 1, map, &nmap);
-	for (int i = 0; !err && i < nmap; i++)
-		if (map[i].startblock != KVFS_NULLBLOCK)
-			*blocks += map[i].blockcount;
-	kvfree(map);
-	return err;
+	return for_each_map(ip, 0, count_fn, blocks);
 }
 
 /* Map n new blocks at off (in pieces if need be), recorded for undo. */
 static int alloc_at(struct actx *c, uint64_t off, uint32_t n)
 {
-	struct range *r = &c->alloc[c->nalloc++];
+	struct range *r;
 	int err = 0;
 
+	if (off + n > KVFS_ATTR_MAX_BYTES >> c->g->blocklog)
+		return -ENOSPC;
+	r = &c->alloc[c->nalloc++];
 	r->off = off;
 	r->len = 0;
 	c->dirty = true;
@@ -925,8 +960,7 @@ static int alloc_at(struct actx *c, uint64_t off, uint32_t n)
 		for (int i = 0; i < nmap && !err; i++)
 			r->len += (uint32_t)map[i].blockcount;
 	}
-	/* a full fork is out of room like a full disk */
-	return err == -EOPNOTSUPP ? -ENOSPC : err;
+	return err;
 }
 
 static int alloc_free_range(struct actx *c, uint32_t n, uint64_t *off)
@@ -963,42 +997,16 @@ static int undo(struct actx *c)
 }
 
 /*
- * Extents the fork gains by unmapping [off, off + len): one for a range
- * strictly inside an extent, one less for each extent it covers whole.
- * (Two ranges in one extent count a split each: an upper bound.)
- */
-static int range_delta(const struct kvfs_inode *ip, uint64_t off, uint32_t len)
-{
-	const struct kvfs_extent *x = (const void *)ip->i_afork;
-	int d = 0;
-
-	for (uint32_t i = 0; i < ip->i_anextents; i++) {
-		uint64_t s = kv_le64_to_cpu(x[i].startoff);
-		uint64_t e = s + kv_le32_to_cpu(x[i].blockcount);
-
-		if (e <= off || s >= off + len)
-			continue;
-		if (s < off && e > off + len)
-			d++;
-		else if (s >= off && e <= off + len)
-			d--;
-	}
-	return d;
-}
-
-/*
- * Room in the fork's extent list for the frees and more extents;
- * -ENOSPC otherwise.
+ * Room in this change for the frees and more ranges (allocated or freed):
+ * at most KVFS_ATTR_TREE_RANGES in all (the log space of the fork's tree
+ * changes, fs/trans_resv.c) and 8 frees; -ENOSPC otherwise.
  */
 static int frees_fit_more(struct actx *c, unsigned more)
 {
-	uint32_t cap =
-		kvfs_inode_afork_size(c->ip) / sizeof(struct kvfs_extent);
-	int n = (int)c->ip->i_anextents + (int)more;
-
-	for (unsigned i = 0; i < c->nfree; i++)
-		n += range_delta(c->ip, c->frees[i].off, c->frees[i].len);
-	return n <= (int)cap && c->nfree + more <= 8 ? 0 : -ENOSPC;
+	return c->nalloc + c->nfree + more <= KVFS_ATTR_TREE_RANGES &&
+			       c->nfree + more <= 8 ?
+		       0 :
+		       -ENOSPC;
 }
 
 static int frees_fit(struct actx *c)
@@ -1100,38 +1108,63 @@ static int do_frees(struct actx *c)
 }
 
 /*
- * Move the fork boundary.  A B+tree data fork's root is laid out for the
- * fork's size: it is laid out again (-ENOSPC, nothing changed, when its
- * entries do not fit the smaller fork).
+ * Move the fork boundary.  A B+tree fork's root is laid out for its fork's
+ * size: each is laid out again (-ENOSPC, nothing changed, when a root's
+ * entries do not fit its smaller fork).
  */
 static int set_forkoff(struct kvfs_inode *ip, uint16_t forkoff)
 {
-	uint32_t old_size = kvfs_inode_dfork_size(ip), new_size;
+	uint32_t old_d = kvfs_inode_dfork_size(ip), new_d;
+	uint32_t old_a = kvfs_inode_afork_size(ip), new_a;
 	uint16_t save = ip->i_forkoff;
-	int err;
+	bool dtree = ip->i_dformat == KVFS_DFORK_BTREE;
+	bool atree = ip->i_aformat == KVFS_DFORK_BTREE;
+	int err = 0;
 
 	ip->i_forkoff = forkoff;
-	new_size = kvfs_inode_dfork_size(ip);
-	if (ip->i_dformat != KVFS_DFORK_BTREE || new_size == old_size)
-		return 0;
-	err = kvfs_btree_iroot_resize(ip->i_dfork, old_size, new_size,
-				      sizeof(struct kvfs_bmbt_key));
-	if (err)
+	new_d = kvfs_inode_dfork_size(ip);
+	new_a = kvfs_inode_afork_size(ip);
+	/*
+	 * The shrinking fork's root first: only it may refuse, and then
+	 * nothing changed; a growing root always fits.
+	 */
+	if (new_d < old_d && dtree)
+		err = kvfs_btree_iroot_resize(ip->i_dfork, old_d, new_d,
+					      sizeof(struct kvfs_bmbt_key));
+	if (new_a < old_a && atree)
+		err = kvfs_btree_iroot_resize(ip->i_afork, old_a, new_a,
+					      sizeof(struct kvfs_bmbt_key));
+	if (err) {
 		ip->i_forkoff = save;
-	return err;
+		return err;
+	}
+	if (new_d > old_d && dtree)
+		kvfs_btree_iroot_resize(ip->i_dfork, old_d, new_d,
+					sizeof(struct kvfs_bmbt_key));
+	if (new_a > old_a && atree)
+		kvfs_btree_iroot_resize(ip->i_afork, old_a, new_a,
+					sizeof(struct kvfs_bmbt_key));
+	return 0;
 }
 
-/* No attribute fork any more: the data fork has the inode's room again. */
-static void fork_remove(struct actx *c)
+/*
+ * No attribute fork any more: the data fork has the inode's room again,
+ * and a B+tree data fork whose extents now fit it as a list becomes one.
+ */
+static int fork_remove(struct actx *c)
 {
 	struct kvfs_inode *ip = c->ip;
+	int err;
 
 	/* a larger fork always holds the root */
-	set_forkoff(ip, 0);
+	err = set_forkoff(ip, 0);
+	if (err)
+		return err;
 	ip->i_aformat = 0;
 	ip->i_anextents = 0;
 	memset(ip->i_afork, 0, c->g->inodesize - KVFS_DINODE_CORE_SIZE);
 	kvfs_trans_log_inode(c->tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+	return kvfs_bmap_fork_grown(c->tp, ip, KVFS_DATA_FORK);
 }
 
 /*
@@ -1164,6 +1197,29 @@ static uint16_t new_forkoff(const struct kvfs_inode *ip)
 	if (room - off < sizeof(struct kvfs_extent))
 		return 0;
 	return (uint16_t)(off / 8);
+}
+
+/*
+ * The data fork leaves no room for an attribute fork: give it the form
+ * that does, as XFS's xfs_bmap_add_attrfork does.  A short-form directory
+ * becomes block form, an extent list a B+tree (its root fits any fork).
+ * The change stands on its own (c->dirty: committed even if the attribute
+ * then fails).  Inline symbolic links and data are left as they are
+ * (new_forkoff() then finds no room: -ENOSPC).
+ */
+static int make_room(struct actx *c)
+{
+	struct kvfs_inode *ip = c->ip;
+	int err = 0;
+
+	if (ip->i_dformat == KVFS_DFORK_INLINE && S_ISDIR(ip->i_mode))
+		err = kvfs_dir_sf_to_block(c->tp, ip);
+	else if (ip->i_dformat == KVFS_DFORK_EXTENTS)
+		err = kvfs_bmap_to_btree(c->tp, ip, KVFS_DATA_FORK);
+	else
+		return 0;
+	c->dirty = true;
+	return err;
 }
 
 /* The new attribute, its value where the caller has it. */
@@ -1273,13 +1329,17 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 		s.e[s.n++] = *nx;
 	if (!s.n) {
 		c->changed = true;
-		fork_remove(c);
+		err = fork_remove(c);
 		goto out;
 	}
 	if (!forkoff) {
 		forkoff = new_forkoff(ip);
 		if (!forkoff) {
-			err = -ENOSPC;
+			err = make_room(c);
+			forkoff = err ? 0 : new_forkoff(ip);
+		}
+		if (!forkoff) {
+			err = err ? err : -ENOSPC;
 			goto out;
 		}
 	}
@@ -1423,6 +1483,13 @@ static int plan_drop(struct actx *c, struct lplan *p)
 	uint64_t mapped = 0;
 	int err;
 
+	/*
+	 * An extent list of at most 8 extents (the frees' room; whole extents
+	 * go, the list never becomes a tree); a larger fork shrinks by
+	 * removals and merges first.
+	 */
+	if (c->ip->i_aformat != KVFS_DFORK_EXTENTS || c->ip->i_anextents > 8)
+		return 0;
 	for (uint32_t i = 0; i < c->ip->i_anextents; i++)
 		mapped += kv_le32_to_cpu(x[i].blockcount);
 	/* one transaction holds every block it invalidates: keep it small */
@@ -1492,23 +1559,23 @@ static int leaf_plan(struct actx *c, struct lplan *p, const struct xent *nx,
 		return -ENODATA;
 	p->what = P_WRITE;
 	if (i >= 0 && !p->e.e[i].local) {
+		/* the first range: it always fits */
 		add_free(c, p->e.e[i].valueblk,
 			 rmt_blocks(g, p->e.e[i].valuelen));
-		if (!set && frees_fit(c)) {
-			/* no room to unmap: the entry stays, dead */
-			c->nfree--;
-			p->e.e[i].dead = true;
-			return 0;
-		}
 	}
 	if (i >= 0)
 		xset_del(&p->e, (uint32_t)i);
-	/* the blocks of dead entries go whenever there is room */
+	/*
+	 * The blocks of dead entries (left by removals when the fork's
+	 * extent list had no room, before it could become a tree) go
+	 * whenever there is room, leaving room for this change's own ranges
+	 * (a value and two leaves, or a merge).
+	 */
 	for (uint32_t j = 0; j < p->e.n;) {
 		if (p->e.e[j].dead && c->nfree < 6) {
 			add_free(c, p->e.e[j].valueblk,
 				 rmt_blocks(g, p->e.e[j].valuelen));
-			if (!frees_fit(c)) {
+			if (!frees_fit_more(c, set ? 3 : 2)) {
 				xset_del(&p->e, j);
 				continue;
 			}
@@ -1645,15 +1712,11 @@ static int leaf_apply(struct actx *c, struct lplan *p, const struct xent *nx)
 	err = do_frees(c);
 	if (err)
 		return err;
-	if (p->what == P_DROP) {
-		fork_remove(c);
-		return 0;
-	}
+	if (p->what == P_DROP)
+		return fork_remove(c);
 	if (p->what == P_TO_SF) {
-		if (!p->e.n) {
-			fork_remove(c);
-			return 0;
-		}
+		if (!p->e.n)
+			return fork_remove(c);
 		c->ip->i_aformat = KVFS_DFORK_INLINE;
 		sf_encode(c->ip->i_afork, kvfs_inode_afork_size(c->ip), &p->e);
 		kvfs_trans_log_inode(c->tp, c->ip,
@@ -1696,12 +1759,21 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 	struct kvfs_mount *mp = ip->i_mount;
 	struct actx c = { .ip = ip, .mp = mp, .g = &mp->g };
 	struct xent nx = new_xent(&mp->g, name, len, value, size);
-	/* a removal allocates nothing: it must work on a full filesystem */
+	struct kvfs_trans_res res = mp->resv.attrset;
+	/* a removal allocates attribute blocks for nothing */
 	uint64_t blocks =
 		set ? (nx.local ? 0 : rmt_blocks(&mp->g, nx.valuelen)) + 2 : 0;
 	int err;
 
-	err = kvfs_trans_alloc_res(mp, &mp->resv.attrset, blocks, &c.tp);
+	/*
+	 * The fork may be (or become) an extent-map tree: each new block
+	 * may be an extent of its own, a tree change each, and each range
+	 * freed may split an extent (res.blocks: one tree change's).
+	 */
+	res.blocks = blocks + (blocks + KVFS_ATTR_TREE_RANGES) * res.blocks;
+	/* a removal must work on a full filesystem: the kept blocks */
+	err = set ? kvfs_trans_alloc_res(mp, &res, 0, &c.tp) :
+		    kvfs_trans_alloc_remove(mp, &res, &c.tp);
 	if (err)
 		return err;
 	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
@@ -1715,10 +1787,8 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 		err = -ENOENT;
 	else if (!ip->i_forkoff || ip->i_aformat == KVFS_DFORK_INLINE)
 		err = sf_change(&c, &nx, set, flags);
-	else if (ip->i_aformat == KVFS_DFORK_EXTENTS)
-		err = leaf_change(&c, &nx, set, flags);
 	else
-		err = -EOPNOTSUPP; /* an extent B+tree attribute fork */
+		err = leaf_change(&c, &nx, set, flags);
 	if (!err) {
 		now(&ip->i_ctime);
 		kvfs_trans_log_inode(c.tp, ip, KVFS_ILOG_CORE);
@@ -1759,6 +1829,14 @@ int kvfs_attr_remove(struct kvfs_inode *ip, const char *name)
 	return attr_change(ip, name, len, "", 0, 0, false);
 }
 
+static int first_fn(const struct kvfs_bmap *m, void *priv)
+{
+	if (m->startblock == KVFS_NULLBLOCK)
+		return 0;
+	*(struct kvfs_bmap *)priv = *m;
+	return 1;
+}
+
 int kvfs_attr_inactive(struct kvfs_trans **tpp, struct kvfs_inode *ip)
 {
 	struct kvfs_mount *mp = ip->i_mount;
@@ -1767,17 +1845,40 @@ int kvfs_attr_inactive(struct kvfs_trans **tpp, struct kvfs_inode *ip)
 
 	if (!ip->i_forkoff)
 		return 0;
-	if (ip->i_aformat == KVFS_DFORK_BTREE)
-		return -EOPNOTSUPP;
-	while (ip->i_aformat == KVFS_DFORK_EXTENTS && ip->i_anextents) {
-		const struct kvfs_extent *x = (const void *)ip->i_afork;
-		uint32_t len = kv_le32_to_cpu(x->blockcount);
+	while (ip->i_aformat != KVFS_DFORK_INLINE && ip->i_anextents) {
+		struct kvfs_bmap m = { 0 };
+		uint64_t rem;
+		uint32_t len;
 
-		/* from the front of the first extent: never a split */
-		c.nfree = 0;
-		add_free(&c, kv_le64_to_cpu(x->startoff),
-			 len < KVFS_ATTR_DROP_MAX ? len : KVFS_ATTR_DROP_MAX);
-		err = do_frees(&c);
+		err = for_each_map(ip, 0, first_fn, &m);
+		if (err < 0)
+			return err;
+		if (!err)
+			return kvfs_corrupt_inode(
+				-EUCLEAN, kvfs_ino_to_fsb(c.g, ip->i_ino),
+				ip->i_ino,
+				"attribute fork of %u extents "
+				"maps no block",
+				ip->i_anextents);
+		/*
+		 * One extent (one tree change: the log space of
+		 * mp->resv.itruncate) from the front of the first
+		 * mapping: never a split.
+		 */
+		len = m.blockcount < KVFS_ATTR_DROP_MAX ?
+			      (uint32_t)m.blockcount :
+			      KVFS_ATTR_DROP_MAX;
+		err = kvfs_bunmapi_fork(c.tp, ip, KVFS_ATTR_FORK, m.startoff,
+					len, 1, &rem);
+		for (uint64_t i = rem; !err && i < len; i++) {
+			struct kv_buf *bp;
+
+			err = kvfs_trans_get_buf(c.tp->jt, mp->bl,
+						 m.startblock + i, 1,
+						 &kvfs_attr_buf_ops, &bp);
+			if (!err)
+				kvfs_trans_binval(c.tp->jt, bp);
+		}
 		if (err)
 			return err;
 		/* a new transaction: the invalidated buffers are let go */
@@ -1798,8 +1899,7 @@ int kvfs_attr_inactive(struct kvfs_trans **tpp, struct kvfs_inode *ip)
 			return err;
 		}
 	}
-	fork_remove(&c);
-	return 0;
+	return fork_remove(&c);
 }
 
 /* ---- the checker ---- */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Extent maps of EXTENTS and BTREE data forks (fs/bmap.h).
+ * Extent maps of EXTENTS and BTREE forks, data and attribute (fs/bmap.h).
  *
  * Every change is "replace [off, off + len) by at most one new extent,
  * then merge neighbours" (set_range(): the range's old pieces cut out,
@@ -20,7 +20,9 @@
  * the list into one leaf under a root in the fork; a change that leaves a
  * tree with no more extents than the fork holds moves them back into the
  * fork and frees every tree block.  So a fork is BTREE exactly when its
- * extents do not fit it as a list (the inode verifier's rule).
+ * extents do not fit it as a list (the inode verifier's rule).  Both forks
+ * work alike; each tree's root is laid out for its own fork's size (the
+ * attribute code moves the boundary between them: fs/attr.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -79,6 +81,14 @@ static uint8_t fork_format(const struct kvfs_inode *ip, int whichfork)
 	return whichfork == KVFS_ATTR_FORK ? ip->i_aformat : ip->i_dformat;
 }
 
+static void fork_set_format(struct kvfs_inode *ip, int whichfork, uint8_t fmt)
+{
+	if (whichfork == KVFS_ATTR_FORK)
+		ip->i_aformat = fmt;
+	else
+		ip->i_dformat = fmt;
+}
+
 static uint32_t *fork_nextents(struct kvfs_inode *ip, int whichfork)
 {
 	return whichfork == KVFS_ATTR_FORK ? &ip->i_anextents : &ip->i_nextents;
@@ -113,8 +123,7 @@ static int emap_load(struct kvfs_inode *ip, int whichfork, struct emap *m)
 	if (*fork_nextents(ip, whichfork) > m->cap)
 		return -EUCLEAN;
 	/* never -ENOMEM, as XFS's in-core extent list (see xm_alloc()) */
-	m->mem = kvcalloc(2 * ((size_t)m->cap + 2), sizeof(*m->mem),
-			  KV_NOFAIL);
+	m->mem = kvcalloc(2 * ((size_t)m->cap + 2), sizeof(*m->mem), KV_NOFAIL);
 	m->x = m->mem;
 	m->y = m->x + m->cap + 2;
 	m->n = *fork_nextents(ip, whichfork);
@@ -264,7 +273,7 @@ static struct kvfs_extent ext_of(const struct irec *r)
 /* The map one call works on: an EXTENTS fork decoded, or a tree cursor. */
 struct xmap {
 	struct kvfs_inode *ip;
-	int whichfork; /* the attribute fork is EXTENTS only (no tree yet) */
+	int whichfork;
 	struct kvfs_trans *tp; /* NULL: lookups only */
 	bool btree;
 	bool dirty; /* the inode (core, fork) changed: log it at the end */
@@ -294,9 +303,9 @@ static int xm_open(struct xmap *xm, struct kvfs_inode *ip, int whichfork,
 	xm->dirty = false;
 	xm->tree_changes = 0;
 	xm->m.mem = NULL;
-	if (whichfork == KVFS_DATA_FORK && ip->i_dformat == KVFS_DFORK_BTREE) {
+	if (fork_format(ip, whichfork) == KVFS_DFORK_BTREE) {
 		xm->btree = true;
-		kvfs_bmbt_cur_init(&xm->cur, &xm->ctx, ip, tp);
+		kvfs_bmbt_cur_init(&xm->cur, &xm->ctx, ip, whichfork, tp);
 		return 0;
 	}
 	if (fork_format(ip, whichfork) != KVFS_DFORK_EXTENTS)
@@ -396,7 +405,8 @@ static int extents_to_btree(struct xmap *xm)
 	struct kvfs_inode *ip = xm->ip;
 	const struct kvfs_geom *g = geom(ip);
 	struct kvfs_mount *mp = ip->i_mount;
-	uint32_t size = kvfs_inode_dfork_size(ip), n = xm->m.n, imax;
+	uint32_t size = fork_size(ip, xm->whichfork), n = xm->m.n, imax;
+	uint8_t *fork = fork_ptr(ip, xm->whichfork);
 	struct kvfs_alloc_arg a = {
 		.tp = xm->tp,
 		.goal = n ? xm->m.x[0].bno : kvfs_ino_to_fsb(g, ip->i_ino),
@@ -405,7 +415,7 @@ static int extents_to_btree(struct xmap *xm)
 		.type = KVFS_ALLOC_START_AG,
 		.owner = ip->i_ino,
 	};
-	struct kvfs_bmdr_block *rb = (void *)ip->i_dfork;
+	struct kvfs_bmdr_block *rb = (void *)fork;
 	struct kv_buf *bp;
 	uint8_t *blk;
 	int err;
@@ -431,23 +441,23 @@ static int extents_to_btree(struct xmap *xm)
 			   KVFS_BTREE_HDR_SIZE +
 				   n * (unsigned)sizeof(struct kvfs_extent) -
 				   1);
-	memset(ip->i_dfork, 0, size);
+	memset(fork, 0, size);
 	rb->level = kv_cpu_to_le16(1);
 	rb->numrecs = kv_cpu_to_le16(1);
-	((struct kvfs_bmbt_key *)(ip->i_dfork + KVFS_BMDR_HDR_SIZE))->startoff =
+	((struct kvfs_bmbt_key *)(fork + KVFS_BMDR_HDR_SIZE))->startoff =
 		kv_cpu_to_le64(xm->m.x[0].off);
-	*(kv_le64 *)(ip->i_dfork + KVFS_BMDR_HDR_SIZE +
+	*(kv_le64 *)(fork + KVFS_BMDR_HDR_SIZE +
 		     (size_t)imax * sizeof(struct kvfs_bmbt_key)) =
 		kv_cpu_to_le64(a.fsb);
-	ip->i_dformat = KVFS_DFORK_BTREE;
-	ip->i_nextents = n;
+	fork_set_format(ip, xm->whichfork, KVFS_DFORK_BTREE);
+	*fork_nextents(ip, xm->whichfork) = n;
 	ip->i_nblocks++;
 	emap_free(&xm->m);
 	xm->m.mem = NULL;
 	xm->btree = true;
 	xm->dirty = true;
 	xm->tree_changes++;
-	kvfs_bmbt_cur_init(&xm->cur, &xm->ctx, ip, xm->tp);
+	kvfs_bmbt_cur_init(&xm->cur, &xm->ctx, ip, xm->whichfork, xm->tp);
 	return 0;
 }
 
@@ -468,8 +478,8 @@ static int btree_to_extents(struct xmap *xm)
 	struct emap m;
 	int err;
 
-	m.whichfork = KVFS_DATA_FORK;
-	m.cap = fork_cap(ip, KVFS_DATA_FORK);
+	m.whichfork = xm->whichfork;
+	m.cap = fork_cap(ip, xm->whichfork);
 	m.mem = kvcalloc(2 * ((size_t)m.cap + 2), sizeof(*m.mem), KV_NOFAIL);
 	m.x = m.mem;
 	m.y = m.x + m.cap + 2;
@@ -479,12 +489,48 @@ static int btree_to_extents(struct xmap *xm)
 		emap_free(&m);
 		return err;
 	}
-	ip->i_dformat = KVFS_DFORK_EXTENTS;
+	fork_set_format(ip, xm->whichfork, KVFS_DFORK_EXTENTS);
 	xm->btree = false;
 	xm->m = m;
 	xm->dirty = true;
 	emap_store(ip, &xm->m);
 	return 0;
+}
+
+int kvfs_bmap_to_btree(struct kvfs_trans *tp, struct kvfs_inode *ip,
+		       int whichfork)
+{
+	struct xmap *xm;
+	int err;
+
+	if (fork_format(ip, whichfork) != KVFS_DFORK_EXTENTS ||
+	    !*fork_nextents(ip, whichfork))
+		return 0;
+	xm = xm_alloc();
+	err = xm_open(xm, ip, whichfork, tp);
+	if (!err)
+		err = extents_to_btree(xm);
+	xm_close(xm);
+	kvfree(xm);
+	return err;
+}
+
+int kvfs_bmap_fork_grown(struct kvfs_trans *tp, struct kvfs_inode *ip,
+			 int whichfork)
+{
+	struct xmap *xm;
+	int err;
+
+	if (fork_format(ip, whichfork) != KVFS_DFORK_BTREE ||
+	    *fork_nextents(ip, whichfork) > fork_cap(ip, whichfork))
+		return 0;
+	xm = xm_alloc();
+	err = xm_open(xm, ip, whichfork, tp);
+	if (!err)
+		err = btree_to_extents(xm);
+	xm_close(xm);
+	kvfree(xm);
+	return err;
 }
 
 /* Most records one change can touch: the pieces and both neighbours. */
@@ -513,9 +559,6 @@ static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
 			xm->dirty = true;
 			return 0;
 		}
-		/* an attribute fork that is full: nothing changed */
-		if (xm->whichfork == KVFS_ATTR_FORK)
-			return -EOPNOTSUPP;
 		err = extents_to_btree(xm);
 		if (err)
 			return err;
@@ -565,10 +608,11 @@ static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
 		if (err)
 			return err;
 	}
-	xm->ip->i_nextents = xm->ip->i_nextents + k - w.n;
+	*fork_nextents(xm->ip, xm->whichfork) += k - w.n;
 	xm->dirty = true;
 	xm->tree_changes++;
-	if (xm->ip->i_nextents <= fork_cap(xm->ip, KVFS_DATA_FORK))
+	if (*fork_nextents(xm->ip, xm->whichfork) <=
+	    fork_cap(xm->ip, xm->whichfork))
 		return btree_to_extents(xm);
 	return 0;
 }
@@ -580,10 +624,11 @@ static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
  */
 static uint64_t tree_res(const struct xmap *xm)
 {
-	uint32_t levels = xm->ip->i_mount->resv.bmap_maxlevels;
+	const struct kvfs_trans_resv *r = &xm->ip->i_mount->resv;
+	/* an attribute fork's tree is bounded by KVFS_ATTR_MAX_BYTES */
+	uint32_t levels = xm->whichfork == KVFS_ATTR_FORK ? r->attr_maxlevels :
+							    r->bmap_maxlevels;
 
-	if (xm->whichfork == KVFS_ATTR_FORK)
-		return 0;
 	if (!xm->btree && xm->m.n + 2 <= xm->m.cap)
 		return 0;
 	return 2 * (uint64_t)(levels - 1) + 1;
@@ -597,15 +642,6 @@ static uint64_t tree_res(const struct xmap *xm)
 static bool tree_change_done(const struct xmap *xm)
 {
 	return xm->tree_changes && (xm->btree || tree_res(xm));
-}
-
-/*
- * An attribute fork (EXTENTS only) without room for more records: the
- * step is refused before anything is allocated or freed.
- */
-static bool afork_full(const struct xmap *xm, uint32_t more)
-{
-	return xm->whichfork == KVFS_ATTR_FORK && xm->m.n + more > xm->m.cap;
 }
 
 static void put_map(struct kvfs_bmap *map, int *k, uint64_t off, uint64_t bno,
@@ -764,10 +800,6 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 					err = -ENOSPC;
 					break;
 				}
-				if (afork_full(xm, 2)) {
-					err = -EOPNOTSUPP;
-					break;
-				}
 				fl = 0;
 				nr = (struct irec){ cur, bno,
 						    (uint32_t)(pend - cur), 0 };
@@ -781,10 +813,6 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		}
 		if (tree_change_done(xm)) {
 			err = -ENOSPC;
-			break;
-		}
-		if (afork_full(xm, 1)) {
-			err = -EOPNOTSUPP;
 			break;
 		}
 		err = alloc_hole(xm, cur,
@@ -804,8 +832,8 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	}
 	xm_close(xm);
 	kvfree(xm);
-	/* a later step's lack of space or room: report what was done */
-	if (k && (err == -ENOSPC || err == -EOPNOTSUPP))
+	/* a later step's lack of space: report what was done */
+	if (k && err == -ENOSPC)
 		err = 0;
 	*nmap = k;
 	return err;
@@ -857,13 +885,6 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		ps = r.off > off ? r.off : off;
 		pe = irec_end(&r) < end ? irec_end(&r) : end;
 		fsb = r.bno + (ps - r.off);
-		/* a punch strictly inside an extent splits it */
-		if (ps > r.off && pe < irec_end(&r) && afork_full(xm, 1)) {
-			err = done ? 0 : -EOPNOTSUPP;
-			if (irec_end(&r) < end)
-				end = irec_end(&r);
-			break;
-		}
 		/*
 		 * Freed by an extent-free intent logged in tp and finished
 		 * after it (XFS's EFI): a crash in between still frees it,
@@ -1012,7 +1033,7 @@ static int btree_check(struct kvfs_inode *ip, char *why, size_t whylen)
 	}
 	w->rec_fn = check_rec;
 	w->priv = &c;
-	kvfs_bmbt_cur_init(cur, &ctx, ip, NULL);
+	kvfs_bmbt_cur_init(cur, &ctx, ip, KVFS_DATA_FORK, NULL);
 	err = kvfs_btree_walk_check(cur, ip->i_mount->bc, w);
 	for (unsigned l = 0; l < KVFS_BTREE_MAXLEVELS; l++)
 		tblocks += w->nblocks[l];

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Extent maps (XFS's xfs_bmap.c): which filesystem blocks back which file
- * blocks of an inode's data fork, in the EXTENTS format (a sorted array of
+ * blocks of an inode's fork (the data fork, or the attribute fork's blocks
+ * of fs/attr.h), in the EXTENTS format (a sorted array of
  * struct kvfs_extent in the inode) while the extents fit the fork, in the
  * BTREE format (the extent-map B+tree of fs/bmap_btree.h, rooted in the
  * fork) when they do not.  A change converts between the two (XFS's
@@ -133,6 +134,26 @@ int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		      int whichfork, uint64_t off, uint64_t len,
 		      unsigned max_extents, uint64_t *remaining);
+
+/*
+ * The fork whichfork of ip just grew (the boundary between the forks
+ * moved: fs/attr.c; a B+tree root already laid out for the new size,
+ * kvfs_btree_iroot_resize()): a BTREE fork whose extents now fit it as a
+ * list becomes EXTENTS again, as the invariant above wants, its tree's
+ * blocks freed through intents in tp (one tree change's log space and
+ * intents).  -EUCLEAN, -EIO from the tree (tp dirty: cancel it).
+ */
+int kvfs_bmap_fork_grown(struct kvfs_trans *tp, struct kvfs_inode *ip,
+			 int whichfork);
+/*
+ * The fork whichfork of ip is about to shrink (an attribute fork is made
+ * beside it) below what its extent list needs: an EXTENTS fork with
+ * extents becomes a B+tree of one leaf, whose root fits any fork (XFS's
+ * xfs_bmap_add_attrfork_extents).  One block from tp's reservation; then
+ * tp cannot back out.  0 and nothing done for other formats.
+ */
+int kvfs_bmap_to_btree(struct kvfs_trans *tp, struct kvfs_inode *ip,
+		       int whichfork);
 
 /*
  * SEEK_DATA / SEEK_HOLE in file blocks: the first block at or after off

@@ -9,6 +9,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/alloc.h"
+#include "fs/bmap.h"
 #include "fs/buf_ops.h"
 #include "fs/extfree_item.h"
 #include "fs/inode.h"
@@ -92,6 +93,10 @@ static uint8_t *bmbt_iroot(struct kvfs_btree_cur *cur, uint32_t *size)
 		*size = c->forksize;
 		return c->fork;
 	}
+	if (c->whichfork == KVFS_ATTR_FORK) {
+		*size = kvfs_inode_afork_size(c->ip);
+		return c->ip->i_afork;
+	}
 	*size = kvfs_inode_dfork_size(c->ip);
 	return c->ip->i_dfork;
 }
@@ -100,7 +105,10 @@ static void bmbt_log_iroot(struct kvfs_btree_cur *cur)
 {
 	struct kvfs_bmbt_ctx *c = cur->priv;
 
-	kvfs_trans_log_inode(c->tp, c->ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+	kvfs_trans_log_inode(c->tp, c->ip,
+			     KVFS_ILOG_CORE | (c->whichfork == KVFS_ATTR_FORK ?
+						       KVFS_ILOG_AFORK :
+						       KVFS_ILOG_DFORK));
 }
 
 static int bmbt_alloc_block(struct kvfs_btree_cur *cur, uint64_t near,
@@ -153,12 +161,14 @@ const struct kvfs_btree_tree_ops kvfs_bmbt_tree_ops = {
 };
 
 void kvfs_bmbt_cur_init(struct kvfs_btree_cur *cur, struct kvfs_bmbt_ctx *ctx,
-			struct kvfs_inode *ip, struct kvfs_trans *tp)
+			struct kvfs_inode *ip, int whichfork,
+			struct kvfs_trans *tp)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 
 	ctx->ip = ip;
 	ctx->tp = tp;
+	ctx->whichfork = whichfork;
 	ctx->fork = NULL;
 	ctx->forksize = 0;
 	kvfs_btree_cur_init(cur, &kvfs_bmbt_tree_ops, &mp->g,

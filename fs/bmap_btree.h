@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The extent-map B+tree type (XFS's xfs_bmap_btree.c): a file's extents
- * (struct kvfs_extent) keyed by file offset, the root in the inode's data
- * fork (struct kvfs_bmdr_block, a node of level >= 1), the blocks owned
- * by the inode (every block's header names its inode number, checked by
- * the cursor on every read) and counted in its i_nblocks.
+ * The extent-map B+tree type (XFS's xfs_bmap_btree.c): a fork's extents
+ * (struct kvfs_extent) keyed by file offset, the root in the inode's fork
+ * (data or attribute: struct kvfs_bmdr_block, a node of level >= 1, laid
+ * out for that fork's size), the blocks owned by the inode (every block's
+ * header names its inode number, checked by the cursor on every read) and
+ * counted in its i_nblocks.
  *
  * Blocks: allocated one at a time by the AG allocator near the block the
  * engine names (a neighbour in the tree, else the inode), charged to the
@@ -35,6 +36,7 @@ struct kvfs_bmbt_ctx {
 	 */
 	struct kvfs_inode *ip;
 	struct kvfs_trans *tp;
+	int whichfork; /* KVFS_DATA_FORK or KVFS_ATTR_FORK (fs/bmap.h) */
 	uint8_t *fork;
 	uint32_t forksize;
 };
@@ -43,11 +45,13 @@ extern const struct kvfs_btree_ops kvfs_bmbt_ops;
 extern const struct kvfs_btree_tree_ops kvfs_bmbt_tree_ops;
 
 /*
- * A cursor over ip's tree: in tp (NULL: lookups only, through the mount's
- * buffer cache; release with kvfs_btree_cur_del()).
+ * A cursor over the tree of ip's fork whichfork: in tp (NULL: lookups
+ * only, through the mount's buffer cache; release with
+ * kvfs_btree_cur_del()).
  */
 void kvfs_bmbt_cur_init(struct kvfs_btree_cur *cur, struct kvfs_bmbt_ctx *ctx,
-			struct kvfs_inode *ip, struct kvfs_trans *tp);
+			struct kvfs_inode *ip, int whichfork,
+			struct kvfs_trans *tp);
 
 /*
  * Every extent of the extent-map tree rooted in a stored fork (size bytes,

@@ -24,6 +24,9 @@
  * is the test, and unpin() touches nothing of the item after
  * kv_buf_unpin(): the journal's last call for a context is then over by the
  * time anyone can see the item unpinned.
+ *
+ * What goes wrong is reported through kvfs_corrupt() (fs/blkhdr.h), never
+ * printed; only the misuses that abort print first.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -38,6 +41,11 @@
 #include "journal/crc32c.h"
 
 #define SWEEP_MIN 256
+/*
+ * The structure named in recovery's reports (fs/blkhdr.h's sink: the
+ * daemon logs them, the tools print them).
+ */
+#define BLI_RECOVERY "log recovery"
 
 struct kvfs_bli {
 	struct kvj_item item; /* first: the journal hands us &item */
@@ -421,8 +429,8 @@ static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	 * shuts down.  The log lock nests inside the AIL lock held here.
 	 */
 	if (err != -EAGAIN) {
-		fprintf(stderr, "kvfs: block %llu: write-back: %s\n",
-			(unsigned long long)bp->b_blkno, strerror(-err));
+		kvfs_corrupt(err, bp->b_blkno, "buffer", "write-back: %s",
+			     strerror(-err));
 		kvj_log_shutdown(lip->log, "buffer write-back failed");
 	}
 	return KVJ_PUSH_LOCKED;
@@ -495,10 +503,8 @@ void kvfs_bli_log_destroy(struct kvfs_bli_log *bl)
 		 * that the cache can still be torn down.
 		 */
 		if (kv_buf_is_pinned(bp))
-			fprintf(stderr,
-				"kvfs: block %llu still pinned at "
-				"log teardown\n",
-				(unsigned long long)bp->b_blkno);
+			kvfs_corrupt(-EBUSY, bp->b_blkno, "buffer",
+				     "still pinned at log teardown");
 		while (kv_buf_is_pinned(bp))
 			kv_buf_unpin(bp);
 		__atomic_store_n(&bp->b_log_item, NULL, __ATOMIC_RELAXED);
@@ -933,12 +939,9 @@ static int rec_scan(void *priv, const void *delta, uint32_t len, kvj_lsn_t lsn)
 	struct kvfs_buf_log_hdr h;
 	const uint8_t *map, *data;
 
-	if (delta_parse(delta, len, &h, &map, &data)) {
-		fprintf(stderr,
-			"kvfs: recovery: malformed buffer delta (%u bytes)\n",
-			len);
-		return -EUCLEAN;
-	}
+	if (delta_parse(delta, len, &h, &map, &data))
+		return kvfs_corrupt(-EUCLEAN, KVFS_NULLBLOCK, BLI_RECOVERY,
+				    "malformed buffer delta (%u bytes)", len);
 	if (!(kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL))
 		return 0;
 	if (r->nr_cancels == r->cancels_cap) {
@@ -1018,10 +1021,10 @@ static int rec_write_all(struct bli_recovery *r)
 		err = rec_write(r, rb);
 		kv_buf_unlock(rb->bp);
 		if (err)
-			fprintf(stderr,
-				"kvfs: recovery: write back block %llu: %s\n",
-				(unsigned long long)rb->bp->b_blkno,
-				strerror(-err));
+			kvfs_corrupt(err, rb->bp->b_blkno, BLI_RECOVERY,
+				     "write back block %llu: %s",
+				     (unsigned long long)rb->bp->b_blkno,
+				     strerror(-err));
 		else
 			r->st.written++;
 	}
@@ -1037,17 +1040,14 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	const uint8_t *map, *data;
 	struct rec_buf *rb;
 	struct kv_buf *bp;
-	uint64_t blkno;
-	unsigned words, w;
+	uint64_t blkno, bytes;
+	unsigned words, w, nblks;
 	int err;
 
 	r->st.deltas++;
-	if (delta_parse(delta, len, &h, &map, &data)) {
-		fprintf(stderr,
-			"kvfs: recovery: malformed buffer delta (%u bytes)\n",
-			len);
-		return -EUCLEAN;
-	}
+	if (delta_parse(delta, len, &h, &map, &data))
+		return kvfs_corrupt(-EUCLEAN, KVFS_NULLBLOCK, BLI_RECOVERY,
+				    "malformed buffer delta (%u bytes)", len);
 	blkno = kv_le64_to_cpu(h.blkno);
 	if (kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL) {
 		r->st.cancelled++;
@@ -1061,6 +1061,15 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 		r->st.freed_later++;
 		return 0;
 	}
+	/* the buffer's size, from the delta, bounded before it is read */
+	nblks = kv_le32_to_cpu(h.nblks);
+	bytes = (uint64_t)nblks * kv_bcache_blksize(r->bc);
+	if (bytes > KVFS_BLI_MAX_LEN ||
+	    kv_le16_to_cpu(h.map_words) != map_words_for(bytes))
+		return kvfs_corrupt(
+			-EUCLEAN, blkno, BLI_RECOVERY,
+			"buffer delta of block %llu does not fit its %u-block buffer",
+			(unsigned long long)blkno, nblks);
 	if (r->nr >= r->limit) {
 		r->st.batches++;
 		err = rec_write_all(r);
@@ -1072,13 +1081,10 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 		return err;
 	rb = rec_find(r, blkno);
 	if (!rb->bp) {
-		err = kv_buf_read(r->bc, blkno, kv_le32_to_cpu(h.nblks), NULL,
-				  &bp);
-		if (err) {
-			fprintf(stderr, "kvfs: recovery: %s\n",
-				kv_buf_last_error());
-			return err;
-		}
+		err = kv_buf_read(r->bc, blkno, nblks, NULL, &bp);
+		if (err)
+			return kvfs_corrupt(err, blkno, BLI_RECOVERY, "%s",
+					    kv_buf_last_error());
 		rb->bp = bp;
 		rb->lsn = rec_block_lsn(r, bp);
 		r->nr++;
@@ -1087,12 +1093,11 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	words = kv_le16_to_cpu(h.map_words);
 	if (bp->b_nblks != kv_le32_to_cpu(h.nblks) ||
 	    words != map_words_for(bp->b_len) ||
-	    delta_past_end(map, words, bp->b_len / KVFS_BLI_CHUNK)) {
-		fprintf(stderr,
-			"kvfs: recovery: buffer delta of block %llu does not fit its %u-block buffer\n",
+	    delta_past_end(map, words, bp->b_len / KVFS_BLI_CHUNK))
+		return kvfs_corrupt(
+			-EUCLEAN, blkno, BLI_RECOVERY,
+			"buffer delta of block %llu does not fit its %u-block buffer",
 			(unsigned long long)blkno, bp->b_nblks);
-		return -EUCLEAN;
-	}
 	if (rb->lsn >= lsn) {
 		r->st.skipped++;
 		return 0;
@@ -1151,12 +1156,11 @@ static int rec_write(struct bli_recovery *r, struct rec_buf *rb)
 
 	if (r->buf_type) {
 		ops = r->buf_type(bp->b_addr, bp->b_len);
-		if (!ops) {
-			fprintf(stderr,
-				"kvfs: recovery: block %llu replayed into contents of no known type\n",
+		if (!ops)
+			return kvfs_corrupt(
+				-EUCLEAN, bp->b_blkno, BLI_RECOVERY,
+				"block %llu replayed into contents of no known type",
 				(unsigned long long)bp->b_blkno);
-			return -EUCLEAN;
-		}
 		bp->b_ops = ops;
 	} else {
 		kvfs_blkhdr_stamp(bp->b_addr, bp->b_len, rb->lsn);
@@ -1200,6 +1204,12 @@ void kvfs_bli_recover_free(struct kvj_recover_ops *ops)
 	kvfree(r->cancels);
 	kvfree(r);
 	ops->priv = NULL;
+}
+
+bool kvfs_bli_recover_freed_since(const struct kvj_recover_ops *ops,
+				  uint64_t blkno, kvj_lsn_t lsn)
+{
+	return lsn && rec_cancelled_later(ops->priv, blkno, lsn - 1);
 }
 
 void kvfs_bli_recover_set_limit(struct kvj_recover_ops *ops, size_t nbufs)

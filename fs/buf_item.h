@@ -39,6 +39,7 @@
 #define KV_FS_BUF_ITEM_H
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -143,6 +144,13 @@ typedef const struct kv_buf_ops *(*kvfs_bli_buf_type_fn)(const void *blk,
 int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
 			 const uint8_t *meta_uuid, struct kvj_recover_ops *ops);
 void kvfs_bli_recover_free(struct kvj_recover_ops *ops);
+/*
+ * Is blkno freed (a cancel) in the checkpoint at lsn or a later one?  For
+ * the replay of other items over blocks (fs/inode_item.h), after the scan
+ * pass has seen every cancel.
+ */
+bool kvfs_bli_recover_freed_since(const struct kvj_recover_ops *ops,
+				  uint64_t blkno, kvj_lsn_t lsn);
 /* Buffers recovery holds before writing back what it replayed (tests). */
 #define KVFS_BLI_RECOVER_LIMIT 8192
 void kvfs_bli_recover_set_limit(struct kvj_recover_ops *ops, size_t nbufs);

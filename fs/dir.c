@@ -780,9 +780,8 @@ static int sf_to_block(struct dctx *d)
 	uint32_t pos;
 	int err;
 
-	copy = malloc(fsize + (size_t)(n + 1) * sizeof(*v));
-	if (!copy)
-		return -ENOMEM;
+	/* inside a transaction that may be dirty already: wait for memory */
+	copy = kvmalloc(fsize + (size_t)(n + 1) * sizeof(*v), KV_NOFAIL);
 	memcpy(copy, dp->i_dfork, fsize);
 	v = (void *)(copy + fsize);
 	e = (void *)(copy + KVFS_DIR_SF_HDR_SIZE);
@@ -870,7 +869,7 @@ static int sf_to_block(struct dctx *d)
 	kvfs_trans_log_inode(d->tp, dp, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
 	atomic_fetch_add(&st_to_block, 1);
 out:
-	free(copy);
+	kvfree(copy);
 	return err;
 }
 
@@ -987,9 +986,7 @@ static int maybe_to_sf(struct dctx *d)
 	}
 	if (size > fsize)
 		return 0;
-	sf = calloc(1, fsize);
-	if (!sf)
-		return -ENOMEM;
+	sf = kvzalloc(fsize, KV_NOFAIL);
 	((struct kvfs_dir_sf_hdr *)sf)->parent = kv_cpu_to_le64(parent);
 	((struct kvfs_dir_sf_hdr *)sf)->count =
 		kv_cpu_to_le16((uint16_t)kv_le64_to_cpu(hd->nentries));
@@ -1040,7 +1037,7 @@ static int maybe_to_sf(struct dctx *d)
 		log_sf(d->tp, dp);
 		atomic_fetch_add(&st_to_sf, 1);
 	}
-	free(sf);
+	kvfree(sf);
 	return err;
 }
 
@@ -1087,34 +1084,51 @@ int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	return 0;
 }
 
+/*
+ * Find m's name in dp: an inline directory's entry in *sfe; otherwise
+ * *sfe NULL and m filled, with d open (the caller's dctx_done()).  On an
+ * error (-ENOENT if absent) nothing is open.
+ */
+static int dir_find(struct kvfs_inode *dp, struct hmatch *m, struct dctx *d,
+		    struct kvfs_dir_sf_ent **sfe)
+{
+	bool found;
+	int err = check_format(dp);
+
+	*sfe = NULL;
+	if (err)
+		return err;
+	if (dp->i_dformat == KVFS_DFORK_INLINE) {
+		*sfe = sf_find(dp, m->name, m->len);
+		return *sfe ? 0 : -ENOENT;
+	}
+	dctx_init(d, NULL, dp);
+	err = read_head(d);
+	if (!err)
+		err = hash_find(d, m, &found);
+	if (!err && !found)
+		err = -ENOENT;
+	if (err)
+		dctx_done(d);
+	return err;
+}
+
 int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *ino, uint8_t *ftype)
 {
 	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_sf_ent *e;
 	struct dctx d;
-	bool found;
-	int err = check_format(dp);
+	int err = dir_find(dp, &m, &d, &e);
 
 	if (err)
 		return err;
-	if (dp->i_dformat == KVFS_DFORK_INLINE) {
-		struct kvfs_dir_sf_ent *e = sf_find(dp, name, len);
-
-		if (!e)
-			return -ENOENT;
+	if (e) {
 		*ino = kv_le64_to_cpu(e->ino);
 		*ftype = e->ftype;
 		return 0;
 	}
-	dctx_init(&d, NULL, dp);
-	err = read_head(&d);
-	if (!err)
-		err = hash_find(&d, &m, &found);
 	dctx_done(&d);
-	if (err)
-		return err;
-	if (!found)
-		return -ENOENT;
 	*ino = m.ino;
 	*ftype = m.ftype;
 	return 0;
@@ -1124,31 +1138,19 @@ int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *cookie, uint64_t *fsb, uint32_t *off)
 {
 	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_sf_ent *e;
 	struct dctx d;
-	bool found;
-	int err = check_format(dp);
+	int err = dir_find(dp, &m, &d, &e);
 
 	if (err)
 		return err;
-	if (dp->i_dformat == KVFS_DFORK_INLINE) {
-		struct kvfs_dir_sf_ent *e = sf_find(dp, name, len);
-
-		if (!e)
-			return -ENOENT;
+	if (e) {
 		*cookie = kv_le32_to_cpu(e->cookie);
 		*fsb = KVFS_NULLBLOCK;
 		*off = (uint32_t)((uint8_t *)e - dp->i_dfork);
 		return 0;
 	}
-	dctx_init(&d, NULL, dp);
-	err = read_head(&d);
-	if (!err)
-		err = hash_find(&d, &m, &found);
-	if (!err && !found)
-		err = -ENOENT;
-	if (!err)
-		err = map_dblk(&d, (uint32_t)(m.addr * 8 >> d.g->dirblklog),
-			       fsb);
+	err = map_dblk(&d, (uint32_t)(m.addr * 8 >> d.g->dirblklog), fsb);
 	if (!err) {
 		*cookie = m.addr;
 		*off = (uint32_t)(m.addr * 8 & (d.g->dirblksize - 1));
@@ -1230,6 +1232,19 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 		  KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
 	kvfs_trans_log_inode(d->tp, d->dp, KVFS_ILOG_CORE);
 	return 0;
+}
+
+int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp)
+{
+	struct dctx d;
+	int err = check_format(dp);
+
+	if (err || dp->i_dformat != KVFS_DFORK_INLINE)
+		return err;
+	dctx_init(&d, tp, dp);
+	err = sf_to_block(&d);
+	dctx_done(&d);
+	return err;
 }
 
 int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,

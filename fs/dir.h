@@ -72,6 +72,15 @@ int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
 int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *ino, uint8_t *ftype);
 
+/*
+ * A short-form directory dp (locked, joined to tp) becomes block form,
+ * its entries and cookies unchanged: room in the inode for an attribute
+ * fork (XFS's xfs_bmap_add_attrfork_local).  Allocates the directory's
+ * first blocks from tp's reservation; then tp cannot back out.  0 and
+ * nothing done for a directory already in block form.
+ */
+int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp);
+
 /* Add name -> ino; -EEXIST if name exists. */
 int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino,

@@ -94,7 +94,8 @@ bool kvfs_extent_busy_committed(const struct kvfs_perag *pag)
 }
 
 bool kvfs_extent_busy_trim(const struct kvfs_perag *pag, uint32_t bno,
-			   uint32_t len, uint32_t *tbno, uint32_t *tlen)
+			   uint32_t len, bool metadata, uint32_t *tbno,
+			   uint32_t *tlen)
 {
 	const struct kvfs_busy_ext *b;
 	uint64_t end = (uint64_t)bno + len, s = bno;
@@ -104,7 +105,7 @@ bool kvfs_extent_busy_trim(const struct kvfs_perag *pag, uint32_t bno,
 	for (b = pag->busy; b && b->bno < end; b = b->next) {
 		uint64_t bend = (uint64_t)b->bno + b->len;
 
-		if (bend <= s)
+		if (bend <= s || (metadata && b->seq))
 			continue;
 		if (b->bno > s && b->bno - s > *tlen) {
 			*tbno = (uint32_t)s;

@@ -59,10 +59,14 @@ bool kvfs_extent_busy_uncommitted(const struct kvfs_perag *pag, uint32_t bno);
 bool kvfs_extent_busy_committed(const struct kvfs_perag *pag);
 /*
  * The longest range of [bno, bno + len) with no busy block, in *tbno and
- * *tlen; false if every block is busy.
+ * *tlen; false if every block is busy.  metadata: only the open
+ * transaction's entries count (XFS's busy extent reuse): a block whose
+ * free has committed may become a logged metadata block at once, since
+ * its new contents reach the disk only through the log, after the free.
  */
 bool kvfs_extent_busy_trim(const struct kvfs_perag *pag, uint32_t bno,
-			   uint32_t len, uint32_t *tbno, uint32_t *tlen);
+			   uint32_t len, bool metadata, uint32_t *tbno,
+			   uint32_t *tlen);
 /* Blocks from bno (of len) before the first busy one. */
 uint32_t kvfs_extent_busy_free_prefix(const struct kvfs_perag *pag,
 				      uint32_t bno, uint32_t len);

@@ -150,13 +150,18 @@ static void kill_suidgid(struct kvfs_inode *ip)
 		ip->i_mode &= (uint16_t)~S_ISGID;
 }
 
+/*
+ * ordered: into blocks a later commit makes readable (unwritten), or the
+ * zeros past a size that a later commit sets; the log's next write flushes
+ * it first (fs/log_io.h).  Overwrites wait for fsync's flush.
+ */
 static int data_write(struct kvfs_mount *mp, const void *buf, size_t len,
-		      uint64_t off)
+		      uint64_t off, bool ordered)
 {
 	int err = kv_dev_pwrite(mp->dev, buf, len, off);
 
 	if (!err)
-		kvfs_log_io_data_written(&mp->lio);
+		kvfs_log_io_data_written(&mp->lio, ordered);
 	return err;
 }
 
@@ -181,7 +186,8 @@ static int write_partial(struct kvfs_mount *mp, uint64_t fsb, bool written,
 			memcpy(blk + boff, src, len);
 		else
 			memset(blk + boff, 0, len);
-		err = data_write(mp, blk, bs, blk_bytes(mp, fsb));
+		err = data_write(mp, blk, bs, blk_bytes(mp, fsb),
+				 !written || !src);
 	}
 	kvfree(blk);
 	return err;
@@ -209,7 +215,8 @@ static int write_piece(struct kvfs_mount *mp, const struct kvfs_bmap *m,
 					    (uint32_t)n);
 		} else {
 			n = (pe - ps) & ~(uint64_t)(bs - 1);
-			err = data_write(mp, src, n, blk_bytes(mp, fsb));
+			err = data_write(mp, src, n, blk_bytes(mp, fsb),
+					 !written);
 		}
 		ps += n;
 		src += n;
@@ -351,6 +358,44 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 	return err;
 }
 
+/* t read from the clock in [from, to] */
+static bool ictime_within(const struct kvfs_ictime *t,
+			  const struct timespec *from,
+			  const struct timespec *to)
+{
+	if (t->sec < from->tv_sec ||
+	    (t->sec == from->tv_sec && t->nsec < from->tv_nsec))
+		return false;
+	return t->sec < to->tv_sec ||
+	       (t->sec == to->tv_sec && t->nsec <= to->tv_nsec);
+}
+
+/*
+ * Whether an overwrite (no conversion, no size change) must stamp mtime
+ * and ctime: not when both were set since the start of the clock's
+ * current tick (CLOCK_REALTIME_COARSE), as the kernel's file_update_time()
+ * skips a stamp equal to current_time(); always when one is in the future
+ * (set by utimes) or a privilege bit must go.  A write stream then
+ * commits one transaction per tick, not one per write, and leaves the
+ * inode lock shared.
+ */
+static bool stamp_due(struct kvfs_inode *ip, unsigned flags)
+{
+	struct timespec tick, now;
+	bool due;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &tick);
+	clock_gettime(CLOCK_REALTIME, &now);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	due = !ictime_within(&ip->i_mtime, &tick, &now) ||
+	      !ictime_within(&ip->i_ctime, &tick, &now) ||
+	      (flags & KVFS_WRITE_KILLPRIV &&
+	       (ip->i_mode & S_ISUID ||
+		(ip->i_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)));
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	return due;
+}
+
 /* Speculative blocks for a write extending the file to block fe. */
 static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
 {
@@ -431,13 +476,14 @@ static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
 			return err;
 		cur = pe;
 	}
-	if (unwritten || pos + n > ip->i_size || !*stamped) {
+	if (unwritten || pos + n > ip->i_size ||
+	    (!*stamped && stamp_due(ip, flags))) {
 		err = write_done(ip, fb, (pos + n + bs - 1) >> bl, unwritten,
 				 pos + n, flags);
 		if (err)
 			return err;
-		*stamped = true;
 	}
+	*stamped = true;
 	*np = n;
 	return 0;
 }
@@ -720,9 +766,6 @@ int kvfs_file_sync(struct kvfs_inode *ip, bool datasync)
 
 	if (!mp->log)
 		return 0;
-	err = kvfs_log_io_flush_data(&mp->lio);
-	if (err)
-		return err;
 	if (datasync) {
 		seq = atomic_load(&ip->i_dsync_seq);
 	} else {
@@ -733,9 +776,18 @@ int kvfs_file_sync(struct kvfs_inode *ip, bool datasync)
 			seq = ip->i_item.item.ctx_seq;
 		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
 	}
-	if (!seq || kvj_log_durable_seq(mp->log) >= seq)
-		return 0;
-	return kvj_log_force(mp->log, seq);
+	/*
+	 * The force's log write flushes the data it orders first and the
+	 * device after it: the data written before this call is then
+	 * durable, and the flush below has nothing left (one flush, not two,
+	 * for an overwrite's fsync).
+	 */
+	if (seq && kvj_log_durable_seq(mp->log) < seq) {
+		err = kvj_log_force(mp->log, seq);
+		if (err)
+			return err;
+	}
+	return kvfs_log_io_flush_data(&mp->lio);
 }
 
 int kvfs_fsync(struct kvfs_mount *mp, uint64_t ino, bool datasync)

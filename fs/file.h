@@ -12,10 +12,13 @@
  * the blocks as unwritten extents in one transaction (they read as zeros
  * whatever is on the media), writes the data, then converts exactly the
  * blocks written and sets the size in a second transaction (XFS's I/O
- * completion).  Every log write is preceded by a device flush when file
- * data was written since the last one (fs/log_io.h), so the checkpoint
- * holding a conversion never reaches the media before the data.
- * Overwrites of written blocks need no transaction but the timestamps'.
+ * completion).  Every log write is preceded by a device flush when such
+ * data (or the zeroing of a block's tail) was written since the last one
+ * (fs/log_io.h), so the checkpoint holding a conversion never reaches the
+ * media before the data.  Overwrites of written blocks need no
+ * transaction but the timestamps' (at most one per tick of the coarse
+ * clock, as the kernel's current_time()), and no flush before the log's
+ * writes: only fsync flushes them.
  *
  * Invariant: the bytes of a written block past the size are zeros on
  * disk (edge blocks of new or unwritten extents are zero-filled, a
@@ -33,14 +36,17 @@
  * at once; fallocate(KEEP_SIZE) past EOF trims what is marked first and
  * clears the mark, so the blocks it allocates past EOF stay.
  *
- * fsync: the device flushed if data was written, then the log forced up
- * to the inode's last change: i_sync_seq (and for fdatasync i_dsync_seq,
- * the last change of its size or map), never a whole-log force.
+ * fsync: the log forced up to the inode's last change: i_sync_seq (and
+ * for fdatasync i_dsync_seq, the last change of its size or map), never a
+ * whole-log force; the flush after that log write covers the data, and
+ * without a force the device is flushed if data was written since the
+ * last flush: one device flush either way.
  *
  * Locks: i_iolock exclusive for writes that extend the file or are not
  * block-aligned, truncate and fallocate; shared for reads, lseek and
  * aligned overwrites inside the size.  The inode lock only around map
- * lookups and inside transactions (fs/inode.h has the order).
+ * lookups, an overwrite's look at its timestamps (shared) and inside
+ * transactions (fs/inode.h has the order).
  *
  * Limits until the extent B+tree lands (issue 9): a change that needs
  * more extents than the inode's fork holds fails with -EOPNOTSUPP.  A

@@ -255,9 +255,9 @@ static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
 }
 
-/* Write every inode of the chunk's blocks free (mode 0), logged whole. */
-static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb, uint32_t agno,
-			     uint32_t agino)
+/* Write every inode of nblocks blocks from fsb free (mode 0), logged whole. */
+static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb,
+			     uint32_t nblocks, uint32_t agno, uint32_t agino)
 {
 	struct kvfs_mount *mp = tp->mp;
 	const struct kvfs_geom *g = &mp->g;
@@ -267,7 +267,7 @@ static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb, uint32_t agno,
 	int err;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	for (b = 0; b < g->ialloc_blocks; b++) {
+	for (b = 0; b < nblocks; b++) {
 		err = kvfs_trans_get_buf(tp->jt, mp->bl, fsb + b, 1,
 					 &kvfs_inode_buf_ops, &bp);
 		if (err)
@@ -289,81 +289,181 @@ static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb, uint32_t agno,
 }
 
 /*
- * A new chunk of free inodes (XFS's xfs_ialloc_ag_alloc): ialloc_blocks
- * blocks aligned to their count, so that the chunk's first inode number
- * is a multiple of the chunk's inodes, near the parent's inode block,
- * else anywhere; its inodes written free, its records inserted, the
- * inode header's counts and the AG's in-core ones moved.  The allocator
- * keeps the AG locked in tp to its commit.  *agnop, *aginop: where the
- * chunk starts.
+ * The smallest piece of a sparse chunk, in blocks (XFS's sb_spino_align):
+ * what one hole-mask bit covers (4 inodes) rounded up to whole blocks,
+ * since a hole never covers part of a block (fs/format.h), and at least
+ * an eighth of the chunk, so that a record's pieces are freed in at most
+ * four extents (the ifree reservation, fs/trans_resv.c, stays within a
+ * quarter of the smallest log).  One block of 8 inodes with the default
+ * 512-byte inodes in 4 KiB blocks; 2 blocks with 2 KiB inodes in 8 KiB
+ * blocks or 512-byte inodes in 1 KiB blocks.  Not stored: every geometry
+ * gives it.
+ */
+static uint32_t sparse_blocks(const struct kvfs_geom *g)
+{
+	uint32_t bit = g->inopblock >= KVFS_INODES_PER_HOLEMASK_BIT ?
+			       1 :
+			       KVFS_INODES_PER_HOLEMASK_BIT / g->inopblock;
+	uint32_t eighth = g->ialloc_blocks / 8;
+
+	return bit > eighth ? bit : eighth;
+}
+
+/* The hole-mask bits of n inodes from the chunk's inode off. */
+static uint16_t holemask_bits(uint32_t off, uint32_t n)
+{
+	uint32_t first = off / KVFS_INODES_PER_HOLEMASK_BIT;
+	uint32_t nbits = n / KVFS_INODES_PER_HOLEMASK_BIT;
+
+	return (uint16_t)(((1u << nbits) - 1) << first);
+}
+
+/*
+ * An extent of ialloc_blocks blocks aligned to their count near goal,
+ * else anywhere; failing that, when a chunk spans more blocks than its
+ * smallest piece, one piece aligned to its size (XFS's sparse path of
+ * xfs_ialloc_ag_alloc, which also takes the smallest piece): on free
+ * space fragmented below a chunk's size inodes can still be created.
+ */
+static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal,
+			      struct kvfs_alloc_arg *args)
+{
+	const struct kvfs_geom *g = &tp->mp->g;
+	uint32_t len = g->ialloc_blocks;
+	int err;
+
+	for (;;) {
+		*args = (struct kvfs_alloc_arg){
+			.tp = tp,
+			.goal = goal,
+			.minlen = len,
+			.maxlen = len,
+			.alignment = len,
+			.type = KVFS_ALLOC_NEAR_BNO,
+			.owner = kvfs_fsb_to_agno(g, goal),
+		};
+		err = kvfs_alloc_vextent(args);
+		if (err == -ENOSPC || err == -EAGAIN) {
+			args->type = KVFS_ALLOC_START_AG;
+			err = kvfs_alloc_vextent(args);
+		}
+		if (!err && args->fsb != KVFS_NULLBLOCK && args->len != len)
+			return -ENOSPC;
+		if (!err && args->fsb == KVFS_NULLBLOCK)
+			err = -ENOSPC;
+		if (err != -ENOSPC || len == sparse_blocks(g))
+			return err;
+		len = sparse_blocks(g);
+	}
+}
+
+/*
+ * Insert the record of new inodes [agino, agino + n) of the chunk at
+ * startino, or merge them into the sparse record there (their hole bits
+ * cleared, the count and free count grown; the free mask marks holes
+ * free already).
+ */
+static int chunk_insert(struct kvfs_btree_cur *cur, uint32_t startino,
+			uint32_t agino, uint32_t n, uint64_t fsb)
+{
+	uint16_t bits = n >= KVFS_INODES_PER_CHUNK ?
+				0xffff :
+				holemask_bits(agino - startino, n);
+	struct kvfs_inobt_key k = { .startino = kv_cpu_to_le32(startino) };
+	struct kvfs_inobt_rec r = {
+		.startino = kv_cpu_to_le32(startino),
+		.holemask = kv_cpu_to_le16((uint16_t)~bits),
+		.count = (uint8_t)n,
+		.freecount = (uint8_t)n,
+		.freemask = kv_cpu_to_le64(~0ull),
+	};
+	uint16_t holemask;
+	int stat, err;
+
+	if (bits == 0xffff)
+		return kvfs_btree_insert(cur, &r);
+	err = kvfs_btree_lookup(cur, KVFS_LOOKUP_EQ, &k, &stat);
+	if (!err && stat)
+		err = kvfs_btree_get_rec(cur, &r, &stat);
+	if (err)
+		return err;
+	if (!stat)
+		return kvfs_btree_insert(cur, &r);
+	holemask = kv_le16_to_cpu(r.holemask);
+	if ((holemask & bits) != bits)
+		return kvfs_corrupt(-EUCLEAN, fsb, "inode-chunk tree",
+				    "free blocks given for inodes %u.. of "
+				    "chunk %u, allocated there (hole mask "
+				    "0x%04x)",
+				    agino, startino, holemask);
+	r.holemask = kv_cpu_to_le16(holemask & (uint16_t)~bits);
+	r.count = (uint8_t)(r.count + n);
+	r.freecount = (uint8_t)(r.freecount + n);
+	return kvfs_btree_update(cur, &r);
+}
+
+/*
+ * New free inodes (XFS's xfs_ialloc_ag_alloc): a whole chunk, or a piece
+ * of a sparse one when free space is too fragmented for a chunk
+ * (alloc_chunk_blocks()), near the parent's inode block, else anywhere.
+ * A chunk is aligned to its ialloc_blocks blocks, so that its first inode
+ * number is a multiple of the chunk's inodes; a piece lies in the chunk
+ * of that alignment around it.  The inodes are written free, the record
+ * inserted or merged, the inode header's counts and the AG's in-core
+ * ones moved.  The allocator keeps the AG locked in tp to its commit.
+ * *agnop, *aginop: where the chunk (the record) starts.
  */
 static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal,
 			     uint32_t *agnop, uint32_t *aginop)
 {
 	struct kvfs_mount *mp = tp->mp;
 	const struct kvfs_geom *g = &mp->g;
-	struct kvfs_alloc_arg args = {
-		.tp = tp,
-		.goal = goal,
-		.minlen = g->ialloc_blocks,
-		.maxlen = g->ialloc_blocks,
-		.alignment = g->ialloc_blocks,
-		.type = KVFS_ALLOC_NEAR_BNO,
-		.owner = kvfs_fsb_to_agno(g, goal),
-	};
-	struct kvfs_inobt_rec r = {
-		.holemask = kv_cpu_to_le16(0),
-		.count = KVFS_INODES_PER_CHUNK,
-		.freecount = KVFS_INODES_PER_CHUNK,
-		.freemask = kv_cpu_to_le64(~0ull),
-	};
+	struct kvfs_alloc_arg args;
 	struct kvfs_btree_cur cur;
 	struct kvfs_btree_ag ag;
 	struct kvfs_perag *pag;
 	struct kvfs_agi *agi;
 	struct kv_buf *agibp;
-	uint32_t agno, agino, i;
+	uint32_t agno, agbno, agino, startino, n, i;
 	int err;
 
-	err = kvfs_alloc_vextent(&args);
-	if (err == -ENOSPC || err == -EAGAIN) {
-		args.type = KVFS_ALLOC_START_AG;
-		err = kvfs_alloc_vextent(&args);
-	}
+	err = alloc_chunk_blocks(tp, goal, &args);
 	if (err)
 		return err;
-	if (args.fsb == KVFS_NULLBLOCK || args.len != g->ialloc_blocks)
-		return -ENOSPC;
 	agno = kvfs_fsb_to_agno(g, args.fsb);
-	agino = kvfs_agbno_to_agino(g, kvfs_fsb_to_agbno(g, args.fsb));
+	agbno = kvfs_fsb_to_agbno(g, args.fsb);
+	agino = kvfs_agbno_to_agino(g, agbno);
+	startino = kvfs_agbno_to_agino(g, agbno - agbno % g->ialloc_blocks);
+	n = args.len * g->inopblock;
 	pag = kvfs_perag_get(mp, agno);
 
 	err = read_agi(tp, pag, &agibp);
 	if (err)
 		return err;
-	err = chunk_init_inodes(tp, args.fsb, agno, agino);
+	err = chunk_init_inodes(tp, args.fsb, args.len, agno, agino);
 	if (err)
 		return err;
 	cur_init(&cur, &ag, tp, agno, agibp);
-	for (i = 0; i < g->ialloc_inos / KVFS_INODES_PER_CHUNK; i++) {
-		r.startino = kv_cpu_to_le32(agino + i * KVFS_INODES_PER_CHUNK);
-		err = kvfs_btree_insert(&cur, &r);
-		if (err)
-			return err;
-	}
+	/* a block of more than 64 inodes holds several whole chunks */
+	for (i = 0; i < n && !err; i += KVFS_INODES_PER_CHUNK)
+		err = chunk_insert(&cur, startino + i, agino + i,
+				   n - i < KVFS_INODES_PER_CHUNK ?
+					   n - i :
+					   KVFS_INODES_PER_CHUNK,
+				   args.fsb);
+	if (err)
+		return err;
 	agi = agibp->b_addr;
-	agi->icount =
-		kv_cpu_to_le32(kv_le32_to_cpu(agi->icount) + g->ialloc_inos);
-	agi->ifree =
-		kv_cpu_to_le32(kv_le32_to_cpu(agi->ifree) + g->ialloc_inos);
-	agi->newino = kv_cpu_to_le32(agino);
+	agi->icount = kv_cpu_to_le32(kv_le32_to_cpu(agi->icount) + n);
+	agi->ifree = kv_cpu_to_le32(kv_le32_to_cpu(agi->ifree) + n);
+	agi->newino = kv_cpu_to_le32(startino);
 	kvfs_trans_log_buf(tp->jt, agibp, offsetof(struct kvfs_agi, icount),
 			   offsetof(struct kvfs_agi, newino) + sizeof(kv_le32) -
 				   1);
-	pag->icount += g->ialloc_inos;
-	pag->ifree += g->ialloc_inos;
+	pag->icount += n;
+	pag->ifree += n;
 	*agnop = agno;
-	*aginop = agino;
+	*aginop = startino;
 	return 0;
 }
 
@@ -457,6 +557,64 @@ out_unlock:
 	return err;
 }
 
+/*
+ * The last allocated inode of sparse record r (the cursor's) is free:
+ * the record leaves the tree and its pieces return to free space (XFS's
+ * xfs_difree_inode_chunk).  Each piece's cluster buffers are invalidated
+ * first (a cancel in the log: recovery replays neither their older buffer
+ * deltas nor the inode deltas of their inodes logged in the cancel's
+ * checkpoint or before, fs/inode_item.h).  The pieces are freed in tp
+ * itself, not as intents: the rolls that finish intents log the joined
+ * inode again, after the cancel, and recovery would replay it over what
+ * the block holds next (tests/inode sparse: a file's data).  The
+ * in-core inodes still cached for them are mode 0 and write back into the
+ * stale buffers, which nothing reads.  Whole chunks are kept (see
+ * fs/ialloc.h).
+ */
+static int chunk_free_sparse(struct kvfs_trans *tp, struct kvfs_btree_cur *cur,
+			     struct kvfs_perag *pag, struct kv_buf *agibp,
+			     const struct kvfs_inobt_rec *r)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
+	uint32_t start = kv_le32_to_cpu(r->startino);
+	uint64_t fsb0 =
+		kvfs_agb_to_fsb(g, pag->agno, kvfs_agino_to_agbno(g, start));
+	struct kvfs_agi *agi = agibp->b_addr;
+	uint32_t b, run = 0;
+	struct kv_buf *bp;
+	int stat, err;
+
+	err = kvfs_btree_delete(cur, &stat);
+	/* one past the last block: the last run ends there */
+	for (b = 0; b <= g->ialloc_blocks && !err; b++) {
+		bool hole = b == g->ialloc_blocks ||
+			    holes >> (b * g->inopblock) & 1;
+
+		if (!hole) {
+			err = kvfs_trans_get_buf(tp->jt, mp->bl, fsb0 + b, 1,
+						 &kvfs_inode_buf_ops, &bp);
+			if (!err)
+				kvfs_trans_binval(tp->jt, bp);
+			run++;
+		} else if (run) {
+			err = kvfs_free_extent(tp, fsb0 + b - run, run);
+			run = 0;
+		}
+	}
+	if (err)
+		return err;
+	agi->icount = kv_cpu_to_le32(kv_le32_to_cpu(agi->icount) - r->count);
+	agi->ifree = kv_cpu_to_le32(kv_le32_to_cpu(agi->ifree) - r->count);
+	kvfs_trans_log_buf(tp->jt, agibp, offsetof(struct kvfs_agi, icount),
+			   offsetof(struct kvfs_agi, ifree) + sizeof(kv_le32) -
+				   1);
+	pag->icount -= r->count;
+	pag->ifree -= r->count;
+	return 0;
+}
+
 int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
 {
 	struct kvfs_mount *mp = tp->mp;
@@ -496,10 +654,13 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
 			stat ? "already free" : "not");
 	r.freemask = kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) | 1ull << bit);
 	r.freecount++;
-	err = kvfs_btree_update(&cur, &r);
+	agi_mod_ifree(tp, pag, agibp, 1);
+	if (kv_le16_to_cpu(r.holemask) && r.freecount == r.count)
+		err = chunk_free_sparse(tp, &cur, pag, agibp, &r);
+	else
+		err = kvfs_btree_update(&cur, &r);
 	if (err)
 		return err;
-	agi_mod_ifree(tp, pag, agibp, 1);
 
 	ip->i_mode = 0;
 	ip->i_nlink = 0;

@@ -10,8 +10,16 @@
  * every chunk is full, a new chunk of g.ialloc_blocks blocks (aligned to
  * that count, so that its first inode number is a multiple of its
  * inodes) is allocated near the parent's inode block, else anywhere
- * (fs/alloc.h); its inodes are written free through the buffer items, its
- * records inserted (the chunk tree's blocks come from the AG allocator),
+ * (fs/alloc.h).  When no such extent is left (free space fragmented), a
+ * piece of a sparse chunk is allocated instead, as XFS does: the smallest
+ * unit a hole-mask bit can describe rounded up to whole blocks (4 inodes,
+ * so one block of 8 with 512-byte inodes in 4 KiB blocks) and to an
+ * eighth of a chunk at least, aligned to its size, its chunk being the
+ * ialloc_blocks-aligned one around it; its
+ * record is inserted with the rest as holes, or an existing record of
+ * that chunk gains it (hole bits cleared, count and free count grown).
+ * The new inodes are written free through the buffer items, the records
+ * inserted or merged (the chunk tree's blocks come from the AG allocator),
  * the inode header's icount, ifree and newino moved with the AG's
  * in-core counts; the transaction then rolls and forces the log, so that
  * the chunk is durable in a checkpoint before the one that logs the new
@@ -33,7 +41,20 @@
  *
  * Counts: the inode header's free count and the AG's in-core one move by
  * one with each allocation and free; icount and ifree move by a chunk's
- * inodes with each new chunk.  Chunks are never freed.
+ * (or a piece's) inodes with each new chunk or piece.
+ *
+ * Freeing: whole chunks are never freed (XFS's ikeep: a directory that
+ * empties and fills again does not allocate, initialise and force a
+ * chunk each time).  A sparse record is freed whole once its last
+ * allocated inode is (XFS's xfs_difree_inode_chunk: pieces are kept until
+ * the record is empty, a piece on its own is never freed): the record
+ * leaves the tree, its pieces return to free space in the same
+ * transaction, their cluster buffers are invalidated (logged cancels, so
+ * that recovery replays no older delta, buffer or inode, into blocks that
+ * may hold anything since), icount and ifree drop by the record's count.
+ * Sparse chunks exist only because free space was short, so their blocks
+ * go back to it.  A sparse record whose pieces came to fill its chunk is
+ * a whole chunk from then on, and kept.
  */
 #ifndef KV_FS_IALLOC_H
 #define KV_FS_IALLOC_H

@@ -28,6 +28,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/blkhdr.h"
+#include "fs/buf_item.h"
 #include "fs/buf_ops.h"
 #include "fs/dinode.h"
 #include "fs/inode_item.h"
@@ -220,6 +221,15 @@ int kvfs_trans_ijoin(struct kvfs_trans *tp, struct kvfs_inode *ip)
 
 	if (iip->joined)
 		return 0;
+	/*
+	 * Its sparse chunk was freed (the buffer invalidated) and allocated
+	 * again since the inode was last written back: write it back into
+	 * the new chunk's buffer, never into the stale one.
+	 */
+	if (iip->bp && (atomic_load(&iip->bp->b_flags) & KV_BUF_STALE)) {
+		kv_buf_rele(iip->bp);
+		iip->bp = NULL;
+	}
 	if (!iip->bp) {
 		err = kv_buf_read(mp->bc, kvfs_ino_to_fsb(&mp->g, ip->i_ino), 1,
 				  &kvfs_inode_buf_ops, &iip->bp);
@@ -267,6 +277,7 @@ struct rec_clu {
 struct ili_recovery {
 	struct kv_bcache *bc;
 	const struct kvfs_geom *g;
+	const struct kvj_recover_ops *bops; /* the buffers' cancels */
 	struct rec_clu *clus; /* open-addressed by block number */
 	size_t cap, nr;
 	size_t limit;
@@ -378,7 +389,7 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	struct kvfs_log_dinode ld;
 	const uint8_t *p = delta;
 	uint64_t ino, blkno;
-	uint32_t dlen, alen, fields;
+	uint32_t dlen, alen, fields, forkoff;
 	uint32_t room = g->inodesize - KVFS_DINODE_CORE_SIZE;
 	struct rec_clu *rc;
 	uint8_t *dip;
@@ -394,6 +405,7 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	fields = kv_le16_to_cpu(f.fields);
 	dlen = kv_le32_to_cpu(f.dfork_len);
 	alen = kv_le32_to_cpu(f.afork_len);
+	forkoff = kv_le16_to_cpu(ld.forkoff) * 8u;
 	if (!kvfs_ino_in_range(g, ino) || blkno != kvfs_ino_to_fsb(g, ino) ||
 	    kv_le32_to_cpu(f.boffset) != kvfs_ino_to_offset(g, ino))
 		return rec_malformed(len, "inode number and place disagree");
@@ -402,6 +414,20 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	    !(fields & KVFS_ILOG_AFORK) != !alen || dlen > room ||
 	    alen > room || len != sizeof(f) + sizeof(ld) + dlen + alen)
 		return rec_malformed(len, "fields and length disagree");
+	/*
+	 * Each fork within its part of the literal area, as forkoff splits
+	 * it: forks that overlap would be written over each other and
+	 * sealed with a good crc.
+	 */
+	if (forkoff > room || dlen > (forkoff ? forkoff : room) ||
+	    alen > (forkoff ? room - forkoff : 0))
+		return rec_malformed(
+			len, "forks do not fit the inode's literal area");
+	/* the chunk was freed since: the block may be anything now */
+	if (kvfs_bli_recover_freed_since(r->bops, blkno, lsn)) {
+		r->st.skipped++;
+		return 0;
+	}
 
 	if (r->nr >= r->limit) {
 		err = rec_write_all(r, false);
@@ -453,6 +479,7 @@ static int rec_finish(void *priv)
 }
 
 int kvfs_inode_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
+			   const struct kvj_recover_ops *bops,
 			   struct kvj_recover_ops *ops)
 {
 	struct ili_recovery *r = kvzalloc(sizeof(*r), 0);
@@ -462,6 +489,7 @@ int kvfs_inode_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
 		return -ENOMEM;
 	r->bc = bc;
 	r->g = g;
+	r->bops = bops;
 	r->limit = KVFS_ILI_RECOVER_LIMIT;
 	ops->type = KVFS_ITEM_INODE;
 	ops->replay = rec_replay;

@@ -25,7 +25,9 @@
  *
  * Recovery replays each delta into the inode's slot of its cluster
  * buffer, in log order with the buffer deltas, unless the inode there
- * verifies (magic, owner, crc) and carries an LSN at least as new; replayed
+ * verifies (magic, owner, crc) and carries an LSN at least as new, or the
+ * cluster block was freed (a buffer cancel: a sparse chunk's piece, fs/ialloc.h) in
+ * the delta's checkpoint or a later one; replayed
  * clusters are written back at the end, or whenever
  * KVFS_ILI_RECOVER_LIMIT of them are held.
  */
@@ -76,11 +78,20 @@ void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,
 
 /*
  * Recovery: fill ops (for struct kvj_log_params.recover) with inode replay
- * over bc in geometry g.  Free with kvfs_inode_recover_free() after
- * kvj_log_open() returned, whatever it returned.
+ * over bc in geometry g; bops: the buffer replay of the same recovery
+ * (kvfs_bli_recover_ops()), whose cancels say which clusters were freed.
+ * Free with kvfs_inode_recover_free() after kvj_log_open() returned,
+ * whatever it returned.
+ *
+ * A delta is skipped when a cancel of its block is in its checkpoint too:
+ * a freed block is busy until the checkpoint of its free is durable
+ * (fs/extent_busy.h), so whatever uses it again, a new chunk's inode
+ * included, is logged in a later checkpoint: a delta beside a cancel is
+ * older than the free.
  */
 #define KVFS_ILI_RECOVER_LIMIT 4096
 int kvfs_inode_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
+			   const struct kvj_recover_ops *bops,
 			   struct kvj_recover_ops *ops);
 void kvfs_inode_recover_free(struct kvj_recover_ops *ops);
 

@@ -215,7 +215,7 @@ int kvfs_inode_open(struct kvfs_mount *mp, uint64_t ino, uint32_t gen)
 	if (!ip->i_nlink && !kvfs_openref_held(mp->openrefs, ino))
 		err = gen ? -ESTALE : -ENOENT;
 	else
-		err = kvfs_openref_get(mp->openrefs, ino);
+		kvfs_openref_get(mp->openrefs, ino);
 	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
 	kvfs_iput(ip);
 	return err;
@@ -282,12 +282,7 @@ int kvfs_tmpfile(struct kvfs_mount *mp, uint64_t dir, uint32_t mode,
 		goto out_dp;
 	}
 	/* returned open */
-	err = kvfs_openref_get(mp->openrefs, ip->i_ino);
-	if (err) {
-		kvfs_trans_cancel(tp);
-		kvfs_iput(ip);
-		goto out_dp;
-	}
+	kvfs_openref_get(mp->openrefs, ip->i_ino);
 	if (st)
 		kvfs_inode_stat(ip, st);
 	err = kvfs_trans_commit(tp, &seq);

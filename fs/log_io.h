@@ -9,6 +9,7 @@
 #define KV_FS_LOG_IO_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fs/geom.h"
@@ -21,14 +22,20 @@ struct kvfs_log_io {
 	uint64_t start; /* byte offset of the log region on dev */
 	uint64_t len; /* bytes */
 	/*
-	 * File data writes issued (fs/file.c) and the count covered by the
-	 * last device flush: every log write is preceded by a flush when
-	 * data was written since, so that a checkpoint making blocks
-	 * reachable never reaches the media before their data (XFS's
-	 * REQ_PREFLUSH on its log writes).
+	 * File data writes issued (fs/file.c), the count at the last one that
+	 * a checkpoint may make reachable (ordered: into unwritten blocks, or
+	 * zeroing), and the count covered by the last device flush: every
+	 * log write is preceded by a flush when ordered data was written
+	 * since, so that a checkpoint making blocks reachable never reaches
+	 * the media before their data (XFS's REQ_PREFLUSH on its log
+	 * writes).  Overwrites of written blocks are ordered with nothing
+	 * (in XFS they never meet the log) and wait for an fsync's flush:
+	 * a checkpoint of timestamps alone does not write back the data.
 	 */
 	_Atomic uint64_t data_gen;
+	_Atomic uint64_t data_ordered;
 	_Atomic uint64_t data_flushed;
+	_Atomic uint64_t flushes; /* device flushes issued, for the tests */
 };
 
 /* The ops; their priv is a struct kvfs_log_io. */
@@ -38,8 +45,11 @@ extern const struct kvj_io_ops kvfs_log_io_ops;
 void kvfs_log_io_init(struct kvfs_log_io *lio, struct kv_dev *dev,
 		      const struct kvfs_geom *g);
 
-/* A file data write to the device has completed. */
-void kvfs_log_io_data_written(struct kvfs_log_io *lio);
+/*
+ * A file data write to the device has completed; ordered: the next log
+ * write must not reach the media before it.
+ */
+void kvfs_log_io_data_written(struct kvfs_log_io *lio, bool ordered);
 /*
  * Flush the device if file data was written since the last flush: the
  * data written before the call is then durable.  0 or -errno.

@@ -242,7 +242,8 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 	err = kvfs_bli_recover_ops(mp->bc, kvfs_buf_ops_by_magic,
 				   mp->g.meta_uuid, &mp->bli_rops);
 	if (!err) {
-		err = kvfs_inode_recover_ops(mp->bc, &mp->g, &mp->ino_rops);
+		err = kvfs_inode_recover_ops(mp->bc, &mp->g, &mp->bli_rops,
+					     &mp->ino_rops);
 		if (err)
 			kvfs_bli_recover_free(&mp->bli_rops);
 	}

@@ -5,7 +5,10 @@
  * A hash of 64 stripes, each a mutex over chained buckets that double when
  * the stripe's count passes them; the bucket arrays come from kvmalloc (a
  * large one takes its vmap path), the entries from a slab cache.
- * Allocations are NOFS: callers hold an inode lock.
+ * Allocations are NOFS (callers hold an inode lock); an entry waits for
+ * memory (NOFAIL, as an in-core inode does: an open fails for no want of
+ * memory, and a tmpfile takes one inside its dirty transaction), a larger
+ * bucket array does not (the chains grow longer meanwhile).
  *
  * Locks: stripe->lock protects the stripe's buckets, entries and count; a
  * leaf among the filesystem's locks, taken under inode locks and under AG
@@ -22,6 +25,8 @@
 #include "alloc/lockrank.h"
 
 #define OPENREF_STRIPES 64
+/* each stripe's first buckets, so that a new entry never needs more */
+#define OPENREF_BUCKETS0 16
 
 struct openref {
 	struct openref *next;
@@ -32,7 +37,7 @@ struct openref {
 struct stripe {
 	pthread_mutex_t lock;
 	struct openref **buckets;
-	size_t nbuckets; /* a power of two, or 0 */
+	size_t nbuckets; /* a power of two */
 	size_t count;
 } __attribute__((aligned(64)));
 
@@ -47,9 +52,9 @@ static uint64_t ino_hash(uint64_t ino)
 	return ino * 0x9e3779b97f4a7c15ull;
 }
 
-static struct stripe *stripe_of(struct kvfs_openrefs * or, uint64_t ino)
+static struct stripe *stripe_of(struct kvfs_openrefs *refs, uint64_t ino)
 {
-	return & or->st[ino_hash(ino) >> 58];
+	return &refs->st[ino_hash(ino) >> 58];
 }
 
 static struct openref **bucket_of(struct stripe *s, uint64_t ino)
@@ -62,23 +67,22 @@ static struct openref **find(struct stripe *s, uint64_t ino)
 {
 	struct openref **pp;
 
-	if (!s->nbuckets)
-		return NULL;
 	for (pp = bucket_of(s, ino); *pp; pp = &(*pp)->next)
 		if ((*pp)->ino == ino)
 			return pp;
 	return NULL;
 }
 
-/* Double the buckets: chains stay short. */
-static int grow(struct stripe *s)
+/* Double the buckets, if memory comes at once: chains stay short. */
+static void grow(struct stripe *s)
 {
-	size_t old = s->nbuckets, n = old ? old * 2 : 16;
-	struct openref **nb = kvcalloc(n, sizeof(*nb), KV_NOFS);
+	size_t old = s->nbuckets, n = old * 2;
+	struct openref **nb =
+		kvcalloc(n, sizeof(*nb), KV_NOFS | KV_NORETRY | KV_NOWARN);
 	struct openref **ob = s->buckets;
 
 	if (!nb)
-		return -ENOMEM;
+		return;
 	s->buckets = nb;
 	s->nbuckets = n;
 	for (size_t i = 0; i < old; i++) {
@@ -93,53 +97,62 @@ static int grow(struct stripe *s)
 		}
 	}
 	kvfree(ob);
-	return 0;
 }
 
-int kvfs_openrefs_create(struct kvfs_openrefs **orp)
+int kvfs_openrefs_create(struct kvfs_openrefs **refsp)
 {
-	struct kvfs_openrefs * or = kvzalloc(sizeof(* or), 0);
+	struct kvfs_openrefs *refs = kvzalloc(sizeof(*refs), 0);
 
-	if (! or)
+	if (!refs)
 		return -ENOMEM;
-	or->cache = kv_cache_create("kvfs_openref", sizeof(struct openref), 0);
-	if (! or->cache) {
-		kvfree(or);
-		return -ENOMEM;
-	}
 	for (int i = 0; i < OPENREF_STRIPES; i++)
-		pthread_mutex_init(& or->st[i].lock, NULL);
-	*orp = or ;
+		pthread_mutex_init(&refs->st[i].lock, NULL);
+	refs->cache = kv_cache_create("kvfs_openref", sizeof(struct openref),
+				      _Alignof(struct openref));
+	if (!refs->cache)
+		goto fail;
+	for (int i = 0; i < OPENREF_STRIPES; i++) {
+		struct stripe *s = &refs->st[i];
+
+		s->buckets = kvcalloc(OPENREF_BUCKETS0, sizeof(*s->buckets), 0);
+		if (!s->buckets)
+			goto fail;
+		s->nbuckets = OPENREF_BUCKETS0;
+	}
+	*refsp = refs;
 	return 0;
+fail:
+	kvfs_openrefs_destroy(refs);
+	return -ENOMEM;
 }
 
-void kvfs_openrefs_destroy(struct kvfs_openrefs * or)
+void kvfs_openrefs_destroy(struct kvfs_openrefs *refs)
 {
-	if (! or)
+	if (!refs)
 		return;
 	for (int i = 0; i < OPENREF_STRIPES; i++) {
-		struct stripe *s = & or->st[i];
+		struct stripe *s = &refs->st[i];
 
 		for (size_t j = 0; j < s->nbuckets; j++) {
 			struct openref *e = s->buckets[j], *next;
 
 			for (; e; e = next) {
 				next = e->next;
-				kv_cache_free(or->cache, e);
+				kv_cache_free(refs->cache, e);
 			}
 		}
 		kvfree(s->buckets);
 		pthread_mutex_destroy(&s->lock);
 	}
-	kv_cache_destroy(or->cache);
-	kvfree(or);
+	if (refs->cache)
+		kv_cache_destroy(refs->cache);
+	kvfree(refs);
 }
 
-int kvfs_openref_get(struct kvfs_openrefs * or, uint64_t ino)
+void kvfs_openref_get(struct kvfs_openrefs *refs, uint64_t ino)
 {
-	struct stripe *s = stripe_of(or, ino);
+	struct stripe *s = stripe_of(refs, ino);
 	struct openref **pp, *e;
-	int err = 0;
 
 	kv_lockdep_lock(&s->lock, KV_RANK_OPENREF, 0);
 	pthread_mutex_lock(&s->lock);
@@ -148,31 +161,23 @@ int kvfs_openref_get(struct kvfs_openrefs * or, uint64_t ino)
 		(*pp)->count++;
 		goto out;
 	}
-	if (s->count >= s->nbuckets) {
-		err = grow(s);
-		if (err)
-			goto out;
-	}
-	e = kv_cache_alloc(or->cache, KV_NOFS);
-	if (!e) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (s->count >= s->nbuckets)
+		grow(s);
+	e = kv_cache_alloc(refs->cache, KV_NOFS | KV_NOFAIL);
 	e->ino = ino;
 	e->count = 1;
 	e->next = *bucket_of(s, ino);
 	*bucket_of(s, ino) = e;
 	s->count++;
-	atomic_fetch_add(& or->nr, 1);
+	atomic_fetch_add(&refs->nr, 1);
 out:
 	pthread_mutex_unlock(&s->lock);
 	kv_lockdep_unlock(&s->lock);
-	return err;
 }
 
-int64_t kvfs_openref_put(struct kvfs_openrefs * or, uint64_t ino)
+int64_t kvfs_openref_put(struct kvfs_openrefs *refs, uint64_t ino)
 {
-	struct stripe *s = stripe_of(or, ino);
+	struct stripe *s = stripe_of(refs, ino);
 	struct openref **pp, *e = NULL;
 	int64_t left = -ENOENT;
 
@@ -185,19 +190,19 @@ int64_t kvfs_openref_put(struct kvfs_openrefs * or, uint64_t ino)
 			e = *pp;
 			*pp = e->next;
 			s->count--;
-			atomic_fetch_sub(& or->nr, 1);
+			atomic_fetch_sub(&refs->nr, 1);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	kv_lockdep_unlock(&s->lock);
 	if (e)
-		kv_cache_free(or->cache, e);
+		kv_cache_free(refs->cache, e);
 	return left;
 }
 
-bool kvfs_openref_held(struct kvfs_openrefs * or, uint64_t ino)
+bool kvfs_openref_held(struct kvfs_openrefs *refs, uint64_t ino)
 {
-	struct stripe *s = stripe_of(or, ino);
+	struct stripe *s = stripe_of(refs, ino);
 	bool held;
 
 	kv_lockdep_lock(&s->lock, KV_RANK_OPENREF, 0);
@@ -208,7 +213,7 @@ bool kvfs_openref_held(struct kvfs_openrefs * or, uint64_t ino)
 	return held;
 }
 
-uint64_t kvfs_openrefs_count(struct kvfs_openrefs * or)
+uint64_t kvfs_openrefs_count(struct kvfs_openrefs *refs)
 {
-	return atomic_load(& or->nr);
+	return atomic_load(&refs->nr);
 }

@@ -27,20 +27,20 @@
 
 struct kvfs_openrefs;
 
-int kvfs_openrefs_create(struct kvfs_openrefs **orp);
+int kvfs_openrefs_create(struct kvfs_openrefs **refsp);
 /* Frees the table; references still held are dropped with it. */
-void kvfs_openrefs_destroy(struct kvfs_openrefs * or);
+void kvfs_openrefs_destroy(struct kvfs_openrefs *refs);
 
-/* One more open reference to ino: 0 or -ENOMEM. */
-int kvfs_openref_get(struct kvfs_openrefs * or, uint64_t ino);
+/* One more open reference to ino (waits for memory: never fails). */
+void kvfs_openref_get(struct kvfs_openrefs *refs, uint64_t ino);
 /*
  * One less: the count left, or -ENOENT when ino held none (a close
  * without an open).
  */
-int64_t kvfs_openref_put(struct kvfs_openrefs * or, uint64_t ino);
+int64_t kvfs_openref_put(struct kvfs_openrefs *refs, uint64_t ino);
 /* ino holds at least one open reference. */
-bool kvfs_openref_held(struct kvfs_openrefs * or, uint64_t ino);
+bool kvfs_openref_held(struct kvfs_openrefs *refs, uint64_t ino);
 /* Inodes holding open references (for statistics and tests). */
-uint64_t kvfs_openrefs_count(struct kvfs_openrefs * or);
+uint64_t kvfs_openrefs_count(struct kvfs_openrefs *refs);
 
 #endif

@@ -60,11 +60,14 @@ struct scrub {
 	uint64_t fdblocks, icount, ifree;
 	uint8_t *blk; /* scratch block */
 	struct kvfs_ns *ns; /* the namespace walk's inode records */
-	kvfs_scrub_fn fn; /* kvfs_scrub_cb()'s caller */
+	kvfs_scrub_fn fn; /* kvfs_scrub_hooked()'s caller */
+	void (*progress)(void *priv, uint64_t done, uint64_t total);
+	bool (*known)(void *priv, uint64_t ino);
 	void *fn_priv;
 	const struct kvfs_ns_problem *prob; /* of the finding being made */
 	kvfs_scrub_claim_fn claim_fn; /* optional observer of the claims */
 	void *claim_priv;
+	struct kvfs_ira ira; /* the inode clusters, read in runs */
 };
 
 static const char *const kind_names[KVFS_SCRUB_NKINDS] = {
@@ -1003,6 +1006,33 @@ static bool check_inode_unlinked(struct scrub *s, const struct kvfs_dinode *d,
 	return listed;
 }
 
+/*
+ * The attribute blocks of a sound attribute fork (its list, or the
+ * records of its tree, walked clean already): their contents.
+ */
+static int check_attr_blocks(struct scrub *s, const uint8_t *dip, uint64_t ino,
+			     uint64_t fsb, uint32_t dsize, uint32_t asize)
+{
+	const struct kvfs_dinode *d = (const void *)dip;
+	const uint8_t *af = dip + KVFS_DINODE_CORE_SIZE + dsize;
+	struct kvfs_extent *x = NULL;
+	uint32_t n = kv_le32_to_cpu(d->anextents);
+	char why[160];
+	int err = 0;
+
+	if (d->aformat == KVFS_DFORK_BTREE)
+		err = kvfs_bmbt_read_extents(s->bc, s->g, ino, af, asize, &x,
+					     &n);
+	if (!err)
+		err = kvfs_attr_scrub(s->bc, s->g, ino, x ? (void *)x : af, n,
+				      why, sizeof(why));
+	kvfree(x);
+	if (err == -EUCLEAN)
+		find(s, KVFS_SCRUB_ATTR, s->agno, fsb, 0, ino,
+		     "inode %" PRIu64 ": %s", ino, why);
+	return err == -EUCLEAN ? 0 : err;
+}
+
 static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		       uint64_t fsb, bool mask_free)
 {
@@ -1021,7 +1051,8 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		find(s, KVFS_SCRUB_INODE_MASK, s->agno, fsb, 0, ino,
 		     "inode %" PRIu64 " is %s but the free mask says %s", ino,
 		     mode ? "in use" : "free", mode ? "free" : "in use");
-	if (kvfs_dinode_verify(dip, g, ino)) {
+	if (!(s->known && s->known(s->fn_priv, ino)) &&
+	    kvfs_dinode_verify(dip, g, ino)) {
 		find(s, KVFS_SCRUB_INODE, s->agno, fsb, 0, ino,
 		     "inode %" PRIu64 ": %s", ino, kvfs_report_last()->msg);
 		if (kv_le32_to_cpu(d->hdr.magic) != KVFS_DINODE_MAGIC)
@@ -1061,16 +1092,10 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		err = walk_fork(&f, dip + KVFS_DINODE_CORE_SIZE + dsize, asize,
 				d->aformat, kv_le32_to_cpu(d->anextents),
 				"attribute");
-		if (!err && !f.bad && d->aformat == KVFS_DFORK_EXTENTS) {
-			err = kvfs_attr_scrub(
-				s->bc, g, ino,
-				dip + KVFS_DINODE_CORE_SIZE + dsize,
-				kv_le32_to_cpu(d->anextents), why, sizeof(why));
-			if (err == -EUCLEAN)
-				find(s, KVFS_SCRUB_ATTR, s->agno, fsb, 0, ino,
-				     "inode %" PRIu64 ": %s", ino, why);
-			err = err == -EUCLEAN ? 0 : err;
-		}
+		if (!err && !f.bad &&
+		    (d->aformat == KVFS_DFORK_EXTENTS ||
+		     d->aformat == KVFS_DFORK_BTREE))
+			err = check_attr_blocks(s, dip, ino, fsb, dsize, asize);
 		f.bad |= bad;
 	}
 	if (err) {
@@ -1098,10 +1123,59 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 	return 0;
 }
 
-/* Every allocated inode of one chunk, block by block. */
-static int check_chunk(struct scrub *s, const struct kvfs_inobt_rec *r)
+/* Whether every slot of an inode cluster carries the inode magic. */
+static bool cluster_magic_ok(const struct kvfs_geom *g, const uint8_t *blk)
+{
+	for (uint32_t i = 0; i < g->inopblock; i++) {
+		const struct kvfs_dinode *d =
+			(const void *)(blk + ((size_t)i << g->inodelog));
+
+		if (kv_le32_to_cpu(d->hdr.magic) != KVFS_DINODE_MAGIC)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The inode cluster at fsb, of chunk s->chunks[k]: from the readahead
+ * window when it passes the cluster buffer's verifier (every slot an
+ * inode), else through the cache, whose verifier words the finding.
+ * Returns the block's bytes (the window's or s->blk) or NULL with *errp.
+ */
+static const uint8_t *read_cluster(struct scrub *s, size_t k, uint64_t fsb,
+				   int *errp)
 {
 	const struct kvfs_geom *g = s->g;
+	const uint8_t *src =
+		kvfs_ira_block(&s->ira, s->agno, s->chunks, s->nchunks, k, fsb);
+	struct kv_buf *bp;
+	int err;
+
+	*errp = 0;
+	if (src && cluster_magic_ok(g, src))
+		return src;
+	err = kv_buf_read(s->bc, fsb, 1, &kvfs_inode_buf_ops, &bp);
+	if (err == -EUCLEAN || err == -EBADMSG) {
+		find(s, KVFS_SCRUB_INODE, s->agno, fsb, 0, KVFS_NULLINO,
+		     "inode cluster unreadable: %s", kv_buf_last_error());
+		/* each inode on its own, outside the cache */
+		err = kv_dev_pread(kv_bcache_dev(s->bc), s->blk, g->blocksize,
+				   kvfs_fsb_to_bytes(g, fsb));
+	} else if (!err) {
+		kv_buf_lock(bp);
+		memcpy(s->blk, bp->b_addr, g->blocksize);
+		kv_buf_unlock(bp);
+		kv_buf_rele(bp);
+	}
+	*errp = err;
+	return err ? NULL : s->blk;
+}
+
+/* Every allocated inode of chunk s->chunks[k], block by block. */
+static int check_chunk(struct scrub *s, size_t k)
+{
+	const struct kvfs_geom *g = s->g;
+	const struct kvfs_inobt_rec *r = &s->chunks[k];
 	uint32_t start = kv_le32_to_cpu(r->startino);
 	uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
 	uint64_t mask = kv_le64_to_cpu(r->freemask);
@@ -1116,7 +1190,7 @@ static int check_chunk(struct scrub *s, const struct kvfs_inobt_rec *r)
 		uint64_t fsb = kvfs_agb_to_fsb(g, s->agno,
 					       kvfs_agino_to_agbno(g, agino));
 		uint32_t first = agino & (g->inopblock - 1);
-		struct kv_buf *bp;
+		const uint8_t *blk;
 
 		if ((holes >> i & 1))
 			continue;
@@ -1125,31 +1199,14 @@ static int check_chunk(struct scrub *s, const struct kvfs_inobt_rec *r)
 			err = claim(s, fsb, 1, KVFS_OWN_INODES, s->agno);
 		if (err)
 			return err;
-		err = kv_buf_read(s->bc, fsb, 1, &kvfs_inode_buf_ops, &bp);
-		if (err == -EUCLEAN || err == -EBADMSG) {
-			find(s, KVFS_SCRUB_INODE, s->agno, fsb, 0, KVFS_NULLINO,
-			     "inode cluster unreadable: %s",
-			     kv_buf_last_error());
-			/* each inode on its own, outside the cache */
-			err = kv_dev_pread(kv_bcache_dev(s->bc), s->blk,
-					   g->blocksize,
-					   kvfs_fsb_to_bytes(g, fsb));
-			if (err)
-				return err;
-		} else if (err) {
+		blk = read_cluster(s, k, fsb, &err);
+		if (!blk)
 			return err;
-		} else {
-			kv_buf_lock(bp);
-			memcpy(s->blk, bp->b_addr, g->blocksize);
-			kv_buf_unlock(bp);
-			kv_buf_rele(bp);
-		}
 		for (uint32_t j = 0; j < per; j++) {
 			uint64_t ino = kvfs_agino_to_ino(g, s->agno, agino + j);
 
 			err = check_inode(
-				s,
-				s->blk + ((size_t)(first + j) << g->inodelog),
+				s, blk + ((size_t)(first + j) << g->inodelog),
 				ino, fsb, mask >> (i + j) & 1);
 			if (err)
 				return err;
@@ -1292,9 +1349,14 @@ static int check_agi(struct scrub *s, struct kv_buf *agi_bp)
 	for (size_t i = 0; i < s->nchunks; i++) {
 		icount += s->chunks[i].count;
 		ifree += s->chunks[i].freecount;
-		err = check_chunk(s, &s->chunks[i]);
+		err = check_chunk(s, i);
 		if (err)
 			return err;
+		if (s->progress)
+			s->progress(s->fn_priv, s->res->inodes,
+				    g->icount > s->res->inodes ?
+					    g->icount :
+					    s->res->inodes);
 	}
 	s->icount += icount;
 	s->ifree += ifree;
@@ -1305,6 +1367,79 @@ static int check_agi(struct scrub *s, struct kv_buf *agi_bp)
 		     "tree holds %" PRIu64 ", %" PRIu64 " free",
 		     a.icount, a.ifree, icount, ifree);
 	return 0;
+}
+
+/* ---- inode cluster readahead (fs/scrub.h) ---- */
+
+int kvfs_ira_init(struct kvfs_ira *ra, struct kv_bcache *bc,
+		  const struct kvfs_geom *g)
+{
+	memset(ra, 0, sizeof(*ra));
+	ra->bc = bc;
+	ra->g = g;
+	ra->buf = kvmalloc((size_t)KVFS_IRA_BLOCKS << g->blocklog, 0);
+	return ra->buf ? 0 : -ENOMEM;
+}
+
+void kvfs_ira_destroy(struct kvfs_ira *ra)
+{
+	kvfree(ra->buf);
+	ra->buf = NULL;
+	ra->len = 0;
+}
+
+static bool ira_cached(struct kvfs_ira *ra, uint64_t fsb)
+{
+	struct kv_buf *bp;
+	int err = kv_buf_incore(ra->bc, fsb, 1, &bp);
+
+	if (!err)
+		kv_buf_rele(bp);
+	return err != -ENOENT;
+}
+
+const uint8_t *kvfs_ira_block(struct kvfs_ira *ra, uint32_t agno,
+			      const struct kvfs_inobt_rec *recs, size_t n,
+			      size_t k, uint64_t fsb)
+{
+	const struct kvfs_geom *g = ra->g;
+	uint32_t per = g->inopblock < KVFS_INODES_PER_CHUNK ?
+			       g->inopblock :
+			       KVFS_INODES_PER_CHUNK;
+	uint64_t end = fsb + 1; /* past the run's last block */
+	bool gap = false;
+
+	if (fsb >= ra->start && fsb - ra->start < ra->len)
+		return ra->buf + ((fsb - ra->start) << g->blocklog);
+	if (fsb >= g->dblocks || ira_cached(ra, fsb))
+		return NULL;
+	/* the clusters of recs[k], recs[k + 1], ... while they follow on */
+	for (size_t j = k; j < n && !gap; j++) {
+		uint32_t start = kv_le32_to_cpu(recs[j].startino);
+		uint64_t holes =
+			kvfs_inobt_holes(kv_le16_to_cpu(recs[j].holemask));
+
+		for (uint32_t i = 0; i < KVFS_INODES_PER_CHUNK && !gap;
+		     i += per) {
+			uint64_t b = kvfs_agb_to_fsb(
+				g, agno, kvfs_agino_to_agbno(g, start + i));
+
+			if ((holes >> i & 1) || b < end)
+				continue;
+			gap = b != end || end - fsb >= KVFS_IRA_BLOCKS ||
+			      end >= g->dblocks || ira_cached(ra, b);
+			if (!gap)
+				end++;
+		}
+	}
+	ra->len = 0;
+	if (kv_dev_pread(kv_bcache_dev(ra->bc), ra->buf,
+			 (size_t)(end - fsb) << g->blocklog,
+			 kvfs_fsb_to_bytes(g, fsb)))
+		return NULL;
+	ra->start = fsb;
+	ra->len = (uint32_t)(end - fsb);
+	return ra->buf;
 }
 
 /* ---- per AG ---- */
@@ -1466,19 +1601,26 @@ static void ns_find(void *priv, const struct kvfs_ns_problem *p)
 }
 
 static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
-		 struct kvfs_scrub_result *res, kvfs_scrub_fn fn, void *priv,
+		 struct kvfs_scrub_result *res, const struct kvfs_scrub_hooks *h,
 		 kvfs_scrub_claim_fn claim_fn, void *claim_priv)
 {
 	struct scrub s = {
-		.bc = bc, .g = g, .res = res, .fn = fn, .fn_priv = priv,
+		.bc = bc, .g = g, .res = res,
 		.claim_fn = claim_fn, .claim_priv = claim_priv
 	};
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
+	if (h) {
+		s.fn = h->fn;
+		s.progress = h->progress;
+		s.known = h->known;
+		s.fn_priv = h->priv;
+	}
 	s.ag_unknown = kvzalloc(g->agcount, 0);
 	s.blk = kvmalloc(g->blocksize, 0);
-	if (!s.ag_unknown || !s.blk || kvfs_ns_create(&s.ns)) {
+	if (!s.ag_unknown || !s.blk || kvfs_ira_init(&s.ira, bc, g) ||
+	    kvfs_ns_create(&s.ns)) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -1509,6 +1651,7 @@ out:
 	kvfree(s.unl);
 	kvfree(s.blk);
 	kvfree(s.ag_unknown);
+	kvfs_ira_destroy(&s.ira);
 	kvfs_ns_destroy(s.ns);
 	return err;
 }
@@ -1516,13 +1659,22 @@ out:
 int kvfs_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 	       struct kvfs_scrub_result *res)
 {
-	return scrub(bc, g, res, NULL, NULL, NULL, NULL);
+	return scrub(bc, g, res, NULL, NULL, NULL);
 }
 
 int kvfs_scrub_cb(struct kv_bcache *bc, const struct kvfs_geom *g,
 		  struct kvfs_scrub_result *res, kvfs_scrub_fn fn, void *priv)
 {
-	return scrub(bc, g, res, fn, priv, NULL, NULL);
+	struct kvfs_scrub_hooks h = { .fn = fn, .priv = priv };
+
+	return scrub(bc, g, res, &h, NULL, NULL);
+}
+
+int kvfs_scrub_hooked(struct kv_bcache *bc, const struct kvfs_geom *g,
+		      struct kvfs_scrub_result *res,
+		      const struct kvfs_scrub_hooks *h)
+{
+	return scrub(bc, g, res, h, NULL, NULL);
 }
 
 int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
@@ -1537,7 +1689,7 @@ int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
 	if (err)
 		return err;
 	kv_bcache_set_private(bc, (void *)g);
-	err = scrub(bc, g, res, NULL, NULL, fn, priv);
+	err = scrub(bc, g, res, NULL, fn, priv);
 	kv_bcache_destroy(bc);
 	return err;
 }

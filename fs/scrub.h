@@ -40,6 +40,7 @@
 #ifndef KV_FS_SCRUB_H
 #define KV_FS_SCRUB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fs/geom.h"
@@ -141,6 +142,41 @@ typedef int (*kvfs_scrub_claim_fn)(void *priv, uint64_t fsb, uint32_t len,
 int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
 			  struct kvfs_scrub_result *res, kvfs_scrub_claim_fn fn,
 			  void *priv);
+
+/*
+ * Inode cluster readahead for a walk of an AG's inode chunks in record
+ * order (the checker's, fsck's phase 4): the blocks of consecutive chunks
+ * that lie back to back are read with one pread of up to KVFS_IRA_BLOCKS
+ * blocks into a private window, past the buffer cache, instead of one
+ * 4 KiB buffer read per cluster.  A block the cache holds is never read
+ * this way (the cache's copy may be newer): kvfs_ira_block() returns NULL
+ * for it, and for any block it could not read, and the caller reads that
+ * one through the cache as before (its verifier's findings unchanged).
+ * The bytes returned are unverified.  Not thread-safe: one per walker.
+ */
+#define KVFS_IRA_BLOCKS 64u
+
+struct kvfs_inobt_rec;
+
+struct kvfs_ira {
+	struct kv_bcache *bc;
+	const struct kvfs_geom *g;
+	uint8_t *buf; /* KVFS_IRA_BLOCKS blocks */
+	uint64_t start; /* first block of the window */
+	uint32_t len; /* blocks held */
+};
+
+int kvfs_ira_init(struct kvfs_ira *ra, struct kv_bcache *bc,
+		  const struct kvfs_geom *g);
+void kvfs_ira_destroy(struct kvfs_ira *ra);
+/*
+ * Block fsb, an inode cluster of chunk recs[k] of AG agno (recs sorted,
+ * n of them): its bytes, read with the blocks of the chunks after it that
+ * follow on disk, or NULL (read it through the cache).
+ */
+const uint8_t *kvfs_ira_block(struct kvfs_ira *ra, uint32_t agno,
+			      const struct kvfs_inobt_rec *recs, size_t n,
+			      size_t k, uint64_t fsb);
 
 const char *kvfs_scrub_kind_name(enum kvfs_scrub_kind kind);
 const char *kvfs_scrub_owner_name(enum kvfs_scrub_owner owner);

@@ -91,4 +91,22 @@ typedef void (*kvfs_scrub_fn)(void *priv, const struct kvfs_scrub_finding *f,
 int kvfs_scrub_cb(struct kv_bcache *bc, const struct kvfs_geom *g,
 		  struct kvfs_scrub_result *res, kvfs_scrub_fn fn, void *priv);
 
+/*
+ * kvfs_scrub_cb() with more of its caller (fsck's detection): progress is
+ * told the inodes read so far of about total (the superblock's count)
+ * after each inode chunk; known(priv, ino) true says that a walk of the
+ * very same bytes under the same geometry verified the inode already
+ * (fsck -n's phase 4), so its kvfs_dinode_verify() is not repeated.  Any
+ * of them may be NULL.
+ */
+struct kvfs_scrub_hooks {
+	kvfs_scrub_fn fn;
+	void (*progress)(void *priv, uint64_t done, uint64_t total);
+	bool (*known)(void *priv, uint64_t ino);
+	void *priv;
+};
+int kvfs_scrub_hooked(struct kv_bcache *bc, const struct kvfs_geom *g,
+		      struct kvfs_scrub_result *res,
+		      const struct kvfs_scrub_hooks *h);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "fs/attr.h"
 #include "fs/buf_item.h"
 #include "fs/trans_resv.h"
 #include "journal/log_format.h"
@@ -89,6 +90,37 @@ uint32_t kvfs_bmap_maxlevels(const struct kvfs_geom *g)
 			 (fork - KVFS_BMDR_HDR_SIZE) / 16, nrecs);
 }
 
+/* Records of an attribute fork's extent map: one per block at most. */
+static uint64_t attr_maxrecs(const struct kvfs_geom *g)
+{
+	return KVFS_ATTR_MAX_BYTES >> g->blocklog;
+}
+
+/* The smallest attribute fork (one extent's room) has a root of one entry. */
+uint32_t kvfs_attr_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+
+	return maxlevels(room / sizeof(struct kvfs_extent),
+			 room / (sizeof(struct kvfs_bmbt_key) + 8), 1,
+			 attr_maxrecs(g));
+}
+
+/* Blocks of an attribute fork's extent map at its largest (half full). */
+static uint64_t attr_tree_blocks(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+	uint64_t leaf_min = room / sizeof(struct kvfs_extent) / 2;
+	uint64_t node_min = room / (sizeof(struct kvfs_bmbt_key) + 8) / 2;
+	uint64_t n = (attr_maxrecs(g) + leaf_min - 1) / leaf_min, sum = n;
+
+	while (n > 1) {
+		n = (n + node_min - 1) / node_min;
+		sum += n;
+	}
+	return sum;
+}
+
 /*
  * A directory holds at most 2^32 entries (fs/format.h: the head's count
  * is checked against it on insert), one hash record each, and one
@@ -145,6 +177,57 @@ static uint32_t bmap_split_blocks(const struct kvfs_trans_resv *r)
 static uint32_t bmap_free_intents(const struct kvfs_trans_resv *r)
 {
 	return 2 * (r->bmap_maxlevels - 1);
+}
+
+/*
+ * Blocks of an extent-map tree whose records fit the inode as a list (the
+ * root's entries are enough for its leaves).
+ */
+static uint32_t list_tree_bufs(const struct kvfs_geom *g)
+{
+	uint32_t recs = (g->inodesize - KVFS_DINODE_CORE_SIZE) /
+			sizeof(struct kvfs_extent);
+	uint32_t leaf_min = (g->blocksize - KVFS_BTREE_HDR_SIZE) /
+			    sizeof(struct kvfs_extent) / 2;
+
+	return (recs + leaf_min - 1) / leaf_min;
+}
+
+/* Remote value blocks of a largest attribute value. */
+static uint32_t attr_rmt_blocks(const struct kvfs_geom *g)
+{
+	return (KVFS_XATTR_SIZE_MAX + g->blocksize - KVFS_ATTR_RMT_HDR_SIZE -
+		1) /
+	       (g->blocksize - KVFS_ATTR_RMT_HDR_SIZE);
+}
+
+/*
+ * Leaves of the extent-map tree n neighbouring records may span besides
+ * the path's (leaves half full at least).
+ */
+static uint32_t bmap_range_leaves(const struct kvfs_geom *g, uint32_t n)
+{
+	uint32_t half = (g->blocksize - KVFS_BTREE_HDR_SIZE) /
+			sizeof(struct kvfs_extent) / 2;
+
+	return (n + half - 1) / half;
+}
+
+/*
+ * Blocks the attribute fork's extent map logs in one change of
+ * KVFS_ATTR_TREE_RANGES ranges: for each, a split at every level below
+ * the root and the leaves its records may span; at most every block the
+ * tree had before and after the change.
+ */
+static uint32_t attr_tree_bufs(const struct kvfs_geom *g,
+			       const struct kvfs_trans_resv *r)
+{
+	uint64_t ranges = KVFS_ATTR_TREE_RANGES *
+			  (2 * (uint64_t)(r->attr_maxlevels - 1) + 1 +
+			   bmap_range_leaves(g, attr_rmt_blocks(g)));
+	uint64_t all = 2 * attr_tree_blocks(g);
+
+	return (uint32_t)(ranges < all ? ranges : all);
 }
 
 /* The free-space header and the reserve list of one AG. */
@@ -224,6 +307,7 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	r->alloc_maxlevels = g->alloc_maxlevels;
 	r->inobt_maxlevels = kvfs_inobt_maxlevels(g);
 	r->bmap_maxlevels = kvfs_bmap_maxlevels(g);
+	r->attr_maxlevels = kvfs_attr_maxlevels(g);
 	r->buf_bytes = kvfs_resv_buf_bytes(g->blocksize);
 	r->inode_bytes = kvfs_resv_buf_bytes(g->inodesize);
 
@@ -248,21 +332,37 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	    1, 0, 2, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
 	set(&r->ichange, 0, 1, 0, 0, 0, r);
 	set(&r->iunlink, 1, 2, 0, 0, 0, r);
-	set(&r->ifree, 1 + r->inobt_maxlevels, 2, 0, 0, 0, r);
+	/*
+	 * The inode header and the record's path, its joins when a sparse
+	 * record is freed whole (fs/ialloc.h) with its cluster cancels and
+	 * the frees of its pieces, in the transaction: at most 8 pieces (an
+	 * eighth of a chunk at least), one free per two
+	 */
+	set(&r->ifree,
+	    1 + 2 * r->inobt_maxlevels - 1 + g->ialloc_blocks +
+		    AG_FREE_HDR_BUFS +
+		    allocfree_bufs(
+			    r, ((g->ialloc_blocks < 8 ? g->ialloc_blocks : 8) +
+				1) / 2),
+	    2, 0, 0, 0, r);
 	/*
 	 * Three attribute blocks (a split: the leaf, the new one, the node),
 	 * a largest value's remote blocks, the new blocks in two
-	 * allocations (the value's, the leaves'), the intents of three
-	 * frees (done in the rolls of the commit).
+	 * allocations (the value's, the leaves'); the attribute fork's
+	 * extent map (fs/attr.h: attr_tree_bufs()) and the intents of the
+	 * extents of the ranges freed (one per block at most) and of the
+	 * tree blocks freed; the data fork's tree, small enough to be a
+	 * list, going back into the inode when the attribute fork goes.
+	 * blocks: one change of the attribute fork's tree; fs/attr.c
+	 * multiplies them.
 	 */
 	set(&r->attrset,
-	    3 +
-		    (KVFS_XATTR_SIZE_MAX + g->blocksize -
-		     KVFS_ATTR_RMT_HDR_SIZE - 1) /
-			    (g->blocksize - KVFS_ATTR_RMT_HDR_SIZE) +
-		    bmap_split_bufs(r) + AG_FREE_HDR_BUFS +
-		    allocfree_bufs(r, 2),
-	    1, 3 * efi, 1, 2 * (r->bmap_maxlevels - 1), r);
+	    3 + attr_rmt_blocks(g) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 2) +
+		    attr_tree_bufs(g, r) + list_tree_bufs(g),
+	    1,
+	    KVFS_ATTR_TREE_RANGES *
+		    (attr_rmt_blocks(g) + 2 * (r->attr_maxlevels - 1)) * efi,
+	    1, 2 * (r->attr_maxlevels - 1) + 1, r);
 	set(&r->symlink,
 	    1 + g->ialloc_blocks + 2 * r->inobt_maxlevels - 1 +
 		    (KVFS_SYMLINK_MAXLEN + g->blocksize -

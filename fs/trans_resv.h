@@ -38,6 +38,8 @@ struct kvfs_trans_resv {
 	uint32_t alloc_maxlevels; /* each free-space tree */
 	uint32_t inobt_maxlevels; /* inode-chunk tree */
 	uint32_t bmap_maxlevels; /* extent map, root in the inode included */
+	/* an attribute fork's extent map (at most KVFS_ATTR_MAX_BYTES) */
+	uint32_t attr_maxlevels;
 	/* log bytes of building blocks */
 	uint32_t buf_bytes; /* one whole block */
 	uint32_t inode_bytes; /* one inode */
@@ -123,6 +125,7 @@ uint32_t kvfs_resv_done_bytes(void);
 /* Height limits of the trees of geometry g. */
 uint32_t kvfs_inobt_maxlevels(const struct kvfs_geom *g);
 uint32_t kvfs_bmap_maxlevels(const struct kvfs_geom *g);
+uint32_t kvfs_attr_maxlevels(const struct kvfs_geom *g);
 uint32_t kvfs_dir_maxlevels(const struct kvfs_geom *g);
 
 void kvfs_trans_resv_compute(const struct kvfs_geom *g,

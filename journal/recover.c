@@ -331,8 +331,6 @@ static int ckpt_parse(struct walk *w, const struct rec *c)
 	int err = 0;
 
 	if (c->comp == KVJ_COMP_ZSTD) {
-		if (c->ulen > (1ull << 32))
-			return 1;
 		ubuf = kvmalloc(c->ulen ? c->ulen : 1, 0);
 		if (!ubuf)
 			return -ENOMEM;
@@ -631,6 +629,26 @@ static int walk_records(struct walk *w, kvj_lsn_t tail, kvj_lsn_t head)
 			    kv_crc32c(0, w->sbuf, w->sfill) != r.stream_crc) {
 				why = "commit record does not match its checkpoint";
 				goto damaged;
+			}
+			/*
+			 * Every byte of a checkpoint was reserved in the log
+			 * before it was written, compressed or not: a larger
+			 * claim in a header whose crc holds is corruption,
+			 * never a torn write, and is not allocated.
+			 */
+			if (r.ulen > w->log_bytes) {
+				err = report(
+					w, KVJ_WALK_CORRUPT, r.lsn,
+					"log record at lsn %u/%u: checkpoint seq %" PRIu64
+					" claims %" PRIu64
+					" bytes uncompressed, more than the %" PRIu64
+					"-byte log holds: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+					KVJ_LSN_CYCLE(r.lsn),
+					KVJ_LSN_BLOCK(r.lsn), r.seq, r.ulen,
+					w->log_bytes);
+				if (!err)
+					err = -EUCLEAN;
+				goto out;
 			}
 			err = ckpt_parse(w, &r);
 			if (err < 0)

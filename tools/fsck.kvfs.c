@@ -5,7 +5,8 @@
  * it takes the image lock mount.kvfs takes (so a mounted image, or one
  * being checked, is refused), words the engine's phases and problems on
  * stdout, shows progress on stderr when that is a terminal and a phase
- * runs over a second, and exits as e2fsck does: 0 clean, 1 errors
+ * runs over a second (KVFS_FSCK_PROGRESS_AFTER sets another threshold:
+ * the tests' 0), and exits as e2fsck does: 0 clean, 1 errors
  * corrected, 4 errors left uncorrected, 8 operational error, 16 usage.
  */
 #include <errno.h>
@@ -35,6 +36,7 @@ struct ui {
 	const struct kvfs_repair_opts *o;
 	bool verbose;
 	bool tty; /* stderr is a terminal: progress there */
+	double progress_after; /* seconds into a phase before it shows */
 	struct timespec phase_start;
 	int shown; /* percentage last shown, -1 none */
 };
@@ -57,6 +59,11 @@ static void usage(FILE *f)
 		"  -V  print the version and exit\n"
 		"  -h  this help\n"
 		"\n"
+		"Progress (percentages) goes to stderr when it is a terminal, "
+		"once a phase\n"
+		"has run for KVFS_FSCK_PROGRESS_AFTER seconds (environment; "
+		"default 1).\n"
+		"\n"
 		"Exit status: 0 clean, 1 errors corrected, 4 errors left "
 		"uncorrected,\n"
 		"8 operational error, 16 usage error.\n",
@@ -70,6 +77,19 @@ static double since(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)(t.tv_sec - t0->tv_sec) +
 	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* KVFS_FSCK_PROGRESS_AFTER (seconds, >= 0), else 1 (issue 12). */
+static double progress_after(void)
+{
+	const char *v = getenv("KVFS_FSCK_PROGRESS_AFTER");
+	char *end;
+	double d;
+
+	if (!v || !*v)
+		return 1.0;
+	d = strtod(v, &end);
+	return *end || !(d >= 0) ? 1.0 : d;
 }
 
 static void progress_clear(struct ui *u)
@@ -96,7 +116,7 @@ static void on_progress(void *arg, uint64_t done, uint64_t total)
 	struct ui *u = arg;
 	int pct;
 
-	if (!u->tty || !total || since(&u->phase_start) < 1.0)
+	if (!u->tty || !total || since(&u->phase_start) < u->progress_after)
 		return;
 	pct = (int)(done * 100 / total);
 	if (pct == u->shown)
@@ -273,6 +293,7 @@ int main(int argc, char **argv)
 	o.preen = p;
 	o.arg = &u;
 	u.tty = isatty(STDERR_FILENO);
+	u.progress_after = progress_after();
 	if (lock_image(argv[optind], o.dry_run, &fd))
 		return EXIT_OPERR;
 	ret = kv_init(NULL);

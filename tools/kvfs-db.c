@@ -45,14 +45,43 @@ struct db {
 	bool sb_ok; /* false: only raw block access is possible */
 };
 
+/*
+ * The kinds of a command's words.  The dispatcher checks them all (after
+ * the filesystem is open: an AG or inode number is checked against its
+ * geometry) before the command runs, which finds them in struct db_args.
+ */
+enum arg {
+	A_NONE,
+	A_AG, /* an AG of the filesystem */
+	A_INO, /* an inode number within the geometry */
+	A_BLOCK, /* a block of the filesystem (of the device, raw) */
+	A_WORD, /* taken as it is */
+};
+
+#define MAX_SPEC 3
+
+struct db_args {
+	uint32_t agno; /* A_AG (0 when an optional AG is left out) */
+	uint64_t ino; /* A_INO */
+	uint64_t fsb; /* A_BLOCK */
+	const char *word[MAX_SPEC]; /* every word of the spec, as given */
+	bool opt; /* the command's option was given */
+	/* all the words, for commands with a grammar of their own */
+	int argc;
+	char **argv;
+};
+
 struct db_cmd {
 	const char *name;
 	const char *args;
 	const char *help;
 	int min_args, max_args;
+	/* the words' kinds in order (A_NONE: the command parses argv) */
+	enum arg spec[MAX_SPEC];
+	const char *opt; /* an option after the words ("-v"), or NULL */
 	bool raw_ok; /* usable when the superblock is damaged */
 	bool writes; /* needs expert mode */
-	int (*fn)(struct db *db, int argc, char **argv);
+	int (*fn)(struct db *db, const struct db_args *a);
 };
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -76,6 +105,65 @@ static int parse_agno(struct db *db, const char *s, uint32_t *agno)
 		return -EINVAL;
 	}
 	*agno = (uint32_t)v;
+	return 0;
+}
+
+static int parse_ino(struct db *db, const char *s, uint64_t *ino)
+{
+	if (parse_u64(s, ino) || !kvfs_ino_in_range(&db->g, *ino)) {
+		fprintf(stderr, "kvfs-db: invalid inode number \"%s\"\n", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_block(struct db *db, const char *s, uint64_t *fsb)
+{
+	uint64_t nblocks = db->sb_ok ? db->g.dblocks :
+				       kv_dev_size(db->dev) >> db->g.blocklog;
+
+	if (parse_u64(s, fsb) || *fsb >= nblocks) {
+		fprintf(stderr,
+			"kvfs-db: invalid block \"%s\" (0..%" PRIu64 ")\n", s,
+			nblocks - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The n words w of a command or write target named name, by spec (the
+ * words up to MAX_SPEC, then opt if the command takes one) into a.
+ * -EINVAL, said on stderr, when one is not what its kind wants.
+ */
+static int parse_args(struct db *db, const char *name, const enum arg *spec,
+		      const char *opt, char **w, int n, struct db_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->argc = n;
+	a->argv = w;
+	if (opt && n > 0 && (n > MAX_SPEC || spec[n - 1] == A_NONE)) {
+		if (strcmp(w[n - 1], opt)) {
+			fprintf(stderr, "kvfs-db: %s: unknown option \"%s\"\n",
+				name, w[n - 1]);
+			return -EINVAL;
+		}
+		a->opt = true;
+		n--;
+	}
+	for (int i = 0; i < n && i < MAX_SPEC && spec[i] != A_NONE; i++) {
+		int ret = 0;
+
+		a->word[i] = w[i];
+		if (spec[i] == A_AG)
+			ret = parse_agno(db, w[i], &a->agno);
+		else if (spec[i] == A_INO)
+			ret = parse_ino(db, w[i], &a->ino);
+		else if (spec[i] == A_BLOCK)
+			ret = parse_block(db, w[i], &a->fsb);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -274,16 +362,14 @@ static const struct field sb_fields[] = {
 	FLD(kvfs_dsb, "label", label, F_LABEL),
 };
 
-static int cmd_sb(struct db *db, int argc, char **argv)
+static int cmd_sb(struct db *db, const struct db_args *a)
 {
 	const struct kvfs_geom *g = &db->g;
+	const uint32_t agno = a->agno;
 	struct kvfs_geom s;
-	uint32_t agno = 0;
 	void *blk;
 	int ret;
 
-	if (argc > 0 && parse_agno(db, argv[0], &agno))
-		return -EINVAL;
 	blk = kvmalloc(g->blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
@@ -356,15 +442,12 @@ static void print_unlinked(const struct kvfs_agi *h)
 }
 
 /* "ag": the free-space header with its own block header, then the AGI's. */
-static int cmd_ag(struct db *db, int argc, char **argv)
+static int cmd_ag(struct db *db, const struct db_args *a)
 {
+	const uint32_t agno = a->agno;
 	uint8_t *blk, *iblk;
-	uint32_t agno;
 	int ret;
 
-	(void)argc;
-	if (parse_agno(db, argv[0], &agno))
-		return -EINVAL;
 	blk = kvmalloc(2 * (size_t)db->g.blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
@@ -382,19 +465,15 @@ static int cmd_ag(struct db *db, int argc, char **argv)
 	return ret;
 }
 
-static int cmd_agi(struct db *db, int argc, char **argv)
+static int cmd_agi(struct db *db, const struct db_args *a)
 {
-	uint32_t agno;
 	void *blk;
 	int ret;
 
-	(void)argc;
-	if (parse_agno(db, argv[0], &agno))
-		return -EINVAL;
 	blk = kvmalloc(db->g.blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
-	ret = load_ag_hdr(db, agno, false, blk);
+	ret = load_ag_hdr(db, a->agno, false, blk);
 	if (!ret) {
 		print_hdr(blk, db->g.blocksize);
 		print_fields(blk, agi_id_fields, NFIELDS(agi_id_fields));
@@ -406,17 +485,14 @@ static int cmd_agi(struct db *db, int argc, char **argv)
 }
 
 /* The reserve list: its header and the entries in use, per the AGF. */
-static int cmd_agfl(struct db *db, int argc, char **argv)
+static int cmd_agfl(struct db *db, const struct db_args *args)
 {
 	const struct kvfs_geom *g = &db->g;
+	const uint32_t agno = args->agno;
 	struct kvfs_agf_info a;
 	uint8_t *blk;
-	uint32_t agno;
 	int ret;
 
-	(void)argc;
-	if (parse_agno(db, argv[0], &agno))
-		return -EINVAL;
 	blk = kvmalloc(g->blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
@@ -464,21 +540,14 @@ static int freesp_rec(const void *rec, void *priv)
 	return 0;
 }
 
-static int cmd_freesp(struct db *db, int argc, char **argv)
+static int cmd_freesp(struct db *db, const struct db_args *args)
 {
-	struct freesp f = { .verbose = argc > 1 && !strcmp(argv[1], "-v") };
+	struct freesp f = { .verbose = args->opt };
+	const uint32_t agno = args->agno;
 	struct kvfs_agf_info a;
-	uint32_t agno;
 	void *blk;
 	int ret;
 
-	if (argc > 1 && !f.verbose) {
-		fprintf(stderr, "kvfs-db: freesp: unknown option \"%s\"\n",
-			argv[1]);
-		return -EINVAL;
-	}
-	if (parse_agno(db, argv[0], &agno))
-		return -EINVAL;
 	blk = kvmalloc(db->g.blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
@@ -566,22 +635,17 @@ static void print_fork(const uint8_t *fork, uint32_t size, uint8_t fmt,
 	}
 }
 
-static int cmd_inode(struct db *db, int argc, char **argv)
+static int cmd_inode(struct db *db, const struct db_args *a)
 {
 	const struct kvfs_geom *g = &db->g;
+	const uint64_t ino = a->ino;
 	const struct kvfs_dinode *d;
 	const uint8_t *fork;
-	uint64_t ino, fsb;
 	uint32_t dsize;
+	uint64_t fsb;
 	uint8_t *blk;
 	int ret;
 
-	(void)argc;
-	if (parse_u64(argv[0], &ino) || !kvfs_ino_in_range(g, ino)) {
-		fprintf(stderr, "kvfs-db: invalid inode number \"%s\"\n",
-			argv[0]);
-		return -EINVAL;
-	}
 	blk = kvmalloc(g->blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
@@ -655,23 +719,14 @@ static bool known_magic(uint32_t m)
 	       m == KVFS_INOBT_MAGIC || m == KVFS_BMBT_MAGIC;
 }
 
-static int cmd_block(struct db *db, int argc, char **argv)
+static int cmd_block(struct db *db, const struct db_args *a)
 {
 	const struct kvfs_geom *g = &db->g;
+	const uint64_t fsb = a->fsb;
 	const struct kvfs_blk_hdr *h;
-	uint64_t fsb, nblocks = kv_dev_size(db->dev) >> g->blocklog;
 	uint8_t *blk;
 	int ret;
 
-	(void)argc;
-	if (db->sb_ok)
-		nblocks = g->dblocks;
-	if (parse_u64(argv[0], &fsb) || fsb >= nblocks) {
-		fprintf(stderr,
-			"kvfs-db: invalid block \"%s\" (0..%" PRIu64 ")\n",
-			argv[0], nblocks - 1);
-		return -EINVAL;
-	}
 	blk = kvmalloc(g->blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
@@ -699,13 +754,12 @@ out:
 	return ret;
 }
 
-static int cmd_check_crc(struct db *db, int argc, char **argv)
+static int cmd_check_crc(struct db *db, const struct db_args *a)
 {
 	struct kvfs_check_stats st;
 	int ret;
 
-	(void)argc;
-	(void)argv;
+	(void)a;
 	ret = kvfs_check_fs(db->dev, &db->g, &st);
 	printf("checked %" PRIu64 " superblocks, %" PRIu64
 	       " AG headers, %" PRIu64 " tree blocks, %" PRIu64 " inodes\n",
@@ -1049,68 +1103,40 @@ static int target_read(struct db *db, struct target *t, uint64_t fsb,
 	return read_blk_n(db, fsb, nblocks, t->buf);
 }
 
-static int load_sb(struct db *db, char **a, int n, struct target *t)
+static int load_sb(struct db *db, const struct db_args *a, struct target *t)
 {
-	uint32_t agno = 0;
-
-	if (n && parse_agno(db, a[0], &agno))
-		return -EINVAL;
 	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
 	view_tab(&t->v, sb_fields, NFIELDS(sb_fields), 0);
-	return target_read(db, t, kvfs_agb_to_fsb(&db->g, agno, KVFS_SB_AGBNO),
-			   1);
+	return target_read(db, t,
+			   kvfs_agb_to_fsb(&db->g, a->agno, KVFS_SB_AGBNO), 1);
 }
 
-static int load_agf(struct db *db, char **a, int n, struct target *t)
+static int load_agf(struct db *db, const struct db_args *a, struct target *t)
 {
-	uint32_t agno;
-
-	(void)n;
-	if (parse_agno(db, a[0], &agno))
-		return -EINVAL;
 	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
 	view_tab(&t->v, agf_fields, NFIELDS(agf_fields), 0);
-	return target_read(db, t, kvfs_agb_to_fsb(&db->g, agno, KVFS_AGF_AGBNO),
-			   1);
+	return target_read(db, t,
+			   kvfs_agb_to_fsb(&db->g, a->agno, KVFS_AGF_AGBNO), 1);
 }
 
-static int load_agi(struct db *db, char **a, int n, struct target *t)
+static int load_agi(struct db *db, const struct db_args *a, struct target *t)
 {
-	uint32_t agno;
-
-	(void)n;
-	if (parse_agno(db, a[0], &agno))
-		return -EINVAL;
 	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
 	view_tab(&t->v, agi_id_fields, NFIELDS(agi_id_fields), 0);
 	view_tab(&t->v, agi_fields, NFIELDS(agi_fields), 0);
 	view_arr(&t->v, "unlinked", offsetof(struct kvfs_agi, unlinked), 4,
 		 KVFS_AGI_UNLINKED_BUCKETS, nullag_elem, 1);
-	return target_read(db, t, kvfs_agb_to_fsb(&db->g, agno, KVFS_AGI_AGBNO),
-			   1);
+	return target_read(db, t,
+			   kvfs_agb_to_fsb(&db->g, a->agno, KVFS_AGI_AGBNO), 1);
 }
 
-static int load_agfl(struct db *db, char **a, int n, struct target *t)
+static int load_agfl(struct db *db, const struct db_args *a, struct target *t)
 {
-	uint32_t agno;
-
-	(void)n;
-	if (parse_agno(db, a[0], &agno))
-		return -EINVAL;
 	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
 	view_arr(&t->v, "bno", sizeof(struct kvfs_agfl), 4, db->g.agfl_size,
 		 nullag_elem, 1);
-	return target_read(db, t,
-			   kvfs_agb_to_fsb(&db->g, agno, KVFS_AGFL_AGBNO), 1);
-}
-
-static int parse_ino(struct db *db, const char *s, uint64_t *ino)
-{
-	if (parse_u64(s, ino) || !kvfs_ino_in_range(&db->g, *ino)) {
-		fprintf(stderr, "kvfs-db: invalid inode number \"%s\"\n", s);
-		return -EINVAL;
-	}
-	return 0;
+	return target_read(
+		db, t, kvfs_agb_to_fsb(&db->g, a->agno, KVFS_AGFL_AGBNO), 1);
 }
 
 /* Data fork size of a raw inode, trusting forkoff only when it fits. */
@@ -1123,18 +1149,15 @@ static uint32_t raw_dfork_size(const struct kvfs_geom *g,
 	return off && off < room ? off : room;
 }
 
-static int load_inode(struct db *db, char **a, int n, struct target *t)
+static int load_inode(struct db *db, const struct db_args *a, struct target *t)
 {
 	const struct kvfs_geom *g = &db->g;
 	const size_t core = KVFS_DINODE_CORE_SIZE;
+	const uint64_t ino = a->ino;
 	const struct kvfs_dinode *d;
 	uint32_t dsize, asize, bmax;
-	uint64_t ino;
 	int ret;
 
-	(void)n;
-	if (parse_ino(db, a[0], &ino))
-		return -EINVAL;
 	ret = target_read(db, t, kvfs_ino_to_fsb(g, ino), 1);
 	if (ret)
 		return ret;
@@ -1390,7 +1413,7 @@ static void view_btblock(struct view *v, const struct tree_desc *td,
 		 node, u64_elem, 1);
 }
 
-static int load_btree(struct db *db, char **a, int n, struct target *t)
+static int load_btree(struct db *db, const struct db_args *a, struct target *t)
 {
 	struct bt bt;
 	uint64_t fsb;
@@ -1398,14 +1421,13 @@ static int load_btree(struct db *db, char **a, int n, struct target *t)
 	uint8_t *blk;
 	int ret;
 
-	(void)n;
-	ret = bt_open(db, a[0], a[1], &bt);
+	ret = bt_open(db, a->word[0], a->word[1], &bt);
 	if (ret)
 		return ret;
 	blk = kvmalloc(db->g.blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
-	ret = bt_find(db, &bt, a[2], blk, &fsb, &level);
+	ret = bt_find(db, &bt, a->word[2], blk, &fsb, &level);
 	kvfree(blk);
 	if (ret)
 		return ret;
@@ -1436,88 +1458,102 @@ static int db_iget(struct kvfs_mount *mp, uint64_t ino, struct kvfs_inode **ipp)
 	return ret;
 }
 
-/* DIR_INO NAME: located by the directory code, written raw. */
-static int load_dirent(struct db *db, char **a, int n, struct target *t)
+/*
+ * Run fn over inode ino of a read-only mount, its lock held shared: what
+ * reads through the core share.  fn says what it found wrong itself.
+ */
+static int db_with_inode(struct db *db, uint64_t ino,
+			 int (*fn)(struct kvfs_inode *ip, void *priv),
+			 void *priv)
 {
-	const struct kvfs_geom *g = &db->g;
 	struct kvfs_mount *mp;
-	struct kvfs_inode *dp;
-	uint64_t ino, cookie, fsb = 0;
-	uint32_t off = 0;
-	int ret;
+	struct kvfs_inode *ip;
+	int ret = db_mount(db, &mp);
 
-	(void)n;
-	if (parse_ino(db, a[0], &ino))
-		return -EINVAL;
-	ret = db_mount(db, &mp);
 	if (ret)
 		return ret;
-	ret = db_iget(mp, ino, &dp);
+	ret = db_iget(mp, ino, &ip);
 	if (!ret) {
-		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
-		ret = kvfs_dir_locate(dp, a[1], strlen(a[1]), &cookie, &fsb,
-				      &off);
-		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
-		kvfs_iput(dp);
-		if (ret)
-			fprintf(stderr,
-				"kvfs-db: directory %" PRIu64 ": \"%s\": %s\n",
-				ino, a[1], strerror(-ret));
+		kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+		ret = fn(ip, priv);
+		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+		kvfs_iput(ip);
 	}
 	kvfs_close(mp);
+	return ret;
+}
+
+struct dirent_at {
+	const char *name;
+	uint64_t cookie, fsb;
+	uint32_t off;
+};
+
+static int dirent_locate(struct kvfs_inode *dp, void *priv)
+{
+	struct dirent_at *d = priv;
+	int ret = kvfs_dir_locate(dp, d->name, strlen(d->name), &d->cookie,
+				  &d->fsb, &d->off);
+
+	if (ret)
+		fprintf(stderr, "kvfs-db: directory %" PRIu64 ": \"%s\": %s\n",
+			dp->i_ino, d->name, strerror(-ret));
+	return ret;
+}
+
+/* DIR_INO NAME: located by the directory code, written raw. */
+static int load_dirent(struct db *db, const struct db_args *a, struct target *t)
+{
+	const struct kvfs_geom *g = &db->g;
+	const uint64_t ino = a->ino;
+	struct dirent_at d = { .name = a->word[1] };
+	int ret = db_with_inode(db, ino, dirent_locate, &d);
+
 	if (ret)
 		return ret == -ENOENT ? -EINVAL : ret;
-	if (fsb == KVFS_NULLBLOCK) {
+	if (d.fsb == KVFS_NULLBLOCK) {
 		ret = target_read(db, t, kvfs_ino_to_fsb(g, ino), 1);
 		t->crc = CRC_INODE;
 		t->ino_off = kvfs_ino_to_offset(g, ino);
-		t->base = t->ino_off + KVFS_DINODE_CORE_SIZE + off;
+		t->base = t->ino_off + KVFS_DINODE_CORE_SIZE + d.off;
 		view_tab(&t->v, sf_ent_fields, NFIELDS(sf_ent_fields), 0);
 	} else {
-		ret = target_read(db, t, fsb, g->dirblksize >> g->blocklog);
-		t->base = off;
+		ret = target_read(db, t, d.fsb, g->dirblksize >> g->blocklog);
+		t->base = d.off;
 		view_tab(&t->v, data_ent_fields, NFIELDS(data_ent_fields), 0);
 	}
 	return ret;
 }
 
+static int dirhead_map(struct kvfs_inode *dp, void *priv)
+{
+	const struct kvfs_geom *g = &dp->i_mount->g;
+	struct kvfs_bmap *map = priv;
+	int nmap = 1, ret;
+
+	if (!S_ISDIR(dp->i_mode) || dp->i_dformat == KVFS_DFORK_INLINE)
+		ret = -ENOTDIR;
+	else
+		ret = kvfs_bmapi_read(dp, 0, g->dirblksize >> g->blocklog, map,
+				      &nmap);
+	if (!ret && map->startblock == KVFS_NULLBLOCK)
+		ret = -ENODATA;
+	if (ret)
+		fprintf(stderr,
+			"kvfs-db: inode %" PRIu64
+			" is not a block directory: %s\n",
+			dp->i_ino, strerror(-ret));
+	return ret;
+}
+
 /* DIR_INO: data block 0 of a block directory, mapped by the extent code. */
-static int load_dirhead(struct db *db, char **a, int n, struct target *t)
+static int load_dirhead(struct db *db, const struct db_args *a,
+			struct target *t)
 {
 	const struct kvfs_geom *g = &db->g;
 	struct kvfs_bmap map;
-	struct kvfs_mount *mp;
-	struct kvfs_inode *dp;
-	uint64_t ino;
-	int nmap = 1, ret;
 
-	(void)n;
-	if (parse_ino(db, a[0], &ino))
-		return -EINVAL;
-	ret = db_mount(db, &mp);
-	if (ret)
-		return ret;
-	ret = db_iget(mp, ino, &dp);
-	if (!ret) {
-		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
-		if (!S_ISDIR(dp->i_mode) || dp->i_dformat == KVFS_DFORK_INLINE)
-			ret = -ENOTDIR;
-		else
-			ret = kvfs_bmapi_read(dp, 0,
-					      g->dirblksize >> g->blocklog,
-					      &map, &nmap);
-		if (!ret && map.startblock == KVFS_NULLBLOCK)
-			ret = -ENODATA;
-		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
-		kvfs_iput(dp);
-		if (ret)
-			fprintf(stderr,
-				"kvfs-db: inode %" PRIu64
-				" is not a block directory: %s\n",
-				ino, strerror(-ret));
-	}
-	kvfs_close(mp);
-	if (ret)
+	if (db_with_inode(db, a->ino, dirhead_map, &map))
 		return -EINVAL;
 	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
 	view_tab(&t->v, dir_data_fields, NFIELDS(dir_data_fields), 0);
@@ -1526,24 +1562,33 @@ static int load_dirhead(struct db *db, char **a, int n, struct target *t)
 	return target_read(db, t, map.startblock, g->dirblksize >> g->blocklog);
 }
 
+/* What write can change: its address words, parsed as a command's are. */
 struct wstruct {
 	const char *name;
 	int min_addr, max_addr;
-	int (*load)(struct db *db, char **a, int n, struct target *t);
+	enum arg spec[MAX_SPEC];
+	int (*load)(struct db *db, const struct db_args *a, struct target *t);
 };
 
 static const struct wstruct wstructs[] = {
-	{ "sb", 0, 1, load_sb },	 { "agf", 1, 1, load_agf },
-	{ "agi", 1, 1, load_agi },	 { "agfl", 1, 1, load_agfl },
-	{ "inode", 1, 1, load_inode },	 { "btree", 3, 3, load_btree },
-	{ "dirent", 2, 2, load_dirent }, { "dirhead", 1, 1, load_dirhead },
+	{ "sb", 0, 1, { A_AG }, load_sb },
+	{ "agf", 1, 1, { A_AG }, load_agf },
+	{ "agi", 1, 1, { A_AG }, load_agi },
+	{ "agfl", 1, 1, { A_AG }, load_agfl },
+	{ "inode", 1, 1, { A_INO }, load_inode },
+	{ "btree", 3, 3, { A_WORD, A_WORD, A_WORD }, load_btree },
+	{ "dirent", 2, 2, { A_INO, A_WORD }, load_dirent },
+	{ "dirhead", 1, 1, { A_INO }, load_dirhead },
 };
 
 /* write [-c] STRUCT ADDR... FIELD VALUE */
-static int cmd_write(struct db *db, int argc, char **argv)
+static int cmd_write(struct db *db, const struct db_args *args)
 {
 	const struct kvfs_geom *g = &db->g;
 	const struct wstruct *ws = NULL;
+	int argc = args->argc;
+	char **argv = args->argv;
+	struct db_args addr;
 	struct target t = { 0 };
 	uint8_t val[KVFS_LABEL_MAX];
 	const char *name, *value;
@@ -1568,7 +1613,10 @@ static int cmd_write(struct db *db, int argc, char **argv)
 	}
 	name = argv[argc - 2];
 	value = argv[argc - 1];
-	ret = ws->load(db, argv + 1, naddr, &t);
+	ret = parse_args(db, ws->name, ws->spec, NULL, argv + 1, naddr, &addr);
+	if (ret)
+		return ret;
+	ret = ws->load(db, &addr, &t);
 	if (ret)
 		goto out;
 	ret = view_find(&t.v, name, &off, &type);
@@ -1685,9 +1733,11 @@ static int trash_types(const char *s, unsigned *types)
 }
 
 /* blocktrash -s SEED -n COUNT [-t TYPE[,TYPE...]] [-b BITS] */
-static int cmd_blocktrash(struct db *db, int argc, char **argv)
+static int cmd_blocktrash(struct db *db, const struct db_args *a)
 {
 	const struct kvfs_geom *g = &db->g;
+	int argc = a->argc;
+	char **argv = a->argv;
 	struct trash tr = { .types = ((1u << KVFS_MB_NTYPES) - 1) &
 				     ~(1u << KVFS_MB_LOG) };
 	uint64_t seed = 0, count = 0, bits = 1, state;
@@ -1817,16 +1867,13 @@ static int ls_fill(void *priv, const char *name, size_t namelen, uint64_t ino,
 	return 0;
 }
 
-static int cmd_ls(struct db *db, int argc, char **argv)
+static int cmd_ls(struct db *db, const struct db_args *a)
 {
+	const uint64_t ino = a->ino;
 	struct ls_ctx c = { 0 };
 	struct kvfs_mount *mp;
-	uint64_t ino;
 	int ret;
 
-	(void)argc;
-	if (parse_ino(db, argv[0], &ino))
-		return -EINVAL;
 	ret = db_mount(db, &mp);
 	if (ret)
 		return ret;
@@ -1839,33 +1886,16 @@ static int cmd_ls(struct db *db, int argc, char **argv)
 	return ret;
 }
 
-static int cmd_bmap(struct db *db, int argc, char **argv)
+static int bmap_fork(struct kvfs_inode *ip, void *priv)
 {
+	const int fork = *(const int *)priv;
+	const uint64_t maxoff = kvfs_max_fileoff_blocks(&ip->i_mount->g);
+	const uint8_t fmt =
+		fork == KVFS_DATA_FORK ? ip->i_dformat : ip->i_aformat;
 	struct kvfs_bmap map[32];
-	struct kvfs_mount *mp;
-	struct kvfs_inode *ip;
-	uint64_t ino, off = 0, maxoff, n = 0;
-	int fork = KVFS_DATA_FORK, ret;
-	uint8_t fmt;
+	uint64_t off = 0, n = 0;
+	int ret = 0;
 
-	if (argc > 1) {
-		if (strcmp(argv[1], "-a")) {
-			fprintf(stderr, "kvfs-db: usage: bmap INO [-a]\n");
-			return -EINVAL;
-		}
-		fork = KVFS_ATTR_FORK;
-	}
-	if (parse_ino(db, argv[0], &ino))
-		return -EINVAL;
-	ret = db_mount(db, &mp);
-	if (ret)
-		return ret;
-	ret = db_iget(mp, ino, &ip);
-	if (ret)
-		goto out;
-	maxoff = kvfs_max_fileoff_blocks(&mp->g);
-	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
-	fmt = fork == KVFS_DATA_FORK ? ip->i_dformat : ip->i_aformat;
 	printf("%s fork: %s\n", fork == KVFS_DATA_FORK ? "data" : "attribute",
 	       fork_format_name(fmt));
 	while (fmt == KVFS_DFORK_EXTENTS || fmt == KVFS_DFORK_BTREE) {
@@ -1888,27 +1918,27 @@ static int cmd_bmap(struct db *db, int argc, char **argv)
 		if (off >= maxoff)
 			break;
 	}
-	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
-	kvfs_iput(ip);
 	if (ret)
-		fprintf(stderr, "kvfs-db: bmap %" PRIu64 ": %s\n", ino,
+		fprintf(stderr, "kvfs-db: bmap %" PRIu64 ": %s\n", ip->i_ino,
 			strerror(-ret));
-out:
-	kvfs_close(mp);
 	return ret;
 }
 
-static int cmd_xattr(struct db *db, int argc, char **argv)
+static int cmd_bmap(struct db *db, const struct db_args *a)
 {
+	int fork = a->opt ? KVFS_ATTR_FORK : KVFS_DATA_FORK;
+
+	return db_with_inode(db, a->ino, bmap_fork, &fork);
+}
+
+static int cmd_xattr(struct db *db, const struct db_args *a)
+{
+	const uint64_t ino = a->ino;
 	struct kvfs_mount *mp;
 	char *list = NULL;
 	ssize_t len;
-	uint64_t ino;
 	int ret;
 
-	(void)argc;
-	if (parse_ino(db, argv[0], &ino))
-		return -EINVAL;
 	ret = db_mount(db, &mp);
 	if (ret)
 		return ret;
@@ -1940,7 +1970,7 @@ static int cmd_xattr(struct db *db, int argc, char **argv)
 }
 
 /* Every block of a tree, level by level from the top, as LEVEL:N. */
-static int cmd_btree(struct db *db, int argc, char **argv)
+static int cmd_btree(struct db *db, const struct db_args *a)
 {
 	const struct kvfs_geom *g = &db->g;
 	struct view v = { 0 };
@@ -1948,8 +1978,7 @@ static int cmd_btree(struct db *db, int argc, char **argv)
 	struct bt bt;
 	int ret, bad = 0;
 
-	(void)argc;
-	ret = bt_open(db, argv[0], argv[1], &bt);
+	ret = bt_open(db, a->word[0], a->word[1], &bt);
 	if (ret)
 		return ret;
 	blk = kvmalloc(g->blocksize, 0);
@@ -2010,45 +2039,160 @@ static int cmd_btree(struct db *db, int argc, char **argv)
 	return ret ? ret : bad;
 }
 
-static int cmd_help(struct db *db, int argc, char **argv);
+static int cmd_help(struct db *db, const struct db_args *a);
 
 static const struct db_cmd db_cmds[] = {
-	{ "sb", "[AG]", "decode and verify a superblock (default AG 0)", 0, 1,
-	  false, false, cmd_sb },
-	{ "ag", "AG", "decode and verify an AG's free-space and inode headers",
-	  1, 1, false, false, cmd_ag },
-	{ "agi", "AG", "decode and verify an AG's inode header", 1, 1, false,
-	  false, cmd_agi },
-	{ "agfl", "AG", "decode and verify an AG's reserve list", 1, 1, false,
-	  false, cmd_agfl },
-	{ "freesp", "AG [-v]",
-	  "free extents of an AG (-v: list them), from its by-block tree", 1, 2,
-	  false, false, cmd_freesp },
-	{ "inode", "INO", "decode and verify an inode", 1, 1, false, false,
+	{ "sb",
+	  "[AG]",
+	  "decode and verify a superblock (default AG 0)",
+	  0,
+	  1,
+	  { A_AG },
+	  NULL,
+	  false,
+	  false,
+	  cmd_sb },
+	{ "ag",
+	  "AG",
+	  "decode and verify an AG's free-space and inode headers",
+	  1,
+	  1,
+	  { A_AG },
+	  NULL,
+	  false,
+	  false,
+	  cmd_ag },
+	{ "agi",
+	  "AG",
+	  "decode and verify an AG's inode header",
+	  1,
+	  1,
+	  { A_AG },
+	  NULL,
+	  false,
+	  false,
+	  cmd_agi },
+	{ "agfl",
+	  "AG",
+	  "decode and verify an AG's reserve list",
+	  1,
+	  1,
+	  { A_AG },
+	  NULL,
+	  false,
+	  false,
+	  cmd_agfl },
+	{ "freesp",
+	  "AG [-v]",
+	  "free extents of an AG (-v: list them), from its by-block tree",
+	  1,
+	  2,
+	  { A_AG },
+	  "-v",
+	  false,
+	  false,
+	  cmd_freesp },
+	{ "inode",
+	  "INO",
+	  "decode and verify an inode",
+	  1,
+	  1,
+	  { A_INO },
+	  NULL,
+	  false,
+	  false,
 	  cmd_inode },
-	{ "btree", "OWNER TREE",
-	  "every block of a tree, top level first, as LEVEL:N (below)", 2, 2,
-	  false, false, cmd_btree },
-	{ "ls", "DIR_INO", "a directory's entries: cookie, inode, type, name",
-	  1, 1, false, false, cmd_ls },
-	{ "bmap", "INO [-a]",
-	  "the extents of the data (-a: attribute) fork, through the tree", 1,
-	  2, false, false, cmd_bmap },
-	{ "xattr", "INO", "extended attribute names and value sizes", 1, 1,
-	  false, false, cmd_xattr },
-	{ "block", "N", "hex dump of block N with its decoded header", 1, 1,
-	  true, false, cmd_block },
-	{ "check-crc", "",
-	  "verify every metadata block (checksums and structure)", 0, 0, false,
-	  false, cmd_check_crc },
-	{ "write", "[-c] STRUCT ADDR... FIELD VALUE",
-	  "(-x) set a field, crc recomputed unless -c (below)", 3, 7, true,
-	  true, cmd_write },
-	{ "blocktrash", "-s SEED -n COUNT [-t TYPES] [-b BITS]",
-	  "(-x) flip BITS random bits (default 1) in COUNT metadata blocks", 4,
-	  8, false, true, cmd_blocktrash },
-	{ "help", "", "list the commands", 0, 0, true, false, cmd_help },
-	{ NULL, NULL, NULL, 0, 0, false, false, NULL },
+	{ "btree",
+	  "OWNER TREE",
+	  "every block of a tree, top level first, as LEVEL:N (below)",
+	  2,
+	  2,
+	  { A_WORD, A_WORD },
+	  NULL,
+	  false,
+	  false,
+	  cmd_btree },
+	{ "ls",
+	  "DIR_INO",
+	  "a directory's entries: cookie, inode, type, name",
+	  1,
+	  1,
+	  { A_INO },
+	  NULL,
+	  false,
+	  false,
+	  cmd_ls },
+	{ "bmap",
+	  "INO [-a]",
+	  "the extents of the data (-a: attribute) fork, through the tree",
+	  1,
+	  2,
+	  { A_INO },
+	  "-a",
+	  false,
+	  false,
+	  cmd_bmap },
+	{ "xattr",
+	  "INO",
+	  "extended attribute names and value sizes",
+	  1,
+	  1,
+	  { A_INO },
+	  NULL,
+	  false,
+	  false,
+	  cmd_xattr },
+	{ "block",
+	  "N",
+	  "hex dump of block N with its decoded header",
+	  1,
+	  1,
+	  { A_BLOCK },
+	  NULL,
+	  true,
+	  false,
+	  cmd_block },
+	{ "check-crc",
+	  "",
+	  "verify every metadata block (checksums and structure)",
+	  0,
+	  0,
+	  { A_NONE },
+	  NULL,
+	  false,
+	  false,
+	  cmd_check_crc },
+	{ "write",
+	  "[-c] STRUCT ADDR... FIELD VALUE",
+	  "(-x) set a field, crc recomputed unless -c (below)",
+	  3,
+	  7,
+	  { A_NONE },
+	  NULL,
+	  true,
+	  true,
+	  cmd_write },
+	{ "blocktrash",
+	  "-s SEED -n COUNT [-t TYPES] [-b BITS]",
+	  "(-x) flip BITS random bits (default 1) in COUNT metadata blocks",
+	  4,
+	  8,
+	  { A_NONE },
+	  NULL,
+	  false,
+	  true,
+	  cmd_blocktrash },
+	{ "help",
+	  "",
+	  "list the commands",
+	  0,
+	  0,
+	  { A_NONE },
+	  NULL,
+	  true,
+	  false,
+	  cmd_help },
+	{ NULL, NULL, NULL, 0, 0, { A_NONE }, NULL, false, false, NULL },
 };
 
 static void usage(FILE *f)
@@ -2105,11 +2249,10 @@ static void usage(FILE *f)
 		   "Exit status: 0 ok, 1 corruption or error, 2 usage.\n");
 }
 
-static int cmd_help(struct db *db, int argc, char **argv)
+static int cmd_help(struct db *db, const struct db_args *a)
 {
 	(void)db;
-	(void)argc;
-	(void)argv;
+	(void)a;
 	usage(stdout);
 	return 0;
 }
@@ -2190,6 +2333,7 @@ int main(int argc, char **argv)
 {
 	const struct db_cmd *c;
 	struct db db = { 0 };
+	struct db_args args;
 	int nargs, ret, lock_fd = -1;
 
 	if (argc >= 2 &&
@@ -2236,7 +2380,10 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = db_open(&db, argv[1], c->raw_ok);
 	if (!ret) {
-		ret = c->fn(&db, nargs, argv + 3);
+		ret = parse_args(&db, c->name, c->spec, c->opt, argv + 3, nargs,
+				 &args);
+		if (!ret)
+			ret = c->fn(&db, &args);
 		kv_dev_close(db.dev);
 	}
 	kv_fini();

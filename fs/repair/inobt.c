@@ -3,11 +3,19 @@
  * The inode-chunk tree when its records cannot be read (a damaged inode
  * header or tree): the AG's inode chunks found again by a scan of the
  * blocks where chunks can be (ialloc_blocks-aligned, as the allocator
- * places them), a block being an inode block when most of its slots hold
- * an inode header naming that very slot (inode number, block, metadata
- * UUID); then, in phase 7, the tree bulk-loaded from the records into
- * blocks taken from the end of the AG's free space.  Chunks are never
- * freed, so a block that looks like inodes is inodes.
+ * places them; a sparse chunk's pieces may lie beside the AG headers, the
+ * log or the AG's end, whose blocks read as holes), a block being an
+ * inode block when most of its slots hold an inode header naming that
+ * very slot (inode number, block, metadata UUID); then, in phase 7, the
+ * tree bulk-loaded from the records into blocks taken from the end of
+ * the AG's free space.  Whole chunks are never freed, so a block that
+ * looks like inodes is inodes, but for the pieces of a freed sparse chunk
+ * (fs/ialloc.h), which keep the inodes last written there: a block the
+ * by-block free-space tree (when it walked clean) calls free or the
+ * reserve list holds is a hole,
+ * and a sparse chunk found with every inode free is left out (a live one
+ * has an inode in use, but after a crash between its allocation and its
+ * first inode's, when leaving it out frees blocks no inode uses).
  */
 #include <errno.h>
 #include <string.h>
@@ -79,6 +87,9 @@ static int chunk_recs(struct rp *rp, uint32_t agno, struct rp_ag *a,
 		freem |= holes;
 		for (unsigned i = 0; i < KVFS_INODES_PER_CHUNK; i++)
 			nfree += (freem >> i & 1) && !(holes >> i & 1);
+		if (hm && nfree == KVFS_INODES_PER_CHUNK -
+					   4 * (unsigned)__builtin_popcount(hm))
+			continue;
 		err = rp_grow((void **)&a->chunks, &a->chunks_cap, a->nchunks,
 			      sizeof(*a->chunks));
 		if (err)
@@ -96,10 +107,35 @@ static int chunk_recs(struct rp *rp, uint32_t agno, struct rp_ag *a,
 	return 0;
 }
 
+/*
+ * Is agbno free: in a free extent of the by-block tree (sorted by start)
+ * or on the reserve list (whose blocks keep what they held)?
+ */
+static bool blk_free(const struct rp_ag *a, uint32_t agbno)
+{
+	size_t lo = 0, hi = a->nbno;
+
+	for (size_t i = 0; a->agfl_ok && i < a->nagfl; i++)
+		if (a->agfl[i] == agbno)
+			return true;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (kv_le32_to_cpu(a->bno[mid].startblock) <= agbno)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && agbno - kv_le32_to_cpu(a->bno[lo - 1].startblock) <
+			     kv_le32_to_cpu(a->bno[lo - 1].blockcount);
+}
+
 int rp_inobt_scan(struct rp *rp, uint32_t agno, struct rp_ag *a)
 {
 	const struct kvfs_geom *g = &rp->g;
 	uint32_t nb = g->ialloc_blocks, len = kvfs_ag_length(g, agno);
+	uint64_t base = kvfs_agb_to_fsb(g, agno, 0);
 	uint64_t log0 = g->logstart, log1 = g->logstart + g->logblocks;
 	size_t bytes = (size_t)nb * g->blocksize;
 	uint8_t *buf = kvmalloc(bytes, 0);
@@ -108,15 +144,29 @@ int rp_inobt_scan(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	if (!buf)
 		return -ENOMEM;
 	a->nchunks = 0;
-	for (uint32_t b = (KVFS_AG_HDR_BLOCKS + nb - 1) / nb * nb;
-	     b + nb <= len && !err; b += nb) {
-		uint64_t fsb = kvfs_agb_to_fsb(g, agno, b);
+	for (uint32_t b = 0; b < len && !err; b += nb) {
+		/* the blocks of [b, b + nb) that can be inodes: one run */
+		uint64_t lo = base +
+			      (b > KVFS_AG_HDR_BLOCKS ? b : KVFS_AG_HDR_BLOCKS);
+		uint64_t hi = base + (len - b > nb ? b + nb : len);
 
 		rp_progress(rp, b, len);
-		if (fsb < log1 && fsb + nb > log0)
+		if (lo >= log0 && lo < log1)
+			lo = log1;
+		if (log0 > lo && log0 < hi)
+			hi = log0;
+		if (lo >= hi)
 			continue;
-		err = kv_dev_pread(rp->dev, buf, bytes,
-				   kvfs_fsb_to_bytes(g, fsb));
+		if (lo != base + b || hi != base + b + nb)
+			memset(buf, 0, bytes);
+		err = kv_dev_pread(rp->dev,
+				   buf + (lo - base - b) * g->blocksize,
+				   (size_t)(hi - lo) * g->blocksize,
+				   kvfs_fsb_to_bytes(g, lo));
+		for (uint32_t k = 0; a->bno_ok && k < nb && b + k < len; k++)
+			if (blk_free(a, b + k))
+				memset(buf + (size_t)k * g->blocksize, 0,
+				       g->blocksize);
 		if (!err)
 			err = chunk_recs(rp, agno, a, b, buf);
 	}

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -29,6 +30,7 @@
 #include "fs/dinode.h"
 #include "fs/dir.h"
 #include "fs/repair/priv.h"
+#include "fs/scrub.h"
 #include "fs/symlink.h"
 
 /* What became of one inode. */
@@ -42,6 +44,7 @@ struct ino_ctx {
 	bool tree_bad; /* an extent-map tree walk found damage */
 	char why[320]; /* what is wrong with it */
 	bool index_bad; /* a directory index damaged: its count left too */
+	bool sound; /* it passed kvfs_dinode_verify() as read */
 };
 
 static struct kvfs_dinode *D(struct ino_ctx *c)
@@ -142,11 +145,11 @@ static unsigned cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
  */
 static int claim(struct ino_ctx *c, uint64_t bno, uint32_t len,
 		 enum kvfs_scrub_owner kind, bool can_cut, bool *cut,
-		 const char *what)
+		 const char *name, int idx)
 {
 	struct rp *rp = c->rp;
 	uint64_t u = kvfs_repair_bmap_first_used(&rp->map, bno, len);
-	char owner[96];
+	char owner[96], what[64];
 	int err;
 
 	*cut = false;
@@ -158,6 +161,11 @@ static int claim(struct ino_ctx *c, uint64_t bno, uint32_t len,
 		return 1;
 	}
 	kvfs_repair_bmap_owner(&rp->map, u, owner, sizeof(owner));
+	/* "data extent 3"; worded only here, for a shared block */
+	if (idx >= 0)
+		snprintf(what, sizeof(what), "%s extent %d", name, idx);
+	else
+		snprintf(what, sizeof(what), "%s", name);
 	if (!can_cut) {
 		rp_unfixable(rp, c->ino, u,
 			     "inode %" PRIu64 " %s (block %" PRIu64
@@ -181,7 +189,6 @@ static int claim_list(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 {
 	struct kvfs_extent *x = (struct kvfs_extent *)fork;
 	uint32_t n = kv_le32_to_cpu(*np);
-	char what[64];
 	bool cut;
 	int err;
 
@@ -192,10 +199,9 @@ static int claim_list(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 			i++; /* reported already, and kept: not fixing */
 			continue;
 		}
-		snprintf(what, sizeof(what), "%s extent %u", name, i);
 		err = claim(c, kv_le64_to_cpu(x[i].startblock),
 			    kv_le32_to_cpu(x[i].blockcount), c->kind, true,
-			    &cut, what);
+			    &cut, name, (int)i);
 		if (err < 0)
 			return err;
 		if (!cut) {
@@ -221,7 +227,7 @@ static int tree_rec(const void *rec, void *priv)
 		return 0; /* the walk reports it */
 	err = claim(c, kv_le64_to_cpu(x->startblock),
 		    kv_le32_to_cpu(x->blockcount), c->kind, false, &cut,
-		    "extent-map tree extent");
+		    "extent-map tree extent", -1);
 	return err < 0 ? err : 0;
 }
 
@@ -235,7 +241,7 @@ static int tree_blk(uint64_t fsb, unsigned level, void *priv)
 	err = claim(c, fsb, 1,
 		    c->kind == KVFS_OWN_DIRIDX ? KVFS_OWN_DIRIDX :
 						 KVFS_OWN_BMBT,
-		    false, &cut, "tree block");
+		    false, &cut, "tree block", -1);
 	return err < 0 ? err : 0;
 }
 
@@ -511,7 +517,8 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		return 0;
 	}
 	if (!mode) {
-		if (kvfs_dinode_verify(c->dip, g, c->ino) &&
+		c->sound = !kvfs_dinode_verify(c->dip, g, c->ino);
+		if (!c->sound &&
 		    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
 			       "free inode %" PRIu64 " damaged (%s): "
 			       "rewritten",
@@ -531,7 +538,9 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 				   c->ino))
 		*in_use = true;
 	verr = kvfs_dinode_verify(c->dip, g, c->ino);
-	snprintf(c->why, sizeof(c->why), "%s", kvfs_report_last()->msg);
+	c->sound = !verr;
+	if (verr)
+		snprintf(c->why, sizeof(c->why), "%s", kvfs_report_last()->msg);
 	forks(g, c->dip, &df, &dsize, &af, &asize);
 	if (d->dformat == KVFS_DFORK_EXTENTS)
 		nbad = cut_bad_extents(c, df, dsize, &d->nextents, "data");
@@ -614,10 +623,16 @@ static int read_cluster(struct rp *rp, uint64_t fsb, struct kv_buf **bpp)
 	return err;
 }
 
-static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
-		       bool *changed)
+/*
+ * Chunk a->chunks[k]'s inodes: each copied from its cluster (read in runs
+ * by ra, or through the cache when ra cannot), checked, and written back
+ * into the cluster's cache buffer when changed.
+ */
+static int check_chunk(struct rp *rp, struct kvfs_ira *ra, uint32_t agno,
+		       struct rp_ag *a, size_t k)
 {
 	const struct kvfs_geom *g = &rp->g;
+	struct kvfs_inobt_rec *r = &a->chunks[k];
 	uint32_t start = kv_le32_to_cpu(r->startino);
 	uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
 	uint64_t mask = kv_le64_to_cpu(r->freemask), old = mask;
@@ -625,6 +640,7 @@ static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
 			       g->inopblock :
 			       KVFS_INODES_PER_CHUNK;
 	uint8_t *dip = kvmalloc(g->inodesize, 0);
+	uint64_t sound = 0;
 	unsigned nfree = 0;
 	int err = 0;
 
@@ -635,13 +651,17 @@ static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
 		uint64_t fsb =
 			kvfs_agb_to_fsb(g, agno, kvfs_agino_to_agbno(g, agino));
 		uint32_t first = agino & (g->inopblock - 1);
-		struct kv_buf *bp;
+		const uint8_t *src;
+		struct kv_buf *bp = NULL;
 
 		if (holes >> i & 1)
 			continue;
-		err = read_cluster(rp, fsb, &bp);
-		if (err)
-			break;
+		src = kvfs_ira_block(ra, agno, a->chunks, a->nchunks, k, fsb);
+		if (!src) {
+			err = read_cluster(rp, fsb, &bp);
+			if (err)
+				break;
+		}
 		for (uint32_t j = 0; j < per && !err; j++) {
 			size_t off = (size_t)(first + j) << g->inodelog;
 			struct ino_ctx c = {
@@ -651,18 +671,27 @@ static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
 			};
 			bool in_use = !(mask >> (i + j) & 1);
 
-			kv_buf_lock(bp);
-			memcpy(dip, (uint8_t *)bp->b_addr + off, g->inodesize);
-			kv_buf_unlock(bp);
+			if (bp)
+				kv_buf_lock(bp);
+			memcpy(dip,
+			       bp ? (uint8_t *)bp->b_addr + off : src + off,
+			       g->inodesize);
+			if (bp)
+				kv_buf_unlock(bp);
 			err = check_inode(&c, &in_use);
 			if (err)
 				break;
+			if (c.sound && !c.changed)
+				sound |= 1ull << (i + j);
 			if (in_use)
 				mask &= ~(1ull << (i + j));
 			else
 				mask |= 1ull << (i + j);
 			if (c.changed)
 				err = rp_will_write(rp);
+			/* the window's copy of the cluster is not changed */
+			if (c.changed && !err && !bp)
+				err = read_cluster(rp, fsb, &bp);
 			if (c.changed && !err) {
 				kv_buf_lock(bp);
 				memcpy((uint8_t *)bp->b_addr + off, dip,
@@ -671,16 +700,26 @@ static int check_chunk(struct rp *rp, uint32_t agno, struct kvfs_inobt_rec *r,
 				kv_buf_unlock(bp);
 			}
 		}
-		kv_buf_rele(bp);
+		if (bp)
+			kv_buf_rele(bp);
 	}
 	kvfree(dip);
+	if (!err && rp->o->dry_run && sound) {
+		err = rp_grow((void **)&rp->sound, &rp->sound_cap, rp->nsound,
+			      sizeof(*rp->sound));
+		if (!err)
+			rp->sound[rp->nsound++] = (struct rp_sound){
+				.ino = kvfs_agino_to_ino(g, agno, start),
+				.mask = sound,
+			};
+	}
 	if (err || mask == old)
 		return err;
 	for (unsigned i = 0; i < KVFS_INODES_PER_CHUNK; i++)
 		nfree += (mask >> i & 1) && !(holes >> i & 1);
 	r->freemask = kv_cpu_to_le64(mask);
 	r->freecount = (uint8_t)nfree;
-	*changed = true;
+	a->chunks_changed = true;
 	return 0;
 }
 
@@ -745,10 +784,42 @@ static int claim_chunks(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	return err;
 }
 
+static int sound_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct rp_sound *)a)->ino;
+	uint64_t y = ((const struct rp_sound *)b)->ino;
+
+	return x < y ? -1 : x > y;
+}
+
+bool rp_inode_sound(void *priv, uint64_t ino)
+{
+	const struct rp *rp = priv;
+	size_t lo = 0, hi = rp->nsound;
+
+	/* the last chunk starting at or before ino */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rp->sound[mid].ino <= ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && ino - rp->sound[lo - 1].ino < KVFS_INODES_PER_CHUNK &&
+	       (rp->sound[lo - 1].mask >> (ino - rp->sound[lo - 1].ino) & 1);
+}
+
 int rp_phase_inodes(struct rp *rp)
 {
 	uint64_t total = 0, done = 0;
-	int err = 0;
+	struct kvfs_ira ra;
+	int err;
+
+	rp->nsound = 0;
+	err = kvfs_ira_init(&ra, rp->bc, &rp->g);
+	if (err)
+		return err;
 
 	for (uint32_t agno = 0; agno < rp->g.agcount && !err; agno++) {
 		total += rp->ags[agno].nchunks;
@@ -762,8 +833,7 @@ int rp_phase_inodes(struct rp *rp)
 			continue;
 		for (size_t k = 0; k < a->nchunks && !err; k++) {
 			rp_progress(rp, done++, total);
-			err = check_chunk(rp, agno, &a->chunks[k],
-					  &a->chunks_changed);
+			err = check_chunk(rp, &ra, agno, a, k);
 		}
 		/* a tree rebuilt in phase 7 takes the records from there */
 		if (!err && a->chunks_changed && !a->inobt_rebuild)
@@ -771,5 +841,9 @@ int rp_phase_inodes(struct rp *rp)
 		if (!err && a->chunks_changed && !a->inobt_rebuild)
 			err = write_chunks(rp, agno, a);
 	}
+	kvfs_ira_destroy(&ra);
+	/* a scan's chunks may come in any order: sorted for the lookups */
+	if (!err && rp->nsound)
+		qsort(rp->sound, rp->nsound, sizeof(*rp->sound), sound_cmp);
 	return err;
 }

@@ -65,7 +65,7 @@
 #include "fs/iunlink.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
-#include "fs/repair/repair.h"
+#include "fs/repair/priv.h"
 #include "fs/scrub_namei.h"
 #include "fs/trans.h"
 
@@ -101,6 +101,8 @@ struct nsr {
 	bool disabled[C_N];
 	bool connectivity; /* phase 6 announced */
 	uint64_t lpf;
+	bool (*known)(void *priv, uint64_t ino); /* rp_namespace()'s */
+	void *known_priv;
 };
 
 static enum cls cls_of(int kind)
@@ -199,15 +201,36 @@ static int quiesce(struct kvfs_mount *mp)
 	return err ? err : kvj_log_drain(mp->log);
 }
 
+static void detect_progress(void *priv, uint64_t done, uint64_t total)
+{
+	struct nsr *r = priv;
+
+	if (r->o->ops && r->o->ops->progress)
+		r->o->ops->progress(r->o->arg, done, total);
+}
+
+static bool detect_known(void *priv, uint64_t ino)
+{
+	struct nsr *r = priv;
+
+	return r->known(r->known_priv, ino);
+}
+
 static int detect(struct nsr *r)
 {
+	struct kvfs_scrub_hooks h = {
+		.fn = collect,
+		.progress = detect_progress,
+		.known = r->known ? detect_known : NULL,
+		.priv = r,
+	};
 	int err = quiesce(r->mp);
 
 	if (err)
 		return err;
 	r->n = 0;
 	r->err = 0;
-	err = kvfs_scrub_cb(r->mp->bc, &r->mp->g, r->sr, collect, r);
+	err = kvfs_scrub_hooked(r->mp->bc, &r->mp->g, r->sr, &h);
 	if (err == -EUCLEAN)
 		err = 0;
 	return err ? err : r->err;
@@ -799,7 +822,20 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 			  const struct kvfs_repair_opts *o,
 			  struct kvfs_repair_result *res)
 {
-	struct nsr r = { .mp = mp, .o = o, .res = res, .lpf = KVFS_NULLINO };
+	return rp_namespace(mp, o, res, NULL, NULL, NULL);
+}
+
+int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
+		 struct kvfs_repair_result *res, struct kvfs_scrub_result *last,
+		 bool (*known)(void *priv, uint64_t ino), void *known_priv)
+{
+	struct nsr r = { .mp = mp,
+			 .o = o,
+			 .res = res,
+			 .lpf = KVFS_NULLINO,
+			 .known = known,
+			 .known_priv = known_priv };
+	bool fresh = false; /* r holds a detection made after the last fix */
 	char done[96];
 	int err = 0;
 
@@ -820,8 +856,10 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 			if (allowed(&r, k) && k < c)
 				c = k;
 		}
-		if (c == C_N)
+		if (c == C_N) {
+			fresh = true;
 			break;
+		}
 		if (c > C_ENTRIES)
 			connectivity(&r);
 		for (size_t i = 0; i < r.n; i++) {
@@ -847,8 +885,13 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 				report(&r, &r.v[i], done, true);
 		}
 	}
-	/* what is left (all of it in a dry run), phase 5's first */
-	err = detect(&r);
+	/*
+	 * What is left (all of it in a dry run), phase 5's first: a
+	 * detection after the last fix already says it (the whole walk
+	 * again would find the same).
+	 */
+	if (!fresh)
+		err = detect(&r);
 	for (int pass = 0; !err && pass < 2; pass++) {
 		if (pass)
 			connectivity(&r);
@@ -858,6 +901,8 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 				report(&r, &r.v[i], left_why(&r, &r.v[i]),
 				       false);
 	}
+	if (!err && last)
+		*last = *r.sr;
 out:
 	kvfree(r.v);
 	kvfree(r.sr);

@@ -76,6 +76,17 @@ struct rp {
 	 */
 	bool inodes_left;
 	uint8_t *blk; /* scratch block */
+	/*
+	 * A dry run's phase 4: per inode chunk (by first inode number, in
+	 * order), the inodes that passed kvfs_dinode_verify().  Nothing is
+	 * written in a dry run, so the namespace phase's checker, reading
+	 * the same bytes, need not verify them again.
+	 */
+	struct rp_sound {
+		uint64_t ino; /* the chunk's first inode */
+		uint64_t mask; /* bit i: inode ino + i sound */
+	} * sound;
+	size_t nsound, sound_cap;
 };
 
 /*
@@ -114,6 +125,19 @@ int rp_sb_write(struct rp *rp);
 int rp_log_clean(struct kv_dev *dev, const struct kvfs_geom *g);
 
 void rp_ags_free(struct rp *rp);
+
+struct kvfs_mount;
+/*
+ * kvfs_repair_namespace(), and the whole check's result of its last
+ * detection (made after its last fix) in *last unless NULL; known, unless
+ * NULL, names the inodes whose bytes phase 4 verified and nothing changed
+ * since (a dry run), for the checker not to verify them again.
+ */
+int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
+		 struct kvfs_repair_result *res, struct kvfs_scrub_result *last,
+		 bool (*known)(void *priv, uint64_t ino), void *known_priv);
+/* Whether phase 4 of a dry run found inode ino sound (priv: the rp). */
+bool rp_inode_sound(void *priv, uint64_t ino);
 
 /* The AG's inode chunks found by a scan; the tree rebuilt from them. */
 int rp_inobt_scan(struct rp *rp, uint32_t agno, struct rp_ag *a);

@@ -187,8 +187,14 @@ static int space_phases(struct rp *rp)
 	return err;
 }
 
-/* Phases 5-6 on a mount of the image, space now consistent. */
-static int namespace_phases(struct rp *rp)
+/*
+ * Phases 5-6 on a mount of the image, space now consistent.  A dry run's
+ * read-only mount changes nothing and reads the image as the final check
+ * would (the same superblock, the log clean): the whole check its last
+ * detection made is kept in *sr for final_check(), *have_sr set.
+ */
+static int namespace_phases(struct rp *rp, struct kvfs_scrub_result *sr,
+			    bool *have_sr)
 {
 	struct kvfs_mount_opts mo = { .rdonly = rp->o->dry_run };
 	struct kvfs_mount *mp;
@@ -210,28 +216,33 @@ static int namespace_phases(struct rp *rp)
 			     kvfs_mount_error());
 		return 0;
 	}
-	err = kvfs_repair_namespace(mp, rp->o, rp->res);
+	err = rp_namespace(
+		mp, rp->o, rp->res, rp->o->dry_run && !rp->sb_bad ? sr : NULL,
+		rp->o->dry_run && !rp->sb_bad ? rp_inode_sound : NULL, rp);
+	*have_sr = !err && rp->o->dry_run && !rp->sb_bad;
 	if (err)
 		kvfs_mount_shutdown(mp, "namespace repair failed");
 	kvfs_mount_close(mp);
 	return err;
 }
 
-/* The whole check (fs/scrub.h) of the image as the repair leaves it. */
-static int final_check(struct rp *rp)
+/*
+ * The whole check (fs/scrub.h) of the image as the repair leaves it; sr
+ * holds it already when have_sr.
+ */
+static int final_check(struct rp *rp, struct kvfs_scrub_result *sr,
+		       bool have_sr)
 {
-	struct kvfs_scrub_result *sr;
 	bool had = rp->res->found != 0;
 	struct kvfs_geom g;
 	struct kv_dev *dev;
-	int err;
+	int err = 0;
 
-	sr = kvmalloc(sizeof(*sr), 0);
-	if (!sr)
-		return -ENOMEM;
+	if (have_sr)
+		goto report;
 	err = kv_dev_open(rp->path, KV_DEV_RDONLY, &dev);
 	if (err)
-		goto out;
+		return err;
 	/* a dry run over a damaged primary checks with the copy's geometry */
 	if (rp->o->dry_run && rp->sb_bad)
 		g = rp->g;
@@ -243,7 +254,8 @@ static int final_check(struct rp *rp)
 	if (err == -EUCLEAN)
 		err = 0;
 	if (err)
-		goto out;
+		return err;
+report:
 	rp->phase = KVFS_RP_SPACE;
 	/* what the run left (a dry run: found) was said, in its words */
 	if (sr->nfindings && (rp->res->left || (rp->o->dry_run && had))) {
@@ -251,16 +263,14 @@ static int final_check(struct rp *rp)
 			  "the whole check finds %llu problems (those "
 			  "above)",
 			  (unsigned long long)sr->nfindings);
-		goto out;
+		return 0;
 	}
 	for (unsigned i = 0; i < sr->nkept; i++)
 		rp_unfixable(rp, sr->findings[i].ino, sr->findings[i].blkno,
 			     "%s%s: %s", rp->o->dry_run ? "" : "still wrong: ",
 			     kvfs_scrub_kind_name(sr->findings[i].kind),
 			     sr->findings[i].what);
-out:
-	kvfree(sr);
-	return err;
+	return 0;
 }
 
 int kvfs_repair_clean(const char *path, struct kvfs_geom *g)
@@ -285,13 +295,18 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 		struct kvfs_repair_result *res)
 {
 	struct rp rp = { .o = o, .res = res, .path = path };
+	struct kvfs_scrub_result *sr;
+	bool have_sr = false;
 	uint64_t fixed;
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	sr = kvmalloc(sizeof(*sr), 0);
+	if (!sr)
+		return -ENOMEM;
 	err = kv_dev_open(path, o->dry_run ? KV_DEV_RDONLY : 0, &rp.dev);
 	if (err)
-		return err;
+		goto out;
 	begin(&rp, KVFS_RP_SUPERBLOCK);
 	err = rp_phase_sb(&rp);
 	if (!err) {
@@ -305,7 +320,7 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 	rp.dev = NULL;
 	fixed = res->fixed;
 	if (!err)
-		err = namespace_phases(&rp);
+		err = namespace_phases(&rp, sr, &have_sr);
 	/*
 	 * What the namespace repair let go of without freeing it (the
 	 * unreadable blocks of a rebuilt directory index) is settled by a
@@ -320,6 +335,9 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 		}
 	}
 	if (!err)
-		err = final_check(&rp);
+		err = final_check(&rp, sr, have_sr);
+out:
+	kvfree(rp.sound);
+	kvfree(sr);
 	return err;
 }

@@ -50,7 +50,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +66,7 @@
 #include "fs/mount.h"
 #include "fs/trans.h"
 #include "tests/check.h"
+#include "tests/crash/harness.h"
 #include "tests/scrub_util.h"
 
 #define THREADS 3
@@ -80,10 +80,6 @@
 #define OPS 48 /* operations per thread and run */
 #define IMG_SIZE (32u << 20)
 #define GARBAGE 0xa5 /* the image's bytes before mkfs */
-
-enum mode { M_CRASH, M_VOLATILE, M_TEAR, M_SECTORS, NMODES };
-static const char *const mode_name[NMODES] = { "crash", "volatile", "tear",
-					       "sectors" };
 
 enum op_kind {
 	OP_WRITE,
@@ -123,7 +119,7 @@ static struct {
 	size_t budget; /* its kvalloc budget; 0: 7/8 of a run's */
 } opt = { .points = 0, .seed = 1, .only_mode = -1 };
 
-static char path[256], tmpl[256];
+static char path[CRASH_PATH_MAX], tmpl[CRASH_PATH_MAX];
 static struct file files[NFILES];
 
 /*
@@ -160,34 +156,7 @@ static uint8_t pattern(uint32_t fid, uint64_t off, uint32_t gen)
 	return (uint8_t)(x % 255 + 1);
 }
 
-/* splitmix64: one stream per thread, from the seed */
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* ---- images ---- */
-
-/*
- * $TMPDIR, else /dev/shm where there is one: every point opens and closes
- * the image without a fault mode, whose flushes are real fdatasync()s.
- */
-static void set_paths(void)
-{
-	const char *dir = getenv("TMPDIR");
-
-	if (!dir && access("/dev/shm", W_OK) == 0)
-		dir = "/dev/shm";
-
-	snprintf(path, sizeof(path), "%s/kvfs-crash-%d.img", dir ? dir : "/tmp",
-		 (int)getpid());
-	snprintf(tmpl, sizeof(tmpl), "%s/kvfs-crash-%d.tmpl",
-		 dir ? dir : "/tmp", (int)getpid());
-}
 
 /* A fresh filesystem on an image whose every byte was GARBAGE before. */
 static void mkfs_garbage(const char *p, uint64_t size, uint32_t agcount)
@@ -200,47 +169,13 @@ static void mkfs_garbage(const char *p, uint64_t size, uint32_t agcount)
 	int fd;
 
 	memset(buf, GARBAGE, sizeof(buf));
-	fd = open(p, O_WRONLY | O_CREAT | OP_TRUNC, 0600);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	CHECK(fd >= 0);
 	for (uint64_t off = 0; off < size; off += sizeof(buf))
 		CHECK(pwrite(fd, buf, sizeof(buf), (off_t)off) ==
 		      (ssize_t)sizeof(buf));
 	CHECK_EQ(close(fd), 0);
 	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
-}
-
-static void copy_image(const char *from, const char *to)
-{
-	int in = open(from, O_RDONLY), out;
-	struct stat st;
-	loff_t left;
-
-	CHECK(in >= 0);
-	out = open(to, O_WRONLY | O_CREAT | OP_TRUNC, 0600);
-	CHECK(out >= 0);
-	CHECK_EQ(fstat(in, &st), 0);
-	for (left = st.st_size; left > 0;) {
-		ssize_t n =
-			copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-
-		CHECK(n > 0);
-		left -= n;
-	}
-	close(in);
-	CHECK_EQ(close(out), 0);
-}
-
-static struct kvfs_mount *open_fs(const char *p, struct kvfs_open_info *info)
-{
-	struct kvfs_open_opts o = { .atime = KVFS_ATIME_NOATIME };
-	struct kvfs_open_info dummy;
-	struct kvfs_mount *mp;
-	int err = kvfs_open(p, &o, &mp, info ? info : &dummy);
-
-	if (err)
-		fprintf(stderr, "kvfs_open: %d: %s\n", err, kvfs_open_error());
-	CHECK_EQ(err, 0);
-	return mp;
 }
 
 /*
@@ -307,16 +242,11 @@ static void files_reset(void)
 	}
 }
 
-static bool crashed(struct kvfs_mount *mp)
-{
-	return kv_dev_crashed(mp->dev);
-}
-
 /* Before the crash an error is a failure; after it anything goes. */
 static void expect_ok(struct kvfs_mount *mp, long long err, const char *what,
 		      const struct file *f)
 {
-	if (err >= 0 || crashed(mp))
+	if (err >= 0 || crash_crashed(mp))
 		return;
 	fprintf(stderr,
 		"%s of file %u (inode %" PRIu64 "): %lld before the "
@@ -330,11 +260,11 @@ static void read_check(struct kvfs_mount *mp, const struct file *f)
 	static _Thread_local uint8_t buf[MAXSIZE + 1];
 	ssize_t n;
 
-	if (crashed(mp))
+	if (crash_crashed(mp))
 		return;
 	n = kvfs_read(mp, f->ino, buf, sizeof(buf), 0);
 	/* the dead machine's reads may see what never reached the media */
-	if (crashed(mp))
+	if (crash_crashed(mp))
 		return;
 	if (n != (ssize_t)f->cur_size ||
 	    memcmp(buf, f->cur, f->cur_size) != 0) {
@@ -353,25 +283,25 @@ static void read_check(struct kvfs_mount *mp, const struct file *f)
 
 static void do_op(struct kvfs_mount *mp, struct file *f, uint64_t *rs)
 {
-	unsigned r = rnd(rs) % 100;
-	uint64_t off = rnd(rs) % MAXSIZE, len;
+	unsigned r = crash_rnd(rs) % 100;
+	uint64_t off = crash_rnd(rs) % MAXSIZE, len;
 	struct op op = { .size_before = f->cur_size };
 	long long err;
 
 	/* mostly small, some block-aligned, a few large */
-	switch (rnd(rs) % 4) {
+	switch (crash_rnd(rs) % 4) {
 	case 0:
-		len = 1 + rnd(rs) % 512;
+		len = 1 + crash_rnd(rs) % 512;
 		break;
 	case 1:
 		off &= ~4095ull;
-		len = 4096 * (1 + rnd(rs) % 3);
+		len = 4096 * (1 + crash_rnd(rs) % 3);
 		break;
 	case 2:
-		len = 1 + rnd(rs) % 10000;
+		len = 1 + crash_rnd(rs) % 10000;
 		break;
 	default:
-		len = 1 + rnd(rs) % MAXSIZE;
+		len = 1 + crash_rnd(rs) % MAXSIZE;
 	}
 	if (off + len > MAXSIZE)
 		len = MAXSIZE - off;
@@ -386,7 +316,7 @@ static void do_op(struct kvfs_mount *mp, struct file *f, uint64_t *rs)
 			buf[i] = pattern(f->fid, off + i, op.gen);
 		err = kvfs_write(mp, f->ino, buf, len, (off_t)off, 0);
 		expect_ok(mp, err, "write", f);
-		if (err >= 0 && err != (long long)len && !crashed(mp)) {
+		if (err >= 0 && err != (long long)len && !crash_crashed(mp)) {
 			fprintf(stderr,
 				"write of file %u: %lld of %" PRIu64
 				" bytes at %" PRIu64 " before the crash\n",
@@ -401,12 +331,12 @@ static void do_op(struct kvfs_mount *mp, struct file *f, uint64_t *rs)
 		struct kvfs_cred cr = { 0 };
 
 		op.kind = OP_TRUNC;
-		sa.size = rnd(rs) % 2 ? off : f->cur_size / 2;
+		sa.size = crash_rnd(rs) % 2 ? off : f->cur_size / 2;
 		err = kvfs_setattr(mp, f->ino, &sa, &cr, NULL);
 		expect_ok(mp, err, "truncate", f);
 		model_set_size(f, sa.size);
 	} else if (r < 62) {
-		bool keep = rnd(rs) % 2;
+		bool keep = crash_rnd(rs) % 2;
 
 		op.kind = OP_FALLOC;
 		err = kvfs_fallocate(mp, f->ino, keep ? FALLOC_FL_KEEP_SIZE : 0,
@@ -423,7 +353,7 @@ static void do_op(struct kvfs_mount *mp, struct file *f, uint64_t *rs)
 		model_zero(f, off,
 			   off + len < f->cur_size ? off + len : f->cur_size);
 	} else if (r < 80) {
-		bool keep = rnd(rs) % 2;
+		bool keep = crash_rnd(rs) % 2;
 
 		op.kind = OP_ZERO;
 		err = kvfs_fallocate(mp, f->ino,
@@ -438,10 +368,10 @@ static void do_op(struct kvfs_mount *mp, struct file *f, uint64_t *rs)
 			f->cur_size = off + len;
 	} else {
 		op.kind = OP_FSYNC;
-		err = kvfs_fsync(mp, f->ino, rnd(rs) % 3 == 0);
+		err = kvfs_fsync(mp, f->ino, crash_rnd(rs) % 3 == 0);
 		expect_ok(mp, err, "fsync", f);
 		/* returned with nothing lost yet: durable */
-		if (!err && !crashed(mp))
+		if (!err && !crash_crashed(mp))
 			snapshot(f);
 		__atomic_fetch_add(&seen.ops[op.kind], 1, __ATOMIC_RELAXED);
 		return;
@@ -449,7 +379,7 @@ static void do_op(struct kvfs_mount *mp, struct file *f, uint64_t *rs)
 	__atomic_fetch_add(&seen.ops[op.kind], 1, __ATOMIC_RELAXED);
 	op.size_after = f->cur_size;
 	f->ops[f->nops++] = op;
-	if (rnd(rs) % 4 == 0)
+	if (crash_rnd(rs) % 4 == 0)
 		read_check(mp, f);
 }
 
@@ -466,7 +396,7 @@ static void write_many(struct kvfs_mount *mp, unsigned t)
 	}
 	err = kvfs_sync(mp);
 	expect_ok(mp, err, "sync", &files[t * FILES]);
-	many_durable[t] = !err && !crashed(mp);
+	many_durable[t] = !err && !crash_crashed(mp);
 }
 
 /* Size 0 or 4096 (4096 once synced), zeros. */
@@ -519,13 +449,13 @@ static void *work(void *arg)
 	tmp = !err;
 	memset(buf, 0x5a, sizeof(buf));
 	for (unsigned i = 0; i < OPS; i++) {
-		struct file *f = &mine[rnd(&w->rs) % FILES];
+		struct file *f = &mine[crash_rnd(&w->rs) % FILES];
 
 		if (f->nops == OPS) {
 			/* its list of operations is full: make it durable */
 			err = kvfs_fsync(mp, f->ino, false);
 			expect_ok(mp, err, "fsync", f);
-			if (err || crashed(mp))
+			if (err || crash_crashed(mp))
 				continue;
 			snapshot(f);
 		}
@@ -542,7 +472,7 @@ static void *work(void *arg)
 
 		err = kvfs_fsync(mp, f->ino, false);
 		expect_ok(mp, err, "fsync", f);
-		if (!err && !crashed(mp))
+		if (!err && !crash_crashed(mp))
 			snapshot(f);
 		read_check(mp, f);
 	}
@@ -649,40 +579,6 @@ static void verify_file(struct kvfs_mount *mp, struct file *f, unsigned point)
 
 /* ---- one crash point ---- */
 
-static void arm(struct kvfs_mount *mp, enum mode m, uint64_t n, uint64_t seed)
-{
-	struct kv_dev_fault f = { 0 };
-	uint64_t at = kv_dev_nr_writes(mp->dev) + n;
-
-	switch (m) {
-	case M_CRASH:
-		f.modes = KV_FAULT_CRASH;
-		f.crash_after = at;
-		break;
-	case M_VOLATILE:
-		f.modes = KV_FAULT_VOLATILE | KV_FAULT_CRASH;
-		f.crash_after = at;
-		break;
-	case M_TEAR:
-		f.modes = KV_FAULT_TEAR;
-		f.tear_write = at;
-		break;
-	default:
-		f.modes = KV_FAULT_SECTORS | KV_FAULT_CRASH;
-		f.crash_after = at;
-		f.seed = seed;
-	}
-	CHECK_EQ(kv_dev_set_fault(mp->dev, &f), 0);
-}
-
-/* The power cut: the media as the mode leaves it, the mount dropped. */
-static void power_cut(struct kvfs_mount *mp)
-{
-	kv_dev_power_fail(mp->dev);
-	kvfs_mount_shutdown(mp, "test: power cut");
-	kvfs_close(mp);
-}
-
 /*
  * The template: the durable files (empty), made before any fault, on an
  * image filled with garbage.
@@ -692,7 +588,7 @@ static void make_template(void)
 	struct kvfs_mount *mp;
 
 	mkfs_garbage(tmpl, IMG_SIZE, 2);
-	mp = open_fs(tmpl, NULL);
+	mp = crash_open(tmpl, NULL);
 	for (unsigned i = 0; i < NFILES; i++)
 		files[i].ino = make_file(mp);
 	for (unsigned i = 0; i < MANY; i++)
@@ -714,13 +610,13 @@ static uint64_t run_files(int m, uint64_t n, uint64_t seed, unsigned point)
 	struct kv_stats ks;
 	uint64_t w0, writes;
 
-	copy_image(tmpl, path);
+	crash_copy_image(tmpl, path);
 	files_reset();
 	memset(many_durable, 0, sizeof(many_durable));
-	mp = open_fs(path, NULL);
+	mp = crash_open(path, NULL);
 	w0 = kv_dev_nr_writes(mp->dev);
 	if (m >= 0)
-		arm(mp, m, n, seed);
+		crash_arm(mp, m, n, seed);
 	for (unsigned t = 0; t < THREADS; t++) {
 		w[t] = (struct worker){ .mp = mp,
 					.t = t,
@@ -734,13 +630,14 @@ static uint64_t run_files(int m, uint64_t n, uint64_t seed, unsigned point)
 	if (ks.pages_used * KV_PAGE_SIZE > held_max)
 		held_max = ks.pages_used * KV_PAGE_SIZE;
 	if (m >= 0) {
-		seen.crashed += crashed(mp);
-		power_cut(mp);
+		seen.crashed += crash_crashed(mp);
+		crash_power_cut(mp);
+		kvfs_close(mp);
 	} else {
 		CHECK_EQ(kvfs_close(mp), 0);
 	}
 
-	mp = open_fs(path, &info);
+	mp = crash_open(path, &info);
 	seen.recovered += info.recovered;
 	CHECK(info.orphans <= THREADS);
 	if (m < 0)
@@ -764,12 +661,12 @@ static void test_files(unsigned points, const char *label)
 		uint64_t s = opt.seed * 1000003 + i;
 		int m = opt.only_mode >= 0 ? opt.only_mode : (int)(i % NMODES);
 		/* a bit past a clean run's count: some runs never crash */
-		uint64_t n = 1 + rnd(&s) % (total + total / 16);
+		uint64_t n = 1 + crash_rnd(&s) % (total + total / 16);
 
 		if (opt.verbose)
 			printf("%s point %u: %s at write %" PRIu64 "/%" PRIu64
 			       "\n",
-			       label, i, mode_name[m], n, total);
+			       label, i, crash_mode_name[m], n, total);
 		run_files(m, n, s, i);
 		by_mode[m]++;
 	}
@@ -796,7 +693,7 @@ static void make_big_template(void)
 	unsigned e;
 
 	mkfs_garbage(tmpl, IMG_SIZE, 2);
-	mp = open_fs(tmpl, NULL);
+	mp = crash_open(tmpl, NULL);
 	big_ino = make_file(mp);
 	memset(blk, 0x3c, sizeof(blk));
 	for (e = 0; e < BIG_EXTENTS; e++) {
@@ -831,23 +728,25 @@ static uint64_t run_truncate(int m, uint64_t n, uint64_t seed, unsigned point)
 	bool durable = false;
 	int err;
 
-	copy_image(tmpl, path);
-	mp = open_fs(path, NULL);
+	crash_copy_image(tmpl, path);
+	mp = crash_open(path, NULL);
 	w0 = kv_dev_nr_writes(mp->dev);
 	if (m >= 0)
-		arm(mp, m, n, seed);
+		crash_arm(mp, m, n, seed);
 	err = kvfs_setattr(mp, big_ino, &sa, &cr, NULL);
-	CHECK(!err || crashed(mp));
+	CHECK(!err || crash_crashed(mp));
 	err = kvfs_fsync(mp, big_ino, false);
-	CHECK(!err || crashed(mp));
-	durable = !err && !crashed(mp);
+	CHECK(!err || crash_crashed(mp));
+	durable = !err && !crash_crashed(mp);
 	writes = kv_dev_nr_writes(mp->dev) - w0;
-	if (m >= 0)
-		power_cut(mp);
-	else
+	if (m >= 0) {
+		crash_power_cut(mp);
+		kvfs_close(mp);
+	} else {
 		CHECK_EQ(kvfs_close(mp), 0);
+	}
 
-	mp = open_fs(path, NULL);
+	mp = crash_open(path, NULL);
 	CHECK_EQ(kvfs_getattr(mp, big_ino, &st), 0);
 	if (st.size != 0 && (durable || st.size != big_size)) {
 		fprintf(stderr,
@@ -899,7 +798,8 @@ static void test_truncate(unsigned points)
 		int m = opt.only_mode >= 0 ? opt.only_mode : (int)(i % NMODES);
 
 		/* 0: nothing of the truncate persists (a tear needs a write) */
-		run_truncate(m, rnd(&s) % (total + 1) + (m == M_TEAR), s, i);
+		run_truncate(m, crash_rnd(&s) % (total + 1) + (m == M_TEAR), s,
+			     i);
 	}
 	printf("crash truncate: %u points over %" PRIu64 " writes: old size "
 	       "kept %u, truncated %u (%u with blocks left past the size)\n",
@@ -912,24 +812,13 @@ static void test_truncate(unsigned points)
  * The files test again with the many small files, under a kvalloc budget
  * of 7/8 of what such a run holds when nothing presses (or --budget).
  */
-static void memory_hung(int sig)
-{
-	static const char msg[] = "crash memory: no end after 600 s: hung\n";
-
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(2);
-	_exit(1);
-}
-
 static void test_memory(unsigned points)
 {
 	struct kv_config small = { 0 };
 	struct kv_stats ks;
 
 	/* a deadlock fails the test rather than hanging it */
-	signal(SIGALRM, memory_hung);
-	alarm(600);
+	crash_alarm(600, "crash memory: no end after 600 s: hung\n");
 
 	CHECK_EQ(kv_init(NULL), 0);
 	touch_many = true;
@@ -990,12 +879,8 @@ int main(int argc, char **argv)
 			opt.seed = strtoull(optarg, NULL, 0);
 			break;
 		case 'm':
-			for (opt.only_mode = 0;
-			     opt.only_mode < NMODES &&
-			     strcmp(optarg, mode_name[opt.only_mode]);
-			     opt.only_mode++)
-				;
-			if (opt.only_mode == NMODES) {
+			opt.only_mode = crash_mode_parse(optarg);
+			if (opt.only_mode < 0) {
 				usage(argv[0]);
 				return 2;
 			}
@@ -1024,7 +909,7 @@ int main(int argc, char **argv)
 	if (opt.points)
 		file_points = trunc_points = mem_points = opt.points;
 
-	set_paths();
+	crash_paths("crash", path, tmpl);
 	CHECK_EQ(kv_init(NULL), 0);
 	make_template();
 	test_files(file_points, "files");

@@ -36,7 +36,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,6 +50,7 @@
 #include "fs/mkfs.h"
 #include "fs/mount.h"
 #include "tests/check.h"
+#include "tests/crash/harness.h"
 #include "tests/ns_util.h"
 #include "tests/scrub_util.h"
 
@@ -65,12 +65,8 @@
 #define CI_POINTS 300
 #endif
 
-enum mode { M_CRASH, M_VOLATILE, M_TEAR, M_SECTORS, NMODES };
-static const char *const mode_name[NMODES] = { "crash", "volatile", "tear",
-					       "sectors" };
-
 static const struct kvfs_cred cr = { 0 };
-static char path[256], tmpl[256];
+static char path[CRASH_PATH_MAX], tmpl[CRASH_PATH_MAX];
 static bool verbose;
 
 /* ---- the model: names of the tree (the root's d0 and d1 stay) ---- */
@@ -199,64 +195,6 @@ static char *canon(struct kvfs_mount *mp)
 
 /* ---- images ---- */
 
-static void set_paths(void)
-{
-	const char *dir = getenv("TMPDIR");
-
-	if (!dir && access("/dev/shm", W_OK) == 0)
-		dir = "/dev/shm";
-	snprintf(path, sizeof(path), "%s/kvfs-crashns-%d.img",
-		 dir ? dir : "/tmp", (int)getpid());
-	snprintf(tmpl, sizeof(tmpl), "%s/kvfs-crashns-%d.tmpl",
-		 dir ? dir : "/tmp", (int)getpid());
-}
-
-/* A copy of a sparse image: its data ranges only (a full copy is slow). */
-static void copy_image(const char *from, const char *to)
-{
-	int in = open(from, O_RDONLY), out;
-	struct stat st;
-	off_t pos = 0;
-
-	CHECK(in >= 0);
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	CHECK(out >= 0);
-	CHECK_EQ(fstat(in, &st), 0);
-	CHECK_EQ(ftruncate(out, st.st_size), 0);
-	for (;;) {
-		off_t data = lseek(in, pos, SEEK_DATA), hole, off;
-
-		if (data < 0)
-			break;
-		hole = lseek(in, data, SEEK_HOLE);
-		CHECK(hole > data);
-		for (off = data; off < hole;) {
-			loff_t i_off = off, o_off = off;
-			ssize_t n = copy_file_range(in, &i_off, out, &o_off,
-						    (size_t)(hole - off), 0);
-
-			CHECK(n > 0);
-			off += n;
-		}
-		pos = hole;
-	}
-	close(in);
-	CHECK_EQ(close(out), 0);
-}
-
-static struct kvfs_mount *open_fs(const char *p, struct kvfs_open_info *info)
-{
-	struct kvfs_open_opts o = { .atime = KVFS_ATIME_NOATIME };
-	struct kvfs_open_info dummy;
-	struct kvfs_mount *mp;
-	int err = kvfs_open(p, &o, &mp, info ? info : &dummy);
-
-	if (err)
-		fprintf(stderr, "kvfs_open: %d: %s\n", err, kvfs_open_error());
-	CHECK_EQ(err, 0);
-	return mp;
-}
-
 /*
  * d0 and d1 in the root, durable, on a sparse image (copied for each run
  * by its data ranges).
@@ -272,7 +210,7 @@ static void make_template(void)
 
 	unlink(tmpl);
 	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
-	mp = open_fs(tmpl, NULL);
+	mp = crash_open(tmpl, NULL);
 	CHECK_EQ(kvfs_mkdir(mp, kvfs_root_ino(mp), "d0", 040755, &cr, &st), 0);
 	CHECK_EQ(kvfs_mkdir(mp, kvfs_root_ino(mp), "d1", 040755, &cr, &st), 0);
 	CHECK_EQ(kvfs_close(mp), 0);
@@ -285,21 +223,12 @@ static uint64_t rs;
 
 static uint64_t rnd(void)
 {
-	uint64_t z = (rs += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return crash_rnd(&rs);
 }
 
 static uint8_t pattern(int fid, uint32_t off)
 {
 	return (uint8_t)((fid * 131 + off * 7) % 251 + 1);
-}
-
-static bool crashed(struct kvfs_mount *mp)
-{
-	return kv_dev_crashed(mp->dev);
 }
 
 /* split "a/b/c" into the parent's inode (looked up) and "c" */
@@ -392,7 +321,7 @@ struct run {
 
 static void expect(struct run *r, long long err, const char *what)
 {
-	if (!err || (r->fault && crashed(r->mp)))
+	if (!err || (r->fault && crash_crashed(r->mp)))
 		return;
 	fprintf(stderr, "step %d: %s: %lld before the crash\n", r->step, what,
 		err);
@@ -401,7 +330,7 @@ static void expect(struct run *r, long long err, const char *what)
 
 static void fsynced(struct run *r, int err, int last_change)
 {
-	if (!err && !(r->fault && crashed(r->mp)) && last_change > r->k)
+	if (!err && !(r->fault && crash_crashed(r->mp)) && last_change > r->k)
 		r->k = last_change;
 }
 
@@ -670,7 +599,7 @@ fsync_any:
 			err = kvfs_fsync(mp, mfiles[ents[i].fid].ino, false);
 			expect(r, err, "fsync");
 			fsynced(r, err, mfiles[ents[i].fid].last_change);
-			if (!err && !(r->fault && crashed(mp)))
+			if (!err && !(r->fault && crash_crashed(mp)))
 				mfiles[ents[i].fid].synced = r->step;
 		} else {
 			d = pick_dir();
@@ -689,32 +618,6 @@ static void model_reset(uint64_t seed)
 	dir_change[0] = dir_change[1] = 0;
 	memset(mfiles, 0, sizeof(mfiles));
 	rs = seed;
-}
-
-static void arm(struct kvfs_mount *mp, enum mode m, uint64_t n, uint64_t seed)
-{
-	struct kv_dev_fault f = { 0 };
-	uint64_t at = kv_dev_nr_writes(mp->dev) + n;
-
-	switch (m) {
-	case M_CRASH:
-		f.modes = KV_FAULT_CRASH;
-		f.crash_after = at;
-		break;
-	case M_VOLATILE:
-		f.modes = KV_FAULT_VOLATILE | KV_FAULT_CRASH;
-		f.crash_after = at;
-		break;
-	case M_TEAR:
-		f.modes = KV_FAULT_TEAR;
-		f.tear_write = at;
-		break;
-	default:
-		f.modes = KV_FAULT_SECTORS | KV_FAULT_CRASH;
-		f.crash_after = at;
-		f.seed = seed;
-	}
-	CHECK_EQ(kv_dev_set_fault(mp->dev, &f), 0);
 }
 
 /* each file's bytes: its pattern or zeros; exactly its pattern if fsync'd */
@@ -767,19 +670,19 @@ static uint64_t run(int m, uint64_t n, uint64_t seed, unsigned point)
 	char *now;
 	int last, j;
 
-	copy_image(tmpl, path);
+	crash_copy_image(tmpl, path);
 	model_reset(seed);
-	r.mp = open_fs(path, NULL);
+	r.mp = crash_open(path, NULL);
 	w0 = kv_dev_nr_writes(r.mp->dev);
 	if (m < 0)
 		snaps[0] = canon(r.mp);
 	else
-		arm(r.mp, (enum mode)m, n, seed);
+		crash_arm(r.mp, (enum crash_mode)m, n, seed);
 	for (r.step = 1; r.step <= STEPS; r.step++) {
 		step(&r);
 		if (m < 0)
 			snaps[r.step] = canon(r.mp);
-		else if (crashed(r.mp))
+		else if (crash_crashed(r.mp))
 			break;
 	}
 	last = r.step > STEPS ? STEPS : r.step;
@@ -788,16 +691,15 @@ static uint64_t run(int m, uint64_t n, uint64_t seed, unsigned point)
 		kvfs_inode_close(r.mp, mfiles[orphan_fid].ino);
 		CHECK_EQ(kvfs_close(r.mp), 0);
 	} else {
-		seen.crashed += crashed(r.mp);
-		kv_dev_power_fail(r.mp->dev);
-		kvfs_mount_shutdown(r.mp, "test: power cut");
+		seen.crashed += crash_crashed(r.mp);
+		crash_power_cut(r.mp);
 		/* the daemon's last reference, after the power is gone */
 		if (orphan_fid >= 0)
 			kvfs_inode_close(r.mp, mfiles[orphan_fid].ino);
 		kvfs_close(r.mp);
 	}
 
-	r.mp = open_fs(path, &info);
+	r.mp = crash_open(path, &info);
 	seen.recovered += info.recovered;
 	seen.orphans += info.orphans;
 	CHECK(info.orphans <= (m >= 0 ? 1u : 0u));
@@ -810,8 +712,8 @@ static uint64_t run(int m, uint64_t n, uint64_t seed, unsigned point)
 			"point %u (%s at write %" PRIu64 "): the tree is no "
 			"state from step %d (last fsync'd change) to %d:\n%s"
 			"step %d was:\n%s",
-			point, m >= 0 ? mode_name[m] : "none", n, r.k, last,
-			now, r.k, snaps[r.k]);
+			point, m >= 0 ? crash_mode_name[m] : "none", n, r.k,
+			last, now, r.k, snaps[r.k]);
 		exit(1);
 	}
 	if (verbose)
@@ -823,16 +725,6 @@ static uint64_t run(int m, uint64_t n, uint64_t seed, unsigned point)
 	CHECK_EQ(kvfs_close(r.mp), 0);
 	scrub_image_clean(path);
 	return writes;
-}
-
-static void timed_out(int sig)
-{
-	static const char msg[] = "crash_ns: timed out\n";
-
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(2);
-	_exit(1);
 }
 
 int main(int argc, char **argv)
@@ -857,11 +749,8 @@ int main(int argc, char **argv)
 			seed = strtoull(optarg, NULL, 0);
 			break;
 		case 'm':
-			for (only = 0;
-			     only < NMODES && strcmp(optarg, mode_name[only]);
-			     only++)
-				;
-			if (only == NMODES) {
+			only = crash_mode_parse(optarg);
+			if (only < 0) {
 				fprintf(stderr, "unknown mode %s\n", optarg);
 				return 2;
 			}
@@ -877,10 +766,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	signal(SIGALRM, timed_out);
-	alarm(TIMEOUT);
+	crash_alarm(TIMEOUT, "crash_ns: timed out\n");
 	CHECK_EQ(kv_init(NULL), 0);
-	set_paths();
+	crash_paths("crashns", path, tmpl);
 	make_template();
 	total = run(-1, 0, seed, 0);
 	CHECK(total > 20);
@@ -894,7 +782,7 @@ int main(int argc, char **argv)
 		if (verbose)
 			printf("point %u: %s at write %" PRIu64 "/%" PRIu64
 			       "\n",
-			       i, mode_name[m], n, total);
+			       i, crash_mode_name[m], n, total);
 		/* the same workload each time: the snapshots hold */
 		run(m, n, seed, i);
 		seen.by_mode[m]++;

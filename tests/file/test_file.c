@@ -21,6 +21,12 @@
  *   fsync:    durable after a power cut of a volatile write cache; forces
  *             only up to the inode's last change, fdatasync not at all
  *             after a timestamp-only change;
+ *   stamps:   overwrites stamp mtime/ctime once per coarse clock tick,
+ *             within the tick, and always when SUID must go or mtime
+ *             is in the future;
+ *   overwrite flush: a log write flushes first the data it orders
+ *             (unwritten blocks, zeroed edges), not overwrites; an fsync
+ *             flushes the device once;
  *   setattr:  the SUID/SGID and ctime rules, append, the errors;
  *   tmpfile:  an O_TMPFILE's blocks and inode freed at its last close;
  *   threads:  4 threads appending their own files and rewriting their
@@ -35,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
@@ -918,6 +925,14 @@ static uint64_t forces(struct kvfs_mount *mp)
 	return st.forces;
 }
 
+static uint64_t commits(struct kvfs_mount *mp)
+{
+	struct kvj_log_stats st;
+
+	kvj_log_get_stats(mp->log, &st);
+	return st.commits;
+}
+
 static uint64_t last_seq(struct kvfs_mount *mp, uint64_t ino)
 {
 	struct kvfs_inode *ip;
@@ -927,6 +942,146 @@ static uint64_t last_seq(struct kvfs_mount *mp, uint64_t ino)
 	seq = atomic_load(&ip->i_sync_seq);
 	kvfs_iput(ip);
 	return seq;
+}
+
+/*
+ * Sleep past the coarse clock's current tick: an overwrite after it stamps
+ * mtime and ctime (one in the same tick as the last stamp does not).
+ */
+static void next_tick(void)
+{
+	struct timespec res;
+
+	CHECK_EQ(clock_getres(CLOCK_REALTIME_COARSE, &res), 0);
+	res.tv_nsec += 1000000;
+	while (nanosleep(&res, &res) && errno == EINTR)
+		;
+}
+
+/*
+ * Overwrites stamp mtime and ctime at most once per tick of the coarse
+ * clock (the kernel's current_time() granularity): the stamp of an
+ * overwrite is never older than the tick it began in nor newer than its
+ * return, and of two overwrites back to back in one tick the second
+ * commits nothing (tried until a pair falls in one tick).  A stamp that
+ * must drop SUID is never skipped.
+ */
+static void test_stamp_tick(void)
+{
+	static uint8_t buf[8192];
+	const struct kvfs_cred root = { 0 };
+	struct kvfs_setattr sa = { .valid = KVFS_SET_MODE };
+	struct timespec t0, t1, tick;
+	struct kvfs_stat st;
+	struct kvfs_mount *mp;
+	unsigned skipped = 0, tries;
+	uint64_t a, c0;
+
+	make_fs(64 << 20);
+	mp = mount_fs();
+	a = new_file(mp);
+	memset(buf, 0x44, sizeof(buf));
+	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 0, 0),
+		 (ssize_t)sizeof(buf));
+	next_tick();
+	clock_gettime(CLOCK_REALTIME_COARSE, &tick);
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
+	clock_gettime(CLOCK_REALTIME, &t1);
+	st = stat_of(mp, a);
+	CHECK(ts_le(tick, st.mtime) && ts_le(st.mtime, t1));
+	CHECK(ts_le(tick, st.ctime) && ts_le(st.ctime, t1));
+	for (tries = 0; tries < 100 && !skipped; tries++) {
+		clock_gettime(CLOCK_REALTIME_COARSE, &t0);
+		CHECK_EQ(kvfs_write(mp, a, buf, 4096, 4096, 0), 4096);
+		c0 = commits(mp);
+		CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
+		clock_gettime(CLOCK_REALTIME_COARSE, &tick);
+		if (t0.tv_sec == tick.tv_sec && t0.tv_nsec == tick.tv_nsec) {
+			CHECK_EQ(commits(mp), c0);
+			skipped++;
+		}
+	}
+	CHECK(skipped > 0);
+	/* a future mtime (utimes) is replaced by the next overwrite's */
+	sa.valid = KVFS_SET_MTIME;
+	clock_gettime(CLOCK_REALTIME, &sa.mtime);
+	sa.mtime.tv_sec += 3600;
+	CHECK_EQ(kvfs_setattr(mp, a, &sa, &root, NULL), 0);
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
+	clock_gettime(CLOCK_REALTIME, &t1);
+	CHECK(ts_le(stat_of(mp, a).mtime, t1));
+	sa.valid = KVFS_SET_MODE;
+	/* SUID goes at the first overwrite by a non-root writer, same tick */
+	sa.mode = 04755;
+	CHECK_EQ(kvfs_setattr(mp, a, &sa, &root, NULL), 0);
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, KVFS_WRITE_KILLPRIV), 4096);
+	CHECK_EQ(stat_of(mp, a).mode & 07777, 0755);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
+/*
+ * Device flushes (fs/log_io.h): a log write flushes first only for the
+ * data it orders (unwritten blocks, zeroed edges), not for overwrites; the
+ * flush after it covers every write before it, so an fsync that forces
+ * the log flushes once, and one that does not flushes only if data was
+ * written since the last flush.
+ */
+static void test_overwrite_flush(void)
+{
+	static uint8_t buf[64 << 10];
+	struct kvfs_mount *mp;
+	struct kvfs_log_io *lio;
+	uint64_t a, f0;
+
+	make_fs(64 << 20);
+	mp = mount_fs();
+	lio = &mp->lio;
+	a = new_file(mp);
+	memset(buf, 0x66, sizeof(buf));
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	/* an allocating write: its conversion's log write flushes it first */
+	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 0, 0),
+		 (ssize_t)sizeof(buf));
+	f0 = atomic_load(&lio->flushes);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 2);
+	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	/* overwrites, whole and partial blocks, with a stamp: no flush first */
+	next_tick();
+	CHECK_EQ(kvfs_write(mp, a, buf, 8192, 4096, 0), 8192);
+	CHECK_EQ(kvfs_write(mp, a, buf, 100, 20000, 0), 100);
+	CHECK(last_seq(mp, a) > kvj_log_durable_seq(mp->log));
+	f0 = atomic_load(&lio->flushes);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
+	CHECK(kvj_log_durable_seq(mp->log) >= last_seq(mp, a));
+	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	/* fsync of a stamped overwrite: the force's flush covers the data */
+	next_tick();
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
+	f0 = atomic_load(&lio->flushes);
+	CHECK_EQ(kvfs_fsync(mp, a, false), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
+	CHECK(kvj_log_durable_seq(mp->log) >= last_seq(mp, a));
+	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	/* fdatasync of an overwrite: no force, one flush, then none */
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 8192, 0), 4096);
+	f0 = atomic_load(&lio->flushes);
+	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
+	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
+	/* a punch's zeroed edges are ordered before its map change */
+	CHECK_EQ(kvfs_fallocate(mp, a,
+				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100,
+				10000),
+		 0);
+	CHECK(atomic_load(&lio->data_ordered) >
+	      atomic_load(&lio->data_flushed));
+	f0 = atomic_load(&lio->flushes);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 2);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
 static void test_fsync_scope(void)
@@ -954,6 +1109,7 @@ static void test_fsync_scope(void)
 	CHECK_EQ(forces(mp), f0);
 	CHECK(last_seq(mp, b) > kvj_log_durable_seq(mp->log));
 	/* an overwrite changes timestamps only: fdatasync forces nothing */
+	next_tick();
 	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, 0), 4096);
 	CHECK(last_seq(mp, a) > kvj_log_durable_seq(mp->log));
 	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
@@ -1117,6 +1273,8 @@ int main(int argc, char **argv)
 	test_preflush();
 	test_fsync_volatile();
 	test_fsync_scope();
+	test_stamp_tick();
+	test_overwrite_flush();
 	unlink(path);
 	unlink(tmpl);
 	CHECK_EQ(kv_fini(), 0);

@@ -11,6 +11,14 @@
  *   populate orphan IMG      an unlinked file left open, then a simulated
  *                            crash (the log is shut down): it stays on
  *                            the unlinked list, the log dirty
+ *   populate bench IMG FILES ENTRIES NFRAG FRAGSIZE
+ *                            tools/fsck-bench's tree on the core API
+ *                            (not the mount, which is far slower):
+ *                            files/dNNNN/fNNN, FILES files of 4 KiB,
+ *                            1000 to a directory; big/eNNNNNNN, ENTRIES
+ *                            empty files in one directory; frag/fragN,
+ *                            NFRAG files of FRAGSIZE bytes written in
+ *                            interleaved 64 KiB pieces, each fdatasync'd
  *   populate dump IMG OUT    every reachable file through a read-only
  *                            open: regular files' bytes to OUT/tree/PATH,
  *                            symlinks as symlinks, xattr values to
@@ -360,17 +368,102 @@ static int dump(const char *img, const char *out)
 	return err;
 }
 
+/* tools/fsck-bench's tree (its build_tree()), on the core API. */
+static int bench_tree(struct kvfs_mount *mp, unsigned long files,
+		      unsigned long entries, unsigned nfrag,
+		      unsigned long long fragsize)
+{
+	static uint8_t data[4096], piece[64 << 10];
+	uint64_t root = kvfs_root_ino(mp), top, d = 0, frag[64];
+	struct kvfs_stat st;
+	char name[64];
+	bool created;
+
+	memset(data, 'k', sizeof(data));
+	memset(piece, 'f', sizeof(piece));
+	TRY(kvfs_mkdir(mp, root, "files", 0755, &root_cred, &st));
+	top = st.ino;
+	for (unsigned long i = 0; i < files; i++) {
+		if (i % 1000 == 0) {
+			snprintf(name, sizeof(name), "d%04lu", i / 1000);
+			TRY(kvfs_mkdir(mp, top, name, 0755, &root_cred, &st));
+			d = st.ino;
+		}
+		snprintf(name, sizeof(name), "f%03lu", i % 1000);
+		TRY(kvfs_create(mp, d, name, S_IFREG | 0644, 0,
+				KVFS_CREATE_EXCL, &root_cred, &st, &created));
+		TRY(kvfs_write(mp, st.ino, data, sizeof(data), 0, 0));
+		TRY(kvfs_release(mp, st.ino));
+	}
+	TRY(kvfs_mkdir(mp, root, "big", 0755, &root_cred, &st));
+	d = st.ino;
+	for (unsigned long i = 0; i < entries; i++) {
+		snprintf(name, sizeof(name), "e%07lu", i);
+		TRY(kvfs_create(mp, d, name, S_IFREG | 0644, 0,
+				KVFS_CREATE_EXCL, &root_cred, &st, &created));
+		TRY(kvfs_release(mp, st.ino));
+	}
+	TRY(kvfs_mkdir(mp, root, "frag", 0755, &root_cred, &st));
+	d = st.ino;
+	for (unsigned i = 0; i < nfrag; i++) {
+		snprintf(name, sizeof(name), "frag%u", i);
+		TRY(kvfs_create(mp, d, name, S_IFREG | 0644, 0,
+				KVFS_CREATE_EXCL, &root_cred, &st, &created));
+		frag[i] = st.ino;
+	}
+	for (unsigned long long off = 0; off < fragsize; off += sizeof(piece))
+		for (unsigned i = 0; i < nfrag; i++) {
+			TRY(kvfs_write(mp, frag[i], piece, sizeof(piece),
+				       (off_t)off, 0));
+			TRY(kvfs_fsync(mp, frag[i], true));
+		}
+	for (unsigned i = 0; i < nfrag; i++)
+		TRY(kvfs_release(mp, frag[i]));
+	return 0;
+}
+
+static int bench(const char *img, char **argv)
+{
+	unsigned long files = strtoul(argv[0], NULL, 0);
+	unsigned long entries = strtoul(argv[1], NULL, 0);
+	unsigned long nfrag = strtoul(argv[2], NULL, 0);
+	unsigned long long fragsize = strtoull(argv[3], NULL, 0);
+	struct kvfs_mount *mp;
+	int err;
+
+	if (nfrag > 64 || fragsize % (64 << 10))
+		return -EINVAL;
+	TRY(kvfs_open(img, NULL, &mp, NULL));
+	err = bench_tree(mp, files, entries, (unsigned)nfrag, fragsize);
+	if (err)
+		kvfs_mount_shutdown(mp, "populate failed");
+	if (kvfs_close(mp) && !err)
+		err = -EIO;
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	int err;
 
-	if (argc < 3 || (strcmp(argv[1], "dump") && argc != 3) ||
-	    (!strcmp(argv[1], "dump") && argc != 4)) {
+	bool is_dump = argc > 1 && !strcmp(argv[1], "dump");
+	bool is_bench = argc > 1 && !strcmp(argv[1], "bench");
+
+	if (argc < 3 || (!is_dump && !is_bench && argc != 3) ||
+	    (is_dump && argc != 4) || (is_bench && argc != 7)) {
 		fprintf(stderr, "usage: populate build|orphan IMG | "
-				"populate dump IMG OUTDIR\n");
+				"populate dump IMG OUTDIR | populate bench IMG "
+				"FILES ENTRIES NFRAG FRAGSIZE\n");
 		return 2;
 	}
-	err = kv_init(NULL);
+	/*
+	 * A bench tree of a million entries outgrows the default 256 MiB
+	 * arena (creates wait forever for memory under NOFAIL); pages of
+	 * the arena are only taken when touched.
+	 */
+	err = kv_init(
+		is_bench ? &(struct kv_config){ .budget_bytes = 4ull << 30 } :
+			   NULL);
 	if (err)
 		return 1;
 	kvfs_report_set_sink(print_report, NULL);
@@ -378,8 +471,10 @@ int main(int argc, char **argv)
 		err = build(argv[2]);
 	else if (!strcmp(argv[1], "orphan"))
 		err = orphan(argv[2]);
-	else if (!strcmp(argv[1], "dump"))
+	else if (is_dump)
 		err = dump(argv[2], argv[3]);
+	else if (is_bench)
+		err = bench(argv[2], argv + 3);
 	else
 		err = -EINVAL;
 	if (kv_fini() && !err)

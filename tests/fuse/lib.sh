@@ -1,6 +1,7 @@
 # Helpers of the real-mount tests (sourced): a temporary directory with an
 # image and a mountpoint, always unmounted at exit; every command bounded
-# by a timeout.  The caller sets mount_kvfs and mkfs first.
+# by a timeout; a daemon in the foreground whose exit status and sanitizer
+# reports count.  The caller sets mount_kvfs and mkfs first.
 # shellcheck shell=bash
 
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: not root"; exit 77; }
@@ -10,14 +11,17 @@ command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
 tmp=$(mktemp -d /tmp/kvfs-fuse.XXXXXX)
 img=$tmp/img mnt=$tmp/mnt mnt2=$tmp/mnt2
 mkdir "$mnt" "$mnt2"
-chmod 755 "$tmp"
+chmod 755 "$tmp" # test_fuse_ops works as an unprivileged user too
 # extra cleanup of the caller (tools.sh's tmpfs), run first
 at_exit=:
+# the daemon of mount_fg while it runs
+daemon_pid=
 cleanup() {
 	eval "$at_exit"
 	for m in "$mnt" "$mnt2"; do
 		timeout 10 fusermount3 -u -z "$m" 2>/dev/null
 	done
+	[ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -31,6 +35,61 @@ T() { timeout 60 "$@"; }
 unmount() {
 	T fusermount3 -u "$1" || fail "fusermount3 -u $1"
 	timeout 30 flock -w 25 "$2" true || fail "daemon did not exit"
+	mounted "$1" && fail "$1 still mounted"
+	return 0
+}
+
+# try_mount_fg IMAGE MOUNTPOINT [OPTION...]: mount.kvfs in the foreground,
+# in the background of this shell (daemon_pid), its output in daemon_log;
+# returns 0 once mounted, 1 if the daemon exited first (a refused image)
+try_mount_fg() {
+	local image=$1 m=$2
+	shift 2
+	daemon_log=$tmp/daemon.log
+	"$mount_kvfs" -f "$image" "$m" "$@" </dev/null >"$daemon_log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 100); do
+		mounted "$m" && return 0
+		if ! kill -0 "$daemon_pid" 2>/dev/null; then
+			wait "$daemon_pid"
+			daemon_pid=
+			mounted "$m" && fail "$m mounted by a daemon that exited"
+			return 1
+		fi
+		sleep 0.1
+	done
+	fail "mount.kvfs -f $image $m $*: neither mounted nor exited in 10 s: $(cat "$daemon_log")"
+}
+
+# mount_fg IMAGE MOUNTPOINT [OPTION...]: try_mount_fg, which must mount
+mount_fg() {
+	try_mount_fg "$@" ||
+		fail "mount.kvfs -f $*: not mounted: $(cat "$daemon_log")"
+}
+
+# wait_fg: the daemon of mount_fg exits within 30 s, with status 0 and no
+# sanitizer report (the debug build's leaks and errors fail the test)
+wait_fg() {
+	local st
+	for _ in $(seq 300); do
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$daemon_pid" 2>/dev/null && fail "daemon did not exit"
+	wait "$daemon_pid"
+	st=$?
+	daemon_pid=
+	if [ "$st" -ne 0 ] || grep -q 'Sanitizer\|runtime error' "$daemon_log"; then
+		cat "$daemon_log"
+		fail "daemon exit status $st"
+	fi
+	return 0
+}
+
+# unmount_fg MOUNTPOINT: unmount the mount of mount_fg, then wait_fg
+unmount_fg() {
+	T fusermount3 -u "$1" || fail "fusermount3 -u $1"
+	wait_fg
 	mounted "$1" && fail "$1 still mounted"
 	return 0
 }

@@ -4,30 +4,12 @@
 # a second mount of the image refused, a tree byte-identical after an
 # unmount and a mount, a read-only mount, a mount without the writeback
 # cache, SIGTERM writing back.
-# Always unmounts (trap); every command is bounded by a timeout.
+# Always unmounts (lib.sh's trap); every command is bounded by a timeout.
 # usage: mount.sh MOUNT_KVFS MKFS_KVFS TEST_FUSE_OPS
 set -u
 mount_kvfs=$1 mkfs=$2 ops=$3
 
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: not root"; exit 77; }
-[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
-command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
-
-tmp=$(mktemp -d /tmp/kvfs-fuse.XXXXXX)
-img=$tmp/img mnt=$tmp/mnt mnt2=$tmp/mnt2
-mkdir "$mnt" "$mnt2"
-chmod 755 "$tmp" # test_fuse_ops works as an unprivileged user too
-cleanup() {
-	for m in "$mnt" "$mnt2"; do
-		timeout 10 fusermount3 -u -z "$m" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*"; exit 1; }
-mounted() { grep -q " $1 fuse" /proc/mounts; }
-T() { timeout 60 "$@"; }
+. "$(dirname "$0")/lib.sh"
 
 # expect STATUS MESSAGE MOUNT_KVFS-ARGS...: that one line, that status,
 # nothing mounted
@@ -44,15 +26,6 @@ expect() {
 	[ "$(grep -c " $tmp/mnt" /proc/mounts)" -eq "$before" ] ||
 		fail "mount.kvfs $*: mounted anyway"
 	echo "ok: $msg"
-}
-
-# unmount and wait for the daemon to finish writing back (it holds the
-# image's lock until kvfs_close() returned)
-unmount() {
-	T fusermount3 -u "$1" || fail "fusermount3 -u $1"
-	timeout 30 flock -w 25 "$img" true || fail "daemon did not exit"
-	mounted "$1" && fail "$1 still mounted"
-	return 0
 }
 
 T "$mkfs" -q -s 256M "$img" || fail "mkfs.kvfs"
@@ -104,41 +77,37 @@ expect 32 "mount.kvfs: $img: in use (locked by another mount)" "$tmp/link" "$mnt
 # persistence: a tree written, unmounted, mounted again, compared
 mkdir "$mnt/tree" || fail "mkdir tree"
 T "$ops" write "$mnt/tree" || fail "write tree"
-unmount "$mnt"
+unmount "$mnt" "$img"
 T "$mount_kvfs" "$img" "$mnt" || fail "mount again"
 T "$ops" verify "$mnt/tree" || fail "tree differs after remount"
-unmount "$mnt"
+unmount "$mnt" "$img"
 
 # read-only: the tree is there, nothing can change
 T "$mount_kvfs" "$img" "$mnt" -o ro || fail "mount -o ro"
 T "$ops" verify "$mnt/tree" || fail "tree differs on a ro mount"
 out=$(T touch "$mnt/tree/new" 2>&1) && fail "touch on a ro mount"
 case $out in *"Read-only file system"*) ;; *) fail "ro: $out" ;; esac
-unmount "$mnt"
+unmount "$mnt" "$img"
 
 # without the writeback cache (every write reaches the daemon at once),
 # on a fresh image: extents stay in the inode until the extent B+tree lands
 T "$mkfs" -q -s 256M "$tmp/img2" || fail "mkfs.kvfs img2"
 T "$mount_kvfs" "$tmp/img2" "$mnt" -o nowriteback_cache || fail "mount nowb"
 T "$ops" "$mnt" || fail "test_fuse_ops without the writeback cache"
-T fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt"
-timeout 30 flock -w 25 "$tmp/img2" true || fail "daemon did not exit"
+unmount "$mnt" "$tmp/img2"
 
 # foreground: SIGTERM writes everything back and exits 0
 # (not under timeout: the signal goes to the daemon itself; the trap's
 # unmount ends it if anything below fails)
 T "$mkfs" -q -s 64M "$tmp/img3" || fail "mkfs.kvfs img3"
-"$mount_kvfs" -f "$tmp/img3" "$mnt" &
-pid=$!
-for _ in $(seq 100); do mounted "$mnt" && break; sleep 0.1; done
-mounted "$mnt" || fail "foreground mount"
+mount_fg "$tmp/img3" "$mnt"
 T dd if=/dev/urandom of="$mnt/sig" bs=64K count=16 status=none ||
 	fail "dd"
 sum=$(T md5sum < "$mnt/sig")
-kill -TERM "$pid"
-wait "$pid" || fail "daemon exit status $? after SIGTERM"
+kill -TERM "$daemon_pid"
+wait_fg
 mounted "$mnt" && fail "mounted after SIGTERM"
 T "$mount_kvfs" "$tmp/img3" "$mnt" || fail "mount after SIGTERM"
 [ "$(T md5sum < "$mnt/sig")" = "$sum" ] || fail "data lost at SIGTERM"
-T fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt"
+unmount "$mnt" "$tmp/img3"
 echo "fuse mount: ok"

@@ -69,6 +69,8 @@ struct jt {
 };
 
 static struct kv_shrinker jt_fs_shrinker;
+/* the scans made by this thread (not by the allocator's reclaim thread) */
+static __thread unsigned jt_fs_scans_here;
 static size_t jt_shrink_count(void *priv)
 {
 	(void)priv;
@@ -80,6 +82,7 @@ static size_t jt_shrink_scan(void *priv, size_t nr)
 	(void)nr;
 	/* an FS shrinker: never legal under NOFS */
 	CHECK(!(kv_current_gfp(0) & KV_NOFS));
+	jt_fs_scans_here++;
 	return 0;
 }
 
@@ -342,8 +345,8 @@ static inline int jt_log_open_p(struct jt *t, struct kvj_log_params *p)
 		struct tblk *b = &t->blk[i];
 
 		CHECK(!b->item.in_ail && !kvj_item_pinned(&b->item));
-		CHECK(kv_dev_pread(t->dev, b->data, JT_BLK,
-				   jt_blk_off(t, i)) == 0);
+		CHECK(kv_dev_pread(t->dev, b->data, JT_BLK, jt_blk_off(t, i)) ==
+		      0);
 		kvj_item_init(&b->item, t->log, &tblk_ops);
 	}
 	return 0;
@@ -357,9 +360,8 @@ static inline int jt_log_open(struct jt *t)
 }
 
 /* Lock, change and log block i's bytes [off, off + len) to val. */
-static inline void jt_modify(struct kvj_trans *tp, struct tblk *b,
-			     unsigned off, unsigned len, uint8_t val,
-			     bool lock)
+static inline void jt_modify(struct kvj_trans *tp, struct tblk *b, unsigned off,
+			     unsigned len, uint8_t val, bool lock)
 {
 	unsigned c;
 

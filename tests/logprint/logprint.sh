@@ -2,7 +2,8 @@
 # kvfs-logprint over logs the real journal wrote (mklog): an empty log, a
 # dirty one (head, tail, checkpoints, items, -v deltas), a clean one, one
 # recovered; agreement with recovery (same counts, same messages); damage
-# in the middle refused with the place named; a torn tail reported but
+# in the middle refused with the place named (and a checkpoint claiming
+# more than the log holds); a torn tail reported but
 # readable; usage errors; and never a byte of the image changed.
 set -u
 LP=$1 MKLOG=$2 MKFS=$3 DB=$4
@@ -227,6 +228,23 @@ flip "$T/mz.img" $((LOGOFF + 8000 * 512 + 100))
 run_lp "$T/mz.img"
 expect_eq $rc 1 "unwritten block rc"
 one_err "unwritten block" "log block 8000 was never written (cycle 0) but is not zero"
+
+# a commit record claiming more bytes uncompressed than the log holds
+# (crcs right: not a torn write): refused at that record, nothing allocated
+"$MKLOG" badulen "$T/u.img" >"$T/view" 2>"$T/mklog.err" ||
+	fail "mklog badulen: $(cat "$T/mklog.err")"
+AT=$(awk '$1 == "commit" { print $2 }' "$T/view")
+run_lp "$T/u.img"
+expect_eq $rc 1 "huge ulen rc"
+MSG="log record at lsn $AT: checkpoint seq 1 claims 3221225472 bytes uncompressed, more than the $(($(field "$T/u.img" sb logblocks) * $(field "$T/u.img" sb blocksize)))-byte log holds: the log cannot be recovered"
+one_err "huge ulen" "kvfs-logprint: $T/u.img: $MSG"
+hasnt "checkpoint seq 1" "huge ulen"
+"$MKLOG" recover "$T/u.img" >"$T/rec" 2>"$T/rec.err"
+expect_eq $? 3 "recovery of a huge ulen"
+grep -qF "kvjournal: $MSG" "$T/rec.err" ||
+	fail "recovery huge ulen message: $(cat "$T/rec.err")"
+grep -q "allocation" "$T/rec.err" "$T/err" &&
+	fail "huge ulen: an allocation was tried"
 
 # ---- a torn tail: readable, reported, discarded by recovery ----
 cp "$T/d.img" "$T/t.img"

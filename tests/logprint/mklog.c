@@ -14,6 +14,9 @@
  *                        buffer item (AG 0's header, bytes 0-127 and
  *                        512-767 logged) and a test item, then a crash;
  *                        prints "bufblk BLOCK"
+ *   mklog badulen IMAGE  mkfs, then a log of one hand-built checkpoint whose
+ *                        commit record (crcs right) claims 3 GiB
+ *                        uncompressed; prints "commit CYCLE/BLOCK"
  *   mklog recover IMAGE  recover the log (finishing intent B), print what
  *                        was replayed, close cleanly; exit 3 when
  *                        recovery fails
@@ -40,6 +43,7 @@
 #include "fs/sb.h"
 #include "journal/journal.h"
 #include "tests/check.h"
+#include "tests/journal/mkrec.h"
 
 #define TI_TYPE (KVJ_ITEM_CLIENT + 0x100)
 #define TI_LEN 48
@@ -269,13 +273,30 @@ static void buf_checkpoint(void)
 	kv_bcache_destroy(bc);
 }
 
+/* A checkpoint no writer makes: more uncompressed than the log holds. */
+static void badulen(void)
+{
+	static uint8_t buf[64 * 1024];
+	uint8_t junk[600];
+	kvj_lsn_t at;
+
+	memset(junk, 0x5a, sizeof(junk));
+	at = mkrec_ckpt(buf, sizeof(buf), junk, sizeof(junk), KVJ_COMP_ZSTD,
+			3ull << 30, 1);
+	CHECK(at);
+	CHECK(kvfs_log_io_ops.write(&lio, buf, sizeof(buf), 0) == 0);
+	CHECK(kvfs_log_io_ops.flush(&lio) == 0);
+	printf("commit %u/%u\n", KVJ_LSN_CYCLE(at), KVJ_LSN_BLOCK(at));
+}
+
 int main(int argc, char **argv)
 {
 	struct kvj_intent *ia, *ib;
 	unsigned i;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: mklog dirty|clean|buf|recover IMAGE\n");
+		fprintf(stderr,
+			"usage: mklog dirty|clean|buf|badulen|recover IMAGE\n");
 		return 2;
 	}
 	CHECK(kv_init(NULL) == 0);
@@ -299,6 +320,9 @@ int main(int argc, char **argv)
 		open_image(argv[2], true);
 		CHECK(open_log() == 0);
 		buf_checkpoint();
+	} else if (!strcmp(argv[1], "badulen")) {
+		open_image(argv[2], true);
+		badulen();
 	} else if (!strcmp(argv[1], "recover")) {
 		struct kvj_recovery_info ri;
 		int err;

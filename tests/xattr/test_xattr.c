@@ -19,9 +19,22 @@
  *            targets and attributes freed when the inode is freed (the
  *            free count back where it was), scrub clean;
  *   damage:  one byte flipped in an attribute leaf, a remote value block
- *            and a symlink block: scrub reports exactly that.
+ *            and a symlink block: scrub reports exactly that;
+ *   fork grown: a data fork that is a B+tree only because the attribute
+ *            fork took half the inode is a list again when it goes;
+ *   btree:   free space fragmented to single blocks, 64 KiB values set on
+ *            one file until its attribute fork is an extent-map B+tree
+ *            whose root is two levels up (alone, and beside a B+tree data
+ *            fork that grows meanwhile), every value read back, all
+ *            removed: the fork back to a list and gone, the free space
+ *            exactly back, scrub and fsck.kvfs -f -n clean at each step
+ *            (before the attribute fork could be a tree: -ENOSPC); such a
+ *            file unlinked: every block back; a power cut while the tree
+ *            changes: recovered, clean.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,15 +59,22 @@
 #include "tests/scrub_util.h"
 
 static char path[256];
+static const char *fsck_kvfs; /* argv[1]: tools/fsck.kvfs */
 
-static void make_fs(void)
+static void make_fs_bs(uint32_t blocksize)
 {
 	struct kvfs_mkfs_opts o = { .target = path,
 				    .size = 64 << 20,
+				    .blocksize = blocksize,
 				    .force = true };
 	struct kvfs_geom g;
 
 	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+}
+
+static void make_fs(void)
+{
+	make_fs_bs(0);
 }
 
 static struct kvfs_mount *mount_fs(void)
@@ -395,9 +415,7 @@ static uint64_t model_count(void)
 
 /*
  * grow: the share of sets while growing (then 10% while shrinking);
- * ops per phase.  With big values the fork fills (-ENOSPC for sets,
- * removals leave dead entries) and the inode is freed at the end; without
- * them everything is removed and the fork must be gone.
+ * ops per phase.  Then everything is removed and the fork must be gone.
  */
 static void model_run(struct kvfs_mount *mp, int ops)
 {
@@ -437,16 +455,16 @@ static void model_run(struct kvfs_mount *mp, int ops)
 	       big ? " (64 KiB values)" : "", (unsigned long long)most,
 	       seen_fmt[0], seen_fmt[1], seen_fmt[2], seen_fmt[3], nospc,
 	       (unsigned long long)nb);
-	if (!big) {
-		/* every format seen, and back to no fork at all */
-		for (int f = 0; f < 4; f++)
-			CHECK(seen_fmt[f] > 0);
-		CHECK_EQ(fmt_of(mp, ino, &nb), 0);
-		CHECK_EQ(nb, 0);
-	} else {
-		CHECK(nospc > 0);
-		CHECK(seen_fmt[3] > 0);
-	}
+	/*
+	 * every format seen, and back to no fork at all; with free space
+	 * left no change is refused (the fork's extents become a B+tree
+	 * when they outgrow the inode)
+	 */
+	for (int f = 0; f < 4; f++)
+		CHECK(seen_fmt[f] > 0);
+	CHECK_EQ(fmt_of(mp, ino, &nb), 0);
+	CHECK_EQ(nb, 0);
+	CHECK_EQ(nospc, 0);
 	free_inode(mp, ino);
 	CHECK_EQ(atomic_load(&mp->fdblocks), fd0);
 }
@@ -815,6 +833,64 @@ static void btree_fork_case(bool attrs_first)
 	close_and_scrub(mp);
 }
 
+/*
+ * A data fork that is a B+tree only because the attribute fork took half
+ * the inode: when the attribute fork goes, its extents fit the whole
+ * inode again and it must be a list (the inode verifier rejects a tree
+ * that fits).
+ */
+static void test_fork_grown(void)
+{
+	static char blk[4096], back[4096];
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	uint32_t bs, cap, half, n1;
+	uint64_t ino, nb1;
+	int i, nx;
+
+	make_fs();
+	mp = mount_fs();
+	bs = mp->g.blocksize;
+	ino = new_inode(mp, 0100644);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "x", 1, 0), 0);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	half = kvfs_inode_dfork_size(ip) / sizeof(struct kvfs_extent);
+	cap = (mp->g.inodesize - KVFS_DINODE_CORE_SIZE) /
+	      sizeof(struct kvfs_extent);
+	kvfs_iput(ip);
+	/* (a preallocation past the end of file may be one more extent) */
+	nx = (int)(half + cap) / 2;
+	for (i = 0; i < nx; i++) {
+		memset(blk, 'a' + i % 26, bs);
+		CHECK_EQ(kvfs_write(mp, ino, blk, bs, (off_t)2 * i * bs, 0),
+			 (ssize_t)bs);
+	}
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_BTREE);
+	n1 = ip->i_nextents;
+	nb1 = ip->i_nblocks;
+	CHECK(n1 > half && n1 <= cap);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "user.a"), 0);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_forkoff, 0);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(ip->i_nextents, n1);
+	/* the tree's block went back (the attribute was in the inode) */
+	CHECK_EQ(ip->i_nblocks, nb1 - 1);
+	kvfs_iput(ip);
+	for (i = 0; i < nx; i++) {
+		memset(blk, 'a' + i % 26, bs);
+		CHECK_EQ(kvfs_read(mp, ino, back, bs, (off_t)2 * i * bs),
+			 (ssize_t)bs);
+		CHECK(!memcmp(back, blk, bs));
+	}
+	close_and_scrub(mp);
+	printf("fork grown: a B+tree data fork of %u extents back to a list "
+	       "when the attribute fork went\n",
+	       n1);
+}
+
 static void test_btree_fork(void)
 {
 	btree_fork_case(true);
@@ -823,9 +899,442 @@ static void test_btree_fork(void)
 	       "B+tree data fork, both orders\n");
 }
 
-int main(void)
+/*
+ * The last attribute of a file whose data fork is a B+tree that would fit
+ * the whole inode as a list (8 extents beside 3 short attributes) goes: the
+ * inode must stay valid.  Removing the fork made the data fork a B+tree
+ * that fits the larger fork, which the verifier refuses: after a remount
+ * the file was EUCLEAN (found by tests/stress fsstress on a mount).
+ */
+static void test_last_attr_btree(void)
+{
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	char name[16], buf[4096];
+	uint64_t ino;
+	struct kvfs_stat st;
+
+	make_fs();
+	mp = mount_fs();
+	ino = new_inode(mp, S_IFREG | 0644);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "user.a%d", i);
+		CHECK_EQ(kvfs_setxattr(mp, ino, name, "vvvvvvvvvvvvvvvvvvvv",
+				       20, 0),
+			 0);
+	}
+	memset(buf, 'x', sizeof(buf));
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(kvfs_write(mp, ino, buf, sizeof(buf),
+				    (off_t)i * 2 * sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_BTREE);
+	kvfs_iput(ip);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "user.a%d", i);
+		CHECK_EQ(kvfs_removexattr(mp, ino, name), 0);
+	}
+	CHECK_EQ(kvfs_listxattr(mp, ino, buf, sizeof(buf)), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+	mp = mount_fs();
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	CHECK_EQ(st.size, 15 * sizeof(buf));
+	CHECK_EQ(kvfs_read(mp, ino, buf, sizeof(buf), 14 * sizeof(buf)),
+		 (ssize_t)sizeof(buf));
+	CHECK_EQ(buf[0], 'x');
+	/* and an attribute again */
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.b", "w", 1, 0), 0);
+	close_and_scrub(mp);
+	printf("last attribute beside a B+tree data fork: inode valid\n");
+}
+
+/*
+ * An attribute on an inode whose data fork fills it: a short-form
+ * directory of 39 entries and a file of 59 extents (each past the point
+ * where its fork left no room; -ENOSPC before).  The directory becomes
+ * block form, the extent list a B+tree (XFS's xfs_bmap_add_attrfork);
+ * entries and data intact, scrub clean after a remount.
+ */
+static void test_full_data_fork(void)
+{
+	const struct kvfs_cred cr = { 0 };
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	char name[32], buf[4096], v[16];
+	uint64_t dir, file;
+
+	make_fs();
+	mp = mount_fs();
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d", 0755, &cr, &st), 0);
+	dir = st.ino;
+	for (int i = 0; i < 39; i++) {
+		snprintf(name, sizeof(name), "entry-%02d", i);
+		CHECK_EQ(kvfs_create(mp, dir, name, S_IFREG | 0644, 0,
+				     KVFS_CREATE_EXCL, &cr, &st, NULL),
+			 0);
+		CHECK_EQ(kvfs_setxattr(mp, dir, "user.x", "dirvalue", 8, 0), 0);
+		CHECK_EQ(kvfs_removexattr(mp, dir, "user.x"), 0);
+	}
+	CHECK_EQ(kvfs_setxattr(mp, dir, "user.x", "dirvalue", 8, 0), 0);
+	CHECK_EQ(kvfs_create(mp, mp->g.rootino, "f", S_IFREG | 0644, 0,
+			     KVFS_CREATE_EXCL, &cr, &st, NULL),
+		 0);
+	file = st.ino;
+	memset(buf, 'y', sizeof(buf));
+	for (int i = 0; i < 59; i++) {
+		CHECK_EQ(kvfs_write(mp, file, buf, sizeof(buf),
+				    (off_t)(2 * i + 1) * sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+		CHECK_EQ(kvfs_fsync(mp, file, false), 0);
+		CHECK_EQ(kvfs_setxattr(mp, file, "user.y", "filevalue", 9, 0),
+			 0);
+		CHECK_EQ(kvfs_removexattr(mp, file, "user.y"), 0);
+	}
+	CHECK_EQ(kvfs_setxattr(mp, file, "user.y", "filevalue", 9, 0), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+	mp = mount_fs();
+	CHECK_EQ(kvfs_getxattr(mp, dir, "user.x", v, sizeof(v)), 8);
+	CHECK(!memcmp(v, "dirvalue", 8));
+	CHECK_EQ(kvfs_getxattr(mp, file, "user.y", v, sizeof(v)), 9);
+	CHECK(!memcmp(v, "filevalue", 9));
+	for (int i = 0; i < 39; i++) {
+		snprintf(name, sizeof(name), "entry-%02d", i);
+		CHECK_EQ(kvfs_lookup(mp, dir, name, &st), 0);
+	}
+	for (int i = 0; i < 59; i++) {
+		CHECK_EQ(kvfs_read(mp, file, buf, sizeof(buf),
+				   (off_t)(2 * i + 1) * sizeof(buf)),
+			 (ssize_t)sizeof(buf));
+		CHECK(buf[0] == 'y' && buf[sizeof(buf) - 1] == 'y');
+	}
+	CHECK_EQ(kvfs_removexattr(mp, dir, "user.x"), 0);
+	CHECK_EQ(kvfs_removexattr(mp, file, "user.y"), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+	printf("attribute beside a full data fork: directory to blocks, "
+	       "extents to a B+tree\n");
+}
+
+/* ---- an attribute fork past the inode: an extent-map B+tree ---- */
+
+static const struct kvfs_cred root_cred;
+
+/* A named regular file in the root directory (fsck wants names). */
+static uint64_t new_file(struct kvfs_mount *mp, const char *name)
+{
+	struct kvfs_stat st;
+
+	CHECK_EQ(kvfs_create(mp, mp->g.rootino, name, 0100644, 0, 0, &root_cred,
+			     &st, NULL),
+		 0);
+	return st.ino;
+}
+
+/*
+ * Every free block taken by one file, then every other one of its first
+ * blocks punched out (enough for the test, each punch a transaction): the
+ * free space is single blocks (but for the blocks kept for removals,
+ * which a set cannot take).
+ */
+#define FRAGMENTS 1600
+
+static void fragment(struct kvfs_mount *mp)
+{
+	uint64_t ino = new_file(mp, "filler");
+	off_t bs = mp->g.blocksize, end = 0;
+
+	for (off_t len = 256 * bs; len >= bs; len /= 2)
+		while (kvfs_fallocate(mp, ino, 0, end, len) == 0)
+			end += len;
+	CHECK(end >= 2 * FRAGMENTS * bs + 64 * bs);
+	/* a punch may split the filler's tree: room for that first */
+	CHECK_EQ(kvfs_fallocate(mp, ino,
+				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				end - 64 * bs, 64 * bs),
+		 0);
+	for (off_t off = 0; off < 2 * FRAGMENTS * bs; off += 2 * bs) {
+		CHECK_EQ(kvfs_fallocate(mp, ino,
+					FALLOC_FL_PUNCH_HOLE |
+						FALLOC_FL_KEEP_SIZE,
+					off, bs),
+			 0);
+		/*
+		 * the freed blocks stay busy until their frees are on disk
+		 * (there is no log thread): the tree's splits want some
+		 */
+		if (off / bs % 512 == 510)
+			CHECK_EQ(kvfs_sync(mp), 0);
+	}
+}
+
+/* Unmount, check with the checker and fsck.kvfs -f -n, mount again. */
+static struct kvfs_mount *check_step(struct kvfs_mount *mp, const char *step)
+{
+	char cmd[600];
+	int st;
+
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+	snprintf(cmd, sizeof(cmd), "'%s' -f -n '%s' >/dev/null", fsck_kvfs,
+		 path);
+	st = system(cmd);
+	if (st)
+		fprintf(stderr, "fsck.kvfs -f -n after %s: status %d\n", step,
+			st);
+	CHECK_EQ(st, 0);
+	return mount_fs();
+}
+
+struct fork_state {
+	uint8_t aformat; /* 0: no attribute fork */
+	unsigned alevel; /* the root's level of a B+tree attribute fork */
+	uint8_t dformat;
+	uint64_t nblocks;
+};
+
+static struct fork_state fork_state(struct kvfs_mount *mp, uint64_t ino)
+{
+	struct fork_state f = { 0 };
+	struct kvfs_inode *ip;
+
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	f.aformat = ip->i_forkoff ? ip->i_aformat : 0;
+	if (f.aformat == KVFS_DFORK_BTREE)
+		f.alevel = kv_le16_to_cpu(
+			((const struct kvfs_bmdr_block *)ip->i_afork)->level);
+	f.dformat = ip->i_dformat;
+	f.nblocks = ip->i_nblocks;
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	return f;
+}
+
+/* One more data block of ino, every other file block: an extent each. */
+static void grow_data(struct kvfs_mount *mp, uint64_t ino, unsigned *nd)
+{
+	uint32_t bs = mp->g.blocksize;
+
+	memset(vbuf, 'a' + (int)(*nd % 26), bs);
+	CHECK_EQ(kvfs_write(mp, ino, vbuf, bs, (off_t)2 * *nd * bs, 0),
+		 (ssize_t)bs);
+	(*nd)++;
+}
+
+static void check_data(struct kvfs_mount *mp, uint64_t ino, unsigned nd)
+{
+	static char back[1 << 16];
+	uint32_t bs = mp->g.blocksize;
+
+	for (unsigned i = 0; i < nd; i++) {
+		CHECK_EQ(kvfs_read(mp, ino, back, bs, (off_t)2 * i * bs),
+			 (ssize_t)bs);
+		for (uint32_t k = 0; k < bs; k++)
+			CHECK_EQ(back[k], 'a' + (int)(i % 26));
+	}
+}
+
+static struct kvfs_mount *attr_btree_case(struct kvfs_mount *mp, bool data_tree)
+{
+	static char back[KVFS_XATTR_SIZE_MAX];
+	const uint32_t vlen = KVFS_XATTR_SIZE_MAX;
+	struct fork_state f;
+	bool listed = false;
+	uint8_t listed_fmt;
+	unsigned n = 0, nd = 0;
+	char name[32];
+	uint64_t ino, nb0;
+	int64_t fd0;
+
+	ino = new_file(mp, data_tree ? "target-data" : "target");
+	/* a B+tree data fork first: its root moves with the boundary */
+	while (data_tree && fork_state(mp, ino).dformat != KVFS_DFORK_BTREE)
+		grow_data(mp, ino, &nd);
+	mp = check_step(mp, "a new file");
+	fd0 = atomic_load(&mp->fdblocks);
+	nb0 = fork_state(mp, ino).nblocks;
+	/* one small attribute stays to the end: the fork outlives the tree */
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.small", "s", 1, 0), 0);
+	/* until the attribute fork's root is two levels above its leaves */
+	for (f = fork_state(mp, ino); f.alevel < 2; f = fork_state(mp, ino)) {
+		CHECK(n < 400);
+		snprintf(name, sizeof(name), "user.big%04u", n);
+		value_of(n, vlen, vbuf);
+		CHECK_EQ(kvfs_setxattr(mp, ino, name, vbuf, vlen, 0), 0);
+		n++;
+		if (data_tree) {
+			grow_data(mp, ino, &nd);
+			CHECK_EQ(fork_state(mp, ino).dformat, KVFS_DFORK_BTREE);
+		}
+	}
+	mp = check_step(mp, "setting");
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "user.big%04u", i);
+		value_of(i, vlen, vbuf);
+		CHECK_EQ(kvfs_getxattr(mp, ino, name, back, vlen),
+			 (ssize_t)vlen);
+		CHECK(!memcmp(back, vbuf, vlen));
+	}
+	check_data(mp, ino, nd);
+	/* every other one first, then the rest: leaves merge, extents go */
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = pass; i < n; i += 2) {
+			snprintf(name, sizeof(name), "user.big%04u", i);
+			CHECK_EQ(kvfs_removexattr(mp, ino, name), 0);
+			f = fork_state(mp, ino);
+			listed |= f.aformat != KVFS_DFORK_BTREE;
+			CHECK(!listed || f.aformat != KVFS_DFORK_BTREE);
+			if (data_tree && i % 8 == 0)
+				grow_data(mp, ino, &nd);
+		}
+		if (!pass)
+			mp = check_step(mp, "removing half");
+	}
+	/* the tree went back to a list (or the short form) in the inode */
+	CHECK(listed);
+	f = fork_state(mp, ino);
+	CHECK(f.aformat == KVFS_DFORK_EXTENTS ||
+	      f.aformat == KVFS_DFORK_INLINE);
+	listed_fmt = f.aformat;
+	CHECK_EQ(kvfs_getxattr(mp, ino, "user.small", back, 1), 1);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "user.small"), 0);
+	f = fork_state(mp, ino);
+	CHECK_EQ(f.aformat, 0);
+	/* the attribute blocks and their tree's all back */
+	CHECK_EQ(fd0 - atomic_load(&mp->fdblocks), (int64_t)(f.nblocks - nb0));
+	if (!data_tree)
+		CHECK_EQ(f.nblocks, 0);
+	check_data(mp, ino, nd);
+	mp = check_step(mp, "removing all");
+	printf("attr btree%s: %u values of %u bytes in single free blocks, "
+	       "attribute fork root level 2, back to %s and gone%s\n",
+	       data_tree ? " (beside a B+tree data fork)" : "", n, vlen,
+	       listed_fmt == KVFS_DFORK_EXTENTS ? "a list" : "the short form",
+	       data_tree ? ", the data fork grown meanwhile" : "");
+	return mp;
+}
+
+/*
+ * A file whose forks are both B+trees unlinked: inactivation frees the
+ * attribute fork's tree and blocks (kvfs_attr_inactive), then the data.
+ */
+static struct kvfs_mount *attr_btree_unlink(struct kvfs_mount *mp)
+{
+	const uint32_t vlen = KVFS_XATTR_SIZE_MAX;
+	unsigned n = 0, nd = 0;
+	char name[32];
+	uint64_t ino;
+	int64_t fd0;
+
+	fd0 = atomic_load(&mp->fdblocks);
+	ino = new_file(mp, "doomed");
+	while (fork_state(mp, ino).dformat != KVFS_DFORK_BTREE)
+		grow_data(mp, ino, &nd);
+	while (fork_state(mp, ino).alevel < 2) {
+		CHECK(n < 400);
+		snprintf(name, sizeof(name), "user.big%04u", n);
+		value_of(n, vlen, vbuf);
+		CHECK_EQ(kvfs_setxattr(mp, ino, name, vbuf, vlen, 0), 0);
+		n++;
+	}
+	CHECK_EQ(kvfs_unlink(mp, mp->g.rootino, "doomed"), 0);
+	/* the unmount finishes the inactivation */
+	mp = check_step(mp, "unlinking");
+	CHECK_EQ(atomic_load(&mp->fdblocks), fd0);
+	printf("attr btree: a file with %u values (root level 2) and a "
+	       "B+tree data fork unlinked: every block back\n",
+	       n);
+	return mp;
+}
+
+static void set_big(struct kvfs_mount *mp, uint64_t ino, unsigned i)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "user.big%04u", i);
+	value_of(i, KVFS_XATTR_SIZE_MAX, vbuf);
+	CHECK_EQ(kvfs_setxattr(mp, ino, name, vbuf, KVFS_XATTR_SIZE_MAX, 0), 0);
+}
+
+/*
+ * A power cut while a B+tree attribute fork grows and shrinks: recovery
+ * replays the tree's blocks and its root in the inode.  Every value
+ * forced before is there (but those removed after), each later one whole
+ * or absent; the image is clean.
+ */
+static struct kvfs_mount *attr_btree_crash(struct kvfs_mount *mp)
+{
+	static char back[KVFS_XATTR_SIZE_MAX];
+	const uint32_t vlen = KVFS_XATTR_SIZE_MAX;
+	unsigned n = 0, forced, whole = 0;
+	uint64_t ino = new_file(mp, "crashy");
+	char name[32];
+
+	while (fork_state(mp, ino).alevel < 2)
+		set_big(mp, ino, n++);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	forced = n;
+	for (unsigned k = 0; k < 4; k++)
+		set_big(mp, ino, n++);
+	for (unsigned i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "user.big%04u", i);
+		CHECK_EQ(kvfs_removexattr(mp, ino, name), 0);
+	}
+	kvfs_mount_shutdown(mp, "power cut");
+	kvfs_mount_close(mp);
+	mp = mount_fs();
+	CHECK(!mp->ri.was_clean && mp->ri.checkpoints_replayed > 0);
+	for (unsigned i = 0; i < n; i++) {
+		ssize_t got;
+
+		snprintf(name, sizeof(name), "user.big%04u", i);
+		got = kvfs_getxattr(mp, ino, name, back, vlen);
+		if (got == -ENODATA) {
+			CHECK(i < 8 || i >= forced);
+			continue;
+		}
+		CHECK_EQ(got, (ssize_t)vlen);
+		value_of(i, vlen, vbuf);
+		CHECK(!memcmp(back, vbuf, vlen));
+		whole++;
+	}
+	mp = check_step(mp, "a power cut");
+	printf("attr btree: power cut with %u values, %u forced: %u whole "
+	       "after recovery, the rest absent\n",
+	       n, forced, whole);
+	return mp;
+}
+
+/*
+ * 2 KiB blocks: a 64 KiB value is 34 extents in single free blocks, and
+ * the attribute fork's root is two levels up after a few hundred.  The
+ * blocks freed by the first case are single blocks again for the second.
+ */
+static void test_attr_btree(void)
+{
+	struct kvfs_mount *mp;
+
+	make_fs_bs(2048);
+	mp = mount_fs();
+	fragment(mp);
+	mp = check_step(mp, "fragmenting");
+	mp = attr_btree_case(mp, false);
+	mp = attr_btree_case(mp, true);
+	mp = attr_btree_unlink(mp);
+	mp = attr_btree_crash(mp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
+int main(int argc, char **argv)
 {
 	const char *dir = getenv("TMPDIR");
+
+	CHECK(argc == 2);
+	fsck_kvfs = argv[1];
 
 	snprintf(path, sizeof(path), "%s/kvfs-xattr-%d.img", dir ? dir : "/tmp",
 		 (int)getpid());
@@ -838,6 +1347,10 @@ int main(void)
 	test_crash();
 	test_damage();
 	test_btree_fork();
+	test_last_attr_btree();
+	test_full_data_fork();
+	test_fork_grown();
+	test_attr_btree();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	return 0;

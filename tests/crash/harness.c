@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The harness of the crash tests (tests/crash/harness.h). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/dev.h"
+#include "tests/check.h"
+#include "tests/crash/harness.h"
+
+const char *const crash_mode_name[NMODES] = { "crash", "volatile", "tear",
+					      "sectors" };
+
+int crash_mode_parse(const char *name)
+{
+	for (int m = 0; m < NMODES; m++)
+		if (!strcmp(name, crash_mode_name[m]))
+			return m;
+	return -1;
+}
+
+void crash_arm(struct kvfs_mount *mp, enum crash_mode m, uint64_t n,
+	       uint64_t seed)
+{
+	struct kv_dev_fault f = { 0 };
+	uint64_t at = kv_dev_nr_writes(mp->dev) + n;
+
+	switch (m) {
+	case M_CRASH:
+		f.modes = KV_FAULT_CRASH;
+		f.crash_after = at;
+		break;
+	case M_VOLATILE:
+		f.modes = KV_FAULT_VOLATILE | KV_FAULT_CRASH;
+		f.crash_after = at;
+		break;
+	case M_TEAR:
+		f.modes = KV_FAULT_TEAR;
+		f.tear_write = at;
+		break;
+	default:
+		f.modes = KV_FAULT_SECTORS | KV_FAULT_CRASH;
+		f.crash_after = at;
+		f.seed = seed;
+	}
+	CHECK_EQ(kv_dev_set_fault(mp->dev, &f), 0);
+}
+
+bool crash_crashed(struct kvfs_mount *mp)
+{
+	return kv_dev_crashed(mp->dev);
+}
+
+void crash_power_cut(struct kvfs_mount *mp)
+{
+	kv_dev_power_fail(mp->dev);
+	kvfs_mount_shutdown(mp, "test: power cut");
+}
+
+void crash_paths(const char *name, char img[CRASH_PATH_MAX],
+		 char tmpl[CRASH_PATH_MAX])
+{
+	const char *dir = getenv("TMPDIR");
+
+	if (!dir && access("/dev/shm", W_OK) == 0)
+		dir = "/dev/shm";
+	if (!dir)
+		dir = "/tmp";
+	snprintf(img, CRASH_PATH_MAX, "%s/kvfs-%s-%d.img", dir, name,
+		 (int)getpid());
+	snprintf(tmpl, CRASH_PATH_MAX, "%s/kvfs-%s-%d.tmpl", dir, name,
+		 (int)getpid());
+}
+
+void crash_copy_image(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY), out;
+	struct stat st;
+	off_t pos = 0;
+
+	CHECK(in >= 0);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(out >= 0);
+	CHECK_EQ(fstat(in, &st), 0);
+	CHECK_EQ(ftruncate(out, st.st_size), 0);
+	for (;;) {
+		off_t data = lseek(in, pos, SEEK_DATA), hole, off;
+
+		if (data < 0)
+			break;
+		hole = lseek(in, data, SEEK_HOLE);
+		CHECK(hole > data);
+		for (off = data; off < hole;) {
+			loff_t i_off = off, o_off = off;
+			ssize_t n = copy_file_range(in, &i_off, out, &o_off,
+						    (size_t)(hole - off), 0);
+
+			CHECK(n > 0);
+			off += n;
+		}
+		pos = hole;
+	}
+	close(in);
+	CHECK_EQ(close(out), 0);
+}
+
+struct kvfs_mount *crash_open(const char *p, struct kvfs_open_info *info)
+{
+	struct kvfs_open_opts o = { .atime = KVFS_ATIME_NOATIME };
+	struct kvfs_open_info dummy;
+	struct kvfs_mount *mp;
+	int err = kvfs_open(p, &o, &mp, info ? info : &dummy);
+
+	if (err)
+		fprintf(stderr, "kvfs_open: %d: %s\n", err, kvfs_open_error());
+	CHECK_EQ(err, 0);
+	return mp;
+}
+
+uint64_t crash_rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static const char *alarm_msg;
+
+static void alarm_fired(int sig)
+{
+	(void)sig;
+	if (write(2, alarm_msg, strlen(alarm_msg)) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+void crash_alarm(unsigned seconds, const char *msg)
+{
+	alarm_msg = msg;
+	signal(SIGALRM, alarm_fired);
+	alarm(seconds);
+}

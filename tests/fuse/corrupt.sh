@@ -1,0 +1,104 @@
+#!/bin/bash
+# A mount meeting corrupt metadata (issue 12): "returns EIO/EUCLEAN for
+# that file and stays up for the rest", reports the damage in its log with
+# the block named, never crashes or hangs.  On a populated image
+# (tests/fsck/populate) damaged with kvfs-db -x:
+#  - one structure of one file or directory at a time: the mount comes up;
+#    reading the damaged object fails with EIO, EUCLEAN or EBADMSG; every
+#    other file reads byte-identical to the undamaged image; a new file can
+#    still be written, fsync'd and read back; the daemon's log names the
+#    block; it unmounts and exits 0; fsck.kvfs -y repairs, -n is clean after;
+#  - random bit flips (blocktrash, every metadata type but the log) over a
+#    few seeds: the mount is refused with a message, or comes up and the
+#    whole tree can be walked without the daemon dying (no ENOTCONN, no
+#    sanitizer report), then unmounts.
+#
+# Usage: corrupt.sh MOUNT_KVFS MKFS KVFS_DB POPULATE FSCK [SEEDS]
+mount_kvfs=$1 mkfs=$2 db=$3 pop=$4 fsck=$5 seeds=${6:-6}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+walk() { timeout 120 python3 "$here/walk.py" "$1"; }
+
+T "$mkfs" -q -s 48M "$tmp/base" || fail mkfs
+T "$pop" build "$tmp/base" || fail populate
+T "$pop" dump "$tmp/base" "$tmp/orig" >/dev/null || fail dump
+ino_of() { awk -v p="$1" '$5 == p { print $1 }' "$tmp/orig/manifest"; }
+FRAG=$(ino_of /frag) F4095=$(ino_of /file4095) F65537=$(ino_of /file65537)
+[ -n "$FRAG" ] && [ -n "$F4095" ] && [ -n "$F65537" ] || fail manifest
+DBLOCKS=$(T "$db" "$tmp/base" sb | sed -n 's/^dblocks = //p')
+
+# the undamaged tree, through the mount
+cp "$tmp/base" "$img"
+mount_fg "$img" "$mnt"
+walk "$mnt" >"$tmp/clean" || fail walk
+unmount_fg "$mnt"
+grep -q '^ERR' "$tmp/clean" && fail "undamaged image: $(grep -m3 ERR "$tmp/clean")"
+[ "$(grep -c '^OK' "$tmp/clean")" -gt 5000 ] || fail "undamaged walk too short"
+
+# NAME%DAMAGED PATH (a regex over walk's paths)%kvfs-db -x commands
+cases=(
+"inode-flags%^file4095$%write inode $F4095 flags 0x40000000"
+"bmbt-node%^frag$%write -c btree $FRAG bmbt 0:1 level 4"
+"extent-past-end%^file65537$%write inode $F65537 u.extent[0].startblock $((DBLOCKS + 10))"
+"dir-block%^big(/|$)%blocktrash -s 11 -n 1 -b 8 -t dir"
+"xattr-block%^xattr-block@xattr$%blocktrash -s 5 -n 1 -b 16 -t attr"
+)
+for c in "${cases[@]}"; do
+	IFS='%' read -r name re cmds <<<"$c"
+	cp "$tmp/base" "$img"
+	T "$db" -x "$img" $cmds >"$tmp/db.out" 2>&1 ||
+		fail "$name: kvfs-db -x $cmds: $(cat "$tmp/db.out")"
+	mount_fg "$img" "$mnt"
+	walk "$mnt" >"$tmp/walk" || fail "$name: walk"
+	# the damage shows, as EIO, EUCLEAN or EBADMSG, and only there
+	awk '$1 == "ERR" { print $2, $3 }' "$tmp/walk" >"$tmp/errs"
+	[ -s "$tmp/errs" ] || fail "$name: no error met"
+	while read -r p e; do
+		echo "$p" | grep -qE "$re" ||
+			fail "$name: error outside the damage: $p $e"
+		case $e in EIO | EUCLEAN | EBADMSG) ;;
+		*) fail "$name: $p: $e, not EIO/EUCLEAN/EBADMSG" ;;
+		esac
+	done <"$tmp/errs"
+	# everything else as it was (what the walk still saw, and all of it)
+	grep '^OK' "$tmp/walk" | sort >"$tmp/ok"
+	grep '^OK' "$tmp/clean" | awk -v re="$re" '!($2 ~ re)' | sort >"$tmp/want"
+	comm -13 "$tmp/ok" "$tmp/want" | awk -v re="$re" '{
+		p = $2; while (p ~ /\//) { sub(/\/[^\/]*$/, "", p); if (p ~ re) next }
+		print }' >"$tmp/changed"
+	comm -23 "$tmp/ok" "$tmp/want" | awk -v re="$re" '!($2 ~ re)' >>"$tmp/changed"
+	[ -s "$tmp/changed" ] && fail "$name: changed or lost: $(head -3 "$tmp/changed")"
+	# still up for the rest
+	T dd if=/dev/urandom of="$tmp/new" bs=64K count=16 status=none
+	T dd if="$tmp/new" of="$mnt/new-after-damage" bs=64K conv=fsync \
+		status=none || fail "$name: write after the damage"
+	cmp -s "$tmp/new" "$mnt/new-after-damage" || fail "$name: new file differs"
+	unmount_fg "$mnt"
+	grep -qE 'corrupt|block [0-9]+' "$daemon_log" ||
+		fail "$name: the daemon's log names no block: $(cat "$daemon_log")"
+	T "$fsck" -y -f "$img" >"$tmp/fsck.out" 2>&1
+	st=$?
+	[ $st -eq 1 ] || fail "$name: fsck -y exit $st: $(tail -5 "$tmp/fsck.out")"
+	T "$fsck" -n -f "$img" >"$tmp/fsck.out" 2>&1 ||
+		fail "$name: not clean after repair: $(tail -5 "$tmp/fsck.out")"
+	echo "corrupt $name: $(wc -l <"$tmp/errs") error(s), the rest intact, repaired"
+done
+
+# random damage: refused cleanly, or walked without the daemon dying
+for seed in $(seq "$seeds"); do
+	cp "$tmp/base" "$img"
+	T "$db" -x "$img" blocktrash -s "$seed" -n 4 -b 4 >/dev/null 2>&1 ||
+		fail "blocktrash -s $seed"
+	if ! try_mount_fg "$img" "$mnt"; then
+		grep -q 'fsck\.kvfs' "$daemon_log" ||
+			fail "seed $seed: refused without naming fsck.kvfs: $(cat "$daemon_log")"
+		echo "blocktrash seed $seed: refused: $(grep -m1 fsck.kvfs "$daemon_log")"
+		continue
+	fi
+	walk "$mnt" >"$tmp/walk" || fail "seed $seed: walk"
+	grep -q ' ENOTCONN$' "$tmp/walk" && fail "seed $seed: the daemon died: $(tail -5 "$daemon_log")"
+	kill -0 "$daemon_pid" 2>/dev/null || fail "seed $seed: the daemon died: $(tail -5 "$daemon_log")"
+	unmount_fg "$mnt"
+	echo "blocktrash seed $seed: $(grep -c '^ERR' "$tmp/walk") error(s) met, unmounted"
+done
+echo "fuse corrupt: ok"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The stress programs on a real mount of a fresh image, the daemon in the
+# foreground (its exit status and sanitizer reports count), then
+# fsck.kvfs -f -n on the unmounted image (exit 0 required):
+#   fsstress ARGS...  fsstress.py on an empty directory of the mount
+#   fsx ARGS...       fsx.py, then every file's bytes again after an
+#                     unmount and a mount
+#   posix             posix_diff.py: the mount's root against a tmpfs
+# Always unmounts (tests/fuse/lib.sh's trap); every step under a timeout.
+# usage: stress.sh TEST MOUNT_KVFS MKFS_KVFS FSCK_KVFS [ARGS...]
+set -u
+test=$1 mount_kvfs=$2 mkfs=$3 fsck=$4
+shift 4
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../fuse/lib.sh"
+
+T "$mkfs" -q -s 512M "$img" || fail "mkfs.kvfs"
+mount_fg "$img" "$mnt"
+case $test in
+fsstress)
+	mkdir "$mnt/s" || fail "mkdir"
+	timeout 150 "$here/fsstress.py" "$@" "$mnt/s" || fail "fsstress.py $*"
+	;;
+fsx)
+	mkdir "$mnt/fsx" || fail "mkdir"
+	timeout 150 "$here/fsx.py" --manifest "$tmp/sums" "$@" "$mnt/fsx" ||
+		fail "fsx.py $*"
+	unmount_fg "$mnt"
+	mount_fg "$img" "$mnt"
+	(cd "$mnt/fsx" && T sha256sum --quiet -c "$tmp/sums") ||
+		fail "fsx files differ after a remount"
+	echo "ok: every file the same after a remount"
+	;;
+posix)
+	mkdir "$tmp/ref" || fail "mkdir"
+	T mount -t tmpfs -o size=64M,mode=0755 tmpfs "$tmp/ref" ||
+		fail "mount tmpfs"
+	at_exit='umount "$tmp/ref"'
+	T "$here/posix_diff.py" "$mnt" "$tmp/ref" || fail "posix_diff.py"
+	;;
+*)
+	fail "unknown test $test"
+	;;
+esac
+unmount_fg "$mnt"
+T "$fsck" -f -n "$img" >"$tmp/fsck.out" 2>&1 ||
+	fail "fsck.kvfs -f -n: exit $?: $(cat "$tmp/fsck.out")"
+echo "stress $test: ok, fsck.kvfs clean"
