@@ -21,6 +21,10 @@
 static pthread_mutex_t class_lock = PTHREAD_MUTEX_INITIALIZER;
 static char names[KV_LOCK_CLASSES_MAX][24];
 static int nr_classes;
+#ifdef KV_LOCKDEP
+/* each class's rank in alloc/lockrank.h, written before it is published */
+static signed char class_rank[KV_LOCK_CLASSES_MAX];
+#endif
 
 int kv_lock_class_register(const char *name)
 {
@@ -38,12 +42,24 @@ int kv_lock_class_register(const char *name)
 	if (nr_classes < KV_LOCK_CLASSES_MAX) {
 		id = nr_classes;
 		strncpy(names[id], name, sizeof(names[id]) - 1);
+#ifdef KV_LOCKDEP
+		class_rank[id] = (signed char)kv_lock_rank_of(names[id]);
+#endif
 		__atomic_store_n(&nr_classes, id + 1, __ATOMIC_RELEASE);
 	}
 out:
 	pthread_mutex_unlock(&class_lock);
 	return id;
 }
+
+#ifdef KV_LOCKDEP
+int kv_lock_class_rank(int class_id)
+{
+	if ((unsigned)class_id >= (unsigned)kv_lockstat_nr_classes())
+		return KV_RANK_NONE;
+	return class_rank[class_id];
+}
+#endif
 
 int kv_lockstat_nr_classes(void)
 {

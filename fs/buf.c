@@ -595,19 +595,19 @@ void kv_buf_rele(struct kv_buf *bp)
 	atomic_fetch_sub_explicit(&bp->b_hold, 1, memory_order_release);
 }
 
-void kv_buf_lock(struct kv_buf *bp)
+void kv_buf_lock_(struct kv_buf *bp KV_LD_DECL)
 {
-	kv_mutex_lock(&bp->b_lock);
+	kv_mutex_lock_(&bp->b_lock KV_LD_KEY_FWD(bp->b_blkno));
 }
 
-bool kv_buf_trylock(struct kv_buf *bp)
+bool kv_buf_trylock_(struct kv_buf *bp KV_LD_DECL)
 {
-	return kv_mutex_trylock(&bp->b_lock);
+	return kv_mutex_trylock_(&bp->b_lock KV_LD_KEY_FWD(bp->b_blkno));
 }
 
-void kv_buf_unlock(struct kv_buf *bp)
+void kv_buf_unlock_(struct kv_buf *bp KV_LD_DECL)
 {
-	kv_mutex_unlock(&bp->b_lock);
+	kv_mutex_unlock_(&bp->b_lock KV_LD_FWD);
 }
 
 void kv_buf_mark_dirty(struct kv_buf *bp)

@@ -158,9 +158,13 @@ int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 void kv_buf_hold(struct kv_buf *bp);
 void kv_buf_rele(struct kv_buf *bp);
 
-void kv_buf_lock(struct kv_buf *bp);
-bool kv_buf_trylock(struct kv_buf *bp);
-void kv_buf_unlock(struct kv_buf *bp);
+/* the macros pass the caller's site to the rank check (alloc/lockrank.h) */
+void kv_buf_lock_(struct kv_buf *bp KV_LD_DECL);
+bool kv_buf_trylock_(struct kv_buf *bp KV_LD_DECL);
+void kv_buf_unlock_(struct kv_buf *bp KV_LD_DECL);
+#define kv_buf_lock(bp) kv_buf_lock_(bp KV_LD_SITE)
+#define kv_buf_trylock(bp) kv_buf_trylock_(bp KV_LD_SITE)
+#define kv_buf_unlock(bp) kv_buf_unlock_(bp KV_LD_SITE)
 
 /* Under the buffer lock: the contents changed and must be written back. */
 void kv_buf_mark_dirty(struct kv_buf *bp);

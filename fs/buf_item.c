@@ -2,12 +2,14 @@
 /*
  * The buffer log item (see fs/buf_item.h for the contract).
  *
- * Locks, in order:
- *   bl->lock (class "kvfs_bli"): the list of items of a kvfs_bli_log and
- *     its counters.  The sweep takes buffer locks under it with trylock
- *     only; item creation takes it under a buffer lock.
+ * Locks, in order (alloc/lockrank.h):
  *   b_lock (fs/buf.c): the item's dirty map and its attachment
  *     (b_log_item); the journal calls size/format/release with it held.
+ *   bl->lock (class "kvfs_bli"): the list of items of a kvfs_bli_log and
+ *     its counters.  Item creation takes it under a buffer lock; the sweep
+ *     takes buffer locks under it with trylock only.  The shrinker takes
+ *     it under whatever an allocation holds (the journal's push lock, an
+ *     open-reference stripe), so it comes after those.
  *   the journal's AIL lock: taken under both (kvj_item_in_ail()); push runs
  *     under it and only trylocks the buffer, and takes no bl->lock.
  *

@@ -524,7 +524,7 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	 */
 	owned = kvfs_trans_ijoined(tp, ip);
 	if (!owned)
-		kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+		kvfs_ilock(ip, KVFS_ILOCK_EXCL | KVFS_ILOCK_ALLOC);
 	if (ip->i_mode) {
 		err = kvfs_corrupt_inode(-EUCLEAN, kvfs_ino_to_fsb(g, ino), ino,
 					 "marked free in the inode-chunk tree "

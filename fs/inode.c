@@ -11,19 +11,25 @@
 #include "fs/inode.h"
 #include "fs/mount.h"
 
-void kvfs_ilock(struct kvfs_inode *ip, unsigned flags)
+void kvfs_ilock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL)
 {
+	if (flags & (KVFS_IOLOCK_EXCL | KVFS_IOLOCK_SHARED))
+		kv_lockdep_acquire(&ip->i_iolock, KV_RANK_IOLOCK, ip->i_ino,
+				   false KV_LD_FWD);
 	if (flags & KVFS_IOLOCK_EXCL)
 		pthread_rwlock_wrlock(&ip->i_iolock);
 	else if (flags & KVFS_IOLOCK_SHARED)
 		pthread_rwlock_rdlock(&ip->i_iolock);
+	if (flags & (KVFS_ILOCK_EXCL | KVFS_ILOCK_SHARED))
+		kv_lockdep_acquire(&ip->i_lock, KV_RANK_ILOCK, ip->i_ino,
+				   flags & KVFS_ILOCK_ALLOC KV_LD_FWD);
 	if (flags & KVFS_ILOCK_EXCL)
 		pthread_rwlock_wrlock(&ip->i_lock);
 	else if (flags & KVFS_ILOCK_SHARED)
 		pthread_rwlock_rdlock(&ip->i_lock);
 }
 
-bool kvfs_ilock_nowait(struct kvfs_inode *ip, unsigned flags)
+bool kvfs_ilock_nowait_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL)
 {
 	if (flags & KVFS_IOLOCK_EXCL) {
 		if (pthread_rwlock_trywrlock(&ip->i_iolock))
@@ -42,16 +48,25 @@ bool kvfs_ilock_nowait(struct kvfs_inode *ip, unsigned flags)
 				pthread_rwlock_unlock(&ip->i_iolock);
 			return false;
 		}
+		kv_lockdep_acquire(&ip->i_lock, KV_RANK_ILOCK, ip->i_ino,
+				   true KV_LD_FWD);
 	}
+	if (flags & (KVFS_IOLOCK_EXCL | KVFS_IOLOCK_SHARED))
+		kv_lockdep_acquire(&ip->i_iolock, KV_RANK_IOLOCK, ip->i_ino,
+				   true KV_LD_FWD);
 	return true;
 }
 
-void kvfs_iunlock(struct kvfs_inode *ip, unsigned flags)
+void kvfs_iunlock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL)
 {
-	if (flags & (KVFS_ILOCK_EXCL | KVFS_ILOCK_SHARED))
+	if (flags & (KVFS_ILOCK_EXCL | KVFS_ILOCK_SHARED)) {
 		pthread_rwlock_unlock(&ip->i_lock);
-	if (flags & (KVFS_IOLOCK_EXCL | KVFS_IOLOCK_SHARED))
+		kv_lockdep_release(&ip->i_lock KV_LD_FWD);
+	}
+	if (flags & (KVFS_IOLOCK_EXCL | KVFS_IOLOCK_SHARED)) {
 		pthread_rwlock_unlock(&ip->i_iolock);
+		kv_lockdep_release(&ip->i_iolock KV_LD_FWD);
+	}
 }
 
 uint32_t kvfs_inode_dfork_size(const struct kvfs_inode *ip)

@@ -39,6 +39,7 @@
 
 #include <urcu/rculfhash.h>
 
+#include "alloc/lockrank.h"
 #include "fs/format.h"
 #include "journal/journal.h"
 
@@ -137,12 +138,25 @@ struct kvfs_inode {
 #define KVFS_IOLOCK_EXCL (1u << 1)
 #define KVFS_ILOCK_SHARED (1u << 2)
 #define KVFS_ILOCK_EXCL (1u << 3)
+/*
+ * With KVFS_ILOCK_*: the inode is free and being allocated, its lock taken
+ * under the AG's locks (the exception above): out of the rank order, so
+ * recorded without the check, as a trylock.
+ */
+#define KVFS_ILOCK_ALLOC (1u << 4)
 
-/* Take (I/O lock first) and drop (inode lock first) the named locks. */
-void kvfs_ilock(struct kvfs_inode *ip, unsigned flags);
+/*
+ * Take (I/O lock first) and drop (inode lock first) the named locks.  The
+ * macros pass the caller's site to the rank check (alloc/lockrank.h: two
+ * inodes' locks of one kind in ascending inode number order).
+ */
+void kvfs_ilock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL);
 /* Without waiting: true if every named lock was taken (else none is). */
-bool kvfs_ilock_nowait(struct kvfs_inode *ip, unsigned flags);
-void kvfs_iunlock(struct kvfs_inode *ip, unsigned flags);
+bool kvfs_ilock_nowait_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL);
+void kvfs_iunlock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL);
+#define kvfs_ilock(ip, flags) kvfs_ilock_(ip, flags KV_LD_SITE)
+#define kvfs_ilock_nowait(ip, flags) kvfs_ilock_nowait_(ip, flags KV_LD_SITE)
+#define kvfs_iunlock(ip, flags) kvfs_iunlock_(ip, flags KV_LD_SITE)
 
 /* Bytes of the data fork (up to the attribute fork or the inode's end). */
 uint32_t kvfs_inode_dfork_size(const struct kvfs_inode *ip);

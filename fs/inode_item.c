@@ -130,6 +130,7 @@ static void ili_release(struct kvj_item *lip, bool aborted)
 		iip->bp = NULL;
 	}
 	pthread_rwlock_unlock(&ip->i_lock);
+	kv_lockdep_unlock(&ip->i_lock);
 }
 
 static void ili_pin(struct kvj_item *lip)
@@ -154,6 +155,7 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 
 	if (pthread_rwlock_tryrdlock(&ip->i_lock))
 		return KVJ_PUSH_LOCKED;
+	kv_lockdep_trylocked(&ip->i_lock, KV_RANK_ILOCK, ip->i_ino);
 	if (atomic_load(&iip->pincount)) {
 		ret = KVJ_PUSH_PINNED;
 		goto out;
@@ -194,6 +196,7 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	}
 out:
 	pthread_rwlock_unlock(&ip->i_lock);
+	kv_lockdep_unlock(&ip->i_lock);
 	return ret;
 }
 

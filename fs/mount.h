@@ -11,14 +11,18 @@
  *
  * Lock order of the whole core, outermost first (each file that owns one
  * of these locks says what it protects):
+ *   daemon node stripe  (fs/fuse/nodes.c: kvfs_inode_open() runs under it)
  *   inode I/O lock      (fs/inode.h: data path; rwlock)
  *   inode lock          (fs/inode.h: inode metadata; rwlock), several
  *                       only in ascending inode number order (a new
  *                       inode's is taken under its AG's inode header
  *                       buffer: see fs/inode.h)
  *   AG locks            (fs/perag.h), several only in ascending AG order
- *   buffer locks        (fs/buf.h), taken through transactions
+ *   buffer locks        (fs/buf.h), taken through transactions; one AG's
+ *                       may be held while a later AG's lock is taken
+ *   open references     (fs/openref.c: leaf)
  *   journal locks       (journal/log_priv.h)
+ * The table of every rank, checked in debug builds, is alloc/lockrank.h.
  * A transaction (its log reservation) is taken before any of the locks it
  * changes things under, as in XFS: locks are never held while waiting for
  * log space.

@@ -664,6 +664,7 @@ static int rename_once(struct rn *r)
 	}
 	/* moving a directory elsewhere: never below itself */
 	if (cross && (sdir || (exchange && tdir))) {
+		kv_lockdep_lock(&rename_lock, KV_RANK_RENAME, 0);
 		pthread_mutex_lock(&rename_lock);
 		locked = true;
 		if (sdir) {
@@ -786,8 +787,10 @@ static int rename_once(struct rn *r)
 out:
 	if (tp)
 		kvfs_trans_cancel(tp);
-	if (locked)
+	if (locked) {
 		pthread_mutex_unlock(&rename_lock);
+		kv_lockdep_unlock(&rename_lock);
+	}
 	if (wip)
 		kvfs_iput(wip);
 	if (tip)

@@ -11,7 +11,9 @@
  * bucket array does not (the chains grow longer meanwhile).
  *
  * Locks: stripe->lock protects the stripe's buckets, entries and count; a
- * leaf lock, taken under inode locks, never two at once.
+ * leaf among the filesystem's locks, taken under inode locks and under AG
+ * and buffer locks (inactivation asks kvfs_openref_held()), never two at
+ * once; only the allocator's locks and its shrinkers' come after it.
  */
 #include "fs/openref.h"
 
@@ -20,6 +22,7 @@
 #include <stdatomic.h>
 
 #include "alloc/kvalloc.h"
+#include "alloc/lockrank.h"
 
 #define OPENREF_STRIPES 64
 /* each stripe's first buckets, so that a new entry never needs more */
@@ -151,6 +154,7 @@ void kvfs_openref_get(struct kvfs_openrefs *refs, uint64_t ino)
 	struct stripe *s = stripe_of(refs, ino);
 	struct openref **pp, *e;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_OPENREF, 0);
 	pthread_mutex_lock(&s->lock);
 	pp = find(s, ino);
 	if (pp) {
@@ -168,6 +172,7 @@ void kvfs_openref_get(struct kvfs_openrefs *refs, uint64_t ino)
 	atomic_fetch_add(&refs->nr, 1);
 out:
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 }
 
 int64_t kvfs_openref_put(struct kvfs_openrefs *refs, uint64_t ino)
@@ -176,6 +181,7 @@ int64_t kvfs_openref_put(struct kvfs_openrefs *refs, uint64_t ino)
 	struct openref **pp, *e = NULL;
 	int64_t left = -ENOENT;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_OPENREF, 0);
 	pthread_mutex_lock(&s->lock);
 	pp = find(s, ino);
 	if (pp) {
@@ -188,6 +194,7 @@ int64_t kvfs_openref_put(struct kvfs_openrefs *refs, uint64_t ino)
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 	if (e)
 		kv_cache_free(refs->cache, e);
 	return left;
@@ -198,9 +205,11 @@ bool kvfs_openref_held(struct kvfs_openrefs *refs, uint64_t ino)
 	struct stripe *s = stripe_of(refs, ino);
 	bool held;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_OPENREF, 0);
 	pthread_mutex_lock(&s->lock);
 	held = find(s, ino) != NULL;
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 	return held;
 }
 

@@ -59,18 +59,16 @@ static void count_contended(struct kvfs_perag *pag)
 	thread_stats.contended++;
 }
 
-void kvfs_perag_lock(struct kvfs_perag *pag)
+void kvfs_perag_lock_(struct kvfs_perag *pag KV_LD_DECL)
 {
 	count_acquired(pag);
-	if (!kv_mutex_trylock(&pag->lock)) {
+	if (kv_mutex_lock_(&pag->lock KV_LD_KEY_FWD(pag->agno)))
 		count_contended(pag);
-		kv_mutex_lock(&pag->lock);
-	}
 }
 
-bool kvfs_perag_trylock(struct kvfs_perag *pag)
+bool kvfs_perag_trylock_(struct kvfs_perag *pag KV_LD_DECL)
 {
-	if (!kv_mutex_trylock(&pag->lock)) {
+	if (!kv_mutex_trylock_(&pag->lock KV_LD_KEY_FWD(pag->agno))) {
 		count_contended(pag);
 		return false;
 	}
@@ -85,9 +83,9 @@ void kvfs_perag_thread_stats(struct kvfs_perag_thread_stats *st, bool reset)
 		memset(&thread_stats, 0, sizeof(thread_stats));
 }
 
-void kvfs_perag_unlock(struct kvfs_perag *pag)
+void kvfs_perag_unlock_(struct kvfs_perag *pag KV_LD_DECL)
 {
-	kv_mutex_unlock(&pag->lock);
+	kv_mutex_unlock_(&pag->lock KV_LD_FWD);
 }
 
 void kvfs_perag_lock_two(struct kvfs_perag *a, struct kvfs_perag *b)

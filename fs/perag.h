@@ -48,10 +48,14 @@ struct kvfs_perag {
 int kvfs_perag_init(struct kvfs_perag *pag, uint32_t agno);
 void kvfs_perag_destroy(struct kvfs_perag *pag);
 
-void kvfs_perag_lock(struct kvfs_perag *pag);
-void kvfs_perag_unlock(struct kvfs_perag *pag);
+/* the macros pass the caller's site to the rank check (alloc/lockrank.h) */
+void kvfs_perag_lock_(struct kvfs_perag *pag KV_LD_DECL);
+void kvfs_perag_unlock_(struct kvfs_perag *pag KV_LD_DECL);
 /* Take the lock if it is free (counted as an acquisition); else false. */
-bool kvfs_perag_trylock(struct kvfs_perag *pag);
+bool kvfs_perag_trylock_(struct kvfs_perag *pag KV_LD_DECL);
+#define kvfs_perag_lock(pag) kvfs_perag_lock_(pag KV_LD_SITE)
+#define kvfs_perag_unlock(pag) kvfs_perag_unlock_(pag KV_LD_SITE)
+#define kvfs_perag_trylock(pag) kvfs_perag_trylock_(pag KV_LD_SITE)
 /* Lock two AGs in the documented order (a == b: once). */
 void kvfs_perag_lock_two(struct kvfs_perag *a, struct kvfs_perag *b);
 

@@ -55,16 +55,19 @@ int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
 		return 0;
 
 	atomic_fetch_add(&log->st_grant_waits, 1);
+	kv_lockdep_lock(&g->lock, KV_RANK_GRANT, 0);
 	pthread_mutex_lock(&g->lock);
 	atomic_fetch_add(&g->waiters, 1);
 	while (!grant_try(g, bytes)) {
 		if (kvj_log_is_shutdown(log)) {
 			atomic_fetch_sub(&g->waiters, 1);
 			pthread_mutex_unlock(&g->lock);
+			kv_lockdep_unlock(&g->lock);
 			return -EIO;
 		}
 		/* space comes from checkpointing the CIL and moving the tail */
 		pthread_mutex_unlock(&g->lock);
+		kv_lockdep_unlock(&g->lock);
 		if (log->p.no_threads) {
 			unsigned pinned, busy;
 
@@ -75,6 +78,7 @@ int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
 			kvj_push_wake(log);
 			kvj_ail_kick(log, false);
 		}
+		kv_lockdep_lock(&g->lock, KV_RANK_GRANT, 0);
 		pthread_mutex_lock(&g->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 10 * 1000 * 1000;
@@ -86,6 +90,7 @@ int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
 	}
 	atomic_fetch_sub(&g->waiters, 1);
 	pthread_mutex_unlock(&g->lock);
+	kv_lockdep_unlock(&g->lock);
 	return 0;
 }
 
@@ -107,7 +112,9 @@ void kvj_grant_set_avail(struct kvj_log *log, int64_t avail)
 
 void kvj_grant_wake(struct kvj_log *log)
 {
+	kv_lockdep_lock(&log->grant.lock, KV_RANK_GRANT, 0);
 	pthread_mutex_lock(&log->grant.lock);
 	pthread_cond_broadcast(&log->grant.cond);
 	pthread_mutex_unlock(&log->grant.lock);
+	kv_lockdep_unlock(&log->grant.lock);
 }

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "alloc/lockrank.h"
 #include "fs/kvfs.h"
 
 #define NODE_STRIPES 64
@@ -131,6 +132,7 @@ int kvfs_fuse_node_get(struct kvfs_fuse_nodes *nt, uint64_t ino, uint32_t gen)
 	struct node *n;
 	int ret = 0;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
 	pthread_mutex_lock(&s->lock);
 	n = find(s, ino);
 	if (n) {
@@ -159,6 +161,7 @@ int kvfs_fuse_node_get(struct kvfs_fuse_nodes *nt, uint64_t ino, uint32_t gen)
 	s->count++;
 out:
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 	return ret;
 }
 
@@ -168,6 +171,7 @@ void kvfs_fuse_node_forget(struct kvfs_fuse_nodes *nt, uint64_t ino,
 	struct stripe *s = stripe_of(nt, ino);
 	struct node **pp, *n = NULL;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
 	pthread_mutex_lock(&s->lock);
 	for (pp = s->nslots ? slot_of(s, ino) : NULL; pp && *pp;
 	     pp = &(*pp)->next) {
@@ -185,6 +189,7 @@ void kvfs_fuse_node_forget(struct kvfs_fuse_nodes *nt, uint64_t ino,
 		break;
 	}
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 	if (n) {
 		kvfs_inode_close(nt->mp, ino);
 		free(n);
@@ -198,11 +203,13 @@ enum kvfs_fuse_caps kvfs_fuse_node_caps(struct kvfs_fuse_nodes *nt,
 	enum kvfs_fuse_caps caps = KVFS_CAPS_UNKNOWN;
 	struct node *n;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
 	pthread_mutex_lock(&s->lock);
 	n = find(s, ino);
 	if (n)
 		caps = n->caps;
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 	return caps;
 }
 
@@ -212,11 +219,13 @@ void kvfs_fuse_node_set_caps(struct kvfs_fuse_nodes *nt, uint64_t ino,
 	struct stripe *s = stripe_of(nt, ino);
 	struct node *n;
 
+	kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
 	pthread_mutex_lock(&s->lock);
 	n = find(s, ino);
 	if (n && (!learned || n->caps == KVFS_CAPS_UNKNOWN))
 		n->caps = caps;
 	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
 }
 
 uint64_t kvfs_fuse_nodes_count(struct kvfs_fuse_nodes *nt)
@@ -224,9 +233,11 @@ uint64_t kvfs_fuse_nodes_count(struct kvfs_fuse_nodes *nt)
 	uint64_t total = 0;
 
 	for (int i = 0; i < NODE_STRIPES; i++) {
+		kv_lockdep_lock(&nt->st[i].lock, KV_RANK_FUSE_NODE, 0);
 		pthread_mutex_lock(&nt->st[i].lock);
 		total += nt->st[i].count;
 		pthread_mutex_unlock(&nt->st[i].lock);
+		kv_lockdep_unlock(&nt->st[i].lock);
 	}
 	return total;
 }

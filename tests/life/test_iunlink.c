@@ -169,9 +169,13 @@ static void busy_prev(struct kvfs_mount *mp)
 			}
 	}
 	CHECK(prev != NULL);
-	kvfs_ilock(prev, KVFS_ILOCK_SHARED);
 	tp = trans(mp);
+	/* both inode locks in inode number order (fs/inode.h) */
+	if (prev->i_ino < ip->i_ino)
+		kvfs_ilock(prev, KVFS_ILOCK_SHARED);
 	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	if (prev->i_ino > ip->i_ino)
+		kvfs_ilock(prev, KVFS_ILOCK_SHARED);
 	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
 	CHECK_EQ(kvfs_bumplink(tp, ip), -EAGAIN);
 	CHECK_EQ(ip->i_nlink, 0);
