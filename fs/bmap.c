@@ -497,40 +497,36 @@ static int btree_to_extents(struct xmap *xm)
 	return 0;
 }
 
-int kvfs_bmap_to_btree(struct kvfs_trans *tp, struct kvfs_inode *ip,
-		       int whichfork)
+/* fn (a format change) on ip's fork whichfork, opened in tp. */
+static int xm_convert(struct kvfs_trans *tp, struct kvfs_inode *ip,
+		      int whichfork, int (*fn)(struct xmap *))
 {
-	struct xmap *xm;
-	int err;
+	struct xmap *xm = xm_alloc();
+	int err = xm_open(xm, ip, whichfork, tp);
 
-	if (fork_format(ip, whichfork) != KVFS_DFORK_EXTENTS ||
-	    !*fork_nextents(ip, whichfork))
-		return 0;
-	xm = xm_alloc();
-	err = xm_open(xm, ip, whichfork, tp);
 	if (!err)
-		err = extents_to_btree(xm);
+		err = fn(xm);
 	xm_close(xm);
 	kvfree(xm);
 	return err;
 }
 
+int kvfs_bmap_to_btree(struct kvfs_trans *tp, struct kvfs_inode *ip,
+		       int whichfork)
+{
+	if (fork_format(ip, whichfork) != KVFS_DFORK_EXTENTS ||
+	    !*fork_nextents(ip, whichfork))
+		return 0;
+	return xm_convert(tp, ip, whichfork, extents_to_btree);
+}
+
 int kvfs_bmap_fork_grown(struct kvfs_trans *tp, struct kvfs_inode *ip,
 			 int whichfork)
 {
-	struct xmap *xm;
-	int err;
-
 	if (fork_format(ip, whichfork) != KVFS_DFORK_BTREE ||
 	    *fork_nextents(ip, whichfork) > fork_cap(ip, whichfork))
 		return 0;
-	xm = xm_alloc();
-	err = xm_open(xm, ip, whichfork, tp);
-	if (!err)
-		err = btree_to_extents(xm);
-	xm_close(xm);
-	kvfree(xm);
-	return err;
+	return xm_convert(tp, ip, whichfork, btree_to_extents);
 }
 
 /* Most records one change can touch: the pieces and both neighbours. */
