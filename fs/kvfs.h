@@ -329,7 +329,9 @@ int kvfs_rename(struct kvfs_mount *mp, uint64_t olddir, const char *oldname,
  * call of fill per entry with the cookie of the entry after it; fill
  * returns non-zero to stop (the buffer is full: that entry is not
  * consumed, the next readdir starts at its cookie).  Cookies are below
- * 2^63 and stay valid across inserts and removes.
+ * 2^63 and stay valid across inserts and removes.  fill runs with the
+ * directory locked: it must not call back into the API (gather, then
+ * look up after the call, as the FUSE daemon's readdirplus does).
  */
 typedef int (*kvfs_filldir_t)(void *priv, const char *name, size_t namelen,
 			      uint64_t ino, unsigned dtype, uint64_t next);

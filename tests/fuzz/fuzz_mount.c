@@ -48,25 +48,46 @@ static void visit(struct walk *w, uint64_t ino)
 		w->dirs[w->ndirs++] = ino;
 }
 
+/* A directory's entries, gathered by readdir and visited after it. */
+static struct {
+	char name[256];
+	uint64_t ino;
+} ents[MAX_NODES];
+static unsigned nents;
+
+/*
+ * Only gathers: the directory is locked while readdir calls this, and the
+ * API is not to be re-entered from the callback (a lookup would take the
+ * directory's lock again: the debug build's lock-rank check aborts).
+ */
 static int fill(void *priv, const char *name, size_t namelen, uint64_t ino,
 		unsigned dtype, uint64_t next)
 {
 	struct walk *w = priv;
-	struct kvfs_stat st;
-	char buf[256];
 
 	(void)dtype;
 	(void)next;
-	if (++w->nodes > MAX_NODES)
+	if (++w->nodes > MAX_NODES || nents >= MAX_NODES)
 		return 1;
-	if (namelen >= sizeof(buf) || (namelen == 1 && name[0] == '.') ||
+	if (namelen >= sizeof(ents[0].name) ||
+	    (namelen == 1 && name[0] == '.') ||
 	    (namelen == 2 && name[0] == '.' && name[1] == '.'))
 		return 0;
-	memcpy(buf, name, namelen);
-	buf[namelen] = '\0';
-	if (!kvfs_lookup(w->mp, w->cur, buf, &st) && st.ino == ino)
-		visit(w, ino);
+	memcpy(ents[nents].name, name, namelen);
+	ents[nents].name[namelen] = '\0';
+	ents[nents++].ino = ino;
 	return 0;
+}
+
+/* Look up and visit what readdir of w->cur gathered. */
+static void visit_entries(struct walk *w)
+{
+	struct kvfs_stat st;
+
+	for (unsigned i = 0; i < nents; i++)
+		if (!kvfs_lookup(w->mp, w->cur, ents[i].name, &st) &&
+		    st.ino == ents[i].ino)
+			visit(w, ents[i].ino);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,7 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		visit(&w, kvfs_root_ino(w.mp));
 		for (unsigned d = 0; d < w.ndirs; d++) {
 			w.cur = w.dirs[d];
+			nents = 0;
 			kvfs_readdir(w.mp, w.cur, 0, fill, &w);
+			visit_entries(&w);
 		}
 		kvfs_close(w.mp);
 	}
