@@ -80,6 +80,12 @@ void *kvzalloc(size_t size, kv_gfp_t flags);
 void *kvcalloc(size_t n, size_t size, kv_gfp_t flags);
 void *kvrealloc(void *p, size_t new_size, kv_gfp_t flags);
 void kvfree(const void *p);
+/*
+ * A growing array: make *arr (*cap elements of size bytes, n of them used)
+ * hold one more, doubling *cap (from 64) when n reached it.  0, or -ENOMEM
+ * with *arr and *cap unchanged.
+ */
+int kvgrow(void **arr, size_t *cap, size_t n, size_t size, kv_gfp_t flags);
 /* True if p came from the vmap path (not physically contiguous). */
 bool kv_is_vmap(const void *p);
 /* Usable size of an allocation made by any function of this header. */

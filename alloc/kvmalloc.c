@@ -250,6 +250,23 @@ void *kvrealloc(void *p, size_t new_size, kv_gfp_t flags)
 	return q;
 }
 
+int kvgrow(void **arr, size_t *cap, size_t n, size_t size, kv_gfp_t flags)
+{
+	size_t ncap = *cap ? *cap * 2 : 64;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if (ncap < *cap || ncap > SIZE_MAX / size)
+		return -ENOMEM;
+	p = kvrealloc(*arr, ncap * size, flags);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
 void *kv_kmalloc(size_t size, kv_gfp_t flags)
 {
 	if (size > KV_SLAB_MAX)

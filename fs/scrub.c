@@ -151,34 +151,14 @@ static void find(struct scrub *s, enum kvfs_scrub_kind kind, uint32_t agno,
 		s->fn(s->fn_priv, &f, s->prob);
 }
 
-/* Grow *arr (of *cap elements of size sz) to hold one more. */
-static int grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-	void *p;
-	size_t ncap;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 256;
-	p = kvmalloc(ncap * sz, 0);
-	if (!p)
-		return -ENOMEM;
-	if (*arr)
-		memcpy(p, *arr, n * sz);
-	kvfree(*arr);
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 /* The caller has checked that the blocks lie inside one AG. */
 static int claim(struct scrub *s, uint64_t start, uint32_t len,
 		 enum kvfs_scrub_owner kind, uint64_t owner)
 {
 	int err;
 
-	err = grow((void **)&s->claims, &s->cap, s->nclaims,
-		   sizeof(*s->claims));
+	err = kvgrow((void **)&s->claims, &s->cap, s->nclaims,
+		     sizeof(*s->claims), 0);
 	if (err)
 		return err;
 	s->claims[s->nclaims++] = (struct claim){ .start = start,
@@ -317,7 +297,7 @@ static int bno_rec(const void *rec, void *priv)
 	int err;
 
 	/* records reach here only from blocks that passed their checks */
-	err = grow((void **)&s->bno, &s->bno_cap, s->nbno, sizeof(*r));
+	err = kvgrow((void **)&s->bno, &s->bno_cap, s->nbno, sizeof(*r), 0);
 	if (err)
 		return err;
 	s->bno[s->nbno++] = *r;
@@ -333,7 +313,7 @@ static int cnt_rec(const void *rec, void *priv)
 	const struct kvfs_alloc_rec *r = rec;
 	int err;
 
-	err = grow((void **)&s->cnt, &s->cnt_cap, s->ncnt, sizeof(*r));
+	err = kvgrow((void **)&s->cnt, &s->cnt_cap, s->ncnt, sizeof(*r), 0);
 	if (err)
 		return err;
 	s->cnt[s->ncnt++] = *r;
@@ -345,8 +325,8 @@ static int ino_rec(const void *rec, void *priv)
 	struct scrub *s = ((struct tree_ctx *)priv)->s;
 	int err;
 
-	err = grow((void **)&s->chunks, &s->chunk_cap, s->nchunks,
-		   sizeof(*s->chunks));
+	err = kvgrow((void **)&s->chunks, &s->chunk_cap, s->nchunks,
+		     sizeof(*s->chunks), 0);
 	if (err)
 		return err;
 	s->chunks[s->nchunks++] = *(const struct kvfs_inobt_rec *)rec;
@@ -746,14 +726,15 @@ static int dir_rec(const void *rec, void *priv)
 	int err;
 
 	if (c->free_tree) {
-		err = grow((void **)&c->frees, &c->fcap, c->nfrees,
-			   sizeof(*c->frees));
+		err = kvgrow((void **)&c->frees, &c->fcap, c->nfrees,
+			     sizeof(*c->frees), 0);
 		if (!err)
 			c->frees[c->nfrees++] =
 				*(const struct kvfs_dir_free_rec *)rec;
 		return err;
 	}
-	err = grow((void **)&c->recs, &c->cap, c->nrecs, 2 * sizeof(*c->recs));
+	err = kvgrow((void **)&c->recs, &c->cap, c->nrecs, 2 * sizeof(*c->recs),
+		     0);
 	if (err)
 		return err;
 	c->recs[2 * c->nrecs] =
@@ -860,7 +841,8 @@ static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 		    fork_map(x, nx, (uint64_t)dblk * fsbs + fsbs - 1) ==
 			    KVFS_NULLBLOCK) {
 			/* a freed data block below the end: a hole */
-			err = grow((void **)&best, &bcap, dblk, sizeof(*best));
+			err = kvgrow((void **)&best, &bcap, dblk, sizeof(*best),
+				     0);
 			if (err)
 				goto out;
 			best[dblk] = UINT32_MAX;
@@ -893,7 +875,7 @@ static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 		if (!dblk)
 			hbp = bp;
 		nmapped++;
-		err = grow((void **)&best, &bcap, dblk, sizeof(*best));
+		err = kvgrow((void **)&best, &bcap, dblk, sizeof(*best), 0);
 		if (err) {
 			if (dblk)
 				kv_buf_rele(bp);
@@ -907,8 +889,8 @@ static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 				(const void *)((char *)bp->b_addr + pos);
 
 			if (kv_le64_to_cpu(e->ino)) {
-				err = grow((void **)&ents, &ecap, nents,
-					   2 * sizeof(*ents));
+				err = kvgrow((void **)&ents, &ecap, nents,
+					     2 * sizeof(*ents), 0);
 				if (err)
 					break;
 				ents[2 * nents] =
@@ -1288,8 +1270,8 @@ static int walk_bucket(struct scrub *s, unsigned b, uint32_t head,
 			     "%s",
 			     ino,
 			     kv_le16_to_cpu(d->mode) ? "has links" : "free");
-		err = grow((void **)&s->unl, &s->unl_cap, s->nunl,
-			   sizeof(*s->unl));
+		err = kvgrow((void **)&s->unl, &s->unl_cap, s->nunl,
+			     sizeof(*s->unl), 0);
 		if (err)
 			return err;
 		s->unl[s->nunl++] = agino;
@@ -1601,13 +1583,15 @@ static void ns_find(void *priv, const struct kvfs_ns_problem *p)
 }
 
 static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
-		 struct kvfs_scrub_result *res, const struct kvfs_scrub_hooks *h,
-		 kvfs_scrub_claim_fn claim_fn, void *claim_priv)
+		 struct kvfs_scrub_result *res,
+		 const struct kvfs_scrub_hooks *h, kvfs_scrub_claim_fn claim_fn,
+		 void *claim_priv)
 {
-	struct scrub s = {
-		.bc = bc, .g = g, .res = res,
-		.claim_fn = claim_fn, .claim_priv = claim_priv
-	};
+	struct scrub s = { .bc = bc,
+			   .g = g,
+			   .res = res,
+			   .claim_fn = claim_fn,
+			   .claim_priv = claim_priv };
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));

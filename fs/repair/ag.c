@@ -37,16 +37,16 @@ static int blk_fn(uint64_t fsb, unsigned level, void *priv)
 		err = kvfs_repair_bmap_claim(&w->rp->map, fsb, 1,
 					     KVFS_OWN_INOBT, w->agno);
 		if (!err && !level) {
-			err = rp_grow((void **)&a->inoleaf, &a->ninoleaf_cap,
-				      a->ninoleaf, sizeof(*a->inoleaf));
+			err = kvgrow((void **)&a->inoleaf, &a->ninoleaf_cap,
+				     a->ninoleaf, sizeof(*a->inoleaf), 0);
 			if (err)
 				return err;
 			a->inoleaf[a->ninoleaf++] = fsb;
 		}
 		return err;
 	}
-	err = rp_grow((void **)&a->fsbt, &a->fsbt_cap, a->nfsbt,
-		      sizeof(*a->fsbt));
+	err = kvgrow((void **)&a->fsbt, &a->fsbt_cap, a->nfsbt,
+		     sizeof(*a->fsbt), 0);
 	if (err)
 		return err;
 	a->fsbt[a->nfsbt++] = fsb;
@@ -61,20 +61,20 @@ static int rec_fn(const void *rec, void *priv)
 
 	switch (w->which) {
 	case 0:
-		err = rp_grow((void **)&a->bno, &a->bno_cap, a->nbno,
-			      sizeof(*a->bno));
+		err = kvgrow((void **)&a->bno, &a->bno_cap, a->nbno,
+			     sizeof(*a->bno), 0);
 		if (!err)
 			a->bno[a->nbno++] = *(const struct kvfs_alloc_rec *)rec;
 		return err;
 	case 1:
-		err = rp_grow((void **)&a->cnt, &a->cnt_cap, a->ncnt,
-			      sizeof(*a->cnt));
+		err = kvgrow((void **)&a->cnt, &a->cnt_cap, a->ncnt,
+			     sizeof(*a->cnt), 0);
 		if (!err)
 			a->cnt[a->ncnt++] = *(const struct kvfs_alloc_rec *)rec;
 		return err;
 	default:
-		err = rp_grow((void **)&a->chunks, &a->chunks_cap, a->nchunks,
-			      sizeof(*a->chunks));
+		err = kvgrow((void **)&a->chunks, &a->chunks_cap, a->nchunks,
+			     sizeof(*a->chunks), 0);
 		if (!err)
 			a->chunks[a->nchunks++] =
 				*(const struct kvfs_inobt_rec *)rec;
@@ -176,8 +176,8 @@ static int free_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 			a->agfl_ok = false;
 			break;
 		}
-		err = rp_grow((void **)&a->agfl, &a->agfl_cap, a->nagfl,
-			      sizeof(*a->agfl));
+		err = kvgrow((void **)&a->agfl, &a->agfl_cap, a->nagfl,
+			     sizeof(*a->agfl), 0);
 		if (err)
 			goto out;
 		a->agfl[a->nagfl++] = b;

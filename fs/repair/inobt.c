@@ -90,8 +90,8 @@ static int chunk_recs(struct rp *rp, uint32_t agno, struct rp_ag *a,
 		if (hm && nfree == KVFS_INODES_PER_CHUNK -
 					   4 * (unsigned)__builtin_popcount(hm))
 			continue;
-		err = rp_grow((void **)&a->chunks, &a->chunks_cap, a->nchunks,
-			      sizeof(*a->chunks));
+		err = kvgrow((void **)&a->chunks, &a->chunks_cap, a->nchunks,
+			     sizeof(*a->chunks), 0);
 		if (err)
 			return err;
 		a->chunks[a->nchunks++] = (struct kvfs_inobt_rec){

@@ -705,8 +705,8 @@ static int check_chunk(struct rp *rp, struct kvfs_ira *ra, uint32_t agno,
 	}
 	kvfree(dip);
 	if (!err && rp->o->dry_run && sound) {
-		err = rp_grow((void **)&rp->sound, &rp->sound_cap, rp->nsound,
-			      sizeof(*rp->sound));
+		err = kvgrow((void **)&rp->sound, &rp->sound_cap, rp->nsound,
+			     sizeof(*rp->sound), 0);
 		if (!err)
 			rp->sound[rp->nsound++] = (struct rp_sound){
 				.ino = kvfs_agino_to_ino(g, agno, start),

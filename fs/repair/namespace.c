@@ -550,25 +550,11 @@ struct rebuild {
 	size_t nblk, blkcap;
 };
 
-static int grow(void **v, size_t *cap, size_t n, size_t sz)
-{
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = kvrealloc(*v, (*cap ? 2 * *cap : 64) * sz, 0);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = *cap ? 2 * *cap : 64;
-	return 0;
-}
-
 static int rb_entry(void *priv, const char *name, size_t len, uint64_t ino,
 		    uint8_t ftype)
 {
 	struct rebuild *b = priv;
-	int err = grow((void **)&b->e, &b->cap, b->n, sizeof(*b->e));
+	int err = kvgrow((void **)&b->e, &b->cap, b->n, sizeof(*b->e), 0);
 
 	if (err)
 		return err;
@@ -583,7 +569,8 @@ static int rb_entry(void *priv, const char *name, size_t len, uint64_t ino,
 static int rb_blk(uint64_t fsb, unsigned level, void *priv)
 {
 	struct rebuild *b = priv;
-	int err = grow((void **)&b->blk, &b->blkcap, b->nblk, sizeof(*b->blk));
+	int err = kvgrow((void **)&b->blk, &b->blkcap, b->nblk, sizeof(*b->blk),
+			 0);
 
 	(void)level;
 	if (!err)

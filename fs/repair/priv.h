@@ -103,9 +103,6 @@ void rp_notice(struct rp *rp, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void rp_progress(struct rp *rp, uint64_t done, uint64_t total);
 
-/* Grow *arr (of *cap elements of size sz) to hold n + 1. */
-int rp_grow(void **arr, size_t *cap, size_t n, size_t sz);
-
 /*
  * Before the first change of phases 3-7: the needs-repair bit set in the
  * primary superblock and flushed, so that an interrupted repair is never

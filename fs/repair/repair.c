@@ -96,25 +96,6 @@ void rp_progress(struct rp *rp, uint64_t done, uint64_t total)
 		rp->o->ops->progress(rp->o->arg, done, total);
 }
 
-int rp_grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	p = kvmalloc(ncap * sz, 0);
-	if (!p)
-		return -ENOMEM;
-	if (*arr)
-		memcpy(p, *arr, n * sz);
-	kvfree(*arr);
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 int rp_will_write(struct rp *rp)
 {
 	if (rp->needsrepair)

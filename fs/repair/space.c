@@ -71,7 +71,7 @@ static int map_free(struct rp *rp, uint32_t agno, struct ext_list *e)
 		for (s = b;
 		     b < len && !kvfs_repair_bmap_test(&rp->map, base + b); b++)
 			;
-		err = rp_grow((void **)&e->r, &e->cap, e->n, sizeof(*e->r));
+		err = kvgrow((void **)&e->r, &e->cap, e->n, sizeof(*e->r), 0);
 		if (err)
 			return err;
 		e->r[e->n++] = (struct kvfs_alloc_rec){
