@@ -75,10 +75,14 @@ static struct {
 	uint64_t size; /* files; symlinks: target length */
 	uint64_t ino;
 } files[NFILES] = {
-	[F_SMALL] = { "small", 100 },  [F_ONE] = { "one", BS },
-	[F_ONE2] = { "one2", BS },     [F_MID] = { "mid", 50000 },
-	[F_BIG] = { "big", 1u << 20 }, [F_FRAG] = { "frag", 80 * BS },
-	[F_SL] = { "sl", 12 },	       [F_SLLONG] = { "sllong", 1000 },
+	[F_SMALL] = { .name = "small", .size = 100 },
+	[F_ONE] = { .name = "one", .size = BS },
+	[F_ONE2] = { .name = "one2", .size = BS },
+	[F_MID] = { .name = "mid", .size = 50000 },
+	[F_BIG] = { .name = "big", .size = 1u << 20 },
+	[F_FRAG] = { .name = "frag", .size = 80 * BS },
+	[F_SL] = { .name = "sl", .size = 12 },
+	[F_SLLONG] = { .name = "sllong", .size = 1000 },
 };
 static char target_long[1001];
 
