@@ -30,7 +30,6 @@
 
 #include "fs/dinode.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
 #include "journal/log_format.h"
 #include "tests/check.h"
 #include "tests/fuzz/fuzz.h"
@@ -294,19 +293,11 @@ static void put_blocks(int fd, const struct kvfs_geom *g, bool image)
 static struct kvfs_mount *make(const char *path, int nbig, struct kvfs_geom *g)
 {
 	const struct kvfs_geom *fg = fuzz_geom();
-	struct kvfs_mkfs_opts o = {
-		.target = path,
-		.size = FUZZ_FS_SIZE,
-		.agcount = FUZZ_FS_AGCOUNT,
-		.logsize = FUZZ_FS_LOGSIZE,
-		.uuid = fuzz_uuid,
-		.force = true,
-	};
 	struct kvfs_open_info info;
 	struct kvfs_mount *mp;
 
 	unlink(path);
-	CHECK_EQ(kvfs_mkfs(&o, g), 0);
+	fuzz_mkfs(path, g);
 	/* the targets verify against the harness's geometry */
 	CHECK_EQ(g->dblocks, fg->dblocks);
 	CHECK_EQ(g->inodesize, fg->inodesize);

@@ -15,7 +15,24 @@
 #include <sys/stat.h>
 
 #include "fs/kvfs.h"
+#include "fs/mkfs.h"
 #include "tests/check.h"
+#include "tests/fuzz/fuzz.h"
+
+/* mkfs of path with the harness's geometry (fuzz_geom()), into *g. */
+static inline void fuzz_mkfs(const char *path, struct kvfs_geom *g)
+{
+	struct kvfs_mkfs_opts o = {
+		.target = path,
+		.size = FUZZ_FS_SIZE,
+		.agcount = FUZZ_FS_AGCOUNT,
+		.logsize = FUZZ_FS_LOGSIZE,
+		.uuid = fuzz_uuid,
+		.force = true,
+	};
+
+	CHECK_EQ(kvfs_mkfs(&o, g), 0);
+}
 
 static inline void fuzz_populate(struct kvfs_mount *mp, int nbig)
 {

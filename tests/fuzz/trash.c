@@ -22,26 +22,17 @@
 #include "fs/buf_ops.h"
 #include "fs/dinode.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
 #include "tests/check.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/populate.h"
 
 static void make(const char *path)
 {
-	struct kvfs_mkfs_opts o = {
-		.target = path,
-		.size = FUZZ_FS_SIZE,
-		.agcount = FUZZ_FS_AGCOUNT,
-		.logsize = FUZZ_FS_LOGSIZE,
-		.uuid = fuzz_uuid,
-		.force = true,
-	};
 	struct kvfs_open_info info;
 	struct kvfs_mount *mp;
 	struct kvfs_geom g;
 
-	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+	fuzz_mkfs(path, &g);
 	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
 	fuzz_populate(mp, 600);
 	CHECK_EQ(kvfs_close(mp), 0);
