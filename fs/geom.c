@@ -401,28 +401,3 @@ bool kvfs_ino_in_range(const struct kvfs_geom *g, uint64_t ino)
 	agbno = kvfs_agino_to_agbno(g, kvfs_ino_to_agino(g, ino));
 	return agbno >= KVFS_AG_HDR_BLOCKS && agbno < kvfs_ag_length(g, agno);
 }
-
-void kvfs_geom_print(const struct kvfs_geom *g, const char *target, FILE *f)
-{
-	char uuid[37];
-
-	kvfs_uuid_format(g->uuid, uuid);
-	fprintf(f, "meta-data=%-22s isize=%-6u agcount=%u, agsize=%u blks\n",
-		target, g->inodesize, g->agcount, g->agblocks);
-	fprintf(f, "         =%-22s lastag=%-5u uuid=%s\n", "",
-		kvfs_ag_length(g, g->agcount - 1), uuid);
-	fprintf(f, "         =%-22s label=\"%s\"\n", "", g->label);
-	fprintf(f, "data     =%-22s bsize=%-6u blocks=%" PRIu64 "\n", "",
-		g->blocksize, g->dblocks);
-	fprintf(f,
-		"inodes   =%-22s chunk=%-6u blks=%u, root=%" PRIu64
-		", lost+found=%" PRIu64 "\n",
-		"", g->ialloc_inos, g->ialloc_blocks, g->rootino, g->lpfino);
-	fprintf(f, "naming   =%-22s bsize=%-6u\n", "", g->dirblksize);
-	fprintf(f, "log      =%-22s bsize=%-6u blocks=%u, start=%" PRIu64 "\n",
-		"internal log", g->blocksize, g->logblocks, g->logstart);
-	fprintf(f,
-		"free     =%-22s blocks=%" PRIu64 ", inodes=%" PRIu64
-		"/%" PRIu64 "\n",
-		"", g->fdblocks, g->ifree, g->icount);
-}

@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "fs/format.h"
 
@@ -102,9 +101,6 @@ static inline uint64_t kvfs_max_fileoff_blocks(const struct kvfs_geom *g)
 {
 	return (KVFS_MAX_FILE_OFFSET >> g->blocklog) + 1;
 }
-
-/* Print the geometry the way mkfs.xfs does. */
-void kvfs_geom_print(const struct kvfs_geom *g, const char *target, FILE *f);
 
 static inline uint32_t kvfs_ag_length(const struct kvfs_geom *g, uint32_t agno)
 {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,32 @@ static int parse_size_opt(int opt, const char *arg, uint64_t *out)
 		return -1;
 	}
 	return 0;
+}
+
+/* The geometry, the way mkfs.xfs prints it. */
+static void print_geom(const struct kvfs_geom *g, const char *target, FILE *f)
+{
+	char uuid[37];
+
+	kvfs_uuid_format(g->uuid, uuid);
+	fprintf(f, "meta-data=%-22s isize=%-6u agcount=%u, agsize=%u blks\n",
+		target, g->inodesize, g->agcount, g->agblocks);
+	fprintf(f, "         =%-22s lastag=%-5u uuid=%s\n", "",
+		kvfs_ag_length(g, g->agcount - 1), uuid);
+	fprintf(f, "         =%-22s label=\"%s\"\n", "", g->label);
+	fprintf(f, "data     =%-22s bsize=%-6u blocks=%" PRIu64 "\n", "",
+		g->blocksize, g->dblocks);
+	fprintf(f,
+		"inodes   =%-22s chunk=%-6u blks=%u, root=%" PRIu64
+		", lost+found=%" PRIu64 "\n",
+		"", g->ialloc_inos, g->ialloc_blocks, g->rootino, g->lpfino);
+	fprintf(f, "naming   =%-22s bsize=%-6u\n", "", g->dirblksize);
+	fprintf(f, "log      =%-22s bsize=%-6u blocks=%u, start=%" PRIu64 "\n",
+		"internal log", g->blocksize, g->logblocks, g->logstart);
+	fprintf(f,
+		"free     =%-22s blocks=%" PRIu64 ", inodes=%" PRIu64
+		"/%" PRIu64 "\n",
+		"", g->fdblocks, g->ifree, g->icount);
 }
 
 int main(int argc, char **argv)
@@ -164,7 +191,7 @@ int main(int argc, char **argv)
 	if (ret)
 		fprintf(stderr, "mkfs.kvfs: %s\n", o.err);
 	else if (!quiet || o.dry_run)
-		kvfs_geom_print(&g, o.target, stdout);
+		print_geom(&g, o.target, stdout);
 	kv_fini();
 	return ret ? 1 : 0;
 }

@@ -6,6 +6,7 @@
  * the geometry, and so the buffer cache, exist only after this phase.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc/kvalloc.h"
