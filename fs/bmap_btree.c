@@ -33,6 +33,18 @@ static int bmbt_cmp_key(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+uint64_t kvfs_extent_list_map(const struct kvfs_extent *x, uint32_t n,
+			      uint64_t off)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t o = kv_le64_to_cpu(x[i].startoff);
+
+		if (off >= o && off - o < kv_le32_to_cpu(x[i].blockcount))
+			return kv_le64_to_cpu(x[i].startblock) + (off - o);
+	}
+	return KVFS_NULLBLOCK;
+}
+
 const char *kvfs_extent_check(const struct kvfs_geom *g,
 			      const struct kvfs_extent *e)
 {

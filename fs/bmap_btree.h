@@ -63,6 +63,14 @@ int kvfs_bmbt_read_extents(struct kv_bcache *bc, const struct kvfs_geom *g,
 			   uint64_t ino, const uint8_t *fork, uint32_t size,
 			   struct kvfs_extent **xp, uint32_t *np);
 
+/*
+ * The filesystem block of file block off in a stored extent list (x, n
+ * records), or KVFS_NULLBLOCK: a linear search, for readers of an
+ * unmounted image.
+ */
+uint64_t kvfs_extent_list_map(const struct kvfs_extent *x, uint32_t n,
+			      uint64_t off);
+
 /* NULL, or why extent e cannot be one of a file's extents. */
 const char *kvfs_extent_check(const struct kvfs_geom *g,
 			      const struct kvfs_extent *e);

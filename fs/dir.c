@@ -1577,32 +1577,20 @@ static int walk_sf(const struct kvfs_geom *g, const struct kvfs_dinode *d,
 	return 0;
 }
 
-/* Filesystem block of file block off in n extents; NULLBLOCK if none. */
-static uint64_t ext_map(const struct kvfs_extent *x, uint32_t n, uint64_t off)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t o = kv_le64_to_cpu(x[i].startoff);
-
-		if (off >= o && off - o < kv_le32_to_cpu(x[i].blockcount))
-			return kv_le64_to_cpu(x[i].startblock) + (off - o);
-	}
-	return KVFS_NULLBLOCK;
-}
-
 /* Data block dblk of directory ino, verified and in its place. */
 static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 		     uint64_t ino, const struct kvfs_extent *x, uint32_t nx,
 		     uint32_t dblk, struct kv_buf **bpp)
 {
 	uint64_t off = (uint64_t)dblk * fsbs(g);
-	uint64_t fsb = ext_map(x, nx, off);
+	uint64_t fsb = kvfs_extent_list_map(x, nx, off);
 	int err;
 
 	if (fsb == KVFS_NULLBLOCK &&
-	    ext_map(x, nx, off + fsbs(g) - 1) == KVFS_NULLBLOCK)
+	    kvfs_extent_list_map(x, nx, off + fsbs(g) - 1) == KVFS_NULLBLOCK)
 		return -ENODATA;
 	if (fsb == KVFS_NULLBLOCK || fsb + fsbs(g) > g->dblocks ||
-	    ext_map(x, nx, off + fsbs(g) - 1) != fsb + fsbs(g) - 1)
+	    kvfs_extent_list_map(x, nx, off + fsbs(g) - 1) != fsb + fsbs(g) - 1)
 		return -EUCLEAN;
 	err = kv_buf_read(bc, fsb, fsbs(g), &kvfs_dir_data_buf_ops, bpp);
 	if (err)

@@ -754,19 +754,6 @@ static int pair_cmp(const void *a, const void *b)
 	return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-/* The filesystem block of file block off in an extent list, or NULLBLOCK. */
-static uint64_t fork_map(const struct kvfs_extent *x, uint32_t n, uint64_t off)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t o = kv_le64_to_cpu(x[i].startoff);
-		uint32_t len = kv_le32_to_cpu(x[i].blockcount);
-
-		if (off >= o && off < o + len)
-			return kv_le64_to_cpu(x[i].startblock) + (off - o);
-	}
-	return KVFS_NULLBLOCK;
-}
-
 static void dir_find(struct fork_ctx *f, uint64_t fsb, const char *what)
 {
 	find(f->s, KVFS_SCRUB_DIR, kvfs_ino_to_agno(f->s->g, f->ino), fsb, 0,
@@ -827,7 +814,8 @@ static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 		mapped_end = kv_le64_to_cpu(x[i].startoff) +
 			     kv_le32_to_cpu(x[i].blockcount);
 	for (uint32_t dblk = 0;; dblk++) {
-		uint64_t fsb = fork_map(x, nx, (uint64_t)dblk * fsbs);
+		uint64_t fsb =
+			kvfs_extent_list_map(x, nx, (uint64_t)dblk * fsbs);
 		struct kv_buf *bp;
 		uint32_t pos;
 
@@ -838,7 +826,8 @@ static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 						   ->ndata))
 			break;
 		if (dblk && fsb == KVFS_NULLBLOCK &&
-		    fork_map(x, nx, (uint64_t)dblk * fsbs + fsbs - 1) ==
+		    kvfs_extent_list_map(x, nx,
+					 (uint64_t)dblk * fsbs + fsbs - 1) ==
 			    KVFS_NULLBLOCK) {
 			/* a freed data block below the end: a hole */
 			err = kvgrow((void **)&best, &bcap, dblk, sizeof(*best),
@@ -849,7 +838,8 @@ static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 			continue;
 		}
 		if (fsb == KVFS_NULLBLOCK ||
-		    fork_map(x, nx, (uint64_t)dblk * fsbs + fsbs - 1) !=
+		    kvfs_extent_list_map(x, nx,
+					 (uint64_t)dblk * fsbs + fsbs - 1) !=
 			    fsb + fsbs - 1) {
 			dir_find(f, fsb, "data block not mapped contiguously");
 			goto out;

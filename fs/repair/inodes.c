@@ -333,18 +333,6 @@ static int claim_fork(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 	return 0;
 }
 
-/* The filesystem block of file block off in an extent list, or NULLBLOCK. */
-static uint64_t list_map(const struct kvfs_extent *x, uint32_t n, uint64_t off)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t o = kv_le64_to_cpu(x[i].startoff);
-
-		if (off >= o && off - o < kv_le32_to_cpu(x[i].blockcount))
-			return kv_le64_to_cpu(x[i].startblock) + (off - o);
-	}
-	return KVFS_NULLBLOCK;
-}
-
 /*
  * A block directory's two index trees (rooted in data block 0's head, not
  * mapped by the fork): their blocks are the directory's.  A directory
@@ -353,7 +341,7 @@ static uint64_t list_map(const struct kvfs_extent *x, uint32_t n, uint64_t off)
 static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 {
 	const struct kvfs_geom *g = &c->rp->g;
-	uint64_t fsb = list_map((const void *)fork, n, 0);
+	uint64_t fsb = kvfs_extent_list_map((const void *)fork, n, 0);
 	struct kv_buf *hbp;
 	char why[224];
 	int err;
