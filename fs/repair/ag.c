@@ -131,6 +131,32 @@ static int read_hdr(struct rp *rp, uint32_t agno, uint32_t agbno,
 	return err;
 }
 
+/*
+ * One free-space tree of AG w->agno (w->which: 0 by-block, 1 by-size),
+ * header agf_bp: *ok, or a problem said (rebuilt from the ownership map).
+ * 0, or a negative errno.
+ */
+static int free_tree(struct walk_ctx *w, struct kv_buf *agf_bp, uint32_t root,
+		     const char *name, bool *ok)
+{
+	const struct kvfs_btree_tree_ops *ops =
+		w->which ? &kvfs_cntbt_tree_ops : &kvfs_bnobt_tree_ops;
+	char why[256];
+	int err = walk(w, ops, agf_bp, NULL, why, sizeof(why));
+
+	if (err < 0)
+		return err;
+	*ok = !err;
+	if (err)
+		w->a->fs_nofix |= !rp_problem(
+			w->rp, false, KVFS_NULLINO,
+			kvfs_agb_to_fsb(&w->rp->g, w->agno, root),
+			"free-space %s tree of AG %u damaged (%s): rebuilt "
+			"from the ownership map",
+			name, w->agno, why);
+	return 0;
+}
+
 static int free_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 {
 	uint64_t agf_fsb = kvfs_agb_to_fsb(&rp->g, agno, KVFS_AGF_AGBNO);
@@ -192,30 +218,12 @@ static int free_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 			kvfs_agb_to_fsb(&rp->g, agno, KVFS_AGFL_AGBNO),
 			"reserve list of AG %u damaged (%s): rebuilt", agno,
 			why);
-	err = walk(&w, &kvfs_bnobt_tree_ops, bp, NULL, why, sizeof(why));
+	w.which = 0;
+	err = free_tree(&w, bp, a->agf.bno_root, "by-block", &a->bno_ok);
 	if (err < 0)
 		goto out;
-	a->bno_ok = !err;
-	if (err)
-		a->fs_nofix |= !rp_problem(
-			rp, false, KVFS_NULLINO,
-			kvfs_agb_to_fsb(&rp->g, agno, a->agf.bno_root),
-			"free-space by-block tree of AG %u damaged (%s): "
-			"rebuilt from the ownership map",
-			agno, why);
 	w.which = 1;
-	err = walk(&w, &kvfs_cntbt_tree_ops, bp, NULL, why, sizeof(why));
-	if (err < 0)
-		goto out;
-	a->cnt_ok = !err;
-	if (err)
-		a->fs_nofix |= !rp_problem(
-			rp, false, KVFS_NULLINO,
-			kvfs_agb_to_fsb(&rp->g, agno, a->agf.cnt_root),
-			"free-space by-size tree of AG %u damaged (%s): "
-			"rebuilt from the ownership map",
-			agno, why);
-	err = 0;
+	err = free_tree(&w, bp, a->agf.cnt_root, "by-size", &a->cnt_ok);
 out:
 	if (lbp)
 		kv_buf_rele(lbp);
