@@ -48,9 +48,9 @@ enum kv_lock_nest { KV_NEST_NONE, KV_NEST_KEYED, KV_NEST_ANY };
  * that may reclaim (its shrinker takes it): the push lock, an open
  * reference stripe.  A CIL slot and the buffer LRU are leaves (nothing is
  * taken or allocated under them): last but the allocator's.
- * Owners: fuse_node fs/fuse/nodes.c; rename fs/namei.c; kvfs_iolock, kvfs_ilock fs/inode.h;
- * perag fs/perag.h; kvfs_buf, kvfs_buf_lru fs/buf.c; openref
- * fs/openref.c; kvfs_bli fs/buf_item.c; cil_push, ail, log, grant, cil_pcp
+ * Owners: fuse_node fs/fuse/nodes.c; rename fs/ns/namei.c; kvfs_iolock, kvfs_ilock fs/inode/inode.h;
+ * perag fs/space/perag.h; kvfs_buf, kvfs_buf_lru fs/io/buf.c; openref
+ * fs/inode/openref.c; kvfs_bli fs/io/buf_item.c; cil_push, ail, log, grant, cil_pcp
  * journal/log_priv.h; vmap_* alloc/vmap.c; slab alloc/slab.c; buddy
  * alloc/page.c; shrinker, nofail alloc/reclaim.c.
  */

@@ -759,7 +759,7 @@ struct kvfs_buf_log_hdr {
 #define KVFS_BLF_ALL KVFS_BLF_CANCEL
 
 /*
- * Log payloads of the inode log item (fs/inode_item.h): one delta per
+ * Log payloads of the inode log item (fs/inode/inode_item.h): one delta per
  * logged inode, little-endian, in this order:
  *
  *   struct kvfs_inode_log_format   which inode, where, what follows
@@ -823,10 +823,10 @@ struct kvfs_log_dinode {
 #define KVFS_LOG_DINODE_SIZE 128
 
 /*
- * Intent subtypes of the filesystem's deferred operations (fs/defer.h):
+ * Intent subtypes of the filesystem's deferred operations (fs/trans/defer.h):
  * the journal's intent records carry one of these and the items' records.
  */
-#define KVFS_INTENT_EFI 1 /* free extents (fs/extfree_item.h) */
+#define KVFS_INTENT_EFI 1 /* free extents (fs/space/extfree_item.h) */
 
 /* One extent of an extent-free intent: free [fsb, fsb + len). */
 struct kvfs_efi_rec {

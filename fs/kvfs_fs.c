@@ -4,7 +4,7 @@
  * statfs, the root, getattr, open references and O_TMPFILE.
  *
  * Open references: kvfs_inode_open() counts one by inode number
- * (fs/openref.h), without keeping the in-core inode; the last
+ * (fs/inode/openref.h), without keeping the in-core inode; the last
  * kvfs_inode_close() of an inode with no links frees it.  An inode with no
  * links and no open reference cannot be opened again (-ENOENT): it is
  * being freed, or is about to be.  An open takes its count under the
@@ -16,20 +16,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fs/ag.h"
-#include "fs/buf_ops.h"
-#include "fs/dev.h"
-#include "fs/file.h"
-#include "fs/icache.h"
-#include "fs/icreate.h"
-#include "fs/inodegc.h"
-#include "fs/inode_item.h"
-#include "fs/iunlink.h"
-#include "fs/inodegc.h"
+#include "fs/format/ag.h"
+#include "fs/io/buf_ops.h"
+#include "fs/io/dev.h"
+#include "fs/data/file.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/icreate.h"
+#include "fs/inode/inodegc.h"
+#include "fs/inode/inode_item.h"
+#include "fs/inode/iunlink.h"
+#include "fs/inode/inodegc.h"
 #include "fs/kvfs_fs.h"
 #include "fs/mount.h"
-#include "fs/openref.h"
-#include "fs/trans.h"
+#include "fs/inode/openref.h"
+#include "fs/trans/trans.h"
 
 int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	      struct kvfs_mount **mpp, struct kvfs_open_info *info)
@@ -231,7 +231,7 @@ void kvfs_inode_close(struct kvfs_mount *mp, uint64_t ino)
 		return;
 	/*
 	 * Not cached: it has links (an open inode without any stays cached,
-	 * fs/icache.c) and no speculative blocks (nor does one with them
+	 * fs/inode/icache.c) and no speculative blocks (nor does one with them
 	 * leave the cache): nothing to do.
 	 */
 	if (kvfs_icache_lookup(mp, ino, &ip))

@@ -14,14 +14,14 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/ag.h"
-#include "fs/buf_ops.h"
-#include "fs/dev.h"
-#include "fs/iunlink.h"
-#include "fs/inodegc.h"
+#include "fs/format/ag.h"
+#include "fs/io/buf_ops.h"
+#include "fs/io/dev.h"
+#include "fs/inode/iunlink.h"
+#include "fs/inode/inodegc.h"
 #include "fs/mount.h"
-#include "fs/openref.h"
-#include "fs/sb.h"
+#include "fs/inode/openref.h"
+#include "fs/format/sb.h"
 #include "journal/logwalk.h"
 
 static __thread char mount_err[256];

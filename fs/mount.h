@@ -12,15 +12,15 @@
  * Lock order of the whole core, outermost first (each file that owns one
  * of these locks says what it protects):
  *   daemon node stripe  (fs/fuse/nodes.c: kvfs_inode_open() runs under it)
- *   inode I/O lock      (fs/inode.h: data path; rwlock)
- *   inode lock          (fs/inode.h: inode metadata; rwlock), several
+ *   inode I/O lock      (fs/inode/inode.h: data path; rwlock)
+ *   inode lock          (fs/inode/inode.h: inode metadata; rwlock), several
  *                       only in ascending inode number order (a new
  *                       inode's is taken under its AG's inode header
- *                       buffer: see fs/inode.h)
- *   AG locks            (fs/perag.h), several only in ascending AG order
- *   buffer locks        (fs/buf.h), taken through transactions; one AG's
+ *                       buffer: see fs/inode/inode.h)
+ *   AG locks            (fs/space/perag.h), several only in ascending AG order
+ *   buffer locks        (fs/io/buf.h), taken through transactions; one AG's
  *                       may be held while a later AG's lock is taken
- *   open references     (fs/openref.c: leaf)
+ *   open references     (fs/inode/openref.c: leaf)
  *   journal locks       (journal/log_priv.h)
  * The table of every rank, checked in debug builds, is alloc/lockrank.h.
  * A transaction (its log reservation) is taken before any of the locks it
@@ -38,15 +38,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fs/buf.h"
-#include "fs/buf_item.h"
-#include "fs/defer.h"
-#include "fs/geom.h"
-#include "fs/icache.h"
-#include "fs/inode_item.h"
-#include "fs/log_io.h"
-#include "fs/perag.h"
-#include "fs/trans_resv.h"
+#include "fs/io/buf.h"
+#include "fs/io/buf_item.h"
+#include "fs/trans/defer.h"
+#include "fs/format/geom.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode_item.h"
+#include "fs/io/log_io.h"
+#include "fs/space/perag.h"
+#include "fs/trans/trans_resv.h"
 #include "journal/journal.h"
 
 struct kv_dev;
@@ -104,13 +104,13 @@ struct kvfs_mount {
 	struct kvj_recover_ops ino_rops;
 	struct kvfs_inode_recover_stats ino_rstats; /* what replay did */
 	struct kvfs_icache *ic; /* the inode cache */
-	struct kvfs_openrefs *openrefs; /* fs/openref.h */
-	struct kvfs_inodegc *inodegc; /* fs/inodegc.h; NULL read-only */
+	struct kvfs_openrefs *openrefs; /* fs/inode/openref.h */
+	struct kvfs_inodegc *inodegc; /* fs/inode/inodegc.h; NULL read-only */
 	struct kvj_log *log; /* NULL when read-only */
 	struct kvfs_bli_log *bl; /* NULL when read-only */
 	struct kvj_recovery_info ri;
 	struct kvfs_perag *pag; /* g.agcount of them */
-	/* blocks free for reservations (fs/trans.h); may read below 0 briefly */
+	/* blocks free for reservations (fs/trans/trans.h); may read below 0 briefly */
 	_Atomic int64_t fdblocks;
 	/*
 	 * Of those, what only removals may take (XFS's m_resblks): a full
@@ -119,16 +119,16 @@ struct kvfs_mount {
 	 */
 	uint64_t resblks;
 	bool agfs_read; /* pag counts and fdblocks are set */
-	struct kvfs_trans_resv resv; /* fs/trans_resv.h */
-	/* deferred operations (fs/defer.h): types, their intent recovery */
+	struct kvfs_trans_resv resv; /* fs/trans/trans_resv.h */
+	/* deferred operations (fs/trans/defer.h): types, their intent recovery */
 	const struct kvfs_defer_type **defer_types;
 	unsigned nr_defer_types;
 	struct kvj_intent_ops *defer_iops;
 	void *defer_rctx;
 	struct kvfs_defer_counters defer_ctr;
-	/* the AG of the next new directory (fs/alloc.h) */
+	/* the AG of the next new directory (fs/space/alloc.h) */
 	_Atomic uint32_t agrotor;
-	/* the unlinked lists' in-memory side (fs/iunlink.h) */
+	/* the unlinked lists' in-memory side (fs/inode/iunlink.h) */
 	struct kvfs_iunlink *iunlink;
 	uint64_t orphans; /* unlinked inodes this mount freed at open */
 	/* kvfs_open_opts (fs/kvfs.h), for the data path */

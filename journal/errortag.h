@@ -51,7 +51,7 @@ enum kvj_errtag {
 	/* filesystem */
 	KVJ_ERRTAG_META_READ_IO, /* a metadata buffer read: -EIO */
 	KVJ_ERRTAG_META_WRITE_IO, /* a metadata buffer write: -EIO */
-	/* a deferred item's finish (fs/defer.c) fails: -EIO, a shutdown */
+	/* a deferred item's finish (fs/trans/defer.c) fails: -EIO, a shutdown */
 	KVJ_ERRTAG_DEFER_ITEM_FAIL,
 	KVJ_ERRTAG_NR,
 };

@@ -2,7 +2,7 @@
 /*
  * For the namespace tests: walk the tree from the root through the public
  * API (fs/kvfs.h) of a filesystem nothing is changing, and check what the
- * checker (fs/scrub.h) does not yet know of the namespace:
+ * checker (fs/check/scrub.h) does not yet know of the namespace:
  *   - "." of every directory is itself and ".." its parent (the root's
  *     is the root);
  *   - every entry's d_type agrees with its inode's mode;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * For the filesystem tests: the image at path, unmounted, passes the
- * independent checker (fs/scrub.h) with no finding; findings are printed
+ * independent checker (fs/check/scrub.h) with no finding; findings are printed
  * before the check fails.
  */
 #ifndef KV_TESTS_SCRUB_UTIL_H
@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "fs/dev.h"
-#include "fs/sb.h"
-#include "fs/scrub.h"
+#include "fs/io/dev.h"
+#include "fs/format/sb.h"
+#include "fs/check/scrub.h"
 #include "tests/check.h"
 
 /*

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/buf.h"
-#include "fs/dev.h"
+#include "fs/io/buf.h"
+#include "fs/io/dev.h"
 
 #define BLKSIZE 4096u
 

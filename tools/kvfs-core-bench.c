@@ -62,12 +62,12 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/dir.h"
+#include "fs/ns/dir.h"
 #include "fs/format.h"
-#include "fs/icache.h"
-#include "fs/inode.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
 
 #define PROG "kvfs-core-bench"

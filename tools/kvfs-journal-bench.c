@@ -3,17 +3,17 @@
  * kvfs-journal-bench: the journal's commit path under many committers.
  *
  * Makes a kvfs image with the mkfs code in a temporary directory (or takes
- * --image), opens the journal on the superblock's log region (fs/log_io.h)
+ * --image), opens the journal on the superblock's log region (fs/io/log_io.h)
  * and picks --buffers blocks out of the free space of the highest AG that
  * has a large enough free extent.  Those blocks become metadata buffers of
  * a bench type (common block header, crc32c verified on read, stamped on
  * write-back) in the buffer cache.  N threads then run transactions: get
- * the buffers through the filesystem's buffer log item (fs/buf_item.h:
+ * the buffers through the filesystem's buffer log item (fs/io/buf_item.h:
  * cache lookup, lock in block order, join), change 64-byte ranges, log
  * them, commit; every --force-every transactions a thread forces the log
  * up to its commit (--fsync: after every transaction).
  *
- * Locks: the bench owns none.  Buffer locks (fs/buf.h) are taken by the
+ * Locks: the bench owns none.  Buffer locks (fs/io/buf.h) are taken by the
  * workers in ascending block order, before any journal lock; the journal's
  * AIL pusher only trylocks them.
  */
@@ -30,16 +30,16 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/ag.h"
-#include "fs/blkhdr.h"
-#include "fs/btblock.h"
-#include "fs/buf.h"
-#include "fs/buf_item.h"
-#include "fs/buf_ops.h"
-#include "fs/dev.h"
-#include "fs/log_io.h"
-#include "fs/mkfs.h"
-#include "fs/sb.h"
+#include "fs/format/ag.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/btblock.h"
+#include "fs/io/buf.h"
+#include "fs/io/buf_item.h"
+#include "fs/io/buf_ops.h"
+#include "fs/io/dev.h"
+#include "fs/io/log_io.h"
+#include "fs/format/mkfs.h"
+#include "fs/format/sb.h"
 #include "journal/journal.h"
 
 #define PROG "kvfs-journal-bench"
@@ -593,7 +593,7 @@ static void usage(FILE *f)
 		"                      log_bytes_per_delta,zstd_ratio per run\n"
 		"  -h, --help          this text\n"
 		"\n"
-		"The buffer log item is the filesystem's (fs/buf_item.c: dirty 128-byte\n"
+		"The buffer log item is the filesystem's (fs/io/buf_item.c: dirty 128-byte\n"
 		"chunks since the last write-back).\n"
 		"Deltas/s count committed items (a relog counts again).\n");
 }

@@ -14,11 +14,11 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
-#include "fs/buf_item.h"
-#include "fs/dev.h"
-#include "fs/log_io.h"
-#include "fs/sb.h"
+#include "fs/io/blkhdr.h"
+#include "fs/io/buf_item.h"
+#include "fs/io/dev.h"
+#include "fs/io/log_io.h"
+#include "fs/format/sb.h"
 #include "journal/logwalk.h"
 
 #define LP_DUMP_BYTES 64u

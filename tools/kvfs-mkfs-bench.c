@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 
 #define MAX_RUNS 100
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mkfs.kvfs: make a kvfs filesystem.  A thin front end over kvfs_mkfs()
- * (fs/mkfs.c): parse options, print the geometry, report errors.
+ * (fs/format/mkfs.c): parse options, print the geometry, report errors.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/mkfs.h"
-#include "fs/sb.h"
+#include "fs/format/mkfs.h"
+#include "fs/format/sb.h"
 
 static void usage(FILE *f)
 {

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
+#include "fs/io/blkhdr.h"
 #include "fs/fuse/nodes.h"
 #include "fs/fuse/ops.h"
 #include "fs/fuse/opts.h"

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 
 static int fail(struct kvfs_fuse_opts *o, const char *fmt, ...)
 {

@@ -2,7 +2,7 @@
 /*
  * Phase 3, the AG headers: every AG's free-space header, reserve list and
  * inode header verified, both free-space trees and the inode-chunk tree
- * walked (the engine's structure walk, fs/btree.h), what they hold kept
+ * walked (the engine's structure walk, fs/btree/btree.h), what they hold kept
  * for phases 4 and 7.  The fixed blocks (superblock copies, AG headers,
  * the log) and the inode-chunk tree's blocks are the first claims of the
  * ownership map.  Nothing is written here: a damaged free-space side is
@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
-#include "fs/btree.h"
-#include "fs/buf_ops.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/btree.h"
+#include "fs/io/buf_ops.h"
 #include "fs/repair/priv.h"
 
 struct walk_ctx {

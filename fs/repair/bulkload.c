@@ -2,7 +2,7 @@
 /*
  * Bulk loading of an AG tree (xfs_repair's way of rebuilding one): the
  * records, already in key order, spread evenly over the leaves so that
- * every block holds at least the engine's minimum (fs/btree.h), then one
+ * every block holds at least the engine's minimum (fs/btree/btree.h), then one
  * level of nodes after another up to a single root; siblings linked.
  * Written through the buffer cache (the tree's buffer type computes the
  * crc at write-back), no transaction: nothing else has the image open.
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/btree.h"
+#include "fs/btree/btree.h"
 #include "fs/repair/priv.h"
 
 /* Blocks of a tree of n records: leaves, then each level up to a root. */

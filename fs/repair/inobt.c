@@ -10,7 +10,7 @@
  * tree bulk-loaded from the records into blocks taken from the end of
  * the AG's free space.  Whole chunks are never freed, so a block that
  * looks like inodes is inodes, but for the pieces of a freed sparse chunk
- * (fs/ialloc.h), which keep the inodes last written there: a block the
+ * (fs/inode/ialloc.h), which keep the inodes last written there: a block the
  * by-block free-space tree (when it walked clean) calls free or the
  * reserve list holds is a hole,
  * and a sparse chunk found with every inode free is left out (a live one
@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/btree.h"
-#include "fs/dev.h"
+#include "fs/btree/btree.h"
+#include "fs/io/dev.h"
 #include "fs/repair/priv.h"
 
 /* Slot j of block agbno of AG agno holds that inode's header. */

@@ -24,15 +24,15 @@
 #include <sys/stat.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
-#include "fs/bmap_btree.h"
-#include "fs/btree.h"
-#include "fs/buf_ops.h"
-#include "fs/dinode.h"
-#include "fs/dir.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/bmap_btree.h"
+#include "fs/btree/btree.h"
+#include "fs/io/buf_ops.h"
+#include "fs/format/dinode.h"
+#include "fs/ns/dir.h"
 #include "fs/repair/priv.h"
-#include "fs/scrub.h"
-#include "fs/symlink.h"
+#include "fs/check/scrub.h"
+#include "fs/ns/symlink.h"
 
 /* What became of one inode. */
 struct ino_ctx {

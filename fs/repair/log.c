@@ -10,13 +10,13 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/dev.h"
+#include "fs/io/dev.h"
 #include "fs/format.h"
-#include "fs/log_io.h"
-#include "fs/metablk.h"
+#include "fs/io/log_io.h"
+#include "fs/check/metablk.h"
 #include "fs/mount.h"
 #include "fs/repair/priv.h"
-#include "fs/sb.h"
+#include "fs/format/sb.h"
 #include "journal/log_format.h"
 #include "journal/logwalk.h"
 

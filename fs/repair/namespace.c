@@ -2,9 +2,9 @@
 /*
  * fsck's phases 5-6 (fs/repair/repair.h: kvfs_repair_namespace()) on a
  * mount: detection is the checker's own walk (kvfs_scrub_cb(), whose
- * namespace part is fs/scrub_namei.c) read through the mount's buffer
+ * namespace part is fs/check/scrub_namei.c) read through the mount's buffer
  * cache once everything is written back in place; each fix is one
- * transaction through the core (fs/dir.h, fs/iunlink.h, fs/attr.h).
+ * transaction through the core (fs/ns/dir.h, fs/inode/iunlink.h, fs/ns/attr.h).
  *
  * The repair goes in rounds: detect, then fix every problem of the first
  * class that has any, in this order, since each class's fixes change what
@@ -51,23 +51,23 @@
 #include <sys/stat.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/attr.h"
-#include "fs/btree.h"
-#include "fs/buf_ops.h"
-#include "fs/bmap_btree.h"
-#include "fs/dinode.h"
-#include "fs/dir.h"
-#include "fs/icache.h"
-#include "fs/inode.h"
-#include "fs/inode_item.h"
-#include "fs/inodegc.h"
-#include "fs/itruncate.h"
-#include "fs/iunlink.h"
+#include "fs/ns/attr.h"
+#include "fs/btree/btree.h"
+#include "fs/io/buf_ops.h"
+#include "fs/btree/bmap_btree.h"
+#include "fs/format/dinode.h"
+#include "fs/ns/dir.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode.h"
+#include "fs/inode/inode_item.h"
+#include "fs/inode/inodegc.h"
+#include "fs/inode/itruncate.h"
+#include "fs/inode/iunlink.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
 #include "fs/repair/priv.h"
-#include "fs/scrub_namei.h"
-#include "fs/trans.h"
+#include "fs/check/scrub_namei.h"
+#include "fs/trans/trans.h"
 
 #define MAX_ROUNDS 8
 

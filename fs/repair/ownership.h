@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fs/scrub.h"
+#include "fs/check/scrub.h"
 
 struct kvfs_repair_claim {
 	uint64_t start;

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fs/ag.h"
-#include "fs/geom.h"
+#include "fs/format/ag.h"
+#include "fs/format/geom.h"
 #include "fs/repair/ownership.h"
 #include "fs/repair/repair.h"
 

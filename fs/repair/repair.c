@@ -15,12 +15,12 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/buf.h"
-#include "fs/dev.h"
+#include "fs/io/buf.h"
+#include "fs/io/dev.h"
 #include "fs/mount.h"
 #include "fs/repair/priv.h"
-#include "fs/sb.h"
-#include "fs/scrub.h"
+#include "fs/format/sb.h"
+#include "fs/check/scrub.h"
 
 static const char *const phase_names[KVFS_RP_NPHASES] = {
 	[KVFS_RP_SUPERBLOCK] = "superblock",
@@ -208,7 +208,7 @@ static int namespace_phases(struct rp *rp, struct kvfs_scrub_result *sr,
 }
 
 /*
- * The whole check (fs/scrub.h) of the image as the repair leaves it; sr
+ * The whole check (fs/check/scrub.h) of the image as the repair leaves it; sr
  * holds it already when have_sr.
  */
 static int final_check(struct rp *rp, struct kvfs_scrub_result *sr,

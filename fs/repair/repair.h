@@ -53,7 +53,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "fs/geom.h"
+#include "fs/format/geom.h"
 
 struct kv_dev;
 struct kv_bcache;

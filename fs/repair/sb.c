@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
-#include "fs/dev.h"
+#include "fs/io/blkhdr.h"
+#include "fs/io/dev.h"
 #include "fs/repair/priv.h"
-#include "fs/sb.h"
+#include "fs/format/sb.h"
 
 #define SCAN_CHUNK (1u << 20)
 #define SCAN_STEP (1u << KVFS_MIN_BLOCKLOG)

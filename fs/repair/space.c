@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/btree.h"
-#include "fs/buf_ops.h"
+#include "fs/btree/btree.h"
+#include "fs/io/buf_ops.h"
 #include "fs/repair/priv.h"
 
 /* An AG's free extents (AG blocks), as the map says. */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The AG block allocator (fs/alloc.h) on a mkfs'd image (1 KiB blocks,
+ * The AG block allocator (fs/space/alloc.h) on a mkfs'd image (1 KiB blocks,
  * 4 AGs of 16 MiB), mounted: exact / near / best-fit, minlen / maxlen /
  * alignment, fragmentation then best fit, AG fallback, ENOSPC from the
  * reservation, randomized allocate/free against a bitmap model, a crash
@@ -19,16 +19,16 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/ag.h"
-#include "fs/blkhdr.h"
-#include "fs/alloc.h"
-#include "fs/btree.h"
-#include "fs/buf_ops.h"
-#include "fs/extent_busy.h"
-#include "fs/extfree_item.h"
-#include "fs/mkfs.h"
+#include "fs/format/ag.h"
+#include "fs/io/blkhdr.h"
+#include "fs/space/alloc.h"
+#include "fs/btree/btree.h"
+#include "fs/io/buf_ops.h"
+#include "fs/space/extent_busy.h"
+#include "fs/space/extfree_item.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/trans.h"
+#include "fs/trans/trans.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"
 

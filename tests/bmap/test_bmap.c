@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Extent maps (fs/bmap.h) on a mounted image, one regular file:
+ * Extent maps (fs/data/bmap.h) on a mounted image, one regular file:
  *   model:   random write / prealloc / convert / punch sequences in windows
  *            at 0, 16 TiB and the largest offset, against a model of every
  *            block's state (hole, unwritten, written -> physical block):
@@ -32,13 +32,13 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/bmap.h"
-#include "fs/ialloc.h"
-#include "fs/icache.h"
-#include "fs/inode_item.h"
-#include "fs/mkfs.h"
+#include "fs/data/bmap.h"
+#include "fs/inode/ialloc.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode_item.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/trans.h"
+#include "fs/trans/trans.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"
 

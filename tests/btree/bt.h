@@ -18,13 +18,13 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
-#include "fs/btree.h"
-#include "fs/buf_item.h"
-#include "fs/buf_ops.h"
-#include "fs/dev.h"
-#include "fs/log_io.h"
-#include "fs/mkfs.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/btree.h"
+#include "fs/io/buf_item.h"
+#include "fs/io/buf_ops.h"
+#include "fs/io/dev.h"
+#include "fs/io/log_io.h"
+#include "fs/format/mkfs.h"
 #include "tests/check.h"
 
 #define BT_BLK 1024

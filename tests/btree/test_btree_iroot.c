@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The engine with its root in an inode fork (XFS_BTREE_ROOT_IN_INODE),
- * over the extent-map block format (fs/bmap_btree.h) and a fork of 40
+ * over the extent-map block format (fs/btree/bmap_btree.h) and a fork of 40
  * bytes (an inode root of 2 entries), so that the root grows out of the
  * fork and shrinks back into it often:
  *   - random inserts and deletes of extents against a model until the
@@ -14,7 +14,7 @@
  *     operation; lookups agree with the model throughout;
  *   - every block freed at the end (the lone leaf under the root aside).
  */
-#include "fs/bmap_btree.h"
+#include "fs/btree/bmap_btree.h"
 #include "tests/btree/bt.h"
 
 #define IR_FORK 40

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/buf.h"
-#include "fs/dev.h"
+#include "fs/io/buf.h"
+#include "fs/io/dev.h"
 #include "fs/format.h"
 #include "journal/crc32c.h"
 #include "tests/check.h"

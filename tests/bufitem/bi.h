@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Shared harness of the buffer log item tests: an image file on the device
- * layer (fs/dev.h, with its crash modes) holding a log region at offset 0
+ * layer (fs/io/dev.h, with its crash modes) holding a log region at offset 0
  * followed by test metadata blocks, a buffer cache over it with a test
  * block type (common header, crc32c checked on read, LSN stamped on
- * write-back), libkvjournal on the log region and fs/buf_item.c's items.
+ * write-back), libkvjournal on the log region and fs/io/buf_item.c's items.
  */
 #ifndef KV_TESTS_BUFITEM_BI_H
 #define KV_TESTS_BUFITEM_BI_H
@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
-#include "fs/buf.h"
-#include "fs/buf_item.h"
-#include "fs/dev.h"
+#include "fs/io/blkhdr.h"
+#include "fs/io/buf.h"
+#include "fs/io/buf_item.h"
+#include "fs/io/dev.h"
 #include "journal/journal.h"
 #include "tests/check.h"
 

@@ -431,7 +431,7 @@ static void fail(enum fail_kind k, bool in_rc, const char *what, int err)
 
 /*
  * Open the device of a scratch image: a fault mode that never fires makes
- * its flushes simulated (fs/dev.h), no fdatasync for each of the
+ * its flushes simulated (fs/io/dev.h), no fdatasync for each of the
  * thousands of recoveries.
  */
 static void scratch_dev_open(struct bi *t)

@@ -27,12 +27,12 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
-#include "fs/dev.h"
-#include "fs/dinode.h"
+#include "fs/io/blkhdr.h"
+#include "fs/io/dev.h"
+#include "fs/format/dinode.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
-#include "fs/sb.h"
+#include "fs/format/mkfs.h"
+#include "fs/format/sb.h"
 #include "tests/check.h"
 
 #define NBIG 300

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The consistency checker (fs/scrub.h) on fresh mkfs'd images and on
+ * The consistency checker (fs/check/scrub.h) on fresh mkfs'd images and on
  * damage made on purpose, each reported precisely:
  *   clean     fresh images of several geometries (1K/2K/4K blocks, 1 to
  *             4 AGs, a short last AG) are clean, every block owned once;
@@ -27,14 +27,14 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/ag.h"
-#include "fs/blkhdr.h"
-#include "fs/btblock.h"
-#include "fs/dev.h"
-#include "fs/dinode.h"
-#include "fs/mkfs.h"
-#include "fs/sb.h"
-#include "fs/scrub.h"
+#include "fs/format/ag.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/btblock.h"
+#include "fs/io/dev.h"
+#include "fs/format/dinode.h"
+#include "fs/format/mkfs.h"
+#include "fs/format/sb.h"
+#include "fs/check/scrub.h"
 #include "tests/check.h"
 
 static char path[256];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The checker's namespace part (fs/scrub_namei.c): a tree made through the
+ * The checker's namespace part (fs/check/scrub_namei.c): a tree made through the
  * public API is clean; each damage of tests/check/nsdamage.h, made by
  * direct writes, gives exactly its one finding, naming the inode.
  * "scale N": N files in directories of 1000 (block directories) and a
@@ -10,7 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "fs/scrub.h"
+#include "fs/check/scrub.h"
 #include "tests/check/nsdamage.h"
 
 static char base[256], work[256];

@@ -12,13 +12,13 @@
  * afterwards.
  *
  * Inodes come from the chunks that exist before a new chunk is made
- * (fs/ialloc.h), so a setup phase first gives every AG a chunk: the
+ * (fs/inode/ialloc.h), so a setup phase first gives every AG a chunk: the
  * threads then keep fewer files than a chunk's inodes alive at once.
  */
 #include <pthread.h>
 
-#include "fs/alloc.h"
-#include "fs/bmap.h"
+#include "fs/space/alloc.h"
+#include "fs/data/bmap.h"
 #include "fs/kvfs.h"
 #include "tests/inode/ino.h"
 #include "tests/scrub_util.h"

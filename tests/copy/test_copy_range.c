@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvfs_copy_file_range() (fs/copy/copy_range.c) and kvfs_stats()
+ * kvfs_copy_file_range() (fs/data/copy_range.c) and kvfs_stats()
  * (fs/stats/stats.c) at the API: contents compared byte for byte at
  * aligned and unaligned offsets, holes kept (and punched over existing
  * data), the size moved by a trailing hole, the errno cases in Linux's
@@ -16,7 +16,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "tests/check.h"
 #include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fs/dev.h"
+#include "fs/io/dev.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
 

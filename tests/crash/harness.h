@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The harness of the crash tests (test_crash, test_crash_ns): the device
- * layer's crash modes (fs/dev.h) by name, armed a number of writes ahead;
+ * layer's crash modes (fs/io/dev.h) by name, armed a number of writes ahead;
  * the image and template paths; copies of an image; opens that must
  * succeed; the power cut; a splitmix64 stream; an alarm that fails a hung
  * test.  Every failure prints where and exits 1 (tests/check.h).

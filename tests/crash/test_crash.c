@@ -2,7 +2,7 @@
 /*
  * Crash consistency of the core's file API (fs/kvfs.h; issue 9, "Crash
  * consistency" and "Memory"), over every crash mode of the device layer
- * (fs/dev.h): the machine dies after write N (CRASH), unflushed writes are
+ * (fs/io/dev.h): the machine dies after write N (CRASH), unflushed writes are
  * lost (VOLATILE + CRASH, then a power failure), write N is torn (TEAR),
  * and unflushed sectors persist in any subset and order (SECTORS + CRASH).
  *
@@ -24,7 +24,7 @@
  *               file's bytes, never an old generation, never the garbage
  *               the image was filled with before mkfs (a block reachable
  *               before its data was written);
- *             - the checker (fs/scrub.h) finds nothing after a clean close.
+ *             - the checker (fs/check/scrub.h) finds nothing after a clean close.
  *           Before the crash, reads must return the model exactly.
  * truncate: a file of many extents truncated to 0 and fsync'd, crashing
  *           inside: its size is the old one or 0 (0 once the fsync
@@ -58,13 +58,13 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/dev.h"
-#include "fs/ialloc.h"
-#include "fs/icache.h"
+#include "fs/io/dev.h"
+#include "fs/inode/ialloc.h"
+#include "fs/inode/icache.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/trans.h"
+#include "fs/trans/trans.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
 #include "tests/scrub_util.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Crash consistency of the namespace (issue 10) over every crash mode of
- * the device layer (fs/dev.h): the machine dies after write N (CRASH),
+ * the device layer (fs/io/dev.h): the machine dies after write N (CRASH),
  * unflushed writes are lost (VOLATILE + CRASH), write N is torn (TEAR),
  * unflushed sectors persist in any subset and order (SECTORS + CRASH).
  *
@@ -16,7 +16,7 @@
  * values; not inode numbers, which background work may change from run
  * to run).  A fault run stops at the first step after which the device
  * has crashed; then power is cut, the image reopened (recovery) and:
- *   - the checker (fs/scrub.h) finds nothing, and the namespace walk of
+ *   - the checker (fs/check/scrub.h) finds nothing, and the namespace walk of
  *     tests/ns_util.h is clean: link counts equal the names, "." and "..",
  *     no inode in use unreached (the orphan freed by the open);
  *   - the tree is S_j for some j from k to the last step started, where k
@@ -45,9 +45,9 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/dev.h"
+#include "fs/io/dev.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"

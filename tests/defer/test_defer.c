@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Deferred operations (fs/defer.h) on a mounted filesystem, with a test
+ * Deferred operations (fs/trans/defer.h) on a mounted filesystem, with a test
  * type whose items do real metadata work: each adds 1 to a 32-bit counter
  * (a slot) in an AG's inode-chunk tree root block, through the buffer
  * items.  Increments are not idempotent, so a slot
@@ -23,13 +23,13 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/buf_ops.h"
-#include "fs/defer.h"
-#include "fs/dev.h"
-#include "fs/mkfs.h"
+#include "fs/io/buf_ops.h"
+#include "fs/trans/defer.h"
+#include "fs/io/dev.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/trans.h"
-#include "fs/trans_resv.h"
+#include "fs/trans/trans.h"
+#include "fs/trans/trans_resv.h"
 #include "journal/errortag.h"
 #include "tests/check.h"
 

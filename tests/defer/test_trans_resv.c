@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Transaction reservations (fs/trans_resv.h) for every block size from
+ * Transaction reservations (fs/trans/trans_resv.h) for every block size from
  * 1 KiB to 64 KiB and inode size from 512 bytes to 2 KiB: each covers its
  * named parts, fits the smallest log mkfs allows four times, grows with
  * the height of the trees; a log too small for them is refused by mkfs
@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/buf_ops.h"
-#include "fs/dev.h"
-#include "fs/mkfs.h"
+#include "fs/io/buf_ops.h"
+#include "fs/io/dev.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/sb.h"
-#include "fs/trans_resv.h"
+#include "fs/format/sb.h"
+#include "fs/trans/trans_resv.h"
 #include "tests/check.h"
 
 static void geom(uint32_t blocklog, uint32_t inodelog, uint32_t agblocks,

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "fs/dev.h"
+#include "fs/io/dev.h"
 #include "tests/dev/dev_util.h"
 
 #define IMG_SIZE (8u << 20)

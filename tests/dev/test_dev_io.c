@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
-#include "fs/dev.h"
+#include "fs/io/dev.h"
 #include "tests/dev/dev_util.h"
 
 #define IMG_SIZE (16u << 20)

@@ -9,7 +9,7 @@
  */
 #include <errno.h>
 
-#include "fs/dev.h"
+#include "fs/io/dev.h"
 #include "tests/dev/dev_util.h"
 
 #define IMG_SIZE (1u << 20)

@@ -11,7 +11,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The directory layer (fs/dir.h) against an in-memory model:
+ * The directory layer (fs/ns/dir.h) against an in-memory model:
  *  - random creates and removes of names of every length, with lookups of
  *    present and absent names and full readdirs (whole, and in pages of a
  *    few entries) after every batch: each present name exactly once, no
@@ -19,15 +19,15 @@
  *  - 16 KiB directory blocks (multi-block buffers) for the model too;
  *  - a directory whose blocks are scattered (its fork an extent B+tree)
  *    grown, looked up, read and emptied back to short form;
- *  - the image passes the checker (fs/scrub.h, which verifies the blocks,
+ *  - the image passes the checker (fs/check/scrub.h, which verifies the blocks,
  *    both indexes against the entries and claims the blocks) after each.
  */
 #include <sys/stat.h>
 
-#include "fs/dir.h"
-#include "fs/icache.h"
-#include "fs/inode_item.h"
-#include "fs/trans.h"
+#include "fs/ns/dir.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode_item.h"
+#include "fs/trans/trans.h"
 #include "tests/dir/dirtest.h"
 
 #if defined(__SANITIZE_ADDRESS__)

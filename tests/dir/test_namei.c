@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The namespace operations of fs/kvfs.h (fs/namei.c):
+ * The namespace operations of fs/kvfs.h (fs/ns/namei.c):
  *  - every errno case of lookup, create/mknod, mkdir, unlink, rmdir, link,
  *    rename and readdir, each failure leaving the directory as it was;
  *    "." and ".." as POSIX says; link counts, ".." and timestamps;
@@ -20,11 +20,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "fs/blkhdr.h"
-#include "fs/icache.h"
-#include "fs/inode_item.h"
-#include "fs/iunlink.h"
-#include "fs/trans.h"
+#include "fs/io/blkhdr.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode_item.h"
+#include "fs/inode/iunlink.h"
+#include "fs/trans/trans.h"
 #include "tests/dir/dirtest.h"
 
 static const struct kvfs_cred cr = { .uid = 1000, .gid = 1000 };

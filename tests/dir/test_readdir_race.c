@@ -18,7 +18,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-#include "fs/dir.h"
+#include "fs/ns/dir.h"
 #include "tests/dir/dirtest.h"
 
 #define TIMEOUT 120

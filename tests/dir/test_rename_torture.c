@@ -8,10 +8,10 @@
  * Every result must be one POSIX allows for some state of the tree (an
  * -EUCLEAN, -EIO, -ENOSPC or a shutdown fails the test).  After each
  * batch the threads stop, the filesystem is closed and checked
- * (fs/scrub.h) and reopened, and the tree is walked (tests/ns_util.h:
+ * (fs/check/scrub.h) and reopened, and the tree is walked (tests/ns_util.h:
  * "." and "..", d_type, link counts against the names, no directory
  * reached twice, no inode in use unreached).  The whole test runs under
- * an alarm: a deadlock between renames (fs/namei.c's lock order) fails it
+ * an alarm: a deadlock between renames (fs/ns/namei.c's lock order) fails it
  * instead of hanging.
  */
 #include <pthread.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Extent-free intents (fs/extfree_item.h) on a mkfs'd image (1 KiB blocks,
+ * Extent-free intents (fs/space/extfree_item.h) on a mkfs'd image (1 KiB blocks,
  * 2 AGs of 16 MiB, a 4 MiB log (the smallest)): 10000 single blocks freed through
  * intents, every other one first (10000 separate extents, then merges),
  * in batches: one intent and one done per extent, the free-space trees
@@ -18,16 +18,16 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/ag.h"
-#include "fs/alloc.h"
-#include "fs/blkhdr.h"
-#include "fs/btree.h"
-#include "fs/dev.h"
-#include "fs/buf_ops.h"
-#include "fs/extfree_item.h"
-#include "fs/mkfs.h"
+#include "fs/format/ag.h"
+#include "fs/space/alloc.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/btree.h"
+#include "fs/io/dev.h"
+#include "fs/io/buf_ops.h"
+#include "fs/space/extfree_item.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/trans.h"
+#include "fs/trans/trans.h"
 #include "tests/check.h"
 
 #define BLK 1024

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "tests/check.h"
 
 static inline struct kvfs_mount *fresh_fs(char *path, uint64_t size,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The data path (fs/file.h) through the public API of fs/kvfs.h:
+ * The data path (fs/data/file.h) through the public API of fs/kvfs.h:
  *   fsx:      seeded random write / read / punch / zero range / fallocate /
  *             truncate up and down / seek data and hole / fsync against a
  *             model of the bytes, of which blocks hold data and of which
@@ -45,14 +45,14 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/dev.h"
-#include "fs/file.h"
-#include "fs/ialloc.h"
-#include "fs/icache.h"
+#include "fs/io/dev.h"
+#include "fs/data/file.h"
+#include "fs/inode/ialloc.h"
+#include "fs/inode/icache.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/trans.h"
+#include "fs/trans/trans.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"
 
@@ -1020,7 +1020,7 @@ static void test_stamp_tick(void)
 }
 
 /*
- * Device flushes (fs/log_io.h): a log write flushes first only for the
+ * Device flushes (fs/io/log_io.h): a log write flushes first only for the
  * data it orders (unwritten blocks, zeroed edges), not for overwrites; the
  * flush after it covers every write before it, so an fsync that forces
  * the log flushes once, and one that does not flushes only if data was

@@ -19,7 +19,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "tests/check.h"
 #include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"

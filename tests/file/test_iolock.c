@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Liveness of the I/O lock (fs/icache.c): three threads overwrite the
+ * Liveness of the I/O lock (fs/inode/icache.c): three threads overwrite the
  * inside of a file without pause, each holding the lock shared, until a
  * fourth has made 64 extending writes, each of which takes it
  * exclusively.  With readers preferred the overlapping shared holds kept
@@ -19,7 +19,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "tests/check.h"
 #include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"

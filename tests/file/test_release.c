@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvfs_release() (fs/file.c): many files of KVFS_PREALLOC_FROM bytes and
+ * kvfs_release() (fs/data/file.c): many files of KVFS_PREALLOC_FROM bytes and
  * one block, the block written with an extending write (which then
  * preallocates speculatively past its end) and released, on a small
  * filesystem.  Each keeps exactly its blocks: without the trim at release
@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/file.h"
+#include "fs/data/file.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "tests/check.h"
 #include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/file.h"
-#include "fs/icache.h"
-#include "fs/inode_item.h"
+#include "fs/data/file.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode_item.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/trans.h"
+#include "fs/trans/trans.h"
 #include "tests/check.h"
 #include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"

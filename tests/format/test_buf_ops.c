@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
-#include "fs/buf_ops.h"
-#include "fs/dev.h"
-#include "fs/dinode.h"
+#include "fs/io/blkhdr.h"
+#include "fs/io/buf_ops.h"
+#include "fs/io/dev.h"
+#include "fs/format/dinode.h"
 #include "fs/format.h"
-#include "fs/geom.h"
-#include "fs/mkfs.h"
+#include "fs/format/geom.h"
+#include "fs/format/mkfs.h"
 #include "tests/check.h"
 
 struct blk_type {

@@ -14,14 +14,14 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/ag.h"
-#include "fs/blkhdr.h"
-#include "fs/btblock.h"
-#include "fs/check.h"
-#include "fs/dev.h"
-#include "fs/dinode.h"
-#include "fs/mkfs.h"
-#include "fs/sb.h"
+#include "fs/format/ag.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/btblock.h"
+#include "fs/check/check.h"
+#include "fs/io/dev.h"
+#include "fs/format/dinode.h"
+#include "fs/format/mkfs.h"
+#include "fs/format/sb.h"
 #include "tests/check.h"
 
 #define MIB (1ULL << 20)

@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
+#include "fs/io/blkhdr.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
 

@@ -13,7 +13,7 @@
 
 #include "fs/mount.h"
 #include "fs/repair/repair.h"
-#include "fs/scrub.h"
+#include "fs/check/scrub.h"
 #include "tests/check/nsdamage.h"
 #include "tests/scrub_util.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * scrub_image IMAGE: the core's checker (fs/scrub.h) on an unmounted
+ * scrub_image IMAGE: the core's checker (fs/check/scrub.h) on an unmounted
  * image, for the real-mount tests: exit 0 when it finds nothing (no block
  * leaked or owned twice, counters exact); the findings printed, exit 1,
  * otherwise.  No tool exposes the checker yet (fsck.kvfs is coming).

@@ -24,12 +24,12 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/blkhdr.h"
-#include "fs/buf.h"
-#include "fs/buf_item.h"
-#include "fs/dev.h"
+#include "fs/io/blkhdr.h"
+#include "fs/io/buf.h"
+#include "fs/io/buf_item.h"
+#include "fs/io/dev.h"
 #include "journal/logwalk.h"
-#include "fs/geom.h"
+#include "fs/format/geom.h"
 
 /* The seed image's mkfs parameters. */
 #define FUZZ_FS_SIZE (40ull << 20)
@@ -147,7 +147,7 @@ static inline int fuzz_verify_buf(const struct kv_buf_ops *ops, void *blk,
 /*
  * Walk a log region of bytes bytes at log (journal/recover.c's parser),
  * handing every item to its decoder as kvfs-logprint -v does: the
- * journal's own intents and done items, buffer-item deltas (fs/buf_item.c).
+ * journal's own intents and done items, buffer-item deltas (fs/io/buf_item.c).
  * Aborts when the walk runs out of memory.
  */
 struct fuzz_log {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Fuzz target: the AG free-space header's read verifier (fs/ag.c through fs/buf_ops.c). */
-#include "fs/buf_ops.h"
+/* Fuzz target: the AG free-space header's read verifier (fs/format/ag.c through fs/io/buf_ops.c). */
+#include "fs/io/buf_ops.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

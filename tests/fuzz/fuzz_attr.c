@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Fuzz target: attribute blocks (leaf, hash node, remote value; fs/attr.c),
+ * Fuzz target: attribute blocks (leaf, hash node, remote value; fs/ns/attr.c),
  * told apart by their magic as the buffer type does.
  */
-#include "fs/attr.h"
+#include "fs/ns/attr.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,9 +3,9 @@
  * Fuzz target: B+tree blocks of every tree (free space by block and by
  * size, inode chunks, extent maps, the directory hash and free-space
  * indexes), chosen by the block's magic: their read verifiers, which check
- * every record (fs/btblock.c and each tree's record checks).
+ * every record (fs/btree/btblock.c and each tree's record checks).
  */
-#include "fs/buf_ops.h"
+#include "fs/io/buf_ops.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Fuzz target: one on-disk inode (fs/dinode.c): the full verifier (core,
+ * Fuzz target: one on-disk inode (fs/format/dinode.c): the full verifier (core,
  * extent list, extent B+tree root, short-form directory, inline symlink,
  * short-form attribute fork), then, as a reader would, the short-form
  * directory's entries through kvfs_dir_sf_next().
  */
 #include <sys/stat.h>
 
-#include "fs/dinode.h"
+#include "fs/format/dinode.h"
 #include "tests/fuzz/fuzz.h"
 
 /* the names are read, as a lookup would */

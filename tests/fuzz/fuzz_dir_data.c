@@ -2,9 +2,9 @@
 /*
  * Fuzz target: directory data blocks (one directory block of dirblksize
  * bytes): the read verifier and the entry and bestfree checks of
- * fs/dir_btree.c.
+ * fs/btree/dir_btree.c.
  */
-#include "fs/buf_ops.h"
+#include "fs/io/buf_ops.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Fuzz target: the consistency checker (fs/scrub.c) over the populated
+ * Fuzz target: the consistency checker (fs/check/scrub.c) over the populated
  * image with one to four blocks replaced by the input (see fuzz_image() in
  * fuzz.h): every tree walked, every inode and its forks, directories
  * with their index trees, attribute and symlink blocks, each through the
  * code that decodes them past their verifiers.
  */
-#include "fs/dev.h"
-#include "fs/scrub.h"
-#include "fs/sb.h"
+#include "fs/io/dev.h"
+#include "fs/check/scrub.h"
+#include "fs/format/sb.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Fuzz target: superblock decode and verify (fs/sb.c), then its features. */
-#include "fs/sb.h"
+/* Fuzz target: superblock decode and verify (fs/format/sb.c), then its features. */
+#include "fs/format/sb.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

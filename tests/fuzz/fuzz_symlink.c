@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Fuzz target: symbolic link target blocks (fs/symlink.c). */
-#include "fs/symlink.h"
+/* Fuzz target: symbolic link target blocks (fs/ns/symlink.c). */
+#include "fs/ns/symlink.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
-#include "fs/dinode.h"
+#include "fs/format/dinode.h"
 #include "fs/kvfs.h"
 #include "journal/log_format.h"
 #include "tests/check.h"

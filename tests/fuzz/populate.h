@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "tests/check.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "fs/buf_ops.h"
-#include "fs/dinode.h"
+#include "fs/io/buf_ops.h"
+#include "fs/format/dinode.h"
 #include "fs/kvfs.h"
 #include "tests/check.h"
 #include "tests/fuzz/fuzz.h"

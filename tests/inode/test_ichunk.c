@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * New inode chunks (fs/ialloc.c): 2000 inodes in a 2-AG filesystem whose
+ * New inode chunks (fs/inode/ialloc.c): 2000 inodes in a 2-AG filesystem whose
  * mkfs chunk has 62 free, chunks allocated on demand in both AGs, then
  * every one freed: the inode headers' counts, the AGs' in-core ones and
  * the inodes themselves exact at each step, the image clean under the
@@ -10,7 +10,7 @@
  * inodes in one checkpoint, the crash right after its force: recovery
  * must replay the inodes' cores over the chunk's initialisation.
  */
-#include "fs/sb.h"
+#include "fs/format/sb.h"
 #include "tests/scrub_util.h"
 #include "tests/inode/ino.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Sparse inode chunks (fs/ialloc.h): on free space fragmented below a
+ * Sparse inode chunks (fs/inode/ialloc.h): on free space fragmented below a
  * chunk's size, files are still created, from pieces of sparse chunks.
  *
  * The image: the mkfs chunk's free inodes used up by files, the space
@@ -41,9 +41,9 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/sb.h"
+#include "fs/format/sb.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"
 
@@ -134,7 +134,7 @@ static void punch(struct kvfs_mount *mp, uint64_t ino, uint64_t first,
 			 0);
 }
 
-/* A sparse chunk's smallest piece in blocks, as fs/ialloc.h gives it. */
+/* A sparse chunk's smallest piece in blocks, as fs/inode/ialloc.h gives it. */
 static uint32_t piece_blocks(const struct kvfs_geom *g)
 {
 	uint32_t bit = g->inopblock >= 4 ? 1 : 4 / g->inopblock;

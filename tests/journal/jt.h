@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Shared harness of the journal tests: an image file on the device layer
- * (fs/dev.h, with its crash modes) holding a log region followed by NB test
+ * (fs/io/dev.h, with its crash modes) holding a log region followed by NB test
  * blocks, and "tblk", a test log item type that logs dirty 128-byte chunks
  * of a block, like the filesystem's buffer items.
  *
@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/dev.h"
+#include "fs/io/dev.h"
 #include "journal/crc32c.h"
 #include "journal/journal.h"
 #include "tests/check.h"

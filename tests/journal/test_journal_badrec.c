@@ -14,15 +14,15 @@
  *    refuses them (they were written over each other and sealed).
  * 3. Buffer deltas naming more blocks than a logged buffer can have (a
  *    buffer of up to 16 TiB was read): replay refuses them first.
- * 4. What buffer recovery refuses reaches the report sink (fs/blkhdr.h),
+ * 4. What buffer recovery refuses reaches the report sink (fs/io/blkhdr.h),
  *    and the library prints nothing.
  */
-#include "fs/blkhdr.h"
-#include "fs/buf.h"
-#include "fs/buf_item.h"
+#include "fs/io/blkhdr.h"
+#include "fs/io/buf.h"
+#include "fs/io/buf_item.h"
 #include "fs/format.h"
-#include "fs/geom.h"
-#include "fs/inode_item.h"
+#include "fs/format/geom.h"
+#include "fs/inode/inode_item.h"
 #include "journal/log_format.h"
 #include "journal/logwalk.h"
 #include "tests/journal/jt.h"

@@ -224,7 +224,7 @@ static bool check_prefix(struct jt *t, struct saved *sv, uint64_t forced_max,
 
 /*
  * Open the device of a scratch image: a fault mode that never fires makes
- * its flushes simulated (fs/dev.h), no fdatasync for each of the thousands
+ * its flushes simulated (fs/io/dev.h), no fdatasync for each of the thousands
  * of recoveries.
  */
 static void scratch_dev_open(struct jt *t)

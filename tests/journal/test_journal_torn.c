@@ -90,7 +90,7 @@ static void find_last_ckpt(void)
 }
 
 /* ---- images ---- */
-/* Flushes simulated: the image is scratch (fs/dev.h). */
+/* Flushes simulated: the image is scratch (fs/io/dev.h). */
 static void dev_open(struct jt *t)
 {
 	struct kv_dev_fault f = { .modes = KV_FAULT_FAIL_WRITE,

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "tests/check.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvfs_icreate() (fs/icreate.c): the owner rules of Linux's
+ * kvfs_icreate() (fs/inode/icreate.c): the owner rules of Linux's
  * inode_init_owner() and mode_strip_sgid() case by case (caller's group,
  * an S_ISGID directory's group, S_ISGID inherited by directories only,
  * S_ISGID|S_IXGRP stripped from a file whose group the caller is not in
@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "fs/icache.h"
-#include "fs/icreate.h"
-#include "fs/inode_item.h"
-#include "fs/trans.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/icreate.h"
+#include "fs/inode/inode_item.h"
+#include "fs/trans/trans.h"
 #include "tests/life/life.h"
 #include "tests/scrub_util.h"
 

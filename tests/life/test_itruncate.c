@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvfs_itruncate_extents() (fs/itruncate.c): a file with as many 2-block
+ * kvfs_itruncate_extents() (fs/inode/itruncate.c): a file with as many 2-block
  * extents on alternate ranges as the in-inode fork holds (built with
  * kvfs_bmapi_write(); more needs the extent B+tree) is cut to the middle
  * of one extent (the size rounded up to a block: that extent trimmed,
@@ -16,13 +16,13 @@
 #include <stdatomic.h>
 #include <sys/stat.h>
 
-#include "fs/bmap.h"
-#include "fs/defer.h"
-#include "fs/icache.h"
-#include "fs/icreate.h"
-#include "fs/inode_item.h"
-#include "fs/itruncate.h"
-#include "fs/trans.h"
+#include "fs/data/bmap.h"
+#include "fs/trans/defer.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/icreate.h"
+#include "fs/inode/inode_item.h"
+#include "fs/inode/itruncate.h"
+#include "fs/trans/trans.h"
 #include "journal/errortag.h"
 #include "tests/life/life.h"
 #include "tests/scrub_util.h"

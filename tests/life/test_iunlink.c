@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The unlinked lists and link counts (fs/iunlink.c): 400 inodes dropped
+ * The unlinked lists and link counts (fs/inode/iunlink.c): 400 inodes dropped
  * to no links land at the head of their bucket (all 64 buckets, several
  * deep); taking half of them off again in a shuffled order (heads,
  * middles, tails) leaves every bucket holding exactly the others, in
@@ -13,13 +13,13 @@
  */
 #include <sys/stat.h>
 
-#include "fs/ag.h"
-#include "fs/buf_ops.h"
-#include "fs/icache.h"
-#include "fs/icreate.h"
-#include "fs/inode_item.h"
-#include "fs/iunlink.h"
-#include "fs/trans.h"
+#include "fs/format/ag.h"
+#include "fs/io/buf_ops.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/icreate.h"
+#include "fs/inode/inode_item.h"
+#include "fs/inode/iunlink.h"
+#include "fs/trans/trans.h"
 #include "tests/life/life.h"
 #include "tests/scrub_util.h"
 
@@ -170,7 +170,7 @@ static void busy_prev(struct kvfs_mount *mp)
 	}
 	CHECK(prev != NULL);
 	tp = trans(mp);
-	/* both inode locks in inode number order (fs/inode.h) */
+	/* both inode locks in inode number order (fs/inode/inode.h) */
 	if (prev->i_ino < ip->i_ino)
 		kvfs_ilock(prev, KVFS_ILOCK_SHARED);
 	kvfs_ilock(ip, KVFS_ILOCK_EXCL);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Open references (fs/openref.h, kvfs_inode_open() of fs/kvfs.h) do not
+ * Open references (fs/inode/openref.h, kvfs_inode_open() of fs/kvfs.h) do not
  * pin in-core inodes: the FUSE daemon opens every inode the kernel knows,
  * and pinning them once made a mount wait forever for memory after
  * ~220 000 creates.
@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "fs/icache.h"
+#include "fs/inode/icache.h"
 #include "fs/kvfs.h"
-#include "fs/openref.h"
+#include "fs/inode/openref.h"
 #include "tests/life/life.h"
 #include "tests/scrub_util.h"
 

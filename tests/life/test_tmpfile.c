@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The inode lifecycle through the public API (fs/kvfs_fs.c, fs/inactive.c):
+ * The inode lifecycle through the public API (fs/kvfs_fs.c, fs/inode/inactive.c):
  *  - 3000 tmpfiles made and closed one by one, then 2000 held open at
  *    once (new inode chunks) and closed: getattr exact while open (no links, the
  *    caller's owner), -ENOENT once closed, statfs back to its figures
@@ -20,12 +20,12 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "fs/bmap.h"
-#include "fs/icache.h"
-#include "fs/icreate.h"
-#include "fs/inode_item.h"
+#include "fs/data/bmap.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/icreate.h"
+#include "fs/inode/inode_item.h"
 #include "fs/kvfs.h"
-#include "fs/trans.h"
+#include "fs/trans/trans.h"
 #include "tests/life/life.h"
 #include "tests/scrub_util.h"
 

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/ag.h"
-#include "fs/buf_ops.h"
-#include "fs/dev.h"
-#include "fs/mkfs.h"
+#include "fs/format/ag.h"
+#include "fs/io/buf_ops.h"
+#include "fs/io/dev.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/sb.h"
-#include "fs/trans.h"
+#include "fs/format/sb.h"
+#include "fs/trans/trans.h"
 #include "journal/crc32c.h"
 #include "tests/check.h"
 

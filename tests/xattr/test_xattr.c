@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Extended attributes (fs/attr.h) and symlink targets (fs/symlink.h) on a
+ * Extended attributes (fs/ns/attr.h) and symlink targets (fs/ns/symlink.h) on a
  * mounted image, through the public API (fs/kvfs.h) where it exists:
  *   errnos:  every errno case of set/get/list/remove, the namespaces;
  *   model:   random set / create / replace / remove / get / list on one
@@ -43,17 +43,17 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
-#include "fs/attr.h"
-#include "fs/dev.h"
-#include "fs/bmap.h"
-#include "fs/ialloc.h"
-#include "fs/icache.h"
-#include "fs/inode_item.h"
+#include "fs/ns/attr.h"
+#include "fs/io/dev.h"
+#include "fs/data/bmap.h"
+#include "fs/inode/ialloc.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode_item.h"
 #include "fs/kvfs.h"
-#include "fs/mkfs.h"
+#include "fs/format/mkfs.h"
 #include "fs/mount.h"
-#include "fs/symlink.h"
-#include "fs/trans.h"
+#include "fs/ns/symlink.h"
+#include "fs/trans/trans.h"
 #include "journal/crc32c.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"

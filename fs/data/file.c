@@ -1,0 +1,859 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Reads, writes, lseek and fsync of regular files (fs/data/file.h).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/data/bmap.h"
+#include "fs/io/dev.h"
+#include "fs/data/file.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode_item.h"
+#include "fs/inode/itruncate.h"
+#include "fs/kvfs.h"
+#include "fs/kvfs_fs.h"
+#include "fs/mount.h"
+#include "fs/trans/trans.h"
+
+/* mappings looked up at once */
+#define MAP_MAX 16
+/* bytes written per step (one allocation, one conversion) */
+#define WRITE_STEP_BYTES (16ull << 20)
+
+static void atomic_max(_Atomic uint64_t *v, uint64_t x)
+{
+	uint64_t cur = atomic_load(v);
+
+	while (cur < x && !atomic_compare_exchange_weak(v, &cur, x))
+		;
+}
+
+int kvfs_file_get(struct kvfs_mount *mp, uint64_t ino, struct kvfs_inode **ipp)
+{
+	struct kvfs_inode *ip;
+	int err = kvfs_iget(mp, ino, 0, &ip);
+
+	if (err)
+		return err;
+	/* the type never changes while the inode is allocated */
+	if (!S_ISREG(ip->i_mode)) {
+		err = S_ISDIR(ip->i_mode) ? -EISDIR : -EINVAL;
+		kvfs_iput(ip);
+		return err;
+	}
+	*ipp = ip;
+	return 0;
+}
+
+int kvfs_file_commit(struct kvfs_trans *tp, struct kvfs_inode *ip, bool dsync)
+{
+	uint64_t seq = 0;
+	int err = kvfs_trans_commit(tp, &seq);
+
+	if (err)
+		return err;
+	atomic_max(&ip->i_sync_seq, seq);
+	if (dsync)
+		atomic_max(&ip->i_dsync_seq, seq);
+	/* a sync mount: durable now (the log write flushes the data first) */
+	return kvfs_sync_commit(ip->i_mount, seq);
+}
+
+void kvfs_file_now(struct kvfs_ictime *t)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t->sec = ts.tv_sec;
+	t->nsec = (uint32_t)ts.tv_nsec;
+}
+
+static uint64_t blk_bytes(const struct kvfs_mount *mp, uint64_t fsb)
+{
+	return kvfs_fsb_to_bytes(&mp->g, fsb);
+}
+
+static bool map_written(const struct kvfs_bmap *m)
+{
+	return m->startblock != KVFS_NULLBLOCK &&
+	       !(m->flags & KVFS_BMAP_UNWRITTEN);
+}
+
+static uint64_t map_end(const struct kvfs_bmap *m)
+{
+	return m->startoff + m->blockcount;
+}
+
+int kvfs_file_map(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
+		  struct kvfs_bmap *map, int *nmap)
+{
+	int err;
+
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	err = kvfs_bmapi_read(ip, fb, len, map, nmap);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	return err;
+}
+
+/* tp joined to ip, locked exclusively */
+static int file_trans_join(struct kvfs_inode *ip, struct kvfs_trans *tp,
+			   struct kvfs_trans **tpp)
+{
+	int err;
+
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	err = kvfs_trans_ijoin(tp, ip);
+	if (err) {
+		kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	*tpp = tp;
+	return 0;
+}
+
+int kvfs_file_trans(struct kvfs_inode *ip, uint32_t log_bytes, unsigned rolls,
+		    uint64_t blocks, struct kvfs_trans **tpp)
+{
+	struct kvfs_trans *tp;
+	int err = kvfs_trans_alloc(ip->i_mount, log_bytes, rolls, blocks, &tp);
+
+	return err ? err : file_trans_join(ip, tp, tpp);
+}
+
+int kvfs_file_trans_res(struct kvfs_inode *ip, const struct kvfs_trans_res *res,
+			uint64_t blocks, struct kvfs_trans **tpp)
+{
+	return kvfs_file_trans(ip, res->log_bytes, res->log_count,
+			       res->blocks + blocks, tpp);
+}
+
+int kvfs_file_trans_shrink(struct kvfs_inode *ip, struct kvfs_trans **tpp)
+{
+	struct kvfs_trans *tp;
+	int err = kvfs_trans_alloc_remove(ip->i_mount,
+					  &ip->i_mount->resv.itruncate, &tp);
+
+	return err ? err : file_trans_join(ip, tp, tpp);
+}
+
+/* SUID always, SGID when group-executable (a write by a non-root user). */
+static void kill_suidgid(struct kvfs_inode *ip)
+{
+	ip->i_mode &= (uint16_t)~S_ISUID;
+	if (ip->i_mode & S_IXGRP)
+		ip->i_mode &= (uint16_t)~S_ISGID;
+}
+
+/*
+ * ordered: into blocks a later commit makes readable (unwritten), or the
+ * zeros past a size that a later commit sets; the log's next write flushes
+ * it first (fs/io/log_io.h).  Overwrites wait for fsync's flush.
+ */
+static int data_write(struct kvfs_mount *mp, const void *buf, size_t len,
+		      uint64_t off, bool ordered)
+{
+	int err = kv_dev_pwrite(mp->dev, buf, len, off);
+
+	if (!err)
+		kvfs_log_io_data_written(&mp->lio, ordered);
+	return err;
+}
+
+/*
+ * Write len bytes of src (zeros when NULL) at boff of block fsb; the rest
+ * of the block is read from disk when it is written, else zeros.
+ */
+static int write_partial(struct kvfs_mount *mp, uint64_t fsb, bool written,
+			 uint32_t boff, const void *src, uint32_t len)
+{
+	uint32_t bs = mp->g.blocksize;
+	/* as the kernel's page cache would: a write waits for memory */
+	uint8_t *blk = kvmalloc(bs, KV_NOFAIL);
+	int err = 0;
+
+	if (written)
+		err = kv_dev_pread(mp->dev, blk, bs, blk_bytes(mp, fsb));
+	else
+		memset(blk, 0, bs);
+	if (!err) {
+		if (src)
+			memcpy(blk + boff, src, len);
+		else
+			memset(blk + boff, 0, len);
+		err = data_write(mp, blk, bs, blk_bytes(mp, fsb),
+				 !written || !src);
+	}
+	kvfree(blk);
+	return err;
+}
+
+/*
+ * Write src to bytes [ps, pe) of the file, inside mapping m: edge blocks
+ * read-modify-written, the whole blocks between in one pwrite.
+ */
+static int write_piece(struct kvfs_mount *mp, const struct kvfs_bmap *m,
+		       const uint8_t *src, uint64_t ps, uint64_t pe)
+{
+	uint32_t bl = mp->g.blocklog, bs = mp->g.blocksize;
+	bool written = map_written(m);
+	int err = 0;
+
+	while (ps < pe && !err) {
+		uint64_t fsb = m->startblock + ((ps >> bl) - m->startoff);
+		uint32_t boff = (uint32_t)(ps & (bs - 1));
+		uint64_t n;
+
+		if (boff || pe - ps < bs) {
+			n = pe - ps < bs - boff ? pe - ps : bs - boff;
+			err = write_partial(mp, fsb, written, boff, src,
+					    (uint32_t)n);
+		} else {
+			n = (pe - ps) & ~(uint64_t)(bs - 1);
+			err = data_write(mp, src, n, blk_bytes(mp, fsb),
+					 !written);
+		}
+		ps += n;
+		src += n;
+	}
+	return err;
+}
+
+int kvfs_file_zero_partial(struct kvfs_inode *ip, uint64_t off, uint64_t len)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	uint32_t bl = mp->g.blocklog;
+	struct kvfs_bmap m;
+	int nmap = 1, err;
+
+	err = kvfs_file_map(ip, off >> bl, 1, &m, &nmap);
+	if (err || !map_written(&m))
+		return err;
+	return write_partial(mp, m.startblock, true,
+			     (uint32_t)(off & (mp->g.blocksize - 1)), NULL,
+			     (uint32_t)len);
+}
+
+/*
+ * Back blocks [fb, *fe) with unwritten extents where they are holes (holes
+ * of them), and spec blocks past *fe when they can be had.  When the fork
+ * or the space runs out part way, *fe comes back to what is backed.
+ */
+static int alloc_step(struct kvfs_inode *ip, uint64_t fb, uint64_t *fe,
+		      uint64_t holes, uint64_t spec)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	struct kvfs_trans *tp;
+	uint64_t cur = fb, end;
+	int err, cerr;
+
+	for (;;) {
+		err = kvfs_file_trans_res(ip, &mp->resv.write, holes + spec,
+					  &tp);
+		if (err != -ENOSPC || !spec)
+			break;
+		spec = 0; /* the write itself may still fit */
+	}
+	if (err)
+		return err;
+	end = *fe + spec;
+	while (cur < end) {
+		struct kvfs_bmap m;
+		int nmap = 1;
+
+		err = kvfs_bmapi_write(tp, ip, cur, end - cur,
+				       KVFS_BMAPI_PREALLOC, &m, &nmap);
+		if (err)
+			break;
+		cur = map_end(&m);
+		if (cur < end)
+			err = kvfs_trans_roll(tp, NULL);
+		if (err)
+			break;
+	}
+	if (err && err != -EOPNOTSUPP && err != -ENOSPC) {
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	/* the fork or the space ran out: keep what was done */
+	cerr = kvfs_file_commit(tp, ip, true);
+	if (cerr)
+		return cerr;
+	if (cur >= *fe)
+		return 0;
+	if (cur == fb)
+		return err;
+	*fe = cur;
+	return 0;
+}
+
+/*
+ * I/O completion of a write: convert [fb, fe) when it had unwritten
+ * blocks, raise the size to size, set mtime and ctime.
+ */
+static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
+		      bool convert, uint64_t size, unsigned flags)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	const struct kvfs_trans_res *res =
+		convert ? &mp->resv.write : &mp->resv.ichange;
+	struct kvfs_trans *tp;
+	uint64_t cur = fb;
+	bool grow;
+	int err;
+
+	for (;;) {
+		uint64_t start = cur;
+
+		/*
+		 * The blocks of one extent-tree change when they are there
+		 * (a conversion on a B+tree fork may split it); with none, a
+		 * conversion of an in-inode map still completes, so a full
+		 * filesystem finishes the writes it took.
+		 */
+		err = kvfs_file_trans(ip, res->log_bytes, res->log_count,
+				      res->blocks, &tp);
+		if (err == -ENOSPC)
+			err = kvfs_file_trans(ip, res->log_bytes,
+					      res->log_count, 0, &tp);
+		if (err)
+			return err;
+		while (convert && cur < fe) {
+			struct kvfs_bmap m[MAP_MAX];
+			int nmap = MAP_MAX;
+
+			err = kvfs_bmapi_write(tp, ip, cur, fe - cur,
+					       KVFS_BMAPI_CONVERT, m, &nmap);
+			if (err)
+				break;
+			cur = map_end(&m[nmap - 1]);
+		}
+		/* one tree change per transaction: go on in the next */
+		if (err != -ENOSPC || cur == start || cur >= fe)
+			break;
+		err = kvfs_file_commit(tp, ip, true);
+		if (err)
+			return err;
+	}
+	if (err && err != -EOPNOTSUPP) {
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	grow = !err && size > ip->i_size;
+	if (grow)
+		ip->i_size = size;
+	kvfs_file_now(&ip->i_mtime);
+	ip->i_ctime = ip->i_mtime;
+	if (flags & KVFS_WRITE_KILLPRIV)
+		kill_suidgid(ip);
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
+	if (!err)
+		return kvfs_file_commit(tp, ip, convert || grow);
+	kvfs_file_commit(tp, ip, true);
+	return err;
+}
+
+/* t read from the clock in [from, to] */
+static bool ictime_within(const struct kvfs_ictime *t,
+			  const struct timespec *from,
+			  const struct timespec *to)
+{
+	if (t->sec < from->tv_sec ||
+	    (t->sec == from->tv_sec && t->nsec < from->tv_nsec))
+		return false;
+	return t->sec < to->tv_sec ||
+	       (t->sec == to->tv_sec && t->nsec <= to->tv_nsec);
+}
+
+/*
+ * Whether an overwrite (no conversion, no size change) must stamp mtime
+ * and ctime: not when both were set since the start of the clock's
+ * current tick (CLOCK_REALTIME_COARSE), as the kernel's file_update_time()
+ * skips a stamp equal to current_time(); always when one is in the future
+ * (set by utimes) or a privilege bit must go.  A write stream then
+ * commits one transaction per tick, not one per write, and leaves the
+ * inode lock shared.
+ */
+static bool stamp_due(struct kvfs_inode *ip, unsigned flags)
+{
+	struct timespec tick, now;
+	bool due;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &tick);
+	clock_gettime(CLOCK_REALTIME, &now);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	due = !ictime_within(&ip->i_mtime, &tick, &now) ||
+	      !ictime_within(&ip->i_ctime, &tick, &now) ||
+	      (flags & KVFS_WRITE_KILLPRIV &&
+	       (ip->i_mode & S_ISUID ||
+		(ip->i_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)));
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	return due;
+}
+
+/* Speculative blocks for a write extending the file to block fe. */
+static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
+{
+	const struct kvfs_geom *g = &ip->i_mount->g;
+	uint64_t max = kvfs_max_fileoff_blocks(g);
+	uint64_t n = ip->i_nblocks;
+
+	/*
+	 * None for a small file (XFS: below its allocsize): most files
+	 * stay small, and each would hold KVFS_PREALLOC_MIN blocks until
+	 * closed, or for ever when never opened (kvfs_write() by number).
+	 */
+	if (ip->i_size < KVFS_PREALLOC_FROM)
+		return 0;
+	/*
+	 * Doubling: as many blocks again as the file has (not its size: a
+	 * sparse file's size says nothing of how it is written).
+	 */
+	if (n < KVFS_PREALLOC_MIN)
+		n = KVFS_PREALLOC_MIN;
+	if (n > KVFS_PREALLOC_MAX)
+		n = KVFS_PREALLOC_MAX;
+	return fe + n <= max ? n : max - fe;
+}
+
+/*
+ * One step of a write: *np bytes of src at pos (possibly fewer when the
+ * map or the space allows fewer; *np says how many were written).
+ */
+static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
+		      uint64_t *np, unsigned flags, bool *stamped)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	uint32_t bl = mp->g.blocklog, bs = mp->g.blocksize;
+	uint64_t n = *np, fb = pos >> bl, fe = (pos + n + bs - 1) >> bl;
+	uint64_t holes = 0, cur, covered;
+	struct kvfs_bmap map[MAP_MAX];
+	bool unwritten = false, extending = pos + n > ip->i_size;
+	int nmap = MAP_MAX, err, i;
+
+	err = kvfs_file_map(ip, fb, fe - fb, map, &nmap);
+	if (err)
+		return err;
+	covered = map_end(&map[nmap - 1]);
+	for (i = 0; i < nmap; i++)
+		if (map[i].startblock == KVFS_NULLBLOCK)
+			holes += map[i].blockcount;
+	if (covered < fe)
+		fe = covered;
+	/* whatever lies past EOF after an extending write is trimmed */
+	if (extending)
+		atomic_store(&ip->i_spec_prealloc, true);
+	if (holes) {
+		err = alloc_step(ip, fb, &fe, holes,
+				 extending ? spec_blocks(ip, fe) : 0);
+		if (err)
+			return err;
+		nmap = MAP_MAX;
+		err = kvfs_file_map(ip, fb, fe - fb, map, &nmap);
+		if (err)
+			return err;
+		fe = map_end(&map[nmap - 1]);
+	}
+	if (fe << bl < pos + n)
+		n = (fe << bl) - pos;
+	cur = pos;
+	for (i = 0; i < nmap && cur < pos + n; i++) {
+		uint64_t pe = map_end(&map[i]) << bl;
+
+		if (pe > pos + n)
+			pe = pos + n;
+		/* the I/O lock keeps the blocks: a hole here is damage */
+		if (map[i].startblock == KVFS_NULLBLOCK)
+			return -EUCLEAN;
+		unwritten |= !map_written(&map[i]);
+		err = write_piece(mp, &map[i], src + (cur - pos), cur, pe);
+		if (err)
+			return err;
+		cur = pe;
+	}
+	if (unwritten || pos + n > ip->i_size ||
+	    (!*stamped && stamp_due(ip, flags))) {
+		err = write_done(ip, fb, (pos + n + bs - 1) >> bl, unwritten,
+				 pos + n, flags);
+		if (err)
+			return err;
+	}
+	*stamped = true;
+	*np = n;
+	return 0;
+}
+
+/*
+ * Exclusive unless an aligned overwrite inside the size: those cannot
+ * lose each other's edge blocks or change the size.
+ */
+static unsigned write_lock(struct kvfs_inode *ip, off_t off, size_t len,
+			   unsigned flags)
+{
+	uint32_t mask = ip->i_mount->g.blocksize - 1;
+
+	if (flags & KVFS_WRITE_APPEND || ((uint64_t)off | len) & mask ||
+	    (uint64_t)off + len > ip->i_size)
+		return KVFS_IOLOCK_EXCL;
+	return KVFS_IOLOCK_SHARED;
+}
+
+static bool has_spec(struct kvfs_inode *ip)
+{
+	return atomic_load(&ip->i_spec_prealloc);
+}
+
+/*
+ * Another file's speculative blocks, when its I/O lock is free: only a
+ * trylock, as the caller holds its own file's (two writers trimming each
+ * other's files would deadlock).
+ */
+static int trim_other(struct kvfs_inode *ip, void *self)
+{
+	int err = 0;
+
+	if (ip == self || !kvfs_ilock_nowait(ip, KVFS_IOLOCK_EXCL))
+		return 0;
+	if (atomic_exchange(&ip->i_spec_prealloc, false))
+		err = kvfs_file_trim_eof(ip);
+	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
+	return err;
+}
+
+/* The trims' own transactions must not trim again when they are short. */
+static __thread bool trimming_spec;
+
+int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self)
+{
+	int err = 0;
+
+	if (trimming_spec)
+		return -ENOSPC;
+	trimming_spec = true;
+	if (self && atomic_exchange(&self->i_spec_prealloc, false))
+		err = kvfs_file_trim_eof(self);
+	if (!err)
+		err = kvfs_icache_walk(mp, has_spec, trim_other, self);
+	/* the frees are busy until the log has them: make them usable */
+	if (!err)
+		err = kvfs_sync(mp);
+	trimming_spec = false;
+	return err;
+}
+
+ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
+		   size_t len, off_t off, unsigned flags)
+{
+	const uint8_t *src = buf;
+	uint32_t bl = mp->g.blocklog;
+	struct kvfs_inode *ip;
+	uint64_t pos, done = 0;
+	bool stamped = false, trimmed = false;
+	unsigned lock;
+	int err;
+
+	if (off < 0 && !(flags & KVFS_WRITE_APPEND))
+		return -EINVAL;
+	if (mp->rdonly)
+		return -EROFS;
+	if (mp->wsync)
+		flags |= KVFS_WRITE_SYNC;
+	err = kvfs_file_get(mp, ino, &ip);
+	if (err)
+		return err;
+	lock = write_lock(ip, off, len, flags);
+	kvfs_ilock(ip, lock);
+	if (lock == KVFS_IOLOCK_SHARED && (uint64_t)off + len > ip->i_size) {
+		kvfs_iunlock(ip, lock);
+		lock = KVFS_IOLOCK_EXCL;
+		kvfs_ilock(ip, lock);
+	}
+	pos = flags & KVFS_WRITE_APPEND ? ip->i_size : (uint64_t)off;
+	if (len && pos >= KVFS_MAX_FILE_OFFSET) {
+		err = -EFBIG;
+		goto out;
+	}
+	/* as Linux: a write crossing the limit is cut to it */
+	if (len > KVFS_MAX_FILE_OFFSET - pos)
+		len = KVFS_MAX_FILE_OFFSET - pos;
+	/* growing: nothing stale past the old end shows in the new size */
+	if (len && pos + len > ip->i_size && lock == KVFS_IOLOCK_EXCL) {
+		err = kvfs_file_drop_stale(ip, ip->i_size);
+		if (err)
+			goto out;
+	}
+	while (done < len) {
+		uint64_t at = pos + done;
+		uint64_t n = WRITE_STEP_BYTES - at % WRITE_STEP_BYTES;
+
+		if (n > len - done)
+			n = len - done;
+		for (;;) {
+			uint64_t half;
+
+			err = write_step(ip, src + done, at, &n, flags,
+					 &stamped);
+			if (err != -ENOSPC || ((at + n - 1) >> bl) == at >> bl)
+				break;
+			/* less may fit: down to the first block */
+			half = ((at + n / 2) >> bl) << bl;
+			if (half <= at)
+				half = ((at >> bl) + 1) << bl;
+			n = half - at;
+		}
+		/* once per write, as XFS: free what is speculative, retry */
+		if (err == -ENOSPC && !trimmed) {
+			trimmed = true;
+			err = kvfs_file_trim_all_prealloc(
+				mp, lock == KVFS_IOLOCK_EXCL ? ip : NULL);
+			if (!err)
+				continue;
+		}
+		if (err)
+			break;
+		done += n;
+	}
+	if (done && !stamped)
+		err = write_done(ip, 0, 0, false, 0, flags);
+	if (done && !err && flags & (KVFS_WRITE_SYNC | KVFS_WRITE_DSYNC))
+		err = kvfs_file_sync(ip, !(flags & KVFS_WRITE_SYNC));
+	/* bytes written stay written: only a failed sync fails them */
+	if (done && (err == -ENOSPC || err == -EOPNOTSUPP))
+		err = 0;
+out:
+	kvfs_iunlock(ip, lock);
+	kvfs_iput(ip);
+	return err ? err : (ssize_t)done;
+}
+
+/* relatime: atime moves when not newer than mtime or ctime, or a day old. */
+static bool atime_due(const struct kvfs_inode *ip,
+		      const struct kvfs_ictime *now)
+{
+	const struct kvfs_ictime *a = &ip->i_atime;
+
+	if (a->sec < ip->i_mtime.sec ||
+	    (a->sec == ip->i_mtime.sec && a->nsec <= ip->i_mtime.nsec))
+		return true;
+	if (a->sec < ip->i_ctime.sec ||
+	    (a->sec == ip->i_ctime.sec && a->nsec <= ip->i_ctime.nsec))
+		return true;
+	return now->sec - a->sec >= 24 * 3600;
+}
+
+static void touch_atime(struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	struct kvfs_trans *tp;
+	struct kvfs_ictime now;
+
+	if (mp->rdonly || mp->atime == KVFS_ATIME_NOATIME ||
+	    ip->i_diflags & KVFS_DIFLAG_NOATIME)
+		return;
+	kvfs_file_now(&now);
+	if (mp->atime == KVFS_ATIME_RELATIME && !atime_due(ip, &now))
+		return;
+	/* atime is best effort: a full log or a shutdown skips it */
+	if (kvfs_file_trans_res(ip, &mp->resv.ichange, 0, &tp))
+		return;
+	ip->i_atime = now;
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
+	kvfs_file_commit(tp, ip, false);
+}
+
+ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
+		  off_t off)
+{
+	uint32_t bl = mp->g.blocklog;
+	struct kvfs_inode *ip;
+	uint8_t *dst = buf;
+	uint64_t cur, end;
+	int err = 0;
+
+	if (off < 0)
+		return -EINVAL;
+	err = kvfs_file_get(mp, ino, &ip);
+	if (err)
+		return err;
+	kvfs_ilock(ip, KVFS_IOLOCK_SHARED);
+	cur = (uint64_t)off;
+	end = cur >= ip->i_size	     ? cur :
+	      len < ip->i_size - cur ? cur + len :
+				       ip->i_size;
+	while (cur < end && !err) {
+		struct kvfs_bmap map[MAP_MAX];
+		int nmap = MAP_MAX;
+
+		err = kvfs_file_map(ip, cur >> bl,
+				    ((end - 1) >> bl) - (cur >> bl) + 1, map,
+				    &nmap);
+		for (int i = 0; i < nmap && !err; i++) {
+			uint64_t pe = map_end(&map[i]) << bl;
+
+			if (pe > end)
+				pe = end;
+			if (map_written(&map[i]))
+				err = kv_dev_pread(
+					mp->dev, dst + (cur - (uint64_t)off),
+					pe - cur,
+					blk_bytes(mp, map[i].startblock) + cur -
+						(map[i].startoff << bl));
+			else
+				memset(dst + (cur - (uint64_t)off), 0,
+				       pe - cur);
+			cur = pe;
+		}
+	}
+	if (!err)
+		touch_atime(ip);
+	kvfs_iunlock(ip, KVFS_IOLOCK_SHARED);
+	kvfs_iput(ip);
+	return err ? err : (ssize_t)(end - (uint64_t)off);
+}
+
+int kvfs_lseek(struct kvfs_mount *mp, uint64_t ino, off_t off, int whence,
+	       off_t *res)
+{
+	uint32_t bl = mp->g.blocklog;
+	struct kvfs_inode *ip;
+	uint64_t b, r;
+	int err;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off < 0)
+		return -ENXIO;
+	err = kvfs_file_get(mp, ino, &ip);
+	if (err)
+		return err;
+	kvfs_ilock(ip, KVFS_IOLOCK_SHARED | KVFS_ILOCK_SHARED);
+	if ((uint64_t)off >= ip->i_size) {
+		err = -ENXIO;
+		goto out;
+	}
+	if (whence == SEEK_DATA)
+		err = kvfs_bmap_seek_data(ip, (uint64_t)off >> bl, &b);
+	else
+		err = kvfs_bmap_seek_hole(ip, (uint64_t)off >> bl, &b);
+	if (err)
+		goto out;
+	r = b << bl > (uint64_t)off ? b << bl : (uint64_t)off;
+	if (r >= ip->i_size) {
+		/* past the size: no more data; the hole at the end */
+		if (whence == SEEK_DATA) {
+			err = -ENXIO;
+			goto out;
+		}
+		r = ip->i_size;
+	}
+	*res = (off_t)r;
+out:
+	kvfs_iunlock(ip, KVFS_IOLOCK_SHARED | KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	return err;
+}
+
+int kvfs_file_sync(struct kvfs_inode *ip, bool datasync)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	uint64_t seq;
+	int err;
+
+	if (!mp->log)
+		return 0;
+	if (datasync) {
+		seq = atomic_load(&ip->i_dsync_seq);
+	} else {
+		seq = atomic_load(&ip->i_sync_seq);
+		/* changes made outside the data path (links, owner) too */
+		kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+		if (ip->i_item.item.ctx_seq > seq)
+			seq = ip->i_item.item.ctx_seq;
+		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	}
+	/*
+	 * The force's log write flushes the data it orders first and the
+	 * device after it: the data written before this call is then
+	 * durable, and the flush below has nothing left (one flush, not two,
+	 * for an overwrite's fsync).
+	 */
+	if (seq && kvj_log_durable_seq(mp->log) < seq) {
+		err = kvj_log_force(mp->log, seq);
+		if (err)
+			return err;
+	}
+	return kvfs_log_io_flush_data(&mp->lio);
+}
+
+int kvfs_fsync(struct kvfs_mount *mp, uint64_t ino, bool datasync)
+{
+	struct kvfs_inode *ip;
+	int err = kvfs_iget(mp, ino, 0, &ip);
+
+	if (err)
+		return err;
+	err = kvfs_file_sync(ip, datasync);
+	kvfs_iput(ip);
+	return err;
+}
+
+int kvfs_file_stamp(struct kvfs_inode *ip)
+{
+	struct kvfs_trans *tp;
+	int err = kvfs_file_trans_res(ip, &ip->i_mount->resv.ichange, 0, &tp);
+
+	if (err)
+		return err;
+	kvfs_file_now(&ip->i_mtime);
+	ip->i_ctime = ip->i_mtime;
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
+	return kvfs_file_commit(tp, ip, false);
+}
+
+int kvfs_file_trim_eof(struct kvfs_inode *ip)
+{
+	struct kvfs_trans *tp;
+	int err;
+
+	err = kvfs_file_trans_res(ip, &ip->i_mount->resv.itruncate, 0, &tp);
+	if (err)
+		return err;
+	err = kvfs_itruncate_extents(&tp, ip, ip->i_size);
+	if (err) {
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	return kvfs_file_commit(tp, ip, true);
+}
+
+int kvfs_file_trim_prealloc(struct kvfs_inode *ip)
+{
+	int err = 0;
+
+	if (!atomic_load(&ip->i_spec_prealloc))
+		return 0;
+	kvfs_ilock(ip, KVFS_IOLOCK_EXCL);
+	if (atomic_exchange(&ip->i_spec_prealloc, false))
+		err = kvfs_file_trim_eof(ip);
+	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
+	return err;
+}
+
+int kvfs_release(struct kvfs_mount *mp, uint64_t ino)
+{
+	struct kvfs_inode *ip;
+	int err = kvfs_file_get(mp, ino, &ip);
+
+	/* nothing speculative but in regular files */
+	if (err)
+		return err == -EISDIR || err == -EINVAL ? 0 : err;
+	if (!mp->rdonly)
+		err = kvfs_file_trim_prealloc(ip);
+	kvfs_iput(ip);
+	return err;
+}

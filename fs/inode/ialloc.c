@@ -1,0 +1,670 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Inode allocation (see fs/inode/ialloc.h for the contract).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/format/ag.h"
+#include "fs/space/alloc.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/btree.h"
+#include "fs/io/buf_ops.h"
+#include "fs/format/dinode.h"
+#include "fs/inode/ialloc.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode_item.h"
+#include "fs/mount.h"
+#include "fs/trans/trans.h"
+
+/*
+ * The chunk tree's block source: the AG allocator, in the kvfs
+ * transaction passed as src (its AG lock is the one held already).
+ */
+static int chunk_tree_alloc(void *src, struct kvj_trans *jt, uint32_t agno,
+			    uint64_t near, uint64_t *fsb)
+{
+	struct kvfs_trans *tp = src;
+	const struct kvfs_geom *g = &tp->mp->g;
+	struct kvfs_alloc_arg args = {
+		.tp = tp,
+		.goal = near,
+		.minlen = 1,
+		.maxlen = 1,
+		.type = KVFS_ALLOC_NEAR_BNO,
+		.owner = agno,
+	};
+	int err;
+
+	(void)jt;
+	/* the tree's blocks stay in its AG */
+	if (near == KVFS_NULLBLOCK || kvfs_fsb_to_agno(g, near) != agno)
+		args.goal = kvfs_agb_to_fsb(g, agno, KVFS_AG_HDR_BLOCKS);
+	err = kvfs_alloc_vextent(&args);
+	if (!err)
+		*fsb = args.fsb;
+	return err;
+}
+
+static int chunk_tree_free(void *src, struct kvj_trans *jt, uint64_t fsb)
+{
+	(void)jt;
+	return kvfs_free_extent(src, fsb, 1);
+}
+
+/* The AG's inode header, in tp; the in-core counts loaded on first use. */
+static int read_agi(struct kvfs_trans *tp, struct kvfs_perag *pag,
+		    struct kv_buf **bpp)
+{
+	struct kvfs_mount *mp = tp->mp;
+	struct kvfs_agi *agi;
+	int err;
+
+	err = kvfs_trans_read_buf(
+		tp->jt, mp->bl,
+		kvfs_agb_to_fsb(&mp->g, pag->agno, KVFS_AGI_AGBNO), 1,
+		&kvfs_agi_buf_ops, bpp);
+	if (err)
+		return err;
+	agi = (*bpp)->b_addr;
+	if (!pag->agi_init) {
+		pag->icount = kv_le32_to_cpu(agi->icount);
+		pag->ifree = kv_le32_to_cpu(agi->ifree);
+		pag->agi_init = true;
+	}
+	return 0;
+}
+
+int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
+			 struct kv_buf **bpp)
+{
+	bool newly;
+	int err = kvfs_trans_lock_ag(tp, agno, false, &newly);
+
+	return err ? err : read_agi(tp, kvfs_perag_get(tp->mp, agno), bpp);
+}
+
+/* Move the inode header's free count by delta (and the AG's in-core one). */
+static void agi_mod_ifree(struct kvfs_trans *tp, struct kvfs_perag *pag,
+			  struct kv_buf *bp, int delta)
+{
+	struct kvfs_agi *agi = bp->b_addr;
+
+	agi->ifree =
+		kv_cpu_to_le32(kv_le32_to_cpu(agi->ifree) + (uint32_t)delta);
+	kvfs_trans_log_buf(tp->jt, bp, offsetof(struct kvfs_agi, ifree),
+			   offsetof(struct kvfs_agi, ifree) + sizeof(kv_le32) -
+				   1);
+	pag->ifree += (uint32_t)delta;
+}
+
+static void cur_init(struct kvfs_btree_cur *cur, struct kvfs_btree_ag *ag,
+		     struct kvfs_trans *tp, uint32_t agno, struct kv_buf *agibp)
+{
+	memset(ag, 0, sizeof(*ag));
+	ag->agno = agno;
+	ag->agi_bp = agibp;
+	ag->alloc_block = chunk_tree_alloc;
+	ag->free_block = chunk_tree_free;
+	ag->src = tp;
+	kvfs_btree_cur_init(cur, &kvfs_inobt_tree_ops, &tp->mp->g, tp->jt,
+			    tp->mp->bl, agno, ag);
+}
+
+static uint64_t rec_free_inodes(const struct kvfs_inobt_rec *r)
+{
+	return kv_le64_to_cpu(r->freemask) &
+	       ~kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
+}
+
+/*
+ * Point the cursor at a record with a free inode: the one holding near
+ * (an agino) if it has one, else the first from the start of the tree.
+ * *stat 0 if none has.
+ */
+/* The chunk at or before agino: *stat 1 and *r if it has a free inode. */
+static int free_rec_at(struct kvfs_btree_cur *cur, uint32_t agino,
+		       struct kvfs_inobt_rec *r, int *stat)
+{
+	struct kvfs_inobt_key k = { .startino = kv_cpu_to_le32(agino) };
+	int err;
+
+	err = kvfs_btree_lookup(cur, KVFS_LOOKUP_LE, &k, stat);
+	if (!err && *stat)
+		err = kvfs_btree_get_rec(cur, r, stat);
+	if (!err && *stat && !r->freecount)
+		*stat = 0;
+	return err;
+}
+
+/*
+ * A chunk with a free inode: the one near the parent, else the one the
+ * last allocation of the AG left free inodes in (without it, every create
+ * in a directory whose parent's chunk is full walked all the AG's chunks
+ * from the first: O(chunks) per create), else the first from the start.
+ */
+static int find_free_rec(struct kvfs_btree_cur *cur, uint32_t near,
+			 uint32_t hint, struct kvfs_inobt_rec *r, int *stat)
+{
+	struct kvfs_inobt_key k;
+	int err;
+
+	err = free_rec_at(cur, near, r, stat);
+	if (!err && !*stat && hint != near)
+		err = free_rec_at(cur, hint, r, stat);
+	if (err || *stat)
+		return err;
+	k.startino = kv_cpu_to_le32(0);
+	err = kvfs_btree_lookup(cur, KVFS_LOOKUP_GE, &k, stat);
+	while (!err && *stat) {
+		err = kvfs_btree_get_rec(cur, r, stat);
+		if (err || !*stat || r->freecount)
+			break;
+		err = kvfs_btree_increment(cur, stat);
+	}
+	return err;
+}
+
+/*
+ * Take a free inode of AG agno: *ino = KVFS_NULLINO if the AG has none.
+ * The AG lock covers the search and the change.
+ */
+static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
+		      uint64_t *ino)
+{
+	struct kvfs_mount *mp = tp->mp;
+	struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
+	struct kvfs_btree_cur cur;
+	struct kvfs_btree_ag ag;
+	struct kvfs_inobt_rec r;
+	struct kv_buf *agibp;
+	uint64_t free;
+	unsigned bit;
+	bool newly;
+	int stat, err;
+
+	*ino = KVFS_NULLINO;
+	err = kvfs_trans_lock_ag(tp, agno, false, &newly);
+	/* out of AG order (tp holds a higher one): the other AGs first */
+	if (err == -EAGAIN)
+		return 0;
+	if (err)
+		return err;
+	if (pag->agi_init && !pag->ifree) {
+		if (newly)
+			kvfs_trans_unlock_ag(tp, agno);
+		return 0;
+	}
+	/* from here tp holds the inode header: the lock stays to commit */
+	err = read_agi(tp, pag, &agibp);
+	if (err || !pag->ifree)
+		return err;
+	cur_init(&cur, &ag, tp, agno, agibp);
+	err = find_free_rec(&cur, near & ~(KVFS_INODES_PER_CHUNK - 1u),
+			    pag->ialloc_hint, &r, &stat);
+	if (err)
+		return err;
+	free = rec_free_inodes(&r);
+	if (!stat || !free)
+		return kvfs_corrupt(-EUCLEAN, agibp->b_blkno, "AG inode header",
+				    "%u free inodes counted, none in the "
+				    "inode-chunk tree",
+				    pag->ifree);
+	bit = (unsigned)__builtin_ctzll(free);
+	r.freemask =
+		kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) & ~(1ull << bit));
+	r.freecount--;
+	err = kvfs_btree_update(&cur, &r);
+	if (err)
+		return err;
+	agi_mod_ifree(tp, pag, agibp, -1);
+	pag->ialloc_hint = kv_le32_to_cpu(r.startino);
+	*ino = kvfs_agino_to_ino(&mp->g, agno,
+				 kv_le32_to_cpu(r.startino) + bit);
+	return 0;
+}
+
+static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
+{
+	const struct kvfs_geom *g = &ip->i_mount->g;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ip->i_mode = a->mode;
+	ip->i_nlink = a->nlink;
+	ip->i_uid = a->uid;
+	ip->i_gid = a->gid;
+	ip->i_rdev = a->rdev;
+	ip->i_size = 0;
+	ip->i_nblocks = 0;
+	ip->i_atime.sec = now.tv_sec;
+	ip->i_atime.nsec = (uint32_t)now.tv_nsec;
+	ip->i_mtime = ip->i_ctime = ip->i_crtime = ip->i_atime;
+	/* the inode's last life ended at its old generation */
+	ip->i_generation++;
+	ip->i_diflags = 0;
+	ip->i_dformat = KVFS_DFORK_EXTENTS;
+	ip->i_nextents = 0;
+	ip->i_aformat = 0;
+	ip->i_anextents = 0;
+	ip->i_forkoff = 0;
+	ip->i_next_unlinked = KVFS_NULLAGINO;
+	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+}
+
+/* Write every inode of nblocks blocks from fsb free (mode 0), logged whole. */
+static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb,
+			     uint32_t nblocks, uint32_t agno, uint32_t agino)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	struct timespec now;
+	struct kv_buf *bp;
+	uint32_t b, i;
+	int err;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (b = 0; b < nblocks; b++) {
+		err = kvfs_trans_get_buf(tp->jt, mp->bl, fsb + b, 1,
+					 &kvfs_inode_buf_ops, &bp);
+		if (err)
+			return err;
+		memset(bp->b_addr, 0, g->blocksize);
+		for (i = 0; i < g->inopblock; i++) {
+			uint8_t *dip = (uint8_t *)bp->b_addr +
+				       ((size_t)i << g->inodelog);
+			uint64_t ino = kvfs_agino_to_ino(
+				g, agno, agino + b * g->inopblock + i);
+
+			kvfs_dinode_init(dip, g, ino, 0, 0, 0, 0, now.tv_sec,
+					 (uint32_t)now.tv_nsec, 0);
+			kvfs_dinode_set_crc(dip, g);
+		}
+		kvfs_trans_log_buf(tp->jt, bp, 0, g->blocksize - 1);
+	}
+	return 0;
+}
+
+/*
+ * The smallest piece of a sparse chunk, in blocks (XFS's sb_spino_align):
+ * what one hole-mask bit covers (4 inodes) rounded up to whole blocks,
+ * since a hole never covers part of a block (fs/format.h), and at least
+ * an eighth of the chunk, so that a record's pieces are freed in at most
+ * four extents (the ifree reservation, fs/trans/trans_resv.c, stays within a
+ * quarter of the smallest log).  One block of 8 inodes with the default
+ * 512-byte inodes in 4 KiB blocks; 2 blocks with 2 KiB inodes in 8 KiB
+ * blocks or 512-byte inodes in 1 KiB blocks.  Not stored: every geometry
+ * gives it.
+ */
+static uint32_t sparse_blocks(const struct kvfs_geom *g)
+{
+	uint32_t bit = g->inopblock >= KVFS_INODES_PER_HOLEMASK_BIT ?
+			       1 :
+			       KVFS_INODES_PER_HOLEMASK_BIT / g->inopblock;
+	uint32_t eighth = g->ialloc_blocks / 8;
+
+	return bit > eighth ? bit : eighth;
+}
+
+/* The hole-mask bits of n inodes from the chunk's inode off. */
+static uint16_t holemask_bits(uint32_t off, uint32_t n)
+{
+	uint32_t first = off / KVFS_INODES_PER_HOLEMASK_BIT;
+	uint32_t nbits = n / KVFS_INODES_PER_HOLEMASK_BIT;
+
+	return (uint16_t)(((1u << nbits) - 1) << first);
+}
+
+/*
+ * An extent of ialloc_blocks blocks aligned to their count near goal,
+ * else anywhere; failing that, when a chunk spans more blocks than its
+ * smallest piece, one piece aligned to its size (XFS's sparse path of
+ * xfs_ialloc_ag_alloc, which also takes the smallest piece): on free
+ * space fragmented below a chunk's size inodes can still be created.
+ */
+static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal,
+			      struct kvfs_alloc_arg *args)
+{
+	const struct kvfs_geom *g = &tp->mp->g;
+	uint32_t len = g->ialloc_blocks;
+	int err;
+
+	for (;;) {
+		*args = (struct kvfs_alloc_arg){
+			.tp = tp,
+			.goal = goal,
+			.minlen = len,
+			.maxlen = len,
+			.alignment = len,
+			.type = KVFS_ALLOC_NEAR_BNO,
+			.owner = kvfs_fsb_to_agno(g, goal),
+		};
+		err = kvfs_alloc_vextent(args);
+		if (err == -ENOSPC || err == -EAGAIN) {
+			args->type = KVFS_ALLOC_START_AG;
+			err = kvfs_alloc_vextent(args);
+		}
+		if (!err && args->fsb != KVFS_NULLBLOCK && args->len != len)
+			return -ENOSPC;
+		if (!err && args->fsb == KVFS_NULLBLOCK)
+			err = -ENOSPC;
+		if (err != -ENOSPC || len == sparse_blocks(g))
+			return err;
+		len = sparse_blocks(g);
+	}
+}
+
+/*
+ * Insert the record of new inodes [agino, agino + n) of the chunk at
+ * startino, or merge them into the sparse record there (their hole bits
+ * cleared, the count and free count grown; the free mask marks holes
+ * free already).
+ */
+static int chunk_insert(struct kvfs_btree_cur *cur, uint32_t startino,
+			uint32_t agino, uint32_t n, uint64_t fsb)
+{
+	uint16_t bits = n >= KVFS_INODES_PER_CHUNK ?
+				0xffff :
+				holemask_bits(agino - startino, n);
+	struct kvfs_inobt_key k = { .startino = kv_cpu_to_le32(startino) };
+	struct kvfs_inobt_rec r = {
+		.startino = kv_cpu_to_le32(startino),
+		.holemask = kv_cpu_to_le16((uint16_t)~bits),
+		.count = (uint8_t)n,
+		.freecount = (uint8_t)n,
+		.freemask = kv_cpu_to_le64(~0ull),
+	};
+	uint16_t holemask;
+	int stat, err;
+
+	if (bits == 0xffff)
+		return kvfs_btree_insert(cur, &r);
+	err = kvfs_btree_lookup(cur, KVFS_LOOKUP_EQ, &k, &stat);
+	if (!err && stat)
+		err = kvfs_btree_get_rec(cur, &r, &stat);
+	if (err)
+		return err;
+	if (!stat)
+		return kvfs_btree_insert(cur, &r);
+	holemask = kv_le16_to_cpu(r.holemask);
+	if ((holemask & bits) != bits)
+		return kvfs_corrupt(-EUCLEAN, fsb, "inode-chunk tree",
+				    "free blocks given for inodes %u.. of "
+				    "chunk %u, allocated there (hole mask "
+				    "0x%04x)",
+				    agino, startino, holemask);
+	r.holemask = kv_cpu_to_le16(holemask & (uint16_t)~bits);
+	r.count = (uint8_t)(r.count + n);
+	r.freecount = (uint8_t)(r.freecount + n);
+	return kvfs_btree_update(cur, &r);
+}
+
+/*
+ * New free inodes (XFS's xfs_ialloc_ag_alloc): a whole chunk, or a piece
+ * of a sparse one when free space is too fragmented for a chunk
+ * (alloc_chunk_blocks()), near the parent's inode block, else anywhere.
+ * A chunk is aligned to its ialloc_blocks blocks, so that its first inode
+ * number is a multiple of the chunk's inodes; a piece lies in the chunk
+ * of that alignment around it.  The inodes are written free, the record
+ * inserted or merged, the inode header's counts and the AG's in-core
+ * ones moved.  The allocator keeps the AG locked in tp to its commit.
+ * *agnop, *aginop: where the chunk (the record) starts.
+ */
+static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal,
+			     uint32_t *agnop, uint32_t *aginop)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	struct kvfs_alloc_arg args;
+	struct kvfs_btree_cur cur;
+	struct kvfs_btree_ag ag;
+	struct kvfs_perag *pag;
+	struct kvfs_agi *agi;
+	struct kv_buf *agibp;
+	uint32_t agno, agbno, agino, startino, n, i;
+	int err;
+
+	err = alloc_chunk_blocks(tp, goal, &args);
+	if (err)
+		return err;
+	agno = kvfs_fsb_to_agno(g, args.fsb);
+	agbno = kvfs_fsb_to_agbno(g, args.fsb);
+	agino = kvfs_agbno_to_agino(g, agbno);
+	startino = kvfs_agbno_to_agino(g, agbno - agbno % g->ialloc_blocks);
+	n = args.len * g->inopblock;
+	pag = kvfs_perag_get(mp, agno);
+
+	err = read_agi(tp, pag, &agibp);
+	if (err)
+		return err;
+	err = chunk_init_inodes(tp, args.fsb, args.len, agno, agino);
+	if (err)
+		return err;
+	cur_init(&cur, &ag, tp, agno, agibp);
+	/* a block of more than 64 inodes holds several whole chunks */
+	for (i = 0; i < n && !err; i += KVFS_INODES_PER_CHUNK)
+		err = chunk_insert(&cur, startino + i, agino + i,
+				   n - i < KVFS_INODES_PER_CHUNK ?
+					   n - i :
+					   KVFS_INODES_PER_CHUNK,
+				   args.fsb);
+	if (err)
+		return err;
+	agi = agibp->b_addr;
+	agi->icount = kv_cpu_to_le32(kv_le32_to_cpu(agi->icount) + n);
+	agi->ifree = kv_cpu_to_le32(kv_le32_to_cpu(agi->ifree) + n);
+	agi->newino = kv_cpu_to_le32(startino);
+	kvfs_trans_log_buf(tp->jt, agibp, offsetof(struct kvfs_agi, icount),
+			   offsetof(struct kvfs_agi, newino) + sizeof(kv_le32) -
+				   1);
+	pag->icount += n;
+	pag->ifree += n;
+	*agnop = agno;
+	*aginop = startino;
+	return 0;
+}
+
+int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
+		 const struct kvfs_icreate_args *a, struct kvfs_inode **ipp)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	uint64_t goal = kvfs_agb_to_fsb(g, 0, KVFS_AG_HDR_BLOCKS);
+	uint32_t start = 0, near = 0, i;
+	struct kvfs_inode *ip;
+	uint64_t ino = KVFS_NULLINO;
+	unsigned iget_flags = KVFS_IGET_FREE;
+	bool owned = false;
+	int err;
+
+	if (!a->mode)
+		return -EINVAL;
+	if (parent != KVFS_NULLINO && kvfs_ino_in_range(g, parent)) {
+		start = kvfs_ino_to_agno(g, parent);
+		near = kvfs_ino_to_agino(g, parent);
+		goal = kvfs_alloc_goal_near_parent(mp, parent);
+	}
+	for (i = 0; i < g->agcount && ino == KVFS_NULLINO; i++) {
+		uint32_t agno = (start + i) % g->agcount;
+
+		err = dialloc_ag(tp, agno, agno == start ? near : 0, &ino);
+		if (err)
+			return err;
+	}
+	if (ino == KVFS_NULLINO) {
+		uint32_t agno, agino;
+
+		/*
+		 * In this transaction, with the inode's core logged after
+		 * the chunk's initialisation: recovery replays the inode
+		 * deltas of a checkpoint after its buffer deltas (XFS's
+		 * ordering), so the core lands over the free inode.  The AG
+		 * stays locked to the commit: nobody takes the new inodes.
+		 */
+		err = dialloc_new_chunk(tp, goal, &agno, &agino);
+		if (!err)
+			err = dialloc_ag(tp, agno, agino, &ino);
+		if (err)
+			return err;
+		if (ino == KVFS_NULLINO)
+			return -ENOSPC;
+		iget_flags |= KVFS_IGET_CREATE;
+	}
+
+	err = kvfs_iget(mp, ino, iget_flags, &ip);
+	if (err)
+		return err;
+	/*
+	 * An inode this transaction freed is free in the tree already and
+	 * still locked and joined by it: locking it again would deadlock
+	 * (the transaction's end unlocks it once).
+	 */
+	owned = kvfs_trans_ijoined(tp, ip);
+	if (!owned)
+		kvfs_ilock(ip, KVFS_ILOCK_EXCL | KVFS_ILOCK_ALLOC);
+	if (ip->i_mode) {
+		err = kvfs_corrupt_inode(-EUCLEAN, kvfs_ino_to_fsb(g, ino), ino,
+					 "marked free in the inode-chunk tree "
+					 "but in use (mode 0%o)",
+					 ip->i_mode);
+		goto out_unlock;
+	}
+	if (!owned) {
+		err = kvfs_trans_ijoin(tp, ip);
+		if (err)
+			goto out_unlock;
+	}
+	inode_init(ip, a);
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+	*ipp = ip;
+	return 0;
+
+out_unlock:
+	if (!owned)
+		kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+	kvfs_iput(ip);
+	return err;
+}
+
+/*
+ * The last allocated inode of sparse record r (the cursor's) is free:
+ * the record leaves the tree and its pieces return to free space (XFS's
+ * xfs_difree_inode_chunk).  Each piece's cluster buffers are invalidated
+ * first (a cancel in the log: recovery replays neither their older buffer
+ * deltas nor the inode deltas of their inodes logged in the cancel's
+ * checkpoint or before, fs/inode/inode_item.h).  The pieces are freed in tp
+ * itself, not as intents: the rolls that finish intents log the joined
+ * inode again, after the cancel, and recovery would replay it over what
+ * the block holds next (tests/inode sparse: a file's data).  The
+ * in-core inodes still cached for them are mode 0 and write back into the
+ * stale buffers, which nothing reads.  Whole chunks are kept (see
+ * fs/inode/ialloc.h).
+ */
+static int chunk_free_sparse(struct kvfs_trans *tp, struct kvfs_btree_cur *cur,
+			     struct kvfs_perag *pag, struct kv_buf *agibp,
+			     const struct kvfs_inobt_rec *r)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
+	uint32_t start = kv_le32_to_cpu(r->startino);
+	uint64_t fsb0 =
+		kvfs_agb_to_fsb(g, pag->agno, kvfs_agino_to_agbno(g, start));
+	struct kvfs_agi *agi = agibp->b_addr;
+	uint32_t b, run = 0;
+	struct kv_buf *bp;
+	int stat, err;
+
+	err = kvfs_btree_delete(cur, &stat);
+	/* one past the last block: the last run ends there */
+	for (b = 0; b <= g->ialloc_blocks && !err; b++) {
+		bool hole = b == g->ialloc_blocks ||
+			    holes >> (b * g->inopblock) & 1;
+
+		if (!hole) {
+			err = kvfs_trans_get_buf(tp->jt, mp->bl, fsb0 + b, 1,
+						 &kvfs_inode_buf_ops, &bp);
+			if (!err)
+				kvfs_trans_binval(tp->jt, bp);
+			run++;
+		} else if (run) {
+			err = kvfs_free_extent(tp, fsb0 + b - run, run);
+			run = 0;
+		}
+	}
+	if (err)
+		return err;
+	agi->icount = kv_cpu_to_le32(kv_le32_to_cpu(agi->icount) - r->count);
+	agi->ifree = kv_cpu_to_le32(kv_le32_to_cpu(agi->ifree) - r->count);
+	kvfs_trans_log_buf(tp->jt, agibp, offsetof(struct kvfs_agi, icount),
+			   offsetof(struct kvfs_agi, ifree) + sizeof(kv_le32) -
+				   1);
+	pag->icount -= r->count;
+	pag->ifree -= r->count;
+	return 0;
+}
+
+int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	uint32_t agno = kvfs_ino_to_agno(g, ip->i_ino);
+	uint32_t agino = kvfs_ino_to_agino(g, ip->i_ino);
+	struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
+	struct kvfs_inobt_key k = {
+		.startino =
+			kv_cpu_to_le32(agino & ~(KVFS_INODES_PER_CHUNK - 1u))
+	};
+	struct kvfs_btree_cur cur;
+	struct kvfs_btree_ag ag;
+	struct kvfs_inobt_rec r;
+	struct kv_buf *agibp;
+	unsigned bit = agino % KVFS_INODES_PER_CHUNK;
+	bool newly;
+	int stat, err;
+
+	if (ip->i_nextents || ip->i_nblocks)
+		return -EBUSY;
+	err = kvfs_trans_lock_ag(tp, agno, false, &newly);
+	if (!err)
+		err = read_agi(tp, pag, &agibp);
+	if (err)
+		return err;
+	cur_init(&cur, &ag, tp, agno, agibp);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &k, &stat);
+	if (!err && stat)
+		err = kvfs_btree_get_rec(&cur, &r, &stat);
+	if (err)
+		return err;
+	if (!stat || kv_le64_to_cpu(r.freemask) >> bit & 1)
+		return kvfs_corrupt_inode(
+			-EUCLEAN, kvfs_ino_to_fsb(g, ip->i_ino), ip->i_ino,
+			"freed but %s in the inode-chunk tree",
+			stat ? "already free" : "not");
+	r.freemask = kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) | 1ull << bit);
+	r.freecount++;
+	agi_mod_ifree(tp, pag, agibp, 1);
+	if (kv_le16_to_cpu(r.holemask) && r.freecount == r.count)
+		err = chunk_free_sparse(tp, &cur, pag, agibp, &r);
+	else
+		err = kvfs_btree_update(&cur, &r);
+	if (err)
+		return err;
+
+	ip->i_mode = 0;
+	ip->i_nlink = 0;
+	ip->i_size = 0;
+	ip->i_diflags = 0;
+	ip->i_rdev = 0;
+	ip->i_dformat = KVFS_DFORK_EXTENTS;
+	ip->i_aformat = 0;
+	ip->i_anextents = 0;
+	ip->i_forkoff = 0;
+	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+	return 0;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Inode allocation (XFS's xfs_ialloc.c): finding a free inode in the
+ * inode-chunk tree (records of 64 inodes with a free mask and a hole mask,
+ * fs/format.h), marking it used or free again, and initialising the
+ * in-core and on-disk inode.
+ *
+ * An inode is taken from the chunks that exist, preferring the parent's
+ * AG and, there, the parent's chunk, then the next AGs in order.  When
+ * every chunk is full, a new chunk of g.ialloc_blocks blocks (aligned to
+ * that count, so that its first inode number is a multiple of its
+ * inodes) is allocated near the parent's inode block, else anywhere
+ * (fs/space/alloc.h).  When no such extent is left (free space fragmented), a
+ * piece of a sparse chunk is allocated instead, as XFS does: the smallest
+ * unit a hole-mask bit can describe rounded up to whole blocks (4 inodes,
+ * so one block of 8 with 512-byte inodes in 4 KiB blocks) and to an
+ * eighth of a chunk at least, aligned to its size, its chunk being the
+ * ialloc_blocks-aligned one around it; its
+ * record is inserted with the rest as holes, or an existing record of
+ * that chunk gains it (hole bits cleared, count and free count grown).
+ * The new inodes are written free through the buffer items, the records
+ * inserted or merged (the chunk tree's blocks come from the AG allocator),
+ * the inode header's icount, ifree and newino moved with the AG's
+ * in-core counts, and the new inode is taken from it in the same
+ * transaction: recovery replays a checkpoint's inode deltas after its
+ * buffer deltas (journal/journal.h, struct kvj_recover_ops.phase), so the
+ * cluster's free inode never lands over the allocated one.
+ *
+ * Locking: the AG's lock (fs/space/perag.h) is taken through the transaction
+ * (kvfs_trans_lock_ag()) and held to its commit once the inode header
+ * has been read, as XFS holds its AGI buffer: it covers the inode header,
+ * the inode-chunk tree, the in-core counts and, with the allocator, the
+ * free space a new chunk comes from.  An AG with no free inode by its
+ * in-core counts is unlocked again without reading anything; an AG
+ * numbered lower than one the transaction holds is only trylocked (and
+ * skipped when busy).  kvfs_difree() is called with the inode locked
+ * (inode lock before AG lock and buffer locks); kvfs_dialloc() locks the
+ * new inode after the inode header's buffer, the one exception to that
+ * order (see fs/inode/inode.h).  A new chunk's inodes are read into the inode
+ * cache from the buffers the transaction holds (KVFS_IGET_CREATE).
+ *
+ * Counts: the inode header's free count and the AG's in-core one move by
+ * one with each allocation and free; icount and ifree move by a chunk's
+ * (or a piece's) inodes with each new chunk or piece.
+ *
+ * Freeing: whole chunks are never freed (XFS's ikeep: a directory that
+ * empties and fills again does not allocate, initialise and force a
+ * chunk each time).  A sparse record is freed whole once its last
+ * allocated inode is (XFS's xfs_difree_inode_chunk: pieces are kept until
+ * the record is empty, a piece on its own is never freed): the record
+ * leaves the tree, its pieces return to free space in the same
+ * transaction, their cluster buffers are invalidated (logged cancels, so
+ * that recovery replays no older delta, buffer or inode, into blocks that
+ * may hold anything since), icount and ifree drop by the record's count.
+ * Sparse chunks exist only because free space was short, so their blocks
+ * go back to it.  A sparse record whose pieces came to fill its chunk is
+ * a whole chunk from then on, and kept.
+ */
+#ifndef KV_FS_IALLOC_H
+#define KV_FS_IALLOC_H
+
+#include <stdint.h>
+
+#include "fs/inode/inode.h"
+
+struct kvfs_trans;
+struct kv_buf;
+
+/* What a new inode starts as. */
+struct kvfs_icreate_args {
+	uint16_t mode; /* S_IF* | permissions, not 0 */
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint64_t rdev; /* device files */
+};
+
+/*
+ * Allocate an inode near parent (an inode number, or KVFS_NULLINO for AG
+ * 0) in tp and initialise it from a: size 0, no extents, every timestamp
+ * now, a generation different from the one the inode had when it was
+ * last freed.  Returns it referenced, locked KVFS_ILOCK_EXCL and joined
+ * to tp (commit unlocks it; the caller puts the reference).  tp needs the
+ * blocks and log space of a new chunk and a tree split reserved
+ * (mp->resv.create).  -ENOSPC when no chunk has a free inode and no new
+ * chunk fits (the reservation or the AGs); -EUCLEAN when the tree and the
+ * inode disagree (reported).  On error after something changed, tp is
+ * dirty: cancel it.
+ */
+int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
+		 const struct kvfs_icreate_args *a, struct kvfs_inode **ipp);
+
+/*
+ * Free ip, which the caller holds referenced, locked KVFS_ILOCK_EXCL and
+ * joined to tp, with its data fork empty (no extents, no blocks: -EBUSY
+ * otherwise): the inode becomes mode 0 (its generation kept, so that the
+ * next allocation moves it on) and its chunk record marks it free.
+ * -EUCLEAN when the record says it is free already (reported); -EAGAIN
+ * when tp holds a higher AG's lock and this AG's is busy (the AG order).
+ */
+int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip);
+
+/*
+ * AG agno's inode header in tp, under the AG's lock taken through tp (held
+ * to its commit; -EAGAIN when tp holds a higher AG and this one is busy),
+ * the AG's in-core counts loaded on first use (the unlinked lists of
+ * fs/inode/iunlink.h live there too).
+ */
+int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
+			 struct kv_buf **bpp);
+
+#endif

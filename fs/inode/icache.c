@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The inode cache (see fs/inode/icache.h for the contract).
+ *
+ * Index: an rculfhash keyed by inode number, as the buffer cache's
+ * (fs/io/buf.c): a lookup takes a reference with one atomic increment under
+ * rcu_read_lock(); reclaim forces an unreferenced inode's count from 0 to
+ * INO_DEAD, so a lookup whose increment observes a negative count undoes
+ * it and retries until the dying inode has left the index; dying inodes
+ * are freed after a grace period.
+ *
+ * Creation: the creator publishes the new inode with KVFS_INEW set and
+ * its i_lock held exclusively, then reads it; a concurrent kvfs_iget()
+ * of the same number finds it, waits on i_lock, and either gets the one
+ * inode or, if the read failed (KVFS_IBAD: unhashed), looks again.  So
+ * every caller gets the same object.  A failed inode is freed by whoever
+ * drops its last reference.
+ *
+ * Reclaim takes no lock but the AIL's (kvj_item_in_ail(), through the item's
+ * clean test): it walks the index under RCU, claims unreferenced clean
+ * inodes with the 0 -> INO_DEAD exchange, checks them clean again (nobody
+ * can dirty an inode without a reference), unhashes them, waits one grace
+ * period for the batch and frees them.
+ */
+#define _LGPL_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu.h>
+#include <urcu/rculfhash.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/io/buf_ops.h"
+#include "fs/format/dinode.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inactive.h"
+#include "fs/inode/inodegc.h"
+#include "fs/inode/inode_item.h"
+#include "fs/mount.h"
+
+#define INO_DEAD (-(1 << 30))
+
+struct kvfs_icache {
+	struct kvfs_mount *mp;
+	struct cds_lfht *ht;
+	struct kv_cache *ino_cache; /* struct kvfs_inode */
+	atomic_size_t nr_cached;
+	atomic_uint_fast64_t hits, misses, reclaimed, skipped_dirty;
+	struct kv_shrinker shrinker;
+};
+
+/*
+ * The I/O lock prefers writers (as the kernel's rwsems queue them): with
+ * readers first, a stream of overwrites holding it shared kept an
+ * extending write, which takes it exclusively, waiting for as long as
+ * they went on (kvfs-core-bench seq_write, 4 threads: the last slice's
+ * writer wrote 3 MiB in 2 s).  Nobody takes it shared twice in one
+ * thread, which writer preference would deadlock.
+ */
+static pthread_rwlockattr_t iolock_attr;
+static pthread_once_t iolock_once = PTHREAD_ONCE_INIT;
+
+static void iolock_attr_init(void)
+{
+	pthread_rwlockattr_init(&iolock_attr);
+	pthread_rwlockattr_setkind_np(
+		&iolock_attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+}
+
+static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+static pthread_key_t rcu_key;
+
+static void rcu_thread_exit(void *arg)
+{
+	(void)arg;
+	rcu_unregister_thread();
+}
+
+static void rcu_key_init(void)
+{
+	pthread_key_create(&rcu_key, rcu_thread_exit);
+}
+
+/* Register this thread with urcu unless something (fs/io/buf.c) already did. */
+static inline void rcu_online(void)
+{
+	if (caa_likely(URCU_TLS(urcu_memb_reader).registered))
+		return;
+	pthread_once(&rcu_once, rcu_key_init);
+	rcu_register_thread();
+	pthread_setspecific(rcu_key, (void *)1);
+}
+
+static inline void count(atomic_uint_fast64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* murmur3's finaliser: rculfhash splits on the reversed hash bits */
+static inline unsigned long ino_hash(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return (unsigned long)k;
+}
+
+static int ino_match(struct cds_lfht_node *node, const void *key)
+{
+	const struct kvfs_inode *ip =
+		caa_container_of(node, struct kvfs_inode, i_hnode);
+
+	return ip->i_ino == *(const uint64_t *)key;
+}
+
+/* ---- inode life ---- */
+
+static struct kvfs_inode *inode_alloc(struct kvfs_icache *ic, uint64_t ino)
+{
+	struct kvfs_mount *mp = ic->mp;
+	uint32_t room = mp->g.inodesize - KVFS_DINODE_CORE_SIZE;
+	/*
+	 * Never -ENOMEM (as XFS's xfs_inode_alloc()): reclaim frees inodes
+	 * and buffers once the log and the AIL have made them clean, so
+	 * waiting for them ends.
+	 */
+	struct kvfs_inode *ip =
+		kv_cache_alloc(ic->ino_cache, KV_ZERO | KV_NOFAIL);
+
+	pthread_once(&iolock_once, iolock_attr_init);
+	ip->i_dfork = kvmalloc(2 * (size_t)room, KV_ZERO | KV_NOFAIL);
+	ip->i_afork = ip->i_dfork + room;
+	ip->i_ino = ino;
+	ip->i_mount = mp;
+	atomic_init(&ip->i_count, 1);
+	atomic_init(&ip->i_flags, KVFS_INEW);
+	pthread_rwlock_init(&ip->i_iolock, &iolock_attr);
+	pthread_rwlock_init(&ip->i_lock, NULL);
+	cds_lfht_node_init(&ip->i_hnode);
+	if (mp->log)
+		kvfs_inode_item_init(ip, mp->log);
+	return ip;
+}
+
+static void inode_free(struct kvfs_icache *ic, struct kvfs_inode *ip)
+{
+	kvfs_inode_item_teardown(ip);
+	pthread_rwlock_destroy(&ip->i_iolock);
+	pthread_rwlock_destroy(&ip->i_lock);
+	kvfree(ip->i_dfork);
+	kv_cache_free(ic->ino_cache, ip);
+}
+
+static void inode_unhash(struct kvfs_icache *ic, struct kvfs_inode *ip)
+{
+	rcu_read_lock();
+	cds_lfht_del(ic->ht, &ip->i_hnode);
+	rcu_read_unlock();
+}
+
+/*
+ * Nobody holds it, nothing of the journal refers to it, and it keeps no
+ * state only memory has: an allocated inode without links (open, on its
+ * unlinked list: its last close must find it to free it, fs/inode/openref.h) and
+ * a file with speculative blocks past EOF to trim at its last close stay.
+ */
+static bool inode_reclaimable(struct kvfs_inode *ip)
+{
+	if (__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&ip->i_nlink, __ATOMIC_RELAXED))
+		return false;
+	if (atomic_load(&ip->i_spec_prealloc))
+		return false;
+	return !ip->i_mount->log || kvfs_inode_item_clean(ip);
+}
+
+/* 1 and a reference if cached, 0 if not, -EAGAIN if dying there. */
+static int ic_lookup(struct kvfs_icache *ic, uint64_t ino,
+		     struct kvfs_inode **ipp)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+	struct kvfs_inode *ip;
+	int ret = 1;
+
+	rcu_read_lock();
+	cds_lfht_lookup(ic->ht, ino_hash(ino), ino_match, &ino, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	if (!node) {
+		ret = 0;
+		goto out;
+	}
+	ip = caa_container_of(node, struct kvfs_inode, i_hnode);
+	if (caa_unlikely(atomic_fetch_add_explicit(&ip->i_count, 1,
+						   memory_order_acquire) < 0)) {
+		atomic_fetch_sub_explicit(&ip->i_count, 1,
+					  memory_order_relaxed);
+		ret = -EAGAIN;
+		goto out;
+	}
+	*ipp = ip;
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+/*
+ * A cached inode was found: wait for its creator if it is new.  0: ready;
+ * -EAGAIN: its creation failed (released; look again).
+ */
+static int inode_found(struct kvfs_inode *ip)
+{
+	if (atomic_load_explicit(&ip->i_flags, memory_order_acquire) &
+	    KVFS_INEW) {
+		pthread_rwlock_rdlock(&ip->i_lock);
+		pthread_rwlock_unlock(&ip->i_lock);
+	}
+	if (atomic_load_explicit(&ip->i_flags, memory_order_acquire) &
+	    KVFS_IBAD) {
+		kvfs_iput(ip);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/*
+ * Read and fully verify inode ip (new, locked) from its cluster buffer;
+ * held: the caller's transaction has that buffer locked.
+ */
+static int inode_read(struct kvfs_inode *ip, bool held)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	const struct kvfs_geom *g = &mp->g;
+	struct kv_buf *bp;
+	const void *dip;
+	int err;
+
+	err = kv_buf_read(mp->bc, kvfs_ino_to_fsb(g, ip->i_ino), 1,
+			  &kvfs_inode_buf_ops, &bp);
+	if (err)
+		return err;
+	dip = (const uint8_t *)bp->b_addr + kvfs_ino_to_offset(g, ip->i_ino);
+	/*
+	 * Under the buffer lock: the AIL may be copying a neighbour into the
+	 * cluster (never this inode: it has no dirty state before it is read).
+	 */
+	if (!held)
+		kv_buf_lock(bp);
+	err = kvfs_dinode_verify(dip, g, ip->i_ino);
+	if (!err)
+		kvfs_inode_from_disk(ip, dip);
+	if (!held)
+		kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+	return err;
+}
+
+int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
+	      struct kvfs_inode **ipp)
+{
+	struct kvfs_icache *ic = mp->ic;
+	struct cds_lfht_node *node;
+	struct kvfs_inode *ip = NULL;
+	int err;
+
+	if (!kvfs_ino_in_range(&mp->g, ino))
+		return -EINVAL;
+	rcu_online();
+	for (;;) {
+		err = ic_lookup(ic, ino, &ip);
+		if (err == -EAGAIN) {
+			sched_yield();
+			continue;
+		}
+		if (!err)
+			break;
+		if (inode_found(ip))
+			continue;
+		count(&ic->hits);
+		goto found;
+	}
+
+	/* not cached: publish it locked, then read it */
+	ip = inode_alloc(ic, ino);
+	pthread_rwlock_wrlock(&ip->i_lock);
+	rcu_read_lock();
+	node = cds_lfht_add_unique(ic->ht, ino_hash(ino), ino_match, &ino,
+				   &ip->i_hnode);
+	rcu_read_unlock();
+	if (node != &ip->i_hnode) {
+		/* lost a race with another creator: never published */
+		pthread_rwlock_unlock(&ip->i_lock);
+		inode_free(ic, ip);
+		return kvfs_iget(mp, ino, flags, ipp);
+	}
+	atomic_fetch_add(&ic->nr_cached, 1);
+	count(&ic->misses);
+	err = inode_read(ip, flags & KVFS_IGET_CREATE);
+	if (err) {
+		inode_unhash(ic, ip);
+		atomic_fetch_sub(&ic->nr_cached, 1);
+		atomic_fetch_or_explicit(&ip->i_flags, KVFS_IBAD,
+					 memory_order_release);
+		pthread_rwlock_unlock(&ip->i_lock);
+		kvfs_iput(ip);
+		return err;
+	}
+	atomic_fetch_and_explicit(&ip->i_flags, ~KVFS_INEW,
+				  memory_order_release);
+	pthread_rwlock_unlock(&ip->i_lock);
+found:
+	/* a free inode is cached too (allocation will want it) */
+	if (!__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) &&
+	    !(flags & KVFS_IGET_FREE)) {
+		kvfs_iput(ip);
+		return -ENOENT;
+	}
+	*ipp = ip;
+	return 0;
+}
+
+int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
+		     struct kvfs_inode **ipp)
+{
+	struct kvfs_inode *ip;
+	int err = kvfs_iget(mp, ino, 0, &ip);
+
+	if (err == -EINVAL || err == -ENOENT)
+		return -ESTALE;
+	if (err)
+		return err;
+	if (__atomic_load_n(&ip->i_generation, __ATOMIC_RELAXED) != gen) {
+		kvfs_iput(ip);
+		return -ESTALE;
+	}
+	*ipp = ip;
+	return 0;
+}
+
+int kvfs_icache_lookup(struct kvfs_mount *mp, uint64_t ino,
+		       struct kvfs_inode **ipp)
+{
+	struct kvfs_inode *ip;
+	int err;
+
+	rcu_online();
+	for (;;) {
+		err = ic_lookup(mp->ic, ino, &ip);
+		if (err == -EAGAIN) {
+			sched_yield();
+			continue;
+		}
+		if (!err)
+			return -ENOENT;
+		if (inode_found(ip))
+			continue;
+		*ipp = ip;
+		return 0;
+	}
+}
+
+void kvfs_ihold(struct kvfs_inode *ip)
+{
+	atomic_fetch_add_explicit(&ip->i_count, 1, memory_order_relaxed);
+}
+
+/*
+ * The last reference to an inode with no links frees it first, the
+ * reference kept meanwhile so that reclaim cannot take it; inside a
+ * transaction (or any NOFS scope) the reference goes to the mount's
+ * inode worker instead, which puts it outside (fs/inode/inodegc.h).  The count only moves by exchange, so two
+ * puts racing to the last one agree on which of them it is.
+ */
+static bool put_inactivates(struct kvfs_inode *ip)
+{
+	return !(kv_current_gfp(0) & KV_NOFS) && kvfs_inode_needs_inactive(ip);
+}
+
+void kvfs_iput(struct kvfs_inode *ip)
+{
+	int zero = 0, c = atomic_load(&ip->i_count);
+	bool tried = false;
+
+	for (;;) {
+		if (c == 1 && !tried && kvfs_inode_needs_inactive(ip) &&
+		    (kv_current_gfp(0) & KV_NOFS) && ip->i_mount->inodegc) {
+			/* freed where no transaction is open: ours goes there */
+			kvfs_inodegc_queue(ip);
+			return;
+		}
+		if (c == 1 && !tried && put_inactivates(ip)) {
+			/*
+			 * A failure leaves it on its list for the next mount.
+			 * After a success it may still need it: freed, it may
+			 * have been allocated, unlinked and closed again by
+			 * others while our reference kept it cached.
+			 */
+			tried = kvfs_inactive(ip) != 0;
+			c = atomic_load(&ip->i_count);
+			continue;
+		}
+		/* release: the reclaimer's acquiring exchange sees our changes */
+		if (atomic_compare_exchange_weak_explicit(
+			    &ip->i_count, &c, c - 1, memory_order_release,
+			    memory_order_relaxed))
+			break;
+	}
+	if (c != 1)
+		return;
+	if (!(atomic_load(&ip->i_flags) & KVFS_IBAD))
+		return;
+	/* a failed creation, out of the index: the last holder frees it */
+	if (atomic_compare_exchange_strong(&ip->i_count, &zero, INO_DEAD)) {
+		synchronize_rcu();
+		inode_free(ip->i_mount->ic, ip);
+	}
+}
+
+/* ---- reclaim ---- */
+
+/* The inode at the iterator, NULL at the end (no offset from NULL). */
+static struct kvfs_inode *iter_inode(struct cds_lfht_iter *iter)
+{
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(iter);
+
+	return node ? caa_container_of(node, struct kvfs_inode, i_hnode) : NULL;
+}
+
+int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
+		     int (*fn)(struct kvfs_inode *ip, void *arg), void *arg)
+{
+	struct kvfs_icache *ic = mp->ic;
+	struct cds_lfht_iter iter;
+	struct kvfs_inode *ip;
+	int err = 0;
+
+	rcu_online();
+	rcu_read_lock();
+	cds_lfht_first(ic->ht, &iter);
+	while ((ip = iter_inode(&iter)) != NULL) {
+		uint64_t ino = ip->i_ino;
+
+		if (!want(ip)) {
+			cds_lfht_next(ic->ht, &iter);
+			continue;
+		}
+		/* dying (reclaim owns it): as a lookup, leave it be */
+		if (atomic_fetch_add_explicit(&ip->i_count, 1,
+					      memory_order_acquire) < 0) {
+			atomic_fetch_sub_explicit(&ip->i_count, 1,
+						  memory_order_relaxed);
+			cds_lfht_next(ic->ht, &iter);
+			continue;
+		}
+		rcu_read_unlock();
+		err = fn(ip, arg);
+		rcu_read_lock();
+		/*
+		 * Referenced, so still hashed: find it again under this
+		 * read-side section (the iterator's next node may have been
+		 * freed meanwhile), then drop the reference.
+		 */
+		cds_lfht_lookup(ic->ht, ino_hash(ino), ino_match, &ino, &iter);
+		cds_lfht_next(ic->ht, &iter);
+		rcu_read_unlock();
+		kvfs_iput(ip);
+		if (err)
+			return err;
+		rcu_read_lock();
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr)
+{
+	struct kvfs_inode *victims = NULL, *ip;
+	struct cds_lfht_iter iter;
+	size_t freed = 0, kept = 0;
+
+	rcu_online();
+	/*
+	 * Called from an allocation made inside an RCU read-side section:
+	 * the grace period below would wait for this very thread.
+	 */
+	if (rcu_read_ongoing())
+		return 0;
+	rcu_read_lock();
+	for (cds_lfht_first(ic->ht, &iter); (ip = iter_inode(&iter)) != NULL;
+	     cds_lfht_next(ic->ht, &iter)) {
+		int zero = 0;
+
+		if (freed >= nr)
+			break;
+		if (atomic_load(&ip->i_count) != 0)
+			continue;
+		if (!inode_reclaimable(ip)) {
+			kept++;
+			continue;
+		}
+		if (!atomic_compare_exchange_strong(&ip->i_count, &zero,
+						    INO_DEAD))
+			continue;
+		/* nobody holds it now: nobody can dirty it; look again */
+		if (!inode_reclaimable(ip)) {
+			atomic_fetch_sub(&ip->i_count, INO_DEAD);
+			kept++;
+			continue;
+		}
+		cds_lfht_del(ic->ht, &ip->i_hnode);
+		ip->i_reclaim_next = victims;
+		victims = ip;
+		freed++;
+	}
+	rcu_read_unlock();
+	atomic_fetch_add(&ic->skipped_dirty, kept);
+	if (kept && freed < nr && ic->mp->log)
+		kvj_log_push_ail(ic->mp->log);
+	if (!victims)
+		return 0;
+	synchronize_rcu();
+	while ((ip = victims)) {
+		victims = ip->i_reclaim_next;
+		inode_free(ic, ip);
+	}
+	atomic_fetch_sub(&ic->nr_cached, freed);
+	atomic_fetch_add(&ic->reclaimed, freed);
+	return freed;
+}
+
+static size_t shrink_count(void *priv)
+{
+	struct kvfs_icache *ic = priv;
+
+	return atomic_load(&ic->nr_cached);
+}
+
+static size_t shrink_scan(void *priv, size_t nr)
+{
+	return kvfs_icache_shrink(priv, nr);
+}
+
+/* ---- the cache ---- */
+
+int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp)
+{
+	struct kvfs_icache *ic;
+	int err;
+
+	*icp = NULL;
+	rcu_online();
+	ic = kvzalloc(sizeof(*ic), 0);
+	if (!ic)
+		return -ENOMEM;
+	ic->mp = mp;
+	ic->ino_cache = kv_cache_create("kvfs_inode", sizeof(struct kvfs_inode),
+					_Alignof(struct kvfs_inode));
+	if (!ic->ino_cache) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	ic->ht = cds_lfht_new(1024, 1024, 0,
+			      CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	if (!ic->ht) {
+		err = -ENOMEM;
+		goto out_cache;
+	}
+	ic->shrinker.name = "kvfs_inode";
+	ic->shrinker.flags = KV_SHRINK_FS;
+	ic->shrinker.count = shrink_count;
+	ic->shrinker.scan = shrink_scan;
+	ic->shrinker.priv = ic;
+	err = kv_register_shrinker(&ic->shrinker);
+	if (err)
+		goto out_ht;
+	*icp = ic;
+	return 0;
+
+out_ht:
+	cds_lfht_destroy(ic->ht, NULL);
+out_cache:
+	kv_cache_destroy(ic->ino_cache);
+out_free:
+	kvfree(ic);
+	return err;
+}
+
+void kvfs_icache_destroy(struct kvfs_icache *ic)
+{
+	struct kvfs_inode *victims = NULL, *ip;
+	struct cds_lfht_iter iter;
+
+	if (!ic)
+		return;
+	kv_unregister_shrinker(&ic->shrinker);
+	rcu_online();
+	rcu_read_lock();
+	for (cds_lfht_first(ic->ht, &iter); (ip = iter_inode(&iter)) != NULL;
+	     cds_lfht_next(ic->ht, &iter)) {
+		if (atomic_load(&ip->i_count) != 0) {
+			fprintf(stderr,
+				"kvfs: inode cache destroyed with inode %llu still referenced\n",
+				(unsigned long long)ip->i_ino);
+			abort();
+		}
+		cds_lfht_del(ic->ht, &ip->i_hnode);
+		ip->i_reclaim_next = victims;
+		victims = ip;
+	}
+	rcu_read_unlock();
+	synchronize_rcu();
+	while ((ip = victims)) {
+		victims = ip->i_reclaim_next;
+		inode_free(ic, ip);
+	}
+	cds_lfht_destroy(ic->ht, NULL);
+	kv_cache_destroy(ic->ino_cache);
+	kvfree(ic);
+}
+
+void kvfs_icache_get_stats(struct kvfs_icache *ic, struct kvfs_icache_stats *st)
+{
+	st->hits = atomic_load(&ic->hits);
+	st->misses = atomic_load(&ic->misses);
+	st->reclaimed = atomic_load(&ic->reclaimed);
+	st->skipped_dirty = atomic_load(&ic->skipped_dirty);
+	st->nr_cached = atomic_load(&ic->nr_cached);
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The inode cache (XFS's xfs_icache.c): one in-core inode per inode number,
+ * found lock-free (an rculfhash lookup under RCU and one atomic increment),
+ * reference counted, read from its cluster buffer and fully verified
+ * (kvfs_dinode_verify()) the first time it is wanted.
+ *
+ * An inode stays cached after its last kvfs_iput() until reclaim frees it:
+ * the shrinker registered with kvmalloc (and kvfs_icache_shrink()) frees
+ * unreferenced inodes that are clean: nothing logged since their last
+ * write-back, not pinned by a checkpoint, not in the AIL.  Dirty inodes are
+ * never dropped: when reclaim finds too few clean ones it asks the AIL to
+ * write everything back (kvj_log_push_ail()), after which they are clean.
+ * The shrinker is flagged KV_SHRINK_FS: it is not run inside a transaction
+ * (NOFS), where the inode it would look at may be locked by the very
+ * thread that allocates; it only trylocks and never waits on I/O.
+ *
+ * Corruption: a damaged inode is -EUCLEAN (-EBADMSG for its crc),
+ * recorded with its number through the corruption-report path
+ * (fs/io/blkhdr.h); it is not cached, and the other inodes of its cluster
+ * load as usual (the cluster buffer's verifier checks magics only).
+ */
+#ifndef KV_FS_ICACHE_H
+#define KV_FS_ICACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/inode/inode.h"
+
+struct kvfs_icache;
+
+/* Create the cache of mp (after the log is open); one per mount. */
+int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp);
+/*
+ * Free every inode (after kvj_log_close(): nothing may reach the items
+ * any more).  An inode still referenced is a caller bug: reported, abort.
+ */
+void kvfs_icache_destroy(struct kvfs_icache *ic);
+
+/* kvfs_iget() flags */
+#define KVFS_IGET_FREE (1u << 0) /* a free inode is fine (inode allocation) */
+/*
+ * The caller's transaction holds the inode's cluster buffer locked (a new
+ * chunk's inode, fs/inode/ialloc.c): it is read under that lock.
+ */
+#define KVFS_IGET_CREATE (1u << 1)
+
+/*
+ * The in-core inode ino, referenced.  -EINVAL: not an inode number of
+ * this filesystem; -ENOENT: the inode is free (without KVFS_IGET_FREE);
+ * -EUCLEAN/-EBADMSG: damaged (reported); -EIO (never -ENOMEM: memory
+ * for the in-core inode is waited for, as in XFS).
+ */
+int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
+	      struct kvfs_inode **ipp);
+/*
+ * An NFS-style handle (ino, generation): -ESTALE when the number is not an
+ * inode, the inode is free, or it was freed and reused since the handle
+ * was made (another generation).
+ */
+int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
+		     struct kvfs_inode **ipp);
+/*
+ * Call fn on every cached inode for which want() (called under RCU, no
+ * reference: it may only read atomics) is true, holding a reference and
+ * no lock; stops at fn's first error, returned.  Inodes cached during the
+ * walk may be missed.
+ */
+int kvfs_icache_walk(struct kvfs_mount *mp,
+		     bool (*want)(struct kvfs_inode *ip),
+		     int (*fn)(struct kvfs_inode *ip, void *arg), void *arg);
+/* Another reference on an inode already referenced. */
+void kvfs_ihold(struct kvfs_inode *ip);
+/*
+ * Drop a reference.  The last one of an allocated inode with no links and
+ * no open reference frees it first (fs/inode/inactive.h), in transactions of
+ * its own: put it holding no inode lock and outside any transaction
+ * (inside one it is left on its unlinked list for the next mount).
+ */
+void kvfs_iput(struct kvfs_inode *ip);
+
+/*
+ * The cached inode ino, referenced, without reading anything (tests):
+ * -ENOENT if it is not cached.
+ */
+int kvfs_icache_lookup(struct kvfs_mount *mp, uint64_t ino,
+		       struct kvfs_inode **ipp);
+
+/* Free up to nr reclaimable inodes now (the shrinker's scan). */
+size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr);
+
+struct kvfs_icache_stats {
+	uint64_t hits; /* kvfs_iget() served from the cache */
+	uint64_t misses; /* kvfs_iget() that read the inode */
+	uint64_t reclaimed; /* inodes freed by reclaim */
+	uint64_t skipped_dirty; /* unreferenced inodes reclaim had to keep */
+	uint64_t nr_cached; /* inodes in the cache now */
+};
+void kvfs_icache_get_stats(struct kvfs_icache *ic,
+			   struct kvfs_icache_stats *st);
+
+#endif

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Inactivation (see fs/inode/inactive.h for the contract).
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "fs/inode/ialloc.h"
+#include "fs/ns/attr.h"
+#include "fs/inode/inactive.h"
+#include "fs/ns/symlink.h"
+#include "fs/inode/inode.h"
+#include "fs/inode/inode_item.h"
+#include "fs/inode/itruncate.h"
+#include "fs/inode/iunlink.h"
+#include "fs/mount.h"
+#include "fs/inode/openref.h"
+#include "fs/trans/trans.h"
+
+bool kvfs_inode_needs_inactive(struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+
+	return __atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&ip->i_nlink, __ATOMIC_RELAXED) &&
+	       kvfs_iunlink_ready(mp) &&
+	       !kvfs_openref_held(mp->openrefs, ip->i_ino) &&
+	       !kvj_log_is_shutdown(mp->log);
+}
+
+/* Every block of ip's data fork freed and its size 0, in bounded steps. */
+static int inactive_truncate(struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	struct kvfs_trans *tp;
+	int err;
+
+	/*
+	 * No blocks: unmapping from the end never allocates, and freeing a
+	 * file must work on a full filesystem (XFS's xfs_inactive_truncate).
+	 */
+	err = kvfs_trans_alloc(mp, mp->resv.itruncate.log_bytes,
+			       mp->resv.itruncate.log_count, 0, &tp);
+	if (err)
+		return err;
+	kvfs_ilock(ip, KVFS_IOLOCK_EXCL | KVFS_ILOCK_EXCL);
+	err = kvfs_trans_ijoin(tp, ip);
+	if (err) {
+		kvfs_iunlock(ip, KVFS_IOLOCK_EXCL | KVFS_ILOCK_EXCL);
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	/* attribute and symlink blocks first (symlink blocks invalidated) */
+	err = kvfs_attr_inactive(&tp, ip);
+	if (!err)
+		err = kvfs_symlink_inactive(&tp, ip);
+	if (!err)
+		err = kvfs_itruncate_extents(&tp, ip, 0);
+	if (err) {
+		/* no transaction left: the inode lock went with it */
+		if (tp)
+			kvfs_trans_cancel(tp);
+		kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
+		return err;
+	}
+	ip->i_size = 0;
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
+	err = kvfs_trans_commit(tp, NULL);
+	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
+	return err;
+}
+
+/*
+ * Off the unlinked list and freed, in one transaction.  A busy
+ * predecessor on the list (-EAGAIN, nothing changed) is waited out by
+ * cancelling and starting again: its holder needs nothing this thread
+ * holds once the transaction is gone.
+ */
+static int inactive_ifree(struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	struct kvfs_trans *tp;
+	int err;
+
+	for (;;) {
+		err = kvfs_trans_alloc_res(mp, &mp->resv.ifree, 0, &tp);
+		if (err)
+			return err;
+		kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+		err = kvfs_trans_ijoin(tp, ip);
+		if (err) {
+			kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+			kvfs_trans_cancel(tp);
+			return err;
+		}
+		err = kvfs_iunlink_remove(tp, ip);
+		if (err != -EAGAIN)
+			break;
+		kvfs_trans_cancel(tp);
+		sched_yield();
+	}
+	if (!err)
+		err = kvfs_difree(tp, ip);
+	if (err) {
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	return kvfs_trans_commit(tp, NULL);
+}
+
+int kvfs_inactive(struct kvfs_inode *ip)
+{
+	int err = 0;
+
+	if (ip->i_nextents || ip->i_nblocks || ip->i_size || ip->i_forkoff)
+		err = inactive_truncate(ip);
+	return err ? err : inactive_ifree(ip);
+}

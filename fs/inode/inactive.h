@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Inactivation (XFS's xfs_inactive()): freeing an inode that has no links
+ * once nobody uses it any more.  An inode with link count 0 stays
+ * allocated, on its AG's unlinked list (fs/inode/iunlink.h), while it has
+ * references: cache references (kvfs_iget()) or open references
+ * (kvfs_inode_open() in fs/kvfs.h, counted by inode number in
+ * fs/inode/openref.h, apart from the cache).  The last kvfs_iput() of such an
+ * inode that is not open frees it, in transactions of its own:
+ * its data blocks (kvfs_itruncate_extents() to 0, in bounded steps), then
+ * off the unlinked list and kvfs_difree() together.  A crash anywhere in
+ * between leaves it on the list, and the next read-write mount frees it
+ * (kvfs_iunlink_recover()).
+ *
+ * Where it runs: only in the put path, never in the cache's reclaim
+ * (which only frees unreferenced clean inodes, and runs in no transaction
+ * anyway), and never inside a transaction: a last put from inside a
+ * transaction's NOFS scope (the thread may hold the very locks the free
+ * needs) leaves the inode on its list, freed at the next mount.  Callers
+ * therefore drop their last reference on an inode they unlinked after
+ * their commit, holding no inode lock (the free takes the inode's locks,
+ * then AG locks).  Read-only and shut-down mounts free nothing, nor does
+ * a mount before kvfs_iunlink_recover() has loaded the lists.
+ */
+#ifndef KV_FS_INACTIVE_H
+#define KV_FS_INACTIVE_H
+
+#include <stdbool.h>
+
+struct kvfs_inode;
+
+/* ip has no links, is allocated, is not open, and the mount can write. */
+bool kvfs_inode_needs_inactive(struct kvfs_inode *ip);
+
+/*
+ * Free ip (referenced by the caller, unlocked, no transaction running):
+ * blocks, then the inode.  -EIO after a shutdown, -ENOSPC when no log
+ * space or blocks could be reserved; the errors of the steps (the
+ * filesystem is then shut down if a step had changed something).  ip is
+ * left on its unlinked list on error.
+ */
+int kvfs_inactive(struct kvfs_inode *ip);
+
+#endif

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The in-core inode (XFS's struct xfs_inode): the decoded core of one
+ * on-disk inode, its data fork as raw bytes, its locks, its reference
+ * count and its log item.  Inodes are found and created by the inode
+ * cache (fs/inode/icache.h) and logged by the inode log item (fs/inode/inode_item.h).
+ *
+ * Locks of an inode, outermost first (fs/mount.h has the whole core's
+ * order):
+ *   i_iolock (rwlock, KVFS_IOLOCK_*): the data path.  Held shared by
+ *     reads and direct I/O, exclusive by writes that change the size,
+ *     truncate, fallocate and punch, so that no I/O runs over extents
+ *     being changed.  Taken before any transaction is allocated and
+ *     before the inode lock.
+ *   i_lock (rwlock, KVFS_ILOCK_*): the metadata: every core field, the
+ *     data fork and the log item's state.  Held shared to read them
+ *     stably, exclusive to change them; a transaction that changes an
+ *     inode joins it exclusively locked (kvfs_trans_ijoin()) and its
+ *     commit or cancel unlocks it.  Taken after the transaction's log
+ *     reservation (never wait for log space holding it) and before AG
+ *     locks and buffer locks.  Two inode locks of one kind are taken in
+ *     ascending inode number order.  One exception, as in XFS: inode
+ *     allocation locks the new inode while its transaction holds the
+ *     AG's inode header buffer (nobody waits for a free inode's lock
+ *     while holding anything: only allocation in that AG, which waits
+ *     for the header first, locks a free inode).
+ * The AIL and the cache's reclaim only ever trylock both.
+ *
+ * Reading a field without the inode lock gives a value that was true at
+ * some point (fields are naturally aligned), nothing more.
+ */
+#ifndef KV_FS_INODE_H
+#define KV_FS_INODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/rculfhash.h>
+
+#include "alloc/lockrank.h"
+#include "fs/format.h"
+#include "journal/journal.h"
+
+struct kvfs_mount;
+struct kvfs_trans;
+struct kv_buf;
+
+struct kvfs_ictime {
+	int64_t sec; /* signed: before 1970 is negative */
+	uint32_t nsec;
+};
+
+/* The inode log item; its fields belong to fs/inode/inode_item.c. */
+struct kvfs_inode_log_item {
+	struct kvj_item item; /* the journal hands us &item */
+	/*
+	 * Under the inode lock (taken exclusively by transactions, shared
+	 * by the AIL's push, which the AIL lock serialises): KVFS_ILOG_*
+	 * changed since the last write-back, and the cluster buffer held
+	 * from the first change until that write-back.
+	 */
+	unsigned fields;
+	struct kv_buf *bp;
+	/* checkpoint contexts holding the item (its own count: see unpin) */
+	atomic_int pincount;
+	bool joined; /* joined to a transaction that will unlock the inode */
+	/*
+	 * That transaction, set and cleared with joined; read without the
+	 * lock only to ask "is it mine" (kvfs_trans_ijoined()).
+	 */
+	_Atomic(struct kvfs_trans *) tx;
+};
+
+/* i_flags */
+#define KVFS_INEW (1u << 0) /* being read by its creator: wait on i_lock */
+#define KVFS_IBAD (1u << 1) /* creation failed: out of the cache, look again */
+
+struct kvfs_inode {
+	/* read-only after creation */
+	uint64_t i_ino;
+	struct kvfs_mount *i_mount;
+
+	/* the cache's */
+	atomic_int i_count; /* references; negative once dying */
+	atomic_uint i_flags;
+	struct cds_lfht_node i_hnode;
+	struct kvfs_inode *i_reclaim_next; /* reclaim's victim list */
+	struct kvfs_inode *i_gc_next; /* fs/inode/inodegc.c's queue */
+
+	pthread_rwlock_t i_iolock;
+	pthread_rwlock_t i_lock;
+
+	/* the core, under i_lock */
+	uint16_t i_mode; /* 0: free */
+	uint8_t i_dformat; /* KVFS_DFORK_* */
+	uint8_t i_aformat; /* 0 without an attribute fork */
+	uint32_t i_nlink;
+	uint32_t i_uid, i_gid;
+	uint64_t i_size;
+	uint64_t i_nblocks;
+	struct kvfs_ictime i_atime, i_mtime, i_ctime, i_crtime;
+	uint32_t i_generation;
+	uint32_t i_diflags; /* KVFS_DIFLAG_* */
+	uint32_t i_nextents; /* data fork extents (or btree records) */
+	uint32_t i_anextents;
+	uint16_t i_forkoff; /* attribute fork offset in 8-byte units */
+	uint32_t i_next_unlinked; /* agino */
+	uint64_t i_rdev;
+	/*
+	 * The data fork, raw (extent array, btree root or inline data), as
+	 * on disk: kvfs_inode_dfork_size() bytes of i_dfork are meaningful.
+	 * The extent-map code owns its interpretation.
+	 */
+	uint8_t *i_dfork; /* inodesize - core bytes */
+	/*
+	 * The attribute fork, raw, as on disk: kvfs_inode_afork_size()
+	 * bytes are meaningful (fs/ns/attr.c owns its interpretation).
+	 */
+	uint8_t *i_afork;
+
+	struct kvfs_inode_log_item i_item;
+
+	/*
+	 * The data path's (fs/data/file.h), atomic: journal sequences of the last
+	 * commit that changed the inode through the data path, and of the
+	 * last that changed its size or block map (fdatasync forces only up
+	 * to that one); speculative blocks past EOF to trim at close.
+	 */
+	_Atomic uint64_t i_sync_seq;
+	_Atomic uint64_t i_dsync_seq;
+	atomic_bool i_spec_prealloc;
+};
+
+/* Lock flags (combine one I/O lock and one inode lock flag). */
+#define KVFS_IOLOCK_SHARED (1u << 0)
+#define KVFS_IOLOCK_EXCL (1u << 1)
+#define KVFS_ILOCK_SHARED (1u << 2)
+#define KVFS_ILOCK_EXCL (1u << 3)
+/*
+ * With KVFS_ILOCK_*: the inode is free and being allocated, its lock taken
+ * under the AG's locks (the exception above): out of the rank order, so
+ * recorded without the check, as a trylock.
+ */
+#define KVFS_ILOCK_ALLOC (1u << 4)
+
+/*
+ * Take (I/O lock first) and drop (inode lock first) the named locks.  The
+ * macros pass the caller's site to the rank check (alloc/lockrank.h: two
+ * inodes' locks of one kind in ascending inode number order).
+ */
+void kvfs_ilock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL);
+/* Without waiting: true if every named lock was taken (else none is). */
+bool kvfs_ilock_nowait_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL);
+void kvfs_iunlock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL);
+#define kvfs_ilock(ip, flags) kvfs_ilock_(ip, flags KV_LD_SITE)
+#define kvfs_ilock_nowait(ip, flags) kvfs_ilock_nowait_(ip, flags KV_LD_SITE)
+#define kvfs_iunlock(ip, flags) kvfs_iunlock_(ip, flags KV_LD_SITE)
+
+/* Bytes of the data fork (up to the attribute fork or the inode's end). */
+uint32_t kvfs_inode_dfork_size(const struct kvfs_inode *ip);
+
+/* Bytes of the attribute fork (0 without one). */
+uint32_t kvfs_inode_afork_size(const struct kvfs_inode *ip);
+
+/*
+ * Decode inode ino from dip (verified by the caller with
+ * kvfs_dinode_verify()) into ip.
+ */
+void kvfs_inode_from_disk(struct kvfs_inode *ip, const void *dip);
+/*
+ * Encode ip's core and forks into dip (inodesize bytes), keeping dip's
+ * header but its lsn and crc: stamped with lsn, crc recomputed.
+ */
+void kvfs_inode_to_disk(const struct kvfs_inode *ip, void *dip, uint64_t lsn);
+/* The core as logged (struct kvfs_log_dinode) and back. */
+void kvfs_inode_to_log(const struct kvfs_inode *ip, struct kvfs_log_dinode *ld);
+void kvfs_log_dinode_to_disk(const struct kvfs_log_dinode *ld, void *dip);
+
+#endif

@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The inode log item (see fs/inode/inode_item.h for the contract).
+ *
+ * Locks: the item's state (fields, bp) is the inode's, under its i_lock:
+ * transactions hold it exclusively from kvfs_trans_ijoin() to their end
+ * (the journal calls size/format/release then); the AIL's push trylocks it
+ * shared and runs under the AIL lock, which serialises pushes with each
+ * other.  Push trylocks the cluster buffer's lock too (it nests inside the
+ * inode lock, as buffer locks do everywhere).
+ *
+ * The item's own pin count, not the journal's (which drops before unpin()
+ * is called), says whether a checkpoint still holds it: unpin() touches
+ * nothing after dropping it, so the inode cache may free a clean inode as
+ * soon as it reads zero there and the item is out of the AIL.
+ *
+ * Write-back stamps only the inode written with the item's LSN (the
+ * cluster buffer's verify_write recomputes crcs and leaves each inode's
+ * LSN alone): a neighbour's slot may hold older contents than that LSN
+ * and must keep its own, or recovery would skip its deltas.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/compiler.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/io/blkhdr.h"
+#include "fs/io/buf_item.h"
+#include "fs/io/buf_ops.h"
+#include "fs/format/dinode.h"
+#include "fs/inode/inode_item.h"
+#include "fs/mount.h"
+#include "fs/trans/trans.h"
+#include "journal/crc32c.h"
+
+static const struct kvj_item_ops ili_ops;
+
+static inline struct kvfs_inode *item_to_inode(struct kvj_item *lip)
+{
+	return caa_container_of(lip, struct kvfs_inode, i_item.item);
+}
+
+void kvfs_inode_item_init(struct kvfs_inode *ip, struct kvj_log *log)
+{
+	kvj_item_init(&ip->i_item.item, log, &ili_ops);
+	atomic_init(&ip->i_item.pincount, 0);
+}
+
+void kvfs_inode_item_teardown(struct kvfs_inode *ip)
+{
+	struct kvfs_inode_log_item *iip = &ip->i_item;
+
+	if (iip->bp) {
+		kv_buf_rele(iip->bp);
+		iip->bp = NULL;
+	}
+}
+
+bool kvfs_inode_item_clean(struct kvfs_inode *ip)
+{
+	struct kvfs_inode_log_item *iip = &ip->i_item;
+
+	/* pin first: the AIL insertion happens before the unpin */
+	return !atomic_load(&iip->pincount) &&
+	       !__atomic_load_n(&iip->fields, __ATOMIC_RELAXED) &&
+	       !kvj_item_in_ail(&iip->item);
+}
+
+/* ---- the journal's item ops ---- */
+
+static uint32_t ili_size(struct kvj_item *lip, bool fresh)
+{
+	struct kvfs_inode *ip = item_to_inode(lip);
+	uint32_t n = KVFS_INODE_LOG_FORMAT_SIZE + KVFS_LOG_DINODE_SIZE;
+
+	(void)fresh;
+	if (ip->i_item.fields & KVFS_ILOG_DFORK)
+		n += kvfs_inode_dfork_size(ip);
+	if (ip->i_item.fields & KVFS_ILOG_AFORK)
+		n += kvfs_inode_afork_size(ip);
+	return n;
+}
+
+/* The delta is small (at most an inode): rewritten whole on a relog too. */
+static uint32_t ili_format(struct kvj_item *lip, void *buf, bool fresh)
+{
+	struct kvfs_inode *ip = item_to_inode(lip);
+	const struct kvfs_geom *g = &ip->i_mount->g;
+	struct kvfs_inode_log_format f = { 0 };
+	struct kvfs_log_dinode ld;
+	uint8_t *p = buf;
+	uint32_t dlen = 0, alen = 0;
+
+	(void)fresh;
+	if (ip->i_item.fields & KVFS_ILOG_DFORK)
+		dlen = kvfs_inode_dfork_size(ip);
+	if (ip->i_item.fields & KVFS_ILOG_AFORK)
+		alen = kvfs_inode_afork_size(ip);
+	f.ino = kv_cpu_to_le64(ip->i_ino);
+	f.blkno = kv_cpu_to_le64(kvfs_ino_to_fsb(g, ip->i_ino));
+	f.boffset = kv_cpu_to_le32(kvfs_ino_to_offset(g, ip->i_ino));
+	f.fields = kv_cpu_to_le16((uint16_t)(KVFS_ILOG_CORE |
+					     (dlen ? KVFS_ILOG_DFORK : 0) |
+					     (alen ? KVFS_ILOG_AFORK : 0)));
+	f.dfork_len = kv_cpu_to_le32(dlen);
+	f.afork_len = kv_cpu_to_le32(alen);
+	kvfs_inode_to_log(ip, &ld);
+	memcpy(p, &f, sizeof(f));
+	memcpy(p + sizeof(f), &ld, sizeof(ld));
+	memcpy(p + sizeof(f) + sizeof(ld), ip->i_dfork, dlen);
+	memcpy(p + sizeof(f) + sizeof(ld) + dlen, ip->i_afork, alen);
+	return (uint32_t)(sizeof(f) + sizeof(ld) + dlen + alen);
+}
+
+/* The transaction is over: unlock the inode. */
+static void ili_release(struct kvj_item *lip, bool aborted)
+{
+	struct kvfs_inode *ip = item_to_inode(lip);
+	struct kvfs_inode_log_item *iip = &ip->i_item;
+
+	(void)aborted;
+	iip->joined = false;
+	atomic_store(&iip->tx, NULL);
+	/* joined but never changed: the cluster buffer is not needed */
+	if (!iip->fields && iip->bp) {
+		kv_buf_rele(iip->bp);
+		iip->bp = NULL;
+	}
+	pthread_rwlock_unlock(&ip->i_lock);
+	kv_lockdep_unlock(&ip->i_lock);
+}
+
+static void ili_pin(struct kvj_item *lip)
+{
+	atomic_fetch_add(&item_to_inode(lip)->i_item.pincount, 1);
+}
+
+/* Nothing of the inode may be touched once the count is dropped. */
+static void ili_unpin(struct kvj_item *lip)
+{
+	atomic_fetch_sub(&item_to_inode(lip)->i_item.pincount, 1);
+}
+
+/* AIL write-back: never waits for a lock. */
+static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
+{
+	struct kvfs_inode *ip = item_to_inode(lip);
+	struct kvfs_inode_log_item *iip = &ip->i_item;
+	const struct kvfs_geom *g = &ip->i_mount->g;
+	struct kv_buf *bp;
+	int ret = KVJ_PUSH_SUCCESS, err;
+
+	if (pthread_rwlock_tryrdlock(&ip->i_lock))
+		return KVJ_PUSH_LOCKED;
+	kv_lockdep_trylocked(&ip->i_lock, KV_RANK_ILOCK, ip->i_ino);
+	if (atomic_load(&iip->pincount)) {
+		ret = KVJ_PUSH_PINNED;
+		goto out;
+	}
+	bp = iip->bp;
+	/* written back by an earlier push: nothing left to write */
+	if (!iip->fields || !bp)
+		goto out;
+	if (!kv_buf_trylock(bp)) {
+		ret = KVJ_PUSH_LOCKED;
+		goto out;
+	}
+	if (kv_buf_is_pinned(bp)) {
+		kv_buf_unlock(bp);
+		ret = KVJ_PUSH_PINNED;
+		goto out;
+	}
+	kvfs_inode_to_disk(
+		ip, (uint8_t *)bp->b_addr + kvfs_ino_to_offset(g, ip->i_ino),
+		lsn);
+	err = kv_buf_write(bp);
+	kv_buf_unlock(bp);
+	if (!err) {
+		iip->fields = 0;
+		iip->bp = NULL;
+		kv_buf_rele(bp);
+		goto out;
+	}
+	/*
+	 * The tail cannot pass an inode that cannot be written: stop, as
+	 * the buffer item does.
+	 */
+	ret = KVJ_PUSH_LOCKED;
+	if (err != -EAGAIN) {
+		fprintf(stderr, "kvfs: inode %llu: write-back: %s\n",
+			(unsigned long long)ip->i_ino, strerror(-err));
+		kvj_log_shutdown(lip->log, "inode write-back failed");
+	}
+out:
+	pthread_rwlock_unlock(&ip->i_lock);
+	kv_lockdep_unlock(&ip->i_lock);
+	return ret;
+}
+
+static const struct kvj_item_ops ili_ops = {
+	.name = "inode",
+	.type = KVFS_ITEM_INODE,
+	.size = ili_size,
+	.format = ili_format,
+	.release = ili_release,
+	.pin = ili_pin,
+	.unpin = ili_unpin,
+	.push = ili_push,
+};
+
+/* ---- transactions ---- */
+
+int kvfs_trans_ijoin(struct kvfs_trans *tp, struct kvfs_inode *ip)
+{
+	struct kvfs_inode_log_item *iip = &ip->i_item;
+	struct kvfs_mount *mp = ip->i_mount;
+	int err;
+
+	if (iip->joined)
+		return 0;
+	/*
+	 * Its sparse chunk was freed (the buffer invalidated) and allocated
+	 * again since the inode was last written back: write it back into
+	 * the new chunk's buffer, never into the stale one.
+	 */
+	if (iip->bp && (atomic_load(&iip->bp->b_flags) & KV_BUF_STALE)) {
+		kv_buf_rele(iip->bp);
+		iip->bp = NULL;
+	}
+	if (!iip->bp) {
+		err = kv_buf_read(mp->bc, kvfs_ino_to_fsb(&mp->g, ip->i_ino), 1,
+				  &kvfs_inode_buf_ops, &iip->bp);
+		if (err) {
+			iip->bp = NULL;
+			return err;
+		}
+	}
+	iip->joined = true;
+	atomic_store(&iip->tx, tp);
+	kvj_trans_join(tp->jt, &iip->item);
+	kvj_trans_hold(tp->jt, &iip->item);
+	return 0;
+}
+
+bool kvfs_trans_ijoined(struct kvfs_trans *tp, struct kvfs_inode *ip)
+{
+	return atomic_load(&ip->i_item.tx) == tp;
+}
+
+void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,
+			  unsigned fields)
+{
+	struct kvfs_inode_log_item *iip = &ip->i_item;
+
+	if (!iip->joined || (fields & ~KVFS_ILOG_ALL)) {
+		fprintf(stderr,
+			"kvfs: kvfs_trans_log_inode: inode %llu fields 0x%x%s\n",
+			(unsigned long long)ip->i_ino, fields,
+			iip->joined ? "" : " not in a transaction");
+		abort();
+	}
+	__atomic_store_n(&iip->fields, iip->fields | fields | KVFS_ILOG_CORE,
+			 __ATOMIC_RELAXED);
+	kvj_trans_log(tp->jt, &iip->item);
+}
+
+/* ---- recovery ---- */
+
+struct rec_clu {
+	struct kv_buf *bp;
+	bool changed;
+};
+
+struct ili_recovery {
+	struct kv_bcache *bc;
+	const struct kvfs_geom *g;
+	const struct kvj_recover_ops *bops; /* the buffers' cancels */
+	struct rec_clu *clus; /* open-addressed by block number */
+	size_t cap, nr;
+	size_t limit;
+	struct kvfs_inode_recover_stats st;
+};
+
+static size_t rec_slot(const struct ili_recovery *r, uint64_t blkno)
+{
+	return (size_t)((blkno * 0x9e3779b97f4a7c15ull) >> 17) & (r->cap - 1);
+}
+
+static struct rec_clu *rec_find(struct ili_recovery *r, uint64_t blkno)
+{
+	size_t i;
+
+	for (i = rec_slot(r, blkno); r->clus[i].bp; i = (i + 1) & (r->cap - 1))
+		if (r->clus[i].bp->b_blkno == blkno)
+			break;
+	return &r->clus[i];
+}
+
+/* Keep the table at most half full. */
+static int rec_grow(struct ili_recovery *r)
+{
+	struct rec_clu *old = r->clus;
+	size_t oldcap = r->cap, i;
+
+	if ((r->nr + 1) * 2 <= r->cap)
+		return 0;
+	r->cap = oldcap ? oldcap * 2 : 64;
+	r->clus = kvzalloc(r->cap * sizeof(*r->clus), 0);
+	if (!r->clus) {
+		r->clus = old;
+		r->cap = oldcap;
+		return -ENOMEM;
+	}
+	for (i = 0; i < oldcap; i++)
+		if (old[i].bp)
+			*rec_find(r, old[i].bp->b_blkno) = old[i];
+	kvfree(old);
+	return 0;
+}
+
+/*
+ * Write back the replayed clusters and let all go; on failure (or when
+ * recovery failed: stale) what replay left in them is not cached.
+ */
+static int rec_write_all(struct ili_recovery *r, bool stale)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < r->cap; i++) {
+		struct kv_buf *bp = r->clus[i].bp;
+
+		if (!bp)
+			continue;
+		kv_buf_lock(bp);
+		if (!stale && !err && r->clus[i].changed) {
+			bp->b_ops = &kvfs_inode_buf_ops;
+			err = kv_buf_write(bp);
+			if (err)
+				fprintf(stderr,
+					"kvfs: recovery: write back inode cluster %llu: %s\n",
+					(unsigned long long)bp->b_blkno,
+					strerror(-err));
+			else
+				r->st.written++;
+		}
+		if (stale || err)
+			kv_buf_stale(bp);
+		kv_buf_unlock(bp);
+		kv_buf_rele(bp);
+	}
+	kvfree(r->clus);
+	r->clus = NULL;
+	r->cap = r->nr = 0;
+	return err;
+}
+
+/* Does the inode in its slot vouch for its LSN (magic, owner, crc)? */
+static bool rec_inode_valid(const struct ili_recovery *r, const void *dip,
+			    uint64_t ino)
+{
+	const struct kvfs_blk_hdr *h = dip;
+
+	/* another filesystem's inode (mkfs over an old image): replay over it */
+	return kv_le32_to_cpu(h->magic) == KVFS_DINODE_MAGIC &&
+	       kv_le64_to_cpu(h->owner) == ino &&
+	       !memcmp(h->uuid, r->g->meta_uuid, KVFS_UUID_SIZE) &&
+	       kv_le32_to_cpu(h->crc) ==
+		       kv_crc32c_block(dip, r->g->inodesize, KVFS_BLK_CRC_OFF);
+}
+
+static int rec_malformed(uint32_t len, const char *why)
+{
+	fprintf(stderr,
+		"kvfs: recovery: malformed inode delta (%u bytes): %s\n", len,
+		why);
+	return -EUCLEAN;
+}
+
+static int rec_replay(void *priv, const void *delta, uint32_t len,
+		      kvj_lsn_t lsn)
+{
+	struct ili_recovery *r = priv;
+	const struct kvfs_geom *g = r->g;
+	struct kvfs_inode_log_format f;
+	struct kvfs_log_dinode ld;
+	const uint8_t *p = delta;
+	uint64_t ino, blkno;
+	uint32_t dlen, alen, fields, forkoff;
+	uint32_t room = g->inodesize - KVFS_DINODE_CORE_SIZE;
+	struct rec_clu *rc;
+	uint8_t *dip;
+	int err;
+
+	r->st.deltas++;
+	if (len < sizeof(f) + sizeof(ld))
+		return rec_malformed(len, "too short");
+	memcpy(&f, p, sizeof(f));
+	memcpy(&ld, p + sizeof(f), sizeof(ld));
+	ino = kv_le64_to_cpu(f.ino);
+	blkno = kv_le64_to_cpu(f.blkno);
+	fields = kv_le16_to_cpu(f.fields);
+	dlen = kv_le32_to_cpu(f.dfork_len);
+	alen = kv_le32_to_cpu(f.afork_len);
+	forkoff = kv_le16_to_cpu(ld.forkoff) * 8u;
+	if (!kvfs_ino_in_range(g, ino) || blkno != kvfs_ino_to_fsb(g, ino) ||
+	    kv_le32_to_cpu(f.boffset) != kvfs_ino_to_offset(g, ino))
+		return rec_malformed(len, "inode number and place disagree");
+	if (!(fields & KVFS_ILOG_CORE) || (fields & ~KVFS_ILOG_ALL) ||
+	    !(fields & KVFS_ILOG_DFORK) != !dlen ||
+	    !(fields & KVFS_ILOG_AFORK) != !alen || dlen > room ||
+	    alen > room || len != sizeof(f) + sizeof(ld) + dlen + alen)
+		return rec_malformed(len, "fields and length disagree");
+	/*
+	 * Each fork within its part of the literal area, as forkoff splits
+	 * it: forks that overlap would be written over each other and
+	 * sealed with a good crc.
+	 */
+	if (forkoff > room || dlen > (forkoff ? forkoff : room) ||
+	    alen > (forkoff ? room - forkoff : 0))
+		return rec_malformed(
+			len, "forks do not fit the inode's literal area");
+	/* the chunk was freed since: the block may be anything now */
+	if (kvfs_bli_recover_freed_since(r->bops, blkno, lsn)) {
+		r->st.skipped++;
+		return 0;
+	}
+
+	if (r->nr >= r->limit) {
+		err = rec_write_all(r, false);
+		if (err)
+			return err;
+	}
+	err = rec_grow(r);
+	if (err)
+		return err;
+	rc = rec_find(r, blkno);
+	if (!rc->bp) {
+		/* raw: the buffer deltas may have replayed into it already */
+		err = kv_buf_read(r->bc, blkno, 1, NULL, &rc->bp);
+		if (err) {
+			rc->bp = NULL;
+			fprintf(stderr, "kvfs: recovery: %s\n",
+				kv_buf_last_error());
+			return err;
+		}
+		r->nr++;
+	}
+	dip = (uint8_t *)rc->bp->b_addr + kvfs_ino_to_offset(g, ino);
+	kv_buf_lock(rc->bp);
+	if (rec_inode_valid(r, dip, ino) &&
+	    kv_le64_to_cpu(((struct kvfs_blk_hdr *)dip)->lsn) >= lsn) {
+		kv_buf_unlock(rc->bp);
+		r->st.skipped++;
+		return 0;
+	}
+	/* the header is rebuilt whole: the slot may be torn or never written */
+	kvfs_blkhdr_init(dip, KVFS_DINODE_MAGIC, blkno, ino, g->meta_uuid);
+	kvfs_log_dinode_to_disk(&ld, dip);
+	if (dlen)
+		memcpy(dip + KVFS_DINODE_CORE_SIZE, p + sizeof(f) + sizeof(ld),
+		       dlen);
+	if (alen)
+		memcpy(dip + g->inodesize - alen,
+		       p + sizeof(f) + sizeof(ld) + dlen, alen);
+	kvfs_blkhdr_stamp(dip, g->inodesize, lsn);
+	kv_buf_unlock(rc->bp);
+	rc->changed = true;
+	r->st.applied++;
+	return 0;
+}
+
+static int rec_finish(void *priv)
+{
+	return rec_write_all(priv, false);
+}
+
+int kvfs_inode_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
+			   const struct kvj_recover_ops *bops,
+			   struct kvj_recover_ops *ops)
+{
+	struct ili_recovery *r = kvzalloc(sizeof(*r), 0);
+
+	memset(ops, 0, sizeof(*ops));
+	if (!r)
+		return -ENOMEM;
+	r->bc = bc;
+	r->g = g;
+	r->bops = bops;
+	r->limit = KVFS_ILI_RECOVER_LIMIT;
+	ops->type = KVFS_ITEM_INODE;
+	/*
+	 * After the checkpoint's buffers: a new inode's core is logged in
+	 * the checkpoint that initialises its chunk's clusters (fs/inode/ialloc.h)
+	 * and must land over them.
+	 */
+	ops->phase = 1;
+	ops->replay = rec_replay;
+	ops->finish = rec_finish;
+	ops->priv = r;
+	return 0;
+}
+
+void kvfs_inode_recover_free(struct kvj_recover_ops *ops)
+{
+	struct ili_recovery *r = ops->priv;
+
+	if (!r)
+		return;
+	rec_write_all(r, true);
+	kvfree(r);
+	ops->priv = NULL;
+}
+
+void kvfs_inode_recover_get_stats(const struct kvj_recover_ops *ops,
+				  struct kvfs_inode_recover_stats *st)
+{
+	const struct ili_recovery *r = ops->priv;
+
+	*st = r->st;
+}

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The metadata buffer cache.
+ *
+ * A buffer covers one or more consecutive filesystem blocks (a 64 KiB
+ * directory block is one buffer) and is keyed by its first block number.
+ * Memory comes from kvmalloc, so multi-block buffers may be vmap-backed.
+ *
+ * Life of a buffer: kv_buf_read()/kv_buf_get() return it held (one
+ * reference), NOT locked: a lookup of a cached block takes no lock at all
+ * (an RCU hash lookup and an atomic increment).  A caller that changes the
+ * buffer, or needs it stable, takes kv_buf_lock().  kv_buf_rele() drops the
+ * reference; an unreferenced buffer stays cached on the LRU until the
+ * memory limit or the allocator's shrinker reclaims it.  Reclaim never
+ * touches a buffer that is held, locked (a lock holder also holds a
+ * reference), pinned, dirty or attached to a log item.
+ *
+ * Verification: each buffer has a type (struct kv_buf_ops).  verify_read
+ * runs on every read from the device and returns 0, -EBADMSG (checksum) or
+ * -EUCLEAN (anything else wrong); a failed read is not cached.
+ * verify_write runs on every write-back, in place, with the buffer locked:
+ * it stamps b_lsn into the header and recomputes the crc, or refuses
+ * (-EUCLEAN) to write out corrupt metadata.
+ *
+ * Journal hooks: b_log_item belongs to the buffer log item (fs/io/buf_item.c);
+ * a buffer with a log item attached is never reclaimed (detach it, under
+ * the buffer lock, once the item is done with the buffer).
+ * A pinned buffer (its changes are in the log but not yet durable) is never
+ * written back nor reclaimed; kv_buf_write() of a pinned buffer is -EAGAIN.
+ *
+ * Threads using the cache are registered with urcu (memb flavour)
+ * automatically on first use and unregistered at thread exit.  Other code
+ * that registers threads must test URCU_TLS(urcu_memb_reader).registered
+ * first (as this cache does), or a thread would be registered twice.
+ *
+ * Reclaim waits for an RCU grace period before freeing.  When the shrinker
+ * runs in a thread that is inside an RCU read-side section (an allocation
+ * made under rcu_read_lock()), it frees nothing rather than deadlock; such
+ * allocations therefore cannot be satisfied from this cache.  Calls into
+ * the cache itself must not be made under rcu_read_lock().
+ */
+#ifndef KV_FS_BUF_H
+#define KV_FS_BUF_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/rculfhash.h>
+
+#include "alloc/kvlock.h"
+
+struct kv_dev;
+struct kv_buf;
+struct kv_bcache;
+
+struct kv_buf_ops {
+	const char *name;
+	int (*verify_read)(struct kv_buf *bp);
+	int (*verify_write)(struct kv_buf *bp);
+};
+
+/* b_flags */
+#define KV_BUF_DONE (1u << 0) /* contents valid (read or initialised) */
+#define KV_BUF_DIRTY (1u << 1) /* changed since last write-back */
+#define KV_BUF_STALE (1u << 2) /* block freed: no longer in the index */
+#define KV_BUF_REF (1u << 3) /* used since the LRU last passed it */
+#define KV_BUF_HASHED (1u << 4) /* in the index */
+
+struct kv_buf {
+	/* read-only after creation */
+	uint64_t b_blkno; /* first filesystem block */
+	unsigned b_nblks; /* blocks covered */
+	size_t b_len; /* bytes: b_nblks * block size */
+	void *b_addr; /* the contents (kvmalloc) */
+	struct kv_bcache *b_cache;
+
+	/* under the buffer lock */
+	const struct kv_buf_ops *b_ops;
+	void *b_log_item; /* owned by the buffer log item */
+	uint64_t b_lsn; /* stamped into the header by verify_write */
+
+	/* the cache's own */
+	atomic_int b_hold; /* references; negative once dying */
+	atomic_uint b_flags; /* KV_BUF_* */
+	atomic_int b_pin_count;
+	struct kv_mutex b_lock;
+	struct cds_lfht_node b_hnode;
+	struct kv_buf *b_lru_prev, *b_lru_next; /* under the cache lru lock */
+};
+
+struct kv_bcache_stats {
+	uint64_t hits; /* lookups served from the cache */
+	uint64_t misses; /* lookups that created a buffer */
+	uint64_t reads; /* device reads */
+	uint64_t writes; /* device write-backs */
+	uint64_t reclaimed; /* buffers freed by the LRU limit or the shrinker */
+	uint64_t verify_failures;
+	uint64_t nr_cached; /* buffers in the cache now */
+	uint64_t bytes_cached;
+};
+
+/*
+ * A cache over dev with blocks of blksize bytes, trimmed back below
+ * mem_limit bytes of buffer contents (0: no limit but the shrinker).  The
+ * cache registers a KV_SHRINK_IO shrinker with kvalloc.
+ */
+int kv_bcache_create(struct kv_dev *dev, unsigned blksize, size_t mem_limit,
+		     struct kv_bcache **bcp);
+/*
+ * Free every buffer without writing anything back (write back first with
+ * kv_bcache_flush(); dropping dirty buffers is how tests simulate a crash).
+ * No buffer may still be held.
+ */
+void kv_bcache_destroy(struct kv_bcache *bc);
+struct kv_dev *kv_bcache_dev(const struct kv_bcache *bc);
+unsigned kv_bcache_blksize(const struct kv_bcache *bc);
+/*
+ * The owner's pointer, for verifiers that need more than the buffer (the
+ * filesystem's verifiers in fs/io/buf_ops.c find the geometry here).  Set once,
+ * before the first read.
+ */
+void kv_bcache_set_private(struct kv_bcache *bc, void *priv);
+void *kv_bcache_private(const struct kv_bcache *bc);
+void kv_bcache_get_stats(struct kv_bcache *bc, struct kv_bcache_stats *st);
+/*
+ * Write back every dirty, unpinned buffer in block order, then flush the
+ * device.  Returns -EBUSY (after writing the rest) if pinned dirty buffers
+ * remained, -ENOMEM if the list of them could not be allocated.
+ */
+int kv_bcache_flush(struct kv_bcache *bc);
+/* Reclaim up to nr unused buffers now (the shrinker's scan); returns freed. */
+size_t kv_bcache_shrink(struct kv_bcache *bc, size_t nr);
+
+/*
+ * The buffer of nblks blocks at blkno, read and verified with ops (NULL:
+ * no verification) if it is not cached.  Returned held, not locked.
+ * -EBADMSG/-EUCLEAN from verify_read (see kv_buf_last_error()), -EIO etc.
+ * from the device, -EINVAL if blkno is cached with another length.
+ */
+int kv_buf_read(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+		const struct kv_buf_ops *ops, struct kv_buf **bpp);
+/*
+ * The buffer for blocks about to be initialised whole: never read from the
+ * device; a new buffer is zeroed; a cached one takes the type ops without
+ * verification.  Returned held, not locked.
+ */
+int kv_buf_get(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+	       const struct kv_buf_ops *ops, struct kv_buf **bpp);
+/*
+ * The cached buffer at blkno, held, without any I/O: -ENOENT if it is not
+ * cached, -EINVAL if cached with another length.
+ */
+int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+		  struct kv_buf **bpp);
+/* An extra reference on a buffer already held. */
+void kv_buf_hold(struct kv_buf *bp);
+void kv_buf_rele(struct kv_buf *bp);
+
+/* the macros pass the caller's site to the rank check (alloc/lockrank.h) */
+void kv_buf_lock_(struct kv_buf *bp KV_LD_DECL);
+bool kv_buf_trylock_(struct kv_buf *bp KV_LD_DECL);
+void kv_buf_unlock_(struct kv_buf *bp KV_LD_DECL);
+#define kv_buf_lock(bp) kv_buf_lock_(bp KV_LD_SITE)
+#define kv_buf_trylock(bp) kv_buf_trylock_(bp KV_LD_SITE)
+#define kv_buf_unlock(bp) kv_buf_unlock_(bp KV_LD_SITE)
+
+/* Under the buffer lock: the contents changed and must be written back. */
+void kv_buf_mark_dirty(struct kv_buf *bp);
+bool kv_buf_is_dirty(const struct kv_buf *bp);
+/*
+ * Write one locked, held buffer back in place: verify_write (stamps b_lsn,
+ * recomputes the crc), then the device write; clears DIRTY on success.
+ * -EAGAIN if pinned; a stale buffer is not written (returns 0).
+ */
+int kv_buf_write(struct kv_buf *bp);
+/*
+ * The block was freed: the buffer leaves the index (later lookups read the
+ * device afresh), its dirty state is dropped, and it is reclaimed once
+ * released.  Under the buffer lock.
+ */
+void kv_buf_stale(struct kv_buf *bp);
+
+/*
+ * Pins are taken by the journal on a held buffer; a pin holds its own
+ * reference, dropped by the matching unpin.
+ */
+void kv_buf_pin(struct kv_buf *bp);
+void kv_buf_unpin(struct kv_buf *bp);
+bool kv_buf_is_pinned(const struct kv_buf *bp);
+
+/*
+ * This thread's description of its last failed buffer read or verification
+ * ("block 41: test_block verify_read: Bad message (crc 0x... != 0x...)"),
+ * or "" if none.
+ */
+const char *kv_buf_last_error(void);
+/*
+ * For verifiers: say what was wrong (the part in parentheses above) and
+ * return err, as in `return kv_buf_corrupt(bp, -EUCLEAN, "magic %x", m);`.
+ */
+int kv_buf_corrupt(struct kv_buf *bp, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,1674 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Directories: short form in the inode, data blocks with the name hash and
+ * free-space indexes past that (fs/ns/dir.h has the contract, fs/format.h the
+ * format).  Locks: the directory's inode lock (fs/inode/inode.h) covers the
+ * short form, the head, every data block and both trees; this file takes
+ * no lock of its own.
+ */
+#include "fs/ns/dir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/ns/attr.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/bmap_btree.h"
+#include "fs/data/bmap.h"
+#include "fs/btree/btree.h"
+#include "fs/io/buf_ops.h"
+#include "fs/format/dinode.h"
+#include "fs/inode/inode.h"
+#include "fs/inode/inode_item.h"
+#include "fs/kvfs.h"
+#include "fs/mount.h"
+#include "fs/trans/trans.h"
+
+/* More than the largest inode's fork can hold (2048 - 208) / 24. */
+#define SF_MAX_ENTRIES 80
+
+static _Atomic uint64_t st_to_block, st_to_sf, st_added, st_freed;
+
+void kvfs_dir_get_stats(struct kvfs_dir_stats *st)
+{
+	st->to_block = atomic_load(&st_to_block);
+	st->to_sf = atomic_load(&st_to_sf);
+	st->blocks_added = atomic_load(&st_added);
+	st->blocks_freed = atomic_load(&st_freed);
+}
+
+int kvfs_dir_name_check(const char *name, size_t len)
+{
+	if (!len)
+		return -EINVAL;
+	if (len > KVFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (memchr(name, '/', len) || memchr(name, '\0', len))
+		return -EINVAL;
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return -EINVAL;
+	return 0;
+}
+
+unsigned kvfs_ftype_to_dtype(uint8_t ftype)
+{
+	static const unsigned t[KVFS_FT_MAX] = {
+		[KVFS_FT_UNKNOWN] = DT_UNKNOWN, [KVFS_FT_REG] = DT_REG,
+		[KVFS_FT_DIR] = DT_DIR,		[KVFS_FT_CHR] = DT_CHR,
+		[KVFS_FT_BLK] = DT_BLK,		[KVFS_FT_FIFO] = DT_FIFO,
+		[KVFS_FT_SOCK] = DT_SOCK,	[KVFS_FT_LNK] = DT_LNK,
+	};
+
+	return ftype < KVFS_FT_MAX ? t[ftype] : DT_UNKNOWN;
+}
+
+/* ---- common ---- */
+
+struct dctx {
+	struct kvfs_trans *tp; /* NULL: read only */
+	struct kvfs_inode *dp;
+	struct kvfs_mount *mp;
+	const struct kvfs_geom *g;
+	struct kv_buf *hbp; /* data block 0 */
+};
+
+static void dctx_init(struct dctx *d, struct kvfs_trans *tp,
+		      struct kvfs_inode *dp)
+{
+	d->tp = tp;
+	d->dp = dp;
+	d->mp = dp->i_mount;
+	d->g = &dp->i_mount->g;
+	d->hbp = NULL;
+}
+
+static int corrupt(struct dctx *d, uint64_t blkno, const char *what)
+{
+	return kvfs_corrupt_inode(-EUCLEAN, blkno, d->dp->i_ino,
+				  "directory: %s", what);
+}
+
+static uint32_t fsbs(const struct kvfs_geom *g)
+{
+	return g->dirblksize >> g->blocklog;
+}
+
+static struct kvfs_dir_head *head(struct kv_buf *bp)
+{
+	return (void *)((char *)bp->b_addr + KVFS_DIR_DATA_HDR_SIZE);
+}
+
+static struct kvfs_dir_data_hdr *dhdr(struct kv_buf *bp)
+{
+	return bp->b_addr;
+}
+
+static struct kvfs_dir_data_ent *ent_at(struct kv_buf *bp, uint32_t off)
+{
+	return (void *)((char *)bp->b_addr + off);
+}
+
+static uint32_t data_start(uint32_t dblk)
+{
+	return dblk ? KVFS_DIR_DATA_HDR_SIZE : KVFS_DIR_HEAD_SIZE;
+}
+
+/* bestfree of an empty data block */
+static uint32_t empty_best(const struct kvfs_geom *g, uint32_t dblk)
+{
+	return g->dirblksize - data_start(dblk);
+}
+
+/*
+ * The filesystem block of data block dblk: one contiguous extent;
+ * -ENODATA for a hole (a data block freed below the end of the data).
+ */
+static int map_dblk(struct dctx *d, uint32_t dblk, uint64_t *fsb)
+{
+	struct kvfs_bmap map[4];
+	int n = 4, err;
+	uint64_t off = (uint64_t)dblk * fsbs(d->g), next;
+
+	err = kvfs_bmapi_read(d->dp, off, fsbs(d->g), map, &n);
+	if (err)
+		return err == -EOPNOTSUPP ?
+			       corrupt(d, KVFS_NULLBLOCK, "fork format") :
+			       err;
+	if (n == 1 && map[0].startblock == KVFS_NULLBLOCK &&
+	    map[0].blockcount >= fsbs(d->g))
+		return -ENODATA;
+	next = map[0].startblock;
+	for (int i = 0; i < n; i++) {
+		if (map[i].startblock == KVFS_NULLBLOCK ||
+		    map[i].startblock != next ||
+		    (map[i].flags & KVFS_BMAP_UNWRITTEN))
+			return corrupt(d, KVFS_NULLBLOCK,
+				       "data block not mapped contiguously");
+		next += map[i].blockcount;
+	}
+	if (next - map[0].startblock < fsbs(d->g))
+		return corrupt(d, KVFS_NULLBLOCK, "data block short");
+	*fsb = map[0].startblock;
+	return 0;
+}
+
+/*
+ * The first data block past dblk, a hole, that may be mapped (ndata if
+ * none): a walk steps over a run of holes in one bmap call, not one a
+ * block (a damaged head's ndata can be 2^32).
+ */
+static int next_dblk(struct dctx *d, uint32_t dblk, uint32_t ndata,
+		     uint32_t *next)
+{
+	struct kvfs_bmap map;
+	uint64_t off = (uint64_t)dblk * fsbs(d->g), end;
+	int n = 1, err;
+
+	err = kvfs_bmapi_read(d->dp, off, (uint64_t)(ndata - dblk) * fsbs(d->g),
+			      &map, &n);
+	if (err == -EFBIG)
+		return corrupt(d, KVFS_NULLBLOCK,
+			       "data space past the largest file offset");
+	if (err)
+		return err;
+	end = map.startblock == KVFS_NULLBLOCK ? off + map.blockcount : off;
+	end /= fsbs(d->g);
+	*next = end > dblk ? (end < ndata ? (uint32_t)end : ndata) : dblk + 1;
+	return 0;
+}
+
+static void rele(struct dctx *d, struct kv_buf *bp)
+{
+	if (!d->tp && bp)
+		kv_buf_rele(bp);
+}
+
+/* Data block dblk, held (read only) or locked in d->tp. */
+static int read_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
+{
+	struct kv_buf *bp = NULL;
+	uint64_t fsb = 0;
+	int err;
+
+	if (dblk == 0 && d->hbp) {
+		*bpp = d->hbp;
+		if (!d->tp)
+			kv_buf_hold(d->hbp);
+		return 0;
+	}
+	err = map_dblk(d, dblk, &fsb);
+	if (err)
+		return err;
+	if (d->tp)
+		err = kvfs_trans_read_buf(d->tp->jt, d->mp->bl, fsb, fsbs(d->g),
+					  &kvfs_dir_data_buf_ops, &bp);
+	else
+		err = kv_buf_read(d->mp->bc, fsb, fsbs(d->g),
+				  &kvfs_dir_data_buf_ops, &bp);
+	if (err)
+		return err == -EBADMSG ? -EUCLEAN : err;
+	if (kv_le64_to_cpu(dhdr(bp)->hdr.owner) != d->dp->i_ino ||
+	    kv_le32_to_cpu(dhdr(bp)->dblk) != dblk) {
+		rele(d, bp);
+		return corrupt(d, fsb, "data block of another directory");
+	}
+	*bpp = bp;
+	return 0;
+}
+
+static int read_head(struct dctx *d)
+{
+	struct kv_buf *bp = NULL;
+	int err;
+
+	if (d->hbp)
+		return 0;
+	err = read_dblk(d, 0, &bp);
+	if (err)
+		return err;
+	d->hbp = bp;
+	return 0;
+}
+
+static void dctx_done(struct dctx *d)
+{
+	rele(d, d->hbp);
+	d->hbp = NULL;
+}
+
+static void log_range(struct dctx *d, struct kv_buf *bp, uint32_t first,
+		      uint32_t len)
+{
+	kvfs_trans_log_buf(d->tp->jt, bp, first, first + len - 1);
+}
+
+static void tree_cur(struct dctx *d, struct kvfs_btree_cur *cur,
+		     struct kvfs_dir_tree_ctx *c, bool free_tree)
+{
+	c->tp = d->tp;
+	c->dp = d->dp;
+	c->hbp = d->hbp;
+	c->free_tree = free_tree;
+	kvfs_btree_cur_init(cur,
+			    free_tree ? &kvfs_dir_free_tree_ops :
+					&kvfs_dir_hash_tree_ops,
+			    d->g, d->tp->jt, d->mp->bl, d->dp->i_ino, c);
+}
+
+/* ---- the name hash index, read without a transaction ---- */
+
+static int read_tree_blk(struct dctx *d, uint64_t fsb, unsigned level,
+			 struct kv_buf **bpp)
+{
+	const struct kvfs_btree_block *bb;
+	struct kv_buf *bp = NULL;
+	int err;
+
+	if (fsb >= d->g->dblocks)
+		return corrupt(d, fsb, "hash index pointer out of range");
+	err = kv_buf_read(d->mp->bc, fsb, 1, &kvfs_dir_hash_buf_ops, &bp);
+	if (err)
+		return err == -EBADMSG ? -EUCLEAN : err;
+	bb = bp->b_addr;
+	if (kv_le32_to_cpu(bb->hdr.magic) != KVFS_DIR_HASH_MAGIC ||
+	    kv_le64_to_cpu(bb->hdr.owner) != d->dp->i_ino ||
+	    kv_le16_to_cpu(bb->level) != level) {
+		kv_buf_rele(bp);
+		return corrupt(d, fsb, "hash index block out of place");
+	}
+	*bpp = bp;
+	return 0;
+}
+
+static int hkey_cmp(uint32_t h1, uint64_t a1, uint32_t h2, uint64_t a2)
+{
+	if (h1 != h2)
+		return h1 < h2 ? -1 : 1;
+	return a1 < a2 ? -1 : a1 > a2;
+}
+
+/* A match found by the hash walk. */
+struct hmatch {
+	const char *name;
+	size_t len;
+	uint64_t addr;
+	uint64_t ino;
+	uint8_t ftype;
+};
+
+/* Does the entry at address addr carry m's name? */
+static int entry_matches(struct dctx *d, uint64_t addr, struct hmatch *m,
+			 bool *hit)
+{
+	uint64_t byte = addr * 8;
+	uint32_t dblk = (uint32_t)(byte >> d->g->dirblklog);
+	uint32_t off = (uint32_t)(byte & (d->g->dirblksize - 1));
+	struct kvfs_dir_data_ent *e;
+	struct kv_buf *bp = NULL;
+	int err;
+
+	if (dblk >= kv_le32_to_cpu(head(d->hbp)->ndata) ||
+	    off < data_start(dblk) ||
+	    off + KVFS_DIR_DATA_ENT_SIZE > d->g->dirblksize)
+		return corrupt(d, d->hbp->b_blkno,
+			       "hash index names an address outside the data");
+	err = read_dblk(d, dblk, &bp);
+	if (err == -ENODATA)
+		return corrupt(d, d->hbp->b_blkno,
+			       "hash index names a freed data block");
+	if (err)
+		return err;
+	e = ent_at(bp, off);
+	*hit = false;
+	/*
+	 * The data block's verifier walks its records from the start; an
+	 * address from the index may point inside one (an unused record's
+	 * bytes are not checked): the record must hold the name it claims.
+	 */
+	if (!kv_le64_to_cpu(e->ino) ||
+	    kv_le32_to_cpu(e->reclen) < KVFS_DIR_DATA_ENTSIZE(e->namelen) ||
+	    off + kv_le32_to_cpu(e->reclen) > d->g->dirblksize) {
+		rele(d, bp);
+		return corrupt(d, bp->b_blkno, "hash index names no entry");
+	}
+	if (e->namelen == m->len && !memcmp(e->name, m->name, m->len)) {
+		*hit = true;
+		m->addr = addr;
+		m->ino = kv_le64_to_cpu(e->ino);
+		m->ftype = e->ftype;
+	}
+	rele(d, bp);
+	return 0;
+}
+
+/*
+ * Binary searches of one hash index block (the linear scans of a 4 KiB
+ * block's few hundred keys were a fifth of the instructions of a warm
+ * lookup).  In a node of n >= 1 keys: the last child whose first key is
+ * <= (hash, 0), child 0 if none.
+ */
+static unsigned hash_node_child(struct kvfs_btree_block *bb,
+				const struct kvfs_btree_ops *ops, unsigned n,
+				uint32_t hash)
+{
+	unsigned lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo + 1) / 2;
+		struct kvfs_dir_hash_rec *k = kvfs_btree_key(bb, ops, mid);
+
+		if (hkey_cmp(kv_le32_to_cpu(k->hash), kv_le64_to_cpu(k->addr),
+			     hash, 0) > 0)
+			hi = mid - 1;
+		else
+			lo = mid;
+	}
+	return lo;
+}
+
+/* In a leaf of n records: the first whose hash is >= hash (n if none). */
+static unsigned hash_leaf_first(struct kvfs_btree_block *bb,
+				const struct kvfs_btree_ops *ops, unsigned n,
+				uint32_t hash)
+{
+	unsigned lo = 0, hi = n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		struct kvfs_dir_hash_rec *r = kvfs_btree_rec(bb, ops, mid);
+
+		if (kv_le32_to_cpu(r->hash) < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Find m->name through the hash index: descend to the first record with
+ * key >= (hash, 0), then follow records (and right siblings) while the
+ * hash matches.  *found false if none carries the name.
+ */
+static int hash_find(struct dctx *d, struct hmatch *m, bool *found)
+{
+	const struct kvfs_geom *g = d->g;
+	uint32_t hash =
+		kvfs_dir_hashname((const uint8_t *)m->name, (unsigned)m->len);
+	const struct kvfs_dir_head *hd = head(d->hbp);
+	uint64_t fsb = kv_le64_to_cpu(hd->hash_root);
+	unsigned level = hd->hash_level;
+	const struct kvfs_btree_ops *ops = &kvfs_dir_hash_ops;
+	struct kv_buf *bp = NULL;
+	int err, hops = 0;
+	unsigned i, n;
+
+	*found = false;
+	for (;;) {
+		struct kvfs_btree_block *bb;
+
+		err = read_tree_blk(d, fsb, level, &bp);
+		if (err)
+			return err;
+		bb = bp->b_addr;
+		n = kv_le16_to_cpu(bb->numrecs);
+		if (!level)
+			break;
+		if (!n) {
+			kv_buf_rele(bp);
+			return corrupt(d, fsb, "empty hash index node");
+		}
+		i = hash_node_child(bb, ops, n, hash);
+		fsb = kv_le64_to_cpu(*kvfs_btree_ptr(bb, ops, g->blocksize, i));
+		kv_buf_rele(bp);
+		level--;
+	}
+	/* at the leaf: records from the first >= (hash, 0) */
+	for (i = hash_leaf_first(bp->b_addr, ops, n, hash);;) {
+		struct kvfs_btree_block *bb = bp->b_addr;
+		uint64_t next;
+
+		n = kv_le16_to_cpu(bb->numrecs);
+		for (; i < n; i++) {
+			struct kvfs_dir_hash_rec *r =
+				kvfs_btree_rec(bb, ops, i);
+			uint32_t rh = kv_le32_to_cpu(r->hash);
+			bool hit = false;
+
+			if (rh < hash)
+				continue;
+			if (rh > hash) {
+				kv_buf_rele(bp);
+				return 0;
+			}
+			err = entry_matches(d, kv_le64_to_cpu(r->addr), m,
+					    &hit);
+			if (err || hit) {
+				kv_buf_rele(bp);
+				*found = !err;
+				return err;
+			}
+		}
+		next = kv_le64_to_cpu(bb->rightsib);
+		kv_buf_rele(bp);
+		if (next == KVFS_NULLBLOCK)
+			return 0;
+		if (++hops > 1 << 20)
+			return corrupt(d, next, "hash index sibling loop");
+		err = read_tree_blk(d, next, 0, &bp);
+		if (err)
+			return err;
+		i = 0;
+	}
+}
+
+/* ---- short form ---- */
+
+static struct kvfs_dir_sf_hdr *sfh(struct kvfs_inode *dp)
+{
+	return (void *)dp->i_dfork;
+}
+
+static struct kvfs_dir_sf_ent *sf_first(struct kvfs_inode *dp)
+{
+	return (void *)(dp->i_dfork + KVFS_DIR_SF_HDR_SIZE);
+}
+
+static struct kvfs_dir_sf_ent *sf_next(struct kvfs_dir_sf_ent *e)
+{
+	return (void *)((uint8_t *)e + KVFS_DIR_SF_ENTSIZE(e->namelen));
+}
+
+static struct kvfs_dir_sf_ent *sf_find(struct kvfs_inode *dp, const char *name,
+				       size_t len)
+{
+	struct kvfs_dir_sf_ent *e = sf_first(dp);
+	unsigned n = kv_le16_to_cpu(sfh(dp)->count);
+
+	for (unsigned i = 0; i < n; i++, e = sf_next(e))
+		if (e->namelen == len && !memcmp(e->name, name, len))
+			return e;
+	return NULL;
+}
+
+static void log_sf(struct kvfs_trans *tp, struct kvfs_inode *dp)
+{
+	kvfs_trans_log_inode(tp, dp, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+}
+
+void kvfs_dir_init(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		   uint64_t parent)
+{
+	memset(dp->i_dfork, 0, kvfs_inode_dfork_size(dp));
+	dp->i_dformat = KVFS_DFORK_INLINE;
+	dp->i_nextents = 0;
+	sfh(dp)->parent = kv_cpu_to_le64(parent);
+	dp->i_size = KVFS_DIR_SF_HDR_SIZE;
+	log_sf(tp, dp);
+}
+
+static int check_format(struct kvfs_inode *dp)
+{
+	if (!S_ISDIR(dp->i_mode))
+		return -ENOTDIR;
+	/* blocks scattered among other files' outgrow the in-inode list */
+	if (dp->i_dformat == KVFS_DFORK_INLINE ||
+	    dp->i_dformat == KVFS_DFORK_EXTENTS ||
+	    dp->i_dformat == KVFS_DFORK_BTREE)
+		return 0;
+	return kvfs_corrupt_inode(-EUCLEAN, KVFS_NULLBLOCK, dp->i_ino,
+				  "directory fork format %u", dp->i_dformat);
+}
+
+/* ---- data block records ---- */
+
+static void recompute_best(struct kv_buf *bp, uint32_t len)
+{
+	uint32_t pos = data_start(kv_le32_to_cpu(dhdr(bp)->dblk)), best = 0;
+
+	while (pos < len) {
+		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
+		uint32_t rl = kv_le32_to_cpu(e->reclen);
+
+		if (!kv_le64_to_cpu(e->ino) && rl > best)
+			best = rl;
+		pos += rl;
+	}
+	dhdr(bp)->bestfree = kv_cpu_to_le32(best);
+}
+
+static void put_unused(struct kv_buf *bp, uint32_t off, uint32_t len)
+{
+	struct kvfs_dir_data_ent *e = ent_at(bp, off);
+
+	memset(e, 0, KVFS_DIR_DATA_ENT_SIZE);
+	e->reclen = kv_cpu_to_le32(len);
+}
+
+static void put_entry(struct kv_buf *bp, uint32_t off, uint32_t reclen,
+		      const char *name, size_t len, uint64_t ino, uint8_t ftype)
+{
+	struct kvfs_dir_data_ent *e = ent_at(bp, off);
+
+	memset(e, 0, KVFS_DIR_DATA_ENTSIZE(len));
+	e->ino = kv_cpu_to_le64(ino);
+	e->reclen = kv_cpu_to_le32(reclen);
+	e->namelen = (uint8_t)len;
+	e->ftype = ftype;
+	memcpy(e->name, name, len);
+}
+
+/* A new, empty data block dblk at fsb, in d->tp. */
+static void init_dblk(struct dctx *d, struct kv_buf *bp, uint32_t dblk)
+{
+	memset(bp->b_addr, 0, d->g->dirblksize);
+	kvfs_blkhdr_init(bp->b_addr, KVFS_DIR_DATA_MAGIC, bp->b_blkno,
+			 d->dp->i_ino, d->g->meta_uuid);
+	dhdr(bp)->dblk = kv_cpu_to_le32(dblk);
+	put_unused(bp, data_start(dblk), empty_best(d->g, dblk));
+	dhdr(bp)->bestfree = kv_cpu_to_le32(empty_best(d->g, dblk));
+}
+
+/*
+ * Put an entry into the first unused record of bp that holds need bytes;
+ * its offset in *off.  -ENOSPC if none (the free index said otherwise:
+ * the caller reports corruption).
+ */
+static int blk_insert(struct dctx *d, struct kv_buf *bp, const char *name,
+		      size_t len, uint64_t ino, uint8_t ftype, uint32_t *off)
+{
+	uint32_t need = KVFS_DIR_DATA_ENTSIZE(len), bl = d->g->dirblksize;
+	uint32_t pos = data_start(kv_le32_to_cpu(dhdr(bp)->dblk));
+
+	while (pos < bl) {
+		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
+		uint32_t rl = kv_le32_to_cpu(e->reclen);
+
+		if (!kv_le64_to_cpu(e->ino) && rl >= need) {
+			uint32_t rest = rl - need;
+
+			if (rest >= KVFS_DIR_DATA_ENT_SIZE) {
+				put_entry(bp, pos, need, name, len, ino, ftype);
+				put_unused(bp, pos + need, rest);
+				log_range(d, bp, pos,
+					  need + KVFS_DIR_DATA_ENT_SIZE);
+			} else {
+				put_entry(bp, pos, rl, name, len, ino, ftype);
+				log_range(d, bp, pos, need);
+			}
+			dhdr(bp)->nents = kv_cpu_to_le32(
+				kv_le32_to_cpu(dhdr(bp)->nents) + 1);
+			recompute_best(bp, bl);
+			log_range(d, bp, 0, KVFS_DIR_DATA_HDR_SIZE);
+			*off = pos;
+			return 0;
+		}
+		pos += rl;
+	}
+	return -ENOSPC;
+}
+
+/* Turn the entry at off into unused space, merged with its neighbours. */
+static int blk_remove(struct dctx *d, struct kv_buf *bp, uint32_t off)
+{
+	uint32_t bl = d->g->dirblksize;
+	uint32_t pos = data_start(kv_le32_to_cpu(dhdr(bp)->dblk)), prev = 0;
+	uint32_t start, len;
+	struct kvfs_dir_data_ent *e;
+	bool prev_unused = false;
+
+	while (pos < off) {
+		e = ent_at(bp, pos);
+		prev = pos;
+		prev_unused = !kv_le64_to_cpu(e->ino);
+		pos += kv_le32_to_cpu(e->reclen);
+	}
+	if (pos != off)
+		return corrupt(d, bp->b_blkno,
+			       "entry not on a record boundary");
+	start = off;
+	len = kv_le32_to_cpu(ent_at(bp, off)->reclen);
+	if (prev_unused) {
+		start = prev;
+		len += kv_le32_to_cpu(ent_at(bp, prev)->reclen);
+	}
+	if (off + kv_le32_to_cpu(ent_at(bp, off)->reclen) < bl) {
+		e = ent_at(bp, off + kv_le32_to_cpu(ent_at(bp, off)->reclen));
+		if (!kv_le64_to_cpu(e->ino))
+			len += kv_le32_to_cpu(e->reclen);
+	}
+	put_unused(bp, start, len);
+	/* the removed entry's name bytes stay behind, as unused space */
+	log_range(d, bp, start, KVFS_DIR_DATA_ENT_SIZE);
+	if (off != start)
+		log_range(d, bp, off, KVFS_DIR_DATA_ENT_SIZE);
+	dhdr(bp)->nents = kv_cpu_to_le32(kv_le32_to_cpu(dhdr(bp)->nents) - 1);
+	recompute_best(bp, bl);
+	log_range(d, bp, 0, KVFS_DIR_DATA_HDR_SIZE);
+	return 0;
+}
+
+/* ---- the index trees, in d->tp ---- */
+
+/*
+ * Insert rec into the free-space index (free_tree) or the name-hash index;
+ * a record already there is corruption, reported as dup.
+ */
+static int idx_insert(struct dctx *d, bool free_tree, const void *rec,
+		      const char *dup)
+{
+	struct kvfs_btree_cur cur;
+	struct kvfs_dir_tree_ctx c;
+	int stat, err;
+
+	tree_cur(d, &cur, &c, free_tree);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, rec, &stat);
+	if (!err && stat)
+		return corrupt(d, d->hbp->b_blkno, dup);
+	return err ? err : kvfs_btree_insert(&cur, rec);
+}
+
+/* Delete rec from one index; *found false (and nothing done) if absent. */
+static int idx_delete(struct dctx *d, bool free_tree, const void *rec,
+		      bool *found)
+{
+	struct kvfs_btree_cur cur;
+	struct kvfs_dir_tree_ctx c;
+	int stat, err;
+
+	tree_cur(d, &cur, &c, free_tree);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, rec, &stat);
+	if (err)
+		return err;
+	*found = stat;
+	return stat ? kvfs_btree_delete(&cur, &stat) : 0;
+}
+
+static int hash_insert(struct dctx *d, uint32_t hash, uint64_t addr)
+{
+	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
+				       .addr = kv_cpu_to_le64(addr) };
+
+	return idx_insert(d, false, &r, "hash record exists");
+}
+
+static int hash_delete(struct dctx *d, uint32_t hash, uint64_t addr)
+{
+	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
+				       .addr = kv_cpu_to_le64(addr) };
+	bool found;
+	int err = idx_delete(d, false, &r, &found);
+
+	if (!err && !found)
+		return corrupt(d, d->hbp->b_blkno, "hash record missing");
+	return err;
+}
+
+static int free_insert(struct dctx *d, uint32_t best, uint32_t dblk)
+{
+	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(best),
+				       .dblk = kv_cpu_to_le32(dblk) };
+
+	return idx_insert(d, true, &r, "free record exists");
+}
+
+/* Delete (best, dblk); *found false (and nothing done) if absent. */
+static int free_delete(struct dctx *d, uint32_t best, uint32_t dblk,
+		       bool *found)
+{
+	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(best),
+				       .dblk = kv_cpu_to_le32(dblk) };
+
+	return idx_delete(d, true, &r, found);
+}
+
+static int free_move(struct dctx *d, uint32_t old, uint32_t new, uint32_t dblk)
+{
+	bool found;
+	int err;
+
+	if (old == new)
+		return 0;
+	err = free_delete(d, old, dblk, &found);
+	if (!err && !found)
+		return corrupt(d, d->hbp->b_blkno, "free record missing");
+	return err ? err : free_insert(d, new, dblk);
+}
+
+/* A data block with room for need bytes: *dblk, or *found false. */
+static int free_find(struct dctx *d, uint32_t need, uint32_t *dblk, bool *found)
+{
+	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(need) };
+	struct kvfs_btree_cur cur;
+	struct kvfs_dir_tree_ctx c;
+	int stat, err;
+
+	tree_cur(d, &cur, &c, true);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_GE, &r, &stat);
+	if (!err && stat)
+		err = kvfs_btree_get_rec(&cur, &r, &stat);
+	if (err)
+		return err;
+	*found = stat;
+	if (stat)
+		*dblk = kv_le32_to_cpu(r.dblk);
+	return 0;
+}
+
+/* ---- growth: a new data block, short form to blocks ---- */
+
+/* Map data block dblk (contiguous) and get its buffer, initialised. */
+static int add_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
+{
+	struct kvfs_bmap map[4];
+	int n = 4, err;
+	uint64_t off = (uint64_t)dblk * fsbs(d->g);
+
+	/* a directory block is one buffer: one extent */
+	err = kvfs_bmapi_write(d->tp, d->dp, off, fsbs(d->g), KVFS_BMAPI_CONTIG,
+			       map, &n);
+	if (err)
+		return err;
+	if (n != 1 || map[0].blockcount < fsbs(d->g) ||
+	    map[0].startblock == KVFS_NULLBLOCK)
+		return -ENOSPC;
+	err = kvfs_trans_get_buf(d->tp->jt, d->mp->bl, map[0].startblock,
+				 fsbs(d->g), &kvfs_dir_data_buf_ops, bpp);
+	if (err)
+		return err;
+	init_dblk(d, *bpp, dblk);
+	log_range(d, *bpp, 0, d->g->dirblksize);
+	atomic_fetch_add(&st_added, 1);
+	return 0;
+}
+
+/* One entry of the short form, sorted by address. */
+struct sfent {
+	uint64_t ino;
+	uint32_t addr; /* bytes */
+	uint8_t namelen, ftype;
+	const uint8_t *name;
+};
+
+static int sfent_cmp(const void *a, const void *b)
+{
+	const struct sfent *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Short form to block form: every entry at its cookie in data block 0. */
+static int sf_to_block(struct dctx *d)
+{
+	struct kvfs_inode *dp = d->dp;
+	uint32_t fsize = kvfs_inode_dfork_size(dp), bl = d->g->dirblksize;
+	unsigned n = kv_le16_to_cpu(sfh(dp)->count);
+	struct kvfs_dir_sf_ent *e;
+	uint64_t hroot, froot, parent = kv_le64_to_cpu(sfh(dp)->parent);
+	struct sfent *v;
+	uint8_t *copy;
+	struct kv_buf *bp, *rbp;
+	uint32_t pos;
+	int err;
+
+	/* inside a transaction that may be dirty already: wait for memory */
+	copy = kvmalloc(fsize + (size_t)(n + 1) * sizeof(*v), KV_NOFAIL);
+	memcpy(copy, dp->i_dfork, fsize);
+	v = (void *)(copy + fsize);
+	e = (void *)(copy + KVFS_DIR_SF_HDR_SIZE);
+	for (unsigned i = 0; i < n; i++, e = sf_next(e))
+		v[i] = (struct sfent){ kv_le64_to_cpu(e->ino),
+				       kv_le32_to_cpu(e->cookie) * 8u,
+				       e->namelen, e->ftype, e->name };
+	qsort(v, n, sizeof(*v), sfent_cmp);
+
+	memset(dp->i_dfork, 0, fsize);
+	dp->i_dformat = KVFS_DFORK_EXTENTS;
+	dp->i_nextents = 0;
+	dp->i_size = 0;
+	kvfs_trans_set_nofail(d->tp);
+	err = add_dblk(d, 0, &bp);
+	if (err)
+		goto out;
+	d->hbp = bp;
+	/* records: gaps become unused space (an 8-byte gap: the slack of the
+	 * entry before it) */
+	pos = KVFS_DIR_HEAD_SIZE;
+	for (unsigned i = 0; i <= n; i++) {
+		uint32_t at = i < n ? v[i].addr : bl;
+
+		if (at > pos) {
+			if (at - pos >= KVFS_DIR_DATA_ENT_SIZE)
+				put_unused(bp, pos, at - pos);
+			else if (i && pos == v[i - 1].addr +
+						      KVFS_DIR_DATA_ENTSIZE(
+							      v[i - 1].namelen))
+				ent_at(bp, v[i - 1].addr)->reclen =
+					kv_cpu_to_le32(at - v[i - 1].addr);
+			else
+				err = -EUCLEAN;
+		}
+		if (err || i == n || at < pos) {
+			if (!err && i < n)
+				err = -EUCLEAN;
+			break;
+		}
+		put_entry(bp, at, KVFS_DIR_DATA_ENTSIZE(v[i].namelen),
+			  (const char *)v[i].name, v[i].namelen, v[i].ino,
+			  v[i].ftype);
+		pos = at + KVFS_DIR_DATA_ENTSIZE(v[i].namelen);
+	}
+	if (err) {
+		err = corrupt(d, bp->b_blkno, "short-form cookies overlap");
+		goto out;
+	}
+	dhdr(bp)->nents = kv_cpu_to_le32(n);
+	recompute_best(bp, bl);
+	head(bp)->parent = kv_cpu_to_le64(parent);
+	head(bp)->ndata = kv_cpu_to_le32(1);
+	head(bp)->nentries = kv_cpu_to_le64(n);
+	/* the two roots: empty leaves */
+	err = kvfs_dir_alloc_tree_block(d->tp, dp, &hroot);
+	if (!err)
+		err = kvfs_dir_alloc_tree_block(d->tp, dp, &froot);
+	if (err)
+		goto out;
+	head(bp)->hash_root = kv_cpu_to_le64(hroot);
+	head(bp)->free_root = kv_cpu_to_le64(froot);
+	log_range(d, bp, 0, bl);
+	err = kvfs_trans_get_buf(d->tp->jt, d->mp->bl, hroot, 1,
+				 &kvfs_dir_hash_buf_ops, &rbp);
+	if (err)
+		goto out;
+	kvfs_btree_init_block(rbp->b_addr, d->g, &kvfs_dir_hash_ops, hroot,
+			      dp->i_ino, 0, 0);
+	log_range(d, rbp, 0, KVFS_BTREE_HDR_SIZE);
+	err = kvfs_trans_get_buf(d->tp->jt, d->mp->bl, froot, 1,
+				 &kvfs_dir_free_buf_ops, &rbp);
+	if (err)
+		goto out;
+	kvfs_btree_init_block(rbp->b_addr, d->g, &kvfs_dir_free_ops, froot,
+			      dp->i_ino, 0, 0);
+	log_range(d, rbp, 0, KVFS_BTREE_HDR_SIZE);
+	err = free_insert(d, kv_le32_to_cpu(dhdr(bp)->bestfree), 0);
+	for (unsigned i = 0; !err && i < n; i++)
+		err = hash_insert(d, kvfs_dir_hashname(v[i].name, v[i].namelen),
+				  v[i].addr / 8);
+	if (err)
+		goto out;
+	dp->i_size = bl;
+	kvfs_trans_log_inode(d->tp, dp, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+	atomic_fetch_add(&st_to_block, 1);
+out:
+	kvfree(copy);
+	return err;
+}
+
+/* ---- holes, shrink ---- */
+
+/*
+ * The data space below ndata: *hole the first unmapped data block (or
+ * ndata if none), *end one past the last mapped one.
+ */
+static int scan_data(struct dctx *d, uint32_t ndata, uint32_t *hole,
+		     uint32_t *end)
+{
+	struct kvfs_bmap map[64];
+	int n = 64, err;
+
+	*hole = ndata;
+	*end = 0;
+	err = kvfs_bmapi_read(d->dp, 0, (uint64_t)ndata * fsbs(d->g), map, &n);
+	if (err)
+		return err;
+	for (int i = 0; i < n; i++) {
+		uint32_t s = (uint32_t)(map[i].startoff / fsbs(d->g));
+		uint32_t e = (uint32_t)((map[i].startoff + map[i].blockcount) /
+					fsbs(d->g));
+
+		if (map[i].startblock == KVFS_NULLBLOCK) {
+			if (s < *hole)
+				*hole = s;
+		} else {
+			*end = e;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Free data block dblk (empty, not block 0): *done false when the extent
+ * map cannot split its extent (a full fork: the block stays, empty, for
+ * the next inserts), with nothing changed.
+ */
+static int drop_dblk(struct dctx *d, uint32_t dblk, bool *done)
+{
+	struct kvfs_dir_head *hd = head(d->hbp);
+	struct kv_buf *bp = NULL;
+	uint64_t fsb, rem;
+	uint32_t hole, end;
+	int err = map_dblk(d, dblk, &fsb);
+
+	*done = false;
+	if (err)
+		return err;
+	err = kvfs_bunmapi(d->tp, d->dp, (uint64_t)dblk * fsbs(d->g),
+			   fsbs(d->g), 1, &rem);
+	if (err == -EOPNOTSUPP)
+		return 0;
+	if (!err && rem)
+		err = corrupt(d, fsb, "data block not unmapped");
+	if (!err)
+		err = kvfs_trans_read_buf(d->tp->jt, d->mp->bl, fsb, fsbs(d->g),
+					  &kvfs_dir_data_buf_ops, &bp);
+	if (err)
+		return err;
+	kvfs_trans_binval(d->tp->jt, bp);
+	atomic_fetch_add(&st_freed, 1);
+	*done = true;
+	if (dblk + 1 == kv_le32_to_cpu(hd->ndata)) {
+		err = scan_data(d, dblk, &hole, &end);
+		if (err)
+			return err;
+		hd->ndata = kv_cpu_to_le32(end);
+		log_range(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
+			  KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
+		d->dp->i_size = (uint64_t)end * d->g->dirblksize;
+		kvfs_trans_log_inode(d->tp, d->dp, KVFS_ILOG_CORE);
+	}
+	return 0;
+}
+
+static int drop_root(struct dctx *d, uint64_t fsb, const struct kv_buf_ops *ops)
+{
+	struct kv_buf *bp = NULL;
+	int err = kvfs_trans_read_buf(d->tp->jt, d->mp->bl, fsb, 1, ops, &bp);
+
+	if (err)
+		return err == -EBADMSG ? -EUCLEAN : err;
+	kvfs_trans_binval(d->tp->jt, bp);
+	return kvfs_dir_free_tree_block(d->tp, d->dp, fsb);
+}
+
+/* Block form with one data block whose entries fit the inode: short form. */
+static int maybe_to_sf(struct dctx *d)
+{
+	struct kvfs_inode *dp = d->dp;
+	struct kvfs_dir_head *hd = head(d->hbp);
+	uint32_t fsize = kvfs_inode_dfork_size(dp), bl = d->g->dirblksize;
+	uint32_t pos, size = KVFS_DIR_SF_HDR_SIZE;
+	uint64_t parent = kv_le64_to_cpu(hd->parent);
+	uint64_t hroot = kv_le64_to_cpu(hd->hash_root);
+	uint64_t froot = kv_le64_to_cpu(hd->free_root);
+	uint8_t *sf;
+	int err;
+
+	if (kv_le32_to_cpu(hd->ndata) != 1 || hd->hash_level ||
+	    hd->free_level ||
+	    kv_le64_to_cpu(hd->nentries) * KVFS_DIR_SF_ENTSIZE(1) + size >
+		    fsize)
+		return 0;
+	for (pos = KVFS_DIR_HEAD_SIZE; pos < bl;) {
+		struct kvfs_dir_data_ent *e = ent_at(d->hbp, pos);
+
+		if (kv_le64_to_cpu(e->ino))
+			size += KVFS_DIR_SF_ENTSIZE(e->namelen);
+		pos += kv_le32_to_cpu(e->reclen);
+	}
+	if (size > fsize)
+		return 0;
+	sf = kvzalloc(fsize, KV_NOFAIL);
+	((struct kvfs_dir_sf_hdr *)sf)->parent = kv_cpu_to_le64(parent);
+	((struct kvfs_dir_sf_hdr *)sf)->count =
+		kv_cpu_to_le16((uint16_t)kv_le64_to_cpu(hd->nentries));
+	size = KVFS_DIR_SF_HDR_SIZE;
+	for (pos = KVFS_DIR_HEAD_SIZE; pos < bl;) {
+		struct kvfs_dir_data_ent *e = ent_at(d->hbp, pos);
+		struct kvfs_dir_sf_ent *s = (void *)(sf + size);
+
+		if (kv_le64_to_cpu(e->ino)) {
+			s->ino = e->ino;
+			s->cookie = kv_cpu_to_le32(pos / 8);
+			s->namelen = e->namelen;
+			s->ftype = e->ftype;
+			memcpy(s->name, e->name, e->namelen);
+			size += KVFS_DIR_SF_ENTSIZE(e->namelen);
+		}
+		pos += kv_le32_to_cpu(e->reclen);
+	}
+	err = drop_root(d, hroot, &kvfs_dir_hash_buf_ops);
+	if (!err)
+		err = drop_root(d, froot, &kvfs_dir_free_buf_ops);
+	if (!err) {
+		uint64_t rem;
+
+		err = kvfs_bunmapi(d->tp, dp, 0, fsbs(d->g), 1, &rem);
+		if (!err && rem)
+			err = corrupt(d, d->hbp->b_blkno,
+				      "data block not unmapped");
+		if (!err) {
+			kvfs_trans_binval(d->tp->jt, d->hbp);
+			atomic_fetch_add(&st_freed, 1);
+		}
+	}
+	if (!err) {
+		/* what is left are the attribute fork's blocks */
+		uint64_t ablocks;
+
+		err = kvfs_attr_fork_blocks(dp, &ablocks);
+		if (!err && (dp->i_nextents || dp->i_nblocks != ablocks))
+			err = corrupt(d, KVFS_NULLBLOCK,
+				      "blocks left after shrinking");
+	}
+	if (!err) {
+		d->hbp = NULL;
+		memcpy(dp->i_dfork, sf, fsize);
+		dp->i_dformat = KVFS_DFORK_INLINE;
+		dp->i_size = size;
+		log_sf(d->tp, dp);
+		atomic_fetch_add(&st_to_sf, 1);
+	}
+	kvfree(sf);
+	return err;
+}
+
+/* ---- the operations ---- */
+
+int kvfs_dir_parent(struct kvfs_inode *dp, uint64_t *parent)
+{
+	struct dctx d;
+	int err = check_format(dp);
+
+	if (err)
+		return err;
+	if (dp->i_dformat == KVFS_DFORK_INLINE) {
+		*parent = kv_le64_to_cpu(sfh(dp)->parent);
+		return 0;
+	}
+	dctx_init(&d, NULL, dp);
+	err = read_head(&d);
+	if (!err)
+		*parent = kv_le64_to_cpu(head(d.hbp)->parent);
+	dctx_done(&d);
+	return err;
+}
+
+int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			uint64_t parent)
+{
+	struct dctx d;
+	int err = check_format(dp);
+
+	if (err)
+		return err;
+	if (dp->i_dformat == KVFS_DFORK_INLINE) {
+		sfh(dp)->parent = kv_cpu_to_le64(parent);
+		log_sf(tp, dp);
+		return 0;
+	}
+	dctx_init(&d, tp, dp);
+	err = read_head(&d);
+	if (err)
+		return err;
+	head(d.hbp)->parent = kv_cpu_to_le64(parent);
+	log_range(&d, d.hbp, KVFS_DIR_DATA_HDR_SIZE, 8);
+	return 0;
+}
+
+/*
+ * Find m's name in dp: an inline directory's entry in *sfe; otherwise
+ * *sfe NULL and m filled, with d open (the caller's dctx_done()).  On an
+ * error (-ENOENT if absent) nothing is open.
+ */
+static int dir_find(struct kvfs_inode *dp, struct hmatch *m, struct dctx *d,
+		    struct kvfs_dir_sf_ent **sfe)
+{
+	bool found;
+	int err = check_format(dp);
+
+	*sfe = NULL;
+	if (err)
+		return err;
+	if (dp->i_dformat == KVFS_DFORK_INLINE) {
+		*sfe = sf_find(dp, m->name, m->len);
+		return *sfe ? 0 : -ENOENT;
+	}
+	dctx_init(d, NULL, dp);
+	err = read_head(d);
+	if (!err)
+		err = hash_find(d, m, &found);
+	if (!err && !found)
+		err = -ENOENT;
+	if (err)
+		dctx_done(d);
+	return err;
+}
+
+int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
+		    uint64_t *ino, uint8_t *ftype)
+{
+	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_sf_ent *e;
+	struct dctx d;
+	int err = dir_find(dp, &m, &d, &e);
+
+	if (err)
+		return err;
+	if (e) {
+		*ino = kv_le64_to_cpu(e->ino);
+		*ftype = e->ftype;
+		return 0;
+	}
+	dctx_done(&d);
+	*ino = m.ino;
+	*ftype = m.ftype;
+	return 0;
+}
+
+int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
+		    uint64_t *cookie, uint64_t *fsb, uint32_t *off)
+{
+	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_sf_ent *e;
+	struct dctx d;
+	int err = dir_find(dp, &m, &d, &e);
+
+	if (err)
+		return err;
+	if (e) {
+		*cookie = kv_le32_to_cpu(e->cookie);
+		*fsb = KVFS_NULLBLOCK;
+		*off = (uint32_t)((uint8_t *)e - dp->i_dfork);
+		return 0;
+	}
+	err = map_dblk(&d, (uint32_t)(m.addr * 8 >> d.g->dirblklog), fsb);
+	if (!err) {
+		*cookie = m.addr;
+		*off = (uint32_t)(m.addr * 8 & (d.g->dirblksize - 1));
+	}
+	dctx_done(&d);
+	return err;
+}
+
+static int block_createname(struct dctx *d, const char *name, size_t len,
+			    uint64_t ino, uint8_t ftype)
+{
+	struct hmatch m = { .name = name, .len = len };
+	uint32_t need = KVFS_DIR_DATA_ENTSIZE(len), dblk, old, off;
+	struct kvfs_dir_head *hd;
+	struct kv_buf *bp = NULL;
+	bool found;
+	int err;
+
+	err = read_head(d);
+	if (!err)
+		err = hash_find(d, &m, &found);
+	if (err)
+		return err;
+	if (found)
+		return -EEXIST;
+	hd = head(d->hbp);
+	err = free_find(d, need, &dblk, &found);
+	if (err)
+		return err;
+	kvfs_trans_set_nofail(d->tp);
+	if (found) {
+		err = read_dblk(d, dblk, &bp);
+		if (err)
+			return err;
+		old = kv_le32_to_cpu(dhdr(bp)->bestfree);
+		err = blk_insert(d, bp, name, len, ino, ftype, &off);
+		if (err == -ENOSPC)
+			return corrupt(
+				d, bp->b_blkno,
+				"free index promises room that is not there");
+		if (!err)
+			err = free_move(d, old,
+					kv_le32_to_cpu(dhdr(bp)->bestfree),
+					dblk);
+	} else {
+		uint32_t ndata = kv_le32_to_cpu(hd->ndata), end;
+
+		err = scan_data(d, ndata, &dblk, &end);
+		if (err)
+			return err;
+		/* a hole first; past the end when the fork cannot take it */
+		err = add_dblk(d, dblk, &bp);
+		if ((err == -EOPNOTSUPP || err == -ENOSPC) && dblk < ndata) {
+			dblk = ndata;
+			err = add_dblk(d, dblk, &bp);
+		}
+		if (err == -EOPNOTSUPP || (!err && dblk == UINT32_MAX))
+			err = -ENOSPC;
+		if (err)
+			return err;
+		if (dblk >= ndata) {
+			hd->ndata = kv_cpu_to_le32(dblk + 1);
+			d->dp->i_size = (uint64_t)(dblk + 1) * d->g->dirblksize;
+		}
+		err = blk_insert(d, bp, name, len, ino, ftype, &off);
+		if (!err)
+			err = free_insert(d, kv_le32_to_cpu(dhdr(bp)->bestfree),
+					  dblk);
+	}
+	if (!err)
+		err = hash_insert(
+			d,
+			kvfs_dir_hashname((const uint8_t *)name, (unsigned)len),
+			(((uint64_t)dblk << d->g->dirblklog) + off) / 8);
+	if (err)
+		return err;
+	hd->nentries = kv_cpu_to_le64(kv_le64_to_cpu(hd->nentries) + 1);
+	log_range(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
+		  KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
+	kvfs_trans_log_inode(d->tp, d->dp, KVFS_ILOG_CORE);
+	return 0;
+}
+
+int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp)
+{
+	struct dctx d;
+	int err = check_format(dp);
+
+	if (err || dp->i_dformat != KVFS_DFORK_INLINE)
+		return err;
+	dctx_init(&d, tp, dp);
+	err = sf_to_block(&d);
+	dctx_done(&d);
+	return err;
+}
+
+int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			const char *name, size_t len, uint64_t ino,
+			uint8_t ftype)
+{
+	struct dctx d;
+	int err = check_format(dp);
+
+	if (err)
+		return err;
+	dctx_init(&d, tp, dp);
+	if (dp->i_dformat == KVFS_DFORK_INLINE) {
+		uint32_t size = (uint32_t)dp->i_size, cookie;
+		struct kvfs_dir_sf_ent *e;
+
+		if (sf_find(dp, name, len))
+			return -EEXIST;
+		if (size + KVFS_DIR_SF_ENTSIZE(len) <=
+			    kvfs_inode_dfork_size(dp) &&
+		    !kvfs_dir_sf_pick(dp->i_dfork, size, (unsigned)len,
+				      d.g->dirblksize, &cookie)) {
+			e = (void *)(dp->i_dfork + size);
+			memset(e, 0, KVFS_DIR_SF_ENTSIZE(len));
+			e->ino = kv_cpu_to_le64(ino);
+			e->cookie = kv_cpu_to_le32(cookie);
+			e->namelen = (uint8_t)len;
+			e->ftype = ftype;
+			memcpy(e->name, name, len);
+			sfh(dp)->count = kv_cpu_to_le16(
+				(uint16_t)(kv_le16_to_cpu(sfh(dp)->count) + 1));
+			dp->i_size = size + KVFS_DIR_SF_ENTSIZE(len);
+			log_sf(tp, dp);
+			return 0;
+		}
+		err = sf_to_block(&d);
+		if (err)
+			return err;
+	}
+	return block_createname(&d, name, len, ino, ftype);
+}
+
+int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			const char *name, size_t len, uint64_t ino)
+{
+	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_head *hd;
+	uint32_t dblk, off, old;
+	struct kv_buf *bp = NULL;
+	struct dctx d;
+	bool found;
+	int err = check_format(dp);
+
+	if (err)
+		return err;
+	if (dp->i_dformat == KVFS_DFORK_INLINE) {
+		struct kvfs_dir_sf_ent *e = sf_find(dp, name, len);
+		uint32_t esz, at;
+
+		if (!e || kv_le64_to_cpu(e->ino) != ino)
+			return -ENOENT;
+		esz = KVFS_DIR_SF_ENTSIZE(e->namelen);
+		at = (uint32_t)((uint8_t *)e - dp->i_dfork);
+		memmove(e, (uint8_t *)e + esz, dp->i_size - at - esz);
+		memset(dp->i_dfork + dp->i_size - esz, 0, esz);
+		dp->i_size -= esz;
+		sfh(dp)->count = kv_cpu_to_le16(
+			(uint16_t)(kv_le16_to_cpu(sfh(dp)->count) - 1));
+		log_sf(tp, dp);
+		return 0;
+	}
+	dctx_init(&d, tp, dp);
+	err = read_head(&d);
+	if (!err)
+		err = hash_find(&d, &m, &found);
+	if (err)
+		return err;
+	if (!found || m.ino != ino)
+		return -ENOENT;
+	kvfs_trans_set_nofail(tp);
+	hd = head(d.hbp);
+	dblk = (uint32_t)(m.addr * 8 >> d.g->dirblklog);
+	off = (uint32_t)(m.addr * 8 & (d.g->dirblksize - 1));
+	err = read_dblk(&d, dblk, &bp);
+	if (err)
+		return err;
+	old = kv_le32_to_cpu(dhdr(bp)->bestfree);
+	err = blk_remove(&d, bp, off);
+	if (!err && dblk && !kv_le32_to_cpu(dhdr(bp)->nents)) {
+		err = drop_dblk(&d, dblk, &found);
+		if (!err && found) {
+			err = free_delete(&d, old, dblk, &found);
+			if (!err && !found)
+				err = corrupt(&d, d.hbp->b_blkno,
+					      "free record missing");
+		} else if (!err) {
+			err = free_move(&d, old,
+					kv_le32_to_cpu(dhdr(bp)->bestfree),
+					dblk);
+		}
+	} else if (!err) {
+		err = free_move(&d, old, kv_le32_to_cpu(dhdr(bp)->bestfree),
+				dblk);
+	}
+	if (!err)
+		err = hash_delete(
+			&d,
+			kvfs_dir_hashname((const uint8_t *)name, (unsigned)len),
+			m.addr);
+	if (err)
+		return err;
+	hd->nentries = kv_cpu_to_le64(kv_le64_to_cpu(hd->nentries) - 1);
+	log_range(&d, d.hbp, KVFS_DIR_DATA_HDR_SIZE,
+		  KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
+	return maybe_to_sf(&d);
+}
+
+int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		     const char *name, size_t len, uint64_t ino, uint8_t ftype)
+{
+	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_data_ent *e;
+	struct kv_buf *bp = NULL;
+	struct dctx d;
+	uint32_t dblk, off;
+	bool found;
+	int err = check_format(dp);
+
+	if (err)
+		return err;
+	if (dp->i_dformat == KVFS_DFORK_INLINE) {
+		struct kvfs_dir_sf_ent *s = sf_find(dp, name, len);
+
+		if (!s)
+			return -ENOENT;
+		s->ino = kv_cpu_to_le64(ino);
+		s->ftype = ftype;
+		log_sf(tp, dp);
+		return 0;
+	}
+	dctx_init(&d, tp, dp);
+	err = read_head(&d);
+	if (!err)
+		err = hash_find(&d, &m, &found);
+	if (err)
+		return err;
+	if (!found)
+		return -ENOENT;
+	dblk = (uint32_t)(m.addr * 8 >> d.g->dirblklog);
+	off = (uint32_t)(m.addr * 8 & (d.g->dirblksize - 1));
+	err = read_dblk(&d, dblk, &bp);
+	if (err)
+		return err;
+	e = ent_at(bp, off);
+	e->ino = kv_cpu_to_le64(ino);
+	e->ftype = ftype;
+	log_range(&d, bp, off, KVFS_DIR_DATA_ENT_SIZE);
+	return 0;
+}
+
+bool kvfs_dir_isempty(struct kvfs_inode *dp)
+{
+	struct dctx d;
+	bool empty;
+
+	if (dp->i_dformat == KVFS_DFORK_INLINE)
+		return !kv_le16_to_cpu(sfh(dp)->count);
+	dctx_init(&d, NULL, dp);
+	if (read_head(&d))
+		return false;
+	empty = !kv_le64_to_cpu(head(d.hbp)->nentries);
+	dctx_done(&d);
+	return empty;
+}
+
+static int sf_readdir(struct kvfs_inode *dp, uint64_t cookie,
+		      kvfs_dir_fill_t fill, void *priv)
+{
+	unsigned n = kv_le16_to_cpu(sfh(dp)->count);
+	struct kvfs_dir_sf_ent *e = sf_first(dp);
+	struct sfent v[SF_MAX_ENTRIES];
+
+	if (n > SF_MAX_ENTRIES)
+		return kvfs_corrupt_inode(-EUCLEAN, KVFS_NULLBLOCK, dp->i_ino,
+					  "short-form directory too long");
+	for (unsigned i = 0; i < n; i++, e = sf_next(e))
+		v[i] = (struct sfent){ kv_le64_to_cpu(e->ino),
+				       kv_le32_to_cpu(e->cookie), e->namelen,
+				       e->ftype, e->name };
+	qsort(v, n, sizeof(*v), sfent_cmp);
+	for (unsigned i = 0; i < n; i++) {
+		if (v[i].addr < cookie)
+			continue;
+		if (fill(priv, (const char *)v[i].name, v[i].namelen, v[i].ino,
+			 kvfs_ftype_to_dtype(v[i].ftype),
+			 v[i].addr + KVFS_DIR_DATA_ENTSIZE(v[i].namelen) / 8))
+			break;
+	}
+	return 0;
+}
+
+int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
+		     kvfs_dir_fill_t fill, void *priv)
+{
+	const struct kvfs_geom *g = &dp->i_mount->g;
+	uint64_t parent;
+	uint32_t ndata;
+	struct dctx d;
+	int err;
+
+	err = kvfs_dir_parent(dp, &parent);
+	if (err)
+		return err;
+	if (cookie == 0 && fill(priv, ".", 1, dp->i_ino, DT_DIR, 1))
+		return 0;
+	if (cookie <= 1 && fill(priv, "..", 2, parent, DT_DIR, 2))
+		return 0;
+	if (cookie < 2)
+		cookie = 2;
+	if (dp->i_dformat == KVFS_DFORK_INLINE)
+		return sf_readdir(dp, cookie, fill, priv);
+	dctx_init(&d, NULL, dp);
+	err = read_head(&d);
+	if (err)
+		return err;
+	ndata = kv_le32_to_cpu(head(d.hbp)->ndata);
+	for (uint64_t dblk = cookie * 8 >> g->dirblklog; dblk < ndata; dblk++) {
+		uint32_t pos = data_start((uint32_t)dblk);
+		struct kv_buf *bp = NULL;
+		bool stop = false;
+
+		err = read_dblk(&d, (uint32_t)dblk, &bp);
+		if (err == -ENODATA) {
+			uint32_t next = ndata;
+
+			err = next_dblk(&d, (uint32_t)dblk, ndata, &next);
+			if (err)
+				break;
+			dblk = next - 1;
+			continue;
+		}
+		if (err)
+			break;
+		while (pos < g->dirblksize) {
+			struct kvfs_dir_data_ent *e = ent_at(bp, pos);
+			uint32_t rl = kv_le32_to_cpu(e->reclen);
+			uint64_t addr = ((dblk << g->dirblklog) + pos) / 8;
+
+			if (kv_le64_to_cpu(e->ino) && addr >= cookie &&
+			    fill(priv, (const char *)e->name, e->namelen,
+				 kv_le64_to_cpu(e->ino),
+				 kvfs_ftype_to_dtype(e->ftype),
+				 addr + rl / 8)) {
+				stop = true;
+				break;
+			}
+			pos += rl;
+		}
+		kv_buf_rele(bp);
+		if (stop)
+			break;
+	}
+	dctx_done(&d);
+	return err;
+}
+
+/* ---- the read-only walk of a stored directory (checker, fsck) ---- */
+
+static int walk_sf(const struct kvfs_geom *g, const struct kvfs_dinode *d,
+		   uint64_t *parent, kvfs_dir_walk_fn fn, void *priv)
+{
+	const uint8_t *fork = (const uint8_t *)d + KVFS_DINODE_CORE_SIZE;
+	const struct kvfs_dir_sf_hdr *h = (const void *)fork;
+	uint64_t size = kv_le64_to_cpu(d->size);
+	unsigned n = kv_le16_to_cpu(h->count);
+	uint32_t pos = KVFS_DIR_SF_HDR_SIZE;
+
+	if (size < KVFS_DIR_SF_HDR_SIZE || size > kvfs_dinode_dfork_size(g, d))
+		return -EUCLEAN;
+	*parent = kv_le64_to_cpu(h->parent);
+	for (unsigned i = 0; i < n; i++) {
+		const struct kvfs_dir_sf_ent *e = (const void *)(fork + pos);
+		int stop;
+
+		if (pos + KVFS_DIR_SF_ENT_SIZE > size || !e->namelen ||
+		    pos + KVFS_DIR_SF_ENTSIZE(e->namelen) > size)
+			return -EUCLEAN;
+		stop = fn(priv, (const char *)e->name, e->namelen,
+			  kv_le64_to_cpu(e->ino), e->ftype);
+		if (stop)
+			return stop;
+		pos += KVFS_DIR_SF_ENTSIZE(e->namelen);
+	}
+	return 0;
+}
+
+/* Data block dblk of directory ino, verified and in its place. */
+static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
+		     uint64_t ino, const struct kvfs_extent *x, uint32_t nx,
+		     uint32_t dblk, struct kv_buf **bpp)
+{
+	uint64_t off = (uint64_t)dblk * fsbs(g);
+	uint64_t fsb = kvfs_extent_list_map(x, nx, off);
+	int err;
+
+	if (fsb == KVFS_NULLBLOCK &&
+	    kvfs_extent_list_map(x, nx, off + fsbs(g) - 1) == KVFS_NULLBLOCK)
+		return -ENODATA;
+	if (fsb == KVFS_NULLBLOCK || fsb + fsbs(g) > g->dblocks ||
+	    kvfs_extent_list_map(x, nx, off + fsbs(g) - 1) != fsb + fsbs(g) - 1)
+		return -EUCLEAN;
+	err = kv_buf_read(bc, fsb, fsbs(g), &kvfs_dir_data_buf_ops, bpp);
+	if (err)
+		return err == -EBADMSG ? -EUCLEAN : err;
+	if (kv_le64_to_cpu(dhdr(*bpp)->hdr.owner) != ino ||
+	    kv_le32_to_cpu(dhdr(*bpp)->dblk) != dblk) {
+		kv_buf_rele(*bpp);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
+		       uint64_t ino, const void *dip, uint64_t *parent,
+		       kvfs_dir_walk_fn fn, void *priv, unsigned *nbad)
+{
+	const struct kvfs_dinode *d = dip;
+	const struct kvfs_extent *x =
+		(const void *)((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE);
+	uint32_t nx = kv_le32_to_cpu(d->nextents), ndata;
+	struct kvfs_extent *tx = NULL;
+	struct kv_buf *hbp;
+	int err, stop = 0;
+
+	*nbad = 0;
+	/* the inode may not have been verified: its fork stays inside it */
+	if (kvfs_dinode_dfork_size(g, d) > g->inodesize - KVFS_DINODE_CORE_SIZE)
+		return -EUCLEAN;
+	if (d->dformat == KVFS_DFORK_INLINE)
+		return walk_sf(g, d, parent, fn, priv);
+	if (d->dformat == KVFS_DFORK_BTREE) {
+		/* a large directory's extents live in its extent-map tree */
+		err = kvfs_bmbt_read_extents(bc, g, ino, (const uint8_t *)x,
+					     kvfs_dinode_dfork_size(g, d), &tx,
+					     &nx);
+		if (err)
+			return err;
+		x = tx;
+	} else if (d->dformat != KVFS_DFORK_EXTENTS ||
+		   nx > kvfs_dinode_dfork_size(g, d) / sizeof(*x)) {
+		return -EUCLEAN;
+	}
+	err = walk_read(bc, g, ino, x, nx, 0, &hbp);
+	if (err) {
+		kvfree(tx);
+		return err == -ENODATA ? -EUCLEAN : err;
+	}
+	*parent = kv_le64_to_cpu(head(hbp)->parent);
+	ndata = kv_le32_to_cpu(head(hbp)->ndata);
+	for (uint32_t dblk = 0; dblk < ndata && !stop; dblk++) {
+		struct kv_buf *bp = hbp;
+		uint32_t pos = data_start(dblk);
+
+		if (dblk) {
+			err = walk_read(bc, g, ino, x, nx, dblk, &bp);
+			if (err == -EUCLEAN)
+				++*nbad;
+			if (err == -ENODATA || err == -EUCLEAN) {
+				err = 0;
+				continue;
+			}
+			if (err)
+				break;
+		}
+		/* the verifier checked every record's length */
+		while (pos < g->dirblksize && !stop) {
+			struct kvfs_dir_data_ent *e = ent_at(bp, pos);
+
+			if (kv_le64_to_cpu(e->ino))
+				stop = fn(priv, (const char *)e->name,
+					  e->namelen, kv_le64_to_cpu(e->ino),
+					  e->ftype);
+			pos += kv_le32_to_cpu(e->reclen);
+		}
+		if (dblk)
+			kv_buf_rele(bp);
+	}
+	kv_buf_rele(hbp);
+	kvfree(tx);
+	return err ? err : stop;
+}

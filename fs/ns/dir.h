@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Directories (XFS's xfs_dir2.c): the entries of one directory inode, in
+ * short form in the inode while they fit, in directory blocks with a name
+ * hash index and a free-space index past that (the format and the cookie
+ * scheme are in fs/format.h).  These are the internal operations the
+ * namespace operations (fs/ns/namei.c), symlinks and fsck build on; they
+ * know nothing of link counts, timestamps or POSIX errno rules beyond
+ * their own.
+ *
+ * Names: name/len, 1..KVFS_NAME_MAX bytes, never "." or "..", no '/' or
+ * NUL (the caller checks: kvfs_dir_name_check()).
+ *
+ * Locking: the caller holds the directory's inode lock, shared for
+ * kvfs_dir_lookup/isempty/readdir/parent, exclusive and joined to tp
+ * (kvfs_trans_ijoin()) for the changes, which log the inode and the
+ * blocks they touch in tp.  Blocks are read through the buffer cache;
+ * changes go through tp's buffer items.
+ *
+ * Transactions: a change needs, in tp, mp->resv.dirop's log space and
+ * blocks (a new data block, both index trees split at every level, the
+ * extent-map change); it allocates and frees blocks of the directory
+ * (frees through extent-free intents, so tp must be allowed to queue
+ * deferred work).  A change that fails after changing something leaves tp
+ * dirty: the caller cancels it (which shuts the filesystem down).  The
+ * errors that change nothing: -EEXIST, -ENOENT, -ENOSPC from the
+ * reservation, -EUCLEAN on a corrupt block found before the first change.
+ *
+ * Growth and shrink: a short-form directory becomes a block directory
+ * when an entry does not fit the inode (or block 0's address range); a
+ * data block other than 0 that becomes empty is freed (punched out of the
+ * extent map; kept, empty, for later inserts when the in-inode extent
+ * list cannot split one more extent); a block directory with only data
+ * block 0 whose entries fit the inode goes back to short form.  Cookies
+ * survive both conversions.  The data fork maps its blocks with the
+ * in-inode extent list, or the extent B+tree once that list is full (the
+ * blocks of a directory growing among new files' inodes are scattered).
+ *
+ * Errors: a block that is not what the directory expects is -EUCLEAN,
+ * reported through kvfs_corrupt().
+ */
+#ifndef KV_FS_DIR_H
+#define KV_FS_DIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kvfs_inode;
+struct kvfs_trans;
+struct kvfs_geom;
+struct kv_buf_ops;
+struct kv_bcache;
+
+/* 0, -EINVAL (empty, ".", "..", contains '/' or NUL), -ENAMETOOLONG. */
+int kvfs_dir_name_check(const char *name, size_t len);
+
+/*
+ * Make dp (a new directory inode, joined to tp) an empty short-form
+ * directory whose ".." is parent.
+ */
+void kvfs_dir_init(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		   uint64_t parent);
+
+/* The inode number of "..". */
+int kvfs_dir_parent(struct kvfs_inode *dp, uint64_t *parent);
+/* Point ".." at parent (rename across directories). */
+int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			uint64_t parent);
+
+/* The entry's inode and file type (KVFS_FT_*); -ENOENT if none. */
+int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
+		    uint64_t *ino, uint8_t *ftype);
+
+/*
+ * A short-form directory dp (locked, joined to tp) becomes block form,
+ * its entries and cookies unchanged: room in the inode for an attribute
+ * fork (XFS's xfs_bmap_add_attrfork_local).  Allocates the directory's
+ * first blocks from tp's reservation; then tp cannot back out.  0 and
+ * nothing done for a directory already in block form.
+ */
+int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp);
+
+/* Add name -> ino; -EEXIST if name exists. */
+int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			const char *name, size_t len, uint64_t ino,
+			uint8_t ftype);
+
+/* Remove name, which must point at ino (else -ENOENT). */
+int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			const char *name, size_t len, uint64_t ino);
+
+/* Point the existing name at ino (cookie kept); -ENOENT if none. */
+int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		     const char *name, size_t len, uint64_t ino, uint8_t ftype);
+
+/*
+ * Where name's entry is stored (kvfs-db's dirent write): block form, *fsb
+ * the first block of its data block and *off the entry's byte offset
+ * there; short form, *fsb KVFS_NULLBLOCK and *off its byte offset in the
+ * data fork.  *cookie is its address.  -ENOENT if there is none.
+ */
+int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
+		    uint64_t *cookie, uint64_t *fsb, uint32_t *off);
+
+/* No entries but "." and "..". */
+bool kvfs_dir_isempty(struct kvfs_inode *dp);
+
+/*
+ * Entries from cookie on, "." (cookie 0) and ".." (1) first, then by
+ * address: fill gets each with the cookie that resumes after it and
+ * returns non-zero to stop (that entry is not consumed).  Same signature
+ * as kvfs_filldir_t of fs/kvfs.h.
+ */
+typedef int (*kvfs_dir_fill_t)(void *priv, const char *name, size_t namelen,
+			       uint64_t ino, unsigned dtype, uint64_t next);
+int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
+		     kvfs_dir_fill_t fill, void *priv);
+
+/*
+ * Read-only walk of a directory as stored, for the checker and fsck: no
+ * mount, no inode cache, no lock (nothing may be changing it).  dip is
+ * the on-disk inode of directory ino (a copy); its short form, or the
+ * data blocks its extent list maps (read through bc, whose private
+ * pointer is g, with the data block verifier), are decoded in place: the
+ * name hash and free-space indexes are not used, so a damaged index does
+ * not hide an entry.  *parent gets "..".  fn gets every live entry and
+ * returns non-zero to stop the walk (returned).  A data block that cannot
+ * be read or is out of place is skipped and counted in *nbad; 0 or
+ * -EUCLEAN (nothing readable: the fork or block 0 is bad), -ENOMEM, -EIO.
+ */
+typedef int (*kvfs_dir_walk_fn)(void *priv, const char *name, size_t namelen,
+				uint64_t ino, uint8_t ftype);
+int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
+		       uint64_t ino, const void *dip, uint64_t *parent,
+		       kvfs_dir_walk_fn fn, void *priv, unsigned *nbad);
+
+/* DT_* of a KVFS_FT_* */
+unsigned kvfs_ftype_to_dtype(uint8_t ftype);
+
+/* What a directory operation touched (tests, benchmarks). */
+struct kvfs_dir_stats {
+	uint64_t to_block; /* short form -> blocks */
+	uint64_t to_sf; /* blocks -> short form */
+	uint64_t blocks_added; /* data blocks allocated */
+	uint64_t blocks_freed; /* data blocks freed */
+};
+void kvfs_dir_get_stats(struct kvfs_dir_stats *st);
+
+/* ---- the block format's pieces, for fs/io/buf_ops.c and fs/check/scrub.c ---- */
+
+extern const struct kvfs_btree_ops kvfs_dir_hash_ops;
+extern const struct kvfs_btree_ops kvfs_dir_free_ops;
+extern const struct kvfs_btree_tree_ops kvfs_dir_hash_tree_ops;
+extern const struct kvfs_btree_tree_ops kvfs_dir_free_tree_ops;
+
+/*
+ * Check a data block of len bytes (its header verified by the caller):
+ * records, counts, bestfree; block 0's head.  NULL or what is wrong.
+ */
+const char *kvfs_dir_data_check(const struct kvfs_geom *g, const void *blk,
+				size_t len);
+
+/* Index tree blocks (the trees' block source; nblocks follows). */
+int kvfs_dir_alloc_tree_block(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			      uint64_t *fsb);
+int kvfs_dir_free_tree_block(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			     uint64_t fsb);
+
+/* The cursor context of the index trees: the head lives in hbp (block 0). */
+struct kvfs_dir_tree_ctx {
+	struct kvfs_trans *tp; /* NULL for a walk */
+	struct kvfs_inode *dp; /* NULL for a walk */
+	struct kv_buf *hbp; /* data block 0 */
+	bool free_tree; /* which root of the head */
+};
+
+#endif

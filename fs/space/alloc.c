@@ -1,0 +1,921 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The AG block allocator (fs/space/alloc.h).  Locks: the AG lock (fs/space/perag.h)
+ * through the transaction, then the AG's buffers through the transaction;
+ * the in-core copies in struct kvfs_perag and its busy list change under
+ * the AG lock.
+ */
+#include <errno.h>
+#include <stddef.h>
+
+#include "fs/format/ag.h"
+#include "fs/space/alloc.h"
+#include "fs/io/blkhdr.h"
+#include "fs/btree/btree.h"
+#include "fs/io/buf_ops.h"
+#include "fs/space/extent_busy.h"
+#include "fs/mount.h"
+#include "fs/trans/trans.h"
+
+/* Records a search looks at past its first before it settles. */
+#define SEARCH_BUDGET 256
+
+/* One operation on one AG, its headers got in tp. */
+struct ag_op {
+	struct kvfs_trans *tp;
+	struct kvfs_mount *mp;
+	const struct kvfs_geom *g;
+	struct kvfs_perag *pag;
+	uint32_t agno;
+	uint32_t aglen;
+	struct kv_buf *agf_bp, *agfl_bp;
+	struct kvfs_btree_ag src;
+};
+
+static struct kvfs_agf *agf(struct ag_op *op)
+{
+	return op->agf_bp->b_addr;
+}
+
+#define AGF_GET(op, f) kv_le32_to_cpu(agf(op)->f)
+#define AGF_SET(op, f, v) \
+	agf_set32(op, offsetof(struct kvfs_agf, f), &agf(op)->f, v)
+
+static void agf_set32(struct ag_op *op, size_t off, kv_le32 *p, uint32_t v)
+{
+	*p = kv_cpu_to_le32(v);
+	kvfs_trans_log_buf(op->tp->jt, op->agf_bp, (unsigned)off,
+			   (unsigned)off + 3);
+}
+
+/* The in-core copies follow the header. */
+static void pag_sync(struct ag_op *op)
+{
+	op->pag->freeblks = AGF_GET(op, freeblks);
+	op->pag->longest = AGF_GET(op, longest);
+	op->pag->flcount = AGF_GET(op, flcount);
+	op->pag->btreeblks = AGF_GET(op, btreeblks);
+	op->pag->free_extents = AGF_GET(op, free_extents);
+}
+
+static int64_t pag_avail(const struct kvfs_geom *g,
+			 const struct kvfs_perag *pag)
+{
+	return kvfs_ag_avail(g, pag->freeblks, pag->flcount, pag->btreeblks);
+}
+
+/* ---- the reserve list ---- */
+
+static kv_le32 *fl_slot(struct ag_op *op, uint32_t i)
+{
+	return &((struct kvfs_agfl *)op->agfl_bp->b_addr)->bno[i];
+}
+
+static void fl_set(struct ag_op *op, uint32_t i, uint32_t bno)
+{
+	unsigned off = (unsigned)(offsetof(struct kvfs_agfl, bno) + 4 * i);
+
+	*fl_slot(op, i) = kv_cpu_to_le32(bno);
+	kvfs_trans_log_buf(op->tp->jt, op->agfl_bp, off, off + 3);
+}
+
+static int fl_pop(struct ag_op *op, uint32_t *bno)
+{
+	uint32_t first = AGF_GET(op, flfirst), n = AGF_GET(op, flcount);
+
+	if (!n)
+		return -ENOSPC;
+	*bno = kv_le32_to_cpu(*fl_slot(op, first));
+	if (*bno < KVFS_AG_HDR_BLOCKS || *bno >= op->aglen)
+		return kvfs_corrupt(
+			-EUCLEAN,
+			kvfs_agb_to_fsb(op->g, op->agno, KVFS_AGFL_AGBNO),
+			"AG reserve list", "entry %u is block %u", first, *bno);
+	fl_set(op, first, KVFS_NULLAGBLOCK);
+	AGF_SET(op, flfirst, (first + 1) % op->g->agfl_size);
+	AGF_SET(op, flcount, n - 1);
+	return 0;
+}
+
+static int fl_push(struct ag_op *op, uint32_t bno)
+{
+	uint32_t n = AGF_GET(op, flcount), last;
+
+	if (n == op->g->agfl_size)
+		return kvfs_corrupt(
+			-EUCLEAN,
+			kvfs_agb_to_fsb(op->g, op->agno, KVFS_AGF_AGBNO),
+			"AG free-space header", "reserve list full (%u)", n);
+	last = (AGF_GET(op, fllast) + 1) % op->g->agfl_size;
+	if (!n)
+		AGF_SET(op, flfirst, last);
+	fl_set(op, last, bno);
+	AGF_SET(op, fllast, last);
+	AGF_SET(op, flcount, n + 1);
+	return 0;
+}
+
+/* Entries on the list freed by this transaction (not poppable in it). */
+static uint32_t fl_fresh(struct ag_op *op)
+{
+	uint32_t first = AGF_GET(op, flfirst), n = AGF_GET(op, flcount);
+	uint32_t i, fresh = 0;
+
+	for (i = 0; i < n; i++) {
+		uint32_t b = kv_le32_to_cpu(
+			*fl_slot(op, (first + i) % op->g->agfl_size));
+
+		fresh += kvfs_extent_busy_uncommitted(op->pag, b);
+	}
+	return fresh;
+}
+
+/*
+ * The trees' block source.  A block this transaction freed (its buffer
+ * cancelled in it) goes back to the tail of the list.
+ */
+static int src_alloc_block(void *src, struct kvj_trans *jt, uint32_t agno,
+			   uint64_t near, uint64_t *fsb)
+{
+	struct ag_op *op = src;
+	uint32_t tries = AGF_GET(op, flcount), bno;
+	int err;
+
+	(void)jt;
+	(void)agno;
+	(void)near;
+	while (tries--) {
+		err = fl_pop(op, &bno);
+		if (err)
+			return err;
+		if (!kvfs_extent_busy_uncommitted(op->pag, bno)) {
+			AGF_SET(op, btreeblks, AGF_GET(op, btreeblks) + 1);
+			pag_sync(op);
+			*fsb = kvfs_agb_to_fsb(op->g, op->agno, bno);
+			return 0;
+		}
+		err = fl_push(op, bno);
+		if (err)
+			return err;
+	}
+	return -ENOSPC;
+}
+
+static int src_free_block(void *src, struct kvj_trans *jt, uint64_t fsb)
+{
+	struct ag_op *op = src;
+	uint32_t bno = kvfs_fsb_to_agbno(op->g, fsb);
+	int err;
+
+	(void)jt;
+	err = fl_push(op, bno);
+	if (err)
+		return err;
+	kvfs_extent_busy_insert(op->tp, op->pag, bno, 1);
+	AGF_SET(op, btreeblks, AGF_GET(op, btreeblks) - 1);
+	pag_sync(op);
+	return 0;
+}
+
+/* ---- the two trees ---- */
+
+static void cur_init(struct ag_op *op, struct kvfs_btree_cur *cur,
+		     const struct kvfs_btree_tree_ops *ops)
+{
+	kvfs_btree_cur_init(cur, ops, op->g, op->tp->jt, op->mp->bl, op->agno,
+			    &op->src);
+}
+
+static struct kvfs_alloc_rec mkrec(uint32_t bno, uint32_t len)
+{
+	struct kvfs_alloc_rec r = { kv_cpu_to_le32(bno), kv_cpu_to_le32(len) };
+
+	return r;
+}
+
+static int cur_lookup(struct ag_op *op, struct kvfs_btree_cur *cur,
+		      const struct kvfs_btree_tree_ops *ops,
+		      enum kvfs_btree_lookup dir, uint32_t bno, uint32_t len,
+		      int *stat)
+{
+	struct kvfs_alloc_rec k = mkrec(bno, len);
+
+	cur_init(op, cur, ops);
+	return kvfs_btree_lookup(cur, dir, &k, stat);
+}
+
+static int cur_get(struct kvfs_btree_cur *cur, uint32_t *bno, uint32_t *len,
+		   int *stat)
+{
+	struct kvfs_alloc_rec r;
+	int err = kvfs_btree_get_rec(cur, &r, stat);
+
+	if (!err && *stat) {
+		*bno = kv_le32_to_cpu(r.startblock);
+		*len = kv_le32_to_cpu(r.blockcount);
+	}
+	return err;
+}
+
+static int tree_missing(struct ag_op *op, const struct kvfs_btree_tree_ops *ops,
+			uint32_t bno, uint32_t len)
+{
+	return kvfs_corrupt(
+		-EUCLEAN, kvfs_agb_to_fsb(op->g, op->agno, KVFS_AGF_AGBNO),
+		ops->fmt->name, "free extent %u+%u not found", bno, len);
+}
+
+static int tree_del(struct ag_op *op, const struct kvfs_btree_tree_ops *ops,
+		    uint32_t bno, uint32_t len)
+{
+	struct kvfs_btree_cur cur;
+	int stat, err;
+
+	err = cur_lookup(op, &cur, ops, KVFS_LOOKUP_EQ, bno, len, &stat);
+	if (err)
+		return err;
+	if (!stat)
+		return tree_missing(op, ops, bno, len);
+	return kvfs_btree_delete(&cur, &stat);
+}
+
+static int tree_ins(struct ag_op *op, const struct kvfs_btree_tree_ops *ops,
+		    uint32_t bno, uint32_t len)
+{
+	struct kvfs_alloc_rec r = mkrec(bno, len);
+	struct kvfs_btree_cur cur;
+
+	cur_init(op, &cur, ops);
+	return kvfs_btree_insert(&cur, &r);
+}
+
+/* Replace the by-block record (bno, len) by (nbno, nlen), same place. */
+static int bno_update(struct ag_op *op, uint32_t bno, uint32_t len,
+		      uint32_t nbno, uint32_t nlen)
+{
+	struct kvfs_alloc_rec r = mkrec(nbno, nlen);
+	struct kvfs_btree_cur cur;
+	int stat, err;
+
+	err = cur_lookup(op, &cur, &kvfs_bnobt_tree_ops, KVFS_LOOKUP_EQ, bno,
+			 len, &stat);
+	if (err)
+		return err;
+	if (!stat)
+		return tree_missing(op, &kvfs_bnobt_tree_ops, bno, len);
+	return kvfs_btree_update(&cur, &r);
+}
+
+/* The last by-size record is the longest extent. */
+static int update_longest(struct ag_op *op)
+{
+	struct kvfs_btree_cur cur;
+	uint32_t bno, len = 0;
+	int stat, err;
+
+	err = cur_lookup(op, &cur, &kvfs_cntbt_tree_ops, KVFS_LOOKUP_LE,
+			 UINT32_MAX, UINT32_MAX, &stat);
+	if (!err && stat)
+		err = cur_get(&cur, &bno, &len, &stat);
+	if (err)
+		return err;
+	AGF_SET(op, longest, stat ? len : 0);
+	pag_sync(op);
+	return 0;
+}
+
+/*
+ * Take [bno, bno + len) out of the free extent (fbno, flen) that holds it
+ * (XFS's xfs_alloc_fixup_trees): one insert at most in the by-block tree,
+ * two in the by-size tree.
+ */
+static int rm_free(struct ag_op *op, uint32_t fbno, uint32_t flen, uint32_t bno,
+		   uint32_t len)
+{
+	uint32_t left = bno - fbno, right = fbno + flen - (bno + len);
+	int err;
+
+	err = tree_del(op, &kvfs_cntbt_tree_ops, fbno, flen);
+	if (!err && left)
+		err = tree_ins(op, &kvfs_cntbt_tree_ops, fbno, left);
+	if (!err && right)
+		err = tree_ins(op, &kvfs_cntbt_tree_ops, bno + len, right);
+	if (err)
+		return err;
+	if (left) {
+		err = bno_update(op, fbno, flen, fbno, left);
+		if (!err && right)
+			err = tree_ins(op, &kvfs_bnobt_tree_ops, bno + len,
+				       right);
+	} else if (right) {
+		err = bno_update(op, fbno, flen, bno + len, right);
+	} else {
+		err = tree_del(op, &kvfs_bnobt_tree_ops, fbno, flen);
+	}
+	if (err)
+		return err;
+	AGF_SET(op, freeblks, AGF_GET(op, freeblks) - len);
+	AGF_SET(op, free_extents,
+		AGF_GET(op, free_extents) + !!left + !!right - 1);
+	return update_longest(op);
+}
+
+/* Put [bno, bno + len) back into free space, merged with its neighbours. */
+static int add_free(struct ag_op *op, uint32_t bno, uint32_t len)
+{
+	uint32_t lb = 0, ll = 0, rb = 0, rl = 0, nb = bno, nl = len;
+	bool hl = false, hr = false;
+	struct kvfs_btree_cur cur;
+	int stat, err;
+
+	err = cur_lookup(op, &cur, &kvfs_bnobt_tree_ops, KVFS_LOOKUP_LE, bno, 0,
+			 &stat);
+	if (!err && stat)
+		err = cur_get(&cur, &lb, &ll, &stat);
+	if (err)
+		return err;
+	if (stat) {
+		if ((uint64_t)lb + ll > bno)
+			goto dup;
+		hl = lb + ll == bno;
+	}
+	err = cur_lookup(op, &cur, &kvfs_bnobt_tree_ops, KVFS_LOOKUP_GE, bno, 0,
+			 &stat);
+	if (!err && stat)
+		err = cur_get(&cur, &rb, &rl, &stat);
+	if (err)
+		return err;
+	if (stat) {
+		if ((uint64_t)bno + len > rb)
+			goto dup;
+		hr = bno + len == rb;
+	}
+	if (hl) {
+		nb = lb;
+		nl += ll;
+		err = tree_del(op, &kvfs_cntbt_tree_ops, lb, ll);
+	}
+	if (!err && hr) {
+		nl += rl;
+		err = tree_del(op, &kvfs_cntbt_tree_ops, rb, rl);
+	}
+	if (!err)
+		err = tree_ins(op, &kvfs_cntbt_tree_ops, nb, nl);
+	if (err)
+		return err;
+	if (hl && hr) {
+		err = tree_del(op, &kvfs_bnobt_tree_ops, rb, rl);
+		if (!err)
+			err = bno_update(op, lb, ll, nb, nl);
+	} else if (hl) {
+		err = bno_update(op, lb, ll, nb, nl);
+	} else if (hr) {
+		err = bno_update(op, rb, rl, nb, nl);
+	} else {
+		err = tree_ins(op, &kvfs_bnobt_tree_ops, nb, nl);
+	}
+	if (err)
+		return err;
+	AGF_SET(op, freeblks, AGF_GET(op, freeblks) + len);
+	AGF_SET(op, free_extents, AGF_GET(op, free_extents) + 1 - hl - hr);
+	return update_longest(op);
+dup:
+	return kvfs_corrupt(-EUCLEAN, kvfs_agb_to_fsb(op->g, op->agno, bno),
+			    "free-space by-block tree",
+			    "freeing %u+%u, already free", bno, len);
+}
+
+/* ---- searching ---- */
+
+struct want {
+	uint32_t goal; /* AG block */
+	uint32_t minlen, maxlen, align;
+	bool near;
+	bool metadata; /* committed busy blocks may serve (busy_trim) */
+};
+
+struct cand {
+	uint32_t fbno, flen; /* the free extent */
+	uint32_t bno, len; /* the part chosen */
+	uint32_t diff; /* from the goal (near) */
+	bool found;
+};
+
+/*
+ * The part of free extent (fbno, flen) to take: the longest range of it
+ * with no busy block, its start aligned, as close to the goal as it can be
+ * (near) or at its start; false if less than minlen.
+ */
+static bool cand_eval(struct ag_op *op, const struct want *w, uint32_t fbno,
+		      uint32_t flen, struct cand *c)
+{
+	uint32_t tb, tl, astart, end, len, s;
+
+	if (!kvfs_extent_busy_trim(op->pag, fbno, flen, w->metadata, &tb, &tl))
+		return false;
+	end = tb + tl;
+	astart = (tb + w->align - 1) / w->align * w->align;
+	if (astart >= end)
+		return false;
+	len = end - astart < w->maxlen ? end - astart : w->maxlen;
+	if (len < w->minlen)
+		return false;
+	s = astart;
+	if (w->near) {
+		s = w->goal < astart	? astart :
+		    w->goal > end - len ? end - len :
+					  w->goal;
+		s -= s % w->align;
+		if (s < astart)
+			s = astart;
+	}
+	c->fbno = fbno;
+	c->flen = flen;
+	c->bno = s;
+	c->len = len;
+	c->diff = s > w->goal ? s - w->goal : w->goal - s;
+	c->found = true;
+	return true;
+}
+
+/*
+ * Best fit by size: the smallest extent that gives maxlen, else the
+ * largest that gives at least minlen (by-size tree, O(log n) plus the
+ * records the busy list or alignment reject, at most SEARCH_BUDGET).
+ */
+static int find_by_size(struct ag_op *op, const struct want *w, struct cand *c)
+{
+	struct kvfs_btree_cur cur;
+	uint32_t bno, len, n;
+	int stat, err;
+
+	err = cur_lookup(op, &cur, &kvfs_cntbt_tree_ops, KVFS_LOOKUP_GE, 0,
+			 w->maxlen, &stat);
+	for (n = 0; !err && stat && n < SEARCH_BUDGET; n++) {
+		err = cur_get(&cur, &bno, &len, &stat);
+		if (err || !stat)
+			break;
+		if (cand_eval(op, w, bno, len, c) && c->len == w->maxlen)
+			return 0;
+		c->found = false;
+		err = kvfs_btree_increment(&cur, &stat);
+	}
+	if (err)
+		return err;
+	err = cur_lookup(op, &cur, &kvfs_cntbt_tree_ops, KVFS_LOOKUP_LE,
+			 UINT32_MAX, UINT32_MAX, &stat);
+	for (n = 0; !err && stat && n < SEARCH_BUDGET; n++) {
+		err = cur_get(&cur, &bno, &len, &stat);
+		if (err || !stat || len < w->minlen)
+			break;
+		if (cand_eval(op, w, bno, len, c))
+			return 0;
+		err = kvfs_btree_decrement(&cur, &stat);
+	}
+	return err;
+}
+
+/*
+ * Near the goal (XFS's NEAR_BNO): a by-size candidate bounds the distance;
+ * then the by-block tree is walked outward from the goal, both ways, the
+ * nearer side first, until the next extent on either side is farther than
+ * the best found (or the budget is spent).
+ */
+static int find_near(struct ag_op *op, const struct want *w, struct cand *c)
+{
+	struct kvfs_btree_cur lc, rc;
+	int ls, rs, err, stat;
+	uint32_t lb = 0, ll = 0, rb = 0, rl = 0, n;
+	struct cand t = { 0 };
+
+	err = find_by_size(op, w, c);
+	if (err)
+		return err;
+	err = cur_lookup(op, &lc, &kvfs_bnobt_tree_ops, KVFS_LOOKUP_LE, w->goal,
+			 0, &ls);
+	if (!err && ls)
+		err = cur_get(&lc, &lb, &ll, &ls);
+	if (!err)
+		err = cur_lookup(op, &rc, &kvfs_bnobt_tree_ops, KVFS_LOOKUP_GE,
+				 w->goal + 1, 0, &rs);
+	if (!err && rs)
+		err = cur_get(&rc, &rb, &rl, &rs);
+	for (n = 0; !err && (ls || rs) && n < SEARCH_BUDGET; n++) {
+		uint32_t ld =
+			ls ? (lb + ll > w->goal ? 0 : w->goal - (lb + ll - 1)) :
+			     UINT32_MAX;
+		uint32_t rd = rs ? rb - w->goal : UINT32_MAX;
+		bool left = ld <= rd;
+
+		if (c->found && (left ? ld : rd) >= c->diff)
+			break;
+		if (left ? cand_eval(op, w, lb, ll, &t) :
+			   cand_eval(op, w, rb, rl, &t)) {
+			if (!c->found || t.diff < c->diff ||
+			    (t.diff == c->diff && t.len > c->len))
+				*c = t;
+		}
+		if (left) {
+			err = kvfs_btree_decrement(&lc, &stat);
+			if (!err && stat)
+				err = cur_get(&lc, &lb, &ll, &stat);
+			ls = stat;
+		} else {
+			err = kvfs_btree_increment(&rc, &stat);
+			if (!err && stat)
+				err = cur_get(&rc, &rb, &rl, &stat);
+			rs = stat;
+		}
+	}
+	return err;
+}
+
+/* Exactly at the goal: the free extent holding it, no busy block before. */
+static int find_exact(struct ag_op *op, const struct want *w, struct cand *c)
+{
+	struct kvfs_btree_cur cur;
+	uint32_t bno, len, avail;
+	int stat, err;
+
+	if (w->goal % w->align)
+		return 0;
+	err = cur_lookup(op, &cur, &kvfs_bnobt_tree_ops, KVFS_LOOKUP_LE,
+			 w->goal, 0, &stat);
+	if (!err && stat)
+		err = cur_get(&cur, &bno, &len, &stat);
+	if (err || !stat || bno + len <= w->goal)
+		return err;
+	avail = kvfs_extent_busy_free_prefix(op->pag, w->goal,
+					     bno + len - w->goal);
+	if (avail < w->minlen)
+		return 0;
+	*c = (struct cand){ .fbno = bno,
+			    .flen = len,
+			    .bno = w->goal,
+			    .len = avail < w->maxlen ? avail : w->maxlen,
+			    .found = true };
+	return 0;
+}
+
+/* ---- fixing the reserve list ---- */
+
+/*
+ * What one operation's splits can take: a split at every level plus a new
+ * root in the by-block tree, twice that in the by-size tree; at least
+ * what mkfs put there (so a quiet AG's counts come back to mkfs's).
+ */
+static uint32_t fl_need(struct ag_op *op)
+{
+	uint32_t need =
+		(agf(op)->bno_level + 2u) + 2 * (agf(op)->cnt_level + 2u);
+
+	return need > op->g->agfl_min ? need : op->g->agfl_min;
+}
+
+/*
+ * XFS's xfs_alloc_fix_freelist: trim the list to need (the blocks go to
+ * free space, busy: they may have been tree blocks just now) and refill it
+ * with blocks not busy until need of them can be popped in this
+ * transaction.
+ */
+static int fix_freelist(struct ag_op *op, bool freeing)
+{
+	struct want w = { .minlen = 1, .align = 1 };
+	uint32_t bno;
+	int err;
+
+	for (;;) {
+		uint32_t n = AGF_GET(op, flcount), usable = n - fl_fresh(op);
+		uint32_t need = fl_need(op);
+		struct cand c = { 0 };
+
+		if (usable > need) {
+			err = fl_pop(op, &bno);
+			if (!err) {
+				kvfs_extent_busy_insert(op->tp, op->pag, bno,
+							1);
+				err = add_free(op, bno, 1);
+			}
+		} else if (usable < need) {
+			w.maxlen = need - usable;
+			err = find_by_size(op, &w, &c);
+			/*
+			 * A free in a completely full AG (the rest of its
+			 * space freed by this chain and still busy): the
+			 * list holds tree blocks, logged metadata, so blocks
+			 * whose free has committed may serve (XFS reuses
+			 * busy extents for metadata); failing that it goes
+			 * on with the list short, as XFS's does
+			 * (XFS_ALLOC_FLAG_FREEING): refusing it would fail
+			 * a deferred free and shut the filesystem down.
+			 */
+			if (!err && !c.found && freeing && !w.metadata) {
+				w.metadata = true;
+				err = find_by_size(op, &w, &c);
+			}
+			if (!err && !c.found)
+				return freeing ? 0 : -ENOSPC;
+			if (!err)
+				err = rm_free(op, c.fbno, c.flen, c.bno, c.len);
+			for (bno = c.bno; !err && bno < c.bno + c.len; bno++)
+				err = fl_push(op, bno);
+		} else {
+			return 0;
+		}
+		if (err)
+			return err;
+		pag_sync(op);
+	}
+}
+
+/* ---- AG operations ---- */
+
+/*
+ * Read the AG's headers in tp (its lock held) and fix its reserve list
+ * (freeing: as far as the AG's free space allows, see fix_freelist()).
+ */
+static int ag_open(struct kvfs_trans *tp, uint32_t agno, struct ag_op *op,
+		   bool freeing)
+{
+	struct kvfs_mount *mp = tp->mp;
+	int err;
+
+	*op = (struct ag_op){ .tp = tp,
+			      .mp = mp,
+			      .g = &mp->g,
+			      .pag = &mp->pag[agno],
+			      .agno = agno,
+			      .aglen = kvfs_ag_length(&mp->g, agno) };
+	op->src = (struct kvfs_btree_ag){ .agno = agno,
+					  .alloc_block = src_alloc_block,
+					  .free_block = src_free_block,
+					  .src = op };
+	err = kvfs_trans_read_buf(tp->jt, mp->bl,
+				  kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGF_AGBNO),
+				  1, &kvfs_agf_buf_ops, &op->agf_bp);
+	if (err)
+		return err;
+	err = kvfs_trans_read_buf(
+		tp->jt, mp->bl, kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGFL_AGBNO),
+		1, &kvfs_agfl_buf_ops, &op->agfl_bp);
+	if (err)
+		return err;
+	op->src.agf_bp = op->agf_bp;
+	kvfs_extent_busy_prune(op->pag, kvj_log_durable_seq(mp->log));
+	return fix_freelist(op, freeing);
+}
+
+/*
+ * Can the AG give minlen blocks?  From the in-core counters, before its
+ * headers are read (so that a full AG is passed by without holding it).
+ */
+static bool ag_may_fit(struct kvfs_mount *mp, uint32_t agno, uint32_t minlen)
+{
+	const struct kvfs_perag *pag = &mp->pag[agno];
+	int64_t refill = (int64_t)mp->g.agfl_min - pag->flcount;
+
+	return pag->longest >= minlen && pag_avail(&mp->g, pag) >= minlen &&
+	       (int64_t)pag->freeblks - (refill > 0 ? refill : 0) >= minlen;
+}
+
+enum search {
+	S_EXACT,
+	S_NEAR,
+	S_SIZE,
+};
+
+/*
+ * Try one AG: 0 and args->fsb set, -ENOSPC not here, -EAGAIN lock not
+ * taken, else an error.  *busy: busy extents a log force would free.
+ */
+static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
+		    uint32_t goal, uint32_t maxlen, bool trylock, bool *busy)
+{
+	struct kvfs_trans *tp = a->tp;
+	struct kvfs_mount *mp = tp->mp;
+	struct want w = { .goal = goal,
+			  .minlen = a->minlen,
+			  .maxlen = maxlen,
+			  .align = a->alignment > 1 ? a->alignment : 1,
+			  .near = s == S_NEAR };
+	struct cand c = { 0 };
+	struct ag_op op;
+	unsigned mark = kvfs_trans_buf_mark(tp->jt);
+	bool newly;
+	int64_t avail;
+	int err;
+
+	err = kvfs_trans_lock_ag(tp, agno, trylock, &newly);
+	if (err)
+		return err;
+	if (!ag_may_fit(mp, agno, a->minlen))
+		goto nospc;
+	err = ag_open(tp, agno, &op, false);
+	if (err)
+		return err;
+	/* never below the AG's set-aside */
+	avail = pag_avail(&mp->g, op.pag);
+	if (avail < w.minlen)
+		goto nospc;
+	if (avail < w.maxlen)
+		w.maxlen = (uint32_t)avail;
+	err = s == S_EXACT ? find_exact(&op, &w, &c) :
+	      s == S_NEAR  ? find_near(&op, &w, &c) :
+			     find_by_size(&op, &w, &c);
+	if (err)
+		return err;
+	if (!c.found) {
+		*busy |= kvfs_extent_busy_committed(op.pag);
+		goto nospc;
+	}
+	err = rm_free(&op, c.fbno, c.flen, c.bno, c.len);
+	if (err)
+		return err;
+	a->fsb = kvfs_agb_to_fsb(&mp->g, agno, c.bno);
+	a->len = c.len;
+	return 0;
+
+nospc:
+	/*
+	 * Nothing here: an AG this attempt locked and left clean goes back
+	 * with what it read (the reserve list refilled: it stays, dirty, to
+	 * the commit), so that a failed exact attempt does not hold an AG
+	 * the next attempt, or another transaction, wants.
+	 */
+	if (newly && kvfs_trans_brelse_since(tp->jt, mark))
+		kvfs_trans_unlock_ag(tp, agno);
+	return -ENOSPC;
+}
+
+/* Every AG from start, wrapping: trylocks first, then waiting in order. */
+static int alloc_iterate(struct kvfs_alloc_arg *a, uint32_t start,
+			 uint32_t goal, enum search first, uint32_t maxlen,
+			 bool *busy)
+{
+	uint32_t n = a->tp->mp->g.agcount, i;
+	bool again = true;
+	int pass, err;
+
+	for (pass = 0; pass < 2 && again; pass++) {
+		again = false;
+		for (i = 0; i < n; i++) {
+			uint32_t agno = (start + i) % n;
+
+			/*
+			 * The goal's AG is waited for (locality: a file's
+			 * blocks near its last ones, its inode's AG); the
+			 * others only tried on the first pass.
+			 */
+			err = alloc_ag(a, agno, i ? S_SIZE : first,
+				       i ? KVFS_AG_HDR_BLOCKS : goal, maxlen,
+				       pass == 0 && i, busy);
+			if (err == -EAGAIN)
+				again = true;
+			else if (err != -ENOSPC)
+				return err;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int alloc_once(struct kvfs_alloc_arg *a, uint32_t maxlen, bool *busy)
+{
+	const struct kvfs_geom *g = &a->tp->mp->g;
+	uint32_t agno = kvfs_fsb_to_agno(g, a->goal);
+	uint32_t goal = kvfs_fsb_to_agbno(g, a->goal);
+	int err;
+
+	if (goal < KVFS_AG_HDR_BLOCKS) {
+		if (a->type == KVFS_ALLOC_THIS_BNO)
+			return -ENOSPC;
+		goal = KVFS_AG_HDR_BLOCKS;
+	}
+	switch (a->type) {
+	case KVFS_ALLOC_THIS_BNO:
+		err = alloc_ag(a, agno, S_EXACT, goal, maxlen, false, busy);
+		break;
+	case KVFS_ALLOC_NEAR_BNO:
+		err = alloc_ag(a, agno, S_NEAR, goal, maxlen, false, busy);
+		break;
+	case KVFS_ALLOC_THIS_AG:
+		err = alloc_ag(a, agno, S_SIZE, goal, maxlen, false, busy);
+		break;
+	case KVFS_ALLOC_START_AG:
+		return alloc_iterate(a, agno, goal, S_NEAR, maxlen, busy);
+	default:
+		return alloc_iterate(a, 0, KVFS_AG_HDR_BLOCKS, S_SIZE, maxlen,
+				     busy);
+	}
+	return err == -EAGAIN ? -ENOSPC : err;
+}
+
+int kvfs_alloc_vextent(struct kvfs_alloc_arg *a)
+{
+	struct kvfs_trans *tp = a->tp;
+	const struct kvfs_geom *g = &tp->mp->g;
+	uint64_t left = tp->blk_res - tp->blk_used;
+	uint32_t maxlen = a->maxlen;
+	bool busy = false;
+	int err;
+
+	a->fsb = KVFS_NULLBLOCK;
+	a->len = 0;
+	if (a->goal == KVFS_NULLBLOCK)
+		a->goal = 0;
+	if (!a->minlen || a->maxlen < a->minlen || a->goal >= g->dblocks ||
+	    a->type > KVFS_ALLOC_FIRST_AG)
+		return -EINVAL;
+	/* the reservation bounds the extent: fail before any change */
+	if (left < a->minlen)
+		return -ENOSPC;
+	if (left < maxlen)
+		maxlen = (uint32_t)left;
+	err = alloc_once(a, maxlen, &busy);
+	if (err == -ENOSPC && busy && !a->noforce) {
+		/* what blocks us is freed and not yet durable: make it so */
+		err = kvj_log_force(tp->mp->log, 0);
+		if (!err)
+			err = alloc_once(a, maxlen, &busy);
+	}
+	if (err)
+		return err;
+	return kvfs_trans_use_blocks(tp, a->len);
+}
+
+int kvfs_free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len)
+{
+	const struct kvfs_geom *g = &tp->mp->g;
+	uint32_t agno = kvfs_fsb_to_agno(g, fsb);
+	uint32_t bno = kvfs_fsb_to_agbno(g, fsb);
+	struct ag_op op;
+	bool newly;
+	int err;
+
+	if (!len || fsb >= g->dblocks || bno < KVFS_AG_HDR_BLOCKS ||
+	    (uint64_t)bno + len > kvfs_ag_length(g, agno))
+		return -EINVAL;
+	err = kvfs_trans_lock_ag(tp, agno, false, &newly);
+	if (!err)
+		err = ag_open(tp, agno, &op, true);
+	if (!err) {
+		kvfs_extent_busy_insert(tp, op.pag, bno, len);
+		err = add_free(&op, bno, len);
+	}
+	if (err)
+		return err;
+	kvfs_trans_free_blocks(tp, len);
+	return 0;
+}
+
+/* ---- goals ---- */
+
+int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
+			   uint64_t prev_end, uint32_t minlen, uint32_t maxlen,
+			   uint64_t *fsb, uint32_t *len)
+{
+	const struct kvfs_geom *g = &tp->mp->g;
+	struct kvfs_alloc_arg a = {
+		.tp = tp, .minlen = minlen, .maxlen = maxlen, .owner = ino
+	};
+	int err = -ENOSPC;
+
+	if (prev_end && prev_end < g->dblocks &&
+	    kvfs_fsb_to_agno(g, prev_end) ==
+		    kvfs_fsb_to_agno(g, prev_end - 1)) {
+		a.goal = prev_end;
+		a.type = KVFS_ALLOC_THIS_BNO;
+		/*
+		 * Forcing the log here made every allocation just after a
+		 * free nearby (a trimmed preallocation, a deleted file) a
+		 * synchronous log write: tar x ran at 50 files/s.
+		 */
+		a.noforce = true;
+		err = kvfs_alloc_vextent(&a);
+		a.noforce = false;
+	}
+	if (err == -ENOSPC) {
+		a.goal = prev_end && prev_end < g->dblocks ?
+				 prev_end :
+				 kvfs_ino_to_fsb(g, ino);
+		a.type = KVFS_ALLOC_START_AG;
+		err = kvfs_alloc_vextent(&a);
+	}
+	if (err)
+		return err;
+	*fsb = a.fsb;
+	*len = a.len;
+	return 0;
+}
+
+uint64_t kvfs_alloc_goal_near_parent(const struct kvfs_mount *mp,
+				     uint64_t parent_ino)
+{
+	return kvfs_ino_to_fsb(&mp->g, parent_ino);
+}
+
+uint64_t kvfs_alloc_goal_new_dir(struct kvfs_mount *mp)
+{
+	uint32_t agno = atomic_fetch_add(&mp->agrotor, 1) % mp->g.agcount;
+
+	return kvfs_agb_to_fsb(&mp->g, agno, KVFS_AG_HDR_BLOCKS);
+}

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Filesystem transactions: block reservations around the journal's
+ * transactions (fs/trans/trans.h).  mp->fdblocks is an atomic counter: a
+ * reservation subtracts and adds back if that went below zero, so
+ * concurrent reservations never take more than there is and never wait.
+ */
+#include <errno.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/trans/defer.h"
+#include "fs/space/extent_busy.h"
+#include "fs/data/file.h"
+#include "fs/mount.h"
+#include "fs/trans/trans.h"
+#include "fs/trans/trans_resv.h"
+
+/* n blocks, leaving floor (the removals' reserve, or 0 for a removal) */
+static int reserve_blocks(struct kvfs_mount *mp, uint64_t n, uint64_t floor)
+{
+	if (!n)
+		return 0;
+	if (atomic_fetch_sub(&mp->fdblocks, (int64_t)n) <
+	    (int64_t)(n + floor)) {
+		atomic_fetch_add(&mp->fdblocks, (int64_t)n);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static int trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes,
+		       unsigned rolls, uint64_t blocks, uint64_t floor,
+		       struct kvfs_trans **tpp)
+{
+	struct kvfs_trans *tp;
+	int err;
+
+	if (mp->rdonly)
+		return -EROFS;
+	if (kvj_log_is_shutdown(mp->log))
+		return -EIO;
+	err = reserve_blocks(mp, blocks, floor);
+	/* once, as XFS's xfs_trans_alloc(): speculative blocks first */
+	if (err == -ENOSPC && !kvfs_file_trim_all_prealloc(mp, NULL))
+		err = reserve_blocks(mp, blocks, floor);
+	if (err)
+		return err;
+	/* as XFS's xfs_trans_alloc(): memory comes back, -ENOMEM never */
+	tp = kvzalloc(sizeof(*tp), KV_NOFAIL);
+	err = kvj_trans_alloc(mp->log, log_bytes, rolls, &tp->jt);
+	if (err) {
+		atomic_fetch_add(&mp->fdblocks, (int64_t)blocks);
+		kvfree(tp);
+		return err;
+	}
+	tp->mp = mp;
+	tp->log_res = log_bytes;
+	tp->blk_res = blocks;
+	*tpp = tp;
+	return 0;
+}
+
+int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
+		     uint64_t blocks, struct kvfs_trans **tpp)
+{
+	return trans_alloc(mp, log_bytes, rolls, blocks, mp->resblks, tpp);
+}
+
+int kvfs_trans_alloc_res(struct kvfs_mount *mp,
+			 const struct kvfs_trans_res *res, uint64_t blocks,
+			 struct kvfs_trans **tpp)
+{
+	return kvfs_trans_alloc(mp, res->log_bytes, res->log_count,
+				res->blocks + blocks, tpp);
+}
+
+int kvfs_trans_alloc_remove(struct kvfs_mount *mp,
+			    const struct kvfs_trans_res *res,
+			    struct kvfs_trans **tpp)
+{
+	return trans_alloc(mp, res->log_bytes, res->log_count, res->blocks, 0,
+			   tpp);
+}
+
+/*
+ * Give back the unused reservation and what was freed; a cancelled
+ * transaction changed nothing (or shut the filesystem down): all of it.
+ */
+static void trans_settle(struct kvfs_trans *tp, bool committed)
+{
+	int64_t back = (int64_t)tp->blk_res;
+
+	if (committed)
+		back += (int64_t)tp->blk_freed - (int64_t)tp->blk_used;
+	atomic_fetch_add(&tp->mp->fdblocks, back);
+}
+
+static void trans_unlock_ags(struct kvfs_trans *tp)
+{
+	while (tp->nr_ag_locked)
+		kvfs_perag_unlock(
+			&tp->mp->pag[tp->ag_locked[--tp->nr_ag_locked]]);
+}
+
+int kvfs_trans_commit(struct kvfs_trans *tp, uint64_t *seqp)
+{
+	uint64_t seq = 0;
+	int err = 0;
+
+	if (tp->dfops_intake || tp->dfops)
+		err = kvfs_defer_finish(tp);
+	if (err) {
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	err = kvj_trans_commit(tp->jt, &seq);
+
+	/* under the AG locks still: nobody allocates the freed extents yet */
+	kvfs_extent_busy_trans_done(tp, err ? 0 : seq);
+	trans_unlock_ags(tp);
+	trans_settle(tp, !err);
+	kvfree(tp);
+	if (seqp)
+		*seqp = seq;
+	return err;
+}
+
+void kvfs_trans_cancel(struct kvfs_trans *tp)
+{
+	kvfs_defer_cancel(tp);
+	kvj_trans_cancel(tp->jt);
+	kvfs_extent_busy_trans_done(tp, 0);
+	trans_unlock_ags(tp);
+	trans_settle(tp, false);
+	kvfree(tp);
+}
+
+/*
+ * The AG locks not held across rolls go with their buffers, which the
+ * journal's roll released: a deferred free that must lock a lower AG
+ * than one an earlier step locked gets it after the roll, where keeping
+ * every lock to the end could wait forever on a thread blocked on ours.
+ */
+static void trans_roll_unlock_ags(struct kvfs_trans *tp)
+{
+	unsigned i = 0;
+
+	while (i < tp->nr_ag_locked) {
+		if (tp->ag_held[i]) {
+			i++;
+			continue;
+		}
+		kvfs_perag_unlock(&tp->mp->pag[tp->ag_locked[i]]);
+		tp->nr_ag_locked--;
+		tp->ag_locked[i] = tp->ag_locked[tp->nr_ag_locked];
+		tp->ag_held[i] = tp->ag_held[tp->nr_ag_locked];
+	}
+}
+
+int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp)
+{
+	uint64_t seq = 0;
+	int err = kvj_trans_roll(&tp->jt, &seq);
+
+	if (seqp)
+		*seqp = seq;
+	if (!err) {
+		/* under the AG locks still: nobody allocates the freed extents yet */
+		kvfs_extent_busy_trans_done(tp, seq);
+		atomic_fetch_add(&tp->mp->fdblocks, (int64_t)tp->blk_freed);
+		tp->blk_freed = 0;
+		trans_roll_unlock_ags(tp);
+	}
+	return err;
+}
+
+void kvfs_trans_set_nofail(struct kvfs_trans *tp)
+{
+	kvj_trans_set_nofail(tp->jt);
+}
+
+int kvfs_trans_use_blocks(struct kvfs_trans *tp, uint64_t n)
+{
+	if (tp->blk_used + n > tp->blk_res)
+		return -ENOSPC;
+	tp->blk_used += n;
+	return 0;
+}
+
+void kvfs_trans_free_blocks(struct kvfs_trans *tp, uint64_t n)
+{
+	tp->blk_freed += n;
+}
+
+int kvfs_trans_lock_ag(struct kvfs_trans *tp, uint32_t agno, bool trylock,
+		       bool *newly)
+{
+	struct kvfs_perag *pag = &tp->mp->pag[agno];
+	bool higher = false;
+	unsigned i;
+
+	*newly = false;
+	for (i = 0; i < tp->nr_ag_locked; i++) {
+		if (tp->ag_locked[i] == agno)
+			return 0;
+		if (tp->ag_locked[i] > agno)
+			higher = true;
+	}
+	if (tp->nr_ag_locked == KVFS_TRANS_MAX_AGS)
+		return -EAGAIN;
+	if (trylock || higher) {
+		if (!kvfs_perag_trylock(pag))
+			return -EAGAIN;
+	} else {
+		kvfs_perag_lock(pag);
+	}
+	tp->ag_held[tp->nr_ag_locked] = false;
+	tp->ag_locked[tp->nr_ag_locked++] = agno;
+	*newly = true;
+	return 0;
+}
+
+void kvfs_trans_hold_ag(struct kvfs_trans *tp, uint32_t agno)
+{
+	unsigned i;
+
+	for (i = 0; i < tp->nr_ag_locked; i++)
+		if (tp->ag_locked[i] == agno)
+			tp->ag_held[i] = true;
+}
+
+void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno)
+{
+	unsigned i;
+
+	for (i = 0; i < tp->nr_ag_locked; i++) {
+		if (tp->ag_locked[i] != agno)
+			continue;
+		tp->nr_ag_locked--;
+		tp->ag_locked[i] = tp->ag_locked[tp->nr_ag_locked];
+		tp->ag_held[i] = tp->ag_held[tp->nr_ag_locked];
+		kvfs_perag_unlock(&tp->mp->pag[agno]);
+		return;
+	}
+}

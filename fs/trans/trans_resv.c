@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Transaction reservations (fs/trans/trans_resv.h), in the manner of XFS's
+ * xfs_trans_resv.c: each reservation is a sum of named parts, counted in
+ * buffers (whole blocks) and inodes.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "fs/ns/attr.h"
+#include "fs/io/buf_item.h"
+#include "fs/trans/trans_resv.h"
+#include "journal/log_format.h"
+
+uint32_t kvfs_resv_item_bytes(uint32_t len)
+{
+	return kvj_item_log_bytes(len);
+}
+
+uint32_t kvfs_resv_buf_bytes(uint32_t len)
+{
+	uint32_t chunks = (len + KVFS_BLI_CHUNK - 1) / KVFS_BLI_CHUNK;
+	uint32_t map_words = (chunks + 63) / 64;
+
+	return kvfs_resv_item_bytes(sizeof(struct kvfs_buf_log_hdr) +
+				    map_words * 8 + chunks * KVFS_BLI_CHUNK);
+}
+
+uint32_t kvfs_resv_intent_bytes(uint32_t len)
+{
+	return kvfs_resv_item_bytes(sizeof(struct kvj_intent_fmt) + len);
+}
+
+uint32_t kvfs_resv_done_bytes(void)
+{
+	return kvfs_resv_item_bytes(sizeof(struct kvj_done_fmt));
+}
+
+/*
+ * Height of a tree of nrecs records with blocks half full, whose root may
+ * hold root_max entries (0: the root is a block like the others), as XFS's
+ * xfs_btree_compute_maxlevels.
+ */
+static uint32_t maxlevels(uint32_t leaf_max, uint32_t node_max,
+			  uint32_t root_max, uint64_t nrecs)
+{
+	uint64_t leaf_min = leaf_max / 2, node_min = node_max / 2;
+	uint64_t blocks = (nrecs + leaf_min - 1) / leaf_min;
+	uint32_t levels = 1;
+
+	if (root_max) {
+		/* levels of blocks until the pointers fit the inode root */
+		while (blocks > root_max) {
+			blocks = (blocks + node_min - 1) / node_min;
+			levels++;
+		}
+		return levels + 1;
+	}
+	while (blocks > 1) {
+		blocks = (blocks + node_min - 1) / node_min;
+		levels++;
+	}
+	return levels;
+}
+
+uint32_t kvfs_inobt_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+	/* every block of the AG an inode chunk */
+	uint64_t chunks =
+		((uint64_t)g->agblocks << g->inopblog) / KVFS_INODES_PER_CHUNK;
+
+	return maxlevels(room / sizeof(struct kvfs_inobt_rec),
+			 room / (sizeof(struct kvfs_inobt_key) + 8), 0,
+			 chunks ? chunks : 1);
+}
+
+uint32_t kvfs_bmap_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+	uint32_t fork = g->inodesize - KVFS_DINODE_CORE_SIZE;
+	/* nextents is 32 bits; no file has more extents than blocks */
+	uint64_t nrecs = kvfs_max_fileoff_blocks(g);
+
+	if (nrecs > UINT32_MAX)
+		nrecs = UINT32_MAX;
+	return maxlevels(room / sizeof(struct kvfs_extent),
+			 room / (sizeof(struct kvfs_bmbt_key) + 8),
+			 (fork - KVFS_BMDR_HDR_SIZE) / 16, nrecs);
+}
+
+/* Records of an attribute fork's extent map: one per block at most. */
+static uint64_t attr_maxrecs(const struct kvfs_geom *g)
+{
+	return KVFS_ATTR_MAX_BYTES >> g->blocklog;
+}
+
+/* The smallest attribute fork (one extent's room) has a root of one entry. */
+uint32_t kvfs_attr_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+
+	return maxlevels(room / sizeof(struct kvfs_extent),
+			 room / (sizeof(struct kvfs_bmbt_key) + 8), 1,
+			 attr_maxrecs(g));
+}
+
+/* Blocks of an attribute fork's extent map at its largest (half full). */
+static uint64_t attr_tree_blocks(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+	uint64_t leaf_min = room / sizeof(struct kvfs_extent) / 2;
+	uint64_t node_min = room / (sizeof(struct kvfs_bmbt_key) + 8) / 2;
+	uint64_t n = (attr_maxrecs(g) + leaf_min - 1) / leaf_min, sum = n;
+
+	while (n > 1) {
+		n = (n + node_min - 1) / node_min;
+		sum += n;
+	}
+	return sum;
+}
+
+/*
+ * A directory holds at most 2^32 entries (fs/format.h: the head's count
+ * is checked against it on insert), one hash record each, and one
+ * free-space record per data block holding at least one.
+ */
+uint32_t kvfs_dir_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+
+	return maxlevels(room / sizeof(struct kvfs_dir_hash_rec),
+			 room / (sizeof(struct kvfs_dir_hash_rec) + 8), 0,
+			 KVFS_DIR_MAX_ENTRIES);
+}
+
+static uint32_t dir_free_maxlevels(const struct kvfs_geom *g)
+{
+	uint32_t room = g->blocksize - KVFS_BTREE_HDR_SIZE;
+
+	return maxlevels(room / sizeof(struct kvfs_dir_free_rec),
+			 room / (sizeof(struct kvfs_dir_free_rec) + 8), 0,
+			 KVFS_DIR_MAX_ENTRIES);
+}
+
+/* Blocks both free-space trees log for n allocations or frees (XFS's). */
+static uint32_t allocfree_bufs(const struct kvfs_trans_resv *r, uint32_t n)
+{
+	return n * 2 * (2 * r->alloc_maxlevels - 1);
+}
+
+/*
+ * Blocks the extent map logs in one change of a B+tree fork: a split (or
+ * join) at every level below the root, both halves logged, and the leaf of
+ * a list turned into a tree.  As XFS counts it (the blocks of one path
+ * and their new siblings; the second record of a split extent lands in the
+ * same leaf but once in a leaf's worth of records).
+ */
+static uint32_t bmap_split_bufs(const struct kvfs_trans_resv *r)
+{
+	return 2 * (r->bmap_maxlevels - 1) + 1;
+}
+
+/*
+ * Blocks a change of a B+tree fork may allocate: a new block at every
+ * level below the root for each of two records added, and the leaf of a
+ * list turned into a tree (fs/data/bmap.c keeps as much back before it
+ * allocates data).
+ */
+static uint32_t bmap_split_blocks(const struct kvfs_trans_resv *r)
+{
+	return 2 * (r->bmap_maxlevels - 1) + 1;
+}
+
+/* Extent-free intents of the tree blocks one change may free. */
+static uint32_t bmap_free_intents(const struct kvfs_trans_resv *r)
+{
+	return 2 * (r->bmap_maxlevels - 1);
+}
+
+/*
+ * Blocks of an extent-map tree whose records fit the inode as a list (the
+ * root's entries are enough for its leaves).
+ */
+static uint32_t list_tree_bufs(const struct kvfs_geom *g)
+{
+	uint32_t recs = (g->inodesize - KVFS_DINODE_CORE_SIZE) /
+			sizeof(struct kvfs_extent);
+	uint32_t leaf_min = (g->blocksize - KVFS_BTREE_HDR_SIZE) /
+			    sizeof(struct kvfs_extent) / 2;
+
+	return (recs + leaf_min - 1) / leaf_min;
+}
+
+/* Remote value blocks of a largest attribute value. */
+static uint32_t attr_rmt_blocks(const struct kvfs_geom *g)
+{
+	return (KVFS_XATTR_SIZE_MAX + g->blocksize - KVFS_ATTR_RMT_HDR_SIZE -
+		1) /
+	       (g->blocksize - KVFS_ATTR_RMT_HDR_SIZE);
+}
+
+/*
+ * Leaves of the extent-map tree n neighbouring records may span besides
+ * the path's (leaves half full at least).
+ */
+static uint32_t bmap_range_leaves(const struct kvfs_geom *g, uint32_t n)
+{
+	uint32_t half = (g->blocksize - KVFS_BTREE_HDR_SIZE) /
+			sizeof(struct kvfs_extent) / 2;
+
+	return (n + half - 1) / half;
+}
+
+/*
+ * Blocks the attribute fork's extent map logs in one change of
+ * KVFS_ATTR_TREE_RANGES ranges: for each, a split at every level below
+ * the root and the leaves its records may span; at most every block the
+ * tree had before and after the change.
+ */
+static uint32_t attr_tree_bufs(const struct kvfs_geom *g,
+			       const struct kvfs_trans_resv *r)
+{
+	uint64_t ranges = KVFS_ATTR_TREE_RANGES *
+			  (2 * (uint64_t)(r->attr_maxlevels - 1) + 1 +
+			   bmap_range_leaves(g, attr_rmt_blocks(g)));
+	uint64_t all = 2 * attr_tree_blocks(g);
+
+	return (uint32_t)(ranges < all ? ranges : all);
+}
+
+/* The free-space header and the reserve list of one AG. */
+#define AG_FREE_HDR_BUFS 2
+
+static void set(struct kvfs_trans_res *res, uint32_t bufs, uint32_t inodes,
+		uint32_t extra, unsigned count, uint64_t blocks,
+		const struct kvfs_trans_resv *r)
+{
+	res->log_bytes = bufs * r->buf_bytes + inodes * r->inode_bytes + extra;
+	res->log_count = count;
+	res->blocks = blocks;
+}
+
+/* An extent-free intent of one extent (fs/format.h) */
+
+/*
+ * The namespace operations (XFS's xfs_calc_{create,link,remove,rename}
+ * _reservation), counted from what one directory change logs:
+ *   adding an entry: the head and one data block (whole), the hash index
+ *   split at every level with a new root, the free-space index's path and
+ *   a sibling, the extent map's change for a new data block, one AG's
+ *   free-space header, reserve list and trees for the allocations (the
+ *   data block and the index blocks come from one AG: one path);
+ *   removing one: the head and the data block, the hash index's path and
+ *   siblings (joins), the free-space index's path and a sibling, the
+ *   extent map's split when a freed data block is punched out, the
+ *   intents of the blocks freed (a data block, two roots going back to
+ *   short form; the frees run in the extent-free steps);
+ * plus the inodes.  A new inode from a new chunk is logged in the same
+ * transaction as the chunk (fs/inode/ialloc.h), so the operations add a new
+ * chunk's reservation (which covers the inode header and the chunk
+ * tree's path) to the rest.  log_count 0: the rolls of the deferred frees
+ * regrant (and may wait for log space), so that the single unit fits a
+ * quarter of the smallest log every geometry allows.
+ */
+static void dir_resv(const struct kvfs_geom *g, struct kvfs_trans_resv *r,
+		     uint32_t efi)
+{
+	uint32_t dirlv = kvfs_dir_maxlevels(g);
+	uint32_t freelv = dir_free_maxlevels(g);
+	uint32_t dirbuf = kvfs_resv_buf_bytes(g->dirblksize);
+	uint32_t fsbs = g->dirblksize >> g->blocklog;
+	uint32_t add = (2 * dirlv + 1) + (freelv + 1) + bmap_split_bufs(r) +
+		       AG_FREE_HDR_BUFS + allocfree_bufs(r, 1);
+	uint32_t rm = 2 * dirlv + (freelv + 1) + bmap_split_bufs(r);
+	uint32_t add_bytes = add * r->buf_bytes + 2 * dirbuf;
+	uint32_t rm_bytes = rm * r->buf_bytes + 2 * dirbuf + 3 * efi;
+	uint32_t chunk = r->create.log_bytes;
+	uint64_t blocks =
+		fsbs + dirlv + 1 + freelv + 1 + 2 + r->bmap_maxlevels - 1;
+	uint32_t b;
+
+	r->dir_maxlevels = dirlv;
+	/* link, unlink, rmdir: one change, two inodes (and the parent) */
+	b = (add_bytes > rm_bytes ? add_bytes : rm_bytes) + 3 * r->inode_bytes;
+	set(&r->dirop, 0, 0, b, 0, blocks, r);
+	/* create, mknod, mkdir, symlink: an inode and its entry */
+	b = add_bytes + chunk + 3 * r->inode_bytes;
+	set(&r->create_name, 0, 0, b, 0, blocks + r->create.blocks, r);
+	/* rename: an add and a remove, four inodes, a whiteout */
+	b = add_bytes + rm_bytes + chunk + 5 * r->inode_bytes;
+	set(&r->rename, 0, 0, b, 0, 2 * blocks + r->create.blocks, r);
+}
+
+/* An extent-free intent of one extent (fs/format.h) */
+#define EFI_ITEM_BYTES KVFS_EFI_REC_SIZE
+
+void kvfs_trans_resv_compute(const struct kvfs_geom *g,
+			     struct kvfs_trans_resv *r)
+{
+	uint32_t efi = kvfs_resv_intent_bytes(EFI_ITEM_BYTES);
+
+	r->alloc_maxlevels = g->alloc_maxlevels;
+	r->inobt_maxlevels = kvfs_inobt_maxlevels(g);
+	r->bmap_maxlevels = kvfs_bmap_maxlevels(g);
+	r->attr_maxlevels = kvfs_attr_maxlevels(g);
+	r->buf_bytes = kvfs_resv_buf_bytes(g->blocksize);
+	r->inode_bytes = kvfs_resv_buf_bytes(g->inodesize);
+
+	/*
+	 * The extent and the map's new blocks (two allocations, as XFS
+	 * counts them: the map's blocks come from the same free-space paths),
+	 * the intents of the map blocks a merge frees.
+	 */
+	set(&r->write,
+	    bmap_split_bufs(r) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 2), 1,
+	    bmap_free_intents(r) * efi, 2, bmap_split_blocks(r), r);
+	/* the extent's intent, and the map blocks as for a write */
+	set(&r->itruncate,
+	    bmap_split_bufs(r) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 1), 1,
+	    (1 + bmap_free_intents(r)) * efi, 2, bmap_split_blocks(r), r);
+	set(&r->extent_free, AG_FREE_HDR_BUFS + allocfree_bufs(r, 1), 0,
+	    kvfs_resv_done_bytes() + efi, 2, 0, r);
+	/* the inode header, the chunk's blocks, the tree split, one allocation */
+	set(&r->create,
+	    1 + g->ialloc_blocks + 2 * r->inobt_maxlevels - 1 +
+		    AG_FREE_HDR_BUFS + allocfree_bufs(r, 1),
+	    1, 0, 2, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
+	set(&r->ichange, 0, 1, 0, 0, 0, r);
+	set(&r->iunlink, 1, 2, 0, 0, 0, r);
+	/*
+	 * The inode header and the record's path, its joins when a sparse
+	 * record is freed whole (fs/inode/ialloc.h) with its cluster cancels and
+	 * the frees of its pieces, in the transaction: at most 8 pieces (an
+	 * eighth of a chunk at least), one free per two
+	 */
+	set(&r->ifree,
+	    1 + 2 * r->inobt_maxlevels - 1 + g->ialloc_blocks +
+		    AG_FREE_HDR_BUFS +
+		    allocfree_bufs(
+			    r, ((g->ialloc_blocks < 8 ? g->ialloc_blocks : 8) +
+				1) / 2),
+	    2, 0, 0, 0, r);
+	/*
+	 * Three attribute blocks (a split: the leaf, the new one, the node),
+	 * a largest value's remote blocks, the new blocks in two
+	 * allocations (the value's, the leaves'); the attribute fork's
+	 * extent map (fs/ns/attr.h: attr_tree_bufs()) and the intents of the
+	 * extents of the ranges freed (one per block at most) and of the
+	 * tree blocks freed; the data fork's tree, small enough to be a
+	 * list, going back into the inode when the attribute fork goes.
+	 * blocks: one change of the attribute fork's tree; fs/ns/attr.c
+	 * multiplies them.
+	 */
+	set(&r->attrset,
+	    3 + attr_rmt_blocks(g) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 2) +
+		    attr_tree_bufs(g, r) + list_tree_bufs(g),
+	    1,
+	    KVFS_ATTR_TREE_RANGES *
+		    (attr_rmt_blocks(g) + 2 * (r->attr_maxlevels - 1)) * efi,
+	    1, 2 * (r->attr_maxlevels - 1) + 1, r);
+	set(&r->symlink,
+	    1 + g->ialloc_blocks + 2 * r->inobt_maxlevels - 1 +
+		    (KVFS_SYMLINK_MAXLEN + g->blocksize -
+		     KVFS_SYMLINK_HDR_SIZE - 1) /
+			    (g->blocksize - KVFS_SYMLINK_HDR_SIZE) +
+		    bmap_split_bufs(r) + AG_FREE_HDR_BUFS +
+		    allocfree_bufs(r, 2),
+	    1, 0, 1, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
+
+	dir_resv(g, r, efi);
+	/* symlink(2): a named create and the target's blocks, one commit */
+	r->symlink_name.log_bytes =
+		r->create_name.log_bytes + r->symlink.log_bytes;
+	r->symlink_name.log_count = r->create_name.log_count;
+	r->symlink_name.blocks = r->create_name.blocks + r->symlink.blocks;
+}
+
+uint64_t kvfs_trans_res_grant(const struct kvfs_trans_res *res)
+{
+	return kvj_trans_grant_bytes(res->log_bytes, res->log_count);
+}
+
+/* Every reservation, for the checks over all of them. */
+static const struct {
+	const char *name;
+	size_t off;
+} res_fields[] = {
+	{ "write", offsetof(struct kvfs_trans_resv, write) },
+	{ "itruncate", offsetof(struct kvfs_trans_resv, itruncate) },
+	{ "extent_free", offsetof(struct kvfs_trans_resv, extent_free) },
+	{ "create", offsetof(struct kvfs_trans_resv, create) },
+	{ "ichange", offsetof(struct kvfs_trans_resv, ichange) },
+	{ "iunlink", offsetof(struct kvfs_trans_resv, iunlink) },
+	{ "ifree", offsetof(struct kvfs_trans_resv, ifree) },
+	{ "attrset", offsetof(struct kvfs_trans_resv, attrset) },
+	{ "symlink", offsetof(struct kvfs_trans_resv, symlink) },
+	{ "dirop", offsetof(struct kvfs_trans_resv, dirop) },
+	{ "create_name", offsetof(struct kvfs_trans_resv, create_name) },
+	{ "symlink_name", offsetof(struct kvfs_trans_resv, symlink_name) },
+	{ "rename", offsetof(struct kvfs_trans_resv, rename) },
+};
+
+static const struct kvfs_trans_res *res_field(const struct kvfs_trans_resv *r,
+					      unsigned i)
+{
+	return (const void *)((const char *)r + res_fields[i].off);
+}
+
+uint64_t kvfs_trans_resv_max_grant(const struct kvfs_trans_resv *r)
+{
+	uint64_t max = 0;
+	unsigned i;
+
+	for (i = 0; i < sizeof(res_fields) / sizeof(res_fields[0]); i++)
+		if (kvfs_trans_res_grant(res_field(r, i)) > max)
+			max = kvfs_trans_res_grant(res_field(r, i));
+	return max;
+}
+
+int kvfs_trans_resv_check(const struct kvfs_trans_resv *r, uint64_t log_bytes,
+			  char *err, size_t errlen)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof(res_fields) / sizeof(res_fields[0]); i++) {
+		uint64_t grant = kvfs_trans_res_grant(res_field(r, i));
+
+		if (grant <= log_bytes / 4)
+			continue;
+		snprintf(err, errlen,
+			 "the %s reservation (%llu log bytes) is more than a "
+			 "quarter of the %llu-byte log: the log must be at "
+			 "least %llu bytes",
+			 res_fields[i].name, (unsigned long long)grant,
+			 (unsigned long long)log_bytes,
+			 (unsigned long long)(4 * grant));
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+uint64_t kvfs_trans_resv_min_log_bytes(const struct kvfs_geom *g)
+{
+	struct kvfs_trans_resv r;
+	uint64_t min;
+
+	kvfs_trans_resv_compute(g, &r);
+	min = 4 * kvfs_trans_resv_max_grant(&r);
+	return min > KVFS_LOG_MIN_BYTES ? min : KVFS_LOG_MIN_BYTES;
+}
