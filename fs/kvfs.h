@@ -44,12 +44,19 @@ struct kvfs_mount;
 #define KVFS_ATIME_NOATIME 1
 #define KVFS_ATIME_STRICT 2
 
+/*
+ * The default log push interval: changes not forced by fsync reach the log
+ * within it, as ext4's commit=5.  Shorter costs a device flush per push
+ * (which also writes back every dirty data page of an image file).
+ */
+#define KVFS_COMMIT_MS 5000
+
 struct kvfs_open_opts {
 	bool rdonly;
 	bool sync; /* every change durable before it returns */
 	unsigned atime; /* KVFS_ATIME_* */
 	size_t cache_bytes; /* buffer cache limit; 0: default */
-	unsigned commit_ms; /* log push interval; 0: default */
+	unsigned commit_ms; /* log push interval; 0: KVFS_COMMIT_MS */
 };
 
 /*

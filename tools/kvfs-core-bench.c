@@ -140,6 +140,7 @@ static bool opt_cpu;
 static const char *opt_image;
 static uint64_t opt_size = 1ull << 30;
 static unsigned opt_dir_entries = 1000000;
+static unsigned opt_commit_ms; /* 0: the core's default */
 
 /* the target of the I/O workloads: a kvfs file or the raw file */
 struct target {
@@ -685,7 +686,8 @@ static int big_teardown(void)
  */
 static int remount(void)
 {
-	struct kvfs_open_opts oo = { .atime = KVFS_ATIME_NOATIME };
+	struct kvfs_open_opts oo = { .atime = KVFS_ATIME_NOATIME,
+				     .commit_ms = opt_commit_ms };
 	struct kvfs_open_info info;
 	int err;
 
@@ -893,7 +895,8 @@ static uint64_t image_size(void)
 
 static int setup(void)
 {
-	struct kvfs_open_opts oo = { .atime = KVFS_ATIME_NOATIME };
+	struct kvfs_open_opts oo = { .atime = KVFS_ATIME_NOATIME,
+				     .commit_ms = opt_commit_ms };
 	struct kvfs_open_info info;
 	const char *dir = getenv("TMPDIR");
 	char *slash;
@@ -1032,6 +1035,8 @@ static void usage(FILE *f)
 		"                       goes beside it.  Default: a fresh sparse\n"
 		"                       image made by the library's mkfs in\n"
 		"                       $TMPDIR, removed at the end\n"
+		"  --commit SECONDS     log push interval, as mount.kvfs's\n"
+		"                       commit= (the core's default)\n"
 		"  --csv                print workload,threads,value,unit and one\n"
 		"                       row per measurement\n"
 		"  --cpu                rates per CPU second of the whole\n"
@@ -1129,6 +1134,7 @@ static int parse_args(int argc, char **argv)
 		{ "dir-entries", required_argument, NULL, 'd' },
 		{ "csv", no_argument, NULL, 'c' },
 		{ "cpu", no_argument, NULL, 'C' },
+		{ "commit", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1174,6 +1180,13 @@ static int parse_args(int argc, char **argv)
 		case 'C':
 			opt_cpu = true;
 			break;
+		case 'm': {
+			unsigned sec;
+
+			bad = parse_uint("--commit", optarg, 1, 3600, &sec);
+			opt_commit_ms = sec * 1000;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
