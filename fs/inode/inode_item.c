@@ -36,6 +36,9 @@
 #include "fs/trans/trans.h"
 #include "journal/crc32c.h"
 
+/* the structure inode recovery reports name (fs/io/blkhdr.h) */
+#define ILI_RECOVERY "inode log recovery"
+
 static const struct kvj_item_ops ili_ops;
 
 static inline struct kvfs_inode *item_to_inode(struct kvj_item *lip)
@@ -190,8 +193,8 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	 */
 	ret = KVJ_PUSH_LOCKED;
 	if (err != -EAGAIN) {
-		fprintf(stderr, "kvfs: inode %llu: write-back: %s\n",
-			(unsigned long long)ip->i_ino, strerror(-err));
+		kvfs_corrupt_inode(err, bp->b_blkno, ip->i_ino,
+				   "write-back: %s", strerror(-err));
 		kvj_log_shutdown(lip->log, "inode write-back failed");
 	}
 out:
@@ -340,10 +343,9 @@ static int rec_write_all(struct ili_recovery *r, bool stale)
 			bp->b_ops = &kvfs_inode_buf_ops;
 			err = kv_buf_write(bp);
 			if (err)
-				fprintf(stderr,
-					"kvfs: recovery: write back inode cluster %llu: %s\n",
-					(unsigned long long)bp->b_blkno,
-					strerror(-err));
+				kvfs_corrupt(err, bp->b_blkno, ILI_RECOVERY,
+					     "write-back of the cluster: %s",
+					     strerror(-err));
 			else
 				r->st.written++;
 		}
@@ -374,10 +376,8 @@ static bool rec_inode_valid(const struct ili_recovery *r, const void *dip,
 
 static int rec_malformed(uint32_t len, const char *why)
 {
-	fprintf(stderr,
-		"kvfs: recovery: malformed inode delta (%u bytes): %s\n", len,
-		why);
-	return -EUCLEAN;
+	return kvfs_corrupt(-EUCLEAN, KVFS_NULLBLOCK, ILI_RECOVERY,
+			    "malformed inode delta (%u bytes): %s", len, why);
 }
 
 static int rec_replay(void *priv, const void *delta, uint32_t len,
@@ -443,9 +443,8 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 		err = kv_buf_read(r->bc, blkno, 1, NULL, &rc->bp);
 		if (err) {
 			rc->bp = NULL;
-			fprintf(stderr, "kvfs: recovery: %s\n",
-				kv_buf_last_error());
-			return err;
+			return kvfs_corrupt(err, blkno, ILI_RECOVERY, "%s",
+					    kv_buf_last_error());
 		}
 		r->nr++;
 	}
