@@ -75,6 +75,17 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 const char *kvfs_open_error(void);
 /* Write everything back, superblock clean; frees mp whatever the result. */
 int kvfs_close(struct kvfs_mount *mp);
+
+/*
+ * The lock every writer of an image holds while it works (mount.kvfs for
+ * its whole mount, fsck.kvfs, kvfs-db -x): flock(LOCK_EX) on *fdp, which
+ * the caller keeps open until it is done.  A daemon still writing back
+ * after its unmount returned holds it a while: wait up to wait_ms for it.
+ * 0, -EBUSY if still held, or the open's -errno.
+ */
+int kvfs_image_lock(const char *path, bool rdonly, unsigned wait_ms, int *fdp);
+/* What the tools wait: an unmount's write-back of a few seconds. */
+#define KVFS_IMAGE_LOCK_WAIT_MS 5000
 /* Everything changed so far durable (data and the log). */
 int kvfs_sync(struct kvfs_mount *mp);
 

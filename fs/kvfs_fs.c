@@ -13,8 +13,11 @@
  * and then keeps the inode alive, or sees none and fails.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs/format/ag.h"
 #include "fs/io/buf_ops.h"
@@ -294,4 +297,25 @@ int kvfs_tmpfile(struct kvfs_mount *mp, uint64_t dir, uint32_t mode,
 out_dp:
 	kvfs_iput(dp);
 	return err;
+}
+
+int kvfs_image_lock(const char *path, bool rdonly, unsigned wait_ms, int *fdp)
+{
+	int fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	unsigned waited = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		if (err != -EBUSY || waited >= wait_ms) {
+			close(fd);
+			return err;
+		}
+		usleep(20 * 1000);
+		waited += 20;
+	}
+	*fdp = fd;
+	return 0;
 }

@@ -17,11 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/kvfs.h"
 #include "fs/repair/repair.h"
 
 #define EXIT_CLEAN 0
@@ -154,23 +154,15 @@ static void on_notice(void *arg, const char *what)
 /* The lock mount.kvfs holds while mounted; the fd keeps it. */
 static int lock_image(const char *target, bool rdonly, int *fdp)
 {
-	int fd = open(target, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int err = kvfs_image_lock(target, rdonly, KVFS_IMAGE_LOCK_WAIT_MS, fdp);
 
-	if (fd < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, target, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
+	if (err)
 		fprintf(stderr, "%s: %s: %s\n", prog, target,
-			errno == EWOULDBLOCK ?
+			err == -EBUSY ?
 				"in use (mounted, or being checked): not "
 				"checked" :
-				strerror(errno));
-		close(fd);
-		return -1;
-	}
-	*fdp = fd;
-	return 0;
+				strerror(-err));
+	return err;
 }
 
 static int run(const char *target, const struct kvfs_repair_opts *o, bool force)

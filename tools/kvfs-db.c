@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -2274,23 +2273,17 @@ static void print_report(const struct kvfs_report *r, void *priv)
  */
 static int lock_image(const char *path, int *fdp)
 {
-	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int err = kvfs_image_lock(path, false, KVFS_IMAGE_LOCK_WAIT_MS, fdp);
 
-	if (fd < 0) {
+	if (err == -EBUSY)
+		fprintf(stderr,
+			"kvfs-db: %s: in use (mounted, or being checked): "
+			"expert mode refused\n",
+			path);
+	else if (err)
 		fprintf(stderr, "kvfs-db: cannot open %s: %s\n", path,
-			strerror(errno));
-		return -errno;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		fprintf(stderr, "kvfs-db: %s: %s\n", path,
-			errno == EWOULDBLOCK ? "in use (mounted, or being "
-					       "checked): expert mode refused" :
-					       strerror(errno));
-		close(fd);
-		return -EBUSY;
-	}
-	*fdp = fd;
-	return 0;
+			strerror(-err));
+	return err;
 }
 
 /* Open the target and read its superblock (or fall back to raw access). */

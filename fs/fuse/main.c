@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -38,7 +37,6 @@
 #define EXIT_USAGE 1
 #define EXIT_MOUNT 32
 /* a daemon finishing an unmount releases its lock soon: wait that long */
-#define LOCK_WAIT_MS 2000
 
 static const char *prog = "mount.kvfs";
 
@@ -66,26 +64,14 @@ static void usage(FILE *f)
 /* The image locked against a second mount; the fd stays open (and locked). */
 static int lock_image(const char *image, bool rdonly, int *fdp)
 {
-	int fd = open(image, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	int waited = 0;
+	int err = kvfs_image_lock(image, rdonly, KVFS_IMAGE_LOCK_WAIT_MS, fdp);
 
-	if (fd < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, image, strerror(errno));
-		return -errno;
-	}
-	while (flock(fd, LOCK_EX | LOCK_NB)) {
-		if (errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS) {
-			fprintf(stderr,
-				"%s: %s: in use (locked by another mount)\n",
-				prog, image);
-			close(fd);
-			return -EBUSY;
-		}
-		usleep(50 * 1000);
-		waited += 50;
-	}
-	*fdp = fd;
-	return 0;
+	if (err == -EBUSY)
+		fprintf(stderr, "%s: %s: in use (locked by another mount)\n",
+			prog, image);
+	else if (err)
+		fprintf(stderr, "%s: %s: %s\n", prog, image, strerror(-err));
+	return err;
 }
 
 static void open_error(const char *image, int err)

@@ -82,6 +82,15 @@ T "$mount_kvfs" "$img" "$mnt" || fail "mount again"
 T "$ops" verify "$mnt/tree" || fail "tree differs after remount"
 unmount "$mnt" "$img"
 
+# a daemon still writing back after its unmount returned holds the lock a
+# while: a mount right after an unmount waits for it, not "in use"
+timeout 10 flock "$img" sleep 1 &
+holder=$!
+sleep 0.3
+T "$mount_kvfs" "$img" "$mnt" || fail "mount while the lock is held for 1 s"
+wait "$holder"
+unmount "$mnt" "$img"
+
 # read-only: the tree is there, nothing can change
 T "$mount_kvfs" "$img" "$mnt" -o ro || fail "mount -o ro"
 T "$ops" verify "$mnt/tree" || fail "tree differs on a ro mount"
