@@ -1680,22 +1680,14 @@ static int trash_collect(void *priv, uint64_t fsb, uint32_t len,
 			 enum kvfs_metablk_type type, uint64_t owner)
 {
 	struct trash *tr = priv;
+	int err;
 
 	(void)owner;
 	if (!(tr->types & (1u << type)))
 		return 0;
-	if (tr->n == tr->cap) {
-		size_t cap = tr->cap ? tr->cap * 2 : 256;
-		struct trash_run *r = kvmalloc(cap * sizeof(*r), 0);
-
-		if (!r)
-			return -ENOMEM;
-		if (tr->n)
-			memcpy(r, tr->runs, tr->n * sizeof(*r));
-		kvfree(tr->runs);
-		tr->runs = r;
-		tr->cap = cap;
-	}
+	err = kvgrow((void **)&tr->runs, &tr->cap, tr->n, sizeof(*tr->runs), 0);
+	if (err)
+		return err;
 	tr->runs[tr->n++] = (struct trash_run){ fsb, len, (uint8_t)type };
 	tr->total += len;
 	return 0;
