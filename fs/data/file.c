@@ -646,7 +646,7 @@ static bool atime_due(const struct kvfs_inode *ip,
 	return now->sec - a->sec >= 24 * 3600;
 }
 
-static void touch_atime(struct kvfs_inode *ip)
+void kvfs_file_touch_atime(struct kvfs_inode *ip)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	struct kvfs_trans *tp;
@@ -710,7 +710,7 @@ ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 		}
 	}
 	if (!err)
-		touch_atime(ip);
+		kvfs_file_touch_atime(ip);
 	kvfs_iunlock(ip, KVFS_IOLOCK_SHARED);
 	kvfs_iput(ip);
 	return err ? err : (ssize_t)(end - (uint64_t)off);

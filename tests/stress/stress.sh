@@ -6,6 +6,8 @@
 #   fsx ARGS...       fsx.py, then every file's bytes again after an
 #                     unmount and a mount
 #   posix             posix_diff.py: the mount's root against a tmpfs
+#   pjd               pjd_diff.py: pjdfstest's cases, as root and as other
+#                     users, against a tmpfs
 # Always unmounts (tests/fuse/lib.sh's trap); every step under a timeout.
 # usage: stress.sh TEST MOUNT_KVFS MKFS_KVFS FSCK_KVFS [ARGS...]
 set -u
@@ -37,6 +39,13 @@ posix)
 		fail "mount tmpfs"
 	at_exit='umount "$tmp/ref"'
 	T "$here/posix_diff.py" "$mnt" "$tmp/ref" || fail "posix_diff.py"
+	;;
+pjd)
+	mkdir "$tmp/ref" || fail "mkdir"
+	T mount -t tmpfs -o size=64M,mode=0755 tmpfs "$tmp/ref" ||
+		fail "mount tmpfs"
+	at_exit='umount "$tmp/ref"'
+	T "$here/pjd_diff.py" "$mnt" "$tmp/ref" || fail "pjd_diff.py"
 	;;
 *)
 	fail "unknown test $test"
