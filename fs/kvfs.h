@@ -226,6 +226,12 @@ ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 #define KVFS_WRITE_SYNC (1u << 1) /* O_SYNC: durable before returning */
 #define KVFS_WRITE_DSYNC (1u << 2) /* O_DSYNC */
 #define KVFS_WRITE_KILLPRIV (1u << 3) /* clear SUID/SGID (non-root writer) */
+/*
+ * mtime and ctime are the caller's: the FUSE writeback cache, whose kernel
+ * stamps them at write(2) and sends them with a setattr (the data comes
+ * later, and a stamp then would move them past what stat showed)
+ */
+#define KVFS_WRITE_NOCMTIME (1u << 4)
 
 /*
  * Write len bytes at off: the byte count (short only on ENOSPC after some

@@ -176,28 +176,29 @@ static int acl_inherit(fuse_req_t req, uint64_t dir, uint32_t *mode,
 }
 
 /*
- * After the create of name in dir as ino: its ACLs.  A failure removes
- * the name again (an inode without the ACLs it should have would grant
- * more than asked).
+ * After the create of name in dir as ks: its ACLs, and ks again (their
+ * ctime).  A failure removes the name again (an inode without the ACLs it
+ * should have would grant more than asked).
  */
 static int acl_set_new(struct kvfs_fuse *fs, const struct new_acl *na,
-		       uint64_t dir, const char *name,
-		       const struct kvfs_stat *ks)
+		       uint64_t dir, const char *name, struct kvfs_stat *ks)
 {
 	int ret = 0;
 
+	if (!na->access_size && !na->dfl_size)
+		return 0;
 	if (na->access_size)
 		ret = kvfs_setxattr(fs->mp, ks->ino, KVFS_ACL_ACCESS,
 				    na->access, na->access_size, 0);
 	if (!ret && na->dfl_size)
 		ret = kvfs_setxattr(fs->mp, ks->ino, KVFS_ACL_DEFAULT, na->dfl,
 				    na->dfl_size, 0);
-	if (ret) {
-		if (S_ISDIR(ks->mode))
-			kvfs_rmdir(fs->mp, dir, name);
-		else
-			kvfs_unlink(fs->mp, dir, name);
-	}
+	if (!ret)
+		return kvfs_getattr(fs->mp, ks->ino, ks);
+	if (S_ISDIR(ks->mode))
+		kvfs_rmdir(fs->mp, dir, name);
+	else
+		kvfs_unlink(fs->mp, dir, name);
 	return ret;
 }
 
@@ -600,7 +601,9 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 		len = n;
 		data = copy;
 	}
-	n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off, 0);
+	/* under the writeback cache the kernel keeps mtime and ctime */
+	n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off,
+		       fs->writeback ? KVFS_WRITE_NOCMTIME : 0);
 	free(copy);
 	if (n < 0)
 		fuse_reply_err(req, -n);

@@ -23,7 +23,7 @@
  *             after a timestamp-only change;
  *   stamps:   overwrites stamp mtime/ctime once per coarse clock tick,
  *             within the tick, and always when SUID must go or mtime
- *             is in the future;
+ *             is in the future; none with KVFS_WRITE_NOCMTIME;
  *   overwrite flush: a log write flushes first the data it orders
  *             (unwritten blocks, zeroed edges), not overwrites; an fsync
  *             flushes the device once;
@@ -1016,6 +1016,29 @@ static void test_stamp_tick(void)
 	CHECK_EQ(kvfs_setattr(mp, a, &sa, &root, NULL), 0);
 	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, KVFS_WRITE_KILLPRIV), 4096);
 	CHECK_EQ(stat_of(mp, a).mode & 07777, 0755);
+	/*
+	 * KVFS_WRITE_NOCMTIME (the FUSE writeback cache): an overwrite, an
+	 * extending write and a write into a hole keep the times the caller
+	 * set, in a later tick too; SUID still goes
+	 */
+	sa.valid = KVFS_SET_MTIME | KVFS_SET_CTIME | KVFS_SET_MODE;
+	sa.mtime = (struct timespec){ 1000, 1 };
+	sa.ctime = (struct timespec){ 2000, 2 };
+	sa.mode = 04755;
+	CHECK_EQ(kvfs_setattr(mp, a, &sa, &root, NULL), 0);
+	next_tick();
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0,
+			    KVFS_WRITE_NOCMTIME | KVFS_WRITE_KILLPRIV),
+		 4096);
+	CHECK_EQ(kvfs_write(mp, a, buf, 100, 1 << 20, KVFS_WRITE_NOCMTIME),
+		 100);
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 1 << 19, KVFS_WRITE_NOCMTIME),
+		 4096);
+	st = stat_of(mp, a);
+	CHECK(ts_eq(st.mtime, sa.mtime));
+	CHECK(ts_eq(st.ctime, sa.ctime));
+	CHECK_EQ(st.size, (1 << 20) + 100);
+	CHECK_EQ(st.mode & 07777, 0755);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 

@@ -7,7 +7,8 @@
 #                     unmount and a mount
 #   posix             posix_diff.py: the mount's root against a tmpfs
 #   pjd               pjd_diff.py: pjdfstest's cases, as root and as other
-#                     users, against a tmpfs
+#                     users, against a tmpfs; then every name's stat again
+#                     after an unmount and a mount
 # Always unmounts (tests/fuse/lib.sh's trap); every step under a timeout.
 # usage: stress.sh TEST MOUNT_KVFS MKFS_KVFS FSCK_KVFS [ARGS...]
 set -u
@@ -45,7 +46,12 @@ pjd)
 	T mount -t tmpfs -o size=64M,mode=0755 tmpfs "$tmp/ref" ||
 		fail "mount tmpfs"
 	at_exit='umount "$tmp/ref"'
-	T "$here/pjd_diff.py" "$mnt" "$tmp/ref" || fail "pjd_diff.py"
+	T "$here/pjd_diff.py" --save "$tmp/snap" "$mnt" "$tmp/ref" ||
+		fail "pjd_diff.py"
+	unmount_fg "$mnt"
+	mount_fg "$img" "$mnt"
+	T "$here/pjd_diff.py" --verify "$tmp/snap" "$mnt" "$tmp/ref" ||
+		fail "pjd_diff.py: the image differs from what the kernel showed"
 	;;
 *)
 	fail "unknown test $test"
