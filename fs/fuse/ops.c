@@ -31,6 +31,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 
 #include "fs/fuse/acl.h"
 #include "fs/fuse/nodes.h"
@@ -345,6 +346,15 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		if (to_set & bits[i].fuse)
 			sa.valid |= bits[i].kvfs;
+	/*
+	 * Nothing to set (chown(f, -1, -1) without the writeback cache: the
+	 * kernel sends ctime only where it keeps it): ctime still moves, as
+	 * notify_change() moves it on a local filesystem.
+	 */
+	if (!sa.valid) {
+		sa.valid = KVFS_SET_CTIME;
+		clock_gettime(CLOCK_REALTIME, &attr->st_ctim);
+	}
 	sa.mode = attr->st_mode & 07777;
 	sa.uid = attr->st_uid;
 	sa.gid = attr->st_gid;
