@@ -355,6 +355,14 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		sa.valid = KVFS_SET_CTIME;
 		clock_gettime(CLOCK_REALTIME, &attr->st_ctim);
 	}
+	/*
+	 * Under the writeback cache the kernel keeps a regular file's mtime
+	 * and ctime and sends them when they move: a stamp of ours (the SUID
+	 * kill before a write, a truncate to the same size) would show only
+	 * once the kernel forgot the inode, as times that moved by themselves
+	 */
+	if (fs->writeback)
+		sa.valid |= KVFS_SET_KEEP_CMTIME;
 	sa.mode = attr->st_mode & 07777;
 	sa.uid = attr->st_uid;
 	sa.gid = attr->st_gid;
@@ -1018,14 +1026,49 @@ static void kf_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, -ret);
 }
 
+/*
+ * Under the writeback cache the kernel keeps a file's mtime and ctime: it
+ * stamps them itself around fallocate and copy_file_range (not at all for
+ * a KEEP_SIZE fallocate) and sends them with a setattr only when its own
+ * value changed, so a stamp of the core here would show only once the
+ * kernel forgot the inode, as times that moved by themselves.  They are
+ * put back as they were (the kernel's own, if it moved them, comes after).
+ */
+static void cmtime_save(struct kvfs_fuse *fs, uint64_t ino,
+			struct kvfs_setattr *sa)
+{
+	struct kvfs_stat ks;
+
+	sa->valid = 0;
+	if (!fs->writeback || kvfs_getattr(fs->mp, ino, &ks))
+		return;
+	sa->valid = KVFS_SET_MTIME | KVFS_SET_CTIME;
+	sa->mtime = ks.mtime;
+	sa->ctime = ks.ctime;
+}
+
+/* best effort: a failure leaves the core's stamp, a time a little later */
+static void cmtime_restore(struct kvfs_fuse *fs, uint64_t ino,
+			   const struct kvfs_setattr *sa)
+{
+	if (sa->valid)
+		kvfs_setattr(fs->mp, ino, sa, NULL, NULL);
+}
+
 static void kf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 			 off_t length, struct fuse_file_info *fi)
 {
 	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t i = ino_of(fs, ino);
+	struct kvfs_setattr sa;
+	int ret;
 
 	(void)fi;
-	fuse_reply_err(req, -kvfs_fallocate(fs->mp, ino_of(fs, ino), mode,
-					    offset, length));
+	cmtime_save(fs, i, &sa);
+	ret = kvfs_fallocate(fs->mp, i, mode, offset, length);
+	if (!ret)
+		cmtime_restore(fs, i, &sa);
+	fuse_reply_err(req, -ret);
 }
 
 static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -1063,12 +1106,17 @@ static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       size_t len, int flags)
 {
 	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t out = ino_of(fs, ino_out);
+	struct kvfs_setattr sa;
 	ssize_t n;
 
 	(void)fi_in;
 	(void)fi_out;
-	n = kvfs_copy_file_range(fs->mp, ino_of(fs, ino_in), off_in,
-				 ino_of(fs, ino_out), off_out, len, flags);
+	cmtime_save(fs, out, &sa);
+	n = kvfs_copy_file_range(fs->mp, ino_of(fs, ino_in), off_in, out,
+				 off_out, len, flags);
+	if (n > 0)
+		cmtime_restore(fs, out, &sa);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else

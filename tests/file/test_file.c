@@ -27,7 +27,8 @@
  *   overwrite flush: a log write flushes first the data it orders
  *             (unwritten blocks, zeroed edges), not overwrites; an fsync
  *             flushes the device once;
- *   setattr:  the SUID/SGID and ctime rules, append, the errors;
+ *   setattr:  the SUID/SGID and ctime rules (KVFS_SET_KEEP_CMTIME too),
+ *             append, the errors;
  *   tmpfile:  an O_TMPFILE's blocks and inode freed at its last close;
  *   threads:  4 threads appending their own files and rewriting their
  *             slots of a shared file (shared I/O lock) at once.
@@ -546,6 +547,37 @@ static void test_setattr(void)
 	st = stat_of(mp, ino);
 	CHECK(ts_le(before, st.mtime));
 	CHECK(ts_le(st2.ctime, st.ctime));
+	/*
+	 * KEEP_CMTIME (the FUSE writeback cache): a regular file's size and
+	 * mode change leave mtime and ctime, which only given values move;
+	 * a directory's ctime moves as without it
+	 */
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_MTIME | KVFS_SET_CTIME,
+				    .mtime = { 10, 1 },
+				    .ctime = { 20, 2 } };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, NULL), 0);
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_SIZE | KVFS_SET_MODE |
+					     KVFS_SET_KEEP_CMTIME,
+				    .size = 4010,
+				    .mode = 0644 };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, &st), 0);
+	CHECK_EQ(st.size, 4010);
+	CHECK_EQ(st.mode & 07777, 0644);
+	CHECK(ts_eq(st.mtime, ((struct timespec){ 10, 1 })));
+	CHECK(ts_eq(st.ctime, ((struct timespec){ 20, 2 })));
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_CTIME |
+					     KVFS_SET_KEEP_CMTIME,
+				    .ctime = { 30, 3 } };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, &st), 0);
+	CHECK(ts_eq(st.ctime, sa.ctime));
+	sa = (struct kvfs_setattr){
+		.valid = KVFS_SET_MODE | KVFS_SET_KEEP_CMTIME, .mode = 0755
+	};
+	CHECK_EQ(kvfs_setattr(mp, mp->g.rootino, &sa, &root, &st), 0);
+	CHECK(ts_le(before, st.ctime));
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_SIZE, .size = 5000 };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, NULL), 0);
+	chmod_as(mp, ino, 06755, &root);
 
 	/* append: at the end whatever the offset */
 	CHECK_EQ(kvfs_write(mp, ino, buf, 7, 0, KVFS_WRITE_APPEND), 7);
