@@ -11,8 +11,16 @@ uid 65534 and 65533, groups 65534 and 65533, which no account needs).
 A case records, in order, every call's result (its errno, or its value),
 the stat fields of what it made (type and mode, nlink, uid, gid, size,
 rdev) and, around the calls pjdfstest times, which of the atime, mtime
-and ctime of each named path changed.  Every difference is printed; the
-differences must be exactly KNOWN's.
+and ctime of each named path changed.  Beside pjdfstest: the umask of
+every kind of create, failed calls changing no time, SUID/SGID and file
+capabilities at writes, fallocate, copy_file_range and chown (xfstests
+generic/683-687), ACL inheritance with SGID directories (generic/444).
+Every difference is printed; the differences must be exactly KNOWN's.
+
+--save then --verify (after an unmount and a mount of TEST) compare every
+name's stat with what the kernel showed before: the kernel caches
+attributes, so a daemon that stores other values than it answered shows
+only there.
 
 Exit status: 0 when the differences are exactly KNOWN, 1 otherwise, 2 for
 a usage error.
@@ -119,6 +127,18 @@ def copy_into(src, dst):
     finally:
         os.close(a)
         os.close(b)
+
+
+def syncfs(p):
+    """syncfs(2) of p's filesystem alone (sync(2) would wait for every
+    filesystem of the machine)"""
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        if libc.syncfs(fd):
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+    finally:
+        os.close(fd)
 
 
 def creat(p, mode=0o644, flags=0):
@@ -857,6 +877,21 @@ def c_xattr(r):
     r.op("user set root no write", os.setxattr, "f", "user.w", b"v")
     os.chmod("f", 0o644)
     r.op("list size probe other", lambda: len(os.listxattr("f")), u=U2G)
+    # file capabilities go at a write by a non-root user and at chown
+    cap = struct.pack("<IIIII", 0x02000001, 1 << 10, 0, 0, 0)
+    for n, how in (("cw", "write"), ("cc", "chown"), ("cr", "root write")):
+        creat(n)
+        own(n, U1, G1, 0o755)
+        r.op("set capability " + n, os.setxattr, n, "security.capability",
+             cap)
+        if how == "write":
+            r.op("cap: write by owner", wfile, n, b"x", u=U1G)
+        elif how == "chown":
+            r.op("cap: chown", os.chown, n, U2, G2)
+        else:
+            r.op("cap: write by root", wfile, n, b"x")
+        r.op("cap after " + how,
+             lambda: os.getxattr(n, "security.capability") == cap)
     r.op("empty value", os.setxattr, "f", "user.e", b"")
     r.op("get empty", os.getxattr, "f", "user.e")
 
@@ -1061,7 +1096,7 @@ def c_failtimes(r):
 
 def c_misc(r):
     wfile("f", b"z" * 5000)
-    os.sync()
+    syncfs(".")
     r.op("blocks 5000", lambda: os.stat("f").st_blocks)
     fd = os.open("sp", os.O_CREAT | os.O_RDWR, 0o644)
     os.ftruncate(fd, 1 << 20)
@@ -1094,6 +1129,25 @@ def c_misc(r):
     os.rmdir("n/1")
     r.op("nlink after rmdir", lambda: os.stat("n").st_nlink)
     r.op("dir size", lambda: stat.S_ISDIR(os.stat("n").st_mode))
+    # statvfs follows what is made and freed
+    syncfs(".")
+    v0 = os.statvfs(".")
+    os.mkdir("many")
+    for i in range(100):
+        creat("many/%d" % i)
+    wfile("many/big", b"b" * (1 << 20))
+    syncfs(".")
+    v1 = os.statvfs(".")
+    r.note("statvfs ffree after 101 creates", v0.f_ffree - v1.f_ffree >= 101)
+    r.note("statvfs bfree after 1 MiB",
+           (v0.f_bfree - v1.f_bfree) * v1.f_frsize >= 1 << 20)
+    for i in range(100):
+        os.unlink("many/%d" % i)
+    os.unlink("many/big")
+    syncfs(".")
+    v2 = os.statvfs(".")
+    r.note("statvfs bfree back", (v2.f_bfree - v1.f_bfree) * v2.f_frsize >=
+           1 << 20)
 
 
 CASES = [c_chmod, c_chown, c_truncate, c_link, c_mkdir, c_mknod, c_open,
