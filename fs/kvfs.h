@@ -190,6 +190,11 @@ int kvfs_getattr(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st);
 #define KVFS_SET_MTIME_NOW (1u << 7) /* with KVFS_SET_MTIME */
 #define KVFS_SET_CTIME (1u << 8) /* an explicit ctime (FUSE passes it) */
 #define KVFS_SET_KILL_SUIDGID (1u << 9) /* clear SUID/SGID as a write would */
+/*
+ * A regular file's mtime and ctime change only as given (the FUSE
+ * writeback cache: the kernel keeps them and sends them when they move)
+ */
+#define KVFS_SET_KEEP_CMTIME (1u << 10)
 
 struct kvfs_setattr {
 	unsigned valid;
@@ -247,6 +252,12 @@ ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 #define KVFS_WRITE_SYNC (1u << 1) /* O_SYNC: durable before returning */
 #define KVFS_WRITE_DSYNC (1u << 2) /* O_DSYNC */
 #define KVFS_WRITE_KILLPRIV (1u << 3) /* clear SUID/SGID (non-root writer) */
+/*
+ * mtime and ctime are the caller's: the FUSE writeback cache, whose kernel
+ * stamps them at write(2) and sends them with a setattr (the data comes
+ * later, and a stamp then would move them past what stat showed)
+ */
+#define KVFS_WRITE_NOCMTIME (1u << 4)
 
 /*
  * Write len bytes at off: the byte count (short only on ENOSPC after some

@@ -347,8 +347,10 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 	grow = !err && size > ip->i_size;
 	if (grow)
 		ip->i_size = size;
-	kvfs_file_now(&ip->i_mtime);
-	ip->i_ctime = ip->i_mtime;
+	if (!(flags & KVFS_WRITE_NOCMTIME)) {
+		kvfs_file_now(&ip->i_mtime);
+		ip->i_ctime = ip->i_mtime;
+	}
 	if (flags & KVFS_WRITE_KILLPRIV)
 		kill_suidgid(ip);
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
@@ -387,8 +389,9 @@ static bool stamp_due(struct kvfs_inode *ip, unsigned flags)
 	clock_gettime(CLOCK_REALTIME_COARSE, &tick);
 	clock_gettime(CLOCK_REALTIME, &now);
 	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
-	due = !ictime_within(&ip->i_mtime, &tick, &now) ||
-	      !ictime_within(&ip->i_ctime, &tick, &now) ||
+	due = (!(flags & KVFS_WRITE_NOCMTIME) &&
+	       (!ictime_within(&ip->i_mtime, &tick, &now) ||
+		!ictime_within(&ip->i_ctime, &tick, &now))) ||
 	      (flags & KVFS_WRITE_KILLPRIV &&
 	       (ip->i_mode & S_ISUID ||
 		(ip->i_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)));
@@ -646,7 +649,7 @@ static bool atime_due(const struct kvfs_inode *ip,
 	return now->sec - a->sec >= 24 * 3600;
 }
 
-static void touch_atime(struct kvfs_inode *ip)
+void kvfs_file_touch_atime(struct kvfs_inode *ip)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	struct kvfs_trans *tp;
@@ -710,7 +713,7 @@ ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 		}
 	}
 	if (!err)
-		touch_atime(ip);
+		kvfs_file_touch_atime(ip);
 	kvfs_iunlock(ip, KVFS_IOLOCK_SHARED);
 	kvfs_iput(ip);
 	return err ? err : (ssize_t)(end - (uint64_t)off);

@@ -98,6 +98,11 @@ int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self);
 int kvfs_file_get(struct kvfs_mount *mp, uint64_t ino, struct kvfs_inode **ipp);
 /* Now, for timestamps. */
 void kvfs_file_now(struct kvfs_ictime *t);
+/*
+ * A read of ip (a file, or a directory's listing): atime per the mount's
+ * rule, best effort (a full log skips it).  Without the ILOCK held.
+ */
+void kvfs_file_touch_atime(struct kvfs_inode *ip);
 /* The mappings of file blocks [fb, fb + len), under the shared inode lock. */
 int kvfs_file_map(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 		  struct kvfs_bmap *map, int *nmap);

@@ -396,6 +396,7 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	fuse_opt_free_args(&args); /* the session keeps what it needs */
 	if (!d->se)
 		goto out_nodes; /* libfuse said why */
+	d->fs.se = d->se;
 	if (fuse_session_mount(d->se, d->mountpoint))
 		goto out_session;
 	if (pthread_create(&term, NULL, terminator, d)) {

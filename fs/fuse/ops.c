@@ -10,6 +10,14 @@
  * (HANDLE_KILLPRIV is not asked for): it knows whether the writer has
  * CAP_FSETID, which the writeback cache's write requests do not tell us,
  * and sends the mode change as a setattr.
+ *
+ * POSIX ACLs (FUSE_CAP_POSIX_ACL, when the kernel offers it): the kernel
+ * enforces them, reading them as xattrs; the daemon keeps them and the
+ * mode in step (fs/fuse/acl.h): a new access ACL sets the mode, a chmod
+ * rewrites the ACL, and a new inode takes its directory's default ACL,
+ * or the caller's umask without one (FUSE_CAP_DONT_MASK: the kernel
+ * leaves the umask to us so that a default ACL can override it).  The
+ * ACLs of a new inode are set after it is made: a failure removes it.
  */
 #include "fs/fuse/ops.h"
 
@@ -23,13 +31,16 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 
+#include "fs/fuse/acl.h"
 #include "fs/fuse/nodes.h"
 #include "fs/fuse/stats.h"
 #include "fs/kvfs.h"
 
 #define CAPS_XATTR "security.capability"
 #define ACL_XATTR_PREFIX "system.posix_acl_"
+#define TRUSTED_PREFIX "trusted."
 #define MAX_GROUPS 64
 
 static struct kvfs_fuse *fs_of(fuse_req_t req)
@@ -106,6 +117,92 @@ static void reply_entry(fuse_req_t req, const struct kvfs_stat *ks)
 		kvfs_fuse_node_forget(fs->nodes, ks->ino, 1);
 }
 
+/* The caller is root, or in group gid: SGID survives its mode changes. */
+static bool caller_in_group(fuse_req_t req, uint32_t gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[MAX_GROUPS];
+	int n;
+
+	if (!ctx->uid || ctx->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, MAX_GROUPS, groups);
+	for (int i = 0; i < n && i < MAX_GROUPS; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* The ACLs a new inode takes from its directory (sizes 0: none). */
+struct new_acl {
+	char access[KVFS_ACL_MAX_SIZE];
+	char dfl[KVFS_ACL_MAX_SIZE];
+	size_t access_size;
+	size_t dfl_size;
+};
+
+/*
+ * Before a create in dir: the new inode's mode (*mode's permission bits
+ * masked by dir's default ACL, or by the umask without one) and its ACLs.
+ */
+static int acl_inherit(fuse_req_t req, uint64_t dir, uint32_t *mode,
+		       struct new_acl *na)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	uint32_t perm = *mode & 0777;
+	ssize_t n;
+
+	na->access_size = 0;
+	na->dfl_size = 0;
+	if (!fs->acl)
+		return 0;
+	n = kvfs_getxattr(fs->mp, dir, KVFS_ACL_DEFAULT, na->dfl,
+			  sizeof(na->dfl));
+	if (n == -ENODATA) {
+		*mode &= ~(uint32_t)fuse_req_ctx(req)->umask;
+		return 0;
+	}
+	if (n < 0)
+		return (int)n;
+	if (kvfs_acl_check(na->dfl, (size_t)n))
+		return -EIO;
+	memcpy(na->access, na->dfl, (size_t)n);
+	if (kvfs_acl_create_masq(na->access, (size_t)n, &perm))
+		na->access_size = (size_t)n;
+	/* only a directory passes the default ACL on */
+	if (S_ISDIR(*mode))
+		na->dfl_size = (size_t)n;
+	*mode = (*mode & ~0777u) | perm;
+	return 0;
+}
+
+/*
+ * After the create of name in dir as ks: its ACLs, and ks again (their
+ * ctime).  A failure removes the name again (an inode without the ACLs it
+ * should have would grant more than asked).
+ */
+static int acl_set_new(struct kvfs_fuse *fs, const struct new_acl *na,
+		       uint64_t dir, const char *name, struct kvfs_stat *ks)
+{
+	int ret = 0;
+
+	if (!na->access_size && !na->dfl_size)
+		return 0;
+	if (na->access_size)
+		ret = kvfs_setxattr(fs->mp, ks->ino, KVFS_ACL_ACCESS,
+				    na->access, na->access_size, 0);
+	if (!ret && na->dfl_size)
+		ret = kvfs_setxattr(fs->mp, ks->ino, KVFS_ACL_DEFAULT, na->dfl,
+				    na->dfl_size, 0);
+	if (!ret)
+		return kvfs_getattr(fs->mp, ks->ino, ks);
+	if (S_ISDIR(ks->mode))
+		kvfs_rmdir(fs->mp, dir, name);
+	else
+		kvfs_unlink(fs->mp, dir, name);
+	return ret;
+}
+
 static void kf_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct kvfs_fuse *fs = userdata;
@@ -115,6 +212,9 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 
 	if (fs->writeback)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
+	/* the umask is ours only if ACLs are: a default ACL overrides it */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 	/*
 	 * One daemon changes the image, so what the kernel cached stays true
 	 * (no AUTO_INVAL_DATA); the kernel clears SUID/SGID (no
@@ -129,6 +229,7 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_background = KVFS_FUSE_MAX_BACKGROUND;
 	conn->congestion_threshold = KVFS_FUSE_CONGESTION_THRESHOLD;
 	conn->time_gran = 1;
+	fs->acl = conn->want & FUSE_CAP_POSIX_ACL;
 	if (fs->live)
 		fs->live(fs);
 }
@@ -195,6 +296,26 @@ static void kf_getattr(fuse_req_t req, fuse_ino_t ino,
 	reply_attr(req, kvfs_getattr(fs->mp, ino_of(fs, ino), &ks), &ks);
 }
 
+/* After a chmod: the access ACL, if any, takes the new mode's bits. */
+static int acl_chmod(struct kvfs_fuse *fs, const struct kvfs_stat *ks)
+{
+	char acl[KVFS_ACL_MAX_SIZE];
+	ssize_t n;
+
+	if (S_ISLNK(ks->mode))
+		return 0;
+	n = kvfs_getxattr(fs->mp, ks->ino, KVFS_ACL_ACCESS, acl, sizeof(acl));
+	if (n == -ENODATA)
+		return 0;
+	if (n < 0)
+		return (int)n;
+	if (kvfs_acl_check(acl, (size_t)n))
+		return -EIO;
+	kvfs_acl_chmod(acl, (size_t)n, ks->mode);
+	return kvfs_setxattr(fs->mp, ks->ino, KVFS_ACL_ACCESS, acl, (size_t)n,
+			     0);
+}
+
 static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -225,6 +346,23 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		if (to_set & bits[i].fuse)
 			sa.valid |= bits[i].kvfs;
+	/*
+	 * Nothing to set (chown(f, -1, -1) without the writeback cache: the
+	 * kernel sends ctime only where it keeps it): ctime still moves, as
+	 * notify_change() moves it on a local filesystem.
+	 */
+	if (!sa.valid) {
+		sa.valid = KVFS_SET_CTIME;
+		clock_gettime(CLOCK_REALTIME, &attr->st_ctim);
+	}
+	/*
+	 * Under the writeback cache the kernel keeps a regular file's mtime
+	 * and ctime and sends them when they move: a stamp of ours (the SUID
+	 * kill before a write, a truncate to the same size) would show only
+	 * once the kernel forgot the inode, as times that moved by themselves
+	 */
+	if (fs->writeback)
+		sa.valid |= KVFS_SET_KEEP_CMTIME;
 	sa.mode = attr->st_mode & 07777;
 	sa.uid = attr->st_uid;
 	sa.gid = attr->st_gid;
@@ -242,6 +380,8 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		}
 	}
 	ret = kvfs_setattr(fs->mp, ino_of(fs, ino), &sa, &cr, &ks);
+	if (!ret && (sa.valid & KVFS_SET_MODE) && fs->acl)
+		ret = acl_chmod(fs, &ks);
 	reply_attr(req, ret, &ks);
 }
 
@@ -262,15 +402,22 @@ static void kf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
 	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t dir = ino_of(fs, parent);
+	uint32_t m = mode;
+	struct new_acl na;
 	struct kvfs_stat ks;
 	struct kvfs_cred cr;
 	bool created;
 	int ret;
 
 	cred_of(req, &cr);
-	ret = kvfs_create(fs->mp, ino_of(fs, parent), name, mode,
-			  (uint64_t)major(rdev) << 32 | minor(rdev),
-			  KVFS_CREATE_EXCL, &cr, &ks, &created);
+	ret = acl_inherit(req, dir, &m, &na);
+	if (!ret)
+		ret = kvfs_create(fs->mp, dir, name, m,
+				  (uint64_t)major(rdev) << 32 | minor(rdev),
+				  KVFS_CREATE_EXCL, &cr, &ks, &created);
+	if (!ret)
+		ret = acl_set_new(fs, &na, dir, name, &ks);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
@@ -281,13 +428,19 @@ static void kf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
 	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t dir = ino_of(fs, parent);
+	uint32_t m = S_IFDIR | (mode & 07777);
+	struct new_acl na;
 	struct kvfs_stat ks;
 	struct kvfs_cred cr;
 	int ret;
 
 	cred_of(req, &cr);
-	ret = kvfs_mkdir(fs->mp, ino_of(fs, parent), name,
-			 S_IFDIR | (mode & 07777), &cr, &ks);
+	ret = acl_inherit(req, dir, &m, &na);
+	if (!ret)
+		ret = kvfs_mkdir(fs->mp, dir, name, m, &cr, &ks);
+	if (!ret)
+		ret = acl_set_new(fs, &na, dir, name, &ks);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
@@ -364,16 +517,23 @@ static void kf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
 	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t dir = ino_of(fs, parent);
 	struct fuse_entry_param e;
+	uint32_t m = mode;
+	struct new_acl na;
 	struct kvfs_stat ks;
 	struct kvfs_cred cr;
 	bool created;
 	int ret;
 
 	cred_of(req, &cr);
-	ret = kvfs_create(fs->mp, ino_of(fs, parent), name, mode, 0,
-			  fi->flags & O_EXCL ? KVFS_CREATE_EXCL : 0, &cr, &ks,
-			  &created);
+	ret = acl_inherit(req, dir, &m, &na);
+	if (!ret)
+		ret = kvfs_create(fs->mp, dir, name, m, 0,
+				  fi->flags & O_EXCL ? KVFS_CREATE_EXCL : 0,
+				  &cr, &ks, &created);
+	if (!ret && created)
+		ret = acl_set_new(fs, &na, dir, name, &ks);
 	if (!ret)
 		ret = kvfs_fuse_node_get(fs->nodes, ks.ino, ks.generation);
 	if (ret) {
@@ -459,7 +619,9 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 		len = n;
 		data = copy;
 	}
-	n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off, 0);
+	/* under the writeback cache the kernel keeps mtime and ctime */
+	n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off,
+		       fs->writeback ? KVFS_WRITE_NOCMTIME : 0);
 	free(copy);
 	if (n < 0)
 		fuse_reply_err(req, -n);
@@ -492,8 +654,19 @@ static void kf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	struct kvfs_fuse *fs = fs_of(req);
 
+	int ret;
+
 	(void)fi;
-	fuse_reply_err(req, -kvfs_fsync(fs->mp, ino_of(fs, ino), datasync));
+	ret = kvfs_fsync(fs->mp, ino_of(fs, ino), datasync);
+	/*
+	 * The kernel wrote its dirty pages back first, and the blocks they
+	 * took are known now: it keeps st_blocks from before the writes
+	 * until its attributes expire (a day) unless told.  Attributes only
+	 * (offset -1): no page lock, safe while it waits for this reply.
+	 */
+	if (!ret && fs->writeback)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	fuse_reply_err(req, -ret);
 }
 
 /* Directory listings stay cached in the kernel until it changes them. */
@@ -677,6 +850,51 @@ static void kf_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &st);
 }
 
+/*
+ * A POSIX ACL set through the kernel (which checked the caller owns the
+ * file).  Without FUSE_CAP_POSIX_ACL the kernel would hand ACLs over as
+ * plain xattrs and leave the mode alone: stored, they would never apply
+ * (cp -a, which sets the permissions as an ACL, left every file 0600), so
+ * they are refused as on a filesystem without ACLs.  With it, an access
+ * ACL sets the mode, and is stored only if the mode cannot say it all.
+ */
+static int acl_set(fuse_req_t req, uint64_t ino, const char *name,
+		   const char *value, size_t size)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_setattr sa = { .valid = KVFS_SET_MODE };
+	struct kvfs_stat ks;
+	uint32_t perm;
+	int ret;
+
+	if (!fs->acl)
+		return -EOPNOTSUPP;
+	ret = kvfs_acl_check(value, size);
+	if (ret)
+		return ret;
+	if (!strcmp(name, KVFS_ACL_DEFAULT))
+		return kvfs_setxattr(fs->mp, ino, name, value, size, 0);
+	if (strcmp(name, KVFS_ACL_ACCESS))
+		return -EOPNOTSUPP;
+	ret = kvfs_getattr(fs->mp, ino, &ks);
+	if (ret)
+		return ret;
+	if (kvfs_acl_equiv_mode(value, size, &perm)) {
+		ret = kvfs_setxattr(fs->mp, ino, name, value, size, 0);
+	} else {
+		ret = kvfs_removexattr(fs->mp, ino, name);
+		if (ret == -ENODATA)
+			ret = 0;
+	}
+	if (ret)
+		return ret;
+	sa.mode = (ks.mode & 07000) | perm;
+	/* posix_acl_update_mode(): SGID goes unless in the group or root */
+	if (!caller_in_group(req, ks.gid))
+		sa.mode &= ~(uint32_t)S_ISGID;
+	return kvfs_setattr(fs->mp, ino, &sa, NULL, NULL);
+}
+
 static void kf_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
@@ -684,14 +902,8 @@ static void kf_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	uint64_t i = ino_of(fs, ino);
 	int ret;
 
-	/*
-	 * Without FUSE_CAP_POSIX_ACL the kernel hands POSIX ACLs over as
-	 * plain xattrs and leaves the mode alone: stored, they never applied
-	 * and cp -a (which sets the permissions as an ACL) left every file
-	 * 0600.  Refused as on a filesystem without ACLs: tools use chmod.
-	 */
 	if (!strncmp(name, ACL_XATTR_PREFIX, strlen(ACL_XATTR_PREFIX))) {
-		fuse_reply_err(req, EOPNOTSUPP);
+		fuse_reply_err(req, -acl_set(req, i, name, value, size));
 		return;
 	}
 	ret = kvfs_setxattr(fs->mp, i, name, value, size, flags);
@@ -763,6 +975,24 @@ static void kf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	free(buf);
 }
 
+/* Remove the trusted.* names from a list of n bytes: its new length. */
+static ssize_t drop_trusted(char *list, size_t n)
+{
+	size_t in = 0, out = 0;
+
+	while (in < n) {
+		size_t len = strnlen(list + in, n - in) + 1;
+
+		if (strncmp(list + in, TRUSTED_PREFIX,
+			    strlen(TRUSTED_PREFIX))) {
+			memmove(list + out, list + in, len);
+			out += len;
+		}
+		in += len;
+	}
+	return (ssize_t)out;
+}
+
 static void kf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct kvfs_fuse *fs = fs_of(req);
@@ -777,6 +1007,9 @@ static void kf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		}
 	}
 	n = kvfs_listxattr(fs->mp, ino_of(fs, ino), buf, size);
+	/* as ext4 and tmpfs: trusted.* names only for root (CAP_SYS_ADMIN) */
+	if (n > 0 && size && fuse_req_ctx(req)->uid)
+		n = drop_trusted(buf, (size_t)n);
 	reply_xattr(req, n, buf, size);
 	free(buf);
 }
@@ -793,14 +1026,49 @@ static void kf_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, -ret);
 }
 
+/*
+ * Under the writeback cache the kernel keeps a file's mtime and ctime: it
+ * stamps them itself around fallocate and copy_file_range (not at all for
+ * a KEEP_SIZE fallocate) and sends them with a setattr only when its own
+ * value changed, so a stamp of the core here would show only once the
+ * kernel forgot the inode, as times that moved by themselves.  They are
+ * put back as they were (the kernel's own, if it moved them, comes after).
+ */
+static void cmtime_save(struct kvfs_fuse *fs, uint64_t ino,
+			struct kvfs_setattr *sa)
+{
+	struct kvfs_stat ks;
+
+	sa->valid = 0;
+	if (!fs->writeback || kvfs_getattr(fs->mp, ino, &ks))
+		return;
+	sa->valid = KVFS_SET_MTIME | KVFS_SET_CTIME;
+	sa->mtime = ks.mtime;
+	sa->ctime = ks.ctime;
+}
+
+/* best effort: a failure leaves the core's stamp, a time a little later */
+static void cmtime_restore(struct kvfs_fuse *fs, uint64_t ino,
+			   const struct kvfs_setattr *sa)
+{
+	if (sa->valid)
+		kvfs_setattr(fs->mp, ino, sa, NULL, NULL);
+}
+
 static void kf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 			 off_t length, struct fuse_file_info *fi)
 {
 	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t i = ino_of(fs, ino);
+	struct kvfs_setattr sa;
+	int ret;
 
 	(void)fi;
-	fuse_reply_err(req, -kvfs_fallocate(fs->mp, ino_of(fs, ino), mode,
-					    offset, length));
+	cmtime_save(fs, i, &sa);
+	ret = kvfs_fallocate(fs->mp, i, mode, offset, length);
+	if (!ret)
+		cmtime_restore(fs, i, &sa);
+	fuse_reply_err(req, -ret);
 }
 
 static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -838,12 +1106,17 @@ static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       size_t len, int flags)
 {
 	struct kvfs_fuse *fs = fs_of(req);
+	uint64_t out = ino_of(fs, ino_out);
+	struct kvfs_setattr sa;
 	ssize_t n;
 
 	(void)fi_in;
 	(void)fi_out;
-	n = kvfs_copy_file_range(fs->mp, ino_of(fs, ino_in), off_in,
-				 ino_of(fs, ino_out), off_out, len, flags);
+	cmtime_save(fs, out, &sa);
+	n = kvfs_copy_file_range(fs->mp, ino_of(fs, ino_in), off_in, out,
+				 off_out, len, flags);
+	if (n > 0)
+		cmtime_restore(fs, out, &sa);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else

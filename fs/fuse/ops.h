@@ -37,9 +37,11 @@ struct kvfs_fuse_nodes;
 struct kvfs_fuse {
 	struct kvfs_mount *mp;
 	struct kvfs_fuse_nodes *nodes;
+	struct fuse_session *se; /* for the daemon's own invalidations */
 	uint64_t root; /* the root directory's inode number */
 	double timeout; /* entry and attribute timeout, seconds */
 	bool writeback; /* ask for the kernel's writeback cache */
+	bool acl; /* the kernel enforces POSIX ACLs: keep them (set at INIT) */
 	/* called at the kernel's INIT: requests flow from now on */
 	void (*live)(struct kvfs_fuse *fs);
 	void *priv;

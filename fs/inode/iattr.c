@@ -26,7 +26,8 @@
 #define SET_ALL                                                        \
 	(KVFS_SET_MODE | KVFS_SET_UID | KVFS_SET_GID | KVFS_SET_SIZE | \
 	 KVFS_SET_ATIME | KVFS_SET_MTIME | KVFS_SET_ATIME_NOW |        \
-	 KVFS_SET_MTIME_NOW | KVFS_SET_CTIME | KVFS_SET_KILL_SUIDGID)
+	 KVFS_SET_MTIME_NOW | KVFS_SET_CTIME | KVFS_SET_KILL_SUIDGID | \
+	 KVFS_SET_KEEP_CMTIME)
 
 static bool cred_in_group(const struct kvfs_cred *cr, uint32_t gid)
 {
@@ -139,6 +140,8 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		trunc = atomic_exchange(&ip->i_spec_prealloc, false) ||
 			sa->size <= old;
 	if (v) {
+		bool keep = (v & KVFS_SET_KEEP_CMTIME) && S_ISREG(ip->i_mode);
+
 		/* a shrink frees space: it works on a full filesystem */
 		if (trunc && (v & KVFS_SET_SIZE) && sa->size <= old)
 			err = kvfs_file_trans_shrink(ip, &tp);
@@ -153,10 +156,13 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		set_nonsize(ip, sa, cr, &now);
 		if (v & KVFS_SET_SIZE) {
 			ip->i_size = sa->size;
-			if (!(v & KVFS_SET_MTIME))
+			if (!(v & KVFS_SET_MTIME) && !keep)
 				ip->i_mtime = now;
 		}
-		ip->i_ctime = v & KVFS_SET_CTIME ? ictime_of(&sa->ctime) : now;
+		if (v & KVFS_SET_CTIME)
+			ip->i_ctime = ictime_of(&sa->ctime);
+		else if (!keep)
+			ip->i_ctime = now;
 		kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
 		/* the size commits first: a crash leaves blocks past EOF */
 		if (trunc)

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fs/data/file.h"
 #include "fs/format/dinode.h"
 #include "fs/ns/dir.h"
 #include "fs/inode/icache.h"
@@ -858,6 +859,9 @@ int kvfs_readdir(struct kvfs_mount *mp, uint64_t dir, uint64_t cookie,
 	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
 	err = dp->i_nlink ? kvfs_dir_readdir(dp, cookie, fill, priv) : 0;
 	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	/* POSIX: a listing reads the directory (once, at its start) */
+	if (!err && !cookie)
+		kvfs_file_touch_atime(dp);
 	kvfs_iput(dp);
 	return err;
 }

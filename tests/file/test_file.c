@@ -23,11 +23,12 @@
  *             after a timestamp-only change;
  *   stamps:   overwrites stamp mtime/ctime once per coarse clock tick,
  *             within the tick, and always when SUID must go or mtime
- *             is in the future;
+ *             is in the future; none with KVFS_WRITE_NOCMTIME;
  *   overwrite flush: a log write flushes first the data it orders
  *             (unwritten blocks, zeroed edges), not overwrites; an fsync
  *             flushes the device once;
- *   setattr:  the SUID/SGID and ctime rules, append, the errors;
+ *   setattr:  the SUID/SGID and ctime rules (KVFS_SET_KEEP_CMTIME too),
+ *             append, the errors;
  *   tmpfile:  an O_TMPFILE's blocks and inode freed at its last close;
  *   threads:  4 threads appending their own files and rewriting their
  *             slots of a shared file (shared I/O lock) at once.
@@ -546,6 +547,37 @@ static void test_setattr(void)
 	st = stat_of(mp, ino);
 	CHECK(ts_le(before, st.mtime));
 	CHECK(ts_le(st2.ctime, st.ctime));
+	/*
+	 * KEEP_CMTIME (the FUSE writeback cache): a regular file's size and
+	 * mode change leave mtime and ctime, which only given values move;
+	 * a directory's ctime moves as without it
+	 */
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_MTIME | KVFS_SET_CTIME,
+				    .mtime = { 10, 1 },
+				    .ctime = { 20, 2 } };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, NULL), 0);
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_SIZE | KVFS_SET_MODE |
+					     KVFS_SET_KEEP_CMTIME,
+				    .size = 4010,
+				    .mode = 0644 };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, &st), 0);
+	CHECK_EQ(st.size, 4010);
+	CHECK_EQ(st.mode & 07777, 0644);
+	CHECK(ts_eq(st.mtime, ((struct timespec){ 10, 1 })));
+	CHECK(ts_eq(st.ctime, ((struct timespec){ 20, 2 })));
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_CTIME |
+					     KVFS_SET_KEEP_CMTIME,
+				    .ctime = { 30, 3 } };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, &st), 0);
+	CHECK(ts_eq(st.ctime, sa.ctime));
+	sa = (struct kvfs_setattr){
+		.valid = KVFS_SET_MODE | KVFS_SET_KEEP_CMTIME, .mode = 0755
+	};
+	CHECK_EQ(kvfs_setattr(mp, mp->g.rootino, &sa, &root, &st), 0);
+	CHECK(ts_le(before, st.ctime));
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_SIZE, .size = 5000 };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, NULL), 0);
+	chmod_as(mp, ino, 06755, &root);
 
 	/* append: at the end whatever the offset */
 	CHECK_EQ(kvfs_write(mp, ino, buf, 7, 0, KVFS_WRITE_APPEND), 7);
@@ -1016,6 +1048,29 @@ static void test_stamp_tick(void)
 	CHECK_EQ(kvfs_setattr(mp, a, &sa, &root, NULL), 0);
 	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0, KVFS_WRITE_KILLPRIV), 4096);
 	CHECK_EQ(stat_of(mp, a).mode & 07777, 0755);
+	/*
+	 * KVFS_WRITE_NOCMTIME (the FUSE writeback cache): an overwrite, an
+	 * extending write and a write into a hole keep the times the caller
+	 * set, in a later tick too; SUID still goes
+	 */
+	sa.valid = KVFS_SET_MTIME | KVFS_SET_CTIME | KVFS_SET_MODE;
+	sa.mtime = (struct timespec){ 1000, 1 };
+	sa.ctime = (struct timespec){ 2000, 2 };
+	sa.mode = 04755;
+	CHECK_EQ(kvfs_setattr(mp, a, &sa, &root, NULL), 0);
+	next_tick();
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 0,
+			    KVFS_WRITE_NOCMTIME | KVFS_WRITE_KILLPRIV),
+		 4096);
+	CHECK_EQ(kvfs_write(mp, a, buf, 100, 1 << 20, KVFS_WRITE_NOCMTIME),
+		 100);
+	CHECK_EQ(kvfs_write(mp, a, buf, 4096, 1 << 19, KVFS_WRITE_NOCMTIME),
+		 4096);
+	st = stat_of(mp, a);
+	CHECK(ts_eq(st.mtime, sa.mtime));
+	CHECK(ts_eq(st.ctime, sa.ctime));
+	CHECK_EQ(st.size, (1 << 20) + 100);
+	CHECK_EQ(st.mode & 07777, 0755);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 

@@ -6,6 +6,11 @@
 #   fsx ARGS...       fsx.py, then every file's bytes again after an
 #                     unmount and a mount
 #   posix             posix_diff.py: the mount's root against a tmpfs
+#   pjd               pjd_diff.py: pjdfstest's cases, as root and as other
+#                     users, against a tmpfs; then every name's stat again
+#                     after an unmount and a mount
+#   pjd-nowb ARGS...  the same mounted -o nowriteback_cache (ARGS:
+#                     pjd_diff.py's --nowriteback)
 # Always unmounts (tests/fuse/lib.sh's trap); every step under a timeout.
 # usage: stress.sh TEST MOUNT_KVFS MKFS_KVFS FSCK_KVFS [ARGS...]
 set -u
@@ -14,8 +19,11 @@ shift 4
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../fuse/lib.sh"
 
+# pjd-nowb: the daemon without the kernel's writeback cache
+mopts=()
+[ "$test" = pjd-nowb ] && mopts=(-o nowriteback_cache)
 T "$mkfs" -q -s 512M "$img" || fail "mkfs.kvfs"
-mount_fg "$img" "$mnt"
+mount_fg "$img" "$mnt" "${mopts[@]}"
 case $test in
 fsstress)
 	mkdir "$mnt/s" || fail "mkdir"
@@ -37,6 +45,18 @@ posix)
 		fail "mount tmpfs"
 	at_exit='umount "$tmp/ref"'
 	T "$here/posix_diff.py" "$mnt" "$tmp/ref" || fail "posix_diff.py"
+	;;
+pjd | pjd-nowb)
+	mkdir "$tmp/ref" || fail "mkdir"
+	T mount -t tmpfs -o size=64M,mode=0755 tmpfs "$tmp/ref" ||
+		fail "mount tmpfs"
+	at_exit='umount "$tmp/ref"'
+	T "$here/pjd_diff.py" "$@" --save "$tmp/snap" "$mnt" "$tmp/ref" ||
+		fail "pjd_diff.py"
+	unmount_fg "$mnt"
+	mount_fg "$img" "$mnt" "${mopts[@]}"
+	T "$here/pjd_diff.py" --verify "$tmp/snap" "$mnt" "$tmp/ref" ||
+		fail "pjd_diff.py: the image differs from what the kernel showed"
 	;;
 *)
 	fail "unknown test $test"
