@@ -715,6 +715,83 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 	return kvfs_bmapi_read_fork(ip, KVFS_DATA_FORK, off, len, map, nmap);
 }
 
+/* Record i of an in-inode extent list that may be changing under us. */
+static struct irec irec_racy(const struct kvfs_extent *x, uint32_t i)
+{
+	const struct kvfs_extent *e = &x[i];
+
+	return (struct irec){
+		le64toh(__atomic_load_n(&e->startoff.v, __ATOMIC_RELAXED)),
+		le64toh(__atomic_load_n(&e->startblock.v, __ATOMIC_RELAXED)),
+		le32toh(__atomic_load_n(&e->blockcount.v, __ATOMIC_RELAXED)),
+		le32toh(__atomic_load_n(&e->flags.v, __ATOMIC_RELAXED))
+	};
+}
+
+int kvfs_bmapi_read_nolock(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+			   struct kvfs_bmap *map, int *nmap)
+{
+	const struct kvfs_extent *x = (const void *)ip->i_dfork;
+	/* the most the fork's buffer holds, whatever i_forkoff says now */
+	uint32_t max =
+		(geom(ip)->inodesize - KVFS_DINODE_CORE_SIZE) / sizeof(*x);
+	uint64_t cur = off, end = off + len;
+	uint32_t n, i, hi;
+	unsigned seq;
+	int k = 0, err;
+
+	err = range_check(ip, off, len);
+	if (err)
+		return err;
+	if (*nmap < 1)
+		return -EINVAL;
+	seq = kvfs_ilock_seq_begin(ip);
+	if (seq & 1 || __atomic_load_n(&ip->i_dformat, __ATOMIC_RELAXED) !=
+			       KVFS_DFORK_EXTENTS)
+		return -EAGAIN;
+	n = __atomic_load_n(&ip->i_nextents, __ATOMIC_RELAXED);
+	if (n > max)
+		return -EAGAIN;
+	/* find_after() on the raw records: the first ending after off */
+	for (i = 0, hi = n; i < hi;) {
+		uint32_t mid = i + (hi - i) / 2;
+		struct irec r = irec_racy(x, mid);
+
+		if (irec_end(&r) <= off)
+			i = mid + 1;
+		else
+			hi = mid;
+	}
+	/*
+	 * As kvfs_bmapi_read_fork(); a torn list may give nonsense, never
+	 * more than *nmap mappings nor an endless loop (i only grows), and
+	 * is thrown away below.
+	 */
+	for (; cur < end && k < *nmap; i++) {
+		struct irec r;
+		uint64_t pend;
+
+		if (i >= n || (r = irec_racy(x, i)).off >= end) {
+			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
+			break;
+		}
+		if (r.off > cur) {
+			put_map(map, &k, cur, KVFS_NULLBLOCK, r.off - cur, 0);
+			cur = r.off;
+			if (k == *nmap)
+				break;
+		}
+		pend = irec_end(&r) < end ? irec_end(&r) : end;
+		put_map(map, &k, cur, r.bno + (cur - r.off), pend - cur,
+			bmap_flags(r.flags));
+		cur = pend;
+	}
+	if (kvfs_ilock_seq_retry(ip, seq))
+		return -EAGAIN;
+	*nmap = k;
+	return 0;
+}
+
 /*
  * Allocate up to want blocks for the hole at cur into *nr, after the
  * file's previous extent when that space is free, keeping back what a

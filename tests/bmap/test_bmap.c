@@ -5,7 +5,9 @@
  *            at 0, 16 TiB and the largest offset, against a model of every
  *            block's state (hole, unwritten, written -> physical block):
  *            the map, the invariants (kvfs_bmap_check) and the free count
- *            (blocks taken from free space = blocks mapped) after each;
+ *            (blocks taken from free space = blocks mapped) after each,
+ *            and the lock-free read's map the locked one's (refused for
+ *            a tree, and while the inode lock is held exclusively);
  *   sparse:  EFBIG past the largest offset, seek data/hole;
  *            (the windows hold more extents than the fork: the files
  *            cross into the extent B+tree and back);
@@ -164,6 +166,45 @@ static int bread(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 	return err;
 }
 
+#define WIN 128
+
+/*
+ * kvfs_bmapi_read_nolock() gives the locked read's map for a list, and
+ * sends a tree to the lock; with the inode lock held exclusively (a
+ * writer at work) it never answers, and a hold between the start and the
+ * end of a lock-free read makes the read retry.
+ */
+static void nolock_same(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+			const struct kvfs_bmap *map, int nmap)
+{
+	struct kvfs_bmap nl[WIN + 1];
+	int n = WIN + 1, err = kvfs_bmapi_read_nolock(ip, off, len, nl, &n);
+	unsigned seq;
+
+	if (ip->i_dformat == KVFS_DFORK_BTREE) {
+		CHECK_EQ(err, -EAGAIN);
+	} else {
+		CHECK_EQ(err, 0);
+		CHECK_EQ(n, nmap);
+		for (int k = 0; k < n; k++) {
+			CHECK_EQ(nl[k].startoff, map[k].startoff);
+			CHECK_EQ(nl[k].startblock, map[k].startblock);
+			CHECK_EQ(nl[k].blockcount, map[k].blockcount);
+			CHECK_EQ(nl[k].flags, map[k].flags);
+		}
+	}
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	n = WIN + 1;
+	CHECK_EQ(kvfs_bmapi_read_nolock(ip, off, len, nl, &n), -EAGAIN);
+	CHECK_EQ(n, WIN + 1);
+	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+	seq = kvfs_ilock_seq_begin(ip);
+	CHECK(!kvfs_ilock_seq_retry(ip, seq));
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+	CHECK(kvfs_ilock_seq_retry(ip, seq));
+}
+
 /* ---- the model ---- */
 
 /* outcomes over all model runs: each must have happened */
@@ -174,8 +215,6 @@ static struct {
 	unsigned split_punch; /* punches that split an extent */
 	unsigned max_extents; /* most extents a file had */
 } seen;
-
-#define WIN 128
 
 enum { HOLE, UNWR, DATA };
 
@@ -221,6 +260,7 @@ static void compare(struct model *m)
 		}
 	}
 	CHECK_EQ(w, WIN);
+	nolock_same(m->ip, m->base, WIN, map, nmap);
 	check_map(m->ip);
 	/* BTREE exactly when the extents do not fit the fork */
 	CHECK_EQ(m->ip->i_dformat == KVFS_DFORK_BTREE,
