@@ -88,9 +88,13 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 /*
  * kvfs_bmapi_read() of the data fork without the inode lock (the reads'
  * fast path, fs/data/file.c): the in-inode extent list read under the
- * inode's lock seqcount (fs/inode/inode.h).  -EAGAIN when that cannot
- * answer (a fork that is not a list, an exclusive holder of the inode
- * lock at work, a change during the reads): take the lock shared and call
+ * inode's lock seqcount (fs/inode/inode.h); for a B+tree fork, one
+ * mapping from off in the extent that the last locked read of the tree
+ * found (struct kvfs_inode's i_lastext_*), if the fork has not changed
+ * since and off is in it (it may cover less than the range: call again
+ * for the rest).  -EAGAIN when that cannot answer (off not in that
+ * extent, another fork format, an exclusive holder of the inode lock at
+ * work, a change during the reads): take the lock shared and call
  * kvfs_bmapi_read().  What it returns was the map at one moment; the
  * caller keeps it true enough (the I/O lock held shared: no block of it
  * is freed meanwhile).

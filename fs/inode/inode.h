@@ -96,8 +96,8 @@ struct kvfs_inode {
 
 	pthread_rwlock_t i_iolock;
 	pthread_rwlock_t i_lock;
-	/* the seqcount of i_lock's exclusive holds (above) */
-	atomic_uint i_lock_seq;
+	/* the seqcount of i_lock's exclusive holds (above): never wraps */
+	_Atomic uint64_t i_lock_seq;
 
 	/* the core, under i_lock */
 	uint16_t i_mode; /* 0: free */
@@ -146,6 +146,18 @@ struct kvfs_inode {
 	 * without links asks without the stripe's lock.
 	 */
 	_Atomic uint64_t i_openref_hint;
+
+	/*
+	 * fs/data/bmap.c's: the data fork extent that the last locked read
+	 * of a B+tree fork found, and i_lock_seq then (even: it holds while
+	 * i_lock_seq keeps that value), so that the next read in it needs
+	 * neither the lock nor the tree.  Stored by readers holding i_lock
+	 * shared, so under a seqcount of its own, odd while one stores.
+	 */
+	atomic_uint i_lastext_seq;
+	_Atomic uint64_t i_lastext_lockseq;
+	_Atomic uint64_t i_lastext_off, i_lastext_bno;
+	_Atomic uint32_t i_lastext_len, i_lastext_flags;
 };
 
 /* Lock flags (combine one I/O lock and one inode lock flag). */
@@ -180,7 +192,7 @@ void kvfs_iunlock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL);
  */
 static inline void kvfs_ilock_seq_excl(struct kvfs_inode *ip)
 {
-	unsigned s =
+	uint64_t s =
 		atomic_load_explicit(&ip->i_lock_seq, memory_order_relaxed);
 
 	atomic_store_explicit(&ip->i_lock_seq, s + 1, memory_order_relaxed);
@@ -190,7 +202,7 @@ static inline void kvfs_ilock_seq_excl(struct kvfs_inode *ip)
 
 static inline void kvfs_ilock_seq_unexcl(struct kvfs_inode *ip)
 {
-	unsigned s =
+	uint64_t s =
 		atomic_load_explicit(&ip->i_lock_seq, memory_order_relaxed);
 
 	/* even again, after every change made under the lock */
@@ -202,13 +214,13 @@ static inline void kvfs_ilock_seq_unexcl(struct kvfs_inode *ip)
  * kvfs_ilock_seq_retry(), odd when an exclusive holder is changing them
  * (the reads are then bound to be retried).
  */
-static inline unsigned kvfs_ilock_seq_begin(struct kvfs_inode *ip)
+static inline uint64_t kvfs_ilock_seq_begin(struct kvfs_inode *ip)
 {
 	return atomic_load_explicit(&ip->i_lock_seq, memory_order_acquire);
 }
 
 /* The reads since kvfs_ilock_seq_begin() returned seq must be discarded. */
-static inline bool kvfs_ilock_seq_retry(struct kvfs_inode *ip, unsigned seq)
+static inline bool kvfs_ilock_seq_retry(struct kvfs_inode *ip, uint64_t seq)
 {
 	atomic_thread_fence(memory_order_acquire);
 	return (seq & 1) || atomic_load_explicit(&ip->i_lock_seq,

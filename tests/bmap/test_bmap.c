@@ -166,23 +166,55 @@ static int bread(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 	return err;
 }
 
+/* outcomes over all model runs: each must have happened */
+static struct {
+	unsigned btree; /* steps that left a B+tree fork */
+	unsigned partial; /* a write that covered less than its range */
+	unsigned converted; /* unwritten blocks made written */
+	unsigned split_punch; /* punches that split an extent */
+	unsigned max_extents; /* most extents a file had */
+	unsigned lastext; /* lock-free reads of a tree's last extent */
+} seen;
+
 #define WIN 128
 
 /*
  * kvfs_bmapi_read_nolock() gives the locked read's map for a list, and
- * sends a tree to the lock; with the inode lock held exclusively (a
- * writer at work) it never answers, and a hold between the start and the
- * end of a lock-free read makes the read retry.
+ * for a tree the extent the last locked read found (the end of the
+ * window); with the inode lock held exclusively (a writer at work) it
+ * never answers, a hold between the start and the end of a lock-free read
+ * makes the read retry, and a hold after the locked read makes the tree's
+ * last extent unusable.
  */
 static void nolock_same(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 			const struct kvfs_bmap *map, int nmap)
 {
+	const struct kvfs_bmap *last = &map[nmap - 1];
 	struct kvfs_bmap nl[WIN + 1];
 	int n = WIN + 1, err = kvfs_bmapi_read_nolock(ip, off, len, nl, &n);
-	unsigned seq;
+	uint64_t seq;
 
 	if (ip->i_dformat == KVFS_DFORK_BTREE) {
-		CHECK_EQ(err, -EAGAIN);
+		/* a tree: only what the last locked read found */
+		CHECK(err == -EAGAIN ||
+		      (!err && n == 1 && nl[0].startoff == off &&
+		       nl[0].startblock == map[0].startblock &&
+		       nl[0].blockcount <= map[0].blockcount &&
+		       nl[0].flags == map[0].flags));
+		n = 1;
+		err = kvfs_bmapi_read_nolock(ip, last->startoff,
+					     last->blockcount, nl, &n);
+		if (last->startblock == KVFS_NULLBLOCK) {
+			CHECK_EQ(err, -EAGAIN);
+		} else {
+			CHECK_EQ(err, 0);
+			CHECK_EQ(n, 1);
+			CHECK_EQ(nl[0].startoff, last->startoff);
+			CHECK_EQ(nl[0].startblock, last->startblock);
+			CHECK_EQ(nl[0].blockcount, last->blockcount);
+			CHECK_EQ(nl[0].flags, last->flags);
+			seen.lastext++;
+		}
 	} else {
 		CHECK_EQ(err, 0);
 		CHECK_EQ(n, nmap);
@@ -203,18 +235,14 @@ static void nolock_same(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
 	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
 	CHECK(kvfs_ilock_seq_retry(ip, seq));
+	/* and what the last locked read of a tree found is forgotten */
+	n = 1;
+	CHECK_EQ(kvfs_bmapi_read_nolock(ip, last->startoff, last->blockcount,
+					nl, &n),
+		 ip->i_dformat == KVFS_DFORK_BTREE ? -EAGAIN : 0);
 }
 
 /* ---- the model ---- */
-
-/* outcomes over all model runs: each must have happened */
-static struct {
-	unsigned btree; /* steps that left a B+tree fork */
-	unsigned partial; /* a write that covered less than its range */
-	unsigned converted; /* unwritten blocks made written */
-	unsigned split_punch; /* punches that split an extent */
-	unsigned max_extents; /* most extents a file had */
-} seen;
 
 enum { HOLE, UNWR, DATA };
 
@@ -815,11 +843,12 @@ int main(void)
 	model_run(mp, (16ull << 40) >> mp->g.blocklog, 1500);
 	model_run(mp, max - WIN, 1500);
 	printf("model: %u steps left a tree, %u partial, %u blocks "
-	       "converted, %u splitting punches, up to %u extents\n",
+	       "converted, %u splitting punches, up to %u extents, %u "
+	       "lock-free reads of a tree's last extent\n",
 	       seen.btree, seen.partial, seen.converted, seen.split_punch,
-	       seen.max_extents);
+	       seen.max_extents, seen.lastext);
 	CHECK(seen.btree > 0 && seen.partial > 0 && seen.converted > 0 &&
-	      seen.split_punch > 0);
+	      seen.split_punch > 0 && seen.lastext > 0);
 	/* the files went past the fork's capacity (no attribute fork) */
 	CHECK(seen.max_extents > (mp->g.inodesize - KVFS_DINODE_CORE_SIZE) /
 					 sizeof(struct kvfs_extent));
