@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/space/alloc.h"
@@ -665,6 +666,56 @@ static uint32_t bmap_flags(uint32_t ext_flags)
 	return ext_flags & KVFS_EXT_UNWRITTEN ? KVFS_BMAP_UNWRITTEN : 0;
 }
 
+/*
+ * r, found by a read of ip's B+tree data fork, is the inode's last extent
+ * (struct kvfs_inode's i_lastext_*): only under i_lock held shared (the
+ * fork then stays as it is, i_lock_seq even and still), and only by one
+ * reader at a time (another storing: skipped).
+ */
+static void lastext_store(struct kvfs_inode *ip, const struct irec *r)
+{
+	uint64_t ls = kvfs_ilock_seq_begin(ip);
+	unsigned s =
+		atomic_load_explicit(&ip->i_lastext_seq, memory_order_relaxed);
+
+	if (ls & 1 || s & 1 ||
+	    !atomic_compare_exchange_strong(&ip->i_lastext_seq, &s, s + 1))
+		return;
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&ip->i_lastext_lockseq, ls, memory_order_relaxed);
+	atomic_store_explicit(&ip->i_lastext_off, r->off, memory_order_relaxed);
+	atomic_store_explicit(&ip->i_lastext_bno, r->bno, memory_order_relaxed);
+	atomic_store_explicit(&ip->i_lastext_len, r->len, memory_order_relaxed);
+	atomic_store_explicit(&ip->i_lastext_flags, r->flags,
+			      memory_order_relaxed);
+	atomic_store_explicit(&ip->i_lastext_seq, s + 2, memory_order_release);
+}
+
+/*
+ * The inode's last extent, if one is stored and still true while the
+ * inode lock's seqcount reads ls: 0 and *r, else -EAGAIN.
+ */
+static int lastext_load(struct kvfs_inode *ip, uint64_t ls, struct irec *r)
+{
+	unsigned s =
+		atomic_load_explicit(&ip->i_lastext_seq, memory_order_acquire);
+	uint64_t at;
+
+	at = atomic_load_explicit(&ip->i_lastext_lockseq, memory_order_relaxed);
+	r->off = atomic_load_explicit(&ip->i_lastext_off, memory_order_relaxed);
+	r->bno = atomic_load_explicit(&ip->i_lastext_bno, memory_order_relaxed);
+	r->len = atomic_load_explicit(&ip->i_lastext_len, memory_order_relaxed);
+	r->flags = atomic_load_explicit(&ip->i_lastext_flags,
+					memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if (s & 1 || !s ||
+	    atomic_load_explicit(&ip->i_lastext_seq, memory_order_relaxed) !=
+		    s ||
+	    at != ls)
+		return -EAGAIN;
+	return 0;
+}
+
 int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 			 uint64_t len, struct kvfs_bmap *map, int *nmap)
 {
@@ -700,6 +751,10 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 		put_map(map, &k, cur, r.bno + (cur - r.off), pend - cur,
 			bmap_flags(r.flags));
 		cur = pend;
+		/* for kvfs_bmapi_read_nolock(): files only */
+		if (xm->btree && whichfork == KVFS_DATA_FORK &&
+		    S_ISREG(ip->i_mode))
+			lastext_store(ip, &r);
 		if (cur < end && k < *nmap)
 			err = xm_find(xm, cur, &r, &found);
 	}
@@ -713,6 +768,99 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 		    struct kvfs_bmap *map, int *nmap)
 {
 	return kvfs_bmapi_read_fork(ip, KVFS_DATA_FORK, off, len, map, nmap);
+}
+
+/* Record i of an in-inode extent list that may be changing under us. */
+static struct irec irec_racy(const struct kvfs_extent *x, uint32_t i)
+{
+	const struct kvfs_extent *e = &x[i];
+
+	return (struct irec){
+		le64toh(__atomic_load_n(&e->startoff.v, __ATOMIC_RELAXED)),
+		le64toh(__atomic_load_n(&e->startblock.v, __ATOMIC_RELAXED)),
+		le32toh(__atomic_load_n(&e->blockcount.v, __ATOMIC_RELAXED)),
+		le32toh(__atomic_load_n(&e->flags.v, __ATOMIC_RELAXED))
+	};
+}
+
+int kvfs_bmapi_read_nolock(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+			   struct kvfs_bmap *map, int *nmap)
+{
+	const struct kvfs_extent *x = (const void *)ip->i_dfork;
+	/* the most the fork's buffer holds, whatever i_forkoff says now */
+	uint32_t max =
+		(geom(ip)->inodesize - KVFS_DINODE_CORE_SIZE) / sizeof(*x);
+	uint64_t cur = off, end = off + len;
+	uint32_t n, i, hi;
+	uint64_t seq;
+	int k = 0, err;
+
+	err = range_check(ip, off, len);
+	if (err)
+		return err;
+	if (*nmap < 1)
+		return -EINVAL;
+	seq = kvfs_ilock_seq_begin(ip);
+	if (seq & 1)
+		return -EAGAIN;
+	if (__atomic_load_n(&ip->i_dformat, __ATOMIC_RELAXED) ==
+	    KVFS_DFORK_BTREE) {
+		struct irec r;
+
+		/* a tree: only from the last extent found, as far as it goes */
+		if (lastext_load(ip, seq, &r) || off < r.off ||
+		    off >= irec_end(&r))
+			return -EAGAIN;
+		put_map(map, &k, off, r.bno + (off - r.off),
+			(irec_end(&r) < end ? irec_end(&r) : end) - off,
+			bmap_flags(r.flags));
+		goto out;
+	}
+	if (__atomic_load_n(&ip->i_dformat, __ATOMIC_RELAXED) !=
+	    KVFS_DFORK_EXTENTS)
+		return -EAGAIN;
+	n = __atomic_load_n(&ip->i_nextents, __ATOMIC_RELAXED);
+	if (n > max)
+		return -EAGAIN;
+	/* find_after() on the raw records: the first ending after off */
+	for (i = 0, hi = n; i < hi;) {
+		uint32_t mid = i + (hi - i) / 2;
+		struct irec r = irec_racy(x, mid);
+
+		if (irec_end(&r) <= off)
+			i = mid + 1;
+		else
+			hi = mid;
+	}
+	/*
+	 * As kvfs_bmapi_read_fork(); a torn list may give nonsense, never
+	 * more than *nmap mappings nor an endless loop (i only grows), and
+	 * is thrown away below.
+	 */
+	for (; cur < end && k < *nmap; i++) {
+		struct irec r;
+		uint64_t pend;
+
+		if (i >= n || (r = irec_racy(x, i)).off >= end) {
+			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
+			break;
+		}
+		if (r.off > cur) {
+			put_map(map, &k, cur, KVFS_NULLBLOCK, r.off - cur, 0);
+			cur = r.off;
+			if (k == *nmap)
+				break;
+		}
+		pend = irec_end(&r) < end ? irec_end(&r) : end;
+		put_map(map, &k, cur, r.bno + (cur - r.off), pend - cur,
+			bmap_flags(r.flags));
+		cur = pend;
+	}
+out:
+	if (kvfs_ilock_seq_retry(ip, seq))
+		return -EAGAIN;
+	*nmap = k;
+	return 0;
 }
 
 /*

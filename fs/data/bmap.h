@@ -20,7 +20,8 @@
  * zeros after them; or in the tree, whose structure walk is clean);
  * i_nblocks is the sum of their lengths plus the tree's blocks.
  *
- * Locking (fs/inode/inode.h): readers hold ip's inode lock at least shared;
+ * Locking (fs/inode/inode.h): readers hold ip's inode lock at least shared
+ * (but kvfs_bmapi_read_nolock(), which validates what it read instead);
  * writers hold it exclusively and have joined ip to tp
  * (kvfs_trans_ijoin()).  Writers log the inode's core and fork.
  *
@@ -83,6 +84,23 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 		    struct kvfs_bmap *map, int *nmap);
 int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 			 uint64_t len, struct kvfs_bmap *map, int *nmap);
+
+/*
+ * kvfs_bmapi_read() of the data fork without the inode lock (the reads'
+ * fast path, fs/data/file.c): the in-inode extent list read under the
+ * inode's lock seqcount (fs/inode/inode.h); for a B+tree fork, one
+ * mapping from off in the extent that the last locked read of the tree
+ * found (struct kvfs_inode's i_lastext_*), if the fork has not changed
+ * since and off is in it (it may cover less than the range: call again
+ * for the rest).  -EAGAIN when that cannot answer (off not in that
+ * extent, another fork format, an exclusive holder of the inode lock at
+ * work, a change during the reads): take the lock shared and call
+ * kvfs_bmapi_read().  What it returns was the map at one moment; the
+ * caller keeps it true enough (the I/O lock held shared: no block of it
+ * is freed meanwhile).
+ */
+int kvfs_bmapi_read_nolock(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+			   struct kvfs_bmap *map, int *nmap);
 
 /*
  * Back [off, off + len) with blocks in tp, as XFS's xfs_bmapi_write():

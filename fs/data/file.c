@@ -669,6 +669,19 @@ void kvfs_file_touch_atime(struct kvfs_inode *ip)
 	kvfs_file_commit(tp, ip, false);
 }
 
+/*
+ * The mappings of a read, the I/O lock held shared (so that no block of
+ * them is freed before the read of it is done): without the inode lock
+ * when the extent list can be read so, with it when not.
+ */
+static int read_map(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
+		    struct kvfs_bmap *map, int *nmap)
+{
+	int err = kvfs_bmapi_read_nolock(ip, fb, len, map, nmap);
+
+	return err == -EAGAIN ? kvfs_file_map(ip, fb, len, map, nmap) : err;
+}
+
 ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 		  off_t off)
 {
@@ -692,9 +705,8 @@ ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 		struct kvfs_bmap map[MAP_MAX];
 		int nmap = MAP_MAX;
 
-		err = kvfs_file_map(ip, cur >> bl,
-				    ((end - 1) >> bl) - (cur >> bl) + 1, map,
-				    &nmap);
+		err = read_map(ip, cur >> bl,
+			       ((end - 1) >> bl) - (cur >> bl) + 1, map, &nmap);
 		for (int i = 0; i < nmap && !err; i++) {
 			uint64_t pe = map_end(&map[i]) << bl;
 

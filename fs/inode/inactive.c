@@ -24,7 +24,8 @@ bool kvfs_inode_needs_inactive(struct kvfs_inode *ip)
 	return __atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) &&
 	       !__atomic_load_n(&ip->i_nlink, __ATOMIC_RELAXED) &&
 	       kvfs_iunlink_ready(mp) &&
-	       !kvfs_openref_held(mp->openrefs, ip->i_ino) &&
+	       !kvfs_openref_held_hint(mp->openrefs, ip->i_ino,
+				       &ip->i_openref_hint) &&
 	       !kvj_log_is_shutdown(mp->log);
 }
 

@@ -23,10 +23,12 @@ void kvfs_ilock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL)
 	if (flags & (KVFS_ILOCK_EXCL | KVFS_ILOCK_SHARED))
 		kv_lockdep_acquire(&ip->i_lock, KV_RANK_ILOCK, ip->i_ino,
 				   flags & KVFS_ILOCK_ALLOC KV_LD_FWD);
-	if (flags & KVFS_ILOCK_EXCL)
+	if (flags & KVFS_ILOCK_EXCL) {
 		pthread_rwlock_wrlock(&ip->i_lock);
-	else if (flags & KVFS_ILOCK_SHARED)
+		kvfs_ilock_seq_excl(ip);
+	} else if (flags & KVFS_ILOCK_SHARED) {
 		pthread_rwlock_rdlock(&ip->i_lock);
+	}
 }
 
 bool kvfs_ilock_nowait_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL)
@@ -50,6 +52,8 @@ bool kvfs_ilock_nowait_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL)
 		}
 		kv_lockdep_acquire(&ip->i_lock, KV_RANK_ILOCK, ip->i_ino,
 				   true KV_LD_FWD);
+		if (flags & KVFS_ILOCK_EXCL)
+			kvfs_ilock_seq_excl(ip);
 	}
 	if (flags & (KVFS_IOLOCK_EXCL | KVFS_IOLOCK_SHARED))
 		kv_lockdep_acquire(&ip->i_iolock, KV_RANK_IOLOCK, ip->i_ino,
@@ -60,6 +64,8 @@ bool kvfs_ilock_nowait_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL)
 void kvfs_iunlock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL)
 {
 	if (flags & (KVFS_ILOCK_EXCL | KVFS_ILOCK_SHARED)) {
+		if (flags & KVFS_ILOCK_EXCL)
+			kvfs_ilock_seq_unexcl(ip);
 		pthread_rwlock_unlock(&ip->i_lock);
 		kv_lockdep_release(&ip->i_lock KV_LD_FWD);
 	}

@@ -27,7 +27,12 @@
  * The AIL and the cache's reclaim only ever trylock both.
  *
  * Reading a field without the inode lock gives a value that was true at
- * some point (fields are naturally aligned), nothing more.
+ * some point (fields are naturally aligned), nothing more.  Several fields
+ * read together without it are a state some holder of the lock saw when
+ * i_lock_seq was even before and unchanged after the reads
+ * (kvfs_ilock_seq_begin() / kvfs_ilock_seq_retry(), a seqcount: odd while
+ * i_lock is held exclusively); the reads must be atomic (relaxed) ones,
+ * and what they return is used only once validated.
  */
 #ifndef KV_FS_INODE_H
 #define KV_FS_INODE_H
@@ -91,6 +96,8 @@ struct kvfs_inode {
 
 	pthread_rwlock_t i_iolock;
 	pthread_rwlock_t i_lock;
+	/* the seqcount of i_lock's exclusive holds (above): never wraps */
+	_Atomic uint64_t i_lock_seq;
 
 	/* the core, under i_lock */
 	uint16_t i_mode; /* 0: free */
@@ -131,6 +138,26 @@ struct kvfs_inode {
 	_Atomic uint64_t i_sync_seq;
 	_Atomic uint64_t i_dsync_seq;
 	atomic_bool i_spec_prealloc;
+
+	/*
+	 * fs/inode/openref.c's: that the inode number held an open
+	 * reference when its table's stripe had seen a given number of
+	 * removals (0: not known), so that the last put of an open inode
+	 * without links asks without the stripe's lock.
+	 */
+	_Atomic uint64_t i_openref_hint;
+
+	/*
+	 * fs/data/bmap.c's: the data fork extent that the last locked read
+	 * of a B+tree fork found, and i_lock_seq then (even: it holds while
+	 * i_lock_seq keeps that value), so that the next read in it needs
+	 * neither the lock nor the tree.  Stored by readers holding i_lock
+	 * shared, so under a seqcount of its own, odd while one stores.
+	 */
+	atomic_uint i_lastext_seq;
+	_Atomic uint64_t i_lastext_lockseq;
+	_Atomic uint64_t i_lastext_off, i_lastext_bno;
+	_Atomic uint32_t i_lastext_len, i_lastext_flags;
 };
 
 /* Lock flags (combine one I/O lock and one inode lock flag). */
@@ -157,6 +184,48 @@ void kvfs_iunlock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL);
 #define kvfs_ilock(ip, flags) kvfs_ilock_(ip, flags KV_LD_SITE)
 #define kvfs_ilock_nowait(ip, flags) kvfs_ilock_nowait_(ip, flags KV_LD_SITE)
 #define kvfs_iunlock(ip, flags) kvfs_iunlock_(ip, flags KV_LD_SITE)
+
+/*
+ * The exclusive hold of i_lock just taken, or about to be dropped (by
+ * kvfs_ilock() and kvfs_iunlock(), and by the inode item's release of a
+ * joined inode): i_lock_seq odd while it lasts.
+ */
+static inline void kvfs_ilock_seq_excl(struct kvfs_inode *ip)
+{
+	uint64_t s =
+		atomic_load_explicit(&ip->i_lock_seq, memory_order_relaxed);
+
+	atomic_store_explicit(&ip->i_lock_seq, s + 1, memory_order_relaxed);
+	/* the odd count is seen before any change made under the lock */
+	atomic_thread_fence(memory_order_release);
+}
+
+static inline void kvfs_ilock_seq_unexcl(struct kvfs_inode *ip)
+{
+	uint64_t s =
+		atomic_load_explicit(&ip->i_lock_seq, memory_order_relaxed);
+
+	/* even again, after every change made under the lock */
+	atomic_store_explicit(&ip->i_lock_seq, s + 1, memory_order_release);
+}
+
+/*
+ * A read of fields without i_lock (above): the count to give
+ * kvfs_ilock_seq_retry(), odd when an exclusive holder is changing them
+ * (the reads are then bound to be retried).
+ */
+static inline uint64_t kvfs_ilock_seq_begin(struct kvfs_inode *ip)
+{
+	return atomic_load_explicit(&ip->i_lock_seq, memory_order_acquire);
+}
+
+/* The reads since kvfs_ilock_seq_begin() returned seq must be discarded. */
+static inline bool kvfs_ilock_seq_retry(struct kvfs_inode *ip, uint64_t seq)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return (seq & 1) || atomic_load_explicit(&ip->i_lock_seq,
+						 memory_order_relaxed) != seq;
+}
 
 /* Bytes of the data fork (up to the attribute fork or the inode's end). */
 uint32_t kvfs_inode_dfork_size(const struct kvfs_inode *ip);

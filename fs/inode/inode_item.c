@@ -132,6 +132,8 @@ static void ili_release(struct kvj_item *lip, bool aborted)
 		kv_buf_rele(iip->bp);
 		iip->bp = NULL;
 	}
+	/* joined exclusively locked (kvfs_trans_ijoin()) */
+	kvfs_ilock_seq_unexcl(ip);
 	pthread_rwlock_unlock(&ip->i_lock);
 	kv_lockdep_unlock(&ip->i_lock);
 }

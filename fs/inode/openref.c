@@ -10,6 +10,12 @@
  * memory, and a tmpfile takes one inside its dirty transaction), a larger
  * bucket array does not (the chains grow longer meanwhile).
  *
+ * The last put of an open inode without links asks whether it is still
+ * open on every read and write that holds no other reference (a tmpfile
+ * read by number): kvfs_openref_held_hint() answers "held" from a hint the
+ * inode keeps (such an inode stays cached) while its stripe has removed
+ * nothing since the hint was taken, without the stripe's lock.
+ *
  * Locks: stripe->lock protects the stripe's buckets, entries and count; a
  * leaf among the filesystem's locks, taken under inode locks and under AG
  * and buffer locks (inactivation asks kvfs_openref_held()), never two at
@@ -39,6 +45,12 @@ struct stripe {
 	struct openref **buckets;
 	size_t nbuckets; /* a power of two */
 	size_t count;
+	/*
+	 * Entries removed so far, moved under the lock before each removal,
+	 * read without it by kvfs_openref_held_hint(): an entry seen while
+	 * it read r is there for as long as it still reads r.
+	 */
+	atomic_uint_fast64_t removals;
 } __attribute__((aligned(64)));
 
 struct kvfs_openrefs {
@@ -187,6 +199,7 @@ int64_t kvfs_openref_put(struct kvfs_openrefs *refs, uint64_t ino)
 	if (pp) {
 		left = (int64_t)--(*pp)->count;
 		if (!left) {
+			atomic_fetch_add(&s->removals, 1);
 			e = *pp;
 			*pp = e->next;
 			s->count--;
@@ -210,6 +223,28 @@ bool kvfs_openref_held(struct kvfs_openrefs *refs, uint64_t ino)
 	held = find(s, ino) != NULL;
 	pthread_mutex_unlock(&s->lock);
 	kv_lockdep_unlock(&s->lock);
+	return held;
+}
+
+bool kvfs_openref_held_hint(struct kvfs_openrefs *refs, uint64_t ino,
+			    _Atomic uint64_t *hint)
+{
+	struct stripe *s = stripe_of(refs, ino);
+	uint64_t h = atomic_load(hint), r;
+	bool held;
+
+	/* held when the hint was taken, and nothing removed since */
+	if (h && h >> 1 == atomic_load(&s->removals))
+		return true;
+	kv_lockdep_lock(&s->lock, KV_RANK_OPENREF, 0);
+	pthread_mutex_lock(&s->lock);
+	held = find(s, ino) != NULL;
+	r = atomic_load_explicit(&s->removals, memory_order_relaxed);
+	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
+	/* a hint stored late is stale at once: removals only grow */
+	if (held)
+		atomic_store(hint, r << 1 | 1);
 	return held;
 }
 

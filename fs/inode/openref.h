@@ -40,6 +40,14 @@ void kvfs_openref_get(struct kvfs_openrefs *refs, uint64_t ino);
 int64_t kvfs_openref_put(struct kvfs_openrefs *refs, uint64_t ino);
 /* ino holds at least one open reference. */
 bool kvfs_openref_held(struct kvfs_openrefs *refs, uint64_t ino);
+/*
+ * kvfs_openref_held(), remembering a "held" in *hint (the in-core inode's
+ * i_openref_hint, 0 at first) and answering from it without a lock while
+ * no entry of ino's stripe has been removed since.  As exact as
+ * kvfs_openref_held(): a "held" was true at some point during the call.
+ */
+bool kvfs_openref_held_hint(struct kvfs_openrefs *refs, uint64_t ino,
+			    _Atomic uint64_t *hint);
 /* Inodes holding open references (for statistics and tests). */
 uint64_t kvfs_openrefs_count(struct kvfs_openrefs *refs);
 

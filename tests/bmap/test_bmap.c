@@ -5,7 +5,9 @@
  *            at 0, 16 TiB and the largest offset, against a model of every
  *            block's state (hole, unwritten, written -> physical block):
  *            the map, the invariants (kvfs_bmap_check) and the free count
- *            (blocks taken from free space = blocks mapped) after each;
+ *            (blocks taken from free space = blocks mapped) after each,
+ *            and the lock-free read's map the locked one's (refused for
+ *            a tree, and while the inode lock is held exclusively);
  *   sparse:  EFBIG past the largest offset, seek data/hole;
  *            (the windows hold more extents than the fork: the files
  *            cross into the extent B+tree and back);
@@ -164,8 +166,6 @@ static int bread(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 	return err;
 }
 
-/* ---- the model ---- */
-
 /* outcomes over all model runs: each must have happened */
 static struct {
 	unsigned btree; /* steps that left a B+tree fork */
@@ -173,9 +173,76 @@ static struct {
 	unsigned converted; /* unwritten blocks made written */
 	unsigned split_punch; /* punches that split an extent */
 	unsigned max_extents; /* most extents a file had */
+	unsigned lastext; /* lock-free reads of a tree's last extent */
 } seen;
 
 #define WIN 128
+
+/*
+ * kvfs_bmapi_read_nolock() gives the locked read's map for a list, and
+ * for a tree the extent the last locked read found (the end of the
+ * window); with the inode lock held exclusively (a writer at work) it
+ * never answers, a hold between the start and the end of a lock-free read
+ * makes the read retry, and a hold after the locked read makes the tree's
+ * last extent unusable.
+ */
+static void nolock_same(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+			const struct kvfs_bmap *map, int nmap)
+{
+	const struct kvfs_bmap *last = &map[nmap - 1];
+	struct kvfs_bmap nl[WIN + 1];
+	int n = WIN + 1, err = kvfs_bmapi_read_nolock(ip, off, len, nl, &n);
+	uint64_t seq;
+
+	if (ip->i_dformat == KVFS_DFORK_BTREE) {
+		/* a tree: only what the last locked read found */
+		CHECK(err == -EAGAIN ||
+		      (!err && n == 1 && nl[0].startoff == off &&
+		       nl[0].startblock == map[0].startblock &&
+		       nl[0].blockcount <= map[0].blockcount &&
+		       nl[0].flags == map[0].flags));
+		n = 1;
+		err = kvfs_bmapi_read_nolock(ip, last->startoff,
+					     last->blockcount, nl, &n);
+		if (last->startblock == KVFS_NULLBLOCK) {
+			CHECK_EQ(err, -EAGAIN);
+		} else {
+			CHECK_EQ(err, 0);
+			CHECK_EQ(n, 1);
+			CHECK_EQ(nl[0].startoff, last->startoff);
+			CHECK_EQ(nl[0].startblock, last->startblock);
+			CHECK_EQ(nl[0].blockcount, last->blockcount);
+			CHECK_EQ(nl[0].flags, last->flags);
+			seen.lastext++;
+		}
+	} else {
+		CHECK_EQ(err, 0);
+		CHECK_EQ(n, nmap);
+		for (int k = 0; k < n; k++) {
+			CHECK_EQ(nl[k].startoff, map[k].startoff);
+			CHECK_EQ(nl[k].startblock, map[k].startblock);
+			CHECK_EQ(nl[k].blockcount, map[k].blockcount);
+			CHECK_EQ(nl[k].flags, map[k].flags);
+		}
+	}
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	n = WIN + 1;
+	CHECK_EQ(kvfs_bmapi_read_nolock(ip, off, len, nl, &n), -EAGAIN);
+	CHECK_EQ(n, WIN + 1);
+	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+	seq = kvfs_ilock_seq_begin(ip);
+	CHECK(!kvfs_ilock_seq_retry(ip, seq));
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+	CHECK(kvfs_ilock_seq_retry(ip, seq));
+	/* and what the last locked read of a tree found is forgotten */
+	n = 1;
+	CHECK_EQ(kvfs_bmapi_read_nolock(ip, last->startoff, last->blockcount,
+					nl, &n),
+		 ip->i_dformat == KVFS_DFORK_BTREE ? -EAGAIN : 0);
+}
+
+/* ---- the model ---- */
 
 enum { HOLE, UNWR, DATA };
 
@@ -221,6 +288,7 @@ static void compare(struct model *m)
 		}
 	}
 	CHECK_EQ(w, WIN);
+	nolock_same(m->ip, m->base, WIN, map, nmap);
 	check_map(m->ip);
 	/* BTREE exactly when the extents do not fit the fork */
 	CHECK_EQ(m->ip->i_dformat == KVFS_DFORK_BTREE,
@@ -775,11 +843,12 @@ int main(void)
 	model_run(mp, (16ull << 40) >> mp->g.blocklog, 1500);
 	model_run(mp, max - WIN, 1500);
 	printf("model: %u steps left a tree, %u partial, %u blocks "
-	       "converted, %u splitting punches, up to %u extents\n",
+	       "converted, %u splitting punches, up to %u extents, %u "
+	       "lock-free reads of a tree's last extent\n",
 	       seen.btree, seen.partial, seen.converted, seen.split_punch,
-	       seen.max_extents);
+	       seen.max_extents, seen.lastext);
 	CHECK(seen.btree > 0 && seen.partial > 0 && seen.converted > 0 &&
-	      seen.split_punch > 0);
+	      seen.split_punch > 0 && seen.lastext > 0);
 	/* the files went past the fork's capacity (no attribute fork) */
 	CHECK(seen.max_extents > (mp->g.inodesize - KVFS_DINODE_CORE_SIZE) /
 					 sizeof(struct kvfs_extent));
