@@ -864,6 +864,24 @@ out:
 }
 
 /*
+ * The alignment on the device of a new data extent of a file for the hole
+ * of want blocks at cur (0: none): a MiB when cur is on one and the hole
+ * holds one.  The image's host page cache keeps a file's data in folios
+ * aligned on the image: data 23 blocks off a MiB took ~7 folios per
+ * aligned MiB where the raw file took 1, and the host's reads of it ran
+ * at 0.75-0.85x (kvfs-core-bench seq_read and rand_read).
+ */
+static uint32_t data_align(const struct xmap *xm, uint64_t cur, uint64_t want)
+{
+	uint32_t a = (1u << 20) >> geom(xm->ip)->blocklog;
+
+	if (xm->whichfork != KVFS_DATA_FORK || !S_ISREG(xm->ip->i_mode) ||
+	    a < 2 || cur % a || want < a)
+		return 0;
+	return a;
+}
+
+/*
  * Allocate up to want blocks for the hole at cur into *nr, after the
  * file's previous extent when that space is free, keeping back what a
  * tree change may need of the reservation.
@@ -895,7 +913,8 @@ static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
 			prev_end = p.bno + p.len;
 	}
 	err = kvfs_alloc_file_extent(tp, xm->ip->i_ino, prev_end,
-				     contig ? maxlen : 1, maxlen, &fsb, &got);
+				     contig ? maxlen : 1, maxlen,
+				     data_align(xm, cur, want), &fsb, &got);
 	if (err)
 		return err;
 	nr->off = cur;

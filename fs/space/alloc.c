@@ -871,7 +871,7 @@ int kvfs_free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len)
 
 int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 			   uint64_t prev_end, uint32_t minlen, uint32_t maxlen,
-			   uint64_t *fsb, uint32_t *len)
+			   uint32_t align, uint64_t *fsb, uint32_t *len)
 {
 	const struct kvfs_geom *g = &tp->mp->g;
 	struct kvfs_alloc_arg a = {
@@ -897,6 +897,23 @@ int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 		a.goal = prev_end && prev_end < g->dblocks ?
 				 prev_end :
 				 kvfs_ino_to_fsb(g, ino);
+		/*
+		 * AG-relative alignment is the device's when AGs are aligned;
+		 * only a whole aligned piece is worth it (else free space is
+		 * cut up for nothing): as without when none is free.
+		 */
+		if (align > 1 && g->agblocks % align == 0) {
+			a.alignment = align;
+			a.minlen = maxlen < align ? maxlen : align;
+			if (a.minlen < minlen)
+				a.minlen = minlen;
+			a.type = KVFS_ALLOC_NEAR_BNO;
+			err = kvfs_alloc_vextent(&a);
+			a.alignment = 0;
+			a.minlen = minlen;
+		}
+	}
+	if (err == -ENOSPC) {
 		a.type = KVFS_ALLOC_START_AG;
 		err = kvfs_alloc_vextent(&a);
 	}

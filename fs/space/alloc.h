@@ -90,11 +90,13 @@ int kvfs_free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len);
 /*
  * Goals.  A file's next extent: exactly after its last one (prev_end, the
  * fsb after its last block; KVFS_NULLBLOCK if none), else near it (or
- * near the inode ino), else the next AGs.
+ * near the inode ino), else the next AGs.  align > 1: when not exactly
+ * after the last, first near the goal in its AG on a multiple of align
+ * blocks of the device (when the AGs' size is one), then as without.
  */
 int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 			   uint64_t prev_end, uint32_t minlen, uint32_t maxlen,
-			   uint64_t *fsb, uint32_t *len);
+			   uint32_t align, uint64_t *fsb, uint32_t *len);
 /* Goal of a new file's first blocks or inode chunk: its parent's block. */
 uint64_t kvfs_alloc_goal_near_parent(const struct kvfs_mount *mp,
 				     uint64_t parent_ino);

@@ -632,7 +632,7 @@ static void test_busy(void)
 	owned[f + 8] = 0;
 	kvj_log_get_stats(mp->log, &st0);
 	tp = tx(1);
-	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, f + 8, 1, 1, &g2, &l), 0);
+	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, f + 8, 1, 1, 0, &g2, &l), 0);
 	commit(tp, NULL);
 	CHECK(g2 != f + 8);
 	CHECK(!owned[g2]);

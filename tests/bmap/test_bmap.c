@@ -11,6 +11,8 @@
  *   sparse:  EFBIG past the largest offset, seek data/hole;
  *            (the windows hold more extents than the fork: the files
  *            cross into the extent B+tree and back);
+ *   align:   a large data extent at a MiB of the file starts on a MiB of
+ *            the device;
  *   boundary: a file crossing the in-inode -> B+tree boundary and back,
  *            the format, i_nblocks (tree blocks included) exact at each
  *            step, every block returned after a full unmap, scrub clean;
@@ -426,6 +428,52 @@ static void model_run(struct kvfs_mount *mp, uint64_t base, int steps)
 	CHECK_EQ(m.ip->i_nextents, 0);
 	CHECK_EQ(atomic_load(&mp->fdblocks), m.fd0);
 	kvfs_iput(m.ip);
+}
+
+/* ---- alignment of large data extents ---- */
+
+/* kvfs_bmapi_write() of [off, off + len) in one transaction holding len. */
+static void bwrite_big(struct kvfs_mount *mp, struct kvfs_inode *ip,
+		       uint64_t off, uint64_t len, struct kvfs_bmap *m)
+{
+	struct kvfs_trans *tp;
+	int n = 1;
+
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.write, len, &tp), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_bmapi_write(tp, ip, off, len, 0, m, &n), 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+}
+
+/*
+ * A new data extent of a MiB or more at a file offset on a MiB starts on a
+ * MiB of the device, when the free space nearest its goal does not (one
+ * block of another file taken there first): the host's page cache then
+ * holds the file's aligned I/O in whole large folios.
+ */
+static void test_align(struct kvfs_mount *mp)
+{
+	uint32_t a = (1u << 20) >> mp->g.blocklog;
+	struct kvfs_inode *x = new_file(mp), *y = new_file(mp);
+	struct kvfs_bmap m;
+
+	for (int i = 0; i < 2; i++) {
+		/* the next free block is not on a MiB */
+		bwrite_big(mp, x, (uint64_t)i, 1, &m);
+		if ((m.startblock + 1) % a == 0)
+			bwrite_big(mp, x, (uint64_t)i + 2, 1, &m);
+		bwrite_big(mp, y, (uint64_t)i * 2 * a, 2 * a, &m);
+		CHECK_EQ(m.startoff, (uint64_t)i * 2 * a);
+		CHECK_EQ(m.startblock % a, 0);
+		CHECK_EQ(m.blockcount, 2 * a);
+		check_map(y);
+	}
+	unmap_all(mp, x, 0, 4);
+	unmap_all(mp, y, 0, 4 * a);
+	kvfs_iput(x);
+	kvfs_iput(y);
+	printf("align: 2 extents of %u blocks on a MiB\n", 2 * a);
 }
 
 /* ---- sparse offsets and EFBIG ---- */
@@ -854,6 +902,7 @@ int main(void)
 					 sizeof(struct kvfs_extent));
 	test_sparse(mp);
 	test_boundary(mp);
+	test_align(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean_unnamed(path);
 	test_deep();
