@@ -3,10 +3,12 @@
  * Phase 2, the log: one walk of it (journal/logwalk.h, the journal's own
  * parser) tells clean, dirty or damaged.  A dirty log is replayed by a
  * mount of the image and its clean unmount (the core's recovery, intents
- * included); a damaged one is replaced with zap_log only, by a clean
- * empty log whose cycle is past every LSN stamped in metadata.
+ * included); a damaged one, or one recovery refuses, is replaced with
+ * zap_log only, by a clean empty log whose cycle is past every LSN stamped
+ * in metadata.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc/kvalloc.h"
@@ -138,10 +140,32 @@ static int zero_log(struct rp *rp)
 	return err;
 }
 
-/* Replay by a mount and unmount; rp->dev is closed meanwhile. */
+static int zap(struct rp *rp, const char *why)
+{
+	int err;
+
+	/* asked for by name: also under preen */
+	rp_problem(rp, true, KVFS_NULLINO, rp->g.logstart,
+		   "the log %s: zeroed (-L)", why);
+	err = zero_log(rp);
+	if (err)
+		return err;
+	rp->res->log_zeroed = true;
+	rp_notice(rp, "WARNING: the log was zeroed: the most recent changes "
+		      "it held are lost");
+	return 0;
+}
+
+/*
+ * Replay by a mount and unmount; rp->dev is closed meanwhile.  A log that
+ * walks clean but that recovery refuses (a record whose crcs hold and
+ * whose contents do not: the report sink has recovery's words) is zeroed
+ * with zap_log, as a damaged one is.
+ */
 static int replay(struct rp *rp)
 {
 	struct kvfs_mount *mp;
+	char why[256];
 	int err, err2;
 
 	/* a mount refuses the bit an earlier interrupted repair left */
@@ -156,14 +180,20 @@ static int replay(struct rp *rp)
 	err = kvfs_mount_open(rp->path, NULL, &mp);
 	if (!err)
 		err = kvfs_mount_close(mp);
+	snprintf(why, sizeof(why), "%s",
+		 *kvfs_mount_error() ? kvfs_mount_error() : strerror(-err));
 	err2 = kv_dev_open(rp->path, 0, &rp->dev);
 	if (err2)
 		return err2;
+	if (err && rp->o->zap_log) {
+		err = kvfs_sb_read(rp->dev, &rp->g);
+		return err ? err : zap(rp, "could not be replayed");
+	}
 	if (err) {
 		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
-			     "the log could not be replayed: %s",
-			     *kvfs_mount_error() ? kvfs_mount_error() :
-						   strerror(-err));
+			     "the log could not be replayed: %s; -L zeroes it "
+			     "(the changes it holds are lost)",
+			     why);
 		return -EUCLEAN;
 	}
 	rp->res->log_replayed = true;
@@ -174,7 +204,6 @@ static int replay(struct rp *rp)
 int rp_phase_log(struct rp *rp)
 {
 	int st = rp_log_clean(rp->dev, &rp->g);
-	int err;
 
 	if (st == 1)
 		return 0;
@@ -194,14 +223,5 @@ int rp_phase_log(struct rp *rp)
 		/* a dry run goes on over the image as it is */
 		return rp->o->dry_run ? 0 : -EUCLEAN;
 	}
-	/* asked for by name: also under preen */
-	rp_problem(rp, true, KVFS_NULLINO, rp->g.logstart,
-		   "the log is damaged and cannot be replayed: zeroed (-L)");
-	err = zero_log(rp);
-	if (err)
-		return err;
-	rp->res->log_zeroed = true;
-	rp_notice(rp, "WARNING: the log was zeroed: the most recent changes "
-		      "it held are lost");
-	return 0;
+	return zap(rp, "is damaged and cannot be replayed");
 }

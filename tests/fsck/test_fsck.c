@@ -21,6 +21,10 @@
  *   extent    an extent past the end of the device: cut
  *   log       a log that cannot be replayed: exit 4 naming -L, -L zeroes
  *   dirty     a dirty log: -n says so (exit 4), -y replays it
+ *   badrec    a dirty log whose one buffer delta (crcs right) is too
+ *             short to parse: replay refuses it, and buffer recovery's
+ *             own words reach fsck's stderr (the report sink); -L zeroes
+ *             the log
  *   zaplog    metadata stamped by an old log at cycle 7, that log damaged:
  *             -L must start the new log past cycle 7, or the next
  *             recovery skips every change to those blocks as older than
@@ -49,6 +53,9 @@
 #include "alloc/kvalloc.h"
 #include "fs/format/ag.h"
 #include "fs/io/blkhdr.h"
+#include "fs/io/buf_item.h"
+#include "fs/io/dev.h"
+#include "fs/io/log_io.h"
 #include "fs/btree/btblock.h"
 #include "fs/format/dinode.h"
 #include "fs/kvfs.h"
@@ -57,6 +64,7 @@
 #include "fs/mount.h"
 #include "journal/log_format.h"
 #include "tests/check.h"
+#include "tests/journal/mkrec.h"
 #include "tests/scrub_util.h"
 
 #define BS 4096u
@@ -64,7 +72,7 @@
 #define NDIRENTS 120
 
 static const char *fsck;
-static char pristine[256], img[256], out[256];
+static char pristine[256], img[256], out[256], err_out[256];
 static struct kvfs_geom g;
 static const struct kvfs_cred cred = { 0 };
 
@@ -284,22 +292,23 @@ static int run(const char *args)
 	char cmd[1024];
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "%s %s %s >%s 2>&1", fsck, args, img, out);
+	snprintf(cmd, sizeof(cmd), "%s %s %s >%s 2>%s", fsck, args, img, out,
+		 err_out);
 	st = system(cmd);
 	CHECK(WIFEXITED(st));
 	snprintf(cmd, sizeof(cmd),
 		 "echo '--- fsck.kvfs %s (exit %d)' >&2; "
-		 "cat %s >&2",
-		 args, WEXITSTATUS(st), out);
+		 "cat %s >&2; echo '--- its stderr' >&2; cat %s >&2",
+		 args, WEXITSTATUS(st), out, err_out);
 	CHECK_EQ(system(cmd), 0);
 	return WEXITSTATUS(st);
 }
 
-/* The last run's output holds s. */
-static bool said(const char *s)
+/* File f holds s. */
+static bool holds(const char *f, const char *s)
 {
 	static char buf[65536];
-	int fd = open(out, O_RDONLY);
+	int fd = open(f, O_RDONLY);
 	ssize_t n;
 
 	CHECK(fd >= 0);
@@ -308,6 +317,12 @@ static bool said(const char *s)
 	CHECK(n >= 0);
 	buf[n] = 0;
 	return strstr(buf, s) != NULL;
+}
+
+/* The last run's output (stdout or stderr) holds s. */
+static bool said(const char *s)
+{
+	return holds(out, s) || holds(err_out, s);
 }
 
 static void blk_rw(uint64_t fsb, void *b, bool wr)
@@ -581,6 +596,41 @@ static void d_dirty(void)
 	kvfs_mount_close(mp);
 }
 
+/*
+ * The log replaced by one checkpoint, sealed, whose only item is a buffer
+ * delta of 4 bytes: the log walks clean to a dirty head, and buffer
+ * recovery's scan refuses the delta.
+ */
+static void d_badrec(void)
+{
+	static uint8_t log[64 * 1024], zero[64 * 1024];
+	struct {
+		struct kvj_ckpt_hdr ck;
+		struct kvj_item_hdr ih;
+		uint8_t delta[8];
+	} st = {
+		.ck = { .magic = kvj_cpu_to_le32(KVJ_CKPT_MAGIC),
+			.nr_items = kvj_cpu_to_le32(1),
+			.seq = kvj_cpu_to_le64(1) },
+		.ih = { .type = kvj_cpu_to_le32(KVFS_ITEM_BUF),
+			.len = kvj_cpu_to_le32(4) },
+	};
+	struct kvfs_log_io lio;
+	struct kv_dev *dev;
+
+	CHECK(mkrec_ckpt(log, sizeof(log), &st, sizeof(st), KVJ_COMP_NONE,
+			 sizeof(st), 1));
+	CHECK_EQ(kv_dev_open(img, 0, &dev), 0);
+	kvfs_log_io_init(&lio, dev, &g);
+	/* no record of the old log may be taken for the head */
+	for (uint64_t off = 0; off < lio.len; off += sizeof(zero))
+		CHECK_EQ(kvfs_log_io_ops.write(&lio, zero, sizeof(zero), off),
+			 0);
+	CHECK_EQ(kvfs_log_io_ops.write(&lio, log, sizeof(log), 0), 0);
+	CHECK_EQ(kvfs_log_io_ops.flush(&lio), 0);
+	kv_dev_close(dev);
+}
+
 #define OLD_CYCLE 7u
 
 /* Every header of a run of metadata blocks restamped at OLD_CYCLE. */
@@ -700,6 +750,7 @@ int main(int argc, char **argv)
 			  !access("/dev/shm", W_OK) ? "/dev/shm" :
 						      "/tmp";
 	const char *mode;
+	uint64_t h;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: test_fsck FSCK_PATH MODE\n");
@@ -711,6 +762,8 @@ int main(int argc, char **argv)
 		 (int)getpid());
 	snprintf(img, sizeof(img), "%s/kvfsck-%d.img", dir, (int)getpid());
 	snprintf(out, sizeof(out), "%s/kvfsck-%d.out", dir, (int)getpid());
+	snprintf(err_out, sizeof(err_out), "%s/kvfsck-%d.err", dir,
+		 (int)getpid());
 	CHECK_EQ(kv_init(NULL), 0);
 	populate();
 	if (!strcmp(mode, "clean")) {
@@ -759,8 +812,10 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "log")) {
 		copy_file(pristine, img);
 		d_log();
+		h = hash_image();
 		CHECK_EQ(run("-f -n"), 4);
 		CHECK(said("-L"));
+		CHECK_EQ(hash_image(), h);
 		CHECK_EQ(run("-f -y"), 4);
 		CHECK(said("-L"));
 		CHECK_EQ(run("-f -y -L"), 1);
@@ -775,6 +830,23 @@ int main(int argc, char **argv)
 		CHECK(said("log is dirty; not replayed (-n)"));
 		CHECK_EQ(run("-y"), 1);
 		CHECK(said("log replayed"));
+		CHECK_EQ(run("-f -n"), 0);
+		scrub_image_clean(img);
+		verify_files(0);
+	} else if (!strcmp(mode, "badrec")) {
+		copy_file(pristine, img);
+		d_badrec();
+		h = hash_image();
+		CHECK_EQ(run("-n"), 4);
+		CHECK(said("log is dirty"));
+		CHECK_EQ(hash_image(), h);
+		CHECK_EQ(run("-y"), 4);
+		CHECK(said("the log could not be replayed"));
+		CHECK(holds(err_out, "corruption (log recovery): malformed "
+				     "buffer delta (4 bytes)"));
+		CHECK(said("-L"));
+		CHECK_EQ(run("-y -L"), 1);
+		CHECK(said("zeroed"));
 		CHECK_EQ(run("-f -n"), 0);
 		scrub_image_clean(img);
 		verify_files(0);
@@ -794,6 +866,7 @@ int main(int argc, char **argv)
 	unlink(pristine);
 	unlink(img);
 	unlink(out);
+	unlink(err_out);
 	kv_fini();
 	return 0;
 }
