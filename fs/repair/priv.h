@@ -62,6 +62,13 @@ struct rp {
 	struct kvfs_repair_result *res;
 	const char *path;
 	struct kv_dev *dev;
+	/*
+	 * A dry run over a dirty log: the image opened with KV_DEV_OVERLAY,
+	 * the log replayed into it (memory only); every later phase reads
+	 * the filesystem through it, as a replay would leave it.  rp->dev
+	 * is this device then.
+	 */
+	struct kv_dev *ovl;
 	struct kv_bcache *bc;
 	struct kvfs_geom g;
 	enum kvfs_repair_phase phase;

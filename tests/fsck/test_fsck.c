@@ -20,7 +20,11 @@
  *   symlink   a symlink's target block damaged: the link cleared
  *   extent    an extent past the end of the device: cut
  *   log       a log that cannot be replayed: exit 4 naming -L, -L zeroes
- *   dirty     a dirty log: -n says so (exit 4), -y replays it
+ *   dirty     a dirty log: -n says so (exit 4), -y replays it.  The crash
+ *             left the new file's inode block written back and nothing
+ *             else (the image as it is holds an inode its chunk calls
+ *             free): -n replays the log in memory and finds only the
+ *             dirty log, the image unchanged
  *   badrec    a dirty log whose one buffer delta (crcs right) is too
  *             short to parse: replay refuses it, and buffer recovery's
  *             own words reach fsck's stderr (the report sink); -L zeroes
@@ -631,6 +635,63 @@ static void d_badrec(void)
 	kv_dev_close(dev);
 }
 
+/* What the checker finds in the image as it is. */
+static uint64_t scrub_findings(void)
+{
+	static struct kvfs_scrub_result res;
+	struct kvfs_geom sg;
+	struct kv_dev *dev;
+
+	CHECK_EQ(kv_dev_open(img, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kvfs_sb_read(dev, &sg), 0);
+	kvfs_scrub_dev(dev, &sg, &res);
+	kv_dev_close(dev);
+	return res.nfindings;
+}
+
+static void t_dirty(void)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	char saved[300];
+	uint8_t b[BS];
+	uint64_t fsb, h;
+
+	copy_file(pristine, img);
+	d_dirty();
+	snprintf(saved, sizeof(saved), "%s.dirty", img);
+	copy_file(img, saved);
+	/* the new file's inode block as the replay writes it */
+	CHECK_EQ(run("-y"), 1);
+	CHECK(said("log replayed"));
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_lookup(mp, g.rootino, "new", &st), 0);
+	CHECK_EQ(kvfs_close(mp), 0);
+	fsb = kvfs_ino_to_fsb(&g, st.ino);
+	blk_rw(fsb, b, false);
+	/* the crash came after that block's write-back, before the rest */
+	copy_file(saved, img);
+	unlink(saved);
+	blk_rw(fsb, b, true);
+	CHECK(scrub_findings() > 0);
+	h = hash_image();
+	CHECK_EQ(run("-n"), 4);
+	CHECK(said("log is dirty; not replayed (-n)"));
+	CHECK(said("log replayed in memory only"));
+	CHECK(said("Phase 6 - connectivity"));
+	CHECK(said(": 1 problems found, 0 fixed, 1 left"));
+	CHECK_EQ(hash_image(), h);
+	CHECK_EQ(run("-y"), 1);
+	CHECK(said("log replayed"));
+	CHECK_EQ(run("-f -n"), 0);
+	scrub_image_clean(img);
+	verify_files(0);
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_lookup(mp, g.rootino, "new", &st), 0);
+	CHECK_EQ(kvfs_close(mp), 0);
+}
+
 #define OLD_CYCLE 7u
 
 /* Every header of a run of metadata blocks restamped at OLD_CYCLE. */
@@ -815,6 +876,8 @@ int main(int argc, char **argv)
 		h = hash_image();
 		CHECK_EQ(run("-f -n"), 4);
 		CHECK(said("-L"));
+		CHECK(said("as -L would leave it"));
+		CHECK(said("Phase 6 - connectivity"));
 		CHECK_EQ(hash_image(), h);
 		CHECK_EQ(run("-f -y"), 4);
 		CHECK(said("-L"));
@@ -824,21 +887,15 @@ int main(int argc, char **argv)
 		scrub_image_clean(img);
 		verify_files(0);
 	} else if (!strcmp(mode, "dirty")) {
-		copy_file(pristine, img);
-		d_dirty();
-		CHECK_EQ(run("-n"), 4);
-		CHECK(said("log is dirty; not replayed (-n)"));
-		CHECK_EQ(run("-y"), 1);
-		CHECK(said("log replayed"));
-		CHECK_EQ(run("-f -n"), 0);
-		scrub_image_clean(img);
-		verify_files(0);
+		t_dirty();
 	} else if (!strcmp(mode, "badrec")) {
 		copy_file(pristine, img);
 		d_badrec();
 		h = hash_image();
 		CHECK_EQ(run("-n"), 4);
 		CHECK(said("log is dirty"));
+		CHECK(said("as -L would leave it"));
+		CHECK(said("Phase 6 - connectivity"));
 		CHECK_EQ(hash_image(), h);
 		CHECK_EQ(run("-y"), 4);
 		CHECK(said("the log could not be replayed"));
