@@ -119,6 +119,7 @@ void rp_ags_free(struct rp *rp)
 		kvfree(a->chunks);
 		kvfree(a->inoleaf);
 		kvfree(a->inobt_new);
+		kvfree(a->bmbt_new);
 	}
 	kvfree(rp->ags);
 	rp->ags = NULL;
