@@ -215,9 +215,9 @@ static int replay(struct rp *rp)
  */
 static int overlay_open(struct rp *rp)
 {
-	int err = kv_dev_open(rp->path, KV_DEV_RDONLY | KV_DEV_OVERLAY,
-			      &rp->ovl);
+	int err;
 
+	err = kv_dev_open(rp->path, KV_DEV_RDONLY | KV_DEV_OVERLAY, &rp->ovl);
 	if (err)
 		return err;
 	rp->dev = rp->ovl;
