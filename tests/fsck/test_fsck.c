@@ -19,6 +19,10 @@
  *   garbage   a byte past an inode's extent list: zeroed, the file kept
  *   symlink   a symlink's target block damaged: the link cleared
  *   extent    an extent past the end of the device: cut
+ *   bmbt      the one leaf of frag's extent-map tree with all but its
+ *             first 10 extents past the end of the device (crc right): the
+ *             10 kept, the fork rebuilt as an extent list, their blocks
+ *             read back as written and the rest as holes
  *   log       a log that cannot be replayed: exit 4 naming -L, -L zeroes
  *   dirty     a dirty log: -n says so (exit 4), -y replays it.  The crash
  *             left the new file's inode block written back and nothing
@@ -61,6 +65,7 @@
 #include "fs/io/dev.h"
 #include "fs/io/log_io.h"
 #include "fs/btree/btblock.h"
+#include "fs/btree/btree.h"
 #include "fs/format/dinode.h"
 #include "fs/kvfs.h"
 #include "fs/check/metablk.h"
@@ -207,6 +212,31 @@ static void populate(void)
 	CHECK_EQ(kvfs_close(mp), 0);
 	scrub_image_clean(pristine);
 	shapes(d.ino);
+}
+
+/* How many of f's blocks read back as written; the others must be zeros. */
+static unsigned blocks_intact(unsigned f)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	static uint8_t buf[80 * BS];
+	unsigned n = 0;
+
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_read(mp, files[f].ino, buf, files[f].size, 0),
+		 (ssize_t)files[f].size);
+	CHECK_EQ(kvfs_close(mp), 0);
+	for (uint64_t b = 0; b < files[f].size / BS; b++) {
+		bool same = true, zero = true;
+
+		for (uint64_t i = b * BS; i < (b + 1) * BS; i++) {
+			same &= buf[i] == pattern(f, i);
+			zero &= !buf[i];
+		}
+		CHECK(same || zero);
+		n += same && !zero;
+	}
+	return n;
 }
 
 /* Every file not in skip reads back as written. */
@@ -559,6 +589,47 @@ static void d_sbcount(void)
 	sb_edit(5);
 }
 
+/* frag's written blocks the first 10 records of its leaf map */
+static unsigned frag_kept;
+
+/* frag's one leaf: records past the 10th past the device's end. */
+static void d_bmbt(void)
+{
+	uint8_t b[BS], lb[BS];
+	struct kvfs_dinode *d = inode_in(files[F_FRAG].ino, b);
+	uint8_t *root = kvfs_dinode_dfork(d);
+	uint32_t max = kvfs_btree_iroot_maxrecs(kvfs_dinode_dfork_size(&g, d),
+						kvfs_bmbt_ops.keysize);
+	kv_le64 ptr;
+	uint64_t leaf;
+	unsigned n;
+
+	CHECK_EQ(kv_le16_to_cpu(((struct kvfs_bmdr_block *)root)->level), 1);
+	CHECK_EQ(kv_le16_to_cpu(((struct kvfs_bmdr_block *)root)->numrecs), 1);
+	memcpy(&ptr,
+	       root + KVFS_BMDR_HDR_SIZE + (size_t)max * kvfs_bmbt_ops.keysize,
+	       sizeof(ptr));
+	leaf = kv_le64_to_cpu(ptr);
+	blk_rw(leaf, lb, false);
+	n = kv_le16_to_cpu(((struct kvfs_btree_block *)lb)->numrecs);
+	CHECK(n > 20);
+	frag_kept = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct kvfs_extent *x = kvfs_btree_rec(lb, &kvfs_bmbt_ops, i);
+		uint64_t off = kv_le64_to_cpu(x->startoff);
+
+		for (uint64_t b = off; i < 10 && !kv_le32_to_cpu(x->flags) &&
+				       b < off + kv_le32_to_cpu(x->blockcount);
+		     b++)
+			frag_kept += b % 2 == 0 && b < files[F_FRAG].size / BS;
+		if (i >= 10)
+			x->startblock = kv_cpu_to_le64(g.dblocks + i);
+	}
+	CHECK(frag_kept > 0);
+	kvfs_blkhdr_set_crc(lb, BS);
+	blk_rw(leaf, lb, true);
+}
+
 /* Garbage in a log block never written: recovery refuses the log. */
 static void d_log(void)
 {
@@ -870,6 +941,16 @@ int main(int argc, char **argv)
 		expect_repair(d_extent, "outside the filesystem", "-f -y",
 			      1u << F_SMALL);
 		expect_zeros(F_SMALL);
+	} else if (!strcmp(mode, "bmbt")) {
+		uint8_t b[BS];
+		struct kvfs_dinode *d;
+
+		expect_repair(d_bmbt, "rebuilt from the 10 extents that verify",
+			      "-f -y", 1u << F_FRAG);
+		d = inode_in(files[F_FRAG].ino, b);
+		CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
+		CHECK_EQ(kv_le32_to_cpu(d->nextents), 10);
+		CHECK_EQ(blocks_intact(F_FRAG), frag_kept);
 	} else if (!strcmp(mode, "log")) {
 		copy_file(pristine, img);
 		d_log();
