@@ -296,8 +296,13 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 	if (!mp)
 		return fail(-ENOMEM, "out of memory");
 	mp->rdonly = o->rdonly;
-	err = kv_dev_open(path, (o->rdonly ? KV_DEV_RDONLY : 0) | KV_DEV_EXCL,
-			  &mp->dev);
+	mp->dev = o->dev;
+	mp->dev_borrowed = o->dev;
+	err = 0;
+	if (!o->dev)
+		err = kv_dev_open(path,
+				  (o->rdonly ? KV_DEV_RDONLY : 0) | KV_DEV_EXCL,
+				  &mp->dev);
 	if (err) {
 		fail(err, "cannot open %s: %s", path, strerror(-err));
 		goto out_free;
@@ -411,7 +416,8 @@ out_bc:
 	kv_bcache_destroy(mp->bc);
 out_dev:
 	kvfs_defer_mount_fini(mp);
-	kv_dev_close(mp->dev);
+	if (!mp->dev_borrowed)
+		kv_dev_close(mp->dev);
 out_free:
 	kvfree(mp);
 	return err;
@@ -455,7 +461,8 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 	perag_free(mp, mp->g.agcount);
 	kv_bcache_destroy(mp->bc);
 	kvfs_defer_mount_fini(mp);
-	kv_dev_close(mp->dev);
+	if (!mp->dev_borrowed)
+		kv_dev_close(mp->dev);
 	kvfree(mp);
 	return err;
 }

@@ -54,6 +54,12 @@ struct kvfs_iunlink;
 
 struct kvfs_mount_opts {
 	bool rdonly;
+	/*
+	 * The device to mount instead of opening path (the caller's: left
+	 * open by kvfs_mount_close()); fsck -n mounts one with KV_DEV_OVERLAY
+	 * to replay a dirty log in memory.
+	 */
+	struct kv_dev *dev;
 	/* buffer cache memory limit in bytes; 0: the cache's default */
 	size_t cache_bytes;
 	/* journal tuning (journal/journal.h); 0: defaults */
@@ -96,6 +102,7 @@ static inline int64_t kvfs_ag_avail(const struct kvfs_geom *g,
 
 struct kvfs_mount {
 	struct kv_dev *dev;
+	bool dev_borrowed; /* the opener's (opts.dev): not closed here */
 	struct kvfs_geom g;
 	bool rdonly;
 	struct kv_bcache *bc;

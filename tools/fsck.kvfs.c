@@ -22,6 +22,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
+#include "fs/io/blkhdr.h"
 #include "fs/repair/repair.h"
 
 #define EXIT_CLEAN 0
@@ -34,6 +35,7 @@ static const char *prog = "fsck.kvfs";
 
 struct ui {
 	const struct kvfs_repair_opts *o;
+	const char *target;
 	bool verbose;
 	bool tty; /* stderr is a terminal: progress there */
 	double progress_after; /* seconds into a phase before it shows */
@@ -48,7 +50,9 @@ static void usage(FILE *f)
 		"Check and repair a kvfs filesystem (image file or block "
 		"device).\n"
 		"\n"
-		"  -n  check only: never write (the default)\n"
+		"  -n  check only: never write (the default); a dirty log is\n"
+		"      replayed in memory only, and checked as it leaves the\n"
+		"      filesystem\n"
 		"  -y  repair everything that can be repaired\n"
 		"  -p  repair what is safe without asking (counters, leaked\n"
 		"      blocks, reserve lists); stop with exit 4 otherwise (-a)\n"
@@ -149,6 +153,21 @@ static void on_notice(void *arg, const char *what)
 	progress_clear(arg);
 	printf("        %s\n", what);
 	fflush(stdout);
+}
+
+/*
+ * Every corruption the core reports on its way (a verifier's, the log
+ * replay's: which delta of which block it refused), on stderr: the library
+ * never prints, and its callers keep only the last report.
+ */
+static void on_report(const struct kvfs_report *r, void *arg)
+{
+	struct ui *u = arg;
+	char line[320];
+
+	kvfs_report_format(r, line, sizeof(line));
+	progress_clear(u);
+	fprintf(stderr, "%s: %s: %s\n", prog, u->target, line);
 }
 
 /* The lock mount.kvfs holds while mounted; the fd keeps it. */
@@ -295,7 +314,10 @@ int main(int argc, char **argv)
 		close(fd);
 		return EXIT_OPERR;
 	}
+	u.target = argv[optind];
+	kvfs_report_set_sink(on_report, &u);
 	ret = run(argv[optind], &o, force);
+	kvfs_report_set_sink(NULL, NULL);
 	kv_fini();
 	close(fd);
 	return ret;

@@ -12,6 +12,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/format/mkfs.h"
+#include "fs/io/blkhdr.h"
 #include "fs/format/sb.h"
 
 static void usage(FILE *f)
@@ -46,6 +47,19 @@ static int parse_size_opt(int opt, const char *arg, uint64_t *out)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * What the core reports while it reads the target (an old filesystem's
+ * superblock, the blocks it verifies after writing them): the library
+ * never prints.
+ */
+static void print_report(const struct kvfs_report *r, void *priv)
+{
+	char line[320];
+
+	kvfs_report_format(r, line, sizeof(line));
+	fprintf(stderr, "mkfs.kvfs: %s: %s\n", (const char *)priv, line);
 }
 
 /* The geometry, the way mkfs.xfs prints it. */
@@ -187,6 +201,7 @@ int main(int argc, char **argv)
 			strerror(-ret));
 		return 1;
 	}
+	kvfs_report_set_sink(print_report, (void *)o.target);
 	ret = kvfs_mkfs(&o, &g);
 	if (ret)
 		fprintf(stderr, "mkfs.kvfs: %s\n", o.err);

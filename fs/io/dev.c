@@ -71,6 +71,7 @@ struct kv_dev {
 	int fd;
 	bool bdev;
 	bool rdonly;
+	bool overlay; /* KV_DEV_OVERLAY: every write to ovl, for good */
 	uint64_t size;
 	char *path;
 	atomic_uint_fast64_t nr_writes;
@@ -112,7 +113,9 @@ static bool in_range(const struct kv_dev *dev, size_t len, uint64_t off)
 
 int kv_dev_open(const char *path, unsigned flags, struct kv_dev **devp)
 {
-	int oflags = (flags & KV_DEV_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int oflags =
+		(flags & (KV_DEV_RDONLY | KV_DEV_OVERLAY) ? O_RDONLY : O_RDWR) |
+		O_CLOEXEC;
 	struct kv_dev *dev;
 	struct stat st;
 	int err;
@@ -158,7 +161,10 @@ int kv_dev_open(const char *path, unsigned flags, struct kv_dev **devp)
 		err = -EINVAL;
 		goto out_close;
 	}
-	dev->rdonly = flags & KV_DEV_RDONLY;
+	dev->overlay = flags & KV_DEV_OVERLAY;
+	dev->rdonly = (flags & KV_DEV_RDONLY) && !dev->overlay;
+	/* the slow paths read through the overlay */
+	atomic_store(&dev->faulty, dev->overlay);
 	pthread_mutex_init(&dev->lock, NULL);
 	*devp = dev;
 	return 0;
@@ -558,7 +564,8 @@ int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len, uint64_t off)
 
 	pthread_mutex_lock(&dev->lock);
 	nr = atomic_fetch_add(&dev->nr_writes, 1) + 1;
-	err = fault_write(dev, buf, len, off, nr);
+	err = dev->overlay ? ovl_write(dev, buf, len, off) :
+			     fault_write(dev, buf, len, off, nr);
 	pthread_mutex_unlock(&dev->lock);
 	return err;
 }
@@ -572,6 +579,8 @@ int kv_dev_flush(struct kv_dev *dev)
 {
 	int err;
 
+	if (dev->overlay)
+		return 0;
 	if (atomic_load_explicit(&dev->faulty, memory_order_acquire)) {
 		pthread_mutex_lock(&dev->lock);
 		/* a dead machine flushes nothing */
@@ -644,7 +653,7 @@ int kv_dev_set_fault(struct kv_dev *dev, const struct kv_dev_fault *f)
 			     KV_FAULT_SECTORS;
 	int err = 0;
 
-	if (f->modes & ~all)
+	if ((f->modes & ~all) || dev->overlay)
 		return -EINVAL;
 	pthread_mutex_lock(&dev->lock);
 	if (atomic_load(&dev->crashed)) {

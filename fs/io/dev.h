@@ -57,6 +57,13 @@ struct kv_dev;
 
 #define KV_DEV_RDONLY (1u << 0)
 #define KV_DEV_EXCL (1u << 1) /* O_EXCL on block devices */
+/*
+ * Opened read-only, but writes succeed: they are kept in memory (the
+ * volatile overlay) and read back, flushes write nothing, and all of it
+ * is dropped at close.  fsck -n replays a dirty log this way.  No fault
+ * mode may be set on such a device.
+ */
+#define KV_DEV_OVERLAY (1u << 2)
 
 int kv_dev_open(const char *path, unsigned flags, struct kv_dev **devp);
 void kv_dev_close(struct kv_dev *dev);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Bulk loading of an AG tree (xfs_repair's way of rebuilding one): the
+ * Bulk loading of a tree (xfs_repair's way of rebuilding one): the
  * records, already in key order, spread evenly over the leaves so that
- * every block holds at least the engine's minimum (fs/btree/btree.h), then one
- * level of nodes after another up to a single root; siblings linked.
+ * every block holds at least the engine's minimum (fs/btree/btree.h), then
+ * one level of nodes after another up to a single root (an AG tree), or up
+ * to a level whose blocks an inode root can point to (an extent map: the
+ * root written into the fork); siblings linked.
  * Written through the buffer cache (the tree's buffer type computes the
  * crc at write-back), no transaction: nothing else has the image open.
  */
@@ -14,24 +16,50 @@
 #include "fs/btree/btree.h"
 #include "fs/repair/priv.h"
 
-/* Blocks of a tree of n records: leaves, then each level up to a root. */
-uint32_t rp_bulkload_blocks(const struct kvfs_geom *g,
-			    const struct kvfs_btree_ops *fmt, size_t n)
+/*
+ * Blocks of a tree of n records: leaves, then each level up to one block
+ * (rootmax 0), or up to a level of at most rootmax blocks that an inode
+ * root points to.
+ */
+static uint32_t nblocks(const struct kvfs_geom *g,
+			const struct kvfs_btree_ops *fmt, size_t n,
+			unsigned rootmax)
 {
 	uint32_t max0 = kvfs_btree_maxrecs(fmt, g->blocksize, 0);
 	uint32_t max1 = kvfs_btree_maxrecs(fmt, g->blocksize, 1);
 	size_t cnt = n ? (n + max0 - 1) / max0 : 1, total = cnt;
 
-	while (cnt > 1) {
+	while (cnt > (rootmax ? rootmax : 1)) {
 		cnt = (cnt + max1 - 1) / max1;
 		total += cnt;
 	}
 	return (uint32_t)total;
 }
 
-int rp_bulkload(struct rp *rp, uint32_t agno,
+uint32_t rp_bulkload_blocks(const struct kvfs_geom *g,
+			    const struct kvfs_btree_ops *fmt, size_t n)
+{
+	return nblocks(g, fmt, n, 0);
+}
+
+uint32_t rp_bulkload_iroot_blocks(const struct kvfs_geom *g,
+				  const struct kvfs_btree_ops *fmt, size_t n,
+				  uint32_t forksize)
+{
+	return nblocks(g, fmt, n,
+		       kvfs_btree_iroot_maxrecs(forksize, fmt->keysize));
+}
+
+/*
+ * The levels of blocks of a tree owned by owner (an AG, an inode) holding
+ * recs, up to one block (rootmax 0) or rootmax; the top level's first keys
+ * (KVFS_BTREE_KEY_MAX apart) and blocks left in keys and ptrs (room for
+ * the leaves' count), their number in *ntop, their level in *level.
+ */
+static int load(struct rp *rp, uint64_t owner,
 		const struct kvfs_btree_tree_ops *ops, const void *recs,
-		size_t n, const uint64_t *blks, uint32_t *root, unsigned *level)
+		size_t n, const uint64_t *blks, unsigned rootmax, uint8_t *keys,
+		uint64_t *ptrs, size_t *ntop, unsigned *level)
 {
 	const struct kvfs_geom *g = &rp->g;
 	const struct kvfs_btree_ops *fmt = ops->fmt;
@@ -39,17 +67,12 @@ int rp_bulkload(struct rp *rp, uint32_t agno,
 				     kvfs_btree_maxrecs(fmt, g->blocksize, 0) :
 			 1;
 	size_t below = n, k = 0;
-	uint8_t *keys, *nkeys;
-	uint64_t *ptrs;
+	uint8_t *nkeys;
 	int err = 0;
 
-	keys = kvmalloc(2 * cnt * KVFS_BTREE_KEY_MAX, 0);
-	ptrs = kvmalloc(cnt * sizeof(*ptrs), 0);
-	if (!keys || !ptrs) {
-		err = -ENOMEM;
-		goto out;
-	}
-	nkeys = keys + cnt * KVFS_BTREE_KEY_MAX;
+	nkeys = kvmalloc(cnt * KVFS_BTREE_KEY_MAX, 0);
+	if (!nkeys)
+		return -ENOMEM;
 	for (unsigned lvl = 0;; lvl++) {
 		size_t done = 0;
 
@@ -65,7 +88,7 @@ int rp_bulkload(struct rp *rp, uint32_t agno,
 				goto out;
 			kv_buf_lock(bp);
 			bb = bp->b_addr;
-			kvfs_btree_init_block(bb, g, fmt, fsb, agno, lvl,
+			kvfs_btree_init_block(bb, g, fmt, fsb, owner, lvl,
 					      (unsigned)nr);
 			if (i)
 				bb->leftsib = kv_cpu_to_le64(blks[k - 2]);
@@ -100,8 +123,8 @@ int rp_bulkload(struct rp *rp, uint32_t agno,
 		for (size_t i = 0; i < cnt; i++)
 			ptrs[i] = blks[k - cnt + i];
 		memcpy(keys, nkeys, cnt * KVFS_BTREE_KEY_MAX);
-		if (cnt == 1) {
-			*root = kvfs_fsb_to_agbno(g, blks[k - 1]);
+		if (cnt <= (rootmax ? rootmax : 1)) {
+			*ntop = cnt;
 			*level = lvl;
 			break;
 		}
@@ -110,6 +133,77 @@ int rp_bulkload(struct rp *rp, uint32_t agno,
 		      kvfs_btree_maxrecs(fmt, g->blocksize, 1);
 	}
 out:
+	kvfree(nkeys);
+	return err;
+}
+
+/* Room for the first keys and blocks of the leaves of n records. */
+static int top_alloc(const struct kvfs_geom *g,
+		     const struct kvfs_btree_ops *fmt, size_t n, uint8_t **keys,
+		     uint64_t **ptrs)
+{
+	uint32_t max0 = kvfs_btree_maxrecs(fmt, g->blocksize, 0);
+	size_t cnt = n ? (n + max0 - 1) / max0 : 1;
+
+	*keys = kvmalloc(cnt * KVFS_BTREE_KEY_MAX, 0);
+	*ptrs = kvmalloc(cnt * sizeof(**ptrs), 0);
+	if (*keys && *ptrs)
+		return 0;
+	kvfree(*keys);
+	kvfree(*ptrs);
+	return -ENOMEM;
+}
+
+int rp_bulkload(struct rp *rp, uint32_t agno,
+		const struct kvfs_btree_tree_ops *ops, const void *recs,
+		size_t n, const uint64_t *blks, uint32_t *root, unsigned *level)
+{
+	uint8_t *keys;
+	uint64_t *ptrs;
+	size_t ntop;
+	int err;
+
+	err = top_alloc(&rp->g, ops->fmt, n, &keys, &ptrs);
+	if (err)
+		return err;
+	err = load(rp, agno, ops, recs, n, blks, 0, keys, ptrs, &ntop, level);
+	if (!err)
+		*root = kvfs_fsb_to_agbno(&rp->g, ptrs[0]);
+	kvfree(keys);
+	kvfree(ptrs);
+	return err;
+}
+
+int rp_bulkload_iroot(struct rp *rp, uint64_t ino,
+		      const struct kvfs_btree_tree_ops *ops, const void *recs,
+		      size_t n, const uint64_t *blks, uint8_t *fork,
+		      uint32_t forksize)
+{
+	const struct kvfs_btree_ops *fmt = ops->fmt;
+	unsigned max = kvfs_btree_iroot_maxrecs(forksize, fmt->keysize), lvl;
+	struct kvfs_bmdr_block *h = (struct kvfs_bmdr_block *)fork;
+	uint8_t *keys;
+	uint64_t *ptrs;
+	size_t ntop;
+	int err;
+
+	err = top_alloc(&rp->g, fmt, n, &keys, &ptrs);
+	if (err)
+		return err;
+	err = load(rp, ino, ops, recs, n, blks, max, keys, ptrs, &ntop, &lvl);
+	if (!err) {
+		kv_le64 *p = (kv_le64 *)(fork + KVFS_BMDR_HDR_SIZE +
+					 (size_t)max * fmt->keysize);
+
+		memset(fork, 0, forksize);
+		h->level = kv_cpu_to_le16((uint16_t)(lvl + 1));
+		h->numrecs = kv_cpu_to_le16((uint16_t)ntop);
+		for (size_t i = 0; i < ntop; i++) {
+			memcpy(fork + KVFS_BMDR_HDR_SIZE + i * fmt->keysize,
+			       keys + i * KVFS_BTREE_KEY_MAX, fmt->keysize);
+			p[i] = kv_cpu_to_le64(ptrs[i]);
+		}
+	}
 	kvfree(keys);
 	kvfree(ptrs);
 	return err;

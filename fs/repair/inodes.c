@@ -12,9 +12,10 @@
  * it rewritten (xfs_repair's way); one that still fails its verifier is
  * cleared (freed).  Then its blocks are claimed: an extent whose blocks
  * are owned already is the later claimant's (inode number order) and is
- * cut from an extent list (a hole; e2fsck would clone it); inside an
- * extent-map tree it is left and reported.  A damaged extent-map tree
- * clears its inode.  Last, nblocks is set to what the forks map.
+ * cut (a hole; e2fsck would clone it: we cut, and say so).  An extent-map
+ * tree with anything it cannot keep (a damaged node, a bad or cut extent)
+ * is rebuilt from the extents that verify, as an extent list or a new
+ * tree (claim_tree()).  Last, nblocks is set to what the forks map.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,6 +29,7 @@
 #include "fs/btree/bmap_btree.h"
 #include "fs/btree/btree.h"
 #include "fs/io/buf_ops.h"
+#include "fs/io/dev.h"
 #include "fs/format/dinode.h"
 #include "fs/ns/dir.h"
 #include "fs/repair/priv.h"
@@ -42,10 +44,21 @@ struct ino_ctx {
 	uint64_t blocks; /* mapped by the forks */
 	enum kvfs_scrub_owner kind; /* of the extents being claimed */
 	bool changed; /* the copy must be written back */
-	bool tree_bad; /* an extent-map tree walk found damage */
+	bool tree_bad; /* a symlink's target blocks are damaged */
 	char why[320]; /* what is wrong with it */
 	bool index_bad; /* a directory index damaged: its count left too */
 	bool sound; /* it passed kvfs_dinode_verify() as read */
+	bool rebuilt; /* a fork's tree rebuilt: nblocks set to what it maps */
+	size_t data_rb; /* 1 + the data fork's entry in rp->rebuilds, or 0 */
+	bool tree_left; /* a tree to rebuild left: what it maps is unknown */
+	/* leaves the walk could not take records from, for salvage_leaf() */
+	uint64_t salvage[KVFS_BTREE_WALK_MAX_FINDINGS];
+	unsigned nsalvage;
+	/* an extent-map tree's walk: its records and blocks, in order */
+	struct kvfs_extent *recs;
+	size_t nrecs, recs_cap;
+	uint64_t *tblks;
+	size_t ntblks, tblks_cap;
 };
 
 static struct kvfs_dinode *D(struct ino_ctx *c)
@@ -216,20 +229,21 @@ static int claim_list(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 	return 0;
 }
 
-/* Extent-map and directory index tree walks: priv is the ino_ctx. */
+/*
+ * Extent-map and directory index tree walks: priv is the ino_ctx.  An
+ * extent-map tree's records and blocks are collected, claimed after the
+ * walk (claim_tree()); a directory index's blocks are claimed at once.
+ */
 static int tree_rec(const void *rec, void *priv)
 {
 	struct ino_ctx *c = priv;
-	const struct kvfs_extent *x = rec;
-	bool cut;
 	int err;
 
-	if (kvfs_extent_check(&c->rp->g, x))
-		return 0; /* the walk reports it */
-	err = claim(c, kv_le64_to_cpu(x->startblock),
-		    kv_le32_to_cpu(x->blockcount), c->kind, false, &cut,
-		    "extent-map tree extent", -1);
-	return err < 0 ? err : 0;
+	err = kvgrow((void **)&c->recs, &c->recs_cap, c->nrecs,
+		     sizeof(*c->recs), 0);
+	if (!err)
+		c->recs[c->nrecs++] = *(const struct kvfs_extent *)rec;
+	return err;
 }
 
 static int tree_blk(uint64_t fsb, unsigned level, void *priv)
@@ -239,11 +253,23 @@ static int tree_blk(uint64_t fsb, unsigned level, void *priv)
 	int err;
 
 	(void)level;
-	err = claim(c, fsb, 1,
-		    c->kind == KVFS_OWN_DIRIDX ? KVFS_OWN_DIRIDX :
-						 KVFS_OWN_BMBT,
-		    false, &cut, "tree block", -1);
+	if (c->kind != KVFS_OWN_DIRIDX) {
+		err = kvgrow((void **)&c->tblks, &c->tblks_cap, c->ntblks,
+			     sizeof(*c->tblks), 0);
+		if (!err)
+			c->tblks[c->ntblks++] = fsb;
+		return err;
+	}
+	err = claim(c, fsb, 1, KVFS_OWN_DIRIDX, false, &cut, "tree block", -1);
 	return err < 0 ? err : 0;
+}
+
+static bool salvage_has(const struct ino_ctx *c, uint64_t fsb)
+{
+	for (unsigned i = 0; i < c->nsalvage; i++)
+		if (c->salvage[i] == fsb)
+			return true;
+	return false;
 }
 
 /* A tree of type ops with context tctx: its blocks and records claimed. */
@@ -290,6 +316,14 @@ static int walk_tree(struct ino_ctx *c, const struct kvfs_btree_tree_ops *ops,
 		c->blocks++;
 		c->index_bad = true;
 	}
+	/* an extent map's leaves with findings: their records may be good */
+	for (unsigned i = 0; err == 1 && recs && i < w->nfindings &&
+			     i < KVFS_BTREE_WALK_MAX_FINDINGS;
+	     i++)
+		if (!w->findings[i].level &&
+		    w->findings[i].blkno < c->rp->g.dblocks &&
+		    !salvage_has(c, w->findings[i].blkno))
+			c->salvage[c->nsalvage++] = w->findings[i].blkno;
 	if (nrecs)
 		*nrecs = w->nrecs;
 out:
@@ -298,38 +332,305 @@ out:
 	return err;
 }
 
-/* One fork of the copy: its extents or tree claimed. */
-static int claim_fork(struct ino_ctx *c, uint8_t *fork, uint32_t size,
-		      uint8_t fmt, kv_le32 *np, const char *name)
+/* Extents x and y share file blocks. */
+static bool ext_overlap(const struct kvfs_extent *x,
+			const struct kvfs_extent *y)
+{
+	uint64_t a = kv_le64_to_cpu(x->startoff),
+		 b = kv_le64_to_cpu(y->startoff);
+
+	return a < b ? b - a < kv_le32_to_cpu(x->blockcount) :
+		       a - b < kv_le32_to_cpu(y->blockcount);
+}
+
+/*
+ * Record x of a salvaged leaf: cut when it overlaps one the walk gave
+ * (which wins: it comes from a leaf that verifies), dropped when it is
+ * one of them (the walk gave this leaf after all), else kept.
+ */
+static int salvage_rec(struct ino_ctx *c, size_t nwalk,
+		       const struct kvfs_extent *x, const char *name)
+{
+	for (size_t i = 0; i < nwalk; i++) {
+		if (!memcmp(&c->recs[i], x, sizeof(*x)))
+			return 0;
+		if (!ext_overlap(&c->recs[i], x))
+			continue;
+		rp_problem(c->rp, false, c->ino, kv_le64_to_cpu(x->startblock),
+			   "inode %" PRIu64 " %s tree extent (file block "
+			   "%" PRIu64 ", block %" PRIu64 ", %u blocks) in a "
+			   "damaged leaf overlaps a sound one's: cut",
+			   c->ino, name, (uint64_t)kv_le64_to_cpu(x->startoff),
+			   (uint64_t)kv_le64_to_cpu(x->startblock),
+			   kv_le32_to_cpu(x->blockcount));
+		return 0;
+	}
+	return tree_rec(x, c);
+}
+
+/*
+ * A leaf the walk gave no records from (it fails its verifier, or its
+ * checks), read as it is: if its header says it is a leaf of this inode's
+ * extent map, its records in order join the walk's (each is checked later
+ * as any other), and the block is the tree's, as xfs_repair examines the
+ * records of a bad block rather than drop them all.
+ */
+static int salvage_leaf(struct ino_ctx *c, uint64_t fsb, size_t nwalk,
+			const char *name)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	const struct kvfs_btree_ops *fmt = &kvfs_bmbt_ops;
+	struct kvfs_btree_block *bb = (void *)c->rp->blk;
+	uint64_t next = 0;
+	unsigned n;
+	int err;
+
+	err = kv_dev_pread(c->rp->dev, bb, g->blocksize,
+			   kvfs_fsb_to_bytes(g, fsb));
+	if (err)
+		return err;
+	n = kv_le16_to_cpu(bb->numrecs);
+	if (kv_le32_to_cpu(bb->hdr.magic) != fmt->magic ||
+	    kv_le64_to_cpu(bb->hdr.blkno) != fsb ||
+	    kv_le64_to_cpu(bb->hdr.owner) != c->ino ||
+	    memcmp(bb->hdr.uuid, g->meta_uuid, KVFS_UUID_SIZE) ||
+	    kv_le16_to_cpu(bb->level) ||
+	    n > kvfs_btree_maxrecs(fmt, g->blocksize, 0))
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct kvfs_extent x;
+		uint64_t off;
+
+		memcpy(&x, kvfs_btree_rec(bb, fmt, i), sizeof(x));
+		off = kv_le64_to_cpu(x.startoff);
+		if (off < next) {
+			rp_problem(c->rp, false, c->ino,
+				   kv_le64_to_cpu(x.startblock),
+				   "inode %" PRIu64 " %s tree extent %u of "
+				   "block %" PRIu64 " (file block %" PRIu64
+				   ", block %" PRIu64 ", %u blocks) overlaps "
+				   "the previous extent: cut",
+				   c->ino, name, i, fsb, off,
+				   (uint64_t)kv_le64_to_cpu(x.startblock),
+				   kv_le32_to_cpu(x.blockcount));
+			continue;
+		}
+		next = off + kv_le32_to_cpu(x.blockcount);
+		err = salvage_rec(c, nwalk, &x, name);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < c->ntblks; i++)
+		if (c->tblks[i] == fsb)
+			return 0;
+	err = kvgrow((void **)&c->tblks, &c->tblks_cap, c->ntblks,
+		     sizeof(*c->tblks), 0);
+	if (!err)
+		c->tblks[c->ntblks++] = fsb;
+	return err;
+}
+
+static int ext_cmp(const void *a, const void *b)
+{
+	uint64_t p = kv_le64_to_cpu(((const struct kvfs_extent *)a)->startoff);
+	uint64_t q = kv_le64_to_cpu(((const struct kvfs_extent *)b)->startoff);
+
+	return p < q ? -1 : p > q;
+}
+
+/*
+ * The tree's blocks claimed, then its records, each checked as an extent
+ * list's are (in range, in order) and cut when it fails or when another
+ * owner claimed its blocks first (claim() says so).  *bad when anything
+ * could not be kept (*why says what, first); the kept records moved to the
+ * front of c->recs, *nkeep of them.
+ */
+static int claim_tree_walked(struct ino_ctx *c, const char *name, bool *bad,
+			     char *why, size_t len, uint32_t *nkeep)
+{
+	struct rp *rp = c->rp;
+	char what[32], owner[96];
+	uint64_t next = 0;
+	bool cut;
+	int err;
+
+	for (size_t i = 0; i < c->ntblks; i++) {
+		uint64_t b = c->tblks[i];
+
+		if (kvfs_repair_bmap_test(&rp->map, b)) {
+			kvfs_repair_bmap_owner(&rp->map, b, owner,
+					       sizeof(owner));
+			if (!*bad)
+				snprintf(why, len,
+					 "its block %" PRIu64 " is the %s's", b,
+					 owner);
+			*bad = true;
+			continue;
+		}
+		err = kvfs_repair_bmap_claim(&rp->map, b, 1, KVFS_OWN_BMBT,
+					     c->ino);
+		if (err)
+			return err;
+		c->blocks++;
+	}
+	snprintf(what, sizeof(what), "%s tree", name);
+	*nkeep = 0;
+	for (size_t i = 0; i < c->nrecs; i++) {
+		struct kvfs_extent *x = &c->recs[i];
+		uint64_t off = kv_le64_to_cpu(x->startoff);
+		uint64_t start = kv_le64_to_cpu(x->startblock);
+		uint32_t n = kv_le32_to_cpu(x->blockcount);
+		const char *fault = kvfs_extent_check(&rp->g, x);
+
+		if (!fault && off < next)
+			fault = "overlaps the previous extent";
+		if (fault) {
+			rp_problem(rp, false, c->ino, start,
+				   "inode %" PRIu64 " %s extent %zu (file "
+				   "block %" PRIu64 ", block %" PRIu64
+				   ", %u blocks) %s: cut",
+				   c->ino, what, i, off, start, n, fault);
+			if (!*bad)
+				snprintf(why, len, "extent %zu %s", i, fault);
+			*bad = true;
+			continue;
+		}
+		err = claim(c, start, n, c->kind, true, &cut, what, (int)i);
+		if (err < 0)
+			return err;
+		if (!err) {
+			if (!*bad)
+				snprintf(why, len,
+					 "extent %zu on another owner's "
+					 "blocks",
+					 i);
+			*bad = true;
+			continue;
+		}
+		next = off + n;
+		c->recs[(*nkeep)++] = *x;
+	}
+	return 0;
+}
+
+/*
+ * An extent-map tree fork.  What cannot be kept (a damaged node and the
+ * records under it, an extent out of range or order, blocks another owner
+ * claimed first: the later claimant, in inode number order, is cut, as in
+ * an extent list) makes the fork rebuilt from the extents that verify, as
+ * xfs_repair and e2fsck keep a file's good records: an extent list when
+ * they fit the fork, else a new tree (fork_rebuild(), once every block is
+ * claimed).  The old tree's blocks go back to free space; a cut
+ * extent's data is lost, the rest of the file is intact.
+ */
+static int claim_tree(struct ino_ctx *c, uint8_t *fork, uint32_t size,
+		      uint8_t *fmtp, kv_le32 *np, const char *name)
 {
 	struct kvfs_bmbt_ctx bc = { .fork = fork, .forksize = size };
-	uint64_t nrecs;
+	struct rp *rp = c->rp;
+	size_t nclaims = rp->map.nclaims;
+	uint64_t blocks = c->blocks, nrecs;
+	size_t nwalk;
+	uint32_t nkeep;
+	bool bad;
 	char why[224];
 	int err;
 
-	if (fmt == KVFS_DFORK_EXTENTS)
-		return claim_list(c, fork, size, np, name);
-	if (fmt != KVFS_DFORK_BTREE)
-		return 0;
+	c->nrecs = c->ntblks = 0;
+	c->nsalvage = 0;
 	err = walk_tree(c, &kvfs_bmbt_tree_ops, &bc, true, &nrecs, why,
 			sizeof(why));
 	if (err < 0)
 		return err;
-	if (err) {
-		c->tree_bad = true;
-		snprintf(c->why, sizeof(c->why),
-			 "its %s fork's extent-map tree is damaged (%s)", name,
-			 why);
+	bad = err;
+	err = 0;
+	nwalk = c->nrecs;
+	for (unsigned i = 0; i < c->nsalvage && !err; i++)
+		err = salvage_leaf(c, c->salvage[i], nwalk, name);
+	/* the salvaged records in their places */
+	if (c->nrecs > nwalk)
+		qsort(c->recs, c->nrecs, sizeof(*c->recs), ext_cmp);
+	if (!err)
+		err = claim_tree_walked(c, name, &bad, why, sizeof(why),
+					&nkeep);
+	if (err)
+		return err;
+	if (!bad) {
+		if (nrecs != kv_le32_to_cpu(*np) &&
+		    rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
+			       "inode %" PRIu64 " %s fork says %u extents, "
+			       "its tree holds %" PRIu64 ": set",
+			       c->ino, name, kv_le32_to_cpu(*np), nrecs)) {
+			*np = kv_cpu_to_le32((uint32_t)nrecs);
+			c->changed = true;
+		}
 		return 0;
 	}
-	if (nrecs != kv_le32_to_cpu(*np) &&
-	    rp_problem(c->rp, true, c->ino, KVFS_NULLBLOCK,
-		       "inode %" PRIu64 " %s fork says %u extents, its tree "
-		       "holds %" PRIu64 ": set",
-		       c->ino, name, kv_le32_to_cpu(*np), nrecs)) {
-		*np = kv_cpu_to_le32((uint32_t)nrecs);
-		c->changed = true;
+	c->tree_left = true;
+	if (!rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(&rp->g, c->ino),
+			"inode %" PRIu64 " %s fork's extent-map tree: %s: "
+			"rebuilt from the %u extents that verify, of the %u "
+			"it says it holds (%s)",
+			c->ino, name, why, nkeep, kv_le32_to_cpu(*np),
+			nkeep > size / sizeof(struct kvfs_extent) ?
+				"a new tree" :
+				"an extent list")) {
+		/* left: what its damaged nodes own is unknown */
+		rp->inodes_left = true;
+		return 0;
 	}
+	/* the old tree's blocks are let go; the kept extents claimed again */
+	kvfs_repair_bmap_rollback(&rp->map, nclaims);
+	c->blocks = blocks;
+	for (uint32_t i = 0; i < nkeep; i++) {
+		uint32_t n = kv_le32_to_cpu(c->recs[i].blockcount);
+
+		err = kvfs_repair_bmap_claim(
+			&rp->map, kv_le64_to_cpu(c->recs[i].startblock), n,
+			c->kind, c->ino);
+		if (err)
+			return err;
+		c->blocks += n;
+	}
+	c->tree_left = false;
+	c->rebuilt = true;
+	c->changed = true;
+	*np = kv_cpu_to_le32(nkeep);
+	if (nkeep <= size / sizeof(struct kvfs_extent)) {
+		memset(fork, 0, size);
+		memcpy(fork, c->recs, nkeep * sizeof(*c->recs));
+		*fmtp = KVFS_DFORK_EXTENTS;
+		return 0;
+	}
+	err = kvgrow((void **)&rp->rebuilds, &rp->rebuilds_cap, rp->nrebuilds,
+		     sizeof(*rp->rebuilds), 0);
+	if (err)
+		return err;
+	if (c->kind == KVFS_OWN_DATA)
+		c->data_rb = rp->nrebuilds + 1;
+	rp->rebuilds[rp->nrebuilds++] = (struct rp_fork_rebuild){
+		.ino = c->ino,
+		.attr = c->kind == KVFS_OWN_ATTR,
+		.recs = c->recs,
+		.n = nkeep,
+		.old = c->tblks,
+		.nold = c->ntblks,
+	};
+	c->recs = NULL;
+	c->nrecs = c->recs_cap = 0;
+	c->tblks = NULL;
+	c->ntblks = c->tblks_cap = 0;
+	return 0;
+}
+
+/* One fork of the copy: its extents or tree claimed. */
+static int claim_fork(struct ino_ctx *c, uint8_t *fork, uint32_t size,
+		      uint8_t *fmtp, kv_le32 *np, const char *name)
+{
+	if (*fmtp == KVFS_DFORK_EXTENTS)
+		return claim_list(c, fork, size, np, name);
+	if (*fmtp == KVFS_DFORK_BTREE)
+		return claim_tree(c, fork, size, fmtp, np, name);
 	return 0;
 }
 
@@ -374,7 +675,7 @@ static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 
 /*
  * The inode's blocks.  Returns a negative errno, else 0; c->tree_bad
- * when an extent-map tree is damaged (the caller clears the inode).
+ * when a symlink's target blocks are damaged (the caller clears it).
  */
 static int claim_blocks(struct ino_ctx *c)
 {
@@ -386,10 +687,10 @@ static int claim_blocks(struct ino_ctx *c)
 
 	forks(&c->rp->g, c->dip, &df, &dsize, &af, &asize);
 	c->kind = KVFS_OWN_DATA;
-	err = claim_fork(c, df, dsize, d->dformat, &d->nextents, "data");
+	err = claim_fork(c, df, dsize, &d->dformat, &d->nextents, "data");
 	if (!err && asize) {
 		c->kind = KVFS_OWN_ATTR;
-		err = claim_fork(c, af, asize, d->aformat, &d->anextents,
+		err = claim_fork(c, af, asize, &d->aformat, &d->anextents,
 				 "attribute");
 	}
 	if (!err && !c->tree_bad && S_ISLNK(mode) &&
@@ -411,7 +712,12 @@ static int claim_blocks(struct ino_ctx *c)
 		err = claim_dir_index(c, df, kv_le32_to_cpu(d->nextents));
 	/* a large directory: its extents from its (walked, sound) tree */
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
-	    d->dformat == KVFS_DFORK_BTREE) {
+	    d->dformat == KVFS_DFORK_BTREE && c->data_rb) {
+		struct rp_fork_rebuild *r = &c->rp->rebuilds[c->data_rb - 1];
+
+		err = claim_dir_index(c, (uint8_t *)r->recs, r->n);
+	} else if (!err && !c->tree_bad && S_ISDIR(mode) &&
+		   d->dformat == KVFS_DFORK_BTREE) {
 		struct kvfs_extent *x;
 		uint32_t n;
 
@@ -477,6 +783,16 @@ static int sanitize(struct ino_ctx *c, int verr)
 	}
 	kvfree(t);
 	return err ? verr : 0;
+}
+
+/* The trees of inode ino queued for fork_rebuild() dropped. */
+static void drop_rebuilds(struct rp *rp, uint64_t ino)
+{
+	while (rp->nrebuilds && rp->rebuilds[rp->nrebuilds - 1].ino == ino) {
+		rp->nrebuilds--;
+		kvfree(rp->rebuilds[rp->nrebuilds].recs);
+		kvfree(rp->rebuilds[rp->nrebuilds].old);
+	}
 }
 
 /*
@@ -576,6 +892,7 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 			       "cleared",
 			       c->ino, c->why)) {
 			kvfs_repair_bmap_rollback(&rp->map, nclaims);
+			drop_rebuilds(rp, c->ino);
 			clear_inode(c);
 			*in_use = false;
 		} else {
@@ -583,7 +900,14 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		}
 		return 0;
 	}
-	if (!c->index_bad && c->blocks != kv_le64_to_cpu(d->nblocks) &&
+	/* a rebuilt fork's count is part of its rebuild */
+	if (c->rebuilt) {
+		d->nblocks = kv_cpu_to_le64(c->blocks);
+		kvfs_dinode_set_crc(c->dip, g);
+		return 0;
+	}
+	if (!c->index_bad && !c->tree_left &&
+	    c->blocks != kv_le64_to_cpu(d->nblocks) &&
 	    rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
 		       "inode %" PRIu64 " says %" PRIu64 " blocks, its forks "
 		       "map %" PRIu64 ": set",
@@ -668,6 +992,8 @@ static int check_chunk(struct rp *rp, struct kvfs_ira *ra, uint32_t agno,
 			if (bp)
 				kv_buf_unlock(bp);
 			err = check_inode(&c, &in_use);
+			kvfree(c.recs);
+			kvfree(c.tblks);
 			if (err)
 				break;
 			if (c.sound && !c.changed)
@@ -799,6 +1125,139 @@ bool rp_inode_sound(void *priv, uint64_t ino)
 	       (rp->sound[lo - 1].mask >> (ino - rp->sound[lo - 1].ino) & 1);
 }
 
+/*
+ * nb blocks nobody owns for inode ino's new tree, claimed: the old tree's
+ * first (used on disk already), then free space from the inode's AG on
+ * (noted in the AG's bmbt_new, for phase 7 to take as no problem); none
+ * and -ENOSPC when there are not that many.
+ */
+static int take_blocks(struct rp *rp, const struct rp_fork_rebuild *r,
+		       uint64_t *blks, uint32_t nb)
+{
+	const struct kvfs_geom *g = &rp->g;
+	uint32_t got = 0, ag0 = kvfs_ino_to_agno(g, r->ino);
+	int err = 0;
+
+	for (size_t i = 0; i < r->nold && got < nb && !err; i++) {
+		if (kvfs_repair_bmap_test(&rp->map, r->old[i]))
+			continue;
+		blks[got++] = r->old[i];
+		err = kvfs_repair_bmap_claim(&rp->map, r->old[i], 1,
+					     KVFS_OWN_BMBT, r->ino);
+	}
+	for (uint32_t k = 0; k < g->agcount && got < nb && !err; k++) {
+		uint32_t agno = (ag0 + k) % g->agcount;
+		struct rp_ag *a = &rp->ags[agno];
+		uint64_t base = kvfs_agb_to_fsb(g, agno, 0);
+
+		for (uint32_t b = KVFS_AG_HDR_BLOCKS;
+		     b < kvfs_ag_length(g, agno) && got < nb && !err; b++) {
+			if (kvfs_repair_bmap_test(&rp->map, base + b))
+				continue;
+			err = kvgrow((void **)&a->bmbt_new, &a->bmbt_new_cap,
+				     a->nbmbt_new, sizeof(*a->bmbt_new), 0);
+			if (err)
+				break;
+			a->bmbt_new[a->nbmbt_new++] = base + b;
+			blks[got++] = base + b;
+			err = kvfs_repair_bmap_claim(&rp->map, base + b, 1,
+						     KVFS_OWN_BMBT, r->ino);
+		}
+	}
+	if (!err && got < nb) {
+		/* not enough: what was taken is let go */
+		for (uint32_t i = 0; i < got; i++)
+			kvfs_repair_bmap_release(&rp->map, blks[i], 1);
+		err = -ENOSPC;
+	}
+	return err;
+}
+
+/*
+ * No room for the tree (a full filesystem): the fork keeps the extents an
+ * extent list holds, the others are cut and their blocks let go.
+ */
+static void fork_truncate(struct rp *rp, const struct rp_fork_rebuild *r,
+			  struct kvfs_dinode *d, uint8_t *fork, uint32_t size)
+{
+	uint32_t max = size / sizeof(struct kvfs_extent);
+	uint64_t cut = 0;
+
+	for (uint32_t i = max; i < r->n; i++) {
+		uint32_t n = kv_le32_to_cpu(r->recs[i].blockcount);
+
+		kvfs_repair_bmap_release(
+			&rp->map, kv_le64_to_cpu(r->recs[i].startblock), n);
+		cut += n;
+	}
+	rp_problem(rp, false, r->ino, KVFS_NULLBLOCK,
+		   "inode %" PRIu64 ": no room for its rebuilt extent-map "
+		   "tree: its extents past the first %u cut",
+		   r->ino, max);
+	memset(fork, 0, size);
+	memcpy(fork, r->recs, max * sizeof(*r->recs));
+	*(r->attr ? &d->aformat : &d->dformat) = KVFS_DFORK_EXTENTS;
+	*(r->attr ? &d->anextents : &d->nextents) = kv_cpu_to_le32(max);
+	d->nblocks = kv_cpu_to_le64(kv_le64_to_cpu(d->nblocks) - cut);
+}
+
+/* One queued tree built, its root written into the inode's fork. */
+static int fork_rebuild(struct rp *rp, const struct rp_fork_rebuild *r)
+{
+	const struct kvfs_geom *g = &rp->g;
+	uint64_t fsb = kvfs_ino_to_fsb(g, r->ino);
+	size_t off = kvfs_ino_to_offset(g, r->ino), foff;
+	uint32_t dsize, asize, size, nb;
+	uint8_t *dip, *df, *af, *root = NULL;
+	struct kvfs_dinode *d;
+	uint64_t *blks = NULL;
+	struct kv_buf *bp;
+	int err;
+
+	err = read_cluster(rp, fsb, &bp);
+	if (err)
+		return err;
+	/* the fork's place, from a copy: no buffer locked while building */
+	dip = kvmalloc(g->inodesize, 0);
+	if (!dip) {
+		err = -ENOMEM;
+		goto out;
+	}
+	kv_buf_lock(bp);
+	memcpy(dip, (uint8_t *)bp->b_addr + off, g->inodesize);
+	kv_buf_unlock(bp);
+	forks(g, dip, &df, &dsize, &af, &asize);
+	size = r->attr ? asize : dsize;
+	foff = (size_t)((r->attr ? af : df) - dip);
+	nb = rp_bulkload_iroot_blocks(g, &kvfs_bmbt_ops, r->n, size);
+	blks = kvmalloc(nb * sizeof(*blks), 0);
+	root = kvmalloc(size, 0);
+	err = blks && root ? take_blocks(rp, r, blks, nb) : -ENOMEM;
+	if (!err)
+		err = rp_bulkload_iroot(rp, r->ino, &kvfs_bmbt_tree_ops,
+					r->recs, r->n, blks, root, size);
+	if (err && err != -ENOSPC)
+		goto out;
+	kv_buf_lock(bp);
+	d = (struct kvfs_dinode *)((uint8_t *)bp->b_addr + off);
+	if (err) {
+		fork_truncate(rp, r, d, (uint8_t *)d + foff, size);
+	} else {
+		memcpy((uint8_t *)d + foff, root, size);
+		d->nblocks = kv_cpu_to_le64(kv_le64_to_cpu(d->nblocks) + nb);
+	}
+	kvfs_dinode_set_crc(d, g);
+	kv_buf_mark_dirty(bp);
+	kv_buf_unlock(bp);
+	err = 0;
+out:
+	kvfree(root);
+	kvfree(blks);
+	kvfree(dip);
+	kv_buf_rele(bp);
+	return err;
+}
+
 int rp_phase_inodes(struct rp *rp)
 {
 	uint64_t total = 0, done = 0;
@@ -831,6 +1290,15 @@ int rp_phase_inodes(struct rp *rp)
 			err = write_chunks(rp, agno, a);
 	}
 	kvfs_ira_destroy(&ra);
+	for (size_t i = 0; i < rp->nrebuilds; i++) {
+		if (!err)
+			err = fork_rebuild(rp, &rp->rebuilds[i]);
+		kvfree(rp->rebuilds[i].recs);
+		kvfree(rp->rebuilds[i].old);
+	}
+	kvfree(rp->rebuilds);
+	rp->rebuilds = NULL;
+	rp->nrebuilds = rp->rebuilds_cap = 0;
 	/* a scan's chunks may come in any order: sorted for the lookups */
 	if (!err && rp->nsound)
 		qsort(rp->sound, rp->nsound, sizeof(*rp->sound), sound_cmp);

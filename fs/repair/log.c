@@ -3,10 +3,12 @@
  * Phase 2, the log: one walk of it (journal/logwalk.h, the journal's own
  * parser) tells clean, dirty or damaged.  A dirty log is replayed by a
  * mount of the image and its clean unmount (the core's recovery, intents
- * included); a damaged one is replaced with zap_log only, by a clean
- * empty log whose cycle is past every LSN stamped in metadata.
+ * included); a damaged one, or one recovery refuses, is replaced with
+ * zap_log only, by a clean empty log whose cycle is past every LSN stamped
+ * in metadata.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc/kvalloc.h"
@@ -132,16 +134,39 @@ static int zero_log(struct rp *rp)
 		return -EUCLEAN;
 	}
 	err = kvj_log_format(&kvfs_log_io_ops, &lio, lio.len, cycle + 1);
-	if (!err)
+	if (!err && !rp->ovl)
 		rp_notice(rp, "new log at cycle %u (highest LSN %u/%u)",
 			  cycle + 1, cycle, KVJ_LSN_BLOCK(m.lsn));
 	return err;
 }
 
-/* Replay by a mount and unmount; rp->dev is closed meanwhile. */
+static int zap(struct rp *rp, const char *why)
+{
+	int err;
+
+	/* asked for by name: also under preen */
+	rp_problem(rp, true, KVFS_NULLINO, rp->g.logstart,
+		   "the log %s: zeroed (-L)", why);
+	err = zero_log(rp);
+	if (err)
+		return err;
+	rp->res->log_zeroed = true;
+	rp_notice(rp, "WARNING: the log was zeroed: the most recent changes "
+		      "it held are lost");
+	return 0;
+}
+
+/*
+ * Replay by a mount and unmount; rp->dev is closed meanwhile (a dry run's
+ * overlay is mounted instead).  A log that walks clean but that recovery
+ * refuses (a record whose crcs hold and whose contents do not: the report
+ * sink has recovery's words) is zeroed with zap_log, as a damaged one is.
+ */
 static int replay(struct rp *rp)
 {
+	struct kvfs_mount_opts mo = { .dev = rp->ovl };
 	struct kvfs_mount *mp;
+	char why[256];
 	int err, err2;
 
 	/* a mount refuses the bit an earlier interrupted repair left */
@@ -151,30 +176,117 @@ static int replay(struct rp *rp)
 		if (err)
 			return err;
 	}
-	kv_dev_close(rp->dev);
-	rp->dev = NULL;
-	err = kvfs_mount_open(rp->path, NULL, &mp);
+	if (!rp->ovl) {
+		kv_dev_close(rp->dev);
+		rp->dev = NULL;
+	}
+	err = kvfs_mount_open(rp->path, &mo, &mp);
 	if (!err)
 		err = kvfs_mount_close(mp);
-	err2 = kv_dev_open(rp->path, 0, &rp->dev);
-	if (err2)
-		return err2;
+	snprintf(why, sizeof(why), "%s",
+		 *kvfs_mount_error() ? kvfs_mount_error() : strerror(-err));
+	if (!rp->ovl) {
+		err2 = kv_dev_open(rp->path, 0, &rp->dev);
+		if (err2)
+			return err2;
+	}
+	if (err && rp->o->zap_log && !rp->o->dry_run) {
+		err = kvfs_sb_read(rp->dev, &rp->g);
+		return err ? err : zap(rp, "could not be replayed");
+	}
 	if (err) {
 		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
-			     "the log could not be replayed: %s",
-			     *kvfs_mount_error() ? kvfs_mount_error() :
-						   strerror(-err));
+			     "the log could not be replayed: %s; -L zeroes it "
+			     "(the changes it holds are lost)",
+			     why);
 		return -EUCLEAN;
 	}
-	rp->res->log_replayed = true;
-	rp_notice(rp, "log replayed");
+	if (!rp->ovl) {
+		rp->res->log_replayed = true;
+		rp_notice(rp, "log replayed");
+	}
 	return kvfs_sb_read(rp->dev, &rp->g);
+}
+
+/*
+ * A dry run's view of the image with the log dealt with: an overlay of it
+ * in memory (KV_DEV_OVERLAY), becoming rp->dev, a damaged primary
+ * superblock replaced there by the copy phase 1 chose.
+ */
+static int overlay_open(struct rp *rp)
+{
+	int err;
+
+	err = kv_dev_open(rp->path, KV_DEV_RDONLY | KV_DEV_OVERLAY, &rp->ovl);
+	if (err)
+		return err;
+	rp->dev = rp->ovl;
+	return rp->sb_bad ? rp_sb_write(rp) : 0;
+}
+
+/* The overlay dropped: rp->dev the plain device again, geometry g. */
+static void overlay_drop(struct rp *rp, struct kv_dev *plain,
+			 const struct kvfs_geom *g)
+{
+	kv_dev_close(rp->ovl);
+	rp->ovl = NULL;
+	rp->dev = plain;
+	rp->g = *g;
+}
+
+/*
+ * fsck -n over a log that cannot be replayed: the later phases check the
+ * filesystem as -L would leave it, the log zeroed in memory.  What they
+ * find is what -y -L repairs; without -L, -y stops at the log.
+ */
+static int zap_in_memory(struct rp *rp)
+{
+	struct kv_dev *plain = rp->dev;
+	struct kvfs_geom g = rp->g;
+	int err;
+
+	err = overlay_open(rp);
+	if (!err)
+		err = zero_log(rp);
+	if (err) {
+		overlay_drop(rp, plain, &g);
+		/* a dry run goes on over the image as it is */
+		return err == -EUCLEAN ? 0 : err;
+	}
+	kv_dev_close(plain);
+	rp_notice(rp, "the checks below read the filesystem as -L would leave "
+		      "it (the log zeroed in memory only)");
+	return 0;
+}
+
+/*
+ * fsck -n over a dirty log: the image as it is would show what the log
+ * holds and its blocks do not yet as damage.  The log is replayed into an
+ * overlay of the image in memory, and the later phases check that.  A log
+ * that recovery refuses is zeroed there instead.
+ */
+static int replay_in_memory(struct rp *rp)
+{
+	struct kv_dev *plain = rp->dev;
+	struct kvfs_geom g = rp->g;
+	int err;
+
+	err = overlay_open(rp);
+	if (!err)
+		err = replay(rp);
+	if (err) {
+		overlay_drop(rp, plain, &g);
+		return err == -EUCLEAN ? zap_in_memory(rp) : err;
+	}
+	kv_dev_close(plain);
+	rp_notice(rp, "log replayed in memory only (-n): the checks below "
+		      "read the filesystem as the replay will leave it");
+	return 0;
 }
 
 int rp_phase_log(struct rp *rp)
 {
 	int st = rp_log_clean(rp->dev, &rp->g);
-	int err;
 
 	if (st == 1)
 		return 0;
@@ -183,7 +295,7 @@ int rp_phase_log(struct rp *rp)
 			return replay(rp);
 		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
 			     "log is dirty; not replayed (-n)");
-		return 0;
+		return replay_in_memory(rp);
 	}
 	if (st != -EUCLEAN)
 		return st;
@@ -191,17 +303,7 @@ int rp_phase_log(struct rp *rp)
 		rp_unfixable(rp, KVFS_NULLINO, rp->g.logstart,
 			     "the log is damaged and cannot be replayed; -L "
 			     "zeroes it (the changes it holds are lost)");
-		/* a dry run goes on over the image as it is */
-		return rp->o->dry_run ? 0 : -EUCLEAN;
+		return rp->o->dry_run ? zap_in_memory(rp) : -EUCLEAN;
 	}
-	/* asked for by name: also under preen */
-	rp_problem(rp, true, KVFS_NULLINO, rp->g.logstart,
-		   "the log is damaged and cannot be replayed: zeroed (-L)");
-	err = zero_log(rp);
-	if (err)
-		return err;
-	rp->res->log_zeroed = true;
-	rp_notice(rp, "WARNING: the log was zeroed: the most recent changes "
-		      "it held are lost");
-	return 0;
+	return zap(rp, "is damaged and cannot be replayed");
 }

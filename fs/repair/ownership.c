@@ -62,6 +62,13 @@ void kvfs_repair_bmap_rollback(struct kvfs_repair_bmap *m, size_t n)
 	}
 }
 
+void kvfs_repair_bmap_release(struct kvfs_repair_bmap *m, uint64_t start,
+			      uint32_t len)
+{
+	for (uint64_t b = start; b < start + len; b++)
+		m->bits[b / 64] &= ~(1ull << (b % 64));
+}
+
 uint64_t kvfs_repair_bmap_first_used(const struct kvfs_repair_bmap *m,
 				     uint64_t start, uint64_t len)
 {

@@ -43,6 +43,13 @@ int kvfs_repair_bmap_claim(struct kvfs_repair_bmap *m, uint64_t start,
  */
 void kvfs_repair_bmap_rollback(struct kvfs_repair_bmap *m, size_t n);
 
+/*
+ * Blocks [start, start + len), claimed, have no owner again (an extent
+ * cut after its claim); the claim stays in the list, for messages only.
+ */
+void kvfs_repair_bmap_release(struct kvfs_repair_bmap *m, uint64_t start,
+			      uint32_t len);
+
 static inline bool kvfs_repair_bmap_test(const struct kvfs_repair_bmap *m,
 					 uint64_t fsb)
 {

@@ -51,6 +51,9 @@ struct rp_ag {
 	/* the rebuilt tree's blocks (taken from free space by the repair) */
 	uint64_t *inobt_new;
 	uint32_t ninobt_new;
+	/* blocks of rebuilt extent-map trees taken from its free space */
+	uint64_t *bmbt_new;
+	size_t nbmbt_new, bmbt_new_cap;
 	/* a free-space structure damaged, and a problem left with it */
 	bool fs_nofix;
 	/* phase 7: the AG's true counters, for the superblock's */
@@ -62,6 +65,13 @@ struct rp {
 	struct kvfs_repair_result *res;
 	const char *path;
 	struct kv_dev *dev;
+	/*
+	 * A dry run over a dirty log: the image opened with KV_DEV_OVERLAY,
+	 * the log replayed into it (memory only); every later phase reads
+	 * the filesystem through it, as a replay would leave it.  rp->dev
+	 * is this device then.
+	 */
+	struct kv_dev *ovl;
 	struct kv_bcache *bc;
 	struct kvfs_geom g;
 	enum kvfs_repair_phase phase;
@@ -76,6 +86,21 @@ struct rp {
 	 */
 	bool inodes_left;
 	uint8_t *blk; /* scratch block */
+	/*
+	 * Phase 4: extent-map trees rebuilt from their good extents, too
+	 * many for an extent list: built at its end, once every block is
+	 * claimed, in the old tree's blocks that nobody else owns, then in
+	 * free space.
+	 */
+	struct rp_fork_rebuild {
+		uint64_t ino;
+		bool attr; /* the attribute fork's, else the data fork's */
+		struct kvfs_extent *recs; /* kvmalloc'ed, in order */
+		uint32_t n;
+		uint64_t *old; /* the old tree's blocks (kvmalloc'ed) */
+		size_t nold;
+	} * rebuilds;
+	size_t nrebuilds, rebuilds_cap;
 	/*
 	 * A dry run's phase 4: per inode chunk (by first inode number, in
 	 * order), the inodes that passed kvfs_dinode_verify().  Nothing is
@@ -154,5 +179,17 @@ int rp_bulkload(struct rp *rp, uint32_t agno,
 		const struct kvfs_btree_tree_ops *ops, const void *recs,
 		size_t n, const uint64_t *blks, uint32_t *root,
 		unsigned *level);
+/*
+ * The same for a tree rooted in an inode fork of forksize bytes (inode
+ * ino's extent map): rp_bulkload_iroot_blocks() blocks, the root (struct
+ * kvfs_bmdr_block) written over the fork.
+ */
+uint32_t rp_bulkload_iroot_blocks(const struct kvfs_geom *g,
+				  const struct kvfs_btree_ops *fmt, size_t n,
+				  uint32_t forksize);
+int rp_bulkload_iroot(struct rp *rp, uint64_t ino,
+		      const struct kvfs_btree_tree_ops *ops, const void *recs,
+		      size_t n, const uint64_t *blks, uint8_t *fork,
+		      uint32_t forksize);
 
 #endif

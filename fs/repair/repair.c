@@ -119,6 +119,7 @@ void rp_ags_free(struct rp *rp)
 		kvfree(a->chunks);
 		kvfree(a->inoleaf);
 		kvfree(a->inobt_new);
+		kvfree(a->bmbt_new);
 	}
 	kvfree(rp->ags);
 	rp->ags = NULL;
@@ -177,7 +178,8 @@ static int space_phases(struct rp *rp)
 static int namespace_phases(struct rp *rp, struct kvfs_scrub_result *sr,
 			    bool *have_sr)
 {
-	struct kvfs_mount_opts mo = { .rdonly = rp->o->dry_run };
+	struct kvfs_mount_opts mo = { .rdonly = rp->o->dry_run,
+				      .dev = rp->ovl };
 	struct kvfs_mount *mp;
 	int err;
 
@@ -221,7 +223,9 @@ static int final_check(struct rp *rp, struct kvfs_scrub_result *sr,
 
 	if (have_sr)
 		goto report;
-	err = kv_dev_open(rp->path, KV_DEV_RDONLY, &dev);
+	dev = rp->ovl;
+	if (!dev)
+		err = kv_dev_open(rp->path, KV_DEV_RDONLY, &dev);
 	if (err)
 		return err;
 	/* a dry run over a damaged primary checks with the copy's geometry */
@@ -231,7 +235,8 @@ static int final_check(struct rp *rp, struct kvfs_scrub_result *sr,
 		err = kvfs_sb_read(dev, &g);
 	if (!err)
 		err = kvfs_scrub_dev(dev, &g, sr);
-	kv_dev_close(dev);
+	if (dev != rp->ovl)
+		kv_dev_close(dev);
 	if (err == -EUCLEAN)
 		err = 0;
 	if (err)
@@ -296,7 +301,7 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 	}
 	if (!err)
 		err = space_phases(&rp);
-	if (rp.dev)
+	if (rp.dev != rp.ovl)
 		kv_dev_close(rp.dev);
 	rp.dev = NULL;
 	fixed = res->fixed;
@@ -317,6 +322,7 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 	}
 	if (!err)
 		err = final_check(&rp, sr, have_sr);
+	kv_dev_close(rp.ovl);
 out:
 	kvfree(rp.sound);
 	kvfree(sr);

@@ -9,11 +9,16 @@
  *   1 superblock      primary and the copy in every AG; a damaged primary
  *                     is rebuilt from the first good copy (the copies agree
  *                     on the geometry; the one seen by most AGs wins).
- *   2 log             a dirty log is replayed (dry run: reported, not
- *                     replayed, and the check goes on over the image as it
- *                     is); a log that cannot be replayed is zeroed only
- *                     with zap_log (-L), with the warning that recent
- *                     changes are lost; otherwise the repair stops (exit 4).
+ *   2 log             a dirty log is replayed (dry run: reported, and
+ *                     replayed into a memory overlay of the image,
+ *                     KV_DEV_OVERLAY, which every later phase reads: the
+ *                     check sees what a replay will leave, never the
+ *                     log's pending changes as damage); a log that cannot
+ *                     be replayed is zeroed only with zap_log (-L), with
+ *                     the warning that recent changes are lost; otherwise
+ *                     the repair stops (exit 4).  A dry run goes on over
+ *                     the image as it is, and says its findings may be
+ *                     stale.
  *   3 AG headers      free-space, inode and reserve-list headers verified;
  *                     what cannot be read is rebuilt in phase 7.
  *   4 inodes          inode chunks and every inode: an inode that fails its
@@ -45,7 +50,8 @@
  * after phase 4 (kvfs_repair_namespace()), so each fix is atomic.
  *
  * With dry_run nothing is written, ever (fsck -n: the image's hash is the
- * same after the run), and every problem is reported as not fixed.
+ * same after the run; the image is opened read-only, and a replay's
+ * writes stay in memory), and every problem is reported as not fixed.
  */
 #ifndef KV_FS_REPAIR_REPAIR_H
 #define KV_FS_REPAIR_REPAIR_H

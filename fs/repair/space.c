@@ -284,6 +284,9 @@ static bool taken(const struct rp_ag *ra, uint64_t fsb)
 	for (uint32_t i = 0; i < ra->ninobt_new; i++)
 		if (ra->inobt_new[i] == fsb)
 			return true;
+	for (size_t i = 0; i < ra->nbmbt_new; i++)
+		if (ra->bmbt_new[i] == fsb)
+			return true;
 	return false;
 }
 

@@ -6,8 +6,11 @@
 #   fsck.kvfs -n -f   exit 0 (the second run is clean)
 # and the repaired image opens (populate dump, a read-only open) with every
 # file outside the damage byte-identical (sha256) to the original, and
-# check-crc finds nothing.  -f everywhere: the damage leaves the superblock
-# clean, and a clean filesystem is skipped without it.
+# check-crc finds nothing.  A case may also name what -n must say, and a
+# damaged file whose intact part must survive the repair: each of its
+# 4 KiB blocks reads as before or as a hole, at least MIN of them as
+# before.  -f everywhere: the damage leaves the superblock clean, and a
+# clean filesystem is skipped without it.
 #
 # Usage: catalogue.sh MKFS KVFS_DB FSCK POPULATE [CASE...]
 set -u
@@ -54,7 +57,11 @@ sums() {
 sums "$T/orig" >"$T/orig.sums"
 
 # The cases: NAME|PATHS THE DAMAGE MAY CHANGE (regex)|kvfs-db -x commands
-# (';' between them).  Values are computed above from the base image.
+# (';' between them)|what fsck -n says (a fixed string; empty: anything)|
+# PATH:MIN, the intact part kept (empty: none).  Values are computed
+# above from the base image.  /frag is a two-level extent-map tree (600
+# one-block extents: four leaves under the root in its inode), made after
+# the files of every size (a higher inode number).
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "agf-header|^$|write agf 1 length 5"
@@ -69,8 +76,9 @@ cases=(
 "dotdot-block|^$|write dirhead $BIG parent $SUB"
 "dir-cycle|^\\./sub/d2/|write dirent $D2 d3 inumber $SUB"
 "disconnected|^\\./sub/|write dirent $ROOT sub inumber $XDIR"
-"bmbt-node|/frag$|write -c btree $FRAG bmbt 0:1 level 4"
-"bmbt-record|/frag$|write btree $FRAG bmbt 0:0 rec[3].startoff 0"
+"bmbt-node|/frag$|write -c btree $FRAG bmbt 0:1 level 4|extent-map tree|/frag:400"
+"bmbt-record|/frag$|write btree $FRAG bmbt 0:0 rec[3].startoff 0|overlaps the previous extent: cut|/frag:599"
+"bmbt-shared|/frag$|write btree $FRAG bmbt 0:2 rec[5].startblock $(first_block "$T/base" $F4095)|cut from inode $FRAG (the later owner|/frag:599"
 "extent-past-end|/file65537$|write inode $F65537 u.extent[0].startblock $((DBLOCKS + 10))"
 "xattr-block|^xattr/$XB/|blocktrash -s 5 -n 1 -b 16 -t attr"
 "free-counters|^$|write agf 0 freeblks $((FB0 - 3)); write sb fdblocks 17"
@@ -107,8 +115,36 @@ damage() {
 	done
 }
 
+# blocks4k FILE: the sha256 of each 4 KiB block of FILE, one a line
+blocks4k() {
+	local d n=0
+	d=$(mktemp -d "$T/blk.XXXXXX") &&
+		split -b 4096 -d -a 6 "$1" "$d/b" &&
+		n=$(find "$d" -type f | wc -l)
+	[ "$n" -eq 0 ] || sha256sum "$d"/b* | awk '{ print $1 }'
+	rm -rf "$d"
+}
+ZERO4K=$(head -c 4096 /dev/zero | sha256sum | awk '{ print $1 }')
+
+# kept PATH MIN: PATH (in the dump) is as long as before, each of its
+# blocks as before or a hole, at least MIN of the non-zero ones as before
+kept() {
+	local o=$T/orig/tree$1 a=$T/after/tree$1 r
+	[ -f "$a" ] || { echo "$1 is gone"; return; }
+	[ "$(stat -c %s "$o")" = "$(stat -c %s "$a")" ] ||
+		{ echo "$1: size $(stat -c %s "$a"), was $(stat -c %s "$o")"; return; }
+	r=$(paste -d' ' <(blocks4k "$o") <(blocks4k "$a") | awk -v z="$ZERO4K" '
+		$1 != z && $1 == $2 { same++ }
+		$1 != $2 && $2 != z { bad++ }
+		END { print same + 0, bad + 0 }')
+	set -- "$1" "$2" $r
+	[ "$4" -eq 0 ] || { echo "$1: $4 blocks neither as before nor a hole"; return; }
+	[ "$3" -ge "$2" ] || echo "$1: $3 blocks kept, fewer than $2"
+}
+
 run_case() {
-	local name=$1 allow=$2 cmds=$3 img=$T/img rc h1 h2 lflag=""
+	local name=$1 allow=$2 cmds=$3 says=$4 keep=$5 img=$T/img rc h1 h2
+	local lflag="" k
 	local before=$failures
 	case $cmds in *ORPHAN*) lflag=-L ;; esac
 	cp --sparse=always "$T/base" "$img"
@@ -120,6 +156,8 @@ run_case() {
 	h2=$(sha256sum <"$img")
 	[ $rc -eq 4 ] || fail "$name: fsck -n exit $rc, expected 4: $(tail -3 "$T/n1")"
 	[ -s "$T/n1" ] || fail "$name: fsck -n said nothing"
+	[ -z "$says" ] || grep -qF -- "$says" "$T/n1" ||
+		fail "$name: fsck -n does not say \"$says\": $(head -12 "$T/n1")"
 	[ "$h1" = "$h2" ] || fail "$name: fsck -n changed the image"
 	timeout 300 "$FSCK" -y -f $lflag "$img" >"$T/y" 2>&1
 	rc=$?
@@ -140,16 +178,20 @@ run_case() {
 	lost=$(awk -v re="$allow" '$1 !~ re' "$T/orig.sums" |
 		grep -vxFf "$T/after.sums" | head -3)
 	[ -z "$lost" ] || fail "$name: changed or lost by the repair: $lost"
+	if [ -n "$keep" ]; then
+		k=$(kept "${keep%:*}" "${keep##*:}")
+		[ -z "$k" ] || fail "$name: $k"
+	fi
 	[ $failures -eq $before ] && echo "ok: $name"
 }
 
 for c in "${cases[@]}"; do
-	IFS='|' read -r name allow cmds <<<"$c"
+	IFS='|' read -r name allow cmds says keep <<<"$c"
 	if [ $# -gt 0 ]; then
 		want=0
 		for w in "$@"; do [ "$w" = "$name" ] && want=1; done
 		[ $want -eq 1 ] || continue
 	fi
-	run_case "$name" "$allow" "$cmds"
+	run_case "$name" "$allow" "$cmds" "$says" "$keep"
 done
 [ $failures -eq 0 ] || die "$failures failures"

@@ -19,8 +19,20 @@
  *   garbage   a byte past an inode's extent list: zeroed, the file kept
  *   symlink   a symlink's target block damaged: the link cleared
  *   extent    an extent past the end of the device: cut
+ *   bmbt      the one leaf of frag's extent-map tree with all but its
+ *             first 10 extents past the end of the device (crc right): the
+ *             10 kept, the fork rebuilt as an extent list, their blocks
+ *             read back as written and the rest as holes
  *   log       a log that cannot be replayed: exit 4 naming -L, -L zeroes
- *   dirty     a dirty log: -n says so (exit 4), -y replays it
+ *   dirty     a dirty log: -n says so (exit 4), -y replays it.  The crash
+ *             left the new file's inode block written back and nothing
+ *             else (the image as it is holds an inode its chunk calls
+ *             free): -n replays the log in memory and finds only the
+ *             dirty log, the image unchanged
+ *   badrec    a dirty log whose one buffer delta (crcs right) is too
+ *             short to parse: replay refuses it, and buffer recovery's
+ *             own words reach fsck's stderr (the report sink); -L zeroes
+ *             the log
  *   zaplog    metadata stamped by an old log at cycle 7, that log damaged:
  *             -L must start the new log past cycle 7, or the next
  *             recovery skips every change to those blocks as older than
@@ -49,7 +61,11 @@
 #include "alloc/kvalloc.h"
 #include "fs/format/ag.h"
 #include "fs/io/blkhdr.h"
+#include "fs/io/buf_item.h"
+#include "fs/io/dev.h"
+#include "fs/io/log_io.h"
 #include "fs/btree/btblock.h"
+#include "fs/btree/btree.h"
 #include "fs/format/dinode.h"
 #include "fs/kvfs.h"
 #include "fs/check/metablk.h"
@@ -57,6 +73,7 @@
 #include "fs/mount.h"
 #include "journal/log_format.h"
 #include "tests/check.h"
+#include "tests/journal/mkrec.h"
 #include "tests/scrub_util.h"
 
 #define BS 4096u
@@ -64,7 +81,7 @@
 #define NDIRENTS 120
 
 static const char *fsck;
-static char pristine[256], img[256], out[256];
+static char pristine[256], img[256], out[256], err_out[256];
 static struct kvfs_geom g;
 static const struct kvfs_cred cred = { 0 };
 
@@ -197,6 +214,31 @@ static void populate(void)
 	shapes(d.ino);
 }
 
+/* How many of f's blocks read back as written; the others must be zeros. */
+static unsigned blocks_intact(unsigned f)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	static uint8_t buf[80 * BS];
+	unsigned n = 0;
+
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_read(mp, files[f].ino, buf, files[f].size, 0),
+		 (ssize_t)files[f].size);
+	CHECK_EQ(kvfs_close(mp), 0);
+	for (uint64_t b = 0; b < files[f].size / BS; b++) {
+		bool same = true, zero = true;
+
+		for (uint64_t i = b * BS; i < (b + 1) * BS; i++) {
+			same &= buf[i] == pattern(f, i);
+			zero &= !buf[i];
+		}
+		CHECK(same || zero);
+		n += same && !zero;
+	}
+	return n;
+}
+
 /* Every file not in skip reads back as written. */
 static void verify_files(unsigned skip)
 {
@@ -284,22 +326,23 @@ static int run(const char *args)
 	char cmd[1024];
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "%s %s %s >%s 2>&1", fsck, args, img, out);
+	snprintf(cmd, sizeof(cmd), "%s %s %s >%s 2>%s", fsck, args, img, out,
+		 err_out);
 	st = system(cmd);
 	CHECK(WIFEXITED(st));
 	snprintf(cmd, sizeof(cmd),
 		 "echo '--- fsck.kvfs %s (exit %d)' >&2; "
-		 "cat %s >&2",
-		 args, WEXITSTATUS(st), out);
+		 "cat %s >&2; echo '--- its stderr' >&2; cat %s >&2",
+		 args, WEXITSTATUS(st), out, err_out);
 	CHECK_EQ(system(cmd), 0);
 	return WEXITSTATUS(st);
 }
 
-/* The last run's output holds s. */
-static bool said(const char *s)
+/* File f holds s. */
+static bool holds(const char *f, const char *s)
 {
 	static char buf[65536];
-	int fd = open(out, O_RDONLY);
+	int fd = open(f, O_RDONLY);
 	ssize_t n;
 
 	CHECK(fd >= 0);
@@ -308,6 +351,12 @@ static bool said(const char *s)
 	CHECK(n >= 0);
 	buf[n] = 0;
 	return strstr(buf, s) != NULL;
+}
+
+/* The last run's output (stdout or stderr) holds s. */
+static bool said(const char *s)
+{
+	return holds(out, s) || holds(err_out, s);
 }
 
 static void blk_rw(uint64_t fsb, void *b, bool wr)
@@ -540,6 +589,47 @@ static void d_sbcount(void)
 	sb_edit(5);
 }
 
+/* frag's written blocks the first 10 records of its leaf map */
+static unsigned frag_kept;
+
+/* frag's one leaf: records past the 10th past the device's end. */
+static void d_bmbt(void)
+{
+	uint8_t b[BS], lb[BS];
+	struct kvfs_dinode *d = inode_in(files[F_FRAG].ino, b);
+	uint8_t *root = kvfs_dinode_dfork(d);
+	uint32_t max = kvfs_btree_iroot_maxrecs(kvfs_dinode_dfork_size(&g, d),
+						kvfs_bmbt_ops.keysize);
+	kv_le64 ptr;
+	uint64_t leaf;
+	unsigned n;
+
+	CHECK_EQ(kv_le16_to_cpu(((struct kvfs_bmdr_block *)root)->level), 1);
+	CHECK_EQ(kv_le16_to_cpu(((struct kvfs_bmdr_block *)root)->numrecs), 1);
+	memcpy(&ptr,
+	       root + KVFS_BMDR_HDR_SIZE + (size_t)max * kvfs_bmbt_ops.keysize,
+	       sizeof(ptr));
+	leaf = kv_le64_to_cpu(ptr);
+	blk_rw(leaf, lb, false);
+	n = kv_le16_to_cpu(((struct kvfs_btree_block *)lb)->numrecs);
+	CHECK(n > 20);
+	frag_kept = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct kvfs_extent *x = kvfs_btree_rec(lb, &kvfs_bmbt_ops, i);
+		uint64_t off = kv_le64_to_cpu(x->startoff);
+
+		for (uint64_t b = off; i < 10 && !kv_le32_to_cpu(x->flags) &&
+				       b < off + kv_le32_to_cpu(x->blockcount);
+		     b++)
+			frag_kept += b % 2 == 0 && b < files[F_FRAG].size / BS;
+		if (i >= 10)
+			x->startblock = kv_cpu_to_le64(g.dblocks + i);
+	}
+	CHECK(frag_kept > 0);
+	kvfs_blkhdr_set_crc(lb, BS);
+	blk_rw(leaf, lb, true);
+}
+
 /* Garbage in a log block never written: recovery refuses the log. */
 static void d_log(void)
 {
@@ -579,6 +669,98 @@ static void d_dirty(void)
 	CHECK_EQ(kvfs_fsync(mp, g.rootino, false), 0);
 	kvfs_mount_shutdown(mp, "test crash");
 	kvfs_mount_close(mp);
+}
+
+/*
+ * The log replaced by one checkpoint, sealed, whose only item is a buffer
+ * delta of 4 bytes: the log walks clean to a dirty head, and buffer
+ * recovery's scan refuses the delta.
+ */
+static void d_badrec(void)
+{
+	static uint8_t log[64 * 1024], zero[64 * 1024];
+	struct {
+		struct kvj_ckpt_hdr ck;
+		struct kvj_item_hdr ih;
+		uint8_t delta[8];
+	} st = {
+		.ck = { .magic = kvj_cpu_to_le32(KVJ_CKPT_MAGIC),
+			.nr_items = kvj_cpu_to_le32(1),
+			.seq = kvj_cpu_to_le64(1) },
+		.ih = { .type = kvj_cpu_to_le32(KVFS_ITEM_BUF),
+			.len = kvj_cpu_to_le32(4) },
+	};
+	struct kvfs_log_io lio;
+	struct kv_dev *dev;
+
+	CHECK(mkrec_ckpt(log, sizeof(log), &st, sizeof(st), KVJ_COMP_NONE,
+			 sizeof(st), 1));
+	CHECK_EQ(kv_dev_open(img, 0, &dev), 0);
+	kvfs_log_io_init(&lio, dev, &g);
+	/* no record of the old log may be taken for the head */
+	for (uint64_t off = 0; off < lio.len; off += sizeof(zero))
+		CHECK_EQ(kvfs_log_io_ops.write(&lio, zero, sizeof(zero), off),
+			 0);
+	CHECK_EQ(kvfs_log_io_ops.write(&lio, log, sizeof(log), 0), 0);
+	CHECK_EQ(kvfs_log_io_ops.flush(&lio), 0);
+	kv_dev_close(dev);
+}
+
+/* What the checker finds in the image as it is. */
+static uint64_t scrub_findings(void)
+{
+	static struct kvfs_scrub_result res;
+	struct kvfs_geom sg;
+	struct kv_dev *dev;
+
+	CHECK_EQ(kv_dev_open(img, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kvfs_sb_read(dev, &sg), 0);
+	kvfs_scrub_dev(dev, &sg, &res);
+	kv_dev_close(dev);
+	return res.nfindings;
+}
+
+static void t_dirty(void)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	char saved[300];
+	uint8_t b[BS];
+	uint64_t fsb, h;
+
+	copy_file(pristine, img);
+	d_dirty();
+	snprintf(saved, sizeof(saved), "%s.dirty", img);
+	copy_file(img, saved);
+	/* the new file's inode block as the replay writes it */
+	CHECK_EQ(run("-y"), 1);
+	CHECK(said("log replayed"));
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_lookup(mp, g.rootino, "new", &st), 0);
+	CHECK_EQ(kvfs_close(mp), 0);
+	fsb = kvfs_ino_to_fsb(&g, st.ino);
+	blk_rw(fsb, b, false);
+	/* the crash came after that block's write-back, before the rest */
+	copy_file(saved, img);
+	unlink(saved);
+	blk_rw(fsb, b, true);
+	CHECK(scrub_findings() > 0);
+	h = hash_image();
+	CHECK_EQ(run("-n"), 4);
+	CHECK(said("log is dirty; not replayed (-n)"));
+	CHECK(said("log replayed in memory only"));
+	CHECK(said("Phase 6 - connectivity"));
+	CHECK(said(": 1 problems found, 0 fixed, 1 left"));
+	CHECK_EQ(hash_image(), h);
+	CHECK_EQ(run("-y"), 1);
+	CHECK(said("log replayed"));
+	CHECK_EQ(run("-f -n"), 0);
+	scrub_image_clean(img);
+	verify_files(0);
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_lookup(mp, g.rootino, "new", &st), 0);
+	CHECK_EQ(kvfs_close(mp), 0);
 }
 
 #define OLD_CYCLE 7u
@@ -700,6 +882,7 @@ int main(int argc, char **argv)
 			  !access("/dev/shm", W_OK) ? "/dev/shm" :
 						      "/tmp";
 	const char *mode;
+	uint64_t h;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: test_fsck FSCK_PATH MODE\n");
@@ -711,6 +894,8 @@ int main(int argc, char **argv)
 		 (int)getpid());
 	snprintf(img, sizeof(img), "%s/kvfsck-%d.img", dir, (int)getpid());
 	snprintf(out, sizeof(out), "%s/kvfsck-%d.out", dir, (int)getpid());
+	snprintf(err_out, sizeof(err_out), "%s/kvfsck-%d.err", dir,
+		 (int)getpid());
 	CHECK_EQ(kv_init(NULL), 0);
 	populate();
 	if (!strcmp(mode, "clean")) {
@@ -756,11 +941,25 @@ int main(int argc, char **argv)
 		expect_repair(d_extent, "outside the filesystem", "-f -y",
 			      1u << F_SMALL);
 		expect_zeros(F_SMALL);
+	} else if (!strcmp(mode, "bmbt")) {
+		uint8_t b[BS];
+		struct kvfs_dinode *d;
+
+		expect_repair(d_bmbt, "rebuilt from the 10 extents that verify",
+			      "-f -y", 1u << F_FRAG);
+		d = inode_in(files[F_FRAG].ino, b);
+		CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
+		CHECK_EQ(kv_le32_to_cpu(d->nextents), 10);
+		CHECK_EQ(blocks_intact(F_FRAG), frag_kept);
 	} else if (!strcmp(mode, "log")) {
 		copy_file(pristine, img);
 		d_log();
+		h = hash_image();
 		CHECK_EQ(run("-f -n"), 4);
 		CHECK(said("-L"));
+		CHECK(said("as -L would leave it"));
+		CHECK(said("Phase 6 - connectivity"));
+		CHECK_EQ(hash_image(), h);
 		CHECK_EQ(run("-f -y"), 4);
 		CHECK(said("-L"));
 		CHECK_EQ(run("-f -y -L"), 1);
@@ -769,12 +968,23 @@ int main(int argc, char **argv)
 		scrub_image_clean(img);
 		verify_files(0);
 	} else if (!strcmp(mode, "dirty")) {
+		t_dirty();
+	} else if (!strcmp(mode, "badrec")) {
 		copy_file(pristine, img);
-		d_dirty();
+		d_badrec();
+		h = hash_image();
 		CHECK_EQ(run("-n"), 4);
-		CHECK(said("log is dirty; not replayed (-n)"));
-		CHECK_EQ(run("-y"), 1);
-		CHECK(said("log replayed"));
+		CHECK(said("log is dirty"));
+		CHECK(said("as -L would leave it"));
+		CHECK(said("Phase 6 - connectivity"));
+		CHECK_EQ(hash_image(), h);
+		CHECK_EQ(run("-y"), 4);
+		CHECK(said("the log could not be replayed"));
+		CHECK(holds(err_out, "corruption (log recovery): malformed "
+				     "buffer delta (4 bytes)"));
+		CHECK(said("-L"));
+		CHECK_EQ(run("-y -L"), 1);
+		CHECK(said("zeroed"));
 		CHECK_EQ(run("-f -n"), 0);
 		scrub_image_clean(img);
 		verify_files(0);
@@ -794,6 +1004,7 @@ int main(int argc, char **argv)
 	unlink(pristine);
 	unlink(img);
 	unlink(out);
+	unlink(err_out);
 	kv_fini();
 	return 0;
 }
