@@ -68,16 +68,17 @@ int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
  * no lock; stops at fn's first error, returned.  Inodes cached during the
  * walk may be missed.
  */
-int kvfs_icache_walk(struct kvfs_mount *mp,
-		     bool (*want)(struct kvfs_inode *ip),
+int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
 		     int (*fn)(struct kvfs_inode *ip, void *arg), void *arg);
 /* Another reference on an inode already referenced. */
 void kvfs_ihold(struct kvfs_inode *ip);
 /*
  * Drop a reference.  The last one of an allocated inode with no links and
- * no open reference frees it first (fs/inode/inactive.h), in transactions of
- * its own: put it holding no inode lock and outside any transaction
- * (inside one it is left on its unlinked list for the next mount).
+ * no open reference frees it (fs/inode/inactive.h), in transactions of its
+ * own: put it holding no inode lock and outside any transaction (inside
+ * one, or any NOFS scope, the mount's inode worker frees it instead:
+ * fs/inode/inodegc.h).  Whichever put is the last decides, however puts,
+ * gets and unlinks interleave.
  */
 void kvfs_iput(struct kvfs_inode *ip);
 
@@ -96,6 +97,8 @@ struct kvfs_icache_stats {
 	uint64_t misses; /* kvfs_iget() that read the inode */
 	uint64_t reclaimed; /* inodes freed by reclaim */
 	uint64_t skipped_dirty; /* unreferenced inodes reclaim had to keep */
+	/* last puts whose freeing failed (left for the next mount) */
+	uint64_t inactive_failed;
 	uint64_t nr_cached; /* inodes in the cache now */
 };
 void kvfs_icache_get_stats(struct kvfs_icache *ic,
