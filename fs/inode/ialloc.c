@@ -86,6 +86,47 @@ int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
 	return err ? err : read_agi(tp, kvfs_perag_get(tp->mp, agno), bpp);
 }
 
+int kvfs_ialloc_check_ino(struct kvfs_mount *mp, uint64_t ino)
+{
+	const struct kvfs_geom *g = &mp->g;
+	uint32_t agno = kvfs_ino_to_agno(g, ino);
+	uint32_t agino = kvfs_ino_to_agino(g, ino);
+	struct kvfs_inobt_key k = {
+		.startino =
+			kv_cpu_to_le32(agino & ~(KVFS_INODES_PER_CHUNK - 1u))
+	};
+	struct kvfs_btree_ag ag = { .agno = agno };
+	struct kvfs_btree_cur cur;
+	struct kvfs_inobt_rec r;
+	uint64_t holes;
+	int stat, err;
+
+	err = kv_buf_read(mp->bc, kvfs_agb_to_fsb(g, agno, KVFS_AGI_AGBNO), 1,
+			  &kvfs_agi_buf_ops, &ag.agi_bp);
+	if (err)
+		return err;
+	/* no transaction: the tree's blocks are read through the cache */
+	kvfs_btree_cur_init(&cur, &kvfs_inobt_tree_ops, g, NULL, NULL, agno,
+			    &ag);
+	cur.bc = mp->bc;
+	kv_buf_lock(ag.agi_bp);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &k, &stat);
+	kv_buf_unlock(ag.agi_bp);
+	if (!err && stat)
+		err = kvfs_btree_get_rec(&cur, &r, &stat);
+	kvfs_btree_cur_del(&cur);
+	kv_buf_rele(ag.agi_bp);
+	if (err)
+		return err;
+	/* no record, or a hole of a sparse one: nothing there is an inode */
+	if (!stat)
+		return -EINVAL;
+	holes = kvfs_inobt_holes(kv_le16_to_cpu(r.holemask));
+	if (holes >> (agino % KVFS_INODES_PER_CHUNK) & 1)
+		return -EINVAL;
+	return 0;
+}
+
 /* Move the inode header's free count by delta (and the AG's in-core one). */
 static void agi_mod_ifree(struct kvfs_trans *tp, struct kvfs_perag *pag,
 			  struct kv_buf *bp, int delta)

@@ -63,6 +63,7 @@
 
 #include "fs/inode/inode.h"
 
+struct kvfs_mount;
 struct kvfs_trans;
 struct kv_buf;
 
@@ -107,5 +108,17 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip);
  */
 int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
 			 struct kv_buf **bpp);
+
+/*
+ * Whether ino lies in an allocated chunk, outside the holes of a sparse
+ * one (XFS's xfs_imap() with XFS_IGET_UNTRUSTED): for an inode number
+ * from outside (a file handle, a tool's argument) before anything is read
+ * where it points, which may be free space, a freed piece's blocks holding
+ * a file's data since, or past the AG's inodes.  0 if it does; -EINVAL if
+ * no chunk record holds it or it is in a hole; the tree's read errors.
+ * The caller holds the AG's lock (kvfs_perag_lock()) and no transaction:
+ * the answer holds while it keeps the lock (pieces are freed under it).
+ */
+int kvfs_ialloc_check_ino(struct kvfs_mount *mp, uint64_t ino);
 
 #endif

@@ -37,6 +37,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/io/buf_ops.h"
 #include "fs/format/dinode.h"
+#include "fs/inode/ialloc.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inactive.h"
 #include "fs/inode/inodegc.h"
@@ -264,6 +265,26 @@ static int inode_read(struct kvfs_inode *ip, bool held)
 	return err;
 }
 
+/*
+ * inode_read() of a number from outside, once the chunk tree says it is
+ * an inode: under the AG's lock, so that its piece is not freed between
+ * the lookup and the read (inode lock, then AG lock, then buffer lock).
+ */
+static int inode_read_untrusted(struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	struct kvfs_perag *pag =
+		kvfs_perag_get(mp, kvfs_ino_to_agno(&mp->g, ip->i_ino));
+	int err;
+
+	kvfs_perag_lock(pag);
+	err = kvfs_ialloc_check_ino(mp, ip->i_ino);
+	if (!err)
+		err = inode_read(ip, false);
+	kvfs_perag_unlock(pag);
+	return err;
+}
+
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp)
 {
@@ -304,7 +325,9 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	}
 	atomic_fetch_add(&ic->nr_cached, 1);
 	count(&ic->misses);
-	err = inode_read(ip, flags & KVFS_IGET_CREATE);
+	err = flags & KVFS_IGET_UNTRUSTED ?
+		      inode_read_untrusted(ip) :
+		      inode_read(ip, flags & KVFS_IGET_CREATE);
 	if (err) {
 		inode_unhash(ic, ip);
 		atomic_fetch_sub(&ic->nr_cached, 1);
@@ -332,7 +355,7 @@ int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp)
 {
 	struct kvfs_inode *ip;
-	int err = kvfs_iget(mp, ino, 0, &ip);
+	int err = kvfs_iget(mp, ino, KVFS_IGET_UNTRUSTED, &ip);
 
 	if (err == -EINVAL || err == -ENOENT)
 		return -ESTALE;

@@ -46,6 +46,15 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
  * chunk's inode, fs/inode/ialloc.c): it is read under that lock.
  */
 #define KVFS_IGET_CREATE (1u << 1)
+/*
+ * A number from outside (a file handle, a tool's argument): not read
+ * unless the inode-chunk tree says an allocated chunk holds it (see
+ * kvfs_ialloc_check_ino()), -EINVAL otherwise.  It costs a tree lookup
+ * under the AG's lock on a cache miss: numbers the core handed out
+ * itself (directory entries, FUSE node ids) need not pay it.  The caller
+ * holds no AG lock (no transaction).
+ */
+#define KVFS_IGET_UNTRUSTED (1u << 2)
 
 /*
  * The in-core inode ino, referenced.  -EINVAL: not an inode number of
@@ -56,9 +65,10 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp);
 /*
- * An NFS-style handle (ino, generation): -ESTALE when the number is not an
- * inode, the inode is free, or it was freed and reused since the handle
- * was made (another generation).
+ * An NFS-style handle (ino, generation), untrusted: -ESTALE when the
+ * number is not an inode (no allocated chunk holds it), the inode is
+ * free, or it was freed and reused since the handle was made (another
+ * generation).
  */
 int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp);
