@@ -140,6 +140,8 @@ struct kvfs_stats {
 	/* inode cache */
 	uint64_t inode_hits, inode_misses, inode_reclaimed;
 	uint64_t inode_cached; /* now */
+	/* unlinked inodes whose freeing failed, left for the next mount */
+	uint64_t inode_inactive_failed;
 	/* free space */
 	uint64_t block_size;
 	uint64_t free_blocks; /* free for reservations (statfs's bfree) */

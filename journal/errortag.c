@@ -20,6 +20,8 @@ static const char *const tag_names[KVJ_ERRTAG_NR] = {
 	[KVJ_ERRTAG_META_READ_IO] = "meta_read_io",
 	[KVJ_ERRTAG_META_WRITE_IO] = "meta_write_io",
 	[KVJ_ERRTAG_DEFER_ITEM_FAIL] = "defer_item_fail",
+	[KVJ_ERRTAG_IPUT_DELAY] = "iput_delay",
+	[KVJ_ERRTAG_INODEGC_DELAY] = "inodegc_delay",
 };
 
 struct tag {

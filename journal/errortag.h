@@ -53,6 +53,14 @@ enum kvj_errtag {
 	KVJ_ERRTAG_META_WRITE_IO, /* a metadata buffer write: -EIO */
 	/* a deferred item's finish (fs/trans/defer.c) fails: -EIO, a shutdown */
 	KVJ_ERRTAG_DEFER_ITEM_FAIL,
+	/*
+	 * The put that drops an inode's last reference sleeps value
+	 * microseconds before it decides whether to free it
+	 * (fs/inode/icache.c kvfs_iput()).
+	 */
+	KVJ_ERRTAG_IPUT_DELAY,
+	/* The inode worker sleeps value microseconds before each put. */
+	KVJ_ERRTAG_INODEGC_DELAY,
 	KVJ_ERRTAG_NR,
 };
 

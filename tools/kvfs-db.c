@@ -1449,7 +1449,7 @@ static int db_mount(struct db *db, struct kvfs_mount **mpp)
 /* The referenced in-core inode ino of a read-only mount. */
 static int db_iget(struct kvfs_mount *mp, uint64_t ino, struct kvfs_inode **ipp)
 {
-	int ret = kvfs_iget(mp, ino, 0, ipp);
+	int ret = kvfs_iget(mp, ino, KVFS_IGET_UNTRUSTED, ipp);
 
 	if (ret)
 		fprintf(stderr, "kvfs-db: inode %" PRIu64 ": %s\n", ino,

@@ -86,6 +86,47 @@ int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
 	return err ? err : read_agi(tp, kvfs_perag_get(tp->mp, agno), bpp);
 }
 
+int kvfs_ialloc_check_ino(struct kvfs_mount *mp, uint64_t ino)
+{
+	const struct kvfs_geom *g = &mp->g;
+	uint32_t agno = kvfs_ino_to_agno(g, ino);
+	uint32_t agino = kvfs_ino_to_agino(g, ino);
+	struct kvfs_inobt_key k = {
+		.startino =
+			kv_cpu_to_le32(agino & ~(KVFS_INODES_PER_CHUNK - 1u))
+	};
+	struct kvfs_btree_ag ag = { .agno = agno };
+	struct kvfs_btree_cur cur;
+	struct kvfs_inobt_rec r;
+	uint64_t holes;
+	int stat, err;
+
+	err = kv_buf_read(mp->bc, kvfs_agb_to_fsb(g, agno, KVFS_AGI_AGBNO), 1,
+			  &kvfs_agi_buf_ops, &ag.agi_bp);
+	if (err)
+		return err;
+	/* no transaction: the tree's blocks are read through the cache */
+	kvfs_btree_cur_init(&cur, &kvfs_inobt_tree_ops, g, NULL, NULL, agno,
+			    &ag);
+	cur.bc = mp->bc;
+	kv_buf_lock(ag.agi_bp);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &k, &stat);
+	kv_buf_unlock(ag.agi_bp);
+	if (!err && stat)
+		err = kvfs_btree_get_rec(&cur, &r, &stat);
+	kvfs_btree_cur_del(&cur);
+	kv_buf_rele(ag.agi_bp);
+	if (err)
+		return err;
+	/* no record, or a hole of a sparse one: nothing there is an inode */
+	if (!stat)
+		return -EINVAL;
+	holes = kvfs_inobt_holes(kv_le16_to_cpu(r.holemask));
+	if (holes >> (agino % KVFS_INODES_PER_CHUNK) & 1)
+		return -EINVAL;
+	return 0;
+}
+
 /* Move the inode header's free count by delta (and the AG's in-core one). */
 static void agi_mod_ifree(struct kvfs_trans *tp, struct kvfs_perag *pag,
 			  struct kv_buf *bp, int delta)
@@ -320,12 +361,12 @@ static uint16_t holemask_bits(uint32_t off, uint32_t n)
 
 /*
  * An extent of ialloc_blocks blocks aligned to their count near goal,
- * else anywhere; failing that, when a chunk spans more blocks than its
- * smallest piece, one piece aligned to its size (XFS's sparse path of
- * xfs_ialloc_ag_alloc, which also takes the smallest piece): on free
- * space fragmented below a chunk's size inodes can still be created.
+ * else (any_ag) anywhere; failing that, when a chunk spans more blocks
+ * than its smallest piece, one piece aligned to its size (XFS's sparse
+ * path of xfs_ialloc_ag_alloc, which also takes the smallest piece): on
+ * free space fragmented below a chunk's size inodes can still be created.
  */
-static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal,
+static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 			      struct kvfs_alloc_arg *args)
 {
 	const struct kvfs_geom *g = &tp->mp->g;
@@ -343,10 +384,13 @@ static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal,
 			.owner = kvfs_fsb_to_agno(g, goal),
 		};
 		err = kvfs_alloc_vextent(args);
-		if (err == -ENOSPC || err == -EAGAIN) {
+		if (any_ag && (err == -ENOSPC || err == -EAGAIN)) {
 			args->type = KVFS_ALLOC_START_AG;
 			err = kvfs_alloc_vextent(args);
 		}
+		/* goal's AG out of the transaction's AG order: none there */
+		if (err == -EAGAIN)
+			err = -ENOSPC;
 		if (!err && args->fsb != KVFS_NULLBLOCK && args->len != len)
 			return -ENOSPC;
 		if (!err && args->fsb == KVFS_NULLBLOCK)
@@ -405,7 +449,8 @@ static int chunk_insert(struct kvfs_btree_cur *cur, uint32_t startino,
 /*
  * New free inodes (XFS's xfs_ialloc_ag_alloc): a whole chunk, or a piece
  * of a sparse one when free space is too fragmented for a chunk
- * (alloc_chunk_blocks()), near the parent's inode block, else anywhere.
+ * (alloc_chunk_blocks()), near the parent's inode block, else (any_ag)
+ * anywhere.
  * A chunk is aligned to its ialloc_blocks blocks, so that its first inode
  * number is a multiple of the chunk's inodes; a piece lies in the chunk
  * of that alignment around it.  The inodes are written free, the record
@@ -413,7 +458,7 @@ static int chunk_insert(struct kvfs_btree_cur *cur, uint32_t startino,
  * ones moved.  The allocator keeps the AG locked in tp to its commit.
  * *agnop, *aginop: where the chunk (the record) starts.
  */
-static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal,
+static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 			     uint32_t *agnop, uint32_t *aginop)
 {
 	struct kvfs_mount *mp = tp->mp;
@@ -427,7 +472,7 @@ static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal,
 	uint32_t agno, agbno, agino, startino, n, i;
 	int err;
 
-	err = alloc_chunk_blocks(tp, goal, &args);
+	err = alloc_chunk_blocks(tp, goal, any_ag, &args);
 	if (err)
 		return err;
 	agno = kvfs_fsb_to_agno(g, args.fsb);
@@ -467,6 +512,28 @@ static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal,
 	return 0;
 }
 
+/*
+ * A new chunk (near goal; any_ag: else anywhere) and its first inode taken,
+ * *ino.  In this transaction, with the inode's core logged after the
+ * chunk's initialisation: recovery replays the inode deltas of a
+ * checkpoint after its buffer deltas (XFS's ordering), so the core lands
+ * over the free inode.  The AG stays locked to the commit: nobody takes
+ * the new inodes.  -ENOSPC with nothing changed when no chunk fits.
+ */
+static int dialloc_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
+			 uint64_t *ino)
+{
+	uint32_t agno, agino;
+	int err = dialloc_new_chunk(tp, goal, any_ag, &agno, &agino);
+
+	if (err)
+		return err;
+	err = dialloc_ag(tp, agno, agino, ino);
+	if (!err && *ino == KVFS_NULLINO)
+		err = -ENOSPC;
+	return err;
+}
+
 int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 		 const struct kvfs_icreate_args *a, struct kvfs_inode **ipp)
 {
@@ -487,32 +554,28 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 		near = kvfs_ino_to_agino(g, parent);
 		goal = kvfs_alloc_goal_near_parent(mp, parent);
 	}
-	for (i = 0; i < g->agcount && ino == KVFS_NULLINO; i++) {
-		uint32_t agno = (start + i) % g->agcount;
-
-		err = dialloc_ag(tp, agno, agno == start ? near : 0, &ino);
-		if (err)
-			return err;
-	}
-	if (ino == KVFS_NULLINO) {
-		uint32_t agno, agino;
-
-		/*
-		 * In this transaction, with the inode's core logged after
-		 * the chunk's initialisation: recovery replays the inode
-		 * deltas of a checkpoint after its buffer deltas (XFS's
-		 * ordering), so the core lands over the free inode.  The AG
-		 * stays locked to the commit: nobody takes the new inodes.
-		 */
-		err = dialloc_new_chunk(tp, goal, &agno, &agino);
+	/*
+	 * The parent's AG first: a free inode there, else a new chunk there
+	 * (XFS's xfs_dialloc: chunks on demand in the parent's AG, so that
+	 * a directory's inodes stay near it); then a free inode of the next
+	 * AGs; then a new chunk anywhere.
+	 */
+	err = dialloc_ag(tp, start, near, &ino);
+	if (!err && ino == KVFS_NULLINO) {
+		err = dialloc_chunk(tp, goal, false, &ino);
 		if (!err)
-			err = dialloc_ag(tp, agno, agino, &ino);
-		if (err)
-			return err;
-		if (ino == KVFS_NULLINO)
-			return -ENOSPC;
+			iget_flags |= KVFS_IGET_CREATE;
+		else if (err == -ENOSPC)
+			err = 0; /* no room for one there: nothing changed */
+	}
+	for (i = 1; i < g->agcount && !err && ino == KVFS_NULLINO; i++)
+		err = dialloc_ag(tp, (start + i) % g->agcount, 0, &ino);
+	if (!err && ino == KVFS_NULLINO) {
+		err = dialloc_chunk(tp, goal, true, &ino);
 		iget_flags |= KVFS_IGET_CREATE;
 	}
+	if (err)
+		return err;
 
 	err = kvfs_iget(mp, ino, iget_flags, &ip);
 	if (err)

@@ -5,13 +5,15 @@
  * fs/format.h), marking it used or free again, and initialising the
  * in-core and on-disk inode.
  *
- * An inode is taken from the chunks that exist, preferring the parent's
- * AG and, there, the parent's chunk, then the next AGs in order.  When
- * every chunk is full, a new chunk of g.ialloc_blocks blocks (aligned to
- * that count, so that its first inode number is a multiple of its
- * inodes) is allocated near the parent's inode block, else anywhere
- * (fs/space/alloc.h).  When no such extent is left (free space fragmented), a
- * piece of a sparse chunk is allocated instead, as XFS does: the smallest
+ * An inode is taken from the parent's AG (there, the parent's chunk
+ * first): from a chunk with a free inode, else from a new chunk of
+ * g.ialloc_blocks blocks (aligned to that count, so that its first inode
+ * number is a multiple of its inodes) allocated near the parent's inode
+ * block, as XFS's xfs_dialloc makes chunks on demand in the parent's AG.
+ * Only when no chunk fits there does a free inode of the next AGs, in
+ * order, serve, and then a new chunk anywhere (fs/space/alloc.h).  Where
+ * no such extent is left (free space fragmented), a piece of a sparse
+ * chunk is allocated instead, as XFS does: the smallest
  * unit a hole-mask bit can describe rounded up to whole blocks (4 inodes,
  * so one block of 8 with 512-byte inodes in 4 KiB blocks) and to an
  * eighth of a chunk at least, aligned to its size, its chunk being the
@@ -63,6 +65,7 @@
 
 #include "fs/inode/inode.h"
 
+struct kvfs_mount;
 struct kvfs_trans;
 struct kv_buf;
 
@@ -107,5 +110,17 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip);
  */
 int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
 			 struct kv_buf **bpp);
+
+/*
+ * Whether ino lies in an allocated chunk, outside the holes of a sparse
+ * one (XFS's xfs_imap() with XFS_IGET_UNTRUSTED): for an inode number
+ * from outside (a file handle, a tool's argument) before anything is read
+ * where it points, which may be free space, a freed piece's blocks holding
+ * a file's data since, or past the AG's inodes.  0 if it does; -EINVAL if
+ * no chunk record holds it or it is in a hole; the tree's read errors.
+ * The caller holds the AG's lock (kvfs_perag_lock()) and no transaction:
+ * the answer holds while it keeps the lock (pieces are freed under it).
+ */
+int kvfs_ialloc_check_ino(struct kvfs_mount *mp, uint64_t ino);
 
 #endif

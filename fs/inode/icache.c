@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <urcu.h>
 #include <urcu/rculfhash.h>
@@ -36,11 +37,13 @@
 #include "alloc/kvalloc.h"
 #include "fs/io/buf_ops.h"
 #include "fs/format/dinode.h"
+#include "fs/inode/ialloc.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inactive.h"
 #include "fs/inode/inodegc.h"
 #include "fs/inode/inode_item.h"
 #include "fs/mount.h"
+#include "journal/errortag.h"
 
 #define INO_DEAD (-(1 << 30))
 
@@ -50,6 +53,7 @@ struct kvfs_icache {
 	struct kv_cache *ino_cache; /* struct kvfs_inode */
 	atomic_size_t nr_cached;
 	atomic_uint_fast64_t hits, misses, reclaimed, skipped_dirty;
+	atomic_uint_fast64_t inactive_failed;
 	struct kv_shrinker shrinker;
 };
 
@@ -261,6 +265,26 @@ static int inode_read(struct kvfs_inode *ip, bool held)
 	return err;
 }
 
+/*
+ * inode_read() of a number from outside, once the chunk tree says it is
+ * an inode: under the AG's lock, so that its piece is not freed between
+ * the lookup and the read (inode lock, then AG lock, then buffer lock).
+ */
+static int inode_read_untrusted(struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	struct kvfs_perag *pag =
+		kvfs_perag_get(mp, kvfs_ino_to_agno(&mp->g, ip->i_ino));
+	int err;
+
+	kvfs_perag_lock(pag);
+	err = kvfs_ialloc_check_ino(mp, ip->i_ino);
+	if (!err)
+		err = inode_read(ip, false);
+	kvfs_perag_unlock(pag);
+	return err;
+}
+
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp)
 {
@@ -301,7 +325,9 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	}
 	atomic_fetch_add(&ic->nr_cached, 1);
 	count(&ic->misses);
-	err = inode_read(ip, flags & KVFS_IGET_CREATE);
+	err = flags & KVFS_IGET_UNTRUSTED ?
+		      inode_read_untrusted(ip) :
+		      inode_read(ip, flags & KVFS_IGET_CREATE);
 	if (err) {
 		inode_unhash(ic, ip);
 		atomic_fetch_sub(&ic->nr_cached, 1);
@@ -329,7 +355,7 @@ int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp)
 {
 	struct kvfs_inode *ip;
-	int err = kvfs_iget(mp, ino, 0, &ip);
+	int err = kvfs_iget(mp, ino, KVFS_IGET_UNTRUSTED, &ip);
 
 	if (err == -EINVAL || err == -ENOENT)
 		return -ESTALE;
@@ -371,54 +397,91 @@ void kvfs_ihold(struct kvfs_inode *ip)
 }
 
 /*
- * The last reference to an inode with no links frees it first, the
- * reference kept meanwhile so that reclaim cannot take it; inside a
- * transaction (or any NOFS scope) the reference goes to the mount's
- * inode worker instead, which puts it outside (fs/inode/inodegc.h).  The count only moves by exchange, so two
- * puts racing to the last one agree on which of them it is.
+ * The count back from 0 to 1 after our put took it there: false when
+ * somebody else took a reference meanwhile (their last put looks at the
+ * inode again).  A negative count is reclaim's claim, undone as soon as it
+ * sees the inode has no links (it never frees such an inode): waited out.
  */
-static bool put_inactivates(struct kvfs_inode *ip)
+static bool iget_back(struct kvfs_inode *ip)
 {
-	return !(kv_current_gfp(0) & KV_NOFS) && kvfs_inode_needs_inactive(ip);
+	int c = 0;
+
+	while (!atomic_compare_exchange_weak(&ip->i_count, &c, 1)) {
+		if (c > 0)
+			return false;
+		if (c < 0) {
+			sched_yield();
+			c = 0;
+		}
+	}
+	return true;
 }
 
+/*
+ * The put that takes the count to 0 decides whether the inode is to be
+ * freed, after the exchange: deciding before it (at a count of 1) lost
+ * inodes whose last link went meanwhile, as another holder took a
+ * reference, unlinked and put it back to 1 between the test and the
+ * exchange (tests/life/test_iunlink.c, put_race).  The acquire side of the
+ * exchange shows every change the other holders made before their puts.
+ * Freeing takes the reference back, first; inside a transaction (or any
+ * NOFS scope) the reference goes to the mount's inode worker instead,
+ * which puts it outside (fs/inode/inodegc.h).  Under RCU until the
+ * reference is back: a count of 0 lets reclaim free the inode, after a
+ * grace period.
+ */
 void kvfs_iput(struct kvfs_inode *ip)
 {
-	int zero = 0, c = atomic_load(&ip->i_count);
-	bool tried = false;
+	bool tried = false, held;
+	int zero = 0;
 
+	rcu_online();
 	for (;;) {
-		if (c == 1 && !tried && kvfs_inode_needs_inactive(ip) &&
-		    (kv_current_gfp(0) & KV_NOFS) && ip->i_mount->inodegc) {
-			/* freed where no transaction is open: ours goes there */
-			kvfs_inodegc_queue(ip);
+		rcu_read_lock();
+		if (atomic_fetch_sub_explicit(&ip->i_count, 1,
+					      memory_order_acq_rel) != 1) {
+			rcu_read_unlock();
 			return;
 		}
-		if (c == 1 && !tried && put_inactivates(ip)) {
-			/*
-			 * A failure leaves it on its list for the next mount.
-			 * After a success it may still need it: freed, it may
-			 * have been allocated, unlinked and closed again by
-			 * others while our reference kept it cached.
-			 */
-			tried = kvfs_inactive(ip) != 0;
-			c = atomic_load(&ip->i_count);
+		if (atomic_load(&ip->i_flags) & KVFS_IBAD) {
+			/* a failed creation, out of the index: the last holder frees it */
+			held = atomic_compare_exchange_strong(&ip->i_count,
+							      &zero, INO_DEAD);
+			rcu_read_unlock();
+			if (held) {
+				synchronize_rcu();
+				inode_free(ip->i_mount->ic, ip);
+			}
+			return;
+		}
+		if (kvj_errtag(KVJ_ERRTAG_IPUT_DELAY))
+			usleep((useconds_t)kvj_errtag_value(
+				KVJ_ERRTAG_IPUT_DELAY));
+		held = !tried && kvfs_inode_needs_inactive(ip) && iget_back(ip);
+		rcu_read_unlock();
+		if (!held)
+			return;
+		/* ours again: freed meanwhile by whoever held it? */
+		if (!kvfs_inode_needs_inactive(ip))
+			continue;
+		if (kv_current_gfp(0) & KV_NOFS) {
+			if (ip->i_mount->inodegc) {
+				/* freed where no transaction is open */
+				kvfs_inodegc_queue(ip);
+				return;
+			}
+			tried = true;
 			continue;
 		}
-		/* release: the reclaimer's acquiring exchange sees our changes */
-		if (atomic_compare_exchange_weak_explicit(
-			    &ip->i_count, &c, c - 1, memory_order_release,
-			    memory_order_relaxed))
-			break;
-	}
-	if (c != 1)
-		return;
-	if (!(atomic_load(&ip->i_flags) & KVFS_IBAD))
-		return;
-	/* a failed creation, out of the index: the last holder frees it */
-	if (atomic_compare_exchange_strong(&ip->i_count, &zero, INO_DEAD)) {
-		synchronize_rcu();
-		inode_free(ip->i_mount->ic, ip);
+		/*
+		 * A failure leaves it on its list for the next mount
+		 * (recorded: fs/inode/inactive.h).  After a success it may
+		 * need it again: freed, it may have been allocated, unlinked
+		 * and closed again by others while our reference kept it.
+		 */
+		tried = kvfs_inactive(ip) != 0;
+		if (tried)
+			count(&ip->i_mount->ic->inactive_failed);
 	}
 }
 
@@ -630,5 +693,6 @@ void kvfs_icache_get_stats(struct kvfs_icache *ic, struct kvfs_icache_stats *st)
 	st->misses = atomic_load(&ic->misses);
 	st->reclaimed = atomic_load(&ic->reclaimed);
 	st->skipped_dirty = atomic_load(&ic->skipped_dirty);
+	st->inactive_failed = atomic_load(&ic->inactive_failed);
 	st->nr_cached = atomic_load(&ic->nr_cached);
 }

@@ -46,6 +46,15 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
  * chunk's inode, fs/inode/ialloc.c): it is read under that lock.
  */
 #define KVFS_IGET_CREATE (1u << 1)
+/*
+ * A number from outside (a file handle, a tool's argument): not read
+ * unless the inode-chunk tree says an allocated chunk holds it (see
+ * kvfs_ialloc_check_ino()), -EINVAL otherwise.  It costs a tree lookup
+ * under the AG's lock on a cache miss: numbers the core handed out
+ * itself (directory entries, FUSE node ids) need not pay it.  The caller
+ * holds no AG lock (no transaction).
+ */
+#define KVFS_IGET_UNTRUSTED (1u << 2)
 
 /*
  * The in-core inode ino, referenced.  -EINVAL: not an inode number of
@@ -56,9 +65,10 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp);
 /*
- * An NFS-style handle (ino, generation): -ESTALE when the number is not an
- * inode, the inode is free, or it was freed and reused since the handle
- * was made (another generation).
+ * An NFS-style handle (ino, generation), untrusted: -ESTALE when the
+ * number is not an inode (no allocated chunk holds it), the inode is
+ * free, or it was freed and reused since the handle was made (another
+ * generation).
  */
 int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp);
@@ -68,16 +78,17 @@ int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
  * no lock; stops at fn's first error, returned.  Inodes cached during the
  * walk may be missed.
  */
-int kvfs_icache_walk(struct kvfs_mount *mp,
-		     bool (*want)(struct kvfs_inode *ip),
+int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
 		     int (*fn)(struct kvfs_inode *ip, void *arg), void *arg);
 /* Another reference on an inode already referenced. */
 void kvfs_ihold(struct kvfs_inode *ip);
 /*
  * Drop a reference.  The last one of an allocated inode with no links and
- * no open reference frees it first (fs/inode/inactive.h), in transactions of
- * its own: put it holding no inode lock and outside any transaction
- * (inside one it is left on its unlinked list for the next mount).
+ * no open reference frees it (fs/inode/inactive.h), in transactions of its
+ * own: put it holding no inode lock and outside any transaction (inside
+ * one, or any NOFS scope, the mount's inode worker frees it instead:
+ * fs/inode/inodegc.h).  Whichever put is the last decides, however puts,
+ * gets and unlinks interleave.
  */
 void kvfs_iput(struct kvfs_inode *ip);
 
@@ -96,6 +107,8 @@ struct kvfs_icache_stats {
 	uint64_t misses; /* kvfs_iget() that read the inode */
 	uint64_t reclaimed; /* inodes freed by reclaim */
 	uint64_t skipped_dirty; /* unreferenced inodes reclaim had to keep */
+	/* last puts whose freeing failed (left for the next mount) */
+	uint64_t inactive_failed;
 	uint64_t nr_cached; /* inodes in the cache now */
 };
 void kvfs_icache_get_stats(struct kvfs_icache *ic,

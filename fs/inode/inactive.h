@@ -16,11 +16,12 @@
  * (which only frees unreferenced clean inodes, and runs in no transaction
  * anyway), and never inside a transaction: a last put from inside a
  * transaction's NOFS scope (the thread may hold the very locks the free
- * needs) leaves the inode on its list, freed at the next mount.  Callers
- * therefore drop their last reference on an inode they unlinked after
- * their commit, holding no inode lock (the free takes the inode's locks,
- * then AG locks).  Read-only and shut-down mounts free nothing, nor does
- * a mount before kvfs_iunlink_recover() has loaded the lists.
+ * needs) hands the inode to the mount's inode worker (fs/inode/inodegc.h),
+ * which kvfs_close() drains before it writes the clean superblock.
+ * Callers therefore drop their last reference on an inode they unlinked
+ * after their commit, holding no inode lock (the free takes the inode's
+ * locks, then AG locks).  Read-only and shut-down mounts free nothing,
+ * nor does a mount before kvfs_iunlink_recover() has loaded the lists.
  */
 #ifndef KV_FS_INACTIVE_H
 #define KV_FS_INACTIVE_H
@@ -37,7 +38,8 @@ bool kvfs_inode_needs_inactive(struct kvfs_inode *ip);
  * blocks, then the inode.  -EIO after a shutdown, -ENOSPC when no log
  * space or blocks could be reserved; the errors of the steps (the
  * filesystem is then shut down if a step had changed something).  ip is
- * left on its unlinked list on error.
+ * left on its unlinked list on error, and the error recorded through the
+ * report path (fs/io/blkhdr.h: the inode, "unlinked inode", why).
  */
 int kvfs_inactive(struct kvfs_inode *ip);
 

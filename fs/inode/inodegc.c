@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inode.h"
 #include "fs/inode/inodegc.h"
 #include "fs/mount.h"
+#include "journal/errortag.h"
 
 struct kvfs_inodegc {
 	pthread_mutex_t lock;
@@ -44,6 +46,9 @@ static void *gc_worker(void *arg)
 			gc->tail = NULL;
 		ip->i_gc_next = NULL;
 		pthread_mutex_unlock(&gc->lock);
+		if (kvj_errtag(KVJ_ERRTAG_INODEGC_DELAY))
+			usleep((useconds_t)kvj_errtag_value(
+				KVJ_ERRTAG_INODEGC_DELAY));
 		/* outside any transaction: a last put here frees the inode */
 		kvfs_iput(ip);
 		pthread_mutex_lock(&gc->lock);

@@ -62,6 +62,7 @@ static const struct stat_copy icache_copy[] = {
 	COPY(inode_misses, struct kvfs_icache_stats, misses),
 	COPY(inode_reclaimed, struct kvfs_icache_stats, reclaimed),
 	COPY(inode_cached, struct kvfs_icache_stats, nr_cached),
+	COPY(inode_inactive_failed, struct kvfs_icache_stats, inactive_failed),
 };
 
 static void copy_figures(struct kvfs_stats *st, const void *from,

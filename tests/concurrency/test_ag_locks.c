@@ -11,9 +11,8 @@
  * it, and show no contention.  The image is clean under the checker
  * afterwards.
  *
- * Inodes come from the chunks that exist before a new chunk is made
- * (fs/inode/ialloc.h), so a setup phase first gives every AG a chunk: the
- * threads then keep fewer files than a chunk's inodes alive at once.
+ * A setup phase first gives every AG a chunk: the threads then keep
+ * fewer files than a chunk's inodes alive at once.
  */
 #include <pthread.h>
 
@@ -206,13 +205,15 @@ static void *work(void *arg)
 }
 
 /*
- * Give every AG an inode chunk: fill the chunks that exist, so that the
- * next allocation near a parent in AG agno makes a new chunk there, then
- * free everything allocated.
+ * Give every AG an inode chunk: allocate near a parent in AG agno until an
+ * inode lands there (a new chunk in the parent's AG comes before another
+ * AG's free inode, fs/inode/ialloc.h: the first), then free everything
+ * allocated.
  */
 static void setup_chunks(struct kvfs_mount *mp)
 {
 	static struct kvfs_inode *tmp[NAG * KVFS_INODES_PER_CHUNK];
+	struct kvfs_statfs st;
 	unsigned n = 0;
 
 	for (uint32_t agno = 1; agno < NAG; agno++) {
@@ -228,6 +229,8 @@ static void setup_chunks(struct kvfs_mount *mp)
 		free_ino(mp, tmp[n]);
 		kvfs_iput(tmp[n]);
 	}
+	/* the in-core counts of every AG loaded (AG 0's mkfs chunk's too) */
+	CHECK_EQ(kvfs_statfs(mp, &st), 0);
 	for (uint32_t agno = 0; agno < NAG; agno++)
 		CHECK(mp->pag[agno].ifree >= LIVE);
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * New inode chunks (fs/inode/ialloc.c): 2000 inodes in a 2-AG filesystem whose
- * mkfs chunk has 62 free, chunks allocated on demand in both AGs, then
- * every one freed: the inode headers' counts, the AGs' in-core ones and
+ * mkfs chunk has 62 free, chunks allocated on demand in both AGs, each
+ * inode in its parent's AG (a new chunk there before another AG's free
+ * inode), then every one freed: the inode headers' counts, the AGs' in-core ones and
  * the inodes themselves exact at each step, the image clean under the
  * independent checker.  Then a crash after a force in the middle of the
  * allocations: after recovery every inode allocated before the force is
@@ -114,13 +115,20 @@ static void test_alloc_free_many(void)
 		inos[i] = alloc_one(mp, i);
 		used[kvfs_ino_to_agno(g, inos[i])]++;
 	}
-	/* a new chunk only when no chunk has a free inode: the fewest */
+	/*
+	 * Every inode in its parent's AG, a new chunk there only when none
+	 * of the AG's has a free inode (XFS's xfs_dialloc): the fewest per
+	 * AG.  Taking another AG's free inode first put the AG-1 parents'
+	 * first 62 inodes into the mkfs chunk of AG 0.
+	 */
+	for (int i = 0; i < NINO; i++)
+		CHECK_EQ(kvfs_ino_to_agno(g, inos[i]),
+			 kvfs_ino_to_agno(g, parent_of(g, i)));
 	CHECK_EQ(check_counts(mp, used),
-		 (NINO + 2 + KVFS_INODES_PER_CHUNK - 1) /
-			 KVFS_INODES_PER_CHUNK * KVFS_INODES_PER_CHUNK);
-	/* both AGs got chunks: the AG-1 parents' first new chunk is there */
-	CHECK(used[0] > 62);
-	CHECK(used[1] > 0);
+		 (used[0] + KVFS_INODES_PER_CHUNK - 1) / KVFS_INODES_PER_CHUNK *
+				 KVFS_INODES_PER_CHUNK +
+			 (used[1] + KVFS_INODES_PER_CHUNK - 1) /
+				 KVFS_INODES_PER_CHUNK * KVFS_INODES_PER_CHUNK);
 	memcpy(sorted, inos, sizeof(sorted));
 	qsort(sorted, NINO, sizeof(sorted[0]), cmp_u64);
 	for (int i = 1; i < NINO; i++)

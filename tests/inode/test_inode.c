@@ -25,7 +25,8 @@ static void test_iget(void)
 {
 	struct kvfs_mount *mp;
 	struct kvfs_inode *ip, *ip2;
-	uint64_t root;
+	unsigned long reports;
+	uint64_t root, far;
 
 	make_fs();
 	mp = mount_fs(false);
@@ -53,6 +54,20 @@ static void test_iget(void)
 	CHECK_EQ(kvfs_iget_handle(mp, root, 1, &ip), -ESTALE);
 	CHECK_EQ(kvfs_iget_handle(mp, root + 5, 0, &ip), -ESTALE);
 	CHECK_EQ(stats(mp).nr_cached, 2);
+	/*
+	 * Untrusted numbers: past the AG's inodes (its last block, free
+	 * space) is no inode, and nothing is read there (no report); one
+	 * of a chunk is read as usual.
+	 */
+	far = kvfs_agino_to_ino(
+		&mp->g, 0, kvfs_agbno_to_agino(&mp->g, mp->g.agblocks - 1));
+	reports = kvfs_corrupt_count();
+	CHECK_EQ(kvfs_iget(mp, far, KVFS_IGET_UNTRUSTED, &ip), -EINVAL);
+	CHECK_EQ(kvfs_iget_handle(mp, far, 1, &ip), -ESTALE);
+	CHECK_EQ(kvfs_iget_handle(mp, far + 1, 0, &ip), -ESTALE);
+	CHECK_EQ(kvfs_corrupt_count(), reports);
+	CHECK_EQ(kvfs_iget(mp, root + 6, KVFS_IGET_UNTRUSTED, &ip), -ENOENT);
+	CHECK_EQ(stats(mp).nr_cached, 3);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 

@@ -42,6 +42,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
 #include "fs/format/mkfs.h"
+#include "fs/io/blkhdr.h"
 #include "fs/mount.h"
 #include "fs/format/sb.h"
 #include "tests/check.h"
@@ -400,6 +401,7 @@ static void test_recovery(void)
 	static uint8_t buf[4096], got[4096];
 	struct kvfs_mount *mp;
 	uint64_t data, off;
+	unsigned long reports;
 	struct kvfs_stat st;
 	struct figures f;
 	char name[32];
@@ -442,6 +444,17 @@ static void test_recovery(void)
 	crash(mp);
 
 	mp = open_fs();
+	/*
+	 * The freed pieces hold the data now: handles of the inodes that
+	 * were there are stale (-ESTALE from the inode-chunk tree), and
+	 * nothing is read there as an inode (no report: a read would find
+	 * the file's bytes, or free space, and call them corrupt).
+	 */
+	reports = kvfs_corrupt_count();
+	for (int i = 0; i < n; i++)
+		if (inos[i] != data)
+			CHECK_EQ(kvfs_inode_open(mp, inos[i], 1), -ESTALE);
+	CHECK_EQ(kvfs_corrupt_count(), reports);
 	for (uint64_t o = 0; o < off; o += sizeof(got)) {
 		CHECK_EQ(kvfs_read(mp, data, got, sizeof(got), (off_t)o),
 			 (ssize_t)sizeof(got));
