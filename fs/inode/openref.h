@@ -11,10 +11,13 @@
  * in-core inode of an open file with links stays reclaimable; only an open
  * inode without links (on its unlinked list) is kept cached (fs/inode/icache.c).
  *
- * The inode lock orders opens against unlinks: a count moves under the
- * inode lock (shared is enough), link counts under the exclusive one, so
- * the "no links and not open" test that decides an inode's freeing
- * (kvfs_inode_needs_inactive()) sees either both or neither.
+ * The inode lock orders opens against unlinks: an open takes its count
+ * under the inode lock (shared is enough), link counts move under the
+ * exclusive one, so the "no links and not open" test that decides an
+ * inode's freeing (kvfs_inode_needs_inactive()) sees either both or
+ * neither.  A close drops its count without the lock: the inode it may
+ * leave unreferenced has no links and stays cached (fs/inode/icache.c),
+ * and the close's own kvfs_iput() runs that test again.
  *
  * Locks: one mutex per stripe, protecting its chains and counts; a leaf
  * lock (nothing is taken under it; it is taken under inode locks).
