@@ -153,6 +153,7 @@ static void inode_free(struct kvfs_icache *ic, struct kvfs_inode *ip)
 	kvfs_inode_item_teardown(ip);
 	pthread_rwlock_destroy(&ip->i_iolock);
 	pthread_rwlock_destroy(&ip->i_lock);
+	kvfree(atomic_load(&ip->i_dirmap));
 	kvfree(ip->i_dfork);
 	kv_cache_free(ic->ino_cache, ip);
 }
