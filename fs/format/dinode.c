@@ -69,14 +69,23 @@ uint8_t kvfs_mode_to_ftype(uint16_t mode)
 	return KVFS_FT_UNKNOWN;
 }
 
+/*
+ * Eight bytes at a time: the byte loop over a free inode's empty fork was
+ * most of the 1 870 instructions of verifying it at every create.
+ */
 static bool zero(const void *p, size_t len)
 {
 	const uint8_t *b = p;
+	uint64_t acc = 0, w;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
+	for (; i + sizeof(w) <= len; i += sizeof(w)) {
+		memcpy(&w, b + i, sizeof(w));
+		acc |= w;
+	}
+	for (; i < len; i++)
+		acc |= b[i];
+	return !acc;
 }
 
 /* The data-space range [start, end) of short-form entry e, in bytes. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc/kvalloc.h"
 #include "fs/format/ag.h"
 #include "fs/space/alloc.h"
 #include "fs/io/blkhdr.h"
@@ -292,6 +293,8 @@ static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 	ip->i_anextents = 0;
 	ip->i_forkoff = 0;
 	ip->i_next_unlinked = KVFS_NULLAGINO;
+	/* a directory's block addresses from the inode's last life */
+	kvfree(atomic_exchange(&ip->i_dirmap, NULL));
 	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
 	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
 }

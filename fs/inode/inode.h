@@ -48,6 +48,7 @@
 #include "fs/format.h"
 #include "journal/journal.h"
 
+struct kvfs_dir_map;
 struct kvfs_mount;
 struct kvfs_trans;
 struct kv_buf;
@@ -126,6 +127,12 @@ struct kvfs_inode {
 	 * bytes are meaningful (fs/ns/attr.c owns its interpretation).
 	 */
 	uint8_t *i_afork;
+	/*
+	 * A directory's data-block addresses, fs/ns/dir.c's (NULL until a
+	 * lookup wants one): filled under i_lock shared, dropped under it
+	 * exclusive when the block map changes; freed with the inode.
+	 */
+	_Atomic(struct kvfs_dir_map *) i_dirmap;
 
 	struct kvfs_inode_log_item i_item;
 

@@ -19,6 +19,10 @@
  *  - 16 KiB directory blocks (multi-block buffers) for the model too;
  *  - a directory whose blocks are scattered (its fork an extent B+tree)
  *    grown, looked up, read and emptied back to short form;
+ *  - a data block freed out of the middle of the directory and mapped
+ *    again elsewhere (the directory's remembered block addresses must not
+ *    send a lookup to where it was): the names that left are gone, the
+ *    new ones found;
  *  - the image passes the checker (fs/check/scrub.h, which verifies the blocks,
  *    both indexes against the entries and claims the blocks) after each.
  */
@@ -475,6 +479,122 @@ static void test_scattered(void)
 	scrub_image_clean(path);
 }
 
+/* Data block of name's entry in dp (block form). */
+static uint32_t dblk_of(struct kvfs_inode *dp, const char *name)
+{
+	uint64_t cookie, fsb;
+	uint32_t off;
+
+	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+	CHECK_EQ(kvfs_dir_locate(dp, name, strlen(name), &cookie, &fsb, &off),
+		 0);
+	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	return (uint32_t)(cookie * 8 >> dp->i_mount->g.dirblklog);
+}
+
+static void test_remap(void)
+{
+	const struct kvfs_cred cr = { 0 };
+	struct kvfs_dir_stats s0, s1;
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	struct kvfs_stat st;
+	uint64_t target, ino, spacer, fsb0, fsb1, cookie, foff = 0;
+	unsigned n = 0, extra = 0, gone = 0, nextents;
+	uint32_t off;
+	char name[64];
+
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "remap");
+	target = mp->g.lpfino;
+	CHECK_EQ(kvfs_create(mp, mp->g.rootino, "remap-spacer", 0100600, 0,
+			     KVFS_CREATE_EXCL, &cr, &st, NULL),
+		 0);
+	spacer = st.ino;
+	/* each data block its own extent: a file's block after each */
+	while (dp->i_size < 4ull * mp->g.dirblksize) {
+		kvfs_dir_get_stats(&s0);
+		big_name(name, sizeof(name), n++);
+		CHECK_EQ(dir_op(mp, dp, true, name, target), 0);
+		kvfs_dir_get_stats(&s1);
+		if (s1.blocks_added != s0.blocks_added) {
+			CHECK_EQ(kvfs_fallocate(mp, spacer, 0, (off_t)foff,
+						4096),
+				 0);
+			foff += 8192;
+		}
+	}
+	nextents = dp->i_nextents;
+	/* a cold directory: its blocks' addresses remembered by lookups */
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	mp = mount_fs();
+	CHECK_EQ(kvfs_lookup(mp, mp->g.rootino, "remap", &st), 0);
+	CHECK_EQ(kvfs_iget(mp, st.ino, 0, &dp), 0);
+	for (unsigned i = 0; i < n; i++) {
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(dir_lookup(dp, name, &ino), 0);
+	}
+	big_name(name, sizeof(name), 0);
+	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+	CHECK_EQ(kvfs_dir_locate(dp, name, strlen(name), &cookie, &fsb0, &off),
+		 0);
+	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	/* empty data block 1: freed, a hole */
+	kvfs_dir_get_stats(&s0);
+	for (unsigned i = 0; i < n; i++) {
+		big_name(name, sizeof(name), i);
+		if (dblk_of(dp, name) != 1)
+			continue;
+		if (!gone++) {
+			kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+			CHECK_EQ(kvfs_dir_locate(dp, name, strlen(name),
+						 &cookie, &fsb1, &off),
+				 0);
+			kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+		}
+		CHECK_EQ(dir_op(mp, dp, false, name, target), 0);
+	}
+	kvfs_dir_get_stats(&s1);
+	CHECK(gone > 0);
+	CHECK_EQ(s1.blocks_freed - s0.blocks_freed, 1);
+	CHECK(fsb1 != fsb0);
+	/* its block taken by a file, then the hole mapped again elsewhere */
+	CHECK_EQ(kvfs_fallocate(mp, spacer, 0, (off_t)foff, 1 << 20), 0);
+	while (s1.blocks_added == s0.blocks_added || extra % 8) {
+		big_name(name, sizeof(name), n + extra++);
+		CHECK_EQ(dir_op(mp, dp, true, name, target), 0);
+		kvfs_dir_get_stats(&s1);
+		CHECK(extra < 10000);
+	}
+	CHECK_EQ(dblk_of(dp, name), 1);
+	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+	CHECK_EQ(kvfs_dir_locate(dp, name, strlen(name), &cookie, &fsb0, &off),
+		 0);
+	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	CHECK(fsb0 != fsb1);
+	/* the extent count is back where it was: only a drop tells */
+	CHECK_EQ(dp->i_nextents, nextents);
+	for (unsigned i = 0; i < n + extra; i++) {
+		int err;
+
+		big_name(name, sizeof(name), i);
+		err = dir_lookup(dp, name, &ino);
+		if (i >= n || err != -ENOENT)
+			CHECK_EQ(err, 0);
+		else
+			gone--;
+	}
+	CHECK_EQ(gone, 0);
+	printf("dir remap: data block 1 freed from %llu and mapped again at "
+	       "%llu, %u names found\n",
+	       (unsigned long long)fsb1, (unsigned long long)fsb0, extra);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
 struct hname {
 	uint32_t h;
 	uint32_t i;
@@ -693,6 +813,7 @@ int main(void)
 	test_attr_fork();
 	test_scattered();
 	test_btree_fork();
+	test_remap();
 	test_big(BIG_N);
 	for (int i = 0; i < POOL; i++)
 		free(pool[i]);
