@@ -6,8 +6,9 @@
 #      neither crashes nor hangs; the calls that fail, fail with EIO or
 #      EUCLEAN only, and everything that reads reads as on the base image
 #      (damage is never returned as data);
-#   2. fsck.kvfs -n -f neither crashes nor hangs, and reports (exit 4)
-#      when the walk met damage;
+#   2. fsck.kvfs -n -f neither crashes nor hangs, and reports (exit 4):
+#      always after blocktrash (a flip breaks a crc), else when the walk
+#      met damage;
 #   3. fsck.kvfs -y -f repairs (exit 0 or 1), then fsck.kvfs -n -f finds
 #      the image clean (exit 0);
 #   4. the repaired image opens read-write and walks with no error at all,
@@ -75,8 +76,8 @@ for seed in "${seeds[@]}"; do
 	rc=$?
 	if [ $rc -ne 0 ] && [ $rc -ne 4 ]; then
 		fail "fsck -n exit $rc: $(tail -3 "$T/n0")"
-	elif [ "$met" -gt 0 ] && [ $rc -eq 0 ]; then
-		fail "fsck -n found nothing, the walk met $met errors: $(grep -a '^E ' "$T/walk" | head -2)"
+	elif [ $rc -eq 0 ] && { [ -z "${CAMPAIGN_TRASH:-}" ] || [ "$met" -gt 0 ]; }; then
+		fail "fsck -n found nothing (the walk met $met errors)"
 	fi
 
 	timeout 300 "$FSCK" -y -f ${CAMPAIGN_TRASH:+-L} "$T/img" >"$T/y" 2>&1
