@@ -13,6 +13,10 @@
 #      the image clean (exit 0);
 #   4. the repaired image opens read-write and walks with no error at all,
 #      and fsck.kvfs -n -f is still clean after that mount.
+# With CAMPAIGN_WRITE=1, also a copy of the damaged image opened
+# read-write, walked, and changed (populate walk IMG write: files made,
+# written, renamed, truncated and removed, populated files removed), the
+# errors EIO, EUCLEAN or ENOSPC only; then fsck.kvfs -y -f and -n -f clean.
 # A failure names its seed and the step, keeps nothing; it is reproduced by
 #   kvfs-db -x IMG blocktrash -s SEED -n FLIPS -b BITS -t TYPES
 # on `populate build` of a fresh `mkfs.kvfs -s 48M`.  Every step is under a
@@ -71,6 +75,21 @@ for seed in "${seeds[@]}"; do
 	[ -z "$bad" ] || [ -n "${CAMPAIGN_TRASH:-}" ] || fail "walk read what the base has not: $(head -3 <<<"$bad")"
 	met=$(grep -ac '^E ' "$T/walk")
 	[ "$met" -gt 0 ] && damaged=$((damaged + 1))
+
+	if [ "${CAMPAIGN_WRITE:-0}" = 1 ]; then
+		cp --sparse=always "$T/img" "$T/imgw"
+		timeout 120 "$POP" walk "$T/imgw" write >"$T/walkw" 2>"$T/walkw.err"
+		rc=$?
+		[ $rc -eq 0 ] || fail "changes on the damaged image exit $rc: $(tail -3 "$T/walkw.err")"
+		timeout 300 "$FSCK" -y -f ${CAMPAIGN_TRASH:+-L} "$T/imgw" >"$T/yw" 2>&1
+		rc=$?
+		if [ $rc -ne 0 ] && [ $rc -ne 1 ]; then
+			fail "fsck -y after changes exit $rc: $(tail -3 "$T/yw")"
+		else
+			timeout 300 "$FSCK" -n -f "$T/imgw" >"$T/nw" 2>&1 ||
+				fail "fsck -n after changes and -y exit $?: $(grep -av '^Phase' "$T/nw" | head -3)"
+		fi
+	fi
 
 	timeout 300 "$FSCK" -n -f "$T/img" >"$T/n0" 2>&1
 	rc=$?

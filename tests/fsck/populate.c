@@ -24,10 +24,12 @@
  *                            symlinks as symlinks, xattr values to
  *                            OUT/xattr/INO/NAME, one line per path in
  *                            OUT/manifest ("ino type nlink size path")
- *   populate walk IMG [rw]   the corruption campaign's walk (campaign.sh):
+ *   populate walk IMG [rw|write]
+ *                            the corruption campaign's walk (campaign.sh):
  *                            every object reachable from the root, read
  *                            through a read-only open (rw: a read-write
- *                            one), past errors.  One line per object on
+ *                            one; write: then changes, scribble()), past
+ *                            errors.  One line per object on
  *                            stdout: "A PATH ino mode nlink size",
  *                            "F PATH hash" (a file's bytes), "L PATH
  *                            hash" (a symlink's target), "R PATH n" (a
@@ -391,6 +393,7 @@ struct walk {
 	uint64_t dirs[WALK_DIRS]; /* visited: a damaged tree may loop */
 	size_t ndirs;
 	unsigned bad; /* errors other than EIO and EUCLEAN */
+	bool writing; /* scribble(): ENOSPC allowed too */
 };
 
 static uint64_t fnv(uint64_t h, const void *p, size_t len)
@@ -407,7 +410,7 @@ static void walk_err(struct walk *w, const char *path, const char *what,
 		     long long err)
 {
 	printf("E %s %s %s\n", path, what, strerror((int)-err));
-	if (err != -EIO && err != -EUCLEAN) {
+	if (err != -EIO && err != -EUCLEAN && !(w->writing && err == -ENOSPC)) {
 		fprintf(stderr, "populate: walk %s: %s: %s\n", path, what,
 			strerror((int)-err));
 		w->bad++;
@@ -529,7 +532,82 @@ static void walk_dir(struct walk *w, uint64_t dir, const char *rel)
 	free(l.v);
 }
 
-static int walk(const char *img, bool rw)
+/*
+ * Changes on a damaged filesystem (walk ... write): files made, written,
+ * given an xattr, renamed, truncated and removed in a new directory, and
+ * populated files removed, so that damaged space and inode trees are
+ * allocated from and freed to.  Stops at the first error (the mount may
+ * have shut down); ENOSPC is allowed (damaged counters).
+ */
+#define SCRIBBLE_FILES 40
+
+static int scribble(struct walk *w)
+{
+	static const char *const gone[] = { "file65537", "frag", "linked",
+					    "short-link" };
+	static uint8_t buf[16384];
+	uint64_t root = kvfs_root_ino(w->mp), dir, big;
+	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE };
+	struct kvfs_stat st;
+	char name[64], name2[64];
+	bool created;
+	ssize_t n;
+	int err;
+
+	w->writing = true;
+	err = kvfs_mkdir(w->mp, root, "scribble", 0755, &root_cred, &st);
+	if (err)
+		return err;
+	dir = st.ino;
+	for (unsigned i = 0; i < SCRIBBLE_FILES; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		err = kvfs_create(w->mp, dir, name, S_IFREG | 0644, 0,
+				  KVFS_CREATE_EXCL, &root_cred, &st, &created);
+		if (err)
+			return err;
+		fill(buf, sizeof(buf), st.ino, i);
+		for (unsigned k = 0; k < 3; k++) {
+			n = kvfs_write(w->mp, st.ino, buf, sizeof(buf),
+				       (off_t)(k * 2 + i % 2) * sizeof(buf), 0);
+			if (n < 0)
+				return (int)n;
+		}
+		err = kvfs_setxattr(w->mp, st.ino, "user.s", name, strlen(name),
+				    0);
+		if (!err && i % 5 == 0) {
+			sa.size = i * 100;
+			err = kvfs_setattr(w->mp, st.ino, &sa, &root_cred,
+					   NULL);
+		}
+		if (!err)
+			err = kvfs_release(w->mp, st.ino);
+		if (!err && i % 3 == 0) {
+			snprintf(name2, sizeof(name2), "g%u", i);
+			err = kvfs_rename(w->mp, dir, name, root, name2, 0,
+					  &root_cred);
+		} else if (!err && i % 2) {
+			err = kvfs_unlink(w->mp, dir, name);
+		}
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		err = kvfs_unlink(w->mp, root, gone[i]);
+		if (err && err != -ENOENT)
+			return err;
+	}
+	err = kvfs_lookup(w->mp, root, "big", &st);
+	big = st.ino;
+	for (unsigned i = 0; !err && i < 200; i += 7) {
+		snprintf(name, sizeof(name), "entry-%05u", i);
+		err = kvfs_unlink(w->mp, big, name);
+		if (err == -ENOENT)
+			err = 0;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
+static int walk(const char *img, bool rw, bool write)
 {
 	struct kvfs_open_opts o = { .rdonly = !rw,
 				    .atime = KVFS_ATIME_NOATIME };
@@ -547,6 +625,9 @@ static int walk(const char *img, bool rw)
 	}
 	walk_xattrs(&w, kvfs_root_ino(w.mp), "/");
 	walk_dir(&w, kvfs_root_ino(w.mp), "");
+	err = write ? scribble(&w) : 0;
+	if (err)
+		walk_err(&w, "/scribble", "change", err);
 	err = kvfs_close(w.mp);
 	if (err)
 		walk_err(&w, "/", "close", err);
@@ -638,11 +719,13 @@ int main(int argc, char **argv)
 	if (argc < 3 || (!is_dump && !is_bench && !is_walk && argc != 3) ||
 	    (is_dump && argc != 4) || (is_bench && argc != 7) ||
 	    (is_walk && argc > 4) ||
-	    (is_walk && argc == 4 && strcmp(argv[3], "rw"))) {
-		fprintf(stderr, "usage: populate build|orphan IMG | "
-				"populate dump IMG OUTDIR | populate walk IMG "
-				"[rw] | populate bench IMG FILES ENTRIES NFRAG "
-				"FRAGSIZE\n");
+	    (is_walk && argc == 4 && strcmp(argv[3], "rw") &&
+	     strcmp(argv[3], "write"))) {
+		fprintf(stderr,
+			"usage: populate build|orphan IMG | "
+			"populate dump IMG OUTDIR | populate walk IMG "
+			"[rw|write] | populate bench IMG FILES ENTRIES NFRAG "
+			"FRAGSIZE\n");
 		return 2;
 	}
 	/*
@@ -665,7 +748,8 @@ int main(int argc, char **argv)
 	else if (is_bench)
 		err = bench(argv[2], argv + 3);
 	else if (is_walk)
-		err = walk(argv[2], argc == 4);
+		err = walk(argv[2], argc == 4,
+			   argc == 4 && !strcmp(argv[3], "write"));
 	else
 		err = -EINVAL;
 	if (kv_fini() && !err)
