@@ -17,7 +17,8 @@
 # read-write, walked, and changed (populate walk IMG write: files made,
 # written, renamed, truncated and removed, populated files removed), the
 # errors EIO, EUCLEAN or ENOSPC only; then fsck.kvfs -y -f and -n -f clean.
-# A failure names its seed and the step, keeps nothing; it is reproduced by
+# A failure names its seed and the step, keeps nothing (CAMPAIGN_KEEP=DIR:
+# DIR/SEED/ the damaged image and the outputs); it is reproduced by
 #   kvfs-db -x IMG blocktrash -s SEED -n FLIPS -b BITS -t TYPES
 # on `populate build` of a fresh `mkfs.kvfs -s 48M`.  Every step is under a
 # timeout (a hang is a failure).  Images go to $TMPDIR (else /var/tmp).
@@ -47,6 +48,13 @@ failures=0 damaged=0
 fail() {
 	echo "FAIL: types ${TYPES:-all} seed $seed: $*"
 	failures=$((failures + 1))
+	# the damaged image and every step's output, for the seeds whose
+	# outcome depends on timing (background work of the core)
+	if [ -n "${CAMPAIGN_KEEP:-}" ] && [ ! -d "$CAMPAIGN_KEEP/$seed" ]; then
+		mkdir -p "$CAMPAIGN_KEEP/$seed" &&
+			cp --sparse=always "$T"/damaged "$T"/flips "$T"/walk* \
+				"$T"/n* "$T"/y* "$CAMPAIGN_KEEP/$seed/" 2>/dev/null
+	fi
 }
 
 "$MKFS" -q -s 48M "$T/base" || { echo "FAIL: mkfs"; exit 1; }
@@ -67,6 +75,8 @@ for seed in "${seeds[@]}"; do
 			${TYPES:+-t $TYPES} >"$T/flips" 2>&1 ||
 			{ fail "blocktrash: $(cat "$T/flips")"; continue; }
 	fi
+	rm -f "$T"/walk* "$T"/n* "$T"/y*
+	[ -n "${CAMPAIGN_KEEP:-}" ] && cp --sparse=always "$T/img" "$T/damaged"
 
 	timeout 120 "$POP" walk "$T/img" >"$T/walk" 2>"$T/walk.err"
 	rc=$?
