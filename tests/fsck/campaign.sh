@@ -65,6 +65,7 @@ grep -aq '^E ' "$T/base.walk" && { echo "FAIL: errors on the base image"; exit 1
 sort "$T/base.walk" >"$T/base.sorted"
 
 for seed in "${seeds[@]}"; do
+	before=$failures
 	cp --sparse=always "$T/base" "$T/img"
 	if [ -n "${CAMPAIGN_TRASH:-}" ]; then
 		"$CAMPAIGN_TRASH" flip "$T/img" "$seed" "$FLIPS" >"$T/flips" 2>&1 ||
@@ -130,6 +131,7 @@ for seed in "${seeds[@]}"; do
 	timeout 300 "$FSCK" -n -f "$T/img" >"$T/n2" 2>&1
 	rc=$?
 	[ $rc -eq 0 ] || fail "fsck -n after mounting the repaired image exit $rc: $(grep -av '^Phase' "$T/n2" | head -3)"
+	[ $failures -eq $before ] && echo "seed $seed: ok ($met errors met by the walk)"
 done
 echo "campaign ${TYPES:-all}: ${#seeds[@]} seeds ($SEEDS), $damaged met by the walk, $failures failures"
 [ $failures -eq 0 ]
