@@ -67,8 +67,8 @@ static int read_agi(struct kvfs_trans *tp, struct kvfs_perag *pag,
 		tp->jt, mp->bl,
 		kvfs_agb_to_fsb(&mp->g, pag->agno, KVFS_AGI_AGBNO), 1,
 		&kvfs_agi_buf_ops, bpp);
-	if (err)
-		return err;
+	if (err) /* a bad checksum is damage to the caller */
+		return err == -EBADMSG ? -EUCLEAN : err;
 	agi = (*bpp)->b_addr;
 	if (!pag->agi_init) {
 		pag->icount = kv_le32_to_cpu(agi->icount);

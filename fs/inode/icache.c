@@ -249,7 +249,7 @@ static int inode_read(struct kvfs_inode *ip, bool held)
 	err = kv_buf_read(mp->bc, kvfs_ino_to_fsb(g, ip->i_ino), 1,
 			  &kvfs_inode_buf_ops, &bp);
 	if (err)
-		return err;
+		return err == -EBADMSG ? -EUCLEAN : err;
 	dip = (const uint8_t *)bp->b_addr + kvfs_ino_to_offset(g, ip->i_ino);
 	/*
 	 * Under the buffer lock: the AIL may be copying a neighbour into the
@@ -263,7 +263,8 @@ static int inode_read(struct kvfs_inode *ip, bool held)
 	if (!held)
 		kv_buf_unlock(bp);
 	kv_buf_rele(bp);
-	return err;
+	/* a bad checksum is damage to every caller (the public API's EUCLEAN) */
+	return err == -EBADMSG ? -EUCLEAN : err;
 }
 
 /*

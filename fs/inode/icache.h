@@ -15,8 +15,8 @@
  * (NOFS), where the inode it would look at may be locked by the very
  * thread that allocates; it only trylocks and never waits on I/O.
  *
- * Corruption: a damaged inode is -EUCLEAN (-EBADMSG for its crc),
- * recorded with its number through the corruption-report path
+ * Corruption: a damaged inode is -EUCLEAN (a bad crc too, which the
+ * report says), recorded with its number through the corruption-report path
  * (fs/io/blkhdr.h); it is not cached, and the other inodes of its cluster
  * load as usual (the cluster buffer's verifier checks magics only).
  */
@@ -59,7 +59,7 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
 /*
  * The in-core inode ino, referenced.  -EINVAL: not an inode number of
  * this filesystem; -ENOENT: the inode is free (without KVFS_IGET_FREE);
- * -EUCLEAN/-EBADMSG: damaged (reported); -EIO (never -ENOMEM: memory
+ * -EUCLEAN: damaged (reported); -EIO (never -ENOMEM: memory
  * for the in-core inode is waited for, as in XFS).
  */
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,

@@ -644,7 +644,7 @@ static int read_copy(struct kvfs_inode *ip, uint64_t lblk, uint32_t magic,
 	if (!err)
 		err = kv_buf_read(mp->bc, fsb, 1, &kvfs_attr_buf_ops, &bp);
 	if (err)
-		return err;
+		return err == -EBADMSG ? -EUCLEAN : err; /* damage to callers */
 	kv_buf_lock(bp);
 	err = blk_owned(ip, bp, magic);
 	if (!err)
@@ -1029,9 +1029,9 @@ static int tread(struct actx *c, uint64_t lblk, uint32_t magic,
 	if (!err)
 		err = kvfs_trans_read_buf(c->tp->jt, c->mp->bl, fsb, 1,
 					  &kvfs_attr_buf_ops, bpp);
-	if (!err)
-		err = blk_owned(c->ip, *bpp, magic);
-	return err;
+	if (err)
+		return err == -EBADMSG ? -EUCLEAN : err; /* damage to callers */
+	return blk_owned(c->ip, *bpp, magic);
 }
 
 /* A block just mapped at lblk, header filled for magic. */

@@ -315,6 +315,8 @@ static int read_head(struct dctx *d)
 	if (d->hbp)
 		return 0;
 	err = read_dblk(d, 0, &bp);
+	if (err == -ENODATA) /* a hole is no head block: damage */
+		return corrupt(d, KVFS_NULLBLOCK, "no head block");
 	if (err)
 		return err;
 	d->hbp = bp;

@@ -195,8 +195,11 @@ int kvfs_symlink_read(struct kvfs_inode *ip, char *buf, size_t size)
 		if (!err)
 			err = kv_buf_read(mp->bc, map.startblock, 1,
 					  &kvfs_symlink_buf_ops, &bp);
-		if (err)
+		if (err) {
+			/* a bad checksum is damage to the caller too */
+			err = err == -EBADMSG ? -EUCLEAN : err;
 			break;
+		}
 		kv_buf_lock(bp);
 		h = bp->b_addr;
 		if (kv_le64_to_cpu(h->hdr.owner) != ip->i_ino ||

@@ -653,13 +653,14 @@ static int ag_open(struct kvfs_trans *tp, uint32_t agno, struct ag_op *op,
 	err = kvfs_trans_read_buf(tp->jt, mp->bl,
 				  kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGF_AGBNO),
 				  1, &kvfs_agf_buf_ops, &op->agf_bp);
+	if (!err)
+		err = kvfs_trans_read_buf(
+			tp->jt, mp->bl,
+			kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGFL_AGBNO), 1,
+			&kvfs_agfl_buf_ops, &op->agfl_bp);
+	/* a bad checksum is damage to the caller (fs/kvfs.h's EUCLEAN) */
 	if (err)
-		return err;
-	err = kvfs_trans_read_buf(
-		tp->jt, mp->bl, kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGFL_AGBNO),
-		1, &kvfs_agfl_buf_ops, &op->agfl_bp);
-	if (err)
-		return err;
+		return err == -EBADMSG ? -EUCLEAN : err;
 	op->src.agf_bp = op->agf_bp;
 	kvfs_extent_busy_prune(op->pag, kvj_log_durable_seq(mp->log));
 	return fix_freelist(op, freeing);

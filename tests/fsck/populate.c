@@ -24,6 +24,22 @@
  *                            symlinks as symlinks, xattr values to
  *                            OUT/xattr/INO/NAME, one line per path in
  *                            OUT/manifest ("ino type nlink size path")
+ *   populate walk IMG [rw|write]
+ *                            the corruption campaign's walk (campaign.sh):
+ *                            every object reachable from the root, read
+ *                            through a read-only open (rw: a read-write
+ *                            one; write: then changes, scribble()), past
+ *                            errors.  One line per object on
+ *                            stdout: "A PATH ino mode nlink size",
+ *                            "F PATH hash" (a file's bytes), "L PATH
+ *                            hash" (a symlink's target), "R PATH n" (a
+ *                            directory's entries), "X PATH NAME hash" (an
+ *                            xattr's value), or "E PATH WHAT ERRNO" for
+ *                            a call that failed.  Exit 1 if a call failed
+ *                            with an errno other than EIO or EUCLEAN
+ *                            (damage must be reported as such) or the
+ *                            open failed otherwise than with one of them
+ *                            or EBADMSG, else 0.
  *
  * Exit 0 on success, 1 on any failure (with the errno), 2 usage.
  */
@@ -368,6 +384,256 @@ static int dump(const char *img, const char *out)
 	return err;
 }
 
+/* ---- walk: every object past errors (the corruption campaign) ---- */
+
+#define WALK_DIRS 20000
+
+struct walk {
+	struct kvfs_mount *mp;
+	uint64_t dirs[WALK_DIRS]; /* visited: a damaged tree may loop */
+	size_t ndirs;
+	unsigned bad; /* errors other than EIO and EUCLEAN */
+	bool writing; /* scribble(): ENOSPC allowed too */
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* A call on path failed with err: a line, and whether it is allowed. */
+static void walk_err(struct walk *w, const char *path, const char *what,
+		     long long err)
+{
+	printf("E %s %s %s\n", path, what, strerror((int)-err));
+	if (err != -EIO && err != -EUCLEAN && !(w->writing && err == -ENOSPC)) {
+		fprintf(stderr, "populate: walk %s: %s: %s\n", path, what,
+			strerror((int)-err));
+		w->bad++;
+	}
+}
+
+static void walk_xattrs(struct walk *w, uint64_t ino, const char *path)
+{
+	static char list[65536];
+	static uint8_t val[65536];
+	ssize_t len = kvfs_listxattr(w->mp, ino, list, sizeof(list));
+
+	if (len < 0) {
+		walk_err(w, path, "listxattr", len);
+		return;
+	}
+	for (ssize_t p = 0; p < len; p += (ssize_t)strlen(list + p) + 1) {
+		ssize_t n =
+			kvfs_getxattr(w->mp, ino, list + p, val, sizeof(val));
+
+		if (n < 0)
+			walk_err(w, path, list + p, n);
+		else
+			printf("X %s %s %016" PRIx64 "\n", path, list + p,
+			       fnv(0xcbf29ce484222325ull, val, (size_t)n));
+	}
+}
+
+/*
+ * A file's bytes: its data segments (SEEK_DATA/SEEK_HOLE: a size made
+ * huge by damage is not read through), hashed by 64 KiB chunk with its
+ * offset, all-zero chunks left out, so that the hash is the contents'
+ * whatever the layout.
+ */
+static void walk_file(struct walk *w, uint64_t ino, const char *path)
+{
+	static uint8_t buf[1 << 16], zero[1 << 16];
+	uint64_t h = 0xcbf29ce484222325ull;
+	off_t off = 0, data, hole;
+	ssize_t n = 0;
+	int err;
+
+	for (;;) {
+		err = kvfs_lseek(w->mp, ino, off, SEEK_DATA, &data);
+		if (!err)
+			err = kvfs_lseek(w->mp, ino, data, SEEK_HOLE, &hole);
+		if (err)
+			break;
+		for (off = data & ~(off_t)(sizeof(buf) - 1); off < hole;
+		     off += n) {
+			n = kvfs_read(w->mp, ino, buf, sizeof(buf), off);
+			if (n <= 0)
+				break;
+			if (memcmp(buf, zero, (size_t)n)) {
+				h = fnv(h, &off, sizeof(off));
+				h = fnv(h, buf, (size_t)n);
+			}
+		}
+		if (n <= 0)
+			break;
+	}
+	if (err && err != -ENXIO)
+		walk_err(w, path, "lseek", err);
+	else if (n < 0)
+		walk_err(w, path, "read", n);
+	else
+		printf("F %s %016" PRIx64 "\n", path, h);
+}
+
+static void walk_dir(struct walk *w, uint64_t dir, const char *rel)
+{
+	static char target[KVFS_SYMLINK_MAX + 1];
+	struct dlist l = { 0 };
+	char path[2048];
+	int err;
+
+	for (size_t i = 0; i < w->ndirs; i++)
+		if (w->dirs[i] == dir)
+			return;
+	if (w->ndirs == WALK_DIRS)
+		return;
+	w->dirs[w->ndirs++] = dir;
+	err = kvfs_readdir(w->mp, dir, 0, collect, &l);
+	if (err)
+		walk_err(w, rel[0] ? rel : "/", "readdir", err);
+	else
+		printf("R %s %zu\n", rel[0] ? rel : "/", l.n);
+	/* what a failed readdir gave before failing is walked too */
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), dent_cmp);
+	for (size_t i = 0; i < l.n; i++) {
+		struct kvfs_stat st;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", rel, l.v[i].name);
+		err = kvfs_getattr(w->mp, l.v[i].ino, &st);
+		if (err) {
+			walk_err(w, path, "getattr", err);
+			continue;
+		}
+		printf("A %s %" PRIu64 " %o %u %" PRIu64 "\n", path, st.ino,
+		       st.mode, st.nlink, st.size);
+		walk_xattrs(w, st.ino, path);
+		if (S_ISDIR(st.mode)) {
+			walk_dir(w, st.ino, path);
+		} else if (S_ISLNK(st.mode)) {
+			n = kvfs_readlink(w->mp, st.ino, target,
+					  sizeof(target));
+			if (n < 0)
+				walk_err(w, path, "readlink", n);
+			else
+				printf("L %s %016" PRIx64 "\n", path,
+				       fnv(0xcbf29ce484222325ull, target,
+					   strlen(target)));
+		} else if (S_ISREG(st.mode)) {
+			walk_file(w, st.ino, path);
+		}
+	}
+	free(l.v);
+}
+
+/*
+ * Changes on a damaged filesystem (walk ... write): files made, written,
+ * given an xattr, renamed, truncated and removed in a new directory, and
+ * populated files removed, so that damaged space and inode trees are
+ * allocated from and freed to.  Stops at the first error (the mount may
+ * have shut down); ENOSPC is allowed (damaged counters).
+ */
+#define SCRIBBLE_FILES 40
+
+static int scribble(struct walk *w)
+{
+	static const char *const gone[] = { "file65537", "frag", "linked",
+					    "short-link" };
+	static uint8_t buf[16384];
+	uint64_t root = kvfs_root_ino(w->mp), dir, big;
+	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE };
+	struct kvfs_stat st;
+	char name[64], name2[64];
+	bool created;
+	ssize_t n;
+	int err;
+
+	w->writing = true;
+	err = kvfs_mkdir(w->mp, root, "scribble", 0755, &root_cred, &st);
+	if (err)
+		return err;
+	dir = st.ino;
+	for (unsigned i = 0; i < SCRIBBLE_FILES; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		err = kvfs_create(w->mp, dir, name, S_IFREG | 0644, 0,
+				  KVFS_CREATE_EXCL, &root_cred, &st, &created);
+		if (err)
+			return err;
+		fill(buf, sizeof(buf), st.ino, i);
+		for (unsigned k = 0; k < 3; k++) {
+			n = kvfs_write(w->mp, st.ino, buf, sizeof(buf),
+				       (off_t)(k * 2 + i % 2) * sizeof(buf), 0);
+			if (n < 0)
+				return (int)n;
+		}
+		err = kvfs_setxattr(w->mp, st.ino, "user.s", name, strlen(name),
+				    0);
+		if (!err && i % 5 == 0) {
+			sa.size = i * 100;
+			err = kvfs_setattr(w->mp, st.ino, &sa, &root_cred,
+					   NULL);
+		}
+		if (!err)
+			err = kvfs_release(w->mp, st.ino);
+		if (!err && i % 3 == 0) {
+			snprintf(name2, sizeof(name2), "g%u", i);
+			err = kvfs_rename(w->mp, dir, name, root, name2, 0,
+					  &root_cred);
+		} else if (!err && i % 2) {
+			err = kvfs_unlink(w->mp, dir, name);
+		}
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		err = kvfs_unlink(w->mp, root, gone[i]);
+		if (err && err != -ENOENT)
+			return err;
+	}
+	err = kvfs_lookup(w->mp, root, "big", &st);
+	big = st.ino;
+	for (unsigned i = 0; !err && i < 200; i += 7) {
+		snprintf(name, sizeof(name), "entry-%05u", i);
+		err = kvfs_unlink(w->mp, big, name);
+		if (err == -ENOENT)
+			err = 0;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
+static int walk(const char *img, bool rw, bool write)
+{
+	struct kvfs_open_opts o = { .rdonly = !rw,
+				    .atime = KVFS_ATIME_NOATIME };
+	static struct walk w;
+	int err;
+
+	err = kvfs_open(img, &o, &w.mp, NULL);
+	if (err) {
+		printf("E / open %s\n", strerror(-err));
+		fprintf(stderr, "populate: cannot open %s: %s\n", img,
+			kvfs_open_error());
+		/* kvfs_open() names a bad crc (fs/kvfs.h) */
+		return err == -EIO || err == -EUCLEAN || err == -EBADMSG ? 0 :
+									   err;
+	}
+	walk_xattrs(&w, kvfs_root_ino(w.mp), "/");
+	walk_dir(&w, kvfs_root_ino(w.mp), "");
+	err = write ? scribble(&w) : 0;
+	if (err)
+		walk_err(&w, "/scribble", "change", err);
+	err = kvfs_close(w.mp);
+	if (err)
+		walk_err(&w, "/", "close", err);
+	return w.bad ? -EINVAL : 0;
+}
+
 /* tools/fsck-bench's tree (its build_tree()), on the core API. */
 static int bench_tree(struct kvfs_mount *mp, unsigned long files,
 		      unsigned long entries, unsigned nfrag,
@@ -448,12 +714,18 @@ int main(int argc, char **argv)
 
 	bool is_dump = argc > 1 && !strcmp(argv[1], "dump");
 	bool is_bench = argc > 1 && !strcmp(argv[1], "bench");
+	bool is_walk = argc > 1 && !strcmp(argv[1], "walk");
 
-	if (argc < 3 || (!is_dump && !is_bench && argc != 3) ||
-	    (is_dump && argc != 4) || (is_bench && argc != 7)) {
-		fprintf(stderr, "usage: populate build|orphan IMG | "
-				"populate dump IMG OUTDIR | populate bench IMG "
-				"FILES ENTRIES NFRAG FRAGSIZE\n");
+	if (argc < 3 || (!is_dump && !is_bench && !is_walk && argc != 3) ||
+	    (is_dump && argc != 4) || (is_bench && argc != 7) ||
+	    (is_walk && argc > 4) ||
+	    (is_walk && argc == 4 && strcmp(argv[3], "rw") &&
+	     strcmp(argv[3], "write"))) {
+		fprintf(stderr,
+			"usage: populate build|orphan IMG | "
+			"populate dump IMG OUTDIR | populate walk IMG "
+			"[rw|write] | populate bench IMG FILES ENTRIES NFRAG "
+			"FRAGSIZE\n");
 		return 2;
 	}
 	/*
@@ -475,6 +747,9 @@ int main(int argc, char **argv)
 		err = dump(argv[2], argv[3]);
 	else if (is_bench)
 		err = bench(argv[2], argv + 3);
+	else if (is_walk)
+		err = walk(argv[2], argc == 4,
+			   argc == 4 && !strcmp(argv[3], "write"));
 	else
 		err = -EINVAL;
 	if (kv_fini() && !err)
