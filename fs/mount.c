@@ -386,7 +386,8 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 			     strerror(-err));
 			goto out_ic;
 		}
-		err = kvfs_iunlink_recover(mp, &mp->orphans);
+		err = o->keep_orphans ? 0 :
+					kvfs_iunlink_recover(mp, &mp->orphans);
 		if (err) {
 			fail(err,
 			     "cannot free the unlinked inodes a crash left "

@@ -65,6 +65,12 @@ struct kvfs_mount_opts {
 	/* journal tuning (journal/journal.h); 0: defaults */
 	unsigned push_interval_ms;
 	unsigned idle_push_ms;
+	/*
+	 * fsck's log replay: leave the unlinked lists to fsck's phases
+	 * (freeing an orphan may meet the very damage fsck is to repair,
+	 * and a mount refusing it would leave the image beyond repair).
+	 */
+	bool keep_orphans;
 	/* tests: no background journal threads (they drive pushes) */
 	bool no_log_threads;
 	/* deferred-op types beyond the built-in ones (tests) */

@@ -164,7 +164,7 @@ static int zap(struct rp *rp, const char *why)
  */
 static int replay(struct rp *rp)
 {
-	struct kvfs_mount_opts mo = { .dev = rp->ovl };
+	struct kvfs_mount_opts mo = { .dev = rp->ovl, .keep_orphans = true };
 	struct kvfs_mount *mp;
 	char why[256];
 	int err, err2;

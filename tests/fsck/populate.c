@@ -11,6 +11,10 @@
  *   populate orphan IMG      an unlinked file left open, then a simulated
  *                            crash (the log is shut down): it stays on
  *                            the unlinked list, the log dirty
+ *   populate orphan-wb IMG   the same with /frag the orphan, all written
+ *                            back in place but one more file's creation:
+ *                            damage to the orphan's blocks on disk is
+ *                            what the replaying mount meets
  *   populate bench IMG FILES ENTRIES NFRAG FRAGSIZE
  *                            tools/fsck-bench's tree on the core API
  *                            (not the mount, which is far slower):
@@ -186,20 +190,36 @@ static int build_tree(struct kvfs_mount *mp)
 	return 0;
 }
 
-static int orphan(const char *img)
+/*
+ * An open file unlinked, then a power cut: nothing more reaches the disk,
+ * so the last close cannot free the inode and it stays on its unlinked
+ * list.  written_back: the orphan is /frag (an extent B+tree), everything
+ * is written back in place, and one more file's creation is left in the
+ * log, so that the next mount replays something and then meets the
+ * orphan as it is on disk.
+ */
+static int orphan(const char *img, bool written_back)
 {
 	struct kvfs_mount *mp;
-	uint64_t ino;
+	struct kvfs_stat st;
+	uint64_t ino, after;
 
 	TRY(kvfs_open(img, NULL, &mp, NULL));
-	TRY(mkfile(mp, kvfs_root_ino(mp), "orphan", 20000, &ino));
+	if (written_back) {
+		TRY(kvfs_lookup(mp, kvfs_root_ino(mp), "frag", &st));
+		ino = st.ino;
+	} else {
+		TRY(mkfile(mp, kvfs_root_ino(mp), "orphan", 20000, &ino));
+	}
 	TRY(kvfs_inode_open(mp, ino, 0));
-	TRY(kvfs_unlink(mp, kvfs_root_ino(mp), "orphan"));
+	TRY(kvfs_unlink(mp, kvfs_root_ino(mp),
+			written_back ? "frag" : "orphan"));
 	TRY(kvfs_sync(mp));
-	/*
-	 * A power cut: nothing more reaches the disk, so the last close
-	 * cannot free the inode and it stays on its unlinked list.
-	 */
+	if (written_back) {
+		TRY(kvj_log_drain(mp->log));
+		TRY(mkfile(mp, kvfs_root_ino(mp), "after", 4096, &after));
+		TRY(kvfs_sync(mp));
+	}
 	kvfs_mount_shutdown(mp, "populate: simulated crash");
 	kvfs_inode_close(mp, ino);
 	kvfs_close(mp);
@@ -722,7 +742,7 @@ int main(int argc, char **argv)
 	    (is_walk && argc == 4 && strcmp(argv[3], "rw") &&
 	     strcmp(argv[3], "write"))) {
 		fprintf(stderr,
-			"usage: populate build|orphan IMG | "
+			"usage: populate build|orphan|orphan-wb IMG | "
 			"populate dump IMG OUTDIR | populate walk IMG "
 			"[rw|write] | populate bench IMG FILES ENTRIES NFRAG "
 			"FRAGSIZE\n");
@@ -742,7 +762,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "build"))
 		err = build(argv[2]);
 	else if (!strcmp(argv[1], "orphan"))
-		err = orphan(argv[2]);
+		err = orphan(argv[2], false);
+	else if (!strcmp(argv[1], "orphan-wb"))
+		err = orphan(argv[2], true);
 	else if (is_dump)
 		err = dump(argv[2], argv[3]);
 	else if (is_bench)
