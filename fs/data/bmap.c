@@ -667,6 +667,29 @@ static uint32_t bmap_flags(uint32_t ext_flags)
 }
 
 /*
+ * The mappings of [*cur, end) up to the end of record r (which ends past
+ * *cur): the hole before it, then its piece.  False when map filled up
+ * before its piece.
+ */
+static bool put_rec(struct kvfs_bmap *map, int *k, int nmap, uint64_t *cur,
+		    uint64_t end, const struct irec *r)
+{
+	uint64_t pend;
+
+	if (r->off > *cur) {
+		put_map(map, k, *cur, KVFS_NULLBLOCK, r->off - *cur, 0);
+		*cur = r->off;
+		if (*k == nmap)
+			return false;
+	}
+	pend = irec_end(r) < end ? irec_end(r) : end;
+	put_map(map, k, *cur, r->bno + (*cur - r->off), pend - *cur,
+		bmap_flags(r->flags));
+	*cur = pend;
+	return true;
+}
+
+/*
  * r, found by a read of ip's B+tree data fork, is the inode's last extent
  * (struct kvfs_inode's i_lastext_*): only under i_lock held shared (the
  * fork then stays as it is, i_lock_seq even and still), and only by one
@@ -735,22 +758,12 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 	if (!err)
 		err = xm_find(xm, off, &r, &found);
 	while (!err && cur < end && k < *nmap) {
-		uint64_t pend;
-
 		if (!found || r.off >= end) {
 			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
 			break;
 		}
-		if (r.off > cur) {
-			put_map(map, &k, cur, KVFS_NULLBLOCK, r.off - cur, 0);
-			cur = r.off;
-			if (k == *nmap)
-				break;
-		}
-		pend = irec_end(&r) < end ? irec_end(&r) : end;
-		put_map(map, &k, cur, r.bno + (cur - r.off), pend - cur,
-			bmap_flags(r.flags));
-		cur = pend;
+		if (!put_rec(map, &k, *nmap, &cur, end, &r))
+			break;
 		/* for kvfs_bmapi_read_nolock(): files only */
 		if (xm->btree && whichfork == KVFS_DATA_FORK &&
 		    S_ISREG(ip->i_mode))
@@ -839,22 +852,13 @@ int kvfs_bmapi_read_nolock(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 	 */
 	for (; cur < end && k < *nmap; i++) {
 		struct irec r;
-		uint64_t pend;
 
 		if (i >= n || (r = irec_racy(x, i)).off >= end) {
 			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
 			break;
 		}
-		if (r.off > cur) {
-			put_map(map, &k, cur, KVFS_NULLBLOCK, r.off - cur, 0);
-			cur = r.off;
-			if (k == *nmap)
-				break;
-		}
-		pend = irec_end(&r) < end ? irec_end(&r) : end;
-		put_map(map, &k, cur, r.bno + (cur - r.off), pend - cur,
-			bmap_flags(r.flags));
-		cur = pend;
+		if (!put_rec(map, &k, *nmap, &cur, end, &r))
+			break;
 	}
 out:
 	if (kvfs_ilock_seq_retry(ip, seq))
