@@ -439,6 +439,14 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 	kvfs_inodegc_stop(mp);
 	shut = mp->log && kvj_log_is_shutdown(mp->log);
 
+	/*
+	 * The background reclaim thread may run a shrinker pass at any time:
+	 * the inode cache's and the buffer items' reach the log, which the
+	 * close frees (an ASan use-after-poison in tests/life pressure).
+	 */
+	kvfs_icache_stop_reclaim(mp->ic);
+	if (mp->log)
+		kvfs_bli_log_stop_reclaim(mp->bl);
 	if (mp->log) {
 		/* drains the AIL, then writes the unmount record */
 		err = kvj_log_close(mp->log);

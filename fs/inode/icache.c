@@ -662,6 +662,12 @@ out_free:
 	return err;
 }
 
+void kvfs_icache_stop_reclaim(struct kvfs_icache *ic)
+{
+	if (ic)
+		kv_unregister_shrinker(&ic->shrinker);
+}
+
 void kvfs_icache_destroy(struct kvfs_icache *ic)
 {
 	struct kvfs_inode *victims = NULL, *ip;

@@ -34,6 +34,12 @@ struct kvfs_icache;
 /* Create the cache of mp (after the log is open); one per mount. */
 int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp);
 /*
+ * No more reclaim from the allocator's shrinker pass (the background
+ * reclaim thread may run one at any time): before kvj_log_close(), whose
+ * log the inodes' items reach while they are judged reclaimable.
+ */
+void kvfs_icache_stop_reclaim(struct kvfs_icache *ic);
+/*
  * Free every inode (after kvj_log_close(): nothing may reach the items
  * any more).  An inode still referenced is a caller bug: reported, abort.
  */

@@ -486,6 +486,12 @@ int kvfs_bli_log_create(struct kvj_log *log, struct kv_bcache *bc,
 	return 0;
 }
 
+void kvfs_bli_log_stop_reclaim(struct kvfs_bli_log *bl)
+{
+	if (bl)
+		kv_unregister_shrinker(&bl->shrinker);
+}
+
 void kvfs_bli_log_destroy(struct kvfs_bli_log *bl)
 {
 	struct kvfs_bli *bli;

@@ -65,6 +65,12 @@ struct kvfs_bli_log;
 
 int kvfs_bli_log_create(struct kvj_log *log, struct kv_bcache *bc,
 			struct kvfs_bli_log **blp);
+/*
+ * No more shrinker calls (they push the log's AIL): before kvj_log_close()
+ * frees the log, since the background reclaim thread may run one at any
+ * time.  kvfs_bli_log_destroy() does it too.
+ */
+void kvfs_bli_log_stop_reclaim(struct kvfs_bli_log *bl);
 void kvfs_bli_log_destroy(struct kvfs_bli_log *bl);
 /* Items attached to buffers now (tests: memory stays bounded). */
 size_t kvfs_bli_log_nr_items(struct kvfs_bli_log *bl);
