@@ -35,6 +35,7 @@
 #include <urcu/rculfhash.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/hash.h"
 #include "fs/io/buf_ops.h"
 #include "fs/format/dinode.h"
 #include "fs/inode/ialloc.h"
@@ -102,17 +103,6 @@ static inline void rcu_online(void)
 static inline void count(atomic_uint_fast64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
-}
-
-/* murmur3's finaliser: rculfhash splits on the reversed hash bits */
-static inline unsigned long ino_hash(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ull;
-	k ^= k >> 33;
-	return (unsigned long)k;
 }
 
 static int ino_match(struct cds_lfht_node *node, const void *key)
@@ -195,7 +185,7 @@ static int ic_lookup(struct kvfs_icache *ic, uint64_t ino,
 	int ret = 1;
 
 	rcu_read_lock();
-	cds_lfht_lookup(ic->ht, ino_hash(ino), ino_match, &ino, &iter);
+	cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
 	node = cds_lfht_iter_get_node(&iter);
 	if (!node) {
 		ret = 0;
@@ -316,7 +306,7 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	ip = inode_alloc(ic, ino);
 	pthread_rwlock_wrlock(&ip->i_lock);
 	rcu_read_lock();
-	node = cds_lfht_add_unique(ic->ht, ino_hash(ino), ino_match, &ino,
+	node = cds_lfht_add_unique(ic->ht, kvfs_hash64(ino), ino_match, &ino,
 				   &ip->i_hnode);
 	rcu_read_unlock();
 	if (node != &ip->i_hnode) {
@@ -531,7 +521,7 @@ int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
 		 * read-side section (the iterator's next node may have been
 		 * freed meanwhile), then drop the reference.
 		 */
-		cds_lfht_lookup(ic->ht, ino_hash(ino), ino_match, &ino, &iter);
+		cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
 		cds_lfht_next(ic->ht, &iter);
 		rcu_read_unlock();
 		kvfs_iput(ip);

@@ -45,6 +45,7 @@
 #include <urcu/rculfhash.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/hash.h"
 #include "fs/io/buf.h"
 #include "fs/io/dev.h"
 #include "journal/errortag.h"
@@ -129,17 +130,6 @@ static inline void stat_inc(struct kv_bcache *bc, int which, uint64_t n)
 	v = &bc->stats[tl_slot].v[which];
 	__atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + n,
 			 __ATOMIC_RELAXED);
-}
-
-/* murmur3's finaliser: rculfhash splits on the reversed hash bits */
-static inline unsigned long blk_hash(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ull;
-	k ^= k >> 33;
-	return (unsigned long)k;
 }
 
 static int buf_match(struct cds_lfht_node *node, const void *key)
@@ -380,7 +370,7 @@ static inline int bc_lookup(struct kv_bcache *bc, uint64_t blkno,
 	int ret = 1;
 
 	rcu_read_lock();
-	cds_lfht_lookup(bc->ht, blk_hash(blkno), buf_match, &blkno, &iter);
+	cds_lfht_lookup(bc->ht, kvfs_hash64(blkno), buf_match, &blkno, &iter);
 	node = cds_lfht_iter_get_node(&iter);
 	if (!node) {
 		ret = 0;
@@ -500,7 +490,7 @@ hit:
 	}
 	atomic_fetch_or(&bp->b_flags, KV_BUF_HASHED);
 	rcu_read_lock();
-	node = cds_lfht_add_unique(bc->ht, blk_hash(blkno), buf_match, &blkno,
+	node = cds_lfht_add_unique(bc->ht, kvfs_hash64(blkno), buf_match, &blkno,
 				   &bp->b_hnode);
 	rcu_read_unlock();
 	if (node != &bp->b_hnode) {
