@@ -521,7 +521,8 @@ int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
 		 * read-side section (the iterator's next node may have been
 		 * freed meanwhile), then drop the reference.
 		 */
-		cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
+		cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino,
+				&iter);
 		cds_lfht_next(ic->ht, &iter);
 		rcu_read_unlock();
 		kvfs_iput(ip);

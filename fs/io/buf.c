@@ -490,8 +490,8 @@ hit:
 	}
 	atomic_fetch_or(&bp->b_flags, KV_BUF_HASHED);
 	rcu_read_lock();
-	node = cds_lfht_add_unique(bc->ht, kvfs_hash64(blkno), buf_match, &blkno,
-				   &bp->b_hnode);
+	node = cds_lfht_add_unique(bc->ht, kvfs_hash64(blkno), buf_match,
+				   &blkno, &bp->b_hnode);
 	rcu_read_unlock();
 	if (node != &bp->b_hnode) {
 		/* lost a race with another creator: never published */
