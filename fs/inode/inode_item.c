@@ -30,6 +30,7 @@
 #include "fs/io/blkhdr.h"
 #include "fs/io/buf_item.h"
 #include "fs/io/buf_ops.h"
+#include "fs/io/rec_bufs.h"
 #include "fs/format/dinode.h"
 #include "fs/inode/inode_item.h"
 #include "fs/mount.h"
@@ -274,57 +275,14 @@ void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,
 
 /* ---- recovery ---- */
 
-struct rec_clu {
-	struct kv_buf *bp;
-	bool changed;
-};
-
 struct ili_recovery {
 	struct kv_bcache *bc;
 	const struct kvfs_geom *g;
 	const struct kvj_recover_ops *bops; /* the buffers' cancels */
-	struct rec_clu *clus; /* open-addressed by block number */
-	size_t cap, nr;
+	struct kvfs_rec_bufs clus; /* the inode cluster buffers */
 	size_t limit;
 	struct kvfs_inode_recover_stats st;
 };
-
-static size_t rec_slot(const struct ili_recovery *r, uint64_t blkno)
-{
-	return (size_t)((blkno * 0x9e3779b97f4a7c15ull) >> 17) & (r->cap - 1);
-}
-
-static struct rec_clu *rec_find(struct ili_recovery *r, uint64_t blkno)
-{
-	size_t i;
-
-	for (i = rec_slot(r, blkno); r->clus[i].bp; i = (i + 1) & (r->cap - 1))
-		if (r->clus[i].bp->b_blkno == blkno)
-			break;
-	return &r->clus[i];
-}
-
-/* Keep the table at most half full. */
-static int rec_grow(struct ili_recovery *r)
-{
-	struct rec_clu *old = r->clus;
-	size_t oldcap = r->cap, i;
-
-	if ((r->nr + 1) * 2 <= r->cap)
-		return 0;
-	r->cap = oldcap ? oldcap * 2 : 64;
-	r->clus = kvzalloc(r->cap * sizeof(*r->clus), 0);
-	if (!r->clus) {
-		r->clus = old;
-		r->cap = oldcap;
-		return -ENOMEM;
-	}
-	for (i = 0; i < oldcap; i++)
-		if (old[i].bp)
-			*rec_find(r, old[i].bp->b_blkno) = old[i];
-	kvfree(old);
-	return 0;
-}
 
 /*
  * Write back the replayed clusters and let all go; on failure (or when
@@ -335,13 +293,13 @@ static int rec_write_all(struct ili_recovery *r, bool stale)
 	size_t i;
 	int err = 0;
 
-	for (i = 0; i < r->cap; i++) {
-		struct kv_buf *bp = r->clus[i].bp;
+	for (i = 0; i < r->clus.cap; i++) {
+		struct kv_buf *bp = r->clus.slots[i].bp;
 
 		if (!bp)
 			continue;
 		kv_buf_lock(bp);
-		if (!stale && !err && r->clus[i].changed) {
+		if (!stale && !err && r->clus.slots[i].changed) {
 			bp->b_ops = &kvfs_inode_buf_ops;
 			err = kv_buf_write(bp);
 			if (err)
@@ -356,9 +314,7 @@ static int rec_write_all(struct ili_recovery *r, bool stale)
 		kv_buf_unlock(bp);
 		kv_buf_rele(bp);
 	}
-	kvfree(r->clus);
-	r->clus = NULL;
-	r->cap = r->nr = 0;
+	kvfs_rec_bufs_reset(&r->clus);
 	return err;
 }
 
@@ -393,7 +349,8 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	uint64_t ino, blkno;
 	uint32_t dlen, alen, fields, forkoff;
 	uint32_t room = g->inodesize - KVFS_DINODE_CORE_SIZE;
-	struct rec_clu *rc;
+	struct kvfs_rec_buf *rc;
+	struct kv_buf *bp;
 	uint8_t *dip;
 	int err;
 
@@ -431,24 +388,21 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 		return 0;
 	}
 
-	if (r->nr >= r->limit) {
+	if (r->clus.nr >= r->limit) {
 		err = rec_write_all(r, false);
 		if (err)
 			return err;
 	}
-	err = rec_grow(r);
-	if (err)
-		return err;
-	rc = rec_find(r, blkno);
+	rc = kvfs_rec_bufs_get(&r->clus, blkno);
+	if (!rc)
+		return -ENOMEM;
 	if (!rc->bp) {
 		/* raw: the buffer deltas may have replayed into it already */
-		err = kv_buf_read(r->bc, blkno, 1, NULL, &rc->bp);
-		if (err) {
-			rc->bp = NULL;
+		err = kv_buf_read(r->bc, blkno, 1, NULL, &bp);
+		if (err)
 			return kvfs_corrupt(err, blkno, ILI_RECOVERY, "%s",
 					    kv_buf_last_error());
-		}
-		r->nr++;
+		kvfs_rec_bufs_fill(&r->clus, rc, bp);
 	}
 	dip = (uint8_t *)rc->bp->b_addr + kvfs_ino_to_offset(g, ino);
 	kv_buf_lock(rc->bp);

@@ -37,6 +37,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/io/blkhdr.h"
 #include "fs/io/buf_item.h"
+#include "fs/io/rec_bufs.h"
 #include "fs/format/geom.h"
 #include "journal/crc32c.h"
 
@@ -810,12 +811,6 @@ out:
 
 /* ---- recovery ---- */
 
-struct rec_buf {
-	struct kv_buf *bp;
-	kvj_lsn_t lsn; /* of the block's contents now */
-	bool changed;
-};
-
 /* A block freed (cancelled) in the checkpoint at lsn. */
 struct rec_cancel {
 	uint64_t blkno;
@@ -826,8 +821,7 @@ struct bli_recovery {
 	struct kv_bcache *bc;
 	kvfs_bli_buf_type_fn buf_type;
 	const uint8_t *meta_uuid; /* NULL: blocks without the header */
-	struct rec_buf *bufs; /* open-addressed by block number */
-	size_t cap, nr;
+	struct kvfs_rec_bufs bufs;
 	size_t limit; /* buffers held before the replayed ones are written */
 	/* from the scan pass: every cancel, sorted by block then lsn */
 	struct rec_cancel *cancels;
@@ -836,73 +830,18 @@ struct bli_recovery {
 	struct kvfs_bli_recover_stats st;
 };
 
-static size_t rec_slot(const struct bli_recovery *r, uint64_t blkno)
-{
-	uint64_t k = blkno * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(k >> 17) & (r->cap - 1);
-}
-
-static struct rec_buf *rec_find(struct bli_recovery *r, uint64_t blkno)
-{
-	size_t i;
-
-	if (!r->cap)
-		return NULL;
-	for (i = rec_slot(r, blkno); r->bufs[i].bp; i = (i + 1) & (r->cap - 1))
-		if (r->bufs[i].bp->b_blkno == blkno)
-			return &r->bufs[i];
-	return &r->bufs[i];
-}
-
-/* Keep the table at most half full. */
-static int rec_grow(struct bli_recovery *r)
-{
-	struct rec_buf *old = r->bufs;
-	size_t oldcap = r->cap, i;
-
-	if ((r->nr + 1) * 2 <= r->cap)
-		return 0;
-	r->cap = oldcap ? oldcap * 2 : 64;
-	r->bufs = kvzalloc(r->cap * sizeof(*r->bufs), 0);
-	if (!r->bufs) {
-		r->bufs = old;
-		r->cap = oldcap;
-		return -ENOMEM;
-	}
-	for (i = 0; i < oldcap; i++)
-		if (old[i].bp)
-			*rec_find(r, old[i].bp->b_blkno) = old[i];
-	kvfree(old);
-	return 0;
-}
-
 /*
  * The block was freed: drop what replay put into it (nothing was written
  * yet), so that a later delta (the block reused as metadata) starts from
- * the device again.  Linear probing: shift back the entries after it.
+ * the device again.
  */
-static void rec_forget(struct bli_recovery *r, struct rec_buf *rb)
+static void rec_forget(struct bli_recovery *r, struct kvfs_rec_buf *rb)
 {
-	size_t i = (size_t)(rb - r->bufs), j = i, k;
-
 	kv_buf_lock(rb->bp);
 	kv_buf_stale(rb->bp);
 	kv_buf_unlock(rb->bp);
 	kv_buf_rele(rb->bp);
-	for (;;) {
-		j = (j + 1) & (r->cap - 1);
-		if (!r->bufs[j].bp)
-			break;
-		k = rec_slot(r, r->bufs[j].bp->b_blkno);
-		/* entry j may move to the hole at i unless its home is in (i, j] */
-		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
-			r->bufs[i] = r->bufs[j];
-			i = j;
-		}
-	}
-	memset(&r->bufs[i], 0, sizeof(r->bufs[i]));
-	r->nr--;
+	kvfs_rec_bufs_remove(&r->bufs, rb);
 }
 
 /*
@@ -1003,7 +942,7 @@ static bool rec_cancelled_later(struct bli_recovery *r, uint64_t blkno,
 	       r->cancels[lo - 1].lsn > lsn;
 }
 
-static int rec_write(struct bli_recovery *r, struct rec_buf *rb);
+static int rec_write(struct bli_recovery *r, struct kvfs_rec_buf *rb);
 static void rec_release(struct bli_recovery *r, bool stale);
 
 /*
@@ -1018,8 +957,8 @@ static int rec_write_all(struct bli_recovery *r)
 	size_t i;
 	int err = 0;
 
-	for (i = 0; i < r->cap && !err; i++) {
-		struct rec_buf *rb = &r->bufs[i];
+	for (i = 0; i < r->bufs.cap && !err; i++) {
+		struct kvfs_rec_buf *rb = &r->bufs.slots[i];
 
 		if (!rb->bp || !rb->changed)
 			continue;
@@ -1044,7 +983,7 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	struct bli_recovery *r = priv;
 	struct kvfs_buf_log_hdr h;
 	const uint8_t *map, *data;
-	struct rec_buf *rb;
+	struct kvfs_rec_buf *rb;
 	struct kv_buf *bp;
 	uint64_t blkno, bytes;
 	unsigned words, w, nblks;
@@ -1057,7 +996,7 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	blkno = kv_le64_to_cpu(h.blkno);
 	if (kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL) {
 		r->st.cancelled++;
-		rb = rec_find(r, blkno);
+		rb = kvfs_rec_bufs_find(&r->bufs, blkno);
 		if (rb && rb->bp)
 			rec_forget(r, rb);
 		return 0;
@@ -1076,24 +1015,22 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 			-EUCLEAN, blkno, BLI_RECOVERY,
 			"buffer delta of block %llu does not fit its %u-block buffer",
 			(unsigned long long)blkno, nblks);
-	if (r->nr >= r->limit) {
+	if (r->bufs.nr >= r->limit) {
 		r->st.batches++;
 		err = rec_write_all(r);
 		if (err)
 			return err;
 	}
-	err = rec_grow(r);
-	if (err)
-		return err;
-	rb = rec_find(r, blkno);
+	rb = kvfs_rec_bufs_get(&r->bufs, blkno);
+	if (!rb)
+		return -ENOMEM;
 	if (!rb->bp) {
 		err = kv_buf_read(r->bc, blkno, nblks, NULL, &bp);
 		if (err)
 			return kvfs_corrupt(err, blkno, BLI_RECOVERY, "%s",
 					    kv_buf_last_error());
-		rb->bp = bp;
+		kvfs_rec_bufs_fill(&r->bufs, rb, bp);
 		rb->lsn = rec_block_lsn(r, bp);
-		r->nr++;
 	}
 	bp = rb->bp;
 	words = kv_le16_to_cpu(h.map_words);
@@ -1137,8 +1074,8 @@ static void rec_release(struct bli_recovery *r, bool stale)
 {
 	size_t i;
 
-	for (i = 0; i < r->cap; i++) {
-		struct kv_buf *bp = r->bufs[i].bp;
+	for (i = 0; i < r->bufs.cap; i++) {
+		struct kv_buf *bp = r->bufs.slots[i].bp;
 
 		if (!bp)
 			continue;
@@ -1149,13 +1086,11 @@ static void rec_release(struct bli_recovery *r, bool stale)
 		}
 		kv_buf_rele(bp);
 	}
-	kvfree(r->bufs);
-	r->bufs = NULL;
-	r->cap = r->nr = 0;
+	kvfs_rec_bufs_reset(&r->bufs);
 }
 
 /* Stamp and write back one replayed buffer (locked). */
-static int rec_write(struct bli_recovery *r, struct rec_buf *rb)
+static int rec_write(struct bli_recovery *r, struct kvfs_rec_buf *rb)
 {
 	struct kv_buf *bp = rb->bp;
 	const struct kv_buf_ops *ops = NULL;
