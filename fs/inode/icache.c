@@ -26,8 +26,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,6 +33,7 @@
 #include <urcu/rculfhash.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/bug.h"
 #include "fs/hash.h"
 #include "fs/io/buf_ops.h"
 #include "fs/format/dinode.h"
@@ -672,10 +671,9 @@ void kvfs_icache_destroy(struct kvfs_icache *ic)
 	for (cds_lfht_first(ic->ht, &iter); (ip = iter_inode(&iter)) != NULL;
 	     cds_lfht_next(ic->ht, &iter)) {
 		if (atomic_load(&ip->i_count) != 0) {
-			fprintf(stderr,
-				"kvfs: inode cache destroyed with inode %llu still referenced\n",
+			kvfs_bug(
+				"inode cache destroyed with inode %llu still referenced",
 				(unsigned long long)ip->i_ino);
-			abort();
 		}
 		cds_lfht_del(ic->ht, &ip->i_hnode);
 		ip->i_reclaim_next = victims;

@@ -20,13 +20,12 @@
  * and must keep its own, or recovery would skip its deltas.
  */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <urcu/compiler.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/bug.h"
 #include "fs/io/blkhdr.h"
 #include "fs/io/buf_item.h"
 #include "fs/io/buf_ops.h"
@@ -262,11 +261,9 @@ void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	struct kvfs_inode_log_item *iip = &ip->i_item;
 
 	if (!iip->joined || (fields & ~KVFS_ILOG_ALL)) {
-		fprintf(stderr,
-			"kvfs: kvfs_trans_log_inode: inode %llu fields 0x%x%s\n",
-			(unsigned long long)ip->i_ino, fields,
-			iip->joined ? "" : " not in a transaction");
-		abort();
+		kvfs_bug("kvfs_trans_log_inode: inode %llu fields 0x%x%s",
+			 (unsigned long long)ip->i_ino, fields,
+			 iip->joined ? "" : " not in a transaction");
 	}
 	__atomic_store_n(&iip->fields, iip->fields | fields | KVFS_ILOG_CORE,
 			 __ATOMIC_RELAXED);

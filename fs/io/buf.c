@@ -38,13 +38,13 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <urcu.h>
 #include <urcu/rculfhash.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/bug.h"
 #include "fs/hash.h"
 #include "fs/io/buf.h"
 #include "fs/io/dev.h"
@@ -745,10 +745,9 @@ void kv_bcache_destroy(struct kv_bcache *bc)
 	rcu_online();
 	while ((bp = bc->lru_first)) {
 		if (atomic_load(&bp->b_hold) != 0) {
-			fprintf(stderr,
-				"kvfs: buffer cache destroyed with block %llu still held\n",
+			kvfs_bug(
+				"buffer cache destroyed with block %llu still held",
 				(unsigned long long)bp->b_blkno);
-			abort();
 		}
 		lru_unlink(bc, bp);
 		buf_unhash(bp);

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/bug.h"
 #include "fs/io/blkhdr.h"
 #include "fs/io/buf_item.h"
 #include "fs/io/rec_bufs.h"
@@ -263,10 +264,9 @@ static struct kv_buf *tx_bufs_find(const struct kvj_trans *tp, uint64_t blkno)
 static void tx_bufs_add(const struct kvj_trans *tp, struct kvfs_bli *bli)
 {
 	if (tl_nr == TX_BUFS_MAX) {
-		fprintf(stderr,
-			"kvfs: more than %d buffers held by one thread's transactions\n",
+		kvfs_bug(
+			"more than %d buffers held by one thread's transactions",
 			TX_BUFS_MAX);
-		abort();
 	}
 	tl_bufs[tl_nr].tp = tp;
 	tl_bufs[tl_nr].bli = bli;
@@ -283,10 +283,8 @@ static void tx_bufs_del(struct kvfs_bli *bli)
 			return;
 		}
 	}
-	fprintf(stderr,
-		"kvfs: block %llu released by a thread other than its transaction's\n",
-		(unsigned long long)bli->bp->b_blkno);
-	abort();
+	kvfs_bug("block %llu released by a thread other than its transaction's",
+		 (unsigned long long)bli->bp->b_blkno);
 }
 
 /* ---- the journal's item ops ---- */
@@ -628,13 +626,12 @@ void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
 	unsigned c;
 
 	if (!bli || bli->cancelled || first > last || last >= bp->b_len) {
-		fprintf(stderr,
-			"kvfs: kvfs_trans_log_buf: block %llu bytes %u-%u of %zu%s\n",
-			(unsigned long long)bp->b_blkno, first, last, bp->b_len,
-			!bli	       ? " not in a transaction" :
-			bli->cancelled ? " freed" :
-					 "");
-		abort();
+		kvfs_bug("kvfs_trans_log_buf: block %llu bytes %u-%u of %zu%s",
+			 (unsigned long long)bp->b_blkno, first, last,
+			 bp->b_len,
+			 !bli		? " not in a transaction" :
+			 bli->cancelled ? " freed" :
+					  "");
 	}
 	for (c = first >> KVFS_BLI_CHUNK_SHIFT;
 	     c <= last >> KVFS_BLI_CHUNK_SHIFT; c++) {
@@ -649,10 +646,8 @@ void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp)
 	struct kvfs_bli *bli = bp->b_log_item;
 
 	if (!bli) {
-		fprintf(stderr,
-			"kvfs: kvfs_trans_binval: block %llu not in a transaction\n",
-			(unsigned long long)bp->b_blkno);
-		abort();
+		kvfs_bug("kvfs_trans_binval: block %llu not in a transaction",
+			 (unsigned long long)bp->b_blkno);
 	}
 	kv_buf_stale(bp);
 	memset(bli->map, 0, sizeof(bli->map));
