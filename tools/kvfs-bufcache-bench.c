@@ -20,6 +20,7 @@
 #include "alloc/kvalloc.h"
 #include "fs/io/buf.h"
 #include "fs/io/dev.h"
+#include "tools/cli.h"
 
 #define BLKSIZE 4096u
 
@@ -81,22 +82,6 @@ static void usage(FILE *f)
 		"  defaults: --threads 1 --seconds 3 --blocks 4096\n");
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || !*s || v == 0 || v > 1u << 24) {
-		fprintf(stderr, "kvfs-bufcache-bench: bad %s value '%s'\n", opt,
-			s);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -120,15 +105,18 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "t:s:b:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (parse_uint("--threads", optarg, &nthreads))
+			if (cli_uint("kvfs-bufcache-bench", "--threads", optarg,
+				     1, 1u << 24, &nthreads))
 				return 1;
 			break;
 		case 's':
-			if (parse_uint("--seconds", optarg, &seconds))
+			if (cli_uint("kvfs-bufcache-bench", "--seconds", optarg,
+				     1, 1u << 24, &seconds))
 				return 1;
 			break;
 		case 'b':
-			if (parse_uint("--blocks", optarg, &nr_blocks))
+			if (cli_uint("kvfs-bufcache-bench", "--blocks", optarg,
+				     1, 1u << 24, &nr_blocks))
 				return 1;
 			break;
 		case 'h':

@@ -69,6 +69,7 @@
 #include "fs/kvfs.h"
 #include "fs/format/mkfs.h"
 #include "fs/mount.h"
+#include "tools/cli.h"
 
 #define PROG "kvfs-core-bench"
 #define MAX_RUNS 16
@@ -1053,49 +1054,6 @@ static void usage(FILE *f)
 		"twin.  No fsync is timed.  Exit status 1 if a workload failed.\n");
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned min,
-		      unsigned max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || !*s || v < min || v > max) {
-		fprintf(stderr, PROG ": bad %s value '%s' (%u..%u)\n", opt, s,
-			min, max);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int parse_threads(const char *s)
-{
-	char buf[256], *tok, *save = NULL;
-
-	if (strlen(s) >= sizeof(buf))
-		goto bad;
-	strcpy(buf, s);
-	opt_nthreads = 0;
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (opt_nthreads == MAX_RUNS) {
-			fprintf(stderr, PROG ": at most %d --threads values\n",
-				MAX_RUNS);
-			return -1;
-		}
-		if (parse_uint("--threads", tok, 1, 256,
-			       &opt_threads[opt_nthreads++]))
-			return -1;
-	}
-	if (opt_nthreads)
-		return 0;
-bad:
-	fprintf(stderr, PROG ": bad --threads value '%s'\n", s);
-	return -1;
-}
-
 static int parse_workloads(const char *s)
 {
 	char buf[256], *tok, *save = NULL;
@@ -1146,33 +1104,29 @@ static int parse_args(int argc, char **argv)
 
 		switch (c) {
 		case 't':
-			bad = parse_threads(optarg);
+			bad = cli_uint_list(PROG, "--threads", optarg, 256,
+					    opt_threads, MAX_RUNS,
+					    &opt_nthreads);
 			break;
 		case 's':
-			bad = parse_uint("--seconds", optarg, 1, 3600,
-					 &opt_seconds);
+			bad = cli_uint(PROG, "--seconds", optarg, 1, 3600,
+				       &opt_seconds);
 			break;
 		case 'w':
 			bad = parse_workloads(optarg);
 			wl_given = true;
 			break;
 		case 'z':
-			if (kvfs_parse_size(optarg, &opt_size) ||
-			    opt_size < SEQ_IO * 16ull) {
-				fprintf(stderr,
-					PROG ": bad --size value '%s' (at "
-					     "least 16M)\n",
-					optarg);
-				bad = -1;
-			}
+			bad = cli_size(PROG, "--size", optarg, SEQ_IO * 16ull,
+				       &opt_size);
 			opt_size = opt_size / SEQ_IO * SEQ_IO;
 			break;
 		case 'I':
 			opt_image = optarg;
 			break;
 		case 'd':
-			bad = parse_uint("--dir-entries", optarg, 1, 99999999,
-					 &opt_dir_entries);
+			bad = cli_uint(PROG, "--dir-entries", optarg, 1,
+				       99999999, &opt_dir_entries);
 			break;
 		case 'c':
 			opt_csv = true;
@@ -1183,7 +1137,7 @@ static int parse_args(int argc, char **argv)
 		case 'm': {
 			unsigned sec;
 
-			bad = parse_uint("--commit", optarg, 1, 3600, &sec);
+			bad = cli_uint(PROG, "--commit", optarg, 1, 3600, &sec);
 			opt_commit_ms = sec * 1000;
 			break;
 		}

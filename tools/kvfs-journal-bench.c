@@ -41,6 +41,7 @@
 #include "fs/format/mkfs.h"
 #include "fs/format/sb.h"
 #include "journal/journal.h"
+#include "tools/cli.h"
 
 #define PROG "kvfs-journal-bench"
 #define JB_MAGIC KVFS_MAGIC('K', 'V', 'J', 'B')
@@ -598,60 +599,6 @@ static void usage(FILE *f)
 		"Deltas/s count committed items (a relog counts again).\n");
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned min,
-		      unsigned max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || !*s || v < min || v > max) {
-		fprintf(stderr, PROG ": bad %s value '%s' (%u..%u)\n", opt, s,
-			min, max);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int parse_threads(const char *s)
-{
-	char buf[128], *tok, *save = NULL;
-
-	if (strlen(s) >= sizeof(buf)) {
-		fprintf(stderr, PROG ": bad --threads value '%s'\n", s);
-		return -1;
-	}
-	strcpy(buf, s);
-	opt_nthreads = 0;
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (opt_nthreads == JB_MAX_RUNS) {
-			fprintf(stderr, PROG ": at most %d --threads values\n",
-				JB_MAX_RUNS);
-			return -1;
-		}
-		if (parse_uint("--threads", tok, 1, 256,
-			       &opt_threads[opt_nthreads++]))
-			return -1;
-	}
-	if (!opt_nthreads) {
-		fprintf(stderr, PROG ": bad --threads value '%s'\n", s);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_size(const char *opt, const char *s, uint64_t *out)
-{
-	if (kvfs_parse_size(s, out) || *out == 0) {
-		fprintf(stderr, PROG ": bad %s value '%s'\n", opt, s);
-		return -1;
-	}
-	return 0;
-}
-
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -681,27 +628,29 @@ static int parse_args(int argc, char **argv)
 
 		switch (c) {
 		case 't':
-			bad = parse_threads(optarg);
+			bad = cli_uint_list(PROG, "--threads", optarg, 256,
+					    opt_threads, JB_MAX_RUNS,
+					    &opt_nthreads);
 			break;
 		case 's':
-			bad = parse_uint("--seconds", optarg, 1, 3600,
-					 &opt_seconds);
+			bad = cli_uint(PROG, "--seconds", optarg, 1, 3600,
+				       &opt_seconds);
 			break;
 		case 'b':
-			bad = parse_uint("--buffers", optarg, 1, 16384,
-					 &opt_buffers);
+			bad = cli_uint(PROG, "--buffers", optarg, 1, 16384,
+				       &opt_buffers);
 			break;
 		case 'i':
-			bad = parse_uint("--items", optarg, 1, JB_MAX_ITEMS,
-					 &opt_items);
+			bad = cli_uint(PROG, "--items", optarg, 1, JB_MAX_ITEMS,
+				       &opt_items);
 			break;
 		case 'r':
-			bad = parse_uint("--ranges", optarg, 1, 64,
-					 &opt_ranges);
+			bad = cli_uint(PROG, "--ranges", optarg, 1, 64,
+				       &opt_ranges);
 			break;
 		case 'f':
-			bad = parse_uint("--force-every", optarg, 0, 1u << 30,
-					 &opt_force_every);
+			bad = cli_uint(PROG, "--force-every", optarg, 0,
+				       1u << 30, &opt_force_every);
 			break;
 		case 'F':
 			opt_fsync = true;
@@ -722,10 +671,11 @@ static int parse_args(int argc, char **argv)
 			opt_image = optarg;
 			break;
 		case 'z':
-			bad = parse_size("--size", optarg, &opt_size);
+			bad = cli_size(PROG, "--size", optarg, 1, &opt_size);
 			break;
 		case 'l':
-			bad = parse_size("--log-size", optarg, &opt_logsize);
+			bad = cli_size(PROG, "--log-size", optarg, 1,
+				       &opt_logsize);
 			break;
 		case 'c':
 			opt_csv = true;
