@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -333,8 +334,12 @@ static void *terminator(void *arg)
  */
 static unsigned default_threads(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	int n = 0;
 
+	/* the CPUs this process may run on (a container's, a taskset's) */
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		n = CPU_COUNT(&set);
 	if (n < 2)
 		return 2;
 	return n > KVFS_FUSE_MAX_THREADS ? KVFS_FUSE_MAX_THREADS : (unsigned)n;
