@@ -316,6 +316,34 @@ static int acl_chmod(struct kvfs_fuse *fs, const struct kvfs_stat *ks)
 			     0);
 }
 
+/*
+ * The times the kernel writes back as it drops an unlinked file (after
+ * every unlink under the writeback cache, and synchronously: the unlink
+ * waits for it): a regular file's mtime and ctime are then the kernel's
+ * own as long as it holds the inode, and one without a name is never
+ * looked up again once it let go, so nothing can read ours: the attributes
+ * are answered without a transaction.  True if req was answered.
+ */
+static bool setattr_unlinked_times(fuse_req_t req, uint64_t ino,
+				   const struct stat *attr, int to_set)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct kvfs_stat ks;
+	struct stat st;
+
+	if (!fs->writeback ||
+	    to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME) ||
+	    kvfs_getattr(fs->mp, ino, &ks) || !S_ISREG(ks.mode) || ks.nlink)
+		return false;
+	stat_of(&ks, &st);
+	if (to_set & FUSE_SET_ATTR_MTIME)
+		st.st_mtim = attr->st_mtim;
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		st.st_ctim = attr->st_ctim;
+	fuse_reply_attr(req, &st, fs->timeout);
+	return true;
+}
+
 static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -343,6 +371,9 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int ret;
 
 	(void)fi;
+	if (to_set &&
+	    setattr_unlinked_times(req, ino_of(fs, ino), attr, to_set))
+		return;
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		if (to_set & bits[i].fuse)
 			sa.valid |= bits[i].kvfs;

@@ -153,6 +153,22 @@ static void test_files(const char *d)
 	CHECK_OK(fstat(fd, &st));
 	CHECK_EQ(st.st_nlink, 0);
 	CHECK_EQ(st.st_size, (1 << 20) + 10);
+	CHECK_EQ(st.st_mode, S_IFREG | 0600);
+	/* the mtime of a file without a name can still be set */
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = 1234567890;
+	ts[1].tv_nsec = 5;
+	CHECK_OK(futimens(fd, ts));
+	/* as the setattr's answer left them, then as the core has them */
+	for (int i = 0; i < 2; i++) {
+		CHECK_OK(fstat(fd, &st));
+		CHECK_EQ(st.st_mtim.tv_sec, 1234567890);
+		CHECK_EQ(st.st_mtim.tv_nsec, 5);
+		CHECK_EQ(st.st_nlink, 0);
+		CHECK_EQ(st.st_mode, S_IFREG | 0600);
+		CHECK_EQ(st.st_size, (1 << 20) + 10);
+		CHECK_OK(fsync(fd));
+	}
 	memset(buf, 0, sizeof(buf));
 	CHECK_EQ(pread(fd, buf, 10, 1 << 20), 10);
 	CHECK(!memcmp(buf, "still here", 10));
