@@ -64,15 +64,6 @@ int kvfs_file_commit(struct kvfs_trans *tp, struct kvfs_inode *ip, bool dsync)
 	return kvfs_sync_commit(ip->i_mount, seq);
 }
 
-void kvfs_file_now(struct kvfs_ictime *t)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	t->sec = ts.tv_sec;
-	t->nsec = (uint32_t)ts.tv_nsec;
-}
-
 static uint64_t blk_bytes(const struct kvfs_mount *mp, uint64_t fsb)
 {
 	return kvfs_fsb_to_bytes(&mp->g, fsb);
@@ -348,7 +339,7 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 	if (grow)
 		ip->i_size = size;
 	if (!(flags & KVFS_WRITE_NOCMTIME)) {
-		kvfs_file_now(&ip->i_mtime);
+		kvfs_inode_now(&ip->i_mtime);
 		ip->i_ctime = ip->i_mtime;
 	}
 	if (flags & KVFS_WRITE_KILLPRIV)
@@ -658,7 +649,7 @@ void kvfs_file_touch_atime(struct kvfs_inode *ip)
 	if (mp->rdonly || mp->atime == KVFS_ATIME_NOATIME ||
 	    ip->i_diflags & KVFS_DIFLAG_NOATIME)
 		return;
-	kvfs_file_now(&now);
+	kvfs_inode_now(&now);
 	if (mp->atime == KVFS_ATIME_RELATIME && !atime_due(ip, &now))
 		return;
 	/* atime is best effort: a full log or a shutdown skips it */
@@ -824,7 +815,7 @@ int kvfs_file_stamp(struct kvfs_inode *ip)
 
 	if (err)
 		return err;
-	kvfs_file_now(&ip->i_mtime);
+	kvfs_inode_now(&ip->i_mtime);
 	ip->i_ctime = ip->i_mtime;
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
 	return kvfs_file_commit(tp, ip, false);

@@ -96,8 +96,6 @@ int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self);
  * other types, kvfs_iget()'s errors.
  */
 int kvfs_file_get(struct kvfs_mount *mp, uint64_t ino, struct kvfs_inode **ipp);
-/* Now, for timestamps. */
-void kvfs_file_now(struct kvfs_ictime *t);
 /*
  * A read of ip (a file, or a directory's listing): atime per the mount's
  * rule, best effort (a full log skips it).  Without the ILOCK held.

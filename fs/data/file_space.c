@@ -160,7 +160,7 @@ int kvfs_file_alloc_unwritten(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 		ip->i_size = size;
 		stamp_mtime = true;
 	}
-	kvfs_file_now(&ip->i_ctime);
+	kvfs_inode_now(&ip->i_ctime);
 	if (stamp_mtime)
 		ip->i_mtime = ip->i_ctime;
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);

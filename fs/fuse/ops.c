@@ -384,7 +384,8 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 */
 	if (!sa.valid) {
 		sa.valid = KVFS_SET_CTIME;
-		clock_gettime(CLOCK_REALTIME, &attr->st_ctim);
+		/* the core's clock (fs/inode/inode.h: kvfs_inode_now()) */
+		clock_gettime(CLOCK_REALTIME_COARSE, &attr->st_ctim);
 	}
 	/*
 	 * Under the writeback cache the kernel keeps a regular file's mtime

@@ -271,9 +271,7 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 {
 	const struct kvfs_geom *g = &ip->i_mount->g;
-	struct timespec now;
 
-	clock_gettime(CLOCK_REALTIME, &now);
 	ip->i_mode = a->mode;
 	ip->i_nlink = a->nlink;
 	ip->i_uid = a->uid;
@@ -281,8 +279,7 @@ static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 	ip->i_rdev = a->rdev;
 	ip->i_size = 0;
 	ip->i_nblocks = 0;
-	ip->i_atime.sec = now.tv_sec;
-	ip->i_atime.nsec = (uint32_t)now.tv_nsec;
+	kvfs_inode_now(&ip->i_atime);
 	ip->i_mtime = ip->i_ctime = ip->i_crtime = ip->i_atime;
 	/* the inode's last life ended at its old generation */
 	ip->i_generation++;
@@ -305,12 +302,12 @@ static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb,
 {
 	struct kvfs_mount *mp = tp->mp;
 	const struct kvfs_geom *g = &mp->g;
-	struct timespec now;
+	struct kvfs_ictime now;
 	struct kv_buf *bp;
 	uint32_t b, i;
 	int err;
 
-	clock_gettime(CLOCK_REALTIME, &now);
+	kvfs_inode_now(&now);
 	for (b = 0; b < nblocks; b++) {
 		err = kvfs_trans_get_buf(tp->jt, mp->bl, fsb + b, 1,
 					 &kvfs_inode_buf_ops, &bp);
@@ -323,8 +320,8 @@ static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb,
 			uint64_t ino = kvfs_agino_to_ino(
 				g, agno, agino + b * g->inopblock + i);
 
-			kvfs_dinode_init(dip, g, ino, 0, 0, 0, 0, now.tv_sec,
-					 (uint32_t)now.tv_nsec, 0);
+			kvfs_dinode_init(dip, g, ino, 0, 0, 0, 0, now.sec,
+					 now.nsec, 0);
 			kvfs_dinode_set_crc(dip, g);
 		}
 		kvfs_trans_log_buf(tp->jt, bp, 0, g->blocksize - 1);

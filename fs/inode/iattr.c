@@ -152,7 +152,7 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 						  0, &tp);
 		if (err)
 			goto out;
-		kvfs_file_now(&now);
+		kvfs_inode_now(&now);
 		set_nonsize(ip, sa, cr, &now);
 		if (v & KVFS_SET_SIZE) {
 			ip->i_size = sa->size;

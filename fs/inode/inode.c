@@ -5,6 +5,7 @@
  */
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs/io/blkhdr.h"
 #include "fs/format/dinode.h"
@@ -100,6 +101,15 @@ static void ts_to_disk(struct kvfs_timestamp *d, const struct kvfs_ictime *t)
 	d->sec = kv_cpu_to_le64((uint64_t)t->sec);
 	d->nsec = kv_cpu_to_le32(t->nsec);
 	d->pad = kv_cpu_to_le32(0);
+}
+
+void kvfs_inode_now(struct kvfs_ictime *t)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	t->sec = ts.tv_sec;
+	t->nsec = (uint32_t)ts.tv_nsec;
 }
 
 void kvfs_inode_from_disk(struct kvfs_inode *ip, const void *dip)

@@ -58,6 +58,16 @@ struct kvfs_ictime {
 	uint32_t nsec;
 };
 
+/*
+ * Now, for every timestamp the core stamps.  CLOCK_REALTIME_COARSE: the
+ * clock of the kernel's own stamps on a filesystem without fine-grained
+ * timestamps, FUSE among them (current_time()).  Under the writeback cache
+ * the kernel stamps a regular file's mtime and ctime itself (a write, an
+ * unlink's ctime); from one clock, a stamp the kernel makes after one of
+ * ours is never earlier, which a finer clock of our own would break.
+ */
+void kvfs_inode_now(struct kvfs_ictime *t);
+
 /* The inode log item; its fields belong to fs/inode/inode_item.c. */
 struct kvfs_inode_log_item {
 	struct kvj_item item; /* the journal hands us &item */

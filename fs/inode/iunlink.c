@@ -307,11 +307,7 @@ int kvfs_iunlink_remove(struct kvfs_trans *tp, struct kvfs_inode *ip)
 
 static void ctime_now(struct kvfs_inode *ip)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	ip->i_ctime.sec = now.tv_sec;
-	ip->i_ctime.nsec = (uint32_t)now.tv_nsec;
+	kvfs_inode_now(&ip->i_ctime);
 }
 
 int kvfs_bumplink(struct kvfs_trans *tp, struct kvfs_inode *ip)

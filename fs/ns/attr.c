@@ -1744,15 +1744,6 @@ static int leaf_change(struct actx *c, const struct xent *nx, bool set,
 	return err;
 }
 
-static void now(struct kvfs_ictime *t)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	t->sec = ts.tv_sec;
-	t->nsec = (uint32_t)ts.tv_nsec;
-}
-
 static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 		       const void *value, size_t size, int flags, bool set)
 {
@@ -1790,7 +1781,7 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 	else
 		err = leaf_change(&c, &nx, set, flags);
 	if (!err) {
-		now(&ip->i_ctime);
+		kvfs_inode_now(&ip->i_ctime);
 		kvfs_trans_log_inode(c.tp, ip, KVFS_ILOG_CORE);
 	}
 	if (!err || (c.dirty && !c.changed)) {

@@ -66,26 +66,17 @@ static bool is_dotdot(const char *name, size_t len)
 	return len == 2 && name[0] == '.' && name[1] == '.';
 }
 
-static void now(struct kvfs_ictime *t)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	t->sec = ts.tv_sec;
-	t->nsec = (uint32_t)ts.tv_nsec;
-}
-
 /* A directory's entries changed: mtime and ctime now, logged. */
 static void dir_touch(struct kvfs_trans *tp, struct kvfs_inode *dp)
 {
-	now(&dp->i_mtime);
+	kvfs_inode_now(&dp->i_mtime);
 	dp->i_ctime = dp->i_mtime;
 	kvfs_trans_log_inode(tp, dp, KVFS_ILOG_CORE);
 }
 
 static void ctime_touch(struct kvfs_trans *tp, struct kvfs_inode *ip)
 {
-	now(&ip->i_ctime);
+	kvfs_inode_now(&ip->i_ctime);
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
 }
 

@@ -82,7 +82,7 @@ static void check_file(const char *p, size_t len, unsigned seed)
 static void test_files(const char *d)
 {
 	struct stat st, st2;
-	struct timespec ts[2];
+	struct timespec ts[2], ctime0;
 	uint8_t buf[8192];
 	int fd;
 
@@ -146,11 +146,20 @@ static void test_files(const char *d)
 
 	/* an unlinked open file lives until it is closed */
 	CHECK_OK(fd = open(P(0, "%s/gone", d), O_CREAT | O_RDWR, 0600));
+	CHECK_OK(fstat(fd, &st));
+	ctime0 = st.st_ctim;
 	CHECK_OK(unlink(P(0, "%s/gone", d)));
 	CHECK_ERR(stat(P(0, "%s/gone", d), &st), ENOENT);
 	CHECK_EQ(pwrite(fd, "still here", 10, 1 << 20), 10);
 	CHECK_OK(fsync(fd));
 	CHECK_OK(fstat(fd, &st));
+	/*
+	 * the kernel stamped the unlink's ctime, the daemon the create's:
+	 * one clock, so never backwards
+	 */
+	CHECK(st.st_ctim.tv_sec > ctime0.tv_sec ||
+	      (st.st_ctim.tv_sec == ctime0.tv_sec &&
+	       st.st_ctim.tv_nsec >= ctime0.tv_nsec));
 	CHECK_EQ(st.st_nlink, 0);
 	CHECK_EQ(st.st_size, (1 << 20) + 10);
 	CHECK_EQ(st.st_mode, S_IFREG | 0600);

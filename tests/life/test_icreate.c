@@ -34,7 +34,7 @@ static void create(struct kvfs_mount *mp, struct kvfs_inode *dp, uint32_t mode,
 	struct kvfs_trans *tp;
 	struct timespec before, after;
 
-	clock_gettime(CLOCK_REALTIME, &before);
+	clock_gettime(CLOCK_REALTIME_COARSE, &before);
 	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp), 0);
 	if (dp)
 		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
