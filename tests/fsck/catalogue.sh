@@ -64,6 +64,7 @@ sums "$T/orig" >"$T/orig.sums"
 # the files of every size (a higher inode number).
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
+"sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
 "agf-header|^$|write agf 1 length 5"
 "agi-header|^$|write -c agi 1 icount 7"
 "bnobt-node|^$|write btree 0 bno 0:0 numrecs 0"
