@@ -1074,7 +1074,18 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		kvfree(f.x);
 		return err;
 	}
-	/* a directory inode not yet given entries (no blocks) has none */
+	/*
+	 * A directory is made short-form and shrinks back to it: a block
+	 * one has its head (an unlinked one may have lost its blocks to
+	 * inactivation); a file whose type bits a flip made a directory
+	 * may have none.
+	 */
+	if (!f.bad && S_ISDIR(mode) && d->dformat == KVFS_DFORK_EXTENTS &&
+	    !kv_le32_to_cpu(d->nextents) && kv_le32_to_cpu(d->nlink))
+		find(s, KVFS_SCRUB_DIR, s->agno, fsb, 0, ino,
+		     "directory %" PRIu64 " is a block directory with no "
+		     "block",
+		     ino);
 	if (!f.bad && S_ISDIR(mode) && d->dformat == KVFS_DFORK_EXTENTS &&
 	    kv_le32_to_cpu(d->nextents))
 		err = check_dir_blocks(

@@ -51,6 +51,7 @@ struct ino_ctx {
 	bool rebuilt; /* a fork's tree rebuilt: nblocks set to what it maps */
 	size_t data_rb; /* 1 + the data fork's entry in rp->rebuilds, or 0 */
 	bool tree_left; /* a tree to rebuild left: what it maps is unknown */
+	bool not_dir; /* a directory whose blocks hold no directory */
 	/* leaves the walk could not take records from, for salvage_leaf() */
 	uint64_t salvage[KVFS_BTREE_WALK_MAX_FINDINGS];
 	unsigned nsalvage;
@@ -635,9 +636,45 @@ static int claim_fork(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 }
 
 /*
+ * Whether a block directory's n extents x map a directory at all: its
+ * head block (else its first mapped block) carries a directory block's
+ * magic or this filesystem's UUID, as even a damaged directory block
+ * does.  A regular file whose mode's type bits were damaged holds only
+ * data there, or nothing (no extent: every linked block directory has its
+ * head; an unlinked one may have lost its blocks to inactivation).
+ */
+static int holds_dir(struct ino_ctx *c, const struct kvfs_extent *x, uint32_t n,
+		     bool *yes)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	const struct kvfs_blk_hdr *h = (const void *)c->rp->blk;
+	uint64_t fsb;
+	int err;
+
+	*yes = !n && !kv_le32_to_cpu(D(c)->nlink);
+	if (!n)
+		return 0;
+	fsb = kvfs_extent_list_map(x, n, 0);
+	if (fsb == KVFS_NULLBLOCK)
+		fsb = kv_le64_to_cpu(x[0].startblock);
+	/* out of range: the namespace phases' to judge */
+	*yes = true;
+	if (fsb >= g->dblocks)
+		return 0;
+	err = kv_dev_pread(c->rp->dev, c->rp->blk, g->blocksize,
+			   kvfs_fsb_to_bytes(g, fsb));
+	if (err)
+		return err;
+	*yes = kv_le32_to_cpu(h->magic) == KVFS_DIR_DATA_MAGIC ||
+	       !memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE);
+	return 0;
+}
+
+/*
  * A block directory's two index trees (rooted in data block 0's head, not
  * mapped by the fork): their blocks are the directory's.  A directory
- * whose head cannot be read is the namespace phases' to rebuild.
+ * whose head cannot be read is the namespace phases' to rebuild; one whose
+ * blocks hold no directory is c->not_dir.
  */
 static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 {
@@ -645,9 +682,14 @@ static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 	uint64_t fsb = kvfs_extent_list_map((const void *)fork, n, 0);
 	struct kv_buf *hbp;
 	char why[224];
+	bool dir;
 	int err;
 
-	if (fsb == KVFS_NULLBLOCK)
+	err = holds_dir(c, (const void *)fork, n, &dir);
+	if (err)
+		return err;
+	c->not_dir = !dir;
+	if (fsb == KVFS_NULLBLOCK || c->not_dir)
 		return 0;
 	err = kv_buf_read(c->rp->bc, fsb, g->dirblksize >> g->blocklog,
 			  &kvfs_dir_data_buf_ops, &hbp);
@@ -708,7 +750,7 @@ static int claim_blocks(struct ino_ctx *c)
 		}
 	}
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
-	    d->dformat == KVFS_DFORK_EXTENTS && kv_le32_to_cpu(d->nextents))
+	    d->dformat == KVFS_DFORK_EXTENTS)
 		err = claim_dir_index(c, df, kv_le32_to_cpu(d->nextents));
 	/* a large directory: its extents from its (walked, sound) tree */
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
@@ -899,6 +941,20 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 			rp->inodes_left = true;
 		}
 		return 0;
+	}
+	/*
+	 * A file is not cleared for its type bits: its data is kept, and
+	 * the namespace phases then find its entry's file type right.
+	 */
+	if (c->not_dir &&
+	    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+		       "inode %" PRIu64 " is a directory whose blocks hold no "
+		       "directory: made a regular file (its type damaged), "
+		       "its data kept",
+		       c->ino)) {
+		d->mode =
+			kv_cpu_to_le16((uint16_t)((mode & ~S_IFMT) | S_IFREG));
+		c->changed = true;
 	}
 	/* a rebuilt fork's count is part of its rebuild */
 	if (c->rebuilt) {

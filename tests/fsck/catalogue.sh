@@ -35,7 +35,7 @@ die() {
 ino_of() { awk -v p="$1" '$5 == p { print $1 }' "$T/orig/manifest"; }
 ROOT=128
 SUB=$(ino_of /sub) BIG=$(ino_of /big) D2=$(ino_of /sub/d2) D3=$(ino_of /sub/d2/d3)
-FRAG=$(ino_of /frag) F1=$(ino_of /file1) F4095=$(ino_of /file4095)
+FRAG=$(ino_of /frag) F0=$(ino_of /file0) F1=$(ino_of /file1) F4095=$(ino_of /file4095)
 F4096=$(ino_of /file4096) F65537=$(ino_of /file65537)
 XB=$(ino_of /xattr-block) XDIR=$(ino_of /xattr-dir)
 [ -n "$SUB" ] && [ -n "$FRAG" ] && [ -n "$XB" ] || die "manifest"
@@ -59,7 +59,9 @@ sums "$T/orig" >"$T/orig.sums"
 # The cases: NAME|PATHS THE DAMAGE MAY CHANGE (regex)|kvfs-db -x commands
 # (';' between them)|what fsck -n says (a fixed string; empty: anything)|
 # PATH:MIN, the intact part kept (empty: none).  Values are computed
-# above from the base image.  /frag is a two-level extent-map tree (600
+# above from the base image.  The dir-mode cases give a regular file
+# (empty, with data, with an extent-map tree) a directory's type with its
+# crc right, as the campaign's seed 3172 did.  /frag is a two-level extent-map tree (600
 # one-block extents: four leaves under the root in its inode), made after
 # the files of every size (a higher inode number).
 cases=(
@@ -72,6 +74,9 @@ cases=(
 "free-and-used|/file4096$|write inode $F4096 u.extent[0].startblock $FREE0"
 "shared-block|/file4096$|write inode $F4096 u.extent[0].startblock $(first_block "$T/base" $F4095)"
 "link-count|^$|write inode $F1 nlink 5"
+"dir-mode-empty|^$|write inode $F0 mode 040644|hold no directory: made a regular file"
+"dir-mode-data|^$|write inode $F4096 mode 040644|hold no directory: made a regular file"
+"dir-mode-tree|^$|write inode $FRAG mode 040644|hold no directory: made a regular file"
 "dirent-free-inode|/linked2$|write dirent $SUB linked2 inumber $FREEINO"
 "dotdot|^$|write inode $D3 u.sfdir.parent $ROOT"
 "dotdot-block|^$|write dirhead $BIG parent $SUB"
