@@ -371,10 +371,13 @@ static int salvage_rec(struct ino_ctx *c, size_t nwalk,
 
 /*
  * A leaf the walk gave no records from (it fails its verifier, or its
- * checks), read as it is: if its header says it is a leaf of this inode's
- * extent map, its records in order join the walk's (each is checked later
- * as any other), and the block is the tree's, as xfs_repair examines the
- * records of a bad block rather than drop them all.
+ * checks), read as it is: if its header says it is a block of this
+ * inode's extent map, its records in order join the walk's (each is
+ * checked later as any other), and the block is the tree's, as xfs_repair
+ * examines the records of a bad block rather than drop them all.  Its
+ * level is the parent's word: a header saying another is damaged, and
+ * then every record must be a sound extent in order or none is taken (a
+ * node reached where a leaf was expected holds keys and pointers).
  */
 static int salvage_leaf(struct ino_ctx *c, uint64_t fsb, size_t nwalk,
 			const char *name)
@@ -395,9 +398,19 @@ static int salvage_leaf(struct ino_ctx *c, uint64_t fsb, size_t nwalk,
 	    kv_le64_to_cpu(bb->hdr.blkno) != fsb ||
 	    kv_le64_to_cpu(bb->hdr.owner) != c->ino ||
 	    memcmp(bb->hdr.uuid, g->meta_uuid, KVFS_UUID_SIZE) ||
-	    kv_le16_to_cpu(bb->level) ||
 	    n > kvfs_btree_maxrecs(fmt, g->blocksize, 0))
 		return 0;
+	for (unsigned i = 0; kv_le16_to_cpu(bb->level) && i < n; i++) {
+		struct kvfs_extent x;
+
+		memcpy(&x, kvfs_btree_rec(bb, fmt, i), sizeof(x));
+		if (kvfs_extent_check(g, &x) ||
+		    kv_le64_to_cpu(x.startoff) < next)
+			return 0;
+		next = kv_le64_to_cpu(x.startoff) +
+		       kv_le32_to_cpu(x.blockcount);
+	}
+	next = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct kvfs_extent x;
 		uint64_t off;
