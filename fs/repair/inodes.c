@@ -35,6 +35,7 @@
 #include "fs/repair/priv.h"
 #include "fs/check/scrub.h"
 #include "fs/ns/symlink.h"
+#include "journal/crc32c.h"
 
 /* What became of one inode. */
 struct ino_ctx {
@@ -649,6 +650,174 @@ static int claim_fork(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 }
 
 /*
+ * An inode number in range that no inode chunk of AG 0 holds (xfs_repair's
+ * BADFSINO): an entry naming a number out of range (past the AGs, in
+ * their headers) is made to name it, which every reader accepts, and the
+ * namespace phases remove it as an entry to a free inode, that entry
+ * alone: a directory failing its verifier would lose every entry of the
+ * block (or the short form) holding it.  KVFS_NULLINO if there is none.
+ */
+static uint64_t placeholder_ino(struct rp *rp)
+{
+	const struct kvfs_geom *g = &rp->g;
+	const struct rp_ag *a = &rp->ags[0];
+	uint32_t end = kvfs_ag_length(g, 0) << g->inopblog;
+
+	for (uint32_t agino = KVFS_AG_HDR_BLOCKS << g->inopblog; agino < end;
+	     agino++) {
+		bool held = false;
+
+		for (size_t k = 0; k < a->nchunks && !held; k++) {
+			uint32_t s = kv_le32_to_cpu(a->chunks[k].startino);
+
+			held = agino >= s && agino - s < KVFS_INODES_PER_CHUNK;
+		}
+		if (!held)
+			return kvfs_agino_to_ino(g, 0, agino);
+	}
+	return KVFS_NULLINO;
+}
+
+/*
+ * *inop, an entry's inode number (".." when name is NULL) of directory
+ * c->ino held in blkno: made the placeholder when out of range.  Returns
+ * whether it was (in a dry run: would be).
+ */
+static bool fix_entry_ino(struct ino_ctx *c, uint64_t blkno, kv_le64 *inop,
+			  const uint8_t *name, unsigned namelen)
+{
+	struct rp *rp = c->rp;
+	uint64_t ino = kv_le64_to_cpu(*inop), to;
+
+	if (kvfs_ino_in_range(&rp->g, ino))
+		return false;
+	to = placeholder_ino(rp);
+	if (to == KVFS_NULLINO)
+		return false;
+	if (rp_problem(rp, false, c->ino, blkno,
+		       "directory %" PRIu64 ": %s%.*s%s names inode %" PRIu64
+		       ", out of range: made to name free inode %" PRIu64
+		       ", for its removal",
+		       c->ino, name ? "entry '" : "'..'",
+		       name ? (int)namelen : 0, name ? (const char *)name : "",
+		       name ? "'" : "", ino, to))
+		*inop = kv_cpu_to_le64(to);
+	return true;
+}
+
+/*
+ * A short-form directory's entries (and "..") naming inode numbers out of
+ * range, in the copy, before it is verified (placeholder_ino()).
+ */
+static void fix_sf_inos(struct ino_ctx *c, uint8_t *fork, uint32_t dsize)
+{
+	struct kvfs_dir_sf_hdr *h = (void *)fork;
+	uint64_t size = kv_le64_to_cpu(D(c)->size);
+	uint64_t blkno = kvfs_ino_to_fsb(&c->rp->g, c->ino);
+	uint32_t pos = KVFS_DIR_SF_HDR_SIZE;
+	bool any;
+
+	if (size < KVFS_DIR_SF_HDR_SIZE || size > dsize)
+		return;
+	any = fix_entry_ino(c, blkno, &h->parent, NULL, 0);
+	for (uint32_t i = 0; i < kv_le16_to_cpu(h->count); i++) {
+		struct kvfs_dir_sf_ent *e = (void *)(fork + pos);
+
+		if (pos + KVFS_DIR_SF_ENT_SIZE > size ||
+		    pos + KVFS_DIR_SF_ENTSIZE(e->namelen) > size)
+			break;
+		any |= fix_entry_ino(c, blkno, &e->ino, e->name, e->namelen);
+		pos += KVFS_DIR_SF_ENTSIZE(e->namelen);
+	}
+	if (any && !c->rp->o->dry_run)
+		c->changed = true;
+}
+
+/*
+ * A block directory's data block at fsb whose crc holds and whose only
+ * fault is entries naming inode numbers out of range: those made to name
+ * the placeholder (placeholder_ino()), the block written back.
+ */
+static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs)
+{
+	struct rp *rp = c->rp;
+	const struct kvfs_geom *g = &rp->g;
+	uint8_t *t = kvmalloc(g->dirblksize, 0);
+	const struct kvfs_dir_data_hdr *h = (const void *)t;
+	uint32_t pos, len = g->dirblksize;
+	struct kv_buf *bp;
+	bool any = false;
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	err = kv_dev_pread(rp->dev, t, len, kvfs_fsb_to_bytes(g, fsb));
+	if (err || !kvfs_dir_data_check(g, t, len) ||
+	    kv_le32_to_cpu(h->hdr.magic) != KVFS_DIR_DATA_MAGIC ||
+	    kv_le32_to_cpu(h->hdr.crc) !=
+		    kv_crc32c_block(t, len, KVFS_BLK_CRC_OFF))
+		goto out;
+	pos = kv_le32_to_cpu(h->dblk) ? KVFS_DIR_DATA_HDR_SIZE :
+					KVFS_DIR_HEAD_SIZE;
+	if (!kv_le32_to_cpu(h->dblk))
+		any = fix_entry_ino(
+			c, fsb,
+			&((struct kvfs_dir_head *)(t + KVFS_DIR_DATA_HDR_SIZE))
+				 ->parent,
+			NULL, 0);
+	while (pos + KVFS_DIR_DATA_ENT_SIZE <= len) {
+		struct kvfs_dir_data_ent *e = (void *)(t + pos);
+		uint32_t rl = kv_le32_to_cpu(e->reclen);
+
+		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl > len - pos ||
+		    KVFS_DIR_DATA_ENT_SIZE + (uint32_t)e->namelen > rl)
+			break;
+		if (kv_le64_to_cpu(e->ino))
+			any |= fix_entry_ino(c, fsb, &e->ino, e->name,
+					     e->namelen);
+		pos += rl;
+	}
+	if (!any || rp->o->dry_run || kvfs_dir_data_check(g, t, len))
+		goto out;
+	err = rp_will_write(rp);
+	if (!err)
+		err = kv_buf_read(rp->bc, fsb, fsbs, NULL, &bp);
+	if (err)
+		goto out;
+	kv_buf_lock(bp);
+	memcpy(bp->b_addr, t, len);
+	bp->b_ops = &kvfs_dir_data_buf_ops;
+	kv_buf_mark_dirty(bp);
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+out:
+	kvfree(t);
+	return err;
+}
+
+/* Every data block of a block directory's n extents x: fix_dir_block_inos(). */
+static int fix_dir_inos(struct ino_ctx *c, const struct kvfs_extent *x,
+			uint32_t n)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	uint32_t fsbs = g->dirblksize >> g->blocklog;
+	int err = 0;
+
+	for (uint32_t i = 0; i < n && !err; i++) {
+		uint64_t off = kv_le64_to_cpu(x[i].startoff);
+		uint64_t start = kv_le64_to_cpu(x[i].startblock);
+		uint32_t len = kv_le32_to_cpu(x[i].blockcount);
+
+		/* a directory block is one contiguous, aligned piece */
+		if (kvfs_extent_check(g, &x[i]) || off % fsbs)
+			continue;
+		for (uint32_t b = 0; b + fsbs <= len && !err; b += fsbs)
+			err = fix_dir_block_inos(c, start + b, fsbs);
+	}
+	return err;
+}
+
+/*
  * Whether a block directory's n extents x map a directory at all: its
  * head block (else its first mapped block) carries a directory block's
  * magic or this filesystem's UUID, as even a damaged directory block
@@ -704,6 +873,9 @@ static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 	c->not_dir = !dir;
 	if (fsb == KVFS_NULLBLOCK || c->not_dir)
 		return 0;
+	err = fix_dir_inos(c, (const void *)fork, n);
+	if (err)
+		return err;
 	err = kv_buf_read(c->rp->bc, fsb, g->dirblksize >> g->blocklog,
 			  &kvfs_dir_data_buf_ops, &hbp);
 	if (err == -EUCLEAN || err == -EBADMSG || err == -EINVAL)
@@ -907,6 +1079,8 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	if (asize && d->aformat == KVFS_DFORK_EXTENTS)
 		nbad += cut_bad_extents(c, af, asize, &d->anextents,
 					"attribute");
+	if (S_ISDIR(mode) && d->dformat == KVFS_DFORK_INLINE)
+		fix_sf_inos(c, df, dsize);
 	if (c->changed || verr == -EBADMSG) {
 		/* what is left of the fault once the cuts are made */
 		uint32_t crc = kv_le32_to_cpu(d->hdr.crc);

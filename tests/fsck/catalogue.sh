@@ -47,6 +47,15 @@ FB0=$("$DB" "$T/base" ag 0 | sed -n 's/^freeblks = //p')
 FREEINO=$(($(sort -n "$T/orig/manifest" | tail -1 | cut -d' ' -f1) + 1))
 "$DB" "$T/base" inode $FREEINO | grep -qx 'mode = 00*' || die "inode $FREEINO not free"
 
+# an inode number in no chunk (past AG 1's, the last's, inodes), and one
+# past the last AG (inode numbers are AG << (agblklog + inopblog) | agino)
+AGC=$("$DB" "$T/base" sb | sed -n 's/^agcount = //p')
+INOSHIFT=$(($("$DB" "$T/base" sb | sed -n 's/^agblklog = //p') +
+	$("$DB" "$T/base" sb | sed -n 's/^inopblog = //p')))
+NOCHUNK=$(((AGC - 1 << INOSHIFT) + 200))
+PASTAG=$(((AGC << INOSHIFT) + 5))
+"$DB" "$T/base" inode $NOCHUNK >/dev/null 2>&1 && die "inode $NOCHUNK in a chunk"
+
 # "PATH SHA256" of every file and xattr value ("PATH TARGET" of symlinks)
 sums() {
 	(cd "$1/tree" && find . -type f -exec sha256sum {} + |
@@ -78,6 +87,9 @@ cases=(
 "dir-mode-data|^$|write inode $F4096 mode 040644|hold no directory: made a regular file"
 "dir-mode-tree|^$|write inode $FRAG mode 040644|hold no directory: made a regular file"
 "dirent-free-inode|/linked2$|write dirent $SUB linked2 inumber $FREEINO"
+"dirent-free-chunk|/linked2$|write dirent $SUB linked2 inumber $NOCHUNK|names inode $NOCHUNK, which is not in use"
+"dirent-past-ag|/linked2$|write dirent $SUB linked2 inumber $PASTAG|names inode $PASTAG, out of range"
+"dirent-past-ag-block|^\\./big/entry-00000$|write dirent $BIG entry-00000 inumber $PASTAG|names inode $PASTAG, out of range"
 "dotdot|^$|write inode $D3 u.sfdir.parent $ROOT"
 "dotdot-block|^$|write dirhead $BIG parent $SUB"
 "dir-cycle|^\\./sub/d2/|write dirent $D2 d3 inumber $SUB"
