@@ -107,6 +107,7 @@ cases=(
 "xattr-tree-level|^$|write btree $XT abmbt 0:0 level 2|attribute fork's extent-map tree"
 "free-counters|^$|write agf 0 freeblks $((FB0 - 3)); write sb fdblocks 17"
 "inobt-record|^$|write btree 0 ino 0:0 rec[0].freecount 9"
+"inobt-lost-records|^$|write btree 0 ino 0:0 numrecs 0|rebuilt from a scan of the AG's inode blocks"
 "dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"
 "dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
 "orphan|^$|ORPHAN"
