@@ -274,6 +274,7 @@ static int replay(struct rp *rp)
 			    &fault);
 	if (err2)
 		return err2;
+	rp->log_kept = !fault;
 	if (!fault && (err == -EUCLEAN || err == -EBADMSG)) {
 		rp_unfixable(rp, KVFS_NULLINO, r.blkno,
 			     "the log could not be replayed: block %" PRIu64
@@ -335,7 +336,8 @@ static void overlay_drop(struct rp *rp, struct kv_dev *plain,
 /*
  * fsck -n over a log that cannot be replayed: the later phases check the
  * filesystem as -L would leave it, the log zeroed in memory.  What they
- * find is what -y -L repairs; without -L, -y stops at the log.
+ * find is what -y -L repairs; without -L, -y stops at the log (as it
+ * does with -L when the log is not at fault: rp->log_kept).
  */
 static int zap_in_memory(struct rp *rp)
 {
@@ -352,8 +354,13 @@ static int zap_in_memory(struct rp *rp)
 		return err == -EUCLEAN ? 0 : err;
 	}
 	kv_dev_close(plain);
-	rp_notice(rp, "the checks below read the filesystem as -L would leave "
-		      "it (the log zeroed in memory only)");
+	rp_notice(rp, "%s",
+		  rp->log_kept ? "the checks below read the filesystem with "
+				 "the log zeroed in memory only (-L keeps "
+				 "this log: see above)" :
+				 "the checks below read the filesystem as -L "
+				 "would leave it (the log zeroed in memory "
+				 "only)");
 	return 0;
 }
 
