@@ -734,6 +734,44 @@ static void fix_sf_inos(struct ino_ctx *c, uint8_t *fork, uint32_t dsize)
 }
 
 /*
+ * The entries (and "..") of a directory data block copy t of block fsb
+ * naming inode numbers out of range: whether there are any, or with fix
+ * whether any was made to name the placeholder (fix_entry_ino()).
+ */
+static bool dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint8_t *t,
+			   uint32_t len, bool fix)
+{
+	const struct kvfs_dir_data_hdr *h = (const void *)t;
+	kv_le64 *parent =
+		&((struct kvfs_dir_head *)(t + KVFS_DIR_DATA_HDR_SIZE))->parent;
+	uint32_t pos = KVFS_DIR_HEAD_SIZE;
+	bool any = false;
+
+	if (kv_le32_to_cpu(h->dblk))
+		pos = KVFS_DIR_DATA_HDR_SIZE;
+	else if (fix)
+		any = fix_entry_ino(c, fsb, parent, NULL, 0);
+	else
+		any = !kvfs_ino_in_range(&c->rp->g, kv_le64_to_cpu(*parent));
+	while (pos + KVFS_DIR_DATA_ENT_SIZE <= len) {
+		struct kvfs_dir_data_ent *e = (void *)(t + pos);
+		uint32_t rl = kv_le32_to_cpu(e->reclen);
+		uint64_t ino = kv_le64_to_cpu(e->ino);
+
+		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl > len - pos ||
+		    KVFS_DIR_DATA_ENT_SIZE + (uint32_t)e->namelen > rl)
+			break;
+		if (ino && fix)
+			any |= fix_entry_ino(c, fsb, &e->ino, e->name,
+					     e->namelen);
+		else if (ino)
+			any |= !kvfs_ino_in_range(&c->rp->g, ino);
+		pos += rl;
+	}
+	return any;
+}
+
+/*
  * A block directory's data block at fsb whose crc holds and whose only
  * fault is entries naming inode numbers out of range: those made to name
  * the placeholder (placeholder_ino()), the block written back.
@@ -744,40 +782,20 @@ static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs)
 	const struct kvfs_geom *g = &rp->g;
 	uint8_t *t = kvmalloc(g->dirblksize, 0);
 	const struct kvfs_dir_data_hdr *h = (const void *)t;
-	uint32_t pos, len = g->dirblksize;
+	uint32_t len = g->dirblksize;
 	struct kv_buf *bp;
-	bool any = false;
 	int err;
 
 	if (!t)
 		return -ENOMEM;
+	/* the cheap scan first: the checks below are for the rare block */
 	err = kv_dev_pread(rp->dev, t, len, kvfs_fsb_to_bytes(g, fsb));
-	if (err || !kvfs_dir_data_check(g, t, len) ||
+	if (err || !dir_block_inos(c, fsb, t, len, false) ||
 	    kv_le32_to_cpu(h->hdr.magic) != KVFS_DIR_DATA_MAGIC ||
 	    kv_le32_to_cpu(h->hdr.crc) !=
-		    kv_crc32c_block(t, len, KVFS_BLK_CRC_OFF))
-		goto out;
-	pos = kv_le32_to_cpu(h->dblk) ? KVFS_DIR_DATA_HDR_SIZE :
-					KVFS_DIR_HEAD_SIZE;
-	if (!kv_le32_to_cpu(h->dblk))
-		any = fix_entry_ino(
-			c, fsb,
-			&((struct kvfs_dir_head *)(t + KVFS_DIR_DATA_HDR_SIZE))
-				 ->parent,
-			NULL, 0);
-	while (pos + KVFS_DIR_DATA_ENT_SIZE <= len) {
-		struct kvfs_dir_data_ent *e = (void *)(t + pos);
-		uint32_t rl = kv_le32_to_cpu(e->reclen);
-
-		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl > len - pos ||
-		    KVFS_DIR_DATA_ENT_SIZE + (uint32_t)e->namelen > rl)
-			break;
-		if (kv_le64_to_cpu(e->ino))
-			any |= fix_entry_ino(c, fsb, &e->ino, e->name,
-					     e->namelen);
-		pos += rl;
-	}
-	if (!any || rp->o->dry_run || kvfs_dir_data_check(g, t, len))
+		    kv_crc32c_block(t, len, KVFS_BLK_CRC_OFF) ||
+	    !dir_block_inos(c, fsb, t, len, true) || rp->o->dry_run ||
+	    kvfs_dir_data_check(g, t, len))
 		goto out;
 	err = rp_will_write(rp);
 	if (!err)
