@@ -880,6 +880,8 @@ static const struct tree_desc trees[] = {
 	  NFIELDS(inobt_rec_fields), NFIELDS(inobt_key_fields) },
 	{ "bmbt", &kvfs_bmbt_ops, extent_fields, bmbt_key_fields,
 	  NFIELDS(extent_fields), NFIELDS(bmbt_key_fields) },
+	{ "abmbt", &kvfs_bmbt_ops, extent_fields, bmbt_key_fields,
+	  NFIELDS(extent_fields), NFIELDS(bmbt_key_fields) },
 };
 
 static size_t ftype_size(enum ftype t)
@@ -1210,7 +1212,7 @@ static int bt_open(struct db *db, const char *owner, const char *tree,
 	if (!bt->td) {
 		fprintf(stderr,
 			"kvfs-db: unknown tree \"%s\" (bno, cnt, ino, "
-			"bmbt)\n",
+			"bmbt, abmbt)\n",
 			tree);
 		return -EINVAL;
 	}
@@ -1250,6 +1252,7 @@ static int bt_open(struct db *db, const char *owner, const char *tree,
 		}
 		bt->root = kvfs_agb_to_fsb(g, agno, agroot);
 	} else {
+		bool attr = !strcmp(tree, "abmbt");
 		const struct kvfs_dinode *d;
 		const uint8_t *fork;
 		uint32_t dsize;
@@ -1264,11 +1267,17 @@ static int bt_open(struct db *db, const char *owner, const char *tree,
 		d = (const void *)(blk + kvfs_ino_to_offset(g, ino));
 		fork = (const uint8_t *)d + KVFS_DINODE_CORE_SIZE;
 		dsize = raw_dfork_size(g, d);
-		if (d->dformat != KVFS_DFORK_BTREE) {
+		if (attr) {
+			/* the attribute fork: the inode's bytes past the data's */
+			fork += dsize;
+			dsize = g->inodesize - KVFS_DINODE_CORE_SIZE - dsize;
+		}
+		if ((attr ? d->aformat : d->dformat) != KVFS_DFORK_BTREE ||
+		    (attr && !kv_le16_to_cpu(d->forkoff))) {
 			fprintf(stderr,
 				"kvfs-db: inode %" PRIu64
-				"'s data fork is not a B+tree\n",
-				ino);
+				"'s %s fork is not a B+tree\n",
+				ino, attr ? "attribute" : "data");
 			ret = -EINVAL;
 			goto out;
 		}
@@ -2197,11 +2206,11 @@ static void usage(FILE *f)
 		fprintf(f, "  %s%s%s\n      %s\n", c->name, *c->args ? " " : "",
 			c->args, c->help);
 	fprintf(f,
-		"\nTrees: OWNER TREE is AG bno|cnt|ino, or INO bmbt (an "
-		"inode's extent tree).\nA tree block is LEVEL:N, the N-th "
-		"block from the left at that level (0:0 the\nleftmost leaf), "
-		"reached from the root by leftmost pointers and right "
-		"siblings.\n\n"
+		"\nTrees: OWNER TREE is AG bno|cnt|ino, or INO bmbt|abmbt (an "
+		"inode's data or\nattribute fork's extent tree).  A tree block "
+		"is LEVEL:N, the N-th block from the\nleft at that level (0:0 "
+		"the leftmost leaf), reached from the root by leftmost\n"
+		"pointers and right siblings.\n\n"
 		"write STRUCT ADDR... FIELD VALUE, the fields as the read "
 		"commands print them:\n"
 		"  sb [AG] FIELD         superblock fields, header fields "

@@ -16,6 +16,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/io/blkhdr.h"
+#include "fs/btree/btblock.h"
 #include "fs/btree/btree.h"
 #include "fs/io/buf_ops.h"
 #include "fs/repair/priv.h"
@@ -293,6 +294,27 @@ static int inode_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	kv_buf_rele(bp);
 	if (err < 0)
 		return err;
+	/*
+	 * A tree that lost records (a leaf's count zeroed, crc right) walks
+	 * clean: the header's inode count, when it could be read, says so,
+	 * and a scan finds the chunks again rather than every inode and
+	 * block of the lost ones being freed.
+	 */
+	if (!err && a->agi_ok) {
+		uint64_t n = 0;
+
+		for (size_t k = 0; k < a->nchunks; k++)
+			n += KVFS_INODES_PER_CHUNK -
+			     (unsigned)__builtin_popcountll(kvfs_inobt_holes(
+				     kv_le16_to_cpu(a->chunks[k].holemask)));
+		if (n != a->agi.icount) {
+			snprintf(why, sizeof(why),
+				 "it holds %" PRIu64 " inodes, the inode "
+				 "header counts %u",
+				 n, a->agi.icount);
+			err = 1;
+		}
+	}
 	if (!err) {
 		a->ino_ok = true;
 		return 0;

@@ -35,6 +35,7 @@
 #include "fs/repair/priv.h"
 #include "fs/check/scrub.h"
 #include "fs/ns/symlink.h"
+#include "journal/crc32c.h"
 
 /* What became of one inode. */
 struct ino_ctx {
@@ -51,6 +52,7 @@ struct ino_ctx {
 	bool rebuilt; /* a fork's tree rebuilt: nblocks set to what it maps */
 	size_t data_rb; /* 1 + the data fork's entry in rp->rebuilds, or 0 */
 	bool tree_left; /* a tree to rebuild left: what it maps is unknown */
+	bool not_dir; /* a directory whose blocks hold no directory */
 	/* leaves the walk could not take records from, for salvage_leaf() */
 	uint64_t salvage[KVFS_BTREE_WALK_MAX_FINDINGS];
 	unsigned nsalvage;
@@ -370,10 +372,13 @@ static int salvage_rec(struct ino_ctx *c, size_t nwalk,
 
 /*
  * A leaf the walk gave no records from (it fails its verifier, or its
- * checks), read as it is: if its header says it is a leaf of this inode's
- * extent map, its records in order join the walk's (each is checked later
- * as any other), and the block is the tree's, as xfs_repair examines the
- * records of a bad block rather than drop them all.
+ * checks), read as it is: if its header says it is a block of this
+ * inode's extent map, its records in order join the walk's (each is
+ * checked later as any other), and the block is the tree's, as xfs_repair
+ * examines the records of a bad block rather than drop them all.  Its
+ * level is the parent's word: a header saying another is damaged, and
+ * then every record must be a sound extent in order or none is taken (a
+ * node reached where a leaf was expected holds keys and pointers).
  */
 static int salvage_leaf(struct ino_ctx *c, uint64_t fsb, size_t nwalk,
 			const char *name)
@@ -394,9 +399,19 @@ static int salvage_leaf(struct ino_ctx *c, uint64_t fsb, size_t nwalk,
 	    kv_le64_to_cpu(bb->hdr.blkno) != fsb ||
 	    kv_le64_to_cpu(bb->hdr.owner) != c->ino ||
 	    memcmp(bb->hdr.uuid, g->meta_uuid, KVFS_UUID_SIZE) ||
-	    kv_le16_to_cpu(bb->level) ||
 	    n > kvfs_btree_maxrecs(fmt, g->blocksize, 0))
 		return 0;
+	for (unsigned i = 0; kv_le16_to_cpu(bb->level) && i < n; i++) {
+		struct kvfs_extent x;
+
+		memcpy(&x, kvfs_btree_rec(bb, fmt, i), sizeof(x));
+		if (kvfs_extent_check(g, &x) ||
+		    kv_le64_to_cpu(x.startoff) < next)
+			return 0;
+		next = kv_le64_to_cpu(x.startoff) +
+		       kv_le32_to_cpu(x.blockcount);
+	}
+	next = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct kvfs_extent x;
 		uint64_t off;
@@ -635,9 +650,231 @@ static int claim_fork(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 }
 
 /*
+ * An inode number in range that no inode chunk of AG 0 holds (xfs_repair's
+ * BADFSINO): an entry naming a number out of range (past the AGs, in
+ * their headers) is made to name it, which every reader accepts, and the
+ * namespace phases remove it as an entry to a free inode, that entry
+ * alone: a directory failing its verifier would lose every entry of the
+ * block (or the short form) holding it.  KVFS_NULLINO if there is none.
+ */
+static uint64_t placeholder_ino(struct rp *rp)
+{
+	const struct kvfs_geom *g = &rp->g;
+	const struct rp_ag *a = &rp->ags[0];
+	uint32_t end = kvfs_ag_length(g, 0) << g->inopblog;
+
+	for (uint32_t agino = KVFS_AG_HDR_BLOCKS << g->inopblog; agino < end;
+	     agino++) {
+		bool held = false;
+
+		for (size_t k = 0; k < a->nchunks && !held; k++) {
+			uint32_t s = kv_le32_to_cpu(a->chunks[k].startino);
+
+			held = agino >= s && agino - s < KVFS_INODES_PER_CHUNK;
+		}
+		if (!held)
+			return kvfs_agino_to_ino(g, 0, agino);
+	}
+	return KVFS_NULLINO;
+}
+
+/*
+ * *inop, an entry's inode number (".." when name is NULL) of directory
+ * c->ino held in blkno: made the placeholder when out of range.  Returns
+ * whether it was (in a dry run: would be).
+ */
+static bool fix_entry_ino(struct ino_ctx *c, uint64_t blkno, kv_le64 *inop,
+			  const uint8_t *name, unsigned namelen)
+{
+	struct rp *rp = c->rp;
+	uint64_t ino = kv_le64_to_cpu(*inop), to;
+
+	if (kvfs_ino_in_range(&rp->g, ino))
+		return false;
+	to = placeholder_ino(rp);
+	if (to == KVFS_NULLINO)
+		return false;
+	if (rp_problem(rp, false, c->ino, blkno,
+		       "directory %" PRIu64 ": %s%.*s%s names inode %" PRIu64
+		       ", out of range: made to name free inode %" PRIu64
+		       ", for its removal",
+		       c->ino, name ? "entry '" : "'..'",
+		       name ? (int)namelen : 0, name ? (const char *)name : "",
+		       name ? "'" : "", ino, to))
+		*inop = kv_cpu_to_le64(to);
+	return true;
+}
+
+/*
+ * A short-form directory's entries (and "..") naming inode numbers out of
+ * range, in the copy, before it is verified (placeholder_ino()).
+ */
+static void fix_sf_inos(struct ino_ctx *c, uint8_t *fork, uint32_t dsize)
+{
+	struct kvfs_dir_sf_hdr *h = (void *)fork;
+	uint64_t size = kv_le64_to_cpu(D(c)->size);
+	uint64_t blkno = kvfs_ino_to_fsb(&c->rp->g, c->ino);
+	uint32_t pos = KVFS_DIR_SF_HDR_SIZE;
+	bool any;
+
+	if (size < KVFS_DIR_SF_HDR_SIZE || size > dsize)
+		return;
+	any = fix_entry_ino(c, blkno, &h->parent, NULL, 0);
+	for (uint32_t i = 0; i < kv_le16_to_cpu(h->count); i++) {
+		struct kvfs_dir_sf_ent *e = (void *)(fork + pos);
+
+		if (pos + KVFS_DIR_SF_ENT_SIZE > size ||
+		    pos + KVFS_DIR_SF_ENTSIZE(e->namelen) > size)
+			break;
+		any |= fix_entry_ino(c, blkno, &e->ino, e->name, e->namelen);
+		pos += KVFS_DIR_SF_ENTSIZE(e->namelen);
+	}
+	if (any && !c->rp->o->dry_run)
+		c->changed = true;
+}
+
+/*
+ * The entries (and "..") of a directory data block copy t of block fsb
+ * naming inode numbers out of range: whether there are any, or with fix
+ * whether any was made to name the placeholder (fix_entry_ino()).
+ */
+static bool dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint8_t *t,
+			   uint32_t len, bool fix)
+{
+	const struct kvfs_dir_data_hdr *h = (const void *)t;
+	kv_le64 *parent =
+		&((struct kvfs_dir_head *)(t + KVFS_DIR_DATA_HDR_SIZE))->parent;
+	uint32_t pos = KVFS_DIR_HEAD_SIZE;
+	bool any = false;
+
+	if (kv_le32_to_cpu(h->dblk))
+		pos = KVFS_DIR_DATA_HDR_SIZE;
+	else if (fix)
+		any = fix_entry_ino(c, fsb, parent, NULL, 0);
+	else
+		any = !kvfs_ino_in_range(&c->rp->g, kv_le64_to_cpu(*parent));
+	while (pos + KVFS_DIR_DATA_ENT_SIZE <= len) {
+		struct kvfs_dir_data_ent *e = (void *)(t + pos);
+		uint32_t rl = kv_le32_to_cpu(e->reclen);
+		uint64_t ino = kv_le64_to_cpu(e->ino);
+
+		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl > len - pos ||
+		    KVFS_DIR_DATA_ENT_SIZE + (uint32_t)e->namelen > rl)
+			break;
+		if (ino && fix)
+			any |= fix_entry_ino(c, fsb, &e->ino, e->name,
+					     e->namelen);
+		else if (ino)
+			any |= !kvfs_ino_in_range(&c->rp->g, ino);
+		pos += rl;
+	}
+	return any;
+}
+
+/*
+ * A block directory's data block at fsb whose crc holds and whose only
+ * fault is entries naming inode numbers out of range: those made to name
+ * the placeholder (placeholder_ino()), the block written back.
+ */
+static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs)
+{
+	struct rp *rp = c->rp;
+	const struct kvfs_geom *g = &rp->g;
+	uint8_t *t = kvmalloc(g->dirblksize, 0);
+	const struct kvfs_dir_data_hdr *h = (const void *)t;
+	uint32_t len = g->dirblksize;
+	struct kv_buf *bp;
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	/* the cheap scan first: the checks below are for the rare block */
+	err = kv_dev_pread(rp->dev, t, len, kvfs_fsb_to_bytes(g, fsb));
+	if (err || !dir_block_inos(c, fsb, t, len, false) ||
+	    kv_le32_to_cpu(h->hdr.magic) != KVFS_DIR_DATA_MAGIC ||
+	    kv_le32_to_cpu(h->hdr.crc) !=
+		    kv_crc32c_block(t, len, KVFS_BLK_CRC_OFF) ||
+	    !dir_block_inos(c, fsb, t, len, true) || rp->o->dry_run ||
+	    kvfs_dir_data_check(g, t, len))
+		goto out;
+	err = rp_will_write(rp);
+	if (!err)
+		err = kv_buf_read(rp->bc, fsb, fsbs, NULL, &bp);
+	if (err)
+		goto out;
+	kv_buf_lock(bp);
+	memcpy(bp->b_addr, t, len);
+	bp->b_ops = &kvfs_dir_data_buf_ops;
+	kv_buf_mark_dirty(bp);
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+out:
+	kvfree(t);
+	return err;
+}
+
+/* Every data block of a block directory's n extents x: fix_dir_block_inos(). */
+static int fix_dir_inos(struct ino_ctx *c, const struct kvfs_extent *x,
+			uint32_t n)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	uint32_t fsbs = g->dirblksize >> g->blocklog;
+	int err = 0;
+
+	for (uint32_t i = 0; i < n && !err; i++) {
+		uint64_t off = kv_le64_to_cpu(x[i].startoff);
+		uint64_t start = kv_le64_to_cpu(x[i].startblock);
+		uint32_t len = kv_le32_to_cpu(x[i].blockcount);
+
+		/* a directory block is one contiguous, aligned piece */
+		if (kvfs_extent_check(g, &x[i]) || off % fsbs)
+			continue;
+		for (uint32_t b = 0; b + fsbs <= len && !err; b += fsbs)
+			err = fix_dir_block_inos(c, start + b, fsbs);
+	}
+	return err;
+}
+
+/*
+ * Whether a block directory's n extents x map a directory at all: its
+ * head block (else its first mapped block) carries a directory block's
+ * magic or this filesystem's UUID, as even a damaged directory block
+ * does.  A regular file whose mode's type bits were damaged holds only
+ * data there, or nothing (no extent: every linked block directory has its
+ * head; an unlinked one may have lost its blocks to inactivation).
+ */
+static int holds_dir(struct ino_ctx *c, const struct kvfs_extent *x, uint32_t n,
+		     bool *yes)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	const struct kvfs_blk_hdr *h = (const void *)c->rp->blk;
+	uint64_t fsb;
+	int err;
+
+	*yes = !n && !kv_le32_to_cpu(D(c)->nlink);
+	if (!n)
+		return 0;
+	fsb = kvfs_extent_list_map(x, n, 0);
+	if (fsb == KVFS_NULLBLOCK)
+		fsb = kv_le64_to_cpu(x[0].startblock);
+	/* out of range: the namespace phases' to judge */
+	*yes = true;
+	if (fsb >= g->dblocks)
+		return 0;
+	err = kv_dev_pread(c->rp->dev, c->rp->blk, g->blocksize,
+			   kvfs_fsb_to_bytes(g, fsb));
+	if (err)
+		return err;
+	*yes = kv_le32_to_cpu(h->magic) == KVFS_DIR_DATA_MAGIC ||
+	       !memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE);
+	return 0;
+}
+
+/*
  * A block directory's two index trees (rooted in data block 0's head, not
  * mapped by the fork): their blocks are the directory's.  A directory
- * whose head cannot be read is the namespace phases' to rebuild.
+ * whose head cannot be read is the namespace phases' to rebuild; one whose
+ * blocks hold no directory is c->not_dir.
  */
 static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 {
@@ -645,10 +882,18 @@ static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 	uint64_t fsb = kvfs_extent_list_map((const void *)fork, n, 0);
 	struct kv_buf *hbp;
 	char why[224];
+	bool dir;
 	int err;
 
-	if (fsb == KVFS_NULLBLOCK)
+	err = holds_dir(c, (const void *)fork, n, &dir);
+	if (err)
+		return err;
+	c->not_dir = !dir;
+	if (fsb == KVFS_NULLBLOCK || c->not_dir)
 		return 0;
+	err = fix_dir_inos(c, (const void *)fork, n);
+	if (err)
+		return err;
 	err = kv_buf_read(c->rp->bc, fsb, g->dirblksize >> g->blocklog,
 			  &kvfs_dir_data_buf_ops, &hbp);
 	if (err == -EUCLEAN || err == -EBADMSG || err == -EINVAL)
@@ -708,7 +953,7 @@ static int claim_blocks(struct ino_ctx *c)
 		}
 	}
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
-	    d->dformat == KVFS_DFORK_EXTENTS && kv_le32_to_cpu(d->nextents))
+	    d->dformat == KVFS_DFORK_EXTENTS)
 		err = claim_dir_index(c, df, kv_le32_to_cpu(d->nextents));
 	/* a large directory: its extents from its (walked, sound) tree */
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
@@ -852,6 +1097,8 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	if (asize && d->aformat == KVFS_DFORK_EXTENTS)
 		nbad += cut_bad_extents(c, af, asize, &d->anextents,
 					"attribute");
+	if (S_ISDIR(mode) && d->dformat == KVFS_DFORK_INLINE)
+		fix_sf_inos(c, df, dsize);
 	if (c->changed || verr == -EBADMSG) {
 		/* what is left of the fault once the cuts are made */
 		uint32_t crc = kv_le32_to_cpu(d->hdr.crc);
@@ -899,6 +1146,20 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 			rp->inodes_left = true;
 		}
 		return 0;
+	}
+	/*
+	 * A file is not cleared for its type bits: its data is kept, and
+	 * the namespace phases then find its entry's file type right.
+	 */
+	if (c->not_dir &&
+	    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+		       "inode %" PRIu64 " is a directory whose blocks hold no "
+		       "directory: made a regular file (its type damaged), "
+		       "its data kept",
+		       c->ino)) {
+		d->mode =
+			kv_cpu_to_le16((uint16_t)((mode & ~S_IFMT) | S_IFREG));
+		c->changed = true;
 	}
 	/* a rebuilt fork's count is part of its rebuild */
 	if (c->rebuilt) {

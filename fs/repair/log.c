@@ -8,10 +8,14 @@
  * in metadata.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/io/blkhdr.h"
+#include "fs/io/buf.h"
+#include "fs/io/buf_ops.h"
 #include "fs/io/dev.h"
 #include "fs/format.h"
 #include "fs/io/log_io.h"
@@ -157,16 +161,89 @@ static int zap(struct rp *rp, const char *why)
 }
 
 /*
+ * Whether metadata block blkno, as it is on rp->dev, is damaged: its
+ * verifier (its type by its magic) refuses it, or its magic is none
+ * (recovery replays into blocks that were written back or that the log
+ * initialises, header included: one it changes that has no header lost
+ * it on the device).
+ */
+static int block_damaged(struct rp *rp, uint64_t blkno, bool *bad)
+{
+	const struct kvfs_geom *g = &rp->g;
+	struct kvfs_blk_hdr h;
+	const struct kv_buf_ops *ops;
+	struct kv_bcache *bc;
+	struct kv_buf *bp;
+	unsigned nblks = 1;
+	int err;
+
+	*bad = false;
+	err = kv_dev_pread(rp->dev, &h, sizeof(h), kvfs_fsb_to_bytes(g, blkno));
+	if (err)
+		return err;
+	if (kv_le32_to_cpu(h.magic) == KVFS_DIR_DATA_MAGIC)
+		nblks = g->dirblksize >> g->blocklog;
+	if (blkno + nblks > g->dblocks)
+		return 0;
+	err = kv_bcache_create(rp->dev, g->blocksize, 1u << 20, &bc);
+	if (err)
+		return err;
+	err = kv_buf_read(bc, blkno, nblks, NULL, &bp);
+	if (!err) {
+		kv_buf_lock(bp);
+		ops = kvfs_buf_ops_by_magic(bp->b_addr, bp->b_len);
+		*bad = !ops || (ops->verify_read && ops->verify_read(bp));
+		kv_buf_unlock(bp);
+		kv_buf_rele(bp);
+	}
+	kv_bcache_destroy(bc);
+	return err;
+}
+
+/*
+ * Whether a replay that failed with err (r: the last report made on the
+ * way, if it is new) failed for the log's own fault.  Not when the device
+ * or memory failed (err not a corruption), nor when the block recovery
+ * refused is damaged on the device as it is (its verifier refuses it
+ * there): its changes cannot be put back, but the log that holds them is
+ * sound.  A record whose contents recovery refuses (a malformed delta, no
+ * block named), or a block that verifies until the log's changes are
+ * applied, is the log's.
+ */
+static int log_at_fault(struct rp *rp, int err, const struct kvfs_report *r,
+			bool *fault)
+{
+	bool bad;
+
+	*fault = false;
+	if (err != -EUCLEAN && err != -EBADMSG)
+		return 0;
+	*fault = true;
+	if (!r || r->blkno == KVFS_NULLBLOCK || r->blkno >= rp->g.dblocks)
+		return 0;
+	err = block_damaged(rp, r->blkno, &bad);
+	if (err)
+		return err;
+	*fault = !bad;
+	return 0;
+}
+
+/*
  * Replay by a mount and unmount; rp->dev is closed meanwhile (a dry run's
  * overlay is mounted instead).  A log that walks clean but that recovery
  * refuses (a record whose crcs hold and whose contents do not: the report
- * sink has recovery's words) is zeroed with zap_log, as a damaged one is.
+ * sink has recovery's words) is zeroed with zap_log, as a damaged one is;
+ * a replay that fails for another reason (log_at_fault()) leaves the log
+ * as it is, zap_log or not: the repair stops, -EUCLEAN for a damaged
+ * block it changes, the error itself otherwise.
  */
 static int replay(struct rp *rp)
 {
 	struct kvfs_mount_opts mo = { .dev = rp->ovl, .keep_orphans = true };
+	struct kvfs_report before = *kvfs_report_last(), r;
 	struct kvfs_mount *mp;
 	char why[256];
+	bool fault;
 	int err, err2;
 
 	/* a mount refuses the bit an earlier interrupted repair left */
@@ -183,6 +260,7 @@ static int replay(struct rp *rp)
 	err = kvfs_mount_open(rp->path, &mo, &mp);
 	if (!err)
 		err = kvfs_mount_close(mp);
+	r = *kvfs_report_last();
 	snprintf(why, sizeof(why), "%s",
 		 *kvfs_mount_error() ? kvfs_mount_error() : strerror(-err));
 	if (!rp->ovl) {
@@ -190,17 +268,38 @@ static int replay(struct rp *rp)
 		if (err2)
 			return err2;
 	}
-	if (err && rp->o->zap_log && !rp->o->dry_run) {
+	if (!err)
+		goto replayed;
+	err2 = log_at_fault(rp, err, memcmp(&r, &before, sizeof(r)) ? &r : NULL,
+			    &fault);
+	if (err2)
+		return err2;
+	rp->log_kept = !fault;
+	if (!fault && (err == -EUCLEAN || err == -EBADMSG)) {
+		rp_unfixable(rp, KVFS_NULLINO, r.blkno,
+			     "the log could not be replayed: block %" PRIu64
+			     ", which it changes, is damaged (%s); the log is "
+			     "sound and is kept (-L zeroes only a damaged log)",
+			     r.blkno, r.msg);
+		return -EUCLEAN;
+	}
+	if (!fault) {
+		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
+			     "the log could not be replayed: %s; it is kept "
+			     "(-L zeroes only a damaged log)",
+			     strerror(-err));
+		return err;
+	}
+	if (rp->o->zap_log && !rp->o->dry_run) {
 		err = kvfs_sb_read(rp->dev, &rp->g);
 		return err ? err : zap(rp, "could not be replayed");
 	}
-	if (err) {
-		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
-			     "the log could not be replayed: %s; -L zeroes it "
-			     "(the changes it holds are lost)",
-			     why);
-		return -EUCLEAN;
-	}
+	rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
+		     "the log could not be replayed: %s; -L zeroes it "
+		     "(the changes it holds are lost)",
+		     why);
+	return -EUCLEAN;
+replayed:
 	if (!rp->ovl) {
 		rp->res->log_replayed = true;
 		rp_notice(rp, "log replayed");
@@ -237,7 +336,8 @@ static void overlay_drop(struct rp *rp, struct kv_dev *plain,
 /*
  * fsck -n over a log that cannot be replayed: the later phases check the
  * filesystem as -L would leave it, the log zeroed in memory.  What they
- * find is what -y -L repairs; without -L, -y stops at the log.
+ * find is what -y -L repairs; without -L, -y stops at the log (as it
+ * does with -L when the log is not at fault: rp->log_kept).
  */
 static int zap_in_memory(struct rp *rp)
 {
@@ -254,8 +354,13 @@ static int zap_in_memory(struct rp *rp)
 		return err == -EUCLEAN ? 0 : err;
 	}
 	kv_dev_close(plain);
-	rp_notice(rp, "the checks below read the filesystem as -L would leave "
-		      "it (the log zeroed in memory only)");
+	rp_notice(rp, "%s",
+		  rp->log_kept ? "the checks below read the filesystem with "
+				 "the log zeroed in memory only (-L keeps "
+				 "this log: see above)" :
+				 "the checks below read the filesystem as -L "
+				 "would leave it (the log zeroed in memory "
+				 "only)");
 	return 0;
 }
 

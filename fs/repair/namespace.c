@@ -40,6 +40,11 @@
  * mount is read-only and only one detection runs; with preen only the
  * counts are fixed).
  *
+ * Every inode a fix reads is read as an untrusted number
+ * (KVFS_IGET_UNTRUSTED): the numbers come from a damaged namespace, and
+ * one in a free chunk, whose blocks may hold a file's data since, is not
+ * read as an inode.
+ *
  * Locks: the caller is the mount's only user.  A fix locks at most two
  * inodes, in ascending inode number order (fs/mount.h), after its
  * transaction is allocated; detection holds none.
@@ -419,7 +424,7 @@ static int fix_disconnected(struct nsr *r, struct kvfs_inode *ip, char *done,
 
 	if (err)
 		return err;
-	err = kvfs_iget(r->mp, r->lpf, 0, &lp);
+	err = kvfs_iget(r->mp, r->lpf, KVFS_IGET_UNTRUSTED, &lp);
 	if (err)
 		return err;
 	t.ip[0] = lp;
@@ -448,7 +453,7 @@ static int fix_cycle(struct nsr *r, struct prob *q, struct kvfs_inode *ip)
 {
 	struct kvfs_inode *dp;
 	struct tx t = { .n = 2 };
-	int err = kvfs_iget(r->mp, q->dir, 0, &dp);
+	int err = kvfs_iget(r->mp, q->dir, KVFS_IGET_UNTRUSTED, &dp);
 
 	if (err)
 		return err;
@@ -475,7 +480,7 @@ static int fix_entry(struct nsr *r, struct prob *q)
 {
 	struct kvfs_inode *dp;
 	struct tx t = { .n = 1 };
-	int err = kvfs_iget(r->mp, q->dir, 0, &dp);
+	int err = kvfs_iget(r->mp, q->dir, KVFS_IGET_UNTRUSTED, &dp);
 
 	if (err)
 		return err;
@@ -728,7 +733,7 @@ static int fix(struct nsr *r, struct prob *q, char *done, size_t donelen)
 						       "entry removed");
 		return err;
 	}
-	err = kvfs_iget(r->mp, q->ino, 0, &ip);
+	err = kvfs_iget(r->mp, q->ino, KVFS_IGET_UNTRUSTED, &ip);
 	if (err)
 		return err;
 	switch (q->kind) {

@@ -79,6 +79,8 @@ struct rp {
 	struct kvfs_repair_bmap map;
 	bool sb_bad; /* phase 1: the primary was rebuilt (or must be) */
 	bool needsrepair; /* the bit is set on disk by this run */
+	/* the replay failed, not for the log's fault: -L keeps it */
+	bool log_kept;
 	/*
 	 * An inode left as it is though it fails its verifier (dry run,
 	 * preen): the blocks it may own are unknown, free space is not

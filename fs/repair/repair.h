@@ -7,8 +7,9 @@
  * How a repair runs (kvfs_repair()), in phases, each announced:
  *
  *   1 superblock      primary and the copy in every AG; a damaged primary
- *                     is rebuilt from the first good copy (the copies agree
- *                     on the geometry; the one seen by most AGs wins).
+ *                     is rebuilt from the first good copy (the geometry
+ *                     that most of the copies that verify share: damaged
+ *                     copies have no vote).
  *   2 log             a dirty log is replayed (dry run: reported, and
  *                     replayed into a memory overlay of the image,
  *                     KV_DEV_OVERLAY, which every later phase reads: the

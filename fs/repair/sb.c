@@ -2,7 +2,7 @@
 /*
  * Phase 1, the superblock: the primary verified (or found again from the
  * copies when it is damaged: the first copy on the device whose geometry
- * most copies share), then every AG's copy against it.  Direct device I/O:
+ * most of the copies that verify share), then every AG's copy against it.  Direct device I/O:
  * the geometry, and so the buffer cache, exist only after this phase.
  */
 #include <errno.h>
@@ -59,16 +59,24 @@ static int read_copy(struct kv_dev *dev, const struct kvfs_geom *g,
 				       c);
 }
 
-/* Copies of AGs 1.. sharing c's geometry. */
+/*
+ * Of the copies of AGs 1.. where c puts them, those that verify (*good)
+ * and, of these, those sharing c's geometry (the return).
+ */
 static uint32_t votes(struct kv_dev *dev, const struct kvfs_geom *c,
-		      uint8_t *blk)
+		      uint8_t *blk, uint32_t *good)
 {
 	struct kvfs_geom o;
 	uint32_t n = 0;
 
-	for (uint32_t agno = 1; agno < c->agcount; agno++)
-		if (!read_copy(dev, c, agno, blk, &o) && same_geom(&o, c))
+	*good = 0;
+	for (uint32_t agno = 1; agno < c->agcount; agno++) {
+		if (read_copy(dev, c, agno, blk, &o))
+			continue;
+		(*good)++;
+		if (same_geom(&o, c))
 			n++;
+	}
 	return n;
 }
 
@@ -98,14 +106,20 @@ static int copy_at(struct kv_dev *dev, uint64_t off, const uint8_t *head,
 }
 
 /*
- * Scan the device for the first copy whose geometry more than half of
- * the copies share; *agnop says which AG's copy it was.
+ * Scan the device for the first copy whose geometry more than half of the
+ * copies share; *agnop says which AG's copy it was.  Copies that do not
+ * verify (damaged as the primary is) have no vote: failing that, the copy
+ * shared by more than half of those that verify, the most of them (a
+ * primary and one copy of three AGs bad leave one good copy to decide,
+ * and a leftover copy of an older filesystem met first never outvotes the
+ * real ones).
  */
 static int find_copy(struct rp *rp, struct kvfs_geom *g, uint32_t *agnop)
 {
 	uint64_t size = kv_dev_size(rp->dev);
 	uint8_t *chunk = kvmalloc(SCAN_CHUNK, 0);
 	uint8_t *blk = kvmalloc(1u << KVFS_MAX_BLOCKLOG, 0);
+	uint32_t best = 0;
 	int err = -ENOENT;
 
 	if (!chunk || !blk) {
@@ -124,19 +138,26 @@ static int find_copy(struct rp *rp, struct kvfs_geom *g, uint32_t *agnop)
 		for (size_t off = 0; off + sizeof(struct kvfs_dsb) <= len;
 		     off += SCAN_STEP) {
 			struct kvfs_geom c;
+			uint32_t agree, good;
 
 			if (copy_at(rp->dev, base + off, chunk + off, blk, &c))
 				continue;
 			/* votes() counts this copy too */
-			if (2 * votes(rp->dev, &c, blk) > c.agcount - 1) {
-				*g = c;
-				*agnop = kvfs_fsb_to_agno(
-					&c, (base + off) >> c.blocklog);
+			agree = votes(rp->dev, &c, blk, &good);
+			if (2 * agree <= good || agree <= best)
+				continue;
+			best = agree;
+			*g = c;
+			*agnop = kvfs_fsb_to_agno(&c,
+						  (base + off) >> c.blocklog);
+			if (2 * agree > c.agcount - 1) {
 				err = 0;
 				break;
 			}
 		}
 	}
+	if (err == -ENOENT && best)
+		err = 0;
 out:
 	kvfree(chunk);
 	kvfree(blk);

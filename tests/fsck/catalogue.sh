@@ -30,14 +30,15 @@ die() {
 
 "$MKFS" -q -s 48M "$T/base" || die mkfs
 "$POP" build "$T/base" || die populate
+"$POP" xattr-tree "$T/base" || die "populate xattr-tree"
 "$POP" dump "$T/base" "$T/orig" || die dump
 
 ino_of() { awk -v p="$1" '$5 == p { print $1 }' "$T/orig/manifest"; }
 ROOT=128
 SUB=$(ino_of /sub) BIG=$(ino_of /big) D2=$(ino_of /sub/d2) D3=$(ino_of /sub/d2/d3)
-FRAG=$(ino_of /frag) F1=$(ino_of /file1) F4095=$(ino_of /file4095)
+FRAG=$(ino_of /frag) F0=$(ino_of /file0) F1=$(ino_of /file1) F4095=$(ino_of /file4095)
 F4096=$(ino_of /file4096) F65537=$(ino_of /file65537)
-XB=$(ino_of /xattr-block) XDIR=$(ino_of /xattr-dir)
+XB=$(ino_of /xattr-block) XDIR=$(ino_of /xattr-dir) XT=$(ino_of /xattr-tree)
 [ -n "$SUB" ] && [ -n "$FRAG" ] && [ -n "$XB" ] || die "manifest"
 DBLOCKS=$("$DB" "$T/base" sb | sed -n 's/^dblocks = //p')
 first_block() { "$DB" "$1" bmap "$2" | sed -n 's/^extent\[0\] = off [0-9]* block \([0-9]*\) .*/\1/p'; }
@@ -46,6 +47,15 @@ FB0=$("$DB" "$T/base" ag 0 | sed -n 's/^freeblks = //p')
 # a free inode: past the last one populate made, in an allocated chunk
 FREEINO=$(($(sort -n "$T/orig/manifest" | tail -1 | cut -d' ' -f1) + 1))
 "$DB" "$T/base" inode $FREEINO | grep -qx 'mode = 00*' || die "inode $FREEINO not free"
+
+# an inode number in no chunk (past AG 1's, the last's, inodes), and one
+# past the last AG (inode numbers are AG << (agblklog + inopblog) | agino)
+AGC=$("$DB" "$T/base" sb | sed -n 's/^agcount = //p')
+INOSHIFT=$(($("$DB" "$T/base" sb | sed -n 's/^agblklog = //p') +
+	$("$DB" "$T/base" sb | sed -n 's/^inopblog = //p')))
+NOCHUNK=$(((AGC - 1 << INOSHIFT) + 200))
+PASTAG=$(((AGC << INOSHIFT) + 5))
+"$DB" "$T/base" inode $NOCHUNK >/dev/null 2>&1 && die "inode $NOCHUNK in a chunk"
 
 # "PATH SHA256" of every file and xattr value ("PATH TARGET" of symlinks)
 sums() {
@@ -59,11 +69,16 @@ sums "$T/orig" >"$T/orig.sums"
 # The cases: NAME|PATHS THE DAMAGE MAY CHANGE (regex)|kvfs-db -x commands
 # (';' between them)|what fsck -n says (a fixed string; empty: anything)|
 # PATH:MIN, the intact part kept (empty: none).  Values are computed
-# above from the base image.  /frag is a two-level extent-map tree (600
+# above from the base image.  The dir-mode cases give a regular file
+# (empty, with data, with an extent-map tree) a directory's type with its
+# crc right, as the campaign's seed 3172 did.  /xattr-tree's attribute
+# fork is an extent-map tree (populate xattr-tree): its one leaf damaged,
+# the tree is rebuilt and every xattr kept.  /frag is a two-level extent-map tree (600
 # one-block extents: four leaves under the root in its inode), made after
 # the files of every size (a higher inode number).
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
+"sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
 "agf-header|^$|write agf 1 length 5"
 "agi-header|^$|write -c agi 1 icount 7"
 "bnobt-node|^$|write btree 0 bno 0:0 numrecs 0"
@@ -71,18 +86,28 @@ cases=(
 "free-and-used|/file4096$|write inode $F4096 u.extent[0].startblock $FREE0"
 "shared-block|/file4096$|write inode $F4096 u.extent[0].startblock $(first_block "$T/base" $F4095)"
 "link-count|^$|write inode $F1 nlink 5"
+"dir-mode-empty|^$|write inode $F0 mode 040644|hold no directory: made a regular file"
+"dir-mode-data|^$|write inode $F4096 mode 040644|hold no directory: made a regular file"
+"dir-mode-tree|^$|write inode $FRAG mode 040644|hold no directory: made a regular file"
 "dirent-free-inode|/linked2$|write dirent $SUB linked2 inumber $FREEINO"
+"dirent-free-chunk|/linked2$|write dirent $SUB linked2 inumber $NOCHUNK|names inode $NOCHUNK, which is not in use"
+"dirent-past-ag|/linked2$|write dirent $SUB linked2 inumber $PASTAG|names inode $PASTAG, out of range"
+"dirent-past-ag-block|^\\./big/entry-00000$|write dirent $BIG entry-00000 inumber $PASTAG|names inode $PASTAG, out of range"
 "dotdot|^$|write inode $D3 u.sfdir.parent $ROOT"
 "dotdot-block|^$|write dirhead $BIG parent $SUB"
 "dir-cycle|^\\./sub/d2/|write dirent $D2 d3 inumber $SUB"
 "disconnected|^\\./sub/|write dirent $ROOT sub inumber $XDIR"
-"bmbt-node|/frag$|write -c btree $FRAG bmbt 0:1 level 4|extent-map tree|/frag:400"
+"bmbt-node|/frag$|write -c btree $FRAG bmbt 0:1 level 4|extent-map tree|/frag:600"
+"bmbt-leaf-level|/frag$|write btree $FRAG bmbt 0:2 level 1|extent-map tree|/frag:600"
 "bmbt-record|/frag$|write btree $FRAG bmbt 0:0 rec[3].startoff 0|overlaps the previous extent: cut|/frag:599"
 "bmbt-shared|/frag$|write btree $FRAG bmbt 0:2 rec[5].startblock $(first_block "$T/base" $F4095)|cut from inode $FRAG (the later owner|/frag:599"
 "extent-past-end|/file65537$|write inode $F65537 u.extent[0].startblock $((DBLOCKS + 10))"
-"xattr-block|^xattr/$XB/|blocktrash -s 5 -n 1 -b 16 -t attr"
+"xattr-block|^xattr/$XB/|blocktrash -s 10 -n 1 -b 16 -t attr"
+"xattr-tree-leaf|^$|write -c btree $XT abmbt 0:0 leftsib 5|attribute fork's extent-map tree"
+"xattr-tree-level|^$|write btree $XT abmbt 0:0 level 2|attribute fork's extent-map tree"
 "free-counters|^$|write agf 0 freeblks $((FB0 - 3)); write sb fdblocks 17"
 "inobt-record|^$|write btree 0 ino 0:0 rec[0].freecount 9"
+"inobt-lost-records|^$|write btree 0 ino 0:0 numrecs 0|rebuilt from a scan of the AG's inode blocks"
 "dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"
 "dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
 "orphan|^$|ORPHAN"
@@ -190,13 +215,53 @@ run_case() {
 	[ $failures -eq $before ] && echo "ok: $name"
 }
 
-for c in "${cases[@]}"; do
+# size-past-extents: a regular file's size far past its last extent
+# (2^50) is what truncate -s makes of a sparse file, and nothing in the
+# inode tells a flipped size from one: fsck keeps it, as xfs_repair and
+# e2fsck do (they bound a size only by the largest file offset).  With
+# its crc right the image is clean; with it wrong -y rewrites the crc and
+# keeps the size and the file's extents, and the file reads.
+size_case() {
+	local img=$T/img huge=$((1 << 50)) before=$failures rc
+	cp --sparse=always "$T/base" "$img"
+	"$DB" -x "$img" write inode "$F65537" size $huge >/dev/null 2>&1 ||
+		{ fail "size-past-extents: damage"; return; }
+	timeout 300 "$FSCK" -n -f "$img" >"$T/n1" 2>&1
+	rc=$?
+	[ $rc -eq 0 ] || fail "size-past-extents: fsck -n exit $rc with the crc right: $(tail -3 "$T/n1")"
+	cp --sparse=always "$T/base" "$img"
+	"$DB" -x "$img" write -c inode "$F65537" size $huge >/dev/null 2>&1 ||
+		{ fail "size-past-extents: damage"; return; }
+	timeout 300 "$FSCK" -n -f "$img" >"$T/n1" 2>&1
+	rc=$?
+	[ $rc -eq 4 ] || fail "size-past-extents: fsck -n exit $rc with the crc wrong: $(tail -3 "$T/n1")"
+	timeout 300 "$FSCK" -y -f "$img" >"$T/y" 2>&1
+	rc=$?
+	[ $rc -eq 1 ] || fail "size-past-extents: fsck -y exit $rc: $(tail -3 "$T/y")"
+	timeout 300 "$FSCK" -n -f "$img" >"$T/n2" 2>&1 ||
+		fail "size-past-extents: second fsck -n exit $?: $(tail -3 "$T/n2")"
+	"$DB" "$img" inode "$F65537" | grep -qx "size = $huge" ||
+		fail "size-past-extents: the size was not kept"
+	[ "$("$DB" "$img" bmap "$F65537")" = "$("$DB" "$T/base" bmap "$F65537")" ] ||
+		fail "size-past-extents: the file's extents changed"
+	timeout 120 "$POP" walk "$img" >"$T/walk" 2>&1 ||
+		fail "size-past-extents: walk exit $?"
+	grep -aq "^F /file65537 " "$T/walk" ||
+		fail "size-past-extents: /file65537 does not read: $(grep -a file65537 "$T/walk")"
+	[ $failures -eq $before ] && echo "ok: size-past-extents"
+}
+
+for c in "${cases[@]}" "size-past-extents"; do
 	IFS='|' read -r name allow cmds says keep <<<"$c"
 	if [ $# -gt 0 ]; then
 		want=0
 		for w in "$@"; do [ "$w" = "$name" ] && want=1; done
 		[ $want -eq 1 ] || continue
 	fi
-	run_case "$name" "$allow" "$cmds" "$says" "$keep"
+	if [ "$name" = size-past-extents ]; then
+		size_case
+	else
+		run_case "$name" "$allow" "$cmds" "$says" "$keep"
+	fi
 done
 [ $failures -eq 0 ] || die "$failures failures"

@@ -15,6 +15,10 @@
  *                            back in place but one more file's creation:
  *                            damage to the orphan's blocks on disk is
  *                            what the replaying mount meets
+ *   populate xattr-tree IMG  /xattr-tree added: 64 xattrs of remote
+ *                            values, each made between two appends to
+ *                            /xattr-filler, so that its attribute fork's
+ *                            extents outgrow the inode: an extent B+tree
  *   populate bench IMG FILES ENTRIES NFRAG FRAGSIZE
  *                            tools/fsck-bench's tree on the core API
  *                            (not the mount, which is far slower):
@@ -188,6 +192,39 @@ static int build_tree(struct kvfs_mount *mp)
 	TRY(kvfs_mkdir(mp, root, "xattr-dir", 0755, &root_cred, &st));
 	TRY(kvfs_setxattr(mp, st.ino, "trusted.dirattr", "dir", 3, 0));
 	return 0;
+}
+
+/* populate xattr-tree: see the top of the file. */
+static int xattr_tree(const char *img)
+{
+	static uint8_t blk[4096], val[5000];
+	uint64_t root, ino, filler;
+	struct kvfs_mount *mp;
+	char name[64];
+	int err = 0;
+
+	TRY(kvfs_open(img, NULL, &mp, NULL));
+	root = kvfs_root_ino(mp);
+	TRY(mkfile(mp, root, "xattr-filler", 0, &filler));
+	TRY(mkfile(mp, root, "xattr-tree", 10, &ino));
+	for (unsigned i = 0; i < 64 && !err; i++) {
+		snprintf(name, sizeof(name), "user.big-%02u", i);
+		fill(val, sizeof(val), ino + i, 2);
+		err = kvfs_setxattr(mp, ino, name, val, sizeof(val), 0);
+		fill(blk, sizeof(blk), filler, i);
+		if (!err)
+			err = (int)kvfs_write(mp, filler, blk, sizeof(blk),
+					      (off_t)i * sizeof(blk), 0);
+		if (err > 0)
+			err = 0;
+	}
+	if (err) {
+		fprintf(stderr, "populate: xattr-tree: %s\n", strerror(-err));
+		kvfs_mount_shutdown(mp, "populate failed");
+	}
+	if (kvfs_close(mp) && !err)
+		err = -EIO;
+	return err;
 }
 
 /*
@@ -742,7 +779,7 @@ int main(int argc, char **argv)
 	    (is_walk && argc == 4 && strcmp(argv[3], "rw") &&
 	     strcmp(argv[3], "write"))) {
 		fprintf(stderr,
-			"usage: populate build|orphan|orphan-wb IMG | "
+			"usage: populate build|orphan|orphan-wb|xattr-tree IMG | "
 			"populate dump IMG OUTDIR | populate walk IMG "
 			"[rw|write] | populate bench IMG FILES ENTRIES NFRAG "
 			"FRAGSIZE\n");
@@ -765,6 +802,8 @@ int main(int argc, char **argv)
 		err = orphan(argv[2], false);
 	else if (!strcmp(argv[1], "orphan-wb"))
 		err = orphan(argv[2], true);
+	else if (!strcmp(argv[1], "xattr-tree"))
+		err = xattr_tree(argv[2]);
 	else if (is_dump)
 		err = dump(argv[2], argv[3]);
 	else if (is_bench)
