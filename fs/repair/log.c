@@ -232,10 +232,12 @@ static int log_at_fault(struct rp *rp, int err, const struct kvfs_report *r,
  * Replay by a mount and unmount; rp->dev is closed meanwhile (a dry run's
  * overlay is mounted instead).  A log that walks clean but that recovery
  * refuses (a record whose crcs hold and whose contents do not: the report
- * sink has recovery's words) is zeroed with zap_log, as a damaged one is;
- * a replay that fails for another reason (log_at_fault()) leaves the log
- * as it is, zap_log or not: the repair stops, -EUCLEAN for a damaged
- * block it changes, the error itself otherwise.
+ * sink has recovery's words) is zeroed with zap_log, as a damaged one is.
+ * A sound log blocked by a damaged block it changes is kept unless zap_log
+ * (-L, the user's override, as xfs_repair's: the block cannot be repaired
+ * under a log that would replay over it, nor the log replayed): -EUCLEAN.
+ * A replay that failed for no corruption (the device, memory) leaves the
+ * log as it is, zap_log or not: the error itself, for a later run.
  */
 static int replay(struct rp *rp)
 {
@@ -274,19 +276,29 @@ static int replay(struct rp *rp)
 			    &fault);
 	if (err2)
 		return err2;
-	rp->log_kept = !fault;
 	if (!fault && (err == -EUCLEAN || err == -EBADMSG)) {
+		if (rp->o->zap_log && !rp->o->dry_run) {
+			err = kvfs_sb_read(rp->dev, &rp->g);
+			snprintf(why, sizeof(why),
+				 "could not be replayed over damaged block "
+				 "%" PRIu64,
+				 r.blkno);
+			return err ? err : zap(rp, why);
+		}
 		rp_unfixable(rp, KVFS_NULLINO, r.blkno,
 			     "the log could not be replayed: block %" PRIu64
 			     ", which it changes, is damaged (%s); the log is "
-			     "sound and is kept (-L zeroes only a damaged log)",
+			     "sound and is kept: -L zeroes it so that the "
+			     "block can be repaired (the changes it holds are "
+			     "lost)",
 			     r.blkno, r.msg);
 		return -EUCLEAN;
 	}
 	if (!fault) {
 		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
 			     "the log could not be replayed: %s; it is kept "
-			     "(-L zeroes only a damaged log)",
+			     "for a later run (-L does not zero a sound log "
+			     "for this)",
 			     strerror(-err));
 		return err;
 	}
@@ -336,8 +348,7 @@ static void overlay_drop(struct rp *rp, struct kv_dev *plain,
 /*
  * fsck -n over a log that cannot be replayed: the later phases check the
  * filesystem as -L would leave it, the log zeroed in memory.  What they
- * find is what -y -L repairs; without -L, -y stops at the log (as it
- * does with -L when the log is not at fault: rp->log_kept).
+ * find is what -y -L repairs; without -L, -y stops at the log.
  */
 static int zap_in_memory(struct rp *rp)
 {
@@ -354,13 +365,8 @@ static int zap_in_memory(struct rp *rp)
 		return err == -EUCLEAN ? 0 : err;
 	}
 	kv_dev_close(plain);
-	rp_notice(rp, "%s",
-		  rp->log_kept ? "the checks below read the filesystem with "
-				 "the log zeroed in memory only (-L keeps "
-				 "this log: see above)" :
-				 "the checks below read the filesystem as -L "
-				 "would leave it (the log zeroed in memory "
-				 "only)");
+	rp_notice(rp, "the checks below read the filesystem as -L would leave "
+		      "it (the log zeroed in memory only)");
 	return 0;
 }
 

@@ -79,8 +79,6 @@ struct rp {
 	struct kvfs_repair_bmap map;
 	bool sb_bad; /* phase 1: the primary was rebuilt (or must be) */
 	bool needsrepair; /* the bit is set on disk by this run */
-	/* the replay failed, not for the log's fault: -L keeps it */
-	bool log_kept;
 	/*
 	 * An inode left as it is though it fails its verifier (dry run,
 	 * preen): the blocks it may own are unknown, free space is not
@@ -142,6 +140,8 @@ int rp_phase_sb(struct rp *rp);
 int rp_phase_log(struct rp *rp);
 int rp_phase_ag(struct rp *rp);
 int rp_phase_inodes(struct rp *rp);
+/* Phase 4's end: unlinked lists that stop a mount emptied (unlinked.c). */
+int rp_unlinked_lists(struct rp *rp);
 int rp_phase_space(struct rp *rp);
 /* The primary superblock written from rp->g (flushed). */
 int rp_sb_write(struct rp *rp);

@@ -154,6 +154,8 @@ static int space_phases(struct rp *rp)
 		begin(rp, KVFS_RP_INODES);
 		err = rp_phase_inodes(rp);
 	}
+	if (!err)
+		err = rp_unlinked_lists(rp);
 	if (!err) {
 		begin(rp, KVFS_RP_SPACE);
 		err = rp_phase_space(rp);

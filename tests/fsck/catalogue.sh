@@ -56,6 +56,11 @@ INOSHIFT=$(($("$DB" "$T/base" sb | sed -n 's/^agblklog = //p') +
 NOCHUNK=$(((AGC - 1 << INOSHIFT) + 200))
 PASTAG=$(((AGC << INOSHIFT) + 5))
 "$DB" "$T/base" inode $NOCHUNK >/dev/null 2>&1 && die "inode $NOCHUNK in a chunk"
+# unlinked INO: "AG unlinked[B] AGINO", an unlinked-list head naming INO
+unlinked() {
+	local agino=$(($1 & ((1 << INOSHIFT) - 1)))
+	echo "$(($1 >> INOSHIFT)) unlinked[$((agino % 64))] $agino"
+}
 
 # "PATH SHA256" of every file and xattr value ("PATH TARGET" of symlinks)
 sums() {
@@ -110,6 +115,8 @@ cases=(
 "inobt-lost-records|^$|write btree 0 ino 0:0 numrecs 0|rebuilt from a scan of the AG's inode blocks"
 "dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"
 "dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
+"unlinked-linked|^$|write agi $(unlinked $F1)|on it has links"
+"unlinked-free|^$|write agi $(unlinked $FREEINO)|on it is free or no inode"
 "orphan|^$|ORPHAN"
 "orphan-damaged|/frag$|ORPHAN_WB; write -c btree $FRAG bmbt 0:1 level 4|extent-map tree"
 "log-corrupt|^$|ORPHAN; blocktrash -s 9 -n 8 -b 64 -t log"

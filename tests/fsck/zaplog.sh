@@ -1,15 +1,17 @@
 #!/bin/bash
-# fsck.kvfs -L zeroes only a log at fault (issue 12): a dirty log
-# (populate orphan) whose replay fails for another reason is kept, and the
-# repair stops:
+# What fsck.kvfs does with a sound dirty log (populate orphan) whose
+# replay fails (issue 12):
 #   replay-eio    the replay's first metadata read fails (KVFS_ERRTAGS
-#                 meta_read_io): -y -L exit 8; a later -y replays it
-#                 (exit 1), then -n is clean
+#                 meta_read_io): -n and -y -L exit 8, the log
+#                 byte-identical (a passing fault never costs the log); a
+#                 later -y replays it (exit 1), then -n is clean
 #   replay-block  a block the replay changes is damaged outside what the
 #                 log holds (the inode-chunk tree root's magic, which no
-#                 delta of the log restores): -n and -y -L exit 4
-# and in both the log's blocks are byte-identical after -y -L.  (A damaged
-# log is still zeroed: catalogue.sh log-corrupt; test_fsck badrec.)
+#                 delta of the log restores): -n and -y exit 4, keep the
+#                 log and name -L; -y -L, the user's override, zeroes the
+#                 log and repairs (exit 1), then -n is clean
+# (A damaged log is zeroed by -L: catalogue.sh log-corrupt; test_fsck
+# badrec.)
 #
 # Usage: zaplog.sh MKFS KVFS_DB FSCK POPULATE
 set -u
@@ -29,36 +31,47 @@ LS=$(field logstart) LB=$(field logblocks) BS=$(field blocksize)
 logsum() {
 	dd if="$1" bs="$BS" skip="$LS" count="$LB" status=none | sha256sum
 }
-
 IROOT=$("$DB" "$T/base" btree 0 ino | sed -n 's/^block 0:0 = fsb \([0-9]*\) .*/\1/p')
 [ -n "$IROOT" ] || { echo "FAIL: no inode-chunk tree root"; exit 1; }
 
-# run NAME DAMAGE ENV -n-EXIT -y-L-EXIT (DAMAGE: "" or "magic BLOCK")
-run() {
-	local name=$1 dmg=$2 env=$3 nexp=$4 yexp=$5 rc h1 h2
-	cp --sparse=always "$T/base" "$T/img"
-	[ -z "$dmg" ] || dd if=/dev/zero of="$T/img" bs=4 count=1 \
-		seek=$((${dmg#magic } * BS / 4)) conv=notrunc status=none
+# keep NAME ENV EXIT ARGS..: fsck ARGS exits EXIT and leaves the log as it was
+keep() {
+	local name=$1 env=$2 want=$3 rc h1 h2
+	shift 3
 	h1=$(logsum "$T/img")
-	timeout 300 env $env "$FSCK" -n -f "$T/img" >"$T/n" 2>&1
+	timeout 300 env $env "$FSCK" "$@" "$T/img" >"$T/out" 2>&1
 	rc=$?
-	[ $rc -eq "$nexp" ] || fail "$name: fsck -n exit $rc, expected $nexp: $(tail -3 "$T/n")"
-	timeout 300 env $env "$FSCK" -y -f -L "$T/img" >"$T/y" 2>&1
-	rc=$?
-	[ $rc -eq "$yexp" ] || fail "$name: fsck -y -L exit $rc, expected $yexp: $(tail -3 "$T/y")"
-	grep -q "log zeroed" "$T/y" && fail "$name: fsck -y -L zeroed the log"
+	[ $rc -eq "$want" ] || fail "$name: fsck $* exit $rc, expected $want: $(tail -3 "$T/out")"
+	grep -q "log was zeroed" "$T/out" && fail "$name: fsck $* zeroed the log"
 	h2=$(logsum "$T/img")
-	[ "$h1" = "$h2" ] || fail "$name: the log changed"
+	[ "$h1" = "$h2" ] || fail "$name: fsck $* changed the log"
+}
+# after NAME EXIT WORDS ARGS..: fsck ARGS exits EXIT and says WORDS
+after() {
+	local name=$1 want=$2 words=$3 rc
+	shift 3
+	timeout 300 "$FSCK" "$@" "$T/img" >"$T/out" 2>&1
+	rc=$?
+	[ $rc -eq "$want" ] || fail "$name: fsck $* exit $rc, expected $want: $(tail -3 "$T/out")"
+	[ -z "$words" ] || grep -q -- "$words" "$T/out" ||
+		fail "$name: fsck $* does not say '$words': $(tail -3 "$T/out")"
 }
 
-run replay-eio "" KVFS_ERRTAGS=meta_read_io:count=1 8 8
-timeout 300 "$FSCK" -y -f "$T/img" >"$T/y2" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "replay-eio: fsck -y without the fault exit $rc: $(tail -3 "$T/y2")"
-grep -q "log replayed" "$T/y2" || fail "replay-eio: the log was not replayed"
-timeout 300 "$FSCK" -n -f "$T/img" >"$T/n2" 2>&1 ||
-	fail "replay-eio: fsck -n after the replay exit $?: $(tail -3 "$T/n2")"
-run replay-block "magic $IROOT" "" 4 4
+cp --sparse=always "$T/base" "$T/img"
+keep replay-eio KVFS_ERRTAGS=meta_read_io:count=1 8 -n -f
+keep replay-eio KVFS_ERRTAGS=meta_read_io:count=1 8 -y -f -L
+after replay-eio 1 "log replayed" -y -f
+after replay-eio 0 "" -n -f
+
+cp --sparse=always "$T/base" "$T/img"
+dd if=/dev/zero of="$T/img" bs=4 count=1 seek=$((IROOT * BS / 4)) \
+	conv=notrunc status=none
+keep replay-block "" 4 -n -f
+keep replay-block "" 4 -y -f
+grep -q -- "-L zeroes it" "$T/out" ||
+	fail "replay-block: fsck -y does not name -L: $(tail -3 "$T/out")"
+after replay-block 1 "the log was zeroed" -y -f -L
+after replay-block 0 "" -n -f
 
 [ $failures -eq 0 ] && echo "ok: replay-eio, replay-block"
 [ $failures -eq 0 ]
