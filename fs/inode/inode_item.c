@@ -269,6 +269,8 @@ void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	}
 	__atomic_store_n(&iip->fields, iip->fields | fields | KVFS_ILOG_CORE,
 			 __ATOMIC_RELAXED);
+	/* dirty: no allocation may fail from here (fs/io/buf_item.c) */
+	kvj_trans_set_nofail(tp->jt);
 	kvj_trans_log(tp->jt, &iip->item);
 }
 

@@ -620,6 +620,19 @@ int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 	return trans_buf(tp, bl, blkno, nblks, ops, true, bpp);
 }
 
+/*
+ * A dirty transaction cannot be backed out (its cancel shuts the log
+ * down): from its first change no allocation of its thread may fail, or
+ * an ENOMEM would come back as EIO (tests/life nomem: an extent-free
+ * intent's allocation in a truncate after its first roll).  XFS's
+ * allocations in a transaction do not fail either.
+ */
+static void trans_log(struct kvj_trans *tp, struct kvj_item *lip)
+{
+	kvj_trans_set_nofail(tp);
+	kvj_trans_log(tp, lip);
+}
+
 void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
 			unsigned last)
 {
@@ -640,7 +653,7 @@ void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
 		bli->map[c / 64] |= 1ull << (c % 64);
 		bli->tx_map[c / 64] |= 1ull << (c % 64);
 	}
-	kvj_trans_log(tp, &bli->item);
+	trans_log(tp, &bli->item);
 }
 
 void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp)
@@ -656,7 +669,7 @@ void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp)
 	kv_buf_stale(bp);
 	memset(bli->map, 0, sizeof(bli->map));
 	bli->cancelled = true;
-	kvj_trans_log(tp, &bli->item);
+	trans_log(tp, &bli->item);
 }
 
 bool kvfs_trans_brelse(struct kvj_trans *tp, struct kv_buf *bp)
