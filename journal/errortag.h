@@ -61,6 +61,13 @@ enum kvj_errtag {
 	KVJ_ERRTAG_IPUT_DELAY,
 	/* The inode worker sleeps value microseconds before each put. */
 	KVJ_ERRTAG_INODEGC_DELAY,
+	/*
+	 * An unlinked inode's freeing fails after its blocks were freed,
+	 * before the transaction that frees the inode: -EIO, the inode left
+	 * on its unlinked list (fs/inode/inactive.c), as a crash between
+	 * the two would leave it.
+	 */
+	KVJ_ERRTAG_IFREE_FAIL,
 	KVJ_ERRTAG_NR,
 };
 
