@@ -50,7 +50,8 @@ enum kvj_errtag {
 	KVJ_ERRTAG_CIL_INSERT_DELAY,
 	/* filesystem */
 	KVJ_ERRTAG_META_READ_IO, /* a metadata buffer read: -EIO */
-	KVJ_ERRTAG_META_WRITE_IO, /* a metadata buffer write: -EIO */
+	/* a metadata buffer write: -EIO, or minus the tag's value if set */
+	KVJ_ERRTAG_META_WRITE_IO,
 	/* a deferred item's finish (fs/trans/defer.c) fails: -EIO, a shutdown */
 	KVJ_ERRTAG_DEFER_ITEM_FAIL,
 	/*

@@ -12,13 +12,15 @@
  * again with the failures still armed: the open recovers and frees the
  * orphans, or fails with -ENOMEM and a later open does; the checker finds
  * nothing.  N runs over small numbers (every path hit often) and a few
- * larger ones (deeper into each operation before the failure).
+ * larger ones (deeper into each operation before the failure).  Last,
+ * metadata writes of the image failing with ENOMEM (host_nomem).
  */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "fs/kvfs.h"
+#include "journal/errortag.h"
 #include "tests/life/life.h"
 #include "tests/scrub_util.h"
 
@@ -320,6 +322,45 @@ static void round_with(unsigned every, uint64_t seed)
 	CHECK_EQ(kvfs_close(mp), 0);
 }
 
+/*
+ * The host short of memory: an image file's write may fail with ENOMEM
+ * (its page cache under pressure).  Metadata write-back meets it 40 times
+ * (the meta_write_io tag with value ENOMEM): retried, never a shutdown,
+ * the close clean (it shut the filesystem down, and it closed with EIO).
+ */
+static void host_nomem(void)
+{
+	struct kvfs_open_opts o = { 0 };
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	char name[16];
+
+	make_fs_ags(2);
+	CHECK_EQ(kvfs_open(path, &o, &mp, &info), 0);
+	CHECK_EQ(kvj_errtag_set_value(KVJ_ERRTAG_META_WRITE_IO, ENOMEM), 0);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_META_WRITE_IO, 0, 2, 40), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "h%d", i);
+		CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), name,
+				     S_IFREG | 0644, 0, KVFS_CREATE_EXCL, &cr,
+				     &st, NULL),
+			 0);
+		if (i % 3 == 0)
+			CHECK_EQ(kvfs_unlink(mp, kvfs_root_ino(mp), name), 0);
+	}
+	CHECK_EQ(kvfs_sync(mp), 0);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	/* the close writes everything back: through every failure */
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_META_WRITE_IO), 40);
+	kvj_errtag_clear_all();
+	scrub_image_clean(path);
+	CHECK_EQ(kvfs_open(path, &o, &mp, &info), 0);
+	CHECK(!info.recovered);
+	CHECK_EQ(kvfs_close(mp), 0);
+}
+
 /* test_nomem [N [SEED]]: one round, one allocation in N failing (0: all) */
 int main(int argc, char **argv)
 {
@@ -339,6 +380,7 @@ int main(int argc, char **argv)
 	set_path("nomem");
 	for (unsigned i = 0; i < nr; i++)
 		round_with(every[i], seed + i);
+	host_nomem();
 	unlink(path);
 	calls = atomic_load(&calls_total) + atomic_load(&fail_calls);
 	hits = atomic_load(&fail_hits);
@@ -349,8 +391,8 @@ int main(int argc, char **argv)
 	CHECK_EQ(kv_fini(), 0);
 	printf("nomem: %u rounds, %lu of %lu allocations that could fail "
 	       "failed; %u opens failed, opens with failures armed freed %" PRIu64
-	       " orphans; only -ENOMEM came back, the images check "
-	       "clean\n",
+	       " orphans; only -ENOMEM came back; 40 metadata writes failing "
+	       "with ENOMEM retried; the images check clean\n",
 	       nr, hits, calls, opens_failed, orphans_freed_failing);
 	return 0;
 }
