@@ -50,7 +50,8 @@ enum kvj_errtag {
 	KVJ_ERRTAG_CIL_INSERT_DELAY,
 	/* filesystem */
 	KVJ_ERRTAG_META_READ_IO, /* a metadata buffer read: -EIO */
-	KVJ_ERRTAG_META_WRITE_IO, /* a metadata buffer write: -EIO */
+	/* a metadata buffer write: -EIO, or minus the tag's value if set */
+	KVJ_ERRTAG_META_WRITE_IO,
 	/* a deferred item's finish (fs/trans/defer.c) fails: -EIO, a shutdown */
 	KVJ_ERRTAG_DEFER_ITEM_FAIL,
 	/*
@@ -61,6 +62,13 @@ enum kvj_errtag {
 	KVJ_ERRTAG_IPUT_DELAY,
 	/* The inode worker sleeps value microseconds before each put. */
 	KVJ_ERRTAG_INODEGC_DELAY,
+	/*
+	 * An unlinked inode's freeing fails after its blocks were freed,
+	 * before the transaction that frees the inode: -EIO, the inode left
+	 * on its unlinked list (fs/inode/inactive.c), as a crash between
+	 * the two would leave it.
+	 */
+	KVJ_ERRTAG_IFREE_FAIL,
 	KVJ_ERRTAG_NR,
 };
 

@@ -191,10 +191,10 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	}
 	/*
 	 * The tail cannot pass an inode that cannot be written: stop, as
-	 * the buffer item does.
+	 * the buffer item does (and retry, as it does, when memory was short).
 	 */
 	ret = KVJ_PUSH_LOCKED;
-	if (err != -EAGAIN) {
+	if (!kv_buf_write_transient(err)) {
 		kvfs_corrupt_inode(err, bp->b_blkno, ip->i_ino,
 				   "write-back: %s", strerror(-err));
 		kvj_log_shutdown(lip->log, "inode write-back failed");
@@ -267,6 +267,8 @@ void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	}
 	__atomic_store_n(&iip->fields, iip->fields | fields | KVFS_ILOG_CORE,
 			 __ATOMIC_RELAXED);
+	/* dirty: no allocation may fail from here (fs/io/buf_item.c) */
+	kvj_trans_set_nofail(tp->jt);
 	kvj_trans_log(tp->jt, &iip->item);
 }
 

@@ -624,9 +624,13 @@ int kv_buf_write(struct kv_buf *bp)
 		if (err)
 			return err;
 	}
-	err = kvj_errtag(KVJ_ERRTAG_META_WRITE_IO) ?
-		      -EIO :
-		      kv_dev_pwrite(bc->dev, bp->b_addr, bp->b_len,
+	if (kvj_errtag(KVJ_ERRTAG_META_WRITE_IO))
+		/* the tag's value, if set, is the errno (12: the host's ENOMEM) */
+		err = kvj_errtag_value(KVJ_ERRTAG_META_WRITE_IO) ?
+			      -(int)kvj_errtag_value(KVJ_ERRTAG_META_WRITE_IO) :
+			      -EIO;
+	else
+		err = kv_dev_pwrite(bc->dev, bp->b_addr, bp->b_len,
 				    bp->b_blkno * bc->blksize);
 	if (err)
 		return err;

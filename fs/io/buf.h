@@ -42,6 +42,7 @@
 #ifndef KV_FS_BUF_H
 #define KV_FS_BUF_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -175,6 +176,17 @@ bool kv_buf_is_dirty(const struct kv_buf *bp);
  * -EAGAIN if pinned; a stale buffer is not written (returns 0).
  */
 int kv_buf_write(struct kv_buf *bp);
+/*
+ * An error of kv_buf_write() that a later attempt may not meet: pinned
+ * (-EAGAIN), or the host short of memory for the write (-ENOMEM,
+ * -ENOBUFS: an image file's page cache under memory pressure).  Write-back
+ * retries these, as XFS retries failed metadata writes, instead of
+ * shutting the filesystem down.
+ */
+static inline bool kv_buf_write_transient(int err)
+{
+	return err == -EAGAIN || err == -ENOMEM || err == -ENOBUFS;
+}
 /*
  * The block was freed: the buffer leaves the index (later lookups read the
  * device afresh), its dirty state is dropped, and it is reclaimed once

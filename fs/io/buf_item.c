@@ -425,9 +425,10 @@ static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	/*
 	 * The log tail cannot pass a buffer that cannot be written (device
 	 * error, or verify_write refusing corrupt metadata): stop, as XFS
-	 * shuts down.  The log lock nests inside the AIL lock held here.
+	 * shuts down.  The log lock nests inside the AIL lock held here.  A
+	 * host short of memory is waited out: a later push tries again.
 	 */
-	if (err != -EAGAIN) {
+	if (!kv_buf_write_transient(err)) {
 		kvfs_corrupt(err, bp->b_blkno, "buffer", "write-back: %s",
 			     strerror(-err));
 		kvj_log_shutdown(lip->log, "buffer write-back failed");
@@ -619,6 +620,19 @@ int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 	return trans_buf(tp, bl, blkno, nblks, ops, true, bpp);
 }
 
+/*
+ * A dirty transaction cannot be backed out (its cancel shuts the log
+ * down): from its first change no allocation of its thread may fail, or
+ * an ENOMEM would come back as EIO (tests/life nomem: an extent-free
+ * intent's allocation in a truncate after its first roll).  XFS's
+ * allocations in a transaction do not fail either.
+ */
+static void trans_log(struct kvj_trans *tp, struct kvj_item *lip)
+{
+	kvj_trans_set_nofail(tp);
+	kvj_trans_log(tp, lip);
+}
+
 void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
 			unsigned last)
 {
@@ -638,7 +652,7 @@ void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
 		bli->map[c / 64] |= 1ull << (c % 64);
 		bli->tx_map[c / 64] |= 1ull << (c % 64);
 	}
-	kvj_trans_log(tp, &bli->item);
+	trans_log(tp, &bli->item);
 }
 
 void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp)
@@ -652,7 +666,7 @@ void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp)
 	kv_buf_stale(bp);
 	memset(bli->map, 0, sizeof(bli->map));
 	bli->cancelled = true;
-	kvj_trans_log(tp, &bli->item);
+	trans_log(tp, &bli->item);
 }
 
 bool kvfs_trans_brelse(struct kvj_trans *tp, struct kv_buf *bp)

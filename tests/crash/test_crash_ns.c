@@ -34,7 +34,8 @@
  *     durable may leave its blocks unwritten), exactly its pattern when
  *     its fsync returned after the write.
  *
- * `test_crash_ns --points N --seed S --mode M -v`: N points (CI: below),
+ * `test_crash_ns --points N --seed S --mode M --budget SIZE -v`: N points
+ * (CI: below), under a kvalloc budget of SIZE (default 256M),
  * one mode only; the seed sets the workload and the crash points.  The
  * run fails after 280 s per CI's number of points (a hang).
  */
@@ -769,8 +770,10 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "budget", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct kv_config kc = { 0 };
 	unsigned points = CI_POINTS;
 	uint64_t seed = 1, total;
 	int only = -1, c;
@@ -793,10 +796,21 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
+		case 'b': {
+			uint64_t v;
+
+			if (kvfs_parse_size(optarg, &v)) {
+				fprintf(stderr, "bad size %s\n", optarg);
+				return 2;
+			}
+			kc.budget_bytes = (size_t)v;
+			break;
+		}
 		default:
 			fprintf(stderr,
 				"usage: %s [--points N] [--seed S] [--mode "
-				"crash|volatile|tear|sectors] [-v]\n",
+				"crash|volatile|tear|sectors] [--budget SIZE] "
+				"[-v]\n",
 				argv[0]);
 			return 2;
 		}
@@ -804,7 +818,7 @@ int main(int argc, char **argv)
 	/* a longer run (the campaign of README's Testing) has longer */
 	crash_alarm(TIMEOUT * (1 + (points ? (points - 1) / CI_POINTS : 0)),
 		    "crash_ns: timed out\n");
-	CHECK_EQ(kv_init(NULL), 0);
+	CHECK_EQ(kv_init(&kc), 0);
 	crash_paths("crashns", path, tmpl);
 	make_template();
 	total = run(-1, 0, seed, 0);

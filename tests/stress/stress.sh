@@ -12,6 +12,8 @@
 #   pjd-nowb ARGS...  the same mounted -o nowriteback_cache (ARGS:
 #                     pjd_diff.py's --nowriteback)
 # Always unmounts (tests/fuse/lib.sh's trap); every step under a timeout.
+# STRESS_MOUNT_OPTS, if set, is one more -o for the daemon (a squeeze:
+# STRESS_MOUNT_OPTS=mem=24M).
 # usage: stress.sh TEST MOUNT_KVFS MKFS_KVFS FSCK_KVFS [ARGS...]
 set -u
 test=$1 mount_kvfs=$2 mkfs=$3 fsck=$4
@@ -22,6 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # pjd-nowb: the daemon without the kernel's writeback cache
 mopts=()
 [ "$test" = pjd-nowb ] && mopts=(-o nowriteback_cache)
+[ -n "${STRESS_MOUNT_OPTS:-}" ] && mopts+=(-o "$STRESS_MOUNT_OPTS")
 T "$mkfs" -q -s 512M "$img" || fail "mkfs.kvfs"
 mount_fg "$img" "$mnt" "${mopts[@]}"
 case $test in
