@@ -13,6 +13,7 @@
 #include "fs/inode/icache.h"
 #include "fs/inode/icreate.h"
 #include "fs/inode/inode_item.h"
+#include "fs/ns/dir.h"
 #include "fs/trans/trans.h"
 #include "tests/life/life.h"
 #include "tests/scrub_util.h"
@@ -40,6 +41,9 @@ static void create(struct kvfs_mount *mp, struct kvfs_inode *dp, uint32_t mode,
 		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
 	CHECK_EQ(kvfs_icreate(tp, dp, mode, 0, S_ISDIR(mode) ? 2 : 1, cr, &ip),
 		 0);
+	/* as mkdir makes one: the checker wants a directory's fork */
+	if (S_ISDIR(mode))
+		kvfs_dir_init(tp, ip, dp ? dp->i_ino : ip->i_ino);
 	if (dp)
 		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
 	CHECK_EQ(ip->i_mode, want_mode);
@@ -71,6 +75,7 @@ static struct kvfs_inode *mkdir_as(struct kvfs_mount *mp, uint32_t mode,
 
 	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp), 0);
 	CHECK_EQ(kvfs_icreate(tp, NULL, S_IFDIR | mode, 0, 2, &root, &ip), 0);
+	kvfs_dir_init(tp, ip, ip->i_ino);
 	CHECK_EQ(ip->i_mode, S_IFDIR | mode);
 	CHECK_EQ(ip->i_gid, gid);
 	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);

@@ -24,6 +24,7 @@
 #include "fs/inode/icache.h"
 #include "fs/inode/icreate.h"
 #include "fs/inode/inode_item.h"
+#include "fs/ns/dir.h"
 #include "fs/kvfs.h"
 #include "fs/trans/trans.h"
 #include "tests/life/life.h"
@@ -79,6 +80,7 @@ static uint64_t make_dir(struct kvfs_mount *mp, uint64_t near, uint32_t mode,
 	CHECK_EQ(kvfs_iget(mp, near, 0, &dp), 0);
 	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp), 0);
 	CHECK_EQ(kvfs_icreate(tp, dp, S_IFDIR | mode, 0, 2, &root, &ip), 0);
+	kvfs_dir_init(tp, ip, dp->i_ino);
 	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
 	ino = ip->i_ino;
 	kvfs_iput(ip);
