@@ -64,6 +64,7 @@ void kvj_rcu_register(void)
 int kvj_cil_init(struct kvj_log *log)
 {
 	struct kvj_cil *cil = &log->cil;
+	struct kv_stats ks;
 	unsigned i, j;
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 
@@ -90,6 +91,13 @@ int kvj_cil_init(struct kvj_log *log)
 	atomic_init(&cil->order, 1);
 	atomic_init(&cil->commit_contended, 0);
 	cil->push_threshold = log->p.log_bytes / log->p.push_fraction;
+	kv_stats(&ks);
+	cil->push_mem =
+		ks.pages_total * KV_PAGE_SIZE / log->p.push_mem_fraction;
+	/* the slots' unfolded memory stays a small part of the threshold */
+	cil->mem_fold = cil->push_mem / (4 * cil->nr_pcp);
+	if (cil->mem_fold > CIL_FOLD_BYTES)
+		cil->mem_fold = CIL_FOLD_BYTES;
 	return 0;
 }
 
@@ -261,6 +269,25 @@ static int64_t cil_format_item(struct kvj_item *lip, uint64_t seq,
 	return (int64_t)ent->charged - old_charge;
 }
 
+/*
+ * The context's pinned memory passed budget / push_mem_fraction: push it
+ * now rather than at the interval, so the items it pins can be written
+ * back and their memory reclaimed (XFS pushes at a space threshold; for
+ * kvfs, under a small budget, memory runs out first).  One wake as the
+ * count crosses the threshold: the push thread's request is sticky.
+ */
+static void cil_mem_fold(struct kvj_log *log, unsigned idx, uint64_t bytes)
+{
+	struct kvj_cil *cil = &log->cil;
+	uint64_t old = atomic_fetch_add(&cil->mem[idx], bytes);
+
+	if (old <= cil->push_mem && old + bytes > cil->push_mem) {
+		atomic_fetch_add_explicit(&log->st_mem_pushes, 1,
+					  memory_order_relaxed);
+		kvj_push_wake(log);
+	}
+}
+
 #define CIL_PREP_STACK 16
 
 int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
@@ -271,7 +298,7 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 	struct kvj_cil_ent *prep_stack[CIL_PREP_STACK], **prep = prep_stack;
 	struct kvj_cil_pcp *pcp;
 	struct kvj_item *lip;
-	uint64_t seq, order, fold = 0;
+	uint64_t seq, order, fold = 0, mem = 0, mem_fold = 0;
 	unsigned idx, i, nr = 0, nr_relog = 0, nr_new = 0, nr_dirty = 0;
 	int64_t charged = 0;
 
@@ -299,7 +326,8 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 	}
 	idx = seq & 1;
 	if (kvj_errtag(KVJ_ERRTAG_CIL_INSERT_DELAY))
-		usleep((useconds_t)kvj_errtag_value(KVJ_ERRTAG_CIL_INSERT_DELAY));
+		usleep((useconds_t)kvj_errtag_value(
+			KVJ_ERRTAG_CIL_INSERT_DELAY));
 	order = atomic_fetch_add_explicit(&cil->order, 1, memory_order_relaxed);
 	i = 0;
 	for (lip = items; lip; lip = lip->tr_next) {
@@ -310,10 +338,13 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 		charged += cil_format_item(lip, seq, order, prep[i++],
 					   &new_tail, &relog);
 		nr++;
-		if (relog)
+		if (relog) {
 			nr_relog++;
-		else
+		} else {
 			nr_new++;
+			mem += sizeof(struct kvj_cil_ent) + lip->ent_size +
+			       lip->pin_bytes;
+		}
 	}
 
 	pcp = cil_lock_slot(cil);
@@ -330,6 +361,11 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 		fold = pcp->unfolded[idx];
 		pcp->unfolded[idx] = 0;
 	}
+	pcp->mem[idx] += mem;
+	if (pcp->mem[idx] >= cil->mem_fold) {
+		mem_fold = pcp->mem[idx];
+		pcp->mem[idx] = 0;
+	}
 	pcp->commits++;
 	pcp->deltas += nr;
 	pcp->relogs += nr_relog;
@@ -341,6 +377,8 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 	if (fold && atomic_fetch_add(&cil->space[idx], fold) + fold >
 			    cil->push_threshold)
 		kvj_push_wake(log);
+	if (mem_fold)
+		cil_mem_fold(log, idx, mem_fold);
 	if (seqp)
 		*seqp = seq;
 	*used = charged;
