@@ -561,6 +561,7 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 		goto out;
 
 	n = atomic_fetch_add(&log->push_started, 1) + 1;
+	kvj_relief_wake(log);
 	cur = atomic_load(&cil->seq);
 	if (cil_ctx_empty(cil, cur & 1))
 		goto out;

@@ -36,8 +36,8 @@
  *   log->lock and the AIL lock are taken around no allocation outside the
  *   threads excluded above.
  *   A waiter may still hold a lock that some RCU reader waits for; then the
- *   grace period, the push and the wait take as long as the bound
- *   (RELIEF_WAIT_MS): a stall, never a deadlock.
+ *   grace period, the push and the wait take as long as the bounds
+ *   (RELIEF_*_MS, 3 s a call at most): a stall, never a deadlock.
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -46,8 +46,13 @@
 
 #include "journal/log_priv.h"
 
-/* the longest one call waits for the push, then the write-back */
-#define RELIEF_WAIT_MS 500
+/*
+ * The longest one call waits for the push to start, for it to end (a slow
+ * flush under load is no reason to fail the allocation), and for the AIL.
+ */
+#define RELIEF_START_MS 500
+#define RELIEF_PUSH_MS 2000
+#define RELIEF_AIL_MS 500
 
 _Thread_local unsigned kvj_tl_nowait;
 
@@ -97,15 +102,20 @@ static bool log_relieve(void *priv, kv_gfp_t gfp)
 	}
 	atomic_fetch_add_explicit(&log->st_relief_waits, 1,
 				  memory_order_relaxed);
-	deadline_after(&dl, RELIEF_WAIT_MS);
 	atomic_fetch_add(&log->relief_waiters, 1);
 	pthread_mutex_lock(&log->relief_lock);
-	pushed = relief_wait_locked(log, &log->push_done, push, &dl);
+	deadline_after(&dl, RELIEF_START_MS);
+	pushed = relief_wait_locked(log, &log->push_started, push, &dl);
+	if (pushed) {
+		deadline_after(&dl, RELIEF_PUSH_MS);
+		pushed = relief_wait_locked(log, &log->push_done, push, &dl);
+	}
 	pthread_mutex_unlock(&log->relief_lock);
 	if (pushed && atomic_load(&log->ail.nr)) {
 		/* the checkpoint's items are in the AIL: write them all back */
 		gen = atomic_load(&log->ail_gen);
 		kvj_log_push_ail(log);
+		deadline_after(&dl, RELIEF_AIL_MS);
 		pthread_mutex_lock(&log->relief_lock);
 		wrote = relief_wait_locked(log, &log->ail_gen, gen + 1, &dl);
 		pthread_mutex_unlock(&log->relief_lock);
