@@ -164,6 +164,37 @@ int kv_register_shrinker(struct kv_shrinker *s);
 void kv_unregister_shrinker(struct kv_shrinker *s);
 
 /*
+ * Pressure hooks: for memory a client can free only through work its own
+ * threads do (a log keeps dirty buffers pinned until its next checkpoint,
+ * and only then may they be written back and reclaimed).  When a reclaim
+ * round's shrinker pass frees nothing, relieve() runs in the allocating
+ * thread, in its context (its scopes, whatever locks it holds, NOFS
+ * included: that is where it is needed): it may wake the client's threads
+ * and wait for them a bounded time, but must not allocate, must not take a
+ * lock the allocating thread may hold, and must not wait for work that
+ * needs one (it decides that itself: the hook knows its locks, kvalloc
+ * does not).  It returns true when memory may have come back, and the
+ * allocation then starts a new round, even without NOFAIL: at most
+ * KV_RELIEF_ROUNDS such rounds per allocation.  Never called from a
+ * shrinker or from the reclaim thread.
+ */
+#define KV_RELIEF_ROUNDS 8
+
+struct kv_pressure {
+	const char *name;
+	bool (*relieve)(void *priv, kv_gfp_t gfp);
+	void *priv;
+	/* owned by kvalloc */
+	struct kv_pressure *next;
+	uint64_t nr_calls;
+	uint64_t nr_relieved; /* calls that returned true */
+	unsigned active;
+};
+
+int kv_register_pressure(struct kv_pressure *p);
+void kv_unregister_pressure(struct kv_pressure *p);
+
+/*
  * Lock classes: every lock of kvalloc (and every lock a client wants
  * measured) counts its contended acquisitions per class.  A contended
  * acquisition is one whose trylock failed.

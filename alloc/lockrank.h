@@ -25,8 +25,9 @@
  * Locks outside the table (and so unchecked): the allocator's registries
  * (tc_lock, named_lock, class_lock: pthread mutexes taken before the
  * allocator's ranked locks) and the page caches' spinlock (alloc/page.c),
- * the device's and the inode-GC worker's mutexes (leaves) and the push
- * thread's wake-up mutex (a leaf).
+ * the device's and the inode-GC worker's mutexes (leaves), the push
+ * thread's wake-up mutex and the log's memory-relief mutex (leaves,
+ * journal/relief.c).
  */
 #ifndef KV_ALLOC_LOCKRANK_H
 #define KV_ALLOC_LOCKRANK_H

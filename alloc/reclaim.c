@@ -10,7 +10,11 @@
  * allows (none that may enter the fs under NOFS, none that may enter the fs
  * or issue I/O under NOIO), then fails -- or, under NOFAIL, sleeps until a
  * free wakes it (or a backoff that doubles with every wait expires) and
- * starts over.  A NOFAIL allocation never returns NULL: one that no amount
+ * starts over.  Before failing or sleeping, a round whose shrinker pass
+ * freed nothing calls the pressure hooks (kvalloc.h), which may wait a
+ * bounded time for their owners' threads to unpin memory; when one says
+ * memory may be back, a new round starts (KV_RELIEF_ROUNDS at most).  A
+ * NOFAIL allocation never returns NULL: one that no amount
  * of freeing could satisfy (larger than the budget or the vmap zone) is a
  * bug and aborts.  Allocations made by a shrinker do not recurse into
  * reclaim.
@@ -26,10 +30,11 @@
  * at kv_fini().
  *
  * Locks:
- *   shrinker_lock ("shrinker") protects the shrinker list and each
- *   shrinker's owned fields (next, nr_calls, nr_freed, active).  It is NOT
- *   held while a shrinker runs: a pass pins the shrinkers it will call
- *   (active), and kv_unregister_shrinker() waits for active to drop to 0.
+ *   shrinker_lock ("shrinker") protects the shrinker list and the
+ *   pressure hook list, and each one's owned fields (next, the counters,
+ *   active).  It is NOT held while a shrinker or hook runs: a pass pins
+ *   those it will call (active), and the unregistering waits for active to
+ *   drop to 0.
  *   nofail_lock ("nofail") protects the NOFAIL wait queue.  Both are
  *   leaves.
  *   kswapd_lock (a plain mutex) protects the reclaim thread's state
@@ -55,6 +60,7 @@ KV_TLS bool kv_in_reclaim;
 static struct kv_mutex shrinker_lock = { PTHREAD_MUTEX_INITIALIZER, -1 };
 static pthread_cond_t shrinker_idle = PTHREAD_COND_INITIALIZER;
 static struct kv_shrinker *shrinkers;
+static struct kv_pressure *pressures;
 
 static struct kv_mutex nofail_lock = { PTHREAD_MUTEX_INITIALIZER, -1 };
 static pthread_cond_t nofail_cond = PTHREAD_COND_INITIALIZER;
@@ -154,6 +160,80 @@ void kv_unregister_shrinker(struct kv_shrinker *s)
 	while (s->active)
 		pthread_cond_wait(&shrinker_idle, &shrinker_lock.m);
 	kv_mutex_unlock(&shrinker_lock);
+}
+
+int kv_register_pressure(struct kv_pressure *p)
+{
+	struct kv_pressure *it;
+
+	if (!p || !p->relieve || !p->name)
+		return -EINVAL;
+	kv_mutex_lock(&shrinker_lock);
+	for (it = pressures; it; it = it->next) {
+		if (it == p) {
+			kv_mutex_unlock(&shrinker_lock);
+			return -EEXIST;
+		}
+	}
+	p->nr_calls = 0;
+	p->nr_relieved = 0;
+	p->active = 0;
+	p->next = pressures;
+	pressures = p;
+	kv_mutex_unlock(&shrinker_lock);
+	return 0;
+}
+
+void kv_unregister_pressure(struct kv_pressure *p)
+{
+	struct kv_pressure **pp;
+
+	kv_mutex_lock(&shrinker_lock);
+	for (pp = &pressures; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	while (p->active)
+		pthread_cond_wait(&shrinker_idle, &shrinker_lock.m);
+	kv_mutex_unlock(&shrinker_lock);
+}
+
+/*
+ * Every pressure hook, once, as a shrinker pass calls shrinkers: true if
+ * one says memory may have come back.  Allocations made by a hook do not
+ * recurse into reclaim.
+ */
+static bool pressure_relieve(kv_gfp_t gfp)
+{
+	struct kv_pressure *batch[SHRINK_BATCH], *p;
+	bool ok[SHRINK_BATCH], any = false;
+	unsigned n = 0, i;
+
+	kv_mutex_lock(&shrinker_lock);
+	for (p = pressures; p && n < SHRINK_BATCH; p = p->next) {
+		p->active++;
+		batch[n++] = p;
+	}
+	kv_mutex_unlock(&shrinker_lock);
+	if (!n)
+		return false;
+	kv_in_reclaim = true;
+	for (i = 0; i < n; i++) {
+		ok[i] = batch[i]->relieve(batch[i]->priv, gfp);
+		any |= ok[i];
+	}
+	kv_in_reclaim = false;
+	kv_mutex_lock(&shrinker_lock);
+	for (i = 0; i < n; i++) {
+		batch[i]->nr_calls++;
+		batch[i]->nr_relieved += ok[i];
+		batch[i]->active--;
+	}
+	pthread_cond_broadcast(&shrinker_idle);
+	kv_mutex_unlock(&shrinker_lock);
+	return any;
 }
 
 /*
@@ -360,18 +440,23 @@ void kv_kswapd_stop(void)
 /*
  * *attempt counts the calls made for one allocation: the low two bits are
  * the step of the current round (0: give back the allocator's own caches,
- * 1..3: shrinker passes), the rest the NOFAIL waits so far, which set the
- * backoff.  Only NOFAIL goes past the first round.
+ * 1..3: shrinker passes), the bits up to RELIEF_SHIFT the NOFAIL waits so
+ * far, which set the backoff, and the bits above the rounds the pressure
+ * hooks started.  Only NOFAIL, or a hook's relief, goes past a round.
  */
+#define RELIEF_SHIFT 24
+#define ROUND_MASK ((1u << RELIEF_SHIFT) - 1)
+
 bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 {
-	unsigned a = (*attempt)++, step = a & 3, waits = a >> 2;
+	unsigned a = (*attempt)++, step = a & 3;
+	unsigned waits = (a & ROUND_MASK) >> 2, relief = a >> RELIEF_SHIFT;
 	uint64_t seen = free_seq_seen;
 
 	/* frees from now on are ones the next attempt may not have seen */
 	free_seq_seen = __atomic_load_n(&free_seq, __ATOMIC_SEQ_CST);
 	gfp = kv_current_gfp(gfp);
-	if (!(gfp & KV_NOFAIL) && ((gfp & KV_NORETRY) || a > 3))
+	if (!(gfp & KV_NOFAIL) && ((gfp & KV_NORETRY) || (a & ROUND_MASK) > 3))
 		return false;
 	if (step == 0) {
 		/*
@@ -401,13 +486,19 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 	/* what this context may not free, the reclaim thread may */
 	if (gfp & KV_NOFS)
 		kswapd_wake();
+	/* memory only its owner's threads can unpin: a new round once they did */
+	if (!kv_in_reclaim && relief < KV_RELIEF_ROUNDS &&
+	    pressure_relieve(gfp)) {
+		*attempt = (relief + 1) << RELIEF_SHIFT | waits << 2;
+		return true;
+	}
 	if (!(gfp & KV_NOFAIL))
 		return false;
 	if (waits == NOFAIL_WARN_WAITS)
 		nofail_warn();
 	nofail_wait(waits, seen);
 	/* the next round starts with the cheap drain, after one more try */
-	*attempt = (waits + 1) << 2;
+	*attempt = relief << RELIEF_SHIFT | (waits + 1) << 2;
 	return true;
 }
 
@@ -482,6 +573,10 @@ void kv_reclaim_fini(void)
 		fprintf(stderr, "kvalloc: shrinker %s still registered\n",
 			s->name);
 	shrinkers = NULL;
+	for (struct kv_pressure *p = pressures; p; p = p->next)
+		fprintf(stderr, "kvalloc: pressure hook %s still registered\n",
+			p->name);
+	pressures = NULL;
 	kv_mutex_unlock(&shrinker_lock);
 	reclaim_passes = 0;
 	reclaim_freed = 0;

@@ -46,16 +46,16 @@ struct kvfs_mount;
 
 /*
  * The default log push interval: what no fsync forced reaches the log
- * within it.  Short, because sync(1) cannot force a FUSE daemon's log (the
- * kernel sends FUSE_SYNCFS to virtiofs only), and because the checkpoint
- * is what lets the buffers a transaction dirtied be written back and
- * freed: NOFS allocations under a tight budget fail (ENOMEM) when the CIL
- * pins them longer (tests/crash crash_memory failed 3 runs in 6 at 1 s).
- * Each push that carries new file blocks costs two device flushes, which
- * on an image file write back every dirty data page: commit=1 trades that
- * (seq_write 0.41x -> 0.61x raw) for the memory it pins.
+ * within it (sync(1) cannot force a FUSE daemon's log: the kernel sends
+ * FUSE_SYNCFS to virtiofs only).  Each push that carries new file blocks
+ * costs two device flushes, which on an image file write back every dirty
+ * data page: 1 s rather than 50 ms makes streaming writes cheaper (seq_write
+ * 0.41x -> 0.61x raw).  The memory the CIL pins meanwhile is bounded: it
+ * pushes early past an eighth of the kvalloc budget, and an allocation
+ * that finds the budget full of pinned buffers has the log push and waits
+ * (journal/relief.c; tests/crash crash_memory, 2 MiB, at 1 s and 5 s).
  */
-#define KVFS_COMMIT_MS 50
+#define KVFS_COMMIT_MS 1000
 
 struct kvfs_open_opts {
 	bool rdonly;

@@ -92,6 +92,13 @@ void kvj_ail_remove(struct kvj_item *lip)
 	kv_mutex_unlock(&log->ail.lock);
 }
 
+/* A pass wrote back what it could: memory relief's waiters may look. */
+static void ail_pass_done(struct kvj_log *log)
+{
+	atomic_fetch_add(&log->ail_gen, 1);
+	kvj_relief_wake(log);
+}
+
 /*
  * Push one batch from the front of the AIL.  Returns the number of items
  * written back and removed (the AIL thread may have removed some of them
@@ -119,6 +126,8 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 
 	*pinned = 0;
 	*busy = 0;
+	/* ops->push runs under the AIL lock: no waiting for relief */
+	kvj_nowait_enter();
 	kv_mutex_lock(&ail->lock);
 	pass = ++ail->push_passes;
 	for (lip = ail->head; lip && n < AIL_BATCH; lip = lip->ail_next) {
@@ -140,10 +149,13 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 		}
 	}
 	kv_mutex_unlock(&ail->lock);
+	kvj_nowait_leave();
 	if (pushed)
 		*pushed = n;
-	if (!n)
+	if (!n) {
+		ail_pass_done(log);
 		return 0;
+	}
 
 	/* the tail may only pass what is durable in place */
 	err = kvj_io_flush(log);
@@ -173,6 +185,7 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 	kv_mutex_unlock(&ail->lock);
 	atomic_fetch_add_explicit(&log->st_ail_pushed, removed,
 				  memory_order_relaxed);
+	ail_pass_done(log);
 	return removed;
 }
 
@@ -261,6 +274,7 @@ static void *ail_thread(void *arg)
 	 * may force the log, which takes both.
 	 */
 	nofs = kv_nofs_save();
+	kvj_nowait_enter();
 	kv_mutex_lock(&ail->lock);
 	while (!ail->stop) {
 		if (!ail_wants_push(log)) {
@@ -289,6 +303,7 @@ static void *ail_thread(void *arg)
 			break;
 	}
 	kv_mutex_unlock(&ail->lock);
+	kvj_nowait_leave();
 	kv_nofs_restore(nofs);
 	return NULL;
 }

@@ -64,6 +64,7 @@ void kvj_rcu_register(void)
 int kvj_cil_init(struct kvj_log *log)
 {
 	struct kvj_cil *cil = &log->cil;
+	struct kv_stats ks;
 	unsigned i, j;
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 
@@ -90,12 +91,26 @@ int kvj_cil_init(struct kvj_log *log)
 	atomic_init(&cil->order, 1);
 	atomic_init(&cil->commit_contended, 0);
 	cil->push_threshold = log->p.log_bytes / log->p.push_fraction;
+	kv_stats(&ks);
+	cil->push_mem =
+		ks.pages_total * KV_PAGE_SIZE / log->p.push_mem_fraction;
+	/* the slots' unfolded memory stays a small part of the threshold */
+	cil->mem_fold = cil->push_mem / (4 * cil->nr_pcp);
+	if (cil->mem_fold > CIL_FOLD_BYTES)
+		cil->mem_fold = CIL_FOLD_BYTES;
 	return 0;
+}
+
+/* A fresh item's entry carries its delta buffer (one allocation). */
+static bool ent_buf_inline(const struct kvj_cil_ent *ent)
+{
+	return ent->buf == (const uint8_t *)(ent + 1);
 }
 
 void kvj_cil_ent_free(struct kvj_cil_ent *ent)
 {
-	kvfree(ent->buf);
+	if (!ent_buf_inline(ent))
+		kvfree(ent->buf);
 	kvfree(ent);
 }
 
@@ -167,12 +182,27 @@ static struct kvj_cil_pcp *cil_lock_slot(struct kvj_cil *cil)
 	return pcp;
 }
 
-static struct kvj_cil_ent *cil_ent_alloc(struct kvj_item *lip, uint32_t need)
+/*
+ * An entry for a fresh item holds its buffer after it: one allocation a
+ * new delta, not two (half the allocator calls of a create).  The larger
+ * buffer of a relogged entry is a separate one, which the entry takes
+ * over.  An entry prepared for a fresh item is used for one: the items
+ * are locked by the committer, so none can join the next context first.
+ */
+static struct kvj_cil_ent *cil_ent_alloc(struct kvj_item *lip, uint32_t need,
+					 bool fresh)
 {
 	uint32_t size = need < 64 ? 64 : need + need / 4;
-	struct kvj_cil_ent *ent = kvmalloc(sizeof(*ent), KV_NOFAIL | KV_ZERO);
+	struct kvj_cil_ent *ent;
 
-	ent->buf = kvmalloc(size, KV_NOFAIL);
+	if (fresh) {
+		ent = kvmalloc(sizeof(*ent) + size, KV_NOFAIL);
+		memset(ent, 0, sizeof(*ent));
+		ent->buf = (uint8_t *)(ent + 1);
+	} else {
+		ent = kvmalloc(sizeof(*ent), KV_NOFAIL | KV_ZERO);
+		ent->buf = kvmalloc(size, KV_NOFAIL);
+	}
 	ent->size = size;
 	ent->lip = lip;
 	return ent;
@@ -214,7 +244,7 @@ static bool cil_prep(struct kvj_item *items, uint64_t seq,
 		if (!prep[i] && (fresh || lip->ent_size < need)) {
 			if (!alloc)
 				return false;
-			prep[i] = cil_ent_alloc(lip, need);
+			prep[i] = cil_ent_alloc(lip, need, fresh);
 		}
 		i++;
 	}
@@ -236,7 +266,8 @@ static int64_t cil_format_item(struct kvj_item *lip, uint64_t seq,
 	if (!fresh && prep) {
 		/* the relogged delta outgrew its buffer: take prep's */
 		memcpy(prep->buf, ent->buf, ent->len);
-		kvfree(ent->buf);
+		if (!ent_buf_inline(ent))
+			kvfree(ent->buf);
 		ent->buf = prep->buf;
 		ent->size = prep->size;
 		kvfree(prep);
@@ -261,6 +292,25 @@ static int64_t cil_format_item(struct kvj_item *lip, uint64_t seq,
 	return (int64_t)ent->charged - old_charge;
 }
 
+/*
+ * The context's pinned memory passed budget / push_mem_fraction: push it
+ * now rather than at the interval, so the items it pins can be written
+ * back and their memory reclaimed (XFS pushes at a space threshold; for
+ * kvfs, under a small budget, memory runs out first).  One wake as the
+ * count crosses the threshold: the push thread's request is sticky.
+ */
+static void cil_mem_fold(struct kvj_log *log, unsigned idx, uint64_t bytes)
+{
+	struct kvj_cil *cil = &log->cil;
+	uint64_t old = atomic_fetch_add(&cil->mem[idx], bytes);
+
+	if (old <= cil->push_mem && old + bytes > cil->push_mem) {
+		atomic_fetch_add_explicit(&log->st_mem_pushes, 1,
+					  memory_order_relaxed);
+		kvj_push_wake(log);
+	}
+}
+
 #define CIL_PREP_STACK 16
 
 int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
@@ -271,7 +321,7 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 	struct kvj_cil_ent *prep_stack[CIL_PREP_STACK], **prep = prep_stack;
 	struct kvj_cil_pcp *pcp;
 	struct kvj_item *lip;
-	uint64_t seq, order, fold = 0;
+	uint64_t seq, order, fold = 0, mem = 0, mem_fold = 0;
 	unsigned idx, i, nr = 0, nr_relog = 0, nr_new = 0, nr_dirty = 0;
 	int64_t charged = 0;
 
@@ -299,7 +349,8 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 	}
 	idx = seq & 1;
 	if (kvj_errtag(KVJ_ERRTAG_CIL_INSERT_DELAY))
-		usleep((useconds_t)kvj_errtag_value(KVJ_ERRTAG_CIL_INSERT_DELAY));
+		usleep((useconds_t)kvj_errtag_value(
+			KVJ_ERRTAG_CIL_INSERT_DELAY));
 	order = atomic_fetch_add_explicit(&cil->order, 1, memory_order_relaxed);
 	i = 0;
 	for (lip = items; lip; lip = lip->tr_next) {
@@ -310,10 +361,13 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 		charged += cil_format_item(lip, seq, order, prep[i++],
 					   &new_tail, &relog);
 		nr++;
-		if (relog)
+		if (relog) {
 			nr_relog++;
-		else
+		} else {
 			nr_new++;
+			mem += sizeof(struct kvj_cil_ent) + lip->ent_size +
+			       lip->pin_bytes;
+		}
 	}
 
 	pcp = cil_lock_slot(cil);
@@ -330,6 +384,11 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 		fold = pcp->unfolded[idx];
 		pcp->unfolded[idx] = 0;
 	}
+	pcp->mem[idx] += mem;
+	if (pcp->mem[idx] >= cil->mem_fold) {
+		mem_fold = pcp->mem[idx];
+		pcp->mem[idx] = 0;
+	}
 	pcp->commits++;
 	pcp->deltas += nr;
 	pcp->relogs += nr_relog;
@@ -341,6 +400,8 @@ int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 	if (fold && atomic_fetch_add(&cil->space[idx], fold) + fold >
 			    cil->push_threshold)
 		kvj_push_wake(log);
+	if (mem_fold)
+		cil_mem_fold(log, idx, mem_fold);
 	if (seqp)
 		*seqp = seq;
 	*used = charged;

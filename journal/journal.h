@@ -104,6 +104,11 @@ struct kvj_item {
 	uint32_t ent_size;         /* its delta buffer's capacity */
 	uint64_t ctx_seq;          /* last context the item entered */
 	atomic_int pin;            /* contexts not yet durable */
+	/*
+	 * Memory the item keeps from reclaim while pinned (a buffer item's
+	 * buffer), set by the client: counted against push_mem_fraction
+	 */
+	uint32_t pin_bytes;
 	unsigned tr_flags;         /* KVJ_LI_* in the current transaction */
 	bool in_ail;
 	kvj_lsn_t lsn;             /* AIL position; protected by the AIL lock */
@@ -185,6 +190,12 @@ struct kvj_log_params {
 	unsigned push_interval_ms;
 	/* push when the CIL holds more than log_bytes / this; 0 = 8 */
 	unsigned push_fraction;
+	/*
+	 * Push when the CIL's context pins more than the kvalloc budget /
+	 * this (its entries and the memory its items pin, kvj_item.pin_bytes);
+	 * 0 = 8
+	 */
+	unsigned push_mem_fraction;
 	/*
 	 * Write everything back once no checkpoint has been written for this
 	 * long (like XFS's log worker: an idle log does not keep its dirty
@@ -270,6 +281,9 @@ struct kvj_log_stats {
 	uint64_t log_bytes;      /* the log's size */
 	uint64_t log_bytes_used; /* from the tail to the head */
 	uint64_t ail_items;      /* items in the AIL now */
+	uint64_t mem_pushes;     /* pushes woken by the CIL's pinned memory */
+	uint64_t relief_calls;   /* allocations that asked the log for memory */
+	uint64_t relief_waits;   /* of which waited for a push (relief.c) */
 };
 void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st);
 

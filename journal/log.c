@@ -129,6 +129,7 @@ static void *push_thread(void *arg)
 	unsigned nofs = kv_nofs_save();
 	struct timespec ts;
 
+	kvj_nowait_enter();
 	pthread_mutex_lock(&log->push_wake_lock);
 	while (!log->push_stop) {
 		if (!log->push_wanted) {
@@ -151,6 +152,7 @@ static void *push_thread(void *arg)
 		pthread_mutex_lock(&log->push_wake_lock);
 	}
 	pthread_mutex_unlock(&log->push_wake_lock);
+	kvj_nowait_leave();
 	kv_nofs_restore(nofs);
 	return NULL;
 }
@@ -209,6 +211,7 @@ int kvj_log_drain(struct kvj_log *log)
 
 static void log_free(struct kvj_log *log)
 {
+	kvj_relief_stop(log);
 	push_thread_stop(log);
 	kvj_ail_destroy(log);
 	kvj_cil_destroy(log);
@@ -219,6 +222,8 @@ static void log_free(struct kvj_log *log)
 	pthread_cond_destroy(&log->force_cond);
 	pthread_cond_destroy(&log->push_wake);
 	pthread_mutex_destroy(&log->push_wake_lock);
+	pthread_cond_destroy(&log->relief_cond);
+	pthread_mutex_destroy(&log->relief_lock);
 	kv_mutex_destroy(&log->push_lock);
 	kv_mutex_destroy(&log->lock);
 	kvfree(log);
@@ -287,6 +292,8 @@ int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
 		log->p.push_interval_ms = 50;
 	if (!log->p.push_fraction)
 		log->p.push_fraction = 8;
+	if (!log->p.push_mem_fraction)
+		log->p.push_mem_fraction = 8;
 	if (!log->p.idle_push_ms)
 		log->p.idle_push_ms = 30000;
 	log->log_bb = p->log_bytes >> KVJ_BB_SHIFT;
@@ -295,6 +302,8 @@ int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
 	pthread_cond_init(&log->force_cond, NULL);
 	pthread_mutex_init(&log->push_wake_lock, NULL);
 	pthread_cond_init(&log->push_wake, NULL);
+	pthread_mutex_init(&log->relief_lock, NULL);
+	pthread_cond_init(&log->relief_cond, NULL);
 	atomic_init(&log->next_intent_id, 1);
 	kvj_grant_init(log);
 
@@ -319,6 +328,8 @@ int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
 	kv_mutex_unlock(&log->ail.lock);
 
 	err = log_start_threads(log);
+	if (!err)
+		err = kvj_relief_start(log);
 	if (err)
 		goto fail;
 	if (log->recovery_tail) {
@@ -338,6 +349,7 @@ int kvj_log_close(struct kvj_log *log)
 	unsigned nofs = kv_nofs_save(); /* drain and unmount record */
 	int err = 0;
 
+	kvj_relief_stop(log);
 	push_thread_stop(log);
 	kvj_ail_stop(log);
 	if (!kvj_log_is_shutdown(log)) {
@@ -441,6 +453,9 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->forces = atomic_load(&log->st_forces);
 	st->grant_waits = atomic_load(&log->st_grant_waits);
 	st->ail_pushed = atomic_load(&log->st_ail_pushed);
+	st->mem_pushes = atomic_load(&log->st_mem_pushes);
+	st->relief_calls = atomic_load(&log->st_relief_calls);
+	st->relief_waits = atomic_load(&log->st_relief_waits);
 	st->cil_lock_contended = atomic_load(&cil->commit_contended);
 }
 

@@ -13,6 +13,8 @@
  *   cil_pcp     (kv_mutex "cil_pcp")   one per-CPU slot's lists; never
  *                                      waited for on commit (trylock, then
  *                                      the next slot), never nested
+ *   relief_lock (pthread)              memory relief's waiters (a leaf;
+ *                                      journal/relief.c says who may wait)
  * Item locks (owned by clients) are taken outside all of these, except by
  * the AIL pusher, which only trylocks them (from ops->push) under ail.lock.
  */
@@ -66,6 +68,7 @@ struct kvj_cil_pcp {
 	struct kvj_cil_ent **tail[2];
 	uint64_t space[2];   /* bytes charged */
 	uint64_t unfolded[2]; /* charged, not yet added to cil.space */
+	uint64_t mem[2];      /* pinned memory not yet added to cil.mem */
 	uint32_t nr[2];
 	uint64_t commits, deltas, relogs; /* statistics */
 } __attribute__((aligned(KVJ_CACHELINE)));
@@ -76,6 +79,10 @@ struct kvj_cil {
 	atomic_uint_fast64_t order __attribute__((aligned(KVJ_CACHELINE)));
 	_Atomic uint64_t space[2] __attribute__((aligned(KVJ_CACHELINE)));
 	uint64_t push_threshold;
+	/* push when a context pins more memory than this (see cil.c) */
+	_Atomic uint64_t mem[2] __attribute__((aligned(KVJ_CACHELINE)));
+	uint64_t push_mem;
+	uint64_t mem_fold;
 	unsigned nr_pcp;
 	struct kvj_cil_pcp *pcp;
 	int pcp_class;
@@ -86,7 +93,7 @@ struct kvj_cil {
 struct kvj_ail {
 	struct kv_mutex lock;
 	struct kvj_item *head, *tail; /* ascending LSN */
-	uint64_t nr;
+	_Atomic uint64_t nr;     /* read lock-free by memory relief */
 	pthread_cond_t cond;     /* pusher work / progress, with lock.m */
 	bool push_all;           /* drain requested */
 	bool kicked;             /* someone waits for space */
@@ -141,6 +148,17 @@ struct kvj_log {
 	pthread_cond_t push_wake;
 	bool push_wanted;
 	bool push_stop;
+	/* pushes started (under push_lock), and the last one finished */
+	_Atomic uint64_t push_started, push_done;
+	/* AIL write-back passes finished */
+	_Atomic uint64_t ail_gen;
+
+	/* memory relief (journal/relief.c) */
+	struct kv_pressure relief;
+	bool relief_registered;
+	pthread_mutex_t relief_lock;
+	pthread_cond_t relief_cond;
+	atomic_int relief_waiters;
 
 	_Atomic uint64_t next_intent_id;
 	struct kvj_rintent *rintents; /* found by recovery, not yet done */
@@ -149,6 +167,7 @@ struct kvj_log {
 	/* statistics (relaxed counters) */
 	uint64_t st_checkpoints, st_bytes, st_ulen, st_len, st_force_writes;
 	atomic_uint_fast64_t st_forces, st_grant_waits, st_ail_pushed;
+	atomic_uint_fast64_t st_mem_pushes, st_relief_calls, st_relief_waits;
 };
 
 /* log.c */
@@ -209,6 +228,27 @@ kvj_lsn_t kvj_ail_min_locked(struct kvj_log *log);
 void kvj_ail_kick(struct kvj_log *log, bool all);
 int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 		      unsigned *pushed);
+
+/* relief.c */
+/*
+ * Nonzero while the thread does the log's own work (the push and AIL
+ * threads, kvj_cil_push(), kvj_ail_push_once()): it must never wait for
+ * that work to relieve memory.
+ */
+extern _Thread_local unsigned kvj_tl_nowait;
+static inline void kvj_nowait_enter(void)
+{
+	kvj_tl_nowait++;
+}
+
+static inline void kvj_nowait_leave(void)
+{
+	kvj_tl_nowait--;
+}
+
+int kvj_relief_start(struct kvj_log *log);
+void kvj_relief_stop(struct kvj_log *log);
+void kvj_relief_wake(struct kvj_log *log);
 
 /* zstd.c */
 struct kvj_zstd *kvj_zstd_create(void);

@@ -8,7 +8,9 @@
  *
  * Pushes are serialised by push_lock, which also gives group commit: a
  * force whose sequence became durable while it waited for the lock
- * returns without writing anything.
+ * returns without writing anything.  Each push that runs is numbered
+ * (push_started, push_done): memory relief (relief.c) waits for one that
+ * started after it asked.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -200,8 +202,10 @@ static struct kvj_cil_ent *cil_collect(struct kvj_log *log, unsigned idx,
 		pcp->nr[idx] = 0;
 		pcp->space[idx] = 0;
 		pcp->unfolded[idx] = 0;
+		pcp->mem[idx] = 0;
 	}
 	atomic_store(&cil->space[idx], 0);
+	atomic_store(&cil->mem[idx], 0);
 	*nrp = (uint32_t)nr;
 	*chargedp = charged;
 	return ent_sort(list);
@@ -536,12 +540,14 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 {
 	struct kvj_cil *cil = &log->cil;
 	struct kvj_cil_ent *list, *e, *next;
-	uint64_t cur, charged;
+	uint64_t cur, charged, n = 0;
 	uint32_t nr;
 	/* a force from an fsync: reclaim must not force the log it pushes */
 	unsigned nofs = kv_nofs_save();
 	int err = 0;
 
+	/* memory relief waits for pushes: never for this one (relief.c) */
+	kvj_nowait_enter();
 	kv_mutex_lock(&log->push_lock);
 	kv_mutex_lock(&log->lock);
 	if (atomic_load(&log->shutdown))
@@ -554,6 +560,8 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 	if (err || !seq)
 		goto out;
 
+	n = atomic_fetch_add(&log->push_started, 1) + 1;
+	kvj_relief_wake(log);
 	cur = atomic_load(&cil->seq);
 	if (cil_ctx_empty(cil, cur & 1))
 		goto out;
@@ -575,7 +583,12 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 	}
 	kvj_grant_release(log, charged);
 out:
+	if (n)
+		atomic_store(&log->push_done, n);
 	kv_mutex_unlock(&log->push_lock);
+	if (n)
+		kvj_relief_wake(log);
+	kvj_nowait_leave();
 	kv_nofs_restore(nofs);
 	return err;
 }

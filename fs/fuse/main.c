@@ -54,7 +54,7 @@ static void usage(FILE *f)
 		"  mem=SIZE                    memory budget (e.g. 512M)\n"
 		"  threads=N                   FUSE worker threads (1..%u;\n"
 		"                              default: one per CPU, at least 2)\n"
-		"  commit=SECONDS              log push interval (default 0.05)\n"
+		"  commit=SECONDS              log push interval (default 1)\n"
 		"  writeback_cache, nowriteback_cache   kernel page cache mode\n"
 		"  allow_other, default_permissions     (on by default as root)\n"
 		"  fsname=NAME                 source shown in mount tables\n"

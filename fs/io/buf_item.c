@@ -210,6 +210,8 @@ static int bli_attach(struct kvfs_bli_log *bl, struct kv_buf *bp,
 	/* as XFS's buffer items: a transaction must not fail for one */
 	bli = kv_cache_alloc(bl->cache, KV_ZERO | KV_NOFAIL);
 	kvj_item_init(&bli->item, bl->log, &bli_ops);
+	/* while pinned, the buffer cannot be reclaimed: the CIL counts it */
+	bli->item.pin_bytes = (uint32_t)bp->b_len;
 	bli->bp = bp;
 	bli->bl = bl;
 	bli->map_words = map_words_for(bp->b_len);

@@ -108,12 +108,21 @@ void crash_copy_image(const char *from, const char *to)
 	CHECK_EQ(close(out), 0);
 }
 
+/*
+ * KVFS_COMMIT_MS in the environment sets the log push interval (0 or
+ * unset: the core's default), to run the tests as a commit= mount would.
+ */
 struct kvfs_mount *crash_open(const char *p, struct kvfs_open_info *info)
 {
 	struct kvfs_open_opts o = { .atime = KVFS_ATIME_NOATIME };
+	const char *commit = getenv("KVFS_COMMIT_MS");
 	struct kvfs_open_info dummy;
 	struct kvfs_mount *mp;
-	int err = kvfs_open(p, &o, &mp, info ? info : &dummy);
+	int err;
+
+	if (commit)
+		o.commit_ms = (unsigned)strtoul(commit, NULL, 10);
+	err = kvfs_open(p, &o, &mp, info ? info : &dummy);
 
 	if (err)
 		fprintf(stderr, "kvfs_open: %d: %s\n", err, kvfs_open_error());
