@@ -530,12 +530,17 @@ static int trim_other(struct kvfs_inode *ip, void *self)
 
 /* The trims' own transactions must not trim again when they are short. */
 static __thread bool trimming_spec;
+/*
+ * Nor the transactions of a write's steps: the write trims once itself
+ * (every trim walks the whole inode cache and forces the log).
+ */
+static __thread bool write_stepping;
 
 int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self)
 {
 	int err = 0;
 
-	if (trimming_spec)
+	if (trimming_spec || write_stepping)
 		return -ENOSPC;
 	trimming_spec = true;
 	if (self && atomic_exchange(&self->i_spec_prealloc, false))
@@ -599,8 +604,10 @@ ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 		for (;;) {
 			uint64_t half;
 
+			write_stepping = true;
 			err = write_step(ip, src + done, at, &n, flags,
 					 &stamped);
+			write_stepping = false;
 			if (err != -ENOSPC || ((at + n - 1) >> bl) == at >> bl)
 				break;
 			/* less may fit: down to the first block */
