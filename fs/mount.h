@@ -125,6 +125,8 @@ struct kvfs_mount {
 	struct kvfs_perag *pag; /* g.agcount of them */
 	/* blocks free for reservations (fs/trans/trans.h); may read below 0 briefly */
 	_Atomic int64_t fdblocks;
+	/* files marked with speculative blocks (kvfs_file_spec_mark()) */
+	_Atomic int64_t spec_files;
 	/*
 	 * Of those, what only removals may take (XFS's m_resblks): a full
 	 * filesystem can always be emptied, since an unlink may need a

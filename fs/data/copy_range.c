@@ -4,9 +4,11 @@
  *
  * The format has no shared extents (no reflink), so "block-level copy"
  * means: the source's data extents are found with SEEK_DATA/SEEK_HOLE,
- * read from the device and written to the destination 1 MiB at a time in
- * the caller's process; the FUSE daemon answers COPY_FILE_RANGE with it,
- * so the bytes never travel through the kernel and back.  A hole of the
+ * read from the device and written to the destination through a bounce
+ * buffer of up to 1 MiB in the caller's process (a smaller one when memory
+ * is short: a copy fails with ENOMEM only where one page cannot be had);
+ * the FUSE daemon answers COPY_FILE_RANGE with it, so the bytes never
+ * travel through the kernel and back.  A hole of the
  * source becomes a hole of the destination (punched where the
  * destination has blocks, skipped past its end).  The checks and their
  * order are those of Linux's generic_copy_file_checks().  Not atomic
@@ -24,6 +26,28 @@
 #include "fs/kvfs.h"
 
 #define COPY_CHUNK (1u << 20)
+#define COPY_MIN (4u << 10)
+
+/*
+ * The bounce buffer: len rounded up to a page, at most COPY_CHUNK, halved
+ * while the allocator refuses it, down to COPY_MIN.
+ */
+static char *copy_buf(uint64_t len, size_t *size)
+{
+	size_t n = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
+	char *buf;
+
+	n = (n + COPY_MIN - 1) & ~(size_t)(COPY_MIN - 1);
+	for (; n > COPY_MIN; n /= 2) {
+		buf = kvmalloc(n, KV_NOWARN);
+		if (buf) {
+			*size = n;
+			return buf;
+		}
+	}
+	*size = COPY_MIN;
+	return kvmalloc(COPY_MIN, 0);
+}
 
 static int check_file(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st)
 {
@@ -55,12 +79,12 @@ static int copy_hole(struct kvfs_mount *mp, uint64_t out, uint64_t off,
 /* [off_in, off_in + len) of data: the bytes copied or a negative errno */
 static ssize_t copy_data(struct kvfs_mount *mp, uint64_t in, uint64_t off_in,
 			 uint64_t out, uint64_t off_out, uint64_t len,
-			 char *buf)
+			 char *buf, size_t bufsize)
 {
 	uint64_t done = 0;
 
 	while (done < len) {
-		size_t n = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
+		size_t n = len - done < bufsize ? len - done : bufsize;
 		ssize_t r, w;
 
 		r = kvfs_read(mp, in, buf, n, (off_t)(off_in + done));
@@ -82,6 +106,7 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 {
 	struct kvfs_stat si, so;
 	uint64_t pos, end, done = 0;
+	size_t bufsize;
 	char *buf;
 	int err;
 
@@ -108,7 +133,7 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 		return -EINVAL;
 	if (!len)
 		return 0;
-	buf = kvmalloc(COPY_CHUNK, 0);
+	buf = copy_buf(len, &bufsize);
 	if (!buf)
 		return -ENOMEM;
 	pos = off_in;
@@ -140,7 +165,8 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 		if ((uint64_t)hole > end || hole <= data)
 			hole = (off_t)end;
 		want = hole - pos;
-		n = copy_data(mp, in, pos, out, off_out + done, want, buf);
+		n = copy_data(mp, in, pos, out, off_out + done, want, buf,
+			      bufsize);
 		if (n < 0) {
 			err = (int)n;
 			break;

@@ -441,7 +441,7 @@ static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
 		fe = covered;
 	/* whatever lies past EOF after an extending write is trimmed */
 	if (extending)
-		atomic_store(&ip->i_spec_prealloc, true);
+		kvfs_file_spec_mark(ip);
 	if (holes) {
 		err = alloc_step(ip, fb, &fe, holes,
 				 extending ? spec_blocks(ip, fe) : 0);
@@ -502,6 +502,20 @@ static bool has_spec(struct kvfs_inode *ip)
 	return atomic_load(&ip->i_spec_prealloc);
 }
 
+void kvfs_file_spec_mark(struct kvfs_inode *ip)
+{
+	if (!atomic_exchange(&ip->i_spec_prealloc, true))
+		atomic_fetch_add(&ip->i_mount->spec_files, 1);
+}
+
+bool kvfs_file_spec_take(struct kvfs_inode *ip)
+{
+	if (!atomic_exchange(&ip->i_spec_prealloc, false))
+		return false;
+	atomic_fetch_sub(&ip->i_mount->spec_files, 1);
+	return true;
+}
+
 /*
  * Another file's speculative blocks, when its I/O lock is free: only a
  * trylock, as the caller holds its own file's (two writers trimming each
@@ -513,7 +527,7 @@ static int trim_other(struct kvfs_inode *ip, void *self)
 
 	if (ip == self || !kvfs_ilock_nowait(ip, KVFS_IOLOCK_EXCL))
 		return 0;
-	if (atomic_exchange(&ip->i_spec_prealloc, false))
+	if (kvfs_file_spec_take(ip))
 		err = kvfs_file_trim_eof(ip);
 	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
 	return err;
@@ -521,17 +535,23 @@ static int trim_other(struct kvfs_inode *ip, void *self)
 
 /* The trims' own transactions must not trim again when they are short. */
 static __thread bool trimming_spec;
+/*
+ * Nor the transactions of a write's steps: the write trims once itself
+ * (every trim walks the whole inode cache and forces the log).
+ */
+static __thread bool write_stepping;
 
 int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self)
 {
 	int err = 0;
 
-	if (trimming_spec)
+	if (trimming_spec || write_stepping)
 		return -ENOSPC;
 	trimming_spec = true;
-	if (self && atomic_exchange(&self->i_spec_prealloc, false))
+	if (self && kvfs_file_spec_take(self))
 		err = kvfs_file_trim_eof(self);
-	if (!err)
+	/* the walk is the cost on a full filesystem: only when it may help */
+	if (!err && atomic_load(&mp->spec_files) > 0)
 		err = kvfs_icache_walk(mp, has_spec, trim_other, self);
 	/* the frees are busy until the log has them: make them usable */
 	if (!err)
@@ -590,8 +610,10 @@ ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 		for (;;) {
 			uint64_t half;
 
+			write_stepping = true;
 			err = write_step(ip, src + done, at, &n, flags,
 					 &stamped);
+			write_stepping = false;
 			if (err != -ENOSPC || ((at + n - 1) >> bl) == at >> bl)
 				break;
 			/* less may fit: down to the first block */
@@ -844,7 +866,7 @@ int kvfs_file_trim_prealloc(struct kvfs_inode *ip)
 	if (!atomic_load(&ip->i_spec_prealloc))
 		return 0;
 	kvfs_ilock(ip, KVFS_IOLOCK_EXCL);
-	if (atomic_exchange(&ip->i_spec_prealloc, false))
+	if (kvfs_file_spec_take(ip))
 		err = kvfs_file_trim_eof(ip);
 	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
 	return err;

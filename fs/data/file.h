@@ -88,6 +88,14 @@ int kvfs_file_trim_prealloc(struct kvfs_inode *ip);
  * may be held.  -ENOSPC when called from inside such a trim.
  */
 int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self);
+/*
+ * ip's blocks past EOF are speculative (trimmed at its last close or on
+ * ENOSPC): the mark, counted per mount so that the trim of every file
+ * walks the inode cache only when some file has it.  Take: clears it,
+ * true if it was set (the caller trims).
+ */
+void kvfs_file_spec_mark(struct kvfs_inode *ip);
+bool kvfs_file_spec_take(struct kvfs_inode *ip);
 
 /* ---- shared by fs/data/file.c, fs/data/file_space.c and fs/inode/iattr.c ---- */
 

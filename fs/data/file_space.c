@@ -252,7 +252,7 @@ int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
 	 * speculative ones are trimmed now, and the trim is off.
 	 */
 	if (mode & FALLOC_FL_KEEP_SIZE && end > ip->i_size &&
-	    atomic_exchange(&ip->i_spec_prealloc, false)) {
+	    kvfs_file_spec_take(ip)) {
 		err = kvfs_file_trim_eof(ip);
 		if (err)
 			goto out;

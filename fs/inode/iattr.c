@@ -137,8 +137,7 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		 * again frees them, as in XFS).  Up: only speculative blocks
 		 * are trimmed.
 		 */
-		trunc = atomic_exchange(&ip->i_spec_prealloc, false) ||
-			sa->size <= old;
+		trunc = kvfs_file_spec_take(ip) || sa->size <= old;
 	if (v) {
 		bool keep = (v & KVFS_SET_KEEP_CMTIME) && S_ISREG(ip->i_mode);
 

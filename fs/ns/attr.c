@@ -1138,12 +1138,22 @@ static int set_forkoff(struct kvfs_inode *ip, uint16_t forkoff)
 		ip->i_forkoff = save;
 		return err;
 	}
+	/*
+	 * Past its size a fork's buffer may hold anything (a shrunk root's
+	 * old pointers): what a list or inline fork gains must be zeros, as
+	 * the on-disk format wants after its records; a root is laid out
+	 * again with zeros.
+	 */
 	if (new_d > old_d && dtree)
 		kvfs_btree_iroot_resize(ip->i_dfork, old_d, new_d,
 					sizeof(struct kvfs_bmbt_key));
+	else if (new_d > old_d)
+		memset(ip->i_dfork + old_d, 0, new_d - old_d);
 	if (new_a > old_a && atree)
 		kvfs_btree_iroot_resize(ip->i_afork, old_a, new_a,
 					sizeof(struct kvfs_bmbt_key));
+	else if (new_a > old_a)
+		memset(ip->i_afork + old_a, 0, new_a - old_a);
 	return 0;
 }
 
