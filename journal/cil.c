@@ -101,16 +101,9 @@ int kvj_cil_init(struct kvj_log *log)
 	return 0;
 }
 
-/* A fresh item's entry carries its delta buffer (one allocation). */
-static bool ent_buf_inline(const struct kvj_cil_ent *ent)
-{
-	return ent->buf == (const uint8_t *)(ent + 1);
-}
-
 void kvj_cil_ent_free(struct kvj_cil_ent *ent)
 {
-	if (!ent_buf_inline(ent))
-		kvfree(ent->buf);
+	kvfree(ent->buf);
 	kvfree(ent);
 }
 
@@ -182,27 +175,12 @@ static struct kvj_cil_pcp *cil_lock_slot(struct kvj_cil *cil)
 	return pcp;
 }
 
-/*
- * An entry for a fresh item holds its buffer after it: one allocation a
- * new delta, not two (half the allocator calls of a create).  The larger
- * buffer of a relogged entry is a separate one, which the entry takes
- * over.  An entry prepared for a fresh item is used for one: the items
- * are locked by the committer, so none can join the next context first.
- */
-static struct kvj_cil_ent *cil_ent_alloc(struct kvj_item *lip, uint32_t need,
-					 bool fresh)
+static struct kvj_cil_ent *cil_ent_alloc(struct kvj_item *lip, uint32_t need)
 {
 	uint32_t size = need < 64 ? 64 : need + need / 4;
-	struct kvj_cil_ent *ent;
+	struct kvj_cil_ent *ent = kvmalloc(sizeof(*ent), KV_NOFAIL | KV_ZERO);
 
-	if (fresh) {
-		ent = kvmalloc(sizeof(*ent) + size, KV_NOFAIL);
-		memset(ent, 0, sizeof(*ent));
-		ent->buf = (uint8_t *)(ent + 1);
-	} else {
-		ent = kvmalloc(sizeof(*ent), KV_NOFAIL | KV_ZERO);
-		ent->buf = kvmalloc(size, KV_NOFAIL);
-	}
+	ent->buf = kvmalloc(size, KV_NOFAIL);
 	ent->size = size;
 	ent->lip = lip;
 	return ent;
@@ -244,7 +222,7 @@ static bool cil_prep(struct kvj_item *items, uint64_t seq,
 		if (!prep[i] && (fresh || lip->ent_size < need)) {
 			if (!alloc)
 				return false;
-			prep[i] = cil_ent_alloc(lip, need, fresh);
+			prep[i] = cil_ent_alloc(lip, need);
 		}
 		i++;
 	}
@@ -266,8 +244,7 @@ static int64_t cil_format_item(struct kvj_item *lip, uint64_t seq,
 	if (!fresh && prep) {
 		/* the relogged delta outgrew its buffer: take prep's */
 		memcpy(prep->buf, ent->buf, ent->len);
-		if (!ent_buf_inline(ent))
-			kvfree(ent->buf);
+		kvfree(ent->buf);
 		ent->buf = prep->buf;
 		ent->size = prep->size;
 		kvfree(prep);
