@@ -22,8 +22,7 @@
  * can dirty an inode without a reference), unhashes them, waits one grace
  * period for the batch and frees them.
  *
- * Index growth: grow_lock serialises ic_grow()'s resizes; a leaf taken
- * with no RCU read-side section open (rculfhash's resize mutex under it).
+ * The index grows by kvfs_ht_grow() (fs/hash.h).
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -50,15 +49,13 @@
 #include "journal/errortag.h"
 
 #define INO_DEAD (-(1 << 30))
-#define IC_MIN_BUCKETS 1024
 
 struct kvfs_icache {
 	struct kvfs_mount *mp;
 	struct cds_lfht *ht;
 	struct kv_cache *ino_cache; /* struct kvfs_inode */
 	atomic_size_t nr_cached;
-	atomic_size_t ht_size; /* buckets asked of the index */
-	pthread_mutex_t grow_lock; /* serialises ic_grow()'s resizes */
+	struct kvfs_ht_size ht_size;
 	atomic_uint_fast64_t hits, misses, reclaimed, skipped_dirty;
 	atomic_uint_fast64_t inactive_failed;
 	struct kv_shrinker shrinker;
@@ -283,29 +280,6 @@ static int inode_read_untrusted(struct kvfs_inode *ip)
 	return err;
 }
 
-/*
- * The index doubles when the cache holds more inodes than it has buckets,
- * so chains stay short (rculfhash's own resizing either let them reach 8
- * with CDS_LFHT_ACCOUNTING, or without it grew on any chain of 3, which
- * random keys make common long before the table is full: 40 000 inodes
- * had 2 million buckets, their initialisation some 10 000 instructions
- * and 2 page faults per create).  The thread that crosses the size does
- * the resize; lookups and inserts go on meanwhile.  Never shrunk.
- */
-static void ic_grow(struct kvfs_icache *ic, size_t nr)
-{
-	size_t size = atomic_load_explicit(&ic->ht_size, memory_order_relaxed);
-
-	if (caa_likely(nr <= size))
-		return;
-	if (!atomic_compare_exchange_strong(&ic->ht_size, &size, 2 * size))
-		return;
-	/* to the latest size: an older target would shrink it back */
-	pthread_mutex_lock(&ic->grow_lock);
-	cds_lfht_resize(ic->ht, atomic_load(&ic->ht_size));
-	pthread_mutex_unlock(&ic->grow_lock);
-}
-
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp)
 {
@@ -344,7 +318,8 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 		inode_free(ic, ip);
 		return kvfs_iget(mp, ino, flags, ipp);
 	}
-	ic_grow(ic, atomic_fetch_add(&ic->nr_cached, 1) + 1);
+	kvfs_ht_grow(ic->ht, &ic->ht_size,
+		     atomic_fetch_add(&ic->nr_cached, 1) + 1);
 	count(&ic->misses);
 	err = flags & KVFS_IGET_UNTRUSTED ?
 		      inode_read_untrusted(ip) :
@@ -651,18 +626,15 @@ int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp)
 		goto out_free;
 	}
 	/*
-	 * Resized by ic_grow(), not by rculfhash: with CDS_LFHT_ACCOUNTING
-	 * the table only grows when the count reaches 8 times its size, so
-	 * chains were 1 to 8 inodes long, each a cache miss (a stat of a
-	 * random one of 60 000 files spent half its time walking them).
+	 * Grown by kvfs_ht_grow(): with CDS_LFHT_ACCOUNTING chains were 1 to
+	 * 8 inodes long, each a cache miss (a stat of a random one of 60 000
+	 * files spent half its time walking them).
 	 */
-	atomic_init(&ic->ht_size, IC_MIN_BUCKETS);
-	ic->ht = cds_lfht_new(IC_MIN_BUCKETS, IC_MIN_BUCKETS, 0, 0, NULL);
+	ic->ht = kvfs_ht_new(&ic->ht_size);
 	if (!ic->ht) {
 		err = -ENOMEM;
 		goto out_cache;
 	}
-	pthread_mutex_init(&ic->grow_lock, NULL);
 	ic->shrinker.name = "kvfs_inode";
 	ic->shrinker.flags = KV_SHRINK_FS;
 	ic->shrinker.count = shrink_count;
@@ -675,8 +647,7 @@ int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp)
 	return 0;
 
 out_ht:
-	cds_lfht_destroy(ic->ht, NULL);
-	pthread_mutex_destroy(&ic->grow_lock);
+	kvfs_ht_destroy(ic->ht, &ic->ht_size);
 out_cache:
 	kv_cache_destroy(ic->ino_cache);
 out_free:
@@ -718,8 +689,7 @@ void kvfs_icache_destroy(struct kvfs_icache *ic)
 		victims = ip->i_reclaim_next;
 		inode_free(ic, ip);
 	}
-	cds_lfht_destroy(ic->ht, NULL);
-	pthread_mutex_destroy(&ic->grow_lock);
+	kvfs_ht_destroy(ic->ht, &ic->ht_size);
 	kv_cache_destroy(ic->ino_cache);
 	kvfree(ic);
 }
