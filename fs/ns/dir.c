@@ -746,20 +746,20 @@ static int blk_remove(struct dctx *d, struct kv_buf *bp, uint32_t off)
 
 /*
  * Insert rec into the free-space index (free_tree) or the name-hash index;
- * a record already there is corruption, reported as dup.
+ * a record already there is corruption, reported as dup.  The insertion's
+ * own descent finds it (-EEXIST): no lookup first, which walked the tree
+ * twice per record.
  */
 static int idx_insert(struct dctx *d, bool free_tree, const void *rec,
 		      const char *dup)
 {
 	struct kvfs_btree_cur cur;
 	struct kvfs_dir_tree_ctx c;
-	int stat, err;
+	int err;
 
 	tree_cur(d, &cur, &c, free_tree);
-	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, rec, &stat);
-	if (!err && stat)
-		return corrupt(d, d->hbp->b_blkno, dup);
-	return err ? err : kvfs_btree_insert(&cur, rec);
+	err = kvfs_btree_insert(&cur, rec);
+	return err == -EEXIST ? corrupt(d, d->hbp->b_blkno, dup) : err;
 }
 
 /* Delete rec from one index; *found false (and nothing done) if absent. */
