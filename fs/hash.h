@@ -4,11 +4,24 @@
  * rculfhash tables: the buffer cache (fs/io/buf.c) and the inode cache
  * (fs/inode/icache.c).  rculfhash splits its buckets on the reversed hash
  * bits, so every bit must depend on the whole key: murmur3's finaliser.
+ *
+ * Their growth: kvfs_ht_grow() doubles a table (made without
+ * CDS_LFHT_AUTO_RESIZE) when it holds more nodes than it has buckets, so
+ * chains stay short.  rculfhash's own resizing either let them reach 8
+ * (CDS_LFHT_ACCOUNTING grows at 8 nodes a bucket) or, without accounting,
+ * grew on any chain of 3, which random keys make common long before a
+ * table is full: 40 000 cached inodes had 2 million buckets.  Never
+ * shrunk.  The lock of struct kvfs_ht_size is a leaf, taken outside any
+ * RCU read-side section (rculfhash's resize mutex under it).
  */
 #ifndef KV_FS_HASH_H
 #define KV_FS_HASH_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+
+#include <urcu/rculfhash.h>
 
 static inline unsigned long kvfs_hash64(uint64_t k)
 {
@@ -18,6 +31,52 @@ static inline unsigned long kvfs_hash64(uint64_t k)
 	k *= 0xc4ceb9fe1a85ec53ull;
 	k ^= k >> 33;
 	return (unsigned long)k;
+}
+
+struct kvfs_ht_size {
+	atomic_size_t size; /* buckets asked of the table */
+	pthread_mutex_t lock; /* serialises the resizes */
+};
+
+#define KVFS_HT_MIN_BUCKETS 1024
+
+/* A table for kvfs_ht_grow(), its size in *s: NULL if out of memory. */
+static inline struct cds_lfht *kvfs_ht_new(struct kvfs_ht_size *s)
+{
+	struct cds_lfht *ht = cds_lfht_new(KVFS_HT_MIN_BUCKETS,
+					   KVFS_HT_MIN_BUCKETS, 0, 0, NULL);
+
+	if (!ht)
+		return NULL;
+	atomic_init(&s->size, KVFS_HT_MIN_BUCKETS);
+	pthread_mutex_init(&s->lock, NULL);
+	return ht;
+}
+
+static inline void kvfs_ht_destroy(struct cds_lfht *ht, struct kvfs_ht_size *s)
+{
+	cds_lfht_destroy(ht, NULL);
+	pthread_mutex_destroy(&s->lock);
+}
+
+/*
+ * nr nodes are in ht now: the thread that crosses the size resizes (the
+ * others, lookups and inserts go on meanwhile).  Called outside any RCU
+ * read-side section, from a thread registered with urcu.
+ */
+static inline void kvfs_ht_grow(struct cds_lfht *ht, struct kvfs_ht_size *s,
+				size_t nr)
+{
+	size_t size = atomic_load_explicit(&s->size, memory_order_relaxed);
+
+	if (__builtin_expect(nr <= size, 1))
+		return;
+	if (!atomic_compare_exchange_strong(&s->size, &size, 2 * size))
+		return;
+	/* to the latest size: an older target would shrink it back */
+	pthread_mutex_lock(&s->lock);
+	cds_lfht_resize(ht, atomic_load(&s->size));
+	pthread_mutex_unlock(&s->lock);
 }
 
 #endif

@@ -11,7 +11,13 @@
 
 #include "journal/log_priv.h"
 
-#define KVJ_ZSTD_LEVEL 1
+/*
+ * zstd's fastest strategy with its first acceleration step: on checkpoint
+ * streams (mostly zeros: whole new blocks, inode cores) it compresses as
+ * well as level 1 (17.8x on a create run's 8 MiB checkpoint) for 13%
+ * fewer instructions, and compression is nearly all of a push's CPU.
+ */
+#define KVJ_ZSTD_LEVEL (-1)
 
 struct kvj_zstd {
 	ZSTD_CCtx *cctx;

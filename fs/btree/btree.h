@@ -111,8 +111,8 @@ static inline unsigned kvfs_btree_iroot_maxrecs(uint32_t size, uint32_t keysize)
  * XFS's xfs_iroot_realloc() moves them.  -ENOSPC (nothing changed) when
  * the root's entries do not fit new_size.  No cursor may hold the root.
  */
-int kvfs_btree_iroot_resize(uint8_t *fork, uint32_t old_size,
-			    uint32_t new_size, uint32_t keysize);
+int kvfs_btree_iroot_resize(uint8_t *fork, uint32_t old_size, uint32_t new_size,
+			    uint32_t keysize);
 /* Bytes an inode root with its current entries needs (8-byte aligned). */
 uint32_t kvfs_btree_iroot_bytes(const uint8_t *fork, uint32_t keysize);
 
@@ -140,9 +140,10 @@ struct kvfs_btree_cur {
 	 */
 	struct kv_buf ibuf;
 	unsigned imax;
-	_Alignas(8) uint8_t iblk[KVFS_BTREE_HDR_SIZE + KVFS_BTREE_IROOT_MAX];
 	/* counters of the cursor's life (tests, benchmarks) */
 	uint64_t nsplits, njoins, nshifts, nnewroots, nkillroots;
+	/* last: kvfs_btree_cur_init() zeroes all but it */
+	_Alignas(8) uint8_t iblk[KVFS_BTREE_HDR_SIZE + KVFS_BTREE_IROOT_MAX];
 };
 
 enum kvfs_btree_lookup {

@@ -21,6 +21,8 @@
  * inodes with the 0 -> INO_DEAD exchange, checks them clean again (nobody
  * can dirty an inode without a reference), unhashes them, waits one grace
  * period for the batch and frees them.
+ *
+ * The index grows by kvfs_ht_grow() (fs/hash.h).
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -52,6 +54,7 @@ struct kvfs_icache {
 	struct cds_lfht *ht;
 	struct kv_cache *ino_cache; /* struct kvfs_inode */
 	atomic_size_t nr_cached;
+	struct kvfs_ht_size ht_size;
 	atomic_uint_fast64_t hits, misses, reclaimed, skipped_dirty;
 	atomic_uint_fast64_t inactive_failed;
 	struct kv_shrinker shrinker;
@@ -314,7 +317,8 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 		inode_free(ic, ip);
 		return kvfs_iget(mp, ino, flags, ipp);
 	}
-	atomic_fetch_add(&ic->nr_cached, 1);
+	kvfs_ht_grow(ic->ht, &ic->ht_size,
+		     atomic_fetch_add(&ic->nr_cached, 1) + 1);
 	count(&ic->misses);
 	err = flags & KVFS_IGET_UNTRUSTED ?
 		      inode_read_untrusted(ip) :
@@ -621,13 +625,11 @@ int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp)
 		goto out_free;
 	}
 	/*
-	 * Grown on chain length, not on the node count: with
-	 * CDS_LFHT_ACCOUNTING the table only grows when the count reaches 8
-	 * times its size, so chains were 1 to 8 inodes long, each a cache
-	 * miss (a stat of a random one of 60 000 files spent half its time
-	 * walking them).  The table does not shrink back.
+	 * Grown by kvfs_ht_grow(): with CDS_LFHT_ACCOUNTING chains were 1 to
+	 * 8 inodes long, each a cache miss (a stat of a random one of 60 000
+	 * files spent half its time walking them).
 	 */
-	ic->ht = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE, NULL);
+	ic->ht = kvfs_ht_new(&ic->ht_size);
 	if (!ic->ht) {
 		err = -ENOMEM;
 		goto out_cache;
@@ -644,7 +646,7 @@ int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp)
 	return 0;
 
 out_ht:
-	cds_lfht_destroy(ic->ht, NULL);
+	kvfs_ht_destroy(ic->ht, &ic->ht_size);
 out_cache:
 	kv_cache_destroy(ic->ino_cache);
 out_free:
@@ -685,7 +687,7 @@ void kvfs_icache_destroy(struct kvfs_icache *ic)
 		victims = ip->i_reclaim_next;
 		inode_free(ic, ip);
 	}
-	cds_lfht_destroy(ic->ht, NULL);
+	kvfs_ht_destroy(ic->ht, &ic->ht_size);
 	kv_cache_destroy(ic->ino_cache);
 	kvfree(ic);
 }

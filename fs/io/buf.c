@@ -73,6 +73,7 @@ struct kv_bcache {
 	unsigned blksize;
 	size_t mem_limit;
 	struct cds_lfht *ht;
+	struct kvfs_ht_size ht_size;
 	struct kv_cache *buf_cache; /* struct kv_buf objects */
 	int buf_lock_class;
 	atomic_size_t bytes;
@@ -503,7 +504,8 @@ hit:
 	lru_add_tail(bc, bp);
 	kv_mutex_unlock(&bc->lru_lock);
 	atomic_fetch_add(&bc->nr_lru, 1);
-	atomic_fetch_add(&bc->nr_bufs, 1);
+	kvfs_ht_grow(bc->ht, &bc->ht_size,
+		     atomic_fetch_add(&bc->nr_bufs, 1) + 1);
 	atomic_fetch_add(&bc->bytes, bp->b_len);
 	stat_inc(bc, ST_MISSES, 1);
 
@@ -665,31 +667,9 @@ bool kv_buf_is_pinned(const struct kv_buf *bp)
 
 /* ---- the cache ---- */
 
-/*
- * One bucket per block the cache can hold (the limit, or else the whole
- * kvalloc budget), at 8 bytes a bucket.  rculfhash's lazy growth from a
- * small table was measured to leave long chains behind (lookups 2-10x
- * slower at 64Ki buffers), so the table starts at its working size.
- */
-static unsigned long ht_buckets(unsigned blksize, size_t mem_limit)
-{
-	unsigned long n = 1024;
-	size_t bytes = mem_limit;
-	struct kv_stats ks;
-
-	if (!bytes) {
-		kv_stats(&ks);
-		bytes = ks.pages_total * KV_PAGE_SIZE;
-	}
-	while (n < bytes / blksize && n < (1ul << 20))
-		n <<= 1;
-	return n;
-}
-
 int kv_bcache_create(struct kv_dev *dev, unsigned blksize, size_t mem_limit,
 		     struct kv_bcache **bcp)
 {
-	unsigned long nr_buckets;
 	struct kv_bcache *bc;
 	int err;
 
@@ -709,9 +689,13 @@ int kv_bcache_create(struct kv_dev *dev, unsigned blksize, size_t mem_limit,
 		err = -ENOMEM;
 		goto out_free;
 	}
-	nr_buckets = ht_buckets(blksize, mem_limit);
-	bc->ht = cds_lfht_new(nr_buckets, nr_buckets, 0,
-			      CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	/*
+	 * Grown by kvfs_ht_grow() with the buffers it holds: made at the
+	 * cache's capacity (up to a million buckets, 16 MiB), its
+	 * initialisation was most of a mount's CPU, and every lookup of a
+	 * small working set missed the cache on its bucket.
+	 */
+	bc->ht = kvfs_ht_new(&bc->ht_size);
 	if (!bc->ht) {
 		err = -ENOMEM;
 		goto out_cache;
@@ -731,7 +715,7 @@ int kv_bcache_create(struct kv_dev *dev, unsigned blksize, size_t mem_limit,
 
 out_ht:
 	kv_mutex_destroy(&bc->lru_lock);
-	cds_lfht_destroy(bc->ht, NULL);
+	kvfs_ht_destroy(bc->ht, &bc->ht_size);
 out_cache:
 	kv_cache_destroy(bc->buf_cache);
 out_free:
@@ -757,7 +741,7 @@ void kv_bcache_destroy(struct kv_bcache *bc)
 		buf_unhash(bp);
 		buf_free(bp);
 	}
-	cds_lfht_destroy(bc->ht, NULL);
+	kvfs_ht_destroy(bc->ht, &bc->ht_size);
 	kv_mutex_destroy(&bc->lru_lock);
 	kv_cache_destroy(bc->buf_cache);
 	kvfree(bc);

@@ -746,20 +746,20 @@ static int blk_remove(struct dctx *d, struct kv_buf *bp, uint32_t off)
 
 /*
  * Insert rec into the free-space index (free_tree) or the name-hash index;
- * a record already there is corruption, reported as dup.
+ * a record already there is corruption, reported as dup.  The insertion's
+ * own descent finds it (-EEXIST): no lookup first, which walked the tree
+ * twice per record.
  */
 static int idx_insert(struct dctx *d, bool free_tree, const void *rec,
 		      const char *dup)
 {
 	struct kvfs_btree_cur cur;
 	struct kvfs_dir_tree_ctx c;
-	int stat, err;
+	int err;
 
 	tree_cur(d, &cur, &c, free_tree);
-	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, rec, &stat);
-	if (!err && stat)
-		return corrupt(d, d->hbp->b_blkno, dup);
-	return err ? err : kvfs_btree_insert(&cur, rec);
+	err = kvfs_btree_insert(&cur, rec);
+	return err == -EEXIST ? corrupt(d, d->hbp->b_blkno, dup) : err;
 }
 
 /* Delete rec from one index; *found false (and nothing done) if absent. */
@@ -1415,35 +1415,86 @@ int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	return block_createname(&d, name, len, ino, ftype);
 }
 
+/* Remove name from a short-form dp if it points at ino (else -ENOENT). */
+static int sf_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			 const char *name, size_t len, uint64_t ino)
+{
+	struct kvfs_dir_sf_ent *e = sf_find(dp, name, len);
+	uint32_t esz, at;
+
+	if (!e || kv_le64_to_cpu(e->ino) != ino)
+		return -ENOENT;
+	esz = KVFS_DIR_SF_ENTSIZE(e->namelen);
+	at = (uint32_t)((uint8_t *)e - dp->i_dfork);
+	memmove(e, (uint8_t *)e + esz, dp->i_size - at - esz);
+	memset(dp->i_dfork + dp->i_size - esz, 0, esz);
+	dp->i_size -= esz;
+	sfh(dp)->count =
+		kv_cpu_to_le16((uint16_t)(kv_le16_to_cpu(sfh(dp)->count) - 1));
+	log_sf(tp, dp);
+	return 0;
+}
+
+/* Remove name's entry, found at address addr (d's head read, in d->tp). */
+static int block_removename(struct dctx *d, const char *name, size_t len,
+			    uint64_t addr)
+{
+	struct kvfs_dir_head *hd;
+	uint32_t dblk, off, old;
+	struct kv_buf *bp = NULL;
+	bool found;
+	int err;
+
+	kvfs_trans_set_nofail(d->tp);
+	hd = head(d->hbp);
+	dblk = (uint32_t)(addr * 8 >> d->g->dirblklog);
+	off = (uint32_t)(addr * 8 & (d->g->dirblksize - 1));
+	err = read_dblk(d, dblk, &bp);
+	if (err)
+		return err;
+	old = kv_le32_to_cpu(dhdr(bp)->bestfree);
+	err = blk_remove(d, bp, off);
+	if (!err && dblk && !kv_le32_to_cpu(dhdr(bp)->nents)) {
+		err = drop_dblk(d, dblk, &found);
+		if (!err && found) {
+			err = free_delete(d, old, dblk, &found);
+			if (!err && !found)
+				err = corrupt(d, d->hbp->b_blkno,
+					      "free record missing");
+		} else if (!err) {
+			err = free_move(d, old,
+					kv_le32_to_cpu(dhdr(bp)->bestfree),
+					dblk);
+		}
+	} else if (!err) {
+		err = free_move(d, old, kv_le32_to_cpu(dhdr(bp)->bestfree),
+				dblk);
+	}
+	if (!err)
+		err = hash_delete(
+			d,
+			kvfs_dir_hashname((const uint8_t *)name, (unsigned)len),
+			addr);
+	if (err)
+		return err;
+	hd->nentries = kv_cpu_to_le64(kv_le64_to_cpu(hd->nentries) - 1);
+	log_range(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
+		  KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
+	return maybe_to_sf(d);
+}
+
 int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino)
 {
 	struct hmatch m = { .name = name, .len = len };
-	struct kvfs_dir_head *hd;
-	uint32_t dblk, off, old;
-	struct kv_buf *bp = NULL;
 	struct dctx d;
 	bool found;
 	int err = check_format(dp);
 
 	if (err)
 		return err;
-	if (dp->i_dformat == KVFS_DFORK_INLINE) {
-		struct kvfs_dir_sf_ent *e = sf_find(dp, name, len);
-		uint32_t esz, at;
-
-		if (!e || kv_le64_to_cpu(e->ino) != ino)
-			return -ENOENT;
-		esz = KVFS_DIR_SF_ENTSIZE(e->namelen);
-		at = (uint32_t)((uint8_t *)e - dp->i_dfork);
-		memmove(e, (uint8_t *)e + esz, dp->i_size - at - esz);
-		memset(dp->i_dfork + dp->i_size - esz, 0, esz);
-		dp->i_size -= esz;
-		sfh(dp)->count = kv_cpu_to_le16(
-			(uint16_t)(kv_le16_to_cpu(sfh(dp)->count) - 1));
-		log_sf(tp, dp);
-		return 0;
-	}
+	if (dp->i_dformat == KVFS_DFORK_INLINE)
+		return sf_removename(tp, dp, name, len, ino);
 	dctx_init(&d, tp, dp);
 	err = read_head(&d);
 	if (!err)
@@ -1452,42 +1503,47 @@ int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		return err;
 	if (!found || m.ino != ino)
 		return -ENOENT;
-	kvfs_trans_set_nofail(tp);
-	hd = head(d.hbp);
-	dblk = (uint32_t)(m.addr * 8 >> d.g->dirblklog);
-	off = (uint32_t)(m.addr * 8 & (d.g->dirblksize - 1));
-	err = read_dblk(&d, dblk, &bp);
+	return block_removename(&d, name, len, m.addr);
+}
+
+int kvfs_dir_lookup_slot(struct kvfs_inode *dp, const char *name, size_t len,
+			 struct kvfs_dir_slot *slot)
+{
+	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_sf_ent *e;
+	struct dctx d;
+	int err = dir_find(dp, &m, &d, &e);
+
 	if (err)
 		return err;
-	old = kv_le32_to_cpu(dhdr(bp)->bestfree);
-	err = blk_remove(&d, bp, off);
-	if (!err && dblk && !kv_le32_to_cpu(dhdr(bp)->nents)) {
-		err = drop_dblk(&d, dblk, &found);
-		if (!err && found) {
-			err = free_delete(&d, old, dblk, &found);
-			if (!err && !found)
-				err = corrupt(&d, d.hbp->b_blkno,
-					      "free record missing");
-		} else if (!err) {
-			err = free_move(&d, old,
-					kv_le32_to_cpu(dhdr(bp)->bestfree),
-					dblk);
-		}
-	} else if (!err) {
-		err = free_move(&d, old, kv_le32_to_cpu(dhdr(bp)->bestfree),
-				dblk);
+	if (e) {
+		slot->ino = kv_le64_to_cpu(e->ino);
+		slot->addr = 0;
+		return 0;
 	}
-	if (!err)
-		err = hash_delete(
-			&d,
-			kvfs_dir_hashname((const uint8_t *)name, (unsigned)len),
-			m.addr);
+	dctx_done(&d);
+	slot->ino = m.ino;
+	slot->addr = m.addr;
+	return 0;
+}
+
+int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			     const char *name, size_t len,
+			     const struct kvfs_dir_slot *slot)
+{
+	struct dctx d;
+	int err = check_format(dp);
+
 	if (err)
 		return err;
-	hd->nentries = kv_cpu_to_le64(kv_le64_to_cpu(hd->nentries) - 1);
-	log_range(&d, d.hbp, KVFS_DIR_DATA_HDR_SIZE,
-		  KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
-	return maybe_to_sf(&d);
+	/* a short form has no index: its search is the removal's own */
+	if (dp->i_dformat == KVFS_DFORK_INLINE)
+		return sf_removename(tp, dp, name, len, slot->ino);
+	dctx_init(&d, tp, dp);
+	err = read_head(&d);
+	if (err)
+		return err;
+	return block_removename(&d, name, len, slot->addr);
 }
 
 int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,

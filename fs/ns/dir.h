@@ -90,6 +90,22 @@ int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino);
 
+/*
+ * A removal in two steps, the name index searched once: where name is
+ * (kvfs_dir_lookup_slot(), -ENOENT if absent), then its removal there
+ * (kvfs_dir_removename_slot()), dp locked exclusively from the first
+ * step to the second, so that the slot stays valid.
+ */
+struct kvfs_dir_slot {
+	uint64_t ino; /* what name points at */
+	uint64_t addr; /* the entry's address (block form) */
+};
+int kvfs_dir_lookup_slot(struct kvfs_inode *dp, const char *name, size_t len,
+			 struct kvfs_dir_slot *slot);
+int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			     const char *name, size_t len,
+			     const struct kvfs_dir_slot *slot);
+
 /* Point the existing name at ino (cookie kept); -ENOENT if none. */
 int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		     const char *name, size_t len, uint64_t ino, uint8_t ftype);

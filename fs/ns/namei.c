@@ -398,9 +398,28 @@ static int still_names(struct kvfs_inode *dp, const char *name, size_t len,
 	return ino == ip->i_ino ? 0 : -EAGAIN;
 }
 
+/*
+ * still_names() for a removal ("." and ".." are no names here): *slot is
+ * where the entry is, so that the removal does not search the name index
+ * again.
+ */
+static int still_names_slot(struct kvfs_inode *dp, const char *name, size_t len,
+			    struct kvfs_inode *ip, struct kvfs_dir_slot *slot)
+{
+	int err;
+
+	if (!dp->i_nlink)
+		return -ENOENT;
+	err = kvfs_dir_lookup_slot(dp, name, len, slot);
+	if (err)
+		return err;
+	return slot->ino == ip->i_ino ? 0 : -EAGAIN;
+}
+
 static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 		       const char *name, size_t len, bool rmdir)
 {
+	struct kvfs_dir_slot slot;
 	struct kvfs_inode *ip;
 	struct kvfs_trans *tp;
 	struct ilocks l = { 0 };
@@ -424,7 +443,7 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 	err = ilocks_take(&l, tp);
 	if (err)
 		goto out_cancel;
-	err = still_names(dp, name, len, ip);
+	err = still_names_slot(dp, name, len, ip, &slot);
 	if (!err && rmdir && !kvfs_dir_isempty(ip))
 		err = -ENOTEMPTY;
 	if (err)
@@ -440,7 +459,7 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 		err = kvfs_droplink(tp, ip);
 	}
 	if (!err)
-		err = kvfs_dir_removename(tp, dp, name, len, ip->i_ino);
+		err = kvfs_dir_removename_slot(tp, dp, name, len, &slot);
 	if (err)
 		goto out_cancel;
 	dir_touch(tp, dp);

@@ -2,9 +2,10 @@
 /*
  * The buffer cache single-threaded: write-back then re-read from a fresh
  * cache, LSN stamping, read verification failures, hits and misses, length
- * mismatches, pins, dirty and stale buffers versus reclaim and flush, and
- * the memory limit.
+ * mismatches, pins, dirty and stale buffers versus reclaim and flush, the
+ * memory limit, and the index sized by the buffers cached.
  */
+#include <malloc.h>
 #include <urcu.h>
 
 #include "tests/buf/buf_util.h"
@@ -292,6 +293,43 @@ static void test_mem_limit(void)
 	kv_bcache_destroy(bc);
 }
 
+/*
+ * The index's buckets (malloc'd by rculfhash) follow the buffers cached,
+ * not the limit: sized for a 1 GiB cache from the start, an empty cache
+ * took 4 MiB and every lookup a bucket in it.
+ */
+static void test_index_size(void)
+{
+	const unsigned n = 3000;
+	struct mallinfo2 m0 = mallinfo2(), m1;
+	struct kv_bcache_stats st;
+	char big[256];
+	struct kv_dev *bdev;
+	struct kv_bcache *bc;
+	struct kv_buf *bp;
+
+	tb_make_image(big, sizeof(big), (uint64_t)n * BS);
+	CHECK_EQ(kv_dev_open(big, 0, &bdev), 0);
+	CHECK_EQ(kv_bcache_create(bdev, BS, (size_t)1 << 30, &bc), 0);
+	for (uint64_t b = 0; b < n; b++) {
+		CHECK_EQ(kv_buf_get(bc, b, 1, &tb_ops, &bp), 0);
+		kv_buf_rele(bp);
+	}
+	m1 = mallinfo2();
+	kv_bcache_get_stats(bc, &st);
+	CHECK_EQ(st.nr_cached, n);
+	for (uint64_t b = 0; b < n; b++) {
+		CHECK_EQ(kv_buf_incore(bc, b, 1, &bp), 0);
+		kv_buf_rele(bp);
+	}
+	/* 16 KiB buckets at most: 16 bytes each, at least one per buffer */
+	CHECK((m1.uordblks + m1.hblkhd) - (m0.uordblks + m0.hblkhd) <
+	      (size_t)16 * 16384);
+	kv_bcache_destroy(bc);
+	kv_dev_close(bdev);
+	unlink(big);
+}
+
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 32u << 20 };
@@ -303,6 +341,7 @@ int main(void)
 	test_verify_failures();
 	test_pin_dirty_stale_reclaim();
 	test_mem_limit();
+	test_index_size();
 	kv_dev_close(dev);
 	unlink(path);
 	kv_fini();
