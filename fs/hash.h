@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <urcu.h> /* the flavour whose cds_lfht_new() the tables use */
 #include <urcu/rculfhash.h>
 
 static inline unsigned long kvfs_hash64(uint64_t k)
