@@ -494,8 +494,8 @@ int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
 		     int (*fn)(struct kvfs_inode *ip, void *arg), void *arg)
 {
 	struct kvfs_icache *ic = mp->ic;
+	struct kvfs_inode *ip, *prev = NULL;
 	struct cds_lfht_iter iter;
-	struct kvfs_inode *ip;
 	int err = 0;
 
 	rcu_online();
@@ -517,24 +517,31 @@ int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
 			continue;
 		}
 		rcu_read_unlock();
+		/*
+		 * The previous inode is let go only now: the iterator's
+		 * step from it to this one was made under the read-side
+		 * section just left, which no put may sleep in.
+		 */
+		if (prev)
+			kvfs_iput(prev);
 		err = fn(ip, arg);
+		prev = ip;
 		rcu_read_lock();
+		if (err)
+			break;
 		/*
 		 * Referenced, so still hashed: find it again under this
 		 * read-side section (the iterator's next node may have been
-		 * freed meanwhile), then drop the reference.
+		 * freed while it was left), and step on without leaving it.
 		 */
 		cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino,
 				&iter);
 		cds_lfht_next(ic->ht, &iter);
-		rcu_read_unlock();
-		kvfs_iput(ip);
-		if (err)
-			return err;
-		rcu_read_lock();
 	}
 	rcu_read_unlock();
-	return 0;
+	if (prev)
+		kvfs_iput(prev);
+	return err;
 }
 
 size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr)
