@@ -89,7 +89,12 @@ int main(void)
 	CHECK_EQ(kvfs_write(mp, src, a, sizeof(a), 0, 0), (ssize_t)sizeof(a));
 	CHECK_EQ(kvfs_sync(mp), 0);
 
-	hog_memory(4);
+	/*
+	 * 768 KiB left: no megabyte, yet room for what the log's threads
+	 * take meanwhile (with 256 KiB an extent-map allocation that
+	 * cannot fail waited forever once they had taken it)
+	 */
+	hog_memory(12);
 	/* the premise: no megabyte to be had */
 	big = kvmalloc(1u << 20, KV_NOWARN);
 	CHECK(big == NULL);
