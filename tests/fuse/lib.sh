@@ -26,7 +26,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*"; exit 1; }
+# the daemon's last words go with a failure: what it logged (corruption
+# reports, a shutdown) is the cause the caller's message cannot name
+fail() {
+	echo "FAIL: $*"
+	if [ -n "${daemon_log:-}" ] && [ -s "$daemon_log" ]; then
+		echo "--- mount.kvfs log (last 40 lines) ---"
+		tail -40 "$daemon_log"
+	fi
+	exit 1
+}
 mounted() { grep -q " $1 fuse" /proc/mounts; }
 T() { timeout 60 "$@"; }
 
