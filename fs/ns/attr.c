@@ -923,21 +923,6 @@ static int find_free(struct actx *c, uint32_t n, uint64_t *off)
 	return err ? 0 : -ENOSPC;
 }
 
-static int count_fn(const struct kvfs_bmap *m, void *priv)
-{
-	if (m->startblock != KVFS_NULLBLOCK)
-		*(uint64_t *)priv += m->blockcount;
-	return 0;
-}
-
-int kvfs_attr_fork_blocks(struct kvfs_inode *ip, uint64_t *blocks)
-{
-	*blocks = 0;
-	if (!ip->i_anextents)
-		return 0;
-	return for_each_map(ip, 0, count_fn, blocks);
-}
-
 /* Map n new blocks at off (in pieces if need be), recorded for undo. */
 static int alloc_at(struct actx *c, uint64_t off, uint32_t n)
 {

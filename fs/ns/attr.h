@@ -85,9 +85,6 @@ int kvfs_attr_remove(struct kvfs_inode *ip, const char *name);
  */
 int kvfs_attr_inactive(struct kvfs_trans **tpp, struct kvfs_inode *ip);
 
-/* Blocks the attribute fork of ip maps (they count in i_nblocks too). */
-int kvfs_attr_fork_blocks(struct kvfs_inode *ip, uint64_t *blocks);
-
 /*
  * The checker's view (fs/check/scrub.c): the attribute blocks of inode ino,
  * mapped by the n extents at x (the fork's list, or its tree's records
