@@ -1242,21 +1242,13 @@ static int dir_find(struct kvfs_inode *dp, struct hmatch *m, struct dctx *d,
 int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *ino, uint8_t *ftype)
 {
-	struct hmatch m = { .name = name, .len = len };
-	struct kvfs_dir_sf_ent *e;
-	struct dctx d;
-	int err = dir_find(dp, &m, &d, &e);
+	struct kvfs_dir_slot slot;
+	int err = kvfs_dir_lookup_slot(dp, name, len, &slot);
 
 	if (err)
 		return err;
-	if (e) {
-		*ino = kv_le64_to_cpu(e->ino);
-		*ftype = e->ftype;
-		return 0;
-	}
-	dctx_done(&d);
-	*ino = m.ino;
-	*ftype = m.ftype;
+	*ino = slot.ino;
+	*ftype = slot.ftype;
 	return 0;
 }
 
@@ -1516,11 +1508,13 @@ int kvfs_dir_lookup_slot(struct kvfs_inode *dp, const char *name, size_t len,
 		return err;
 	if (e) {
 		slot->ino = kv_le64_to_cpu(e->ino);
+		slot->ftype = e->ftype;
 		slot->addr = 0;
 		return 0;
 	}
 	dctx_done(&d);
 	slot->ino = m.ino;
+	slot->ftype = m.ftype;
 	slot->addr = m.addr;
 	return 0;
 }

@@ -99,6 +99,7 @@ int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 struct kvfs_dir_slot {
 	uint64_t ino; /* what name points at */
 	uint64_t addr; /* the entry's address (block form) */
+	uint8_t ftype; /* the entry's file type */
 };
 int kvfs_dir_lookup_slot(struct kvfs_inode *dp, const char *name, size_t len,
 			 struct kvfs_dir_slot *slot);
