@@ -368,6 +368,18 @@ void kvj_trans_cancel(struct kvj_trans *tp);
  * cancels it.
  */
 int kvj_trans_roll(struct kvj_trans **tpp, uint64_t *seqp);
+/*
+ * kvj_trans_roll() in its two steps, for a caller holding locks of its
+ * own that the released items do not cover (the filesystem's AG locks):
+ * kvj_trans_roll_commit() commits and releases, never waiting for log
+ * space; kvj_trans_regrant() then takes the next unit when the
+ * pre-reserved rolls are used up, and may wait for the log's tail to
+ * move.  Waiting with such a lock held deadlocks: the transactions that
+ * wait for the lock hold the log space the wait needs (XFS regrants in
+ * xfs_trans_roll() after the commit released its buffers).
+ */
+int kvj_trans_roll_commit(struct kvj_trans **tpp, uint64_t *seqp);
+int kvj_trans_regrant(struct kvj_trans *tp);
 struct kvj_log *kvj_trans_log_of(struct kvj_trans *tp);
 
 /*

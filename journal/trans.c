@@ -230,7 +230,7 @@ void kvj_trans_cancel(struct kvj_trans *tp)
 	kvfree(tp);
 }
 
-int kvj_trans_roll(struct kvj_trans **tpp, uint64_t *seqp)
+int kvj_trans_roll_commit(struct kvj_trans **tpp, uint64_t *seqp)
 {
 	struct kvj_trans *tp = *tpp;
 	struct kvj_item *lip, **pp, **cut = trans_journal_items_last(tp);
@@ -262,14 +262,27 @@ int kvj_trans_roll(struct kvj_trans **tpp, uint64_t *seqp)
 			kvj_trans_log(tp, lip);
 		pp = &lip->tr_next;
 	}
-	if (tp->cnt == 0) {
-		/* out of pre-reserved rolls: this one may wait */
-		err = kvj_grant_reserve(tp->log, tp->unit);
-		if (err)
-			return err;
-		tp->cnt = 1;
-	}
 	/* the same handle continues: the scopes carry over with no gap */
 	*tpp = tp;
 	return 0;
+}
+
+int kvj_trans_regrant(struct kvj_trans *tp)
+{
+	int err;
+
+	if (tp->cnt)
+		return 0;
+	/* out of pre-reserved rolls: this one may wait */
+	err = kvj_grant_reserve(tp->log, tp->unit);
+	if (!err)
+		tp->cnt = 1;
+	return err;
+}
+
+int kvj_trans_roll(struct kvj_trans **tpp, uint64_t *seqp)
+{
+	int err = kvj_trans_roll_commit(tpp, seqp);
+
+	return err ? err : kvj_trans_regrant(*tpp);
 }

@@ -160,18 +160,25 @@ static void trans_roll_unlock_ags(struct kvfs_trans *tp)
 int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp)
 {
 	uint64_t seq = 0;
-	int err = kvj_trans_roll(&tp->jt, &seq);
+	int err = kvj_trans_roll_commit(&tp->jt, &seq);
 
 	if (seqp)
 		*seqp = seq;
-	if (!err) {
-		/* under the AG locks still: nobody allocates the freed extents yet */
-		kvfs_extent_busy_trans_done(tp, seq);
-		atomic_fetch_add(&tp->mp->fdblocks, (int64_t)tp->blk_freed);
-		tp->blk_freed = 0;
-		trans_roll_unlock_ags(tp);
-	}
-	return err;
+	if (err)
+		return err;
+	/* under the AG locks still: nobody allocates the freed extents yet */
+	kvfs_extent_busy_trans_done(tp, seq);
+	atomic_fetch_add(&tp->mp->fdblocks, (int64_t)tp->blk_freed);
+	tp->blk_freed = 0;
+	trans_roll_unlock_ags(tp);
+	/*
+	 * Log space for the next step only now: waiting for it under an AG
+	 * lock deadlocked against the transactions queued on that lock,
+	 * whose reservations are the space it waits for (tests/stress
+	 * ichurn, one AG, 8 threads: a write's allocation rolled past its
+	 * reserved units while seven others waited for the AG).
+	 */
+	return kvj_trans_regrant(tp->jt);
 }
 
 void kvfs_trans_set_nofail(struct kvfs_trans *tp)

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,15 @@
 #include "fs/io/buf_ops.h"
 #include "fs/trans/defer.h"
 #include "fs/io/dev.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode.h"
+#include "fs/inode/inode_item.h"
 #include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
 #include "fs/trans/trans_resv.h"
 #include "journal/errortag.h"
+#include "journal/log_priv.h"
 #include "tests/check.h"
 
 static char path[] = "/tmp/kvfs-test-defer-XXXXXX";
@@ -498,6 +503,83 @@ static void test_roll_ag_locks(void)
 	CHECK_EQ(kvfs_mount_close(ag_mp), 0);
 }
 
+/* A transaction of bytes (its reservation held), then AG 0, blocking. */
+static void *reserve_then_lock_ag0(void *arg)
+{
+	struct kvfs_trans *tp;
+	bool newly;
+
+	CHECK_EQ(kvfs_trans_alloc(ag_mp, (uint32_t)(uintptr_t)arg, 0, 0, &tp),
+		 0);
+	CHECK_EQ(kvfs_trans_lock_ag(tp, 0, false, &newly), 0);
+	kvfs_trans_cancel(tp);
+	return NULL;
+}
+
+static void regrant_timeout(int sig)
+{
+	(void)sig;
+	fprintf(stderr, "test_roll_regrant: a roll waited for log space under "
+			"its AG lock: deadlock\n");
+	_exit(1);
+}
+
+/*
+ * A roll past the transaction's reserved units waits for log space; the
+ * transactions queued on the AG lock it holds hold that space: the roll
+ * must drop its AG locks before it waits (kvj_trans_regrant()), or
+ * neither side ever proceeds.  Here the rolling transaction logged the
+ * root inode, which it keeps locked across the roll, so the log's tail
+ * cannot pass it: only the queued reservations can give the space back.
+ * Found by tests/stress ichurn (one AG, eight threads, a write's
+ * allocation rolling extent by extent).
+ */
+static void test_roll_regrant(void)
+{
+	struct kvj_grant *g;
+	struct kvfs_inode *ip;
+	struct kvfs_trans *tp;
+	struct timespec ts;
+	int64_t room;
+	pthread_t th[2];
+	bool newly;
+	int i;
+
+	make_fs();
+	ag_mp = mount(0);
+	g = &ag_mp->log->grant;
+	CHECK_EQ(kvfs_trans_alloc(ag_mp, 4096, 0, 0, &tp), 0);
+	CHECK_EQ(kvfs_iget(ag_mp, ag_mp->g.rootino, 0, &ip), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
+	CHECK_EQ(kvfs_trans_lock_ag(tp, 0, false, &newly), 0);
+	/* two reservations take all the room but a few bytes */
+	room = atomic_load(&g->avail) - atomic_load(&g->granted);
+	for (i = 0; i < 2; i++) {
+		int64_t bytes = room / 2 - 8 - KVJ_TRANS_OVERHEAD;
+
+		CHECK(bytes > 0);
+		CHECK_EQ(pthread_create(&th[i], NULL, reserve_then_lock_ag0,
+					(void *)(uintptr_t)bytes),
+			 0);
+	}
+	while (atomic_load(&g->avail) - atomic_load(&g->granted) > 16)
+		sched_yield();
+	signal(SIGALRM, regrant_timeout);
+	alarm(30);
+	CHECK_EQ(kvfs_trans_roll(tp, NULL), 0);
+	alarm(0);
+	CHECK_EQ(tp->nr_ag_locked, 0);
+	CHECK_EQ(clock_gettime(CLOCK_REALTIME, &ts), 0);
+	ts.tv_sec += 20;
+	for (i = 0; i < 2; i++)
+		CHECK_EQ(pthread_timedjoin_np(th[i], NULL, &ts), 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(ag_mp), 0);
+}
+
 int main(int argc, char **argv)
 {
 	int fd = mkstemp(path);
@@ -509,6 +591,7 @@ int main(int argc, char **argv)
 	CHECK_EQ(kv_init(NULL), 0);
 	ttype_p = &ttype;
 	test_roll_ag_locks();
+	test_roll_regrant();
 	test_multi();
 	test_depth_first();
 	test_fail_every_step();
