@@ -924,17 +924,20 @@ static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
 		if (!ops)
 			return 0;
 	}
-	if (ops ? ops->verify_read && ops->verify_read(bp) :
-		  kv_le32_to_cpu(h->crc) != kv_crc32c_block(bp->b_addr,
-							    bp->b_len,
-							    KVFS_BLK_CRC_OFF))
-		return 0;
 	/*
 	 * A block of another filesystem (mkfs over an old image) carries
 	 * LSNs of another log: replay over it (XFS's
 	 * xlog_recover_get_buf_lsn checks the metadata UUID the same way).
+	 * Checked before the verifier, which would report it as damage:
+	 * every crash of a filesystem made over an old one printed a
+	 * corruption per block reused since the log's tail.
 	 */
 	if (r->meta_uuid && memcmp(h->uuid, r->meta_uuid, KVFS_UUID_SIZE))
+		return 0;
+	if (ops ? ops->verify_read && ops->verify_read(bp) :
+		  kv_le32_to_cpu(h->crc) != kv_crc32c_block(bp->b_addr,
+							    bp->b_len,
+							    KVFS_BLK_CRC_OFF))
 		return 0;
 	return kv_le64_to_cpu(h->lsn);
 }
