@@ -13,6 +13,8 @@
  * Usage: ichurn [-s SEED] [-t THREADS] [-n OPS] [-m MIB] [-a AGCOUNT] [-w WRITE_KIB] [-f FSCK] IMAGE
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -133,6 +135,8 @@ static int op_rename_link(struct worker *w, unsigned from, bool link)
 	unsigned to = (unsigned)(rnd(&w->seed) % MAXF);
 	char a[32], b[32];
 	struct kvfs_stat st;
+	unsigned flags, r;
+	uint64_t ino;
 	int err;
 
 	/* two links of one inode: rename(2) does nothing */
@@ -152,7 +156,22 @@ static int op_rename_link(struct worker *w, unsigned from, bool link)
 		w->nfiles++;
 		return 0;
 	}
-	err = kvfs_rename(w->mp, w->dir, a, w->dir, b, 0, &root_cred);
+	r = (unsigned)(rnd(&w->seed) % 4);
+	if (r == 1 && w->files[to]) { /* both names swap their inodes */
+		err = kvfs_rename(w->mp, w->dir, a, w->dir, b,
+				  KVFS_RENAME_EXCHANGE, &root_cred);
+		if (err == -ENOSPC)
+			return 0;
+		if (err)
+			return bad(w, "rename exchange", err);
+		ino = w->files[to];
+		w->files[to] = w->files[from];
+		w->files[from] = ino;
+		return 0;
+	}
+	/* a whiteout (a new 0/0 device inode) is left at the old name */
+	flags = r == 2 ? KVFS_RENAME_WHITEOUT : 0;
+	err = kvfs_rename(w->mp, w->dir, a, w->dir, b, flags, &root_cred);
 	if (err == -ENOSPC)
 		return 0;
 	if (err)
@@ -162,6 +181,13 @@ static int op_rename_link(struct worker *w, unsigned from, bool link)
 	w->files[to] = w->files[from];
 	w->files[from] = 0;
 	w->nfiles--;
+	if (flags) {
+		err = kvfs_lookup(w->mp, w->dir, a, &st);
+		if (err)
+			return bad(w, "lookup of a whiteout", err);
+		w->files[from] = st.ino;
+		w->nfiles++;
+	}
 	return 0;
 }
 
@@ -176,6 +202,52 @@ static int op_truncate(struct worker *w, unsigned slot)
 		return 0;
 	if (err)
 		return bad(w, "truncate", err);
+	return 0;
+}
+
+static int op_punch(struct worker *w, unsigned slot)
+{
+	off_t off = (off_t)(rnd(&w->seed) % (256 << 10));
+	int err = kvfs_fallocate(w->mp, w->files[slot],
+				 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 off, (off_t)(rnd(&w->seed) % (64 << 10)) + 1);
+
+	/* not a regular file */
+	if (err == -ENOSPC || err == -EINVAL || err == -ENODEV)
+		return 0;
+	if (err)
+		return bad(w, "punch", err);
+	return 0;
+}
+
+/* An unnamed file, written, then linked in or dropped at its close. */
+static int op_tmpfile(struct worker *w, unsigned slot)
+{
+	static const char buf[8192];
+	struct kvfs_stat st;
+	char name[32];
+	ssize_t n;
+	int err;
+
+	err = kvfs_tmpfile(w->mp, w->dir, 0100600, &root_cred, &st);
+	if (err == -ENOSPC)
+		return 0;
+	if (err)
+		return bad(w, "tmpfile", err);
+	n = kvfs_write(w->mp, st.ino, buf, sizeof(buf), 0, 0);
+	if (n < 0 && n != -ENOSPC)
+		return bad(w, "tmpfile write", n);
+	if (!w->files[slot] && rnd(&w->seed) % 2) {
+		snprintf(name, sizeof(name), "f%u", slot);
+		err = kvfs_link(w->mp, st.ino, w->dir, name, &st);
+		if (err && err != -ENOSPC)
+			return bad(w, "tmpfile link", err);
+		if (!err) {
+			w->files[slot] = st.ino;
+			w->nfiles++;
+		}
+	}
+	kvfs_inode_close(w->mp, st.ino);
 	return 0;
 }
 
@@ -222,14 +294,16 @@ static void *worker_run(void *arg)
 		unsigned r = (unsigned)(rnd(&w->seed) % 100);
 		int err;
 
-		if (r < 5)
+		if (r < 4)
 			err = op_dir(w);
+		else if (r < 6)
+			err = op_tmpfile(w, slot);
 		else if (w->files[slot] && r < 60)
 			err = op_unlink(w, slot);
 		else if (w->files[slot] && r < 70)
 			err = op_rename_link(w, slot, r < 65);
 		else if (w->files[slot] && r < 75)
-			err = op_truncate(w, slot);
+			err = r < 73 ? op_truncate(w, slot) : op_punch(w, slot);
 		else if (w->files[slot])
 			err = 0;
 		else
