@@ -382,6 +382,8 @@ static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 			.alignment = len,
 			.type = KVFS_ALLOC_NEAR_BNO,
 			.owner = kvfs_fsb_to_agno(g, goal),
+			/* the record's insertion may split the tree */
+			.minleft = tp->mp->resv.inobt_maxlevels,
 		};
 		err = kvfs_alloc_vextent(args);
 		if (any_ag && (err == -ENOSPC || err == -EAGAIN)) {
@@ -496,6 +498,17 @@ static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 					   n - i :
 					   KVFS_INODES_PER_CHUNK,
 				   args.fsb);
+	/*
+	 * The chunk was allocated leaving the tree's split its blocks
+	 * (minleft): no room now is a broken invariant, and must not pass
+	 * for "no room for a chunk, nothing changed" (kvfs_dialloc() goes
+	 * on then, and would commit the chunk's blocks without a record).
+	 */
+	if (err == -ENOSPC)
+		err = kvfs_corrupt(-EUCLEAN, args.fsb, "inode-chunk tree",
+				   "no block left in AG %u for its split after "
+				   "a chunk was allocated there",
+				   agno);
 	if (err)
 		return err;
 	agi = agibp->b_addr;

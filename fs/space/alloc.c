@@ -670,13 +670,15 @@ static int ag_open(struct kvfs_trans *tp, uint32_t agno, struct ag_op *op,
  * Can the AG give minlen blocks?  From the in-core counters, before its
  * headers are read (so that a full AG is passed by without holding it).
  */
-static bool ag_may_fit(struct kvfs_mount *mp, uint32_t agno, uint32_t minlen)
+static bool ag_may_fit(struct kvfs_mount *mp, uint32_t agno, uint32_t minlen,
+		       uint32_t minleft)
 {
 	const struct kvfs_perag *pag = &mp->pag[agno];
 	int64_t refill = (int64_t)mp->g.agfl_min - pag->flcount;
+	int64_t need = (int64_t)minlen + minleft;
 
-	return pag->longest >= minlen && pag_avail(&mp->g, pag) >= minlen &&
-	       (int64_t)pag->freeblks - (refill > 0 ? refill : 0) >= minlen;
+	return pag->longest >= minlen && pag_avail(&mp->g, pag) >= need &&
+	       (int64_t)pag->freeblks - (refill > 0 ? refill : 0) >= need;
 }
 
 enum search {
@@ -709,13 +711,13 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	err = kvfs_trans_lock_ag(tp, agno, trylock, &newly);
 	if (err)
 		return err;
-	if (!ag_may_fit(mp, agno, a->minlen))
+	if (!ag_may_fit(mp, agno, a->minlen, a->minleft))
 		goto nospc;
 	err = ag_open(tp, agno, &op, false);
 	if (err)
 		return err;
-	/* never below the AG's set-aside */
-	avail = pag_avail(&mp->g, op.pag);
+	/* never below the AG's set-aside, nor what the caller must leave */
+	avail = pag_avail(&mp->g, op.pag) - a->minleft;
 	if (avail < w.minlen)
 		goto nospc;
 	if (avail < w.maxlen)

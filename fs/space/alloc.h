@@ -69,6 +69,13 @@ struct kvfs_alloc_arg {
 	enum kvfs_alloc_type type;
 	uint64_t owner; /* inode or AG (for a future reverse map) */
 	/*
+	 * Blocks the AG must still be able to give after this allocation,
+	 * in the same transaction (XFS's args->minleft): an inode chunk
+	 * leaves room for the split of the AG's inode-chunk tree that
+	 * records it, whose blocks cannot come from another AG.
+	 */
+	uint32_t minleft;
+	/*
 	 * Busy blocks in the way are not worth a log force: the caller has
 	 * another place to try (a file's exact next-extent attempt).
 	 */

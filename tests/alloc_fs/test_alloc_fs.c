@@ -403,6 +403,44 @@ static void test_exact_unlock(void)
 	check_returned();
 }
 
+/*
+ * minleft: what the AG must still be able to give after the allocation
+ * in the same transaction (an inode chunk leaves its tree's split room).
+ * An AG left with 6 available blocks gives none with minleft 6, two of
+ * four asked with minleft 4, and all six without.
+ */
+static void test_minleft(void)
+{
+	struct kvfs_perag *pag = &mp->pag[2];
+	struct kvfs_alloc_arg a = { .minlen = 1,
+				    .maxlen = 4,
+				    .type = KVFS_ALLOC_THIS_AG,
+				    .goal = fsb_of(2, 0) };
+	uint64_t f;
+	uint32_t l;
+	int64_t avail = kvfs_ag_avail(&mp->g, pag->freeblks, pag->flcount,
+				      pag->btreeblks);
+
+	CHECK(avail > 6 && pag->longest >= avail - 6);
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_AG, fsb_of(2, 0), (uint32_t)avail - 6,
+			(uint32_t)avail - 6, 1, &f, &l),
+		 0);
+	a.tp = tx(4);
+	a.minleft = 6;
+	CHECK_EQ(kvfs_alloc_vextent(&a), -ENOSPC);
+	a.minleft = 4;
+	CHECK_EQ(kvfs_alloc_vextent(&a), 0);
+	CHECK_EQ(a.len, 2);
+	owned[a.fsb] = owned[a.fsb + 1] = 1;
+	commit(a.tp, NULL);
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_AG, fsb_of(2, 0), 4, 4, 1, &f, &l), 0);
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_AG, fsb_of(2, 0), 1, 1, 1, &f, &l),
+		 -ENOSPC);
+	check_all();
+	free_all();
+	check_returned();
+}
+
 /* Free every other block of a run, then best fit picks the holes. */
 static void test_fragment(void)
 {
@@ -802,6 +840,7 @@ int main(int argc, char **argv)
 	make_fs();
 	test_basic();
 	test_exact_unlock();
+	test_minleft();
 	test_fragment();
 	test_random();
 	test_crash();
