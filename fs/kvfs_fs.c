@@ -274,6 +274,11 @@ int kvfs_tmpfile(struct kvfs_mount *mp, uint64_t dir, uint32_t mode,
 	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
 	err = kvfs_icreate(tp, dp, S_IFREG | (mode & 07777), 0, 0, cr, &ip);
 	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	if (err == -ENOSPC) {
+		/* its first change: only the allocator's refills are logged */
+		err = kvfs_trans_end_nospc(tp, err);
+		goto out_dp;
+	}
 	if (err) {
 		kvfs_trans_cancel(tp);
 		goto out_dp;

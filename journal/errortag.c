@@ -23,6 +23,7 @@ static const char *const tag_names[KVJ_ERRTAG_NR] = {
 	[KVJ_ERRTAG_IPUT_DELAY] = "iput_delay",
 	[KVJ_ERRTAG_INODEGC_DELAY] = "inodegc_delay",
 	[KVJ_ERRTAG_IFREE_FAIL] = "ifree_fail",
+	[KVJ_ERRTAG_IALLOC_NOSPC] = "ialloc_nospc",
 };
 
 struct tag {

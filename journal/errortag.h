@@ -69,6 +69,12 @@ enum kvj_errtag {
 	 * the two would leave it.
 	 */
 	KVJ_ERRTAG_IFREE_FAIL,
+	/*
+	 * An inode allocation finds no room: -ENOSPC from kvfs_dialloc()
+	 * with nothing changed (fs/inode/ialloc.c), as on a filesystem with
+	 * no free inode and no space for a chunk.
+	 */
+	KVJ_ERRTAG_IALLOC_NOSPC,
 	KVJ_ERRTAG_NR,
 };
 

@@ -19,6 +19,7 @@
 #include "fs/inode/inode_item.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 
 /*
  * The chunk tree's block source: the AG allocator, in the kvfs
@@ -562,6 +563,8 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 
 	if (!a->mode)
 		return -EINVAL;
+	if (kvj_errtag(KVJ_ERRTAG_IALLOC_NOSPC))
+		return -ENOSPC;
 	if (parent != KVFS_NULLINO && kvfs_ino_in_range(g, parent)) {
 		start = kvfs_ino_to_agno(g, parent);
 		near = kvfs_ino_to_agino(g, parent);

@@ -316,6 +316,11 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		goto out_put;
 	}
 	err = kvfs_icreate(tp, dp, mode, rdev, isdir ? 2 : 1, cr, &ip);
+	if (err == -ENOSPC) {
+		/* its first change: only the allocator's refills are logged */
+		err = kvfs_trans_end_nospc(tp, err);
+		goto out_put;
+	}
 	if (err)
 		goto out_cancel;
 	if (isdir)
@@ -692,6 +697,14 @@ static int rename_once(struct rn *r)
 			goto out;
 	}
 	err = kvfs_trans_alloc_res(mp, &mp->resv.rename, 0, &tp);
+	/*
+	 * Over an existing name it is a removal, which a full filesystem
+	 * must allow: from the removals' reserve (as kvfs_unlink(); XFS
+	 * retries its rename without blocks).  Not with a whiteout, a new
+	 * inode.
+	 */
+	if (err == -ENOSPC && tip && !(r->flags & KVFS_RENAME_WHITEOUT))
+		err = kvfs_trans_alloc_remove(mp, &mp->resv.rename, &tp);
 	if (err)
 		goto out;
 	ilocks_add(&l, r->sdp);
@@ -727,6 +740,21 @@ static int rename_once(struct rn *r)
 		err = -EMLINK;
 	if (err)
 		goto out;
+	/*
+	 * The whiteout first: with no room for its inode the rename fails
+	 * having changed nothing (but the allocator's refills), where after
+	 * the link changes the cancel shut the log down (XFS allocates it
+	 * before the rename's transaction).
+	 */
+	if (r->flags & KVFS_RENAME_WHITEOUT) {
+		err = kvfs_icreate(tp, r->sdp, S_IFCHR, 0, 1, r->cr, &wip);
+		if (err == -ENOSPC) {
+			err = kvfs_trans_end_nospc(tp, err);
+			tp = NULL;
+		}
+		if (err)
+			goto out;
+	}
 
 	/* link counts first: the one that may reach zero leads */
 	if (exchange) {
@@ -766,9 +794,6 @@ static int rename_once(struct rn *r)
 			if (!err)
 				err = kvfs_bumplink(tp, r->tdp);
 		}
-		if (!err && (r->flags & KVFS_RENAME_WHITEOUT))
-			err = kvfs_icreate(tp, r->sdp, S_IFCHR, 0, 1, r->cr,
-					   &wip);
 		if (!err)
 			err = tip ? kvfs_dir_replace(
 					    tp, r->tdp, r->tname, r->tlen,

@@ -135,6 +135,18 @@ void kvfs_trans_cancel(struct kvfs_trans *tp)
 	kvfree(tp);
 }
 
+int kvfs_trans_end_nospc(struct kvfs_trans *tp, int err)
+{
+	int cerr;
+
+	if (!kvj_trans_dirty(tp->jt)) {
+		kvfs_trans_cancel(tp);
+		return err;
+	}
+	cerr = kvfs_trans_commit(tp, NULL);
+	return cerr ? cerr : err;
+}
+
 /*
  * The AG locks not held across rolls go with their buffers, which the
  * journal's roll released: a deferred free that must lock a lower AG

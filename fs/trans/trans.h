@@ -98,6 +98,15 @@ int kvfs_trans_commit(struct kvfs_trans *tp, uint64_t *seqp);
 /* Cancel; deferred work still queued is dropped (kvfs_defer_cancel()). */
 void kvfs_trans_cancel(struct kvfs_trans *tp);
 /*
+ * End a transaction whose operation failed with -ENOSPC from the
+ * allocator before it changed anything of its own (an inode allocation
+ * that found no room): what the allocator's attempts logged on the way,
+ * reserve-list refills (fs/space/alloc.h), is consistent and committed,
+ * since cancelling a dirty transaction shuts the log down; a clean one is
+ * cancelled.  Returns err, or the commit's error.
+ */
+int kvfs_trans_end_nospc(struct kvfs_trans *tp, int err);
+/*
  * Commit and continue with the same reservation's remaining blocks; the
  * buffers and AG locks not held are released, joined inodes and held
  * items stay (kvj_trans_roll()); queued deferred work stays queued.

@@ -25,6 +25,7 @@
 #include "fs/inode/inode_item.h"
 #include "fs/inode/iunlink.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 #include "tests/dir/dirtest.h"
 
 static const struct kvfs_cred cr = { .uid = 1000, .gid = 1000 };
@@ -608,6 +609,70 @@ static void test_crash(void)
 	       rounds);
 }
 
+/*
+ * A rename with RENAME_WHITEOUT over an existing name on a filesystem with
+ * no room for the whiteout's inode fails with ENOSPC having changed
+ * nothing, and the filesystem goes on (the whiteout was allocated after
+ * the target's link was dropped: the cancel of that dirty transaction
+ * shut the log down, and every later call failed with EIO).
+ */
+static void test_whiteout_full(void)
+{
+	static char buf[1 << 20];
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	uint64_t root, big, a, b;
+	char name[32];
+	ssize_t n;
+	off_t off = 0;
+	int i, err;
+	bool created;
+
+	make_fs(32 << 20, 0);
+	mp = mount_fs();
+	root = kvfs_root_ino(mp);
+	a = creat_(mp, root, "a");
+	b = creat_(mp, root, "b");
+	big = creat_(mp, root, "big");
+	do {
+		n = kvfs_write(mp, big, buf, sizeof(buf), off, 0);
+		off += n > 0 ? n : 0;
+	} while (n > 0);
+	CHECK_EQ(n, -ENOSPC);
+	for (i = 0;; i++) {
+		snprintf(name, sizeof(name), "fill%d", i);
+		err = kvfs_create(mp, root, name, S_IFREG | 0644, 0,
+				  KVFS_CREATE_EXCL, &cr, &st, &created);
+		if (err)
+			break;
+	}
+	CHECK_EQ(err, -ENOSPC);
+	CHECK_EQ(kvfs_rename(mp, root, "a", root, "b", KVFS_RENAME_WHITEOUT,
+			     &cr),
+		 -ENOSPC);
+	/* room for the transaction's blocks, none for an inode */
+	CHECK_EQ(kvfs_setattr(
+			 mp, big,
+			 &(struct kvfs_setattr){ .valid = KVFS_SET_SIZE,
+						 .size = (uint64_t)off / 2 },
+			 &cr, NULL),
+		 0);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_IALLOC_NOSPC, 0, 1, 0), 0);
+	CHECK_EQ(kvfs_rename(mp, root, "a", root, "b", KVFS_RENAME_WHITEOUT,
+			     &cr),
+		 -ENOSPC);
+	CHECK(kvj_errtag_hits(KVJ_ERRTAG_IALLOC_NOSPC) > 0);
+	kvj_errtag_clear_all();
+	CHECK_EQ(ino_of(mp, root, "a"), a);
+	CHECK_EQ(stat_of(mp, root, "b").ino, b);
+	CHECK_EQ(stat_of(mp, root, "b").nlink, 1);
+	/* still up: a plain rename and an unlink work */
+	CHECK_EQ(kvfs_rename(mp, root, "a", root, "b", 0, &cr), 0);
+	CHECK_EQ(kvfs_unlink(mp, root, "b"), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
 int main(void)
 {
 	struct kvfs_mount *mp;
@@ -623,6 +688,7 @@ int main(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);
 	test_crash();
+	test_whiteout_full();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("namei: ok\n");
