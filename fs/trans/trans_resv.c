@@ -322,11 +322,17 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	    (1 + bmap_free_intents(r)) * efi, 2, bmap_split_blocks(r), r);
 	set(&r->extent_free, AG_FREE_HDR_BUFS + allocfree_bufs(r, 1), 0,
 	    kvfs_resv_done_bytes() + efi, 2, 0, r);
-	/* the inode header, the chunk's blocks, the tree split, one allocation */
+	/*
+	 * The inode header, the chunk's blocks, the tree split, one
+	 * allocation.  Blocks: the chunk's, and a split of every level of a
+	 * tree short of its maximum height plus its new root, inobt_maxlevels
+	 * (one less made the root's split fail on a full chunk, and the
+	 * failure was taken for "no room for a chunk": records lost).
+	 */
 	set(&r->create,
 	    1 + g->ialloc_blocks + 2 * r->inobt_maxlevels - 1 +
 		    AG_FREE_HDR_BUFS + allocfree_bufs(r, 1),
-	    1, 0, 2, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
+	    1, 0, 2, g->ialloc_blocks + r->inobt_maxlevels, r);
 	set(&r->ichange, 0, 1, 0, 0, 0, r);
 	set(&r->iunlink, 1, 2, 0, 0, 0, r);
 	/*

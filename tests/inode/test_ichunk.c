@@ -267,11 +267,57 @@ static void test_crash_same_checkpoint(void)
 	       "recovered, scrub clean\n");
 }
 
+/*
+ * The inode-chunk tree's root leaf full (every record a whole chunk, every
+ * inode used): the next chunk splits the root, which takes two blocks
+ * beside the chunk's.  A create's reservation had one block less than
+ * the chunk and a split of every level with a new root: the root's split
+ * failed, and the failure passed for "no room for a chunk" (after it, the
+ * records moved to the new leaf were unreachable: creates found no free
+ * inode the header counted, frees found no record).
+ */
+static void test_root_split(void)
+{
+	struct kvfs_mkfs_opts o = {
+		.target = path, .size = 64 << 20, .agcount = 1, .force = true
+	};
+	struct kvfs_mount *mp;
+	struct kvfs_perag *pag;
+	const struct kvfs_agi *agi;
+	struct kv_buf *bp;
+	struct kvfs_geom g;
+	uint32_t maxrecs, level;
+
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+	mp = mount_fs(true);
+	pag = &mp->pag[0];
+	maxrecs = (g.blocksize - KVFS_BTREE_HDR_SIZE) /
+		  sizeof(struct kvfs_inobt_rec);
+	CHECK(mp->resv.inobt_maxlevels >= 2);
+	do
+		alloc_one(mp, 0);
+	while (!pag->agi_init || pag->ifree ||
+	       pag->icount < maxrecs * KVFS_INODES_PER_CHUNK);
+	CHECK_EQ(pag->icount, maxrecs * KVFS_INODES_PER_CHUNK);
+	alloc_one(mp, 0);
+	CHECK_EQ(pag->icount, (maxrecs + 1) * KVFS_INODES_PER_CHUNK);
+	CHECK_EQ(kv_buf_read(mp->bc, kvfs_agb_to_fsb(&g, 0, KVFS_AGI_AGBNO), 1,
+			     &kvfs_agi_buf_ops, &bp),
+		 0);
+	agi = bp->b_addr;
+	level = agi->ino_level;
+	kv_buf_rele(bp);
+	CHECK_EQ(level, 1);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
 int main(void)
 {
 	CHECK_EQ(kv_init(NULL), 0);
 	set_path("ichunk");
 	test_alloc_free_many();
+	test_root_split();
 	test_crash(true);
 	test_crash(false);
 	test_crash_same_checkpoint();
