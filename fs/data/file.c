@@ -848,7 +848,12 @@ int kvfs_file_trim_eof(struct kvfs_inode *ip)
 	struct kvfs_trans *tp;
 	int err;
 
-	err = kvfs_file_trans_res(ip, &ip->i_mount->resv.itruncate, 0, &tp);
+	/*
+	 * A removal (XFS's xfs_free_eofblocks() reserves no blocks): on a
+	 * full filesystem the reservation failed, and the speculative
+	 * blocks stayed allocated past every close.
+	 */
+	err = kvfs_file_trans_shrink(ip, &tp);
 	if (err)
 		return err;
 	err = kvfs_itruncate_extents(&tp, ip, ip->i_size);
