@@ -284,6 +284,7 @@ struct kvj_log_stats {
 	uint64_t mem_pushes;     /* pushes woken by the CIL's pinned memory */
 	uint64_t relief_calls;   /* allocations that asked the log for memory */
 	uint64_t relief_waits;   /* of which waited for a push (relief.c) */
+	uint64_t write_retries;  /* log writes and flushes short of memory */
 };
 void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st);
 

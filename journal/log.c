@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "journal/crc32c.h"
+#include "journal/errortag.h"
 #include "journal/log_priv.h"
 
 static int lock_classes[KVJ_LC_NR];
@@ -47,11 +48,15 @@ int kvj_io_read(struct kvj_log *log, void *buf, size_t len, uint64_t off)
 
 int kvj_io_write(struct kvj_log *log, const void *buf, size_t len, uint64_t off)
 {
+	if (kvj_errtag(KVJ_ERRTAG_LOG_WRITE_FAIL))
+		return kvj_errtag_errno(KVJ_ERRTAG_LOG_WRITE_FAIL, ENOMEM);
 	return log->p.io->write(log->p.io_priv, buf, len, off);
 }
 
 int kvj_io_flush(struct kvj_log *log)
 {
+	if (kvj_errtag(KVJ_ERRTAG_LOG_FLUSH_FAIL))
+		return kvj_errtag_errno(KVJ_ERRTAG_LOG_FLUSH_FAIL, ENOMEM);
 	return log->p.io->flush(log->p.io_priv);
 }
 
@@ -456,6 +461,7 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->mem_pushes = atomic_load(&log->st_mem_pushes);
 	st->relief_calls = atomic_load(&log->st_relief_calls);
 	st->relief_waits = atomic_load(&log->st_relief_waits);
+	st->write_retries = atomic_load(&log->st_write_retries);
 	st->cil_lock_contended = atomic_load(&cil->commit_contended);
 }
 
