@@ -220,6 +220,12 @@ struct kvj_log_params {
  */
 int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp);
 /*
+ * The kvalloc memory a log takes whatever its load, besides the items the
+ * client logs: while it opens (its record buffer and recovery's scan
+ * buffer) or once open (the record buffer).
+ */
+size_t kvj_log_fixed_bytes(bool opening);
+/*
  * Clean close: force the log, write every AIL item back, write an unmount
  * record.  After a shutdown it only frees memory.  Returns 0 or the first
  * error met.

@@ -276,6 +276,12 @@ static int log_finish_recovery(struct kvj_log *log)
 	return err;
 }
 
+size_t kvj_log_fixed_bytes(bool opening)
+{
+	return KVJ_REC_BUF_BYTES +
+	       (opening ? (size_t)KVJ_WALK_CHUNK_BB << KVJ_BB_SHIFT : 0);
+}
+
 int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
 {
 	struct kvj_log *log;

@@ -38,6 +38,8 @@
  * checkpoints never stops it.
  */
 #define KVJ_REC_BUF_BYTES (4u * KVJ_REC_MAX_BB * KVJ_BB_SIZE)
+/* blocks per read when recovery scans the log */
+#define KVJ_WALK_CHUNK_BB 2048u
 /*
  * Charged once per per-CPU slot and context: covers record headers, the
  * commit record, end-of-region rounding and one tail record.

@@ -349,11 +349,14 @@ static unsigned default_threads(void)
 static int run(const struct kvfs_fuse_opts *o, const char *image,
 	       struct daemon *d)
 {
+	/* the core's smallest memory budget depends on them */
+	unsigned threads = o->threads ? o->threads : default_threads();
 	struct kvfs_open_opts oo = { .rdonly = o->rdonly,
 				     .sync = o->sync,
 				     .atime = o->atime,
 				     .cache_bytes = o->mem / 2,
-				     .commit_ms = o->commit_ms };
+				     .commit_ms = o->commit_ms,
+				     .threads = threads };
 	struct kv_config kc = { .budget_bytes = o->mem };
 	struct kvfs_open_info info = { 0 };
 	struct fuse_loop_config *lc = NULL;
@@ -363,7 +366,6 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	char mopts[2 * PATH_MAX + 256];
 	char *argv[4];
 	int argc = 0, ret, status = EXIT_MOUNT;
-	unsigned threads;
 
 	if (kvfs_fuse_mount_opts(o, getuid() == 0, mopts, sizeof(mopts))) {
 		fprintf(stderr, "%s: options too long\n", prog);
@@ -435,7 +437,6 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 		goto out_unmount;
 	}
 	fuse_loop_cfg_set_clone_fd(lc, 1);
-	threads = o->threads ? o->threads : default_threads();
 	fuse_loop_cfg_set_max_threads(lc, threads);
 	fuse_loop_cfg_set_idle_threads(lc, threads);
 	if (chdir("/"))
