@@ -215,8 +215,8 @@ struct kvj_log_params {
 /*
  * Open the log: find head and tail, replay a dirty log (then finish
  * outstanding intents), start the push and AIL threads.  A log that cannot
- * be recovered returns -EUCLEAN with a message on stderr and nothing
- * written.
+ * be recovered returns -EUCLEAN with a report saying why
+ * (kvj_report_set_sink()) and nothing written.
  */
 int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp);
 /*
@@ -244,6 +244,15 @@ int kvj_log_format(const struct kvj_io_ops *io, void *io_priv,
 		   uint64_t log_bytes, uint32_t cycle);
 /* Stop writing anything (I/O error, cancelled dirty transaction). */
 void kvj_log_shutdown(struct kvj_log *log, const char *why);
+/*
+ * What the log has to say beyond an errno (why it shut down, what makes a
+ * log unrecoverable, an intent recovery could not finish, a reservation
+ * overrun): one line each, without "kvjournal: " or a newline, handed to
+ * the process-wide sink installed here, on the thread that made it.  The
+ * library never prints: without a sink a report is dropped; the daemon
+ * and the tools install one that prints.  NULL removes it.
+ */
+void kvj_report_set_sink(void (*fn)(const char *line, void *priv), void *priv);
 bool kvj_log_is_shutdown(struct kvj_log *log);
 /*
  * Make every transaction committed with a sequence <= seq durable (0: all

@@ -5,6 +5,7 @@
  * statistics.  The lock order is documented in log_priv.h.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -95,6 +96,30 @@ void kvj_item_init(struct kvj_item *lip, struct kvj_log *log,
 	atomic_init(&lip->pin, 0);
 }
 
+static void (*report_sink)(const char *line, void *priv);
+static void *report_priv;
+
+void kvj_report_set_sink(void (*fn)(const char *line, void *priv), void *priv)
+{
+	report_priv = priv;
+	__atomic_store_n(&report_sink, fn, __ATOMIC_RELEASE);
+}
+
+void kvj_report(const char *fmt, ...)
+{
+	void (*sink)(const char *, void *) =
+		__atomic_load_n(&report_sink, __ATOMIC_ACQUIRE);
+	char line[320];
+	va_list ap;
+
+	if (!sink)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sink(line, report_priv);
+}
+
 void kvj_log_shutdown(struct kvj_log *log, const char *why)
 {
 	bool first;
@@ -104,7 +129,7 @@ void kvj_log_shutdown(struct kvj_log *log, const char *why)
 	pthread_cond_broadcast(&log->force_cond);
 	kv_mutex_unlock(&log->lock);
 	if (first)
-		fprintf(stderr, "kvjournal: log shut down: %s\n", why);
+		kvj_report("log shut down: %s", why);
 	kvj_grant_wake(log);
 }
 
@@ -369,9 +394,8 @@ int kvj_log_close(struct kvj_log *log)
 		if (!err && !log->ail.head)
 			err = kvj_write_unmount(log);
 		else if (!err)
-			fprintf(stderr,
-				"kvjournal: unfinished intents: the log "
-				"stays dirty for recovery\n");
+			kvj_report("unfinished intents: the log stays dirty "
+				   "for recovery");
 	}
 	log_free(log);
 	kv_nofs_restore(nofs);

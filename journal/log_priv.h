@@ -174,6 +174,8 @@ struct kvj_log {
 };
 
 /* log.c */
+/* One report (kvj_report_set_sink()). */
+void kvj_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 enum { KVJ_LC_LOG, KVJ_LC_PUSH, KVJ_LC_AIL, KVJ_LC_CIL_PCP, KVJ_LC_NR };
 int kvj_lock_class(unsigned which);
 int kvj_io_read(struct kvj_log *log, void *buf, size_t len, uint64_t off);

@@ -13,7 +13,6 @@
  * started after it asked.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -147,9 +146,8 @@ static int push_make_room(struct kvj_log *log, uint64_t bytes)
 	if (tail == ondisk ||
 	    kvj_lsn_diff_bytes(log, tail, head) + bytes + KVJ_BB_SIZE >
 		    log->p.log_bytes) {
-		fprintf(stderr,
-			"kvjournal: log overrun: %llu bytes do not fit before the tail\n",
-			(unsigned long long)bytes);
+		kvj_report("log overrun: %llu bytes do not fit before the tail",
+			   (unsigned long long)bytes);
 		kvj_log_shutdown(log, "log space overrun");
 		return -EIO;
 	}

@@ -848,8 +848,7 @@ static int rcv_head(void *priv, const struct kvj_walk_head *h)
 	struct rcv *rc = priv;
 
 	if (h->state == KVJ_WALK_DIRTY && rc->log->p.no_recovery) {
-		fprintf(stderr,
-			"kvjournal: the log is dirty and recovery was not allowed\n");
+		kvj_report("the log is dirty and recovery was not allowed");
 		return -EUCLEAN;
 	}
 	return 0;
@@ -860,7 +859,7 @@ static int rcv_problem(void *priv, enum kvj_walk_problem what, kvj_lsn_t lsn,
 {
 	(void)priv;
 	(void)lsn;
-	fprintf(stderr, "kvjournal: %s\n", msg);
+	kvj_report("%s", msg);
 	return what == KVJ_WALK_CORRUPT ? -EUCLEAN : 0;
 }
 
@@ -881,9 +880,9 @@ static int rcv_check_item(void *priv, const struct kvj_walk_ckpt *c,
 				   0;
 	if (it->type == KVJ_ITEM_INTENT || it->type == KVJ_ITEM_DONE)
 		return 0;
-	fprintf(stderr,
-		"kvjournal: checkpoint at lsn %u/%u holds item type %u that no recovery handler knows\n",
-		KVJ_LSN_CYCLE(c->lsn), KVJ_LSN_BLOCK(c->lsn), it->type);
+	kvj_report("checkpoint at lsn %u/%u holds item type %u that no "
+		   "recovery handler knows",
+		   KVJ_LSN_CYCLE(c->lsn), KVJ_LSN_BLOCK(c->lsn), it->type);
 	return -EUCLEAN;
 }
 

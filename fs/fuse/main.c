@@ -34,6 +34,7 @@
 #include "fs/fuse/ops.h"
 #include "fs/fuse/opts.h"
 #include "fs/kvfs.h"
+#include "journal/journal.h"
 
 #define EXIT_USAGE 1
 #define EXIT_MOUNT 32
@@ -175,6 +176,13 @@ static void detach_stdio(void)
 	}
 	close(fd);
 	setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+/* The journal's reports (recovery, a shutdown), as it printed them. */
+static void print_jreport(const char *line, void *priv)
+{
+	(void)priv;
+	fprintf(stderr, "kvjournal: %s\n", line);
 }
 
 /* Every corruption the core meets, in the daemon's log. */
@@ -377,6 +385,7 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = wake }, NULL);
 	d->loop_thread = pthread_self();
+	kvj_report_set_sink(print_jreport, NULL);
 	ret = kv_init(&kc);
 	if (ret) {
 		fprintf(stderr, "%s: memory budget: %s\n", prog,
