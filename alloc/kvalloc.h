@@ -143,6 +143,23 @@ void kv_nofail_restore(unsigned saved);
 /* flags as the current thread's scopes modify them */
 kv_gfp_t kv_current_gfp(kv_gfp_t flags);
 
+/*
+ * What kvalloc keeps of a registered shrinker or pressure hook: both kinds
+ * are on one registry (alloc/reclaim.c).  Owned by kvalloc.
+ */
+struct kv_reclaim_reg {
+	struct kv_reclaim_reg *next;
+	const char *name;
+	unsigned kind; /* KV_REG_SHRINKER or KV_REG_PRESSURE */
+	unsigned active; /* passes currently calling it */
+	uint64_t nr_calls;
+	/* a shrinker's objects freed; a hook's calls that returned true */
+	uint64_t nr_done;
+};
+
+#define KV_REG_SHRINKER 1u
+#define KV_REG_PRESSURE 2u
+
 /* Shrinkers: called when the budget is exhausted. */
 #define KV_SHRINK_FS (1u << 0) /* may enter the filesystem */
 #define KV_SHRINK_IO (1u << 1) /* may issue I/O */
@@ -153,11 +170,7 @@ struct kv_shrinker {
 	size_t (*count)(void *priv);
 	size_t (*scan)(void *priv, size_t nr_to_scan); /* returns nr freed */
 	void *priv;
-	/* owned by kvalloc */
-	struct kv_shrinker *next;
-	uint64_t nr_calls;
-	uint64_t nr_freed;
-	unsigned active; /* passes currently calling it */
+	struct kv_reclaim_reg reg;
 };
 
 int kv_register_shrinker(struct kv_shrinker *s);
@@ -184,11 +197,7 @@ struct kv_pressure {
 	const char *name;
 	bool (*relieve)(void *priv, kv_gfp_t gfp);
 	void *priv;
-	/* owned by kvalloc */
-	struct kv_pressure *next;
-	uint64_t nr_calls;
-	uint64_t nr_relieved; /* calls that returned true */
-	unsigned active;
+	struct kv_reclaim_reg reg;
 };
 
 int kv_register_pressure(struct kv_pressure *p);

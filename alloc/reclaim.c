@@ -29,12 +29,14 @@
  * directory with mem=64M).  The thread starts on the first wake and stops
  * at kv_fini().
  *
+ * Shrinkers and pressure hooks are on one registry, each by its struct
+ * kv_reclaim_reg (kvalloc.h), which says which kind it is.
+ *
  * Locks:
- *   shrinker_lock ("shrinker") protects the shrinker list and the
- *   pressure hook list, and each one's owned fields (next, the counters,
- *   active).  It is NOT held while a shrinker or hook runs: a pass pins
- *   those it will call (active), and the unregistering waits for active to
- *   drop to 0.
+ *   shrinker_lock ("shrinker") protects the registry and each entry's
+ *   owned fields (next, the counters, active).  It is NOT held while a
+ *   shrinker or hook runs: a pass pins those it will call (active), and
+ *   the unregistering waits for active to drop to 0.
  *   nofail_lock ("nofail") protects the NOFAIL wait queue.  Both are
  *   leaves.
  *   kswapd_lock (a plain mutex) protects the reclaim thread's state
@@ -42,6 +44,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -49,6 +52,9 @@
 #include "alloc/internal.h"
 
 #define SHRINK_BATCH 64
+/* the shrinker or hook whose registry entry p is */
+#define container_of(p, type, member) \
+	((type *)((char *)(p)-offsetof(type, member)))
 /* the NOFAIL backoff doubles from 1 ms up to 1 ms << this (256 ms) */
 #define NOFAIL_MAX_SHIFT 8
 /* waits of one allocation before it is reported: ~10 s (8 short, 38 long) */
@@ -59,8 +65,8 @@ KV_TLS bool kv_in_reclaim;
 
 static struct kv_mutex shrinker_lock = { PTHREAD_MUTEX_INITIALIZER, -1 };
 static pthread_cond_t shrinker_idle = PTHREAD_COND_INITIALIZER;
-static struct kv_shrinker *shrinkers;
-static struct kv_pressure *pressures;
+/* every registered shrinker and pressure hook, the newest first */
+static struct kv_reclaim_reg *regs;
 
 static struct kv_mutex nofail_lock = { PTHREAD_MUTEX_INITIALIZER, -1 };
 static pthread_cond_t nofail_cond = PTHREAD_COND_INITIALIZER;
@@ -124,80 +130,104 @@ kv_gfp_t kv_current_gfp(kv_gfp_t flags)
 	return flags;
 }
 
-int kv_register_shrinker(struct kv_shrinker *s)
+static int reg_add(struct kv_reclaim_reg *r, const char *name, unsigned kind)
 {
-	struct kv_shrinker *it;
+	struct kv_reclaim_reg *it;
 
-	if (!s || !s->count || !s->scan || !s->name)
-		return -EINVAL;
 	kv_mutex_lock(&shrinker_lock);
-	for (it = shrinkers; it; it = it->next) {
-		if (it == s) {
+	for (it = regs; it; it = it->next) {
+		if (it == r) {
 			kv_mutex_unlock(&shrinker_lock);
 			return -EEXIST;
 		}
 	}
-	s->nr_calls = 0;
-	s->nr_freed = 0;
-	s->active = 0;
-	s->next = shrinkers;
-	shrinkers = s;
+	r->name = name;
+	r->kind = kind;
+	r->nr_calls = 0;
+	r->nr_done = 0;
+	r->active = 0;
+	r->next = regs;
+	regs = r;
 	kv_mutex_unlock(&shrinker_lock);
 	return 0;
+}
+
+static void reg_del(struct kv_reclaim_reg *r)
+{
+	struct kv_reclaim_reg **pp;
+
+	kv_mutex_lock(&shrinker_lock);
+	for (pp = &regs; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	while (r->active)
+		pthread_cond_wait(&shrinker_idle, &shrinker_lock.m);
+	kv_mutex_unlock(&shrinker_lock);
+}
+
+/*
+ * Pin for a pass up to SHRINK_BATCH entries of one kind that want() (if
+ * any) accepts, into batch, in registry order; returns how many.
+ */
+static unsigned reg_pin(unsigned kind, kv_gfp_t gfp,
+			bool (*want)(struct kv_reclaim_reg *r, kv_gfp_t gfp),
+			struct kv_reclaim_reg **batch)
+{
+	struct kv_reclaim_reg *r;
+	unsigned n = 0;
+
+	kv_mutex_lock(&shrinker_lock);
+	for (r = regs; r && n < SHRINK_BATCH; r = r->next) {
+		if (r->kind == kind && (!want || want(r, gfp))) {
+			r->active++;
+			batch[n++] = r;
+		}
+	}
+	kv_mutex_unlock(&shrinker_lock);
+	return n;
+}
+
+/* The pass is done with batch: count it, and let unregistering go on. */
+static void reg_unpin(struct kv_reclaim_reg **batch, const uint64_t *done,
+		      unsigned n)
+{
+	unsigned i;
+
+	kv_mutex_lock(&shrinker_lock);
+	for (i = 0; i < n; i++) {
+		batch[i]->nr_calls++;
+		batch[i]->nr_done += done[i];
+		batch[i]->active--;
+	}
+	pthread_cond_broadcast(&shrinker_idle);
+	kv_mutex_unlock(&shrinker_lock);
+}
+
+int kv_register_shrinker(struct kv_shrinker *s)
+{
+	if (!s || !s->count || !s->scan || !s->name)
+		return -EINVAL;
+	return reg_add(&s->reg, s->name, KV_REG_SHRINKER);
 }
 
 void kv_unregister_shrinker(struct kv_shrinker *s)
 {
-	struct kv_shrinker **pp;
-
-	kv_mutex_lock(&shrinker_lock);
-	for (pp = &shrinkers; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	}
-	while (s->active)
-		pthread_cond_wait(&shrinker_idle, &shrinker_lock.m);
-	kv_mutex_unlock(&shrinker_lock);
+	reg_del(&s->reg);
 }
 
 int kv_register_pressure(struct kv_pressure *p)
 {
-	struct kv_pressure *it;
-
 	if (!p || !p->relieve || !p->name)
 		return -EINVAL;
-	kv_mutex_lock(&shrinker_lock);
-	for (it = pressures; it; it = it->next) {
-		if (it == p) {
-			kv_mutex_unlock(&shrinker_lock);
-			return -EEXIST;
-		}
-	}
-	p->nr_calls = 0;
-	p->nr_relieved = 0;
-	p->active = 0;
-	p->next = pressures;
-	pressures = p;
-	kv_mutex_unlock(&shrinker_lock);
-	return 0;
+	return reg_add(&p->reg, p->name, KV_REG_PRESSURE);
 }
 
 void kv_unregister_pressure(struct kv_pressure *p)
 {
-	struct kv_pressure **pp;
-
-	kv_mutex_lock(&shrinker_lock);
-	for (pp = &pressures; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	}
-	while (p->active)
-		pthread_cond_wait(&shrinker_idle, &shrinker_lock.m);
-	kv_mutex_unlock(&shrinker_lock);
+	reg_del(&p->reg);
 }
 
 /*
@@ -207,32 +237,24 @@ void kv_unregister_pressure(struct kv_pressure *p)
  */
 static bool pressure_relieve(kv_gfp_t gfp)
 {
-	struct kv_pressure *batch[SHRINK_BATCH], *p;
-	bool ok[SHRINK_BATCH], any = false;
-	unsigned n = 0, i;
+	struct kv_reclaim_reg *batch[SHRINK_BATCH];
+	uint64_t ok[SHRINK_BATCH];
+	bool any = false;
+	unsigned n, i;
 
-	kv_mutex_lock(&shrinker_lock);
-	for (p = pressures; p && n < SHRINK_BATCH; p = p->next) {
-		p->active++;
-		batch[n++] = p;
-	}
-	kv_mutex_unlock(&shrinker_lock);
+	n = reg_pin(KV_REG_PRESSURE, gfp, NULL, batch);
 	if (!n)
 		return false;
 	kv_in_reclaim = true;
 	for (i = 0; i < n; i++) {
-		ok[i] = batch[i]->relieve(batch[i]->priv, gfp);
+		struct kv_pressure *p =
+			container_of(batch[i], struct kv_pressure, reg);
+
+		ok[i] = p->relieve(p->priv, gfp);
 		any |= ok[i];
 	}
 	kv_in_reclaim = false;
-	kv_mutex_lock(&shrinker_lock);
-	for (i = 0; i < n; i++) {
-		batch[i]->nr_calls++;
-		batch[i]->nr_relieved += ok[i];
-		batch[i]->active--;
-	}
-	pthread_cond_broadcast(&shrinker_idle);
-	kv_mutex_unlock(&shrinker_lock);
+	reg_unpin(batch, ok, n);
 	return any;
 }
 
@@ -256,8 +278,10 @@ size_t kv_shrinker_run(struct kv_shrinker *s, size_t nr)
 	return s->scan(s->priv, nr);
 }
 
-static bool shrinker_allowed(const struct kv_shrinker *s, kv_gfp_t gfp)
+static bool shrinker_allowed(struct kv_reclaim_reg *r, kv_gfp_t gfp)
 {
+	const struct kv_shrinker *s = container_of(r, struct kv_shrinker, reg);
+
 	if ((gfp & KV_NOIO) && (s->flags & (KV_SHRINK_FS | KV_SHRINK_IO)))
 		return false;
 	return !((gfp & KV_NOFS) && (s->flags & KV_SHRINK_FS));
@@ -266,39 +290,28 @@ static bool shrinker_allowed(const struct kv_shrinker *s, kv_gfp_t gfp)
 /* One pass over the shrinkers the context allows; returns objects freed. */
 static size_t shrink_pass(kv_gfp_t gfp)
 {
-	struct kv_shrinker *batch[SHRINK_BATCH], *s;
-	size_t freed[SHRINK_BATCH], total = 0;
-	unsigned n = 0, i;
+	struct kv_reclaim_reg *batch[SHRINK_BATCH];
+	uint64_t freed[SHRINK_BATCH];
+	size_t total = 0;
+	unsigned n, i;
 
 	gfp = kv_current_gfp(gfp);
-	kv_mutex_lock(&shrinker_lock);
-	for (s = shrinkers; s && n < SHRINK_BATCH; s = s->next) {
-		if (shrinker_allowed(s, gfp)) {
-			s->active++;
-			batch[n++] = s;
-		}
-	}
-	kv_mutex_unlock(&shrinker_lock);
+	n = reg_pin(KV_REG_SHRINKER, gfp, shrinker_allowed, batch);
 	__atomic_add_fetch(&reclaim_passes, 1, __ATOMIC_RELAXED);
 
 	for (i = 0; i < n; i++) {
-		size_t count = batch[i]->count(batch[i]->priv);
+		struct kv_shrinker *s =
+			container_of(batch[i], struct kv_shrinker, reg);
+		size_t count = s->count(s->priv);
 
 		freed[i] = 0;
 		if (count)
-			freed[i] = kv_shrinker_run(
-				batch[i], count > 128 ? count / 2 : count);
+			freed[i] = kv_shrinker_run(s, count > 128 ? count / 2 :
+								    count);
 		total += freed[i];
 	}
 
-	kv_mutex_lock(&shrinker_lock);
-	for (i = 0; i < n; i++) {
-		batch[i]->nr_calls++;
-		batch[i]->nr_freed += freed[i];
-		batch[i]->active--;
-	}
-	pthread_cond_broadcast(&shrinker_idle);
-	kv_mutex_unlock(&shrinker_lock);
+	reg_unpin(batch, freed, n);
 	__atomic_add_fetch(&reclaim_freed, total, __ATOMIC_RELAXED);
 	return total;
 }
@@ -537,16 +550,18 @@ void kv_kswapd_stats(uint64_t *passes, uint64_t *freed)
 
 int kv_shrinkers_format(char *buf, size_t len)
 {
-	struct kv_shrinker *s;
+	struct kv_reclaim_reg *r;
 	int n, total = 0;
 
 	kv_mutex_lock(&shrinker_lock);
-	for (s = shrinkers; s; s = s->next) {
+	for (r = regs; r; r = r->next) {
+		if (r->kind != KV_REG_SHRINKER)
+			continue;
 		n = snprintf(buf && (size_t)total < len ? buf + total : NULL,
 			     buf && (size_t)total < len ? len - total : 0,
 			     "shrinker.%s.calls %llu\nshrinker.%s.freed %llu\n",
-			     s->name, (unsigned long long)s->nr_calls, s->name,
-			     (unsigned long long)s->nr_freed);
+			     r->name, (unsigned long long)r->nr_calls, r->name,
+			     (unsigned long long)r->nr_done);
 		if (n < 0) {
 			total = -EIO;
 			break;
@@ -566,17 +581,15 @@ void kv_reclaim_init(void)
 /* kv_fini(): forget the shrinkers still registered, zero the counters. */
 void kv_reclaim_fini(void)
 {
-	struct kv_shrinker *s;
+	struct kv_reclaim_reg *r;
 
 	kv_mutex_lock(&shrinker_lock);
-	for (s = shrinkers; s; s = s->next)
-		fprintf(stderr, "kvalloc: shrinker %s still registered\n",
-			s->name);
-	shrinkers = NULL;
-	for (struct kv_pressure *p = pressures; p; p = p->next)
-		fprintf(stderr, "kvalloc: pressure hook %s still registered\n",
-			p->name);
-	pressures = NULL;
+	for (r = regs; r; r = r->next)
+		fprintf(stderr, "kvalloc: %s %s still registered\n",
+			r->kind == KV_REG_SHRINKER ? "shrinker" :
+						     "pressure hook",
+			r->name);
+	regs = NULL;
 	kv_mutex_unlock(&shrinker_lock);
 	reclaim_passes = 0;
 	reclaim_freed = 0;

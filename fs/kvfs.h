@@ -63,6 +63,12 @@ struct kvfs_open_opts {
 	unsigned atime; /* KVFS_ATIME_* */
 	size_t cache_bytes; /* buffer cache limit; 0: default */
 	unsigned commit_ms; /* log push interval; 0: KVFS_COMMIT_MS */
+	/*
+	 * Threads calling in at once (0: 1): what the smallest memory budget
+	 * a mount accepts depends on (-EINVAL below it, the minimum named in
+	 * kvfs_open_error()).
+	 */
+	unsigned threads;
 };
 
 /*

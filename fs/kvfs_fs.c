@@ -48,6 +48,7 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 		return -EINVAL;
 	mo.rdonly = o->rdonly;
 	mo.cache_bytes = o->cache_bytes;
+	mo.threads = o->threads;
 	mo.push_interval_ms = o->commit_ms ? o->commit_ms : KVFS_COMMIT_MS;
 	err = kvfs_mount_open(path, &mo, &mp);
 	if (err)

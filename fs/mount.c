@@ -282,6 +282,66 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 	return 0;
 }
 
+/*
+ * What a mount needs of the kvalloc budget, whatever it is asked to do.
+ * An operation holds the blocks on its path locked until it commits: the
+ * AG headers (free space, inodes, reserve list), an inode allocation's
+ * blocks, one path down the inode-chunk tree, down a directory's tree and
+ * its extent map, and down both free-space trees (for a new directory or
+ * map block).  Its commit copies their changes into the CIL while it
+ * still holds them: twice the path for the committing operation.  Memory
+ * relief (journal/relief.c) checkpoints the CIL and has the AIL write
+ * back when memory runs short, but what operations in flight hold stays:
+ * one path for each calling thread and for the inode worker.  Besides:
+ * the log's record buffer (and, while it opens, recovery's scan buffer
+ * instead of the operations), the AGs' in-memory state, and the
+ * allocator's own (slabs, per-thread caches: MIN_BUDGET_SLACK).  Below this a commit's
+ * NOFAIL allocation could wait forever (64 KiB blocks, a 1.6 MiB budget:
+ * a create waited in kvj_cil_insert() for memory held by its own blocks).
+ * Read-only mounts log nothing.
+ */
+#define MIN_BUDGET_SLACK (512u << 10)
+
+uint64_t kvfs_mount_min_budget(const struct kvfs_geom *g, bool rdonly,
+			       unsigned threads)
+{
+	struct kvfs_trans_resv r;
+	uint64_t path, need, open, mib = 1u << 20;
+
+	kvfs_trans_resv_compute(g, &r);
+	path = (uint64_t)(3 + g->ialloc_blocks + r.inobt_maxlevels +
+			  r.bmap_maxlevels + 2 * r.alloc_maxlevels)
+	       << g->blocklog;
+	path += (uint64_t)kvfs_dir_maxlevels(g) * g->dirblksize;
+	need = ((threads ? threads : 1) + 1) * path;
+	if (!rdonly) {
+		need += path + kvj_log_fixed_bytes(false);
+		open = kvj_log_fixed_bytes(true);
+		if (need < open)
+			need = open;
+	}
+	need += MIN_BUDGET_SLACK +
+		(uint64_t)g->agcount * sizeof(struct kvfs_perag);
+	return (need + mib - 1) / mib * mib;
+}
+
+/* 0 if kvalloc's budget holds the mount, or -EINVAL naming the minimum. */
+static int check_budget(struct kvfs_mount *mp, unsigned threads)
+{
+	uint64_t min = kvfs_mount_min_budget(&mp->g, mp->rdonly, threads);
+	struct kv_stats ks;
+
+	kv_stats(&ks);
+	if (ks.pages_total * KV_PAGE_SIZE >= min)
+		return 0;
+	return fail(-EINVAL,
+		    "a memory budget of %llu KiB is too small: this filesystem "
+		    "needs at least %llu MiB (%u-byte blocks, %u threads)",
+		    (unsigned long long)(ks.pages_total * KV_PAGE_SIZE >> 10),
+		    (unsigned long long)(min >> 20), mp->g.blocksize,
+		    threads ? threads : 1);
+}
+
 int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 		    struct kvfs_mount **mpp)
 {
@@ -324,6 +384,9 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 		goto out_dev;
 	}
 	kvfs_trans_resv_compute(&mp->g, &mp->resv);
+	err = check_budget(mp, o->threads);
+	if (err)
+		goto out_dev;
 	if (!o->rdonly) {
 		char why[200];
 

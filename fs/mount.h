@@ -76,6 +76,8 @@ struct kvfs_mount_opts {
 	/* deferred-op types beyond the built-in ones (tests) */
 	const struct kvfs_defer_type *const *defer_types;
 	unsigned nr_defer_types;
+	/* threads calling into the filesystem at once; 0: 1 */
+	unsigned threads;
 };
 
 /*
@@ -181,6 +183,13 @@ void kvfs_mount_shutdown(struct kvfs_mount *mp, const char *why);
 int kvfs_mount_recovery_ready(struct kvfs_mount *mp, struct kvj_log *log);
 /* Why the last kvfs_mount_open() of this thread failed ("" if it did not). */
 const char *kvfs_mount_error(void);
+/*
+ * The smallest kvalloc budget, in bytes (a whole number of MiB), in which
+ * a mount of geometry g with threads callers (0: 1) never waits for memory
+ * nobody can free; kvfs_mount_open() refuses a smaller one (-EINVAL).
+ */
+uint64_t kvfs_mount_min_budget(const struct kvfs_geom *g, bool rdonly,
+			       unsigned threads);
 
 static inline struct kvfs_perag *kvfs_perag_get(struct kvfs_mount *mp,
 						uint32_t agno)

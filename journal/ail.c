@@ -103,8 +103,9 @@ static void ail_pass_done(struct kvj_log *log)
  * Push one batch from the front of the AIL.  Returns the number of items
  * written back and removed (the AIL thread may have removed some of them
  * first), or a negative errno; *pinned counts items that need a log force
- * first, *busy items whose owner holds them for now, *pushed (may be NULL)
- * items written back.  What is none of these is an intent waiting for its
+ * first, *busy items whose owner holds them for now or whose write-back
+ * must be tried again (the flush found the host short of memory), *pushed
+ * (may be NULL) items written back and flushed.  What is none of these is an intent waiting for its
  * done: only its owner moves it.
  *
  * No pointer to an item is kept across the flush, where the AIL lock is
@@ -159,6 +160,20 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 
 	/* the tail may only pass what is durable in place */
 	err = kvj_io_flush(log);
+	if (err && kvj_io_transient(err)) {
+		/*
+		 * Short of memory: the items stay, as if busy, and a later
+		 * pass writes them again and flushes (ckpt_backoff() in
+		 * push.c says why not shut down).
+		 */
+		atomic_fetch_add_explicit(&log->st_write_retries, 1,
+					  memory_order_relaxed);
+		*busy += n;
+		if (pushed)
+			*pushed = 0;
+		ail_pass_done(log);
+		return 0;
+	}
 	if (err) {
 		kvj_log_shutdown(log, "AIL write-back flush failed");
 		return err;

@@ -17,6 +17,8 @@
 static const char *const tag_names[KVJ_ERRTAG_NR] = {
 	[KVJ_ERRTAG_AIL_PUSH_DELAY] = "ail_push_delay",
 	[KVJ_ERRTAG_CIL_INSERT_DELAY] = "cil_insert_delay",
+	[KVJ_ERRTAG_LOG_WRITE_FAIL] = "log_write_fail",
+	[KVJ_ERRTAG_LOG_FLUSH_FAIL] = "log_flush_fail",
 	[KVJ_ERRTAG_META_READ_IO] = "meta_read_io",
 	[KVJ_ERRTAG_META_WRITE_IO] = "meta_write_io",
 	[KVJ_ERRTAG_DEFER_ITEM_FAIL] = "defer_item_fail",

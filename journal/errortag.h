@@ -48,6 +48,16 @@ enum kvj_errtag {
 	 * window a push must wait out before collecting the context).
 	 */
 	KVJ_ERRTAG_CIL_INSERT_DELAY,
+	/*
+	 * A write to the log region (a checkpoint's records, a tail or
+	 * unmount record) fails: -ENOMEM, or minus the tag's value if set.
+	 */
+	KVJ_ERRTAG_LOG_WRITE_FAIL,
+	/*
+	 * A flush of the log's device (after a checkpoint, or after an AIL
+	 * write-back pass) fails: -ENOMEM, or minus the tag's value if set.
+	 */
+	KVJ_ERRTAG_LOG_FLUSH_FAIL,
 	/* filesystem */
 	KVJ_ERRTAG_META_READ_IO, /* a metadata buffer read: -EIO */
 	/* a metadata buffer write: -EIO, or minus the tag's value if set */
@@ -100,6 +110,13 @@ void kvj_errtag_clear_all(void);
 /* Set the value a point reads when it fires (default 0). */
 int kvj_errtag_set_value(enum kvj_errtag tag, uint64_t value);
 uint64_t kvj_errtag_value(enum kvj_errtag tag);
+/* The errno a failure point returns: minus the tag's value, or -dflt. */
+static inline int kvj_errtag_errno(enum kvj_errtag tag, int dflt)
+{
+	uint64_t v = kvj_errtag_value(tag);
+
+	return v ? -(int)v : -dflt;
+}
 /* Times the tag fired since it was last armed. */
 uint64_t kvj_errtag_hits(enum kvj_errtag tag);
 

@@ -12,7 +12,6 @@
  * AIL lock in committed(), or last thing in unpin()).
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "journal/log_priv.h"
@@ -287,16 +286,15 @@ int kvj_intents_finish(struct kvj_log *log)
 			if (log->p.intents[i].subtype == ri->subtype)
 				ops = &log->p.intents[i];
 		if (!ops) {
-			fprintf(stderr,
-				"kvjournal: recovered intent %llu of subtype %u has no handler\n",
-				(unsigned long long)ri->id, ri->subtype);
+			kvj_report("recovered intent %llu of subtype %u has no "
+				   "handler",
+				   (unsigned long long)ri->id, ri->subtype);
 			return -EUCLEAN;
 		}
 		err = ops->recover(ops->priv, log, ri->id, ri->data, ri->len);
 		if (err) {
-			fprintf(stderr,
-				"kvjournal: finishing recovered intent %llu failed: %d\n",
-				(unsigned long long)ri->id, err);
+			kvj_report("finishing recovered intent %llu failed: %d",
+				   (unsigned long long)ri->id, err);
 			return err;
 		}
 		log->rinfo.intents_finished++;

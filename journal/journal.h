@@ -215,10 +215,16 @@ struct kvj_log_params {
 /*
  * Open the log: find head and tail, replay a dirty log (then finish
  * outstanding intents), start the push and AIL threads.  A log that cannot
- * be recovered returns -EUCLEAN with a message on stderr and nothing
- * written.
+ * be recovered returns -EUCLEAN with a report saying why
+ * (kvj_report_set_sink()) and nothing written.
  */
 int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp);
+/*
+ * The kvalloc memory a log takes whatever its load, besides the items the
+ * client logs: while it opens (its record buffer and recovery's scan
+ * buffer) or once open (the record buffer).
+ */
+size_t kvj_log_fixed_bytes(bool opening);
 /*
  * Clean close: force the log, write every AIL item back, write an unmount
  * record.  After a shutdown it only frees memory.  Returns 0 or the first
@@ -238,6 +244,15 @@ int kvj_log_format(const struct kvj_io_ops *io, void *io_priv,
 		   uint64_t log_bytes, uint32_t cycle);
 /* Stop writing anything (I/O error, cancelled dirty transaction). */
 void kvj_log_shutdown(struct kvj_log *log, const char *why);
+/*
+ * What the log has to say beyond an errno (why it shut down, what makes a
+ * log unrecoverable, an intent recovery could not finish, a reservation
+ * overrun): one line each, without "kvjournal: " or a newline, handed to
+ * the process-wide sink installed here, on the thread that made it.  The
+ * library never prints: without a sink a report is dropped; the daemon
+ * and the tools install one that prints.  NULL removes it.
+ */
+void kvj_report_set_sink(void (*fn)(const char *line, void *priv), void *priv);
 bool kvj_log_is_shutdown(struct kvj_log *log);
 /*
  * Make every transaction committed with a sequence <= seq durable (0: all
@@ -284,6 +299,7 @@ struct kvj_log_stats {
 	uint64_t mem_pushes;     /* pushes woken by the CIL's pinned memory */
 	uint64_t relief_calls;   /* allocations that asked the log for memory */
 	uint64_t relief_waits;   /* of which waited for a push (relief.c) */
+	uint64_t write_retries;  /* log writes and flushes short of memory */
 };
 void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st);
 

@@ -5,12 +5,14 @@
  * statistics.  The lock order is documented in log_priv.h.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "journal/crc32c.h"
+#include "journal/errortag.h"
 #include "journal/log_priv.h"
 
 static int lock_classes[KVJ_LC_NR];
@@ -47,11 +49,15 @@ int kvj_io_read(struct kvj_log *log, void *buf, size_t len, uint64_t off)
 
 int kvj_io_write(struct kvj_log *log, const void *buf, size_t len, uint64_t off)
 {
+	if (kvj_errtag(KVJ_ERRTAG_LOG_WRITE_FAIL))
+		return kvj_errtag_errno(KVJ_ERRTAG_LOG_WRITE_FAIL, ENOMEM);
 	return log->p.io->write(log->p.io_priv, buf, len, off);
 }
 
 int kvj_io_flush(struct kvj_log *log)
 {
+	if (kvj_errtag(KVJ_ERRTAG_LOG_FLUSH_FAIL))
+		return kvj_errtag_errno(KVJ_ERRTAG_LOG_FLUSH_FAIL, ENOMEM);
 	return log->p.io->flush(log->p.io_priv);
 }
 
@@ -90,6 +96,30 @@ void kvj_item_init(struct kvj_item *lip, struct kvj_log *log,
 	atomic_init(&lip->pin, 0);
 }
 
+static void (*report_sink)(const char *line, void *priv);
+static void *report_priv;
+
+void kvj_report_set_sink(void (*fn)(const char *line, void *priv), void *priv)
+{
+	report_priv = priv;
+	__atomic_store_n(&report_sink, fn, __ATOMIC_RELEASE);
+}
+
+void kvj_report(const char *fmt, ...)
+{
+	void (*sink)(const char *, void *) =
+		__atomic_load_n(&report_sink, __ATOMIC_ACQUIRE);
+	char line[320];
+	va_list ap;
+
+	if (!sink)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sink(line, report_priv);
+}
+
 void kvj_log_shutdown(struct kvj_log *log, const char *why)
 {
 	bool first;
@@ -99,7 +129,7 @@ void kvj_log_shutdown(struct kvj_log *log, const char *why)
 	pthread_cond_broadcast(&log->force_cond);
 	kv_mutex_unlock(&log->lock);
 	if (first)
-		fprintf(stderr, "kvjournal: log shut down: %s\n", why);
+		kvj_report("log shut down: %s", why);
 	kvj_grant_wake(log);
 }
 
@@ -271,6 +301,12 @@ static int log_finish_recovery(struct kvj_log *log)
 	return err;
 }
 
+size_t kvj_log_fixed_bytes(bool opening)
+{
+	return KVJ_REC_BUF_BYTES +
+	       (opening ? (size_t)KVJ_WALK_CHUNK_BB << KVJ_BB_SHIFT : 0);
+}
+
 int kvj_log_open(const struct kvj_log_params *p, struct kvj_log **logp)
 {
 	struct kvj_log *log;
@@ -358,9 +394,8 @@ int kvj_log_close(struct kvj_log *log)
 		if (!err && !log->ail.head)
 			err = kvj_write_unmount(log);
 		else if (!err)
-			fprintf(stderr,
-				"kvjournal: unfinished intents: the log "
-				"stays dirty for recovery\n");
+			kvj_report("unfinished intents: the log stays dirty "
+				   "for recovery");
 	}
 	log_free(log);
 	kv_nofs_restore(nofs);
@@ -456,6 +491,7 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->mem_pushes = atomic_load(&log->st_mem_pushes);
 	st->relief_calls = atomic_load(&log->st_relief_calls);
 	st->relief_waits = atomic_load(&log->st_relief_waits);
+	st->write_retries = atomic_load(&log->st_write_retries);
 	st->cil_lock_contended = atomic_load(&cil->commit_contended);
 }
 

@@ -38,6 +38,8 @@
  * checkpoints never stops it.
  */
 #define KVJ_REC_BUF_BYTES (4u * KVJ_REC_MAX_BB * KVJ_BB_SIZE)
+/* blocks per read when recovery scans the log */
+#define KVJ_WALK_CHUNK_BB 2048u
 /*
  * Charged once per per-CPU slot and context: covers record headers, the
  * commit record, end-of-region rounding and one tail record.
@@ -168,15 +170,28 @@ struct kvj_log {
 	uint64_t st_checkpoints, st_bytes, st_ulen, st_len, st_force_writes;
 	atomic_uint_fast64_t st_forces, st_grant_waits, st_ail_pushed;
 	atomic_uint_fast64_t st_mem_pushes, st_relief_calls, st_relief_waits;
+	atomic_uint_fast64_t st_write_retries;
 };
 
 /* log.c */
+/* One report (kvj_report_set_sink()). */
+void kvj_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 enum { KVJ_LC_LOG, KVJ_LC_PUSH, KVJ_LC_AIL, KVJ_LC_CIL_PCP, KVJ_LC_NR };
 int kvj_lock_class(unsigned which);
 int kvj_io_read(struct kvj_log *log, void *buf, size_t len, uint64_t off);
 int kvj_io_write(struct kvj_log *log, const void *buf, size_t len,
 		 uint64_t off);
 int kvj_io_flush(struct kvj_log *log);
+/*
+ * An error of a log write or flush that a later attempt may not meet: the
+ * host short of memory (-ENOMEM, -ENOBUFS) or a busy device (-EAGAIN), as
+ * fs/io/buf.h kv_buf_write_transient().  The log retries these; any other
+ * error (-EIO, a failed flush of the device) shuts it down.
+ */
+static inline bool kvj_io_transient(int err)
+{
+	return err == -ENOMEM || err == -ENOBUFS || err == -EAGAIN;
+}
 uint64_t kvj_lsn_diff_bytes(struct kvj_log *log, kvj_lsn_t from,
 			    kvj_lsn_t to);
 void kvj_rec_hdr_seal(struct kvj_rec_hdr *h);

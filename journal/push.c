@@ -13,9 +13,9 @@
  * started after it asked.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <urcu/urcu-memb.h>
 
 #include "journal/crc32c.h"
@@ -146,9 +146,8 @@ static int push_make_room(struct kvj_log *log, uint64_t bytes)
 	if (tail == ondisk ||
 	    kvj_lsn_diff_bytes(log, tail, head) + bytes + KVJ_BB_SIZE >
 		    log->p.log_bytes) {
-		fprintf(stderr,
-			"kvjournal: log overrun: %llu bytes do not fit before the tail\n",
-			(unsigned long long)bytes);
+		kvj_report("log overrun: %llu bytes do not fit before the tail",
+			   (unsigned long long)bytes);
 		kvj_log_shutdown(log, "log space overrun");
 		return -EIO;
 	}
@@ -463,67 +462,114 @@ static void ckpt_done(struct kvj_log *log, struct kvj_cil_ent *list,
 	}
 }
 
-static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
-		      uint32_t nr, uint64_t seq)
+/*
+ * One attempt at writing the checkpoint at the head: its records, its
+ * commit record, the flush.  Nothing moves before the flush succeeded, so
+ * a failed attempt leaves only records past the head, without a commit
+ * record, which recovery ignores and the next attempt overwrites.
+ */
+static int ckpt_try(struct kvj_log *log, struct ckpt_out *o,
+		    struct kvj_cil_ent *list, uint32_t nr, const uint8_t *cbuf,
+		    uint64_t slen, uint64_t ulen)
 {
-	struct ckpt_out o = { .log = log, .seq = seq, .buf = log->rec_buf };
 	struct kvj_rec_hdr *h;
-	uint8_t *cbuf = NULL;
-	uint64_t ulen, slen;
-	unsigned comp = KVJ_COMP_NONE;
+	unsigned comp = cbuf ? KVJ_COMP_ZSTD : KVJ_COMP_NONE;
+	uint64_t seq = o->seq;
 
-	ulen = stream_len(list);
-	slen = ulen;
-	if (!log->p.no_compress) {
-		cbuf = ckpt_compress(log, list, nr, seq, ulen, &slen);
-		if (cbuf)
-			comp = KVJ_COMP_ZSTD;
-	}
+	memset(o, 0, sizeof(*o));
+	o->log = log;
+	o->seq = seq;
+	o->buf = log->rec_buf;
 	/* the worst-case size of the records, for the room check */
-	o.err = push_make_room(log, slen + (slen / KVJ_PART_MAX + 4) * 1024);
-	if (o.err)
-		goto out;
+	o->err = push_make_room(log, slen + (slen / KVJ_PART_MAX + 4) * 1024);
+	if (o->err)
+		return o->err;
 
 	kv_mutex_lock(&log->ail.lock);
 	kv_mutex_lock(&log->lock);
-	o.tail = log->tail_lsn;
-	o.cycle = log->head_cycle;
-	o.bb = log->head_bb;
+	o->tail = log->tail_lsn;
+	o->cycle = log->head_cycle;
+	o->bb = log->head_bb;
 	kv_mutex_unlock(&log->lock);
 	kv_mutex_unlock(&log->ail.lock);
-	o.buf_cycle = o.cycle;
-	o.buf_bb = o.bb;
+	o->buf_cycle = o->cycle;
+	o->buf_bb = o->bb;
 
-	out_open(&o);
+	out_open(o);
 	if (cbuf)
-		out_emit(&o, cbuf, slen);
+		out_emit(o, cbuf, slen);
 	else
-		emit_stream(&o, list, nr);
-	if (o.plen)
-		out_close_part(&o);
-	h = (struct kvj_rec_hdr *)(o.buf + o.used);
+		emit_stream(o, list, nr);
+	if (o->plen)
+		out_close_part(o);
+	h = (struct kvj_rec_hdr *)(o->buf + o->used);
 	memset(h, 0, KVJ_BB_SIZE);
 	h->type = kvj_cpu_to_le32(KVJ_REC_COMMIT);
-	h->cycle = kvj_cpu_to_le32(o.cycle);
+	h->cycle = kvj_cpu_to_le32(o->cycle);
 	h->nr_bb = kvj_cpu_to_le32(1);
-	h->lsn = kvj_cpu_to_le64(KVJ_LSN(o.cycle, o.bb));
-	h->tail_lsn = kvj_cpu_to_le64(o.tail);
+	h->lsn = kvj_cpu_to_le64(KVJ_LSN(o->cycle, o->bb));
+	h->tail_lsn = kvj_cpu_to_le64(o->tail);
 	h->seq = kvj_cpu_to_le64(seq);
 	h->data_crc = kvj_cpu_to_le32(kv_crc32c(0, NULL, 0));
-	h->ckpt_lsn = kvj_cpu_to_le64(o.ckpt_lsn);
+	h->ckpt_lsn = kvj_cpu_to_le64(o->ckpt_lsn);
 	h->stream_len = kvj_cpu_to_le64(slen);
 	h->ulen = kvj_cpu_to_le64(ulen);
 	h->comp = kvj_cpu_to_le32(comp);
-	h->stream_crc = kvj_cpu_to_le32(o.stream_crc);
+	h->stream_crc = kvj_cpu_to_le32(o->stream_crc);
 	h->nr_items = kvj_cpu_to_le32(nr);
-	h->nr_parts = kvj_cpu_to_le32(o.nparts);
+	h->nr_parts = kvj_cpu_to_le32(o->nparts);
 	kvj_rec_hdr_seal(h);
-	o.used += KVJ_BB_SIZE;
-	out_advance(&o, 1);
-	out_write(&o);
-	if (!o.err)
-		o.err = kvj_io_flush(log);
-	if (o.err) {
+	o->used += KVJ_BB_SIZE;
+	out_advance(o, 1);
+	out_write(o);
+	if (!o->err)
+		o->err = kvj_io_flush(log);
+	return o->err;
+}
+
+/*
+ * A write or flush that failed for want of memory is retried, as metadata
+ * write-back retries it (fs/io/buf.h kv_buf_write_transient()), after
+ * memory relief: the allocator gives back what it caches, the AIL is
+ * asked to write back (so that the buffer cache may shrink), and the push
+ * backs off, 1 ms doubling to 256 ms.  It cannot wait for relief
+ * (relief.c: it is the work relief waits for).  Forces wait meanwhile.
+ */
+#define CKPT_RETRY_MAX_SHIFT 8
+
+static void ckpt_backoff(struct kvj_log *log, unsigned tries)
+{
+	unsigned shift =
+		tries < CKPT_RETRY_MAX_SHIFT ? tries : CKPT_RETRY_MAX_SHIFT;
+
+	atomic_fetch_add_explicit(&log->st_write_retries, 1,
+				  memory_order_relaxed);
+	kv_drain_caches();
+	kvj_log_push_ail(log);
+	usleep(1000u << shift);
+}
+
+static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
+		      uint32_t nr, uint64_t seq)
+{
+	struct ckpt_out o = { .seq = seq };
+	uint8_t *cbuf = NULL;
+	uint64_t ulen, slen;
+	unsigned tries;
+	int err;
+
+	ulen = stream_len(list);
+	slen = ulen;
+	if (!log->p.no_compress)
+		cbuf = ckpt_compress(log, list, nr, seq, ulen, &slen);
+	for (tries = 0;; tries++) {
+		err = ckpt_try(log, &o, list, nr, cbuf, slen, ulen);
+		if (!err || !kvj_io_transient(err) || kvj_log_is_shutdown(log))
+			break;
+		ckpt_backoff(log, tries);
+	}
+	if (err) {
+		/* committed transactions are lost: never silently */
 		kvj_log_shutdown(log, "log write failed");
 		goto out;
 	}
@@ -533,7 +579,7 @@ static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
 	ckpt_done(log, list, &o, seq);
 out:
 	kvfree(cbuf);
-	return o.err;
+	return err;
 }
 
 int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
@@ -573,8 +619,6 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 		log->st_force_writes++;
 	err = ckpt_write(log, list, nr, cur);
 	if (err) {
-		/* committed transactions are lost: never silently */
-		kvj_log_shutdown(log, "checkpoint write failed");
 		/* shut down: the entries die with the context */
 		for (e = list; e; e = next) {
 			next = e->next;

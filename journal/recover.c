@@ -172,9 +172,6 @@ static bool bb_is_zero(const uint8_t *b)
 	return true;
 }
 
-/* blocks per read when scanning the log */
-#define WALK_CHUNK_BB 2048u
-
 static kvj_lsn_t lsn_advance(struct walk *w, kvj_lsn_t lsn, uint32_t nbb);
 static uint64_t lsn_diff_bb(struct walk *w, kvj_lsn_t from, kvj_lsn_t to);
 
@@ -190,7 +187,7 @@ static int scan_range(struct walk *w, uint8_t *buf, uint32_t bb, uint64_t n,
 	int err = 0;
 
 	for (; n && !err; bb += k, n -= k) {
-		k = n < WALK_CHUNK_BB ? (uint32_t)n : WALK_CHUNK_BB;
+		k = n < KVJ_WALK_CHUNK_BB ? (uint32_t)n : KVJ_WALK_CHUNK_BB;
 		err = walk_read(w, buf, (size_t)k << KVJ_BB_SHIFT,
 				(uint64_t)bb << KVJ_BB_SHIFT);
 		for (i = 0; i < k && !err; i++) {
@@ -222,7 +219,7 @@ static int scan_range(struct walk *w, uint8_t *buf, uint32_t bb, uint64_t n,
  */
 static int scan_stamps(struct walk *w)
 {
-	uint8_t *buf = kvmalloc((size_t)WALK_CHUNK_BB << KVJ_BB_SHIFT, 0);
+	uint8_t *buf = kvmalloc((size_t)KVJ_WALK_CHUNK_BB << KVJ_BB_SHIFT, 0);
 	const uint64_t win = 2ull * KVJ_WINDOW_BB;
 	kvj_lsn_t hw = 0, best = 0;
 	uint32_t bb, from = 0;
@@ -243,10 +240,9 @@ static int scan_stamps(struct walk *w)
 		}
 	}
 	if (!err)
-		err = scan_range(w, buf, from,
-				 w->log_bb - from < win ? w->log_bb - from :
-							  win,
-				 &hw);
+		err = scan_range(
+			w, buf, from,
+			w->log_bb - from < win ? w->log_bb - from : win, &hw);
 	if (!err && w->log_bb - from < win)
 		err = scan_range(w, buf, 0, win - (w->log_bb - from), &hw);
 out:
@@ -263,7 +259,7 @@ out:
  */
 static int find_last(struct walk *w, struct rec *last)
 {
-	uint8_t *buf = kvmalloc((size_t)WALK_CHUNK_BB << KVJ_BB_SHIFT, 0);
+	uint8_t *buf = kvmalloc((size_t)KVJ_WALK_CHUNK_BB << KVJ_BB_SHIFT, 0);
 	uint64_t left = w->log_bb;
 	kvj_lsn_t p = w->hw;
 	int err = 1;
@@ -279,7 +275,7 @@ static int find_last(struct walk *w, struct rec *last)
 			cyc--;
 			b1 = w->log_bb;
 		}
-		n = b1 < WALK_CHUNK_BB ? b1 : WALK_CHUNK_BB;
+		n = b1 < KVJ_WALK_CHUNK_BB ? b1 : KVJ_WALK_CHUNK_BB;
 		if (n > left)
 			n = left;
 		b0 = b1 - (uint32_t)n;
@@ -438,7 +434,7 @@ static int report_record(struct walk *w, const struct rec *r, bool crc_ok)
 static int damaged(struct walk *w, kvj_lsn_t pos, kvj_lsn_t head,
 		   const char *why)
 {
-	uint8_t *buf = kvmalloc((size_t)WALK_CHUNK_BB << KVJ_BB_SHIFT, 0);
+	uint8_t *buf = kvmalloc((size_t)KVJ_WALK_CHUNK_BB << KVJ_BB_SHIFT, 0);
 	uint64_t seq = w->in_ckpt ? w->cur_seq : 0;
 	const char *later = NULL;
 	kvj_lsn_t p = pos, at = pos;
@@ -451,8 +447,8 @@ static int damaged(struct walk *w, kvj_lsn_t pos, kvj_lsn_t head,
 		uint32_t bb = KVJ_LSN_BLOCK(p), cyc = KVJ_LSN_CYCLE(p), i;
 		uint64_t n = w->log_bb - bb;
 
-		if (n > WALK_CHUNK_BB)
-			n = WALK_CHUNK_BB;
+		if (n > KVJ_WALK_CHUNK_BB)
+			n = KVJ_WALK_CHUNK_BB;
 		if (n > lsn_diff_bb(w, p, head))
 			n = lsn_diff_bb(w, p, head);
 		err = walk_read(w, buf, (size_t)n << KVJ_BB_SHIFT,
@@ -852,8 +848,7 @@ static int rcv_head(void *priv, const struct kvj_walk_head *h)
 	struct rcv *rc = priv;
 
 	if (h->state == KVJ_WALK_DIRTY && rc->log->p.no_recovery) {
-		fprintf(stderr,
-			"kvjournal: the log is dirty and recovery was not allowed\n");
+		kvj_report("the log is dirty and recovery was not allowed");
 		return -EUCLEAN;
 	}
 	return 0;
@@ -864,7 +859,7 @@ static int rcv_problem(void *priv, enum kvj_walk_problem what, kvj_lsn_t lsn,
 {
 	(void)priv;
 	(void)lsn;
-	fprintf(stderr, "kvjournal: %s\n", msg);
+	kvj_report("%s", msg);
 	return what == KVJ_WALK_CORRUPT ? -EUCLEAN : 0;
 }
 
@@ -885,9 +880,9 @@ static int rcv_check_item(void *priv, const struct kvj_walk_ckpt *c,
 				   0;
 	if (it->type == KVJ_ITEM_INTENT || it->type == KVJ_ITEM_DONE)
 		return 0;
-	fprintf(stderr,
-		"kvjournal: checkpoint at lsn %u/%u holds item type %u that no recovery handler knows\n",
-		KVJ_LSN_CYCLE(c->lsn), KVJ_LSN_BLOCK(c->lsn), it->type);
+	kvj_report("checkpoint at lsn %u/%u holds item type %u that no "
+		   "recovery handler knows",
+		   KVJ_LSN_CYCLE(c->lsn), KVJ_LSN_BLOCK(c->lsn), it->type);
 	return -EUCLEAN;
 }
 

@@ -195,9 +195,9 @@ static int trans_commit_items(struct kvj_trans *tp, uint64_t *seqp)
 		return err;
 	}
 	if (used > tp->unit) {
-		fprintf(stderr,
-			"kvjournal: transaction overran its reservation (%lld > %lld bytes)\n",
-			(long long)used, (long long)tp->unit);
+		kvj_report("transaction overran its reservation (%lld > %lld "
+			   "bytes)",
+			   (long long)used, (long long)tp->unit);
 		kvj_log_shutdown(log, "transaction reservation overrun");
 		used = tp->unit;
 	}

@@ -24,6 +24,7 @@
 #include "fs/kvfs.h"
 #include "fs/io/blkhdr.h"
 #include "fs/repair/repair.h"
+#include "journal/journal.h"
 
 #define EXIT_CLEAN 0
 #define EXIT_FIXED 1
@@ -240,6 +241,13 @@ static int run(const char *target, const struct kvfs_repair_opts *o, bool force)
 	return EXIT_FIXED;
 }
 
+/* The journal's reports (recovery, a shutdown), as it printed them. */
+static void print_jreport(const char *line, void *priv)
+{
+	(void)priv;
+	fprintf(stderr, "kvjournal: %s\n", line);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct kvfs_repair_ops ops = {
@@ -316,7 +324,9 @@ int main(int argc, char **argv)
 	}
 	u.target = argv[optind];
 	kvfs_report_set_sink(on_report, &u);
+	kvj_report_set_sink(print_jreport, NULL);
 	ret = run(argv[optind], &o, force);
+	kvj_report_set_sink(NULL, NULL);
 	kvfs_report_set_sink(NULL, NULL);
 	kv_fini();
 	close(fd);

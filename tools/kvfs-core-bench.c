@@ -70,6 +70,7 @@
 #include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "tools/cli.h"
+#include "journal/journal.h"
 
 #define PROG "kvfs-core-bench"
 #define MAX_RUNS 16
@@ -1162,6 +1163,13 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
+/* The journal's reports (recovery, a shutdown), as it printed them. */
+static void print_jreport(const char *line, void *priv)
+{
+	(void)priv;
+	fprintf(stderr, "kvjournal: %s\n", line);
+}
+
 int main(int argc, char **argv)
 {
 	struct kv_config cfg = { 0 };
@@ -1176,6 +1184,7 @@ int main(int argc, char **argv)
 	 * checkpoint it would write frees (issue 9's budget deadlock).
 	 */
 	cfg.budget_bytes = (1ull << 30) + (size_t)opt_dir_entries * 2048;
+	kvj_report_set_sink(print_jreport, NULL);
 	if (kv_init(&cfg)) {
 		fprintf(stderr, PROG ": kv_init failed\n");
 		return 1;

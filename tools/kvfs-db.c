@@ -35,6 +35,7 @@
 #include "fs/mount.h"
 #include "fs/format/sb.h"
 #include "journal/crc32c.h"
+#include "journal/journal.h"
 
 struct db {
 	const char *path;
@@ -2323,6 +2324,13 @@ static int db_open(struct db *db, const char *path, bool raw_ok)
 	return ret;
 }
 
+/* The journal's reports (recovery, a shutdown), as it printed them. */
+static void print_jreport(const char *line, void *priv)
+{
+	(void)priv;
+	fprintf(stderr, "kvjournal: %s\n", line);
+}
+
 int main(int argc, char **argv)
 {
 	const struct db_cmd *c;
@@ -2370,6 +2378,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kvfs_report_set_sink(print_report, NULL);
+	kvj_report_set_sink(print_jreport, NULL);
 	ret = db.expert ? lock_image(argv[1], &lock_fd) : 0;
 	if (!ret)
 		ret = db_open(&db, argv[1], c->raw_ok);

@@ -768,6 +768,13 @@ static int bench(void)
 	return 0;
 }
 
+/* The journal's reports (recovery, a shutdown), as it printed them. */
+static void print_jreport(const char *line, void *priv)
+{
+	(void)priv;
+	fprintf(stderr, "kvjournal: %s\n", line);
+}
+
 int main(int argc, char **argv)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -781,6 +788,7 @@ int main(int argc, char **argv)
 	/* buffers, two contexts of deltas, checkpoint buffers, slack */
 	cfg.budget_bytes = ((size_t)opt_buffers * 65536 * 3 + (512u << 20)) &
 			   ~(size_t)(KV_PAGE_SIZE - 1);
+	kvj_report_set_sink(print_jreport, NULL);
 	err = kv_init(&cfg);
 	if (err) {
 		kv_err("kv_init", err);

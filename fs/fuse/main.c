@@ -34,6 +34,7 @@
 #include "fs/fuse/ops.h"
 #include "fs/fuse/opts.h"
 #include "fs/kvfs.h"
+#include "journal/journal.h"
 
 #define EXIT_USAGE 1
 #define EXIT_MOUNT 32
@@ -175,6 +176,13 @@ static void detach_stdio(void)
 	}
 	close(fd);
 	setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+/* The journal's reports (recovery, a shutdown), as it printed them. */
+static void print_jreport(const char *line, void *priv)
+{
+	(void)priv;
+	fprintf(stderr, "kvjournal: %s\n", line);
 }
 
 /* Every corruption the core meets, in the daemon's log. */
@@ -349,11 +357,14 @@ static unsigned default_threads(void)
 static int run(const struct kvfs_fuse_opts *o, const char *image,
 	       struct daemon *d)
 {
+	/* the core's smallest memory budget depends on them */
+	unsigned threads = o->threads ? o->threads : default_threads();
 	struct kvfs_open_opts oo = { .rdonly = o->rdonly,
 				     .sync = o->sync,
 				     .atime = o->atime,
 				     .cache_bytes = o->mem / 2,
-				     .commit_ms = o->commit_ms };
+				     .commit_ms = o->commit_ms,
+				     .threads = threads };
 	struct kv_config kc = { .budget_bytes = o->mem };
 	struct kvfs_open_info info = { 0 };
 	struct fuse_loop_config *lc = NULL;
@@ -363,7 +374,6 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	char mopts[2 * PATH_MAX + 256];
 	char *argv[4];
 	int argc = 0, ret, status = EXIT_MOUNT;
-	unsigned threads;
 
 	if (kvfs_fuse_mount_opts(o, getuid() == 0, mopts, sizeof(mopts))) {
 		fprintf(stderr, "%s: options too long\n", prog);
@@ -375,6 +385,7 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = wake }, NULL);
 	d->loop_thread = pthread_self();
+	kvj_report_set_sink(print_jreport, NULL);
 	ret = kv_init(&kc);
 	if (ret) {
 		fprintf(stderr, "%s: memory budget: %s\n", prog,
@@ -435,7 +446,6 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 		goto out_unmount;
 	}
 	fuse_loop_cfg_set_clone_fd(lc, 1);
-	threads = o->threads ? o->threads : default_threads();
 	fuse_loop_cfg_set_max_threads(lc, threads);
 	fuse_loop_cfg_set_idle_threads(lc, threads);
 	if (chdir("/"))

@@ -110,12 +110,16 @@ static int parse_value(struct kvfs_fuse_opts *o, const char *name,
 	uint64_t sz;
 
 	if (!strcmp(name, "mem")) {
-		/* the allocator needs room for the caches and the log */
-		if (kvfs_parse_size(val, &sz) || sz < (16u << 20) ||
+		/*
+		 * What the filesystem needs depends on its geometry and the
+		 * threads: the core checks that (kvfs_open()), this only
+		 * what the allocator can be made of at all.
+		 */
+		if (kvfs_parse_size(val, &sz) || sz < (1u << 20) ||
 		    sz > SIZE_MAX / 2)
 			return fail(
 				o,
-				"bad value '%s' for option mem (a size, 16M or more, e.g. 512M)",
+				"bad value '%s' for option mem (a size, 1M or more, e.g. 512M)",
 				val);
 		o->mem = sz;
 	} else if (!strcmp(name, "threads")) {

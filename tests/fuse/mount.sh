@@ -47,7 +47,7 @@ printf '\377\377\377\377' |
 expect 32 "mount.kvfs: $tmp/bad: damaged (*fsck.kvfs*" "$tmp/bad" "$mnt"
 expect 1 "mount.kvfs: bad value '0' for option commit (seconds, 1..3600)" \
 	"$img" "$mnt" -o commit=0
-expect 1 "mount.kvfs: bad value '1K' for option mem (a size, 16M or more, e.g. 512M)" \
+expect 1 "mount.kvfs: bad value '1K' for option mem (a size, 1M or more, e.g. 512M)" \
 	"$img" "$mnt" -o mem=1K
 expect 1 "mount.kvfs: bad value 'abc' for option threads (1..256)" \
 	"$img" "$mnt" -o threads=abc
@@ -119,4 +119,33 @@ mounted "$mnt" && fail "mounted after SIGTERM"
 T "$mount_kvfs" "$tmp/img3" "$mnt" || fail "mount after SIGTERM"
 [ "$(T md5sum < "$mnt/sig")" = "$sum" ] || fail "data lost at SIGTERM"
 unmount "$mnt" "$tmp/img3"
+
+# a memory budget too small for the filesystem (64 KiB blocks need more
+# than 4 KiB ones, each worker thread more): refused up front, one line
+# naming the minimum, nothing mounted; exactly the minimum mounts and runs
+# a small workload, which a mount with the default budget then reads back
+T "$mkfs" -q -s 256M -b 64K "$tmp/img4" || fail "mkfs.kvfs -b 64K"
+msg="mount.kvfs: $tmp/img4: Invalid argument: a memory budget of 1024 KiB is too small: this filesystem needs at least * MiB (65536-byte blocks, 2 threads)"
+expect 32 "$msg" "$tmp/img4" "$mnt" -o mem=1M,threads=2
+min=$(T "$mount_kvfs" "$tmp/img4" "$mnt" -o mem=1M,threads=2 2>&1 |
+	sed -n 's/.*needs at least \([0-9]*\) MiB.*/\1/p')
+[ -n "$min" ] && [ "$min" -gt 1 ] || fail "no minimum named: '$min'"
+expect 32 "${msg/\* MiB/$min MiB}" "$tmp/img4" "$mnt" -o mem=1M,threads=2
+expect 32 "mount.kvfs: $tmp/img4: Invalid argument: a memory budget of $(((min - 1) * 1024)) KiB is too small: this filesystem needs at least $min MiB (65536-byte blocks, 2 threads)" \
+	"$tmp/img4" "$mnt" -o "mem=$((min - 1))M,threads=2"
+T "$mount_kvfs" "$tmp/img4" "$mnt" -o "mem=${min}M,threads=2" ||
+	fail "mount with mem=${min}M, the minimum"
+mkdir "$mnt/small" || fail "mkdir at the minimum budget"
+for i in $(seq 40); do
+	T dd if=/dev/urandom of="$mnt/small/f$i" bs=64K count=2 status=none ||
+		fail "write f$i at the minimum budget"
+done
+T sync -f "$mnt/small/f1" || fail "sync at the minimum budget"
+rm "$mnt"/small/f*[02468] || fail "unlink at the minimum budget"
+sum=$(cd "$mnt/small" && T md5sum f* | sort)
+unmount "$mnt" "$tmp/img4"
+T "$mount_kvfs" "$tmp/img4" "$mnt" || fail "mount after the minimum budget"
+[ "$(cd "$mnt/small" && T md5sum f* | sort)" = "$sum" ] ||
+	fail "files differ after a mount at the minimum budget"
+unmount "$mnt" "$tmp/img4"
 echo "fuse mount: ok"

@@ -103,9 +103,9 @@ static void test_errors(void)
 	bad("threads", "option threads needs a value");
 	bad("ro=1", "option ro takes no value");
 	bad("mem=lots",
-	    "bad value 'lots' for option mem (a size, 16M or more, e.g. 512M)");
-	bad("mem=1M",
-	    "bad value '1M' for option mem (a size, 16M or more, e.g. 512M)");
+	    "bad value 'lots' for option mem (a size, 1M or more, e.g. 512M)");
+	bad("mem=1000K",
+	    "bad value '1000K' for option mem (a size, 1M or more, e.g. 512M)");
 	bad("threads=0", "bad value '0' for option threads (1..256)");
 	bad("threads=257", "bad value '257' for option threads (1..256)");
 	bad("threads=4x", "bad value '4x' for option threads (1..256)");

@@ -289,6 +289,13 @@ static void badulen(void)
 	printf("commit %u/%u\n", KVJ_LSN_CYCLE(at), KVJ_LSN_BLOCK(at));
 }
 
+/* The journal's reports (recovery, a shutdown), as it printed them. */
+static void print_jreport(const char *line, void *priv)
+{
+	(void)priv;
+	fprintf(stderr, "kvjournal: %s\n", line);
+}
+
 int main(int argc, char **argv)
 {
 	struct kvj_intent *ia, *ib;
@@ -300,6 +307,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	CHECK(kv_init(NULL) == 0);
+	kvj_report_set_sink(print_jreport, NULL);
 	if (!strcmp(argv[1], "dirty")) {
 		open_image(argv[2], true);
 		CHECK(open_log() == 0);
