@@ -291,8 +291,20 @@ static void kf_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct kvfs_fuse *fs = fs_of(req);
 	struct kvfs_stat ks;
+	int err;
 
-	(void)fi;
+	/*
+	 * With the file's handle: the kernel's own question before a write()
+	 * (or an lseek from the end, a read past its size), the only one
+	 * that can tell a writer its data found no room (kf_write_buf()).
+	 */
+	if (fi && fs->writeback) {
+		err = kvfs_fuse_node_take_werr(fs->nodes, ino_of(fs, ino));
+		if (err) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+	}
 	reply_attr(req, kvfs_getattr(fs->mp, ino_of(fs, ino), &ks), &ks);
 }
 
@@ -631,7 +643,6 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	void *copy = NULL;
 	ssize_t n;
 
-	(void)fi;
 	/* without splice the request's data is one buffer in memory */
 	if (bufv->count == 1 && !(bufv->buf[0].flags & FUSE_BUF_IS_FD)) {
 		data = (char *)bufv->buf[0].mem + bufv->off;
@@ -655,6 +666,19 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off,
 		       fs->writeback ? KVFS_WRITE_NOCMTIME : 0);
 	free(copy);
+	/*
+	 * A write back from the page cache: the write() it came from
+	 * returned long ago, and the kernel keeps the error for fsync and
+	 * close only, so that on a full filesystem write() would go on
+	 * filling the cache without end (dd, or a loop until ENOSPC, never
+	 * stopped).  Its attributes invalid, the kernel asks for them with
+	 * the file's handle before the next write(), which fails with the
+	 * answer: ENOSPC once, as a local filesystem's write() would.
+	 */
+	if (n < 0 && fi->writepage) {
+		kvfs_fuse_node_set_werr(fs->nodes, ino_of(fs, ino), (int)n);
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	}
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else
