@@ -691,7 +691,15 @@ static int rename_once(struct rn *r)
 		if (err)
 			goto out;
 	}
+	/*
+	 * Over an existing name (or an exchange) no directory grows: as
+	 * XFS's xfs_rename() with no space reserved, it works on a full
+	 * filesystem, taking from the blocks kept for removals what the
+	 * name removed and the link dropped may need.
+	 */
 	err = kvfs_trans_alloc_res(mp, &mp->resv.rename, 0, &tp);
+	if (err == -ENOSPC && tip)
+		err = kvfs_trans_alloc_remove(mp, &mp->resv.rename, &tp);
 	if (err)
 		goto out;
 	ilocks_add(&l, r->sdp);
