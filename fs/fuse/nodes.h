@@ -61,9 +61,11 @@ void kvfs_fuse_node_set_caps(struct kvfs_fuse_nodes *nt, uint64_t ino,
 
 /*
  * Record err (negative) as ino's writeback error, replacing any (no effect
- * on an inode the kernel forgot); take it: return it (0 if none), cleared.
+ * on an inode the kernel forgot); read it (0 if none); take it: read it and
+ * clear it.
  */
 void kvfs_fuse_node_set_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, int err);
+int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino);
 int kvfs_fuse_node_take_werr(struct kvfs_fuse_nodes *nt, uint64_t ino);
 
 /* Inodes the kernel holds now (tests, statistics). */

@@ -85,6 +85,18 @@ static void stat_of(const struct kvfs_stat *ks, struct stat *st)
 	st->st_ctim = ks->ctime;
 }
 
+/*
+ * How long the kernel may keep ino's attributes: not at all while a failed
+ * write back waits for a write() to hear of it (kf_write_buf()), so that
+ * the next write() asks whatever answer came in between.
+ */
+static double attr_timeout(struct kvfs_fuse *fs, uint64_t ino)
+{
+	if (fs->writeback && kvfs_fuse_node_werr(fs->nodes, ino))
+		return 0;
+	return fs->timeout;
+}
+
 static void entry_of(struct kvfs_fuse *fs, const struct kvfs_stat *ks,
 		     struct fuse_entry_param *e)
 {
@@ -92,7 +104,7 @@ static void entry_of(struct kvfs_fuse *fs, const struct kvfs_stat *ks,
 	e->ino = ino_of(fs, ks->ino);
 	e->generation = ks->generation;
 	stat_of(ks, &e->attr);
-	e->attr_timeout = fs->timeout;
+	e->attr_timeout = attr_timeout(fs, ks->ino);
 	e->entry_timeout = fs->timeout;
 }
 
@@ -283,7 +295,7 @@ static void reply_attr(fuse_req_t req, int ret, const struct kvfs_stat *ks)
 		return;
 	}
 	stat_of(ks, &st);
-	fuse_reply_attr(req, &st, fs_of(req)->timeout);
+	fuse_reply_attr(req, &st, attr_timeout(fs_of(req), ks->ino));
 }
 
 static void kf_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -352,7 +364,7 @@ static bool setattr_unlinked_times(fuse_req_t req, uint64_t ino,
 		st.st_mtim = attr->st_mtim;
 	if (to_set & FUSE_SET_ATTR_CTIME)
 		st.st_ctim = attr->st_ctim;
-	fuse_reply_attr(req, &st, fs->timeout);
+	fuse_reply_attr(req, &st, attr_timeout(fs, ino));
 	return true;
 }
 
@@ -424,6 +436,9 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		}
 	}
 	ret = kvfs_setattr(fs->mp, ino_of(fs, ino), &sa, &cr, &ks);
+	/* a new size starts the data over: no failed write back is news */
+	if (!ret && (sa.valid & KVFS_SET_SIZE))
+		kvfs_fuse_node_take_werr(fs->nodes, ino_of(fs, ino));
 	if (!ret && (sa.valid & KVFS_SET_MODE) && fs->acl)
 		ret = acl_chmod(fs, &ks);
 	reply_attr(req, ret, &ks);
@@ -720,8 +735,15 @@ static void kf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	 * until its attributes expire (a day) unless told.  Attributes only
 	 * (offset -1): no page lock, safe while it waits for this reply.
 	 */
-	if (!ret && fs->writeback)
+	if (!ret && fs->writeback) {
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+		/*
+		 * The kernel sends FSYNC only once it found no write-back
+		 * error this file had not heard of: one still kept for a
+		 * write() (kf_write_buf()) is old news by now.
+		 */
+		kvfs_fuse_node_take_werr(fs->nodes, ino_of(fs, ino));
+	}
 	fuse_reply_err(req, -ret);
 }
 

@@ -514,8 +514,8 @@ static void test_ro(const char *d)
 /*
  * Fill the filesystem with one file: ENOSPC from write() itself, also
  * under the writeback cache (where the daemon hands the error of a failed
- * write back to the next write(); the page cache took more than the
- * filesystem holds before then: limit allows for it).  Unlinked, its
+ * write back to the next write(); the page cache took up to its dirty
+ * limit more than the filesystem holds before then: limit allows for it).  Unlinked, its
  * space comes back: a file of half the size fits again.
  */
 static void test_enospc(const char *d)
@@ -532,7 +532,7 @@ static void test_enospc(const char *d)
 	CHECK_OK(fd = open(P(0, "%s/b", d), O_CREAT | O_WRONLY, 0644));
 	CHECK_OK(close(fd));
 	CHECK_OK(statvfs(d, &sv));
-	limit = (long long)(sv.f_blocks * sv.f_frsize) + (256ll << 20);
+	limit = (long long)(sv.f_blocks * sv.f_frsize) + (1ll << 30);
 	avail = (long long)(sv.f_bavail * sv.f_frsize);
 	CHECK_OK(fd = open(P(0, "%s/fill", d), O_CREAT | O_WRONLY, 0644));
 	while (written < limit) {
@@ -547,10 +547,27 @@ static void test_enospc(const char *d)
 	/* the space it got is most of the filesystem */
 	CHECK(written >= avail / 2);
 	close(fd); /* may repeat the writeback error */
-	/* a rename over a name grows no directory: as on XFS and ext4 */
+	/*
+	 * On the full filesystem: a rename over a name grows no directory
+	 * (as on XFS and ext4); an unlink may take the reserved blocks.
+	 */
 	CHECK_OK(rename(P(2, "%s/a", d), P(3, "%s/b", d)));
 	CHECK_OK(unlink(path[3]));
-	/* on the full filesystem (removals may take the reserved blocks) */
+	/*
+	 * The error of a write back that failed after the write() that
+	 * heard of one is not kept past a truncate or an fsync: writes after
+	 * them work.
+	 */
+	CHECK_OK(truncate(path[0], 0));
+	CHECK_OK(fd = open(path[0], O_WRONLY));
+	CHECK_EQ(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	/* the kernel's: the first fsync after, of any file, repeats it */
+	if (fsync(fd))
+		CHECK_EQ(errno, ENOSPC);
+	CHECK_EQ(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	CHECK_OK(fsync(fd));
+	CHECK_EQ(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	CHECK_OK(close(fd));
 	CHECK_OK(unlink(path[0]));
 	/* the blocks come back once the kernel's FORGET of it arrived */
 	for (int i = 0; i < 100; i++) {
