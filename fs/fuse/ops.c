@@ -1195,6 +1195,12 @@ static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 				 off_out, len, flags);
 	if (n > 0)
 		cmtime_restore(fs, out, &sa);
+	/*
+	 * The source's atime moved (a read), which the kernel learns of
+	 * after its own reads only: attributes only, as in kf_fsync().
+	 */
+	if (n > 0)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino_in, -1, 0);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else

@@ -585,6 +585,11 @@ MORE = [
     ("times: cfr", lambda: times(("cd", "cs"), cfr, "cs", "cd", 10, 0, 5)),
     ("times: cfr nothing",
      lambda: times(("cd", "cs"), cfr, "cs", "cd", 10, 1 << 30, 5)),
+    ("cfr of a hole moves its atime",
+     lambda: (wfile("ch", b""), os.truncate("ch", 8192),
+              os.utime("ch", ns=(1, time.time_ns())),
+              cfr("ch", "cd", 100, 0, 0),
+              os.stat("ch").st_atime_ns != 1)[3:]),
     ("statx mask", statx_mask, "cs"),
 ]
 
