@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/data/file.h"
 #include "fs/format.h"
+#include "fs/inode/icache.h"
 #include "fs/kvfs.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -105,6 +107,7 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 			     unsigned flags)
 {
 	struct kvfs_stat si, so;
+	struct kvfs_inode *ip;
 	uint64_t pos, end, done = 0;
 	size_t bufsize;
 	char *buf;
@@ -189,6 +192,14 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 
 			err = kvfs_setattr(mp, out, &sa, &root, NULL);
 		}
+	}
+	/*
+	 * The source was read, its holes too (which kvfs_read() never saw):
+	 * its atime moves as a read's, as splice moves it on ext4 and tmpfs.
+	 */
+	if (done && !kvfs_file_get(mp, in, &ip)) {
+		kvfs_file_touch_atime(ip);
+		kvfs_iput(ip);
 	}
 	/* as write(2): what was copied counts, the error is for next time */
 	if (done)

@@ -152,11 +152,11 @@ int kvfs_file_drop_stale(struct kvfs_inode *ip, uint64_t size);
  * Back file blocks [fb, fb + len) with unwritten extents where they are
  * holes, in one reservation (-ENOSPC with nothing allocated when the
  * blocks are not there); then, when size is past i_size, set it, and set
- * ctime (and mtime with stamp_mtime) in the last commit.  I/O lock held
- * exclusively.
+ * mtime and ctime in the last commit (fallocate(2) modifies the file, as
+ * file_modified() says on ext4 and XFS).  I/O lock held exclusively.
  */
 int kvfs_file_alloc_unwritten(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
-			      uint64_t size, bool stamp_mtime);
+			      uint64_t size);
 /*
  * Free every block past the size rounded up to a block, speculative or
  * not (kvfs_itruncate_extents()), in ip's own transactions.  I/O lock

@@ -101,7 +101,7 @@ static int count_holes(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 }
 
 int kvfs_file_alloc_unwritten(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
-			      uint64_t size, bool stamp_mtime)
+			      uint64_t size)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	uint64_t holes, cur = fb, end = fb + len;
@@ -156,13 +156,10 @@ int kvfs_file_alloc_unwritten(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 		return err;
 	}
 	/* a full fork keeps what was allocated (no extent B+tree yet) */
-	if (!err && size > ip->i_size) {
+	if (!err && size > ip->i_size)
 		ip->i_size = size;
-		stamp_mtime = true;
-	}
 	kvfs_inode_now(&ip->i_ctime);
-	if (stamp_mtime)
-		ip->i_mtime = ip->i_ctime;
+	ip->i_mtime = ip->i_ctime;
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
 	if (err) {
 		kvfs_file_commit(tp, ip, true);
@@ -258,8 +255,7 @@ int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
 			goto out;
 	}
 	err = kvfs_file_alloc_unwritten(ip, fb, fe - fb,
-					mode & FALLOC_FL_KEEP_SIZE ? 0 : end,
-					mode & FALLOC_FL_ZERO_RANGE);
+					mode & FALLOC_FL_KEEP_SIZE ? 0 : end);
 out:
 	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
 	kvfs_iput(ip);

@@ -26,6 +26,7 @@ struct node {
 	uint64_t ino;
 	uint64_t nlookup;
 	enum kvfs_fuse_caps caps;
+	int werr; /* a writeback write's error, not reported yet */
 };
 
 struct stripe {
@@ -226,6 +227,54 @@ void kvfs_fuse_node_set_caps(struct kvfs_fuse_nodes *nt, uint64_t ino,
 		n->caps = caps;
 	pthread_mutex_unlock(&s->lock);
 	kv_lockdep_unlock(&s->lock);
+}
+
+void kvfs_fuse_node_set_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, int err)
+{
+	struct stripe *s = stripe_of(nt, ino);
+	struct node *n;
+
+	kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
+	pthread_mutex_lock(&s->lock);
+	n = find(s, ino);
+	if (n)
+		n->werr = err;
+	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
+}
+
+int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino)
+{
+	struct stripe *s = stripe_of(nt, ino);
+	struct node *n;
+	int err = 0;
+
+	kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
+	pthread_mutex_lock(&s->lock);
+	n = find(s, ino);
+	if (n)
+		err = n->werr;
+	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
+	return err;
+}
+
+int kvfs_fuse_node_take_werr(struct kvfs_fuse_nodes *nt, uint64_t ino)
+{
+	struct stripe *s = stripe_of(nt, ino);
+	struct node *n;
+	int err = 0;
+
+	kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
+	pthread_mutex_lock(&s->lock);
+	n = find(s, ino);
+	if (n) {
+		err = n->werr;
+		n->werr = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
+	return err;
 }
 
 uint64_t kvfs_fuse_nodes_count(struct kvfs_fuse_nodes *nt)

@@ -10,7 +10,9 @@
  *
  * Each entry also remembers whether the inode has a security.capability
  * attribute, so that the getxattr the kernel sends before every write is
- * answered without the core once it is known.
+ * answered without the core once it is known; and the error of a write
+ * back from the kernel's page cache that failed (ENOSPC), until a write()
+ * is told (fs/fuse/ops.c).
  *
  * Safe from any number of threads: the table is split in stripes by inode
  * number, each with its own mutex (taken alone, never with another; the
@@ -56,6 +58,15 @@ enum kvfs_fuse_caps kvfs_fuse_node_caps(struct kvfs_fuse_nodes *nt,
  */
 void kvfs_fuse_node_set_caps(struct kvfs_fuse_nodes *nt, uint64_t ino,
 			     enum kvfs_fuse_caps caps, bool learned);
+
+/*
+ * Record err (negative) as ino's writeback error, replacing any (no effect
+ * on an inode the kernel forgot); read it (0 if none); take it: read it and
+ * clear it.
+ */
+void kvfs_fuse_node_set_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, int err);
+int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino);
+int kvfs_fuse_node_take_werr(struct kvfs_fuse_nodes *nt, uint64_t ino);
 
 /* Inodes the kernel holds now (tests, statistics). */
 uint64_t kvfs_fuse_nodes_count(struct kvfs_fuse_nodes *nt);

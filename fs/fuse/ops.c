@@ -85,6 +85,18 @@ static void stat_of(const struct kvfs_stat *ks, struct stat *st)
 	st->st_ctim = ks->ctime;
 }
 
+/*
+ * How long the kernel may keep ino's attributes: not at all while a failed
+ * write back waits for a write() to hear of it (kf_write_buf()), so that
+ * the next write() asks whatever answer came in between.
+ */
+static double attr_timeout(struct kvfs_fuse *fs, uint64_t ino)
+{
+	if (fs->writeback && kvfs_fuse_node_werr(fs->nodes, ino))
+		return 0;
+	return fs->timeout;
+}
+
 static void entry_of(struct kvfs_fuse *fs, const struct kvfs_stat *ks,
 		     struct fuse_entry_param *e)
 {
@@ -92,7 +104,7 @@ static void entry_of(struct kvfs_fuse *fs, const struct kvfs_stat *ks,
 	e->ino = ino_of(fs, ks->ino);
 	e->generation = ks->generation;
 	stat_of(ks, &e->attr);
-	e->attr_timeout = fs->timeout;
+	e->attr_timeout = attr_timeout(fs, ks->ino);
 	e->entry_timeout = fs->timeout;
 }
 
@@ -283,7 +295,7 @@ static void reply_attr(fuse_req_t req, int ret, const struct kvfs_stat *ks)
 		return;
 	}
 	stat_of(ks, &st);
-	fuse_reply_attr(req, &st, fs_of(req)->timeout);
+	fuse_reply_attr(req, &st, attr_timeout(fs_of(req), ks->ino));
 }
 
 static void kf_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -291,8 +303,20 @@ static void kf_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct kvfs_fuse *fs = fs_of(req);
 	struct kvfs_stat ks;
+	int err;
 
-	(void)fi;
+	/*
+	 * With the file's handle: the kernel's own question before a write()
+	 * (or an lseek from the end, a read past its size), the only one
+	 * that can tell a writer its data found no room (kf_write_buf()).
+	 */
+	if (fi && fs->writeback) {
+		err = kvfs_fuse_node_take_werr(fs->nodes, ino_of(fs, ino));
+		if (err) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+	}
 	reply_attr(req, kvfs_getattr(fs->mp, ino_of(fs, ino), &ks), &ks);
 }
 
@@ -340,7 +364,7 @@ static bool setattr_unlinked_times(fuse_req_t req, uint64_t ino,
 		st.st_mtim = attr->st_mtim;
 	if (to_set & FUSE_SET_ATTR_CTIME)
 		st.st_ctim = attr->st_ctim;
-	fuse_reply_attr(req, &st, fs->timeout);
+	fuse_reply_attr(req, &st, attr_timeout(fs, ino));
 	return true;
 }
 
@@ -412,6 +436,9 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		}
 	}
 	ret = kvfs_setattr(fs->mp, ino_of(fs, ino), &sa, &cr, &ks);
+	/* a new size starts the data over: no failed write back is news */
+	if (!ret && (sa.valid & KVFS_SET_SIZE))
+		kvfs_fuse_node_take_werr(fs->nodes, ino_of(fs, ino));
 	if (!ret && (sa.valid & KVFS_SET_MODE) && fs->acl)
 		ret = acl_chmod(fs, &ks);
 	reply_attr(req, ret, &ks);
@@ -631,7 +658,6 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	void *copy = NULL;
 	ssize_t n;
 
-	(void)fi;
 	/* without splice the request's data is one buffer in memory */
 	if (bufv->count == 1 && !(bufv->buf[0].flags & FUSE_BUF_IS_FD)) {
 		data = (char *)bufv->buf[0].mem + bufv->off;
@@ -655,6 +681,19 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off,
 		       fs->writeback ? KVFS_WRITE_NOCMTIME : 0);
 	free(copy);
+	/*
+	 * A write back from the page cache: the write() it came from
+	 * returned long ago, and the kernel keeps the error for fsync and
+	 * close only, so that on a full filesystem write() would go on
+	 * filling the cache without end (dd, or a loop until ENOSPC, never
+	 * stopped).  Its attributes invalid, the kernel asks for them with
+	 * the file's handle before the next write(), which fails with the
+	 * answer: ENOSPC once, as a local filesystem's write() would.
+	 */
+	if (n < 0 && fi->writepage) {
+		kvfs_fuse_node_set_werr(fs->nodes, ino_of(fs, ino), (int)n);
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	}
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else
@@ -696,8 +735,15 @@ static void kf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	 * until its attributes expire (a day) unless told.  Attributes only
 	 * (offset -1): no page lock, safe while it waits for this reply.
 	 */
-	if (!ret && fs->writeback)
+	if (!ret && fs->writeback) {
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+		/*
+		 * The kernel sends FSYNC only once it found no write-back
+		 * error this file had not heard of: one still kept for a
+		 * write() (kf_write_buf()) is old news by now.
+		 */
+		kvfs_fuse_node_take_werr(fs->nodes, ino_of(fs, ino));
+	}
 	fuse_reply_err(req, -ret);
 }
 
@@ -1149,6 +1195,12 @@ static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 				 off_out, len, flags);
 	if (n > 0)
 		cmtime_restore(fs, out, &sa);
+	/*
+	 * The source's atime moved (a read), which the kernel learns of
+	 * after its own reads only: attributes only, as in kf_fsync().
+	 */
+	if (n > 0)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino_in, -1, 0);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else

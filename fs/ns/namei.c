@@ -696,13 +696,14 @@ static int rename_once(struct rn *r)
 		if (err)
 			goto out;
 	}
-	err = kvfs_trans_alloc_res(mp, &mp->resv.rename, 0, &tp);
 	/*
-	 * Over an existing name it is a removal, which a full filesystem
-	 * must allow: from the removals' reserve (as kvfs_unlink(); XFS
-	 * retries its rename without blocks).  Not with a whiteout, a new
-	 * inode.
+	 * Over an existing name (or an exchange) no directory grows: as
+	 * XFS's xfs_rename() with no space reserved, it works on a full
+	 * filesystem, taking from the blocks kept for removals what the
+	 * name removed and the link dropped may need.  Not with a whiteout,
+	 * a new inode.
 	 */
+	err = kvfs_trans_alloc_res(mp, &mp->resv.rename, 0, &tp);
 	if (err == -ENOSPC && tip && !(r->flags & KVFS_RENAME_WHITEOUT))
 		err = kvfs_trans_alloc_remove(mp, &mp->resv.rename, &tp);
 	if (err)

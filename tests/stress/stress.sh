@@ -6,6 +6,8 @@
 #   fsx ARGS...       fsx.py, then every file's bytes again after an
 #                     unmount and a mount
 #   posix             posix_diff.py: the mount's root against a tmpfs
+#   posix-nowb ARGS...  the same mounted -o nowriteback_cache (ARGS:
+#                     posix_diff.py's --nowriteback)
 #   pjd               pjd_diff.py: pjdfstest's cases, as root and as other
 #                     users, against a tmpfs; then every name's stat again
 #                     after an unmount and a mount
@@ -21,9 +23,9 @@ shift 4
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../fuse/lib.sh"
 
-# pjd-nowb: the daemon without the kernel's writeback cache
+# pjd-nowb, posix-nowb: the daemon without the kernel's writeback cache
 mopts=()
-[ "$test" = pjd-nowb ] && mopts=(-o nowriteback_cache)
+case $test in *-nowb) mopts=(-o nowriteback_cache) ;; esac
 [ -n "${STRESS_MOUNT_OPTS:-}" ] && mopts+=(-o "$STRESS_MOUNT_OPTS")
 T "$mkfs" -q -s 512M "$img" || fail "mkfs.kvfs"
 mount_fg "$img" "$mnt" "${mopts[@]}"
@@ -42,12 +44,12 @@ fsx)
 		fail "fsx files differ after a remount"
 	echo "ok: every file the same after a remount"
 	;;
-posix)
+posix | posix-nowb)
 	mkdir "$tmp/ref" || fail "mkdir"
 	T mount -t tmpfs -o size=64M,mode=0755 tmpfs "$tmp/ref" ||
 		fail "mount tmpfs"
 	at_exit='umount "$tmp/ref"'
-	T "$here/posix_diff.py" "$mnt" "$tmp/ref" || fail "posix_diff.py"
+	T "$here/posix_diff.py" "$@" "$mnt" "$tmp/ref" || fail "posix_diff.py"
 	;;
 pjd | pjd-nowb)
 	mkdir "$tmp/ref" || fail "mkdir"
