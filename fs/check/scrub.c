@@ -1158,8 +1158,10 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 	err = walk_fork(&f, dip + KVFS_DINODE_CORE_SIZE, dsize, d->dformat,
 			kv_le32_to_cpu(d->nextents), "data");
 	f.collect = false;
+	/* unlinked and truncated, not yet freed: fs/inode/inactive.c */
 	if (!err && !f.bad && S_ISLNK(mode) &&
-	    d->dformat == KVFS_DFORK_EXTENTS) {
+	    d->dformat == KVFS_DFORK_EXTENTS &&
+	    (kv_le32_to_cpu(d->nlink) || kv_le32_to_cpu(d->nextents))) {
 		err = kvfs_symlink_scrub(s->bc, g, ino, kv_le64_to_cpu(d->size),
 					 dip + KVFS_DINODE_CORE_SIZE,
 					 kv_le32_to_cpu(d->nextents), why,
