@@ -748,6 +748,21 @@ static int rename_once(struct rn *r)
 	 * before the rename's transaction).
 	 */
 	if (r->flags & KVFS_RENAME_WHITEOUT) {
+		/*
+		 * The target's AG before the whiteout's: its last link
+		 * dropped puts it on that AG's unlinked list, whose lock is
+		 * refused (-EAGAIN, out of AG order) once the allocation
+		 * holds a higher AG.
+		 */
+		if (tip) {
+			bool newly;
+
+			err = kvfs_trans_lock_ag(
+				tp, kvfs_ino_to_agno(&mp->g, tip->i_ino), false,
+				&newly);
+			if (err)
+				goto out;
+		}
 		err = kvfs_icreate(tp, r->sdp, S_IFCHR, 0, 1, r->cr, &wip);
 		if (err == -ENOSPC) {
 			err = kvfs_trans_end_nospc(tp, err);

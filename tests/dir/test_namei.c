@@ -17,10 +17,14 @@
  *    naming the directory that holds it.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "fs/io/blkhdr.h"
+#include "fs/space/perag.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inode_item.h"
 #include "fs/inode/iunlink.h"
@@ -673,6 +677,74 @@ static void test_whiteout_full(void)
 	scrub_image_clean(path);
 }
 
+static struct kvfs_mount *ag0_mp;
+static atomic_int ag0_held;
+
+/* Hold AG 0's lock a while, as a concurrent allocation would. */
+static void *hold_ag0(void *arg)
+{
+	(void)arg;
+	kvfs_perag_lock(kvfs_perag_get(ag0_mp, 0));
+	atomic_store(&ag0_held, 1);
+	usleep(300 * 1000);
+	kvfs_perag_unlock(kvfs_perag_get(ag0_mp, 0));
+	return NULL;
+}
+
+/*
+ * A whiteout rename from a directory of a higher AG over a name whose
+ * inode lives in a lower one: the whiteout's allocation locks the higher
+ * AG, and the target's last link then needs the lower AG's unlinked
+ * list (-EAGAIN out of AG order: the dirty transaction was cancelled and
+ * the log shut down).
+ */
+static void test_whiteout_ag_order(void)
+{
+	struct kvfs_mount *mp;
+	uint64_t root, d, a, t, big;
+	pthread_t th;
+
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	CHECK(mp->g.agcount >= 2);
+	root = kvfs_root_ino(mp);
+	t = creat_(mp, root, "t");
+	/* AG 0 nearly filled by a file, then by directories: one goes past */
+	big = creat_(mp, root, "big");
+	CHECK_EQ(
+		kvfs_fallocate(mp, big, 0, 0,
+			       (off_t)mp->g.agblocks * mp->g.blocksize * 5 / 4),
+		0);
+	for (int i = 0;; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "d%d", i);
+		d = mkdir_(mp, root, name);
+		if (kvfs_ino_to_agno(&mp->g, d) > 0)
+			break;
+		CHECK(i < 8192);
+	}
+	a = creat_(mp, d, "a");
+	CHECK(kvfs_ino_to_agno(&mp->g, d) > kvfs_ino_to_agno(&mp->g, t));
+	CHECK_EQ(kvfs_ino_to_agno(&mp->g, a), kvfs_ino_to_agno(&mp->g, d));
+	/* AG 0 busy: only trylocked once the whiteout holds AG 1 */
+	ag0_mp = mp;
+	atomic_store(&ag0_held, 0);
+	CHECK_EQ(pthread_create(&th, NULL, hold_ag0, NULL), 0);
+	while (!atomic_load(&ag0_held))
+		sched_yield();
+	CHECK_EQ(kvfs_rename(mp, d, "a", root, "t", KVFS_RENAME_WHITEOUT, &cr),
+		 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(ino_of(mp, root, "t"), a);
+	CHECK(S_ISCHR(stat_of(mp, d, "a").mode));
+	CHECK(kvfs_ino_to_agno(&mp->g, ino_of(mp, d, "a")) >
+	      kvfs_ino_to_agno(&mp->g, t));
+	CHECK_EQ(kvfs_unlink(mp, root, "t"), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
 int main(void)
 {
 	struct kvfs_mount *mp;
@@ -689,6 +761,7 @@ int main(void)
 	scrub_image_clean(path);
 	test_crash();
 	test_whiteout_full();
+	test_whiteout_ag_order();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("namei: ok\n");
