@@ -76,11 +76,13 @@ sums "$T/orig" >"$T/orig.sums"
 # PATH:MIN, the intact part kept (empty: none).  Values are computed
 # above from the base image.  The dir-mode cases give a regular file
 # (empty, with data, with an extent-map tree) a directory's type with its
-# crc right, as the campaign's seed 3172 did.  /xattr-tree's attribute
-# fork is an extent-map tree (populate xattr-tree): its one leaf damaged,
-# the tree is rebuilt and every xattr kept.  /frag is a two-level extent-map tree (600
-# one-block extents: four leaves under the root in its inode), made after
-# the files of every size (a higher inode number).
+# crc right, as the campaign's seed 3172 did.  link-count-zero: a linked
+# file's nlink zeroed (crc right) was freed as an orphan with its entry
+# removed, not given its count back.  /xattr-tree's attribute fork is
+# an extent-map tree (populate xattr-tree): its one leaf damaged, the
+# tree is rebuilt and every xattr kept.  /frag is a two-level extent-map
+# tree (600 one-block extents: four leaves under the root in its inode),
+# made after the files of every size (a higher inode number).
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
@@ -91,6 +93,7 @@ cases=(
 "free-and-used|/file4096$|write inode $F4096 u.extent[0].startblock $FREE0"
 "shared-block|/file4096$|write inode $F4096 u.extent[0].startblock $(first_block "$T/base" $F4095)"
 "link-count|^$|write inode $F1 nlink 5"
+"link-count-zero|^$|write inode $F1 nlink 0|has link count 0, 1 links found"
 "dir-mode-empty|^$|write inode $F0 mode 040644|hold no directory: made a regular file"
 "dir-mode-data|^$|write inode $F4096 mode 040644|hold no directory: made a regular file"
 "dir-mode-tree|^$|write inode $FRAG mode 040644|hold no directory: made a regular file"
