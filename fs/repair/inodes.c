@@ -613,7 +613,9 @@ static int claim_tree(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 	*np = kv_cpu_to_le32(nkeep);
 	if (nkeep <= size / sizeof(struct kvfs_extent)) {
 		memset(fork, 0, size);
-		memcpy(fork, c->recs, nkeep * sizeof(*c->recs));
+		/* none kept: c->recs may be NULL */
+		if (nkeep)
+			memcpy(fork, c->recs, nkeep * sizeof(*c->recs));
 		*fmtp = KVFS_DFORK_EXTENTS;
 		return 0;
 	}

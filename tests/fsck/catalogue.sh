@@ -82,7 +82,9 @@ sums "$T/orig" >"$T/orig.sums"
 # an extent-map tree (populate xattr-tree): its one leaf damaged, the
 # tree is rebuilt and every xattr kept.  /frag is a two-level extent-map
 # tree (600 one-block extents: four leaves under the root in its inode),
-# made after the files of every size (a higher inode number).
+# made after the files of every size (a higher inode number); its root
+# in the inode of level 200 keeps no extent (a NULL list was copied: a
+# UBSan report).
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
@@ -106,6 +108,7 @@ cases=(
 "dir-cycle|^\\./sub/d2/|write dirent $D2 d3 inumber $SUB"
 "disconnected|^\\./sub/|write dirent $ROOT sub inumber $XDIR"
 "bmbt-node|/frag$|write -c btree $FRAG bmbt 0:1 level 4|extent-map tree|/frag:600"
+"bmbt-root-level|/frag$|write inode $FRAG u.bmdr.level 200|extent-map tree"
 "bmbt-leaf-level|/frag$|write btree $FRAG bmbt 0:2 level 1|extent-map tree|/frag:600"
 "bmbt-record|/frag$|write btree $FRAG bmbt 0:0 rec[3].startoff 0|overlaps the previous extent: cut|/frag:599"
 "bmbt-shared|/frag$|write btree $FRAG bmbt 0:2 rec[5].startblock $(first_block "$T/base" $F4095)|cut from inode $FRAG (the later owner|/frag:599"
