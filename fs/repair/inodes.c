@@ -988,16 +988,19 @@ static void zero_tail(uint8_t *p, uint32_t from, uint32_t to)
 
 /*
  * Faults that lose nothing when undone: a header naming another place
- * (owner, block, UUID), non-zero reserved bytes or bytes past an extent
- * list.  The copy takes the undoing if the inode then verifies; returns
- * the verifier's verdict on the result.
+ * (owner, block, UUID), non-zero reserved bytes, bytes past an extent
+ * list, or a next unlinked pointer that cannot be one (out of range, to
+ * itself: the list ends there, what followed is found an orphan, as
+ * xfs_repair resets it).  The copy takes the undoing if the inode then
+ * verifies; returns the verifier's verdict on the result.
  */
 static int sanitize(struct ino_ctx *c, int verr)
 {
 	const struct kvfs_geom *g = &c->rp->g;
 	uint8_t *t = kvmalloc(g->inodesize, 0);
+	uint32_t agno = kvfs_ino_to_agno(g, c->ino);
 	struct kvfs_dinode *d;
-	uint32_t dsize, asize, n;
+	uint32_t dsize, asize, n, next;
 	uint8_t *df, *af;
 	int err;
 
@@ -1010,6 +1013,11 @@ static int sanitize(struct ino_ctx *c, int verr)
 	memcpy(d->hdr.uuid, g->meta_uuid, KVFS_UUID_SIZE);
 	d->pad0 = 0;
 	memset(d->reserved, 0, sizeof(d->reserved));
+	next = kv_le32_to_cpu(d->next_unlinked);
+	if (next != KVFS_NULLAGINO &&
+	    (!kvfs_ino_in_range(g, kvfs_agino_to_ino(g, agno, next)) ||
+	     next == kvfs_ino_to_agino(g, c->ino)))
+		d->next_unlinked = kv_cpu_to_le32(KVFS_NULLAGINO);
 	forks(g, t, &df, &dsize, &af, &asize);
 	n = kv_le32_to_cpu(d->nextents);
 	if (d->dformat == KVFS_DFORK_EXTENTS &&
@@ -1161,6 +1169,20 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		       c->ino)) {
 		d->mode =
 			kv_cpu_to_le16((uint16_t)((mode & ~S_IFMT) | S_IFREG));
+		c->changed = true;
+	}
+	/*
+	 * Only an inode with no links is on an unlinked list: a linked one
+	 * pointing to a next one would be reported by every later check
+	 * (the lists phase empties a bucket that reaches it).
+	 */
+	if (kv_le32_to_cpu(d->nlink) &&
+	    kv_le32_to_cpu(d->next_unlinked) != KVFS_NULLAGINO &&
+	    rp_problem(rp, true, c->ino, kvfs_ino_to_fsb(g, c->ino),
+		       "inode %" PRIu64 " has links but points to a next "
+		       "unlinked inode: pointer cleared",
+		       c->ino)) {
+		d->next_unlinked = kv_cpu_to_le32(KVFS_NULLAGINO);
 		c->changed = true;
 	}
 	/* a rebuilt fork's count is part of its rebuild */

@@ -84,7 +84,9 @@ sums "$T/orig" >"$T/orig.sums"
 # tree (600 one-block extents: four leaves under the root in its inode),
 # made after the files of every size (a higher inode number); its root
 # in the inode of level 200 keeps no extent (a NULL list was copied: a
-# UBSan report).
+# UBSan report).  next-unlinked-*: a linked file's next unlinked pointer
+# (crc right) to an inode in use, -y left it; out of range, the file was
+# cleared.
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
@@ -123,6 +125,8 @@ cases=(
 "dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
 "unlinked-linked|^$|write agi $(unlinked $F1)|on it has links"
 "unlinked-free|^$|write agi $(unlinked $FREEINO)|on it is free or no inode"
+"next-unlinked-linked|^$|write inode $F1 next_unlinked $F0|has links but points to a next"
+"next-unlinked-invalid|^$|write inode $F1 next_unlinked 5|next unlinked inode invalid"
 "orphan|^$|ORPHAN"
 "orphan-damaged|/frag$|ORPHAN_WB; write -c btree $FRAG bmbt 0:1 level 4|extent-map tree"
 "log-corrupt|^$|ORPHAN; blocktrash -s 9 -n 8 -b 64 -t log"
