@@ -78,6 +78,29 @@ static void clear_inode(struct ino_ctx *c)
 	c->changed = true;
 }
 
+/*
+ * An inode that cannot be kept: cleared and free (*in_use), but for the
+ * root, which no other inode can stand for at its number: made an empty
+ * directory in use (as xfs_repair reinitializes it), what it named then
+ * linked into lost+found by phase 6.
+ */
+static void drop_inode(struct ino_ctx *c, bool *in_use)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	uint32_t gen = kv_le32_to_cpu(D(c)->generation) + 1;
+
+	if (c->ino != g->rootino) {
+		clear_inode(c);
+		*in_use = false;
+		return;
+	}
+	kvfs_dinode_init(c->dip, g, c->ino, S_IFDIR | 0755, 2, 0, 0, 0, 0, gen);
+	kvfs_dir_sf_init(c->dip, g, c->ino);
+	kvfs_dinode_set_crc(c->dip, g);
+	c->changed = true;
+	*in_use = true;
+}
+
 static void cut_extent(struct kvfs_extent *x, uint32_t *n, uint32_t i)
 {
 	memmove(&x[i], &x[i + 1], (*n - i - 1) * sizeof(*x));
@@ -1070,10 +1093,16 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
 			       "inode %" PRIu64 " is not an inode (bad "
 			       "magic): cleared",
-			       c->ino)) {
-			clear_inode(c);
-			*in_use = false;
-		}
+			       c->ino))
+			drop_inode(c, in_use);
+		return 0;
+	}
+	if (!mode && c->ino == g->rootino) {
+		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			       "root inode %" PRIu64 " is free: made an "
+			       "empty directory",
+			       c->ino))
+			drop_inode(c, in_use);
 		return 0;
 	}
 	if (!mode) {
@@ -1097,6 +1126,20 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 				   "says free: marked in use",
 				   c->ino))
 		*in_use = true;
+	/*
+	 * A fork offset with no attribute fork cuts the data fork short
+	 * (its extents would be cut to fit): the offset is the fault.
+	 */
+	if (kv_le16_to_cpu(d->forkoff) && !d->aformat &&
+	    !kv_le32_to_cpu(d->anextents) &&
+	    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+		       "inode %" PRIu64 " has a fork offset of %u but no "
+		       "attribute fork: offset cleared",
+		       c->ino, kv_le16_to_cpu(d->forkoff))) {
+		d->forkoff = kv_cpu_to_le16(0);
+		kvfs_dinode_set_crc(c->dip, g);
+		c->changed = true;
+	}
 	verr = kvfs_dinode_verify(c->dip, g, c->ino);
 	c->sound = !verr;
 	if (verr)
@@ -1150,8 +1193,7 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 			       c->ino, c->why)) {
 			kvfs_repair_bmap_rollback(&rp->map, nclaims);
 			drop_rebuilds(rp, c->ino);
-			clear_inode(c);
-			*in_use = false;
+			drop_inode(c, in_use);
 		} else {
 			rp->inodes_left = true;
 		}

@@ -39,6 +39,7 @@ SUB=$(ino_of /sub) BIG=$(ino_of /big) D2=$(ino_of /sub/d2) D3=$(ino_of /sub/d2/d
 FRAG=$(ino_of /frag) F0=$(ino_of /file0) F1=$(ino_of /file1) F4095=$(ino_of /file4095)
 F4096=$(ino_of /file4096) F65537=$(ino_of /file65537)
 XB=$(ino_of /xattr-block) XDIR=$(ino_of /xattr-dir) XT=$(ino_of /xattr-tree)
+LLINK=$(ino_of /sub/long-link)
 [ -n "$SUB" ] && [ -n "$FRAG" ] && [ -n "$XB" ] || die "manifest"
 DBLOCKS=$("$DB" "$T/base" sb | sed -n 's/^dblocks = //p')
 first_block() { "$DB" "$1" bmap "$2" | sed -n 's/^extent\[0\] = off [0-9]* block \([0-9]*\) .*/\1/p'; }
@@ -86,7 +87,12 @@ sums "$T/orig" >"$T/orig.sums"
 # in the inode of level 200 keeps no extent (a NULL list was copied: a
 # UBSan report).  next-unlinked-*: a linked file's next unlinked pointer
 # (crc right) to an inode in use, -y left it; out of range, the file was
-# cleared.
+# cleared.  symlink-past-end: -n read the target's block past the device
+# (exit 8).  root-forkoff: a fork offset with no attribute fork cut the
+# root's extents, then cleared it (every file disconnected, -y exit 4).
+# root-free, root-bad: a root inode free or failing its verifier was
+# cleared and nothing could be reconnected (-y exit 4); it is made an
+# empty directory, everything it named found in lost+found.
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
@@ -115,6 +121,10 @@ cases=(
 "bmbt-record|/frag$|write btree $FRAG bmbt 0:0 rec[3].startoff 0|overlaps the previous extent: cut|/frag:599"
 "bmbt-shared|/frag$|write btree $FRAG bmbt 0:2 rec[5].startblock $(first_block "$T/base" $F4095)|cut from inode $FRAG (the later owner|/frag:599"
 "extent-past-end|/file65537$|write inode $F65537 u.extent[0].startblock $((DBLOCKS + 10))"
+"symlink-past-end|/long-link$|write inode $LLINK u.extent[0].startblock $((DBLOCKS + 10))"
+"root-forkoff|^$|write inode $ROOT forkoff 1|has a fork offset of 1 but no attribute fork"
+"root-free|.|write inode $ROOT mode 0|root inode $ROOT is free: made an empty directory"
+"root-bad|.|write inode $ROOT format none|data fork format invalid"
 "xattr-block|^xattr/$XB/|blocktrash -s 10 -n 1 -b 16 -t attr"
 "xattr-tree-leaf|^$|write -c btree $XT abmbt 0:0 leftsib 5|attribute fork's extent-map tree"
 "xattr-tree-level|^$|write btree $XT abmbt 0:0 level 2|attribute fork's extent-map tree"
