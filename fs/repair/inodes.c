@@ -1128,7 +1128,8 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		*in_use = true;
 	/*
 	 * A fork offset with no attribute fork cuts the data fork short
-	 * (its extents would be cut to fit): the offset is the fault.
+	 * (its extents would be cut to fit): the offset is the fault; and
+	 * the reverse, attribute fork fields with no offset.
 	 */
 	if (kv_le16_to_cpu(d->forkoff) && !d->aformat &&
 	    !kv_le32_to_cpu(d->anextents) &&
@@ -1137,6 +1138,18 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		       "attribute fork: offset cleared",
 		       c->ino, kv_le16_to_cpu(d->forkoff))) {
 		d->forkoff = kv_cpu_to_le16(0);
+		kvfs_dinode_set_crc(c->dip, g);
+		c->changed = true;
+	} else if (!kv_le16_to_cpu(d->forkoff) &&
+		   (d->aformat || kv_le32_to_cpu(d->anextents)) &&
+		   rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			      "inode %" PRIu64 " has no attribute fork but "
+			      "its format %u and %u extents: cleared",
+			      c->ino, d->aformat,
+			      kv_le32_to_cpu(d->anextents))) {
+		/* without an offset no fork can be found: nothing lost */
+		d->aformat = 0;
+		d->anextents = kv_cpu_to_le32(0);
 		kvfs_dinode_set_crc(c->dip, g);
 		c->changed = true;
 	}

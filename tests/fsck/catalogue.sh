@@ -90,6 +90,8 @@ sums "$T/orig" >"$T/orig.sums"
 # cleared.  symlink-past-end: -n read the target's block past the device
 # (exit 8).  root-forkoff: a fork offset with no attribute fork cut the
 # root's extents, then cleared it (every file disconnected, -y exit 4).
+# attr-fields: attribute fork extents with no fork offset cleared the
+# directory (its files disconnected); only the fields are cleared.
 # root-free, root-bad: a root inode free or failing its verifier was
 # cleared and nothing could be reconnected (-y exit 4); it is made an
 # empty directory, everything it named found in lost+found.
@@ -123,6 +125,7 @@ cases=(
 "extent-past-end|/file65537$|write inode $F65537 u.extent[0].startblock $((DBLOCKS + 10))"
 "symlink-past-end|/long-link$|write inode $LLINK u.extent[0].startblock $((DBLOCKS + 10))"
 "root-forkoff|^$|write inode $ROOT forkoff 1|has a fork offset of 1 but no attribute fork"
+"attr-fields|^$|write inode $D3 anextents 5|has no attribute fork but its format 0 and 5 extents"
 "root-free|.|write inode $ROOT mode 0|root inode $ROOT is free: made an empty directory"
 "root-bad|.|write inode $ROOT format none|data fork format invalid"
 "xattr-block|^xattr/$XB/|blocktrash -s 10 -n 1 -b 16 -t attr"
