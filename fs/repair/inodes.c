@@ -783,7 +783,8 @@ static bool dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint8_t *t,
 		uint32_t rl = kv_le32_to_cpu(e->reclen);
 		uint64_t ino = kv_le64_to_cpu(e->ino);
 
-		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl > len - pos ||
+		/* the block is not verified yet: records 8-byte aligned */
+		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl > len - pos || rl % 8 ||
 		    KVFS_DIR_DATA_ENT_SIZE + (uint32_t)e->namelen > rl)
 			break;
 		if (ino && fix)

@@ -136,6 +136,7 @@ cases=(
 "inobt-lost-records|^$|write btree 0 ino 0:0 numrecs 0|rebuilt from a scan of the AG's inode blocks"
 "dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"
 "dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
+"dir-block-reclen|^\\./big/|blocktrash -s 11 -n 2 -b 8 -t dir"
 "unlinked-linked|^$|write agi $(unlinked $F1)|on it has links"
 "unlinked-free|^$|write agi $(unlinked $FREEINO)|on it is free or no inode"
 "next-unlinked-linked|^$|write inode $F1 next_unlinked $F0|has links but points to a next"
