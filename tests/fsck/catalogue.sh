@@ -92,6 +92,8 @@ sums "$T/orig" >"$T/orig.sums"
 # root's extents, then cleared it (every file disconnected, -y exit 4).
 # attr-fields: attribute fork extents with no fork offset cleared the
 # directory (its files disconnected); only the fields are cleared.
+# root-nlink-zero: a read-write open walking the image freed the root's
+# blocks (a link count of 0 inactivated it at its last put).
 # root-free, root-bad: a root inode free or failing its verifier was
 # cleared and nothing could be reconnected (-y exit 4); it is made an
 # empty directory, everything it named found in lost+found.
@@ -126,6 +128,7 @@ cases=(
 "symlink-past-end|/long-link$|write inode $LLINK u.extent[0].startblock $((DBLOCKS + 10))"
 "root-forkoff|^$|write inode $ROOT forkoff 1|has a fork offset of 1 but no attribute fork"
 "attr-fields|^$|write inode $D3 anextents 5|has no attribute fork but its format 0 and 5 extents"
+"root-nlink-zero|^$|write inode $ROOT nlink 0; WALKRW|has link count 0"
 "root-free|.|write inode $ROOT mode 0|root inode $ROOT is free: made an empty directory"
 "root-bad|.|write inode $ROOT format none|data fork format invalid"
 "xattr-block|^xattr/$XB/|blocktrash -s 10 -n 1 -b 16 -t attr"
@@ -148,7 +151,7 @@ cases=(
 )
 
 # damage IMG COMMANDS: run each kvfs-db -x command (or ORPHAN, ORPHAN_WB,
-# TORN)
+# TORN, WALKRW)
 damage() {
 	local img=$1 cmd
 	local -a parts
@@ -158,6 +161,8 @@ damage() {
 		case $cmd in
 		ORPHAN) "$POP" orphan "$img" 2>/dev/null || return 1 ;;
 		ORPHAN_WB) "$POP" orphan-wb "$img" 2>/dev/null || return 1 ;;
+		# the damaged image opened read-write and walked
+		WALKRW) timeout 120 "$POP" walk "$img" rw >/dev/null 2>&1 || return 1 ;;
 		TORN)
 			# the log's newest blocks lost: the second half of the log
 			local start len bs
