@@ -1004,6 +1004,36 @@ static int claim_blocks(struct ino_ctx *c)
 	return err;
 }
 
+/*
+ * A directory's or symbolic link's extent marked unwritten: its blocks
+ * were written when mapped (neither preallocates), so the flag is the
+ * fault, cleared.
+ */
+static void clear_unwritten(struct ino_ctx *c)
+{
+	struct kvfs_dinode *d = D(c);
+	uint32_t dsize, asize, n = kv_le32_to_cpu(d->nextents);
+	struct kvfs_extent *x;
+	uint8_t *df, *af;
+
+	forks(&c->rp->g, c->dip, &df, &dsize, &af, &asize);
+	x = (struct kvfs_extent *)df;
+	n = n < dsize / sizeof(*x) ? n : dsize / sizeof(*x);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!(kv_le32_to_cpu(x[i].flags) & KVFS_EXT_UNWRITTEN) ||
+		    !rp_problem(c->rp, false, c->ino,
+				kvfs_ino_to_fsb(&c->rp->g, c->ino),
+				"inode %" PRIu64 " data extent %u is unwritten "
+				"in a directory or symbolic link: flag cleared",
+				c->ino, i))
+			continue;
+		x[i].flags = kv_cpu_to_le32(kv_le32_to_cpu(x[i].flags) &
+					    ~KVFS_EXT_UNWRITTEN);
+		kvfs_dinode_set_crc(c->dip, &c->rp->g);
+		c->changed = true;
+	}
+}
+
 /* Bytes [from, to) of the copy zeroed. */
 static void zero_tail(uint8_t *p, uint32_t from, uint32_t to)
 {
@@ -1154,6 +1184,9 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		kvfs_dinode_set_crc(c->dip, g);
 		c->changed = true;
 	}
+	if ((S_ISDIR(mode) || S_ISLNK(mode)) &&
+	    d->dformat == KVFS_DFORK_EXTENTS)
+		clear_unwritten(c);
 	verr = kvfs_dinode_verify(c->dip, g, c->ino);
 	c->sound = !verr;
 	if (verr)

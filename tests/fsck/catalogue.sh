@@ -87,8 +87,10 @@ sums "$T/orig" >"$T/orig.sums"
 # in the inode of level 200 keeps no extent (a NULL list was copied: a
 # UBSan report).  next-unlinked-*: a linked file's next unlinked pointer
 # (crc right) to an inode in use, -y left it; out of range, the file was
-# cleared.  symlink-past-end: -n read the target's block past the device
-# (exit 8).  root-forkoff: a fork offset with no attribute fork cut the
+# cleared.  dir-unwritten, symlink-unwritten: an extent flagged
+# unwritten (crc right) was clean to fsck, and the directory unreadable
+# (EUCLEAN) even after -y.  symlink-past-end: -n read the target's block
+# past the device (exit 8).  root-forkoff: a fork offset with no attribute fork cut the
 # root's extents, then cleared it (every file disconnected, -y exit 4).
 # attr-fields: attribute fork extents with no fork offset cleared the
 # directory (its files disconnected); only the fields are cleared.
@@ -125,6 +127,8 @@ cases=(
 "bmbt-record|/frag$|write btree $FRAG bmbt 0:0 rec[3].startoff 0|overlaps the previous extent: cut|/frag:599"
 "bmbt-shared|/frag$|write btree $FRAG bmbt 0:2 rec[5].startblock $(first_block "$T/base" $F4095)|cut from inode $FRAG (the later owner|/frag:599"
 "extent-past-end|/file65537$|write inode $F65537 u.extent[0].startblock $((DBLOCKS + 10))"
+"dir-unwritten|^$|write inode $BIG u.extent[0].flags 1|is unwritten in a directory"
+"symlink-unwritten|^$|write inode $LLINK u.extent[0].flags 1|is unwritten in a directory or symbolic link"
 "symlink-past-end|/long-link$|write inode $LLINK u.extent[0].startblock $((DBLOCKS + 10))"
 "root-forkoff|^$|write inode $ROOT forkoff 1|has a fork offset of 1 but no attribute fork"
 "attr-fields|^$|write inode $D3 anextents 5|has no attribute fork but its format 0 and 5 extents"
