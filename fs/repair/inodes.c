@@ -1246,6 +1246,18 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		}
 		return 0;
 	}
+	/* the root stays a directory: an empty one (drop_inode()) */
+	if (c->not_dir && c->ino == g->rootino) {
+		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			       "root inode %" PRIu64 "'s blocks hold no "
+			       "directory: made an empty directory",
+			       c->ino)) {
+			kvfs_repair_bmap_rollback(&rp->map, nclaims);
+			drop_rebuilds(rp, c->ino);
+			drop_inode(c, in_use);
+		}
+		return 0;
+	}
 	/*
 	 * A file is not cleared for its type bits: its data is kept, and
 	 * the namespace phases then find its entry's file type right.

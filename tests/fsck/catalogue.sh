@@ -96,6 +96,8 @@ sums "$T/orig" >"$T/orig.sums"
 # directory (its files disconnected); only the fields are cleared.
 # root-nlink-zero: a read-write open walking the image freed the root's
 # blocks (a link count of 0 inactivated it at its last put).
+# root-extent: the root's one extent cut (past the end), it was made a
+# regular file like any directory whose blocks hold none (-y exit 4).
 # root-free, root-bad: a root inode free or failing its verifier was
 # cleared and nothing could be reconnected (-y exit 4); it is made an
 # empty directory, everything it named found in lost+found.
@@ -133,6 +135,7 @@ cases=(
 "root-forkoff|^$|write inode $ROOT forkoff 1|has a fork offset of 1 but no attribute fork"
 "attr-fields|^$|write inode $D3 anextents 5|has no attribute fork but its format 0 and 5 extents"
 "root-nlink-zero|^$|write inode $ROOT nlink 0; WALKRW|has link count 0"
+"root-extent|.|write inode $ROOT u.extent[0].blockcount 1000000|outside the filesystem"
 "root-free|.|write inode $ROOT mode 0|root inode $ROOT is free: made an empty directory"
 "root-bad|.|write inode $ROOT format none|data fork format invalid"
 "xattr-block|^xattr/$XB/|blocktrash -s 10 -n 1 -b 16 -t attr"
