@@ -391,6 +391,16 @@ static const char *core_check(const struct kvfs_dinode *d,
 	return NULL;
 }
 
+static bool unwritten(const uint8_t *fork, uint32_t n)
+{
+	const struct kvfs_extent *x = (const void *)fork;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (kv_le32_to_cpu(x[i].flags) & KVFS_EXT_UNWRITTEN)
+			return true;
+	return false;
+}
+
 int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g, uint64_t ino)
 {
 	const struct kvfs_dinode *d = dip;
@@ -425,6 +435,13 @@ int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g, uint64_t ino)
 	} else {
 		fork_check(g, fork, dsize, d->dformat,
 			   kv_le32_to_cpu(d->nextents), why, sizeof(why));
+		/* their readers take every block as written */
+		if (!why[0] && (S_ISDIR(mode) || S_ISLNK(mode)) &&
+		    d->dformat == KVFS_DFORK_EXTENTS &&
+		    unwritten(fork, kv_le32_to_cpu(d->nextents)))
+			snprintf(why, sizeof(why),
+				 "unwritten extent in a "
+				 "directory or symbolic link");
 	}
 	if (!why[0] && forkoff && d->aformat == KVFS_DFORK_INLINE) {
 		bad = attr_sf_check(fork + dsize,

@@ -26,8 +26,15 @@ bool kvfs_inode_needs_inactive(struct kvfs_inode *ip)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 
+	/*
+	 * Nothing stands for the root at its number, and a sick inode's
+	 * names are still there: a link count of 0 on either is damage for
+	 * fsck.kvfs, not a file to free.
+	 */
 	return __atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) &&
 	       !__atomic_load_n(&ip->i_nlink, __ATOMIC_RELAXED) &&
+	       ip->i_ino != mp->g.rootino &&
+	       !(atomic_load(&ip->i_flags) & KVFS_ISICK) &&
 	       kvfs_iunlink_ready(mp) &&
 	       !kvfs_openref_held_hint(mp->openrefs, ip->i_ino,
 				       &ip->i_openref_hint) &&

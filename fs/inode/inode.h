@@ -92,6 +92,8 @@ struct kvfs_inode_log_item {
 /* i_flags */
 #define KVFS_INEW (1u << 0) /* being read by its creator: wait on i_lock */
 #define KVFS_IBAD (1u << 1) /* creation failed: out of the cache, look again */
+/* named by a directory with no links (damaged): never inactivated */
+#define KVFS_ISICK (1u << 2)
 
 struct kvfs_inode {
 	/* read-only after creation */

@@ -23,12 +23,14 @@
  * operation then cancels its clean transaction and starts over.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "fs/data/file.h"
+#include "fs/io/blkhdr.h"
 #include "fs/format/dinode.h"
 #include "fs/ns/dir.h"
 #include "fs/inode/icache.h"
@@ -132,6 +134,36 @@ static int lookup_locked(struct kvfs_inode *dp, const char *name, size_t len,
  * rename may free it in between: a free inode is corruption only if the
  * name still names it; otherwise the name is looked up again.
  */
+/*
+ * ip, named ino by name in dp, has no links: an unlink that raced (the
+ * name gone or elsewhere now: -EAGAIN, look again), or a damaged link
+ * count (-EUCLEAN, reported): then ip is marked sick, so that its last
+ * put does not free it under the name.
+ */
+static int check_linked(struct kvfs_inode *dp, const char *name, size_t len,
+			struct kvfs_inode *ip)
+{
+	uint64_t ino;
+	uint8_t ftype;
+	int err;
+
+	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+	err = lookup_locked(dp, name, len, &ino, &ftype);
+	if (!err && ino != ip->i_ino)
+		err = -EAGAIN;
+	if (!err && !__atomic_load_n(&ip->i_nlink, __ATOMIC_RELAXED)) {
+		atomic_fetch_or(&ip->i_flags, KVFS_ISICK);
+		err = kvfs_corrupt_inode(
+			-EUCLEAN, kvfs_ino_to_fsb(&ip->i_mount->g, ip->i_ino),
+			ip->i_ino,
+			"no links, but named by directory %" PRIu64 ": run "
+			"fsck.kvfs",
+			dp->i_ino);
+	}
+	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	return err;
+}
+
 static int lookup_child(struct kvfs_inode *dp, const char *name, size_t len,
 			struct kvfs_inode **ipp)
 {
@@ -146,6 +178,16 @@ static int lookup_child(struct kvfs_inode *dp, const char *name, size_t len,
 		if (err)
 			return err;
 		err = kvfs_iget(dp->i_mount, ino, 0, ipp);
+		if (!err &&
+		    !__atomic_load_n(&(*ipp)->i_nlink, __ATOMIC_RELAXED)) {
+			err = check_linked(dp, name, len, *ipp);
+			if (err) {
+				kvfs_iput(*ipp);
+				*ipp = NULL;
+			}
+			if (err == -EAGAIN)
+				continue;
+		}
 		if (err != -ENOENT && err != -EINVAL)
 			return err;
 		if (ino == prev)

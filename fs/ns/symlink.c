@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fs/io/blkhdr.h"
+#include "fs/btree/bmap_btree.h"
 #include "fs/data/bmap.h"
 #include "fs/io/buf_item.h"
 #include "fs/inode/icache.h"
@@ -270,7 +271,13 @@ int kvfs_symlink_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 		uint64_t off = kv_le64_to_cpu(x[i].startoff);
 		uint64_t fsb = kv_le64_to_cpu(x[i].startblock);
 		uint32_t len = kv_le32_to_cpu(x[i].blockcount);
+		/* a dry run of fsck keeps the extents it would cut */
+		const char *bad = kvfs_extent_check(g, &x[i]);
 
+		if (bad) {
+			snprintf(why, whylen, "symlink extent %u %s", i, bad);
+			return -EUCLEAN;
+		}
 		mapped += len;
 		for (uint32_t j = 0; j < len; j++) {
 			const struct kvfs_symlink_hdr *h;

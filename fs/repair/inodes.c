@@ -78,6 +78,29 @@ static void clear_inode(struct ino_ctx *c)
 	c->changed = true;
 }
 
+/*
+ * An inode that cannot be kept: cleared and free (*in_use), but for the
+ * root, which no other inode can stand for at its number: made an empty
+ * directory in use (as xfs_repair reinitializes it), what it named then
+ * linked into lost+found by phase 6.
+ */
+static void drop_inode(struct ino_ctx *c, bool *in_use)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	uint32_t gen = kv_le32_to_cpu(D(c)->generation) + 1;
+
+	if (c->ino != g->rootino) {
+		clear_inode(c);
+		*in_use = false;
+		return;
+	}
+	kvfs_dinode_init(c->dip, g, c->ino, S_IFDIR | 0755, 2, 0, 0, 0, 0, gen);
+	kvfs_dir_sf_init(c->dip, g, c->ino);
+	kvfs_dinode_set_crc(c->dip, g);
+	c->changed = true;
+	*in_use = true;
+}
+
 static void cut_extent(struct kvfs_extent *x, uint32_t *n, uint32_t i)
 {
 	memmove(&x[i], &x[i + 1], (*n - i - 1) * sizeof(*x));
@@ -613,7 +636,9 @@ static int claim_tree(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 	*np = kv_cpu_to_le32(nkeep);
 	if (nkeep <= size / sizeof(struct kvfs_extent)) {
 		memset(fork, 0, size);
-		memcpy(fork, c->recs, nkeep * sizeof(*c->recs));
+		/* none kept: c->recs may be NULL */
+		if (nkeep)
+			memcpy(fork, c->recs, nkeep * sizeof(*c->recs));
 		*fmtp = KVFS_DFORK_EXTENTS;
 		return 0;
 	}
@@ -758,7 +783,8 @@ static bool dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint8_t *t,
 		uint32_t rl = kv_le32_to_cpu(e->reclen);
 		uint64_t ino = kv_le64_to_cpu(e->ino);
 
-		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl > len - pos ||
+		/* the block is not verified yet: records 8-byte aligned */
+		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl > len - pos || rl % 8 ||
 		    KVFS_DIR_DATA_ENT_SIZE + (uint32_t)e->namelen > rl)
 			break;
 		if (ino && fix)
@@ -984,6 +1010,36 @@ static int claim_blocks(struct ino_ctx *c)
 	return err;
 }
 
+/*
+ * A directory's or symbolic link's extent marked unwritten: its blocks
+ * were written when mapped (neither preallocates), so the flag is the
+ * fault, cleared.
+ */
+static void clear_unwritten(struct ino_ctx *c)
+{
+	struct kvfs_dinode *d = D(c);
+	uint32_t dsize, asize, n = kv_le32_to_cpu(d->nextents);
+	struct kvfs_extent *x;
+	uint8_t *df, *af;
+
+	forks(&c->rp->g, c->dip, &df, &dsize, &af, &asize);
+	x = (struct kvfs_extent *)df;
+	n = n < dsize / sizeof(*x) ? n : dsize / sizeof(*x);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!(kv_le32_to_cpu(x[i].flags) & KVFS_EXT_UNWRITTEN) ||
+		    !rp_problem(c->rp, false, c->ino,
+				kvfs_ino_to_fsb(&c->rp->g, c->ino),
+				"inode %" PRIu64 " data extent %u is unwritten "
+				"in a directory or symbolic link: flag cleared",
+				c->ino, i))
+			continue;
+		x[i].flags = kv_cpu_to_le32(kv_le32_to_cpu(x[i].flags) &
+					    ~KVFS_EXT_UNWRITTEN);
+		kvfs_dinode_set_crc(c->dip, &c->rp->g);
+		c->changed = true;
+	}
+}
+
 /* Bytes [from, to) of the copy zeroed. */
 static void zero_tail(uint8_t *p, uint32_t from, uint32_t to)
 {
@@ -992,16 +1048,19 @@ static void zero_tail(uint8_t *p, uint32_t from, uint32_t to)
 
 /*
  * Faults that lose nothing when undone: a header naming another place
- * (owner, block, UUID), non-zero reserved bytes or bytes past an extent
- * list.  The copy takes the undoing if the inode then verifies; returns
- * the verifier's verdict on the result.
+ * (owner, block, UUID), non-zero reserved bytes, bytes past an extent
+ * list, or a next unlinked pointer that cannot be one (out of range, to
+ * itself: the list ends there, what followed is found an orphan, as
+ * xfs_repair resets it).  The copy takes the undoing if the inode then
+ * verifies; returns the verifier's verdict on the result.
  */
 static int sanitize(struct ino_ctx *c, int verr)
 {
 	const struct kvfs_geom *g = &c->rp->g;
 	uint8_t *t = kvmalloc(g->inodesize, 0);
+	uint32_t agno = kvfs_ino_to_agno(g, c->ino);
 	struct kvfs_dinode *d;
-	uint32_t dsize, asize, n;
+	uint32_t dsize, asize, n, next;
 	uint8_t *df, *af;
 	int err;
 
@@ -1014,6 +1073,11 @@ static int sanitize(struct ino_ctx *c, int verr)
 	memcpy(d->hdr.uuid, g->meta_uuid, KVFS_UUID_SIZE);
 	d->pad0 = 0;
 	memset(d->reserved, 0, sizeof(d->reserved));
+	next = kv_le32_to_cpu(d->next_unlinked);
+	if (next != KVFS_NULLAGINO &&
+	    (!kvfs_ino_in_range(g, kvfs_agino_to_ino(g, agno, next)) ||
+	     next == kvfs_ino_to_agino(g, c->ino)))
+		d->next_unlinked = kv_cpu_to_le32(KVFS_NULLAGINO);
 	forks(g, t, &df, &dsize, &af, &asize);
 	n = kv_le32_to_cpu(d->nextents);
 	if (d->dformat == KVFS_DFORK_EXTENTS &&
@@ -1066,10 +1130,16 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
 			       "inode %" PRIu64 " is not an inode (bad "
 			       "magic): cleared",
-			       c->ino)) {
-			clear_inode(c);
-			*in_use = false;
-		}
+			       c->ino))
+			drop_inode(c, in_use);
+		return 0;
+	}
+	if (!mode && c->ino == g->rootino) {
+		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			       "root inode %" PRIu64 " is free: made an "
+			       "empty directory",
+			       c->ino))
+			drop_inode(c, in_use);
 		return 0;
 	}
 	if (!mode) {
@@ -1093,6 +1163,36 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 				   "says free: marked in use",
 				   c->ino))
 		*in_use = true;
+	/*
+	 * A fork offset with no attribute fork cuts the data fork short
+	 * (its extents would be cut to fit): the offset is the fault; and
+	 * the reverse, attribute fork fields with no offset.
+	 */
+	if (kv_le16_to_cpu(d->forkoff) && !d->aformat &&
+	    !kv_le32_to_cpu(d->anextents) &&
+	    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+		       "inode %" PRIu64 " has a fork offset of %u but no "
+		       "attribute fork: offset cleared",
+		       c->ino, kv_le16_to_cpu(d->forkoff))) {
+		d->forkoff = kv_cpu_to_le16(0);
+		kvfs_dinode_set_crc(c->dip, g);
+		c->changed = true;
+	} else if (!kv_le16_to_cpu(d->forkoff) &&
+		   (d->aformat || kv_le32_to_cpu(d->anextents)) &&
+		   rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			      "inode %" PRIu64 " has no attribute fork but "
+			      "its format %u and %u extents: cleared",
+			      c->ino, d->aformat,
+			      kv_le32_to_cpu(d->anextents))) {
+		/* without an offset no fork can be found: nothing lost */
+		d->aformat = 0;
+		d->anextents = kv_cpu_to_le32(0);
+		kvfs_dinode_set_crc(c->dip, g);
+		c->changed = true;
+	}
+	if ((S_ISDIR(mode) || S_ISLNK(mode)) &&
+	    d->dformat == KVFS_DFORK_EXTENTS)
+		clear_unwritten(c);
 	verr = kvfs_dinode_verify(c->dip, g, c->ino);
 	c->sound = !verr;
 	if (verr)
@@ -1146,10 +1246,21 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 			       c->ino, c->why)) {
 			kvfs_repair_bmap_rollback(&rp->map, nclaims);
 			drop_rebuilds(rp, c->ino);
-			clear_inode(c);
-			*in_use = false;
+			drop_inode(c, in_use);
 		} else {
 			rp->inodes_left = true;
+		}
+		return 0;
+	}
+	/* the root stays a directory: an empty one (drop_inode()) */
+	if (c->not_dir && c->ino == g->rootino) {
+		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			       "root inode %" PRIu64 "'s blocks hold no "
+			       "directory: made an empty directory",
+			       c->ino)) {
+			kvfs_repair_bmap_rollback(&rp->map, nclaims);
+			drop_rebuilds(rp, c->ino);
+			drop_inode(c, in_use);
 		}
 		return 0;
 	}
@@ -1165,6 +1276,20 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		       c->ino)) {
 		d->mode =
 			kv_cpu_to_le16((uint16_t)((mode & ~S_IFMT) | S_IFREG));
+		c->changed = true;
+	}
+	/*
+	 * Only an inode with no links is on an unlinked list: a linked one
+	 * pointing to a next one would be reported by every later check
+	 * (the lists phase empties a bucket that reaches it).
+	 */
+	if (kv_le32_to_cpu(d->nlink) &&
+	    kv_le32_to_cpu(d->next_unlinked) != KVFS_NULLAGINO &&
+	    rp_problem(rp, true, c->ino, kvfs_ino_to_fsb(g, c->ino),
+		       "inode %" PRIu64 " has links but points to a next "
+		       "unlinked inode: pointer cleared",
+		       c->ino)) {
+		d->next_unlinked = kv_cpu_to_le32(KVFS_NULLAGINO);
 		c->changed = true;
 	}
 	/* a rebuilt fork's count is part of its rebuild */

@@ -801,6 +801,22 @@ static bool rebuilt(const struct nsr *r, size_t i)
 	return false;
 }
 
+/*
+ * An inode with no links on no list, which the namespace walk finds
+ * linked: its link count, set in the same round, is the repair, not
+ * freeing it with the names that lead to it (a zeroed nlink).
+ */
+static bool linked(const struct nsr *r, size_t i)
+{
+	if (r->v[i].kind != P_ORPHAN)
+		return false;
+	for (size_t j = 0; j < r->n; j++)
+		if (r->v[j].kind == KVFS_NS_NLINK &&
+		    r->v[j].ino == r->v[i].ino && r->v[j].want)
+			return true;
+	return false;
+}
+
 static const char *left_why(const struct nsr *r, const struct prob *q)
 {
 	if (r->o->dry_run)
@@ -857,7 +873,7 @@ int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
 		for (size_t i = 0; i < r.n; i++) {
 			int ferr;
 
-			if (cls_of(r.v[i].kind) != c)
+			if (cls_of(r.v[i].kind) != c || linked(&r, i))
 				continue;
 			done[0] = '\0';
 			ferr = rebuilt(&r, i) ?

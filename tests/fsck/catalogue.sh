@@ -39,14 +39,23 @@ SUB=$(ino_of /sub) BIG=$(ino_of /big) D2=$(ino_of /sub/d2) D3=$(ino_of /sub/d2/d
 FRAG=$(ino_of /frag) F0=$(ino_of /file0) F1=$(ino_of /file1) F4095=$(ino_of /file4095)
 F4096=$(ino_of /file4096) F65537=$(ino_of /file65537)
 XB=$(ino_of /xattr-block) XDIR=$(ino_of /xattr-dir) XT=$(ino_of /xattr-tree)
+LLINK=$(ino_of /sub/long-link)
 [ -n "$SUB" ] && [ -n "$FRAG" ] && [ -n "$XB" ] || die "manifest"
 DBLOCKS=$("$DB" "$T/base" sb | sed -n 's/^dblocks = //p')
 first_block() { "$DB" "$1" bmap "$2" | sed -n 's/^extent\[0\] = off [0-9]* block \([0-9]*\) .*/\1/p'; }
 FREE0=$("$DB" "$T/base" btree 0 bno | sed -n 's/^rec\[0\]\.startblock = //p' | head -1)
 FB0=$("$DB" "$T/base" ag 0 | sed -n 's/^freeblks = //p')
-# a free inode: past the last one populate made, in an allocated chunk
-FREEINO=$(($(sort -n "$T/orig/manifest" | tail -1 | cut -d' ' -f1) + 1))
-"$DB" "$T/base" inode $FREEINO | grep -qx 'mode = 00*' || die "inode $FREEINO not free"
+# a free inode in an allocated chunk: past the last one populate made,
+# or (that one the last of its chunk, as the allocator's timing may have
+# it) below it
+MAXINO=$(sort -n "$T/orig/manifest" | tail -1 | cut -d' ' -f1)
+FREEINO=
+for ((i = MAXINO + 1; i > MAXINO - 64; i--)); do
+	grep -q "^$i " "$T/orig/manifest" && continue
+	"$DB" "$T/base" inode $i 2>/dev/null | grep -qx 'mode = 00*' &&
+		{ FREEINO=$i; break; }
+done
+[ -n "$FREEINO" ] || die "no free inode near $MAXINO"
 
 # an inode number in no chunk (past AG 1's, the last's, inodes), and one
 # past the last AG (inode numbers are AG << (agblklog + inopblog) | agino)
@@ -76,11 +85,30 @@ sums "$T/orig" >"$T/orig.sums"
 # PATH:MIN, the intact part kept (empty: none).  Values are computed
 # above from the base image.  The dir-mode cases give a regular file
 # (empty, with data, with an extent-map tree) a directory's type with its
-# crc right, as the campaign's seed 3172 did.  /xattr-tree's attribute
-# fork is an extent-map tree (populate xattr-tree): its one leaf damaged,
-# the tree is rebuilt and every xattr kept.  /frag is a two-level extent-map tree (600
-# one-block extents: four leaves under the root in its inode), made after
-# the files of every size (a higher inode number).
+# crc right, as the campaign's seed 3172 did.  link-count-zero: a linked
+# file's nlink zeroed (crc right) was freed as an orphan with its entry
+# removed, not given its count back.  /xattr-tree's attribute fork is
+# an extent-map tree (populate xattr-tree): its one leaf damaged, the
+# tree is rebuilt and every xattr kept.  /frag is a two-level extent-map
+# tree (600 one-block extents: four leaves under the root in its inode),
+# made after the files of every size (a higher inode number); its root
+# in the inode of level 200 keeps no extent (a NULL list was copied: a
+# UBSan report).  next-unlinked-*: a linked file's next unlinked pointer
+# (crc right) to an inode in use, -y left it; out of range, the file was
+# cleared.  dir-unwritten, symlink-unwritten: an extent flagged
+# unwritten (crc right) was clean to fsck, and the directory unreadable
+# (EUCLEAN) even after -y.  symlink-past-end: -n read the target's block
+# past the device (exit 8).  root-forkoff: a fork offset with no attribute fork cut the
+# root's extents, then cleared it (every file disconnected, -y exit 4).
+# attr-fields: attribute fork extents with no fork offset cleared the
+# directory (its files disconnected); only the fields are cleared.
+# root-nlink-zero: a read-write open walking the image freed the root's
+# blocks (a link count of 0 inactivated it at its last put).
+# root-extent: the root's one extent cut (past the end), it was made a
+# regular file like any directory whose blocks hold none (-y exit 4).
+# root-free, root-bad: a root inode free or failing its verifier was
+# cleared and nothing could be reconnected (-y exit 4); it is made an
+# empty directory, everything it named found in lost+found.
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
@@ -91,6 +119,7 @@ cases=(
 "free-and-used|/file4096$|write inode $F4096 u.extent[0].startblock $FREE0"
 "shared-block|/file4096$|write inode $F4096 u.extent[0].startblock $(first_block "$T/base" $F4095)"
 "link-count|^$|write inode $F1 nlink 5"
+"link-count-zero|^$|write inode $F1 nlink 0|has link count 0, 1 links found"
 "dir-mode-empty|^$|write inode $F0 mode 040644|hold no directory: made a regular file"
 "dir-mode-data|^$|write inode $F4096 mode 040644|hold no directory: made a regular file"
 "dir-mode-tree|^$|write inode $FRAG mode 040644|hold no directory: made a regular file"
@@ -103,10 +132,20 @@ cases=(
 "dir-cycle|^\\./sub/d2/|write dirent $D2 d3 inumber $SUB"
 "disconnected|^\\./sub/|write dirent $ROOT sub inumber $XDIR"
 "bmbt-node|/frag$|write -c btree $FRAG bmbt 0:1 level 4|extent-map tree|/frag:600"
+"bmbt-root-level|/frag$|write inode $FRAG u.bmdr.level 200|extent-map tree"
 "bmbt-leaf-level|/frag$|write btree $FRAG bmbt 0:2 level 1|extent-map tree|/frag:600"
 "bmbt-record|/frag$|write btree $FRAG bmbt 0:0 rec[3].startoff 0|overlaps the previous extent: cut|/frag:599"
 "bmbt-shared|/frag$|write btree $FRAG bmbt 0:2 rec[5].startblock $(first_block "$T/base" $F4095)|cut from inode $FRAG (the later owner|/frag:599"
 "extent-past-end|/file65537$|write inode $F65537 u.extent[0].startblock $((DBLOCKS + 10))"
+"dir-unwritten|^$|write inode $BIG u.extent[0].flags 1|is unwritten in a directory"
+"symlink-unwritten|^$|write inode $LLINK u.extent[0].flags 1|is unwritten in a directory or symbolic link"
+"symlink-past-end|/long-link$|write inode $LLINK u.extent[0].startblock $((DBLOCKS + 10))"
+"root-forkoff|^$|write inode $ROOT forkoff 1|has a fork offset of 1 but no attribute fork"
+"attr-fields|^$|write inode $D3 anextents 5|has no attribute fork but its format 0 and 5 extents"
+"root-nlink-zero|^$|write inode $ROOT nlink 0; WALKRW|has link count 0"
+"root-extent|.|write inode $ROOT u.extent[0].blockcount 1000000|outside the filesystem"
+"root-free|.|write inode $ROOT mode 0|root inode $ROOT is free: made an empty directory"
+"root-bad|.|write inode $ROOT format none|data fork format invalid"
 "xattr-block|^xattr/$XB/|blocktrash -s 10 -n 1 -b 16 -t attr"
 "xattr-tree-leaf|^$|write -c btree $XT abmbt 0:0 leftsib 5|attribute fork's extent-map tree"
 "xattr-tree-level|^$|write btree $XT abmbt 0:0 level 2|attribute fork's extent-map tree"
@@ -115,8 +154,11 @@ cases=(
 "inobt-lost-records|^$|write btree 0 ino 0:0 numrecs 0|rebuilt from a scan of the AG's inode blocks"
 "dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"
 "dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
+"dir-block-reclen|^\\./big/|blocktrash -s 11 -n 2 -b 8 -t dir"
 "unlinked-linked|^$|write agi $(unlinked $F1)|on it has links"
 "unlinked-free|^$|write agi $(unlinked $FREEINO)|on it is free or no inode"
+"next-unlinked-linked|^$|write inode $F1 next_unlinked $F0|has links but points to a next"
+"next-unlinked-invalid|^$|write inode $F1 next_unlinked 5|next unlinked inode invalid"
 "orphan|^$|ORPHAN"
 "orphan-damaged|/frag$|ORPHAN_WB; write -c btree $FRAG bmbt 0:1 level 4|extent-map tree"
 "log-corrupt|^$|ORPHAN; blocktrash -s 9 -n 8 -b 64 -t log"
@@ -124,7 +166,7 @@ cases=(
 )
 
 # damage IMG COMMANDS: run each kvfs-db -x command (or ORPHAN, ORPHAN_WB,
-# TORN)
+# TORN, WALKRW)
 damage() {
 	local img=$1 cmd
 	local -a parts
@@ -134,6 +176,8 @@ damage() {
 		case $cmd in
 		ORPHAN) "$POP" orphan "$img" 2>/dev/null || return 1 ;;
 		ORPHAN_WB) "$POP" orphan-wb "$img" 2>/dev/null || return 1 ;;
+		# the damaged image opened read-write and walked
+		WALKRW) timeout 120 "$POP" walk "$img" rw >/dev/null 2>&1 || return 1 ;;
 		TORN)
 			# the log's newest blocks lost: the second half of the log
 			local start len bs
