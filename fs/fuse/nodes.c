@@ -243,23 +243,7 @@ void kvfs_fuse_node_set_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, int err)
 	kv_lockdep_unlock(&s->lock);
 }
 
-int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino)
-{
-	struct stripe *s = stripe_of(nt, ino);
-	struct node *n;
-	int err = 0;
-
-	kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
-	pthread_mutex_lock(&s->lock);
-	n = find(s, ino);
-	if (n)
-		err = n->werr;
-	pthread_mutex_unlock(&s->lock);
-	kv_lockdep_unlock(&s->lock);
-	return err;
-}
-
-int kvfs_fuse_node_take_werr(struct kvfs_fuse_nodes *nt, uint64_t ino)
+int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, bool take)
 {
 	struct stripe *s = stripe_of(nt, ino);
 	struct node *n;
@@ -270,7 +254,8 @@ int kvfs_fuse_node_take_werr(struct kvfs_fuse_nodes *nt, uint64_t ino)
 	n = find(s, ino);
 	if (n) {
 		err = n->werr;
-		n->werr = 0;
+		if (take)
+			n->werr = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
 	kv_lockdep_unlock(&s->lock);

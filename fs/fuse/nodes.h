@@ -61,12 +61,11 @@ void kvfs_fuse_node_set_caps(struct kvfs_fuse_nodes *nt, uint64_t ino,
 
 /*
  * Record err (negative) as ino's writeback error, replacing any (no effect
- * on an inode the kernel forgot); read it (0 if none); take it: read it and
- * clear it.
+ * on an inode the kernel forgot); read it (0 if none), and with take clear
+ * it.
  */
 void kvfs_fuse_node_set_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, int err);
-int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino);
-int kvfs_fuse_node_take_werr(struct kvfs_fuse_nodes *nt, uint64_t ino);
+int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, bool take);
 
 /* Inodes the kernel holds now (tests, statistics). */
 uint64_t kvfs_fuse_nodes_count(struct kvfs_fuse_nodes *nt);

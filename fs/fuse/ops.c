@@ -92,7 +92,7 @@ static void stat_of(const struct kvfs_stat *ks, struct stat *st)
  */
 static double attr_timeout(struct kvfs_fuse *fs, uint64_t ino)
 {
-	if (fs->writeback && kvfs_fuse_node_werr(fs->nodes, ino))
+	if (fs->writeback && kvfs_fuse_node_werr(fs->nodes, ino, false))
 		return 0;
 	return fs->timeout;
 }
@@ -311,7 +311,7 @@ static void kf_getattr(fuse_req_t req, fuse_ino_t ino,
 	 * that can tell a writer its data found no room (kf_write_buf()).
 	 */
 	if (fi && fs->writeback) {
-		err = kvfs_fuse_node_take_werr(fs->nodes, ino_of(fs, ino));
+		err = kvfs_fuse_node_werr(fs->nodes, ino_of(fs, ino), true);
 		if (err) {
 			fuse_reply_err(req, -err);
 			return;
@@ -438,7 +438,7 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	ret = kvfs_setattr(fs->mp, ino_of(fs, ino), &sa, &cr, &ks);
 	/* a new size starts the data over: no failed write back is news */
 	if (!ret && (sa.valid & KVFS_SET_SIZE))
-		kvfs_fuse_node_take_werr(fs->nodes, ino_of(fs, ino));
+		kvfs_fuse_node_werr(fs->nodes, ino_of(fs, ino), true);
 	if (!ret && (sa.valid & KVFS_SET_MODE) && fs->acl)
 		ret = acl_chmod(fs, &ks);
 	reply_attr(req, ret, &ks);
@@ -742,7 +742,7 @@ static void kf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 * error this file had not heard of: one still kept for a
 		 * write() (kf_write_buf()) is old news by now.
 		 */
-		kvfs_fuse_node_take_werr(fs->nodes, ino_of(fs, ino));
+		kvfs_fuse_node_werr(fs->nodes, ino_of(fs, ino), true);
 	}
 	fuse_reply_err(req, -ret);
 }
