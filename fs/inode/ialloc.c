@@ -383,8 +383,15 @@ static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 			.alignment = len,
 			.type = KVFS_ALLOC_NEAR_BNO,
 			.owner = kvfs_fsb_to_agno(g, goal),
-			/* the record's insertion may split the tree */
-			.minleft = tp->mp->resv.inobt_maxlevels,
+			/*
+			 * The record's insertion may split the tree; the new
+			 * name may grow its directory, whose blocks this
+			 * transaction may only take from this AG or a higher
+			 * one (the AG order): room for both, or no chunk here
+			 * (XFS keeps the same with minleft and args->total).
+			 */
+			.minleft = tp->mp->resv.inobt_maxlevels +
+				   (uint32_t)tp->mp->resv.dirop.blocks,
 		};
 		err = kvfs_alloc_vextent(args);
 		if (any_ag && (err == -ENOSPC || err == -EAGAIN)) {
