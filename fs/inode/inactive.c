@@ -155,8 +155,10 @@ static int inactive_failed(struct kvfs_inode *ip, int err)
 
 int kvfs_inactive(struct kvfs_inode *ip)
 {
-	int err = 0;
+	int err = kvfs_iunlink_check(ip);
 
+	if (err)
+		return err;
 	/* inline data (a short symbolic link or directory) has nothing to free */
 	if (ip->i_nextents || ip->i_nblocks || ip->i_forkoff ||
 	    (S_ISREG(ip->i_mode) && ip->i_size))

@@ -35,7 +35,9 @@ bool kvfs_inode_needs_inactive(struct kvfs_inode *ip);
 
 /*
  * Free ip (referenced by the caller, unlocked, no transaction running):
- * blocks, then the inode.  -EIO after a shutdown, -ENOSPC when no log
+ * blocks, then the inode.  -EUCLEAN (reported, ip marked sick, nothing
+ * freed) when ip is on no unlinked list (kvfs_iunlink_check()).  -EIO
+ * after a shutdown, -ENOSPC when no log
  * space or blocks could be reserved; the errors of the steps (the
  * filesystem is then shut down if a step had changed something).  ip is
  * left on its unlinked list on error, and the error recorded through the

@@ -22,6 +22,7 @@
 #include "fs/inode/inode_item.h"
 #include "fs/inode/iunlink.h"
 #include "fs/mount.h"
+#include "fs/space/perag.h"
 #include "fs/trans/trans.h"
 
 struct iul_node {
@@ -466,6 +467,27 @@ int kvfs_iunlink_recover(struct kvfs_mount *mp, uint64_t *freed)
 					  freed);
 	kvfree(info);
 	return err;
+}
+
+int kvfs_iunlink_check(struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+	const struct kvfs_geom *g = &mp->g;
+	struct kvfs_perag *pag = &mp->pag[kvfs_ino_to_agno(g, ip->i_ino)];
+	bool on;
+
+	/* the map is under the AG's lock, which nothing here holds yet */
+	kvfs_perag_lock(pag);
+	on = iul_find(&mp->iunlink->ags[kvfs_ino_to_agno(g, ip->i_ino)],
+		      kvfs_ino_to_agino(g, ip->i_ino)) != NULL;
+	kvfs_perag_unlock(pag);
+	if (on)
+		return 0;
+	atomic_fetch_or(&ip->i_flags, KVFS_ISICK);
+	return kvfs_corrupt_inode(-EUCLEAN, kvfs_ino_to_fsb(g, ip->i_ino),
+				  ip->i_ino,
+				  "no links, but on no unlinked list: left "
+				  "allocated for fsck.kvfs");
 }
 
 bool kvfs_iunlink_ready(struct kvfs_mount *mp)

@@ -72,6 +72,16 @@ int kvfs_bumplink(struct kvfs_trans *tp, struct kvfs_inode *ip);
 int kvfs_droplink(struct kvfs_trans *tp, struct kvfs_inode *ip);
 
 /*
+ * Before freeing ip (no links, referenced, nothing locked): 0 if it is on
+ * its AG's list.  An inode with no links that no list holds was not
+ * unlinked by this filesystem (a damaged link count, e.g. of a file a
+ * directory still names, reached by its number): -EUCLEAN, reported, and
+ * ip marked sick so that nothing frees it (XFS's
+ * xfs_inode_unlinked_incomplete()).
+ */
+int kvfs_iunlink_check(struct kvfs_inode *ip);
+
+/*
  * Mount (read-write, after log recovery): free every inode left on the
  * unlinked lists by a crash (kvfs_inactive(): blocks, then the inode);
  * *freed counts them.  The lists are read into the predecessor maps

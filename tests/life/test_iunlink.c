@@ -9,11 +9,13 @@
  * with inodes on the lists leaves an image the checker accepts, and the
  * next mount frees exactly those inodes; an inode with no links on no
  * list, and a listed inode with a link, are each the checker's one
- * finding (the latter also refused by the mount).
+ * finding (the latter also refused by the mount); the former, with data
+ * and reached by its number, keeps its data (never freed, only reported).
  */
 #include <sys/stat.h>
 
 #include "fs/format/ag.h"
+#include "fs/io/blkhdr.h"
 #include "fs/io/buf_ops.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/icreate.h"
@@ -245,6 +247,55 @@ static void unlisted_found(void)
 }
 
 /*
+ * The same damage on a file with data, reached by its number on the next
+ * read-write mount (nothing names it for a lookup to find): its last put
+ * must not free it.  It keeps its blocks and bytes for fsck.kvfs, one
+ * report says why, and the next put reports nothing new (marked sick).
+ */
+static void unlisted_kept(void)
+{
+	static char buf[3 * 4096], back[sizeof(buf)];
+	struct kvfs_mount *mp = mount_fs();
+	struct kvfs_inode *ip = create(mp);
+	uint64_t ino = ip->i_ino, nblocks;
+	struct kvfs_trans *tp;
+	unsigned long reports;
+	struct kvfs_stat st;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i * 7 + 3);
+	CHECK_EQ(kvfs_write(mp, ino, buf, sizeof(buf), 0, 0),
+		 (ssize_t)sizeof(buf));
+	CHECK_EQ(kvfs_release(mp, ino), 0);
+	tp = trans(mp);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	ip->i_nlink = 0;
+	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	nblocks = ip->i_nblocks;
+	CHECK(nblocks >= 3);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+
+	mp = mount_fs();
+	reports = kvfs_corrupt_count();
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	CHECK_EQ(kvfs_corrupt_count(), reports + 1);
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	CHECK_EQ(st.nlink, 0);
+	CHECK_EQ(st.size, sizeof(buf));
+	CHECK_EQ(kvfs_read(mp, ino, back, sizeof(back), 0),
+		 (ssize_t)sizeof(back));
+	CHECK(!memcmp(buf, back, sizeof(buf)));
+	CHECK_EQ(kvfs_corrupt_count(), reports + 1);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_nblocks, nblocks);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
+/*
  * A listed inode given a link behind the lists' back: the checker's one
  * finding, and a mount that refuses to free it (-EUCLEAN, a reason).
  */
@@ -344,6 +395,8 @@ int main(void)
 
 	make_fs_ags(1);
 	unlisted_found();
+	make_fs_ags(1);
+	unlisted_kept();
 	make_fs_ags(1);
 	linked_listed_found();
 	unlink(path);
