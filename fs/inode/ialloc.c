@@ -3,6 +3,7 @@
  * Inode allocation (see fs/inode/ialloc.h for the contract).
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
@@ -572,7 +573,16 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 		return -EINVAL;
 	if (kvj_errtag(KVJ_ERRTAG_IALLOC_NOSPC))
 		return -ENOSPC;
-	if (parent != KVFS_NULLINO && kvfs_ino_in_range(g, parent)) {
+	if (S_ISDIR(a->mode) && parent != KVFS_NULLINO) {
+		/*
+		 * New directories go round the AGs (XFS's m_agirotor), their
+		 * files then near them: an AG's lock is held from an inode's
+		 * allocation to the commit, so threads creating in different
+		 * directories of one AG take turns.
+		 */
+		goal = kvfs_alloc_goal_new_dir(mp);
+		start = kvfs_fsb_to_agno(g, goal);
+	} else if (parent != KVFS_NULLINO && kvfs_ino_in_range(g, parent)) {
 		start = kvfs_ino_to_agno(g, parent);
 		near = kvfs_ino_to_agino(g, parent);
 		goal = kvfs_alloc_goal_near_parent(mp, parent);

@@ -9,9 +9,13 @@
  * allocations: after recovery every inode allocated before the force is
  * still allocated and the image is clean.  Then a new chunk and its first
  * inodes in one checkpoint, the crash right after its force: recovery
- * must replay the inodes' cores over the chunk's initialisation.
+ * must replay the inodes' cores over the chunk's initialisation.  New
+ * directories go round the AGs.
  */
+#include <sys/stat.h>
+
 #include "fs/format/sb.h"
+#include "fs/kvfs.h"
 #include "tests/scrub_util.h"
 #include "tests/inode/ino.h"
 
@@ -312,12 +316,48 @@ static void test_root_split(void)
 	scrub_image_clean_unnamed(path);
 }
 
+/*
+ * New directories go round the AGs, each one's files in its AG: eight
+ * directories of the root in a 4-AG filesystem, two in each AG.
+ */
+static void test_dir_rotor(void)
+{
+	struct kvfs_mkfs_opts o = {
+		.target = path, .size = 64 << 20, .agcount = 4, .force = true
+	};
+	const struct kvfs_cred cr = { .uid = 0, .gid = 0 };
+	unsigned per_ag[4] = { 0 };
+	struct kvfs_stat dst, fst;
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	char name[16];
+
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+	CHECK_EQ(g.agcount, 4);
+	mp = mount_fs(false);
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		CHECK_EQ(kvfs_mkdir(mp, g.rootino, name, 0755, &cr, &dst), 0);
+		per_ag[kvfs_ino_to_agno(&g, dst.ino)]++;
+		CHECK_EQ(kvfs_create(mp, dst.ino, "f", S_IFREG | 0644, 0,
+				     KVFS_CREATE_EXCL, &cr, &fst, NULL),
+			 0);
+		CHECK_EQ(kvfs_ino_to_agno(&g, fst.ino),
+			 kvfs_ino_to_agno(&g, dst.ino));
+	}
+	for (int a = 0; a < 4; a++)
+		CHECK_EQ(per_ag[a], 2);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
 int main(void)
 {
 	CHECK_EQ(kv_init(NULL), 0);
 	set_path("ichunk");
 	test_alloc_free_many();
 	test_root_split();
+	test_dir_rotor();
 	test_crash(true);
 	test_crash(false);
 	test_crash_same_checkpoint();
