@@ -72,12 +72,17 @@ for what in "committed transactions/s" "item deltas/s" "checkpoints/s" \
 done
 
 # a log too small for the dirty buffers: the AIL writes back, committers
-# wait for log space, and the report gives both
-"$bench" --seconds 1 --size 256M --log-size 4M --buffers 4096 --threads 2 \
-	>"$tmp/wb" || fail "--log-size run failed"
-awk '/AIL write-backs\/s/ { found = 1; if ($3 > 0) ok = 1 }
-	END { exit !(found && ok) }' "$tmp/wb" ||
-	fail "no AIL write-backs with a 4M log: $(cat "$tmp/wb")"
+# wait for log space, and the report gives both.  How much a run commits
+# depends on the machine's load: a run that did not fill the log is tried
+# again, longer (what is asserted is that a full log is written back)
+for secs in 1 3 8; do
+	"$bench" --seconds $secs --size 256M --log-size 4M --buffers 4096 \
+		--threads 2 >"$tmp/wb" || fail "--log-size run failed"
+	awk '/AIL write-backs\/s/ { found = 1; if ($3 > 0) ok = 1 }
+		END { exit !(found && ok) }' "$tmp/wb" && break
+	[ $secs = 8 ] &&
+		fail "no AIL write-backs with a 4M log: $(cat "$tmp/wb")"
+done
 grep -Eq "grant waits [0-9]+," "$tmp/wb" &&
 	grep -Eq "grant waits/s [0-9]+" "$tmp/wb" ||
 	fail "grant waits not reported: $(cat "$tmp/wb")"
