@@ -73,6 +73,8 @@ static int parse_flag(struct kvfs_fuse_opts *o, const char *name)
 		F("async", sync, false),
 		F("writeback_cache", writeback, true),
 		F("nowriteback_cache", writeback, false),
+		F("dio", direct_io, true),
+		F("nodio", direct_io, false),
 		F("noexec", noexec, true),
 		F("exec", noexec, false),
 		F("nosuid", nosuid, true),
