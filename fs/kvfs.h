@@ -69,6 +69,13 @@ struct kvfs_open_opts {
 	 * kvfs_open_error()).
 	 */
 	unsigned threads;
+	/*
+	 * Large aligned file data writes bypass the host's page cache
+	 * (O_DIRECT, KV_DEV_DIRECT in fs/io/dev.h): less CPU per byte and
+	 * no write back of the image's pages at the log's flushes; a read
+	 * soon after comes from the device rather than the host's cache.
+	 */
+	bool direct_io;
 };
 
 /*

@@ -50,6 +50,7 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	mo.cache_bytes = o->cache_bytes;
 	mo.threads = o->threads;
 	mo.push_interval_ms = o->commit_ms ? o->commit_ms : KVFS_COMMIT_MS;
+	mo.direct_io = o->direct_io;
 	err = kvfs_mount_open(path, &mo, &mp);
 	if (err)
 		return err;

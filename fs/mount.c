@@ -361,7 +361,9 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 	err = 0;
 	if (!o->dev)
 		err = kv_dev_open(path,
-				  (o->rdonly ? KV_DEV_RDONLY : 0) | KV_DEV_EXCL,
+				  (o->rdonly ? KV_DEV_RDONLY : 0) |
+					  KV_DEV_EXCL |
+					  (o->direct_io ? KV_DEV_DIRECT : 0),
 				  &mp->dev);
 	if (err) {
 		fail(err, "cannot open %s: %s", path, strerror(-err));

@@ -78,6 +78,8 @@ struct kvfs_mount_opts {
 	unsigned nr_defer_types;
 	/* threads calling into the filesystem at once; 0: 1 */
 	unsigned threads;
+	/* the device opened KV_DEV_DIRECT (kvfs_open_opts.direct_io) */
+	bool direct_io;
 };
 
 /*

@@ -143,6 +143,7 @@ static const char *opt_image;
 static uint64_t opt_size = 1ull << 30;
 static unsigned opt_dir_entries = 1000000;
 static unsigned opt_commit_ms; /* 0: the core's default */
+static bool opt_dio; /* kvfs_open_opts.direct_io */
 
 /* the target of the I/O workloads: a kvfs file or the raw file */
 struct target {
@@ -689,7 +690,8 @@ static int big_teardown(void)
 static int remount(void)
 {
 	struct kvfs_open_opts oo = { .atime = KVFS_ATIME_NOATIME,
-				     .commit_ms = opt_commit_ms };
+				     .commit_ms = opt_commit_ms,
+				     .direct_io = opt_dio };
 	struct kvfs_open_info info;
 	int err;
 
@@ -898,7 +900,8 @@ static uint64_t image_size(void)
 static int setup(void)
 {
 	struct kvfs_open_opts oo = { .atime = KVFS_ATIME_NOATIME,
-				     .commit_ms = opt_commit_ms };
+				     .commit_ms = opt_commit_ms,
+				     .direct_io = opt_dio };
 	struct kvfs_open_info info;
 	const char *dir = getenv("TMPDIR");
 	char *slash;
@@ -1049,6 +1052,8 @@ static void usage(FILE *f)
 		"                       write-back threads are not counted\n"
 		"                       (truncate_1g is per truncating second\n"
 		"                       either way)\n"
+		"  --dio                the image opened with direct_io (large\n"
+		"                       aligned writes O_DIRECT, fs/io/dev.h)\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"Without --csv: a table with each workload's ratio to its raw\n"
@@ -1093,6 +1098,7 @@ static int parse_args(int argc, char **argv)
 		{ "dir-entries", required_argument, NULL, 'd' },
 		{ "csv", no_argument, NULL, 'c' },
 		{ "cpu", no_argument, NULL, 'C' },
+		{ "dio", no_argument, NULL, 'D' },
 		{ "commit", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1134,6 +1140,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'C':
 			opt_cpu = true;
+			break;
+		case 'D':
+			opt_dio = true;
 			break;
 		case 'm': {
 			unsigned sec;

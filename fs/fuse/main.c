@@ -57,6 +57,9 @@ static void usage(FILE *f)
 		"                              default: one per CPU, at least 2)\n"
 		"  commit=SECONDS              log push interval (default 1)\n"
 		"  writeback_cache, nowriteback_cache   kernel page cache mode\n"
+		"  dio, nodio                  large writes to the image with\n"
+		"                              O_DIRECT, past the host's page\n"
+		"                              cache (dio)\n"
 		"  allow_other, default_permissions     (on by default as root)\n"
 		"  fsname=NAME                 source shown in mount tables\n"
 		"  noexec, nosuid, nodev       mount flags passed to the kernel\n"
@@ -364,7 +367,8 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 				     .atime = o->atime,
 				     .cache_bytes = o->mem / 2,
 				     .commit_ms = o->commit_ms,
-				     .threads = threads };
+				     .threads = threads,
+				     .direct_io = o->direct_io };
 	struct kv_config kc = { .budget_bytes = o->mem };
 	struct kvfs_open_info info = { 0 };
 	struct fuse_loop_config *lc = NULL;

@@ -73,6 +73,8 @@ static int parse_flag(struct kvfs_fuse_opts *o, const char *name)
 		F("async", sync, false),
 		F("writeback_cache", writeback, true),
 		F("nowriteback_cache", writeback, false),
+		F("dio", direct_io, true),
+		F("nodio", direct_io, false),
 		F("noexec", noexec, true),
 		F("exec", noexec, false),
 		F("nosuid", nosuid, true),
@@ -190,6 +192,8 @@ int kvfs_fuse_parse(int argc, char **argv, struct kvfs_fuse_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->writeback = true;
+	/* the image's page cache would hold what the kernel's already does */
+	o->direct_io = true;
 	o->allow_other = -1;
 	o->default_permissions = -1;
 	opterr = 0;

@@ -29,6 +29,7 @@ struct kvfs_fuse_opts {
 	unsigned threads; /* FUSE worker threads; 0: the default */
 	unsigned commit_ms; /* log push interval; 0: the default */
 	bool writeback; /* the kernel's writeback cache */
+	bool direct_io; /* dio: large writes bypass the host's page cache */
 	int allow_other; /* -1: on when run as root */
 	int default_permissions; /* -1: on when run as root */
 	bool noexec, nosuid, nodev;

@@ -11,7 +11,14 @@
  * overlay may hold data) runs under dev->lock, so that numbering a write and
  * deciding its fate is one step; that serialisation is acceptable in tests.
  *
- * Memory: the struct, the overlay and the sector versions come from libc, not kvalloc.  The
+ * KV_DEV_DIRECT: the O_DIRECT descriptor is only read (dfd) and, when a
+ * write finds O_DIRECT refused, set to -1 for good; it stays open
+ * (dfd_owned) until close, so that a write racing that store still
+ * writes to an open file.  Each thread's bounce buffer is its own
+ * (thread-specific data, freed at the thread's exit).
+ *
+ * Memory: the struct, the overlay, the sector versions and the bounce
+ * buffers come from libc, not kvalloc.  The
  * overlay models the disk's own write cache: it is not the filesystem's
  * memory, must not be charged to its budget nor be reclaimable by it, and the
  * device must be usable by tools before or without kv_init().
@@ -22,6 +29,7 @@
 #include <linux/fs.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -69,12 +77,16 @@ struct secs {
 
 struct kv_dev {
 	int fd;
+	/* KV_DEV_DIRECT: fd reopened O_DIRECT, -1 without or once refused */
+	atomic_int dfd;
+	int dfd_owned; /* the descriptor to close, whatever dfd became */
 	bool bdev;
 	bool rdonly;
 	bool overlay; /* KV_DEV_OVERLAY: every write to ovl, for good */
 	uint64_t size;
 	char *path;
 	atomic_uint_fast64_t nr_writes;
+	atomic_uint_fast64_t nr_direct;
 	atomic_bool faulty; /* any fault mode set: take the slow path */
 	atomic_bool crashed;
 	pthread_mutex_t lock;
@@ -109,6 +121,18 @@ static int io_full(int fd, void *buf, size_t len, uint64_t off, bool write)
 static bool in_range(const struct kv_dev *dev, size_t len, uint64_t off)
 {
 	return off <= dev->size && len <= dev->size - off;
+}
+
+/*
+ * The same open file again, O_DIRECT (by /proc/self/fd: the very inode,
+ * whatever its path became); -1 where the kernel or /proc refuses.
+ */
+static int open_direct(int fd)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
 }
 
 int kv_dev_open(const char *path, unsigned flags, struct kv_dev **devp)
@@ -163,6 +187,11 @@ int kv_dev_open(const char *path, unsigned flags, struct kv_dev **devp)
 	}
 	dev->overlay = flags & KV_DEV_OVERLAY;
 	dev->rdonly = (flags & KV_DEV_RDONLY) && !dev->overlay;
+	dev->dfd_owned = -1;
+	if (flags & KV_DEV_DIRECT &&
+	    !(flags & (KV_DEV_RDONLY | KV_DEV_OVERLAY)))
+		dev->dfd_owned = open_direct(dev->fd);
+	atomic_init(&dev->dfd, dev->dfd_owned);
 	/* the slow paths read through the overlay */
 	atomic_store(&dev->faulty, dev->overlay);
 	pthread_mutex_init(&dev->lock, NULL);
@@ -209,6 +238,8 @@ void kv_dev_close(struct kv_dev *dev)
 	/* an unflushed volatile cache is lost, as on a real power-off */
 	cache_drop(dev);
 	pthread_mutex_destroy(&dev->lock);
+	if (dev->dfd_owned >= 0)
+		close(dev->dfd_owned);
 	close(dev->fd);
 	free(dev->path);
 	free(dev);
@@ -547,6 +578,80 @@ static int fault_write(struct kv_dev *dev, const void *buf, size_t len,
 	return err;
 }
 
+static pthread_key_t bounce_key;
+static pthread_once_t bounce_once = PTHREAD_ONCE_INIT;
+
+static void bounce_key_init(void)
+{
+	/* without a key (no memory), unaligned buffers go buffered */
+	if (pthread_key_create(&bounce_key, free))
+		bounce_key = (pthread_key_t)-1;
+}
+
+/* The thread's KV_DEV_DIRECT_CHUNK-byte aligned buffer, or NULL. */
+static void *bounce_buf(void)
+{
+	void *b;
+
+	pthread_once(&bounce_once, bounce_key_init);
+	if (bounce_key == (pthread_key_t)-1)
+		return NULL;
+	b = pthread_getspecific(bounce_key);
+	if (b)
+		return b;
+	b = aligned_alloc(KV_DEV_DIRECT_ALIGN, KV_DEV_DIRECT_CHUNK);
+	if (b && pthread_setspecific(bounce_key, b)) {
+		free(b);
+		b = NULL;
+	}
+	return b;
+}
+
+/*
+ * Write through the O_DIRECT descriptor: 1 when written, 0 when the write
+ * is for the buffered path (not eligible, no buffer, or O_DIRECT refused:
+ * whatever reached the file already is written again, the same bytes),
+ * or a negative errno.
+ */
+static int direct_write(struct kv_dev *dev, const uint8_t *buf, size_t len,
+			uint64_t off)
+{
+	int fd = atomic_load_explicit(&dev->dfd, memory_order_relaxed);
+	uint8_t *bounce = NULL;
+	int err = 0;
+
+	if (fd < 0 || len < KV_DEV_DIRECT_MIN ||
+	    (len | off) & (KV_DEV_DIRECT_ALIGN - 1))
+		return 0;
+	if ((uintptr_t)buf & (KV_DEV_DIRECT_ALIGN - 1)) {
+		bounce = bounce_buf();
+		if (!bounce)
+			return 0;
+	}
+	while (len && !err) {
+		size_t n = bounce && len > KV_DEV_DIRECT_CHUNK ?
+				   KV_DEV_DIRECT_CHUNK :
+				   len;
+
+		if (bounce)
+			memcpy(bounce, buf, n);
+		err = io_full(fd, bounce ? bounce : (uint8_t *)buf, n, off,
+			      true);
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	if (err == -EINVAL) {
+		/* the filesystem under wants another alignment: buffered */
+		atomic_store(&dev->dfd, -1);
+		return 0;
+	}
+	if (!err)
+		atomic_fetch_add_explicit(&dev->nr_direct, 1,
+					  memory_order_relaxed);
+	return err ? err : 1;
+}
+
 int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len, uint64_t off)
 {
 	uint64_t nr;
@@ -559,6 +664,9 @@ int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len, uint64_t off)
 	if (!atomic_load_explicit(&dev->faulty, memory_order_acquire)) {
 		atomic_fetch_add_explicit(&dev->nr_writes, 1,
 					  memory_order_relaxed);
+		err = direct_write(dev, buf, len, off);
+		if (err)
+			return err < 0 ? err : 0;
 		return io_full(dev->fd, (void *)buf, len, off, true);
 	}
 
@@ -684,6 +792,11 @@ int kv_dev_set_fault(struct kv_dev *dev, const struct kv_dev_fault *f)
 uint64_t kv_dev_nr_writes(const struct kv_dev *dev)
 {
 	return atomic_load(&dev->nr_writes);
+}
+
+uint64_t kv_dev_nr_direct(const struct kv_dev *dev)
+{
+	return atomic_load(&dev->nr_direct);
 }
 
 bool kv_dev_crashed(const struct kv_dev *dev)

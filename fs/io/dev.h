@@ -64,6 +64,22 @@ struct kv_dev;
  * mode may be set on such a device.
  */
 #define KV_DEV_OVERLAY (1u << 2)
+/*
+ * Large writes (at least KV_DEV_DIRECT_MIN bytes, offset and length
+ * multiples of KV_DEV_DIRECT_ALIGN) go through a second, O_DIRECT
+ * descriptor of the same file: the host's page cache is neither filled
+ * nor written back by them (a buffer not so aligned is copied into an
+ * aligned one of the thread's, KV_DEV_DIRECT_CHUNK bytes at a time).
+ * Best effort: where O_DIRECT cannot be had (the open, or a first write,
+ * refused), every write stays buffered.  Durability is the same:
+ * kv_dev_flush() flushes the device cache over both.  Reads stay
+ * buffered (the host keeps the page cache coherent).  Ignored with a
+ * fault mode set, and on read-only and overlay devices.
+ */
+#define KV_DEV_DIRECT (1u << 3)
+#define KV_DEV_DIRECT_MIN (64u << 10)
+#define KV_DEV_DIRECT_ALIGN 4096u
+#define KV_DEV_DIRECT_CHUNK (1u << 20)
 
 int kv_dev_open(const char *path, unsigned flags, struct kv_dev **devp);
 void kv_dev_close(struct kv_dev *dev);
@@ -102,6 +118,8 @@ struct kv_dev_fault {
 int kv_dev_set_fault(struct kv_dev *dev, const struct kv_dev_fault *f);
 /* number of writes issued since open */
 uint64_t kv_dev_nr_writes(const struct kv_dev *dev);
+/* of them, those that went through the O_DIRECT descriptor */
+uint64_t kv_dev_nr_direct(const struct kv_dev *dev);
 /* true once a CRASH or TEAR point has been passed */
 bool kv_dev_crashed(const struct kv_dev *dev);
 /*
