@@ -45,18 +45,18 @@
  * one with each allocation and free; icount and ifree move by a chunk's
  * (or a piece's) inodes with each new chunk or piece.
  *
- * Freeing: whole chunks are never freed (XFS's ikeep: a directory that
- * empties and fills again does not allocate, initialise and force a
- * chunk each time).  A sparse record is freed whole once its last
- * allocated inode is (XFS's xfs_difree_inode_chunk: pieces are kept until
- * the record is empty, a piece on its own is never freed): the record
- * leaves the tree, its pieces return to free space in the same
- * transaction, their cluster buffers are invalidated (logged cancels, so
- * that recovery replays no older delta, buffer or inode, into blocks that
- * may hold anything since), icount and ifree drop by the record's count.
- * Sparse chunks exist only because free space was short, so their blocks
- * go back to it.  A sparse record whose pieces came to fill its chunk is
- * a whole chunk from then on, and kept.
+ * Freeing: a record is freed once its last allocated inode is (XFS's
+ * xfs_difree_inode_chunk without ikeep): the record leaves the tree, its
+ * blocks (a whole chunk's, or a sparse record's pieces: a piece on its
+ * own is never freed) return to free space in the same transaction, their
+ * cluster buffers are invalidated (logged cancels, so that recovery
+ * replays no older delta, buffer or inode, into blocks that may hold
+ * anything since), icount and ifree drop by the record's count.  Where a
+ * block holds more inodes than a chunk (several records a block), records
+ * are kept, as XFS does.  A chunk freed and allocated again may come back
+ * at the same inode numbers; the inode-number hint of the AG
+ * (newino, the last chunk made) may name a chunk freed since, and only
+ * hints.
  */
 #ifndef KV_FS_IALLOC_H
 #define KV_FS_IALLOC_H
