@@ -6,8 +6,11 @@
  * free_all: NFILES files in a directory fill many chunks; all removed with
  * the directory, the free block count is the one right after mkfs, the
  * AGs' inode counts are the mkfs chunk's, no chunk record but the mkfs
- * one holds any of the files' inode numbers (kvfs_ialloc_check_ino()), the checker and fsck -n
- * find nothing.  Before, every chunk stayed: 5000 files kept 624 blocks.
+ * one holds any of the files' inode numbers (kvfs_ialloc_check_ino()),
+ * the checker and fsck -n find nothing, and nothing changes when
+ * fsck.kvfs rebuilds the tree from a scan of the AG (the freed chunks'
+ * blocks still hold their inodes).  Before, every chunk stayed: 5000
+ * files kept 624 blocks.
  *
  * reuse: the files created again, each written with its own bytes, in the
  * same mount (the old in-core inodes still cached, holding the freed
@@ -19,6 +22,7 @@
  * Usage: test_ichunkfree FSCK_PATH
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,7 @@
 #include "fs/format/mkfs.h"
 #include "fs/inode/ialloc.h"
 #include "fs/io/buf_ops.h"
+#include "fs/io/dev.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
 #include "fs/space/perag.h"
@@ -110,6 +115,42 @@ static void fsck_clean(void)
 
 	snprintf(cmd, sizeof(cmd), "%s -f -n %s >/dev/null 2>&1", fsck, path);
 	CHECK_EQ(system(cmd), 0);
+}
+
+/*
+ * AG 0's inode-chunk tree (one leaf) zeroed: fsck.kvfs rebuilds it from a
+ * scan of the AG, where freed chunks keep the inodes last written there.
+ */
+static void inobt_rebuild(void)
+{
+	struct kvfs_geom g;
+	struct kv_dev *dev;
+	struct kvfs_agi *agi;
+	char cmd[600];
+	uint8_t *b;
+	off_t root;
+	int fd, st;
+
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
+	kv_dev_close(dev);
+	b = calloc(1, g.blocksize);
+	CHECK(b);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, b, g.blocksize, (off_t)KVFS_AGI_AGBNO * g.blocksize),
+		 (ssize_t)g.blocksize);
+	agi = (struct kvfs_agi *)b;
+	CHECK_EQ(agi->ino_level, 0);
+	root = (off_t)kv_le32_to_cpu(agi->ino_root) * g.blocksize;
+	memset(b, 0, g.blocksize);
+	CHECK_EQ(pwrite(fd, b, g.blocksize, root), (ssize_t)g.blocksize);
+	close(fd);
+	free(b);
+	snprintf(cmd, sizeof(cmd), "%s -f -y %s >/dev/null 2>&1", fsck, path);
+	st = system(cmd);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 1);
 }
 
 static void image_clean(void)
@@ -211,6 +252,8 @@ static void test_free_all(uint32_t blocksize)
 	CHECK_EQ(kvfs_close(mp), 0);
 	image_clean();
 
+	inobt_rebuild();
+	image_clean();
 	mp = open_fs();
 	if (mp->g.inopblock > KVFS_INODES_PER_CHUNK) {
 		CHECK_EQ(icount(mp), full);
