@@ -3,7 +3,7 @@
  * Whole inode chunks freed with their last inode (fs/inode/ialloc.h,
  * XFS's xfs_difree_inode_chunk without ikeep).
  *
- * free_all: NFILES files in a directory fill many chunks; all removed with
+ * free_all: nfiles files in a directory fill many chunks; all removed with
  * the directory, the free block count is the one right after mkfs, the
  * AGs' inode counts are the mkfs chunk's, no chunk record but the mkfs
  * one holds any of the files' inode numbers (kvfs_ialloc_check_ino()),
@@ -44,12 +44,15 @@
 #include "tests/scrub_util.h"
 
 #define NFILES 5000
+/* files of the runs in other block sizes: enough for many chunks */
+#define NFILES_OTHER 1500
 
 static const char *fsck;
 static char path[256];
 static const struct kvfs_cred cr = { 0 };
 static uint64_t inos[NFILES];
 static uint32_t gens[NFILES];
+static int nfiles;
 
 static struct kvfs_mount *open_fs(void)
 {
@@ -174,7 +177,7 @@ static void make_files(struct kvfs_mount *mp, bool data)
 	struct kvfs_stat st;
 	bool created;
 
-	for (int i = 0; i < NFILES; i++) {
+	for (int i = 0; i < nfiles; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		CHECK_EQ(kvfs_create(mp, dir, name, S_IFREG | 0644, 0,
 				     KVFS_CREATE_EXCL, &cr, &st, &created),
@@ -197,7 +200,7 @@ static void check_files(struct kvfs_mount *mp)
 {
 	char buf[64] = { 0 }, got[64];
 
-	for (int i = 0; i < NFILES; i++) {
+	for (int i = 0; i < nfiles; i++) {
 		snprintf(buf, sizeof(buf), "file %d ino %" PRIu64, i, inos[i]);
 		CHECK_EQ(kvfs_read(mp, inos[i], got, sizeof(got), 0),
 			 (ssize_t)sizeof(got));
@@ -210,7 +213,7 @@ static void remove_all(struct kvfs_mount *mp)
 	uint64_t dir = dir_ino(mp);
 	char name[32];
 
-	for (int i = 0; i < NFILES; i++) {
+	for (int i = 0; i < nfiles; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
 	}
@@ -239,6 +242,7 @@ static void test_free_all(uint32_t blocksize)
 	struct kvfs_geom g;
 	uint64_t full;
 
+	nfiles = blocksize ? NFILES_OTHER : NFILES;
 	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
 	mp = open_fs();
 	mkfs_free = bfree(mp);
@@ -246,7 +250,7 @@ static void test_free_all(uint32_t blocksize)
 	CHECK_EQ(kvfs_mkdir(mp, kvfs_root_ino(mp), "d", 040755, &cr, &st), 0);
 	make_files(mp, false);
 	full = icount(mp);
-	CHECK(full >= NFILES);
+	CHECK(full >= (uint64_t)nfiles);
 	remove_all(mp);
 	/* the frees of the last puts done (the inode worker drained) */
 	CHECK_EQ(kvfs_close(mp), 0);
@@ -257,19 +261,19 @@ static void test_free_all(uint32_t blocksize)
 	mp = open_fs();
 	if (mp->g.inopblock > KVFS_INODES_PER_CHUNK) {
 		CHECK_EQ(icount(mp), full);
-		for (int i = 0; i < NFILES; i++)
+		for (int i = 0; i < nfiles; i++)
 			CHECK(in_tree(mp, inos[i]));
 		CHECK(bfree(mp) < mkfs_free);
 		CHECK_EQ(kvfs_close(mp), 0);
 		printf("ichunkfree: %u-byte blocks: %d files removed, their "
 		       "%" PRIu64 " inodes' records kept (two a block), "
 		       "clean\n",
-		       blocksize, NFILES, full);
+		       blocksize, nfiles, full);
 		return;
 	}
 	CHECK_EQ(icount(mp), mkfs_icount);
 	/* the mkfs chunk (the root's) took the first files, and stays */
-	for (int i = 0; i < NFILES; i++)
+	for (int i = 0; i < nfiles; i++)
 		CHECK(!in_tree(mp, inos[i]) ||
 		      inos[i] / KVFS_INODES_PER_CHUNK ==
 			      kvfs_root_ino(mp) / KVFS_INODES_PER_CHUNK);
@@ -278,7 +282,7 @@ static void test_free_all(uint32_t blocksize)
 	printf("ichunkfree: %u-byte blocks: %d files in %" PRIu64
 	       " inodes' chunks removed: free blocks %" PRIu64
 	       " as after mkfs, chunks back to %" PRIu64 " inodes, clean\n",
-	       blocksize ? blocksize : 4096, NFILES, full, mkfs_free,
+	       blocksize ? blocksize : 4096, nfiles, full, mkfs_free,
 	       mkfs_icount);
 }
 
@@ -288,7 +292,7 @@ static void check_old_handles(struct kvfs_mount *mp, const uint64_t *old,
 {
 	unsigned reused = 0;
 
-	for (int i = 0; i < NFILES; i++) {
+	for (int i = 0; i < nfiles; i++) {
 		int err = kvfs_inode_open(mp, old[i], oldgen[i]);
 
 		if (!err)
@@ -299,7 +303,7 @@ static void check_old_handles(struct kvfs_mount *mp, const uint64_t *old,
 	}
 	printf("ichunkfree: %u of %d old inode numbers allocated again, no "
 	       "old handle opens a new file\n",
-	       reused, NFILES);
+	       reused, nfiles);
 }
 
 static void test_reuse(bool remount)
@@ -314,7 +318,7 @@ static void test_reuse(bool remount)
 	mp = open_fs();
 	CHECK_EQ(kvfs_mkdir(mp, kvfs_root_ino(mp), "d", 040755, &cr, &st), 0);
 	make_files(mp, true);
-	CHECK(icount(mp) >= NFILES);
+	CHECK(icount(mp) >= (uint64_t)nfiles);
 	CHECK(bfree(mp) < mkfs_free);
 	check_files(mp);
 	check_old_handles(mp, old, oldgen);
@@ -335,7 +339,7 @@ static void test_reuse(bool remount)
 	CHECK_EQ(kvfs_close(mp), 0);
 	printf("ichunkfree: reuse%s: %d files made again over freed chunks, "
 	       "each reads its own bytes, all freed again, clean\n",
-	       remount ? " across a remount" : "", NFILES);
+	       remount ? " across a remount" : "", nfiles);
 }
 
 int main(int argc, char **argv)
