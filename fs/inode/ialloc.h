@@ -53,10 +53,12 @@
  * replays no older delta, buffer or inode, into blocks that may hold
  * anything since), icount and ifree drop by the record's count.  Where a
  * block holds more inodes than a chunk (several records a block), records
- * are kept, as XFS does.  A chunk freed and allocated again may come back
- * at the same inode numbers; the inode-number hint of the AG
- * (newino, the last chunk made) may name a chunk freed since, and only
- * hints.
+ * are kept, as XFS does.  A chunk freed and made again may come back at
+ * the same inode numbers: its inodes start at a random generation, so that
+ * a removed file's handle does not open the new file.  The inode header's
+ * newino (the last chunk made) and the AG's in-core allocation hint may
+ * name a chunk freed since: the hint's lookup finds the record at or
+ * before it, and nothing allocates by newino.
  */
 #ifndef KV_FS_IALLOC_H
 #define KV_FS_IALLOC_H
@@ -115,11 +117,11 @@ int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
  * Whether ino lies in an allocated chunk, outside the holes of a sparse
  * one (XFS's xfs_imap() with XFS_IGET_UNTRUSTED): for an inode number
  * from outside (a file handle, a tool's argument) before anything is read
- * where it points, which may be free space, a freed piece's blocks holding
+ * where it points, which may be free space, a freed chunk's blocks holding
  * a file's data since, or past the AG's inodes.  0 if it does; -EINVAL if
  * no chunk record holds it or it is in a hole; the tree's read errors.
  * The caller holds the AG's lock (kvfs_perag_lock()) and no transaction:
- * the answer holds while it keeps the lock (pieces are freed under it).
+ * the answer holds while it keeps the lock (chunks are freed under it).
  */
 int kvfs_ialloc_check_ino(struct kvfs_mount *mp, uint64_t ino);
 
