@@ -45,18 +45,20 @@
  * one with each allocation and free; icount and ifree move by a chunk's
  * (or a piece's) inodes with each new chunk or piece.
  *
- * Freeing: whole chunks are never freed (XFS's ikeep: a directory that
- * empties and fills again does not allocate, initialise and force a
- * chunk each time).  A sparse record is freed whole once its last
- * allocated inode is (XFS's xfs_difree_inode_chunk: pieces are kept until
- * the record is empty, a piece on its own is never freed): the record
- * leaves the tree, its pieces return to free space in the same
- * transaction, their cluster buffers are invalidated (logged cancels, so
- * that recovery replays no older delta, buffer or inode, into blocks that
- * may hold anything since), icount and ifree drop by the record's count.
- * Sparse chunks exist only because free space was short, so their blocks
- * go back to it.  A sparse record whose pieces came to fill its chunk is
- * a whole chunk from then on, and kept.
+ * Freeing: a record is freed once its last allocated inode is (XFS's
+ * xfs_difree_inode_chunk without ikeep): the record leaves the tree, its
+ * blocks (a whole chunk's, or a sparse record's pieces: a piece on its
+ * own is never freed) return to free space in the same transaction, their
+ * cluster buffers are invalidated (logged cancels, so that recovery
+ * replays no older delta, buffer or inode, into blocks that may hold
+ * anything since), icount and ifree drop by the record's count.  Where a
+ * block holds more inodes than a chunk (several records a block), records
+ * are kept, as XFS does.  A chunk freed and made again may come back at
+ * the same inode numbers: its inodes start at a random generation, so that
+ * a removed file's handle does not open the new file.  The inode header's
+ * newino (the last chunk made) and the AG's in-core allocation hint may
+ * name a chunk freed since: the hint's lookup finds the record at or
+ * before it, and nothing allocates by newino.
  */
 #ifndef KV_FS_IALLOC_H
 #define KV_FS_IALLOC_H
@@ -115,11 +117,11 @@ int kvfs_ialloc_read_agi(struct kvfs_trans *tp, uint32_t agno,
  * Whether ino lies in an allocated chunk, outside the holes of a sparse
  * one (XFS's xfs_imap() with XFS_IGET_UNTRUSTED): for an inode number
  * from outside (a file handle, a tool's argument) before anything is read
- * where it points, which may be free space, a freed piece's blocks holding
+ * where it points, which may be free space, a freed chunk's blocks holding
  * a file's data since, or past the AG's inodes.  0 if it does; -EINVAL if
  * no chunk record holds it or it is in a hole; the tree's read errors.
  * The caller holds the AG's lock (kvfs_perag_lock()) and no transaction:
- * the answer holds while it keeps the lock (pieces are freed under it).
+ * the answer holds while it keeps the lock (chunks are freed under it).
  */
 int kvfs_ialloc_check_ino(struct kvfs_mount *mp, uint64_t ino);
 

@@ -227,7 +227,7 @@ int kvfs_trans_ijoin(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	if (iip->joined)
 		return 0;
 	/*
-	 * Its sparse chunk was freed (the buffer invalidated) and allocated
+	 * Its chunk was freed (the buffer invalidated) and allocated
 	 * again since the inode was last written back: write it back into
 	 * the new chunk's buffer, never into the stale one.
 	 */

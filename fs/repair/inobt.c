@@ -8,14 +8,14 @@
  * inode block when most of its slots hold an inode header naming that
  * very slot (inode number, block, metadata UUID); then, in phase 7, the
  * tree bulk-loaded from the records into blocks taken from the end of
- * the AG's free space.  Whole chunks are never freed, so a block that
- * looks like inodes is inodes, but for the pieces of a freed sparse chunk
- * (fs/inode/ialloc.h), which keep the inodes last written there: a block the
- * by-block free-space tree (when it walked clean) calls free or the
- * reserve list holds is a hole,
- * and a sparse chunk found with every inode free is left out (a live one
- * has an inode in use, but after a crash between its allocation and its
- * first inode's, when leaving it out frees blocks no inode uses).
+ * the AG's free space.  A chunk, whole or sparse, is freed with its last
+ * inode (fs/inode/ialloc.h) and its blocks keep the inodes last written
+ * there: a block the by-block free-space tree (when it walked clean)
+ * calls free or the reserve list holds is a hole, and a chunk found with
+ * every inode free is left out (a live one has an inode in use; one of an
+ * image of a kvfs that kept chunks has none in use, and leaving it out
+ * frees blocks no inode uses), but where a block holds several records,
+ * which are kept as the allocator keeps them.
  */
 #include <errno.h>
 #include <string.h>
@@ -87,8 +87,9 @@ static int chunk_recs(struct rp *rp, uint32_t agno, struct rp_ag *a,
 		freem |= holes;
 		for (unsigned i = 0; i < KVFS_INODES_PER_CHUNK; i++)
 			nfree += (freem >> i & 1) && !(holes >> i & 1);
-		if (hm && nfree == KVFS_INODES_PER_CHUNK -
-					   4 * (unsigned)__builtin_popcount(hm))
+		if ((hm || g->inopblock <= KVFS_INODES_PER_CHUNK) &&
+		    nfree == KVFS_INODES_PER_CHUNK -
+				     4 * (unsigned)__builtin_popcount(hm))
 			continue;
 		err = kvgrow((void **)&a->chunks, &a->chunks_cap, a->nchunks,
 			     sizeof(*a->chunks), 0);

@@ -336,10 +336,11 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	set(&r->ichange, 0, 1, 0, 0, 0, r);
 	set(&r->iunlink, 1, 2, 0, 0, 0, r);
 	/*
-	 * The inode header and the record's path, its joins when a sparse
-	 * record is freed whole (fs/inode/ialloc.h) with its cluster cancels and
-	 * the frees of its pieces, in the transaction: at most 8 pieces (an
-	 * eighth of a chunk at least), one free per two
+	 * The inode header and the record's path, its joins when the record
+	 * is freed with its last inode (fs/inode/ialloc.h) with its cluster
+	 * cancels and the frees of its blocks, in the transaction: a whole
+	 * chunk is one extent, a sparse record at most 8 pieces (an eighth of
+	 * a chunk at least), one free per two; the most is the sparse one's
 	 */
 	set(&r->ifree,
 	    1 + 2 * r->inobt_maxlevels - 1 + g->ialloc_blocks +

@@ -208,9 +208,11 @@ static void *work(void *arg)
  * Give every AG an inode chunk: allocate near a parent in AG agno until an
  * inode lands there (a new chunk in the parent's AG comes before another
  * AG's free inode, fs/inode/ialloc.h: the first), then free everything
- * allocated.
+ * allocated but that inode, pins[agno]: a chunk goes with its last inode,
+ * and the threads' frees would otherwise free it (AG 0's mkfs chunk holds
+ * the root).
  */
-static void setup_chunks(struct kvfs_mount *mp)
+static void setup_chunks(struct kvfs_mount *mp, struct kvfs_inode **pins)
 {
 	static struct kvfs_inode *tmp[NAG * KVFS_INODES_PER_CHUNK];
 	struct kvfs_statfs st;
@@ -224,6 +226,8 @@ static void setup_chunks(struct kvfs_mount *mp)
 			ip = tmp[n++] =
 				create_near(mp, parent_in(&mp->g, agno));
 		} while (kvfs_ino_to_agno(&mp->g, ip->i_ino) != agno);
+		pins[agno] = ip;
+		n--;
 	}
 	while (n--) {
 		free_ino(mp, tmp[n]);
@@ -243,6 +247,7 @@ int main(void)
 	uint64_t acq0[NAG], con0[NAG];
 	struct worker w[NAG];
 	pthread_t th[NAG];
+	struct kvfs_inode *pins[NAG] = { NULL };
 	struct kvfs_mount *mp;
 	struct kvfs_geom g;
 
@@ -252,7 +257,7 @@ int main(void)
 	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
 	CHECK_EQ(g.agcount, NAG);
 	mp = mount_fs(true);
-	setup_chunks(mp);
+	setup_chunks(mp, pins);
 	for (uint32_t agno = 0; agno < NAG; agno++) {
 		acq0[agno] = atomic_load(&mp->pag[agno].lock_acquired);
 		con0[agno] = atomic_load(&mp->pag[agno].lock_contended);
@@ -285,6 +290,10 @@ int main(void)
 		printf("ag locks: AG %u: %u blocks mapped, %u changes refused by a full "
 		       "fork\n",
 		       agno, w[agno].extents, w[agno].full);
+	}
+	for (uint32_t agno = 1; agno < NAG; agno++) {
+		free_ino(mp, pins[agno]);
+		kvfs_iput(pins[agno]);
 	}
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);
