@@ -19,6 +19,7 @@
 #include "fs/io/blkhdr.h"
 #include "fs/btree/bmap_btree.h"
 #include "fs/data/bmap.h"
+#include "fs/space/alloc.h"
 #include "fs/btree/btree.h"
 #include "fs/io/buf_ops.h"
 #include "fs/format/dinode.h"
@@ -1365,6 +1366,41 @@ int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp)
 	return err;
 }
 
+/* A name of len bytes fits the short form dp has (at *cookie)? */
+static bool sf_fits(struct kvfs_inode *dp, size_t len, uint32_t *cookie)
+{
+	uint32_t size = (uint32_t)dp->i_size;
+
+	return dp->i_dformat == KVFS_DFORK_INLINE &&
+	       size + KVFS_DIR_SF_ENTSIZE(len) <= kvfs_inode_dfork_size(dp) &&
+	       !kvfs_dir_sf_pick(dp->i_dfork, size, (unsigned)len,
+				 dp->i_mount->g.dirblksize, cookie);
+}
+
+int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
+		      uint32_t extra)
+{
+	const struct kvfs_geom *g = &tp->mp->g;
+	uint32_t cookie, minlen = 1, total = extra;
+	int err = check_format(dp);
+
+	if (err)
+		return err;
+	/*
+	 * Past the short form any name may take blocks: a new data block
+	 * (one extent), the index trees' splits, the extent map's; the
+	 * reservation's figure covers them all.
+	 */
+	if (!sf_fits(dp, len, &cookie)) {
+		minlen = g->dirblksize >> g->blocklog;
+		total += (uint32_t)tp->mp->resv.dirop.blocks;
+	}
+	if (!total)
+		return 0;
+	return kvfs_alloc_hold_space(tp, kvfs_ino_to_agno(g, dp->i_ino), minlen,
+				     total);
+}
+
 int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino,
 			uint8_t ftype)
@@ -1381,10 +1417,7 @@ int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 
 		if (sf_find(dp, name, len))
 			return -EEXIST;
-		if (size + KVFS_DIR_SF_ENTSIZE(len) <=
-			    kvfs_inode_dfork_size(dp) &&
-		    !kvfs_dir_sf_pick(dp->i_dfork, size, (unsigned)len,
-				      d.g->dirblksize, &cookie)) {
+		if (sf_fits(dp, len, &cookie)) {
 			e = (void *)(dp->i_dfork + size);
 			memset(e, 0, KVFS_DIR_SF_ENTSIZE(len));
 			e->ino = kv_cpu_to_le64(ino);
