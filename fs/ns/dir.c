@@ -1003,30 +1003,49 @@ out:
 
 /*
  * The data space below ndata: *hole the first unmapped data block (or
- * ndata if none), *end one past the last mapped one.
+ * ndata if none), *end (when not NULL) one past the last mapped one.
  */
 static int scan_data(struct dctx *d, uint32_t ndata, uint32_t *hole,
 		     uint32_t *end)
 {
+	uint64_t off = 0, len = (uint64_t)ndata * fsbs(d->g);
 	struct kvfs_bmap map[64];
-	int n = 64, err;
+	int n, err;
 
 	*hole = ndata;
-	*end = 0;
-	err = kvfs_bmapi_read(d->dp, 0, (uint64_t)ndata * fsbs(d->g), map, &n);
-	if (err)
-		return err;
-	for (int i = 0; i < n; i++) {
-		uint32_t s = (uint32_t)(map[i].startoff / fsbs(d->g));
-		uint32_t e = (uint32_t)((map[i].startoff + map[i].blockcount) /
-					fsbs(d->g));
+	if (end)
+		*end = 0;
+	/*
+	 * 64 mappings a call, as many calls as the range needs: a directory
+	 * of long names on fragmented space has hundreds of extents, and an
+	 * end taken from the first 64 alone cut ndata short (the blocks past
+	 * it, and their names, lost to the hash index's lookups).
+	 */
+	while (off < len) {
+		n = 64;
+		err = kvfs_bmapi_read(d->dp, off, len - off, map, &n);
+		if (err)
+			return err;
+		for (int i = 0; i < n; i++) {
+			uint32_t s = (uint32_t)(map[i].startoff / fsbs(d->g));
+			uint32_t e = (uint32_t)((map[i].startoff +
+						 map[i].blockcount) /
+						fsbs(d->g));
 
-		if (map[i].startblock == KVFS_NULLBLOCK) {
-			if (s < *hole)
-				*hole = s;
-		} else {
-			*end = e;
+			if (map[i].startblock == KVFS_NULLBLOCK) {
+				if (s < *hole)
+					*hole = s;
+				/* the first hole is all the caller wants */
+				if (!end)
+					return 0;
+			} else if (end) {
+				*end = e;
+			}
 		}
+		if (!n || map[n - 1].startoff + map[n - 1].blockcount <= off)
+			return corrupt(d, KVFS_NULLBLOCK,
+				       "data space map does not advance");
+		off = map[n - 1].startoff + map[n - 1].blockcount;
 	}
 	return 0;
 }
@@ -1315,9 +1334,9 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 					kv_le32_to_cpu(dhdr(bp)->bestfree),
 					dblk);
 	} else {
-		uint32_t ndata = kv_le32_to_cpu(hd->ndata), end;
+		uint32_t ndata = kv_le32_to_cpu(hd->ndata);
 
-		err = scan_data(d, ndata, &dblk, &end);
+		err = scan_data(d, ndata, &dblk, NULL);
 		if (err)
 			return err;
 		/* a hole first; past the end when the fork cannot take it */

@@ -942,6 +942,51 @@ static void test_canenter_ag_order(void)
 	scrub_image_clean(path);
 }
 
+/*
+ * A directory of long names whose data space is more than 64 pieces (every
+ * other block emptied: holes between the blocks): emptying its last block
+ * cut ndata to the end of the first 64 mappings, so the names of the
+ * blocks past it were lost to lookups (-EUCLEAN "hash index names an
+ * address outside the data" under tests/stress ichurn -l 200).
+ */
+static void test_dir_many_pieces(void)
+{
+	enum { NBLK = 160 };
+	static int start[NBLK + 1];
+	struct kvfs_mount *mp;
+	uint64_t root, d, f, prev, size;
+	int i, b = 0;
+
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	root = kvfs_root_ino(mp);
+	d = mkdir_(mp, root, "d");
+	f = creat_(mp, root, "f");
+	/* in order: data block b + 1 holds start[b] .. start[b + 1] - 1 */
+	prev = size_of(mp, d);
+	for (i = 0; b <= NBLK; i++) {
+		CHECK(i < NBLK * 64);
+		CHECK_EQ(kvfs_link(mp, f, d, long_name("m", i), NULL), 0);
+		size = size_of(mp, d);
+		if (size > prev && prev >= mp->g.dirblksize)
+			start[b++] = i;
+		prev = size;
+	}
+	/* data blocks 1, 3, 5, ... (start[0] opened block 1) emptied */
+	for (b = 0; b < NBLK; b += 2)
+		for (i = start[b]; i < start[b + 1]; i++)
+			CHECK_EQ(kvfs_unlink(mp, d, long_name("m", i)), 0);
+	/* the last block (its one name) emptied: one block less */
+	size = size_of(mp, d);
+	CHECK_EQ(kvfs_unlink(mp, d, long_name("m", start[NBLK])), 0);
+	CHECK_EQ(size_of(mp, d), size - mp->g.dirblksize);
+	for (b = 1; b < NBLK; b += 2)
+		for (i = start[b]; i < start[b + 1]; i++)
+			CHECK_EQ(ino_of(mp, d, long_name("m", i)), f);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
 int main(void)
 {
 	struct kvfs_mount *mp;
@@ -960,6 +1005,7 @@ int main(void)
 	test_whiteout_full();
 	test_whiteout_ag_order();
 	test_canenter_ag_order();
+	test_dir_many_pieces();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("namei: ok\n");
