@@ -550,9 +550,19 @@ int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self)
 	trimming_spec = true;
 	if (self && kvfs_file_spec_take(self))
 		err = kvfs_file_trim_eof(self);
-	/* the walk is the cost on a full filesystem: only when it may help */
-	if (!err && atomic_load(&mp->spec_files) > 0)
+	/*
+	 * The walk is the cost on a full filesystem: only when it may help.
+	 * Its puts may be the last of an unlinked inode, whose inactivation
+	 * takes that inode's I/O lock: under the NOFS scope they go to the
+	 * inode GC, as a writer here holds its own file's (out of order:
+	 * lockdep's report, tests/stress ichurn -F, debug).
+	 */
+	if (!err && atomic_load(&mp->spec_files) > 0) {
+		unsigned nofs = kv_nofs_save();
+
 		err = kvfs_icache_walk(mp, has_spec, trim_other, self);
+		kv_nofs_restore(nofs);
+	}
 	/* the frees are busy until the log has them: make them usable */
 	if (!err)
 		err = kvfs_sync(mp);

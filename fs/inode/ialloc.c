@@ -400,8 +400,21 @@ static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 {
 	const struct kvfs_geom *g = &tp->mp->g;
 	uint32_t len = g->ialloc_blocks;
+	uint64_t rest = tp->blk_res - tp->blk_used;
+	uint32_t minleft = tp->mp->resv.inobt_maxlevels +
+			   (uint32_t)tp->mp->resv.dirop.blocks;
 	int err;
 
+	/*
+	 * The record's insertion may split the tree; the name that follows
+	 * may grow its directory, a symbolic link take its target's blocks:
+	 * what the reservation holds past a whole chunk (XFS's args->total),
+	 * and at least a directory change's, stays in the chunk's AG, which
+	 * may be the one kvfs_dir_canenter() locked for them (the AG order
+	 * keeps this transaction from lower AGs once it holds this one).
+	 */
+	if (rest > g->ialloc_blocks && rest - g->ialloc_blocks > minleft)
+		minleft = (uint32_t)(rest - g->ialloc_blocks);
 	for (;;) {
 		*args = (struct kvfs_alloc_arg){
 			.tp = tp,
@@ -411,15 +424,7 @@ static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 			.alignment = len,
 			.type = KVFS_ALLOC_NEAR_BNO,
 			.owner = kvfs_fsb_to_agno(g, goal),
-			/*
-			 * The record's insertion may split the tree; the new
-			 * name may grow its directory, whose blocks this
-			 * transaction may only take from this AG or a higher
-			 * one (the AG order): room for both, or no chunk here
-			 * (XFS keeps the same with minleft and args->total).
-			 */
-			.minleft = tp->mp->resv.inobt_maxlevels +
-				   (uint32_t)tp->mp->resv.dirop.blocks,
+			.minleft = minleft,
 		};
 		err = kvfs_alloc_vextent(args);
 		if (any_ag && (err == -ENOSPC || err == -EAGAIN)) {

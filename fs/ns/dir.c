@@ -19,6 +19,7 @@
 #include "fs/io/blkhdr.h"
 #include "fs/btree/bmap_btree.h"
 #include "fs/data/bmap.h"
+#include "fs/space/alloc.h"
 #include "fs/btree/btree.h"
 #include "fs/io/buf_ops.h"
 #include "fs/format/dinode.h"
@@ -1002,30 +1003,49 @@ out:
 
 /*
  * The data space below ndata: *hole the first unmapped data block (or
- * ndata if none), *end one past the last mapped one.
+ * ndata if none), *end (when not NULL) one past the last mapped one.
  */
 static int scan_data(struct dctx *d, uint32_t ndata, uint32_t *hole,
 		     uint32_t *end)
 {
+	uint64_t off = 0, len = (uint64_t)ndata * fsbs(d->g);
 	struct kvfs_bmap map[64];
-	int n = 64, err;
+	int n, err;
 
 	*hole = ndata;
-	*end = 0;
-	err = kvfs_bmapi_read(d->dp, 0, (uint64_t)ndata * fsbs(d->g), map, &n);
-	if (err)
-		return err;
-	for (int i = 0; i < n; i++) {
-		uint32_t s = (uint32_t)(map[i].startoff / fsbs(d->g));
-		uint32_t e = (uint32_t)((map[i].startoff + map[i].blockcount) /
-					fsbs(d->g));
+	if (end)
+		*end = 0;
+	/*
+	 * 64 mappings a call, as many calls as the range needs: a directory
+	 * of long names on fragmented space has hundreds of extents, and an
+	 * end taken from the first 64 alone cut ndata short (the blocks past
+	 * it, and their names, lost to the hash index's lookups).
+	 */
+	while (off < len) {
+		n = 64;
+		err = kvfs_bmapi_read(d->dp, off, len - off, map, &n);
+		if (err)
+			return err;
+		for (int i = 0; i < n; i++) {
+			uint32_t s = (uint32_t)(map[i].startoff / fsbs(d->g));
+			uint32_t e = (uint32_t)((map[i].startoff +
+						 map[i].blockcount) /
+						fsbs(d->g));
 
-		if (map[i].startblock == KVFS_NULLBLOCK) {
-			if (s < *hole)
-				*hole = s;
-		} else {
-			*end = e;
+			if (map[i].startblock == KVFS_NULLBLOCK) {
+				if (s < *hole)
+					*hole = s;
+				/* the first hole is all the caller wants */
+				if (!end)
+					return 0;
+			} else if (end) {
+				*end = e;
+			}
 		}
+		if (!n || map[n - 1].startoff + map[n - 1].blockcount <= off)
+			return corrupt(d, KVFS_NULLBLOCK,
+				       "data space map does not advance");
+		off = map[n - 1].startoff + map[n - 1].blockcount;
 	}
 	return 0;
 }
@@ -1314,9 +1334,9 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 					kv_le32_to_cpu(dhdr(bp)->bestfree),
 					dblk);
 	} else {
-		uint32_t ndata = kv_le32_to_cpu(hd->ndata), end;
+		uint32_t ndata = kv_le32_to_cpu(hd->ndata);
 
-		err = scan_data(d, ndata, &dblk, &end);
+		err = scan_data(d, ndata, &dblk, NULL);
 		if (err)
 			return err;
 		/* a hole first; past the end when the fork cannot take it */
@@ -1365,6 +1385,41 @@ int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp)
 	return err;
 }
 
+/* A name of len bytes fits the short form dp has (at *cookie)? */
+static bool sf_fits(struct kvfs_inode *dp, size_t len, uint32_t *cookie)
+{
+	uint32_t size = (uint32_t)dp->i_size;
+
+	return dp->i_dformat == KVFS_DFORK_INLINE &&
+	       size + KVFS_DIR_SF_ENTSIZE(len) <= kvfs_inode_dfork_size(dp) &&
+	       !kvfs_dir_sf_pick(dp->i_dfork, size, (unsigned)len,
+				 dp->i_mount->g.dirblksize, cookie);
+}
+
+int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
+		      uint32_t extra)
+{
+	const struct kvfs_geom *g = &tp->mp->g;
+	uint32_t cookie, minlen = 1, total = extra;
+	int err = check_format(dp);
+
+	if (err)
+		return err;
+	/*
+	 * Past the short form any name may take blocks: a new data block
+	 * (one extent), the index trees' splits, the extent map's; the
+	 * reservation's figure covers them all.
+	 */
+	if (!sf_fits(dp, len, &cookie)) {
+		minlen = g->dirblksize >> g->blocklog;
+		total += (uint32_t)tp->mp->resv.dirop.blocks;
+	}
+	if (!total)
+		return 0;
+	return kvfs_alloc_hold_space(tp, kvfs_ino_to_agno(g, dp->i_ino), minlen,
+				     total);
+}
+
 int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino,
 			uint8_t ftype)
@@ -1381,10 +1436,7 @@ int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 
 		if (sf_find(dp, name, len))
 			return -EEXIST;
-		if (size + KVFS_DIR_SF_ENTSIZE(len) <=
-			    kvfs_inode_dfork_size(dp) &&
-		    !kvfs_dir_sf_pick(dp->i_dfork, size, (unsigned)len,
-				      d.g->dirblksize, &cookie)) {
+		if (sf_fits(dp, len, &cookie)) {
 			e = (void *)(dp->i_dfork + size);
 			memset(e, 0, KVFS_DIR_SF_ENTSIZE(len));
 			e->ino = kv_cpu_to_le64(ino);

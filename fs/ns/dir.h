@@ -81,6 +81,19 @@ int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
  */
 int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp);
 
+/*
+ * Before a transaction's first change (XFS's xfs_dir_canenter): when a
+ * name of len bytes may make dp grow, or extra blocks more are to be
+ * allocated in tp after its first change (a symbolic link's), an AG able
+ * to give them all is locked in tp (fs/space/alloc.h
+ * kvfs_alloc_hold_space()), so that the allocations after the first
+ * change cannot fail for room (an ENOSPC there cancels a dirty
+ * transaction: the log shuts down).  -ENOSPC: no AG can, tp still clean.
+ * dp locked exclusively and joined to tp.
+ */
+int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
+		      uint32_t extra);
+
 /* Add name -> ino; -EEXIST if name exists. */
 int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino,

@@ -357,7 +357,20 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		kvfs_trans_cancel(tp);
 		goto out_put;
 	}
-	err = kvfs_icreate(tp, dp, mode, rdev, isdir ? 2 : 1, cr, &ip);
+	/*
+	 * Room for the name and a link's target proved first: the inode's
+	 * allocation then makes the first change, and is the last that
+	 * may fail for room.
+	 */
+	err = kvfs_dir_canenter(
+		tp, dp, len,
+		target && tlen + KVFS_SYMLINK_INLINE_SLACK >
+					mp->g.inodesize -
+						KVFS_DINODE_CORE_SIZE ?
+			kvfs_symlink_blocks(&mp->g, tlen) :
+			0);
+	if (!err)
+		err = kvfs_icreate(tp, dp, mode, rdev, isdir ? 2 : 1, cr, &ip);
 	if (err == -ENOSPC) {
 		/* its first change: only the allocator's refills are logged */
 		err = kvfs_trans_end_nospc(tp, err);
@@ -565,6 +578,7 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 	struct ilocks l = { 0 };
 	uint8_t ftype;
 	uint64_t ino;
+	bool newly;
 	int err = kvfs_trans_alloc_res(mp, &mp->resv.dirop, 0, &tp);
 
 	if (err)
@@ -579,6 +593,16 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 		err = -EEXIST;
 	else if (err == -ENOENT && dp->i_nlink)
 		err = ip->i_nlink >= KVFS_MAX_LINK ? -EMLINK : 0;
+	/*
+	 * Room for the name before the link count's change; a file of no
+	 * name (O_TMPFILE) leaves its AG's unlinked list: that AG first, so
+	 * that the room's AG does not make its lock a trylock (AG order).
+	 */
+	if (!err && !ip->i_nlink)
+		err = kvfs_trans_lock_ag(
+			tp, kvfs_ino_to_agno(&mp->g, ip->i_ino), false, &newly);
+	if (!err)
+		err = kvfs_dir_canenter(tp, dp, len, 0);
 	if (!err)
 		err = kvfs_bumplink(tp, ip);
 	if (!err)
@@ -781,6 +805,9 @@ static int rename_once(struct rn *r)
 	if (cross && exchange && tdir && !sdir &&
 	    r->sdp->i_nlink >= KVFS_MAX_LINK)
 		err = -EMLINK;
+	/* a new name in the target: its room before any change */
+	if (!err && !tip)
+		err = kvfs_dir_canenter(tp, r->tdp, r->tlen, 0);
 	if (err)
 		goto out;
 	/*

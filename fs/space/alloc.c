@@ -845,6 +845,33 @@ int kvfs_alloc_vextent(struct kvfs_alloc_arg *a)
 	return kvfs_trans_use_blocks(tp, a->len);
 }
 
+int kvfs_alloc_hold_space(struct kvfs_trans *tp, uint32_t start,
+			  uint32_t minlen, uint32_t total)
+{
+	struct kvfs_mount *mp = tp->mp;
+	uint32_t n = mp->g.agcount, i;
+	bool newly;
+	int err;
+
+	if (total < minlen)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		uint32_t agno = (start + i) % n;
+
+		err = kvfs_trans_lock_ag(tp, agno, false, &newly);
+		if (err == -EAGAIN)
+			continue;
+		if (err)
+			return err;
+		/* the in-core counters are stable under the AG lock */
+		if (ag_may_fit(mp, agno, minlen, total - minlen))
+			return 0;
+		if (newly)
+			kvfs_trans_unlock_ag(tp, agno);
+	}
+	return -ENOSPC;
+}
+
 int kvfs_free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len)
 {
 	const struct kvfs_geom *g = &tp->mp->g;

@@ -89,6 +89,18 @@ struct kvfs_alloc_arg {
 int kvfs_alloc_vextent(struct kvfs_alloc_arg *args);
 
 /*
+ * Lock in tp an AG that can still give total blocks, one extent of minlen
+ * among them, to this transaction's later allocations (XFS's args->total
+ * checked before the first change): the first from start, wrapping; one
+ * numbered below an AG tp holds is only trylocked.  Its lock, held to the
+ * commit, keeps the room for tp: every allocation type falls back to all
+ * the AGs (fs/space/alloc.c alloc_iterate), this one among them.  Nothing
+ * is read or logged: -ENOSPC (no such AG) leaves tp as clean as it was.
+ */
+int kvfs_alloc_hold_space(struct kvfs_trans *tp, uint32_t start,
+			  uint32_t minlen, uint32_t total);
+
+/*
  * Free [fsb, fsb + len) (inside one AG, past its headers), merging it with
  * its free neighbours; busy until tp's checkpoint is durable.
  */

@@ -17,6 +17,7 @@
  *    naming the directory that holds it.
  */
 #include <dirent.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -745,6 +746,247 @@ static void test_whiteout_ag_order(void)
 	scrub_image_clean(path);
 }
 
+/* ---- a name that grows its directory after the first change ---- */
+
+static uint64_t size_of(struct kvfs_mount *mp, uint64_t ino)
+{
+	struct kvfs_stat st;
+
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	return st.size;
+}
+
+/* Names of one length (200 bytes): one that does not fit a full block. */
+static const char *long_name(const char *tag, int i)
+{
+	static char name[256];
+	int n = snprintf(name, sizeof(name), "%s-%05d-", tag, i);
+
+	memset(name + n, 'x', (size_t)(200 - n));
+	name[200] = '\0';
+	return name;
+}
+
+/*
+ * dir in block form with its last data block full for long_name()s:
+ * links to f until one opens a new block, that one removed again (the
+ * empty last block goes with it).
+ */
+static void fill_last_block(struct kvfs_mount *mp, uint64_t dir, uint64_t f)
+{
+	uint64_t prev = size_of(mp, dir), size;
+	int i;
+
+	for (i = 0;; i++) {
+		CHECK(i < 4096);
+		CHECK_EQ(kvfs_link(mp, f, dir, long_name("l", i), NULL), 0);
+		size = size_of(mp, dir);
+		if (prev >= mp->g.dirblksize && size > prev)
+			break;
+		prev = size;
+	}
+	CHECK_EQ(kvfs_unlink(mp, dir, long_name("l", i)), 0);
+	CHECK_EQ(size_of(mp, dir), prev);
+}
+
+/* Write to ino from *size on until nothing more fits. */
+static void fill_space(struct kvfs_mount *mp, uint64_t ino, uint64_t *size)
+{
+	uint64_t step = 1 << 18;
+	int err;
+
+	while (step >= mp->g.blocksize) {
+		err = kvfs_fallocate(mp, ino, 0, (off_t)*size, (off_t)step);
+		if (err == -ENOSPC) {
+			step /= 2;
+			continue;
+		}
+		CHECK_EQ(err, 0);
+		*size += step;
+	}
+}
+
+static int64_t ag_avail(struct kvfs_mount *mp, uint32_t agno)
+{
+	const struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
+
+	return kvfs_ag_avail(&mp->g, pag->freeblks, pag->flcount,
+			     pag->btreeblks);
+}
+
+/* mkdir prefix0, prefix1, ... in dir until one lands in AG agno. */
+static uint64_t dir_in_ag(struct kvfs_mount *mp, uint64_t dir,
+			  const char *prefix, uint32_t agno)
+{
+	char name[32];
+	uint64_t d;
+
+	for (int i = 0;; i++) {
+		CHECK(i < 8192);
+		snprintf(name, sizeof(name), "%s%d", prefix, i);
+		d = mkdir_(mp, dir, name);
+		if (kvfs_ino_to_agno(&mp->g, d) == agno)
+			return d;
+	}
+}
+
+/*
+ * Four AGs; three directories in AG 1, their last blocks full; AG 1's
+ * inodes all used, free ones left in the chunks of AGs 2 and 3; the
+ * space filled AG 1, 2, 3 then 0 (the allocator's wrap), then freed at
+ * the end (AG 0): room only in AG 0, which another thread holds.  A
+ * create took its inode from AG 2 or 3 (its lock then held), and the
+ * directory's new block could only come from AG 0, trylocked out of AG
+ * order: -ENOSPC in the dirty transaction, the log shut down.  Now the
+ * room is locked first (kvfs_dir_canenter(): AG 0, waited for): the
+ * create, a link and a rename into the full directories each wait for
+ * AG 0 and grow their directory; the checker finds nothing.
+ */
+static void test_canenter_ag_order(void)
+{
+	struct kvfs_mkfs_opts o = {
+		.target = path, .size = 64 << 20, .agcount = 4, .force = true
+	};
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	uint64_t root, dirs[3], f, big, r, x, size, before[3], p;
+	pthread_t th;
+	char name[32];
+	int i;
+
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+	mp = mount_fs();
+	CHECK_EQ(mp->g.agcount, 4);
+	root = kvfs_root_ino(mp);
+	/*
+	 * AG 0 filled: a directory past the root's chunk goes to AG 1 (P);
+	 * AGs 1 and 2 filled too: the next ones use up P's chunk, then
+	 * one goes to AG 3 (Q); the filler truncated again.
+	 */
+	big = creat_(mp, root, "big0");
+	size = (uint64_t)mp->g.agblocks * mp->g.blocksize * 5 / 4;
+	CHECK_EQ(kvfs_fallocate(mp, big, 0, 0, (off_t)size), 0);
+	p = dir_in_ag(mp, root, "p", 1);
+	CHECK_EQ(kvfs_fallocate(mp, big, 0, (off_t)size,
+				(off_t)mp->g.agblocks * mp->g.blocksize * 2),
+		 0);
+	dir_in_ag(mp, root, "q", 3);
+	CHECK_EQ(kvfs_perag_get(mp, 1)->ifree, 0);
+	CHECK_EQ(kvfs_setattr(mp, big,
+			      &(struct kvfs_setattr){ .valid = KVFS_SET_SIZE,
+						      .size = 0 },
+			      &cr, NULL),
+		 0);
+	CHECK_EQ(kvfs_sync(mp), 0);
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		dirs[i] = mkdir_(mp, p, name);
+		CHECK_EQ(kvfs_ino_to_agno(&mp->g, dirs[i]), 1);
+	}
+	f = creat_(mp, dirs[0], "f");
+	big = creat_(mp, dirs[0], "big");
+	r = creat_(mp, root, "r");
+	CHECK_EQ(kvfs_ino_to_agno(&mp->g, big), 1);
+	/* AG 1's new chunk used up: free inodes left in AG 3's alone */
+	for (i = 0; kvfs_perag_get(mp, 1)->ifree; i++) {
+		CHECK(i < 4096);
+		snprintf(name, sizeof(name), "i%d", i);
+		creat_(mp, dirs[0], name);
+	}
+	CHECK(kvfs_perag_get(mp, 3)->ifree > 0);
+	for (i = 0; i < 3; i++) {
+		fill_last_block(mp, dirs[i], f);
+		before[i] = size_of(mp, dirs[i]);
+	}
+	size = 0;
+	fill_space(mp, big, &size);
+	CHECK_EQ(kvfs_fallocate(mp, big,
+				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(size - (2 << 20)), 2 << 20),
+		 0);
+	CHECK_EQ(kvfs_sync(mp), 0);
+	for (i = 1; i < 4; i++)
+		CHECK(ag_avail(mp, (uint32_t)i) <= 0);
+	CHECK(ag_avail(mp, 0) >= (int64_t)(2 * mp->resv.rename.blocks));
+
+	ag0_mp = mp;
+	atomic_store(&ag0_held, 0);
+	CHECK_EQ(pthread_create(&th, NULL, hold_ag0, NULL), 0);
+	while (!atomic_load(&ag0_held))
+		sched_yield();
+	x = creat_(mp, dirs[0], long_name("x", 0));
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK(kvfs_ino_to_agno(&mp->g, x) > 1);
+	CHECK_EQ(size_of(mp, dirs[0]), before[0] + mp->g.dirblksize);
+
+	atomic_store(&ag0_held, 0);
+	CHECK_EQ(pthread_create(&th, NULL, hold_ag0, NULL), 0);
+	while (!atomic_load(&ag0_held))
+		sched_yield();
+	CHECK_EQ(kvfs_link(mp, f, dirs[1], long_name("x", 1), NULL), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(size_of(mp, dirs[1]), before[1] + mp->g.dirblksize);
+
+	atomic_store(&ag0_held, 0);
+	CHECK_EQ(pthread_create(&th, NULL, hold_ag0, NULL), 0);
+	while (!atomic_load(&ag0_held))
+		sched_yield();
+	CHECK_EQ(kvfs_rename(mp, root, "r", dirs[2], long_name("x", 2), 0, &cr),
+		 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(size_of(mp, dirs[2]), before[2] + mp->g.dirblksize);
+	CHECK_EQ(ino_of(mp, dirs[2], long_name("x", 2)), r);
+
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
+/*
+ * A directory of long names whose data space is more than 64 pieces (every
+ * other block emptied: holes between the blocks): emptying its last block
+ * cut ndata to the end of the first 64 mappings, so the names of the
+ * blocks past it were lost to lookups (-EUCLEAN "hash index names an
+ * address outside the data" under tests/stress ichurn -l 200).
+ */
+static void test_dir_many_pieces(void)
+{
+	enum { NBLK = 160 };
+	static int start[NBLK + 1];
+	struct kvfs_mount *mp;
+	uint64_t root, d, f, prev, size;
+	int i, b = 0;
+
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	root = kvfs_root_ino(mp);
+	d = mkdir_(mp, root, "d");
+	f = creat_(mp, root, "f");
+	/* in order: data block b + 1 holds start[b] .. start[b + 1] - 1 */
+	prev = size_of(mp, d);
+	for (i = 0; b <= NBLK; i++) {
+		CHECK(i < NBLK * 64);
+		CHECK_EQ(kvfs_link(mp, f, d, long_name("m", i), NULL), 0);
+		size = size_of(mp, d);
+		if (size > prev && prev >= mp->g.dirblksize)
+			start[b++] = i;
+		prev = size;
+	}
+	/* data blocks 1, 3, 5, ... (start[0] opened block 1) emptied */
+	for (b = 0; b < NBLK; b += 2)
+		for (i = start[b]; i < start[b + 1]; i++)
+			CHECK_EQ(kvfs_unlink(mp, d, long_name("m", i)), 0);
+	/* the last block (its one name) emptied: one block less */
+	size = size_of(mp, d);
+	CHECK_EQ(kvfs_unlink(mp, d, long_name("m", start[NBLK])), 0);
+	CHECK_EQ(size_of(mp, d), size - mp->g.dirblksize);
+	for (b = 1; b < NBLK; b += 2)
+		for (i = start[b]; i < start[b + 1]; i++)
+			CHECK_EQ(ino_of(mp, d, long_name("m", i)), f);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
 int main(void)
 {
 	struct kvfs_mount *mp;
@@ -762,6 +1004,8 @@ int main(void)
 	test_crash();
 	test_whiteout_full();
 	test_whiteout_ag_order();
+	test_canenter_ag_order();
+	test_dir_many_pieces();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("namei: ok\n");

@@ -9,8 +9,15 @@
  * thread's own bookkeeping allows it) are expected, anything else fails
  * the run at once.  At the end the filesystem is closed, to be checked
  * by fsck.kvfs -f -n when -f names it (and the image removed if clean).
+ * -l NAMELEN pads every name to NAMELEN bytes: a directory block holds a
+ * few names only, so the directories grow and shrink all the time, their
+ * new blocks needed after the new inode's (maybe of another AG) was
+ * taken; -d NDIRS spreads a thread's files over NDIRS directories (the
+ * renames and links then cross them); -F KIB fills the space first but
+ * KIB (in holes along the filler, every AG some): the run starts full.
  *
- * Usage: ichurn [-s SEED] [-t THREADS] [-n OPS] [-m MIB] [-a AGCOUNT] [-w WRITE_KIB] [-f FSCK] IMAGE
+ * Usage: ichurn [-s SEED] [-t THREADS] [-n OPS] [-m MIB] [-a AGCOUNT]
+ *	  [-w WRITE_KIB] [-l NAMELEN] [-d NDIRS] [-F KIB] [-f FSCK] IMAGE
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,15 +32,18 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/format/mkfs.h"
+#include "fs/io/blkhdr.h"
 #include "fs/kvfs.h"
 
 #define MAXF 4096
+#define MAXSUB 16
 
 struct worker {
 	struct kvfs_mount *mp;
 	unsigned id;
 	uint64_t seed;
 	uint64_t dir;
+	uint64_t sub[MAXSUB]; /* -d: the files' directories, in dir */
 	unsigned long ops;
 	unsigned nfiles;
 	uint64_t files[MAXF]; /* 0: slot free */
@@ -45,6 +55,22 @@ struct worker {
 
 static atomic_int stop;
 static size_t maxwrite = 256 << 10;
+static size_t namelen; /* 0: names as short as they come */
+static unsigned nsub; /* -d: directories of a thread's files (0: its own) */
+
+#define NAMEBUF 256
+
+/* tag and n, padded to namelen bytes ("-" ends the number: unique) */
+static void mkname(char *name, char tag, unsigned n)
+{
+	int len = snprintf(name, NAMEBUF, "%c%u", tag, n);
+
+	if (namelen > (size_t)len + 1) {
+		name[len] = '-';
+		memset(name + len + 1, 'x', namelen - (size_t)len - 1);
+		name[namelen] = '\0';
+	}
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -54,10 +80,22 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
+/* The directory of file slot's name. */
+static uint64_t dir_of(const struct worker *w, unsigned slot)
+{
+	return nsub ? w->sub[slot % nsub] : w->dir;
+}
+
 static int bad(struct worker *w, const char *what, long err)
 {
+	const struct kvfs_report *r = kvfs_report_last();
+
 	fprintf(stderr, "ichurn: thread %u op %lu: %s: %s\n", w->id, w->ops,
 		what, strerror((int)-err));
+	/* the library's record of what it found damaged */
+	if (err == -EUCLEAN && r && r->err)
+		fprintf(stderr, "ichurn: %s (block %" PRIu64 "): %s\n", r->what,
+			r->blkno, r->msg);
 	w->failed = 1;
 	atomic_store(&stop, 1);
 	return -1;
@@ -88,13 +126,13 @@ static int op_create(struct worker *w, unsigned slot)
 	static const uint32_t modes[] = { 0100644, 0100600, 020444, 010644,
 					  0140755 };
 	struct kvfs_stat st;
-	char name[32];
+	char name[NAMEBUF];
 	bool created;
 	uint32_t mode = modes[rnd(&w->seed) % 5];
 	int err;
 
-	snprintf(name, sizeof(name), "f%u", slot);
-	err = kvfs_create(w->mp, w->dir, name, mode,
+	mkname(name, 'f', slot);
+	err = kvfs_create(w->mp, dir_of(w, slot), name, mode,
 			  (mode & 0170000) == 020000 ? (1ull << 32 | 3) : 0,
 			  KVFS_CREATE_EXCL, &root_cred, &st, &created);
 	if (err == -ENOSPC)
@@ -133,7 +171,7 @@ static int op_create(struct worker *w, unsigned slot)
 static int op_rename_link(struct worker *w, unsigned from, bool link)
 {
 	unsigned to = (unsigned)(rnd(&w->seed) % MAXF);
-	char a[32], b[32];
+	char a[NAMEBUF], b[NAMEBUF];
 	struct kvfs_stat st;
 	unsigned flags, r;
 	uint64_t ino;
@@ -142,12 +180,12 @@ static int op_rename_link(struct worker *w, unsigned from, bool link)
 	/* two links of one inode: rename(2) does nothing */
 	if (to == from || w->files[to] == w->files[from])
 		return 0;
-	snprintf(a, sizeof(a), "f%u", from);
-	snprintf(b, sizeof(b), "f%u", to);
+	mkname(a, 'f', from);
+	mkname(b, 'f', to);
 	if (link) {
 		if (w->files[to])
 			return 0;
-		err = kvfs_link(w->mp, w->files[from], w->dir, b, &st);
+		err = kvfs_link(w->mp, w->files[from], dir_of(w, to), b, &st);
 		if (err == -ENOSPC || err == -EMLINK)
 			return 0;
 		if (err)
@@ -158,7 +196,7 @@ static int op_rename_link(struct worker *w, unsigned from, bool link)
 	}
 	r = (unsigned)(rnd(&w->seed) % 4);
 	if (r == 1 && w->files[to]) { /* both names swap their inodes */
-		err = kvfs_rename(w->mp, w->dir, a, w->dir, b,
+		err = kvfs_rename(w->mp, dir_of(w, from), a, dir_of(w, to), b,
 				  KVFS_RENAME_EXCHANGE, &root_cred);
 		if (err == -ENOSPC)
 			return 0;
@@ -171,7 +209,8 @@ static int op_rename_link(struct worker *w, unsigned from, bool link)
 	}
 	/* a whiteout (a new 0/0 device inode) is left at the old name */
 	flags = r == 2 ? KVFS_RENAME_WHITEOUT : 0;
-	err = kvfs_rename(w->mp, w->dir, a, w->dir, b, flags, &root_cred);
+	err = kvfs_rename(w->mp, dir_of(w, from), a, dir_of(w, to), b, flags,
+			  &root_cred);
 	if (err == -ENOSPC)
 		return 0;
 	if (err)
@@ -182,7 +221,7 @@ static int op_rename_link(struct worker *w, unsigned from, bool link)
 	w->files[from] = 0;
 	w->nfiles--;
 	if (flags) {
-		err = kvfs_lookup(w->mp, w->dir, a, &st);
+		err = kvfs_lookup(w->mp, dir_of(w, from), a, &st);
 		if (err)
 			return bad(w, "lookup of a whiteout", err);
 		w->files[from] = st.ino;
@@ -225,7 +264,7 @@ static int op_tmpfile(struct worker *w, unsigned slot)
 {
 	static const char buf[8192];
 	struct kvfs_stat st;
-	char name[32];
+	char name[NAMEBUF];
 	ssize_t n;
 	int err;
 
@@ -238,8 +277,8 @@ static int op_tmpfile(struct worker *w, unsigned slot)
 	if (n < 0 && n != -ENOSPC)
 		return bad(w, "tmpfile write", n);
 	if (!w->files[slot] && rnd(&w->seed) % 2) {
-		snprintf(name, sizeof(name), "f%u", slot);
-		err = kvfs_link(w->mp, st.ino, w->dir, name, &st);
+		mkname(name, 'f', slot);
+		err = kvfs_link(w->mp, st.ino, dir_of(w, slot), name, &st);
 		if (err && err != -ENOSPC)
 			return bad(w, "tmpfile link", err);
 		if (!err) {
@@ -253,11 +292,11 @@ static int op_tmpfile(struct worker *w, unsigned slot)
 
 static int op_unlink(struct worker *w, unsigned slot)
 {
-	char name[32];
+	char name[NAMEBUF];
 	int err;
 
-	snprintf(name, sizeof(name), "f%u", slot);
-	err = kvfs_unlink(w->mp, w->dir, name);
+	mkname(name, 'f', slot);
+	err = kvfs_unlink(w->mp, dir_of(w, slot), name);
 	if (err)
 		return bad(w, "unlink", err);
 	w->files[slot] = 0;
@@ -268,10 +307,10 @@ static int op_unlink(struct worker *w, unsigned slot)
 static int op_dir(struct worker *w)
 {
 	struct kvfs_stat st;
-	char name[32];
+	char name[NAMEBUF];
 	int err;
 
-	snprintf(name, sizeof(name), "d%u", (unsigned)(rnd(&w->seed) % 16));
+	mkname(name, 'd', (unsigned)(rnd(&w->seed) % 16));
 	err = kvfs_mkdir(w->mp, w->dir, name, 0755, &root_cred, &st);
 	if (err == -EEXIST) {
 		err = kvfs_rmdir(w->mp, w->dir, name);
@@ -315,11 +354,52 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
+/*
+ * -F: a file fills the space (every AG, in the allocator's order), then
+ * leave bytes are punched out of it in 64 holes along it, so that every
+ * AG keeps a little room and the run starts at the edge of full.
+ */
+static int prefill(struct kvfs_mount *mp, uint64_t leave)
+{
+	struct kvfs_statfs sf;
+	struct kvfs_stat st;
+	uint64_t size = 0, step = 1 << 20, hole;
+	bool created;
+	int err;
+
+	err = kvfs_create(mp, kvfs_root_ino(mp), "filler", 0100600, 0,
+			  KVFS_CREATE_EXCL, &root_cred, &st, &created);
+	if (!err)
+		err = kvfs_statfs(mp, &sf);
+	if (err) {
+		fprintf(stderr, "ichurn: prefill: %s\n", strerror(-err));
+		return err;
+	}
+	while (!err && step >= sf.bsize) {
+		err = kvfs_fallocate(mp, st.ino, 0, (off_t)size, (off_t)step);
+		if (!err)
+			size += step;
+		else if (err == -ENOSPC)
+			step /= 2;
+		if (err == -ENOSPC)
+			err = 0;
+	}
+	hole = (leave / 64 + sf.bsize - 1) / sf.bsize * sf.bsize;
+	for (unsigned i = 0; !err && i < 64 && size > 64 * hole; i++)
+		err = kvfs_fallocate(mp, st.ino,
+				     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				     (off_t)(size / 64 * i), (off_t)hole);
+	if (err)
+		fprintf(stderr, "ichurn: prefill: %s\n", strerror(-err));
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seed = 1;
 	unsigned threads = 8, i, mib = 256, agcount = 0;
 	unsigned long ops = 50000;
+	uint64_t leave = 0;
 	const char *fsck = NULL;
 	struct worker *ws;
 	struct kvfs_mount *mp;
@@ -328,7 +408,7 @@ int main(int argc, char **argv)
 	struct kvfs_stat st;
 	int c, err, failed = 0;
 
-	while ((c = getopt(argc, argv, "s:t:n:m:a:w:f:")) != -1) {
+	while ((c = getopt(argc, argv, "s:t:n:m:a:w:l:d:F:f:")) != -1) {
 		switch (c) {
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
@@ -347,6 +427,19 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			agcount = (unsigned)atoi(optarg);
+			break;
+		case 'd':
+			nsub = (unsigned)atoi(optarg);
+			if (nsub > MAXSUB)
+				return 2;
+			break;
+		case 'F':
+			leave = strtoull(optarg, NULL, 0) << 10;
+			break;
+		case 'l':
+			namelen = strtoul(optarg, NULL, 0);
+			if (namelen > 255)
+				return 2;
 			break;
 		case 'w':
 			maxwrite = strtoul(optarg, NULL, 0) << 10;
@@ -395,9 +488,24 @@ int main(int argc, char **argv)
 		ws[i].id = i;
 		ws[i].seed = seed * 0x9e3779b97f4a7c15ull + i + 1;
 		ws[i].dir = st.ino;
+		for (unsigned j = 0; j < nsub; j++) {
+			snprintf(name, sizeof(name), "s%u", j);
+			err = kvfs_mkdir(mp, ws[i].dir, name, 0755, &root_cred,
+					 &st);
+			if (err) {
+				fprintf(stderr, "ichurn: mkdir: %s\n",
+					strerror(-err));
+				return 1;
+			}
+			ws[i].sub[j] = st.ino;
+		}
 		ws[i].ops = ops;
-		pthread_create(&ws[i].thr, NULL, worker_run, &ws[i]);
 	}
+	/* the directories made first: the run's creates meet the full space */
+	if (leave && prefill(mp, leave))
+		return 1;
+	for (i = 0; i < threads; i++)
+		pthread_create(&ws[i].thr, NULL, worker_run, &ws[i]);
 	for (i = 0; i < threads; i++) {
 		pthread_join(ws[i].thr, NULL);
 		failed |= ws[i].failed;
