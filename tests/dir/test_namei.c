@@ -62,6 +62,17 @@ static uint64_t mkdir_(struct kvfs_mount *mp, uint64_t dir, const char *name)
 	return st.ino;
 }
 
+/*
+ * A directory placed as a file would be, in its parent's AG first: the
+ * rotor that spreads new directories over the AGs set to that AG.
+ */
+static uint64_t mkdir_near(struct kvfs_mount *mp, uint64_t dir,
+			   const char *name)
+{
+	atomic_store(&mp->agrotor, kvfs_ino_to_agno(&mp->g, dir));
+	return mkdir_(mp, dir, name);
+}
+
 static uint64_t creat_(struct kvfs_mount *mp, uint64_t dir, const char *name)
 {
 	struct kvfs_stat st;
@@ -824,7 +835,7 @@ static uint64_t dir_in_ag(struct kvfs_mount *mp, uint64_t dir,
 	for (int i = 0;; i++) {
 		CHECK(i < 8192);
 		snprintf(name, sizeof(name), "%s%d", prefix, i);
-		d = mkdir_(mp, dir, name);
+		d = mkdir_near(mp, dir, name);
 		if (kvfs_ino_to_agno(&mp->g, d) == agno)
 			return d;
 	}
@@ -880,7 +891,7 @@ static void test_canenter_ag_order(void)
 	CHECK_EQ(kvfs_sync(mp), 0);
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "d%d", i);
-		dirs[i] = mkdir_(mp, p, name);
+		dirs[i] = mkdir_near(mp, p, name);
 		CHECK_EQ(kvfs_ino_to_agno(&mp->g, dirs[i]), 1);
 	}
 	f = creat_(mp, dirs[0], "f");
