@@ -750,10 +750,35 @@ nospc:
 	return -ENOSPC;
 }
 
+/*
+ * alloc_ag(), and again after a log force when all that fits in the AG is
+ * busy (freed, not durable yet), once per allocation (*forced).  As XFS
+ * (xfs_extent_busy_flush() in its near and by-size searches) the AG's
+ * busy extents are waited for before the search moves on: moving on sent
+ * a file's next extent to another AG with its own AG nearly empty
+ * (tests/concurrency ag_locks).  An AG the attempt locked and left clean
+ * goes back before the force (alloc_ag()), so nobody waits for it then.
+ */
+static int alloc_ag_busy(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
+			 uint32_t goal, uint32_t maxlen, bool trylock,
+			 bool *forced)
+{
+	bool busy = false;
+	int err = alloc_ag(a, agno, s, goal, maxlen, trylock, &busy);
+
+	if (err != -ENOSPC || !busy || a->noforce || *forced)
+		return err;
+	*forced = true;
+	err = kvj_log_force(a->tp->mp->log, 0);
+	if (err)
+		return err;
+	return alloc_ag(a, agno, s, goal, maxlen, trylock, &busy);
+}
+
 /* Every AG from start, wrapping: trylocks first, then waiting in order. */
 static int alloc_iterate(struct kvfs_alloc_arg *a, uint32_t start,
 			 uint32_t goal, enum search first, uint32_t maxlen,
-			 bool *busy)
+			 bool *forced)
 {
 	uint32_t n = a->tp->mp->g.agcount, i;
 	bool again = true;
@@ -769,9 +794,9 @@ static int alloc_iterate(struct kvfs_alloc_arg *a, uint32_t start,
 			 * blocks near its last ones, its inode's AG); the
 			 * others only tried on the first pass.
 			 */
-			err = alloc_ag(a, agno, i ? S_SIZE : first,
-				       i ? KVFS_AG_HDR_BLOCKS : goal, maxlen,
-				       pass == 0 && i, busy);
+			err = alloc_ag_busy(a, agno, i ? S_SIZE : first,
+					    i ? KVFS_AG_HDR_BLOCKS : goal,
+					    maxlen, pass == 0 && i, forced);
 			if (err == -EAGAIN)
 				again = true;
 			else if (err != -ENOSPC)
@@ -781,11 +806,12 @@ static int alloc_iterate(struct kvfs_alloc_arg *a, uint32_t start,
 	return -ENOSPC;
 }
 
-static int alloc_once(struct kvfs_alloc_arg *a, uint32_t maxlen, bool *busy)
+static int alloc_once(struct kvfs_alloc_arg *a, uint32_t maxlen)
 {
 	const struct kvfs_geom *g = &a->tp->mp->g;
 	uint32_t agno = kvfs_fsb_to_agno(g, a->goal);
 	uint32_t goal = kvfs_fsb_to_agbno(g, a->goal);
+	bool forced = false;
 	int err;
 
 	if (goal < KVFS_AG_HDR_BLOCKS) {
@@ -795,19 +821,22 @@ static int alloc_once(struct kvfs_alloc_arg *a, uint32_t maxlen, bool *busy)
 	}
 	switch (a->type) {
 	case KVFS_ALLOC_THIS_BNO:
-		err = alloc_ag(a, agno, S_EXACT, goal, maxlen, false, busy);
+		err = alloc_ag_busy(a, agno, S_EXACT, goal, maxlen, false,
+				    &forced);
 		break;
 	case KVFS_ALLOC_NEAR_BNO:
-		err = alloc_ag(a, agno, S_NEAR, goal, maxlen, false, busy);
+		err = alloc_ag_busy(a, agno, S_NEAR, goal, maxlen, false,
+				    &forced);
 		break;
 	case KVFS_ALLOC_THIS_AG:
-		err = alloc_ag(a, agno, S_SIZE, goal, maxlen, false, busy);
+		err = alloc_ag_busy(a, agno, S_SIZE, goal, maxlen, false,
+				    &forced);
 		break;
 	case KVFS_ALLOC_START_AG:
-		return alloc_iterate(a, agno, goal, S_NEAR, maxlen, busy);
+		return alloc_iterate(a, agno, goal, S_NEAR, maxlen, &forced);
 	default:
 		return alloc_iterate(a, 0, KVFS_AG_HDR_BLOCKS, S_SIZE, maxlen,
-				     busy);
+				     &forced);
 	}
 	return err == -EAGAIN ? -ENOSPC : err;
 }
@@ -818,7 +847,6 @@ int kvfs_alloc_vextent(struct kvfs_alloc_arg *a)
 	const struct kvfs_geom *g = &tp->mp->g;
 	uint64_t left = tp->blk_res - tp->blk_used;
 	uint32_t maxlen = a->maxlen;
-	bool busy = false;
 	int err;
 
 	a->fsb = KVFS_NULLBLOCK;
@@ -833,13 +861,7 @@ int kvfs_alloc_vextent(struct kvfs_alloc_arg *a)
 		return -ENOSPC;
 	if (left < maxlen)
 		maxlen = (uint32_t)left;
-	err = alloc_once(a, maxlen, &busy);
-	if (err == -ENOSPC && busy && !a->noforce) {
-		/* what blocks us is freed and not yet durable: make it so */
-		err = kvj_log_force(tp->mp->log, 0);
-		if (!err)
-			err = alloc_once(a, maxlen, &busy);
-	}
+	err = alloc_once(a, maxlen);
 	if (err)
 		return err;
 	return kvfs_trans_use_blocks(tp, a->len);
@@ -907,11 +929,20 @@ int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 	struct kvfs_alloc_arg a = {
 		.tp = tp, .minlen = minlen, .maxlen = maxlen, .owner = ino
 	};
+	bool prev = prev_end && prev_end <= g->dblocks;
+	/*
+	 * A last extent that ends its AG has its end in the next AG (or past
+	 * the device): the goal is then its last block, so that the search
+	 * stays in its AG (XFS's xfs_bmap_adjacent() takes the end only in
+	 * the extent's AG).  The next AG's first block sent the file's next
+	 * extent there (tests/concurrency ag_locks).
+	 */
+	bool ag_end = prev && (prev_end == g->dblocks ||
+			       kvfs_fsb_to_agno(g, prev_end) !=
+				       kvfs_fsb_to_agno(g, prev_end - 1));
 	int err = -ENOSPC;
 
-	if (prev_end && prev_end < g->dblocks &&
-	    kvfs_fsb_to_agno(g, prev_end) ==
-		    kvfs_fsb_to_agno(g, prev_end - 1)) {
+	if (prev && !ag_end) {
 		a.goal = prev_end;
 		a.type = KVFS_ALLOC_THIS_BNO;
 		/*
@@ -924,9 +955,9 @@ int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 		a.noforce = false;
 	}
 	if (err == -ENOSPC) {
-		a.goal = prev_end && prev_end < g->dblocks ?
-				 prev_end :
-				 kvfs_ino_to_fsb(g, ino);
+		a.goal = !prev	? kvfs_ino_to_fsb(g, ino) :
+			 ag_end ? prev_end - 1 :
+				  prev_end;
 		/*
 		 * AG-relative alignment is the device's when AGs are aligned;
 		 * only a whole aligned piece is worth it (else free space is

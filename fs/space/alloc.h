@@ -25,7 +25,8 @@
  *
  * Busy extents: an extent freed here is not handed out again until the
  * checkpoint of the freeing transaction is durable (fs/space/extent_busy.h);
- * when nothing else fits, the allocator forces the log once and retries.
+ * when all that fits in an AG is busy, the allocator forces the log (once
+ * per allocation) and searches that AG again before it tries another.
  *
  * Locks: an operation takes its AG's lock through the transaction
  * (kvfs_trans_lock_ag()) and keeps it until commit, as XFS keeps its AGF
@@ -108,10 +109,11 @@ int kvfs_free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len);
 
 /*
  * Goals.  A file's next extent: exactly after its last one (prev_end, the
- * fsb after its last block; KVFS_NULLBLOCK if none), else near it (or
- * near the inode ino), else the next AGs.  align > 1: when not exactly
- * after the last, first near the goal in its AG on a multiple of align
- * blocks of the device (when the AGs' size is one), then as without.
+ * fsb after its last block; KVFS_NULLBLOCK if none), else near it (near
+ * its last block when it ends its AG; near the inode ino without one),
+ * else the next AGs.  align > 1: when not exactly after the last, first
+ * near the goal in its AG on a multiple of align blocks of the device
+ * (when the AGs' size is one), then as without.
  */
 int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 			   uint64_t prev_end, uint32_t minlen, uint32_t maxlen,

@@ -686,6 +686,75 @@ static void test_busy(void)
 }
 
 /*
+ * A file's next extent stays in the AG of its last (tests/concurrency
+ * ag_locks caught both the other way, 1 run in 7 under load):
+ * - a last extent that ends its AG (or the device) has its end in the
+ *   next AG: the search is near its last block, not at the next AG's
+ *   first (AG 1's end, AG 3's: the device's);
+ * - an AG whose only fit is busy is searched again after a log force
+ *   instead of passing the extent on to the next AG (AG 2 full but for
+ *   16 blocks freed and not durable, and its set-aside).
+ */
+static void test_file_extent_ag(void)
+{
+	uint32_t len1 = kvfs_ag_length(&mp->g, 1);
+	uint32_t len3 = kvfs_ag_length(&mp->g, 3);
+	struct kvj_log_stats st0, st1;
+	struct kvfs_trans *tp;
+	uint64_t f, g2;
+	uint32_t l;
+	int err;
+
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	do_mount(false);
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_BNO, fsb_of(1, len1 - 8), 8, 8, 1, &f,
+			&l),
+		 0);
+	tp = tx(4);
+	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, fsb_of(1, len1), 1, 4, 0, &g2,
+					&l),
+		 0);
+	commit(tp, NULL);
+	CHECK_EQ(g2, fsb_of(1, len1 - 12));
+	for (uint32_t i = 0; i < l; i++)
+		owned[g2 + i] = 1;
+	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_BNO, fsb_of(3, len3 - 8), 8, 8, 1, &f,
+			&l),
+		 0);
+	tp = tx(4);
+	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, mp->g.dblocks, 1, 4, 0, &g2, &l),
+		 0);
+	commit(tp, NULL);
+	CHECK_EQ(g2, fsb_of(3, len3 - 12));
+	for (uint32_t i = 0; i < l; i++)
+		owned[g2 + i] = 1;
+
+	do
+		err = alloc1(KVFS_ALLOC_THIS_AG, fsb_of(2, 0), 1, 4096, 1, &f,
+			     &l);
+	while (!err);
+	CHECK_EQ(err, -ENOSPC);
+	/* what is left is the AG's set-aside, too short for 16 blocks */
+	CHECK(mp->pag[2].longest < 16);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	free1(f, 16);
+	kvj_log_get_stats(mp->log, &st0);
+	tp = tx(16);
+	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, f, 16, 16, 0, &g2, &l), 0);
+	commit(tp, NULL);
+	kvj_log_get_stats(mp->log, &st1);
+	CHECK_EQ(g2, f);
+	CHECK_EQ(st1.forces, st0.forces + 1);
+	for (uint32_t i = 0; i < l; i++)
+		owned[g2 + i] = 1;
+	check_all();
+	free_all();
+	check_returned();
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	do_mount(true);
+}
+
+/*
  * Frees into a completely full AG through the deferred path: AG 1 filled
  * to its last block, then one transaction queues the free of every other
  * block of a long run (kvfs_free_extent_later()).  Each free runs in a
@@ -845,6 +914,7 @@ int main(int argc, char **argv)
 	test_random();
 	test_crash();
 	test_busy();
+	test_file_extent_ag();
 	test_full_ag_free();
 	test_concurrency();
 	test_fallback_enospc();

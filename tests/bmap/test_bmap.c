@@ -450,7 +450,10 @@ static void bwrite_big(struct kvfs_mount *mp, struct kvfs_inode *ip,
  * A new data extent of a MiB or more at a file offset on a MiB starts on a
  * MiB of the device, when the free space nearest its goal does not (one
  * block of another file taken there first): the host's page cache then
- * holds the file's aligned I/O in whole large folios.
+ * holds the file's aligned I/O in whole large folios.  The aligned search
+ * asks for a MiB at least (kvfs_alloc_file_extent()): the aligned piece
+ * nearest the goal may hold only that, and the rest of the write goes on
+ * in another extent.
  */
 static void test_align(struct kvfs_mount *mp)
 {
@@ -466,14 +469,14 @@ static void test_align(struct kvfs_mount *mp)
 		bwrite_big(mp, y, (uint64_t)i * 2 * a, 2 * a, &m);
 		CHECK_EQ(m.startoff, (uint64_t)i * 2 * a);
 		CHECK_EQ(m.startblock % a, 0);
-		CHECK_EQ(m.blockcount, 2 * a);
+		CHECK(m.blockcount >= a);
 		check_map(y);
 	}
 	unmap_all(mp, x, 0, 4);
 	unmap_all(mp, y, 0, 4 * a);
 	kvfs_iput(x);
 	kvfs_iput(y);
-	printf("align: 2 extents of %u blocks on a MiB\n", 2 * a);
+	printf("align: 2 extents of at least %u blocks on a MiB\n", a);
 }
 
 /* ---- sparse offsets and EFBIG ---- */
