@@ -5,6 +5,7 @@
  * buffers (whole blocks) and inodes.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -381,6 +382,11 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 		r->create_name.log_bytes + r->symlink.log_bytes;
 	r->symlink_name.log_count = r->create_name.log_count;
 	r->symlink_name.blocks = r->create_name.blocks + r->symlink.blocks;
+	for (unsigned i = 0; i <= KVFS_RESV_NR; i++) {
+		atomic_init(&r->peak[i].n, 0);
+		atomic_init(&r->peak[i].most_used, 0);
+		atomic_init(&r->peak[i].least_left, UINT64_MAX);
+	}
 }
 
 uint64_t kvfs_trans_res_grant(const struct kvfs_trans_res *res)
@@ -408,10 +414,64 @@ static const struct {
 	{ "rename", offsetof(struct kvfs_trans_resv, rename) },
 };
 
+_Static_assert(sizeof(res_fields) / sizeof(res_fields[0]) == KVFS_RESV_NR,
+	       "KVFS_RESV_NR: every reservation in res_fields");
+
 static const struct kvfs_trans_res *res_field(const struct kvfs_trans_resv *r,
 					      unsigned i)
 {
 	return (const void *)((const char *)r + res_fields[i].off);
+}
+
+const char *kvfs_trans_res_name(unsigned i)
+{
+	return i < KVFS_RESV_NR ? res_fields[i].name : "other";
+}
+
+const struct kvfs_trans_res *kvfs_trans_res_at(const struct kvfs_trans_resv *r,
+					       unsigned i)
+{
+	return res_field(r, i);
+}
+
+unsigned kvfs_trans_res_kind(const struct kvfs_trans_resv *r,
+			     uint32_t log_bytes, unsigned log_count)
+{
+	unsigned i;
+
+	for (i = 0; i < KVFS_RESV_NR; i++)
+		if (res_field(r, i)->log_bytes == log_bytes &&
+		    res_field(r, i)->log_count == log_count)
+			break;
+	return i;
+}
+
+int kvfs_trans_resv_peaks(struct kvfs_trans_resv *r, char *buf, size_t len)
+{
+	int n = 0;
+	unsigned i;
+
+	if (len)
+		buf[0] = 0;
+	for (i = 0; i <= KVFS_RESV_NR; i++) {
+		struct kvfs_resv_peak *p = &r->peak[i];
+		size_t at = (size_t)n < len ? (size_t)n : len;
+
+		if (!atomic_load(&p->n))
+			continue;
+		n += snprintf(
+			buf + at, len - at,
+			"%s: %llu trans, reserved %llu, most used %llu, "
+			"least left %llu\n",
+			kvfs_trans_res_name(i),
+			(unsigned long long)atomic_load(&p->n),
+			(unsigned long long)(i < KVFS_RESV_NR ?
+						     res_field(r, i)->blocks :
+						     0),
+			(unsigned long long)atomic_load(&p->most_used),
+			(unsigned long long)atomic_load(&p->least_left));
+	}
+	return n;
 }
 
 uint64_t kvfs_trans_resv_max_grant(const struct kvfs_trans_resv *r)
