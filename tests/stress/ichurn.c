@@ -9,6 +9,8 @@
  * thread's own bookkeeping allows it) are expected, anything else fails
  * the run at once.  At the end the filesystem is closed, to be checked
  * by fsck.kvfs -f -n when -f names it (and the image removed if clean).
+ * Debug builds print, per kind of transaction, the most blocks one used
+ * and the fewest one had left of its reservation.
  *
  * Usage: ichurn [-s SEED] [-t THREADS] [-n OPS] [-m MIB] [-a AGCOUNT] [-w WRITE_KIB] [-f FSCK] IMAGE
  */
@@ -26,6 +28,9 @@
 #include "alloc/kvalloc.h"
 #include "fs/format/mkfs.h"
 #include "fs/kvfs.h"
+#ifdef KV_DEBUG
+#include "fs/mount.h"
+#endif
 
 #define MAXF 4096
 
@@ -403,6 +408,15 @@ int main(int argc, char **argv)
 		failed |= ws[i].failed;
 	}
 	free(ws);
+#ifdef KV_DEBUG
+	{
+		/* how close each kind of transaction came to its blocks */
+		char peaks[4096];
+
+		kvfs_trans_resv_peaks(&mp->resv, peaks, sizeof(peaks));
+		fputs(peaks, stdout);
+	}
+#endif
 	err = kvfs_close(mp);
 	if (err) {
 		fprintf(stderr, "ichurn: close: %s\n", strerror(-err));
