@@ -117,18 +117,18 @@ trans_short(const struct kvfs_trans *tp, uint64_t n)
 {
 	const struct kvfs_trans_resv *r = &tp->mp->resv;
 
-	kvfs_bug("a %s transaction (%u log bytes, %llu blocks reserved, %llu "
-		 "used, of which %llu blocks this kind reserves) needs %llu "
-		 "blocks more: its reservation is short "
+	kvfs_bug("transaction of kind %s (%u log bytes, %llu blocks reserved, "
+		 "the kind's own %llu) needs %llu blocks at once with %llu "
+		 "used, %llu left: its reservation is short "
 		 "(fs/trans/trans_resv.c)",
 		 kvfs_trans_res_name(tp->kind), tp->log_res,
 		 (unsigned long long)tp->blk_res,
-		 (unsigned long long)tp->blk_used,
 		 (unsigned long long)(tp->kind < KVFS_RESV_NR ?
 					      kvfs_trans_res_at(r, tp->kind)
 						      ->blocks :
 					      0),
-		 (unsigned long long)n);
+		 (unsigned long long)n, (unsigned long long)tp->blk_used,
+		 (unsigned long long)kvfs_trans_blocks_left(tp));
 }
 #endif
 
