@@ -894,7 +894,7 @@ static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
 		      uint32_t ext_flags, bool contig, struct irec *nr)
 {
 	struct kvfs_trans *tp = xm->tp;
-	uint64_t left = tp->blk_res - tp->blk_used, keep = tree_res(xm);
+	uint64_t left = kvfs_trans_blocks_left(tp), keep = tree_res(xm);
 	uint32_t maxlen = want < UINT32_MAX ? (uint32_t)want : UINT32_MAX;
 	uint64_t fsb, prev_end = KVFS_NULLBLOCK;
 	struct irec p;
@@ -902,13 +902,21 @@ static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
 	uint32_t got;
 	int err;
 
+	/*
+	 * KVFS_BMAPI_CONTIG: the whole hole as one extent and the tree
+	 * change are the reservation's to cover.  Otherwise the data the
+	 * caller reserved may simply be used up (its count is an estimate:
+	 * the rest of the range goes in another transaction).
+	 */
+	if (contig) {
+		err = kvfs_trans_need_blocks(tp, keep + want);
+		if (err)
+			return err;
+	}
 	if (left <= keep)
 		return -ENOSPC;
 	if (maxlen > left - keep)
 		maxlen = (uint32_t)(left - keep);
-	/* KVFS_BMAPI_CONTIG: the whole hole as one extent, or nothing */
-	if (contig && maxlen < want)
-		return -ENOSPC;
 	if (cur) {
 		err = xm_last_before(xm, cur, &p, &found);
 		if (err)
@@ -963,7 +971,7 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 			if (fl & KVFS_EXT_UNWRITTEN &&
 			    flags & KVFS_BMAPI_CONVERT) {
 				if (tree_change_done(xm) ||
-				    tp->blk_res - tp->blk_used < tree_res(xm)) {
+				    kvfs_trans_blocks_left(tp) < tree_res(xm)) {
 					err = -ENOSPC;
 					break;
 				}

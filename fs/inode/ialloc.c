@@ -416,6 +416,19 @@ static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 	if (rest > g->ialloc_blocks && rest - g->ialloc_blocks > minleft)
 		minleft = (uint32_t)(rest - g->ialloc_blocks);
 	for (;;) {
+		/*
+		 * Only with room in the reservation for the piece and its
+		 * record's split (XFS's okalloc): a transaction reserved
+		 * without a chunk's blocks finds no room for one, nothing
+		 * changed, where the split would fail half-way.
+		 */
+		if (kvfs_trans_blocks_left(tp) <
+		    (uint64_t)len + tp->mp->resv.inobt_maxlevels) {
+			if (len == sparse_blocks(g))
+				return -ENOSPC;
+			len = sparse_blocks(g);
+			continue;
+		}
 		*args = (struct kvfs_alloc_arg){
 			.tp = tp,
 			.goal = goal,

@@ -1757,6 +1757,16 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 	 * freed may split an extent (res.blocks: one tree change's).
 	 */
 	res.blocks = blocks + (blocks + KVFS_ATTR_TREE_RANGES) * res.blocks;
+	/*
+	 * A first attribute may need room made in the data fork (make_room(),
+	 * XFS's XFS_ADDAFORK_SPACE_RES): a short-form directory goes to
+	 * block form, a directory change's blocks (its first data block, 64
+	 * KiB on 1 KiB blocks, past everything above: ENOSPC on an empty
+	 * filesystem, its entries cleared), an extent list one tree block.
+	 * The type never changes: read unlocked.
+	 */
+	if (set)
+		res.blocks += S_ISDIR(ip->i_mode) ? mp->resv.dirop.blocks : 1;
 	/* a removal must work on a full filesystem: the kept blocks */
 	err = set ? kvfs_trans_alloc_res(mp, &res, 0, &c.tp) :
 		    kvfs_trans_alloc_remove(mp, &res, &c.tp);

@@ -845,7 +845,7 @@ int kvfs_alloc_vextent(struct kvfs_alloc_arg *a)
 {
 	struct kvfs_trans *tp = a->tp;
 	const struct kvfs_geom *g = &tp->mp->g;
-	uint64_t left = tp->blk_res - tp->blk_used;
+	uint64_t left = kvfs_trans_blocks_left(tp);
 	uint32_t maxlen = a->maxlen;
 	int err;
 
@@ -857,8 +857,9 @@ int kvfs_alloc_vextent(struct kvfs_alloc_arg *a)
 	    a->type > KVFS_ALLOC_FIRST_AG)
 		return -EINVAL;
 	/* the reservation bounds the extent: fail before any change */
-	if (left < a->minlen)
-		return -ENOSPC;
+	err = kvfs_trans_need_blocks(tp, a->minlen);
+	if (err)
+		return err;
 	if (left < maxlen)
 		maxlen = (uint32_t)left;
 	err = alloc_once(a, maxlen);

@@ -8,6 +8,7 @@
 #include <errno.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/bug.h"
 #include "fs/trans/defer.h"
 #include "fs/space/extent_busy.h"
 #include "fs/data/file.h"
@@ -56,6 +57,9 @@ static int trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes,
 	tp->mp = mp;
 	tp->log_res = log_bytes;
 	tp->blk_res = blocks;
+#ifdef KV_DEBUG
+	tp->kind = kvfs_trans_res_kind(&mp->resv, log_bytes, rolls);
+#endif
 	*tpp = tp;
 	return 0;
 }
@@ -86,10 +90,55 @@ int kvfs_trans_alloc_remove(struct kvfs_mount *mp,
  * Give back the unused reservation and what was freed; a cancelled
  * transaction changed nothing (or shut the filesystem down): all of it.
  */
+#ifdef KV_DEBUG
+/* The most and the fewest left of the transactions of tp's kind. */
+static void trans_peak(struct kvfs_trans *tp)
+{
+	struct kvfs_resv_peak *p = &tp->mp->resv.peak[tp->kind];
+	uint64_t left = tp->blk_res - tp->blk_used;
+	uint64_t v = atomic_load_explicit(&p->most_used, memory_order_relaxed);
+
+	atomic_fetch_add_explicit(&p->n, 1, memory_order_relaxed);
+	while (v < tp->blk_used &&
+	       !atomic_compare_exchange_weak_explicit(
+		       &p->most_used, &v, tp->blk_used, memory_order_relaxed,
+		       memory_order_relaxed))
+		;
+	v = atomic_load_explicit(&p->least_left, memory_order_relaxed);
+	while (v > left && !atomic_compare_exchange_weak_explicit(
+				   &p->least_left, &v, left,
+				   memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* A reservation computed too small: say which, with its figures. */
+static void __attribute__((noreturn))
+trans_short(const struct kvfs_trans *tp, uint64_t n)
+{
+	const struct kvfs_trans_resv *r = &tp->mp->resv;
+
+	kvfs_bug("transaction of kind %s (%u log bytes, %llu blocks reserved, "
+		 "the kind's own %llu) needs %llu blocks at once with %llu "
+		 "used, %llu left: its reservation is short "
+		 "(fs/trans/trans_resv.c)",
+		 kvfs_trans_res_name(tp->kind), tp->log_res,
+		 (unsigned long long)tp->blk_res,
+		 (unsigned long long)(tp->kind < KVFS_RESV_NR ?
+					      kvfs_trans_res_at(r, tp->kind)
+						      ->blocks :
+					      0),
+		 (unsigned long long)n, (unsigned long long)tp->blk_used,
+		 (unsigned long long)kvfs_trans_blocks_left(tp));
+}
+#endif
+
 static void trans_settle(struct kvfs_trans *tp, bool committed)
 {
 	int64_t back = (int64_t)tp->blk_res;
 
+#ifdef KV_DEBUG
+	trans_peak(tp);
+#endif
 	if (committed)
 		back += (int64_t)tp->blk_freed - (int64_t)tp->blk_used;
 	atomic_fetch_add(&tp->mp->fdblocks, back);
@@ -198,10 +247,29 @@ void kvfs_trans_set_nofail(struct kvfs_trans *tp)
 	kvj_trans_set_nofail(tp->jt);
 }
 
+uint64_t kvfs_trans_blocks_left(const struct kvfs_trans *tp)
+{
+	return tp->blk_res - tp->blk_used;
+}
+
+int kvfs_trans_need_blocks(struct kvfs_trans *tp, uint64_t minlen)
+{
+	if (kvfs_trans_blocks_left(tp) >= minlen)
+		return 0;
+#ifdef KV_DEBUG
+	trans_short(tp, minlen);
+#endif
+	return -ENOSPC;
+}
+
 int kvfs_trans_use_blocks(struct kvfs_trans *tp, uint64_t n)
 {
-	if (tp->blk_used + n > tp->blk_res)
+	if (tp->blk_used + n > tp->blk_res) {
+#ifdef KV_DEBUG
+		trans_short(tp, n);
+#endif
 		return -ENOSPC;
+	}
 	tp->blk_used += n;
 	return 0;
 }

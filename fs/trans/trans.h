@@ -58,6 +58,8 @@ struct kvfs_trans {
 	uint64_t blk_res; /* blocks reserved */
 	uint64_t blk_used; /* of which handed out by the allocator */
 	uint64_t blk_freed; /* blocks this transaction freed */
+	/* debug builds: its kind (kvfs_trans_res_kind()), for reports */
+	unsigned kind;
 	/* AG locks held until commit or cancel (kvfs_trans_lock_ag()) */
 	uint32_t ag_locked[KVFS_TRANS_MAX_AGS];
 	bool ag_held[KVFS_TRANS_MAX_AGS]; /* kept across rolls */
@@ -115,9 +117,26 @@ int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp);
 void kvfs_trans_set_nofail(struct kvfs_trans *tp);
 
 /*
+ * The allocator, before it looks for an extent of at least minlen blocks
+ * (its maxlen is cut to what is left, which some callers rely on; its
+ * minimum is what the operation cannot do without): 0 if the rest of the
+ * reservation holds minlen, else -ENOSPC, before anything changed.  That
+ * is a reservation computed too small (fs/trans/trans_resv.c), and in
+ * debug builds (KV_DEBUG) kvfs_bug() names the transaction's kind and its
+ * figures: in release builds the operation fails cleanly, but whoever
+ * treats the ENOSPC as "no room" after changing something commits half
+ * an operation (a half-split tree, as the create of 1990fac did).
+ * Callers that may find a reservation short by design check
+ * kvfs_trans_blocks_left() first.
+ */
+int kvfs_trans_need_blocks(struct kvfs_trans *tp, uint64_t minlen);
+/* What is left of the transaction's block reservation. */
+uint64_t kvfs_trans_blocks_left(const struct kvfs_trans *tp);
+/*
  * The allocator hands out n blocks under this reservation.  -ENOSPC if it
  * would exceed it (a reservation that was computed too small: a bug that
- * must not corrupt anything, so it fails before the change).
+ * must not corrupt anything, so it fails before the change; kvfs_bug() in
+ * debug builds, as kvfs_trans_need_blocks()).
  */
 int kvfs_trans_use_blocks(struct kvfs_trans *tp, uint64_t n);
 /* n blocks freed: free for others once this transaction commits. */

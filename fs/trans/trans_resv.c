@@ -3,8 +3,37 @@
  * Transaction reservations (fs/trans/trans_resv.h), in the manner of XFS's
  * xfs_trans_resv.c: each reservation is a sum of named parts, counted in
  * buffers (whole blocks) and inodes.
+ *
+ * The rule.  A reservation holds the worst case of everything its
+ * operation may do between kvfs_trans_alloc() and its final commit:
+ *  - blocks: every block the allocator may charge to it (rolls do not
+ *    refill blk_res), each tree taken at its maximum height (maxlevels, a
+ *    tree of half-full blocks) and split at every level: an insert into a
+ *    tree of height h < maxlevels takes h blocks (h - 1 splits and a new
+ *    root; an inode root pushed down is the new block), so at most
+ *    maxlevels - 1 blocks per record added to a tree with its root in the
+ *    inode, maxlevels per record added to one with a block root, and a
+ *    list becoming a tree one leaf more.  The free-space trees' splits
+ *    and refills come from the AG's reserve list and are never charged
+ *    (fs/space/alloc.h); what the caller asks for itself (a data
+ *    extent's length, an attribute value's blocks) it adds on top.  An
+ *    allocation's minimum must fit what is left BEFORE anything changes:
+ *    kvfs_trans_need_blocks() (fs/trans/trans.h) fails it with ENOSPC and
+ *    debug builds abort, naming the reservation, so a short one here is
+ *    found by the first test that drives the operation to its worst case
+ *    (tests/defer/test_resv_worst.c), not by a half-split tree on disk.
+ *    A caller whose reservation may lack an optional allocation by design
+ *    checks kvfs_trans_blocks_left() first (XFS's okalloc).
+ *  - log bytes: one commit's worst case (log_count rolls each get as
+ *    much): every buffer it may dirty as a whole-block delta (a split
+ *    rewrites whole blocks), every inode it logs, every intent and done.
+ * The figures in the comments below are for 4 KiB blocks, 512-byte
+ * inodes, 4 KiB directory blocks and 1 GiB in 4 AGs (ialloc_blocks 8;
+ * maxlevels: free space 3, inode chunks 2, extent map 6, attribute map 4,
+ * directory hash index 5; buffer delta 4200 bytes, inode 560).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -242,8 +271,6 @@ static void set(struct kvfs_trans_res *res, uint32_t bufs, uint32_t inodes,
 	res->blocks = blocks;
 }
 
-/* An extent-free intent of one extent (fs/format.h) */
-
 /*
  * The namespace operations (XFS's xfs_calc_{create,link,remove,rename}
  * _reservation), counted from what one directory change logs:
@@ -264,6 +291,21 @@ static void set(struct kvfs_trans_res *res, uint32_t bufs, uint32_t inodes,
  * regrant (and may wait for log space), so that the single unit fits a
  * quarter of the smallest log every geometry allows.
  */
+/*
+ * Blocks of one directory change, adding an entry (a removal allocates at
+ * most the extent map's split of a punched data block, less):
+ *   a new data block                            fsbs            1
+ *   the hash index, one record: a split at      dirlv + 1       6
+ *     every level and a new root
+ *   the free-space index, one record            freelv + 1      6
+ *   the two roots of a short form gone to       2               2
+ *     blocks (fs/ns/dir.c sf_to_block())
+ *   the data block's extent added to the map    bmap - 1        5
+ *                                                               20
+ * The data block is allocated first (fs/ns/dir.c add_dblk()), when
+ * alloc_hole() wants fsbs and a whole tree change, 2 * (bmap - 1) + 1,
+ * left: 12 of the 20.
+ */
 static void dir_resv(const struct kvfs_geom *g, struct kvfs_trans_resv *r,
 		     uint32_t efi)
 {
@@ -282,13 +324,22 @@ static void dir_resv(const struct kvfs_geom *g, struct kvfs_trans_resv *r,
 	uint32_t b;
 
 	r->dir_maxlevels = dirlv;
-	/* link, unlink, rmdir: one change, two inodes (and the parent) */
+	/* link, unlink, rmdir: one change, two inodes (and the parent): 20 */
 	b = (add_bytes > rm_bytes ? add_bytes : rm_bytes) + 3 * r->inode_bytes;
 	set(&r->dirop, 0, 0, b, 0, blocks, r);
-	/* create, mknod, mkdir, symlink: an inode and its entry */
+	/*
+	 * create, mknod, mkdir, symlink: an inode and its entry: a chunk
+	 * (create, 10) and one change (20): 30
+	 */
 	b = add_bytes + chunk + 3 * r->inode_bytes;
 	set(&r->create_name, 0, 0, b, 0, blocks + r->create.blocks, r);
-	/* rename: an add and a remove, four inodes, a whiteout */
+	/*
+	 * rename: the target's directory adds or replaces (20), the
+	 * source's removes or replaces (20; a whiteout replaces the name in
+	 * place), a moved directory's ".." is rewritten in place (no
+	 * block), the whiteout's inode a chunk (10): 50.  Four inodes and
+	 * the whiteout logged.
+	 */
 	b = add_bytes + rm_bytes + chunk + 5 * r->inode_bytes;
 	set(&r->rename, 0, 0, b, 0, 2 * blocks + r->create.blocks, r);
 }
@@ -311,15 +362,36 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	/*
 	 * The extent and the map's new blocks (two allocations, as XFS
 	 * counts them: the map's blocks come from the same free-space paths),
-	 * the intents of the map blocks a merge frees.
+	 * the intents of the map blocks a merge frees.  Blocks: one tree
+	 * change per transaction (fs/data/bmap.c tree_change_done()), which
+	 * adds at most two records (an unwritten extent converted in its
+	 * middle becomes three), each a split at every level below the
+	 * inode root, and a list turned into a tree one leaf:
+	 * 2 * (6 - 1) + 1 = 11; the caller adds the data.  Log: the map's
+	 * 11 blocks, both free-space trees' paths and siblings twice
+	 * (2 * 2 * (2 * 3 - 1) = 20) and the AG's two headers, 33 buffers,
+	 * the inode, 10 intents: 139640 bytes with 4 KiB blocks.
 	 */
 	set(&r->write,
 	    bmap_split_bufs(r) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 2), 1,
 	    bmap_free_intents(r) * efi, 2, bmap_split_blocks(r), r);
-	/* the extent's intent, and the map blocks as for a write */
+	/*
+	 * the extent's intent, and the map blocks as for a write: a punch
+	 * splits one record in two (one record added, 6 - 1 blocks); 11
+	 * held as for a write, since bmap.c asks a whole tree change of
+	 * what is left before a change.  Truncates from the end and the
+	 * frees of inactivation (fs/inode/inactive.c) reserve none: they
+	 * only remove records and cut the last one.
+	 */
 	set(&r->itruncate,
 	    bmap_split_bufs(r) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 1), 1,
 	    (1 + bmap_free_intents(r)) * efi, 2, bmap_split_blocks(r), r);
+	/*
+	 * A deferred free allocates nothing: the free-space trees' splits
+	 * and the reserve list's refills come from the list, never charged
+	 * (fs/space/alloc.h).  Log: both trees' paths and siblings, the
+	 * headers, a done and the relogged intent.
+	 */
 	set(&r->extent_free, AG_FREE_HDR_BUFS + allocfree_bufs(r, 1), 0,
 	    kvfs_resv_done_bytes() + efi, 2, 0, r);
 	/*
@@ -327,20 +399,29 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	 * allocation.  Blocks: the chunk's, and a split of every level of a
 	 * tree short of its maximum height plus its new root, inobt_maxlevels
 	 * (one less made the root's split fail on a full chunk, and the
-	 * failure was taken for "no room for a chunk": records lost).
+	 * failure was taken for "no room for a chunk": records lost):
+	 * 8 + 2 = 10.  There is no free-inode tree: the chunk's record is
+	 * the one insert.  A block of more than 64 inodes holds several
+	 * chunks, one record each, but such a block is the whole
+	 * ialloc_blocks (1) and the records of one block fit one leaf.
 	 */
 	set(&r->create,
 	    1 + g->ialloc_blocks + 2 * r->inobt_maxlevels - 1 +
 		    AG_FREE_HDR_BUFS + allocfree_bufs(r, 1),
 	    1, 0, 2, g->ialloc_blocks + r->inobt_maxlevels, r);
+	/* an inode's core: nothing allocated */
 	set(&r->ichange, 0, 1, 0, 0, 0, r);
+	/* the inode header's bucket and two inodes: nothing allocated */
 	set(&r->iunlink, 1, 2, 0, 0, 0, r);
 	/*
 	 * The inode header and the record's path, its joins when the record
 	 * is freed with its last inode (fs/inode/ialloc.h) with its cluster
 	 * cancels and the frees of its blocks, in the transaction: a whole
 	 * chunk is one extent, a sparse record at most 8 pieces (an eighth of
-	 * a chunk at least), one free per two; the most is the sparse one's
+	 * a chunk at least), one free per two; the most is the sparse one's.
+	 * Nothing is allocated from the reservation: a record updated or
+	 * deleted never splits, and the free-space trees' splits of the
+	 * frees take the AG's reserve list.
 	 */
 	set(&r->ifree,
 	    1 + 2 * r->inobt_maxlevels - 1 + g->ialloc_blocks +
@@ -357,8 +438,13 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	 * extents of the ranges freed (one per block at most) and of the
 	 * tree blocks freed; the data fork's tree, small enough to be a
 	 * list, going back into the inode when the attribute fork goes.
-	 * blocks: one change of the attribute fork's tree; fs/ns/attr.c
-	 * multiplies them.
+	 * blocks: one change of the attribute fork's tree, 2 * (4 - 1) + 1
+	 * = 7; fs/ns/attr.c multiplies them: a set of a local value takes
+	 * 2 leaf blocks and (2 + KVFS_ATTR_TREE_RANGES) tree changes,
+	 * 2 + 6 * 7 = 44, and a first attribute the room it makes in the
+	 * data fork: a short-form directory gone to blocks (a directory
+	 * change, 20; with 64 KiB directory blocks on 1 KiB blocks 89, past
+	 * the 56 of the rest there), or an extent list gone to a tree (1).
 	 */
 	set(&r->attrset,
 	    3 + attr_rmt_blocks(g) + AG_FREE_HDR_BUFS + allocfree_bufs(r, 2) +
@@ -367,6 +453,16 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 	    KVFS_ATTR_TREE_RANGES *
 		    (attr_rmt_blocks(g) + 2 * (r->attr_maxlevels - 1)) * efi,
 	    1, 2 * (r->attr_maxlevels - 1) + 1, r);
+	/*
+	 * Blocks: the create's (10: the one less of before 1990fac was
+	 * short here too) and the target's extents: the caller adds the
+	 * target's blocks (at most 5, on 1 KiB blocks), which may each be
+	 * an extent and overflow the inode's list; fs/ns/symlink.c calls
+	 * kvfs_bmapi_write() again after each tree change, each call
+	 * wanting a whole tree change left (11) and the tree, one leaf,
+	 * taking one block in all: 12.  symlink(2) (symlink_name) adds the
+	 * same 12 to a named create, which holds the chunk.
+	 */
 	set(&r->symlink,
 	    1 + g->ialloc_blocks + 2 * r->inobt_maxlevels - 1 +
 		    (KVFS_SYMLINK_MAXLEN + g->blocksize -
@@ -374,14 +470,20 @@ void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 			    (g->blocksize - KVFS_SYMLINK_HDR_SIZE) +
 		    bmap_split_bufs(r) + AG_FREE_HDR_BUFS +
 		    allocfree_bufs(r, 2),
-	    1, 0, 1, g->ialloc_blocks + r->inobt_maxlevels - 1, r);
+	    1, 0, 1, r->create.blocks + bmap_split_blocks(r) + 1, r);
 
 	dir_resv(g, r, efi);
 	/* symlink(2): a named create and the target's blocks, one commit */
 	r->symlink_name.log_bytes =
 		r->create_name.log_bytes + r->symlink.log_bytes;
 	r->symlink_name.log_count = r->create_name.log_count;
-	r->symlink_name.blocks = r->create_name.blocks + r->symlink.blocks;
+	r->symlink_name.blocks =
+		r->create_name.blocks + r->symlink.blocks - r->create.blocks;
+	for (unsigned i = 0; i <= KVFS_RESV_NR; i++) {
+		atomic_init(&r->peak[i].n, 0);
+		atomic_init(&r->peak[i].most_used, 0);
+		atomic_init(&r->peak[i].least_left, UINT64_MAX);
+	}
 }
 
 uint64_t kvfs_trans_res_grant(const struct kvfs_trans_res *res)
@@ -409,10 +511,64 @@ static const struct {
 	{ "rename", offsetof(struct kvfs_trans_resv, rename) },
 };
 
+_Static_assert(sizeof(res_fields) / sizeof(res_fields[0]) == KVFS_RESV_NR,
+	       "KVFS_RESV_NR: every reservation in res_fields");
+
 static const struct kvfs_trans_res *res_field(const struct kvfs_trans_resv *r,
 					      unsigned i)
 {
 	return (const void *)((const char *)r + res_fields[i].off);
+}
+
+const char *kvfs_trans_res_name(unsigned i)
+{
+	return i < KVFS_RESV_NR ? res_fields[i].name : "other";
+}
+
+const struct kvfs_trans_res *kvfs_trans_res_at(const struct kvfs_trans_resv *r,
+					       unsigned i)
+{
+	return res_field(r, i);
+}
+
+unsigned kvfs_trans_res_kind(const struct kvfs_trans_resv *r,
+			     uint32_t log_bytes, unsigned log_count)
+{
+	unsigned i;
+
+	for (i = 0; i < KVFS_RESV_NR; i++)
+		if (res_field(r, i)->log_bytes == log_bytes &&
+		    res_field(r, i)->log_count == log_count)
+			break;
+	return i;
+}
+
+int kvfs_trans_resv_peaks(struct kvfs_trans_resv *r, char *buf, size_t len)
+{
+	int n = 0;
+	unsigned i;
+
+	if (len)
+		buf[0] = 0;
+	for (i = 0; i <= KVFS_RESV_NR; i++) {
+		struct kvfs_resv_peak *p = &r->peak[i];
+		size_t at = (size_t)n < len ? (size_t)n : len;
+
+		if (!atomic_load(&p->n))
+			continue;
+		n += snprintf(
+			buf + at, len - at,
+			"%s: %llu trans, reserved %llu, most used %llu, "
+			"least left %llu\n",
+			kvfs_trans_res_name(i),
+			(unsigned long long)atomic_load(&p->n),
+			(unsigned long long)(i < KVFS_RESV_NR ?
+						     res_field(r, i)->blocks :
+						     0),
+			(unsigned long long)atomic_load(&p->most_used),
+			(unsigned long long)atomic_load(&p->least_left));
+	}
+	return n;
 }
 
 uint64_t kvfs_trans_resv_max_grant(const struct kvfs_trans_resv *r)

@@ -33,6 +33,19 @@ struct kvfs_trans_res {
 	uint64_t blocks; /* blocks it may allocate, tree splits included */
 };
 
+/* The reservations of struct kvfs_trans_resv (kvfs_trans_res_name()) */
+#define KVFS_RESV_NR 13
+
+/*
+ * Debug builds (KV_DEBUG): what the transactions of one kind took of their
+ * reservation (fs/trans/trans.c), to see how close to it they come.
+ */
+struct kvfs_resv_peak {
+	_Atomic uint64_t n; /* transactions */
+	_Atomic uint64_t most_used; /* most blocks one of them took */
+	_Atomic uint64_t least_left; /* fewest blocks one had left */
+};
+
 struct kvfs_trans_resv {
 	/* tree heights the reservations are computed from */
 	uint32_t alloc_maxlevels; /* each free-space tree */
@@ -109,6 +122,8 @@ struct kvfs_trans_resv {
 	 */
 	struct kvfs_trans_res symlink_name;
 	struct kvfs_trans_res rename;
+	/* by kind (kvfs_trans_res_name()), and one for the rest */
+	struct kvfs_resv_peak peak[KVFS_RESV_NR + 1];
 };
 
 /*
@@ -130,6 +145,26 @@ uint32_t kvfs_dir_maxlevels(const struct kvfs_geom *g);
 
 void kvfs_trans_resv_compute(const struct kvfs_geom *g,
 			     struct kvfs_trans_resv *r);
+/*
+ * Kind i (0 .. KVFS_RESV_NR - 1) of r: its name and reservation; the name
+ * of KVFS_RESV_NR is "other".
+ */
+const char *kvfs_trans_res_name(unsigned i);
+const struct kvfs_trans_res *kvfs_trans_res_at(const struct kvfs_trans_resv *r,
+					       unsigned i);
+/*
+ * The kind of r whose log bytes and rolls are these (a transaction sized
+ * from it; the blocks vary with the caller's), else KVFS_RESV_NR.
+ */
+unsigned kvfs_trans_res_kind(const struct kvfs_trans_resv *r,
+			     uint32_t log_bytes, unsigned log_count);
+/*
+ * Debug builds: one line per kind that ran, "NAME: N trans, reserved B,
+ * most used U, least left L", into buf (truncated to len); returns the
+ * length it wanted (as snprintf).
+ */
+int kvfs_trans_resv_peaks(struct kvfs_trans_resv *r, char *buf, size_t len);
+
 /* Log bytes res takes from the log when allocated: every unit it holds. */
 uint64_t kvfs_trans_res_grant(const struct kvfs_trans_res *res);
 /* The largest grant of any reservation of r. */

@@ -9,8 +9,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
@@ -22,6 +24,7 @@
 #include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "fs/format/sb.h"
+#include "fs/space/alloc.h"
 #include "fs/trans/trans.h"
 #include "journal/crc32c.h"
 #include "tests/check.h"
@@ -224,8 +227,54 @@ static void poke_sb(size_t off, uint8_t val, bool fix_crc)
 }
 
 /*
+ * n blocks past tp's reservation, in a child (via_alloc: an allocation of
+ * at least n blocks, else the charge alone): -ENOSPC in a release build,
+ * in a debug build an abort naming the short reservation.
+ */
+static void past_reservation(struct kvfs_trans *tp, uint32_t n, bool via_alloc)
+{
+	char msg[512] = "";
+	int fds[2], status;
+	ssize_t got = 0;
+	size_t len = 0;
+	pid_t pid;
+
+	CHECK_EQ(pipe(fds), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct kvfs_alloc_arg a = { .tp = tp,
+					    .minlen = n,
+					    .maxlen = n,
+					    .type = KVFS_ALLOC_FIRST_AG };
+		int err;
+
+		dup2(fds[1], 2);
+		err = via_alloc ? kvfs_alloc_vextent(&a) :
+				  kvfs_trans_use_blocks(tp, n);
+		_exit(err == -ENOSPC ? 0 : 2);
+	}
+	close(fds[1]);
+	/* to the end: stderr is unbuffered, the line comes in pieces */
+	while (len < sizeof(msg) - 1 &&
+	       (got = read(fds[0], msg + len, sizeof(msg) - 1 - len)) > 0)
+		len += (size_t)got;
+	CHECK(got >= 0);
+	close(fds[0]);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+#ifdef KV_DEBUG
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	CHECK(strstr(msg, "its reservation is short"));
+#else
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ(len, 0);
+#endif
+}
+
+/*
  * Block reservations: all of the free count but the removals' reserve,
- * not one more; a removal may take the reserve too.
+ * not one more; a removal may take the reserve too.  Past a reservation
+ * is ENOSPC before any change, and a bug in debug builds.
  */
 static void test_reservations(void)
 {
@@ -256,8 +305,10 @@ static void test_reservations(void)
 			 &c),
 		 -ENOSPC);
 	kvfs_trans_cancel(b);
-	CHECK_EQ(kvfs_trans_use_blocks(a, (uint64_t)free - mp->resblks), 0);
-	CHECK_EQ(kvfs_trans_use_blocks(a, 1), -ENOSPC);
+	CHECK_EQ(kvfs_trans_use_blocks(a, (uint64_t)free - mp->resblks - 1), 0);
+	past_reservation(a, 2, true);
+	past_reservation(a, 2, false);
+	CHECK_EQ(kvfs_trans_use_blocks(a, 1), 0);
 	kvfs_trans_cancel(a);
 	CHECK_EQ(atomic_load(&mp->fdblocks), free);
 	CHECK_EQ(kvfs_trans_alloc(mp, 4096, 0, 10, &a), 0);

@@ -15,6 +15,8 @@
  * taken; -d NDIRS spreads a thread's files over NDIRS directories (the
  * renames and links then cross them); -F KIB fills the space first but
  * KIB (in holes along the filler, every AG some): the run starts full.
+ * Debug builds print, per kind of transaction, the most blocks one used
+ * and the fewest one had left of its reservation.
  *
  * Usage: ichurn [-s SEED] [-t THREADS] [-n OPS] [-m MIB] [-a AGCOUNT]
  *	  [-w WRITE_KIB] [-l NAMELEN] [-d NDIRS] [-F KIB] [-f FSCK] IMAGE
@@ -34,6 +36,9 @@
 #include "fs/format/mkfs.h"
 #include "fs/io/blkhdr.h"
 #include "fs/kvfs.h"
+#ifdef KV_DEBUG
+#include "fs/mount.h"
+#endif
 
 #define MAXF 4096
 #define MAXSUB 16
@@ -511,6 +516,15 @@ int main(int argc, char **argv)
 		failed |= ws[i].failed;
 	}
 	free(ws);
+#ifdef KV_DEBUG
+	{
+		/* how close each kind of transaction came to its blocks */
+		char peaks[4096];
+
+		kvfs_trans_resv_peaks(&mp->resv, peaks, sizeof(peaks));
+		fputs(peaks, stdout);
+	}
+#endif
 	err = kvfs_close(mp);
 	if (err) {
 		fprintf(stderr, "ichurn: close: %s\n", strerror(-err));
