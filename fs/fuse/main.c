@@ -86,7 +86,16 @@ static void open_error(const char *image, int err)
 
 	switch (err) {
 	case -ENODATA:
-		fprintf(stderr, "%s: %s: not a kvfs filesystem\n", prog, image);
+		/*
+		 * A zeroed or overwritten primary superblock looks like a
+		 * foreign device; fsck.kvfs finds the copies the mount does
+		 * not look for.
+		 */
+		fprintf(stderr,
+			"%s: %s: not a kvfs filesystem (no superblock in "
+			"block 0; if it held kvfs, run fsck.kvfs to rebuild the "
+			"superblock from a copy)\n",
+			prog, image);
 		break;
 	case -EUCLEAN:
 	case -EBADMSG:

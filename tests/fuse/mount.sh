@@ -40,7 +40,13 @@ expect 32 "mount.kvfs: $tmp/none: No such file or directory" \
 	"$tmp/none" "$mnt"
 expect 32 "mount.kvfs: $tmp/nodir: No such file or directory" \
 	"$img" "$tmp/nodir"
-expect 32 "mount.kvfs: $tmp/zero: not a kvfs filesystem" "$tmp/zero" "$mnt"
+expect 32 "mount.kvfs: $tmp/zero: not a kvfs filesystem (*fsck.kvfs*" \
+	"$tmp/zero" "$mnt"
+# a kvfs image whose primary superblock (block 0) is zeroed: fsck.kvfs named
+cp "$img" "$tmp/sb0"
+dd if=/dev/zero of="$tmp/sb0" bs=4096 count=1 conv=notrunc status=none
+expect 32 "mount.kvfs: $tmp/sb0: not a kvfs filesystem (*fsck.kvfs*" \
+	"$tmp/sb0" "$mnt"
 cp "$img" "$tmp/bad"
 printf '\377\377\377\377' |
 	dd of="$tmp/bad" bs=1 seek=200 conv=notrunc status=none
