@@ -59,7 +59,7 @@ static void usage(FILE *f)
 		"  writeback_cache, nowriteback_cache   kernel page cache mode\n"
 		"  dio, nodio                  large writes to the image with\n"
 		"                              O_DIRECT, past the host's page\n"
-		"                              cache (dio)\n"
+		"                              cache (nodio)\n"
 		"  allow_other, default_permissions     (on by default as root)\n"
 		"  fsname=NAME                 source shown in mount tables\n"
 		"  noexec, nosuid, nodev       mount flags passed to the kernel\n"

@@ -192,8 +192,6 @@ int kvfs_fuse_parse(int argc, char **argv, struct kvfs_fuse_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->writeback = true;
-	/* the image's page cache would hold what the kernel's already does */
-	o->direct_io = true;
 	o->allow_other = -1;
 	o->default_permissions = -1;
 	opterr = 0;

@@ -106,10 +106,10 @@ unmount "$mnt" "$img"
 
 # without the writeback cache (every write reaches the daemon at once),
 # on a fresh image: extents stay in the inode until the extent B+tree lands;
-# nodio: the image's buffered writes too (the other mounts' large ones go
-# O_DIRECT where the host has it)
+# with dio, so that the daemon's large writes go O_DIRECT (from libfuse's
+# unaligned buffers) where the host has it
 T "$mkfs" -q -s 256M "$tmp/img2" || fail "mkfs.kvfs img2"
-T "$mount_kvfs" "$tmp/img2" "$mnt" -o nowriteback_cache,nodio ||
+T "$mount_kvfs" "$tmp/img2" "$mnt" -o nowriteback_cache,dio ||
 	fail "mount nowb"
 T "$ops" "$mnt" || fail "test_fuse_ops without the writeback cache"
 unmount "$mnt" "$tmp/img2"
