@@ -85,6 +85,14 @@ enum kvj_errtag {
 	 * no free inode and no space for a chunk.
 	 */
 	KVJ_ERRTAG_IALLOC_NOSPC,
+	/*
+	 * No AG has room for an extent map's tree blocks: -ENOSPC from
+	 * kvfs_alloc_hold_space() and from the allocations of an extent-map
+	 * B+tree's blocks (fs/data/bmap.c, fs/btree/bmap_btree.c), as on a
+	 * filesystem whose free blocks are all in AGs a transaction cannot
+	 * lock.
+	 */
+	KVJ_ERRTAG_MAP_TREE_NOSPC,
 	KVJ_ERRTAG_NR,
 };
 

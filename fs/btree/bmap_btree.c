@@ -16,6 +16,7 @@
 #include "fs/inode/inode_item.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 
 static void bmbt_rec_key(const void *rec, void *key)
 {
@@ -139,6 +140,8 @@ static int bmbt_alloc_block(struct kvfs_btree_cur *cur, uint64_t near,
 	};
 	int err;
 
+	if (kvj_errtag(KVJ_ERRTAG_MAP_TREE_NOSPC))
+		return -ENOSPC;
 	err = kvfs_alloc_vextent(&a);
 	if (err)
 		return err;

@@ -42,6 +42,7 @@
 #include "fs/inode/inode_item.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 
 /* A decoded extent. */
 struct irec {
@@ -425,6 +426,8 @@ static int extents_to_btree(struct xmap *xm)
 	if (!n || !imax ||
 	    n > kvfs_btree_maxrecs(&kvfs_bmbt_ops, g->blocksize, 0))
 		return -EUCLEAN;
+	if (kvj_errtag(KVJ_ERRTAG_MAP_TREE_NOSPC))
+		return -ENOSPC;
 	err = kvfs_alloc_vextent(&a);
 	if (err)
 		return err;
@@ -629,6 +632,26 @@ static uint64_t tree_res(const struct xmap *xm)
 	if (!xm->btree && xm->m.n + 2 <= xm->m.cap)
 		return 0;
 	return 2 * (uint64_t)(levels - 1) + 1;
+}
+
+/*
+ * Before a change that adds a record (a range out of an extent's middle):
+ * the blocks a tree may need, in tp's reservation and in an AG locked for
+ * tp, or -ENOSPC with nothing changed.
+ */
+static int split_room(struct xmap *xm)
+{
+	struct kvfs_inode *ip = xm->ip;
+	uint64_t need;
+
+	if (!xm->btree && xm->m.n + 1 <= xm->m.cap)
+		return 0;
+	need = tree_res(xm);
+	if (kvfs_trans_blocks_left(xm->tp) < need)
+		return -ENOSPC;
+	return kvfs_alloc_hold_space(xm->tp,
+				     kvfs_ino_to_agno(geom(ip), ip->i_ino), 1,
+				     (uint32_t)need);
 }
 
 /*
@@ -1060,6 +1083,12 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		ps = r.off > off ? r.off : off;
 		pe = irec_end(&r) < end ? irec_end(&r) : end;
 		fsb = r.bno + (ps - r.off);
+		/* only the first step can split: the range is inside r */
+		if (ps > r.off && pe < irec_end(&r)) {
+			err = split_room(xm);
+			if (err)
+				break;
+		}
 		/*
 		 * Freed by an extent-free intent logged in tp and finished
 		 * after it (XFS's EFI): a crash in between still frees it,
@@ -1070,6 +1099,12 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 			break;
 		kvfs_trans_set_nofail(tp);
 		err = xm_replace(xm, ps, pe - ps, NULL);
+		/*
+		 * The room was made sure of: a shortfall now, in a dirty
+		 * transaction, must not read as the refusal above.
+		 */
+		if (err == -ENOSPC)
+			err = -EIO;
 		if (err)
 			break;
 		ip->i_nblocks -= pe - ps;

@@ -143,7 +143,11 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
  * (kvfs_efi_intent_bytes()) and those of the tree blocks a change frees
  * (the itruncate reservation holds them for one extent).
  *
- * A punch inside an extent splits it (a full list becomes a tree).
+ * A punch inside an extent splits it (a full list becomes a tree): the
+ * room for the tree's blocks is made sure of first, in tp's reservation and
+ * in an AG tp locks for them (kvfs_alloc_hold_space()), and -ENOSPC
+ * without it, nothing changed (XFS's xfs_bunmapi() refuses such a split
+ * with no blocks reserved): a directory then keeps its empty block.
  * -EFBIG, -EINVAL as kvfs_bmapi_write(); -EUCLEAN, -EIO from the tree
  * (tp dirty: cancel it).
  */

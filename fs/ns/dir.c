@@ -1051,9 +1051,10 @@ static int scan_data(struct dctx *d, uint32_t ndata, uint32_t *hole,
 }
 
 /*
- * Free data block dblk (empty, not block 0): *done false when the extent
- * map cannot split its extent (a full fork: the block stays, empty, for
- * the next inserts), with nothing changed.
+ * Free data block dblk (empty, not block 0): *done false, nothing
+ * changed, when the extent map cannot split its extent (a full fork, or
+ * no room for the tree blocks the split needs: the block stays, empty,
+ * for the next inserts, as XFS's xfs_dir2_shrink_inode() leaves it).
  */
 static int drop_dblk(struct dctx *d, uint32_t dblk, bool *done)
 {
@@ -1069,7 +1070,7 @@ static int drop_dblk(struct dctx *d, uint32_t dblk, bool *done)
 	err = kvfs_bunmapi(d->tp, d->dp, (uint64_t)dblk * fsbs(d->g),
 			   fsbs(d->g), 1, &rem);
 	dmap_drop(d->dp);
-	if (err == -EOPNOTSUPP)
+	if (err == -EOPNOTSUPP || err == -ENOSPC)
 		return 0;
 	if (!err && rem)
 		err = corrupt(d, fsb, "data block not unmapped");
@@ -1477,6 +1478,36 @@ static int sf_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	return 0;
 }
 
+/*
+ * After the last data block went: a block kept empty before it (its
+ * extent could not be split then, drop_dblk()) now ends the data space
+ * and goes too, from the extent's end (no split), as XFS's
+ * xfs_dir2_leaf_trim_data() trims a leaf directory's last empty block.
+ * One a removal: its log reservation holds that one.
+ */
+static int trim_last_empty(struct dctx *d)
+{
+	uint32_t last = kv_le32_to_cpu(head(d->hbp)->ndata) - 1, best;
+	struct kv_buf *bp = NULL;
+	bool found;
+	int err;
+
+	if (!last)
+		return 0;
+	err = read_dblk(d, last, &bp);
+	if (err || kv_le32_to_cpu(dhdr(bp)->nents))
+		return err;
+	best = kv_le32_to_cpu(dhdr(bp)->bestfree);
+	err = drop_dblk(d, last, &found);
+	if (!err && found) {
+		err = free_delete(d, best, last, &found);
+		if (!err && !found)
+			err = corrupt(d, d->hbp->b_blkno,
+				      "free record missing");
+	}
+	return err;
+}
+
 /* Remove name's entry, found at address addr (d's head read, in d->tp). */
 static int block_removename(struct dctx *d, const char *name, size_t len,
 			    uint64_t addr)
@@ -1497,12 +1528,16 @@ static int block_removename(struct dctx *d, const char *name, size_t len,
 	old = kv_le32_to_cpu(dhdr(bp)->bestfree);
 	err = blk_remove(d, bp, off);
 	if (!err && dblk && !kv_le32_to_cpu(dhdr(bp)->nents)) {
+		bool last = dblk + 1 == kv_le32_to_cpu(hd->ndata);
+
 		err = drop_dblk(d, dblk, &found);
 		if (!err && found) {
 			err = free_delete(d, old, dblk, &found);
 			if (!err && !found)
 				err = corrupt(d, d->hbp->b_blkno,
 					      "free record missing");
+			if (!err && last)
+				err = trim_last_empty(d);
 		} else if (!err) {
 			err = free_move(d, old,
 					kv_le32_to_cpu(dhdr(bp)->bestfree),

@@ -16,6 +16,7 @@
 #include "fs/space/extent_busy.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 
 /* Records a search looks at past its first before it settles. */
 #define SEARCH_BUDGET 256
@@ -878,6 +879,8 @@ int kvfs_alloc_hold_space(struct kvfs_trans *tp, uint32_t start,
 
 	if (total < minlen)
 		return -EINVAL;
+	if (kvj_errtag(KVJ_ERRTAG_MAP_TREE_NOSPC))
+		return -ENOSPC;
 	for (i = 0; i < n; i++) {
 		uint32_t agno = (start + i) % n;
 

@@ -282,8 +282,9 @@ static void set(struct kvfs_trans_res *res, uint32_t bufs, uint32_t inodes,
  *   removing one: the head and the data block, the hash index's path and
  *   siblings (joins), the free-space index's path and a sibling, the
  *   extent map's split when a freed data block is punched out, the
- *   intents of the blocks freed (a data block, two roots going back to
- *   short form; the frees run in the extent-free steps);
+ *   intents of the blocks freed (the emptied data block, a last one kept
+ *   empty before it, and block 0 and two roots going back to short form;
+ *   the frees run in the extent-free steps);
  * plus the inodes.  A new inode from a new chunk is logged in the same
  * transaction as the chunk (fs/inode/ialloc.h), so the operations add a new
  * chunk's reservation (which covers the inode header and the chunk
@@ -317,7 +318,7 @@ static void dir_resv(const struct kvfs_geom *g, struct kvfs_trans_resv *r,
 		       AG_FREE_HDR_BUFS + allocfree_bufs(r, 1);
 	uint32_t rm = 2 * dirlv + (freelv + 1) + bmap_split_bufs(r);
 	uint32_t add_bytes = add * r->buf_bytes + 2 * dirbuf;
-	uint32_t rm_bytes = rm * r->buf_bytes + 2 * dirbuf + 3 * efi;
+	uint32_t rm_bytes = rm * r->buf_bytes + 2 * dirbuf + 5 * efi;
 	uint32_t chunk = r->create.log_bytes;
 	uint64_t blocks =
 		fsbs + dirlv + 1 + freelv + 1 + 2 + r->bmap_maxlevels - 1;

@@ -32,6 +32,7 @@
 #include "fs/inode/icache.h"
 #include "fs/inode/inode_item.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 #include "tests/dir/dirtest.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -595,6 +596,115 @@ static void test_remap(void)
 	scrub_image_clean_unnamed(path);
 }
 
+/*
+ * A data block emptied out of the middle of an extent when the extent map
+ * has no room for the record the split adds (its list full, and no AG able
+ * to give a tree block: tag map_tree_nospc): the removal is whole, the
+ * block stays mapped and empty (XFS's xfs_dir2_shrink_inode()), the image
+ * is clean, and the directory still shrinks back to short form.  Before,
+ * the removal failed with ENOSPC in a dirty transaction: the log shut
+ * down.
+ */
+static void test_split_nospc(void)
+{
+	const struct kvfs_cred cr = { 0 };
+	struct kvfs_dir_stats s0, s1;
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	struct kvfs_stat st;
+	uint64_t target, spacer, foff = 0, cookie, fsb[3];
+	unsigned n = 0, cap, gone = 0, blk0;
+	uint32_t off;
+	char name[64];
+
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "split");
+	target = mp->g.lpfino;
+	CHECK_EQ(kvfs_create(mp, mp->g.rootino, "split-spacer", 0100600, 0,
+			     KVFS_CREATE_EXCL, &cr, &st, NULL),
+		 0);
+	spacer = st.ino;
+	cap = kvfs_inode_dfork_size(dp) / sizeof(struct kvfs_extent);
+	/* one extent per data block (a file's block after each), cap - 1 */
+	while (dp->i_dformat != KVFS_DFORK_EXTENTS ||
+	       dp->i_nextents < cap - 1) {
+		kvfs_dir_get_stats(&s0);
+		big_name(name, sizeof(name), n++);
+		CHECK_EQ(dir_op(mp, dp, true, name, target), 0);
+		kvfs_dir_get_stats(&s1);
+		if (s1.blocks_added != s0.blocks_added)
+			CHECK_EQ(kvfs_fallocate(mp, spacer, 0, (off_t)foff,
+						4096),
+				 0);
+		foff += s1.blocks_added != s0.blocks_added ? 8192 : 0;
+		CHECK(n < 100000);
+	}
+	/* then three blocks in a row: the list's last extent, the cap-th */
+	blk0 = (unsigned)(dp->i_size / mp->g.dirblksize);
+	while (dp->i_size < (blk0 + 3ull) * mp->g.dirblksize) {
+		big_name(name, sizeof(name), n++);
+		CHECK_EQ(dir_op(mp, dp, true, name, target), 0);
+	}
+	CHECK_EQ(dp->i_dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(dp->i_nextents, cap);
+	for (unsigned k = 0; k < 3; k++) {
+		for (unsigned i = n; i-- > 0;) {
+			big_name(name, sizeof(name), i);
+			if (dblk_of(dp, name) != blk0 + k)
+				continue;
+			kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+			CHECK_EQ(kvfs_dir_locate(dp, name, strlen(name),
+						 &cookie, &fsb[k], &off),
+				 0);
+			kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+			break;
+		}
+	}
+	CHECK_EQ(fsb[1], fsb[0] + mp->g.dirblksize / mp->g.blocksize);
+	CHECK_EQ(fsb[2], fsb[1] + mp->g.dirblksize / mp->g.blocksize);
+	/* the middle block emptied with no room for the split */
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 0, 1, 0), 0);
+	kvfs_dir_get_stats(&s0);
+	for (unsigned i = 0; i < n; i++) {
+		big_name(name, sizeof(name), i);
+		if (dblk_of(dp, name) != blk0 + 1)
+			continue;
+		CHECK_EQ(dir_op(mp, dp, false, name, target), 0);
+		gone++;
+	}
+	kvfs_dir_get_stats(&s1);
+	CHECK(kvj_errtag_hits(KVJ_ERRTAG_MAP_TREE_NOSPC) > 0);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 0, 0, 0), 0);
+	CHECK(gone > 0);
+	CHECK_EQ(s1.blocks_freed, s0.blocks_freed);
+	CHECK_EQ(dp->i_dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(dp->i_nextents, cap);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+	/* the rest removed: the kept block goes too, back to short form */
+	mp = mount_fs();
+	CHECK_EQ(kvfs_lookup(mp, mp->g.rootino, "split", &st), 0);
+	CHECK_EQ(kvfs_iget(mp, st.ino, 0, &dp), 0);
+	for (unsigned i = 0; i < n; i++) {
+		int err;
+
+		big_name(name, sizeof(name), i);
+		err = dir_op(mp, dp, false, name, target);
+		CHECK(err == 0 || err == -ENOENT);
+	}
+	CHECK_EQ(dp->i_dformat, KVFS_DFORK_INLINE);
+	CHECK_EQ(dp->i_nblocks, 0);
+	printf("dir split_nospc: %u names out of the middle of a %u-extent "
+	       "list, its block kept, then back to short form\n",
+	       gone, cap);
+	kvfs_iput(dp);
+	kvfs_inode_close(mp, spacer);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
 struct hname {
 	uint32_t h;
 	uint32_t i;
@@ -814,6 +924,7 @@ int main(void)
 	test_scattered();
 	test_btree_fork();
 	test_remap();
+	test_split_nospc();
 	test_big(BIG_N);
 	for (int i = 0; i < POOL; i++)
 		free(pool[i]);
