@@ -1479,6 +1479,25 @@ static int sf_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 }
 
 /*
+ * Drop empty data block dblk (not block 0) and its free-index record (its
+ * bestfree best): *dropped false when the block stays (drop_dblk()), its
+ * record then still the block's.
+ */
+static int drop_empty(struct dctx *d, uint32_t dblk, uint32_t best,
+		      bool *dropped)
+{
+	bool found;
+	int err = drop_dblk(d, dblk, dropped);
+
+	if (err || !*dropped)
+		return err;
+	err = free_delete(d, best, dblk, &found);
+	if (!err && !found)
+		err = corrupt(d, d->hbp->b_blkno, "free record missing");
+	return err;
+}
+
+/*
  * After the last data block went: a block kept empty before it (its
  * extent could not be split then, drop_dblk()) now ends the data space
  * and goes too, from the extent's end (no split), as XFS's
@@ -1487,9 +1506,9 @@ static int sf_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
  */
 static int trim_last_empty(struct dctx *d)
 {
-	uint32_t last = kv_le32_to_cpu(head(d->hbp)->ndata) - 1, best;
+	uint32_t last = kv_le32_to_cpu(head(d->hbp)->ndata) - 1;
 	struct kv_buf *bp = NULL;
-	bool found;
+	bool dropped;
 	int err;
 
 	if (!last)
@@ -1497,15 +1516,8 @@ static int trim_last_empty(struct dctx *d)
 	err = read_dblk(d, last, &bp);
 	if (err || kv_le32_to_cpu(dhdr(bp)->nents))
 		return err;
-	best = kv_le32_to_cpu(dhdr(bp)->bestfree);
-	err = drop_dblk(d, last, &found);
-	if (!err && found) {
-		err = free_delete(d, best, last, &found);
-		if (!err && !found)
-			err = corrupt(d, d->hbp->b_blkno,
-				      "free record missing");
-	}
-	return err;
+	return drop_empty(d, last, kv_le32_to_cpu(dhdr(bp)->bestfree),
+			  &dropped);
 }
 
 /* Remove name's entry, found at address addr (d's head read, in d->tp). */
@@ -1515,7 +1527,7 @@ static int block_removename(struct dctx *d, const char *name, size_t len,
 	struct kvfs_dir_head *hd;
 	uint32_t dblk, off, old;
 	struct kv_buf *bp = NULL;
-	bool found;
+	bool dropped;
 	int err;
 
 	kvfs_trans_set_nofail(d->tp);
@@ -1530,15 +1542,10 @@ static int block_removename(struct dctx *d, const char *name, size_t len,
 	if (!err && dblk && !kv_le32_to_cpu(dhdr(bp)->nents)) {
 		bool last = dblk + 1 == kv_le32_to_cpu(hd->ndata);
 
-		err = drop_dblk(d, dblk, &found);
-		if (!err && found) {
-			err = free_delete(d, old, dblk, &found);
-			if (!err && !found)
-				err = corrupt(d, d->hbp->b_blkno,
-					      "free record missing");
-			if (!err && last)
-				err = trim_last_empty(d);
-		} else if (!err) {
+		err = drop_empty(d, dblk, old, &dropped);
+		if (!err && dropped && last) {
+			err = trim_last_empty(d);
+		} else if (!err && !dropped) {
 			err = free_move(d, old,
 					kv_le32_to_cpu(dhdr(bp)->bestfree),
 					dblk);
