@@ -480,7 +480,11 @@ static int find_by_size(struct ag_op *op, const struct want *w, struct cand *c)
  * Near the goal (XFS's NEAR_BNO): a by-size candidate bounds the distance;
  * then the by-block tree is walked outward from the goal, both ways, the
  * nearer side first, until the next extent on either side is farther than
- * the best found (or the budget is spent).
+ * the best found (or the budget is spent).  As XFS's xfs_alloc_cur_check(),
+ * the longer part wins and the nearer one among equals: the by-size
+ * candidate is as long as any (maxlen, else the longest extent), so a
+ * piece shorter than it near the goal never cuts a file up (a trimmed
+ * preallocation left 8 MiB files in 4-8 extents on a roomy filesystem).
  */
 static int find_near(struct ag_op *op, const struct want *w, struct cand *c)
 {
@@ -512,8 +516,8 @@ static int find_near(struct ag_op *op, const struct want *w, struct cand *c)
 			break;
 		if (left ? cand_eval(op, w, lb, ll, &t) :
 			   cand_eval(op, w, rb, rl, &t)) {
-			if (!c->found || t.diff < c->diff ||
-			    (t.diff == c->diff && t.len > c->len))
+			if (!c->found || t.len > c->len ||
+			    (t.len == c->len && t.diff < c->diff))
 				*c = t;
 		}
 		if (left) {

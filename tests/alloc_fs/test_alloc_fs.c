@@ -466,6 +466,14 @@ static void test_fragment(void)
 	/* near a hole in the middle: that hole */
 	CHECK_EQ(alloc1(KVFS_ALLOC_NEAR_BNO, base + 3001, 1, 1, 1, &f, &l), 0);
 	CHECK(f == base + 3000 || f == base + 3002);
+	/*
+	 * Near the holes, up to 3 blocks wanted, 1 enough: the longer piece
+	 * wins over the nearer (XFS's xfs_alloc_cur_check()), three blocks
+	 * from the big rest, not a one-block hole (a file's extent cut up).
+	 */
+	CHECK_EQ(alloc1(KVFS_ALLOC_NEAR_BNO, base + 3001, 1, 3, 1, &f, &l), 0);
+	CHECK_EQ(l, 3);
+	CHECK(f < base || f >= base + n);
 	check_all();
 	/*
 	 * One transaction that shrinks the trees (freeing their blocks to
