@@ -107,6 +107,16 @@ int kvfs_image_lock(const char *path, bool rdonly, unsigned wait_ms, int *fdp);
 #define KVFS_IMAGE_LOCK_WAIT_MS 5000
 /* Everything changed so far durable (data and the log). */
 int kvfs_sync(struct kvfs_mount *mp);
+/*
+ * Tests only: power cuts of a whole mount (tests/fuse/powercut.sh).  From
+ * kvfs_test_volatile() on, the device's writes sit in a volatile cache
+ * until a flush (fs/io/dev.h KV_FAULT_VOLATILE; with sectors, any subset
+ * of their sectors persists, chosen by seed: KV_FAULT_SECTORS);
+ * kvfs_test_power_fail() then leaves on the image what a power cut would
+ * and the device dead: the caller exits without closing mp.
+ */
+int kvfs_test_volatile(struct kvfs_mount *mp, bool sectors, uint64_t seed);
+void kvfs_test_power_fail(struct kvfs_mount *mp);
 
 struct kvfs_statfs {
 	uint32_t bsize; /* block size */

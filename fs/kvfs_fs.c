@@ -74,6 +74,21 @@ int kvfs_close(struct kvfs_mount *mp)
 	return kvfs_mount_close(mp);
 }
 
+int kvfs_test_volatile(struct kvfs_mount *mp, bool sectors, uint64_t seed)
+{
+	struct kv_dev_fault f = {
+		.modes = sectors ? KV_FAULT_SECTORS : KV_FAULT_VOLATILE,
+		.seed = seed
+	};
+
+	return kv_dev_set_fault(mp->dev, &f);
+}
+
+void kvfs_test_power_fail(struct kvfs_mount *mp)
+{
+	kv_dev_power_fail(mp->dev);
+}
+
 int kvfs_sync(struct kvfs_mount *mp)
 {
 	int err;

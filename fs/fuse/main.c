@@ -344,6 +344,44 @@ static void *terminator(void *arg)
 }
 
 /*
+ * Tests only (tests/fuse/powercut.sh): KVFS_DEV_FAULT=volatile or
+ * sectors:SEED holds the image's writes in a volatile cache
+ * (kvfs_test_volatile()), and SIGUSR2 is a power cut: what a real one
+ * would leave is left on the image (kvfs_test_power_fail()) and the daemon
+ * dies at once, as the machine would.  -EINVAL for another value.
+ */
+static int dev_fault_env(bool *on, bool *sectors, uint64_t *seed)
+{
+	const char *v = getenv("KVFS_DEV_FAULT");
+	char *end;
+
+	*on = v && *v;
+	*sectors = false;
+	if (!*on || !strcmp(v, "volatile"))
+		return 0;
+	if (strncmp(v, "sectors:", 8))
+		return -EINVAL;
+	errno = 0;
+	*seed = strtoull(v + 8, &end, 0);
+	*sectors = true;
+	return errno || end == v + 8 || *end ? -EINVAL : 0;
+}
+
+static void *power_cutter(void *arg)
+{
+	struct daemon *d = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	if (sigwait(&set, &sig))
+		return NULL;
+	kvfs_test_power_fail(d->fs.mp);
+	_exit(128 + SIGKILL);
+}
+
+/*
  * The workers without threads=: one per CPU, at least two (one blocked
  * in an fsync or a cold read leaves another).  More only add wake-ups:
  * the kernel hands each request to the worker that waited longest, so
@@ -387,13 +425,24 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	char mopts[2 * PATH_MAX + 256];
 	char *argv[4];
 	int argc = 0, ret, status = EXIT_MOUNT;
+	bool fault, sectors;
+	uint64_t seed = 0;
 
 	if (kvfs_fuse_mount_opts(o, getuid() == 0, mopts, sizeof(mopts))) {
 		fprintf(stderr, "%s: options too long\n", prog);
 		return EXIT_USAGE;
 	}
+	if (dev_fault_env(&fault, &sectors, &seed)) {
+		fprintf(stderr,
+			"%s: KVFS_DEV_FAULT: 'volatile' or 'sectors:SEED' "
+			"expected\n",
+			prog);
+		return EXIT_USAGE;
+	}
 	/* before any thread starts: they all inherit the mask */
 	term_sigset(&sigs);
+	if (fault)
+		sigaddset(&sigs, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = wake }, NULL);
@@ -420,6 +469,17 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 			(unsigned long long)info.orphans);
 	d->fs.mp = mp;
 	d->fs.root = kvfs_root_ino(mp);
+	if (fault) {
+		pthread_t cut;
+
+		ret = kvfs_test_volatile(mp, sectors, seed);
+		if (ret || pthread_create(&cut, NULL, power_cutter, d)) {
+			fprintf(stderr, "%s: KVFS_DEV_FAULT: %s\n", prog,
+				strerror(ret ? -ret : EAGAIN));
+			goto out_close;
+		}
+		pthread_detach(cut);
+	}
 	ret = kvfs_fuse_nodes_new(mp, &d->fs.nodes);
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, strerror(-ret));
