@@ -76,10 +76,9 @@ int kvfs_close(struct kvfs_mount *mp)
 
 int kvfs_test_volatile(struct kvfs_mount *mp, bool sectors, uint64_t seed)
 {
-	struct kv_dev_fault f = {
-		.modes = sectors ? KV_FAULT_SECTORS : KV_FAULT_VOLATILE,
-		.seed = seed
-	};
+	struct kv_dev_fault f = { .modes = sectors ? KV_FAULT_SECTORS :
+						     KV_FAULT_VOLATILE,
+				  .seed = seed };
 
 	return kv_dev_set_fault(mp->dev, &f);
 }
