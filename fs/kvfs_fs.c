@@ -76,8 +76,10 @@ int kvfs_close(struct kvfs_mount *mp)
 
 int kvfs_test_volatile(struct kvfs_mount *mp, bool sectors, uint64_t seed)
 {
-	struct kv_dev_fault f = { .modes = sectors ? KV_FAULT_SECTORS :
-						     KV_FAULT_VOLATILE,
+	/* after the cut, no reply may say done what never reached the media */
+	struct kv_dev_fault f = { .modes = (sectors ? KV_FAULT_SECTORS :
+						      KV_FAULT_VOLATILE) |
+					   KV_FAULT_DEAD_EIO,
 				  .seed = seed };
 
 	return kv_dev_set_fault(mp->dev, &f);

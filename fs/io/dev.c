@@ -557,7 +557,7 @@ static int fault_write(struct kv_dev *dev, const void *buf, size_t len,
 	int err;
 
 	if (atomic_load(&dev->crashed))
-		return 0;
+		return f->modes & KV_FAULT_DEAD_EIO ? -EIO : 0;
 	if ((f->modes & KV_FAULT_FAIL_WRITE) && nr == f->fail_write)
 		return -EIO;
 	if ((f->modes & KV_FAULT_TEAR) && nr == f->tear_write) {
@@ -692,7 +692,9 @@ int kv_dev_flush(struct kv_dev *dev)
 	if (atomic_load_explicit(&dev->faulty, memory_order_acquire)) {
 		pthread_mutex_lock(&dev->lock);
 		/* a dead machine flushes nothing */
-		err = atomic_load(&dev->crashed) ? 0 : ovl_apply(dev);
+		err = !atomic_load(&dev->crashed)	   ? ovl_apply(dev) :
+		      dev->fault.modes & KV_FAULT_DEAD_EIO ? -EIO :
+							     0;
 		pthread_mutex_unlock(&dev->lock);
 		return err;
 	}
@@ -758,7 +760,7 @@ int kv_dev_set_fault(struct kv_dev *dev, const struct kv_dev_fault *f)
 {
 	const unsigned all = KV_FAULT_FAIL_WRITE | KV_FAULT_CRASH |
 			     KV_FAULT_VOLATILE | KV_FAULT_TEAR |
-			     KV_FAULT_SECTORS;
+			     KV_FAULT_SECTORS | KV_FAULT_DEAD_EIO;
 	int err = 0;
 
 	if ((f->modes & ~all) || dev->overlay)

@@ -33,6 +33,10 @@
  * media's state is chosen at the crash point itself: the cache only serves
  * the dead machine's reads).
  * kv_dev_power_fail() also leaves the device crashed, whatever the modes.
+ *   KV_FAULT_DEAD_EIO     once crashed, writes and flushes fail with -EIO
+ *                         instead: a process that outlives the crash (a
+ *                         daemon whose replies a test reads) can then not
+ *                         report as done what never reached the media
  * kv_dev_set_fault() on a crashed device is a reboot: the crash state and
  * any volatile cache are dropped, then the new modes apply.  Otherwise a
  * change of cache (none, VOLATILE, SECTORS) writes the cache back first.
@@ -106,6 +110,7 @@ const char *kv_dev_path(const struct kv_dev *dev);
 #define KV_FAULT_VOLATILE (1u << 2)
 #define KV_FAULT_TEAR (1u << 3)
 #define KV_FAULT_SECTORS (1u << 4)
+#define KV_FAULT_DEAD_EIO (1u << 5)
 
 struct kv_dev_fault {
 	unsigned modes;

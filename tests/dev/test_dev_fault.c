@@ -153,6 +153,33 @@ static void test_volatile(void)
 }
 
 /*
+ * KV_FAULT_DEAD_EIO: after the power failure, writes and flushes fail
+ * (a daemon that outlives the cut must not reply "done" for them); what
+ * was flushed before it stays, what was not is gone.  Without the mode
+ * they succeed unseen (test_volatile()).
+ */
+static void test_dead_eio(void)
+{
+	struct kv_dev *dev;
+	struct kv_dev_fault f = { .modes = KV_FAULT_VOLATILE |
+					   KV_FAULT_DEAD_EIO };
+
+	CHECK_EQ(kv_dev_open(path, 0, &dev), 0);
+	CHECK_EQ(kv_dev_set_fault(dev, &f), 0);
+	CHECK_EQ(put(dev, 40, 9), 0);
+	CHECK_EQ(kv_dev_flush(dev), 0);
+	CHECK_EQ(put(dev, 41, 9), 0);
+	kv_dev_power_fail(dev);
+	CHECK_EQ(put(dev, 42, 9), -EIO);
+	CHECK_EQ(kv_dev_flush(dev), -EIO);
+	dev = reopen(dev);
+	CHECK(has(dev, 40, 9));
+	CHECK(is_zero(dev, 41));
+	CHECK(is_zero(dev, 42));
+	kv_dev_close(dev);
+}
+
+/*
  * Thousands of small random writes through the volatile cache against a
  * shadow copy: reads always match the shadow; after a power failure the
  * media matches the shadow as it was at the last flush.
@@ -297,6 +324,7 @@ int main(void)
 	test_fail_write();
 	test_crash();
 	test_volatile();
+	test_dead_eio();
 	test_volatile_many();
 	test_tear();
 	test_volatile_threads();

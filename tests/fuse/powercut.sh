@@ -10,9 +10,10 @@
 # every file fsync'd before the cut is there with its bytes
 # (test_fuse_kill verify), a clean unmount, the core's checker finds
 # nothing.  Always unmounts (lib.sh's trap); every step under a timeout.
-# usage: powercut.sh MOUNT_KVFS MKFS_KVFS TEST_FUSE_KILL SCRUB_IMAGE [ROUNDS]
+# usage: powercut.sh MOUNT_KVFS MKFS_KVFS TEST_FUSE_KILL SCRUB_IMAGE [ROUNDS
+#        [MOUNT_OPTIONS]]   (options for mount.kvfs -o during the workload)
 set -u
-mount_kvfs=$1 mkfs=$2 prog=$3 scrub=$4 rounds=${5:-10}
+mount_kvfs=$1 mkfs=$2 prog=$3 scrub=$4 rounds=${5:-10} opts=${6:-}
 . "$(dirname "$0")/lib.sh"
 
 daemon=""
@@ -37,7 +38,8 @@ mounted "$mnt" && fail "mounted with a bad KVFS_DEV_FAULT"
 for r in $(seq "$rounds"); do
 	fault=volatile
 	[ $((r % 2)) -eq 0 ] && fault="sectors:$((r * 7919 + RANDOM))"
-	KVFS_DEV_FAULT=$fault "$mount_kvfs" -f "$img" "$mnt" 2>"$tmp/daemon.err" &
+	KVFS_DEV_FAULT=$fault "$mount_kvfs" -f "$img" "$mnt" ${opts:+-o "$opts"} \
+		2>"$tmp/daemon.err" &
 	daemon=$!
 	for _ in $(seq 100); do mounted "$mnt" && break; sleep 0.1; done
 	mounted "$mnt" || fail "round $r: mount: $(cat "$tmp/daemon.err")"
