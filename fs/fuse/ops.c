@@ -220,7 +220,7 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	struct kvfs_fuse *fs = userdata;
 	unsigned want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-			FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_ASYNC_DIO;
+			FUSE_CAP_CACHE_SYMLINKS;
 
 	if (fs->writeback)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
@@ -232,9 +232,15 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	 * (no AUTO_INVAL_DATA); the kernel clears SUID/SGID (no
 	 * HANDLE_KILLPRIV: see the top of this file) and truncates at
 	 * O_TRUNC with a setattr (no ATOMIC_O_TRUNC: open has nothing to do).
+	 * No ASYNC_DIO: the kernel then sends an O_DIRECT write's requests
+	 * one at a time and stops at a short one, whose count write()
+	 * returns; sent at once, a short write (a full filesystem) turns into
+	 * EIO, and a failed request into the error of the whole write, with
+	 * the bytes the others wrote past the size the kernel keeps.
 	 */
 	conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_HANDLE_KILLPRIV |
-			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_WRITEBACK_CACHE);
+			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_WRITEBACK_CACHE |
+			FUSE_CAP_ASYNC_DIO);
 	conn->want |= want & conn->capable;
 	conn->max_write = KVFS_FUSE_MAX_IO;
 	conn->max_readahead = KVFS_FUSE_MAX_IO;
