@@ -1152,6 +1152,12 @@ static void kf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	ret = kvfs_fallocate(fs->mp, i, mode, offset, length);
 	if (!ret)
 		cmtime_restore(fs, i, &sa);
+	/*
+	 * A punch or zeroing that failed part way (ENOSPC from an unmap)
+	 * changed bytes the kernel drops from its cache only on success.
+	 */
+	if (ret && mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, offset, length);
 	fuse_reply_err(req, -ret);
 }
 
@@ -1207,6 +1213,14 @@ static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	 */
 	if (n > 0)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino_in, -1, 0);
+	/*
+	 * Failed or short, the copy may have changed more of the destination
+	 * than the count the kernel drops from its cache (a hole punched
+	 * part way, its edges zeroed): all of the range goes.
+	 */
+	if (n < 0 || (size_t)n < len)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino_out, off_out,
+						 (off_t)len);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else
