@@ -93,6 +93,13 @@ enum kvj_errtag {
 	 * lock.
 	 */
 	KVJ_ERRTAG_MAP_TREE_NOSPC,
+	/*
+	 * An unmap of a file's blocks (fs/data/file_space.c
+	 * kvfs_file_unmap(): a punch, a truncate) finds no room before its
+	 * next extent: -ENOSPC, what it unmapped before staying unmapped, as
+	 * a bmap btree split on a full filesystem would leave it.
+	 */
+	KVJ_ERRTAG_FILE_UNMAP_NOSPC,
 	KVJ_ERRTAG_NR,
 };
 

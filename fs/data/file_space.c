@@ -14,6 +14,7 @@
 #include "fs/kvfs.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 
 #define MAP_MAX 16
 
@@ -39,6 +40,11 @@ int kvfs_file_unmap(struct kvfs_inode *ip, uint64_t fb, uint64_t len)
 			break;
 		if (!ip->i_nextents) {
 			kvfs_trans_cancel(tp);
+			break;
+		}
+		if (kvj_errtag(KVJ_ERRTAG_FILE_UNMAP_NOSPC)) {
+			kvfs_trans_cancel(tp);
+			err = -ENOSPC;
 			break;
 		}
 		err = kvfs_bunmapi(tp, ip, fb, rem, 1, &rem);

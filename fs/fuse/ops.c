@@ -220,7 +220,7 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	struct kvfs_fuse *fs = userdata;
 	unsigned want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-			FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_ASYNC_DIO;
+			FUSE_CAP_CACHE_SYMLINKS;
 
 	if (fs->writeback)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
@@ -232,9 +232,15 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	 * (no AUTO_INVAL_DATA); the kernel clears SUID/SGID (no
 	 * HANDLE_KILLPRIV: see the top of this file) and truncates at
 	 * O_TRUNC with a setattr (no ATOMIC_O_TRUNC: open has nothing to do).
+	 * No ASYNC_DIO: the kernel then sends an O_DIRECT write's requests
+	 * one at a time and stops at a short one, whose count write()
+	 * returns; sent at once, a short write (a full filesystem) turns into
+	 * EIO, and a failed request into the error of the whole write, with
+	 * the bytes the others wrote past the size the kernel keeps.
 	 */
 	conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_HANDLE_KILLPRIV |
-			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_WRITEBACK_CACHE);
+			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_WRITEBACK_CACHE |
+			FUSE_CAP_ASYNC_DIO);
 	conn->want |= want & conn->capable;
 	conn->max_write = KVFS_FUSE_MAX_IO;
 	conn->max_readahead = KVFS_FUSE_MAX_IO;
@@ -1146,6 +1152,12 @@ static void kf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	ret = kvfs_fallocate(fs->mp, i, mode, offset, length);
 	if (!ret)
 		cmtime_restore(fs, i, &sa);
+	/*
+	 * A punch or zeroing that failed part way (ENOSPC from an unmap)
+	 * changed bytes the kernel drops from its cache only on success.
+	 */
+	if (ret && mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, offset, length);
 	fuse_reply_err(req, -ret);
 }
 
@@ -1201,6 +1213,14 @@ static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	 */
 	if (n > 0)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino_in, -1, 0);
+	/*
+	 * Failed or short, the copy may have changed more of the destination
+	 * than the count the kernel drops from its cache (a hole punched
+	 * part way, its edges zeroed): all of the range goes.
+	 */
+	if (n < 0 || (size_t)n < len)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino_out, off_out,
+						 (off_t)len);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else

@@ -2,7 +2,9 @@
 # The failures of a mounted kvfs with their exact errnos (test_fuse_errno):
 # names, permissions as uid 65534 under default_permissions, SUID/SGID,
 # EFBIG, xattr limits, nanosecond timestamps; EROFS on a read-only mount
-# (which leaves the image's bytes as they were); ENOSPC on a small image.
+# (which leaves the image's bytes as they were); ENOSPC on a small image,
+# also of an O_DIRECT write (a short count); a punch and a copy_file_range
+# failing part way (injected) leave the kernel's cache true to the image.
 # The checker clean on each image after its unmount.  Always unmounts
 # (lib.sh's trap); every step under a timeout.
 # usage: errno.sh MOUNT_KVFS MKFS_KVFS TEST_FUSE_ERRNO SCRUB_IMAGE
@@ -32,4 +34,17 @@ T "$mount_kvfs" "$tmp/small" "$mnt" || fail "mount small"
 T "$prog" enospc "$mnt" || fail "test_fuse_errno enospc"
 unmount "$mnt" "$tmp/small"
 T "$scrub" "$tmp/small" || fail "the checker after ENOSPC"
+
+T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (dio)"
+T "$mount_kvfs" "$tmp/small" "$mnt" || fail "mount small (dio)"
+T "$prog" enospc-dio "$mnt" || fail "test_fuse_errno enospc-dio"
+unmount "$mnt" "$tmp/small"
+T "$scrub" "$tmp/small" || fail "the checker after the O_DIRECT ENOSPC"
+
+T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (unmap)"
+KVFS_ERRTAGS=file_unmap_nospc:count=2 T "$mount_kvfs" "$tmp/small" "$mnt" ||
+	fail "mount small (unmap)"
+T "$prog" unmap-nospc "$mnt" || fail "test_fuse_errno unmap-nospc"
+unmount "$mnt" "$tmp/small"
+T "$scrub" "$tmp/small" || fail "the checker after the failed unmaps"
 echo "fuse errno: ok"
