@@ -30,6 +30,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import socket
 import stat
 import struct
 import sys
@@ -464,6 +465,17 @@ def c_mkdir(r):
     r.st("nlink .", ".")
 
 
+def bind_unix(p):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(p)
+
+
+def rfile_at(p, off, n=16):
+    with open(p, "rb") as f:
+        f.seek(off)
+        return f.read(n)
+
+
 def c_mknod(r):
     os.umask(0o022)
     r.tm("mkfifo", (".", "p"), os.mkfifo, "p", 0o666)
@@ -477,7 +489,9 @@ def c_mknod(r):
          os.makedev(4095, 0xfffff))
     r.op("mknod reg", os.mknod, "r", stat.S_IFREG | 0o640)
     r.op("mknod sock", os.mknod, "k", stat.S_IFSOCK | 0o640)
-    r.st("mknod", "c", "b", "b2", "r", "k")
+    # pjdfstest makes its sockets with bind(2), under the umask
+    r.op("bind", bind_unix, "k2")
+    r.st("mknod", "c", "b", "b2", "r", "k", "k2")
     os.mkdir("w", 0o777)
     r.op("mknod chr non-root", os.mknod, "w/c", stat.S_IFCHR | 0o644,
          os.makedev(1, 3), u=U1G)
@@ -1105,6 +1119,12 @@ def c_misc(r):
     os.fsync(fd)
     r.op("blocks one page", lambda: os.fstat(fd).st_blocks)
     os.close(fd)
+    # pjdfstest open/25: data past 2 GiB (32-bit offsets in the daemon)
+    fd = os.open("big", os.O_CREAT | os.O_WRONLY, 0o755)
+    r.op("pwrite past 2 GiB", os.pwrite, fd, b"a", (2 << 30) + 1)
+    os.close(fd)
+    r.op("size past 2 GiB", lambda: os.stat("big").st_size)
+    r.op("pread past 2 GiB", rfile_at, "big", (2 << 30) + 1)
     wfile("w", b"w" * 10000)
     r.op("blocks after close", lambda: os.stat("w").st_blocks)
     os.symlink("t", "s")
