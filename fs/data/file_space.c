@@ -175,8 +175,10 @@ int kvfs_file_alloc_unwritten(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 }
 
 /*
- * Zero bytes [off, end) of ip: the partial blocks at the edges rewritten,
- * the whole blocks between unmapped.
+ * Zero bytes [off, end) of ip: the whole blocks unmapped, then the partial
+ * blocks at the edges rewritten (as XFS's xfs_free_file_space()), so that
+ * a punch refused for room at its first unmap (a split, fs/data/bmap.h)
+ * has changed no byte.
  */
 static int punch_range(struct kvfs_inode *ip, uint64_t off, uint64_t end)
 {
@@ -185,7 +187,9 @@ static int punch_range(struct kvfs_inode *ip, uint64_t off, uint64_t end)
 	uint64_t fb = (off + mask) >> g->blocklog, fe = end >> g->blocklog;
 	int err = 0;
 
-	if (off & mask)
+	if (fe > fb)
+		err = kvfs_file_unmap(ip, fb, fe - fb);
+	if (!err && off & mask)
 		err = kvfs_file_zero_partial(
 			ip, off,
 			(end < ((off | mask) + 1) ? end : (off | mask) + 1) -
@@ -193,8 +197,6 @@ static int punch_range(struct kvfs_inode *ip, uint64_t off, uint64_t end)
 	/* the last block, unless the first one covered it */
 	if (!err && end & mask && eb >= off)
 		err = kvfs_file_zero_partial(ip, eb, end - eb);
-	if (!err && fe > fb)
-		err = kvfs_file_unmap(ip, fb, fe - fb);
 	return err;
 }
 

@@ -17,9 +17,14 @@
  *        down to one block) trimmed and forced the log again, which made
  *        fsstress -p 8 on a full mount.kvfs crawl for minutes (every
  *        retry walks the whole inode cache).
+ * punch_refused: a punch whose first unmap finds no room (tag
+ *        file_unmap_nospc) returns ENOSPC with every byte as it was: the
+ *        whole blocks are unmapped before the edges are zeroed (the edges
+ *        were zeroed first, then the unmap failed).
  * The checker finds nothing after each.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
+#include "journal/errortag.h"
 #include "tests/check.h"
 #include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"
@@ -195,6 +201,49 @@ static void test_full(void)
 	unlink(path);
 }
 
+static void test_punch_refused(void)
+{
+	static char path[] = "/tmp/kvfs-test-enospc-XXXXXX";
+	static uint8_t pat[3 * 4096], rd[3 * 4096];
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	struct kvfs_stat st;
+	bool created;
+
+	mp = fresh_fs(path, FS_SIZE, 2, &g);
+	CHECK_EQ(g.blocksize, 4096);
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "p", S_IFREG | 0644, 0, 0,
+			     &cr, &st, &created),
+		 0);
+	for (size_t i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 7 + 1);
+	CHECK_EQ(kvfs_write(mp, st.ino, pat, sizeof(pat), 0, 0),
+		 (ssize_t)sizeof(pat));
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_FILE_UNMAP_NOSPC, 0, 1, 1), 0);
+	CHECK_EQ(kvfs_fallocate(mp, st.ino,
+				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				1000, 2 * 4096),
+		 -ENOSPC);
+	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_FILE_UNMAP_NOSPC), 1);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_FILE_UNMAP_NOSPC, 0, 0, 0), 0);
+	CHECK_EQ(kvfs_read(mp, st.ino, rd, sizeof(rd), 0), (ssize_t)sizeof(rd));
+	CHECK(!memcmp(rd, pat, sizeof(pat)));
+	/* and done when there is room */
+	CHECK_EQ(kvfs_fallocate(mp, st.ino,
+				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				1000, 2 * 4096),
+		 0);
+	CHECK_EQ(kvfs_read(mp, st.ino, rd, sizeof(rd), 0), (ssize_t)sizeof(rd));
+	for (size_t i = 0; i < sizeof(rd); i++)
+		CHECK_EQ(rd[i], i >= 1000 && i < 1000 + 2 * 4096 ? 0 : pat[i]);
+	CHECK_EQ(kvfs_release(mp, st.ino), 0);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+	unlink(path);
+	printf("enospc punch_refused: a refused punch changed no byte\n");
+}
+
 int main(void)
 {
 	memset(buf, 0x5a, sizeof(buf));
@@ -202,6 +251,7 @@ int main(void)
 	test_small();
 	test_trim();
 	test_full();
+	test_punch_refused();
 	CHECK_EQ(kv_fini(), 0);
 	printf("enospc: ok\n");
 	return 0;
