@@ -2,7 +2,7 @@
 /*
  * Crash atomicity of the operations that change an object's on-disk form,
  * which the other crash tests reach seldom or never, over every crash
- * mode of the device layer (fs/io/dev.h).  Four workloads, one seeded
+ * mode of the device layer (fs/io/dev.h).  Five workloads, one seeded
  * sequence of steps each (every step one API call, chosen from a model so
  * that it succeeds, then an fsync of what it changed or not, and now and
  * then an AIL push: the logged metadata written back in place, as the
@@ -13,6 +13,10 @@
  *            bytes), names renamed in it and to and from another
  *            directory, then shrinks back to empty (blocks freed, short
  *            form again);
+ *   dirattr: the same, with attributes of both directories set and
+ *            removed among its steps (short, local and remote values):
+ *            the boundary between the data and attribute forks moves
+ *            while the data fork changes form;
  *   xattr:   a file, a directory and a symlink gain up to 60 attributes
  *            each (short form, one leaf, the hash index node and several
  *            leaves; values short, local in a leaf, and remote in blocks
@@ -294,17 +298,61 @@ static char *canon(struct kvfs_mount *mp)
 
 #define DIR_MAX 400
 #define DIR_STEPS 1500
+#define DIR_XNAMES 12
 
 static struct {
 	char name[DIR_MAX][PATHLEN];
 	bool in_e[DIR_MAX]; /* moved to the other directory */
 	unsigned n, made;
 	bool shrink;
+	bool attrs; /* dirattr: the directories' attribute forks change too */
+	bool has[2][DIR_XNAMES];
 } dm;
 
 static void dir_reset(void)
 {
 	memset(&dm, 0, sizeof(dm));
+}
+
+static void dirattr_reset(void)
+{
+	dir_reset();
+	dm.attrs = true;
+}
+
+/*
+ * dirattr: an attribute of d or e set or removed: the fork boundary moves
+ * while the data fork changes form
+ */
+static void dir_xattr_step(struct run *r, uint64_t d, uint64_t e)
+{
+	static uint8_t v[9000];
+	unsigned which = rndn(2), i = rndn(DIR_XNAMES), sz = rndn(3);
+	int len = sz == 0 ? (int)rndn(30) :
+		  sz == 1 ? 100 + (int)rndn(1400) :
+			    3000 + (int)rndn(6000);
+	uint64_t ino = which ? e : d;
+	char name[32];
+	int err;
+
+	snprintf(name, sizeof(name), "user.dir%u", i);
+	if (dm.has[which][i] && rndn(2)) {
+		if (r->mp) {
+			err = kvfs_removexattr(r->mp, ino, name);
+			expect(r, err, "removexattr");
+		}
+		dm.has[which][i] = false;
+	} else {
+		for (int b = 0; b < len; b++)
+			v[b] = (uint8_t)(1 + (b + r->step) % 251);
+		if (r->mp) {
+			err = kvfs_setxattr(r->mp, ino, name, v, (size_t)len,
+					    0);
+			expect(r, err, "setxattr");
+		}
+		dm.has[which][i] = true;
+	}
+	after_step(r, ino);
 }
 
 static void dir_setup(struct kvfs_mount *mp)
@@ -340,6 +388,10 @@ static bool dir_step(struct run *r)
 		dm.shrink = true;
 	if (dm.shrink && !dm.n)
 		return false;
+	if (dm.attrs && kind < 8) {
+		dir_xattr_step(r, d, e);
+		return true;
+	}
 	if (!dm.n || kind < (dm.shrink ? 10 : 75)) {
 		dir_name(dm.name[dm.n]);
 		dm.in_e[dm.n] = false;
@@ -965,6 +1017,7 @@ struct workload {
 
 static const struct workload wls[] = {
 	{ "dir", dir_setup, dir_reset, dir_step, DIR_STEPS, false },
+	{ "dirattr", dir_setup, dirattr_reset, dir_step, DIR_STEPS, false },
 	{ "xattr", xattr_setup, xattr_reset, xattr_step, XATTR_STEPS, false },
 	{ "rename", rename_setup, rename_reset, rename_step, RENAME_STEPS + 1,
 	  false },
@@ -1192,7 +1245,8 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--seed S] [--points N] [--workload "
-		"dir|xattr|rename|extents] [--mode M] [--at WRITE] [-v]\n",
+		"dir|dirattr|xattr|rename|extents] [--mode M] [--at WRITE] "
+		"[-v]\n",
 		prog);
 	exit(2);
 }
