@@ -27,7 +27,7 @@
  *             - the checker (fs/check/scrub.h) finds nothing after a clean close.
  *           Before the crash, reads must return the model exactly.
  * truncate: a file of many extents truncated to 0 and fsync'd, crashing
- *           inside: its size is the old one or 0 (0 once the fsync
+ *           inside it or in the write-back in place that follows: its size is the old one or 0 (0 once the fsync
  *           returned before the crash), and the checker finds no block
  *           leaked or owned twice.
  * memory:   (--memory) the files test again, plus 1500 small files
@@ -65,6 +65,7 @@
 #include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
+#include "journal/journal.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
 #include "tests/scrub_util.h"
@@ -738,6 +739,13 @@ static uint64_t run_truncate(int m, uint64_t n, uint64_t seed, unsigned point)
 	err = kvfs_fsync(mp, big_ino, false);
 	CHECK(!err || crash_crashed(mp));
 	durable = !err && !crash_crashed(mp);
+	/*
+	 * and the write-back in place of what it logged (the extent tree's
+	 * blocks freed, the free-space trees, the AG headers): cut there too
+	 */
+	if (!err)
+		err = kvj_log_drain(mp->log);
+	CHECK(!err || crash_crashed(mp));
 	writes = kv_dev_nr_writes(mp->dev) - w0;
 	if (m >= 0) {
 		crash_power_cut(mp);

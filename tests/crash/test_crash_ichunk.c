@@ -19,10 +19,12 @@
  * then removed, the free block count is the one after mkfs and the image
  * clean again.
  *
- * Usage: test_crash_ichunk [--points N] (N points a mode, spread over the
- * run's writes; default 16)
+ * Usage: test_crash_ichunk [--points N] [--seed S] (N points a mode,
+ * spread evenly over the run's writes, default 16; with a seed, drawn
+ * from it over the writes, and the sectors a SECTORS cut keeps too)
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,14 +257,14 @@ static uint64_t count_writes(void)
 	return w - w0;
 }
 
-static void one_point(enum crash_mode m, uint64_t n)
+static void one_point(enum crash_mode m, uint64_t n, uint64_t cutseed)
 {
 	struct kvfs_mount *mp;
 	struct run r;
 
 	crash_copy_image(tmpl, path);
 	mp = crash_open(path, NULL);
-	crash_arm(mp, m, n, n * 7919 + m);
+	crash_arm(mp, m, n, cutseed);
 	workload(mp, &r);
 	crash_power_cut(mp);
 	kvfs_close(mp);
@@ -271,12 +273,28 @@ static void one_point(enum crash_mode m, uint64_t n)
 
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "points", required_argument, NULL, 'p' },
+		{ "seed", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
 	unsigned points = 16, by_mode = 0;
-	uint64_t writes;
+	uint64_t writes, seed = 0, ps;
+	int c;
 
-	if (argc == 3 && !strcmp(argv[1], "--points"))
-		points = (unsigned)strtoul(argv[2], NULL, 10);
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'p') {
+			points = (unsigned)strtoul(optarg, NULL, 10);
+		} else if (c == 's') {
+			seed = strtoull(optarg, NULL, 10);
+		} else {
+			fprintf(stderr, "usage: %s [--points N] [--seed S]\n",
+				argv[0]);
+			return 2;
+		}
+	}
 	CHECK(points > 0);
+	ps = seed;
 	CHECK_EQ(kv_init(NULL), 0);
 	crash_alarm(600, "test_crash_ichunk: hung\n");
 	crash_paths("ichunk", path, tmpl);
@@ -295,7 +313,10 @@ int main(int argc, char **argv)
 						   1 + (writes - 1) * p /
 								   (points - 1);
 
-			one_point((enum crash_mode)m, n);
+			if (seed)
+				n = 1 + crash_rnd(&ps) % writes;
+			one_point((enum crash_mode)m, n,
+				  seed ? crash_rnd(&ps) : n * 7919 + m);
 			by_mode++;
 		}
 	}

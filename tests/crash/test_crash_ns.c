@@ -88,6 +88,7 @@ struct ent {
 
 struct mfile {
 	uint64_t ino; /* of this run */
+	uint32_t gen; /* the number's generation: it is reused */
 	bool written;
 	int write_step, last_change;
 	int synced; /* the last step an fsync of it made durable */
@@ -410,8 +411,9 @@ static void step(struct run *r)
 		err = kvfs_create(mp, dino, leaf, 0100644, 0, KVFS_CREATE_EXCL,
 				  &cr, &st, &created);
 		expect(r, err, "create");
-		mfiles[nfiles] =
-			(struct mfile){ .ino = st.ino, .last_change = r->step };
+		mfiles[nfiles] = (struct mfile){ .ino = st.ino,
+						 .gen = st.generation,
+						 .last_change = r->step };
 		ents[nents++] =
 			(struct ent){ .type = E_FILE, .fid = (int)nfiles++ };
 		snprintf(ents[nents - 1].path, sizeof(ents[0].path), "%s", np);
@@ -594,7 +596,8 @@ static void step(struct run *r)
 		expect(r, err, "create the orphan");
 		expect(r, kvfs_inode_open(mp, st.ino, 0), "open the orphan");
 		orphan_fid = (int)nfiles;
-		mfiles[nfiles++] = (struct mfile){ .ino = st.ino };
+		mfiles[nfiles++] =
+			(struct mfile){ .ino = st.ino, .gen = st.generation };
 		dir_changed(np, r->step);
 		return;
 	case 101:
@@ -655,8 +658,14 @@ static void check_files(struct kvfs_mount *mp, unsigned point)
 		if (ns_lookup_path(mp, p, &st))
 			continue; /* the tree check said whether it may go */
 		f = &mfiles[ents[i].fid];
-		if (st.ino != f->ino)
-			continue; /* an older file at this name */
+		/*
+		 * an older file at this name: another inode, or this number
+		 * before a file freed after the recovered step gave it up
+		 * (seed 1051: the name's file replaced, its number reused by
+		 * a file then renamed over the name)
+		 */
+		if (st.ino != f->ino || st.generation != f->gen)
+			continue;
 		n = kvfs_read(mp, st.ino, buf, sizeof(buf), 0);
 		CHECK_EQ(n, (ssize_t)st.size);
 		/* its own fsync after the write: the data flushed too */
