@@ -1136,9 +1136,9 @@ static int read_dir_dblk(struct fork_ctx *f, uint32_t dblk, uint64_t fsb,
 		kv_buf_rele(bp);
 		return err;
 	}
-	b->v[b->n++] = (struct dblk_seen){ .dblk = dblk,
-					   .fsb = fsb,
-					   .best = kv_le32_to_cpu(h->bestfree) };
+	b->v[b->n++] = (struct dblk_seen){
+		.dblk = dblk, .fsb = fsb, .best = kv_le32_to_cpu(h->bestfree)
+	};
 	/* the verifier walked the records: their lengths hold */
 	for (pos = dblk ? KVFS_DIR_DATA_HDR_SIZE : KVFS_DIR_HEAD_SIZE;
 	     pos < g->dirblksize;) {
@@ -1201,7 +1201,8 @@ static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 	/* the last data block is mapped (a freed last one moves the end) */
 	if (mapped_end != (uint64_t)b.ndata * fsbs) {
 		snprintf(what, sizeof(what),
-			 "head (block %" PRIu64 ") says %u data blocks (%" PRIu64
+			 "head (block %" PRIu64
+			 ") says %u data blocks (%" PRIu64
 			 " file blocks), the data fork maps %" PRIu64,
 			 fsb, b.ndata, (uint64_t)b.ndata * fsbs, mapped_end);
 		dir_find(f, fsb, what);
