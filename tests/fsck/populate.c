@@ -43,7 +43,10 @@
  *                            hash" (a symlink's target), "R PATH n" (a
  *                            directory's entries), "X PATH NAME hash" (an
  *                            xattr's value), or "E PATH WHAT ERRNO" for
- *                            a call that failed.  Exit 1 if a call failed
+ *                            a call that failed (each entry readdir gives
+ *                            is also looked up by name: "E PATH
+ *                            lookup-other-inode" when that finds another
+ *                            inode, a failure).  Exit 1 if a call failed
  *                            with an errno other than EIO or EUCLEAN
  *                            (damage must be reported as such) or the
  *                            open failed otherwise than with one of them
@@ -563,6 +566,13 @@ static void walk_dir(struct walk *w, uint64_t dir, const char *rel)
 		ssize_t n;
 
 		snprintf(path, sizeof(path), "%s/%s", rel, l.v[i].name);
+		/* by name too: through the name hash index, which readdir
+		 * does not read */
+		err = kvfs_lookup(w->mp, dir, l.v[i].name, &st);
+		if (err)
+			walk_err(w, path, "lookup", err);
+		else if (st.ino != l.v[i].ino)
+			walk_err(w, path, "lookup-other-inode", -ESTALE);
 		err = kvfs_getattr(w->mp, l.v[i].ino, &st);
 		if (err) {
 			walk_err(w, path, "getattr", err);
