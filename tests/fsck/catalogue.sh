@@ -105,7 +105,7 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # (';' between them)|what fsck -n says (a fixed string; empty: anything)|
 # PATH:MIN, the intact part kept (empty: none)|DIR, a directory that
 # must stay one, every file kept by inode (empty: no such check)|"PATH
-# CALL": a read-only walk of the damaged image fails that call with
+# CALL": a read-only walk of the damaged image fails that call (an ERE) with
 # EUCLEAN or EIO and no other (empty: no walk).  Values are computed
 # above from the base image.  The dir-mode cases give a regular file
 # (empty, with data, with an extent-map tree) a directory's type with its
@@ -196,12 +196,12 @@ cases=(
 "dir-ndata-short|^$|write dirhead $BIG ndata 20|head (block||/big|/big readdir"
 "dir-ndata-huge|^$|write dirhead $BIG ndata 4000000000|says 4000000000 data blocks||/big|/big readdir"
 "dir-ndata-long|^$|write dirhead $BIG ndata 60|says 60 data blocks||/big|/big readdir"
-"dir-no-extents|^\\./big/|write inode $BIG nextents 0|directory $BIG is a block directory with no block||/big|/big getattr"
+"dir-no-extents|^\\./big/|write inode $BIG nextents 0|directory $BIG is a block directory with no block||/big|/big (lookup|getattr)"
 "dir-zero-fork|^\\./big/|write inode $BIG nextents 0; write inode $BIG size 0; write inode $BIG nblocks 0; ZEROFORK $BIG|directory $BIG is a block directory with no block||/big|/big readdir"
-"sf-dir-extents|^\\./sub/|write inode $SUB format extents; write inode $SUB size 0|directory $SUB is a block directory with no block||/sub|/sub getattr"
-"sf-dir-size-zero|^$|write inode $D3 size 0|the 2 entries that check out kept||/sub/d2/d3|/sub/d2/d3 getattr"
-"sf-dir-count|^$|write inode $SUB u.sfdir.count 5|the 3 entries that check out kept||/sub|/sub getattr"
-"sf-dir-entry|^\\./sub/d2/d3/deepfile$|write dirent $D3 deepfile type 0|the 1 entries that check out kept||/sub/d2/d3|/sub/d2/d3 getattr"
+"sf-dir-extents|^\\./sub/|write inode $SUB format extents; write inode $SUB size 0|directory $SUB is a block directory with no block||/sub|/sub (lookup|getattr)"
+"sf-dir-size-zero|^$|write inode $D3 size 0|the 2 entries that check out kept||/sub/d2/d3|/sub/d2/d3 (lookup|getattr)"
+"sf-dir-count|^$|write inode $SUB u.sfdir.count 5|the 3 entries that check out kept||/sub|/sub (lookup|getattr)"
+"sf-dir-entry|^\\./sub/d2/d3/deepfile$|write dirent $D3 deepfile type 0|the 1 entries that check out kept||/sub/d2/d3|/sub/d2/d3 (lookup|getattr)"
 "dirhash-hash|^$|write btree $BIG dirhash 0:0 rec[1].hash $((HREC1 + 1))|name no entry of their hash||/big"
 "dirhash-addr|^$|write btree $BIG dirhash 0:0 rec[1].addr $((HADDR1 + 1))|name no entry of their hash||/big"
 "dirhash-lost|^$|write btree $BIG dirhash 0:0 numrecs $((HNR - 1))|1 entries have none, the first at address||/big"
