@@ -1257,8 +1257,12 @@ static int check_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 	if (nents > 1)
 		sort_pairs(ents, nents);
 	/* in the tree's order unless the walk found it out of order */
-	if (c.nrecs > 1)
-		sort_pairs(c.recs, c.nrecs);
+	for (size_t i = 1; i < c.nrecs; i++) {
+		if (pair_cmp(&c.recs[2 * (i - 1)], &c.recs[2 * i]) > 0) {
+			sort_pairs(c.recs, c.nrecs);
+			break;
+		}
+	}
 	compare_hash_index(f, hbp->b_blkno, &b, c.recs, c.nrecs, ents, nents);
 	compare_free_index(f, hbp->b_blkno, &b, c.frees, c.nfrees);
 out:
