@@ -989,8 +989,14 @@ static int claim_blocks(struct ino_ctx *c)
 		}
 	}
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
-	    d->dformat == KVFS_DFORK_EXTENTS)
-		err = claim_dir_index(c, df, kv_le32_to_cpu(d->nextents));
+	    d->dformat == KVFS_DFORK_EXTENTS) {
+		uint32_t n = kv_le32_to_cpu(d->nextents);
+
+		/* a count the fork cannot hold is cut, but not in a dry run */
+		if (n > dsize / sizeof(struct kvfs_extent))
+			n = dsize / sizeof(struct kvfs_extent);
+		err = claim_dir_index(c, df, n);
+	}
 	/* a large directory: its extents from its (walked, sound) tree */
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
 	    d->dformat == KVFS_DFORK_BTREE && c->data_rb) {

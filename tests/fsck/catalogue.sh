@@ -138,7 +138,9 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # directory of size 0 whole and one whose head lost blocks short, with
 # no error; fsck's walk of a head saying 4000000000 blocks did not end
 # (its every hole), and the rebuild kept only the entries of the blocks
-# below the head's count.  sf-dir-*: a short-form directory's size,
+# below the head's count.  dir-nextents-huge: fsck -n read a directory's
+# 231047 extents from its 304-byte fork (ASan: use-after-poison in
+# fix_dir_inos()).  sf-dir-*: a short-form directory's size,
 # count or one entry's type damaged (crc right) failed its verifier and
 # was cleared, every entry cut from its path: its entries that verify
 # are kept.  dir-no-extents, dir-zero-fork: a linked directory's extent
@@ -199,6 +201,7 @@ cases=(
 "dir-no-extents|^\\./big/|write inode $BIG nextents 0|directory $BIG is a block directory with no block||/big|/big (lookup|getattr)"
 "dir-zero-fork|^\\./big/|write inode $BIG nextents 0; write inode $BIG size 0; write inode $BIG nblocks 0; ZEROFORK $BIG|directory $BIG is a block directory with no block||/big|/big readdir"
 "sf-dir-extents|^\\./sub/|write inode $SUB format extents; write inode $SUB size 0|directory $SUB is a block directory with no block||/sub|/sub (lookup|getattr)"
+"dir-nextents-huge|^$|write inode $BIG nextents 231047|231047 extents do not fit||/big|/big (lookup|getattr)"
 "sf-dir-size-zero|^$|write inode $D3 size 0|the 2 entries that check out kept||/sub/d2/d3|/sub/d2/d3 (lookup|getattr)"
 "sf-dir-count|^$|write inode $SUB u.sfdir.count 5|the 3 entries that check out kept||/sub|/sub (lookup|getattr)"
 "sf-dir-entry|^\\./sub/d2/d3/deepfile$|write dirent $D3 deepfile type 0|the 1 entries that check out kept||/sub/d2/d3|/sub/d2/d3 (lookup|getattr)"
