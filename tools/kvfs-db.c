@@ -860,11 +860,24 @@ static const struct field dir_head_fields[] = {
 	FLD(kvfs_dir_head, "nentries", nentries, F_U64),
 };
 
+static const struct field dir_hash_rec_fields[] = {
+	FLD(kvfs_dir_hash_rec, "hash", hash, F_HEX32),
+	FLD(kvfs_dir_hash_rec, "addr", addr, F_U64),
+};
+
+static const struct field dir_free_rec_fields[] = {
+	FLD(kvfs_dir_free_rec, "best", best, F_U32),
+	FLD(kvfs_dir_free_rec, "dblk", dblk, F_U32),
+};
+
 /* Elements of arrays of plain numbers: "bno[3]", "ptr[0]". */
 static const struct field u64_elem[] = { { "", 0, F_U64 } };
 static const struct field nullag_elem[] = { { "", 0, F_NULLAG } };
 
-/* The B+trees kvfs-db addresses: AG trees by AG, the extent tree by inode. */
+/*
+ * The B+trees kvfs-db addresses: AG trees by AG, the extent trees and a
+ * block directory's two indexes by inode.
+ */
 struct tree_desc {
 	const char *name;
 	const struct kvfs_btree_ops *ops;
@@ -883,6 +896,12 @@ static const struct tree_desc trees[] = {
 	  NFIELDS(extent_fields), NFIELDS(bmbt_key_fields) },
 	{ "abmbt", &kvfs_bmbt_ops, extent_fields, bmbt_key_fields,
 	  NFIELDS(extent_fields), NFIELDS(bmbt_key_fields) },
+	{ "dirhash", &kvfs_dir_hash_ops, dir_hash_rec_fields,
+	  dir_hash_rec_fields, NFIELDS(dir_hash_rec_fields),
+	  NFIELDS(dir_hash_rec_fields) },
+	{ "dirfree", &kvfs_dir_free_ops, dir_free_rec_fields,
+	  dir_free_rec_fields, NFIELDS(dir_free_rec_fields),
+	  NFIELDS(dir_free_rec_fields) },
 };
 
 static size_t ftype_size(enum ftype t)
@@ -1197,6 +1216,29 @@ struct bt {
 	unsigned top; /* level of that block */
 };
 
+static int dirhead_fsb(struct db *db, uint64_t ino, uint64_t *fsb);
+
+/* A block directory's index: its root and height from data block 0's head. */
+static int bt_open_dir(struct db *db, const char *owner, struct bt *bt,
+		       uint8_t *blk)
+{
+	const struct kvfs_dir_head *h =
+		(const void *)(blk + KVFS_DIR_DATA_HDR_SIZE);
+	bool free_tree = bt->td->ops == &kvfs_dir_free_ops;
+	uint64_t fsb;
+	int ret = parse_ino(db, owner, &bt->owner);
+
+	if (!ret)
+		ret = dirhead_fsb(db, bt->owner, &fsb);
+	if (!ret)
+		ret = read_blk(db, fsb, blk);
+	if (ret)
+		return ret;
+	bt->root = kv_le64_to_cpu(free_tree ? h->free_root : h->hash_root);
+	bt->top = free_tree ? h->free_level : h->hash_level;
+	return 0;
+}
+
 static int bt_open(struct db *db, const char *owner, const char *tree,
 		   struct bt *bt)
 {
@@ -1213,14 +1255,17 @@ static int bt_open(struct db *db, const char *owner, const char *tree,
 	if (!bt->td) {
 		fprintf(stderr,
 			"kvfs-db: unknown tree \"%s\" (bno, cnt, ino, "
-			"bmbt, abmbt)\n",
+			"bmbt, abmbt, dirhash, dirfree)\n",
 			tree);
 		return -EINVAL;
 	}
 	blk = kvmalloc(g->blocksize, 0);
 	if (!blk)
 		return -ENOMEM;
-	if (bt->td->ops != &kvfs_bmbt_ops) {
+	if (bt->td->ops == &kvfs_dir_hash_ops ||
+	    bt->td->ops == &kvfs_dir_free_ops) {
+		ret = bt_open_dir(db, owner, bt, blk);
+	} else if (bt->td->ops != &kvfs_bmbt_ops) {
 		ret = parse_agno(db, owner, &agno);
 		if (ret)
 			goto out;
@@ -1555,20 +1600,31 @@ static int dirhead_map(struct kvfs_inode *dp, void *priv)
 	return ret;
 }
 
+/* The first block of directory ino's data block 0. */
+static int dirhead_fsb(struct db *db, uint64_t ino, uint64_t *fsb)
+{
+	struct kvfs_bmap map;
+
+	if (db_with_inode(db, ino, dirhead_map, &map))
+		return -EINVAL;
+	*fsb = map.startblock;
+	return 0;
+}
+
 /* DIR_INO: data block 0 of a block directory, mapped by the extent code. */
 static int load_dirhead(struct db *db, const struct db_args *a,
 			struct target *t)
 {
 	const struct kvfs_geom *g = &db->g;
-	struct kvfs_bmap map;
+	uint64_t fsb;
 
-	if (db_with_inode(db, a->ino, dirhead_map, &map))
+	if (dirhead_fsb(db, a->ino, &fsb))
 		return -EINVAL;
 	view_tab(&t->v, hdr_fields, NFIELDS(hdr_fields), 0);
 	view_tab(&t->v, dir_data_fields, NFIELDS(dir_data_fields), 0);
 	view_tab(&t->v, dir_head_fields, NFIELDS(dir_head_fields),
 		 KVFS_DIR_DATA_HDR_SIZE);
-	return target_read(db, t, map.startblock, g->dirblksize >> g->blocklog);
+	return target_read(db, t, fsb, g->dirblksize >> g->blocklog);
 }
 
 /* What write can change: its address words, parsed as a command's are. */
@@ -2208,7 +2264,9 @@ static void usage(FILE *f)
 			c->args, c->help);
 	fprintf(f,
 		"\nTrees: OWNER TREE is AG bno|cnt|ino, or INO bmbt|abmbt (an "
-		"inode's data or\nattribute fork's extent tree).  A tree block "
+		"inode's data or\nattribute fork's extent tree), or DIR_INO "
+		"dirhash|dirfree (a block directory's\nname hash or free-space "
+		"index).  A tree block "
 		"is LEVEL:N, the N-th block from the\nleft at that level (0:0 "
 		"the leftmost leaf), reached from the root by leftmost\n"
 		"pointers and right siblings.\n\n"

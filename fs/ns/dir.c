@@ -319,6 +319,18 @@ static int read_head(struct dctx *d)
 		return corrupt(d, KVFS_NULLBLOCK, "no head block");
 	if (err)
 		return err;
+	/*
+	 * Every change sets the size with the head's end (fs/format.h): one
+	 * that differs is damage, which would hide entries or show blocks
+	 * past the end.
+	 */
+	if (d->dp->i_size !=
+	    (uint64_t)kv_le32_to_cpu(head(bp)->ndata) * d->g->dirblksize) {
+		uint64_t blkno = bp->b_blkno;
+
+		rele(d, bp);
+		return corrupt(d, blkno, "size is not the head's data blocks'");
+	}
 	d->hbp = bp;
 	return 0;
 }
@@ -1837,6 +1849,24 @@ static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 	return 0;
 }
 
+/* fn on every live entry of data block dblk (verified: lengths hold). */
+static int walk_entries(struct kv_buf *bp, uint32_t dblk,
+			const struct kvfs_geom *g, kvfs_dir_walk_fn fn,
+			void *priv)
+{
+	int stop = 0;
+
+	for (uint32_t pos = data_start(dblk); pos < g->dirblksize && !stop;) {
+		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
+
+		if (kv_le64_to_cpu(e->ino))
+			stop = fn(priv, (const char *)e->name, e->namelen,
+				  kv_le64_to_cpu(e->ino), e->ftype);
+		pos += kv_le32_to_cpu(e->reclen);
+	}
+	return stop;
+}
+
 int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		       uint64_t ino, const void *dip, uint64_t *parent,
 		       kvfs_dir_walk_fn fn, void *priv, unsigned *nbad)
@@ -1844,7 +1874,7 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 	const struct kvfs_dinode *d = dip;
 	const struct kvfs_extent *x =
 		(const void *)((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE);
-	uint32_t nx = kv_le32_to_cpu(d->nextents), ndata;
+	uint32_t nx = kv_le32_to_cpu(d->nextents);
 	struct kvfs_extent *tx = NULL;
 	struct kv_buf *hbp;
 	int err, stop = 0;
@@ -1873,13 +1903,25 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		return err == -ENODATA ? -EUCLEAN : err;
 	}
 	*parent = kv_le64_to_cpu(head(hbp)->parent);
-	ndata = kv_le32_to_cpu(head(hbp)->ndata);
-	for (uint32_t dblk = 0; dblk < ndata && !stop; dblk++) {
-		struct kv_buf *bp = hbp;
-		uint32_t pos = data_start(dblk);
+	stop = walk_entries(hbp, 0, g, fn, priv);
+	/*
+	 * Every data block the fork maps, in order, the head's count not
+	 * trusted: a damaged one hid the blocks past it or walked 2^32
+	 * holes.
+	 */
+	for (uint32_t i = 0, last = 0; i < nx && !stop && !err; i++) {
+		uint64_t end = kv_le64_to_cpu(x[i].startoff) +
+			       kv_le32_to_cpu(x[i].blockcount);
 
-		if (dblk) {
-			err = walk_read(bc, g, ino, x, nx, dblk, &bp);
+		for (uint64_t dblk = kv_le64_to_cpu(x[i].startoff) / fsbs(g);
+		     dblk * fsbs(g) < end && dblk <= UINT32_MAX && !stop;
+		     dblk++) {
+			struct kv_buf *bp;
+
+			if (dblk <= last)
+				continue;
+			last = (uint32_t)dblk;
+			err = walk_read(bc, g, ino, x, nx, last, &bp);
 			if (err == -EUCLEAN)
 				++*nbad;
 			if (err == -ENODATA || err == -EUCLEAN) {
@@ -1888,19 +1930,9 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 			}
 			if (err)
 				break;
-		}
-		/* the verifier checked every record's length */
-		while (pos < g->dirblksize && !stop) {
-			struct kvfs_dir_data_ent *e = ent_at(bp, pos);
-
-			if (kv_le64_to_cpu(e->ino))
-				stop = fn(priv, (const char *)e->name,
-					  e->namelen, kv_le64_to_cpu(e->ino),
-					  e->ftype);
-			pos += kv_le32_to_cpu(e->reclen);
-		}
-		if (dblk)
+			stop = walk_entries(bp, last, g, fn, priv);
 			kv_buf_rele(bp);
+		}
 	}
 	kv_buf_rele(hbp);
 	kvfree(tx);

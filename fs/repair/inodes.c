@@ -866,8 +866,12 @@ static int fix_dir_inos(struct ino_ctx *c, const struct kvfs_extent *x,
  * head block (else its first mapped block) carries a directory block's
  * magic or this filesystem's UUID, as even a damaged directory block
  * does.  A regular file whose mode's type bits were damaged holds only
- * data there, or nothing (no extent: every linked block directory has its
- * head; an unlinked one may have lost its blocks to inactivation).
+ * data there, or nothing.  With no extent (every linked block directory
+ * has its head; an unlinked one may have lost its blocks to
+ * inactivation) the link count tells: a directory has at least two ("."
+ * and its entry), so one of two or more with its fork zeroed or its
+ * extent count lost is a damaged directory, rebuilt empty by the
+ * namespace phases (what it named to lost+found), not a file.
  */
 static int holds_dir(struct ino_ctx *c, const struct kvfs_extent *x, uint32_t n,
 		     bool *yes)
@@ -877,7 +881,7 @@ static int holds_dir(struct ino_ctx *c, const struct kvfs_extent *x, uint32_t n,
 	uint64_t fsb;
 	int err;
 
-	*yes = !n && !kv_le32_to_cpu(D(c)->nlink);
+	*yes = !n && kv_le32_to_cpu(D(c)->nlink) != 1;
 	if (!n)
 		return 0;
 	fsb = kvfs_extent_list_map(x, n, 0);
@@ -985,8 +989,14 @@ static int claim_blocks(struct ino_ctx *c)
 		}
 	}
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
-	    d->dformat == KVFS_DFORK_EXTENTS)
-		err = claim_dir_index(c, df, kv_le32_to_cpu(d->nextents));
+	    d->dformat == KVFS_DFORK_EXTENTS) {
+		uint32_t n = kv_le32_to_cpu(d->nextents);
+
+		/* a count the fork cannot hold is cut, but not in a dry run */
+		if (n > dsize / sizeof(struct kvfs_extent))
+			n = dsize / sizeof(struct kvfs_extent);
+		err = claim_dir_index(c, df, n);
+	}
 	/* a large directory: its extents from its (walked, sound) tree */
 	if (!err && !c->tree_bad && S_ISDIR(mode) &&
 	    d->dformat == KVFS_DFORK_BTREE && c->data_rb) {
@@ -1093,6 +1103,76 @@ static int sanitize(struct ino_ctx *c, int verr)
 			       "inode %" PRIu64 ": %s: the bytes it does not "
 			       "use zeroed, its header set to its place",
 			       c->ino, c->why)) {
+		memcpy(c->dip, t, g->inodesize);
+		c->changed = true;
+	}
+	kvfree(t);
+	return err ? verr : 0;
+}
+
+/*
+ * A short-form directory still failing its verifier (its size, count or
+ * an entry damaged): the entries of its fork that verify are kept, in
+ * order, a bad one skipped by its name's length, its count and size set
+ * to theirs and the rest of the fork zeroed, as xfs_repair junks a
+ * short-form directory's bad entries; what only a dropped entry named is
+ * found disconnected and goes to lost+found.  Clearing it lost the
+ * directory and cut every entry from its path.  Returns the verifier's
+ * verdict on the result.
+ */
+static int salvage_sf_dir(struct ino_ctx *c, int verr)
+{
+	const struct kvfs_geom *g = &c->rp->g;
+	uint8_t *t = kvmalloc(2 * (size_t)g->inodesize, 0);
+	struct kvfs_dinode *d = (struct kvfs_dinode *)t;
+	const struct kvfs_dir_sf_hdr *oh;
+	struct kvfs_dir_sf_hdr *h;
+	uint32_t dsize, asize, pos = KVFS_DIR_SF_HDR_SIZE, n = 0;
+	uint8_t *df, *af, *src;
+	int err;
+
+	if (!t)
+		return verr;
+	memcpy(t, c->dip, g->inodesize);
+	forks(g, t, &df, &dsize, &af, &asize);
+	src = t + g->inodesize;
+	memcpy(src, df, dsize);
+	oh = (const void *)src;
+	h = (void *)df;
+	h->pad0 = kv_cpu_to_le16(0);
+	h->pad1 = kv_cpu_to_le32(0);
+	/* one more entry at a time, kept if the directory verifies with it */
+	for (uint32_t spos = KVFS_DIR_SF_HDR_SIZE;;) {
+		const struct kvfs_dir_sf_ent *e = (const void *)(src + spos);
+		uint32_t esz;
+
+		if (spos + KVFS_DIR_SF_ENT_SIZE > dsize || !e->namelen)
+			break;
+		esz = KVFS_DIR_SF_ENTSIZE(e->namelen);
+		if (spos + esz > dsize)
+			break;
+		memcpy(df + pos, e, esz);
+		h->count = kv_cpu_to_le16((uint16_t)(n + 1));
+		d->size = kv_cpu_to_le64(pos + esz);
+		kvfs_dinode_set_crc(t, g);
+		if (!kvfs_dinode_verify(t, g, c->ino)) {
+			n++;
+			pos += esz;
+		}
+		spos += esz;
+	}
+	h->count = kv_cpu_to_le16((uint16_t)n);
+	d->size = kv_cpu_to_le64(pos);
+	zero_tail(df, pos, dsize);
+	kvfs_dinode_set_crc(t, g);
+	err = kvfs_dinode_verify(t, g, c->ino);
+	if (!err &&
+	    rp_problem(c->rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+		       "directory %" PRIu64 ": %s: the %u entries that check "
+		       "out kept (it said %u, size %" PRIu64 "), size set to "
+		       "%u, the rest zeroed",
+		       c->ino, c->why, n, kv_le16_to_cpu(oh->count),
+		       (uint64_t)kv_le64_to_cpu(D(c)->size), pos)) {
 		memcpy(c->dip, t, g->inodesize);
 		c->changed = true;
 	}
@@ -1228,6 +1308,8 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	}
 	if (verr)
 		verr = sanitize(c, verr);
+	if (verr && S_ISDIR(mode) && d->dformat == KVFS_DFORK_INLINE)
+		verr = salvage_sf_dir(c, verr);
 	/* bounded whatever the inode holds; undone if it is cleared */
 	err = claim_blocks(c);
 	if (err)

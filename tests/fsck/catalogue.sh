@@ -9,8 +9,11 @@
 # check-crc finds nothing.  A case may also name what -n must say, and a
 # damaged file whose intact part must survive the repair: each of its
 # 4 KiB blocks reads as before or as a hole, at least MIN of them as
-# before.  -f everywhere: the damage leaves the superblock clean, and a
-# clean filesystem is skipped without it.
+# before.  A case may also name a directory that must still be one after
+# the repair: then every regular file and symlink of the original must
+# be found by inode number (in its place or in lost+found), byte-identical.
+# -f everywhere: the damage leaves the superblock clean, and a clean
+# filesystem is skipped without it.
 #
 # Usage: catalogue.sh MKFS KVFS_DB FSCK POPULATE [CASE...]
 set -u
@@ -57,6 +60,17 @@ for ((i = MAXINO + 1; i > MAXINO - 64; i--)); do
 done
 [ -n "$FREEINO" ] || die "no free inode near $MAXINO"
 
+# /big's indexes: the first hash leaf's second record and its count, the
+# free-space leaf's last record (the largest bestfree) and its count
+leaf() { "$DB" "$T/base" btree $BIG "$1" | sed -n "/^block 0:0 /,/^block /p"; }
+HREC1=$(leaf dirhash | sed -n 's/^rec\[1\]\.hash = //p')
+HADDR1=$(leaf dirhash | sed -n 's/^rec\[1\]\.addr = //p')
+HNR=$(leaf dirhash | sed -n 's/^block 0:0 .* numrecs //p')
+FNR=$(leaf dirfree | sed -n 's/^block 0:0 .* numrecs //p')
+[ -n "$HREC1" ] && [ -n "$HADDR1" ] && [ -n "$HNR" ] && [ -n "$FNR" ] ||
+	die "/big's index leaves"
+FLAST=$((FNR - 1))
+
 # an inode number in no chunk (past AG 1's, the last's, inodes), and one
 # past the last AG (inode numbers are AG << (agblklog + inopblog) | agino)
 AGC=$("$DB" "$T/base" sb | sed -n 's/^agcount = //p')
@@ -80,9 +94,19 @@ sums() {
 }
 sums "$T/orig" >"$T/orig.sums"
 
+# inosums DUMP SUMS: "INO SHA256" of every file and symlink of a dump
+inosums() {
+	awk 'NR == FNR { ino["." $5] = $1; next }
+		($1 in ino) { print ino[$1], $2 }' "$1/manifest" "$2" | sort -u
+}
+inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
+
 # The cases: NAME|PATHS THE DAMAGE MAY CHANGE (regex)|kvfs-db -x commands
 # (';' between them)|what fsck -n says (a fixed string; empty: anything)|
-# PATH:MIN, the intact part kept (empty: none).  Values are computed
+# PATH:MIN, the intact part kept (empty: none)|DIR, a directory that
+# must stay one, every file kept by inode (empty: no such check)|"PATH
+# CALL": a read-only walk of the damaged image fails that call (an ERE) with
+# EUCLEAN or EIO and no other (empty: no walk).  Values are computed
 # above from the base image.  The dir-mode cases give a regular file
 # (empty, with data, with an extent-map tree) a directory's type with its
 # crc right, as the campaign's seed 3172 did.  link-count-zero: a linked
@@ -109,6 +133,23 @@ sums "$T/orig" >"$T/orig.sums"
 # root-free, root-bad: a root inode free or failing its verifier was
 # cleared and nothing could be reconnected (-y exit 4); it is made an
 # empty directory, everything it named found in lost+found.
+# dir-size-*, dir-ndata-*: a block directory's size, or its head's
+# data-block count, not its data blocks' (crc right): mounts listed a
+# directory of size 0 whole and one whose head lost blocks short, with
+# no error; fsck's walk of a head saying 4000000000 blocks did not end
+# (its every hole), and the rebuild kept only the entries of the blocks
+# below the head's count.  dir-nextents-huge: fsck -n read a directory's
+# 231047 extents from its 304-byte fork (ASan: use-after-poison in
+# fix_dir_inos()).  sf-dir-*: a short-form directory's size,
+# count or one entry's type damaged (crc right) failed its verifier and
+# was cleared, every entry cut from its path: its entries that verify
+# are kept.  dir-no-extents, dir-zero-fork: a linked directory's extent
+# count zeroed, or its whole data fork: it was made a regular file (its
+# 5000 entries orphaned under a file); it stays a directory, rebuilt
+# empty, its files in lost+found.  dirhash-*, dirfree-*: a record of
+# /big's name hash index (crc right) naming no entry of its hash, or
+# lost, and one of its free-space index naming a wrong bestfree or no
+# block, or lost: each message names the record and its data block.
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
@@ -152,6 +193,24 @@ cases=(
 "free-counters|^$|write agf 0 freeblks $((FB0 - 3)); write sb fdblocks 17"
 "inobt-record|^$|write btree 0 ino 0:0 rec[0].freecount 9"
 "inobt-lost-records|^$|write btree 0 ino 0:0 numrecs 0|rebuilt from a scan of the AG's inode blocks"
+"dir-size-zero|^$|write inode $BIG size 0|size 0 is not its 40 data blocks'||/big|/big readdir"
+"dir-size-short|^$|write inode $BIG size 4096|size 4096 is not its 40 data blocks'||/big|/big readdir"
+"dir-ndata-short|^$|write dirhead $BIG ndata 20|head (block||/big|/big readdir"
+"dir-ndata-huge|^$|write dirhead $BIG ndata 4000000000|says 4000000000 data blocks||/big|/big readdir"
+"dir-ndata-long|^$|write dirhead $BIG ndata 60|says 60 data blocks||/big|/big readdir"
+"dir-no-extents|^\\./big/|write inode $BIG nextents 0|directory $BIG is a block directory with no block||/big|/big (lookup|getattr)"
+"dir-zero-fork|^\\./big/|write inode $BIG nextents 0; write inode $BIG size 0; write inode $BIG nblocks 0; ZEROFORK $BIG|directory $BIG is a block directory with no block||/big|/big readdir"
+"sf-dir-extents|^\\./sub/|write inode $SUB format extents; write inode $SUB size 0|directory $SUB is a block directory with no block||/sub|/sub (lookup|getattr)"
+"dir-nextents-huge|^$|write inode $BIG nextents 231047|231047 extents do not fit||/big|/big (lookup|getattr)"
+"sf-dir-size-zero|^$|write inode $D3 size 0|the 2 entries that check out kept||/sub/d2/d3|/sub/d2/d3 (lookup|getattr)"
+"sf-dir-count|^$|write inode $SUB u.sfdir.count 5|the 3 entries that check out kept||/sub|/sub (lookup|getattr)"
+"sf-dir-entry|^\\./sub/d2/d3/deepfile$|write dirent $D3 deepfile type 0|the 1 entries that check out kept||/sub/d2/d3|/sub/d2/d3 (lookup|getattr)"
+"dirhash-hash|^$|write btree $BIG dirhash 0:0 rec[1].hash $((HREC1 + 1))|name no entry of their hash||/big"
+"dirhash-addr|^$|write btree $BIG dirhash 0:0 rec[1].addr $((HADDR1 + 1))|name no entry of their hash||/big"
+"dirhash-lost|^$|write btree $BIG dirhash 0:0 numrecs $((HNR - 1))|1 entries have none, the first at address||/big"
+"dirfree-best|^$|write btree $BIG dirfree 0:0 rec[$FLAST].best 2000|differs from the block's bestfree||/big"
+"dirfree-block|^$|write btree $BIG dirfree 0:0 rec[$FLAST].dblk 45|names no mapped data block||/big"
+"dirfree-lost|^$|write btree $BIG dirfree 0:0 numrecs $FLAST|has no free-space index record||/big"
 "dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"
 "dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
 "dir-block-reclen|^\\./big/|blocktrash -s 11 -n 2 -b 8 -t dir"
@@ -176,6 +235,16 @@ damage() {
 		case $cmd in
 		ORPHAN) "$POP" orphan "$img" 2>/dev/null || return 1 ;;
 		ORPHAN_WB) "$POP" orphan-wb "$img" 2>/dev/null || return 1 ;;
+		# ZEROFORK INO: the in-inode extent list's slots zeroed
+		ZEROFORK*)
+			local ino=${cmd#ZEROFORK } x f
+			for x in 0 1 2 3 4 5 6 7; do
+				for f in startoff startblock blockcount flags; do
+					"$DB" -x "$img" write inode "$ino" \
+						"u.extent[$x].$f" 0 >/dev/null 2>&1 ||
+						return 1
+				done
+			done ;;
 		# the damaged image opened read-write and walked
 		WALKRW) timeout 120 "$POP" walk "$img" rw >/dev/null 2>&1 || return 1 ;;
 		TORN)
@@ -222,7 +291,8 @@ kept() {
 }
 
 run_case() {
-	local name=$1 allow=$2 cmds=$3 says=$4 keep=$5 img=$T/img rc h1 h2
+	local name=$1 allow=$2 cmds=$3 says=$4 keep=$5 dir=$6 walkerr=$7
+	local img=$T/img rc h1 h2
 	local lflag="" k
 	local before=$failures
 	# the log cases may need it; the orphan met on disk must be repaired
@@ -231,6 +301,15 @@ run_case() {
 	cp --sparse=always "$T/base" "$img"
 	damage "$img" "$cmds" || { fail "$name: damage"; return; }
 	cmp -s "$T/base" "$img" && { fail "$name: the damage changed nothing"; return; }
+	if [ -n "$walkerr" ]; then
+		cp --sparse=always "$img" "$T/walked"
+		timeout 120 "$POP" walk "$T/walked" >"$T/walk" 2>&1 ||
+			fail "$name: walk of the damaged image exit $?"
+		grep -aqE "^E $walkerr (Structure needs cleaning|Input/output error)\$" "$T/walk" ||
+			fail "$name: the walk of the damaged image met no \"$walkerr\" EUCLEAN or EIO: $(grep -a "^[ER] ${walkerr% *} " "$T/walk" | head -2)"
+		grep -a '^E ' "$T/walk" | grep -avqE "^E $walkerr " &&
+			fail "$name: the walk met other errors: $(grep -a '^E ' "$T/walk" | grep -avE "^E $walkerr " | head -2)"
+	fi
 	h1=$(sha256sum <"$img")
 	timeout 300 "$FSCK" -n -f "$img" >"$T/n1" 2>&1
 	rc=$?
@@ -259,6 +338,15 @@ run_case() {
 	lost=$(awk -v re="$allow" '$1 !~ re' "$T/orig.sums" |
 		grep -vxFf "$T/after.sums" | head -3)
 	[ -z "$lost" ] || fail "$name: changed or lost by the repair: $lost"
+	if [ -n "$dir" ]; then
+		awk -v p="$dir" '$5 == p { t = $2 } END { exit t !~ /^4/ }' \
+			"$T/after/manifest" ||
+			fail "$name: $dir is not a directory after the repair"
+		lost=$(inosums "$T/after" "$T/after.sums" |
+			comm -23 "$T/orig.inos" - | head -3)
+		[ -z "$lost" ] ||
+			fail "$name: changed or lost by the repair (by inode): $lost"
+	fi
 	if [ -n "$keep" ]; then
 		k=$(kept "${keep%:*}" "${keep##*:}")
 		[ -z "$k" ] || fail "$name: $k"
@@ -303,7 +391,7 @@ size_case() {
 }
 
 for c in "${cases[@]}" "size-past-extents"; do
-	IFS='|' read -r name allow cmds says keep <<<"$c"
+	IFS='|' read -r name allow cmds says keep dir walkerr <<<"$c"
 	if [ $# -gt 0 ]; then
 		want=0
 		for w in "$@"; do [ "$w" = "$name" ] && want=1; done
@@ -312,7 +400,7 @@ for c in "${cases[@]}" "size-past-extents"; do
 	if [ "$name" = size-past-extents ]; then
 		size_case
 	else
-		run_case "$name" "$allow" "$cmds" "$says" "$keep"
+		run_case "$name" "$allow" "$cmds" "$says" "$keep" "$dir" "$walkerr"
 	fi
 done
 [ $failures -eq 0 ] || die "$failures failures"

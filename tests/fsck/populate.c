@@ -43,11 +43,17 @@
  *                            hash" (a symlink's target), "R PATH n" (a
  *                            directory's entries), "X PATH NAME hash" (an
  *                            xattr's value), or "E PATH WHAT ERRNO" for
- *                            a call that failed.  Exit 1 if a call failed
- *                            with an errno other than EIO or EUCLEAN
- *                            (damage must be reported as such) or the
- *                            open failed otherwise than with one of them
- *                            or EBADMSG, else 0.
+ *                            a call that failed.  Each entry readdir
+ *                            gives is also looked up by name: "N PATH
+ *                            INO" when that finds another inode (INO)
+ *                            or none (0), damage that looks valid when
+ *                            a crc was recomputed (the campaign finds it
+ *                            by comparing with the undamaged walk).
+ *                            Exit 1 if a call failed with an errno
+ *                            other than EIO or EUCLEAN (damage must be
+ *                            reported as such) or the open failed
+ *                            otherwise than with one of them or
+ *                            EBADMSG, else 0.
  *
  * Exit 0 on success, 1 on any failure (with the errno), 2 usage.
  */
@@ -563,6 +569,13 @@ static void walk_dir(struct walk *w, uint64_t dir, const char *rel)
 		ssize_t n;
 
 		snprintf(path, sizeof(path), "%s/%s", rel, l.v[i].name);
+		/* by name too: through the name hash index, which readdir
+		 * does not read */
+		err = kvfs_lookup(w->mp, dir, l.v[i].name, &st);
+		if (err == -ENOENT || (!err && st.ino != l.v[i].ino))
+			printf("N %s %" PRIu64 "\n", path, err ? 0 : st.ino);
+		else if (err)
+			walk_err(w, path, "lookup", err);
 		err = kvfs_getattr(w->mp, l.v[i].ino, &st);
 		if (err) {
 			walk_err(w, path, "getattr", err);
