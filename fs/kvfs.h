@@ -87,6 +87,11 @@ struct kvfs_open_opts {
 struct kvfs_open_info {
 	bool recovered; /* the log was replayed */
 	uint64_t orphans; /* unlinked inodes freed */
+	/*
+	 * An earlier mount met corruption and no fsck.kvfs ran since: the
+	 * superblock stays dirty (checked by fsck without -f) until one does.
+	 */
+	bool errors;
 };
 int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	      struct kvfs_mount **mpp, struct kvfs_open_info *info);

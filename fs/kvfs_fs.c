@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fs/format/ag.h"
+#include "fs/io/blkhdr.h"
 #include "fs/io/buf_ops.h"
 #include "fs/io/dev.h"
 #include "fs/data/file.h"
@@ -56,6 +57,15 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 		return err;
 	mp->atime = o->atime;
 	mp->wsync = o->sync;
+	/*
+	 * Dirty with a clean log: an unmount that met corruption left it so
+	 * (fs/mount.h errors_seen), and it stays so until fsck.kvfs ran.
+	 */
+	mp->errors_seen = mp->state_at_open == KVFS_STATE_DIRTY &&
+			  mp->ri.was_clean && !mp->ri.was_empty;
+	mp->corrupt_at_open = kvfs_corrupt_count();
+	if (info)
+		info->errors = mp->errors_seen;
 	if (info) {
 		info->recovered = !mp->ri.was_clean && !mp->ri.was_empty;
 		info->orphans = mp->orphans;
@@ -71,6 +81,9 @@ const char *kvfs_open_error(void)
 
 int kvfs_close(struct kvfs_mount *mp)
 {
+	/* the count is the process's: one filesystem per daemon */
+	if (kvfs_corrupt_count() != mp->corrupt_at_open)
+		mp->errors_seen = true;
 	return kvfs_mount_close(mp);
 }
 

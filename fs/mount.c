@@ -438,6 +438,7 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 		fail(err, "cannot create the inode cache: %s", strerror(-err));
 		goto out_log;
 	}
+	mp->state_at_open = mp->g.state;
 	if (!mp->rdonly) {
 		err = sb_write_state(mp, KVFS_STATE_DIRTY);
 		if (err) {
@@ -528,7 +529,9 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 		if (!err)
 			err = err2;
 		if (!err && !mp->rdonly)
-			err = sb_write_state(mp, KVFS_STATE_CLEAN);
+			err = sb_write_state(mp, mp->errors_seen ?
+							 KVFS_STATE_DIRTY :
+							 KVFS_STATE_CLEAN);
 	}
 	kvfs_iunlink_destroy(mp);
 	kvfs_openrefs_destroy(mp->openrefs);

@@ -115,6 +115,17 @@ struct kvfs_mount {
 	bool dev_borrowed; /* the opener's (opts.dev): not closed here */
 	struct kvfs_geom g;
 	bool rdonly;
+	/* the superblock's state before this mount marked it dirty */
+	uint32_t state_at_open;
+	/*
+	 * Corruption was met while mounted (or by an earlier mount, not
+	 * repaired since): the unmount leaves the superblock dirty, so that
+	 * fsck.kvfs checks it without -f (ext4's error state).  Set by
+	 * kvfs_open() and kvfs_close() (fs/kvfs.h), not by the mounts of the
+	 * tools (fsck's own, which meets the damage it repairs).
+	 */
+	bool errors_seen;
+	unsigned long corrupt_at_open; /* kvfs_corrupt_count() then */
 	struct kv_bcache *bc;
 	struct kvfs_log_io lio;
 	struct kvj_recover_ops bli_rops;

@@ -467,6 +467,11 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 			prog, image,
 			info.recovered ? "log replayed" : "log clean",
 			(unsigned long long)info.orphans);
+	if (info.errors)
+		fprintf(stderr,
+			"%s: %s: an earlier mount met corrupt metadata: run "
+			"fsck.kvfs on it once unmounted\n",
+			prog, image);
 	d->fs.mp = mp;
 	d->fs.root = kvfs_root_ino(mp);
 	if (fault) {

@@ -7,7 +7,9 @@
 #    reading the damaged object fails with EIO, EUCLEAN or EBADMSG; every
 #    other file reads byte-identical to the undamaged image; a new file can
 #    still be written, fsync'd and read back; the daemon's log names the
-#    block; it unmounts and exits 0; fsck.kvfs -y repairs, -n is clean after;
+#    block; it unmounts and exits 0, leaving the superblock dirty (a plain
+#    fsck.kvfs -n, without -f, checks it and exits 4); fsck.kvfs -y
+#    repairs, -n is clean after;
 #  - random bit flips (blocktrash, every metadata type but the log) over a
 #    few seeds: the mount is refused with a message, or comes up and the
 #    whole tree can be walked without the daemon dying (no ENOTCONN, no
@@ -76,11 +78,19 @@ for c in "${cases[@]}"; do
 	unmount_fg "$mnt"
 	grep -qE 'corrupt|block [0-9]+' "$daemon_log" ||
 		fail "$name: the daemon's log names no block: $(cat "$daemon_log")"
+	# the mount met the damage: its unmount left the superblock dirty,
+	# so a plain fsck (no -f) checks rather than skips a clean one
+	T "$fsck" -n "$img" >"$tmp/fsck.out" 2>&1
+	st=$?
+	[ $st -eq 4 ] ||
+		fail "$name: fsck -n without -f after the mount: exit $st, not 4: $(tail -3 "$tmp/fsck.out")"
 	T "$fsck" -y -f "$img" >"$tmp/fsck.out" 2>&1
 	st=$?
 	[ $st -eq 1 ] || fail "$name: fsck -y exit $st: $(tail -5 "$tmp/fsck.out")"
 	T "$fsck" -n -f "$img" >"$tmp/fsck.out" 2>&1 ||
 		fail "$name: not clean after repair: $(tail -5 "$tmp/fsck.out")"
+	T "$fsck" -n "$img" >"$tmp/fsck.out" 2>&1 ||
+		fail "$name: plain fsck -n not clean after repair: $(tail -5 "$tmp/fsck.out")"
 	echo "corrupt $name: $(wc -l <"$tmp/errs") error(s), the rest intact, repaired"
 done
 

@@ -5,7 +5,9 @@
  * and forced before a crash (forced shutdown) is replayed at the next
  * mount; read-only mounts write nothing and refuse a log that needs
  * replaying; what is not kvfs, a damaged superblock, a needs-repair
- * filesystem and a missing file are refused with one line saying why.
+ * filesystem and a missing file are refused with one line saying why; a
+ * mount that met corruption unmounts with the superblock left dirty, until
+ * a tool's mount (fsck) ends it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -321,6 +323,40 @@ static void test_reservations(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/*
+ * Corruption met while mounted (a verifier's report) leaves the
+ * superblock dirty at a clean unmount, so that fsck.kvfs checks it without
+ * -f; the next open says so (info.errors) and keeps it dirty; a tool's
+ * mount (fsck's repair) ends it.  A mount that met nothing unmounts clean.
+ */
+static void test_errors_state(void)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+
+	make_fs();
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK(!info.errors);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_corrupt(-EUCLEAN, 7, "test", "a verifier's finding"),
+		 -EUCLEAN);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_DIRTY);
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK(info.errors && !info.recovered);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_DIRTY);
+	CHECK_EQ(kvfs_mount_open(path, NULL, &mp), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK(!info.errors);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
+}
+
 static void test_refusals(void)
 {
 	struct kvfs_mount *mp = NULL;
@@ -359,6 +395,7 @@ int main(void)
 	test_crash_over_old_fs();
 	test_reservations();
 	test_refusals();
+	test_errors_state();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("mount: ok\n");
