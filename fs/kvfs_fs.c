@@ -64,11 +64,10 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	mp->errors_seen = mp->state_at_open == KVFS_STATE_DIRTY &&
 			  mp->ri.was_clean && !mp->ri.was_empty;
 	mp->corrupt_at_open = kvfs_corrupt_count();
-	if (info)
-		info->errors = mp->errors_seen;
 	if (info) {
 		info->recovered = !mp->ri.was_clean && !mp->ri.was_empty;
 		info->orphans = mp->orphans;
+		info->errors = mp->errors_seen;
 	}
 	*mpp = mp;
 	return 0;
