@@ -65,7 +65,6 @@
 #include "fs/io/dev.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
-#include "fs/repair/repair.h"
 #include "journal/journal.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
@@ -160,16 +159,6 @@ static uint8_t pat(unsigned o, uint32_t gen, uint32_t off)
 	v *= 0x2c1b3c6du;
 	v ^= v >> 12;
 	return (uint8_t)(1 + v % 255);
-}
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *c = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (n--)
-		h = (h ^ *c++) * 0x100000001b3ull;
-	return h;
 }
 
 static uint64_t rs;
@@ -525,7 +514,8 @@ static void fs_tree_dir(struct kvfs_mount *mp, uint64_t dir, const char *pre,
 			fs_tree_dir(mp, st.ino, sub, l);
 		} else if (S_ISLNK(st.mode)) {
 			CHECK(kvfs_readlink(mp, st.ino, buf, sizeof(buf)) >= 0);
-			lines_add(l, sub, 'L', st.ino, fnv(buf, strlen(buf)));
+			lines_add(l, sub, 'L', st.ino,
+				  crash_fnv(buf, strlen(buf)));
 		} else {
 			lines_add(l, sub, S_ISREG(st.mode) ? 'F' : '?', st.ino,
 				  0);
@@ -875,7 +865,7 @@ static void op_symlink(struct run *r)
 	err = kvfs_symlink(r->mp, dir, l, target, &cr, &st);
 	expect(r, err, "symlink");
 	o = new_obj(O_LINK, st.ino, r->step);
-	objs[o].lhash = fnv(target, tl);
+	objs[o].lhash = crash_fnv(target, tl);
 	add_ent(np, o);
 	touch_parent(np, r->step);
 }
@@ -1388,39 +1378,13 @@ static int obj_at(uint64_t ino, int j)
 	return best;
 }
 
-static uint64_t fsck_found;
-
-static void fsck_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
-			 uint64_t blkno, const char *what, bool fixed)
+static void dry_fsck(const char *what)
 {
-	(void)fixed;
-	/* -n never replays into the image: a dirty log is said, not wrong */
-	if (ph == KVFS_RP_LOG && strstr(what, "log is dirty"))
-		return;
-	fsck_found++;
-	fprintf(stderr,
-		"fsck -n %s: phase %s: inode %" PRIu64 ", block %" PRIu64
-		": %s\n",
-		(const char *)arg, kvfs_repair_phase_name(ph), ino, blkno,
-		what);
-}
-
-static const struct kvfs_repair_ops fsck_ops = { .problem = fsck_problem };
-
-static struct kvfs_repair_result dry_fsck(const char *what)
-{
-	struct kvfs_repair_opts ro = { .dry_run = true,
-				       .ops = &fsck_ops,
-				       .arg = (void *)what };
-	struct kvfs_repair_result res = { 0 };
 	int err;
+	unsigned found = crash_fsck_dry(path, what, &err);
 
-	fsck_found = 0;
-	err = kvfs_repair(path, &ro, &res);
-	if (err || fsck_found)
-		fail("fsck -n %s: %d, %" PRIu64 " problems\n", what, err,
-		     fsck_found);
-	return res;
+	if (err || found)
+		fail("fsck -n %s: %d, %u problems\n", what, err, found);
 }
 
 static struct {
@@ -1429,35 +1393,17 @@ static struct {
 	uint64_t writes;
 } seen;
 
-/*
- * Cut again inside the next mount: its replay's writes, or its close's
- * (write-back, unmount record), with any subset of the unflushed sectors
- * kept.  The checks after the mount that follows are the same: a replay
- * cut short loses nothing the log held.
- */
+/* Cut again inside the next mount (tests/crash/harness.h), then check. */
 static void cut_in_replay(uint64_t cutseed)
 {
-	struct kv_dev_fault f = { .modes = KV_FAULT_SECTORS | KV_FAULT_CRASH,
-				  .crash_after = 1 + (cutseed >> 8) % 24,
-				  .seed = cutseed ^ 0x5bd1e995 };
-	struct kvfs_mount_opts mo = { 0 };
-	struct kvfs_mount *mp;
-	struct kv_dev *dev;
-	int err;
+	uint64_t cut_at;
+	bool recrashed;
+	int err = crash_cut_in_replay(path, cutseed, &cut_at, &recrashed);
 
-	CHECK_EQ(kv_dev_open(path, 0, &dev), 0);
-	CHECK_EQ(kv_dev_set_fault(dev, &f), 0);
-	mo.dev = dev;
-	err = kvfs_mount_open(path, &mo, &mp);
-	if (err) {
-		fail("the mount cut at write %" PRIu64 ": %d: %s\n",
-		     f.crash_after, err, kvfs_mount_error());
-	} else {
-		kvfs_mount_close(mp);
-		seen.recrashed += kv_dev_crashed(dev);
-	}
-	kv_dev_power_fail(dev);
-	kv_dev_close(dev);
+	if (err)
+		fail("the mount cut at write %" PRIu64 ": %d: %s\n", cut_at,
+		     err, kvfs_mount_error());
+	seen.recrashed += recrashed;
 	dry_fsck("after a cut in the replay");
 }
 

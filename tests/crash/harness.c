@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The harness of the crash tests (tests/crash/harness.h). */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "fs/io/dev.h"
+#include "fs/repair/repair.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
 
@@ -130,6 +133,65 @@ struct kvfs_mount *crash_open(const char *p, struct kvfs_open_info *info)
 	return mp;
 }
 
+int crash_cut_in_replay(const char *p, uint64_t cutseed, uint64_t *cut_at,
+			bool *recrashed)
+{
+	struct kv_dev_fault f = { .modes = KV_FAULT_SECTORS | KV_FAULT_CRASH,
+				  .crash_after = 1 + (cutseed >> 8) % 24,
+				  .seed = cutseed ^ 0x5bd1e995 };
+	struct kvfs_mount_opts mo = { 0 };
+	struct kvfs_mount *mp;
+	struct kv_dev *dev;
+	int err;
+
+	CHECK_EQ(kv_dev_open(p, 0, &dev), 0);
+	CHECK_EQ(kv_dev_set_fault(dev, &f), 0);
+	mo.dev = dev;
+	*cut_at = f.crash_after;
+	*recrashed = false;
+	err = kvfs_mount_open(p, &mo, &mp);
+	if (!err) {
+		kvfs_mount_close(mp);
+		*recrashed = kv_dev_crashed(dev);
+	}
+	kv_dev_power_fail(dev);
+	kv_dev_close(dev);
+	return err;
+}
+
+/* What crash_fsck_dry() hands its problem callback. */
+struct fsck_count {
+	const char *when;
+	unsigned found;
+};
+
+static void fsck_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
+			 uint64_t blkno, const char *what, bool fixed)
+{
+	struct fsck_count *c = arg;
+
+	(void)fixed;
+	/* -n never replays into the image: a dirty log is said, not wrong */
+	if (ph == KVFS_RP_LOG && strstr(what, "log is dirty"))
+		return;
+	c->found++;
+	fprintf(stderr,
+		"fsck -n %s: phase %s: inode %" PRIu64 ", block %" PRIu64
+		": %s\n",
+		c->when, kvfs_repair_phase_name(ph), ino, blkno, what);
+}
+
+unsigned crash_fsck_dry(const char *p, const char *when, int *err)
+{
+	static const struct kvfs_repair_ops ops = { .problem = fsck_problem };
+	struct fsck_count c = { when, 0 };
+	struct kvfs_repair_opts o = { .dry_run = true, .ops = &ops, .arg = &c };
+	struct kvfs_repair_result res;
+
+	*err = kvfs_repair(p, &o, &res);
+	return c.found;
+}
+
 uint64_t crash_rnd(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -154,4 +216,33 @@ void crash_alarm(unsigned seconds, const char *msg)
 	alarm_msg = msg;
 	signal(SIGALRM, alarm_fired);
 	alarm(seconds);
+}
+
+uint64_t crash_fnv(const void *p, size_t n)
+{
+	const uint8_t *c = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (n--)
+		h = (h ^ *c++) * 0x100000001b3ull;
+	return h;
+}
+
+void crash_sb_add(struct crash_sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+		va_end(ap);
+		CHECK(n >= 0);
+		if (b->n + (size_t)n < b->cap)
+			break;
+		b->cap = b->cap ? 2 * b->cap + (size_t)n : 4096;
+		b->s = realloc(b->s, b->cap);
+		CHECK(b->s);
+	}
+	b->n += (size_t)n;
 }

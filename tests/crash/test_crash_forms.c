@@ -60,7 +60,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +72,6 @@
 #include "fs/io/dev.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
-#include "fs/repair/repair.h"
 #include "journal/journal.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
@@ -98,16 +96,6 @@ static uint64_t rnd(void)
 static uint32_t rndn(uint32_t n)
 {
 	return (uint32_t)(rnd() % n);
-}
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h;
 }
 
 /* ---- a run ---- */
@@ -170,33 +158,6 @@ static uint64_t lookup_path(struct kvfs_mount *mp, const char *p)
 
 /* ---- the tree, canonical ---- */
 
-struct sbuf {
-	char *s;
-	size_t n, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		CHECK(n >= 0);
-		if (b->n + (size_t)n < b->cap)
-			break;
-		b->cap = 2 * (b->cap + (size_t)n + 64);
-		b->s = realloc(b->s, b->cap);
-		CHECK(b->s);
-	}
-	b->n += (size_t)n;
-}
-
 static bool canon_data = true;
 
 static int str_cmp(const void *a, const void *b)
@@ -204,7 +165,8 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void canon_xattrs(struct kvfs_mount *mp, uint64_t ino, struct sbuf *b)
+static void canon_xattrs(struct kvfs_mount *mp, uint64_t ino,
+			 struct crash_sbuf *b)
 {
 	static char list[1 << 16];
 	static uint8_t v[KVFS_XATTR_SIZE_MAX];
@@ -222,13 +184,13 @@ static void canon_xattrs(struct kvfs_mount *mp, uint64_t ino, struct sbuf *b)
 		ssize_t len = kvfs_getxattr(mp, ino, names[i], v, sizeof(v));
 
 		CHECK(len >= 0);
-		sb_add(b, " %s=%zd:%016" PRIx64, names[i], len,
-		       fnv(v, (size_t)len));
+		crash_sb_add(b, " %s=%zd:%016" PRIx64, names[i], len,
+			     crash_fnv(v, (size_t)len));
 	}
 }
 
 static void canon_dir(struct kvfs_mount *mp, uint64_t dir, const char *pre,
-		      struct sbuf *b)
+		      struct crash_sbuf *b)
 {
 	static char buf[KVFS_SYMLINK_MAX + 1];
 	struct ns_ents e = { 0 };
@@ -239,7 +201,7 @@ static void canon_dir(struct kvfs_mount *mp, uint64_t dir, const char *pre,
 	lines = calloc(e.n + 1, sizeof(*lines));
 	CHECK(lines);
 	for (size_t i = 2; i < e.n; i++) {
-		struct sbuf l = { 0 };
+		struct crash_sbuf l = { 0 };
 		struct kvfs_stat st;
 		char sub[2 * KVFS_NAME_MAX + 8];
 
@@ -248,27 +210,29 @@ static void canon_dir(struct kvfs_mount *mp, uint64_t dir, const char *pre,
 		CHECK(snprintf(sub, sizeof(sub), "%s%s", pre, e.v[i].name) <
 		      (int)sizeof(sub));
 		CHECK_EQ(kvfs_getattr(mp, e.v[i].ino, &st), 0);
-		sb_add(&l, "%s %c%u %" PRIu64, sub,
-		       S_ISDIR(st.mode) ? 'D' :
-		       S_ISLNK(st.mode) ? 'L' :
-		       S_ISREG(st.mode) ? 'F' :
-		       S_ISCHR(st.mode) ? 'C' :
-					  '?',
-		       st.nlink, st.size);
+		crash_sb_add(&l, "%s %c%u %" PRIu64, sub,
+			     S_ISDIR(st.mode) ? 'D' :
+			     S_ISLNK(st.mode) ? 'L' :
+			     S_ISREG(st.mode) ? 'F' :
+			     S_ISCHR(st.mode) ? 'C' :
+						'?',
+			     st.nlink, st.size);
 		if (S_ISLNK(st.mode)) {
 			CHECK(kvfs_readlink(mp, st.ino, buf, sizeof(buf)) >= 0);
-			sb_add(&l, " ->%016" PRIx64, fnv(buf, strlen(buf)));
+			crash_sb_add(&l, " ->%016" PRIx64,
+				     crash_fnv(buf, strlen(buf)));
 		} else if (S_ISREG(st.mode) && canon_data && st.size) {
 			uint8_t *d = malloc(st.size);
 
 			CHECK(d);
 			CHECK_EQ(kvfs_read(mp, st.ino, d, st.size, 0),
 				 (ssize_t)st.size);
-			sb_add(&l, " #%016" PRIx64, fnv(d, st.size));
+			crash_sb_add(&l, " #%016" PRIx64,
+				     crash_fnv(d, st.size));
 			free(d);
 		}
 		canon_xattrs(mp, st.ino, &l);
-		sb_add(&l, "\n");
+		crash_sb_add(&l, "\n");
 		if (S_ISDIR(st.mode)) {
 			CHECK(snprintf(sub, sizeof(sub), "%s%s/", pre,
 				       e.v[i].name) < (int)sizeof(sub));
@@ -278,7 +242,7 @@ static void canon_dir(struct kvfs_mount *mp, uint64_t dir, const char *pre,
 	}
 	qsort(lines, nl, sizeof(*lines), str_cmp);
 	for (size_t i = 0; i < nl; i++) {
-		sb_add(b, "%s", lines[i]);
+		crash_sb_add(b, "%s", lines[i]);
 		free(lines[i]);
 	}
 	free(lines);
@@ -287,11 +251,11 @@ static void canon_dir(struct kvfs_mount *mp, uint64_t dir, const char *pre,
 
 static char *canon(struct kvfs_mount *mp)
 {
-	struct sbuf b = { 0 };
+	struct crash_sbuf b = { 0 };
 
-	sb_add(&b, "/");
+	crash_sb_add(&b, "/");
 	canon_xattrs(mp, kvfs_root_ino(mp), &b);
-	sb_add(&b, "\n");
+	crash_sb_add(&b, "\n");
 	canon_dir(mp, kvfs_root_ino(mp), "", &b);
 	return b.s;
 }
@@ -1059,35 +1023,15 @@ static void make_template(const struct workload *w)
 	scrub_image_clean(tmpl);
 }
 
-static unsigned fsck_found;
-
-static void fsck_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
-			 uint64_t blkno, const char *what, bool fixed)
-{
-	(void)arg;
-	(void)fixed;
-	/* -n never replays into the image: a dirty log is said, not wrong */
-	if (ph == KVFS_RP_LOG && strstr(what, "log is dirty"))
-		return;
-	fsck_found++;
-	fprintf(stderr,
-		"fsck -n: %s: inode %" PRIu64 ", block %" PRIu64 ": %s\n",
-		kvfs_repair_phase_name(ph), ino, blkno, what);
-}
-
 /* fsck -n finds nothing (a dirty log replayed in memory) */
 static void fsck_clean(const char *where, const char *when)
 {
-	static const struct kvfs_repair_ops ops = { .problem = fsck_problem };
-	struct kvfs_repair_opts o = { .dry_run = true, .ops = &ops };
-	struct kvfs_repair_result res;
 	int err;
+	unsigned found = crash_fsck_dry(path, when, &err);
 
-	fsck_found = 0;
-	err = kvfs_repair(path, &o, &res);
-	if (err || fsck_found) {
+	if (err || found) {
 		fprintf(stderr, "%s: fsck -n %s: %d, %u problems\n", where,
-			when, err, fsck_found);
+			when, err, found);
 		exit(1);
 	}
 }
@@ -1107,28 +1051,17 @@ static unsigned nrecut;
 
 static void cut_in_replay(const char *where, uint64_t cutseed)
 {
-	struct kv_dev_fault f = { .modes = KV_FAULT_SECTORS | KV_FAULT_CRASH,
-				  .crash_after = 1 + (cutseed >> 8) % 24,
-				  .seed = cutseed ^ 0x5bd1e995 };
-	struct kvfs_mount_opts mo = { 0 };
-	struct kvfs_mount *mp;
-	struct kv_dev *dev;
-	int err;
+	uint64_t cut_at;
+	bool recrashed;
+	int err = crash_cut_in_replay(path, cutseed, &cut_at, &recrashed);
 
-	CHECK_EQ(kv_dev_open(path, 0, &dev), 0);
-	CHECK_EQ(kv_dev_set_fault(dev, &f), 0);
-	mo.dev = dev;
-	err = kvfs_mount_open(path, &mo, &mp);
 	if (err) {
 		fprintf(stderr,
 			"%s: the mount cut at write %" PRIu64 ": %d: %s\n",
-			where, f.crash_after, err, kvfs_mount_error());
+			where, cut_at, err, kvfs_mount_error());
 		exit(1);
 	}
-	kvfs_mount_close(mp);
-	nrecut += kv_dev_crashed(dev);
-	kv_dev_power_fail(dev);
-	kv_dev_close(dev);
+	nrecut += recrashed;
 	fsck_clean(where, "after a cut in the replay");
 }
 

@@ -43,7 +43,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,43 +113,6 @@ static int dir_change[2]; /* d0, d1: last step changing them */
 
 static char *snaps[STEPS + 1];
 
-struct sbuf {
-	char *s;
-	size_t n, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		CHECK(n >= 0);
-		if (b->n + (size_t)n < b->cap)
-			break;
-		b->cap = b->cap ? 2 * b->cap + (size_t)n : 4096;
-		b->s = realloc(b->s, b->cap);
-		CHECK(b->s);
-	}
-	b->n += (size_t)n;
-}
-
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *c = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (n--)
-		h = (h ^ *c++) * 0x100000001b3ull;
-	return h;
-}
-
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct ns_ent *)a)->name,
@@ -159,7 +121,7 @@ static int name_cmp(const void *a, const void *b)
 
 /* The tree below dir, sorted, one line per name. */
 static void canon_dir(struct kvfs_mount *mp, uint64_t dir, const char *pre,
-		      struct sbuf *b)
+		      struct crash_sbuf *b)
 {
 	static char buf[KVFS_SYMLINK_MAX + 1];
 	struct ns_ents l = { 0 };
@@ -179,22 +141,22 @@ static void canon_dir(struct kvfs_mount *mp, uint64_t dir, const char *pre,
 		strcpy(sub + strlen(pre) + 1, l.v[i].name);
 		CHECK_EQ(kvfs_getattr(mp, l.v[i].ino, &st), 0);
 		if (S_ISDIR(st.mode)) {
-			sb_add(b, "%s D %u\n", sub, st.nlink);
+			crash_sb_add(b, "%s D %u\n", sub, st.nlink);
 			canon_dir(mp, l.v[i].ino, sub, b);
 		} else if (S_ISLNK(st.mode)) {
 			CHECK(kvfs_readlink(mp, l.v[i].ino, buf, sizeof(buf)) >=
 			      0);
-			sb_add(b, "%s L %016" PRIx64 "\n", sub,
-			       fnv(buf, strlen(buf)));
+			crash_sb_add(b, "%s L %016" PRIx64 "\n", sub,
+				     crash_fnv(buf, strlen(buf)));
 		} else if (S_ISREG(st.mode)) {
 			n = kvfs_getxattr(mp, l.v[i].ino, "user.a", buf,
 					  sizeof(buf));
 			CHECK(n >= 0 || n == -ENODATA);
-			sb_add(b, "%s R %" PRIu64 " %u %016" PRIx64 "\n", sub,
-			       st.size, st.nlink,
-			       n >= 0 ? fnv(buf, (size_t)n) : 0);
+			crash_sb_add(b, "%s R %" PRIu64 " %u %016" PRIx64 "\n",
+				     sub, st.size, st.nlink,
+				     n >= 0 ? crash_fnv(buf, (size_t)n) : 0);
 		} else {
-			sb_add(b, "%s %o\n", sub, st.mode);
+			crash_sb_add(b, "%s %o\n", sub, st.mode);
 		}
 	}
 	free(l.v);
@@ -202,9 +164,9 @@ static void canon_dir(struct kvfs_mount *mp, uint64_t dir, const char *pre,
 
 static char *canon(struct kvfs_mount *mp)
 {
-	struct sbuf b = { 0 };
+	struct crash_sbuf b = { 0 };
 
-	sb_add(&b, "/");
+	crash_sb_add(&b, "/");
 	canon_dir(mp, kvfs_root_ino(mp), "", &b);
 	return b.s;
 }

@@ -22,7 +22,6 @@
 #include "alloc/kvalloc.h"
 #include "fs/format/mkfs.h"
 #include "fs/kvfs.h"
-#include "fs/repair/repair.h"
 #include "journal/errortag.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
@@ -31,30 +30,12 @@
 static char path[CRASH_PATH_MAX], tmpl[CRASH_PATH_MAX];
 static const struct kvfs_cred cr = { 0 };
 
-static void on_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
-		       uint64_t blkno, const char *what, bool fixed)
-{
-	(void)fixed;
-	/* -n never replays into the image: a dirty log is said, not wrong */
-	if (ph == KVFS_RP_LOG && strstr(what, "log is dirty"))
-		return;
-	(*(unsigned *)arg)++;
-	fprintf(stderr,
-		"fsck -n: %s: inode %" PRIu64 ", block %" PRIu64 ": %s\n",
-		kvfs_repair_phase_name(ph), ino, blkno, what);
-}
-
 static void fsck_clean(void)
 {
-	static const struct kvfs_repair_ops ops = { .problem = on_problem };
-	unsigned found = 0;
-	struct kvfs_repair_opts o = { .dry_run = true,
-				      .ops = &ops,
-				      .arg = &found };
-	struct kvfs_repair_result res;
+	int err;
 
-	CHECK_EQ(kvfs_repair(path, &o, &res), 0);
-	CHECK_EQ(found, 0);
+	CHECK_EQ(crash_fsck_dry(path, "at a close", &err), 0);
+	CHECK_EQ(err, 0);
 }
 
 int main(void)
