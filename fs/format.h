@@ -510,7 +510,14 @@ struct kvfs_dir_data_hdr {
 	kv_le32 dblk; /* data block number */
 	kv_le32 bestfree; /* bytes of the longest unused record */
 	kv_le32 nents; /* live entries */
-	kv_le32 pad0;
+	/*
+	 * bestfree less the best its free-space index record carries: 0 but
+	 * after a removal that had no blocks to move the record (a full
+	 * filesystem, XFS's removals with resblks 0); the record, never
+	 * promising more room than there is, moves at the block's next
+	 * change that can.
+	 */
+	kv_le32 idxlag;
 };
 
 /* After the header of data block 0. */

@@ -848,6 +848,7 @@ static const struct field dir_data_fields[] = {
 	FLD(kvfs_dir_data_hdr, "dblk", dblk, F_U32),
 	FLD(kvfs_dir_data_hdr, "bestfree", bestfree, F_U32),
 	FLD(kvfs_dir_data_hdr, "nents", nents, F_U32),
+	FLD(kvfs_dir_data_hdr, "idxlag", idxlag, F_U32),
 };
 
 static const struct field dir_head_fields[] = {
@@ -2290,7 +2291,7 @@ static void usage(FILE *f)
 		"  dirent DIR_INO NAME FIELD   inumber namelen type (and "
 		"cookie or reclen)\n"
 		"  dirhead DIR_INO FIELD block 0 of a block directory: dblk "
-		"bestfree nents, parent\n"
+		"bestfree nents idxlag, parent\n"
 		"                        hash_root free_root hash_level "
 		"free_level ndata nentries\n"
 		"VALUE: a number (0x.. hex, 0.. octal), \"null\" for AG "

@@ -229,8 +229,6 @@ const char *kvfs_dir_data_check(const struct kvfs_geom *g, const void *blk,
 
 	if (len != g->dirblksize)
 		return "buffer is not one directory block";
-	if (kv_le32_to_cpu(h->pad0))
-		return "header padding not zero";
 	if (!dblk) {
 		const struct kvfs_dir_head *hd =
 			(const void *)(b + KVFS_DIR_DATA_HDR_SIZE);
@@ -285,6 +283,8 @@ const char *kvfs_dir_data_check(const struct kvfs_geom *g, const void *blk,
 	}
 	if (best != kv_le32_to_cpu(h->bestfree))
 		return "bestfree differs from the longest unused record";
+	if (kv_le32_to_cpu(h->idxlag) > best)
+		return "index lag exceeds bestfree";
 	if (nents != kv_le32_to_cpu(h->nents))
 		return "entry count differs from the records";
 	return NULL;

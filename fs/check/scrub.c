@@ -912,7 +912,7 @@ static int dir_walk(struct dir_ctx *c, struct kv_buf *hbp, bool free_tree)
 /* A mapped data block, as the check found it. */
 struct dblk_seen {
 	uint32_t dblk;
-	uint32_t best; /* its header's bestfree */
+	uint32_t best; /* its header's bestfree less idxlag */
 	uint64_t fsb;
 	bool indexed; /* a free-space index record names it */
 };
@@ -1137,7 +1137,9 @@ static int read_dir_dblk(struct fork_ctx *f, uint32_t dblk, uint64_t fsb,
 		return err;
 	}
 	b->v[b->n++] = (struct dblk_seen){
-		.dblk = dblk, .fsb = fsb, .best = kv_le32_to_cpu(h->bestfree)
+		.dblk = dblk,
+		.fsb = fsb,
+		.best = kv_le32_to_cpu(h->bestfree) - kv_le32_to_cpu(h->idxlag)
 	};
 	/* the verifier walked the records: their lengths hold */
 	for (pos = dblk ? KVFS_DIR_DATA_HDR_SIZE : KVFS_DIR_HEAD_SIZE;

@@ -841,6 +841,40 @@ static int free_move(struct dctx *d, uint32_t old, uint32_t new, uint32_t dblk)
 	return err ? err : free_insert(d, new, dblk);
 }
 
+/* The best bp's free-space index record carries (fs/format.h: idxlag). */
+static uint32_t idx_best(struct kv_buf *bp)
+{
+	return kv_le32_to_cpu(dhdr(bp)->bestfree) -
+	       kv_le32_to_cpu(dhdr(bp)->idxlag);
+}
+
+/*
+ * Data block dblk's bestfree changed; old is the best its record carries.
+ * The record moves, unless it can stay, promising less room than there
+ * is, in a transaction without the blocks a split of the index may take:
+ * a removal on a full filesystem (XFS's xfs_remove() with resblks 0)
+ * then changes nothing that could need a block.
+ */
+static int free_reindex(struct dctx *d, struct kv_buf *bp, uint32_t old,
+			uint32_t dblk)
+{
+	uint32_t best = kv_le32_to_cpu(dhdr(bp)->bestfree);
+	uint32_t split = head(d->hbp)->free_level + 2u;
+	int err;
+
+	if (best < old || kvfs_trans_blocks_left(d->tp) >= split) {
+		err = free_move(d, old, best, dblk);
+		if (err)
+			return err;
+		old = best;
+	}
+	if (kv_le32_to_cpu(dhdr(bp)->idxlag) != best - old) {
+		dhdr(bp)->idxlag = kv_cpu_to_le32(best - old);
+		log_range(d, bp, 0, KVFS_DIR_DATA_HDR_SIZE);
+	}
+	return 0;
+}
+
 /* A data block with room for need bytes: *dblk, or *found false. */
 static int free_find(struct dctx *d, uint32_t need, uint32_t *dblk, bool *found)
 {
@@ -1336,16 +1370,14 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 		err = read_dblk(d, dblk, &bp);
 		if (err)
 			return err;
-		old = kv_le32_to_cpu(dhdr(bp)->bestfree);
+		old = idx_best(bp);
 		err = blk_insert(d, bp, name, len, ino, ftype, &off);
 		if (err == -ENOSPC)
 			return corrupt(
 				d, bp->b_blkno,
 				"free index promises room that is not there");
 		if (!err)
-			err = free_move(d, old,
-					kv_le32_to_cpu(dhdr(bp)->bestfree),
-					dblk);
+			err = free_reindex(d, bp, old, dblk);
 	} else {
 		uint32_t ndata = kv_le32_to_cpu(hd->ndata);
 
@@ -1528,8 +1560,7 @@ static int trim_last_empty(struct dctx *d)
 	err = read_dblk(d, last, &bp);
 	if (err || kv_le32_to_cpu(dhdr(bp)->nents))
 		return err;
-	return drop_empty(d, last, kv_le32_to_cpu(dhdr(bp)->bestfree),
-			  &dropped);
+	return drop_empty(d, last, idx_best(bp), &dropped);
 }
 
 /* Remove name's entry, found at address addr (d's head read, in d->tp). */
@@ -1549,22 +1580,18 @@ static int block_removename(struct dctx *d, const char *name, size_t len,
 	err = read_dblk(d, dblk, &bp);
 	if (err)
 		return err;
-	old = kv_le32_to_cpu(dhdr(bp)->bestfree);
+	old = idx_best(bp);
 	err = blk_remove(d, bp, off);
 	if (!err && dblk && !kv_le32_to_cpu(dhdr(bp)->nents)) {
 		bool last = dblk + 1 == kv_le32_to_cpu(hd->ndata);
 
 		err = drop_empty(d, dblk, old, &dropped);
-		if (!err && dropped && last) {
+		if (!err && dropped && last)
 			err = trim_last_empty(d);
-		} else if (!err && !dropped) {
-			err = free_move(d, old,
-					kv_le32_to_cpu(dhdr(bp)->bestfree),
-					dblk);
-		}
+		else if (!err && !dropped)
+			err = free_reindex(d, bp, old, dblk);
 	} else if (!err) {
-		err = free_move(d, old, kv_le32_to_cpu(dhdr(bp)->bestfree),
-				dblk);
+		err = free_reindex(d, bp, old, dblk);
 	}
 	if (!err)
 		err = hash_delete(

@@ -476,6 +476,25 @@ static int still_names_slot(struct kvfs_inode *dp, const char *name, size_t len,
 	return slot->ino == ip->i_ino ? 0 : -EAGAIN;
 }
 
+/*
+ * A removal's transaction: from the blocks kept for removals if need be,
+ * and when even those are gone with none at all, as XFS's xfs_remove()
+ * retries with resblks 0.  The directory then changes nothing that could
+ * need a block (fs/ns/dir.c: a free-space index record stays where it
+ * was, an emptied data block stays when its extent cannot be split).
+ */
+static int alloc_removal(struct kvfs_mount *mp,
+			 const struct kvfs_trans_res *res,
+			 struct kvfs_trans **tpp)
+{
+	int err = kvfs_trans_alloc_remove(mp, res, tpp);
+
+	if (err == -ENOSPC)
+		err = kvfs_trans_alloc(mp, res->log_bytes, res->log_count, 0,
+				       tpp);
+	return err;
+}
+
 static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 		       const char *name, size_t len, bool rmdir)
 {
@@ -495,7 +514,7 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 		err = -EBUSY;
 	if (err)
 		goto out_put;
-	err = kvfs_trans_alloc_remove(mp, &mp->resv.dirop, &tp);
+	err = alloc_removal(mp, &mp->resv.dirop, &tp);
 	if (err)
 		goto out_put;
 	ilocks_add(&l, dp);
@@ -766,12 +785,13 @@ static int rename_once(struct rn *r)
 	 * Over an existing name (or an exchange) no directory grows: as
 	 * XFS's xfs_rename() with no space reserved, it works on a full
 	 * filesystem, taking from the blocks kept for removals what the
-	 * name removed and the link dropped may need.  Not with a whiteout,
+	 * name removed and the link dropped may need, or none when those
+	 * are gone (alloc_removal()).  Not with a whiteout,
 	 * a new inode.
 	 */
 	err = kvfs_trans_alloc_res(mp, &mp->resv.rename, 0, &tp);
 	if (err == -ENOSPC && tip && !(r->flags & KVFS_RENAME_WHITEOUT))
-		err = kvfs_trans_alloc_remove(mp, &mp->resv.rename, &tp);
+		err = alloc_removal(mp, &mp->resv.rename, &tp);
 	if (err)
 		goto out;
 	ilocks_add(&l, r->sdp);

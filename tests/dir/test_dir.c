@@ -23,6 +23,9 @@
  *    again elsewhere (the directory's remembered block addresses must not
  *    send a lookup to where it was): the names that left are gone, the
  *    new ones found;
+ *  - removals with no block at all (a full filesystem, the blocks kept
+ *    for removals gone too) succeed, leaving free-space index records
+ *    behind that the blocks' next changes move;
  *  - the image passes the checker (fs/check/scrub.h, which verifies the blocks,
  *    both indexes against the entries and claims the blocks) after each.
  */
@@ -33,6 +36,7 @@
 #include "fs/ns/dir.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inode_item.h"
+#include "fs/io/buf_ops.h"
 #include "fs/trans/trans.h"
 #include "journal/errortag.h"
 #include "tests/dir/dirtest.h"
@@ -725,6 +729,126 @@ static void test_split_nospc(void)
 	scrub_image_clean_unnamed(path);
 }
 
+/* The idxlag of the data block holding name; its address in *fsb. */
+static uint32_t name_lag(struct kvfs_mount *mp, struct kvfs_inode *dp,
+			 const char *name, uint64_t *fsb)
+{
+	struct kv_buf *bp;
+	uint64_t cookie;
+	uint32_t off, lag;
+
+	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+	CHECK_EQ(kvfs_dir_locate(dp, name, strlen(name), &cookie, fsb, &off),
+		 0);
+	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	CHECK_EQ(kv_buf_read(mp->bc, *fsb, mp->g.dirblksize >> mp->g.blocklog,
+			     &kvfs_dir_data_buf_ops, &bp),
+		 0);
+	lag = kv_le32_to_cpu(((struct kvfs_dir_data_hdr *)bp->b_addr)->idxlag);
+	kv_buf_rele(bp);
+	return lag;
+}
+
+/*
+ * Removals with no block at all, the blocks kept for removals gone too
+ * (XFS's xfs_remove() retries with resblks 0): unlink, rmdir and a rename
+ * over a name succeed; the free-space index records they could not move
+ * stay behind, promising less room than there is (idxlag); the checker
+ * accepts that, and the blocks' next changes move the records.
+ */
+static void test_remove_full(void)
+{
+	const struct kvfs_cred cr = { 0 };
+	enum { N = 600 };
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	struct kvfs_stat st;
+	int64_t hidden = 0;
+	uint64_t dir;
+	unsigned lagged = 0, moved = 0;
+	char name[64], other[64];
+	int err;
+
+	make_fs(64 << 20, 0);
+	mp = mount_fs();
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "full", 0755, &cr, &st), 0);
+	dir = st.ino;
+	for (unsigned i = 0; i < N; i++) {
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(kvfs_create(mp, dir, name, 0100644, 0,
+				     KVFS_CREATE_EXCL, &cr, &st, NULL),
+			 0);
+	}
+	CHECK_EQ(kvfs_mkdir(mp, dir, "sub", 0755, &cr, &st), 0);
+	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
+	CHECK(dp->i_size >= 4ull * mp->g.dirblksize);
+	/* every free block hidden from the counter, given back at the end */
+	hidden += atomic_exchange(&mp->fdblocks, 0);
+	CHECK_EQ(kvfs_create(mp, dir, "one-more", 0100644, 0, KVFS_CREATE_EXCL,
+			     &cr, &st, NULL),
+		 -ENOSPC);
+	for (unsigned i = 0; i + 2 < N; i += 2) {
+		hidden += atomic_exchange(&mp->fdblocks, 0);
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
+	}
+	hidden += atomic_exchange(&mp->fdblocks, 0);
+	CHECK_EQ(kvfs_rmdir(mp, dir, "sub"), 0);
+	/* the last even name goes by a rename of the last odd one over it */
+	big_name(name, sizeof(name), N - 2);
+	CHECK_EQ(kvfs_create(mp, mp->g.rootino, "mover", 0100644, 0,
+			     KVFS_CREATE_EXCL, &cr, &st, NULL),
+		 -ENOSPC);
+	CHECK_EQ(kvfs_rename(mp, dir, name, dir, "file-9999999-x", 0, &cr),
+		 -ENOSPC);
+	big_name(other, sizeof(other), N - 1);
+	hidden += atomic_exchange(&mp->fdblocks, 0);
+	CHECK_EQ(kvfs_rename(mp, dir, other, dir, name, 0, &cr), 0);
+	for (unsigned i = 1, last = 0; i + 1 < N; i += 2) {
+		uint64_t fsb;
+
+		if (name_lag(mp, dp, (big_name(name, sizeof(name), i), name),
+			     &fsb) &&
+		    fsb != last) {
+			lagged++;
+			last = fsb;
+		}
+	}
+	CHECK(lagged > 0);
+	atomic_fetch_add(&mp->fdblocks, hidden);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+	/* a lagged block's record moves at its next removal, with blocks */
+	mp = mount_fs();
+	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
+	for (unsigned i = 1; i + 3 < N; i += 2) {
+		uint64_t fsb, fsb2;
+
+		big_name(name, sizeof(name), i);
+		big_name(other, sizeof(other), i + 2);
+		if (!name_lag(mp, dp, name, &fsb) ||
+		    (name_lag(mp, dp, other, &fsb2), fsb != fsb2))
+			continue;
+		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
+		CHECK_EQ(name_lag(mp, dp, other, &fsb2), 0);
+		moved++;
+	}
+	CHECK(moved > 0);
+	for (unsigned i = 0; i < N; i++) {
+		big_name(name, sizeof(name), i);
+		err = kvfs_unlink(mp, dir, name);
+		CHECK(err == 0 || err == -ENOENT);
+	}
+	CHECK_EQ(dp->i_dformat, KVFS_DFORK_INLINE);
+	printf("dir remove_full: %u names removed with no block at all, %u "
+	       "data blocks' index records left behind, %u moved again\n",
+	       N / 2, lagged, moved);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
 struct hname {
 	uint32_t h;
 	uint32_t i;
@@ -945,6 +1069,7 @@ int main(void)
 	test_btree_fork();
 	test_remap();
 	test_split_nospc();
+	test_remove_full();
 	test_big(BIG_N);
 	for (int i = 0; i < POOL; i++)
 		free(pool[i]);
