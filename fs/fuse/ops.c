@@ -433,8 +433,12 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	sa.mtime = attr->st_mtim;
 	sa.ctime = attr->st_ctim;
 	cred_of(req, &cr);
-	/* the SGID rule of chmod needs the caller's groups */
-	if (sa.valid & KVFS_SET_MODE) {
+	/*
+	 * The SGID rule of chmod needs the caller's groups, which libfuse
+	 * reads from /proc (an open, a read and a parse: ~20 times the
+	 * rest of a chmod): only when the rule can apply.
+	 */
+	if ((sa.valid & KVFS_SET_MODE) && (sa.mode & S_ISGID) && cr.uid) {
 		ret = fuse_req_getgroups(req, MAX_GROUPS, groups);
 		if (ret > 0 && ret <= MAX_GROUPS) {
 			cr.groups = groups;
