@@ -692,6 +692,14 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 		       fs->writeback ? KVFS_WRITE_NOCMTIME : 0);
 	free(copy);
 	/*
+	 * The kernel reads the error of a write back, never its count: one
+	 * stored in part (the filesystem filled up in its middle) is an
+	 * error, or the bytes past the count are lost with fsync and close
+	 * saying all is well.
+	 */
+	if (fi->writepage && n >= 0 && (size_t)n < len)
+		n = -ENOSPC;
+	/*
 	 * A write back from the page cache: the write() it came from
 	 * returned long ago, and the kernel keeps the error for fsync and
 	 * close only, so that on a full filesystem write() would go on

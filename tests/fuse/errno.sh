@@ -3,7 +3,8 @@
 # names, permissions as uid 65534 under default_permissions, SUID/SGID,
 # EFBIG, xattr limits, nanosecond timestamps; EROFS on a read-only mount
 # (which leaves the image's bytes as they were); ENOSPC on a small image,
-# also of an O_DIRECT write (a short count); a punch and a copy_file_range
+# also of an O_DIRECT write (a short count) and of a write back stored in
+# part (fsync says ENOSPC); a punch and a copy_file_range
 # failing part way (injected) leave the kernel's cache true to the image.
 # The checker clean on each image after its unmount.  Always unmounts
 # (lib.sh's trap); every step under a timeout.
@@ -40,6 +41,12 @@ T "$mount_kvfs" "$tmp/small" "$mnt" || fail "mount small (dio)"
 T "$prog" enospc-dio "$mnt" || fail "test_fuse_errno enospc-dio"
 unmount "$mnt" "$tmp/small"
 T "$scrub" "$tmp/small" || fail "the checker after the O_DIRECT ENOSPC"
+
+T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (fsync)"
+T "$mount_kvfs" "$tmp/small" "$mnt" || fail "mount small (fsync)"
+T "$prog" enospc-fsync "$mnt" || fail "test_fuse_errno enospc-fsync"
+unmount "$mnt" "$tmp/small"
+T "$scrub" "$tmp/small" || fail "the checker after the short write back"
 
 T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (unmap)"
 KVFS_ERRTAGS=file_unmap_nospc:count=2 T "$mount_kvfs" "$tmp/small" "$mnt" ||

@@ -11,6 +11,9 @@
  *                               space comes back after the unlink
  *   test_fuse_errno enospc-dio DIR  an O_DIRECT write larger than the
  *                               space left: a short count, never EIO
+ *   test_fuse_errno enospc-fsync DIR  buffered writes 256 KiB past the
+ *                               space left, under the writeback cache:
+ *                               fsync or close says ENOSPC
  *   test_fuse_errno unmap-nospc DIR  (the daemon started with
  *                               KVFS_ERRTAGS=file_unmap_nospc:count=2) a
  *                               punch and a copy_file_range that fail
@@ -602,6 +605,52 @@ static void test_enospc(const char *d)
 }
 
 /*
+ * Buffered writes 256 KiB past the space left: the writeback cache takes
+ * them all and writes them back in pieces, one of which the filesystem
+ * fills up in the middle of and stores in part.  The kernel reads only
+ * the error of a write back, never its count: write(), fsync() or close()
+ * must say ENOSPC (it once passed with a short count, every call
+ * succeeding and the bytes past it gone: dd conv=fsync exited 0).
+ */
+static void test_enospc_fsync(const char *d)
+{
+	static char buf[1 << 20];
+	struct statvfs sv;
+	long long avail, w;
+	int fd, err = 0;
+	ssize_t n;
+
+	memset(buf, 0xa5, sizeof(buf));
+	CHECK_OK(statvfs(d, &sv));
+	avail = (long long)(sv.f_bavail * sv.f_frsize);
+	CHECK(avail > 8 << 20);
+	CHECK_OK(fd = open(P(0, "%s/fill", d), O_CREAT | O_WRONLY, 0644));
+	CHECK_OK(fallocate(fd, 0, 0, avail - (7 << 19)));
+	CHECK_OK(close(fd));
+	CHECK_OK(statvfs(d, &sv));
+	avail = (long long)(sv.f_bavail * sv.f_frsize);
+	CHECK(avail < 8 << 20);
+	CHECK_OK(fd = open(P(0, "%s/over", d), O_CREAT | O_WRONLY, 0644));
+	/* less past it than a write back's piece: none fails as a whole */
+	for (w = 0; w < avail + (256 << 10) && !err; w += n) {
+		n = avail + (256 << 10) - w;
+		n = write(fd, buf,
+			  n < (ssize_t)sizeof(buf) ? (size_t)n : sizeof(buf));
+		if (n < 0)
+			err = errno;
+	}
+	if (!err && fsync(fd))
+		err = errno;
+	if (close(fd) && !err)
+		err = errno;
+	CHECK_EQ(err, ENOSPC);
+	CHECK_OK(unlink(P(0, "%s/over", d)));
+	CHECK_OK(unlink(P(0, "%s/fill", d)));
+	printf("ok: %lld KiB written with %lld KiB free: ENOSPC\n", w >> 10,
+	       avail >> 10);
+}
+
+/*
  * An O_DIRECT write of 16 MiB with a few MiB free: write() returns the
  * bytes that fit (as XFS's direct write does), the size the kernel shows
  * is theirs, and they read back; the next write fails with ENOSPC or is
@@ -764,11 +813,13 @@ int main(int argc, char **argv)
 		test_enospc(d);
 	} else if (!strcmp(mode, "enospc-dio")) {
 		test_enospc_dio(d);
+	} else if (!strcmp(mode, "enospc-fsync")) {
+		test_enospc_fsync(d);
 	} else if (!strcmp(mode, "unmap-nospc")) {
 		test_unmap_nospc(d);
 	} else {
 		fprintf(stderr,
-			"usage: %s all|ro-prep|ro|enospc|enospc-dio|unmap-nospc DIR\n",
+			"usage: %s all|ro-prep|ro|enospc|enospc-dio|enospc-fsync|unmap-nospc DIR\n",
 			argv[0]);
 		return 2;
 	}
