@@ -304,6 +304,18 @@ static void reply_attr(fuse_req_t req, int ret, const struct kvfs_stat *ks)
 	fuse_reply_attr(req, &st, attr_timeout(fs_of(req), ks->ino));
 }
 
+/*
+ * A file handle says only whether the file is open for writing (the
+ * kernel passes it back with the requests made through that file).
+ */
+#define FH_READER 0
+#define FH_WRITER 1
+
+static uint64_t fh_of(int flags)
+{
+	return (flags & O_ACCMODE) == O_RDONLY ? FH_READER : FH_WRITER;
+}
+
 static void kf_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -312,11 +324,13 @@ static void kf_getattr(fuse_req_t req, fuse_ino_t ino,
 	int err;
 
 	/*
-	 * With the file's handle: the kernel's own question before a write()
-	 * (or an lseek from the end, a read past its size), the only one
-	 * that can tell a writer its data found no room (kf_write_buf()).
+	 * With the handle of a file open for writing: the kernel's own
+	 * question before a write() (or an lseek from the end, a read past
+	 * its size), the only one that can tell a writer its data found no
+	 * room (kf_write_buf()).  Asked through a read-only handle (cat, tail
+	 * -f: a read past the size), it is the writers' news, not the reader's.
 	 */
-	if (fi && fs->writeback) {
+	if (fi && fi->fh == FH_WRITER && fs->writeback) {
 		err = kvfs_fuse_node_werr(fs->nodes, ino_of(fs, ino), true);
 		if (err) {
 			fuse_reply_err(req, -err);
@@ -579,6 +593,7 @@ static void kf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	fi->keep_cache = 1;
+	fi->fh = fh_of(fi->flags);
 	fuse_reply_open(req, fi);
 }
 
@@ -611,6 +626,7 @@ static void kf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	entry_of(fs, &ks, &e);
 	fi->keep_cache = 1;
+	fi->fh = fh_of(fi->flags);
 	if (fuse_reply_create(req, &e, fi))
 		kvfs_fuse_node_forget(fs->nodes, ks.ino, 1);
 }
