@@ -126,11 +126,9 @@ int kvfs_file_trans_res(struct kvfs_inode *ip, const struct kvfs_trans_res *res,
 
 int kvfs_file_trans_shrink(struct kvfs_inode *ip, struct kvfs_trans **tpp)
 {
-	struct kvfs_trans *tp;
-	int err = kvfs_trans_alloc_remove(ip->i_mount,
-					  &ip->i_mount->resv.itruncate, &tp);
+	const struct kvfs_trans_res *res = &ip->i_mount->resv.itruncate;
 
-	return err ? err : file_trans_join(ip, tp, tpp);
+	return kvfs_file_trans(ip, res->log_bytes, res->log_count, 0, tpp);
 }
 
 /* SUID always, SGID when group-executable (a write by a non-root user). */

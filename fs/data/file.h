@@ -121,8 +121,11 @@ int kvfs_file_trans(struct kvfs_inode *ip, uint32_t log_bytes, unsigned rolls,
 int kvfs_file_trans_res(struct kvfs_inode *ip, const struct kvfs_trans_res *res,
 			uint64_t blocks, struct kvfs_trans **tpp);
 /*
- * The same for a truncate that shrinks the file: it may take the blocks
- * kept for removals (fs/trans/trans.h), so a full filesystem can be truncated.
+ * The same for a truncate from the end (kvfs_itruncate_extents() to a
+ * size, or to the last block in use): no blocks, as XFS's truncates and
+ * kvfs's inactivation (fs/inode/inactive.c), since unmapping from the end
+ * only removes records and cuts the last one, so that a full filesystem
+ * can always be truncated.
  */
 int kvfs_file_trans_shrink(struct kvfs_inode *ip, struct kvfs_trans **tpp);
 /* Commit tp, which changed ip (dsync: its size or map), recording the seq. */

@@ -21,6 +21,9 @@
  *        file_unmap_nospc) returns ENOSPC with every byte as it was: the
  *        whole blocks are unmapped before the edges are zeroed (the edges
  *        were zeroed first, then the unmap failed).
+ * shrink: with no free block at all (the blocks kept for removals gone
+ *        too), a truncate down of a file whose map is a B+tree works: it
+ *        only frees (XFS's truncates reserve no blocks).
  * The checker finds nothing after each.
  */
 #include <errno.h>
@@ -33,6 +36,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
+#include "fs/mount.h"
 #include "journal/errortag.h"
 #include "tests/check.h"
 #include "tests/file/fresh_fs.h"
@@ -244,6 +248,55 @@ static void test_punch_refused(void)
 	printf("enospc punch_refused: a refused punch changed no byte\n");
 }
 
+static void test_shrink_nothing_free(void)
+{
+	static char path[] = "/tmp/kvfs-test-enospc-XXXXXX";
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE };
+	uint64_t ino[2], fsize;
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	struct kvfs_stat st;
+	int64_t hidden;
+	bool created;
+
+	mp = fresh_fs(path, FS_SIZE, 2, &g);
+	for (int f = 0; f < 2; f++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "f%d", f);
+		CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), name,
+				     S_IFREG | 0644, 0, 0, &cr, &st, &created),
+			 0);
+		ino[f] = st.ino;
+	}
+	/* interleaved blocks: f0's map is a B+tree of hundreds of extents */
+	for (uint64_t b = 0; b < 600; b++)
+		for (int f = 0; f < 2; f++)
+			CHECK_EQ(kvfs_write(mp, ino[f], buf, g.blocksize,
+					    (off_t)(b * g.blocksize), 0),
+				 (ssize_t)g.blocksize);
+	CHECK_EQ(kvfs_getattr(mp, ino[0], &st), 0);
+	fsize = st.size;
+	/* every free block hidden from the counter, given back below */
+	hidden = atomic_exchange(&mp->fdblocks, 0);
+	sa.size = fsize / 3 + 100;
+	CHECK_EQ(kvfs_setattr(mp, ino[0], &sa, &cr, &st), 0);
+	hidden += atomic_exchange(&mp->fdblocks, 0);
+	sa.size = 0;
+	CHECK_EQ(kvfs_setattr(mp, ino[0], &sa, &cr, &st), 0);
+	CHECK_EQ(st.blocks, 0);
+	hidden += atomic_exchange(&mp->fdblocks, 0);
+	CHECK_EQ(kvfs_release(mp, ino[1]), 0);
+	atomic_fetch_add(&mp->fdblocks, hidden);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+	unlink(path);
+	printf("enospc shrink: a %llu-byte file of 600 extents truncated with "
+	       "no free block\n",
+	       (unsigned long long)fsize);
+}
+
 int main(void)
 {
 	memset(buf, 0x5a, sizeof(buf));
@@ -252,6 +305,7 @@ int main(void)
 	test_trim();
 	test_full();
 	test_punch_refused();
+	test_shrink_nothing_free();
 	CHECK_EQ(kv_fini(), 0);
 	printf("enospc: ok\n");
 	return 0;
