@@ -82,7 +82,8 @@ struct kvfs_open_opts {
  * Open the filesystem on an image file or block device: recovers a dirty
  * log (info->recovered), frees the inodes left on the unlinked lists
  * (info->orphans); -ENODATA not kvfs, -EUCLEAN/-EBADMSG damaged (the why
- * is kvfs_open_error(): "run fsck.kvfs"), -EBUSY in use.
+ * is kvfs_open_error(): "run fsck.kvfs"), -EBUSY in use, -EROFS read-only
+ * with a log that needs recovery.
  */
 struct kvfs_open_info {
 	bool recovered; /* the log was replayed */

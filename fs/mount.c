@@ -149,8 +149,9 @@ static int log_check_clean(struct kvfs_mount *mp)
 
 	kvfs_log_io_init(&mp->lio, mp->dev, &mp->g);
 	err = kvj_log_walk(&kvfs_log_io_ops, &mp->lio, mp->lio.len, &ops, mp);
+	/* not damage: the last mount did not unmount cleanly */
 	if (err == -EAGAIN)
-		return fail(-EUCLEAN,
+		return fail(-EROFS,
 			    "the log needs recovery, which a read-only mount "
 			    "cannot do: mount read-write or run fsck.kvfs");
 	if (err == -EUCLEAN)

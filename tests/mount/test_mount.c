@@ -138,7 +138,7 @@ static void test_crash_replay(void)
 
 	/* read-only: refused, nothing written */
 	before = slurp(&lb);
-	CHECK_EQ(kvfs_mount_open(path, &ro, &mp), -EUCLEAN);
+	CHECK_EQ(kvfs_mount_open(path, &ro, &mp), -EROFS);
 	CHECK(strstr(kvfs_mount_error(), "read-only"));
 	after = slurp(&la);
 	CHECK(la == lb && !memcmp(before, after, la));
