@@ -929,6 +929,51 @@ int kvfs_free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len)
 
 /* ---- goals ---- */
 
+/*
+ * The longest extent an AG could give a file now, from its in-core
+ * counters read without its lock (XFS's xfs_alloc_longest_free_extent()
+ * reads pagf_longest so): a hint, which the allocation under the lock
+ * checks.  What a refill of the reserve list to its minimum takes comes
+ * off it, and the AG never goes below its set-aside.
+ */
+static uint32_t ag_longest_hint(const struct kvfs_geom *g,
+				const struct kvfs_perag *pag)
+{
+	uint32_t longest = __atomic_load_n(&pag->longest, __ATOMIC_RELAXED);
+	uint32_t flcount = __atomic_load_n(&pag->flcount, __ATOMIC_RELAXED);
+	int64_t avail = kvfs_ag_avail(
+		g, __atomic_load_n(&pag->freeblks, __ATOMIC_RELAXED), flcount,
+		__atomic_load_n(&pag->btreeblks, __ATOMIC_RELAXED));
+	uint32_t refill = g->agfl_min > flcount ? g->agfl_min - flcount : 0;
+
+	longest = longest > refill ? longest - refill : 0;
+	if (avail < longest)
+		longest = avail > 0 ? (uint32_t)avail : 0;
+	return longest;
+}
+
+/*
+ * The least length worth taking for a file extent of minlen..maxlen
+ * (XFS's xfs_bmap_btalloc_select_lengths() and xfs_bmap_select_minlen()):
+ * the longest piece any AG holds, start's AG first, up to maxlen.  Asking
+ * for less let a file take the short pieces near its goal one after the
+ * other while another AG held the whole length (tests/file aging).
+ */
+static uint32_t select_minlen(struct kvfs_mount *mp, uint32_t start,
+			      uint32_t minlen, uint32_t maxlen)
+{
+	uint32_t n = mp->g.agcount, i, best = 0;
+
+	for (i = 0; i < n && best < maxlen; i++) {
+		uint32_t len =
+			ag_longest_hint(&mp->g, &mp->pag[(start + i) % n]);
+
+		if (len > best)
+			best = len;
+	}
+	return best < minlen ? minlen : best < maxlen ? best : maxlen;
+}
+
 int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 			   uint64_t prev_end, uint32_t minlen, uint32_t maxlen,
 			   uint32_t align, uint64_t *fsb, uint32_t *len)
@@ -948,6 +993,7 @@ int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 	bool ag_end = prev && (prev_end == g->dblocks ||
 			       kvfs_fsb_to_agno(g, prev_end) !=
 				       kvfs_fsb_to_agno(g, prev_end - 1));
+	uint32_t sel;
 	int err = -ENOSPC;
 
 	if (prev && !ag_end) {
@@ -962,28 +1008,43 @@ int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 		err = kvfs_alloc_vextent(&a);
 		a.noforce = false;
 	}
+	/*
+	 * Not exactly after the last extent (which only lengthens it): as
+	 * long a piece as any AG has, up to maxlen, then (XFS's
+	 * xfs_bmap_btalloc_low_space()) any length from minlen.
+	 */
 	if (err == -ENOSPC) {
 		a.goal = !prev	? kvfs_ino_to_fsb(g, ino) :
 			 ag_end ? prev_end - 1 :
 				  prev_end;
+		sel = select_minlen(tp->mp, kvfs_fsb_to_agno(g, a.goal), minlen,
+				    maxlen);
 		/*
 		 * AG-relative alignment is the device's when AGs are aligned;
 		 * only a whole aligned piece is worth it (else free space is
-		 * cut up for nothing): as without when none is free.
+		 * cut up for nothing): as without when none is free.  As
+		 * XFS's xfs_bmap_btalloc_at_eof(), the selected length less
+		 * what aligning its start may cost.
 		 */
 		if (align > 1 && g->agblocks % align == 0) {
 			a.alignment = align;
 			a.minlen = maxlen < align ? maxlen : align;
+			if (sel > align && sel - align > a.minlen)
+				a.minlen = sel - align;
 			if (a.minlen < minlen)
 				a.minlen = minlen;
 			a.type = KVFS_ALLOC_NEAR_BNO;
 			err = kvfs_alloc_vextent(&a);
 			a.alignment = 0;
-			a.minlen = minlen;
 		}
+		a.minlen = sel;
 	}
 	if (err == -ENOSPC) {
 		a.type = KVFS_ALLOC_START_AG;
+		err = kvfs_alloc_vextent(&a);
+	}
+	if (err == -ENOSPC && a.minlen > minlen) {
+		a.minlen = minlen;
 		err = kvfs_alloc_vextent(&a);
 	}
 	if (err)

@@ -25,6 +25,7 @@
 #include <sys/sysmacros.h>
 
 #include "fs/io/blkhdr.h"
+#include "fs/space/alloc.h"
 #include "fs/space/perag.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inode_item.h"
@@ -689,6 +690,78 @@ static void test_whiteout_full(void)
 	scrub_image_clean(path);
 }
 
+static int64_t ag_avail(struct kvfs_mount *mp, uint32_t agno)
+{
+	const struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
+
+	return kvfs_ag_avail(&mp->g, pag->freeblks, pag->flcount,
+			     pag->btreeblks);
+}
+
+/*
+ * Blocks the test takes from an AG itself (the allocator's own calls, in
+ * no file), so that which AGs are full is staged, not left to the order
+ * in which the allocator fills them (a file's extent takes the longest
+ * free piece of any AG); given back before the image is checked.
+ */
+#define PINS_MAX 256
+
+struct pins {
+	uint64_t fsb[PINS_MAX];
+	uint32_t len[PINS_MAX];
+	unsigned n;
+};
+
+/* Take AG agno's space until keep blocks or fewer are left to reserve. */
+static void pin_ag(struct kvfs_mount *mp, struct pins *p, uint32_t agno,
+		   int64_t keep)
+{
+	for (;;) {
+		int64_t want = ag_avail(mp, agno) - keep;
+		int64_t room =
+			atomic_load(&mp->fdblocks) - (int64_t)mp->resblks;
+		struct kvfs_alloc_arg a = {
+			.goal = kvfs_agb_to_fsb(&mp->g, agno,
+						KVFS_AG_HDR_BLOCKS),
+			.minlen = 1,
+			.type = KVFS_ALLOC_THIS_AG,
+		};
+		int err;
+
+		if (want > room)
+			want = room;
+		if (want <= 0)
+			return;
+		a.maxlen = (uint32_t)want;
+		CHECK_EQ(kvfs_trans_alloc(mp, mp->resv.write.log_bytes, 0,
+					  a.maxlen, &a.tp),
+			 0);
+		err = kvfs_alloc_vextent(&a);
+		CHECK_EQ(kvfs_trans_commit(a.tp, NULL), 0);
+		if (err == -ENOSPC)
+			return;
+		CHECK_EQ(err, 0);
+		CHECK_EQ(kvfs_fsb_to_agno(&mp->g, a.fsb), agno);
+		CHECK(p->n < PINS_MAX);
+		p->fsb[p->n] = a.fsb;
+		p->len[p->n++] = a.len;
+	}
+}
+
+static void unpin(struct kvfs_mount *mp, struct pins *p)
+{
+	struct kvfs_trans *tp;
+
+	while (p->n) {
+		p->n--;
+		CHECK_EQ(kvfs_trans_alloc(mp, mp->resv.write.log_bytes, 0, 0,
+					  &tp),
+			 0);
+		CHECK_EQ(kvfs_free_extent(tp, p->fsb[p->n], p->len[p->n]), 0);
+		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	}
+}
+
 static struct kvfs_mount *ag0_mp;
 static atomic_int ag0_held;
 
@@ -712,8 +785,9 @@ static void *hold_ag0(void *arg)
  */
 static void test_whiteout_ag_order(void)
 {
+	static struct pins pins;
 	struct kvfs_mount *mp;
-	uint64_t root, d, a, t, big;
+	uint64_t root, d, a, t;
 	pthread_t th;
 
 	make_fs(128 << 20, 0);
@@ -721,12 +795,9 @@ static void test_whiteout_ag_order(void)
 	CHECK(mp->g.agcount >= 2);
 	root = kvfs_root_ino(mp);
 	t = creat_(mp, root, "t");
-	/* AG 0 nearly filled by a file, then by directories: one goes past */
-	big = creat_(mp, root, "big");
-	CHECK_EQ(
-		kvfs_fallocate(mp, big, 0, 0,
-			       (off_t)mp->g.agblocks * mp->g.blocksize * 5 / 4),
-		0);
+	/* AG 0 filled, then by directories: one goes past */
+	pin_ag(mp, &pins, 0, 0);
+	CHECK(ag_avail(mp, 0) <= 0);
 	for (int i = 0;; i++) {
 		char name[16];
 
@@ -753,6 +824,7 @@ static void test_whiteout_ag_order(void)
 	CHECK(kvfs_ino_to_agno(&mp->g, ino_of(mp, d, "a")) >
 	      kvfs_ino_to_agno(&mp->g, t));
 	CHECK_EQ(kvfs_unlink(mp, root, "t"), 0);
+	unpin(mp, &pins);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);
 }
@@ -800,31 +872,6 @@ static void fill_last_block(struct kvfs_mount *mp, uint64_t dir, uint64_t f)
 	CHECK_EQ(size_of(mp, dir), prev);
 }
 
-/* Write to ino from *size on until nothing more fits. */
-static void fill_space(struct kvfs_mount *mp, uint64_t ino, uint64_t *size)
-{
-	uint64_t step = 1 << 18;
-	int err;
-
-	while (step >= mp->g.blocksize) {
-		err = kvfs_fallocate(mp, ino, 0, (off_t)*size, (off_t)step);
-		if (err == -ENOSPC) {
-			step /= 2;
-			continue;
-		}
-		CHECK_EQ(err, 0);
-		*size += step;
-	}
-}
-
-static int64_t ag_avail(struct kvfs_mount *mp, uint32_t agno)
-{
-	const struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
-
-	return kvfs_ag_avail(&mp->g, pag->freeblks, pag->flcount,
-			     pag->btreeblks);
-}
-
 /* mkdir prefix0, prefix1, ... in dir until one lands in AG agno. */
 static uint64_t dir_in_ag(struct kvfs_mount *mp, uint64_t dir,
 			  const char *prefix, uint32_t agno)
@@ -843,24 +890,26 @@ static uint64_t dir_in_ag(struct kvfs_mount *mp, uint64_t dir,
 
 /*
  * Four AGs; three directories in AG 1, their last blocks full; AG 1's
- * inodes all used, free ones left in the chunks of AGs 2 and 3; the
- * space filled AG 1, 2, 3 then 0 (the allocator's wrap), then freed at
- * the end (AG 0): room only in AG 0, which another thread holds.  A
- * create took its inode from AG 2 or 3 (its lock then held), and the
- * directory's new block could only come from AG 0, trylocked out of AG
- * order: -ENOSPC in the dirty transaction, the log shut down.  Now the
- * room is locked first (kvfs_dir_canenter(): AG 0, waited for): the
- * create, a link and a rename into the full directories each wait for
- * AG 0 and grow their directory; the checker finds nothing.
+ * inodes all used, free ones left in the chunks of AGs 2 and 3; AGs 1, 2
+ * and 3 full, room only in AG 0, which another thread holds (the AGs
+ * filled by the test's own allocations: a file filling the space used to
+ * stage this, and with it the allocator's order of AGs).  A create took
+ * its inode from AG 2 or 3 (its lock then held), and the directory's new
+ * block could only come from AG 0, trylocked out of AG order: -ENOSPC in
+ * the dirty transaction, the log shut down.  Now the room is locked first
+ * (kvfs_dir_canenter(): AG 0, waited for): the create, a link and a
+ * rename into the full directories each wait for AG 0 and grow their
+ * directory; the checker finds nothing.
  */
 static void test_canenter_ag_order(void)
 {
 	struct kvfs_mkfs_opts o = {
 		.target = path, .size = 64 << 20, .agcount = 4, .force = true
 	};
+	static struct pins pins;
 	struct kvfs_mount *mp;
 	struct kvfs_geom g;
-	uint64_t root, dirs[3], f, big, r, x, size, before[3], p;
+	uint64_t root, dirs[3], f, r, x, before[3], p;
 	pthread_t th;
 	char name[32];
 	int i;
@@ -872,22 +921,15 @@ static void test_canenter_ag_order(void)
 	/*
 	 * AG 0 filled: a directory past the root's chunk goes to AG 1 (P);
 	 * AGs 1 and 2 filled too: the next ones use up P's chunk, then
-	 * one goes to AG 3 (Q); the filler truncated again.
+	 * one goes to AG 3 (Q); the space given back.
 	 */
-	big = creat_(mp, root, "big0");
-	size = (uint64_t)mp->g.agblocks * mp->g.blocksize * 5 / 4;
-	CHECK_EQ(kvfs_fallocate(mp, big, 0, 0, (off_t)size), 0);
+	pin_ag(mp, &pins, 0, 0);
 	p = dir_in_ag(mp, root, "p", 1);
-	CHECK_EQ(kvfs_fallocate(mp, big, 0, (off_t)size,
-				(off_t)mp->g.agblocks * mp->g.blocksize * 2),
-		 0);
+	pin_ag(mp, &pins, 1, 0);
+	pin_ag(mp, &pins, 2, 0);
 	dir_in_ag(mp, root, "q", 3);
 	CHECK_EQ(kvfs_perag_get(mp, 1)->ifree, 0);
-	CHECK_EQ(kvfs_setattr(mp, big,
-			      &(struct kvfs_setattr){ .valid = KVFS_SET_SIZE,
-						      .size = 0 },
-			      &cr, NULL),
-		 0);
+	unpin(mp, &pins);
 	CHECK_EQ(kvfs_sync(mp), 0);
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "d%d", i);
@@ -895,9 +937,8 @@ static void test_canenter_ag_order(void)
 		CHECK_EQ(kvfs_ino_to_agno(&mp->g, dirs[i]), 1);
 	}
 	f = creat_(mp, dirs[0], "f");
-	big = creat_(mp, dirs[0], "big");
 	r = creat_(mp, root, "r");
-	CHECK_EQ(kvfs_ino_to_agno(&mp->g, big), 1);
+	CHECK_EQ(kvfs_ino_to_agno(&mp->g, f), 1);
 	/* AG 1's new chunk used up: free inodes left in AG 3's alone */
 	for (i = 0; kvfs_perag_get(mp, 1)->ifree; i++) {
 		CHECK(i < 4096);
@@ -909,12 +950,11 @@ static void test_canenter_ag_order(void)
 		fill_last_block(mp, dirs[i], f);
 		before[i] = size_of(mp, dirs[i]);
 	}
-	size = 0;
-	fill_space(mp, big, &size);
-	CHECK_EQ(kvfs_fallocate(mp, big,
-				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				(off_t)(size - (2 << 20)), 2 << 20),
-		 0);
+	/* AGs 1-3 full, AG 0 with the blocks kept for removals and 2 MiB */
+	for (i = 1; i < 4; i++)
+		pin_ag(mp, &pins, (uint32_t)i, 0);
+	pin_ag(mp, &pins, 0,
+	       (int64_t)mp->resblks + ((2 << 20) >> mp->g.blocklog));
 	CHECK_EQ(kvfs_sync(mp), 0);
 	for (i = 1; i < 4; i++)
 		CHECK(ag_avail(mp, (uint32_t)i) <= 0);
@@ -949,6 +989,7 @@ static void test_canenter_ag_order(void)
 	CHECK_EQ(ino_of(mp, dirs[2], long_name("x", 2)), r);
 
 	CHECK(!kvj_log_is_shutdown(mp->log));
+	unpin(mp, &pins);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);
 }

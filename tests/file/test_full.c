@@ -4,14 +4,21 @@
  * blocks of a spacer file, truncated to nothing in one call (a chain of
  * deferred frees into full AGs), then the whole space fallocated back in
  * one call: a piece per gap of the spacer, each a change of the file's
- * extent tree.  The call's reservation holds one tree change: it must go
- * on under a new one rather than fail with ENOSPC at the first piece after
- * the tree changed (as it did).  Then full again beside a directory in
- * blocks: every file and the directory removed (removals may use the
- * blocks kept for them).  Free counts exact at each step.
+ * extent tree.  The spacer is staged, not left to the allocator's order:
+ * it takes every free block, then all but the first block of each chunk
+ * of it is punched out, so that the gaps are its to make (written in
+ * turns with the file, its blocks went wherever the allocator put the
+ * file's next extent, and a file that takes the longest free pieces
+ * fitted its inline extent list).  The call's reservation holds one tree
+ * change: it must go on under a new one rather than fail with ENOSPC at
+ * the first piece after the tree changed (as it did).  Then full again
+ * beside a directory in blocks: every file and the directory removed
+ * (removals may use the blocks kept for them).  Free counts exact at
+ * each step.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +27,41 @@
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
 #include "fs/format/mkfs.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode.h"
 #include "tests/check.h"
 #include "tests/file/fresh_fs.h"
 #include "tests/scrub_util.h"
 
 #define CHUNK (64u << 10)
 #define NFILES 600
+
+/*
+ * Every free block the spacer's: then every chunk of it but its first
+ * block punched out (each punch a transaction), room for the splits of
+ * its extent tree punched first and taken back last.
+ */
+static void stage_spacer(struct kvfs_mount *mp, uint64_t sp, uint32_t bs)
+{
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	off_t end = 0, len, off;
+
+	for (len = CHUNK; len >= bs; len /= 2)
+		while (kvfs_fallocate(mp, sp, 0, end, len) == 0)
+			end += len;
+	end -= end % CHUNK;
+	CHECK(end >= 64 * CHUNK);
+	CHECK_EQ(kvfs_fallocate(mp, sp, punch, end - CHUNK, CHUNK), 0);
+	for (off = 0; off < end - CHUNK; off += CHUNK) {
+		CHECK_EQ(kvfs_fallocate(mp, sp, punch, off + bs, CHUNK - bs),
+			 0);
+		/* the freed blocks are busy until the log has their frees */
+		if (off / CHUNK % 256 == 255)
+			CHECK_EQ(kvfs_sync(mp), 0);
+	}
+	CHECK_EQ(kvfs_sync(mp), 0);
+	CHECK_EQ(kvfs_fallocate(mp, sp, 0, end - CHUNK, CHUNK), 0);
+}
 
 int main(void)
 {
@@ -36,6 +72,7 @@ int main(void)
 	struct kvfs_mount *mp;
 	struct kvfs_geom g;
 	struct kvfs_stat st;
+	struct kvfs_inode *ip;
 	uint64_t ino, sp, dir, off = 0, first;
 	char name[32];
 	unsigned i;
@@ -55,20 +92,13 @@ int main(void)
 			     0, &cr, &st, &created),
 		 0);
 	sp = st.ino;
+	stage_spacer(mp, sp, g.blocksize);
 	memset(buf, 0x77, CHUNK);
-	/* one block of the spacer after every chunk: many extents */
-	for (;;) {
+	do {
 		n = kvfs_write(mp, ino, buf, CHUNK, (off_t)off, 0);
-		if (n < (ssize_t)CHUNK)
-			break;
-		/* fallocate: no speculative blocks, so it lands right here */
-		n = kvfs_fallocate(mp, sp, 0,
-				   (off_t)(off / CHUNK) * g.blocksize,
-				   g.blocksize);
-		if (n)
-			break;
-		off += CHUNK;
-	}
+		off += n > 0 ? (uint64_t)n : 0;
+	} while (n == (ssize_t)CHUNK);
+	off -= off % CHUNK;
 	CHECK(n >= 0 || n == -ENOSPC);
 	CHECK_EQ(kvfs_release(mp, ino), 0);
 	CHECK_EQ(kvfs_release(mp, sp), 0);
@@ -83,8 +113,12 @@ int main(void)
 	CHECK_EQ(kvfs_fallocate(mp, ino, 0, 0, (off_t)off), 0);
 	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
 	CHECK_EQ(st.size, off);
-	/* every block, and the extent tree's own */
+	/* every block, and the extent tree's own: a piece per gap */
 	CHECK(st.blocks > off / 512 && st.blocks < off / 512 + 64);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_BTREE);
+	CHECK(ip->i_nextents >= off / CHUNK);
+	kvfs_iput(ip);
 	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &cr, NULL), 0);
 	CHECK_EQ(kvfs_setattr(mp, sp, &sa, &cr, NULL), 0);
 	CHECK_EQ(kvfs_statfs(mp, &s1), 0);

@@ -1037,26 +1037,33 @@ static uint64_t new_file(struct kvfs_mount *mp, const char *name)
 /*
  * Every free block taken by one file, then every other one of its first
  * blocks punched out (enough for the test, each punch a transaction): the
- * free space is single blocks (but for the blocks kept for removals,
- * which a set cannot take).
+ * free space is single blocks.  The blocks kept for removals, which a set
+ * cannot take, are lent to the filler while it fills (mp->resblks 0) and
+ * given back as single blocks too: left as one free piece, they drew the
+ * values there (a file extent takes the longest piece of any AG, XFS's
+ * length selection), and the values, in fewer extents, ran out of space
+ * before their fork's tree was two levels deep.  Only the AGs' set-asides
+ * stay as they were (pieces of agfl_min + 4 blocks at most).
  */
 #define FRAGMENTS 1600
 
 static void fragment(struct kvfs_mount *mp)
 {
-	uint64_t ino = new_file(mp, "filler");
-	off_t bs = mp->g.blocksize, end = 0;
+	uint64_t ino = new_file(mp, "filler"), resblks = mp->resblks;
+	off_t bs = mp->g.blocksize, end = 0, punched;
 
+	mp->resblks = 0;
 	for (off_t len = 256 * bs; len >= bs; len /= 2)
 		while (kvfs_fallocate(mp, ino, 0, end, len) == 0)
 			end += len;
-	CHECK(end >= 2 * FRAGMENTS * bs + 64 * bs);
+	punched = 2 * (FRAGMENTS + (off_t)resblks) * bs;
+	CHECK(end >= punched + 64 * bs);
 	/* a punch may split the filler's tree: room for that first */
 	CHECK_EQ(kvfs_fallocate(mp, ino,
 				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				end - 64 * bs, 64 * bs),
 		 0);
-	for (off_t off = 0; off < 2 * FRAGMENTS * bs; off += 2 * bs) {
+	for (off_t off = 0; off < punched; off += 2 * bs) {
 		CHECK_EQ(kvfs_fallocate(mp, ino,
 					FALLOC_FL_PUNCH_HOLE |
 						FALLOC_FL_KEEP_SIZE,
@@ -1069,6 +1076,10 @@ static void fragment(struct kvfs_mount *mp)
 		if (off / bs % 512 == 510)
 			CHECK_EQ(kvfs_sync(mp), 0);
 	}
+	/* the room left for the splits is the filler's again */
+	CHECK_EQ(kvfs_sync(mp), 0);
+	CHECK_EQ(kvfs_fallocate(mp, ino, 0, end - 64 * bs, 64 * bs), 0);
+	mp->resblks = resblks;
 }
 
 /* Unmount, check with the checker and fsck.kvfs -f -n, mount again. */
