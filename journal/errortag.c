@@ -28,6 +28,7 @@ static const char *const tag_names[KVJ_ERRTAG_NR] = {
 	[KVJ_ERRTAG_IALLOC_NOSPC] = "ialloc_nospc",
 	[KVJ_ERRTAG_MAP_TREE_NOSPC] = "map_tree_nospc",
 	[KVJ_ERRTAG_FILE_UNMAP_NOSPC] = "file_unmap_nospc",
+	[KVJ_ERRTAG_REMOVE_NORESV] = "remove_noresv",
 };
 
 struct tag {

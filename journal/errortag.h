@@ -100,6 +100,13 @@ enum kvj_errtag {
 	 * a bmap btree split on a full filesystem would leave it.
 	 */
 	KVJ_ERRTAG_FILE_UNMAP_NOSPC,
+	/*
+	 * A removal (unlink, rmdir, a rename over a name) finds no block
+	 * free, not even among those kept for removals, and goes on with
+	 * none (fs/ns/namei.c alloc_removal()): directories leave free-space
+	 * index records behind (fs/format.h idxlag), as on a full filesystem.
+	 */
+	KVJ_ERRTAG_REMOVE_NORESV,
 	KVJ_ERRTAG_NR,
 };
 

@@ -42,6 +42,7 @@
 #include "fs/mount.h"
 #include "fs/ns/symlink.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 
 static pthread_mutex_t rename_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -487,7 +488,9 @@ static int alloc_removal(struct kvfs_mount *mp,
 			 const struct kvfs_trans_res *res,
 			 struct kvfs_trans **tpp)
 {
-	int err = kvfs_trans_alloc_remove(mp, res, tpp);
+	int err = kvj_errtag(KVJ_ERRTAG_REMOVE_NORESV) ?
+			  -ENOSPC :
+			  kvfs_trans_alloc_remove(mp, res, tpp);
 
 	if (err == -ENOSPC)
 		err = kvfs_trans_alloc(mp, res->log_bytes, res->log_count, 0,

@@ -51,10 +51,13 @@
  *     block or inode leaked.
  *
  * `test_crash_forms --seed S --points N [--workload W] [--mode M]
- * [--at WRITE] -v`: N points a mode of each workload (CI: below), at
- * write numbers drawn from the seed over a clean run's writes; a failure
- * names its workload, mode, write and seed, which
- * `--workload W --mode M --at WRITE --seed S` replays.
+ * [--at WRITE] [--errtags SPEC] -v`: N points a mode of each workload
+ * (CI: below), at write numbers drawn from the seed over a clean run's
+ * writes; a failure names its workload, mode, write and seed, which
+ * `--workload W --mode M --at WRITE --seed S` replays.  --errtags arms
+ * error-injection points for the whole run (KVFS_ERRTAGS syntax): with
+ * remove_noresv every removal goes without blocks, as on a full
+ * filesystem, and directories leave free-space index records behind.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +76,7 @@
 #include "fs/kvfs.h"
 #include "fs/mount.h"
 #include "journal/journal.h"
+#include "journal/errortag.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
 #include "tests/ns_util.h"
@@ -1232,7 +1236,7 @@ static void usage(const char *prog)
 	fprintf(stderr,
 		"usage: %s [--seed S] [--points N] [--workload "
 		"dir|dirattr|xattr|rename|extents] [--mode M] [--at WRITE] "
-		"[-v]\n",
+		"[--errtags SPEC] [-v]\n",
 		prog);
 	exit(2);
 }
@@ -1245,16 +1249,18 @@ int main(int argc, char **argv)
 		{ "workload", required_argument, NULL, 'w' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "at", required_argument, NULL, 'a' },
+		{ "errtags", required_argument, NULL, 'e' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned points = 3, total = 0;
+	char errtags_why[128];
 	const char *only = NULL;
 	int mode = -1, c;
 	uint64_t at = 0;
 
 	seed0 = 1;
-	while ((c = getopt_long(argc, argv, "s:p:w:m:a:v", lopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "s:p:w:m:a:e:v", lopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 's':
@@ -1273,6 +1279,13 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			at = strtoull(optarg, NULL, 10);
+			break;
+		case 'e':
+			if (kvj_errtag_parse(optarg, errtags_why,
+					     sizeof(errtags_why))) {
+				fprintf(stderr, "--errtags: %s\n", errtags_why);
+				usage(argv[0]);
+			}
 			break;
 		case 'v':
 			verbose = true;
