@@ -385,8 +385,9 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		if (err)
 			goto out_cancel;
 	}
-	err = kvfs_dir_createname(tp, dp, name, len, ip->i_ino,
-				  kvfs_mode_to_ftype(ip->i_mode));
+	/* found absent above, dp locked since */
+	err = kvfs_dir_createname_absent(tp, dp, name, len, ip->i_ino,
+					 kvfs_mode_to_ftype(ip->i_mode));
 	if (!err && isdir)
 		err = kvfs_bumplink(tp, dp);
 	if (err)
@@ -606,8 +607,9 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 	if (!err)
 		err = kvfs_bumplink(tp, ip);
 	if (!err)
-		err = kvfs_dir_createname(tp, dp, name, len, ip->i_ino,
-					  kvfs_mode_to_ftype(ip->i_mode));
+		err = kvfs_dir_createname_absent(
+			tp, dp, name, len, ip->i_ino,
+			kvfs_mode_to_ftype(ip->i_mode));
 	if (err)
 		goto out_cancel;
 	dir_touch(tp, dp);
