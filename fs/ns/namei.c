@@ -820,6 +820,9 @@ static int rename_once(struct rn *r)
 					  &(uint64_t){ 0 }, &(uint8_t){ 0 });
 		if (!tip)
 			err = err == -ENOENT ? 0 : err ? err : -EAGAIN;
+		/* the target went meanwhile (an unlink): a rename to a free name */
+		else if (err == -ENOENT)
+			err = -EAGAIN;
 	}
 	if (err)
 		goto out;
