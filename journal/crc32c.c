@@ -2,6 +2,13 @@
 /*
  * crc32c: hardware (SSE4.2) with a slicing-by-8 software fallback chosen
  * once, at first use.
+ *
+ * The crc32 instruction takes 3 cycles and can start one a cycle, so one
+ * chain of them runs at a third of its speed: the hardware path runs three
+ * lanes of LANE bytes at once and joins them (the register is linear: the
+ * crc of A then B is A's shifted over |B| zero bytes xor B's from 0; the
+ * shift over LANE bytes is a table made at setup), as Linux's
+ * crc32c-pcl-intel and Mark Adler's crc32c.c do.
  */
 #include "crc32c.h"
 
@@ -9,8 +16,12 @@
 #include <string.h>
 
 #define CRC32C_POLY 0x82f63b78u /* reflected Castagnoli */
+/* bytes per lane: a 512-byte inode is one round, a 4 KiB block ten */
+#define LANE 128
 
 static uint32_t crc32c_table[8][256];
+/* the crc register moved over LANE zero bytes, a byte of it at a time */
+static uint32_t lane_shift[4][256];
 static uint32_t (*crc32c_impl)(uint32_t crc, const unsigned char *p,
 			       size_t len);
 static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
@@ -42,6 +53,12 @@ static uint32_t crc32c_sw(uint32_t crc, const unsigned char *p, size_t len)
 	return crc;
 }
 
+static uint32_t shift_lane(uint32_t c)
+{
+	return lane_shift[0][c & 0xff] ^ lane_shift[1][(c >> 8) & 0xff] ^
+	       lane_shift[2][(c >> 16) & 0xff] ^ lane_shift[3][c >> 24];
+}
+
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) static uint32_t
 crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
@@ -51,6 +68,26 @@ crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
 	while (len && ((uintptr_t)p & 7)) {
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
 		len--;
+	}
+	while (len >= 3 * LANE) {
+		const unsigned char *end = p + LANE;
+		uint64_t c1 = 0, c2 = 0;
+
+		do {
+			uint64_t v0, v1, v2;
+
+			memcpy(&v0, p, 8);
+			memcpy(&v1, p + LANE, 8);
+			memcpy(&v2, p + 2 * LANE, 8);
+			c = __builtin_ia32_crc32di(c, v0);
+			c1 = __builtin_ia32_crc32di(c1, v1);
+			c2 = __builtin_ia32_crc32di(c2, v2);
+			p += 8;
+		} while (p < end);
+		c = shift_lane((uint32_t)c) ^ c1;
+		c = shift_lane((uint32_t)c) ^ c2;
+		p += 2 * LANE;
+		len -= 3 * LANE;
 	}
 	while (len >= 8) {
 		uint64_t v;
@@ -80,6 +117,16 @@ static void crc32c_setup(void)
 			crc32c_table[t][i] =
 				(crc32c_table[t - 1][i] >> 8) ^
 				crc32c_table[0][crc32c_table[t - 1][i] & 0xff];
+	for (unsigned b = 0; b < 32; b++) {
+		uint32_t c = 1u << b;
+
+		for (unsigned i = 0; i < LANE; i++)
+			c = crc32c_table[0][c & 0xff] ^ (c >> 8);
+		/* linear: each byte value's image is its bits' images xored */
+		for (unsigned v = 0; v < 256; v++)
+			if (v & (1u << (b & 7)))
+				lane_shift[b / 8][v] ^= c;
+	}
 	crc32c_impl = crc32c_sw;
 #if defined(__x86_64__)
 	if (__builtin_cpu_supports("sse4.2"))

@@ -105,6 +105,16 @@ void kvfs_iput(struct kvfs_inode *ip);
 int kvfs_icache_lookup(struct kvfs_mount *mp, uint64_t ino,
 		       struct kvfs_inode **ipp);
 
+/*
+ * The cached inode ino, without a reference, if keep(ip) (called under
+ * RCU) says so; else NULL.  What keeps the inode from being freed once
+ * RCU is left is the caller's business: the AIL's push holds the AIL lock
+ * and keeps only inodes whose item is in the AIL, which reclaim's clean
+ * test (taking that lock) never frees.
+ */
+struct kvfs_inode *kvfs_icache_peek(struct kvfs_mount *mp, uint64_t ino,
+				    bool (*keep)(struct kvfs_inode *ip));
+
 /* Free up to nr reclaimable inodes now (the shrinker's scan). */
 size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr);
 

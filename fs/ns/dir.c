@@ -1344,8 +1344,9 @@ int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
 	return err;
 }
 
+/* absent: the caller proved name absent under dp's lock (no search) */
 static int block_createname(struct dctx *d, const char *name, size_t len,
-			    uint64_t ino, uint8_t ftype)
+			    uint64_t ino, uint8_t ftype, bool absent)
 {
 	struct hmatch m = { .name = name, .len = len };
 	uint32_t need = KVFS_DIR_DATA_ENTSIZE(len), dblk, old, off;
@@ -1355,12 +1356,13 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 	int err;
 
 	err = read_head(d);
-	if (!err)
+	if (!err && !absent) {
 		err = hash_find(d, &m, &found);
+		if (!err && found)
+			err = -EEXIST;
+	}
 	if (err)
 		return err;
-	if (found)
-		return -EEXIST;
 	hd = head(d->hbp);
 	err = free_find(d, need, &dblk, &found);
 	if (err)
@@ -1465,9 +1467,9 @@ int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
 				     total);
 }
 
-int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
-			const char *name, size_t len, uint64_t ino,
-			uint8_t ftype)
+static int createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		      const char *name, size_t len, uint64_t ino, uint8_t ftype,
+		      bool absent)
 {
 	struct dctx d;
 	int err = check_format(dp);
@@ -1499,7 +1501,21 @@ int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		if (err)
 			return err;
 	}
-	return block_createname(&d, name, len, ino, ftype);
+	return block_createname(&d, name, len, ino, ftype, absent);
+}
+
+int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			const char *name, size_t len, uint64_t ino,
+			uint8_t ftype)
+{
+	return createname(tp, dp, name, len, ino, ftype, false);
+}
+
+int kvfs_dir_createname_absent(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			       const char *name, size_t len, uint64_t ino,
+			       uint8_t ftype)
+{
+	return createname(tp, dp, name, len, ino, ftype, true);
 }
 
 /* Remove name from a short-form dp if it points at ino (else -ENOENT). */

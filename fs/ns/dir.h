@@ -98,6 +98,15 @@ int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
 int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino,
 			uint8_t ftype);
+/*
+ * The same for a name the caller found absent (kvfs_dir_lookup()
+ * -ENOENT) under dp's exclusive lock, held since: the name index is not
+ * searched a second time (as kvfs_dir_removename_slot() after
+ * kvfs_dir_lookup_slot()).
+ */
+int kvfs_dir_createname_absent(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			       const char *name, size_t len, uint64_t ino,
+			       uint8_t ftype);
 
 /* Remove name, which must point at ino (else -ENOENT). */
 int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,

@@ -165,8 +165,13 @@ static int check_linked(struct kvfs_inode *dp, const char *name, size_t len,
 	return err;
 }
 
-static int lookup_child(struct kvfs_inode *dp, const char *name, size_t len,
-			struct kvfs_inode **ipp)
+/*
+ * With slot (name neither "." nor ".."): where the name was found too, and
+ * dp's i_lock_seq then (*seq, even: read under the shared lock).
+ */
+static int lookup_child_at(struct kvfs_inode *dp, const char *name, size_t len,
+			   struct kvfs_inode **ipp, struct kvfs_dir_slot *slot,
+			   uint64_t *seq)
 {
 	uint64_t ino, prev = KVFS_NULLINO;
 	uint8_t ftype;
@@ -174,7 +179,15 @@ static int lookup_child(struct kvfs_inode *dp, const char *name, size_t len,
 
 	for (;;) {
 		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
-		err = lookup_locked(dp, name, len, &ino, &ftype);
+		if (slot) {
+			err = dp->i_nlink ? kvfs_dir_lookup_slot(dp, name, len,
+								 slot) :
+					    -ENOENT;
+			ino = slot->ino;
+			*seq = kvfs_ilock_seq_begin(dp);
+		} else {
+			err = lookup_locked(dp, name, len, &ino, &ftype);
+		}
 		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
 		if (err)
 			return err;
@@ -195,6 +208,12 @@ static int lookup_child(struct kvfs_inode *dp, const char *name, size_t len,
 			return -EUCLEAN;
 		prev = ino;
 	}
+}
+
+static int lookup_child(struct kvfs_inode *dp, const char *name, size_t len,
+			struct kvfs_inode **ipp)
+{
+	return lookup_child_at(dp, name, len, ipp, NULL, NULL);
 }
 
 int kvfs_lookup(struct kvfs_mount *mp, uint64_t dir, const char *name,
@@ -386,8 +405,9 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		if (err)
 			goto out_cancel;
 	}
-	err = kvfs_dir_createname(tp, dp, name, len, ip->i_ino,
-				  kvfs_mode_to_ftype(ip->i_mode));
+	/* found absent above, dp locked since */
+	err = kvfs_dir_createname_absent(tp, dp, name, len, ip->i_ino,
+					 kvfs_mode_to_ftype(ip->i_mode));
 	if (!err && isdir)
 		err = kvfs_bumplink(tp, dp);
 	if (err)
@@ -505,7 +525,8 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 	struct kvfs_inode *ip;
 	struct kvfs_trans *tp;
 	struct ilocks l = { 0 };
-	int err = lookup_child(dp, name, len, &ip);
+	uint64_t seq;
+	int err = lookup_child_at(dp, name, len, &ip, &slot, &seq);
 
 	if (err)
 		return err;
@@ -525,7 +546,15 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 	err = ilocks_take(&l, tp);
 	if (err)
 		goto out_cancel;
-	err = still_names_slot(dp, name, len, ip, &slot);
+	/*
+	 * Our exclusive hold the only one of dp since the lookup (a
+	 * seqcount step of one): nothing changed its entries, the slot
+	 * holds; else the name is looked up again.
+	 */
+	if (kvfs_ilock_seq_begin(dp) == seq + 1 && slot.ino == ip->i_ino)
+		err = 0;
+	else
+		err = still_names_slot(dp, name, len, ip, &slot);
 	if (!err && rmdir && !kvfs_dir_isempty(ip))
 		err = -ENOTEMPTY;
 	if (err)
@@ -628,8 +657,9 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 	if (!err)
 		err = kvfs_bumplink(tp, ip);
 	if (!err)
-		err = kvfs_dir_createname(tp, dp, name, len, ip->i_ino,
-					  kvfs_mode_to_ftype(ip->i_mode));
+		err = kvfs_dir_createname_absent(
+			tp, dp, name, len, ip->i_ino,
+			kvfs_mode_to_ftype(ip->i_mode));
 	if (err)
 		goto out_cancel;
 	dir_touch(tp, dp);
@@ -813,6 +843,9 @@ static int rename_once(struct rn *r)
 					  &(uint64_t){ 0 }, &(uint8_t){ 0 });
 		if (!tip)
 			err = err == -ENOENT ? 0 : err ? err : -EAGAIN;
+		/* the target went meanwhile (an unlink): a rename to a free name */
+		else if (err == -ENOENT)
+			err = -EAGAIN;
 	}
 	if (err)
 		goto out;

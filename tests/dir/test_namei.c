@@ -10,6 +10,7 @@
  *    NOREPLACE, EXCHANGE (a file with a directory across directories),
  *    WHITEOUT (a 0/0 character device left behind), two names of one
  *    inode;
+ *  - unlink racing a rename over (or away from) the name it removes;
  *  - crash: random namespace operations on a tree, a power cut
  *    (kvfs_mount_shutdown) at a random point, recovery, then the checker
  *    clean and, walking the tree from the root, every link count equal to
@@ -1039,6 +1040,72 @@ static void test_dir_many_pieces(void)
 	scrub_image_clean(path);
 }
 
+/* ---- unlink against a rename that replaces the name ---- */
+
+#define RACE_ROUNDS 3000
+
+static struct kvfs_mount *race_mp;
+static uint64_t race_dir;
+static atomic_int race_done;
+
+/* "t" made again and again: a new file renamed over it, or "t" moved on */
+static void *race_renamer(void *arg)
+{
+	char keep[32];
+	int err;
+
+	(void)arg;
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		creat_(race_mp, race_dir, "src");
+		CHECK_EQ(kvfs_rename(race_mp, race_dir, "src", race_dir, "t", 0,
+				     &cr),
+			 0);
+		if (i % 3)
+			continue;
+		snprintf(keep, sizeof(keep), "keep-%d", i);
+		err = kvfs_rename(race_mp, race_dir, "t", race_dir, keep, 0,
+				  &cr);
+		CHECK(err == 0 || err == -ENOENT);
+	}
+	atomic_store(&race_done, 1);
+	return NULL;
+}
+
+/*
+ * kvfs_unlink() removes the name where its lookup found it when nobody
+ * held the directory exclusively in between (fs/ns/namei.c
+ * remove_once()): an unlink that lost the race to a rename over "t" or
+ * away from it must look again, never drop the old inode's link or remove
+ * the entry now at the old place.  The link counts and the checker say.
+ */
+static void test_unlink_race(void)
+{
+	struct kvfs_mount *mp;
+	char name[64];
+	pthread_t th;
+	int err;
+
+	make_fs(64 << 20, 0);
+	mp = mount_fs();
+	race_mp = mp;
+	race_dir = mkdir_(mp, mp->g.rootino, "race");
+	/* past the short form: entries at block addresses */
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "filler-%040d", i);
+		creat_(mp, race_dir, name);
+	}
+	atomic_store(&race_done, 0);
+	CHECK_EQ(pthread_create(&th, NULL, race_renamer, NULL), 0);
+	while (!atomic_load(&race_done)) {
+		err = kvfs_unlink(mp, race_dir, "t");
+		CHECK(err == 0 || err == -ENOENT);
+	}
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	check_tree(mp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
 int main(void)
 {
 	struct kvfs_mount *mp;
@@ -1058,6 +1125,7 @@ int main(void)
 	test_whiteout_ag_order();
 	test_canenter_ag_order();
 	test_dir_many_pieces();
+	test_unlink_race();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("namei: ok\n");
