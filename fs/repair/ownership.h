@@ -56,6 +56,15 @@ static inline bool kvfs_repair_bmap_test(const struct kvfs_repair_bmap *m,
 	return m->bits[fsb / 64] >> (fsb % 64) & 1;
 }
 
+/* The owned bits of blocks [fsb, fsb + 64) (inside the map), fsb's lowest. */
+static inline uint64_t kvfs_repair_bmap_word(const struct kvfs_repair_bmap *m,
+					     uint64_t fsb)
+{
+	uint64_t lo = m->bits[fsb / 64] >> (fsb % 64);
+
+	return fsb % 64 ? lo | m->bits[fsb / 64 + 1] << (64 - fsb % 64) : lo;
+}
+
 /* The first owned block of [start, start + len), or KVFS_NULLBLOCK. */
 uint64_t kvfs_repair_bmap_first_used(const struct kvfs_repair_bmap *m,
 				     uint64_t start, uint64_t len);
