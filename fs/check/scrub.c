@@ -1405,6 +1405,30 @@ static void ns_find(void *priv, const struct kvfs_ns_problem *p)
 	s->prob = NULL;
 }
 
+/*
+ * Room up front for the inodes in use as the superblock counts them (a
+ * hint, at most one a block; the arrays still grow past it) and a claim
+ * and a half for each: grown by doubling, every growth copied the
+ * records and claims into memory faulted in anew (a tenth of fsck -n's
+ * CPU on a tree of 100 000 files).  Short of memory, no room is made.
+ */
+static void reserve(struct scrub *s)
+{
+	const struct kvfs_geom *g = s->g;
+	uint64_t n = g->icount > g->ifree ? g->icount - g->ifree : 0;
+	struct claim *c;
+
+	n = n < g->dblocks ? n : g->dblocks;
+	if (n > SIZE_MAX / (2 * sizeof(*c)))
+		return;
+	kvfs_ns_reserve(s->ns, n);
+	c = kvmalloc((n + n / 2) * sizeof(*c), 0);
+	if (!c)
+		return;
+	s->claims = c;
+	s->cap = n + n / 2;
+}
+
 static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 		 struct kvfs_scrub_result *res,
 		 const struct kvfs_scrub_hooks *h, kvfs_scrub_claim_fn claim_fn,
@@ -1431,6 +1455,7 @@ static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 		err = -ENOMEM;
 		goto out;
 	}
+	reserve(&s);
 	/* geometry from kvfs_sb_read() was validated: the log fits AG 0 */
 	err = kvfs_scrub_claim(&s, g->logstart, g->logblocks, KVFS_OWN_LOG, 0);
 	for (s.agno = 0; s.agno < g->agcount && !err; s.agno++)

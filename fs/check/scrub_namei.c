@@ -6,6 +6,7 @@
  * those followed for cycles.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,6 +63,19 @@ void kvfs_ns_destroy(struct kvfs_ns *ns)
 	kvfree(ns->queue);
 	kvfree(ns->dip);
 	kvfree(ns);
+}
+
+void kvfs_ns_reserve(struct kvfs_ns *ns, size_t n)
+{
+	struct ns_ino *p;
+
+	if (n <= ns->cap || n > SIZE_MAX / sizeof(*p))
+		return;
+	p = kvrealloc(ns->v, n * sizeof(*p), 0);
+	if (!p)
+		return;
+	ns->v = p;
+	ns->cap = n;
 }
 
 int kvfs_ns_add(struct kvfs_ns *ns, uint64_t ino, const struct kvfs_dinode *d,
