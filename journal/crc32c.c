@@ -43,6 +43,25 @@ static uint32_t crc32c_sw(uint32_t crc, const unsigned char *p, size_t len)
 }
 
 #if defined(__x86_64__)
+/*
+ * The crc32 instruction takes 3 cycles and can start every cycle: three
+ * lanes of CRC32C_LANE bytes run side by side and are joined by shifting
+ * the first two past the bytes after them (the crc register is linear:
+ * the register after A then B is the register after A moved past |B| zero
+ * bytes, xor the register after B from 0).  A block's checksum was 6% of
+ * fsck -n -f's CPU as one chain.
+ */
+#define CRC32C_LANE 128u
+
+/* the register moved past CRC32C_LANE (0) and 2 * CRC32C_LANE (1) zero bytes */
+static uint32_t crc32c_shift[2][4][256];
+
+static uint32_t shift(const uint32_t t[4][256], uint32_t c)
+{
+	return t[0][c & 0xff] ^ t[1][(c >> 8) & 0xff] ^ t[2][(c >> 16) & 0xff] ^
+	       t[3][c >> 24];
+}
+
 __attribute__((target("sse4.2"))) static uint32_t
 crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
 {
@@ -51,6 +70,24 @@ crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
 	while (len && ((uintptr_t)p & 7)) {
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
 		len--;
+	}
+	while (len >= 3 * CRC32C_LANE) {
+		uint64_t b = 0, d = 0;
+
+		for (size_t i = 0; i < CRC32C_LANE; i += 8) {
+			uint64_t v0, v1, v2;
+
+			memcpy(&v0, p + i, 8);
+			memcpy(&v1, p + CRC32C_LANE + i, 8);
+			memcpy(&v2, p + 2 * CRC32C_LANE + i, 8);
+			c = __builtin_ia32_crc32di(c, v0);
+			b = __builtin_ia32_crc32di(b, v1);
+			d = __builtin_ia32_crc32di(d, v2);
+		}
+		c = shift(crc32c_shift[1], (uint32_t)c) ^
+		    shift(crc32c_shift[0], (uint32_t)b) ^ (uint32_t)d;
+		p += 3 * CRC32C_LANE;
+		len -= 3 * CRC32C_LANE;
 	}
 	while (len >= 8) {
 		uint64_t v;
@@ -63,6 +100,29 @@ crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
 	while (len--)
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
 	return (uint32_t)c;
+}
+
+/* shift tables for n zero bytes, from the images of the 32 single bits */
+static void shift_setup(uint32_t t[4][256], size_t n)
+{
+	uint32_t bit[32];
+
+	for (unsigned k = 0; k < 32; k++) {
+		uint32_t c = 1u << k;
+
+		for (size_t i = 0; i < n; i++)
+			c = crc32c_table[0][c & 0xff] ^ (c >> 8);
+		bit[k] = c;
+	}
+	for (unsigned k = 0; k < 4; k++)
+		for (unsigned i = 0; i < 256; i++) {
+			uint32_t c = 0;
+
+			for (unsigned j = 0; j < 8; j++)
+				if (i >> j & 1)
+					c ^= bit[8 * k + j];
+			t[k][i] = c;
+		}
 }
 #endif
 
@@ -82,8 +142,11 @@ static void crc32c_setup(void)
 				crc32c_table[0][crc32c_table[t - 1][i] & 0xff];
 	crc32c_impl = crc32c_sw;
 #if defined(__x86_64__)
-	if (__builtin_cpu_supports("sse4.2"))
+	if (__builtin_cpu_supports("sse4.2")) {
+		shift_setup(crc32c_shift[0], CRC32C_LANE);
+		shift_setup(crc32c_shift[1], 2 * CRC32C_LANE);
 		crc32c_impl = crc32c_hw;
+	}
 #endif
 }
 
