@@ -740,6 +740,7 @@ int kv_bcache_create(struct kv_dev *dev, unsigned blksize, size_t mem_limit,
 	bc->live_next = live_caches;
 	live_caches = bc;
 	kv_mutex_unlock(&reports_lock);
+	tl_cache_id = bc->id;
 	*bcp = bc;
 	return 0;
 
@@ -801,6 +802,11 @@ void kv_bcache_count_report(void)
 			break;
 		}
 	kv_mutex_unlock(&reports_lock);
+}
+
+void kv_bcache_forget(void)
+{
+	tl_cache_id = 0;
 }
 
 unsigned long kv_bcache_reports(struct kv_bcache *bc)

@@ -134,6 +134,12 @@ void *kv_bcache_private(const struct kv_bcache *bc);
  */
 void kv_bcache_count_report(void);
 unsigned long kv_bcache_reports(struct kv_bcache *bc);
+/*
+ * The calling thread's reports count to no cache until its next lookup
+ * (a filesystem being opened, whose cache does not exist yet; a new
+ * cache is its creator's at once).
+ */
+void kv_bcache_forget(void);
 void kv_bcache_get_stats(struct kv_bcache *bc, struct kv_bcache_stats *st);
 /*
  * Write back every dirty, unpinned buffer in block order, then flush the

@@ -369,16 +369,16 @@ static void test_errors_state(void)
 
 /*
  * Two filesystems open in one process (a tool's case), corruption met on
- * one: only that one is left marked.  The count was the process's before,
- * which marked both.
+ * one and a third refused for its damaged superblock: only the first is
+ * left marked.  The count was the process's before, which marked both.
  */
 static void test_errors_per_mount(void)
 {
 	struct kvfs_cred cr = { 0 };
-	struct kvfs_mount *a, *b;
+	struct kvfs_mount *a, *b, *c;
 	struct kvfs_stat st;
 	struct kvfs_geom g;
-	char pathb[sizeof(path) + 4], name[16];
+	char pathb[sizeof(path) + 4], pathc[sizeof(path) + 4], name[16];
 	uint8_t zero[512] = { 0 };
 	uint64_t ino = 0;
 	int fd;
@@ -408,15 +408,25 @@ static void test_errors_per_mount(void)
 		 (ssize_t)sizeof(zero));
 	close(fd);
 
+	/* a third image whose superblock is damaged: refused, its own */
+	snprintf(pathc, sizeof(pathc), "%s.c", path);
+	make_fs_at(pathc);
+	fd = open(pathc, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pwrite(fd, "\x77", 1, 200), 1);
+	close(fd);
+
 	CHECK_EQ(kvfs_open(path, NULL, &a, NULL), 0);
 	CHECK_EQ(kvfs_open(pathb, NULL, &b, NULL), 0);
 	CHECK_EQ(kvfs_getattr(a, ino, &st), -EUCLEAN);
 	CHECK_EQ(kvfs_getattr(b, kvfs_root_ino(b), &st), 0);
+	CHECK(kvfs_open(pathc, NULL, &c, NULL) < 0);
 	CHECK_EQ(kvfs_close(b), 0);
 	CHECK_EQ(kvfs_close(a), 0);
 	CHECK_EQ(disk_state(), KVFS_STATE_DIRTY);
 	CHECK_EQ(disk_state_at(pathb), KVFS_STATE_CLEAN);
 	unlink(pathb);
+	unlink(pathc);
 }
 
 static void test_refusals(void)
