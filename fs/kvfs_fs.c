@@ -63,7 +63,7 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	 */
 	mp->errors_seen = mp->state_at_open == KVFS_STATE_DIRTY &&
 			  mp->ri.was_clean && !mp->ri.was_empty;
-	mp->corrupt_at_open = kvfs_corrupt_count();
+	mp->corrupt_at_open = kv_bcache_reports(mp->bc);
 	if (info) {
 		info->recovered = !mp->ri.was_clean && !mp->ri.was_empty;
 		info->orphans = mp->orphans;
@@ -80,8 +80,8 @@ const char *kvfs_open_error(void)
 
 int kvfs_close(struct kvfs_mount *mp)
 {
-	/* the count is the process's: one filesystem per daemon */
-	if (kvfs_corrupt_count() != mp->corrupt_at_open)
+	/* this filesystem's reports: a tool may have others open */
+	if (kv_bcache_reports(mp->bc) != mp->corrupt_at_open)
 		mp->errors_seen = true;
 	return kvfs_mount_close(mp);
 }

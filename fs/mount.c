@@ -351,6 +351,8 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 	int err;
 
 	mount_err[0] = 0;
+	/* what this open reports is no other mount's, even before its cache */
+	kv_bcache_forget();
 	if (!o)
 		o = &defaults;
 	mp = kvzalloc(sizeof(*mp), 0);

@@ -125,7 +125,7 @@ struct kvfs_mount {
 	 * tools (fsck's own, which meets the damage it repairs).
 	 */
 	bool errors_seen;
-	unsigned long corrupt_at_open; /* kvfs_corrupt_count() then */
+	unsigned long corrupt_at_open; /* kv_bcache_reports(bc) then */
 	struct kv_bcache *bc;
 	struct kvfs_log_io lio;
 	struct kvj_recover_ops bli_rops;

@@ -162,14 +162,20 @@ static bool bb_is_hdr(const uint8_t *b)
 	       KVJ_REC_MAGIC;
 }
 
+/*
+ * Words OR-ed whole, with no early exit: the loop vectorises, and a log
+ * block tested is almost always zero (a byte loop was most of the head
+ * search, a twelfth of fsck -n's CPU on a fresh log).
+ */
 static bool bb_is_zero(const uint8_t *b)
 {
-	size_t i;
+	uint64_t acc = 0, w;
 
-	for (i = 0; i < KVJ_BB_SIZE; i++)
-		if (b[i])
-			return false;
-	return true;
+	for (size_t i = 0; i < KVJ_BB_SIZE; i += sizeof(w)) {
+		memcpy(&w, b + i, sizeof(w));
+		acc |= w;
+	}
+	return !acc;
 }
 
 static kvj_lsn_t lsn_advance(struct walk *w, kvj_lsn_t lsn, uint32_t nbb);

@@ -22,11 +22,12 @@
  *     its AG, on its own bucket, with no links, on one list once; every
  *     allocated inode with no links on a list;
  *   - every tree's structure walk (fs/btree/btree.h) clean;
- *   - every block directory: its data blocks (fs/format.h) verified, the
- *     head's counts and size against them, the name hash index holding
- *     exactly one (hash, address) per entry and the free-space index one
- *     (bestfree, block) per data block, both trees walked and their
- *     blocks claimed (and counted in the directory's nblocks);
+ *   - every block directory (fs/check/scrub_dir.h): its data blocks
+ *     (fs/format.h) verified, the head's counts and size against them,
+ *     the name hash index holding exactly one (hash, address) per entry
+ *     and the free-space index one (bestfree, block) per data block, both
+ *     trees walked and their blocks claimed (and counted in the
+ *     directory's nblocks);
  *   - the namespace (fs/check/scrub_namei.h): entries, "..", link counts, the
  *     tree connected from the root without cycles.
  * Extent-map tree blocks have no buffer type yet: they are read from the

@@ -6,6 +6,7 @@
  * those followed for cycles.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,7 @@ struct ns_ino {
 struct kvfs_ns {
 	struct ns_ino *v;
 	size_t n, cap;
+	size_t last; /* the record get() found last */
 	/* the walk */
 	struct kv_bcache *bc;
 	const struct kvfs_geom *g;
@@ -62,6 +64,19 @@ void kvfs_ns_destroy(struct kvfs_ns *ns)
 	kvfree(ns->queue);
 	kvfree(ns->dip);
 	kvfree(ns);
+}
+
+void kvfs_ns_reserve(struct kvfs_ns *ns, size_t n)
+{
+	struct ns_ino *p;
+
+	if (n <= ns->cap || n > SIZE_MAX / sizeof(*p))
+		return;
+	p = kvrealloc(ns->v, n * sizeof(*p), 0);
+	if (!p)
+		return;
+	ns->v = p;
+	ns->cap = n;
 }
 
 int kvfs_ns_add(struct kvfs_ns *ns, uint64_t ino, const struct kvfs_dinode *d,
@@ -94,12 +109,24 @@ static int ino_cmp(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
+/*
+ * The record after the last one found is tried first: a directory's
+ * entries, made one after another, mostly name inodes allocated one after
+ * another (a bsearch for every entry was 4% of fsck -n -f's CPU).
+ */
 static struct ns_ino *get(struct kvfs_ns *ns, uint64_t ino)
 {
-	struct ns_ino key = { .ino = ino };
+	struct ns_ino key = { .ino = ino }, *r;
+	size_t i = ns->last + 1;
 
-	return ns->n ? bsearch(&key, ns->v, ns->n, sizeof(*ns->v), ino_cmp) :
-		       NULL;
+	if (i < ns->n && ns->v[i].ino == ino) {
+		ns->last = i;
+		return &ns->v[i];
+	}
+	r = ns->n ? bsearch(&key, ns->v, ns->n, sizeof(*ns->v), ino_cmp) : NULL;
+	if (r)
+		ns->last = (size_t)(r - ns->v);
+	return r;
 }
 
 static void problem(struct kvfs_ns *ns, enum kvfs_ns_prob kind, uint64_t dir,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fs/io/blkhdr.h"
+#include "fs/io/buf.h"
 #include "journal/crc32c.h"
 
 /* Only a statistic: a lost increment under a race is harmless. */
@@ -62,6 +63,7 @@ int kvfs_report(const struct kvfs_report *r)
 
 	tl_last = *r;
 	__atomic_fetch_add(&kvfs_nr_corrupt, 1, __ATOMIC_RELAXED);
+	kv_bcache_count_report();
 	sink = __atomic_load_n(&report_sink, __ATOMIC_ACQUIRE);
 	if (sink)
 		sink(r, report_priv);

@@ -20,6 +20,9 @@
  *   lru_lock (per cache, class "kvfs_buf_lru"): the LRU list.  Taken under
  *     b_lock (insertion of a new buffer); nothing is taken under it, and no
  *     memory is allocated under it.
+ *   reports_lock (one, class "kvfs_buf_reports"): the list of live caches
+ *     and their report counts (kv_bcache_count_report()).  Taken under
+ *     b_lock (a verifier's report); nothing is taken or allocated under it.
  * The hit path takes neither.
  *
  * Reclaim is a second-chance LRU: a buffer used since the last pass
@@ -87,7 +90,25 @@ struct kv_bcache {
 	struct kv_shrinker shrinker;
 	void *priv; /* the owner's (e.g. the geometry verifiers need) */
 	struct stat_slot stats[NR_SLOTS];
+
+	/* reports_lock: the live caches, reports counted to this one */
+	uint64_t id; /* never reused in the process */
+	struct kv_bcache *live_next;
+	unsigned long nreports;
 };
+
+/*
+ * A report concerns the cache the thread last looked a block up in (the
+ * filesystem whose metadata it was reading): its id, never a pointer, so
+ * that a cache destroyed since is only not found.
+ */
+static _Thread_local uint64_t tl_cache_id;
+static struct kv_mutex reports_lock;
+static pthread_once_t reports_once = PTHREAD_ONCE_INIT;
+static struct kv_bcache *live_caches;
+static uint64_t next_cache_id = 1;
+
+static void reports_init(void);
 
 static _Thread_local char tl_errmsg[256];
 static _Thread_local char tl_detail[160];
@@ -177,6 +198,7 @@ static int run_verify(struct kv_buf *bp, int (*fn)(struct kv_buf *bp),
 	int err;
 
 	tl_detail[0] = 0;
+	tl_cache_id = bp->b_cache->id;
 	err = fn(bp);
 	if (err)
 		verify_failed(bp, which, err);
@@ -445,6 +467,7 @@ static int buf_find_or_create(struct kv_bcache *bc, uint64_t blkno,
 
 	if (!nblks)
 		return -EINVAL;
+	tl_cache_id = bc->id;
 	rcu_online();
 	for (;;) {
 		unsigned flags;
@@ -545,6 +568,7 @@ int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 	struct kv_buf *bp = NULL;
 	int err;
 
+	tl_cache_id = bc->id;
 	rcu_online();
 	for (;;) {
 		err = bc_lookup(bc, blkno, &bp);
@@ -710,6 +734,13 @@ int kv_bcache_create(struct kv_dev *dev, unsigned blksize, size_t mem_limit,
 	err = kv_register_shrinker(&bc->shrinker);
 	if (err)
 		goto out_ht;
+	pthread_once(&reports_once, reports_init);
+	kv_mutex_lock(&reports_lock);
+	bc->id = next_cache_id++;
+	bc->live_next = live_caches;
+	live_caches = bc;
+	kv_mutex_unlock(&reports_lock);
+	tl_cache_id = bc->id;
 	*bcp = bc;
 	return 0;
 
@@ -729,6 +760,13 @@ void kv_bcache_destroy(struct kv_bcache *bc)
 
 	if (!bc)
 		return;
+	kv_mutex_lock(&reports_lock);
+	for (struct kv_bcache **pp = &live_caches; *pp; pp = &(*pp)->live_next)
+		if (*pp == bc) {
+			*pp = bc->live_next;
+			break;
+		}
+	kv_mutex_unlock(&reports_lock);
 	kv_unregister_shrinker(&bc->shrinker);
 	rcu_online();
 	while ((bp = bc->lru_first)) {
@@ -745,6 +783,40 @@ void kv_bcache_destroy(struct kv_bcache *bc)
 	kv_mutex_destroy(&bc->lru_lock);
 	kv_cache_destroy(bc->buf_cache);
 	kvfree(bc);
+}
+
+static void reports_init(void)
+{
+	kv_mutex_init(&reports_lock,
+		      kv_lock_class_register("kvfs_buf_reports"));
+}
+
+void kv_bcache_count_report(void)
+{
+	if (!tl_cache_id)
+		return;
+	kv_mutex_lock(&reports_lock);
+	for (struct kv_bcache *bc = live_caches; bc; bc = bc->live_next)
+		if (bc->id == tl_cache_id) {
+			bc->nreports++;
+			break;
+		}
+	kv_mutex_unlock(&reports_lock);
+}
+
+void kv_bcache_forget(void)
+{
+	tl_cache_id = 0;
+}
+
+unsigned long kv_bcache_reports(struct kv_bcache *bc)
+{
+	unsigned long n;
+
+	kv_mutex_lock(&reports_lock);
+	n = bc->nreports;
+	kv_mutex_unlock(&reports_lock);
+	return n;
 }
 
 struct kv_dev *kv_bcache_dev(const struct kv_bcache *bc)

@@ -124,6 +124,22 @@ unsigned kv_bcache_blksize(const struct kv_bcache *bc);
  */
 void kv_bcache_set_private(struct kv_bcache *bc, void *priv);
 void *kv_bcache_private(const struct kv_bcache *bc);
+/*
+ * Corruption reports (fs/io/blkhdr.h kvfs_report()) counted per cache, so
+ * that each filesystem of a process counts its own: a report counts to
+ * the cache its thread last looked a block up in or ran a verifier for
+ * (the metadata it was reading), if that cache still exists.
+ * kv_bcache_count_report() is the report path's; kv_bcache_reports() the
+ * cache's count so far.
+ */
+void kv_bcache_count_report(void);
+unsigned long kv_bcache_reports(struct kv_bcache *bc);
+/*
+ * The calling thread's reports count to no cache until its next lookup
+ * (a filesystem being opened, whose cache does not exist yet; a new
+ * cache is its creator's at once).
+ */
+void kv_bcache_forget(void);
 void kv_bcache_get_stats(struct kv_bcache *bc, struct kv_bcache_stats *st);
 /*
  * Write back every dirty, unpinned buffer in block order, then flush the

@@ -1866,20 +1866,53 @@ static int walk_sf(const struct kvfs_geom *g, const struct kvfs_dinode *d,
 	return 0;
 }
 
-/* Data block dblk of directory ino, verified and in its place. */
-static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
-		     uint64_t ino, const struct kvfs_extent *x, uint32_t nx,
-		     uint32_t dblk, struct kv_buf **bpp)
+uint64_t kvfs_dir_xmap(struct kvfs_dir_xmap *m, uint64_t off, uint32_t len,
+		       uint32_t *run)
 {
-	uint64_t off = (uint64_t)dblk * fsbs(g);
-	uint64_t fsb = kvfs_extent_list_map(x, nx, off);
+	uint64_t first = KVFS_NULLBLOCK, next = 0, need = off;
+
+	for (uint32_t i = m->k; i < m->n && need < off + len; i++) {
+		uint64_t o = kv_le64_to_cpu(m->x[i].startoff);
+		uint64_t end = o + kv_le32_to_cpu(m->x[i].blockcount);
+		uint64_t bno;
+
+		if (end <= need) {
+			m->k = i + 1;
+			continue;
+		}
+		if (o > need)
+			break;
+		bno = kv_le64_to_cpu(m->x[i].startblock) + (need - o);
+		if (first == KVFS_NULLBLOCK)
+			first = bno;
+		else if (bno != next)
+			break;
+		next = bno + (end - need);
+		need = end;
+	}
+	*run = (uint32_t)((need < off + len ? need : off + len) - off);
+	return first;
+}
+
+/*
+ * Data block dblk of directory ino, verified and in its place: its first
+ * and last blocks mapped, the last where the first puts it.
+ */
+static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
+		     uint64_t ino, struct kvfs_dir_xmap *m, uint32_t dblk,
+		     struct kv_buf **bpp)
+{
+	uint64_t off = (uint64_t)dblk * fsbs(g), fsb, last;
+	uint32_t run;
 	int err;
 
-	if (fsb == KVFS_NULLBLOCK &&
-	    kvfs_extent_list_map(x, nx, off + fsbs(g) - 1) == KVFS_NULLBLOCK)
+	fsb = kvfs_dir_xmap(m, off, fsbs(g), &run);
+	last = run == fsbs(g) ? fsb + fsbs(g) - 1 :
+				kvfs_dir_xmap(m, off + fsbs(g) - 1, 1, &run);
+	if (fsb == KVFS_NULLBLOCK && last == KVFS_NULLBLOCK)
 		return -ENODATA;
 	if (fsb == KVFS_NULLBLOCK || fsb + fsbs(g) > g->dblocks ||
-	    kvfs_extent_list_map(x, nx, off + fsbs(g) - 1) != fsb + fsbs(g) - 1)
+	    last != fsb + fsbs(g) - 1)
 		return -EUCLEAN;
 	err = kv_buf_read(bc, fsb, fsbs(g), &kvfs_dir_data_buf_ops, bpp);
 	if (err)
@@ -1919,6 +1952,7 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		(const void *)((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE);
 	uint32_t nx = kv_le32_to_cpu(d->nextents);
 	struct kvfs_extent *tx = NULL;
+	struct kvfs_dir_xmap m = { 0 };
 	struct kv_buf *hbp;
 	int err, stop = 0;
 
@@ -1940,7 +1974,9 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		   nx > kvfs_dinode_dfork_size(g, d) / sizeof(*x)) {
 		return -EUCLEAN;
 	}
-	err = walk_read(bc, g, ino, x, nx, 0, &hbp);
+	m.x = x;
+	m.n = nx;
+	err = walk_read(bc, g, ino, &m, 0, &hbp);
 	if (err) {
 		kvfree(tx);
 		return err == -ENODATA ? -EUCLEAN : err;
@@ -1964,7 +2000,7 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 			if (dblk <= last)
 				continue;
 			last = (uint32_t)dblk;
-			err = walk_read(bc, g, ino, x, nx, last, &bp);
+			err = walk_read(bc, g, ino, &m, last, &bp);
 			if (err == -EUCLEAN)
 				++*nbad;
 			if (err == -ENODATA || err == -EUCLEAN) {

@@ -51,6 +51,7 @@ struct kvfs_trans;
 struct kvfs_geom;
 struct kv_buf_ops;
 struct kv_bcache;
+struct kvfs_extent;
 
 /* 0, -EINVAL (empty, ".", "..", contains '/' or NUL), -ENAMETOOLONG. */
 int kvfs_dir_name_check(const char *name, size_t len);
@@ -174,6 +175,30 @@ typedef int (*kvfs_dir_walk_fn)(void *priv, const char *name, size_t namelen,
 int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		       uint64_t ino, const void *dip, uint64_t *parent,
 		       kvfs_dir_walk_fn fn, void *priv, unsigned *nbad);
+
+/*
+ * Mapping file blocks of a stored directory through its extent list, for
+ * kvfs_dir_walk_disk() and the checker's block-directory check: x, n
+ * records sorted by file block and disjoint (what the inode verifier and
+ * the extent-map tree's walk prove; a list that is not maps wrongly,
+ * never out of bounds), looked up at rising file blocks from a cursor, so
+ * that a walk over a directory's blocks passes over the list once instead
+ * of searching it for every block.
+ */
+struct kvfs_dir_xmap {
+	const struct kvfs_extent *x;
+	uint32_t n;
+	uint32_t k; /* the extents before it end before any later lookup */
+};
+
+/*
+ * The filesystem block of file block off, or KVFS_NULLBLOCK; *run: how
+ * many of the len blocks from off on continue it on disk (through
+ * adjacent extents), 0 for a hole.  off is at least the last lookup's off
+ * plus its *run.
+ */
+uint64_t kvfs_dir_xmap(struct kvfs_dir_xmap *m, uint64_t off, uint32_t len,
+		       uint32_t *run);
 
 /* DT_* of a KVFS_FT_* */
 unsigned kvfs_ftype_to_dtype(uint8_t ftype);

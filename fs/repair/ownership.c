@@ -26,6 +26,22 @@ void kvfs_repair_bmap_destroy(struct kvfs_repair_bmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void kvfs_repair_bmap_reserve(struct kvfs_repair_bmap *m, uint64_t n)
+{
+	struct kvfs_repair_claim *p;
+
+	if (n <= m->cap || n > SIZE_MAX / sizeof(*p))
+		return;
+	p = kvmalloc(n * sizeof(*p), 0);
+	if (!p)
+		return;
+	if (m->claims)
+		memcpy(p, m->claims, m->nclaims * sizeof(*p));
+	kvfree(m->claims);
+	m->claims = p;
+	m->cap = n;
+}
+
 int kvfs_repair_bmap_claim(struct kvfs_repair_bmap *m, uint64_t start,
 			   uint32_t len, enum kvfs_scrub_owner kind,
 			   uint64_t owner)

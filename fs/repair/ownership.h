@@ -31,6 +31,8 @@ struct kvfs_repair_bmap {
 
 int kvfs_repair_bmap_init(struct kvfs_repair_bmap *m, uint64_t nblocks);
 void kvfs_repair_bmap_destroy(struct kvfs_repair_bmap *m);
+/* Room for n claims up front (a hint: more still fit; short of memory, none). */
+void kvfs_repair_bmap_reserve(struct kvfs_repair_bmap *m, uint64_t n);
 
 /* Blocks [start, start + len) (inside the map) now belong to owner. */
 int kvfs_repair_bmap_claim(struct kvfs_repair_bmap *m, uint64_t start,
@@ -54,6 +56,15 @@ static inline bool kvfs_repair_bmap_test(const struct kvfs_repair_bmap *m,
 					 uint64_t fsb)
 {
 	return m->bits[fsb / 64] >> (fsb % 64) & 1;
+}
+
+/* The owned bits of blocks [fsb, fsb + 64) (inside the map), fsb's lowest. */
+static inline uint64_t kvfs_repair_bmap_word(const struct kvfs_repair_bmap *m,
+					     uint64_t fsb)
+{
+	uint64_t lo = m->bits[fsb / 64] >> (fsb % 64);
+
+	return fsb % 64 ? lo | m->bits[fsb / 64 + 1] << (64 - fsb % 64) : lo;
 }
 
 /* The first owned block of [start, start + len), or KVFS_NULLBLOCK. */

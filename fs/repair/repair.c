@@ -135,6 +135,7 @@ static void begin(struct rp *rp, enum kvfs_repair_phase ph)
 /* Phases 3, 4 and 7 over the device, through one buffer cache. */
 static int space_phases(struct rp *rp)
 {
+	uint64_t used;
 	int err;
 
 	err = kv_bcache_create(rp->dev, rp->g.blocksize, 256u << 20, &rp->bc);
@@ -146,6 +147,17 @@ static int space_phases(struct rp *rp)
 	err = rp->blk && rp->ags ?
 		      kvfs_repair_bmap_init(&rp->map, rp->g.dblocks) :
 		      -ENOMEM;
+	/*
+	 * About a claim and a half for each inode in use, as the superblock
+	 * counts them (at most one a block): the claims not grown by
+	 * doubling copies, each into memory faulted in anew.
+	 */
+	if (!err) {
+		used = rp->g.icount > rp->g.ifree ? rp->g.icount - rp->g.ifree :
+						    0;
+		used = used < rp->g.dblocks ? used : rp->g.dblocks;
+		kvfs_repair_bmap_reserve(&rp->map, used + used / 2);
+	}
 	if (!err) {
 		begin(rp, KVFS_RP_AG_HEADERS);
 		err = rp_phase_ag(rp);

@@ -33,9 +33,9 @@
 
 static char path[256];
 
-static void make_fs(void)
+static void make_fs_at(const char *p)
 {
-	struct kvfs_mkfs_opts o = { .target = path,
+	struct kvfs_mkfs_opts o = { .target = p,
 				    .size = 64 << 20,
 				    .force = true };
 	struct kvfs_geom g;
@@ -43,15 +43,25 @@ static void make_fs(void)
 	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
 }
 
-static uint32_t disk_state(void)
+static void make_fs(void)
+{
+	make_fs_at(path);
+}
+
+static uint32_t disk_state_at(const char *p)
 {
 	struct kvfs_geom g;
 	struct kv_dev *dev;
 
-	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	CHECK_EQ(kv_dev_open(p, KV_DEV_RDONLY, &dev), 0);
 	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
 	kv_dev_close(dev);
 	return g.state;
+}
+
+static uint32_t disk_state(void)
+{
+	return disk_state_at(path);
 }
 
 /* The image's bytes, to prove a read-only mount writes nothing. */
@@ -357,6 +367,68 @@ static void test_errors_state(void)
 	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
 }
 
+/*
+ * Two filesystems open in one process (a tool's case), corruption met on
+ * one and a third refused for its damaged superblock: only the first is
+ * left marked.  The count was the process's before, which marked both.
+ */
+static void test_errors_per_mount(void)
+{
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_mount *a, *b, *c;
+	struct kvfs_stat st;
+	struct kvfs_geom g;
+	char pathb[sizeof(path) + 4], pathc[sizeof(path) + 4], name[16];
+	uint8_t zero[512] = { 0 };
+	uint64_t ino = 0;
+	int fd;
+
+	snprintf(pathb, sizeof(pathb), "%s.b", path);
+	make_fs();
+	make_fs_at(pathb);
+	/* a file whose inode is outside the clusters an open reads */
+	CHECK_EQ(kvfs_open(path, NULL, &a, NULL), 0);
+	g = a->g;
+	ino = g.rootino;
+	for (int i = 0;
+	     kvfs_ino_to_fsb(&g, ino) == kvfs_ino_to_fsb(&g, g.rootino); i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		CHECK_EQ(kvfs_create(a, kvfs_root_ino(a), name, S_IFREG | 0644,
+				     0, KVFS_CREATE_EXCL, &cr, &st, NULL),
+			 0);
+		ino = st.ino;
+	}
+	CHECK_EQ(kvfs_close(a), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
+	fd = open(path, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pwrite(fd, zero, sizeof(zero),
+			(off_t)(kvfs_ino_to_fsb(&g, ino) * g.blocksize +
+				kvfs_ino_to_offset(&g, ino))),
+		 (ssize_t)sizeof(zero));
+	close(fd);
+
+	/* a third image whose superblock is damaged: refused, its own */
+	snprintf(pathc, sizeof(pathc), "%s.c", path);
+	make_fs_at(pathc);
+	fd = open(pathc, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pwrite(fd, "\x77", 1, 200), 1);
+	close(fd);
+
+	CHECK_EQ(kvfs_open(path, NULL, &a, NULL), 0);
+	CHECK_EQ(kvfs_open(pathb, NULL, &b, NULL), 0);
+	CHECK_EQ(kvfs_getattr(a, ino, &st), -EUCLEAN);
+	CHECK_EQ(kvfs_getattr(b, kvfs_root_ino(b), &st), 0);
+	CHECK(kvfs_open(pathc, NULL, &c, NULL) < 0);
+	CHECK_EQ(kvfs_close(b), 0);
+	CHECK_EQ(kvfs_close(a), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_DIRTY);
+	CHECK_EQ(disk_state_at(pathb), KVFS_STATE_CLEAN);
+	unlink(pathb);
+	unlink(pathc);
+}
+
 static void test_refusals(void)
 {
 	struct kvfs_mount *mp = NULL;
@@ -396,6 +468,7 @@ int main(void)
 	test_reservations();
 	test_refusals();
 	test_errors_state();
+	test_errors_per_mount();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("mount: ok\n");
