@@ -688,6 +688,15 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 		       fs->writeback ? KVFS_WRITE_NOCMTIME : 0);
 	free(copy);
 	/*
+	 * The kernel takes a write back's answer as all or nothing: a short
+	 * count would mark every page of it written and report nothing, the
+	 * rest lost behind an fsync that returns 0.  Part of it found no
+	 * room (kvfs_write() is short on ENOSPC only): ENOSPC for the whole,
+	 * as the part written is no news to the page cache.
+	 */
+	if (fi->writepage && n >= 0 && (size_t)n < len)
+		n = -ENOSPC;
+	/*
 	 * A write back from the page cache: the write() it came from
 	 * returned long ago, and the kernel keeps the error for fsync and
 	 * close only, so that on a full filesystem write() would go on
