@@ -175,9 +175,16 @@ struct kvfs_blk_hdr {
 #define KVFS_INO_AGBNO 6 /* mkfs: root of the inode-chunk tree */
 #define KVFS_AG_MKFS_BLOCKS 7 /* headers and roots; the reserve list next */
 
-/* Superblock state. */
+/* Superblock state: CLEAN or DIRTY, and the flag ERRORS beside either. */
 #define KVFS_STATE_CLEAN 0 /* written back and unmounted cleanly */
 #define KVFS_STATE_DIRTY 1 /* mounted, or not cleanly unmounted */
+/*
+ * A mount met corrupt metadata and no fsck.kvfs ran since (ext4's error
+ * state): fsck.kvfs checks it without -f.  A bit of its own, since a dirty
+ * superblock over a clean log is also what a crash of a mount that logged
+ * nothing leaves.
+ */
+#define KVFS_STATE_ERRORS 2
 
 /*
  * Superblock: block 0 of the filesystem, copied at block 0 of every AG

@@ -58,11 +58,10 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	mp->atime = o->atime;
 	mp->wsync = o->sync;
 	/*
-	 * Dirty with a clean log: an unmount that met corruption left it so
-	 * (fs/mount.h errors_seen), and it stays so until fsck.kvfs ran.
+	 * A mount that met corruption left the error state (fs/mount.h
+	 * errors_seen), and it stays until fsck.kvfs ran.
 	 */
-	mp->errors_seen = mp->state_at_open == KVFS_STATE_DIRTY &&
-			  mp->ri.was_clean && !mp->ri.was_empty;
+	mp->errors_seen = mp->state_at_open & KVFS_STATE_ERRORS;
 	mp->corrupt_at_open = kv_bcache_reports(mp->bc);
 	if (info) {
 		info->recovered = !mp->ri.was_clean && !mp->ri.was_empty;

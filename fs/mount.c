@@ -73,7 +73,7 @@ static int sb_write_state(struct kvfs_mount *mp, uint32_t state)
 	int err;
 
 	/* new inode chunks move the inode counts: the summary follows */
-	if (state == KVFS_STATE_CLEAN) {
+	if (!(state & KVFS_STATE_DIRTY)) {
 		err = sum_agi(mp, &icount, &ifree);
 		if (err)
 			return err;
@@ -83,7 +83,7 @@ static int sb_write_state(struct kvfs_mount *mp, uint32_t state)
 		return err;
 	kv_buf_lock(bp);
 	mp->g.state = state;
-	if (state == KVFS_STATE_CLEAN) {
+	if (!(state & KVFS_STATE_DIRTY)) {
 		/* the summary is exact at a clean unmount */
 		uint64_t free = 0;
 		uint32_t i;
@@ -443,7 +443,10 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 	}
 	mp->state_at_open = mp->g.state;
 	if (!mp->rdonly) {
-		err = sb_write_state(mp, KVFS_STATE_DIRTY);
+		/* an error state stays while mounted: a crash keeps it */
+		err = sb_write_state(mp,
+				     KVFS_STATE_DIRTY |
+					     (mp->g.state & KVFS_STATE_ERRORS));
 		if (err) {
 			fail(err, "cannot write the superblock: %s",
 			     strerror(-err));
@@ -533,7 +536,7 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 			err = err2;
 		if (!err && !mp->rdonly)
 			err = sb_write_state(mp, mp->errors_seen ?
-							 KVFS_STATE_DIRTY :
+							 KVFS_STATE_ERRORS :
 							 KVFS_STATE_CLEAN);
 	}
 	kvfs_iunlink_destroy(mp);

@@ -119,8 +119,9 @@ struct kvfs_mount {
 	uint32_t state_at_open;
 	/*
 	 * Corruption was met while mounted (or by an earlier mount, not
-	 * repaired since): the unmount leaves the superblock dirty, so that
-	 * fsck.kvfs checks it without -f (ext4's error state).  Set by
+	 * repaired since): the unmount leaves the superblock in the error
+	 * state (KVFS_STATE_ERRORS, kept while mounted), so that fsck.kvfs
+	 * checks it without -f (ext4's error state).  Set by
 	 * kvfs_open() and kvfs_close() (fs/kvfs.h), not by the mounts of the
 	 * tools (fsck's own, which meets the damage it repairs).
 	 */

@@ -453,7 +453,7 @@ int kvfs_check_fs(struct kv_dev *dev, const struct kvfs_geom *g,
 		goto out;
 	check_dirs(&c);
 	if (!st->crc_errors && !st->other_errors &&
-	    g->state == KVFS_STATE_CLEAN &&
+	    !(g->state & KVFS_STATE_DIRTY) &&
 	    (fdblocks != g->fdblocks || icount != g->icount ||
 	     ifree != g->ifree))
 		count_err(&c, kvfs_corrupt(-EUCLEAN, 0, "superblock of AG 0",

@@ -1465,7 +1465,7 @@ static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 	if (err)
 		goto out;
 	sweep(&s);
-	if (g->state == KVFS_STATE_CLEAN &&
+	if (!(g->state & KVFS_STATE_DIRTY) &&
 	    (s.fdblocks != g->fdblocks || s.icount != g->icount ||
 	     s.ifree != g->ifree))
 		kvfs_scrub_find(&s, KVFS_SCRUB_SUMMARY, 0, 0, 0, KVFS_NULLINO,

@@ -383,7 +383,7 @@ int kvfs_geom_validate(const struct kvfs_geom *g, char *err, size_t errlen)
 				"root inode %" PRIu64 " or lost+found %" PRIu64
 				" out of range",
 				g->rootino, g->lpfino);
-	if (g->state != KVFS_STATE_CLEAN && g->state != KVFS_STATE_DIRTY)
+	if (g->state & ~(uint32_t)(KVFS_STATE_DIRTY | KVFS_STATE_ERRORS))
 		return geom_err(-EUCLEAN, err, errlen, "state %u invalid",
 				g->state);
 	if (g->fdblocks > g->dblocks || g->ifree > g->icount)

@@ -197,7 +197,7 @@ int kvfs_sb_check_features(const struct kvfs_geom *g, bool rdonly)
 	if (inc)
 		return feature_refused(
 			-EOPNOTSUPP, "unknown incompatible features 0x%x", inc);
-	if (log && g->state != KVFS_STATE_CLEAN)
+	if (log && (g->state & KVFS_STATE_DIRTY))
 		return feature_refused(-EOPNOTSUPP,
 				       "unknown log-incompatible features "
 				       "0x%x in a log to replay",

@@ -1095,7 +1095,11 @@ static int do_frees(struct actx *c)
 /*
  * Move the fork boundary.  A B+tree fork's root is laid out for its fork's
  * size: each is laid out again (-ENOSPC, nothing changed, when a root's
- * entries do not fit its smaller fork).
+ * entries do not fit its smaller fork).  The caller logs both forks with
+ * the core when the boundary moved (forks_moved()): recovery lays the
+ * logged fork offset over the inode on disk, whose unlogged fork keeps
+ * the old layout there (a B+tree root's pointers then read from the wrong
+ * place).
  */
 static int set_forkoff(struct kvfs_inode *ip, uint16_t forkoff)
 {
@@ -1140,6 +1144,12 @@ static int set_forkoff(struct kvfs_inode *ip, uint16_t forkoff)
 	else if (new_a > old_a)
 		memset(ip->i_afork + old_a, 0, new_a - old_a);
 	return 0;
+}
+
+/* The fields to log of a change that moved the boundary from old, or not. */
+static unsigned forks_moved(const struct kvfs_inode *ip, uint16_t old)
+{
+	return ip->i_forkoff != old ? KVFS_ILOG_DFORK : 0;
 }
 
 /*
@@ -1290,7 +1300,9 @@ static int sf_to_leaf(struct actx *c, struct xset *s, uint16_t forkoff)
 		return err;
 	leaf_encode(bp->b_addr, c->g->blocksize, s->e, s->n);
 	tlog(c, bp);
-	kvfs_trans_log_inode(c->tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_AFORK);
+	kvfs_trans_log_inode(c->tp, ip,
+			     KVFS_ILOG_CORE | KVFS_ILOG_AFORK |
+				     forks_moved(ip, save_off));
 	return 0;
 }
 
@@ -1339,6 +1351,8 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 		}
 	}
 	if (sf_fits(c->g, &s, room - forkoff * 8u)) {
+		uint16_t old = ip->i_forkoff;
+
 		err = set_forkoff(ip, forkoff);
 		if (err)
 			goto out;
@@ -1346,7 +1360,8 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 		ip->i_aformat = KVFS_DFORK_INLINE;
 		sf_encode(ip->i_afork, room - forkoff * 8u, &s);
 		kvfs_trans_log_inode(c->tp, ip,
-				     KVFS_ILOG_CORE | KVFS_ILOG_AFORK);
+				     KVFS_ILOG_CORE | KVFS_ILOG_AFORK |
+					     forks_moved(ip, old));
 		goto out;
 	}
 	err = sf_to_leaf(c, &s, forkoff);

@@ -549,7 +549,7 @@ static int sb_counters(struct rp *rp, bool unknown)
 	wrong = !unknown &&
 		(fd != g->fdblocks || ic != g->icount || ifr != g->ifree);
 	/* exact only at a clean unmount; a rebuilt primary has mkfs's */
-	if (wrong && g->state == KVFS_STATE_CLEAN && !rp->sb_bad &&
+	if (wrong && !(g->state & KVFS_STATE_DIRTY) && !rp->sb_bad &&
 	    !rp_problem(rp, true, KVFS_NULLINO, 0,
 			"superblock summary counters wrong (%" PRIu64
 			" free blocks, %" PRIu64 " inodes, %" PRIu64
@@ -558,7 +558,7 @@ static int sb_counters(struct rp *rp, bool unknown)
 			g->fdblocks, g->icount, g->ifree, fd, ic, ifr))
 		return 0;
 	if (rp->o->dry_run || (!rp->needsrepair && !rp->sb_bad &&
-			       !(wrong && g->state == KVFS_STATE_CLEAN)))
+			       !(wrong && !(g->state & KVFS_STATE_DIRTY))))
 		return 0;
 	/* what the repair wrote is durable before the bit goes */
 	err = kv_bcache_flush(rp->bc);

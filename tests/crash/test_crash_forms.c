@@ -362,7 +362,8 @@ static bool dir_step(struct run *r)
 		dir_xattr_step(r, d, e);
 		return true;
 	}
-	if (!dm.n || kind < (dm.shrink ? 10 : 75)) {
+	/* shrinking, creates still come: never past the model's room */
+	if (!dm.n || (kind < (dm.shrink ? 10 : 75) && dm.n < DIR_MAX)) {
 		dir_name(dm.name[dm.n]);
 		dm.in_e[dm.n] = false;
 		if (mp) {

@@ -327,6 +327,19 @@ static void test_structures(void)
 	CHECK_EQ(kvfs_sb_check_mount(&out, false), 0);
 	out.state = KVFS_STATE_DIRTY;
 	CHECK_EQ(kvfs_sb_check_mount(&out, true), -EOPNOTSUPP);
+	/* the error state is no log to replay; it goes with either state */
+	out.state = KVFS_STATE_ERRORS;
+	CHECK_EQ(kvfs_sb_check_mount(&out, false), 0);
+	{
+		char err[128];
+		struct kvfs_geom st = cur;
+
+		st.state = KVFS_STATE_DIRTY | KVFS_STATE_ERRORS;
+		CHECK_EQ(kvfs_geom_validate(&st, err, sizeof(err)), 0);
+		st.state = 4;
+		CHECK_EQ(kvfs_geom_validate(&st, err, sizeof(err)), -EUCLEAN);
+	}
+	out.state = KVFS_STATE_DIRTY;
 	/* both survive a round trip */
 	out.feat_incompat = KVFS_FEAT_INCOMPAT_NEEDSREPAIR;
 	kvfs_sb_to_disk(&out, 1, blk);

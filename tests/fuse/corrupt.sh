@@ -7,9 +7,9 @@
 #    reading the damaged object fails with EIO, EUCLEAN or EBADMSG; every
 #    other file reads byte-identical to the undamaged image; a new file can
 #    still be written, fsync'd and read back; the daemon's log names the
-#    block; it unmounts and exits 0, leaving the superblock dirty (a plain
-#    fsck.kvfs -n, without -f, checks it and exits 4); fsck.kvfs -y
-#    repairs, -n is clean after;
+#    block; it unmounts and exits 0, leaving the superblock in the error
+#    state (a plain fsck.kvfs -n, without -f, checks it and exits 4);
+#    fsck.kvfs -y repairs, -n is clean after;
 #  - random bit flips (blocktrash, every metadata type but the log) over a
 #    few seeds: the mount is refused with a message, or comes up and the
 #    whole tree can be walked without the daemon dying (no ENOTCONN, no
@@ -78,7 +78,7 @@ for c in "${cases[@]}"; do
 	unmount_fg "$mnt"
 	grep -qE 'corrupt|block [0-9]+' "$daemon_log" ||
 		fail "$name: the daemon's log names no block: $(cat "$daemon_log")"
-	# the mount met the damage: its unmount left the superblock dirty,
+	# the mount met the damage: its unmount left the error state,
 	# so a plain fsck (no -f) checks rather than skips a clean one
 	T "$fsck" -n "$img" >"$tmp/fsck.out" 2>&1
 	st=$?

@@ -48,6 +48,14 @@ T "$prog" enospc-fsync "$mnt" || fail "test_fuse_errno enospc-fsync"
 unmount "$mnt" "$tmp/small"
 T "$scrub" "$tmp/small" || fail "the checker after the short write back"
 
+for o in writeback_cache nowriteback_cache; do
+	T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (fsync, $o)"
+	T "$mount_kvfs" "$tmp/small" "$mnt" -o "$o" || fail "mount small (fsync, $o)"
+	T "$prog" enospc-fsync-half "$mnt" || fail "test_fuse_errno enospc-fsync-half ($o)"
+	unmount "$mnt" "$tmp/small"
+	T "$scrub" "$tmp/small" || fail "the checker after the fsync ENOSPC ($o)"
+done
+
 T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (unmap)"
 KVFS_ERRTAGS=file_unmap_nospc:count=2 T "$mount_kvfs" "$tmp/small" "$mnt" ||
 	fail "mount small (unmap)"

@@ -335,8 +335,8 @@ static void test_reservations(void)
 
 /*
  * Corruption met while mounted (a verifier's report) leaves the
- * superblock dirty at a clean unmount, so that fsck.kvfs checks it without
- * -f; the next open says so (info.errors) and keeps it dirty; a tool's
+ * superblock in the error state at a clean unmount, so that fsck.kvfs
+ * checks it without -f; the next open says so (info.errors) and keeps it; a tool's
  * mount (fsck's repair) ends it.  A mount that met nothing unmounts clean.
  */
 static void test_errors_state(void)
@@ -353,11 +353,11 @@ static void test_errors_state(void)
 	CHECK_EQ(kvfs_corrupt(-EUCLEAN, 7, "test", "a verifier's finding"),
 		 -EUCLEAN);
 	CHECK_EQ(kvfs_close(mp), 0);
-	CHECK_EQ(disk_state(), KVFS_STATE_DIRTY);
+	CHECK_EQ(disk_state(), KVFS_STATE_ERRORS);
 	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
 	CHECK(info.errors && !info.recovered);
 	CHECK_EQ(kvfs_close(mp), 0);
-	CHECK_EQ(disk_state(), KVFS_STATE_DIRTY);
+	CHECK_EQ(disk_state(), KVFS_STATE_ERRORS);
 	CHECK_EQ(kvfs_mount_open(path, NULL, &mp), 0);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
@@ -423,10 +423,66 @@ static void test_errors_per_mount(void)
 	CHECK(kvfs_open(pathc, NULL, &c, NULL) < 0);
 	CHECK_EQ(kvfs_close(b), 0);
 	CHECK_EQ(kvfs_close(a), 0);
-	CHECK_EQ(disk_state(), KVFS_STATE_DIRTY);
+	CHECK_EQ(disk_state(), KVFS_STATE_ERRORS);
 	CHECK_EQ(disk_state_at(pathb), KVFS_STATE_CLEAN);
 	unlink(pathb);
 	unlink(pathc);
+}
+
+/* The image as a crash now would leave it: its bytes as written so far. */
+static void crash_now(uint8_t **b, size_t *len)
+{
+	*b = slurp(len);
+}
+
+static void crash_restore(uint8_t *b, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	CHECK(fd >= 0 && pwrite(fd, b, len, 0) == (ssize_t)len);
+	close(fd);
+	free(b);
+}
+
+/*
+ * A crash of a mount that logged nothing (an idle mount: its superblock
+ * dirty over the last unmount's clean log) is no error state: the next
+ * open says no errors and unmounts clean.  The error state survives a
+ * crash of a mount of an image that has it.
+ */
+static void test_errors_crash(void)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	uint8_t *b;
+	size_t len;
+
+	make_fs();
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	crash_now(&b, &len);
+	CHECK_EQ(kvfs_close(mp), 0);
+	crash_restore(b, len);
+	CHECK_EQ(disk_state() & KVFS_STATE_DIRTY, KVFS_STATE_DIRTY);
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK(!info.errors);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_CLEAN);
+
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_corrupt(-EUCLEAN, 7, "test", "a verifier's finding"),
+		 -EUCLEAN);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK(info.errors);
+	crash_now(&b, &len);
+	CHECK_EQ(kvfs_close(mp), 0);
+	crash_restore(b, len);
+	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
+	CHECK(info.errors);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(disk_state(), KVFS_STATE_ERRORS);
 }
 
 static void test_refusals(void)
@@ -469,6 +525,7 @@ int main(void)
 	test_refusals();
 	test_errors_state();
 	test_errors_per_mount();
+	test_errors_crash();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("mount: ok\n");
