@@ -293,9 +293,7 @@ static void print_field(const void *p, const char *prefix, const char *name,
 			printf("%u\n", kv_le32_to_cpu(v32));
 		break;
 	case F_STATE:
-		printf("%s\n", kv_le16_to_cpu(v16) == KVFS_STATE_CLEAN ?
-				       "clean" :
-				       "dirty");
+		printf("%s\n", kvfs_sb_state_name(kv_le16_to_cpu(v16)));
 		break;
 	case F_UUID:
 		kvfs_uuid_format(p, uuid);
@@ -1030,7 +1028,6 @@ static int parse_word(const char *s, const char *const *words, unsigned n,
 /* val as a field of kind t, little-endian into out (ftype_size() bytes). */
 static int parse_value(enum ftype t, const char *val, uint8_t *out)
 {
-	static const char *const states[] = { "clean", "dirty" };
 	static const char *const formats[] = { "none", "inline", "extents",
 					       "btree" };
 	size_t sz = ftype_size(t);
@@ -1076,7 +1073,8 @@ static int parse_value(enum ftype t, const char *val, uint8_t *out)
 	}
 	if (t == F_NULLAG && !strcmp(val, "null"))
 		v = KVFS_NULLAGBLOCK;
-	else if (t == F_STATE && !parse_word(val, states, 2, &v))
+	else if (t == F_STATE && !parse_word(val, kvfs_sb_state_names,
+					     KVFS_SB_STATE_NAMES, &v))
 		;
 	else if (t == F_FORMAT && !parse_word(val, formats, 4, &v))
 		;
@@ -2295,7 +2293,8 @@ static void usage(FILE *f)
 		"                        hash_root free_root hash_level "
 		"free_level ndata nentries\n"
 		"VALUE: a number (0x.. hex, 0.. octal), \"null\" for AG "
-		"pointers, clean|dirty,\nnone|inline|extents|btree, SEC[.NSEC] "
+		"pointers, clean|dirty|clean,errors|dirty,errors,\n"
+		"none|inline|extents|btree, SEC[.NSEC] "
 		"for times.  -c leaves the crc as it was\n(then wrong); writing "
 		"the crc field itself always keeps it.\n\n"
 		"blocktrash TYPES (comma-separated; default all but log): ");

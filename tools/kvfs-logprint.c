@@ -265,7 +265,7 @@ static int logprint(struct lp *lp)
 	       " basic blocks); superblock state %s\n",
 	       lp->path, g.logblocks, g.blocksize, g.logstart,
 	       lio.len >> KVJ_BB_SHIFT,
-	       g.state == KVFS_STATE_CLEAN ? "clean" : "dirty");
+	       kvfs_sb_state_name(g.state));
 	ret = kvj_log_walk(&kvfs_log_io_ops, &lio, lio.len, &lp_ops, lp);
 	if (!ret || ret == -EUCLEAN)
 		printf("%" PRIu64 " records, %" PRIu64 " checkpoints, %" PRIu64

@@ -231,6 +231,19 @@ static int hexval(int c)
 	return -1;
 }
 
+const char *const kvfs_sb_state_names[KVFS_SB_STATE_NAMES] = {
+	[KVFS_STATE_CLEAN] = "clean",
+	[KVFS_STATE_DIRTY] = "dirty",
+	[KVFS_STATE_ERRORS] = "clean,errors",
+	[KVFS_STATE_DIRTY | KVFS_STATE_ERRORS] = "dirty,errors",
+};
+
+const char *kvfs_sb_state_name(uint32_t state)
+{
+	return state < KVFS_SB_STATE_NAMES ? kvfs_sb_state_names[state] :
+					     "invalid";
+}
+
 int kvfs_uuid_parse(const char *s, uint8_t uuid[KVFS_UUID_SIZE])
 {
 	int n = 0;

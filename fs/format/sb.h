@@ -50,6 +50,15 @@ int kvfs_sb_check_features(const struct kvfs_geom *g, bool rdonly);
  */
 int kvfs_sb_check_mount(const struct kvfs_geom *g, bool rdonly);
 
+/*
+ * Superblock state words, indexed by the state value (KVFS_STATE_DIRTY and
+ * KVFS_STATE_ERRORS are bits): "clean", "dirty", "clean,errors",
+ * "dirty,errors".  kvfs_sb_state_name() gives "invalid" for other values.
+ */
+#define KVFS_SB_STATE_NAMES 4
+extern const char *const kvfs_sb_state_names[KVFS_SB_STATE_NAMES];
+const char *kvfs_sb_state_name(uint32_t state);
+
 /* UUIDs: parse "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", format, generate v4. */
 int kvfs_uuid_parse(const char *s, uint8_t uuid[KVFS_UUID_SIZE]);
 void kvfs_uuid_format(const uint8_t uuid[KVFS_UUID_SIZE], char out[37]);

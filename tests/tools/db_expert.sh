@@ -55,6 +55,7 @@ check_write() {
 }
 
 check_write sb "sb 1" "fdblocks = 1234" -- sb 1 fdblocks 1234
+check_write sb-state "sb 1" "state = dirty,errors" -- sb 1 state dirty,errors
 check_write sb-label "sb" 'label = "damaged"' -- sb label damaged
 fb=$($DB "$T/base" ag 0 | sed -n 's/^freeblks = //p')
 check_write agf "ag 0" "freeblks = $((fb + 1))" -- agf 0 freeblks $((fb + 1))
