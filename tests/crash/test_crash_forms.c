@@ -2,7 +2,7 @@
 /*
  * Crash atomicity of the operations that change an object's on-disk form,
  * which the other crash tests reach seldom or never, over every crash
- * mode of the device layer (fs/io/dev.h).  Five workloads, one seeded
+ * mode of the device layer (fs/io/dev.h).  Six workloads, one seeded
  * sequence of steps each (every step one API call, chosen from a model so
  * that it succeeds, then an fsync of what it changed or not, and now and
  * then an AIL push: the logged metadata written back in place, as the
@@ -30,7 +30,11 @@
  *   extents: a file whose map is the extent B+tree (every other block of
  *            8 MiB written), fsync'd after every step: writes, hole
  *            punches, zero ranges, fallocate, truncates down and up (to 0
- *            sometimes), and copy_file_range from another file.
+ *            sometimes), and copy_file_range from another file;
+ *   extattr: the same, with attributes of the file set and removed among
+ *            its steps (short, local and remote values): the attribute
+ *            fork grows into the inode's literal area and out of it while
+ *            the data fork is a B+tree root there, or extents, or none.
  *
  * A run without a fault records the tree after every step (names, types,
  * link counts, sizes, symlink targets, every xattr's name and value, the
@@ -788,10 +792,14 @@ static bool rename_step(struct run *r)
 #define SRCSIZE (1u << 20)
 #define EXT_STEPS 250
 
+#define EXT_XNAMES 16
+
 static struct {
 	uint8_t *cur;
 	uint32_t size;
 	uint32_t gen;
+	bool attrs; /* extattr: the file's attribute fork changes too */
+	bool has[EXT_XNAMES];
 } em;
 static uint32_t bsize;
 
@@ -814,6 +822,8 @@ static void ext_reset(void)
 	memset(em.cur, 0, XMAX);
 	em.size = XSIZE;
 	em.gen = 1;
+	em.attrs = false;
+	memset(em.has, 0, sizeof(em.has));
 	/* every other block written: the setup's */
 	for (uint32_t b = 0; b < XSIZE / 4096; b += 2)
 		for (uint32_t o = b * 4096; o < (b + 1) * 4096; o++)
@@ -854,6 +864,45 @@ static void ext_setup(struct kvfs_mount *mp)
 	free(buf);
 }
 
+static void extattr_reset(void)
+{
+	ext_reset();
+	em.attrs = true;
+}
+
+/*
+ * extattr: an attribute of x set or removed, its value short (in the
+ * inode), local to a leaf, or remote; the fork boundary moves over the
+ * data fork's B+tree root
+ */
+static void ext_xattr_step(struct run *r, uint64_t x)
+{
+	static uint8_t v[9000];
+	unsigned i = rndn(EXT_XNAMES), sz = rndn(3);
+	int len = sz == 0 ? (int)rndn(40) :
+		  sz == 1 ? 100 + (int)rndn(1400) :
+			    3000 + (int)rndn(6000);
+	char name[32];
+	int err;
+
+	snprintf(name, sizeof(name), "user.x%u", i);
+	if (em.has[i] && rndn(2)) {
+		if (r->mp) {
+			err = kvfs_removexattr(r->mp, x, name);
+			expect(r, err, "removexattr");
+		}
+		em.has[i] = false;
+	} else {
+		for (int b = 0; b < len; b++)
+			v[b] = (uint8_t)(1 + (b * 7 + r->step) % 251);
+		if (r->mp) {
+			err = kvfs_setxattr(r->mp, x, name, v, (size_t)len, 0);
+			expect(r, err, "setxattr");
+		}
+		em.has[i] = true;
+	}
+}
+
 static void em_size(uint32_t sz)
 {
 	if (sz < em.size)
@@ -869,6 +918,7 @@ static bool ext_step(struct run *r)
 	uint64_t src = mp ? lookup(mp, kvfs_root_ino(mp), "src") : 0;
 	unsigned kind = rndn(100);
 	long long err = 0;
+	bool xstep, datasync;
 	/* block-aligned half the time: whole extents change */
 	uint32_t off = rndn(XSIZE + XSIZE / 4), len;
 
@@ -879,7 +929,10 @@ static bool ext_step(struct run *r)
 	len = 1 + rndn(rndn(4) ? 65536 : 1u << 20);
 	if (off + len > XMAX)
 		len = XMAX - off;
-	if (kind < 30) {
+	xstep = em.attrs && rndn(3) == 0;
+	if (xstep) {
+		ext_xattr_step(r, x);
+	} else if (kind < 30) {
 		uint32_t g = ++em.gen;
 
 		for (uint32_t i = 0; i < len; i++)
@@ -969,7 +1022,9 @@ static bool ext_step(struct run *r)
 		if (n && off + n > em.size)
 			em.size = off + n;
 	}
-	fsync_ino(r, x, rndn(2));
+	/* an attribute is no data: fdatasync need not keep it */
+	datasync = rndn(2) && !xstep;
+	fsync_ino(r, x, datasync);
 	if (rndn(8) == 0 && mp)
 		kvj_log_push_ail(mp->log);
 	return true;
@@ -993,6 +1048,7 @@ static const struct workload wls[] = {
 	{ "rename", rename_setup, rename_reset, rename_step, RENAME_STEPS + 1,
 	  false },
 	{ "extents", ext_setup, ext_reset, ext_step, EXT_STEPS + 1, true },
+	{ "extattr", ext_setup, extattr_reset, ext_step, EXT_STEPS + 1, true },
 };
 
 #define NWL (sizeof(wls) / sizeof(wls[0]))
@@ -1236,7 +1292,7 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--seed S] [--points N] [--workload "
-		"dir|dirattr|xattr|rename|extents] [--mode M] [--at WRITE] "
+		"dir|dirattr|xattr|rename|extents|extattr] [--mode M] [--at WRITE] "
 		"[--errtags SPEC] [-v]\n",
 		prog);
 	exit(2);
