@@ -1073,6 +1073,45 @@ int kvfs_btree_update(struct kvfs_btree_cur *cur, const void *rec)
 	return 0;
 }
 
+/*
+ * May the record at leaf position i take a key that moves away from the
+ * neighbour beyond the leaf's edge on side dir (-1 left, +1 right)?  Yes
+ * when i is not at that edge, or no leaf lies beyond it; the neighbour
+ * there is on the right side of the old key, so a key moving away from it
+ * keeps the order too (up: from the left one, down: from the right one).
+ */
+static bool edge_ok(struct kvfs_btree_cur *cur, struct kv_buf *bp, int i,
+		    int dir, bool away)
+{
+	if (dir < 0 ? i > 0 : i + 1 < (int)nrecs(bp))
+		return true;
+	if (away || cur->nlevels == 1)
+		return true;
+	return (dir < 0 ? lsib(bp) : rsib(bp)) == KVFS_NULLBLOCK;
+}
+
+int kvfs_btree_update_moved(struct kvfs_btree_cur *cur, const void *rec,
+			    bool *done)
+{
+	uint8_t key[KVFS_BTREE_KEY_MAX], old[KVFS_BTREE_KEY_MAX];
+	struct kv_buf *bp = cur->bp[0];
+	int i = cur->ptr[0], up, err;
+
+	*done = false;
+	if (!bp || i < 0 || i >= (int)nrecs(bp))
+		return -ENOENT;
+	cur->fmt->rec_key(rec, key);
+	entry_key(cur, bp, 0, (unsigned)i, old);
+	up = cur->fmt->cmp_key(key, old) > 0;
+	if (!edge_ok(cur, bp, i, -1, up) || !edge_ok(cur, bp, i, 1, !up))
+		return 0;
+	err = kvfs_btree_update(cur, rec);
+	if (err == -EINVAL)
+		return 0;
+	*done = !err;
+	return err;
+}
+
 static int destroy_block(struct kvfs_btree_cur *cur, uint64_t fsb,
 			 unsigned level,
 			 int (*rec_fn)(const void *rec, void *priv), void *priv)
