@@ -11,7 +11,8 @@
  * spare, else joins a sibling and removes that entry from the parent; a
  * root node left with one child is killed, the child becoming the root.
  * Both end with a fresh lookup that positions the cursor, which keeps the
- * path bookkeeping of shifts and splits out of the cursor.
+ * path bookkeeping of shifts and splits out of the cursor (a delete that
+ * changed nothing but its leaf's entries is positioned already).
  *
  * A root in an inode is worked on as a block (cur->ibuf, decoded from the
  * fork at every descent): the accessors size its pointer array by
@@ -1031,6 +1032,7 @@ static int delrec(struct kvfs_btree_cur *cur, unsigned level, int *more)
 int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat)
 {
 	uint8_t key[KVFS_BTREE_KEY_MAX];
+	uint64_t moves;
 	unsigned level;
 	int more, err;
 
@@ -1038,12 +1040,25 @@ int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat)
 	    cur->ptr[0] >= (int)nrecs(cur->bp[0]))
 		return -ENOENT;
 	entry_key(cur, cur->bp[0], 0, (unsigned)cur->ptr[0], key);
+	moves = cur->nshifts + cur->njoins + cur->nkillroots;
 	for (level = 0;; level++) {
 		err = delrec(cur, level, &more);
 		if (err)
 			return err;
 		if (!more)
 			break;
+	}
+	/*
+	 * Nothing moved but the leaf's entries after the deleted one (the
+	 * common case): the cursor already points at the record that
+	 * followed, as the lookup would find it, unless that one starts the
+	 * next leaf.  The lookup was a descent per deletion.
+	 */
+	if (!level && moves == cur->nshifts + cur->njoins + cur->nkillroots &&
+	    !is_iroot(cur, cur->bp[0]) &&
+	    cur->ptr[0] < (int)nrecs(cur->bp[0])) {
+		*stat = 1;
+		return 0;
 	}
 	return kvfs_btree_lookup(cur, KVFS_LOOKUP_GE, key, stat);
 }
