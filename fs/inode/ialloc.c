@@ -278,20 +278,12 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
  */
 static bool literal_zero(const struct kvfs_inode *ip)
 {
-	uint32_t room = ip->i_mount->g.inodesize - KVFS_DINODE_CORE_SIZE;
-	const uint8_t *p = ip->i_dfork;
-	uint64_t acc = 0, w;
-	uint32_t i;
+	static const uint8_t
+		zero[(1u << KVFS_MAX_INODELOG) - KVFS_DINODE_CORE_SIZE];
 
-	if (ip->i_forkoff)
-		return false;
-	for (i = 0; i + sizeof(w) <= room; i += sizeof(w)) {
-		memcpy(&w, p + i, sizeof(w));
-		acc |= w;
-	}
-	for (; i < room; i++)
-		acc |= p[i];
-	return !acc;
+	return !ip->i_forkoff &&
+	       !memcmp(ip->i_dfork, zero,
+		       ip->i_mount->g.inodesize - KVFS_DINODE_CORE_SIZE);
 }
 
 static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
