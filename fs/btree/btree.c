@@ -11,7 +11,8 @@
  * spare, else joins a sibling and removes that entry from the parent; a
  * root node left with one child is killed, the child becoming the root.
  * Both end with a fresh lookup that positions the cursor, which keeps the
- * path bookkeeping of shifts and splits out of the cursor.
+ * path bookkeeping of shifts and splits out of the cursor (a delete that
+ * changed nothing but its leaf's entries is positioned already).
  *
  * A root in an inode is worked on as a block (cur->ibuf, decoded from the
  * fork at every descent): the accessors size its pointer array by
@@ -1031,6 +1032,7 @@ static int delrec(struct kvfs_btree_cur *cur, unsigned level, int *more)
 int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat)
 {
 	uint8_t key[KVFS_BTREE_KEY_MAX];
+	uint64_t moves;
 	unsigned level;
 	int more, err;
 
@@ -1038,12 +1040,25 @@ int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat)
 	    cur->ptr[0] >= (int)nrecs(cur->bp[0]))
 		return -ENOENT;
 	entry_key(cur, cur->bp[0], 0, (unsigned)cur->ptr[0], key);
+	moves = cur->nshifts + cur->njoins + cur->nkillroots;
 	for (level = 0;; level++) {
 		err = delrec(cur, level, &more);
 		if (err)
 			return err;
 		if (!more)
 			break;
+	}
+	/*
+	 * Nothing moved but the leaf's entries after the deleted one (the
+	 * common case): the cursor already points at the record that
+	 * followed, as the lookup would find it, unless that one starts the
+	 * next leaf.  The lookup was a descent per deletion.
+	 */
+	if (!level && moves == cur->nshifts + cur->njoins + cur->nkillroots &&
+	    !is_iroot(cur, cur->bp[0]) &&
+	    cur->ptr[0] < (int)nrecs(cur->bp[0])) {
+		*stat = 1;
+		return 0;
 	}
 	return kvfs_btree_lookup(cur, KVFS_LOOKUP_GE, key, stat);
 }
@@ -1071,6 +1086,45 @@ int kvfs_btree_update(struct kvfs_btree_cur *cur, const void *rec)
 	if (!i)
 		update_keys(cur, 0);
 	return 0;
+}
+
+/*
+ * May the record at leaf position i take a key that moves away from the
+ * neighbour beyond the leaf's edge on side dir (-1 left, +1 right)?  Yes
+ * when i is not at that edge, or no leaf lies beyond it; the neighbour
+ * there is on the right side of the old key, so a key moving away from it
+ * keeps the order too (up: from the left one, down: from the right one).
+ */
+static bool edge_ok(struct kvfs_btree_cur *cur, struct kv_buf *bp, int i,
+		    int dir, bool away)
+{
+	if (dir < 0 ? i > 0 : i + 1 < (int)nrecs(bp))
+		return true;
+	if (away || cur->nlevels == 1)
+		return true;
+	return (dir < 0 ? lsib(bp) : rsib(bp)) == KVFS_NULLBLOCK;
+}
+
+int kvfs_btree_update_moved(struct kvfs_btree_cur *cur, const void *rec,
+			    bool *done)
+{
+	uint8_t key[KVFS_BTREE_KEY_MAX], old[KVFS_BTREE_KEY_MAX];
+	struct kv_buf *bp = cur->bp[0];
+	int i = cur->ptr[0], up, err;
+
+	*done = false;
+	if (!bp || i < 0 || i >= (int)nrecs(bp))
+		return -ENOENT;
+	cur->fmt->rec_key(rec, key);
+	entry_key(cur, bp, 0, (unsigned)i, old);
+	up = cur->fmt->cmp_key(key, old) > 0;
+	if (!edge_ok(cur, bp, i, -1, up) || !edge_ok(cur, bp, i, 1, !up))
+		return 0;
+	err = kvfs_btree_update(cur, rec);
+	if (err == -EINVAL)
+		return 0;
+	*done = !err;
+	return err;
 }
 
 static int destroy_block(struct kvfs_btree_cur *cur, uint64_t fsb,

@@ -208,6 +208,16 @@ int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat);
  * follow when the leaf's first key changes.
  */
 int kvfs_btree_update(struct kvfs_btree_cur *cur, const void *rec);
+/*
+ * kvfs_btree_update() of a record whose key may have moved past its
+ * neighbours: *done true if it was replaced in place (the key keeps the
+ * order, checked in the leaf and, at its edges, known beyond), false with
+ * nothing changed when it does not or that needs the next leaf (the
+ * caller deletes and inserts).  A changed key saves the delete's and the
+ * insertion's descents and rebalancing.
+ */
+int kvfs_btree_update_moved(struct kvfs_btree_cur *cur, const void *rec,
+			    bool *done);
 
 /*
  * Free every block of the tree in cur->tp (each read, invalidated and

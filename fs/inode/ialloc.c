@@ -271,6 +271,21 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	return 0;
 }
 
+/*
+ * The inode's literal area is all zeros, in memory and so as last logged
+ * or written back (every change to a fork is logged with it, and a free
+ * inode's came zeroed from its chunk's initialisation or kvfs_difree()).
+ */
+static bool literal_zero(const struct kvfs_inode *ip)
+{
+	static const uint8_t
+		zero[(1u << KVFS_MAX_INODELOG) - KVFS_DINODE_CORE_SIZE];
+
+	return !ip->i_forkoff &&
+	       !memcmp(ip->i_dfork, zero,
+		       ip->i_mount->g.inodesize - KVFS_DINODE_CORE_SIZE);
+}
+
 static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 {
 	const struct kvfs_geom *g = &ip->i_mount->g;
@@ -611,7 +626,7 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	struct kvfs_inode *ip;
 	uint64_t ino = KVFS_NULLINO;
 	unsigned iget_flags = KVFS_IGET_FREE;
-	bool owned = false;
+	bool owned = false, zero;
 	int err;
 
 	if (!a->mode)
@@ -678,8 +693,16 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 		if (err)
 			goto out_unlock;
 	}
+	/*
+	 * The core only when the literal area is zero already (XFS logs a
+	 * new inode's core alone): recovery leaves the forks' bytes in place
+	 * and the empty fork of a new file took a third of a create's log
+	 * stream (and of its compression).
+	 */
+	zero = literal_zero(ip);
 	inode_init(ip, a);
-	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+	kvfs_trans_log_inode(tp, ip,
+			     KVFS_ILOG_CORE | (zero ? 0 : KVFS_ILOG_DFORK));
 	*ipp = ip;
 	return 0;
 
@@ -771,7 +794,7 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	struct kvfs_inobt_rec r;
 	struct kv_buf *agibp;
 	unsigned bit = agino % KVFS_INODES_PER_CHUNK;
-	bool newly;
+	bool newly, zero;
 	int stat, err;
 
 	if (ip->i_nextents || ip->i_nblocks)
@@ -807,6 +830,8 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	if (err)
 		return err;
 
+	/* a fork already zero stays so: only the core changes (kvfs_dialloc()) */
+	zero = literal_zero(ip);
 	ip->i_mode = 0;
 	ip->i_nlink = 0;
 	ip->i_size = 0;
@@ -818,6 +843,7 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	ip->i_forkoff = 0;
 	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
 	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
-	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE | KVFS_ILOG_DFORK);
+	kvfs_trans_log_inode(tp, ip,
+			     KVFS_ILOG_CORE | (zero ? 0 : KVFS_ILOG_DFORK));
 	return 0;
 }

@@ -828,16 +828,32 @@ static int free_delete(struct dctx *d, uint32_t best, uint32_t dblk,
 	return idx_delete(d, true, &r, found);
 }
 
+/*
+ * The record's key changed from old to new: rewritten in place where the
+ * order allows (the block filling up or emptying usually stays between
+ * the same neighbours), else deleted and inserted again.
+ */
 static int free_move(struct dctx *d, uint32_t old, uint32_t new, uint32_t dblk)
 {
-	bool found;
-	int err;
+	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(old),
+				       .dblk = kv_cpu_to_le32(dblk) };
+	struct kvfs_btree_cur cur;
+	struct kvfs_dir_tree_ctx c;
+	bool done;
+	int stat, err;
 
 	if (old == new)
 		return 0;
-	err = free_delete(d, old, dblk, &found);
-	if (!err && !found)
+	tree_cur(d, &cur, &c, true);
+	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &r, &stat);
+	if (!err && !stat)
 		return corrupt(d, d->hbp->b_blkno, "free record missing");
+	r.best = kv_cpu_to_le32(new);
+	if (!err)
+		err = kvfs_btree_update_moved(&cur, &r, &done);
+	if (err || done)
+		return err;
+	err = kvfs_btree_delete(&cur, &stat);
 	return err ? err : free_insert(d, new, dblk);
 }
 

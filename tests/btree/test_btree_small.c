@@ -10,7 +10,8 @@
  *     middle and last position of the first, a middle and the last leaf
  *     (so of their parents too), then deleted at those positions, walked
  *     after every operation; an update of a leaf's first record carries
- *     the key up;
+ *     the key up; a moved key is rewritten in place only where the
+ *     order is known to hold (kvfs_btree_update_moved());
  *   - the walk on damage made on purpose, each reported precisely (block,
  *     level, what): a right sibling that skips a leaf, a parent key that
  *     differs from its child's first key, record counts under the minimum
@@ -476,6 +477,67 @@ static void test_update_first(void)
 	checkpoint();
 }
 
+/*
+ * The record of key from takes key to, in place or not (want):
+ * the model follows what happened, and the walk checks the order and the
+ * parents' keys.
+ */
+static void update_moved(uint64_t from, uint64_t to, bool want)
+{
+	struct kvfs_btree_cur cur;
+	struct sm_key key;
+	struct sm_rec r;
+	bool done;
+	int stat;
+
+	mkkey(from, &key);
+	cur_init(&cur);
+	CHECK_EQ(kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &key, &stat), 0);
+	CHECK_EQ(stat, 1);
+	mkrec(to, &r);
+	CHECK_EQ(kvfs_btree_update_moved(&cur, &r, &done), 0);
+	CHECK_EQ(done, want);
+	if (done) {
+		model_del(from);
+		model_add(to);
+	}
+	checkpoint();
+}
+
+/*
+ * A key moved in place only where the order is known to hold: between
+ * its neighbours in the leaf, and at a leaf's edge only away from the
+ * next leaf (or with no leaf there).
+ */
+static void test_update_moved(void)
+{
+	uint64_t keys[32], next;
+	unsigned n;
+
+	n = leaf_keys(model[nmodel / 2], keys, &next);
+	CHECK(n >= 3 && next != UINT64_MAX && keys[0] != model[0]);
+	CHECK(keys[2] - keys[1] > 2 && keys[1] - keys[0] > 2);
+	/* inside the leaf, between its neighbours: in place */
+	update_moved(keys[1], keys[1] + 1, true);
+	keys[1]++;
+	/* past the next record: refused, nothing changed */
+	update_moved(keys[1], keys[2] + 1, false);
+	/* the first record up, away from the previous leaf: in place */
+	update_moved(keys[0], keys[0] + 1, true);
+	keys[0]++;
+	/* down, towards it: not known here */
+	update_moved(keys[0], keys[0] - 2, false);
+	/* the last record down: in place; up, towards the next leaf: not */
+	CHECK(keys[n - 1] - keys[n - 2] > 2 && next - keys[n - 1] > 2);
+	update_moved(keys[n - 1], keys[n - 1] - 1, true);
+	keys[n - 1]--;
+	update_moved(keys[n - 1], keys[n - 1] + 2, false);
+	/* the last leaf's last record up: no leaf beyond, in place */
+	n = leaf_keys(model[nmodel - 1], keys, &next);
+	CHECK_EQ(next, UINT64_MAX);
+	update_moved(keys[n - 1], keys[n - 1] + 1000, true);
+}
+
 /* ---- damage ---- */
 static uint64_t blocks[4][4096];
 static unsigned nblocks[4];
@@ -690,6 +752,7 @@ int main(void)
 	test_random();
 	test_positions();
 	test_update_first();
+	test_update_moved();
 	test_damage();
 	test_delete_all();
 	printf("splits %" PRIu64 ", joins %" PRIu64 ", shifts %" PRIu64
