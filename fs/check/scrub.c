@@ -986,6 +986,12 @@ static int check_chunk(struct scrub *s, size_t k)
 		blk = read_cluster(s, k, fsb, &err);
 		if (!blk)
 			return err;
+		if (s->cluster)
+			err = s->cluster(s->fn_priv,
+					 kvfs_agino_to_ino(g, s->agno, agino),
+					 fsb, blk);
+		if (err)
+			return err;
 		for (uint32_t j = 0; j < per; j++) {
 			uint64_t ino = kvfs_agino_to_ino(g, s->agno, agino + j);
 
@@ -1446,6 +1452,7 @@ static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 		s.fn = h->fn;
 		s.progress = h->progress;
 		s.known = h->known;
+		s.cluster = h->cluster;
 		s.fn_priv = h->priv;
 	}
 	s.ag_unknown = kvzalloc(g->agcount, 0);
