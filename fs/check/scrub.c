@@ -270,6 +270,77 @@ static void sort_claims(struct scrub *s)
 	kvfree(b);
 }
 
+/* Set blocks [start, start + len) in bits: whether any was set already. */
+static bool bits_claim(uint64_t *bits, uint64_t start, uint64_t len)
+{
+	uint64_t twice = 0;
+
+	while (len) {
+		unsigned o = start % 64;
+		uint64_t n = len < 64 - o ? len : 64 - o;
+		uint64_t m = (n == 64 ? ~0ull : (1ull << n) - 1) << o;
+
+		twice |= bits[start / 64] & m;
+		bits[start / 64] |= m;
+		start += n;
+		len -= n;
+	}
+	return twice;
+}
+
+/* The first block from fsb (below end) whose bit is set (or clear), or end. */
+static uint64_t bits_next(const uint64_t *bits, uint64_t fsb, uint64_t end,
+			  bool set)
+{
+	while (fsb < end) {
+		uint64_t w =
+			(set ? bits[fsb / 64] : ~bits[fsb / 64]) >> (fsb % 64);
+
+		if (w) {
+			fsb += (uint64_t)__builtin_ctzll(w);
+			return fsb < end ? fsb : end;
+		}
+		fsb = (fsb / 64 + 1) * 64;
+	}
+	return end;
+}
+
+/*
+ * sweep() for the common case, every block owned at most once, without
+ * sorting the claims: each claim's blocks set in a bitmap of the device,
+ * none of them set already; the runs never set are reported leaked, as
+ * sweep() reports the gaps between the sorted claims.  Returns false,
+ * having reported nothing, when a block is claimed twice (sweep() names
+ * both owners), a claim has no blocks (sweep() splits a leaked run there)
+ * or memory is short.
+ */
+static bool sweep_bits(struct scrub *s)
+{
+	uint64_t dblocks = s->g->dblocks, fsb = 0;
+	uint64_t *bits = kvzalloc((dblocks + 63) / 64 * sizeof(*bits), 0);
+
+	if (!bits)
+		return false;
+	for (size_t i = 0; i < s->nclaims; i++) {
+		const struct claim *c = &s->claims[i];
+
+		if (!c->len || c->start >= dblocks ||
+		    c->len > dblocks - c->start ||
+		    bits_claim(bits, c->start, c->len)) {
+			kvfree(bits);
+			return false;
+		}
+	}
+	while ((fsb = bits_next(bits, fsb, dblocks, false)) < dblocks) {
+		uint64_t end = bits_next(bits, fsb, dblocks, true);
+
+		leaked(s, fsb, end);
+		fsb = end;
+	}
+	kvfree(bits);
+	return true;
+}
+
 /* Every block owned exactly once: sort the claims, sweep them. */
 static void sweep(struct scrub *s)
 {
@@ -277,6 +348,8 @@ static void sweep(struct scrub *s)
 	uint64_t end = 0;
 	char a[96], b[96];
 
+	if (sweep_bits(s))
+		return;
 	if (s->nclaims > 1)
 		sort_claims(s);
 	for (size_t i = 0; i < s->nclaims; i++) {
