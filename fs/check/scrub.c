@@ -1246,6 +1246,7 @@ int kvfs_ira_init(struct kvfs_ira *ra, struct kv_bcache *bc,
 		  const struct kvfs_geom *g)
 {
 	memset(ra, 0, sizeof(*ra));
+	ra->ahead_agno = KVFS_SCRUB_NOAG;
 	ra->bc = bc;
 	ra->g = g;
 	ra->buf = kvmalloc((size_t)KVFS_IRA_BLOCKS << g->blocklog, 0);
@@ -1267,6 +1268,58 @@ static bool ira_cached(struct kvfs_ira *ra, uint64_t fsb)
 	if (!err)
 		kv_buf_rele(bp);
 	return err != -ENOENT;
+}
+
+/*
+ * The clusters of recs[k] and the chunks after it, up to KVFS_IRA_AHEAD
+ * of them past k, not asked for yet: each run of blocks that follow on
+ * asked of the host in one hint.
+ */
+static void ira_ahead(struct kvfs_ira *ra, uint32_t agno,
+		      const struct kvfs_inobt_rec *recs, size_t n, size_t k)
+{
+	const struct kvfs_geom *g = ra->g;
+	uint32_t per = g->inopblock < KVFS_INODES_PER_CHUNK ?
+			       g->inopblock :
+			       KVFS_INODES_PER_CHUNK;
+	uint64_t start = 0, end = 0; /* the run being gathered */
+	size_t stop = n - k > KVFS_IRA_AHEAD ? k + KVFS_IRA_AHEAD : n;
+	struct kv_dev *dev = kv_bcache_dev(ra->bc);
+
+	if (agno != ra->ahead_agno || ra->ahead_k < k || ra->ahead_k > stop) {
+		ra->ahead_agno = agno;
+		ra->ahead_k = k;
+	}
+	/* in steps of a quarter of the distance: a hint per few chunks */
+	if (ra->ahead_k > k + KVFS_IRA_AHEAD / 4 || ra->ahead_k >= stop)
+		return;
+	for (; ra->ahead_k < stop; ra->ahead_k++) {
+		const struct kvfs_inobt_rec *r = &recs[ra->ahead_k];
+		uint32_t first = kv_le32_to_cpu(r->startino);
+		uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
+
+		for (uint32_t i = 0; i < KVFS_INODES_PER_CHUNK; i += per) {
+			uint64_t b = kvfs_agb_to_fsb(
+				g, agno, kvfs_agino_to_agbno(g, first + i));
+
+			if (holes >> i & 1 || (b >= start && b < end))
+				continue;
+			if (b != end) {
+				if (end > start)
+					kv_dev_willneed(
+						dev,
+						kvfs_fsb_to_bytes(g, start),
+						kvfs_fsb_to_bytes(g,
+								  end - start));
+				start = b;
+				end = b;
+			}
+			end++;
+		}
+	}
+	if (end > start)
+		kv_dev_willneed(dev, kvfs_fsb_to_bytes(g, start),
+				kvfs_fsb_to_bytes(g, end - start));
 }
 
 const uint8_t *kvfs_ira_block(struct kvfs_ira *ra, uint32_t agno,
@@ -1304,6 +1357,7 @@ const uint8_t *kvfs_ira_block(struct kvfs_ira *ra, uint32_t agno,
 		}
 	}
 	ra->len = 0;
+	ira_ahead(ra, agno, recs, n, k);
 	if (kv_dev_pread(kv_bcache_dev(ra->bc), ra->buf,
 			 (size_t)(end - fsb) << g->blocklog,
 			 kvfs_fsb_to_bytes(g, fsb)))
