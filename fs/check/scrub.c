@@ -270,6 +270,77 @@ static void sort_claims(struct scrub *s)
 	kvfree(b);
 }
 
+/* Set blocks [start, start + len) in bits: whether any was set already. */
+static bool bits_claim(uint64_t *bits, uint64_t start, uint64_t len)
+{
+	uint64_t twice = 0;
+
+	while (len) {
+		unsigned o = start % 64;
+		uint64_t n = len < 64 - o ? len : 64 - o;
+		uint64_t m = (n == 64 ? ~0ull : (1ull << n) - 1) << o;
+
+		twice |= bits[start / 64] & m;
+		bits[start / 64] |= m;
+		start += n;
+		len -= n;
+	}
+	return twice;
+}
+
+/* The first block from fsb (below end) whose bit is set (or clear), or end. */
+static uint64_t bits_next(const uint64_t *bits, uint64_t fsb, uint64_t end,
+			  bool set)
+{
+	while (fsb < end) {
+		uint64_t w =
+			(set ? bits[fsb / 64] : ~bits[fsb / 64]) >> (fsb % 64);
+
+		if (w) {
+			fsb += (uint64_t)__builtin_ctzll(w);
+			return fsb < end ? fsb : end;
+		}
+		fsb = (fsb / 64 + 1) * 64;
+	}
+	return end;
+}
+
+/*
+ * sweep() for the common case, every block owned at most once, without
+ * sorting the claims: each claim's blocks set in a bitmap of the device,
+ * none of them set already; the runs never set are reported leaked, as
+ * sweep() reports the gaps between the sorted claims.  Returns false,
+ * having reported nothing, when a block is claimed twice (sweep() names
+ * both owners), a claim has no blocks (sweep() splits a leaked run there)
+ * or memory is short.
+ */
+static bool sweep_bits(struct scrub *s)
+{
+	uint64_t dblocks = s->g->dblocks, fsb = 0;
+	uint64_t *bits = kvzalloc((dblocks + 63) / 64 * sizeof(*bits), 0);
+
+	if (!bits)
+		return false;
+	for (size_t i = 0; i < s->nclaims; i++) {
+		const struct claim *c = &s->claims[i];
+
+		if (!c->len || c->start >= dblocks ||
+		    c->len > dblocks - c->start ||
+		    bits_claim(bits, c->start, c->len)) {
+			kvfree(bits);
+			return false;
+		}
+	}
+	while ((fsb = bits_next(bits, fsb, dblocks, false)) < dblocks) {
+		uint64_t end = bits_next(bits, fsb, dblocks, true);
+
+		leaked(s, fsb, end);
+		fsb = end;
+	}
+	kvfree(bits);
+	return true;
+}
+
 /* Every block owned exactly once: sort the claims, sweep them. */
 static void sweep(struct scrub *s)
 {
@@ -277,6 +348,8 @@ static void sweep(struct scrub *s)
 	uint64_t end = 0;
 	char a[96], b[96];
 
+	if (sweep_bits(s))
+		return;
 	if (s->nclaims > 1)
 		sort_claims(s);
 	for (size_t i = 0; i < s->nclaims; i++) {
@@ -986,6 +1059,12 @@ static int check_chunk(struct scrub *s, size_t k)
 		blk = read_cluster(s, k, fsb, &err);
 		if (!blk)
 			return err;
+		if (s->cluster)
+			err = s->cluster(s->fn_priv,
+					 kvfs_agino_to_ino(g, s->agno, agino),
+					 fsb, blk);
+		if (err)
+			return err;
 		for (uint32_t j = 0; j < per; j++) {
 			uint64_t ino = kvfs_agino_to_ino(g, s->agno, agino + j);
 
@@ -1167,6 +1246,7 @@ int kvfs_ira_init(struct kvfs_ira *ra, struct kv_bcache *bc,
 		  const struct kvfs_geom *g)
 {
 	memset(ra, 0, sizeof(*ra));
+	ra->ahead_agno = KVFS_SCRUB_NOAG;
 	ra->bc = bc;
 	ra->g = g;
 	ra->buf = kvmalloc((size_t)KVFS_IRA_BLOCKS << g->blocklog, 0);
@@ -1188,6 +1268,58 @@ static bool ira_cached(struct kvfs_ira *ra, uint64_t fsb)
 	if (!err)
 		kv_buf_rele(bp);
 	return err != -ENOENT;
+}
+
+/*
+ * The clusters of recs[k] and the chunks after it, up to KVFS_IRA_AHEAD
+ * of them past k, not asked for yet: each run of blocks that follow on
+ * asked of the host in one hint.
+ */
+static void ira_ahead(struct kvfs_ira *ra, uint32_t agno,
+		      const struct kvfs_inobt_rec *recs, size_t n, size_t k)
+{
+	const struct kvfs_geom *g = ra->g;
+	uint32_t per = g->inopblock < KVFS_INODES_PER_CHUNK ?
+			       g->inopblock :
+			       KVFS_INODES_PER_CHUNK;
+	uint64_t start = 0, end = 0; /* the run being gathered */
+	size_t stop = n - k > KVFS_IRA_AHEAD ? k + KVFS_IRA_AHEAD : n;
+	struct kv_dev *dev = kv_bcache_dev(ra->bc);
+
+	if (agno != ra->ahead_agno || ra->ahead_k < k || ra->ahead_k > stop) {
+		ra->ahead_agno = agno;
+		ra->ahead_k = k;
+	}
+	/* in steps of a quarter of the distance: a hint per few chunks */
+	if (ra->ahead_k > k + KVFS_IRA_AHEAD / 4 || ra->ahead_k >= stop)
+		return;
+	for (; ra->ahead_k < stop; ra->ahead_k++) {
+		const struct kvfs_inobt_rec *r = &recs[ra->ahead_k];
+		uint32_t first = kv_le32_to_cpu(r->startino);
+		uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
+
+		for (uint32_t i = 0; i < KVFS_INODES_PER_CHUNK; i += per) {
+			uint64_t b = kvfs_agb_to_fsb(
+				g, agno, kvfs_agino_to_agbno(g, first + i));
+
+			if (holes >> i & 1 || (b >= start && b < end))
+				continue;
+			if (b != end) {
+				if (end > start)
+					kv_dev_willneed(
+						dev,
+						kvfs_fsb_to_bytes(g, start),
+						kvfs_fsb_to_bytes(g,
+								  end - start));
+				start = b;
+				end = b;
+			}
+			end++;
+		}
+	}
+	if (end > start)
+		kv_dev_willneed(dev, kvfs_fsb_to_bytes(g, start),
+				kvfs_fsb_to_bytes(g, end - start));
 }
 
 const uint8_t *kvfs_ira_block(struct kvfs_ira *ra, uint32_t agno,
@@ -1225,6 +1357,7 @@ const uint8_t *kvfs_ira_block(struct kvfs_ira *ra, uint32_t agno,
 		}
 	}
 	ra->len = 0;
+	ira_ahead(ra, agno, recs, n, k);
 	if (kv_dev_pread(kv_bcache_dev(ra->bc), ra->buf,
 			 (size_t)(end - fsb) << g->blocklog,
 			 kvfs_fsb_to_bytes(g, fsb)))
@@ -1446,6 +1579,7 @@ static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 		s.fn = h->fn;
 		s.progress = h->progress;
 		s.known = h->known;
+		s.cluster = h->cluster;
 		s.fn_priv = h->priv;
 	}
 	s.ag_unknown = kvzalloc(g->agcount, 0);

@@ -153,9 +153,13 @@ int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
  * this way (the cache's copy may be newer): kvfs_ira_block() returns NULL
  * for it, and for any block it could not read, and the caller reads that
  * one through the cache as before (its verifier's findings unchanged).
- * The bytes returned are unverified.  Not thread-safe: one per walker.
+ * The bytes returned are unverified.  The clusters of the next
+ * KVFS_IRA_AHEAD chunks are asked of the host ahead (kv_dev_willneed()),
+ * so that a cold page cache is filled while the walk checks inodes.  Not
+ * thread-safe: one per walker.
  */
 #define KVFS_IRA_BLOCKS 64u
+#define KVFS_IRA_AHEAD 256u
 
 struct kvfs_inobt_rec;
 
@@ -165,6 +169,9 @@ struct kvfs_ira {
 	uint8_t *buf; /* KVFS_IRA_BLOCKS blocks */
 	uint64_t start; /* first block of the window */
 	uint32_t len; /* blocks held */
+	/* the chunks asked ahead: of AG ahead_agno, those before ahead_k */
+	uint32_t ahead_agno;
+	size_t ahead_k;
 };
 
 int kvfs_ira_init(struct kvfs_ira *ra, struct kv_bcache *bc,

@@ -98,13 +98,20 @@ int kvfs_scrub_cb(struct kv_bcache *bc, const struct kvfs_geom *g,
  * told the inodes read so far of about total (the superblock's count)
  * after each inode chunk; known(priv, ino) true says that a walk of the
  * very same bytes under the same geometry verified the inode already
- * (fsck -n's phase 4), so its kvfs_dinode_verify() is not repeated.  Any
- * of them may be NULL.
+ * (fsck -n's phase 4), so its kvfs_dinode_verify() is not repeated;
+ * cluster(priv, ino, fsb, blk) is handed each inode cluster as the walk
+ * read it (blk: block fsb's bytes, unverified), ino the first inode of it
+ * the walk checks next, before it checks them (fsck -n's phase 4 checks
+ * them on these bytes rather than reading them again; known() is asked
+ * after); non-zero from it stops the check with that value.  Any of them
+ * may be NULL.
  */
 struct kvfs_scrub_hooks {
 	kvfs_scrub_fn fn;
 	void (*progress)(void *priv, uint64_t done, uint64_t total);
 	bool (*known)(void *priv, uint64_t ino);
+	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb,
+		       const uint8_t *blk);
 	void *priv;
 };
 int kvfs_scrub_hooked(struct kv_bcache *bc, const struct kvfs_geom *g,

@@ -708,6 +708,13 @@ int kv_dev_flush(struct kv_dev *dev)
  * afterwards.  Under fault injection it does nothing, so that it cannot
  * reach the media ahead of unflushed or dropped writes.
  */
+void kv_dev_willneed(struct kv_dev *dev, uint64_t off, uint64_t len)
+{
+	if (len && in_range(dev, len, off))
+		(void)posix_fadvise(dev->fd, (off_t)off, (off_t)len,
+				    POSIX_FADV_WILLNEED);
+}
+
 int kv_dev_discard(struct kv_dev *dev, uint64_t off, uint64_t len)
 {
 	if (dev->rdonly)

@@ -94,6 +94,13 @@ int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len,
 		  uint64_t off);
 int kv_dev_flush(struct kv_dev *dev);
 /*
+ * A hint that [off, off + len) is read soon (fsck's inode walk): the host
+ * starts reading it into its page cache, the caller goes on.  Reads into
+ * no memory of the caller's and changes nothing; a range out of the
+ * device, or a host that declines, is ignored.
+ */
+void kv_dev_willneed(struct kv_dev *dev, uint64_t off, uint64_t len);
+/*
  * -EOPNOTSUPP where the device cannot discard.  Advisory: the contents of a
  * discarded range are unspecified afterwards (under fault injection it does
  * nothing).

@@ -797,6 +797,16 @@ static bool dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint8_t *t,
 	return any;
 }
 
+/* A directory data block's magic and crc hold. */
+static bool dir_block_sound(const uint8_t *t, uint32_t len)
+{
+	const struct kvfs_dir_data_hdr *h = (const void *)t;
+
+	return kv_le32_to_cpu(h->hdr.magic) == KVFS_DIR_DATA_MAGIC &&
+	       kv_le32_to_cpu(h->hdr.crc) ==
+		       kv_crc32c_block(t, len, KVFS_BLK_CRC_OFF);
+}
+
 /*
  * A block directory's data block at fsb whose crc holds and whose only
  * fault is entries naming inode numbers out of range: those made to name
@@ -807,21 +817,32 @@ static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs)
 	struct rp *rp = c->rp;
 	const struct kvfs_geom *g = &rp->g;
 	uint8_t *t = kvmalloc(g->dirblksize, 0);
-	const struct kvfs_dir_data_hdr *h = (const void *)t;
 	uint32_t len = g->dirblksize;
 	struct kv_buf *bp;
 	int err;
 
 	if (!t)
 		return -ENOMEM;
+	/* a dry run changes nothing: the cache's copy, which the check reads */
+	if (rp->share_bc) {
+		err = kv_buf_read(rp->bc, fsb, fsbs, NULL, &bp);
+		if (!err) {
+			kv_buf_lock(bp);
+			if (dir_block_inos(c, fsb, bp->b_addr, len, false) &&
+			    dir_block_sound(bp->b_addr, len))
+				dir_block_inos(c, fsb, bp->b_addr, len, true);
+			kv_buf_unlock(bp);
+			kv_buf_rele(bp);
+		}
+		/* cached as another size: read on its own below */
+		if (err != -EINVAL)
+			goto out;
+	}
 	/* the cheap scan first: the checks below are for the rare block */
 	err = kv_dev_pread(rp->dev, t, len, kvfs_fsb_to_bytes(g, fsb));
 	if (err || !dir_block_inos(c, fsb, t, len, false) ||
-	    kv_le32_to_cpu(h->hdr.magic) != KVFS_DIR_DATA_MAGIC ||
-	    kv_le32_to_cpu(h->hdr.crc) !=
-		    kv_crc32c_block(t, len, KVFS_BLK_CRC_OFF) ||
-	    !dir_block_inos(c, fsb, t, len, true) || rp->o->dry_run ||
-	    kvfs_dir_data_check(g, t, len))
+	    !dir_block_sound(t, len) || !dir_block_inos(c, fsb, t, len, true) ||
+	    rp->o->dry_run || kvfs_dir_data_check(g, t, len))
 		goto out;
 	err = rp_will_write(rp);
 	if (!err)
@@ -861,6 +882,15 @@ static int fix_dir_inos(struct ino_ctx *c, const struct kvfs_extent *x,
 	return err;
 }
 
+/* A directory block's magic, or at least this filesystem's UUID. */
+static bool is_dir_block(const struct kvfs_geom *g, const void *blk)
+{
+	const struct kvfs_blk_hdr *h = blk;
+
+	return kv_le32_to_cpu(h->magic) == KVFS_DIR_DATA_MAGIC ||
+	       !memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE);
+}
+
 /*
  * Whether a block directory's n extents x map a directory at all: its
  * head block (else its first mapped block) carries a directory block's
@@ -877,7 +907,9 @@ static int holds_dir(struct ino_ctx *c, const struct kvfs_extent *x, uint32_t n,
 		     bool *yes)
 {
 	const struct kvfs_geom *g = &c->rp->g;
+	uint32_t fsbs = g->dirblksize >> g->blocklog;
 	const struct kvfs_blk_hdr *h = (const void *)c->rp->blk;
+	struct kv_buf *bp;
 	uint64_t fsb;
 	int err;
 
@@ -885,6 +917,19 @@ static int holds_dir(struct ino_ctx *c, const struct kvfs_extent *x, uint32_t n,
 	if (!n)
 		return 0;
 	fsb = kvfs_extent_list_map(x, n, 0);
+	/* the head, read next as a directory block: from the cache then */
+	if (c->rp->share_bc && fsb != KVFS_NULLBLOCK && fsb < g->dblocks &&
+	    fsbs <= g->dblocks - fsb) {
+		err = kv_buf_read(c->rp->bc, fsb, fsbs, NULL, &bp);
+		if (!err) {
+			kv_buf_lock(bp);
+			*yes = is_dir_block(g, bp->b_addr);
+			kv_buf_unlock(bp);
+			kv_buf_rele(bp);
+		}
+		if (err != -EINVAL)
+			return err;
+	}
 	if (fsb == KVFS_NULLBLOCK)
 		fsb = kv_le64_to_cpu(x[0].startblock);
 	/* out of range: the namespace phases' to judge */
@@ -895,8 +940,7 @@ static int holds_dir(struct ino_ctx *c, const struct kvfs_extent *x, uint32_t n,
 			   kvfs_fsb_to_bytes(g, fsb));
 	if (err)
 		return err;
-	*yes = kv_le32_to_cpu(h->magic) == KVFS_DIR_DATA_MAGIC ||
-	       !memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE);
+	*yes = is_dir_block(g, h);
 	return 0;
 }
 
@@ -1400,9 +1444,13 @@ static int read_cluster(struct rp *rp, uint64_t fsb, struct kv_buf **bpp)
 
 	if (err != -EUCLEAN && err != -EBADMSG)
 		return err;
-	/* each inode is judged on its own below; written back with crcs */
+	/*
+	 * Each inode is judged on its own below; written back with crcs.
+	 * A dry run writes nothing back: the buffer stays untyped, for
+	 * the check that may share the cache to verify it.
+	 */
 	err = kv_buf_read(rp->bc, fsb, 1, NULL, bpp);
-	if (!err) {
+	if (!err && !rp->o->dry_run) {
 		kv_buf_lock(*bpp);
 		(*bpp)->b_ops = &kvfs_inode_buf_ops;
 		kv_buf_unlock(*bpp);
@@ -1411,105 +1459,240 @@ static int read_cluster(struct rp *rp, uint64_t fsb, struct kv_buf **bpp)
 }
 
 /*
- * Chunk a->chunks[k]'s inodes: each copied from its cluster (read in runs
- * by ra, or through the cache when ra cannot), checked, and written back
- * into the cluster's cache buffer when changed.
+ * Phase 4's walk: the inode clusters of every chunk of every AG whose
+ * chunks are known, in order, one at a time (rp_iwalk_next(),
+ * rp_iwalk_cluster()); a chunk's free mask is settled after its last
+ * cluster, an AG's records written after its last chunk.
  */
-static int check_chunk(struct rp *rp, struct kvfs_ira *ra, uint32_t agno,
-		       struct rp_ag *a, size_t k)
+struct rp_iwalk {
+	struct rp *rp;
+	struct kvfs_ira ra;
+	uint8_t *dip; /* the inode being checked (a copy) */
+	uint32_t agno;
+	size_t k; /* the chunk of rp->ags[agno] */
+	uint32_t i; /* its next cluster's first inode, from the chunk's */
+	bool open; /* chunk k begun: mask and sound are its */
+	uint64_t mask, sound;
+	uint64_t done, total; /* chunks, for the progress */
+	/* the cluster last checked on bytes handed in: its sound inodes */
+	uint64_t kino, kbits;
+	uint32_t kn;
+};
+
+static uint32_t cluster_inodes(const struct kvfs_geom *g)
 {
-	const struct kvfs_geom *g = &rp->g;
-	struct kvfs_inobt_rec *r = &a->chunks[k];
+	return g->inopblock < KVFS_INODES_PER_CHUNK ? g->inopblock :
+						      KVFS_INODES_PER_CHUNK;
+}
+
+/* Chunk w->k's last cluster checked: its sound inodes, its free mask. */
+static int chunk_end(struct rp_iwalk *w)
+{
+	struct rp *rp = w->rp;
+	struct rp_ag *a = &rp->ags[w->agno];
+	struct kvfs_inobt_rec *r = &a->chunks[w->k];
 	uint32_t start = kv_le32_to_cpu(r->startino);
 	uint64_t holes = kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
-	uint64_t mask = kv_le64_to_cpu(r->freemask), old = mask;
-	uint32_t per = g->inopblock < KVFS_INODES_PER_CHUNK ?
-			       g->inopblock :
-			       KVFS_INODES_PER_CHUNK;
-	uint8_t *dip = kvmalloc(g->inodesize, 0);
-	uint64_t sound = 0;
 	unsigned nfree = 0;
 	int err = 0;
 
-	if (!dip)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < KVFS_INODES_PER_CHUNK && !err; i += per) {
-		uint32_t agino = start + i;
-		uint64_t fsb =
-			kvfs_agb_to_fsb(g, agno, kvfs_agino_to_agbno(g, agino));
-		uint32_t first = agino & (g->inopblock - 1);
-		const uint8_t *src;
-		struct kv_buf *bp = NULL;
-
-		if (holes >> i & 1)
-			continue;
-		src = kvfs_ira_block(ra, agno, a->chunks, a->nchunks, k, fsb);
-		if (!src) {
-			err = read_cluster(rp, fsb, &bp);
-			if (err)
-				break;
-		}
-		for (uint32_t j = 0; j < per && !err; j++) {
-			size_t off = (size_t)(first + j) << g->inodelog;
-			struct ino_ctx c = {
-				.rp = rp,
-				.ino = kvfs_agino_to_ino(g, agno, agino + j),
-				.dip = dip,
-			};
-			bool in_use = !(mask >> (i + j) & 1);
-
-			if (bp)
-				kv_buf_lock(bp);
-			memcpy(dip,
-			       bp ? (uint8_t *)bp->b_addr + off : src + off,
-			       g->inodesize);
-			if (bp)
-				kv_buf_unlock(bp);
-			err = check_inode(&c, &in_use);
-			kvfree(c.recs);
-			kvfree(c.tblks);
-			if (err)
-				break;
-			if (c.sound && !c.changed)
-				sound |= 1ull << (i + j);
-			if (in_use)
-				mask &= ~(1ull << (i + j));
-			else
-				mask |= 1ull << (i + j);
-			if (c.changed)
-				err = rp_will_write(rp);
-			/* the window's copy of the cluster is not changed */
-			if (c.changed && !err && !bp)
-				err = read_cluster(rp, fsb, &bp);
-			if (c.changed && !err) {
-				kv_buf_lock(bp);
-				memcpy((uint8_t *)bp->b_addr + off, dip,
-				       g->inodesize);
-				kv_buf_mark_dirty(bp);
-				kv_buf_unlock(bp);
-			}
-		}
-		if (bp)
-			kv_buf_rele(bp);
-	}
-	kvfree(dip);
-	if (!err && rp->o->dry_run && sound) {
+	w->open = false;
+	if (rp->o->dry_run && w->sound) {
 		err = kvgrow((void **)&rp->sound, &rp->sound_cap, rp->nsound,
 			     sizeof(*rp->sound), 0);
 		if (!err)
 			rp->sound[rp->nsound++] = (struct rp_sound){
-				.ino = kvfs_agino_to_ino(g, agno, start),
-				.mask = sound,
+				.ino = kvfs_agino_to_ino(&rp->g, w->agno,
+							 start),
+				.mask = w->sound,
 			};
 	}
-	if (err || mask == old)
+	if (err || w->mask == kv_le64_to_cpu(r->freemask))
 		return err;
 	for (unsigned i = 0; i < KVFS_INODES_PER_CHUNK; i++)
-		nfree += (mask >> i & 1) && !(holes >> i & 1);
-	r->freemask = kv_cpu_to_le64(mask);
+		nfree += (w->mask >> i & 1) && !(holes >> i & 1);
+	r->freemask = kv_cpu_to_le64(w->mask);
 	r->freecount = (uint8_t)nfree;
 	a->chunks_changed = true;
 	return 0;
+}
+
+static int write_chunks(struct rp *rp, uint32_t agno, struct rp_ag *a);
+
+/*
+ * The next cluster to check: 1 and its first inode and block, else 0 when
+ * the walk is over; chunks and AGs passed are settled on the way.
+ */
+static int rp_iwalk_next(struct rp_iwalk *w, uint64_t *ino, uint64_t *fsb)
+{
+	struct rp *rp = w->rp;
+	const struct kvfs_geom *g = &rp->g;
+	uint32_t per = cluster_inodes(g);
+	int err;
+
+	while (w->agno < g->agcount) {
+		struct rp_ag *a = &rp->ags[w->agno];
+		uint32_t start;
+		uint64_t holes;
+
+		if (!a->ino_ok || w->k >= a->nchunks) {
+			/* a tree rebuilt in phase 7 takes the records there */
+			if (a->ino_ok && a->chunks_changed &&
+			    !a->inobt_rebuild) {
+				err = rp_will_write(rp);
+				if (!err)
+					err = write_chunks(rp, w->agno, a);
+				if (err)
+					return err;
+			}
+			w->agno++;
+			w->k = 0;
+			w->i = 0;
+			continue;
+		}
+		start = kv_le32_to_cpu(a->chunks[w->k].startino);
+		holes = kvfs_inobt_holes(
+			kv_le16_to_cpu(a->chunks[w->k].holemask));
+		if (!w->open) {
+			rp_progress(rp, w->done++, w->total);
+			w->open = true;
+			w->mask = kv_le64_to_cpu(a->chunks[w->k].freemask);
+			w->sound = 0;
+		}
+		while (w->i < KVFS_INODES_PER_CHUNK && (holes >> w->i & 1))
+			w->i += per;
+		if (w->i >= KVFS_INODES_PER_CHUNK) {
+			err = chunk_end(w);
+			if (err)
+				return err;
+			w->k++;
+			w->i = 0;
+			continue;
+		}
+		*ino = kvfs_agino_to_ino(g, w->agno, start + w->i);
+		*fsb = kvfs_agb_to_fsb(g, w->agno,
+				       kvfs_agino_to_agbno(g, start + w->i));
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The cluster rp_iwalk_next() named: each inode copied from src (its
+ * block's bytes, NULL: read in runs by w->ra, or through the cache when
+ * that cannot), checked, and written back into the cluster's cache buffer
+ * when changed.  *soundp: bit j, its j-th inode sound and unchanged.
+ */
+static int rp_iwalk_cluster(struct rp_iwalk *w, uint64_t fsb,
+			    const uint8_t *src, uint64_t *soundp)
+{
+	struct rp *rp = w->rp;
+	const struct kvfs_geom *g = &rp->g;
+	struct rp_ag *a = &rp->ags[w->agno];
+	uint32_t agino = kv_le32_to_cpu(a->chunks[w->k].startino) + w->i;
+	uint32_t first = agino & (g->inopblock - 1);
+	uint32_t per = cluster_inodes(g), i = w->i;
+	struct kv_buf *bp = NULL;
+	int err = 0;
+
+	*soundp = 0;
+	w->i += per;
+	if (!src)
+		src = kvfs_ira_block(&w->ra, w->agno, a->chunks, a->nchunks,
+				     w->k, fsb);
+	if (!src) {
+		err = read_cluster(rp, fsb, &bp);
+		if (err)
+			return err;
+	}
+	for (uint32_t j = 0; j < per && !err; j++) {
+		size_t off = (size_t)(first + j) << g->inodelog;
+		struct ino_ctx c = {
+			.rp = rp,
+			.ino = kvfs_agino_to_ino(g, w->agno, agino + j),
+			.dip = w->dip,
+		};
+		bool in_use = !(w->mask >> (i + j) & 1);
+
+		if (bp)
+			kv_buf_lock(bp);
+		memcpy(w->dip, bp ? (uint8_t *)bp->b_addr + off : src + off,
+		       g->inodesize);
+		if (bp)
+			kv_buf_unlock(bp);
+		err = check_inode(&c, &in_use);
+		kvfree(c.recs);
+		kvfree(c.tblks);
+		if (err)
+			break;
+		if (c.sound && !c.changed) {
+			w->sound |= 1ull << (i + j);
+			*soundp |= 1ull << j;
+		}
+		if (in_use)
+			w->mask &= ~(1ull << (i + j));
+		else
+			w->mask |= 1ull << (i + j);
+		if (c.changed)
+			err = rp_will_write(rp);
+		/* the window's copy of the cluster is not changed */
+		if (c.changed && !err && !bp)
+			err = read_cluster(rp, fsb, &bp);
+		if (c.changed && !err) {
+			kv_buf_lock(bp);
+			memcpy((uint8_t *)bp->b_addr + off, w->dip,
+			       g->inodesize);
+			kv_buf_mark_dirty(bp);
+			kv_buf_unlock(bp);
+		}
+	}
+	if (bp)
+		kv_buf_rele(bp);
+	return err;
+}
+
+/*
+ * The checker's walk hands in the cluster of inode ino (block fsb's bytes
+ * blk): the clusters before it that it skipped are checked as read here,
+ * then this one on blk when it is the walk's next.  A dry run's device
+ * changes under neither walk: the bytes are the ones read here.
+ */
+static int rp_iwalk_offer(void *priv, uint64_t ino, uint64_t fsb,
+			  const uint8_t *blk)
+{
+	struct rp_iwalk *w = priv;
+	uint64_t next, nfsb, sound;
+	int err;
+
+	w->kn = 0;
+	for (;;) {
+		err = rp_iwalk_next(w, &next, &nfsb);
+		if (err <= 0 || next >= ino)
+			break;
+		err = rp_iwalk_cluster(w, nfsb, NULL, &sound);
+		if (err)
+			return err;
+	}
+	if (err < 0)
+		return err;
+	if (!err || next != ino || nfsb != fsb)
+		return 0;
+	err = rp_iwalk_cluster(w, fsb, blk, &sound);
+	if (!err) {
+		w->kino = ino;
+		w->kn = cluster_inodes(&w->rp->g);
+		w->kbits = sound;
+	}
+	return err;
+}
+
+/* Whether inode ino, of the cluster last handed in, passed phase 4. */
+static bool rp_iwalk_known(void *priv, uint64_t ino)
+{
+	const struct rp_iwalk *w = priv;
+
+	return ino >= w->kino && ino - w->kino < w->kn &&
+	       (w->kbits >> (ino - w->kino) & 1);
 }
 
 /* The AG's inode-chunk tree leaves take the changed free masks. */
@@ -1734,36 +1917,29 @@ out:
 
 int rp_phase_inodes(struct rp *rp)
 {
-	uint64_t total = 0, done = 0;
-	struct kvfs_ira ra;
-	int err;
+	struct rp_iwalk w = { .rp = rp };
+	uint64_t ino, fsb, sound;
+	int err = 0;
 
 	rp->nsound = 0;
-	err = kvfs_ira_init(&ra, rp->bc, &rp->g);
-	if (err)
-		return err;
-
 	for (uint32_t agno = 0; agno < rp->g.agcount && !err; agno++) {
-		total += rp->ags[agno].nchunks;
+		w.total += rp->ags[agno].nchunks;
 		if (rp->ags[agno].ino_ok)
 			err = claim_chunks(rp, agno, &rp->ags[agno]);
 	}
-	for (uint32_t agno = 0; agno < rp->g.agcount && !err; agno++) {
-		struct rp_ag *a = &rp->ags[agno];
-
-		if (!a->ino_ok)
-			continue;
-		for (size_t k = 0; k < a->nchunks && !err; k++) {
-			rp_progress(rp, done++, total);
-			err = check_chunk(rp, &ra, agno, a, k);
-		}
-		/* a tree rebuilt in phase 7 takes the records from there */
-		if (!err && a->chunks_changed && !a->inobt_rebuild)
-			err = rp_will_write(rp);
-		if (!err && a->chunks_changed && !a->inobt_rebuild)
-			err = write_chunks(rp, agno, a);
-	}
-	kvfs_ira_destroy(&ra);
+	if (err)
+		return err;
+	w.dip = kvmalloc(rp->g.inodesize, 0);
+	if (!w.dip)
+		return -ENOMEM;
+	err = kvfs_ira_init(&w.ra, rp->bc, &rp->g);
+	/* a dry run's detection walks the inodes with us (rp_detect_early()) */
+	if (!err && rp->o->dry_run && !rp->sb_bad)
+		err = rp_detect_early(rp, rp_iwalk_offer, rp_iwalk_known, &w);
+	while (!err && (err = rp_iwalk_next(&w, &ino, &fsb)) > 0)
+		err = rp_iwalk_cluster(&w, fsb, NULL, &sound);
+	kvfs_ira_destroy(&w.ra);
+	kvfree(w.dip);
 	for (size_t i = 0; i < rp->nrebuilds; i++) {
 		if (!err)
 			err = fork_rebuild(rp, &rp->rebuilds[i]);

@@ -3,8 +3,10 @@
  * fsck's phases 5-6 (fs/repair/repair.h: kvfs_repair_namespace()) on a
  * mount: detection is the checker's own walk (kvfs_scrub_cb(), whose
  * namespace part is fs/check/scrub_namei.c) read through the mount's buffer
- * cache once everything is written back in place; each fix is one
- * transaction through the core (fs/ns/dir.h, fs/inode/iunlink.h, fs/ns/attr.h).
+ * cache once everything is written back in place (a dry run's one
+ * detection is made during phase 4 instead, its walk of the inodes serving
+ * both: rp_detect_early()); each fix is one transaction through the core
+ * (fs/ns/dir.h, fs/inode/iunlink.h, fs/ns/attr.h).
  *
  * The repair goes in rounds: detect, then fix every problem of the first
  * class that has any, in this order, since each class's fixes change what
@@ -68,10 +70,12 @@
 #include "fs/inode/inodegc.h"
 #include "fs/inode/itruncate.h"
 #include "fs/inode/iunlink.h"
+#include "fs/io/buf.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
 #include "fs/repair/priv.h"
 #include "fs/check/scrub_namei.h"
+#include "fs/format/sb.h"
 #include "fs/trans/trans.h"
 
 #define MAX_ROUNDS 8
@@ -108,6 +112,10 @@ struct nsr {
 	uint64_t lpf;
 	bool (*known)(void *priv, uint64_t ino); /* rp_namespace()'s */
 	void *known_priv;
+	/* rp_detect_early()'s: phase 4's walk, and what it failed with */
+	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb,
+		       const uint8_t *blk);
+	int cluster_err;
 };
 
 static enum cls cls_of(int kind)
@@ -219,6 +227,97 @@ static bool detect_known(void *priv, uint64_t ino)
 	struct nsr *r = priv;
 
 	return r->known(r->known_priv, ino);
+}
+
+static int detect_cluster(void *priv, uint64_t ino, uint64_t fsb,
+			  const uint8_t *blk)
+{
+	struct nsr *r = priv;
+
+	r->cluster_err = r->cluster(r->known_priv, ino, fsb, blk);
+	return r->cluster_err;
+}
+
+void rp_detect_free(struct nsr *r)
+{
+	if (!r)
+		return;
+	kvfree(r->v);
+	kvfree(r->sr);
+	kvfree(r);
+}
+
+int rp_detect_early(struct rp *rp,
+		    int (*cluster)(void *priv, uint64_t ino, uint64_t fsb,
+				   const uint8_t *blk),
+		    bool (*known)(void *priv, uint64_t ino), void *priv)
+{
+	struct kvfs_scrub_hooks h = {
+		.fn = collect,
+		.known = detect_known,
+		.cluster = detect_cluster,
+	};
+	struct kv_bcache *bc;
+	struct nsr *r;
+	int err;
+
+	r = kvzalloc(sizeof(*r), 0);
+	if (!r)
+		return -ENOMEM;
+	h.priv = r;
+	r->o = rp->o;
+	r->res = rp->res;
+	r->known = known;
+	r->known_priv = priv;
+	r->cluster = cluster;
+	r->sr = kvmalloc(sizeof(*r->sr), 0);
+	err = r->sr ? kvfs_sb_read(rp->dev, &rp->early_g) : -ENOMEM;
+	/*
+	 * Phase 4's cache under the same geometry: what phases 3 and 4 read
+	 * (trees, directory blocks) is not read again.  Else a bounded cache
+	 * of its own, as the whole check's: each block read about once.
+	 */
+	rp->share_bc = !err && !memcmp(&rp->early_g, &rp->g, sizeof(rp->g));
+	bc = rp->bc;
+	if (!err && !rp->share_bc)
+		err = kv_bcache_create(rp->dev, rp->early_g.blocksize,
+				       64u << 20, &bc);
+	if (!err) {
+		if (!rp->share_bc)
+			kv_bcache_set_private(bc, &rp->early_g);
+		err = kvfs_scrub_hooked(bc, &rp->early_g, r->sr, &h);
+		if (!rp->share_bc)
+			kv_bcache_destroy(bc);
+		if (err == -EUCLEAN)
+			err = 0;
+	}
+	/* phase 4's own failure is the phase's; the check's is retried later */
+	if (r->cluster_err)
+		err = r->cluster_err;
+	else if (!err)
+		rp->early = r;
+	else
+		err = 0;
+	if (!rp->early)
+		rp_detect_free(r);
+	return err;
+}
+
+const struct kvfs_scrub_result *rp_detect_result(const struct nsr *r)
+{
+	return r->sr;
+}
+
+/* The first detection is the one made early (rp_detect_early()). */
+static int detect_taken(struct nsr *r, struct nsr *e)
+{
+	r->v = e->v;
+	r->n = e->n;
+	r->cap = e->cap;
+	e->v = NULL;
+	e->n = e->cap = 0;
+	*r->sr = *e->sr;
+	return e->err;
 }
 
 static int detect(struct nsr *r)
@@ -830,12 +929,13 @@ int kvfs_repair_namespace(struct kvfs_mount *mp,
 			  const struct kvfs_repair_opts *o,
 			  struct kvfs_repair_result *res)
 {
-	return rp_namespace(mp, o, res, NULL, NULL, NULL);
+	return rp_namespace(mp, o, res, NULL, NULL, NULL, NULL);
 }
 
 int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
 		 struct kvfs_repair_result *res, struct kvfs_scrub_result *last,
-		 bool (*known)(void *priv, uint64_t ino), void *known_priv)
+		 bool (*known)(void *priv, uint64_t ino), void *known_priv,
+		 struct nsr *early)
 {
 	struct nsr r = { .mp = mp,
 			 .o = o,
@@ -855,7 +955,7 @@ int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
 	for (unsigned round = 0; round < MAX_ROUNDS; round++) {
 		enum cls c = C_N;
 
-		err = detect(&r);
+		err = early && !round ? detect_taken(&r, early) : detect(&r);
 		if (err)
 			goto out;
 		for (size_t i = 0; i < r.n; i++) {

@@ -112,6 +112,16 @@ struct rp {
 		uint64_t mask; /* bit i: inode ino + i sound */
 	} * sound;
 	size_t nsound, sound_cap;
+	/* rp_detect_early()'s detection and the geometry it checked with */
+	struct nsr *early;
+	struct kvfs_geom early_g;
+	/*
+	 * That detection reads through rp->bc (a dry run's: nothing in it
+	 * is ever changed): phase 4 reads the blocks the check reads after
+	 * it (a directory's) through it too, and types no buffer it did not
+	 * verify, so that the check's typed read verifies it.
+	 */
+	bool share_bc;
 };
 
 /*
@@ -151,15 +161,37 @@ int rp_log_clean(struct kv_dev *dev, const struct kvfs_geom *g);
 void rp_ags_free(struct rp *rp);
 
 struct kvfs_mount;
+struct nsr;
 /*
  * kvfs_repair_namespace(), and the whole check's result of its last
  * detection (made after its last fix) in *last unless NULL; known, unless
  * NULL, names the inodes whose bytes phase 4 verified and nothing changed
- * since (a dry run), for the checker not to verify them again.
+ * since (a dry run), for the checker not to verify them again; early,
+ * unless NULL, is its first detection made already (rp_detect_early(),
+ * on the same bytes under the same geometry), taken over.
  */
 int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
 		 struct kvfs_repair_result *res, struct kvfs_scrub_result *last,
-		 bool (*known)(void *priv, uint64_t ino), void *known_priv);
+		 bool (*known)(void *priv, uint64_t ino), void *known_priv,
+		 struct nsr *early);
+/*
+ * A dry run's detection made during phase 4, its one walk of the inodes
+ * serving both: the checker reads each inode cluster (and everything
+ * else) from rp->dev through a cache of its own, and hands each cluster
+ * to cluster(priv, ...) (phase 4's check of it on those bytes) before its
+ * own, asking known(priv, ino) whether phase 4 verified the inode.  A
+ * dry run changes nothing on the device, so the bytes are the ones the
+ * namespace phases' mount reads.  Kept in rp->early, its geometry in
+ * rp->early_g; a check that fails leaves rp->early NULL (the namespace
+ * phases detect as before); cluster()'s failure is returned.
+ */
+int rp_detect_early(struct rp *rp,
+		    int (*cluster)(void *priv, uint64_t ino, uint64_t fsb,
+				   const uint8_t *blk),
+		    bool (*known)(void *priv, uint64_t ino), void *priv);
+void rp_detect_free(struct nsr *r);
+/* Its whole check's result. */
+const struct kvfs_scrub_result *rp_detect_result(const struct nsr *r);
 /* Whether phase 4 of a dry run found inode ino sound (priv: the rp). */
 bool rp_inode_sound(void *priv, uint64_t ino);
 

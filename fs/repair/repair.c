@@ -213,9 +213,15 @@ static int namespace_phases(struct rp *rp, struct kvfs_scrub_result *sr,
 			     kvfs_mount_error());
 		return 0;
 	}
+	/* the early detection stands for the mount's if it reads the same */
+	if (rp->early && memcmp(&rp->early_g, &mp->g, sizeof(mp->g))) {
+		rp_detect_free(rp->early);
+		rp->early = NULL;
+	}
 	err = rp_namespace(
 		mp, rp->o, rp->res, rp->o->dry_run && !rp->sb_bad ? sr : NULL,
-		rp->o->dry_run && !rp->sb_bad ? rp_inode_sound : NULL, rp);
+		rp->o->dry_run && !rp->sb_bad ? rp_inode_sound : NULL, rp,
+		rp->early);
 	*have_sr = !err && rp->o->dry_run && !rp->sb_bad;
 	if (err)
 		kvfs_mount_shutdown(mp, "namespace repair failed");
@@ -237,6 +243,14 @@ static int final_check(struct rp *rp, struct kvfs_scrub_result *sr,
 
 	if (have_sr)
 		goto report;
+	/*
+	 * The early detection checked the same device under the geometry
+	 * read here (a dry run over a sound primary) when the mount failed.
+	 */
+	if (rp->early) {
+		*sr = *rp_detect_result(rp->early);
+		goto report;
+	}
 	dev = rp->ovl;
 	if (!dev)
 		err = kv_dev_open(rp->path, KV_DEV_RDONLY, &dev);
@@ -338,6 +352,7 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 		err = final_check(&rp, sr, have_sr);
 	kv_dev_close(rp.ovl);
 out:
+	rp_detect_free(rp.early);
 	kvfree(rp.sound);
 	kvfree(sr);
 	return err;

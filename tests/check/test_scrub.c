@@ -370,6 +370,15 @@ static void test_damage(void)
 	CHECK_EQ(f->agno, 1);
 	undo();
 
+	/* a block leaked at each end of the free extent: two runs, in order */
+	move_free(1, -1);
+	expect_only("leaked blocks at both ends", KVFS_SCRUB_LEAKED, 2);
+	CHECK_EQ(res.findings[0].blkno, kvfs_agb_to_fsb(&g, 1, ov));
+	CHECK_EQ(res.findings[0].count, 1);
+	CHECK_EQ(res.findings[1].blkno, kvfs_agb_to_fsb(&g, 1, len1 - 1));
+	CHECK_EQ(res.findings[1].count, 1);
+	undo();
+
 	/* AGF counters off by one */
 	for (int t = 0; t < 2; t++) {
 		struct kvfs_agf *h;
