@@ -4,7 +4,8 @@
 # EFBIG, xattr limits, nanosecond timestamps; EROFS on a read-only mount
 # (which leaves the image's bytes as they were); ENOSPC on a small image,
 # also of an O_DIRECT write (a short count) and of a write back stored in
-# part (fsync says ENOSPC); a punch and a copy_file_range
+# part (fsync says ENOSPC), of stores through mmap (close says ENOSPC,
+# both cache modes); a punch and a copy_file_range
 # failing part way (injected) leave the kernel's cache true to the image.
 # The checker clean on each image after its unmount.  Always unmounts
 # (lib.sh's trap); every step under a timeout.
@@ -54,6 +55,14 @@ for o in writeback_cache nowriteback_cache; do
 	T "$prog" enospc-fsync-half "$mnt" || fail "test_fuse_errno enospc-fsync-half ($o)"
 	unmount "$mnt" "$tmp/small"
 	T "$scrub" "$tmp/small" || fail "the checker after the fsync ENOSPC ($o)"
+done
+
+for o in writeback_cache nowriteback_cache; do
+	T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (mmap, $o)"
+	T "$mount_kvfs" "$tmp/small" "$mnt" -o "$o" || fail "mount small (mmap, $o)"
+	T "$prog" enospc-mmap "$mnt" || fail "test_fuse_errno enospc-mmap ($o)"
+	unmount "$mnt" "$tmp/small"
+	T "$scrub" "$tmp/small" || fail "the checker after the mmap ENOSPC ($o)"
 done
 
 T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (unmap)"
