@@ -375,6 +375,54 @@ found:
 	return 0;
 }
 
+/* Reads of an inode changing under them: tried again this often. */
+#define READ_TRIES 4
+
+int kvfs_icache_read(struct kvfs_mount *mp, uint64_t ino,
+		     void (*read)(const struct kvfs_inode *ip, void *arg),
+		     void *arg)
+{
+	struct kvfs_icache *ic = mp->ic;
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+	struct kvfs_inode *ip;
+	int err = -EAGAIN;
+
+	rcu_online();
+	rcu_read_lock();
+	cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	if (!node)
+		goto out;
+	ip = caa_container_of(node, struct kvfs_inode, i_hnode);
+	/* acquire: a creator's reads are seen once KVFS_INEW is seen clear */
+	if (atomic_load_explicit(&ip->i_flags, memory_order_acquire) &
+	    (KVFS_INEW | KVFS_IBAD))
+		goto out;
+	/*
+	 * Dying: nobody can change it any more, but a new inode of the
+	 * number may come once it is unhashed; iget waits that out.
+	 */
+	if (atomic_load_explicit(&ip->i_count, memory_order_relaxed) < 0)
+		goto out;
+	for (unsigned i = 0; i < READ_TRIES; i++) {
+		uint64_t seq = kvfs_ilock_seq_begin(ip);
+
+		/* an exclusive holder: its unlock is waited for by the lock */
+		if (seq & 1)
+			break;
+		read(ip, arg);
+		if (!kvfs_ilock_seq_retry(ip, seq)) {
+			stat_inc(ic, ST_HITS);
+			err = 0;
+			break;
+		}
+	}
+out:
+	rcu_read_unlock();
+	return err;
+}
+
 int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp)
 {
