@@ -48,6 +48,7 @@
 #include "journal/errortag.h"
 
 #define INO_DEAD (-(1 << 30))
+#define INODE_ALIGN 64
 #define NR_SLOTS 64
 
 /*
@@ -722,8 +723,9 @@ int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp)
 	if (!ic)
 		return -ENOMEM;
 	ic->mp = mp;
+	/* cache-line aligned: the layout of fs/inode/inode.h counts on it */
 	ic->ino_cache = kv_cache_create("kvfs_inode", sizeof(struct kvfs_inode),
-					_Alignof(struct kvfs_inode));
+					INODE_ALIGN);
 	if (!ic->ino_cache) {
 		err = -ENOMEM;
 		goto out_free;
