@@ -192,9 +192,13 @@ uint64_t kvfs_root_ino(struct kvfs_mount *mp)
 	return mp->g.rootino;
 }
 
+/* Relaxed atomic loads: kvfs_inode_stat() serves seqcount reads too. */
+#define ILOAD(ip, f) __atomic_load_n(&(ip)->f, __ATOMIC_RELAXED)
+
 static struct timespec ts_of(const struct kvfs_ictime *t)
 {
-	struct timespec ts = { .tv_sec = t->sec, .tv_nsec = t->nsec };
+	struct timespec ts = { .tv_sec = ILOAD(t, sec),
+			       .tv_nsec = ILOAD(t, nsec) };
 
 	return ts;
 }
@@ -205,14 +209,14 @@ void kvfs_inode_stat(const struct kvfs_inode *ip, struct kvfs_stat *st)
 
 	memset(st, 0, sizeof(*st));
 	st->ino = ip->i_ino;
-	st->generation = ip->i_generation;
-	st->mode = ip->i_mode;
-	st->nlink = ip->i_nlink;
-	st->uid = ip->i_uid;
-	st->gid = ip->i_gid;
-	st->rdev = ip->i_rdev;
-	st->size = ip->i_size;
-	st->blocks = ip->i_nblocks << (g->blocklog - 9);
+	st->generation = ILOAD(ip, i_generation);
+	st->mode = ILOAD(ip, i_mode);
+	st->nlink = ILOAD(ip, i_nlink);
+	st->uid = ILOAD(ip, i_uid);
+	st->gid = ILOAD(ip, i_gid);
+	st->rdev = ILOAD(ip, i_rdev);
+	st->size = ILOAD(ip, i_size);
+	st->blocks = ILOAD(ip, i_nblocks) << (g->blocklog - 9);
 	st->blksize = g->blocksize;
 	st->atime = ts_of(&ip->i_atime);
 	st->mtime = ts_of(&ip->i_mtime);
@@ -220,11 +224,20 @@ void kvfs_inode_stat(const struct kvfs_inode *ip, struct kvfs_stat *st)
 	st->crtime = ts_of(&ip->i_crtime);
 }
 
+void kvfs_inode_stat_read(const struct kvfs_inode *ip, void *st)
+{
+	kvfs_inode_stat(ip, st);
+}
+
 int kvfs_getattr(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st)
 {
 	struct kvfs_inode *ip;
-	int err = kvfs_iget(mp, ino, 0, &ip);
+	int err;
 
+	/* cached: read without a reference or a lock; free: iget says so */
+	if (!kvfs_icache_read(mp, ino, kvfs_inode_stat_read, st) && st->mode)
+		return 0;
+	err = kvfs_iget(mp, ino, 0, &ip);
 	if (err)
 		return err;
 	kvfs_ilock(ip, KVFS_ILOCK_SHARED);

@@ -14,8 +14,13 @@
 struct kvfs_inode;
 struct kvfs_mount;
 
-/* ip's attributes into st; the caller holds ip's inode lock (shared). */
+/*
+ * ip's attributes into st; the caller holds ip's inode lock (shared), or
+ * reads under kvfs_icache_read() (_read: its callback, st a struct
+ * kvfs_stat).
+ */
 void kvfs_inode_stat(const struct kvfs_inode *ip, struct kvfs_stat *st);
+void kvfs_inode_stat_read(const struct kvfs_inode *ip, void *st);
 
 /*
  * What a sync mount (kvfs_open_opts.sync) asks after a commit of sequence

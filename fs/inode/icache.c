@@ -48,6 +48,20 @@
 #include "journal/errortag.h"
 
 #define INO_DEAD (-(1 << 30))
+#define INODE_ALIGN 64
+#define NR_SLOTS 64
+
+/*
+ * The hit and miss counts, striped per thread slot (one cache line each,
+ * written with plain relaxed stores, as the buffer cache's): one shared
+ * counter took an atomic increment on a line every thread bounced, three
+ * times a stat.
+ */
+enum { ST_HITS, ST_MISSES };
+
+struct stat_slot {
+	uint64_t v[8];
+};
 
 struct kvfs_icache {
 	struct kvfs_mount *mp;
@@ -55,10 +69,25 @@ struct kvfs_icache {
 	struct kv_cache *ino_cache; /* struct kvfs_inode */
 	atomic_size_t nr_cached;
 	struct kvfs_ht_size ht_size;
-	atomic_uint_fast64_t hits, misses, reclaimed, skipped_dirty;
+	atomic_uint_fast64_t reclaimed, skipped_dirty;
 	atomic_uint_fast64_t inactive_failed;
 	struct kv_shrinker shrinker;
+	struct stat_slot stats[NR_SLOTS];
 };
+
+static _Thread_local int tl_slot = -1;
+static atomic_uint next_slot;
+
+static inline void stat_inc(struct kvfs_icache *ic, int which)
+{
+	uint64_t *v;
+
+	if (caa_unlikely(tl_slot < 0))
+		tl_slot = (int)(atomic_fetch_add(&next_slot, 1) % NR_SLOTS);
+	v = &ic->stats[tl_slot].v[which];
+	__atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
+}
 
 /*
  * The I/O lock prefers writers (as the kernel's rwsems queue them): with
@@ -287,8 +316,6 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	struct kvfs_inode *ip = NULL;
 	int err;
 
-	if (!kvfs_ino_in_range(&mp->g, ino))
-		return -EINVAL;
 	rcu_online();
 	for (;;) {
 		err = ic_lookup(ic, ino, &ip);
@@ -300,9 +327,12 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 			break;
 		if (inode_found(ip))
 			continue;
-		count(&ic->hits);
+		stat_inc(ic, ST_HITS);
 		goto found;
 	}
+	/* only numbers in range are ever cached: checked on a miss */
+	if (!kvfs_ino_in_range(&mp->g, ino))
+		return -EINVAL;
 
 	/* not cached: publish it locked, then read it */
 	ip = inode_alloc(ic, ino);
@@ -319,7 +349,7 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	}
 	kvfs_ht_grow(ic->ht, &ic->ht_size,
 		     atomic_fetch_add(&ic->nr_cached, 1) + 1);
-	count(&ic->misses);
+	stat_inc(ic, ST_MISSES);
 	err = flags & KVFS_IGET_UNTRUSTED ?
 		      inode_read_untrusted(ip) :
 		      inode_read(ip, flags & KVFS_IGET_CREATE);
@@ -344,6 +374,54 @@ found:
 	}
 	*ipp = ip;
 	return 0;
+}
+
+/* Reads of an inode changing under them: tried again this often. */
+#define READ_TRIES 4
+
+int kvfs_icache_read(struct kvfs_mount *mp, uint64_t ino,
+		     void (*read)(const struct kvfs_inode *ip, void *arg),
+		     void *arg)
+{
+	struct kvfs_icache *ic = mp->ic;
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+	struct kvfs_inode *ip;
+	int err = -EAGAIN;
+
+	rcu_online();
+	rcu_read_lock();
+	cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	if (!node)
+		goto out;
+	ip = caa_container_of(node, struct kvfs_inode, i_hnode);
+	/* acquire: a creator's reads are seen once KVFS_INEW is seen clear */
+	if (atomic_load_explicit(&ip->i_flags, memory_order_acquire) &
+	    (KVFS_INEW | KVFS_IBAD))
+		goto out;
+	/*
+	 * Dying: nobody can change it any more, but a new inode of the
+	 * number may come once it is unhashed; iget waits that out.
+	 */
+	if (atomic_load_explicit(&ip->i_count, memory_order_relaxed) < 0)
+		goto out;
+	for (unsigned i = 0; i < READ_TRIES; i++) {
+		uint64_t seq = kvfs_ilock_seq_begin(ip);
+
+		/* an exclusive holder: its unlock is waited for by the lock */
+		if (seq & 1)
+			break;
+		read(ip, arg);
+		if (!kvfs_ilock_seq_retry(ip, seq)) {
+			stat_inc(ic, ST_HITS);
+			err = 0;
+			break;
+		}
+	}
+out:
+	rcu_read_unlock();
+	return err;
 }
 
 int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
@@ -645,8 +723,9 @@ int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp)
 	if (!ic)
 		return -ENOMEM;
 	ic->mp = mp;
+	/* cache-line aligned: the layout of fs/inode/inode.h counts on it */
 	ic->ino_cache = kv_cache_create("kvfs_inode", sizeof(struct kvfs_inode),
-					_Alignof(struct kvfs_inode));
+					INODE_ALIGN);
 	if (!ic->ino_cache) {
 		err = -ENOMEM;
 		goto out_free;
@@ -721,8 +800,13 @@ void kvfs_icache_destroy(struct kvfs_icache *ic)
 
 void kvfs_icache_get_stats(struct kvfs_icache *ic, struct kvfs_icache_stats *st)
 {
-	st->hits = atomic_load(&ic->hits);
-	st->misses = atomic_load(&ic->misses);
+	st->hits = st->misses = 0;
+	for (unsigned i = 0; i < NR_SLOTS; i++) {
+		st->hits += __atomic_load_n(&ic->stats[i].v[ST_HITS],
+					    __ATOMIC_RELAXED);
+		st->misses += __atomic_load_n(&ic->stats[i].v[ST_MISSES],
+					      __ATOMIC_RELAXED);
+	}
 	st->reclaimed = atomic_load(&ic->reclaimed);
 	st->skipped_dirty = atomic_load(&ic->skipped_dirty);
 	st->inactive_failed = atomic_load(&ic->inactive_failed);

@@ -99,6 +99,20 @@ void kvfs_ihold(struct kvfs_inode *ip);
 void kvfs_iput(struct kvfs_inode *ip);
 
 /*
+ * read(ip, arg) of the cached inode ino without a reference or a lock (no
+ * write to any shared line): under RCU, so the inode is not freed
+ * meanwhile, as a seqcount read of i_lock_seq (fs/inode/inode.h): read()
+ * makes relaxed atomic loads only, and what it found counts only once this
+ * returns 0.  -EAGAIN when it cannot be done so: not cached, still being
+ * read, failed or dying, or changed under the reads by exclusive holders
+ * of its lock: take a reference then (kvfs_iget()).  A free inode (mode 0)
+ * is read like any other: the caller tells.
+ */
+int kvfs_icache_read(struct kvfs_mount *mp, uint64_t ino,
+		     void (*read)(const struct kvfs_inode *ip, void *arg),
+		     void *arg);
+
+/*
  * The cached inode ino, referenced, without reading anything (tests):
  * -ENOENT if it is not cached.
  */

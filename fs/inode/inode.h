@@ -107,9 +107,13 @@ struct kvfs_inode {
 	struct kvfs_inode *i_reclaim_next; /* reclaim's victim list */
 	struct kvfs_inode *i_gc_next; /* fs/inode/inodegc.c's queue */
 
-	pthread_rwlock_t i_iolock;
-	pthread_rwlock_t i_lock;
-	/* the seqcount of i_lock's exclusive holds (above): never wraps */
+	/*
+	 * The seqcount of i_lock's exclusive holds (above): never wraps.
+	 * With the fields above and the core below it fills the first three
+	 * cache lines (the cache aligns inodes to one): what a lookup's walk
+	 * of the index and a lockless read of the attributes touch
+	 * (kvfs_icache_read()); the locks come after.
+	 */
 	_Atomic uint64_t i_lock_seq;
 
 	/* the core, under i_lock */
@@ -145,6 +149,9 @@ struct kvfs_inode {
 	 * exclusive when the block map changes; freed with the inode.
 	 */
 	_Atomic(struct kvfs_dir_map *) i_dirmap;
+
+	pthread_rwlock_t i_iolock;
+	pthread_rwlock_t i_lock;
 
 	struct kvfs_inode_log_item i_item;
 

@@ -34,6 +34,16 @@
  *
  * Counters are striped per thread slot (one cache line each, written with
  * plain relaxed stores) so that counting hits does not bounce a shared line.
+ *
+ * Each thread remembers the last buffers it found (tl_bufs, direct mapped
+ * by block number), each with the cache's free epoch then: reclaim bumps
+ * the epoch after unhashing its victims and before their grace period, so
+ * a remembered buffer whose epoch is still current, read under
+ * rcu_read_lock(), has not been freed and will not be before
+ * rcu_read_unlock() (a free since is a moved epoch).  It is taken like a
+ * hashed one (the increment, a negative count undone) and only while still
+ * hashed (KV_BUF_HASHED): a directory's head and hash root, an AG's
+ * headers, looked up again and again, skip the index walk.
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -89,6 +99,8 @@ struct kv_bcache {
 
 	struct kv_shrinker shrinker;
 	void *priv; /* the owner's (e.g. the geometry verifiers need) */
+	/* moved by every reclaim that frees: tl_bufs' entries are stale */
+	atomic_uint_fast64_t free_epoch;
 	struct stat_slot stats[NR_SLOTS];
 
 	/* reports_lock: the live caches, reports counted to this one */
@@ -109,6 +121,16 @@ static struct kv_bcache *live_caches;
 static uint64_t next_cache_id = 1;
 
 static void reports_init(void);
+
+/* Buffers this thread found (see the top of the file). */
+#define TL_BUFS 16
+
+struct tl_buf {
+	uint64_t cache_id, blkno, epoch;
+	struct kv_buf *bp;
+};
+
+static _Thread_local struct tl_buf tl_bufs[TL_BUFS];
 
 static _Thread_local char tl_errmsg[256];
 static _Thread_local char tl_detail[160];
@@ -343,6 +365,8 @@ keep:
 
 	for (bp = victims; bp; bp = bp->b_lru_next)
 		buf_unhash(bp);
+	/* after the unhashes, before the grace period: see tl_bufs */
+	atomic_fetch_add(&bc->free_epoch, 1);
 	synchronize_rcu();
 	while (victims) {
 		bp = victims;
@@ -387,12 +411,28 @@ static size_t shrink_scan(void *priv, size_t nr)
 static inline int bc_lookup(struct kv_bcache *bc, uint64_t blkno,
 			    struct kv_buf **bpp)
 {
+	struct tl_buf *t = &tl_bufs[blkno % TL_BUFS];
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
 	struct kv_buf *bp;
+	uint64_t epoch;
 	int ret = 1;
 
 	rcu_read_lock();
+	epoch = atomic_load_explicit(&bc->free_epoch, memory_order_acquire);
+	if (t->cache_id == bc->id && t->blkno == blkno && t->epoch == epoch) {
+		bp = t->bp;
+		if (caa_likely(atomic_fetch_add_explicit(&bp->b_hold, 1,
+							 memory_order_acquire) >=
+				       0 &&
+			       (atomic_load_explicit(&bp->b_flags,
+						     memory_order_acquire) &
+				KV_BUF_HASHED)))
+			goto found;
+		/* dying or unhashed: forget it, ask the index */
+		atomic_fetch_sub_explicit(&bp->b_hold, 1, memory_order_relaxed);
+		t->cache_id = 0;
+	}
 	cds_lfht_lookup(bc->ht, kvfs_hash64(blkno), buf_match, &blkno, &iter);
 	node = cds_lfht_iter_get_node(&iter);
 	if (!node) {
@@ -406,6 +446,11 @@ static inline int bc_lookup(struct kv_bcache *bc, uint64_t blkno,
 		ret = -EAGAIN;
 		goto out;
 	}
+	t->cache_id = bc->id;
+	t->blkno = blkno;
+	t->epoch = epoch;
+	t->bp = bp;
+found:
 	*bpp = bp;
 out:
 	rcu_read_unlock();

@@ -216,10 +216,43 @@ static int lookup_child(struct kvfs_inode *dp, const char *name, size_t len,
 	return lookup_child_at(dp, name, len, ipp, NULL, NULL);
 }
 
+/*
+ * The attributes of the inode name names in dp.  A cached inode is read
+ * without a reference or its lock (fs/inode/icache.h): the name's inode
+ * had links when the directory lock was dropped and still has them in
+ * the snapshot read, which is all lookup_child() checks.  Otherwise (not
+ * cached, being read or changed, free or without links now) the
+ * referenced way, which looks the name up again.
+ */
+static int lookup_stat(struct kvfs_inode *dp, const char *name, size_t len,
+		       struct kvfs_stat *st)
+{
+	struct kvfs_inode *ip;
+	uint64_t ino;
+	uint8_t ftype;
+	int err;
+
+	kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+	err = lookup_locked(dp, name, len, &ino, &ftype);
+	kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+	if (err)
+		return err;
+	if (!kvfs_icache_read(dp->i_mount, ino, kvfs_inode_stat_read, st) &&
+	    st->mode && st->nlink)
+		return 0;
+	err = lookup_child(dp, name, len, &ip);
+	if (err)
+		return err;
+	stat_locked(ip, st);
+	kvfs_iput(ip);
+	return 0;
+}
+
 int kvfs_lookup(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		struct kvfs_stat *st)
 {
-	struct kvfs_inode *dp, *ip;
+	struct kvfs_inode *dp;
+	struct kvfs_stat local;
 	size_t len;
 	int err = name_len(name, &len);
 
@@ -228,13 +261,9 @@ int kvfs_lookup(struct kvfs_mount *mp, uint64_t dir, const char *name,
 	err = get_dir(mp, dir, &dp);
 	if (err)
 		return err;
-	err = lookup_child(dp, name, len, &ip);
+	err = lookup_stat(dp, name, len, st ? st : &local);
 	kvfs_iput(dp);
-	if (err)
-		return err;
-	stat_locked(ip, st);
-	kvfs_iput(ip);
-	return 0;
+	return err;
 }
 
 /* ---- locking several inodes ---- */

@@ -1072,6 +1072,31 @@ static void *race_renamer(void *arg)
 }
 
 /*
+ * Lookups of "t" meanwhile, most of them served without a reference
+ * (fs/ns/namei.c lookup_stat()): a name found names a regular file with
+ * links, never the inode an unlink or a rename just took it from.
+ */
+static void *race_looker(void *arg)
+{
+	unsigned long *found = arg;
+	struct kvfs_stat st;
+	int err;
+
+	while (!atomic_load(&race_done)) {
+		err = kvfs_lookup(race_mp, race_dir, "t", &st);
+		CHECK(err == 0 || err == -ENOENT);
+		if (err)
+			continue;
+		CHECK(S_ISREG(st.mode));
+		CHECK(st.nlink >= 1);
+		err = kvfs_getattr(race_mp, st.ino, &st);
+		CHECK(err == 0 || err == -ENOENT);
+		(*found)++;
+	}
+	return NULL;
+}
+
+/*
  * kvfs_unlink() removes the name where its lookup found it when nobody
  * held the directory exclusively in between (fs/ns/namei.c
  * remove_once()): an unlink that lost the race to a rename over "t" or
@@ -1081,8 +1106,9 @@ static void *race_renamer(void *arg)
 static void test_unlink_race(void)
 {
 	struct kvfs_mount *mp;
+	unsigned long found = 0;
 	char name[64];
-	pthread_t th;
+	pthread_t th, look;
 	int err;
 
 	make_fs(64 << 20, 0);
@@ -1096,11 +1122,14 @@ static void test_unlink_race(void)
 	}
 	atomic_store(&race_done, 0);
 	CHECK_EQ(pthread_create(&th, NULL, race_renamer, NULL), 0);
+	CHECK_EQ(pthread_create(&look, NULL, race_looker, &found), 0);
 	while (!atomic_load(&race_done)) {
 		err = kvfs_unlink(mp, race_dir, "t");
 		CHECK(err == 0 || err == -ENOENT);
 	}
 	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(pthread_join(look, NULL), 0);
+	CHECK(found > 0);
 	check_tree(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);
