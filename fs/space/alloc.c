@@ -391,8 +391,6 @@ dup:
 struct want {
 	uint32_t goal; /* AG block */
 	uint32_t minlen, maxlen, align;
-	/* the AG's first block mod align: AG block b is aligned when b + aoff is */
-	uint32_t aoff;
 	bool near;
 	bool metadata; /* committed busy blocks may serve (busy_trim) */
 };
@@ -404,22 +402,6 @@ struct cand {
 	bool found;
 };
 
-/* The first aligned AG block at or after b, and the last at or before it. */
-static uint64_t align_up(const struct want *w, uint32_t b)
-{
-	uint64_t x = (uint64_t)b + w->aoff + w->align - 1;
-
-	return x - x % w->align - w->aoff;
-}
-
-static uint64_t align_down(const struct want *w, uint32_t b)
-{
-	uint64_t x = (uint64_t)b + w->aoff;
-
-	/* callers keep b at or past an aligned block */
-	return x - x % w->align - w->aoff;
-}
-
 /*
  * The part of free extent (fbno, flen) to take: the longest range of it
  * with no busy block, its start aligned, as close to the goal as it can be
@@ -429,15 +411,13 @@ static bool cand_eval(struct ag_op *op, const struct want *w, uint32_t fbno,
 		      uint32_t flen, struct cand *c)
 {
 	uint32_t tb, tl, astart, end, len, s;
-	uint64_t a;
 
 	if (!kvfs_extent_busy_trim(op->pag, fbno, flen, w->metadata, &tb, &tl))
 		return false;
 	end = tb + tl;
-	a = align_up(w, tb);
-	if (a >= end)
+	astart = (tb + w->align - 1) / w->align * w->align;
+	if (astart >= end)
 		return false;
-	astart = (uint32_t)a;
 	len = end - astart < w->maxlen ? end - astart : w->maxlen;
 	if (len < w->minlen)
 		return false;
@@ -446,7 +426,9 @@ static bool cand_eval(struct ag_op *op, const struct want *w, uint32_t fbno,
 		s = w->goal < astart	? astart :
 		    w->goal > end - len ? end - len :
 					  w->goal;
-		s = (uint32_t)align_down(w, s);
+		s -= s % w->align;
+		if (s < astart)
+			s = astart;
 	}
 	c->fbno = fbno;
 	c->flen = flen;
@@ -560,7 +542,7 @@ static int find_exact(struct ag_op *op, const struct want *w, struct cand *c)
 	uint32_t bno, len, avail;
 	int stat, err;
 
-	if (((uint64_t)w->goal + w->aoff) % w->align)
+	if (w->goal % w->align)
 		return 0;
 	err = cur_lookup(op, &cur, &kvfs_bnobt_tree_ops, KVFS_LOOKUP_LE,
 			 w->goal, 0, &stat);
@@ -731,8 +713,6 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	int64_t avail;
 	int err;
 
-	if (a->align_dev)
-		w.aoff = (uint32_t)(kvfs_agb_to_fsb(&mp->g, agno, 0) % w.align);
 	err = kvfs_trans_lock_ag(tp, agno, trylock, &newly);
 	if (err)
 		return err;
@@ -1040,19 +1020,14 @@ int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 		sel = select_minlen(tp->mp, kvfs_fsb_to_agno(g, a.goal), minlen,
 				    maxlen);
 		/*
-		 * Aligned on the device (AG-relative alignment is not, when
-		 * the AGs' size is not a multiple of it: the bench's images of
-		 * a size mkfs cut into AGs of 2282.3 MiB got every MiB of their
-		 * files in 6 folios, and random 4 KiB reads of them ran at
-		 * 0.7-0.85x those of a raw file, whose MiB are one folio each);
+		 * AG-relative alignment is the device's when AGs are aligned;
 		 * only a whole aligned piece is worth it (else free space is
 		 * cut up for nothing): as without when none is free.  As
 		 * XFS's xfs_bmap_btalloc_at_eof(), the selected length less
 		 * what aligning its start may cost.
 		 */
-		if (align > 1) {
+		if (align > 1 && g->agblocks % align == 0) {
 			a.alignment = align;
-			a.align_dev = true;
 			a.minlen = maxlen < align ? maxlen : align;
 			if (sel > align && sel - align > a.minlen)
 				a.minlen = sel - align;
@@ -1061,7 +1036,6 @@ int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 			a.type = KVFS_ALLOC_NEAR_BNO;
 			err = kvfs_alloc_vextent(&a);
 			a.alignment = 0;
-			a.align_dev = false;
 		}
 		a.minlen = sel;
 	}

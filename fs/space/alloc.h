@@ -67,12 +67,6 @@ struct kvfs_alloc_arg {
 	uint64_t goal; /* fsb; KVFS_NULLBLOCK: AG 0's start */
 	uint32_t minlen, maxlen; /* 1 <= minlen <= maxlen */
 	uint32_t alignment; /* the start's AG block is a multiple; 0/1: any */
-	/*
-	 * alignment is of the start's device block instead (file data: the
-	 * host's page cache of an image keeps it in folios aligned on the
-	 * image, whatever the AGs' size)
-	 */
-	bool align_dev;
 	enum kvfs_alloc_type type;
 	uint64_t owner; /* inode or AG (for a future reverse map) */
 	/*
@@ -118,8 +112,8 @@ int kvfs_free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len);
  * fsb after its last block; KVFS_NULLBLOCK if none), else near it (near
  * its last block when it ends its AG; near the inode ino without one),
  * else the next AGs.  align > 1: when not exactly after the last, first
- * near the goal in its AG on a multiple of align blocks of the device,
- * then as without.
+ * near the goal in its AG on a multiple of align blocks of the device
+ * (when the AGs' size is one), then as without.
  */
 int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 			   uint64_t prev_end, uint32_t minlen, uint32_t maxlen,

@@ -763,62 +763,6 @@ static void test_file_extent_ag(void)
 }
 
 /*
- * A file extent's alignment is the device's whatever the AGs' size (the
- * host's page cache keeps an image's data in folios aligned on the image):
- * on a filesystem whose AGs are 5 blocks longer than 16 MiB, an aligned
- * extent near a taken goal in AG 1 starts on a multiple of the alignment
- * on the device, which is not one inside the AG.  Used to be aligned only
- * when the AGs' size was a multiple (kvfs-core-bench's images were not).
- */
-static void test_file_extent_align_dev(void)
-{
-	struct kvfs_mkfs_opts o = { .size = (uint64_t)AGS *
-					    ((16 << 20) + 5 * BLK),
-				    .blocksize = BLK,
-				    .agcount = AGS,
-				    .force = true };
-	struct kvfs_mount *mp0 = mp;
-	char skewed[sizeof(path) + 8];
-	struct kvfs_trans *tp;
-	struct kvfs_geom g;
-	uint64_t f, t;
-	uint32_t l, tl;
-
-	snprintf(skewed, sizeof(skewed), "%s.skew", path);
-	o.target = skewed;
-	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
-	CHECK(g.agblocks % 64 != 0);
-	CHECK(g.dblocks <= mp0->g.dblocks + 64); /* owned[] holds its blocks */
-	CHECK_EQ(kvfs_mount_open(skewed,
-				 &(struct kvfs_mount_opts){
-					 .no_log_threads = true },
-				 &mp),
-		 0);
-	/* the goal taken: not exactly after the last extent */
-	CHECK_EQ(alloc1(KVFS_ALLOC_THIS_BNO, fsb_of(1, 1000), 1, 1, 1, &t, &tl),
-		 0);
-	tp = tx(256);
-	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, fsb_of(1, 1000), 1, 256, 64, &f,
-					&l),
-		 0);
-	commit(tp, NULL);
-	CHECK_EQ(kvfs_fsb_to_agno(&mp->g, f), 1);
-	CHECK_EQ(f % 64, 0);
-	CHECK(kvfs_fsb_to_agbno(&mp->g, f) % 64 != 0);
-	CHECK(l >= 64);
-	tp = tx(0);
-	CHECK_EQ(kvfs_free_extent(tp, f, l), 0);
-	commit(tp, NULL);
-	free1(t, tl);
-	CHECK_EQ(kvfs_mount_close(mp), 0);
-	mp = mp0;
-	scrub_image_clean(skewed);
-	unlink(skewed);
-	printf("file extent aligned on the device: AG 1 block %u\n",
-	       (unsigned)(f - (uint64_t)g.agblocks));
-}
-
-/*
  * Frees into a completely full AG through the deferred path: AG 1 filled
  * to its last block, then one transaction queues the free of every other
  * block of a long run (kvfs_free_extent_later()).  Each free runs in a
@@ -979,7 +923,6 @@ int main(int argc, char **argv)
 	test_crash();
 	test_busy();
 	test_file_extent_ag();
-	test_file_extent_align_dev();
 	test_full_ag_free();
 	test_concurrency();
 	test_fallback_enospc();
