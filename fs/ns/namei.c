@@ -240,12 +240,21 @@ static int lookup_stat(struct kvfs_inode *dp, const char *name, size_t len,
 	if (!kvfs_icache_read(dp->i_mount, ino, kvfs_inode_stat_read, st) &&
 	    st->mode && st->nlink)
 		return 0;
-	err = lookup_child(dp, name, len, &ip);
-	if (err)
-		return err;
-	stat_locked(ip, st);
-	kvfs_iput(ip);
-	return 0;
+	/*
+	 * A rename over the name or an unlink may take the last link of the
+	 * inode found between the lookup and the stat: look again, so that
+	 * what a name gives had that name (links) at some instant.
+	 */
+	for (int tries = 0; tries < 64; tries++) {
+		err = lookup_child(dp, name, len, &ip);
+		if (err)
+			return err;
+		stat_locked(ip, st);
+		kvfs_iput(ip);
+		if (st->nlink)
+			return 0;
+	}
+	return -ENOENT;
 }
 
 int kvfs_lookup(struct kvfs_mount *mp, uint64_t dir, const char *name,
