@@ -612,6 +612,21 @@ static void test_enospc(const char *d)
 	       avail >> 20);
 }
 
+/* d/fill takes all of d's free space but leave bytes (of more than 8 MiB) */
+static void fill_leaving(const char *d, long long leave)
+{
+	struct statvfs sv;
+	long long avail;
+	int fd;
+
+	CHECK_OK(statvfs(d, &sv));
+	avail = (long long)(sv.f_bavail * sv.f_frsize);
+	CHECK(avail > 8 << 20);
+	CHECK_OK(fd = open(P(0, "%s/fill", d), O_CREAT | O_WRONLY, 0644));
+	CHECK_OK(fallocate(fd, 0, 0, avail - leave));
+	CHECK_OK(close(fd));
+}
+
 /*
  * Buffered writes 256 KiB past the space left: the writeback cache takes
  * them all and writes them back in pieces, one of which the filesystem
@@ -629,12 +644,7 @@ static void test_enospc_fsync(const char *d)
 	ssize_t n;
 
 	memset(buf, 0xa5, sizeof(buf));
-	CHECK_OK(statvfs(d, &sv));
-	avail = (long long)(sv.f_bavail * sv.f_frsize);
-	CHECK(avail > 8 << 20);
-	CHECK_OK(fd = open(P(0, "%s/fill", d), O_CREAT | O_WRONLY, 0644));
-	CHECK_OK(fallocate(fd, 0, 0, avail - (7 << 19)));
-	CHECK_OK(close(fd));
+	fill_leaving(d, 7 << 19);
 	CHECK_OK(statvfs(d, &sv));
 	avail = (long long)(sv.f_bavail * sv.f_frsize);
 	CHECK(avail < 8 << 20);
@@ -754,19 +764,12 @@ static void test_enospc_fsync_half(const char *d)
 static void test_enospc_mmap(const char *d)
 {
 	const size_t len = 8 << 20;
-	struct statvfs sv;
-	long long avail;
 	char *m;
-	int fd, mfd;
+	int mfd;
 
 	/* made first: on the full filesystem no inode can be */
 	CHECK_OK(mfd = open(P(1, "%s/m", d), O_CREAT | O_RDWR, 0644));
-	CHECK_OK(statvfs(d, &sv));
-	avail = (long long)(sv.f_bavail * sv.f_frsize);
-	CHECK(avail > 8 << 20);
-	CHECK_OK(fd = open(P(0, "%s/fill", d), O_CREAT | O_WRONLY, 0644));
-	CHECK_OK(fallocate(fd, 0, 0, avail - (2 << 20)));
-	CHECK_OK(close(fd));
+	fill_leaving(d, 2 << 20);
 	CHECK_OK(ftruncate(mfd, len));
 	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	CHECK(m != MAP_FAILED);
