@@ -179,6 +179,14 @@ struct kv_global {
 	uint64_t nr_free; /* pages in the buddy free lists */
 	/* bit o set iff free_head[o] is not empty; read without the lock */
 	uint32_t free_mask;
+#ifdef KV_ASAN
+	/*
+	 * Sections (KV_MAX_ORDER blocks) whose free pages are poisoned: a
+	 * section is poisoned whole before its first page leaves the buddy,
+	 * so that kv_init need not write the whole arena's shadow.
+	 */
+	uint8_t *armed;
+#endif
 
 	/* vmap window */
 	char *win;

@@ -10,8 +10,9 @@
  *   kv.buddy_lock ("buddy") protects kv.free_head[], kv.nr_free, writes
  *   of kv.free_mask (a hint fail-fast attempts read without it) and the
  *   state/order/next/prev of every descriptor that is FREE or becomes
- *   FREE.  It is a leaf: it may be taken with a slab cache lock or a
- *   page_lock held and nothing is taken under it.
+ *   FREE, and (ASan builds) kv.armed.  It is a leaf: it may be taken
+ *   with a slab cache lock or a page_lock held and nothing is taken under
+ *   it.
  */
 #include <errno.h>
 #include <string.h>
@@ -91,6 +92,47 @@ static void buddy_free_run_locked(uint32_t pfn, uint32_t n)
 	}
 }
 
+#ifdef KV_ASAN
+#define KV_SECTION_SHIFT (KV_PAGE_SHIFT + KV_MAX_ORDER)
+
+static size_t nr_sections(void)
+{
+	return (kv.size + (1ul << KV_SECTION_SHIFT) - 1) >> KV_SECTION_SHIFT;
+}
+
+/* Bytes of section s: the last one may be short. */
+static size_t section_len(size_t s)
+{
+	size_t left = kv.size - (s << KV_SECTION_SHIFT);
+
+	return left < 1ul << KV_SECTION_SHIFT ? left : 1ul << KV_SECTION_SHIFT;
+}
+#endif
+
+/*
+ * ASan builds: poison the sections [pfn, pfn + n) lies in that were never
+ * handed out.  No page of such a section has left the buddy (every page
+ * leaves through buddy_take(), which arms first), so nothing unpoisoned
+ * is clobbered.  buddy_lock held.
+ */
+static void arm_pages(uint32_t pfn, uint32_t n)
+{
+#ifdef KV_ASAN
+	size_t s = (size_t)pfn >> KV_MAX_ORDER;
+	size_t e = ((size_t)pfn + n - 1) >> KV_MAX_ORDER;
+
+	for (; s <= e; s++) {
+		if (kv.armed[s])
+			continue;
+		kv_poison(kv.base + (s << KV_SECTION_SHIFT), section_len(s));
+		kv.armed[s] = 1;
+	}
+#else
+	(void)pfn;
+	(void)n;
+#endif
+}
+
 /* Take a block of 2^order pages, splitting a larger one.  buddy_lock held. */
 static uint32_t buddy_take(unsigned order)
 {
@@ -109,6 +151,7 @@ static uint32_t buddy_take(unsigned order)
 		free_list_add(pfn + (1u << o), o);
 	}
 	kv.nr_free -= 1u << order;
+	arm_pages(pfn, 1u << order);
 	return pfn;
 }
 
@@ -416,14 +459,24 @@ int kv_arena_init(size_t budget)
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (kv.desc == MAP_FAILED)
 		goto fail_map;
+#ifdef KV_ASAN
+	kv.armed = mmap(NULL, nr_sections(), PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (kv.armed == MAP_FAILED) {
+		err = -errno;
+		munmap(kv.desc, kv.npages * sizeof(*kv.desc));
+		munmap(kv.base, budget);
+		close(kv.memfd);
+		return err;
+	}
+#endif
 	kv_mutex_init(&kv.buddy_lock, kv.lc_buddy);
 	for (o = 0; o <= KV_MAX_ORDER; o++)
 		kv.free_head[o] = KV_PFN_NONE;
 	kv.free_mask = 0;
 	kv.nr_free = 0;
+	/* free pages are poisoned (arm_pages()): handed out, they unpoison */
 	buddy_free_run_locked(0, kv.npages);
-	/* free pages are poisoned; what is handed out unpoisons itself */
-	kv_poison(kv.base, budget);
 	kv.pcp_high = kv.npages / 512;
 	if (kv.pcp_high > KV_PCP_MAX)
 		kv.pcp_high = KV_PCP_MAX;
@@ -452,8 +505,17 @@ fail_fd:
 
 void kv_arena_fini(void)
 {
+#ifdef KV_ASAN
+	size_t s;
+
 	/* the addresses go back to the system: leave no stale poison */
-	kv_unpoison(kv.base, kv.size);
+	for (s = 0; s < nr_sections(); s++)
+		if (kv.armed[s])
+			kv_unpoison(kv.base + (s << KV_SECTION_SHIFT),
+				    section_len(s));
+	munmap(kv.armed, nr_sections());
+	kv.armed = NULL;
+#endif
 	munmap(kv.desc, kv.npages * sizeof(*kv.desc));
 	munmap(kv.base, kv.size);
 	close(kv.memfd);
