@@ -27,6 +27,25 @@ int cli_uint(const char *prog, const char *opt, const char *s, unsigned min,
 	return 0;
 }
 
+int cli_seconds(const char *prog, const char *opt, const char *s, double min,
+		double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	/* strtod's hex, inf and nan forms are no durations */
+	if (errno || *end || !*s || strspn(s, "0123456789.") != strlen(s) ||
+	    !(v >= min && v <= max)) {
+		fprintf(stderr, "%s: bad %s value '%s' (%g..%g seconds)\n",
+			prog, opt, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int cli_uint_list(const char *prog, const char *opt, const char *s,
 		  unsigned max_each, unsigned *out, unsigned max_n, unsigned *n)
 {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Command-line values of the tools: a bounded unsigned integer, a list of
- * thread counts ("1,2,4"), a size with a K/M/G/T suffix.  Each prints one
+ * thread counts ("1,2,4"), a size with a K/M/G/T suffix, a duration in
+ * seconds with a fraction.  Each prints one
  * line naming the program, the option and the bad value, and returns -1;
  * 0 when the value is good.
  */
@@ -12,6 +13,9 @@
 
 int cli_uint(const char *prog, const char *opt, const char *s, unsigned min,
 	     unsigned max, unsigned *out);
+/* Seconds, decimal with an optional fraction ("0.25"), min..max. */
+int cli_seconds(const char *prog, const char *opt, const char *s, double min,
+		double max, double *out);
 /* A comma-separated list of 1..max_each, at most max_n of them. */
 int cli_uint_list(const char *prog, const char *opt, const char *s,
 		  unsigned max_each, unsigned *out, unsigned max_n,

@@ -135,7 +135,7 @@ static const int order[NWL] = {
 };
 
 static unsigned opt_threads[MAX_RUNS] = { 1 }, opt_nthreads = 1;
-static unsigned opt_seconds = 5;
+static double opt_seconds = 5;
 static bool opt_wl[NWL];
 static bool opt_csv;
 static bool opt_cpu;
@@ -785,7 +785,10 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 {
 	struct target *t = wl >= RAW_SEQ_WRITE ? &raw_file : &kv_file;
 	struct worker w[NS_MAX];
-	struct timespec ts = { .tv_sec = opt_seconds };
+	struct timespec ts = {
+		.tv_sec = (time_t)opt_seconds,
+		.tv_nsec = (long)((opt_seconds - (time_t)opt_seconds) * 1e9),
+	};
 	double t0, c0, secs, sum = 0, busy = 0, cpu = 0;
 	uint64_t ops = 0, slice = opt_size / nthreads / SEQ_IO * SEQ_IO;
 	/* filled: every slice written to its end, the slices the whole file */
@@ -1017,7 +1020,8 @@ static void usage(FILE *f)
 		"\n"
 		"  --threads N[,N...]   threads, one run of every workload per\n"
 		"                       value (1)\n"
-		"  --seconds S          length of each measurement (5)\n"
+		"  --seconds S          length of each measurement, fractions\n"
+		"                       allowed (5)\n"
 		"  --workload W[,W...]  workloads (default all): seq_write,\n"
 		"                       seq_read (1 MiB I/O, MB/s), rand_write,\n"
 		"                       rand_read (4 KiB, ops/s), truncate_1g\n"
@@ -1116,8 +1120,8 @@ static int parse_args(int argc, char **argv)
 					    &opt_nthreads);
 			break;
 		case 's':
-			bad = cli_uint(PROG, "--seconds", optarg, 1, 3600,
-				       &opt_seconds);
+			bad = cli_seconds(PROG, "--seconds", optarg, 0.01,
+					  3600, &opt_seconds);
 			break;
 		case 'w':
 			bad = parse_workloads(optarg);

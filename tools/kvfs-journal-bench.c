@@ -52,7 +52,7 @@
 /* ---- options ---- */
 static unsigned opt_threads[JB_MAX_RUNS] = { 2 };
 static unsigned opt_nthreads = 1;
-static unsigned opt_seconds = 5;
+static double opt_seconds = 5;
 static unsigned opt_buffers = 1024;
 static unsigned opt_items = 4;
 static unsigned opt_ranges = 1;
@@ -455,8 +455,8 @@ static int run(bool single, unsigned nthreads, struct result *res)
 			break;
 		}
 	}
-	for (i = 0; i < opt_seconds * 10 && !atomic_load(&stop); i++)
-		usleep(100 * 1000);
+	for (i = 0; i < opt_seconds * 100 && !atomic_load(&stop); i++)
+		usleep(10 * 1000);
 	atomic_store(&stop, true);
 	for (i = 0; i < started; i++) {
 		pthread_join(w[i].th, NULL);
@@ -566,7 +566,7 @@ static void usage(FILE *f)
 		"kvfs image and report the commit path's throughput.\n"
 		"\n"
 		"  --threads N[,N...]  committing threads, one run per value (2)\n"
-		"  --seconds S         length of each run (5)\n"
+		"  --seconds S         length of each run, fractions allowed (5)\n"
 		"  --buffers N         metadata blocks the threads change (1024)\n"
 		"  --items N           buffers per transaction, 1..16 (4)\n"
 		"  --ranges N          64-byte ranges changed per buffer (1)\n"
@@ -633,8 +633,8 @@ static int parse_args(int argc, char **argv)
 					    &opt_nthreads);
 			break;
 		case 's':
-			bad = cli_uint(PROG, "--seconds", optarg, 1, 3600,
-				       &opt_seconds);
+			bad = cli_seconds(PROG, "--seconds", optarg, 0.01,
+					  3600, &opt_seconds);
 			break;
 		case 'b':
 			bad = cli_uint(PROG, "--buffers", optarg, 1, 16384,

@@ -19,7 +19,7 @@ fail() {
 }
 
 header="mode,threads,tx_per_sec,deltas_per_sec,log_bytes_per_delta,zstd_ratio"
-small="--seconds 1 --buffers 64 --size 256M"
+small="--seconds 0.25 --buffers 64 --size 256M"
 
 # check_csv FILE "MODE,THREADS ...": exactly the header and these runs, in
 # order, each with positive rates, bytes per delta and zstd ratio
@@ -89,7 +89,7 @@ grep -Eq "grant waits [0-9]+," "$tmp/wb" &&
 
 "$mkfs" -q -s 128M "$tmp/img" || fail "mkfs.kvfs failed"
 for pass in 1 2; do
-	"$bench" --seconds 1 --buffers 32 --image "$tmp/img" --csv \
+	"$bench" --seconds 0.25 --buffers 32 --image "$tmp/img" --csv \
 		>"$tmp/img$pass.csv" || fail "--image run $pass failed"
 	check_csv "$tmp/img$pass.csv" "percpu,2"
 done

@@ -55,7 +55,7 @@ done
 
 wls=seq_write,raw_seq_write,seq_read,raw_seq_read,rand_write,raw_rand_write
 wls=$wls,rand_read,raw_rand_read
-"$bench" --seconds 1 --size 16M --workload $wls --csv >"$tmp/all.csv" ||
+"$bench" --seconds 0.25 --size 16M --workload $wls --csv >"$tmp/all.csv" ||
 	fail "default run failed: $(cat "$tmp/all.csv")"
 rows=""
 for w in $all; do
@@ -63,20 +63,20 @@ for w in $all; do
 done
 check_csv "$tmp/all.csv" "$rows"
 
-"$bench" --seconds 1 --size 16M --threads 1,2 \
+"$bench" --seconds 0.25 --size 16M --threads 1,2 \
 	--workload rand_write,raw_rand_write --csv >"$tmp/two.csv" ||
 	fail "--threads 1,2 run failed"
 check_csv "$tmp/two.csv" "rand_write:ops/s,1 raw_rand_write:ops/s,1
 rand_write:ops/s,2 raw_rand_write:ops/s,2"
 
-"$bench" --seconds 1 --size 16M --threads 1,2 --workload truncate_1g \
+"$bench" --seconds 0.25 --size 16M --threads 1,2 --workload truncate_1g \
 	--csv >"$tmp/trunc.csv" 2>"$tmp/trunc.err" ||
 	fail "truncate_1g run failed: $(cat "$tmp/trunc.err")"
 check_csv "$tmp/trunc.csv" "truncate_1g:truncates/s,1 truncate_1g:truncates/s,2"
 
 ns=create,stat,unlink,create_shared,stat_shared,unlink_shared,dir_lookup
 ns=$ns,dir_lookup_reads,readdir
-"$bench" --seconds 1 --size 16M --threads 1,2 --dir-entries 2000 \
+"$bench" --seconds 0.25 --size 16M --threads 1,2 --dir-entries 2000 \
 	--workload $ns --csv >"$tmp/ns.csv" 2>"$tmp/ns.err" ||
 	fail "namespace run failed: $(cat "$tmp/ns.err")"
 rows=""
@@ -96,4 +96,10 @@ grep -q "short form again" "$tmp/ns.err" ||
 "$bench" --seconds 1 --workload no_such >/dev/null 2>"$tmp/err" &&
 	fail "an unknown workload was accepted"
 grep -q no_such "$tmp/err" || fail "no message for an unknown workload"
+for bad in 0 -1 1e3 0x10 inf; do
+	"$bench" --seconds $bad --workload rand_read >/dev/null 2>"$tmp/err" &&
+		fail "--seconds $bad was accepted"
+	grep -q -- "bad --seconds value '$bad'" "$tmp/err" ||
+		fail "no message for --seconds $bad: $(cat "$tmp/err")"
+done
 echo "core_bench: ok"
