@@ -30,6 +30,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/io/blkhdr.h"
+#include "fs/fuse/kio.h"
 #include "fs/fuse/nodes.h"
 #include "fs/fuse/ops.h"
 #include "fs/fuse/opts.h"
@@ -513,6 +514,8 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	d->fs.se = d->se;
 	if (fuse_session_mount(d->se, d->mountpoint))
 		goto out_session;
+	if (kvfs_fuse_kio_attach(d->se))
+		goto out_unmount; /* libfuse said why */
 	if (pthread_create(&term, NULL, terminator, d)) {
 		fprintf(stderr, "%s: cannot start a thread\n", prog);
 		goto out_unmount;

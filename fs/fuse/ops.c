@@ -6,10 +6,12 @@
  * ENOSYS, and the kernel stops asking): flush (the kernel writes dirty
  * pages back itself before it would send it; nothing else is to do at
  * close, so each close is spared a round trip), access (default_permissions: the kernel checks the mode
- * bits), locks (local to the kernel).  SUID/SGID are cleared by the kernel
- * (HANDLE_KILLPRIV is not asked for): it knows whether the writer has
- * CAP_FSETID, which the writeback cache's write requests do not tell us,
- * and sends the mode change as a setattr.
+ * bits), locks (local to the kernel).  SUID/SGID: HANDLE_KILLPRIV_V2 when
+ * the kernel offers it (fs/fuse/kio.h: it spares every write(2) a
+ * GETXATTR); the kernel, which knows whether the writer has CAP_FSETID,
+ * flags the write or truncate that must kill them, and still sends the
+ * mode change of a chown or of a write through the cache as a setattr.
+ * Without V2 (HANDLE_KILLPRIV is not asked for) the kernel does it all.
  *
  * POSIX ACLs (FUSE_CAP_POSIX_ACL, when the kernel offers it): the kernel
  * enforces them, reading them as xattrs; the daemon keeps them and the
@@ -34,6 +36,7 @@
 #include <time.h>
 
 #include "fs/fuse/acl.h"
+#include "fs/fuse/kio.h"
 #include "fs/fuse/nodes.h"
 #include "fs/fuse/stats.h"
 #include "fs/kvfs.h"
@@ -232,6 +235,8 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	 * (no AUTO_INVAL_DATA); the kernel clears SUID/SGID (no
 	 * HANDLE_KILLPRIV: see the top of this file) and truncates at
 	 * O_TRUNC with a setattr (no ATOMIC_O_TRUNC: open has nothing to do).
+	 * No SPLICE_READ: requests pass fs/fuse/kio.c's read hook (and a
+	 * write's data is copied once either way: kf_write_buf()).
 	 * No ASYNC_DIO: the kernel then sends an O_DIRECT write's requests
 	 * one at a time and stops at a short one, whose count write()
 	 * returns; sent at once, a short write (a full filesystem) turns into
@@ -240,7 +245,7 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_HANDLE_KILLPRIV |
 			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_WRITEBACK_CACHE |
-			FUSE_CAP_ASYNC_DIO);
+			FUSE_CAP_ASYNC_DIO | FUSE_CAP_SPLICE_READ);
 	conn->want |= want & conn->capable;
 	conn->max_write = KVFS_FUSE_MAX_IO;
 	conn->max_readahead = KVFS_FUSE_MAX_IO;
@@ -388,6 +393,24 @@ static bool setattr_unlinked_times(fuse_req_t req, uint64_t ino,
 	return true;
 }
 
+/*
+ * HANDLE_KILLPRIV_V2's capability kill, with the SUID/SGID kill of a
+ * flagged write or truncate (the core clears those bits in its own
+ * transaction): security.capability goes, as the kernel's killpriv would.
+ */
+static int kill_caps(struct kvfs_fuse *fs, uint64_t ino)
+{
+	int ret;
+
+	if (kvfs_fuse_node_caps(fs->nodes, ino) == KVFS_CAPS_NONE)
+		return 0;
+	ret = kvfs_removexattr(fs->mp, ino, CAPS_XATTR);
+	if (ret && ret != -ENODATA)
+		return ret;
+	kvfs_fuse_node_set_caps(fs->nodes, ino, KVFS_CAPS_NONE, false);
+	return 0;
+}
+
 static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -439,6 +462,14 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 */
 	if (fs->writeback)
 		sa.valid |= KVFS_SET_KEEP_CMTIME;
+	if (kvfs_fuse_kio_kill_suidgid()) {
+		ret = kill_caps(fs, ino_of(fs, ino));
+		if (ret) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+		sa.valid |= KVFS_SET_KILL_SUIDGID;
+	}
 	sa.mode = attr->st_mode & 07777;
 	sa.uid = attr->st_uid;
 	sa.gid = attr->st_gid;
@@ -680,6 +711,7 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	struct kvfs_fuse *fs = fs_of(req);
 	size_t len = fuse_buf_size(bufv);
 	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
+	unsigned flags;
 	const void *data;
 	void *copy = NULL;
 	ssize_t n;
@@ -704,8 +736,14 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 		data = copy;
 	}
 	/* under the writeback cache the kernel keeps mtime and ctime */
-	n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off,
-		       fs->writeback ? KVFS_WRITE_NOCMTIME : 0);
+	flags = fs->writeback ? KVFS_WRITE_NOCMTIME : 0;
+	n = 0;
+	if (kvfs_fuse_kio_kill_suidgid()) {
+		flags |= KVFS_WRITE_KILLPRIV;
+		n = kill_caps(fs, ino_of(fs, ino));
+	}
+	if (!n)
+		n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off, flags);
 	free(copy);
 	/*
 	 * The kernel reads the error of a write back, never its count: one
