@@ -223,7 +223,12 @@ int kvfs_getattr(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st);
 #define KVFS_SET_ATIME_NOW (1u << 6) /* with KVFS_SET_ATIME */
 #define KVFS_SET_MTIME_NOW (1u << 7) /* with KVFS_SET_MTIME */
 #define KVFS_SET_CTIME (1u << 8) /* an explicit ctime (FUSE passes it) */
-#define KVFS_SET_KILL_SUIDGID (1u << 9) /* clear SUID/SGID as a write would */
+/*
+ * Clear SUID/SGID as a write by the caller would: SUID, and SGID when the
+ * file is group-executable or the caller is neither root nor in its group
+ * (no effect on a directory)
+ */
+#define KVFS_SET_KILL_SUIDGID (1u << 9)
 /*
  * A regular file's mtime and ctime change only as given (the FUSE
  * writeback cache: the kernel keeps them and sends them when they move)

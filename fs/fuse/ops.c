@@ -394,9 +394,15 @@ static bool setattr_unlinked_times(fuse_req_t req, uint64_t ino,
 }
 
 /*
- * HANDLE_KILLPRIV_V2's capability kill, with the SUID/SGID kill of a
- * flagged write or truncate (the core clears those bits in its own
- * transaction): security.capability goes, as the kernel's killpriv would.
+ * HANDLE_KILLPRIV_V2 (fs/fuse/kio.h): the kernel no longer sends the mode
+ * change of file_remove_privs() or of a chown; it flags a write or
+ * truncate by a caller without CAP_FSETID and every chown instead, and
+ * where it would have sent nothing but the kill (a fallocate, a
+ * copy_file_range, a chown(f, -1, -1): notify_change() with the kill bits
+ * alone) it sends a setattr with nothing (or only ctime) to set.  The
+ * daemon kills as Linux's should_remove_suid() would (SUID; SGID when
+ * group-executable or the caller is outside the file's group: fs/kvfs.h
+ * KVFS_SET_KILL_SUIDGID), for a flagged request security.capability too.
  */
 static int kill_caps(struct kvfs_fuse *fs, uint64_t ino)
 {
@@ -409,6 +415,50 @@ static int kill_caps(struct kvfs_fuse *fs, uint64_t ino)
 		return ret;
 	kvfs_fuse_node_set_caps(fs->nodes, ino, KVFS_CAPS_NONE, false);
 	return 0;
+}
+
+/* The caller's credentials, with its groups if SGID's rule needs them. */
+static void kill_cred(fuse_req_t req, const struct kvfs_stat *ks,
+		      struct kvfs_cred *cr, gid_t *groups)
+{
+	int n;
+
+	cred_of(req, cr);
+	if (!cr->uid || !(ks->mode & S_ISGID) || ks->mode & S_IXGRP ||
+	    cr->gid == ks->gid)
+		return;
+	n = fuse_req_getgroups(req, MAX_GROUPS, groups);
+	if (n > 0 && n <= MAX_GROUPS) {
+		cr->groups = groups;
+		cr->ngroups = n;
+	}
+}
+
+/*
+ * The kill before a flagged write; the kernel learns the new mode from
+ * its attributes, dropped here.
+ */
+static int kill_privs(fuse_req_t req, struct kvfs_fuse *fs, fuse_ino_t id)
+{
+	struct kvfs_setattr sa = { .valid = KVFS_SET_KILL_SUIDGID };
+	uint64_t ino = ino_of(fs, id);
+	gid_t groups[MAX_GROUPS];
+	struct kvfs_stat ks;
+	struct kvfs_cred cr;
+	int ret;
+
+	ret = kill_caps(fs, ino);
+	if (!ret)
+		ret = kvfs_getattr(fs->mp, ino, &ks);
+	if (ret || !S_ISREG(ks.mode) || !(ks.mode & (S_ISUID | S_ISGID)))
+		return ret;
+	kill_cred(req, &ks, &cr, groups);
+	if (fs->writeback)
+		sa.valid |= KVFS_SET_KEEP_CMTIME;
+	ret = kvfs_setattr(fs->mp, ino, &sa, &cr, NULL);
+	if (!ret)
+		fuse_lowlevel_notify_inval_inode(fs->se, id, -1, 0);
+	return ret;
 }
 
 static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -445,11 +495,16 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (to_set & bits[i].fuse)
 			sa.valid |= bits[i].kvfs;
 	/*
-	 * Nothing to set (chown(f, -1, -1) without the writeback cache: the
-	 * kernel sends ctime only where it keeps it): ctime still moves, as
-	 * notify_change() moves it on a local filesystem.
+	 * Nothing to set (chown(f, -1, -1) where the kernel does not keep
+	 * ctime, so does not send it): ctime still moves, as notify_change()
+	 * moves it on a local filesystem.  Not so a regular file's under the
+	 * writeback cache: nothing to set is then V2's stripped kill (see
+	 * kill_caps()), and the kernel stamps ctime after it, perhaps
+	 * already sent: a stamp here (coarse) could take it back in time.
 	 */
-	if (!sa.valid) {
+	if (!sa.valid && !(fs->writeback && kvfs_fuse_kio_killpriv_v2() &&
+			   !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks) &&
+			   S_ISREG(ks.mode))) {
 		sa.valid = KVFS_SET_CTIME;
 		/* the core's clock (fs/inode/inode.h: kvfs_inode_now()) */
 		clock_gettime(CLOCK_REALTIME_COARSE, &attr->st_ctim);
@@ -462,8 +517,15 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 */
 	if (fs->writeback)
 		sa.valid |= KVFS_SET_KEEP_CMTIME;
-	if (kvfs_fuse_kio_kill_suidgid()) {
-		ret = kill_caps(fs, ino_of(fs, ino));
+	/*
+	 * A flagged truncate or chown, or (V2) one with nothing but ctime to
+	 * set: a kill the kernel judged due and stripped (see kill_caps());
+	 * utimensat() with two UTIME_OMITs sends nothing.
+	 */
+	if (kvfs_fuse_kio_kill_suidgid() ||
+	    (kvfs_fuse_kio_killpriv_v2() && !(to_set & ~FUSE_SET_ATTR_CTIME))) {
+		ret = kvfs_fuse_kio_kill_suidgid() ? kill_caps(fs, ino_of(fs, ino))
+						   : 0;
 		if (ret) {
 			fuse_reply_err(req, -ret);
 			return;
@@ -483,7 +545,11 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 * reads from /proc (an open, a read and a parse: ~20 times the
 	 * rest of a chmod): only when the rule can apply.
 	 */
-	if ((sa.valid & KVFS_SET_MODE) && (sa.mode & S_ISGID) && cr.uid) {
+	if ((sa.valid & KVFS_SET_KILL_SUIDGID) && cr.uid &&
+	    !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks))
+		kill_cred(req, &ks, &cr, groups);
+	if ((sa.valid & KVFS_SET_MODE) && (sa.mode & S_ISGID) && cr.uid &&
+	    !cr.groups) {
 		ret = fuse_req_getgroups(req, MAX_GROUPS, groups);
 		if (ret > 0 && ret <= MAX_GROUPS) {
 			cr.groups = groups;
@@ -737,11 +803,7 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	}
 	/* under the writeback cache the kernel keeps mtime and ctime */
 	flags = fs->writeback ? KVFS_WRITE_NOCMTIME : 0;
-	n = 0;
-	if (kvfs_fuse_kio_kill_suidgid()) {
-		flags |= KVFS_WRITE_KILLPRIV;
-		n = kill_caps(fs, ino_of(fs, ino));
-	}
+	n = kvfs_fuse_kio_kill_suidgid() ? kill_privs(req, fs, ino) : 0;
 	if (!n)
 		n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off, flags);
 	free(copy);

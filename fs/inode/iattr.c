@@ -53,6 +53,8 @@ static void set_nonsize(struct kvfs_inode *ip, const struct kvfs_setattr *sa,
 	unsigned v = sa->valid;
 	bool root = !cr || cr->uid == 0;
 	uint32_t gid = v & KVFS_SET_GID ? sa->gid : ip->i_gid;
+	/* the group before a chown, as Linux's chown_common() judges it */
+	bool outsider = !root && !cred_in_group(cr, ip->i_gid);
 
 	if (v & (KVFS_SET_UID | KVFS_SET_GID) && !(v & KVFS_SET_MODE) &&
 	    !root && !S_ISDIR(ip->i_mode)) {
@@ -71,9 +73,12 @@ static void set_nonsize(struct kvfs_inode *ip, const struct kvfs_setattr *sa,
 			mode &= (uint16_t)~S_ISGID;
 		ip->i_mode = (uint16_t)((ip->i_mode & S_IFMT) | mode);
 	}
-	if (v & KVFS_SET_KILL_SUIDGID) {
+	/* Linux's should_remove_suid(): SGID of a group-executable file, or
+	 * of any file when the caller could not have set it; never of a
+	 * directory (a chown(dir, -1, -1) keeps its SGID) */
+	if (v & KVFS_SET_KILL_SUIDGID && !S_ISDIR(ip->i_mode)) {
 		ip->i_mode &= (uint16_t)~S_ISUID;
-		if (ip->i_mode & S_IXGRP)
+		if (ip->i_mode & S_IXGRP || outsider)
 			ip->i_mode &= (uint16_t)~S_ISGID;
 	}
 	if (v & KVFS_SET_ATIME)

@@ -502,6 +502,13 @@ static void test_setattr(void)
 	sa = (struct kvfs_setattr){ .valid = KVFS_SET_KILL_SUIDGID };
 	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, NULL), 0);
 	CHECK_EQ(mode_of(mp, ino), 02745);
+	/* ... by a member of the file's group, and by an outsider */
+	chmod_as(mp, ino, 06745, &root);
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &member, NULL), 0);
+	CHECK_EQ(mode_of(mp, ino), 02745);
+	chmod_as(mp, ino, 06745, &root);
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &user, NULL), 0);
+	CHECK_EQ(mode_of(mp, ino), 0745);
 	chmod_as(mp, ino, 06755, &root);
 	CHECK_EQ(kvfs_write(mp, ino, buf, 10, 0, KVFS_WRITE_KILLPRIV), 10);
 	CHECK_EQ(mode_of(mp, ino), 0755);

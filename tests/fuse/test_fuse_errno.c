@@ -265,6 +265,19 @@ static void nobody_writes(const char *d)
 	CHECK_EQ(write(fd, "y", 1), 1);
 	CHECK_OK(close(fd));
 	CHECK_OK(truncate(P(0, "%s/p/sgid-trunc", d), 2));
+	CHECK_OK(fd = open(P(0, "%s/p/suid-falloc", d), O_WRONLY));
+	CHECK_OK(fallocate(fd, 0, 0, 8192));
+	CHECK_OK(close(fd));
+	CHECK_OK(fd = open(P(0, "%s/p/suid-copy", d), O_WRONLY));
+	{
+		int in;
+		loff_t off = 0;
+
+		CHECK_OK(in = open(P(0, "%s/p/r644", d), O_RDONLY));
+		CHECK_EQ(copy_file_range(in, NULL, fd, &off, 4, 0), 4);
+		CHECK_OK(close(in));
+	}
+	CHECK_OK(close(fd));
 	CHECK_OK(fd = open(P(0, "%s/p/sgiddir/newfile", d), O_CREAT | O_WRONLY,
 			   0644));
 	CHECK_OK(close(fd));
@@ -297,13 +310,16 @@ static void test_perms(const char *d)
 	CHECK_EQ(st.st_size, 10);
 	CHECK_OK(stat(P(0, "%s/p/sticky/rootfile", d), &st));
 
-	/* SUID/SGID cleared by a write, an append, a truncate without
-	 * CAP_FSETID; an SGID directory's group and bit inherited */
+	/* SUID/SGID cleared by a write, an append, a truncate, a fallocate
+	 * and a copy_file_range without CAP_FSETID; an SGID directory's
+	 * group and bit inherited */
 	touch(P(0, "%s/p/suid-root", d), 06777);
 	touch(P(0, "%s/p/suid-own", d), 04755);
 	CHECK_OK(chown(path[0], NOBODY, NOBODY));
 	CHECK_OK(chmod(path[0], 04755)); /* chown cleared it */
 	touch(P(0, "%s/p/sgid-trunc", d), 02777);
+	touch(P(0, "%s/p/suid-falloc", d), 06777);
+	touch(P(0, "%s/p/suid-copy", d), 06777);
 	CHECK_OK(mkdir(P(0, "%s/p/sgiddir", d), 0777));
 	CHECK_OK(chown(path[0], 0, 4321));
 	CHECK_OK(chmod(path[0], 02777));
@@ -317,6 +333,11 @@ static void test_perms(const char *d)
 	CHECK_OK(stat(P(0, "%s/p/sgid-trunc", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 0777);
 	CHECK_EQ(st.st_size, 2);
+	CHECK_OK(stat(P(0, "%s/p/suid-falloc", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 0777);
+	CHECK_EQ(st.st_size, 8192);
+	CHECK_OK(stat(P(0, "%s/p/suid-copy", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 0777);
 	CHECK_OK(stat(P(0, "%s/p/sgiddir/newfile", d), &st));
 	CHECK_EQ(st.st_gid, 4321);
 	CHECK_EQ(st.st_uid, NOBODY);
@@ -328,6 +349,19 @@ static void test_perms(const char *d)
 	CHECK_OK(chown(path[0], NOBODY, NOBODY));
 	CHECK_OK(stat(path[0], &st));
 	CHECK_EQ(st.st_mode & 07777, 0755);
+	/* even a chown to the same owner (-1, -1): SGID only when
+	 * group-executable, and never a directory's */
+	touch(P(0, "%s/p/chown-same", d), 06755);
+	CHECK_OK(chown(path[0], -1, -1));
+	CHECK_OK(stat(path[0], &st));
+	CHECK_EQ(st.st_mode & 07777, 0755);
+	touch(P(0, "%s/p/chown-same-nx", d), 06745);
+	CHECK_OK(chown(path[0], -1, -1));
+	CHECK_OK(stat(path[0], &st));
+	CHECK_EQ(st.st_mode & 07777, 02745);
+	CHECK_OK(chown(P(0, "%s/p/sgiddir", d), -1, -1));
+	CHECK_OK(stat(path[0], &st));
+	CHECK_EQ(st.st_mode & 07777, 02777);
 	printf("ok: permissions as uid %d, SUID/SGID\n", NOBODY);
 }
 
