@@ -50,6 +50,7 @@
 #include "journal/journal.h"
 
 struct kv_dev;
+struct kvfs_iext_lru;
 struct kvfs_iunlink;
 
 struct kvfs_mount_opts {
@@ -133,6 +134,8 @@ struct kvfs_mount {
 	struct kvj_recover_ops ino_rops;
 	struct kvfs_inode_recover_stats ino_rstats; /* what replay did */
 	struct kvfs_icache *ic; /* the inode cache */
+	/* extent lists of B+tree data forks (fs/data/iext.h) */
+	struct kvfs_iext_lru *iext_lru;
 	struct kvfs_openrefs *openrefs; /* fs/inode/openref.h */
 	struct kvfs_inodegc *inodegc; /* fs/inode/inodegc.h; NULL read-only */
 	struct kvj_log *log; /* NULL when read-only */
