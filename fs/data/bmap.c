@@ -327,9 +327,57 @@ static int xm_open(struct xmap *xm, struct kvfs_inode *ip, int whichfork,
 	return emap_load(ip, whichfork, &xm->m);
 }
 
+#ifdef KV_DEBUG
+/* Most extents of a tree whose list debug builds check after a change. */
+#define IEXT_VERIFY_MAX 1024
+
+/*
+ * Debug builds: after a change of a small tree, its list (if loaded) holds
+ * exactly its records, read through the change's cursor.
+ */
+static void iext_verify(struct xmap *xm)
+{
+	struct kvfs_bmbt_key k = { kv_cpu_to_le64(0) };
+	struct kvfs_iext_pos pos;
+	struct kvfs_irec a, b;
+	uint64_t n = 0;
+	bool have, found;
+	int stat, err;
+
+	if (!xm->iext || !xm->btree || !xm->dirty ||
+	    *fork_nextents(xm->ip, xm->whichfork) > IEXT_VERIFY_MAX)
+		return;
+	have = kvfs_iext_find(xm->iext, 0, &pos, &a);
+	err = kvfs_btree_lookup(&xm->cur, KVFS_LOOKUP_GE, &k, &stat);
+	while (!err && stat) {
+		err = cur_rec(xm, &b, &found);
+		if (err || !found)
+			break;
+		if (!have || memcmp(&a, &b, sizeof(a)))
+			kvfs_bug("inode %" PRIu64 ": extent %" PRIu64
+				 " (file block %" PRIu64
+				 ") differs between list and tree",
+				 xm->ip->i_ino, n, b.off);
+		n++;
+		have = kvfs_iext_next(xm->iext, &pos, &a);
+		err = kvfs_btree_increment(&xm->cur, &stat);
+	}
+	if (!err && (have || n != kvfs_iext_count(xm->iext)))
+		kvfs_bug("inode %" PRIu64 ": the tree has %" PRIu64
+			 " extents, its list %" PRIu64,
+			 xm->ip->i_ino, n, kvfs_iext_count(xm->iext));
+}
+#else
+static void iext_verify(struct xmap *xm)
+{
+	(void)xm;
+}
+#endif
+
 /* Store what changed (EXTENTS) and log the inode; free the map. */
 static void xm_close(struct xmap *xm)
 {
+	iext_verify(xm);
 	if (xm->dirty) {
 		if (!xm->btree)
 			emap_store(xm->ip, &xm->m);
@@ -1292,6 +1340,10 @@ static bool zero(const uint8_t *p, size_t len)
 /* What the walk of a tree's records found. */
 struct check_ctx {
 	const struct kvfs_geom *g;
+	/* the in-core list, when loaded: each record must be the tree's */
+	const struct kvfs_iext *iext;
+	struct kvfs_iext_pos pos;
+	bool more; /* the list has a record at pos */
 	struct kvfs_irec prev;
 	uint64_t n, sum;
 	bool bad;
@@ -1309,6 +1361,14 @@ static int check_rec(const void *rec, void *priv)
 		bad = "overlaps or precedes the previous one";
 	else if (!bad && c->n && mergeable(c->g, &c->prev, &r))
 		bad = "could be merged with the previous one";
+	if (!bad && c->iext) {
+		struct kvfs_irec l;
+
+		c->more = c->n ? kvfs_iext_next(c->iext, &c->pos, &l) :
+				 kvfs_iext_find(c->iext, 0, &c->pos, &l);
+		if (!c->more || memcmp(&l, &r, sizeof(l)))
+			bad = "is not the in-core list's";
+	}
 	if (bad) {
 		snprintf(c->why, c->whylen,
 			 "extent %" PRIu64 " (file block %" PRIu64
@@ -1326,7 +1386,11 @@ static int check_rec(const void *rec, void *priv)
 /* A BTREE fork: the tree's structure walk, its records, the counts. */
 static int btree_check(struct kvfs_inode *ip, char *why, size_t whylen)
 {
-	struct check_ctx c = { .g = geom(ip), .why = why, .whylen = whylen };
+	struct check_ctx c = { .g = geom(ip),
+			       .iext = S_ISREG(ip->i_mode) ? kvfs_iext_peek(ip) :
+							     NULL,
+			       .why = why,
+			       .whylen = whylen };
 	struct kvfs_btree_walk *w;
 	struct kvfs_btree_cur *cur;
 	struct kvfs_bmbt_ctx ctx;
@@ -1361,6 +1425,12 @@ static int btree_check(struct kvfs_inode *ip, char *why, size_t whylen)
 		snprintf(why, whylen, "nextents %u, the tree holds %" PRIu64,
 			 ip->i_nextents, c.n);
 		err = -EUCLEAN;
+	} else if (!err && c.iext && kvfs_iext_count(c.iext) != c.n) {
+		snprintf(why, whylen,
+			 "the in-core extent list holds %" PRIu64
+			 " extents, the tree %" PRIu64,
+			 kvfs_iext_count(c.iext), c.n);
+		err = -EUCLEAN;
 	} else if (!err && c.sum + tblocks != ip->i_nblocks) {
 		snprintf(why, whylen,
 			 "nblocks %" PRIu64 ", extents hold %" PRIu64
@@ -1382,6 +1452,10 @@ int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 
 	if (ip->i_dformat == KVFS_DFORK_BTREE)
 		return btree_check(ip, why, whylen);
+	if (kvfs_iext_peek(ip)) {
+		snprintf(why, whylen, "an in-core extent list without a tree");
+		return -EUCLEAN;
+	}
 	if (ip->i_dformat != KVFS_DFORK_EXTENTS) {
 		snprintf(why, whylen, "data fork format %u is not extents",
 			 ip->i_dformat);

@@ -505,6 +505,11 @@ static size_t shrink_scan(void *priv, size_t nr)
 	return freed;
 }
 
+size_t kvfs_iext_shrink(struct kvfs_mount *mp, size_t nr)
+{
+	return shrink_scan(mp->iext_lru, nr);
+}
+
 int kvfs_iext_lru_create(struct kvfs_mount *mp)
 {
 	struct kvfs_iext_lru *lru = kvzalloc(sizeof(*lru), 0);

@@ -67,6 +67,8 @@ struct kvfs_iext_pos {
  */
 int kvfs_iext_lru_create(struct kvfs_mount *mp);
 void kvfs_iext_lru_destroy(struct kvfs_mount *mp);
+/* The shrinker's pass, now: leaves freed (tests). */
+size_t kvfs_iext_shrink(struct kvfs_mount *mp, size_t nr);
 
 /*
  * The list of ip (a regular file's BTREE data fork), loaded from the tree
