@@ -21,6 +21,8 @@
  *   buffer locks        (fs/io/buf.h), taken through transactions; one AG's
  *                       may be held while a later AG's lock is taken
  *   open references     (fs/inode/openref.c: leaf)
+ *   extent lists' mutex (fs/data/iext.h: leaf; its shrinker only trylocks
+ *                       an inode lock under it)
  *   journal locks       (journal/log_priv.h)
  * The table of every rank, checked in debug builds, is alloc/lockrank.h.
  * A transaction (its log reservation) is taken before any of the locks it

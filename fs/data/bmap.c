@@ -327,6 +327,19 @@ static int xm_open(struct xmap *xm, struct kvfs_inode *ip, int whichfork,
 	return emap_load(ip, whichfork, &xm->m);
 }
 
+/* The extent under the tree cursor, *found 0 if none. */
+static int cur_rec(struct xmap *xm, struct kvfs_irec *r, bool *found)
+{
+	struct kvfs_extent e;
+	int stat, err;
+
+	err = kvfs_btree_get_rec(&xm->cur, &e, &stat);
+	*found = !err && stat;
+	if (*found)
+		*r = irec_of(&e);
+	return err;
+}
+
 #ifdef KV_DEBUG
 /* Most extents of a tree whose list debug builds check after a change. */
 #define IEXT_VERIFY_MAX 1024
@@ -388,19 +401,6 @@ static void xm_close(struct xmap *xm)
 	if (xm->btree)
 		kvfs_btree_cur_del(&xm->cur);
 	emap_free(&xm->m);
-}
-
-/* The extent under the tree cursor, *found 0 if none. */
-static int cur_rec(struct xmap *xm, struct kvfs_irec *r, bool *found)
-{
-	struct kvfs_extent e;
-	int stat, err;
-
-	err = kvfs_btree_get_rec(&xm->cur, &e, &stat);
-	*found = !err && stat;
-	if (*found)
-		*r = irec_of(&e);
-	return err;
 }
 
 static int cur_lookup(struct xmap *xm, enum kvfs_btree_lookup dir, uint64_t off,
