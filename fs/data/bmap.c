@@ -185,7 +185,8 @@ static bool mergeable(const struct kvfs_geom *g, const struct kvfs_irec *a,
  * the new count, which may exceed m->cap (then nothing is to be stored).
  */
 static uint32_t set_range(const struct kvfs_geom *g, struct emap *m,
-			  uint64_t off, uint64_t len, const struct kvfs_irec *nr)
+			  uint64_t off, uint64_t len,
+			  const struct kvfs_irec *nr)
 {
 	uint64_t end = off + len;
 	uint32_t k = 0, at = 0, i;
@@ -253,9 +254,9 @@ static int range_check(const struct kvfs_inode *ip, uint64_t off, uint64_t len)
 static struct kvfs_irec irec_of(const struct kvfs_extent *e)
 {
 	return (struct kvfs_irec){ kv_le64_to_cpu(e->startoff),
-			      kv_le64_to_cpu(e->startblock),
-			      kv_le32_to_cpu(e->blockcount),
-			      kv_le32_to_cpu(e->flags) };
+				   kv_le64_to_cpu(e->startblock),
+				   kv_le32_to_cpu(e->blockcount),
+				   kv_le32_to_cpu(e->flags) };
 }
 
 static struct kvfs_extent ext_of(const struct kvfs_irec *r)
@@ -412,7 +413,8 @@ static int cur_lookup(struct xmap *xm, enum kvfs_btree_lookup dir, uint64_t off,
 }
 
 /* The first extent that ends after off. */
-static int xm_find(struct xmap *xm, uint64_t off, struct kvfs_irec *r, bool *found)
+static int xm_find(struct xmap *xm, uint64_t off, struct kvfs_irec *r,
+		   bool *found)
 {
 	int stat, err;
 
@@ -626,7 +628,8 @@ static int iext_err(struct xmap *xm, int err)
 {
 #ifdef KV_DEBUG
 	if (err && err != -ENOMEM)
-		kvfs_bug("inode %" PRIu64 ": extent list and tree disagree (%d)",
+		kvfs_bug("inode %" PRIu64
+			 ": extent list and tree disagree (%d)",
 			 xm->ip->i_ino, err);
 #endif
 	if (err)
@@ -695,7 +698,8 @@ static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
 		if (!err)
 			err = kvfs_btree_delete(&xm->cur, &stat);
 		if (!err && xm->iext)
-			err = iext_err(xm, kvfs_iext_delete(xm->iext, win[i].off));
+			err = iext_err(xm,
+				       kvfs_iext_delete(xm->iext, win[i].off));
 		if (err)
 			goto fail;
 	}
@@ -713,10 +717,10 @@ static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
 		err = i < w.n ? kvfs_btree_update(&xm->cur, &e) :
 				kvfs_btree_insert(&xm->cur, &e);
 		if (!err && xm->iext)
-			err = iext_err(xm, i < w.n ? kvfs_iext_update(xm->iext,
-								      &out[j]) :
-						     kvfs_iext_insert(xm->iext,
-								      &out[j]));
+			err = iext_err(
+				xm,
+				i < w.n ? kvfs_iext_update(xm->iext, &out[j]) :
+					  kvfs_iext_insert(xm->iext, &out[j]));
 		if (err)
 			goto fail;
 	}
@@ -923,8 +927,8 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 		return err;
 	if (*nmap < 1)
 		return -EINVAL;
-	if (whichfork == KVFS_DATA_FORK &&
-	    ip->i_dformat == KVFS_DFORK_BTREE && S_ISREG(ip->i_mode)) {
+	if (whichfork == KVFS_DATA_FORK && ip->i_dformat == KVFS_DFORK_BTREE &&
+	    S_ISREG(ip->i_mode)) {
 		err = read_iext(ip, off, len, map, nmap);
 		if (err != -ENOMEM)
 			return err;
@@ -1153,7 +1157,8 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 				}
 				fl = 0;
 				nr = (struct kvfs_irec){ cur, bno,
-						    (uint32_t)(pend - cur), 0 };
+							 (uint32_t)(pend - cur),
+							 0 };
 				err = xm_replace(xm, cur, pend - cur, &nr);
 				if (err)
 					break;
@@ -1387,8 +1392,9 @@ static int check_rec(const void *rec, void *priv)
 static int btree_check(struct kvfs_inode *ip, char *why, size_t whylen)
 {
 	struct check_ctx c = { .g = geom(ip),
-			       .iext = S_ISREG(ip->i_mode) ? kvfs_iext_peek(ip) :
-							     NULL,
+			       .iext = S_ISREG(ip->i_mode) ?
+					       kvfs_iext_peek(ip) :
+					       NULL,
 			       .why = why,
 			       .whylen = whylen };
 	struct kvfs_btree_walk *w;
@@ -1467,9 +1473,9 @@ int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct kvfs_irec r = { kv_le64_to_cpu(e[i].startoff),
-				  kv_le64_to_cpu(e[i].startblock),
-				  kv_le32_to_cpu(e[i].blockcount),
-				  kv_le32_to_cpu(e[i].flags) };
+				       kv_le64_to_cpu(e[i].startblock),
+				       kv_le32_to_cpu(e[i].blockcount),
+				       kv_le32_to_cpu(e[i].flags) };
 		const char *bad = NULL;
 
 		if (!r.len)
@@ -1486,10 +1492,12 @@ int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 		else if (kvfs_fsb_to_agbno(g, r.bno) < KVFS_AG_HDR_BLOCKS)
 			bad = "covers AG headers";
 		else if (i) {
-			struct kvfs_irec p = { kv_le64_to_cpu(e[i - 1].startoff),
-					  kv_le64_to_cpu(e[i - 1].startblock),
-					  kv_le32_to_cpu(e[i - 1].blockcount),
-					  kv_le32_to_cpu(e[i - 1].flags) };
+			struct kvfs_irec p = {
+				kv_le64_to_cpu(e[i - 1].startoff),
+				kv_le64_to_cpu(e[i - 1].startblock),
+				kv_le32_to_cpu(e[i - 1].blockcount),
+				kv_le32_to_cpu(e[i - 1].flags)
+			};
 
 			if (r.off < irec_end(&p))
 				bad = "overlaps or precedes the previous one";

@@ -210,8 +210,7 @@ static int leaf_split(struct kvfs_iext *x, uint32_t li)
 	nl->n = l->n - keep;
 	memcpy(nl->r, &l->r[keep], nl->n * sizeof(*nl->r));
 	l->n = keep;
-	memmove(&x->s[li + 2], &x->s[li + 1],
-		(x->nl - li - 1) * sizeof(*x->s));
+	memmove(&x->s[li + 2], &x->s[li + 1], (x->nl - li - 1) * sizeof(*x->s));
 	x->s[li + 1] = (struct slot){ nl->r[0].off, nl };
 	x->nl++;
 	atomic_fetch_add(&lru_of(x->ip)->nleaves, 1);
@@ -383,14 +382,13 @@ static int load(struct kvfs_inode *ip, struct kvfs_iext *x)
 				break;
 			}
 			l->n = 0;
-			x->s[x->nl++] = (struct slot){
-				kv_le64_to_cpu(e.startoff), l
-			};
+			x->s[x->nl++] =
+				(struct slot){ kv_le64_to_cpu(e.startoff), l };
 		}
-		l->r[l->n++] = (struct kvfs_irec){
-			kv_le64_to_cpu(e.startoff), kv_le64_to_cpu(e.startblock),
-			kv_le32_to_cpu(e.blockcount), kv_le32_to_cpu(e.flags)
-		};
+		l->r[l->n++] = (struct kvfs_irec){ kv_le64_to_cpu(e.startoff),
+						   kv_le64_to_cpu(e.startblock),
+						   kv_le32_to_cpu(e.blockcount),
+						   kv_le32_to_cpu(e.flags) };
 		x->nrecs++;
 		err = kvfs_btree_increment(cur, &stat);
 	}

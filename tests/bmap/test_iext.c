@@ -104,8 +104,7 @@ static void do_write(uint64_t ino, uint8_t *m, uint64_t *size, uint64_t off,
 	free(buf);
 }
 
-static void do_truncate(uint64_t ino, uint8_t *m, uint64_t *size,
-			uint64_t to)
+static void do_truncate(uint64_t ino, uint8_t *m, uint64_t *size, uint64_t to)
 {
 	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE, .size = to };
 	struct kvfs_cred cr = { 0 };
@@ -218,18 +217,19 @@ static void step(unsigned i)
 			 0);
 		m_zero(model_a, size_a, off, off + len);
 	} else if (op < 70) {
-		mode = FALLOC_FL_ZERO_RANGE | (rnd() % 2 ? FALLOC_FL_KEEP_SIZE : 0);
-		CHECK_EQ(kvfs_fallocate(mp, ino_a, mode, (off_t)off,
-					(off_t)len),
-			 0);
+		mode = FALLOC_FL_ZERO_RANGE |
+		       (rnd() % 2 ? FALLOC_FL_KEEP_SIZE : 0);
+		CHECK_EQ(
+			kvfs_fallocate(mp, ino_a, mode, (off_t)off, (off_t)len),
+			0);
 		m_zero(model_a, size_a, off, off + len);
 		if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > size_a)
 			size_a = off + len;
 	} else if (op < 80) {
 		mode = rnd() % 2 ? FALLOC_FL_KEEP_SIZE : 0;
-		CHECK_EQ(kvfs_fallocate(mp, ino_a, mode, (off_t)off,
-					(off_t)len),
-			 0);
+		CHECK_EQ(
+			kvfs_fallocate(mp, ino_a, mode, (off_t)off, (off_t)len),
+			0);
 		if (!mode && off + len > size_a)
 			size_a = off + len;
 	} else if (op < 83) {
@@ -316,9 +316,10 @@ static void pressure(void)
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 48u << 20 };
-	struct kvfs_mkfs_opts o = {
-		.target = path, .size = 96u << 20, .blocksize = 1024, .force = true
-	};
+	struct kvfs_mkfs_opts o = { .target = path,
+				    .size = 96u << 20,
+				    .blocksize = 1024,
+				    .force = true };
 	struct kvfs_geom g;
 	int fd;
 
