@@ -461,6 +461,28 @@ void kvfs_iext_drop(struct kvfs_inode *ip)
 	iext_free(x);
 }
 
+void kvfs_iext_inode_free(struct kvfs_inode *ip)
+{
+	struct kvfs_iext_lru *lru = lru_of(ip);
+	struct kvfs_iext *x;
+
+	if (!lru)
+		return;
+	/*
+	 * Under lru->lock even without a list: a shrinker pass that took
+	 * ip's list holds ip's lock until it drops it, and ip must outlive
+	 * that (reclaim frees inodes without their locks).  An uncontended
+	 * mutex per inode freed; a pass holds it only while it drops lists.
+	 */
+	pthread_mutex_lock(&lru->lock);
+	x = atomic_exchange(&ip->i_iext, NULL);
+	if (x)
+		lru_del_locked(lru, x);
+	pthread_mutex_unlock(&lru->lock);
+	if (x)
+		iext_free(x);
+}
+
 static size_t shrink_count(void *priv)
 {
 	struct kvfs_iext_lru *lru = priv;
@@ -472,8 +494,8 @@ static size_t shrink_count(void *priv)
  * Drop lists not looked up since the last pass until nr leaves are freed,
  * from the oldest; a list in use (its inode lock held) is skipped, its lock
  * never waited for.  The inode cannot be freed while lru->lock is held
- * (its free drops its list first, which takes lru->lock); whoever takes a
- * list out of ip->i_iext frees it.
+ * (its free takes lru->lock first: kvfs_iext_inode_free()); whoever takes
+ * a list out of ip->i_iext frees it.
  */
 static size_t shrink_scan(void *priv, size_t nr)
 {

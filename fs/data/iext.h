@@ -79,11 +79,13 @@ size_t kvfs_iext_shrink(struct kvfs_mount *mp, size_t nr);
 int kvfs_iext_get(struct kvfs_inode *ip, struct kvfs_iext **xp);
 /* The list of ip if it is loaded, else NULL (the inode lock held). */
 struct kvfs_iext *kvfs_iext_peek(struct kvfs_inode *ip);
-/*
- * Drop ip's list: the inode lock held exclusively, or ip being freed
- * (no other reference).
- */
+/* Drop ip's list: the inode lock held exclusively. */
 void kvfs_iext_drop(struct kvfs_inode *ip);
+/*
+ * ip is being freed (no reference, no lock held): its list is freed, and
+ * a shrinker pass that holds ip's lock is waited for.
+ */
+void kvfs_iext_inode_free(struct kvfs_inode *ip);
 
 /* Records in the list. */
 uint64_t kvfs_iext_count(const struct kvfs_iext *x);
