@@ -14,12 +14,20 @@
  *             the shrinker's pass (then reloaded by the next read), the
  *             inode evicted from the cache, or the filesystem remounted;
  *   pressure: the kvalloc budget exhausted: the shrinker ("kvfs_iext")
- *             frees lists, and the files read back right, lists reloaded.
+ *             frees lists, and the files read back right, lists reloaded;
+ *   race:     readers of both files while the main thread changes one
+ *             and another thread runs the shrinker's pass and the inode
+ *             cache's reclaim in a loop (a pass holds the lock of an
+ *             inode whose list it drops while reclaim may free it: ASan
+ *             builds see any use after free); every read succeeds, and
+ *             afterwards both files read back as their models.
  *
  * The debug build also compares list and tree after every change of a
  * tree of up to 1024 extents (fs/data/bmap.c), aborting on a difference.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <linux/falloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -313,6 +321,80 @@ static void pressure(void)
 	check_list(ino_a);
 }
 
+static atomic_bool race_done;
+
+static void *race_reader(void *arg)
+{
+	uint64_t s = 0x9e3779b97f4a7c15ull * ((uintptr_t)arg + 1);
+	uint8_t *buf = malloc(MAXIO);
+
+	CHECK(buf);
+	while (!atomic_load(&race_done)) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		CHECK(kvfs_read(mp, s % 2 ? ino_a : ino_b, buf, MAXIO,
+				(off_t)(s % REGION)) >= 0);
+	}
+	free(buf);
+	return NULL;
+}
+
+static unsigned race_drops, race_reclaims;
+
+static void *race_shrinker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_done)) {
+		race_drops += kvfs_iext_shrink(mp, SIZE_MAX) > 0;
+		race_reclaims += kvfs_icache_shrink(mp->ic, SIZE_MAX) > 0;
+	}
+	return NULL;
+}
+
+static void race(void)
+{
+	pthread_t th[3];
+	struct timespec t0, t;
+	unsigned i = 0;
+
+	/* b clean (written back): reclaim may free it between reads */
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(kvj_log_drain(mp->log), 0);
+	for (uintptr_t k = 0; k < 2; k++)
+		CHECK_EQ(pthread_create(&th[k], NULL, race_reader, (void *)k),
+			 0);
+	CHECK_EQ(pthread_create(&th[2], NULL, race_shrinker, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		uint64_t off = rnd() % REGION, len = 1 + rnd() % MAXIO;
+
+		if (++i % 2) {
+			do_write(ino_a, model_a, &size_a, off, len,
+				 (uint8_t)(i % 250 + 1));
+		} else {
+			CHECK_EQ(kvfs_fallocate(mp, ino_a,
+						FALLOC_FL_PUNCH_HOLE |
+							FALLOC_FL_KEEP_SIZE,
+						(off_t)off, (off_t)len),
+				 0);
+			m_zero(model_a, size_a, off, off + len);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 2 && i < 4000);
+	atomic_store(&race_done, true);
+	for (int k = 0; k < 3; k++)
+		pthread_join(th[k], NULL);
+	printf("race: %u changes, %u passes dropped lists, %u reclaimed "
+	       "inodes\n",
+	       i, race_drops, race_reclaims);
+	CHECK(race_drops > 0 && race_reclaims > 0);
+	check_data(ino_a, model_a, size_a);
+	check_data(ino_b, model_b, size_b);
+	check_list(ino_a);
+	check_list(ino_b);
+}
+
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 48u << 20 };
@@ -346,6 +428,7 @@ int main(void)
 	check_data(ino_a, model_a, size_a);
 	check_data(ino_b, model_b, size_b);
 	pressure();
+	race();
 	printf("%u tree checks (up to %u extents), %u list drops, "
 	       "%u evictions, %u remounts\n",
 	       seen.btree_checks, seen.max_extents, seen.drops, seen.evictions,
