@@ -15,6 +15,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/format/ag.h"
+#include "fs/data/iext.h"
 #include "fs/io/buf_ops.h"
 #include "fs/io/dev.h"
 #include "fs/inode/iunlink.h"
@@ -436,7 +437,9 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 	err = read_agfs(mp);
 	if (err)
 		goto out_log;
-	err = kvfs_icache_create(mp, &mp->ic);
+	err = kvfs_iext_lru_create(mp);
+	if (!err)
+		err = kvfs_icache_create(mp, &mp->ic);
 	if (err) {
 		fail(err, "cannot create the inode cache: %s", strerror(-err));
 		goto out_log;
@@ -475,6 +478,7 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 out_ic:
 	kvfs_icache_destroy(mp->ic);
 out_log:
+	kvfs_iext_lru_destroy(mp);
 	if (mp->log) {
 		kvj_log_shutdown(mp->log, "mount failed");
 		kvj_log_close(mp->log);
@@ -525,6 +529,7 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 	}
 	/* after the log: nothing reaches the inode items any more */
 	kvfs_icache_destroy(mp->ic);
+	kvfs_iext_lru_destroy(mp);
 	if (mp->log)
 		kvfs_bli_log_destroy(mp->bl);
 	if (shut) {

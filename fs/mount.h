@@ -21,6 +21,8 @@
  *   buffer locks        (fs/io/buf.h), taken through transactions; one AG's
  *                       may be held while a later AG's lock is taken
  *   open references     (fs/inode/openref.c: leaf)
+ *   extent lists' mutex (fs/data/iext.h: leaf; its shrinker only trylocks
+ *                       an inode lock under it)
  *   journal locks       (journal/log_priv.h)
  * The table of every rank, checked in debug builds, is alloc/lockrank.h.
  * A transaction (its log reservation) is taken before any of the locks it
@@ -50,6 +52,7 @@
 #include "journal/journal.h"
 
 struct kv_dev;
+struct kvfs_iext_lru;
 struct kvfs_iunlink;
 
 struct kvfs_mount_opts {
@@ -133,6 +136,8 @@ struct kvfs_mount {
 	struct kvj_recover_ops ino_rops;
 	struct kvfs_inode_recover_stats ino_rstats; /* what replay did */
 	struct kvfs_icache *ic; /* the inode cache */
+	/* extent lists of B+tree data forks (fs/data/iext.h) */
+	struct kvfs_iext_lru *iext_lru;
 	struct kvfs_openrefs *openrefs; /* fs/inode/openref.h */
 	struct kvfs_inodegc *inodegc; /* fs/inode/inodegc.h; NULL read-only */
 	struct kvj_log *log; /* NULL when read-only */

@@ -34,7 +34,9 @@
 #include "alloc/kvalloc.h"
 #include "fs/space/alloc.h"
 #include "fs/data/bmap.h"
+#include "fs/data/iext.h"
 #include "fs/btree/bmap_btree.h"
+#include "fs/bug.h"
 #include "fs/io/buf_ops.h"
 #include "fs/space/extfree_item.h"
 #include "fs/format.h"
@@ -44,25 +46,17 @@
 #include "fs/trans/trans.h"
 #include "journal/errortag.h"
 
-/* A decoded extent. */
-struct irec {
-	uint64_t off;
-	uint64_t bno;
-	uint32_t len;
-	uint32_t flags;
-};
-
 /* A decoded fork and the room to build its successor. */
 struct emap {
 	int whichfork; /* KVFS_DATA_FORK or KVFS_ATTR_FORK */
-	struct irec *x; /* the current map: n records */
-	struct irec *y; /* scratch */
-	struct irec *mem; /* x and y, in one allocation */
+	struct kvfs_irec *x; /* the current map: n records */
+	struct kvfs_irec *y; /* scratch */
+	struct kvfs_irec *mem; /* x and y, in one allocation */
 	uint32_t n;
 	uint32_t cap; /* records the fork holds */
 };
 
-static uint64_t irec_end(const struct irec *r)
+static uint64_t irec_end(const struct kvfs_irec *r)
 {
 	return r->off + r->len;
 }
@@ -159,7 +153,7 @@ static void emap_store(struct kvfs_inode *ip, const struct emap *m)
 }
 
 /* Index of the first record of x[0..n) ending after off (n if none). */
-static uint32_t find_after(const struct irec *x, uint32_t n, uint64_t off)
+static uint32_t find_after(const struct kvfs_irec *x, uint32_t n, uint64_t off)
 {
 	uint32_t lo = 0, hi = n;
 
@@ -175,8 +169,8 @@ static uint32_t find_after(const struct irec *x, uint32_t n, uint64_t off)
 }
 
 /* a then b could be one extent. */
-static bool mergeable(const struct kvfs_geom *g, const struct irec *a,
-		      const struct irec *b)
+static bool mergeable(const struct kvfs_geom *g, const struct kvfs_irec *a,
+		      const struct kvfs_irec *b)
 {
 	return irec_end(a) == b->off && a->bno + a->len == b->bno &&
 	       a->flags == b->flags &&
@@ -191,13 +185,14 @@ static bool mergeable(const struct kvfs_geom *g, const struct irec *a,
  * the new count, which may exceed m->cap (then nothing is to be stored).
  */
 static uint32_t set_range(const struct kvfs_geom *g, struct emap *m,
-			  uint64_t off, uint64_t len, const struct irec *nr)
+			  uint64_t off, uint64_t len,
+			  const struct kvfs_irec *nr)
 {
 	uint64_t end = off + len;
 	uint32_t k = 0, at = 0, i;
 
 	for (i = 0; i < m->n; i++) {
-		struct irec r = m->x[i];
+		struct kvfs_irec r = m->x[i];
 
 		if (irec_end(&r) <= off || r.off >= end) {
 			m->y[k++] = r;
@@ -238,7 +233,7 @@ static uint32_t set_range(const struct kvfs_geom *g, struct emap *m,
 /* Make the map built by set_range() the current one. */
 static void emap_commit(struct emap *m, uint32_t n)
 {
-	struct irec *t = m->x;
+	struct kvfs_irec *t = m->x;
 
 	m->x = m->y;
 	m->y = t;
@@ -256,15 +251,15 @@ static int range_check(const struct kvfs_inode *ip, uint64_t off, uint64_t len)
 	return 0;
 }
 
-static struct irec irec_of(const struct kvfs_extent *e)
+static struct kvfs_irec irec_of(const struct kvfs_extent *e)
 {
-	return (struct irec){ kv_le64_to_cpu(e->startoff),
-			      kv_le64_to_cpu(e->startblock),
-			      kv_le32_to_cpu(e->blockcount),
-			      kv_le32_to_cpu(e->flags) };
+	return (struct kvfs_irec){ kv_le64_to_cpu(e->startoff),
+				   kv_le64_to_cpu(e->startblock),
+				   kv_le32_to_cpu(e->blockcount),
+				   kv_le32_to_cpu(e->flags) };
 }
 
-static struct kvfs_extent ext_of(const struct irec *r)
+static struct kvfs_extent ext_of(const struct kvfs_irec *r)
 {
 	return (struct kvfs_extent){ kv_cpu_to_le64(r->off),
 				     kv_cpu_to_le64(r->bno),
@@ -282,6 +277,12 @@ struct xmap {
 	struct emap m; /* EXTENTS */
 	struct kvfs_bmbt_ctx ctx; /* BTREE */
 	struct kvfs_btree_cur cur;
+	/*
+	 * BTREE: the in-core list of the tree (fs/data/iext.h), when loaded
+	 * (a regular file's data fork): lookups search it, changes of the
+	 * tree are made to it too.
+	 */
+	struct kvfs_iext *iext;
 	/* B+tree changes (format changes included) made in this call */
 	unsigned tree_changes;
 };
@@ -305,9 +306,20 @@ static int xm_open(struct xmap *xm, struct kvfs_inode *ip, int whichfork,
 	xm->dirty = false;
 	xm->tree_changes = 0;
 	xm->m.mem = NULL;
+	xm->iext = NULL;
 	if (fork_format(ip, whichfork) == KVFS_DFORK_BTREE) {
 		xm->btree = true;
 		kvfs_bmbt_cur_init(&xm->cur, &xm->ctx, ip, whichfork, tp);
+		/*
+		 * A lookup loads the list (no memory: the tree is walked);
+		 * a change only keeps a loaded one in step (its transaction
+		 * may hold the tree's buffers, which the load reads).
+		 */
+		if (whichfork == KVFS_DATA_FORK && !tp &&
+		    kvfs_iext_get(ip, &xm->iext))
+			xm->iext = NULL;
+		else if (whichfork == KVFS_DATA_FORK && tp)
+			xm->iext = kvfs_iext_peek(ip);
 		return 0;
 	}
 	if (fork_format(ip, whichfork) != KVFS_DFORK_EXTENTS)
@@ -316,9 +328,70 @@ static int xm_open(struct xmap *xm, struct kvfs_inode *ip, int whichfork,
 	return emap_load(ip, whichfork, &xm->m);
 }
 
+/* The extent under the tree cursor, *found 0 if none. */
+static int cur_rec(struct xmap *xm, struct kvfs_irec *r, bool *found)
+{
+	struct kvfs_extent e;
+	int stat, err;
+
+	err = kvfs_btree_get_rec(&xm->cur, &e, &stat);
+	*found = !err && stat;
+	if (*found)
+		*r = irec_of(&e);
+	return err;
+}
+
+#ifdef KV_DEBUG
+/* Most extents of a tree whose list debug builds check after a change. */
+#define IEXT_VERIFY_MAX 1024
+
+/*
+ * Debug builds: after a change of a small tree, its list (if loaded) holds
+ * exactly its records, read through the change's cursor.
+ */
+static void iext_verify(struct xmap *xm)
+{
+	struct kvfs_bmbt_key k = { kv_cpu_to_le64(0) };
+	struct kvfs_iext_pos pos;
+	struct kvfs_irec a, b;
+	uint64_t n = 0;
+	bool have, found;
+	int stat, err;
+
+	if (!xm->iext || !xm->btree || !xm->dirty ||
+	    *fork_nextents(xm->ip, xm->whichfork) > IEXT_VERIFY_MAX)
+		return;
+	have = kvfs_iext_find(xm->iext, 0, &pos, &a);
+	err = kvfs_btree_lookup(&xm->cur, KVFS_LOOKUP_GE, &k, &stat);
+	while (!err && stat) {
+		err = cur_rec(xm, &b, &found);
+		if (err || !found)
+			break;
+		if (!have || memcmp(&a, &b, sizeof(a)))
+			kvfs_bug("inode %" PRIu64 ": extent %" PRIu64
+				 " (file block %" PRIu64
+				 ") differs between list and tree",
+				 xm->ip->i_ino, n, b.off);
+		n++;
+		have = kvfs_iext_next(xm->iext, &pos, &a);
+		err = kvfs_btree_increment(&xm->cur, &stat);
+	}
+	if (!err && (have || n != kvfs_iext_count(xm->iext)))
+		kvfs_bug("inode %" PRIu64 ": the tree has %" PRIu64
+			 " extents, its list %" PRIu64,
+			 xm->ip->i_ino, n, kvfs_iext_count(xm->iext));
+}
+#else
+static void iext_verify(struct xmap *xm)
+{
+	(void)xm;
+}
+#endif
+
 /* Store what changed (EXTENTS) and log the inode; free the map. */
 static void xm_close(struct xmap *xm)
 {
+	iext_verify(xm);
 	if (xm->dirty) {
 		if (!xm->btree)
 			emap_store(xm->ip, &xm->m);
@@ -331,19 +404,6 @@ static void xm_close(struct xmap *xm)
 	emap_free(&xm->m);
 }
 
-/* The extent under the tree cursor, *found 0 if none. */
-static int cur_rec(struct xmap *xm, struct irec *r, bool *found)
-{
-	struct kvfs_extent e;
-	int stat, err;
-
-	err = kvfs_btree_get_rec(&xm->cur, &e, &stat);
-	*found = !err && stat;
-	if (*found)
-		*r = irec_of(&e);
-	return err;
-}
-
 static int cur_lookup(struct xmap *xm, enum kvfs_btree_lookup dir, uint64_t off,
 		      int *stat)
 {
@@ -353,7 +413,8 @@ static int cur_lookup(struct xmap *xm, enum kvfs_btree_lookup dir, uint64_t off,
 }
 
 /* The first extent that ends after off. */
-static int xm_find(struct xmap *xm, uint64_t off, struct irec *r, bool *found)
+static int xm_find(struct xmap *xm, uint64_t off, struct kvfs_irec *r,
+		   bool *found)
 {
 	int stat, err;
 
@@ -363,6 +424,12 @@ static int xm_find(struct xmap *xm, uint64_t off, struct irec *r, bool *found)
 		*found = i < xm->m.n;
 		if (*found)
 			*r = xm->m.x[i];
+		return 0;
+	}
+	if (xm->iext) {
+		struct kvfs_iext_pos pos;
+
+		*found = kvfs_iext_find(xm->iext, off, &pos, r);
 		return 0;
 	}
 	err = cur_lookup(xm, KVFS_LOOKUP_LE, off, &stat);
@@ -376,7 +443,7 @@ static int xm_find(struct xmap *xm, uint64_t off, struct irec *r, bool *found)
 }
 
 /* The last extent that starts before end (end > 0). */
-static int xm_last_before(struct xmap *xm, uint64_t end, struct irec *r,
+static int xm_last_before(struct xmap *xm, uint64_t end, struct kvfs_irec *r,
 			  bool *found)
 {
 	int stat, err;
@@ -391,6 +458,10 @@ static int xm_last_before(struct xmap *xm, uint64_t end, struct irec *r,
 			*r = xm->m.x[i - 1];
 		return 0;
 	}
+	if (xm->iext) {
+		*found = kvfs_iext_last_before(xm->iext, end, r);
+		return 0;
+	}
 	err = cur_lookup(xm, KVFS_LOOKUP_LE, end - 1, &stat);
 	if (err)
 		return err;
@@ -399,6 +470,17 @@ static int xm_last_before(struct xmap *xm, uint64_t end, struct irec *r,
 		return 0;
 	}
 	return cur_rec(xm, r, found);
+}
+
+/*
+ * The list of the data fork's tree is dropped (the inode locked
+ * exclusively): no longer a tree, or not known to be in step with it.
+ */
+static void xm_iext_drop(struct xmap *xm)
+{
+	if (xm->whichfork == KVFS_DATA_FORK)
+		kvfs_iext_drop(xm->ip);
+	xm->iext = NULL;
 }
 
 /* The extents of an EXTENTS fork move into one leaf under a root. */
@@ -462,6 +544,8 @@ static int extents_to_btree(struct xmap *xm)
 	xm->dirty = true;
 	xm->tree_changes++;
 	kvfs_bmbt_cur_init(&xm->cur, &xm->ctx, ip, xm->whichfork, xm->tp);
+	/* a new tree: its list is loaded when a lookup wants it */
+	xm_iext_drop(xm);
 	return 0;
 }
 
@@ -494,6 +578,7 @@ static int btree_to_extents(struct xmap *xm)
 		return err;
 	}
 	fork_set_format(ip, xm->whichfork, KVFS_DFORK_EXTENTS);
+	xm_iext_drop(xm);
 	xm->btree = false;
 	xm->m = m;
 	xm->dirty = true;
@@ -533,6 +618,25 @@ int kvfs_bmap_fork_grown(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	return xm_convert(tp, ip, whichfork, btree_to_extents);
 }
 
+/*
+ * A change of the tree succeeded and the same change of its list returned
+ * err: a list that could not follow (no memory) is dropped, the tree's
+ * change stands.  One that disagreed with the tree (a bug of this file)
+ * aborts debug builds; release builds drop it too: the tree is the truth.
+ */
+static int iext_err(struct xmap *xm, int err)
+{
+#ifdef KV_DEBUG
+	if (err && err != -ENOMEM)
+		kvfs_bug("inode %" PRIu64
+			 ": extent list and tree disagree (%d)",
+			 xm->ip->i_ino, err);
+#endif
+	if (err)
+		xm_iext_drop(xm);
+	return 0;
+}
+
 /* Most records one change can touch: the pieces and both neighbours. */
 #define WINDOW_MAX 8
 
@@ -542,10 +646,10 @@ int kvfs_bmap_fork_grown(struct kvfs_trans *tp, struct kvfs_inode *ip,
  * The range lies inside one extent or one hole.
  */
 static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
-		      const struct irec *nr)
+		      const struct kvfs_irec *nr)
 {
 	const struct kvfs_geom *g = geom(xm->ip);
-	struct irec win[WINDOW_MAX + 2], out[WINDOW_MAX + 2], r;
+	struct kvfs_irec win[WINDOW_MAX + 2], out[WINDOW_MAX + 2], r;
 	struct emap w = { .x = win, .y = out, .cap = WINDOW_MAX };
 	uint64_t end = off + len, pos = off ? off - 1 : 0;
 	uint32_t n, k;
@@ -576,7 +680,11 @@ static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
 		pos = irec_end(&r);
 	}
 	k = set_range(g, &w, off, len, nr);
-	/* records gone or changed in place, then the new ones */
+	/*
+	 * Records gone or changed in place, then the new ones: each change
+	 * made to the tree is made to its list once the tree's succeeded; a
+	 * failure of either leaves the list dropped.
+	 */
 	for (uint32_t i = 0; i < w.n; i++) {
 		bool kept = false;
 
@@ -589,8 +697,11 @@ static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
 			err = -EUCLEAN;
 		if (!err)
 			err = kvfs_btree_delete(&xm->cur, &stat);
+		if (!err && xm->iext)
+			err = iext_err(xm,
+				       kvfs_iext_delete(xm->iext, win[i].off));
 		if (err)
-			return err;
+			goto fail;
 	}
 	for (uint32_t j = 0; j < k; j++) {
 		struct kvfs_extent e = ext_of(&out[j]);
@@ -602,11 +713,16 @@ static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
 			continue;
 		err = cur_lookup(xm, KVFS_LOOKUP_EQ, out[j].off, &stat);
 		if (err)
-			return err;
+			goto fail;
 		err = i < w.n ? kvfs_btree_update(&xm->cur, &e) :
 				kvfs_btree_insert(&xm->cur, &e);
+		if (!err && xm->iext)
+			err = iext_err(
+				xm,
+				i < w.n ? kvfs_iext_update(xm->iext, &out[j]) :
+					  kvfs_iext_insert(xm->iext, &out[j]));
 		if (err)
-			return err;
+			goto fail;
 	}
 	*fork_nextents(xm->ip, xm->whichfork) += k - w.n;
 	xm->dirty = true;
@@ -615,6 +731,9 @@ static int xm_replace(struct xmap *xm, uint64_t off, uint64_t len,
 	    fork_cap(xm->ip, xm->whichfork))
 		return btree_to_extents(xm);
 	return 0;
+fail:
+	xm_iext_drop(xm);
+	return err;
 }
 
 /*
@@ -695,7 +814,7 @@ static uint32_t bmap_flags(uint32_t ext_flags)
  * before its piece.
  */
 static bool put_rec(struct kvfs_bmap *map, int *k, int nmap, uint64_t *cur,
-		    uint64_t end, const struct irec *r)
+		    uint64_t end, const struct kvfs_irec *r)
 {
 	uint64_t pend;
 
@@ -718,7 +837,7 @@ static bool put_rec(struct kvfs_bmap *map, int *k, int nmap, uint64_t *cur,
  * fork then stays as it is, i_lock_seq even and still), and only by one
  * reader at a time (another storing: skipped).
  */
-static void lastext_store(struct kvfs_inode *ip, const struct irec *r)
+static void lastext_store(struct kvfs_inode *ip, const struct kvfs_irec *r)
 {
 	uint64_t ls = kvfs_ilock_seq_begin(ip);
 	unsigned s =
@@ -741,7 +860,7 @@ static void lastext_store(struct kvfs_inode *ip, const struct irec *r)
  * The inode's last extent, if one is stored and still true while the
  * inode lock's seqcount reads ls: 0 and *r, else -EAGAIN.
  */
-static int lastext_load(struct kvfs_inode *ip, uint64_t ls, struct irec *r)
+static int lastext_load(struct kvfs_inode *ip, uint64_t ls, struct kvfs_irec *r)
 {
 	unsigned s =
 		atomic_load_explicit(&ip->i_lastext_seq, memory_order_acquire);
@@ -762,12 +881,44 @@ static int lastext_load(struct kvfs_inode *ip, uint64_t ls, struct irec *r)
 	return 0;
 }
 
+/*
+ * kvfs_bmapi_read_fork() of a regular file's B+tree data fork from its
+ * in-core list (fs/data/iext.h): -ENOMEM when the list cannot be had.
+ */
+static int read_iext(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+		     struct kvfs_bmap *map, int *nmap)
+{
+	uint64_t cur = off, end = off + len;
+	struct kvfs_iext_pos pos;
+	struct kvfs_iext *x;
+	struct kvfs_irec r;
+	bool found;
+	int k = 0, err;
+
+	err = kvfs_iext_get(ip, &x);
+	if (err)
+		return err;
+	found = kvfs_iext_find(x, off, &pos, &r);
+	while (cur < end && k < *nmap) {
+		if (!found || r.off >= end) {
+			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
+			break;
+		}
+		if (!put_rec(map, &k, *nmap, &cur, end, &r))
+			break;
+		lastext_store(ip, &r);
+		found = kvfs_iext_next(x, &pos, &r);
+	}
+	*nmap = k;
+	return 0;
+}
+
 int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 			 uint64_t len, struct kvfs_bmap *map, int *nmap)
 {
 	uint64_t cur = off, end = off + len;
 	struct xmap *xm;
-	struct irec r;
+	struct kvfs_irec r;
 	bool found;
 	int k = 0, err;
 
@@ -776,6 +927,12 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
 		return err;
 	if (*nmap < 1)
 		return -EINVAL;
+	if (whichfork == KVFS_DATA_FORK && ip->i_dformat == KVFS_DFORK_BTREE &&
+	    S_ISREG(ip->i_mode)) {
+		err = read_iext(ip, off, len, map, nmap);
+		if (err != -ENOMEM)
+			return err;
+	}
 	xm = xm_alloc();
 	err = xm_open(xm, ip, whichfork, NULL);
 	if (!err)
@@ -807,11 +964,11 @@ int kvfs_bmapi_read(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 }
 
 /* Record i of an in-inode extent list that may be changing under us. */
-static struct irec irec_racy(const struct kvfs_extent *x, uint32_t i)
+static struct kvfs_irec irec_racy(const struct kvfs_extent *x, uint32_t i)
 {
 	const struct kvfs_extent *e = &x[i];
 
-	return (struct irec){
+	return (struct kvfs_irec){
 		le64toh(__atomic_load_n(&e->startoff.v, __ATOMIC_RELAXED)),
 		le64toh(__atomic_load_n(&e->startblock.v, __ATOMIC_RELAXED)),
 		le32toh(__atomic_load_n(&e->blockcount.v, __ATOMIC_RELAXED)),
@@ -841,7 +998,7 @@ int kvfs_bmapi_read_nolock(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 		return -EAGAIN;
 	if (__atomic_load_n(&ip->i_dformat, __ATOMIC_RELAXED) ==
 	    KVFS_DFORK_BTREE) {
-		struct irec r;
+		struct kvfs_irec r;
 
 		/* a tree: only from the last extent found, as far as it goes */
 		if (lastext_load(ip, seq, &r) || off < r.off ||
@@ -861,7 +1018,7 @@ int kvfs_bmapi_read_nolock(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 	/* find_after() on the raw records: the first ending after off */
 	for (i = 0, hi = n; i < hi;) {
 		uint32_t mid = i + (hi - i) / 2;
-		struct irec r = irec_racy(x, mid);
+		struct kvfs_irec r = irec_racy(x, mid);
 
 		if (irec_end(&r) <= off)
 			i = mid + 1;
@@ -874,7 +1031,7 @@ int kvfs_bmapi_read_nolock(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 	 * is thrown away below.
 	 */
 	for (; cur < end && k < *nmap; i++) {
-		struct irec r;
+		struct kvfs_irec r;
 
 		if (i >= n || (r = irec_racy(x, i)).off >= end) {
 			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
@@ -914,13 +1071,13 @@ static uint32_t data_align(const struct xmap *xm, uint64_t cur, uint64_t want)
  * tree change may need of the reservation.
  */
 static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
-		      uint32_t ext_flags, bool contig, struct irec *nr)
+		      uint32_t ext_flags, bool contig, struct kvfs_irec *nr)
 {
 	struct kvfs_trans *tp = xm->tp;
 	uint64_t left = kvfs_trans_blocks_left(tp), keep = tree_res(xm);
 	uint32_t maxlen = want < UINT32_MAX ? (uint32_t)want : UINT32_MAX;
 	uint64_t fsb, prev_end = KVFS_NULLBLOCK;
-	struct irec p;
+	struct kvfs_irec p;
 	bool found;
 	uint32_t got;
 	int err;
@@ -980,7 +1137,7 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	xm = xm_alloc();
 	err = xm_open(xm, ip, whichfork, tp);
 	while (!err && cur < end && k < *nmap) {
-		struct irec r, nr;
+		struct kvfs_irec r, nr;
 		bool found;
 
 		err = xm_find(xm, cur, &r, &found);
@@ -999,8 +1156,9 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 					break;
 				}
 				fl = 0;
-				nr = (struct irec){ cur, bno,
-						    (uint32_t)(pend - cur), 0 };
+				nr = (struct kvfs_irec){ cur, bno,
+							 (uint32_t)(pend - cur),
+							 0 };
 				err = xm_replace(xm, cur, pend - cur, &nr);
 				if (err)
 					break;
@@ -1064,7 +1222,7 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 	end = off + len;
 	while (!err) {
 		uint64_t ps, pe, fsb;
-		struct irec r;
+		struct kvfs_irec r;
 		bool found;
 
 		err = xm_last_before(xm, end, &r, &found);
@@ -1131,7 +1289,7 @@ static int seek(struct kvfs_inode *ip, uint64_t off, bool want_data,
 {
 	uint64_t max = kvfs_max_fileoff_blocks(geom(ip)), cur = off;
 	struct xmap *xm;
-	struct irec r;
+	struct kvfs_irec r;
 	bool found;
 	int err, ret;
 
@@ -1187,7 +1345,11 @@ static bool zero(const uint8_t *p, size_t len)
 /* What the walk of a tree's records found. */
 struct check_ctx {
 	const struct kvfs_geom *g;
-	struct irec prev;
+	/* the in-core list, when loaded: each record must be the tree's */
+	const struct kvfs_iext *iext;
+	struct kvfs_iext_pos pos;
+	bool more; /* the list has a record at pos */
+	struct kvfs_irec prev;
 	uint64_t n, sum;
 	bool bad;
 	char *why;
@@ -1197,13 +1359,21 @@ struct check_ctx {
 static int check_rec(const void *rec, void *priv)
 {
 	struct check_ctx *c = priv;
-	struct irec r = irec_of(rec);
+	struct kvfs_irec r = irec_of(rec);
 	const char *bad = kvfs_extent_check(c->g, rec);
 
 	if (!bad && c->n && r.off < irec_end(&c->prev))
 		bad = "overlaps or precedes the previous one";
 	else if (!bad && c->n && mergeable(c->g, &c->prev, &r))
 		bad = "could be merged with the previous one";
+	if (!bad && c->iext) {
+		struct kvfs_irec l;
+
+		c->more = c->n ? kvfs_iext_next(c->iext, &c->pos, &l) :
+				 kvfs_iext_find(c->iext, 0, &c->pos, &l);
+		if (!c->more || memcmp(&l, &r, sizeof(l)))
+			bad = "is not the in-core list's";
+	}
 	if (bad) {
 		snprintf(c->why, c->whylen,
 			 "extent %" PRIu64 " (file block %" PRIu64
@@ -1221,7 +1391,12 @@ static int check_rec(const void *rec, void *priv)
 /* A BTREE fork: the tree's structure walk, its records, the counts. */
 static int btree_check(struct kvfs_inode *ip, char *why, size_t whylen)
 {
-	struct check_ctx c = { .g = geom(ip), .why = why, .whylen = whylen };
+	struct check_ctx c = { .g = geom(ip),
+			       .iext = S_ISREG(ip->i_mode) ?
+					       kvfs_iext_peek(ip) :
+					       NULL,
+			       .why = why,
+			       .whylen = whylen };
 	struct kvfs_btree_walk *w;
 	struct kvfs_btree_cur *cur;
 	struct kvfs_bmbt_ctx ctx;
@@ -1256,6 +1431,12 @@ static int btree_check(struct kvfs_inode *ip, char *why, size_t whylen)
 		snprintf(why, whylen, "nextents %u, the tree holds %" PRIu64,
 			 ip->i_nextents, c.n);
 		err = -EUCLEAN;
+	} else if (!err && c.iext && kvfs_iext_count(c.iext) != c.n) {
+		snprintf(why, whylen,
+			 "the in-core extent list holds %" PRIu64
+			 " extents, the tree %" PRIu64,
+			 kvfs_iext_count(c.iext), c.n);
+		err = -EUCLEAN;
 	} else if (!err && c.sum + tblocks != ip->i_nblocks) {
 		snprintf(why, whylen,
 			 "nblocks %" PRIu64 ", extents hold %" PRIu64
@@ -1277,6 +1458,10 @@ int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 
 	if (ip->i_dformat == KVFS_DFORK_BTREE)
 		return btree_check(ip, why, whylen);
+	if (kvfs_iext_peek(ip)) {
+		snprintf(why, whylen, "an in-core extent list without a tree");
+		return -EUCLEAN;
+	}
 	if (ip->i_dformat != KVFS_DFORK_EXTENTS) {
 		snprintf(why, whylen, "data fork format %u is not extents",
 			 ip->i_dformat);
@@ -1287,10 +1472,10 @@ int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 		return -EUCLEAN;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		struct irec r = { kv_le64_to_cpu(e[i].startoff),
-				  kv_le64_to_cpu(e[i].startblock),
-				  kv_le32_to_cpu(e[i].blockcount),
-				  kv_le32_to_cpu(e[i].flags) };
+		struct kvfs_irec r = { kv_le64_to_cpu(e[i].startoff),
+				       kv_le64_to_cpu(e[i].startblock),
+				       kv_le32_to_cpu(e[i].blockcount),
+				       kv_le32_to_cpu(e[i].flags) };
 		const char *bad = NULL;
 
 		if (!r.len)
@@ -1307,10 +1492,12 @@ int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 		else if (kvfs_fsb_to_agbno(g, r.bno) < KVFS_AG_HDR_BLOCKS)
 			bad = "covers AG headers";
 		else if (i) {
-			struct irec p = { kv_le64_to_cpu(e[i - 1].startoff),
-					  kv_le64_to_cpu(e[i - 1].startblock),
-					  kv_le32_to_cpu(e[i - 1].blockcount),
-					  kv_le32_to_cpu(e[i - 1].flags) };
+			struct kvfs_irec p = {
+				kv_le64_to_cpu(e[i - 1].startoff),
+				kv_le64_to_cpu(e[i - 1].startblock),
+				kv_le32_to_cpu(e[i - 1].blockcount),
+				kv_le32_to_cpu(e[i - 1].flags)
+			};
 
 			if (r.off < irec_end(&p))
 				bad = "overlaps or precedes the previous one";

@@ -10,7 +10,9 @@
  * BTREE exactly when i_nextents exceeds what the fork holds as a list.
  * All offsets and lengths are in file blocks.  Lookups and changes cost
  * O(log n) tree block visits per extent visited, never a read of the
- * whole map.
+ * whole map; but a regular file's BTREE data fork is also held in memory
+ * whole (fs/data/iext.h, loaded by its first lookup), which lookups
+ * search instead of the tree and every change keeps in step.
  *
  * Invariants after every change (kvfs_bmap_check() proves them): extents
  * sorted by file offset and disjoint, each inside one AG and past its

@@ -36,6 +36,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/bug.h"
+#include "fs/data/iext.h"
 #include "fs/hash.h"
 #include "fs/io/buf_ops.h"
 #include "fs/format/dinode.h"
@@ -176,6 +177,7 @@ static struct kvfs_inode *inode_alloc(struct kvfs_icache *ic, uint64_t ino)
 static void inode_free(struct kvfs_icache *ic, struct kvfs_inode *ip)
 {
 	kvfs_inode_item_teardown(ip);
+	kvfs_iext_inode_free(ip);
 	pthread_rwlock_destroy(&ip->i_iolock);
 	pthread_rwlock_destroy(&ip->i_lock);
 	kvfree(atomic_load(&ip->i_dirmap));

@@ -49,6 +49,7 @@
 #include "journal/journal.h"
 
 struct kvfs_dir_map;
+struct kvfs_iext;
 struct kvfs_mount;
 struct kvfs_trans;
 struct kv_buf;
@@ -184,6 +185,12 @@ struct kvfs_inode {
 	_Atomic uint64_t i_lastext_lockseq;
 	_Atomic uint64_t i_lastext_off, i_lastext_bno;
 	_Atomic uint32_t i_lastext_len, i_lastext_flags;
+
+	/*
+	 * fs/data/iext.h's: the extent list of a regular file's B+tree data
+	 * fork, NULL until a lookup loads it (freed with the inode).
+	 */
+	_Atomic(struct kvfs_iext *) i_iext;
 };
 
 /* Lock flags (combine one I/O lock and one inode lock flag). */
