@@ -43,6 +43,7 @@
 #include "fs/inode/icache.h"
 #include "fs/inode/inactive.h"
 #include "fs/inode/inodegc.h"
+#include "fs/ns/dir.h"
 #include "fs/inode/inode_item.h"
 #include "fs/mount.h"
 #include "journal/errortag.h"
@@ -178,7 +179,7 @@ static void inode_free(struct kvfs_icache *ic, struct kvfs_inode *ip)
 	kvfs_inode_item_teardown(ip);
 	pthread_rwlock_destroy(&ip->i_iolock);
 	pthread_rwlock_destroy(&ip->i_lock);
-	kvfree(atomic_load(&ip->i_dirmap));
+	kvfs_dir_map_free(ip);
 	kvfree(ip->i_dfork);
 	kv_cache_free(ic->ino_cache, ip);
 }
