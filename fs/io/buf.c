@@ -123,7 +123,7 @@ static uint64_t next_cache_id = 1;
 static void reports_init(void);
 
 /* Buffers this thread found (see the top of the file). */
-#define TL_BUFS 16
+#define TL_BUFS 256
 
 struct tl_buf {
 	uint64_t cache_id, blkno, epoch;
