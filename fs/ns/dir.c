@@ -1463,25 +1463,41 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
 	return 0;
 }
 
-/* hash_find()'s walk, over kv_buf_peek() and bounds-checked. */
+/*
+ * hash_find()'s walk, over kv_buf_peek() and bounds-checked.  The block
+ * layout is computed from the record size here rather than through the
+ * tree's ops (divisions by a size the compiler cannot see).
+ */
+#define HREC sizeof(struct kvfs_dir_hash_rec)
+_Static_assert(sizeof(struct kvfs_dir_hash_rec) == 16, "hash index record");
+
+static const struct kvfs_dir_hash_rec *hrec(const struct kvfs_btree_block *bb,
+					    unsigned i)
+{
+	return (const void *)((const uint8_t *)bb + KVFS_BTREE_HDR_SIZE +
+			      (size_t)i * HREC);
+}
+
 static int hash_find_rcu(struct rctx *r, const struct kvfs_dir_head *hd)
 {
-	const struct kvfs_btree_ops *ops = &kvfs_dir_hash_ops;
-	uint32_t bs = r->g->blocksize;
+	uint32_t room = r->g->blocksize - KVFS_BTREE_HDR_SIZE;
+	uint32_t leafmax = room / HREC, nodemax = room / (HREC + 8);
 	uint32_t hash = kvfs_dir_hashname((const uint8_t *)r->name, r->len);
 	uint64_t fsb = rd64(&hd->hash_root);
 	unsigned level = rd8(&hd->hash_level), n, i, lo, hi;
-	struct kvfs_btree_block *bb;
+	const struct kvfs_btree_block *bb;
 	int err;
 
 	if (level >= KVFS_BTREE_MAXLEVELS)
 		return -EAGAIN;
 	for (;;) {
+		const kv_le64 *ptrs;
+
 		bb = tree_blk_rcu(r, fsb, level);
 		if (!bb)
 			return -EAGAIN;
 		n = rd16(&bb->numrecs);
-		if (n > kvfs_btree_maxrecs(ops, bs, level))
+		if (n > (level ? nodemax : leafmax))
 			return -EAGAIN;
 		if (!level)
 			break;
@@ -1490,8 +1506,7 @@ static int hash_find_rcu(struct rctx *r, const struct kvfs_dir_head *hd)
 		/* the last child whose first key is <= (hash, 0) */
 		for (lo = 0, hi = n - 1; lo < hi;) {
 			unsigned mid = lo + (hi - lo + 1) / 2;
-			const struct kvfs_dir_hash_rec *k =
-				kvfs_btree_key(bb, ops, mid);
+			const struct kvfs_dir_hash_rec *k = hrec(bb, mid);
 			uint32_t kh = rd32(&k->hash);
 
 			if (kh > hash || (kh == hash && rd64(&k->addr)))
@@ -1499,24 +1514,22 @@ static int hash_find_rcu(struct rctx *r, const struct kvfs_dir_head *hd)
 			else
 				lo = mid;
 		}
-		fsb = rd64(kvfs_btree_ptr(bb, ops, bs, lo));
+		ptrs = (const void *)hrec(bb, nodemax);
+		fsb = rd64(&ptrs[lo]);
 		level--;
 	}
 	/* the leaf's first record whose hash is >= hash */
 	for (lo = 0, hi = n; lo < hi;) {
 		unsigned mid = lo + (hi - lo) / 2;
-		const struct kvfs_dir_hash_rec *rec =
-			kvfs_btree_rec(bb, ops, mid);
 
-		if (rd32(&rec->hash) < hash)
+		if (rd32(&hrec(bb, mid)->hash) < hash)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	for (unsigned hops = 0;;) {
 		for (i = lo; i < n; i++) {
-			const struct kvfs_dir_hash_rec *rec =
-				kvfs_btree_rec(bb, ops, i);
+			const struct kvfs_dir_hash_rec *rec = hrec(bb, i);
 			uint32_t rh = rd32(&rec->hash);
 
 			if (rh < hash)
@@ -1536,7 +1549,7 @@ static int hash_find_rcu(struct rctx *r, const struct kvfs_dir_head *hd)
 		if (!bb)
 			return -EAGAIN;
 		n = rd16(&bb->numrecs);
-		if (n > kvfs_btree_maxrecs(ops, bs, 0))
+		if (n > leafmax)
 			return -EAGAIN;
 		lo = 0;
 	}
