@@ -618,8 +618,8 @@ hit:
  * its contents from changing: that is the caller's business (a seqcount
  * of whoever changes them).  Never allocates, never waits.
  */
-struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno,
-			   unsigned nblks, const struct kv_buf_ops *ops)
+struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+			   const struct kv_buf_ops *ops)
 {
 	struct tl_buf *t = &tl_bufs[blkno % TL_BUFS];
 	uint64_t epoch =

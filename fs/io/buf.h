@@ -179,8 +179,8 @@ int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
  * changing meanwhile.  NULL if not cached so (absent, being read, stale,
  * dying, another length or type): read it the usual way then.
  */
-struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno,
-			   unsigned nblks, const struct kv_buf_ops *ops);
+struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+			   const struct kv_buf_ops *ops);
 /* An extra reference on a buffer already held. */
 void kv_buf_hold(struct kv_buf *bp);
 void kv_buf_rele(struct kv_buf *bp);

@@ -181,8 +181,7 @@ static void dmap_reset(struct kvfs_inode *dp, struct kvfs_dir_map *m)
 			      memory_order_relaxed);
 	atomic_store_explicit(&m->generation, dp->i_generation,
 			      memory_order_relaxed);
-	atomic_store_explicit(&m->dformat, dp->i_dformat,
-			      memory_order_release);
+	atomic_store_explicit(&m->dformat, dp->i_dformat, memory_order_release);
 }
 
 /*
@@ -1565,6 +1564,7 @@ int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
 			  .len = (uint32_t)len };
 	uint8_t fmt = __atomic_load_n(&dp->i_dformat, __ATOMIC_RELAXED);
 	const struct kvfs_dir_map *m;
+	const struct kvfs_dir_head *hd;
 	const uint8_t *hb;
 	int err;
 
@@ -1591,15 +1591,14 @@ int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
 		hb = dblk_rcu(&r, 0);
 		if (!hb)
 			return -EAGAIN;
-		r.ndata = rd32(&((const struct kvfs_dir_head *)
-					 (hb + KVFS_DIR_DATA_HDR_SIZE))
-				       ->ndata);
+		hd = (const void *)(hb + KVFS_DIR_DATA_HDR_SIZE);
+		r.ndata = rd32(&hd->ndata);
 		/* read_head()'s check: the size is the head's data blocks' */
-		if (!r.ndata || __atomic_load_n(&dp->i_size, __ATOMIC_RELAXED) !=
-					(uint64_t)r.ndata * r.g->dirblksize)
+		if (!r.ndata ||
+		    __atomic_load_n(&dp->i_size, __ATOMIC_RELAXED) !=
+			    (uint64_t)r.ndata * r.g->dirblksize)
 			return -EAGAIN;
-		err = hash_find_rcu(&r, (const void *)(hb +
-						       KVFS_DIR_DATA_HDR_SIZE));
+		err = hash_find_rcu(&r, hd);
 	}
 	if (!err) {
 		*ino = r.ino;

@@ -204,6 +204,8 @@ static void *shrinker(void *arg)
 static void run_phase(unsigned b, unsigned pad, unsigned prefill,
 		      double seconds)
 {
+	struct timespec run = { (time_t)seconds,
+				(long)((seconds - (time_t)seconds) * 1e9) };
 	pthread_t th[5];
 	void *freed;
 	char name[300];
@@ -221,10 +223,7 @@ static void run_phase(unsigned b, unsigned pad, unsigned prefill,
 	CHECK_EQ(pthread_create(&th[2], NULL, reader, NULL), 0);
 	CHECK_EQ(pthread_create(&th[3], NULL, reader, NULL), 0);
 	CHECK_EQ(pthread_create(&th[4], NULL, shrinker, NULL), 0);
-	nanosleep(&(struct timespec){ (time_t)seconds,
-				      (long)((seconds - (time_t)seconds) *
-					     1e9) },
-		  NULL);
+	nanosleep(&run, NULL);
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 4; i++)
 		CHECK_EQ(pthread_join(th[i], NULL), 0);
@@ -264,10 +263,10 @@ int main(void)
 		creat_(dir, name);
 	}
 	/* the colliding names do collide, and the short form holds them */
-	CHECK_EQ(kvfs_dir_hashname((const uint8_t *)stable[0],
-				   strlen(stable[0])),
-		 kvfs_dir_hashname((const uint8_t *)never[0],
-				   strlen(never[0])));
+	CHECK_EQ(
+		kvfs_dir_hashname((const uint8_t *)stable[0],
+				  strlen(stable[0])),
+		kvfs_dir_hashname((const uint8_t *)never[0], strlen(never[0])));
 	CHECK_EQ(look(never[0], false, &ino), -ENOENT);
 
 	kvfs_dir_get_stats(&ds0);
