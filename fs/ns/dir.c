@@ -4,7 +4,9 @@
  * free-space indexes past that (fs/ns/dir.h has the contract, fs/format.h the
  * format).  Locks: the directory's inode lock (fs/inode/inode.h) covers the
  * short form, the head, every data block and both trees; this file takes
- * no lock of its own.
+ * no lock of its own.  kvfs_dir_lookup_rcu() reads them without it, as a
+ * seqcount reader of the lock's i_lock_seq (the section "lookup without
+ * the directory's lock" says why that holds).
  */
 #include "fs/ns/dir.h"
 

@@ -16,7 +16,8 @@
  * serialised by rename_lock (Linux's s_vfs_rename_mutex), taken before
  * the transaction, so that the check "not into its own subtree" (a walk of
  * ".." up to the root under shared inode locks, one at a time) stays true
- * until the rename commits.
+ * until the rename commits.  kvfs_lookup() first tries without any lock
+ * or reference (lookup_stat_rcu()), then the locked way.
  *
  * Link counts move first in every operation: kvfs_droplink() and
  * kvfs_bumplink() may fail with -EAGAIN having changed nothing, and the
