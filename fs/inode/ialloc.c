@@ -20,6 +20,7 @@
 #include "fs/inode/icache.h"
 #include "fs/inode/inode_item.h"
 #include "fs/mount.h"
+#include "fs/ns/dir.h"
 #include "fs/trans/trans.h"
 #include "journal/errortag.h"
 
@@ -309,7 +310,7 @@ static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 	ip->i_forkoff = 0;
 	ip->i_next_unlinked = KVFS_NULLAGINO;
 	/* a directory's block addresses from the inode's last life */
-	kvfree(atomic_exchange(&ip->i_dirmap, NULL));
+	kvfs_dir_map_forget(ip);
 	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
 	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
 }

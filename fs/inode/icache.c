@@ -44,6 +44,7 @@
 #include "fs/inode/icache.h"
 #include "fs/inode/inactive.h"
 #include "fs/inode/inodegc.h"
+#include "fs/ns/dir.h"
 #include "fs/inode/inode_item.h"
 #include "fs/mount.h"
 #include "journal/errortag.h"
@@ -180,7 +181,7 @@ static void inode_free(struct kvfs_icache *ic, struct kvfs_inode *ip)
 	kvfs_iext_inode_free(ip);
 	pthread_rwlock_destroy(&ip->i_iolock);
 	pthread_rwlock_destroy(&ip->i_lock);
-	kvfree(atomic_load(&ip->i_dirmap));
+	kvfs_dir_map_free(ip);
 	kvfree(ip->i_dfork);
 	kv_cache_free(ic->ino_cache, ip);
 }

@@ -123,7 +123,7 @@ static uint64_t next_cache_id = 1;
 static void reports_init(void);
 
 /* Buffers this thread found (see the top of the file). */
-#define TL_BUFS 16
+#define TL_BUFS 256
 
 struct tl_buf {
 	uint64_t cache_id, blkno, epoch;
@@ -605,6 +605,62 @@ hit:
 	bc_trim(bc);
 	*bpp = bp;
 	return 0;
+}
+
+/*
+ * Under the caller's rcu_read_lock(): bc_lookup() without the reference
+ * and without the counters, which are the shared writes a lock-free
+ * reader avoids.  What makes the result safe to read until the caller's
+ * rcu_read_unlock(): a buffer found in the index (or in tl_bufs at the
+ * current free epoch, see the top of the file) is freed only after a
+ * grace period that started after its unhash, so not before then; its
+ * b_addr is allocated with it and never replaced.  Nothing here keeps
+ * its contents from changing: that is the caller's business (a seqcount
+ * of whoever changes them).  Never allocates, never waits.
+ */
+struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+			   const struct kv_buf_ops *ops)
+{
+	struct tl_buf *t = &tl_bufs[blkno % TL_BUFS];
+	uint64_t epoch =
+		atomic_load_explicit(&bc->free_epoch, memory_order_acquire);
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+	struct kv_buf *bp = NULL;
+	unsigned flags;
+
+	if (t->cache_id == bc->id && t->blkno == blkno && t->epoch == epoch) {
+		bp = t->bp;
+		/* unhashed since (stale): a new one may be in the index */
+		if (!(atomic_load_explicit(&bp->b_flags, memory_order_relaxed) &
+		      KV_BUF_HASHED))
+			bp = NULL;
+	}
+	if (!bp) {
+		cds_lfht_lookup(bc->ht, kvfs_hash64(blkno), buf_match, &blkno,
+				&iter);
+		node = cds_lfht_iter_get_node(&iter);
+		if (!node)
+			return NULL;
+		bp = caa_container_of(node, struct kv_buf, b_hnode);
+		t->cache_id = bc->id;
+		t->blkno = blkno;
+		t->epoch = epoch;
+		t->bp = bp;
+	}
+	/* acquire: DONE is set after the contents are read in */
+	flags = atomic_load_explicit(&bp->b_flags, memory_order_acquire);
+	if ((flags & (KV_BUF_DONE | KV_BUF_STALE | KV_BUF_HASHED)) !=
+		    (KV_BUF_DONE | KV_BUF_HASHED) ||
+	    atomic_load_explicit(&bp->b_hold, memory_order_relaxed) < 0 ||
+	    bp->b_nblks != nblks ||
+	    __atomic_load_n(&bp->b_ops, __ATOMIC_RELAXED) != ops)
+		return NULL;
+	/* the LRU's second chance, as a hit (a write only the first time) */
+	if (!(flags & KV_BUF_REF))
+		atomic_fetch_or_explicit(&bp->b_flags, KV_BUF_REF,
+					 memory_order_relaxed);
+	return bp;
 }
 
 int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,

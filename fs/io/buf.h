@@ -171,6 +171,16 @@ int kv_buf_get(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
  */
 int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 		  struct kv_buf **bpp);
+/*
+ * The cached buffer at blkno, of nblks blocks, read and verified with ops,
+ * for a lock-free reader: no reference is taken, the caller must be in an
+ * RCU read-side section (the exception to "not under rcu_read_lock()"
+ * above) and may read the contents until it leaves it, which may be
+ * changing meanwhile.  NULL if not cached so (absent, being read, stale,
+ * dying, another length or type): read it the usual way then.
+ */
+struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+			   const struct kv_buf_ops *ops);
 /* An extra reference on a buffer already held. */
 void kv_buf_hold(struct kv_buf *bp);
 void kv_buf_rele(struct kv_buf *bp);

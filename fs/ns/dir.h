@@ -74,6 +74,27 @@ int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *ino, uint8_t *ftype);
 
 /*
+ * kvfs_dir_lookup() without dp's lock, for a reader in an RCU read-side
+ * section that reads dp as a seqcount reader of its i_lock_seq
+ * (fs/inode/inode.h, kvfs_icache_read()): 0 (*ino, *ftype) or -ENOENT,
+ * which count only once the seqcount validates; -EAGAIN when it cannot
+ * tell so (a block not cached, an address not remembered, anything out
+ * of place): look up under the lock then.  dp is a directory (the caller
+ * checked its mode).
+ */
+int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
+			size_t len, uint64_t *ino, uint8_t *ftype);
+
+/*
+ * The data-block addresses dp remembers (struct kvfs_dir_map in
+ * fs/ns/dir.c): forgotten, under dp's lock exclusive, when the inode is
+ * reused (the memory stays: lock-free lookups may be reading it); freed
+ * with the in-core inode, after the inode cache's grace period.
+ */
+void kvfs_dir_map_forget(struct kvfs_inode *dp);
+void kvfs_dir_map_free(struct kvfs_inode *dp);
+
+/*
  * A short-form directory dp (locked, joined to tp) becomes block form,
  * its entries and cookies unchanged: room in the inode for an attribute
  * fork (XFS's xfs_bmap_add_attrfork_local).  Allocates the directory's

@@ -16,7 +16,8 @@
  * serialised by rename_lock (Linux's s_vfs_rename_mutex), taken before
  * the transaction, so that the check "not into its own subtree" (a walk of
  * ".." up to the root under shared inode locks, one at a time) stays true
- * until the rename commits.
+ * until the rename commits.  kvfs_lookup() first tries without any lock
+ * or reference (lookup_stat_rcu()), then the locked way.
  *
  * Link counts move first in every operation: kvfs_droplink() and
  * kvfs_bumplink() may fail with -EAGAIN having changed nothing, and the
@@ -257,6 +258,52 @@ static int lookup_stat(struct kvfs_inode *dp, const char *name, size_t len,
 	return -ENOENT;
 }
 
+/* The lock-free lookup's question and answer (-EAGAIN: not answered). */
+struct rcu_look {
+	const char *name;
+	size_t len;
+	uint64_t ino;
+	int err;
+};
+
+static void lookup_rcu_read(const struct kvfs_inode *dp, void *arg)
+{
+	struct rcu_look *l = arg;
+	uint8_t ftype;
+
+	/* not a directory, or a removed one: the locked path says which */
+	if (!S_ISDIR(__atomic_load_n(&dp->i_mode, __ATOMIC_RELAXED)) ||
+	    !__atomic_load_n(&dp->i_nlink, __ATOMIC_RELAXED))
+		l->err = -EAGAIN;
+	else
+		l->err = kvfs_dir_lookup_rcu(dp, l->name, l->len, &l->ino,
+					     &ftype);
+}
+
+/*
+ * lookup_stat() without a reference on dp or its lock, the directory
+ * read under RCU as a seqcount reader of its i_lock_seq
+ * (fs/ns/dir.h kvfs_dir_lookup_rcu()), the inode found read as
+ * lookup_stat() reads it: so that lookups in one directory write no
+ * shared line.  -EAGAIN: not done so (dp or a block not cached, dp being
+ * changed, "." or ".."): the locked way.
+ */
+static int lookup_stat_rcu(struct kvfs_mount *mp, uint64_t dir,
+			   const char *name, size_t len, struct kvfs_stat *st)
+{
+	struct rcu_look l = { .name = name, .len = len };
+
+	if (is_dot(name, len) || is_dotdot(name, len) ||
+	    kvfs_icache_read(mp, dir, lookup_rcu_read, &l))
+		return -EAGAIN;
+	if (l.err)
+		return l.err;
+	if (!kvfs_icache_read(mp, l.ino, kvfs_inode_stat_read, st) &&
+	    st->mode && st->nlink)
+		return 0;
+	return -EAGAIN;
+}
+
 int kvfs_lookup(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		struct kvfs_stat *st)
 {
@@ -266,6 +313,9 @@ int kvfs_lookup(struct kvfs_mount *mp, uint64_t dir, const char *name,
 	int err = name_len(name, &len);
 
 	if (err)
+		return err;
+	err = lookup_stat_rcu(mp, dir, name, len, st ? st : &local);
+	if (err != -EAGAIN)
 		return err;
 	err = get_dir(mp, dir, &dp);
 	if (err)

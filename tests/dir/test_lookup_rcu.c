@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The lock-free directory lookup (fs/ns/dir.h kvfs_dir_lookup_rcu(), used
+ * by kvfs_lookup()) racing the changes of the directory it reads: creates
+ * and unlinks that turn it from short form to blocks and back, add and
+ * free data blocks and split index blocks, and renames over names of it
+ * from it and from another directory.  Readers look names up both through
+ * kvfs_lookup() and through kvfs_dir_lookup_rcu() directly, and check:
+ *   - a name there for the whole test (stable) is always found, at its
+ *     inode;
+ *   - a name replaced by renames (always there, its inode changing) is
+ *     always found;
+ *   - a name never created, one of them with a stable name's hash, is
+ *     never found;
+ *   - the lock-free walk answered (not -EAGAIN) in both forms, so that
+ *     the checks above are the lock-free path's and not only the locked
+ *     fallback's.
+ * Meanwhile buffers and inodes are reclaimed under them.  Then the
+ * checker.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fs/format.h"
+#include "fs/inode/icache.h"
+#include "fs/io/buf.h"
+#include "fs/ns/dir.h"
+#include "tests/dir/dirtest.h"
+
+static const struct kvfs_cred cr = { .uid = 1000, .gid = 1000 };
+
+#define NSTABLE 4
+#define NREPL 3
+#define NNEVER 4
+
+static struct kvfs_mount *mp;
+static uint64_t dir, dir2;
+static char stable[NSTABLE][64], never[NNEVER][64];
+static uint64_t stable_ino[NSTABLE];
+static atomic_int stop;
+/* lock-free answers in each form, lookups done */
+static atomic_ulong answered_sf, answered_blk, lookups;
+/* the phase: churn batch size and name length */
+static unsigned batch, namepad;
+
+static uint64_t creat_(uint64_t d, const char *name)
+{
+	struct kvfs_stat st;
+	bool created;
+
+	CHECK_EQ(kvfs_create(mp, d, name, S_IFREG | 0644, 0, KVFS_CREATE_EXCL,
+			     &cr, &st, &created),
+		 0);
+	CHECK(created);
+	return st.ino;
+}
+
+static void repl_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "repl-%u", i);
+}
+
+/*
+ * Two names of one FNV-1a hash (found by a search offline; main() checks
+ * that they collide): the first is made stable, the second is never
+ * created, so that its lookup meets the stable name's index record and
+ * must compare the names.
+ */
+static const char collide_a[] = "name-99d9d87c-6";
+static const char collide_b[] = "name-6ac3072e-6";
+
+struct rcu_arg {
+	const char *name;
+	uint64_t ino;
+	uint8_t fmt;
+	int err;
+};
+
+static void rcu_read(const struct kvfs_inode *dp, void *arg)
+{
+	struct rcu_arg *a = arg;
+	uint8_t ftype;
+
+	a->fmt = __atomic_load_n(&dp->i_dformat, __ATOMIC_RELAXED);
+	a->err = kvfs_dir_lookup_rcu(dp, a->name, strlen(a->name), &a->ino,
+				     &ftype);
+}
+
+/* 0/-ENOENT with *ino (lock-free answer or kvfs_lookup()'s). */
+static int look(const char *name, bool direct, uint64_t *ino)
+{
+	struct kvfs_stat st = { 0 };
+	struct rcu_arg a = { .name = name };
+	int err;
+
+	atomic_fetch_add(&lookups, 1);
+	if (direct && !kvfs_icache_read(mp, dir, rcu_read, &a) &&
+	    a.err != -EAGAIN) {
+		atomic_fetch_add(a.fmt == KVFS_DFORK_INLINE ? &answered_sf :
+							      &answered_blk,
+				 1);
+		*ino = a.ino;
+		return a.err;
+	}
+	err = kvfs_lookup(mp, dir, name, &st);
+	*ino = st.ino;
+	return err;
+}
+
+static void *reader(void *arg)
+{
+	unsigned long n = 0;
+	char name[64];
+	uint64_t ino;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		bool direct = n++ & 1;
+		unsigned k = (unsigned)(n / 2);
+		int err;
+
+		err = look(stable[k % NSTABLE], direct, &ino);
+		if (err || ino != stable_ino[k % NSTABLE])
+			fprintf(stderr, "stable %s: %d ino %llu (%llu)\n",
+				stable[k % NSTABLE], err,
+				(unsigned long long)ino,
+				(unsigned long long)stable_ino[k % NSTABLE]);
+		CHECK_EQ(err, 0);
+		CHECK_EQ(ino, stable_ino[k % NSTABLE]);
+		repl_name(name, sizeof(name), k % NREPL);
+		err = look(name, direct, &ino);
+		CHECK_EQ(err, 0);
+		CHECK(ino != 0);
+		err = look(never[k % NNEVER], direct, &ino);
+		CHECK_EQ(err, -ENOENT);
+	}
+	return NULL;
+}
+
+static void churn_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "churn-%04u-%0*u", i, (int)namepad, i);
+}
+
+/* Batches of names made and removed: forms and data blocks come and go. */
+static void *writer(void *arg)
+{
+	char name[300];
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		for (unsigned i = 0; i < batch; i++) {
+			churn_name(name, sizeof(name), i);
+			creat_(dir, name);
+		}
+		for (unsigned i = 0; i < batch; i++) {
+			churn_name(name, sizeof(name), i);
+			CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
+		}
+		/* a quiet moment: lock-free reads that can validate */
+		nanosleep(&(struct timespec){ 0, 200000 }, NULL);
+	}
+	return NULL;
+}
+
+/* Renames over the repl names, from this directory and from another. */
+static void *renamer(void *arg)
+{
+	char name[64];
+	unsigned long n = 0;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		bool other = n & 1;
+
+		repl_name(name, sizeof(name), (unsigned)(n++ % NREPL));
+		creat_(other ? dir2 : dir, "tmp");
+		CHECK_EQ(kvfs_rename(mp, other ? dir2 : dir, "tmp", dir, name,
+				     0, &cr),
+			 0);
+	}
+	return NULL;
+}
+
+/*
+ * Buffers and inodes freed under the lock-free readers (ASan sees a read
+ * of freed memory), and blocks they then find not cached.
+ */
+static void *shrinker(void *arg)
+{
+	unsigned long freed = 0;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		freed += kv_bcache_shrink(mp->bc, 32);
+		freed += kvfs_icache_shrink(mp->ic, 8);
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	}
+	return (void *)freed;
+}
+
+static void run_phase(unsigned b, unsigned pad, unsigned prefill,
+		      double seconds)
+{
+	struct timespec run = { (time_t)seconds,
+				(long)((seconds - (time_t)seconds) * 1e9) };
+	pthread_t th[5];
+	void *freed;
+	char name[300];
+
+	batch = b;
+	namepad = pad;
+	/* names that stay for the phase: a big directory's blocks and levels */
+	for (unsigned i = 0; i < prefill; i++) {
+		snprintf(name, sizeof(name), "fill-%06u-%0*u", i, (int)pad, i);
+		creat_(dir, name);
+	}
+	atomic_store(&stop, 0);
+	CHECK_EQ(pthread_create(&th[0], NULL, writer, NULL), 0);
+	CHECK_EQ(pthread_create(&th[1], NULL, renamer, NULL), 0);
+	CHECK_EQ(pthread_create(&th[2], NULL, reader, NULL), 0);
+	CHECK_EQ(pthread_create(&th[3], NULL, reader, NULL), 0);
+	CHECK_EQ(pthread_create(&th[4], NULL, shrinker, NULL), 0);
+	nanosleep(&run, NULL);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(pthread_join(th[i], NULL), 0);
+	CHECK_EQ(pthread_join(th[4], &freed), 0);
+	CHECK(freed != NULL);
+	for (unsigned i = 0; i < prefill; i++) {
+		snprintf(name, sizeof(name), "fill-%06u-%0*u", i, (int)pad, i);
+		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
+	}
+}
+
+int main(void)
+{
+	struct kvfs_dir_stats ds0, ds1;
+	struct kvfs_stat st;
+	char name[64];
+	uint64_t ino;
+
+	CHECK_EQ(kv_init(NULL), 0);
+	set_path("lookup-rcu");
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d", 0755, &cr, &st), 0);
+	dir = st.ino;
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d2", 0755, &cr, &st), 0);
+	dir2 = st.ino;
+	snprintf(stable[0], sizeof(stable[0]), "%s", collide_a);
+	snprintf(never[0], sizeof(never[0]), "%s", collide_b);
+	for (unsigned i = 1; i < NSTABLE; i++)
+		snprintf(stable[i], sizeof(stable[i]), "stable-%u", i);
+	for (unsigned i = 1; i < NNEVER; i++)
+		snprintf(never[i], sizeof(never[i]), "never-%u", i);
+	for (unsigned i = 0; i < NSTABLE; i++)
+		stable_ino[i] = creat_(dir, stable[i]);
+	for (unsigned i = 0; i < NREPL; i++) {
+		repl_name(name, sizeof(name), i);
+		creat_(dir, name);
+	}
+	/* the colliding names do collide, and the short form holds them */
+	CHECK_EQ(
+		kvfs_dir_hashname((const uint8_t *)stable[0],
+				  strlen(stable[0])),
+		kvfs_dir_hashname((const uint8_t *)never[0], strlen(never[0])));
+	CHECK_EQ(look(never[0], false, &ino), -ENOENT);
+
+	kvfs_dir_get_stats(&ds0);
+	/* short form <-> blocks: a few long names each way */
+	run_phase(6, 120, 0, 1.5);
+	kvfs_dir_get_stats(&ds1);
+	CHECK(ds1.to_block > ds0.to_block);
+	CHECK(ds1.to_sf > ds0.to_sf);
+	CHECK(atomic_load(&answered_sf) > 0);
+	CHECK(atomic_load(&answered_blk) > 0);
+
+	/*
+	 * A big directory (index levels, tens of data blocks) whose churn
+	 * adds and frees data blocks.
+	 */
+	ds0 = ds1;
+	atomic_store(&answered_blk, 0);
+	run_phase(150, 40, 2500, 2.0);
+	kvfs_dir_get_stats(&ds1);
+	CHECK(ds1.blocks_freed > ds0.blocks_freed);
+	CHECK(atomic_load(&answered_blk) > 0);
+	printf("lookups %lu, lock-free answers: short form %lu, blocks %lu\n",
+	       atomic_load(&lookups), atomic_load(&answered_sf),
+	       atomic_load(&answered_blk));
+
+	for (unsigned i = 0; i < NSTABLE; i++)
+		CHECK_EQ(kvfs_unlink(mp, dir, stable[i]), 0);
+	for (unsigned i = 0; i < NREPL; i++) {
+		repl_name(name, sizeof(name), i);
+		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
+	}
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+	unlink(path);
+	CHECK_EQ(kv_fini(), 0);
+	printf("lookup_rcu: ok\n");
+	return 0;
+}
