@@ -263,12 +263,11 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 
 	r->st.items++;
 	if (kvfs_icreate_describe(g, delta, len, desc, sizeof(desc), &why) < 0)
-		return kvfs_corrupt(-EUCLEAN, KVFS_NULLBLOCK, ICR_RECOVERY,
-				    "malformed inode-chunk creation (%u bytes) "
-				    "in the checkpoint at lsn %" PRIu32
-				    "/%" PRIu32 ": %s",
-				    len, KVJ_LSN_CYCLE(lsn),
-				    KVJ_LSN_BLOCK(lsn), why);
+		return kvfs_corrupt(
+			-EUCLEAN, KVFS_NULLBLOCK, ICR_RECOVERY,
+			"malformed inode-chunk creation (%u bytes) "
+			"in the checkpoint at lsn %" PRIu32 "/%" PRIu32 ": %s",
+			len, KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn), why);
 	memcpy(&f, delta, sizeof(f));
 	fsb = kvfs_agb_to_fsb(g, kv_le32_to_cpu(f.agno),
 			      kv_le32_to_cpu(f.agbno));
@@ -300,10 +299,9 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 		}
 		bp = rb->bp;
 		kv_buf_lock(bp);
-		kvfs_icluster_init(g, bp->b_addr, fsb + b,
-				   (int64_t)kv_le64_to_cpu(f.sec),
-				   kv_le32_to_cpu(f.nsec),
-				   kv_le32_to_cpu(f.gen));
+		kvfs_icluster_init(
+			g, bp->b_addr, fsb + b, (int64_t)kv_le64_to_cpu(f.sec),
+			kv_le32_to_cpu(f.nsec), kv_le32_to_cpu(f.gen));
 		kv_buf_unlock(bp);
 		rb->lsn = lsn;
 		rb->changed = true;

@@ -72,8 +72,7 @@ int kvfs_icreate_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
 			     struct kvj_recover_ops *ops);
 void kvfs_icreate_recover_free(struct kvj_recover_ops *ops);
 /* Blocks recovery holds before writing back what it replayed (tests). */
-void kvfs_icreate_recover_set_limit(struct kvj_recover_ops *ops,
-				    size_t nbufs);
+void kvfs_icreate_recover_set_limit(struct kvj_recover_ops *ops, size_t nbufs);
 
 struct kvfs_icreate_recover_stats {
 	uint64_t items; /* creation items seen */

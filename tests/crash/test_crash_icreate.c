@@ -229,8 +229,7 @@ static void workload(struct kvfs_mount *mp, struct run *r)
 }
 
 /* Each block of the data file its bytes or zeros; whole once durable. */
-static void check_data(struct kvfs_mount *mp, const struct run *r,
-		       uint64_t ino)
+static void check_data(struct kvfs_mount *mp, const struct run *r, uint64_t ino)
 {
 	struct kvfs_stat st;
 
@@ -362,8 +361,8 @@ static void one_point(enum crash_mode m, uint64_t n, uint64_t cutseed,
 	if (recut) {
 		uint64_t cut_at;
 		bool recrashed;
-		int err = crash_cut_in_replay(path, cutseed, &cut_at,
-					      &recrashed);
+		int err =
+			crash_cut_in_replay(path, cutseed, &cut_at, &recrashed);
 
 		if (err) {
 			fprintf(stderr,
