@@ -837,6 +837,33 @@ struct kvfs_log_dinode {
 #define KVFS_LOG_DINODE_SIZE 128
 
 /*
+ * Log payload of the inode-chunk creation item (fs/inode/icreate_item.h,
+ * XFS's xfs_icl): new free inodes were written into length blocks from
+ * agbno of AG agno, count inodes of isize bytes, every one as
+ * kvfs_dinode_init() makes a free inode (mode 0) with its inode number,
+ * the generation gen and every timestamp sec/nsec, crc set, LSN 0.  The
+ * cluster buffers themselves are not logged: they are ordered buffers
+ * (fs/io/buf_item.h), written in place before the log tail passes this
+ * item.  Recovery writes the blocks again from it unless a later
+ * checkpoint (or its own) freed them (a buffer cancel); a chunk lies past
+ * the AG's headers, inside its AG, clear of the log, and count is
+ * length blocks of inodes.
+ */
+struct kvfs_icreate_log {
+	kv_le32 agno;
+	kv_le32 agbno;
+	kv_le32 length; /* blocks */
+	kv_le32 count; /* inodes: length * inodes a block */
+	kv_le32 isize; /* bytes an inode */
+	kv_le32 gen; /* every new inode's generation */
+	kv_le64 sec; /* every new inode's timestamps */
+	kv_le32 nsec;
+	kv_le32 pad0; /* zero */
+};
+
+#define KVFS_ICREATE_LOG_SIZE 40
+
+/*
  * Intent subtypes of the filesystem's deferred operations (fs/trans/defer.h):
  * the journal's intent records carry one of these and the items' records.
  */

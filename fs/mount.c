@@ -224,13 +224,13 @@ int kvfs_mount_recovery_ready(struct kvfs_mount *mp, struct kvj_log *log)
 
 static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 {
-	struct kvj_recover_ops rops[2];
+	struct kvj_recover_ops rops[3];
 	struct kvj_log_params p = {
 		.io = &kvfs_log_io_ops,
 		.io_priv = &mp->lio,
 		.log_bytes = mp->lio.len,
 		.recover = rops,
-		.nr_recover = 2,
+		.nr_recover = 3,
 		.intents = mp->defer_iops,
 		.nr_intents = mp->nr_defer_types,
 		.push_interval_ms = o->push_interval_ms,
@@ -249,14 +249,25 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 		if (err)
 			kvfs_bli_recover_free(&mp->bli_rops);
 	}
+	if (!err) {
+		err = kvfs_icreate_recover_ops(mp->bc, &mp->g, &mp->bli_rops,
+					       &mp->icr_rops);
+		if (err) {
+			kvfs_inode_recover_free(&mp->ino_rops);
+			kvfs_bli_recover_free(&mp->bli_rops);
+		}
+	}
 	if (err)
 		return fail(err, "cannot set up log recovery: %s",
 			    strerror(-err));
 	/* buffers first: their finish writes back before the inodes' */
 	rops[0] = mp->bli_rops;
-	rops[1] = mp->ino_rops;
+	rops[1] = mp->icr_rops;
+	rops[2] = mp->ino_rops;
 	err = kvj_log_open(&p, &mp->log);
 	kvfs_bli_recover_free(&mp->bli_rops);
+	kvfs_icreate_recover_get_stats(&mp->icr_rops, &mp->icr_rstats);
+	kvfs_icreate_recover_free(&mp->icr_rops);
 	kvfs_inode_recover_get_stats(&mp->ino_rops, &mp->ino_rstats);
 	kvfs_inode_recover_free(&mp->ino_rops);
 	if (err && mp->bl) {

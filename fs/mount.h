@@ -45,6 +45,7 @@
 #include "fs/trans/defer.h"
 #include "fs/format/geom.h"
 #include "fs/inode/icache.h"
+#include "fs/inode/icreate_item.h"
 #include "fs/inode/inode_item.h"
 #include "fs/io/log_io.h"
 #include "fs/space/perag.h"
@@ -135,6 +136,8 @@ struct kvfs_mount {
 	struct kvj_recover_ops bli_rops;
 	struct kvj_recover_ops ino_rops;
 	struct kvfs_inode_recover_stats ino_rstats; /* what replay did */
+	struct kvj_recover_ops icr_rops;
+	struct kvfs_icreate_recover_stats icr_rstats; /* what replay did */
 	struct kvfs_icache *ic; /* the inode cache */
 	/* extent lists of B+tree data forks (fs/data/iext.h) */
 	struct kvfs_iext_lru *iext_lru;

@@ -143,6 +143,8 @@ _Static_assert(sizeof(struct kvfs_agi) <= (1 << KVFS_MIN_BLOCKLOG),
 /* log payloads */
 KVFS_SIZE(struct kvfs_buf_log_hdr, 16);
 KVFS_SIZE(struct kvfs_efi_rec, KVFS_EFI_REC_SIZE);
+KVFS_SIZE(struct kvfs_icreate_log, KVFS_ICREATE_LOG_SIZE);
+KVFS_OFF(struct kvfs_icreate_log, sec, 24);
 KVFS_OFF(struct kvfs_buf_log_hdr, nblks, 8);
 KVFS_OFF(struct kvfs_buf_log_hdr, map_words, 12);
 KVFS_OFF(struct kvfs_buf_log_hdr, flags, 14);

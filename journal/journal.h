@@ -64,6 +64,9 @@ struct kvj_item_ops {
 	uint32_t (*size)(struct kvj_item *lip, bool fresh);
 	/*
 	 * Copy the delta into buf (at least size() bytes); return its length.
+	 * 0: an ordered item (XFS's ordered buffers): pinned, and put in the
+	 * AIL at its checkpoint's LSN like any other, so the tail waits for
+	 * its push, but nothing of it is written to the log.
 	 * On a relog (!fresh) buf holds what the previous format() of this
 	 * item wrote for this context, so an item may rewrite only what
 	 * changed.

@@ -353,6 +353,9 @@ static void emit_stream(struct ckpt_out *o, struct kvj_cil_ent *list,
 		struct kvj_item_hdr ih = { 0 };
 		uint32_t pad = ((e->len + 7) & ~7u) - e->len;
 
+		if (!e->len)
+			continue; /* ordered: nothing to log */
+
 		ih.type = kvj_cpu_to_le32(e->lip->ops->type);
 		ih.len = kvj_cpu_to_le32(e->len);
 		out_emit(o, &ih, sizeof(ih));
@@ -367,7 +370,9 @@ static uint64_t stream_len(struct kvj_cil_ent *list)
 	struct kvj_cil_ent *e;
 
 	for (e = list; e; e = e->next)
-		ulen += sizeof(struct kvj_item_hdr) + ((e->len + 7) & ~7u);
+		if (e->len)
+			ulen += sizeof(struct kvj_item_hdr) +
+				((e->len + 7) & ~7u);
 	return ulen;
 }
 
@@ -404,6 +409,8 @@ static uint8_t *ckpt_compress(struct kvj_log *log, struct kvj_cil_ent *list,
 		struct kvj_item_hdr *ih = (struct kvj_item_hdr *)(s + o);
 		uint32_t pad = (e->len + 7) & ~7u;
 
+		if (!e->len)
+			continue;
 		memset(ih, 0, sizeof(*ih));
 		ih->type = kvj_cpu_to_le32(e->lip->ops->type);
 		ih->len = kvj_cpu_to_le32(e->len);
@@ -615,6 +622,9 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 	urcu_memb_synchronize_rcu();
 
 	list = cil_collect(log, cur & 1, &nr, &charged);
+	/* ordered items (an empty delta) enter the AIL but not the stream */
+	for (e = list; e; e = e->next)
+		nr -= !e->len;
 	if (for_force)
 		log->st_force_writes++;
 	err = ckpt_write(log, list, nr, cur);

@@ -15,6 +15,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/io/blkhdr.h"
+#include "fs/inode/icreate_item.h"
 #include "fs/io/buf_item.h"
 #include "fs/io/dev.h"
 #include "fs/io/log_io.h"
@@ -25,6 +26,7 @@
 
 struct lp {
 	const char *path;
+	const struct kvfs_geom *g; /* what icreate items are checked against */
 	int verbose;
 	uint64_t records, checkpoints, items, intents, dones, bufs;
 	uint64_t ulen, stored;
@@ -138,19 +140,29 @@ static const char *item_type_name(uint32_t type)
 		return "done";
 	case KVFS_ITEM_BUF:
 		return "buf";
+	case KVFS_ITEM_ICREATE:
+		return "icreate";
 	}
 	return "unknown";
 }
 
 /* One line for the delta: the journal's or libkvfs's own decoder. */
-static void describe(const struct kvj_walk_item *it)
+static void describe(const struct lp *lp, const struct kvj_walk_item *it)
 {
+	const char *why = NULL;
 	char desc[512];
 	int ret;
 
 	if (it->type == KVFS_ITEM_BUF) {
 		ret = kvfs_bli_describe(it->delta, it->len, desc, sizeof(desc));
 		printf("    %s\n", ret < 0 ? "malformed buffer delta" : desc);
+	} else if (it->type == KVFS_ITEM_ICREATE) {
+		ret = kvfs_icreate_describe(lp->g, it->delta, it->len, desc,
+					    sizeof(desc), &why);
+		if (ret < 0)
+			printf("    malformed inode-chunk creation: %s\n", why);
+		else
+			printf("    %s\n", desc);
 	} else if (!kvj_walk_item_describe(it, desc, sizeof(desc))) {
 		printf("    %s\n", desc);
 	}
@@ -170,7 +182,7 @@ static int lp_item(void *priv, const struct kvj_walk_ckpt *c,
 	       item_type_name(it->type), it->len);
 	if (!lp->verbose)
 		return 0;
-	describe(it);
+	describe(lp, it);
 	dump(it->delta, it->len, lp->verbose > 1);
 	return 0;
 }
@@ -261,6 +273,7 @@ static int logprint(struct lp *lp)
 	if (ret)
 		goto out;
 	kvfs_log_io_init(&lio, dev, &g);
+	lp->g = &g;
 	printf("log of %s: %u blocks of %u bytes at block %" PRIu64 " (%" PRIu64
 	       " basic blocks); superblock state %s\n",
 	       lp->path, g.logblocks, g.blocksize, g.logstart,

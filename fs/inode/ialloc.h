@@ -20,13 +20,15 @@
  * ialloc_blocks-aligned one around it; its
  * record is inserted with the rest as holes, or an existing record of
  * that chunk gains it (hole bits cleared, count and free count grown).
- * The new inodes are written free through the buffer items, the records
+ * The new inodes are written free into ordered cluster buffers, logged as
+ * one creation item (fs/inode/icreate_item.h, XFS's icreate), the records
  * inserted or merged (the chunk tree's blocks come from the AG allocator),
  * the inode header's icount, ifree and newino moved with the AG's
  * in-core counts, and the new inode is taken from it in the same
  * transaction: recovery replays a checkpoint's inode deltas after its
- * buffer deltas (journal/journal.h, struct kvj_recover_ops.phase), so the
- * cluster's free inode never lands over the allocated one.
+ * buffer and creation items (journal/journal.h, struct
+ * kvj_recover_ops.phase), so the cluster's free inode never lands over
+ * the allocated one.
  *
  * Locking: the AG's lock (fs/space/perag.h) is taken through the transaction
  * (kvfs_trans_lock_ag()) and held to its commit once the inode header

@@ -66,6 +66,12 @@ struct kvfs_bli {
 	uint64_t tx_map[KVFS_BLI_MAP_WORDS];
 	bool fmt_cancelled;
 	bool cancelled; /* the block was freed: log a cancel */
+	/*
+	 * Ordered (kvfs_trans_ordered_buf()): initialised whole, logged
+	 * elsewhere, to be written back by the AIL before the tail passes
+	 * its checkpoint; cleared by that write-back
+	 */
+	bool ordered;
 };
 
 struct kvfs_bli_log {
@@ -165,7 +171,7 @@ static bool bli_try_free(struct kvfs_bli *bli, bool locked)
 	struct kvfs_bli_log *bl = bli->bl;
 	struct kv_buf *bp = bli->bp;
 
-	if (!map_empty(bli) || kv_buf_is_pinned(bp) ||
+	if (!map_empty(bli) || bli->ordered || kv_buf_is_pinned(bp) ||
 	    kvj_item_in_ail(&bli->item))
 		return false;
 	__atomic_store_n(&bp->b_log_item, NULL, __ATOMIC_RELAXED);
@@ -324,11 +330,19 @@ static void tx_bufs_del(struct kvfs_bli *bli)
 
 /* ---- the journal's item ops ---- */
 
+/* Nothing to log but the order: the journal writes no delta for it. */
+static bool bli_ordered_only(struct kvfs_bli *bli)
+{
+	return bli->ordered && !bli->cancelled && map_empty(bli);
+}
+
 static uint32_t bli_size(struct kvj_item *lip, bool fresh)
 {
 	struct kvfs_bli *bli = to_bli(lip);
 
 	(void)fresh;
+	if (bli_ordered_only(bli))
+		return 0;
 	return (uint32_t)(sizeof(struct kvfs_buf_log_hdr) +
 			  bli->map_words * sizeof(kv_le64) +
 			  map_count(bli->map, bli->map_words) * KVFS_BLI_CHUNK);
@@ -402,6 +416,12 @@ static uint32_t bli_format(struct kvj_item *lip, void *buf, bool fresh)
 	uint32_t len;
 	unsigned w;
 
+	if (bli_ordered_only(bli)) {
+		memset(bli->fmt_map, 0, sizeof(bli->fmt_map));
+		memset(bli->tx_map, 0, sizeof(bli->tx_map));
+		bli->fmt_cancelled = false;
+		return 0;
+	}
 	if (!fresh && bli_format_relog(bli, buf, &len))
 		return len;
 	h->blkno = kv_cpu_to_le64(bli->bp->b_blkno);
@@ -470,8 +490,10 @@ static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	}
 	bp->b_lsn = lsn;
 	err = kv_buf_write(bp);
-	if (!err)
+	if (!err) {
 		memset(bli->map, 0, sizeof(bli->map));
+		bli->ordered = false;
+	}
 	kv_buf_unlock(bp);
 	if (!err)
 		return KVJ_PUSH_SUCCESS;
@@ -700,6 +722,15 @@ void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
 			 bli->cancelled ? " freed" :
 					  "");
 	}
+	/*
+	 * An ordered buffer not yet written back is logged whole: the delta
+	 * then moves the item forward in the AIL, past the checkpoint whose
+	 * other item (an inode chunk's creation) stood for its contents.
+	 */
+	if (bli->ordered) {
+		first = 0;
+		last = (unsigned)bp->b_len - 1;
+	}
 	for (c = first >> KVFS_BLI_CHUNK_SHIFT;
 	     c <= last >> KVFS_BLI_CHUNK_SHIFT; c++) {
 		bli->map[c / 64] |= 1ull << (c % 64);
@@ -718,7 +749,26 @@ void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp)
 	}
 	kv_buf_stale(bp);
 	memset(bli->map, 0, sizeof(bli->map));
+	/* a stale buffer is never written: nothing is left to order */
+	bli->ordered = false;
 	bli->cancelled = true;
+	trans_log(tp, &bli->item);
+}
+
+void kvfs_trans_ordered_buf(struct kvj_trans *tp, struct kv_buf *bp)
+{
+	struct kvfs_bli *bli = bp->b_log_item;
+
+	if (!bli || bli->cancelled) {
+		kvfs_bug("kvfs_trans_ordered_buf: block %llu%s",
+			 (unsigned long long)bp->b_blkno,
+			 bli ? " freed" : " not in a transaction");
+	}
+	/* logged chunks are a delta of their own, written with the rest */
+	if (map_empty(bli))
+		bli->ordered = true;
+	else
+		kvfs_trans_log_buf(tp, bp, 0, (unsigned)bp->b_len - 1);
 	trans_log(tp, &bli->item);
 }
 

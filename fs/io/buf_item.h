@@ -112,6 +112,18 @@ void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
  */
 void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp);
 /*
+ * bp (which tp got) was initialised whole and is described in the log by
+ * another item of tp (an inode chunk's creation, fs/inode/icreate_item.h):
+ * an ordered buffer (XFS's xfs_trans_ordered_buf()).  Nothing of it is
+ * logged, but its item is pinned and enters the AIL with tp's checkpoint
+ * like a logged one, so the AIL writes it back (and flushes) before the
+ * log tail passes that checkpoint: from then on the blocks no longer need
+ * the other item.  Logged again before that write-back, it is logged
+ * whole (the tail may then pass the other item).  A buffer with changes
+ * already logged and not written back is logged whole at once.
+ */
+void kvfs_trans_ordered_buf(struct kvj_trans *tp, struct kv_buf *bp);
+/*
  * Hand back bp, which tp got but did not log, before the commit: unlocked
  * and unjoined (kvj_trans_brelse(), as XFS's xfs_trans_brelse()); false,
  * and nothing done, if tp logged or held it.  bp must not be used after.

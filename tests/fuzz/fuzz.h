@@ -28,6 +28,7 @@
 #include "fs/io/buf.h"
 #include "fs/io/buf_item.h"
 #include "fs/io/dev.h"
+#include "fs/inode/icreate_item.h"
 #include "journal/logwalk.h"
 #include "fs/format/geom.h"
 
@@ -147,7 +148,8 @@ static inline int fuzz_verify_buf(const struct kv_buf_ops *ops, void *blk,
 /*
  * Walk a log region of bytes bytes at log (journal/recover.c's parser),
  * handing every item to its decoder as kvfs-logprint -v does: the
- * journal's own intents and done items, buffer-item deltas (fs/io/buf_item.c).
+ * journal's own intents and done items, buffer-item deltas (fs/io/buf_item.c),
+ * inode-chunk creations (fs/inode/icreate_item.c, framing only).
  * Aborts when the walk runs out of memory.
  */
 struct fuzz_log {
@@ -174,6 +176,9 @@ static inline int fuzz_log_item(void *priv, const struct kvj_walk_ckpt *c,
 	(void)c;
 	if (it->type == KVFS_ITEM_BUF)
 		kvfs_bli_describe(it->delta, it->len, desc, sizeof(desc));
+	else if (it->type == KVFS_ITEM_ICREATE)
+		kvfs_icreate_describe(NULL, it->delta, it->len, desc,
+				      sizeof(desc), NULL);
 	else
 		kvj_walk_item_describe(it, desc, sizeof(desc));
 	return 0;

@@ -180,6 +180,19 @@ has "    buf block $BUFBLK nblks 1 map_words 1 logged 3 chunks: bytes 0-127,512-
 	"buf -v"
 has "|1.......KVAG" "buf -v dump of the AG header"
 
+# ---- an inode chunk's creation item, checked and described by libkvfs ----
+"$MKLOG" icreate "$T/i.img" >"$T/view" 2>"$T/mklog.err" ||
+	fail "mklog icreate: $(cat "$T/mklog.err")"
+read -r _ IAG IAGBNO <<<"$(grep '^ichunk ' "$T/view")"
+run_lp -v "$T/i.img"
+expect_eq $rc 0 "icreate -v rc"
+no_err "icreate -v"
+grep -q "^  item [0-9]*: type 18 (icreate) len 40$" "$T/out" ||
+	fail "icreate item: $(cat "$T/out")"
+grep -q "^    icreate ag $IAG agbno $IAGBNO length 8 count 64 isize 512 gen 0x[0-9a-f]\{8\} time [0-9]*\.[0-9]\{9\}$" \
+	"$T/out" || fail "icreate -v line: $(grep icreate "$T/out")"
+hasnt "malformed" "icreate -v"
+
 # ---- damage in the middle: refused, the place named ----
 B1=$(rec_blk "$T/dirty.out" CKPT 1)
 B2=$(rec_blk "$T/dirty.out" CKPT 2)

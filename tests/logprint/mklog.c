@@ -14,6 +14,10 @@
  *                        buffer item (AG 0's header, bytes 0-127 and
  *                        512-767 logged) and a test item, then a crash;
  *                        prints "bufblk BLOCK"
+ *   mklog icreate IMAGE  mkfs, then files created through the filesystem
+ *                        until one takes a new inode chunk, a sync, a
+ *                        power cut: the log holds the chunk's creation
+ *                        item; prints "ichunk AGNO AGBNO"
  *   mklog badulen IMAGE  mkfs, then a log of one hand-built checkpoint whose
  *                        commit record (crcs right) claims 3 GiB
  *                        uncompressed; prints "commit CYCLE/BLOCK"
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/io/buf.h"
@@ -41,6 +46,8 @@
 #include "fs/io/log_io.h"
 #include "fs/format/mkfs.h"
 #include "fs/format/sb.h"
+#include "fs/kvfs.h"
+#include "fs/mount.h"
 #include "journal/journal.h"
 #include "tests/check.h"
 #include "tests/journal/mkrec.h"
@@ -289,6 +296,43 @@ static void badulen(void)
 	printf("commit %u/%u\n", KVJ_LSN_CYCLE(at), KVJ_LSN_BLOCK(at));
 }
 
+/* Create files until one lands in a new chunk; sync; cut the power. */
+static void icreate_log(const char *path)
+{
+	struct kvfs_mkfs_opts o = { .target = path,
+				    .size = 64ull << 20,
+				    .force = true };
+	static const struct kvfs_cred cr = { 0 };
+	struct kvfs_open_opts oo = { 0 };
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	struct kvfs_geom g;
+	uint64_t first = 0;
+	char name[32];
+	bool created;
+
+	CHECK(kvfs_mkfs(&o, &g) == 0);
+	CHECK(kvfs_open(path, &oo, &mp, &info) == 0);
+	for (unsigned i = 0; i < 2 * KVFS_INODES_PER_CHUNK; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		CHECK(kvfs_create(mp, kvfs_root_ino(mp), name, S_IFREG | 0644,
+				  0, KVFS_CREATE_EXCL, &cr, &st,
+				  &created) == 0);
+		if (!i)
+			first = st.ino & ~(uint64_t)(KVFS_INODES_PER_CHUNK - 1);
+		if ((st.ino & ~(uint64_t)(KVFS_INODES_PER_CHUNK - 1)) != first)
+			break;
+	}
+	CHECK(kvfs_sync(mp) == 0);
+	printf("ichunk %u %u\n", kvfs_ino_to_agno(&g, st.ino),
+	       kvfs_agino_to_agbno(&g, kvfs_ino_to_agino(&g, st.ino)) /
+		       g.ialloc_blocks * g.ialloc_blocks);
+	kv_dev_power_fail(mp->dev);
+	kvfs_mount_shutdown(mp, "test: power cut");
+	kvfs_close(mp);
+}
+
 /* The journal's reports (recovery, a shutdown), as it printed them. */
 static void print_jreport(const char *line, void *priv)
 {
@@ -303,7 +347,8 @@ int main(int argc, char **argv)
 
 	if (argc != 3) {
 		fprintf(stderr,
-			"usage: mklog dirty|clean|buf|badulen|recover IMAGE\n");
+			"usage: mklog dirty|clean|buf|icreate|badulen|recover "
+			"IMAGE\n");
 		return 2;
 	}
 	CHECK(kv_init(NULL) == 0);
@@ -328,6 +373,8 @@ int main(int argc, char **argv)
 		open_image(argv[2], true);
 		CHECK(open_log() == 0);
 		buf_checkpoint();
+	} else if (!strcmp(argv[1], "icreate")) {
+		icreate_log(argv[2]);
 	} else if (!strcmp(argv[1], "badulen")) {
 		open_image(argv[2], true);
 		badulen();
