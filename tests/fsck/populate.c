@@ -347,24 +347,42 @@ static int dump_xattrs(struct dump *d, uint64_t ino)
 	return 0;
 }
 
+/*
+ * The file's data ranges only (SEEK_DATA/SEEK_HOLE), the host file as
+ * sparse: a repaired image may keep a size of terabytes (a legal sparse
+ * file), which read whole would fill the host's tmpfs.
+ */
 static int dump_file(struct dump *d, uint64_t ino, const char *host)
 {
 	static uint8_t buf[1 << 16];
 	int fd = open(host, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	off_t off = 0;
-	ssize_t n;
+	struct kvfs_stat st;
+	off_t off = 0, end;
+	ssize_t n = 0;
+	int err;
 
 	if (fd < 0)
 		return -errno;
-	while ((n = kvfs_read(d->mp, ino, buf, sizeof(buf), off)) > 0) {
-		if (write(fd, buf, (size_t)n) != n) {
-			close(fd);
-			return -EIO;
+	err = kvfs_getattr(d->mp, ino, &st);
+	while (!err && (err = kvfs_lseek(d->mp, ino, off, SEEK_DATA, &off)) == 0) {
+		err = kvfs_lseek(d->mp, ino, off, SEEK_HOLE, &end);
+		while (!err && off < end &&
+		       (n = kvfs_read(d->mp, ino, buf, sizeof(buf), off)) > 0) {
+			if (pwrite(fd, buf, (size_t)n, off) != n)
+				err = -EIO;
+			off += n;
 		}
-		off += n;
+		if (!err && n < 0)
+			err = (int)n;
+		if (!err && off < end)
+			break; /* end of file inside the range */
 	}
+	if (err == -ENXIO)
+		err = 0;
+	if (!err && ftruncate(fd, (off_t)st.size))
+		err = -errno;
 	close(fd);
-	return n < 0 ? (int)n : 0;
+	return err;
 }
 
 static int dump_dir(struct dump *d, uint64_t dir, const char *rel)
