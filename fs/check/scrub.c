@@ -963,10 +963,15 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 		err = kvfs_scrub_dir_blocks(
 			&f, d, (const void *)(dip + KVFS_DINODE_CORE_SIZE),
 			kv_le32_to_cpu(d->nextents));
-	/* past the in-inode list: the extents its tree holds */
+	/*
+	 * past the in-inode list: the extents its tree holds, which the
+	 * readahead (kvfs_ira) could not see: asked of the host here
+	 */
 	if (!err && !f.bad && S_ISDIR(mode) && d->dformat == KVFS_DFORK_BTREE &&
-	    f.nx)
+	    f.nx) {
+		kvfs_scrub_hint_extents(s->bc, g, f.x, f.nx);
 		err = kvfs_scrub_dir_blocks(&f, d, f.x, f.nx);
+	}
 	kvfree(f.x);
 	if (err)
 		return err;

@@ -406,8 +406,6 @@ int kvfs_scrub_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 	char what[200];
 	int err;
 
-	/* asked already when the inode walk's readahead found it: cached */
-	kvfs_scrub_hint_extents(f->s->bc, g, x, nx);
 	mapped_end = kv_le64_to_cpu(x[nx - 1].startoff) +
 		     kv_le32_to_cpu(x[nx - 1].blockcount);
 	fsb = kvfs_dir_xmap(&m, 0, fsbs, &run);
