@@ -154,13 +154,15 @@ int kvfs_scrub_dev_claims(struct kv_dev *dev, const struct kvfs_geom *g,
  * for it, and for any block it could not read, and the caller reads that
  * one through the cache as before (its verifier's findings unchanged).
  * The bytes returned are unverified.  The clusters of the next
- * KVFS_IRA_AHEAD chunks are asked of the host ahead (kv_dev_willneed()),
- * so that a cold page cache is filled while the walk checks inodes; the
- * clusters of the chunk KVFS_IRA_SCAN ahead are read (from that page
- * cache) and the blocks of the directories they hold, as their inodes'
- * extent lists say, asked of the host too: the directory check that
- * follows the walk to them then finds them read (the bytes only guide
- * a hint: a damaged inode costs a useless one, nothing else).  At half
+ * KVFS_IRA_AHEAD chunks are asked of the host ahead (kv_dev_willneed(),
+ * topped up a quarter at a time; 32 MiB of 512-byte inodes), so that a
+ * cold page cache is filled while the walk checks inodes.  The clusters
+ * of the chunk KVFS_IRA_SCAN ahead, asked a quarter of the distance
+ * before at least, are read (from that page cache) and the blocks of
+ * the directories they hold asked of the host too (an extent list's
+ * blocks, a tree root's children): a directory's check, which reads its
+ * blocks one after another, then finds them read.  The bytes only guide
+ * hints: a damaged inode costs a useless one, nothing else.  At half
  * that distance the head blocks of those directories are read (asked
  * with the rest) and the roots of their index trees asked in turn, and
  * at a quarter those roots are read and their children asked.  Not
