@@ -86,4 +86,15 @@ void kvfs_scrub_find(struct scrub *s, enum kvfs_scrub_kind kind, uint32_t agno,
 int kvfs_scrub_claim(struct scrub *s, uint64_t start, uint32_t len,
 		     enum kvfs_scrub_owner kind, uint64_t owner);
 
+/*
+ * The blocks extents x[0..nx) map, asked of the host ahead of their reads
+ * (kv_dev_willneed(), runs that follow on in one hint), the first
+ * KVFS_SCRUB_HINT_MAX bytes of them: a directory's, whose check would
+ * otherwise wait for each block in turn on a cold page cache.  The
+ * extents may be unverified.
+ */
+#define KVFS_SCRUB_HINT_MAX (8u << 20)
+void kvfs_scrub_hint_extents(struct kv_bcache *bc, const struct kvfs_geom *g,
+			     const struct kvfs_extent *x, uint32_t nx);
+
 #endif
