@@ -262,7 +262,7 @@ static void test_shrink_nothing_free(void)
 
 	mp = fresh_fs(path, FS_SIZE, 2, &g);
 	for (int f = 0; f < 2; f++) {
-		char name[8];
+		char name[16];
 
 		snprintf(name, sizeof(name), "f%d", f);
 		CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), name,

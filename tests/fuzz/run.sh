@@ -2,12 +2,12 @@
 # Short libFuzzer run of every target of tests/fuzz, for CI (tools/check's
 # build-fuzz): builds the targets in BUILD (configured with CC=clang
 # -Dfuzz=true, ASan+UBSan), generates the seed corpora from a real image
-# (gen_seeds), then for each target replays its regression inputs
-# (tests/fuzz/regress/TARGET/) and fuzzes for SECONDS (default 6) from the
-# seeds.  A crash, a sanitizer report, a leak, a timeout (10 s per input)
-# or an out-of-memory (2 GiB) fails the target; the input is kept in the
-# work directory, whose path is printed.  Ends with "N passed, N failed";
-# exit 0 only if all passed.
+# (gen_seeds), then for each target (one per CPU at a time) replays its
+# regression inputs (tests/fuzz/regress/TARGET/) and fuzzes for SECONDS
+# (default 6) from the seeds.  A crash, a sanitizer report, a leak, a
+# timeout (10 s per input) or an out-of-memory (2 GiB) fails the target;
+# the input is kept in the work directory, whose path is printed.  Ends
+# with "N passed, N failed"; exit 0 only if all passed.
 #   tests/fuzz/run.sh BUILD [SECONDS] [TARGET...]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,43 +43,65 @@ fi
 
 # the image targets' image (each takes a private copy)
 export KVFS_FUZZ_IMAGE=$work/seeds/fs.img
-passed=0
-failed=0
-for t in "${targets[@]}"; do
-	bin=$build/tests/fuzz/fuzz_$t
+# fuzz_one TARGET: its regression inputs, then SECONDS of fuzzing; the
+# verdict line goes to $work/TARGET.result ("ok ..." or the failure's lines)
+fuzz_one() {
+	local t=$1 bin=$build/tests/fuzz/fuzz_$1 ok=1 execs rate cov
+	local -a regress=() maxlen=()
 	mkdir -p "$work/corpus/$t" "$work/crash/$t"
-	ok=1
-	regress=()
 	if [ -d "$here/regress/$t" ]; then
 		mapfile -t regress < <(find "$here/regress/$t" -type f | sort)
 	fi
-	# each regression input once (libFuzzer runs file arguments)
-	if [ ${#regress[@]} -gt 0 ] &&
-		! "$bin" -timeout=10 -rss_limit_mb=2048 "${regress[@]}" \
-			>"$work/$t.regress.log" 2>&1; then
-		echo "fuzz: $t: a regression input fails:"
-		grep -E 'Running:|ERROR|SUMMARY|runtime error' \
-			"$work/$t.regress.log" | tail -n 6
-		ok=0
+	{
+		# each regression input once (libFuzzer runs file arguments)
+		if [ ${#regress[@]} -gt 0 ] &&
+			! "$bin" -timeout=10 -rss_limit_mb=2048 "${regress[@]}" \
+				>"$work/$t.regress.log" 2>&1; then
+			echo "fuzz: $t: a regression input fails:"
+			grep -E 'Running:|ERROR|SUMMARY|runtime error' \
+				"$work/$t.regress.log" | tail -n 6
+			ok=0
+		fi
+		# the image targets take up to 4 blocks (FUZZ_IMAGE_MAX_BLOCKS)
+		case $t in image | mount) maxlen=(-max_len=16384) ;; esac
+		if ! "$bin" -max_total_time="$secs" -timeout=10 \
+			-rss_limit_mb=2048 "${maxlen[@]}" -print_final_stats=1 \
+			-artifact_prefix="$work/crash/$t/" \
+			"$work/corpus/$t" "$work/seeds/$t" >"$work/$t.log" 2>&1; then
+			echo "fuzz: $t: FAILED (log $work/$t.log):"
+			grep -E 'ERROR|SUMMARY|runtime error|Test unit written' \
+				"$work/$t.log" | head -n 8
+			ok=0
+		fi
+		if [ $ok -eq 1 ]; then
+			execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
+			rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log")
+			cov=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -n 1)
+			echo "fuzz: $t: ok (${#regress[@]} regression inputs, ${execs:-?} runs, ${rate:-?}/s, ${cov:-cov: ?})"
+		fi
+	} >"$work/$t.result"
+	[ $ok -eq 1 ]
+}
+
+# one target per CPU at a time: each fuzzes for SECONDS of wall time
+jobs=$(nproc 2>/dev/null || echo 1)
+running=0
+for t in "${targets[@]}"; do
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
 	fi
-	# the image targets take up to 4 blocks (FUZZ_IMAGE_MAX_BLOCKS)
-	maxlen=()
-	case $t in image | mount) maxlen=(-max_len=16384) ;; esac
-	if ! "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-		"${maxlen[@]}" -print_final_stats=1 \
-		-artifact_prefix="$work/crash/$t/" \
-		"$work/corpus/$t" "$work/seeds/$t" >"$work/$t.log" 2>&1; then
-		echo "fuzz: $t: FAILED (log $work/$t.log):"
-		grep -E 'ERROR|SUMMARY|runtime error|Test unit written' \
-			"$work/$t.log" | head -n 8
-		ok=0
-	fi
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
-	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log")
-	cov=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -n 1)
-	if [ $ok -eq 1 ]; then
+	fuzz_one "$t" &
+	running=$((running + 1))
+done
+wait
+passed=0
+failed=0
+for t in "${targets[@]}"; do
+	cat "$work/$t.result" 2>/dev/null ||
+		echo "fuzz: $t: no verdict"
+	if grep -q "^fuzz: $t: ok " "$work/$t.result" 2>/dev/null; then
 		passed=$((passed + 1))
-		echo "fuzz: $t: ok (${#regress[@]} regression inputs, ${execs:-?} runs, ${rate:-?}/s, ${cov:-cov: ?})"
 	else
 		failed=$((failed + 1))
 	fi

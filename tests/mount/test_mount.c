@@ -177,7 +177,7 @@ static void populate(struct kvfs_mount *mp, uint64_t *dirp)
 {
 	static const struct kvfs_cred cr;
 	struct kvfs_stat st;
-	char name[32];
+	char name[48];
 	bool created;
 
 	CHECK_EQ(kvfs_mkdir(mp, kvfs_root_ino(mp), "d", 0755, &cr, &st), 0);

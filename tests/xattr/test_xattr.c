@@ -781,7 +781,7 @@ static void btree_fork_case(bool attrs_first)
 	struct kvfs_mount *mp;
 	struct kvfs_inode *ip;
 	uint64_t ino;
-	char name[16];
+	char name[24];
 	uint32_t bs;
 	int i, nx = 300;
 
@@ -910,7 +910,7 @@ static void test_last_attr_btree(void)
 {
 	struct kvfs_mount *mp;
 	struct kvfs_inode *ip;
-	char name[16], buf[4096];
+	char name[24], buf[4096];
 	uint64_t ino;
 	struct kvfs_stat st;
 
