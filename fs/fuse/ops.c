@@ -881,7 +881,8 @@ static void kf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
  * takes in that case, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR: what this daemon
  * answered before (listings stay cached until the kernel changes them,
  * as only this daemon changes the image), and a handle of 0, which
- * readdir and fsyncdir do not use.
+ * readdir and fsyncdir do not use.  Answered here: libfuse answers a
+ * missing .opendir with a handle, and the kernel would go on asking.
  */
 static void kf_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
