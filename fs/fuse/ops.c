@@ -6,7 +6,8 @@
  * ENOSYS, and the kernel stops asking): flush (the kernel writes dirty
  * pages back itself before it would send it; nothing else is to do at
  * close, so each close is spared a round trip), access (default_permissions: the kernel checks the mode
- * bits), locks (local to the kernel).  SUID/SGID: HANDLE_KILLPRIV_V2 when
+ * bits), locks (local to the kernel), opendir (see kf_opendir()) and so
+ * releasedir.  SUID/SGID: HANDLE_KILLPRIV_V2 when
  * the kernel offers it (fs/fuse/kio.h: it spares every write(2) a
  * GETXATTR); the kernel, which knows whether the writer has CAP_FSETID,
  * flags the write or truncate that must kill them, and still sends the
@@ -846,14 +847,6 @@ static void kf_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-static void kf_releasedir(fuse_req_t req, fuse_ino_t ino,
-			  struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
-}
-
 static void kf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
@@ -881,14 +874,22 @@ static void kf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, -ret);
 }
 
-/* Directory listings stay cached in the kernel until it changes them. */
+/*
+ * No directory handles: the first OPENDIR is answered ENOSYS, and the
+ * kernel then opens every directory without asking (no OPENDIR, no
+ * RELEASEDIR: two round trips less per opendir(3)) with the flags it
+ * takes in that case, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR: what this daemon
+ * answered before (listings stay cached until the kernel changes them,
+ * as only this daemon changes the image), and a handle of 0, which
+ * readdir and fsyncdir do not use.  Answered here: libfuse answers a
+ * missing .opendir with a handle, and the kernel would go on asking.
+ */
 static void kf_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
-	fi->keep_cache = 1;
-	fi->cache_readdir = 1;
-	fuse_reply_open(req, fi);
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
 }
 
 /*
@@ -1429,8 +1430,6 @@ TIMED(KF_READDIRPLUS, readdirplus,
       (fuse_req_t req, fuse_ino_t i, size_t s, off_t o,
        struct fuse_file_info *fi),
       (req, i, s, o, fi))
-TIMED(KF_RELEASEDIR, releasedir,
-      (fuse_req_t req, fuse_ino_t i, struct fuse_file_info *fi), (req, i, fi))
 TIMED(KF_FSYNCDIR, fsyncdir,
       (fuse_req_t req, fuse_ino_t i, int d, struct fuse_file_info *fi),
       (req, i, d, fi))
@@ -1481,7 +1480,6 @@ const struct fuse_lowlevel_ops kvfs_fuse_ops = {
 	.opendir = t_opendir,
 	.readdir = t_readdir,
 	.readdirplus = t_readdirplus,
-	.releasedir = t_releasedir,
 	.fsyncdir = t_fsyncdir,
 	.statfs = t_statfs,
 	.setxattr = t_setxattr,

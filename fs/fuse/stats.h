@@ -53,7 +53,7 @@ enum kvfs_fuse_op {
 	KF_OPENDIR,
 	KF_READDIR,
 	KF_READDIRPLUS,
-	KF_RELEASEDIR,
+	KF_RELEASEDIR, /* never sent: no directory handles (kf_opendir()) */
 	KF_FSYNCDIR,
 	KF_STATFS,
 	KF_SETXATTR,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On real mounts: kvfs-stat (its figures move with what is done, --json
 # parses, writes spared a getxattr each, -w prints lines as time goes, two mounts each answer for
-# themselves, a directory of another filesystem refused), copy_file_range
+# themselves, a directory of another filesystem refused), the requests the
+# kernel sends per operation (upper bounds), copy_file_range
 # through the kernel (contents compared, the errno cases, the request
 # reaching the daemon), and mount.kvfs's connection limits as root (the
 # bdi and fusectl files).
@@ -89,6 +90,78 @@ out=$(T "$kstat" "$tmp" 2>&1) && fail "kvfs-stat of $tmp succeeded"
 [ "$out" = "kvfs-stat: $tmp: not a kvfs mount" ] || fail "kvfs-stat $tmp: '$out'"
 out=$(T "$kstat" -w 0 "$mnt" 2>&1) && fail "kvfs-stat -w 0 succeeded"
 echo "ok: $out"
+
+# ---- requests per operation ----
+# What the kernel sends for each operation (README, "tools/fsbench"), as
+# upper bounds that fail if a request spared comes back: no OPENDIR or
+# RELEASEDIR per opendir (one OPENDIR answered ENOSYS per mount), negative
+# entries cached, cached listings.  Forgets are not counted (the kernel
+# sends them when memory is short); a few lookups of slack for dentries
+# another test's memory pressure took.
+python3 - "$kstat" "$mnt" <<'PY' || fail "requests per operation"
+import json, os, subprocess, sys
+kstat, mnt = sys.argv[1:]
+n, slack = 200, 20
+def counts():
+    out = subprocess.run(["timeout", "60", kstat, "--json", mnt], check=True,
+                         stdout=subprocess.PIPE).stdout
+    return {k: v["count"] for k, v in json.loads(out)["fuse"].items()
+            if isinstance(v, dict)}
+a, b = counts(), counts()
+own = {k: b[k] - a[k] for k in a}  # kvfs-stat's own question
+def sent(fn):
+    a = counts()
+    fn()
+    b = counts()
+    return {k: b[k] - a[k] - own[k] for k in a
+            if b[k] - a[k] - own[k] and "forget" not in k}
+bad = []
+def bound(what, d, total, **each):
+    t, was = sum(d.values()), len(bad)
+    if t > total:
+        bad.append("%s: %d requests > %d: %s" % (what, t, total, d))
+    for k, v in each.items():
+        if d.get(k, 0) > v:
+            bad.append("%s: %d %s > %d: %s" % (what, d.get(k, 0), k, v, d))
+    if len(bad) == was:
+        print("ok: %s: %d requests (%s)" % (what, t, d))
+d = mnt + "/req"
+os.mkdir(d)
+p = ["%s/f%d" % (d, i) for i in range(n)]
+def create():
+    for f in p:
+        os.close(os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+# LOOKUP, CREATE, RELEASE, GETATTR of the directory (its next permission check)
+bound("create+close", sent(create), 4 * n + slack, open=0, mknod=0)
+def missing():
+    for f in p:
+        try:
+            os.stat(f + "x")
+        except FileNotFoundError:
+            pass
+bound("stat of a missing name", sent(missing), n + slack)
+bound("stat of a missing name again", sent(missing), slack)
+def ls():
+    for _ in range(5):
+        if len(os.listdir(d)) != n:
+            sys.exit("listdir: not %d names" % n)
+# one listing fills the cache (a few requests of entries), four from it
+bound("5 listings of %d names" % n, sent(ls), 8, opendir=1, releasedir=0)
+def unlink():
+    for f in p:
+        os.unlink(f)
+# UNLINK, SETATTR of the times the kernel writes back, GETATTR of the directory
+bound("unlink", sent(unlink), 3 * n + slack)
+def mkdir():
+    for f in p:
+        os.mkdir(f)
+# LOOKUP, MKDIR, GETATTR of the directory
+bound("mkdir", sent(mkdir), 3 * n + slack)
+for f in p:
+    os.rmdir(f)
+os.rmdir(d)
+sys.exit("\n".join(bad) if bad else 0)
+PY
 
 # ---- copy_file_range through the kernel ----
 T dd if=/dev/urandom of="$mnt/src" bs=1M count=3 status=none || fail "dd src"
