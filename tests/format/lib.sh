@@ -15,6 +15,17 @@ field() {
 	"$DB" "$img" "$@" | awk -F' = ' -v k="$key" '$1 == k { print $2 }'
 }
 
+# load ARRAY FILE: the "KEY = value" lines of kvfs-db output in FILE into
+# the associative array ARRAY, read by the shell (no process per field)
+load() {
+	local -n _kv=$1
+	local _l
+	_kv=()
+	while IFS= read -r _l; do
+		[[ $_l == *" = "* ]] && _kv[${_l%% = *}]=${_l#* = }
+	done <"$2"
+}
+
 expect_eq() {
 	[ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
 }

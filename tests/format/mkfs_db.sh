@@ -21,28 +21,29 @@ roundtrip() {
 		fail "$name: mkfs failed: $(cat "$T/out")"
 	[ -s "$T/out" ] && fail "$name: -q printed: $(cat "$T/out")"
 	"$DB" "$img" sb >"$T/sb0" || fail "$name: sb"
-	get() { awk -F' = ' -v k="$1" '$1 == k { print $2 }' "$T/sb0"; }
-	expect_eq "$(get magic)" '0x4253564b ("KVSB")' "$name magic"
-	expect_eq "$(get crc | sed 's/.*(//')" "correct)" "$name crc"
-	expect_eq "$(get version)" 1 "$name version"
-	expect_eq "$(get blocksize)" "$bs" "$name blocksize"
-	expect_eq "$(get dblocks)" "$dblocks" "$name dblocks"
-	expect_eq "$(get agcount)" "$agcount" "$name agcount"
-	expect_eq "$(get agblocks)" "$agblocks" "$name agblocks"
+	local -A SB AG SBN
+	load SB "$T/sb0"
+	expect_eq "${SB[magic]}" '0x4253564b ("KVSB")' "$name magic"
+	expect_eq "${SB[crc]##*(}" "correct)" "$name crc"
+	expect_eq "${SB[version]}" 1 "$name version"
+	expect_eq "${SB[blocksize]}" "$bs" "$name blocksize"
+	expect_eq "${SB[dblocks]}" "$dblocks" "$name dblocks"
+	expect_eq "${SB[agcount]}" "$agcount" "$name agcount"
+	expect_eq "${SB[agblocks]}" "$agblocks" "$name agblocks"
 	[ -n "$logblocks" ] &&
-		expect_eq "$(get logblocks)" "$logblocks" "$name logblocks"
-	expect_eq "$(get label)" "\"$label\"" "$name label"
-	expect_eq "$(get fsuuid)" "$UUID" "$name fsuuid"
-	expect_eq "$(get uuid)" "$UUID" "$name hdr uuid"
-	expect_eq "$(get state)" clean "$name state"
-	expect_eq "$(get inodesize)" 512 "$name inodesize"
-	expect_eq "$(get features_incompat)" 0x0 "$name incompat"
-	expect_eq "$(get meta_uuid)" "$UUID" "$name meta_uuid"
-	expect_eq "$(get features_log_incompat)" 0x0 "$name log_incompat"
+		expect_eq "${SB[logblocks]}" "$logblocks" "$name logblocks"
+	expect_eq "${SB[label]}" "\"$label\"" "$name label"
+	expect_eq "${SB[fsuuid]}" "$UUID" "$name fsuuid"
+	expect_eq "${SB[uuid]}" "$UUID" "$name hdr uuid"
+	expect_eq "${SB[state]}" clean "$name state"
+	expect_eq "${SB[inodesize]}" 512 "$name inodesize"
+	expect_eq "${SB[features_incompat]}" 0x0 "$name incompat"
+	expect_eq "${SB[meta_uuid]}" "$UUID" "$name meta_uuid"
+	expect_eq "${SB[features_log_incompat]}" 0x0 "$name log_incompat"
 	local root lpf icount ifree fdb logstart logb agfl_min over
-	root=$(get rootino) lpf=$(get lpfino) icount=$(get icount)
-	ifree=$(get ifree) fdb=$(get fdblocks) logstart=$(get logstart)
-	logb=$(get logblocks) agfl_min=$(get agfl_min)
+	root=${SB[rootino]} lpf=${SB[lpfino]} icount=${SB[icount]}
+	ifree=${SB[ifree]} fdb=${SB[fdblocks]} logstart=${SB[logstart]}
+	logb=${SB[logblocks]} agfl_min=${SB[agfl_min]}
 	# sb, AGF, AGI, AGFL, three roots, then the reserve list's blocks
 	over=$((7 + agfl_min))
 	[ "$agfl_min" -ge 4 ] || fail "$name: reserve list of $agfl_min"
@@ -58,23 +59,22 @@ roundtrip() {
 		diff <(grep -Ev '^(crc|blkno|owner) = ' "$T/sb0") \
 			<(grep -Ev '^(crc|blkno|owner) = ' "$T/sbn") >/dev/null ||
 			fail "$name: sb $ag differs from sb 0"
-		expect_eq "$(awk -F' = ' '$1=="blkno"{print $2}' "$T/sbn")" \
-			$((ag * agblocks)) "$name sb $ag blkno"
-		expect_eq "$(awk -F' = ' '$1=="owner"{print $2}' "$T/sbn")" \
-			$ag "$name sb $ag owner"
+		load SBN "$T/sbn"
+		expect_eq "${SBN[blkno]}" $((ag * agblocks)) "$name sb $ag blkno"
+		expect_eq "${SBN[owner]}" $ag "$name sb $ag owner"
 		"$DB" "$img" ag $ag >"$T/ag" || fail "$name: ag $ag"
-		agf() { awk -F' = ' -v k="$1" '$1 == k { print $2 }' "$T/ag"; }
-		expect_eq "$(agf agno)" $ag "$name ag $ag agno"
-		expect_eq "$(agf blkno)" $((ag * agblocks + 1)) "$name ag blkno"
-		len=$(agf length)
+		load AG "$T/ag"
+		expect_eq "${AG[agno]}" $ag "$name ag $ag agno"
+		expect_eq "${AG[blkno]}" $((ag * agblocks + 1)) "$name ag blkno"
+		len=${AG[length]}
 		if ((ag < agcount - 1)); then
 			expect_eq "$len" "$agblocks" "$name ag $ag length"
 		fi
-		expect_eq "$(agf bno_root)" 4 "$name bno_root"
-		expect_eq "$(agf cnt_root)" 5 "$name cnt_root"
-		expect_eq "$(agf ino_root)" 6 "$name ino_root"
-		expect_eq "$(agf btreeblks)" 2 "$name btreeblks"
-		expect_eq "$(agf flcount)" "$agfl_min" "$name flcount"
+		expect_eq "${AG[bno_root]}" 4 "$name bno_root"
+		expect_eq "${AG[cnt_root]}" 5 "$name cnt_root"
+		expect_eq "${AG[ino_root]}" 6 "$name ino_root"
+		expect_eq "${AG[btreeblks]}" 2 "$name btreeblks"
+		expect_eq "${AG[flcount]}" "$agfl_min" "$name flcount"
 		"$DB" "$img" agi $ag >"$T/agi" || fail "$name: agi $ag"
 		grep -qx "blkno = $((ag * agblocks + 2))" "$T/agi" ||
 			fail "$name: agi $ag blkno"
@@ -85,14 +85,14 @@ roundtrip() {
 		expect_eq "$(awk -F' = ' '/^bno\[0\]/{print $2}' "$T/agfl")" 7 \
 			"$name agfl $ag first entry"
 		sum_len=$((sum_len + len))
-		sum_free=$((sum_free + $(agf freeblks)))
-		sum_icount=$((sum_icount + $(agf icount)))
-		sum_ifree=$((sum_ifree + $(agf ifree)))
+		sum_free=$((sum_free + ${AG[freeblks]}))
+		sum_icount=$((sum_icount + ${AG[icount]}))
+		sum_ifree=$((sum_ifree + ${AG[ifree]}))
 		"$DB" "$img" freesp $ag -v >"$T/fs" || fail "$name: freesp $ag"
 		expect_eq "$(awk '/^total free blocks/{print $4}' "$T/fs")" \
-			"$(agf freeblks)" "$name freesp $ag blocks"
+			"${AG[freeblks]}" "$name freesp $ag blocks"
 		expect_eq "$(awk '/^total free extents/{print $4}' "$T/fs")" \
-			"$(agf free_extents)" "$name freesp $ag extents"
+			"${AG[free_extents]}" "$name freesp $ag extents"
 		if ((ag > 0)); then
 			# one free extent: everything after the headers
 			expect_eq "$(grep '^extent' "$T/fs")" \
