@@ -292,7 +292,7 @@ kept() {
 
 run_case() {
 	local name=$1 allow=$2 cmds=$3 says=$4 keep=$5 dir=$6 walkerr=$7
-	local img=$T/img rc h1 h2
+	local img=$T/img rc
 	local lflag="" k
 	local before=$failures
 	# the log cases may need it; the orphan met on disk must be repaired
@@ -310,15 +310,16 @@ run_case() {
 		grep -a '^E ' "$T/walk" | grep -avqE "^E $walkerr " &&
 			fail "$name: the walk met other errors: $(grep -a '^E ' "$T/walk" | grep -avE "^E $walkerr " | head -2)"
 	fi
-	h1=$(sha256sum <"$img")
+	# a copy compared byte for byte: stronger than a hash, and a sixth of
+	# sha256sum's time on the 48 MiB image
+	cp --sparse=always "$img" "$T/pre"
 	timeout 300 "$FSCK" -n -f "$img" >"$T/n1" 2>&1
 	rc=$?
-	h2=$(sha256sum <"$img")
 	[ $rc -eq 4 ] || fail "$name: fsck -n exit $rc, expected 4: $(tail -3 "$T/n1")"
 	[ -s "$T/n1" ] || fail "$name: fsck -n said nothing"
 	[ -z "$says" ] || grep -qF -- "$says" "$T/n1" ||
 		fail "$name: fsck -n does not say \"$says\": $(head -12 "$T/n1")"
-	[ "$h1" = "$h2" ] || fail "$name: fsck -n changed the image"
+	cmp -s "$T/pre" "$img" || fail "$name: fsck -n changed the image"
 	timeout 300 "$FSCK" -y -f $lflag "$img" >"$T/y" 2>&1
 	rc=$?
 	[ $rc -eq 1 ] || fail "$name: fsck -y exit $rc, expected 1: $(tail -3 "$T/y")"
