@@ -469,7 +469,13 @@ int kvfs_icache_read(struct kvfs_mount *mp, uint64_t ino,
 		if (seq & 1)
 			break;
 		read(ip, arg);
-		if (!kvfs_ilock_seq_retry(ip, seq)) {
+		/*
+		 * Not dying either: a successor (made once this one is
+		 * dying) changes the inode with a seqcount of its own.
+		 */
+		if (!kvfs_ilock_seq_retry(ip, seq) &&
+		    atomic_load_explicit(&ip->i_count, memory_order_relaxed) >=
+			    0) {
 			stat_inc(ic, ST_HITS);
 			err = 0;
 			break;
