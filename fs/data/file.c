@@ -720,10 +720,9 @@ static bool ictime_le_racy(const struct kvfs_ictime *a,
 	int64_t as = __atomic_load_n(&a->sec, __ATOMIC_RELAXED),
 		bs = __atomic_load_n(&b->sec, __ATOMIC_RELAXED);
 
-	return as < bs || (as == bs && __atomic_load_n(&a->nsec,
-						       __ATOMIC_RELAXED) <=
-					       __atomic_load_n(&b->nsec,
-							       __ATOMIC_RELAXED));
+	return as < bs || (as == bs &&
+			   __atomic_load_n(&a->nsec, __ATOMIC_RELAXED) <=
+				   __atomic_load_n(&b->nsec, __ATOMIC_RELAXED));
 }
 
 /* kvfs_file_touch_atime() would change nothing (read without the lock). */
@@ -822,8 +821,7 @@ static ssize_t read_rcu(struct kvfs_mount *mp, uint64_t ino, void *buf,
 {
 	struct rcu_read r = { .mp = mp, .dst = buf, .off = off, .len = len };
 
-	if (len > RCU_READ_MAX ||
-	    kvfs_icache_read(mp, ino, read_rcu_fn, &r))
+	if (len > RCU_READ_MAX || kvfs_icache_read(mp, ino, read_rcu_fn, &r))
 		return -EAGAIN;
 	return r.ret;
 }

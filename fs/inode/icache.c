@@ -251,7 +251,8 @@ static inline struct kvfs_inode *ic_find(struct kvfs_icache *ic, uint64_t ino)
 		ip = t->ip;
 		/* unhashed (dying, failed): a new one may be in the index */
 		if (caa_likely(atomic_load_explicit(&ip->i_count,
-						    memory_order_relaxed) >= 0 &&
+						    memory_order_relaxed) >=
+				       0 &&
 			       !(atomic_load_explicit(&ip->i_flags,
 						      memory_order_relaxed) &
 				 KVFS_IBAD)))

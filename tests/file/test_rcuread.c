@@ -171,8 +171,7 @@ static void run(bool reclaim)
 	printf("rcuread: %s: %d cycles, %llu reads, %llu lock-free\n",
 	       reclaim ? "reclaim" : "truncate", CYCLES,
 	       (unsigned long long)atomic_load(&nreads),
-	       (unsigned long long)(kvj_errtag_hits(
-					    KVJ_ERRTAG_READ_RCU_DELAY) -
+	       (unsigned long long)(kvj_errtag_hits(KVJ_ERRTAG_READ_RCU_DELAY) -
 				    hits0));
 	free(buf);
 }
