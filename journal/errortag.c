@@ -29,6 +29,7 @@ static const char *const tag_names[KVJ_ERRTAG_NR] = {
 	[KVJ_ERRTAG_MAP_TREE_NOSPC] = "map_tree_nospc",
 	[KVJ_ERRTAG_FILE_UNMAP_NOSPC] = "file_unmap_nospc",
 	[KVJ_ERRTAG_REMOVE_NORESV] = "remove_noresv",
+	[KVJ_ERRTAG_READ_RCU_DELAY] = "read_rcu_delay",
 };
 
 struct tag {

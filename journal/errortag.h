@@ -107,6 +107,12 @@ enum kvj_errtag {
 	 * index records behind (fs/format.h idxlag), as on a full filesystem.
 	 */
 	KVJ_ERRTAG_REMOVE_NORESV,
+	/*
+	 * A lock-free read of file data (fs/data/file.c read_rcu()) sleeps
+	 * value microseconds between reading the file's map and reading
+	 * its data, inside its RCU read-side section.
+	 */
+	KVJ_ERRTAG_READ_RCU_DELAY,
 	KVJ_ERRTAG_NR,
 };
 

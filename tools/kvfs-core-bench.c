@@ -78,6 +78,7 @@
 #define RAND_IO 4096u
 #define TRUNC_SIZE (1ull << 30)
 #define TRUNC_EXTENT (1u << 20)
+#define FILL_CHUNK (64u << 10) /* --fill random's writes */
 
 enum wl {
 	SEQ_WRITE,
@@ -144,6 +145,7 @@ static uint64_t opt_size = 1ull << 30;
 static unsigned opt_dir_entries = 1000000;
 static unsigned opt_commit_ms; /* 0: the core's default */
 static bool opt_dio; /* kvfs_open_opts.direct_io */
+static bool opt_fill_random; /* --fill random */
 
 /* the target of the I/O workloads: a kvfs file or the raw file */
 struct target {
@@ -219,9 +221,47 @@ static int tmpfile_ino(uint64_t *ino)
 	return err;
 }
 
+static uint64_t xorshift(uint64_t *s);
+
 /*
- * Write every byte of the target once (untimed), 1 MiB at a time, from
- * empty: one sequential stream, whatever a failed run left.
+ * --fill random: the FILL_CHUNK pieces of the target in a random order,
+ * so that no two neighbours in the file are neighbours on the device: a
+ * kvfs file of one extent per piece, its map a B+tree (fs/data/iext.c),
+ * which a sequential fill (one extent per AG, kept in the inode) never
+ * makes rand_read walk.
+ */
+static int fill_random(struct target *t, void *buf)
+{
+	uint64_t n = opt_size / FILL_CHUNK, rs = 0x2545f4914f6cdd1dull;
+	uint32_t *order = malloc(n * sizeof(*order));
+	int err = 0;
+
+	if (!order)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		order[i] = (uint32_t)i;
+	for (uint64_t i = n - 1; i > 0; i--) {
+		uint64_t j = xorshift(&rs) % (i + 1);
+		uint32_t x = order[i];
+
+		order[i] = order[j];
+		order[j] = x;
+	}
+	for (uint64_t i = 0; i < n && !err; i++) {
+		ssize_t w = t_write(t, buf, FILL_CHUNK,
+				    (uint64_t)order[i] * FILL_CHUNK);
+
+		if (w < 0)
+			err = (int)w;
+	}
+	free(order);
+	return err;
+}
+
+/*
+ * Write every byte of the target once (untimed), from empty: 1 MiB at a
+ * time in one sequential stream, whatever a failed run left, or with
+ * --fill random in pieces in a random order.
  */
 static int fill(struct target *t)
 {
@@ -237,7 +277,10 @@ static int fill(struct target *t)
 	if (!buf)
 		return -ENOMEM;
 	memset(buf, 0x6b, SEQ_IO);
-	for (uint64_t off = 0; off < opt_size && !err; off += SEQ_IO) {
+	if (opt_fill_random)
+		err = fill_random(t, buf);
+	for (uint64_t off = 0; off < opt_size && !err && !opt_fill_random;
+	     off += SEQ_IO) {
 		ssize_t n = t_write(t, buf, SEQ_IO, off);
 
 		if (n < 0)
@@ -1058,6 +1101,11 @@ static void usage(FILE *f)
 		"                       either way)\n"
 		"  --dio                the image opened with direct_io (large\n"
 		"                       aligned writes O_DIRECT, fs/io/dev.h)\n"
+		"  --fill seq|random    how the read workloads' files are\n"
+		"                       written first (untimed): 1 MiB in order\n"
+		"                       (seq, the default), or 64 KiB pieces in\n"
+		"                       a random order (random: a kvfs file of\n"
+		"                       one extent per piece, its map a B+tree)\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"Without --csv: a table with each workload's ratio to its raw\n"
@@ -1103,6 +1151,7 @@ static int parse_args(int argc, char **argv)
 		{ "csv", no_argument, NULL, 'c' },
 		{ "cpu", no_argument, NULL, 'C' },
 		{ "dio", no_argument, NULL, 'D' },
+		{ "fill", required_argument, NULL, 'F' },
 		{ "commit", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1147,6 +1196,19 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'D':
 			opt_dio = true;
+			break;
+		case 'F':
+			if (!strcmp(optarg, "random")) {
+				opt_fill_random = true;
+			} else if (!strcmp(optarg, "seq")) {
+				opt_fill_random = false;
+			} else {
+				fprintf(stderr,
+					PROG ": --fill: 'seq' or 'random', "
+					     "not '%s'\n",
+					optarg);
+				bad = -1;
+			}
 			break;
 		case 'm': {
 			unsigned sec;

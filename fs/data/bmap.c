@@ -1047,6 +1047,47 @@ out:
 	return 0;
 }
 
+int kvfs_bmapi_read_rcu(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+			struct kvfs_bmap *map, int *nmap)
+{
+	uint64_t cur = off, end = off + len;
+	struct kvfs_iext_pos pos;
+	struct kvfs_iext *x;
+	struct kvfs_irec r;
+	bool found;
+	int k = 0, err;
+
+	err = kvfs_bmapi_read_nolock(ip, off, len, map, nmap);
+	if (err != -EAGAIN ||
+	    __atomic_load_n(&ip->i_dformat, __ATOMIC_RELAXED) !=
+		    KVFS_DFORK_BTREE)
+		return err;
+	/* never waits: the caller may be inside an RCU read-side section */
+	if (!kvfs_ilock_nowait(ip, KVFS_ILOCK_SHARED))
+		return -EAGAIN;
+	err = range_check(ip, off, len);
+	x = err || ip->i_dformat != KVFS_DFORK_BTREE || !S_ISREG(ip->i_mode) ?
+		    NULL :
+		    kvfs_iext_peek(ip);
+	if (!x) {
+		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+		return -EAGAIN;
+	}
+	found = kvfs_iext_find(x, off, &pos, &r);
+	while (cur < end && k < *nmap) {
+		if (!found || r.off >= end) {
+			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
+			break;
+		}
+		if (!put_rec(map, &k, *nmap, &cur, end, &r))
+			break;
+		found = kvfs_iext_next(x, &pos, &r);
+	}
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	*nmap = k;
+	return 0;
+}
+
 /*
  * The alignment on the device of a new data extent of a file for the hole
  * of want blocks at cur (0: none): a MiB when cur is on one and the hole

@@ -103,6 +103,15 @@ int kvfs_bmapi_read_fork(struct kvfs_inode *ip, int whichfork, uint64_t off,
  */
 int kvfs_bmapi_read_nolock(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 			   struct kvfs_bmap *map, int *nmap);
+/*
+ * kvfs_bmapi_read_nolock(), and for a B+tree fork its in-core extent list
+ * (fs/data/iext.h) if it is loaded, under the inode lock taken shared
+ * without waiting: for a caller that may not wait (fs/data/file.c's read
+ * inside an RCU read-side section).  -EAGAIN when neither answers (the
+ * lock held exclusively, the list not loaded): the locked way.
+ */
+int kvfs_bmapi_read_rcu(struct kvfs_inode *ip, uint64_t off, uint64_t len,
+			struct kvfs_bmap *map, int *nmap);
 
 /*
  * Back [off, off + len) with blocks in tp, as XFS's xfs_bmapi_write():

@@ -23,6 +23,16 @@
  * period for the batch and frees them.
  *
  * The index grows by kvfs_ht_grow() (fs/hash.h).
+ *
+ * Each thread remembers the last inodes it found (tl_inodes, direct mapped
+ * by number, as fs/io/buf.c's tl_bufs), each with the cache's free epoch
+ * then: whoever frees hashed inodes bumps the epoch after unhashing them
+ * and before their grace period, so a remembered inode whose epoch is
+ * still current, read under rcu_read_lock(), has not been freed and will
+ * not be before rcu_read_unlock().  It may be dying or failed (unhashed,
+ * not yet freed): such an entry is forgotten and the index asked.  A stat
+ * finds the directory and then the same child twice (lookup, getattr):
+ * two of its three index walks are spared.
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -52,6 +62,7 @@
 #define INO_DEAD (-(1 << 30))
 #define INODE_ALIGN 64
 #define NR_SLOTS 64
+#define TL_INODES 64
 
 /*
  * The hit and miss counts, striped per thread slot (one cache line each,
@@ -67,6 +78,9 @@ struct stat_slot {
 
 struct kvfs_icache {
 	struct kvfs_mount *mp;
+	uint64_t id; /* tl_inodes' entries are of this cache (never 0) */
+	/* moved by every free of hashed inodes: tl_inodes' entries are stale */
+	atomic_uint_fast64_t free_epoch;
 	struct cds_lfht *ht;
 	struct kv_cache *ino_cache; /* struct kvfs_inode */
 	atomic_size_t nr_cached;
@@ -79,6 +93,15 @@ struct kvfs_icache {
 
 static _Thread_local int tl_slot = -1;
 static atomic_uint next_slot;
+static atomic_uint_fast64_t next_cache_id = 1;
+
+/* Inodes this thread found (see the top of the file). */
+struct tl_inode {
+	uint64_t cache_id, ino, epoch;
+	struct kvfs_inode *ip;
+};
+
+static _Thread_local struct tl_inode tl_inodes[TL_INODES];
 
 static inline void stat_inc(struct kvfs_icache *ic, int which)
 {
@@ -209,23 +232,58 @@ static bool inode_reclaimable(struct kvfs_inode *ip)
 	return !ip->i_mount->log || kvfs_inode_item_clean(ip);
 }
 
+/*
+ * Under rcu_read_lock(): inode ino if hashed (or remembered by this thread
+ * and not freed, see the top of the file), else NULL.  Valid until
+ * rcu_read_unlock(); it may be new, failed or dying: the caller looks.
+ */
+static inline struct kvfs_inode *ic_find(struct kvfs_icache *ic, uint64_t ino)
+{
+	struct tl_inode *t = &tl_inodes[ino % TL_INODES];
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+	struct kvfs_inode *ip;
+	/* before the index walk: a free after it moves the epoch past this */
+	uint64_t epoch =
+		atomic_load_explicit(&ic->free_epoch, memory_order_acquire);
+
+	if (t->cache_id == ic->id && t->ino == ino && t->epoch == epoch) {
+		ip = t->ip;
+		/* unhashed (dying, failed): a new one may be in the index */
+		if (caa_likely(atomic_load_explicit(&ip->i_count,
+						    memory_order_relaxed) >=
+				       0 &&
+			       !(atomic_load_explicit(&ip->i_flags,
+						      memory_order_relaxed) &
+				 KVFS_IBAD)))
+			return ip;
+		t->cache_id = 0;
+	}
+	cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	if (!node)
+		return NULL;
+	ip = caa_container_of(node, struct kvfs_inode, i_hnode);
+	t->cache_id = ic->id;
+	t->ino = ino;
+	t->epoch = epoch;
+	t->ip = ip;
+	return ip;
+}
+
 /* 1 and a reference if cached, 0 if not, -EAGAIN if dying there. */
 static int ic_lookup(struct kvfs_icache *ic, uint64_t ino,
 		     struct kvfs_inode **ipp)
 {
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
 	struct kvfs_inode *ip;
 	int ret = 1;
 
 	rcu_read_lock();
-	cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
-	node = cds_lfht_iter_get_node(&iter);
-	if (!node) {
+	ip = ic_find(ic, ino);
+	if (!ip) {
 		ret = 0;
 		goto out;
 	}
-	ip = caa_container_of(node, struct kvfs_inode, i_hnode);
 	if (caa_unlikely(atomic_fetch_add_explicit(&ip->i_count, 1,
 						   memory_order_acquire) < 0)) {
 		atomic_fetch_sub_explicit(&ip->i_count, 1,
@@ -387,18 +445,14 @@ int kvfs_icache_read(struct kvfs_mount *mp, uint64_t ino,
 		     void *arg)
 {
 	struct kvfs_icache *ic = mp->ic;
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
 	struct kvfs_inode *ip;
 	int err = -EAGAIN;
 
 	rcu_online();
 	rcu_read_lock();
-	cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
-	node = cds_lfht_iter_get_node(&iter);
-	if (!node)
+	ip = ic_find(ic, ino);
+	if (!ip)
 		goto out;
-	ip = caa_container_of(node, struct kvfs_inode, i_hnode);
 	/* acquire: a creator's reads are seen once KVFS_INEW is seen clear */
 	if (atomic_load_explicit(&ip->i_flags, memory_order_acquire) &
 	    (KVFS_INEW | KVFS_IBAD))
@@ -416,7 +470,13 @@ int kvfs_icache_read(struct kvfs_mount *mp, uint64_t ino,
 		if (seq & 1)
 			break;
 		read(ip, arg);
-		if (!kvfs_ilock_seq_retry(ip, seq)) {
+		/*
+		 * Not dying either: a successor (made once this one is
+		 * dying) changes the inode with a seqcount of its own.
+		 */
+		if (!kvfs_ilock_seq_retry(ip, seq) &&
+		    atomic_load_explicit(&ip->i_count, memory_order_relaxed) >=
+			    0) {
 			stat_inc(ic, ST_HITS);
 			err = 0;
 			break;
@@ -545,6 +605,9 @@ void kvfs_iput(struct kvfs_inode *ip)
 							      &zero, INO_DEAD);
 			rcu_read_unlock();
 			if (held) {
+				/* unhashed already: see tl_inodes */
+				atomic_fetch_add(&ip->i_mount->ic->free_epoch,
+						 1);
 				synchronize_rcu();
 				inode_free(ip->i_mount->ic, ip);
 			}
@@ -691,6 +754,8 @@ size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr)
 		kvj_log_push_ail(ic->mp->log);
 	if (!victims)
 		return 0;
+	/* after the unhashes, before the grace period: see tl_inodes */
+	atomic_fetch_add(&ic->free_epoch, 1);
 	synchronize_rcu();
 	while ((ip = victims)) {
 		victims = ip->i_reclaim_next;
@@ -726,6 +791,7 @@ int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp)
 	if (!ic)
 		return -ENOMEM;
 	ic->mp = mp;
+	ic->id = atomic_fetch_add(&next_cache_id, 1);
 	/* cache-line aligned: the layout of fs/inode/inode.h counts on it */
 	ic->ino_cache = kv_cache_create("kvfs_inode", sizeof(struct kvfs_inode),
 					INODE_ALIGN);

@@ -8,7 +8,9 @@
  * Locks of an inode, outermost first (fs/mount.h has the whole core's
  * order):
  *   i_iolock (rwlock, KVFS_IOLOCK_*): the data path.  Held shared by
- *     reads and direct I/O, exclusive by writes that change the size,
+ *     reads (but the lock-free read of a cached file, which validates
+ *     what it read instead: fs/data/file.c read_rcu()) and direct I/O,
+ *     exclusive by writes that change the size,
  *     truncate, fallocate and punch, so that no I/O runs over extents
  *     being changed.  Taken before any transaction is allocated and
  *     before the inode lock.

@@ -49,7 +49,7 @@ check_csv() {
 
 "$bench" --help >"$tmp/help" || fail "--help failed"
 for opt in --threads --seconds --workload --image --csv --size \
-	--dir-entries; do
+	--dir-entries --fill; do
 	grep -q -- "$opt" "$tmp/help" || fail "--help does not describe $opt"
 done
 
@@ -68,6 +68,15 @@ check_csv "$tmp/all.csv" "$rows"
 	fail "--threads 1,2 run failed"
 check_csv "$tmp/two.csv" "rand_write:ops/s,1 raw_rand_write:ops/s,1
 rand_write:ops/s,2 raw_rand_write:ops/s,2"
+
+# --fill random: a kvfs file of 256 extents (a B+tree map) read at random
+"$bench" --seconds 0.25 --size 16M --threads 1,2 --fill random \
+	--workload rand_read,raw_rand_read --csv >"$tmp/frand.csv" ||
+	fail "--fill random run failed"
+check_csv "$tmp/frand.csv" "rand_read:ops/s,1 raw_rand_read:ops/s,1
+rand_read:ops/s,2 raw_rand_read:ops/s,2"
+"$bench" --fill bogus --workload rand_read >/dev/null 2>&1 &&
+	fail "--fill bogus accepted"
 
 "$bench" --seconds 0.25 --size 16M --threads 1,2 --workload truncate_1g \
 	--csv >"$tmp/trunc.csv" 2>"$tmp/trunc.err" ||
