@@ -89,6 +89,7 @@ static uint64_t *sort_pairs(uint64_t *ents, size_t n)
 		qsort(ents, n, 2 * sizeof(*ents), pair_cmp);
 		return NULL;
 	}
+	kv_prefault(b, n * 2 * sizeof(*b)); /* the first pass fills it */
 	for (size_t i = 0; i < n; i++)
 		for (unsigned k = 0; k < 2; k++)
 			if (a[2 * i + k] > max[k])
@@ -395,13 +396,14 @@ static int read_dir_dblk(struct fork_ctx *f, uint32_t dblk, uint64_t fsb,
  * Room in *ents for the entries the head counts (nentries), when the data
  * blocks could hold them (ndata blocks of the smallest records): made once
  * rather than by doubling, each growth copied into memory faulted in anew
- * (a million-entry directory's 16 MiB).  Short of memory, nothing.
+ * (a million-entry directory's 16 MiB), and mapped in one call.  Short of
+ * memory, nothing.
  */
 static void reserve_ents(const struct kvfs_geom *g, const struct dblks *b,
 			 uint64_t nentries, uint64_t **ents, size_t *ecap)
 {
-	uint64_t most = (uint64_t)b->ndata *
-			(g->dirblksize / KVFS_DIR_DATA_ENT_SIZE);
+	uint64_t most =
+		(uint64_t)b->ndata * (g->dirblksize / KVFS_DIR_DATA_ENT_SIZE);
 	uint64_t *p;
 
 	if (nentries > most)
@@ -412,6 +414,7 @@ static void reserve_ents(const struct kvfs_geom *g, const struct dblks *b,
 		      KV_NORETRY | KV_NOWARN);
 	if (!p)
 		return;
+	kv_prefault(p, (size_t)nentries * 2 * sizeof(*p));
 	*ents = p;
 	*ecap = (size_t)nentries;
 }

@@ -89,6 +89,8 @@ void kvfs_ns_reserve(struct kvfs_ns *ns, size_t n)
 	p = kvrealloc(ns->v, n * sizeof(*p), 0);
 	if (!p)
 		return;
+	/* the room is filled: mapped in one call, not a fault a page */
+	kv_prefault(p, n * sizeof(*p));
 	ns->v = p;
 	ns->cap = n;
 }
