@@ -86,6 +86,13 @@ void kvfree(const void *p);
  * with *arr and *cap unchanged.
  */
 int kvgrow(void **arr, size_t *cap, size_t n, size_t size, kv_gfp_t flags);
+/*
+ * Map the pages of [p, p + len), memory from the kvmalloc family, now and
+ * in one call (MADV_POPULATE_WRITE): for a large array about to be filled,
+ * cheaper than a page fault per page (a third less system time per page on
+ * a virtual machine).  A hint: without the kernel's support, nothing.
+ */
+void kv_prefault(void *p, size_t len);
 /* True if p came from the vmap path (not physically contiguous). */
 bool kv_is_vmap(const void *p);
 /* Usable size of an allocation made by any function of this header. */

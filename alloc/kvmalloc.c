@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "alloc/internal.h"
 
@@ -196,6 +197,18 @@ void kvfree(const void *p)
 void kv_free_internal(const void *p)
 {
 	kvfree_common(p, false);
+}
+
+void kv_prefault(void *p, size_t len)
+{
+	uintptr_t start = (uintptr_t)p & ~(KV_PAGE_SIZE - 1);
+	uintptr_t end =
+		((uintptr_t)p + len + KV_PAGE_SIZE - 1) & ~(KV_PAGE_SIZE - 1);
+
+	if (!p || !len)
+		return;
+	/* the error (an old kernel's EINVAL) only means the faults come later */
+	(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }
 
 bool kv_is_vmap(const void *p)

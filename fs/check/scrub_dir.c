@@ -77,17 +77,19 @@ static int pair_cmp(const void *a, const void *b)
 /*
  * n (hash, address) pairs in pair_cmp()'s order by a radix sort (addresses'
  * bytes, then the hash's), as sort_claims() does; qsort when memory is
- * short.
+ * short.  Returns the sort's other buffer, room for n pairs, for the
+ * caller to use or free (NULL after a qsort).
  */
-static void sort_pairs(uint64_t *ents, size_t n)
+static uint64_t *sort_pairs(uint64_t *ents, size_t n)
 {
 	uint64_t *a = ents, *b = kvmalloc(n * 2 * sizeof(*b), 0), *t;
 	uint64_t max[2] = { 0, 0 };
 
 	if (!b) {
 		qsort(ents, n, 2 * sizeof(*ents), pair_cmp);
-		return;
+		return NULL;
 	}
+	kv_prefault(b, n * 2 * sizeof(*b)); /* the first pass fills it */
 	for (size_t i = 0; i < n; i++)
 		for (unsigned k = 0; k < 2; k++)
 			if (a[2 * i + k] > max[k])
@@ -115,7 +117,7 @@ static void sort_pairs(uint64_t *ents, size_t n)
 		memcpy(ents, a, n * 2 * sizeof(*a));
 		b = a;
 	}
-	kvfree(b);
+	return b;
 }
 
 static void dir_find(struct fork_ctx *f, uint64_t fsb, const char *what)
@@ -390,6 +392,33 @@ static int read_dir_dblk(struct fork_ctx *f, uint32_t dblk, uint64_t fsb,
 	return err;
 }
 
+/*
+ * Room in *ents for the entries the head counts (nentries), when the data
+ * blocks could hold them (ndata blocks of the smallest records): made once
+ * rather than by doubling, each growth copied into memory faulted in anew
+ * (a million-entry directory's 16 MiB), and mapped in one call.  Short of
+ * memory, nothing.
+ */
+static void reserve_ents(const struct kvfs_geom *g, const struct dblks *b,
+			 uint64_t nentries, uint64_t **ents, size_t *ecap)
+{
+	uint64_t most =
+		(uint64_t)b->ndata * (g->dirblksize / KVFS_DIR_DATA_ENT_SIZE);
+	uint64_t *p;
+
+	if (nentries > most)
+		nentries = most;
+	if (nentries <= *ecap || nentries > SIZE_MAX / (2 * sizeof(*p)))
+		return;
+	p = kvrealloc(*ents, (size_t)nentries * 2 * sizeof(*p),
+		      KV_NORETRY | KV_NOWARN);
+	if (!p)
+		return;
+	kv_prefault(p, (size_t)nentries * 2 * sizeof(*p));
+	*ents = p;
+	*ecap = (size_t)nentries;
+}
+
 /* fs/check/scrub_dir.h */
 int kvfs_scrub_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 			  const struct kvfs_extent *x, uint32_t nx)
@@ -437,6 +466,7 @@ int kvfs_scrub_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 			 size, b.ndata, (uint64_t)b.ndata * g->dirblksize, fsb);
 		dir_find(f, fsb, what);
 	}
+	reserve_ents(g, &b, kv_le64_to_cpu(head->nentries), &ents, &ecap);
 	/* every data block the extents map; the others are holes */
 	for (uint32_t i = 0; i < nx; i++) {
 		uint64_t o = kv_le64_to_cpu(x[i].startoff);
@@ -470,17 +500,24 @@ int kvfs_scrub_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 			 hbp->b_blkno, nentries, nents);
 		dir_find(f, hbp->b_blkno, what);
 	}
+	/*
+	 * Sorted before the index is walked: the sort's spare buffer holds
+	 * the index's records, as many as the entries when it is sound
+	 * (memory faulted in once, not grown into by doubling).
+	 */
+	if (nents > 1) {
+		c.recs = sort_pairs(ents, nents);
+		c.cap = c.recs ? nents : 0;
+	}
 	err = dir_walk(&c, hbp, false);
 	if (!err)
 		err = dir_walk(&c, hbp, true);
 	if (err)
 		goto out;
-	if (nents > 1)
-		sort_pairs(ents, nents);
 	/* in the tree's order unless the walk found it out of order */
 	for (size_t i = 1; i < c.nrecs; i++) {
 		if (pair_cmp(&c.recs[2 * (i - 1)], &c.recs[2 * i]) > 0) {
-			sort_pairs(c.recs, c.nrecs);
+			kvfree(sort_pairs(c.recs, c.nrecs));
 			break;
 		}
 	}

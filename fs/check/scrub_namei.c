@@ -24,20 +24,33 @@
 #define NS_SEEN 0x08 /* cycle search: chain followed */
 #define NS_ONPATH 0x10 /* cycle search: on the chain being followed */
 
+/*
+ * One per inode, 24 bytes (a million-entry directory makes a million of
+ * them, each page of them faulted in anew): what only directories need is
+ * in a record of their own, ns->dirs[dir].
+ */
 struct ns_ino {
 	uint64_t ino;
-	uint64_t dotdot; /* directories: ".." as stored */
-	uint64_t parent; /* directories: the entry that wins; NULLINO */
 	uint32_t nlink; /* as stored */
 	uint32_t links; /* entries naming it */
-	uint32_t subdirs; /* directories: those whose parent it is */
+	uint32_t dir; /* directories: index into ns->dirs */
 	uint16_t mode;
 	uint8_t flags;
+};
+
+_Static_assert(sizeof(struct ns_ino) == 24, "ns_ino grew");
+
+struct ns_dir {
+	uint64_t dotdot; /* ".." as stored */
+	uint64_t parent; /* the entry that wins; NULLINO */
+	uint32_t subdirs; /* those whose parent it is */
 };
 
 struct kvfs_ns {
 	struct ns_ino *v;
 	size_t n, cap;
+	struct ns_dir *dirs;
+	size_t ndirs, dcap;
 	size_t last; /* the record get() found last */
 	/* the walk */
 	struct kv_bcache *bc;
@@ -61,6 +74,7 @@ void kvfs_ns_destroy(struct kvfs_ns *ns)
 	if (!ns)
 		return;
 	kvfree(ns->v);
+	kvfree(ns->dirs);
 	kvfree(ns->queue);
 	kvfree(ns->dip);
 	kvfree(ns);
@@ -75,6 +89,8 @@ void kvfs_ns_reserve(struct kvfs_ns *ns, size_t n)
 	p = kvrealloc(ns->v, n * sizeof(*p), 0);
 	if (!p)
 		return;
+	/* the room is filled: mapped in one call, not a fault a page */
+	kv_prefault(p, n * sizeof(*p));
 	ns->v = p;
 	ns->cap = n;
 }
@@ -82,6 +98,18 @@ void kvfs_ns_reserve(struct kvfs_ns *ns, size_t n)
 int kvfs_ns_add(struct kvfs_ns *ns, uint64_t ino, const struct kvfs_dinode *d,
 		bool listed)
 {
+	uint16_t mode = kv_le16_to_cpu(d->mode);
+	uint32_t dir = 0;
+
+	if (S_ISDIR(mode)) {
+		if (ns->ndirs > UINT32_MAX ||
+		    kvgrow((void **)&ns->dirs, &ns->dcap, ns->ndirs,
+			   sizeof(*ns->dirs), 0))
+			return -ENOMEM;
+		dir = (uint32_t)ns->ndirs++;
+		ns->dirs[dir] = (struct ns_dir){ .dotdot = KVFS_NULLINO,
+						 .parent = KVFS_NULLINO };
+	}
 	if (ns->n == ns->cap) {
 		size_t ncap = ns->cap ? ns->cap * 2 : 1024;
 		struct ns_ino *p = kvrealloc(ns->v, ncap * sizeof(*p), 0);
@@ -93,10 +121,9 @@ int kvfs_ns_add(struct kvfs_ns *ns, uint64_t ino, const struct kvfs_dinode *d,
 	}
 	ns->v[ns->n++] = (struct ns_ino){
 		.ino = ino,
-		.dotdot = KVFS_NULLINO,
-		.parent = KVFS_NULLINO,
 		.nlink = kv_le32_to_cpu(d->nlink),
-		.mode = kv_le16_to_cpu(d->mode),
+		.dir = dir,
+		.mode = mode,
 		.flags = listed ? NS_LISTED : 0,
 	};
 	return 0;
@@ -129,6 +156,12 @@ static struct ns_ino *get(struct kvfs_ns *ns, uint64_t ino)
 	return r;
 }
 
+/* Directory r's own record. */
+static struct ns_dir *dir_of(const struct kvfs_ns *ns, const struct ns_ino *r)
+{
+	return &ns->dirs[r->dir];
+}
+
 static void problem(struct kvfs_ns *ns, enum kvfs_ns_prob kind, uint64_t dir,
 		    const struct ns_ino *r, uint64_t ino, const char *name,
 		    size_t namelen, uint64_t have, uint64_t want)
@@ -159,6 +192,7 @@ static int entry(void *priv, const char *name, size_t namelen, uint64_t ino,
 	struct kvfs_ns *ns = priv;
 	struct ns_ino *d = ns->dir, *t = get(ns, ino);
 	bool reached = d->flags & NS_REACHED;
+	struct ns_dir *td;
 
 	if (!t) {
 		problem(ns, KVFS_NS_ENT_FREE, d->ino, NULL, ino, name, namelen,
@@ -179,17 +213,18 @@ static int entry(void *priv, const char *name, size_t namelen, uint64_t ino,
 			t->flags |= NS_REACHED;
 		return 0;
 	}
-	if (t->parent == KVFS_NULLINO) {
-		t->parent = d->ino;
+	td = dir_of(ns, t);
+	if (td->parent == KVFS_NULLINO) {
+		td->parent = d->ino;
 		if (reached)
 			enqueue(ns, t);
 		return 0;
 	}
 	/* named twice: which entry wins (fs/check/scrub_namei.h) */
-	if (d->ino == t->dotdot && t->parent != t->dotdot &&
+	if (d->ino == td->dotdot && td->parent != td->dotdot &&
 	    (reached || !(t->flags & NS_REACHED))) {
-		problem(ns, KVFS_NS_ENT_EXTRA, t->parent, t, 0, NULL, 0, 0, 0);
-		t->parent = d->ino;
+		problem(ns, KVFS_NS_ENT_EXTRA, td->parent, t, 0, NULL, 0, 0, 0);
+		td->parent = d->ino;
 		if (reached && !(t->flags & NS_REACHED))
 			enqueue(ns, t);
 		return 0;
@@ -198,7 +233,7 @@ static int entry(void *priv, const char *name, size_t namelen, uint64_t ino,
 	return 0;
 }
 
-/* Read directory r's entries (r->dotdot set); unreadable: none. */
+/* Read directory r's entries (its ".." set); unreadable: none. */
 static int read_dir(struct kvfs_ns *ns, struct ns_ino *r)
 {
 	const struct kvfs_geom *g = ns->g;
@@ -227,7 +262,7 @@ static int read_dir(struct kvfs_ns *ns, struct ns_ino *r)
 	/* a damaged directory is the checker's finding: keep what was read */
 	if (err == -EUCLEAN)
 		err = 0;
-	r->dotdot = parent;
+	dir_of(ns, r)->dotdot = parent;
 	return err;
 }
 
@@ -238,7 +273,7 @@ static int read_all(struct kvfs_ns *ns)
 	int err = 0;
 
 	if (root && S_ISDIR(root->mode)) {
-		root->parent = root->ino;
+		dir_of(ns, root)->parent = root->ino;
 		enqueue(ns, root);
 		for (size_t q = 0; q < ns->qtail && !err; q++) {
 			struct ns_ino *r = &ns->v[ns->queue[q]];
@@ -256,6 +291,14 @@ static int read_all(struct kvfs_ns *ns)
 	return err;
 }
 
+/* Directory c's winning parent's record, or NULL. */
+static struct ns_ino *parent_of(struct kvfs_ns *ns, const struct ns_ino *c)
+{
+	uint64_t p = dir_of(ns, c)->parent;
+
+	return p == KVFS_NULLINO ? NULL : get(ns, p);
+}
+
 /* Unreached directories: chains of parents that loop are cycles. */
 static void find_cycles(struct kvfs_ns *ns)
 {
@@ -266,13 +309,12 @@ static void find_cycles(struct kvfs_ns *ns)
 			continue;
 		for (c = r; c && S_ISDIR(c->mode) &&
 			    !(c->flags & (NS_REACHED | NS_SEEN));
-		     c = c->parent == KVFS_NULLINO ? NULL : get(ns, c->parent))
+		     c = parent_of(ns, c))
 			c->flags |= NS_SEEN | NS_ONPATH;
 		if (c && (c->flags & NS_ONPATH))
-			problem(ns, KVFS_NS_CYCLE, c->parent, c, 0, NULL, 0, 0,
-				0);
-		for (c = r; c && (c->flags & NS_ONPATH);
-		     c = c->parent == KVFS_NULLINO ? NULL : get(ns, c->parent))
+			problem(ns, KVFS_NS_CYCLE, dir_of(ns, c)->parent, c, 0,
+				NULL, 0, 0, 0);
+		for (c = r; c && (c->flags & NS_ONPATH); c = parent_of(ns, c))
 			c->flags &= (uint8_t)~NS_ONPATH;
 	}
 }
@@ -284,24 +326,27 @@ static void check_counts(struct kvfs_ns *ns)
 	for (size_t i = 0; i < ns->n; i++) {
 		struct ns_ino *r = &ns->v[i], *p;
 
-		if (S_ISDIR(r->mode) && r->parent != KVFS_NULLINO &&
-		    r->ino != rootino) {
-			p = get(ns, r->parent);
-			if (p)
-				p->subdirs++;
+		/* a parent is a directory: only those are read */
+		if (S_ISDIR(r->mode) && r->ino != rootino) {
+			p = parent_of(ns, r);
+			if (p && S_ISDIR(p->mode))
+				dir_of(ns, p)->subdirs++;
 		}
 	}
 	for (size_t i = 0; i < ns->n; i++) {
 		struct ns_ino *r = &ns->v[i];
+		const struct ns_dir *rd;
 		uint64_t want;
 
 		if (S_ISDIR(r->mode)) {
-			if (r->parent == KVFS_NULLINO)
+			rd = dir_of(ns, r);
+			if (rd->parent == KVFS_NULLINO)
 				continue; /* a top, or on a list */
-			if (r->dotdot != r->parent && r->dotdot != KVFS_NULLINO)
+			if (rd->dotdot != rd->parent &&
+			    rd->dotdot != KVFS_NULLINO)
 				problem(ns, KVFS_NS_DOTDOT, KVFS_NULLINO, r, 0,
-					NULL, 0, r->dotdot, r->parent);
-			want = 2ull + r->subdirs;
+					NULL, 0, rd->dotdot, rd->parent);
+			want = 2ull + rd->subdirs;
 		} else {
 			if (!r->links)
 				continue; /* a top, or on a list */
@@ -341,7 +386,7 @@ int kvfs_ns_check(struct kvfs_ns *ns, struct kv_bcache *bc,
 
 		/* a top: no entry (or no winning one) names it */
 		if (!(r->flags & (NS_REACHED | NS_LISTED)) &&
-		    (S_ISDIR(r->mode) ? r->parent == KVFS_NULLINO :
+		    (S_ISDIR(r->mode) ? dir_of(ns, r)->parent == KVFS_NULLINO :
 					!r->links) &&
 		    r->nlink)
 			problem(ns, KVFS_NS_DISCONNECTED, KVFS_NULLINO, r, 0,

@@ -15,10 +15,11 @@
  *     of each subdirectory;
  *   - every in-use inode reachable from the root or on an unlinked list,
  *     and no cycle of directories.
- * Memory: one record per inode (about 48 bytes), sorted by inode number,
- * and a queue of directories; never per entry.  Problems go to the
- * caller's callback with what a repair needs (fs/repair/namespace.c uses
- * the same walk); the checker words them as findings.
+ * Memory: one record per inode (24 bytes, and 24 more for a directory),
+ * sorted by inode number, and a queue of directories; never per entry.
+ * Problems go to the caller's callback with what a repair needs
+ * (fs/repair/namespace.c uses the same walk); the checker words them as
+ * findings.
  *
  * Which entry wins for a directory named twice: one in a directory
  * reached from the root before one that is not; among those, the one in
