@@ -137,6 +137,8 @@ static const int order[NWL] = {
 
 static unsigned opt_threads[MAX_RUNS] = { 1 }, opt_nthreads = 1;
 static double opt_seconds = 5;
+/* namespace workloads: operations per thread, 0 for --seconds */
+static unsigned opt_ops;
 static bool opt_wl[NWL];
 static bool opt_csv;
 static bool opt_cpu;
@@ -528,7 +530,8 @@ static void ns_loop(struct worker *w, struct nsfiles *f)
 			w->err = err;
 			break;
 		}
-		w->ops++;
+		if (++w->ops == opt_ops)
+			break;
 	}
 out:
 	w->busy = now() - t0;
@@ -875,9 +878,12 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 			break;
 		}
 	}
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-	atomic_store(&stop, true);
+	/* a fixed count: the workers end by themselves */
+	if (!opt_ops || wl < CREATE || wl > UNLINK_SHARED) {
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		atomic_store(&stop, true);
+	}
 	nthreads = i;
 	for (i = 0; i < nthreads; i++) {
 		pthread_join(w[i].th, NULL);
@@ -1065,6 +1071,10 @@ static void usage(FILE *f)
 		"                       value (1)\n"
 		"  --seconds S          length of each measurement, fractions\n"
 		"                       allowed (5)\n"
+		"  --ops N              create, stat, unlink and their _shared\n"
+		"                       forms: each thread stops after N\n"
+		"                       operations instead (a fixed amount of\n"
+		"                       work, for instruction counts)\n"
 		"  --workload W[,W...]  workloads (default all): seq_write,\n"
 		"                       seq_read (1 MiB I/O, MB/s), rand_write,\n"
 		"                       rand_read (4 KiB, ops/s), truncate_1g\n"
@@ -1144,6 +1154,7 @@ static int parse_args(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "threads", required_argument, NULL, 't' },
 		{ "seconds", required_argument, NULL, 's' },
+		{ "ops", required_argument, NULL, 'o' },
 		{ "workload", required_argument, NULL, 'w' },
 		{ "size", required_argument, NULL, 'z' },
 		{ "image", required_argument, NULL, 'I' },
@@ -1171,6 +1182,10 @@ static int parse_args(int argc, char **argv)
 		case 's':
 			bad = cli_seconds(PROG, "--seconds", optarg, 0.01,
 					  3600, &opt_seconds);
+			break;
+		case 'o':
+			bad = cli_uint(PROG, "--ops", optarg, 1, 1000000000,
+				       &opt_ops);
 			break;
 		case 'w':
 			bad = parse_workloads(optarg);

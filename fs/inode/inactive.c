@@ -41,6 +41,30 @@ bool kvfs_inode_needs_inactive(struct kvfs_inode *ip)
 	       !kvj_log_is_shutdown(mp->log);
 }
 
+/* Blocks, an attribute fork or a size: inactive_truncate() has work. */
+static bool inactive_has_blocks(const struct kvfs_inode *ip)
+{
+	return ip->i_nextents || ip->i_nblocks || ip->i_forkoff ||
+	       (S_ISREG(ip->i_mode) && ip->i_size);
+}
+
+bool kvfs_inode_free_at_unlink(struct kvfs_inode *ip)
+{
+	struct kvfs_mount *mp = ip->i_mount;
+
+	/*
+	 * Ours the only reference (the remover's): another holder is in
+	 * the middle of something with it, and its put frees it as before.
+	 * An open count is taken under the inode lock, which we hold
+	 * exclusive: the answer holds to the commit.
+	 */
+	return ip->i_nlink == 1 && !inactive_has_blocks(ip) &&
+	       atomic_load(&ip->i_count) == 1 &&
+	       ip->i_ino != mp->g.rootino &&
+	       !(atomic_load(&ip->i_flags) & KVFS_ISICK) &&
+	       !kvfs_openref_held(mp->openrefs, ip->i_ino);
+}
+
 /* Every block of ip's data fork freed and its size 0, in bounded steps. */
 static int inactive_truncate(struct kvfs_inode *ip)
 {
@@ -160,8 +184,7 @@ int kvfs_inactive(struct kvfs_inode *ip)
 	if (err)
 		return err;
 	/* inline data (a short symbolic link or directory) has nothing to free */
-	if (ip->i_nextents || ip->i_nblocks || ip->i_forkoff ||
-	    (S_ISREG(ip->i_mode) && ip->i_size))
+	if (inactive_has_blocks(ip))
 		err = inactive_truncate(ip);
 	if (!err)
 		err = inactive_ifree(ip);

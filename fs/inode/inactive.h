@@ -34,6 +34,17 @@ struct kvfs_inode;
 bool kvfs_inode_needs_inactive(struct kvfs_inode *ip);
 
 /*
+ * ip, locked exclusive by a transaction about to drop its last link, can
+ * be freed in that transaction (kvfs_difree() in place of the unlinked
+ * list): nobody has it open or holds another reference, and it has nothing
+ * for inactivation to truncate.  XFS frees in inactivation because the VFS
+ * holds the inode past the unlink; an inode nobody holds needs none, and
+ * one transaction that removes the name and frees the inode is whole or
+ * absent after a crash, with nothing left on a list for the next mount.
+ */
+bool kvfs_inode_free_at_unlink(struct kvfs_inode *ip);
+
+/*
  * Free ip (referenced by the caller, unlocked, no transaction running):
  * blocks, then the inode.  -EUCLEAN (reported, ip marked sick, nothing
  * freed) when ip is on no unlinked list (kvfs_iunlink_check()).  -EIO

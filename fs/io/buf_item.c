@@ -280,6 +280,7 @@ static int bli_attach(struct kvfs_bli_log *bl, struct kv_buf *bp,
  * its items are released in that thread by commit or cancel.
  */
 struct tx_buf {
+	uint64_t blkno; /* bli's, here so that a miss reads no buffer */
 	const struct kvj_trans *tp;
 	struct kvfs_bli *bli;
 };
@@ -292,12 +293,10 @@ static struct kv_buf *tx_bufs_find(const struct kvj_trans *tp, uint64_t blkno)
 	unsigned i;
 
 	for (i = 0; i < tl_nr; i++) {
-		struct kvfs_bli *bli = tl_bufs[i].bli;
-
 		/* a freed block is found again as a new buffer */
-		if (tl_bufs[i].tp == tp && bli->bp->b_blkno == blkno &&
-		    !bli->cancelled)
-			return bli->bp;
+		if (tl_bufs[i].blkno == blkno && tl_bufs[i].tp == tp &&
+		    !tl_bufs[i].bli->cancelled)
+			return tl_bufs[i].bli->bp;
 	}
 	return NULL;
 }
@@ -309,6 +308,7 @@ static void tx_bufs_add(const struct kvj_trans *tp, struct kvfs_bli *bli)
 			"more than %d buffers held by one thread's transactions",
 			TX_BUFS_MAX);
 	}
+	tl_bufs[tl_nr].blkno = bli->bp->b_blkno;
 	tl_bufs[tl_nr].tp = tp;
 	tl_bufs[tl_nr].bli = bli;
 	tl_nr++;
@@ -731,10 +731,18 @@ void kvfs_trans_log_buf(struct kvj_trans *tp, struct kv_buf *bp, unsigned first,
 		first = 0;
 		last = (unsigned)bp->b_len - 1;
 	}
-	for (c = first >> KVFS_BLI_CHUNK_SHIFT;
-	     c <= last >> KVFS_BLI_CHUNK_SHIFT; c++) {
-		bli->map[c / 64] |= 1ull << (c % 64);
-		bli->tx_map[c / 64] |= 1ull << (c % 64);
+	/* chunks first..last: a mask per map word, not a bit per chunk */
+	first >>= KVFS_BLI_CHUNK_SHIFT;
+	last >>= KVFS_BLI_CHUNK_SHIFT;
+	for (c = first / 64; c <= last / 64; c++) {
+		uint64_t m = ~0ull;
+
+		if (c == first / 64)
+			m &= ~0ull << (first % 64);
+		if (c == last / 64 && last % 64 != 63)
+			m &= (1ull << (last % 64 + 1)) - 1;
+		bli->map[c] |= m;
+		bli->tx_map[c] |= m;
 	}
 	trans_log(tp, &bli->item);
 }

@@ -682,10 +682,10 @@ static int check_format(struct kvfs_inode *dp)
 
 /* ---- data block records ---- */
 
-static void recompute_best(struct kv_buf *bp, uint32_t len)
+/* The largest of best and the unused records from pos to len. */
+static uint32_t best_from(struct kv_buf *bp, uint32_t pos, uint32_t len,
+			  uint32_t best)
 {
-	uint32_t pos = data_start(kv_le32_to_cpu(dhdr(bp)->dblk)), best = 0;
-
 	while (pos < len) {
 		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
 		uint32_t rl = kv_le32_to_cpu(e->reclen);
@@ -694,7 +694,13 @@ static void recompute_best(struct kv_buf *bp, uint32_t len)
 			best = rl;
 		pos += rl;
 	}
-	dhdr(bp)->bestfree = kv_cpu_to_le32(best);
+	return best;
+}
+
+static void recompute_best(struct kv_buf *bp, uint32_t len)
+{
+	dhdr(bp)->bestfree = kv_cpu_to_le32(best_from(
+		bp, data_start(kv_le32_to_cpu(dhdr(bp)->dblk)), len, 0));
 }
 
 static void put_unused(struct kv_buf *bp, uint32_t off, uint32_t len)
@@ -739,31 +745,41 @@ static int blk_insert(struct dctx *d, struct kv_buf *bp, const char *name,
 {
 	uint32_t need = KVFS_DIR_DATA_ENTSIZE(len), bl = d->g->dirblksize;
 	uint32_t pos = data_start(kv_le32_to_cpu(dhdr(bp)->dblk));
+	uint32_t old = kv_le32_to_cpu(dhdr(bp)->bestfree), best = 0;
 
 	while (pos < bl) {
 		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
 		uint32_t rl = kv_le32_to_cpu(e->reclen);
 
-		if (!kv_le64_to_cpu(e->ino) && rl >= need) {
-			uint32_t rest = rl - need;
-
-			if (rest >= KVFS_DIR_DATA_ENT_SIZE) {
-				put_entry(bp, pos, need, name, len, ino, ftype);
-				put_unused(bp, pos + need, rest);
-				log_range(d, bp, pos,
-					  need + KVFS_DIR_DATA_ENT_SIZE);
-			} else {
-				put_entry(bp, pos, rl, name, len, ino, ftype);
-				log_range(d, bp, pos, need);
-			}
-			dhdr(bp)->nents = kv_cpu_to_le32(
-				kv_le32_to_cpu(dhdr(bp)->nents) + 1);
-			recompute_best(bp, bl);
-			log_range(d, bp, 0, KVFS_DIR_DATA_HDR_SIZE);
-			*off = pos;
-			return 0;
+		if (kv_le64_to_cpu(e->ino) || rl < need) {
+			if (!kv_le64_to_cpu(e->ino) && rl > best)
+				best = rl;
+			pos += rl;
+			continue;
 		}
-		pos += rl;
+		if (rl - need >= KVFS_DIR_DATA_ENT_SIZE) {
+			put_entry(bp, pos, need, name, len, ino, ftype);
+			put_unused(bp, pos + need, rl - need);
+			log_range(d, bp, pos, need + KVFS_DIR_DATA_ENT_SIZE);
+			if (rl - need > best)
+				best = rl - need;
+		} else {
+			put_entry(bp, pos, rl, name, len, ino, ftype);
+			log_range(d, bp, pos, need);
+		}
+		dhdr(bp)->nents =
+			kv_cpu_to_le32(kv_le32_to_cpu(dhdr(bp)->nents) + 1);
+		/*
+		 * Only the record taken changed: a smaller one than the best
+		 * leaves the best where it was; else one pass, those before
+		 * it seen already (a full rescan per insert was half of its
+		 * cost).
+		 */
+		best = rl < old ? old : best_from(bp, pos + rl, bl, best);
+		dhdr(bp)->bestfree = kv_cpu_to_le32(best);
+		log_range(d, bp, 0, KVFS_DIR_DATA_HDR_SIZE);
+		*off = pos;
+		return 0;
 	}
 	return -ENOSPC;
 }
@@ -803,7 +819,9 @@ static int blk_remove(struct dctx *d, struct kv_buf *bp, uint32_t off)
 	if (off != start)
 		log_range(d, bp, off, KVFS_DIR_DATA_ENT_SIZE);
 	dhdr(bp)->nents = kv_cpu_to_le32(kv_le32_to_cpu(dhdr(bp)->nents) - 1);
-	recompute_best(bp, bl);
+	/* the one record that grew is the new unused one: no rescan */
+	if (len > kv_le32_to_cpu(dhdr(bp)->bestfree))
+		dhdr(bp)->bestfree = kv_cpu_to_le32(len);
 	log_range(d, bp, 0, KVFS_DIR_DATA_HDR_SIZE);
 	return 0;
 }

@@ -36,6 +36,8 @@
 #include "fs/ns/dir.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/icreate.h"
+#include "fs/inode/inactive.h"
+#include "fs/inode/ialloc.h"
 #include "fs/inode/inode_item.h"
 #include "fs/inode/iunlink.h"
 #include "fs/kvfs.h"
@@ -626,7 +628,7 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 		err = -EBUSY;
 	if (err)
 		goto out_put;
-	err = alloc_removal(mp, &mp->resv.dirop, &tp);
+	err = alloc_removal(mp, &mp->resv.remove, &tp);
 	if (err)
 		goto out_put;
 	ilocks_add(&l, dp);
@@ -647,16 +649,19 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 		err = -ENOTEMPTY;
 	if (err)
 		goto out_cancel;
-	/* link counts first: -EAGAIN there changes nothing */
-	if (rmdir) {
-		err = kvfs_droplink(tp, ip);
-		if (!err)
-			err = kvfs_droplink(tp, ip);
-		if (!err)
-			err = kvfs_droplink(tp, dp);
-	} else {
-		err = kvfs_droplink(tp, ip);
-	}
+	/*
+	 * Link counts first: -EAGAIN there changes nothing.  The last link
+	 * of an inode nobody else holds frees it here, in this transaction
+	 * (fs/inode/inactive.h), instead of on its unlinked list and in a
+	 * second one at the put; its AG's lock is taken where the list's
+	 * would have been.
+	 */
+	err = rmdir ? kvfs_droplink(tp, ip) : 0;
+	if (!err)
+		err = kvfs_inode_free_at_unlink(ip) ? kvfs_difree(tp, ip) :
+						      kvfs_droplink(tp, ip);
+	if (!err && rmdir)
+		err = kvfs_droplink(tp, dp);
 	if (!err)
 		err = kvfs_dir_removename_slot(tp, dp, name, len, &slot);
 	if (err)

@@ -328,6 +328,7 @@ static void dir_resv(const struct kvfs_geom *g, struct kvfs_trans_resv *r,
 	/* link, unlink, rmdir: one change, two inodes (and the parent): 20 */
 	b = (add_bytes > rm_bytes ? add_bytes : rm_bytes) + 3 * r->inode_bytes;
 	set(&r->dirop, 0, 0, b, 0, blocks, r);
+	set(&r->remove, 0, 0, b + r->ifree.log_bytes, 0, blocks, r);
 	/*
 	 * create, mknod, mkdir, symlink: an inode and its entry: a chunk
 	 * (create, 10) and one change (20): 30
@@ -507,6 +508,7 @@ static const struct {
 	{ "attrset", offsetof(struct kvfs_trans_resv, attrset) },
 	{ "symlink", offsetof(struct kvfs_trans_resv, symlink) },
 	{ "dirop", offsetof(struct kvfs_trans_resv, dirop) },
+	{ "remove", offsetof(struct kvfs_trans_resv, remove) },
 	{ "create_name", offsetof(struct kvfs_trans_resv, create_name) },
 	{ "symlink_name", offsetof(struct kvfs_trans_resv, symlink_name) },
 	{ "rename", offsetof(struct kvfs_trans_resv, rename) },

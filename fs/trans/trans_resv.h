@@ -34,7 +34,7 @@ struct kvfs_trans_res {
 };
 
 /* The reservations of struct kvfs_trans_resv (kvfs_trans_res_name()) */
-#define KVFS_RESV_NR 13
+#define KVFS_RESV_NR 14
 
 /*
  * Debug builds (KV_DEBUG): what the transactions of one kind took of their
@@ -115,6 +115,11 @@ struct kvfs_trans_resv {
 	 * symlink); rename: two directories changed, a whiteout created.
 	 */
 	struct kvfs_trans_res dirop;
+	/*
+	 * unlink, rmdir: dirop and, for the last link of an inode nobody
+	 * holds, its freeing (ifree) in the same transaction.
+	 */
+	struct kvfs_trans_res remove;
 	struct kvfs_trans_res create_name;
 	/*
 	 * symlink(2): create_name and the target's blocks (symlink) in one
