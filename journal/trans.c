@@ -10,9 +10,9 @@
  * unit is given back).  A transaction is used by one thread: no locks.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 
+#include "journal/bug.h"
 #include "journal/log_priv.h"
 
 struct kvj_trans {
@@ -103,10 +103,8 @@ void kvj_trans_hold(struct kvj_trans *tp, struct kvj_item *lip)
 void kvj_trans_log(struct kvj_trans *tp, struct kvj_item *lip)
 {
 	if (!(lip->tr_flags & KVJ_LI_JOINED)) {
-		fprintf(stderr,
-			"kvjournal: %s item logged by a transaction it is not joined to\n",
+		kvj_bug("%s item logged by a transaction it is not joined to",
 			lip->ops->name);
-		abort();
 	}
 	lip->tr_flags |= KVJ_LI_DIRTY;
 	tp->dirty = true;

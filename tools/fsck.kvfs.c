@@ -24,6 +24,7 @@
 #include "fs/kvfs.h"
 #include "fs/io/blkhdr.h"
 #include "fs/repair/repair.h"
+#include "journal/bug.h"
 #include "journal/journal.h"
 
 #define EXIT_CLEAN 0
@@ -266,6 +267,7 @@ int main(int argc, char **argv)
 	bool force = false, n = false, y = false, p = false;
 	int opt, fd, ret;
 
+	kvj_bug_set_hook(kvj_bug_stderr);
 	while ((opt = getopt_long(argc, argv, "nypafLvVh", longopts, NULL)) !=
 	       -1) {
 		switch (opt) {

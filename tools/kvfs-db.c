@@ -34,6 +34,7 @@
 #include "fs/check/metablk.h"
 #include "fs/mount.h"
 #include "fs/format/sb.h"
+#include "journal/bug.h"
 #include "journal/crc32c.h"
 #include "journal/journal.h"
 
@@ -2396,6 +2397,7 @@ int main(int argc, char **argv)
 	struct db_args args;
 	int nargs, ret, lock_fd = -1;
 
+	kvj_bug_set_hook(kvj_bug_stderr);
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);

@@ -20,6 +20,7 @@
 #include "fs/io/dev.h"
 #include "fs/io/log_io.h"
 #include "fs/format/sb.h"
+#include "journal/bug.h"
 #include "journal/logwalk.h"
 
 #define LP_DUMP_BYTES 64u
@@ -305,6 +306,7 @@ int main(int argc, char **argv)
 	struct lp lp = { 0 };
 	int c, ret;
 
+	kvj_bug_set_hook(kvj_bug_stderr);
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'v':

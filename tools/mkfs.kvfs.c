@@ -14,6 +14,7 @@
 #include "fs/format/mkfs.h"
 #include "fs/io/blkhdr.h"
 #include "fs/format/sb.h"
+#include "journal/bug.h"
 
 static void usage(FILE *f)
 {
@@ -102,6 +103,7 @@ int main(int argc, char **argv)
 	};
 	int opt, ret;
 
+	kvj_bug_set_hook(kvj_bug_stderr);
 	while ((opt = getopt_long(argc, argv, "s:b:a:A:l:L:U:fnqVh", longopts,
 				  NULL)) != -1) {
 		switch (opt) {

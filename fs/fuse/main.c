@@ -35,6 +35,7 @@
 #include "fs/fuse/ops.h"
 #include "fs/fuse/opts.h"
 #include "fs/kvfs.h"
+#include "journal/bug.h"
 #include "journal/journal.h"
 
 #define EXIT_USAGE 1
@@ -569,6 +570,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 	char ok;
 
+	kvj_bug_set_hook(kvj_bug_stderr);
 	if (kvfs_fuse_parse(argc, argv, &o)) {
 		fprintf(stderr, "%s: %s\n", prog, o.err);
 		return EXIT_USAGE;

@@ -484,6 +484,7 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct kvfs_fuse *fs = fs_of(req);
 	struct kvfs_setattr sa = { 0 };
 	gid_t groups[MAX_GROUPS];
+	bool have_ks = false; /* ks holds the inode's stat, taken once */
 	struct kvfs_stat ks;
 	struct kvfs_cred cr;
 	int ret;
@@ -503,9 +504,9 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 * kill_caps()), and the kernel stamps ctime after it, perhaps
 	 * already sent: a stamp here (coarse) could take it back in time.
 	 */
-	if (!sa.valid && !(fs->writeback && kvfs_fuse_kio_killpriv_v2() &&
-			   !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks) &&
-			   S_ISREG(ks.mode))) {
+	if (!sa.valid && fs->writeback && kvfs_fuse_kio_killpriv_v2())
+		have_ks = !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks);
+	if (!sa.valid && !(have_ks && S_ISREG(ks.mode))) {
 		sa.valid = KVFS_SET_CTIME;
 		/* the core's clock (fs/inode/inode.h: kvfs_inode_now()) */
 		clock_gettime(CLOCK_REALTIME_COARSE, &attr->st_ctim);
@@ -547,7 +548,7 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 * rest of a chmod): only when the rule can apply.
 	 */
 	if ((sa.valid & KVFS_SET_KILL_SUIDGID) && cr.uid &&
-	    !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks))
+	    (have_ks || !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks)))
 		kill_cred(req, &ks, &cr, groups);
 	if ((sa.valid & KVFS_SET_MODE) && (sa.mode & S_ISGID) && cr.uid &&
 	    !cr.groups) {

@@ -19,6 +19,7 @@
 #include "fs/format/dinode.h"
 #include "fs/format.h"
 #include "fs/inode/icreate_item.h"
+#include "fs/inode/inode_item.h"
 #include "fs/io/blkhdr.h"
 #include "fs/io/buf_item.h"
 #include "fs/io/buf_ops.h"
@@ -215,36 +216,10 @@ struct icr_recovery {
 	struct kvfs_icreate_recover_stats st;
 };
 
-/*
- * Write back the blocks written again and let all go; on failure (or when
- * recovery failed: stale) what replay left in them is not cached.
- */
+/* Every block held was written again: all are written back. */
 static int rec_write_all(struct icr_recovery *r, bool stale)
 {
-	size_t i;
-	int err = 0;
-
-	for (i = 0; i < r->bufs.cap; i++) {
-		struct kv_buf *bp = r->bufs.slots[i].bp;
-
-		if (!bp)
-			continue;
-		kv_buf_lock(bp);
-		if (!stale && !err) {
-			bp->b_ops = &kvfs_inode_buf_ops;
-			err = kv_buf_write(bp);
-			if (err)
-				kvfs_corrupt(err, bp->b_blkno, ICR_RECOVERY,
-					     "write-back of the cluster: %s",
-					     strerror(-err));
-		}
-		if (stale || err)
-			kv_buf_stale(bp);
-		kv_buf_unlock(bp);
-		kv_buf_rele(bp);
-	}
-	kvfs_rec_bufs_reset(&r->bufs);
-	return err;
+	return kvfs_icluster_rec_write_all(&r->bufs, stale, ICR_RECOVERY, NULL);
 }
 
 static int rec_replay(void *priv, const void *delta, uint32_t len,

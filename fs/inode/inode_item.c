@@ -358,38 +358,41 @@ struct ili_recovery {
 	struct kvfs_inode_recover_stats st;
 };
 
-/*
- * Write back the replayed clusters and let all go; on failure (or when
- * recovery failed: stale) what replay left in them is not cached.
- */
-static int rec_write_all(struct ili_recovery *r, bool stale)
+int kvfs_icluster_rec_write_all(struct kvfs_rec_bufs *t, bool stale,
+				const char *what, uint64_t *written)
 {
 	size_t i;
 	int err = 0;
 
-	for (i = 0; i < r->clus.cap; i++) {
-		struct kv_buf *bp = r->clus.slots[i].bp;
+	for (i = 0; i < t->cap; i++) {
+		struct kv_buf *bp = t->slots[i].bp;
 
 		if (!bp)
 			continue;
 		kv_buf_lock(bp);
-		if (!stale && !err && r->clus.slots[i].changed) {
+		if (!stale && !err && t->slots[i].changed) {
 			bp->b_ops = &kvfs_inode_buf_ops;
 			err = kv_buf_write(bp);
 			if (err)
-				kvfs_corrupt(err, bp->b_blkno, ILI_RECOVERY,
+				kvfs_corrupt(err, bp->b_blkno, what,
 					     "write-back of the cluster: %s",
 					     strerror(-err));
-			else
-				r->st.written++;
+			else if (written)
+				(*written)++;
 		}
 		if (stale || err)
 			kv_buf_stale(bp);
 		kv_buf_unlock(bp);
 		kv_buf_rele(bp);
 	}
-	kvfs_rec_bufs_reset(&r->clus);
+	kvfs_rec_bufs_reset(t);
 	return err;
+}
+
+static int rec_write_all(struct ili_recovery *r, bool stale)
+{
+	return kvfs_icluster_rec_write_all(&r->clus, stale, ILI_RECOVERY,
+					   &r->st.written);
 }
 
 /* Does the inode in its slot vouch for its LSN (magic, owner, crc)? */

@@ -43,6 +43,7 @@
 #include "fs/inode/inode.h"
 #include "journal/journal.h"
 
+struct kvfs_rec_bufs;
 struct kvfs_trans;
 
 /* The journal item type of inode deltas. */
@@ -94,6 +95,17 @@ int kvfs_inode_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
 			   const struct kvj_recover_ops *bops,
 			   struct kvj_recover_ops *ops);
 void kvfs_inode_recover_free(struct kvj_recover_ops *ops);
+
+/*
+ * For the recoveries that replay into inode clusters (this one and the
+ * icreate item's): write back, as inode buffers, the clusters of t that
+ * replay changed, release every buffer and empty t.  stale (recovery
+ * failed), or after a failed write, what replay left in them is not
+ * cached.  A failed write is reported as in structure what; *written
+ * (when not NULL) counts the writes.  0 or the first write's -errno.
+ */
+int kvfs_icluster_rec_write_all(struct kvfs_rec_bufs *t, bool stale,
+				const char *what, uint64_t *written);
 
 struct kvfs_inode_recover_stats {
 	uint64_t deltas; /* inode deltas seen */

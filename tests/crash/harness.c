@@ -14,6 +14,7 @@
 #include "fs/repair/repair.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
+#include "tests/scrub_util.h"
 
 const char *const crash_mode_name[NMODES] = { "crash", "volatile", "tear",
 					      "sectors" };
@@ -190,6 +191,15 @@ unsigned crash_fsck_dry(const char *p, const char *when, int *err)
 
 	*err = kvfs_repair(p, &o, &res);
 	return c.found;
+}
+
+void crash_image_clean(const char *p, const char *when)
+{
+	int err;
+
+	scrub_image_clean(p);
+	CHECK_EQ(crash_fsck_dry(p, when, &err), 0);
+	CHECK_EQ(err, 0);
 }
 
 uint64_t crash_rnd(uint64_t *s)

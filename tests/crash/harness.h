@@ -83,6 +83,13 @@ int crash_cut_in_replay(const char *p, uint64_t cutseed, uint64_t *cut_at,
  */
 unsigned crash_fsck_dry(const char *p, const char *when, int *err);
 
+/*
+ * The image at p, unmounted, passes the independent checker
+ * (tests/scrub_util.h) and fsck -n (crash_fsck_dry()) with no finding;
+ * what either found is printed before the check fails.
+ */
+void crash_image_clean(const char *p, const char *when);
+
 /* splitmix64: the next number of the stream *s */
 uint64_t crash_rnd(uint64_t *s);
 

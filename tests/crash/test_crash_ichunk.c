@@ -36,10 +36,8 @@
 #include "fs/format/mkfs.h"
 #include "fs/io/dev.h"
 #include "fs/kvfs.h"
-#include "fs/repair/repair.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
-#include "tests/scrub_util.h"
 
 #define NFILES 320
 #define NDATA 64
@@ -49,30 +47,6 @@ static const struct kvfs_cred cr = { 0 };
 static uint64_t mkfs_free;
 static uint32_t bsize;
 static char *pattern, *got;
-
-static void on_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
-		       uint64_t blkno, const char *what, bool fixed)
-{
-	(void)fixed;
-	(*(unsigned *)arg)++;
-	fprintf(stderr,
-		"fsck -n: %s: inode %" PRIu64 ", block %" PRIu64 ": %s\n",
-		kvfs_repair_phase_name(ph), ino, blkno, what);
-}
-
-static void image_clean(void)
-{
-	static const struct kvfs_repair_ops ops = { .problem = on_problem };
-	unsigned found = 0;
-	struct kvfs_repair_opts o = { .dry_run = true,
-				      .ops = &ops,
-				      .arg = &found };
-	struct kvfs_repair_result res;
-
-	scrub_image_clean(path);
-	CHECK_EQ(kvfs_repair(path, &o, &res), 0);
-	CHECK_EQ(found, 0);
-}
 
 static uint64_t bfree(struct kvfs_mount *mp)
 {
@@ -232,7 +206,7 @@ static void check_point(const struct run *r)
 	}
 	CHECK_EQ(kvfs_rmdir(mp, kvfs_root_ino(mp), "d"), 0);
 	CHECK_EQ(kvfs_close(mp), 0);
-	image_clean();
+	crash_image_clean(path, "after the removals");
 	mp = crash_open(path, NULL);
 	CHECK_EQ(bfree(mp), mkfs_free);
 	CHECK_EQ(kvfs_close(mp), 0);

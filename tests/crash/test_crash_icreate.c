@@ -43,10 +43,8 @@
 #include "fs/format/mkfs.h"
 #include "fs/io/dev.h"
 #include "fs/kvfs.h"
-#include "fs/repair/repair.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
-#include "tests/scrub_util.h"
 
 #define NA 200
 #define NB 130
@@ -74,30 +72,6 @@ struct run {
 	bool data_removed; /* and synced */
 	int durable_b; /* g0.. below it: created, and fsynced */
 };
-
-static void on_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
-		       uint64_t blkno, const char *what, bool fixed)
-{
-	(void)fixed;
-	(*(unsigned *)arg)++;
-	fprintf(stderr,
-		"fsck -n: %s: inode %" PRIu64 ", block %" PRIu64 ": %s\n",
-		kvfs_repair_phase_name(ph), ino, blkno, what);
-}
-
-static void image_clean(void)
-{
-	static const struct kvfs_repair_ops ops = { .problem = on_problem };
-	unsigned found = 0;
-	struct kvfs_repair_opts o = { .dry_run = true,
-				      .ops = &ops,
-				      .arg = &found };
-	struct kvfs_repair_result res;
-
-	scrub_image_clean(path);
-	CHECK_EQ(kvfs_repair(path, &o, &res), 0);
-	CHECK_EQ(found, 0);
-}
 
 static uint64_t bfree(struct kvfs_mount *mp)
 {
@@ -269,7 +243,7 @@ static void check_point(const struct run *r)
 	icr_total.blocks += mp->icr_rstats.blocks;
 	icr_total.cancelled += mp->icr_rstats.cancelled;
 	CHECK_EQ(kvfs_close(mp), 0);
-	image_clean();
+	crash_image_clean(path, "after the recovery");
 	mp = crash_open(path, NULL);
 	dir = dir_ino(mp);
 	for (int i = 0; i < NA; i++) {
@@ -317,7 +291,7 @@ static void check_point(const struct run *r)
 		CHECK_EQ(kvfs_unlink(mp, kvfs_root_ino(mp), "keep"), 0);
 	CHECK_EQ(kvfs_rmdir(mp, kvfs_root_ino(mp), "d"), 0);
 	CHECK_EQ(kvfs_close(mp), 0);
-	image_clean();
+	crash_image_clean(path, "after the removals");
 	mp = crash_open(path, NULL);
 	/* blocks of more than a chunk's inodes are kept (fs/inode/ialloc.h) */
 	if (mp->g.inopblock <= KVFS_INODES_PER_CHUNK)
