@@ -882,34 +882,49 @@ static int lastext_load(struct kvfs_inode *ip, uint64_t ls, struct kvfs_irec *r)
 }
 
 /*
+ * The mappings of [off, off + len) from the in-core list x, at most nmax,
+ * into map; their count.  Each extent found is also remembered as ip's
+ * last extent when ip is given (not by a lock-free reader, which stores
+ * nothing).
+ */
+static int iext_map(struct kvfs_iext *x, uint64_t off, uint64_t len,
+		    struct kvfs_bmap *map, int nmax, struct kvfs_inode *ip)
+{
+	uint64_t cur = off, end = off + len;
+	struct kvfs_iext_pos pos;
+	struct kvfs_irec r;
+	bool found;
+	int k = 0;
+
+	found = kvfs_iext_find(x, off, &pos, &r);
+	while (cur < end && k < nmax) {
+		if (!found || r.off >= end) {
+			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
+			break;
+		}
+		if (!put_rec(map, &k, nmax, &cur, end, &r))
+			break;
+		if (ip)
+			lastext_store(ip, &r);
+		found = kvfs_iext_next(x, &pos, &r);
+	}
+	return k;
+}
+
+/*
  * kvfs_bmapi_read_fork() of a regular file's B+tree data fork from its
  * in-core list (fs/data/iext.h): -ENOMEM when the list cannot be had.
  */
 static int read_iext(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 		     struct kvfs_bmap *map, int *nmap)
 {
-	uint64_t cur = off, end = off + len;
-	struct kvfs_iext_pos pos;
 	struct kvfs_iext *x;
-	struct kvfs_irec r;
-	bool found;
-	int k = 0, err;
+	int err;
 
 	err = kvfs_iext_get(ip, &x);
 	if (err)
 		return err;
-	found = kvfs_iext_find(x, off, &pos, &r);
-	while (cur < end && k < *nmap) {
-		if (!found || r.off >= end) {
-			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
-			break;
-		}
-		if (!put_rec(map, &k, *nmap, &cur, end, &r))
-			break;
-		lastext_store(ip, &r);
-		found = kvfs_iext_next(x, &pos, &r);
-	}
-	*nmap = k;
+	*nmap = iext_map(x, off, len, map, *nmap, ip);
 	return 0;
 }
 
@@ -1050,12 +1065,8 @@ out:
 int kvfs_bmapi_read_rcu(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 			struct kvfs_bmap *map, int *nmap)
 {
-	uint64_t cur = off, end = off + len;
-	struct kvfs_iext_pos pos;
 	struct kvfs_iext *x;
-	struct kvfs_irec r;
-	bool found;
-	int k = 0, err;
+	int err;
 
 	err = kvfs_bmapi_read_nolock(ip, off, len, map, nmap);
 	if (err != -EAGAIN ||
@@ -1073,18 +1084,8 @@ int kvfs_bmapi_read_rcu(struct kvfs_inode *ip, uint64_t off, uint64_t len,
 		kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
 		return -EAGAIN;
 	}
-	found = kvfs_iext_find(x, off, &pos, &r);
-	while (cur < end && k < *nmap) {
-		if (!found || r.off >= end) {
-			put_map(map, &k, cur, KVFS_NULLBLOCK, end - cur, 0);
-			break;
-		}
-		if (!put_rec(map, &k, *nmap, &cur, end, &r))
-			break;
-		found = kvfs_iext_next(x, &pos, &r);
-	}
+	*nmap = iext_map(x, off, len, map, *nmap, NULL);
 	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
-	*nmap = k;
 	return 0;
 }
 
