@@ -84,9 +84,9 @@ int crash_cut_in_replay(const char *p, uint64_t cutseed, uint64_t *cut_at,
 unsigned crash_fsck_dry(const char *p, const char *when, int *err);
 
 /*
- * The image at p, unmounted, passes the independent checker
- * (tests/scrub_util.h) and fsck -n (crash_fsck_dry()) with no finding;
- * what either found is printed before the check fails.
+ * The image at p, unmounted after a clean close, passes the independent
+ * checker (tests/scrub_util.h) and fsck -n with no finding, a dirty log
+ * included; what either found is printed before the check fails.
  */
 void crash_image_clean(const char *p, const char *when);
 

@@ -36,10 +36,8 @@
 #include "fs/inode/icache.h"
 #include "fs/io/dev.h"
 #include "fs/kvfs.h"
-#include "fs/repair/repair.h"
 #include "tests/check.h"
 #include "tests/crash/harness.h"
-#include "tests/scrub_util.h"
 
 #define NF 150
 #define BATCH 3
@@ -66,30 +64,6 @@ static void name_of(int i, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s",
 			 i == NF ? "sym" : i == NF + 1 ? "fifo" : "sub");
-}
-
-static void on_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
-		       uint64_t blkno, const char *what, bool fixed)
-{
-	(void)fixed;
-	(*(unsigned *)arg)++;
-	fprintf(stderr,
-		"fsck -n: %s: inode %" PRIu64 ", block %" PRIu64 ": %s\n",
-		kvfs_repair_phase_name(ph), ino, blkno, what);
-}
-
-static void image_clean(void)
-{
-	static const struct kvfs_repair_ops ops = { .problem = on_problem };
-	unsigned found = 0;
-	struct kvfs_repair_opts o = { .dry_run = true,
-				      .ops = &ops,
-				      .arg = &found };
-	struct kvfs_repair_result res;
-
-	scrub_image_clean(path);
-	CHECK_EQ(kvfs_repair(path, &o, &res), 0);
-	CHECK_EQ(found, 0);
 }
 
 static void counts(struct kvfs_mount *mp, uint64_t *bfree, uint64_t *ffree)
@@ -188,7 +162,7 @@ static void check_point(const struct run *r)
 	mp = crash_open(path, &info);
 	CHECK(info.orphans <= 1);
 	CHECK_EQ(kvfs_close(mp), 0);
-	image_clean();
+	crash_image_clean(path, "after the recovery");
 	mp = crash_open(path, NULL);
 	dir = dir_ino(mp);
 	for (int i = 0; i < NNAMES; i++) {
@@ -226,7 +200,7 @@ static void check_point(const struct run *r)
 	CHECK(gone <= r->started);
 	CHECK_EQ(kvfs_rmdir(mp, kvfs_root_ino(mp), "d"), 0);
 	CHECK_EQ(kvfs_close(mp), 0);
-	image_clean();
+	crash_image_clean(path, "after the removals");
 	mp = crash_open(path, NULL);
 	counts(mp, &bfree, &ffree);
 	CHECK_EQ(bfree, tmpl_bfree);
