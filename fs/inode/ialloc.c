@@ -215,8 +215,58 @@ static int find_free_rec(struct kvfs_btree_cur *cur, uint32_t near,
 }
 
 /*
- * Take a free inode of AG agno: *ino = KVFS_NULLINO if the AG has none.
- * The AG lock covers the search and the change.
+ * The first free inode of r that no other transaction holds (*bit), or
+ * false.  An inode freed by a transaction still finishing stays locked
+ * and joined to it to its end, and its deferred frees may wait for this
+ * AG's lock: waiting for that inode's lock under the AG lock deadlocked
+ * (tests/stress ichurn -l 200: an rmdir's freed directory, its emptied
+ * parent's block freed after a roll, and a create in the directory's AG
+ * handed that inode).  Such an inode is skipped, as XFS's xfs_iget()
+ * refuses one being inactivated.
+ */
+static bool rec_pick(struct kvfs_trans *tp, uint32_t agno,
+		     const struct kvfs_inobt_rec *r, unsigned *bit)
+{
+	uint64_t free = rec_free_inodes(r);
+	uint32_t start = kv_le32_to_cpu(r->startino);
+
+	for (; free; free &= free - 1) {
+		const struct kvfs_trans *tx;
+
+		*bit = (unsigned)__builtin_ctzll(free);
+		tx = kvfs_icache_joined_tx(
+			tp->mp, kvfs_agino_to_ino(&tp->mp->g, agno,
+						  start + *bit));
+		if (!tx || tx == tp)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Past a record whose free inodes are all held (rec_pick()): the first of
+ * the AG's records with one that is not; *stat 0 if none has.
+ */
+static int pick_any_rec(struct kvfs_btree_cur *cur, struct kvfs_trans *tp,
+			uint32_t agno, struct kvfs_inobt_rec *r, unsigned *bit,
+			int *stat)
+{
+	struct kvfs_inobt_key k = { .startino = kv_cpu_to_le32(0) };
+	int err = kvfs_btree_lookup(cur, KVFS_LOOKUP_GE, &k, stat);
+
+	while (!err && *stat) {
+		err = kvfs_btree_get_rec(cur, r, stat);
+		if (err || !*stat || (r->freecount && rec_pick(tp, agno, r, bit)))
+			break;
+		err = kvfs_btree_increment(cur, stat);
+	}
+	return err;
+}
+
+/*
+ * Take a free inode of AG agno: *ino = KVFS_NULLINO if the AG has none
+ * that another transaction does not hold.  The AG lock covers the search
+ * and the change.
  */
 static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 		      uint64_t *ino)
@@ -227,8 +277,7 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	struct kvfs_btree_ag ag;
 	struct kvfs_inobt_rec r;
 	struct kv_buf *agibp;
-	uint64_t free;
-	unsigned bit;
+	unsigned bit = 0;
 	bool newly;
 	int stat, err;
 
@@ -253,13 +302,16 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 			    pag->ialloc_hint, &r, &stat);
 	if (err)
 		return err;
-	free = rec_free_inodes(&r);
-	if (!stat || !free)
+	if (!stat || !rec_free_inodes(&r))
 		return kvfs_corrupt(-EUCLEAN, agibp->b_blkno, "AG inode header",
 				    "%u free inodes counted, none in the "
 				    "inode-chunk tree",
 				    pag->ifree);
-	bit = (unsigned)__builtin_ctzll(free);
+	if (!rec_pick(tp, agno, &r, &bit)) {
+		err = pick_any_rec(&cur, tp, agno, &r, &bit, &stat);
+		if (err || !stat)
+			return err;
+	}
 	r.freemask =
 		kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) & ~(1ull << bit));
 	r.freecount--;

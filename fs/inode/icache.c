@@ -547,6 +547,24 @@ struct kvfs_inode *kvfs_icache_peek(struct kvfs_mount *mp, uint64_t ino,
 	return ip;
 }
 
+const struct kvfs_trans *kvfs_icache_joined_tx(struct kvfs_mount *mp,
+					       uint64_t ino)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+	const struct kvfs_trans *tx = NULL;
+
+	rcu_online();
+	rcu_read_lock();
+	cds_lfht_lookup(mp->ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	if (node)
+		tx = atomic_load(&caa_container_of(node, struct kvfs_inode,
+						   i_hnode)->i_item.tx);
+	rcu_read_unlock();
+	return tx;
+}
+
 void kvfs_ihold(struct kvfs_inode *ip)
 {
 	atomic_fetch_add_explicit(&ip->i_count, 1, memory_order_relaxed);

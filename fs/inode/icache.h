@@ -30,6 +30,7 @@
 #include "fs/inode/inode.h"
 
 struct kvfs_icache;
+struct kvfs_trans;
 
 /* Create the cache of mp (after the log is open); one per mount. */
 int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp);
@@ -128,6 +129,14 @@ int kvfs_icache_lookup(struct kvfs_mount *mp, uint64_t ino,
  */
 struct kvfs_inode *kvfs_icache_peek(struct kvfs_mount *mp, uint64_t ino,
 				    bool (*keep)(struct kvfs_inode *ip));
+
+/*
+ * The transaction the cached inode ino is joined to, or NULL (not cached,
+ * or joined to none): read under RCU, a value to compare only, never to
+ * follow (that transaction may end meanwhile).
+ */
+const struct kvfs_trans *kvfs_icache_joined_tx(struct kvfs_mount *mp,
+					       uint64_t ino);
 
 /* Free up to nr reclaimable inodes now (the shrinker's scan). */
 size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr);

@@ -594,6 +594,49 @@ static void test_free_realloc_same_trans(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/*
+ * An inode freed by a transaction that rolled (its AG lock released, the
+ * inode still locked and joined to it, as an rmdir whose parent's block
+ * is freed after the roll) is not handed to another transaction, which
+ * would wait for its lock under the AG lock the first one may need
+ * (tests/stress ichurn -l 200 deadlocked so); once the first is over, it
+ * is.
+ */
+static void test_free_realloc_other_trans(void)
+{
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip, *ip2, *ip3;
+	struct kvfs_trans *tp, *tp2;
+	uint64_t ino;
+
+	make_fs();
+	mp = mount_fs(true);
+	tp = trans(mp);
+	ip = alloc_reg(tp, 1);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	ino = ip->i_ino;
+	tp = trans(mp);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_difree(tp, ip), 0);
+	CHECK_EQ(kvfs_trans_roll(tp, NULL), 0);
+	nr_wrlock_deadlk = 0;
+	tp2 = trans(mp);
+	ip2 = alloc_reg(tp2, 2);
+	CHECK(ip2->i_ino != ino);
+	CHECK_EQ(nr_wrlock_deadlk, 0);
+	CHECK_EQ(kvfs_trans_commit(tp2, NULL), 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	tp = trans(mp);
+	ip3 = alloc_reg(tp, 3);
+	CHECK_EQ(ip3->i_ino, ino);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	kvfs_iput(ip3);
+	kvfs_iput(ip2);
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 /* ---- kvfs_icache_read(): lockless reads of cached inodes ---- */
 
 struct snap {
@@ -715,6 +758,7 @@ int main(void)
 	test_corrupt();
 	test_alloc_free();
 	test_free_realloc_same_trans();
+	test_free_realloc_other_trans();
 	test_index_size();
 	test_reclaim_budget();
 	unlink(path);
