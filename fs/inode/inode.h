@@ -23,9 +23,11 @@
  *     locks and buffer locks.  Two inode locks of one kind are taken in
  *     ascending inode number order.  One exception, as in XFS: inode
  *     allocation locks the new inode while its transaction holds the
- *     AG's inode header buffer (nobody waits for a free inode's lock
- *     while holding anything: only allocation in that AG, which waits
- *     for the header first, locks a free inode).
+ *     AG's inode header buffer (only allocation in that AG, which waits
+ *     for the header first, locks a free inode; a transaction that freed
+ *     one holds its lock to its end and may wait for AG locks after a
+ *     roll, so an inode still joined to another transaction is never
+ *     handed out: fs/inode/ialloc.c rec_pick()).
  * The AIL and the cache's reclaim only ever trylock both.
  *
  * Reading a field without the inode lock gives a value that was true at

@@ -64,9 +64,18 @@ run_csv() {
 # full_fit_alloc pins 2 * fls(ncpus) * 8192 pages a thread at its peak (256
 # MiB at 2 threads on 2 CPUs: hence the 512 MiB budget), and on the vmap
 # path as many one-page areas, each a kernel mapping: more than
-# vm.max_map_count allows the process, so it runs without kv-vmalloc.
-run_csv "$(echo $tests | sed 's/full_fit_alloc//')" "$allocs"
-run_csv full_fit_alloc "kv glibc jemalloc mimalloc"
+# vm.max_map_count allows the process, so it never runs with kv-vmalloc.
+# It, long_busy_list_alloc and kvmalloc_mixed set up for seconds whatever
+# --seconds says (fixed sizes, the kernel's test_vmalloc's): every
+# allocator runs the quick tests, and kv alone the slow ones (a smoke
+# test of the tool, not a benchmark).
+slow="full_fit_alloc long_busy_list_alloc kvmalloc_mixed"
+quick=$tests
+for t in $slow; do
+	quick=$(echo $quick | sed "s/$t//")
+done
+run_csv "$quick" "$allocs"
+run_csv "$slow" kv
 "$bench" --csv --alloc all --test small_obj --seconds 0.02 --budget 64M \
 	>"$tmp/csv" 2>"$tmp/err" || fail "--alloc all failed: $(cat "$tmp/err")"
 nall=$(grep -c "^small_obj,1,[a-z-]*,[1-9][0-9]*\$" "$tmp/csv")
