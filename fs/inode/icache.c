@@ -444,9 +444,9 @@ found:
  * kvfs_icache_read() of ino, the caller inside rcu_read_lock(); inlined
  * (-O2 kept it a call: ~30 instructions of a stat's ~1 700)
  */
-static inline __attribute__((always_inline)) int read_rcu(struct kvfs_icache *ic, uint64_t ino,
-		    void (*read)(const struct kvfs_inode *ip, void *arg),
-		    void *arg)
+static inline __attribute__((always_inline)) int
+read_rcu(struct kvfs_icache *ic, uint64_t ino,
+	 void (*read)(const struct kvfs_inode *ip, void *arg), void *arg)
 {
 	struct kvfs_inode *ip = ic_find(ic, ino);
 

@@ -611,9 +611,10 @@ hit:
  * kv_buf_peek()'s index walk, remembered in t: out of line, so that the
  * remembered case (most peeks) saves and restores no registers for it.
  */
-static __attribute__((noinline)) struct kv_buf *
-peek_index(struct kv_bcache *bc, uint64_t blkno, struct tl_buf *t,
-	   uint64_t epoch)
+static __attribute__((noinline)) struct kv_buf *peek_index(struct kv_bcache *bc,
+							   uint64_t blkno,
+							   struct tl_buf *t,
+							   uint64_t epoch)
 {
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
