@@ -114,6 +114,20 @@ int kvfs_icache_read(struct kvfs_mount *mp, uint64_t ino,
 		     void *arg);
 
 /*
+ * kvfs_icache_read() of ino with read(ip, arg), then, when that counted
+ * and left a nonzero inode number in *next, kvfs_icache_read() of *next
+ * with read2(ip, arg2), in one RCU read section (a lookup in a directory
+ * and the stat of the child it found: one section, not two).  Returns
+ * the first read's result; *done2 says whether the second one counted.
+ */
+int kvfs_icache_read_then(struct kvfs_mount *mp, uint64_t ino,
+			  void (*read)(const struct kvfs_inode *ip, void *arg),
+			  void *arg, const uint64_t *next,
+			  void (*read2)(const struct kvfs_inode *ip,
+					void *arg2),
+			  void *arg2, bool *done2);
+
+/*
  * The cached inode ino, referenced, without reading anything (tests):
  * -ENOENT if it is not cached.
  */

@@ -1410,7 +1410,8 @@ static int sf_lookup_rcu(struct rctx *r)
 }
 
 /* Data block dblk's contents, or NULL. */
-static const uint8_t *dblk_rcu(struct rctx *r, uint32_t dblk)
+static inline __attribute__((always_inline)) const uint8_t *
+dblk_rcu(struct rctx *r, uint32_t dblk)
 {
 	const struct kvfs_dir_data_hdr *h;
 	struct kv_buf *bp;
@@ -1431,8 +1432,8 @@ static const uint8_t *dblk_rcu(struct rctx *r, uint32_t dblk)
 }
 
 /* A hash index block at fsb of the given level, or NULL. */
-static struct kvfs_btree_block *tree_blk_rcu(struct rctx *r, uint64_t fsb,
-					     unsigned level)
+static inline __attribute__((always_inline)) struct kvfs_btree_block *
+tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level)
 {
 	struct kvfs_btree_block *bb;
 	struct kv_buf *bp;

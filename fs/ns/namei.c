@@ -273,6 +273,8 @@ static void lookup_rcu_read(const struct kvfs_inode *dp, void *arg)
 	struct rcu_look *l = arg;
 	uint8_t ftype;
 
+	/* an earlier try's number, not validated, is no answer */
+	l->ino = 0;
 	/* not a directory, or a removed one: the locked path says which */
 	if (!S_ISDIR(__atomic_load_n(&dp->i_mode, __ATOMIC_RELAXED)) ||
 	    !__atomic_load_n(&dp->i_nlink, __ATOMIC_RELAXED))
@@ -294,14 +296,15 @@ static int lookup_stat_rcu(struct kvfs_mount *mp, uint64_t dir,
 			   const char *name, size_t len, struct kvfs_stat *st)
 {
 	struct rcu_look l = { .name = name, .len = len };
+	bool statted;
 
 	if (is_dot(name, len) || is_dotdot(name, len) ||
-	    kvfs_icache_read(mp, dir, lookup_rcu_read, &l))
+	    kvfs_icache_read_then(mp, dir, lookup_rcu_read, &l, &l.ino,
+				  kvfs_inode_stat_read, st, &statted))
 		return -EAGAIN;
 	if (l.err)
 		return l.err;
-	if (!kvfs_icache_read(mp, l.ino, kvfs_inode_stat_read, st) &&
-	    st->mode && st->nlink)
+	if (statted && st->mode && st->nlink)
 		return 0;
 	return -EAGAIN;
 }

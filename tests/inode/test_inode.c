@@ -676,6 +676,53 @@ static void *snap_writer(void *arg)
 	return NULL;
 }
 
+/* kvfs_icache_read_then()'s first read: sets the number the second reads */
+static void next_read(const struct kvfs_inode *ip, void *arg)
+{
+	uint64_t *next = arg;
+
+	*next = __atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) ? next[1] : 0;
+}
+
+/*
+ * Two reads in one section: the second only when the first counted and
+ * named an inode, and only counted when that one is cached.
+ */
+static void test_read_then(struct kvfs_mount *mp)
+{
+	uint64_t next[2];
+	struct snap s;
+	bool done2;
+
+	/* root (cached, mode set) names rootino + 5 (cached, free) */
+	memset(&s, 0xff, sizeof(s));
+	next[1] = mp->g.rootino + 5;
+	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino, next_read, next,
+				       &next[0], snap_read, &s, &done2),
+		 0);
+	CHECK(done2);
+	CHECK_EQ(s.mode, 0);
+	/* a number not cached: the first counts, the second does not */
+	next[1] = mp->g.rootino + 6;
+	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino, next_read, next,
+				       &next[0], snap_read, &s, &done2),
+		 0);
+	CHECK(!done2);
+	/* the first names nothing (a free inode): no second read */
+	memset(&s, 0xff, sizeof(s));
+	next[1] = mp->g.rootino;
+	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino + 5, next_read, next,
+				       &next[0], snap_read, &s, &done2),
+		 0);
+	CHECK(!done2);
+	CHECK_EQ(s.uid, UINT32_MAX);
+	/* the first not cached: -EAGAIN, no second read */
+	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino + 6, next_read, next,
+				       &next[0], snap_read, &s, &done2),
+		 -EAGAIN);
+	CHECK(!done2);
+}
+
 /*
  * A cached, ready inode is read without a reference (the count stays);
  * an uncached one, or one whose lock is held exclusively, is refused
@@ -710,6 +757,7 @@ static void test_read_rcu(void)
 	kvfs_iput(ip);
 	CHECK_EQ(kvfs_icache_read(mp, mp->g.rootino + 5, snap_read, &s), 0);
 	CHECK_EQ(s.mode, 0);
+	test_read_then(mp);
 
 	/* a free inode, changed in core only (nothing logs it) */
 	CHECK_EQ(kvfs_iget(mp, mp->g.rootino + 5, KVFS_IGET_FREE, &snap_ip),
