@@ -314,8 +314,8 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	if (err || !pag->ifree)
 		return err;
 	cur_init(&cur, &ag, tp, agno, agibp);
-	err = find_free_rec(&cur, pag, near & ~(KVFS_INODES_PER_CHUNK - 1u),
-			    &r, &stat);
+	err = find_free_rec(&cur, pag, near & ~(KVFS_INODES_PER_CHUNK - 1u), &r,
+			    &stat);
 	if (err)
 		return err;
 	if (!stat || !rec_free_inodes(&r))

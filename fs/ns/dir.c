@@ -961,8 +961,8 @@ static uint32_t idx_best(struct kv_buf *bp)
  * a removal on a full filesystem (XFS's xfs_remove() with resblks 0)
  * then changes nothing that could need a block.
  */
-static int free_reindex(struct dctx *d, struct free_cur *fc,
-			struct kv_buf *bp, uint32_t old, uint32_t dblk)
+static int free_reindex(struct dctx *d, struct free_cur *fc, struct kv_buf *bp,
+			uint32_t old, uint32_t dblk)
 {
 	uint32_t best = kv_le32_to_cpu(dhdr(bp)->bestfree);
 	uint32_t split = head(d->hbp)->free_level + 2u;
