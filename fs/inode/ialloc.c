@@ -160,6 +160,12 @@ static void cur_init(struct kvfs_btree_cur *cur, struct kvfs_btree_ag *ag,
 			    tp->mp->bl, agno, ag);
 }
 
+/* Free inodes were added to the AG (under its lock): chunks full may not be. */
+static void ialloc_gained(struct kvfs_perag *pag)
+{
+	pag->ialloc_full = 0;
+}
+
 static uint64_t rec_free_inodes(const struct kvfs_inobt_rec *r)
 {
 	return kv_le64_to_cpu(r->freemask) &
@@ -191,14 +197,24 @@ static int free_rec_at(struct kvfs_btree_cur *cur, uint32_t agino,
  * last allocation of the AG left free inodes in (without it, every create
  * in a directory whose parent's chunk is full walked all the AG's chunks
  * from the first: O(chunks) per create), else the first from the start.
+ * The parent's chunk found full is remembered (pag->ialloc_full, under the
+ * AG lock) until the AG gains free inodes (ialloc_gained()): the creates of
+ * a directory past its first chunk did two tree lookups each, the first
+ * always in vain.  A stale mark would cost locality only, never an inode.
  */
-static int find_free_rec(struct kvfs_btree_cur *cur, uint32_t near,
-			 uint32_t hint, struct kvfs_inobt_rec *r, int *stat)
+static int find_free_rec(struct kvfs_btree_cur *cur, struct kvfs_perag *pag,
+			 uint32_t near, struct kvfs_inobt_rec *r, int *stat)
 {
+	uint32_t hint = pag->ialloc_hint;
 	struct kvfs_inobt_key k;
-	int err;
+	int err = 0;
 
-	err = free_rec_at(cur, near, r, stat);
+	*stat = 0;
+	if (pag->ialloc_full != near + 1) {
+		err = free_rec_at(cur, near, r, stat);
+		if (!err && !*stat)
+			pag->ialloc_full = near + 1;
+	}
 	if (!err && !*stat && hint != near)
 		err = free_rec_at(cur, hint, r, stat);
 	if (err || *stat)
@@ -298,8 +314,8 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	if (err || !pag->ifree)
 		return err;
 	cur_init(&cur, &ag, tp, agno, agibp);
-	err = find_free_rec(&cur, near & ~(KVFS_INODES_PER_CHUNK - 1u),
-			    pag->ialloc_hint, &r, &stat);
+	err = find_free_rec(&cur, pag, near & ~(KVFS_INODES_PER_CHUNK - 1u), &r,
+			    &stat);
 	if (err)
 		return err;
 	if (!stat || !rec_free_inodes(&r))
@@ -638,6 +654,7 @@ static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 				   1);
 	pag->icount += n;
 	pag->ifree += n;
+	ialloc_gained(pag);
 	*agnop = agno;
 	*aginop = startino;
 	return 0;
@@ -867,6 +884,7 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	r.freemask = kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) | 1ull << bit);
 	r.freecount++;
 	agi_mod_ifree(tp, pag, agibp, 1);
+	ialloc_gained(pag);
 	/*
 	 * Blocks of more than a chunk's inodes hold several records: the
 	 * block stays while any of them is allocated, so those records stay

@@ -371,7 +371,14 @@ relog_body(struct kvfs_bli *bli, void *buf, uint32_t *lenp)
 		uint64_t m = bli->tx_map[w];
 
 		while (m) {
+			/*
+			 * A run of chunks logged since is a run of slots too
+			 * (tx_map is within map): one copy (a btree insert
+			 * shifts half a block's entries)
+			 */
 			unsigned b = (unsigned)__builtin_ctzll(m);
+			uint64_t run = ~(m >> b);
+			unsigned n = run ? (unsigned)__builtin_ctzll(run) : 64;
 			size_t c = w * 64 + b;
 			unsigned slot =
 				rank + (unsigned)__builtin_popcountll(
@@ -379,8 +386,8 @@ relog_body(struct kvfs_bli *bli, void *buf, uint32_t *lenp)
 
 			memcpy(slots + (size_t)slot * KVFS_BLI_CHUNK,
 			       src + (c << KVFS_BLI_CHUNK_SHIFT),
-			       KVFS_BLI_CHUNK);
-			m &= m - 1;
+			       (size_t)n * KVFS_BLI_CHUNK);
+			m = n == 64 ? 0 : m & ~(((1ull << n) - 1) << b);
 		}
 		rank += (unsigned)__builtin_popcountll(bli->map[w]);
 		bli->tx_map[w] = 0;

@@ -900,32 +900,50 @@ static int free_delete(struct dctx *d, uint32_t best, uint32_t dblk,
 	return idx_delete(d, true, &r, found);
 }
 
+/* A cursor on the free-space index, and its tree context. */
+struct free_cur {
+	struct kvfs_btree_cur cur;
+	struct kvfs_dir_tree_ctx c;
+};
+
 /*
  * The record's key changed from old to new: rewritten in place where the
  * order allows (the block filling up or emptying usually stays between
  * the same neighbours), else deleted and inserted again.
  */
-static int free_move(struct dctx *d, uint32_t old, uint32_t new, uint32_t dblk)
+static int free_move(struct dctx *d, struct free_cur *fc, uint32_t old,
+		     uint32_t new, uint32_t dblk)
 {
 	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(old),
 				       .dblk = kv_cpu_to_le32(dblk) };
-	struct kvfs_btree_cur cur;
-	struct kvfs_dir_tree_ctx c;
+	struct kvfs_dir_free_rec at;
+	struct free_cur own;
 	bool done;
 	int stat, err;
 
 	if (old == new)
 		return 0;
-	tree_cur(d, &cur, &c, true);
-	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &r, &stat);
-	if (!err && !stat)
-		return corrupt(d, d->hbp->b_blkno, "free record missing");
+	/*
+	 * free_find()'s cursor still on the record (nothing changed the
+	 * index since, in this transaction): no second descent
+	 */
+	if (fc && !kvfs_btree_get_rec(&fc->cur, &at, &stat) && stat &&
+	    !memcmp(&at, &r, sizeof(r))) {
+		err = 0;
+	} else {
+		fc = &own;
+		tree_cur(d, &fc->cur, &fc->c, true);
+		err = kvfs_btree_lookup(&fc->cur, KVFS_LOOKUP_EQ, &r, &stat);
+		if (!err && !stat)
+			return corrupt(d, d->hbp->b_blkno,
+				       "free record missing");
+	}
 	r.best = kv_cpu_to_le32(new);
 	if (!err)
-		err = kvfs_btree_update_moved(&cur, &r, &done);
+		err = kvfs_btree_update_moved(&fc->cur, &r, &done);
 	if (err || done)
 		return err;
-	err = kvfs_btree_delete(&cur, &stat);
+	err = kvfs_btree_delete(&fc->cur, &stat);
 	return err ? err : free_insert(d, new, dblk);
 }
 
@@ -943,15 +961,15 @@ static uint32_t idx_best(struct kv_buf *bp)
  * a removal on a full filesystem (XFS's xfs_remove() with resblks 0)
  * then changes nothing that could need a block.
  */
-static int free_reindex(struct dctx *d, struct kv_buf *bp, uint32_t old,
-			uint32_t dblk)
+static int free_reindex(struct dctx *d, struct free_cur *fc, struct kv_buf *bp,
+			uint32_t old, uint32_t dblk)
 {
 	uint32_t best = kv_le32_to_cpu(dhdr(bp)->bestfree);
 	uint32_t split = head(d->hbp)->free_level + 2u;
 	int err;
 
 	if (best < old || kvfs_trans_blocks_left(d->tp) >= split) {
-		err = free_move(d, old, best, dblk);
+		err = free_move(d, fc, old, best, dblk);
 		if (err)
 			return err;
 		old = best;
@@ -964,17 +982,16 @@ static int free_reindex(struct dctx *d, struct kv_buf *bp, uint32_t old,
 }
 
 /* A data block with room for need bytes: *dblk, or *found false. */
-static int free_find(struct dctx *d, uint32_t need, uint32_t *dblk, bool *found)
+static int free_find(struct dctx *d, struct free_cur *fc, uint32_t need,
+		     uint32_t *dblk, bool *found)
 {
 	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(need) };
-	struct kvfs_btree_cur cur;
-	struct kvfs_dir_tree_ctx c;
 	int stat, err;
 
-	tree_cur(d, &cur, &c, true);
-	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_GE, &r, &stat);
+	tree_cur(d, &fc->cur, &fc->c, true);
+	err = kvfs_btree_lookup(&fc->cur, KVFS_LOOKUP_GE, &r, &stat);
 	if (!err && stat)
-		err = kvfs_btree_get_rec(&cur, &r, &stat);
+		err = kvfs_btree_get_rec(&fc->cur, &r, &stat);
 	if (err)
 		return err;
 	*found = stat;
@@ -1745,6 +1762,7 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 	struct hmatch m = { .name = name, .len = len };
 	uint32_t need = KVFS_DIR_DATA_ENTSIZE(len), dblk, old, off;
 	struct kvfs_dir_head *hd;
+	struct free_cur fc;
 	struct kv_buf *bp = NULL;
 	bool found;
 	int err;
@@ -1758,7 +1776,7 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 	if (err)
 		return err;
 	hd = head(d->hbp);
-	err = free_find(d, need, &dblk, &found);
+	err = free_find(d, &fc, need, &dblk, &found);
 	if (err)
 		return err;
 	kvfs_trans_set_nofail(d->tp);
@@ -1773,7 +1791,7 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 				d, bp->b_blkno,
 				"free index promises room that is not there");
 		if (!err)
-			err = free_reindex(d, bp, old, dblk);
+			err = free_reindex(d, &fc, bp, old, dblk);
 	} else {
 		uint32_t ndata = kv_le32_to_cpu(hd->ndata);
 
@@ -1999,9 +2017,9 @@ static int block_removename(struct dctx *d, const char *name, size_t len,
 		if (!err && dropped && last)
 			err = trim_last_empty(d);
 		else if (!err && !dropped)
-			err = free_reindex(d, bp, old, dblk);
+			err = free_reindex(d, NULL, bp, old, dblk);
 	} else if (!err) {
-		err = free_reindex(d, bp, old, dblk);
+		err = free_reindex(d, NULL, bp, old, dblk);
 	}
 	if (!err)
 		err = hash_delete(

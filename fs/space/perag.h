@@ -41,6 +41,12 @@ struct kvfs_perag {
 	uint32_t icount, ifree;
 	/* a chunk that had free inodes at the last allocation (fs/inode/ialloc.c) */
 	uint32_t ialloc_hint;
+	/*
+	 * 1 + an agino whose chunk (the record at or before it) had no free
+	 * inode at an allocation, 0 none: the next ones near it skip that
+	 * lookup.  Cleared when the AG gains free inodes (fs/inode/ialloc.c)
+	 */
+	uint32_t ialloc_full;
 	/* statistics: relaxed counters */
 	atomic_uint_fast64_t lock_acquired, lock_contended;
 };
