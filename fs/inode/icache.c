@@ -350,23 +350,33 @@ static int inode_read(struct kvfs_inode *ip, bool held)
 }
 
 /*
- * inode_read() of a number from outside, once the chunk tree says it is
- * an inode: under the AG's lock, so that its piece is not freed between
- * the lookup and the read (inode lock, then AG lock, then buffer lock).
+ * The AG lock a miss of a number from outside holds from before the new
+ * inode is published to the end of its read (NULL for any other): the
+ * chunk tree's answer holds while its piece cannot be freed.  Taken
+ * first: an allocation in the AG holds that lock while it waits for a
+ * free inode's creator (inode_found()), so a creator that published the
+ * inode and then waited for the AG lock deadlocked with it (a FUSE
+ * lookup by handle of a just freed inode beside a create taking it), as
+ * XFS's xfs_iget_cache_miss() reads under the AGI before it inserts.
  */
+static struct kvfs_perag *untrusted_lock(struct kvfs_mount *mp, uint64_t ino,
+					 unsigned flags)
+{
+	struct kvfs_perag *pag;
+
+	if (!(flags & KVFS_IGET_UNTRUSTED))
+		return NULL;
+	pag = kvfs_perag_get(mp, kvfs_ino_to_agno(&mp->g, ino));
+	kvfs_perag_lock(pag);
+	return pag;
+}
+
+/* inode_read() of a number from outside, under untrusted_lock()'s lock */
 static int inode_read_untrusted(struct kvfs_inode *ip)
 {
-	struct kvfs_mount *mp = ip->i_mount;
-	struct kvfs_perag *pag =
-		kvfs_perag_get(mp, kvfs_ino_to_agno(&mp->g, ip->i_ino));
-	int err;
+	int err = kvfs_ialloc_check_ino(ip->i_mount, ip->i_ino);
 
-	kvfs_perag_lock(pag);
-	err = kvfs_ialloc_check_ino(mp, ip->i_ino);
-	if (!err)
-		err = inode_read(ip, false);
-	kvfs_perag_unlock(pag);
-	return err;
+	return err ? err : inode_read(ip, false);
 }
 
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
@@ -375,6 +385,7 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	struct kvfs_icache *ic = mp->ic;
 	struct cds_lfht_node *node;
 	struct kvfs_inode *ip = NULL;
+	struct kvfs_perag *pag;
 	int err;
 
 	rcu_online();
@@ -396,6 +407,7 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 		return -EINVAL;
 
 	/* not cached: publish it locked, then read it */
+	pag = untrusted_lock(mp, ino, flags);
 	ip = inode_alloc(ic, ino);
 	pthread_rwlock_wrlock(&ip->i_lock);
 	rcu_read_lock();
@@ -406,26 +418,31 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 		/* lost a race with another creator: never published */
 		pthread_rwlock_unlock(&ip->i_lock);
 		inode_free(ic, ip);
+		if (pag)
+			kvfs_perag_unlock(pag);
 		return kvfs_iget(mp, ino, flags, ipp);
 	}
 	kvfs_ht_grow(ic->ht, &ic->ht_size,
 		     atomic_fetch_add(&ic->nr_cached, 1) + 1);
 	stat_inc(ic, ST_MISSES);
-	err = flags & KVFS_IGET_UNTRUSTED ?
-		      inode_read_untrusted(ip) :
-		      inode_read(ip, flags & KVFS_IGET_CREATE);
+	err = pag ? inode_read_untrusted(ip) :
+		    inode_read(ip, flags & KVFS_IGET_CREATE);
 	if (err) {
 		inode_unhash(ic, ip);
 		atomic_fetch_sub(&ic->nr_cached, 1);
 		atomic_fetch_or_explicit(&ip->i_flags, KVFS_IBAD,
 					 memory_order_release);
 		pthread_rwlock_unlock(&ip->i_lock);
+		if (pag)
+			kvfs_perag_unlock(pag);
 		kvfs_iput(ip);
 		return err;
 	}
 	atomic_fetch_and_explicit(&ip->i_flags, ~KVFS_INEW,
 				  memory_order_release);
 	pthread_rwlock_unlock(&ip->i_lock);
+	if (pag)
+		kvfs_perag_unlock(pag);
 found:
 	/* a free inode is cached too (allocation will want it) */
 	if (!__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) &&

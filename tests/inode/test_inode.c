@@ -13,6 +13,8 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fs/kvfs.h"
 #include "tests/inode/ino.h"
@@ -637,6 +639,78 @@ static void test_free_realloc_other_trans(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/*
+ * A miss of a number from outside (a FUSE lookup by handle) and an
+ * allocation of that free inode: the allocation holds the AG lock and
+ * waits for the inode's creator, so the creator must not have published
+ * the inode while it waits for the AG lock (it did: a deadlock).  The
+ * test's transaction holds the AG lock as an allocation does; a thread
+ * misses the handle's inode and waits for that lock; another gets the
+ * free inode as the allocation would, and must not wait for the first.
+ */
+struct untrusted {
+	struct kvfs_mount *mp;
+	uint64_t ino;
+	int err;
+	struct kvfs_inode *ip;
+};
+
+static void *untrusted_handle(void *arg)
+{
+	struct untrusted *u = arg;
+
+	u->err = kvfs_iget_handle(u->mp, u->ino, 1, &u->ip);
+	return NULL;
+}
+
+static void *untrusted_alloc(void *arg)
+{
+	struct untrusted *u = arg;
+
+	u->err = kvfs_iget(u->mp, u->ino, KVFS_IGET_FREE, &u->ip);
+	return NULL;
+}
+
+static void test_untrusted_miss_alloc(void)
+{
+	struct untrusted h = { 0 }, a = { 0 };
+	struct kvfs_mount *mp;
+	struct kvfs_perag *pag;
+	struct kvfs_trans *tp;
+	struct timespec ts;
+	pthread_t th, ta;
+	uint64_t before;
+	bool newly;
+
+	make_fs();
+	mp = mount_fs(true);
+	pag = &mp->pag[0];
+	/* free in the mkfs chunk, not cached */
+	h.mp = a.mp = mp;
+	h.ino = a.ino = mp->g.rootino + 5;
+	CHECK(!cached(mp, h.ino));
+	tp = trans(mp);
+	CHECK_EQ(kvfs_trans_lock_ag(tp, 0, false, &newly), 0);
+	before = atomic_load(&pag->lock_acquired);
+	CHECK_EQ(pthread_create(&th, NULL, untrusted_handle, &h), 0);
+	/* counted as it starts to wait for the lock */
+	while (atomic_load(&pag->lock_acquired) == before)
+		sched_yield();
+	usleep(20000);
+	CHECK_EQ(pthread_create(&ta, NULL, untrusted_alloc, &a), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	/* a timeout here is the deadlock: the handle's miss holds the inode */
+	CHECK_EQ(pthread_timedjoin_np(ta, NULL, &ts), 0);
+	CHECK_EQ(a.err, 0);
+	CHECK_EQ(a.ip->i_mode, 0);
+	kvfs_trans_cancel(tp);
+	pthread_join(th, NULL);
+	CHECK_EQ(h.err, -ESTALE);
+	kvfs_iput(a.ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 /* ---- kvfs_icache_read(): lockless reads of cached inodes ---- */
 
 struct snap {
@@ -807,6 +881,7 @@ int main(void)
 	test_alloc_free();
 	test_free_realloc_same_trans();
 	test_free_realloc_other_trans();
+	test_untrusted_miss_alloc();
 	test_index_size();
 	test_reclaim_budget();
 	unlink(path);
