@@ -251,8 +251,8 @@ static bool rec_pick(struct kvfs_trans *tp, uint32_t agno,
 
 		*bit = (unsigned)__builtin_ctzll(free);
 		tx = kvfs_icache_joined_tx(
-			tp->mp, kvfs_agino_to_ino(&tp->mp->g, agno,
-						  start + *bit));
+			tp->mp,
+			kvfs_agino_to_ino(&tp->mp->g, agno, start + *bit));
 		if (!tx || tx == tp)
 			return true;
 	}
@@ -272,7 +272,8 @@ static int pick_any_rec(struct kvfs_btree_cur *cur, struct kvfs_trans *tp,
 
 	while (!err && *stat) {
 		err = kvfs_btree_get_rec(cur, r, stat);
-		if (err || !*stat || (r->freecount && rec_pick(tp, agno, r, bit)))
+		if (err || !*stat ||
+		    (r->freecount && rec_pick(tp, agno, r, bit)))
 			break;
 		err = kvfs_btree_increment(cur, stat);
 	}

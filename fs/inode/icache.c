@@ -605,8 +605,9 @@ const struct kvfs_trans *kvfs_icache_joined_tx(struct kvfs_mount *mp,
 	cds_lfht_lookup(mp->ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
 	node = cds_lfht_iter_get_node(&iter);
 	if (node)
-		tx = atomic_load(&caa_container_of(node, struct kvfs_inode,
-						   i_hnode)->i_item.tx);
+		tx = atomic_load(
+			&caa_container_of(node, struct kvfs_inode, i_hnode)
+				 ->i_item.tx);
 	rcu_read_unlock();
 	return tx;
 }

@@ -561,6 +561,27 @@ int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 }
 
 /*
+ * On a new filesystem, a file made and committed (*ipp, referenced), then
+ * freed by the transaction returned, still open.
+ */
+static struct kvfs_trans *freeing_trans(struct kvfs_mount **mpp,
+					struct kvfs_inode **ipp)
+{
+	struct kvfs_trans *tp;
+
+	make_fs();
+	*mpp = mount_fs(true);
+	tp = trans(*mpp);
+	*ipp = alloc_reg(tp, 1);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	tp = trans(*mpp);
+	kvfs_ilock(*ipp, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, *ipp), 0);
+	CHECK_EQ(kvfs_difree(tp, *ipp), 0);
+	return tp;
+}
+
+/*
  * Free an inode and allocate in the same transaction: the allocation
  * takes the inode just freed (the lowest free), already locked and
  * joined by the transaction; it must not lock it again.
@@ -569,19 +590,9 @@ static void test_free_realloc_same_trans(void)
 {
 	struct kvfs_mount *mp;
 	struct kvfs_inode *ip, *ip2;
-	struct kvfs_trans *tp;
-	uint64_t ino;
+	struct kvfs_trans *tp = freeing_trans(&mp, &ip);
+	uint64_t ino = ip->i_ino;
 
-	make_fs();
-	mp = mount_fs(true);
-	tp = trans(mp);
-	ip = alloc_reg(tp, 1);
-	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
-	ino = ip->i_ino;
-	tp = trans(mp);
-	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
-	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
-	CHECK_EQ(kvfs_difree(tp, ip), 0);
 	nr_wrlock_deadlk = 0;
 	ip2 = alloc_reg(tp, 2);
 	CHECK_EQ(ip2->i_ino, ino);
@@ -608,19 +619,9 @@ static void test_free_realloc_other_trans(void)
 {
 	struct kvfs_mount *mp;
 	struct kvfs_inode *ip, *ip2, *ip3;
-	struct kvfs_trans *tp, *tp2;
-	uint64_t ino;
+	struct kvfs_trans *tp = freeing_trans(&mp, &ip), *tp2;
+	uint64_t ino = ip->i_ino;
 
-	make_fs();
-	mp = mount_fs(true);
-	tp = trans(mp);
-	ip = alloc_reg(tp, 1);
-	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
-	ino = ip->i_ino;
-	tp = trans(mp);
-	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
-	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
-	CHECK_EQ(kvfs_difree(tp, ip), 0);
 	CHECK_EQ(kvfs_trans_roll(tp, NULL), 0);
 	nr_wrlock_deadlk = 0;
 	tp2 = trans(mp);
