@@ -172,11 +172,6 @@ static uint64_t rec_free_inodes(const struct kvfs_inobt_rec *r)
 	       ~kvfs_inobt_holes(kv_le16_to_cpu(r->holemask));
 }
 
-/*
- * Point the cursor at a record with a free inode: the one holding near
- * (an agino) if it has one, else the first from the start of the tree.
- * *stat 0 if none has.
- */
 /* The chunk at or before agino: *stat 1 and *r if it has a free inode. */
 static int free_rec_at(struct kvfs_btree_cur *cur, uint32_t agino,
 		       struct kvfs_inobt_rec *r, int *stat)
