@@ -596,18 +596,14 @@ struct kvfs_inode *kvfs_icache_peek(struct kvfs_mount *mp, uint64_t ino,
 const struct kvfs_trans *kvfs_icache_joined_tx(struct kvfs_mount *mp,
 					       uint64_t ino)
 {
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
 	const struct kvfs_trans *tx = NULL;
+	struct kvfs_inode *ip;
 
 	rcu_online();
 	rcu_read_lock();
-	cds_lfht_lookup(mp->ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
-	node = cds_lfht_iter_get_node(&iter);
-	if (node)
-		tx = atomic_load(
-			&caa_container_of(node, struct kvfs_inode, i_hnode)
-				 ->i_item.tx);
+	ip = ic_find(mp->ic, ino);
+	if (ip)
+		tx = atomic_load(&ip->i_item.tx);
 	rcu_read_unlock();
 	return tx;
 }
