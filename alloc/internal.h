@@ -187,6 +187,13 @@ struct kv_global {
 	 */
 	uint8_t *armed;
 #endif
+	/*
+	 * Granules (KV_POPULATE_SHIFT bytes) of the memfd faulted in whole
+	 * when their first page is handed out: set once, never cleared
+	 * (the arena never gives memory back).
+	 */
+	uint8_t *populated;
+#define KV_POPULATE_SHIFT (KV_PAGE_SHIFT + 8)
 
 	/* vmap window */
 	char *win;

@@ -133,6 +133,38 @@ static void arm_pages(uint32_t pfn, uint32_t n)
 #endif
 }
 
+/*
+ * A fault per 4 KiB page of the shared memfd, each one a trip through the
+ * kernel (and a hypervisor's exit on a virtual machine), was a tenth of a
+ * create's time: the first page handed out of a granule faults in the
+ * granule whole, in one call.  A racing allocation of the same granule only
+ * faults on its own as before; the call changes no byte.  Never under
+ * buddy_lock (a slab cache's lock may be held: once per granule).
+ */
+static size_t nr_granules(void)
+{
+	return (kv.size + (1ul << KV_POPULATE_SHIFT) - 1) >> KV_POPULATE_SHIFT;
+}
+
+static void populate_pages(uint32_t pfn, uint32_t n)
+{
+	size_t g = pfn >> (KV_POPULATE_SHIFT - KV_PAGE_SHIFT);
+	size_t e = (pfn + n - 1) >> (KV_POPULATE_SHIFT - KV_PAGE_SHIFT);
+	size_t off, len;
+
+	for (; g <= e; g++) {
+		if (__atomic_load_n(&kv.populated[g], __ATOMIC_RELAXED) ||
+		    __atomic_exchange_n(&kv.populated[g], 1, __ATOMIC_RELAXED))
+			continue;
+		off = g << KV_POPULATE_SHIFT;
+		len = kv.size - off;
+		if (len > 1ul << KV_POPULATE_SHIFT)
+			len = 1ul << KV_POPULATE_SHIFT;
+		/* a failure (an old kernel, a full tmpfs) leaves the faults */
+		(void)madvise(kv.base + off, len, MADV_POPULATE_WRITE);
+	}
+}
+
 /* Take a block of 2^order pages, splitting a larger one.  buddy_lock held. */
 static uint32_t buddy_take(unsigned order)
 {
@@ -197,6 +229,8 @@ bool kv_buddy_try_bulk(uint32_t *pfn, uint32_t n)
 		}
 	}
 	buddy_unlock(false);
+	for (j = 0; j < n; j++)
+		populate_pages(pfn[j], 1);
 	return true;
 }
 
@@ -399,6 +433,7 @@ uint32_t kv_page_try(unsigned order)
 	if (pfn != KV_PFN_NONE) {
 		kv_pg_set_state(&kv.desc[pfn], KV_PG_USED);
 		kv.desc[pfn].order = (uint8_t)order;
+		populate_pages(pfn, 1u << order);
 	}
 	return pfn;
 }
@@ -459,11 +494,16 @@ int kv_arena_init(size_t budget)
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (kv.desc == MAP_FAILED)
 		goto fail_map;
+	kv.populated = mmap(NULL, nr_granules(), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (kv.populated == MAP_FAILED)
+		goto fail_desc;
 #ifdef KV_ASAN
 	kv.armed = mmap(NULL, nr_sections(), PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (kv.armed == MAP_FAILED) {
 		err = -errno;
+		munmap(kv.populated, nr_granules());
 		munmap(kv.desc, kv.npages * sizeof(*kv.desc));
 		munmap(kv.base, budget);
 		close(kv.memfd);
@@ -492,6 +532,12 @@ int kv_arena_init(size_t budget)
 		kv.mag_bytes = 8192;
 	return 0;
 
+fail_desc:
+	err = -errno;
+	munmap(kv.desc, kv.npages * sizeof(*kv.desc));
+	munmap(kv.base, budget);
+	close(kv.memfd);
+	return err;
 fail_map:
 	err = -errno;
 	munmap(kv.base, budget);
@@ -516,6 +562,8 @@ void kv_arena_fini(void)
 	munmap(kv.armed, nr_sections());
 	kv.armed = NULL;
 #endif
+	munmap(kv.populated, nr_granules());
+	kv.populated = NULL;
 	munmap(kv.desc, kv.npages * sizeof(*kv.desc));
 	munmap(kv.base, kv.size);
 	close(kv.memfd);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "alloc/internal.h"
@@ -21,6 +22,25 @@ static void check_all_free(void)
 	CHECK_EQ(st.pages_free, st.pages_total);
 	CHECK_EQ(st.live_allocs, 0);
 	CHECK_EQ(st.vmap_areas_live, 0);
+}
+
+/*
+ * The first page handed out of a granule faults the whole granule in: its
+ * last page is resident though nobody touched it.  Run on a fresh arena.
+ */
+static void test_populate_granule(void)
+{
+	size_t g = 1ul << KV_POPULATE_SHIFT;
+	unsigned char vec[1] = { 0 };
+	char *pg = kv_alloc_pages(0, 0);
+	char *last;
+
+	CHECK(pg);
+	last = kv.base + ((size_t)(pg - kv.base) & ~(g - 1)) + g - KV_PAGE_SIZE;
+	CHECK(last != pg);
+	CHECK_EQ(mincore(last, KV_PAGE_SIZE, vec), 0);
+	CHECK(vec[0] & 1);
+	kv_free_pages(pg, 0);
 }
 
 static void test_sizes(void)
@@ -304,6 +324,7 @@ int main(void)
 		kv_stats(&st);
 		CHECK_EQ(st.pages_total, (64 << 20) / KV_PAGE_SIZE);
 		CHECK(st.vmap_zones >= 1);
+		test_populate_granule();
 		test_sizes();
 		test_zero_calloc_realloc();
 		test_kmalloc_vmalloc_pages();
