@@ -576,19 +576,13 @@ int kvfs_icache_lookup(struct kvfs_mount *mp, uint64_t ino,
 struct kvfs_inode *kvfs_icache_peek(struct kvfs_mount *mp, uint64_t ino,
 				    bool (*keep)(struct kvfs_inode *ip))
 {
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
-	struct kvfs_inode *ip = NULL;
+	struct kvfs_inode *ip;
 
 	rcu_online();
 	rcu_read_lock();
-	cds_lfht_lookup(mp->ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
-	node = cds_lfht_iter_get_node(&iter);
-	if (node) {
-		ip = caa_container_of(node, struct kvfs_inode, i_hnode);
-		if (!keep(ip))
-			ip = NULL;
-	}
+	ip = ic_find(mp->ic, ino);
+	if (ip && !keep(ip))
+		ip = NULL;
 	rcu_read_unlock();
 	return ip;
 }
