@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the files of the directory code share (fs/ns/dir.c: the locked
+ * operations; fs/ns/dir_rcu.c: the lookup without the directory's lock;
+ * fs/ns/dir_walk.c: the read-only walk of a stored directory): the layout
+ * of a data block and the remembered addresses of the data blocks.  Not
+ * for other modules: fs/ns/dir.h is the contract.
+ */
+#ifndef KV_FS_NS_DIR_PRIV_H
+#define KV_FS_NS_DIR_PRIV_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "fs/format.h"
+#include "fs/io/buf.h"
+#include "fs/mount.h"
+
+static inline uint32_t fsbs(const struct kvfs_geom *g)
+{
+	return g->dirblksize >> g->blocklog;
+}
+
+static inline struct kvfs_dir_head *head(struct kv_buf *bp)
+{
+	return (void *)((char *)bp->b_addr + KVFS_DIR_DATA_HDR_SIZE);
+}
+
+static inline struct kvfs_dir_data_hdr *dhdr(struct kv_buf *bp)
+{
+	return bp->b_addr;
+}
+
+static inline struct kvfs_dir_data_ent *ent_at(struct kv_buf *bp, uint32_t off)
+{
+	return (void *)((char *)bp->b_addr + off);
+}
+
+static inline uint32_t data_start(uint32_t dblk)
+{
+	return dblk ? KVFS_DIR_DATA_HDR_SIZE : KVFS_DIR_HEAD_SIZE;
+}
+
+/*
+ * The data blocks' addresses, remembered per directory: every lookup
+ * walked the extent B+tree for its data block (a fifth of a stat in a
+ * directory of 20 000 names).  An address is stored by whoever mapped the
+ * block, under the inode lock shared or exclusive (racing readers store
+ * the same one); every change of the block map fs/ns/dir.c makes forgets
+ * the whole map (dmap_drop()) under the lock exclusive.  A map is trusted only
+ * while the fork's format, its extent count and the inode's generation
+ * are those it was made with: a change from outside this file (a
+ * truncation by repair or by the inode's inactivation, a reuse of the
+ * inode) moves one of them.  One that is not trusted is zeroed and
+ * stamped again by the next reader that holds the lock (several may at
+ * once: under the lock the block map holds still, so every address any
+ * of them stores is right).  0: not known (block 0 is the superblock's,
+ * never a directory's).
+ *
+ * The lock-free lookup (kvfs_dir_lookup_rcu()) reads maps too, without
+ * the lock: so a map is never freed while its inode lives.  A directory
+ * that outgrows its map gets a bigger one, which keeps the one it
+ * replaced on its retired list; the inode's end frees them all
+ * (kvfs_dir_map_free(), after the inode cache's grace period).  The
+ * stamp is atomics for those readers (and for resets racing under the
+ * shared lock): dformat is stored last, with release, after the zeroing.
+ */
+struct kvfs_dir_map {
+	_Atomic uint32_t nextents, generation;
+	atomic_uint dformat; /* DMAP_STALE: forgotten */
+	uint32_t nr;
+	struct kvfs_dir_map *retired;
+	_Atomic uint64_t fsb[];
+};
+
+/* Past this many data blocks (a 16 GiB directory) nothing is remembered. */
+#define DMAP_MAX (1u << 22)
+#define DMAP_STALE 0xffffffffu
+
+#endif

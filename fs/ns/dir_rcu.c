@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A directory lookup without the directory's lock (fs/ns/dir.h:
+ * kvfs_dir_lookup_rcu()), for the stat and lookup fast paths.
+ */
+#include "fs/ns/dir.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "fs/format/dinode.h"
+#include "fs/inode/inode.h"
+#include "fs/io/buf_ops.h"
+#include "fs/kvfs.h"
+#include "fs/mount.h"
+#include "fs/ns/dir_priv.h"
+
+/*
+ * kvfs_dir_lookup_rcu() reads what the locked lookup reads, without dp's
+ * lock: the caller reads under rcu_read_lock() and validates dp's
+ * i_lock_seq afterwards (kvfs_icache_read()).  Why that is enough:
+ *  - every change of a directory (its short form, head, data blocks and
+ *    index trees, its format, its block map: blocks added and freed) is
+ *    made holding dp's lock exclusively, and i_lock_seq is odd all that
+ *    hold long: a read that overlapped a change is thrown away;
+ *  - so a read that validates saw one state of the directory, but before
+ *    validating it may read anything: a block mid-change, or a block
+ *    freed and reused by another file when the pointer to it was read
+ *    before the change.  Every value is loaded once (rd*()) and
+ *    bounds-checked before it is used, every loop is bounded, and nothing
+ *    found is reported as damage: the locked path the caller falls back
+ *    to reports it;
+ *  - the memory read stays allocated until rcu_read_unlock(): buffers come
+ *    from kv_buf_peek() (fs/io/buf.c frees a buffer a grace period after
+ *    unhashing it, and its b_addr with it), the inode and its forks are
+ *    freed a grace period after the inode leaves the cache, and data
+ *    block maps live as long as the inode (above).
+ * -EAGAIN whenever it cannot answer so: a block not cached (a cold lookup
+ * reads under the lock), an address not remembered, anything out of place.
+ */
+static uint8_t rd8(const uint8_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static uint16_t rd16(const kv_le16 *p)
+{
+	return le16toh(__atomic_load_n(&p->v, __ATOMIC_RELAXED));
+}
+
+static uint32_t rd32(const kv_le32 *p)
+{
+	return le32toh(__atomic_load_n(&p->v, __ATOMIC_RELAXED));
+}
+
+static uint64_t rd64(const kv_le64 *p)
+{
+	return le64toh(__atomic_load_n(&p->v, __ATOMIC_RELAXED));
+}
+
+/* A sibling chain of equal hashes longer than this: the locked walk. */
+#define RCU_MAX_HOPS 8
+
+struct rctx {
+	const struct kvfs_inode *dp;
+	struct kv_bcache *bc;
+	const struct kvfs_geom *g;
+	const struct kvfs_dir_map *m;
+	uint32_t ndata;
+	const char *name;
+	uint32_t len;
+	uint64_t ino;
+	uint8_t ftype;
+};
+
+static int sf_lookup_rcu(struct rctx *r)
+{
+	const uint8_t *f = r->dp->i_dfork;
+	/* what i_dfork has room for, whatever the fork offset read */
+	uint32_t room = r->g->inodesize - KVFS_DINODE_CORE_SIZE, off;
+	unsigned n = rd16(&((const struct kvfs_dir_sf_hdr *)f)->count);
+
+	off = KVFS_DIR_SF_HDR_SIZE;
+	for (unsigned i = 0; i < n; i++) {
+		const struct kvfs_dir_sf_ent *e = (const void *)(f + off);
+		uint32_t nl;
+
+		if (off + KVFS_DIR_SF_ENT_SIZE > room)
+			return -EAGAIN;
+		nl = rd8(&e->namelen);
+		if (off + KVFS_DIR_SF_ENTSIZE(nl) > room)
+			return -EAGAIN;
+		if (nl == r->len && !memcmp(e->name, r->name, nl)) {
+			r->ino = rd64(&e->ino);
+			r->ftype = rd8(&e->ftype);
+			return 0;
+		}
+		off += KVFS_DIR_SF_ENTSIZE(nl);
+	}
+	return -ENOENT;
+}
+
+/* Data block dblk's contents, or NULL. */
+static inline __attribute__((always_inline)) const uint8_t *
+dblk_rcu(struct rctx *r, uint32_t dblk)
+{
+	const struct kvfs_dir_data_hdr *h;
+	struct kv_buf *bp;
+	uint64_t fsb;
+
+	if (dblk >= r->m->nr)
+		return NULL;
+	fsb = atomic_load_explicit(&r->m->fsb[dblk], memory_order_relaxed);
+	if (!fsb || fsb >= r->g->dblocks)
+		return NULL;
+	bp = kv_buf_peek(r->bc, fsb, fsbs(r->g), &kvfs_dir_data_buf_ops);
+	if (!bp)
+		return NULL;
+	h = bp->b_addr;
+	if (rd64(&h->hdr.owner) != r->dp->i_ino || rd32(&h->dblk) != dblk)
+		return NULL;
+	return bp->b_addr;
+}
+
+/* A hash index block at fsb of the given level, or NULL. */
+static inline __attribute__((always_inline)) struct kvfs_btree_block *
+tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level)
+{
+	struct kvfs_btree_block *bb;
+	struct kv_buf *bp;
+
+	if (fsb >= r->g->dblocks)
+		return NULL;
+	bp = kv_buf_peek(r->bc, fsb, 1, &kvfs_dir_hash_buf_ops);
+	if (!bp)
+		return NULL;
+	bb = bp->b_addr;
+	if (rd32(&bb->hdr.magic) != KVFS_DIR_HASH_MAGIC ||
+	    rd64(&bb->hdr.owner) != r->dp->i_ino || rd16(&bb->level) != level)
+		return NULL;
+	return bb;
+}
+
+/* Does the entry at address addr carry the name?  0, -ENOENT, -EAGAIN. */
+static int entry_rcu(struct rctx *r, uint64_t addr)
+{
+	const struct kvfs_geom *g = r->g;
+	const struct kvfs_dir_data_ent *e;
+	const uint8_t *blk;
+	uint32_t dblk, off, reclen, nl;
+	uint64_t ino;
+
+	if (addr >= ((uint64_t)r->ndata << g->dirblklog) / 8)
+		return -EAGAIN;
+	dblk = (uint32_t)(addr * 8 >> g->dirblklog);
+	off = (uint32_t)(addr * 8 & (g->dirblksize - 1));
+	if (off < data_start(dblk) ||
+	    off + KVFS_DIR_DATA_ENT_SIZE > g->dirblksize)
+		return -EAGAIN;
+	blk = dblk_rcu(r, dblk);
+	if (!blk)
+		return -EAGAIN;
+	e = (const void *)(blk + off);
+	ino = rd64(&e->ino);
+	reclen = rd32(&e->reclen);
+	nl = rd8(&e->namelen);
+	if (!ino || reclen < KVFS_DIR_DATA_ENTSIZE(nl) ||
+	    reclen > g->dirblksize - off)
+		return -EAGAIN;
+	if (nl != r->len || memcmp(e->name, r->name, nl))
+		return -ENOENT;
+	r->ino = ino;
+	r->ftype = rd8(&e->ftype);
+	return 0;
+}
+
+/*
+ * hash_find()'s walk, over kv_buf_peek() and bounds-checked.  The block
+ * layout is computed from the record size here rather than through the
+ * tree's ops (divisions by a size the compiler cannot see).
+ */
+#define HREC sizeof(struct kvfs_dir_hash_rec)
+_Static_assert(sizeof(struct kvfs_dir_hash_rec) == 16, "hash index record");
+
+static const struct kvfs_dir_hash_rec *hrec(const struct kvfs_btree_block *bb,
+					    unsigned i)
+{
+	return (const void *)((const uint8_t *)bb + KVFS_BTREE_HDR_SIZE +
+			      (size_t)i * HREC);
+}
+
+static int hash_find_rcu(struct rctx *r, const struct kvfs_dir_head *hd)
+{
+	uint32_t room = r->g->blocksize - KVFS_BTREE_HDR_SIZE;
+	uint32_t leafmax = room / HREC, nodemax = room / (HREC + 8);
+	uint32_t hash = kvfs_dir_hashname((const uint8_t *)r->name, r->len);
+	uint64_t fsb = rd64(&hd->hash_root);
+	unsigned level = rd8(&hd->hash_level), n, i, lo, hi;
+	const struct kvfs_btree_block *bb;
+	int err;
+
+	if (level >= KVFS_BTREE_MAXLEVELS)
+		return -EAGAIN;
+	for (;;) {
+		const kv_le64 *ptrs;
+
+		bb = tree_blk_rcu(r, fsb, level);
+		if (!bb)
+			return -EAGAIN;
+		n = rd16(&bb->numrecs);
+		if (n > (level ? nodemax : leafmax))
+			return -EAGAIN;
+		if (!level)
+			break;
+		if (!n)
+			return -EAGAIN;
+		/* the last child whose first key is <= (hash, 0) */
+		for (lo = 0, hi = n - 1; lo < hi;) {
+			unsigned mid = lo + (hi - lo + 1) / 2;
+			const struct kvfs_dir_hash_rec *k = hrec(bb, mid);
+			uint32_t kh = rd32(&k->hash);
+
+			if (kh > hash || (kh == hash && rd64(&k->addr)))
+				hi = mid - 1;
+			else
+				lo = mid;
+		}
+		ptrs = (const void *)hrec(bb, nodemax);
+		fsb = rd64(&ptrs[lo]);
+		level--;
+	}
+	/* the leaf's first record whose hash is >= hash */
+	for (lo = 0, hi = n; lo < hi;) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (rd32(&hrec(bb, mid)->hash) < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (unsigned hops = 0;;) {
+		for (i = lo; i < n; i++) {
+			const struct kvfs_dir_hash_rec *rec = hrec(bb, i);
+			uint32_t rh = rd32(&rec->hash);
+
+			if (rh < hash)
+				continue;
+			if (rh > hash)
+				return -ENOENT;
+			err = entry_rcu(r, rd64(&rec->addr));
+			if (err != -ENOENT)
+				return err;
+		}
+		fsb = rd64(&bb->rightsib);
+		if (fsb == KVFS_NULLBLOCK)
+			return -ENOENT;
+		if (++hops > RCU_MAX_HOPS)
+			return -EAGAIN;
+		bb = tree_blk_rcu(r, fsb, 0);
+		if (!bb)
+			return -EAGAIN;
+		n = rd16(&bb->numrecs);
+		if (n > leafmax)
+			return -EAGAIN;
+		lo = 0;
+	}
+}
+
+int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
+			size_t len, uint64_t *ino, uint8_t *ftype)
+{
+	struct rctx r = { .dp = dp,
+			  .bc = dp->i_mount->bc,
+			  .g = &dp->i_mount->g,
+			  .name = name,
+			  .len = (uint32_t)len };
+	uint8_t fmt = __atomic_load_n(&dp->i_dformat, __ATOMIC_RELAXED);
+	const struct kvfs_dir_map *m;
+	const struct kvfs_dir_head *hd;
+	const uint8_t *hb;
+	int err;
+
+	if (len > KVFS_NAME_MAX)
+		return -EAGAIN;
+	if (fmt == KVFS_DFORK_INLINE) {
+		err = sf_lookup_rcu(&r);
+	} else {
+		if (fmt != KVFS_DFORK_EXTENTS && fmt != KVFS_DFORK_BTREE)
+			return -EAGAIN;
+		m = atomic_load_explicit(&dp->i_dirmap, memory_order_acquire);
+		if (!m ||
+		    atomic_load_explicit(&m->dformat, memory_order_acquire) !=
+			    fmt ||
+		    atomic_load_explicit(&m->nextents, memory_order_relaxed) !=
+			    __atomic_load_n(&dp->i_nextents,
+					    __ATOMIC_RELAXED) ||
+		    atomic_load_explicit(&m->generation,
+					 memory_order_relaxed) !=
+			    __atomic_load_n(&dp->i_generation,
+					    __ATOMIC_RELAXED))
+			return -EAGAIN;
+		r.m = m;
+		hb = dblk_rcu(&r, 0);
+		if (!hb)
+			return -EAGAIN;
+		hd = (const void *)(hb + KVFS_DIR_DATA_HDR_SIZE);
+		r.ndata = rd32(&hd->ndata);
+		/* read_head()'s check: the size is the head's data blocks' */
+		if (!r.ndata ||
+		    __atomic_load_n(&dp->i_size, __ATOMIC_RELAXED) !=
+			    (uint64_t)r.ndata * r.g->dirblksize)
+			return -EAGAIN;
+		err = hash_find_rcu(&r, hd);
+	}
+	if (!err) {
+		*ino = r.ino;
+		*ftype = r.ftype;
+	}
+	return err;
+}

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The read-only walk of a directory as stored (fs/ns/dir.h:
+ * kvfs_dir_walk_disk(), kvfs_dir_xmap()), for the checker and fsck: no
+ * inode, no lock, no transaction; every block verified as it is read.
+ */
+#include "fs/ns/dir.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/btree/bmap_btree.h"
+#include "fs/format/dinode.h"
+#include "fs/inode/inode.h"
+#include "fs/io/buf_ops.h"
+#include "fs/mount.h"
+#include "fs/ns/dir_priv.h"
+
+static int walk_sf(const struct kvfs_geom *g, const struct kvfs_dinode *d,
+		   uint64_t *parent, kvfs_dir_walk_fn fn, void *priv)
+{
+	const uint8_t *fork = (const uint8_t *)d + KVFS_DINODE_CORE_SIZE;
+	const struct kvfs_dir_sf_hdr *h = (const void *)fork;
+	uint64_t size = kv_le64_to_cpu(d->size);
+	unsigned n = kv_le16_to_cpu(h->count);
+	uint32_t pos = KVFS_DIR_SF_HDR_SIZE;
+
+	if (size < KVFS_DIR_SF_HDR_SIZE || size > kvfs_dinode_dfork_size(g, d))
+		return -EUCLEAN;
+	*parent = kv_le64_to_cpu(h->parent);
+	for (unsigned i = 0; i < n; i++) {
+		const struct kvfs_dir_sf_ent *e = (const void *)(fork + pos);
+		int stop;
+
+		if (pos + KVFS_DIR_SF_ENT_SIZE > size || !e->namelen ||
+		    pos + KVFS_DIR_SF_ENTSIZE(e->namelen) > size)
+			return -EUCLEAN;
+		stop = fn(priv, (const char *)e->name, e->namelen,
+			  kv_le64_to_cpu(e->ino), e->ftype);
+		if (stop)
+			return stop;
+		pos += KVFS_DIR_SF_ENTSIZE(e->namelen);
+	}
+	return 0;
+}
+
+uint64_t kvfs_dir_xmap(struct kvfs_dir_xmap *m, uint64_t off, uint32_t len,
+		       uint32_t *run)
+{
+	uint64_t first = KVFS_NULLBLOCK, next = 0, need = off;
+
+	for (uint32_t i = m->k; i < m->n && need < off + len; i++) {
+		uint64_t o = kv_le64_to_cpu(m->x[i].startoff);
+		uint64_t end = o + kv_le32_to_cpu(m->x[i].blockcount);
+		uint64_t bno;
+
+		if (end <= need) {
+			m->k = i + 1;
+			continue;
+		}
+		if (o > need)
+			break;
+		bno = kv_le64_to_cpu(m->x[i].startblock) + (need - o);
+		if (first == KVFS_NULLBLOCK)
+			first = bno;
+		else if (bno != next)
+			break;
+		next = bno + (end - need);
+		need = end;
+	}
+	*run = (uint32_t)((need < off + len ? need : off + len) - off);
+	return first;
+}
+
+/*
+ * Data block dblk of directory ino, verified and in its place: its first
+ * and last blocks mapped, the last where the first puts it.
+ */
+static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
+		     uint64_t ino, struct kvfs_dir_xmap *m, uint32_t dblk,
+		     struct kv_buf **bpp)
+{
+	uint64_t off = (uint64_t)dblk * fsbs(g), fsb, last;
+	uint32_t run;
+	int err;
+
+	fsb = kvfs_dir_xmap(m, off, fsbs(g), &run);
+	last = run == fsbs(g) ? fsb + fsbs(g) - 1 :
+				kvfs_dir_xmap(m, off + fsbs(g) - 1, 1, &run);
+	if (fsb == KVFS_NULLBLOCK && last == KVFS_NULLBLOCK)
+		return -ENODATA;
+	if (fsb == KVFS_NULLBLOCK || fsb + fsbs(g) > g->dblocks ||
+	    last != fsb + fsbs(g) - 1)
+		return -EUCLEAN;
+	err = kv_buf_read(bc, fsb, fsbs(g), &kvfs_dir_data_buf_ops, bpp);
+	if (err)
+		return err == -EBADMSG ? -EUCLEAN : err;
+	if (kv_le64_to_cpu(dhdr(*bpp)->hdr.owner) != ino ||
+	    kv_le32_to_cpu(dhdr(*bpp)->dblk) != dblk) {
+		kv_buf_rele(*bpp);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+/* fn on every live entry of data block dblk (verified: lengths hold). */
+static int walk_entries(struct kv_buf *bp, uint32_t dblk,
+			const struct kvfs_geom *g, kvfs_dir_walk_fn fn,
+			void *priv)
+{
+	int stop = 0;
+
+	for (uint32_t pos = data_start(dblk); pos < g->dirblksize && !stop;) {
+		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
+
+		if (kv_le64_to_cpu(e->ino))
+			stop = fn(priv, (const char *)e->name, e->namelen,
+				  kv_le64_to_cpu(e->ino), e->ftype);
+		pos += kv_le32_to_cpu(e->reclen);
+	}
+	return stop;
+}
+
+int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
+		       uint64_t ino, const void *dip, uint64_t *parent,
+		       kvfs_dir_walk_fn fn, void *priv, unsigned *nbad)
+{
+	const struct kvfs_dinode *d = dip;
+	const struct kvfs_extent *x =
+		(const void *)((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE);
+	uint32_t nx = kv_le32_to_cpu(d->nextents);
+	struct kvfs_extent *tx = NULL;
+	struct kvfs_dir_xmap m = { 0 };
+	struct kv_buf *hbp;
+	int err, stop = 0;
+
+	*nbad = 0;
+	/* the inode may not have been verified: its fork stays inside it */
+	if (kvfs_dinode_dfork_size(g, d) > g->inodesize - KVFS_DINODE_CORE_SIZE)
+		return -EUCLEAN;
+	if (d->dformat == KVFS_DFORK_INLINE)
+		return walk_sf(g, d, parent, fn, priv);
+	if (d->dformat == KVFS_DFORK_BTREE) {
+		/* a large directory's extents live in its extent-map tree */
+		err = kvfs_bmbt_read_extents(bc, g, ino, (const uint8_t *)x,
+					     kvfs_dinode_dfork_size(g, d), &tx,
+					     &nx);
+		if (err)
+			return err;
+		x = tx;
+	} else if (d->dformat != KVFS_DFORK_EXTENTS ||
+		   nx > kvfs_dinode_dfork_size(g, d) / sizeof(*x)) {
+		return -EUCLEAN;
+	}
+	m.x = x;
+	m.n = nx;
+	err = walk_read(bc, g, ino, &m, 0, &hbp);
+	if (err) {
+		kvfree(tx);
+		return err == -ENODATA ? -EUCLEAN : err;
+	}
+	*parent = kv_le64_to_cpu(head(hbp)->parent);
+	stop = walk_entries(hbp, 0, g, fn, priv);
+	/*
+	 * Every data block the fork maps, in order, the head's count not
+	 * trusted: a damaged one hid the blocks past it or walked 2^32
+	 * holes.
+	 */
+	for (uint32_t i = 0, last = 0; i < nx && !stop && !err; i++) {
+		uint64_t end = kv_le64_to_cpu(x[i].startoff) +
+			       kv_le32_to_cpu(x[i].blockcount);
+
+		for (uint64_t dblk = kv_le64_to_cpu(x[i].startoff) / fsbs(g);
+		     dblk * fsbs(g) < end && dblk <= UINT32_MAX && !stop;
+		     dblk++) {
+			struct kv_buf *bp;
+
+			if (dblk <= last)
+				continue;
+			last = (uint32_t)dblk;
+			err = walk_read(bc, g, ino, &m, last, &bp);
+			if (err == -EUCLEAN)
+				++*nbad;
+			if (err == -ENODATA || err == -EUCLEAN) {
+				err = 0;
+				continue;
+			}
+			if (err)
+				break;
+			stop = walk_entries(bp, last, g, fn, priv);
+			kv_buf_rele(bp);
+		}
+	}
+	kv_buf_rele(hbp);
+	kvfree(tx);
+	return err ? err : stop;
+}
