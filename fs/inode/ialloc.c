@@ -278,10 +278,12 @@ static int pick_any_rec(struct kvfs_btree_cur *cur, struct kvfs_trans *tp,
 /*
  * Take a free inode of AG agno: *ino = KVFS_NULLINO if the AG has none
  * that another transaction does not hold.  The AG lock covers the search
- * and the change.
+ * and the change.  ipp (NULL for a new chunk's inode, which tp itself
+ * initialised): the in-core inode, referenced, got before anything
+ * changes.
  */
 static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
-		      uint64_t *ino)
+		      uint64_t *ino, struct kvfs_inode **ipp)
 {
 	struct kvfs_mount *mp = tp->mp;
 	struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
@@ -324,12 +326,31 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 		if (err || !stat)
 			return err;
 	}
+	/*
+	 * The inode read before the record changes: damage there fails the
+	 * allocation with nothing dirty (a dirty transaction cancelled shuts
+	 * the log down: one damaged free inode stopped the filesystem).
+	 */
+	if (ipp) {
+		err = kvfs_iget(
+			mp,
+			kvfs_agino_to_ino(&mp->g, agno,
+					  kv_le32_to_cpu(r.startino) + bit),
+			KVFS_IGET_FREE, ipp);
+		if (err)
+			return err;
+	}
 	r.freemask =
 		kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) & ~(1ull << bit));
 	r.freecount--;
 	err = kvfs_btree_update(&cur, &r);
-	if (err)
+	if (err) {
+		if (ipp) {
+			kvfs_iput(*ipp);
+			*ipp = NULL;
+		}
 		return err;
+	}
 	agi_mod_ifree(tp, pag, agibp, -1);
 	pag->ialloc_hint = kv_le32_to_cpu(r.startino);
 	*ino = kvfs_agino_to_ino(&mp->g, agno,
@@ -672,7 +693,7 @@ static int dialloc_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 
 	if (err)
 		return err;
-	err = dialloc_ag(tp, agno, agino, ino);
+	err = dialloc_ag(tp, agno, agino, ino, NULL);
 	if (!err && *ino == KVFS_NULLINO)
 		err = -ENOSPC;
 	return err;
@@ -685,7 +706,7 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	const struct kvfs_geom *g = &mp->g;
 	uint64_t goal = kvfs_agb_to_fsb(g, 0, KVFS_AG_HDR_BLOCKS);
 	uint32_t start = 0, near = 0, i;
-	struct kvfs_inode *ip;
+	struct kvfs_inode *ip = NULL;
 	uint64_t ino = KVFS_NULLINO;
 	unsigned iget_flags = KVFS_IGET_FREE;
 	bool owned = false, zero;
@@ -715,7 +736,7 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	 * a directory's inodes stay near it); then a free inode of the next
 	 * AGs; then a new chunk anywhere.
 	 */
-	err = dialloc_ag(tp, start, near, &ino);
+	err = dialloc_ag(tp, start, near, &ino, &ip);
 	if (!err && ino == KVFS_NULLINO) {
 		err = dialloc_chunk(tp, goal, false, &ino);
 		if (!err)
@@ -724,7 +745,7 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 			err = 0; /* no room for one there: nothing changed */
 	}
 	for (i = 1; i < g->agcount && !err && ino == KVFS_NULLINO; i++)
-		err = dialloc_ag(tp, (start + i) % g->agcount, 0, &ino);
+		err = dialloc_ag(tp, (start + i) % g->agcount, 0, &ino, &ip);
 	if (!err && ino == KVFS_NULLINO) {
 		err = dialloc_chunk(tp, goal, true, &ino);
 		iget_flags |= KVFS_IGET_CREATE;
@@ -732,9 +753,11 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 	if (err)
 		return err;
 
-	err = kvfs_iget(mp, ino, iget_flags, &ip);
-	if (err)
-		return err;
+	if (!ip) {
+		err = kvfs_iget(mp, ino, iget_flags, &ip);
+		if (err)
+			return err;
+	}
 	/*
 	 * An inode this transaction freed is free in the tree already and
 	 * still locked and joined by it: locking it again would deadlock

@@ -188,6 +188,8 @@ static int block_damaged(struct rp *rp, uint64_t blkno, bool *bad)
 	err = kv_bcache_create(rp->dev, g->blocksize, 1u << 20, &bc);
 	if (err)
 		return err;
+	/* the verifiers of AG headers and others take the geometry from it */
+	kv_bcache_set_private(bc, &rp->g);
 	err = kv_buf_read(bc, blkno, nblks, NULL, &bp);
 	if (!err) {
 		kv_buf_lock(bp);
@@ -272,6 +274,17 @@ static int replay(struct rp *rp)
 	}
 	if (!err)
 		goto replayed;
+	/*
+	 * Recovery ends with the log clean, its changes written back; a
+	 * mount that fails after it (an AG header it reads, damaged where
+	 * the log never reached) leaves a replayed log, and the damage to
+	 * the later phases.
+	 */
+	err2 = rp_log_clean(rp->dev, &rp->g);
+	if (err2 == 1)
+		goto replayed;
+	if (err2 < 0 && err2 != -EUCLEAN)
+		return err2;
 	err2 = log_at_fault(rp, err, memcmp(&r, &before, sizeof(r)) ? &r : NULL,
 			    &fault);
 	if (err2)

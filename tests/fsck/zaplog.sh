@@ -10,6 +10,13 @@
 #                 delta of the log restores): -n and -y exit 4, keep the
 #                 log and name -L; -y -L, the user's override, zeroes the
 #                 log and repairs (exit 1), then -n is clean
+#   replay-agf    every AGF's crc broken (kvfs-db write -c): recovery
+#                 replays over the AGF the log changes and completes, the
+#                 mount then fails reading another AG's: the log is
+#                 replayed, not blocked, so -n exits 4 and keeps the log,
+#                 -y replays it and repairs the AGFs in one run (exit 1;
+#                 it said the log was kept and named -L, or crashed in the
+#                 AGF's verifier, before), then -n is clean
 # (A damaged log is zeroed by -L: catalogue.sh log-corrupt; test_fsck
 # badrec.)
 #
@@ -73,5 +80,17 @@ grep -q -- "-L zeroes it" "$T/out" ||
 after replay-block 1 "the log was zeroed" -y -f -L
 after replay-block 0 "" -n -f
 
-[ $failures -eq 0 ] && echo "ok: replay-eio, replay-block"
+cp --sparse=always "$T/base" "$T/img"
+for ((ag = 0; ag < $(field agcount); ag++)); do
+	"$DB" -x "$T/img" write -c agf $ag freeblks 1 >/dev/null ||
+		fail "replay-agf: kvfs-db write -c agf $ag"
+done
+keep replay-agf "" 4 -n -f
+grep -q -- "-L zeroes it" "$T/out" && fail "replay-agf: fsck -n names -L"
+after replay-agf 1 "log replayed" -y -f
+grep -q "damaged (block" "$T/out" ||
+	fail "replay-agf: fsck -y repaired no AGF: $(tail -3 "$T/out")"
+after replay-agf 0 "" -n -f
+
+[ $failures -eq 0 ] && echo "ok: replay-eio, replay-block, replay-agf"
 [ $failures -eq 0 ]
