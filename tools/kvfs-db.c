@@ -2098,6 +2098,16 @@ static int cmd_btree(struct db *db, const struct db_args *a)
 
 static int cmd_help(struct db *db, const struct db_args *a);
 
+/* The words on a line: marks where each command's output begins. */
+static int cmd_echo(struct db *db, const struct db_args *a)
+{
+	(void)db;
+	for (int i = 0; i < a->argc; i++)
+		printf("%s%s", i ? " " : "", a->argv[i]);
+	printf("\n");
+	return 0;
+}
+
 static const struct db_cmd db_cmds[] = {
 	{ "sb",
 	  "[AG]",
@@ -2239,6 +2249,16 @@ static const struct db_cmd db_cmds[] = {
 	  false,
 	  true,
 	  cmd_blocktrash },
+	{ "echo",
+	  "[WORD...]",
+	  "print the words (in a -c batch, to mark where an output begins)",
+	  0,
+	  8,
+	  { A_NONE },
+	  NULL,
+	  true,
+	  false,
+	  cmd_echo },
 	{ "help",
 	  "",
 	  "list the commands",
@@ -2256,9 +2276,25 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: kvfs-db [-x] TARGET COMMAND [ARGS...]\n"
+		"       kvfs-db [-x] [-k] -c COMMAND [-c COMMAND]... TARGET\n"
 		"Inspector of a kvfs filesystem; -x (expert mode) opens it "
 		"read-write\nfor the commands marked (-x), which are refused "
-		"without it.\n\nCommands:\n");
+		"without it.\n\n"
+		"-c COMMAND (repeatable, like xfs_db's) runs the commands in "
+		"order on one open\nof TARGET, each COMMAND its words split "
+		"at blanks (no quoting); the output\nis theirs run one at a "
+		"time.  Every command is checked (name, word count,\n-x) "
+		"before TARGET is opened: a bad one runs none (exit 2).  The "
+		"first command\nthat fails ends the batch with its error and "
+		"exit status, the later ones not\nrun.  -k (keep going) runs "
+		"them all, each failing one followed on stderr by\n"
+		"\"kvfs-db: COMMAND: exit S\" (its status alone); the exit "
+		"status is the first\nfailure's.  A damaged superblock falls "
+		"back to raw blocks only when every\ncommand can use them "
+		"(block, write, echo, help); else the open fails for all.  "
+		"The geometry is\nthe superblock's at the open (a write to "
+		"it counts from the next run).\n\n"
+		"Commands:\n");
 	for (const struct db_cmd *c = db_cmds; c->name; c++)
 		fprintf(f, "  %s%s%s\n      %s\n", c->name, *c->args ? " " : "",
 			c->args, c->help);
@@ -2390,12 +2426,148 @@ static void print_jreport(const char *line, void *priv)
 	fprintf(stderr, "kvjournal: %s\n", line);
 }
 
-int main(int argc, char **argv)
+/*
+ * One command of a run: the table's row and its words.  A batch (-c CMD,
+ * repeated) is a list of them, run in order on one open of the target.
+ */
+struct db_call {
+	const struct db_cmd *c;
+	int argc;
+	char **argv;
+};
+
+/*
+ * Check a command's name, word count and mode before the target is
+ * opened, as a run of it alone does: 0, or the exit status (2).
+ */
+static int check_call(const struct db *db, char **argv, int argc,
+		      struct db_call *call)
 {
 	const struct db_cmd *c;
-	struct db db = { 0 };
+
+	for (c = db_cmds; c->name && strcmp(c->name, argv[0]); c++)
+		;
+	if (!c->name) {
+		fprintf(stderr, "kvfs-db: unknown command \"%s\"\n", argv[0]);
+		return 2;
+	}
+	if (argc - 1 < c->min_args || argc - 1 > c->max_args) {
+		fprintf(stderr, "kvfs-db: usage: %s %s\n", c->name, c->args);
+		return 2;
+	}
+	if (c->writes && !db->expert) {
+		fprintf(stderr,
+			"kvfs-db: %s writes to the filesystem: refused without "
+			"-x (expert mode)\n",
+			c->name);
+		return 2;
+	}
+	*call = (struct db_call){ c, argc - 1, argv + 1 };
+	return 0;
+}
+
+/*
+ * Split a -c string into words at blanks (no quoting, as xfs_db's -c):
+ * the words point into the string, which is kept for the run.
+ */
+static int split_words(char *s, char ***wordsp, int *np)
+{
+	char **w = calloc(strlen(s) / 2 + 1, sizeof(*w));
+	int n = 0;
+
+	if (!w)
+		return -ENOMEM;
+	for (char *t = strtok(s, " \t\n"); t; t = strtok(NULL, " \t\n"))
+		w[n++] = t;
+	*wordsp = w;
+	*np = n;
+	return 0;
+}
+
+/* The exit status of a command's error, as a run of it alone gives. */
+static int exit_status(int ret)
+{
+	if (ret == -EINVAL)
+		return 2;
+	return ret ? 1 : 0;
+}
+
+/*
+ * Run the calls in order.  The first to fail ends the run with its
+ * status (the later ones are not run), as `kvfs-db T C1 && kvfs-db T C2
+ * && ...` would.  With keep_going (-k) every call runs and each failing
+ * one is followed on stderr by "kvfs-db: CMD: exit S", its status alone
+ * (as make -k names each failed target); the run's status is the
+ * first failure's.  stdout is flushed after each call so that its
+ * lines and stderr's keep their order, as in separate runs.
+ */
+static int run_calls(struct db *db, const struct db_call *calls, int n,
+		     bool keep_going)
+{
 	struct db_args args;
-	int nargs, ret, lock_fd = -1;
+	int first = 0;
+
+	for (int i = 0; i < n && (keep_going || !first); i++) {
+		const struct db_call *k = &calls[i];
+		int ret;
+
+		ret = parse_args(db, k->c->name, k->c->spec, k->c->opt, k->argv,
+				 k->argc, &args);
+		if (!ret)
+			ret = k->c->fn(db, &args);
+		fflush(stdout);
+		if (ret && keep_going) {
+			fprintf(stderr, "kvfs-db: %s", k->c->name);
+			for (int w = 0; w < k->argc; w++)
+				fprintf(stderr, " %s", k->argv[w]);
+			fprintf(stderr, ": exit %d\n", exit_status(ret));
+		}
+		if (!first)
+			first = ret;
+	}
+	return first;
+}
+
+/* Options before the target: -x, -k, and -c CMD any number of times. */
+static int parse_opts(struct db *db, int *argcp, char ***argvp, char ***batchp,
+		      int *nbatchp, bool *keep_going)
+{
+	int argc = *argcp;
+	char **argv = *argvp, **batch;
+	int n = 0;
+
+	batch = calloc(argc, sizeof(*batch));
+	if (!batch)
+		return -ENOMEM;
+	while (argc >= 2) {
+		if (!strcmp(argv[1], "-x")) {
+			db->expert = true;
+		} else if (!strcmp(argv[1], "-k")) {
+			*keep_going = true;
+		} else if (!strcmp(argv[1], "-c") && argc >= 3) {
+			batch[n++] = argv[2];
+			argv++;
+			argc--;
+		} else {
+			break;
+		}
+		argv++;
+		argc--;
+	}
+	*argcp = argc;
+	*argvp = argv;
+	*batchp = batch;
+	*nbatchp = n;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct db db = { 0 };
+	struct db_call *calls = NULL;
+	char **batch = NULL, **words = NULL;
+	int ncalls = 0, nbatch = 0, ret, lock_fd = -1;
+	bool raw_ok = true, keep_going = false;
 
 	kvj_bug_set_hook(kvj_bug_stderr);
 	if (argc >= 2 &&
@@ -2403,56 +2575,76 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc >= 2 && !strcmp(argv[1], "-x")) {
-		db.expert = true;
-		argv++;
-		argc--;
-	}
-	if (argc < 3) {
+	if (parse_opts(&db, &argc, &argv, &batch, &nbatch, &keep_going))
+		goto nomem;
+	/* TARGET COMMAND [ARGS...], or TARGET alone after -c */
+	if (nbatch ? argc != 2 : argc < 3) {
 		usage(stderr);
-		return 2;
+		ret = 2;
+		goto out;
 	}
-	for (c = db_cmds; c->name && strcmp(c->name, argv[2]); c++)
-		;
-	nargs = argc - 3;
-	if (!c->name) {
-		fprintf(stderr, "kvfs-db: unknown command \"%s\"\n", argv[2]);
-		return 2;
+	calls = calloc(nbatch ? nbatch : 1, sizeof(*calls));
+	if (!calls)
+		goto nomem;
+	if (!nbatch) {
+		ret = check_call(&db, argv + 2, argc - 2, &calls[0]);
+		if (ret)
+			goto out;
+		ncalls = 1;
 	}
-	if (nargs < c->min_args || nargs > c->max_args) {
-		fprintf(stderr, "kvfs-db: usage: %s %s\n", c->name, c->args);
-		return 2;
+	for (int i = 0; i < nbatch; i++, ncalls++) {
+		int n;
+
+		if (split_words(batch[i], &words, &n))
+			goto nomem;
+		if (!n) {
+			fprintf(stderr, "kvfs-db: -c: an empty command\n");
+			ret = 2;
+			goto out;
+		}
+		ret = check_call(&db, words, n, &calls[i]);
+		if (ret)
+			goto out;
+		/* the call keeps the words: a fresh array for the next */
+		words = NULL;
 	}
-	if (c->writes && !db.expert) {
-		fprintf(stderr,
-			"kvfs-db: %s writes to the filesystem: refused without "
-			"-x (expert mode)\n",
-			c->name);
-		return 2;
-	}
+	/*
+	 * One open for all: with the superblock damaged, the raw fallback
+	 * only when every command can use it (else the open fails as a run
+	 * of the first command that needs the superblock does).
+	 */
+	for (int i = 0; i < ncalls; i++)
+		raw_ok = raw_ok && calls[i].c->raw_ok;
 	db.path = argv[1];
 	ret = kv_init(NULL);
 	if (ret) {
 		fprintf(stderr, "kvfs-db: cannot initialise memory: %s\n",
 			strerror(-ret));
-		return 1;
+		ret = 1;
+		goto out;
 	}
 	kvfs_report_set_sink(print_report, NULL);
 	kvj_report_set_sink(print_jreport, NULL);
 	ret = db.expert ? lock_image(argv[1], &lock_fd) : 0;
 	if (!ret)
-		ret = db_open(&db, argv[1], c->raw_ok);
+		ret = db_open(&db, argv[1], raw_ok);
 	if (!ret) {
-		ret = parse_args(&db, c->name, c->spec, c->opt, argv + 3, nargs,
-				 &args);
-		if (!ret)
-			ret = c->fn(&db, &args);
+		ret = run_calls(&db, calls, ncalls, keep_going);
 		kv_dev_close(db.dev);
 	}
 	kv_fini();
 	if (lock_fd >= 0)
 		close(lock_fd);
-	if (ret == -EINVAL)
-		return 2;
-	return ret ? 1 : 0;
+	ret = exit_status(ret);
+out:
+	for (int i = 0; nbatch && i < ncalls; i++)
+		free(calls[i].argv - 1);
+	free(words);
+	free(calls);
+	free(batch);
+	return ret;
+nomem:
+	fprintf(stderr, "kvfs-db: out of memory\n");
+	ret = 1;
+	goto out;
 }

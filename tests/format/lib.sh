@@ -40,13 +40,15 @@ hash() {
 	fi
 }
 
-# flip IMG BYTE_OFFSET: xor one byte with 0x5a (one process: the corrupt
-# tests flip ~500 bytes each, and a process start is what they spend)
+# flip IMG BYTE_OFFSET...: xor each byte with 0x5a, in one process (the
+# corrupt tests flip ~500 bytes each, and a process start is what they
+# spend: moving a flip from one byte to the next is one call)
 flip() {
-	perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!\n";
-		sysseek($f, $ARGV[1], 0) or die "seek: $!\n";
-		sysread($f, my $b, 1) == 1 or die "read at $ARGV[1]\n";
-		sysseek($f, $ARGV[1], 0);
-		syswrite($f, chr(ord($b) ^ 0x5a)) == 1 or die "write: $!\n"' \
-		"$1" "$2" || fail "flip $1 $2"
+	perl -e 'open(my $f, "+<", shift) or die "open: $!\n";
+		for my $o (@ARGV) {
+			sysseek($f, $o, 0) or die "seek: $!\n";
+			sysread($f, my $b, 1) == 1 or die "read at $o\n";
+			sysseek($f, $o, 0);
+			syswrite($f, chr(ord($b) ^ 0x5a)) == 1 or die "write: $!\n";
+		}' "$@" || fail "flip $*"
 }

@@ -44,7 +44,8 @@ F4096=$(ino_of /file4096) F65537=$(ino_of /file65537)
 XB=$(ino_of /xattr-block) XDIR=$(ino_of /xattr-dir) XT=$(ino_of /xattr-tree)
 LLINK=$(ino_of /sub/long-link)
 [ -n "$SUB" ] && [ -n "$FRAG" ] && [ -n "$XB" ] || die "manifest"
-DBLOCKS=$("$DB" "$T/base" sb | sed -n 's/^dblocks = //p')
+"$DB" "$T/base" sb >"$T/sb0" || die "sb"
+DBLOCKS=$(sed -n 's/^dblocks = //p' "$T/sb0")
 first_block() { "$DB" "$1" bmap "$2" | sed -n 's/^extent\[0\] = off [0-9]* block \([0-9]*\) .*/\1/p'; }
 FREE0=$("$DB" "$T/base" btree 0 bno | sed -n 's/^rec\[0\]\.startblock = //p' | head -1)
 FB0=$("$DB" "$T/base" ag 0 | sed -n 's/^freeblks = //p')
@@ -62,7 +63,9 @@ done
 
 # /big's indexes: the first hash leaf's second record and its count, the
 # free-space leaf's last record (the largest bestfree) and its count
-leaf() { "$DB" "$T/base" btree $BIG "$1" | sed -n "/^block 0:0 /,/^block /p"; }
+"$DB" "$T/base" btree $BIG dirhash >"$T/dirhash" || die "btree $BIG dirhash"
+"$DB" "$T/base" btree $BIG dirfree >"$T/dirfree" || die "btree $BIG dirfree"
+leaf() { sed -n "/^block 0:0 /,/^block /p" "$T/$1"; }
 HREC1=$(leaf dirhash | sed -n 's/^rec\[1\]\.hash = //p')
 HADDR1=$(leaf dirhash | sed -n 's/^rec\[1\]\.addr = //p')
 HNR=$(leaf dirhash | sed -n 's/^block 0:0 .* numrecs //p')
@@ -73,9 +76,9 @@ FLAST=$((FNR - 1))
 
 # an inode number in no chunk (past AG 1's, the last's, inodes), and one
 # past the last AG (inode numbers are AG << (agblklog + inopblog) | agino)
-AGC=$("$DB" "$T/base" sb | sed -n 's/^agcount = //p')
-INOSHIFT=$(($("$DB" "$T/base" sb | sed -n 's/^agblklog = //p') +
-	$("$DB" "$T/base" sb | sed -n 's/^inopblog = //p')))
+AGC=$(sed -n 's/^agcount = //p' "$T/sb0")
+INOSHIFT=$(($(sed -n 's/^agblklog = //p' "$T/sb0") +
+	$(sed -n 's/^inopblog = //p' "$T/sb0")))
 NOCHUNK=$(((AGC - 1 << INOSHIFT) + 200))
 PASTAG=$(((AGC << INOSHIFT) + 5))
 "$DB" "$T/base" inode $NOCHUNK >/dev/null 2>&1 && die "inode $NOCHUNK in a chunk"
@@ -225,14 +228,25 @@ cases=(
 )
 
 # damage IMG COMMANDS: run each kvfs-db -x command (or ORPHAN, ORPHAN_WB,
-# TORN, WALKRW)
+# TORN, WALKRW).  Consecutive kvfs-db commands run as one batch (-c: in
+# order on one open, stopping at the first that fails, as the separate
+# runs did): a process start under ASan costs more than a write.
 damage() {
 	local img=$1 cmd
-	local -a parts
+	local -a parts batch=()
 	IFS=';' read -ra parts <<<"$2"
-	for cmd in "${parts[@]}"; do
+	for cmd in "${parts[@]}" FLUSH; do
 		cmd=${cmd# }
 		case $cmd in
+		ORPHAN* | WALKRW | TORN | FLUSH)
+			if [ ${#batch[@]} -gt 0 ]; then
+				"$DB" -x "${batch[@]}" "$img" >"$T/db.out" 2>&1 ||
+					{ echo "kvfs-db -x ${batch[*]}: $(cat "$T/db.out")"; return 1; }
+				batch=()
+			fi ;;
+		esac
+		case $cmd in
+		FLUSH) ;;
 		ORPHAN) "$POP" orphan "$img" 2>/dev/null || return 1 ;;
 		ORPHAN_WB) "$POP" orphan-wb "$img" 2>/dev/null || return 1 ;;
 		# ZEROFORK INO: the in-inode extent list's slots zeroed
@@ -240,9 +254,7 @@ damage() {
 			local ino=${cmd#ZEROFORK } x f
 			for x in 0 1 2 3 4 5 6 7; do
 				for f in startoff startblock blockcount flags; do
-					"$DB" -x "$img" write inode "$ino" \
-						"u.extent[$x].$f" 0 >/dev/null 2>&1 ||
-						return 1
+					batch+=(-c "write inode $ino u.extent[$x].$f 0")
 				done
 			done ;;
 		# the damaged image opened read-write and walked
@@ -250,15 +262,13 @@ damage() {
 		TORN)
 			# the log's newest blocks lost: the second half of the log
 			local start len bs
-			start=$("$DB" "$img" sb | sed -n 's/^logstart = //p')
-			len=$("$DB" "$img" sb | sed -n 's/^logblocks = //p')
-			bs=$("$DB" "$img" sb | sed -n 's/^blocksize = //p')
+			"$DB" "$img" sb >"$T/sb" || return 1
+			start=$(sed -n 's/^logstart = //p' "$T/sb")
+			len=$(sed -n 's/^logblocks = //p' "$T/sb")
+			bs=$(sed -n 's/^blocksize = //p' "$T/sb")
 			dd if=/dev/zero of="$img" bs="$bs" seek=$((start + len / 2)) \
 				count=$((len - len / 2)) conv=notrunc status=none ;;
-		*)
-			# shellcheck disable=SC2086
-			"$DB" -x "$img" $cmd >"$T/db.out" 2>&1 ||
-				{ echo "kvfs-db -x $cmd: $(cat "$T/db.out")"; return 1; } ;;
+		*) batch+=(-c "$cmd") ;;
 		esac
 	done
 }
