@@ -212,6 +212,13 @@ struct kvfs_stat {
 };
 
 int kvfs_getattr(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st);
+/*
+ * kvfs_getattr() of a number from a file handle (outside: any number, the
+ * inode maybe freed or reused): -ESTALE when it names no inode in use, one
+ * with links or held open (the caller compares the generation).
+ */
+int kvfs_getattr_handle(struct kvfs_mount *mp, uint64_t ino,
+			struct kvfs_stat *st);
 
 /* kvfs_setattr() valid bits */
 #define KVFS_SET_MODE (1u << 0)

@@ -249,6 +249,26 @@ int kvfs_getattr(struct kvfs_mount *mp, uint64_t ino, struct kvfs_stat *st)
 	return 0;
 }
 
+int kvfs_getattr_handle(struct kvfs_mount *mp, uint64_t ino,
+			struct kvfs_stat *st)
+{
+	struct kvfs_inode *ip;
+	int err = kvfs_iget(mp, ino, KVFS_IGET_UNTRUSTED, &ip);
+
+	if (err == -EINVAL || err == -ENOENT)
+		return -ESTALE;
+	if (err)
+		return err;
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	if (!ip->i_nlink && !kvfs_openref_held(mp->openrefs, ino))
+		err = -ESTALE;
+	else
+		kvfs_inode_stat(ip, st);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	return err;
+}
+
 int kvfs_inode_open(struct kvfs_mount *mp, uint64_t ino, uint32_t gen)
 {
 	struct kvfs_inode *ip;

@@ -224,7 +224,7 @@ static void kf_init(void *userdata, struct fuse_conn_info *conn)
 	struct kvfs_fuse *fs = userdata;
 	unsigned want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-			FUSE_CAP_CACHE_SYMLINKS;
+			FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_EXPORT_SUPPORT;
 
 	if (fs->writeback)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
@@ -264,7 +264,15 @@ static void kf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct kvfs_stat ks;
 	int ret;
 
-	ret = kvfs_lookup(fs->mp, ino_of(fs, parent), name, &ks);
+	/*
+	 * "." comes only from a file handle the kernel no longer has cached
+	 * (export support): parent is any number then, checked as such; the
+	 * kernel compares the generation.
+	 */
+	if (!strcmp(name, "."))
+		ret = kvfs_getattr_handle(fs->mp, ino_of(fs, parent), &ks);
+	else
+		ret = kvfs_lookup(fs->mp, ino_of(fs, parent), name, &ks);
 	if (ret == -ENOENT) {
 		/* a negative entry: the kernel caches the miss too */
 		struct fuse_entry_param e = { .entry_timeout = fs->timeout };
