@@ -253,10 +253,8 @@ int kvfs_getattr_handle(struct kvfs_mount *mp, uint64_t ino,
 			struct kvfs_stat *st)
 {
 	struct kvfs_inode *ip;
-	int err = kvfs_iget(mp, ino, KVFS_IGET_UNTRUSTED, &ip);
+	int err = kvfs_iget_untrusted(mp, ino, &ip);
 
-	if (err == -EINVAL || err == -ENOENT)
-		return -ESTALE;
 	if (err)
 		return err;
 	kvfs_ilock(ip, KVFS_ILOCK_SHARED);

@@ -533,14 +533,20 @@ int kvfs_icache_read_then(struct kvfs_mount *mp, uint64_t ino,
 	return err;
 }
 
+int kvfs_iget_untrusted(struct kvfs_mount *mp, uint64_t ino,
+			struct kvfs_inode **ipp)
+{
+	int err = kvfs_iget(mp, ino, KVFS_IGET_UNTRUSTED, ipp);
+
+	return err == -EINVAL || err == -ENOENT ? -ESTALE : err;
+}
+
 int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp)
 {
 	struct kvfs_inode *ip;
-	int err = kvfs_iget(mp, ino, KVFS_IGET_UNTRUSTED, &ip);
+	int err = kvfs_iget_untrusted(mp, ino, &ip);
 
-	if (err == -EINVAL || err == -ENOENT)
-		return -ESTALE;
 	if (err)
 		return err;
 	if (__atomic_load_n(&ip->i_generation, __ATOMIC_RELAXED) != gen) {

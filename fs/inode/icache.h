@@ -72,10 +72,15 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp);
 /*
- * An NFS-style handle (ino, generation), untrusted: -ESTALE when the
- * number is not an inode (no allocated chunk holds it), the inode is
- * free, or it was freed and reused since the handle was made (another
- * generation).
+ * kvfs_iget() of a number from outside (KVFS_IGET_UNTRUSTED): -ESTALE when
+ * it is not an inode (no allocated chunk holds it) or the inode is free.
+ */
+int kvfs_iget_untrusted(struct kvfs_mount *mp, uint64_t ino,
+			struct kvfs_inode **ipp);
+/*
+ * An NFS-style handle (ino, generation), untrusted: kvfs_iget_untrusted(),
+ * and -ESTALE too when the inode was freed and reused since the handle
+ * was made (another generation).
  */
 int kvfs_iget_handle(struct kvfs_mount *mp, uint64_t ino, uint32_t gen,
 		     struct kvfs_inode **ipp);
