@@ -292,6 +292,7 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	struct kvfs_inobt_rec r;
 	struct kv_buf *agibp;
 	unsigned bit = 0;
+	uint64_t pick;
 	bool newly;
 	int stat, err;
 
@@ -331,12 +332,10 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	 * allocation with nothing dirty (a dirty transaction cancelled shuts
 	 * the log down: one damaged free inode stopped the filesystem).
 	 */
+	pick = kvfs_agino_to_ino(&mp->g, agno,
+				 kv_le32_to_cpu(r.startino) + bit);
 	if (ipp) {
-		err = kvfs_iget(
-			mp,
-			kvfs_agino_to_ino(&mp->g, agno,
-					  kv_le32_to_cpu(r.startino) + bit),
-			KVFS_IGET_FREE, ipp);
+		err = kvfs_iget(mp, pick, KVFS_IGET_FREE, ipp);
 		if (err)
 			return err;
 	}
@@ -353,8 +352,7 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	}
 	agi_mod_ifree(tp, pag, agibp, -1);
 	pag->ialloc_hint = kv_le32_to_cpu(r.startino);
-	*ino = kvfs_agino_to_ino(&mp->g, agno,
-				 kv_le32_to_cpu(r.startino) + bit);
+	*ino = pick;
 	return 0;
 }
 
