@@ -1099,7 +1099,7 @@ int kvfs_bmapi_read_rcu(struct kvfs_inode *ip, uint64_t off, uint64_t len,
  */
 static uint32_t data_align(const struct xmap *xm, uint64_t cur, uint64_t want)
 {
-	uint32_t a = (1u << 20) >> geom(xm->ip)->blocklog;
+	uint32_t a = KVFS_DATA_ALIGN_BYTES >> geom(xm->ip)->blocklog;
 
 	if (xm->whichfork != KVFS_DATA_FORK || !S_ISREG(xm->ip->i_mode) ||
 	    a < 2 || cur % a || want < a)

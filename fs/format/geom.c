@@ -117,6 +117,25 @@ static void derive_inodes(struct kvfs_geom *g)
 	g->ialloc_blocks = g->ialloc_inos / g->inopblock;
 }
 
+/*
+ * The AG size chosen from a count, rounded up to a multiple of
+ * KVFS_DATA_ALIGN_BYTES when that keeps the count and a last AG of at
+ * least the minimum (the last AG takes what the others gained).
+ */
+static uint64_t align_agblocks(const struct kvfs_geom *g, uint64_t agblocks,
+			       uint64_t minb, uint64_t maxb)
+{
+	uint64_t a = KVFS_DATA_ALIGN_BYTES / g->blocksize;
+	uint64_t up = (agblocks + a - 1) / a * a;
+	uint64_t count = (g->dblocks + agblocks - 1) / agblocks;
+
+	if (a < 2 || up == agblocks || up > maxb || count < 2 ||
+	    (g->dblocks + up - 1) / up != count ||
+	    g->dblocks - (count - 1) * up < minb)
+		return agblocks;
+	return up;
+}
+
 static int choose_ags(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 		      char *err, size_t errlen)
 {
@@ -167,6 +186,8 @@ static int choose_ags(const struct kvfs_geom_params *p, struct kvfs_geom *g,
 					" bytes, above the 1 TiB maximum",
 					agcount, agblocks * bs);
 	}
+	if (!p->agsize)
+		agblocks = align_agblocks(g, agblocks, minb, maxb);
 	agcount = (g->dblocks + agblocks - 1) / agblocks;
 	last = g->dblocks - (agcount - 1) * agblocks;
 	if (agcount > 1 && last < minb) {

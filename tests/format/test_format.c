@@ -124,6 +124,25 @@ static void test_geometry(void)
 	geom_for(1 * GIB + 8 * MIB, 4096, 0, 256 * MIB, 0, &g);
 	CHECK_EQ(g.agcount, 4); /* the 8 MiB tail is dropped */
 	CHECK_EQ(g.dblocks, GIB / 4096);
+	/*
+	 * An AG size mkfs chooses is a multiple of KVFS_DATA_ALIGN_BYTES
+	 * (data aligned in an AG is aligned on the device), the last AG
+	 * taking the rest; one asked for is kept as it is.
+	 */
+	geom_for(9572581376ULL, 4096, 0, 0, 0, &g);
+	CHECK_EQ(g.agcount, 4);
+	CHECK_EQ((uint64_t)g.agblocks * 4096 % KVFS_DATA_ALIGN_BYTES, 0);
+	CHECK(kvfs_ag_length(&g, 3) < g.agblocks);
+	check_invariants(&g, 9572581376ULL);
+	geom_for(1 * GIB + 12345 * 4096, 4096, 7, 0, 0, &g);
+	CHECK_EQ(g.agcount, 7);
+	CHECK_EQ((uint64_t)g.agblocks * 4096 % KVFS_DATA_ALIGN_BYTES, 0);
+	geom_for(1 * GIB, 4096, 0, 100 * MIB + 4096, 0, &g);
+	CHECK_EQ(g.agblocks, 100 * MIB / 4096 + 1);
+	/* rounding up would leave a last AG under the minimum: not rounded */
+	geom_for(64 * MIB + 3 * 4096, 4096, 4, 0, 0, &g);
+	CHECK_EQ(g.agcount, 4);
+	CHECK_EQ(g.agblocks, (64 * MIB / 4096 + 3 + 3) / 4);
 	geom_for(1 * GIB, 4096, 0, 0, 10 * MIB + 1, &g);
 	CHECK_EQ(g.logblocks, 10 * MIB / 4096 + 1);
 	/* errors */
