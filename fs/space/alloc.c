@@ -682,6 +682,8 @@ static bool ag_may_fit(struct kvfs_mount *mp, uint32_t agno, uint32_t minlen,
 	int64_t refill = (int64_t)mp->g.agfl_min - pag->flcount;
 	int64_t need = (int64_t)minlen + minleft;
 
+	if (__atomic_load_n(&pag->alloc_sick, __ATOMIC_RELAXED))
+		return false;
 	return pag->longest >= minlen && pag_avail(&mp->g, pag) >= need &&
 	       (int64_t)pag->freeblks - (refill > 0 ? refill : 0) >= need;
 }
@@ -691,6 +693,28 @@ enum search {
 	S_NEAR,
 	S_SIZE,
 };
+
+/*
+ * Damage (err) met in an AG's free-space headers or trees by an attempt
+ * that changed nothing yet: the AG is marked so that allocations pass it
+ * by (the damage is already reported, and the unmount leaves the
+ * superblock in the error state), what the attempt read goes back (and
+ * the AG's lock, if the attempt took it), and the search goes on in the
+ * other AGs, as XFS's allocator skips an AG its health tracking marked
+ * sick.  Past the attempt's first change there is no backing out, and the
+ * error stands (the transaction's cancel shuts the log down).
+ */
+static int ag_damaged(struct kvfs_trans *tp, uint32_t agno, bool newly,
+		      unsigned mark, int err)
+{
+	if ((err != -EUCLEAN && err != -EBADMSG) ||
+	    !kvfs_trans_brelse_since(tp->jt, mark))
+		return err;
+	__atomic_store_n(&tp->mp->pag[agno].alloc_sick, true, __ATOMIC_RELAXED);
+	if (newly)
+		kvfs_trans_unlock_ag(tp, agno);
+	return -ENOSPC;
+}
 
 /*
  * Try one AG: 0 and args->fsb set, -ENOSPC not here, -EAGAIN lock not
@@ -720,7 +744,7 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 		goto nospc;
 	err = ag_open(tp, agno, &op, false);
 	if (err)
-		return err;
+		return ag_damaged(tp, agno, newly, mark, err);
 	/* never below the AG's set-aside, nor what the caller must leave */
 	avail = pag_avail(&mp->g, op.pag) - a->minleft;
 	if (avail < w.minlen)
@@ -731,7 +755,7 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	      s == S_NEAR  ? find_near(&op, &w, &c) :
 			     find_by_size(&op, &w, &c);
 	if (err)
-		return err;
+		return ag_damaged(tp, agno, newly, mark, err);
 	if (!c.found) {
 		*busy |= kvfs_extent_busy_committed(op.pag);
 		goto nospc;

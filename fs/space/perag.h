@@ -47,6 +47,13 @@ struct kvfs_perag {
 	 * lookup.  Cleared when the AG gains free inodes (fs/inode/ialloc.c)
 	 */
 	uint32_t ialloc_full;
+	/*
+	 * Its free-space metadata was found damaged before an allocation
+	 * changed any of it: allocations pass the AG by until fsck.kvfs
+	 * repaired it (fs/space/alloc.c ag_damaged()).  Set under lock, read
+	 * without it.
+	 */
+	bool alloc_sick;
 	/* statistics: relaxed counters */
 	atomic_uint_fast64_t lock_acquired, lock_contended;
 };
