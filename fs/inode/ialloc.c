@@ -276,11 +276,31 @@ static int pick_any_rec(struct kvfs_btree_cur *cur, struct kvfs_trans *tp,
 }
 
 /*
+ * Damage (err) met in AG agno's inode header, inode-chunk tree or the free
+ * inode picked, before dialloc_ag() changed anything: the AG is marked so
+ * that inode allocations (new chunks too) pass it by until fsck.kvfs
+ * repaired it, what was read goes back (and the lock, if this attempt
+ * took it), and the allocation goes on in the other AGs (0, no inode),
+ * as fs/space/alloc.c ag_damaged() does for free space.
+ */
+static int ialloc_damaged(struct kvfs_trans *tp, struct kvfs_perag *pag,
+			  bool newly, unsigned mark, int err)
+{
+	if ((err != -EUCLEAN && err != -EBADMSG) ||
+	    !kvfs_trans_brelse_since(tp->jt, mark))
+		return err;
+	__atomic_store_n(&pag->ialloc_sick, true, __ATOMIC_RELAXED);
+	if (newly)
+		kvfs_trans_unlock_ag(tp, pag->agno);
+	return 0;
+}
+
+/*
  * Take a free inode of AG agno: *ino = KVFS_NULLINO if the AG has none
- * that another transaction does not hold.  The AG lock covers the search
- * and the change.  ipp (NULL for a new chunk's inode, which tp itself
- * initialised): the in-core inode, referenced, got before anything
- * changes.
+ * that another transaction does not hold (or its inode allocation is
+ * sick).  The AG lock covers the search and the change.  ipp (NULL for a
+ * new chunk's inode, which tp itself initialised): the in-core inode,
+ * referenced, got before anything changes.
  */
 static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 		      uint64_t *ino, struct kvfs_inode **ipp)
@@ -291,7 +311,7 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	struct kvfs_btree_ag ag;
 	struct kvfs_inobt_rec r;
 	struct kv_buf *agibp;
-	unsigned bit = 0;
+	unsigned bit = 0, mark;
 	uint64_t pick;
 	bool newly;
 	int stat, err;
@@ -303,30 +323,34 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 		return 0;
 	if (err)
 		return err;
-	if (pag->agi_init && !pag->ifree) {
+	if ((pag->agi_init && !pag->ifree) ||
+	    __atomic_load_n(&pag->ialloc_sick, __ATOMIC_RELAXED)) {
 		if (newly)
 			kvfs_trans_unlock_ag(tp, agno);
 		return 0;
 	}
+	mark = kvfs_trans_buf_mark(tp->jt);
 	/* from here tp holds the inode header: the lock stays to commit */
 	err = read_agi(tp, pag, &agibp);
-	if (err || !pag->ifree)
-		return err;
+	if (err)
+		return ialloc_damaged(tp, pag, newly, mark, err);
+	if (!pag->ifree)
+		return 0;
 	cur_init(&cur, &ag, tp, agno, agibp);
 	err = find_free_rec(&cur, pag, near & ~(KVFS_INODES_PER_CHUNK - 1u), &r,
 			    &stat);
-	if (err)
-		return err;
-	if (!stat || !rec_free_inodes(&r))
-		return kvfs_corrupt(-EUCLEAN, agibp->b_blkno, "AG inode header",
-				    "%u free inodes counted, none in the "
-				    "inode-chunk tree",
-				    pag->ifree);
-	if (!rec_pick(tp, agno, &r, &bit)) {
+	if (!err && (!stat || !rec_free_inodes(&r)))
+		err = kvfs_corrupt(-EUCLEAN, agibp->b_blkno, "AG inode header",
+				   "%u free inodes counted, none in the "
+				   "inode-chunk tree",
+				   pag->ifree);
+	if (!err && !rec_pick(tp, agno, &r, &bit)) {
 		err = pick_any_rec(&cur, tp, agno, &r, &bit, &stat);
-		if (err || !stat)
-			return err;
+		if (!err && !stat)
+			return 0;
 	}
+	if (err)
+		return ialloc_damaged(tp, pag, newly, mark, err);
 	/*
 	 * The inode read before the record changes: damage there fails the
 	 * allocation with nothing dirty (a dirty transaction cancelled shuts
@@ -337,7 +361,7 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	if (ipp) {
 		err = kvfs_iget(mp, pick, KVFS_IGET_FREE, ipp);
 		if (err)
-			return err;
+			return ialloc_damaged(tp, pag, newly, mark, err);
 	}
 	r.freemask =
 		kv_cpu_to_le64(kv_le64_to_cpu(r.freemask) & ~(1ull << bit));
@@ -533,6 +557,7 @@ static int alloc_chunk_blocks(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 			.type = KVFS_ALLOC_NEAR_BNO,
 			.owner = kvfs_fsb_to_agno(g, goal),
 			.minleft = minleft,
+			.inode_chunk = true,
 		};
 		err = kvfs_alloc_vextent(args);
 		if (any_ag && (err == -ENOSPC || err == -EAGAIN)) {

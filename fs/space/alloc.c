@@ -740,7 +740,9 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	err = kvfs_trans_lock_ag(tp, agno, trylock, &newly);
 	if (err)
 		return err;
-	if (!ag_may_fit(mp, agno, a->minlen, a->minleft))
+	if (!ag_may_fit(mp, agno, a->minlen, a->minleft) ||
+	    (a->inode_chunk &&
+	     __atomic_load_n(&mp->pag[agno].ialloc_sick, __ATOMIC_RELAXED)))
 		goto nospc;
 	err = ag_open(tp, agno, &op, false);
 	if (err)

@@ -81,6 +81,8 @@ struct kvfs_alloc_arg {
 	 * another place to try (a file's exact next-extent attempt).
 	 */
 	bool noforce;
+	/* an inode chunk: not in an AG whose inode allocation is sick */
+	bool inode_chunk;
 	/* out */
 	uint64_t fsb; /* KVFS_NULLBLOCK when nothing was allocated */
 	uint32_t len;

@@ -54,6 +54,12 @@ struct kvfs_perag {
 	 * without it.
 	 */
 	bool alloc_sick;
+	/*
+	 * Likewise its inode header, inode-chunk tree or a free inode
+	 * (fs/inode/ialloc.c): inode allocations, new chunks included, pass
+	 * it by.
+	 */
+	bool ialloc_sick;
 	/* statistics: relaxed counters */
 	atomic_uint_fast64_t lock_acquired, lock_contended;
 };
