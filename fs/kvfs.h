@@ -151,7 +151,15 @@ struct kvfs_ag_stats {
 	uint64_t free_extents;
 	uint64_t inodes, inodes_free; /* allocated inode chunks' inodes */
 	uint64_t lock_acquired, lock_contended; /* the AG lock */
+	/*
+	 * KVFS_AG_SICK_*: damage met in the AG's metadata that allocations
+	 * pass by until fsck.kvfs repaired it
+	 */
+	uint64_t sick;
 };
+
+#define KVFS_AG_SICK_SPACE 1u /* free-space headers or trees */
+#define KVFS_AG_SICK_INODES 2u /* inode header, chunk tree or a free inode */
 
 struct kvfs_stats {
 	/* journal */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h" /* KV_PAGE_SIZE: alloc.pages_* are its pages */
+#include "fs/kvfs.h" /* KVFS_AG_SICK_* */
 
 #define STATS_XATTR "kvfs.stats"
 #define STATS_MAX 65536
@@ -229,6 +230,17 @@ static void print_all(const char *mnt, const struct snap *s)
 	if (val(s, "space.ag_omitted"))
 		printf("  (%" PRIu64 " more AGs left out)\n",
 		       val(s, "space.ag_omitted"));
+	for (unsigned ag = 0; ag < agcount; ag++) {
+		uint64_t sick;
+
+		snprintf(name, sizeof(name), "ag.%u.sick", ag);
+		sick = val(s, name);
+		if (sick)
+			printf("  AG %u damaged:%s%s (allocations pass it by: "
+			       "run fsck.kvfs)\n",
+			       ag, sick & KVFS_AG_SICK_SPACE ? " free space" : "",
+			       sick & KVFS_AG_SICK_INODES ? " inode allocation" : "");
+	}
 	printf("allocator:\n");
 	for (unsigned i = 0; i < s->n; i++)
 		if (!strncmp(s->f[i].name, "alloc.", 6))

@@ -254,13 +254,14 @@ static void put_ags(struct out *o, const struct kvfs_ag_stats *ag,
 			 "ag.%u.free_blocks %llu\nag.%u.longest %llu\n"
 			 "ag.%u.free_extents %llu\nag.%u.inodes %llu\n"
 			 "ag.%u.inodes_free %llu\nag.%u.lock_acquired %llu\n"
-			 "ag.%u.lock_contended %llu\n",
+			 "ag.%u.lock_contended %llu\nag.%u.sick %llu\n",
 			 agno, U(ag[agno].free_blocks), agno,
 			 U(ag[agno].longest), agno, U(ag[agno].free_extents),
 			 agno, U(ag[agno].inodes), agno,
 			 U(ag[agno].inodes_free), agno,
 			 U(ag[agno].lock_acquired), agno,
-			 U(ag[agno].lock_contended))) {
+			 U(ag[agno].lock_contended), agno,
+			 U(ag[agno].sick))) {
 			o->len = len;
 			break;
 		}

@@ -93,6 +93,8 @@ static void ag_stats(struct kvfs_perag *pag, struct kvfs_ag_stats *as)
 		atomic_load_explicit(&pag->lock_acquired, memory_order_relaxed);
 	as->lock_contended = atomic_load_explicit(&pag->lock_contended,
 						  memory_order_relaxed);
+	as->sick = (RELAXED(pag->alloc_sick) ? KVFS_AG_SICK_SPACE : 0) |
+		   (RELAXED(pag->ialloc_sick) ? KVFS_AG_SICK_INODES : 0);
 }
 
 int kvfs_stats(struct kvfs_mount *mp, struct kvfs_stats *st,

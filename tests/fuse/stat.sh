@@ -43,7 +43,7 @@ json "$tmp/s.json" 'd["fuse"]["write"]["count"] > 0' \
 	'd["journal"]["log_bytes_used"] <= d["journal"]["log_bytes"]' \
 	'd["bcache"]["hits"] + d["bcache"]["misses"] > 0' \
 	'd["icache"]["cached"] > 0' 'd["space"]["agcount"] > 0' \
-	'd["ag"]["0"]["lock_acquired"] > 0' \
+	'd["ag"]["0"]["lock_acquired"] > 0' 'd["ag"]["0"]["sick"] == 0' \
 	'd["alloc"]["pages_total"] > 0' ||
 	fail "kvfs-stat --json: $(cat "$tmp/s.json")"
 echo "ok: kvfs-stat --json"
