@@ -37,6 +37,7 @@
 #include "journal/bug.h"
 #include "journal/crc32c.h"
 #include "journal/journal.h"
+#include "tools/report.h"
 
 struct db {
 	const char *path;
@@ -2569,6 +2570,7 @@ int main(int argc, char **argv)
 	int ncalls = 0, nbatch = 0, ret, lock_fd = -1;
 	bool raw_ok = true, keep_going = false;
 
+	tool_report_init("kvfs-db");
 	kvj_bug_set_hook(kvj_bug_stderr);
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
