@@ -22,6 +22,7 @@
 
 #include "alloc/kvalloc.h"
 #include "alloc/kvlock.h"
+#include "alloc/report.h"
 
 #ifndef __has_feature
 #define __has_feature(x) 0

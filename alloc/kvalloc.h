@@ -63,12 +63,13 @@ struct kv_config {
 
 /*
  * kv_init(NULL) uses defaults.  Returns 0 or a negative errno.  kv_fini()
- * reports every allocation never freed on stderr, returns the arena whole,
- * and leaves the layer ready for another kv_init(); it returns the number
- * of allocations never freed plus the invalid frees seen since kv_init()
- * (0: clean).  With KVALLOC_STRICT set in the environment at kv_init(), an
- * invalid free aborts at once (as in debug builds) and so does a kv_fini()
- * that finds leaks: the test suite runs so.
+ * reports every allocation never freed (kv_report(), alloc/report.h),
+ * returns the arena whole, and leaves the layer ready for another
+ * kv_init(); it returns the number of allocations never freed plus the
+ * invalid frees seen since kv_init() (0: clean).  With KVALLOC_STRICT set
+ * in the environment at kv_init(), an invalid free aborts at once (as in
+ * debug builds) and so does a kv_fini() that finds leaks: the test suite
+ * runs so.
  */
 int kv_init(const struct kv_config *cfg);
 int kv_fini(void);

@@ -146,11 +146,15 @@ void *kvcalloc(size_t n, size_t size, kv_gfp_t flags)
 
 void kv_bad_free(const void *p, const char *what)
 {
-	fprintf(stderr, "kvalloc: %s of invalid pointer %p\n", what, p);
-	__atomic_add_fetch(&kv.bad_frees, 1, __ATOMIC_RELAXED);
+	bool fatal = true;
+
 #ifndef KV_DEBUG
-	if (kv.strict)
+	fatal = kv.strict;
 #endif
+	kv_report(fatal ? KV_REPORT_BUG : KV_REPORT_WARN,
+		  "kvalloc: %s of invalid pointer %p", what, p);
+	__atomic_add_fetch(&kv.bad_frees, 1, __ATOMIC_RELAXED);
+	if (fatal)
 		abort();
 }
 
@@ -450,8 +454,8 @@ static void report_block_leaks(unsigned *nr)
 
 		if (kv_pg_state(d) != KV_PG_USED)
 			continue;
-		fprintf(stderr, "kvalloc: leak: %u page(s) at %p\n",
-			1u << d->order, kv_page_addr(pfn));
+		kv_report(KV_REPORT_WARN, "kvalloc: leak: %u page(s) at %p",
+			  1u << d->order, kv_page_addr(pfn));
 		(*nr)++;
 	}
 }
@@ -478,7 +482,8 @@ int kv_fini(void)
 		report_block_leaks(&nr);
 	}
 	if (nr)
-		fprintf(stderr, "kvalloc: %u allocation(s) never freed\n", nr);
+		kv_report(kv.strict ? KV_REPORT_BUG : KV_REPORT_WARN,
+			  "kvalloc: %u allocation(s) never freed", nr);
 	if (nr && kv.strict)
 		abort();
 	bad = (int)nr + (int)__atomic_load_n(&kv.bad_frees, __ATOMIC_RELAXED);

@@ -4,13 +4,13 @@
  *
  * Each thread keeps the ranked locks it holds in a thread-local array, in
  * acquisition order; nothing is shared, so there are no locks here.  A
- * violation is a bug in the caller: it is reported on stderr and the
- * process aborts (no errno can carry it).
+ * violation is a bug in the caller: it is reported (kv_report(), stderr
+ * when the program installed no hook) and the process aborts (no errno
+ * can carry it).
  */
 #include "alloc/lockrank.h"
 
 #ifdef KV_LOCKDEP
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,23 +69,23 @@ static void dump_held(void)
 {
 	int i;
 
-	fprintf(stderr, "kvfs lockdep: held, oldest first:\n");
+	kv_report(KV_REPORT_BUG, "kvfs lockdep: held, oldest first:");
 	for (i = 0; i < nr_held; i++)
-		fprintf(stderr, "  %s key %llu at %s:%d%s\n",
-			rank_names[held[i].rank],
-			(unsigned long long)held[i].key, held[i].file,
-			held[i].line, held[i].trylock ? " (trylock)" : "");
+		kv_report(KV_REPORT_BUG, "  %s key %llu at %s:%d%s",
+			  rank_names[held[i].rank],
+			  (unsigned long long)held[i].key, held[i].file,
+			  held[i].line, held[i].trylock ? " (trylock)" : "");
 }
 
 static void violation(const char *what, const struct held *h, int rank,
 		      uint64_t key, const char *file, int line)
 {
-	fprintf(stderr,
-		"kvfs lockdep: %s: acquiring %s key %llu at %s:%d while "
-		"holding %s key %llu taken at %s:%d\n",
-		what, rank_names[rank], (unsigned long long)key, file, line,
-		rank_names[h->rank], (unsigned long long)h->key, h->file,
-		h->line);
+	kv_report(KV_REPORT_BUG,
+		  "kvfs lockdep: %s: acquiring %s key %llu at %s:%d while "
+		  "holding %s key %llu taken at %s:%d",
+		  what, rank_names[rank], (unsigned long long)key, file, line,
+		  rank_names[h->rank], (unsigned long long)h->key, h->file,
+		  h->line);
 	dump_held();
 	abort();
 }
@@ -133,10 +133,10 @@ void kv_lockdep_acquire(const void *lock, int rank, uint64_t key, bool trylock,
 	if (!trylock)
 		check(lock, rank, key, file, line);
 	if (nr_held == HELD_MAX) {
-		fprintf(stderr,
-			"kvfs lockdep: more than %d locks held, acquiring %s "
-			"at %s:%d\n",
-			HELD_MAX, rank_names[rank], file, line);
+		kv_report(KV_REPORT_BUG,
+			  "kvfs lockdep: more than %d locks held, acquiring %s "
+			  "at %s:%d",
+			  HELD_MAX, rank_names[rank], file, line);
 		dump_held();
 		abort();
 	}
@@ -161,8 +161,9 @@ void kv_lockdep_release(const void *lock, const char *file, int line)
 		nr_held--;
 		return;
 	}
-	fprintf(stderr, "kvfs lockdep: releasing a lock not held at %s:%d\n",
-		file, line);
+	kv_report(KV_REPORT_BUG,
+		  "kvfs lockdep: releasing a lock not held at %s:%d", file,
+		  line);
 	dump_held();
 	abort();
 }

@@ -269,8 +269,9 @@ size_t kv_shrinker_run(struct kv_shrinker *s, size_t nr)
 
 	if (((s->flags & KV_SHRINK_FS) && (ctx & KV_NOFS)) ||
 	    ((s->flags & KV_SHRINK_IO) && (ctx & KV_NOIO))) {
-		fprintf(stderr,
-			"kvalloc: BUG: shrinker %s (flags %#x) entered in context %#x\n",
+		kv_report(
+			KV_REPORT_BUG,
+			"kvalloc: BUG: shrinker %s (flags %#x) entered in context %#x",
 			s->name, s->flags, ctx);
 		abort();
 	}
@@ -359,15 +360,15 @@ static void nofail_warn(void)
 	if (last && now.tv_sec - __atomic_load_n(&last, __ATOMIC_RELAXED) < 60)
 		return;
 	__atomic_store_n(&last, now.tv_sec ? now.tv_sec : 1, __ATOMIC_RELAXED);
-	fprintf(stderr,
-		"kvalloc: an allocation that cannot fail has waited 10 s for "
-		"memory: the %zu MiB budget is held by what cannot be "
-		"reclaimed (%llu MiB free); a larger budget is needed\n",
-		kv.size >> 20,
-		(unsigned long long)(__atomic_load_n(&kv.nr_free,
-						     __ATOMIC_RELAXED) *
-					     KV_PAGE_SIZE >>
-				     20));
+	kv_report(KV_REPORT_WARN,
+		  "kvalloc: an allocation that cannot fail has waited 10 s for "
+		  "memory: the %zu MiB budget is held by what cannot be "
+		  "reclaimed (%llu MiB free); a larger budget is needed",
+		  kv.size >> 20,
+		  (unsigned long long)(__atomic_load_n(&kv.nr_free,
+						       __ATOMIC_RELAXED) *
+					       KV_PAGE_SIZE >>
+				       20));
 }
 
 /* Memory (or vmap address space) came back: end the NOFAIL waits. */
@@ -517,8 +518,9 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 
 void kv_nofail_impossible(size_t size, kv_gfp_t gfp)
 {
-	fprintf(stderr,
-		"kvalloc: BUG: NOFAIL allocation of %zu bytes can never be satisfied (flags %#x)\n",
+	kv_report(
+		KV_REPORT_BUG,
+		"kvalloc: BUG: NOFAIL allocation of %zu bytes can never be satisfied (flags %#x)",
 		size, gfp);
 	abort();
 }
@@ -527,9 +529,9 @@ void kv_alloc_failed(size_t size, kv_gfp_t gfp)
 {
 	__atomic_add_fetch(&alloc_failures, 1, __ATOMIC_RELAXED);
 	if (!(gfp & KV_NOWARN))
-		fprintf(stderr,
-			"kvalloc: allocation of %zu bytes failed (flags %#x)\n",
-			size, gfp);
+		kv_report(KV_REPORT_WARN,
+			  "kvalloc: allocation of %zu bytes failed (flags %#x)",
+			  size, gfp);
 }
 
 void kv_reclaim_stats(uint64_t *passes, uint64_t *freed, uint64_t *retries,
@@ -585,10 +587,10 @@ void kv_reclaim_fini(void)
 
 	kv_mutex_lock(&shrinker_lock);
 	for (r = regs; r; r = r->next)
-		fprintf(stderr, "kvalloc: %s %s still registered\n",
-			r->kind == KV_REG_SHRINKER ? "shrinker" :
-						     "pressure hook",
-			r->name);
+		kv_report(KV_REPORT_WARN, "kvalloc: %s %s still registered",
+			  r->kind == KV_REG_SHRINKER ? "shrinker" :
+						       "pressure hook",
+			  r->name);
 	regs = NULL;
 	kv_mutex_unlock(&shrinker_lock);
 	reclaim_passes = 0;

@@ -325,8 +325,9 @@ void kv_slab_report_leaks(unsigned *nr)
 
 		if (kv_pg_state(d) != KV_PG_SLAB || d->head != pfn || !d->inuse)
 			continue;
-		fprintf(stderr,
-			"kvalloc: leak: %u object(s) of %.23s (%u bytes) in slab %p\n",
+		kv_report(
+			KV_REPORT_WARN,
+			"kvalloc: leak: %u object(s) of %.23s (%u bytes) in slab %p",
 			d->inuse, d->cache->name, d->cache->size,
 			kv_page_addr(pfn));
 		*nr += d->inuse;
@@ -420,9 +421,9 @@ void kv_cache_destroy(struct kv_cache *c)
 	kv_tcache_drain_slot(c->id);
 	cache_shrink(c);
 	if (c->partial != KV_PFN_NONE || c->nr_slab_pages)
-		fprintf(stderr,
-			"kvalloc: cache %s destroyed with objects in use\n",
-			c->name);
+		kv_report(KV_REPORT_WARN,
+			  "kvalloc: cache %s destroyed with objects in use",
+			  c->name);
 	pthread_mutex_lock(&named_lock);
 	named[id] = NULL;
 	pthread_mutex_unlock(&named_lock);

@@ -19,7 +19,6 @@
  *   the calling thread has a cache.
  */
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -69,7 +68,7 @@ static void tcache_destructor(void *p)
 static void tcache_key_init(void)
 {
 	if (pthread_key_create(&tc_key, tcache_destructor)) {
-		fprintf(stderr, "kvalloc: no thread cache key\n");
+		kv_report(KV_REPORT_BUG, "kvalloc: no thread cache key");
 		abort();
 	}
 }
@@ -82,7 +81,8 @@ struct kv_tcache *kv_tcache_create(void)
 	tc = mmap(NULL, sizeof(*tc), PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (tc == MAP_FAILED) {
-		fprintf(stderr, "kvalloc: out of memory for a thread cache\n");
+		kv_report(KV_REPORT_BUG,
+			  "kvalloc: out of memory for a thread cache");
 		abort();
 	}
 	tc->home_zone = -1;

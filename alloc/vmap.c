@@ -51,7 +51,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -187,7 +186,7 @@ static void range_free(struct kv_vzone *z, uintptr_t start, size_t len)
 		z->free[lo].len += len;
 	} else if (!range_insert_at(z, lo, start, len)) {
 		/* a million fragments: give up this bit of address space */
-		fprintf(stderr, "kvalloc: vmap free index full\n");
+		kv_report(KV_REPORT_WARN, "kvalloc: vmap free index full");
 	}
 }
 
@@ -214,8 +213,8 @@ static uintptr_t range_alloc(struct kv_vzone *z, size_t len, size_t align)
 		} else {
 			r->len = head;
 			if (tail && !range_insert_at(z, i + 1, s + len, tail))
-				fprintf(stderr,
-					"kvalloc: vmap free index full\n");
+				kv_report(KV_REPORT_WARN,
+					  "kvalloc: vmap free index full");
 		}
 		return s;
 	}
@@ -792,8 +791,9 @@ void kv_vmap_report_leaks(unsigned *nr)
 
 			while ((a = z->hash[b])) {
 				z->hash[b] = a->hnext;
-				fprintf(stderr,
-					"kvalloc: leak: vmap area %p, %u pages\n",
+				kv_report(
+					KV_REPORT_WARN,
+					"kvalloc: leak: vmap area %p, %u pages",
 					(void *)a->addr, a->npages);
 				(*nr)++;
 				area_release(a);

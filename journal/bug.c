@@ -4,8 +4,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
+#include "alloc/report.h"
 #include "journal/bug.h"
 
 char kvj_bug_msg[512];
@@ -27,7 +27,7 @@ void kvj_bug_set_hook(kvj_bug_fn fn)
 
 void kvj_bug_stderr(const char *msg)
 {
-	fprintf(stderr, "%s\n", msg);
+	kv_report(KV_REPORT_BUG, "%s", msg);
 }
 
 void kvj_vbug(const char *who, const char *fmt, va_list ap)

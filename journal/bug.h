@@ -4,9 +4,10 @@
  * code invariant.  The libraries never print: the message is formatted
  * into kvj_bug_msg (kept for the core dump: `p kvj_bug_msg`) and handed
  * to the hook the program installed, then abort().  The daemon and the
- * tools install kvj_bug_stderr(); with no hook, a debug build (KV_DEBUG)
- * still writes the line to stderr so that an aborting test says why, and
- * a release build writes nothing.
+ * tools install kvj_bug_stderr(), which hands the line to kv_report()
+ * (alloc/report.h): their report hook, or stderr when they installed
+ * none.  With no bug hook, a debug build (KV_DEBUG) uses kvj_bug_stderr()
+ * so that an aborting test says why, and a release build writes nothing.
  */
 #ifndef KV_JOURNAL_BUG_H
 #define KV_JOURNAL_BUG_H
@@ -20,7 +21,7 @@ extern char kvj_bug_msg[512];
 
 /* Install fn (NULL: the build's default) before starting threads. */
 void kvj_bug_set_hook(kvj_bug_fn fn);
-/* A hook that writes msg and a newline to stderr. */
+/* A hook that passes msg to kv_report(): the report hook, or stderr. */
 void kvj_bug_stderr(const char *msg);
 
 /* Format "<who>: BUG: <fmt...>", pass it to the hook, abort(). */

@@ -26,6 +26,7 @@
 #include "fs/repair/repair.h"
 #include "journal/bug.h"
 #include "journal/journal.h"
+#include "tools/report.h"
 
 #define EXIT_CLEAN 0
 #define EXIT_FIXED 1
@@ -267,6 +268,7 @@ int main(int argc, char **argv)
 	bool force = false, n = false, y = false, p = false;
 	int opt, fd, ret;
 
+	tool_report_init(prog);
 	kvj_bug_set_hook(kvj_bug_stderr);
 	while ((opt = getopt_long(argc, argv, "nypafLvVh", longopts, NULL)) !=
 	       -1) {

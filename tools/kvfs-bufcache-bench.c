@@ -21,6 +21,7 @@
 #include "fs/io/buf.h"
 #include "fs/io/dev.h"
 #include "tools/cli.h"
+#include "tools/report.h"
 
 #define BLKSIZE 4096u
 
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
 	/* contents plus slab and hash overhead, with room to spare */
 	cfg.budget_bytes = ((size_t)nr_blocks * BLKSIZE * 2 + (64u << 20)) &
 			   ~(size_t)(KV_PAGE_SIZE - 1);
+	tool_report_init("kvfs-bufcache-bench");
 	err = kv_init(&cfg);
 	if (err) {
 		fprintf(stderr, "kvfs-bufcache-bench: kv_init: %s\n",

@@ -72,6 +72,7 @@
 #include "fs/mount.h"
 #include "tools/cli.h"
 #include "journal/journal.h"
+#include "tools/report.h"
 
 #define PROG "kvfs-core-bench"
 #define MAX_RUNS 16
@@ -1303,6 +1304,7 @@ int main(int argc, char **argv)
 	 */
 	cfg.budget_bytes = (1ull << 30) + (size_t)opt_dir_entries * 2048;
 	kvj_report_set_sink(print_jreport, NULL);
+	tool_report_init(PROG);
 	if (kv_init(&cfg)) {
 		fprintf(stderr, PROG ": kv_init failed\n");
 		return 1;

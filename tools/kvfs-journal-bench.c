@@ -42,6 +42,7 @@
 #include "fs/format/sb.h"
 #include "journal/journal.h"
 #include "tools/cli.h"
+#include "tools/report.h"
 
 #define PROG "kvfs-journal-bench"
 #define JB_MAGIC KVFS_MAGIC('K', 'V', 'J', 'B')
@@ -789,6 +790,7 @@ int main(int argc, char **argv)
 	cfg.budget_bytes = ((size_t)opt_buffers * 65536 * 3 + (512u << 20)) &
 			   ~(size_t)(KV_PAGE_SIZE - 1);
 	kvj_report_set_sink(print_jreport, NULL);
+	tool_report_init(PROG);
 	err = kv_init(&cfg);
 	if (err) {
 		kv_err("kv_init", err);

@@ -22,6 +22,7 @@
 #include "fs/format/sb.h"
 #include "journal/bug.h"
 #include "journal/logwalk.h"
+#include "tools/report.h"
 
 #define LP_DUMP_BYTES 64u
 
@@ -306,6 +307,7 @@ int main(int argc, char **argv)
 	struct lp lp = { 0 };
 	int c, ret;
 
+	tool_report_init("kvfs-logprint");
 	kvj_bug_set_hook(kvj_bug_stderr);
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {

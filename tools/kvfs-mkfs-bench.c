@@ -18,6 +18,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/format/mkfs.h"
+#include "tools/report.h"
 
 #define MAX_RUNS 100
 
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/kvfs-mkfs-bench.%d.img", dir,
 		 (int)getpid());
+	tool_report_init("kvfs-mkfs-bench");
 	ret = kv_init(NULL);
 	if (ret) {
 		fprintf(stderr, "kvfs-mkfs-bench: kv_init: %s\n",

@@ -15,6 +15,7 @@
 #include "fs/io/blkhdr.h"
 #include "fs/format/sb.h"
 #include "journal/bug.h"
+#include "tools/report.h"
 
 static void usage(FILE *f)
 {
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
 	};
 	int opt, ret;
 
+	tool_report_init("mkfs.kvfs");
 	kvj_bug_set_hook(kvj_bug_stderr);
 	while ((opt = getopt_long(argc, argv, "s:b:a:A:l:L:U:fnqVh", longopts,
 				  NULL)) != -1) {

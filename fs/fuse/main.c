@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
+#include "alloc/report.h"
 #include "fs/io/blkhdr.h"
 #include "fs/fuse/kio.h"
 #include "fs/fuse/nodes.h"
@@ -150,6 +151,9 @@ static void tune_one(const struct daemon *d, const char *path, const char *val)
 			ok ? "set to " : "could not set ", val);
 }
 
+/* stderr is the pipe stderr_to_syslog() drains */
+static bool stderr_to_log;
+
 /*
  * Once detached, what the core and the journal write to stderr (a
  * shutdown's reason, recovery's findings) goes to syslog line by line:
@@ -185,11 +189,26 @@ static void detach_stdio(void)
 		pthread_detach(t);
 		dup2(pfd[1], 2);
 		close(pfd[1]);
+		__atomic_store_n(&stderr_to_log, true, __ATOMIC_RELEASE);
 	} else {
 		dup2(fd, 2);
 	}
 	close(fd);
 	setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+/*
+ * The allocator's reports (a failed allocation, a leak at kv_fini(), an
+ * invalid free), in the daemon's log.  A bug's line is followed by abort():
+ * once stderr is the pipe to syslog, nothing might drain it in time.
+ */
+static void log_kvreport(int level, const char *msg)
+{
+	if (level == KV_REPORT_BUG &&
+	    __atomic_load_n(&stderr_to_log, __ATOMIC_ACQUIRE))
+		syslog(LOG_CRIT, "%s: %s", prog, msg);
+	else
+		fprintf(stderr, "%s: %s\n", prog, msg);
 }
 
 /* The journal's reports (recovery, a shutdown), as it printed them. */
@@ -570,6 +589,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 	char ok;
 
+	kv_report_set_hook(log_kvreport);
 	kvj_bug_set_hook(kvj_bug_stderr);
 	if (kvfs_fuse_parse(argc, argv, &o)) {
 		fprintf(stderr, "%s: %s\n", prog, o.err);

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Smoke test of tools/kvalloc-bench (not a timed assertion): --csv prints
 # exactly its header and one line with a positive rate per requested
 # (test, threads, allocator), the table and --contention print kv's lock
@@ -6,13 +6,10 @@
 # Usage: test_kvalloc_bench.sh PATH-TO-kvalloc-bench
 set -u
 bench=$1
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-fail() {
-	echo "test_kvalloc_bench: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/../lib.sh"
+fail_prefix=test_kvalloc_bench
+tmpdir kvalloc-bench
+tmp=$T
 
 tests="fix_size_alloc full_fit_alloc long_busy_list_alloc random_size_alloc
 random_size_align_alloc align_shift_alloc small_obj kvmalloc_mixed"

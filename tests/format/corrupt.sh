@@ -8,8 +8,7 @@ set -u
 MKFS=$1 DB=$2 ONLY=${3:-}
 . "$(dirname "$0")/lib.sh"
 case "$ONLY" in "" | 4096 | 1024) ;; *) fail "block size $ONLY: 4096 or 1024" ;; esac
-T=$(mktemp -d /tmp/kvfs-corrupt.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+tmpdir corrupt /tmp
 
 # expect_detect IMG BLOCK DESC CMD...: each kvfs-db command CMD (a
 # string) fails naming BLOCK.  One kvfs-db run for them all (-k: each

@@ -1,10 +1,9 @@
-# Shared helpers of the format shell tests (sourced).
-# Usage in a test: . lib.sh; MKFS=$1 DB=$2; T=$(mktemp -d); trap ... EXIT
+# Shared helpers of the format shell tests (sourced), after the preamble
+# of all the shell tests (../lib.sh: tmpdir, fail).
+# Usage in a test: . lib.sh; MKFS=$1 DB=$2; tmpdir NAME /tmp
+# shellcheck shell=bash
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 # field IMG CMD... KEY: the value of "KEY = value" in kvfs-db output
 field() {

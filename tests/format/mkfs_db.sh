@@ -6,8 +6,7 @@
 set -u
 MKFS=$1 DB=$2
 . "$(dirname "$0")/lib.sh"
-T=$(mktemp -d /tmp/kvfs-mkfs-db.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+tmpdir mkfs-db /tmp
 UUID=0badc0de-1234-4abc-8def-0123456789ab
 MIB=$((1 << 20))
 

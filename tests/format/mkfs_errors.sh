@@ -5,9 +5,8 @@
 set -u
 MKFS=$1 DB=$2
 . "$(dirname "$0")/lib.sh"
-T=$(mktemp -d /tmp/kvfs-mkfs-err.XXXXXX)
+tmpdir mkfs-err /tmp
 chmod 755 "$T"
-trap 'rm -rf "$T"' EXIT
 AS=() # command prefix: run mkfs as another user
 
 # refuse TARGET "EXPECTED MESSAGE" MKFS-ARGS...

@@ -14,16 +14,16 @@
 set -u
 MKFS=$1 DB=$2 FSCK=$3 POP=$4 TYPES=${5:-}
 N=${6:-${KVFS_BLOCKTRASH_SEEDS:-16}}
-T=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/kvfs-blocktrash.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/../lib.sh"
+tmpdir blocktrash "$fast_tmp"
 failures=0
 fail() {
 	echo "FAIL: seed $seed: $*" >&2
 	failures=$((failures + 1))
 }
 
-"$MKFS" -q -s 48M "$T/base" || { echo "FAIL: mkfs" >&2; exit 1; }
-"$POP" build "$T/base" || { echo "FAIL: populate" >&2; exit 1; }
+"$MKFS" -q -s 48M "$T/base" || die mkfs
+"$POP" build "$T/base" || die populate
 
 for ((seed = 1; seed <= N; seed++)); do
 	cp --sparse=always "$T/base" "$T/img"

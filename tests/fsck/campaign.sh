@@ -42,8 +42,8 @@ if [[ $SEEDS == *-* ]]; then
 else
 	IFS=, read -ra seeds <<<"$SEEDS"
 fi
-T=$(mktemp -d "${TMPDIR:-/var/tmp}/kvfs-campaign.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/../lib.sh"
+tmpdir campaign "${TMPDIR:-/var/tmp}"
 failures=0 damaged=0
 fail() {
 	echo "FAIL: types ${TYPES:-all} seed $seed: $*"

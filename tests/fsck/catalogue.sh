@@ -19,16 +19,12 @@
 set -u
 MKFS=$1 DB=$2 FSCK=$3 POP=$4
 shift 4
-T=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/kvfs-catalogue.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/../lib.sh"
+tmpdir catalogue "$fast_tmp"
 failures=0
 fail() {
 	echo "FAIL: $*" >&2
 	failures=$((failures + 1))
-}
-die() {
-	echo "FAIL: $*" >&2
-	exit 1
 }
 
 "$MKFS" -q -s 48M "$T/base" || die mkfs

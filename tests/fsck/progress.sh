@@ -11,16 +11,16 @@
 set -u
 MKFS=$1 FSCK=$2 POP=$3
 command -v script >/dev/null || { echo "SKIP: script(1) (util-linux) missing"; exit 77; }
-T=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/kvfs-progress.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/../lib.sh"
+tmpdir progress "$fast_tmp"
 failures=0
 fail() {
 	echo "FAIL: $*" >&2
 	failures=$((failures + 1))
 }
 
-"$MKFS" -q -s 48M "$T/img" || { echo "FAIL: mkfs" >&2; exit 1; }
-"$POP" build "$T/img" || { echo "FAIL: populate" >&2; exit 1; }
+"$MKFS" -q -s 48M "$T/img" || die mkfs
+"$POP" build "$T/img" || die populate
 
 cmd=$(printf '%q -f -n %q >/dev/null' "$FSCK" "$T/img")
 KVFS_FSCK_PROGRESS_AFTER=0 timeout 120 script -qec "$cmd" /dev/null \

@@ -23,8 +23,8 @@
 # Usage: zaplog.sh MKFS KVFS_DB FSCK POPULATE
 set -u
 MKFS=$1 DB=$2 FSCK=$3 POP=$4
-T=$(mktemp -d "${TMPDIR:-/var/tmp}/kvfs-zaplog.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/../lib.sh"
+tmpdir zaplog "${TMPDIR:-/var/tmp}"
 failures=0
 fail() {
 	echo "FAIL: $*" >&2
@@ -32,7 +32,7 @@ fail() {
 }
 
 "$MKFS" -q -s 48M "$T/base" && "$POP" build "$T/base" &&
-	"$POP" orphan "$T/base" 2>/dev/null || { echo "FAIL: setup"; exit 1; }
+	"$POP" orphan "$T/base" 2>/dev/null || die setup
 field() { "$DB" "$T/base" sb | sed -n "s/^$1 = //p"; }
 LS=$(field logstart) LB=$(field logblocks) BS=$(field blocksize)
 logsum() {

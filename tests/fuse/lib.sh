@@ -1,5 +1,6 @@
-# Helpers of the real-mount tests (sourced): a temporary directory with an
-# image and a mountpoint, always unmounted at exit; every command bounded
+# Helpers of the real-mount tests (sourced, after ../lib.sh's preamble): a
+# temporary directory with an image and a mountpoint, always unmounted at
+# exit; every command bounded
 # by a timeout; a daemon in the foreground whose exit status and sanitizer
 # reports count.  The caller sets mount_kvfs and mkfs first.
 # shellcheck shell=bash
@@ -8,23 +9,15 @@
 [ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
 command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
 
-tmp=$(mktemp -d /tmp/kvfs-fuse.XXXXXX)
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+tmpdir fuse /tmp
+tmp=$T
 img=$tmp/img mnt=$tmp/mnt mnt2=$tmp/mnt2
 mkdir "$mnt" "$mnt2"
 chmod 755 "$tmp" # test_fuse_ops works as an unprivileged user too
-# extra cleanup of the caller (tools.sh's tmpfs), run first
-at_exit=:
-# the daemon of mount_fg while it runs
-daemon_pid=
-cleanup() {
-	eval "$at_exit"
-	for m in "$mnt" "$mnt2"; do
-		timeout 10 fusermount3 -u -z "$m" 2>/dev/null
-	done
-	[ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# at_exit (../lib.sh): extra cleanup of the caller (tools.sh's tmpfs), run
+# first; daemon_pid: the daemon of mount_fg while it runs
+unmount_at_exit "$mnt" "$mnt2"
 
 # the daemon's last words go with a failure: what it logged (corruption
 # reports, a shutdown) is the cause the caller's message cannot name
@@ -37,7 +30,6 @@ fail() {
 	exit 1
 }
 mounted() { grep -q " $1 fuse" /proc/mounts; }
-T() { timeout 60 "$@"; }
 
 # unmount MOUNTPOINT IMAGE: and wait for the daemon to finish writing back
 # (it holds the image's lock until kvfs_close() returned)

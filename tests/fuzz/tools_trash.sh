@@ -10,10 +10,9 @@ set -u
 trash=$1 logprint=$2 db=$3
 # tmpfs when there is one: rewriting and removing 40 MiB images on a
 # virtual disk costs seconds
-tmp=/tmp
-[ -d /dev/shm ] && [ -w /dev/shm ] && tmp=/dev/shm
-dir=$(mktemp -d "$tmp/kvfs-trash.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
+. "$(dirname "$0")/../lib.sh"
+tmpdir trash "$fast_tmp"
+dir=$T
 fail=0 runs=0 detected=0
 SEEDS=${TRASH_SEEDS:-8}
 FLIPS=${TRASH_FLIPS:-24}

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Smoke test of tools/kvfs-journal-bench (not a timed assertion): --csv
 # prints exactly its header and one line per run with positive rates, the
 # default report names every figure, a small --log-size makes the AIL
@@ -9,14 +9,11 @@
 set -u
 bench=$1
 mkfs=$2
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib.sh"
+fail_prefix=test_jbench
+tmpdir jbench
+tmp=$T
 export TMPDIR="$tmp"
-
-fail() {
-	echo "test_jbench: $*" >&2
-	exit 1
-}
 
 header="mode,threads,tx_per_sec,deltas_per_sec,log_bytes_per_delta,zstd_ratio"
 small="--seconds 0.25 --buffers 64 --size 256M"

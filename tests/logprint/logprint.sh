@@ -8,8 +8,7 @@
 set -u
 LP=$1 MKLOG=$2 MKFS=$3 DB=$4
 . "$(dirname "$0")/../format/lib.sh"
-T=$(mktemp -d /tmp/kvfs-logprint.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+tmpdir logprint /tmp
 
 # run_lp ARGS... IMG: kvfs-logprint into $T/out, $T/err, $rc; the image
 # must be byte-for-byte unchanged

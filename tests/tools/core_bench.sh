@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Smoke test of tools/kvfs-core-bench (not a timed assertion): --csv prints
 # exactly the header workload,threads,value,unit, then one well-formed row
 # per measurement (each workload before its raw twin, for each --threads
@@ -13,14 +13,11 @@
 # Usage: core_bench.sh PATH-TO-kvfs-core-bench
 set -u
 bench=$1
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib.sh"
+fail_prefix=core_bench
+tmpdir core-bench
+tmp=$T
 export TMPDIR="$tmp"
-
-fail() {
-	echo "core_bench: $*" >&2
-	exit 1
-}
 
 all="seq_write:MB/s raw_seq_write:MB/s seq_read:MB/s raw_seq_read:MB/s
 rand_write:ops/s raw_rand_write:ops/s rand_read:ops/s raw_rand_read:ops/s"

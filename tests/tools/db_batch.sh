@@ -7,12 +7,8 @@
 # every command can use them; writes in a batch land as separate runs'.
 set -u
 MKFS=$1 DB=$2
-T=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/kvfs-db-c.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/../lib.sh"
+tmpdir db-c "$fast_tmp"
 BS=4096
 
 "$MKFS" -q -s 64M -a 4 "$T/img" || fail mkfs

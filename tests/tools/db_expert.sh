@@ -8,12 +8,8 @@
 set -u
 MKFS=$1 DB=$2 POP=$3
 # images on tmpfs when there is one: every write is flushed
-T=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/kvfs-db-x.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/../lib.sh"
+tmpdir db-x "$fast_tmp"
 BS=4096
 
 "$MKFS" -q -s 48M "$T/base" || fail mkfs

@@ -19,6 +19,7 @@
 
 #include "alloc/kvalloc.h"
 #include "bench.h"
+#include "tools/report.h"
 
 #define MAX_THREAD_LISTS 16
 #define MAX_THREADS 1024
@@ -655,6 +656,7 @@ int main(int argc, char **argv)
 
 	if (parse_opts(argc, argv, &o))
 		return 2;
+	tool_report_init("kvalloc-bench");
 	/* before kv_init(): a re-exec must not leave an arena behind */
 	if (load_allocs(&o, argv))
 		return 1;
