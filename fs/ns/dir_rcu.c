@@ -189,6 +189,56 @@ static const struct kvfs_dir_hash_rec *hrec(const struct kvfs_btree_block *bb,
 			      (size_t)i * HREC);
 }
 
+/*
+ * The first of a leaf's n records whose hash is >= hash, or n, searched
+ * from the guess p: galloping away from it, then halving what is left.
+ * Bounded and in range whatever the records say (they may be mid-change).
+ */
+static unsigned leaf_seek(const struct kvfs_btree_block *bb, unsigned n,
+			  uint32_t hash, unsigned p)
+{
+	unsigned lo = 0, hi = n, q, step = 1;
+
+	if (!n)
+		return 0;
+	if (p >= n)
+		p = n - 1;
+	if (rd32(&hrec(bb, p)->hash) >= hash) {
+		/* the answer is at or before p */
+		hi = p;
+		while (hi > 0) {
+			q = hi > step ? hi - step : 0;
+			if (rd32(&hrec(bb, q)->hash) < hash) {
+				lo = q + 1;
+				break;
+			}
+			hi = q;
+			step *= 2;
+		}
+	} else {
+		/* after p */
+		lo = p + 1;
+		while (lo < n) {
+			q = n - lo > step ? lo + step - 1 : n - 1;
+			if (rd32(&hrec(bb, q)->hash) >= hash) {
+				hi = q;
+				break;
+			}
+			lo = q + 1;
+			step *= 2;
+		}
+	}
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (rd32(&hrec(bb, mid)->hash) < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int hash_find_rcu(struct rctx *r, const struct kvfs_dir_head *hd)
 {
 	uint32_t room = r->g->blocksize - KVFS_BTREE_HDR_SIZE;
@@ -196,6 +246,8 @@ static int hash_find_rcu(struct rctx *r, const struct kvfs_dir_head *hd)
 	uint32_t hash = kvfs_dir_hashname((const uint8_t *)r->name, r->len);
 	uint64_t fsb = rd64(&hd->hash_root);
 	unsigned level = rd8(&hd->hash_level), n, i, lo, hi;
+	/* the hashes under fsb, as its parents' keys say: [hlo, hhi) */
+	uint64_t hlo = 0, hhi = (uint64_t)1 << 32;
 	const struct kvfs_btree_block *bb;
 	int err;
 
@@ -225,19 +277,26 @@ static int hash_find_rcu(struct rctx *r, const struct kvfs_dir_head *hd)
 			else
 				lo = mid;
 		}
+		if (lo)
+			hlo = rd32(&hrec(bb, lo)->hash);
+		/* equal hashes may run on into the next child */
+		if (lo + 1 < n)
+			hhi = (uint64_t)rd32(&hrec(bb, lo + 1)->hash) + 1;
 		ptrs = (const void *)hrec(bb, nodemax);
 		fsb = rd64(&ptrs[lo]);
 		level--;
 	}
-	/* the leaf's first record whose hash is >= hash */
-	for (lo = 0, hi = n; lo < hi;) {
-		unsigned mid = lo + (hi - lo) / 2;
-
-		if (rd32(&hrec(bb, mid)->hash) < hash)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/*
+	 * The leaf's first record whose hash is >= hash.  Name hashes
+	 * spread evenly over the leaf's range, which the parent's keys
+	 * (read already, hot) bound: the search starts where hash falls in
+	 * that range, and reads one or two of the leaf's cache lines where
+	 * a binary search from the middle read five (callgrind).
+	 */
+	lo = 0;
+	if (hash > hlo && hhi > hlo)
+		lo = (unsigned)((hash - hlo) * n / (hhi - hlo));
+	lo = leaf_seek(bb, n, hash, lo);
 	for (unsigned hops = 0;;) {
 		for (i = lo; i < n; i++) {
 			const struct kvfs_dir_hash_rec *rec = hrec(bb, i);

@@ -201,6 +201,36 @@ static void *shrinker(void *arg)
 	return (void *)freed;
 }
 
+/*
+ * Quiet, every prefilled name (and each with a suffix, never created)
+ * looked up lock-free: found at the inode the locked lookup gives (and
+ * the others not found), the lock-free walk answering each (one locked
+ * lookup first brings back what reclaim took).  The leaf search starts
+ * where the parents' keys place a hash (fs/ns/dir_rcu.c): this meets
+ * every leaf, at its ends too.
+ */
+static void check_all(unsigned pad, unsigned prefill)
+{
+	char name[300];
+
+	for (unsigned i = 0; i < prefill; i++) {
+		for (unsigned absent = 0; absent < 2; absent++) {
+			struct rcu_arg a = { .name = name };
+			struct kvfs_stat st = { 0 };
+			int err;
+
+			snprintf(name, sizeof(name), "fill-%06u-%0*u%s", i,
+				 (int)pad, i, absent ? "x" : "");
+			err = kvfs_lookup(mp, dir, name, &st);
+			CHECK_EQ(err, absent ? -ENOENT : 0);
+			CHECK_EQ(kvfs_icache_read(mp, dir, rcu_read, &a), 0);
+			CHECK_EQ(a.err, err);
+			if (!err)
+				CHECK_EQ(a.ino, st.ino);
+		}
+	}
+}
+
 static void run_phase(unsigned b, unsigned pad, unsigned prefill,
 		      double seconds)
 {
@@ -229,6 +259,7 @@ static void run_phase(unsigned b, unsigned pad, unsigned prefill,
 		CHECK_EQ(pthread_join(th[i], NULL), 0);
 	CHECK_EQ(pthread_join(th[4], &freed), 0);
 	CHECK(freed != NULL);
+	check_all(pad, prefill);
 	for (unsigned i = 0; i < prefill; i++) {
 		snprintf(name, sizeof(name), "fill-%06u-%0*u", i, (int)pad, i);
 		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
