@@ -108,6 +108,16 @@ int kvfs_alloc_hold_space(struct kvfs_trans *tp, uint32_t start,
  * its free neighbours; busy until tp's checkpoint is durable.
  */
 int kvfs_free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len);
+/*
+ * kvfs_free_extent() for a deferred free (fs/space/extfree_item.c): when
+ * the AG's headers or free-space trees fail to verify before anything of
+ * the AG is logged, the extent is left out of its free space (leaked,
+ * reported; fsck.kvfs rebuilds a damaged AG's free space from what the
+ * files own) and the free counts as done (0).  Failing it failed the
+ * deferred chain, which shuts the log down.
+ */
+int kvfs_free_extent_deferred(struct kvfs_trans *tp, uint64_t fsb,
+			      uint32_t len);
 
 /*
  * Goals.  A file's next extent: exactly after its last one (prev_end, the

@@ -73,7 +73,7 @@ static int efi_recover_item(struct kvfs_mount *mp, const void *rec,
 static int efi_finish_item(struct kvfs_trans *tp, struct kvfs_defer_item *di)
 {
 	struct efi_item *it = (struct efi_item *)di;
-	int err = kvfs_free_extent(tp, it->fsb, it->len);
+	int err = kvfs_free_extent_deferred(tp, it->fsb, it->len);
 
 	if (!err)
 		kvfree(it);
