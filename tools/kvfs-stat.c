@@ -238,8 +238,11 @@ static void print_all(const char *mnt, const struct snap *s)
 		if (sick)
 			printf("  AG %u damaged:%s%s (allocations pass it by: "
 			       "run fsck.kvfs)\n",
-			       ag, sick & KVFS_AG_SICK_SPACE ? " free space" : "",
-			       sick & KVFS_AG_SICK_INODES ? " inode allocation" : "");
+			       ag,
+			       sick & KVFS_AG_SICK_SPACE ? " free space" : "",
+			       sick & KVFS_AG_SICK_INODES ?
+				       " inode allocation" :
+				       "");
 	}
 	printf("allocator:\n");
 	for (unsigned i = 0; i < s->n; i++)

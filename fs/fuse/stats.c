@@ -260,8 +260,7 @@ static void put_ags(struct out *o, const struct kvfs_ag_stats *ag,
 			 agno, U(ag[agno].inodes), agno,
 			 U(ag[agno].inodes_free), agno,
 			 U(ag[agno].lock_acquired), agno,
-			 U(ag[agno].lock_contended), agno,
-			 U(ag[agno].sick))) {
+			 U(ag[agno].lock_contended), agno, U(ag[agno].sick))) {
 			o->len = len;
 			break;
 		}

@@ -128,8 +128,8 @@ static int parse_value(enum ftype t, const char *val, uint8_t *out)
 	}
 	if (t == F_NULLAG && !strcmp(val, "null"))
 		v = KVFS_NULLAGBLOCK;
-	else if (t == F_STATE && !parse_word(val, kvfs_sb_state_names,
-					     KVFS_SB_STATE_NAMES, &v))
+	else if (t == F_STATE &&
+		 !parse_word(val, kvfs_sb_state_names, KVFS_SB_STATE_NAMES, &v))
 		;
 	else if (t == F_FORMAT && !parse_word(val, formats, 4, &v))
 		;
