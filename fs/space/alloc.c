@@ -720,13 +720,19 @@ enum search {
  * superblock in the error state), what the attempt read goes back (and
  * the AG's lock, if the attempt took it), and the search goes on in the
  * other AGs, as XFS's allocator skips an AG its health tracking marked
- * sick.  Past the attempt's first change there is no backing out, and the
- * error stands (the transaction's cancel shuts the log down).
+ * sick.  "Changed nothing": the buffers got since mark are clean
+ * (kvfs_trans_brelse_since()), which covers every buffer of the AG only
+ * when the attempt took its lock (newly); in an AG tp held before, the
+ * reserve-list refill or the record changes may have changed a buffer
+ * held from before, so only damage met by the search (read-only:
+ * searching) passes there.  Past the attempt's first change there is no
+ * backing out, and the error stands (the transaction's cancel shuts the
+ * log down).
  */
 static int ag_damaged(struct kvfs_trans *tp, uint32_t agno, bool newly,
-		      unsigned mark, int err)
+		      bool searching, unsigned mark, int err)
 {
-	if ((err != -EUCLEAN && err != -EBADMSG) ||
+	if ((err != -EUCLEAN && err != -EBADMSG) || (!newly && !searching) ||
 	    !kvfs_trans_brelse_since(tp->jt, mark))
 		return err;
 	__atomic_store_n(&tp->mp->pag[agno].alloc_sick, true, __ATOMIC_RELAXED);
@@ -765,7 +771,7 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 		goto nospc;
 	err = ag_open(tp, agno, &op, false);
 	if (err)
-		return ag_damaged(tp, agno, newly, mark, err);
+		return ag_damaged(tp, agno, newly, false, mark, err);
 	/* never below the AG's set-aside, nor what the caller must leave */
 	avail = pag_avail(&mp->g, op.pag) - a->minleft;
 	if (avail < w.minlen)
@@ -776,14 +782,14 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	      s == S_NEAR  ? find_near(&op, &w, &c) :
 			     find_by_size(&op, &w, &c);
 	if (err)
-		return ag_damaged(tp, agno, newly, mark, err);
+		return ag_damaged(tp, agno, newly, true, mark, err);
 	if (!c.found) {
 		*busy |= kvfs_extent_busy_committed(op.pag);
 		goto nospc;
 	}
 	err = rm_free(&op, c.fbno, c.flen, c.bno, c.len);
 	if (err)
-		return ag_damaged(tp, agno, newly, mark, err);
+		return ag_damaged(tp, agno, newly, false, mark, err);
 	a->fsb = kvfs_agb_to_fsb(&mp->g, agno, c.bno);
 	a->len = c.len;
 	return 0;
@@ -971,7 +977,7 @@ static int free_extent(struct kvfs_trans *tp, uint64_t fsb, uint32_t len,
 		err = add_free(&op, bno, len);
 	}
 	if (err && deferred &&
-	    ag_damaged(tp, agno, newly, mark, err) == -ENOSPC) {
+	    ag_damaged(tp, agno, newly, false, mark, err) == -ENOSPC) {
 		kvfs_corrupt(-EUCLEAN, fsb, "AG free space",
 			     "AG %u damaged: blocks %llu+%u not freed, left "
 			     "to fsck.kvfs",
