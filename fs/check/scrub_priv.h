@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The checker's state, shared by its own files only (fs/check/scrub.c
- * drives the check, fs/check/scrub_dir.c checks block directories): one
- * struct scrub per check, one struct fork_ctx per fork walked, and the
- * two ways anything is recorded, a finding and an ownership claim.  A
- * check runs in one thread: nothing here is locked.
+ * drives the check and checks free space, fs/check/scrub_inode.c the
+ * inodes, fs/check/scrub_dir.c block directories, fs/check/ira.c reads
+ * inode clusters ahead): one struct scrub per check, one struct fork_ctx
+ * per fork walked, and the two ways anything is recorded, a finding and
+ * an ownership claim.  A check runs in one thread: nothing here is
+ * locked.
  */
 #ifndef KV_FS_SCRUB_PRIV_H
 #define KV_FS_SCRUB_PRIV_H
@@ -13,10 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs/check/ira.h"
 #include "fs/check/scrub.h"
 #include "fs/check/scrub_namei.h"
 
 struct claim;
+struct kv_buf;
+struct kvfs_btree_tree_ops;
 struct kvfs_alloc_rec;
 struct kvfs_extent;
 struct kvfs_ns;
@@ -96,5 +101,38 @@ int kvfs_scrub_claim(struct scrub *s, uint64_t start, uint32_t len,
 #define KVFS_SCRUB_HINT_MAX (8u << 20)
 void kvfs_scrub_hint_extents(struct kv_bcache *bc, const struct kvfs_geom *g,
 			     const struct kvfs_extent *x, uint32_t nx);
+
+/* A tree walk's context: the check, and the owner of the tree's blocks. */
+struct tree_ctx {
+	struct scrub *s;
+	enum kvfs_scrub_owner kind;
+	int err;
+};
+
+/*
+ * Blocks [fsb, fsb + len) inside one AG, past its fixed headers: NULL, or
+ * what is wrong, in words.
+ */
+const char *kvfs_scrub_range_check(const struct kvfs_geom *g, uint64_t fsb,
+				   uint64_t len);
+
+/*
+ * Walk one AG tree with the engine's structure walk (rec_fn gets each
+ * record, priv a struct tree_ctx), claiming its blocks as kind; its
+ * findings become ours.  Returns 0 if the walk was clean, 1 if it found
+ * something, or a negative errno; *nblocks (if asked) the tree's blocks.
+ */
+int kvfs_scrub_walk_tree(struct scrub *s, const struct kvfs_btree_tree_ops *ops,
+			 struct kv_buf *agf_bp, struct kv_buf *agi_bp,
+			 enum kvfs_scrub_owner kind,
+			 int (*rec_fn)(const void *rec, void *priv),
+			 uint64_t *nblocks);
+
+/*
+ * The inode half of AG s->agno (fs/check/scrub_inode.c): its inode
+ * header agi_bp, chunk tree, chunks, inodes and unlinked lists.  0 or a
+ * negative errno; what is wrong becomes findings.
+ */
+int kvfs_scrub_agi(struct scrub *s, struct kv_buf *agi_bp);
 
 #endif

@@ -33,6 +33,7 @@
 #include "fs/format/dinode.h"
 #include "fs/ns/dir.h"
 #include "fs/repair/priv.h"
+#include "fs/check/ira.h"
 #include "fs/check/scrub.h"
 #include "fs/ns/symlink.h"
 #include "journal/crc32c.h"
