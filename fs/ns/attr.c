@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Extended attributes (fs/ns/attr.h; the format is in fs/format.h).
+ * Extended attributes (fs/ns/attr.h; the format is in fs/format.h): the
+ * names, reading and changing.  The formats are decoded and encoded in
+ * fs/ns/attr_blk.c, the checker's walk is fs/ns/attr_scrub.c.
  *
  * Every change decodes the attributes it touches (the short-form fork, or
  * one leaf and perhaps its sibling) into arrays of struct xent, computes
@@ -18,14 +20,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/ns/attr.h"
+#include "fs/ns/attr_priv.h"
 #include "fs/io/blkhdr.h"
 #include "fs/data/bmap.h"
 #include "fs/ns/dir.h"
@@ -82,515 +83,6 @@ static int name_errno(const char *name, size_t *lenp)
 		if (!strcmp(name, ns_prefix[i]))
 			return -EINVAL;
 	return -EOPNOTSUPP;
-}
-
-/* ---- decoded attributes ---- */
-
-struct xent {
-	uint32_t hash;
-	uint8_t namelen;
-	bool local;
-	bool dead; /* KVFS_ATTR_DEAD */
-	const char *name;
-	uint32_t valuelen;
-	const uint8_t *value; /* local values */
-	uint32_t valueblk; /* remote values */
-};
-
-struct xset {
-	struct xent *e;
-	uint32_t n, cap;
-};
-
-static int xset_init(struct xset *s, uint32_t cap)
-{
-	s->n = 0;
-	s->cap = cap;
-	s->e = kvcalloc(cap, sizeof(*s->e), 0);
-	return s->e ? 0 : -ENOMEM;
-}
-
-static void xset_free(struct xset *s)
-{
-	kvfree(s->e);
-	s->e = NULL;
-}
-
-/* Value bytes per remote block, and the blocks of a value. */
-static uint32_t rmt_per(const struct kvfs_geom *g)
-{
-	return g->blocksize - KVFS_ATTR_RMT_HDR_SIZE;
-}
-
-static uint32_t rmt_blocks(const struct kvfs_geom *g, uint32_t valuelen)
-{
-	return (valuelen + rmt_per(g) - 1) / rmt_per(g);
-}
-
-/*
- * A value stays in its leaf when its record takes at most half a leaf, so
- * that any two entries fit one leaf and a split always finds room.
- */
-static bool fits_local(const struct kvfs_geom *g, uint32_t namelen,
-		       uint32_t valuelen)
-{
-	return KVFS_ATTR_LOCAL_SIZE(namelen, valuelen) <=
-	       (g->blocksize - KVFS_ATTR_LEAF_HDR_SIZE) / 2 -
-		       KVFS_ATTR_LEAF_ENTRY_SIZE;
-}
-
-static uint32_t xent_leaf_bytes(const struct xent *e)
-{
-	return KVFS_ATTR_LEAF_ENTRY_SIZE +
-	       (e->local ? KVFS_ATTR_LOCAL_SIZE(e->namelen, e->valuelen) :
-			   KVFS_ATTR_REMOTE_SIZE(e->namelen));
-}
-
-static uint32_t leaf_bytes(const struct xent *e, uint32_t n)
-{
-	uint32_t b = KVFS_ATTR_LEAF_HDR_SIZE;
-
-	for (uint32_t i = 0; i < n; i++)
-		b += xent_leaf_bytes(&e[i]);
-	return b;
-}
-
-static int xent_cmp(const struct xent *a, const struct xent *b)
-{
-	int c;
-
-	if (a->hash != b->hash)
-		return a->hash < b->hash ? -1 : 1;
-	c = memcmp(a->name, b->name,
-		   a->namelen < b->namelen ? a->namelen : b->namelen);
-	if (c)
-		return c;
-	return (int)a->namelen - (int)b->namelen;
-}
-
-static int xent_qcmp(const void *a, const void *b)
-{
-	return xent_cmp(a, b);
-}
-
-/*
- * Index of name in s, or -1: a binary search by hash in a leaf's set
- * (sorted), a walk of the short form's (a fork holds a few).
- */
-static int xset_find(const struct xset *s, const char *name, size_t len,
-		     bool sorted)
-{
-	uint32_t h = kvfs_attr_hash(name, len), lo = 0, hi = s->n;
-
-	while (sorted && lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (s->e[mid].hash < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (uint32_t i = lo; i < s->n; i++) {
-		if (sorted && s->e[i].hash != h)
-			break;
-		if (s->e[i].namelen == len && !memcmp(s->e[i].name, name, len))
-			return (int)i;
-	}
-	return -1;
-}
-
-static void xset_del(struct xset *s, uint32_t i)
-{
-	memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(*s->e));
-	s->n--;
-}
-
-/* Insert e in (hash, name) order; returns its index. */
-static uint32_t xset_insert(struct xset *s, const struct xent *e)
-{
-	uint32_t i = 0;
-
-	while (i < s->n && xent_cmp(&s->e[i], e) < 0)
-		i++;
-	memmove(&s->e[i + 1], &s->e[i], (s->n - i) * sizeof(*s->e));
-	s->e[i] = *e;
-	s->n++;
-	return i;
-}
-
-static bool zero(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-/* ---- short form ---- */
-
-/* Decode the short-form fork at fork (verified when the inode loaded). */
-static void sf_decode(const uint8_t *fork, struct xset *s)
-{
-	const struct kvfs_attr_sf_hdr *h = (const void *)fork;
-	uint32_t pos = KVFS_ATTR_SF_HDR_SIZE;
-
-	s->n = 0;
-	for (unsigned i = 0; i < h->count && s->n < s->cap; i++) {
-		const struct kvfs_attr_sf_entry *e = (const void *)(fork + pos);
-		struct xent *x = &s->e[s->n++];
-
-		x->namelen = e->namelen;
-		x->name = (const char *)e->nameval;
-		x->valuelen = kv_le16_to_cpu(e->valuelen);
-		x->value = e->nameval + e->namelen;
-		x->local = true;
-		x->hash = kvfs_attr_hash(x->name, x->namelen);
-		pos += KVFS_ATTR_SF_ENTSIZE(e->namelen, x->valuelen);
-	}
-}
-
-static uint32_t sf_bytes(const struct xset *s)
-{
-	uint32_t b = KVFS_ATTR_SF_HDR_SIZE;
-
-	for (uint32_t i = 0; i < s->n; i++)
-		b += KVFS_ATTR_SF_ENTSIZE(s->e[i].namelen, s->e[i].valuelen);
-	return b;
-}
-
-/* s can be the short form of a fork of asize bytes. */
-static bool sf_fits(const struct kvfs_geom *g, const struct xset *s,
-		    uint32_t asize)
-{
-	if (s->n > 255 || sf_bytes(s) > asize)
-		return false;
-	for (uint32_t i = 0; i < s->n; i++)
-		if (!s->e[i].local ||
-		    !fits_local(g, s->e[i].namelen, s->e[i].valuelen))
-			return false;
-	return true;
-}
-
-/* Encode s as the short-form fork (asize bytes at fork, zeros after). */
-static void sf_encode(uint8_t *fork, uint32_t asize, const struct xset *s)
-{
-	struct kvfs_attr_sf_hdr *h = (void *)fork;
-	uint32_t pos = KVFS_ATTR_SF_HDR_SIZE;
-
-	/* callers' entries point into copies, never into the fork */
-	memset(fork, 0, asize);
-	for (uint32_t i = 0; i < s->n; i++) {
-		struct kvfs_attr_sf_entry *e = (void *)(fork + pos);
-
-		e->namelen = s->e[i].namelen;
-		e->valuelen = kv_cpu_to_le16((uint16_t)s->e[i].valuelen);
-		memcpy(e->nameval, s->e[i].name, s->e[i].namelen);
-		memcpy(e->nameval + s->e[i].namelen, s->e[i].value,
-		       s->e[i].valuelen);
-		pos += KVFS_ATTR_SF_ENTSIZE(s->e[i].namelen, s->e[i].valuelen);
-	}
-	h->totsize = kv_cpu_to_le16((uint16_t)pos);
-	h->count = (uint8_t)s->n;
-}
-
-/* ---- blocks: checks, decode, encode ---- */
-
-#define LEAF_ENT(blk, i)                                            \
-	((struct kvfs_attr_leaf_entry *)((uint8_t *)(blk) +         \
-					 KVFS_ATTR_LEAF_HDR_SIZE) + \
-	 (i))
-#define NODE_ENT(blk, i)                                            \
-	((struct kvfs_attr_node_entry *)((uint8_t *)(blk) +         \
-					 KVFS_ATTR_NODE_HDR_SIZE) + \
-	 (i))
-
-static uint32_t node_max(const struct kvfs_geom *g)
-{
-	return (g->blocksize - KVFS_ATTR_NODE_HDR_SIZE) /
-	       sizeof(struct kvfs_attr_node_entry);
-}
-
-/* Decode one leaf entry's record (the block is checked). */
-static void leaf_entry(const uint8_t *blk, uint32_t i, struct xent *x)
-{
-	const struct kvfs_attr_leaf_entry *e = LEAF_ENT(blk, i);
-	const uint8_t *rec = blk + kv_le16_to_cpu(e->nameidx);
-
-	x->hash = kv_le32_to_cpu(e->hashval);
-	x->local = e->flags & KVFS_ATTR_LOCAL;
-	x->dead = e->flags & KVFS_ATTR_DEAD;
-	if (x->local) {
-		const struct kvfs_attr_leaf_local *l = (const void *)rec;
-
-		x->namelen = l->namelen;
-		x->valuelen = kv_le16_to_cpu(l->valuelen);
-		x->name = (const char *)l->nameval;
-		x->value = l->nameval + l->namelen;
-		x->valueblk = 0;
-	} else {
-		const struct kvfs_attr_leaf_remote *r = (const void *)rec;
-
-		x->namelen = r->namelen;
-		x->valuelen = kv_le32_to_cpu(r->valuelen);
-		x->name = (const char *)r->name;
-		x->value = NULL;
-		x->valueblk = kv_le32_to_cpu(r->valueblk);
-	}
-}
-
-/* NULL, or what is wrong with the leaf at blk (bs bytes, header aside). */
-static const char *leaf_check(const uint8_t *blk, uint32_t bs)
-{
-	const struct kvfs_attr_leaf_hdr *h = (const void *)blk;
-	uint32_t count = kv_le16_to_cpu(h->count);
-	uint32_t used = kv_le16_to_cpu(h->usedbytes), pos;
-	struct xent prev = { 0 }, x;
-
-	if (h->pad0.v)
-		return "leaf header padding is not zero";
-	if ((uint64_t)KVFS_ATTR_LEAF_HDR_SIZE +
-		    (uint64_t)count * KVFS_ATTR_LEAF_ENTRY_SIZE + used >
-	    bs)
-		return "leaf entries and names overlap";
-	pos = bs - used;
-	if (!zero(blk + KVFS_ATTR_LEAF_HDR_SIZE +
-			  count * KVFS_ATTR_LEAF_ENTRY_SIZE,
-		  pos - KVFS_ATTR_LEAF_HDR_SIZE -
-			  count * KVFS_ATTR_LEAF_ENTRY_SIZE))
-		return "leaf free space is not zero";
-	for (uint32_t i = 0; i < count; i++) {
-		const struct kvfs_attr_leaf_entry *e = LEAF_ENT(blk, i);
-		uint32_t sz;
-
-		if (kv_le16_to_cpu(e->nameidx) != pos)
-			return "leaf names are not packed in entry order";
-		if ((e->flags & ~(KVFS_ATTR_LOCAL | KVFS_ATTR_DEAD)) ||
-		    e->flags == (KVFS_ATTR_LOCAL | KVFS_ATTR_DEAD) || e->pad0)
-			return "leaf entry flags invalid";
-		if (pos + KVFS_ATTR_REMOTE_SIZE(0) > bs)
-			return "leaf entry runs past the block";
-		leaf_entry(blk, i, &x);
-		sz = x.local ? KVFS_ATTR_LOCAL_SIZE(x.namelen, x.valuelen) :
-			       KVFS_ATTR_REMOTE_SIZE(x.namelen);
-		if (pos + sz > bs)
-			return "leaf entry runs past the block";
-		if (!x.local &&
-		    (!x.valuelen || x.valuelen > KVFS_XATTR_SIZE_MAX ||
-		     !x.valueblk))
-			return "remote value length or block invalid";
-		if (!kvfs_attr_name_valid(x.name, x.namelen))
-			return "attribute name invalid";
-		if (kvfs_attr_hash(x.name, x.namelen) != x.hash)
-			return "hash does not match the name";
-		if (i && xent_cmp(&prev, &x) >= 0)
-			return "entries out of hash order or repeated";
-		prev = x;
-		pos += sz;
-	}
-	if (pos != bs)
-		return "used bytes do not match the entries";
-	return NULL;
-}
-
-static const char *node_check(const uint8_t *blk, uint32_t bs)
-{
-	const struct kvfs_attr_node_hdr *h = (const void *)blk;
-	uint32_t count = kv_le16_to_cpu(h->count);
-	uint32_t max = (bs - KVFS_ATTR_NODE_HDR_SIZE) /
-		       sizeof(struct kvfs_attr_node_entry);
-
-	if (h->pad0.v || h->pad1.v)
-		return "node header padding is not zero";
-	if (count < 2 || count > max)
-		return "node entry count out of range";
-	for (uint32_t i = 0; i < count; i++) {
-		const struct kvfs_attr_node_entry *e = NODE_ENT(blk, i);
-		uint32_t hash = kv_le32_to_cpu(e->hashval);
-
-		if (!kv_le32_to_cpu(e->blkno))
-			return "node entry names block 0";
-		if (i ? hash <= kv_le32_to_cpu(NODE_ENT(blk, i - 1)->hashval) :
-			hash)
-			return "node hashes do not rise from 0";
-	}
-	if (!zero((const uint8_t *)NODE_ENT(blk, count),
-		  bs - KVFS_ATTR_NODE_HDR_SIZE -
-			  count * sizeof(struct kvfs_attr_node_entry)))
-		return "node bytes after the entries are not zero";
-	return NULL;
-}
-
-static const char *rmt_check(const uint8_t *blk, uint32_t bs)
-{
-	const struct kvfs_attr_rmt_hdr *h = (const void *)blk;
-	uint32_t off = kv_le32_to_cpu(h->offset);
-	uint32_t bytes = kv_le32_to_cpu(h->bytes);
-	uint32_t per = bs - KVFS_ATTR_RMT_HDR_SIZE;
-
-	if (!bytes || bytes > per || off % per ||
-	    (uint64_t)off + bytes > KVFS_XATTR_SIZE_MAX)
-		return "remote value piece out of range";
-	if (!zero(blk + KVFS_ATTR_RMT_HDR_SIZE + bytes, per - bytes))
-		return "bytes after the remote value piece are not zero";
-	return NULL;
-}
-
-static const char *attr_blk_what(uint32_t magic)
-{
-	return magic == KVFS_ATTR_NODE_MAGIC ? "attribute hash node" :
-	       magic == KVFS_ATTR_RMT_MAGIC  ? "attribute remote value" :
-					       "attribute leaf";
-}
-
-/* Header (owner: an inode) and structure of any attribute block. */
-static int attr_blk_verify(const void *blk, size_t len,
-			   const struct kvfs_geom *g, uint64_t blkno)
-{
-	const struct kvfs_blk_hdr *h = blk;
-	uint32_t magic = kv_le32_to_cpu(h->magic);
-	uint64_t owner = kv_le64_to_cpu(h->owner);
-	const char *what = attr_blk_what(magic), *bad;
-	int err;
-
-	if (magic != KVFS_ATTR_NODE_MAGIC && magic != KVFS_ATTR_RMT_MAGIC)
-		magic = KVFS_ATTR_LEAF_MAGIC;
-	err = kvfs_blkhdr_verify(blk, len, magic, blkno, owner, g->meta_uuid,
-				 what);
-	if (err)
-		return err;
-	if (!kvfs_ino_in_range(g, owner))
-		return kvfs_corrupt(-EUCLEAN, blkno, what,
-				    "owner %" PRIu64 " is not an inode", owner);
-	bad = magic == KVFS_ATTR_NODE_MAGIC ? node_check(blk, (uint32_t)len) :
-	      magic == KVFS_ATTR_RMT_MAGIC  ? rmt_check(blk, (uint32_t)len) :
-					      leaf_check(blk, (uint32_t)len);
-	if (bad)
-		return kvfs_corrupt(-EUCLEAN, blkno, what, "%s", bad);
-	return 0;
-}
-
-static int attr_verify_read(struct kv_buf *bp)
-{
-	int err = attr_blk_verify(bp->b_addr, bp->b_len,
-				  kv_bcache_private(bp->b_cache), bp->b_blkno);
-
-	return err ? kv_buf_corrupt(bp, err, "%s", kvfs_report_last()->msg) : 0;
-}
-
-static int attr_verify_write(struct kv_buf *bp)
-{
-	kvfs_blkhdr_stamp(bp->b_addr, bp->b_len, bp->b_lsn);
-	return 0;
-}
-
-const struct kv_buf_ops kvfs_attr_buf_ops = {
-	.name = "attribute block",
-	.verify_read = attr_verify_read,
-	.verify_write = attr_verify_write,
-};
-
-/* Decode a checked leaf (a private copy: the entries point into it). */
-static void leaf_decode(const uint8_t *blk, struct xset *s)
-{
-	const struct kvfs_attr_leaf_hdr *h = (const void *)blk;
-
-	s->n = kv_le16_to_cpu(h->count);
-	for (uint32_t i = 0; i < s->n; i++)
-		leaf_entry(blk, i, &s->e[i]);
-}
-
-/* Write e[0..n) as the body of the leaf at blk (header kept but magic). */
-static void leaf_encode(uint8_t *blk, uint32_t bs, const struct xent *e,
-			uint32_t n)
-{
-	struct kvfs_attr_leaf_hdr *h = (void *)blk;
-	uint32_t used = leaf_bytes(e, n) - KVFS_ATTR_LEAF_HDR_SIZE -
-			n * KVFS_ATTR_LEAF_ENTRY_SIZE;
-	uint32_t pos = bs - used;
-
-	h->hdr.magic = kv_cpu_to_le32(KVFS_ATTR_LEAF_MAGIC);
-	memset(blk + KVFS_BLK_HDR_SIZE, 0, bs - KVFS_BLK_HDR_SIZE);
-	h->count = kv_cpu_to_le16((uint16_t)n);
-	h->usedbytes = kv_cpu_to_le16((uint16_t)used);
-	for (uint32_t i = 0; i < n; i++) {
-		struct kvfs_attr_leaf_entry *le = LEAF_ENT(blk, i);
-
-		le->hashval = kv_cpu_to_le32(e[i].hash);
-		le->nameidx = kv_cpu_to_le16((uint16_t)pos);
-		le->flags = (e[i].local ? KVFS_ATTR_LOCAL : 0) |
-			    (e[i].dead ? KVFS_ATTR_DEAD : 0);
-		if (e[i].local) {
-			struct kvfs_attr_leaf_local *l = (void *)(blk + pos);
-
-			l->valuelen = kv_cpu_to_le16((uint16_t)e[i].valuelen);
-			l->namelen = e[i].namelen;
-			memcpy(l->nameval, e[i].name, e[i].namelen);
-			memcpy(l->nameval + e[i].namelen, e[i].value,
-			       e[i].valuelen);
-			pos += KVFS_ATTR_LOCAL_SIZE(e[i].namelen,
-						    e[i].valuelen);
-		} else {
-			struct kvfs_attr_leaf_remote *r = (void *)(blk + pos);
-
-			r->valueblk = kv_cpu_to_le32(e[i].valueblk);
-			r->valuelen = kv_cpu_to_le32(e[i].valuelen);
-			r->namelen = e[i].namelen;
-			memcpy(r->name, e[i].name, e[i].namelen);
-			pos += KVFS_ATTR_REMOTE_SIZE(e[i].namelen);
-		}
-	}
-}
-
-/* The hash index node, decoded. */
-struct xnode {
-	uint32_t n;
-	uint32_t *hash, *blk; /* node_max() + 1 each */
-};
-
-static int xnode_init(struct xnode *x, const struct kvfs_geom *g)
-{
-	x->n = 0;
-	x->hash = kvcalloc(2 * ((size_t)node_max(g) + 1), sizeof(uint32_t), 0);
-	x->blk = x->hash ? x->hash + node_max(g) + 1 : NULL;
-	return x->hash ? 0 : -ENOMEM;
-}
-
-static void node_decode(const uint8_t *blk, struct xnode *x)
-{
-	x->n = kv_le16_to_cpu(((const struct kvfs_attr_node_hdr *)blk)->count);
-	for (uint32_t i = 0; i < x->n; i++) {
-		x->hash[i] = kv_le32_to_cpu(NODE_ENT(blk, i)->hashval);
-		x->blk[i] = kv_le32_to_cpu(NODE_ENT(blk, i)->blkno);
-	}
-}
-
-static void node_encode(uint8_t *blk, uint32_t bs, const struct xnode *x)
-{
-	struct kvfs_attr_node_hdr *h = (void *)blk;
-
-	h->hdr.magic = kv_cpu_to_le32(KVFS_ATTR_NODE_MAGIC);
-	memset(blk + KVFS_BLK_HDR_SIZE, 0, bs - KVFS_BLK_HDR_SIZE);
-	h->count = kv_cpu_to_le16((uint16_t)x->n);
-	for (uint32_t i = 0; i < x->n; i++) {
-		NODE_ENT(blk, i)->hashval = kv_cpu_to_le32(x->hash[i]);
-		NODE_ENT(blk, i)->blkno = kv_cpu_to_le32(x->blk[i]);
-	}
-}
-
-/* The entry of the leaf that holds hash h: the last with hash <= h. */
-static uint32_t node_lookup(const struct xnode *x, uint32_t h)
-{
-	uint32_t lo = 0, hi = x->n;
-
-	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (x->hash[mid] <= h)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 /* ---- the attribute fork's blocks ---- */
@@ -705,12 +197,12 @@ static int for_each_leaf(struct kvfs_inode *ip, const char *name, size_t len,
 	if (!ip->i_forkoff)
 		return 0;
 	if (ip->i_aformat == KVFS_DFORK_INLINE) {
-		err = xset_init(&s, 256);
+		err = kvfs_attr_xset_init(&s, 256);
 		if (err)
 			return err;
-		sf_decode(ip->i_afork, &s);
+		kvfs_attr_sf_decode(ip->i_afork, &s);
 		err = fn(ip, &s, priv);
-		xset_free(&s);
+		kvfs_attr_xset_free(&s);
 		return err;
 	}
 	if (ip->i_aformat != KVFS_DFORK_EXTENTS &&
@@ -718,34 +210,37 @@ static int for_each_leaf(struct kvfs_inode *ip, const char *name, size_t len,
 		return -EOPNOTSUPP;
 	blk = kvmalloc(g->blocksize, 0);
 	leaf = kvmalloc(g->blocksize, 0);
-	err = blk && leaf ? xset_init(&s, g->blocksize / 8 + 2) : -ENOMEM;
+	err = blk && leaf ? kvfs_attr_xset_init(&s, g->blocksize / 8 + 2) :
+			    -ENOMEM;
 	if (!err)
 		err = read_copy(ip, 0, 0, blk);
 	if (err)
 		goto out;
 	if (kv_le32_to_cpu(((struct kvfs_blk_hdr *)blk)->magic) ==
 	    KVFS_ATTR_LEAF_MAGIC) {
-		leaf_decode(blk, &s);
+		kvfs_attr_leaf_decode(blk, &s);
 		err = fn(ip, &s, priv);
 		goto out;
 	}
-	err = xnode_init(&x, g);
+	err = kvfs_attr_xnode_init(&x, g);
 	if (err)
 		goto out;
-	node_decode(blk, &x);
-	for (uint32_t i = name ? node_lookup(&x, kvfs_attr_hash(name, len)) : 0;
+	kvfs_attr_node_decode(blk, &x);
+	for (uint32_t i = name ? kvfs_attr_node_lookup(
+					 &x, kvfs_attr_hash(name, len)) :
+				 0;
 	     i < x.n; i++) {
 		err = read_copy(ip, x.blk[i], KVFS_ATTR_LEAF_MAGIC, leaf);
 		if (err)
 			break;
-		leaf_decode(leaf, &s);
+		kvfs_attr_leaf_decode(leaf, &s);
 		err = fn(ip, &s, priv);
 		if (err || name)
 			break;
 	}
 	kvfree(x.hash);
 out:
-	xset_free(&s);
+	kvfs_attr_xset_free(&s);
 	kvfree(leaf);
 	kvfree(blk);
 	return err;
@@ -762,8 +257,8 @@ struct get_ctx {
 static int get_fn(struct kvfs_inode *ip, struct xset *s, void *priv)
 {
 	struct get_ctx *c = priv;
-	int i = xset_find(s, c->name, c->len,
-			  ip->i_aformat != KVFS_DFORK_INLINE);
+	int i = kvfs_attr_xset_find(s, c->name, c->len,
+				    ip->i_aformat != KVFS_DFORK_INLINE);
 	const struct xent *x;
 	uint8_t *scratch;
 	int err;
@@ -1256,7 +751,7 @@ static int sf_to_leaf(struct actx *c, struct xset *s, uint16_t forkoff)
 	if (!save)
 		return -ENOMEM;
 	memcpy(save, ip->i_afork, room);
-	qsort(s->e, s->n, sizeof(*s->e), xent_qcmp);
+	qsort(s->e, s->n, sizeof(*s->e), kvfs_attr_xent_qcmp);
 	err = set_forkoff(ip, forkoff);
 	if (err) {
 		kvfree(save);
@@ -1265,7 +760,7 @@ static int sf_to_leaf(struct actx *c, struct xset *s, uint16_t forkoff)
 	ip->i_aformat = KVFS_DFORK_EXTENTS;
 	ip->i_anextents = 0;
 	memset(ip->i_afork, 0, room);
-	err = leaf_bytes(s->e, s->n) > c->g->blocksize ? -ENOSPC : 0;
+	err = kvfs_attr_leaf_bytes(s->e, s->n) > c->g->blocksize ? -ENOSPC : 0;
 	if (!err)
 		err = alloc_at(c, 0, 1);
 	for (uint32_t i = 0; i < s->n && !err; i++) {
@@ -1298,7 +793,7 @@ static int sf_to_leaf(struct actx *c, struct xset *s, uint16_t forkoff)
 		err = tnew(c, 0, KVFS_ATTR_LEAF_MAGIC, &bp);
 	if (err)
 		return err;
-	leaf_encode(bp->b_addr, c->g->blocksize, s->e, s->n);
+	kvfs_attr_leaf_encode(bp->b_addr, c->g->blocksize, s->e, s->n);
 	tlog(c, bp);
 	kvfs_trans_log_inode(c->tp, ip,
 			     KVFS_ILOG_CORE | KVFS_ILOG_AFORK |
@@ -1317,13 +812,13 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 	struct xset s = { 0 };
 	int i, err;
 
-	err = copy ? xset_init(&s, 257) : -ENOMEM;
+	err = copy ? kvfs_attr_xset_init(&s, 257) : -ENOMEM;
 	if (err)
 		goto out;
 	memcpy(copy, ip->i_afork, room);
 	if (ip->i_aformat == KVFS_DFORK_INLINE)
-		sf_decode(copy, &s);
-	i = xset_find(&s, nx->name, nx->namelen, false);
+		kvfs_attr_sf_decode(copy, &s);
+	i = kvfs_attr_xset_find(&s, nx->name, nx->namelen, false);
 	if (set && i >= 0 && (flags & KVFS_XATTR_CREATE))
 		err = -EEXIST;
 	else if (i < 0 && (!set || (flags & KVFS_XATTR_REPLACE)))
@@ -1331,7 +826,7 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 	if (err)
 		goto out;
 	if (i >= 0)
-		xset_del(&s, (uint32_t)i);
+		kvfs_attr_xset_del(&s, (uint32_t)i);
 	if (set)
 		s.e[s.n++] = *nx;
 	if (!s.n) {
@@ -1350,7 +845,7 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 			goto out;
 		}
 	}
-	if (sf_fits(c->g, &s, room - forkoff * 8u)) {
+	if (kvfs_attr_sf_fits(c->g, &s, room - forkoff * 8u)) {
 		uint16_t old = ip->i_forkoff;
 
 		err = set_forkoff(ip, forkoff);
@@ -1358,7 +853,7 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 			goto out;
 		c->changed = true;
 		ip->i_aformat = KVFS_DFORK_INLINE;
-		sf_encode(ip->i_afork, room - forkoff * 8u, &s);
+		kvfs_attr_sf_encode(ip->i_afork, room - forkoff * 8u, &s);
 		kvfs_trans_log_inode(c->tp, ip,
 				     KVFS_ILOG_CORE | KVFS_ILOG_AFORK |
 					     forks_moved(ip, old));
@@ -1366,7 +861,7 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 	}
 	err = sf_to_leaf(c, &s, forkoff);
 out:
-	xset_free(&s);
+	kvfs_attr_xset_free(&s);
 	kvfree(copy);
 	return err;
 }
@@ -1378,7 +873,7 @@ out:
 static uint32_t split_point(const struct kvfs_geom *g, const struct xent *e,
 			    uint32_t n)
 {
-	uint32_t total = leaf_bytes(e, n) - KVFS_ATTR_LEAF_HDR_SIZE;
+	uint32_t total = kvfs_attr_leaf_bytes(e, n) - KVFS_ATTR_LEAF_HDR_SIZE;
 	uint32_t left = 0, best = 0, bestd = UINT32_MAX;
 
 	for (uint32_t k = 1; k < n; k++) {
@@ -1430,8 +925,8 @@ static void lplan_free(struct lplan *p)
 	kvfree(p->x.hash);
 	kvfree(p->lcopy);
 	kvfree(p->scopy);
-	xset_free(&p->e);
-	xset_free(&p->s);
+	kvfs_attr_xset_free(&p->e);
+	kvfs_attr_xset_free(&p->s);
 }
 
 /* Plan the merge of leaf p->li after a removal, if it is worth it. */
@@ -1446,13 +941,14 @@ static int plan_merge(struct actx *c, struct lplan *p)
 	if (err)
 		return err;
 	memcpy(p->scopy, p->sbp->b_addr, bs);
-	leaf_decode(p->scopy, &p->s);
-	if (p->e.n && leaf_bytes(p->e.e, p->e.n) + leaf_bytes(p->s.e, p->s.n) -
+	kvfs_attr_leaf_decode(p->scopy, &p->s);
+	if (p->e.n && kvfs_attr_leaf_bytes(p->e.e, p->e.n) +
+				      kvfs_attr_leaf_bytes(p->s.e, p->s.n) -
 				      KVFS_ATTR_LEAF_HDR_SIZE >
 			      bs * 3 / 4)
 		return 0;
 	/* the pair in order, into p->e */
-	err = xset_init(&m, p->e.n + p->s.n + 1);
+	err = kvfs_attr_xset_init(&m, p->e.n + p->s.n + 1);
 	if (err)
 		return err;
 	if (p->si < p->li) {
@@ -1463,7 +959,7 @@ static int plan_merge(struct actx *c, struct lplan *p)
 		memcpy(m.e + p->e.n, p->s.e, p->s.n * sizeof(*m.e));
 	}
 	m.n = p->e.n + p->s.n;
-	xset_free(&p->e);
+	kvfs_attr_xset_free(&p->e);
 	p->e = m;
 	p->what = P_MERGE;
 	/* the right one of the pair goes; the node may go with it */
@@ -1514,7 +1010,7 @@ static int plan_drop(struct actx *c, struct lplan *p)
 		if (err)
 			return err;
 		memcpy(p->scopy, bp->b_addr, c->g->blocksize);
-		leaf_decode(p->scopy, &p->s);
+		kvfs_attr_leaf_decode(p->scopy, &p->s);
 		if (any_live(&p->s))
 			return 0;
 	}
@@ -1539,9 +1035,9 @@ static int leaf_plan(struct actx *c, struct lplan *p, const struct xent *nx,
 	p->scopy = kvmalloc(bs, 0);
 	if (!p->lcopy || !p->scopy)
 		return -ENOMEM;
-	err = xset_init(&p->e, bs / 8 + 2);
+	err = kvfs_attr_xset_init(&p->e, bs / 8 + 2);
 	if (!err)
-		err = xset_init(&p->s, bs / 8 + 2);
+		err = kvfs_attr_xset_init(&p->s, bs / 8 + 2);
 	if (!err)
 		err = tread(c, 0, 0, &p->b0);
 	if (err)
@@ -1549,19 +1045,19 @@ static int leaf_plan(struct actx *c, struct lplan *p, const struct xent *nx,
 	p->lbp = p->b0;
 	if (kv_le32_to_cpu(((struct kvfs_blk_hdr *)p->b0->b_addr)->magic) ==
 	    KVFS_ATTR_NODE_MAGIC) {
-		err = xnode_init(&p->x, g);
+		err = kvfs_attr_xnode_init(&p->x, g);
 		if (err)
 			return err;
 		p->node = true;
-		node_decode(p->b0->b_addr, &p->x);
-		p->li = node_lookup(&p->x, nx->hash);
+		kvfs_attr_node_decode(p->b0->b_addr, &p->x);
+		p->li = kvfs_attr_node_lookup(&p->x, nx->hash);
 		err = tread(c, p->x.blk[p->li], KVFS_ATTR_LEAF_MAGIC, &p->lbp);
 		if (err)
 			return err;
 	}
 	memcpy(p->lcopy, p->lbp->b_addr, bs);
-	leaf_decode(p->lcopy, &p->e);
-	i = xset_find(&p->e, nx->name, nx->namelen, true);
+	kvfs_attr_leaf_decode(p->lcopy, &p->e);
+	i = kvfs_attr_xset_find(&p->e, nx->name, nx->namelen, true);
 	present = i >= 0 && !p->e.e[i].dead;
 	if (set && present && (flags & KVFS_XATTR_CREATE))
 		return -EEXIST;
@@ -1574,7 +1070,7 @@ static int leaf_plan(struct actx *c, struct lplan *p, const struct xent *nx,
 			 rmt_blocks(g, p->e.e[i].valuelen));
 	}
 	if (i >= 0)
-		xset_del(&p->e, (uint32_t)i);
+		kvfs_attr_xset_del(&p->e, (uint32_t)i);
 	/*
 	 * The blocks of dead entries (left by removals when the fork's
 	 * extent list had no room, before it could become a tree) go
@@ -1586,7 +1082,7 @@ static int leaf_plan(struct actx *c, struct lplan *p, const struct xent *nx,
 			add_free(c, p->e.e[j].valueblk,
 				 rmt_blocks(g, p->e.e[j].valuelen));
 			if (!frees_fit_more(c, set ? 3 : 2)) {
-				xset_del(&p->e, j);
+				kvfs_attr_xset_del(&p->e, j);
 				continue;
 			}
 			c->nfree--;
@@ -1603,8 +1099,8 @@ static int leaf_plan(struct actx *c, struct lplan *p, const struct xent *nx,
 				return err;
 			x.valueblk = (uint32_t)off;
 		}
-		xset_insert(&p->e, &x);
-		if (leaf_bytes(p->e.e, p->e.n) <= bs)
+		kvfs_attr_xset_insert(&p->e, &x);
+		if (kvfs_attr_leaf_bytes(p->e.e, p->e.n) <= bs)
 			return frees_fit(c);
 		p->k = split_point(g, p->e.e, p->e.n);
 		if (!p->k || (p->node && p->x.n >= node_max(g)))
@@ -1625,7 +1121,7 @@ static int leaf_plan(struct actx *c, struct lplan *p, const struct xent *nx,
 		return frees_fit(c);
 	if (p->node)
 		err = plan_merge(c, p);
-	else if (sf_fits(g, &p->e, kvfs_inode_afork_size(c->ip))) {
+	else if (kvfs_attr_sf_fits(g, &p->e, kvfs_inode_afork_size(c->ip))) {
 		p->what = P_TO_SF;
 		add_free(c, 0, 1);
 	}
@@ -1650,15 +1146,16 @@ static int leaf_apply(struct actx *c, struct lplan *p, const struct xent *nx)
 		return err;
 	switch (p->what) {
 	case P_WRITE:
-		leaf_encode(p->lbp->b_addr, bs, p->e.e, p->e.n);
+		kvfs_attr_leaf_encode(p->lbp->b_addr, bs, p->e.e, p->e.n);
 		tlog(c, p->lbp);
 		break;
 	case P_SPLIT:
 		err = tnew(c, p->nb[0], KVFS_ATTR_LEAF_MAGIC, &b);
 		if (err)
 			return err;
-		leaf_encode(p->lbp->b_addr, bs, p->e.e, p->k);
-		leaf_encode(b->b_addr, bs, p->e.e + p->k, p->e.n - p->k);
+		kvfs_attr_leaf_encode(p->lbp->b_addr, bs, p->e.e, p->k);
+		kvfs_attr_leaf_encode(b->b_addr, bs, p->e.e + p->k,
+				      p->e.n - p->k);
 		memmove(&p->x.hash[p->li + 2], &p->x.hash[p->li + 1],
 			(p->x.n - p->li - 1) * sizeof(uint32_t));
 		memmove(&p->x.blk[p->li + 2], &p->x.blk[p->li + 1],
@@ -1666,7 +1163,7 @@ static int leaf_apply(struct actx *c, struct lplan *p, const struct xent *nx)
 		p->x.hash[p->li + 1] = p->e.e[p->k].hash;
 		p->x.blk[p->li + 1] = (uint32_t)p->nb[0];
 		p->x.n++;
-		node_encode(p->b0->b_addr, bs, &p->x);
+		kvfs_attr_node_encode(p->b0->b_addr, bs, &p->x);
 		tlog(c, p->lbp);
 		tlog(c, b);
 		tlog(c, p->b0);
@@ -1677,8 +1174,9 @@ static int leaf_apply(struct actx *c, struct lplan *p, const struct xent *nx)
 			err = tnew(c, p->nb[1], KVFS_ATTR_LEAF_MAGIC, &b);
 		if (err)
 			return err;
-		leaf_encode(a->b_addr, bs, p->e.e, p->k);
-		leaf_encode(b->b_addr, bs, p->e.e + p->k, p->e.n - p->k);
+		kvfs_attr_leaf_encode(a->b_addr, bs, p->e.e, p->k);
+		kvfs_attr_leaf_encode(b->b_addr, bs, p->e.e + p->k,
+				      p->e.n - p->k);
 		p->x.hash = kvcalloc(4, sizeof(uint32_t), 0);
 		if (!p->x.hash)
 			return -ENOMEM;
@@ -1688,7 +1186,7 @@ static int leaf_apply(struct actx *c, struct lplan *p, const struct xent *nx)
 		p->x.blk[0] = (uint32_t)p->nb[0];
 		p->x.hash[1] = p->e.e[p->k].hash;
 		p->x.blk[1] = (uint32_t)p->nb[1];
-		node_encode(p->b0->b_addr, bs, &p->x);
+		kvfs_attr_node_encode(p->b0->b_addr, bs, &p->x);
 		tlog(c, a);
 		tlog(c, b);
 		tlog(c, p->b0);
@@ -1699,19 +1197,20 @@ static int leaf_apply(struct actx *c, struct lplan *p, const struct xent *nx)
 
 		if (p->x.n == 2) {
 			/* one leaf left: it becomes block 0 */
-			leaf_encode(p->b0->b_addr, bs, p->e.e, p->e.n);
+			kvfs_attr_leaf_encode(p->b0->b_addr, bs, p->e.e,
+					      p->e.n);
 			tlog(c, p->b0);
 			break;
 		}
-		leaf_encode((keep == p->li ? p->lbp : p->sbp)->b_addr, bs,
-			    p->e.e, p->e.n);
+		kvfs_attr_leaf_encode((keep == p->li ? p->lbp : p->sbp)->b_addr,
+				      bs, p->e.e, p->e.n);
 		tlog(c, keep == p->li ? p->lbp : p->sbp);
 		memmove(&p->x.hash[gone], &p->x.hash[gone + 1],
 			(p->x.n - gone - 1) * sizeof(uint32_t));
 		memmove(&p->x.blk[gone], &p->x.blk[gone + 1],
 			(p->x.n - gone - 1) * sizeof(uint32_t));
 		p->x.n--;
-		node_encode(p->b0->b_addr, bs, &p->x);
+		kvfs_attr_node_encode(p->b0->b_addr, bs, &p->x);
 		tlog(c, p->b0);
 		break;
 	}
@@ -1728,7 +1227,8 @@ static int leaf_apply(struct actx *c, struct lplan *p, const struct xent *nx)
 		if (!p->e.n)
 			return fork_remove(c);
 		c->ip->i_aformat = KVFS_DFORK_INLINE;
-		sf_encode(c->ip->i_afork, kvfs_inode_afork_size(c->ip), &p->e);
+		kvfs_attr_sf_encode(c->ip->i_afork,
+				    kvfs_inode_afork_size(c->ip), &p->e);
 		kvfs_trans_log_inode(c->tp, c->ip,
 				     KVFS_ILOG_CORE | KVFS_ILOG_AFORK);
 	}
@@ -1911,199 +1411,6 @@ int kvfs_attr_inactive(struct kvfs_trans **tpp, struct kvfs_inode *ip)
 		}
 	}
 	return fork_remove(&c);
-}
-
-/* ---- the checker ---- */
-
-struct scrub_map {
-	const struct kvfs_extent *x;
-	uint32_t n;
-	uint8_t *seen; /* one per mapped block, in extent order */
-	uint64_t nblocks;
-};
-
-/* The block of lblk and its index among the mapped ones, or -1. */
-static int64_t smap_find(const struct scrub_map *m, uint64_t lblk,
-			 uint64_t *fsb)
-{
-	uint64_t idx = 0;
-
-	for (uint32_t i = 0; i < m->n; i++) {
-		uint64_t off = kv_le64_to_cpu(m->x[i].startoff);
-		uint32_t len = kv_le32_to_cpu(m->x[i].blockcount);
-
-		if (lblk >= off && lblk < off + len) {
-			*fsb = kv_le64_to_cpu(m->x[i].startblock) + lblk - off;
-			return (int64_t)(idx + lblk - off);
-		}
-		idx += len;
-	}
-	return -1;
-}
-
-/* Read, verify and mark attribute block lblk into buf. */
-static int scrub_blk(struct kv_bcache *bc, const struct kvfs_geom *g,
-		     uint64_t ino, struct scrub_map *m, uint64_t lblk,
-		     uint32_t magic, uint8_t *buf, char *why, size_t whylen)
-{
-	struct kv_buf *bp;
-	uint64_t fsb = 0;
-	int64_t idx = smap_find(m, lblk, &fsb);
-	const struct kvfs_blk_hdr *h = (const void *)buf;
-	int err;
-
-	if (idx < 0) {
-		snprintf(why, whylen, "attribute block %" PRIu64 " not mapped",
-			 lblk);
-		return -EUCLEAN;
-	}
-	if (m->seen[idx]++) {
-		snprintf(why, whylen, "attribute block %" PRIu64 " used twice",
-			 lblk);
-		return -EUCLEAN;
-	}
-	err = kv_buf_read(bc, fsb, 1, &kvfs_attr_buf_ops, &bp);
-	if (err == -EUCLEAN || err == -EBADMSG) {
-		snprintf(why, whylen, "attribute block %" PRIu64 ": %s", lblk,
-			 kv_buf_last_error());
-		return -EUCLEAN;
-	}
-	if (err)
-		return err;
-	kv_buf_lock(bp);
-	memcpy(buf, bp->b_addr, g->blocksize);
-	kv_buf_unlock(bp);
-	kv_buf_rele(bp);
-	if (kv_le64_to_cpu(h->owner) != ino ||
-	    (magic && kv_le32_to_cpu(h->magic) != magic)) {
-		snprintf(why, whylen,
-			 "attribute block %" PRIu64 " (block %" PRIu64
-			 ") belongs to inode %" PRIu64
-			 " or is of the wrong kind",
-			 lblk, fsb, (uint64_t)kv_le64_to_cpu(h->owner));
-		return -EUCLEAN;
-	}
-	return 0;
-}
-
-/* A leaf: hashes in [lo, hi), remote values' blocks in order. */
-static int scrub_leaf(struct kv_bcache *bc, const struct kvfs_geom *g,
-		      uint64_t ino, struct scrub_map *m, const uint8_t *leaf,
-		      uint64_t lo, uint64_t hi, uint8_t *buf, char *why,
-		      size_t whylen)
-{
-	uint32_t count = kv_le16_to_cpu(
-		((const struct kvfs_attr_leaf_hdr *)leaf)->count);
-	uint32_t per = rmt_per(g);
-	int err;
-
-	for (uint32_t i = 0; i < count; i++) {
-		struct xent x;
-
-		leaf_entry(leaf, i, &x);
-		if (x.hash < lo || x.hash >= hi) {
-			snprintf(why, whylen,
-				 "attribute hash 0x%08x outside its leaf's "
-				 "range",
-				 x.hash);
-			return -EUCLEAN;
-		}
-		if (x.local)
-			continue;
-		for (uint32_t j = 0; j < rmt_blocks(g, x.valuelen); j++) {
-			const struct kvfs_attr_rmt_hdr *h = (const void *)buf;
-			uint32_t want = x.valuelen - j * per < per ?
-						x.valuelen - j * per :
-						per;
-
-			err = scrub_blk(bc, g, ino, m, (uint64_t)x.valueblk + j,
-					KVFS_ATTR_RMT_MAGIC, buf, why, whylen);
-			if (err)
-				return err;
-			if (kv_le32_to_cpu(h->offset) != j * per ||
-			    kv_le32_to_cpu(h->bytes) != want) {
-				snprintf(why, whylen,
-					 "remote value block %" PRIu64
-					 " holds the wrong piece",
-					 (uint64_t)x.valueblk + j);
-				return -EUCLEAN;
-			}
-		}
-	}
-	return 0;
-}
-
-int kvfs_attr_scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
-		    uint64_t ino, const void *xp, uint32_t n, char *why,
-		    size_t whylen)
-{
-	struct scrub_map m = { .x = xp, .n = n };
-	uint8_t *b0 = NULL, *leaf = NULL, *buf = NULL;
-	int err;
-
-	for (uint32_t i = 0; i < n; i++)
-		m.nblocks += kv_le32_to_cpu(m.x[i].blockcount);
-	if (!m.nblocks) {
-		snprintf(why, whylen, "attribute fork maps no block");
-		return -EUCLEAN;
-	}
-	m.seen = kvzalloc(m.nblocks, 0);
-	b0 = kvmalloc(g->blocksize, 0);
-	leaf = kvmalloc(g->blocksize, 0);
-	buf = kvmalloc(g->blocksize, 0);
-	if (!m.seen || !b0 || !leaf || !buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = scrub_blk(bc, g, ino, &m, 0, 0, b0, why, whylen);
-	if (err)
-		goto out;
-	if (kv_le32_to_cpu(((struct kvfs_blk_hdr *)b0)->magic) ==
-	    KVFS_ATTR_LEAF_MAGIC) {
-		err = scrub_leaf(bc, g, ino, &m, b0, 0, 1ull << 32, buf, why,
-				 whylen);
-	} else if (kv_le32_to_cpu(((struct kvfs_blk_hdr *)b0)->magic) ==
-		   KVFS_ATTR_NODE_MAGIC) {
-		uint32_t cnt = kv_le16_to_cpu(
-			((struct kvfs_attr_node_hdr *)b0)->count);
-
-		for (uint32_t i = 0; i < cnt && !err; i++) {
-			uint64_t hi =
-				i + 1 < cnt ?
-					kv_le32_to_cpu(
-						NODE_ENT(b0, i + 1)->hashval) :
-					1ull << 32;
-
-			err = scrub_blk(bc, g, ino, &m,
-					kv_le32_to_cpu(NODE_ENT(b0, i)->blkno),
-					KVFS_ATTR_LEAF_MAGIC, leaf, why,
-					whylen);
-			if (!err)
-				err = scrub_leaf(
-					bc, g, ino, &m, leaf,
-					kv_le32_to_cpu(
-						NODE_ENT(b0, i)->hashval),
-					hi, buf, why, whylen);
-		}
-	} else {
-		snprintf(why, whylen, "attribute block 0 is a remote value");
-		err = -EUCLEAN;
-	}
-	for (uint64_t i = 0; i < m.nblocks && !err; i++) {
-		if (!m.seen[i]) {
-			snprintf(why, whylen,
-				 "attribute block %" PRIu64
-				 " of the mapped ones is used by nothing",
-				 i);
-			err = -EUCLEAN;
-		}
-	}
-out:
-	kvfree(m.seen);
-	kvfree(b0);
-	kvfree(leaf);
-	kvfree(buf);
-	return err;
 }
 
 /* ---- the public API (fs/kvfs.h) ---- */
