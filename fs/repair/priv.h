@@ -14,11 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs/btree/btree.h"
 #include "fs/format/ag.h"
 #include "fs/format/geom.h"
 #include "fs/repair/ownership.h"
 #include "fs/repair/repair.h"
 
+struct kv_buf;
 struct kv_dev;
 struct kv_bcache;
 
@@ -225,5 +227,62 @@ int rp_bulkload_iroot(struct rp *rp, uint64_t ino,
 		      const struct kvfs_btree_tree_ops *ops, const void *recs,
 		      size_t n, const uint64_t *blks, uint8_t *fork,
 		      uint32_t forksize);
+
+/* ---- phase 4 (fs/repair/inodes.c, fs/repair/fork.c) ---- */
+
+/* What became of one inode. */
+struct ino_ctx {
+	struct rp *rp;
+	uint64_t ino;
+	uint8_t *dip; /* the copy */
+	uint64_t blocks; /* mapped by the forks */
+	enum kvfs_scrub_owner kind; /* of the extents being claimed */
+	bool changed; /* the copy must be written back */
+	bool tree_bad; /* a symlink's target blocks are damaged */
+	char why[320]; /* what is wrong with it */
+	bool index_bad; /* a directory index damaged: its count left too */
+	bool sound; /* it passed kvfs_dinode_verify() as read */
+	bool rebuilt; /* a fork's tree rebuilt: nblocks set to what it maps */
+	size_t data_rb; /* 1 + the data fork's entry in rp->rebuilds, or 0 */
+	bool tree_left; /* a tree to rebuild left: what it maps is unknown */
+	bool not_dir; /* a directory whose blocks hold no directory */
+	/* leaves the walk could not take records from, for salvage_leaf() */
+	uint64_t salvage[KVFS_BTREE_WALK_MAX_FINDINGS];
+	unsigned nsalvage;
+	/* an extent-map tree's walk: its records and blocks, in order */
+	struct kvfs_extent *recs;
+	size_t nrecs, recs_cap;
+	uint64_t *tblks;
+	size_t ntblks, tblks_cap;
+};
+
+static inline struct kvfs_dinode *D(struct ino_ctx *c)
+{
+	return (struct kvfs_dinode *)c->dip;
+}
+
+/* Fork bytes and sizes of the copy, bounded even if forkoff is garbage. */
+void rp_forks(const struct kvfs_geom *g, uint8_t *dip, uint8_t **df,
+	      uint32_t *dsize, uint8_t **af, uint32_t *asize);
+/*
+ * Out-of-range extents of an in-inode list cut (nextents at *np).
+ * Returns the number found.
+ */
+unsigned rp_cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
+			    kv_le32 *np, const char *name);
+/*
+ * A tree of type ops with context tctx: its blocks (and records, if recs)
+ * claimed; what is wrong in why.
+ */
+int rp_fork_walk_tree(struct ino_ctx *c, const struct kvfs_btree_tree_ops *ops,
+		      void *tctx, bool recs, uint64_t *nrecs, char *why,
+		      size_t len);
+/* One fork of the copy: its extents or tree claimed. */
+int rp_claim_fork(struct ino_ctx *c, uint8_t *fork, uint32_t size,
+		  uint8_t *fmtp, kv_le32 *np, const char *name);
+/* One queued tree built, its root written into the inode's fork. */
+int rp_fork_rebuild(struct rp *rp, const struct rp_fork_rebuild *r);
+/* The cluster buffer of fsb, read even if an inode in it is not one. */
+int rp_read_cluster(struct rp *rp, uint64_t fsb, struct kv_buf **bpp);
 
 #endif
