@@ -72,6 +72,13 @@ static uint8_t *fork_ptr(const struct kvfs_inode *ip, int whichfork)
 	return whichfork == KVFS_ATTR_FORK ? ip->i_afork : ip->i_dfork;
 }
 
+/* The same, to be written: the inode's own memory (fs/inode/inode.h). */
+static uint8_t *fork_ptr_w(struct kvfs_inode *ip, int whichfork)
+{
+	kvfs_inode_own_forks(ip);
+	return fork_ptr(ip, whichfork);
+}
+
 static uint8_t fork_format(const struct kvfs_inode *ip, int whichfork)
 {
 	return whichfork == KVFS_ATTR_FORK ? ip->i_aformat : ip->i_dformat;
@@ -140,7 +147,7 @@ static void emap_free(struct emap *m)
 /* Write m back into ip's fork (zeros after the records) and count. */
 static void emap_store(struct kvfs_inode *ip, const struct emap *m)
 {
-	struct kvfs_extent *e = (void *)fork_ptr(ip, m->whichfork);
+	struct kvfs_extent *e = (void *)fork_ptr_w(ip, m->whichfork);
 
 	memset(e, 0, fork_size(ip, m->whichfork));
 	for (uint32_t i = 0; i < m->n; i++) {
@@ -490,7 +497,7 @@ static int extents_to_btree(struct xmap *xm)
 	const struct kvfs_geom *g = geom(ip);
 	struct kvfs_mount *mp = ip->i_mount;
 	uint32_t size = fork_size(ip, xm->whichfork), n = xm->m.n, imax;
-	uint8_t *fork = fork_ptr(ip, xm->whichfork);
+	uint8_t *fork = fork_ptr_w(ip, xm->whichfork);
 	struct kvfs_alloc_arg a = {
 		.tp = xm->tp,
 		.goal = n ? xm->m.x[0].bno : kvfs_ino_to_fsb(g, ip->i_ino),

@@ -390,15 +390,15 @@ static bool literal_zero(const struct kvfs_inode *ip)
 	static const uint8_t
 		zero[(1u << KVFS_MAX_INODELOG) - KVFS_DINODE_CORE_SIZE];
 
+	/* shared forks are zeros (fs/inode/inode.h) */
 	return !ip->i_forkoff &&
-	       !memcmp(ip->i_dfork, zero,
-		       ip->i_mount->g.inodesize - KVFS_DINODE_CORE_SIZE);
+	       (!kvfs_inode_owns_forks(ip) ||
+		!memcmp(ip->i_dfork, zero,
+			ip->i_mount->g.inodesize - KVFS_DINODE_CORE_SIZE));
 }
 
 static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 {
-	const struct kvfs_geom *g = &ip->i_mount->g;
-
 	ip->i_mode = a->mode;
 	ip->i_nlink = a->nlink;
 	ip->i_uid = a->uid;
@@ -419,8 +419,7 @@ static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 	ip->i_next_unlinked = KVFS_NULLAGINO;
 	/* a directory's block addresses from the inode's last life */
 	kvfs_dir_map_forget(ip);
-	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
-	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+	kvfs_inode_forks_clear(ip);
 }
 
 /*
@@ -950,8 +949,7 @@ int kvfs_difree(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	ip->i_aformat = 0;
 	ip->i_anextents = 0;
 	ip->i_forkoff = 0;
-	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
-	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+	kvfs_inode_forks_clear(ip);
 	kvfs_trans_log_inode(tp, ip,
 			     KVFS_ILOG_CORE | (zero ? 0 : KVFS_ILOG_DFORK));
 	return 0;

@@ -174,7 +174,6 @@ static int ino_match(struct cds_lfht_node *node, const void *key)
 static struct kvfs_inode *inode_alloc(struct kvfs_icache *ic, uint64_t ino)
 {
 	struct kvfs_mount *mp = ic->mp;
-	uint32_t room = mp->g.inodesize - KVFS_DINODE_CORE_SIZE;
 	/*
 	 * Never -ENOMEM (as XFS's xfs_inode_alloc()): reclaim frees inodes
 	 * and buffers once the log and the AIL have made them clean, so
@@ -184,10 +183,9 @@ static struct kvfs_inode *inode_alloc(struct kvfs_icache *ic, uint64_t ino)
 		kv_cache_alloc(ic->ino_cache, KV_ZERO | KV_NOFAIL);
 
 	pthread_once(&iolock_once, iolock_attr_init);
-	ip->i_dfork = kvmalloc(2 * (size_t)room, KV_ZERO | KV_NOFAIL);
-	ip->i_afork = ip->i_dfork + room;
 	ip->i_ino = ino;
 	ip->i_mount = mp;
+	kvfs_inode_forks_init(ip);
 	atomic_init(&ip->i_count, 1);
 	atomic_init(&ip->i_flags, KVFS_INEW);
 	pthread_rwlock_init(&ip->i_iolock, &iolock_attr);
@@ -205,7 +203,7 @@ static void inode_free(struct kvfs_icache *ic, struct kvfs_inode *ip)
 	pthread_rwlock_destroy(&ip->i_iolock);
 	pthread_rwlock_destroy(&ip->i_lock);
 	kvfs_dir_map_free(ip);
-	kvfree(ip->i_dfork);
+	kvfs_inode_forks_free(ip);
 	kv_cache_free(ic->ino_cache, ip);
 }
 

@@ -5,12 +5,60 @@
  */
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "alloc/kvalloc.h"
 #include "fs/io/blkhdr.h"
 #include "fs/format/dinode.h"
 #include "fs/inode/inode.h"
 #include "fs/mount.h"
+
+/* The forks of every inode without fork memory of its own (inode.h). */
+static const uint8_t
+	zero_forks[2 * ((1u << KVFS_MAX_INODELOG) - KVFS_DINODE_CORE_SIZE)];
+
+static uint32_t fork_room(const struct kvfs_inode *ip)
+{
+	return ip->i_mount->g.inodesize - KVFS_DINODE_CORE_SIZE;
+}
+
+void kvfs_inode_forks_init(struct kvfs_inode *ip)
+{
+	ip->i_dfork = (uint8_t *)zero_forks;
+	ip->i_afork = ip->i_dfork + fork_room(ip);
+}
+
+bool kvfs_inode_owns_forks(const struct kvfs_inode *ip)
+{
+	return ip->i_dfork != zero_forks;
+}
+
+void kvfs_inode_own_forks(struct kvfs_inode *ip)
+{
+	uint32_t room = fork_room(ip);
+	uint8_t *p;
+
+	if (kvfs_inode_owns_forks(ip))
+		return;
+	/* never -ENOMEM, as the inode's own allocation (and XFS's forks) */
+	p = kvmalloc(2 * (size_t)room, KV_ZERO | KV_NOFAIL);
+	/* zeros, as the shared area: a lock-free reader may see either */
+	__atomic_store_n(&ip->i_afork, p + room, __ATOMIC_RELEASE);
+	__atomic_store_n(&ip->i_dfork, p, __ATOMIC_RELEASE);
+}
+
+void kvfs_inode_forks_clear(struct kvfs_inode *ip)
+{
+	if (kvfs_inode_owns_forks(ip))
+		memset(ip->i_dfork, 0, 2 * (size_t)fork_room(ip));
+}
+
+void kvfs_inode_forks_free(struct kvfs_inode *ip)
+{
+	if (kvfs_inode_owns_forks(ip))
+		kvfree(ip->i_dfork);
+}
 
 void kvfs_ilock_(struct kvfs_inode *ip, unsigned flags KV_LD_DECL)
 {
@@ -137,10 +185,20 @@ void kvfs_inode_from_disk(struct kvfs_inode *ip, const void *dip)
 	ip->i_forkoff = kv_le16_to_cpu(d->forkoff);
 	ip->i_next_unlinked = kv_le32_to_cpu(d->next_unlinked);
 	ip->i_rdev = kv_le64_to_cpu(d->rdev);
-	memset(ip->i_dfork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
+	/*
+	 * Forks all zero (a free inode, an empty file) stay shared;
+	 * directories and symbolic links always hold theirs, so that their
+	 * code never meets shared forks.
+	 */
+	if (!kvfs_inode_owns_forks(ip) && !S_ISDIR(ip->i_mode) &&
+	    !S_ISLNK(ip->i_mode) &&
+	    !memcmp((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE, zero_forks,
+		    fork_room(ip)))
+		return;
+	kvfs_inode_own_forks(ip);
+	kvfs_inode_forks_clear(ip);
 	memcpy(ip->i_dfork, (const uint8_t *)dip + KVFS_DINODE_CORE_SIZE,
 	       kvfs_dinode_dfork_size(g, d));
-	memset(ip->i_afork, 0, g->inodesize - KVFS_DINODE_CORE_SIZE);
 	if (afork)
 		memcpy(ip->i_afork, (const uint8_t *)dip + g->inodesize - afork,
 		       afork);

@@ -140,7 +140,9 @@ struct kvfs_inode {
 	/*
 	 * The data fork, raw (extent array, btree root or inline data), as
 	 * on disk: kvfs_inode_dfork_size() bytes of i_dfork are meaningful.
-	 * The extent-map code owns its interpretation.
+	 * The extent-map code owns its interpretation.  Both forks point
+	 * into a shared read-only zero area until the inode's forks first
+	 * hold something (kvfs_inode_own_forks()).
 	 */
 	uint8_t *i_dfork; /* inodesize - core bytes */
 	/*
@@ -266,6 +268,26 @@ static inline bool kvfs_ilock_seq_retry(struct kvfs_inode *ip, uint64_t seq)
 
 /* Bytes of the data fork (up to the attribute fork or the inode's end). */
 uint32_t kvfs_inode_dfork_size(const struct kvfs_inode *ip);
+
+/*
+ * Fork memory.  An inode whose forks hold nothing (an empty regular file,
+ * a device node, a free inode) has none of its own: i_dfork and i_afork
+ * point into one shared, read-only zero area, as XFS allocates a fork's
+ * if_data only once it holds bytes.  A create then allocates and zeroes
+ * no fork memory (2 x 304 bytes with 512-byte inodes, a fifth of a
+ * create's CPU where fresh memory's first touch is dear, as on our VMs).
+ * Every writer of fork bytes calls kvfs_inode_own_forks() first, with
+ * i_lock held exclusively; readers need nothing (zeros either way), and
+ * a write into the shared area faults rather than reaching another
+ * inode.  Owned forks stay until the inode is freed: lock-free readers
+ * may hold either pointer.
+ */
+void kvfs_inode_forks_init(struct kvfs_inode *ip);
+void kvfs_inode_own_forks(struct kvfs_inode *ip);
+bool kvfs_inode_owns_forks(const struct kvfs_inode *ip);
+/* Zero both forks (nothing to do for shared ones). */
+void kvfs_inode_forks_clear(struct kvfs_inode *ip);
+void kvfs_inode_forks_free(struct kvfs_inode *ip);
 
 /* Bytes of the attribute fork (0 without one). */
 uint32_t kvfs_inode_afork_size(const struct kvfs_inode *ip);

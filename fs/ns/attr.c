@@ -1294,6 +1294,8 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 		kvfs_trans_cancel(c.tp);
 		return err;
 	}
+	/* both forks may change (their boundary moves): fs/inode/inode.h */
+	kvfs_inode_own_forks(ip);
 	if (!ip->i_mode)
 		err = -ENOENT;
 	else if (!ip->i_forkoff || ip->i_aformat == KVFS_DFORK_INLINE)
@@ -1356,6 +1358,7 @@ int kvfs_attr_inactive(struct kvfs_trans **tpp, struct kvfs_inode *ip)
 
 	if (!ip->i_forkoff)
 		return 0;
+	kvfs_inode_own_forks(ip);
 	while (ip->i_aformat != KVFS_DFORK_INLINE && ip->i_anextents) {
 		struct kvfs_bmap m = { 0 };
 		uint64_t rem;

@@ -600,6 +600,7 @@ void kvfs_dir_init(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		   uint64_t parent)
 {
 	dmap_drop(dp);
+	kvfs_inode_own_forks(dp);
 	memset(dp->i_dfork, 0, kvfs_inode_dfork_size(dp));
 	dp->i_dformat = KVFS_DFORK_INLINE;
 	dp->i_nextents = 0;

@@ -105,6 +105,7 @@ int kvfs_symlink_write(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		return -EINVAL;
 	if (len + KVFS_SYMLINK_INLINE_SLACK <= kvfs_inode_dfork_size(ip)) {
 		ip->i_dformat = KVFS_DFORK_INLINE;
+		kvfs_inode_own_forks(ip);
 		memset(ip->i_dfork, 0, kvfs_inode_dfork_size(ip));
 		memcpy(ip->i_dfork, target, len);
 		ip->i_size = len;

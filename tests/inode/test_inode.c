@@ -13,6 +13,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -275,8 +276,12 @@ static uint64_t log_change(struct kvfs_mount *mp, uint64_t fsb)
 {
 	struct kvfs_trans *tp = trans(mp);
 	struct kvfs_inode *ip = alloc_reg(tp, 4096);
-	struct kvfs_extent *e = (struct kvfs_extent *)ip->i_dfork;
+	struct kvfs_extent *e;
 	uint64_t ino = ip->i_ino;
+
+	/* a writer of fork bytes owns them first (fs/inode/inode.h) */
+	kvfs_inode_own_forks(ip);
+	e = (struct kvfs_extent *)ip->i_dfork;
 
 	ip->i_mtime.sec = -86400 * 365; /* 1969 */
 	ip->i_mtime.nsec = 999999999;
@@ -345,6 +350,81 @@ static void test_replay(void)
 	mp = mount_fs(false);
 	CHECK(mp->ri.was_clean);
 	check_change(mp, ino, fsb);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
+/*
+ * Fork memory (fs/inode/inode.h): an inode owns some only once its forks
+ * hold something; until then both read as zeros from the shared area.
+ */
+static bool owns(struct kvfs_mount *mp, uint64_t ino)
+{
+	uint32_t room = mp->g.inodesize - KVFS_DINODE_CORE_SIZE;
+	struct kvfs_inode *ip;
+	bool own;
+
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	own = kvfs_inode_owns_forks(ip);
+	if (!own) {
+		for (uint32_t i = 0; i < room; i++)
+			CHECK_EQ(ip->i_dfork[i] | ip->i_afork[i], 0);
+	}
+	kvfs_iput(ip);
+	return own;
+}
+
+static uint64_t make(struct kvfs_mount *mp, const char *name, uint32_t mode)
+{
+	static const struct kvfs_cred cr = { .uid = 0 };
+	struct kvfs_stat st;
+
+	if (S_ISDIR(mode))
+		CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, name, mode, &cr, &st),
+			 0);
+	else if (S_ISLNK(mode))
+		CHECK_EQ(kvfs_symlink(mp, mp->g.rootino, name, "target", &cr,
+				      &st),
+			 0);
+	else
+		CHECK_EQ(kvfs_create(mp, mp->g.rootino, name, mode, 0,
+				     KVFS_CREATE_EXCL, &cr, &st, NULL),
+			 0);
+	return st.ino;
+}
+
+static void test_forks(void)
+{
+	static const char data[4096] = "data";
+	struct kvfs_mount *mp;
+	uint64_t f, e, x, d, l, p;
+
+	make_fs();
+	mp = mount_fs(false);
+	f = make(mp, "f", S_IFREG | 0644);
+	e = make(mp, "e", S_IFREG | 0644);
+	x = make(mp, "x", S_IFREG | 0644);
+	p = make(mp, "p", S_IFIFO | 0644);
+	d = make(mp, "d", S_IFDIR | 0755);
+	l = make(mp, "l", S_IFLNK);
+	CHECK(!owns(mp, f) && !owns(mp, e) && !owns(mp, x) && !owns(mp, p));
+	CHECK(owns(mp, d) && owns(mp, l));
+	CHECK_EQ(kvfs_write(mp, f, data, sizeof(data), 0, 0),
+		 (ssize_t)sizeof(data));
+	CHECK_EQ(kvfs_setxattr(mp, x, "user.a", "v", 1, 0), 0);
+	CHECK(owns(mp, f) && owns(mp, x) && !owns(mp, e));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+
+	/* read back: only forks holding something are owned */
+	mp = mount_fs(false);
+	CHECK(owns(mp, f) && owns(mp, x) && owns(mp, d) && owns(mp, l));
+	CHECK(!owns(mp, e) && !owns(mp, p));
+	CHECK_EQ(kvfs_write(mp, e, data, sizeof(data), 0, 0),
+		 (ssize_t)sizeof(data));
+	CHECK(owns(mp, e));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	mp = mount_fs(false);
+	CHECK(owns(mp, e));
+	CHECK_EQ(kvfs_unlink(mp, mp->g.rootino, "e"), 0);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
@@ -877,6 +957,7 @@ int main(void)
 	test_read_rcu();
 	test_reclaim();
 	test_replay();
+	test_forks();
 	test_skip_newer();
 	test_corrupt();
 	test_alloc_free();
