@@ -42,6 +42,25 @@ static inline uint32_t data_start(uint32_t dblk)
 }
 
 /*
+ * What the lock-free lookup reads of the head block (the index root and
+ * height, the data blocks' count), kept by it in the directory's map
+ * (fs/ns/dir_rcu.c) so that a lookup in an unchanged directory does not
+ * find and read the head block: as read at dp's i_lock_seq stamp - 1
+ * (0: nothing kept), which holds while i_lock_seq keeps that value (every
+ * change of a directory is made under its lock exclusive, which moves
+ * it).  Stored by lock-free readers, several at once, so under a seqcount
+ * of its own, seq, odd while one stores.  Zero (nothing) in a new map.
+ * Not forgotten with the addresses: a map is reset after a change, which
+ * moved i_lock_seq past the stamp.
+ */
+struct kvfs_dir_map_head {
+	atomic_uint seq;
+	_Atomic uint32_t ndata;
+	_Atomic uint64_t stamp, root;
+	_Atomic uint32_t level;
+};
+
+/*
  * The data blocks' addresses, remembered per directory: every lookup
  * walked the extent B+tree for its data block (a fifth of a stat in a
  * directory of 20 000 names).  An address is stored by whoever mapped the
@@ -70,6 +89,7 @@ struct kvfs_dir_map {
 	atomic_uint dformat; /* DMAP_STALE: forgotten */
 	uint32_t nr;
 	struct kvfs_dir_map *retired;
+	struct kvfs_dir_map_head head;
 	_Atomic uint64_t fsb[];
 };
 

@@ -266,6 +266,83 @@ static void run_phase(unsigned b, unsigned pad, unsigned prefill,
 	}
 }
 
+/*
+ * A lock-free lookup in dir d that must answer (the directory quiet, its
+ * blocks cached), after a locked one if it did not (which makes the map
+ * of data blocks a change of them forgot): 0 at ino, or -ENOENT.
+ */
+static int look_quiet(uint64_t d, const char *name, uint64_t *ino)
+{
+	struct rcu_arg a = { .name = name };
+	struct kvfs_stat st;
+
+	CHECK_EQ(kvfs_icache_read(mp, d, rcu_read, &a), 0);
+	if (a.err == -EAGAIN) {
+		a.err = kvfs_lookup(mp, d, name, &st);
+		CHECK(a.err == 0 || a.err == -ENOENT);
+		CHECK_EQ(kvfs_icache_read(mp, d, rcu_read, &a), 0);
+	}
+	CHECK(a.err != -EAGAIN);
+	*ino = a.ino;
+	return a.err;
+}
+
+static void grow_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "grow-%05u-%040u", i, i);
+}
+
+/*
+ * The head block's fields the lock-free lookup keeps in the directory's
+ * map (fs/ns/dir_rcu.c) follow every change: an earlier name looked up
+ * (which keeps them), then a name made or removed, which may add or free
+ * a data block, split or join index blocks, add or drop a level; the
+ * new name (or the removed one) looked up lock-free, then the earlier
+ * ones again.  Kept fields used past a change fail this: an entry in a
+ * data block past the kept count is not answered, nor is a directory
+ * whose size is not the kept count's; a stale root misses a level.
+ */
+static void check_head_kept(void)
+{
+	struct kvfs_stat st;
+	uint64_t d, ino, first = 0;
+	unsigned n = 900;
+	char name[128];
+
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d3", 0755, &cr, &st), 0);
+	d = st.ino;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t made;
+
+		grow_name(name, sizeof(name), 0);
+		if (i)
+			CHECK_EQ(look_quiet(d, name, &ino), 0);
+		grow_name(name, sizeof(name), i);
+		made = creat_(d, name);
+		if (!i)
+			first = made;
+		CHECK_EQ(look_quiet(d, name, &ino), 0);
+		CHECK_EQ(ino, made);
+		grow_name(name, sizeof(name), 0);
+		CHECK_EQ(look_quiet(d, name, &ino), 0);
+		CHECK_EQ(ino, first);
+		grow_name(name, sizeof(name), i / 2);
+		CHECK_EQ(look_quiet(d, name, &ino), 0);
+	}
+	for (unsigned i = n; i-- > 1;) {
+		grow_name(name, sizeof(name), 0);
+		CHECK_EQ(look_quiet(d, name, &ino), 0);
+		grow_name(name, sizeof(name), i);
+		CHECK_EQ(kvfs_unlink(mp, d, name), 0);
+		CHECK_EQ(look_quiet(d, name, &ino), -ENOENT);
+		grow_name(name, sizeof(name), i / 2);
+		CHECK_EQ(look_quiet(d, name, &ino), 0);
+	}
+	grow_name(name, sizeof(name), 0);
+	CHECK_EQ(kvfs_unlink(mp, d, name), 0);
+	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "d3"), 0);
+}
+
 int main(void)
 {
 	struct kvfs_dir_stats ds0, ds1;
@@ -299,6 +376,8 @@ int main(void)
 				  strlen(stable[0])),
 		kvfs_dir_hashname((const uint8_t *)never[0], strlen(never[0])));
 	CHECK_EQ(look(never[0], false, &ino), -ENOENT);
+
+	check_head_kept();
 
 	kvfs_dir_get_stats(&ds0);
 	/* short form <-> blocks: a few long names each way */
