@@ -470,6 +470,38 @@ static int kill_privs(fuse_req_t req, struct kvfs_fuse *fs, fuse_ino_t id)
 	return ret;
 }
 
+/*
+ * V2's bare kill (a setattr with nothing or only ctime to set, see
+ * kill_caps()) is a chown(f, -1, -1) or the kill of a fallocate or a
+ * copy_file_range, and the kernel checked nothing for it.  On a local
+ * filesystem a chown's kill is a mode change, which only the owner or
+ * CAP_FOWNER may make (notify_change() adds the mode, setattr_prepare()
+ * refuses it: EPERM), while a writer's kill is forced.  A caller that is
+ * neither the owner nor root, whose kill would change the mode and who
+ * could not have the file open for writing (not a regular file, or no
+ * write bit for its class; with ACLs any group or other write bit) is a
+ * chowner: EPERM, or anyone could strip SUID off root's programs.
+ */
+static bool bare_kill_denied(fuse_req_t req, const struct kvfs_stat *ks,
+			     bool acl)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	bool in_group, sgid_goes;
+
+	if (!ctx->uid || ctx->uid == ks->uid || S_ISDIR(ks->mode) ||
+	    !(ks->mode & (S_ISUID | S_ISGID)))
+		return false;
+	in_group = caller_in_group(req, ks->gid);
+	sgid_goes = ks->mode & S_ISGID && (ks->mode & S_IXGRP || !in_group);
+	if (!(ks->mode & S_ISUID) && !sgid_goes)
+		return false;
+	if (!S_ISREG(ks->mode))
+		return true;
+	if (acl)
+		return !(ks->mode & (S_IWGRP | S_IWOTH));
+	return !(ks->mode & (in_group ? S_IWGRP : S_IWOTH));
+}
+
 static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -541,6 +573,15 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			return;
 		}
 		sa.valid |= KVFS_SET_KILL_SUIDGID;
+	}
+	if ((sa.valid & KVFS_SET_KILL_SUIDGID) &&
+	    !(to_set & ~FUSE_SET_ATTR_CTIME) &&
+	    (have_ks || !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks))) {
+		have_ks = true;
+		if (bare_kill_denied(req, &ks, fs->acl)) {
+			fuse_reply_err(req, EPERM);
+			return;
+		}
 	}
 	sa.mode = attr->st_mode & 07777;
 	sa.uid = attr->st_uid;

@@ -251,6 +251,17 @@ static void nobody_denied(const char *d)
 	CHECK_OK(chmod(P(0, "%s/p/mine-root-group", d), 02755));
 	CHECK_OK(stat(P(0, "%s/p/mine-root-group", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 0755);
+	/* chown(f, -1, -1) of root's SUID file or SUID fifo: its kill is a
+	 * mode change, the owner's alone (EPERM on ext4 and XFS) */
+	CHECK_ERR(chown(P(0, "%s/p/suid-r755", d), -1, -1), EPERM);
+	CHECK_OK(fd = open(P(0, "%s/p/suid-r755", d), O_RDONLY));
+	CHECK_ERR(fchown(fd, -1, -1), EPERM);
+	CHECK_OK(close(fd));
+	CHECK_ERR(chown(P(0, "%s/p/sgid-fifo", d), -1, -1), EPERM);
+	/* SGID without group execute, the caller outside the group: the
+	 * same; a file with no S*ID bit: nothing to kill, allowed */
+	CHECK_ERR(chown(P(0, "%s/p/sgid-r644", d), -1, -1), EPERM);
+	CHECK_OK(chown(P(0, "%s/p/r644", d), -1, -1));
 }
 
 /* Writes by uid 65534: to root's SUID/SGID file, to its own SUID file. */
@@ -302,7 +313,16 @@ static void test_perms(const char *d)
 	CHECK_OK(chown(path[0], NOBODY, NOBODY));
 	touch(P(0, "%s/p/mine-root-group", d), 0755);
 	CHECK_OK(chown(path[0], NOBODY, 0));
+	touch(P(0, "%s/p/suid-r755", d), 04755);
+	touch(P(0, "%s/p/sgid-r644", d), 02644);
+	CHECK_OK(mknod(P(0, "%s/p/sgid-fifo", d), S_IFIFO | 02755, 0));
 	as_nobody(nobody_denied, d);
+	CHECK_OK(stat(P(0, "%s/p/suid-r755", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 04755);
+	CHECK_OK(stat(P(0, "%s/p/sgid-r644", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 02644);
+	CHECK_OK(stat(P(0, "%s/p/sgid-fifo", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 02755);
 	/* nothing changed */
 	CHECK_OK(stat(P(0, "%s/p/r644", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 0644);
