@@ -264,10 +264,16 @@ static void nobody_denied(const char *d)
 	CHECK_OK(chown(P(0, "%s/p/r644", d), -1, -1));
 }
 
+/* root's 06600 file, open for writing: written by uid 65534 through it */
+static int passed_fd = -1;
+
 /* Writes by uid 65534: to root's SUID/SGID file, to its own SUID file. */
 static void nobody_writes(const char *d)
 {
 	int fd;
+
+	/* a writer's kill, through a descriptor root opened */
+	CHECK_EQ(pwrite(passed_fd, "z", 1, 20000), 1);
 
 	CHECK_OK(fd = open(P(0, "%s/p/suid-root", d), O_WRONLY));
 	CHECK_EQ(pwrite(fd, "x", 1, 3), 1);
@@ -343,7 +349,13 @@ static void test_perms(const char *d)
 	CHECK_OK(mkdir(P(0, "%s/p/sgiddir", d), 0777));
 	CHECK_OK(chown(path[0], 0, 4321));
 	CHECK_OK(chmod(path[0], 02777));
+	touch(P(0, "%s/p/suid-passed", d), 06600);
+	CHECK_OK(passed_fd = open(path[0], O_RDWR));
 	as_nobody(nobody_writes, d);
+	CHECK_OK(close(passed_fd));
+	CHECK_OK(stat(P(0, "%s/p/suid-passed", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 0600);
+	CHECK_EQ(st.st_size, 20001);
 	CHECK_OK(stat(P(0, "%s/p/suid-root", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 0777);
 	CHECK_EQ(st.st_size, 10);
