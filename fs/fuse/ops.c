@@ -477,14 +477,17 @@ static int kill_privs(fuse_req_t req, struct kvfs_fuse *fs, fuse_ino_t id)
  * filesystem a chown's kill is a mode change, which only the owner or
  * CAP_FOWNER may make (notify_change() adds the mode, setattr_prepare()
  * refuses it: EPERM), while a writer's kill is forced.  A caller that is
- * neither the owner nor root, whose kill would change the mode, is a
- * chowner when nobody has the file open for writing (a writer's fd may
- * have been opened by another user): EPERM, or anyone could strip SUID
- * off root's programs.  (A chown while someone writes the file still
- * kills.)
+ * neither the owner nor root, whose kill would change the mode, is
+ * refused (EPERM, or anyone could strip SUID off root's programs) when it
+ * is a chowner: always for a file that is not regular; for a regular file
+ * under the writeback cache when ctime comes with it (the kernel keeps
+ * that ctime and sends it with a chown, not with a writer's kill);
+ * without the cache, which sends both bare, when nobody has the file open
+ * for writing (a writer's descriptor may be another user's): a chown
+ * while someone writes the file still kills.
  */
 static bool bare_kill_denied(fuse_req_t req, struct kvfs_fuse *fs,
-			     const struct kvfs_stat *ks)
+			     const struct kvfs_stat *ks, int to_set)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	bool in_group, sgid_goes;
@@ -496,8 +499,11 @@ static bool bare_kill_denied(fuse_req_t req, struct kvfs_fuse *fs,
 	sgid_goes = ks->mode & S_ISGID && (ks->mode & S_IXGRP || !in_group);
 	if (!(ks->mode & S_ISUID) && !sgid_goes)
 		return false;
-	return !S_ISREG(ks->mode) ||
-	       !kvfs_fuse_node_writers(fs->nodes, ks->ino, 0);
+	if (!S_ISREG(ks->mode))
+		return true;
+	if (fs->writeback)
+		return to_set == FUSE_SET_ATTR_CTIME;
+	return !kvfs_fuse_node_writers(fs->nodes, ks->ino, 0);
 }
 
 static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -576,7 +582,7 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	    !(to_set & ~FUSE_SET_ATTR_CTIME) &&
 	    (have_ks || !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks))) {
 		have_ks = true;
-		if (bare_kill_denied(req, fs, &ks)) {
+		if (bare_kill_denied(req, fs, &ks, to_set)) {
 			fuse_reply_err(req, EPERM);
 			return;
 		}

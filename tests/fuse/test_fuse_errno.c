@@ -206,6 +206,9 @@ static void as_nobody(void (*fn)(const char *), const char *d)
 	CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
+/* a file root holds open for writing while uid 65534 runs */
+static int passed_fd = -1;
+
 static void nobody_denied(const char *d)
 {
 	struct timespec ts[2] = { { 5, 5 }, { 6, 6 } };
@@ -264,9 +267,6 @@ static void nobody_denied(const char *d)
 	CHECK_OK(chown(P(0, "%s/p/r644", d), -1, -1));
 }
 
-/* root's 06600 file, open for writing: written by uid 65534 through it */
-static int passed_fd = -1;
-
 /* Writes by uid 65534: to root's SUID/SGID file, to its own SUID file. */
 static void nobody_writes(const char *d)
 {
@@ -322,7 +322,11 @@ static void test_perms(const char *d)
 	touch(P(0, "%s/p/suid-r755", d), 04755);
 	touch(P(0, "%s/p/sgid-r644", d), 02644);
 	CHECK_OK(mknod(P(0, "%s/p/sgid-fifo", d), S_IFIFO | 02755, 0));
+	/* open for writing by root: under the writeback cache a chown is
+	 * still told from a writer's kill */
+	CHECK_OK(passed_fd = open(P(0, "%s/p/suid-r755", d), O_RDWR));
 	as_nobody(nobody_denied, d);
+	CHECK_OK(close(passed_fd));
 	CHECK_OK(stat(P(0, "%s/p/suid-r755", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 04755);
 	CHECK_OK(stat(P(0, "%s/p/sgid-r644", d), &st));
