@@ -27,6 +27,7 @@ struct node {
 	uint64_t nlookup;
 	enum kvfs_fuse_caps caps;
 	int werr; /* a writeback write's error, not reported yet */
+	uint32_t writers; /* the kernel's open files that may write */
 };
 
 struct stripe {
@@ -260,6 +261,26 @@ int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, bool take)
 	pthread_mutex_unlock(&s->lock);
 	kv_lockdep_unlock(&s->lock);
 	return err;
+}
+
+uint32_t kvfs_fuse_node_writers(struct kvfs_fuse_nodes *nt, uint64_t ino,
+				int delta)
+{
+	struct stripe *s = stripe_of(nt, ino);
+	uint32_t w = 0;
+	struct node *n;
+
+	kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
+	pthread_mutex_lock(&s->lock);
+	n = find(s, ino);
+	if (n) {
+		if (delta > 0 || n->writers)
+			n->writers += delta;
+		w = n->writers;
+	}
+	pthread_mutex_unlock(&s->lock);
+	kv_lockdep_unlock(&s->lock);
+	return w;
 }
 
 uint64_t kvfs_fuse_nodes_count(struct kvfs_fuse_nodes *nt)

@@ -67,6 +67,13 @@ void kvfs_fuse_node_set_caps(struct kvfs_fuse_nodes *nt, uint64_t ino,
 void kvfs_fuse_node_set_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, int err);
 int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, bool take);
 
+/*
+ * The count of the kernel's files open for writing on ino (open, create:
+ * +1; release: -1), after adding delta; 0 for an unknown ino.
+ */
+uint32_t kvfs_fuse_node_writers(struct kvfs_fuse_nodes *nt, uint64_t ino,
+				int delta);
+
 /* Inodes the kernel holds now (tests, statistics). */
 uint64_t kvfs_fuse_nodes_count(struct kvfs_fuse_nodes *nt);
 

@@ -470,6 +470,42 @@ static int kill_privs(fuse_req_t req, struct kvfs_fuse *fs, fuse_ino_t id)
 	return ret;
 }
 
+/*
+ * V2's bare kill (a setattr with nothing or only ctime to set, see
+ * kill_caps()) is a chown(f, -1, -1) or the kill of a write, a fallocate
+ * or a copy_file_range, and the kernel checked nothing for it.  On a local
+ * filesystem a chown's kill is a mode change, which only the owner or
+ * CAP_FOWNER may make (notify_change() adds the mode, setattr_prepare()
+ * refuses it: EPERM), while a writer's kill is forced.  A caller that is
+ * neither the owner nor root, whose kill would change the mode, is
+ * refused (EPERM, or anyone could strip SUID off root's programs) when it
+ * is a chowner: always for a file that is not regular; for a regular file
+ * under the writeback cache when ctime comes with it (the kernel keeps
+ * that ctime and sends it with a chown, not with a writer's kill);
+ * without the cache, which sends both bare, when nobody has the file open
+ * for writing (a writer's descriptor may be another user's): a chown
+ * while someone writes the file still kills.
+ */
+static bool bare_kill_denied(fuse_req_t req, struct kvfs_fuse *fs,
+			     const struct kvfs_stat *ks, int to_set)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	bool in_group, sgid_goes;
+
+	if (!ctx->uid || ctx->uid == ks->uid || S_ISDIR(ks->mode) ||
+	    !(ks->mode & (S_ISUID | S_ISGID)))
+		return false;
+	in_group = caller_in_group(req, ks->gid);
+	sgid_goes = ks->mode & S_ISGID && (ks->mode & S_IXGRP || !in_group);
+	if (!(ks->mode & S_ISUID) && !sgid_goes)
+		return false;
+	if (!S_ISREG(ks->mode))
+		return true;
+	if (fs->writeback)
+		return to_set == FUSE_SET_ATTR_CTIME;
+	return !kvfs_fuse_node_writers(fs->nodes, ks->ino, 0);
+}
+
 static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -541,6 +577,15 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			return;
 		}
 		sa.valid |= KVFS_SET_KILL_SUIDGID;
+	}
+	if ((sa.valid & KVFS_SET_KILL_SUIDGID) &&
+	    !(to_set & ~FUSE_SET_ATTR_CTIME) &&
+	    (have_ks || !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks))) {
+		have_ks = true;
+		if (bare_kill_denied(req, fs, &ks, to_set)) {
+			fuse_reply_err(req, EPERM);
+			return;
+		}
 	}
 	sa.mode = attr->st_mode & 07777;
 	sa.uid = attr->st_uid;
@@ -698,10 +743,15 @@ static void kf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 /* Only this daemon changes the file: what the kernel cached stays true. */
 static void kf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	struct kvfs_fuse *fs = fs_of(req);
+
 	fi->keep_cache = 1;
 	fi->fh = fh_of(fi->flags);
-	fuse_reply_open(req, fi);
+	if (fi->fh == FH_WRITER)
+		kvfs_fuse_node_writers(fs->nodes, ino_of(fs, ino), 1);
+	/* the kernel dropped the request (interrupted): no release follows */
+	if (fuse_reply_open(req, fi) && fi->fh == FH_WRITER)
+		kvfs_fuse_node_writers(fs->nodes, ino_of(fs, ino), -1);
 }
 
 static void kf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -734,8 +784,13 @@ static void kf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	entry_of(fs, &ks, &e);
 	fi->keep_cache = 1;
 	fi->fh = fh_of(fi->flags);
-	if (fuse_reply_create(req, &e, fi))
+	if (fi->fh == FH_WRITER)
+		kvfs_fuse_node_writers(fs->nodes, ks.ino, 1);
+	if (fuse_reply_create(req, &e, fi)) {
+		if (fi->fh == FH_WRITER)
+			kvfs_fuse_node_writers(fs->nodes, ks.ino, -1);
 		kvfs_fuse_node_forget(fs->nodes, ks.ino, 1);
+	}
 }
 
 /* A per-thread buffer for reads: the largest read is KVFS_FUSE_MAX_IO. */
@@ -850,7 +905,8 @@ static void kf_release(fuse_req_t req, fuse_ino_t ino,
 {
 	struct kvfs_fuse *fs = fs_of(req);
 
-	(void)fi;
+	if (fi->fh == FH_WRITER)
+		kvfs_fuse_node_writers(fs->nodes, ino_of(fs, ino), -1);
 	/* the kernel ignores release's answer: a failure only keeps blocks */
 	kvfs_release(fs->mp, ino_of(fs, ino));
 	fuse_reply_err(req, 0);

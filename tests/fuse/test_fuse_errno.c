@@ -206,6 +206,9 @@ static void as_nobody(void (*fn)(const char *), const char *d)
 	CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
+/* a file root holds open for writing while uid 65534 runs */
+static int passed_fd = -1;
+
 static void nobody_denied(const char *d)
 {
 	struct timespec ts[2] = { { 5, 5 }, { 6, 6 } };
@@ -251,12 +254,26 @@ static void nobody_denied(const char *d)
 	CHECK_OK(chmod(P(0, "%s/p/mine-root-group", d), 02755));
 	CHECK_OK(stat(P(0, "%s/p/mine-root-group", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 0755);
+	/* chown(f, -1, -1) of root's SUID file or SUID fifo: its kill is a
+	 * mode change, the owner's alone (EPERM on ext4 and XFS) */
+	CHECK_ERR(chown(P(0, "%s/p/suid-r755", d), -1, -1), EPERM);
+	CHECK_OK(fd = open(P(0, "%s/p/suid-r755", d), O_RDONLY));
+	CHECK_ERR(fchown(fd, -1, -1), EPERM);
+	CHECK_OK(close(fd));
+	CHECK_ERR(chown(P(0, "%s/p/sgid-fifo", d), -1, -1), EPERM);
+	/* SGID without group execute, the caller outside the group: the
+	 * same; a file with no S*ID bit: nothing to kill, allowed */
+	CHECK_ERR(chown(P(0, "%s/p/sgid-r644", d), -1, -1), EPERM);
+	CHECK_OK(chown(P(0, "%s/p/r644", d), -1, -1));
 }
 
 /* Writes by uid 65534: to root's SUID/SGID file, to its own SUID file. */
 static void nobody_writes(const char *d)
 {
 	int fd;
+
+	/* a writer's kill, through a descriptor root opened */
+	CHECK_EQ(pwrite(passed_fd, "z", 1, 20000), 1);
 
 	CHECK_OK(fd = open(P(0, "%s/p/suid-root", d), O_WRONLY));
 	CHECK_EQ(pwrite(fd, "x", 1, 3), 1);
@@ -302,7 +319,20 @@ static void test_perms(const char *d)
 	CHECK_OK(chown(path[0], NOBODY, NOBODY));
 	touch(P(0, "%s/p/mine-root-group", d), 0755);
 	CHECK_OK(chown(path[0], NOBODY, 0));
+	touch(P(0, "%s/p/suid-r755", d), 04755);
+	touch(P(0, "%s/p/sgid-r644", d), 02644);
+	CHECK_OK(mknod(P(0, "%s/p/sgid-fifo", d), S_IFIFO | 02755, 0));
+	/* open for writing by root: under the writeback cache a chown is
+	 * still told from a writer's kill */
+	CHECK_OK(passed_fd = open(P(0, "%s/p/suid-r755", d), O_RDWR));
 	as_nobody(nobody_denied, d);
+	CHECK_OK(close(passed_fd));
+	CHECK_OK(stat(P(0, "%s/p/suid-r755", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 04755);
+	CHECK_OK(stat(P(0, "%s/p/sgid-r644", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 02644);
+	CHECK_OK(stat(P(0, "%s/p/sgid-fifo", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 02755);
 	/* nothing changed */
 	CHECK_OK(stat(P(0, "%s/p/r644", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 0644);
@@ -323,7 +353,13 @@ static void test_perms(const char *d)
 	CHECK_OK(mkdir(P(0, "%s/p/sgiddir", d), 0777));
 	CHECK_OK(chown(path[0], 0, 4321));
 	CHECK_OK(chmod(path[0], 02777));
+	touch(P(0, "%s/p/suid-passed", d), 06600);
+	CHECK_OK(passed_fd = open(path[0], O_RDWR));
 	as_nobody(nobody_writes, d);
+	CHECK_OK(close(passed_fd));
+	CHECK_OK(stat(P(0, "%s/p/suid-passed", d), &st));
+	CHECK_EQ(st.st_mode & 07777, 0600);
+	CHECK_EQ(st.st_size, 20001);
 	CHECK_OK(stat(P(0, "%s/p/suid-root", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 0777);
 	CHECK_EQ(st.st_size, 10);
