@@ -286,13 +286,10 @@ static int pick_any_rec(struct kvfs_btree_cur *cur, struct kvfs_trans *tp,
 static int ialloc_damaged(struct kvfs_trans *tp, struct kvfs_perag *pag,
 			  bool newly, unsigned mark, int err)
 {
-	if ((err != -EUCLEAN && err != -EBADMSG) ||
-	    !kvfs_trans_brelse_since(tp->jt, mark))
-		return err;
-	__atomic_store_n(&pag->ialloc_sick, true, __ATOMIC_RELAXED);
-	if (newly)
-		kvfs_trans_unlock_ag(tp, pag->agno);
-	return 0;
+	return kvfs_trans_ag_damaged(tp, pag->agno, &pag->ialloc_sick, newly,
+				     mark, err) ?
+		       0 :
+		       err;
 }
 
 /*

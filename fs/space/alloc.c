@@ -732,13 +732,12 @@ enum search {
 static int ag_damaged(struct kvfs_trans *tp, uint32_t agno, bool newly,
 		      bool searching, unsigned mark, int err)
 {
-	if ((err != -EUCLEAN && err != -EBADMSG) || (!newly && !searching) ||
-	    !kvfs_trans_brelse_since(tp->jt, mark))
+	if (!newly && !searching)
 		return err;
-	__atomic_store_n(&tp->mp->pag[agno].alloc_sick, true, __ATOMIC_RELAXED);
-	if (newly)
-		kvfs_trans_unlock_ag(tp, agno);
-	return -ENOSPC;
+	return kvfs_trans_ag_damaged(tp, agno, &tp->mp->pag[agno].alloc_sick,
+				     newly, mark, err) ?
+		       -ENOSPC :
+		       err;
 }
 
 /*

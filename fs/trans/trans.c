@@ -330,3 +330,15 @@ void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno)
 		return;
 	}
 }
+
+bool kvfs_trans_ag_damaged(struct kvfs_trans *tp, uint32_t agno, bool *sick,
+			   bool newly, unsigned mark, int err)
+{
+	if ((err != -EUCLEAN && err != -EBADMSG) ||
+	    !kvfs_trans_brelse_since(tp->jt, mark))
+		return false;
+	__atomic_store_n(sick, true, __ATOMIC_RELAXED);
+	if (newly)
+		kvfs_trans_unlock_ag(tp, agno);
+	return true;
+}

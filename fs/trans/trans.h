@@ -163,5 +163,15 @@ void kvfs_trans_hold_ag(struct kvfs_trans *tp, uint32_t agno);
  * buffers it handed back (kvfs_trans_brelse_since()).
  */
 void kvfs_trans_unlock_ag(struct kvfs_trans *tp, uint32_t agno);
+/*
+ * Damage err (-EUCLEAN, -EBADMSG) met in AG agno by an attempt that took
+ * buffer mark after the AG's lock and changed nothing since (every
+ * buffer got since mark clean: they go back, kvfs_trans_brelse_since()):
+ * *sick set (the allocator passes the AG by until fsck.kvfs repairs it),
+ * the lock dropped if the attempt took it (newly), true.  Any other error,
+ * or a change already made: false, nothing done, err stands.
+ */
+bool kvfs_trans_ag_damaged(struct kvfs_trans *tp, uint32_t agno, bool *sick,
+			   bool newly, unsigned mark, int err);
 
 #endif
