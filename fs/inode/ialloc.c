@@ -384,14 +384,7 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
  */
 static bool literal_zero(const struct kvfs_inode *ip)
 {
-	static const uint8_t
-		zero[(1u << KVFS_MAX_INODELOG) - KVFS_DINODE_CORE_SIZE];
-
-	/* shared forks are zeros (fs/inode/inode.h) */
-	return !ip->i_forkoff &&
-	       (!kvfs_inode_owns_forks(ip) ||
-		!memcmp(ip->i_dfork, zero,
-			ip->i_mount->g.inodesize - KVFS_DINODE_CORE_SIZE));
+	return !ip->i_forkoff && kvfs_inode_forks_zero(ip);
 }
 
 static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)

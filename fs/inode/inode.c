@@ -48,6 +48,12 @@ void kvfs_inode_own_forks(struct kvfs_inode *ip)
 	__atomic_store_n(&ip->i_dfork, p, __ATOMIC_RELEASE);
 }
 
+bool kvfs_inode_forks_zero(const struct kvfs_inode *ip)
+{
+	return !kvfs_inode_owns_forks(ip) ||
+	       !memcmp(ip->i_dfork, zero_forks, fork_room(ip));
+}
+
 void kvfs_inode_forks_clear(struct kvfs_inode *ip)
 {
 	if (kvfs_inode_owns_forks(ip))

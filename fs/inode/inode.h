@@ -285,6 +285,11 @@ uint32_t kvfs_inode_dfork_size(const struct kvfs_inode *ip);
 void kvfs_inode_forks_init(struct kvfs_inode *ip);
 void kvfs_inode_own_forks(struct kvfs_inode *ip);
 bool kvfs_inode_owns_forks(const struct kvfs_inode *ip);
+/*
+ * The data fork's whole room (the literal area without an attribute
+ * fork) is zeros: shared forks, or owned ones holding nothing.
+ */
+bool kvfs_inode_forks_zero(const struct kvfs_inode *ip);
 /* Zero both forks (nothing to do for shared ones). */
 void kvfs_inode_forks_clear(struct kvfs_inode *ip);
 void kvfs_inode_forks_free(struct kvfs_inode *ip);
