@@ -40,9 +40,11 @@
  * checked to be short form again with no blocks.
  * The kvfs files are unnamed (kvfs_tmpfile()), freed at the end.  No
  * fsync is timed: both sides measure their write path into the host's
- * page cache, where the image's data lands too; the host filesystem is
- * synced (untimed) before each measurement.  With --cpu, rates are per
- * CPU second of the process rather than per second.
+ * page cache, where the image's data lands too; the core (kvfs_sync())
+ * and the host filesystem are synced (untimed) before each measurement.
+ * A workload with a raw twin runs --rounds times alternated with it, and
+ * each side's median is its figure (every round on stderr).  With --cpu,
+ * rates are per CPU second of the process rather than per second.
  *
  * Locks: the bench owns none; the core locks what it touches.
  */
@@ -141,6 +143,7 @@ static unsigned opt_threads[MAX_RUNS] = { 1 }, opt_nthreads = 1;
 static double opt_seconds = 5;
 /* namespace workloads: operations per thread, 0 for --seconds */
 static unsigned opt_ops;
+static unsigned opt_rounds = 3; /* alternated runs of a workload and its twin */
 static bool opt_wl[NWL];
 static bool opt_csv;
 static bool opt_cpu;
@@ -889,9 +892,14 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 	if (err)
 		return err;
 	/*
-	 * The host's dirty pages of the previous measurement written back
-	 * first, so that their write-back does not slow this one.
+	 * The previous measurement's work made durable first, so that it
+	 * does not slow this one: the core's (its log: the checkpoint of the
+	 * file just emptied, whose freed blocks stay busy, not to be reused,
+	 * until it is on disk), then the host's dirty pages.
 	 */
+	err = kvfs_sync(mp);
+	if (err)
+		return err;
 	if (syncfs(raw_file.fd))
 		return -errno;
 	atomic_store(&stop, false);
@@ -1128,6 +1136,11 @@ static void usage(FILE *f)
 		"                       $TMPDIR, removed at the end\n"
 		"  --commit SECONDS     log push interval, as mount.kvfs's\n"
 		"                       commit= (the core's default)\n"
+		"  --rounds N           a workload with a raw twin and that twin\n"
+		"                       run N times each, alternated, and the\n"
+		"                       median of each reported: the host's\n"
+		"                       write-back and other tenants stall one\n"
+		"                       side or the other for whole seconds (3)\n"
 		"  --csv                print workload,threads,value,unit and one\n"
 		"                       row per measurement\n"
 		"  --cpu                rates per CPU second of the whole\n"
@@ -1193,6 +1206,7 @@ static int parse_args(int argc, char **argv)
 		{ "dio", no_argument, NULL, 'D' },
 		{ "fill", required_argument, NULL, 'F' },
 		{ "commit", required_argument, NULL, 'm' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1261,6 +1275,10 @@ static int parse_args(int argc, char **argv)
 			opt_commit_ms = sec * 1000;
 			break;
 		}
+		case 'r':
+			bad = cli_uint(PROG, "--rounds", optarg, 1, 99,
+				       &opt_rounds);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1279,6 +1297,62 @@ static int parse_args(int argc, char **argv)
 	if (!wl_given)
 		for (int wl = 0; wl < NWL; wl++)
 			opt_wl[wl] = true;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void record(int wl, unsigned r, double *v, unsigned n)
+{
+	if (n > 1) {
+		fprintf(stderr, "%s, %u threads, %u rounds:", wls[wl].name,
+			opt_threads[r], n);
+		for (unsigned i = 0; i < n; i++)
+			fprintf(stderr, " %.1f", v[i]);
+		fprintf(stderr, "\n");
+	}
+	qsort(v, n, sizeof(*v), cmp_double);
+	results[r][wl] = v[n / 2];
+	have[r][wl] = true;
+	if (opt_csv) {
+		printf("%s,%u,%.1f,%s\n", wls[wl].name, opt_threads[r],
+		       results[r][wl], wls[wl].unit);
+		fflush(stdout);
+	}
+}
+
+/*
+ * One workload with run r's thread count; a workload with a raw twin runs
+ * with it, --rounds times each in turn (the twin then measured already).
+ */
+static int measure(int wl, unsigned r)
+{
+	int twin = wls[wl].raw_twin, w[2] = { wl, twin };
+	unsigned nw = twin >= 0 && opt_wl[twin] ? 2 : 1;
+	unsigned rounds = twin >= 0 ? opt_rounds : 1;
+	double v[2][99];
+
+	if (!opt_wl[wl] || have[r][wl])
+		return 0;
+	for (unsigned i = 0; i < rounds; i++) {
+		for (unsigned j = 0; j < nw; j++) {
+			int err = run(w[j], opt_threads[r], &v[j][i]);
+
+			if (err) {
+				fprintf(stderr, PROG ": %s, %u threads: %s\n",
+					wls[w[j]].name, opt_threads[r],
+					strerror(-err));
+				return -1;
+			}
+		}
+	}
+	for (unsigned j = 0; j < nw; j++)
+		record(w[j], r, v[j], rounds);
 	return 0;
 }
 
@@ -1316,31 +1390,10 @@ int main(int argc, char **argv)
 	}
 	if (opt_csv)
 		printf("workload,threads,value,unit\n");
-	for (unsigned r = 0; r < opt_nthreads; r++) {
-		for (int k = 0; k < NWL; k++) {
-			int wl = order[k];
-			double v;
-			int err;
-
-			if (!opt_wl[wl])
-				continue;
-			err = run(wl, opt_threads[r], &v);
-			if (err) {
-				fprintf(stderr, PROG ": %s, %u threads: %s\n",
-					wls[wl].name, opt_threads[r],
-					strerror(-err));
+	for (unsigned r = 0; r < opt_nthreads; r++)
+		for (int k = 0; k < NWL; k++)
+			if (measure(order[k], r))
 				status = 1;
-				continue;
-			}
-			results[r][wl] = v;
-			have[r][wl] = true;
-			if (opt_csv) {
-				printf("%s,%u,%.1f,%s\n", wls[wl].name,
-				       opt_threads[r], v, wls[wl].unit);
-				fflush(stdout);
-			}
-		}
-	}
 	if (!opt_csv)
 		print_table();
 	if (teardown())

@@ -46,28 +46,34 @@ check_csv() {
 
 "$bench" --help >"$tmp/help" || fail "--help failed"
 for opt in --threads --seconds --workload --image --csv --size \
-	--dir-entries --fill; do
+	--dir-entries --fill --rounds; do
 	grep -q -- "$opt" "$tmp/help" || fail "--help does not describe $opt"
 done
 
 wls=seq_write,raw_seq_write,seq_read,raw_seq_read,rand_write,raw_rand_write
 wls=$wls,rand_read,raw_rand_read
-"$bench" --seconds 0.25 --size 16M --workload $wls --csv >"$tmp/all.csv" ||
-	fail "default run failed: $(cat "$tmp/all.csv")"
+"$bench" --seconds 0.25 --size 16M --rounds 2 --workload $wls --csv \
+	>"$tmp/all.csv" 2>"$tmp/all.err" ||
+	fail "default run failed: $(cat "$tmp/all.csv" "$tmp/all.err")"
 rows=""
 for w in $all; do
 	rows="$rows $w,1"
 done
 check_csv "$tmp/all.csv" "$rows"
+# --rounds: each of the eight measured twice, both rounds on stderr
+[ "$(grep -c '^[a-z_]*, 1 threads, 2 rounds: [0-9.]* [0-9.]*$' \
+	"$tmp/all.err")" -eq 8 ] || fail "--rounds 2: $(cat "$tmp/all.err")"
+"$bench" --rounds 0 --workload seq_write >/dev/null 2>&1 &&
+	fail "--rounds 0 accepted"
 
-"$bench" --seconds 0.25 --size 16M --threads 1,2 \
+"$bench" --seconds 0.25 --size 16M --threads 1,2 --rounds 1 \
 	--workload rand_write,raw_rand_write --csv >"$tmp/two.csv" ||
 	fail "--threads 1,2 run failed"
 check_csv "$tmp/two.csv" "rand_write:ops/s,1 raw_rand_write:ops/s,1
 rand_write:ops/s,2 raw_rand_write:ops/s,2"
 
 # --fill random: a kvfs file of 256 extents (a B+tree map) read at random
-"$bench" --seconds 0.25 --size 16M --threads 1,2 --fill random \
+"$bench" --seconds 0.25 --size 16M --threads 1,2 --fill random --rounds 1 \
 	--workload rand_read,raw_rand_read --csv >"$tmp/frand.csv" ||
 	fail "--fill random run failed"
 check_csv "$tmp/frand.csv" "rand_read:ops/s,1 raw_rand_read:ops/s,1
