@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "fs/mem.h"
 #include "fs/space/alloc.h"
 #include "fs/btree/btree.h"
 #include "fs/io/buf_ops.h"
@@ -209,14 +210,6 @@ const struct kvfs_btree_tree_ops kvfs_dir_free_tree_ops = {
 	.free_block = dir_free_block,
 };
 
-static bool zero(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 const char *kvfs_dir_data_check(const struct kvfs_geom *g, const void *blk,
 				size_t len)
 {
@@ -266,8 +259,9 @@ const char *kvfs_dir_data_check(const struct kvfs_geom *g, const void *blk,
 				return "entry length invalid";
 			if (memchr(e->name, '/', e->namelen) ||
 			    memchr(e->name, '\0', e->namelen) ||
-			    !zero(e->name + e->namelen,
-				  es - KVFS_DIR_DATA_ENT_SIZE - e->namelen) ||
+			    !kvfs_mem_is_zero(e->name + e->namelen,
+					      es - KVFS_DIR_DATA_ENT_SIZE -
+						      e->namelen) ||
 			    (e->namelen <= 2 && e->name[0] == '.' &&
 			     (e->namelen == 1 || e->name[1] == '.')))
 				return "entry name invalid";

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/mem.h"
 #include "fs/space/alloc.h"
 #include "fs/data/bmap.h"
 #include "fs/data/iext.h"
@@ -1383,14 +1384,6 @@ int kvfs_bmap_seek_hole(struct kvfs_inode *ip, uint64_t off, uint64_t *res)
 	return seek(ip, off, false, res);
 }
 
-static bool zero(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /* What the walk of a tree's records found. */
 struct check_ctx {
 	const struct kvfs_geom *g;
@@ -1562,8 +1555,9 @@ int kvfs_bmap_check(struct kvfs_inode *ip, char *why, size_t whylen)
 		}
 		sum += r.len;
 	}
-	if (!zero(ip->i_dfork + (size_t)n * sizeof(*e),
-		  kvfs_inode_dfork_size(ip) - (size_t)n * sizeof(*e))) {
+	if (!kvfs_mem_is_zero(ip->i_dfork + (size_t)n * sizeof(*e),
+			      kvfs_inode_dfork_size(ip) -
+				      (size_t)n * sizeof(*e))) {
 		snprintf(why, whylen, "fork bytes after %u extents not zero",
 			 n);
 		return -EUCLEAN;

@@ -8,16 +8,7 @@
 
 #include "fs/format/ag.h"
 #include "fs/io/blkhdr.h"
-
-static bool all_zero(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
-}
+#include "fs/mem.h"
 
 /* A tree root: past the fixed headers, inside the AG. */
 static bool root_ok(uint32_t root, uint32_t length)
@@ -132,9 +123,9 @@ int kvfs_agf_from_disk(const struct kvfs_geom *g, uint32_t agno,
 				    "last %u, count %u of %u)",
 				    a->flfirst, a->fllast, a->flcount,
 				    g->agfl_size);
-	if (!all_zero(h->reserved, sizeof(h->reserved)) ||
-	    !all_zero((const uint8_t *)blk + sizeof(*h),
-		      g->blocksize - sizeof(*h)))
+	if (!kvfs_mem_is_zero(h->reserved, sizeof(h->reserved)) ||
+	    !kvfs_mem_is_zero((const uint8_t *)blk + sizeof(*h),
+			      g->blocksize - sizeof(*h)))
 		return kvfs_corrupt(-EUCLEAN, blkno, what,
 				    "reserved bytes are not zero");
 	return 0;
@@ -219,10 +210,11 @@ int kvfs_agi_from_disk(const struct kvfs_geom *g, uint32_t agno,
 					    "unlinked bucket %u heads inode "
 					    "%u",
 					    i, a->unlinked[i]);
-	if (!all_zero(h->pad0, sizeof(h->pad0)) || kv_le32_to_cpu(h->pad1) ||
-	    !all_zero(h->reserved, sizeof(h->reserved)) ||
-	    !all_zero((const uint8_t *)blk + sizeof(*h),
-		      g->blocksize - sizeof(*h)))
+	if (!kvfs_mem_is_zero(h->pad0, sizeof(h->pad0)) ||
+	    kv_le32_to_cpu(h->pad1) ||
+	    !kvfs_mem_is_zero(h->reserved, sizeof(h->reserved)) ||
+	    !kvfs_mem_is_zero((const uint8_t *)blk + sizeof(*h),
+			      g->blocksize - sizeof(*h)))
 		return kvfs_corrupt(-EUCLEAN, blkno, what,
 				    "reserved bytes are not zero");
 	return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs/mem.h"
 #include "fs/ns/attr.h"
 #include "fs/io/blkhdr.h"
 #include "fs/format/dinode.h"
@@ -69,25 +70,6 @@ uint8_t kvfs_mode_to_ftype(uint16_t mode)
 	return KVFS_FT_UNKNOWN;
 }
 
-/*
- * Eight bytes at a time: the byte loop over a free inode's empty fork was
- * most of the 1 870 instructions of verifying it at every create.
- */
-static bool zero(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint64_t acc = 0, w;
-	size_t i = 0;
-
-	for (; i + sizeof(w) <= len; i += sizeof(w)) {
-		memcpy(&w, b + i, sizeof(w));
-		acc |= w;
-	}
-	for (; i < len; i++)
-		acc |= b[i];
-	return !acc;
-}
-
 /* The data-space range [start, end) of short-form entry e, in bytes. */
 static void sf_range(const struct kvfs_dir_sf_ent *e, uint64_t *start,
 		     uint64_t *end)
@@ -125,8 +107,8 @@ static const char *dir_sf_check(const struct kvfs_geom *g, const void *dip,
 			return "directory entry length invalid";
 		if (memchr(e->name, '/', e->namelen) ||
 		    memchr(e->name, '\0', e->namelen) ||
-		    !zero(e->name + e->namelen,
-			  esz - KVFS_DIR_SF_ENT_SIZE - e->namelen))
+		    !kvfs_mem_is_zero(e->name + e->namelen,
+				      esz - KVFS_DIR_SF_ENT_SIZE - e->namelen))
 			return "directory entry name invalid";
 		if (e->namelen <= 2 && e->name[0] == '.' &&
 		    (e->namelen == 1 || e->name[1] == '.'))
@@ -183,7 +165,7 @@ static const char *attr_sf_check(const uint8_t *fork, uint32_t forksize)
 	}
 	if (pos != tot)
 		return "short-form attributes do not add up to totsize";
-	if (!zero(fork + tot, forksize - tot))
+	if (!kvfs_mem_is_zero(fork + tot, forksize - tot))
 		return "bytes after the short-form attributes are not zero";
 	return NULL;
 }
@@ -240,7 +222,7 @@ static void extents_check(const struct kvfs_geom *g, const uint8_t *fork,
 		}
 		next_off = off + len;
 	}
-	if (!zero(x + n, forksize - n * sizeof(*x)))
+	if (!kvfs_mem_is_zero(x + n, forksize - n * sizeof(*x)))
 		snprintf(why, whylen, "bytes after the extents are not zero");
 }
 
@@ -297,10 +279,10 @@ static void bmdr_check(const struct kvfs_geom *g, const uint8_t *fork,
 		}
 		prev = key;
 	}
-	if (!zero(k + n, (max - n) * sizeof(*k)) ||
-	    !zero(p + n, (max - n) * sizeof(*p)) ||
-	    !zero(fork + KVFS_BMDR_HDR_SIZE + max * 16,
-		  forksize - KVFS_BMDR_HDR_SIZE - max * 16))
+	if (!kvfs_mem_is_zero(k + n, (max - n) * sizeof(*k)) ||
+	    !kvfs_mem_is_zero(p + n, (max - n) * sizeof(*p)) ||
+	    !kvfs_mem_is_zero(fork + KVFS_BMDR_HDR_SIZE + max * 16,
+			      forksize - KVFS_BMDR_HDR_SIZE - max * 16))
 		snprintf(why, whylen, "unused btree root bytes are not zero");
 }
 
@@ -356,7 +338,7 @@ static const char *core_check(const struct kvfs_dinode *d,
 	if (!ts_ok(&d->atime) || !ts_ok(&d->mtime) || !ts_ok(&d->ctime) ||
 	    !ts_ok(&d->crtime))
 		return "timestamp nanoseconds out of range";
-	if (d->pad0 || !zero(d->reserved, sizeof(d->reserved)))
+	if (d->pad0 || !kvfs_mem_is_zero(d->reserved, sizeof(d->reserved)))
 		return "reserved bytes are not zero";
 	if (mode && kvfs_mode_to_ftype(mode) == KVFS_FT_UNKNOWN)
 		return "file type invalid";
@@ -426,8 +408,8 @@ int kvfs_dinode_verify(const void *dip, const struct kvfs_geom *g, uint64_t ino)
 		else if (kv_le64_to_cpu(d->size) > dsize)
 			bad = "inline data larger than the fork";
 		else if (memchr(fork, '\0', kv_le64_to_cpu(d->size)) ||
-			 !zero(fork + kv_le64_to_cpu(d->size),
-			       dsize - kv_le64_to_cpu(d->size)))
+			 !kvfs_mem_is_zero(fork + kv_le64_to_cpu(d->size),
+					   dsize - kv_le64_to_cpu(d->size)))
 			bad = "inline symbolic link holds a NUL or is not "
 			      "followed by zeros";
 		if (bad)

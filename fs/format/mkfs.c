@@ -30,6 +30,7 @@
 #include "fs/format/dinode.h"
 #include "fs/format/mkfs.h"
 #include "fs/format/sb.h"
+#include "fs/mem.h"
 
 #define ZERO_CHUNK (1u << 20)
 
@@ -265,16 +266,6 @@ int kvfs_mkfs(struct kvfs_mkfs_opts *o, struct kvfs_geom *g)
 	return ret;
 }
 
-static bool is_zero(const uint8_t *p, size_t len)
-{
-	const uint64_t *w = (const uint64_t *)p;
-
-	for (size_t i = 0; i < len / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
 /*
  * Make [off, off + len) read as zeros.  Discard first (on an image file it
  * punches a hole, which is what makes a 64 GiB mkfs fast), but discard
@@ -293,7 +284,7 @@ static int zero_range(struct kv_dev *dev, uint64_t off, uint64_t len)
 		size_t n = len < ZERO_CHUNK ? (size_t)len : ZERO_CHUNK;
 
 		ret = kv_dev_pread(dev, buf, n, off);
-		if (!ret && !is_zero(buf, n)) {
+		if (!ret && !kvfs_mem_is_zero(buf, n)) {
 			memset(buf, 0, n);
 			ret = kv_dev_pwrite(dev, buf, n, off);
 		}

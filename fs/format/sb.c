@@ -12,6 +12,7 @@
 #include "fs/io/blkhdr.h"
 #include "fs/io/dev.h"
 #include "fs/format/sb.h"
+#include "fs/mem.h"
 
 void kvfs_sb_to_disk(const struct kvfs_geom *g, uint32_t agno, void *blk)
 {
@@ -51,14 +52,6 @@ void kvfs_sb_to_disk(const struct kvfs_geom *g, uint32_t agno, void *blk)
 	kvfs_blkhdr_set_crc(blk, g->blocksize);
 }
 
-static bool all_zero(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 		      const uint8_t *meta_uuid, struct kvfs_geom *g)
 {
@@ -85,9 +78,10 @@ int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 		return kvfs_corrupt(-EUCLEAN, blkno, what,
 				    "version %u, this code knows %u",
 				    kv_le32_to_cpu(sb->version), KVFS_VERSION);
-	if (!all_zero(sb->reserved, sizeof(sb->reserved)) ||
-	    !all_zero(sb->pad1, sizeof(sb->pad1)) ||
-	    !all_zero((const uint8_t *)blk + sizeof(*sb), len - sizeof(*sb)))
+	if (!kvfs_mem_is_zero(sb->reserved, sizeof(sb->reserved)) ||
+	    !kvfs_mem_is_zero(sb->pad1, sizeof(sb->pad1)) ||
+	    !kvfs_mem_is_zero((const uint8_t *)blk + sizeof(*sb),
+			      len - sizeof(*sb)))
 		return kvfs_corrupt(-EUCLEAN, blkno, what,
 				    "reserved bytes are not zero");
 	g->blocklog = sb->blocklog;

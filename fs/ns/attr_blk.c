@@ -11,6 +11,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/io/blkhdr.h"
+#include "fs/mem.h"
 #include "fs/ns/attr.h"
 #include "fs/ns/attr_priv.h"
 
@@ -98,14 +99,6 @@ uint32_t kvfs_attr_xset_insert(struct xset *s, const struct xent *e)
 	s->e[i] = *e;
 	s->n++;
 	return i;
-}
-
-static bool zero(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
 }
 
 /* ---- short form ---- */
@@ -220,10 +213,10 @@ static const char *leaf_check(const uint8_t *blk, uint32_t bs)
 	    bs)
 		return "leaf entries and names overlap";
 	pos = bs - used;
-	if (!zero(blk + KVFS_ATTR_LEAF_HDR_SIZE +
-			  count * KVFS_ATTR_LEAF_ENTRY_SIZE,
-		  pos - KVFS_ATTR_LEAF_HDR_SIZE -
-			  count * KVFS_ATTR_LEAF_ENTRY_SIZE))
+	if (!kvfs_mem_is_zero(blk + KVFS_ATTR_LEAF_HDR_SIZE +
+				      count * KVFS_ATTR_LEAF_ENTRY_SIZE,
+			      pos - KVFS_ATTR_LEAF_HDR_SIZE -
+				      count * KVFS_ATTR_LEAF_ENTRY_SIZE))
 		return "leaf free space is not zero";
 	for (uint32_t i = 0; i < count; i++) {
 		const struct kvfs_attr_leaf_entry *e = LEAF_ENT(blk, i);
@@ -280,9 +273,10 @@ static const char *node_check(const uint8_t *blk, uint32_t bs)
 			hash)
 			return "node hashes do not rise from 0";
 	}
-	if (!zero((const uint8_t *)NODE_ENT(blk, count),
-		  bs - KVFS_ATTR_NODE_HDR_SIZE -
-			  count * sizeof(struct kvfs_attr_node_entry)))
+	if (!kvfs_mem_is_zero(
+		    (const uint8_t *)NODE_ENT(blk, count),
+		    bs - KVFS_ATTR_NODE_HDR_SIZE -
+			    count * sizeof(struct kvfs_attr_node_entry)))
 		return "node bytes after the entries are not zero";
 	return NULL;
 }
@@ -297,7 +291,8 @@ static const char *rmt_check(const uint8_t *blk, uint32_t bs)
 	if (!bytes || bytes > per || off % per ||
 	    (uint64_t)off + bytes > KVFS_XATTR_SIZE_MAX)
 		return "remote value piece out of range";
-	if (!zero(blk + KVFS_ATTR_RMT_HDR_SIZE + bytes, per - bytes))
+	if (!kvfs_mem_is_zero(blk + KVFS_ATTR_RMT_HDR_SIZE + bytes,
+			      per - bytes))
 		return "bytes after the remote value piece are not zero";
 	return NULL;
 }

@@ -16,6 +16,7 @@
 #include "fs/inode/inode.h"
 #include "fs/inode/inode_item.h"
 #include "fs/kvfs.h"
+#include "fs/mem.h"
 #include "fs/mount.h"
 #include "fs/ns/symlink.h"
 #include "fs/trans/trans.h"
@@ -28,14 +29,6 @@ static uint32_t per_block(const struct kvfs_geom *g)
 uint32_t kvfs_symlink_blocks(const struct kvfs_geom *g, size_t len)
 {
 	return (uint32_t)((len + per_block(g) - 1) / per_block(g));
-}
-
-static bool zero(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
 }
 
 static int symlink_blk_verify(const void *blk, size_t len,
@@ -61,7 +54,8 @@ static int symlink_blk_verify(const void *blk, size_t len,
 		return kvfs_corrupt(-EUCLEAN, blkno, "symlink block",
 				    "holds bytes %u+%u of a target", off,
 				    bytes);
-	if (memchr(data, '\0', bytes) || !zero(data + bytes, per - bytes))
+	if (memchr(data, '\0', bytes) ||
+	    !kvfs_mem_is_zero(data + bytes, per - bytes))
 		return kvfs_corrupt(-EUCLEAN, blkno, "symlink block",
 				    "target holds a NUL or is not followed "
 				    "by zeros");
