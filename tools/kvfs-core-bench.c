@@ -1320,7 +1320,7 @@ static void record(int wl, unsigned r, double *v, unsigned n)
 		fprintf(stderr, "\n");
 	}
 	qsort(v, n, sizeof(*v), cmp_double);
-	results[r][wl] = v[n / 2];
+	results[r][wl] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 	have[r][wl] = true;
 	if (opt_csv) {
 		printf("%s,%u,%.1f,%s\n", wls[wl].name, opt_threads[r],
