@@ -34,16 +34,17 @@ static bool arg_u32(const char *buf, ssize_t n, size_t off, uint32_t *v)
 
 /*
  * A request's first WRITE_HDR bytes go to libfuse's buffer, the rest to
- * the thread's data buffer: a WRITE's data then starts on a page (and a
- * huge page) of its own.  Read after a header in libfuse's buffer it
- * started 96 bytes into a page: the kernel copied each page of it in two
- * pieces, pinning two user pages (get_user_pages) for each, and the dio
- * path (fs/io/dev.c) copied it once more into an aligned bounce buffer.
+ * the thread's data buffer: a WRITE's data then starts on a page of its
+ * own.  Read after a header in libfuse's buffer it started 96 bytes into a
+ * page: the kernel copied each page of it in two pieces, pinning two user
+ * pages (get_user_pages) for each, and the dio path (fs/io/dev.c) copied
+ * it once more into an aligned bounce buffer.
  * Any other request's rest is copied back behind its header (small: only
  * WRITE carries much).
  */
 #define WRITE_HDR (sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in))
-#define DATA_ALIGN (2u << 20)
+/* not a huge page: a thread touches only what its requests filled */
+#define DATA_ALIGN 4096u
 
 static pthread_key_t data_key;
 static pthread_once_t data_once = PTHREAD_ONCE_INIT;
