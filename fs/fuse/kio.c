@@ -5,8 +5,10 @@
 #include "fs/fuse/kio.h"
 
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -30,17 +32,84 @@ static bool arg_u32(const char *buf, ssize_t n, size_t off, uint32_t *v)
 	return true;
 }
 
+/*
+ * A request's first WRITE_HDR bytes go to libfuse's buffer, the rest to
+ * the thread's data buffer: a WRITE's data then starts on a page of its
+ * own.  Read after a header in libfuse's buffer it started 96 bytes into a
+ * page: the kernel copied each page of it in two pieces, pinning two user
+ * pages (get_user_pages) for each, and the dio path (fs/io/dev.c) copied
+ * it once more into an aligned bounce buffer.
+ * Any other request's rest is copied back behind its header (small: only
+ * WRITE carries much).
+ */
+#define WRITE_HDR (sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in))
+/* not a huge page: a thread touches only what its requests filled */
+#define DATA_ALIGN 4096u
+
+static pthread_key_t data_key;
+static pthread_once_t data_once = PTHREAD_ONCE_INIT;
+static bool data_key_ok;
+
+static __thread void *data_buf;
+static __thread size_t data_size;
+/* the WRITE this thread handles: where libfuse sees its data, how long */
+static __thread const void *wdata_at;
+static __thread size_t wdata_len;
+
+static void data_key_init(void)
+{
+	data_key_ok = !pthread_key_create(&data_key, free);
+}
+
+/* The thread's data buffer of at least size bytes, or NULL. */
+static void *data_get(size_t size)
+{
+	size_t want = (size + DATA_ALIGN - 1) & ~(size_t)(DATA_ALIGN - 1);
+	void *b;
+
+	if (data_buf && data_size >= size)
+		return data_buf;
+	pthread_once(&data_once, data_key_init);
+	if (!data_key_ok)
+		return NULL;
+	b = aligned_alloc(DATA_ALIGN, want);
+	if (!b || pthread_setspecific(data_key, b)) {
+		free(b);
+		return NULL;
+	}
+	free(data_buf);
+	data_buf = b;
+	data_size = want;
+	return b;
+}
+
 static ssize_t kio_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fuse_in_header in;
-	ssize_t n = read(fd, buf, len);
+	struct iovec iov[2];
+	ssize_t n;
 	uint32_t v;
 
 	(void)userdata;
 	req_kill = false;
+	wdata_at = NULL;
+	iov[0].iov_base = buf;
+	iov[0].iov_len = WRITE_HDR;
+	iov[1].iov_len = len > WRITE_HDR ? len - WRITE_HDR : 0;
+	iov[1].iov_base = iov[1].iov_len ? data_get(iov[1].iov_len) : NULL;
+	n = iov[1].iov_base ? readv(fd, iov, 2) : read(fd, buf, len);
 	if (n < (ssize_t)sizeof(in))
 		return n;
 	memcpy(&in, buf, sizeof(in));
+	if (iov[1].iov_base && n > (ssize_t)WRITE_HDR) {
+		if (in.opcode == FUSE_WRITE) {
+			wdata_at = (char *)buf + WRITE_HDR;
+			wdata_len = (size_t)n - WRITE_HDR;
+		} else {
+			memcpy((char *)buf + WRITE_HDR, iov[1].iov_base,
+			       (size_t)n - WRITE_HDR);
+		}
+	}
 	switch (in.opcode) {
 	case FUSE_WRITE:
 		req_kill = arg_u32(buf, n,
@@ -108,6 +177,14 @@ int kvfs_fuse_kio_attach(struct fuse_session *se)
 bool kvfs_fuse_kio_kill_suidgid(void)
 {
 	return req_kill;
+}
+
+const void *kvfs_fuse_kio_write_data(const void *mem, size_t len)
+{
+	if (!wdata_at)
+		return mem;
+	/* libfuse's buffer holds no data behind a WRITE's header */
+	return mem == wdata_at && len <= wdata_len ? data_buf : NULL;
 }
 
 bool kvfs_fuse_kio_killpriv_v2(void)

@@ -14,8 +14,9 @@
  * so the read hook notes them for the request the thread is about to
  * handle (libfuse's workers read a request and handle it on one thread);
  * the write hook adds the flag to the INIT reply when the kernel offered
- * it.  Splice reads are off (fs/fuse/ops.c): a spliced request would pass
- * the hook by.
+ * it.  The read hook also puts a WRITE's data on pages of its own
+ * (kvfs_fuse_kio_write_data()).  Splice reads are off (fs/fuse/ops.c): a
+ * spliced request would pass the hook by.
  *
  * No locks: what the hooks share is the INIT's unique id and offer,
  * written before the INIT is handled and read when its reply goes.
@@ -24,6 +25,7 @@
 #define KV_FS_FUSE_KIO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "fs/fuse/ops.h"
 
@@ -35,6 +37,15 @@ int kvfs_fuse_kio_attach(struct fuse_session *se);
 
 /* The request this thread handles asks for SUID/SGID/capability killing. */
 bool kvfs_fuse_kio_kill_suidgid(void);
+
+/*
+ * Where the data of the WRITE this thread handles is: the read hook put it
+ * in a page-aligned buffer of the thread's (kio.c), not where libfuse
+ * points (mem, len bytes: the request's data as libfuse sees it).  mem
+ * itself for a request read otherwise; NULL if mem and len are not the
+ * WRITE's (a libfuse that places it elsewhere: nothing is there).
+ */
+const void *kvfs_fuse_kio_write_data(const void *mem, size_t len);
 
 /* The kernel took FUSE_HANDLE_KILLPRIV_V2 (known once INIT is answered). */
 bool kvfs_fuse_kio_killpriv_v2(void);

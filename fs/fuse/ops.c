@@ -849,7 +849,12 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 
 	/* without splice the request's data is one buffer in memory */
 	if (bufv->count == 1 && !(bufv->buf[0].flags & FUSE_BUF_IS_FD)) {
-		data = (char *)bufv->buf[0].mem + bufv->off;
+		data = kvfs_fuse_kio_write_data(
+			(char *)bufv->buf[0].mem + bufv->off, len);
+		if (!data) {
+			fuse_reply_err(req, EIO);
+			return;
+		}
 	} else {
 		copy = malloc(len);
 		if (!copy) {
