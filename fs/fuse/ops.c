@@ -1301,6 +1301,14 @@ static void kf_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	ret = kvfs_removexattr(fs->mp, i, name);
 	if ((!ret || ret == -ENODATA) && !strcmp(name, CAPS_XATTR))
 		kvfs_fuse_node_set_caps(fs->nodes, i, KVFS_CAPS_NONE, false);
+	/*
+	 * The kernel sends the removal of an ACL as set_acl(NULL) does; ext4,
+	 * XFS and tmpfs answer 0 when there was none (XFS: "didn't exist to
+	 * start with, that's fine").
+	 */
+	if (ret == -ENODATA && fs->acl &&
+	    (!strcmp(name, KVFS_ACL_ACCESS) || !strcmp(name, KVFS_ACL_DEFAULT)))
+		ret = 0;
 	fuse_reply_err(req, -ret);
 }
 
