@@ -380,7 +380,10 @@ static int acl_chmod(struct kvfs_fuse *fs, const struct kvfs_stat *ks)
  * waits for it): a regular file's mtime and ctime are then the kernel's
  * own as long as it holds the inode, and one without a name is never
  * looked up again once it let go, so nothing can read ours: the attributes
- * are answered without a transaction.  True if req was answered.
+ * are answered without a transaction.  That write back always carries
+ * mtime (fuse_flush_times()); ctime alone is a chown(f, -1, -1), whose
+ * stripped kill kf_setattr() must judge (EPERM for a non-owner).  True if
+ * req was answered.
  */
 static bool setattr_unlinked_times(fuse_req_t req, uint64_t ino,
 				   const struct stat *attr, int to_set)
@@ -389,7 +392,7 @@ static bool setattr_unlinked_times(fuse_req_t req, uint64_t ino,
 	struct kvfs_stat ks;
 	struct stat st;
 
-	if (!fs->writeback ||
+	if (!fs->writeback || !(to_set & FUSE_SET_ATTR_MTIME) ||
 	    to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME) ||
 	    kvfs_getattr(fs->mp, ino, &ks) || !S_ISREG(ks.mode) || ks.nlink)
 		return false;

@@ -208,6 +208,8 @@ static void as_nobody(void (*fn)(const char *), const char *d)
 
 /* a file root holds open for writing while uid 65534 runs */
 static int passed_fd = -1;
+/* root's SUID file, open read-only by root and unlinked */
+static int passed_unlinked = -1;
 
 static void nobody_denied(const char *d)
 {
@@ -261,6 +263,8 @@ static void nobody_denied(const char *d)
 	CHECK_ERR(fchown(fd, -1, -1), EPERM);
 	CHECK_OK(close(fd));
 	CHECK_ERR(chown(P(0, "%s/p/sgid-fifo", d), -1, -1), EPERM);
+	/* the same once unlinked (difffuzz2 seed eu-2: 0, the mode kept) */
+	CHECK_ERR(fchown(passed_unlinked, -1, -1), EPERM);
 	/* SGID without group execute, the caller outside the group: the
 	 * same; a file with no S*ID bit: nothing to kill, allowed */
 	CHECK_ERR(chown(P(0, "%s/p/sgid-r644", d), -1, -1), EPERM);
@@ -325,8 +329,14 @@ static void test_perms(const char *d)
 	/* open for writing by root: under the writeback cache a chown is
 	 * still told from a writer's kill */
 	CHECK_OK(passed_fd = open(P(0, "%s/p/suid-r755", d), O_RDWR));
+	touch(P(0, "%s/p/suid-unlinked", d), 04755);
+	CHECK_OK(passed_unlinked = open(path[0], O_RDONLY));
+	CHECK_OK(unlink(path[0]));
 	as_nobody(nobody_denied, d);
 	CHECK_OK(close(passed_fd));
+	CHECK_OK(fstat(passed_unlinked, &st));
+	CHECK_EQ(st.st_mode & 07777, 04755);
+	CHECK_OK(close(passed_unlinked));
 	CHECK_OK(stat(P(0, "%s/p/suid-r755", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 04755);
 	CHECK_OK(stat(P(0, "%s/p/sgid-r644", d), &st));
