@@ -1274,12 +1274,47 @@ static ssize_t drop_trusted(char *list, size_t n)
 	return (ssize_t)out;
 }
 
+/*
+ * The names root does not see trusted.* among, in *list (malloc'd): the
+ * whole list is read, whatever the caller's size, for its size and its
+ * ERANGE are those of what is left (ext4's size query counts only the
+ * names the caller may see).  Returns its length or a negative errno.
+ */
+static ssize_t list_untrusted(struct kvfs_fuse *fs, uint64_t ino,
+			      char **list)
+{
+	ssize_t n = -ERANGE;
+
+	*list = NULL;
+	/* the list may grow between the size and the read: ask again */
+	for (int tries = 0; n == -ERANGE && tries < 4; tries++) {
+		n = kvfs_listxattr(fs->mp, ino, NULL, 0);
+		if (n <= 0)
+			return n;
+		free(*list);
+		*list = malloc((size_t)n);
+		if (!*list)
+			return -ENOMEM;
+		n = kvfs_listxattr(fs->mp, ino, *list, (size_t)n);
+	}
+	return n < 0 ? n : drop_trusted(*list, (size_t)n);
+}
+
 static void kf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct kvfs_fuse *fs = fs_of(req);
 	char *buf = NULL;
 	ssize_t n;
 
+	/* as ext4 and tmpfs: trusted.* names only for root (CAP_SYS_ADMIN) */
+	if (fuse_req_ctx(req)->uid) {
+		n = list_untrusted(fs, ino_of(fs, ino), &buf);
+		if (n > 0 && size && (size_t)n > size)
+			n = -ERANGE;
+		reply_xattr(req, n, buf, size);
+		free(buf);
+		return;
+	}
 	if (size) {
 		buf = malloc(size);
 		if (!buf) {
@@ -1288,9 +1323,6 @@ static void kf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		}
 	}
 	n = kvfs_listxattr(fs->mp, ino_of(fs, ino), buf, size);
-	/* as ext4 and tmpfs: trusted.* names only for root (CAP_SYS_ADMIN) */
-	if (n > 0 && size && fuse_req_ctx(req)->uid)
-		n = drop_trusted(buf, (size_t)n);
 	reply_xattr(req, n, buf, size);
 	free(buf);
 }

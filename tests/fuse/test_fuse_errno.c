@@ -269,6 +269,17 @@ static void nobody_denied(const char *d)
 	 * same; a file with no S*ID bit: nothing to kill, allowed */
 	CHECK_ERR(chown(P(0, "%s/p/sgid-r644", d), -1, -1), EPERM);
 	CHECK_OK(chown(P(0, "%s/p/r644", d), -1, -1));
+	/* trusted.* unseen, also by the size query (difffuzz2 seed enu-5:
+	 * the size counted them) */
+	{
+		char list[64];
+
+		CHECK_EQ(listxattr(P(0, "%s/p/trusted", d), NULL, 0),
+			 (ssize_t)sizeof("user.v"));
+		CHECK_EQ(listxattr(path[0], list, sizeof("user.v")),
+			 (ssize_t)sizeof("user.v"));
+		CHECK(!strcmp(list, "user.v"));
+	}
 }
 
 /* Writes by uid 65534: to root's SUID/SGID file, to its own SUID file. */
@@ -326,6 +337,9 @@ static void test_perms(const char *d)
 	touch(P(0, "%s/p/suid-r755", d), 04755);
 	touch(P(0, "%s/p/sgid-r644", d), 02644);
 	CHECK_OK(mknod(P(0, "%s/p/sgid-fifo", d), S_IFIFO | 02755, 0));
+	touch(P(0, "%s/p/trusted", d), 0644);
+	CHECK_OK(setxattr(path[0], "trusted.hidden-name", "v", 1, 0));
+	CHECK_OK(setxattr(path[0], "user.v", "v", 1, 0));
 	/* open for writing by root: under the writeback cache a chown is
 	 * still told from a writer's kill */
 	CHECK_OK(passed_fd = open(P(0, "%s/p/suid-r755", d), O_RDWR));
