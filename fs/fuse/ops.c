@@ -1280,8 +1280,7 @@ static ssize_t drop_trusted(char *list, size_t n)
  * ERANGE are those of what is left (ext4's size query counts only the
  * names the caller may see).  Returns its length or a negative errno.
  */
-static ssize_t list_untrusted(struct kvfs_fuse *fs, uint64_t ino,
-			      char **list)
+static ssize_t list_untrusted(struct kvfs_fuse *fs, uint64_t ino, char **list)
 {
 	ssize_t n = -ERANGE;
 
