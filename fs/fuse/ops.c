@@ -380,7 +380,10 @@ static int acl_chmod(struct kvfs_fuse *fs, const struct kvfs_stat *ks)
  * waits for it): a regular file's mtime and ctime are then the kernel's
  * own as long as it holds the inode, and one without a name is never
  * looked up again once it let go, so nothing can read ours: the attributes
- * are answered without a transaction.  True if req was answered.
+ * are answered without a transaction.  That write back always carries
+ * mtime (fuse_flush_times()); ctime alone is a chown(f, -1, -1), whose
+ * stripped kill kf_setattr() must judge (EPERM for a non-owner).  True if
+ * req was answered.
  */
 static bool setattr_unlinked_times(fuse_req_t req, uint64_t ino,
 				   const struct stat *attr, int to_set)
@@ -389,7 +392,7 @@ static bool setattr_unlinked_times(fuse_req_t req, uint64_t ino,
 	struct kvfs_stat ks;
 	struct stat st;
 
-	if (!fs->writeback ||
+	if (!fs->writeback || !(to_set & FUSE_SET_ATTR_MTIME) ||
 	    to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME) ||
 	    kvfs_getattr(fs->mp, ino, &ks) || !S_ISREG(ks.mode) || ks.nlink)
 		return false;
@@ -1276,12 +1279,46 @@ static ssize_t drop_trusted(char *list, size_t n)
 	return (ssize_t)out;
 }
 
+/*
+ * The names root does not see trusted.* among, in *list (malloc'd): the
+ * whole list is read, whatever the caller's size, for its size and its
+ * ERANGE are those of what is left (ext4's size query counts only the
+ * names the caller may see).  Returns its length or a negative errno.
+ */
+static ssize_t list_untrusted(struct kvfs_fuse *fs, uint64_t ino, char **list)
+{
+	ssize_t n = -ERANGE;
+
+	*list = NULL;
+	/* the list may grow between the size and the read: ask again */
+	for (int tries = 0; n == -ERANGE && tries < 4; tries++) {
+		n = kvfs_listxattr(fs->mp, ino, NULL, 0);
+		if (n <= 0)
+			return n;
+		free(*list);
+		*list = malloc((size_t)n);
+		if (!*list)
+			return -ENOMEM;
+		n = kvfs_listxattr(fs->mp, ino, *list, (size_t)n);
+	}
+	return n < 0 ? n : drop_trusted(*list, (size_t)n);
+}
+
 static void kf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct kvfs_fuse *fs = fs_of(req);
 	char *buf = NULL;
 	ssize_t n;
 
+	/* as ext4 and tmpfs: trusted.* names only for root (CAP_SYS_ADMIN) */
+	if (fuse_req_ctx(req)->uid) {
+		n = list_untrusted(fs, ino_of(fs, ino), &buf);
+		if (n > 0 && size && (size_t)n > size)
+			n = -ERANGE;
+		reply_xattr(req, n, buf, size);
+		free(buf);
+		return;
+	}
 	if (size) {
 		buf = malloc(size);
 		if (!buf) {
@@ -1290,9 +1327,6 @@ static void kf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		}
 	}
 	n = kvfs_listxattr(fs->mp, ino_of(fs, ino), buf, size);
-	/* as ext4 and tmpfs: trusted.* names only for root (CAP_SYS_ADMIN) */
-	if (n > 0 && size && fuse_req_ctx(req)->uid)
-		n = drop_trusted(buf, (size_t)n);
 	reply_xattr(req, n, buf, size);
 	free(buf);
 }
@@ -1306,6 +1340,14 @@ static void kf_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	ret = kvfs_removexattr(fs->mp, i, name);
 	if ((!ret || ret == -ENODATA) && !strcmp(name, CAPS_XATTR))
 		kvfs_fuse_node_set_caps(fs->nodes, i, KVFS_CAPS_NONE, false);
+	/*
+	 * The kernel sends the removal of an ACL as set_acl(NULL) does; ext4,
+	 * XFS and tmpfs answer 0 when there was none (XFS: "didn't exist to
+	 * start with, that's fine").
+	 */
+	if (ret == -ENODATA && fs->acl &&
+	    (!strcmp(name, KVFS_ACL_ACCESS) || !strcmp(name, KVFS_ACL_DEFAULT)))
+		ret = 0;
 	fuse_reply_err(req, -ret);
 }
 

@@ -208,6 +208,8 @@ static void as_nobody(void (*fn)(const char *), const char *d)
 
 /* a file root holds open for writing while uid 65534 runs */
 static int passed_fd = -1;
+/* root's SUID file, open read-only by root and unlinked */
+static int passed_unlinked = -1;
 
 static void nobody_denied(const char *d)
 {
@@ -261,10 +263,23 @@ static void nobody_denied(const char *d)
 	CHECK_ERR(fchown(fd, -1, -1), EPERM);
 	CHECK_OK(close(fd));
 	CHECK_ERR(chown(P(0, "%s/p/sgid-fifo", d), -1, -1), EPERM);
+	/* the same once unlinked (difffuzz2 seed eu-2: 0, the mode kept) */
+	CHECK_ERR(fchown(passed_unlinked, -1, -1), EPERM);
 	/* SGID without group execute, the caller outside the group: the
 	 * same; a file with no S*ID bit: nothing to kill, allowed */
 	CHECK_ERR(chown(P(0, "%s/p/sgid-r644", d), -1, -1), EPERM);
 	CHECK_OK(chown(P(0, "%s/p/r644", d), -1, -1));
+	/* trusted.* unseen, also by the size query (difffuzz2 seed enu-5:
+	 * the size counted them) */
+	{
+		char list[64];
+
+		CHECK_EQ(listxattr(P(0, "%s/p/trusted", d), NULL, 0),
+			 (ssize_t)sizeof("user.v"));
+		CHECK_EQ(listxattr(path[0], list, sizeof("user.v")),
+			 (ssize_t)sizeof("user.v"));
+		CHECK(!strcmp(list, "user.v"));
+	}
 }
 
 /* Writes by uid 65534: to root's SUID/SGID file, to its own SUID file. */
@@ -322,11 +337,20 @@ static void test_perms(const char *d)
 	touch(P(0, "%s/p/suid-r755", d), 04755);
 	touch(P(0, "%s/p/sgid-r644", d), 02644);
 	CHECK_OK(mknod(P(0, "%s/p/sgid-fifo", d), S_IFIFO | 02755, 0));
+	touch(P(0, "%s/p/trusted", d), 0644);
+	CHECK_OK(setxattr(path[0], "trusted.hidden-name", "v", 1, 0));
+	CHECK_OK(setxattr(path[0], "user.v", "v", 1, 0));
 	/* open for writing by root: under the writeback cache a chown is
 	 * still told from a writer's kill */
 	CHECK_OK(passed_fd = open(P(0, "%s/p/suid-r755", d), O_RDWR));
+	touch(P(0, "%s/p/suid-unlinked", d), 04755);
+	CHECK_OK(passed_unlinked = open(path[0], O_RDONLY));
+	CHECK_OK(unlink(path[0]));
 	as_nobody(nobody_denied, d);
 	CHECK_OK(close(passed_fd));
+	CHECK_OK(fstat(passed_unlinked, &st));
+	CHECK_EQ(st.st_mode & 07777, 04755);
+	CHECK_OK(close(passed_unlinked));
 	CHECK_OK(stat(P(0, "%s/p/suid-r755", d), &st));
 	CHECK_EQ(st.st_mode & 07777, 04755);
 	CHECK_OK(stat(P(0, "%s/p/sgid-r644", d), &st));
@@ -495,6 +519,9 @@ static void test_xattr_limits(const char *d)
 	CHECK_EQ(st.st_mode & 07777, 0640);
 	CHECK_ERR(getxattr(f, "system.posix_acl_access", buf, sizeof(buf)),
 		  ENODATA);
+	/* removing an ACL there is none of: 0 as on ext4 and XFS (difffuzz2) */
+	CHECK_OK(removexattr(f, "system.posix_acl_access"));
+	CHECK_OK(removexattr(d, "system.posix_acl_default"));
 	printf("ok: xattr limits\n");
 }
 
