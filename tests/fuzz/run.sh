@@ -7,11 +7,15 @@
 # (default 6) from the seeds.  A crash, a sanitizer report, a leak, a
 # timeout (10 s per input) or an out-of-memory (2 GiB) fails the target;
 # the input is kept in the work directory, whose path is printed.  Ends
-# with "N passed, N failed"; exit 0 only if all passed.
+# with "N passed, N failed"; exit 0 only if all passed.  With --build,
+# only builds the targets (tools/check does it ahead of the run).
 #   tests/fuzz/run.sh BUILD [SECONDS] [TARGET...]
+#   tests/fuzz/run.sh --build BUILD
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:?usage: run.sh BUILD [SECONDS] [TARGET...]}
+build_only=0
+[ "${1:-}" = --build ] && { build_only=1; shift; }
+build=${1:?usage: run.sh [--build] BUILD [SECONDS] [TARGET...]}
 secs=${2:-6}
 shift $(($# >= 2 ? 2 : 1))
 targets=("$@")
@@ -29,6 +33,7 @@ if ! ninja -C "$build" "${bins[@]}" >/dev/null; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+[ $build_only -eq 0 ] || exit 0
 
 # tmpfs when there is one (the image targets rewrite their image)
 tmp=/tmp
