@@ -196,13 +196,14 @@ void kvfs_inode_from_disk(struct kvfs_inode *ip, const void *dip)
 	 * directories and symbolic links always hold theirs, so that their
 	 * code never meets shared forks.
 	 */
-	if (!kvfs_inode_owns_forks(ip) && !S_ISDIR(ip->i_mode) &&
-	    !S_ISLNK(ip->i_mode) &&
-	    !memcmp((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE, zero_forks,
-		    fork_room(ip)))
+	if (kvfs_inode_owns_forks(ip))
+		kvfs_inode_forks_clear(ip);
+	else if (!S_ISDIR(ip->i_mode) && !S_ISLNK(ip->i_mode) &&
+		 !memcmp((const uint8_t *)dip + KVFS_DINODE_CORE_SIZE,
+			 zero_forks, fork_room(ip)))
 		return;
-	kvfs_inode_own_forks(ip);
-	kvfs_inode_forks_clear(ip);
+	else
+		kvfs_inode_own_forks(ip); /* zeroed */
 	memcpy(ip->i_dfork, (const uint8_t *)dip + KVFS_DINODE_CORE_SIZE,
 	       kvfs_dinode_dfork_size(g, d));
 	if (afork)
