@@ -22,8 +22,7 @@
 #include <stdint.h>
 
 #include "alloc/kvlock.h"
-
-struct kvfs_busy_ext;
+#include "fs/space/extent_busy.h"
 
 struct kvfs_perag {
 	uint32_t agno;
@@ -36,7 +35,7 @@ struct kvfs_perag {
 	uint32_t btreeblks; /* blocks of both free-space trees */
 	uint32_t free_extents; /* records of each free-space tree */
 	/* extents freed and not yet durable, by start (fs/space/extent_busy.h) */
-	struct kvfs_busy_ext *busy;
+	struct kvfs_busy_tree busy;
 	bool agi_init;
 	uint32_t icount, ifree;
 	/* a chunk that had free inodes at the last allocation (fs/inode/ialloc.c) */
