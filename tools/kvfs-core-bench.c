@@ -29,6 +29,9 @@
  *               ops/s (a stat is kvfs_lookup() then kvfs_getattr(), as
  *               FUSE asks; an unlink run ends early when its thread has
  *               removed every file the creates left)
+ *   create_4k, unlink_4k
+ *               the same with 4 KiB of data written into each new file
+ *               (an extent to allocate, and to free at the unlink)
  *   create_shared, stat_shared, unlink_shared
  *               the same with every thread in one directory
  *   dir_lookup  kvfs_lookup() of random names of a directory of
@@ -102,6 +105,8 @@ enum wl {
 	CREATE_SHARED,
 	STAT_SHARED,
 	UNLINK_SHARED,
+	CREATE_4K,
+	UNLINK_4K,
 	DIR_LOOKUP,
 	DIR_LOOKUP_READS,
 	READDIR,
@@ -127,6 +132,8 @@ static const struct {
 	[CREATE_SHARED] = { "create_shared", "ops/s", -1 },
 	[STAT_SHARED] = { "stat_shared", "ops/s", -1 },
 	[UNLINK_SHARED] = { "unlink_shared", "ops/s", -1 },
+	[CREATE_4K] = { "create_4k", "ops/s", -1 },
+	[UNLINK_4K] = { "unlink_4k", "ops/s", -1 },
 	[DIR_LOOKUP] = { "dir_lookup", "ops/s", -1 },
 	[DIR_LOOKUP_READS] = { "dir_lookup_reads", "reads", -1 },
 	[READDIR] = { "readdir", "entries/s", -1 },
@@ -138,11 +145,11 @@ static const struct {
 
 /* each workload right before its raw twin: the same host conditions */
 static const int order[NWL] = {
-	SEQ_WRITE,     RAW_SEQ_WRITE,	SEQ_READ,      RAW_SEQ_READ,
-	RAND_WRITE,    RAW_RAND_WRITE,	RAND_READ,     RAW_RAND_READ,
-	TRUNCATE_1G,   CREATE,		STAT,	       UNLINK,
-	CREATE_SHARED, STAT_SHARED,	UNLINK_SHARED, DIR_LOOKUP,
-	READDIR,       DIR_LOOKUP_READS
+	SEQ_WRITE,     RAW_SEQ_WRITE,  SEQ_READ,      RAW_SEQ_READ,
+	RAND_WRITE,    RAW_RAND_WRITE, RAND_READ,     RAW_RAND_READ,
+	TRUNCATE_1G,   CREATE,	       STAT,	      UNLINK,
+	CREATE_SHARED, STAT_SHARED,    UNLINK_SHARED, CREATE_4K,
+	UNLINK_4K,     DIR_LOOKUP,     READDIR,	      DIR_LOOKUP_READS
 };
 
 static unsigned opt_threads[MAX_RUNS] = { 1 }, opt_nthreads = 1;
@@ -422,7 +429,7 @@ struct nsfiles {
 	uint64_t lo, hi;
 };
 
-static struct nsfiles own[NS_MAX], shared[NS_MAX];
+static struct nsfiles own[NS_MAX], shared[NS_MAX], own4k[NS_MAX];
 static uint64_t shared_dir, big_dir;
 static bool big_built, big_warm;
 
@@ -465,18 +472,40 @@ static void big_name(char *buf, size_t len, uint64_t k)
 	snprintf(buf, len, "entry-%08" PRIu64, k);
 }
 
-static int ns_create_one(uint64_t dir, const char *name)
+/* A new empty file, or with data: 4 KiB written into it. */
+static int ns_create_one(uint64_t dir, const char *name, bool data)
 {
+	static const uint8_t block[RAND_IO] = { 0x6b };
 	struct kvfs_stat st;
 	bool created;
+	ssize_t n;
+	int err = kvfs_create(mp, dir, name, 0100644, 0, KVFS_CREATE_EXCL,
+			      &root_cred, &st, &created);
 
-	return kvfs_create(mp, dir, name, 0100644, 0, KVFS_CREATE_EXCL,
-			   &root_cred, &st, &created);
+	if (err || !data)
+		return err;
+	n = kvfs_write(mp, st.ino, block, sizeof(block), 0, 0);
+	return n < 0 ? (int)n : 0;
+}
+
+static bool ns_wl(enum wl wl)
+{
+	return wl >= CREATE && wl <= UNLINK_4K;
 }
 
 static bool ns_shared(enum wl wl)
 {
 	return wl == CREATE_SHARED || wl == STAT_SHARED || wl == UNLINK_SHARED;
+}
+
+static bool ns_data(enum wl wl)
+{
+	return wl == CREATE_4K || wl == UNLINK_4K;
+}
+
+static struct nsfiles *ns_files(enum wl wl)
+{
+	return ns_shared(wl) ? shared : ns_data(wl) ? own4k : own;
 }
 
 /* A directory of the root, made once: *ino. */
@@ -496,7 +525,7 @@ static int ns_mkdir(const char *name, uint64_t *ino)
 /* The files stat and unlink need, made untimed if a thread has none. */
 static int ns_prepare(enum wl wl, unsigned nthreads)
 {
-	struct nsfiles *f = ns_shared(wl) ? shared : own;
+	struct nsfiles *f = ns_files(wl);
 	char name[64];
 	int err = 0;
 
@@ -506,15 +535,16 @@ static int ns_prepare(enum wl wl, unsigned nthreads)
 		if (ns_shared(wl)) {
 			f[i].dir = shared_dir;
 		} else {
-			snprintf(name, sizeof(name), "own-%u", i);
+			snprintf(name, sizeof(name),
+				 ns_data(wl) ? "own4k-%u" : "own-%u", i);
 			err = ns_mkdir(name, &f[i].dir);
 		}
 		if (err || wl == CREATE || wl == CREATE_SHARED ||
-		    f[i].hi - f[i].lo >= 1000)
+		    wl == CREATE_4K || f[i].hi - f[i].lo >= 1000)
 			continue;
 		while (!err && f[i].hi - f[i].lo < NS_PREFILL) {
 			ns_name(name, sizeof(name), i, f[i].hi);
-			err = ns_create_one(f[i].dir, name);
+			err = ns_create_one(f[i].dir, name, ns_data(wl));
 			if (!err)
 				f[i].hi++;
 		}
@@ -543,8 +573,9 @@ static void ns_loop(struct worker *w, struct nsfiles *f)
 		switch (w->wl) {
 		case CREATE:
 		case CREATE_SHARED:
+		case CREATE_4K:
 			ns_name(name, sizeof(name), w->idx, f->hi);
-			err = ns_create_one(f->dir, name);
+			err = ns_create_one(f->dir, name, ns_data(w->wl));
 			if (!err)
 				f->hi++;
 			break;
@@ -688,7 +719,7 @@ static int big_build(void)
 	t0 = now();
 	for (k = 0; k < opt_dir_entries && !err; k++) {
 		big_name(name, sizeof(name), k);
-		err = ns_create_one(big_dir, name);
+		err = ns_create_one(big_dir, name, false);
 	}
 	if (err)
 		return err;
@@ -859,7 +890,7 @@ static void *work(void *arg)
 		big_loop(w);
 		break;
 	default:
-		ns_loop(w, ns_shared(w->wl) ? &shared[w->idx] : &own[w->idx]);
+		ns_loop(w, &ns_files(w->wl)[w->idx]);
 	}
 	return NULL;
 }
@@ -894,7 +925,7 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 		if (!err)
 			err = t_truncate(t, 0);
 		t->filled = false;
-	} else if (wl >= CREATE && wl <= UNLINK_SHARED) {
+	} else if (ns_wl(wl)) {
 		err = ns_prepare(wl, nthreads);
 	} else if (wl >= DIR_LOOKUP && wl <= READDIR) {
 		err = big_build();
@@ -932,7 +963,7 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 		}
 	}
 	/* a fixed count: the workers end by themselves */
-	if (!opt_ops || wl < CREATE || wl > UNLINK_SHARED) {
+	if (!opt_ops || !ns_wl(wl)) {
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
 		atomic_store(&stop, true);
@@ -978,7 +1009,7 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 		 * on stderr: a figure that the host's other load moves less.
 		 */
 		*value = busy > 0 ? ops / busy : 0;
-		if (ops && wl >= CREATE && wl <= UNLINK_SHARED)
+		if (ops && ns_wl(wl))
 			fprintf(stderr,
 				"%s, %u threads: %.2f us CPU per op (%" PRIu64
 				" ops)\n",
@@ -1138,7 +1169,9 @@ static void usage(FILE *f)
 		"                       unlink (empty files, ops/s, each thread\n"
 		"                       in its own directory), create_shared,\n"
 		"                       stat_shared, unlink_shared (one\n"
-		"                       directory), dir_lookup (warm, ops/s),\n"
+		"                       directory), create_4k, unlink_4k (files\n"
+		"                       of 4 KiB, own directories),\n"
+		"                       dir_lookup (warm, ops/s),\n"
 		"                       dir_lookup_reads (buffer reads per cold\n"
 		"                       lookup), readdir (entries/s) in a\n"
 		"                       directory of --dir-entries files\n"

@@ -87,15 +87,16 @@ rand_read:ops/s,2 raw_rand_read:ops/s,2"
 check_csv "$tmp/trunc.csv" "truncate_1g:truncates/s,1 truncate_1g:truncates/s,2"
 
 ns=create,stat,unlink,create_shared,stat_shared,unlink_shared,dir_lookup
-ns=$ns,dir_lookup_reads,readdir
+ns=$ns,dir_lookup_reads,readdir,create_4k,unlink_4k
 "$bench" --seconds 0.25 --size 16M --threads 1,2 --dir-entries 2000 \
 	--workload $ns --csv >"$tmp/ns.csv" 2>"$tmp/ns.err" ||
 	fail "namespace run failed: $(cat "$tmp/ns.err")"
 rows=""
 for t in 1 2; do
 	for w in create:ops/s stat:ops/s unlink:ops/s create_shared:ops/s \
-		stat_shared:ops/s unlink_shared:ops/s dir_lookup:ops/s \
-		readdir:entries/s dir_lookup_reads:reads; do
+		stat_shared:ops/s unlink_shared:ops/s create_4k:ops/s \
+		unlink_4k:ops/s dir_lookup:ops/s readdir:entries/s \
+		dir_lookup_reads:reads; do
 		rows="$rows $w,$t"
 	done
 done
