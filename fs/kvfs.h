@@ -300,6 +300,11 @@ int kvfs_tmpfile(struct kvfs_mount *mp, uint64_t dir, uint32_t mode,
  */
 ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 		  off_t off);
+/* kvfs_read_flags() flags */
+#define KVFS_READ_NOATIME (1u << 0) /* atime unmoved: O_NOATIME */
+/* kvfs_read() with flags (KVFS_READ_*) */
+ssize_t kvfs_read_flags(struct kvfs_mount *mp, uint64_t ino, void *buf,
+			size_t len, off_t off, unsigned flags);
 
 /* kvfs_write() flags */
 #define KVFS_WRITE_APPEND (1u << 0) /* at the end of file, whatever off */

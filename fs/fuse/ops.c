@@ -822,16 +822,24 @@ static void kf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct kvfs_fuse *fs = fs_of(req);
 	char *buf = thread_read_buf();
+	unsigned flags = 0;
 	ssize_t n;
 
-	(void)fi;
+	/*
+	 * fi->flags: the reading descriptor's.  O_NOATIME asks for no atime;
+	 * a write-only one cannot read(), so its reads are the kernel's own,
+	 * filling a page that a write covers in part (writeback cache): as
+	 * on ext4, a write moves no atime.
+	 */
+	if (fi->flags & O_NOATIME || (fi->flags & O_ACCMODE) == O_WRONLY)
+		flags = KVFS_READ_NOATIME;
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (size > KVFS_FUSE_MAX_IO)
 		size = KVFS_FUSE_MAX_IO;
-	n = kvfs_read(fs->mp, ino_of(fs, ino), buf, size, off);
+	n = kvfs_read_flags(fs->mp, ino_of(fs, ino), buf, size, off, flags);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else

@@ -4,7 +4,8 @@
  * kernel (run by tests/fuse/errno.sh, as root, on a fresh mount with
  * default_permissions):
  *   test_fuse_errno all DIR     names, links, permissions as uid 65534,
- *                               SUID/SGID, EFBIG, xattr limits, timestamps
+ *                               SUID/SGID, EFBIG, xattr limits, timestamps,
+ *                               the reads that move no atime
  *   test_fuse_errno ro-prep DIR then, on a read-only mount of the same
  *   test_fuse_errno ro DIR      image: EROFS for every change
  *   test_fuse_errno enospc DIR  fill the filesystem: ENOSPC, then the
@@ -588,6 +589,62 @@ static void test_times(const char *d)
 	printf("ok: nanosecond timestamps\n");
 }
 
+/*
+ * f's cached pages dropped (clean after the fsync) and its atime set back
+ * to 100, before its mtime: the next read the daemon sees moves it
+ * (relatime), unless that read must not.
+ */
+static void atime_due(const char *f)
+{
+	struct timespec ts[2] = { { 100, 0 }, { 200, 0 } };
+	int fd;
+
+	CHECK_OK(fd = open(f, O_RDONLY));
+	CHECK_OK(fsync(fd));
+	CHECK_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	CHECK_OK(close(fd));
+	CHECK_OK(utimensat(AT_FDCWD, f, ts, 0));
+}
+
+/* The reads that move no atime: O_NOATIME, and a write's own (O_WRONLY). */
+static void test_read_atime(const char *d)
+{
+	char buf[16];
+	struct stat st;
+	int fd;
+
+	touch(P(0, "%s/ra", d), 0644);
+	CHECK_OK(fd = open(path[0], O_WRONLY));
+	memset(buf, 'r', sizeof(buf));
+	for (int i = 0; i < 1000; i++)
+		CHECK_EQ(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	CHECK_OK(close(fd));
+
+	atime_due(path[0]);
+	CHECK_OK(fd = open(path[0], O_RDONLY | O_NOATIME));
+	CHECK_EQ(read(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	CHECK_OK(close(fd));
+	CHECK_OK(stat(path[0], &st));
+	CHECK_EQ(st.st_atim.tv_sec, 100);
+
+	/* a part of a page: the writeback cache reads the rest first */
+	atime_due(path[0]);
+	CHECK_OK(fd = open(path[0], O_WRONLY));
+	CHECK_EQ(pwrite(fd, "w", 1, 5000), 1);
+	CHECK_OK(close(fd));
+	CHECK_OK(stat(path[0], &st));
+	CHECK_EQ(st.st_atim.tv_sec, 100);
+
+	/* and the same read without O_NOATIME moves it: the daemon saw it */
+	atime_due(path[0]);
+	CHECK_OK(fd = open(path[0], O_RDONLY));
+	CHECK_EQ(read(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	CHECK_OK(close(fd));
+	CHECK_OK(stat(path[0], &st));
+	CHECK(st.st_atim.tv_sec > 200);
+	printf("ok: no atime from O_NOATIME or write-only reads\n");
+}
+
 /* What the read-only mount is tried on: a file, a directory, a symlink. */
 static void ro_prep(const char *d)
 {
@@ -1037,6 +1094,7 @@ int main(int argc, char **argv)
 		test_perms(d);
 		test_efbig(d);
 		test_times(d);
+		test_read_atime(d);
 		printf("not checked: EMLINK (kvfs allows %u links; the kernel sets no lower limit for FUSE)\n",
 		       0x7fffffffu);
 	} else if (!strcmp(mode, "ro-prep")) {
