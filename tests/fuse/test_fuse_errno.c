@@ -4,7 +4,7 @@
  * kernel (run by tests/fuse/errno.sh, as root, on a fresh mount with
  * default_permissions):
  *   test_fuse_errno all DIR     names, links, permissions as uid 65534,
- *                               SUID/SGID, EFBIG, xattr limits, timestamps,
+ *                               SUID/SGID (also with 100 groups), EFBIG, xattr limits, timestamps,
  *                               the reads that move no atime
  *   test_fuse_errno ro-prep DIR then, on a read-only mount of the same
  *   test_fuse_errno ro DIR      image: EROFS for every change
@@ -205,6 +205,63 @@ static void as_nobody(void (*fn)(const char *), const char *d)
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status));
 	CHECK_EQ(WEXITSTATUS(status), 0);
+}
+
+/* uid 65534's groups in test_many_groups(): more than the daemon's 64 */
+#define MANY_GROUPS 100
+#define GROUP0 5000
+#define LAST_GROUP (GROUP0 + MANY_GROUPS - 1)
+
+static void many_groups_child(const char *d)
+{
+	struct stat st;
+	int fd;
+
+	umask(022);
+	/* chmod g+s by the owner, in the file's group as its 100th */
+	CHECK_OK(chmod(P(0, "%s/mg/f", d), 02755));
+	CHECK_OK(stat(path[0], &st));
+	CHECK_EQ(st.st_mode & 07777, 02755);
+	/* S_ISGID with S_IXGRP, made in a SGID directory of that group */
+	CHECK_OK(fd = open(P(1, "%s/mg/g", d), O_CREAT | O_EXCL | O_WRONLY,
+			   02755));
+	CHECK_OK(close(fd));
+	CHECK_OK(stat(path[1], &st));
+	CHECK_EQ(st.st_gid, LAST_GROUP);
+	CHECK_EQ(st.st_mode & 07777, 02755);
+}
+
+/*
+ * SGID's rules count every supplementary group of the caller, past the
+ * first 64 too (the daemon reads them from /proc).
+ */
+static void test_many_groups(const char *d)
+{
+	gid_t groups[MANY_GROUPS];
+	int status;
+	pid_t pid;
+
+	CHECK_OK(mkdir(P(0, "%s/mg", d), 0777));
+	CHECK_OK(chown(path[0], 0, LAST_GROUP));
+	CHECK_OK(chmod(path[0], 02777));
+	touch(P(0, "%s/mg/f", d), 0644);
+	CHECK_OK(chown(path[0], NOBODY, LAST_GROUP));
+	for (int i = 0; i < MANY_GROUPS; i++)
+		groups[i] = GROUP0 + i;
+	fflush(stdout);
+	pid = fork();
+	CHECK_OK(pid);
+	if (pid == 0) {
+		CHECK_OK(setgroups(MANY_GROUPS, groups));
+		CHECK_OK(setresgid(NOBODY, NOBODY, NOBODY));
+		CHECK_OK(setresuid(NOBODY, NOBODY, NOBODY));
+		many_groups_child(d);
+		_exit(0);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	printf("ok: SGID rules with %d supplementary groups\n", MANY_GROUPS);
 }
 
 /* a file root holds open for writing while uid 65534 runs */
@@ -1092,6 +1149,7 @@ int main(int argc, char **argv)
 		test_xattr_limits(d);
 		test_names(d);
 		test_perms(d);
+		test_many_groups(d);
 		test_efbig(d);
 		test_times(d);
 		test_read_atime(d);
