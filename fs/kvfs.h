@@ -300,6 +300,11 @@ int kvfs_tmpfile(struct kvfs_mount *mp, uint64_t dir, uint32_t mode,
  */
 ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 		  off_t off);
+/* kvfs_read_flags() flags */
+#define KVFS_READ_NOATIME (1u << 0) /* atime unmoved: O_NOATIME */
+/* kvfs_read() with flags (KVFS_READ_*) */
+ssize_t kvfs_read_flags(struct kvfs_mount *mp, uint64_t ino, void *buf,
+			size_t len, off_t off, unsigned flags);
 
 /* kvfs_write() flags */
 #define KVFS_WRITE_APPEND (1u << 0) /* at the end of file, whatever off */
@@ -399,7 +404,10 @@ int kvfs_link(struct kvfs_mount *mp, uint64_t ino, uint64_t newdir,
 int kvfs_symlink(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		 const char *target, const struct kvfs_cred *cr,
 		 struct kvfs_stat *st);
-/* The target, NUL-terminated, into buf (size >= KVFS_SYMLINK_MAX + 1). */
+/*
+ * The target, NUL-terminated, into buf (size >= KVFS_SYMLINK_MAX + 1);
+ * atime moves per the mount's atime rule.
+ */
 int kvfs_readlink(struct kvfs_mount *mp, uint64_t ino, char *buf, size_t size);
 
 /* kvfs_rename() flags: the values of renameat2(2) */

@@ -711,6 +711,7 @@ struct rcu_read {
 	struct kvfs_mount *mp;
 	uint8_t *dst;
 	uint64_t off, len;
+	bool noatime; /* KVFS_READ_NOATIME */
 	ssize_t ret; /* the byte count, or -EAGAIN: the referenced way */
 };
 
@@ -757,7 +758,7 @@ static void read_rcu_fn(const struct kvfs_inode *cip, void *arg)
 
 	r->ret = -EAGAIN;
 	if (!S_ISREG(__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED)) ||
-	    !atime_quiet(ip))
+	    (!r->noatime && !atime_quiet(ip)))
 		return;
 	end = cur >= size ? cur : r->len < size - cur ? cur + r->len : size;
 	while (cur < end) {
@@ -817,9 +818,13 @@ static void read_rcu_fn(const struct kvfs_inode *cip, void *arg)
  * checkpoint is durable): reads past RCU_READ_MAX are not made so.
  */
 static ssize_t read_rcu(struct kvfs_mount *mp, uint64_t ino, void *buf,
-			size_t len, uint64_t off)
+			size_t len, uint64_t off, unsigned flags)
 {
-	struct rcu_read r = { .mp = mp, .dst = buf, .off = off, .len = len };
+	struct rcu_read r = { .mp = mp,
+			      .dst = buf,
+			      .off = off,
+			      .len = len,
+			      .noatime = flags & KVFS_READ_NOATIME };
 
 	if (len > RCU_READ_MAX || kvfs_icache_read(mp, ino, read_rcu_fn, &r))
 		return -EAGAIN;
@@ -828,6 +833,12 @@ static ssize_t read_rcu(struct kvfs_mount *mp, uint64_t ino, void *buf,
 
 ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 		  off_t off)
+{
+	return kvfs_read_flags(mp, ino, buf, len, off, 0);
+}
+
+ssize_t kvfs_read_flags(struct kvfs_mount *mp, uint64_t ino, void *buf,
+			size_t len, off_t off, unsigned flags)
 {
 	uint32_t bl = mp->g.blocklog;
 	struct kvfs_inode *ip;
@@ -838,7 +849,7 @@ ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 
 	if (off < 0)
 		return -EINVAL;
-	n = read_rcu(mp, ino, buf, len, (uint64_t)off);
+	n = read_rcu(mp, ino, buf, len, (uint64_t)off, flags);
 	if (n != -EAGAIN)
 		return n;
 	err = kvfs_file_get(mp, ino, &ip);
@@ -872,7 +883,7 @@ ssize_t kvfs_read(struct kvfs_mount *mp, uint64_t ino, void *buf, size_t len,
 			cur = pe;
 		}
 	}
-	if (!err)
+	if (!err && !(flags & KVFS_READ_NOATIME))
 		kvfs_file_touch_atime(ip);
 	kvfs_iunlock(ip, KVFS_IOLOCK_SHARED);
 	kvfs_iput(ip);

@@ -133,20 +133,70 @@ static void reply_entry(fuse_req_t req, const struct kvfs_stat *ks)
 		kvfs_fuse_node_forget(fs->nodes, ks->ino, 1);
 }
 
+/*
+ * cr with the caller's supplementary groups, for the rules that need them
+ * (SGID's): libfuse reads them from /proc, which costs, so only then.  In
+ * buf (MAX_GROUPS) when they fit, else in *heap, which the caller frees: a
+ * caller in more groups is in all of them, as Linux's in_group_p() counts
+ * (NGROUPS_MAX is 65536).  Memory short, the first MAX_GROUPS; none when
+ * they cannot be read.
+ */
+static void cred_groups(fuse_req_t req, struct kvfs_cred *cr, gid_t *buf,
+			gid_t **heap)
+{
+	int n = fuse_req_getgroups(req, MAX_GROUPS, buf);
+
+	*heap = NULL;
+	if (n > MAX_GROUPS) {
+		gid_t *all = malloc((size_t)n * sizeof(*all));
+		int m = all ? fuse_req_getgroups(req, n, all) : -ENOMEM;
+
+		if (m > 0) {
+			/* not those the caller joined between the two reads */
+			n = m < n ? m : n;
+			buf = *heap = all;
+		} else {
+			free(all);
+			n = MAX_GROUPS;
+		}
+	}
+	if (n > 0) {
+		cr->groups = buf;
+		cr->ngroups = (unsigned)n;
+	}
+}
+
 /* The caller is root, or in group gid: SGID survives its mode changes. */
 static bool caller_in_group(fuse_req_t req, uint32_t gid)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	gid_t groups[MAX_GROUPS];
-	int n;
+	gid_t groups[MAX_GROUPS], *heap;
+	struct kvfs_cred cr;
+	bool in = false;
 
 	if (!ctx->uid || ctx->gid == gid)
 		return true;
-	n = fuse_req_getgroups(req, MAX_GROUPS, groups);
-	for (int i = 0; i < n && i < MAX_GROUPS; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
+	cred_of(req, &cr);
+	cred_groups(req, &cr, groups, &heap);
+	for (unsigned i = 0; i < cr.ngroups && !in; i++)
+		in = cr.groups[i] == gid;
+	free(heap);
+	return in;
+}
+
+/*
+ * A create keeps S_ISGID with S_IXGRP in a SGID directory only for a
+ * member of its group (the core's mode_strip_sgid()), which may be one
+ * through a supplementary group: those groups are read then only.
+ */
+static void create_cred(fuse_req_t req, uint32_t mode, struct kvfs_cred *cr,
+			gid_t *buf, gid_t **heap)
+{
+	cred_of(req, cr);
+	*heap = NULL;
+	if (cr->uid && !S_ISDIR(mode) &&
+	    (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		cred_groups(req, cr, buf, heap);
 }
 
 /* The ACLs a new inode takes from its directory (sizes 0: none). */
@@ -429,21 +479,19 @@ static int kill_caps(struct kvfs_fuse *fs, uint64_t ino)
 	return 0;
 }
 
-/* The caller's credentials, with its groups if SGID's rule needs them. */
+/*
+ * The caller's credentials, with its groups if SGID's rule needs them
+ * (cred_groups(): *heap for the caller to free).
+ */
 static void kill_cred(fuse_req_t req, const struct kvfs_stat *ks,
-		      struct kvfs_cred *cr, gid_t *groups)
+		      struct kvfs_cred *cr, gid_t *groups, gid_t **heap)
 {
-	int n;
-
 	cred_of(req, cr);
+	*heap = NULL;
 	if (!cr->uid || !(ks->mode & S_ISGID) || ks->mode & S_IXGRP ||
 	    cr->gid == ks->gid)
 		return;
-	n = fuse_req_getgroups(req, MAX_GROUPS, groups);
-	if (n > 0 && n <= MAX_GROUPS) {
-		cr->groups = groups;
-		cr->ngroups = n;
-	}
+	cred_groups(req, cr, groups, heap);
 }
 
 /*
@@ -454,7 +502,7 @@ static int kill_privs(fuse_req_t req, struct kvfs_fuse *fs, fuse_ino_t id)
 {
 	struct kvfs_setattr sa = { .valid = KVFS_SET_KILL_SUIDGID };
 	uint64_t ino = ino_of(fs, id);
-	gid_t groups[MAX_GROUPS];
+	gid_t groups[MAX_GROUPS], *heap;
 	struct kvfs_stat ks;
 	struct kvfs_cred cr;
 	int ret;
@@ -464,10 +512,11 @@ static int kill_privs(fuse_req_t req, struct kvfs_fuse *fs, fuse_ino_t id)
 		ret = kvfs_getattr(fs->mp, ino, &ks);
 	if (ret || !S_ISREG(ks.mode) || !(ks.mode & (S_ISUID | S_ISGID)))
 		return ret;
-	kill_cred(req, &ks, &cr, groups);
+	kill_cred(req, &ks, &cr, groups, &heap);
 	if (fs->writeback)
 		sa.valid |= KVFS_SET_KEEP_CMTIME;
 	ret = kvfs_setattr(fs->mp, ino, &sa, &cr, NULL);
+	free(heap);
 	if (!ret)
 		fuse_lowlevel_notify_inval_inode(fs->se, id, -1, 0);
 	return ret;
@@ -530,7 +579,7 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	};
 	struct kvfs_fuse *fs = fs_of(req);
 	struct kvfs_setattr sa = { 0 };
-	gid_t groups[MAX_GROUPS];
+	gid_t groups[MAX_GROUPS], *heap = NULL;
 	bool have_ks = false; /* ks holds the inode's stat, taken once */
 	struct kvfs_stat ks;
 	struct kvfs_cred cr;
@@ -605,16 +654,12 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 */
 	if ((sa.valid & KVFS_SET_KILL_SUIDGID) && cr.uid &&
 	    (have_ks || !kvfs_getattr(fs->mp, ino_of(fs, ino), &ks)))
-		kill_cred(req, &ks, &cr, groups);
+		kill_cred(req, &ks, &cr, groups, &heap);
 	if ((sa.valid & KVFS_SET_MODE) && (sa.mode & S_ISGID) && cr.uid &&
-	    !cr.groups) {
-		ret = fuse_req_getgroups(req, MAX_GROUPS, groups);
-		if (ret > 0 && ret <= MAX_GROUPS) {
-			cr.groups = groups;
-			cr.ngroups = ret;
-		}
-	}
+	    !cr.groups)
+		cred_groups(req, &cr, groups, &heap);
 	ret = kvfs_setattr(fs->mp, ino_of(fs, ino), &sa, &cr, &ks);
+	free(heap);
 	/* a new size starts the data over: no failed write back is news */
 	if (!ret && (sa.valid & KVFS_SET_SIZE))
 		kvfs_fuse_node_werr(fs->nodes, ino_of(fs, ino), true);
@@ -642,18 +687,20 @@ static void kf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct kvfs_fuse *fs = fs_of(req);
 	uint64_t dir = ino_of(fs, parent);
 	uint32_t m = mode;
+	gid_t groups[MAX_GROUPS], *heap;
 	struct new_acl na;
 	struct kvfs_stat ks;
 	struct kvfs_cred cr;
 	bool created;
 	int ret;
 
-	cred_of(req, &cr);
+	create_cred(req, m, &cr, groups, &heap);
 	ret = acl_inherit(req, dir, &m, &na);
 	if (!ret)
 		ret = kvfs_create(fs->mp, dir, name, m,
 				  (uint64_t)major(rdev) << 32 | minor(rdev),
 				  KVFS_CREATE_EXCL, &cr, &ks, &created);
+	free(heap);
 	if (!ret)
 		ret = acl_set_new(fs, &na, dir, name, &ks);
 	if (ret)
@@ -764,18 +811,20 @@ static void kf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint64_t dir = ino_of(fs, parent);
 	struct fuse_entry_param e;
 	uint32_t m = mode;
+	gid_t groups[MAX_GROUPS], *heap;
 	struct new_acl na;
 	struct kvfs_stat ks;
 	struct kvfs_cred cr;
 	bool created;
 	int ret;
 
-	cred_of(req, &cr);
+	create_cred(req, m, &cr, groups, &heap);
 	ret = acl_inherit(req, dir, &m, &na);
 	if (!ret)
 		ret = kvfs_create(fs->mp, dir, name, m, 0,
 				  fi->flags & O_EXCL ? KVFS_CREATE_EXCL : 0,
 				  &cr, &ks, &created);
+	free(heap);
 	if (!ret && created)
 		ret = acl_set_new(fs, &na, dir, name, &ks);
 	if (!ret)
@@ -822,16 +871,24 @@ static void kf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct kvfs_fuse *fs = fs_of(req);
 	char *buf = thread_read_buf();
+	unsigned flags = 0;
 	ssize_t n;
 
-	(void)fi;
+	/*
+	 * fi->flags: the reading descriptor's.  O_NOATIME asks for no atime;
+	 * a write-only one cannot read(), so its reads are the kernel's own,
+	 * filling a page that a write covers in part (writeback cache): as
+	 * on ext4, a write moves no atime.
+	 */
+	if (fi->flags & O_NOATIME || (fi->flags & O_ACCMODE) == O_WRONLY)
+		flags = KVFS_READ_NOATIME;
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (size > KVFS_FUSE_MAX_IO)
 		size = KVFS_FUSE_MAX_IO;
-	n = kvfs_read(fs->mp, ino_of(fs, ino), buf, size, off);
+	n = kvfs_read_flags(fs->mp, ino_of(fs, ino), buf, size, off, flags);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else

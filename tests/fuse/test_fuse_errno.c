@@ -4,7 +4,8 @@
  * kernel (run by tests/fuse/errno.sh, as root, on a fresh mount with
  * default_permissions):
  *   test_fuse_errno all DIR     names, links, permissions as uid 65534,
- *                               SUID/SGID, EFBIG, xattr limits, timestamps
+ *                               SUID/SGID (also with 100 groups), EFBIG, xattr limits, timestamps,
+ *                               the reads that move no atime
  *   test_fuse_errno ro-prep DIR then, on a read-only mount of the same
  *   test_fuse_errno ro DIR      image: EROFS for every change
  *   test_fuse_errno enospc DIR  fill the filesystem: ENOSPC, then the
@@ -204,6 +205,63 @@ static void as_nobody(void (*fn)(const char *), const char *d)
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status));
 	CHECK_EQ(WEXITSTATUS(status), 0);
+}
+
+/* uid 65534's groups in test_many_groups(): more than the daemon's 64 */
+#define MANY_GROUPS 100
+#define GROUP0 5000
+#define LAST_GROUP (GROUP0 + MANY_GROUPS - 1)
+
+static void many_groups_child(const char *d)
+{
+	struct stat st;
+	int fd;
+
+	umask(022);
+	/* chmod g+s by the owner, in the file's group as its 100th */
+	CHECK_OK(chmod(P(0, "%s/mg/f", d), 02755));
+	CHECK_OK(stat(path[0], &st));
+	CHECK_EQ(st.st_mode & 07777, 02755);
+	/* S_ISGID with S_IXGRP, made in a SGID directory of that group */
+	CHECK_OK(fd = open(P(1, "%s/mg/g", d), O_CREAT | O_EXCL | O_WRONLY,
+			   02755));
+	CHECK_OK(close(fd));
+	CHECK_OK(stat(path[1], &st));
+	CHECK_EQ(st.st_gid, LAST_GROUP);
+	CHECK_EQ(st.st_mode & 07777, 02755);
+}
+
+/*
+ * SGID's rules count every supplementary group of the caller, past the
+ * first 64 too (the daemon reads them from /proc).
+ */
+static void test_many_groups(const char *d)
+{
+	gid_t groups[MANY_GROUPS];
+	int status;
+	pid_t pid;
+
+	CHECK_OK(mkdir(P(0, "%s/mg", d), 0777));
+	CHECK_OK(chown(path[0], 0, LAST_GROUP));
+	CHECK_OK(chmod(path[0], 02777));
+	touch(P(0, "%s/mg/f", d), 0644);
+	CHECK_OK(chown(path[0], NOBODY, LAST_GROUP));
+	for (int i = 0; i < MANY_GROUPS; i++)
+		groups[i] = GROUP0 + i;
+	fflush(stdout);
+	pid = fork();
+	CHECK_OK(pid);
+	if (pid == 0) {
+		CHECK_OK(setgroups(MANY_GROUPS, groups));
+		CHECK_OK(setresgid(NOBODY, NOBODY, NOBODY));
+		CHECK_OK(setresuid(NOBODY, NOBODY, NOBODY));
+		many_groups_child(d);
+		_exit(0);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	printf("ok: SGID rules with %d supplementary groups\n", MANY_GROUPS);
 }
 
 /* a file root holds open for writing while uid 65534 runs */
@@ -531,6 +589,7 @@ static void test_times(const char *d)
 				  { 1234567891, 999999999 } };
 	struct stat st, st2;
 	bool sub_us = false;
+	char tgt[8];
 	int fd;
 
 	/* set: exact to the nanosecond; UTIME_OMIT keeps, UTIME_NOW moves */
@@ -555,6 +614,11 @@ static void test_times(const char *d)
 	CHECK_OK(lstat(path[1], &st));
 	CHECK_EQ(st.st_mtim.tv_sec, 300);
 	CHECK_EQ(st.st_mtim.tv_nsec, 400);
+	/* reading it moves its atime (relatime: not newer than its mtime) */
+	CHECK_EQ(readlink(path[1], tgt, sizeof(tgt)), 1);
+	CHECK_OK(lstat(path[1], &st));
+	CHECK(st.st_atim.tv_sec > 300);
+	CHECK_EQ(st.st_mtim.tv_sec, 300);
 	/* times the filesystem takes itself have nanoseconds (granularity 1) */
 	for (int i = 0; i < 20 && !sub_us; i++) {
 		char nm[16];
@@ -580,6 +644,62 @@ static void test_times(const char *d)
 	CHECK_EQ(st2.st_mtim.tv_sec, st.st_mtim.tv_sec);
 	CHECK_EQ(st2.st_mtim.tv_nsec, st.st_mtim.tv_nsec);
 	printf("ok: nanosecond timestamps\n");
+}
+
+/*
+ * f's cached pages dropped (clean after the fsync) and its atime set back
+ * to 100, before its mtime: the next read the daemon sees moves it
+ * (relatime), unless that read must not.
+ */
+static void atime_due(const char *f)
+{
+	struct timespec ts[2] = { { 100, 0 }, { 200, 0 } };
+	int fd;
+
+	CHECK_OK(fd = open(f, O_RDONLY));
+	CHECK_OK(fsync(fd));
+	CHECK_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	CHECK_OK(close(fd));
+	CHECK_OK(utimensat(AT_FDCWD, f, ts, 0));
+}
+
+/* The reads that move no atime: O_NOATIME, and a write's own (O_WRONLY). */
+static void test_read_atime(const char *d)
+{
+	char buf[16];
+	struct stat st;
+	int fd;
+
+	touch(P(0, "%s/ra", d), 0644);
+	CHECK_OK(fd = open(path[0], O_WRONLY));
+	memset(buf, 'r', sizeof(buf));
+	for (int i = 0; i < 1000; i++)
+		CHECK_EQ(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	CHECK_OK(close(fd));
+
+	atime_due(path[0]);
+	CHECK_OK(fd = open(path[0], O_RDONLY | O_NOATIME));
+	CHECK_EQ(read(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	CHECK_OK(close(fd));
+	CHECK_OK(stat(path[0], &st));
+	CHECK_EQ(st.st_atim.tv_sec, 100);
+
+	/* a part of a page: the writeback cache reads the rest first */
+	atime_due(path[0]);
+	CHECK_OK(fd = open(path[0], O_WRONLY));
+	CHECK_EQ(pwrite(fd, "w", 1, 5000), 1);
+	CHECK_OK(close(fd));
+	CHECK_OK(stat(path[0], &st));
+	CHECK_EQ(st.st_atim.tv_sec, 100);
+
+	/* and the same read without O_NOATIME moves it: the daemon saw it */
+	atime_due(path[0]);
+	CHECK_OK(fd = open(path[0], O_RDONLY));
+	CHECK_EQ(read(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	CHECK_OK(close(fd));
+	CHECK_OK(stat(path[0], &st));
+	CHECK(st.st_atim.tv_sec > 200);
+	printf("ok: no atime from O_NOATIME or write-only reads\n");
 }
 
 /* What the read-only mount is tried on: a file, a directory, a symlink. */
@@ -1029,8 +1149,10 @@ int main(int argc, char **argv)
 		test_xattr_limits(d);
 		test_names(d);
 		test_perms(d);
+		test_many_groups(d);
 		test_efbig(d);
 		test_times(d);
+		test_read_atime(d);
 		printf("not checked: EMLINK (kvfs allows %u links; the kernel sets no lower limit for FUSE)\n",
 		       0x7fffffffu);
 	} else if (!strcmp(mode, "ro-prep")) {
