@@ -143,9 +143,17 @@ static struct kvfs_dir_map *dmap_get(struct dctx *d)
 	if (nr && nr <= DMAP_MAX && (!m || nr > m->nr)) {
 		nr += nr / 2 + 8;
 		/* no waiting for memory (this may run in a transaction) */
-		n = kvzalloc(sizeof(*n) + nr * sizeof(n->fsb[0]), 0);
+		/* and room to align the kept buffers' slots */
+		n = kvzalloc(sizeof(*n) + nr * sizeof(n->fsb[0]) +
+				     (2 * nr + 1) * sizeof(n->dbuf[0]),
+			     0);
 		if (n) {
 			n->nr = (uint32_t)nr;
+			n->dbuf =
+				(void *)(((uintptr_t)&n->fsb[nr] +
+					  sizeof(n->dbuf[0]) - 1) &
+					 ~(uintptr_t)(sizeof(n->dbuf[0]) - 1));
+			n->ibuf = n->dbuf + nr;
 			n->retired = m;
 			atomic_init(&n->dformat, DMAP_STALE);
 			/* a loser's map was never seen: freed alone */
