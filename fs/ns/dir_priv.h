@@ -69,15 +69,21 @@ struct kvfs_dir_map_head {
  * header checked, as at dp's i_lock_seq stamp - 1 (0: nothing kept; as
  * struct kvfs_dir_map_head's stamp, any change of dp moves i_lock_seq
  * past it, so nothing has to forget them).  Stored by lock-free readers,
- * several at once: under the map's bseq, odd while one stores.  A line's
- * half, so that reading one reads one line; two a data block (64 bytes
- * beside the 4 KiB or more of the blocks they keep).
+ * several at once: under the map's bseq, odd while one stores.  With
+ * them, what a lookup reads of the block next, known before the buffer
+ * is checked (so that those misses overlap): its contents' address and,
+ * of an index block, its record count (the block does not change while
+ * i_lock_seq holds).  A line, so that reading one reads one line; two a
+ * data block (128 bytes beside the 4 KiB or more of the blocks they
+ * keep).
  */
 struct kvfs_dir_map_buf {
 	_Atomic uint64_t key;
 	struct kv_buf *_Atomic bp;
+	const uint8_t *_Atomic addr;
 	_Atomic uint64_t epoch, stamp;
-} __attribute__((aligned(32)));
+	_Atomic uint32_t n;
+} __attribute__((aligned(64)));
 
 /*
  * The data blocks' addresses, remembered per directory: every lookup

@@ -113,13 +113,17 @@ static int sf_lookup_rcu(struct rctx *r)
 
 /*
  * The buffer kept in slot k for the block key names (struct
- * kvfs_dir_map_buf) at this lookup's seq, or NULL.
+ * kvfs_dir_map_buf) at this lookup's seq, or NULL; its record count in
+ * *n.  The line at offset pf of its contents (pf < 0: the line *pf()
+ * names from *n) is fetched meanwhile.
  */
 static inline __attribute__((always_inline)) struct kv_buf *
 kept(struct rctx *r, const struct kvfs_dir_map_buf *k, uint64_t key,
-     unsigned nblks, const struct kv_buf_ops *ops)
+     unsigned nblks, const struct kv_buf_ops *ops, unsigned *n,
+     size_t (*pf)(const void *arg, unsigned n), const void *pfarg)
 {
 	unsigned s = atomic_load_explicit(&r->m->bseq, memory_order_acquire);
+	const uint8_t *addr;
 	struct kv_buf *bp;
 	uint64_t epoch;
 
@@ -129,20 +133,29 @@ kept(struct rctx *r, const struct kvfs_dir_map_buf *k, uint64_t key,
 	    atomic_load_explicit(&k->key, memory_order_relaxed) != key)
 		return NULL;
 	bp = atomic_load_explicit(&k->bp, memory_order_relaxed);
+	addr = atomic_load_explicit(&k->addr, memory_order_relaxed);
 	epoch = atomic_load_explicit(&k->epoch, memory_order_relaxed);
+	*n = atomic_load_explicit(&k->n, memory_order_relaxed);
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&r->m->bseq, memory_order_relaxed) != s)
 		return NULL;
-	return kv_buf_peek_kept(r->bc, bp, epoch, nblks, ops);
+	/* a hint only: a prefetch of memory freed since faults nothing */
+	__builtin_prefetch(addr + pf(pfarg, *n));
+	bp = kv_buf_peek_kept(r->bc, bp, epoch, nblks, ops);
+	/* the contents' address is the buffer's for its life */
+	if (bp && bp->b_addr != addr)
+		return NULL;
+	return bp;
 }
 
 /*
- * Keep bp, found at epoch, in slot k for the block key names, when dp
- * was not changed since its header was checked (i_lock_seq still seq:
- * the block was that one of dp then) and no other reader is storing.
+ * Keep bp, found at epoch, its record count n, in slot k for the block
+ * key names, when dp was not changed since its header was checked
+ * (i_lock_seq still seq: the block was that one of dp then) and no other
+ * reader is storing.
  */
 static void keep(struct rctx *r, const struct kvfs_dir_map_buf *slot,
-		 uint64_t key, struct kv_buf *bp, uint64_t epoch)
+		 uint64_t key, struct kv_buf *bp, uint64_t epoch, unsigned n)
 {
 	struct kvfs_dir_map *m = (struct kvfs_dir_map *)r->m;
 	struct kvfs_dir_map_buf *k = (struct kvfs_dir_map_buf *)slot;
@@ -162,27 +175,38 @@ static void keep(struct rctx *r, const struct kvfs_dir_map_buf *slot,
 	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&k->key, key, memory_order_relaxed);
 	atomic_store_explicit(&k->bp, bp, memory_order_relaxed);
+	atomic_store_explicit(&k->addr, bp->b_addr, memory_order_relaxed);
 	atomic_store_explicit(&k->epoch, epoch, memory_order_relaxed);
+	atomic_store_explicit(&k->n, n, memory_order_relaxed);
 	atomic_store_explicit(&k->stamp, r->seq + 1, memory_order_relaxed);
 	atomic_store_explicit(&m->bseq, s + 2, memory_order_release);
 }
 
+static size_t pf_off(const void *arg, unsigned n)
+{
+	(void)n;
+	return *(const uint32_t *)arg;
+}
+
 /*
  * Data block dblk's contents, or NULL: its buffer kept in m (its header
- * checked when kept), else found in the buffer cache and kept.
+ * checked when kept), else found in the buffer cache and kept.  off: the
+ * offset to be read first.
  */
 static inline __attribute__((always_inline)) const uint8_t *
-dblk_rcu(struct rctx *r, uint32_t dblk)
+dblk_rcu(struct rctx *r, uint32_t dblk, uint32_t off)
 {
 	const struct kvfs_dir_map_buf *k;
 	const struct kvfs_dir_data_hdr *h;
 	struct kv_buf *bp;
 	uint64_t fsb, epoch;
+	unsigned n;
 
 	if (dblk >= r->m->nr)
 		return NULL;
 	k = &r->m->dbuf[dblk];
-	bp = kept(r, k, dblk, fsbs(r->g), &kvfs_dir_data_buf_ops);
+	bp = kept(r, k, dblk, fsbs(r->g), &kvfs_dir_data_buf_ops, &n, pf_off,
+		  &off);
 	if (bp)
 		return bp->b_addr;
 	fsb = atomic_load_explicit(&r->m->fsb[dblk], memory_order_relaxed);
@@ -195,16 +219,37 @@ dblk_rcu(struct rctx *r, uint32_t dblk)
 	h = bp->b_addr;
 	if (rd64(&h->hdr.owner) != r->dp->i_ino || rd32(&h->dblk) != dblk)
 		return NULL;
-	keep(r, k, dblk, bp, epoch);
+	keep(r, k, dblk, bp, epoch, 0);
 	return bp->b_addr;
 }
 
+/* Where a leaf's search for a hash starts: see hash_find_rcu(). */
+struct leaf_guess {
+	uint32_t hash;
+	uint64_t hlo, hhi;
+};
+
+static unsigned leaf_start(const struct leaf_guess *g, unsigned n)
+{
+	if (g->hash > g->hlo && g->hhi > g->hlo)
+		return (unsigned)((g->hash - g->hlo) * n / (g->hhi - g->hlo));
+	return 0;
+}
+
+static size_t pf_leaf(const void *arg, unsigned n)
+{
+	return KVFS_BTREE_HDR_SIZE +
+	       (size_t)leaf_start(arg, n) * sizeof(struct kvfs_dir_hash_rec);
+}
+
 /*
- * A hash index block at fsb of the given level, or NULL: kept in m by
- * address (direct-mapped, key: fsb and level), else found and kept.
+ * A hash index block at fsb of the given level, or NULL, its record count
+ * in *n (not checked): kept in m by address (direct-mapped, key: fsb and
+ * level), else found and kept.  lg: where a leaf will be searched.
  */
 static inline __attribute__((always_inline)) struct kvfs_btree_block *
-tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level)
+tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level, unsigned *n,
+	     const struct leaf_guess *lg)
 {
 	const struct kvfs_dir_map_buf *k;
 	uint64_t key = fsb | (uint64_t)level << 56, epoch;
@@ -214,7 +259,7 @@ tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level)
 	if (fsb >= r->g->dblocks)
 		return NULL;
 	k = &r->m->ibuf[fsb % r->m->nr];
-	bp = kept(r, k, key, 1, &kvfs_dir_hash_buf_ops);
+	bp = kept(r, k, key, 1, &kvfs_dir_hash_buf_ops, n, pf_leaf, lg);
 	if (bp)
 		return bp->b_addr;
 	epoch = kv_buf_peek_epoch(r->bc);
@@ -225,7 +270,8 @@ tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level)
 	if (rd32(&bb->hdr.magic) != KVFS_DIR_HASH_MAGIC ||
 	    rd64(&bb->hdr.owner) != r->dp->i_ino || rd16(&bb->level) != level)
 		return NULL;
-	keep(r, k, key, bp, epoch);
+	*n = rd16(&bb->numrecs);
+	keep(r, k, key, bp, epoch, *n);
 	return bb;
 }
 
@@ -245,7 +291,7 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
 	if (off < data_start(dblk) ||
 	    off + KVFS_DIR_DATA_ENT_SIZE > g->dirblksize)
 		return -EAGAIN;
-	blk = dblk_rcu(r, dblk);
+	blk = dblk_rcu(r, dblk, off);
 	if (!blk)
 		return -EAGAIN;
 	e = (const void *)(blk + off);
@@ -332,9 +378,9 @@ static int hash_find_rcu(struct rctx *r, uint64_t fsb, unsigned level)
 	uint32_t room = r->g->blocksize - KVFS_BTREE_HDR_SIZE;
 	uint32_t leafmax = room / HREC, nodemax = room / (HREC + 8);
 	uint32_t hash = kvfs_dir_hashname((const uint8_t *)r->name, r->len);
-	unsigned n, i, lo, hi;
 	/* the hashes under fsb, as its parents' keys say: [hlo, hhi) */
-	uint64_t hlo = 0, hhi = (uint64_t)1 << 32;
+	struct leaf_guess lg = { .hash = hash, .hhi = (uint64_t)1 << 32 };
+	unsigned n, i, lo, hi;
 	const struct kvfs_btree_block *bb;
 	int err;
 
@@ -343,10 +389,9 @@ static int hash_find_rcu(struct rctx *r, uint64_t fsb, unsigned level)
 	for (;;) {
 		const kv_le64 *ptrs;
 
-		bb = tree_blk_rcu(r, fsb, level);
+		bb = tree_blk_rcu(r, fsb, level, &n, &lg);
 		if (!bb)
 			return -EAGAIN;
-		n = rd16(&bb->numrecs);
 		if (n > (level ? nodemax : leafmax))
 			return -EAGAIN;
 		if (!level)
@@ -365,10 +410,10 @@ static int hash_find_rcu(struct rctx *r, uint64_t fsb, unsigned level)
 				lo = mid;
 		}
 		if (lo)
-			hlo = rd32(&hrec(bb, lo)->hash);
+			lg.hlo = rd32(&hrec(bb, lo)->hash);
 		/* equal hashes may run on into the next child */
 		if (lo + 1 < n)
-			hhi = (uint64_t)rd32(&hrec(bb, lo + 1)->hash) + 1;
+			lg.hhi = (uint64_t)rd32(&hrec(bb, lo + 1)->hash) + 1;
 		ptrs = (const void *)hrec(bb, nodemax);
 		fsb = rd64(&ptrs[lo]);
 		level--;
@@ -380,10 +425,7 @@ static int hash_find_rcu(struct rctx *r, uint64_t fsb, unsigned level)
 	 * that range, and reads one or two of the leaf's cache lines where
 	 * a binary search from the middle read five (callgrind).
 	 */
-	lo = 0;
-	if (hash > hlo && hhi > hlo)
-		lo = (unsigned)((hash - hlo) * n / (hhi - hlo));
-	lo = leaf_seek(bb, n, hash, lo);
+	lo = leaf_seek(bb, n, hash, leaf_start(&lg, n));
 	for (unsigned hops = 0;;) {
 		for (i = lo; i < n; i++) {
 			const struct kvfs_dir_hash_rec *rec = hrec(bb, i);
@@ -402,10 +444,10 @@ static int hash_find_rcu(struct rctx *r, uint64_t fsb, unsigned level)
 			return -ENOENT;
 		if (++hops > RCU_MAX_HOPS)
 			return -EAGAIN;
-		bb = tree_blk_rcu(r, fsb, 0);
+		lg.hlo = lg.hhi = 0;
+		bb = tree_blk_rcu(r, fsb, 0, &n, &lg);
 		if (!bb)
 			return -EAGAIN;
-		n = rd16(&bb->numrecs);
 		if (n > leafmax)
 			return -EAGAIN;
 		lo = 0;
@@ -442,7 +484,7 @@ static bool head_read(struct rctx *r, uint64_t seq, uint64_t *root,
 {
 	struct kvfs_dir_map_head *h = (struct kvfs_dir_map_head *)&r->m->head;
 	const struct kvfs_dir_head *hd;
-	const uint8_t *hb = dblk_rcu(r, 0);
+	const uint8_t *hb = dblk_rcu(r, 0, KVFS_DIR_DATA_HDR_SIZE);
 	unsigned s;
 
 	if (!hb)
