@@ -116,7 +116,10 @@ struct kvfs_dir_map {
 	struct kvfs_dir_map *retired;
 	struct kvfs_dir_map_head head;
 	atomic_uint bseq; /* odd while a reader stores into dbuf[], ibuf[] */
-	/* nr of each, after fsb[]: by data block, by index block address */
+	/*
+	 * nr of each, after fsb[]: by data block, by index block address;
+	 * NULL if memory was short (nothing is kept)
+	 */
 	struct kvfs_dir_map_buf *dbuf, *ibuf;
 	_Atomic uint64_t fsb[];
 };

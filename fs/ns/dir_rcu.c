@@ -161,6 +161,8 @@ static void keep(struct rctx *r, const struct kvfs_dir_map_buf *slot,
 	struct kvfs_dir_map_buf *k = (struct kvfs_dir_map_buf *)slot;
 	unsigned s;
 
+	if (!k)
+		return;
 	/* kvfs_ilock_seq_retry(), of a const dp */
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&r->dp->i_lock_seq, memory_order_relaxed) !=
@@ -204,9 +206,10 @@ dblk_rcu(struct rctx *r, uint32_t dblk, uint32_t off)
 
 	if (dblk >= r->m->nr)
 		return NULL;
-	k = &r->m->dbuf[dblk];
-	bp = kept(r, k, dblk, fsbs(r->g), &kvfs_dir_data_buf_ops, &n, pf_off,
-		  &off);
+	k = r->m->dbuf ? &r->m->dbuf[dblk] : NULL;
+	bp = k ? kept(r, k, dblk, fsbs(r->g), &kvfs_dir_data_buf_ops, &n,
+		      pf_off, &off) :
+		 NULL;
 	if (bp)
 		return bp->b_addr;
 	fsb = atomic_load_explicit(&r->m->fsb[dblk], memory_order_relaxed);
@@ -258,8 +261,9 @@ tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level, unsigned *n,
 
 	if (fsb >= r->g->dblocks)
 		return NULL;
-	k = &r->m->ibuf[fsb % r->m->nr];
-	bp = kept(r, k, key, 1, &kvfs_dir_hash_buf_ops, n, pf_leaf, lg);
+	k = r->m->ibuf ? &r->m->ibuf[fsb % r->m->nr] : NULL;
+	bp = k ? kept(r, k, key, 1, &kvfs_dir_hash_buf_ops, n, pf_leaf, lg) :
+		 NULL;
 	if (bp)
 		return bp->b_addr;
 	epoch = kv_buf_peek_epoch(r->bc);
