@@ -141,9 +141,25 @@ static struct kvfs_dir_map *dmap_get(struct dctx *d)
 	uint64_t nr = dp->i_size >> d->g->dirblklog;
 
 	if (nr && nr <= DMAP_MAX && (!m || nr > m->nr)) {
+		size_t fsbs_size;
+
 		nr += nr / 2 + 8;
-		/* no waiting for memory (this may run in a transaction) */
-		n = kvzalloc(sizeof(*n) + nr * sizeof(n->fsb[0]), 0);
+		fsbs_size = sizeof(*n) + nr * sizeof(n->fsb[0]);
+		/*
+		 * No waiting for memory (this may run in a transaction).
+		 * The kept buffers' slots (and room to align them) are 17
+		 * times the addresses: without them if they do not fit.
+		 */
+		n = kvzalloc(fsbs_size + (2 * nr + 1) * sizeof(n->dbuf[0]), 0);
+		if (n) {
+			n->dbuf =
+				(void *)(((uintptr_t)&n->fsb[nr] +
+					  sizeof(n->dbuf[0]) - 1) &
+					 ~(uintptr_t)(sizeof(n->dbuf[0]) - 1));
+			n->ibuf = n->dbuf + nr;
+		} else {
+			n = kvzalloc(fsbs_size, 0);
+		}
 		if (n) {
 			n->nr = (uint32_t)nr;
 			n->retired = m;
