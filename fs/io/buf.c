@@ -634,17 +634,6 @@ static __attribute__((noinline)) struct kv_buf *peek_index(struct kv_bcache *bc,
 	return bp;
 }
 
-/*
- * Under the caller's rcu_read_lock(): bc_lookup() without the reference
- * and without the counters, which are the shared writes a lock-free
- * reader avoids.  What makes the result safe to read until the caller's
- * rcu_read_unlock(): a buffer found in the index (or in tl_bufs at the
- * current free epoch, see the top of the file) is freed only after a
- * grace period that started after its unhash, so not before then; its
- * b_addr is allocated with it and never replaced.  Nothing here keeps
- * its contents from changing: that is the caller's business (a seqcount
- * of whoever changes them).  Never allocates, never waits.
- */
 /* A found buffer, not freed before rcu_read_unlock(): usable as asked? */
 static inline struct kv_buf *peek_usable(struct kv_buf *bp, unsigned nblks,
 					 const struct kv_buf_ops *ops)
@@ -666,6 +655,17 @@ static inline struct kv_buf *peek_usable(struct kv_buf *bp, unsigned nblks,
 	return bp;
 }
 
+/*
+ * Under the caller's rcu_read_lock(): bc_lookup() without the reference
+ * and without the counters, which are the shared writes a lock-free
+ * reader avoids.  What makes the result safe to read until the caller's
+ * rcu_read_unlock(): a buffer found in the index (or in tl_bufs at the
+ * current free epoch, see the top of the file) is freed only after a
+ * grace period that started after its unhash, so not before then; its
+ * b_addr is allocated with it and never replaced.  Nothing here keeps
+ * its contents from changing: that is the caller's business (a seqcount
+ * of whoever changes them).  Never allocates, never waits.
+ */
 struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 			   const struct kv_buf_ops *ops)
 {
