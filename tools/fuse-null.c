@@ -35,12 +35,13 @@
 #include <unistd.h>
 
 #include "fs/fuse/kio.h"
+#include "fs/fuse/opts.h"
 #include "fs/fuse/ops.h"
 
 #define EXIT_USAGE 1
 #define EXIT_MOUNT 32
 #define TIMEOUT 86400.0 /* mount.kvfs's entry and attribute timeout */
-#define MAX_THREADS 256
+#define MAX_THREADS KVFS_FUSE_MAX_THREADS
 #define MAX_FILE (64u << 20) /* small files: data in one buffer */
 #define NAME_MAX_LEN 255
 
@@ -969,19 +970,6 @@ static void usage(FILE *f)
 		prog, MAX_THREADS);
 }
 
-/* mount.kvfs's default_threads() */
-static unsigned default_threads(void)
-{
-	cpu_set_t set;
-	int n = 0;
-
-	if (!sched_getaffinity(0, sizeof(set), &set))
-		n = CPU_COUNT(&set);
-	if (n < 2)
-		return 2;
-	return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
-}
-
 static void free_all(void)
 {
 	for (uint64_t i = 0; i < fs.nbuckets; i++) {
@@ -1053,7 +1041,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool foreground = false, debug = false, stats = false;
-	unsigned threads = default_threads();
+	unsigned threads = kvfs_fuse_default_threads();
 	char mnt[PATH_MAX];
 	struct stat st;
 	char *end;

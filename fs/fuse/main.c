@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -402,34 +401,13 @@ static void *power_cutter(void *arg)
 	_exit(128 + SIGKILL);
 }
 
-/*
- * The workers without threads=: one per CPU, at least two (one blocked
- * in an fsync or a cold read leaves another).  More only add wake-ups:
- * the kernel hands each request to the worker that waited longest, so
- * with idle workers to spare every request wakes a sleeping one instead
- * of going to the one that just replied (libfuse's 10 on 2 CPUs: 5.6
- * context switches and ~36 us of daemon system time per create of one
- * thread; 2 workers: 3.6 and ~27 us).
- */
-static unsigned default_threads(void)
-{
-	cpu_set_t set;
-	int n = 0;
-
-	/* the CPUs this process may run on (a container's, a taskset's) */
-	if (!sched_getaffinity(0, sizeof(set), &set))
-		n = CPU_COUNT(&set);
-	if (n < 2)
-		return 2;
-	return n > KVFS_FUSE_MAX_THREADS ? KVFS_FUSE_MAX_THREADS : (unsigned)n;
-}
-
 /* Open the filesystem, mount it, serve until unmounted; the exit status. */
 static int run(const struct kvfs_fuse_opts *o, const char *image,
 	       struct daemon *d)
 {
 	/* the core's smallest memory budget depends on them */
-	unsigned threads = o->threads ? o->threads : default_threads();
+	unsigned threads =
+		o->threads ? o->threads : kvfs_fuse_default_threads();
 	struct kvfs_open_opts oo = { .rdonly = o->rdonly,
 				     .sync = o->sync,
 				     .atime = o->atime,
