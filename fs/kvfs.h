@@ -404,7 +404,10 @@ int kvfs_link(struct kvfs_mount *mp, uint64_t ino, uint64_t newdir,
 int kvfs_symlink(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		 const char *target, const struct kvfs_cred *cr,
 		 struct kvfs_stat *st);
-/* The target, NUL-terminated, into buf (size >= KVFS_SYMLINK_MAX + 1). */
+/*
+ * The target, NUL-terminated, into buf (size >= KVFS_SYMLINK_MAX + 1);
+ * atime moves per the mount's atime rule.
+ */
 int kvfs_readlink(struct kvfs_mount *mp, uint64_t ino, char *buf, size_t size);
 
 /* kvfs_rename() flags: the values of renameat2(2) */

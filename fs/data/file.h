@@ -105,8 +105,9 @@ bool kvfs_file_spec_take(struct kvfs_inode *ip);
  */
 int kvfs_file_get(struct kvfs_mount *mp, uint64_t ino, struct kvfs_inode **ipp);
 /*
- * A read of ip (a file, or a directory's listing): atime per the mount's
- * rule, best effort (a full log skips it).  Without the ILOCK held.
+ * A read of ip (a file, a directory's listing, a symlink's target): atime
+ * per the mount's rule, best effort (a full log skips it).  Without the
+ * ILOCK held.
  */
 void kvfs_file_touch_atime(struct kvfs_inode *ip);
 /* The mappings of file blocks [fb, fb + len), under the shared inode lock. */

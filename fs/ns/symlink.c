@@ -11,6 +11,7 @@
 #include "fs/io/blkhdr.h"
 #include "fs/btree/bmap_btree.h"
 #include "fs/data/bmap.h"
+#include "fs/data/file.h"
 #include "fs/io/buf_item.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inode.h"
@@ -336,6 +337,13 @@ int kvfs_readlink(struct kvfs_mount *mp, uint64_t ino, char *buf, size_t size)
 	if (err)
 		return err;
 	err = kvfs_symlink_read(ip, buf, size);
+	/*
+	 * readlink(2) and a walk through the link read it: atime per the
+	 * mount's rule, as on a local filesystem (the kernel keeps no atime
+	 * of a FUSE inode itself)
+	 */
+	if (err >= 0)
+		kvfs_file_touch_atime(ip);
 	kvfs_iput(ip);
 	return err;
 }

@@ -589,6 +589,7 @@ static void test_times(const char *d)
 				  { 1234567891, 999999999 } };
 	struct stat st, st2;
 	bool sub_us = false;
+	char tgt[8];
 	int fd;
 
 	/* set: exact to the nanosecond; UTIME_OMIT keeps, UTIME_NOW moves */
@@ -613,6 +614,11 @@ static void test_times(const char *d)
 	CHECK_OK(lstat(path[1], &st));
 	CHECK_EQ(st.st_mtim.tv_sec, 300);
 	CHECK_EQ(st.st_mtim.tv_nsec, 400);
+	/* reading it moves its atime (relatime: not newer than its mtime) */
+	CHECK_EQ(readlink(path[1], tgt, sizeof(tgt)), 1);
+	CHECK_OK(lstat(path[1], &st));
+	CHECK(st.st_atim.tv_sec > 300);
+	CHECK_EQ(st.st_mtim.tv_sec, 300);
 	/* times the filesystem takes itself have nanoseconds (granularity 1) */
 	for (int i = 0; i < 20 && !sub_us; i++) {
 		char nm[16];
