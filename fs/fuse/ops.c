@@ -675,10 +675,17 @@ static void kf_readlink(fuse_req_t req, fuse_ino_t ino)
 	int ret;
 
 	ret = kvfs_readlink(fs->mp, ino_of(fs, ino), buf, sizeof(buf));
-	if (ret < 0)
+	if (ret < 0) {
 		fuse_reply_err(req, -ret);
-	else
-		fuse_reply_readlink(req, buf);
+		return;
+	}
+	fuse_reply_readlink(req, buf);
+	/*
+	 * The read may have moved the link's atime (kvfs_readlink()), which
+	 * the kernel would go on showing as it cached it (for a day): its
+	 * attributes are invalidated, after the answer
+	 */
+	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 static void kf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,

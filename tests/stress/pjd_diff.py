@@ -47,7 +47,6 @@ NOCACHE = ("FUSE marks its inodes S_NOATIME (the daemon keeps atime) and "
            "cache_readdir, cache_symlinks): the daemon never sees it")
 KNOWN = {
     "times/read: times f": (NOCACHE, "-", True),
-    "chmod/chmod 0711 s: times s": (NOCACHE, "-"),
     "open/O_TMPFILE": (
         "libfuse 3.14 has no tmpfile operation (the core has "
         "kvfs_tmpfile()): the kernel answers EOPNOTSUPP, which callers take "
@@ -1215,9 +1214,15 @@ def snapshot(root):
     remount (the kernel keeps attributes for a day: a daemon that answers
     differently than the kernel guessed shows only then)"""
     out = {}
-    for d, dirs, files in os.walk(root):
-        for n in sorted(dirs + files):
-            p = os.path.join(d, n)
+    todo = [root]
+    while todo:
+        d = todo.pop()
+        # no link followed (os.walk's is_dir() would read every symlink,
+        # moving the atimes it records)
+        for e in sorted(os.scandir(d), key=lambda e: e.name):
+            p = e.path
+            if e.is_dir(follow_symlinks=False):
+                todo.append(p)
             s = os.lstat(p)
             out[os.path.relpath(p, root)] = "%s ino=%d m=%d c=%d%s" % (
                 fields(s), s.st_ino, s.st_mtime_ns, s.st_ctime_ns,
