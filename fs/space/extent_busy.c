@@ -175,12 +175,13 @@ void kvfs_extent_busy_trans_done(struct kvfs_trans *tp, uint64_t seq)
 	struct kvfs_busy_ext *b, *next;
 
 	for (b = tp->busy; b; b = next) {
-		struct kvfs_busy_tree *bt = &tp->mp->pag[b->agno].busy;
+		struct kvfs_perag *pag = &tp->mp->pag[b->agno];
+		struct kvfs_busy_tree *bt = &pag->busy;
 
 		next = b->tp_next;
 		b->tp_next = NULL;
 		if (!seq) {
-			busy_free(&tp->mp->pag[b->agno], b);
+			busy_free(pag, b);
 			continue;
 		}
 		/*
