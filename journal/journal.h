@@ -38,6 +38,13 @@ struct kvj_io_ops {
 	int (*write)(void *priv, const void *buf, size_t len, uint64_t off);
 	/* make every write issued so far (log and in-place) durable */
 	int (*flush)(void *priv);
+	/*
+	 * Optional: make every log write issued so far durable, in-place
+	 * writes not necessarily (flush where absent).  A checkpoint that no
+	 * force waits for ends with it: it need not write back what the
+	 * device holds dirty besides the log.
+	 */
+	int (*flush_log)(void *priv);
 };
 
 /* Return values of kvj_item_ops.push */

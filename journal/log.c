@@ -61,6 +61,15 @@ int kvj_io_flush(struct kvj_log *log)
 	return log->p.io->flush(log->p.io_priv);
 }
 
+int kvj_io_flush_log(struct kvj_log *log)
+{
+	if (!log->p.io->flush_log)
+		return kvj_io_flush(log);
+	if (kvj_errtag(KVJ_ERRTAG_LOG_FLUSH_FAIL))
+		return kvj_errtag_errno(KVJ_ERRTAG_LOG_FLUSH_FAIL, ENOMEM);
+	return log->p.io->flush_log(log->p.io_priv);
+}
+
 uint64_t kvj_lsn_diff_bytes(struct kvj_log *log, kvj_lsn_t from, kvj_lsn_t to)
 {
 	int64_t bb = ((int64_t)KVJ_LSN_CYCLE(to) - KVJ_LSN_CYCLE(from)) *

@@ -182,6 +182,7 @@ int kvj_io_read(struct kvj_log *log, void *buf, size_t len, uint64_t off);
 int kvj_io_write(struct kvj_log *log, const void *buf, size_t len,
 		 uint64_t off);
 int kvj_io_flush(struct kvj_log *log);
+int kvj_io_flush_log(struct kvj_log *log);
 /*
  * An error of a log write or flush that a later attempt may not meet: the
  * host short of memory (-ENOMEM, -ENOBUFS) or a busy device (-EAGAIN), as

@@ -164,7 +164,7 @@ static int push_make_room(struct kvj_log *log, uint64_t bytes)
 	err = kvj_write_records(log, blk, KVJ_BB_SIZE, KVJ_LSN_CYCLE(head),
 				KVJ_LSN_BLOCK(head));
 	if (!err)
-		err = kvj_io_flush(log);
+		err = kvj_io_flush_log(log);
 	if (err)
 		return err;
 	kv_mutex_lock(&log->lock);
@@ -246,7 +246,7 @@ static void out_write(struct ckpt_out *o)
 	if (o->err || !o->used)
 		return;
 	if (o->unflushed + nbb > KVJ_WINDOW_BB) {
-		o->err = kvj_io_flush(o->log);
+		o->err = kvj_io_flush_log(o->log);
 		o->unflushed = 0;
 	}
 	if (!o->err)
@@ -477,7 +477,7 @@ static void ckpt_done(struct kvj_log *log, struct kvj_cil_ent *list,
  */
 static int ckpt_try(struct kvj_log *log, struct ckpt_out *o,
 		    struct kvj_cil_ent *list, uint32_t nr, const uint8_t *cbuf,
-		    uint64_t slen, uint64_t ulen)
+		    uint64_t slen, uint64_t ulen, bool for_force)
 {
 	struct kvj_rec_hdr *h;
 	unsigned comp = cbuf ? KVJ_COMP_ZSTD : KVJ_COMP_NONE;
@@ -529,8 +529,12 @@ static int ckpt_try(struct kvj_log *log, struct ckpt_out *o,
 	o->used += KVJ_BB_SIZE;
 	out_advance(o, 1);
 	out_write(o);
+	/*
+	 * A force's flush covers the writes before it (an fsync's data: one
+	 * device flush); the timer's makes the log durable and no more.
+	 */
 	if (!o->err)
-		o->err = kvj_io_flush(log);
+		o->err = for_force ? kvj_io_flush(log) : kvj_io_flush_log(log);
 	return o->err;
 }
 
@@ -557,7 +561,7 @@ static void ckpt_backoff(struct kvj_log *log, unsigned tries)
 }
 
 static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
-		      uint32_t nr, uint64_t seq)
+		      uint32_t nr, uint64_t seq, bool for_force)
 {
 	struct ckpt_out o = { .seq = seq };
 	uint8_t *cbuf = NULL;
@@ -570,7 +574,8 @@ static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
 	if (!log->p.no_compress)
 		cbuf = ckpt_compress(log, list, nr, seq, ulen, &slen);
 	for (tries = 0;; tries++) {
-		err = ckpt_try(log, &o, list, nr, cbuf, slen, ulen);
+		err = ckpt_try(log, &o, list, nr, cbuf, slen, ulen,
+			       for_force);
 		if (!err || !kvj_io_transient(err) || kvj_log_is_shutdown(log))
 			break;
 		ckpt_backoff(log, tries);
@@ -627,7 +632,7 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 		nr -= !e->len;
 	if (for_force)
 		log->st_force_writes++;
-	err = ckpt_write(log, list, nr, cur);
+	err = ckpt_write(log, list, nr, cur, for_force);
 	if (err) {
 		/* shut down: the entries die with the context */
 		for (e = list; e; e = next) {

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fs/io/dev.h"
@@ -401,6 +402,86 @@ static int ovl_apply(struct kv_dev *dev)
 	return 0;
 }
 
+/*
+ * Make the overlay's bytes in [off, off + len) durable (both sector
+ * aligned): written to the media, their sectors' histories dropped.  A
+ * page wholly inside leaves the overlay; a page across an end stays for
+ * its bytes outside, still volatile.  Nothing changes unless every write
+ * succeeded.
+ */
+static int ovl_apply_range(struct kv_dev *dev, uint64_t off, uint64_t len)
+{
+	struct ovl *o = &dev->ovl;
+	struct secs *s = &dev->secs;
+	uint64_t end = off + len;
+	struct ovl_slot *slots;
+	size_t i, j;
+	int err;
+
+	if (!o->nr)
+		return 0;
+	slots = malloc(o->cap * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (i = 0; i < o->cap; i++) {
+		uint64_t start = o->slots[i].pgno << OVL_PAGE_SHIFT;
+		uint64_t lo, hi;
+
+		slots[i].pgno = OVL_EMPTY;
+		slots[i].data = NULL;
+		if (o->slots[i].pgno == OVL_EMPTY)
+			continue;
+		lo = start > off ? start : off;
+		hi = start + page_len(dev, o->slots[i].pgno);
+		hi = hi < end ? hi : end;
+		if (lo >= hi)
+			continue;
+		err = io_full(dev->fd, o->slots[i].data + (lo - start),
+			      (size_t)(hi - lo), lo, true);
+		if (err) {
+			free(slots);
+			return err;
+		}
+	}
+	for (i = 0; i < o->cap; i++) {
+		uint64_t pgno = o->slots[i].pgno;
+		uint64_t start = pgno << OVL_PAGE_SHIFT;
+
+		if (pgno == OVL_EMPTY)
+			continue;
+		if (start >= off && start + page_len(dev, pgno) <= end) {
+			free(o->slots[i].data);
+			o->nr--;
+			continue;
+		}
+		ovl_place(slots, o->cap, pgno, o->slots[i].data);
+	}
+	free(o->slots);
+	o->slots = slots;
+
+	/* the sectors inside are the media's now; the rest keep their order */
+	for (i = j = 0; i < s->nr; i++) {
+		uint64_t sec = s->h[i].secno << SEC_SHIFT;
+
+		if (sec >= off && sec + SEC_SIZE <= end) {
+			free(s->h[i].vers);
+			continue;
+		}
+		s->h[j++] = s->h[i];
+	}
+	s->nr = j;
+	if (s->index_cap) {
+		memset(s->index, 0, s->index_cap * sizeof(*s->index));
+		for (i = 0; i < s->nr; i++) {
+			j = ovl_hash(s->h[i].secno, s->index_cap);
+			while (s->index[j])
+				j = (j + 1) & (s->index_cap - 1);
+			s->index[j] = i + 1;
+		}
+	}
+	return 0;
+}
+
 static int secs_index_grow(struct secs *s)
 {
 	size_t cap = s->index_cap ? s->index_cap * 2 : 256;
@@ -674,6 +755,82 @@ int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len, uint64_t off)
 	nr = atomic_fetch_add(&dev->nr_writes, 1) + 1;
 	err = dev->overlay ? ovl_write(dev, buf, len, off) :
 			     fault_write(dev, buf, len, off, nr);
+	pthread_mutex_unlock(&dev->lock);
+	return err;
+}
+
+/* pwritev2(RWF_DSYNC) of the whole buffer; -EOPNOTSUPP where refused. */
+static int write_dsync(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+		ssize_t n = pwritev2(fd, &iov, 1, (off_t)off, RWF_DSYNC);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* a kernel or filesystem without per-write sync */
+			if (errno == EINVAL || errno == EOPNOTSUPP ||
+			    errno == ENOSYS)
+				return -EOPNOTSUPP;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENOSPC;
+		buf += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int kv_dev_pwrite_durable(struct kv_dev *dev, const void *buf, size_t len,
+			  uint64_t off, uint64_t range_off, uint64_t range_len)
+{
+	uint64_t nr;
+	int err;
+
+	if (dev->rdonly)
+		return -EROFS;
+	if (!in_range(dev, len, off) || !in_range(dev, range_len, range_off) ||
+	    off < range_off || off + len > range_off + range_len ||
+	    ((range_off | range_len) & (SEC_SIZE - 1)))
+		return -EINVAL;
+	if (!atomic_load_explicit(&dev->faulty, memory_order_acquire)) {
+		atomic_fetch_add_explicit(&dev->nr_writes, 1,
+					  memory_order_relaxed);
+		/* the range's earlier writes reach the device, then this one */
+		if (sync_file_range(dev->fd, (off_t)range_off,
+				    (off_t)range_len,
+				    SYNC_FILE_RANGE_WAIT_BEFORE |
+					    SYNC_FILE_RANGE_WRITE |
+					    SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+			return -errno;
+		/*
+		 * A synchronous write is written back with its range only,
+		 * then the device cache is flushed (vfs_fsync_range() in
+		 * the host's write path): what was written back before is
+		 * durable with it, and no other dirty page is written.
+		 */
+		err = write_dsync(dev->fd, buf, len, off);
+		if (err != -EOPNOTSUPP)
+			return err;
+		err = io_full(dev->fd, (void *)buf, len, off, true);
+		if (!err && fdatasync(dev->fd) < 0)
+			err = -errno;
+		return err;
+	}
+	pthread_mutex_lock(&dev->lock);
+	nr = atomic_fetch_add(&dev->nr_writes, 1) + 1;
+	if (dev->overlay) {
+		/* flushes write nothing to the media of an overlay */
+		err = ovl_write(dev, buf, len, off);
+	} else {
+		err = fault_write(dev, buf, len, off, nr);
+		if (!err && !atomic_load(&dev->crashed) &&
+		    (dev->fault.modes & CACHE_MODES))
+			err = ovl_apply_range(dev, range_off, range_len);
+	}
 	pthread_mutex_unlock(&dev->lock);
 	return err;
 }

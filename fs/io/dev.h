@@ -94,6 +94,20 @@ int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len,
 		  uint64_t off);
 int kv_dev_flush(struct kv_dev *dev);
 /*
+ * Write buf at off and return once it, and every write issued before it
+ * within [range_off, range_off + range_len), are durable; writes outside
+ * the range may stay volatile.  The write lies inside the range, whose
+ * ends are multiples of 512.  The cheap flush of a small region (the log)
+ * on a device whose other pages are dirty: the range's pages are written
+ * back (sync_file_range()), then this write is made synchronous
+ * (RWF_DSYNC), whose host fsync of its own range flushes the device
+ * cache; only where the host refuses RWF_DSYNC is the whole device
+ * flushed.  Under the volatile fault modes only the range becomes
+ * durable.
+ */
+int kv_dev_pwrite_durable(struct kv_dev *dev, const void *buf, size_t len,
+			  uint64_t off, uint64_t range_off, uint64_t range_len);
+/*
  * A hint that [off, off + len) is read soon (fsck's inode walk): the host
  * starts reading it into its page cache, the caller goes on.  Reads into
  * no memory of the caller's and changes nothing; a range out of the

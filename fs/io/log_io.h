@@ -36,6 +36,21 @@ struct kvfs_log_io {
 	_Atomic uint64_t data_ordered;
 	_Atomic uint64_t data_flushed;
 	_Atomic uint64_t flushes; /* device flushes issued, for the tests */
+	/*
+	 * Log writes issued and the count covered by the last flush of the
+	 * whole device or of the log region: a background checkpoint makes
+	 * only the log durable (kvj_io_ops.flush_log), so that it writes
+	 * back none of the file data the host holds dirty.  The log's tail
+	 * bytes, as last written, are what that flush writes again
+	 * synchronously (kv_dev_pwrite_durable()).  Log writes and
+	 * flush_log are serialised by the journal (its push lock).
+	 */
+	_Atomic uint64_t log_gen;
+	_Atomic uint64_t log_flushed;
+	_Atomic uint64_t log_flushes; /* log-only flushes, for the tests */
+	uint64_t last_off; /* from the start of the region */
+	uint32_t last_len;
+	uint8_t last[512];
 };
 
 /* The ops; their priv is a struct kvfs_log_io. */

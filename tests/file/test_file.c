@@ -55,6 +55,7 @@
 #include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
+#include "journal/log_priv.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"
 
@@ -1147,6 +1148,54 @@ static void test_overwrite_flush(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/*
+ * A checkpoint no force waits for (the timer's) makes the log durable and
+ * writes back no file data: after an overwrite it flushes the log region
+ * only, the data stays unflushed until an fsync.
+ */
+static void test_timer_push_flush(void)
+{
+	static uint8_t buf[64 << 10];
+	struct kvfs_mount *mp;
+	struct kvfs_log_io *lio;
+	uint64_t a, f0, l0;
+
+	make_fs(64 << 20);
+	mp = mount_fs();
+	lio = &mp->lio;
+	a = new_file(mp);
+	memset(buf, 0x5a, sizeof(buf));
+	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 0, 0),
+		 (ssize_t)sizeof(buf));
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	next_tick();
+	CHECK_EQ(kvfs_write(mp, a, buf, 8192, 4096, 0), 8192);
+	CHECK(last_seq(mp, a) > kvj_log_durable_seq(mp->log));
+	f0 = atomic_load(&lio->flushes);
+	l0 = atomic_load(&lio->log_flushes);
+	CHECK_EQ(kvj_cil_push(mp->log, 0, false), 0);
+	CHECK(kvj_log_durable_seq(mp->log) >= last_seq(mp, a));
+	CHECK_EQ(atomic_load(&lio->flushes), f0);
+	CHECK_EQ(atomic_load(&lio->log_flushes), l0 + 1);
+	CHECK(atomic_load(&lio->data_flushed) < atomic_load(&lio->data_gen));
+	/* nothing logged since: a second flush of the log does nothing */
+	CHECK_EQ(kvj_cil_push(mp->log, 0, false), 0);
+	CHECK_EQ(atomic_load(&lio->log_flushes), l0 + 1);
+	/* the fdatasync that follows flushes the data, once */
+	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
+	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	/* an allocating write: the timer's push still flushes its data first */
+	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 1 << 20, 0),
+		 (ssize_t)sizeof(buf));
+	CHECK(atomic_load(&lio->data_ordered) >
+	      atomic_load(&lio->data_flushed));
+	CHECK_EQ(kvj_cil_push(mp->log, 0, false), 0);
+	CHECK_EQ(atomic_load(&lio->flushes), f0 + 2);
+	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 static void test_fsync_scope(void)
 {
 	static uint8_t buf[64 << 10];
@@ -1409,6 +1458,7 @@ int main(int argc, char **argv)
 	test_fsync_scope();
 	test_stamp_tick();
 	test_overwrite_flush();
+	test_timer_push_flush();
 	unlink(path);
 	unlink(tmpl);
 	CHECK_EQ(kv_fini(), 0);
