@@ -574,8 +574,7 @@ static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
 	if (!log->p.no_compress)
 		cbuf = ckpt_compress(log, list, nr, seq, ulen, &slen);
 	for (tries = 0;; tries++) {
-		err = ckpt_try(log, &o, list, nr, cbuf, slen, ulen,
-			       for_force);
+		err = ckpt_try(log, &o, list, nr, cbuf, slen, ulen, for_force);
 		if (!err || !kvj_io_transient(err) || kvj_log_is_shutdown(log))
 			break;
 		ckpt_backoff(log, tries);

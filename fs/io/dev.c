@@ -800,21 +800,26 @@ int kv_dev_pwrite_durable(struct kv_dev *dev, const void *buf, size_t len,
 		atomic_fetch_add_explicit(&dev->nr_writes, 1,
 					  memory_order_relaxed);
 		/* the range's earlier writes reach the device, then this one */
-		if (sync_file_range(dev->fd, (off_t)range_off,
-				    (off_t)range_len,
+		err = 0;
+		if (sync_file_range(dev->fd, (off_t)range_off, (off_t)range_len,
 				    SYNC_FILE_RANGE_WAIT_BEFORE |
 					    SYNC_FILE_RANGE_WRITE |
 					    SYNC_FILE_RANGE_WAIT_AFTER) < 0)
-			return -errno;
+			err = errno == EINVAL || errno == ENOSYS ||
+					      errno == ESPIPE ?
+				      -EOPNOTSUPP :
+				      -errno;
 		/*
 		 * A synchronous write is written back with its range only,
 		 * then the device cache is flushed (vfs_fsync_range() in
 		 * the host's write path): what was written back before is
 		 * durable with it, and no other dirty page is written.
 		 */
-		err = write_dsync(dev->fd, buf, len, off);
+		if (!err)
+			err = write_dsync(dev->fd, buf, len, off);
 		if (err != -EOPNOTSUPP)
 			return err;
+		/* a host without either: the whole device flushed */
 		err = io_full(dev->fd, (void *)buf, len, off, true);
 		if (!err && fdatasync(dev->fd) < 0)
 			err = -errno;

@@ -54,8 +54,7 @@ static int old_or(struct kv_dev *dev, uint64_t off, size_t len, unsigned seed)
 	return 1;
 }
 
-static void durable(struct kv_dev *dev, uint64_t off, size_t len,
-		    unsigned seed)
+static void durable(struct kv_dev *dev, uint64_t off, size_t len, unsigned seed)
 {
 	uint8_t buf[BLK];
 
