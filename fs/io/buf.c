@@ -101,7 +101,10 @@ struct kv_bcache {
 
 	struct kv_shrinker shrinker;
 	void *priv; /* the owner's (e.g. the geometry verifiers need) */
-	/* moved by every reclaim that frees: tl_bufs' entries are stale */
+	/*
+	 * moved by every reclaim that frees (tl_bufs' entries are stale) or
+	 * takes a second chance (kv_buf_kept_fresh())
+	 */
 	atomic_uint_fast64_t free_epoch;
 	struct stat_slot stats[NR_SLOTS];
 
@@ -318,6 +321,7 @@ static size_t bc_reclaim(struct kv_bcache *bc, size_t nr_to_scan, size_t target)
 	struct kv_buf *victims = NULL, *bp;
 	size_t bytes = atomic_load(&bc->bytes), freed = 0, freed_bytes = 0;
 	size_t scanned = 0;
+	bool unref = false; /* a buffer's second chance taken */
 
 	rcu_online();
 	/*
@@ -341,6 +345,7 @@ static size_t bc_reclaim(struct kv_bcache *bc, size_t nr_to_scan, size_t target)
 		flags = atomic_load(&bp->b_flags);
 		if ((flags & (KV_BUF_REF | KV_BUF_STALE)) == KV_BUF_REF) {
 			atomic_fetch_and(&bp->b_flags, ~KV_BUF_REF);
+			unref = true;
 			goto keep;
 		}
 		if (buf_busy(bp, flags))
@@ -362,12 +367,19 @@ keep:
 		lru_add_tail(bc, bp);
 	}
 	kv_mutex_unlock(&bc->lru_lock);
-	if (!victims)
+	if (!victims) {
+		/* after the clears: see kv_buf_kept_fresh() */
+		if (unref)
+			atomic_fetch_add(&bc->free_epoch, 1);
 		return 0;
+	}
 
 	for (bp = victims; bp; bp = bp->b_lru_next)
 		buf_unhash(bp);
-	/* after the unhashes, before the grace period: see tl_bufs */
+	/*
+	 * After the unhashes, before the grace period: see tl_bufs; and
+	 * after the second chances taken (kv_buf_kept_fresh())
+	 */
 	atomic_fetch_add(&bc->free_epoch, 1);
 	synchronize_rcu();
 	while (victims) {
@@ -706,6 +718,19 @@ struct kv_buf *kv_buf_peek_kept(struct kv_bcache *bc, struct kv_buf *bp,
 	    epoch)
 		return NULL;
 	return peek_usable(bp, nblks, ops);
+}
+
+/*
+ * The epoch moves after every free and after every pass that took a
+ * buffer's second chance (cleared KV_BUF_REF): still the keeper's, the
+ * buffer is not freed (nor will be before rcu_read_unlock(), as for
+ * kv_buf_peek_kept()) and is still marked used, as kv_buf_peek() marked
+ * it before it was kept.
+ */
+bool kv_buf_kept_fresh(struct kv_bcache *bc, uint64_t epoch)
+{
+	return atomic_load_explicit(&bc->free_epoch, memory_order_acquire) ==
+	       epoch;
 }
 
 int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
