@@ -103,7 +103,7 @@ struct kv_bcache {
 	void *priv; /* the owner's (e.g. the geometry verifiers need) */
 	/*
 	 * moved by every reclaim that frees (tl_bufs' entries are stale) or
-	 * takes a second chance (kv_buf_kept_fresh())
+	 * takes a second chance (kv_buf_peek_epoch())
 	 */
 	atomic_uint_fast64_t free_epoch;
 	struct stat_slot stats[NR_SLOTS];
@@ -368,7 +368,7 @@ keep:
 	}
 	kv_mutex_unlock(&bc->lru_lock);
 	if (!victims) {
-		/* after the clears: see kv_buf_kept_fresh() */
+		/* after the clears: see kv_buf_peek_epoch() */
 		if (unref)
 			atomic_fetch_add(&bc->free_epoch, 1);
 		return 0;
@@ -378,7 +378,7 @@ keep:
 		buf_unhash(bp);
 	/*
 	 * After the unhashes, before the grace period: see tl_bufs; and
-	 * after the second chances taken (kv_buf_kept_fresh())
+	 * after the second chances taken (kv_buf_peek_epoch())
 	 */
 	atomic_fetch_add(&bc->free_epoch, 1);
 	synchronize_rcu();
@@ -718,19 +718,6 @@ struct kv_buf *kv_buf_peek_kept(struct kv_bcache *bc, struct kv_buf *bp,
 	    epoch)
 		return NULL;
 	return peek_usable(bp, nblks, ops);
-}
-
-/*
- * The epoch moves after every free and after every pass that took a
- * buffer's second chance (cleared KV_BUF_REF): still the keeper's, the
- * buffer is not freed (nor will be before rcu_read_unlock(), as for
- * kv_buf_peek_kept()) and is still marked used, as kv_buf_peek() marked
- * it before it was kept.
- */
-bool kv_buf_kept_fresh(struct kv_bcache *bc, uint64_t epoch)
-{
-	return atomic_load_explicit(&bc->free_epoch, memory_order_acquire) ==
-	       epoch;
 }
 
 int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,

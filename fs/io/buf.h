@@ -205,23 +205,19 @@ struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
  * the pair: bp as kv_buf_peek() would return it, or NULL (freed since or
  * about to be, unhashed, not usable so: peek again).  The pair must be
  * read whole (not torn between two keepers' stores): the keeper's
- * business.
+ * business.  The epoch moves after every free and after every reclaim
+ * pass that took a buffer's second chance (cleared its mark of use): a
+ * keeper that knows by its own means that the block was neither freed
+ * (made stale) nor retyped since (a directory's blocks while the
+ * directory's i_lock_seq holds) and finds the epoch, read in its current
+ * section, still the one it kept may use the contents without
+ * kv_buf_peek_kept() (without reading the buffer): not freed before
+ * rcu_read_unlock(), and still marked used as kv_buf_peek() marked it.
  */
 uint64_t kv_buf_peek_epoch(struct kv_bcache *bc);
 struct kv_buf *kv_buf_peek_kept(struct kv_bcache *bc, struct kv_buf *bp,
 				uint64_t epoch, unsigned nblks,
 				const struct kv_buf_ops *ops);
-/*
- * kv_buf_peek_kept() without reading the buffer (a line a lock-free
- * lookup would miss), for a keeper that knows by its own means that the
- * block was neither freed (made stale) nor retyped since it kept it (a
- * directory's blocks while the directory's i_lock_seq holds): true when
- * the buffer kept at epoch is not freed since (nor will be before
- * rcu_read_unlock()) and is still marked used for reclaim's LRU, as
- * kv_buf_peek() marked it; its contents are then read at the address
- * kept with it.  false: kv_buf_peek_kept() it.
- */
-bool kv_buf_kept_fresh(struct kv_bcache *bc, uint64_t epoch);
 /* An extra reference on a buffer already held. */
 void kv_buf_hold(struct kv_buf *bp);
 void kv_buf_rele(struct kv_buf *bp);

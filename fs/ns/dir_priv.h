@@ -65,15 +65,14 @@ struct kvfs_dir_map_head {
  * that the next lookup in the same block reads neither the buffer
  * cache's index, nor the buffer, nor the block's header: the buffer's
  * contents at addr, found at the buffer cache's free epoch epoch
- * (fs/io/buf.h kv_buf_kept_fresh()), the block key names (a data block's
+ * (fs/io/buf.h kv_buf_peek_epoch()), the block key names (a data block's
  * number; an index block's address and level) with its header checked,
  * as at dp's i_lock_seq stamp - 1 (0: nothing kept; as struct
  * kvfs_dir_map_head's stamp, any change of dp moves i_lock_seq past it,
  * so nothing has to forget them).  Stored by lock-free readers, several
- * at once: under the map's bseq, odd while one stores.  With them, what a
- * lookup reads of the block next, known before anything is checked (so
- * that those misses overlap): of an index block, its record count (the
- * block does not change while i_lock_seq holds).  A line, so that
+ * at once: under the map's bseq, odd while one stores.  With them, of an
+ * index block, its record count, so that its header's line is not read
+ * (the block does not change while i_lock_seq holds).  A line, so that
  * reading one reads one line; two a data block (128 bytes beside the
  * 4 KiB or more of the blocks they keep).
  */
