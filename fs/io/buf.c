@@ -45,7 +45,8 @@
  * hashed (KV_BUF_HASHED): a directory's head and hash root, an AG's
  * headers, looked up again and again, skip the index walk.  The same
  * epoch lets a lock-free reader keep a buffer it found past its RCU
- * section (kv_buf_peek_kept(): a directory's blocks, fs/ns/dir_rcu.c).
+ * section (kv_buf_peek_kept(); a directory's blocks, fs/ns/dir_rcu.c,
+ * with the epoch alone: see kv_buf_peek_epoch() in fs/io/buf.h).
  */
 #define _LGPL_SOURCE
 #include <errno.h>

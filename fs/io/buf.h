@@ -199,10 +199,10 @@ struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 			   const struct kv_buf_ops *ops);
 /*
  * A buffer kv_buf_peek() found, kept by a lock-free reader past its RCU
- * section (a directory's data blocks, fs/ns/dir_rcu.c): the cache's free
- * epoch read before that kv_buf_peek() (kv_buf_peek_epoch(), inside the
- * same section), and later, in another section, kv_buf_peek_kept() of
- * the pair: bp as kv_buf_peek() would return it, or NULL (freed since or
+ * section: the cache's free epoch read before that kv_buf_peek()
+ * (kv_buf_peek_epoch(), inside the same section), and later, in another
+ * section, kv_buf_peek_kept() of the pair: bp as kv_buf_peek() would
+ * return it, or NULL (freed since or
  * about to be, unhashed, not usable so: peek again).  The pair must be
  * read whole (not torn between two keepers' stores): the keeper's
  * business.  The epoch moves after every free and after every reclaim
