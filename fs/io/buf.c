@@ -45,7 +45,8 @@
  * hashed (KV_BUF_HASHED): a directory's head and hash root, an AG's
  * headers, looked up again and again, skip the index walk.  The same
  * epoch lets a lock-free reader keep a buffer it found past its RCU
- * section (kv_buf_peek_kept(): a directory's blocks, fs/ns/dir_rcu.c).
+ * section (kv_buf_peek_kept(); a directory's blocks, fs/ns/dir_rcu.c,
+ * with the epoch alone: see kv_buf_peek_epoch() in fs/io/buf.h).
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -101,7 +102,10 @@ struct kv_bcache {
 
 	struct kv_shrinker shrinker;
 	void *priv; /* the owner's (e.g. the geometry verifiers need) */
-	/* moved by every reclaim that frees: tl_bufs' entries are stale */
+	/*
+	 * moved by every reclaim that frees (tl_bufs' entries are stale) or
+	 * takes a second chance (kv_buf_peek_epoch())
+	 */
 	atomic_uint_fast64_t free_epoch;
 	struct stat_slot stats[NR_SLOTS];
 
@@ -318,6 +322,7 @@ static size_t bc_reclaim(struct kv_bcache *bc, size_t nr_to_scan, size_t target)
 	struct kv_buf *victims = NULL, *bp;
 	size_t bytes = atomic_load(&bc->bytes), freed = 0, freed_bytes = 0;
 	size_t scanned = 0;
+	bool unref = false; /* a buffer's second chance taken */
 
 	rcu_online();
 	/*
@@ -341,6 +346,7 @@ static size_t bc_reclaim(struct kv_bcache *bc, size_t nr_to_scan, size_t target)
 		flags = atomic_load(&bp->b_flags);
 		if ((flags & (KV_BUF_REF | KV_BUF_STALE)) == KV_BUF_REF) {
 			atomic_fetch_and(&bp->b_flags, ~KV_BUF_REF);
+			unref = true;
 			goto keep;
 		}
 		if (buf_busy(bp, flags))
@@ -362,12 +368,19 @@ keep:
 		lru_add_tail(bc, bp);
 	}
 	kv_mutex_unlock(&bc->lru_lock);
-	if (!victims)
+	if (!victims) {
+		/* after the clears: see kv_buf_peek_epoch() */
+		if (unref)
+			atomic_fetch_add(&bc->free_epoch, 1);
 		return 0;
+	}
 
 	for (bp = victims; bp; bp = bp->b_lru_next)
 		buf_unhash(bp);
-	/* after the unhashes, before the grace period: see tl_bufs */
+	/*
+	 * After the unhashes, before the grace period: see tl_bufs; and
+	 * after the second chances taken (kv_buf_peek_epoch())
+	 */
 	atomic_fetch_add(&bc->free_epoch, 1);
 	synchronize_rcu();
 	while (victims) {

@@ -63,23 +63,21 @@ struct kvfs_dir_map_head {
 /*
  * A block's buffer as a lock-free lookup found it (fs/ns/dir_rcu.c), so
  * that the next lookup in the same block reads neither the buffer
- * cache's index nor the block's header: bp, found at the buffer cache's
- * free epoch epoch (fs/io/buf.h kv_buf_peek_kept()), the block key names
- * (a data block's number; an index block's address and level) with its
- * header checked, as at dp's i_lock_seq stamp - 1 (0: nothing kept; as
- * struct kvfs_dir_map_head's stamp, any change of dp moves i_lock_seq
- * past it, so nothing has to forget them).  Stored by lock-free readers,
- * several at once: under the map's bseq, odd while one stores.  With
- * them, what a lookup reads of the block next, known before the buffer
- * is checked (so that those misses overlap): its contents' address and,
- * of an index block, its record count (the block does not change while
- * i_lock_seq holds).  A line, so that reading one reads one line; two a
- * data block (128 bytes beside the 4 KiB or more of the blocks they
- * keep).
+ * cache's index, nor the buffer, nor the block's header: the buffer's
+ * contents at addr, found at the buffer cache's free epoch epoch
+ * (fs/io/buf.h kv_buf_peek_epoch()), the block key names (a data block's
+ * number; an index block's address and level) with its header checked,
+ * as at dp's i_lock_seq stamp - 1 (0: nothing kept; as struct
+ * kvfs_dir_map_head's stamp, any change of dp moves i_lock_seq past it,
+ * so nothing has to forget them).  Stored by lock-free readers, several
+ * at once: under the map's bseq, odd while one stores.  With them, of an
+ * index block, its record count, so that its header's line is not read
+ * (the block does not change while i_lock_seq holds).  A line, so that
+ * reading one reads one line; two a data block (128 bytes beside the
+ * 4 KiB or more of the blocks they keep).
  */
 struct kvfs_dir_map_buf {
 	_Atomic uint64_t key;
-	struct kv_buf *_Atomic bp;
 	const uint8_t *_Atomic addr;
 	_Atomic uint64_t epoch, stamp;
 	_Atomic uint32_t n;

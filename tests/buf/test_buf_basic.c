@@ -4,7 +4,7 @@
  * cache, LSN stamping, read verification failures, hits and misses, length
  * mismatches, pins, dirty and stale buffers versus reclaim and flush, the
  * memory limit, the index sized by the buffers cached, and buffers kept
- * by lock-free readers.
+ * by lock-free readers (kv_buf_peek_kept(), the free epoch).
  */
 #include <malloc.h>
 #include <urcu.h>
@@ -377,6 +377,43 @@ static void test_peek_kept(void)
 	kv_bcache_destroy(bc);
 }
 
+/*
+ * The free epoch moves after a reclaim pass that only took second chances
+ * (cleared the buffers' marks of use: a lock-free keeper that trusts the
+ * epoch without reading the buffer, fs/ns/dir_rcu.c, would otherwise keep
+ * using a buffer left unmarked, for the next pass to free), and after one
+ * that freed.
+ */
+static void test_epoch_second_chance(void)
+{
+	struct kv_bcache *bc = new_cache(0);
+	struct kv_buf *bp;
+	uint64_t epoch;
+
+	for (uint64_t b = 50; b < 52; b++) {
+		CHECK_EQ(kv_buf_get(bc, b, 1, &tb_ops, &bp), 0);
+		kv_buf_rele(bp);
+	}
+	rcu_read_lock();
+	epoch = kv_buf_peek_epoch(bc);
+	CHECK(kv_buf_peek(bc, 50, 1, &tb_ops));
+	CHECK(kv_buf_peek(bc, 51, 1, &tb_ops));
+	CHECK_EQ(kv_buf_peek_epoch(bc), epoch);
+	rcu_read_unlock();
+
+	/* one buffer scanned: its second chance taken, nothing freed */
+	CHECK_EQ(kv_bcache_shrink(bc, 1), 0);
+	CHECK(kv_buf_peek_epoch(bc) != epoch);
+
+	rcu_read_lock();
+	epoch = kv_buf_peek_epoch(bc);
+	CHECK(kv_buf_peek(bc, 50, 1, &tb_ops));
+	rcu_read_unlock();
+	CHECK(kv_bcache_shrink(bc, 16) > 0);
+	CHECK(kv_buf_peek_epoch(bc) != epoch);
+	kv_bcache_destroy(bc);
+}
+
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 32u << 20 };
@@ -390,6 +427,7 @@ int main(void)
 	test_mem_limit();
 	test_index_size();
 	test_peek_kept();
+	test_epoch_second_chance();
 	kv_dev_close(dev);
 	unlink(path);
 	kv_fini();

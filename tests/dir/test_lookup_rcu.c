@@ -15,8 +15,8 @@
  *   - the lock-free walk answered (not -EAGAIN) in both forms, so that
  *     the checks above are the lock-free path's and not only the locked
  *     fallback's.
- * Meanwhile buffers and inodes are reclaimed under them.  Then the
- * checker.
+ * Meanwhile buffers and inodes are reclaimed under them.  Quiet, every
+ * name of a directory of three index levels.  Then the checker.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +27,7 @@
 #include "fs/inode/icache.h"
 #include "fs/io/buf.h"
 #include "fs/ns/dir.h"
+#include "fs/ns/dir_priv.h"
 #include "tests/dir/dirtest.h"
 
 static const struct kvfs_cred cr = { .uid = 1000, .gid = 1000 };
@@ -343,6 +344,60 @@ static void check_head_kept(void)
 	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "d3"), 0);
 }
 
+static void kept_level(const struct kvfs_inode *dp, void *arg)
+{
+	const struct kvfs_dir_map *m =
+		atomic_load_explicit(&dp->i_dirmap, memory_order_acquire);
+
+	*(unsigned *)arg = m ? atomic_load(&m->head.level) : 0;
+}
+
+/*
+ * A directory of three hash index levels (the root, a level of nodes,
+ * the leaves): every name looked up lock-free is found at the inode the
+ * locked lookup gives, and its twin with a suffix (never created) is not
+ * found.  Both node levels are searched from where the hash falls in the
+ * node's range (fs/ns/dir_rcu.c seek()): this meets every child of every
+ * node, its first and last too; a child chosen one off misses names.
+ */
+static void check_deep(void)
+{
+	const unsigned n = 45000;
+	struct kvfs_stat st;
+	unsigned level = 0;
+	uint64_t d, ino;
+	char name[64];
+
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "deep", 0755, &cr, &st), 0);
+	d = st.ino;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "deep-%06u", i);
+		creat_(d, name);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned absent = 0; absent < 2; absent++) {
+			int err;
+
+			snprintf(name, sizeof(name), "deep-%06u%s", i,
+				 absent ? "x" : "");
+			err = kvfs_lookup(mp, d, name, &st);
+			CHECK_EQ(err, absent ? -ENOENT : 0);
+			CHECK_EQ(look_quiet(d, name, &ino), err);
+			if (!err)
+				CHECK_EQ(ino, st.ino);
+		}
+	}
+	/* the root's level, as the lookups kept it: above two levels */
+	CHECK_EQ(kvfs_icache_read(mp, d, kept_level, &level), 0);
+	CHECK(level >= 2);
+	printf("deep: %u names, the index root at level %u\n", n, level);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "deep-%06u", i);
+		CHECK_EQ(kvfs_unlink(mp, d, name), 0);
+	}
+	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "deep"), 0);
+}
+
 int main(void)
 {
 	struct kvfs_dir_stats ds0, ds1;
@@ -378,6 +433,7 @@ int main(void)
 	CHECK_EQ(look(never[0], false, &ino), -ENOENT);
 
 	check_head_kept();
+	check_deep();
 
 	kvfs_dir_get_stats(&ds0);
 	/* short form <-> blocks: a few long names each way */
