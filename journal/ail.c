@@ -334,7 +334,18 @@ static void *ail_thread(void *arg)
 		ail->kicked = false;
 		kv_mutex_unlock(&ail->lock);
 		n = ail_push_batch(log, span, &pinned, &busy, NULL);
-		if (n == 0 && pinned) {
+		if (n == 0 && span) {
+			/*
+			 * Nothing in the span could go: pinned items (the
+			 * CIL's next checkpoint, due anyway, unpins them),
+			 * held ones, intents waiting for their owners.  A
+			 * checkpoint forced here came at every pass while the
+			 * workers relogged the items at the tail, a few
+			 * transactions each; the next look is on the timer
+			 * (a reservation that waits makes the push unbounded).
+			 */
+			idle_pass = true;
+		} else if (n == 0 && pinned) {
 			/* the tail is pinned by the CIL: checkpoint it */
 			kvj_cil_push(log, 0, false);
 		} else if (n < 0 || (n == 0 && busy)) {
@@ -343,11 +354,6 @@ static void *ail_thread(void *arg)
 		kv_mutex_lock(&ail->lock);
 		if (!ail->head || (n == 0 && !pinned && !busy))
 			ail->push_all = false;
-		/*
-		 * Nothing in the span could go (intents waiting for their
-		 * owners): the next look is on the timer, not at once.
-		 */
-		idle_pass = span && n == 0 && !pinned && !busy;
 		if (n < 0)
 			break;
 	}
