@@ -320,7 +320,8 @@ static void *ail_thread(void *arg)
 	kvj_nowait_enter();
 	kv_mutex_lock(&ail->lock);
 	while (!ail->stop) {
-		if (!ail_wants_push(log, &span) || idle_pass) {
+		/* an idle pass delays the next bounded one, no other */
+		if (!ail_wants_push(log, &span) || (idle_pass && span)) {
 			idle_pass = false;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 20 * 1000 * 1000;
@@ -334,21 +335,19 @@ static void *ail_thread(void *arg)
 		ail->kicked = false;
 		kv_mutex_unlock(&ail->lock);
 		n = ail_push_batch(log, span, &pinned, &busy, NULL);
-		if (n == 0 && span) {
-			/*
-			 * Nothing in the span could go: pinned items (the
-			 * CIL's next checkpoint, due anyway, unpins them),
-			 * held ones, intents waiting for their owners.  A
-			 * checkpoint forced here came at every pass while the
-			 * workers relogged the items at the tail, a few
-			 * transactions each; the next look is on the timer
-			 * (a reservation that waits makes the push unbounded).
-			 */
-			idle_pass = true;
-		} else if (n == 0 && pinned) {
+		/*
+		 * A bounded pass that could move nothing (pinned items: the
+		 * CIL's next checkpoint, due anyway, unpins them; held ones;
+		 * intents waiting for their owners) has the next look on the
+		 * timer: a checkpoint forced here came at every pass while the
+		 * workers relogged the items at the tail, a few transactions
+		 * each.  A reservation that waits makes the push unbounded.
+		 */
+		idle_pass = n == 0 && span;
+		if (n == 0 && pinned && !span) {
 			/* the tail is pinned by the CIL: checkpoint it */
 			kvj_cil_push(log, 0, false);
-		} else if (n < 0 || (n == 0 && busy)) {
+		} else if (n < 0 || (n == 0 && busy && !span)) {
 			usleep(1000);
 		}
 		kv_mutex_lock(&ail->lock);
