@@ -274,12 +274,13 @@ static bool ail_idle(struct kvj_log *log)
  * the log has been idle, or asked to.  *span: how much of the log from its
  * tail a pass may write back, 0 for no bound.  Space running short with
  * nobody waiting pushes only the oldest items, those whose write-back
- * brings the log down to three eighths used (XFS's xfsaild push target):
- * unbounded, the passes went on past a tail the CIL pinned, where no
- * write-back moves it, over every pinned item each time, and wrote back
- * the whole AIL (two threads unlinking the files they had just made:
- * every inode cluster written, to be freed a moment later, and the AIL
- * thread took a third of the workers' CPU).
+ * brings the log back to half used, where the push stops (a target, as
+ * XFS's xfsaild has): unbounded, the passes went on past a tail the CIL
+ * pinned, where no write-back moves it, over every pinned item each time,
+ * and wrote back the whole AIL (two threads unlinking the files they had
+ * just made: every inode cluster written, to be freed a moment later, and
+ * the AIL thread took a third of the workers' CPU).  A target lower than
+ * half (three eighths) only wrote more back.
  */
 static bool ail_wants_push(struct kvj_log *log, uint64_t *span)
 {
@@ -297,7 +298,7 @@ static bool ail_wants_push(struct kvj_log *log, uint64_t *span)
 		return true;
 	if (used <= (int64_t)log->p.log_bytes / 2)
 		return false;
-	*span = (uint64_t)used - log->p.log_bytes / 8 * 3;
+	*span = (uint64_t)used - log->p.log_bytes / 2;
 	return true;
 }
 

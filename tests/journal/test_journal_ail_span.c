@@ -2,14 +2,14 @@
 /*
  * The AIL thread's push target (journal/ail.c ail_wants_push()): with the
  * log more than half used and nobody waiting for space, it writes back
- * only the oldest items, those whose removal would bring the log down to
- * three eighths used, and nothing past them while the item at the tail
- * stays pinned (no write-back can move the tail then).  Block 0 is logged
- * first and then reported pinned by its push (as an inode relogged by an
- * unlink is, until the next checkpoint); blocks 1.. are logged after it,
- * a checkpoint each, until the log is more than half used.  Before the target, the
- * thread wrote back every block behind the pinned one, the whole AIL (two
- * threads unlinking the files they had made wrote back every inode
+ * only the oldest items, those whose removal would bring the log back to
+ * half used, and nothing past them while the item at the tail stays
+ * pinned (no write-back can move the tail then).  Block 0 is logged first
+ * and then reported pinned by its push (as an inode relogged by an unlink
+ * is, until the next checkpoint); blocks 1.. are logged after it, a
+ * checkpoint each, until the log is five eighths used.  Before the target,
+ * the thread wrote back every block behind the pinned one, the whole AIL
+ * (two threads unlinking the files they had made wrote back every inode
  * cluster, to be freed a moment later).
  */
 #include <signal.h>
