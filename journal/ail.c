@@ -116,13 +116,14 @@ static void ail_pass_done(struct kvj_log *log)
  * looked at: the batch's survivors are among the first entries the pass
  * scanned, since the AIL only grows at its end.
  */
-int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
-		      unsigned *pushed)
+static int ail_push_batch(struct kvj_log *log, uint64_t span, unsigned *pinned,
+			  unsigned *busy, unsigned *pushed)
 {
 	struct kvj_ail *ail = &log->ail;
 	struct kvj_item *lip, *next;
 	unsigned n = 0, found = 0, removed = 0;
 	uint64_t pass, scanned = 0;
+	kvj_lsn_t first;
 	int err;
 
 	*pinned = 0;
@@ -131,7 +132,11 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 	kvj_nowait_enter();
 	kv_mutex_lock(&ail->lock);
 	pass = ++ail->push_passes;
+	first = kvj_ail_min_locked(log);
 	for (lip = ail->head; lip && n < AIL_BATCH; lip = lip->ail_next) {
+		/* ascending LSNs: the rest lies past the span too */
+		if (span && kvj_lsn_diff_bytes(log, first, lip->lsn) > span)
+			break;
 		scanned++;
 		switch (lip->ops->push(lip, lip->lsn)) {
 		case KVJ_PUSH_SUCCESS:
@@ -204,6 +209,12 @@ int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 	return removed;
 }
 
+int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
+		      unsigned *pushed)
+{
+	return ail_push_batch(log, 0, pinned, busy, pushed);
+}
+
 void kvj_ail_kick(struct kvj_log *log, bool all)
 {
 	struct kvj_ail *ail = &log->ail;
@@ -260,19 +271,35 @@ static bool ail_idle(struct kvj_log *log)
 
 /*
  * Push when space runs short, someone waits for space, memory is short,
- * the log has been idle, or asked to.
+ * the log has been idle, or asked to.  *span: how much of the log from its
+ * tail a pass may write back, 0 for no bound.  Space running short with
+ * nobody waiting pushes only the oldest items, those whose write-back
+ * brings the log back to half used, where the push stops (a target, as
+ * XFS's xfsaild has): unbounded, the passes went on past a tail the CIL
+ * pinned, where no write-back moves it, over every pinned item each time,
+ * and wrote back the whole AIL (two threads unlinking the files they had
+ * just made: every inode cluster written, to be freed a moment later, and
+ * the AIL thread took a third of the workers' CPU).  A target lower than
+ * half (three eighths) only wrote more back.
  */
-static bool ail_wants_push(struct kvj_log *log)
+static bool ail_wants_push(struct kvj_log *log, uint64_t *span)
 {
 	int64_t used =
 		(int64_t)log->p.log_bytes - atomic_load(&log->grant.avail);
 
+	*span = 0;
 	if (atomic_exchange(&log->ail.reclaim, false) ||
 	    (log->ail.head && !log->ail.push_all && ail_idle(log)))
 		log->ail.push_all = true;
-	return log->ail.head && (log->ail.push_all || log->ail.kicked ||
-				 atomic_load(&log->grant.waiters) ||
-				 used > (int64_t)log->p.log_bytes / 2);
+	if (!log->ail.head)
+		return false;
+	if (log->ail.push_all || log->ail.kicked ||
+	    atomic_load(&log->grant.waiters))
+		return true;
+	if (used <= (int64_t)log->p.log_bytes / 2)
+		return false;
+	*span = (uint64_t)used - log->p.log_bytes / 2;
+	return true;
 }
 
 static void *ail_thread(void *arg)
@@ -281,6 +308,8 @@ static void *ail_thread(void *arg)
 	struct kvj_ail *ail = &log->ail;
 	struct timespec ts;
 	unsigned pinned, busy, nofs;
+	bool idle_pass = false;
+	uint64_t span;
 	int n;
 
 	/*
@@ -292,7 +321,9 @@ static void *ail_thread(void *arg)
 	kvj_nowait_enter();
 	kv_mutex_lock(&ail->lock);
 	while (!ail->stop) {
-		if (!ail_wants_push(log)) {
+		/* an idle pass delays the next bounded one, no other */
+		if (!ail_wants_push(log, &span) || (idle_pass && span)) {
+			idle_pass = false;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 20 * 1000 * 1000;
 			if (ts.tv_nsec >= 1000000000) {
@@ -304,11 +335,20 @@ static void *ail_thread(void *arg)
 		}
 		ail->kicked = false;
 		kv_mutex_unlock(&ail->lock);
-		n = kvj_ail_push_once(log, &pinned, &busy, NULL);
-		if (n == 0 && pinned) {
+		n = ail_push_batch(log, span, &pinned, &busy, NULL);
+		/*
+		 * A bounded pass that could move nothing (pinned items: the
+		 * CIL's next checkpoint, due anyway, unpins them; held ones;
+		 * intents waiting for their owners) has the next look on the
+		 * timer: a checkpoint forced here came at every pass while the
+		 * workers relogged the items at the tail, a few transactions
+		 * each.  A reservation that waits makes the push unbounded.
+		 */
+		idle_pass = n == 0 && span;
+		if (n == 0 && pinned && !span) {
 			/* the tail is pinned by the CIL: checkpoint it */
 			kvj_cil_push(log, 0, false);
-		} else if (n < 0 || (n == 0 && busy)) {
+		} else if (n < 0 || (n == 0 && busy && !span)) {
 			usleep(1000);
 		}
 		kv_mutex_lock(&ail->lock);
