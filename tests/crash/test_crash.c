@@ -921,8 +921,13 @@ int main(int argc, char **argv)
 	CHECK_EQ(kv_init(NULL), 0);
 	make_template();
 	test_files(file_points, "files");
-	CHECK(seen.crashed > file_points / 2);
-	CHECK(seen.recovered > file_points / 2);
+	/*
+	 * Most points crash and recover; with a handful (the memory run's
+	 * 4) where they fall is chance (the threads' timing moves the
+	 * commits between writes): at least one then.
+	 */
+	CHECK(seen.crashed > (file_points >= 16 ? file_points / 2 : 0));
+	CHECK(seen.recovered > (file_points >= 16 ? file_points / 2 : 0));
 	CHECK(seen.exact > 0 && seen.ranged > 0);
 	for (unsigned k = 0; k < NKINDS; k++)
 		CHECK(seen.ops[k] > 0);
