@@ -97,13 +97,20 @@ struct kv_dev {
 	int media_err; /* persisting a SECTORS choice failed: until reboot */
 };
 
-static int io_full(int fd, void *buf, size_t len, uint64_t off, bool write)
+/*
+ * Whole-length pread, pwrite, or with rwf pwritev2() with those flags
+ * (RWF_DSYNC); short transfers are retried.
+ */
+static int io_full_rwf(int fd, void *buf, size_t len, uint64_t off, bool write,
+		       int rwf)
 {
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = write ? pwrite(fd, p, len, (off_t)off) :
-				    pread(fd, p, len, (off_t)off);
+		struct iovec iov = { .iov_base = p, .iov_len = len };
+		ssize_t n = !write ? pread(fd, p, len, (off_t)off) :
+			    rwf	   ? pwritev2(fd, &iov, 1, (off_t)off, rwf) :
+				     pwrite(fd, p, len, (off_t)off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -117,6 +124,11 @@ static int io_full(int fd, void *buf, size_t len, uint64_t off, bool write)
 		off += (uint64_t)n;
 	}
 	return 0;
+}
+
+static int io_full(int fd, void *buf, size_t len, uint64_t off, bool write)
+{
+	return io_full_rwf(fd, buf, len, off, write, 0);
 }
 
 static bool in_range(const struct kv_dev *dev, size_t len, uint64_t off)
@@ -274,17 +286,25 @@ static void ovl_place(struct ovl_slot *slots, size_t cap, uint64_t pgno,
 	slots[i].data = data;
 }
 
-static int ovl_grow(struct ovl *o)
+/* An empty slot table of cap slots, or NULL. */
+static struct ovl_slot *ovl_slots_alloc(size_t cap)
 {
-	size_t cap = o->cap ? o->cap * 2 : 256;
 	struct ovl_slot *slots = malloc(cap * sizeof(*slots));
 
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < cap; i++) {
+	for (size_t i = 0; slots && i < cap; i++) {
 		slots[i].pgno = OVL_EMPTY;
 		slots[i].data = NULL;
 	}
+	return slots;
+}
+
+static int ovl_grow(struct ovl *o)
+{
+	size_t cap = o->cap ? o->cap * 2 : 256;
+	struct ovl_slot *slots = ovl_slots_alloc(cap);
+
+	if (!slots)
+		return -ENOMEM;
 	for (size_t i = 0; i < o->cap; i++)
 		if (o->slots[i].pgno != OVL_EMPTY)
 			ovl_place(slots, cap, o->slots[i].pgno,
@@ -402,6 +422,18 @@ static int ovl_apply(struct kv_dev *dev)
 	return 0;
 }
 
+/* Index every history of s in the empty index of cap slots. */
+static void secs_index_fill(const struct secs *s, size_t *index, size_t cap)
+{
+	for (size_t i = 0; i < s->nr; i++) {
+		size_t j = ovl_hash(s->h[i].secno, cap);
+
+		while (index[j])
+			j = (j + 1) & (cap - 1);
+		index[j] = i + 1;
+	}
+}
+
 /*
  * Make the overlay's bytes in [off, off + len) durable (both sector
  * aligned): written to the media, their sectors' histories dropped.  A
@@ -420,15 +452,13 @@ static int ovl_apply_range(struct kv_dev *dev, uint64_t off, uint64_t len)
 
 	if (!o->nr)
 		return 0;
-	slots = malloc(o->cap * sizeof(*slots));
+	slots = ovl_slots_alloc(o->cap);
 	if (!slots)
 		return -ENOMEM;
 	for (i = 0; i < o->cap; i++) {
 		uint64_t start = o->slots[i].pgno << OVL_PAGE_SHIFT;
 		uint64_t lo, hi;
 
-		slots[i].pgno = OVL_EMPTY;
-		slots[i].data = NULL;
 		if (o->slots[i].pgno == OVL_EMPTY)
 			continue;
 		lo = start > off ? start : off;
@@ -472,12 +502,7 @@ static int ovl_apply_range(struct kv_dev *dev, uint64_t off, uint64_t len)
 	s->nr = j;
 	if (s->index_cap) {
 		memset(s->index, 0, s->index_cap * sizeof(*s->index));
-		for (i = 0; i < s->nr; i++) {
-			j = ovl_hash(s->h[i].secno, s->index_cap);
-			while (s->index[j])
-				j = (j + 1) & (s->index_cap - 1);
-			s->index[j] = i + 1;
-		}
+		secs_index_fill(s, s->index, s->index_cap);
 	}
 	return 0;
 }
@@ -489,13 +514,7 @@ static int secs_index_grow(struct secs *s)
 
 	if (!index)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->nr; i++) {
-		size_t j = ovl_hash(s->h[i].secno, cap);
-
-		while (index[j])
-			j = (j + 1) & (cap - 1);
-		index[j] = i + 1;
-	}
+	secs_index_fill(s, index, cap);
 	free(s->index);
 	s->index = index;
 	s->index_cap = cap;
@@ -759,31 +778,6 @@ int kv_dev_pwrite(struct kv_dev *dev, const void *buf, size_t len, uint64_t off)
 	return err;
 }
 
-/* pwritev2(RWF_DSYNC) of the whole buffer; -EOPNOTSUPP where refused. */
-static int write_dsync(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-		ssize_t n = pwritev2(fd, &iov, 1, (off_t)off, RWF_DSYNC);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* a kernel or filesystem without per-write sync */
-			if (errno == EINVAL || errno == EOPNOTSUPP ||
-			    errno == ENOSYS)
-				return -EOPNOTSUPP;
-			return -errno;
-		}
-		if (n == 0)
-			return -ENOSPC;
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 int kv_dev_pwrite_durable(struct kv_dev *dev, const void *buf, size_t len,
 			  uint64_t off, uint64_t range_off, uint64_t range_len)
 {
@@ -799,27 +793,25 @@ int kv_dev_pwrite_durable(struct kv_dev *dev, const void *buf, size_t len,
 	if (!atomic_load_explicit(&dev->faulty, memory_order_acquire)) {
 		atomic_fetch_add_explicit(&dev->nr_writes, 1,
 					  memory_order_relaxed);
-		/* the range's earlier writes reach the device, then this one */
-		err = 0;
+		/*
+		 * The range's earlier writes reach the device, then this one,
+		 * synchronous: written back with its range only, then the
+		 * device cache flushed (vfs_fsync_range() in the host's write
+		 * path), so what was written back before is durable with it
+		 * and no other dirty page is written.
+		 */
 		if (sync_file_range(dev->fd, (off_t)range_off, (off_t)range_len,
 				    SYNC_FILE_RANGE_WAIT_BEFORE |
 					    SYNC_FILE_RANGE_WRITE |
 					    SYNC_FILE_RANGE_WAIT_AFTER) < 0)
-			err = errno == EINVAL || errno == ENOSYS ||
-					      errno == ESPIPE ?
-				      -EOPNOTSUPP :
-				      -errno;
-		/*
-		 * A synchronous write is written back with its range only,
-		 * then the device cache is flushed (vfs_fsync_range() in
-		 * the host's write path): what was written back before is
-		 * durable with it, and no other dirty page is written.
-		 */
-		if (!err)
-			err = write_dsync(dev->fd, buf, len, off);
-		if (err != -EOPNOTSUPP)
+			err = -errno;
+		else
+			err = io_full_rwf(dev->fd, (void *)buf, len, off, true,
+					  RWF_DSYNC);
+		if (err != -EINVAL && err != -ENOSYS && err != -ESPIPE &&
+		    err != -EOPNOTSUPP)
 			return err;
-		/* a host without either: the whole device flushed */
+		/* a host without one of them: the whole device flushed */
 		err = io_full(dev->fd, (void *)buf, len, off, true);
 		if (!err && fdatasync(dev->fd) < 0)
 			err = -errno;
