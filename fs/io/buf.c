@@ -45,8 +45,8 @@
  * hashed (KV_BUF_HASHED): a directory's head and hash root, an AG's
  * headers, looked up again and again, skip the index walk.  The same
  * epoch lets a lock-free reader keep a buffer it found past its RCU
- * section (kv_buf_peek_kept(); a directory's blocks, fs/ns/dir_rcu.c,
- * with the epoch alone: see kv_buf_peek_epoch() in fs/io/buf.h).
+ * section (a directory's blocks, fs/ns/dir_rcu.c: see kv_buf_peek_epoch()
+ * in fs/io/buf.h).
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -647,27 +647,6 @@ static __attribute__((noinline)) struct kv_buf *peek_index(struct kv_bcache *bc,
 	return bp;
 }
 
-/* A found buffer, not freed before rcu_read_unlock(): usable as asked? */
-static inline struct kv_buf *peek_usable(struct kv_buf *bp, unsigned nblks,
-					 const struct kv_buf_ops *ops)
-{
-	/* acquire: DONE is set after the contents are read in */
-	unsigned flags =
-		atomic_load_explicit(&bp->b_flags, memory_order_acquire);
-
-	if ((flags & (KV_BUF_DONE | KV_BUF_STALE | KV_BUF_HASHED)) !=
-		    (KV_BUF_DONE | KV_BUF_HASHED) ||
-	    atomic_load_explicit(&bp->b_hold, memory_order_relaxed) < 0 ||
-	    bp->b_nblks != nblks ||
-	    __atomic_load_n(&bp->b_ops, __ATOMIC_RELAXED) != ops)
-		return NULL;
-	/* the LRU's second chance, as a hit (a write only the first time) */
-	if (!(flags & KV_BUF_REF))
-		atomic_fetch_or_explicit(&bp->b_flags, KV_BUF_REF,
-					 memory_order_relaxed);
-	return bp;
-}
-
 /*
  * Under the caller's rcu_read_lock(): bc_lookup() without the reference
  * and without the counters, which are the shared writes a lock-free
@@ -686,6 +665,7 @@ struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 	uint64_t epoch =
 		atomic_load_explicit(&bc->free_epoch, memory_order_acquire);
 	struct kv_buf *bp = NULL;
+	unsigned flags;
 
 	if (t->cache_id == bc->id && t->blkno == blkno && t->epoch == epoch) {
 		bp = t->bp;
@@ -699,26 +679,24 @@ struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 		if (!bp)
 			return NULL;
 	}
-	return peek_usable(bp, nblks, ops);
+	/* acquire: DONE is set after the contents are read in */
+	flags = atomic_load_explicit(&bp->b_flags, memory_order_acquire);
+	if ((flags & (KV_BUF_DONE | KV_BUF_STALE | KV_BUF_HASHED)) !=
+		    (KV_BUF_DONE | KV_BUF_HASHED) ||
+	    atomic_load_explicit(&bp->b_hold, memory_order_relaxed) < 0 ||
+	    bp->b_nblks != nblks ||
+	    __atomic_load_n(&bp->b_ops, __ATOMIC_RELAXED) != ops)
+		return NULL;
+	/* the LRU's second chance, as a hit (a write only the first time) */
+	if (!(flags & KV_BUF_REF))
+		atomic_fetch_or_explicit(&bp->b_flags, KV_BUF_REF,
+					 memory_order_relaxed);
+	return bp;
 }
 
 uint64_t kv_buf_peek_epoch(struct kv_bcache *bc)
 {
 	return atomic_load_explicit(&bc->free_epoch, memory_order_acquire);
-}
-
-/*
- * Not freed: a free since the keeper's epoch read would have moved the
- * epoch (after the unhash, before the grace period, as for tl_bufs).
- */
-struct kv_buf *kv_buf_peek_kept(struct kv_bcache *bc, struct kv_buf *bp,
-				uint64_t epoch, unsigned nblks,
-				const struct kv_buf_ops *ops)
-{
-	if (atomic_load_explicit(&bc->free_epoch, memory_order_acquire) !=
-	    epoch)
-		return NULL;
-	return peek_usable(bp, nblks, ops);
 }
 
 int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,

@@ -198,26 +198,19 @@ int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 struct kv_buf *kv_buf_peek(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 			   const struct kv_buf_ops *ops);
 /*
- * A buffer kv_buf_peek() found, kept by a lock-free reader past its RCU
- * section: the cache's free epoch read before that kv_buf_peek()
- * (kv_buf_peek_epoch(), inside the same section), and later, in another
- * section, kv_buf_peek_kept() of the pair: bp as kv_buf_peek() would
- * return it, or NULL (freed since or
- * about to be, unhashed, not usable so: peek again).  The pair must be
- * read whole (not torn between two keepers' stores): the keeper's
- * business.  The epoch moves after every free and after every reclaim
- * pass that took a buffer's second chance (cleared its mark of use): a
- * keeper that knows by its own means that the block was neither freed
- * (made stale) nor retyped since (a directory's blocks while the
- * directory's i_lock_seq holds) and finds the epoch, read in its current
- * section, still the one it kept may use the contents without
- * kv_buf_peek_kept() (without reading the buffer): not freed before
- * rcu_read_unlock(), and still marked used as kv_buf_peek() marked it.
+ * The buffer cache's free epoch, for a lock-free reader that keeps a
+ * buffer kv_buf_peek() found past its RCU section: read before that
+ * kv_buf_peek(), inside the same section.  The epoch moves after every
+ * free and after every reclaim pass that took a buffer's second chance
+ * (cleared its mark of use).  A keeper that knows by its own means that
+ * the block was neither freed (made stale) nor retyped since (a
+ * directory's blocks while the directory's i_lock_seq holds,
+ * fs/ns/dir_rcu.c) and finds the epoch, read in its current section,
+ * still the one it kept may use the contents without reading the
+ * buffer: not freed before rcu_read_unlock(), and still marked used as
+ * kv_buf_peek() marked it.
  */
 uint64_t kv_buf_peek_epoch(struct kv_bcache *bc);
-struct kv_buf *kv_buf_peek_kept(struct kv_bcache *bc, struct kv_buf *bp,
-				uint64_t epoch, unsigned nblks,
-				const struct kv_buf_ops *ops);
 /* An extra reference on a buffer already held. */
 void kv_buf_hold(struct kv_buf *bp);
 void kv_buf_rele(struct kv_buf *bp);

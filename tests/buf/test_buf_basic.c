@@ -4,7 +4,7 @@
  * cache, LSN stamping, read verification failures, hits and misses, length
  * mismatches, pins, dirty and stale buffers versus reclaim and flush, the
  * memory limit, the index sized by the buffers cached, and buffers kept
- * by lock-free readers (kv_buf_peek_kept(), the free epoch).
+ * by lock-free readers (the free epoch, kv_buf_peek_epoch()).
  */
 #include <malloc.h>
 #include <urcu.h>
@@ -332,52 +332,6 @@ static void test_index_size(void)
 }
 
 /*
- * A buffer kept past its RCU section (kv_buf_peek_kept()): given back
- * while nothing was freed, refused for another length, once it went
- * stale, and once a reclaim moved the free epoch (without reading the
- * freed buffer: ASan would see it).
- */
-static void test_peek_kept(void)
-{
-	struct kv_bcache *bc = new_cache(0);
-	struct kv_buf *bp, *kept[2];
-	uint64_t epoch;
-
-	for (uint64_t b = 40; b < 42; b++) {
-		CHECK_EQ(kv_buf_get(bc, b, 1, &tb_ops, &bp), 0);
-		kv_buf_rele(bp);
-	}
-	rcu_read_lock();
-	epoch = kv_buf_peek_epoch(bc);
-	kept[0] = kv_buf_peek(bc, 40, 1, &tb_ops);
-	kept[1] = kv_buf_peek(bc, 41, 1, &tb_ops);
-	rcu_read_unlock();
-	CHECK(kept[0] && kept[1]);
-
-	rcu_read_lock();
-	CHECK(kv_buf_peek_kept(bc, kept[0], epoch, 1, &tb_ops) == kept[0]);
-	CHECK(!kv_buf_peek_kept(bc, kept[0], epoch, 2, &tb_ops));
-	rcu_read_unlock();
-
-	CHECK_EQ(kv_buf_read(bc, 41, 1, &tb_ops, &bp), 0);
-	CHECK(bp == kept[1]);
-	kv_buf_lock(bp);
-	kv_buf_stale(bp);
-	kv_buf_unlock(bp);
-	rcu_read_lock();
-	CHECK(!kv_buf_peek_kept(bc, kept[1], epoch, 1, &tb_ops));
-	rcu_read_unlock();
-	kv_buf_rele(bp);
-
-	CHECK(kv_bcache_shrink(bc, 16) > 0);
-	rcu_read_lock();
-	CHECK(kv_buf_peek_epoch(bc) != epoch);
-	CHECK(!kv_buf_peek_kept(bc, kept[0], epoch, 1, &tb_ops));
-	rcu_read_unlock();
-	kv_bcache_destroy(bc);
-}
-
-/*
  * The free epoch moves after a reclaim pass that only took second chances
  * (cleared the buffers' marks of use: a lock-free keeper that trusts the
  * epoch without reading the buffer, fs/ns/dir_rcu.c, would otherwise keep
@@ -426,7 +380,6 @@ int main(void)
 	test_pin_dirty_stale_reclaim();
 	test_mem_limit();
 	test_index_size();
-	test_peek_kept();
 	test_epoch_second_chance();
 	kv_dev_close(dev);
 	unlink(path);
