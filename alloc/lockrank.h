@@ -51,7 +51,7 @@ enum kv_lock_nest { KV_NEST_NONE, KV_NEST_KEYED, KV_NEST_ANY };
  * counts are leaves (nothing is taken or allocated under them): last but
  * the allocator's.
  * Owners: fuse_node fs/fuse/nodes.c; rename fs/ns/namei.c; kvfs_iolock, kvfs_ilock fs/inode/inode.h;
- * perag fs/space/perag.h; kvfs_buf, kvfs_buf_lru, kvfs_buf_reports fs/io/buf.c; openref
+ * kvfs_conv fs/data/convert.h; perag fs/space/perag.h; kvfs_buf, kvfs_buf_lru, kvfs_buf_reports fs/io/buf.c; openref
  * fs/inode/openref.c; kvfs_bli fs/io/buf_item.c; cil_push, ail, log, grant, cil_pcp
  * journal/log_priv.h; vmap_* alloc/vmap.c; slab alloc/slab.c; buddy
  * alloc/page.c; shrinker, nofail alloc/reclaim.c.
@@ -60,24 +60,25 @@ enum kv_lock_nest { KV_NEST_NONE, KV_NEST_KEYED, KV_NEST_ANY };
 	X(KV_RANK_FUSE_NODE, "fuse_node", 1, KV_NEST_NONE)           \
 	X(KV_RANK_RENAME, "rename", 1, KV_NEST_NONE)                 \
 	X(KV_RANK_IOLOCK, "kvfs_iolock", 2, KV_NEST_KEYED)           \
-	X(KV_RANK_ILOCK, "kvfs_ilock", 3, KV_NEST_KEYED)             \
-	X(KV_RANK_PERAG, "perag", 4, KV_NEST_KEYED)                  \
-	X(KV_RANK_BUF, "kvfs_buf", 4, KV_NEST_ANY)                   \
-	X(KV_RANK_OPENREF, "openref", 5, KV_NEST_NONE)               \
-	X(KV_RANK_CIL_PUSH, "cil_push", 6, KV_NEST_NONE)             \
-	X(KV_RANK_BLI, "kvfs_bli", 7, KV_NEST_NONE)                  \
-	X(KV_RANK_AIL, "ail", 8, KV_NEST_NONE)                       \
-	X(KV_RANK_LOG, "log", 9, KV_NEST_NONE)                       \
-	X(KV_RANK_GRANT, "grant", 10, KV_NEST_NONE)                  \
-	X(KV_RANK_CIL_PCP, "cil_pcp", 11, KV_NEST_NONE)              \
-	X(KV_RANK_BUF_LRU, "kvfs_buf_lru", 12, KV_NEST_NONE)         \
-	X(KV_RANK_BUF_REPORTS, "kvfs_buf_reports", 12, KV_NEST_NONE) \
-	X(KV_RANK_VMAP_PURGE, "vmap_purge", 13, KV_NEST_NONE)        \
-	X(KV_RANK_VMAP_ZONE, "vmap_zone", 14, KV_NEST_NONE)          \
-	X(KV_RANK_SLAB, "slab", 15, KV_NEST_NONE)                    \
-	X(KV_RANK_BUDDY, "buddy", 16, KV_NEST_NONE)                  \
-	X(KV_RANK_SHRINKER, "shrinker", 17, KV_NEST_NONE)            \
-	X(KV_RANK_NOFAIL, "nofail", 18, KV_NEST_NONE)
+	X(KV_RANK_CONV, "kvfs_conv", 3, KV_NEST_NONE)                \
+	X(KV_RANK_ILOCK, "kvfs_ilock", 4, KV_NEST_KEYED)             \
+	X(KV_RANK_PERAG, "perag", 5, KV_NEST_KEYED)                  \
+	X(KV_RANK_BUF, "kvfs_buf", 5, KV_NEST_ANY)                   \
+	X(KV_RANK_OPENREF, "openref", 6, KV_NEST_NONE)               \
+	X(KV_RANK_CIL_PUSH, "cil_push", 7, KV_NEST_NONE)             \
+	X(KV_RANK_BLI, "kvfs_bli", 8, KV_NEST_NONE)                  \
+	X(KV_RANK_AIL, "ail", 9, KV_NEST_NONE)                       \
+	X(KV_RANK_LOG, "log", 10, KV_NEST_NONE)                      \
+	X(KV_RANK_GRANT, "grant", 11, KV_NEST_NONE)                  \
+	X(KV_RANK_CIL_PCP, "cil_pcp", 12, KV_NEST_NONE)              \
+	X(KV_RANK_BUF_LRU, "kvfs_buf_lru", 13, KV_NEST_NONE)         \
+	X(KV_RANK_BUF_REPORTS, "kvfs_buf_reports", 13, KV_NEST_NONE) \
+	X(KV_RANK_VMAP_PURGE, "vmap_purge", 14, KV_NEST_NONE)        \
+	X(KV_RANK_VMAP_ZONE, "vmap_zone", 15, KV_NEST_NONE)          \
+	X(KV_RANK_SLAB, "slab", 16, KV_NEST_NONE)                    \
+	X(KV_RANK_BUDDY, "buddy", 17, KV_NEST_NONE)                  \
+	X(KV_RANK_SHRINKER, "shrinker", 18, KV_NEST_NONE)            \
+	X(KV_RANK_NOFAIL, "nofail", 19, KV_NEST_NONE)
 
 /* KV_RANK_NONE: a class outside the table (a test's own), never checked */
 enum kv_lock_rank {

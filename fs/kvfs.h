@@ -64,6 +64,12 @@ struct kvfs_open_opts {
 	size_t cache_bytes; /* buffer cache limit; 0: default */
 	unsigned commit_ms; /* log push interval; 0: KVFS_COMMIT_MS */
 	/*
+	 * Blocks a write filled are converted (made readable after a crash)
+	 * within this period at the latest, or at fsync; 0: KVFS_CONV_MS
+	 * (fs/data/convert.h).
+	 */
+	unsigned settle_ms;
+	/*
 	 * Threads calling in at once (0: 1): what the smallest memory budget
 	 * a mount accepts depends on (-EINVAL below it, the minimum named in
 	 * kvfs_open_error()).

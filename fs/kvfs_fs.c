@@ -23,6 +23,7 @@
 #include "fs/io/blkhdr.h"
 #include "fs/io/buf_ops.h"
 #include "fs/io/dev.h"
+#include "fs/data/convert.h"
 #include "fs/data/file.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/icreate.h"
@@ -52,6 +53,7 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	mo.threads = o->threads;
 	mo.push_interval_ms = o->commit_ms ? o->commit_ms : KVFS_COMMIT_MS;
 	mo.direct_io = o->direct_io;
+	mo.settle_ms = o->settle_ms;
 	err = kvfs_mount_open(path, &mo, &mp);
 	if (err)
 		return err;
@@ -110,7 +112,9 @@ int kvfs_sync(struct kvfs_mount *mp)
 	if (kvj_log_is_shutdown(mp->log))
 		return -EIO;
 	kvfs_inodegc_flush(mp);
-	err = kvj_log_force(mp->log, 0);
+	err = kvfs_conv_settle_all(mp);
+	if (!err)
+		err = kvj_log_force(mp->log, 0);
 	return err ? err : kv_dev_flush(mp->dev);
 }
 

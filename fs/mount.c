@@ -15,6 +15,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/format/ag.h"
+#include "fs/data/convert.h"
 #include "fs/data/iext.h"
 #include "fs/io/buf_ops.h"
 #include "fs/io/dev.h"
@@ -472,6 +473,13 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 			     strerror(-err));
 			goto out_ic;
 		}
+		err = kvfs_conv_start(mp, o->settle_ms);
+		if (err) {
+			fail(err, "cannot start the settle thread: %s",
+			     strerror(-err));
+			kvfs_inodegc_stop(mp);
+			goto out_ic;
+		}
 		err = o->keep_orphans ? 0 :
 					kvfs_iunlink_recover(mp, &mp->orphans);
 		if (err) {
@@ -520,9 +528,14 @@ void kvfs_mount_shutdown(struct kvfs_mount *mp, const char *why)
 int kvfs_mount_close(struct kvfs_mount *mp)
 {
 	bool shut;
-	int err = 0, err2 = 0;
+	int err = 0, err2 = 0, err_conv;
 
-	/* the last inodes freed while the log still takes transactions */
+	/*
+	 * Written blocks converted, then the last inodes freed, while the
+	 * log still takes transactions (after a shutdown the settle fails:
+	 * what is durable is what the next mount finds).
+	 */
+	err_conv = kvfs_conv_stop(mp);
 	kvfs_inodegc_stop(mp);
 	shut = mp->log && kvj_log_is_shutdown(mp->log);
 
@@ -550,6 +563,8 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 		err2 = kv_bcache_flush(mp->bc);
 		if (!err)
 			err = err2;
+		if (!err)
+			err = err_conv;
 		if (!err && !mp->rdonly)
 			err = sb_write_state(mp, mp->errors_seen ?
 							 KVFS_STATE_ERRORS :

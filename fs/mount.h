@@ -53,6 +53,7 @@
 #include "journal/journal.h"
 
 struct kv_dev;
+struct kvfs_conv_ctl;
 struct kvfs_iext_lru;
 struct kvfs_iunlink;
 
@@ -68,6 +69,8 @@ struct kvfs_mount_opts {
 	size_t cache_bytes;
 	/* journal tuning (journal/journal.h); 0: defaults */
 	unsigned push_interval_ms;
+	/* period of the deferred conversions' settle (fs/data/convert.h) */
+	unsigned settle_ms;
 	unsigned idle_push_ms;
 	/*
 	 * fsck's log replay: leave the unlinked lists to fsck's phases
@@ -143,6 +146,8 @@ struct kvfs_mount {
 	struct kvfs_iext_lru *iext_lru;
 	struct kvfs_openrefs *openrefs; /* fs/inode/openref.h */
 	struct kvfs_inodegc *inodegc; /* fs/inode/inodegc.h; NULL read-only */
+	/* settles of deferred conversions (fs/data/convert.h); NULL read-only */
+	struct kvfs_conv_ctl *conv;
 	struct kvj_log *log; /* NULL when read-only */
 	struct kvfs_bli_log *bl; /* NULL when read-only */
 	struct kvj_recovery_info ri;

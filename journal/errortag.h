@@ -113,6 +113,12 @@ enum kvj_errtag {
 	 * its data, inside its RCU read-side section.
 	 */
 	KVJ_ERRTAG_READ_RCU_DELAY,
+	/*
+	 * A write into unwritten blocks converts them in its own transaction
+	 * instead of leaving them pending (fs/data/convert.h): the path taken
+	 * when a range cannot be recorded.
+	 */
+	KVJ_ERRTAG_CONV_NODEFER,
 	KVJ_ERRTAG_NR,
 };
 

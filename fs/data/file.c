@@ -10,6 +10,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/data/bmap.h"
+#include "fs/data/convert.h"
 #include "fs/io/dev.h"
 #include "fs/data/file.h"
 #include "fs/inode/icache.h"
@@ -92,6 +93,39 @@ int kvfs_file_map(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 	return err;
 }
 
+/*
+ * kvfs_file_map() and the blocks written but not converted yet
+ * (fs/data/convert.h), under one hold of the lock.
+ */
+static int file_map_snap(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
+			 struct kvfs_bmap *map, int *nmap,
+			 struct kvfs_conv_snap *snap)
+{
+	int err;
+
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	err = kvfs_bmapi_read(ip, fb, len, map, nmap);
+	kvfs_conv_snap(ip, snap);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	return err;
+}
+
+/*
+ * The pending blocks without the lock, as they were at one moment (a
+ * seqcount read of i_lock_seq): taken before a map read, so that a block
+ * the snapshot does not show pending is one the map read shows written
+ * if a settle converted it meanwhile.
+ */
+static void snap_racy(struct kvfs_inode *ip, struct kvfs_conv_snap *snap)
+{
+	uint64_t seq;
+
+	do {
+		seq = kvfs_ilock_seq_begin(ip);
+		kvfs_conv_snap(ip, snap);
+	} while (kvfs_ilock_seq_retry(ip, seq));
+}
+
 /* tp joined to ip, locked exclusively */
 static int file_trans_join(struct kvfs_inode *ip, struct kvfs_trans *tp,
 			   struct kvfs_trans **tpp)
@@ -141,9 +175,11 @@ static void kill_suidgid(struct kvfs_inode *ip)
 }
 
 /*
- * ordered: into blocks a later commit makes readable (unwritten), or the
- * zeros past a size that a later commit sets; the log's next write flushes
- * it first (fs/io/log_io.h).  Overwrites wait for fsync's flush.
+ * ordered: the zeros past a size that a later commit sets; the log's next
+ * write flushes it first (fs/io/log_io.h).  Writes into unwritten blocks
+ * are ordered by the conversion that makes them readable
+ * (kvfs_log_io_order() in write_done(), or a settle's flush:
+ * fs/data/convert.h).  Overwrites wait for fsync's flush.
  */
 static int data_write(struct kvfs_mount *mp, const void *buf, size_t len,
 		      uint64_t off, bool ordered)
@@ -157,7 +193,8 @@ static int data_write(struct kvfs_mount *mp, const void *buf, size_t len,
 
 /*
  * Write len bytes of src (zeros when NULL) at boff of block fsb; the rest
- * of the block is read from disk when it is written, else zeros.
+ * of the block is read from disk when it holds data (written, or written
+ * and pending conversion), else zeros.
  */
 static int write_partial(struct kvfs_mount *mp, uint64_t fsb, bool written,
 			 uint32_t boff, const void *src, uint32_t len)
@@ -176,8 +213,7 @@ static int write_partial(struct kvfs_mount *mp, uint64_t fsb, bool written,
 			memcpy(blk + boff, src, len);
 		else
 			memset(blk + boff, 0, len);
-		err = data_write(mp, blk, bs, blk_bytes(mp, fsb),
-				 !written || !src);
+		err = data_write(mp, blk, bs, blk_bytes(mp, fsb), !src);
 	}
 	kvfree(blk);
 	return err;
@@ -185,10 +221,12 @@ static int write_partial(struct kvfs_mount *mp, uint64_t fsb, bool written,
 
 /*
  * Write src to bytes [ps, pe) of the file, inside mapping m: edge blocks
- * read-modify-written, the whole blocks between in one pwrite.
+ * read-modify-written, the whole blocks between in one pwrite.  snap: the
+ * blocks pending conversion, which hold data as written ones do.
  */
 static int write_piece(struct kvfs_mount *mp, const struct kvfs_bmap *m,
-		       const uint8_t *src, uint64_t ps, uint64_t pe)
+		       const struct kvfs_conv_snap *snap, const uint8_t *src,
+		       uint64_t ps, uint64_t pe)
 {
 	uint32_t bl = mp->g.blocklog, bs = mp->g.blocksize;
 	bool written = map_written(m);
@@ -197,16 +235,19 @@ static int write_piece(struct kvfs_mount *mp, const struct kvfs_bmap *m,
 	while (ps < pe && !err) {
 		uint64_t fsb = m->startblock + ((ps >> bl) - m->startoff);
 		uint32_t boff = (uint32_t)(ps & (bs - 1));
-		uint64_t n;
+		uint64_t n, run;
 
 		if (boff || pe - ps < bs) {
+			bool data = written || kvfs_conv_snap_pending(
+						       snap, ps >> bl,
+						       (ps >> bl) + 1, &run);
+
 			n = pe - ps < bs - boff ? pe - ps : bs - boff;
-			err = write_partial(mp, fsb, written, boff, src,
+			err = write_partial(mp, fsb, data, boff, src,
 					    (uint32_t)n);
 		} else {
 			n = (pe - ps) & ~(uint64_t)(bs - 1);
-			err = data_write(mp, src, n, blk_bytes(mp, fsb),
-					 !written);
+			err = data_write(mp, src, n, blk_bytes(mp, fsb), false);
 		}
 		ps += n;
 		src += n;
@@ -218,11 +259,15 @@ int kvfs_file_zero_partial(struct kvfs_inode *ip, uint64_t off, uint64_t len)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	uint32_t bl = mp->g.blocklog;
+	struct kvfs_conv_snap snap;
 	struct kvfs_bmap m;
+	uint64_t run;
 	int nmap = 1, err;
 
-	err = kvfs_file_map(ip, off >> bl, 1, &m, &nmap);
-	if (err || !map_written(&m))
+	err = file_map_snap(ip, off >> bl, 1, &m, &nmap, &snap);
+	if (err || m.startblock == KVFS_NULLBLOCK ||
+	    (!map_written(&m) &&
+	     !kvfs_conv_snap_pending(&snap, off >> bl, (off >> bl) + 1, &run)))
 		return err;
 	return write_partial(mp, m.startblock, true,
 			     (uint32_t)(off & (mp->g.blocksize - 1)), NULL,
@@ -284,7 +329,8 @@ static int alloc_step(struct kvfs_inode *ip, uint64_t fb, uint64_t *fe,
 
 /*
  * I/O completion of a write: convert [fb, fe) when it had unwritten
- * blocks, raise the size to size, set mtime and ctime.
+ * blocks (or leave them pending: fs/data/convert.h), raise the size to
+ * size, set mtime and ctime.
  */
 static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 		      bool convert, uint64_t size, unsigned flags)
@@ -292,6 +338,8 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 	struct kvfs_mount *mp = ip->i_mount;
 	const struct kvfs_trans_res *res =
 		convert ? &mp->resv.write : &mp->resv.ichange;
+	bool defer = convert && !mp->wsync &&
+		     !(flags & (KVFS_WRITE_SYNC | KVFS_WRITE_DSYNC));
 	struct kvfs_trans *tp;
 	uint64_t cur = fb;
 	bool grow;
@@ -313,6 +361,14 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 					      res->log_count, 0, &tp);
 		if (err)
 			return err;
+		if (defer) {
+			defer = false;
+			if (kvfs_conv_defer(ip, fb, fe))
+				convert = false;
+		}
+		/* the data on the media before the blocks are readable */
+		if (convert && cur == fb)
+			kvfs_log_io_order(&mp->lio);
 		while (convert && cur < fe) {
 			struct kvfs_bmap m[MAP_MAX];
 			int nmap = MAP_MAX;
@@ -414,6 +470,15 @@ static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
 	return fe + n <= max ? n : max - fe;
 }
 
+/* Every block of [fb, fe) is pending in snap. */
+static bool pending_all(const struct kvfs_conv_snap *snap, uint64_t fb,
+			uint64_t fe)
+{
+	uint64_t end;
+
+	return kvfs_conv_snap_pending(snap, fb, fe, &end) && end >= fe;
+}
+
 /*
  * One step of a write: *np bytes of src at pos (possibly fewer when the
  * map or the space allows fewer; *np says how many were written).
@@ -426,10 +491,11 @@ static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
 	uint64_t n = *np, fb = pos >> bl, fe = (pos + n + bs - 1) >> bl;
 	uint64_t holes = 0, cur, covered;
 	struct kvfs_bmap map[MAP_MAX];
+	struct kvfs_conv_snap snap;
 	bool unwritten = false, extending = pos + n > ip->i_size;
 	int nmap = MAP_MAX, err, i;
 
-	err = kvfs_file_map(ip, fb, fe - fb, map, &nmap);
+	err = file_map_snap(ip, fb, fe - fb, map, &nmap, &snap);
 	if (err)
 		return err;
 	covered = map_end(&map[nmap - 1]);
@@ -447,7 +513,7 @@ static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
 		if (err)
 			return err;
 		nmap = MAP_MAX;
-		err = kvfs_file_map(ip, fb, fe - fb, map, &nmap);
+		err = file_map_snap(ip, fb, fe - fb, map, &nmap, &snap);
 		if (err)
 			return err;
 		fe = map_end(&map[nmap - 1]);
@@ -463,8 +529,12 @@ static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
 		/* the I/O lock keeps the blocks: a hole here is damage */
 		if (map[i].startblock == KVFS_NULLBLOCK)
 			return -EUCLEAN;
-		unwritten |= !map_written(&map[i]);
-		err = write_piece(mp, &map[i], src + (cur - pos), cur, pe);
+		/* blocks pending conversion already are data */
+		if (!map_written(&map[i]))
+			unwritten |= !pending_all(&snap, cur >> bl,
+						  (pe + bs - 1) >> bl);
+		err = write_piece(mp, &map[i], &snap, src + (cur - pos), cur,
+				  pe);
 		if (err)
 			return err;
 		cur = pe;
@@ -704,6 +774,45 @@ static int read_map(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 	return err == -EAGAIN ? kvfs_file_map(ip, fb, len, map, nmap) : err;
 }
 
+/*
+ * Bytes [cur, pe) of mapping m, not written (a hole or unwritten), into
+ * dst: zeros, but where its blocks are pending conversion (data the map
+ * does not show yet, fs/data/convert.h), from the device.
+ */
+static int read_unwritten(struct kvfs_mount *mp, const struct kvfs_bmap *m,
+			  const struct kvfs_conv_snap *snap, uint8_t *dst,
+			  uint64_t cur, uint64_t pe)
+{
+	uint32_t bl = mp->g.blocklog;
+	uint64_t mask = mp->g.blocksize - 1;
+
+	while (cur < pe) {
+		uint64_t b = cur >> bl, run, e;
+		bool data = m->startblock != KVFS_NULLBLOCK &&
+			    kvfs_conv_snap_pending(snap, b,
+						   ((pe - 1) >> bl) + 1, &run);
+
+		if (m->startblock == KVFS_NULLBLOCK)
+			run = ((pe - 1) >> bl) + 1;
+		e = run << bl < pe ? run << bl : pe;
+		if (data) {
+			int err = kv_dev_pread(
+				mp->dev, dst, e - cur,
+				blk_bytes(mp,
+					  m->startblock + (b - m->startoff)) +
+					(cur & mask));
+
+			if (err)
+				return err;
+		} else {
+			memset(dst, 0, e - cur);
+		}
+		dst += e - cur;
+		cur = e;
+	}
+	return 0;
+}
+
 /* The largest read made inside an RCU read-side section (see read_rcu()). */
 #define RCU_READ_MAX (128u << 10)
 
@@ -755,8 +864,10 @@ static void read_rcu_fn(const struct kvfs_inode *cip, void *arg)
 	uint32_t bl = mp->g.blocklog;
 	uint64_t size = __atomic_load_n(&ip->i_size, __ATOMIC_RELAXED);
 	uint64_t cur = r->off, end;
+	struct kvfs_conv_snap snap;
 
 	r->ret = -EAGAIN;
+	kvfs_conv_snap(ip, &snap);
 	if (!S_ISREG(__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED)) ||
 	    (!r->noatime && !atime_quiet(ip)))
 		return;
@@ -779,13 +890,17 @@ static void read_rcu_fn(const struct kvfs_inode *cip, void *arg)
 				pe = end;
 			if (pe <= cur)
 				return;
-			if (!map_written(&map[i]))
-				memset(r->dst + (cur - r->off), 0, pe - cur);
-			else if (kv_dev_pread(mp->dev, r->dst + (cur - r->off),
-					      pe - cur,
-					      blk_bytes(mp, map[i].startblock) +
-						      cur -
-						      (map[i].startoff << bl)))
+			if (!map_written(&map[i])) {
+				if (read_unwritten(mp, &map[i], &snap,
+						   r->dst + (cur - r->off), cur,
+						   pe))
+					return;
+			} else if (kv_dev_pread(
+					   mp->dev, r->dst + (cur - r->off),
+					   pe - cur,
+					   blk_bytes(mp, map[i].startblock) +
+						   cur -
+						   (map[i].startoff << bl)))
 				return;
 			cur = pe;
 		}
@@ -841,6 +956,7 @@ ssize_t kvfs_read_flags(struct kvfs_mount *mp, uint64_t ino, void *buf,
 			size_t len, off_t off, unsigned flags)
 {
 	uint32_t bl = mp->g.blocklog;
+	struct kvfs_conv_snap snap;
 	struct kvfs_inode *ip;
 	uint8_t *dst = buf;
 	uint64_t cur, end;
@@ -856,6 +972,7 @@ ssize_t kvfs_read_flags(struct kvfs_mount *mp, uint64_t ino, void *buf,
 	if (err)
 		return err;
 	kvfs_ilock(ip, KVFS_IOLOCK_SHARED);
+	snap_racy(ip, &snap);
 	cur = (uint64_t)off;
 	end = cur >= ip->i_size	     ? cur :
 	      len < ip->i_size - cur ? cur + len :
@@ -878,8 +995,9 @@ ssize_t kvfs_read_flags(struct kvfs_mount *mp, uint64_t ino, void *buf,
 					blk_bytes(mp, map[i].startblock) + cur -
 						(map[i].startoff << bl));
 			else
-				memset(dst + (cur - (uint64_t)off), 0,
-				       pe - cur);
+				err = read_unwritten(
+					mp, &map[i], &snap,
+					dst + (cur - (uint64_t)off), cur, pe);
 			cur = pe;
 		}
 	}
@@ -888,6 +1006,48 @@ ssize_t kvfs_read_flags(struct kvfs_mount *mp, uint64_t ino, void *buf,
 	kvfs_iunlock(ip, KVFS_IOLOCK_SHARED);
 	kvfs_iput(ip);
 	return err ? err : (ssize_t)(end - (uint64_t)off);
+}
+
+/*
+ * SEEK_DATA / SEEK_HOLE in blocks from ob, i_lock held: the map's answer
+ * (unwritten blocks are holes), where blocks pending conversion are data.
+ */
+static int seek_blocks(struct kvfs_inode *ip, uint64_t ob, bool data,
+		       uint64_t *res)
+{
+	uint64_t max = kvfs_max_fileoff_blocks(&ip->i_mount->g), b, run;
+	struct kvfs_conv_snap snap;
+	int err;
+
+	kvfs_conv_snap(ip, &snap);
+	if (data) {
+		err = kvfs_bmap_seek_data(ip, ob, &b);
+		if (err == -ENXIO)
+			b = max;
+		else if (err)
+			return err;
+		for (uint32_t i = 0; i < snap.nr; i++) {
+			uint64_t s = snap.start[i] > ob ? snap.start[i] : ob;
+
+			if (snap.end[i] > ob && s < b)
+				b = s;
+		}
+		if (b >= max)
+			return -ENXIO;
+		*res = b;
+		return 0;
+	}
+	err = kvfs_bmap_seek_hole(ip, ob, &b);
+	while (!err && kvfs_conv_snap_pending(&snap, b, max, &run)) {
+		if (run >= max) {
+			b = max;
+			break;
+		}
+		err = kvfs_bmap_seek_hole(ip, run, &b);
+	}
+	if (!err)
+		*res = b;
+	return err;
 }
 
 int kvfs_lseek(struct kvfs_mount *mp, uint64_t ino, off_t off, int whence,
@@ -910,10 +1070,7 @@ int kvfs_lseek(struct kvfs_mount *mp, uint64_t ino, off_t off, int whence,
 		err = -ENXIO;
 		goto out;
 	}
-	if (whence == SEEK_DATA)
-		err = kvfs_bmap_seek_data(ip, (uint64_t)off >> bl, &b);
-	else
-		err = kvfs_bmap_seek_hole(ip, (uint64_t)off >> bl, &b);
+	err = seek_blocks(ip, (uint64_t)off >> bl, whence == SEEK_DATA, &b);
 	if (err)
 		goto out;
 	r = b << bl > (uint64_t)off ? b << bl : (uint64_t)off;
@@ -940,6 +1097,10 @@ int kvfs_file_sync(struct kvfs_inode *ip, bool datasync)
 
 	if (!mp->log)
 		return 0;
+	/* blocks written but not converted: durable, then converted */
+	err = kvfs_conv_settle(ip);
+	if (err)
+		return err;
 	if (datasync) {
 		seq = atomic_load(&ip->i_dsync_seq);
 	} else {

@@ -15,7 +15,10 @@
  * completion).  Every log write is preceded by a device flush when such
  * data (or the zeroing of a block's tail) was written since the last one
  * (fs/io/log_io.h), so the checkpoint holding a conversion never reaches the
- * media before the data.  Overwrites of written blocks need no
+ * media before the data.  A large file's writes leave the conversion to a
+ * settle that flushes first (fs/data/convert.h): the blocks stay pending,
+ * and the log's size stays below them, until fsync, sync, unmount or the
+ * settle thread.  Overwrites of written blocks need no
  * transaction but the timestamps' (at most one per tick of the coarse
  * clock, as the kernel's current_time()), and no flush before the log's
  * writes: only fsync flushes them.
@@ -36,11 +39,12 @@
  * at once; fallocate(KEEP_SIZE) past EOF trims what is marked first and
  * clears the mark, so the blocks it allocates past EOF stay.
  *
- * fsync: the log forced up to the inode's last change: i_sync_seq (and
+ * fsync: the inode's pending blocks settled (a flush, their conversion),
+ * then the log forced up to the inode's last change: i_sync_seq (and
  * for fdatasync i_dsync_seq, the last change of its size or map), never a
  * whole-log force; the flush after that log write covers the data, and
  * without a force the device is flushed if data was written since the
- * last flush: one device flush either way.
+ * last flush: one device flush either way when nothing was pending.
  *
  * Locks: i_iolock exclusive for writes that extend the file or are not
  * block-aligned, truncate and fallocate; shared for reads, lseek and

@@ -8,6 +8,7 @@
 #include <linux/falloc.h>
 
 #include "fs/data/bmap.h"
+#include "fs/data/convert.h"
 #include "fs/data/file.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inode_item.h"
@@ -162,8 +163,10 @@ int kvfs_file_alloc_unwritten(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 		return err;
 	}
 	/* a full fork keeps what was allocated (no extent B+tree yet) */
-	if (!err && size > ip->i_size)
+	if (!err && size > ip->i_size) {
 		ip->i_size = size;
+		kvfs_conv_size_set(ip);
+	}
 	kvfs_inode_now(&ip->i_ctime);
 	ip->i_mtime = ip->i_ctime;
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
@@ -185,9 +188,12 @@ static int punch_range(struct kvfs_inode *ip, uint64_t off, uint64_t end)
 	const struct kvfs_geom *g = &ip->i_mount->g;
 	uint64_t mask = g->blocksize - 1, eb = end & ~mask;
 	uint64_t fb = (off + mask) >> g->blocklog, fe = end >> g->blocklog;
-	int err = 0;
+	int err;
 
-	if (fe > fb)
+	/* written blocks pending conversion lose no byte outside the range */
+	err = kvfs_conv_settle_range(ip, off >> g->blocklog,
+				     (end + mask) >> g->blocklog);
+	if (!err && fe > fb)
 		err = kvfs_file_unmap(ip, fb, fe - fb);
 	if (!err && off & mask)
 		err = kvfs_file_zero_partial(

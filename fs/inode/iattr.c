@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include "fs/data/convert.h"
 #include "fs/data/file.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inode_item.h"
@@ -160,6 +161,7 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		set_nonsize(ip, sa, cr, &now);
 		if (v & KVFS_SET_SIZE) {
 			ip->i_size = sa->size;
+			kvfs_conv_size_set(ip);
 			if (!(v & KVFS_SET_MTIME) && !keep)
 				ip->i_mtime = now;
 		}

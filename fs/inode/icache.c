@@ -46,6 +46,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/bug.h"
+#include "fs/data/convert.h"
 #include "fs/data/iext.h"
 #include "fs/hash.h"
 #include "fs/io/buf_ops.h"
@@ -200,6 +201,7 @@ static void inode_free(struct kvfs_icache *ic, struct kvfs_inode *ip)
 {
 	kvfs_inode_item_teardown(ip);
 	kvfs_iext_inode_free(ip);
+	kvfs_conv_free(ip);
 	pthread_rwlock_destroy(&ip->i_iolock);
 	pthread_rwlock_destroy(&ip->i_lock);
 	kvfs_dir_map_free(ip);
@@ -226,6 +228,9 @@ static bool inode_reclaimable(struct kvfs_inode *ip)
 	    !__atomic_load_n(&ip->i_nlink, __ATOMIC_RELAXED))
 		return false;
 	if (atomic_load(&ip->i_spec_prealloc))
+		return false;
+	/* written blocks not yet converted: the settle thread needs it */
+	if (kvfs_conv_busy(ip))
 		return false;
 	return !ip->i_mount->log || kvfs_inode_item_clean(ip);
 }

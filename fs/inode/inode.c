@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "alloc/kvalloc.h"
+#include "fs/data/convert.h"
 #include "fs/io/blkhdr.h"
 #include "fs/format/dinode.h"
 #include "fs/inode/inode.h"
@@ -220,7 +221,7 @@ void kvfs_inode_to_log(const struct kvfs_inode *ip, struct kvfs_log_dinode *ld)
 	ld->nlink = kv_cpu_to_le32(ip->i_nlink);
 	ld->uid = kv_cpu_to_le32(ip->i_uid);
 	ld->gid = kv_cpu_to_le32(ip->i_gid);
-	ld->size = kv_cpu_to_le64(ip->i_size);
+	ld->size = kv_cpu_to_le64(kvfs_conv_log_size(ip));
 	ld->nblocks = kv_cpu_to_le64(ip->i_nblocks);
 	ts_to_disk(&ld->atime, &ip->i_atime);
 	ts_to_disk(&ld->mtime, &ip->i_mtime);

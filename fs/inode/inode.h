@@ -52,6 +52,7 @@
 #include "fs/format.h"
 #include "journal/journal.h"
 
+struct kvfs_conv;
 struct kvfs_dir_map;
 struct kvfs_iext;
 struct kvfs_mount;
@@ -197,6 +198,12 @@ struct kvfs_inode {
 	 * fork, NULL until a lookup loads it (freed with the inode).
 	 */
 	_Atomic(struct kvfs_iext *) i_iext;
+
+	/*
+	 * fs/data/convert.h's: blocks written but not yet converted, NULL
+	 * until a write first defers a conversion (freed with the inode).
+	 */
+	struct kvfs_conv *i_conv;
 };
 
 /* Lock flags (combine one I/O lock and one inode lock flag). */

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "fs/data/bmap.h"
+#include "fs/data/convert.h"
 #include "fs/trans/defer.h"
 #include "fs/inode/inode.h"
 #include "fs/inode/itruncate.h"
@@ -20,6 +21,8 @@ int kvfs_itruncate_extents(struct kvfs_trans **tpp, struct kvfs_inode *ip,
 	uint64_t rem;
 	int err;
 
+	/* what a write left pending there goes with the blocks */
+	kvfs_conv_trim(ip, first);
 	if (first >= max || !ip->i_nextents)
 		return 0;
 	rem = max - first;

@@ -46,6 +46,11 @@ void kvfs_log_io_data_written(struct kvfs_log_io *lio, bool ordered)
 		advance_to(&lio->data_ordered, gen);
 }
 
+void kvfs_log_io_order(struct kvfs_log_io *lio)
+{
+	advance_to(&lio->data_ordered, atomic_load(&lio->data_gen));
+}
+
 /* Flush the device, recording the data writes it covers. */
 static int flush_all(struct kvfs_log_io *lio)
 {

@@ -23,8 +23,9 @@ struct kvfs_log_io {
 	uint64_t len; /* bytes */
 	/*
 	 * File data writes issued (fs/data/file.c), the count at the last one that
-	 * a checkpoint may make reachable (ordered: into unwritten blocks, or
-	 * zeroing), and the count covered by the last device flush: every
+	 * a checkpoint may make reachable (ordered: blocks a write converts in
+	 * its own transaction, kvfs_log_io_order(), or zeroing), and the count
+	 * covered by the last device flush: every
 	 * log write is preceded by a flush when ordered data was written
 	 * since, so that a checkpoint making blocks reachable never reaches
 	 * the media before their data (XFS's REQ_PREFLUSH on its log
@@ -65,6 +66,11 @@ void kvfs_log_io_init(struct kvfs_log_io *lio, struct kv_dev *dev,
  * write must not reach the media before it.
  */
 void kvfs_log_io_data_written(struct kvfs_log_io *lio, bool ordered);
+/*
+ * Every data write completed so far is ordered: the next log write flushes
+ * first (a conversion of blocks written earlier, fs/data/convert.h).
+ */
+void kvfs_log_io_order(struct kvfs_log_io *lio);
 /*
  * Flush the device if file data was written since the last flush: the
  * data written before the call is then durable.  0 or -errno.

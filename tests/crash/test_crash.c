@@ -43,7 +43,9 @@
  * The crash points are write numbers drawn from a clean run's count.
  * `test_crash --points N --seed S` runs N points of each test (CI: the
  * defaults below); `--mode M` only one mode (crash, volatile, tear,
- * sectors).
+ * sectors); `--max-size SIZE` files up to SIZE, where a write into
+ * unwritten blocks of a file of 64 KiB or more leaves them pending
+ * conversion: after the crash they read as they did at the snapshot (0).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,10 +76,13 @@
 #define FILES 2 /* durable files per thread */
 #define NFILES (THREADS * FILES)
 /*
- * File offsets stay below: 6 blocks, so that a file never needs more
- * extents than the inode's fork holds (no extent B+tree yet).
+ * File offsets stay below maxsize: by default 6 blocks (small files,
+ * whose writes convert their blocks at once); --max-size up to
+ * MAXSIZE_CAP makes files whose writes leave blocks pending conversion
+ * (fs/data/convert.h).
  */
-#define MAXSIZE (24u << 10)
+#define MAXSIZE_CAP (1u << 20)
+static uint64_t maxsize = 24u << 10;
 #define OPS 48 /* operations per thread and run */
 #define IMG_SIZE (32u << 20)
 #define GARBAGE 0xa5 /* the image's bytes before mkfs */
@@ -103,7 +108,7 @@ struct op {
 struct file {
 	uint32_t fid;
 	uint64_t ino;
-	uint8_t *cur, *snap; /* MAXSIZE bytes each, 0 past the size */
+	uint8_t *cur, *snap; /* maxsize bytes each, 0 past the size */
 	uint64_t cur_size, snap_size;
 	uint32_t gen;
 	struct op ops[OPS + 1];
@@ -202,8 +207,8 @@ static uint64_t make_file(struct kvfs_mount *mp)
 
 static void model_zero(struct file *f, uint64_t off, uint64_t end)
 {
-	if (end > MAXSIZE)
-		end = MAXSIZE;
+	if (end > maxsize)
+		end = maxsize;
 	if (off < end)
 		memset(f->cur + off, 0, end - off);
 }
@@ -217,7 +222,7 @@ static void model_set_size(struct file *f, uint64_t size)
 
 static void snapshot(struct file *f)
 {
-	memcpy(f->snap, f->cur, MAXSIZE);
+	memcpy(f->snap, f->cur, maxsize);
 	f->snap_size = f->cur_size;
 	f->nops = 0;
 	f->synced = true;
@@ -229,12 +234,12 @@ static void files_reset(void)
 		struct file *f = &files[i];
 
 		if (!f->cur) {
-			f->cur = calloc(1, MAXSIZE);
-			f->snap = calloc(1, MAXSIZE);
+			f->cur = calloc(1, MAXSIZE_CAP);
+			f->snap = calloc(1, MAXSIZE_CAP);
 			CHECK(f->cur && f->snap);
 		}
-		memset(f->cur, 0, MAXSIZE);
-		memset(f->snap, 0, MAXSIZE);
+		memset(f->cur, 0, maxsize);
+		memset(f->snap, 0, maxsize);
 		f->fid = i + 1;
 		f->cur_size = f->snap_size = 0;
 		f->gen = 0;
@@ -258,12 +263,14 @@ static void expect_ok(struct kvfs_mount *mp, long long err, const char *what,
 
 static void read_check(struct kvfs_mount *mp, const struct file *f)
 {
-	static _Thread_local uint8_t buf[MAXSIZE + 1];
+	/* per thread (a thread owns its files), not in TLS: a MiB each */
+	static uint8_t bufs[THREADS][MAXSIZE_CAP + 1];
+	uint8_t *buf = bufs[(f->fid - 1) / FILES];
 	ssize_t n;
 
 	if (crash_crashed(mp))
 		return;
-	n = kvfs_read(mp, f->ino, buf, sizeof(buf), 0);
+	n = kvfs_read(mp, f->ino, buf, maxsize + 1, 0);
 	/* the dead machine's reads may see what never reached the media */
 	if (crash_crashed(mp))
 		return;
@@ -285,7 +292,7 @@ static void read_check(struct kvfs_mount *mp, const struct file *f)
 static void do_op(struct kvfs_mount *mp, struct file *f, uint64_t *rs)
 {
 	unsigned r = crash_rnd(rs) % 100;
-	uint64_t off = crash_rnd(rs) % MAXSIZE, len;
+	uint64_t off = crash_rnd(rs) % maxsize, len;
 	struct op op = { .size_before = f->cur_size };
 	long long err;
 
@@ -302,14 +309,15 @@ static void do_op(struct kvfs_mount *mp, struct file *f, uint64_t *rs)
 		len = 1 + crash_rnd(rs) % 10000;
 		break;
 	default:
-		len = 1 + crash_rnd(rs) % MAXSIZE;
+		len = 1 + crash_rnd(rs) % maxsize;
 	}
-	if (off + len > MAXSIZE)
-		len = MAXSIZE - off;
+	if (off + len > maxsize)
+		len = maxsize - off;
 	op.off = off;
 	op.len = len;
 	if (r < 40) {
-		static _Thread_local uint8_t buf[MAXSIZE];
+		static uint8_t bufs[THREADS][MAXSIZE_CAP];
+		uint8_t *buf = bufs[(f->fid - 1) / FILES];
 
 		op.kind = OP_WRITE;
 		op.gen = ++f->gen;
@@ -535,13 +543,13 @@ static bool byte_allowed(const struct file *f, uint64_t b, uint8_t v)
 
 static void verify_file(struct kvfs_mount *mp, struct file *f, unsigned point)
 {
-	static uint8_t buf[MAXSIZE + 1];
+	static uint8_t buf[MAXSIZE_CAP + 1];
 	struct kvfs_stat st;
 	ssize_t n;
 
 	CHECK_EQ(kvfs_getattr(mp, f->ino, &st), 0);
 	CHECK(S_ISREG(st.mode));
-	n = kvfs_read(mp, f->ino, buf, sizeof(buf), 0);
+	n = kvfs_read(mp, f->ino, buf, maxsize + 1, 0);
 	CHECK_EQ(n, (ssize_t)st.size);
 	if (!f->nops) {
 		/* untouched since a durable fsync (or the setup) */
@@ -853,9 +861,12 @@ static void test_memory(unsigned points)
 static void usage(const char *prog)
 {
 	printf("usage: %s [--points N] [--seed S] [--mode crash|volatile|"
-	       "tear|sectors] [--memory [--budget SIZE]] [--verbose]\n"
+	       "tear|sectors] [--max-size SIZE] [--memory [--budget SIZE]]\n"
+	       "  [--verbose]\n"
 	       "  crash points per test (default: the CI set), seed of the\n"
 	       "  crash points and of the workload, one crash mode only;\n"
+	       "  --max-size: file offsets below SIZE (default 24K, at most\n"
+	       "  1M; 64K and more: writes left pending conversion);\n"
 	       "  --memory: also the memory test, under a kvalloc budget of\n"
 	       "  SIZE (default: 7/8 of what its run holds unpressed)\n",
 	       prog);
@@ -870,6 +881,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "budget", required_argument, NULL, 'b' },
 		{ "memory", no_argument, NULL, 'M' },
+		{ "max-size", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -877,7 +889,7 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:s:m:vb:Mh", lopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "p:s:m:vb:MS:h", lopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'p':
@@ -905,6 +917,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			opt.budget = (size_t)v;
+			break;
+		case 'S':
+			if (kvfs_parse_size(optarg, &v) || v < 4096 ||
+			    v > MAXSIZE_CAP) {
+				usage(argv[0]);
+				return 2;
+			}
+			maxsize = v;
 			break;
 		case 'h':
 			usage(argv[0]);

@@ -55,6 +55,7 @@
 #include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 #include "journal/log_priv.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"
@@ -856,6 +857,9 @@ static void test_crash_points(void)
  * still in a volatile cache whose sectors persist in any order: the crash
  * comes right after the checkpoint's write.  The conversion may persist;
  * the data must then have persisted before it (the log write's flush).
+ * The write converts in its own transaction (errortag conv_nodefer: the
+ * path of a write whose range cannot be left pending); a deferred one,
+ * which such a push never converts, is tests/file/test_convert.c's.
  */
 static void test_preflush(void)
 {
@@ -864,6 +868,7 @@ static void test_preflush(void)
 	uint64_t ino = make_stale_image();
 
 	memset(buf, 0x55, sizeof(buf));
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_CONV_NODEFER, 0, 1, 0), 0);
 	for (seed = 1; seed <= 32; seed++) {
 		struct kv_dev_fault f = {
 			.modes = KV_FAULT_SECTORS | KV_FAULT_CRASH, .seed = seed
@@ -903,6 +908,7 @@ static void test_preflush(void)
 		CHECK_EQ(kvfs_mount_close(mp), 0);
 		scrub_image_clean_unnamed(path);
 	}
+	kvj_errtag_clear_all();
 	CHECK(converted > 0 && converted < seed - 1);
 	printf("preflush: the conversion persisted in %u of %u crashes\n",
 	       converted, seed - 1);
@@ -1103,9 +1109,14 @@ static void test_overwrite_flush(void)
 	a = new_file(mp);
 	memset(buf, 0x66, sizeof(buf));
 	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
-	/* an allocating write: its conversion's log write flushes it first */
+	/*
+	 * An allocating write converting at once (not left pending,
+	 * fs/data/convert.h): its conversion's log write flushes it first.
+	 */
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_CONV_NODEFER, 0, 1, 0), 0);
 	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 0, 0),
 		 (ssize_t)sizeof(buf));
+	kvj_errtag_clear_all();
 	f0 = atomic_load(&lio->flushes);
 	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
 	CHECK_EQ(atomic_load(&lio->flushes), f0 + 2);
@@ -1167,7 +1178,8 @@ static void test_timer_push_flush(void)
 	memset(buf, 0x5a, sizeof(buf));
 	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 0, 0),
 		 (ssize_t)sizeof(buf));
-	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	/* converted and durable (a write this large is left pending) */
+	CHECK_EQ(kvfs_fsync(mp, a, false), 0);
 	next_tick();
 	CHECK_EQ(kvfs_write(mp, a, buf, 8192, 4096, 0), 8192);
 	CHECK(last_seq(mp, a) > kvj_log_durable_seq(mp->log));
@@ -1185,9 +1197,15 @@ static void test_timer_push_flush(void)
 	CHECK_EQ(kvfs_fsync(mp, a, true), 0);
 	CHECK_EQ(atomic_load(&lio->flushes), f0 + 1);
 	CHECK_EQ(atomic_load(&lio->data_flushed), atomic_load(&lio->data_gen));
-	/* an allocating write: the timer's push still flushes its data first */
+	/*
+	 * A write converting its blocks at once (one that cannot leave them
+	 * pending, fs/data/convert.h): the timer's push flushes its data
+	 * first.
+	 */
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_CONV_NODEFER, 0, 1, 0), 0);
 	CHECK_EQ(kvfs_write(mp, a, buf, sizeof(buf), 1 << 20, 0),
 		 (ssize_t)sizeof(buf));
+	kvj_errtag_clear_all();
 	CHECK(atomic_load(&lio->data_ordered) >
 	      atomic_load(&lio->data_flushed));
 	CHECK_EQ(kvj_cil_push(mp->log, 0, false), 0);

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Deferred conversion of unwritten blocks (XFS converts at write-back
+ * completion; we have no page cache, so at a "settle").
+ *
+ * Why: converting the blocks a write filled in the write's own
+ * transaction makes the next checkpoint map them, and a checkpoint that
+ * maps blocks must first flush every dirty data page of the image (ordered
+ * data, fs/io/log_io.h): with the 1 s push interval, a file being written
+ * was written back once a second, where XFS and ext4 leave new data to the
+ * kernel's write-back (dirty_expire_centisecs, 30 s).
+ *
+ * What: a write into unwritten blocks of a large file (one of at least
+ * KVFS_PREALLOC_FROM bytes before or after the write, an in-inode extent
+ * list with room, no O_SYNC/O_DSYNC, no wsync mount) leaves them unwritten on disk and in
+ * the fork and records the written block ranges in the inode: "pending".
+ * Reads, writes (their read-modify-write of edge blocks), lseek and the
+ * zeroing of a truncate treat pending blocks as data.  The size the log
+ * records stays at what it was when the first range was recorded
+ * (kvfs_conv_log_size(), XFS's i_disk_size) unless a size change sets it.
+ * A settle (kvfs_conv_settle()): fsync, sync, unmount, a punch or zeroing
+ * over a range, and the settle thread every KVFS_CONV_MS for every inode
+ * with ranges, seals the ranges, flushes the device (their data is then
+ * durable), and converts the sealed ranges in transactions that also log
+ * the size.  A crash before that leaves the file as before the writes:
+ * blocks unwritten (zeros) and, where the writes extended it, the old size.
+ *
+ * When a range cannot be recorded (no slot, no room in the fork), the
+ * write converts at once, as before, after ordering every data write made
+ * so far before the next log write (kvfs_log_io_order()).
+ *
+ * Ranges are only removed by a settle's conversion and by a truncate or
+ * inactivation (kvfs_conv_trim(), the blocks themselves go); a punch or
+ * zeroing settles what it overlaps first, so no range is ever split.
+ *
+ * Locks: the ranges change under the inode lock held exclusively (so
+ * i_lock_seq covers them for lock-free readers: kvfs_conv_snap()).  The
+ * mount's settle lock (kvfs_conv_ctl.lock, rank kvfs_conv) serialises
+ * settles, so that the sealed ranges are exactly those sealed before the
+ * running settle's flush: taken after the I/O lock (a punch settles under
+ * it) and before any transaction and the inode lock; held while waiting
+ * for log space (nothing the log needs to move takes it).
+ */
+#ifndef KV_FS_CONVERT_H
+#define KV_FS_CONVERT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kvfs_inode;
+struct kvfs_mount;
+
+/* Ranges an inode may have pending; one slot stays free for a trim. */
+#define KVFS_CONV_RANGES 8
+/* The settle thread's period (ms), as the kernel's dirty_expire. */
+#define KVFS_CONV_MS 30000
+
+/* An inode's pending ranges: file blocks [start, end); end 0: free slot. */
+struct kvfs_conv {
+	uint64_t start[KVFS_CONV_RANGES];
+	uint64_t end[KVFS_CONV_RANGES];
+	uint32_t sealed; /* slot bits: sealed by the running settle */
+	uint32_t nr; /* slots in use */
+	uint64_t size; /* the size the log may record while nr */
+};
+
+/* A copy of the ranges, taken consistently. */
+struct kvfs_conv_snap {
+	uint32_t nr;
+	uint64_t start[KVFS_CONV_RANGES], end[KVFS_CONV_RANGES];
+};
+
+/*
+ * Snapshot of ip's ranges.  Under i_lock (either way), or, from a
+ * lock-free reader, as a seqcount read of i_lock_seq (the copy is of
+ * relaxed loads and counts only if the reader's validation passes).
+ */
+void kvfs_conv_snap(const struct kvfs_inode *ip, struct kvfs_conv_snap *s);
+
+/*
+ * Whether block b is pending in s; *end: the first block past b, at most
+ * limit, whose answer differs.
+ */
+bool kvfs_conv_snap_pending(const struct kvfs_conv_snap *s, uint64_t b,
+			    uint64_t limit, uint64_t *end);
+
+/* s has a range overlapping blocks [fb, fe). */
+bool kvfs_conv_snap_overlaps(const struct kvfs_conv_snap *s, uint64_t fb,
+			     uint64_t fe);
+
+/*
+ * Record blocks [fb, fe) of ip, just written into unwritten blocks, as
+ * pending instead of converting them: under i_lock exclusive, before the
+ * caller changes i_size.  false: not recorded (the caller converts).
+ */
+bool kvfs_conv_defer(struct kvfs_inode *ip, uint64_t fb, uint64_t fe);
+
+/*
+ * Blocks from fb on are being unmapped (a truncate, an inactivation):
+ * they stop being pending.  Under i_lock exclusive.
+ */
+void kvfs_conv_trim(struct kvfs_inode *ip, uint64_t fb);
+
+/*
+ * The caller set i_size by a size change (truncate, fallocate): the log
+ * records that size as it is (blocks still pending under it read zeros
+ * after a crash, as XFS's).  Under i_lock exclusive.
+ */
+void kvfs_conv_size_set(struct kvfs_inode *ip);
+
+/* The size the inode's log record and write-back carry.  Under i_lock. */
+uint64_t kvfs_conv_log_size(const struct kvfs_inode *ip);
+
+/* ip has pending ranges (a racy look: reclaim keeps such inodes). */
+bool kvfs_conv_busy(const struct kvfs_inode *ip);
+
+/*
+ * Make ip's pending blocks durable and written: flush, convert.  ip
+ * referenced, no inode lock or transaction held (the I/O lock may be).
+ * 0, or the flush's or conversion's -errno (-ENOSPC: a B+tree fork with
+ * no block for a split; the ranges stay pending).
+ */
+int kvfs_conv_settle(struct kvfs_inode *ip);
+/* The same when a range overlaps blocks [fb, fe) (a punch's). */
+int kvfs_conv_settle_range(struct kvfs_inode *ip, uint64_t fb, uint64_t fe);
+/* Settle every inode with ranges: sync, unmount.  The first error. */
+int kvfs_conv_settle_all(struct kvfs_mount *mp);
+
+/*
+ * The mount's settle lock and thread (period_ms, 0: KVFS_CONV_MS); start
+ * after the inode cache, stop before the log closes.  A read-only mount
+ * has none.  Stop settles everything first; its result is returned.
+ */
+int kvfs_conv_start(struct kvfs_mount *mp, unsigned period_ms);
+int kvfs_conv_stop(struct kvfs_mount *mp);
+
+/* Free ip's ranges with the inode. */
+void kvfs_conv_free(struct kvfs_inode *ip);
+
+#endif
