@@ -89,6 +89,7 @@ struct rctx {
 	uint64_t epoch; /* the buffer cache's free epoch, read first */
 	uint64_t ino;
 	uint8_t ftype;
+	bool want_hint; /* the caller's: hints made where there are none */
 	struct kvfs_ihint *hint; /* where ino's inode is remembered, or NULL */
 };
 
@@ -329,7 +330,7 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
 		return -ENOENT;
 	r->ino = ino;
 	r->ftype = rd8(&e->ftype);
-	r->hint = h ? h : hint_at(r, dblk, off, true);
+	r->hint = h ? h : hint_at(r, dblk, off, r->want_hint);
 	return 0;
 }
 
@@ -559,7 +560,8 @@ int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
 			  .bc = dp->i_mount->bc,
 			  .g = &dp->i_mount->g,
 			  .name = name,
-			  .len = (uint32_t)len };
+			  .len = (uint32_t)len,
+			  .want_hint = hint != NULL };
 	uint8_t fmt = __atomic_load_n(&dp->i_dformat, __ATOMIC_RELAXED);
 	/* the caller's validation of the whole read: seq is dp's then */
 	uint64_t seq =
