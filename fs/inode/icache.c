@@ -32,7 +32,12 @@
  * not be before rcu_read_unlock().  It may be dying or failed (unhashed,
  * not yet freed): such an entry is forgotten and the index asked.  A stat
  * finds the directory and then the same child twice (lookup, getattr):
- * two of its three index walks are spared.
+ * two of its three index walks are spared.  The third, the child's first
+ * find, is spared by a hint (struct kvfs_ihint) its directory entry keeps
+ * under the same rule: an inode and the epoch read before it was found.
+ * Hints are stored by several threads, so each under a seqcount of its
+ * own (a pair torn between two stores could pair an inode with an epoch
+ * it was not found at).
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -235,30 +240,44 @@ static bool inode_reclaimable(struct kvfs_inode *ip)
 	return !ip->i_mount->log || kvfs_inode_item_clean(ip);
 }
 
+/* Not dying nor failed: still the hashed inode of its number. */
+static inline bool ic_usable(const struct kvfs_inode *ip)
+{
+	return atomic_load_explicit(&ip->i_count, memory_order_relaxed) >= 0 &&
+	       !(atomic_load_explicit(&ip->i_flags, memory_order_relaxed) &
+		 KVFS_IBAD);
+}
+
+static inline void tl_remember(struct kvfs_icache *ic, uint64_t ino,
+			       uint64_t epoch, struct kvfs_inode *ip)
+{
+	struct tl_inode *t = &tl_inodes[ino % TL_INODES];
+
+	t->cache_id = ic->id;
+	t->ino = ino;
+	t->epoch = epoch;
+	t->ip = ip;
+}
+
 /*
  * Under rcu_read_lock(): inode ino if hashed (or remembered by this thread
- * and not freed, see the top of the file), else NULL.  Valid until
- * rcu_read_unlock(); it may be new, failed or dying: the caller looks.
+ * and not freed, see the top of the file), else NULL, epoch the cache's
+ * free epoch read before (a free after the index walk moves it past
+ * that).  Valid until rcu_read_unlock(); it may be new, failed or dying:
+ * the caller looks.
  */
-static inline struct kvfs_inode *ic_find(struct kvfs_icache *ic, uint64_t ino)
+static inline struct kvfs_inode *ic_find_at(struct kvfs_icache *ic,
+					    uint64_t ino, uint64_t epoch)
 {
 	struct tl_inode *t = &tl_inodes[ino % TL_INODES];
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
 	struct kvfs_inode *ip;
-	/* before the index walk: a free after it moves the epoch past this */
-	uint64_t epoch =
-		atomic_load_explicit(&ic->free_epoch, memory_order_acquire);
 
 	if (t->cache_id == ic->id && t->ino == ino && t->epoch == epoch) {
 		ip = t->ip;
 		/* unhashed (dying, failed): a new one may be in the index */
-		if (caa_likely(atomic_load_explicit(&ip->i_count,
-						    memory_order_relaxed) >=
-				       0 &&
-			       !(atomic_load_explicit(&ip->i_flags,
-						      memory_order_relaxed) &
-				 KVFS_IBAD)))
+		if (caa_likely(ic_usable(ip)))
 			return ip;
 		t->cache_id = 0;
 	}
@@ -267,10 +286,75 @@ static inline struct kvfs_inode *ic_find(struct kvfs_icache *ic, uint64_t ino)
 	if (!node)
 		return NULL;
 	ip = caa_container_of(node, struct kvfs_inode, i_hnode);
-	t->cache_id = ic->id;
-	t->ino = ino;
-	t->epoch = epoch;
-	t->ip = ip;
+	tl_remember(ic, ino, epoch, ip);
+	return ip;
+}
+
+static inline struct kvfs_inode *ic_find(struct kvfs_icache *ic, uint64_t ino)
+{
+	return ic_find_at(
+		ic, ino,
+		atomic_load_explicit(&ic->free_epoch, memory_order_acquire));
+}
+
+/*
+ * Under rcu_read_lock(): the inode hint h remembers if it is ino's, not
+ * freed (h's epoch is the current one, epoch) and usable, else NULL.
+ */
+static inline struct kvfs_inode *hint_get(const struct kvfs_ihint *h,
+					  uint64_t ino, uint64_t epoch)
+{
+	unsigned s = atomic_load_explicit(&h->seq, memory_order_acquire);
+	struct kvfs_inode *ip =
+		atomic_load_explicit(&h->ip, memory_order_relaxed);
+	uint64_t e = atomic_load_explicit(&h->epoch, memory_order_relaxed);
+
+	atomic_thread_fence(memory_order_acquire);
+	if (s & 1 || atomic_load_explicit(&h->seq, memory_order_relaxed) != s ||
+	    !ip || e != epoch)
+		return NULL;
+	return ip->i_ino == ino && ic_usable(ip) ? ip : NULL;
+}
+
+/* Remember ip, found at epoch, in h, unless another thread is storing. */
+static void hint_set(struct kvfs_ihint *h, struct kvfs_inode *ip,
+		     uint64_t epoch)
+{
+	unsigned s = atomic_load_explicit(&h->seq, memory_order_relaxed);
+
+	if (s & 1 || !atomic_compare_exchange_strong_explicit(
+			     &h->seq, &s, s + 1, memory_order_relaxed,
+			     memory_order_relaxed))
+		return;
+	/* the odd count is seen before the fields change */
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&h->ip, ip, memory_order_relaxed);
+	atomic_store_explicit(&h->epoch, epoch, memory_order_relaxed);
+	atomic_store_explicit(&h->seq, s + 2, memory_order_release);
+}
+
+/*
+ * Under rcu_read_lock(): ic_find() of ino through hint h (NULL: none);
+ * the inode found in the index is remembered in h, the one h gave in this
+ * thread's memo (the stat that follows a lookup finds it there).
+ */
+static inline struct kvfs_inode *
+ic_find_hinted(struct kvfs_icache *ic, uint64_t ino, struct kvfs_ihint *h)
+{
+	uint64_t epoch =
+		atomic_load_explicit(&ic->free_epoch, memory_order_acquire);
+	struct kvfs_inode *ip;
+
+	if (!h)
+		return ic_find_at(ic, ino, epoch);
+	ip = hint_get(h, ino, epoch);
+	if (ip) {
+		tl_remember(ic, ino, epoch, ip);
+		return ip;
+	}
+	ip = ic_find_at(ic, ino, epoch);
+	if (ip)
+		hint_set(h, ip, epoch);
 	return ip;
 }
 
@@ -461,15 +545,14 @@ found:
 #define READ_TRIES 4
 
 /*
- * kvfs_icache_read() of ino, the caller inside rcu_read_lock(); inlined
- * (-O2 kept it a call: ~30 instructions of a stat's ~1 700)
+ * kvfs_icache_read() of ip (NULL: not cached), the caller inside
+ * rcu_read_lock(); inlined (-O2 kept it a call: ~30 instructions of a
+ * stat's ~1 700)
  */
 static inline __attribute__((always_inline)) int
-read_rcu(struct kvfs_icache *ic, uint64_t ino,
+read_rcu(struct kvfs_icache *ic, struct kvfs_inode *ip,
 	 void (*read)(const struct kvfs_inode *ip, void *arg), void *arg)
 {
-	struct kvfs_inode *ip = ic_find(ic, ino);
-
 	if (!ip)
 		return -EAGAIN;
 	/* acquire: a creator's reads are seen once KVFS_INEW is seen clear */
@@ -511,27 +594,30 @@ int kvfs_icache_read(struct kvfs_mount *mp, uint64_t ino,
 
 	rcu_online();
 	rcu_read_lock();
-	err = read_rcu(mp->ic, ino, read, arg);
+	err = read_rcu(mp->ic, ic_find(mp->ic, ino), read, arg);
 	rcu_read_unlock();
 	return err;
 }
 
 int kvfs_icache_read_then(struct kvfs_mount *mp, uint64_t ino,
 			  void (*read)(const struct kvfs_inode *ip, void *arg),
-			  void *arg, const uint64_t *next,
+			  void *arg, const struct kvfs_icache_next *next,
 			  void (*read2)(const struct kvfs_inode *ip,
 					void *arg2),
 			  void *arg2, bool *done2)
 {
+	struct kvfs_icache *ic = mp->ic;
 	int err;
 
 	*done2 = false;
 	rcu_online();
 	rcu_read_lock();
-	err = read_rcu(mp->ic, ino, read, arg);
+	err = read_rcu(ic, ic_find(ic, ino), read, arg);
 	/* *next comes from a read that counted: a number then true */
-	if (!err && *next)
-		*done2 = !read_rcu(mp->ic, *next, read2, arg2);
+	if (!err && next->ino)
+		*done2 =
+			!read_rcu(ic, ic_find_hinted(ic, next->ino, next->hint),
+				  read2, arg2);
 	rcu_read_unlock();
 	return err;
 }

@@ -23,6 +23,7 @@
 #ifndef KV_FS_ICACHE_H
 #define KV_FS_ICACHE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,15 +120,61 @@ int kvfs_icache_read(struct kvfs_mount *mp, uint64_t ino,
 		     void *arg);
 
 /*
+ * Where a finder of inodes by number remembers the inode it found for the
+ * next finder (a directory entry's child: fs/ns/dir_rcu.c), so that
+ * kvfs_icache_read_then() reads neither the cache's index nor its bucket,
+ * and the inode's lines can be fetched before its number is read: the
+ * in-core inode and the cache's free epoch read before it was found
+ * (under RCU, that epoch still current means it is not freed: the rule
+ * of the cache's per-thread memo, fs/inode/icache.c), under a seqcount of
+ * its own (seq, odd while one of several storing threads stores).  A hint
+ * is checked against the number wanted (its inode's own), so one that
+ * names another inode (a name removed and made again, a slot two entries
+ * share) is never used for this one.  Zeroed: none.  Lives at least as
+ * long as the caller's RCU read section.
+ */
+struct kvfs_ihint {
+	atomic_uint seq;
+	struct kvfs_inode *_Atomic ip;
+	_Atomic uint64_t epoch;
+};
+
+/*
+ * Start fetching the inode h names into the CPU's cache: the lines a
+ * lock-free read of its attributes reads (the cache's fields and the
+ * core, fs/inode/inode.h).  Nothing is read from it nor checked: a
+ * prefetch of freed memory does no harm.
+ */
+static inline void kvfs_ihint_prefetch(const struct kvfs_ihint *h)
+{
+	const char *p = (const char *)atomic_load_explicit(
+		&h->ip, memory_order_relaxed);
+
+	if (p) {
+		__builtin_prefetch(p);
+		__builtin_prefetch(p + 64);
+		__builtin_prefetch(p + 128);
+	}
+}
+
+/* The second inode of kvfs_icache_read_then(), as the first read sets it. */
+struct kvfs_icache_next {
+	uint64_t ino; /* 0: none */
+	/* NULL, or where ino's inode may be remembered: used, then refreshed */
+	struct kvfs_ihint *hint;
+};
+
+/*
  * kvfs_icache_read() of ino with read(ip, arg), then, when that counted
- * and left a nonzero inode number in *next, kvfs_icache_read() of *next
- * with read2(ip, arg2), in one RCU read section (a lookup in a directory
- * and the stat of the child it found: one section, not two).  Returns
- * the first read's result; *done2 says whether the second one counted.
+ * and left a nonzero inode number in next->ino, kvfs_icache_read() of it
+ * with read2(ip, arg2) (its inode found through next->hint if that holds
+ * it), in one RCU read section (a lookup in a directory and the stat of
+ * the child it found: one section, not two).  Returns the first read's
+ * result; *done2 says whether the second one counted.
  */
 int kvfs_icache_read_then(struct kvfs_mount *mp, uint64_t ino,
 			  void (*read)(const struct kvfs_inode *ip, void *arg),
-			  void *arg, const uint64_t *next,
+			  void *arg, const struct kvfs_icache_next *next,
 			  void (*read2)(const struct kvfs_inode *ip,
 					void *arg2),
 			  void *arg2, bool *done2);

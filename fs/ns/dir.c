@@ -128,6 +128,31 @@ static void dmap_reset(struct kvfs_inode *dp, struct kvfs_dir_map *m)
 }
 
 /*
+ * n, not yet published, takes over the entries' hints of m, the map it
+ * replaces, so that a directory that grows keeps one set of them: hints
+ * installed in m after this stay m's (kvfs_dir_map_free() frees each
+ * with the newest map that holds it).
+ */
+static void dmap_take_hints(struct kvfs_dir_map *n,
+			    const struct kvfs_dir_map *m)
+{
+	if (!m || !m->dbuf || !n->dbuf)
+		return;
+	for (uint32_t i = 0; i < m->nr; i++)
+		atomic_init(&n->dbuf[i].hints,
+			    atomic_load_explicit(&m->dbuf[i].hints,
+						 memory_order_acquire));
+}
+
+/* Is hint array h of data block i also newer's (freed with it)? */
+static bool dmap_hints_shared(const struct kvfs_dir_map *newer, uint32_t i,
+			      const struct kvfs_ihint *h)
+{
+	return newer && newer->dbuf && i < newer->nr &&
+	       atomic_load(&newer->dbuf[i].hints) == h;
+}
+
+/*
  * dp's map, a bigger one made if it has none or too small a one for its
  * data blocks (sized for half as many more); NULL if none can be made
  * (the walk is then done as before).  dp locked, shared or exclusive.
@@ -163,6 +188,7 @@ static struct kvfs_dir_map *dmap_get(struct dctx *d)
 		if (n) {
 			n->nr = (uint32_t)nr;
 			n->retired = m;
+			dmap_take_hints(n, m);
 			atomic_init(&n->dformat, DMAP_STALE);
 			/* a loser's map was never seen: freed alone */
 			if (atomic_compare_exchange_strong(&dp->i_dirmap, &m,
@@ -194,13 +220,22 @@ void kvfs_dir_map_forget(struct kvfs_inode *dp)
 void kvfs_dir_map_free(struct kvfs_inode *dp)
 {
 	struct kvfs_dir_map *m = atomic_exchange(&dp->i_dirmap, NULL);
+	struct kvfs_dir_map *newer = NULL;
 
 	while (m) {
 		struct kvfs_dir_map *next = m->retired;
 
-		kvfree(m);
+		for (uint32_t i = 0; m->dbuf && i < m->nr; i++) {
+			struct kvfs_ihint *h = atomic_load(&m->dbuf[i].hints);
+
+			if (h && !dmap_hints_shared(newer, i, h))
+				kvfree(h);
+		}
+		kvfree(newer);
+		newer = m;
 		m = next;
 	}
+	kvfree(newer);
 }
 
 /*

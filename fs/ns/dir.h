@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct kvfs_ihint;
 struct kvfs_inode;
 struct kvfs_trans;
 struct kvfs_geom;
@@ -80,10 +81,14 @@ int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
  * which count only once the seqcount validates; -EAGAIN when it cannot
  * tell so (a block not cached, an address not remembered, anything out
  * of place): look up under the lock then.  dp is a directory (the caller
- * checked its mode).
+ * checked its mode).  With hint, *hint is where the entry's inode is
+ * remembered (fs/inode/icache.h struct kvfs_ihint; NULL: nowhere), for
+ * kvfs_icache_read_then() in the same RCU read section; what it holds is
+ * already being fetched.
  */
 int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
-			size_t len, uint64_t *ino, uint8_t *ftype);
+			size_t len, uint64_t *ino, uint8_t *ftype,
+			struct kvfs_ihint **hint);
 
 /*
  * The data-block addresses dp remembers (struct kvfs_dir_map in

@@ -16,6 +16,8 @@
 #include "fs/io/buf.h"
 #include "fs/mount.h"
 
+struct kvfs_ihint;
+
 static inline uint32_t fsbs(const struct kvfs_geom *g)
 {
 	return g->dirblksize >> g->blocklog;
@@ -75,13 +77,32 @@ struct kvfs_dir_map_head {
  * (the block does not change while i_lock_seq holds).  A line, so that
  * reading one reads one line; two a data block (128 bytes beside the
  * 4 KiB or more of the blocks they keep).
+ *
+ * A data block's slot also holds where the lock-free lookup remembers
+ * the inodes of the block's entries (fs/inode/icache.h struct
+ * kvfs_ihint), one hint per HINT_GRAIN bytes of the block (entries are
+ * at least that far apart: each has its own), so that a stat fetches the
+ * child's inode while it reads the entry, not after: NULL until a lookup
+ * in the block wants them (installed once, never changed, freed with the
+ * map, or with the last map holding them: a bigger map takes over the
+ * smaller one's).  A hint is trusted for no entry in particular (its
+ * inode's number is checked), so a change of the directory leaves them.
  */
 struct kvfs_dir_map_buf {
 	_Atomic uint64_t key;
 	const uint8_t *_Atomic addr;
 	_Atomic uint64_t epoch, stamp;
 	_Atomic uint32_t n;
+	struct kvfs_ihint *_Atomic hints;
 } __attribute__((aligned(64)));
+
+#define HINT_GRAIN KVFS_DIR_DATA_ENTSIZE(1)
+
+/* Hints of a data block (dirblksize bytes), HINT_GRAIN bytes each. */
+static inline uint32_t hints_per_block(const struct kvfs_geom *g)
+{
+	return g->dirblksize / HINT_GRAIN + 1;
+}
 
 /*
  * The data blocks' addresses, remembered per directory: every lookup

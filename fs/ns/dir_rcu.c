@@ -8,7 +8,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "alloc/kvalloc.h"
 #include "fs/format/dinode.h"
+#include "fs/inode/icache.h"
 #include "fs/inode/inode.h"
 #include "fs/io/buf_ops.h"
 #include "fs/kvfs.h"
@@ -87,6 +89,8 @@ struct rctx {
 	uint64_t epoch; /* the buffer cache's free epoch, read first */
 	uint64_t ino;
 	uint8_t ftype;
+	bool want_hint; /* the caller's: hints made where there are none */
+	struct kvfs_ihint *hint; /* where ino's inode is remembered, or NULL */
 };
 
 static int sf_lookup_rcu(struct rctx *r)
@@ -261,11 +265,43 @@ tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level, unsigned *n)
 	return bb;
 }
 
-/* Does the entry at address addr carry the name?  0, -ENOENT, -EAGAIN. */
+/*
+ * The hint of the entry at offset off of data block dblk (found by
+ * dblk_rcu(): dblk < nr), NULL if the block has none; with make, the
+ * block's hints made if it has none (memory taken only if there is some
+ * at once: this runs under RCU, where reclaim may not).
+ */
+static struct kvfs_ihint *hint_at(struct rctx *r, uint32_t dblk, uint32_t off,
+				  bool make)
+{
+	struct kvfs_dir_map_buf *k;
+	struct kvfs_ihint *h, *none = NULL;
+
+	if (!r->m->dbuf)
+		return NULL;
+	k = (struct kvfs_dir_map_buf *)&r->m->dbuf[dblk];
+	h = atomic_load_explicit(&k->hints, memory_order_acquire);
+	if (!h && make) {
+		h = kvzalloc(hints_per_block(r->g) * sizeof(*h),
+			     KV_NORETRY | KV_NOWARN);
+		if (h && !atomic_compare_exchange_strong(&k->hints, &none, h)) {
+			kvfree(h);
+			h = none;
+		}
+	}
+	return h ? &h[off / HINT_GRAIN] : NULL;
+}
+
+/*
+ * Does the entry at address addr carry the name?  0, -ENOENT, -EAGAIN.
+ * Its inode, if a hint has it, is fetched meanwhile: the stat that
+ * follows reads it.
+ */
 static int entry_rcu(struct rctx *r, uint64_t addr)
 {
 	const struct kvfs_geom *g = r->g;
 	const struct kvfs_dir_data_ent *e;
+	struct kvfs_ihint *h;
 	const uint8_t *blk;
 	uint32_t dblk, off, reclen, nl;
 	uint64_t ino;
@@ -280,6 +316,9 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
 	blk = dblk_rcu(r, dblk);
 	if (!blk)
 		return -EAGAIN;
+	h = hint_at(r, dblk, off, false);
+	if (h)
+		kvfs_ihint_prefetch(h);
 	e = (const void *)(blk + off);
 	ino = rd64(&e->ino);
 	reclen = rd32(&e->reclen);
@@ -291,6 +330,7 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
 		return -ENOENT;
 	r->ino = ino;
 	r->ftype = rd8(&e->ftype);
+	r->hint = h ? h : hint_at(r, dblk, off, r->want_hint);
 	return 0;
 }
 
@@ -513,13 +553,15 @@ static bool head_read(struct rctx *r, uint64_t seq, uint64_t *root,
 }
 
 int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
-			size_t len, uint64_t *ino, uint8_t *ftype)
+			size_t len, uint64_t *ino, uint8_t *ftype,
+			struct kvfs_ihint **hint)
 {
 	struct rctx r = { .dp = dp,
 			  .bc = dp->i_mount->bc,
 			  .g = &dp->i_mount->g,
 			  .name = name,
-			  .len = (uint32_t)len };
+			  .len = (uint32_t)len,
+			  .want_hint = hint != NULL };
 	uint8_t fmt = __atomic_load_n(&dp->i_dformat, __ATOMIC_RELAXED);
 	/* the caller's validation of the whole read: seq is dp's then */
 	uint64_t seq =
@@ -564,6 +606,8 @@ int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
 	if (!err) {
 		*ino = r.ino;
 		*ftype = r.ftype;
+		if (hint)
+			*hint = r.hint;
 	}
 	return err;
 }

@@ -264,7 +264,7 @@ static int lookup_stat(struct kvfs_inode *dp, const char *name, size_t len,
 struct rcu_look {
 	const char *name;
 	size_t len;
-	uint64_t ino;
+	struct kvfs_icache_next next; /* the inode found, and its hint */
 	int err;
 };
 
@@ -274,14 +274,15 @@ static void lookup_rcu_read(const struct kvfs_inode *dp, void *arg)
 	uint8_t ftype;
 
 	/* an earlier try's number, not validated, is no answer */
-	l->ino = 0;
+	l->next.ino = 0;
+	l->next.hint = NULL;
 	/* not a directory, or a removed one: the locked path says which */
 	if (!S_ISDIR(__atomic_load_n(&dp->i_mode, __ATOMIC_RELAXED)) ||
 	    !__atomic_load_n(&dp->i_nlink, __ATOMIC_RELAXED))
 		l->err = -EAGAIN;
 	else
-		l->err = kvfs_dir_lookup_rcu(dp, l->name, l->len, &l->ino,
-					     &ftype);
+		l->err = kvfs_dir_lookup_rcu(dp, l->name, l->len, &l->next.ino,
+					     &ftype, &l->next.hint);
 }
 
 /*
@@ -289,7 +290,8 @@ static void lookup_rcu_read(const struct kvfs_inode *dp, void *arg)
  * read under RCU as a seqcount reader of its i_lock_seq
  * (fs/ns/dir.h kvfs_dir_lookup_rcu()), the inode found read as
  * lookup_stat() reads it: so that lookups in one directory write no
- * shared line.  -EAGAIN: not done so (dp or a block not cached, dp being
+ * shared line (but the first store of the child's hint, fs/ns/dir.h).
+ * -EAGAIN: not done so (dp or a block not cached, dp being
  * changed, "." or ".."): the locked way.
  */
 static int lookup_stat_rcu(struct kvfs_mount *mp, uint64_t dir,
@@ -299,7 +301,7 @@ static int lookup_stat_rcu(struct kvfs_mount *mp, uint64_t dir,
 	bool statted;
 
 	if (is_dot(name, len) || is_dotdot(name, len) ||
-	    kvfs_icache_read_then(mp, dir, lookup_rcu_read, &l, &l.ino,
+	    kvfs_icache_read_then(mp, dir, lookup_rcu_read, &l, &l.next,
 				  kvfs_inode_stat_read, st, &statted))
 		return -EAGAIN;
 	if (l.err)

@@ -25,6 +25,7 @@
 
 #include "fs/format.h"
 #include "fs/inode/icache.h"
+#include "fs/inode/inode.h"
 #include "fs/io/buf.h"
 #include "fs/ns/dir.h"
 #include "fs/ns/dir_priv.h"
@@ -86,7 +87,7 @@ static void rcu_read(const struct kvfs_inode *dp, void *arg)
 
 	a->fmt = __atomic_load_n(&dp->i_dformat, __ATOMIC_RELAXED);
 	a->err = kvfs_dir_lookup_rcu(dp, a->name, strlen(a->name), &a->ino,
-				     &ftype);
+				     &ftype, NULL);
 }
 
 /* 0/-ENOENT with *ino (lock-free answer or kvfs_lookup()'s). */
@@ -344,6 +345,196 @@ static void check_head_kept(void)
 	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "d3"), 0);
 }
 
+struct hint_arg {
+	const char *name;
+	int err;
+	uint64_t ino;
+	struct kvfs_ihint *hint;
+};
+
+static void hint_read(const struct kvfs_inode *dp, void *arg)
+{
+	struct hint_arg *a = arg;
+	uint8_t ftype;
+
+	a->err = kvfs_dir_lookup_rcu(dp, a->name, strlen(a->name), &a->ino,
+				     &ftype, &a->hint);
+}
+
+/* Where name's entry in d (quiet, cached) keeps its inode's hint. */
+static struct kvfs_ihint *hint_of(uint64_t d, const char *name)
+{
+	struct hint_arg a = { .name = name };
+
+	CHECK_EQ(kvfs_icache_read(mp, d, hint_read, &a), 0);
+	CHECK_EQ(a.err, 0);
+	CHECK(a.hint != NULL);
+	return a.hint;
+}
+
+static bool any(struct kvfs_inode *ip)
+{
+	(void)ip;
+	return true;
+}
+
+/*
+ * kvfs_lookup() of name in d answers what the locked path reads of ino:
+ * the stat a hint gave is the inode's own.
+ */
+static void lookup_is(uint64_t d, const char *name, uint64_t ino)
+{
+	struct kvfs_inode *ip;
+	struct kvfs_stat st, want;
+
+	CHECK_EQ(kvfs_lookup(mp, d, name, &st), 0);
+	CHECK_EQ(st.ino, ino);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	want.generation = ip->i_generation;
+	want.mode = ip->i_mode;
+	want.nlink = ip->i_nlink;
+	want.uid = ip->i_uid;
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	CHECK_EQ(st.generation, want.generation);
+	CHECK_EQ(st.mode, want.mode);
+	CHECK_EQ(st.nlink, want.nlink);
+	CHECK_EQ(st.uid, want.uid);
+}
+
+/* The hint names ino's cached inode (refreshed by the lookup before). */
+static void hint_is(const struct kvfs_ihint *h, uint64_t ino)
+{
+	struct kvfs_inode *ip = kvfs_icache_peek(mp, ino, any);
+
+	CHECK(ip != NULL);
+	CHECK(atomic_load(&h->ip) == ip);
+}
+
+static void hint_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "hint-%04u", i);
+}
+
+/*
+ * The hints a directory's entries keep of their inodes (fs/ns/dir_rcu.c,
+ * fs/inode/icache.h struct kvfs_ihint) are never used stale: a hint
+ * naming another inode, one whose inode was reclaimed (ASan sees any
+ * read of it), one of a number freed and reused (another generation),
+ * one of a name removed and made again: each lookup answers what the
+ * locked path reads, and leaves the hint naming the right inode.
+ */
+static void check_hints(void)
+{
+	const unsigned n = 300;
+	const struct kvfs_cred other = { .uid = 2000, .gid = 2000 };
+	struct kvfs_ihint *h, *h2;
+	struct kvfs_inode *dp, *ip;
+	struct kvfs_stat st;
+	uint64_t d, a, b, fresh;
+	char name[64], name2[64];
+	bool created;
+	int tries;
+
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "hints", 0755, &cr, &st), 0);
+	d = st.ino;
+	/* held: its map, where the hints are, stays */
+	CHECK_EQ(kvfs_iget(mp, d, 0, &dp), 0);
+	for (unsigned i = 0; i < n; i++) {
+		hint_name(name, sizeof(name), i);
+		creat_(d, name);
+	}
+	hint_name(name, sizeof(name), 100);
+	hint_name(name2, sizeof(name2), 101);
+	/* twice: the first may be the locked one, which keeps nothing */
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(kvfs_lookup(mp, d, name, &st), 0);
+		a = st.ino;
+		CHECK_EQ(kvfs_lookup(mp, d, name2, &st), 0);
+		b = st.ino;
+	}
+	/* the lock-free lookups made the block's hints and set them */
+	h = hint_of(d, name);
+	h2 = hint_of(d, name2);
+	CHECK(h != h2);
+	hint_is(h, a);
+	hint_is(h2, b);
+	lookup_is(d, name, a);
+
+	/* another inode, at the current epoch: its number differs */
+	atomic_store(&h->ip, atomic_load(&h2->ip));
+	atomic_store(&h->epoch, atomic_load(&h2->epoch));
+	lookup_is(d, name, a);
+	hint_is(h, a);
+
+	/* a's inode reclaimed: the hint holds freed memory, never read */
+	ip = atomic_load(&h->ip);
+	CHECK_EQ(kvfs_sync(mp), 0);
+	/* clean once the AIL, which reclaim pushes, has written it back */
+	for (tries = 0; tries < 2000 && kvfs_icache_peek(mp, a, any) == ip;
+	     tries++) {
+		kvfs_icache_shrink(mp->ic, 1u << 20);
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	CHECK(kvfs_icache_peek(mp, a, any) != ip);
+	CHECK(atomic_load(&h->ip) == ip);
+	lookup_is(d, name, a);
+	lookup_is(d, name, a);
+	hint_is(h, a);
+
+	/*
+	 * a freed and its number reused (another generation): the hint's
+	 * inode is the number's in-core inode, read as the new file
+	 */
+	CHECK_EQ(kvfs_lookup(mp, d, name, &st), 0);
+	CHECK_EQ(kvfs_unlink(mp, d, name), 0);
+	CHECK_EQ(kvfs_lookup(mp, d, name, &st), -ENOENT);
+	fresh = 0;
+	for (tries = 0; tries < 64 && fresh != a; tries++) {
+		snprintf(name2, sizeof(name2), "hint-new%u", tries);
+		CHECK_EQ(kvfs_create(mp, d, name2, S_IFREG | 0600, 0,
+				     KVFS_CREATE_EXCL, &other, &st, &created),
+			 0);
+		fresh = st.ino;
+	}
+	CHECK_EQ(fresh, a);
+	lookup_is(d, name2, a);
+	CHECK_EQ(st.uid, other.uid);
+	lookup_is(d, name2, a);
+	CHECK_EQ(kvfs_lookup(mp, d, name, &st), -ENOENT);
+
+	/* a name removed and made again: its entry names another inode */
+	hint_name(name, sizeof(name), 200);
+	/* twice: the directory changed, the first may be the locked one */
+	CHECK_EQ(kvfs_lookup(mp, d, name, &st), 0);
+	CHECK_EQ(kvfs_lookup(mp, d, name, &st), 0);
+	b = st.ino;
+	h = hint_of(d, name);
+	hint_is(h, b);
+	CHECK_EQ(kvfs_unlink(mp, d, name), 0);
+	CHECK_EQ(kvfs_mkdir(mp, d, name, 0700, &other, &st), 0);
+	CHECK(st.ino != b);
+	fresh = st.ino;
+	lookup_is(d, name, fresh);
+	lookup_is(d, name, fresh);
+	CHECK(S_ISDIR(st.mode));
+	hint_is(hint_of(d, name), fresh);
+	CHECK_EQ(kvfs_rmdir(mp, d, name), 0);
+
+	kvfs_iput(dp);
+	for (unsigned i = 0; i < n; i++) {
+		hint_name(name, sizeof(name), i);
+		if (i != 100 && i != 200)
+			CHECK_EQ(kvfs_unlink(mp, d, name), 0);
+	}
+	for (int i = 0; i < tries; i++) {
+		snprintf(name2, sizeof(name2), "hint-new%d", i);
+		CHECK_EQ(kvfs_unlink(mp, d, name2), 0);
+	}
+	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "hints"), 0);
+}
+
 static void kept_level(const struct kvfs_inode *dp, void *arg)
 {
 	const struct kvfs_dir_map *m =
@@ -432,6 +623,7 @@ int main(void)
 		kvfs_dir_hashname((const uint8_t *)never[0], strlen(never[0])));
 	CHECK_EQ(look(never[0], false, &ino), -ENOENT);
 
+	check_hints();
 	check_head_kept();
 	check_deep();
 

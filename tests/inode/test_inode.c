@@ -831,12 +831,19 @@ static void *snap_writer(void *arg)
 	return NULL;
 }
 
+/* What next_read() names: next.ino, set from want */
+struct next_arg {
+	struct kvfs_icache_next next;
+	uint64_t want;
+};
+
 /* kvfs_icache_read_then()'s first read: sets the number the second reads */
 static void next_read(const struct kvfs_inode *ip, void *arg)
 {
-	uint64_t *next = arg;
+	struct next_arg *n = arg;
 
-	*next = __atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) ? next[1] : 0;
+	n->next.ino =
+		__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED) ? n->want : 0;
 }
 
 /*
@@ -845,35 +852,35 @@ static void next_read(const struct kvfs_inode *ip, void *arg)
  */
 static void test_read_then(struct kvfs_mount *mp)
 {
-	uint64_t next[2];
+	struct next_arg next = { 0 };
 	struct snap s;
 	bool done2;
 
 	/* root (cached, mode set) names rootino + 5 (cached, free) */
 	memset(&s, 0xff, sizeof(s));
-	next[1] = mp->g.rootino + 5;
-	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino, next_read, next,
-				       &next[0], snap_read, &s, &done2),
+	next.want = mp->g.rootino + 5;
+	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino, next_read, &next,
+				       &next.next, snap_read, &s, &done2),
 		 0);
 	CHECK(done2);
 	CHECK_EQ(s.mode, 0);
 	/* a number not cached: the first counts, the second does not */
-	next[1] = mp->g.rootino + 6;
-	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino, next_read, next,
-				       &next[0], snap_read, &s, &done2),
+	next.want = mp->g.rootino + 6;
+	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino, next_read, &next,
+				       &next.next, snap_read, &s, &done2),
 		 0);
 	CHECK(!done2);
 	/* the first names nothing (a free inode): no second read */
 	memset(&s, 0xff, sizeof(s));
-	next[1] = mp->g.rootino;
-	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino + 5, next_read, next,
-				       &next[0], snap_read, &s, &done2),
+	next.want = mp->g.rootino;
+	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino + 5, next_read, &next,
+				       &next.next, snap_read, &s, &done2),
 		 0);
 	CHECK(!done2);
 	CHECK_EQ(s.uid, UINT32_MAX);
 	/* the first not cached: -EAGAIN, no second read */
-	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino + 6, next_read, next,
-				       &next[0], snap_read, &s, &done2),
+	CHECK_EQ(kvfs_icache_read_then(mp, mp->g.rootino + 6, next_read, &next,
+				       &next.next, snap_read, &s, &done2),
 		 -EAGAIN);
 	CHECK(!done2);
 }
