@@ -10,7 +10,8 @@
  * are freed after a grace period.
  *
  * Creation: the creator publishes the new inode with KVFS_INEW set and
- * its i_lock held exclusively, then reads it; a concurrent kvfs_iget()
+ * its i_lock held exclusively, then reads it (kvfs_iget_fresh(): fills it
+ * from the caller's image of a free inode); a concurrent kvfs_iget()
  * of the same number finds it, waits on i_lock, and either gets the one
  * inode or, if the read failed (KVFS_IBAD: unhashed), looks again.  So
  * every caller gets the same object.  A failed inode is freed by whoever
