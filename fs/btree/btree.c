@@ -4,12 +4,17 @@
  * xfs_btree.c.  Positions are 0-based indexes into a block's entries.
  *
  * Insert descends to the leaf, then walks up: a full block first tries to
- * pass one entry to a sibling under the same parent (rshift, lshift), else
+ * pass entries to a sibling under the same parent (rshift, lshift), else
  * splits in two and inserts the new block's key into the parent; a full
  * root splits and a new root is grown above it.  Delete walks up the same
- * way: an under-full block borrows an entry from a sibling that has one to
+ * way: an under-full block borrows entries from a sibling that has some to
  * spare, else joins a sibling and removes that entry from the parent; a
  * root node left with one child is killed, the child becoming the root.
+ * A shift or a borrow evens the two blocks out (XFS's pass one entry):
+ * with keys in random order (a directory's name hashes) a block passed
+ * one entry was full or under-full again at the next change, and half of
+ * a create's name-hash inserts shifted, moving and logging a whole
+ * sibling each time.
  * Both end with a fresh lookup that positions the cursor, which keeps the
  * path bookkeeping of shifts and splits out of the cursor (an insert or a
  * delete that changed nothing but its leaf's entries is positioned
@@ -650,17 +655,17 @@ static int free_block(struct kvfs_btree_cur *cur, struct kv_buf *bp)
 
 /*
  * Make room in the full block at level (not the root) where an entry is to
- * go at index *ip, by passing one entry to a sibling with room: the last
- * one to the right sibling unless the new entry goes at or after it, else
- * the first one to the left sibling unless the new entry goes first (as
- * XFS's rshift/lshift, which leave those cases to a split).  *done 0 if
- * neither could.
+ * go at index *ip, by passing entries to a sibling with room, half the
+ * difference of their counts: the last ones to the right sibling unless
+ * the new entry goes at or after them, else the first ones to the left
+ * sibling unless the new entry goes first (as XFS's rshift/lshift, which
+ * leave those cases to a split).  *done 0 if neither could.
  */
 static int shift(struct kvfs_btree_cur *cur, unsigned level, unsigned *ip,
 		 int *done)
 {
 	struct kv_buf *bp = cur->bp[level], *sbp;
-	unsigned n = nrecs(bp), max = kvfs_btree_cur_maxrecs(cur, level), sn;
+	unsigned n = nrecs(bp), max = kvfs_btree_cur_maxrecs(cur, level), sn, k;
 	int err;
 
 	*done = 0;
@@ -669,10 +674,14 @@ static int shift(struct kvfs_btree_cur *cur, unsigned level, unsigned *ip,
 		if (err)
 			return err;
 		if (sbp && (sn = nrecs(sbp)) < max) {
-			move_entries(cur, level, sbp, 1, sbp, 0, sn);
-			move_entries(cur, level, sbp, 0, bp, n - 1, 1);
-			set_nrecs(cur, sbp, sn + 1);
-			set_nrecs(cur, bp, n - 1);
+			/* the new entry stays in bp, before those passed */
+			k = (n - sn + 1) / 2;
+			if (k > n - 1 - *ip)
+				k = n - 1 - *ip;
+			move_entries(cur, level, sbp, k, sbp, 0, sn);
+			move_entries(cur, level, sbp, 0, bp, n - k, k);
+			set_nrecs(cur, sbp, sn + k);
+			set_nrecs(cur, bp, n - k);
 			set_parent_key(cur, cur->bp[level + 1],
 				       (unsigned)cur->ptr[level + 1] + 1, sbp,
 				       level);
@@ -686,12 +695,15 @@ static int shift(struct kvfs_btree_cur *cur, unsigned level, unsigned *ip,
 		if (err)
 			return err;
 		if (sbp && (sn = nrecs(sbp)) < max) {
-			move_entries(cur, level, sbp, sn, bp, 0, 1);
-			move_entries(cur, level, bp, 0, bp, 1, n - 1);
-			set_nrecs(cur, sbp, sn + 1);
-			set_nrecs(cur, bp, n - 1);
+			k = (n - sn + 1) / 2;
+			if (k > *ip)
+				k = *ip;
+			move_entries(cur, level, sbp, sn, bp, 0, k);
+			move_entries(cur, level, bp, 0, bp, k, n - k);
+			set_nrecs(cur, sbp, sn + k);
+			set_nrecs(cur, bp, n - k);
 			update_keys(cur, level);
-			(*ip)--;
+			*ip -= k;
 			cur->nshifts++;
 			*done = 1;
 		}
@@ -963,7 +975,7 @@ static int delrec(struct kvfs_btree_cur *cur, unsigned level, int *more)
 {
 	struct kv_buf *bp = cur->bp[level], *rbp, *lbp;
 	unsigned i = (unsigned)cur->ptr[level], n = nrecs(bp);
-	unsigned max = kvfs_btree_cur_maxrecs(cur, level), min = max / 2, sn;
+	unsigned max = kvfs_btree_cur_maxrecs(cur, level), min = max / 2, sn, k;
 	int err;
 
 	*more = 0;
@@ -989,12 +1001,14 @@ static int delrec(struct kvfs_btree_cur *cur, unsigned level, int *more)
 		err = sibling(cur, level, -1, &lbp);
 	if (err)
 		return err;
+	/* sn > min > n: half the difference, at least one, leaves both >= min */
 	if (rbp && (sn = nrecs(rbp)) > min) {
-		/* borrow the right sibling's first entry */
-		move_entries(cur, level, bp, n, rbp, 0, 1);
-		move_entries(cur, level, rbp, 0, rbp, 1, sn - 1);
-		set_nrecs(cur, rbp, sn - 1);
-		set_nrecs(cur, bp, n + 1);
+		/* borrow the right sibling's first entries */
+		k = (sn - n) / 2;
+		move_entries(cur, level, bp, n, rbp, 0, k);
+		move_entries(cur, level, rbp, 0, rbp, k, sn - k);
+		set_nrecs(cur, rbp, sn - k);
+		set_nrecs(cur, bp, n + k);
 		set_parent_key(cur, cur->bp[level + 1],
 			       (unsigned)cur->ptr[level + 1] + 1, rbp, level);
 		if (!n)
@@ -1003,11 +1017,12 @@ static int delrec(struct kvfs_btree_cur *cur, unsigned level, int *more)
 		return 0;
 	}
 	if (lbp && (sn = nrecs(lbp)) > min) {
-		/* borrow the left sibling's last entry */
-		move_entries(cur, level, bp, 1, bp, 0, n);
-		move_entries(cur, level, bp, 0, lbp, sn - 1, 1);
-		set_nrecs(cur, lbp, sn - 1);
-		set_nrecs(cur, bp, n + 1);
+		/* borrow the left sibling's last entries */
+		k = (sn - n) / 2;
+		move_entries(cur, level, bp, k, bp, 0, n);
+		move_entries(cur, level, bp, 0, lbp, sn - k, k);
+		set_nrecs(cur, lbp, sn - k);
+		set_nrecs(cur, bp, n + k);
 		update_keys(cur, level);
 		cur->nshifts++;
 		return 0;

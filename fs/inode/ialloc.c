@@ -293,6 +293,32 @@ static int ialloc_damaged(struct kvfs_trans *tp, struct kvfs_perag *pag,
 }
 
 /*
+ * The in-core inode of free inode ino that tp takes (its AG locked in tp),
+ * referenced.  One still as its chunk's initialisation by this mount wrote
+ * it is made from that image, its cluster not read (the read and the
+ * verification of the free inode were a twentieth of a create's
+ * instructions).  The generation rule holds as with the read: the image
+ * is what the read would find, and a cached inode (of the last life of a
+ * chunk freed at the same place) is the one returned.
+ */
+static int ialloc_iget(struct kvfs_trans *tp, uint64_t ino, unsigned flags,
+		       struct kvfs_inode **ipp)
+{
+	struct kvfs_mount *mp = tp->mp;
+	const struct kvfs_geom *g = &mp->g;
+	struct kvfs_perag *pag = kvfs_perag_get(mp, kvfs_ino_to_agno(g, ino));
+	uint32_t off = kvfs_ino_to_agino(g, ino) - pag->ifresh_ino;
+	uint8_t dip[1u << KVFS_MAX_INODELOG] __attribute__((aligned(8)));
+
+	if (off >= KVFS_INODES_PER_CHUNK || !(pag->ifresh_mask >> off & 1))
+		return kvfs_iget(mp, ino, flags, ipp);
+	pag->ifresh_mask &= ~(1ull << off);
+	kvfs_dinode_init(dip, g, ino, 0, 0, 0, 0, pag->ifresh_sec,
+			 pag->ifresh_nsec, pag->ifresh_gen);
+	return kvfs_iget_fresh(mp, ino, flags, dip, ipp);
+}
+
+/*
  * Take a free inode of AG agno: *ino = KVFS_NULLINO if the AG has none
  * that another transaction does not hold (or its inode allocation is
  * sick).  The AG lock covers the search and the change.  ipp (NULL for a
@@ -356,7 +382,7 @@ static int dialloc_ag(struct kvfs_trans *tp, uint32_t agno, uint32_t near,
 	pick = kvfs_agino_to_ino(&mp->g, agno,
 				 kv_le32_to_cpu(r.startino) + bit);
 	if (ipp) {
-		err = kvfs_iget(mp, pick, KVFS_IGET_FREE, ipp);
+		err = ialloc_iget(tp, pick, KVFS_IGET_FREE, ipp);
 		if (err)
 			return ialloc_damaged(tp, pag, newly, mark, err);
 	}
@@ -443,27 +469,46 @@ static uint32_t chunk_generation(const struct kvfs_ictime *now, uint64_t fsb)
  * (fs/inode/icreate_item.h), 40 bytes instead of the blocks.
  */
 static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb,
-			     uint32_t nblocks)
+			     uint32_t nblocks, struct kvfs_ictime *now,
+			     uint32_t *gen)
 {
 	struct kvfs_mount *mp = tp->mp;
-	struct kvfs_ictime now;
 	struct kv_buf *bp;
-	uint32_t b, gen;
+	uint32_t b;
 	int err;
 
-	kvfs_inode_now(&now);
-	gen = chunk_generation(&now, fsb);
+	kvfs_inode_now(now);
+	*gen = chunk_generation(now, fsb);
 	for (b = 0; b < nblocks; b++) {
 		err = kvfs_trans_get_buf(tp->jt, mp->bl, fsb + b, 1,
 					 &kvfs_inode_buf_ops, &bp);
 		if (err)
 			return err;
-		kvfs_icluster_init(&mp->g, bp->b_addr, fsb + b, now.sec,
-				   now.nsec, gen);
+		kvfs_icluster_init(&mp->g, bp->b_addr, fsb + b, now->sec,
+				   now->nsec, *gen);
 		kvfs_trans_ordered_buf(tp->jt, bp);
 	}
-	kvfs_trans_icreate(tp, fsb, nblocks, now.sec, now.nsec, gen);
+	kvfs_trans_icreate(tp, fsb, nblocks, now->sec, now->nsec, *gen);
 	return 0;
+}
+
+/*
+ * The n inodes from agino, of the record at startino, were just written
+ * free by chunk_init_inodes() (pag locked): ialloc_iget() takes them from
+ * memory.  A block of more than a record's inodes is left to the reads.
+ */
+static void fresh_set(struct kvfs_perag *pag, uint32_t startino, uint32_t agino,
+		      uint32_t n, const struct kvfs_ictime *now, uint32_t gen)
+{
+	pag->ifresh_mask = 0;
+	if (n > KVFS_INODES_PER_CHUNK)
+		return;
+	pag->ifresh_ino = startino;
+	pag->ifresh_sec = now->sec;
+	pag->ifresh_nsec = now->nsec;
+	pag->ifresh_gen = gen;
+	pag->ifresh_mask = (n == 64 ? ~0ull : (1ull << n) - 1)
+			   << (agino - startino);
 }
 
 /*
@@ -633,8 +678,9 @@ static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 	struct kvfs_btree_ag ag;
 	struct kvfs_perag *pag;
 	struct kvfs_agi *agi;
+	struct kvfs_ictime now;
 	struct kv_buf *agibp;
-	uint32_t agno, agbno, agino, startino, n, i;
+	uint32_t agno, agbno, agino, startino, n, i, gen;
 	int err;
 
 	err = alloc_chunk_blocks(tp, goal, any_ag, &args);
@@ -650,7 +696,7 @@ static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 	err = read_agi(tp, pag, &agibp);
 	if (err)
 		return err;
-	err = chunk_init_inodes(tp, args.fsb, args.len);
+	err = chunk_init_inodes(tp, args.fsb, args.len, &now, &gen);
 	if (err)
 		return err;
 	cur_init(&cur, &ag, tp, agno, agibp);
@@ -684,6 +730,7 @@ static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 	pag->icount += n;
 	pag->ifree += n;
 	ialloc_gained(pag);
+	fresh_set(pag, startino, agino, n, &now, gen);
 	*agnop = agno;
 	*aginop = startino;
 	return 0;
@@ -766,7 +813,7 @@ int kvfs_dialloc(struct kvfs_trans *tp, uint64_t parent,
 		return err;
 
 	if (!ip) {
-		err = kvfs_iget(mp, ino, iget_flags, &ip);
+		err = ialloc_iget(tp, ino, iget_flags, &ip);
 		if (err)
 			return err;
 	}
@@ -872,6 +919,9 @@ static int chunk_free(struct kvfs_trans *tp, struct kvfs_btree_cur *cur,
 				   1);
 	pag->icount -= r->count;
 	pag->ifree -= r->count;
+	/* a chunk made here again is initialised (fresh_set()) anew */
+	if (pag->ifresh_ino == start)
+		pag->ifresh_mask = 0;
 	return 0;
 }
 

@@ -10,7 +10,8 @@
  * are freed after a grace period.
  *
  * Creation: the creator publishes the new inode with KVFS_INEW set and
- * its i_lock held exclusively, then reads it; a concurrent kvfs_iget()
+ * its i_lock held exclusively, then reads it (kvfs_iget_fresh(): fills it
+ * from the caller's image of a free inode); a concurrent kvfs_iget()
  * of the same number finds it, waits on i_lock, and either gets the one
  * inode or, if the read failed (KVFS_IBAD: unhashed), looks again.  So
  * every caller gets the same object.  A failed inode is freed by whoever
@@ -466,8 +467,12 @@ static int inode_read_untrusted(struct kvfs_inode *ip)
 	return err ? err : inode_read(ip, false);
 }
 
-int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
-	      struct kvfs_inode **ipp)
+/*
+ * kvfs_iget(); dip: a miss takes the inode from dip, not its cluster, and
+ * inserts without looking first (the caller expects no cached inode).
+ */
+static int iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
+		const void *dip, struct kvfs_inode **ipp)
 {
 	struct kvfs_icache *ic = mp->ic;
 	struct cds_lfht_node *node;
@@ -476,7 +481,7 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	int err;
 
 	rcu_online();
-	for (;;) {
+	while (!dip) {
 		err = ic_lookup(ic, ino, &ip);
 		if (err == -EAGAIN) {
 			sched_yield();
@@ -502,18 +507,26 @@ int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 				   &ip->i_hnode);
 	rcu_read_unlock();
 	if (node != &ip->i_hnode) {
-		/* lost a race with another creator: never published */
+		/*
+		 * lost a race with another creator, or (dip) cached already:
+		 * never published; the cached one is looked up
+		 */
 		pthread_rwlock_unlock(&ip->i_lock);
 		inode_free(ic, ip);
 		if (pag)
 			kvfs_perag_unlock(pag);
-		return kvfs_iget(mp, ino, flags, ipp);
+		return iget(mp, ino, flags, NULL, ipp);
 	}
 	kvfs_ht_grow(ic->ht, &ic->ht_size,
 		     atomic_fetch_add(&ic->nr_cached, 1) + 1);
 	stat_inc(ic, ST_MISSES);
-	err = pag ? inode_read_untrusted(ip) :
-		    inode_read(ip, flags & KVFS_IGET_CREATE);
+	err = 0;
+	if (dip)
+		kvfs_inode_from_disk(ip, dip);
+	else if (pag)
+		err = inode_read_untrusted(ip);
+	else
+		err = inode_read(ip, flags & KVFS_IGET_CREATE);
 	if (err) {
 		inode_unhash(ic, ip);
 		atomic_fetch_sub(&ic->nr_cached, 1);
@@ -539,6 +552,18 @@ found:
 	}
 	*ipp = ip;
 	return 0;
+}
+
+int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
+	      struct kvfs_inode **ipp)
+{
+	return iget(mp, ino, flags, NULL, ipp);
+}
+
+int kvfs_iget_fresh(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
+		    const void *dip, struct kvfs_inode **ipp)
+{
+	return iget(mp, ino, flags | KVFS_IGET_FREE, dip, ipp);
 }
 
 /* Reads of an inode changing under them: tried again this often. */

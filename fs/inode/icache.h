@@ -73,6 +73,15 @@ void kvfs_icache_destroy(struct kvfs_icache *ic);
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp);
 /*
+ * kvfs_iget(KVFS_IGET_FREE | flags) of a free inode whose on-disk image
+ * the caller knows to be dip (inodesize bytes; a chunk this mount
+ * initialised, fs/inode/ialloc.c): a cached inode is the one returned; on
+ * a miss the inode is made from dip, its cluster neither read nor
+ * verified (XFS's xfs_iget() of a new inode with XFS_IGET_CREATE).
+ */
+int kvfs_iget_fresh(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
+		    const void *dip, struct kvfs_inode **ipp);
+/*
  * kvfs_iget() of a number from outside (KVFS_IGET_UNTRUSTED): -ESTALE when
  * it is not an inode (no allocated chunk holds it) or the inode is free.
  */

@@ -47,6 +47,15 @@ struct kvfs_perag {
 	 */
 	uint32_t ialloc_full;
 	/*
+	 * The inodes of the record at ifresh_ino (an agino) that are as
+	 * chunk_init_inodes() wrote them with ifresh_sec, ifresh_nsec and
+	 * ifresh_gen, a bit each, set for the piece of a chunk this mount
+	 * made last and cleared as they are taken (fs/inode/ialloc.c)
+	 */
+	uint32_t ifresh_ino, ifresh_nsec, ifresh_gen;
+	int64_t ifresh_sec;
+	uint64_t ifresh_mask;
+	/*
 	 * Its free-space metadata was found damaged before an allocation
 	 * changed any of it: allocations pass the AG by until fsck.kvfs
 	 * repaired it (fs/space/alloc.c ag_damaged()).  Set under lock, read

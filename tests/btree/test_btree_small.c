@@ -18,7 +18,8 @@
  *     and over the maximum, keys out of order across two leaves; a lookup
  *     through a block of the wrong level fails with -EUCLEAN;
  *   - deleting everything leaves one empty root leaf and frees every
- *     other block.
+ *     other block;
+ *   - a shift and a borrow even the two blocks out.
  */
 #include "tests/btree/bt.h"
 
@@ -732,6 +733,44 @@ static void test_delete_all(void)
 	       (unsigned)killroots - k0);
 }
 
+/*
+ * A shift and a borrow even the two leaves out: two leaves of 4 (the
+ * root leaf's split), the left one filled to 7 and given one more in its
+ * middle passes 2 to the right one (6 and 6, not 7 and 5); the right one
+ * emptied below the minimum borrows 2 back (4 and 4, not 5 and 3).
+ */
+static void test_even_shifts(void)
+{
+	uint64_t keys[32], next;
+	unsigned s0, sp0;
+
+	bt_begin(&T);
+	for (uint64_t k = 1; k <= 8; k++)
+		insert(k << 40);
+	for (uint64_t j = 1; j <= 3; j++)
+		insert((2ULL << 40) + (j << 30));
+	checkpoint();
+	CHECK_EQ(leaf_keys(1ULL << 40, keys, &next), 7);
+	CHECK_EQ(leaf_keys(8ULL << 40, keys, &next), 4);
+	s0 = (unsigned)shifts;
+	sp0 = (unsigned)splits;
+	insert((1ULL << 40) + (1ULL << 30));
+	checkpoint();
+	CHECK_EQ((unsigned)shifts, s0 + 1);
+	CHECK_EQ((unsigned)splits, sp0);
+	CHECK_EQ(leaf_keys(1ULL << 40, keys, &next), 6);
+	CHECK_EQ(leaf_keys(8ULL << 40, keys, &next), 6);
+	for (uint64_t k = 8; k >= 5; k--)
+		delete (k << 40);
+	checkpoint();
+	CHECK_EQ((unsigned)shifts, s0 + 2);
+	CHECK_EQ(leaf_keys(1ULL << 40, keys, &next), 4);
+	CHECK_EQ(leaf_keys(4ULL << 40, keys, &next), 4);
+	clear_all();
+	bt_commit(&T);
+	printf("even shifts: 6 and 6 after a shift, 4 and 4 after a borrow\n");
+}
+
 int main(void)
 {
 	struct kv_config cfg = { 0 };
@@ -755,6 +794,7 @@ int main(void)
 	test_update_moved();
 	test_damage();
 	test_delete_all();
+	test_even_shifts();
 	printf("splits %" PRIu64 ", joins %" PRIu64 ", shifts %" PRIu64
 	       ", new roots %" PRIu64 ", killed roots %" PRIu64
 	       ", max height %u\n",

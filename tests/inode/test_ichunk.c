@@ -12,7 +12,10 @@
  * must replay the inodes' cores over the chunk's initialisation.  New
  * directories go round the AGs.  A free inode damaged on disk fails the
  * allocation that takes it with EUCLEAN and nothing changed: the log
- * stays up.
+ * stays up.  The inodes of a chunk this mount made are taken without a
+ * read of their cluster, as the read would have found them: the chunk's
+ * generation moved on; a cached inode of the chunk's last life at the
+ * same place moves its own generation on.
  */
 #include <sys/stat.h>
 
@@ -422,6 +425,98 @@ static void test_damaged_free_inode(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/* Buffer lookups of the cache so far. */
+static uint64_t buf_lookups(struct kvfs_mount *mp)
+{
+	struct kv_bcache_stats st;
+
+	kv_bcache_get_stats(mp->bc, &st);
+	return st.hits + st.misses;
+}
+
+/*
+ * One AG, its mkfs chunk filled: the next 64 inodes are a new chunk's,
+ * each one generation past what the chunk's initialisation wrote (read
+ * back from an inode of the chunk left free).  Allocations from that
+ * chunk after a remount read the inode: one buffer lookup more each than
+ * the same allocations before it.  The chunk freed and made again at the
+ * same place, its inodes still cached: each one's generation moves on
+ * from its last life.
+ */
+static void test_fresh_inodes(void)
+{
+	struct kvfs_mkfs_opts o = {
+		.target = path, .size = 64 << 20, .agcount = 1, .force = true
+	};
+	uint64_t chunk[KVFS_INODES_PER_CHUNK], l0, l1, l2;
+	uint32_t gens[KVFS_INODES_PER_CHUNK], gen;
+	const struct kvfs_dinode *dip;
+	struct kvfs_inode *ip;
+	struct kvfs_mount *mp;
+	struct kv_buf *bp;
+	struct kvfs_geom g;
+	int n = 0, i;
+
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+	mp = mount_fs(true);
+	while (!mp->pag[0].agi_init || mp->pag[0].ifree)
+		alloc_one(mp, 0);
+	/* the new chunk's first 60, then 2 counted */
+	for (; n < 60; n++)
+		chunk[n] = alloc_one(mp, 0);
+	l0 = buf_lookups(mp);
+	for (; n < 62; n++)
+		chunk[n] = alloc_one(mp, 0);
+	l1 = buf_lookups(mp) - l0;
+	for (i = 0; i < n; i++) {
+		CHECK_EQ(kvfs_ino_to_agino(&g, chunk[i]) /
+				 KVFS_INODES_PER_CHUNK,
+			 kvfs_ino_to_agino(&g, chunk[0]) /
+				 KVFS_INODES_PER_CHUNK);
+		CHECK_EQ(kvfs_iget(mp, chunk[i], 0, &ip), 0);
+		gens[i] = ip->i_generation;
+		kvfs_iput(ip);
+	}
+	CHECK_EQ(kv_buf_read(mp->bc, kvfs_ino_to_fsb(&g, chunk[0] + 63), 1,
+			     &kvfs_inode_buf_ops, &bp),
+		 0);
+	dip = (const void *)((const uint8_t *)bp->b_addr +
+			     kvfs_ino_to_offset(&g, chunk[0] + 63));
+	gen = kv_le32_to_cpu(dip->generation);
+	kv_buf_rele(bp);
+	for (i = 0; i < n; i++)
+		CHECK_EQ(gens[i], gen + 1);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+
+	mp = mount_fs(true);
+	l0 = buf_lookups(mp);
+	for (; n < 64; n++)
+		chunk[n] = alloc_one(mp, 0);
+	l2 = buf_lookups(mp) - l0;
+	CHECK_EQ(l2, l1 + 2);
+	CHECK_EQ(kvfs_ino_to_agino(&g, chunk[63]),
+		 kvfs_ino_to_agino(&g, chunk[0]) + 63);
+	/* every inode freed, the chunk with them; cached, each one's gen */
+	for (i = 0; i < n; i++) {
+		CHECK_EQ(kvfs_iget(mp, chunk[i], 0, &ip), 0);
+		gens[i] = ip->i_generation;
+		free_ino(mp, ip);
+		kvfs_iput(ip);
+	}
+	/* the chunk's blocks no longer busy: the next chunk goes there */
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	for (i = 0; i < n; i++) {
+		uint64_t ino = alloc_one(mp, 0);
+
+		CHECK_EQ(ino, chunk[i]);
+		CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+		CHECK_EQ(ip->i_generation, gens[i] + 1);
+		kvfs_iput(ip);
+	}
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
 int main(void)
 {
 	CHECK_EQ(kv_init(NULL), 0);
@@ -433,6 +528,7 @@ int main(void)
 	test_crash(false);
 	test_crash_same_checkpoint();
 	test_damaged_free_inode();
+	test_fresh_inodes();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("ichunk: ok\n");
