@@ -20,7 +20,6 @@
 #include "fs/data/bmap.h"
 #include "fs/data/convert.h"
 #include "fs/data/file.h"
-#include "fs/format/dinode.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inode.h"
 #include "fs/mount.h"
@@ -105,12 +104,6 @@ bool kvfs_conv_snap_overlaps(const struct kvfs_conv_snap *s, uint64_t fb,
 	return false;
 }
 
-/* Extents the in-inode list of ip holds at most. */
-static uint32_t fork_max_extents(const struct kvfs_inode *ip)
-{
-	return kvfs_inode_dfork_size(ip) / (uint32_t)sizeof(struct kvfs_extent);
-}
-
 static void slot_free(struct kvfs_conv *c, unsigned i)
 {
 	ST(c->end[i], 0);
@@ -142,14 +135,7 @@ bool kvfs_conv_defer(struct kvfs_inode *ip, uint64_t fb, uint64_t fe)
 	if (!mp->conv || !S_ISREG(ip->i_mode) ||
 	    (ip->i_size < KVFS_PREALLOC_FROM &&
 	     fe << mp->g.blocklog < KVFS_PREALLOC_FROM) ||
-	    ip->i_dformat != KVFS_DFORK_EXTENTS ||
 	    kvj_errtag(KVJ_ERRTAG_CONV_NODEFER))
-		return false;
-	/*
-	 * Each range's conversion may split an unwritten extent in three:
-	 * room for that in the list, so that a settle needs no block.
-	 */
-	if (ip->i_nextents + 2 * ((c ? c->nr : 0) + 1) > fork_max_extents(ip))
 		return false;
 	if (!c) {
 		/* inside a transaction: NOFS, and failing is fine */
@@ -282,8 +268,17 @@ static int convert_sealed(struct kvfs_inode *ip, struct kvfs_conv *c)
 		unsigned i;
 		int err;
 
+		/*
+		 * The blocks of a tree change (a split of a B+tree fork, or
+		 * the list becoming one), from the reserve pool when the free
+		 * space is gone: the writes were accepted, their conversion
+		 * must not fail for want of a block (XFS converts at I/O
+		 * completion with its reserve pool too).
+		 */
 		err = kvfs_file_trans(ip, res->log_bytes, res->log_count,
 				      res->blocks, &tp);
+		if (err == -ENOSPC)
+			err = kvfs_file_trans_reserved(ip, res, &tp);
 		if (err == -ENOSPC)
 			err = kvfs_file_trans(ip, res->log_bytes,
 					      res->log_count, 0, &tp);

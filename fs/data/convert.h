@@ -11,9 +11,9 @@
  * kernel's write-back (dirty_expire_centisecs, 30 s).
  *
  * What: a write into unwritten blocks of a large file (one of at least
- * KVFS_PREALLOC_FROM bytes before or after the write, an in-inode extent
- * list with room, no O_SYNC/O_DSYNC, no wsync mount) leaves them unwritten on disk and in
- * the fork and records the written block ranges in the inode: "pending".
+ * KVFS_PREALLOC_FROM bytes before or after the write, no O_SYNC/O_DSYNC,
+ * no wsync mount) leaves them unwritten on disk and in the fork and
+ * records the written block ranges in the inode: "pending".
  * Reads, writes (their read-modify-write of edge blocks), lseek and the
  * zeroing of a truncate treat pending blocks as data.  The size the log
  * records stays at what it was when the first range was recorded
@@ -22,10 +22,11 @@
  * over a range, and the settle thread every KVFS_CONV_MS for every inode
  * with ranges, seals the ranges, flushes the device (their data is then
  * durable), and converts the sealed ranges in transactions that also log
- * the size.  A crash before that leaves the file as before the writes:
+ * the size, their tree blocks from the reserve pool when free space is
+ * gone.  A crash before that leaves the file as before the writes:
  * blocks unwritten (zeros) and, where the writes extended it, the old size.
  *
- * When a range cannot be recorded (no slot, no room in the fork), the
+ * When a range cannot be recorded (no slot, no memory for the set), the
  * write converts at once, as before, after ordering every data write made
  * so far before the next log write (kvfs_log_io_order()).
  *
@@ -117,8 +118,8 @@ bool kvfs_conv_busy(const struct kvfs_inode *ip);
 /*
  * Make ip's pending blocks durable and written: flush, convert.  ip
  * referenced, no inode lock or transaction held (the I/O lock may be).
- * 0, or the flush's or conversion's -errno (-ENOSPC: a B+tree fork with
- * no block for a split; the ranges stay pending).
+ * 0, or the flush's or conversion's -errno (-ENOSPC: a B+tree split
+ * with the reserve pool empty too; the ranges stay pending).
  */
 int kvfs_conv_settle(struct kvfs_inode *ip);
 /* The same when a range overlaps blocks [fb, fe) (a punch's). */

@@ -159,6 +159,16 @@ int kvfs_file_trans_res(struct kvfs_inode *ip, const struct kvfs_trans_res *res,
 			       res->blocks + blocks, tpp);
 }
 
+int kvfs_file_trans_reserved(struct kvfs_inode *ip,
+			     const struct kvfs_trans_res *res,
+			     struct kvfs_trans **tpp)
+{
+	struct kvfs_trans *tp;
+	int err = kvfs_trans_alloc_remove(ip->i_mount, res, &tp);
+
+	return err ? err : file_trans_join(ip, tp, tpp);
+}
+
 int kvfs_file_trans_shrink(struct kvfs_inode *ip, struct kvfs_trans **tpp)
 {
 	const struct kvfs_trans_res *res = &ip->i_mount->resv.itruncate;

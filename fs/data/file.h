@@ -133,6 +133,15 @@ int kvfs_file_trans_res(struct kvfs_inode *ip, const struct kvfs_trans_res *res,
  * can always be truncated.
  */
 int kvfs_file_trans_shrink(struct kvfs_inode *ip, struct kvfs_trans **tpp);
+/*
+ * The same for res, whose blocks may come from the removals' reserve pool
+ * (kvfs_trans_alloc_remove()): work that must finish on a full
+ * filesystem, a settle's conversion of accepted writes
+ * (fs/data/convert.h).
+ */
+int kvfs_file_trans_reserved(struct kvfs_inode *ip,
+			     const struct kvfs_trans_res *res,
+			     struct kvfs_trans **tpp);
 /* Commit tp, which changed ip (dsync: its size or map), recording the seq. */
 int kvfs_file_commit(struct kvfs_trans *tp, struct kvfs_inode *ip, bool dsync);
 /*

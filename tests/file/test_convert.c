@@ -23,6 +23,7 @@
 #include "fs/data/bmap.h"
 #include "fs/data/convert.h"
 #include "fs/data/file.h"
+#include "fs/format.h"
 #include "fs/format/mkfs.h"
 #include "fs/inode/icache.h"
 #include "fs/kvfs.h"
@@ -356,6 +357,41 @@ static void test_many_ranges(void)
 	scrub_image_clean(path);
 }
 
+/*
+ * A file mapped by an extent B+tree (every other block written): a large
+ * write into its holes is left pending too, and the settle's conversion
+ * changes the tree.
+ */
+static void test_btree_fork(void)
+{
+	struct kvfs_inode *ip;
+	struct kvfs_mount *mp;
+	uint64_t ino;
+	uint8_t fmt;
+
+	make_fs();
+	mp = open_fs(3600 * 1000);
+	ino = create(mp, "b");
+	for (uint64_t off = 0; off < HEAD + TAIL; off += 2 * 4096)
+		CHECK_EQ(kvfs_write(mp, ino, buf + off, 4096, off, 0), 4096);
+	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	fmt = ip->i_dformat;
+	kvfs_iput(ip);
+	CHECK_EQ(fmt, KVFS_DFORK_BTREE);
+	/* its second half, holes and all, in one write */
+	CHECK_EQ(kvfs_write(mp, ino, buf + HEAD, TAIL, HEAD, 0), (ssize_t)TAIL);
+	for (uint64_t off = 4096; off < HEAD; off += 2 * 4096)
+		memset(buf + off, 0, 4096);
+	CHECK(busy(mp, ino));
+	check_all(mp, ino, HEAD + TAIL);
+	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
+	CHECK(!busy(mp, ino));
+	check_all(mp, ino, HEAD + TAIL);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+}
+
 /* Reclaim passes over an inode with ranges: it is the only record. */
 static void test_reclaim(void)
 {
@@ -386,6 +422,7 @@ int main(void)
 	test_settle_thread_and_unmount();
 	test_truncate_punch();
 	test_many_ranges();
+	test_btree_fork();
 	test_reclaim();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
