@@ -164,6 +164,17 @@ static void check_all(struct kvfs_mount *mp, uint64_t ino, uint64_t len)
 	CHECK(!memcmp(got, buf, len));
 }
 
+/* Every byte before and after an fsync settles it; closed; checked. */
+static void fsync_close(struct kvfs_mount *mp, uint64_t ino)
+{
+	check_all(mp, ino, HEAD + TAIL);
+	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
+	CHECK(!busy(mp, ino));
+	check_all(mp, ino, HEAD + TAIL);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+}
+
 static void test_pending(void)
 {
 	struct kvfs_mount *mp;
@@ -355,12 +366,7 @@ static void test_many_ranges(void)
 	CHECK(busy(mp, ino));
 	CHECK(atomic_load(&lio->data_ordered) >
 	      atomic_load(&lio->data_flushed));
-	check_all(mp, ino, HEAD + TAIL);
-	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
-	CHECK(!busy(mp, ino));
-	check_all(mp, ino, HEAD + TAIL);
-	CHECK_EQ(kvfs_close(mp), 0);
-	scrub_image_clean(path);
+	fsync_close(mp, ino);
 }
 
 /*
@@ -390,12 +396,7 @@ static void test_btree_fork(void)
 	for (uint64_t off = 4096; off < HEAD; off += 2 * 4096)
 		memset(buf + off, 0, 4096);
 	CHECK(busy(mp, ino));
-	check_all(mp, ino, HEAD + TAIL);
-	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
-	CHECK(!busy(mp, ino));
-	check_all(mp, ino, HEAD + TAIL);
-	CHECK_EQ(kvfs_close(mp), 0);
-	scrub_image_clean(path);
+	fsync_close(mp, ino);
 }
 
 /* Reclaim passes over an inode with ranges: it is the only record. */
