@@ -126,6 +126,15 @@ static void snap_racy(struct kvfs_inode *ip, struct kvfs_conv_snap *snap)
 	} while (kvfs_ilock_seq_retry(ip, seq));
 }
 
+/* Every block of [fb, fe) is pending in snap. */
+static bool pending_all(const struct kvfs_conv_snap *snap, uint64_t fb,
+			uint64_t fe)
+{
+	uint64_t end;
+
+	return kvfs_conv_snap_pending(snap, fb, fe, &end) && end >= fe;
+}
+
 /* tp joined to ip, locked exclusively */
 static int file_trans_join(struct kvfs_inode *ip, struct kvfs_trans *tp,
 			   struct kvfs_trans **tpp)
@@ -245,12 +254,11 @@ static int write_piece(struct kvfs_mount *mp, const struct kvfs_bmap *m,
 	while (ps < pe && !err) {
 		uint64_t fsb = m->startblock + ((ps >> bl) - m->startoff);
 		uint32_t boff = (uint32_t)(ps & (bs - 1));
-		uint64_t n, run;
+		uint64_t n;
 
 		if (boff || pe - ps < bs) {
-			bool data = written || kvfs_conv_snap_pending(
-						       snap, ps >> bl,
-						       (ps >> bl) + 1, &run);
+			bool data = written ||
+				    pending_all(snap, ps >> bl, (ps >> bl) + 1);
 
 			n = pe - ps < bs - boff ? pe - ps : bs - boff;
 			err = write_partial(mp, fsb, data, boff, src,
@@ -271,13 +279,12 @@ int kvfs_file_zero_partial(struct kvfs_inode *ip, uint64_t off, uint64_t len)
 	uint32_t bl = mp->g.blocklog;
 	struct kvfs_conv_snap snap;
 	struct kvfs_bmap m;
-	uint64_t run;
 	int nmap = 1, err;
 
 	err = file_map_snap(ip, off >> bl, 1, &m, &nmap, &snap);
 	if (err || m.startblock == KVFS_NULLBLOCK ||
 	    (!map_written(&m) &&
-	     !kvfs_conv_snap_pending(&snap, off >> bl, (off >> bl) + 1, &run)))
+	     !pending_all(&snap, off >> bl, (off >> bl) + 1)))
 		return err;
 	return write_partial(mp, m.startblock, true,
 			     (uint32_t)(off & (mp->g.blocksize - 1)), NULL,
@@ -478,15 +485,6 @@ static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
 	if (n > KVFS_PREALLOC_MAX)
 		n = KVFS_PREALLOC_MAX;
 	return fe + n <= max ? n : max - fe;
-}
-
-/* Every block of [fb, fe) is pending in snap. */
-static bool pending_all(const struct kvfs_conv_snap *snap, uint64_t fb,
-			uint64_t fe)
-{
-	uint64_t end;
-
-	return kvfs_conv_snap_pending(snap, fb, fe, &end) && end >= fe;
 }
 
 /*
@@ -785,38 +783,36 @@ static int read_map(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 }
 
 /*
- * Bytes [cur, pe) of mapping m, not written (a hole or unwritten), into
- * dst: zeros, but where its blocks are pending conversion (data the map
- * does not show yet, fs/data/convert.h), from the device.
+ * Bytes [cur, pe) of mapping m into dst: from the device where its blocks
+ * are written or pending conversion (data the map does not show yet,
+ * fs/data/convert.h), zeros elsewhere (a hole, unwritten blocks).
  */
-static int read_unwritten(struct kvfs_mount *mp, const struct kvfs_bmap *m,
-			  const struct kvfs_conv_snap *snap, uint8_t *dst,
-			  uint64_t cur, uint64_t pe)
+static int read_piece(struct kvfs_mount *mp, const struct kvfs_bmap *m,
+		      const struct kvfs_conv_snap *snap, uint8_t *dst,
+		      uint64_t cur, uint64_t pe)
 {
 	uint32_t bl = mp->g.blocklog;
-	uint64_t mask = mp->g.blocksize - 1;
+	uint64_t last = ((pe - 1) >> bl) + 1;
 
+	if (m->startblock == KVFS_NULLBLOCK) {
+		memset(dst, 0, pe - cur);
+		return 0;
+	}
 	while (cur < pe) {
-		uint64_t b = cur >> bl, run, e;
-		bool data = m->startblock != KVFS_NULLBLOCK &&
-			    kvfs_conv_snap_pending(snap, b,
-						   ((pe - 1) >> bl) + 1, &run);
+		uint64_t run = last, e;
+		bool data = map_written(m) ||
+			    kvfs_conv_snap_pending(snap, cur >> bl, last, &run);
+		int err = 0;
 
-		if (m->startblock == KVFS_NULLBLOCK)
-			run = ((pe - 1) >> bl) + 1;
 		e = run << bl < pe ? run << bl : pe;
-		if (data) {
-			int err = kv_dev_pread(
-				mp->dev, dst, e - cur,
-				blk_bytes(mp,
-					  m->startblock + (b - m->startoff)) +
-					(cur & mask));
-
-			if (err)
-				return err;
-		} else {
+		if (data)
+			err = kv_dev_pread(mp->dev, dst, e - cur,
+					   blk_bytes(mp, m->startblock) + cur -
+						   (m->startoff << bl));
+		else
 			memset(dst, 0, e - cur);
-		}
+		if (err)
+			return err;
 		dst += e - cur;
 		cur = e;
 	}
@@ -877,10 +873,10 @@ static void read_rcu_fn(const struct kvfs_inode *cip, void *arg)
 	struct kvfs_conv_snap snap;
 
 	r->ret = -EAGAIN;
-	kvfs_conv_snap(ip, &snap);
 	if (!S_ISREG(__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED)) ||
 	    (!r->noatime && !atime_quiet(ip)))
 		return;
+	kvfs_conv_snap(ip, &snap);
 	end = cur >= size ? cur : r->len < size - cur ? cur + r->len : size;
 	while (cur < end) {
 		struct kvfs_bmap map[MAP_MAX];
@@ -900,17 +896,8 @@ static void read_rcu_fn(const struct kvfs_inode *cip, void *arg)
 				pe = end;
 			if (pe <= cur)
 				return;
-			if (!map_written(&map[i])) {
-				if (read_unwritten(mp, &map[i], &snap,
-						   r->dst + (cur - r->off), cur,
-						   pe))
-					return;
-			} else if (kv_dev_pread(
-					   mp->dev, r->dst + (cur - r->off),
-					   pe - cur,
-					   blk_bytes(mp, map[i].startblock) +
-						   cur -
-						   (map[i].startoff << bl)))
+			if (read_piece(mp, &map[i], &snap,
+				       r->dst + (cur - r->off), cur, pe))
 				return;
 			cur = pe;
 		}
@@ -998,16 +985,8 @@ ssize_t kvfs_read_flags(struct kvfs_mount *mp, uint64_t ino, void *buf,
 
 			if (pe > end)
 				pe = end;
-			if (map_written(&map[i]))
-				err = kv_dev_pread(
-					mp->dev, dst + (cur - (uint64_t)off),
-					pe - cur,
-					blk_bytes(mp, map[i].startblock) + cur -
-						(map[i].startoff << bl));
-			else
-				err = read_unwritten(
-					mp, &map[i], &snap,
-					dst + (cur - (uint64_t)off), cur, pe);
+			err = read_piece(mp, &map[i], &snap,
+					 dst + (cur - (uint64_t)off), cur, pe);
 			cur = pe;
 		}
 	}
