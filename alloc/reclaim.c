@@ -428,8 +428,10 @@ static void kswapd_wake(void)
 {
 	pthread_mutex_lock(&kswapd_lock);
 	if (!kswapd_running && !kswapd_stop &&
-	    !pthread_create(&kswapd_thread, NULL, kswapd_fn, NULL))
+	    !pthread_create(&kswapd_thread, NULL, kswapd_fn, NULL)) {
 		kswapd_running = true;
+		pthread_setname_np(kswapd_thread, "kvfs-kswapd");
+	}
 	kswapd_wanted++;
 	pthread_cond_signal(&kswapd_cond);
 	pthread_mutex_unlock(&kswapd_lock);

@@ -377,6 +377,7 @@ int kvj_ail_start(struct kvj_log *log)
 
 	if (pthread_create(&ail->thread, NULL, ail_thread, log))
 		return -EAGAIN;
+	pthread_setname_np(ail->thread, "kvfs-ail");
 	ail->thread_running = true;
 	return 0;
 }

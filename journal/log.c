@@ -279,6 +279,7 @@ static int log_start_threads(struct kvj_log *log)
 		return err;
 	if (pthread_create(&log->push_thread, NULL, push_thread, log))
 		return -EAGAIN;
+	pthread_setname_np(log->push_thread, "kvfs-logpush");
 	log->push_thread_running = true;
 	return 0;
 }

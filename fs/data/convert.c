@@ -445,6 +445,8 @@ int kvfs_conv_start(struct kvfs_mount *mp, unsigned period_ms)
 	pthread_condattr_destroy(&ca);
 	mp->conv = ctl;
 	err = pthread_create(&ctl->thread, NULL, conv_worker, mp);
+	if (!err)
+		pthread_setname_np(ctl->thread, "kvfs-settle");
 	if (err) {
 		mp->conv = NULL;
 		pthread_cond_destroy(&ctl->cond);

@@ -70,6 +70,8 @@ int kvfs_inodegc_start(struct kvfs_mount *mp)
 	pthread_cond_init(&gc->work, NULL);
 	pthread_cond_init(&gc->done, NULL);
 	err = pthread_create(&gc->thread, NULL, gc_worker, gc);
+	if (!err)
+		pthread_setname_np(gc->thread, "kvfs-inodegc");
 	if (err) {
 		pthread_cond_destroy(&gc->done);
 		pthread_cond_destroy(&gc->work);
