@@ -440,9 +440,17 @@ struct kvfs_dinode {
 #define KVFS_DIFLAG_APPEND (1u << 1)
 #define KVFS_DIFLAG_NODUMP (1u << 2)
 #define KVFS_DIFLAG_NOATIME (1u << 3)
+/*
+ * Blocks past EOF were allocated on purpose (fallocate with KEEP_SIZE):
+ * kept at close.  Without it, blocks past EOF are speculative or what a
+ * crash left, and the file's last close after a mount frees them (XFS's
+ * XFS_DIFLAG_PREALLOC).  Cleared when a truncate frees everything past
+ * EOF.
+ */
+#define KVFS_DIFLAG_PREALLOC (1u << 4)
 #define KVFS_DIFLAG_ALL                                                    \
 	(KVFS_DIFLAG_IMMUTABLE | KVFS_DIFLAG_APPEND | KVFS_DIFLAG_NODUMP | \
-	 KVFS_DIFLAG_NOATIME)
+	 KVFS_DIFLAG_NOATIME | KVFS_DIFLAG_PREALLOC)
 
 /*
  * Directories.

@@ -463,6 +463,16 @@ static bool stamp_due(struct kvfs_inode *ip, unsigned flags)
 }
 
 /* Speculative blocks for a write extending the file to block fe. */
+/*
+ * fallocate(KEEP_SIZE) put blocks past EOF on purpose: none is speculative
+ * (a write's speculative blocks would be trimmed with them).
+ */
+static bool kept_prealloc(const struct kvfs_inode *ip)
+{
+	return __atomic_load_n(&ip->i_diflags, __ATOMIC_RELAXED) &
+	       KVFS_DIFLAG_PREALLOC;
+}
+
 static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
 {
 	const struct kvfs_geom *g = &ip->i_mount->g;
@@ -474,7 +484,7 @@ static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
 	 * stay small, and each would hold KVFS_PREALLOC_MIN blocks until
 	 * closed, or for ever when never opened (kvfs_write() by number).
 	 */
-	if (ip->i_size < KVFS_PREALLOC_FROM)
+	if (ip->i_size < KVFS_PREALLOC_FROM || kept_prealloc(ip))
 		return 0;
 	/*
 	 * Doubling: as many blocks again as the file has (not its size: a
@@ -513,7 +523,7 @@ static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
 	if (covered < fe)
 		fe = covered;
 	/* whatever lies past EOF after an extending write is trimmed */
-	if (extending)
+	if (extending && !kept_prealloc(ip))
 		kvfs_file_spec_mark(ip);
 	if (holes) {
 		err = alloc_step(ip, fb, &fe, holes,
@@ -1160,14 +1170,41 @@ int kvfs_file_trim_eof(struct kvfs_inode *ip)
 	return kvfs_file_commit(tp, ip, true);
 }
 
+/*
+ * Blocks past EOF that nothing marked, in a file not preallocated on
+ * purpose: what a crash left (speculative blocks, or blocks of a deferred
+ * conversion whose size never reached the log).  I/O lock held.
+ */
+static int eof_leftover(struct kvfs_inode *ip, bool *found)
+{
+	const struct kvfs_geom *g = &ip->i_mount->g;
+	uint64_t max = kvfs_max_fileoff_blocks(g);
+	uint64_t fb = (ip->i_size + g->blocksize - 1) >> g->blocklog;
+	struct kvfs_bmap map[MAP_MAX];
+	int nmap = MAP_MAX, err;
+
+	*found = false;
+	if (kept_prealloc(ip) || fb >= max || !ip->i_nextents)
+		return 0;
+	err = kvfs_file_map(ip, fb, max - fb, map, &nmap);
+	for (int i = 0; !err && i < nmap; i++)
+		*found |= map[i].startblock != KVFS_NULLBLOCK;
+	return err;
+}
+
 int kvfs_file_trim_prealloc(struct kvfs_inode *ip)
 {
+	bool trim;
 	int err = 0;
 
-	if (!atomic_load(&ip->i_spec_prealloc))
+	if (!atomic_load(&ip->i_spec_prealloc) &&
+	    atomic_load(&ip->i_eof_checked))
 		return 0;
 	kvfs_ilock(ip, KVFS_IOLOCK_EXCL);
-	if (kvfs_file_spec_take(ip))
+	trim = kvfs_file_spec_take(ip);
+	if (!atomic_exchange(&ip->i_eof_checked, true) && !trim)
+		err = eof_leftover(ip, &trim);
+	if (!err && trim)
 		err = kvfs_file_trim_eof(ip);
 	kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
 	return err;

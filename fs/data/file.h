@@ -37,7 +37,12 @@
  * extends the file marks everything past its EOF for trimming, which
  * kvfs_file_trim_prealloc() does at the last close and a size change does
  * at once; fallocate(KEEP_SIZE) past EOF trims what is marked first and
- * clears the mark, so the blocks it allocates past EOF stay.
+ * sets KVFS_DIFLAG_PREALLOC, so the blocks it allocates past EOF stay:
+ * writes mark nothing and preallocate nothing while the flag is set, and a
+ * truncate that frees everything past EOF clears it.  The mark lives in
+ * memory: blocks past EOF that a crash left (speculative, or a deferred
+ * conversion's whose size never reached the log) are trimmed at the first
+ * close after the inode is read, unless the flag is set.
  *
  * fsync: the inode's pending blocks settled (a flush, their conversion),
  * then the log forced up to the inode's last change: i_sync_seq (and
@@ -79,7 +84,8 @@ struct kvfs_trans_res;
 
 /*
  * Free the speculative blocks past EOF of ip (referenced by the caller,
- * no lock held), if a write left any: called by the last
+ * no lock held), if a write left any, or at the first call since the
+ * inode was read any block past EOF without KVFS_DIFLAG_PREALLOC: called by the last
  * kvfs_inode_close() of an inode that still has links (kvfs_inode_close()
  * of the `life` branch, before it drops its reference).  0 or -errno.
  */

@@ -167,6 +167,11 @@ int kvfs_file_alloc_unwritten(struct kvfs_inode *ip, uint64_t fb, uint64_t len,
 		ip->i_size = size;
 		kvfs_conv_size_set(ip);
 	}
+	/* blocks past EOF on purpose: no close trims them */
+	if (end > (ip->i_size + mp->g.blocksize - 1) >> mp->g.blocklog)
+		__atomic_store_n(&ip->i_diflags,
+				 ip->i_diflags | KVFS_DIFLAG_PREALLOC,
+				 __ATOMIC_RELAXED);
 	kvfs_inode_now(&ip->i_ctime);
 	ip->i_mtime = ip->i_ctime;
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);

@@ -427,6 +427,8 @@ static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 	/* the inode's last life ended at its old generation */
 	ip->i_generation++;
 	ip->i_diflags = 0;
+	/* no block past EOF to look for */
+	atomic_store(&ip->i_eof_checked, true);
 	ip->i_dformat = KVFS_DFORK_EXTENTS;
 	ip->i_nextents = 0;
 	ip->i_aformat = 0;

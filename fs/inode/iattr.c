@@ -169,6 +169,11 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 			ip->i_ctime = ictime_of(&sa->ctime);
 		else if (!keep)
 			ip->i_ctime = now;
+		/* nothing is left past EOF to keep */
+		if (trunc)
+			__atomic_store_n(&ip->i_diflags,
+					 ip->i_diflags & ~KVFS_DIFLAG_PREALLOC,
+					 __ATOMIC_RELAXED);
 		kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
 		/* the size commits first: a crash leaves blocks past EOF */
 		if (trunc)

@@ -187,6 +187,7 @@ void kvfs_inode_from_disk(struct kvfs_inode *ip, const void *dip)
 	ts_from_disk(&ip->i_crtime, &d->crtime);
 	ip->i_generation = kv_le32_to_cpu(d->generation);
 	ip->i_diflags = kv_le32_to_cpu(d->flags);
+	atomic_store(&ip->i_eof_checked, false);
 	ip->i_nextents = kv_le32_to_cpu(d->nextents);
 	ip->i_anextents = kv_le32_to_cpu(d->anextents);
 	ip->i_forkoff = kv_le16_to_cpu(d->forkoff);

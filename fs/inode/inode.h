@@ -167,11 +167,14 @@ struct kvfs_inode {
 	 * The data path's (fs/data/file.h), atomic: journal sequences of the last
 	 * commit that changed the inode through the data path, and of the
 	 * last that changed its size or block map (fdatasync forces only up
-	 * to that one); speculative blocks past EOF to trim at close.
+	 * to that one); speculative blocks past EOF to trim at close; the
+	 * map past EOF looked at since the inode was read (a crash loses the
+	 * mark: the first close after the read trims what it finds there).
 	 */
 	_Atomic uint64_t i_sync_seq;
 	_Atomic uint64_t i_dsync_seq;
 	atomic_bool i_spec_prealloc;
+	atomic_bool i_eof_checked;
 
 	/*
 	 * fs/inode/openref.c's: that the inode number held an open
