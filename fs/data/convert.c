@@ -445,8 +445,6 @@ int kvfs_conv_start(struct kvfs_mount *mp, unsigned period_ms)
 	pthread_condattr_destroy(&ca);
 	mp->conv = ctl;
 	err = pthread_create(&ctl->thread, NULL, conv_worker, mp);
-	if (!err)
-		pthread_setname_np(ctl->thread, "kvfs-settle");
 	if (err) {
 		mp->conv = NULL;
 		pthread_cond_destroy(&ctl->cond);
@@ -455,6 +453,7 @@ int kvfs_conv_start(struct kvfs_mount *mp, unsigned period_ms)
 		kvfree(ctl);
 		return -err;
 	}
+	pthread_setname_np(ctl->thread, "kvfs-settle");
 	return 0;
 }
 

@@ -462,7 +462,6 @@ static bool stamp_due(struct kvfs_inode *ip, unsigned flags)
 	return due;
 }
 
-/* Speculative blocks for a write extending the file to block fe. */
 /*
  * fallocate(KEEP_SIZE) put blocks past EOF on purpose: none is speculative
  * (a write's speculative blocks would be trimmed with them).
@@ -473,6 +472,7 @@ static bool kept_prealloc(const struct kvfs_inode *ip)
 	       KVFS_DIFLAG_PREALLOC;
 }
 
+/* Speculative blocks for a write extending the file to block fe. */
 static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
 {
 	const struct kvfs_geom *g = &ip->i_mount->g;

@@ -85,8 +85,8 @@ struct kvfs_trans_res;
 /*
  * Free the speculative blocks past EOF of ip (referenced by the caller,
  * no lock held), if a write left any, or at the first call since the
- * inode was read any block past EOF without KVFS_DIFLAG_PREALLOC: called by the last
- * kvfs_inode_close() of an inode that still has links (kvfs_inode_close()
+ * inode was read any block past EOF without KVFS_DIFLAG_PREALLOC: called
+ * by the last kvfs_inode_close() of an inode that still has links (kvfs_inode_close()
  * of the `life` branch, before it drops its reference).  0 or -errno.
  */
 int kvfs_file_trim_prealloc(struct kvfs_inode *ip);

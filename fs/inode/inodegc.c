@@ -70,8 +70,6 @@ int kvfs_inodegc_start(struct kvfs_mount *mp)
 	pthread_cond_init(&gc->work, NULL);
 	pthread_cond_init(&gc->done, NULL);
 	err = pthread_create(&gc->thread, NULL, gc_worker, gc);
-	if (!err)
-		pthread_setname_np(gc->thread, "kvfs-inodegc");
 	if (err) {
 		pthread_cond_destroy(&gc->done);
 		pthread_cond_destroy(&gc->work);
@@ -79,6 +77,7 @@ int kvfs_inodegc_start(struct kvfs_mount *mp)
 		kvfree(gc);
 		return -err;
 	}
+	pthread_setname_np(gc->thread, "kvfs-inodegc");
 	mp->inodegc = gc;
 	return 0;
 }
