@@ -388,8 +388,12 @@ static void *ail_thread(void *arg)
 		 * each.  A reservation that waits makes the push unbounded.
 		 */
 		idle_pass = n == 0 && span;
-		if (n == 0 && pinned && !span) {
-			/* the tail is pinned by the CIL: checkpoint it */
+		if (n == 0 && !span &&
+		    (pinned || atomic_load(&log->grant.waiters))) {
+			/*
+			 * The tail is pinned by the CIL, or waits there for an
+			 * intent's done while reservations wait: checkpoint it
+			 */
 			kvj_cil_push(log, 0, false);
 		} else if (n < 0 || (n == 0 && busy && !span)) {
 			usleep(1000);
