@@ -160,6 +160,15 @@ static int ail_push_batch(struct kvj_log *log, uint64_t span, unsigned *pinned,
 		if (span && kvj_lsn_diff_bytes(log, first, lip->lsn) > span)
 			break;
 		cur.item = lip->ail_next;
+		/*
+		 * The items lie in their owners' objects, apart: without this
+		 * each step of the walk waited for a cache miss (a fifth of
+		 * the AIL thread's time as two threads unlinked their files)
+		 */
+		if (cur.item) {
+			__builtin_prefetch(cur.item);
+			__builtin_prefetch(&cur.item->lsn);
+		}
 		scanned++;
 		switch (lip->ops->push(lip, lip->lsn)) {
 		case KVJ_PUSH_SUCCESS:
