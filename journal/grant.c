@@ -44,6 +44,26 @@ static bool grant_try(struct kvj_grant *g, int64_t bytes)
 	return false;
 }
 
+/*
+ * A waiter checkpoints the CIL only when that gives space back by itself
+ * (a good part of the log charged there, which the checkpoint writes
+ * compressed) or the AIL has nothing to write back.  Otherwise the tail
+ * moves by write-back, and the AIL thread checkpoints the CIL when what it
+ * would write back is pinned there.  Every waiter's every wake (each AIL
+ * pass) made a checkpoint: 80 a second of a few transactions each, each
+ * logging again the whole dirty region of every buffer it held, so that
+ * two threads unlinking 350 000 files wrote a third more log, and waited
+ * for the write-back of that too.
+ */
+static bool grant_cil_helps(struct kvj_log *log)
+{
+	uint64_t seq = atomic_load(&log->cil.seq);
+
+	return atomic_load(&log->ail.nr) == 0 ||
+	       atomic_load(&log->cil.space[seq & 1]) >=
+		       log->cil.push_threshold / 4;
+}
+
 int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
 {
 	struct kvj_grant *g = &log->grant;
@@ -75,7 +95,8 @@ int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
 			kvj_cil_push(log, 0, false);
 			kvj_ail_push_once(log, &pinned, &busy, NULL);
 		} else {
-			kvj_push_wake(log);
+			if (grant_cil_helps(log))
+				kvj_push_wake(log);
 			kvj_ail_kick(log, false);
 		}
 		kv_lockdep_lock(&g->lock, KV_RANK_GRANT, 0);

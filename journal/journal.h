@@ -47,12 +47,19 @@ struct kvj_io_ops {
 	int (*flush_log)(void *priv);
 };
 
-/* Return values of kvj_item_ops.push */
+/*
+ * Return values of kvj_item_ops.push.  CLEAN: nothing to write, because an
+ * earlier push wrote it (pushes run under the AIL lock, so that write was
+ * issued before) or its block was freed in a checkpoint that is durable (a
+ * stale buffer, unpinned); the AIL flushes only if some push's write may
+ * not be durable yet.
+ */
 enum {
 	KVJ_PUSH_SUCCESS = 0, /* written back; durable after the next flush */
-	KVJ_PUSH_PINNED,      /* pinned by the CIL: needs a log force */
-	KVJ_PUSH_LOCKED,      /* busy: try again later */
-	KVJ_PUSH_SKIP,        /* never written back (intents) */
+	KVJ_PUSH_PINNED, /* pinned by the CIL: needs a log force */
+	KVJ_PUSH_LOCKED, /* busy: try again later */
+	KVJ_PUSH_SKIP, /* never written back (intents) */
+	KVJ_PUSH_CLEAN, /* nothing to write back (see above) */
 };
 
 struct kvj_item_ops {

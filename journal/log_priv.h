@@ -92,6 +92,15 @@ struct kvj_cil {
 	atomic_uint_fast64_t commit_contended;
 };
 
+/*
+ * A pass's place in the AIL while it drops the lock between batches:
+ * removing the item it points at moves it to the next.
+ */
+struct kvj_ail_cursor {
+	struct kvj_item *item;
+	struct kvj_ail_cursor *next;
+};
+
 struct kvj_ail {
 	struct kv_mutex lock;
 	struct kvj_item *head, *tail; /* ascending LSN */
@@ -101,6 +110,9 @@ struct kvj_ail {
 	bool kicked;             /* someone waits for space */
 	atomic_bool reclaim;     /* memory is short: push all (lock-free) */
 	uint64_t push_passes;    /* pushes started so far (item->push_pass) */
+	struct kvj_ail_cursor *cursors; /* passes between their batches */
+	/* pushes that wrote so far; the count the last flush covered */
+	uint64_t write_gen, flushed_gen;
 	uint64_t inserts;        /* items inserted so far */
 	uint64_t idle_inserts;   /* the count when idle_since was taken */
 	uint64_t idle_since_ms;  /* no insertion since (pusher's clock) */

@@ -230,8 +230,10 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	}
 	bp = iip->bp;
 	/* written back by an earlier push: nothing left to write */
-	if (!iip->fields || !bp)
+	if (!iip->fields || !bp) {
+		ret = KVJ_PUSH_CLEAN;
 		goto out;
+	}
 	if (!kv_buf_trylock(bp)) {
 		ret = KVJ_PUSH_LOCKED;
 		goto out;
@@ -244,10 +246,17 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	kvfs_inode_to_disk(
 		ip, (uint8_t *)bp->b_addr + kvfs_ino_to_offset(g, ip->i_ino),
 		lsn);
-	/* a freed cluster is not written: its inodes' own pushes are cheap */
-	nr_nb = atomic_load(&bp->b_flags) & KV_BUF_STALE ?
-			0 :
-			ili_cluster_gather(ip, bp, nb, ILI_CLUSTER_MAX);
+	/*
+	 * A freed cluster is not written (kv_buf_write() skips it): its
+	 * inodes' own pushes are cheap, and need no flush, the cancel being
+	 * durable once the buffer is unpinned.
+	 */
+	if (atomic_load(&bp->b_flags) & KV_BUF_STALE) {
+		nr_nb = 0;
+		ret = KVJ_PUSH_CLEAN;
+	} else {
+		nr_nb = ili_cluster_gather(ip, bp, nb, ILI_CLUSTER_MAX);
+	}
 	err = kv_buf_write(bp);
 	kv_buf_unlock(bp);
 	for (i = 0; i < nr_nb; i++) {

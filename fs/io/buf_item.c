@@ -487,6 +487,7 @@ static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
 {
 	struct kvfs_bli *bli = to_bli(lip);
 	struct kv_buf *bp = bli->bp;
+	bool stale;
 	int err;
 
 	if (!kv_buf_trylock(bp))
@@ -495,6 +496,8 @@ static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
 		kv_buf_unlock(bp);
 		return KVJ_PUSH_PINNED;
 	}
+	/* freed, its cancel durable (unpinned): kv_buf_write() skips it */
+	stale = atomic_load(&bp->b_flags) & KV_BUF_STALE;
 	bp->b_lsn = lsn;
 	err = kv_buf_write(bp);
 	if (!err) {
@@ -503,7 +506,7 @@ static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	}
 	kv_buf_unlock(bp);
 	if (!err)
-		return KVJ_PUSH_SUCCESS;
+		return stale ? KVJ_PUSH_CLEAN : KVJ_PUSH_SUCCESS;
 	/*
 	 * The log tail cannot pass a buffer that cannot be written (device
 	 * error, or verify_write refusing corrupt metadata): stop, as XFS
