@@ -75,6 +75,15 @@ int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *ino, uint8_t *ftype);
 
 /*
+ * kvfs_dir_lookup() under dp's exclusive lock in tp, before a change that
+ * creates the name when it is absent: the blocks it searches stay joined
+ * to tp, where the creation finds them again.
+ */
+int kvfs_dir_lookup_in(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		       const char *name, size_t len, uint64_t *ino,
+		       uint8_t *ftype);
+
+/*
  * kvfs_dir_lookup() without dp's lock, for a reader in an RCU read-side
  * section that reads dp as a seqcount reader of its i_lock_seq
  * (fs/inode/inode.h, kvfs_icache_read()): 0 (*ino, *ftype) or -ENOENT,

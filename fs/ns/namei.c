@@ -441,8 +441,9 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		goto out_put;
 	}
 	/* a removed directory takes no new names */
-	err = dp->i_nlink ? lookup_locked(dp, name, len, &ino, &ftype) :
-			    -ENOTDIR;
+	err = dp->i_nlink ?
+		      kvfs_dir_lookup_in(tp, dp, name, len, &ino, &ftype) :
+		      -ENOTDIR;
 	if (err == -ENOTDIR) {
 		err = -ENOENT;
 		kvfs_trans_cancel(tp);

@@ -930,6 +930,68 @@ static void test_collisions(void)
 }
 
 /*
+ * kvfs_dir_lookup_in(): the answer of kvfs_dir_lookup() (absent, present,
+ * and absent beside a name of the same hash), with the head and the hash
+ * index's path joined to the transaction, where the creation that follows
+ * finds them; a cancel releases them all.
+ */
+static void test_lookup_in(void)
+{
+	enum { N = 2000 };
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	struct kvfs_trans *tp;
+	unsigned mark, joined = 0;
+	uint64_t ino;
+	uint8_t ft;
+	char a[32];
+
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "in");
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(a, sizeof(a), "in-%u", i);
+		CHECK_EQ(dir_op(mp, dp, true, a, mp->g.lpfino), 0);
+	}
+	for (unsigned i = 0; i < N; i += 97) {
+		CHECK_EQ(
+			kvfs_trans_alloc_res(mp, &mp->resv.create_name, 0, &tp),
+			0);
+		kvfs_ilock(dp, KVFS_ILOCK_EXCL);
+		CHECK_EQ(kvfs_trans_ijoin(tp, dp), 0);
+		mark = kvfs_trans_buf_mark(tp->jt);
+		snprintf(a, sizeof(a), "in-%u", i);
+		CHECK_EQ(kvfs_dir_lookup_in(tp, dp, a, strlen(a), &ino, &ft),
+			 0);
+		CHECK_EQ(ino, mp->g.lpfino);
+		CHECK_EQ(ft, KVFS_FT_REG);
+		snprintf(a, sizeof(a), "new-%u", i);
+		CHECK_EQ(kvfs_dir_lookup_in(tp, dp, a, strlen(a), &ino, &ft),
+			 -ENOENT);
+		/* the head, the root node and a leaf at least */
+		joined = kvfs_trans_buf_mark(tp->jt) - mark;
+		CHECK(joined >= 3);
+		if (i % 2) {
+			kvfs_trans_cancel(tp);
+			CHECK_EQ(kvfs_trans_buf_mark(NULL), mark);
+			continue;
+		}
+		CHECK_EQ(kvfs_dir_createname_absent(tp, dp, a, strlen(a),
+						    mp->g.rootino, KVFS_FT_DIR),
+			 0);
+		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+		CHECK_EQ(kvfs_trans_buf_mark(NULL), mark);
+		CHECK_EQ(dir_lookup(dp, a, &ino), 0);
+		CHECK_EQ(ino, mp->g.rootino);
+	}
+	printf("dir lookup_in: %u buffers joined by a lookup of %u names\n",
+	       joined, N);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
+/*
  * A directory with an attribute fork in blocks goes to blocks and back to
  * the short form: the blocks left then are the attribute fork's (before
  * the fix the shrink called them corruption and the filesystem shut
@@ -1064,6 +1126,7 @@ int main(void)
 	test_model(16384, 12000);
 	test_interleave();
 	test_collisions();
+	test_lookup_in();
 	test_attr_fork();
 	test_scattered();
 	test_btree_fork();
