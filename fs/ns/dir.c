@@ -969,9 +969,12 @@ static uint32_t idx_best(struct kv_buf *bp)
 /*
  * Data block dblk's bestfree changed; old is the best its record carries.
  * The record moves, unless it can stay, promising less room than there
- * is, in a transaction without the blocks a split of the index may take:
- * a removal on a full filesystem (XFS's xfs_remove() with resblks 0)
- * then changes nothing that could need a block.
+ * is: in a transaction without the blocks a split of the index may take
+ * (a removal on a full filesystem, XFS's xfs_remove() with resblks 0,
+ * then changes nothing that could need a block), or when it already
+ * promises room for the longest name, which every search for room then
+ * finds as it would the exact figure (the removals emptying a block
+ * each moved its record, a descent and a logged leaf per unlink).
  */
 static int free_reindex(struct dctx *d, struct free_cur *fc, struct kv_buf *bp,
 			uint32_t old, uint32_t dblk)
@@ -980,7 +983,8 @@ static int free_reindex(struct dctx *d, struct free_cur *fc, struct kv_buf *bp,
 	uint32_t split = head(d->hbp)->free_level + 2u;
 	int err;
 
-	if (best < old || kvfs_trans_blocks_left(d->tp) >= split) {
+	if (best < old || (old < KVFS_DIR_DATA_ENTSIZE(KVFS_NAME_MAX) &&
+			   kvfs_trans_blocks_left(d->tp) >= split)) {
 		err = free_move(d, fc, old, best, dblk);
 		if (err)
 			return err;
