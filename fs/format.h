@@ -528,9 +528,10 @@ struct kvfs_dir_data_hdr {
 	/*
 	 * bestfree less the best its free-space index record carries: 0 but
 	 * after a removal that had no blocks to move the record (a full
-	 * filesystem, XFS's removals with resblks 0); the record, never
-	 * promising more room than there is, moves at the block's next
-	 * change that can.
+	 * filesystem, XFS's removals with resblks 0) or whose record already
+	 * promised room for the longest name; the record, never promising
+	 * more room than there is, moves at the block's next change that
+	 * needs it to.
 	 */
 	kv_le32 idxlag;
 };

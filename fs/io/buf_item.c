@@ -314,11 +314,15 @@ static void tx_bufs_add(const struct kvj_trans *tp, struct kvfs_bli *bli)
 	tl_nr++;
 }
 
+/*
+ * From the top: a commit releases its items newest first (the journal's
+ * list is in reverse join order), so each is found at once.
+ */
 static void tx_bufs_del(struct kvfs_bli *bli)
 {
 	unsigned i;
 
-	for (i = 0; i < tl_nr; i++) {
+	for (i = tl_nr; i-- > 0;) {
 		if (tl_bufs[i].bli == bli) {
 			tl_bufs[i] = tl_bufs[--tl_nr];
 			return;
@@ -363,10 +367,12 @@ relog_body(struct kvfs_bli *bli, void *buf, uint32_t *lenp)
 	const uint8_t *src = bli->bp->b_addr;
 	unsigned w, rank = 0;
 
-	if (bli->cancelled != bli->fmt_cancelled ||
-	    memcmp(bli->map, bli->fmt_map,
-		   bli->map_words * sizeof(bli->map[0])))
+	if (bli->cancelled != bli->fmt_cancelled)
 		return false;
+	/* word by word: a block's map is a word or two, memcmp() a call */
+	for (w = 0; w < bli->map_words; w++)
+		if (bli->map[w] != bli->fmt_map[w])
+			return false;
 	for (w = 0; w < bli->map_words; w++) {
 		uint64_t m = bli->tx_map[w];
 

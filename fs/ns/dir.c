@@ -408,8 +408,12 @@ static void tree_cur(struct dctx *d, struct kvfs_btree_cur *cur,
 
 /* ---- the name hash index, read without a transaction ---- */
 
+/*
+ * join: locked in d->tp (the path from the root to the first leaf, which
+ * an insertion in the same transaction descends again), else held.
+ */
 static int read_tree_blk(struct dctx *d, uint64_t fsb, unsigned level,
-			 struct kv_buf **bpp)
+			 bool join, struct kv_buf **bpp)
 {
 	const struct kvfs_btree_block *bb;
 	struct kv_buf *bp = NULL;
@@ -417,18 +421,28 @@ static int read_tree_blk(struct dctx *d, uint64_t fsb, unsigned level,
 
 	if (fsb >= d->g->dblocks)
 		return corrupt(d, fsb, "hash index pointer out of range");
-	err = kv_buf_read(d->mp->bc, fsb, 1, &kvfs_dir_hash_buf_ops, &bp);
+	err = join ? kvfs_trans_read_buf(d->tp->jt, d->mp->bl, fsb, 1,
+					 &kvfs_dir_hash_buf_ops, &bp) :
+		     kv_buf_read(d->mp->bc, fsb, 1, &kvfs_dir_hash_buf_ops,
+				 &bp);
 	if (err)
 		return err == -EBADMSG ? -EUCLEAN : err;
 	bb = bp->b_addr;
 	if (kv_le32_to_cpu(bb->hdr.magic) != KVFS_DIR_HASH_MAGIC ||
 	    kv_le64_to_cpu(bb->hdr.owner) != d->dp->i_ino ||
 	    kv_le16_to_cpu(bb->level) != level) {
-		kv_buf_rele(bp);
+		if (!join)
+			kv_buf_rele(bp);
 		return corrupt(d, fsb, "hash index block out of place");
 	}
 	*bpp = bp;
 	return 0;
+}
+
+static void tree_blk_rele(struct kv_buf *bp, bool joined)
+{
+	if (!joined)
+		kv_buf_rele(bp);
 }
 
 static int hkey_cmp(uint32_t h1, uint64_t a1, uint32_t h2, uint64_t a2)
@@ -539,7 +553,10 @@ static unsigned hash_leaf_first(struct kvfs_btree_block *bb,
 /*
  * Find m->name through the hash index: descend to the first record with
  * key >= (hash, 0), then follow records (and right siblings) while the
- * hash matches.  *found false if none carries the name.
+ * hash matches.  *found false if none carries the name.  In a
+ * transaction the descent's blocks are joined to it, where the name's
+ * insertion finds them again; right siblings, as many as the hash's
+ * collisions span, are only read.
  */
 static int hash_find(struct dctx *d, struct hmatch *m, bool *found)
 {
@@ -551,6 +568,7 @@ static int hash_find(struct dctx *d, struct hmatch *m, bool *found)
 	unsigned level = hd->hash_level;
 	const struct kvfs_btree_ops *ops = &kvfs_dir_hash_ops;
 	struct kv_buf *bp = NULL;
+	bool joined = d->tp != NULL;
 	int err, hops = 0;
 	unsigned i, n;
 
@@ -558,7 +576,7 @@ static int hash_find(struct dctx *d, struct hmatch *m, bool *found)
 	for (;;) {
 		struct kvfs_btree_block *bb;
 
-		err = read_tree_blk(d, fsb, level, &bp);
+		err = read_tree_blk(d, fsb, level, joined, &bp);
 		if (err)
 			return err;
 		bb = bp->b_addr;
@@ -566,12 +584,12 @@ static int hash_find(struct dctx *d, struct hmatch *m, bool *found)
 		if (!level)
 			break;
 		if (!n) {
-			kv_buf_rele(bp);
+			tree_blk_rele(bp, joined);
 			return corrupt(d, fsb, "empty hash index node");
 		}
 		i = hash_node_child(bb, ops, n, hash);
 		fsb = kv_le64_to_cpu(*kvfs_btree_ptr(bb, ops, g->blocksize, i));
-		kv_buf_rele(bp);
+		tree_blk_rele(bp, joined);
 		level--;
 	}
 	/* at the leaf: records from the first >= (hash, 0) */
@@ -589,24 +607,25 @@ static int hash_find(struct dctx *d, struct hmatch *m, bool *found)
 			if (rh < hash)
 				continue;
 			if (rh > hash) {
-				kv_buf_rele(bp);
+				tree_blk_rele(bp, joined);
 				return 0;
 			}
 			err = entry_matches(d, kv_le64_to_cpu(r->addr), m,
 					    &hit);
 			if (err || hit) {
-				kv_buf_rele(bp);
+				tree_blk_rele(bp, joined);
 				*found = !err;
 				return err;
 			}
 		}
 		next = kv_le64_to_cpu(bb->rightsib);
-		kv_buf_rele(bp);
+		tree_blk_rele(bp, joined);
 		if (next == KVFS_NULLBLOCK)
 			return 0;
 		if (++hops > 1 << 20)
 			return corrupt(d, next, "hash index sibling loop");
-		err = read_tree_blk(d, next, 0, &bp);
+		joined = false;
+		err = read_tree_blk(d, next, 0, false, &bp);
 		if (err)
 			return err;
 		i = 0;
@@ -950,9 +969,12 @@ static uint32_t idx_best(struct kv_buf *bp)
 /*
  * Data block dblk's bestfree changed; old is the best its record carries.
  * The record moves, unless it can stay, promising less room than there
- * is, in a transaction without the blocks a split of the index may take:
- * a removal on a full filesystem (XFS's xfs_remove() with resblks 0)
- * then changes nothing that could need a block.
+ * is: in a transaction without the blocks a split of the index may take
+ * (a removal on a full filesystem, XFS's xfs_remove() with resblks 0,
+ * then changes nothing that could need a block), or when it already
+ * promises room for the longest name, which every search for room then
+ * finds as it would the exact figure (the removals emptying a block
+ * each moved its record, a descent and a logged leaf per unlink).
  */
 static int free_reindex(struct dctx *d, struct free_cur *fc, struct kv_buf *bp,
 			uint32_t old, uint32_t dblk)
@@ -961,7 +983,8 @@ static int free_reindex(struct dctx *d, struct free_cur *fc, struct kv_buf *bp,
 	uint32_t split = head(d->hbp)->free_level + 2u;
 	int err;
 
-	if (best < old || kvfs_trans_blocks_left(d->tp) >= split) {
+	if (best < old || (old < KVFS_DIR_DATA_ENTSIZE(KVFS_NAME_MAX) &&
+			   kvfs_trans_blocks_left(d->tp) >= split)) {
 		err = free_move(d, fc, old, best, dblk);
 		if (err)
 			return err;
@@ -1380,7 +1403,8 @@ int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
  * *sfe NULL and m filled, with d open (the caller's dctx_done()).  On an
  * error (-ENOENT if absent) nothing is open.
  */
-static int dir_find(struct kvfs_inode *dp, struct hmatch *m, struct dctx *d,
+static int dir_find(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		    struct hmatch *m, struct dctx *d,
 		    struct kvfs_dir_sf_ent **sfe)
 {
 	bool found;
@@ -1393,7 +1417,7 @@ static int dir_find(struct kvfs_inode *dp, struct hmatch *m, struct dctx *d,
 		*sfe = sf_find(dp, m->name, m->len);
 		return *sfe ? 0 : -ENOENT;
 	}
-	dctx_init(d, NULL, dp);
+	dctx_init(d, tp, dp);
 	err = read_head(d);
 	if (!err)
 		err = hash_find(d, m, &found);
@@ -1417,13 +1441,35 @@ int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
 	return 0;
 }
 
+int kvfs_dir_lookup_in(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		       const char *name, size_t len, uint64_t *ino,
+		       uint8_t *ftype)
+{
+	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_sf_ent *e;
+	struct dctx d;
+	int err = dir_find(tp, dp, &m, &d, &e);
+
+	if (err)
+		return err;
+	if (e) {
+		*ino = kv_le64_to_cpu(e->ino);
+		*ftype = e->ftype;
+		return 0;
+	}
+	dctx_done(&d);
+	*ino = m.ino;
+	*ftype = m.ftype;
+	return 0;
+}
+
 int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *cookie, uint64_t *fsb, uint32_t *off)
 {
 	struct hmatch m = { .name = name, .len = len };
 	struct kvfs_dir_sf_ent *e;
 	struct dctx d;
-	int err = dir_find(dp, &m, &d, &e);
+	int err = dir_find(NULL, dp, &m, &d, &e);
 
 	if (err)
 		return err;
@@ -1750,7 +1796,7 @@ int kvfs_dir_lookup_slot(struct kvfs_inode *dp, const char *name, size_t len,
 	struct hmatch m = { .name = name, .len = len };
 	struct kvfs_dir_sf_ent *e;
 	struct dctx d;
-	int err = dir_find(dp, &m, &d, &e);
+	int err = dir_find(NULL, dp, &m, &d, &e);
 
 	if (err)
 		return err;

@@ -75,6 +75,15 @@ int kvfs_dir_lookup(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *ino, uint8_t *ftype);
 
 /*
+ * kvfs_dir_lookup() under dp's exclusive lock in tp, before a change that
+ * creates the name when it is absent: the blocks it searches stay joined
+ * to tp, where the creation finds them again.
+ */
+int kvfs_dir_lookup_in(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		       const char *name, size_t len, uint64_t *ino,
+		       uint8_t *ftype);
+
+/*
  * kvfs_dir_lookup() without dp's lock, for a reader in an RCU read-side
  * section that reads dp as a seqcount reader of its i_lock_seq
  * (fs/inode/inode.h, kvfs_icache_read()): 0 (*ino, *ftype) or -ENOENT,
@@ -152,6 +161,13 @@ struct kvfs_dir_slot {
 };
 int kvfs_dir_lookup_slot(struct kvfs_inode *dp, const char *name, size_t len,
 			 struct kvfs_dir_slot *slot);
+/*
+ * The same as kvfs_dir_lookup_rcu() reads it, under its rules (an answer
+ * counts once dp's seqcount validates it; -EAGAIN: look under the lock);
+ * addr 0 in the short form, as kvfs_dir_lookup_slot() gives it.
+ */
+int kvfs_dir_lookup_slot_rcu(const struct kvfs_inode *dp, const char *name,
+			     size_t len, struct kvfs_dir_slot *slot);
 int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			     const char *name, size_t len,
 			     const struct kvfs_dir_slot *slot);

@@ -88,6 +88,7 @@ struct rctx {
 	uint64_t seq; /* dp's i_lock_seq, as the caller validates it */
 	uint64_t epoch; /* the buffer cache's free epoch, read first */
 	uint64_t ino;
+	uint64_t addr; /* the entry's, in block form (0 in the short form) */
 	uint8_t ftype;
 	bool want_hint; /* the caller's: hints made where there are none */
 	struct kvfs_ihint *hint; /* where ino's inode is remembered, or NULL */
@@ -329,6 +330,7 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
 	if (nl != r->len || memcmp(e->name, r->name, nl))
 		return -ENOENT;
 	r->ino = ino;
+	r->addr = addr;
 	r->ftype = rd8(&e->ftype);
 	r->hint = h ? h : hint_at(r, dblk, off, r->want_hint);
 	return 0;
@@ -552,6 +554,45 @@ static bool head_read(struct rctx *r, uint64_t seq, uint64_t *root,
 	return true;
 }
 
+/* The lookup of r->name in r->dp: into r->ino, r->ftype, r->addr, r->hint. */
+static int lookup_rcu(struct rctx *r)
+{
+	const struct kvfs_inode *dp = r->dp;
+	uint8_t fmt = __atomic_load_n(&dp->i_dformat, __ATOMIC_RELAXED);
+	/* the caller's validation of the whole read: seq is dp's then */
+	uint64_t seq =
+		atomic_load_explicit(&dp->i_lock_seq, memory_order_acquire);
+	const struct kvfs_dir_map *m;
+	uint64_t root;
+	unsigned level;
+
+	if (seq & 1)
+		return -EAGAIN;
+	r->seq = seq;
+	if (fmt == KVFS_DFORK_INLINE)
+		return sf_lookup_rcu(r);
+	if (fmt != KVFS_DFORK_EXTENTS && fmt != KVFS_DFORK_BTREE)
+		return -EAGAIN;
+	m = atomic_load_explicit(&dp->i_dirmap, memory_order_acquire);
+	if (!m ||
+	    atomic_load_explicit(&m->dformat, memory_order_acquire) != fmt ||
+	    atomic_load_explicit(&m->nextents, memory_order_relaxed) !=
+		    __atomic_load_n(&dp->i_nextents, __ATOMIC_RELAXED) ||
+	    atomic_load_explicit(&m->generation, memory_order_relaxed) !=
+		    __atomic_load_n(&dp->i_generation, __ATOMIC_RELAXED))
+		return -EAGAIN;
+	r->m = m;
+	r->epoch = kv_buf_peek_epoch(r->bc);
+	if (!head_kept(r, seq, &root, &level) &&
+	    !head_read(r, seq, &root, &level))
+		return -EAGAIN;
+	/* read_head()'s check: the size is the head's data blocks' */
+	if (!r->ndata || __atomic_load_n(&dp->i_size, __ATOMIC_RELAXED) !=
+				 (uint64_t)r->ndata * r->g->dirblksize)
+		return -EAGAIN;
+	return hash_find_rcu(r, root, level);
+}
+
 int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
 			size_t len, uint64_t *ino, uint8_t *ftype,
 			struct kvfs_ihint **hint)
@@ -562,52 +603,31 @@ int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
 			  .name = name,
 			  .len = (uint32_t)len,
 			  .want_hint = hint != NULL };
-	uint8_t fmt = __atomic_load_n(&dp->i_dformat, __ATOMIC_RELAXED);
-	/* the caller's validation of the whole read: seq is dp's then */
-	uint64_t seq =
-		atomic_load_explicit(&dp->i_lock_seq, memory_order_acquire);
-	const struct kvfs_dir_map *m;
-	uint64_t root;
-	unsigned level;
-	int err;
+	int err = len > KVFS_NAME_MAX ? -EAGAIN : lookup_rcu(&r);
 
-	if (len > KVFS_NAME_MAX || seq & 1)
-		return -EAGAIN;
-	r.seq = seq;
-	if (fmt == KVFS_DFORK_INLINE) {
-		err = sf_lookup_rcu(&r);
-	} else {
-		if (fmt != KVFS_DFORK_EXTENTS && fmt != KVFS_DFORK_BTREE)
-			return -EAGAIN;
-		m = atomic_load_explicit(&dp->i_dirmap, memory_order_acquire);
-		if (!m ||
-		    atomic_load_explicit(&m->dformat, memory_order_acquire) !=
-			    fmt ||
-		    atomic_load_explicit(&m->nextents, memory_order_relaxed) !=
-			    __atomic_load_n(&dp->i_nextents,
-					    __ATOMIC_RELAXED) ||
-		    atomic_load_explicit(&m->generation,
-					 memory_order_relaxed) !=
-			    __atomic_load_n(&dp->i_generation,
-					    __ATOMIC_RELAXED))
-			return -EAGAIN;
-		r.m = m;
-		r.epoch = kv_buf_peek_epoch(r.bc);
-		if (!head_kept(&r, seq, &root, &level) &&
-		    !head_read(&r, seq, &root, &level))
-			return -EAGAIN;
-		/* read_head()'s check: the size is the head's data blocks' */
-		if (!r.ndata ||
-		    __atomic_load_n(&dp->i_size, __ATOMIC_RELAXED) !=
-			    (uint64_t)r.ndata * r.g->dirblksize)
-			return -EAGAIN;
-		err = hash_find_rcu(&r, root, level);
-	}
 	if (!err) {
 		*ino = r.ino;
 		*ftype = r.ftype;
 		if (hint)
 			*hint = r.hint;
+	}
+	return err;
+}
+
+int kvfs_dir_lookup_slot_rcu(const struct kvfs_inode *dp, const char *name,
+			     size_t len, struct kvfs_dir_slot *slot)
+{
+	struct rctx r = { .dp = dp,
+			  .bc = dp->i_mount->bc,
+			  .g = &dp->i_mount->g,
+			  .name = name,
+			  .len = (uint32_t)len };
+	int err = len > KVFS_NAME_MAX ? -EAGAIN : lookup_rcu(&r);
+
+	if (!err) {
+		slot->ino = r.ino;
+		slot->ftype = r.ftype;
+		slot->addr = r.addr;
 	}
 	return err;
 }

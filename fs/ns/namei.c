@@ -168,9 +168,50 @@ static int check_linked(struct kvfs_inode *dp, const char *name, size_t len,
 	return err;
 }
 
+/* kvfs_dir_lookup_slot_rcu()'s question and answer (-EAGAIN: none). */
+struct rcu_slot {
+	const char *name;
+	size_t len;
+	struct kvfs_dir_slot *slot;
+	uint64_t seq; /* dp's i_lock_seq the read is validated against */
+	int err;
+};
+
+static void slot_rcu_read(const struct kvfs_inode *dp, void *arg)
+{
+	struct rcu_slot *l = arg;
+
+	l->seq = atomic_load_explicit(&dp->i_lock_seq, memory_order_relaxed);
+	/* a removed directory: the locked path says -ENOENT */
+	if (!__atomic_load_n(&dp->i_nlink, __ATOMIC_RELAXED))
+		l->err = -EAGAIN;
+	else
+		l->err = kvfs_dir_lookup_slot_rcu(dp, l->name, l->len, l->slot);
+}
+
+/*
+ * The slot of name in dp read without dp's lock (fs/ns/dir.h
+ * kvfs_dir_lookup_slot_rcu()), and dp's i_lock_seq it holds at (*seq,
+ * even); -EAGAIN (and whatever the read did not find): the locked way.
+ * The shared lock and the cache's lookups of the blocks were a tenth of
+ * an unlink's instructions.
+ */
+static int lookup_slot_rcu(struct kvfs_inode *dp, const char *name, size_t len,
+			   struct kvfs_dir_slot *slot, uint64_t *seq)
+{
+	struct rcu_slot l = { .name = name, .len = len, .slot = slot };
+
+	if (kvfs_icache_read(dp->i_mount, dp->i_ino, slot_rcu_read, &l) ||
+	    l.err)
+		return -EAGAIN;
+	*seq = l.seq;
+	return 0;
+}
+
 /*
  * With slot (name neither "." nor ".."): where the name was found too, and
- * dp's i_lock_seq then (*seq, even: read under the shared lock).
+ * dp's i_lock_seq then (*seq, even: read under the shared lock, or
+ * validating the lock-free read).
  */
 static int lookup_child_at(struct kvfs_inode *dp, const char *name, size_t len,
 			   struct kvfs_inode **ipp, struct kvfs_dir_slot *slot,
@@ -181,17 +222,24 @@ static int lookup_child_at(struct kvfs_inode *dp, const char *name, size_t len,
 	int err;
 
 	for (;;) {
-		kvfs_ilock(dp, KVFS_ILOCK_SHARED);
-		if (slot) {
-			err = dp->i_nlink ? kvfs_dir_lookup_slot(dp, name, len,
-								 slot) :
-					    -ENOENT;
+		if (slot && !lookup_slot_rcu(dp, name, len, slot, seq)) {
 			ino = slot->ino;
-			*seq = kvfs_ilock_seq_begin(dp);
+			err = 0;
 		} else {
-			err = lookup_locked(dp, name, len, &ino, &ftype);
+			kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+			if (slot) {
+				err = dp->i_nlink ?
+					      kvfs_dir_lookup_slot(dp, name,
+								   len, slot) :
+					      -ENOENT;
+				ino = slot->ino;
+				*seq = kvfs_ilock_seq_begin(dp);
+			} else {
+				err = lookup_locked(dp, name, len, &ino,
+						    &ftype);
+			}
+			kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
 		}
-		kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
 		if (err)
 			return err;
 		err = kvfs_iget(dp->i_mount, ino, 0, ipp);
@@ -441,8 +489,9 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		goto out_put;
 	}
 	/* a removed directory takes no new names */
-	err = dp->i_nlink ? lookup_locked(dp, name, len, &ino, &ftype) :
-			    -ENOTDIR;
+	err = dp->i_nlink ?
+		      kvfs_dir_lookup_in(tp, dp, name, len, &ino, &ftype) :
+		      -ENOTDIR;
 	if (err == -ENOTDIR) {
 		err = -ENOENT;
 		kvfs_trans_cancel(tp);

@@ -729,10 +729,14 @@ static void test_split_nospc(void)
 	scrub_image_clean_unnamed(path);
 }
 
-/* The idxlag of the data block holding name; its address in *fsb. */
+/*
+ * The idxlag of the data block holding name; its address in *fsb, the best
+ * its free-space index record carries in *rec (if not NULL).
+ */
 static uint32_t name_lag(struct kvfs_mount *mp, struct kvfs_inode *dp,
-			 const char *name, uint64_t *fsb)
+			 const char *name, uint64_t *fsb, uint32_t *rec)
 {
+	const struct kvfs_dir_data_hdr *h;
 	struct kv_buf *bp;
 	uint64_t cookie;
 	uint32_t off, lag;
@@ -744,7 +748,10 @@ static uint32_t name_lag(struct kvfs_mount *mp, struct kvfs_inode *dp,
 	CHECK_EQ(kv_buf_read(mp->bc, *fsb, mp->g.dirblksize >> mp->g.blocklog,
 			     &kvfs_dir_data_buf_ops, &bp),
 		 0);
-	lag = kv_le32_to_cpu(((struct kvfs_dir_data_hdr *)bp->b_addr)->idxlag);
+	h = bp->b_addr;
+	lag = kv_le32_to_cpu(h->idxlag);
+	if (rec)
+		*rec = kv_le32_to_cpu(h->bestfree) - lag;
 	kv_buf_rele(bp);
 	return lag;
 }
@@ -808,7 +815,7 @@ static void test_remove_full(void)
 		uint64_t fsb;
 
 		if (name_lag(mp, dp, (big_name(name, sizeof(name), i), name),
-			     &fsb) &&
+			     &fsb, NULL) &&
 		    fsb != last) {
 			lagged++;
 			last = fsb;
@@ -819,20 +826,29 @@ static void test_remove_full(void)
 	kvfs_iput(dp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean_unnamed(path);
-	/* a lagged block's record moves at its next removal, with blocks */
+	/*
+	 * a lagged block's record moves at its next removal, with blocks,
+	 * unless it promises room for the longest name already
+	 */
 	mp = mount_fs();
 	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
 	for (unsigned i = 1; i + 3 < N; i += 2) {
 		uint64_t fsb, fsb2;
+		uint32_t rec, rec2;
 
 		big_name(name, sizeof(name), i);
 		big_name(other, sizeof(other), i + 2);
-		if (!name_lag(mp, dp, name, &fsb) ||
-		    (name_lag(mp, dp, other, &fsb2), fsb != fsb2))
+		if (!name_lag(mp, dp, name, &fsb, &rec) ||
+		    (name_lag(mp, dp, other, &fsb2, NULL), fsb != fsb2))
 			continue;
 		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
-		CHECK_EQ(name_lag(mp, dp, other, &fsb2), 0);
-		moved++;
+		if (rec < KVFS_DIR_DATA_ENTSIZE(KVFS_NAME_MAX)) {
+			CHECK_EQ(name_lag(mp, dp, other, &fsb2, NULL), 0);
+			moved++;
+		} else {
+			CHECK(name_lag(mp, dp, other, &fsb2, &rec2) > 0);
+			CHECK_EQ(rec2, rec);
+		}
 	}
 	CHECK(moved > 0);
 	for (unsigned i = 0; i < N; i++) {
@@ -844,6 +860,66 @@ static void test_remove_full(void)
 	printf("dir remove_full: %u names removed with no block at all, %u "
 	       "data blocks' index records left behind, %u moved again\n",
 	       N / 2, lagged, moved);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
+/*
+ * Removals emptying a data block move its free-space index record until
+ * it promises room for the longest name; past that the record stays
+ * (idxlag grows), the checker accepts it, and a name of the longest
+ * length still finds the room without a new data block.
+ */
+static void test_roomy_record(void)
+{
+	enum { N = 400 };
+	const uint32_t roomy = KVFS_DIR_DATA_ENTSIZE(KVFS_NAME_MAX);
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	unsigned moved = 0, kept = 0, i;
+	uint64_t fsb0, fsb, size, ino;
+	uint32_t rec, rec2, lag;
+	char name[KVFS_NAME_MAX + 1], next[32];
+
+	make_fs(64 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "roomy");
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "r-%u", i);
+		CHECK_EQ(dir_op(mp, dp, true, name, mp->g.lpfino), 0);
+	}
+	size = dp->i_size;
+	CHECK(size >= 2ull * mp->g.dirblksize);
+	snprintf(name, sizeof(name), "r-0");
+	CHECK_EQ(name_lag(mp, dp, name, &fsb0, NULL), 0);
+	for (i = 0; i + 1 < N; i++) {
+		snprintf(name, sizeof(name), "r-%u", i);
+		snprintf(next, sizeof(next), "r-%u", i + 1);
+		name_lag(mp, dp, next, &fsb, NULL);
+		if (fsb != fsb0)
+			break;
+		name_lag(mp, dp, name, &fsb, &rec);
+		CHECK_EQ(dir_op(mp, dp, false, name, mp->g.lpfino), 0);
+		lag = name_lag(mp, dp, next, &fsb, &rec2);
+		if (rec < roomy) {
+			CHECK_EQ(lag, 0);
+			moved++;
+		} else {
+			CHECK(lag > 0);
+			CHECK_EQ(rec2, rec);
+			kept++;
+		}
+	}
+	CHECK(moved > 0 && kept > 0);
+	memset(name, 'L', KVFS_NAME_MAX);
+	name[KVFS_NAME_MAX] = 0;
+	CHECK_EQ(dir_op(mp, dp, true, name, mp->g.rootino), 0);
+	CHECK_EQ(dir_lookup(dp, name, &ino), 0);
+	CHECK_EQ(ino, mp->g.rootino);
+	CHECK_EQ(dp->i_size, size);
+	printf("dir roomy_record: %u removals moved the record, %u left it\n",
+	       moved, kept);
 	kvfs_iput(dp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean_unnamed(path);
@@ -924,6 +1000,68 @@ static void test_collisions(void)
 		CHECK_EQ(dir_lookup(dp, b, &ino), 0);
 	}
 	printf("dir collisions: %u pairs of names with one hash\n", np);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
+/*
+ * kvfs_dir_lookup_in(): the answer of kvfs_dir_lookup() (absent, present,
+ * and absent beside a name of the same hash), with the head and the hash
+ * index's path joined to the transaction, where the creation that follows
+ * finds them; a cancel releases them all.
+ */
+static void test_lookup_in(void)
+{
+	enum { N = 2000 };
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	struct kvfs_trans *tp;
+	unsigned mark, joined = 0;
+	uint64_t ino;
+	uint8_t ft;
+	char a[32];
+
+	make_fs(128 << 20, 0);
+	mp = mount_fs();
+	dp = new_dir(mp, "in");
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(a, sizeof(a), "in-%u", i);
+		CHECK_EQ(dir_op(mp, dp, true, a, mp->g.lpfino), 0);
+	}
+	for (unsigned i = 0; i < N; i += 97) {
+		CHECK_EQ(
+			kvfs_trans_alloc_res(mp, &mp->resv.create_name, 0, &tp),
+			0);
+		kvfs_ilock(dp, KVFS_ILOCK_EXCL);
+		CHECK_EQ(kvfs_trans_ijoin(tp, dp), 0);
+		mark = kvfs_trans_buf_mark(tp->jt);
+		snprintf(a, sizeof(a), "in-%u", i);
+		CHECK_EQ(kvfs_dir_lookup_in(tp, dp, a, strlen(a), &ino, &ft),
+			 0);
+		CHECK_EQ(ino, mp->g.lpfino);
+		CHECK_EQ(ft, KVFS_FT_REG);
+		snprintf(a, sizeof(a), "new-%u", i);
+		CHECK_EQ(kvfs_dir_lookup_in(tp, dp, a, strlen(a), &ino, &ft),
+			 -ENOENT);
+		/* the head, the root node and a leaf at least */
+		joined = kvfs_trans_buf_mark(tp->jt) - mark;
+		CHECK(joined >= 3);
+		if (i % 2) {
+			kvfs_trans_cancel(tp);
+			CHECK_EQ(kvfs_trans_buf_mark(NULL), mark);
+			continue;
+		}
+		CHECK_EQ(kvfs_dir_createname_absent(tp, dp, a, strlen(a),
+						    mp->g.rootino, KVFS_FT_DIR),
+			 0);
+		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+		CHECK_EQ(kvfs_trans_buf_mark(NULL), mark);
+		CHECK_EQ(dir_lookup(dp, a, &ino), 0);
+		CHECK_EQ(ino, mp->g.rootino);
+	}
+	printf("dir lookup_in: %u buffers joined by a lookup of %u names\n",
+	       joined, N);
 	kvfs_iput(dp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean_unnamed(path);
@@ -1064,12 +1202,14 @@ int main(void)
 	test_model(16384, 12000);
 	test_interleave();
 	test_collisions();
+	test_lookup_in();
 	test_attr_fork();
 	test_scattered();
 	test_btree_fork();
 	test_remap();
 	test_split_nospc();
 	test_remove_full();
+	test_roomy_record();
 	test_big(BIG_N);
 	for (int i = 0; i < POOL; i++)
 		free(pool[i]);

@@ -589,6 +589,82 @@ static void check_deep(void)
 	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "deep"), 0);
 }
 
+struct slot_arg {
+	const char *name;
+	struct kvfs_dir_slot slot;
+	int err;
+};
+
+static void slot_read(const struct kvfs_inode *dp, void *arg)
+{
+	struct slot_arg *a = arg;
+
+	a->err = kvfs_dir_lookup_slot_rcu(dp, a->name, strlen(a->name),
+					  &a->slot);
+}
+
+/*
+ * kvfs_dir_lookup_slot_rcu() (kvfs_unlink()'s lookup): the slot the
+ * locked kvfs_dir_lookup_slot() gives, entry address included, in the
+ * short form and in blocks; absent names -ENOENT; then every name
+ * unlinked (the removal at that address) and the directory removed.
+ */
+static void check_slots(void)
+{
+	const unsigned n = 3000;
+	struct kvfs_dir_slot want;
+	struct kvfs_inode *dp;
+	struct kvfs_stat st;
+	unsigned answered = 0;
+	uint64_t d;
+	char name[64];
+
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "slots", 0755, &cr, &st), 0);
+	d = st.ino;
+	CHECK_EQ(kvfs_iget(mp, d, 0, &dp), 0);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "slot-%u", i);
+		creat_(d, name);
+		if (i != 2 && i != n - 1)
+			continue;
+		/* a few names in the short form, then all in blocks */
+		for (unsigned j = 0; j <= i; j++) {
+			struct slot_arg a = { .name = name };
+
+			snprintf(name, sizeof(name), "slot-%u%s", j,
+				 j == i ? "x" : "");
+			CHECK_EQ(kvfs_lookup(mp, d, name, &st),
+				 j == i ? -ENOENT : 0);
+			kvfs_ilock(dp, KVFS_ILOCK_SHARED);
+			CHECK_EQ(kvfs_dir_lookup_slot(dp, name, strlen(name),
+						      &want),
+				 j == i ? -ENOENT : 0);
+			kvfs_iunlock(dp, KVFS_ILOCK_SHARED);
+			CHECK_EQ(kvfs_icache_read(mp, d, slot_read, &a), 0);
+			if (a.err == -EAGAIN)
+				continue;
+			answered++;
+			CHECK_EQ(a.err, j == i ? -ENOENT : 0);
+			if (a.err)
+				continue;
+			CHECK_EQ(a.slot.ino, want.ino);
+			CHECK_EQ(a.slot.ftype, want.ftype);
+			CHECK_EQ(a.slot.addr, want.addr);
+			CHECK(i == 2 ? !a.slot.addr : a.slot.addr != 0);
+		}
+	}
+	CHECK(answered > n / 2);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "slot-%u", i);
+		CHECK_EQ(kvfs_unlink(mp, d, name), 0);
+		CHECK_EQ(kvfs_lookup(mp, d, name, &st), -ENOENT);
+	}
+	printf("slots: %u of %u lock-free slots as the locked lookup's\n",
+	       answered, n + 3);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "slots"), 0);
+}
+
 int main(void)
 {
 	struct kvfs_dir_stats ds0, ds1;
@@ -624,6 +700,7 @@ int main(void)
 	CHECK_EQ(look(never[0], false, &ino), -ENOENT);
 
 	check_hints();
+	check_slots();
 	check_head_kept();
 	check_deep();
 
