@@ -93,6 +93,8 @@ struct kvfs_inode_log_item {
 	 * lock only to ask "is it mine" (kvfs_trans_ijoined()).
 	 */
 	_Atomic(struct kvfs_trans *) tx;
+	/* freed by that transaction: counted in its AG's ifree_held */
+	bool ifree_held;
 };
 
 /* i_flags */

@@ -133,6 +133,16 @@ static void ili_release(struct kvj_item *lip, bool aborted)
 	(void)aborted;
 	iip->joined = false;
 	atomic_store(&iip->tx, NULL);
+	/* after the store: a count of 0 means no free inode is held */
+	if (iip->ifree_held) {
+		struct kvfs_mount *mp = ip->i_mount;
+
+		iip->ifree_held = false;
+		atomic_fetch_sub_explicit(
+			&kvfs_perag_get(mp, kvfs_ino_to_agno(&mp->g, ip->i_ino))
+				 ->ifree_held,
+			1, memory_order_release);
+	}
 	/* joined but never changed: the cluster buffer is not needed */
 	if (!iip->fields && iip->bp) {
 		kv_buf_rele(iip->bp);

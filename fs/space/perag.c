@@ -28,6 +28,7 @@ int kvfs_perag_init(struct kvfs_perag *pag, uint32_t agno)
 	kv_mutex_init(&pag->lock, perag_class);
 	pag->agf_init = pag->agi_init = false;
 	pag->busy = (struct kvfs_busy_tree){ 0 };
+	atomic_init(&pag->ifree_held, 0);
 	atomic_init(&pag->lock_acquired, 0);
 	atomic_init(&pag->lock_contended, 0);
 	return 0;

@@ -56,6 +56,14 @@ struct kvfs_perag {
 	int64_t ifresh_sec;
 	uint64_t ifresh_mask;
 	/*
+	 * Free inodes of the AG still locked and joined to the transaction
+	 * that freed them: raised by kvfs_difree() under lock, lowered by
+	 * the release of such an inode once it left its transaction.  While
+	 * it is 0, no free inode of the AG is held and rec_pick()
+	 * (fs/inode/ialloc.c) asks the inode cache about none.
+	 */
+	atomic_uint ifree_held;
+	/*
 	 * Its free-space metadata was found damaged before an allocation
 	 * changed any of it: allocations pass the AG by until fsck.kvfs
 	 * repaired it (fs/space/alloc.c ag_damaged()).  Set under lock, read

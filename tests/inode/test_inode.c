@@ -672,12 +672,17 @@ static void test_free_realloc_same_trans(void)
 	struct kvfs_inode *ip, *ip2;
 	struct kvfs_trans *tp = freeing_trans(&mp, &ip);
 	uint64_t ino = ip->i_ino;
+	struct kvfs_perag *pag =
+		kvfs_perag_get(mp, kvfs_ino_to_agno(&mp->g, ino));
 
+	CHECK_EQ(atomic_load(&pag->ifree_held), 1);
 	nr_wrlock_deadlk = 0;
 	ip2 = alloc_reg(tp, 2);
 	CHECK_EQ(ip2->i_ino, ino);
 	CHECK_EQ(nr_wrlock_deadlk, 0);
 	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	/* counted held from the free to the end of its transaction */
+	CHECK_EQ(atomic_load(&pag->ifree_held), 0);
 	/* the transaction's end left it unlocked, exactly once */
 	CHECK(kvfs_ilock_nowait(ip, KVFS_ILOCK_EXCL));
 	kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
@@ -693,7 +698,8 @@ static void test_free_realloc_same_trans(void)
  * is freed after the roll) is not handed to another transaction, which
  * would wait for its lock under the AG lock the first one may need
  * (tests/stress ichurn -l 200 deadlocked so); once the first is over, it
- * is.
+ * is.  The AG counts it held (ifree_held) from the free to the first
+ * transaction's end, over the roll: allocation asks the cache only then.
  */
 static void test_free_realloc_other_trans(void)
 {
@@ -701,15 +707,22 @@ static void test_free_realloc_other_trans(void)
 	struct kvfs_inode *ip, *ip2, *ip3;
 	struct kvfs_trans *tp = freeing_trans(&mp, &ip), *tp2;
 	uint64_t ino = ip->i_ino;
+	struct kvfs_perag *pag =
+		kvfs_perag_get(mp, kvfs_ino_to_agno(&mp->g, ino));
 
+	CHECK_EQ(atomic_load(&pag->ifree_held), 1);
 	CHECK_EQ(kvfs_trans_roll(tp, NULL), 0);
+	CHECK_EQ(atomic_load(&pag->ifree_held), 1);
 	nr_wrlock_deadlk = 0;
 	tp2 = trans(mp);
 	ip2 = alloc_reg(tp2, 2);
 	CHECK(ip2->i_ino != ino);
 	CHECK_EQ(nr_wrlock_deadlk, 0);
 	CHECK_EQ(kvfs_trans_commit(tp2, NULL), 0);
+	/* the other transaction's end leaves it counted */
+	CHECK_EQ(atomic_load(&pag->ifree_held), 1);
 	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	CHECK_EQ(atomic_load(&pag->ifree_held), 0);
 	tp = trans(mp);
 	ip3 = alloc_reg(tp, 3);
 	CHECK_EQ(ip3->i_ino, ino);
