@@ -491,8 +491,9 @@ static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb,
 	kvfs_inode_now(now);
 	*gen = chunk_generation(now, fsb);
 	for (b = 0; b < nblocks; b++) {
-		err = kvfs_trans_get_buf(tp->jt, mp->bl, fsb + b, 1,
-					 &kvfs_inode_buf_ops, &bp);
+		/* every inode written whole: the buffer is not zeroed first */
+		err = kvfs_trans_get_buf_raw(tp->jt, mp->bl, fsb + b, 1,
+					     &kvfs_inode_buf_ops, &bp);
 		if (err)
 			return err;
 		kvfs_icluster_init(&mp->g, bp->b_addr, fsb + b, now->sec,

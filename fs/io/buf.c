@@ -517,9 +517,10 @@ static int buf_found_slow(struct kv_buf *bp, unsigned nblks,
 	return err;
 }
 
+/* kv_buf_read() (read), kv_buf_get() (zero) or kv_buf_get_raw() (neither) */
 static int buf_find_or_create(struct kv_bcache *bc, uint64_t blkno,
 			      unsigned nblks, const struct kv_buf_ops *ops,
-			      bool read, struct kv_buf **bpp)
+			      bool read, bool zero, struct kv_buf **bpp)
 {
 	struct cds_lfht_node *node;
 	struct kv_buf *bp = NULL;
@@ -569,7 +570,8 @@ hit:
 	bp->b_ops = ops;
 	kv_mutex_lock(&bp->b_lock);
 	if (!read) {
-		memset(bp->b_addr, 0, bp->b_len);
+		if (zero)
+			memset(bp->b_addr, 0, bp->b_len);
 		atomic_store(&bp->b_flags, KV_BUF_DONE);
 	}
 	atomic_fetch_or(&bp->b_flags, KV_BUF_HASHED);
@@ -581,7 +583,8 @@ hit:
 		/* lost a race with another creator: never published */
 		kv_mutex_unlock(&bp->b_lock);
 		buf_free(bp);
-		return buf_find_or_create(bc, blkno, nblks, ops, read, bpp);
+		return buf_find_or_create(bc, blkno, nblks, ops, read, zero,
+					  bpp);
 	}
 	kv_mutex_lock(&bc->lru_lock);
 	lru_add_tail(bc, bp);
@@ -728,13 +731,19 @@ int kv_buf_incore(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 int kv_buf_read(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 		const struct kv_buf_ops *ops, struct kv_buf **bpp)
 {
-	return buf_find_or_create(bc, blkno, nblks, ops, true, bpp);
+	return buf_find_or_create(bc, blkno, nblks, ops, true, false, bpp);
 }
 
 int kv_buf_get(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 	       const struct kv_buf_ops *ops, struct kv_buf **bpp)
 {
-	return buf_find_or_create(bc, blkno, nblks, ops, false, bpp);
+	return buf_find_or_create(bc, blkno, nblks, ops, false, true, bpp);
+}
+
+int kv_buf_get_raw(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+		   const struct kv_buf_ops *ops, struct kv_buf **bpp)
+{
+	return buf_find_or_create(bc, blkno, nblks, ops, false, false, bpp);
 }
 
 void kv_buf_hold(struct kv_buf *bp)

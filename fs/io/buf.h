@@ -182,6 +182,13 @@ int kv_buf_read(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 int kv_buf_get(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
 	       const struct kv_buf_ops *ops, struct kv_buf **bpp);
 /*
+ * kv_buf_get() for a caller that writes every byte of the blocks before
+ * anyone else can look them up (blocks its transaction just allocated): a
+ * new buffer is not zeroed, its memory written once instead of twice.
+ */
+int kv_buf_get_raw(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+		   const struct kv_buf_ops *ops, struct kv_buf **bpp);
+/*
  * The cached buffer at blkno, held, without any I/O: -ENOENT if it is not
  * cached, -EINVAL if cached with another length.
  */

@@ -677,10 +677,14 @@ static int trans_found_buf(struct kv_buf *bp, unsigned nblks,
 	return 0;
 }
 
-/* Get (read: and verify) a buffer, locked and joined to tp. */
+/* kv_buf_read(), kv_buf_get() or kv_buf_get_raw() */
+typedef int (*buf_get_fn)(struct kv_bcache *bc, uint64_t blkno, unsigned nblks,
+			  const struct kv_buf_ops *ops, struct kv_buf **bpp);
+
+/* Get a buffer by get, locked and joined to tp. */
 static int trans_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 		     uint64_t blkno, unsigned nblks,
-		     const struct kv_buf_ops *ops, bool read,
+		     const struct kv_buf_ops *ops, buf_get_fn get,
 		     struct kv_buf **bpp)
 {
 	struct kv_buf *bp = tx_bufs_find(tp, blkno);
@@ -689,8 +693,7 @@ static int trans_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 	if (bp)
 		return trans_found_buf(bp, nblks, bpp);
 	do {
-		err = read ? kv_buf_read(bl->bc, blkno, nblks, ops, &bp) :
-			     kv_buf_get(bl->bc, blkno, nblks, ops, &bp);
+		err = get(bl->bc, blkno, nblks, ops, &bp);
 		if (!err)
 			err = trans_join_buf(tp, bl, bp, bpp);
 	} while (err == JOIN_STALE);
@@ -701,14 +704,21 @@ int kvfs_trans_get_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 		       uint64_t blkno, unsigned nblks,
 		       const struct kv_buf_ops *ops, struct kv_buf **bpp)
 {
-	return trans_buf(tp, bl, blkno, nblks, ops, false, bpp);
+	return trans_buf(tp, bl, blkno, nblks, ops, kv_buf_get, bpp);
+}
+
+int kvfs_trans_get_buf_raw(struct kvj_trans *tp, struct kvfs_bli_log *bl,
+			   uint64_t blkno, unsigned nblks,
+			   const struct kv_buf_ops *ops, struct kv_buf **bpp)
+{
+	return trans_buf(tp, bl, blkno, nblks, ops, kv_buf_get_raw, bpp);
 }
 
 int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 			uint64_t blkno, unsigned nblks,
 			const struct kv_buf_ops *ops, struct kv_buf **bpp)
 {
-	return trans_buf(tp, bl, blkno, nblks, ops, true, bpp);
+	return trans_buf(tp, bl, blkno, nblks, ops, kv_buf_read, bpp);
 }
 
 /*

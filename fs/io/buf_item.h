@@ -96,6 +96,13 @@ int kvfs_trans_read_buf(struct kvj_trans *tp, struct kvfs_bli_log *bl,
 			uint64_t blkno, unsigned nblks,
 			const struct kv_buf_ops *ops, struct kv_buf **bpp);
 /*
+ * get_buf for blocks tp just allocated and writes every byte of before it
+ * lets them go: a new buffer is not zeroed first (kv_buf_get_raw()).
+ */
+int kvfs_trans_get_buf_raw(struct kvj_trans *tp, struct kvfs_bli_log *bl,
+			   uint64_t blkno, unsigned nblks,
+			   const struct kv_buf_ops *ops, struct kv_buf **bpp);
+/*
  * Bytes [first, last] of bp (which tp got) were changed: log them, rounded
  * out to whole 128-byte chunks.
  */
