@@ -449,39 +449,56 @@ static void inode_init(struct kvfs_inode *ip, const struct kvfs_icreate_args *a)
 	kvfs_inode_forks_clear(ip);
 }
 
+/* splitmix64's finaliser: a bijection that spreads every bit of z */
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
 /*
  * The generation a new chunk's free inodes start at, random (XFS's
  * xfs_ialloc_inode_init): chunks are freed with their last inode, so a
  * chunk made again at the same inode numbers knows nothing of their last
  * lives, and a fixed start made a removed file's handle (inode number,
- * generation) open the new file there.  Never the last value: the first
- * allocation moves it on, and generation 0 is "unchecked" to
- * kvfs_inode_open().
+ * generation) open the new file there.  A sequence per AG (splitmix64,
+ * under the AG lock), its start drawn from getrandom() at the AG's first
+ * chunk of the mount (else the clock and the place, mixed): one system
+ * call per chunk was one per 64 creates, and handles need generations
+ * that differ from a chunk's last lives, not secret ones.  Never the
+ * last value: the first allocation moves it on, and generation 0 is
+ * "unchecked" to kvfs_inode_open().
  */
-static uint32_t chunk_generation(const struct kvfs_ictime *now, uint64_t fsb)
+static uint32_t chunk_generation(struct kvfs_perag *pag,
+				 const struct kvfs_ictime *now, uint64_t fsb)
 {
 	uint32_t gen;
 
-	if (getrandom(&gen, sizeof(gen), GRND_NONBLOCK) != sizeof(gen)) {
-		/* no entropy yet: the clock and the place, mixed */
-		uint64_t z = (uint64_t)now->sec * 1000000000ull + now->nsec +
-			     fsb * 0x9e3779b97f4a7c15ull;
+	if (!pag->igen_seq) {
+		uint64_t seed;
 
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		gen = (uint32_t)(z ^ (z >> 31));
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) !=
+		    sizeof(seed))
+			seed = mix64((uint64_t)now->sec * 1000000000ull +
+				     now->nsec + fsb * 0x9e3779b97f4a7c15ull);
+		/* 0 is "not drawn yet" */
+		pag->igen_seq = seed | 1;
 	}
+	pag->igen_seq += 0x9e3779b97f4a7c15ull;
+	gen = (uint32_t)mix64(pag->igen_seq);
 	return gen == UINT32_MAX ? 0 : gen;
 }
 
 /*
- * Write every inode of nblocks blocks from fsb free (mode 0): the blocks
- * are ordered buffers of tp and the log holds only what made them
- * (fs/inode/icreate_item.h), 40 bytes instead of the blocks.
+ * Write every inode of nblocks blocks from fsb (in pag's AG, locked in tp)
+ * free (mode 0): the blocks are ordered buffers of tp and the log holds
+ * only what made them (fs/inode/icreate_item.h), 40 bytes instead of the
+ * blocks.
  */
-static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb,
-			     uint32_t nblocks, struct kvfs_ictime *now,
-			     uint32_t *gen)
+static int chunk_init_inodes(struct kvfs_trans *tp, struct kvfs_perag *pag,
+			     uint64_t fsb, uint32_t nblocks,
+			     struct kvfs_ictime *now, uint32_t *gen)
 {
 	struct kvfs_mount *mp = tp->mp;
 	struct kv_buf *bp;
@@ -489,7 +506,7 @@ static int chunk_init_inodes(struct kvfs_trans *tp, uint64_t fsb,
 	int err;
 
 	kvfs_inode_now(now);
-	*gen = chunk_generation(now, fsb);
+	*gen = chunk_generation(pag, now, fsb);
 	for (b = 0; b < nblocks; b++) {
 		/* every inode written whole: the buffer is not zeroed first */
 		err = kvfs_trans_get_buf_raw(tp->jt, mp->bl, fsb + b, 1,
@@ -708,7 +725,7 @@ static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 	err = read_agi(tp, pag, &agibp);
 	if (err)
 		return err;
-	err = chunk_init_inodes(tp, args.fsb, args.len, &now, &gen);
+	err = chunk_init_inodes(tp, pag, args.fsb, args.len, &now, &gen);
 	if (err)
 		return err;
 	cur_init(&cur, &ag, tp, agno, agibp);

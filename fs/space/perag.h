@@ -55,6 +55,8 @@ struct kvfs_perag {
 	uint32_t ifresh_ino, ifresh_nsec, ifresh_gen;
 	int64_t ifresh_sec;
 	uint64_t ifresh_mask;
+	/* the AG's sequence of new chunks' generations, 0 before its first */
+	uint64_t igen_seq;
 	/*
 	 * Free inodes of the AG still locked and joined to the transaction
 	 * that freed them: raised by kvfs_difree() under lock, lowered by

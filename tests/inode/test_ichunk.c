@@ -15,8 +15,11 @@
  * stays up.  The inodes of a chunk this mount made are taken without a
  * read of their cluster, as the read would have found them: the chunk's
  * generation moved on; a cached inode of the chunk's last life at the
- * same place moves its own generation on.
+ * same place moves its own generation on.  New chunks' generations differ
+ * and cost one getrandom() per AG and mount, not one per chunk.
  */
+#include <dlfcn.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "fs/format/sb.h"
@@ -517,6 +520,60 @@ static void test_fresh_inodes(void)
 	scrub_image_clean_unnamed(path);
 }
 
+/*
+ * Every getrandom() of the library goes through here (linked statically
+ * into this program): counted.
+ */
+static _Atomic unsigned nr_getrandom;
+
+ssize_t getrandom(void *buf, size_t len, unsigned flags)
+{
+	static ssize_t (*real)(void *, size_t, unsigned);
+
+	if (!real)
+		real = (ssize_t(*)(void *, size_t, unsigned))dlsym(RTLD_NEXT,
+								   "getrandom");
+	nr_getrandom++;
+	return real(buf, len, flags);
+}
+
+/*
+ * One AG, its mkfs chunk filled: the next four chunks' generations (each
+ * chunk's first inode one past its chunk's) all differ, drawn with one
+ * getrandom() at most.
+ */
+static void test_chunk_generations(void)
+{
+	struct kvfs_mkfs_opts o = {
+		.target = path, .size = 64 << 20, .agcount = 1, .force = true
+	};
+	uint32_t gens[4];
+	struct kvfs_inode *ip;
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	unsigned calls;
+	int c, i, j;
+
+	CHECK_EQ(kvfs_mkfs(&o, &g), 0);
+	mp = mount_fs(true);
+	while (!mp->pag[0].agi_init || mp->pag[0].ifree)
+		alloc_one(mp, 0);
+	calls = nr_getrandom;
+	for (c = 0; c < 4; c++) {
+		CHECK_EQ(kvfs_iget(mp, alloc_one(mp, 0), 0, &ip), 0);
+		gens[c] = ip->i_generation;
+		kvfs_iput(ip);
+		for (i = 1; i < KVFS_INODES_PER_CHUNK; i++)
+			alloc_one(mp, 0);
+		CHECK_EQ(mp->pag[0].ifree, 0);
+	}
+	CHECK(nr_getrandom - calls <= 1);
+	for (c = 0; c < 4; c++)
+		for (j = 0; j < c; j++)
+			CHECK(gens[c] != gens[j]);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 int main(void)
 {
 	CHECK_EQ(kv_init(NULL), 0);
@@ -529,6 +586,7 @@ int main(void)
 	test_crash_same_checkpoint();
 	test_damaged_free_inode();
 	test_fresh_inodes();
+	test_chunk_generations();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("ichunk: ok\n");
