@@ -10,12 +10,13 @@
  * are freed after a grace period.
  *
  * Creation: the creator publishes the new inode with KVFS_INEW set and
- * its i_lock held exclusively, then reads it (kvfs_iget_fresh(): fills it
- * from the caller's image of a free inode); a concurrent kvfs_iget()
+ * its i_lock held exclusively, then reads it; a concurrent kvfs_iget()
  * of the same number finds it, waits on i_lock, and either gets the one
  * inode or, if the read failed (KVFS_IBAD: unhashed), looks again.  So
  * every caller gets the same object.  A failed inode is freed by whoever
- * drops its last reference.
+ * drops its last reference.  kvfs_iget_fresh() fills the inode from the
+ * caller's image of a free inode before it publishes it: nothing to wait
+ * for.
  *
  * Reclaim takes no lock but the AIL's (kvj_item_in_ail(), through the item's
  * clean test): it walks the index under RCU, claims unreferenced clean
@@ -178,7 +179,9 @@ static int ino_match(struct cds_lfht_node *node, const void *key)
 
 /* ---- inode life ---- */
 
-static struct kvfs_inode *inode_alloc(struct kvfs_icache *ic, uint64_t ino)
+/* flags: KVFS_INEW, or 0 for one filled before it is published */
+static struct kvfs_inode *inode_alloc(struct kvfs_icache *ic, uint64_t ino,
+				      unsigned flags)
 {
 	struct kvfs_mount *mp = ic->mp;
 	/*
@@ -194,7 +197,7 @@ static struct kvfs_inode *inode_alloc(struct kvfs_icache *ic, uint64_t ino)
 	ip->i_mount = mp;
 	kvfs_inode_forks_init(ip);
 	atomic_init(&ip->i_count, 1);
-	atomic_init(&ip->i_flags, KVFS_INEW);
+	atomic_init(&ip->i_flags, flags);
 	pthread_rwlock_init(&ip->i_iolock, &iolock_attr);
 	pthread_rwlock_init(&ip->i_lock, NULL);
 	cds_lfht_node_init(&ip->i_hnode);
@@ -467,12 +470,8 @@ static int inode_read_untrusted(struct kvfs_inode *ip)
 	return err ? err : inode_read(ip, false);
 }
 
-/*
- * kvfs_iget(); dip: a miss takes the inode from dip, not its cluster, and
- * inserts without looking first (the caller expects no cached inode).
- */
 static int iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
-		const void *dip, struct kvfs_inode **ipp)
+		struct kvfs_inode **ipp)
 {
 	struct kvfs_icache *ic = mp->ic;
 	struct cds_lfht_node *node;
@@ -481,7 +480,7 @@ static int iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	int err;
 
 	rcu_online();
-	while (!dip) {
+	for (;;) {
 		err = ic_lookup(ic, ino, &ip);
 		if (err == -EAGAIN) {
 			sched_yield();
@@ -500,7 +499,7 @@ static int iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 
 	/* not cached: publish it locked, then read it */
 	pag = untrusted_lock(mp, ino, flags);
-	ip = inode_alloc(ic, ino);
+	ip = inode_alloc(ic, ino, KVFS_INEW);
 	pthread_rwlock_wrlock(&ip->i_lock);
 	rcu_read_lock();
 	node = cds_lfht_add_unique(ic->ht, kvfs_hash64(ino), ino_match, &ino,
@@ -508,22 +507,19 @@ static int iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	rcu_read_unlock();
 	if (node != &ip->i_hnode) {
 		/*
-		 * lost a race with another creator, or (dip) cached already:
-		 * never published; the cached one is looked up
+		 * lost a race with another creator: never published; the
+		 * cached one is looked up
 		 */
 		pthread_rwlock_unlock(&ip->i_lock);
 		inode_free(ic, ip);
 		if (pag)
 			kvfs_perag_unlock(pag);
-		return iget(mp, ino, flags, NULL, ipp);
+		return iget(mp, ino, flags, ipp);
 	}
 	kvfs_ht_grow(ic->ht, &ic->ht_size,
 		     atomic_fetch_add(&ic->nr_cached, 1) + 1);
 	stat_inc(ic, ST_MISSES);
-	err = 0;
-	if (dip)
-		kvfs_inode_from_disk(ip, dip);
-	else if (pag)
+	if (pag)
 		err = inode_read_untrusted(ip);
 	else
 		err = inode_read(ip, flags & KVFS_IGET_CREATE);
@@ -557,13 +553,47 @@ found:
 int kvfs_iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	      struct kvfs_inode **ipp)
 {
-	return iget(mp, ino, flags, NULL, ipp);
+	return iget(mp, ino, flags, ipp);
+}
+
+/*
+ * kvfs_iget_fresh()'s insertion, without looking first: the inode is
+ * filled from dip before it is published (the insertion orders the fills
+ * before any find), so nobody ever sees it new and its creator needs
+ * neither i_lock nor KVFS_INEW (a lock and an unlock per create).
+ */
+static int iget_fresh(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
+		      const void *dip, struct kvfs_inode **ipp)
+{
+	struct kvfs_icache *ic = mp->ic;
+	struct cds_lfht_node *node;
+	struct kvfs_inode *ip;
+
+	if (!kvfs_ino_in_range(&mp->g, ino))
+		return -EINVAL;
+	ip = inode_alloc(ic, ino, 0);
+	kvfs_inode_from_disk(ip, dip);
+	rcu_read_lock();
+	node = cds_lfht_add_unique(ic->ht, kvfs_hash64(ino), ino_match, &ino,
+				   &ip->i_hnode);
+	rcu_read_unlock();
+	if (node != &ip->i_hnode) {
+		/* cached already: never published; the cached one is found */
+		inode_free(ic, ip);
+		return iget(mp, ino, flags, ipp);
+	}
+	kvfs_ht_grow(ic->ht, &ic->ht_size,
+		     atomic_fetch_add(&ic->nr_cached, 1) + 1);
+	stat_inc(ic, ST_MISSES);
+	*ipp = ip;
+	return 0;
 }
 
 int kvfs_iget_fresh(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 		    const void *dip, struct kvfs_inode **ipp)
 {
-	return iget(mp, ino, flags | KVFS_IGET_FREE, dip, ipp);
+	rcu_online();
+	return iget_fresh(mp, ino, flags | KVFS_IGET_FREE, dip, ipp);
 }
 
 /* Reads of an inode changing under them: tried again this often. */
