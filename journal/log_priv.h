@@ -52,7 +52,12 @@ static_assert(KVJ_TRANS_OVERHEAD == KVJ_TRANS_UNIT_OVERHEAD,
 /* Kept free for the unmount record (never granted). */
 #define KVJ_LOG_SLACK 4096u
 
-/* A logged item's delta in one checkpoint context. */
+/*
+ * A logged item's delta in one checkpoint context.  The delta buffer is
+ * allocated with the entry (one allocation per fresh item, not two); a
+ * relog that outgrows it moves the delta into the inline buffer of a
+ * larger entry allocation kept as spill, which is never linked.
+ */
 struct kvj_cil_ent {
 	struct kvj_cil_ent *next;
 	struct kvj_item *lip;
@@ -60,7 +65,9 @@ struct kvj_cil_ent {
 	uint32_t len;   /* delta bytes */
 	uint32_t size;  /* buf capacity */
 	uint32_t charged;
-	uint8_t *buf;
+	uint8_t *buf; /* data, or spill's data */
+	struct kvj_cil_ent *spill;
+	uint8_t data[] __attribute__((aligned(8)));
 };
 
 struct kvj_cil_pcp {
