@@ -8,6 +8,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <errno.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "journal/log_priv.h"
 
@@ -55,7 +56,15 @@ struct kvj_zstd *kvj_zstd_create(void)
 		return NULL;
 	z->cctx = ZSTD_createCCtx_advanced(kvj_zstd_mem);
 	z->dctx = ZSTD_createDCtx_advanced(kvj_zstd_mem);
-	if (!z->cctx || !z->dctx) {
+	/*
+	 * A frame's output goes to one buffer of ZSTD_compressBound() bytes:
+	 * zstd writes it in place instead of through its own buffer.
+	 */
+	if (!z->cctx || !z->dctx ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(
+		    z->cctx, ZSTD_c_compressionLevel, KVJ_ZSTD_LEVEL)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_stableOutBuffer,
+						1))) {
 		kvj_zstd_destroy(z);
 		return NULL;
 	}
@@ -76,15 +85,45 @@ size_t kvj_zstd_bound(size_t len)
 	return ZSTD_compressBound(len);
 }
 
-size_t kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap,
-			 const void *src, size_t len)
+static int zstd_errno(size_t r)
 {
-	size_t r =
-		ZSTD_compressCCtx(z->cctx, dst, cap, src, len, KVJ_ZSTD_LEVEL);
+	return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? -ENOMEM :
+								      -EIO;
+}
 
-	if (ZSTD_isError(r) || r >= len)
-		return 0;
-	return r;
+/*
+ * The pledged length puts it in the frame header and sizes the window as
+ * a one-shot compression of the same bytes would.
+ */
+int kvj_zstd_begin(struct kvj_zstd *z, size_t len)
+{
+	size_t r = ZSTD_CCtx_reset(z->cctx, ZSTD_reset_session_only);
+
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setPledgedSrcSize(z->cctx, len);
+	return ZSTD_isError(r) ? zstd_errno(r) : 0;
+}
+
+int kvj_zstd_stream(struct kvj_zstd *z, void *dst, size_t cap, size_t *pos,
+		    const void *src, size_t len, bool end)
+{
+	ZSTD_outBuffer out = { .dst = dst, .size = cap, .pos = *pos };
+	ZSTD_inBuffer in = { .src = src, .size = len, .pos = 0 };
+	size_t r;
+
+	do {
+		size_t before = in.pos + out.pos;
+
+		r = ZSTD_compressStream2(z->cctx, &out, &in,
+					 end ? ZSTD_e_end : ZSTD_e_continue);
+		if (ZSTD_isError(r))
+			return zstd_errno(r);
+		/* cap is the bound: no progress would be a zstd bug */
+		if (in.pos + out.pos == before)
+			return -EIO;
+	} while (in.pos < in.size || (end && r));
+	*pos = out.pos;
+	return 0;
 }
 
 int kvj_zstd_decompress(struct kvj_zstd *z, void *dst, size_t cap,
