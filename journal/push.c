@@ -63,6 +63,53 @@ static struct kvj_cil_ent *ent_sort(struct kvj_cil_ent *list)
 	return e;
 }
 
+/*
+ * The same stable sort by commit order in four passes over the list, when
+ * memory allows without waiting (else NULL): a context's orders are
+ * dense, one per commit, so a count per order places every entry, where
+ * the merge sort walks the whole list some log2(n) times, missing the
+ * cache on each of tens of thousands of entries.
+ */
+static struct kvj_cil_ent *ent_sort_dense(struct kvj_cil_ent *list)
+{
+	struct kvj_cil_ent *e, **out;
+	uint64_t lo = UINT64_MAX, hi = 0, range, nr = 0, i;
+	uint32_t *pos;
+	unsigned nofail;
+
+	for (e = list; e; e = e->next) {
+		lo = e->order < lo ? e->order : lo;
+		hi = e->order > hi ? e->order : hi;
+		nr++;
+	}
+	range = hi - lo + 1;
+	/* a context of few entries over many commits: not worth it */
+	if (!nr || range > 4 * nr)
+		return NULL;
+	nofail = kv_nofail_save();
+	kv_nofail_restore(0);
+	pos = kvcalloc(range + 1, sizeof(*pos), KV_NOWARN);
+	out = pos ? kvmalloc(sizeof(*out) * nr, KV_NOWARN) : NULL;
+	kv_nofail_restore(nofail);
+	if (!out) {
+		kvfree(pos);
+		return NULL;
+	}
+	for (e = list; e; e = e->next)
+		pos[e->order - lo + 1]++;
+	for (i = 1; i <= range; i++)
+		pos[i] += pos[i - 1];
+	for (e = list; e; e = e->next)
+		out[pos[e->order - lo]++] = e;
+	for (i = 0; i + 1 < nr; i++)
+		out[i]->next = out[i + 1];
+	out[nr - 1]->next = NULL;
+	list = out[0];
+	kvfree(out);
+	kvfree(pos);
+	return list;
+}
+
 static bool cil_ctx_empty(struct kvj_cil *cil, unsigned idx)
 {
 	bool empty = true;
@@ -183,7 +230,7 @@ static struct kvj_cil_ent *cil_collect(struct kvj_log *log, unsigned idx,
 				       uint32_t *nrp, uint64_t *chargedp)
 {
 	struct kvj_cil *cil = &log->cil;
-	struct kvj_cil_ent *list = NULL, **tail = &list;
+	struct kvj_cil_ent *list = NULL, **tail = &list, *sorted;
 	uint64_t nr = 0, charged = 0;
 	unsigned i;
 
@@ -207,7 +254,8 @@ static struct kvj_cil_ent *cil_collect(struct kvj_log *log, unsigned idx,
 	atomic_store(&cil->mem[idx], 0);
 	*nrp = (uint32_t)nr;
 	*chargedp = charged;
-	return ent_sort(list);
+	sorted = ent_sort_dense(list);
+	return sorted ? sorted : ent_sort(list);
 }
 
 /*
