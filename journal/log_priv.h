@@ -288,15 +288,12 @@ void kvj_relief_wake(struct kvj_log *log);
 /* zstd.c */
 struct kvj_zstd *kvj_zstd_create(void);
 void kvj_zstd_destroy(struct kvj_zstd *z);
-size_t kvj_zstd_bound(size_t len);
-/* Start one frame of len bytes, fed in pieces to kvj_zstd_stream(). */
-int kvj_zstd_begin(struct kvj_zstd *z, size_t len);
 /*
- * Compress the frame's next len bytes at src into dst[*pos, cap), the
- * same dst and cap for every piece of a frame; end: its last piece.
+ * Compress len bytes at src into one frame at dst[*pos, cap), advancing
+ * *pos: -ENOSPC when it does not fit.
  */
-int kvj_zstd_stream(struct kvj_zstd *z, void *dst, size_t cap, size_t *pos,
-		    const void *src, size_t len, bool end);
+int kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap, size_t *pos,
+		      const void *src, size_t len);
 int kvj_zstd_decompress(struct kvj_zstd *z, void *dst, size_t cap,
 			const void *src, size_t len);
 

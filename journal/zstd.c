@@ -56,15 +56,7 @@ struct kvj_zstd *kvj_zstd_create(void)
 		return NULL;
 	z->cctx = ZSTD_createCCtx_advanced(kvj_zstd_mem);
 	z->dctx = ZSTD_createDCtx_advanced(kvj_zstd_mem);
-	/*
-	 * A frame's output goes to one buffer of ZSTD_compressBound() bytes:
-	 * zstd writes it in place instead of through its own buffer.
-	 */
-	if (!z->cctx || !z->dctx ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(
-		    z->cctx, ZSTD_c_compressionLevel, KVJ_ZSTD_LEVEL)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_stableOutBuffer,
-						1))) {
+	if (!z->cctx || !z->dctx) {
 		kvj_zstd_destroy(z);
 		return NULL;
 	}
@@ -80,49 +72,22 @@ void kvj_zstd_destroy(struct kvj_zstd *z)
 	kvfree(z);
 }
 
-size_t kvj_zstd_bound(size_t len)
-{
-	return ZSTD_compressBound(len);
-}
-
-static int zstd_errno(size_t r)
-{
-	return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? -ENOMEM :
-								      -EIO;
-}
-
 /*
- * The pledged length puts it in the frame header and sizes the window as
- * a one-shot compression of the same bytes would.
+ * A whole frame of len bytes into dst; the stream a push writes may be
+ * several frames one after another, which one ZSTD_decompressDCtx() call
+ * decompresses whole.
  */
-int kvj_zstd_begin(struct kvj_zstd *z, size_t len)
+int kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap, size_t *pos,
+		      const void *src, size_t len)
 {
-	size_t r = ZSTD_CCtx_reset(z->cctx, ZSTD_reset_session_only);
+	size_t r = ZSTD_compressCCtx(z->cctx, (uint8_t *)dst + *pos, cap - *pos,
+				     src, len, KVJ_ZSTD_LEVEL);
 
-	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setPledgedSrcSize(z->cctx, len);
-	return ZSTD_isError(r) ? zstd_errno(r) : 0;
-}
-
-int kvj_zstd_stream(struct kvj_zstd *z, void *dst, size_t cap, size_t *pos,
-		    const void *src, size_t len, bool end)
-{
-	ZSTD_outBuffer out = { .dst = dst, .size = cap, .pos = *pos };
-	ZSTD_inBuffer in = { .src = src, .size = len, .pos = 0 };
-	size_t r;
-
-	do {
-		size_t before = in.pos + out.pos;
-
-		r = ZSTD_compressStream2(z->cctx, &out, &in,
-					 end ? ZSTD_e_end : ZSTD_e_continue);
-		if (ZSTD_isError(r))
-			return zstd_errno(r);
-		/* cap is the bound: no progress would be a zstd bug */
-		if (in.pos + out.pos == before)
-			return -EIO;
-	} while (in.pos < in.size || (end && r));
-	*pos = out.pos;
+	if (ZSTD_isError(r))
+		return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ?
+			       -ENOMEM :
+			       -ENOSPC;
+	*pos += r;
 	return 0;
 }
 

@@ -5,8 +5,8 @@
  * previous format() wrote there (the contract of kvj_item_ops.format),
  * also after the delta outgrew the buffer it was allocated with and moved
  * to a larger one.  A checkpoint whose stream is larger than the record
- * buffer it is compressed through (journal/push.c) goes to zstd in
- * several pieces, with deltas split across them, and comes back whole.
+ * buffer it is compressed through (journal/push.c) is several zstd
+ * frames, with deltas split across them, and comes back whole.
  * A checkpoint's deltas replay in the order of their latest commits.  The
  * item type here appends bytes to its delta and, on a relog, formats only
  * the bytes appended since.
