@@ -103,7 +103,7 @@ int kvj_cil_init(struct kvj_log *log)
 
 void kvj_cil_ent_free(struct kvj_cil_ent *ent)
 {
-	kvfree(ent->buf);
+	kvfree(ent->spill);
 	kvfree(ent);
 }
 
@@ -178,9 +178,10 @@ static struct kvj_cil_pcp *cil_lock_slot(struct kvj_cil *cil)
 static struct kvj_cil_ent *cil_ent_alloc(struct kvj_item *lip, uint32_t need)
 {
 	uint32_t size = need < 64 ? 64 : need + need / 4;
-	struct kvj_cil_ent *ent = kvmalloc(sizeof(*ent), KV_NOFAIL | KV_ZERO);
+	struct kvj_cil_ent *ent = kvmalloc(sizeof(*ent) + size, KV_NOFAIL);
 
-	ent->buf = kvmalloc(size, KV_NOFAIL);
+	memset(ent, 0, sizeof(*ent));
+	ent->buf = ent->data;
 	ent->size = size;
 	ent->lip = lip;
 	return ent;
@@ -243,11 +244,11 @@ static int64_t cil_format_item(struct kvj_item *lip, uint64_t seq,
 
 	if (!fresh && prep) {
 		/* the relogged delta outgrew its buffer: take prep's */
-		memcpy(prep->buf, ent->buf, ent->len);
-		kvfree(ent->buf);
-		ent->buf = prep->buf;
+		memcpy(prep->data, ent->buf, ent->len);
+		kvfree(ent->spill);
+		ent->spill = prep;
+		ent->buf = prep->data;
 		ent->size = prep->size;
-		kvfree(prep);
 	}
 	lip->ent_size = ent->size;
 	ent->len = lip->ops->format(lip, ent->buf, fresh);

@@ -31,8 +31,9 @@
  * BB is rewritten in every pass.
  *
  * A checkpoint is one or more KVJ_REC_CKPT records carrying consecutive
- * pieces of one (optionally zstd-compressed) stream, then one KVJ_REC_COMMIT
- * record describing the whole stream.  Recovery replays a checkpoint only
+ * pieces of one stream, then one KVJ_REC_COMMIT record describing the whole
+ * stream.  A compressed stream is one or more zstd frames one after
+ * another, decompressing to the stream.  Recovery replays a checkpoint only
  * when its commit record is present, all its BBs carry the right cycle and
  * every crc matches.  Only the last write (one checkpoint, or one TAIL or
  * UNMOUNT record; each is flushed before the next is written) can be torn.

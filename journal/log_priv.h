@@ -52,7 +52,12 @@ static_assert(KVJ_TRANS_OVERHEAD == KVJ_TRANS_UNIT_OVERHEAD,
 /* Kept free for the unmount record (never granted). */
 #define KVJ_LOG_SLACK 4096u
 
-/* A logged item's delta in one checkpoint context. */
+/*
+ * A logged item's delta in one checkpoint context.  The delta buffer is
+ * allocated with the entry (one allocation per fresh item, not two); a
+ * relog that outgrows it moves the delta into the inline buffer of a
+ * larger entry allocation kept as spill, which is never linked.
+ */
 struct kvj_cil_ent {
 	struct kvj_cil_ent *next;
 	struct kvj_item *lip;
@@ -60,7 +65,9 @@ struct kvj_cil_ent {
 	uint32_t len;   /* delta bytes */
 	uint32_t size;  /* buf capacity */
 	uint32_t charged;
-	uint8_t *buf;
+	uint8_t *buf; /* data, or spill's data */
+	struct kvj_cil_ent *spill;
+	uint8_t data[] __attribute__((aligned(8)));
 };
 
 struct kvj_cil_pcp {
@@ -281,10 +288,12 @@ void kvj_relief_wake(struct kvj_log *log);
 /* zstd.c */
 struct kvj_zstd *kvj_zstd_create(void);
 void kvj_zstd_destroy(struct kvj_zstd *z);
-size_t kvj_zstd_bound(size_t len);
-/* returns compressed length, or 0 when it does not shrink */
-size_t kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap,
-			 const void *src, size_t len);
+/*
+ * Compress len bytes at src into one frame at dst[*pos, cap), advancing
+ * *pos: -ENOSPC when it does not fit.
+ */
+int kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap, size_t *pos,
+		      const void *src, size_t len);
 int kvj_zstd_decompress(struct kvj_zstd *z, void *dst, size_t cap,
 			const void *src, size_t len);
 

@@ -8,6 +8,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <errno.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "journal/log_priv.h"
 
@@ -71,20 +72,23 @@ void kvj_zstd_destroy(struct kvj_zstd *z)
 	kvfree(z);
 }
 
-size_t kvj_zstd_bound(size_t len)
+/*
+ * A whole frame of len bytes into dst; the stream a push writes may be
+ * several frames one after another, which one ZSTD_decompressDCtx() call
+ * decompresses whole.
+ */
+int kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap, size_t *pos,
+		      const void *src, size_t len)
 {
-	return ZSTD_compressBound(len);
-}
+	size_t r = ZSTD_compressCCtx(z->cctx, (uint8_t *)dst + *pos, cap - *pos,
+				     src, len, KVJ_ZSTD_LEVEL);
 
-size_t kvj_zstd_compress(struct kvj_zstd *z, void *dst, size_t cap,
-			 const void *src, size_t len)
-{
-	size_t r =
-		ZSTD_compressCCtx(z->cctx, dst, cap, src, len, KVJ_ZSTD_LEVEL);
-
-	if (ZSTD_isError(r) || r >= len)
-		return 0;
-	return r;
+	if (ZSTD_isError(r))
+		return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ?
+			       -ENOMEM :
+			       -ENOSPC;
+	*pos += r;
+	return 0;
 }
 
 int kvj_zstd_decompress(struct kvj_zstd *z, void *dst, size_t cap,
