@@ -1047,15 +1047,27 @@ static void test_dir_many_pieces(void)
 static struct kvfs_mount *race_mp;
 static uint64_t race_dir;
 static atomic_int race_done;
+static atomic_int race_looking;
+static atomic_ulong race_found;
 
-/* "t" made again and again: a new file renamed over it, or "t" moved on */
+/*
+ * "t" made again and again: a new file renamed over it, or "t" moved on.
+ * It starts once the looker runs and goes on past RACE_ROUNDS (up to ten
+ * times as many) until the looker has found "t" once: on a loaded
+ * machine the looker may not have been scheduled in the first rounds, and
+ * a race nobody looked at proves nothing.
+ */
 static void *race_renamer(void *arg)
 {
 	char keep[32];
 	int err;
 
 	(void)arg;
-	for (int i = 0; i < RACE_ROUNDS; i++) {
+	while (!atomic_load(&race_looking))
+		sched_yield();
+	for (int i = 0; i < RACE_ROUNDS ||
+			(!atomic_load(&race_found) && i < 10 * RACE_ROUNDS);
+	     i++) {
 		creat_(race_mp, race_dir, "src");
 		CHECK_EQ(kvfs_rename(race_mp, race_dir, "src", race_dir, "t", 0,
 				     &cr),
@@ -1078,10 +1090,11 @@ static void *race_renamer(void *arg)
  */
 static void *race_looker(void *arg)
 {
-	unsigned long *found = arg;
 	struct kvfs_stat st;
 	int err;
 
+	(void)arg;
+	atomic_store(&race_looking, 1);
 	while (!atomic_load(&race_done)) {
 		err = kvfs_lookup(race_mp, race_dir, "t", &st);
 		CHECK(err == 0 || err == -ENOENT);
@@ -1091,7 +1104,7 @@ static void *race_looker(void *arg)
 		CHECK(st.nlink >= 1);
 		err = kvfs_getattr(race_mp, st.ino, &st);
 		CHECK(err == 0 || err == -ENOENT);
-		(*found)++;
+		atomic_fetch_add(&race_found, 1);
 	}
 	return NULL;
 }
@@ -1106,7 +1119,6 @@ static void *race_looker(void *arg)
 static void test_unlink_race(void)
 {
 	struct kvfs_mount *mp;
-	unsigned long found = 0;
 	char name[64];
 	pthread_t th, look;
 	int err;
@@ -1121,15 +1133,17 @@ static void test_unlink_race(void)
 		creat_(mp, race_dir, name);
 	}
 	atomic_store(&race_done, 0);
+	atomic_store(&race_looking, 0);
+	atomic_store(&race_found, 0);
 	CHECK_EQ(pthread_create(&th, NULL, race_renamer, NULL), 0);
-	CHECK_EQ(pthread_create(&look, NULL, race_looker, &found), 0);
+	CHECK_EQ(pthread_create(&look, NULL, race_looker, NULL), 0);
 	while (!atomic_load(&race_done)) {
 		err = kvfs_unlink(mp, race_dir, "t");
 		CHECK(err == 0 || err == -ENOENT);
 	}
 	CHECK_EQ(pthread_join(th, NULL), 0);
 	CHECK_EQ(pthread_join(look, NULL), 0);
-	CHECK(found > 0);
+	CHECK(atomic_load(&race_found) > 0);
 	check_tree(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);
