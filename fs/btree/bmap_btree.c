@@ -6,6 +6,7 @@
 #include "fs/btree/bmap_btree.h"
 
 #include <errno.h>
+#include <stddef.h>
 
 #include "alloc/kvalloc.h"
 #include "fs/space/alloc.h"
@@ -23,6 +24,11 @@ static void bmbt_rec_key(const void *rec, void *key)
 	((struct kvfs_bmbt_key *)key)->startoff =
 		((const struct kvfs_extent *)rec)->startoff;
 }
+
+/* cmp_key compares a record in place of its key (fs/btree/btblock.h) */
+_Static_assert(offsetof(struct kvfs_extent, startoff) ==
+		       offsetof(struct kvfs_bmbt_key, startoff),
+	       "an extent record begins with its key");
 
 static int bmbt_cmp_key(const void *a, const void *b)
 {

@@ -23,7 +23,13 @@ struct kvfs_btree_ops {
 	bool ag_tree;
 	/* key of a record (keysize bytes) */
 	void (*rec_key)(const void *rec, void *key);
-	/* <0, 0, >0: keys must be strictly increasing along a level */
+	/*
+	 * <0, 0, >0: keys must be strictly increasing along a level.  Either
+	 * argument may be a leaf record in place of its key: every record
+	 * begins with the fields its key compares, at the same offsets (each
+	 * tree type asserts it), so a search compares records where they lie
+	 * instead of copying each probe's key out first.
+	 */
 	int (*cmp_key)(const void *a, const void *b);
 	/*
 	 * Check one record of a tree owned by owner; return NULL or a static

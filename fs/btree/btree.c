@@ -325,18 +325,19 @@ void kvfs_btree_cur_init(struct kvfs_btree_cur *cur,
 	cur->priv = priv;
 }
 
-/* First index of a leaf whose key is >= key (numrecs if none). */
+/*
+ * First index of a leaf whose key is >= key (numrecs if none): records
+ * compared in place (struct kvfs_btree_ops, cmp_key).
+ */
 static unsigned leaf_search(struct kvfs_btree_cur *cur, struct kv_buf *bp,
 			    const void *key)
 {
-	uint8_t k[KVFS_BTREE_KEY_MAX];
 	unsigned lo = 0, hi = nrecs(bp);
 
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
 
-		entry_key(cur, bp, 0, mid, k);
-		if (cur->fmt->cmp_key(k, key) < 0)
+		if (cur->fmt->cmp_key(rec_at(cur, bp, mid), key) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -411,7 +412,6 @@ static int descend(struct kvfs_btree_cur *cur, const void *key)
 int kvfs_btree_lookup(struct kvfs_btree_cur *cur, enum kvfs_btree_lookup dir,
 		      const void *key, int *stat)
 {
-	uint8_t k[KVFS_BTREE_KEY_MAX];
 	struct kv_buf *bp = NULL;
 	unsigned n;
 	int i, err;
@@ -423,11 +423,8 @@ int kvfs_btree_lookup(struct kvfs_btree_cur *cur, enum kvfs_btree_lookup dir,
 	bp = cur->bp[0];
 	n = nrecs(bp);
 	i = cur->ptr[0];
-	eq = false;
-	if ((unsigned)i < n) {
-		entry_key(cur, bp, 0, (unsigned)i, k);
-		eq = !cur->fmt->cmp_key(k, key);
-	}
+	eq = (unsigned)i < n &&
+	     !cur->fmt->cmp_key(rec_at(cur, bp, (unsigned)i), key);
 	switch (dir) {
 	case KVFS_LOOKUP_EQ:
 		*stat = eq;
@@ -851,11 +848,10 @@ int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec)
 	if (err)
 		return err;
 	moves = cur->nsplits + cur->nnewroots;
-	if (cur->ptr[0] < (int)nrecs(cur->bp[0])) {
-		entry_key(cur, cur->bp[0], 0, (unsigned)cur->ptr[0], ent);
-		if (!cur->fmt->cmp_key(ent, key))
-			return -EEXIST;
-	}
+	if (cur->ptr[0] < (int)nrecs(cur->bp[0]) &&
+	    !cur->fmt->cmp_key(rec_at(cur, cur->bp[0], (unsigned)cur->ptr[0]),
+			       key))
+		return -EEXIST;
 	for (level = 0;; level++) {
 		struct kv_buf *bp = cur->bp[level], *nbp = NULL;
 		unsigned i = (unsigned)cur->ptr[level];

@@ -16,6 +16,11 @@ static void ino_rec_key(const void *rec, void *key)
 	k->pad = kv_cpu_to_le32(0);
 }
 
+/* cmp_key compares a record in place of its key (fs/btree/btblock.h) */
+_Static_assert(offsetof(struct kvfs_inobt_rec, startino) ==
+		       offsetof(struct kvfs_inobt_key, startino),
+	       "an inode-chunk record begins with its key");
+
 static int ino_cmp_key(const void *a, const void *b)
 {
 	const struct kvfs_inobt_key *ka = a, *kb = b;

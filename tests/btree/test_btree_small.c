@@ -42,6 +42,10 @@ struct sm_key {
 
 #define SM_CHECK 0x5a5a5a5a5a5a5a5aULL
 
+/* cmp_key compares a record in place of its key (fs/btree/btblock.h) */
+_Static_assert(offsetof(struct sm_rec, key) == offsetof(struct sm_key, key),
+	       "a test record begins with its key");
+
 static void sm_rec_key(const void *rec, void *key)
 {
 	struct sm_key *k = key;
