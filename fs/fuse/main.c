@@ -492,8 +492,12 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	/* the kernel knows the root from the start */
 	ret = kvfs_fuse_node_get(d->fs.nodes, d->fs.root, 0);
 	if (ret) {
-		fprintf(stderr, "%s: %s: root directory: %s\n", prog, image,
-			strerror(-ret));
+		/* a damaged root inode refuses the mount: say what mends it */
+		fprintf(stderr, "%s: %s: root directory: %s%s\n", prog, image,
+			strerror(-ret),
+			ret == -EUCLEAN || ret == -EBADMSG ?
+				": run fsck.kvfs" :
+				"");
 		goto out_nodes;
 	}
 

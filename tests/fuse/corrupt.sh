@@ -10,6 +10,8 @@
 #    block; it unmounts and exits 0, leaving the superblock in the error
 #    state (a plain fsck.kvfs -n, without -f, checks it and exits 4);
 #    fsck.kvfs -y repairs, -n is clean after;
+#  - the root inode damaged: the mount is refused with a message naming
+#    fsck.kvfs, whose -y mends it so that the tree mounts and walks whole;
 #  - random bit flips (blocktrash, every metadata type but the log) over a
 #    few seeds: the mount is refused with a message, or comes up and the
 #    whole tree can be walked without the daemon dying (no ENOTCONN, no
@@ -94,6 +96,34 @@ for c in "${cases[@]}"; do
 	echo "corrupt $name: $(wc -l <"$tmp/errs") error(s), the rest intact, repaired"
 done
 
+# a refused mount's daemon: no sanitizer report on its way out either
+refused_clean() {
+	grep -q 'Sanitizer\|runtime error' "$daemon_log" &&
+		fail "$1: refused with a sanitizer report"
+	return 0
+}
+
+# the root inode damaged: the mount is refused naming fsck.kvfs (the
+# kernel needs the root before anything), which mends it
+ROOT=$(T "$db" "$tmp/base" sb | sed -n 's/^rootino = //p')
+[ -n "$ROOT" ] || fail "no rootino in kvfs-db sb"
+cp "$tmp/base" "$img"
+T "$db" -x "$img" write inode "$ROOT" flags 0x40000000 >"$tmp/db.out" 2>&1 ||
+	fail "root: kvfs-db: $(cat "$tmp/db.out")"
+try_mount_fg "$img" "$mnt" && fail "root inode damaged: mounted"
+grep -q 'root directory: .*fsck\.kvfs' "$daemon_log" ||
+	fail "root inode damaged: refused without naming fsck.kvfs: $(cat "$daemon_log")"
+refused_clean "root inode damaged"
+T "$fsck" -y -f "$img" >"$tmp/fsck.out" 2>&1
+st=$?
+[ $st -eq 1 ] || fail "root: fsck -y exit $st: $(tail -5 "$tmp/fsck.out")"
+mount_fg "$img" "$mnt"
+walk "$mnt" >"$tmp/walk" || fail "root: walk after repair"
+grep -q '^ERR' "$tmp/walk" &&
+	fail "root: errors after repair: $(grep -m3 '^ERR' "$tmp/walk")"
+unmount_fg "$mnt"
+echo "corrupt root-inode: refused naming fsck.kvfs, repaired, mounted"
+
 # random damage: refused cleanly, or walked without the daemon dying
 for seed in $(seq "$seeds"); do
 	cp "$tmp/base" "$img"
@@ -102,6 +132,7 @@ for seed in $(seq "$seeds"); do
 	if ! try_mount_fg "$img" "$mnt"; then
 		grep -q 'fsck\.kvfs' "$daemon_log" ||
 			fail "seed $seed: refused without naming fsck.kvfs: $(cat "$daemon_log")"
+		refused_clean "seed $seed"
 		echo "blocktrash seed $seed: refused: $(grep -m1 fsck.kvfs "$daemon_log")"
 		continue
 	fi
