@@ -7,7 +7,8 @@
  * shrinker.  Then a thundering herd: every thread asks for the same
  * uncached blocks at once, and exactly one read per block reaches the
  * device.  Last, the buffer lock's exclusion: threads add to a counter in
- * one buffer under its lock, a lost update or a lost wake-up fails.
+ * one buffer under its lock, a lost update or a lost wake-up fails; a
+ * thread waiting for a held lock sleeps, is counted and is woken.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -149,8 +150,6 @@ static void *locker(void *arg)
 
 static void test_lock_exclusion(void)
 {
-	int class = kv_lock_class_register("kvfs_buf");
-	uint64_t contended = kv_lock_class_contended(class);
 	pthread_t h[LOCKERS];
 
 	CHECK_EQ(kv_buf_get(bc, 0, 1, &tb_ops, &locked_bp), 0);
@@ -165,7 +164,37 @@ static void test_lock_exclusion(void)
 	CHECK_EQ(*(uint64_t *)locked_bp->b_addr,
 		 (uint64_t)LOCKERS * LOCK_ROUNDS);
 	kv_buf_unlock(locked_bp);
-	/* the yields inside the lock make others wait, and that is counted */
+}
+
+static void *lock_waiter(void *arg)
+{
+	(void)arg;
+	kv_buf_lock(locked_bp);
+	(*(uint64_t *)locked_bp->b_addr)++;
+	kv_buf_unlock(locked_bp);
+	return NULL;
+}
+
+/*
+ * A lock waited for is counted as contended, its word says a waiter
+ * sleeps (2), and the unlock wakes it (else the join never returns).
+ */
+static void test_lock_wait(void)
+{
+	int class = kv_lock_class_register("kvfs_buf");
+	uint64_t contended = kv_lock_class_contended(class);
+	uint64_t before;
+	pthread_t h;
+
+	kv_buf_lock(locked_bp);
+	before = *(uint64_t *)locked_bp->b_addr;
+	CHECK(pthread_create(&h, NULL, lock_waiter, NULL) == 0);
+	while (atomic_load(&locked_bp->b_lock) != 2)
+		sched_yield();
+	CHECK_EQ(*(uint64_t *)locked_bp->b_addr, before);
+	kv_buf_unlock(locked_bp);
+	CHECK(pthread_join(h, NULL) == 0);
+	CHECK_EQ(*(uint64_t *)locked_bp->b_addr, before + 1);
 	CHECK(kv_lock_class_contended(class) > contended);
 	kv_buf_rele(locked_bp);
 }
@@ -231,6 +260,7 @@ int main(void)
 	}
 
 	test_lock_exclusion();
+	test_lock_wait();
 
 	kv_bcache_destroy(bc);
 	kv_dev_close(dev);
