@@ -100,7 +100,7 @@ struct kv_buf {
 	uint64_t b_lsn; /* stamped into the header by verify_write */
 
 	/* the cache's own */
-	struct kv_mutex b_lock;
+	atomic_int b_lock; /* kv_buf_lock(): 0 free, 1 held, 2 waited for */
 	struct kv_buf *b_lru_prev, *b_lru_next; /* under the cache lru lock */
 } __attribute__((aligned(64)));
 

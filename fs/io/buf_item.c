@@ -288,10 +288,25 @@ struct tx_buf {
 static _Thread_local struct tx_buf tl_bufs[TX_BUFS_MAX];
 static _Thread_local unsigned tl_nr;
 
+/*
+ * How many of tl_bufs have a block number of each low six bits: most gets
+ * are of a block the thread does not hold (the blocks of a B+tree walk),
+ * and a zero here answers them without the walk of the whole list.
+ */
+#define TX_HINTS 64
+static _Thread_local uint16_t tl_hint[TX_HINTS];
+
+static inline uint16_t *tx_hint(uint64_t blkno)
+{
+	return &tl_hint[blkno % TX_HINTS];
+}
+
 static struct kv_buf *tx_bufs_find(const struct kvj_trans *tp, uint64_t blkno)
 {
 	unsigned i;
 
+	if (!*tx_hint(blkno))
+		return NULL;
 	for (i = 0; i < tl_nr; i++) {
 		/* a freed block is found again as a new buffer */
 		if (tl_bufs[i].blkno == blkno && tl_bufs[i].tp == tp &&
@@ -312,6 +327,7 @@ static void tx_bufs_add(const struct kvj_trans *tp, struct kvfs_bli *bli)
 	tl_bufs[tl_nr].tp = tp;
 	tl_bufs[tl_nr].bli = bli;
 	tl_nr++;
+	(*tx_hint(bli->bp->b_blkno))++;
 }
 
 /*
@@ -324,6 +340,7 @@ static void tx_bufs_del(struct kvfs_bli *bli)
 
 	for (i = tl_nr; i-- > 0;) {
 		if (tl_bufs[i].bli == bli) {
+			(*tx_hint(tl_bufs[i].blkno))--;
 			tl_bufs[i] = tl_bufs[--tl_nr];
 			return;
 		}

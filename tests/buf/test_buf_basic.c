@@ -3,12 +3,16 @@
  * The buffer cache single-threaded: write-back then re-read from a fresh
  * cache, LSN stamping, read verification failures, hits and misses, length
  * mismatches, pins, dirty and stale buffers versus reclaim and flush, the
- * memory limit, the index sized by the buffers cached, and buffers kept
- * by lock-free readers (the free epoch, kv_buf_peek_epoch()).
+ * memory limit, the index sized by the buffers cached, buffers kept
+ * by lock-free readers (the free epoch, kv_buf_peek_epoch()), and the
+ * buffer lock's rank checked in debug builds.
  */
 #include <malloc.h>
+#include <signal.h>
 #include <urcu.h>
 
+#include "alloc/kvlock.h"
+#include "tests/alloc/child.h"
 #include "tests/buf/buf_util.h"
 
 #define BS 4096u
@@ -368,6 +372,49 @@ static void test_epoch_second_chance(void)
 	kv_bcache_destroy(bc);
 }
 
+static struct kv_buf *rank_bp;
+static struct kv_mutex rank_ail;
+
+/* a buffer waited for under the AIL lock, which only trylocks them */
+static void buf_under_ail(void)
+{
+	kv_mutex_lock(&rank_ail);
+	kv_buf_lock(rank_bp);
+	kv_buf_unlock(rank_bp);
+	kv_mutex_unlock(&rank_ail);
+}
+
+static void buf_trylock_under_ail(void)
+{
+	kv_mutex_lock(&rank_ail);
+	CHECK(kv_buf_trylock(rank_bp));
+	kv_buf_unlock(rank_bp);
+	kv_mutex_unlock(&rank_ail);
+}
+
+/* The buffer lock (a futex word, not a kv_mutex) keeps its rank check. */
+static void test_lock_rank(void)
+{
+	struct kv_bcache *bc = new_cache(0);
+	char err[4096];
+	int status;
+
+	kv_mutex_init(&rank_ail, kv_lock_class_register("ail"));
+	CHECK_EQ(kv_buf_get(bc, 60, 1, &tb_ops, &rank_bp), 0);
+	status = run_child(buf_trylock_under_ail, err, sizeof(err));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	status = run_child(buf_under_ail, err, sizeof(err));
+#ifdef KV_LOCKDEP
+	CHECK_EQ(child_signal(status), SIGABRT);
+	CHECK(strstr(err, "lock order violation: acquiring kvfs_buf"));
+#else
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#endif
+	kv_buf_rele(rank_bp);
+	kv_mutex_destroy(&rank_ail);
+	kv_bcache_destroy(bc);
+}
+
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 32u << 20 };
@@ -381,6 +428,7 @@ int main(void)
 	test_mem_limit();
 	test_index_size();
 	test_epoch_second_chance();
+	test_lock_rank();
 	kv_dev_close(dev);
 	unlink(path);
 	kv_fini();

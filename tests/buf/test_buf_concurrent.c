@@ -6,7 +6,9 @@
  * one allocates under a tiny budget so that kvalloc itself runs the
  * shrinker.  Then a thundering herd: every thread asks for the same
  * uncached blocks at once, and exactly one read per block reaches the
- * device.
+ * device.  Last, the buffer lock's exclusion: threads add to a counter in
+ * one buffer under its lock, a lost update or a lost wake-up fails; a
+ * thread waiting for a held lock sleeps, is counted and is woken.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -118,6 +120,85 @@ static void *herd(void *arg)
 	return NULL;
 }
 
+#define LOCKERS 4
+#define LOCK_ROUNDS 20000
+static struct kv_buf *locked_bp;
+
+static void *locker(void *arg)
+{
+	volatile uint64_t *ctr = locked_bp->b_addr;
+
+	(void)arg;
+	pthread_barrier_wait(&herd_barrier);
+	for (unsigned i = 0; i < LOCK_ROUNDS; i++) {
+		uint64_t v;
+
+		if (i % 2)
+			kv_buf_lock(locked_bp);
+		else
+			while (!kv_buf_trylock(locked_bp))
+				;
+		/* read, wait, write: another holder would lose an update */
+		v = *ctr;
+		if (i % 128 == 0)
+			sched_yield();
+		*ctr = v + 1;
+		kv_buf_unlock(locked_bp);
+	}
+	return NULL;
+}
+
+static void test_lock_exclusion(void)
+{
+	pthread_t h[LOCKERS];
+
+	CHECK_EQ(kv_buf_get(bc, 0, 1, &tb_ops, &locked_bp), 0);
+	memset(locked_bp->b_addr, 0, sizeof(uint64_t));
+	CHECK(pthread_barrier_init(&herd_barrier, NULL, LOCKERS) == 0);
+	for (unsigned t = 0; t < LOCKERS; t++)
+		CHECK(pthread_create(&h[t], NULL, locker, NULL) == 0);
+	for (unsigned t = 0; t < LOCKERS; t++)
+		CHECK(pthread_join(h[t], NULL) == 0);
+	pthread_barrier_destroy(&herd_barrier);
+	CHECK(kv_buf_trylock(locked_bp));
+	CHECK_EQ(*(uint64_t *)locked_bp->b_addr,
+		 (uint64_t)LOCKERS * LOCK_ROUNDS);
+	kv_buf_unlock(locked_bp);
+}
+
+static void *lock_waiter(void *arg)
+{
+	(void)arg;
+	kv_buf_lock(locked_bp);
+	(*(uint64_t *)locked_bp->b_addr)++;
+	kv_buf_unlock(locked_bp);
+	return NULL;
+}
+
+/*
+ * A lock waited for is counted as contended, its word says a waiter
+ * sleeps (2), and the unlock wakes it (else the join never returns).
+ */
+static void test_lock_wait(void)
+{
+	int class = kv_lock_class_register("kvfs_buf");
+	uint64_t contended = kv_lock_class_contended(class);
+	uint64_t before;
+	pthread_t h;
+
+	kv_buf_lock(locked_bp);
+	before = *(uint64_t *)locked_bp->b_addr;
+	CHECK(pthread_create(&h, NULL, lock_waiter, NULL) == 0);
+	while (atomic_load(&locked_bp->b_lock) != 2)
+		sched_yield();
+	CHECK_EQ(*(uint64_t *)locked_bp->b_addr, before);
+	kv_buf_unlock(locked_bp);
+	CHECK(pthread_join(h, NULL) == 0);
+	CHECK_EQ(*(uint64_t *)locked_bp->b_addr, before + 1);
+	CHECK(kv_lock_class_contended(class) > contended);
+	kv_buf_rele(locked_bp);
+}
+
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 12u << 20 };
@@ -177,6 +258,9 @@ int main(void)
 		CHECK_EQ(st.reads - reads0, 64);
 		CHECK_EQ(st.nr_cached, 64);
 	}
+
+	test_lock_exclusion();
+	test_lock_wait();
 
 	kv_bcache_destroy(bc);
 	kv_dev_close(dev);

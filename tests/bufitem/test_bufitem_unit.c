@@ -462,6 +462,61 @@ static void test_recursion(void)
 	bi_remove(&t);
 }
 
+/*
+ * Blocks 64 apart share the thread's hint of held blocks: releasing one
+ * (kvfs_trans_brelse(), kvfs_trans_brelse_since()) must leave the other
+ * found, not got again (which would deadlock on its lock); blocks of an
+ * empty hint are got from the cache and joined.
+ */
+static void test_recursion_aliased(void)
+{
+	struct kvj_log_params p = sync_params();
+	struct kv_buf *bp[4], *again;
+	struct kvj_trans *tp;
+	unsigned mark, i;
+	struct bi t;
+	uint64_t seq;
+
+	bi_create(&t, "recur_alias", BLK, LOGB, 130);
+	bi_dev_open(&t);
+	bi_format_blocks(&t, 130);
+	CHECK(bi_log_open(&t, &p) == 0);
+	CHECK(kvj_trans_alloc(t.log, 4096, 0, &tp) == 0);
+	for (i = 0; i < 3; i++)
+		CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, i * 64), 1,
+					  &bi_buf_ops, &bp[i]) == 0);
+	CHECK(kvfs_trans_brelse(tp, bp[1]));
+	CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, 0), 1, &bi_buf_ops,
+				  &again) == 0);
+	CHECK(again == bp[0]);
+	CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, 128), 1, &bi_buf_ops,
+				  &again) == 0);
+	CHECK(again == bp[2]);
+	/* got again after its release: a buffer of its own, locked again */
+	CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, 64), 1, &bi_buf_ops,
+				  &bp[1]) == 0);
+	mark = kvfs_trans_buf_mark(tp);
+	CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, 65), 1, &bi_buf_ops,
+				  &bp[3]) == 0);
+	CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, 129), 1, &bi_buf_ops,
+				  &again) == 0);
+	CHECK(kvfs_trans_brelse_since(tp, mark));
+	for (i = 0; i < 3; i++) {
+		CHECK(kvfs_trans_read_buf(tp, t.bl, bi_blk(&t, i * 64), 1,
+					  &bi_buf_ops, &again) == 0);
+		CHECK(again == bp[i]);
+	}
+	((uint8_t *)bp[1]->b_addr)[700] = 0x64;
+	kvfs_trans_log_buf(tp, bp[1], 700, 700);
+	CHECK(kvj_trans_commit(tp, &seq) == 0);
+	/* all released: another transaction locks them again */
+	CHECK(kvj_log_force(t.log, tx_set(&t, 65, 64, 64, 0x65)) == 0);
+	CHECK(kvj_log_force(t.log, tx_set(&t, 128, 64, 64, 0x80)) == 0);
+	bi_log_close(&t);
+	bi_dev_close(&t);
+	bi_remove(&t);
+}
+
 /* A failed write-back shuts the log down; the log still has the change. */
 static void test_writeback_error(void)
 {
@@ -502,6 +557,7 @@ int main(void)
 	test_writeback_error();
 	test_cancel();
 	test_recursion();
+	test_recursion_aliased();
 	bi_fini();
 	printf("bufitem unit: ok\n");
 	return 0;
