@@ -3,7 +3,8 @@
  * The inode cache (see fs/inode/icache.h for the contract).
  *
  * Index: an rculfhash keyed by inode number, as the buffer cache's
- * (fs/io/buf.c): a lookup takes a reference with one atomic increment under
+ * (fs/io/buf.c), hashed by kvfs_ino_hash() (a chunk's inodes on
+ * neighbouring buckets, fs/hash.h): a lookup takes a reference with one atomic increment under
  * rcu_read_lock(); reclaim forces an unreferenced inode's count from 0 to
  * INO_DEAD, so a lookup whose increment observes a negative count undoes
  * it and retries until the dying inode has left the index; dying inodes
@@ -285,7 +286,7 @@ static inline struct kvfs_inode *ic_find_at(struct kvfs_icache *ic,
 			return ip;
 		t->cache_id = 0;
 	}
-	cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
+	cds_lfht_lookup(ic->ht, kvfs_ino_hash(ino), ino_match, &ino, &iter);
 	node = cds_lfht_iter_get_node(&iter);
 	if (!node)
 		return NULL;
@@ -502,7 +503,7 @@ static int iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	ip = inode_alloc(ic, ino, KVFS_INEW);
 	pthread_rwlock_wrlock(&ip->i_lock);
 	rcu_read_lock();
-	node = cds_lfht_add_unique(ic->ht, kvfs_hash64(ino), ino_match, &ino,
+	node = cds_lfht_add_unique(ic->ht, kvfs_ino_hash(ino), ino_match, &ino,
 				   &ip->i_hnode);
 	rcu_read_unlock();
 	if (node != &ip->i_hnode) {
@@ -574,7 +575,7 @@ static int iget_fresh(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	ip = inode_alloc(ic, ino, 0);
 	kvfs_inode_from_disk(ip, dip);
 	rcu_read_lock();
-	node = cds_lfht_add_unique(ic->ht, kvfs_hash64(ino), ino_match, &ino,
+	node = cds_lfht_add_unique(ic->ht, kvfs_ino_hash(ino), ino_match, &ino,
 				   &ip->i_hnode);
 	rcu_read_unlock();
 	if (node != &ip->i_hnode) {
@@ -903,7 +904,7 @@ int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
 		 * read-side section (the iterator's next node may have been
 		 * freed while it was left), and step on without leaving it.
 		 */
-		cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino,
+		cds_lfht_lookup(ic->ht, kvfs_ino_hash(ino), ino_match, &ino,
 				&iter);
 		cds_lfht_next(ic->ht, &iter);
 	}
