@@ -40,7 +40,9 @@
  * under the same rule: an inode and the epoch read before it was found.
  * Hints are stored by several threads, so each under a seqcount of its
  * own (a pair torn between two stores could pair an inode with an epoch
- * it was not found at).
+ * it was not found at).  An unlink takes its child through the hint by
+ * reference (kvfs_icache_read_get()): the count is taken as a lookup
+ * takes it, from 0 or more, which reclaim's exchange excludes.
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -675,6 +677,62 @@ int kvfs_icache_read_then(struct kvfs_mount *mp, uint64_t ino,
 			!read_rcu(ic, ic_find_hinted(ic, next->ino, next->hint),
 				  read2, arg2);
 	rcu_read_unlock();
+	return err;
+}
+
+/*
+ * Under rcu_read_lock(): a reference to the inode h remembers for ino, as
+ * ic_lookup() and inode_found() give one, if h gives it usable (ino's,
+ * not freed, dying, failed nor new), else NULL.  The count taken from 0
+ * or more keeps reclaim off, so it is still hashed (reclaim claims an
+ * inode before it unhashes it).
+ */
+static struct kvfs_inode *hint_grab(struct kvfs_icache *ic, uint64_t ino,
+				    const struct kvfs_ihint *h)
+{
+	uint64_t epoch =
+		atomic_load_explicit(&ic->free_epoch, memory_order_acquire);
+	struct kvfs_inode *ip = hint_get(h, ino, epoch);
+
+	/* acquire: a creator's reads are seen once KVFS_INEW is seen clear */
+	if (!ip || atomic_load_explicit(&ip->i_flags, memory_order_acquire) &
+			   (KVFS_INEW | KVFS_IBAD))
+		return NULL;
+	if (atomic_fetch_add_explicit(&ip->i_count, 1, memory_order_acquire) <
+	    0) {
+		atomic_fetch_sub_explicit(&ip->i_count, 1,
+					  memory_order_relaxed);
+		return NULL;
+	}
+	stat_inc(ic, ST_HITS);
+	return ip;
+}
+
+int kvfs_icache_read_get(struct kvfs_mount *mp, uint64_t ino,
+			 void (*read)(const struct kvfs_inode *ip, void *arg),
+			 void *arg, const struct kvfs_icache_next *next,
+			 struct kvfs_inode **ipp)
+{
+	struct kvfs_icache *ic = mp->ic;
+	struct kvfs_inode *ip = NULL;
+	int err;
+
+	*ipp = NULL;
+	rcu_online();
+	rcu_read_lock();
+	err = read_rcu(ic, ic_find(ic, ino), read, arg);
+	/* *next comes from a read that counted: a number then true */
+	if (!err && next->ino && next->hint)
+		ip = hint_grab(ic, next->ino, next->hint);
+	rcu_read_unlock();
+	if (!ip)
+		return err;
+	/* a free inode is cached too: kvfs_iget() tells the caller */
+	if (!__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED)) {
+		kvfs_iput(ip);
+		return err;
+	}
+	*ipp = ip;
 	return err;
 }
 
