@@ -3,7 +3,8 @@
  * The hash of the 64-bit keys (block and inode numbers) of the core's
  * rculfhash tables: the buffer cache (fs/io/buf.c) and the inode cache
  * (fs/inode/icache.c).  rculfhash splits its buckets on the reversed hash
- * bits, so every bit must depend on the whole key: murmur3's finaliser.
+ * bits, so every bit a split reads must depend on the whole key: murmur3's
+ * finaliser (the inode cache's keeps a chunk's low bits: kvfs_ino_hash()).
  *
  * Their growth: kvfs_ht_grow() doubles a table (made without
  * CDS_LFHT_AUTO_RESIZE) when it holds more nodes than it has buckets, so
@@ -32,6 +33,22 @@ static inline unsigned long kvfs_hash64(uint64_t k)
 	k *= 0xc4ceb9fe1a85ec53ull;
 	k ^= k >> 33;
 	return (unsigned long)k;
+}
+
+/*
+ * The inode cache's hash: an inode's index in its 64-inode chunk (chunks
+ * are aligned: fs/inode/ialloc.c) is kept as the low bits, the rest is the
+ * finaliser of the chunk's number.  A table has at least 64 buckets, so a
+ * chunk's inodes take 64 neighbouring buckets (1 KiB of them), which the
+ * consecutive inodes a create, stat or unlink loop visits find in the same
+ * cache lines: with every bit mixed each lookup missed on its own line.
+ * Every bit a split of a table of 64 buckets or more reads (bit 6 up) still
+ * depends on the whole chunk number, so chunks spread as random keys and
+ * chains stay as short (tests/inode/test_ihash.c).
+ */
+static inline unsigned long kvfs_ino_hash(uint64_t ino)
+{
+	return (kvfs_hash64(ino & ~63ull) & ~63ul) | (unsigned long)(ino & 63);
 }
 
 struct kvfs_ht_size {

@@ -3,7 +3,8 @@
  * The inode cache (see fs/inode/icache.h for the contract).
  *
  * Index: an rculfhash keyed by inode number, as the buffer cache's
- * (fs/io/buf.c): a lookup takes a reference with one atomic increment under
+ * (fs/io/buf.c), hashed by kvfs_ino_hash() (a chunk's inodes on
+ * neighbouring buckets, fs/hash.h): a lookup takes a reference with one atomic increment under
  * rcu_read_lock(); reclaim forces an unreferenced inode's count from 0 to
  * INO_DEAD, so a lookup whose increment observes a negative count undoes
  * it and retries until the dying inode has left the index; dying inodes
@@ -39,7 +40,9 @@
  * under the same rule: an inode and the epoch read before it was found.
  * Hints are stored by several threads, so each under a seqcount of its
  * own (a pair torn between two stores could pair an inode with an epoch
- * it was not found at).
+ * it was not found at).  An unlink takes its child through the hint by
+ * reference (kvfs_icache_read_get()): the count is taken as a lookup
+ * takes it, from 0 or more, which reclaim's exchange excludes.
  */
 #define _LGPL_SOURCE
 #include <errno.h>
@@ -285,7 +288,7 @@ static inline struct kvfs_inode *ic_find_at(struct kvfs_icache *ic,
 			return ip;
 		t->cache_id = 0;
 	}
-	cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino, &iter);
+	cds_lfht_lookup(ic->ht, kvfs_ino_hash(ino), ino_match, &ino, &iter);
 	node = cds_lfht_iter_get_node(&iter);
 	if (!node)
 		return NULL;
@@ -502,7 +505,7 @@ static int iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	ip = inode_alloc(ic, ino, KVFS_INEW);
 	pthread_rwlock_wrlock(&ip->i_lock);
 	rcu_read_lock();
-	node = cds_lfht_add_unique(ic->ht, kvfs_hash64(ino), ino_match, &ino,
+	node = cds_lfht_add_unique(ic->ht, kvfs_ino_hash(ino), ino_match, &ino,
 				   &ip->i_hnode);
 	rcu_read_unlock();
 	if (node != &ip->i_hnode) {
@@ -574,7 +577,7 @@ static int iget_fresh(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 	ip = inode_alloc(ic, ino, 0);
 	kvfs_inode_from_disk(ip, dip);
 	rcu_read_lock();
-	node = cds_lfht_add_unique(ic->ht, kvfs_hash64(ino), ino_match, &ino,
+	node = cds_lfht_add_unique(ic->ht, kvfs_ino_hash(ino), ino_match, &ino,
 				   &ip->i_hnode);
 	rcu_read_unlock();
 	if (node != &ip->i_hnode) {
@@ -674,6 +677,62 @@ int kvfs_icache_read_then(struct kvfs_mount *mp, uint64_t ino,
 			!read_rcu(ic, ic_find_hinted(ic, next->ino, next->hint),
 				  read2, arg2);
 	rcu_read_unlock();
+	return err;
+}
+
+/*
+ * Under rcu_read_lock(): a reference to the inode h remembers for ino, as
+ * ic_lookup() and inode_found() give one, if h gives it usable (ino's,
+ * not freed, dying, failed nor new), else NULL.  The count taken from 0
+ * or more keeps reclaim off, so it is still hashed (reclaim claims an
+ * inode before it unhashes it).
+ */
+static struct kvfs_inode *hint_grab(struct kvfs_icache *ic, uint64_t ino,
+				    const struct kvfs_ihint *h)
+{
+	uint64_t epoch =
+		atomic_load_explicit(&ic->free_epoch, memory_order_acquire);
+	struct kvfs_inode *ip = hint_get(h, ino, epoch);
+
+	/* acquire: a creator's reads are seen once KVFS_INEW is seen clear */
+	if (!ip || atomic_load_explicit(&ip->i_flags, memory_order_acquire) &
+			   (KVFS_INEW | KVFS_IBAD))
+		return NULL;
+	if (atomic_fetch_add_explicit(&ip->i_count, 1, memory_order_acquire) <
+	    0) {
+		atomic_fetch_sub_explicit(&ip->i_count, 1,
+					  memory_order_relaxed);
+		return NULL;
+	}
+	stat_inc(ic, ST_HITS);
+	return ip;
+}
+
+int kvfs_icache_read_get(struct kvfs_mount *mp, uint64_t ino,
+			 void (*read)(const struct kvfs_inode *ip, void *arg),
+			 void *arg, const struct kvfs_icache_next *next,
+			 struct kvfs_inode **ipp)
+{
+	struct kvfs_icache *ic = mp->ic;
+	struct kvfs_inode *ip = NULL;
+	int err;
+
+	*ipp = NULL;
+	rcu_online();
+	rcu_read_lock();
+	err = read_rcu(ic, ic_find(ic, ino), read, arg);
+	/* *next comes from a read that counted: a number then true */
+	if (!err && next->ino && next->hint)
+		ip = hint_grab(ic, next->ino, next->hint);
+	rcu_read_unlock();
+	if (!ip)
+		return err;
+	/* a free inode is cached too: kvfs_iget() tells the caller */
+	if (!__atomic_load_n(&ip->i_mode, __ATOMIC_RELAXED)) {
+		kvfs_iput(ip);
+		return err;
+	}
+	*ipp = ip;
 	return err;
 }
 
@@ -903,7 +962,7 @@ int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
 		 * read-side section (the iterator's next node may have been
 		 * freed while it was left), and step on without leaving it.
 		 */
-		cds_lfht_lookup(ic->ht, kvfs_hash64(ino), ino_match, &ino,
+		cds_lfht_lookup(ic->ht, kvfs_ino_hash(ino), ino_match, &ino,
 				&iter);
 		cds_lfht_next(ic->ht, &iter);
 	}

@@ -189,6 +189,19 @@ int kvfs_icache_read_then(struct kvfs_mount *mp, uint64_t ino,
 			  void *arg2, bool *done2);
 
 /*
+ * kvfs_icache_read() of ino with read(ip, arg), then, when that counted
+ * and left in next a nonzero number and a hint, a reference to that
+ * number's inode taken through the hint alone, as kvfs_iget() of it gives
+ * one (*ipp; NULL when the hint does not give it so, a free inode
+ * neither: kvfs_iget() it then): neither the cache's index nor its bucket
+ * read, in the read's RCU section (an unlink's child, fs/ns/namei.c).
+ */
+int kvfs_icache_read_get(struct kvfs_mount *mp, uint64_t ino,
+			 void (*read)(const struct kvfs_inode *ip, void *arg),
+			 void *arg, const struct kvfs_icache_next *next,
+			 struct kvfs_inode **ipp);
+
+/*
  * The cached inode ino, referenced, without reading anything (tests):
  * -ENOENT if it is not cached.
  */

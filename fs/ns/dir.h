@@ -164,10 +164,13 @@ int kvfs_dir_lookup_slot(struct kvfs_inode *dp, const char *name, size_t len,
 /*
  * The same as kvfs_dir_lookup_rcu() reads it, under its rules (an answer
  * counts once dp's seqcount validates it; -EAGAIN: look under the lock);
- * addr 0 in the short form, as kvfs_dir_lookup_slot() gives it.
+ * addr 0 in the short form, as kvfs_dir_lookup_slot() gives it.  *hint
+ * as kvfs_dir_lookup_rcu() gives it, but none is made where there is
+ * none.
  */
 int kvfs_dir_lookup_slot_rcu(const struct kvfs_inode *dp, const char *name,
-			     size_t len, struct kvfs_dir_slot *slot);
+			     size_t len, struct kvfs_dir_slot *slot,
+			     struct kvfs_ihint **hint);
 int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			     const char *name, size_t len,
 			     const struct kvfs_dir_slot *slot);

@@ -615,7 +615,8 @@ int kvfs_dir_lookup_rcu(const struct kvfs_inode *dp, const char *name,
 }
 
 int kvfs_dir_lookup_slot_rcu(const struct kvfs_inode *dp, const char *name,
-			     size_t len, struct kvfs_dir_slot *slot)
+			     size_t len, struct kvfs_dir_slot *slot,
+			     struct kvfs_ihint **hint)
 {
 	struct rctx r = { .dp = dp,
 			  .bc = dp->i_mount->bc,
@@ -628,6 +629,7 @@ int kvfs_dir_lookup_slot_rcu(const struct kvfs_inode *dp, const char *name,
 		slot->ino = r.ino;
 		slot->ftype = r.ftype;
 		slot->addr = r.addr;
+		*hint = r.hint;
 	}
 	return err;
 }

@@ -174,6 +174,7 @@ struct rcu_slot {
 	size_t len;
 	struct kvfs_dir_slot *slot;
 	uint64_t seq; /* dp's i_lock_seq the read is validated against */
+	struct kvfs_icache_next child; /* the name's inode and its hint */
 	int err;
 };
 
@@ -186,7 +187,9 @@ static void slot_rcu_read(const struct kvfs_inode *dp, void *arg)
 	if (!__atomic_load_n(&dp->i_nlink, __ATOMIC_RELAXED))
 		l->err = -EAGAIN;
 	else
-		l->err = kvfs_dir_lookup_slot_rcu(dp, l->name, l->len, l->slot);
+		l->err = kvfs_dir_lookup_slot_rcu(dp, l->name, l->len, l->slot,
+						  &l->child.hint);
+	l->child.ino = l->err ? 0 : l->slot->ino;
 }
 
 /*
@@ -194,14 +197,20 @@ static void slot_rcu_read(const struct kvfs_inode *dp, void *arg)
  * kvfs_dir_lookup_slot_rcu()), and dp's i_lock_seq it holds at (*seq,
  * even); -EAGAIN (and whatever the read did not find): the locked way.
  * The shared lock and the cache's lookups of the blocks were a tenth of
- * an unlink's instructions.
+ * an unlink's instructions.  *ipp: a reference to the slot's inode if
+ * the entry's hint gave it (fs/inode/icache.h kvfs_icache_read_get()),
+ * else NULL: the inode cache's index walk, a miss on its bucket and one
+ * on each node of the chain, spared.
  */
 static int lookup_slot_rcu(struct kvfs_inode *dp, const char *name, size_t len,
-			   struct kvfs_dir_slot *slot, uint64_t *seq)
+			   struct kvfs_dir_slot *slot, uint64_t *seq,
+			   struct kvfs_inode **ipp)
 {
 	struct rcu_slot l = { .name = name, .len = len, .slot = slot };
 
-	if (kvfs_icache_read(dp->i_mount, dp->i_ino, slot_rcu_read, &l) ||
+	/* l.err set: no child, so no reference to give back */
+	if (kvfs_icache_read_get(dp->i_mount, dp->i_ino, slot_rcu_read, &l,
+				 &l.child, ipp) ||
 	    l.err)
 		return -EAGAIN;
 	*seq = l.seq;
@@ -222,7 +231,10 @@ static int lookup_child_at(struct kvfs_inode *dp, const char *name, size_t len,
 	int err;
 
 	for (;;) {
-		if (slot && !lookup_slot_rcu(dp, name, len, slot, seq)) {
+		struct kvfs_inode *hinted = NULL;
+
+		if (slot &&
+		    !lookup_slot_rcu(dp, name, len, slot, seq, &hinted)) {
 			ino = slot->ino;
 			err = 0;
 		} else {
@@ -242,7 +254,8 @@ static int lookup_child_at(struct kvfs_inode *dp, const char *name, size_t len,
 		}
 		if (err)
 			return err;
-		err = kvfs_iget(dp->i_mount, ino, 0, ipp);
+		*ipp = hinted;
+		err = hinted ? 0 : kvfs_iget(dp->i_mount, ino, 0, ipp);
 		if (!err &&
 		    !__atomic_load_n(&(*ipp)->i_nlink, __ATOMIC_RELAXED)) {
 			err = check_linked(dp, name, len, *ipp);

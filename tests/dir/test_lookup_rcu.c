@@ -535,6 +535,95 @@ static void check_hints(void)
 	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "hints"), 0);
 }
 
+/* ino is cached, linked once, and name in d names it. */
+static void linked_at(uint64_t d, const char *name, uint64_t ino)
+{
+	struct kvfs_stat st;
+
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	CHECK_EQ(st.nlink, 1);
+	CHECK_EQ(kvfs_lookup(mp, d, name, &st), 0);
+	CHECK_EQ(st.ino, ino);
+}
+
+/*
+ * An unlink takes its child through the entry's hint
+ * (kvfs_icache_read_get()) only as kvfs_iget() would give it: a hint
+ * naming another inode (its neighbour's) removes the name's own inode and
+ * leaves the other linked; one whose inode was reclaimed (ASan sees any
+ * read of it) removes the name's inode read again; a good one removes it.
+ */
+static void check_unlink_hints(void)
+{
+	const unsigned n = 300;
+	struct kvfs_ihint *h, *h2;
+	struct kvfs_inode *dp, *ip;
+	struct kvfs_stat st;
+	uint64_t d, ino[4];
+	char name[4][64];
+	int tries;
+
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "uhints", 0755, &cr, &st), 0);
+	d = st.ino;
+	/* held: its map, where the hints are, stays */
+	CHECK_EQ(kvfs_iget(mp, d, 0, &dp), 0);
+	for (unsigned i = 0; i < n; i++) {
+		hint_name(name[0], sizeof(name[0]), i);
+		creat_(d, name[0]);
+	}
+	for (unsigned k = 0; k < 4; k++) {
+		hint_name(name[k], sizeof(name[k]), 100 + k);
+		/* twice: the first may be the locked one, which keeps nothing */
+		CHECK_EQ(kvfs_lookup(mp, d, name[k], &st), 0);
+		CHECK_EQ(kvfs_lookup(mp, d, name[k], &st), 0);
+		ino[k] = st.ino;
+	}
+	for (unsigned k = 0; k < 4; k++)
+		hint_is(hint_of(d, name[k]), ino[k]);
+
+	/* another inode, at the current epoch: its number differs */
+	h = hint_of(d, name[0]);
+	h2 = hint_of(d, name[1]);
+	atomic_store(&h->ip, atomic_load(&h2->ip));
+	atomic_store(&h->epoch, atomic_load(&h2->epoch));
+	CHECK_EQ(kvfs_unlink(mp, d, name[0]), 0);
+	CHECK_EQ(kvfs_lookup(mp, d, name[0], &st), -ENOENT);
+	CHECK_EQ(kvfs_getattr(mp, ino[0], &st), -ENOENT);
+	linked_at(d, name[1], ino[1]);
+
+	/* name[2]'s inode reclaimed: the hint holds freed memory */
+	h = hint_of(d, name[2]);
+	ip = atomic_load(&h->ip);
+	CHECK_EQ(kvfs_sync(mp), 0);
+	for (tries = 0; tries < 2000 && kvfs_icache_peek(mp, ino[2], any) == ip;
+	     tries++) {
+		kvfs_icache_shrink(mp->ic, 1u << 20);
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	CHECK(kvfs_icache_peek(mp, ino[2], any) != ip);
+	CHECK(atomic_load(&h->ip) == ip);
+	CHECK_EQ(kvfs_unlink(mp, d, name[2]), 0);
+	CHECK_EQ(kvfs_lookup(mp, d, name[2], &st), -ENOENT);
+	CHECK_EQ(kvfs_getattr(mp, ino[2], &st), -ENOENT);
+
+	/* a good hint (made again after the reclaim's epoch) */
+	CHECK_EQ(kvfs_lookup(mp, d, name[3], &st), 0);
+	CHECK_EQ(kvfs_lookup(mp, d, name[3], &st), 0);
+	hint_is(hint_of(d, name[3]), ino[3]);
+	CHECK_EQ(kvfs_unlink(mp, d, name[3]), 0);
+	CHECK_EQ(kvfs_lookup(mp, d, name[3], &st), -ENOENT);
+	CHECK_EQ(kvfs_getattr(mp, ino[3], &st), -ENOENT);
+	linked_at(d, name[1], ino[1]);
+
+	kvfs_iput(dp);
+	for (unsigned i = 0; i < n; i++) {
+		hint_name(name[0], sizeof(name[0]), i);
+		if (i != 100 && i != 102 && i != 103)
+			CHECK_EQ(kvfs_unlink(mp, d, name[0]), 0);
+	}
+	CHECK_EQ(kvfs_rmdir(mp, mp->g.rootino, "uhints"), 0);
+}
+
 static void kept_level(const struct kvfs_inode *dp, void *arg)
 {
 	const struct kvfs_dir_map *m =
@@ -592,6 +681,7 @@ static void check_deep(void)
 struct slot_arg {
 	const char *name;
 	struct kvfs_dir_slot slot;
+	struct kvfs_ihint *hint;
 	int err;
 };
 
@@ -600,7 +690,7 @@ static void slot_read(const struct kvfs_inode *dp, void *arg)
 	struct slot_arg *a = arg;
 
 	a->err = kvfs_dir_lookup_slot_rcu(dp, a->name, strlen(a->name),
-					  &a->slot);
+					  &a->slot, &a->hint);
 }
 
 /*
@@ -700,6 +790,7 @@ int main(void)
 	CHECK_EQ(look(never[0], false, &ino), -ENOENT);
 
 	check_hints();
+	check_unlink_hints();
 	check_slots();
 	check_head_kept();
 	check_deep();
