@@ -219,6 +219,7 @@ void kv_unregister_pressure(struct kv_pressure *p);
 #define KV_LOCK_CLASSES_MAX 32
 int kv_lock_class_register(const char *name); /* returns class id or -errno */
 uint64_t kv_lock_class_contended(int class_id);
+uint64_t kv_lock_class_acquired(int class_id); /* all acquisitions */
 
 struct kv_stats {
 	uint64_t pages_total;

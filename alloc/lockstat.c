@@ -96,7 +96,7 @@ void kv_lockstat_acquired(int class_id)
 				 __ATOMIC_RELAXED);
 }
 
-uint64_t kv_lock_class_contended(int class_id)
+static uint64_t class_count(int class_id, bool contended)
 {
 	uint64_t stat[KV_T_NR], pcp, acq[KV_LOCK_CLASSES_MAX],
 		cont[KV_LOCK_CLASSES_MAX];
@@ -104,5 +104,15 @@ uint64_t kv_lock_class_contended(int class_id)
 	if ((unsigned)class_id >= KV_LOCK_CLASSES_MAX)
 		return 0;
 	kv_tcache_sum(stat, &pcp, acq, cont);
-	return cont[class_id];
+	return contended ? cont[class_id] : acq[class_id];
+}
+
+uint64_t kv_lock_class_contended(int class_id)
+{
+	return class_count(class_id, true);
+}
+
+uint64_t kv_lock_class_acquired(int class_id)
+{
+	return class_count(class_id, false);
 }

@@ -177,12 +177,14 @@ static void *lock_waiter(void *arg)
 
 /*
  * A lock waited for is counted as contended, its word says a waiter
- * sleeps (2), and the unlock wakes it (else the join never returns).
+ * sleeps (2), and the unlock wakes it (else the join never returns); both
+ * acquisitions are counted, as every kv lock's are.
  */
 static void test_lock_wait(void)
 {
 	int class = kv_lock_class_register("kvfs_buf");
 	uint64_t contended = kv_lock_class_contended(class);
+	uint64_t acquired = kv_lock_class_acquired(class);
 	uint64_t before;
 	pthread_t h;
 
@@ -196,6 +198,10 @@ static void test_lock_wait(void)
 	CHECK(pthread_join(h, NULL) == 0);
 	CHECK_EQ(*(uint64_t *)locked_bp->b_addr, before + 1);
 	CHECK(kv_lock_class_contended(class) > contended);
+	CHECK(kv_lock_class_acquired(class) >= acquired + 2);
+	CHECK(kv_buf_trylock(locked_bp));
+	CHECK(kv_lock_class_acquired(class) >= acquired + 3);
+	kv_buf_unlock(locked_bp);
 	kv_buf_rele(locked_bp);
 }
 
