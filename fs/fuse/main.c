@@ -495,9 +495,8 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 		/* a damaged root inode refuses the mount: say what mends it */
 		fprintf(stderr, "%s: %s: root directory: %s%s\n", prog, image,
 			strerror(-ret),
-			ret == -EUCLEAN || ret == -EBADMSG ?
-				": run fsck.kvfs" :
-				"");
+			ret == -EUCLEAN || ret == -EBADMSG ? ": run fsck.kvfs" :
+							     "");
 		goto out_nodes;
 	}
 
