@@ -365,6 +365,19 @@ ic_find_hinted(struct kvfs_icache *ic, uint64_t ino, struct kvfs_ihint *h)
 	return ip;
 }
 
+/*
+ * A reference to ip, found under rcu_read_lock(), unless reclaim has
+ * claimed it (its count forced negative: the increment is undone).
+ */
+static inline bool ic_get_live(struct kvfs_inode *ip)
+{
+	if (caa_likely(atomic_fetch_add_explicit(&ip->i_count, 1,
+						 memory_order_acquire) >= 0))
+		return true;
+	atomic_fetch_sub_explicit(&ip->i_count, 1, memory_order_relaxed);
+	return false;
+}
+
 /* 1 and a reference if cached, 0 if not, -EAGAIN if dying there. */
 static int ic_lookup(struct kvfs_icache *ic, uint64_t ino,
 		     struct kvfs_inode **ipp)
@@ -378,10 +391,7 @@ static int ic_lookup(struct kvfs_icache *ic, uint64_t ino,
 		ret = 0;
 		goto out;
 	}
-	if (caa_unlikely(atomic_fetch_add_explicit(&ip->i_count, 1,
-						   memory_order_acquire) < 0)) {
-		atomic_fetch_sub_explicit(&ip->i_count, 1,
-					  memory_order_relaxed);
+	if (!ic_get_live(ip)) {
 		ret = -EAGAIN;
 		goto out;
 	}
@@ -698,12 +708,8 @@ static struct kvfs_inode *hint_grab(struct kvfs_icache *ic, uint64_t ino,
 	if (!ip || atomic_load_explicit(&ip->i_flags, memory_order_acquire) &
 			   (KVFS_INEW | KVFS_IBAD))
 		return NULL;
-	if (atomic_fetch_add_explicit(&ip->i_count, 1, memory_order_acquire) <
-	    0) {
-		atomic_fetch_sub_explicit(&ip->i_count, 1,
-					  memory_order_relaxed);
+	if (!ic_get_live(ip))
 		return NULL;
-	}
 	stat_inc(ic, ST_HITS);
 	return ip;
 }
@@ -937,10 +943,7 @@ int kvfs_icache_walk(struct kvfs_mount *mp, bool (*want)(struct kvfs_inode *ip),
 			continue;
 		}
 		/* dying (reclaim owns it): as a lookup, leave it be */
-		if (atomic_fetch_add_explicit(&ip->i_count, 1,
-					      memory_order_acquire) < 0) {
-			atomic_fetch_sub_explicit(&ip->i_count, 1,
-						  memory_order_relaxed);
+		if (!ic_get_live(ip)) {
 			cds_lfht_next(ic->ht, &iter);
 			continue;
 		}
