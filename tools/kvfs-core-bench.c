@@ -160,6 +160,7 @@ static unsigned opt_rounds = 3; /* alternated runs of a workload and its twin */
 static bool opt_wl[NWL];
 static bool opt_csv;
 static bool opt_cpu;
+static bool opt_stats;
 static const char *opt_image;
 static uint64_t opt_size = 1ull << 30;
 static unsigned opt_dir_entries = 1000000;
@@ -895,6 +896,35 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/*
+ * --stats: what the core did per operation during one measurement (the
+ * log's and the caches' counters), on stderr beside the CPU figures.
+ */
+static void print_stats(enum wl wl, unsigned nthreads,
+			const struct kvfs_stats *a, uint64_t ops)
+{
+	struct kvfs_stats b;
+	double n = (double)ops;
+
+	kvfs_stats(mp, &b, NULL, 0);
+	fprintf(stderr,
+		"%s, %u threads, per op: %.3f commits, %.1f log bytes in, "
+		"%.1f out (%.1fx), %.1f written; %.4f checkpoints, %.4f "
+		"grant waits, %.3f items written back, %.3f block writes, "
+		"%.3f block reads\n",
+		wls[wl].name, nthreads, (b.log_commits - a->log_commits) / n,
+		(b.zstd_in - a->zstd_in) / n, (b.zstd_out - a->zstd_out) / n,
+		b.zstd_out > a->zstd_out ? (double)(b.zstd_in - a->zstd_in) /
+						   (b.zstd_out - a->zstd_out) :
+					   0.0,
+		(b.log_bytes_written - a->log_bytes_written) / n,
+		(b.log_checkpoints - a->log_checkpoints) / n,
+		(b.log_grant_waits - a->log_grant_waits) / n,
+		(b.ail_pushed - a->ail_pushed) / n,
+		(b.buf_writes - a->buf_writes) / n,
+		(b.buf_reads - a->buf_reads) / n);
+}
+
 /* One measurement: 0 and *value, or a negative errno. */
 static int run(enum wl wl, unsigned nthreads, double *value)
 {
@@ -908,6 +938,7 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 	uint64_t ops = 0, slice = opt_size / nthreads / SEQ_IO * SEQ_IO;
 	/* filled: every slice written to its end, the slices the whole file */
 	bool wrapped = slice * nthreads == opt_size;
+	struct kvfs_stats st0;
 	unsigned i;
 	int err = 0;
 
@@ -949,6 +980,8 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 		return err;
 	if (syncfs(raw_file.fd))
 		return -errno;
+	if (opt_stats)
+		kvfs_stats(mp, &st0, NULL, 0);
 	atomic_store(&stop, false);
 	t0 = now();
 	c0 = cpu_now();
@@ -985,6 +1018,8 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 	secs = opt_cpu ? pcpu : now() - t0;
 	if (err)
 		return err;
+	if (opt_stats && ops)
+		print_stats(wl, nthreads, &st0, ops);
 	if (wl == SEQ_WRITE)
 		t->filled = wrapped;
 	switch (wl) {
@@ -1200,6 +1235,11 @@ static void usage(FILE *f)
 		"                       side or the other for whole seconds (3)\n"
 		"  --csv                print workload,threads,value,unit and one\n"
 		"                       row per measurement\n"
+		"  --stats              after each measurement, on stderr: the\n"
+		"                       log's and caches' work per operation\n"
+		"                       (commits, checkpoint bytes before and\n"
+		"                       after compression, grant waits, blocks\n"
+		"                       written back)\n"
 		"  --cpu                rates per CPU second of the whole\n"
 		"                       process (every thread, the core's too)\n"
 		"                       instead of per second: on a shared,\n"
@@ -1260,6 +1300,7 @@ static int parse_args(int argc, char **argv)
 		{ "dir-entries", required_argument, NULL, 'd' },
 		{ "csv", no_argument, NULL, 'c' },
 		{ "cpu", no_argument, NULL, 'C' },
+		{ "stats", no_argument, NULL, 'S' },
 		{ "dio", no_argument, NULL, 'D' },
 		{ "fill", required_argument, NULL, 'F' },
 		{ "commit", required_argument, NULL, 'm' },
@@ -1308,6 +1349,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'C':
 			opt_cpu = true;
+			break;
+		case 'S':
+			opt_stats = true;
 			break;
 		case 'D':
 			opt_dio = true;
