@@ -145,7 +145,12 @@ static inline bool kvj_item_pinned(struct kvj_item *lip)
 {
 	return atomic_load(&lip->pin) > 0;
 }
-/* The item is in the AIL (its newest logged state is not yet in place). */
+/*
+ * The item is in the AIL (its newest logged state is not yet in place).
+ * Lock-free: only for an owner that knows the item cannot enter the AIL
+ * meanwhile (unpinned, and not loggable without what the owner holds);
+ * false then means the AIL is done with it and it may be freed.
+ */
 bool kvj_item_in_ail(struct kvj_item *lip);
 /*
  * Take an unpinned item out of the AIL without writing it (the client

@@ -19,8 +19,8 @@
  * caller's image of a free inode before it publishes it: nothing to wait
  * for.
  *
- * Reclaim takes no lock but the AIL's (kvj_item_in_ail(), through the item's
- * clean test): it walks the index under RCU, claims unreferenced clean
+ * Reclaim takes no lock (the item's clean test reads the AIL's flag
+ * lock-free, kvj_item_in_ail()): it walks the index under RCU, claims unreferenced clean
  * inodes with the 0 -> INO_DEAD exchange, checks them clean again (nobody
  * can dirty an inode without a reference), unhashes them, waits one grace
  * period for the batch and frees them.

@@ -10,8 +10,8 @@
  *     takes buffer locks under it with trylock only.  The shrinker takes
  *     it under whatever an allocation holds (the journal's push lock, an
  *     open-reference stripe), so it comes after those.
- *   the journal's AIL lock: taken under both (kvj_item_in_ail()); push runs
- *     under it and only trylocks the buffer, and takes no bl->lock.
+ *   the journal's AIL lock: push runs under it and only trylocks the
+ *     buffer, and takes no bl->lock.  kvj_item_in_ail() does not take it.
  *
  * An item may be freed when, under its buffer lock, it has no logged
  * changes, is not in the AIL and its buffer is not pinned.  Idle items
