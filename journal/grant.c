@@ -61,7 +61,9 @@ static bool grant_cil_helps(struct kvj_log *log)
 
 	return atomic_load(&log->ail.nr) == 0 ||
 	       atomic_load(&log->cil.space[seq & 1]) >=
-		       log->cil.push_threshold / 4;
+		       atomic_load_explicit(&log->cil.push_threshold,
+					    memory_order_relaxed) /
+			       4;
 }
 
 int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)

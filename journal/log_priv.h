@@ -21,6 +21,7 @@
 #ifndef KV_JOURNAL_LOG_PRIV_H
 #define KV_JOURNAL_LOG_PRIV_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -87,7 +88,14 @@ struct kvj_cil {
 	/* written by every commit: kept off seq's read-mostly line */
 	atomic_uint_fast64_t order __attribute__((aligned(KVJ_CACHELINE)));
 	_Atomic uint64_t space[2] __attribute__((aligned(KVJ_CACHELINE)));
-	uint64_t push_threshold;
+	/*
+	 * Push when a context's charge passes this: log_bytes /
+	 * push_fraction of log once written, so scaled by the compression
+	 * the last checkpoints saw (kvj_cil_tune()), within [push_base,
+	 * push_cap]
+	 */
+	_Atomic uint64_t push_threshold;
+	uint64_t push_base, push_cap;
 	/* push when a context pins more memory than this (see cil.c) */
 	_Atomic uint64_t mem[2] __attribute__((aligned(KVJ_CACHELINE)));
 	uint64_t push_mem;
@@ -232,6 +240,7 @@ void kvj_cil_destroy(struct kvj_log *log);
 int kvj_cil_insert(struct kvj_log *log, struct kvj_trans *tp,
 		   struct kvj_item *items, uint64_t *seqp, int64_t *used);
 void kvj_cil_ent_free(struct kvj_cil_ent *ent);
+void kvj_cil_tune(struct kvj_log *log, uint64_t ulen, uint64_t slen);
 void kvj_rcu_register(void);
 
 /* The cycle a BB was written in (journal/log_format.h: cycle stamping). */

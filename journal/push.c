@@ -676,6 +676,7 @@ static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
 	log->st_checkpoints++;
 	log->st_ulen += ulen;
 	log->st_len += slen;
+	kvj_cil_tune(log, ulen, slen);
 	ckpt_done(log, list, &o, seq);
 out:
 	kvfree(cbuf);

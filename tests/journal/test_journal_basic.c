@@ -8,10 +8,12 @@
  * result, also when the first recovery itself crashes; concurrent forces
  * share checkpoint writes and flushes (group commit); an idle log writes
  * its items back by itself; pushes happen on the timer and on CIL space
- * without a force.
+ * without a force, the space threshold scaled by the compression the
+ * checkpoints see.
  */
 #include <inttypes.h>
 
+#include "journal/log_priv.h"
 #include "tests/journal/jt.h"
 
 #define LOGB (256 * 1024)
@@ -375,6 +377,106 @@ static void test_push_triggers(void)
 	jt_remove(&t);
 }
 
+/* Until the push thread has no push asked of it and none running. */
+static void wait_push_idle(struct kvj_log *log)
+{
+	unsigned ms;
+	bool idle = false;
+
+	for (ms = 0; ms < 5000 && !idle; ms++) {
+		pthread_mutex_lock(&log->push_wake_lock);
+		idle = !log->push_wanted &&
+		       atomic_load(&log->push_started) ==
+			       atomic_load(&log->push_done);
+		pthread_mutex_unlock(&log->push_wake_lock);
+		if (!idle)
+			usleep(1000);
+	}
+	CHECK(idle);
+}
+
+/*
+ * Checkpoints written, without forces or timer, over 40 passes over every
+ * block, each block wholly dirty from the second pass (so relogged whole in
+ * each context) and all one byte: as compressible as a stream gets.  Each
+ * pass waits for the pushes it asked for.
+ */
+static uint64_t size_pushes(struct jt *t, bool no_compress, uint64_t *threshold)
+{
+	struct kvj_log_params p = { .push_interval_ms = 600000,
+				    .push_fraction = 16,
+				    .no_compress = no_compress };
+	struct kvj_log_stats st;
+	unsigned i, r;
+
+	CHECK(jt_log_open_p(t, &p) == 0);
+	for (r = 0; r < 40; r++) {
+		for (i = 0; i < JT_MAX_NB; i++)
+			jt_tx1(t, i, r ? 64 * (r % 16) : 0, r ? 64 : JT_BLK,
+			       (uint8_t)r);
+		wait_push_idle(t->log);
+	}
+	kvj_log_get_stats(t->log, &st);
+	CHECK(st.force_writes == 0);
+	*threshold = atomic_load(&t->log->cil.push_threshold);
+	CHECK(kvj_log_close(t->log) == 0);
+	return st.checkpoints;
+}
+
+/*
+ * The push threshold is a share of the log as written (kvj_cil_tune()):
+ * it follows the compression of the checkpoints of some size, halfway
+ * each time, between log / push_fraction and half the log.  So a
+ * workload relogging whole blocks that compress well pushes far less
+ * often than the same one uncompressed, where each 16 KiB of charge is a
+ * push.
+ */
+static void test_push_threshold_compression(void)
+{
+	struct kvj_log_params p = { .no_threads = true, .push_fraction = 16 };
+	const uint64_t base = LOGB / 16, cap = LOGB / 2;
+	uint64_t plain, packed, thr;
+	struct jt t;
+	unsigned i;
+
+	jt_create(&t, "tune", JT_MAX_NB, LOGB);
+	jt_dev_open(&t);
+	CHECK(jt_log_open_p(&t, &p) == 0);
+	CHECK(atomic_load(&t.log->cil.push_threshold) == base);
+	/* 4x compression: halfway to 4 * base, twice */
+	kvj_cil_tune(t.log, 8 * base, 2 * base);
+	CHECK(atomic_load(&t.log->cil.push_threshold) == base / 2 + 2 * base);
+	kvj_cil_tune(t.log, 8 * base, 2 * base);
+	thr = atomic_load(&t.log->cil.push_threshold);
+	CHECK(thr == (base / 2 + 2 * base) / 2 + 2 * base);
+	/* a small checkpoint (a force) changes nothing */
+	kvj_cil_tune(t.log, base / 8 - 1, 1);
+	CHECK(atomic_load(&t.log->cil.push_threshold) == thr);
+	/* never past half the log, however well it compresses */
+	for (i = 0; i < 64; i++)
+		kvj_cil_tune(t.log, cap, 1);
+	CHECK(atomic_load(&t.log->cil.push_threshold) <= cap);
+	CHECK(atomic_load(&t.log->cil.push_threshold) > cap - cap / 16);
+	/* a stream that does not shrink brings it back to the base */
+	for (i = 0; i < 64; i++)
+		kvj_cil_tune(t.log, base, base);
+	CHECK(atomic_load(&t.log->cil.push_threshold) < base + base / 16);
+	CHECK(atomic_load(&t.log->cil.push_threshold) >= base);
+	CHECK(kvj_log_close(t.log) == 0);
+
+	plain = size_pushes(&t, true, &thr);
+	CHECK(thr == base);
+	packed = size_pushes(&t, false, &thr);
+	CHECK(thr > 4 * base && thr <= cap);
+	printf("checkpoints: %" PRIu64 " uncompressed, %" PRIu64
+	       " compressed (threshold %" PRIu64 " KiB)\n",
+	       plain, packed, thr >> 10);
+	CHECK(plain >= 40);
+	CHECK(packed * 4 < plain);
+	jt_dev_close(&t);
+	jt_remove(&t);
+}
+
 #define GC_THREADS 8
 #define GC_FORCES 40
 
@@ -451,6 +553,7 @@ int main(void)
 	test_group_commit();
 	test_idle_push();
 	test_push_triggers();
+	test_push_threshold_compression();
 	jt_fini();
 	printf("journal basic: ok\n");
 	return 0;
