@@ -99,7 +99,7 @@ int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
 		} else {
 			if (grant_cil_helps(log))
 				kvj_push_wake(log);
-			kvj_ail_kick(log, false);
+			kvj_ail_kick(log);
 		}
 		kv_lockdep_lock(&g->lock, KV_RANK_GRANT, 0);
 		pthread_mutex_lock(&g->lock);

@@ -122,7 +122,7 @@ struct kvj_ail {
 	_Atomic uint64_t nr;     /* read lock-free by memory relief */
 	pthread_cond_t cond;     /* pusher work / progress, with lock.m */
 	bool push_all;           /* drain requested */
-	bool kicked;             /* someone waits for space */
+	atomic_bool kicked; /* someone waits for space (lock-free) */
 	atomic_bool reclaim;     /* memory is short: push all (lock-free) */
 	uint64_t push_passes;    /* pushes started so far (item->push_pass) */
 	struct kvj_ail_cursor *cursors; /* passes between their batches */
@@ -269,7 +269,7 @@ void kvj_ail_insert_locked(struct kvj_log *log, struct kvj_item *lip,
 			   kvj_lsn_t lsn);
 void kvj_ail_delete_locked(struct kvj_log *log, struct kvj_item *lip);
 kvj_lsn_t kvj_ail_min_locked(struct kvj_log *log);
-void kvj_ail_kick(struct kvj_log *log, bool all);
+void kvj_ail_kick(struct kvj_log *log);
 int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 		      unsigned *pushed);
 
