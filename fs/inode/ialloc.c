@@ -515,7 +515,7 @@ static int chunk_init_inodes(struct kvfs_trans *tp, struct kvfs_perag *pag,
 			return err;
 		kvfs_icluster_init(&mp->g, bp->b_addr, fsb + b, now->sec,
 				   now->nsec, *gen);
-		kvfs_trans_ordered_buf(tp->jt, bp);
+		kvfs_trans_ordered_buf(tp->jt, bp, kvfs_icluster_write, mp);
 	}
 	kvfs_trans_icreate(tp, fsb, nblocks, now->sec, now->nsec, *gen);
 	return 0;

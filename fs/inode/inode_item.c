@@ -10,7 +10,10 @@
  * inode lock, as buffer locks do everywhere), and under it the locks of
  * the cluster's other inodes it writes with its own (trylocks only; an
  * inode whose item is in the AIL is not freed while the AIL lock is held,
- * so they are found in the cache without a reference).
+ * so they are found in the cache without a reference).  The buffer
+ * item's push of a new chunk's cluster (kvfs_icluster_write(), its
+ * ordered write) takes the cluster's inodes so too, under the AIL lock
+ * and the buffer lock its push trylocked.
  *
  * The item's own pin count, not the journal's (which drops before unpin()
  * is called), says whether a checkpoint still holds it: unpin() touches
@@ -178,20 +181,21 @@ static bool ili_in_ail(struct kvfs_inode *ip)
 }
 
 /*
- * The other inodes of bp (locked, unpinned) that an AIL push may write
- * with it, as XFS's xfs_iflush_cluster(): in the AIL (their AIL LSN is
- * then their newest logged state, inserted before the unpin), unpinned,
- * changed since their last write-back, attached to bp and not held by a
- * transaction.  Each is copied into its slot, stamped with its own LSN,
- * and left read-locked in nb[]; their own pushes find nothing left to
- * write.  Without this a cluster was written (and all its crcs
- * recomputed) once per dirty inode: 8 times for 8 creates.
+ * The inodes of bp (locked, unpinned; the cluster from inode first) but
+ * skip (KVFS_NULLINO: none) that an AIL push may write with it, as XFS's xfs_iflush_cluster():
+ * in the AIL (their AIL LSN is then their newest logged state, inserted
+ * before the unpin), unpinned, changed since their last write-back,
+ * attached to bp and not held by a transaction.  Each is copied into its
+ * slot, stamped with its own LSN, and left read-locked in nb[] for
+ * ili_cluster_written(); their own pushes find nothing left to write.
+ * Without this a cluster was written (and all its crcs recomputed) once
+ * per dirty inode: 8 times for 8 creates.
  */
-static unsigned ili_cluster_gather(struct kvfs_inode *ip, struct kv_buf *bp,
+static unsigned ili_cluster_gather(struct kvfs_mount *mp, uint64_t first,
+				   uint64_t skip, struct kv_buf *bp,
 				   struct kvfs_inode **nb, unsigned max)
 {
-	const struct kvfs_geom *g = &ip->i_mount->g;
-	uint64_t first = ip->i_ino & ~(uint64_t)(g->inopblock - 1);
+	const struct kvfs_geom *g = &mp->g;
 	unsigned n = 0;
 
 	for (uint64_t ino = first; ino < first + g->inopblock && n < max;
@@ -199,9 +203,9 @@ static unsigned ili_cluster_gather(struct kvfs_inode *ip, struct kv_buf *bp,
 		struct kvfs_inode *np;
 		struct kvfs_inode_log_item *nip;
 
-		if (ino == ip->i_ino)
+		if (ino == skip)
 			continue;
-		np = kvfs_icache_peek(ip->i_mount, ino, ili_in_ail);
+		np = kvfs_icache_peek(mp, ino, ili_in_ail);
 		if (!np || pthread_rwlock_tryrdlock(&np->i_lock))
 			continue;
 		kv_lockdep_trylocked(&np->i_lock, KV_RANK_ILOCK, np->i_ino);
@@ -220,6 +224,41 @@ static unsigned ili_cluster_gather(struct kvfs_inode *ip, struct kv_buf *bp,
 	return n;
 }
 
+/*
+ * bp's write of the n inodes ili_cluster_gather() took ended with err:
+ * written, each gives up its reference (else they stay dirty); unlocked.
+ */
+static void ili_cluster_written(struct kv_buf *bp, struct kvfs_inode **nb,
+				unsigned n, int err)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (!err) {
+			nb[i]->i_item.fields = 0;
+			nb[i]->i_item.bp = NULL;
+			kv_buf_rele(bp);
+		}
+		ili_unlock(nb[i]);
+	}
+}
+
+int kvfs_icluster_write(struct kv_buf *bp, void *priv)
+{
+	struct kvfs_mount *mp = priv;
+	const struct kvfs_geom *g = &mp->g;
+	struct kvfs_inode *nb[ILI_CLUSTER_MAX];
+	uint64_t first = kvfs_agino_to_ino(
+		g, kvfs_fsb_to_agno(g, bp->b_blkno),
+		kvfs_agbno_to_agino(g, kvfs_fsb_to_agbno(g, bp->b_blkno)));
+	unsigned n;
+	int err;
+
+	n = ili_cluster_gather(mp, first, KVFS_NULLINO, bp, nb,
+			       ILI_CLUSTER_MAX);
+	err = kv_buf_write(bp);
+	ili_cluster_written(bp, nb, n, err);
+	return err;
+}
+
 /* AIL write-back: never waits for a lock. */
 static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 {
@@ -228,7 +267,7 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	const struct kvfs_geom *g = &ip->i_mount->g;
 	struct kvfs_inode *nb[ILI_CLUSTER_MAX];
 	struct kv_buf *bp;
-	unsigned nr_nb, i;
+	unsigned nr_nb;
 	int ret = KVJ_PUSH_SUCCESS, err;
 
 	if (pthread_rwlock_tryrdlock(&ip->i_lock))
@@ -265,19 +304,16 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 		nr_nb = 0;
 		ret = KVJ_PUSH_CLEAN;
 	} else {
-		nr_nb = ili_cluster_gather(ip, bp, nb, ILI_CLUSTER_MAX);
+		nr_nb = ili_cluster_gather(
+			ip->i_mount, ip->i_ino & ~(uint64_t)(g->inopblock - 1),
+			ip->i_ino, bp, nb, ILI_CLUSTER_MAX);
 	}
 	err = kv_buf_write(bp);
+	/* a new chunk's cluster: its ordered write is this one */
+	if (!err && ret == KVJ_PUSH_SUCCESS)
+		kvfs_bli_written(bp);
 	kv_buf_unlock(bp);
-	for (i = 0; i < nr_nb; i++) {
-		/* written: each gave up its reference; else they stay dirty */
-		if (!err) {
-			nb[i]->i_item.fields = 0;
-			nb[i]->i_item.bp = NULL;
-			kv_buf_rele(bp);
-		}
-		ili_unlock(nb[i]);
-	}
+	ili_cluster_written(bp, nb, nr_nb, err);
 	if (!err) {
 		iip->fields = 0;
 		iip->bp = NULL;

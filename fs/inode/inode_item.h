@@ -78,6 +78,19 @@ void kvfs_trans_log_inode(struct kvfs_trans *tp, struct kvfs_inode *ip,
 			  unsigned fields);
 
 /*
+ * The AIL's write-back of a new chunk's cluster buffer bp (an ordered
+ * buffer, kvfs_trans_ordered_buf()'s write hook; priv: the mount): the
+ * cluster's inodes that an inode push would write with its own (in the
+ * AIL, unpinned, changed, not held: trylocks only) are copied into bp
+ * first, each stamped with its own item's LSN, and once bp is written
+ * their items hold no change and no buffer reference, so their pushes
+ * find nothing to write.  Otherwise the blocks were written as the chunk
+ * was made, then again for the inodes made in them since: twice a block
+ * in a stream of creates.  Returns kv_buf_write()'s result.
+ */
+int kvfs_icluster_write(struct kv_buf *bp, void *priv);
+
+/*
  * Recovery: fill ops (for struct kvj_log_params.recover) with inode replay
  * over bc in geometry g; bops: the buffer replay of the same recovery
  * (kvfs_bli_recover_ops()), whose cancels say which clusters were freed.

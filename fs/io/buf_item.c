@@ -11,7 +11,9 @@
  *     it under whatever an allocation holds (the journal's push lock, an
  *     open-reference stripe), so it comes after those.
  *   the journal's AIL lock: push runs under it and only trylocks the
- *     buffer, and takes no bl->lock.  kvj_item_in_ail() does not take it.
+ *     buffer, and takes no bl->lock; an ordered buffer's write hook,
+ *     called there with the buffer locked, only trylocks its owner's
+ *     locks (the inodes of a cluster).  kvj_item_in_ail() does not take it.
  *
  * An item may be freed when, under its buffer lock, it has no logged
  * changes, is not in the AIL and its buffer is not pinned.  Idle items
@@ -72,6 +74,9 @@ struct kvfs_bli {
 	 * its checkpoint; cleared by that write-back
 	 */
 	bool ordered;
+	/* how the AIL writes it back, if not kv_buf_write() (ordered) */
+	kvfs_bli_write_fn write;
+	void *write_priv;
 };
 
 struct kvfs_bli_log {
@@ -519,13 +524,26 @@ static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
 		kv_buf_unlock(bp);
 		return KVJ_PUSH_PINNED;
 	}
+	/*
+	 * Nothing logged or ordered since the last write-back (its own, or
+	 * its owner's, kvfs_bli_written()): that write, counted by the push
+	 * that made it, is all the flush before the removal needs
+	 */
+	if (!bli->ordered && !bli->cancelled && map_empty(bli)) {
+		kv_buf_unlock(bp);
+		return KVJ_PUSH_CLEAN;
+	}
 	/* freed, its cancel durable (unpinned): kv_buf_write() skips it */
 	stale = atomic_load(&bp->b_flags) & KV_BUF_STALE;
 	bp->b_lsn = lsn;
-	err = kv_buf_write(bp);
+	if (bli->write && !stale)
+		err = bli->write(bp, bli->write_priv);
+	else
+		err = kv_buf_write(bp);
 	if (!err) {
 		memset(bli->map, 0, sizeof(bli->map));
 		bli->ordered = false;
+		bli->write = NULL;
 	}
 	kv_buf_unlock(bp);
 	if (!err)
@@ -802,11 +820,13 @@ void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp)
 	memset(bli->map, 0, sizeof(bli->map));
 	/* a stale buffer is never written: nothing is left to order */
 	bli->ordered = false;
+	bli->write = NULL;
 	bli->cancelled = true;
 	trans_log(tp, &bli->item);
 }
 
-void kvfs_trans_ordered_buf(struct kvj_trans *tp, struct kv_buf *bp)
+void kvfs_trans_ordered_buf(struct kvj_trans *tp, struct kv_buf *bp,
+			    kvfs_bli_write_fn write, void *priv)
 {
 	struct kvfs_bli *bli = bp->b_log_item;
 
@@ -815,12 +835,24 @@ void kvfs_trans_ordered_buf(struct kvj_trans *tp, struct kv_buf *bp)
 			 (unsigned long long)bp->b_blkno,
 			 bli ? " freed" : " not in a transaction");
 	}
+	bli->write = write;
+	bli->write_priv = priv;
 	/* logged chunks are a delta of their own, written with the rest */
 	if (map_empty(bli))
 		bli->ordered = true;
 	else
 		kvfs_trans_log_buf(tp, bp, 0, (unsigned)bp->b_len - 1);
 	trans_log(tp, &bli->item);
+}
+
+void kvfs_bli_written(struct kv_buf *bp)
+{
+	struct kvfs_bli *bli = bp->b_log_item;
+
+	if (bli && bli->ordered && !bli->cancelled && map_empty(bli)) {
+		bli->ordered = false;
+		bli->write = NULL;
+	}
 }
 
 bool kvfs_trans_brelse(struct kvj_trans *tp, struct kv_buf *bp)

@@ -128,8 +128,36 @@ void kvfs_trans_binval(struct kvj_trans *tp, struct kv_buf *bp);
  * the other item.  Logged again before that write-back, it is logged
  * whole (the tail may then pass the other item).  A buffer with changes
  * already logged and not written back is logged whole at once.
+ *
+ * write (may be NULL: kv_buf_write()) is how the AIL writes the buffer
+ * back, for an owner that keeps newer contents of the blocks elsewhere
+ * (an inode cluster's in-core inodes, kvfs_icluster_write() in
+ * fs/inode/inode_item.h), so that the blocks are written once with them
+ * rather than once now and again for them.  It is called in place of
+ * kv_buf_write() with priv, under the AIL lock, with bp locked, unpinned
+ * and not stale (a freed buffer is never written), and must return
+ * kv_buf_write(bp)'s result.  It may only trylock (the AIL lock is held,
+ * below every lock but the log's).  What it copies into bp must be
+ * stamped with the LSN of the log item that stands for it, an item in
+ * the AIL and unpinned; once the write succeeded that item may report
+ * itself written (KVJ_PUSH_CLEAN): the write counts as the AIL's
+ * (KVJ_PUSH_SUCCESS), so a flush covers it before any item relying on it
+ * leaves the AIL.  The hook is dropped with the first successful
+ * write-back and when the block is freed.
  */
-void kvfs_trans_ordered_buf(struct kvj_trans *tp, struct kv_buf *bp);
+typedef int (*kvfs_bli_write_fn)(struct kv_buf *bp, void *priv);
+void kvfs_trans_ordered_buf(struct kvj_trans *tp, struct kv_buf *bp,
+			    kvfs_bli_write_fn write, void *priv);
+/*
+ * The other way round: bp, locked, unpinned and not stale, was just
+ * written back whole by the owner of its contents (an inode push writing
+ * its cluster with the inodes made in it), a write the owner's AIL push
+ * counts (KVJ_PUSH_SUCCESS).  An ordered item of bp with nothing logged
+ * then needs no write of its own: its push finds it clean, and it leaves
+ * the AIL behind the flush that covers that write.  Nothing is done for
+ * a buffer without an item, or whose item has changes logged.
+ */
+void kvfs_bli_written(struct kv_buf *bp);
 /*
  * Hand back bp, which tp got but did not log, before the commit: unlocked
  * and unjoined (kvj_trans_brelse(), as XFS's xfs_trans_brelse()); false,
