@@ -120,6 +120,13 @@ int kvfs_image_lock(const char *path, bool rdonly, unsigned wait_ms, int *fdp);
 /* Everything changed so far durable (data and the log). */
 int kvfs_sync(struct kvfs_mount *mp);
 /*
+ * kvfs_sync(), then every logged change written back in place (the log's
+ * AIL emptied but for intents waiting for their done), as an unmount
+ * does, the mount staying live: so that the write-back one piece of work
+ * left behind is not charged to the next (a benchmark's measurements).
+ */
+int kvfs_writeback(struct kvfs_mount *mp);
+/*
  * Tests only: power cuts of a whole mount (tests/fuse/powercut.sh).  From
  * kvfs_test_volatile() on, the device's writes sit in a volatile cache
  * until a flush (fs/io/dev.h KV_FAULT_VOLATILE; with sectors, any subset

@@ -118,6 +118,15 @@ int kvfs_sync(struct kvfs_mount *mp)
 	return err ? err : kv_dev_flush(mp->dev);
 }
 
+int kvfs_writeback(struct kvfs_mount *mp)
+{
+	int err = kvfs_sync(mp);
+
+	if (err || mp->rdonly)
+		return err;
+	return kvj_log_drain(mp->log);
+}
+
 int kvfs_sync_commit(struct kvfs_mount *mp, uint64_t seq)
 {
 	return mp->wsync ? kvj_log_force(mp->log, seq) : 0;
