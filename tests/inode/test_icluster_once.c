@@ -53,12 +53,6 @@ static void reset_counts(void)
 }
 
 /* Everything logged made durable, then written back. */
-static void write_back(struct kvfs_mount *mp)
-{
-	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
-	CHECK_EQ(kvj_log_drain(mp->log), 0);
-}
-
 /* On the device, every inode of cluster block b has a good crc. */
 static void check_block(struct kvfs_mount *mp, uint64_t b)
 {
@@ -116,7 +110,7 @@ int main(void)
 	CHECK(kvfs_fsb_to_bytes(&mp->g, MAX_BLOCKS) >= kv_dev_size(mp->dev));
 	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d", 040755, &cr, &st), 0);
 	d = st.ino;
-	write_back(mp);
+	CHECK_EQ(kvfs_writeback(mp), 0);
 
 	reset_counts();
 	blksize = mp->g.blocksize;
@@ -127,7 +121,7 @@ int main(void)
 			 0);
 		inos[i] = st.ino;
 	}
-	write_back(mp);
+	CHECK_EQ(kvfs_writeback(mp), 0);
 	for (uint64_t b = 0; b < MAX_BLOCKS; b++) {
 		if (!clus_writes[b])
 			continue;
@@ -156,7 +150,7 @@ int main(void)
 		nchanged++;
 		CHECK_EQ(kvfs_setattr(mp, inos[i], &sa, &cr, NULL), 0);
 	}
-	write_back(mp);
+	CHECK_EQ(kvfs_writeback(mp), 0);
 	for (uint64_t b = 0; b < MAX_BLOCKS; b++) {
 		CHECK_EQ(clus_writes[b], changed[b] ? 1u : 0u);
 		if (changed[b])
