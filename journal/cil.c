@@ -115,12 +115,13 @@ int kvj_cil_init(struct kvj_log *log)
  * a threshold in charged bytes a checkpoint came every 10 000 creates,
  * 1.2 KiB of stream and 0.37 KiB of log per create; with this one, 0.6
  * KiB and 0.2 (a quiet machine; 0.3-0.4 and 0.06-0.1 on a loaded one,
- * which makes fewer files), and an eighth less CPU per create.  The charge still counts against the grant head (grant.c), so a
- * stream that does not compress at all fits the log; push_cap (half the
- * log) bounds what one checkpoint pins and replays.  Small checkpoints
- * (forces, idle pushes) say little about the stream and are ignored;
- * the others move the threshold halfway to their figure.  Called by the
- * push, under the push lock.
+ * which makes fewer files), and an eighth less CPU per create.  The
+ * charge still counts against the grant head (grant.c), so a stream that
+ * does not compress at all fits the log; push_cap (half the log) bounds
+ * what one checkpoint pins and replays.  Small checkpoints (forces, idle
+ * pushes) say little about the stream and are ignored; the others move
+ * the threshold halfway to their figure.  Called by the push, under the
+ * push lock.
  */
 void kvj_cil_tune(struct kvj_log *log, uint64_t ulen, uint64_t slen)
 {

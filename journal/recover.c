@@ -20,10 +20,11 @@
  * 4. Recovery's replay walks again up to that end and hands every delta of
  *    every complete checkpoint, in order, to its item type's recover ops
  *    (which skip deltas older than a block's stamped LSN), the types of a
- *    later replay phase after the others within each checkpoint, then overwrites
- *    the discarded tail with fill records of the previous cycle, so that
- *    nothing of it can be read as current again (a crash during that
- *    leaves a torn tail the next recovery discards the same way).
+ *    later replay phase after the others within each checkpoint, then
+ *    overwrites the discarded tail with fill records of the previous
+ *    cycle, so that nothing of it can be read as current again (a crash
+ *    during that leaves a torn tail the next recovery discards the same
+ *    way).
  * The caller then finishes intents and writes the unmount record.
  */
 #include <errno.h>

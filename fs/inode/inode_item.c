@@ -182,14 +182,14 @@ static bool ili_in_ail(struct kvfs_inode *ip)
 
 /*
  * The inodes of bp (locked, unpinned; the cluster from inode first) but
- * skip (KVFS_NULLINO: none) that an AIL push may write with it, as XFS's xfs_iflush_cluster():
- * in the AIL (their AIL LSN is then their newest logged state, inserted
- * before the unpin), unpinned, changed since their last write-back,
- * attached to bp and not held by a transaction.  Each is copied into its
- * slot, stamped with its own LSN, and left read-locked in nb[] for
- * ili_cluster_written(); their own pushes find nothing left to write.
- * Without this a cluster was written (and all its crcs recomputed) once
- * per dirty inode: 8 times for 8 creates.
+ * skip (KVFS_NULLINO: none) that an AIL push may write with it, as XFS's
+ * xfs_iflush_cluster(): in the AIL (their AIL LSN is then their newest
+ * logged state, inserted before the unpin), unpinned, changed since their
+ * last write-back, attached to bp and not held by a transaction.  Each is
+ * copied into its slot, stamped with its own LSN, and left read-locked in
+ * nb[] for ili_cluster_written(); their own pushes find nothing left to
+ * write.  Without this a cluster was written (and all its crcs
+ * recomputed) once per dirty inode: 8 times for 8 creates.
  */
 static unsigned ili_cluster_gather(struct kvfs_mount *mp, uint64_t first,
 				   uint64_t skip, struct kv_buf *bp,

@@ -190,9 +190,10 @@ typedef const struct kv_buf_ops *(*kvfs_bli_buf_type_fn)(const void *blk,
  * Fill ops (a struct kvj_recover_ops for struct kvj_log_params.recover)
  * with buffer replay over bc.  meta_uuid: the filesystem's metadata UUID;
  * a block whose header carries another one is older than any delta (NULL
- * for blocks without struct kvfs_blk_hdr, in tests).  Replayed buffers stay held until finish()
- * writes them back.  Free with kvfs_bli_recover_free() after
- * kvj_log_open() returned, whatever it returned.
+ * for blocks without struct kvfs_blk_hdr, in tests).  Replayed buffers
+ * stay held until finish() writes them back.  Free with
+ * kvfs_bli_recover_free() after kvj_log_open() returned, whatever it
+ * returned.
  */
 int kvfs_bli_recover_ops(struct kv_bcache *bc, kvfs_bli_buf_type_fn buf_type,
 			 const uint8_t *meta_uuid, struct kvj_recover_ops *ops);
@@ -224,7 +225,8 @@ void kvfs_bli_recover_get_stats(const struct kvj_recover_ops *ops,
 /*
  * Render one delta as one line (no newline) into out, e.g.
  * "buf block 4096 nblks 1 map_words 1 logged 3 chunks: bytes 0-127,
- * 512-767" or "buf block 4096 nblks 1 map_words 1 cancel", NUL-terminated and truncated to outlen like snprintf.
+ * 512-767" or "buf block 4096 nblks 1 map_words 1 cancel", NUL-terminated
+ * and truncated to outlen like snprintf.
  * Returns the number of characters stored (without the NUL), or -EUCLEAN
  * if the delta is malformed.
  */
