@@ -67,7 +67,6 @@
 #include "fs/inode/icache.h"
 #include "fs/inode/inode.h"
 #include "fs/inode/inode_item.h"
-#include "fs/inode/inodegc.h"
 #include "fs/inode/itruncate.h"
 #include "fs/inode/iunlink.h"
 #include "fs/io/buf.h"
@@ -202,18 +201,6 @@ static void collect(void *priv, const struct kvfs_scrub_finding *f,
 	snprintf(q->what, sizeof(q->what), "%s", f->what);
 }
 
-/* Everything written back in place, so that the walk reads it. */
-static int quiesce(struct kvfs_mount *mp)
-{
-	int err;
-
-	if (mp->rdonly)
-		return 0;
-	kvfs_inodegc_flush(mp);
-	err = kvj_log_force(mp->log, 0);
-	return err ? err : kvj_log_drain(mp->log);
-}
-
 static void detect_progress(void *priv, uint64_t done, uint64_t total)
 {
 	struct nsr *r = priv;
@@ -328,7 +315,8 @@ static int detect(struct nsr *r)
 		.known = r->known ? detect_known : NULL,
 		.priv = r,
 	};
-	int err = quiesce(r->mp);
+	/* everything written back in place, so that the walk reads it */
+	int err = kvfs_writeback(r->mp);
 
 	if (err)
 		return err;
