@@ -57,14 +57,16 @@ const char *fork_format_name(uint8_t f)
 void print_field(const void *p, const char *prefix, const char *name,
 		 enum ftype type)
 {
-	kv_le16 v16;
-	kv_le32 v32;
-	kv_le64 v64;
+	kv_le16 v16 = { 0 };
+	kv_le32 v32 = { 0 };
+	kv_le64 v64 = { 0 };
+	size_t sz = ftype_size(type);
 	char uuid[37];
 
-	memcpy(&v16, p, sizeof(v16));
-	memcpy(&v32, p, sizeof(v32));
-	memcpy(&v64, p, sizeof(v64));
+	/* only the field's own bytes: it may end its block */
+	memcpy(&v16, p, sz < sizeof(v16) ? sz : sizeof(v16));
+	memcpy(&v32, p, sz < sizeof(v32) ? sz : sizeof(v32));
+	memcpy(&v64, p, sz < sizeof(v64) ? sz : sizeof(v64));
 	printf("%s%s%s = ", prefix ? prefix : "", prefix && *name ? "." : "",
 	       name);
 	switch (type) {
