@@ -462,8 +462,10 @@ struct kvfs_dinode {
  * and a reader walking addresses upwards sees every entry that stays
  * present exactly once.  Cookies 0 and 1 are "." and ".." (never stored);
  * every stored entry's address is at least KVFS_DIR_HEAD_SIZE / 8.  The
- * largest data space is 2^32 directory blocks of 64 KiB: cookies stay
- * below 2^45, far below the 2^63 that FUSE and NFS allow.
+ * data space is at most KVFS_DIR_SPACE_BYTES (32 GiB, XFS's figure), so
+ * an address fits the name hash index's 32 bits and a cookie stays below
+ * 2^32, far below the 2^63 that FUSE and NFS allow; an insert that needs
+ * a data block past it is -ENOSPC.
  *
  * Short form (dformat INLINE): struct kvfs_dir_sf_hdr then count entries,
  * 8-byte aligned, in any order.  Each entry's cookie is the address it
@@ -568,12 +570,19 @@ struct kvfs_dir_data_ent {
 /* The most entries a directory holds (-ENOSPC past it). */
 #define KVFS_DIR_MAX_ENTRIES (1ull << 32)
 
-/* Name hash index record and key: (hash, address) is unique. */
+/*
+ * Name hash index record and key: (hash, address) is unique.  Eight bytes,
+ * as XFS's leaf entry: an insert shifts the records after it, so a leaf
+ * is soon relogged whole at every checkpoint, and the index's share of the
+ * log follows its size.
+ */
 struct kvfs_dir_hash_rec {
 	kv_le32 hash;
-	kv_le32 pad0;
-	kv_le64 addr; /* the entry's address (its cookie) */
+	kv_le32 addr; /* the entry's address (its cookie) */
 };
+
+/* The largest directory data space; addresses are below it / 8. */
+#define KVFS_DIR_SPACE_BYTES (32ull << 30)
 
 /* Free-space index record and key: sorted by bestfree, then block. */
 struct kvfs_dir_free_rec {

@@ -103,7 +103,7 @@ KVFS_SIZE(struct kvfs_dir_sf_ent, KVFS_DIR_SF_ENT_SIZE);
 KVFS_SIZE(struct kvfs_dir_data_hdr, KVFS_DIR_DATA_HDR_SIZE);
 KVFS_SIZE(struct kvfs_dir_head, KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
 KVFS_SIZE(struct kvfs_dir_data_ent, KVFS_DIR_DATA_ENT_SIZE);
-KVFS_SIZE(struct kvfs_dir_hash_rec, 16);
+KVFS_SIZE(struct kvfs_dir_hash_rec, 8);
 KVFS_SIZE(struct kvfs_dir_free_rec, 8);
 KVFS_OFF(struct kvfs_dsb, dirblklog, 208);
 

@@ -31,29 +31,21 @@ static int hash_cmp_key(const void *a, const void *b)
 {
 	const struct kvfs_dir_hash_rec *x = a, *y = b;
 	uint32_t hx = kv_le32_to_cpu(x->hash), hy = kv_le32_to_cpu(y->hash);
-	uint64_t ax = kv_le64_to_cpu(x->addr), ay = kv_le64_to_cpu(y->addr);
+	uint32_t ax = kv_le32_to_cpu(x->addr), ay = kv_le32_to_cpu(y->addr);
 
 	if (hx != hy)
 		return hx < hy ? -1 : 1;
 	return ax < ay ? -1 : ax > ay;
 }
 
-/* Highest address a data space of 2^32 blocks can hold, in 8-byte units. */
-static uint64_t max_addr(const struct kvfs_geom *g)
-{
-	return (1ull << 32) * (g->dirblksize / 8);
-}
-
 static const char *hash_check_rec(const struct kvfs_geom *g, uint64_t owner,
 				  const void *rec)
 {
 	const struct kvfs_dir_hash_rec *r = rec;
-	uint64_t a = kv_le64_to_cpu(r->addr);
+	uint64_t a = kv_le32_to_cpu(r->addr);
 
 	(void)owner;
-	if (kv_le32_to_cpu(r->pad0))
-		return "padding not zero";
-	if (a * 8 % g->dirblksize < KVFS_DIR_DATA_HDR_SIZE || a >= max_addr(g))
+	if (a * 8 % g->dirblksize < KVFS_DIR_DATA_HDR_SIZE)
 		return "address outside the data space";
 	return NULL;
 }

@@ -60,7 +60,7 @@ static int dir_rec(const void *rec, void *priv)
 	c->recs[2 * c->nrecs] =
 		kv_le32_to_cpu(((const struct kvfs_dir_hash_rec *)rec)->hash);
 	c->recs[2 * c->nrecs + 1] =
-		kv_le64_to_cpu(((const struct kvfs_dir_hash_rec *)rec)->addr);
+		kv_le32_to_cpu(((const struct kvfs_dir_hash_rec *)rec)->addr);
 	c->nrecs++;
 	return 0;
 }

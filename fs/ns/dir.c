@@ -522,7 +522,7 @@ static unsigned hash_node_child(struct kvfs_btree_block *bb,
 		unsigned mid = lo + (hi - lo + 1) / 2;
 		struct kvfs_dir_hash_rec *k = kvfs_btree_key(bb, ops, mid);
 
-		if (hkey_cmp(kv_le32_to_cpu(k->hash), kv_le64_to_cpu(k->addr),
+		if (hkey_cmp(kv_le32_to_cpu(k->hash), kv_le32_to_cpu(k->addr),
 			     hash, 0) > 0)
 			hi = mid - 1;
 		else
@@ -610,7 +610,7 @@ static int hash_find(struct dctx *d, struct hmatch *m, bool *found)
 				tree_blk_rele(bp, joined);
 				return 0;
 			}
-			err = entry_matches(d, kv_le64_to_cpu(r->addr), m,
+			err = entry_matches(d, kv_le32_to_cpu(r->addr), m,
 					    &hit);
 			if (err || hit) {
 				tree_blk_rele(bp, joined);
@@ -877,7 +877,7 @@ static int idx_delete(struct dctx *d, bool free_tree, const void *rec,
 static int hash_insert(struct dctx *d, uint32_t hash, uint64_t addr)
 {
 	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
-				       .addr = kv_cpu_to_le64(addr) };
+				       .addr = kv_cpu_to_le32((uint32_t)addr) };
 
 	return idx_insert(d, false, &r, "hash record exists");
 }
@@ -885,7 +885,7 @@ static int hash_insert(struct dctx *d, uint32_t hash, uint64_t addr)
 static int hash_delete(struct dctx *d, uint32_t hash, uint64_t addr)
 {
 	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
-				       .addr = kv_cpu_to_le64(addr) };
+				       .addr = kv_cpu_to_le32((uint32_t)addr) };
 	bool found;
 	int err = idx_delete(d, false, &r, &found);
 
@@ -1025,6 +1025,9 @@ static int add_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
 	int n = 4, err;
 	uint64_t off = (uint64_t)dblk * fsbs(d->g);
 
+	/* the data space is full: the index's addresses have 32 bits */
+	if (dblk >= KVFS_DIR_SPACE_BYTES >> d->g->dirblklog)
+		return -ENOSPC;
 	/* a directory block is one buffer: one extent */
 	err = kvfs_bmapi_write(d->tp, d->dp, off, fsbs(d->g), KVFS_BMAPI_CONTIG,
 			       map, &n);
@@ -1537,7 +1540,7 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 			dblk = ndata;
 			err = add_dblk(d, dblk, &bp);
 		}
-		if (err == -EOPNOTSUPP || (!err && dblk == UINT32_MAX))
+		if (err == -EOPNOTSUPP)
 			err = -ENOSPC;
 		if (err)
 			return err;

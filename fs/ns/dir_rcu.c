@@ -342,7 +342,7 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
  * tree's ops (divisions by a size the compiler cannot see).
  */
 #define HREC sizeof(struct kvfs_dir_hash_rec)
-_Static_assert(sizeof(struct kvfs_dir_hash_rec) == 16, "hash index record");
+_Static_assert(sizeof(struct kvfs_dir_hash_rec) == 8, "hash index record");
 
 static const struct kvfs_dir_hash_rec *hrec(const struct kvfs_btree_block *bb,
 					    unsigned i)
@@ -361,7 +361,7 @@ before(const struct kvfs_btree_block *bb, unsigned i, uint32_t hash, bool node)
 	const struct kvfs_dir_hash_rec *k = hrec(bb, i);
 	uint32_t kh = rd32(&k->hash);
 
-	return kh < hash || (node && kh == hash && !rd64(&k->addr));
+	return kh < hash || (node && kh == hash && !rd32(&k->addr));
 }
 
 /*
@@ -476,7 +476,7 @@ static int hash_find_rcu(struct rctx *r, uint64_t fsb, unsigned level)
 				continue;
 			if (rh > hash)
 				return -ENOENT;
-			err = entry_rcu(r, rd64(&rec->addr));
+			err = entry_rcu(r, rd32(&rec->addr));
 			if (err != -ENOENT)
 				return err;
 		}

@@ -642,7 +642,7 @@ static void kept_level(const struct kvfs_inode *dp, void *arg)
  */
 static void check_deep(void)
 {
-	const unsigned n = 45000;
+	const unsigned n = 200000;
 	struct kvfs_stat st;
 	unsigned level = 0;
 	uint64_t d, ino;

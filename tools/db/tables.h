@@ -185,7 +185,7 @@ static const struct field dir_head_fields[] = {
 
 static const struct field dir_hash_rec_fields[] = {
 	FLD(kvfs_dir_hash_rec, "hash", hash, F_HEX32),
-	FLD(kvfs_dir_hash_rec, "addr", addr, F_U64),
+	FLD(kvfs_dir_hash_rec, "addr", addr, F_U32),
 };
 
 static const struct field dir_free_rec_fields[] = {
