@@ -12,14 +12,18 @@
  * (CDS_LFHT_ACCOUNTING grows at 8 nodes a bucket) or, without accounting,
  * grew on any chain of 3, which random keys make common long before a
  * table is full: 40 000 cached inodes had 2 million buckets.  Never
- * shrunk.  The lock of struct kvfs_ht_size is a leaf, taken outside any
- * RCU read-side section (rculfhash's resize mutex under it).
+ * shrunk.  The resize itself runs on the table's own thread (fs/hash.c),
+ * started at the first growth: cds_lfht_resize() is synchronous, and a
+ * create that crossed a million inodes waited 0.2 s for it.  Lookups and
+ * inserts go on meanwhile, the chains a little longer until it is done.
  */
 #ifndef KV_FS_HASH_H
 #define KV_FS_HASH_H
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <urcu.h> /* the flavour whose cds_lfht_new() the tables use */
@@ -51,50 +55,51 @@ static inline unsigned long kvfs_ino_hash(uint64_t ino)
 	return (kvfs_hash64(ino & ~63ull) & ~63ul) | (unsigned long)(ino & 63);
 }
 
+/*
+ * Locks: lock protects the fields after it; a leaf, never held across the
+ * resize (rculfhash's resize mutex is taken by the thread alone).
+ */
 struct kvfs_ht_size {
 	atomic_size_t size; /* buckets asked of the table */
-	pthread_mutex_t lock; /* serialises the resizes */
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* the thread's work, and a resize done */
+	struct cds_lfht *ht;
+	pthread_t thread;
+	bool started; /* thread runs: joined at kvfs_ht_destroy() */
+	bool stop;
+	size_t resized; /* buckets of the last resize finished */
 };
 
 #define KVFS_HT_MIN_BUCKETS 1024
 
 /* A table for kvfs_ht_grow(), its size in *s: NULL if out of memory. */
-static inline struct cds_lfht *kvfs_ht_new(struct kvfs_ht_size *s)
-{
-	struct cds_lfht *ht = cds_lfht_new(KVFS_HT_MIN_BUCKETS,
-					   KVFS_HT_MIN_BUCKETS, 0, 0, NULL);
+struct cds_lfht *kvfs_ht_new(struct kvfs_ht_size *s);
 
-	if (!ht)
-		return NULL;
-	atomic_init(&s->size, KVFS_HT_MIN_BUCKETS);
-	pthread_mutex_init(&s->lock, NULL);
-	return ht;
-}
+/* Stop the table's thread, then free the table (no node left in it). */
+void kvfs_ht_destroy(struct cds_lfht *ht, struct kvfs_ht_size *s);
 
-static inline void kvfs_ht_destroy(struct cds_lfht *ht, struct kvfs_ht_size *s)
-{
-	cds_lfht_destroy(ht, NULL);
-	pthread_mutex_destroy(&s->lock);
-}
+/* The thread's part of kvfs_ht_grow(): resize to s->size. */
+void kvfs_ht_kick(struct kvfs_ht_size *s);
+
+/* Wait until the table has the buckets asked of it (tests). */
+void kvfs_ht_settle(struct kvfs_ht_size *s);
 
 /*
- * nr nodes are in ht now: the thread that crosses the size resizes (the
- * others, lookups and inserts go on meanwhile).  Called outside any RCU
- * read-side section, from a thread registered with urcu.
+ * nr nodes are in ht now: the thread that crosses the size asks for twice
+ * the buckets and goes on.  Callable from any thread, in or out of an RCU
+ * read-side section.
  */
 static inline void kvfs_ht_grow(struct cds_lfht *ht, struct kvfs_ht_size *s,
 				size_t nr)
 {
 	size_t size = atomic_load_explicit(&s->size, memory_order_relaxed);
 
+	(void)ht;
 	if (__builtin_expect(nr <= size, 1))
 		return;
 	if (!atomic_compare_exchange_strong(&s->size, &size, 2 * size))
 		return;
-	/* to the latest size: an older target would shrink it back */
-	pthread_mutex_lock(&s->lock);
-	cds_lfht_resize(ht, atomic_load(&s->size));
-	pthread_mutex_unlock(&s->lock);
+	kvfs_ht_kick(s);
 }
 
 #endif

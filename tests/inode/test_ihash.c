@@ -16,7 +16,15 @@
  * (only the high bits differ); at every number of inodes a doubling is
  * made at, the longest chain and the mean length a lookup walks stay
  * those of random keys.
+ *
+ * Growth (fs/hash.c): a real table grown by kvfs_ht_grow() to 2^18 nodes
+ * while a second thread looks its nodes up: the resizes ran on the
+ * table's own thread, the table reaches the size the model says, and
+ * every node inserted is found throughout; the thread is joined at
+ * destroy (ASan counts what would leak).
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,9 +160,106 @@ static void test_chains(void)
 	free(inos);
 }
 
+struct gnode {
+	struct cds_lfht_node hn;
+	uint64_t key;
+};
+
+static struct cds_lfht *g_ht;
+static atomic_size_t g_inserted;
+static atomic_bool g_done;
+static struct gnode *g_nodes;
+
+static int gmatch(struct cds_lfht_node *node, const void *key)
+{
+	return caa_container_of(node, struct gnode, hn)->key ==
+	       *(const uint64_t *)key;
+}
+
+static bool gfind(uint64_t key)
+{
+	struct cds_lfht_iter it;
+	bool found;
+
+	rcu_read_lock();
+	cds_lfht_lookup(g_ht, kvfs_ino_hash(key), gmatch, &key, &it);
+	found = cds_lfht_iter_get_node(&it) != NULL;
+	rcu_read_unlock();
+	return found;
+}
+
+/* Looks up nodes already inserted until the inserter is done. */
+static void *looker(void *arg)
+{
+	unsigned long misses = 0, seed = 1;
+
+	(void)arg;
+	rcu_register_thread();
+	while (!atomic_load(&g_done)) {
+		size_t n = atomic_load(&g_inserted);
+
+		seed = seed * 6364136223846793005ul + 1442695040888963407ul;
+		if (n && !gfind(g_nodes[(seed >> 33) % n].key))
+			misses++;
+	}
+	rcu_unregister_thread();
+	return (void *)misses;
+}
+
+static void test_growth(void)
+{
+	const size_t n = 1 << 18;
+	struct kvfs_ht_size s;
+	pthread_t t;
+	void *misses;
+
+	rcu_register_thread();
+	g_nodes = calloc(n, sizeof(*g_nodes));
+	CHECK(g_nodes);
+	g_ht = kvfs_ht_new(&s);
+	CHECK(g_ht);
+	CHECK_EQ(pthread_create(&t, NULL, looker, NULL), 0);
+	for (size_t i = 0; i < n; i++) {
+		/* 4 AGs filled in turn, a chunk at a time */
+		g_nodes[i].key = ino_of(i / 64 % 4, i / 256 * CHUNK_BLOCKS,
+					(unsigned)(i % 64));
+		cds_lfht_node_init(&g_nodes[i].hn);
+		rcu_read_lock();
+		CHECK(cds_lfht_add_unique(g_ht, kvfs_ino_hash(g_nodes[i].key),
+					  gmatch, &g_nodes[i].key,
+					  &g_nodes[i].hn) == &g_nodes[i].hn);
+		rcu_read_unlock();
+		atomic_store(&g_inserted, i + 1);
+		kvfs_ht_grow(g_ht, &s, i + 1);
+	}
+	kvfs_ht_settle(&s);
+	atomic_store(&g_done, true);
+	CHECK_EQ(pthread_join(t, &misses), 0);
+	CHECK_EQ((unsigned long)misses, 0);
+	/* the thread did the resizing, to the model's size */
+	CHECK(s.started);
+	CHECK_EQ(s.resized, table_size(n));
+	CHECK_EQ(atomic_load(&s.size), table_size(n));
+	for (size_t i = 0; i < n; i++)
+		CHECK(gfind(g_nodes[i].key));
+	for (size_t i = 0; i < n; i++) {
+		rcu_read_lock();
+		CHECK_EQ(cds_lfht_del(g_ht, &g_nodes[i].hn), 0);
+		rcu_read_unlock();
+	}
+	synchronize_rcu();
+	kvfs_ht_destroy(g_ht, &s);
+	free(g_nodes);
+	rcu_unregister_thread();
+	printf("growth: %zu nodes, %zu buckets, resized on the table's "
+	       "thread\n",
+	       n, s.resized);
+}
+
 int main(void)
 {
 	test_neighbours();
 	test_chains();
+	test_growth();
 	return 0;
 }
