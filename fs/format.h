@@ -567,7 +567,7 @@ struct kvfs_dir_data_ent {
 #define KVFS_DIR_DATA_ENTSIZE(namelen) \
 	((KVFS_DIR_DATA_ENT_SIZE + (namelen) + 7u) & ~7u)
 
-/* The most entries a directory holds (-ENOSPC past it). */
+/* Above the entries of a directory (its data space holds fewer). */
 #define KVFS_DIR_MAX_ENTRIES (1ull << 32)
 
 /*

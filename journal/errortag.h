@@ -119,6 +119,12 @@ enum kvj_errtag {
 	 * when a range cannot be recorded.
 	 */
 	KVJ_ERRTAG_CONV_NODEFER,
+	/*
+	 * A directory's data space ends after value data blocks instead of
+	 * KVFS_DIR_SPACE_BYTES (fs/ns/dir.c): a full data space's -ENOSPC
+	 * without 32 GiB of directory.
+	 */
+	KVJ_ERRTAG_DIR_SPACE_SMALL,
 	KVJ_ERRTAG_NR,
 };
 

@@ -31,6 +31,7 @@
 #include "fs/kvfs.h"
 #include "fs/mount.h"
 #include "fs/ns/dir_priv.h"
+#include "journal/errortag.h"
 #include "fs/trans/trans.h"
 
 /* More than the largest inode's fork can hold (2048 - 208) / 24. */
@@ -1018,6 +1019,17 @@ static int free_find(struct dctx *d, struct free_cur *fc, uint32_t need,
 
 /* ---- growth: a new data block, short form to blocks ---- */
 
+/* Data blocks of the largest data space (addresses fit 32 bits). */
+static uint32_t dir_max_dblks(const struct kvfs_geom *g)
+{
+	uint32_t max = (uint32_t)(KVFS_DIR_SPACE_BYTES >> g->dirblklog);
+
+	if (kvj_errtag(KVJ_ERRTAG_DIR_SPACE_SMALL) &&
+	    kvj_errtag_value(KVJ_ERRTAG_DIR_SPACE_SMALL) < max)
+		max = (uint32_t)kvj_errtag_value(KVJ_ERRTAG_DIR_SPACE_SMALL);
+	return max;
+}
+
 /* Map data block dblk (contiguous) and get its buffer, initialised. */
 static int add_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
 {
@@ -1025,8 +1037,8 @@ static int add_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
 	int n = 4, err;
 	uint64_t off = (uint64_t)dblk * fsbs(d->g);
 
-	/* the data space is full: the index's addresses have 32 bits */
-	if (dblk >= KVFS_DIR_SPACE_BYTES >> d->g->dirblklog)
+	/* past the data space (kvfs_dir_canenter() proved there is room) */
+	if (dblk >= dir_max_dblks(d->g))
 		return -ENOSPC;
 	/* a directory block is one buffer: one extent */
 	err = kvfs_bmapi_write(d->tp, d->dp, off, fsbs(d->g), KVFS_BMAPI_CONTIG,
@@ -1591,6 +1603,36 @@ static bool sf_fits(struct kvfs_inode *dp, size_t len, uint32_t *cookie)
 				 dp->i_mount->g.dirblksize, cookie);
 }
 
+/*
+ * A directory whose data space reached its end takes a name only into a
+ * hole or a block with room: proved before the caller's first change
+ * (its inode's allocation), where block_createname() would be too late.
+ */
+static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len)
+{
+	uint32_t max = dir_max_dblks(&tp->mp->g), hole, dblk;
+	struct free_cur fc;
+	struct dctx d;
+	bool found;
+	int err;
+
+	if (dp->i_size < (uint64_t)max * tp->mp->g.dirblksize)
+		return 0;
+	dctx_init(&d, tp, dp);
+	err = read_head(&d);
+	if (!err)
+		err = scan_data(&d, kv_le32_to_cpu(head(d.hbp)->ndata), &hole,
+				NULL);
+	if (!err && hole >= max) {
+		err = free_find(&d, &fc, KVFS_DIR_DATA_ENTSIZE(len), &dblk,
+				&found);
+		if (!err && !found)
+			err = -ENOSPC;
+	}
+	dctx_done(&d);
+	return err;
+}
+
 int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
 		      uint32_t extra)
 {
@@ -1608,6 +1650,11 @@ int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
 	if (!sf_fits(dp, len, &cookie)) {
 		minlen = g->dirblksize >> g->blocklog;
 		total += (uint32_t)tp->mp->resv.dirop.blocks;
+		if (dp->i_dformat != KVFS_DFORK_INLINE) {
+			err = space_left(tp, dp, len);
+			if (err)
+				return err;
+		}
 	}
 	if (!total)
 		return 0;

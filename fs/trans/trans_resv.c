@@ -151,9 +151,10 @@ static uint64_t attr_tree_blocks(const struct kvfs_geom *g)
 }
 
 /*
- * A directory holds at most 2^32 entries (fs/format.h: the head's count
- * is checked against it on insert), one hash record each, and one
- * free-space record per data block holding at least one.
+ * A directory holds fewer than 2^32 entries (its data space of
+ * KVFS_DIR_SPACE_BYTES, fs/format.h, holds 2^32 / 3 of the smallest), one
+ * hash record each, and one free-space record per data block holding at
+ * least one.
  */
 uint32_t kvfs_dir_maxlevels(const struct kvfs_geom *g)
 {
