@@ -9,8 +9,9 @@
  * shrinkers do):
  *
  *   dir:     a directory grows from short form to blocks and past the
- *            first split of its name hash index (400 names of 1 to 120
- *            bytes), names renamed in it and to and from another
+ *            first split of its name hash index (600 names of 1 to 120
+ *            bytes; a 4 KiB leaf holds ~500 of the 8-byte records),
+ *            names renamed in it and to and from another
  *            directory, then shrinks back to empty (blocks freed, short
  *            form again);
  *   dirattr: the same, with attributes of both directories set and
@@ -270,8 +271,8 @@ static char *canon(struct kvfs_mount *mp)
 
 /* ---- dir: a directory through its forms and back ---- */
 
-#define DIR_MAX 400
-#define DIR_STEPS 1500
+#define DIR_MAX 600
+#define DIR_STEPS 2100
 #define DIR_XNAMES 12
 
 static struct {
