@@ -56,8 +56,9 @@ static inline unsigned long kvfs_ino_hash(uint64_t ino)
 }
 
 /*
- * Locks: lock protects the fields after it; a leaf, never held across the
- * resize (rculfhash's resize mutex is taken by the thread alone).
+ * Locks: lock protects the fields after it, a leaf (rculfhash's resize
+ * mutex under it only where no thread could be started and the caller
+ * resizes).
  */
 struct kvfs_ht_size {
 	atomic_size_t size; /* buckets asked of the table */
@@ -85,16 +86,14 @@ void kvfs_ht_kick(struct kvfs_ht_size *s);
 void kvfs_ht_settle(struct kvfs_ht_size *s);
 
 /*
- * nr nodes are in ht now: the thread that crosses the size asks for twice
- * the buckets and goes on.  Callable from any thread, in or out of an RCU
- * read-side section.
+ * nr nodes are in s's table now: the thread that crosses the size asks
+ * for twice the buckets and goes on.  Callable from any thread, in or out
+ * of an RCU read-side section.
  */
-static inline void kvfs_ht_grow(struct cds_lfht *ht, struct kvfs_ht_size *s,
-				size_t nr)
+static inline void kvfs_ht_grow(struct kvfs_ht_size *s, size_t nr)
 {
 	size_t size = atomic_load_explicit(&s->size, memory_order_relaxed);
 
-	(void)ht;
 	if (__builtin_expect(nr <= size, 1))
 		return;
 	if (!atomic_compare_exchange_strong(&s->size, &size, 2 * size))

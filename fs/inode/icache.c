@@ -529,8 +529,7 @@ static int iget(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 			kvfs_perag_unlock(pag);
 		return iget(mp, ino, flags, ipp);
 	}
-	kvfs_ht_grow(ic->ht, &ic->ht_size,
-		     atomic_fetch_add(&ic->nr_cached, 1) + 1);
+	kvfs_ht_grow(&ic->ht_size, atomic_fetch_add(&ic->nr_cached, 1) + 1);
 	stat_inc(ic, ST_MISSES);
 	if (pag)
 		err = inode_read_untrusted(ip);
@@ -595,8 +594,7 @@ static int iget_fresh(struct kvfs_mount *mp, uint64_t ino, unsigned flags,
 		inode_free(ic, ip);
 		return iget(mp, ino, flags, ipp);
 	}
-	kvfs_ht_grow(ic->ht, &ic->ht_size,
-		     atomic_fetch_add(&ic->nr_cached, 1) + 1);
+	kvfs_ht_grow(&ic->ht_size, atomic_fetch_add(&ic->nr_cached, 1) + 1);
 	stat_inc(ic, ST_MISSES);
 	*ipp = ip;
 	return 0;

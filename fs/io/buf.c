@@ -660,8 +660,7 @@ hit:
 	lru_add_tail(bc, bp);
 	kv_mutex_unlock(&bc->lru_lock);
 	atomic_fetch_add(&bc->nr_lru, 1);
-	kvfs_ht_grow(bc->ht, &bc->ht_size,
-		     atomic_fetch_add(&bc->nr_bufs, 1) + 1);
+	kvfs_ht_grow(&bc->ht_size, atomic_fetch_add(&bc->nr_bufs, 1) + 1);
 	atomic_fetch_add(&bc->bytes, bp->b_len);
 	stat_inc(bc, ST_MISSES, 1);
 

@@ -230,7 +230,7 @@ static void test_growth(void)
 					  &g_nodes[i].hn) == &g_nodes[i].hn);
 		rcu_read_unlock();
 		atomic_store(&g_inserted, i + 1);
-		kvfs_ht_grow(g_ht, &s, i + 1);
+		kvfs_ht_grow(&s, i + 1);
 	}
 	kvfs_ht_settle(&s);
 	atomic_store(&g_done, true);
