@@ -235,6 +235,13 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 		.intents = mp->defer_iops,
 		.nr_intents = mp->nr_defer_types,
 		.push_interval_ms = o->push_interval_ms,
+		/*
+		 * A checkpoint per quarter of the log as written, not the
+		 * journal's eighth: a directory's name-hash leaves are
+		 * relogged whole in each (and barely compress), so fewer,
+		 * larger checkpoints carry each leaf once for more names.
+		 */
+		.push_fraction = 4,
 		.idle_push_ms = o->idle_push_ms,
 		.no_threads = o->no_log_threads,
 	};
