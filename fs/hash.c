@@ -93,7 +93,7 @@ void kvfs_ht_settle(struct kvfs_ht_size *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-void kvfs_ht_destroy(struct cds_lfht *ht, struct kvfs_ht_size *s)
+void kvfs_ht_destroy(struct kvfs_ht_size *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
@@ -101,7 +101,7 @@ void kvfs_ht_destroy(struct cds_lfht *ht, struct kvfs_ht_size *s)
 	pthread_mutex_unlock(&s->lock);
 	if (s->started)
 		pthread_join(s->thread, NULL);
-	cds_lfht_destroy(ht, NULL);
+	cds_lfht_destroy(s->ht, NULL);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 }

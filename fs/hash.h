@@ -77,7 +77,7 @@ struct kvfs_ht_size {
 struct cds_lfht *kvfs_ht_new(struct kvfs_ht_size *s);
 
 /* Stop the table's thread, then free the table (no node left in it). */
-void kvfs_ht_destroy(struct cds_lfht *ht, struct kvfs_ht_size *s);
+void kvfs_ht_destroy(struct kvfs_ht_size *s);
 
 /* The thread's part of kvfs_ht_grow(): resize to s->size. */
 void kvfs_ht_kick(struct kvfs_ht_size *s);

@@ -1086,7 +1086,7 @@ int kvfs_icache_create(struct kvfs_mount *mp, struct kvfs_icache **icp)
 	return 0;
 
 out_ht:
-	kvfs_ht_destroy(ic->ht, &ic->ht_size);
+	kvfs_ht_destroy(&ic->ht_size);
 out_cache:
 	kv_cache_destroy(ic->ino_cache);
 out_free:
@@ -1127,7 +1127,7 @@ void kvfs_icache_destroy(struct kvfs_icache *ic)
 		victims = ip->i_reclaim_next;
 		inode_free(ic, ip);
 	}
-	kvfs_ht_destroy(ic->ht, &ic->ht_size);
+	kvfs_ht_destroy(&ic->ht_size);
 	kv_cache_destroy(ic->ino_cache);
 	kvfree(ic);
 }

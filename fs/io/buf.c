@@ -961,7 +961,7 @@ int kv_bcache_create(struct kv_dev *dev, unsigned blksize, size_t mem_limit,
 
 out_ht:
 	kv_mutex_destroy(&bc->lru_lock);
-	kvfs_ht_destroy(bc->ht, &bc->ht_size);
+	kvfs_ht_destroy(&bc->ht_size);
 out_cache:
 	kv_cache_destroy(bc->buf_cache);
 out_free:
@@ -994,7 +994,7 @@ void kv_bcache_destroy(struct kv_bcache *bc)
 		buf_unhash(bp);
 		buf_free(bp);
 	}
-	kvfs_ht_destroy(bc->ht, &bc->ht_size);
+	kvfs_ht_destroy(&bc->ht_size);
 	kv_mutex_destroy(&bc->lru_lock);
 	kv_cache_destroy(bc->buf_cache);
 	kvfree(bc);

@@ -248,7 +248,7 @@ static void test_growth(void)
 		rcu_read_unlock();
 	}
 	synchronize_rcu();
-	kvfs_ht_destroy(g_ht, &s);
+	kvfs_ht_destroy(&s);
 	free(g_nodes);
 	rcu_unregister_thread();
 	printf("growth: %zu nodes, %zu buckets, resized on the table's "
