@@ -212,6 +212,9 @@ static const char *leaf_check(const uint8_t *blk, uint32_t bs)
 		    (uint64_t)count * KVFS_ATTR_LEAF_ENTRY_SIZE + used >
 	    bs)
 		return "leaf entries and names overlap";
+	/* records are 4-byte aligned: decoding one reads 16- and 32-bit fields */
+	if (used & 3)
+		return "leaf name bytes are not a multiple of 4";
 	pos = bs - used;
 	if (!kvfs_mem_is_zero(blk + KVFS_ATTR_LEAF_HDR_SIZE +
 				      count * KVFS_ATTR_LEAF_ENTRY_SIZE,
@@ -220,6 +223,7 @@ static const char *leaf_check(const uint8_t *blk, uint32_t bs)
 		return "leaf free space is not zero";
 	for (uint32_t i = 0; i < count; i++) {
 		const struct kvfs_attr_leaf_entry *e = LEAF_ENT(blk, i);
+		const uint8_t *tail;
 		uint32_t sz;
 
 		if (kv_le16_to_cpu(e->nameidx) != pos)
@@ -234,6 +238,10 @@ static const char *leaf_check(const uint8_t *blk, uint32_t bs)
 			       KVFS_ATTR_REMOTE_SIZE(x.namelen);
 		if (pos + sz > bs)
 			return "leaf entry runs past the block";
+		tail = x.local ? (const uint8_t *)x.value + x.valuelen :
+				 (const uint8_t *)x.name + x.namelen;
+		if (!kvfs_mem_is_zero(tail, (size_t)(blk + pos + sz - tail)))
+			return "leaf entry padding is not zero";
 		if (!x.local &&
 		    (!x.valuelen || x.valuelen > KVFS_XATTR_SIZE_MAX ||
 		     !x.valueblk))
