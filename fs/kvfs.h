@@ -149,6 +149,13 @@ struct kvfs_statfs {
 };
 int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st);
 
+/*
+ * Bytes free for new data now: statfs's bfree without its wait for the
+ * frees of closed unlinked inodes, one counter read (for a caller that
+ * asks often).
+ */
+uint64_t kvfs_free_bytes(struct kvfs_mount *mp);
+
 /* The root directory's inode number. */
 uint64_t kvfs_root_ino(struct kvfs_mount *mp);
 

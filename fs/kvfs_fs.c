@@ -165,6 +165,13 @@ static int ag_inode_counts(struct kvfs_mount *mp, uint32_t agno,
 	return err;
 }
 
+uint64_t kvfs_free_bytes(struct kvfs_mount *mp)
+{
+	int64_t free = atomic_load(&mp->fdblocks) - (int64_t)mp->resblks;
+
+	return free > 0 ? (uint64_t)free << mp->g.blocklog : 0;
+}
+
 int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st)
 {
 	const struct kvfs_geom *g = &mp->g;

@@ -230,8 +230,10 @@ static void log_report(const struct kvfs_report *r, void *priv)
  * The connection is found from the mount's device: its bdi is named
  * MAJOR:MINOR, its fusectl directory (/sys/fs/fuse/connections, when
  * fusectl is mounted) by the kernel's dev_t (MAJOR << 20 | MINOR).
+ * Under the writeback cache the bdi's max_bytes then follows the free
+ * space (fs/fuse/dirty.h).
  */
-static void tune_limits(const struct daemon *d)
+static void tune_limits(struct daemon *d)
 {
 	static const struct {
 		const char *file, *val;
@@ -239,6 +241,7 @@ static void tune_limits(const struct daemon *d)
 		    { "read_ahead_kb", KVFS_FUSE_READ_AHEAD_KB } };
 	char path[128], val[16];
 	struct stat st;
+	int ret;
 
 	/* answered by the loop: the kernel has our INIT reply by now */
 	if (stat(d->mountpoint, &st))
@@ -247,6 +250,16 @@ static void tune_limits(const struct daemon *d)
 		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/%s",
 			 major(st.st_dev), minor(st.st_dev), bdi[i].file);
 		tune_one(d, path, bdi[i].val);
+	}
+	if (d->fs.writeback) {
+		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/max_bytes",
+			 major(st.st_dev), minor(st.st_dev));
+		ret = kvfs_fuse_dirty_start(&d->fs.dirty, d->fs.mp, path);
+		if (d->debug)
+			fprintf(stderr, "%s: %s: %s%s\n", prog, path,
+				ret ? "not followed: " :
+				      "follows the free space",
+				ret ? strerror(-ret) : "");
 	}
 	snprintf(path, sizeof(path),
 		 "/sys/fs/fuse/connections/%u/max_background",
@@ -542,6 +555,7 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	}
 	fuse_loop_cfg_destroy(lc);
 out_unmount:
+	kvfs_fuse_dirty_stop(&d->fs.dirty);
 	fuse_session_unmount(d->se);
 out_session:
 	fuse_session_destroy(d->se);
@@ -609,6 +623,7 @@ int main(int argc, char **argv)
 	d.fs.writeback = o.writeback;
 	d.fs.live = live;
 	d.fs.priv = &d;
+	kvfs_fuse_dirty_init(&d.fs.dirty);
 	if (o.foreground)
 		return run(&o, image, &d);
 

@@ -965,6 +965,7 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 		kvfs_fuse_node_set_werr(fs->nodes, ino_of(fs, ino), (int)n);
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	}
+	kvfs_fuse_dirty_update(&fs->dirty, fs->mp);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else
@@ -1463,6 +1464,7 @@ static void kf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	 */
 	if (ret && mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, offset, length);
+	kvfs_fuse_dirty_update(&fs->dirty, fs->mp);
 	fuse_reply_err(req, -ret);
 }
 

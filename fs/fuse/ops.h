@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fs/fuse/dirty.h"
+
 struct kvfs_mount;
 struct kvfs_fuse_nodes;
 
@@ -42,6 +44,8 @@ struct kvfs_fuse {
 	double timeout; /* entry and attribute timeout, seconds */
 	bool writeback; /* ask for the kernel's writeback cache */
 	bool acl; /* the kernel enforces POSIX ACLs: keep them (set at INIT) */
+	/* the bdi's dirty limit, kept below the free space (root only) */
+	struct kvfs_fuse_dirty dirty;
 	/* called at the kernel's INIT: requests flow from now on */
 	void (*live)(struct kvfs_fuse *fs);
 	void *priv;

@@ -3,7 +3,8 @@
 # names, permissions as uid 65534 under default_permissions, SUID/SGID,
 # EFBIG, xattr limits, nanosecond timestamps; EROFS on a read-only mount
 # (which leaves the image's bytes as they were); ENOSPC on a small image,
-# also of an O_DIRECT write (a short count) and of a write back stored in
+# from write() soon after the space is gone (the dirty limit follows the
+# free space), also of an O_DIRECT write (a short count) and of a write back stored in
 # part (fsync says ENOSPC), of stores through mmap (close says ENOSPC,
 # both cache modes); a punch and a copy_file_range
 # failing part way (injected) leave the kernel's cache true to the image.
@@ -36,6 +37,12 @@ T "$mount_kvfs" "$tmp/small" "$mnt" || fail "mount small"
 T "$prog" enospc "$mnt" || fail "test_fuse_errno enospc"
 unmount "$mnt" "$tmp/small"
 T "$scrub" "$tmp/small" || fail "the checker after ENOSPC"
+
+T "$mkfs" -q -f -s 256M "$tmp/small" || fail "mkfs.kvfs small (bound)"
+T "$mount_kvfs" "$tmp/small" "$mnt" || fail "mount small (bound)"
+T "$prog" enospc-bound "$mnt" || fail "test_fuse_errno enospc-bound"
+unmount "$mnt" "$tmp/small"
+T "$scrub" "$tmp/small" || fail "the checker after the bounded ENOSPC"
 
 T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (dio)"
 T "$mount_kvfs" "$tmp/small" "$mnt" || fail "mount small (dio)"

@@ -5,7 +5,7 @@
 # kernel sends per operation (upper bounds), copy_file_range
 # through the kernel (contents compared, the errno cases, the request
 # reaching the daemon), and mount.kvfs's connection limits as root (the
-# bdi and fusectl files).
+# bdi and fusectl files; the bdi's dirty limit below the free space).
 # Always unmounts (lib.sh's trap); every command is bounded by a timeout.
 # usage: stat.sh MOUNT_KVFS MKFS_KVFS KVFS_STAT COPY_RANGE
 set -u
@@ -207,6 +207,19 @@ unmount "$mnt" "$img"
 unmount "$mnt2" "$tmp/img2"
 
 # ---- the connection's limits ----
+# dirty_bound BDI: the mount's dirty limit is at most half its free space
+# (16 MiB at least; an eighth more for the daemon's hysteresis, and the
+# kernel's rounding to a ratio), and above zero (fs/fuse/dirty.h)
+dirty_bound() {
+	local mb free want
+	mb=$(cat "$1/max_bytes") || fail "$1/max_bytes unreadable"
+	free=$(stat -f -c '%a * %S' "$mnt") || fail "stat -f"
+	free=$(($free / 2))
+	want=$((free > 16 << 20 ? free : 16 << 20))
+	[ "$mb" -gt 0 ] && [ "$mb" -le $((want + want / 8 + (1 << 20))) ] ||
+		fail "$1/max_bytes: $mb, expected at most about $want"
+}
+
 # fusectl mounted if it is not, and left mounted (as systemd mounts it at
 # boot): another run of this test may be using it
 grep -q " /sys/fs/fuse/connections fusectl" /proc/mounts ||
@@ -224,13 +237,19 @@ for _ in $(seq 100); do
 	grep -q "congestion_threshold: set" "$tmp/d.log" && break
 	sleep 0.1
 done
-for f in "$bdi/max_ratio 50" "$bdi/read_ahead_kb 1024" \
+for f in "$bdi/read_ahead_kb 1024" \
 	"$conn/max_background 128" "$conn/congestion_threshold 96"; do
 	set -- $f
 	[ "$(cat "$1")" = "$2" ] || fail "$1: $(cat "$1"), expected $2"
 	grep -q "mount.kvfs: $1: set to $2" "$tmp/d.log" ||
 		fail "-d did not say it set $1: $(head -c 2000 "$tmp/d.log")"
 done
+# max_ratio 50, then max_bytes (the same limit in bytes) below the space
+grep -q "mount.kvfs: $bdi/max_ratio: set to 50" "$tmp/d.log" ||
+	fail "-d did not say it set max_ratio: $(head -c 2000 "$tmp/d.log")"
+grep -q "mount.kvfs: $bdi/max_bytes: follows the free space" "$tmp/d.log" ||
+	fail "-d did not say max_bytes follows the space: $(head -c 2000 "$tmp/d.log")"
+dirty_bound "$bdi"
 unmount "$mnt" "$img"
 wait
 # in the background: set before mount.kvfs returned
@@ -238,11 +257,12 @@ T "$mount_kvfs" "$img" "$mnt" || fail "mount"
 dev=$(stat -c %d "$mnt")
 major=$((dev >> 8 & 0xfff)) minor=$((dev & 0xff | (dev >> 12 & 0xfff00)))
 bdi=/sys/class/bdi/$major:$minor conn=/sys/fs/fuse/connections/$((major << 20 | minor))
-for f in "$bdi/max_ratio 50" "$bdi/read_ahead_kb 1024" \
+for f in "$bdi/read_ahead_kb 1024" \
 	"$conn/max_background 128" "$conn/congestion_threshold 96"; do
 	set -- $f
 	[ "$(cat "$1")" = "$2" ] || fail "$1: $(cat "$1"), expected $2"
 done
+dirty_bound "$bdi"
 echo "ok: connection limits"
 unmount "$mnt" "$img"
 echo "fuse stat: ok"
