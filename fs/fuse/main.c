@@ -554,6 +554,16 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 		status = 0;
 	}
 	fuse_loop_cfg_destroy(lc);
+	/*
+	 * Requests answered on threads of their own (kf_lseek()) read the
+	 * core: done before it closes.  The connection is gone, so their
+	 * waits on the kernel end at once.
+	 */
+	for (int i = 0; i < 1000 && atomic_load(&d->fs.flights); i++)
+		usleep(10000);
+	if (atomic_load(&d->fs.flights))
+		late_error(d, "%s: %s: %u requests still answering at unmount",
+			   prog, image, atomic_load(&d->fs.flights));
 out_unmount:
 	kvfs_fuse_dirty_stop(&d->fs.dirty);
 	fuse_session_unmount(d->se);

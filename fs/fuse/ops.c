@@ -1468,28 +1468,86 @@ static void kf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	fuse_reply_err(req, -ret);
 }
 
-static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
-		     struct fuse_file_info *fi)
+static void lseek_reply(fuse_req_t req, struct kvfs_fuse *fs, fuse_ino_t ino,
+			off_t off, int whence)
 {
-	struct kvfs_fuse *fs = fs_of(req);
 	off_t res;
-	int ret;
+	int ret = kvfs_lseek(fs->mp, ino_of(fs, ino), off, whence, &res);
 
-	(void)fi;
-	/*
-	 * The writeback cache may hold data the core has not seen, and the
-	 * kernel sends LSEEK without writing it back: ENOSYS turns the kernel
-	 * to its own answer (data up to its size), true if holes are missed.
-	 */
-	if (fs->writeback) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	ret = kvfs_lseek(fs->mp, ino_of(fs, ino), off, whence, &res);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_lseek(req, res);
+}
+
+struct lseek_flight {
+	fuse_req_t req;
+	struct kvfs_fuse *fs;
+	fuse_ino_t ino;
+	off_t off;
+	int whence;
+};
+
+/*
+ * The kernel's dirty pages of the file written back (the invalidation
+ * launders each through a WRITE, served by the request threads while
+ * this one waits: hence a thread of its own), then the core's answer.
+ */
+static void *lseek_after_writeback(void *arg)
+{
+	struct lseek_flight *f = arg;
+	struct kvfs_fuse *fs = f->fs;
+
+	fuse_lowlevel_notify_inval_inode(fs->se, f->ino, 0, 0);
+	lseek_reply(f->req, fs, f->ino, f->off, f->whence);
+	free(f);
+	atomic_fetch_sub_explicit(&fs->flights, 1, memory_order_release);
+	return NULL;
+}
+
+/*
+ * Under the writeback cache the kernel may hold written pages the core
+ * has not seen, and it sends LSEEK without writing them back.  With no
+ * file open for writing it holds none (each close wrote them back, and a
+ * shared mapping keeps its file open): the core's answer is the file's.
+ * Else they are written back first, on a thread of its own.  ENOSYS
+ * would turn the kernel to its own answer (data up to its size) for
+ * every file of the mount, for good.
+ */
+static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	struct lseek_flight *f;
+	pthread_attr_t attr;
+	pthread_t t;
+	int ret;
+
+	(void)fi;
+	if (!fs->writeback ||
+	    !kvfs_fuse_node_writers(fs->nodes, ino_of(fs, ino), 0)) {
+		lseek_reply(req, fs, ino, off, whence);
+		return;
+	}
+	f = malloc(sizeof(*f));
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	*f = (struct lseek_flight){ req, fs, ino, off, whence };
+	atomic_fetch_add_explicit(&fs->flights, 1, memory_order_relaxed);
+	ret = pthread_attr_init(&attr);
+	if (!ret) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ret = pthread_create(&t, &attr, lseek_after_writeback, f);
+		pthread_attr_destroy(&attr);
+	}
+	if (ret) {
+		atomic_fetch_sub_explicit(&fs->flights, 1,
+					  memory_order_relaxed);
+		free(f);
+		fuse_reply_err(req, EAGAIN);
+	}
 }
 
 /*

@@ -14,6 +14,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,6 +47,8 @@ struct kvfs_fuse {
 	bool acl; /* the kernel enforces POSIX ACLs: keep them (set at INIT) */
 	/* the bdi's dirty limit, kept below the free space (root only) */
 	struct kvfs_fuse_dirty dirty;
+	/* requests answered on threads of their own (kf_lseek()), in flight */
+	atomic_uint flights;
 	/* called at the kernel's INIT: requests flow from now on */
 	void (*live)(struct kvfs_fuse *fs);
 	void *priv;
