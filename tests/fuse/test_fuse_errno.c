@@ -752,6 +752,28 @@ static void test_ro(const char *d)
 }
 
 /*
+ * write() len bytes of buf to fd until limit bytes or a failure: its
+ * errno (0 at limit), the bytes written in *written.  With kick, the
+ * write back of fd is started at every kick bytes.
+ */
+static int write_until(int fd, const char *buf, size_t len, long long limit,
+		       long long kick, long long *written)
+{
+	ssize_t n;
+
+	*written = 0;
+	while (*written < limit) {
+		n = write(fd, buf, len);
+		if (n < 0)
+			return errno;
+		*written += n;
+		if (kick && !(*written % kick))
+			sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
+	return 0;
+}
+
+/*
  * Fill the filesystem with one file: ENOSPC from write() itself, also
  * under the writeback cache (where the daemon hands the error of a failed
  * write back to the next write(); the page cache took up to its dirty
@@ -762,9 +784,8 @@ static void test_enospc(const char *d)
 {
 	static char buf[1 << 20];
 	struct statvfs sv;
-	long long limit, avail, written = 0;
-	int fd, err = 0;
-	ssize_t n;
+	long long limit, avail, written;
+	int fd, err;
 
 	memset(buf, 0x5a, sizeof(buf));
 	CHECK_OK(fd = open(P(0, "%s/a", d), O_CREAT | O_WRONLY, 0644));
@@ -775,21 +796,12 @@ static void test_enospc(const char *d)
 	limit = (long long)(sv.f_blocks * sv.f_frsize) + (1ll << 30);
 	avail = (long long)(sv.f_bavail * sv.f_frsize);
 	CHECK_OK(fd = open(P(0, "%s/fill", d), O_CREAT | O_WRONLY, 0644));
-	while (written < limit) {
-		n = write(fd, buf, sizeof(buf));
-		if (n < 0) {
-			err = errno;
-			break;
-		}
-		written += n;
-		/*
-		 * Start the write back every 64 MiB: left to the kernel's
-		 * dirty limits (gigabytes on a large machine) it may not run
-		 * before limit, and no write back fails to report.
-		 */
-		if (!(written & ((64 << 20) - 1)))
-			sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	}
+	/*
+	 * The write back started every 64 MiB: left to the kernel's dirty
+	 * limits (gigabytes on a large machine) it may not run before limit,
+	 * and no write back fails to report.
+	 */
+	err = write_until(fd, buf, sizeof(buf), limit, 64 << 20, &written);
 	CHECK_EQ(err, ENOSPC);
 	/* the space it got is most of the filesystem */
 	CHECK(written >= avail / 2);
@@ -844,24 +856,16 @@ static void test_enospc(const char *d)
 static void test_enospc_bound(const char *d)
 {
 	static char buf[1 << 20];
-	long long avail, written = 0, limit;
+	long long avail, written, limit;
 	struct statvfs sv;
-	int fd, err = 0;
-	ssize_t n;
+	int fd, err;
 
 	memset(buf, 0xa5, sizeof(buf));
 	CHECK_OK(statvfs(d, &sv));
 	avail = (long long)(sv.f_bavail * sv.f_frsize);
 	limit = avail + (4ll << 30);
 	CHECK_OK(fd = open(P(0, "%s/fill", d), O_CREAT | O_WRONLY, 0644));
-	while (written < limit) {
-		n = write(fd, buf, sizeof(buf));
-		if (n < 0) {
-			err = errno;
-			break;
-		}
-		written += n;
-	}
+	err = write_until(fd, buf, sizeof(buf), limit, 0, &written);
 	CHECK_EQ(err, ENOSPC);
 	CHECK(written <= avail + (64ll << 20));
 	close(fd); /* repeats the write back's error */
