@@ -89,7 +89,9 @@ struct kvfs_open_opts {
  * log (info->recovered), frees the inodes left on the unlinked lists
  * (info->orphans); -ENODATA not kvfs, -EUCLEAN/-EBADMSG damaged (the why
  * is kvfs_open_error(): "run fsck.kvfs"), -EBUSY in use, -EROFS read-only
- * with a log that needs recovery.
+ * with a log that needs recovery.  Read-write, the log region of an image
+ * file is allocated on the host (fallocate, best effort), so that a full
+ * host filesystem fails data writes with ENOSPC, never the log's.
  */
 struct kvfs_open_info {
 	bool recovered; /* the log was replayed */

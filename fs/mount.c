@@ -249,6 +249,13 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 
 	kvfs_log_io_init(&mp->lio, mp->dev, &mp->g);
 	p.log_bytes = mp->lio.len;
+	/*
+	 * A sparse image's log region allocated on the host: on a full host
+	 * filesystem a log write into a hole failed and shut the mount down
+	 * (every call EIO), where a data write's ENOSPC is only the writer's.
+	 * Best effort: a host that cannot, or is full already, leaves it.
+	 */
+	(void)kv_dev_reserve(mp->dev, mp->lio.start, mp->lio.len);
 	err = kvfs_bli_recover_ops(mp->bc, kvfs_buf_ops_by_magic,
 				   mp->g.meta_uuid, &mp->bli_rops);
 	if (!err) {

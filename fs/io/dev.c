@@ -890,6 +890,19 @@ int kv_dev_discard(struct kv_dev *dev, uint64_t off, uint64_t len)
 	return 0;
 }
 
+int kv_dev_reserve(struct kv_dev *dev, uint64_t off, uint64_t len)
+{
+	if (dev->rdonly)
+		return -EROFS;
+	if (off > dev->size || len > dev->size - off)
+		return -EINVAL;
+	if (!len || dev->bdev || atomic_load(&dev->faulty))
+		return 0;
+	if (fallocate(dev->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0)
+		return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+	return 0;
+}
+
 uint64_t kv_dev_size(const struct kv_dev *dev)
 {
 	return dev->size;

@@ -120,6 +120,13 @@ void kv_dev_willneed(struct kv_dev *dev, uint64_t off, uint64_t len);
  * nothing).
  */
 int kv_dev_discard(struct kv_dev *dev, uint64_t off, uint64_t len);
+/*
+ * Have the host allocate [off, off + len) of an image file (contents kept,
+ * size unchanged), so that writes there never meet a full host
+ * filesystem: 0, or the host's -errno (-EOPNOTSUPP where it cannot).
+ * Nothing to do for a block device or under fault injection.
+ */
+int kv_dev_reserve(struct kv_dev *dev, uint64_t off, uint64_t len);
 uint64_t kv_dev_size(const struct kv_dev *dev);
 bool kv_dev_is_bdev(const struct kv_dev *dev);
 bool kv_dev_rdonly(const struct kv_dev *dev);
