@@ -39,8 +39,11 @@ static int write_limit(int fd, uint64_t bytes)
 {
 	char buf[24];
 	int n = snprintf(buf, sizeof(buf), "%" PRIu64, bytes);
+	ssize_t w = pwrite(fd, buf, (size_t)n, 0);
 
-	return pwrite(fd, buf, (size_t)n, 0) == n ? 0 : -errno;
+	if (w == n)
+		return 0;
+	return w < 0 ? -errno : -EIO;
 }
 
 /* Half the free space, within [floor, ceiling]. */
