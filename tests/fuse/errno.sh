@@ -5,9 +5,9 @@
 # (which leaves the image's bytes as they were); ENOSPC on a small image,
 # from write() soon after the space is gone (the dirty limit follows the
 # free space), and of the host's filesystem under a sparse image (the
-# mount lives on), also of an O_DIRECT write (a short count) and of a write back stored in
-# part (fsync says ENOSPC), of stores through mmap (close says ENOSPC,
-# both cache modes); a punch and a copy_file_range
+# mount lives on), also of an O_DIRECT write (a short count) and of a
+# write back stored in part (fsync says ENOSPC), of stores through mmap
+# (close says ENOSPC, both cache modes); a punch and a copy_file_range
 # failing part way (injected) leave the kernel's cache true to the image.
 # The checker clean on each image after its unmount.  Always unmounts
 # (lib.sh's trap); every step under a timeout.
