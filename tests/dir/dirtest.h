@@ -4,9 +4,11 @@
 #define KV_TESTS_DIR_DIRTEST_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc/kvalloc.h"
@@ -45,6 +47,32 @@ static inline struct kvfs_mount *mount_fs(void)
 
 	CHECK_EQ(kvfs_mount_open(path, &o, &mp), 0);
 	return mp;
+}
+
+/* A new directory (0755) name in dir, made as cr: its inode number. */
+static inline uint64_t dir_mkdir(struct kvfs_mount *mp, uint64_t dir,
+				 const char *name, const struct kvfs_cred *cr)
+{
+	struct kvfs_stat st;
+
+	CHECK_EQ(kvfs_mkdir(mp, dir, name, 0755, cr, &st), 0);
+	CHECK(S_ISDIR(st.mode));
+	CHECK_EQ(st.nlink, 2);
+	return st.ino;
+}
+
+/* A new empty regular file (0644, exclusive) name in dir: its number. */
+static inline uint64_t dir_creat(struct kvfs_mount *mp, uint64_t dir,
+				 const char *name, const struct kvfs_cred *cr)
+{
+	struct kvfs_stat st;
+	bool created;
+
+	CHECK_EQ(kvfs_create(mp, dir, name, S_IFREG | 0644, 0, KVFS_CREATE_EXCL,
+			     cr, &st, &created),
+		 0);
+	CHECK(created);
+	return st.ino;
 }
 
 /* One readdir result. */

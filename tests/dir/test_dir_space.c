@@ -35,12 +35,9 @@ int main(void)
 	set_path("space");
 	make_fs(64 << 20, 0);
 	mp = mount_fs();
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d", 0755, &cr, &st), 0);
-	d = st.ino;
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "other", 0755, &cr, &st), 0);
-	other = st.ino;
-	CHECK_EQ(kvfs_create(mp, other, "f", 0644, 0, 0, &cr, &st, NULL), 0);
-	file = st.ino;
+	d = dir_mkdir(mp, mp->g.rootino, "d", &cr);
+	other = dir_mkdir(mp, mp->g.rootino, "other", &cr);
+	file = dir_creat(mp, other, "f", &cr);
 
 	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_DIR_SPACE_SMALL, 0, 1, 0), 0);
 	CHECK_EQ(kvj_errtag_set_value(KVJ_ERRTAG_DIR_SPACE_SMALL, 3), 0);
@@ -81,8 +78,7 @@ int main(void)
 	long_name(name, sizeof(name), "r", 0);
 	CHECK_EQ(kvfs_rename(mp, other, "f", d, name, 0, &cr), 0);
 	long_name(name, sizeof(name), "r", 1);
-	CHECK_EQ(kvfs_create(mp, d, name, 0644, 0, 0, &cr, &st, NULL),
-		 -ENOSPC);
+	CHECK_EQ(kvfs_create(mp, d, name, 0644, 0, 0, &cr, &st, NULL), -ENOSPC);
 
 	/* the tag off: the data space is 32 GiB again */
 	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_DIR_SPACE_SMALL, 0, 0, 0), 0);

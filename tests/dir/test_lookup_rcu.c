@@ -47,18 +47,6 @@ static atomic_ulong answered_sf, answered_blk, lookups;
 /* the phase: churn batch size and name length */
 static unsigned batch, namepad;
 
-static uint64_t creat_(uint64_t d, const char *name)
-{
-	struct kvfs_stat st;
-	bool created;
-
-	CHECK_EQ(kvfs_create(mp, d, name, S_IFREG | 0644, 0, KVFS_CREATE_EXCL,
-			     &cr, &st, &created),
-		 0);
-	CHECK(created);
-	return st.ino;
-}
-
 static void repl_name(char *buf, size_t len, unsigned i)
 {
 	snprintf(buf, len, "repl-%u", i);
@@ -155,7 +143,7 @@ static void *writer(void *arg)
 	while (!atomic_load(&stop)) {
 		for (unsigned i = 0; i < batch; i++) {
 			churn_name(name, sizeof(name), i);
-			creat_(dir, name);
+			dir_creat(mp, dir, name, &cr);
 		}
 		for (unsigned i = 0; i < batch; i++) {
 			churn_name(name, sizeof(name), i);
@@ -178,7 +166,7 @@ static void *renamer(void *arg)
 		bool other = n & 1;
 
 		repl_name(name, sizeof(name), (unsigned)(n++ % NREPL));
-		creat_(other ? dir2 : dir, "tmp");
+		dir_creat(mp, other ? dir2 : dir, "tmp", &cr);
 		CHECK_EQ(kvfs_rename(mp, other ? dir2 : dir, "tmp", dir, name,
 				     0, &cr),
 			 0);
@@ -247,7 +235,7 @@ static void run_phase(unsigned b, unsigned pad, unsigned prefill,
 	/* names that stay for the phase: a big directory's blocks and levels */
 	for (unsigned i = 0; i < prefill; i++) {
 		snprintf(name, sizeof(name), "fill-%06u-%0*u", i, (int)pad, i);
-		creat_(dir, name);
+		dir_creat(mp, dir, name, &cr);
 	}
 	atomic_store(&stop, 0);
 	CHECK_EQ(pthread_create(&th[0], NULL, writer, NULL), 0);
@@ -306,13 +294,11 @@ static void grow_name(char *buf, size_t len, unsigned i)
  */
 static void check_head_kept(void)
 {
-	struct kvfs_stat st;
 	uint64_t d, ino, first = 0;
 	unsigned n = 900;
 	char name[128];
 
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d3", 0755, &cr, &st), 0);
-	d = st.ino;
+	d = dir_mkdir(mp, mp->g.rootino, "d3", &cr);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t made;
 
@@ -320,7 +306,7 @@ static void check_head_kept(void)
 		if (i)
 			CHECK_EQ(look_quiet(d, name, &ino), 0);
 		grow_name(name, sizeof(name), i);
-		made = creat_(d, name);
+		made = dir_creat(mp, d, name, &cr);
 		if (!i)
 			first = made;
 		CHECK_EQ(look_quiet(d, name, &ino), 0);
@@ -437,13 +423,12 @@ static void check_hints(void)
 	bool created;
 	int tries;
 
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "hints", 0755, &cr, &st), 0);
-	d = st.ino;
+	d = dir_mkdir(mp, mp->g.rootino, "hints", &cr);
 	/* held: its map, where the hints are, stays */
 	CHECK_EQ(kvfs_iget(mp, d, 0, &dp), 0);
 	for (unsigned i = 0; i < n; i++) {
 		hint_name(name, sizeof(name), i);
-		creat_(d, name);
+		dir_creat(mp, d, name, &cr);
 	}
 	hint_name(name, sizeof(name), 100);
 	hint_name(name2, sizeof(name2), 101);
@@ -563,13 +548,12 @@ static void check_unlink_hints(void)
 	char name[4][64];
 	int tries;
 
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "uhints", 0755, &cr, &st), 0);
-	d = st.ino;
+	d = dir_mkdir(mp, mp->g.rootino, "uhints", &cr);
 	/* held: its map, where the hints are, stays */
 	CHECK_EQ(kvfs_iget(mp, d, 0, &dp), 0);
 	for (unsigned i = 0; i < n; i++) {
 		hint_name(name[0], sizeof(name[0]), i);
-		creat_(d, name[0]);
+		dir_creat(mp, d, name[0], &cr);
 	}
 	for (unsigned k = 0; k < 4; k++) {
 		hint_name(name[k], sizeof(name[k]), 100 + k);
@@ -648,11 +632,10 @@ static void check_deep(void)
 	uint64_t d, ino;
 	char name[64];
 
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "deep", 0755, &cr, &st), 0);
-	d = st.ino;
+	d = dir_mkdir(mp, mp->g.rootino, "deep", &cr);
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "deep-%06u", i);
-		creat_(d, name);
+		dir_creat(mp, d, name, &cr);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		for (unsigned absent = 0; absent < 2; absent++) {
@@ -709,12 +692,11 @@ static void check_slots(void)
 	uint64_t d;
 	char name[64];
 
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "slots", 0755, &cr, &st), 0);
-	d = st.ino;
+	d = dir_mkdir(mp, mp->g.rootino, "slots", &cr);
 	CHECK_EQ(kvfs_iget(mp, d, 0, &dp), 0);
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "slot-%u", i);
-		creat_(d, name);
+		dir_creat(mp, d, name, &cr);
 		if (i != 2 && i != n - 1)
 			continue;
 		/* a few names in the short form, then all in blocks */
@@ -758,7 +740,6 @@ static void check_slots(void)
 int main(void)
 {
 	struct kvfs_dir_stats ds0, ds1;
-	struct kvfs_stat st;
 	char name[64];
 	uint64_t ino;
 
@@ -766,10 +747,8 @@ int main(void)
 	set_path("lookup-rcu");
 	make_fs(128 << 20, 0);
 	mp = mount_fs();
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d", 0755, &cr, &st), 0);
-	dir = st.ino;
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "d2", 0755, &cr, &st), 0);
-	dir2 = st.ino;
+	dir = dir_mkdir(mp, mp->g.rootino, "d", &cr);
+	dir2 = dir_mkdir(mp, mp->g.rootino, "d2", &cr);
 	snprintf(stable[0], sizeof(stable[0]), "%s", collide_a);
 	snprintf(never[0], sizeof(never[0]), "%s", collide_b);
 	for (unsigned i = 1; i < NSTABLE; i++)
@@ -777,10 +756,10 @@ int main(void)
 	for (unsigned i = 1; i < NNEVER; i++)
 		snprintf(never[i], sizeof(never[i]), "never-%u", i);
 	for (unsigned i = 0; i < NSTABLE; i++)
-		stable_ino[i] = creat_(dir, stable[i]);
+		stable_ino[i] = dir_creat(mp, dir, stable[i], &cr);
 	for (unsigned i = 0; i < NREPL; i++) {
 		repl_name(name, sizeof(name), i);
-		creat_(dir, name);
+		dir_creat(mp, dir, name, &cr);
 	}
 	/* the colliding names do collide, and the short form holds them */
 	CHECK_EQ(

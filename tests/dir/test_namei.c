@@ -54,16 +54,6 @@ static struct kvfs_stat stat_of(struct kvfs_mount *mp, uint64_t dir,
 	return st;
 }
 
-static uint64_t mkdir_(struct kvfs_mount *mp, uint64_t dir, const char *name)
-{
-	struct kvfs_stat st;
-
-	CHECK_EQ(kvfs_mkdir(mp, dir, name, 0755, &cr, &st), 0);
-	CHECK(S_ISDIR(st.mode));
-	CHECK_EQ(st.nlink, 2);
-	return st.ino;
-}
-
 /*
  * A directory placed as a file would be, in its parent's AG first: the
  * rotor that spreads new directories over the AGs set to that AG.
@@ -72,19 +62,7 @@ static uint64_t mkdir_near(struct kvfs_mount *mp, uint64_t dir,
 			   const char *name)
 {
 	atomic_store(&mp->agrotor, kvfs_ino_to_agno(&mp->g, dir));
-	return mkdir_(mp, dir, name);
-}
-
-static uint64_t creat_(struct kvfs_mount *mp, uint64_t dir, const char *name)
-{
-	struct kvfs_stat st;
-	bool created;
-
-	CHECK_EQ(kvfs_create(mp, dir, name, S_IFREG | 0644, 0, KVFS_CREATE_EXCL,
-			     &cr, &st, &created),
-		 0);
-	CHECK(created);
-	return st.ino;
+	return dir_mkdir(mp, dir, name, &cr);
 }
 
 static size_t count(struct kvfs_mount *mp, uint64_t dir)
@@ -122,9 +100,9 @@ static void test_errnos(struct kvfs_mount *mp)
 
 	memset(longname, 'x', 256);
 	longname[256] = '\0';
-	d = mkdir_(mp, root, "e");
-	f = creat_(mp, d, "file");
-	sub = mkdir_(mp, d, "sub");
+	d = dir_mkdir(mp, root, "e", &cr);
+	f = dir_creat(mp, d, "file", &cr);
+	sub = dir_mkdir(mp, d, "sub", &cr);
 	n = count(mp, d);
 	CHECK_EQ(n, 4);
 
@@ -216,7 +194,7 @@ static void test_errnos(struct kvfs_mount *mp)
 	CHECK_EQ(kvfs_lookup(mp, d, "sub2", &st2), -ENOENT);
 	set_nlink(mp, d, 3);
 	st = stat_of(mp, root, "e");
-	mkdir_(mp, d, "sub2");
+	dir_mkdir(mp, d, "sub2", &cr);
 	st2 = stat_of(mp, root, "e");
 	CHECK_EQ(st2.nlink, 4);
 	CHECK(st2.mtime.tv_sec > st.mtime.tv_sec ||
@@ -287,15 +265,15 @@ static void test_rename(struct kvfs_mount *mp)
 	uint64_t root = mp->g.rootino, a, b, x, y, f, g2, sub, deep;
 	struct kvfs_stat st;
 
-	a = mkdir_(mp, root, "ra");
-	b = mkdir_(mp, root, "rb");
-	f = creat_(mp, a, "f");
+	a = dir_mkdir(mp, root, "ra", &cr);
+	b = dir_mkdir(mp, root, "rb", &cr);
+	f = dir_creat(mp, a, "f", &cr);
 	/* same directory */
 	CHECK_EQ(kvfs_rename(mp, a, "f", a, "g", 0, &cr), 0);
 	CHECK_EQ(ino_of(mp, a, "g"), f);
 	CHECK_EQ(kvfs_lookup(mp, a, "f", &st), -ENOENT);
 	/* across, over an existing file: it loses its link */
-	g2 = creat_(mp, b, "g");
+	g2 = dir_creat(mp, b, "g", &cr);
 	CHECK_EQ(kvfs_rename(mp, a, "g", b, "g", KVFS_RENAME_NOREPLACE, &cr),
 		 -EEXIST);
 	/* held open: it outlives its last link until its last close */
@@ -313,27 +291,27 @@ static void test_rename(struct kvfs_mount *mp)
 	CHECK_EQ(ino_of(mp, a, "h"), f);
 	CHECK_EQ(ino_of(mp, b, "g"), f);
 	/* a directory across: "..", link counts */
-	x = mkdir_(mp, a, "x");
+	x = dir_mkdir(mp, a, "x", &cr);
 	CHECK_EQ(stat_of(mp, root, "ra").nlink, 3);
 	CHECK_EQ(kvfs_rename(mp, a, "x", b, "x", 0, &cr), 0);
 	CHECK_EQ(ino_of(mp, x, ".."), b);
 	CHECK_EQ(stat_of(mp, root, "ra").nlink, 2);
 	CHECK_EQ(stat_of(mp, root, "rb").nlink, 3);
 	/* over an empty directory; not over a full one, nor file/dir */
-	y = mkdir_(mp, a, "y");
+	y = dir_mkdir(mp, a, "y", &cr);
 	CHECK_EQ(kvfs_rename(mp, b, "x", a, "y", 0, &cr), 0);
 	CHECK_EQ(ino_of(mp, a, "y"), x);
 	CHECK_EQ(ino_of(mp, x, ".."), a);
 	CHECK_EQ(stat_of(mp, root, "ra").nlink, 3);
 	CHECK_EQ(stat_of(mp, root, "rb").nlink, 2);
 	(void)y;
-	sub = mkdir_(mp, b, "full");
-	creat_(mp, sub, "inside");
+	sub = dir_mkdir(mp, b, "full", &cr);
+	dir_creat(mp, sub, "inside", &cr);
 	CHECK_EQ(kvfs_rename(mp, a, "y", b, "full", 0, &cr), -ENOTEMPTY);
 	CHECK_EQ(kvfs_rename(mp, a, "y", a, "h", 0, &cr), -ENOTDIR);
 	CHECK_EQ(kvfs_rename(mp, a, "h", b, "full", 0, &cr), -EISDIR);
 	/* into its own subtree */
-	deep = mkdir_(mp, x, "deep");
+	deep = dir_mkdir(mp, x, "deep", &cr);
 	CHECK_EQ(kvfs_rename(mp, a, "y", deep, "z", 0, &cr), -EINVAL);
 	CHECK_EQ(kvfs_rename(mp, a, "y", x, "z", 0, &cr), -EINVAL);
 	CHECK_EQ(kvfs_rename(mp, root, "ra", deep, "z", 0, &cr), -EINVAL);
@@ -558,7 +536,7 @@ static void test_symlink(struct kvfs_mount *mp)
 	struct kvfs_statfs s0, s1;
 	struct kvfs_stat st;
 
-	d = mkdir_(mp, root, "links");
+	d = dir_mkdir(mp, root, "links", &cr);
 	CHECK_EQ(kvfs_statfs(mp, &s0), 0);
 	memset(target, 't', KVFS_SYMLINK_MAX + 1);
 	CHECK_EQ(kvfs_symlink(mp, d, "long", target, &cr, &st), -ENAMETOOLONG);
@@ -649,9 +627,9 @@ static void test_whiteout_full(void)
 	make_fs(32 << 20, 0);
 	mp = mount_fs();
 	root = kvfs_root_ino(mp);
-	a = creat_(mp, root, "a");
-	b = creat_(mp, root, "b");
-	big = creat_(mp, root, "big");
+	a = dir_creat(mp, root, "a", &cr);
+	b = dir_creat(mp, root, "b", &cr);
+	big = dir_creat(mp, root, "big", &cr);
 	do {
 		n = kvfs_write(mp, big, buf, sizeof(buf), off, 0);
 		off += n > 0 ? n : 0;
@@ -795,7 +773,7 @@ static void test_whiteout_ag_order(void)
 	mp = mount_fs();
 	CHECK(mp->g.agcount >= 2);
 	root = kvfs_root_ino(mp);
-	t = creat_(mp, root, "t");
+	t = dir_creat(mp, root, "t", &cr);
 	/* AG 0 filled, then by directories: one goes past */
 	pin_ag(mp, &pins, 0, 0);
 	CHECK(ag_avail(mp, 0) <= 0);
@@ -803,12 +781,12 @@ static void test_whiteout_ag_order(void)
 		char name[16];
 
 		snprintf(name, sizeof(name), "d%d", i);
-		d = mkdir_(mp, root, name);
+		d = dir_mkdir(mp, root, name, &cr);
 		if (kvfs_ino_to_agno(&mp->g, d) > 0)
 			break;
 		CHECK(i < 8192);
 	}
-	a = creat_(mp, d, "a");
+	a = dir_creat(mp, d, "a", &cr);
 	CHECK(kvfs_ino_to_agno(&mp->g, d) > kvfs_ino_to_agno(&mp->g, t));
 	CHECK_EQ(kvfs_ino_to_agno(&mp->g, a), kvfs_ino_to_agno(&mp->g, d));
 	/* AG 0 busy: only trylocked once the whiteout holds AG 1 */
@@ -937,14 +915,14 @@ static void test_canenter_ag_order(void)
 		dirs[i] = mkdir_near(mp, p, name);
 		CHECK_EQ(kvfs_ino_to_agno(&mp->g, dirs[i]), 1);
 	}
-	f = creat_(mp, dirs[0], "f");
-	r = creat_(mp, root, "r");
+	f = dir_creat(mp, dirs[0], "f", &cr);
+	r = dir_creat(mp, root, "r", &cr);
 	CHECK_EQ(kvfs_ino_to_agno(&mp->g, f), 1);
 	/* AG 1's new chunk used up: free inodes left in AG 3's alone */
 	for (i = 0; kvfs_perag_get(mp, 1)->ifree; i++) {
 		CHECK(i < 4096);
 		snprintf(name, sizeof(name), "i%d", i);
-		creat_(mp, dirs[0], name);
+		dir_creat(mp, dirs[0], name, &cr);
 	}
 	CHECK(kvfs_perag_get(mp, 3)->ifree > 0);
 	for (i = 0; i < 3; i++) {
@@ -966,7 +944,7 @@ static void test_canenter_ag_order(void)
 	CHECK_EQ(pthread_create(&th, NULL, hold_ag0, NULL), 0);
 	while (!atomic_load(&ag0_held))
 		sched_yield();
-	x = creat_(mp, dirs[0], long_name("x", 0));
+	x = dir_creat(mp, dirs[0], long_name("x", 0), &cr);
 	CHECK_EQ(pthread_join(th, NULL), 0);
 	CHECK(kvfs_ino_to_agno(&mp->g, x) > 1);
 	CHECK_EQ(size_of(mp, dirs[0]), before[0] + mp->g.dirblksize);
@@ -1013,8 +991,8 @@ static void test_dir_many_pieces(void)
 	make_fs(128 << 20, 0);
 	mp = mount_fs();
 	root = kvfs_root_ino(mp);
-	d = mkdir_(mp, root, "d");
-	f = creat_(mp, root, "f");
+	d = dir_mkdir(mp, root, "d", &cr);
+	f = dir_creat(mp, root, "f", &cr);
 	/* in order: data block b + 1 holds start[b] .. start[b + 1] - 1 */
 	prev = size_of(mp, d);
 	for (i = 0; b <= NBLK; i++) {
@@ -1068,7 +1046,7 @@ static void *race_renamer(void *arg)
 	for (int i = 0; i < RACE_ROUNDS ||
 			(!atomic_load(&race_found) && i < 10 * RACE_ROUNDS);
 	     i++) {
-		creat_(race_mp, race_dir, "src");
+		dir_creat(race_mp, race_dir, "src", &cr);
 		CHECK_EQ(kvfs_rename(race_mp, race_dir, "src", race_dir, "t", 0,
 				     &cr),
 			 0);
@@ -1126,11 +1104,11 @@ static void test_unlink_race(void)
 	make_fs(64 << 20, 0);
 	mp = mount_fs();
 	race_mp = mp;
-	race_dir = mkdir_(mp, mp->g.rootino, "race");
+	race_dir = dir_mkdir(mp, mp->g.rootino, "race", &cr);
 	/* past the short form: entries at block addresses */
 	for (int i = 0; i < 64; i++) {
 		snprintf(name, sizeof(name), "filler-%040d", i);
-		creat_(mp, race_dir, name);
+		dir_creat(mp, race_dir, name, &cr);
 	}
 	atomic_store(&race_done, 0);
 	atomic_store(&race_looking, 0);

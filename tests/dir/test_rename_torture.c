@@ -118,25 +118,6 @@ static void *work(void *arg)
 	return NULL;
 }
 
-static uint64_t mkdir_in(uint64_t dir, const char *name)
-{
-	struct kvfs_stat st;
-
-	CHECK_EQ(kvfs_mkdir(mp, dir, name, 040755, &cr, &st), 0);
-	return st.ino;
-}
-
-static void create_in(uint64_t dir, const char *name)
-{
-	struct kvfs_stat st;
-	bool created;
-
-	CHECK_EQ(kvfs_create(mp, dir, name, 0100644, 0, KVFS_CREATE_EXCL, &cr,
-			     &st, &created),
-		 0);
-	CHECK(created);
-}
-
 /*
  * The root's n0..n5 are directories holding directories n0, n1 and files
  * n2..n5 (and a second link n6 of their n2 in the next one); theirs hold
@@ -152,20 +133,20 @@ static void make_tree(void)
 		uint64_t d;
 
 		snprintf(n, sizeof(n), "n%u", i);
-		d = dirs[ndirs++] = mkdir_in(kvfs_root_ino(mp), n);
+		d = dirs[ndirs++] = dir_mkdir(mp, kvfs_root_ino(mp), n, &cr);
 		for (unsigned j = 0; j < SUB; j++) {
 			uint64_t s;
 
 			snprintf(n, sizeof(n), "n%u", j);
-			s = dirs[ndirs++] = mkdir_in(d, n);
+			s = dirs[ndirs++] = dir_mkdir(mp, d, n, &cr);
 			for (unsigned k = 2; k < 5; k++) {
 				snprintf(n, sizeof(n), "n%u", k);
-				create_in(s, n);
+				dir_creat(mp, s, n, &cr);
 			}
 		}
 		for (unsigned k = 2; k < 6; k++) {
 			snprintf(n, sizeof(n), "n%u", k);
-			create_in(d, n);
+			dir_creat(mp, d, n, &cr);
 		}
 	}
 	for (unsigned i = 0; i < TOP; i++) {
