@@ -873,7 +873,7 @@ int kv_dev_discard(struct kv_dev *dev, uint64_t off, uint64_t len)
 {
 	if (dev->rdonly)
 		return -EROFS;
-	if (off > dev->size || len > dev->size - off)
+	if (!in_range(dev, len, off))
 		return -EINVAL;
 	if (!len || atomic_load(&dev->faulty))
 		return 0;
@@ -894,7 +894,7 @@ int kv_dev_reserve(struct kv_dev *dev, uint64_t off, uint64_t len)
 {
 	if (dev->rdonly)
 		return -EROFS;
-	if (off > dev->size || len > dev->size - off)
+	if (!in_range(dev, len, off))
 		return -EINVAL;
 	if (!len || dev->bdev || atomic_load(&dev->faulty))
 		return 0;
