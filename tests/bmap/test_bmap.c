@@ -12,7 +12,7 @@
  *            (the windows hold more extents than the fork: the files
  *            cross into the extent B+tree and back);
  *   align:   a large data extent at a MiB of the file starts on a MiB of
- *            the device;
+ *            the device, in the next AG too when the file filled its AG;
  *   boundary: a file crossing the in-inode -> B+tree boundary and back,
  *            the format, i_nblocks (tree blocks included) exact at each
  *            step, every block returned after a full unmap, scrub clean;
@@ -479,6 +479,62 @@ static void test_align(struct kvfs_mount *mp)
 	printf("align: 2 extents of at least %u blocks on a MiB\n", a);
 }
 
+/*
+ * A file whose extent ends its AG goes on in the next AG on a MiB of the
+ * device, not at that AG's first free block just past its headers: the
+ * aligned search goes on past the goal's AG (kvfs_alloc_file_extent()).
+ * Another file takes what else the AG holds first.
+ */
+static void test_align_next_ag(struct kvfs_mount *mp)
+{
+	const struct kvfs_geom *g = &mp->g;
+	uint32_t a = (1u << 20) >> g->blocklog, ag;
+	struct kvfs_inode *x = new_file(mp), *y = new_file(mp);
+	uint64_t s, agend, fill, xoff = 0;
+	struct kvfs_bmap m;
+
+	bwrite_big(mp, y, 0, a, &m);
+	s = m.startblock;
+	ag = kvfs_fsb_to_agno(g, s);
+	CHECK(ag + 1 < g->agcount);
+	agend = kvfs_agb_to_fsb(g, ag + 1, 0);
+	fill = agend - (s + a);
+	CHECK(fill > 0 && fill % a == 0);
+	/* the rest of the AG after the first MiB, in as many writes as it takes */
+	for (uint64_t off = a; off < a + fill; off += m.blockcount) {
+		bwrite_big(mp, y, off, a + fill - off, &m);
+		CHECK_EQ(m.startoff, off);
+		CHECK_EQ(m.startblock, s + off);
+	}
+	/* x takes every other block AG ag can give a file */
+	for (int i = 0; i < 1000; i++) {
+		uint32_t len =
+			__atomic_load_n(&mp->pag[ag].longest, __ATOMIC_RELAXED);
+
+		if (!len)
+			break;
+		bwrite_big(mp, x, xoff, len, &m);
+		xoff += m.blockcount;
+		if (kvfs_fsb_to_agno(g, m.startblock) != ag)
+			break;
+	}
+	CHECK(mp->pag[ag].longest < a);
+	bwrite_big(mp, y, a + fill, 2 * a, &m);
+	CHECK_EQ(m.startoff, a + fill);
+	CHECK_EQ(kvfs_fsb_to_agno(g, m.startblock), ag + 1);
+	CHECK_EQ(m.startblock % a, 0);
+	CHECK(m.blockcount >= a);
+	check_map(y);
+	unmap_all(mp, y, 0, 3 * a + fill);
+	unmap_all(mp, x, 0, xoff);
+	kvfs_iput(x);
+	kvfs_iput(y);
+	printf("align: past the end of AG %u, the next extent at AG %u "
+	       "block %llu\n",
+	       ag, ag + 1,
+	       (unsigned long long)kvfs_fsb_to_agbno(g, m.startblock));
+}
+
 /* ---- sparse offsets and EFBIG ---- */
 
 static void test_sparse(struct kvfs_mount *mp)
@@ -906,6 +962,7 @@ int main(void)
 	test_sparse(mp);
 	test_boundary(mp);
 	test_align(mp);
+	test_align_next_ag(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean_unnamed(path);
 	test_deep();
