@@ -50,11 +50,12 @@ enum kv_lock_nest { KV_NEST_NONE, KV_NEST_KEYED, KV_NEST_ANY };
  * reference stripe.  A CIL slot, the buffer LRU and the caches' report
  * counts are leaves (nothing is taken or allocated under them): last but
  * the allocator's.
- * Owners: fuse_node fs/fuse/nodes.c; rename fs/ns/namei.c; kvfs_iolock, kvfs_ilock fs/inode/inode.h;
- * kvfs_conv fs/data/convert.h; perag fs/space/perag.h; kvfs_buf, kvfs_buf_lru, kvfs_buf_reports fs/io/buf.c; openref
- * fs/inode/openref.c; kvfs_bli fs/io/buf_item.c; cil_push, ail, log, grant, cil_pcp
- * journal/log_priv.h; vmap_* alloc/vmap.c; slab alloc/slab.c; buddy
- * alloc/page.c; shrinker, nofail alloc/reclaim.c.
+ * Owners: fuse_node fs/fuse/nodes.c; rename fs/ns/namei.c; kvfs_iolock,
+ * kvfs_ilock fs/inode/inode.h; kvfs_conv fs/data/convert.h; perag
+ * fs/space/perag.h; kvfs_buf, kvfs_buf_lru, kvfs_buf_reports fs/io/buf.c;
+ * openref fs/inode/openref.c; kvfs_bli fs/io/buf_item.c; cil_push, ail, log,
+ * grant, cil_pcp journal/log_priv.h; vmap_* alloc/vmap.c; slab alloc/slab.c;
+ * buddy alloc/page.c; shrinker, nofail alloc/reclaim.c.
  */
 #define KV_LOCK_RANKS(X)                                             \
 	X(KV_RANK_FUSE_NODE, "fuse_node", 1, KV_NEST_NONE)           \

@@ -520,10 +520,10 @@ bool kv_reclaim_retry(kv_gfp_t gfp, unsigned *attempt)
 
 void kv_nofail_impossible(size_t size, kv_gfp_t gfp)
 {
-	kv_report(
-		KV_REPORT_BUG,
-		"kvalloc: BUG: NOFAIL allocation of %zu bytes can never be satisfied (flags %#x)",
-		size, gfp);
+	kv_report(KV_REPORT_BUG,
+		  "kvalloc: BUG: NOFAIL allocation of %zu bytes can never be "
+		  "satisfied (flags %#x)",
+		  size, gfp);
 	abort();
 }
 

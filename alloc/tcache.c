@@ -3,9 +3,10 @@
  * Per-thread caches: the page caches, the slab magazines and the
  * event/lock counters of one thread.  Page caches can be drained by other
  * threads (under the cache's page_lock); magazines only by their owner,
- * at its exit, or at kv_fini()/kv_cache_destroy() when no thread uses them.  Created on a thread's first use,
- * drained into the shared allocators by a pthread key destructor when the
- * thread exits, and by kv_fini() for threads still alive.
+ * at its exit, or at kv_fini()/kv_cache_destroy() when no thread uses them.
+ * Created on a thread's first use, drained into the shared allocators by a
+ * pthread key destructor when the thread exits, and by kv_fini() for threads
+ * still alive.
  *
  * The cache itself is anonymous memory outside the budget: it is the
  * allocator's own bookkeeping, like the descriptor array.

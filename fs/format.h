@@ -622,9 +622,9 @@ static inline uint32_t kvfs_dir_hashname(const uint8_t *name, unsigned len)
  * kv_crc32c(0, name, namelen).
  *
  * Short form (aformat KVFS_DFORK_INLINE): the attribute fork holds a
- * header then count entries, each 2-byte aligned (struct kvfs_attr_sf_entry, name, then
- * value); totsize counts the header and the entries; the fork's bytes
- * after totsize are zero.  No hash order: the fork is small.
+ * header then count entries, each 2-byte aligned (struct kvfs_attr_sf_entry,
+ * name, then value); totsize counts the header and the entries; the fork's
+ * bytes after totsize are zero.  No hash order: the fork is small.
  *
  * Past that (aformat KVFS_DFORK_EXTENTS or BTREE) the attribute fork maps
  * blocks of the attribute space (file blocks of the fork), each

@@ -323,10 +323,10 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
  * one path for each calling thread and for the inode worker.  Besides:
  * the log's record buffer (and, while it opens, recovery's scan buffer
  * instead of the operations), the AGs' in-memory state, and the
- * allocator's own (slabs, per-thread caches: MIN_BUDGET_SLACK).  Below this a commit's
- * NOFAIL allocation could wait forever (64 KiB blocks, a 1.6 MiB budget:
- * a create waited in kvj_cil_insert() for memory held by its own blocks).
- * Read-only mounts log nothing.
+ * allocator's own (slabs, per-thread caches: MIN_BUDGET_SLACK).  Below this a
+ * commit's NOFAIL allocation could wait forever (64 KiB blocks, a 1.6 MiB
+ * budget: a create waited in kvj_cil_insert() for memory held by its own
+ * blocks).  Read-only mounts log nothing.
  */
 #define MIN_BUDGET_SLACK (512u << 10)
 

@@ -204,7 +204,9 @@ static int scan_range(struct walk *w, uint8_t *buf, uint32_t bb, uint64_t n,
 			if (c == 0 && !bb_is_hdr(b) && !bb_is_zero(b)) {
 				err = report(
 					w, KVJ_WALK_CORRUPT, KVJ_LSN(0, bb + i),
-					"log block %u was never written (cycle 0) but is not zero: the log is corrupt and cannot be recovered",
+					"log block %u was never written "
+					"(cycle 0) but is not zero: the log is "
+					"corrupt and cannot be recovered",
 					bb + i);
 				if (!err)
 					err = -EUCLEAN;
@@ -495,12 +497,16 @@ static int damaged(struct walk *w, kvj_lsn_t pos, kvj_lsn_t head,
 	if (at == pos && !strcmp(later, DAMAGED_HDR))
 		err = report(
 			w, KVJ_WALK_CORRUPT, pos,
-			"log record at lsn %u/%u has a damaged header written in the current pass: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+			"log record at lsn %u/%u has a damaged header written "
+			"in the current pass: the log cannot be recovered (it "
+			"was left untouched; the repair tool can zero it)",
 			KVJ_LSN_CYCLE(pos), KVJ_LSN_BLOCK(pos));
 	else
 		err = report(
 			w, KVJ_WALK_CORRUPT, pos,
-			"log record at lsn %u/%u is damaged (%s) but %s follows at %u/%u: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+			"log record at lsn %u/%u is damaged (%s) but %s "
+			"follows at %u/%u: the log cannot be recovered (it was "
+			"left untouched; the repair tool can zero it)",
 			KVJ_LSN_CYCLE(pos), KVJ_LSN_BLOCK(pos), why, later,
 			KVJ_LSN_CYCLE(at), KVJ_LSN_BLOCK(at));
 	return err ? err : -EUCLEAN;
@@ -649,7 +655,9 @@ static int walk_records(struct walk *w, kvj_lsn_t tail, kvj_lsn_t head)
 					"log record at lsn %u/%u: checkpoint seq %" PRIu64
 					" claims %" PRIu64
 					" bytes uncompressed, more than the %" PRIu64
-					"-byte log holds: the log cannot be recovered (it was left untouched; the repair tool can zero it)",
+					"-byte log holds: the log cannot be "
+					"recovered (it was left untouched; the "
+					"repair tool can zero it)",
 					KVJ_LSN_CYCLE(r.lsn),
 					KVJ_LSN_BLOCK(r.lsn), r.seq, r.ulen,
 					w->log_bytes);
@@ -711,7 +719,9 @@ static int find_head(struct walk *w, struct kvj_walk_head *h)
 		if (w->hw > KVJ_LSN(2, 0)) {
 			err = report(
 				w, KVJ_WALK_CORRUPT, w->hw,
-				"no log record is valid, yet log blocks claim cycle %u: the log is corrupt and cannot be recovered",
+				"no log record is valid, yet log blocks claim "
+				"cycle %u: the log is corrupt and cannot be "
+				"recovered",
 				KVJ_LSN_CYCLE(w->hw) - 1);
 			return err ? err : -EUCLEAN;
 		}
@@ -725,7 +735,8 @@ static int find_head(struct walk *w, struct kvj_walk_head *h)
 	    KVJ_LSN_BLOCK(tail) >= w->log_bb) {
 		err = report(
 			w, KVJ_WALK_CORRUPT, tail,
-			"log tail %u/%u is not within the log before head %u/%u: the log is corrupt and cannot be recovered",
+			"log tail %u/%u is not within the log before head "
+			"%u/%u: the log is corrupt and cannot be recovered",
 			KVJ_LSN_CYCLE(tail), KVJ_LSN_BLOCK(tail),
 			KVJ_LSN_CYCLE(w->hw), KVJ_LSN_BLOCK(w->hw));
 		return err ? err : -EUCLEAN;
@@ -771,7 +782,8 @@ static int walk_all(struct walk *w, struct kvj_walk_head *h)
 	if (!err && w->torn)
 		err = report(
 			w, KVJ_WALK_TORN, w->end,
-			"discarding the torn tail of the log from lsn %u/%u to %u/%u (an incomplete last checkpoint)",
+			"discarding the torn tail of the log from lsn %u/%u to "
+			"%u/%u (an incomplete last checkpoint)",
 			KVJ_LSN_CYCLE(w->end), KVJ_LSN_BLOCK(w->end),
 			KVJ_LSN_CYCLE(w->hw), KVJ_LSN_BLOCK(w->hw));
 	return err;

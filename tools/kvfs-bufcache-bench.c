@@ -210,7 +210,8 @@ out_join:
 		printf("threads %u blocks %u seconds %.2f\n", nthreads,
 		       nr_blocks, secs);
 		for (unsigned i = 0; i < nthreads; i++)
-			printf("thread %u: %.2f M lookups/s, %.2f M per CPU-second (%.0f%% of a CPU)\n",
+			printf("thread %u: %.2f M lookups/s, %.2f M per "
+			       "CPU-second (%.0f%% of a CPU)\n",
 			       i, (double)w[i].lookups / secs / 1e6,
 			       (double)w[i].lookups / w[i].cpu_secs / 1e6,
 			       100.0 * w[i].cpu_secs / secs);

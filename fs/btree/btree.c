@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The generic B+tree engine (see fs/btree/btree.h for the contract), after XFS's
- * xfs_btree.c.  Positions are 0-based indexes into a block's entries.
+ * The generic B+tree engine (see fs/btree/btree.h for the contract), after
+ * XFS's xfs_btree.c.  Positions are 0-based indexes into a block's entries.
  *
  * Insert descends to the leaf, then walks up: a full block first tries to
  * pass entries to a sibling under the same parent (rshift, lshift), else

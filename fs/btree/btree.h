@@ -238,7 +238,8 @@ int kvfs_btree_destroy(struct kvfs_btree_cur *cur,
  * each block reached once.  An inode root is checked as its fork holds
  * it (level >= 1, 1 to maxrecs entries, keys in order); its blocks are
  * not counted in nblocks[] (it is no block), and the only child of a
- * one-entry inode root may hold fewer than the minimum.  Findings are collected, not printed.
+ * one-entry inode root may hold fewer than the minimum.  Findings are
+ * collected, not printed.
  */
 #define KVFS_BTREE_WALK_MAX_FINDINGS 16
 
@@ -289,8 +290,8 @@ struct kvfs_btree_ag {
 };
 
 /*
- * For the AG tree types (fs/btree/alloc_btree.c, fs/btree/ialloc_btree.c): the root
- * (an AG block number, a kv_le32 at root_off in the AG header) and its
+ * For the AG tree types (fs/btree/alloc_btree.c, fs/btree/ialloc_btree.c): the
+ * root (an AG block number, a kv_le32 at root_off in the AG header) and its
  * level (a byte at level_off), and the block source.
  */
 /* Root and level at root_off/level_off of the header block hbp. */

@@ -41,10 +41,10 @@ struct kvfs_check_stats {
 /*
  * Verify every metadata block: the superblock copies (against the
  * primary g), AG headers and reserve lists, the free-space and inode trees
- * (against the AG counters and each other), every inode of every allocated chunk (against
- * the free masks), and the summary counters.  Continues past errors.
- * Returns 0, -EBADMSG if any checksum failed, else -EUCLEAN if anything
- * else was wrong, or -errno on I/O errors.
+ * (against the AG counters and each other), every inode of every allocated
+ * chunk (against the free masks), and the summary counters.  Continues past
+ * errors.  Returns 0, -EBADMSG if any checksum failed, else -EUCLEAN if
+ * anything else was wrong, or -errno on I/O errors.
  */
 int kvfs_check_fs(struct kv_dev *dev, const struct kvfs_geom *g,
 		  struct kvfs_check_stats *st);

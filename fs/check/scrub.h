@@ -18,8 +18,8 @@
  *     mode, its extents in range, sorted and disjoint, its nblocks equal
  *     to the blocks its forks map; its attribute blocks (fs/ns/attr.h) and
  *     symlink blocks (fs/ns/symlink.h) verified and each used once;
- *   - the unlinked lists (fs/inode/iunlink.h): every inode on them allocated, in
- *     its AG, on its own bucket, with no links, on one list once; every
+ *   - the unlinked lists (fs/inode/iunlink.h): every inode on them allocated,
+ *     in its AG, on its own bucket, with no links, on one list once; every
  *     allocated inode with no links on a list;
  *   - every tree's structure walk (fs/btree/btree.h) clean;
  *   - every block directory (fs/check/scrub_dir.h): its data blocks

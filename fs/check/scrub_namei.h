@@ -71,7 +71,9 @@ struct kvfs_ns;
 
 int kvfs_ns_create(struct kvfs_ns **nsp);
 void kvfs_ns_destroy(struct kvfs_ns *ns);
-/* Room for n inodes up front (a hint: more still fit; short of memory, none). */
+/*
+ * Room for n inodes up front (a hint: more still fit; short of memory, none).
+ */
 void kvfs_ns_reserve(struct kvfs_ns *ns, size_t n);
 /* Inode ino (in use: mode != 0) as stored; listed: on an unlinked list. */
 int kvfs_ns_add(struct kvfs_ns *ns, uint64_t ino, const struct kvfs_dinode *d,

@@ -33,8 +33,8 @@
  * many blocks again as the file has past its end (at least
  * KVFS_PREALLOC_MIN, at most KVFS_PREALLOC_MAX), so that a file written
  * sequentially gets few large extents.  A write that runs out of space
- * trims every cached file's speculative blocks and tries once more.  A write that
- * extends the file marks everything past its EOF for trimming, which
+ * trims every cached file's speculative blocks and tries once more.  A write
+ * that extends the file marks everything past its EOF for trimming, which
  * kvfs_file_trim_prealloc() does at the last close and a size change does
  * at once; fallocate(KEEP_SIZE) past EOF trims what is marked first and
  * sets KVFS_DIFLAG_PREALLOC, so the blocks it allocates past EOF stay:
@@ -86,8 +86,9 @@ struct kvfs_trans_res;
  * Free the speculative blocks past EOF of ip (referenced by the caller,
  * no lock held), if a write left any, or at the first call since the
  * inode was read any block past EOF without KVFS_DIFLAG_PREALLOC: called
- * by the last kvfs_inode_close() of an inode that still has links (kvfs_inode_close()
- * of the `life` branch, before it drops its reference).  0 or -errno.
+ * by the last kvfs_inode_close() of an inode that still has links
+ * (kvfs_inode_close() of the `life` branch, before it drops its reference).
+ * 0 or -errno.
  */
 int kvfs_file_trim_prealloc(struct kvfs_inode *ip);
 /*
@@ -107,7 +108,9 @@ int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self);
 void kvfs_file_spec_mark(struct kvfs_inode *ip);
 bool kvfs_file_spec_take(struct kvfs_inode *ip);
 
-/* ---- shared by fs/data/file.c, fs/data/file_space.c and fs/inode/iattr.c ---- */
+/*
+ * ---- shared by fs/data/file.c, fs/data/file_space.c and fs/inode/iattr.c ----
+ */
 
 /*
  * The regular file ino, referenced: -EISDIR for a directory, -EINVAL for

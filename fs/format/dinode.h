@@ -34,7 +34,9 @@ static inline uint32_t kvfs_dinode_afork_size(const struct kvfs_geom *g,
 	return off ? g->inodesize - KVFS_DINODE_CORE_SIZE - off * 8u : 0;
 }
 
-/* Keys (and child pointers) an extent-map root in a fork of size bytes holds. */
+/*
+ * Keys (and child pointers) an extent-map root in a fork of size bytes holds.
+ */
 static inline uint32_t kvfs_bmdr_maxrecs(uint32_t size)
 {
 	if (size < KVFS_BMDR_HDR_SIZE)

@@ -144,9 +144,10 @@ static ssize_t kio_writev(int fd, struct iovec *iov, int count,
 	uint32_t flags;
 
 	(void)userdata;
-	if (!__atomic_load_n(&init_seen, __ATOMIC_ACQUIRE) || count != 2 || iov[0].iov_len != sizeof(out) ||
-	    iov[1].iov_len < offsetof(struct fuse_init_out, flags) +
-				     sizeof(flags))
+	if (!__atomic_load_n(&init_seen, __ATOMIC_ACQUIRE) || count != 2 ||
+	    iov[0].iov_len != sizeof(out) ||
+	    iov[1].iov_len <
+		    offsetof(struct fuse_init_out, flags) + sizeof(flags))
 		return writev(fd, iov, count);
 	memcpy(&out, iov[0].iov_base, sizeof(out));
 	if (out.unique != init_unique)

@@ -5,9 +5,9 @@
  * Not implemented on purpose (libfuse answers
  * ENOSYS, and the kernel stops asking): flush (the kernel writes dirty
  * pages back itself before it would send it; nothing else is to do at
- * close, so each close is spared a round trip), access (default_permissions: the kernel checks the mode
- * bits), locks (local to the kernel), opendir (see kf_opendir()) and so
- * releasedir.  SUID/SGID: HANDLE_KILLPRIV_V2 when
+ * close, so each close is spared a round trip), access (default_permissions:
+ * the kernel checks the mode bits), locks (local to the kernel), opendir (see
+ * kf_opendir()) and so releasedir.  SUID/SGID: HANDLE_KILLPRIV_V2 when
  * the kernel offers it (fs/fuse/kio.h: it spares every write(2) a
  * GETXATTR); the kernel, which knows whether the writer has CAP_FSETID,
  * flags the write or truncate that must kill them, and still sends the

@@ -253,7 +253,9 @@ int kvfs_fuse_parse(int argc, char **argv, struct kvfs_fuse_opts *o)
 	return 0;
 }
 
-/* Append ",opt" (or "opt" first), escaping ',' and '\' as libfuse reads them. */
+/*
+ * Append ",opt" (or "opt" first), escaping ',' and '\' as libfuse reads them.
+ */
 static int add(char *buf, size_t size, size_t *len, const char *opt,
 	       const char *val)
 {

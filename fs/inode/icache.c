@@ -4,10 +4,10 @@
  *
  * Index: an rculfhash keyed by inode number, as the buffer cache's
  * (fs/io/buf.c), hashed by kvfs_ino_hash() (a chunk's inodes on
- * neighbouring buckets, fs/hash.h): a lookup takes a reference with one atomic increment under
- * rcu_read_lock(); reclaim forces an unreferenced inode's count from 0 to
- * INO_DEAD, so a lookup whose increment observes a negative count undoes
- * it and retries until the dying inode has left the index; dying inodes
+ * neighbouring buckets, fs/hash.h): a lookup takes a reference with one atomic
+ * increment under rcu_read_lock(); reclaim forces an unreferenced inode's count
+ * from 0 to INO_DEAD, so a lookup whose increment observes a negative count
+ * undoes it and retries until the dying inode has left the index; dying inodes
  * are freed after a grace period.
  *
  * Creation: the creator publishes the new inode with KVFS_INEW set and
@@ -20,10 +20,10 @@
  * for.
  *
  * Reclaim takes no lock (the item's clean test reads the AIL's flag
- * lock-free, kvj_item_in_ail()): it walks the index under RCU, claims unreferenced clean
- * inodes with the 0 -> INO_DEAD exchange, checks them clean again (nobody
- * can dirty an inode without a reference), unhashes them, waits one grace
- * period for the batch and frees them.
+ * lock-free, kvj_item_in_ail()): it walks the index under RCU, claims
+ * unreferenced clean inodes with the 0 -> INO_DEAD exchange, checks them clean
+ * again (nobody can dirty an inode without a reference), unhashes them, waits
+ * one grace period for the batch and frees them.
  *
  * The index grows by kvfs_ht_grow() (fs/hash.h).
  *
@@ -231,8 +231,8 @@ static void inode_unhash(struct kvfs_icache *ic, struct kvfs_inode *ip)
 /*
  * Nobody holds it, nothing of the journal refers to it, and it keeps no
  * state only memory has: an allocated inode without links (open, on its
- * unlinked list: its last close must find it to free it, fs/inode/openref.h) and
- * a file with speculative blocks past EOF to trim at its last close stay.
+ * unlinked list: its last close must find it to free it, fs/inode/openref.h)
+ * and a file with speculative blocks past EOF to trim at its last close stay.
  */
 static bool inode_reclaimable(struct kvfs_inode *ip)
 {

@@ -3,7 +3,8 @@
  * The in-core inode (XFS's struct xfs_inode): the decoded core of one
  * on-disk inode, its data fork as raw bytes, its locks, its reference
  * count and its log item.  Inodes are found and created by the inode
- * cache (fs/inode/icache.h) and logged by the inode log item (fs/inode/inode_item.h).
+ * cache (fs/inode/icache.h) and logged by the inode log item
+ * (fs/inode/inode_item.h).
  *
  * Locks of an inode, outermost first (fs/mount.h has the whole core's
  * order):

@@ -26,8 +26,8 @@
  * Recovery replays each delta into the inode's slot of its cluster
  * buffer, in log order with the buffer deltas, unless the inode there
  * verifies (magic, owner, crc) and carries an LSN at least as new, or the
- * cluster block was freed (a buffer cancel: a freed chunk, fs/inode/ialloc.h) in
- * the delta's checkpoint or a later one; replayed
+ * cluster block was freed (a buffer cancel: a freed chunk, fs/inode/ialloc.h)
+ * in the delta's checkpoint or a later one; replayed
  * clusters are written back at the end, or whenever
  * KVFS_ILI_RECOVER_LIMIT of them are held.
  */

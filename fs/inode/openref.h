@@ -9,7 +9,8 @@
  * (mount.kvfs after ~220 000 creates under a 256 MiB budget).  So the counts
  * live here, a small entry per open inode apart from the cache, and the
  * in-core inode of an open file with links stays reclaimable; only an open
- * inode without links (on its unlinked list) is kept cached (fs/inode/icache.c).
+ * inode without links (on its unlinked list) is kept cached
+ * (fs/inode/icache.c).
  *
  * The inode lock orders opens against unlinks: an open takes its count
  * under the inode lock (shared is enough), link counts move under the

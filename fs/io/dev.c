@@ -5,11 +5,11 @@
  *
  * Locking: dev->lock (a plain pthread mutex, a leaf: nothing is taken under
  * it) protects the fault configuration, the crashed state, the volatile
- * overlay and the sector versions.  Without fault injection the I/O paths take no lock at all:
- * pread/pwrite on one descriptor are thread-safe and the write counter is
- * atomic.  With fault injection every write (and every read while the
- * overlay may hold data) runs under dev->lock, so that numbering a write and
- * deciding its fate is one step; that serialisation is acceptable in tests.
+ * overlay and the sector versions.  Without fault injection the I/O paths take
+ * no lock at all: pread/pwrite on one descriptor are thread-safe and the write
+ * counter is atomic.  With fault injection every write (and every read while
+ * the overlay may hold data) runs under dev->lock, so that numbering a write
+ * and deciding its fate is one step; that serialisation is acceptable in tests.
  *
  * KV_DEV_DIRECT: the O_DIRECT descriptor is only read (dfd) and, when a
  * write finds O_DIRECT refused, set to -1 for good; it stays open

@@ -74,12 +74,12 @@ int kvfs_attr_remove(struct kvfs_inode *ip, const char *name);
  * joined to *tpp, a transaction with mp->resv.itruncate's log space) and
  * remove its attribute fork (a B+tree data fork that then fits the inode
  * as a list becomes one).  Blocks go one extent (at most 128 blocks, one
- * tree change) per transaction, each committed and a new transaction of that log space and no blocks
- * allocated into *tpp with ip locked (KVFS_ILOCK_EXCL) and joined again (the inode lock is dropped
- * between: the inode must be unreachable, as an inode being inactivated
- * is).  On error *tpp is the transaction to cancel, or NULL (ip then
- * unlocked).  For inactivation, before the data fork is truncated and
- * kvfs_difree() (which wants no blocks):
+ * tree change) per transaction, each committed and a new transaction of that
+ * log space and no blocks allocated into *tpp with ip locked (KVFS_ILOCK_EXCL)
+ * and joined again (the inode lock is dropped between: the inode must be
+ * unreachable, as an inode being inactivated is).  On error *tpp is the
+ * transaction to cancel, or NULL (ip then unlocked).  For inactivation, before
+ * the data fork is truncated and kvfs_difree() (which wants no blocks):
  *     kvfs_attr_inactive(&tp, ip); kvfs_symlink_inactive(&tp, ip);
  *     then the data fork, kvfs_difree(tp, ip), commit.
  */

@@ -257,7 +257,9 @@ struct kvfs_dir_stats {
 };
 void kvfs_dir_get_stats(struct kvfs_dir_stats *st);
 
-/* ---- the block format's pieces, for fs/io/buf_ops.c and fs/check/scrub.c ---- */
+/*
+ * ---- the block format's pieces, for fs/io/buf_ops.c and fs/check/scrub.c ----
+ */
 
 extern const struct kvfs_btree_ops kvfs_dir_hash_ops;
 extern const struct kvfs_btree_ops kvfs_dir_free_ops;

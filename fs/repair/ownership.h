@@ -31,7 +31,9 @@ struct kvfs_repair_bmap {
 
 int kvfs_repair_bmap_init(struct kvfs_repair_bmap *m, uint64_t nblocks);
 void kvfs_repair_bmap_destroy(struct kvfs_repair_bmap *m);
-/* Room for n claims up front (a hint: more still fit; short of memory, none). */
+/*
+ * Room for n claims up front (a hint: more still fit; short of memory, none).
+ */
 void kvfs_repair_bmap_reserve(struct kvfs_repair_bmap *m, uint64_t n);
 
 /* Blocks [start, start + len) (inside the map) now belong to owner. */

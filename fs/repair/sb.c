@@ -2,8 +2,9 @@
 /*
  * Phase 1, the superblock: the primary verified (or found again from the
  * copies when it is damaged: the first copy on the device whose geometry
- * most of the copies that verify share), then every AG's copy against it.  Direct device I/O:
- * the geometry, and so the buffer cache, exist only after this phase.
+ * most of the copies that verify share), then every AG's copy against it.
+ * Direct device I/O: the geometry, and so the buffer cache, exist only after
+ * this phase.
  */
 #include <errno.h>
 #include <stdio.h>

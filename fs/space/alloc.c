@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The AG block allocator (fs/space/alloc.h).  Locks: the AG lock (fs/space/perag.h)
- * through the transaction, then the AG's buffers through the transaction;
- * the in-core copies in struct kvfs_perag and its busy list change under
- * the AG lock.
+ * The AG block allocator (fs/space/alloc.h).  Locks: the AG lock
+ * (fs/space/perag.h) through the transaction, then the AG's buffers through the
+ * transaction; the in-core copies in struct kvfs_perag and its busy list change
+ * under the AG lock.
  */
 #include <errno.h>
 #include <stddef.h>

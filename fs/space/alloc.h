@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The AG block allocator (XFS's xfs_alloc.c): free space of each AG in
- * two B+trees kept in step, by block (fs/btree/alloc_btree.c: start, length) and
- * by size (length, start), with the AG's free-space header (AGF) counters
+ * two B+trees kept in step, by block (fs/btree/alloc_btree.c: start, length)
+ * and by size (length, start), with the AG's free-space header (AGF) counters
  * freeblks, longest, free_extents and btreeblks exact after every
  * operation (and their in-core copies in struct kvfs_perag).
  *

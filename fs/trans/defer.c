@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Deferred operations (fs/trans/defer.h), after XFS's xfs_defer_finish_noroll().
+ * Deferred operations (fs/trans/defer.h), after XFS's
+ * xfs_defer_finish_noroll().
  *
  * A transaction holds two lists of groups (struct kvfs_defer_pending):
  * intake, the work queued since the last intents were logged, and

@@ -240,7 +240,8 @@ int main(void)
 	CHECK_EQ(st.nr_cached * BS, st.bytes_cached);
 	CHECK(ks.reclaim_passes > 0);
 	CHECK_EQ(st.verify_failures, 0);
-	printf("lookups %lu (%lu ENOMEM retries) hits %llu misses %llu reclaimed %llu kv reclaim passes %llu\n",
+	printf("lookups %lu (%lu ENOMEM retries) hits %llu misses %llu "
+	       "reclaimed %llu kv reclaim passes %llu\n",
 	       atomic_load(&lookups), atomic_load(&nomem),
 	       (unsigned long long)st.hits, (unsigned long long)st.misses,
 	       (unsigned long long)st.reclaimed,

@@ -192,10 +192,10 @@ static void test_new_big_buffer(void)
 
 	reopen(&t, true);
 	CHECK_EQ(t.nr_lines, 1);
-	snprintf(
-		want, sizeof(want),
-		"buf block %llu nblks 64 map_words 8 logged 4 chunks: bytes 0-127,8064-8319,65408-65535",
-		(unsigned long long)blkno);
+	snprintf(want, sizeof(want),
+		 "buf block %llu nblks 64 map_words 8 logged 4 chunks: bytes "
+		 "0-127,8064-8319,65408-65535",
+		 (unsigned long long)blkno);
 	check_line(&t, want);
 	CHECK_EQ(t.rst.written, 1);
 	bi_log_close(&t);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The checker's namespace part (fs/check/scrub_namei.c): a tree made through the
- * public API is clean; each damage of tests/check/nsdamage.h, made by
+ * The checker's namespace part (fs/check/scrub_namei.c): a tree made through
+ * the public API is clean; each damage of tests/check/nsdamage.h, made by
  * direct writes, gives exactly its one finding, naming the inode.
  * "scale N": N files in directories of 1000 (block directories) and a
  * clean check of them, with its time and the process's peak memory.

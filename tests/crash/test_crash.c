@@ -24,12 +24,13 @@
  *               file's bytes, never an old generation, never the garbage
  *               the image was filled with before mkfs (a block reachable
  *               before its data was written);
- *             - the checker (fs/check/scrub.h) finds nothing after a clean close.
+ *             - the checker (fs/check/scrub.h) finds nothing after a clean
+ *               close.
  *           Before the crash, reads must return the model exactly.
  * truncate: a file of many extents truncated to 0 and fsync'd, crashing
- *           inside it or in the write-back in place that follows: its size is the old one or 0 (0 once the fsync
- *           returned before the crash), and the checker finds no block
- *           leaked or owned twice.
+ *           inside it or in the write-back in place that follows: its size is
+ *           the old one or 0 (0 once the fsync returned before the crash), and
+ *           the checker finds no block leaked or owned twice.
  * memory:   (--memory) the files test again, plus 1500 small files
  *           whose size each thread sets and syncs, under a kvalloc budget
  *           of 7/8 of what such a run holds unpressed: the inode and

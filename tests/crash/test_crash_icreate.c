@@ -418,8 +418,8 @@ int main(int argc, char **argv)
 	free(pattern);
 	free(got);
 	CHECK_EQ(kv_fini(), 0);
-	printf("crash icreate (%u-byte blocks): %d files' chunks made, freed, their blocks "
-	       "reused by data, %d made again; %" PRIu64
+	printf("crash icreate (%u-byte blocks): %d files' chunks made, freed, "
+	       "their blocks reused by data, %d made again; %" PRIu64
 	       " writes, %u points over %d modes (%u cut again in replay; "
 	       "replays: %" PRIu64 " creation items, %" PRIu64
 	       " blocks written again, %" PRIu64 " left as freed later): "

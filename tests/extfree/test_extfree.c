@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Extent-free intents (fs/space/extfree_item.h) on a mkfs'd image (1 KiB blocks,
- * 2 AGs of 16 MiB, a 4 MiB log (the smallest)): 10000 single blocks freed through
- * intents, every other one first (10000 separate extents, then merges),
- * in batches: one intent and one done per extent, the free-space trees
+ * Extent-free intents (fs/space/extfree_item.h) on a mkfs'd image (1 KiB
+ * blocks, 2 AGs of 16 MiB, a 4 MiB log (the smallest)): 10000 single blocks
+ * freed through intents, every other one first (10000 separate extents, then
+ * merges), in batches: one intent and one done per extent, the free-space trees
  * walk clean, the AGF counters and their in-core copies are exact, blocks
  * are conserved (free + reserve list + tree blocks + the test's) and the
  * free count is back to the mkfs figure; a freed block is not handed out

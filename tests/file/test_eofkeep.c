@@ -68,7 +68,10 @@ static void remount(void)
 	CHECK_EQ(kvfs_open(path, NULL, &mp, &info), 0);
 }
 
-/* A file of KVFS_PREALLOC_FROM bytes, then one more block by an extending write. */
+/*
+ * A file of KVFS_PREALLOC_FROM bytes, then one more block by an extending
+ * write.
+ */
 static uint64_t grown_file(const char *name)
 {
 	const uint32_t bs = mp->g.blocksize;

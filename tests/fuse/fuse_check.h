@@ -15,17 +15,18 @@
 #include "tests/check.h"
 
 /* expr fails (-1) with exactly errno e */
-#define CHECK_ERR(expr, e)                                                                        \
-	do {                                                                                      \
-		errno = 0;                                                                        \
-		long _r = (long)(expr);                                                           \
-		if (_r != -1 || errno != (e)) {                                                   \
-			fprintf(stderr,                                                           \
-				"%s:%d: %s returned %ld errno %d (%s), expected errno %d (%s)\n", \
-				__FILE__, __LINE__, #expr, _r, errno,                             \
-				strerror(errno), e, strerror(e));                                 \
-			exit(1);                                                                  \
-		}                                                                                 \
+#define CHECK_ERR(expr, e)                                               \
+	do {                                                             \
+		errno = 0;                                               \
+		long _r = (long)(expr);                                  \
+		if (_r != -1 || errno != (e)) {                          \
+			fprintf(stderr,                                  \
+				"%s:%d: %s returned %ld errno %d (%s), " \
+				"expected errno %d (%s)\n",              \
+				__FILE__, __LINE__, #expr, _r, errno,    \
+				strerror(errno), e, strerror(e));        \
+			exit(1);                                         \
+		}                                                        \
 	} while (0)
 
 #define CHECK_OK(expr)                                                      \

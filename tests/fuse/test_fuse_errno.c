@@ -4,8 +4,9 @@
  * kernel (run by tests/fuse/errno.sh, as root, on a fresh mount with
  * default_permissions):
  *   test_fuse_errno all DIR     names, links, permissions as uid 65534,
- *                               SUID/SGID (also with 100 groups), EFBIG, xattr limits, timestamps,
- *                               the reads that move no atime
+ *                               SUID/SGID (also with 100 groups), EFBIG, xattr
+ *                               limits, timestamps, the reads that move no
+ *                               atime
  *   test_fuse_errno ro-prep DIR then, on a read-only mount of the same
  *   test_fuse_errno ro DIR      image: EROFS for every change
  *   test_fuse_errno enospc DIR  fill the filesystem: ENOSPC, then the
@@ -777,8 +778,8 @@ static int write_until(int fd, const char *buf, size_t len, long long limit,
  * Fill the filesystem with one file: ENOSPC from write() itself, also
  * under the writeback cache (where the daemon hands the error of a failed
  * write back to the next write(); the page cache took up to its dirty
- * limit more than the filesystem holds before then: limit allows for it).  Unlinked, its
- * space comes back: a file of half the size fits again.
+ * limit more than the filesystem holds before then: limit allows for it).
+ * Unlinked, its space comes back: a file of half the size fits again.
  */
 static void test_enospc(const char *d)
 {
@@ -943,8 +944,8 @@ static void test_enospc_fsync(const char *d)
  * its space taken again, then 1 MiB written through the page cache and
  * fsync'd: under the writeback cache the daemon gets it as one write back
  * (max_write), which finds room for about half.  The write() or the fsync
- * must fail with ENOSPC, or the file hold all the blocks written (st_blocks, the
- * daemon's: the fsync makes the kernel ask again).  A write back answered
+ * must fail with ENOSPC, or the file hold all the blocks written (st_blocks,
+ * the daemon's: the fsync makes the kernel ask again).  A write back answered
  * with a short count was taken whole by the kernel: the fsync returned 0
  * and half the file was lost (found by tools/powercut-campaign -S 64M:
  * fsync'd files short after the cut, and after a plain remount).
@@ -1198,7 +1199,8 @@ int main(int argc, char **argv)
 		test_efbig(d);
 		test_times(d);
 		test_read_atime(d);
-		printf("not checked: EMLINK (kvfs allows %u links; the kernel sets no lower limit for FUSE)\n",
+		printf("not checked: EMLINK (kvfs allows %u links; the kernel "
+		       "sets no lower limit for FUSE)\n",
 		       0x7fffffffu);
 	} else if (!strcmp(mode, "ro-prep")) {
 		ro_prep(d);

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Fuzz target: the AG inode header's read verifier (fs/format/ag.c through fs/io/buf_ops.c). */
+/*
+ * Fuzz target: the AG inode header's read verifier (fs/format/ag.c through
+ * fs/io/buf_ops.c).
+ */
 #include "fs/io/buf_ops.h"
 #include "tests/fuzz/fuzz.h"
 

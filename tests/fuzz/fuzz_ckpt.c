@@ -4,9 +4,9 @@
  * parser: zstd payload, checkpoint header, item headers, and each item's
  * delta through its decoder).  The input is a flag byte (bit 0: the stream
  * is stored zstd-compressed, and then its uncompressed length and item
- * count follow, 4 bytes each) and the stream as stored; the harness wraps it in a well-formed
- * log (one CKPT record with its stamps and crcs, its COMMIT record) so
- * that every input reaches the parser.
+ * count follow, 4 bytes each) and the stream as stored; the harness wraps it in
+ * a well-formed log (one CKPT record with its stamps and crcs, its COMMIT
+ * record) so that every input reaches the parser.
  */
 #include "journal/log_format.h"
 #include "tests/fuzz/fuzz.h"

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Fuzz target: superblock decode and verify (fs/format/sb.c), then its features. */
+/*
+ * Fuzz target: superblock decode and verify (fs/format/sb.c), then its
+ * features.
+ */
 #include "fs/format/sb.h"
 #include "tests/fuzz/fuzz.h"
 

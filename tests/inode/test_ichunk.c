@@ -3,8 +3,8 @@
  * New inode chunks (fs/inode/ialloc.c): 2000 inodes in a 2-AG filesystem whose
  * mkfs chunk has 62 free, chunks allocated on demand in both AGs, each
  * inode in its parent's AG (a new chunk there before another AG's free
- * inode), then every one freed: the inode headers' counts, the AGs' in-core ones and
- * the inodes themselves exact at each step, the image clean under the
+ * inode), then every one freed: the inode headers' counts, the AGs' in-core
+ * ones and the inodes themselves exact at each step, the image clean under the
  * independent checker.  Then a crash after a force in the middle of the
  * allocations: after recovery every inode allocated before the force is
  * still allocated and the image is clean.  Then a new chunk and its first

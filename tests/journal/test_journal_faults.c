@@ -209,7 +209,8 @@ static void test_wrap_full(void)
 		pthread_join(a[i].th, NULL);
 	CHECK(kvj_log_force(t.log, 0) == 0);
 	kvj_log_get_stats(t.log, &st);
-	printf("wrap: head %u/%u, %llu checkpoints, %llu grant waits, %llu AIL pushes\n",
+	printf("wrap: head %u/%u, %llu checkpoints, %llu grant waits, "
+	       "%llu AIL pushes\n",
 	       KVJ_LSN_CYCLE(st.head_lsn), KVJ_LSN_BLOCK(st.head_lsn),
 	       (unsigned long long)st.checkpoints,
 	       (unsigned long long)st.grant_waits,

@@ -327,9 +327,10 @@ static void test_subsets(const char *name, uint64_t log_bytes, uint32_t room,
 		recover_check(&t, st, nlost > 0);
 		got[st]++;
 	}
-	printf("%s: %u blocks in the last checkpoint at %u/%u, %u subsets: %u recovered the state before it, %u the state after\n",
-	       name, im.nr_bb, KVJ_LSN_CYCLE(im.bb[0]),
-	       KVJ_LSN_BLOCK(im.bb[0]), seeds, got[1], got[2]);
+	printf("%s: %u blocks in the last checkpoint at %u/%u, %u subsets: "
+	       "%u recovered the state before it, %u the state after\n",
+	       name, im.nr_bb, KVJ_LSN_CYCLE(im.bb[0]), KVJ_LSN_BLOCK(im.bb[0]),
+	       seeds, got[1], got[2]);
 	CHECK(got[1] > 0);
 	jt_remove(&t);
 }

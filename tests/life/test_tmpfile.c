@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The inode lifecycle through the public API (fs/kvfs_fs.c, fs/inode/inactive.c):
+ * The inode lifecycle through the public API (fs/kvfs_fs.c,
+ * fs/inode/inactive.c):
  *  - 3000 tmpfiles made and closed one by one, then 2000 held open at
- *    once (new inode chunks) and closed: getattr exact while open (no links, the
- *    caller's owner), -ENOENT once closed, statfs back to its figures
+ *    once (new inode chunks) and closed: getattr exact while open (no links,
+ *    the caller's owner), -ENOENT once closed, statfs back to its figures
  *    (used inodes, free blocks: the new chunks freed), scrub clean;
  *  - an open unlinked file holding blocks survives a second open's close
  *    and goes (blocks back) at its last; a stale generation is -ESTALE;

@@ -362,8 +362,9 @@ static void test_reservations(void)
 /*
  * Corruption met while mounted (a verifier's report) leaves the
  * superblock in the error state at a clean unmount, so that fsck.kvfs
- * checks it without -f; the next open says so (info.errors) and keeps it; a tool's
- * mount (fsck's repair) ends it.  A mount that met nothing unmounts clean.
+ * checks it without -f; the next open says so (info.errors) and keeps it; a
+ * tool's mount (fsck's repair) ends it.  A mount that met nothing unmounts
+ * clean.
  */
 static void test_errors_state(void)
 {

@@ -3,9 +3,9 @@
  * kvfs-db: inspector of a kvfs filesystem, like xfs_db.  Every decoder is
  * libkvfs's (fs/: verifiers, the directory, attribute and extent-map
  * code through a read-only mount); kvfs-db (tools/db/) only prints, and
- * in expert mode (-x) writes named fields and flips bits.  Structures are described
- * by field tables (name, offset, kind; the kind gives the size) that both
- * printing and writing use.  Commands live in one table: add a row to add
+ * in expert mode (-x) writes named fields and flips bits.  Structures are
+ * described by field tables (name, offset, kind; the kind gives the size) that
+ * both printing and writing use.  Commands live in one table: add a row to add
  * a command.
  */
 #include "tools/db/db.h"

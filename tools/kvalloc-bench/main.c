@@ -65,7 +65,8 @@ static void usage(FILE *f)
 		"  -n, --threads N[,N..] thread counts to measure (default: 1)\n"
 		"  -a, --alloc NAME[,..] kv, kv-vmalloc, glibc, jemalloc, mimalloc or all\n"
 		"                        (repeatable; default: all)\n"
-		"  -s, --seconds S       time per measurement, fractions allowed (default 1)\n"
+		"  -s, --seconds S       time per measurement, fractions "
+		"allowed (default 1)\n"
 		"  -b, --budget SIZE     kv arena size, K/M/G suffix (default 1G); also\n"
 		"                        sizes kvmalloc_mixed's fragmented arena for all\n"
 		"  -c, --csv             print 'test,threads,allocator,ops_per_sec' and one\n"
@@ -76,7 +77,8 @@ static void usage(FILE *f)
 		"\n"
 		"An op is one allocation that is also freed, counted the same way for every\n"
 		"allocator; ops_per_sec sums all threads.  Without --csv the table shows\n"
-		"each allocator's ratio against kv, kv's lock contention (contended/acquired\n"
+		"each allocator's ratio against kv, kv's lock contention "
+		"(contended/acquired\n"
 		"per lock class during the timed part) after each kv measurement, and kv's\n"
 		"statistics at the end.\n"
 		"\n"
@@ -589,7 +591,8 @@ static int run_all(const struct opts *o)
 	if (o->csv) {
 		printf("test,threads,allocator,ops_per_sec\n");
 	} else {
-		printf("kvalloc-bench: %.2f s per measurement, kv budget %zu MiB, %ld CPUs online\n",
+		printf("kvalloc-bench: %.2f s per measurement, "
+		       "kv budget %zu MiB, %ld CPUs online\n",
 		       o->seconds, o->budget >> 20,
 		       sysconf(_SC_NPROCESSORS_ONLN));
 		for (unsigned i = 0; i < kvb_nr_allocs; i++)
