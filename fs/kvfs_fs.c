@@ -165,40 +165,42 @@ static int ag_inode_counts(struct kvfs_mount *mp, uint32_t agno,
 	return err;
 }
 
-uint64_t kvfs_free_bytes(struct kvfs_mount *mp)
+/* Free blocks less the removals' reserve, which nothing else may take. */
+static uint64_t free_blocks(struct kvfs_mount *mp)
 {
 	int64_t free = atomic_load(&mp->fdblocks) - (int64_t)mp->resblks;
 
-	return free > 0 ? (uint64_t)free << mp->g.blocklog : 0;
+	return free > 0 ? (uint64_t)free : 0;
+}
+
+uint64_t kvfs_free_bytes(struct kvfs_mount *mp)
+{
+	return free_blocks(mp) << mp->g.blocklog;
 }
 
 int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st)
 {
 	const struct kvfs_geom *g = &mp->g;
-	int64_t free;
-	uint64_t icount = 0, ifree = 0, newinos;
+	uint64_t icount = 0, ifree = 0, newinos, free;
 	uint32_t agno;
 	int err;
 
 	/* inodes whose last close has returned are free in the counts */
 	kvfs_inodegc_flush(mp);
-	/* the removals' reserve is not free for anything else */
-	free = atomic_load(&mp->fdblocks) - (int64_t)mp->resblks;
+	free = free_blocks(mp);
 	for (agno = 0; agno < g->agcount; agno++) {
 		err = ag_inode_counts(mp, agno, &icount, &ifree);
 		if (err)
 			return err;
 	}
-	if (free < 0)
-		free = 0;
 	/* every free block could become part of a new inode chunk */
-	newinos = (uint64_t)free / g->ialloc_blocks * g->ialloc_inos;
+	newinos = free / g->ialloc_blocks * g->ialloc_inos;
 	memset(st, 0, sizeof(*st));
 	st->bsize = g->blocksize;
 	st->blocks = g->dblocks - g->logblocks -
 		     (uint64_t)g->agcount * KVFS_AG_HDR_BLOCKS;
-	st->bfree = (uint64_t)free;
-	st->bavail = (uint64_t)free;
+	st->bfree = free;
+	st->bavail = free;
 	st->files = icount + newinos;
 	st->ffree = ifree + newinos;
 	st->namemax = KVFS_NAME_MAX;

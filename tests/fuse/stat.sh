@@ -248,7 +248,8 @@ done
 grep -q "mount.kvfs: $bdi/max_ratio: set to 50" "$tmp/d.log" ||
 	fail "-d did not say it set max_ratio: $(head -c 2000 "$tmp/d.log")"
 grep -q "mount.kvfs: $bdi/max_bytes: follows the free space" "$tmp/d.log" ||
-	fail "-d did not say max_bytes follows the space: $(head -c 2000 "$tmp/d.log")"
+	fail "-d did not say max_bytes follows the space:" \
+		"$(head -c 2000 "$tmp/d.log")"
 dirty_bound "$bdi"
 unmount "$mnt" "$img"
 wait
