@@ -36,6 +36,40 @@
  * for log space behind it
  */
 #define AIL_FLUSH_ITEMS 4096
+/* the AIL thread's pause after a pass that met a device without space */
+#define AIL_NOSPACE_PAUSE_US (100 * 1000)
+
+/*
+ * A pass met nospace items the device had no room for: the state starts
+ * (if it had not), or, meeting none, ends.  A pass that looked at nothing
+ * says nothing.
+ */
+static void ail_nospace_note(struct kvj_log *log, unsigned nospace,
+			     unsigned looked)
+{
+	struct kvj_ail *ail = &log->ail;
+
+	if (nospace) {
+		uint64_t zero = 0;
+
+		atomic_fetch_add_explicit(&log->st_nospace_retries, nospace,
+					  memory_order_relaxed);
+		if (atomic_compare_exchange_strong(&ail->nospace_since_ms,
+						   &zero, kvj_now_ms()))
+			kvj_report("write-back: no space on the device (a "
+				   "sparse image's host filesystem full?): "
+				   "retrying; the log keeps every change");
+	} else if (looked && atomic_exchange(&ail->nospace_since_ms, 0)) {
+		kvj_report("write-back: the device has room again");
+	}
+}
+
+bool kvj_ail_nospace_for(struct kvj_log *log, uint64_t ms)
+{
+	uint64_t since = atomic_load(&log->ail.nospace_since_ms);
+
+	return since && kvj_now_ms() - since >= ms;
+}
 
 void kvj_ail_insert_locked(struct kvj_log *log, struct kvj_item *lip,
 			   kvj_lsn_t lsn)
@@ -144,7 +178,7 @@ static int ail_push_batch(struct kvj_log *log, uint64_t span, unsigned *pinned,
 	struct kvj_ail *ail = &log->ail;
 	struct kvj_ail_cursor cur, **cp;
 	struct kvj_item *lip, *next;
-	unsigned n = 0, found = 0, removed = 0, looked = 0;
+	unsigned n = 0, found = 0, removed = 0, looked = 0, nospace = 0;
 	uint64_t pass, gen, scanned = 0;
 	bool flush;
 	kvj_lsn_t first;
@@ -187,6 +221,9 @@ static int ail_push_batch(struct kvj_log *log, uint64_t span, unsigned *pinned,
 		case KVJ_PUSH_PINNED:
 			(*pinned)++;
 			break;
+		case KVJ_PUSH_NOSPACE:
+			nospace++;
+			/* fallthrough */
 		case KVJ_PUSH_LOCKED:
 			(*busy)++;
 			break;
@@ -201,6 +238,7 @@ static int ail_push_batch(struct kvj_log *log, uint64_t span, unsigned *pinned,
 	for (cp = &ail->cursors; *cp != &cur; cp = &(*cp)->next)
 		;
 	*cp = cur.next;
+	ail_nospace_note(log, nospace, looked);
 	/*
 	 * What this pass or another wrote and no flush covers yet; a pass of
 	 * clean items alone may rely on another's write (a cluster written
@@ -308,19 +346,11 @@ void kvj_log_push_ail(struct kvj_log *log)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Nothing entered the AIL for idle_push_ms: time to write it all back. */
 static bool ail_idle(struct kvj_log *log)
 {
 	struct kvj_ail *ail = &log->ail;
-	uint64_t now = now_ms();
+	uint64_t now = kvj_now_ms();
 
 	if (ail->inserts != ail->idle_inserts) {
 		ail->idle_inserts = ail->inserts;
@@ -417,6 +447,9 @@ static void *ail_thread(void *arg)
 			 * intent's done while reservations wait: checkpoint it
 			 */
 			kvj_cil_push(log, 0, false);
+		} else if (atomic_load(&ail->nospace_since_ms)) {
+			/* each retry is a failed write: not a busy loop */
+			usleep(AIL_NOSPACE_PAUSE_US);
 		} else if (n < 0 || (n == 0 && busy && !span)) {
 			usleep(1000);
 		}

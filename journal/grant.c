@@ -66,10 +66,18 @@ static bool grant_cil_helps(struct kvj_log *log)
 			       4;
 }
 
-int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
+/*
+ * fresh: a new transaction's reservation, which nothing depends on yet: it
+ * gives up with -ENOSPC once it has waited KVJ_NOSPACE_RESERVE_MS while
+ * the write-back that would free log space finds no room on the device
+ * (kvj_ail_nospace_for()), instead of waiting until the host filesystem
+ * has some; a roll's (!fresh) waits.
+ */
+int kvj_grant_reserve(struct kvj_log *log, int64_t bytes, bool fresh)
 {
 	struct kvj_grant *g = &log->grant;
 	struct timespec ts;
+	uint64_t start;
 
 	if (bytes > (int64_t)(log->p.log_bytes - KVJ_LOG_SLACK) / 2)
 		return -E2BIG;
@@ -77,15 +85,22 @@ int kvj_grant_reserve(struct kvj_log *log, int64_t bytes)
 		return 0;
 
 	atomic_fetch_add(&log->st_grant_waits, 1);
+	start = kvj_now_ms();
 	kv_lockdep_lock(&g->lock, KV_RANK_GRANT, 0);
 	pthread_mutex_lock(&g->lock);
 	atomic_fetch_add(&g->waiters, 1);
 	while (!grant_try(g, bytes)) {
-		if (kvj_log_is_shutdown(log)) {
+		bool nospace = fresh && kvj_ail_nospace_for(log, 0) &&
+			       kvj_now_ms() - start >= KVJ_NOSPACE_RESERVE_MS;
+		int err = kvj_log_is_shutdown(log) ? -EIO :
+			  nospace			 ? -ENOSPC :
+							   0;
+
+		if (err) {
 			atomic_fetch_sub(&g->waiters, 1);
 			pthread_mutex_unlock(&g->lock);
 			kv_lockdep_unlock(&g->lock);
-			return -EIO;
+			return err;
 		}
 		/* space comes from checkpointing the CIL and moving the tail */
 		pthread_mutex_unlock(&g->lock);

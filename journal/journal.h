@@ -60,6 +60,12 @@ enum {
 	KVJ_PUSH_LOCKED, /* busy: try again later */
 	KVJ_PUSH_SKIP, /* never written back (intents) */
 	KVJ_PUSH_CLEAN, /* nothing to write back (see above) */
+	/*
+	 * the device had no space for the write (a sparse image on a full
+	 * host filesystem): kept and tried again, as XFS retries metadata
+	 * writes that failed with ENOSPC; see kvj_log_nospace()
+	 */
+	KVJ_PUSH_NOSPACE,
 };
 
 struct kvj_item_ops {
@@ -322,6 +328,7 @@ struct kvj_log_stats {
 	uint64_t relief_calls;   /* allocations that asked the log for memory */
 	uint64_t relief_waits;   /* of which waited for a push (relief.c) */
 	uint64_t write_retries;  /* log writes and flushes short of memory */
+	uint64_t nospace_retries; /* write-backs the device had no room for */
 };
 void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st);
 

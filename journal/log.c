@@ -228,8 +228,13 @@ static int log_drain(struct kvj_log *log)
 			return n;
 		if (!pushed && !pinned && !busy)
 			return 0; /* only intents left, waiting for their done */
+		if (n == 0 && busy &&
+		    kvj_ail_nospace_for(log, KVJ_NOSPACE_DRAIN_MS))
+			return -ENOSPC; /* the log keeps what is not in place */
 		if (n == 0 && busy)
-			usleep(1000); /* their holders will finish */
+			usleep(kvj_ail_nospace_for(log, 0) ?
+				       100000 :
+				       1000); /* their holders will finish */
 		if (kvj_log_is_shutdown(log))
 			return -EIO;
 	}
@@ -406,6 +411,11 @@ int kvj_log_close(struct kvj_log *log)
 		else if (!err)
 			kvj_report("unfinished intents: the log stays dirty "
 				   "for recovery");
+		else if (err == -ENOSPC)
+			kvj_report("no space on the device for the write-back: "
+				   "the log stays dirty, and the next mount "
+				   "replays it once the device (a sparse "
+				   "image's host filesystem) has room");
 	}
 	log_free(log);
 	kv_nofs_restore(nofs);
@@ -502,6 +512,7 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->relief_calls = atomic_load(&log->st_relief_calls);
 	st->relief_waits = atomic_load(&log->st_relief_waits);
 	st->write_retries = atomic_load(&log->st_write_retries);
+	st->nospace_retries = atomic_load(&log->st_nospace_retries);
 	st->cil_lock_contended = atomic_load(&cil->commit_contended);
 }
 

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "alloc/kvalloc.h"
 #include "alloc/kvlock.h"
@@ -131,6 +132,12 @@ struct kvj_ail {
 	uint64_t inserts;        /* items inserted so far */
 	uint64_t idle_inserts;   /* the count when idle_since was taken */
 	uint64_t idle_since_ms;  /* no insertion since (pusher's clock) */
+	/*
+	 * Monotonic ms since which every pass has met an item the device
+	 * had no space for (KVJ_PUSH_NOSPACE); 0 when the last pass met
+	 * none.  Read lock-free by reservations and the drain.
+	 */
+	_Atomic uint64_t nospace_since_ms;
 	bool stop;
 	pthread_t thread;
 	bool thread_running;
@@ -198,6 +205,7 @@ struct kvj_log {
 	atomic_uint_fast64_t st_forces, st_grant_waits, st_ail_pushed;
 	atomic_uint_fast64_t st_mem_pushes, st_relief_calls, st_relief_waits;
 	atomic_uint_fast64_t st_write_retries;
+	atomic_uint_fast64_t st_nospace_retries;
 };
 
 /* log.c */
@@ -229,7 +237,25 @@ void kvj_push_wake(struct kvj_log *log);
 /* grant.c */
 int kvj_grant_init(struct kvj_log *log);
 void kvj_grant_destroy(struct kvj_log *log);
-int kvj_grant_reserve(struct kvj_log *log, int64_t bytes);
+int kvj_grant_reserve(struct kvj_log *log, int64_t bytes, bool fresh);
+/*
+ * Write-back stuck for want of device space (a sparse image's full host)
+ * for ms or longer (0: at all): a new transaction that waited
+ * KVJ_NOSPACE_RESERVE_MS for log space meanwhile gives up with -ENOSPC,
+ * the drain of an unmount after KVJ_NOSPACE_DRAIN_MS stuck (the log keeps
+ * every change: the next mount replays it once the host has room).
+ */
+#define KVJ_NOSPACE_RESERVE_MS 2000
+#define KVJ_NOSPACE_DRAIN_MS 10000
+bool kvj_ail_nospace_for(struct kvj_log *log, uint64_t ms);
+
+static inline uint64_t kvj_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 void kvj_grant_release(struct kvj_log *log, int64_t bytes);
 void kvj_grant_set_avail(struct kvj_log *log, int64_t avail);
 void kvj_grant_wake(struct kvj_log *log);

@@ -40,7 +40,7 @@ int kvj_trans_alloc(struct kvj_log *log, uint32_t res_bytes, unsigned rolls,
 	}
 	/* as XFS's transactions: waits for memory, never -ENOMEM */
 	tp = kvmalloc(sizeof(*tp), KV_ZERO | KV_NOFAIL);
-	err = kvj_grant_reserve(log, unit * (rolls + 1));
+	err = kvj_grant_reserve(log, unit * (rolls + 1), true);
 	if (err)
 		goto out_free;
 	tp->log = log;
@@ -278,7 +278,7 @@ int kvj_trans_regrant(struct kvj_trans *tp)
 	if (tp->cnt)
 		return 0;
 	/* out of pre-reserved rolls: this one may wait */
-	err = kvj_grant_reserve(tp->log, tp->unit);
+	err = kvj_grant_reserve(tp->log, tp->unit, false);
 	if (!err)
 		tp->cnt = 1;
 	return err;

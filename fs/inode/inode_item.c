@@ -322,10 +322,11 @@ static int ili_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	}
 	/*
 	 * The tail cannot pass an inode that cannot be written: stop, as
-	 * the buffer item does (and retry, as it does, when memory was short).
+	 * the buffer item does (and retry, as it does, when memory was short
+	 * or the device had no room).
 	 */
-	ret = KVJ_PUSH_LOCKED;
-	if (!kv_buf_write_transient(err)) {
+	ret = kv_buf_write_nospace(err) ? KVJ_PUSH_NOSPACE : KVJ_PUSH_LOCKED;
+	if (ret == KVJ_PUSH_LOCKED && !kv_buf_write_transient(err)) {
 		kvfs_corrupt_inode(err, bp->b_blkno, ip->i_ino,
 				   "write-back: %s", strerror(-err));
 		kvj_log_shutdown(lip->log, "inode write-back failed");

@@ -251,6 +251,17 @@ static inline bool kv_buf_write_transient(int err)
 	return err == -EAGAIN || err == -ENOMEM || err == -ENOBUFS;
 }
 /*
+ * An error of kv_buf_write() for want of room: a sparse image's host
+ * filesystem full (-ENOSPC, or the host's quota, -EDQUOT).  Write-back
+ * keeps the item and tries again (KVJ_PUSH_NOSPACE): the log holds the
+ * change, and space freed on the host lets the mount go on where a
+ * shut-down log had refused every call.
+ */
+static inline bool kv_buf_write_nospace(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT;
+}
+/*
  * The block was freed: the buffer leaves the index (later lookups read the
  * device afresh), its dirty state is dropped, and it is reclaimed once
  * released.  Under the buffer lock.

@@ -552,8 +552,11 @@ static int bli_push(struct kvj_item *lip, kvj_lsn_t lsn)
 	 * The log tail cannot pass a buffer that cannot be written (device
 	 * error, or verify_write refusing corrupt metadata): stop, as XFS
 	 * shuts down.  The log lock nests inside the AIL lock held here.  A
-	 * host short of memory is waited out: a later push tries again.
+	 * host short of memory, or a device without room, is waited out: a
+	 * later push tries again.
 	 */
+	if (kv_buf_write_nospace(err))
+		return KVJ_PUSH_NOSPACE;
 	if (!kv_buf_write_transient(err)) {
 		kvfs_corrupt(err, bp->b_blkno, "buffer", "write-back: %s",
 			     strerror(-err));

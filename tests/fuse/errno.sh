@@ -102,4 +102,63 @@ T "$scrub" "$host/img" || fail "the checker after the host filled up"
 umount "$host" || fail "umount tmpfs"
 at_exit=:
 echo "ok: a full host filesystem: ENOSPC to the writer, the mount lived on"
+# Metadata written back into holes of a sparse image on a full host: the
+# write-back waits for room (it had shut the log down: every call EIO, and
+# the next mount refused until the host had room), new operations hear
+# ENOSPC once the small log is full, and space freed on the host lets the
+# mount go on.  Then the unmount with the host full again: the log keeps
+# what cannot be written back, and the next mount replays it.
+mount -t tmpfs -o size=96M tmpfs "$host" || fail "mount tmpfs (write-back)"
+at_exit='umount -l "$host"'
+T "$mkfs" -q -s 1G -l 4M "$host/img" || fail "mkfs.kvfs -l 4M on the tmpfs"
+mount_fg "$host/img" "$mnt"
+dd if=/dev/zero of="$host/filler" bs=1M 2>/dev/null
+[ "$(df --output=avail "$host" | tail -n 1)" -lt 64 ] || fail "host not full"
+# creates until one fails: ENOSPC, never EIO, after a log's worth of them
+T python3 - "$mnt" create <<'PY' || fail "creates on a full host: $(tail -n 3 "$daemon_log")"
+import errno, os, sys
+d, n = sys.argv[1], 0
+try:
+    while n < 200000:
+        os.close(os.open(f"{d}/f{n}", os.O_CREAT | os.O_WRONLY, 0o644))
+        n += 1
+    sys.exit("200000 creates on a full host, no ENOSPC")
+except OSError as e:
+    if e.errno != errno.ENOSPC or n < 1000:
+        sys.exit(f"create {n}: {e}")
+open(f"{d}/f0").read()
+print(f"ENOSPC after {n} creates")
+PY
+grep -q 'no space on the device' "$daemon_log" ||
+	fail "the daemon did not say the host was full: $(cat "$daemon_log")"
+rm "$host/filler"
+T python3 - "$mnt" <<'PY' || fail "creates after the host had room again"
+import os, sys
+for i in range(100):
+    os.close(os.open(f"{sys.argv[1]}/g{i}", os.O_CREAT | os.O_WRONLY, 0o644))
+PY
+n=$(ls "$mnt" | wc -l)
+mkdir "$mnt/later" || fail "mkdir after the host had room again"
+grep -q 'has room again' "$daemon_log" || fail "no 'room again' in the log"
+dd if=/dev/zero of="$host/filler" bs=1M 2>/dev/null
+for i in $(seq 50); do mkdir "$mnt/later/$i" || fail "mkdir later/$i"; done
+T fusermount3 -u "$mnt" || fail "fusermount3 -u (host full)"
+for _ in $(seq 300); do
+	kill -0 "$daemon_pid" 2>/dev/null || break
+	sleep 0.1
+done
+wait "$daemon_pid" && fail "the unmount on a full host exited 0"
+daemon_pid=
+grep -q 'the log stays dirty' "$daemon_log" ||
+	fail "unmount on a full host: $(tail -n 3 "$daemon_log")"
+rm "$host/filler"
+mount_fg "$host/img" "$mnt"
+[ "$(ls "$mnt" | wc -l)" -eq $((n + 1)) ] ||
+	fail "after the replay: $(ls "$mnt" | wc -l) names, not $((n + 1))"
+[ "$(ls "$mnt/later" | wc -l)" -eq 50 ] || fail "later/ lost names"
+unmount_fg "$mnt"
+T "$scrub" "$host/img" || fail "the checker after the write-back waited"
+umount "$host" || fail "umount tmpfs (write-back)"
+at_exit=:
+echo "ok: metadata write-back on a full host waited; ENOSPC, then room again"
 echo "fuse errno: ok"
