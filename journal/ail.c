@@ -447,12 +447,12 @@ static void *ail_thread(void *arg)
 			 * intent's done while reservations wait: checkpoint it
 			 */
 			kvj_cil_push(log, 0, false);
-		} else if (atomic_load(&ail->nospace_since_ms)) {
-			/* each retry is a failed write: not a busy loop */
-			usleep(AIL_NOSPACE_PAUSE_US);
 		} else if (n < 0 || (n == 0 && busy && !span)) {
 			usleep(1000);
 		}
+		/* each retry is a failed write: not a busy loop */
+		if (atomic_load(&ail->nospace_since_ms))
+			usleep(AIL_NOSPACE_PAUSE_US);
 		kv_mutex_lock(&ail->lock);
 		if (!ail->head || (n == 0 && !pinned && !busy))
 			ail->push_all = false;

@@ -90,11 +90,13 @@ int kvj_grant_reserve(struct kvj_log *log, int64_t bytes, bool fresh)
 	pthread_mutex_lock(&g->lock);
 	atomic_fetch_add(&g->waiters, 1);
 	while (!grant_try(g, bytes)) {
-		bool nospace = fresh && kvj_ail_nospace_for(log, 0) &&
-			       kvj_now_ms() - start >= KVJ_NOSPACE_RESERVE_MS;
-		int err = kvj_log_is_shutdown(log) ? -EIO :
-			  nospace			 ? -ENOSPC :
-							   0;
+		int err = 0;
+
+		if (kvj_log_is_shutdown(log))
+			err = -EIO;
+		else if (fresh && kvj_ail_nospace_for(log, 0) &&
+			 kvj_now_ms() - start >= KVJ_NOSPACE_RESERVE_MS)
+			err = -ENOSPC;
 
 		if (err) {
 			atomic_fetch_sub(&g->waiters, 1);
