@@ -41,11 +41,11 @@
 
 /*
  * A pass met nospace items the device had no room for: the state starts
- * (if it had not), or, meeting none, ends.  A pass that looked at nothing
- * says nothing.
+ * (if it had not).  A pass that tried every item it looked at, none held
+ * by its owner (clear: a held one may be the item without room), and met
+ * none without room ends it.
  */
-static void ail_nospace_note(struct kvj_log *log, unsigned nospace,
-			     unsigned looked)
+static void ail_nospace_note(struct kvj_log *log, unsigned nospace, bool clear)
 {
 	struct kvj_ail *ail = &log->ail;
 
@@ -59,7 +59,7 @@ static void ail_nospace_note(struct kvj_log *log, unsigned nospace,
 			kvj_report("write-back: no space on the device (a "
 				   "sparse image's host filesystem full?): "
 				   "retrying; the log keeps every change");
-	} else if (looked && atomic_exchange(&ail->nospace_since_ms, 0)) {
+	} else if (clear && atomic_exchange(&ail->nospace_since_ms, 0)) {
 		kvj_report("write-back: the device has room again");
 	}
 }
@@ -238,7 +238,7 @@ static int ail_push_batch(struct kvj_log *log, uint64_t span, unsigned *pinned,
 	for (cp = &ail->cursors; *cp != &cur; cp = &(*cp)->next)
 		;
 	*cp = cur.next;
-	ail_nospace_note(log, nospace, looked);
+	ail_nospace_note(log, nospace, looked && !*busy);
 	/*
 	 * What this pass or another wrote and no flush covers yet; a pass of
 	 * clean items alone may rely on another's write (a cluster written
