@@ -1506,13 +1506,15 @@ static void *lseek_after_writeback(void *arg)
 }
 
 /*
- * Under the writeback cache the kernel may hold written pages the core
- * has not seen, and it sends LSEEK without writing them back.  With no
- * file open for writing it holds none (each close wrote them back, and a
- * shared mapping keeps its file open): the core's answer is the file's.
- * Else they are written back first, on a thread of its own.  ENOSYS
- * would turn the kernel to its own answer (data up to its size) for
- * every file of the mount, for good.
+ * The kernel may hold written pages the core has not seen, and it sends
+ * LSEEK without writing them back: under the writeback cache any write's,
+ * and without it a shared mapping's (written back up to 30 s later; a
+ * page written so was a hole to SEEK_DATA, and cp --sparse copied zeros).
+ * With no file open for writing it holds none (each close wrote them
+ * back, and a shared mapping keeps its file open): the core's answer is
+ * the file's.  Else they are written back first, on a thread of its own.
+ * ENOSYS would turn the kernel to its own answer (data up to its size)
+ * for every file of the mount, for good.
  */
 static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
@@ -1524,8 +1526,7 @@ static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	int ret;
 
 	(void)fi;
-	if (!fs->writeback ||
-	    !kvfs_fuse_node_writers(fs->nodes, ino_of(fs, ino), 0)) {
+	if (!kvfs_fuse_node_writers(fs->nodes, ino_of(fs, ino), 0)) {
 		lseek_reply(req, fs, ino, off, whence);
 		return;
 	}

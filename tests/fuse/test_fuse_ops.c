@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -130,6 +131,26 @@ static void test_files(const char *d)
 	off_t hole = lseek(fd, 0, SEEK_HOLE);
 
 	CHECK(hole == 0 || hole == (1 << 20) + 4);
+	CHECK_OK(close(fd));
+	/*
+	 * so is a page written through a shared mapping and not written back
+	 * yet, its descriptor closed (the mapping keeps the file open), with
+	 * or without the writeback cache: without, SEEK_DATA had answered
+	 * ENXIO, the whole file a hole
+	 */
+	CHECK_OK(fd = open(P(0, "%s/mapped", d), O_CREAT | O_RDWR, 0600));
+	CHECK_OK(ftruncate(fd, 1 << 20));
+	char *map = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fd, 0);
+
+	CHECK(map != MAP_FAILED);
+	CHECK_OK(close(fd));
+	memset(map + (512 << 10), 'm', 4096);
+	CHECK_OK(fd = open(P(0, "%s/mapped", d), O_RDONLY));
+	CHECK_EQ(lseek(fd, 0, SEEK_DATA), 512 << 10);
+	CHECK(lseek(fd, 512 << 10, SEEK_HOLE) >= (512 << 10) + 4096);
+	CHECK_OK(munmap(map, 1 << 20));
+	CHECK_EQ(lseek(fd, 0, SEEK_DATA), 512 << 10);
 	CHECK_OK(close(fd));
 
 	/* fallocate extends; the blocks read as zeros */
