@@ -370,6 +370,15 @@ static void *terminator(void *arg)
 				   d->mountpoint, sig, strerror(errno));
 		close(fd);
 	}
+	/*
+	 * An lseek answered on a thread of its own (kf_lseek()) may wait on
+	 * the kernel for write backs that only the request threads answer:
+	 * they go on serving until it is done (none starts after closing),
+	 * else it waited for good and the daemon never exited.
+	 */
+	atomic_store(&d->fs.closing, true);
+	for (int i = 0; i < 6000 && atomic_load(&d->fs.flights); i++)
+		usleep(10000);
 	/* the loop's thread waits in sem_wait(): a signal wakes it to exit */
 	fuse_session_exit(d->se);
 	pthread_kill(d->loop_thread, SIGUSR1);

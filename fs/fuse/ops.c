@@ -1530,13 +1530,27 @@ static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		lseek_reply(req, fs, ino, off, whence);
 		return;
 	}
+	/*
+	 * Counted before closing is read, as the terminator sets closing
+	 * before it reads the count (both seq_cst): either it waits for this
+	 * flight while the request threads still serve its write backs, or
+	 * this sees closing.  A flight left after them waited on the kernel
+	 * for good, the daemon stuck in an unkillable thread (SIGTERM while
+	 * a file being written was asked SEEK_DATA).
+	 */
+	atomic_fetch_add(&fs->flights, 1);
+	if (atomic_load(&fs->closing)) {
+		atomic_fetch_sub(&fs->flights, 1);
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	f = malloc(sizeof(*f));
 	if (!f) {
+		atomic_fetch_sub(&fs->flights, 1);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	*f = (struct lseek_flight){ req, fs, ino, off, whence };
-	atomic_fetch_add_explicit(&fs->flights, 1, memory_order_relaxed);
 	ret = pthread_attr_init(&attr);
 	if (!ret) {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -49,6 +49,8 @@ struct kvfs_fuse {
 	struct kvfs_fuse_dirty dirty;
 	/* requests answered on threads of their own (kf_lseek()), in flight */
 	atomic_uint flights;
+	/* a signal is stopping the daemon: no new flight (fs/fuse/main.c) */
+	atomic_bool closing;
 	/* called at the kernel's INIT: requests flow from now on */
 	void (*live)(struct kvfs_fuse *fs);
 	void *priv;

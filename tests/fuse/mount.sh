@@ -3,7 +3,7 @@
 # exit status, nothing mounted), POSIX through the kernel (test_fuse_ops),
 # a second mount of the image refused, a tree byte-identical after an
 # unmount and a mount, a read-only mount, a mount without the writeback
-# cache, SIGTERM writing back.
+# cache, SIGTERM writing back (also while SEEK_DATA waits on write backs).
 # Always unmounts (lib.sh's trap); every command is bounded by a timeout.
 # usage: mount.sh MOUNT_KVFS MKFS_KVFS TEST_FUSE_OPS
 set -u
@@ -128,6 +128,57 @@ mounted "$mnt" && fail "mounted after SIGTERM"
 T "$mount_kvfs" "$tmp/img3" "$mnt" || fail "mount after SIGTERM"
 [ "$(T md5sum < "$mnt/sig")" = "$sum" ] || fail "data lost at SIGTERM"
 unmount "$mnt" "$tmp/img3"
+
+# SIGTERM while SEEK_DATA on a file being written waits for its write
+# backs (kf_lseek()'s thread of its own): the request threads serve them
+# before the loop stops.  They had stopped first: that thread waited on
+# the kernel for good, unkillable, the writer and the seeker with it, and
+# the daemon never exited (about one round in four).  A daemon still there
+# has its connection aborted (fusectl), so that nothing stays stuck.
+T "$mkfs" -q -s 1G "$tmp/img5" || fail "mkfs.kvfs img5"
+for round in 1 2 3 4 5 6; do
+	mount_fg "$tmp/img5" "$mnt"
+	conn=$(mountpoint -d "$mnt" | cut -d: -f2)
+	python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+buf = b"w" * (1 << 20)
+i = 0
+while True:
+    os.pwrite(fd, buf, ((i * 7) % 300) << 20)
+    i += 1' "$mnt/f" >/dev/null 2>&1 &
+	writer=$!
+	python3 -c '
+import os, sys, time
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.01)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+n = 0
+while True:
+    try:
+        os.lseek(fd, (n * 151552) % (200 << 20),
+                 os.SEEK_DATA if n % 2 else os.SEEK_HOLE)
+    except OSError as e:
+        if e.errno != 6:
+            raise
+    n += 1' "$mnt/f" >/dev/null 2>&1 &
+	seeker=$!
+	sleep "2.$((round * 3 % 10))"
+	kill -TERM "$daemon_pid"
+	for _ in $(seq 300); do
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$daemon_pid" 2>/dev/null; then
+		echo 1 >"/sys/fs/fuse/connections/$conn/abort"
+		kill "$writer" "$seeker" 2>/dev/null
+		fail "SIGTERM with SEEK_DATA waiting on write backs (round $round): daemon did not exit"
+	fi
+	wait_fg
+	kill "$writer" "$seeker" 2>/dev/null
+	wait "$writer" "$seeker" 2>/dev/null
+	mounted "$mnt" && fail "mounted after SIGTERM (round $round)"
+done
 
 # a memory budget too small for the filesystem (64 KiB blocks need more
 # than 4 KiB ones, each worker thread more): refused up front, one line
