@@ -172,7 +172,8 @@ while True:
 	if kill -0 "$daemon_pid" 2>/dev/null; then
 		echo 1 >"/sys/fs/fuse/connections/$conn/abort"
 		kill "$writer" "$seeker" 2>/dev/null
-		fail "SIGTERM with SEEK_DATA waiting on write backs (round $round): daemon did not exit"
+		fail "SIGTERM, SEEK_DATA waiting on write backs" \
+			"(round $round): daemon did not exit"
 	fi
 	wait_fg
 	kill "$writer" "$seeker" 2>/dev/null
