@@ -326,6 +326,19 @@ static int convert_sealed(struct kvfs_inode *ip, struct kvfs_conv *c)
 	}
 }
 
+/*
+ * A conversion's transaction short of space trims the speculative blocks
+ * (kvfs_trans_alloc()), whose kvfs_sync() settles every file: under
+ * mp->conv->lock, held here, that took it again and the daemon hung
+ * (fsstress -p 8 on a filling image: copy_file_range -> punch -> settle).
+ */
+static __thread bool conv_settling;
+
+bool kvfs_conv_settling(void)
+{
+	return conv_settling;
+}
+
 int kvfs_conv_settle(struct kvfs_inode *ip)
 {
 	struct kvfs_mount *mp = ip->i_mount;
@@ -336,6 +349,7 @@ int kvfs_conv_settle(struct kvfs_inode *ip)
 	if (!c || !LD(c->nr) || !mp->conv)
 		return 0;
 	kv_mutex_lock(&mp->conv->lock);
+	conv_settling = true;
 	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
 	for (unsigned i = 0; i < KVFS_CONV_RANGES; i++)
 		if (c->end[i])
@@ -352,6 +366,7 @@ int kvfs_conv_settle(struct kvfs_inode *ip)
 		c->sealed = 0;
 		kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
 	}
+	conv_settling = false;
 	kv_mutex_unlock(&mp->conv->lock);
 	return err;
 }

@@ -122,6 +122,8 @@ bool kvfs_conv_busy(const struct kvfs_inode *ip);
  * with the reserve pool empty too; the ranges stay pending).
  */
 int kvfs_conv_settle(struct kvfs_inode *ip);
+/* this thread holds the settle lock (kvfs_conv_settle()) */
+bool kvfs_conv_settling(void);
 /* The same when a range overlaps blocks [fb, fe) (a punch's). */
 int kvfs_conv_settle_range(struct kvfs_inode *ip, uint64_t fb, uint64_t fe);
 /* Settle every inode with ranges: sync, unmount.  The first error. */

@@ -632,7 +632,7 @@ int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self)
 {
 	int err = 0;
 
-	if (trimming_spec || write_stepping)
+	if (trimming_spec || write_stepping || kvfs_conv_settling())
 		return -ENOSPC;
 	trimming_spec = true;
 	if (self && kvfs_file_spec_take(self))
