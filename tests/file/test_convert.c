@@ -7,7 +7,8 @@
  * leaves the file as before the writes (old size, zeros), one after an
  * fsync, the settle thread's period or an unmount leaves all of it; a
  * punch settles first; a full set of ranges converts at once; reclaim
- * keeps an inode with ranges.
+ * keeps an inode with ranges; a settle short of free blocks converts from
+ * the reserve pool.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -418,6 +419,34 @@ static void test_reclaim(void)
 	scrub_image_clean(path);
 }
 
+/*
+ * The settle's conversion short of free blocks: its transaction trims the
+ * speculative blocks first, and that trim's sync settled every file under
+ * the settle lock this thread held: the fsync hung for good (fsstress -p 8
+ * filling a mem=16M mount: copy_file_range, punch, settle).  Now the trim
+ * is refused there and the conversion takes the reserve pool.
+ */
+static void test_settle_short(void)
+{
+	struct kvfs_mount *mp;
+	uint64_t ino;
+	int64_t free;
+
+	make_fs();
+	mp = open_fs(3600 * 1000);
+	ino = head_and_tail(mp, "s");
+	free = atomic_exchange(&mp->fdblocks, 0);
+	alarm(60);
+	CHECK_EQ(kvfs_fsync(mp, ino, true), 0);
+	alarm(0);
+	atomic_fetch_add(&mp->fdblocks, free);
+	CHECK(!busy(mp, ino));
+	CHECK_EQ(unwritten_blocks(mp, ino, HEAD, TAIL), 0);
+	check_all(mp, ino, HEAD + TAIL);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+}
+
 int main(void)
 {
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -431,6 +460,7 @@ int main(void)
 	test_many_ranges();
 	test_btree_fork();
 	test_reclaim();
+	test_settle_short();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("convert: all passed\n");
