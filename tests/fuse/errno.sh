@@ -115,7 +115,7 @@ mount_fg "$host/img" "$mnt"
 dd if=/dev/zero of="$host/filler" bs=1M 2>/dev/null
 [ "$(df --output=avail "$host" | tail -n 1)" -lt 64 ] || fail "host not full"
 # creates until one fails: ENOSPC, never EIO, after a log's worth of them
-T python3 - "$mnt" create <<'PY' || fail "creates on a full host: $(tail -n 3 "$daemon_log")"
+if ! T python3 - "$mnt" <<'PY'
 import errno, os, sys
 d, n = sys.argv[1], 0
 try:
@@ -129,6 +129,9 @@ except OSError as e:
 open(f"{d}/f0").read()
 print(f"ENOSPC after {n} creates")
 PY
+then
+	fail "creates on a full host: $(tail -n 3 "$daemon_log")"
+fi
 grep -q 'no space on the device' "$daemon_log" ||
 	fail "the daemon did not say the host was full: $(cat "$daemon_log")"
 rm "$host/filler"
