@@ -140,8 +140,8 @@ static void test_files(const char *d)
 	 */
 	CHECK_OK(fd = open(P(0, "%s/mapped", d), O_CREAT | O_RDWR, 0600));
 	CHECK_OK(ftruncate(fd, 1 << 20));
-	char *map = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 fd, 0);
+	char *map =
+		mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	CHECK(map != MAP_FAILED);
 	CHECK_OK(close(fd));
