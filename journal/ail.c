@@ -36,8 +36,6 @@
  * for log space behind it
  */
 #define AIL_FLUSH_ITEMS 4096
-/* the AIL thread's pause after a pass that met a device without space */
-#define AIL_NOSPACE_PAUSE_US (100 * 1000)
 
 /*
  * A pass met nospace items the device had no room for: the state starts
@@ -450,9 +448,8 @@ static void *ail_thread(void *arg)
 		} else if (n < 0 || (n == 0 && busy && !span)) {
 			usleep(1000);
 		}
-		/* each retry is a failed write: not a busy loop */
-		if (atomic_load(&ail->nospace_since_ms))
-			usleep(AIL_NOSPACE_PAUSE_US);
+		if (kvj_ail_nospace_for(log, 0))
+			usleep(KVJ_NOSPACE_PAUSE_US);
 		kv_mutex_lock(&ail->lock);
 		if (!ail->head || (n == 0 && !pinned && !busy))
 			ail->push_all = false;

@@ -63,7 +63,8 @@ enum {
 	/*
 	 * the device had no space for the write (a sparse image on a full
 	 * host filesystem): kept and tried again, as XFS retries metadata
-	 * writes that failed with ENOSPC; see kvj_log_nospace()
+	 * writes that failed with ENOSPC (journal/log_priv.h:
+	 * kvj_ail_nospace_for())
 	 */
 	KVJ_PUSH_NOSPACE,
 };

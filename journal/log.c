@@ -228,13 +228,15 @@ static int log_drain(struct kvj_log *log)
 			return n;
 		if (!pushed && !pinned && !busy)
 			return 0; /* only intents left, waiting for their done */
-		if (n == 0 && busy &&
-		    kvj_ail_nospace_for(log, KVJ_NOSPACE_DRAIN_MS))
-			return -ENOSPC; /* the log keeps what is not in place */
-		if (n == 0 && busy)
+		if (n == 0 && busy) {
+			/* the log keeps what is not in place */
+			if (kvj_ail_nospace_for(log, KVJ_NOSPACE_DRAIN_MS))
+				return -ENOSPC;
+			/* their holders will finish, or the device has room */
 			usleep(kvj_ail_nospace_for(log, 0) ?
-				       100000 :
-				       1000); /* their holders will finish */
+				       KVJ_NOSPACE_PAUSE_US :
+				       1000);
+		}
 		if (kvj_log_is_shutdown(log))
 			return -EIO;
 	}

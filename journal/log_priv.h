@@ -133,9 +133,10 @@ struct kvj_ail {
 	uint64_t idle_inserts;   /* the count when idle_since was taken */
 	uint64_t idle_since_ms;  /* no insertion since (pusher's clock) */
 	/*
-	 * Monotonic ms since which every pass has met an item the device
-	 * had no space for (KVJ_PUSH_NOSPACE); 0 when the last pass met
-	 * none.  Read lock-free by reservations and the drain.
+	 * Monotonic ms since a pass met an item the device had no space
+	 * for (KVJ_PUSH_NOSPACE); 0 again after a pass that met none and
+	 * none held by its owner (ail_nospace_note()).  Read lock-free by
+	 * reservations and the drain.
 	 */
 	_Atomic uint64_t nospace_since_ms;
 	bool stop;
@@ -208,6 +209,15 @@ struct kvj_log {
 	atomic_uint_fast64_t st_nospace_retries;
 };
 
+/* Monotonic milliseconds (the AIL's timers, the no-space state). */
+static inline uint64_t kvj_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* log.c */
 /* One report (kvj_report_set_sink()). */
 void kvj_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -238,24 +248,6 @@ void kvj_push_wake(struct kvj_log *log);
 int kvj_grant_init(struct kvj_log *log);
 void kvj_grant_destroy(struct kvj_log *log);
 int kvj_grant_reserve(struct kvj_log *log, int64_t bytes, bool fresh);
-/*
- * Write-back stuck for want of device space (a sparse image's full host)
- * for ms or longer (0: at all): a new transaction that waited
- * KVJ_NOSPACE_RESERVE_MS for log space meanwhile gives up with -ENOSPC,
- * the drain of an unmount after KVJ_NOSPACE_DRAIN_MS stuck (the log keeps
- * every change: the next mount replays it once the host has room).
- */
-#define KVJ_NOSPACE_RESERVE_MS 2000
-#define KVJ_NOSPACE_DRAIN_MS 10000
-bool kvj_ail_nospace_for(struct kvj_log *log, uint64_t ms);
-
-static inline uint64_t kvj_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 void kvj_grant_release(struct kvj_log *log, int64_t bytes);
 void kvj_grant_set_avail(struct kvj_log *log, int64_t avail);
 void kvj_grant_wake(struct kvj_log *log);
@@ -298,6 +290,19 @@ kvj_lsn_t kvj_ail_min_locked(struct kvj_log *log);
 void kvj_ail_kick(struct kvj_log *log);
 int kvj_ail_push_once(struct kvj_log *log, unsigned *pinned, unsigned *busy,
 		      unsigned *pushed);
+/*
+ * Write-back stuck for want of device space (a sparse image's full host)
+ * for ms or longer (0: at all): a new transaction that waited
+ * KVJ_NOSPACE_RESERVE_MS for log space meanwhile gives up with -ENOSPC,
+ * the drain of an unmount after KVJ_NOSPACE_DRAIN_MS stuck (the log keeps
+ * every change: the next mount replays it once the host has room).  Its
+ * pushers pause KVJ_NOSPACE_PAUSE_US between passes meanwhile: each retry
+ * is a failed write.
+ */
+#define KVJ_NOSPACE_RESERVE_MS 2000
+#define KVJ_NOSPACE_DRAIN_MS 10000
+#define KVJ_NOSPACE_PAUSE_US (100 * 1000)
+bool kvj_ail_nospace_for(struct kvj_log *log, uint64_t ms);
 
 /* relief.c */
 /*
