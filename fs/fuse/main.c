@@ -354,6 +354,19 @@ static void term_sigset(sigset_t *set)
 		sigaddset(set, term_signals[i]);
 }
 
+/*
+ * Wait up to secs for the requests answered on threads of their own
+ * (kf_lseek()) to end; the count left.
+ */
+static unsigned flights_wait(struct daemon *d, unsigned secs)
+{
+	unsigned i;
+
+	for (i = 0; i < secs * 100 && atomic_load(&d->fs.flights); i++)
+		usleep(10000);
+	return atomic_load(&d->fs.flights);
+}
+
 static void *terminator(void *arg)
 {
 	struct daemon *d = arg;
@@ -377,8 +390,7 @@ static void *terminator(void *arg)
 	 * else it waited for good and the daemon never exited.
 	 */
 	atomic_store(&d->fs.closing, true);
-	for (int i = 0; i < 6000 && atomic_load(&d->fs.flights); i++)
-		usleep(10000);
+	flights_wait(d, 60);
 	/* the loop's thread waits in sem_wait(): a signal wakes it to exit */
 	fuse_session_exit(d->se);
 	pthread_kill(d->loop_thread, SIGUSR1);
@@ -446,6 +458,7 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	char mopts[2 * PATH_MAX + 256];
 	char *argv[4];
 	int argc = 0, ret, status = EXIT_MOUNT;
+	unsigned left;
 	bool fault, sectors;
 	uint64_t seed = 0;
 
@@ -568,11 +581,10 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	 * core: done before it closes.  The connection is gone, so their
 	 * waits on the kernel end at once.
 	 */
-	for (int i = 0; i < 1000 && atomic_load(&d->fs.flights); i++)
-		usleep(10000);
-	if (atomic_load(&d->fs.flights))
+	left = flights_wait(d, 10);
+	if (left)
 		late_error(d, "%s: %s: %u requests still answering at unmount",
-			   prog, image, atomic_load(&d->fs.flights));
+			   prog, image, left);
 out_unmount:
 	kvfs_fuse_dirty_stop(&d->fs.dirty);
 	fuse_session_unmount(d->se);
