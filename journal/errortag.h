@@ -125,6 +125,11 @@ enum kvj_errtag {
 	 * without 32 GiB of directory.
 	 */
 	KVJ_ERRTAG_DIR_SPACE_SMALL,
+	/*
+	 * mount.kvfs sleeps value microseconds before it serves a WRITE
+	 * (fs/fuse/ops.c): a request held while the kernel waits for it.
+	 */
+	KVJ_ERRTAG_FUSE_WRITE_DELAY,
 	KVJ_ERRTAG_NR,
 };
 

@@ -7,7 +7,10 @@
 #ifndef KV_TOOLS_REPORT_H
 #define KV_TOOLS_REPORT_H
 
-/* Install the hook; prog must outlive the program's use of the libraries. */
+/*
+ * Install the hook; prog must outlive the program's use of the libraries.
+ * A malformed KVFS_ERRTAGS (journal/errortag.h) is said here, once.
+ */
 void tool_report_init(const char *prog);
 
 #endif

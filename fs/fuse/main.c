@@ -34,8 +34,10 @@
 #include "fs/fuse/nodes.h"
 #include "fs/fuse/ops.h"
 #include "fs/fuse/opts.h"
+#include "fs/fuse/watchdog.h"
 #include "fs/kvfs.h"
 #include "journal/bug.h"
+#include "journal/errortag.h"
 #include "journal/journal.h"
 
 #define EXIT_USAGE 1
@@ -461,6 +463,7 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	unsigned left;
 	bool fault, sectors;
 	uint64_t seed = 0;
+	int watchdog;
 
 	if (kvfs_fuse_mount_opts(o, getuid() == 0, mopts, sizeof(mopts))) {
 		fprintf(stderr, "%s: options too long\n", prog);
@@ -481,12 +484,18 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = wake }, NULL);
 	d->loop_thread = pthread_self();
+	/* forked while no thread runs yet; without it, the mount goes on */
+	ret = kvfs_fuse_watchdog_start(d->mountpoint, d->status_fd >= 0,
+				       &watchdog);
+	if (ret)
+		fprintf(stderr, "%s: no watchdog process: %s\n", prog,
+			strerror(-ret));
 	kvj_report_set_sink(print_jreport, NULL);
 	ret = kv_init(&kc);
 	if (ret) {
 		fprintf(stderr, "%s: memory budget: %s\n", prog,
 			strerror(-ret));
-		return EXIT_MOUNT;
+		goto out_watchdog;
 	}
 	ret = kvfs_open(image, &oo, &mp, &info);
 	if (ret) {
@@ -550,6 +559,14 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 	d->fs.se = d->se;
 	if (fuse_session_mount(d->se, d->mountpoint))
 		goto out_session;
+	if (watchdog >= 0) {
+		ret = kvfs_fuse_watchdog_arm(watchdog, d->mountpoint);
+		if (ret)
+			fprintf(stderr,
+				"%s: %s: the watchdog has no "
+				"connection: %s\n",
+				prog, d->mountpoint, strerror(-ret));
+	}
 	if (kvfs_fuse_kio_attach(d->se))
 		goto out_unmount; /* libfuse said why */
 	if (pthread_create(&term, NULL, terminator, d)) {
@@ -602,6 +619,9 @@ out_close:
 	}
 out_kv:
 	kv_fini();
+out_watchdog:
+	if (watchdog >= 0)
+		close(watchdog); /* it exits */
 	return status;
 }
 
@@ -610,6 +630,7 @@ int main(int argc, char **argv)
 	struct kvfs_fuse_opts o;
 	struct daemon d = { .status_fd = -1 };
 	char image[PATH_MAX], mnt[PATH_MAX];
+	const char *bad;
 	struct stat st;
 	int lock_fd = -1, pfd[2], wstatus;
 	pid_t pid;
@@ -630,6 +651,10 @@ int main(int argc, char **argv)
 		       fuse_pkgversion());
 		return 0;
 	}
+	bad = kvj_errtag_env_error();
+	if (bad)
+		fprintf(stderr, "%s: KVFS_ERRTAGS: %s: nothing armed\n", prog,
+			bad);
 	if (!realpath(o.image, image)) {
 		fprintf(stderr, "%s: %s: %s\n", prog, o.image, strerror(errno));
 		return EXIT_MOUNT;

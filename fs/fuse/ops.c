@@ -35,12 +35,14 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs/fuse/acl.h"
 #include "fs/fuse/kio.h"
 #include "fs/fuse/nodes.h"
 #include "fs/fuse/stats.h"
 #include "fs/kvfs.h"
+#include "journal/errortag.h"
 
 #define CAPS_XATTR "security.capability"
 #define ACL_XATTR_PREFIX "system.posix_acl_"
@@ -914,6 +916,9 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	void *copy = NULL;
 	ssize_t n;
 
+	if (kvj_errtag(KVJ_ERRTAG_FUSE_WRITE_DELAY))
+		usleep((useconds_t)kvj_errtag_value(
+			KVJ_ERRTAG_FUSE_WRITE_DELAY));
 	/* without splice the request's data is one buffer in memory */
 	if (bufv->count == 1 && !(bufv->buf[0].flags & FUSE_BUF_IS_FD)) {
 		data = kvfs_fuse_kio_write_data(

@@ -79,6 +79,9 @@ keep replay-eio KVFS_ERRTAGS=meta_read_io:count=1 8 -n -f
 keep replay-eio KVFS_ERRTAGS=meta_read_io:count=1 8 -y -f -L
 after replay-eio 1 "log replayed" -y -f
 after replay-eio 0 "" -n -f
+# a malformed spec arms nothing (the reads go through) and is said
+KVFS_ERRTAGS=meta_read_io:cuont=1 after env-typo 0 \
+	"KVFS_ERRTAGS: .*cuont.*: nothing armed" -n -f
 
 cp --sparse=always "$T/base" "$T/img"
 dd if=/dev/zero of="$T/img" bs=4 count=1 seek=$((IROOT * BS / 4)) \

@@ -36,6 +36,10 @@ expect 1 "mount.kvfs: bad value '0' for option threads (1..256)" \
 	"$img" "$mnt" -o rw,threads=0
 expect 1 "mount.kvfs: option mem needs a value" "$img" "$mnt" -o mem
 expect 1 "mount.kvfs: missing MOUNTPOINT" "$img"
+# a malformed KVFS_ERRTAGS arms nothing, and says so
+out=$(KVFS_ERRTAGS=meta_read_io:evrey=2 T "$mount_kvfs" "$tmp/none" "$mnt" 2>&1)
+grep -q "^mount.kvfs: KVFS_ERRTAGS: .*evrey.*: nothing armed$" <<<"$out" ||
+	fail "a malformed KVFS_ERRTAGS: '$out'"
 expect 32 "mount.kvfs: $tmp/none: No such file or directory" \
 	"$tmp/none" "$mnt"
 expect 32 "mount.kvfs: $tmp/nodir: No such file or directory" \
