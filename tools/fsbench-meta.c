@@ -81,6 +81,15 @@ int main(int argc, char **argv)
 	int mode = -1, ret = 0;
 	double t0;
 
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: %s create|stat|unlink DIR FILES THREADS (1..64)\n"
+		       "The metadata rates of tools/fsbench: each thread in "
+		       "DIR/tN, FILES\nempty files each; one line, the "
+		       "operations per second.\n",
+		       argv[0]);
+		return 0;
+	}
 	for (int m = CREATE; m <= UNLINK; m++)
 		if (argc == 5 && !strcmp(argv[1], mode_names[m]))
 			mode = m;
