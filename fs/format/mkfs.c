@@ -30,6 +30,7 @@
 #include "fs/format/dinode.h"
 #include "fs/format/mkfs.h"
 #include "fs/format/sb.h"
+#include "fs/kvfs.h"
 #include "fs/mem.h"
 
 #define ZERO_CHUNK (1u << 20)
@@ -243,26 +244,65 @@ static int prepare_file(struct kvfs_mkfs_opts *o)
 	return ret;
 }
 
-int kvfs_mkfs(struct kvfs_mkfs_opts *o, struct kvfs_geom *g)
+/*
+ * The lock of every writer of the image (kvfs_image_lock()): -f or not, a
+ * filesystem mounted or being checked is never formatted (the daemon
+ * would go on writing its metadata over the new one).
+ */
+static int lock_target(struct kvfs_mkfs_opts *o, int *fdp)
 {
-	struct kv_dev *dev;
-	int ret;
+	int ret =
+		kvfs_image_lock(o->target, false, KVFS_IMAGE_LOCK_WAIT_MS, fdp);
 
-	ret = kvfs_mkfs_plan(o, g);
-	if (ret || o->dry_run)
-		return ret;
-	if (o->size) {
-		ret = prepare_file(o);
-		if (ret)
-			return ret;
-	}
-	ret = kv_dev_open(o->target, 0, &dev);
+	if (ret == -EBUSY)
+		return mkfs_err(ret, o->err, sizeof(o->err),
+				"%s is in use (mounted, or being checked): "
+				"not formatted",
+				o->target);
 	if (ret)
 		return mkfs_err(ret, o->err, sizeof(o->err),
 				"cannot open %s: %s", o->target,
 				strerror(-ret));
+	return 0;
+}
+
+int kvfs_mkfs(struct kvfs_mkfs_opts *o, struct kvfs_geom *g)
+{
+	struct kv_dev *dev;
+	int ret, lock = -1;
+	bool exists;
+
+	ret = kvfs_mkfs_plan(o, g);
+	if (ret || o->dry_run)
+		return ret;
+	/* an existing target is locked before it is extended */
+	exists = !access(o->target, F_OK);
+	if (exists) {
+		ret = lock_target(o, &lock);
+		if (ret)
+			return ret;
+	}
+	if (o->size) {
+		ret = prepare_file(o);
+		if (ret)
+			goto out_unlock;
+	}
+	if (!exists) {
+		ret = lock_target(o, &lock);
+		if (ret)
+			return ret;
+	}
+	ret = kv_dev_open(o->target, 0, &dev);
+	if (ret) {
+		mkfs_err(ret, o->err, sizeof(o->err), "cannot open %s: %s",
+			 o->target, strerror(-ret));
+		goto out_unlock;
+	}
 	ret = kvfs_mkfs_write(dev, g, o->err, sizeof(o->err));
 	kv_dev_close(dev);
+out_unlock:
+	if (lock >= 0)
+		close(lock);
 	return ret;
 }
 

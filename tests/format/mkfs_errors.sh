@@ -1,7 +1,8 @@
 #!/bin/bash
 # Bad mkfs.kvfs input: every case gets a clear one-line error naming what
 # was wrong, a non-zero exit, and leaves the target exactly as it was (or
-# absent).  Includes refusing to overwrite kvfs, XFS and ext4 without -f.
+# absent).  Includes refusing to overwrite kvfs, XFS and ext4 without -f,
+# and an image in use with it.
 set -u
 MKFS=$1 DB=$2
 . "$(dirname "$0")/lib.sh"
@@ -91,6 +92,15 @@ else
 	printf '\100' | dd of="$T/ext4.img" bs=1 seek=1120 conv=notrunc status=none
 fi
 refuse "$T/ext4.img" "contains an existing ext4 signature"
+
+# -f or not, an image in use (its lock held, as mount.kvfs, fsck.kvfs and
+# kvfs-db -x hold it) is not formatted
+timeout 20 flock "$T/kvfs.img" sleep 10 &
+holder=$!
+sleep 0.3
+refuse "$T/kvfs.img" "is in use (mounted, or being checked): not formatted" -f
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 
 # -f overwrites each of them, and the result is a clean kvfs
 for f in kvfs xfs ext4; do

@@ -83,6 +83,12 @@ expect 32 "mount.kvfs: $img: in use (locked by another mount)" "$img" "$mnt2"
 # the lock is the file's, whatever name reaches it
 ln -s "$img" "$tmp/link"
 expect 32 "mount.kvfs: $img: in use (locked by another mount)" "$tmp/link" "$mnt2"
+# and mkfs.kvfs, even with -f, leaves it alone: it had formatted the
+# mounted image, and the daemon's write back at unmount then left a mix
+# of both (fsck: 69 problems)
+out=$(T "$mkfs" -q -f -s 256M "$img" 2>&1) && fail "mkfs -f of a mounted image"
+[ "$out" = "mkfs.kvfs: $img is in use (mounted, or being checked): not formatted" ] ||
+	fail "mkfs -f of a mounted image: '$out'"
 
 # persistence: a tree written, unmounted, mounted again, compared
 mkdir "$mnt/tree" || fail "mkdir tree"
