@@ -1604,29 +1604,33 @@ static bool sf_fits(struct kvfs_inode *dp, size_t len, uint32_t *cookie)
 }
 
 /*
- * A directory whose data space reached its end takes a name only into a
- * hole or a block with room: proved before the caller's first change
- * (its inode's allocation), where block_createname() would be too late.
+ * Where a name of len bytes goes, read before the caller's first change
+ * (its inode's allocation), where block_createname() would be too late:
+ * the free-space index's path and the data block it picks are verified
+ * (damage met with the transaction dirty shut the log down), and a
+ * directory whose data space reached its end takes a name only into a
+ * hole or a block with room.
  */
 static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len)
 {
 	uint32_t max = dir_max_dblks(&tp->mp->g), hole, dblk;
+	struct kv_buf *bp = NULL;
 	struct free_cur fc;
 	struct dctx d;
 	bool found;
 	int err;
 
-	if (dp->i_size < (uint64_t)max * tp->mp->g.dirblksize)
-		return 0;
 	dctx_init(&d, tp, dp);
 	err = read_head(&d);
 	if (!err)
-		err = scan_data(&d, kv_le32_to_cpu(head(d.hbp)->ndata), &hole,
-				NULL);
-	if (!err && hole >= max) {
 		err = free_find(&d, &fc, KVFS_DIR_DATA_ENTSIZE(len), &dblk,
 				&found);
-		if (!err && !found)
+	if (!err && found) {
+		err = read_dblk(&d, dblk, &bp);
+	} else if (!err && dp->i_size >= (uint64_t)max * tp->mp->g.dirblksize) {
+		err = scan_data(&d, kv_le32_to_cpu(head(d.hbp)->ndata), &hole,
+				NULL);
+		if (!err && hole >= max)
 			err = -ENOSPC;
 	}
 	dctx_done(&d);
@@ -1880,6 +1884,50 @@ int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	if (err)
 		return err;
 	return block_removename(&d, name, len, slot->addr);
+}
+
+/*
+ * The blocks block_removename() changes for the entry at addr, read: its
+ * data block and the path to the block's free-space index record.
+ */
+static int removal_reads(struct dctx *d, uint64_t addr)
+{
+	uint32_t dblk = (uint32_t)(addr * 8 >> d->g->dirblklog);
+	struct kvfs_dir_free_rec r;
+	struct free_cur fc;
+	struct kv_buf *bp = NULL;
+	int stat, err;
+
+	err = read_dblk(d, dblk, &bp);
+	if (err)
+		return err;
+	r.best = kv_cpu_to_le32(idx_best(bp));
+	r.dblk = kv_cpu_to_le32(dblk);
+	tree_cur(d, &fc.cur, &fc.c, true);
+	return kvfs_btree_lookup(&fc.cur, KVFS_LOOKUP_EQ, &r, &stat);
+}
+
+int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		       const char *name, size_t len,
+		       const struct kvfs_dir_slot *slot)
+{
+	struct hmatch m = { .name = name, .len = len };
+	bool found = true;
+	struct dctx d;
+	int err = check_format(dp);
+
+	if (err || dp->i_dformat == KVFS_DFORK_INLINE)
+		return err;
+	dctx_init(&d, tp, dp);
+	err = read_head(&d);
+	if (!err && slot)
+		m.addr = slot->addr;
+	else if (!err)
+		err = hash_find(&d, &m, &found);
+	if (!err && found)
+		err = removal_reads(&d, m.addr);
+	dctx_done(&d);
+	return err;
 }
 
 int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,

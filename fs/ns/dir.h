@@ -175,6 +175,16 @@ int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			     const char *name, size_t len,
 			     const struct kvfs_dir_slot *slot);
 
+/*
+ * Before a transaction's first change: the blocks the removal of name
+ * (at slot, if given) will change, read in tp, so that damage there fails
+ * the call with tp still clean (a dirty transaction cancelled shuts the
+ * log down).  dp locked exclusively and joined to tp.
+ */
+int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		       const char *name, size_t len,
+		       const struct kvfs_dir_slot *slot);
+
 /* Point the existing name at ino (cookie kept); -ENOENT if none. */
 int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		     const char *name, size_t len, uint64_t ino, uint8_t ftype);

@@ -714,6 +714,8 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 		err = still_names_slot(dp, name, len, ip, &slot);
 	if (!err && rmdir && !kvfs_dir_isempty(ip))
 		err = -ENOTEMPTY;
+	if (!err)
+		err = kvfs_dir_canremove(tp, dp, name, len, &slot);
 	if (err)
 		goto out_cancel;
 	/*
@@ -1024,6 +1026,9 @@ static int rename_once(struct rn *r)
 	/* a new name in the target: its room before any change */
 	if (!err && !tip)
 		err = kvfs_dir_canenter(tp, r->tdp, r->tlen, 0);
+	/* the source's name goes (a whiteout or an exchange replaces it) */
+	if (!err && !exchange && !(r->flags & KVFS_RENAME_WHITEOUT))
+		err = kvfs_dir_canremove(tp, r->sdp, r->sname, r->slen, NULL);
 	if (err)
 		goto out;
 	/*

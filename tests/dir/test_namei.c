@@ -18,6 +18,7 @@
  *    naming the directory that holds it.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -25,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "fs/data/bmap.h"
 #include "fs/io/blkhdr.h"
 #include "fs/space/alloc.h"
 #include "fs/space/perag.h"
@@ -1127,6 +1129,85 @@ static void test_unlink_race(void)
 	scrub_image_clean(path);
 }
 
+/* Where dir's data block 0 is, in bytes on the device. */
+static off_t head_pos(struct kvfs_mount *mp, uint64_t dir)
+{
+	struct kvfs_inode *ip;
+	struct kvfs_bmap map;
+	int n = 1;
+
+	CHECK_EQ(kvfs_iget(mp, dir, 0, &ip), 0);
+	CHECK(ip->i_dformat != KVFS_DFORK_INLINE);
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	CHECK_EQ(kvfs_bmapi_read(ip, 0, 1, &map, &n), 0);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	kvfs_iput(ip);
+	CHECK(n == 1 && map.startblock != KVFS_NULLBLOCK);
+	return (off_t)kvfs_fsb_to_bytes(&mp->g, map.startblock);
+}
+
+/* A call that met the damage: refused, the log still up. */
+static void check_refused(struct kvfs_mount *mp, int err)
+{
+	CHECK(err == -EUCLEAN || err == -EBADMSG);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+}
+
+/*
+ * A directory's free-space index block damaged (its crc broken, as
+ * trash-campaign's blocktrash left one): a create, an unlink and a rename
+ * out of it read that index after their first change (the inode's
+ * allocation, a link count), the dirty transaction was cancelled and the
+ * log shut down, every later call failing with EIO.  Now its blocks are
+ * read before the first change: each call is refused with the log up,
+ * and another directory takes names and loses them as before.
+ */
+static void test_damaged_free_index(void)
+{
+	uint64_t root, d, other, fsb;
+	struct kvfs_dir_head hd;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	unsigned blocklog;
+	off_t pos;
+	bool created;
+	char junk = 0x5a;
+	int i, fd;
+
+	make_fs(64 << 20, 0);
+	mp = mount_fs();
+	root = kvfs_root_ino(mp);
+	d = dir_mkdir(mp, root, "d", &cr);
+	for (i = 0; i < 40; i++)
+		dir_creat(mp, d, long_name("n", i), &cr);
+	other = dir_creat(mp, root, "o", &cr);
+	pos = head_pos(mp, d);
+	blocklog = mp->g.blocklog;
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	/* the head (written back at the unmount) names the index's root */
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, &hd, sizeof(hd), pos + KVFS_DIR_DATA_HDR_SIZE),
+		 (ssize_t)sizeof(hd));
+	fsb = kv_le64_to_cpu(hd.free_root);
+	CHECK(fsb != 0);
+	CHECK_EQ(pwrite(fd, &junk, 1, (off_t)(fsb << blocklog) + 100), 1);
+	close(fd);
+
+	mp = mount_fs();
+	check_refused(mp, kvfs_create(mp, d, "new", S_IFREG | 0644, 0,
+				      KVFS_CREATE_EXCL, &cr, &st, &created));
+	check_refused(mp, kvfs_unlink(mp, d, long_name("n", 3)));
+	check_refused(mp,
+		      kvfs_rename(mp, d, long_name("n", 4), root, "m", 0, &cr));
+	check_refused(mp, kvfs_rename(mp, root, "o", d, "in", 0, &cr));
+	check_refused(mp, kvfs_link(mp, other, d, "l", NULL));
+	dir_creat(mp, root, "still", &cr);
+	CHECK_EQ(kvfs_unlink(mp, root, "still"), 0);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 int main(void)
 {
 	struct kvfs_mount *mp;
@@ -1147,6 +1228,7 @@ int main(void)
 	test_canenter_ag_order();
 	test_dir_many_pieces();
 	test_unlink_race();
+	test_damaged_free_index();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("namei: ok\n");
