@@ -1055,6 +1055,32 @@ static int delrec(struct kvfs_btree_cur *cur, unsigned level, int *more)
 	return err;
 }
 
+int kvfs_btree_delete_reads(struct kvfs_btree_cur *cur)
+{
+	unsigned level;
+
+	/* the blocks read stay joined to the transaction: nothing to drop */
+	if (!cur->tp)
+		return -EINVAL;
+	/* a level left under-full (delrec()'s test) reaches its siblings */
+	for (level = 0; level + 1 < cur->nlevels; level++) {
+		struct kv_buf *bp = cur->bp[level], *rbp, *lbp, *xbp;
+		unsigned min = kvfs_btree_cur_maxrecs(cur, level) / 2;
+		int err;
+
+		if (!bp || nrecs(bp) > min)
+			return 0;
+		err = sibling(cur, level, 1, &rbp);
+		if (!err)
+			err = sibling(cur, level, -1, &lbp);
+		if (!err && rbp && rsib(rbp) != KVFS_NULLBLOCK)
+			err = read_block(cur, rsib(rbp), level, &xbp);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat)
 {
 	uint8_t key[KVFS_BTREE_KEY_MAX];

@@ -203,6 +203,14 @@ int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec);
  */
 int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat);
 /*
+ * Read, in the cursor's transaction, the blocks a kvfs_btree_delete() at
+ * the cursor may read besides its path (the siblings an under-full block
+ * borrows from or joins, the block whose left pointer a join relinks), so
+ * that a caller can meet their damage before its first change.  -EINVAL
+ * for a cursor without a transaction.
+ */
+int kvfs_btree_delete_reads(struct kvfs_btree_cur *cur);
+/*
  * Replace the record under the cursor by rec, whose key must keep the
  * order with both neighbours (-EINVAL within the leaf); the parents' keys
  * follow when the leaf's first key changes.

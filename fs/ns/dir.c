@@ -1887,14 +1887,16 @@ int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
 }
 
 /*
- * The blocks block_removename() changes for the entry at addr, read: its
- * data block and the path to the block's free-space index record.
+ * The blocks block_removename() changes for name's entry at addr, read:
+ * its data block, and in both indexes the path to its record and the
+ * blocks the record's deletion may join or borrow from.
  */
-static int removal_reads(struct dctx *d, uint64_t addr)
+static int removal_reads(struct dctx *d, const char *name, size_t len,
+			 uint64_t addr)
 {
 	uint32_t dblk = (uint32_t)(addr * 8 >> d->g->dirblklog);
 	struct kvfs_dir_free_rec r;
-	struct free_cur fc;
+	struct free_cur fc, hc;
 	struct kv_buf *bp = NULL;
 	int stat, err;
 
@@ -1904,7 +1906,22 @@ static int removal_reads(struct dctx *d, uint64_t addr)
 	r.best = kv_cpu_to_le32(idx_best(bp));
 	r.dblk = kv_cpu_to_le32(dblk);
 	tree_cur(d, &fc.cur, &fc.c, true);
-	return kvfs_btree_lookup(&fc.cur, KVFS_LOOKUP_EQ, &r, &stat);
+	err = kvfs_btree_lookup(&fc.cur, KVFS_LOOKUP_EQ, &r, &stat);
+	if (!err && stat)
+		err = kvfs_btree_delete_reads(&fc.cur);
+	if (!err) {
+		struct kvfs_dir_hash_rec h = {
+			.hash = kv_cpu_to_le32(kvfs_dir_hashname(
+				(const uint8_t *)name, (unsigned)len)),
+			.addr = kv_cpu_to_le32((uint32_t)addr)
+		};
+
+		tree_cur(d, &hc.cur, &hc.c, false);
+		err = kvfs_btree_lookup(&hc.cur, KVFS_LOOKUP_EQ, &h, &stat);
+		if (!err && stat)
+			err = kvfs_btree_delete_reads(&hc.cur);
+	}
+	return err;
 }
 
 int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
@@ -1925,7 +1942,7 @@ int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	else if (!err)
 		err = hash_find(&d, &m, &found);
 	if (!err && found)
-		err = removal_reads(&d, m.addr);
+		err = removal_reads(&d, name, len, m.addr);
 	dctx_done(&d);
 	return err;
 }

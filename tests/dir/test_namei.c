@@ -26,8 +26,10 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "fs/btree/btblock.h"
 #include "fs/data/bmap.h"
 #include "fs/io/blkhdr.h"
+#include "fs/ns/dir.h"
 #include "fs/space/alloc.h"
 #include "fs/space/perag.h"
 #include "fs/inode/icache.h"
@@ -1208,6 +1210,69 @@ static void test_damaged_free_index(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/*
+ * The same with a leaf of the name-hash index damaged: removing a name
+ * from a leaf beside it left that leaf under-full, and the deletion read
+ * the damaged sibling to borrow from or join it after the removal's
+ * first change (the log shut down).  Every name is removed in turn now:
+ * each removal succeeds or is refused, and the log stays up.
+ */
+static void test_damaged_hash_sibling(void)
+{
+	enum { N = 3000 };
+	const struct kvfs_btree_ops *ops = &kvfs_dir_hash_ops;
+	uint64_t root, d, leaf;
+	struct kvfs_dir_head hd;
+	struct kvfs_mount *mp;
+	uint32_t bs;
+	char name[32], junk = 0x5a;
+	int i, fd, refused = 0;
+	void *blk;
+	off_t pos;
+
+	make_fs(64 << 20, 0);
+	mp = mount_fs();
+	root = kvfs_root_ino(mp);
+	d = dir_mkdir(mp, root, "h", &cr);
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "h%d", i);
+		dir_creat(mp, d, name, &cr);
+	}
+	pos = head_pos(mp, d);
+	bs = mp->g.blocksize;
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	/* the root node's second child: a leaf with a sibling each side */
+	blk = malloc(bs);
+	CHECK(blk != NULL);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, &hd, sizeof(hd), pos + KVFS_DIR_DATA_HDR_SIZE),
+		 (ssize_t)sizeof(hd));
+	CHECK_EQ(hd.hash_level, 1);
+	CHECK_EQ(pread(fd, blk, bs, (off_t)kv_le64_to_cpu(hd.hash_root) * bs),
+		 (ssize_t)bs);
+	CHECK(kv_le16_to_cpu(((struct kvfs_btree_block *)blk)->numrecs) > 2);
+	leaf = kv_le64_to_cpu(*kvfs_btree_ptr(blk, ops, bs, 1));
+	CHECK_EQ(pwrite(fd, &junk, 1, (off_t)leaf * bs + 100), 1);
+	close(fd);
+	free(blk);
+
+	mp = mount_fs();
+	for (i = 0; i < N; i++) {
+		int err;
+
+		snprintf(name, sizeof(name), "h%d", i);
+		err = kvfs_unlink(mp, d, name);
+		if (err) {
+			check_refused(mp, err);
+			refused++;
+		}
+	}
+	CHECK(refused > 0 && refused < N);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 int main(void)
 {
 	struct kvfs_mount *mp;
@@ -1229,6 +1294,7 @@ int main(void)
 	test_dir_many_pieces();
 	test_unlink_race();
 	test_damaged_free_index();
+	test_damaged_hash_sibling();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("namei: ok\n");
