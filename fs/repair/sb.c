@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Phase 1, the superblock: the primary verified (or found again from the
- * copies when it is damaged: the first copy on the device whose geometry
- * most of the copies that verify share), then every AG's copy against it.
+ * copies when it is damaged, or when its layout is not the one most of
+ * them share: the first copy on the device whose geometry most of the
+ * copies that verify share), then every AG's copy against it.
  * Direct device I/O: the geometry, and so the buffer cache, exist only after
  * this phase.
  */
@@ -47,6 +48,35 @@ static bool same_geom(const struct kvfs_geom *a, const struct kvfs_geom *b)
 	       !memcmp(a->uuid, b->uuid, KVFS_UUID_SIZE);
 }
 
+/*
+ * Where things are: what a primary that verifies can still have wrong
+ * (a field damaged with its crc right) and the copies outvote.  The name
+ * of the first field that differs, NULL if none.
+ */
+static const char *layout_diff(const struct kvfs_geom *a,
+			       const struct kvfs_geom *b)
+{
+	if (a->blocksize != b->blocksize)
+		return "blocksize";
+	if (a->dblocks != b->dblocks)
+		return "dblocks";
+	if (a->agblocks != b->agblocks)
+		return "agblocks";
+	if (a->agcount != b->agcount)
+		return "agcount";
+	if (a->logstart != b->logstart)
+		return "logstart";
+	if (a->logblocks != b->logblocks)
+		return "logblocks";
+	if (a->inodesize != b->inodesize)
+		return "inodesize";
+	if (a->rootino != b->rootino)
+		return "rootino";
+	if (a->lpfino != b->lpfino)
+		return "lpfino";
+	return NULL;
+}
+
 /* AG agno's copy read and decoded against g's metadata UUID: 0 or error. */
 static int read_copy(struct kv_dev *dev, const struct kvfs_geom *g,
 		     uint32_t agno, uint8_t *blk, struct kvfs_geom *c)
@@ -62,10 +92,11 @@ static int read_copy(struct kv_dev *dev, const struct kvfs_geom *g,
 
 /*
  * Of the copies of AGs 1.. where c puts them, those that verify (*good)
- * and, of these, those sharing c's geometry (the return).
+ * and, of these, those sharing c's geometry (the return; with
+ * layout_only, its layout alone).
  */
 static uint32_t votes(struct kv_dev *dev, const struct kvfs_geom *c,
-		      uint8_t *blk, uint32_t *good)
+		      uint8_t *blk, bool layout_only, uint32_t *good)
 {
 	struct kvfs_geom o;
 	uint32_t n = 0;
@@ -75,7 +106,7 @@ static uint32_t votes(struct kv_dev *dev, const struct kvfs_geom *c,
 		if (read_copy(dev, c, agno, blk, &o))
 			continue;
 		(*good)++;
-		if (same_geom(&o, c))
+		if (layout_only ? !layout_diff(&o, c) : same_geom(&o, c))
 			n++;
 	}
 	return n;
@@ -144,7 +175,7 @@ static int find_copy(struct rp *rp, struct kvfs_geom *g, uint32_t *agnop)
 			if (copy_at(rp->dev, base + off, chunk + off, blk, &c))
 				continue;
 			/* votes() counts this copy too */
-			agree = votes(rp->dev, &c, blk, &good);
+			agree = votes(rp->dev, &c, blk, false, &good);
 			if (2 * agree <= good || agree <= best)
 				continue;
 			best = agree;
@@ -163,6 +194,86 @@ out:
 	kvfree(chunk);
 	kvfree(blk);
 	return err;
+}
+
+/*
+ * A primary that verifies but whose layout the copies outvote
+ * (xfs_repair's verify_set_primary_sb()): of the copies where it puts
+ * them, fewer than half of those that verify share its layout (none
+ * verifying counts so), and the scan of the device finds a layout more
+ * than half of its copies share, another.  With one copy (two AGs) it
+ * is one word against another: the primary's stands.  -ENOENT if not
+ * outvoted; 0 with that copy's geometry in *c and its AG in *agnop.
+ */
+static int outvoted(struct rp *rp, struct kvfs_geom *c, uint32_t *agnop)
+{
+	uint8_t *blk;
+	uint32_t agree, good;
+	int err;
+
+	if (rp->g.agcount < 3)
+		return -ENOENT;
+	blk = kvmalloc(rp->g.blocksize, 0);
+	if (!blk)
+		return -ENOMEM;
+	agree = votes(rp->dev, &rp->g, blk, true, &good);
+	kvfree(blk);
+	if (2 * agree > good)
+		return -ENOENT;
+	err = find_copy(rp, c, agnop);
+	if (!err && !layout_diff(c, &rp->g))
+		err = -ENOENT;
+	return err;
+}
+
+/*
+ * The copy's geometry (its layout, with all that derives from it) with
+ * what is the primary's own: state, features, counters, UUIDs, label.
+ */
+static void take_layout(struct kvfs_geom *g, const struct kvfs_geom *c)
+{
+	struct kvfs_geom p = *g;
+
+	*g = *c;
+	g->state = p.state;
+	g->feat_compat = p.feat_compat;
+	g->feat_ro_compat = p.feat_ro_compat;
+	g->feat_incompat = p.feat_incompat;
+	g->feat_log_incompat = p.feat_log_incompat;
+	g->icount = p.icount;
+	g->ifree = p.ifree;
+	g->fdblocks = p.fdblocks;
+	g->ctime_sec = p.ctime_sec;
+	memcpy(g->uuid, p.uuid, sizeof(g->uuid));
+	memcpy(g->meta_uuid, p.meta_uuid, sizeof(g->meta_uuid));
+	memcpy(g->label, p.label, sizeof(g->label));
+}
+
+/*
+ * A primary its copies outvote (outvoted()) is rebuilt with their layout,
+ * as a damaged one is from a copy; a dry run goes on with that layout.
+ * 0 (also when not outvoted), -EUCLEAN when preen may not fix it, or an
+ * error.
+ */
+static int vote_primary(struct rp *rp)
+{
+	struct kvfs_geom c;
+	uint32_t agno;
+	bool fix;
+	int err = outvoted(rp, &c, &agno);
+
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	rp->sb_bad = true;
+	rp->g.state = KVFS_STATE_DIRTY;
+	fix = rp_problem(rp, false, KVFS_NULLINO, 0,
+			 "primary superblock's %s differs from most copies': "
+			 "rebuilt from the copy in AG %u",
+			 layout_diff(&c, &rp->g), agno);
+	take_layout(&rp->g, &c);
+	if (!fix)
+		return rp->o->dry_run ? 0 : -EUCLEAN;
+	return rp_sb_write(rp);
 }
 
 /* The copies of AGs 1.. against the primary; rewritten when they differ. */
@@ -242,6 +353,11 @@ int rp_phase_sb(struct rp *rp)
 			 */
 			return rp->o->dry_run ? 0 : -EUCLEAN;
 		err = rp_sb_write(rp);
+		if (err)
+			return err;
+	}
+	if (!rp->sb_bad) {
+		err = vote_primary(rp);
 		if (err)
 			return err;
 	}

@@ -42,6 +42,7 @@ LLINK=$(ino_of /sub/long-link)
 [ -n "$SUB" ] && [ -n "$FRAG" ] && [ -n "$XB" ] || die "manifest"
 "$DB" "$T/base" sb >"$T/sb0" || die "sb"
 DBLOCKS=$(sed -n 's/^dblocks = //p' "$T/sb0")
+LOGSTART=$(sed -n 's/^logstart = //p' "$T/sb0")
 first_block() { "$DB" "$1" bmap "$2" | sed -n 's/^extent\[0\] = off [0-9]* block \([0-9]*\) .*/\1/p'; }
 FREE0=$("$DB" "$T/base" btree 0 bno | sed -n 's/^rec\[0\]\.startblock = //p' | head -1)
 FB0=$("$DB" "$T/base" ag 0 | sed -n 's/^freeblks = //p')
@@ -149,9 +150,13 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # /big's name hash index (crc right) naming no entry of its hash, or
 # lost, and one of its free-space index naming a wrong bestfree or no
 # block, or lost: each message names the record and its data block.
+# sb-primary-layout: the primary's log start moved with its crc right
+# (trash-campaign fuzz seed 20012): -y rewrote the copies from it and
+# could not replay the log (exit 4); the copies outvote it now.
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
+"sb-primary-layout|^$|write sb logstart $((LOGSTART + 4))|primary superblock's logstart differs from most copies': rebuilt from the copy in AG 1"
 "agf-header|^$|write agf 1 length 5"
 "agi-header|^$|write -c agi 1 icount 7"
 "bnobt-node|^$|write btree 0 bno 0:0 numrecs 0"
