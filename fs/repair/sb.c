@@ -35,19 +35,6 @@ int rp_sb_write(struct rp *rp)
 	return err;
 }
 
-/* Same geometry: what scrub compares between a copy and the primary. */
-static bool same_geom(const struct kvfs_geom *a, const struct kvfs_geom *b)
-{
-	return a->blocksize == b->blocksize && a->dblocks == b->dblocks &&
-	       a->agblocks == b->agblocks && a->agcount == b->agcount &&
-	       a->logstart == b->logstart && a->logblocks == b->logblocks &&
-	       a->inodesize == b->inodesize && a->rootino == b->rootino &&
-	       a->lpfino == b->lpfino && a->feat_incompat == b->feat_incompat &&
-	       a->feat_ro_compat == b->feat_ro_compat &&
-	       a->feat_compat == b->feat_compat &&
-	       !memcmp(a->uuid, b->uuid, KVFS_UUID_SIZE);
-}
-
 /*
  * Where things are: what a primary that verifies can still have wrong
  * (a field damaged with its crc right) and the copies outvote.  The name
@@ -75,6 +62,18 @@ static const char *layout_diff(const struct kvfs_geom *a,
 	if (a->lpfino != b->lpfino)
 		return "lpfino";
 	return NULL;
+}
+
+/*
+ * Same geometry: what scrub compares between a copy and the primary (the
+ * layout, the features and the UUID).
+ */
+static bool same_geom(const struct kvfs_geom *a, const struct kvfs_geom *b)
+{
+	return !layout_diff(a, b) && a->feat_incompat == b->feat_incompat &&
+	       a->feat_ro_compat == b->feat_ro_compat &&
+	       a->feat_compat == b->feat_compat &&
+	       !memcmp(a->uuid, b->uuid, KVFS_UUID_SIZE);
 }
 
 /* AG agno's copy read and decoded against g's metadata UUID: 0 or error. */
