@@ -33,6 +33,7 @@ static const char *const tag_names[KVJ_ERRTAG_NR] = {
 	[KVJ_ERRTAG_CONV_NODEFER] = "conv_nodefer",
 	[KVJ_ERRTAG_DIR_SPACE_SMALL] = "dir_space_small",
 	[KVJ_ERRTAG_FUSE_WRITE_DELAY] = "fuse_write_delay",
+	[KVJ_ERRTAG_PUSH_SORT_NOMEM] = "push_sort_nomem",
 };
 
 struct tag {

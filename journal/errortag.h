@@ -130,6 +130,11 @@ enum kvj_errtag {
 	 * (fs/fuse/ops.c): a request held while the kernel waits for it.
 	 */
 	KVJ_ERRTAG_FUSE_WRITE_DELAY,
+	/*
+	 * A push finds no memory for the array it sorts its entries into
+	 * (journal/push.c): it sorts and walks their list instead.
+	 */
+	KVJ_ERRTAG_PUSH_SORT_NOMEM,
 	KVJ_ERRTAG_NR,
 };
 

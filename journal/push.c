@@ -19,6 +19,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "journal/crc32c.h"
+#include "journal/errortag.h"
 #include "journal/log_priv.h"
 
 /* Merge two lists sorted by commit order. */
@@ -64,50 +65,152 @@ static struct kvj_cil_ent *ent_sort(struct kvj_cil_ent *list)
 }
 
 /*
- * The same stable sort by commit order in four passes over the list, when
- * memory allows without waiting (else NULL): a context's orders are
- * dense, one per commit, so a count per order places every entry, where
- * the merge sort walks the whole list some log2(n) times, missing the
- * cache on each of tens of thousands of entries.
+ * A checkpoint's entries in commit order.  Each entry is a cache miss
+ * (tens of thousands of them, last written by the committing threads) and
+ * a push visits each several times: held in an array, a visit prefetches
+ * the entries ahead of it instead of waiting on one next pointer at a
+ * time.  When memory for the array is short, the list, sorted by the
+ * merge sort, is walked instead.
  */
-static struct kvj_cil_ent *ent_sort_dense(struct kvj_cil_ent *list)
-{
-	struct kvj_cil_ent *e, **out;
-	uint64_t lo = UINT64_MAX, hi = 0, range, nr = 0, i;
-	uint32_t *pos;
-	unsigned nofail;
+struct ckpt_ents {
+	struct kvj_cil_ent **v; /* NULL: walk list */
+	struct kvj_cil_ent *list;
+	uint32_t n; /* entries */
+	uint32_t nr; /* entries with a delta: the stream's items */
+	uint64_t ulen; /* the uncompressed stream's length */
+};
 
-	for (e = list; e; e = e->next) {
-		lo = e->order < lo ? e->order : lo;
-		hi = e->order > hi ? e->order : hi;
-		nr++;
-	}
-	range = hi - lo + 1;
-	/* a context of few entries over many commits: not worth it */
-	if (!nr || range > 4 * nr)
+/* how far ahead a walk prefetches an entry; its item half as far */
+#define ENTS_AHEAD 16
+
+/* The i-th entry (prev: the one before it), NULL past the last. */
+static inline struct kvj_cil_ent *ents_at(const struct ckpt_ents *c, uint32_t i,
+					  struct kvj_cil_ent *prev)
+{
+	if (!c->v)
+		return i ? prev->next : c->list;
+	if (i >= c->n)
 		return NULL;
+	if (i + ENTS_AHEAD < c->n)
+		__builtin_prefetch(c->v[i + ENTS_AHEAD]);
+	if (i + ENTS_AHEAD / 2 < c->n)
+		__builtin_prefetch(c->v[i + ENTS_AHEAD / 2]->lip);
+	return c->v[i];
+}
+
+#define ents_for_each(c, e, i)                          \
+	for ((i) = 0, (e) = ents_at((c), 0, NULL); (e); \
+	     (e) = ents_at((c), ++(i), (e)))
+
+static void ents_count(struct ckpt_ents *c, const struct kvj_cil_ent *e)
+{
+	if (e->len) {
+		c->nr++;
+		c->ulen += sizeof(struct kvj_item_hdr) + ((e->len + 7) & ~7u);
+	}
+}
+
+struct ent_key {
+	struct kvj_cil_ent *e;
+	uint64_t order;
+	uint64_t pos; /* in the lists' concatenation: the sort is stable */
+};
+
+static int ent_key_cmp(const void *a, const void *b)
+{
+	const struct ent_key *x = a, *y = b;
+
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * The array of the nl lists' n entries in commit order (a stable sort of
+ * their concatenation), when memory allows without waiting: false
+ * otherwise, the lists untouched.  The lists are walked side by side, so
+ * that their misses overlap; then only the array is read.  A context's
+ * orders are dense, one per commit, so a count per order places every
+ * entry; a context of few entries over many commits is sorted by
+ * comparison.
+ */
+static bool ents_sort_array(struct ckpt_ents *c, struct kvj_cil_ent **heads,
+			    const uint32_t *counts, unsigned nl, uint64_t n)
+{
+	struct kvj_cil_ent *cur[KVJ_MAX_PCP], **v;
+	uint64_t at[KVJ_MAX_PCP], end[KVJ_MAX_PCP];
+	uint64_t lo = UINT64_MAX, hi = 0, range, k, base = 0;
+	struct ent_key *keys;
+	uint32_t *pos = NULL;
+	unsigned nofail, l, live = 0;
+
+	if (!n || n > UINT32_MAX || kvj_errtag(KVJ_ERRTAG_PUSH_SORT_NOMEM))
+		return false;
 	nofail = kv_nofail_save();
 	kv_nofail_restore(0);
-	pos = kvcalloc(range + 1, sizeof(*pos), KV_NOWARN);
-	out = pos ? kvmalloc(sizeof(*out) * nr, KV_NOWARN) : NULL;
+	keys = kvmalloc(sizeof(*keys) * n, KV_NOWARN);
+	v = keys ? kvmalloc(sizeof(*v) * n, KV_NOWARN) : NULL;
 	kv_nofail_restore(nofail);
-	if (!out) {
-		kvfree(pos);
-		return NULL;
+	if (!v)
+		goto fail;
+	for (l = 0; l < nl; l++) {
+		cur[l] = heads[l];
+		at[l] = base;
+		base += counts[l];
+		end[l] = base;
+		live += !!cur[l];
 	}
-	for (e = list; e; e = e->next)
-		pos[e->order - lo + 1]++;
-	for (i = 1; i <= range; i++)
-		pos[i] += pos[i - 1];
-	for (e = list; e; e = e->next)
-		out[pos[e->order - lo]++] = e;
-	for (i = 0; i + 1 < nr; i++)
-		out[i]->next = out[i + 1];
-	out[nr - 1]->next = NULL;
-	list = out[0];
-	kvfree(out);
-	kvfree(pos);
-	return list;
+	while (live) {
+		for (l = 0; l < nl; l++) {
+			struct kvj_cil_ent *e = cur[l];
+
+			if (!e)
+				continue;
+			/* more entries than counted: a bug; the list sorts */
+			if (at[l] == end[l])
+				goto fail;
+			keys[at[l]] = (struct ent_key){ e, e->order, at[l] };
+			at[l]++;
+			lo = e->order < lo ? e->order : lo;
+			hi = e->order > hi ? e->order : hi;
+			ents_count(c, e);
+			cur[l] = e->next;
+			live -= !cur[l];
+		}
+	}
+	for (l = 0; l < nl; l++)
+		if (at[l] != end[l])
+			goto fail;
+	range = hi - lo + 1;
+	if (range <= 4 * n) {
+		nofail = kv_nofail_save();
+		kv_nofail_restore(0);
+		pos = kvcalloc(range + 1, sizeof(*pos), KV_NOWARN);
+		kv_nofail_restore(nofail);
+	}
+	if (pos) {
+		for (k = 0; k < n; k++)
+			pos[keys[k].order - lo + 1]++;
+		for (k = 1; k <= range; k++)
+			pos[k] += pos[k - 1];
+		for (k = 0; k < n; k++)
+			v[pos[keys[k].order - lo]++] = keys[k].e;
+		kvfree(pos);
+	} else {
+		qsort(keys, n, sizeof(*keys), ent_key_cmp);
+		for (k = 0; k < n; k++)
+			v[k] = keys[k].e;
+	}
+	kvfree(keys);
+	c->v = v;
+	c->n = (uint32_t)n;
+	return true;
+fail:
+	c->nr = 0;
+	c->ulen = sizeof(struct kvj_ckpt_hdr);
+	kvfree(v);
+	kvfree(keys);
+	return false;
 }
 
 static bool cil_ctx_empty(struct kvj_cil *cil, unsigned idx)
@@ -226,13 +329,15 @@ static int push_make_room(struct kvj_log *log, uint64_t bytes)
 }
 
 /* Detach the switched-out context's entries, sorted in commit order. */
-static struct kvj_cil_ent *cil_collect(struct kvj_log *log, unsigned idx,
-				       uint32_t *nrp, uint64_t *chargedp)
+static void cil_collect(struct kvj_log *log, unsigned idx, struct ckpt_ents *c,
+			uint64_t *chargedp)
 {
 	struct kvj_cil *cil = &log->cil;
-	struct kvj_cil_ent *list = NULL, **tail = &list, *sorted;
+	struct kvj_cil_ent *heads[KVJ_MAX_PCP], **tails[KVJ_MAX_PCP];
+	struct kvj_cil_ent *list = NULL, **tail = &list, *e;
+	uint32_t counts[KVJ_MAX_PCP];
 	uint64_t nr = 0, charged = 0;
-	unsigned i;
+	unsigned i, nl = 0;
 
 	for (i = 0; i < cil->nr_pcp; i++) {
 		struct kvj_cil_pcp *pcp = &cil->pcp[i];
@@ -240,8 +345,9 @@ static struct kvj_cil_ent *cil_collect(struct kvj_log *log, unsigned idx,
 		nr += pcp->nr[idx];
 		charged += pcp->space[idx];
 		if (pcp->head[idx]) {
-			*tail = pcp->head[idx];
-			tail = pcp->tail[idx];
+			heads[nl] = pcp->head[idx];
+			tails[nl] = pcp->tail[idx];
+			counts[nl++] = pcp->nr[idx];
 		}
 		pcp->head[idx] = NULL;
 		pcp->tail[idx] = &pcp->head[idx];
@@ -252,10 +358,20 @@ static struct kvj_cil_ent *cil_collect(struct kvj_log *log, unsigned idx,
 	}
 	atomic_store(&cil->space[idx], 0);
 	atomic_store(&cil->mem[idx], 0);
-	*nrp = (uint32_t)nr;
 	*chargedp = charged;
-	sorted = ent_sort_dense(list);
-	return sorted ? sorted : ent_sort(list);
+	memset(c, 0, sizeof(*c));
+	c->ulen = sizeof(struct kvj_ckpt_hdr);
+	if (ents_sort_array(c, heads, counts, nl, nr))
+		return;
+	for (i = 0; i < nl; i++) {
+		*tail = heads[i];
+		tail = tails[i];
+	}
+	c->list = ent_sort(list);
+	for (e = c->list; e; e = e->next) {
+		ents_count(c, e);
+		c->n++;
+	}
 }
 
 /*
@@ -387,17 +503,18 @@ static void out_emit(struct ckpt_out *o, const void *p, size_t n)
 }
 
 /* The checkpoint's header and items, in commit order: its stream. */
-static void emit_stream(struct ckpt_out *o, struct kvj_cil_ent *list,
-			uint32_t nr)
+static void emit_stream(struct ckpt_out *o, const struct ckpt_ents *c)
 {
 	struct kvj_ckpt_hdr ch = { 0 };
 	struct kvj_cil_ent *e;
+	uint32_t i;
 
 	ch.magic = kvj_cpu_to_le32(KVJ_CKPT_MAGIC);
-	ch.nr_items = kvj_cpu_to_le32(nr);
+	ch.nr_items = kvj_cpu_to_le32(c->nr);
 	ch.seq = kvj_cpu_to_le64(o->seq);
 	out_emit(o, &ch, sizeof(ch));
-	for (e = list; e; e = e->next) {
+	ents_for_each(c, e, i)
+	{
 		struct kvj_item_hdr ih = { 0 };
 		uint32_t pad = ((e->len + 7) & ~7u) - e->len;
 
@@ -410,18 +527,6 @@ static void emit_stream(struct ckpt_out *o, struct kvj_cil_ent *list,
 		out_emit(o, e->buf, e->len);
 		out_emit(o, NULL, pad);
 	}
-}
-
-static uint64_t stream_len(struct kvj_cil_ent *list)
-{
-	uint64_t ulen = sizeof(struct kvj_ckpt_hdr);
-	struct kvj_cil_ent *e;
-
-	for (e = list; e; e = e->next)
-		if (e->len)
-			ulen += sizeof(struct kvj_item_hdr) +
-				((e->len + 7) & ~7u);
-	return ulen;
 }
 
 /*
@@ -478,28 +583,29 @@ static void zin_put(struct ckpt_zin *zi, const void *p, size_t n)
  * it does not shrink.  Its allocations (zstd's included) may fail even
  * when the push runs for a caller inside a NOFAIL scope.
  */
-static uint8_t *ckpt_compress(struct kvj_log *log, struct kvj_cil_ent *list,
-			      uint32_t nr, uint64_t seq, uint64_t ulen,
-			      uint64_t *slenp)
+static uint8_t *ckpt_compress(struct kvj_log *log, const struct ckpt_ents *c,
+			      uint64_t seq, uint64_t *slenp)
 {
 	struct ckpt_zin zi = { .z = log->zstd, .stage = log->rec_buf };
 	struct kvj_ckpt_hdr ch = { 0 };
 	struct kvj_cil_ent *e;
 	unsigned nofail = kv_nofail_save();
+	uint32_t i;
 
 	kv_nofail_restore(0);
 	/* a stream that does not shrink is written as it is */
-	zi.cap = ulen;
+	zi.cap = c->ulen;
 	zi.dst = kvmalloc(zi.cap, KV_NOWARN);
 	if (!zi.dst) {
 		kv_nofail_restore(nofail);
 		return NULL;
 	}
 	ch.magic = kvj_cpu_to_le32(KVJ_CKPT_MAGIC);
-	ch.nr_items = kvj_cpu_to_le32(nr);
+	ch.nr_items = kvj_cpu_to_le32(c->nr);
 	ch.seq = kvj_cpu_to_le64(seq);
 	zin_put(&zi, &ch, sizeof(ch));
-	for (e = list; e; e = e->next) {
+	ents_for_each(c, e, i)
+	{
 		struct kvj_item_hdr ih = { 0 };
 
 		if (!e->len)
@@ -512,7 +618,7 @@ static uint8_t *ckpt_compress(struct kvj_log *log, struct kvj_cil_ent *list,
 	}
 	zin_feed(&zi);
 	kv_nofail_restore(nofail);
-	if (zi.err || zi.pos >= ulen) {
+	if (zi.err || zi.pos >= c->ulen) {
 		kvfree(zi.dst);
 		return NULL;
 	}
@@ -521,13 +627,15 @@ static uint8_t *ckpt_compress(struct kvj_log *log, struct kvj_cil_ent *list,
 }
 
 /* The checkpoint is durable: AIL insertion, head and tail, unpin. */
-static void ckpt_done(struct kvj_log *log, struct kvj_cil_ent *list,
+static void ckpt_done(struct kvj_log *log, const struct ckpt_ents *c,
 		      const struct ckpt_out *o, uint64_t seq)
 {
 	struct kvj_cil_ent *e, *next;
+	uint32_t i;
 
 	kv_mutex_lock(&log->ail.lock);
-	for (e = list; e; e = e->next) {
+	ents_for_each(c, e, i)
+	{
 		struct kvj_item *lip = e->lip;
 		bool to_ail = true;
 
@@ -547,10 +655,10 @@ static void ckpt_done(struct kvj_log *log, struct kvj_cil_ent *list,
 	kv_mutex_unlock(&log->lock);
 	kv_mutex_unlock(&log->ail.lock);
 
-	for (e = list; e; e = next) {
+	for (i = 0, e = ents_at(c, 0, NULL); e; e = next) {
 		struct kvj_item *lip = e->lip;
 
-		next = e->next;
+		next = ents_at(c, ++i, e);
 		kvj_cil_ent_free(e);
 		atomic_fetch_sub(&lip->pin, 1);
 		if (lip->ops->unpin)
@@ -565,8 +673,8 @@ static void ckpt_done(struct kvj_log *log, struct kvj_cil_ent *list,
  * record, which recovery ignores and the next attempt overwrites.
  */
 static int ckpt_try(struct kvj_log *log, struct ckpt_out *o,
-		    struct kvj_cil_ent *list, uint32_t nr, const uint8_t *cbuf,
-		    uint64_t slen, uint64_t ulen, bool for_force)
+		    const struct ckpt_ents *c, const uint8_t *cbuf,
+		    uint64_t slen, bool for_force)
 {
 	struct kvj_rec_hdr *h;
 	unsigned comp = cbuf ? KVJ_COMP_ZSTD : KVJ_COMP_NONE;
@@ -595,7 +703,7 @@ static int ckpt_try(struct kvj_log *log, struct ckpt_out *o,
 	if (cbuf)
 		out_emit(o, cbuf, slen);
 	else
-		emit_stream(o, list, nr);
+		emit_stream(o, c);
 	if (o->plen)
 		out_close_part(o);
 	h = (struct kvj_rec_hdr *)(o->buf + o->used);
@@ -609,10 +717,10 @@ static int ckpt_try(struct kvj_log *log, struct ckpt_out *o,
 	h->data_crc = kvj_cpu_to_le32(kv_crc32c(0, NULL, 0));
 	h->ckpt_lsn = kvj_cpu_to_le64(o->ckpt_lsn);
 	h->stream_len = kvj_cpu_to_le64(slen);
-	h->ulen = kvj_cpu_to_le64(ulen);
+	h->ulen = kvj_cpu_to_le64(c->ulen);
 	h->comp = kvj_cpu_to_le32(comp);
 	h->stream_crc = kvj_cpu_to_le32(o->stream_crc);
-	h->nr_items = kvj_cpu_to_le32(nr);
+	h->nr_items = kvj_cpu_to_le32(c->nr);
 	h->nr_parts = kvj_cpu_to_le32(o->nparts);
 	kvj_rec_hdr_seal(h);
 	o->used += KVJ_BB_SIZE;
@@ -649,21 +757,19 @@ static void ckpt_backoff(struct kvj_log *log, unsigned tries)
 	usleep(1000u << shift);
 }
 
-static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
-		      uint32_t nr, uint64_t seq, bool for_force)
+static int ckpt_write(struct kvj_log *log, const struct ckpt_ents *c,
+		      uint64_t seq, bool for_force)
 {
 	struct ckpt_out o = { .seq = seq };
+	uint64_t ulen = c->ulen, slen = c->ulen;
 	uint8_t *cbuf = NULL;
-	uint64_t ulen, slen;
 	unsigned tries;
 	int err;
 
-	ulen = stream_len(list);
-	slen = ulen;
 	if (!log->p.no_compress)
-		cbuf = ckpt_compress(log, list, nr, seq, ulen, &slen);
+		cbuf = ckpt_compress(log, c, seq, &slen);
 	for (tries = 0;; tries++) {
-		err = ckpt_try(log, &o, list, nr, cbuf, slen, ulen, for_force);
+		err = ckpt_try(log, &o, c, cbuf, slen, for_force);
 		if (!err || !kvj_io_transient(err) || kvj_log_is_shutdown(log))
 			break;
 		ckpt_backoff(log, tries);
@@ -677,7 +783,7 @@ static int ckpt_write(struct kvj_log *log, struct kvj_cil_ent *list,
 	log->st_ulen += ulen;
 	log->st_len += slen;
 	kvj_cil_tune(log, ulen, slen);
-	ckpt_done(log, list, &o, seq);
+	ckpt_done(log, c, &o, seq);
 out:
 	kvfree(cbuf);
 	return err;
@@ -686,9 +792,10 @@ out:
 int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 {
 	struct kvj_cil *cil = &log->cil;
-	struct kvj_cil_ent *list, *e, *next;
+	struct kvj_cil_ent *e, *next;
+	struct ckpt_ents c;
 	uint64_t cur, charged, n = 0;
-	uint32_t nr;
+	uint32_t i;
 	/* a force from an fsync: reclaim must not force the log it pushes */
 	unsigned nofs = kv_nofs_save();
 	int err = 0;
@@ -715,20 +822,19 @@ int kvj_cil_push(struct kvj_log *log, uint64_t seq, bool for_force)
 	atomic_store_explicit(&cil->seq, cur + 1, memory_order_release);
 	urcu_memb_synchronize_rcu();
 
-	list = cil_collect(log, cur & 1, &nr, &charged);
 	/* ordered items (an empty delta) enter the AIL but not the stream */
-	for (e = list; e; e = e->next)
-		nr -= !e->len;
+	cil_collect(log, cur & 1, &c, &charged);
 	if (for_force)
 		log->st_force_writes++;
-	err = ckpt_write(log, list, nr, cur, for_force);
+	err = ckpt_write(log, &c, cur, for_force);
 	if (err) {
 		/* shut down: the entries die with the context */
-		for (e = list; e; e = next) {
-			next = e->next;
+		for (i = 0, e = ents_at(&c, 0, NULL); e; e = next) {
+			next = ents_at(&c, ++i, e);
 			kvj_cil_ent_abort(e);
 		}
 	}
+	kvfree(c.v);
 	kvj_grant_release(log, charged);
 out:
 	if (n)

@@ -11,6 +11,7 @@
  * item type here appends bytes to its delta and, on a relog, formats only
  * the bytes appended since.
  */
+#include "journal/errortag.h"
 #include "tests/journal/jt.h"
 
 #define LOGB (4 * 1024 * 1024)
@@ -224,8 +225,10 @@ static void test_stream_pieces(void)
 /*
  * Items committed 0, 1, ..., 7, then 0, 2, 4 and 6 relogged: the stream
  * holds 1, 3, 5, 7, 0, 2, 4, 6.  Over a context of a few commits (the
- * push's counting sort), and with 7 relogged 64 times before the second
- * round, over one of a few entries among many commits (its merge sort).
+ * push's count per order), and with 7 relogged 64 times before the second
+ * round, over one of a few entries among many commits (its comparison
+ * sort); both again with no memory for the push's array (the merge sort
+ * of its list).
  */
 static void test_stream_order(void)
 {
@@ -235,18 +238,26 @@ static void test_stream_order(void)
 	unsigned i, pass;
 	uint64_t seq = 0;
 
-	for (pass = 0; pass < 2; pass++) {
+	for (pass = 0; pass < 4; pass++) {
+		bool nomem = pass >= 2;
+
 		jt_create(&t, "order", 1, LOGB);
 		jt_dev_open(&t);
 		memset(apps, 0, sizeof(apps));
 		CHECK(app_open(&t, &log) == 0);
 		for (i = 0; i < 8; i++)
 			app_append(log, i, 16, false);
-		for (i = 0; i < 64 * pass; i++)
+		for (i = 0; i < 64 * (pass & 1); i++)
 			app_append(log, 7, 16, false);
 		for (i = 0; i < 8; i += 2)
 			seq = app_append(log, i, 16, false);
+		if (nomem)
+			CHECK(kvj_errtag_set(KVJ_ERRTAG_PUSH_SORT_NOMEM, 0, 1,
+					     0) == 0);
 		app_crash_check(&t, log, seq, 8, false);
+		CHECK(!nomem ||
+		      kvj_errtag_hits(KVJ_ERRTAG_PUSH_SORT_NOMEM) == 1);
+		kvj_errtag_clear_all();
 		CHECK_EQ(nr_replay_order, 8);
 		for (i = 0; i < 8; i++)
 			CHECK_EQ(replay_order[i], want[i]);
