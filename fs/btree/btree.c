@@ -1055,26 +1055,128 @@ static int delrec(struct kvfs_btree_cur *cur, unsigned level, int *more)
 	return err;
 }
 
-int kvfs_btree_delete_reads(struct kvfs_btree_cur *cur)
+/* Read n blocks along bp's sibling links, rightwards (dir > 0) or left. */
+static int read_chain(struct kvfs_btree_cur *cur, struct kv_buf *bp,
+		      unsigned level, int dir, unsigned n)
+{
+	while (n--) {
+		uint64_t fsb = dir > 0 ? rsib(bp) : lsib(bp);
+		int err;
+
+		if (fsb == KVFS_NULLBLOCK)
+			return 0;
+		err = read_block(cur, fsb, level, &bp);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int kvfs_btree_insert_reads(struct kvfs_btree_cur *cur)
 {
 	unsigned level;
 
 	/* the blocks read stay joined to the transaction: nothing to drop */
 	if (!cur->tp)
 		return -EINVAL;
-	/* a level left under-full (delrec()'s test) reaches its siblings */
+	/* a full block shifts to a sibling or splits, relinking its right */
 	for (level = 0; level + 1 < cur->nlevels; level++) {
-		struct kv_buf *bp = cur->bp[level], *rbp, *lbp, *xbp;
-		unsigned min = kvfs_btree_cur_maxrecs(cur, level) / 2;
+		struct kv_buf *bp = cur->bp[level], *sbp;
 		int err;
 
-		if (!bp || nrecs(bp) > min)
+		if (!bp || nrecs(bp) < kvfs_btree_cur_maxrecs(cur, level))
+			return 0;
+		err = sibling(cur, level, 1, &sbp);
+		if (!err)
+			err = sibling(cur, level, -1, &sbp);
+		if (!err)
+			err = read_chain(cur, bp, level, 1, 1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * The blocks kvfs_btree_increment() reads from the cursor's last record
+ * of a leaf: the path to the next leaf, below the level it climbs to.
+ */
+static int next_leaf_reads(struct kvfs_btree_cur *cur)
+{
+	struct kv_buf *bp;
+	unsigned l, i;
+	int err;
+
+	if (cur->ptr[0] + 1 < (int)nrecs(cur->bp[0]))
+		return 0;
+	for (l = 1; l < cur->nlevels; l++)
+		if (cur->ptr[l] + 1 < (int)nrecs(cur->bp[l]))
+			break;
+	if (l == cur->nlevels)
+		return 0;
+	bp = cur->bp[l];
+	for (i = (unsigned)cur->ptr[l] + 1; l > 0; l--, i = 0) {
+		err = read_block(cur, child_at(cur, bp, i), l - 1, &bp);
+		if (err)
+			return err;
+		if (!nrecs(bp))
+			return corrupt(cur, bp->b_blkno,
+				       "empty block below the root");
+	}
+	return 0;
+}
+
+int kvfs_btree_delete_reads(struct kvfs_btree_cur *cur,
+			    const struct kvfs_btree_cur *ins)
+{
+	bool reach = ins != NULL;
+	unsigned level;
+	int err;
+
+	if (!cur->tp || !cur->bp[0])
+		return -EINVAL;
+	/* the cursor moves on to the next record, maybe the next leaf's */
+	err = next_leaf_reads(cur);
+	if (err)
+		return err;
+	for (level = 0; level + 1 < cur->nlevels; level++) {
+		struct kv_buf *bp = cur->bp[level], *rbp, *lbp;
+		unsigned max = kvfs_btree_cur_maxrecs(cur, level);
+		bool moved;
+
+		if (!bp)
+			return 0;
+		/*
+		 * ins's full blocks, from its leaf up, split or pass entries
+		 * on: the record may then sit one block over, in a block
+		 * left half full, whose siblings reach one block further.
+		 */
+		reach = reach && level + 1 < ins->nlevels && ins->bp[level] &&
+			nrecs(ins->bp[level]) >= max;
+		moved = reach && ins->bp[level]->b_blkno == bp->b_blkno;
+		/* a level left under-full (delrec()'s test) reaches siblings */
+		if (!moved && nrecs(bp) > max / 2)
 			return 0;
 		err = sibling(cur, level, 1, &rbp);
 		if (!err)
 			err = sibling(cur, level, -1, &lbp);
-		if (!err && rbp && rsib(rbp) != KVFS_NULLBLOCK)
-			err = read_block(cur, rsib(rbp), level, &xbp);
+		if (err)
+			return err;
+		/*
+		 * A join relinks the block right of the one it frees, under
+		 * another parent too; after ins, the blocks' parents and
+		 * counts may have changed: their neighbours along the links.
+		 */
+		if (ins) {
+			err = read_chain(cur, bp, level, 1, moved ? 3 : 2);
+			if (!err)
+				err = read_chain(cur, bp, level, -1,
+						 moved ? 2 : 1);
+		} else if (!rbp) {
+			err = read_chain(cur, bp, level, 1, 1);
+		} else if (nrecs(rbp) + nrecs(bp) <= max + 1) {
+			err = read_chain(cur, rbp, level, 1, 1);
+		}
 		if (err)
 			return err;
 	}

@@ -203,13 +203,24 @@ int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec);
  */
 int kvfs_btree_delete(struct kvfs_btree_cur *cur, int *stat);
 /*
- * Read, in the cursor's transaction, the blocks a kvfs_btree_delete() at
- * the cursor may read besides its path (the siblings an under-full block
- * borrows from or joins, the block whose left pointer a join relinks), so
- * that a caller can meet their damage before its first change.  -EINVAL
- * for a cursor without a transaction.
+ * Read, in the cursor's transaction, the blocks a kvfs_btree_insert() of
+ * the key the cursor was positioned on (kvfs_btree_lookup()) may read
+ * besides its path (the siblings a full block passes entries to, the
+ * block right of one that splits), so that a caller can meet their
+ * damage before its first change.  -EINVAL for a cursor without a
+ * transaction.
  */
-int kvfs_btree_delete_reads(struct kvfs_btree_cur *cur);
+int kvfs_btree_insert_reads(struct kvfs_btree_cur *cur);
+/*
+ * The same for a kvfs_btree_delete() at the cursor (the siblings an
+ * under-full block borrows from or joins, the block whose left pointer a
+ * join relinks, the next leaf where the cursor goes on to the record
+ * that followed).  ins: NULL, or a cursor of the same tree positioned as
+ * for kvfs_btree_insert_reads() on a record inserted before the deletion
+ * (which may move the record to be deleted and its neighbours).
+ */
+int kvfs_btree_delete_reads(struct kvfs_btree_cur *cur,
+			    const struct kvfs_btree_cur *ins);
 /*
  * Replace the record under the cursor by rec, whose key must keep the
  * order with both neighbours (-EINVAL within the leaf); the parents' keys

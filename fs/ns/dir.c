@@ -1604,24 +1604,68 @@ static bool sf_fits(struct kvfs_inode *dp, size_t len, uint32_t *cookie)
 }
 
 /*
- * Where a name of len bytes goes, read before the caller's first change
- * (its inode's allocation), where block_createname() would be too late:
- * the free-space index's path and the data block it picks are verified
- * (damage met with the transaction dirty shut the log down), and a
- * directory whose data space reached its end takes a name only into a
- * hole or a block with room.
+ * The blocks the insertion of name's hash record reads, read; *hc left
+ * on where it goes.  Its address is not known before the entry is
+ * placed: (hash, 0) finds the leaf, unless records of the same hash (or
+ * the leaf's end) follow, where a larger address may go one leaf on and
+ * hash_find() (a create not known absent) reads the next leaf.
  */
-static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len)
+static int hash_ins_reads(struct dctx *d, const char *name, size_t len,
+			  struct free_cur *hc)
+{
+	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
+	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash) };
+	const struct kvfs_dir_hash_rec *r;
+	struct kvfs_btree_block *bb;
+	struct kv_buf *bp = NULL;
+	struct free_cur last;
+	int stat, err;
+
+	tree_cur(d, &hc->cur, &hc->c, false);
+	err = kvfs_btree_lookup(&hc->cur, KVFS_LOOKUP_EQ, &h, &stat);
+	if (!err)
+		err = kvfs_btree_insert_reads(&hc->cur);
+	if (err)
+		return err;
+	bb = hc->cur.bp[0]->b_addr;
+	r = kvfs_btree_rec(bb, &kvfs_dir_hash_ops, (unsigned)hc->cur.ptr[0]);
+	if (hc->cur.ptr[0] < kv_le16_to_cpu(bb->numrecs) &&
+	    kv_le32_to_cpu(r->hash) != hash)
+		return 0;
+	if (kv_le64_to_cpu(bb->rightsib) != KVFS_NULLBLOCK) {
+		err = read_tree_blk(d, kv_le64_to_cpu(bb->rightsib), 0, true,
+				    &bp);
+		if (err)
+			return err;
+	}
+	h.addr = kv_cpu_to_le32(UINT32_MAX);
+	tree_cur(d, &last.cur, &last.c, false);
+	err = kvfs_btree_lookup(&last.cur, KVFS_LOOKUP_EQ, &h, &stat);
+	return err ? err : kvfs_btree_insert_reads(&last.cur);
+}
+
+/*
+ * Where a name goes, read before the caller's first change (its inode's
+ * allocation), where block_createname() would be too late: the
+ * free-space index's path, the data block it picks and the blocks the
+ * name-hash record's insertion reads are verified (damage met with the
+ * transaction dirty shut the log down), and a directory whose data space
+ * reached its end takes a name only into a hole or a block with room.
+ */
+static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		      const char *name, size_t len)
 {
 	uint32_t max = dir_max_dblks(&tp->mp->g), hole, dblk;
+	struct free_cur fc, hc;
 	struct kv_buf *bp = NULL;
-	struct free_cur fc;
 	struct dctx d;
 	bool found;
 	int err;
 
 	dctx_init(&d, tp, dp);
 	err = read_head(&d);
+	if (!err)
+		err = hash_ins_reads(&d, name, len, &hc);
 	if (!err)
 		err = free_find(&d, &fc, KVFS_DIR_DATA_ENTSIZE(len), &dblk,
 				&found);
@@ -1637,8 +1681,8 @@ static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len)
 	return err;
 }
 
-int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
-		      uint32_t extra)
+int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		      const char *name, size_t len, uint32_t extra)
 {
 	const struct kvfs_geom *g = &tp->mp->g;
 	uint32_t cookie, minlen = 1, total = extra;
@@ -1655,7 +1699,7 @@ int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
 		minlen = g->dirblksize >> g->blocklog;
 		total += (uint32_t)tp->mp->resv.dirop.blocks;
 		if (dp->i_dformat != KVFS_DFORK_INLINE) {
-			err = space_left(tp, dp, len);
+			err = space_left(tp, dp, name, len);
 			if (err)
 				return err;
 		}
@@ -1889,14 +1933,15 @@ int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
 /*
  * The blocks block_removename() changes for name's entry at addr, read:
  * its data block, and in both indexes the path to its record and the
- * blocks the record's deletion may join or borrow from.
+ * blocks the record's deletion may join or borrow from, after the
+ * insertion of first's hash record when first is given.
  */
 static int removal_reads(struct dctx *d, const char *name, size_t len,
-			 uint64_t addr)
+			 uint64_t addr, const char *first, size_t flen)
 {
 	uint32_t dblk = (uint32_t)(addr * 8 >> d->g->dirblklog);
+	struct free_cur fc, hc, ic;
 	struct kvfs_dir_free_rec r;
-	struct free_cur fc, hc;
 	struct kv_buf *bp = NULL;
 	int stat, err;
 
@@ -1908,7 +1953,9 @@ static int removal_reads(struct dctx *d, const char *name, size_t len,
 	tree_cur(d, &fc.cur, &fc.c, true);
 	err = kvfs_btree_lookup(&fc.cur, KVFS_LOOKUP_EQ, &r, &stat);
 	if (!err && stat)
-		err = kvfs_btree_delete_reads(&fc.cur);
+		err = kvfs_btree_delete_reads(&fc.cur, NULL);
+	if (!err && first)
+		err = hash_ins_reads(d, first, flen, &ic);
 	if (!err) {
 		struct kvfs_dir_hash_rec h = {
 			.hash = kv_cpu_to_le32(kvfs_dir_hashname(
@@ -1919,14 +1966,16 @@ static int removal_reads(struct dctx *d, const char *name, size_t len,
 		tree_cur(d, &hc.cur, &hc.c, false);
 		err = kvfs_btree_lookup(&hc.cur, KVFS_LOOKUP_EQ, &h, &stat);
 		if (!err && stat)
-			err = kvfs_btree_delete_reads(&hc.cur);
+			err = kvfs_btree_delete_reads(&hc.cur,
+						      first ? &ic.cur : NULL);
 	}
 	return err;
 }
 
 int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		       const char *name, size_t len,
-		       const struct kvfs_dir_slot *slot)
+		       const struct kvfs_dir_slot *slot, const char *first,
+		       size_t flen)
 {
 	struct hmatch m = { .name = name, .len = len };
 	bool found = true;
@@ -1942,7 +1991,7 @@ int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	else if (!err)
 		err = hash_find(&d, &m, &found);
 	if (!err && found)
-		err = removal_reads(&d, name, len, m.addr);
+		err = removal_reads(&d, name, len, m.addr, first, flen);
 	dctx_done(&d);
 	return err;
 }

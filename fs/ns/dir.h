@@ -127,8 +127,8 @@ int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp);
  * transaction: the log shuts down).  -ENOSPC: no AG can, tp still clean.
  * dp locked exclusively and joined to tp.
  */
-int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp, size_t len,
-		      uint32_t extra);
+int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		      const char *name, size_t len, uint32_t extra);
 
 /* Add name -> ino; -EEXIST if name exists. */
 int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
@@ -179,11 +179,14 @@ int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
  * Before a transaction's first change: the blocks the removal of name
  * (at slot, if given) will change, read in tp, so that damage there fails
  * the call with tp still clean (a dirty transaction cancelled shuts the
- * log down).  dp locked exclusively and joined to tp.
+ * log down); first (flen bytes), if not NULL: a name entered into dp
+ * before the removal (a rename within dp), whose insertion may move the
+ * records around name's.  dp locked exclusively and joined to tp.
  */
 int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		       const char *name, size_t len,
-		       const struct kvfs_dir_slot *slot);
+		       const struct kvfs_dir_slot *slot, const char *first,
+		       size_t flen);
 
 /* Point the existing name at ino (cookie kept); -ENOENT if none. */
 int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,

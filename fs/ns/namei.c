@@ -540,7 +540,7 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 	 * may fail for room.
 	 */
 	err = kvfs_dir_canenter(
-		tp, dp, len,
+		tp, dp, name, len,
 		target && tlen + KVFS_SYMLINK_INLINE_SLACK >
 					mp->g.inodesize -
 						KVFS_DINODE_CORE_SIZE ?
@@ -715,7 +715,7 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 	if (!err && rmdir && !kvfs_dir_isempty(ip))
 		err = -ENOTEMPTY;
 	if (!err)
-		err = kvfs_dir_canremove(tp, dp, name, len, &slot);
+		err = kvfs_dir_canremove(tp, dp, name, len, &slot, NULL, 0);
 	if (err)
 		goto out_cancel;
 	/*
@@ -815,7 +815,7 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 		err = kvfs_trans_lock_ag(
 			tp, kvfs_ino_to_agno(&mp->g, ip->i_ino), false, &newly);
 	if (!err)
-		err = kvfs_dir_canenter(tp, dp, len, 0);
+		err = kvfs_dir_canenter(tp, dp, name, len, 0);
 	if (!err)
 		err = kvfs_bumplink(tp, ip);
 	if (!err)
@@ -1025,10 +1025,15 @@ static int rename_once(struct rn *r)
 		err = -EMLINK;
 	/* a new name in the target: its room before any change */
 	if (!err && !tip)
-		err = kvfs_dir_canenter(tp, r->tdp, r->tlen, 0);
-	/* the source's name goes (a whiteout or an exchange replaces it) */
+		err = kvfs_dir_canenter(tp, r->tdp, r->tname, r->tlen, 0);
+	/*
+	 * the source's name goes (a whiteout or an exchange replaces it),
+	 * after the new name's entry, in the same indexes when not cross
+	 */
 	if (!err && !exchange && !(r->flags & KVFS_RENAME_WHITEOUT))
-		err = kvfs_dir_canremove(tp, r->sdp, r->sname, r->slen, NULL);
+		err = kvfs_dir_canremove(tp, r->sdp, r->sname, r->slen, NULL,
+					 tip || cross ? NULL : r->tname,
+					 r->tlen);
 	if (err)
 		goto out;
 	/*

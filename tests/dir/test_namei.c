@@ -1273,6 +1273,153 @@ static void test_damaged_hash_sibling(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+/* name's hash (the name-hash index's key). */
+static uint32_t hash_of(const char *name)
+{
+	return kvfs_dir_hashname((const uint8_t *)name, (unsigned)strlen(name));
+}
+
+/* A name "tag<i>" whose hash h has lo < h < hi; *i the next to try. */
+static const char *name_in(const char *tag, int *i, uint32_t lo, uint32_t hi)
+{
+	static char name[32];
+
+	for (;; (*i)++) {
+		uint32_t h;
+
+		snprintf(name, sizeof(name), "%s%d", tag, *i);
+		h = hash_of(name);
+		if (h > lo && h < hi) {
+			(*i)++;
+			return name;
+		}
+	}
+}
+
+/* The hash of a name-hash index record or key. */
+static uint32_t key_hash(const void *key)
+{
+	return kv_le32_to_cpu(((const struct kvfs_dir_hash_rec *)key)->hash);
+}
+
+/* Block fsb of the image, read into blk (bs bytes). */
+static void read_blk(int fd, uint64_t fsb, void *blk, uint32_t bs)
+{
+	CHECK_EQ(pread(fd, blk, bs, (off_t)fsb * bs), (ssize_t)bs);
+}
+
+/*
+ * A full leaf L of the name-hash index, its right sibling R damaged: a
+ * name added to L (a create, a rename into it) passes entries to R or
+ * splits, relinking R, after the call's first change; removing L's last
+ * record leaves the cursor on the record that follows, R's first.  Each
+ * read R with the transaction dirty and shut the log down.  Now each is
+ * refused with the log up, and another directory still works.
+ */
+static void test_damaged_hash_full_leaf(void)
+{
+	enum { N = 3000 };
+	const struct kvfs_btree_ops *ops = &kvfs_dir_hash_ops;
+	uint32_t bs, lo, hi, first, top = 0, max;
+	struct kvfs_btree_block *bb;
+	char name[32], last[32] = "", junk = 0x5a;
+	uint64_t root, d, leaf, right;
+	struct kvfs_dir_head hd;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	int i, j = 0, fd, fill;
+	bool created;
+	void *blk;
+	off_t pos;
+
+	make_fs(64 << 20, 0);
+	mp = mount_fs();
+	root = kvfs_root_ino(mp);
+	d = dir_mkdir(mp, root, "full", &cr);
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "h%d", i);
+		dir_creat(mp, d, name, &cr);
+	}
+	pos = head_pos(mp, d);
+	bs = mp->g.blocksize;
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+
+	/* L: the root's second child, R the third; their key range */
+	blk = malloc(bs);
+	CHECK(blk != NULL);
+	bb = blk;
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, &hd, sizeof(hd), pos + KVFS_DIR_DATA_HDR_SIZE),
+		 (ssize_t)sizeof(hd));
+	CHECK_EQ(hd.hash_level, 1);
+	read_blk(fd, kv_le64_to_cpu(hd.hash_root), blk, bs);
+	CHECK(kv_le16_to_cpu(bb->numrecs) > 4);
+	first = key_hash(kvfs_btree_key(blk, ops, 0));
+	lo = key_hash(kvfs_btree_key(blk, ops, 1));
+	hi = key_hash(kvfs_btree_key(blk, ops, 2));
+	leaf = kv_le64_to_cpu(*kvfs_btree_ptr(blk, ops, bs, 1));
+	right = kv_le64_to_cpu(*kvfs_btree_ptr(blk, ops, bs, 2));
+	read_blk(fd, leaf, blk, bs);
+	max = kvfs_btree_maxrecs(ops, bs, 0);
+	fill = (int)(max - kv_le16_to_cpu(bb->numrecs));
+	CHECK(fill > 0);
+	close(fd);
+
+	/* L filled to the last record: no insertion there shifted or split */
+	mp = mount_fs();
+	for (i = 0; i < fill; i++)
+		dir_creat(mp, d, name_in("f", &j, lo, hi), &cr);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	for (i = 0; i < N + fill; i++) {
+		uint32_t h;
+
+		if (i < N)
+			snprintf(name, sizeof(name), "h%d", i);
+		else
+			snprintf(name, sizeof(name), "f%d", i - N);
+		h = hash_of(name);
+		if (i >= N && (h <= lo || h >= hi))
+			continue;
+		if (h >= lo && h < hi && h >= top) {
+			CHECK(h > top || !last[0]);
+			top = h;
+			strcpy(last, name);
+		}
+	}
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	read_blk(fd, leaf, blk, bs);
+	CHECK_EQ(kv_le16_to_cpu(bb->numrecs), max);
+	CHECK_EQ(kv_le64_to_cpu(bb->rightsib), right);
+	CHECK_EQ(key_hash(kvfs_btree_rec(blk, ops, max - 1)), top);
+	CHECK_EQ(pwrite(fd, &junk, 1, (off_t)right * bs + 100), 1);
+	close(fd);
+	free(blk);
+
+	mp = mount_fs();
+	/* into L, before its last record: a shift to R, or a split */
+	check_refused(mp, kvfs_create(mp, d, name_in("n", &j, lo, top),
+				      S_IFREG | 0644, 0, KVFS_CREATE_EXCL, &cr,
+				      &st, &created));
+	/* a name of leaf 0 renamed into L */
+	snprintf(name, sizeof(name), "%s", name_in("n", &j, first, lo));
+	CHECK_EQ(kvfs_create(mp, d, name, S_IFREG | 0644, 0, KVFS_CREATE_EXCL,
+			     &cr, &st, &created),
+		 0);
+	check_refused(mp, kvfs_rename(mp, d, name, d, name_in("n", &j, lo, top),
+				      0, &cr));
+	/* L's last record removed: the cursor goes on to R's first */
+	check_refused(mp, kvfs_unlink(mp, d, last));
+	check_refused(mp, kvfs_rename(mp, d, last, d,
+				      name_in("n", &j, first, lo), 0, &cr));
+	CHECK_EQ(kvfs_unlink(mp, d, name), 0);
+	dir_creat(mp, root, "still", &cr);
+	CHECK_EQ(kvfs_unlink(mp, root, "still"), 0);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 int main(void)
 {
 	struct kvfs_mount *mp;
@@ -1295,6 +1442,7 @@ int main(void)
 	test_unlink_race();
 	test_damaged_free_index();
 	test_damaged_hash_sibling();
+	test_damaged_hash_full_leaf();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("namei: ok\n");
