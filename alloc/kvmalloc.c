@@ -74,6 +74,41 @@ static void *large_alloc(size_t size, kv_gfp_t gfp, bool account)
 	return p;
 }
 
+/*
+ * A slab of more than a page needs a buddy block of that order, which an
+ * arena fragmented into single pages does not have however much reclaim
+ * frees (a NOFAIL commit waited for ever in cil_ent_alloc() with 11 pages
+ * free, no two of them a block): past one fail-fast attempt, such an
+ * object is mapped from order-0 pages, as large_alloc() does.
+ */
+static void *slab_alloc(size_t size, kv_gfp_t gfp, bool account)
+{
+	struct kv_cache *c = kv_size_cache(size);
+	unsigned scope = kv_scope;
+	void *p;
+
+	if (!c->min_order) {
+		p = kv_slab_alloc(c, gfp);
+		goto out;
+	}
+	/* the caller's NOFAIL scope would make the attempt wait */
+	kv_scope &= ~KV_NOFAIL;
+	p = kv_slab_alloc(c, (gfp & ~KV_NOFAIL) | KV_NORETRY | KV_NOWARN);
+	kv_scope = scope;
+	if (p)
+		goto out;
+	if (account)
+		kv_tstat_add(kv_tcache(), KV_T_VMAP_FALLBACK, 1);
+	p = kv_vmap_alloc(size, KV_PAGE_SIZE, gfp & ~KV_ZERO);
+	if (p && account)
+		kv_tstat_add(kv_tcache(), KV_T_VMAP_ALLOC, 1);
+	return p;
+out:
+	if (p && account)
+		kv_tstat_add(kv_tc, KV_T_SLAB_ALLOC, 1);
+	return p;
+}
+
 static void *kvmalloc_slow(size_t size, kv_gfp_t flags, bool account)
 {
 	kv_gfp_t gfp = kv_current_gfp(flags);
@@ -84,11 +119,9 @@ static void *kvmalloc_slow(size_t size, kv_gfp_t flags, bool account)
 		return NULL;
 	old = kv_ctx_enter(gfp);
 	if (size <= KV_SLAB_MAX) {
-		p = kv_slab_alloc(kv_size_cache(size), gfp);
+		p = slab_alloc(size, gfp, account);
 		if (p) {
 			kv_unpoison(p, size);
-			if (account)
-				kv_tstat_add(kv_tc, KV_T_SLAB_ALLOC, 1);
 			if (gfp & KV_ZERO)
 				memset(p, 0, size);
 		}

@@ -3,11 +3,14 @@
  * Fragmentation forces the vmap fallback: with every other page of the arena
  * in use, a high-order kvmalloc fails fast (no reclaim pass) and comes back
  * from the vmap window, and data written across its page boundaries is the
- * data seen through the direct map.  Once everything is freed the buddy
+ * data seen through the direct map.  So does an object of a slab class
+ * above a page, whose slab needs a block of two pages: even under NOFAIL,
+ * which had waited for ever.  Once everything is freed the buddy
  * coalesces back to whole top-order blocks.
  */
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc/internal.h"
 #include "tests/check.h"
@@ -23,6 +26,7 @@ int main(void)
 	struct kv_stats before, after;
 	unsigned n = 0, i;
 	unsigned char *p;
+	void *q, *r;
 	void *big[NPAGES >> KV_MAX_ORDER];
 	size_t j;
 
@@ -65,6 +69,19 @@ int main(void)
 	CHECK((unsigned char *)kv_vmap_to_direct(p + (60 << 10)) !=
 	      (unsigned char *)kv_vmap_to_direct(p) + (60 << 10));
 	kvfree(p);
+
+	/* no two free pages adjacent: no slab of two pages (SIGALRM if stuck) */
+	alarm(30);
+	q = kvmalloc(5000, 0);
+	CHECK(q && kv_is_vmap(q));
+	r = kvmalloc(5000, KV_NOFAIL | KV_ZERO);
+	CHECK(r && kv_is_vmap(r));
+	alarm(0);
+	memset(q, 0x5a, 5000);
+	for (j = 0; j < 5000; j++)
+		CHECK(((unsigned char *)r)[j] == 0);
+	kvfree(q);
+	kvfree(r);
 
 	for (i = 0; i < n; i += 2)
 		kv_free_pages(pg[i], 0);
