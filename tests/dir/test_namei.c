@@ -1217,31 +1217,35 @@ static void test_damaged_free_index(void)
  * first change (the log shut down).  Every name is removed in turn now:
  * each removal succeeds or is refused, and the log stays up.
  */
-static void test_damaged_hash_sibling(void)
+/*
+ * A directory dname in the root holding n names "h<i>", whose name-hash
+ * index is a root over leaves: the filesystem unmounted, the image open
+ * at *fdp (read-write), the index's root block read into the returned
+ * buffer of *bsp bytes (the caller frees it).
+ */
+static void *hash_dir_root(const char *dname, int n, uint64_t *dp, int *fdp,
+			   uint32_t *bsp)
 {
-	enum { N = 3000 };
-	const struct kvfs_btree_ops *ops = &kvfs_dir_hash_ops;
-	uint64_t root, d, leaf;
 	struct kvfs_dir_head hd;
 	struct kvfs_mount *mp;
+	char name[32];
+	uint64_t root;
 	uint32_t bs;
-	char name[32], junk = 0x5a;
-	int i, fd, refused = 0;
 	void *blk;
 	off_t pos;
+	int i, fd;
 
 	make_fs(64 << 20, 0);
 	mp = mount_fs();
 	root = kvfs_root_ino(mp);
-	d = dir_mkdir(mp, root, "h", &cr);
-	for (i = 0; i < N; i++) {
+	*dp = dir_mkdir(mp, root, dname, &cr);
+	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "h%d", i);
-		dir_creat(mp, d, name, &cr);
+		dir_creat(mp, *dp, name, &cr);
 	}
-	pos = head_pos(mp, d);
+	pos = head_pos(mp, *dp);
 	bs = mp->g.blocksize;
 	CHECK_EQ(kvfs_mount_close(mp), 0);
-	/* the root node's second child: a leaf with a sibling each side */
 	blk = malloc(bs);
 	CHECK(blk != NULL);
 	fd = open(path, O_RDWR);
@@ -1251,6 +1255,24 @@ static void test_damaged_hash_sibling(void)
 	CHECK_EQ(hd.hash_level, 1);
 	CHECK_EQ(pread(fd, blk, bs, (off_t)kv_le64_to_cpu(hd.hash_root) * bs),
 		 (ssize_t)bs);
+	*fdp = fd;
+	*bsp = bs;
+	return blk;
+}
+
+static void test_damaged_hash_sibling(void)
+{
+	enum { N = 3000 };
+	const struct kvfs_btree_ops *ops = &kvfs_dir_hash_ops;
+	struct kvfs_mount *mp;
+	uint64_t d, leaf;
+	uint32_t bs;
+	char name[32], junk = 0x5a;
+	int i, fd, refused = 0;
+	void *blk;
+
+	/* the root node's second child: a leaf with a sibling each side */
+	blk = hash_dir_root("h", N, &d, &fd, &bs);
 	CHECK(kv_le16_to_cpu(((struct kvfs_btree_block *)blk)->numrecs) > 2);
 	leaf = kv_le64_to_cpu(*kvfs_btree_ptr(blk, ops, bs, 1));
 	CHECK_EQ(pwrite(fd, &junk, 1, (off_t)leaf * bs + 100), 1);
@@ -1324,36 +1346,15 @@ static void test_damaged_hash_full_leaf(void)
 	struct kvfs_btree_block *bb;
 	char name[32], last[32] = "", junk = 0x5a;
 	uint64_t root, d, leaf, right;
-	struct kvfs_dir_head hd;
 	struct kvfs_mount *mp;
 	struct kvfs_stat st;
 	int i, j = 0, fd, fill;
 	bool created;
 	void *blk;
-	off_t pos;
-
-	make_fs(64 << 20, 0);
-	mp = mount_fs();
-	root = kvfs_root_ino(mp);
-	d = dir_mkdir(mp, root, "full", &cr);
-	for (i = 0; i < N; i++) {
-		snprintf(name, sizeof(name), "h%d", i);
-		dir_creat(mp, d, name, &cr);
-	}
-	pos = head_pos(mp, d);
-	bs = mp->g.blocksize;
-	CHECK_EQ(kvfs_mount_close(mp), 0);
 
 	/* L: the root's second child, R the third; their key range */
-	blk = malloc(bs);
-	CHECK(blk != NULL);
+	blk = hash_dir_root("full", N, &d, &fd, &bs);
 	bb = blk;
-	fd = open(path, O_RDWR);
-	CHECK(fd >= 0);
-	CHECK_EQ(pread(fd, &hd, sizeof(hd), pos + KVFS_DIR_DATA_HDR_SIZE),
-		 (ssize_t)sizeof(hd));
-	CHECK_EQ(hd.hash_level, 1);
-	read_blk(fd, kv_le64_to_cpu(hd.hash_root), blk, bs);
 	CHECK(kv_le16_to_cpu(bb->numrecs) > 4);
 	first = key_hash(kvfs_btree_key(blk, ops, 0));
 	lo = key_hash(kvfs_btree_key(blk, ops, 1));
@@ -1414,6 +1415,7 @@ static void test_damaged_hash_full_leaf(void)
 	check_refused(mp, kvfs_rename(mp, d, last, d,
 				      name_in("n", &j, first, lo), 0, &cr));
 	CHECK_EQ(kvfs_unlink(mp, d, name), 0);
+	root = kvfs_root_ino(mp);
 	dir_creat(mp, root, "still", &cr);
 	CHECK_EQ(kvfs_unlink(mp, root, "still"), 0);
 	CHECK(!kvj_log_is_shutdown(mp->log));
