@@ -82,6 +82,14 @@ struct kvfs_open_opts {
 	 * soon after comes from the device rather than the host's cache.
 	 */
 	bool direct_io;
+	/*
+	 * Bytes kept for the write back of a page cache in front of the
+	 * core (kvfs_write_cached(); at most 1/32 of the filesystem): every
+	 * other allocation sees them as used, statfs does not count them.
+	 * 0: none (a caller whose writes reach the core before write(2)
+	 * returns needs none).
+	 */
+	uint64_t wb_reserve_bytes;
 };
 
 /*
@@ -157,6 +165,9 @@ int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st);
  * asks often).
  */
 uint64_t kvfs_free_bytes(struct kvfs_mount *mp);
+
+/* The write-back reserve's bytes (kvfs_open_opts.wb_reserve_bytes, cut). */
+uint64_t kvfs_wb_reserve_bytes(struct kvfs_mount *mp);
 
 /* The root directory's inode number. */
 uint64_t kvfs_root_ino(struct kvfs_mount *mp);
@@ -350,6 +361,17 @@ ssize_t kvfs_read_flags(struct kvfs_mount *mp, uint64_t ino, void *buf,
  */
 ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 		   size_t len, off_t off, unsigned flags);
+/*
+ * kvfs_write() of data a page cache in front of the core accepted long
+ * ago (the FUSE write back): its blocks may come from the write-back
+ * reserve (kvfs_open_opts.wb_reserve_bytes) when nothing else is free,
+ * and *reserve then says so: the filesystem is full for every other
+ * writer, and the caller should have this file's writer hear ENOSPC at
+ * its next write(2), while what it wrote so far is stored.  No
+ * speculative blocks come from the reserve.
+ */
+ssize_t kvfs_write_cached(struct kvfs_mount *mp, uint64_t ino, const void *buf,
+			  size_t len, off_t off, unsigned flags, bool *reserve);
 
 /*
  * fallocate(2) modes: 0 and FALLOC_FL_KEEP_SIZE (unwritten extents over

@@ -59,6 +59,7 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 		return err;
 	mp->atime = o->atime;
 	mp->wsync = o->sync;
+	mp->wbblks = o->rdonly ? 0 : kvfs_wbblks(&mp->g, o->wb_reserve_bytes);
 	/*
 	 * A mount that met corruption left the error state (fs/mount.h
 	 * errors_seen), and it stays until fsck.kvfs ran.
@@ -165,10 +166,14 @@ static int ag_inode_counts(struct kvfs_mount *mp, uint32_t agno,
 	return err;
 }
 
-/* Free blocks less the removals' reserve, which nothing else may take. */
+/*
+ * Free blocks less the removals' and the write back's reserves, which
+ * nothing else may take.
+ */
 static uint64_t free_blocks(struct kvfs_mount *mp)
 {
-	int64_t free = atomic_load(&mp->fdblocks) - (int64_t)mp->resblks;
+	int64_t free = atomic_load(&mp->fdblocks) -
+		       (int64_t)(mp->resblks + mp->wbblks);
 
 	return free > 0 ? (uint64_t)free : 0;
 }
@@ -176,6 +181,11 @@ static uint64_t free_blocks(struct kvfs_mount *mp)
 uint64_t kvfs_free_bytes(struct kvfs_mount *mp)
 {
 	return free_blocks(mp) << mp->g.blocklog;
+}
+
+uint64_t kvfs_wb_reserve_bytes(struct kvfs_mount *mp)
+{
+	return mp->wbblks << mp->g.blocklog;
 }
 
 int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st)

@@ -117,6 +117,14 @@ static inline int64_t kvfs_ag_avail(const struct kvfs_geom *g,
 #define KVFS_RESBLKS(g) \
 	((g)->dblocks / 64 < 1024 ? (g)->dblocks / 64 : (uint64_t)1024)
 
+/* The most blocks a write-back reserve of bytes may keep: 1/32. */
+static inline uint64_t kvfs_wbblks(const struct kvfs_geom *g, uint64_t bytes)
+{
+	uint64_t n = bytes >> g->blocklog;
+
+	return n < g->dblocks / 32 ? n : g->dblocks / 32;
+}
+
 struct kvfs_mount {
 	struct kv_dev *dev;
 	bool dev_borrowed; /* the opener's (opts.dev): not closed here */
@@ -162,6 +170,15 @@ struct kvfs_mount {
 	 * directory-index block or two.  statfs does not count them.
 	 */
 	uint64_t resblks;
+	/*
+	 * Of the rest, what only the write back of data a page cache in
+	 * front of the core accepted may take (struct kvfs_open_opts
+	 * .wb_reserve_bytes; 0 without one): that data's write(2) returned
+	 * before the core saw it, so that its blocks must be there when it
+	 * comes (fs/trans/trans.h: kvfs_trans_alloc_cached()).  statfs does
+	 * not count them either.
+	 */
+	uint64_t wbblks;
 	bool agfs_read; /* pag counts and fdblocks are set */
 	struct kvfs_trans_resv resv; /* fs/trans/trans_resv.h */
 	/* deferred operations (fs/trans/defer.h): types, their intent recovery */

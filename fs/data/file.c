@@ -161,6 +161,25 @@ int kvfs_file_trans(struct kvfs_inode *ip, uint32_t log_bytes, unsigned rolls,
 	return err ? err : file_trans_join(ip, tp, tpp);
 }
 
+/*
+ * A write back's (reserve: kvfs_write_cached()) from the blocks kept for
+ * it, a write's (reserve NULL) as kvfs_file_trans().
+ */
+static int file_trans_cached(struct kvfs_inode *ip,
+			     const struct kvfs_trans_res *res, uint64_t blocks,
+			     bool *reserve, struct kvfs_trans **tpp)
+{
+	struct kvfs_trans *tp;
+	int err;
+
+	if (!reserve)
+		return kvfs_file_trans_res(ip, res, blocks, tpp);
+	err = kvfs_trans_alloc_cached(ip->i_mount, res->log_bytes,
+				      res->log_count, res->blocks + blocks,
+				      reserve, &tp);
+	return err ? err : file_trans_join(ip, tp, tpp);
+}
+
 int kvfs_file_trans_res(struct kvfs_inode *ip, const struct kvfs_trans_res *res,
 			uint64_t blocks, struct kvfs_trans **tpp)
 {
@@ -297,7 +316,7 @@ int kvfs_file_zero_partial(struct kvfs_inode *ip, uint64_t off, uint64_t len)
  * or the space runs out part way, *fe comes back to what is backed.
  */
 static int alloc_step(struct kvfs_inode *ip, uint64_t fb, uint64_t *fe,
-		      uint64_t holes, uint64_t spec)
+		      uint64_t holes, uint64_t spec, bool *reserve)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	struct kvfs_trans *tp;
@@ -311,6 +330,10 @@ static int alloc_step(struct kvfs_inode *ip, uint64_t fb, uint64_t *fe,
 			break;
 		spec = 0; /* the write itself may still fit */
 	}
+	/* a write back's blocks, none speculative, from its reserve */
+	if (err == -ENOSPC && reserve)
+		err = file_trans_cached(ip, &mp->resv.write, holes, reserve,
+					&tp);
 	if (err)
 		return err;
 	end = *fe + spec;
@@ -350,7 +373,8 @@ static int alloc_step(struct kvfs_inode *ip, uint64_t fb, uint64_t *fe,
  * size, set mtime and ctime.
  */
 static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
-		      bool convert, uint64_t size, unsigned flags)
+		      bool convert, uint64_t size, unsigned flags,
+		      bool *reserve)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	const struct kvfs_trans_res *res =
@@ -359,7 +383,7 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 		     !(flags & (KVFS_WRITE_SYNC | KVFS_WRITE_DSYNC));
 	struct kvfs_trans *tp;
 	uint64_t cur = fb;
-	bool grow;
+	bool grow, split;
 	int err;
 
 	for (;;) {
@@ -373,6 +397,14 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 		 */
 		err = kvfs_file_trans(ip, res->log_bytes, res->log_count,
 				      res->blocks, &tp);
+		/*
+		 * A write back's conversion may split the tree with the
+		 * reserve's blocks; it stores no data there, which is what
+		 * the caller hears of (a write into blocks fallocated on a
+		 * full filesystem is no news).
+		 */
+		if (err == -ENOSPC && reserve)
+			err = file_trans_cached(ip, res, 0, &split, &tp);
 		if (err == -ENOSPC)
 			err = kvfs_file_trans(ip, res->log_bytes,
 					      res->log_count, 0, &tp);
@@ -502,7 +534,8 @@ static uint64_t spec_blocks(const struct kvfs_inode *ip, uint64_t fe)
  * map or the space allows fewer; *np says how many were written).
  */
 static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
-		      uint64_t *np, unsigned flags, bool *stamped)
+		      uint64_t *np, unsigned flags, bool *stamped,
+		      bool *reserve)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	uint32_t bl = mp->g.blocklog, bs = mp->g.blocksize;
@@ -527,7 +560,7 @@ static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
 		kvfs_file_spec_mark(ip);
 	if (holes) {
 		err = alloc_step(ip, fb, &fe, holes,
-				 extending ? spec_blocks(ip, fe) : 0);
+				 extending ? spec_blocks(ip, fe) : 0, reserve);
 		if (err)
 			return err;
 		nmap = MAP_MAX;
@@ -560,7 +593,7 @@ static int write_step(struct kvfs_inode *ip, const uint8_t *src, uint64_t pos,
 	if (unwritten || pos + n > ip->i_size ||
 	    (!*stamped && stamp_due(ip, flags))) {
 		err = write_done(ip, fb, (pos + n + bs - 1) >> bl, unwritten,
-				 pos + n, flags);
+				 pos + n, flags, reserve);
 		if (err)
 			return err;
 	}
@@ -657,8 +690,10 @@ int kvfs_file_trim_all_prealloc(struct kvfs_mount *mp, struct kvfs_inode *self)
 	return err;
 }
 
-ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
-		   size_t len, off_t off, unsigned flags)
+/* kvfs_write(), or with reserve kvfs_write_cached() */
+static ssize_t write_common(struct kvfs_mount *mp, uint64_t ino,
+			    const void *buf, size_t len, off_t off,
+			    unsigned flags, bool *reserve)
 {
 	const uint8_t *src = buf;
 	uint32_t bl = mp->g.blocklog;
@@ -709,7 +744,7 @@ ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 
 			write_stepping = true;
 			err = write_step(ip, src + done, at, &n, flags,
-					 &stamped);
+					 &stamped, reserve);
 			write_stepping = false;
 			if (err != -ENOSPC || ((at + n - 1) >> bl) == at >> bl)
 				break;
@@ -732,7 +767,7 @@ ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
 		done += n;
 	}
 	if (done && !stamped)
-		err = write_done(ip, 0, 0, false, 0, flags);
+		err = write_done(ip, 0, 0, false, 0, flags, reserve);
 	if (done && !err && flags & (KVFS_WRITE_SYNC | KVFS_WRITE_DSYNC))
 		err = kvfs_file_sync(ip, !(flags & KVFS_WRITE_SYNC));
 	/* bytes written stay written: only a failed sync fails them */
@@ -742,6 +777,19 @@ out:
 	kvfs_iunlock(ip, lock);
 	kvfs_iput(ip);
 	return err ? err : (ssize_t)done;
+}
+
+ssize_t kvfs_write(struct kvfs_mount *mp, uint64_t ino, const void *buf,
+		   size_t len, off_t off, unsigned flags)
+{
+	return write_common(mp, ino, buf, len, off, flags, NULL);
+}
+
+ssize_t kvfs_write_cached(struct kvfs_mount *mp, uint64_t ino, const void *buf,
+			  size_t len, off_t off, unsigned flags, bool *reserve)
+{
+	*reserve = false;
+	return write_common(mp, ino, buf, len, off, flags, reserve);
 }
 
 /* relatime: atime moves when not newer than mtime or ctime, or a day old. */

@@ -255,8 +255,9 @@ int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
 		 * punching anything when they are not free.
 		 */
 		err = count_holes(ip, fb, fe - fb, &holes);
-		if (!err && (int64_t)(holes + mp->resv.write.blocks +
-				      mp->resblks) > atomic_load(&mp->fdblocks))
+		if (!err &&
+		    (int64_t)(holes + mp->resv.write.blocks + mp->resblks +
+			      mp->wbblks) > atomic_load(&mp->fdblocks))
 			err = -ENOSPC;
 		if (!err)
 			err = punch_range(ip, (uint64_t)off, end);

@@ -53,7 +53,7 @@ static uint64_t target(const struct kvfs_fuse_dirty *dl, struct kvfs_mount *mp)
 
 	if (t > dl->ceiling)
 		t = dl->ceiling;
-	return t < KVFS_FUSE_DIRTY_FLOOR ? KVFS_FUSE_DIRTY_FLOOR : t;
+	return t < dl->floor ? dl->floor : t;
 }
 
 /* Write the target when it differs by an eighth; under dl->lock. */
@@ -87,7 +87,13 @@ int kvfs_fuse_dirty_start(struct kvfs_fuse_dirty *dl, struct kvfs_mount *mp,
 	}
 	buf[n] = '\0';
 	dl->ceiling = strtoull(buf, NULL, 10);
-	if (dl->ceiling < KVFS_FUSE_DIRTY_FLOOR) {
+	dl->floor = kvfs_wb_reserve_bytes(mp) / 2;
+	if (dl->floor > KVFS_FUSE_DIRTY_FLOOR)
+		dl->floor = KVFS_FUSE_DIRTY_FLOOR;
+	/* a writer held to a few pages at a time would crawl */
+	if (dl->floor < KVFS_FUSE_DIRTY_MIN)
+		dl->floor = KVFS_FUSE_DIRTY_MIN;
+	if (dl->ceiling < dl->floor) {
 		/* the kernel's limit is below the floor already */
 		close(fd);
 		return -ERANGE;

@@ -4,14 +4,20 @@
  *
  * Under the writeback cache the kernel takes written pages without asking
  * the daemon, up to the bdi's dirty limit (its max_ratio, which
- * fs/fuse/main.c raises to 50: gigabytes on a large machine).  On a
+ * fs/fuse/main.c raises to 50: gigabytes on a large machine); in both
+ * cache modes it takes the stores through shared mappings so.  On a
  * filesystem with less free space than that, a writer filled the cache
  * far past the space (2 GiB on a 256 MiB image) and heard of it only when
  * the write back failed, those pages lost.  With the bdi's max_bytes kept
- * at half the free space (never below KVFS_FUSE_DIRTY_FLOOR, never above
- * what max_ratio gave), a write() is refused at most about the floor past
- * the space (fs/fuse/ops.c hands a failed write back's error to the next
- * write()).
+ * at half the free space (never below the floor, never above what
+ * max_ratio gave), the cache holds at most about the floor past the
+ * space.  The core keeps a write-back reserve (KVFS_FUSE_WB_RESERVE, at
+ * most 1/32 of the filesystem; -o wbreserve=) that only write backs may
+ * take, and the floor is half of it (within KVFS_FUSE_DIRTY_MIN and
+ * KVFS_FUSE_DIRTY_FLOOR), so that what the cache took when the space ran
+ * out lands there.  The first write back that needed the reserve has the
+ * file's next write() refused with ENOSPC (fs/fuse/ops.c), as a write
+ * back that failed does.
  *
  * Root only (sysfs); without the file nothing is tuned.  The limit is
  * looked at after a write or an fallocate, at most every
@@ -29,11 +35,14 @@
 struct kvfs_mount;
 
 #define KVFS_FUSE_DIRTY_FLOOR (16ull << 20)
+#define KVFS_FUSE_DIRTY_MIN (1ull << 20)
+#define KVFS_FUSE_WB_RESERVE (32ull << 20)
 #define KVFS_FUSE_DIRTY_PERIOD_MS 20
 
 struct kvfs_fuse_dirty {
 	atomic_int fd; /* the bdi's max_bytes, open; -1: not tuned */
 	uint64_t ceiling; /* max_bytes as max_ratio set it */
+	uint64_t floor; /* the least max_bytes: half the write-back reserve */
 	uint64_t cur; /* the value last written, under lock */
 	atomic_uint_least64_t next_ns; /* CLOCK_MONOTONIC: the next look */
 	pthread_mutex_t lock; /* cur and the file's writes */
@@ -43,8 +52,9 @@ void kvfs_fuse_dirty_init(struct kvfs_fuse_dirty *dl);
 
 /*
  * Start following mp's free space with the bdi whose max_bytes file is
- * path (its value now taken as the ceiling).  0, or a negative errno when
- * the file cannot be read and written (nothing is tuned then).
+ * path (its value now taken as the ceiling), never below half of mp's
+ * write-back reserve.  0, or a negative errno when the file cannot be
+ * read and written (nothing is tuned then).
  */
 int kvfs_fuse_dirty_start(struct kvfs_fuse_dirty *dl, struct kvfs_mount *mp,
 			  const char *path);

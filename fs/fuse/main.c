@@ -57,6 +57,9 @@ static void usage(FILE *f)
 		"  sync                        every change durable at once\n"
 		"  noatime, relatime, strictatime   atime rule (relatime)\n"
 		"  mem=SIZE                    memory budget (e.g. 512M)\n"
+		"  wbreserve=SIZE              space kept for the write back of\n"
+		"                              cached data (default 32M, at most\n"
+		"                              1/32 of the filesystem; 0: none)\n"
 		"  threads=N                   FUSE worker threads (1..%u;\n"
 		"                              default: one per CPU, at least 2)\n"
 		"  commit=SECONDS              log push interval (default 1)\n"
@@ -253,7 +256,8 @@ static void tune_limits(struct daemon *d)
 			 major(st.st_dev), minor(st.st_dev), bdi[i].file);
 		tune_one(d, path, bdi[i].val);
 	}
-	if (d->fs.writeback) {
+	/* both cache modes (shared mappings), read-write (a reserve) */
+	if (kvfs_wb_reserve_bytes(d->fs.mp)) {
 		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/max_bytes",
 			 major(st.st_dev), minor(st.st_dev));
 		ret = kvfs_fuse_dirty_start(&d->fs.dirty, d->fs.mp, path);
@@ -450,7 +454,11 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 				     .cache_bytes = o->mem / 2,
 				     .commit_ms = o->commit_ms,
 				     .threads = threads,
-				     .direct_io = o->direct_io };
+				     .direct_io = o->direct_io,
+				     .wb_reserve_bytes =
+					     o->wbreserve < 0 ?
+						     KVFS_FUSE_WB_RESERVE :
+						     (uint64_t)o->wbreserve };
 	struct kv_config kc = { .budget_bytes = o->mem };
 	struct kvfs_open_info info = { 0 };
 	struct fuse_loop_config *lc = NULL;

@@ -911,6 +911,7 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	struct kvfs_fuse *fs = fs_of(req);
 	size_t len = fuse_buf_size(bufv);
 	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
+	bool reserve = false;
 	unsigned flags;
 	const void *data;
 	void *copy = NULL;
@@ -946,7 +947,10 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	/* under the writeback cache the kernel keeps mtime and ctime */
 	flags = fs->writeback ? KVFS_WRITE_NOCMTIME : 0;
 	n = kvfs_fuse_kio_kill_suidgid() ? kill_privs(req, fs, ino) : 0;
-	if (!n)
+	if (!n && fi->writepage)
+		n = kvfs_write_cached(fs->mp, ino_of(fs, ino), data, len, off,
+				      flags, &reserve);
+	else if (!n)
 		n = kvfs_write(fs->mp, ino_of(fs, ino), data, len, off, flags);
 	free(copy);
 	/*
@@ -968,6 +972,15 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	 */
 	if (n < 0 && fi->writepage) {
 		kvfs_fuse_node_set_werr(fs->nodes, ino_of(fs, ino), (int)n);
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	}
+	/*
+	 * Stored, but in the blocks kept for write backs: the filesystem is
+	 * full for write(), which the same news stops before the cache takes
+	 * more than the reserve holds (fs/fuse/dirty.h).
+	 */
+	if (n >= 0 && reserve) {
+		kvfs_fuse_node_set_werr(fs->nodes, ino_of(fs, ino), -ENOSPC);
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	}
 	kvfs_fuse_dirty_update(&fs->dirty, fs->mp);

@@ -137,6 +137,13 @@ static int parse_value(struct kvfs_fuse_opts *o, const char *name,
 				"bad value '%s' for option commit (seconds, 1..3600)",
 				val);
 		o->commit_ms = v * 1000;
+	} else if (!strcmp(name, "wbreserve")) {
+		if (kvfs_parse_size(val, &sz) || sz > (1ull << 40))
+			return fail(
+				o,
+				"bad value '%s' for option wbreserve (a size, 0 to 1T, e.g. 32M)",
+				val);
+		o->wbreserve = (int64_t)sz;
 	} else if (!strcmp(name, "fsname")) {
 		if (!*val || strlen(val) >= sizeof(o->fsname))
 			return fail(o, "bad value '%s' for option fsname", val);
@@ -149,7 +156,8 @@ static int parse_value(struct kvfs_fuse_opts *o, const char *name,
 	return 0;
 }
 
-static const char *const valued[] = { "mem", "threads", "commit", "fsname" };
+static const char *const valued[] = { "mem", "threads", "commit", "wbreserve",
+				      "fsname" };
 
 /* One comma-separated -o list; an empty item is allowed (",," from fstab). */
 static int parse_list(struct kvfs_fuse_opts *o, const char *list)
@@ -194,6 +202,7 @@ int kvfs_fuse_parse(int argc, char **argv, struct kvfs_fuse_opts *o)
 	o->writeback = true;
 	o->allow_other = -1;
 	o->default_permissions = -1;
+	o->wbreserve = -1;
 	opterr = 0;
 	optind = 0; /* GNU: start over (the tests parse many times) */
 	/*

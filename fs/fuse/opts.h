@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KVFS_FUSE_MAX_THREADS 256
 
@@ -51,6 +52,8 @@ struct kvfs_fuse_opts {
 	size_t mem; /* kvalloc budget in bytes; 0: the default */
 	unsigned threads; /* FUSE worker threads; 0: the default */
 	unsigned commit_ms; /* log push interval; 0: the default */
+	/* the core's write-back reserve (fs/fuse/dirty.h); -1: the default */
+	int64_t wbreserve;
 	bool writeback; /* the kernel's writeback cache */
 	bool direct_io; /* dio: large writes bypass the host's page cache */
 	int allow_other; /* -1: on when run as root */

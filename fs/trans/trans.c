@@ -16,22 +16,32 @@
 #include "fs/trans/trans.h"
 #include "fs/trans/trans_resv.h"
 
-/* n blocks, leaving floor (the removals' reserve, or 0 for a removal) */
-static int reserve_blocks(struct kvfs_mount *mp, uint64_t n, uint64_t floor)
+/*
+ * n blocks, leaving floor (the reserves nothing else may take: the
+ * removals' and the write back's, the removals' alone for a write back,
+ * none for a removal).  *below (when asked): whether they left less than
+ * the write back's floor, i.e. came from its reserve.
+ */
+static int reserve_blocks(struct kvfs_mount *mp, uint64_t n, uint64_t floor,
+			  bool *below)
 {
+	int64_t had;
+
 	if (!n)
 		return 0;
-	if (atomic_fetch_sub(&mp->fdblocks, (int64_t)n) <
-	    (int64_t)(n + floor)) {
+	had = atomic_fetch_sub(&mp->fdblocks, (int64_t)n);
+	if (had < (int64_t)(n + floor)) {
 		atomic_fetch_add(&mp->fdblocks, (int64_t)n);
 		return -ENOSPC;
 	}
+	if (below)
+		*below = had < (int64_t)(n + mp->resblks + mp->wbblks);
 	return 0;
 }
 
 static int trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes,
 		       unsigned rolls, uint64_t blocks, uint64_t floor,
-		       struct kvfs_trans **tpp)
+		       bool *below, struct kvfs_trans **tpp)
 {
 	struct kvfs_trans *tp;
 	int err;
@@ -40,10 +50,10 @@ static int trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes,
 		return -EROFS;
 	if (kvj_log_is_shutdown(mp->log))
 		return -EIO;
-	err = reserve_blocks(mp, blocks, floor);
+	err = reserve_blocks(mp, blocks, floor, below);
 	/* once, as XFS's xfs_trans_alloc(): speculative blocks first */
 	if (err == -ENOSPC && !kvfs_file_trim_all_prealloc(mp, NULL))
-		err = reserve_blocks(mp, blocks, floor);
+		err = reserve_blocks(mp, blocks, floor, below);
 	if (err)
 		return err;
 	/* as XFS's xfs_trans_alloc(): memory comes back, -ENOMEM never */
@@ -67,7 +77,21 @@ static int trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes,
 int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
 		     uint64_t blocks, struct kvfs_trans **tpp)
 {
-	return trans_alloc(mp, log_bytes, rolls, blocks, mp->resblks, tpp);
+	return trans_alloc(mp, log_bytes, rolls, blocks,
+			   mp->resblks + mp->wbblks, NULL, tpp);
+}
+
+int kvfs_trans_alloc_cached(struct kvfs_mount *mp, uint32_t log_bytes,
+			    unsigned rolls, uint64_t blocks, bool *reserve,
+			    struct kvfs_trans **tpp)
+{
+	bool below = false;
+	int err = trans_alloc(mp, log_bytes, rolls, blocks, mp->resblks, &below,
+			      tpp);
+
+	if (!err && below)
+		*reserve = true;
+	return err;
 }
 
 int kvfs_trans_alloc_res(struct kvfs_mount *mp,
@@ -83,7 +107,7 @@ int kvfs_trans_alloc_remove(struct kvfs_mount *mp,
 			    struct kvfs_trans **tpp)
 {
 	return trans_alloc(mp, res->log_bytes, res->log_count, res->blocks, 0,
-			   tpp);
+			   NULL, tpp);
 }
 
 /*

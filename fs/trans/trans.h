@@ -85,6 +85,14 @@ int kvfs_trans_alloc_res(struct kvfs_mount *mp,
 			 const struct kvfs_trans_res *res, uint64_t blocks,
 			 struct kvfs_trans **tpp);
 /*
+ * The same for the write back of data a page cache in front of the core
+ * accepted (kvfs_write_cached()): it may take the blocks kept for it
+ * (mp->wbblks), and sets *reserve when it did (leaves it alone when not).
+ */
+int kvfs_trans_alloc_cached(struct kvfs_mount *mp, uint32_t log_bytes,
+			    unsigned rolls, uint64_t blocks, bool *reserve,
+			    struct kvfs_trans **tpp);
+/*
  * The same for a removal (unlink, rmdir): it may take the blocks kept
  * for removals (mp->resblks, XFS's XFS_TRANS_RESERVE), so that deleting
  * files works on a full filesystem.

@@ -10,6 +10,8 @@
  *             the largest offset, EFBIG past it;
  *   enospc:   a small image filled: the exact error, the bytes written
  *             readable, scrub clean, a truncate gives back every block;
+ *   wb_reserve: the write-back reserve: writes stop short of it, write
+ *             backs take it (and say so), all of it read back;
  *   stale:    the data write of a write into freed blocks of another file
  *             fails, the allocation is forced, power cut: the file reads
  *             zeros, never the other file's bytes;
@@ -730,6 +732,77 @@ static void test_enospc(void)
 	CHECK_EQ(atomic_load(&mp->fdblocks), free0);
 	printf("enospc: %llu bytes written of %lld blocks free\n",
 	       (unsigned long long)total, (long long)free0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
+/*
+ * The write-back reserve (kvfs_write_cached(), mp->wbblks): a write stops
+ * short of it, statfs does not count it, a write back takes it (and says
+ * so, which an overwrite does not), with no speculative blocks, up to the
+ * removals' reserve; all of it reads back after a remount.
+ */
+static void test_wb_reserve(void)
+{
+	static uint8_t buf[256 << 10], got[256 << 10];
+	const size_t piece = 64 << 10;
+	struct kvfs_mount *mp;
+	uint64_t a, b, c, total = 0, wb = 0;
+	struct kvfs_statfs sf;
+	bool reserve;
+	ssize_t n;
+
+	make_fs(16 << 20);
+	mp = mount_fs();
+	mp->wbblks = 64;
+	a = new_file(mp);
+	b = new_file(mp);
+	c = new_file(mp);
+	CHECK_EQ(kvfs_fallocate(mp, c, 0, 0, (off_t)piece), 0);
+	memset(buf, 0x3c, sizeof(buf));
+	while ((n = kvfs_write(mp, a, buf, sizeof(buf), (off_t)total, 0)) > 0)
+		total += (uint64_t)n;
+	CHECK_EQ(n, -ENOSPC);
+	/* the reserves are whole: a reservation never passes them */
+	CHECK(atomic_load(&mp->fdblocks) >= (int64_t)(mp->resblks + 64));
+	CHECK_EQ(kvfs_statfs(mp, &sf), 0);
+	CHECK(sf.bavail <= mp->resv.write.blocks);
+	CHECK_EQ(kvfs_free_bytes(mp), sf.bfree << mp->g.blocklog);
+	/* a write back finds room where a write does not */
+	CHECK_EQ(kvfs_write(mp, b, buf, piece, 0, 0), -ENOSPC);
+	n = kvfs_write_cached(mp, b, buf, piece, 0, 0, &reserve);
+	CHECK_EQ(n, (ssize_t)piece);
+	CHECK(reserve);
+	wb = piece;
+	/* an overwrite takes no block: no news; nor one of fallocated blocks */
+	n = kvfs_write_cached(mp, b, buf, piece, 0, 0, &reserve);
+	CHECK_EQ(n, (ssize_t)piece);
+	CHECK(!reserve);
+	n = kvfs_write_cached(mp, c, buf, piece, 0, 0, &reserve);
+	CHECK_EQ(n, (ssize_t)piece);
+	CHECK(!reserve);
+	/* down to the removals' reserve, never into it */
+	while ((n = kvfs_write_cached(mp, b, buf, piece, (off_t)wb, 0,
+				      &reserve)) > 0) {
+		CHECK(reserve);
+		wb += (uint64_t)n;
+	}
+	CHECK_EQ(n, -ENOSPC);
+	CHECK(wb >= piece * 2);
+	CHECK(atomic_load(&mp->fdblocks) >= (int64_t)mp->resblks);
+	/* no block past the data: none speculative came from the reserve */
+	CHECK_EQ(blocks_of(mp, b), wb >> mp->g.blocklog);
+	remount(&mp);
+	CHECK_EQ(stat_of(mp, b).size, wb);
+	for (uint64_t off = 0; off < wb; off += sizeof(got)) {
+		size_t want = wb - off < sizeof(got) ? wb - off : sizeof(got);
+
+		CHECK_EQ(kvfs_read(mp, b, got, sizeof(got), (off_t)off),
+			 (ssize_t)want);
+		CHECK(!memcmp(got, buf, want));
+	}
+	printf("wb_reserve: %llu bytes written, then %llu written back into "
+	       "the reserve\n",
+	       (unsigned long long)total, (unsigned long long)wb);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
@@ -1469,6 +1542,7 @@ int main(int argc, char **argv)
 	test_direct_io();
 	test_threads();
 	test_enospc();
+	test_wb_reserve();
 	test_stale();
 	test_crash_points();
 	test_preflush();

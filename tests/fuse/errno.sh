@@ -6,8 +6,10 @@
 # from write() soon after the space is gone (the dirty limit follows the
 # free space), and of the host's filesystem under a sparse image (the
 # mount lives on), also of an O_DIRECT write (a short count) and of a
-# write back stored in part (fsync says ENOSPC), of stores through mmap
-# (close says ENOSPC, both cache modes); a punch and a copy_file_range
+# write back stored in part with no write-back reserve (fsync says
+# ENOSPC), of stores through mmap past the reserve (close says ENOSPC,
+# both cache modes); what the reserve takes when the space is gone,
+# there after a remount; a punch and a copy_file_range
 # failing part way (injected) leave the kernel's cache true to the image.
 # The checker clean on each image after its unmount.  Always unmounts
 # (lib.sh's trap); every step under a timeout.
@@ -51,15 +53,18 @@ T "$prog" enospc-dio "$mnt" || fail "test_fuse_errno enospc-dio"
 unmount "$mnt" "$tmp/small"
 T "$scrub" "$tmp/small" || fail "the checker after the O_DIRECT ENOSPC"
 
+# No write-back reserve (wbreserve=0): a write back stored in part must
+# still be heard of, the reserve taking nothing of it.
 T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (fsync)"
-T "$mount_kvfs" "$tmp/small" "$mnt" || fail "mount small (fsync)"
+T "$mount_kvfs" "$tmp/small" "$mnt" -o wbreserve=0 || fail "mount small (fsync)"
 T "$prog" enospc-fsync "$mnt" || fail "test_fuse_errno enospc-fsync"
 unmount "$mnt" "$tmp/small"
 T "$scrub" "$tmp/small" || fail "the checker after the short write back"
 
 for o in writeback_cache nowriteback_cache; do
 	T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (fsync, $o)"
-	T "$mount_kvfs" "$tmp/small" "$mnt" -o "$o" || fail "mount small (fsync, $o)"
+	T "$mount_kvfs" "$tmp/small" "$mnt" -o "$o,wbreserve=0" ||
+		fail "mount small (fsync, $o)"
 	T "$prog" enospc-fsync-half "$mnt" || fail "test_fuse_errno enospc-fsync-half ($o)"
 	unmount "$mnt" "$tmp/small"
 	T "$scrub" "$tmp/small" || fail "the checker after the fsync ENOSPC ($o)"
@@ -71,6 +76,19 @@ for o in writeback_cache nowriteback_cache; do
 	T "$prog" enospc-mmap "$mnt" || fail "test_fuse_errno enospc-mmap ($o)"
 	unmount "$mnt" "$tmp/small"
 	T "$scrub" "$tmp/small" || fail "the checker after the mmap ENOSPC ($o)"
+done
+
+for o in writeback_cache nowriteback_cache; do
+	T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (reserve, $o)"
+	T "$mount_kvfs" "$tmp/small" "$mnt" -o "$o" || fail "mount small (reserve, $o)"
+	T "$prog" enospc-reserve "$mnt" || fail "test_fuse_errno enospc-reserve ($o)"
+	unmount "$mnt" "$tmp/small"
+	T "$scrub" "$tmp/small" || fail "the checker after the reserve ($o)"
+	T "$mount_kvfs" "$tmp/small" "$mnt" -o "$o" ||
+		fail "remount small (reserve, $o)"
+	T "$prog" enospc-reserve-check "$mnt" ||
+		fail "test_fuse_errno enospc-reserve-check ($o)"
+	unmount "$mnt" "$tmp/small"
 done
 
 T "$mkfs" -q -f -s 48M "$tmp/small" || fail "mkfs.kvfs small (unmap)"

@@ -59,7 +59,7 @@ static void test_options(void)
 
 	CHECK_EQ(
 		parse(&o, "img", "mnt", "-o",
-		      "ro,sync,noatime,mem=64M,threads=4,commit=5,"
+		      "ro,sync,noatime,mem=64M,threads=4,commit=5,wbreserve=8M,"
 		      "nowriteback_cache,dio,allow_other,default_permissions,"
 		      "fsname=disk,noexec,nosuid,nodev,defaults,x-systemd.foo"),
 		0);
@@ -69,6 +69,7 @@ static void test_options(void)
 	CHECK_EQ(o.mem, 64u << 20);
 	CHECK_EQ(o.threads, 4);
 	CHECK_EQ(o.commit_ms, 5000);
+	CHECK_EQ(o.wbreserve, 8 << 20);
 	CHECK_EQ(o.allow_other, 1);
 	CHECK_EQ(o.default_permissions, 1);
 	CHECK(!strcmp(o.fsname, "disk"));
@@ -82,6 +83,9 @@ static void test_options(void)
 	CHECK_EQ(o.atime, KVFS_ATIME_STRICT);
 	CHECK(o.writeback);
 	CHECK(!o.direct_io);
+	CHECK_EQ(o.wbreserve, -1);
+	CHECK_EQ(parse(&o, "img", "mnt", "-o", "wbreserve=0"), 0);
+	CHECK_EQ(o.wbreserve, 0);
 	CHECK_EQ(parse(&o, "img", "mnt", "-o", "dio,nodio"), 0);
 	CHECK(!o.direct_io);
 	CHECK_EQ(parse(&o, "-d", "img", "mnt", NULL), 0);
@@ -115,6 +119,9 @@ static void test_errors(void)
 	bad("commit=-1", "bad value '-1' for option commit (seconds, 1..3600)");
 	bad("commit=", "bad value '' for option commit (seconds, 1..3600)");
 	bad("fsname=", "bad value '' for option fsname");
+	bad("wbreserve=2T", "bad value '2T' for option wbreserve (a size, 0 to "
+			    "1T, e.g. 32M)");
+	bad("wbreserve", "option wbreserve needs a value");
 	CHECK_EQ(parse(&o, "img", NULL, NULL, NULL), -EINVAL);
 	CHECK(!strcmp(o.err, "missing MOUNTPOINT"));
 	CHECK_EQ(parse(&o, NULL, NULL, NULL, NULL), -EINVAL);
