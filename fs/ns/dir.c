@@ -1671,6 +1671,22 @@ static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
 				&found);
 	if (!err && found) {
 		err = read_dblk(&d, dblk, &bp);
+		/*
+		 * block_createname() moves the record keyed by the block's
+		 * idx_best(): one that is not the record found here is met
+		 * only after the block's change (log shut down)
+		 */
+		if (!err) {
+			struct kvfs_dir_free_rec at;
+			int stat;
+
+			err = kvfs_btree_get_rec(&fc.cur, &at, &stat);
+			if (!err && stat &&
+			    kv_le32_to_cpu(at.best) != idx_best(bp))
+				err = corrupt(&d, bp->b_blkno,
+					      "free record disagrees with "
+					      "its block");
+		}
 	} else if (!err && dp->i_size >= (uint64_t)max * tp->mp->g.dirblksize) {
 		err = scan_data(&d, kv_le32_to_cpu(head(d.hbp)->ndata), &hole,
 				NULL);
@@ -1954,6 +1970,10 @@ static int removal_reads(struct dctx *d, const char *name, size_t len,
 	err = kvfs_btree_lookup(&fc.cur, KVFS_LOOKUP_EQ, &r, &stat);
 	if (!err && stat)
 		err = kvfs_btree_delete_reads(&fc.cur, NULL);
+	/* free_reindex() would look it up after the block's change */
+	else if (!err)
+		err = corrupt(d, bp->b_blkno,
+			      "free record disagrees with its block");
 	if (!err && first)
 		err = hash_ins_reads(d, first, flen, &ic);
 	if (!err) {

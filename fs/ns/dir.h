@@ -225,8 +225,9 @@ int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
  * not used, so that a damaged index or count does not hide an entry.
  * *parent gets "..".  fn gets every live entry and returns non-zero to
  * stop the walk (returned).  A data block that cannot be read or is out
- * of place is skipped and counted in *nbad; 0 or -EUCLEAN (nothing
- * readable: the fork or block 0 is bad), -ENOMEM, -EIO.
+ * of place is skipped and counted in *nbad; 0, or -EUCLEAN when the fork
+ * is bad (nothing walked) or block 0 is (*parent left as it was, the
+ * other blocks walked), -ENOMEM, -EIO.
  */
 typedef int (*kvfs_dir_walk_fn)(void *priv, const char *name, size_t namelen,
 				uint64_t ino, uint8_t ftype);

@@ -133,6 +133,7 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 	struct kvfs_extent *tx = NULL;
 	struct kvfs_dir_xmap m = { 0 };
 	struct kv_buf *hbp;
+	bool bad0 = false;
 	int err, stop = 0;
 
 	*nbad = 0;
@@ -156,12 +157,25 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 	m.x = x;
 	m.n = nx;
 	err = walk_read(bc, g, ino, &m, 0, &hbp);
-	if (err) {
+	if (err == -ENODATA || err == -EUCLEAN) {
+		/*
+		 * Block 0 lost: ".." unknown (*parent left as it is), but
+		 * the other data blocks hold their own entries (a repair
+		 * that stopped here emptied a directory of 5000 names for
+		 * one bad block).
+		 */
+		hbp = NULL;
+		bad0 = true;
+		++*nbad;
+		err = 0;
+	} else if (err) {
 		kvfree(tx);
-		return err == -ENODATA ? -EUCLEAN : err;
+		return err;
 	}
-	*parent = kv_le64_to_cpu(head(hbp)->parent);
-	stop = walk_entries(hbp, 0, g, fn, priv);
+	if (hbp) {
+		*parent = kv_le64_to_cpu(head(hbp)->parent);
+		stop = walk_entries(hbp, 0, g, fn, priv);
+	}
 	/*
 	 * Every data block the fork maps, in order, the head's count not
 	 * trusted: a damaged one hid the blocks past it or walked 2^32
@@ -192,7 +206,10 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 			kv_buf_rele(bp);
 		}
 	}
-	kv_buf_rele(hbp);
+	if (hbp)
+		kv_buf_rele(hbp);
 	kvfree(tx);
-	return err ? err : stop;
+	if (err || stop)
+		return err ? err : stop;
+	return bad0 ? -EUCLEAN : 0;
 }

@@ -1211,6 +1211,63 @@ static void test_damaged_free_index(void)
 }
 
 /*
+ * Block 0's idxlag wrong with its crc right (fsck fuzz, dirhead idxlag):
+ * the free-space record the block's header names is not in the index.
+ * A create into the block and the removal of a name of it looked the
+ * record up only after the block's change (free_reindex()): "free record
+ * missing", the log shut down.  Now refused before, the log up.
+ */
+static void test_damaged_idxlag(void)
+{
+	struct kvfs_dir_data_hdr *h;
+	uint64_t root, d, other;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	uint32_t bs;
+	bool created;
+	off_t pos;
+	void *blk;
+	int i, fd;
+
+	make_fs(64 << 20, 0);
+	mp = mount_fs();
+	root = kvfs_root_ino(mp);
+	d = dir_mkdir(mp, root, "d", &cr);
+	for (i = 0; i < 12; i++)
+		dir_creat(mp, d, long_name("n", i), &cr);
+	other = dir_creat(mp, root, "o", &cr);
+	pos = head_pos(mp, d);
+	bs = mp->g.dirblksize;
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	blk = malloc(bs);
+	CHECK(blk != NULL);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, blk, bs, pos), (ssize_t)bs);
+	h = blk;
+	CHECK_EQ(kv_le32_to_cpu(h->idxlag), 0);
+	CHECK(kv_le32_to_cpu(h->bestfree) > 1);
+	h->idxlag = kv_cpu_to_le32(1);
+	kvfs_blkhdr_set_crc(blk, bs);
+	CHECK_EQ(pwrite(fd, blk, bs, pos), (ssize_t)bs);
+	close(fd);
+	free(blk);
+
+	mp = mount_fs();
+	check_refused(mp, kvfs_create(mp, d, "new", S_IFREG | 0644, 0,
+				      KVFS_CREATE_EXCL, &cr, &st, &created));
+	check_refused(mp, kvfs_unlink(mp, d, long_name("n", 3)));
+	check_refused(mp,
+		      kvfs_rename(mp, d, long_name("n", 4), root, "m", 0, &cr));
+	check_refused(mp, kvfs_rename(mp, root, "o", d, "in", 0, &cr));
+	check_refused(mp, kvfs_link(mp, other, d, "l", NULL));
+	dir_creat(mp, root, "still", &cr);
+	CHECK_EQ(kvfs_unlink(mp, root, "still"), 0);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
+/*
  * The same with a leaf of the name-hash index damaged: removing a name
  * from a leaf beside it left that leaf under-full, and the deletion read
  * the damaged sibling to borrow from or join it after the removal's
@@ -1443,6 +1500,7 @@ int main(void)
 	test_dir_many_pieces();
 	test_unlink_race();
 	test_damaged_free_index();
+	test_damaged_idxlag();
 	test_damaged_hash_sibling();
 	test_damaged_hash_full_leaf();
 	unlink(path);
