@@ -1156,6 +1156,30 @@ static void check_refused(struct kvfs_mount *mp, int err)
 }
 
 /*
+ * Mounted again over damage to directory d (names n<i>, in root with the
+ * file other named "o"): a create, an unlink, a rename out and in and a
+ * link refused with the log up, the root still usable.
+ */
+static void mount_refusing(uint64_t root, uint64_t d, uint64_t other)
+{
+	struct kvfs_mount *mp = mount_fs();
+	struct kvfs_stat st;
+	bool created;
+
+	check_refused(mp, kvfs_create(mp, d, "new", S_IFREG | 0644, 0,
+				      KVFS_CREATE_EXCL, &cr, &st, &created));
+	check_refused(mp, kvfs_unlink(mp, d, long_name("n", 3)));
+	check_refused(mp,
+		      kvfs_rename(mp, d, long_name("n", 4), root, "m", 0, &cr));
+	check_refused(mp, kvfs_rename(mp, root, "o", d, "in", 0, &cr));
+	check_refused(mp, kvfs_link(mp, other, d, "l", NULL));
+	dir_creat(mp, root, "still", &cr);
+	CHECK_EQ(kvfs_unlink(mp, root, "still"), 0);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
+/*
  * A directory's free-space index block damaged (its crc broken, as
  * trash-campaign's blocktrash left one): a create, an unlink and a rename
  * out of it read that index after their first change (the inode's
@@ -1169,10 +1193,8 @@ static void test_damaged_free_index(void)
 	uint64_t root, d, other, fsb;
 	struct kvfs_dir_head hd;
 	struct kvfs_mount *mp;
-	struct kvfs_stat st;
 	unsigned blocklog;
 	off_t pos;
-	bool created;
 	char junk = 0x5a;
 	int i, fd;
 
@@ -1196,18 +1218,7 @@ static void test_damaged_free_index(void)
 	CHECK_EQ(pwrite(fd, &junk, 1, (off_t)(fsb << blocklog) + 100), 1);
 	close(fd);
 
-	mp = mount_fs();
-	check_refused(mp, kvfs_create(mp, d, "new", S_IFREG | 0644, 0,
-				      KVFS_CREATE_EXCL, &cr, &st, &created));
-	check_refused(mp, kvfs_unlink(mp, d, long_name("n", 3)));
-	check_refused(mp,
-		      kvfs_rename(mp, d, long_name("n", 4), root, "m", 0, &cr));
-	check_refused(mp, kvfs_rename(mp, root, "o", d, "in", 0, &cr));
-	check_refused(mp, kvfs_link(mp, other, d, "l", NULL));
-	dir_creat(mp, root, "still", &cr);
-	CHECK_EQ(kvfs_unlink(mp, root, "still"), 0);
-	CHECK(!kvj_log_is_shutdown(mp->log));
-	CHECK_EQ(kvfs_mount_close(mp), 0);
+	mount_refusing(root, d, other);
 }
 
 /*
@@ -1222,9 +1233,7 @@ static void test_damaged_idxlag(void)
 	struct kvfs_dir_data_hdr *h;
 	uint64_t root, d, other;
 	struct kvfs_mount *mp;
-	struct kvfs_stat st;
 	uint32_t bs;
-	bool created;
 	off_t pos;
 	void *blk;
 	int i, fd;
@@ -1253,18 +1262,7 @@ static void test_damaged_idxlag(void)
 	close(fd);
 	free(blk);
 
-	mp = mount_fs();
-	check_refused(mp, kvfs_create(mp, d, "new", S_IFREG | 0644, 0,
-				      KVFS_CREATE_EXCL, &cr, &st, &created));
-	check_refused(mp, kvfs_unlink(mp, d, long_name("n", 3)));
-	check_refused(mp,
-		      kvfs_rename(mp, d, long_name("n", 4), root, "m", 0, &cr));
-	check_refused(mp, kvfs_rename(mp, root, "o", d, "in", 0, &cr));
-	check_refused(mp, kvfs_link(mp, other, d, "l", NULL));
-	dir_creat(mp, root, "still", &cr);
-	CHECK_EQ(kvfs_unlink(mp, root, "still"), 0);
-	CHECK(!kvj_log_is_shutdown(mp->log));
-	CHECK_EQ(kvfs_mount_close(mp), 0);
+	mount_refusing(root, d, other);
 }
 
 /*
