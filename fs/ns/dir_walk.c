@@ -74,8 +74,34 @@ uint64_t kvfs_dir_xmap(struct kvfs_dir_xmap *m, uint64_t off, uint32_t len,
 }
 
 /*
- * Data block dblk of directory ino, verified and in its place: its first
- * and last blocks mapped, the last where the first puts it.
+ * A block whose only fault is its crc (a bit flipped in bytes no check
+ * reads, or in a name that still is one): read unverified, it is used
+ * when its header and records hold, so that the repair keeps its entries
+ * (all of them went to lost+found: the root's top level, for one bit).
+ * The crc is still the checker's finding.
+ */
+static int read_crc_damaged(struct kv_bcache *bc, const struct kvfs_geom *g,
+			    uint64_t fsb, struct kv_buf **bpp)
+{
+	const struct kvfs_blk_hdr *h;
+	int err = kv_buf_read(bc, fsb, fsbs(g), NULL, bpp);
+
+	if (err)
+		return err;
+	h = (*bpp)->b_addr;
+	if (kv_le32_to_cpu(h->magic) == KVFS_DIR_DATA_MAGIC &&
+	    kv_le64_to_cpu(h->blkno) == fsb &&
+	    !memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE) &&
+	    !kvfs_dir_data_check(g, (*bpp)->b_addr, (*bpp)->b_len))
+		return 0;
+	kv_buf_rele(*bpp);
+	return -EUCLEAN;
+}
+
+/*
+ * Data block dblk of directory ino, verified (or damaged in its crc
+ * alone) and in its place: its first and last blocks mapped, the last
+ * where the first puts it.
  */
 static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 		     uint64_t ino, struct kvfs_dir_xmap *m, uint32_t dblk,
@@ -94,8 +120,10 @@ static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 	    last != fsb + fsbs(g) - 1)
 		return -EUCLEAN;
 	err = kv_buf_read(bc, fsb, fsbs(g), &kvfs_dir_data_buf_ops, bpp);
+	if (err == -EBADMSG)
+		err = read_crc_damaged(bc, g, fsb, bpp);
 	if (err)
-		return err == -EBADMSG ? -EUCLEAN : err;
+		return err;
 	if (kv_le64_to_cpu(dhdr(*bpp)->hdr.owner) != ino ||
 	    kv_le32_to_cpu(dhdr(*bpp)->dblk) != dblk) {
 		kv_buf_rele(*bpp);

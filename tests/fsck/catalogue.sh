@@ -215,6 +215,7 @@ cases=(
 "dirfree-best|^$|write btree $BIG dirfree 0:0 rec[$FLAST].best 2000|differs from the block's bestfree||/big"
 "dirfree-block|^$|write btree $BIG dirfree 0:0 rec[$FLAST].dblk 45|names no mapped data block||/big"
 "dirfree-lost|^$|write btree $BIG dirfree 0:0 numrecs $FLAST|has no free-space index record||/big"
+"dir-block-crc|^$|write -c dirent $ROOT file0 type 5|data block 0 (block"
 "dir-block0|^\\./big/entry-00[01][0-9][0-9]$|write -c dirhead $BIG idxlag 1|data block 0 (block||/big"
 "dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"
 "dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
