@@ -28,6 +28,19 @@ static unsigned size_order(size_t npages)
 	return npages <= 1 ? 0 : (unsigned)(64 - __builtin_clzll(npages - 1));
 }
 
+/* What no buddy block could serve, mapped from order-0 pages. */
+static void *vmap_fallback(size_t size, kv_gfp_t gfp, bool account)
+{
+	void *p;
+
+	if (account)
+		kv_tstat_add(kv_tcache(), KV_T_VMAP_FALLBACK, 1);
+	p = kv_vmap_alloc(size, KV_PAGE_SIZE, gfp);
+	if (p && account)
+		kv_tstat_add(kv_tcache(), KV_T_VMAP_ALLOC, 1);
+	return p;
+}
+
 /* Above the slab: one fail-fast high-order attempt, then vmap. */
 static void *large_alloc(size_t size, kv_gfp_t gfp, bool account)
 {
@@ -59,8 +72,6 @@ static void *large_alloc(size_t size, kv_gfp_t gfp, bool account)
 		if (account)
 			kv_tstat_add(tc, KV_T_HO_FAILFAST, 1);
 	}
-	if (account)
-		kv_tstat_add(tc, KV_T_VMAP_FALLBACK, 1);
 	/*
 	 * The fallback gets as many pages as the buddy block would have had:
 	 * same usable size either way, and a size class the vmap area cache
@@ -68,10 +79,7 @@ static void *large_alloc(size_t size, kv_gfp_t gfp, bool account)
 	 */
 	if (order <= KV_MAX_ORDER)
 		size = KV_PAGE_SIZE << order;
-	p = kv_vmap_alloc(size, KV_PAGE_SIZE, gfp);
-	if (p && account)
-		kv_tstat_add(tc, KV_T_VMAP_ALLOC, 1);
-	return p;
+	return vmap_fallback(size, gfp, account);
 }
 
 /*
@@ -97,12 +105,8 @@ static void *slab_alloc(size_t size, kv_gfp_t gfp, bool account)
 	kv_scope = scope;
 	if (p)
 		goto out;
-	if (account)
-		kv_tstat_add(kv_tcache(), KV_T_VMAP_FALLBACK, 1);
-	p = kv_vmap_alloc(size, KV_PAGE_SIZE, gfp & ~KV_ZERO);
-	if (p && account)
-		kv_tstat_add(kv_tcache(), KV_T_VMAP_ALLOC, 1);
-	return p;
+	/* kvmalloc_slow() zeroes a slab-sized object itself */
+	return vmap_fallback(size, gfp & ~KV_ZERO, account);
 out:
 	if (p && account)
 		kv_tstat_add(kv_tc, KV_T_SLAB_ALLOC, 1);

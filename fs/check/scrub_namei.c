@@ -239,7 +239,6 @@ static int read_dir(struct kvfs_ns *ns, struct ns_ino *r)
 	const struct kvfs_geom *g = ns->g;
 	uint64_t parent = KVFS_NULLINO;
 	struct kv_buf *bp;
-	unsigned nbad;
 	int err;
 
 	r->flags |= NS_READ;
@@ -257,8 +256,8 @@ static int read_dir(struct kvfs_ns *ns, struct ns_ino *r)
 	if (kvfs_dinode_verify(ns->dip, g, r->ino))
 		return 0;
 	ns->dir = r;
-	err = kvfs_dir_walk_disk(ns->bc, g, r->ino, ns->dip, &parent, entry, ns,
-				 &nbad);
+	err = kvfs_dir_walk_disk(ns->bc, g, r->ino, ns->dip, &parent, entry,
+				 ns);
 	/* a damaged directory is the checker's finding: keep what was read */
 	if (err == -EUCLEAN)
 		err = 0;

@@ -225,15 +225,15 @@ int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
  * not used, so that a damaged index or count does not hide an entry.
  * *parent gets "..".  fn gets every live entry and returns non-zero to
  * stop the walk (returned).  A data block that cannot be read or is out
- * of place is skipped and counted in *nbad; 0, or -EUCLEAN when the fork
- * is bad (nothing walked) or block 0 is (*parent left as it was, the
- * other blocks walked), -ENOMEM, -EIO.
+ * of place is skipped; 0, or -EUCLEAN when the fork is bad (nothing
+ * walked) or block 0 is (*parent left as it was, the other blocks
+ * walked), -ENOMEM, -EIO.
  */
 typedef int (*kvfs_dir_walk_fn)(void *priv, const char *name, size_t namelen,
 				uint64_t ino, uint8_t ftype);
 int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		       uint64_t ino, const void *dip, uint64_t *parent,
-		       kvfs_dir_walk_fn fn, void *priv, unsigned *nbad);
+		       kvfs_dir_walk_fn fn, void *priv);
 
 /*
  * Mapping file blocks of a stored directory through its extent list, for

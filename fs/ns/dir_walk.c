@@ -152,7 +152,7 @@ static int walk_entries(struct kv_buf *bp, uint32_t dblk,
 
 int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		       uint64_t ino, const void *dip, uint64_t *parent,
-		       kvfs_dir_walk_fn fn, void *priv, unsigned *nbad)
+		       kvfs_dir_walk_fn fn, void *priv)
 {
 	const struct kvfs_dinode *d = dip;
 	const struct kvfs_extent *x =
@@ -160,11 +160,9 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 	uint32_t nx = kv_le32_to_cpu(d->nextents);
 	struct kvfs_extent *tx = NULL;
 	struct kvfs_dir_xmap m = { 0 };
-	struct kv_buf *hbp;
-	bool bad0 = false;
-	int err, stop = 0;
+	bool have_head = false;
+	int err = 0, stop = 0;
 
-	*nbad = 0;
 	/* the inode may not have been verified: its fork stays inside it */
 	if (kvfs_dinode_dfork_size(g, d) > g->inodesize - KVFS_DINODE_CORE_SIZE)
 		return -EUCLEAN;
@@ -184,32 +182,15 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 	}
 	m.x = x;
 	m.n = nx;
-	err = walk_read(bc, g, ino, &m, 0, &hbp);
-	if (err == -ENODATA || err == -EUCLEAN) {
-		/*
-		 * Block 0 lost: ".." unknown (*parent left as it is), but
-		 * the other data blocks hold their own entries (a repair
-		 * that stopped here emptied a directory of 5000 names for
-		 * one bad block).
-		 */
-		hbp = NULL;
-		bad0 = true;
-		++*nbad;
-		err = 0;
-	} else if (err) {
-		kvfree(tx);
-		return err;
-	}
-	if (hbp) {
-		*parent = kv_le64_to_cpu(head(hbp)->parent);
-		stop = walk_entries(hbp, 0, g, fn, priv);
-	}
 	/*
 	 * Every data block the fork maps, in order, the head's count not
 	 * trusted: a damaged one hid the blocks past it or walked 2^32
-	 * holes.
+	 * holes.  A block that cannot be read is skipped, block 0 too: its
+	 * ".." is then unknown, but the other blocks hold their own entries
+	 * (a repair that stopped at block 0 emptied a directory of 5000
+	 * names for one bad block).
 	 */
-	for (uint32_t i = 0, last = 0; i < nx && !stop && !err; i++) {
+	for (uint32_t i = 0, next = 0; i < nx && !stop && !err; i++) {
 		uint64_t end = kv_le64_to_cpu(x[i].startoff) +
 			       kv_le32_to_cpu(x[i].blockcount);
 
@@ -218,26 +199,27 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		     dblk++) {
 			struct kv_buf *bp;
 
-			if (dblk <= last)
+			/* a directory block over several extents */
+			if (dblk < next)
 				continue;
-			last = (uint32_t)dblk;
-			err = walk_read(bc, g, ino, &m, last, &bp);
-			if (err == -EUCLEAN)
-				++*nbad;
+			next = (uint32_t)dblk + 1;
+			err = walk_read(bc, g, ino, &m, (uint32_t)dblk, &bp);
 			if (err == -ENODATA || err == -EUCLEAN) {
 				err = 0;
 				continue;
 			}
 			if (err)
 				break;
-			stop = walk_entries(bp, last, g, fn, priv);
+			if (dblk == 0) {
+				*parent = kv_le64_to_cpu(head(bp)->parent);
+				have_head = true;
+			}
+			stop = walk_entries(bp, (uint32_t)dblk, g, fn, priv);
 			kv_buf_rele(bp);
 		}
 	}
-	if (hbp)
-		kv_buf_rele(hbp);
 	kvfree(tx);
 	if (err || stop)
 		return err ? err : stop;
-	return bad0 ? -EUCLEAN : 0;
+	return have_head ? 0 : -EUCLEAN;
 }

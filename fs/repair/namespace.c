@@ -707,7 +707,6 @@ static int rb_read(struct nsr *r, uint64_t ino, struct rebuild *b,
 	struct kvfs_extent *tx = NULL;
 	struct kv_buf *bp;
 	uint32_t nx;
-	unsigned nbad;
 	int err;
 
 	if (!dip)
@@ -721,8 +720,7 @@ static int rb_read(struct nsr *r, uint64_t ino, struct rebuild *b,
 	       g->inodesize);
 	kv_buf_unlock(bp);
 	kv_buf_rele(bp);
-	err = kvfs_dir_walk_disk(r->mp->bc, g, ino, dip, parent, rb_entry, b,
-				 &nbad);
+	err = kvfs_dir_walk_disk(r->mp->bc, g, ino, dip, parent, rb_entry, b);
 	/* nothing readable: no entries kept, ".." from the walk */
 	if (err == -EUCLEAN)
 		err = 0;
