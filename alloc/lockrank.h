@@ -47,12 +47,13 @@ enum kv_lock_nest { KV_NEST_NONE, KV_NEST_KEYED, KV_NEST_ANY };
  * next AG's; the AG locks stay ordered by AG number among themselves.
  * The buffer items' list comes after every lock held across an allocation
  * that may reclaim (its shrinker takes it): the push lock, an open
- * reference stripe.  A CIL slot, the buffer LRU and the caches' report
- * counts are leaves (nothing is taken or allocated under them): last but
- * the allocator's.
+ * reference stripe.  A CIL slot, the buffer LRU, the caches' report
+ * counts and the inode cache's reclaim candidates are leaves (nothing is
+ * taken or allocated under them): last but the allocator's.
  * Owners: fuse_node fs/fuse/nodes.c; rename fs/ns/namei.c; kvfs_iolock,
  * kvfs_ilock fs/inode/inode.h; kvfs_conv fs/data/convert.h; perag
  * fs/space/perag.h; kvfs_buf, kvfs_buf_lru, kvfs_buf_reports fs/io/buf.c;
+ * kvfs_icache_cand fs/inode/icache.c;
  * openref fs/inode/openref.c; kvfs_bli fs/io/buf_item.c; cil_push, ail, log,
  * grant, cil_pcp journal/log_priv.h; vmap_* alloc/vmap.c; slab alloc/slab.c;
  * buddy alloc/page.c; shrinker, nofail alloc/reclaim.c.
@@ -74,6 +75,7 @@ enum kv_lock_nest { KV_NEST_NONE, KV_NEST_KEYED, KV_NEST_ANY };
 	X(KV_RANK_CIL_PCP, "cil_pcp", 12, KV_NEST_NONE)              \
 	X(KV_RANK_BUF_LRU, "kvfs_buf_lru", 13, KV_NEST_NONE)         \
 	X(KV_RANK_BUF_REPORTS, "kvfs_buf_reports", 13, KV_NEST_NONE) \
+	X(KV_RANK_ICACHE_CAND, "kvfs_icache_cand", 13, KV_NEST_NONE) \
 	X(KV_RANK_VMAP_PURGE, "vmap_purge", 14, KV_NEST_NONE)        \
 	X(KV_RANK_VMAP_ZONE, "vmap_zone", 15, KV_NEST_NONE)          \
 	X(KV_RANK_SLAB, "slab", 16, KV_NEST_NONE)                    \

@@ -389,7 +389,17 @@ static bool kswapd_running, kswapd_stop;
 static uint64_t kswapd_wanted; /* wakes asked for */
 static uint64_t kswapd_passes, kswapd_freed;
 
-/* Passes over every shrinker while they free something, for each wake. */
+/*
+ * Free pages at which the reclaim thread stops: a 64th of the budget (as
+ * the kernel's high watermark, a small share).  Each pass looks again at
+ * what the last left, which under a stream of creates is mostly dirty.
+ */
+#define KSWAPD_HIGH (kv.npages / 64)
+
+/*
+ * Passes over every shrinker while they free something and the pages
+ * free stay under KSWAPD_HIGH, for each wake.
+ */
 static void *kswapd_fn(void *arg)
 {
 	uint64_t seen = 0;
@@ -410,12 +420,12 @@ static void *kswapd_fn(void *arg)
 			__atomic_add_fetch(&kswapd_passes, 1, __ATOMIC_RELAXED);
 			__atomic_add_fetch(&kswapd_freed, freed,
 					   __ATOMIC_RELAXED);
-			if (!freed)
+			kv_tcache_drain(kv_tcache());
+			kv_slab_shrink();
+			if (!freed || kv_buddy_nr_free() >= KSWAPD_HIGH)
 				break;
 		}
 		kv_in_reclaim = false;
-		kv_tcache_drain(kv_tcache());
-		kv_slab_shrink();
 		kv_reclaim_wake();
 		pthread_mutex_lock(&kswapd_lock);
 	}

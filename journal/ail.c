@@ -287,6 +287,8 @@ static int ail_push_batch(struct kvj_log *log, uint64_t span, unsigned *pinned,
 		found++;
 		/* unless relogged since (its LSN moved): not yet in place */
 		if (lip->lsn == lip->push_lsn) {
+			if (lip->ops->written)
+				lip->ops->written(lip);
 			kvj_ail_delete_locked(log, lip);
 			removed++;
 		}

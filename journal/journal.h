@@ -117,6 +117,12 @@ struct kvj_item_ops {
 	 * the AIL lock.
 	 */
 	int (*push)(struct kvj_item *lip, kvj_lsn_t lsn);
+	/*
+	 * Optional: what push() wrote is durable and the item leaves the
+	 * AIL now, clean unless changed since.  Called under the AIL lock,
+	 * the item still in the AIL (so its owner alive); take no item lock.
+	 */
+	void (*written)(struct kvj_item *lip);
 };
 
 /* Embedded in the client's object; zero it, then kvj_item_init(). */

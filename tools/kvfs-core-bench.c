@@ -163,6 +163,7 @@ static bool opt_cpu;
 static bool opt_stats;
 static const char *opt_image;
 static uint64_t opt_size = 1ull << 30;
+static uint64_t opt_mem; /* the kvalloc budget; 0: sized for the workloads */
 static unsigned opt_dir_entries = 1000000;
 static unsigned opt_commit_ms; /* 0: the core's default */
 static bool opt_dio; /* kvfs_open_opts.direct_io */
@@ -1257,6 +1258,11 @@ static void usage(FILE *f)
 		"                       (seq, the default), or 64 KiB pieces in\n"
 		"                       a random order (random: a kvfs file of\n"
 		"                       one extent per piece, its map a B+tree)\n"
+		"  --mem SIZE           the memory budget (kvalloc's arena, as\n"
+		"                       mount.kvfs's mem=); default 1 GiB plus\n"
+		"                       2 KiB per --dir-entries, so that no\n"
+		"                       workload's inodes and buffers are\n"
+		"                       reclaimed; smaller: reclaim is timed too\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"Without --csv: a table with each workload's ratio to its raw\n"
@@ -1307,6 +1313,7 @@ static int parse_args(int argc, char **argv)
 		{ "fill", required_argument, NULL, 'F' },
 		{ "commit", required_argument, NULL, 'm' },
 		{ "rounds", required_argument, NULL, 'r' },
+		{ "mem", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1341,6 +1348,10 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'I':
 			opt_image = optarg;
+			break;
+		case 'M':
+			bad = cli_size(PROG, "--mem", optarg, 16ull << 20,
+				       &opt_mem);
 			break;
 		case 'd':
 			bad = cli_uint(PROG, "--dir-entries", optarg, 1,
@@ -1479,7 +1490,8 @@ int main(int argc, char **argv)
 	 * CIL push waits in a NOFAIL allocation for memory only the
 	 * checkpoint it would write frees (issue 9's budget deadlock).
 	 */
-	cfg.budget_bytes = (1ull << 30) + (size_t)opt_dir_entries * 2048;
+	cfg.budget_bytes = opt_mem ? opt_mem :
+				     (1ull << 30) + (size_t)opt_dir_entries * 2048;
 	kvj_report_set_sink(print_jreport, NULL);
 	tool_report_init(PROG);
 	if (kv_init(&cfg)) {

@@ -226,13 +226,23 @@ struct kvfs_inode *kvfs_icache_peek(struct kvfs_mount *mp, uint64_t ino,
 const struct kvfs_trans *kvfs_icache_joined_tx(struct kvfs_mount *mp,
 					       uint64_t ino);
 
-/* Free up to nr reclaimable inodes now (the shrinker's scan). */
+/*
+ * The AIL wrote ip back and takes it out (its item's written() hook):
+ * unreferenced, it is one of reclaim's first candidates.
+ */
+void kvfs_icache_note_written(struct kvfs_inode *ip);
+/*
+ * Free up to nr reclaimable inodes now: the AIL's recent write-backs
+ * first, then a lap of the whole cache if they were not enough.
+ */
 size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr);
 
 struct kvfs_icache_stats {
 	uint64_t hits; /* kvfs_iget() served from the cache */
 	uint64_t misses; /* kvfs_iget() that read the inode */
 	uint64_t reclaimed; /* inodes freed by reclaim */
+	/* of those, named by the AIL's write-back (no lap needed) */
+	uint64_t reclaimed_written;
 	uint64_t skipped_dirty; /* unreferenced inodes reclaim had to keep */
 	/* last puts whose freeing failed (left for the next mount) */
 	uint64_t inactive_failed;

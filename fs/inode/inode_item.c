@@ -336,6 +336,12 @@ out:
 	return ret;
 }
 
+/* Written back and leaving the AIL: reclaim may want it (see icache.c). */
+static void ili_written(struct kvj_item *lip)
+{
+	kvfs_icache_note_written(item_to_inode(lip));
+}
+
 static const struct kvj_item_ops ili_ops = {
 	.name = "inode",
 	.type = KVFS_ITEM_INODE,
@@ -345,6 +351,7 @@ static const struct kvj_item_ops ili_ops = {
 	.pin = ili_pin,
 	.unpin = ili_unpin,
 	.push = ili_push,
+	.written = ili_written,
 };
 
 /* ---- transactions ---- */

@@ -190,6 +190,61 @@ static void test_reclaim(void)
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
+static unsigned nr_cached_of(struct kvfs_mount *mp, const uint64_t *ino,
+			     unsigned n)
+{
+	unsigned c = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		c += cached(mp, ino[i]);
+	return c;
+}
+
+/*
+ * The AIL's write-back names its unreferenced inodes to reclaim, which
+ * frees them first, without a lap: an inode held while it
+ * was written back is not named, and only a lap finds it.
+ */
+static void test_reclaim_written(void)
+{
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip, *held = NULL;
+	struct kvfs_trans *tp;
+	uint64_t ino[4], left;
+
+	make_fs();
+	mp = mount_fs(false);
+	tp = trans(mp);
+	for (int i = 0; i < 4; i++) {
+		ip = alloc_reg(tp, 10 + i);
+		ino[i] = ip->i_ino;
+		if (i < 3)
+			kvfs_iput(ip);
+		else
+			held = ip;
+	}
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	CHECK_EQ(kvj_log_drain(mp->log), 0);
+	kvfs_iput(held);
+	CHECK(stats(mp).nr_cached >= 4);
+	/* two of the three named: freed without looking further */
+	CHECK_EQ(kvfs_icache_shrink(mp->ic, 2), 2);
+	CHECK_EQ(stats(mp).reclaimed_written, 2);
+	CHECK_EQ(nr_cached_of(mp, ino, 3), 1);
+	CHECK(cached(mp, ino[3]));
+	/* the third is still named: the first two calls dropped no name */
+	CHECK_EQ(kvfs_icache_shrink(mp->ic, 1), 1);
+	CHECK_EQ(stats(mp).reclaimed_written, 3);
+	CHECK_EQ(nr_cached_of(mp, ino, 3), 0);
+	CHECK(cached(mp, ino[3]));
+	/* the named ones gone: the held one is the lap's, with the rest */
+	left = stats(mp).nr_cached;
+	CHECK_EQ(kvfs_icache_shrink(mp->ic, SIZE_MAX), left);
+	CHECK_EQ(stats(mp).reclaimed_written, 3);
+	CHECK(!cached(mp, ino[3]));
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+}
+
 /*
  * Under a small kvmalloc budget the allocator's reclaim calls the inode
  * cache's shrinker: clean inodes leave, dirty ones stay.
@@ -976,6 +1031,7 @@ int main(void)
 	test_iget_race();
 	test_read_rcu();
 	test_reclaim();
+	test_reclaim_written();
 	test_replay();
 	test_forks();
 	test_skip_newer();
