@@ -405,6 +405,15 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 		 */
 		if (err == -ENOSPC && reserve)
 			err = file_trans_cached(ip, res, 0, &split, &tp);
+		/*
+		 * Any other write into fallocated blocks (no writeback
+		 * cache, O_DIRECT): its split from the reserve pool, as
+		 * convert_sealed() (fs/data/convert.c) and XFS's unwritten
+		 * conversion; with none, the map leaving the inode failed
+		 * the write with ENOSPC (xfstests generic/274).
+		 */
+		if (err == -ENOSPC && convert)
+			err = kvfs_file_trans_reserved(ip, res, &tp);
 		if (err == -ENOSPC)
 			err = kvfs_file_trans(ip, res->log_bytes,
 					      res->log_count, 0, &tp);

@@ -24,6 +24,12 @@
  * shrink: with no free block at all (the blocks kept for removals gone
  *        too), a truncate down of a file whose map is a B+tree works: it
  *        only frees (XFS's truncates reserve no blocks).
+ * prealloc: blocks fallocated (KEEP_SIZE) past EOF before the filesystem
+ *        filled stay writable (xfstests generic/274): every other block
+ *        written, one write each, splits the unwritten extent until the
+ *        map leaves the inode; that conversion's block came from nowhere
+ *        and the write failed with ENOSPC (mount.kvfs -o
+ *        nowriteback_cache, and O_DIRECT: the 13th and 11th write).
  * The checker finds nothing after each.
  */
 #include <errno.h>
@@ -297,6 +303,71 @@ static void test_shrink_nothing_free(void)
 	       (unsigned long long)fsize);
 }
 
+static void test_prealloc_full(void)
+{
+	static char path[] = "/tmp/kvfs-test-enospc-XXXXXX";
+	const unsigned nblk = 1024;
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	struct kvfs_stat st, fst;
+	uint64_t ino;
+	uint8_t *rd;
+	bool created;
+	unsigned i, pass;
+	off_t off = 0;
+	ssize_t w;
+
+	mp = fresh_fs(path, FS_SIZE, 2, &g);
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "p", S_IFREG | 0644, 0, 0,
+			     &cr, &st, &created),
+		 0);
+	ino = st.ino;
+	CHECK_EQ(kvfs_write(mp, ino, buf, g.blocksize, 0, 0),
+		 (ssize_t)g.blocksize);
+	CHECK_EQ(kvfs_fallocate(mp, ino, FALLOC_FL_KEEP_SIZE, g.blocksize,
+				(off_t)nblk * g.blocksize),
+		 0);
+	/* everything else taken: big writes, then block by block */
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "fill", S_IFREG | 0644, 0,
+			     0, &cr, &fst, &created),
+		 0);
+	while ((w = kvfs_write(mp, fst.ino, buf, BIG_STEP, off, 0)) > 0)
+		off += w;
+	while ((w = kvfs_write(mp, fst.ino, buf, g.blocksize, off, 0)) > 0)
+		off += w;
+	CHECK_EQ(w, -ENOSPC);
+	/* odd blocks first (each splits the unwritten extent), then even */
+	for (pass = 1; pass <= 2; pass++) {
+		for (i = pass; i <= nblk; i += 2) {
+			memset(buf, (int)(i & 0xff), g.blocksize);
+			w = kvfs_write(mp, ino, buf, g.blocksize,
+				       (off_t)i * g.blocksize, 0);
+			if (w != (ssize_t)g.blocksize)
+				printf("enospc prealloc: block %u: %zd\n", i,
+				       w);
+			CHECK_EQ(w, (ssize_t)g.blocksize);
+		}
+		CHECK_EQ(kvfs_sync(mp), 0);
+	}
+	rd = malloc(g.blocksize);
+	CHECK(rd != NULL);
+	for (i = 1; i <= nblk; i++) {
+		memset(buf, (int)(i & 0xff), g.blocksize);
+		CHECK_EQ(kvfs_read(mp, ino, rd, g.blocksize,
+				   (off_t)i * g.blocksize),
+			 (ssize_t)g.blocksize);
+		CHECK(memcmp(rd, buf, g.blocksize) == 0);
+	}
+	free(rd);
+	memset(buf, 0x5a, sizeof(buf));
+	printf("enospc prealloc: %u blocks written into fallocated space on "
+	       "a full filesystem\n", nblk);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+	unlink(path);
+}
+
 int main(void)
 {
 	memset(buf, 0x5a, sizeof(buf));
@@ -306,6 +377,7 @@ int main(void)
 	test_full();
 	test_punch_refused();
 	test_shrink_nothing_free();
+	test_prealloc_full();
 	CHECK_EQ(kv_fini(), 0);
 	printf("enospc: ok\n");
 	return 0;
