@@ -37,6 +37,16 @@ int kvfs_file_unmap(struct kvfs_inode *ip, uint64_t fb, uint64_t len)
 		struct kvfs_trans *tp;
 
 		err = kvfs_file_trans_res(ip, &mp->resv.itruncate, 0, &tp);
+		/*
+		 * An unmap frees: on a full filesystem its split (a punch
+		 * cuts a record in two) from the blocks kept for removals,
+		 * as XFS's xfs_unmap_extent() reserves with
+		 * XFS_TRANS_RESERVE; else a punch failed with ENOSPC once
+		 * the write back had taken its reserve (mount.kvfs).
+		 */
+		if (err == -ENOSPC)
+			err = kvfs_file_trans_reserved(ip, &mp->resv.itruncate,
+						       &tp);
 		if (err)
 			break;
 		if (!ip->i_nextents) {

@@ -30,6 +30,12 @@
  *        map leaves the inode; that conversion's block came from nowhere
  *        and the write failed with ENOSPC (mount.kvfs -o
  *        nowriteback_cache, and O_DIRECT: the 13th and 11th write).
+ * punch_full: with the free space gone below the removals' blocks (what
+ *        the write-back reserve held written back, as mount.kvfs fills
+ *        it), a punch of every other block of a written file works: it
+ *        frees, its split from the blocks kept for removals (XFS's unmap
+ *        reserves with XFS_TRANS_RESERVE); every punch failed with
+ *        ENOSPC, the first one too.
  * The checker finds nothing after each.
  */
 #include <errno.h>
@@ -368,6 +374,79 @@ static void test_prealloc_full(void)
 	unlink(path);
 }
 
+static void test_punch_full(void)
+{
+	static char path[] = "/tmp/kvfs-test-enospc-XXXXXX";
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	const unsigned nblk = 1024;
+	struct kvfs_open_opts oo = { .wb_reserve_bytes = 32u << 20 };
+	struct kvfs_open_info info;
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_statfs s0, s1;
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	struct kvfs_stat st, fst;
+	uint64_t ino;
+	uint8_t *rd;
+	bool created, reserve;
+	unsigned i;
+	off_t off = 0;
+	ssize_t w;
+
+	/* opened as mount.kvfs opens it: with a write-back reserve */
+	mp = fresh_fs(path, FS_SIZE, 2, &g);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(kvfs_open(path, &oo, &mp, &info), 0);
+	CHECK(kvfs_wb_reserve_bytes(mp) > 0);
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "p", S_IFREG | 0644, 0, 0,
+			     &cr, &st, &created),
+		 0);
+	ino = st.ino;
+	for (i = 0; i < nblk * g.blocksize / BIG_STEP; i++)
+		CHECK_EQ(kvfs_write(mp, ino, buf, BIG_STEP, (off_t)i * BIG_STEP,
+				    0),
+			 (ssize_t)BIG_STEP);
+	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "fill", S_IFREG | 0644, 0,
+			     0, &cr, &fst, &created),
+		 0);
+	while ((w = kvfs_write(mp, fst.ino, buf, g.blocksize, off, 0)) > 0)
+		off += w;
+	CHECK_EQ(w, -ENOSPC);
+	/* the write-back reserve taken too, as the kernel's cache does */
+	while ((w = kvfs_write_cached(mp, fst.ino, buf, g.blocksize, off, 0,
+				      &reserve)) > 0)
+		off += w;
+	CHECK_EQ(kvfs_statfs(mp, &s0), 0);
+	for (i = 1; i < nblk; i += 2) {
+		int err = kvfs_fallocate(mp, ino, punch,
+					 (off_t)i * g.blocksize, g.blocksize);
+
+		if (err)
+			printf("enospc punch_full: block %u: %d\n", i, err);
+		CHECK_EQ(err, 0);
+	}
+	CHECK_EQ(kvfs_sync(mp), 0);
+	CHECK_EQ(kvfs_statfs(mp, &s1), 0);
+	rd = malloc(g.blocksize);
+	CHECK(rd != NULL);
+	for (i = 0; i < nblk; i++) {
+		CHECK_EQ(kvfs_read(mp, ino, rd, g.blocksize,
+				   (off_t)i * g.blocksize),
+			 (ssize_t)g.blocksize);
+		for (uint32_t b = 0; b < g.blocksize; b++)
+			CHECK_EQ(rd[b], i % 2 ? 0 : 0x5a);
+	}
+	free(rd);
+	printf("enospc punch_full: %u blocks punched on a full filesystem, "
+	       "%llu -> %llu free\n", nblk / 2,
+	       (unsigned long long)s0.bfree, (unsigned long long)s1.bfree);
+	CHECK(s1.bfree > s0.bfree);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+	unlink(path);
+}
+
 int main(void)
 {
 	memset(buf, 0x5a, sizeof(buf));
@@ -378,6 +457,7 @@ int main(void)
 	test_punch_refused();
 	test_shrink_nothing_free();
 	test_prealloc_full();
+	test_punch_full();
 	CHECK_EQ(kv_fini(), 0);
 	printf("enospc: ok\n");
 	return 0;
