@@ -74,14 +74,45 @@ uint64_t kvfs_dir_xmap(struct kvfs_dir_xmap *m, uint64_t off, uint32_t len,
 }
 
 /*
- * A block whose only fault is its crc (a bit flipped in bytes no check
- * reads, or in a name that still is one): read unverified, it is used
- * when its header and records hold, so that the repair keeps its entries
- * (all of them went to lost+found: the root's top level, for one bit).
- * The crc is still the checker's finding.
+ * Where the records of a data block read unverified stop chaining from the
+ * end of its headers: each length a multiple of 8 inside the block (the
+ * block's end when they all do).  What else the verifier checks (the
+ * header's counts, block 0's head, an entry's name length, name, inode or
+ * file type) concerns one field or one entry, not where the entries are.
  */
-static int read_crc_damaged(struct kv_bcache *bc, const struct kvfs_geom *g,
-			    uint64_t fsb, struct kv_buf **bpp)
+static uint32_t records_end(const struct kvfs_geom *g, struct kv_buf *bp,
+			    uint32_t dblk)
+{
+	uint32_t pos = data_start(dblk);
+
+	while (pos < g->dirblksize) {
+		uint32_t rl;
+
+		if (pos + KVFS_DIR_DATA_ENT_SIZE > g->dirblksize)
+			break;
+		rl = kv_le32_to_cpu(ent_at(bp, pos)->reclen);
+		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl % 8 ||
+		    rl > g->dirblksize - pos)
+			break;
+		pos += rl;
+	}
+	return pos;
+}
+
+/*
+ * A block that fails verification (its crc, or anything else) but is the
+ * directory's block (magic, address, uuid), read unverified: used, so
+ * that the repair keeps its entries (all of them went to lost+found: the
+ * root's top level for one bit, 126 names of a large directory for one
+ * entry's file type).  *end is where its records stop chaining: the
+ * entries before it are walked, those that are not valid left out
+ * (salvaged: their inodes disconnected, like the entries past *end).
+ * *bad is set when more than the crc is wrong.  The damage is still the
+ * checker's finding (its own read of the block).
+ */
+static int read_damaged(struct kv_bcache *bc, const struct kvfs_geom *g,
+			uint64_t fsb, uint32_t dblk, struct kv_buf **bpp,
+			bool *bad, uint32_t *end)
 {
 	const struct kvfs_blk_hdr *h;
 	int err = kv_buf_read(bc, fsb, fsbs(g), NULL, bpp);
@@ -91,9 +122,12 @@ static int read_crc_damaged(struct kv_bcache *bc, const struct kvfs_geom *g,
 	h = (*bpp)->b_addr;
 	if (kv_le32_to_cpu(h->magic) == KVFS_DIR_DATA_MAGIC &&
 	    kv_le64_to_cpu(h->blkno) == fsb &&
-	    !memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE) &&
-	    !kvfs_dir_data_check(g, (*bpp)->b_addr, (*bpp)->b_len))
+	    !memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE)) {
+		*bad = !!kvfs_dir_data_check(g, (*bpp)->b_addr, (*bpp)->b_len);
+		if (*bad)
+			*end = records_end(g, *bpp, dblk);
 		return 0;
+	}
 	kv_buf_rele(*bpp);
 	return -EUCLEAN;
 }
@@ -105,7 +139,7 @@ static int read_crc_damaged(struct kv_bcache *bc, const struct kvfs_geom *g,
  */
 static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 		     uint64_t ino, struct kvfs_dir_xmap *m, uint32_t dblk,
-		     struct kv_buf **bpp)
+		     struct kv_buf **bpp, bool *bad, uint32_t *end)
 {
 	uint64_t off = (uint64_t)dblk * fsbs(g), fsb, last;
 	uint32_t run;
@@ -119,9 +153,11 @@ static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 	if (fsb == KVFS_NULLBLOCK || fsb + fsbs(g) > g->dblocks ||
 	    last != fsb + fsbs(g) - 1)
 		return -EUCLEAN;
+	*bad = false;
+	*end = g->dirblksize;
 	err = kv_buf_read(bc, fsb, fsbs(g), &kvfs_dir_data_buf_ops, bpp);
-	if (err == -EBADMSG)
-		err = read_crc_damaged(bc, g, fsb, bpp);
+	if (err == -EBADMSG || err == -EUCLEAN)
+		err = read_damaged(bc, g, fsb, dblk, bpp, bad, end);
 	if (err)
 		return err;
 	if (kv_le64_to_cpu(dhdr(*bpp)->hdr.owner) != ino ||
@@ -132,22 +168,55 @@ static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 	return 0;
 }
 
-/* fn on every live entry of data block dblk (verified: lengths hold). */
-static int walk_entries(struct kv_buf *bp, uint32_t dblk,
+/*
+ * An entry of a salvaged block that can be inserted again: a name inside
+ * its record, an inode in range (a file type that is not one is passed
+ * on: the repair sets it from the inode).
+ */
+static bool entry_usable(const struct kvfs_geom *g,
+			 const struct kvfs_dir_data_ent *e)
+{
+	return e->namelen &&
+	       KVFS_DIR_DATA_ENTSIZE(e->namelen) <= kv_le32_to_cpu(e->reclen) &&
+	       !memchr(e->name, '/', e->namelen) &&
+	       !memchr(e->name, '\0', e->namelen) &&
+	       !(e->namelen <= 2 && e->name[0] == '.' &&
+		 (e->namelen == 1 || e->name[1] == '.')) &&
+	       kvfs_ino_in_range(g, kv_le64_to_cpu(e->ino));
+}
+
+/*
+ * fn on every live entry of data block dblk before end (lengths hold:
+ * verified, or checked by records_end(); bad: the entries that are not
+ * usable left out).
+ */
+static int walk_entries(struct kv_buf *bp, uint32_t dblk, uint32_t end,
 			const struct kvfs_geom *g, kvfs_dir_walk_fn fn,
-			void *priv)
+			void *priv, bool bad)
 {
 	int stop = 0;
 
-	for (uint32_t pos = data_start(dblk); pos < g->dirblksize && !stop;) {
+	for (uint32_t pos = data_start(dblk); pos < end && !stop;) {
 		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
 
-		if (kv_le64_to_cpu(e->ino))
+		if (kv_le64_to_cpu(e->ino) && (!bad || entry_usable(g, e)))
 			stop = fn(priv, (const char *)e->name, e->namelen,
 				  kv_le64_to_cpu(e->ino), e->ftype);
 		pos += kv_le32_to_cpu(e->reclen);
 	}
 	return stop;
+}
+
+/* Block 0's ".." into *parent: a salvaged head's only when it can be one. */
+static bool walk_head(const struct kvfs_geom *g, struct kv_buf *bp, bool bad,
+		      uint64_t *parent)
+{
+	uint64_t p = kv_le64_to_cpu(head(bp)->parent);
+
+	if (bad && !kvfs_ino_in_range(g, p))
+		return false;
+	*parent = p;
+	return true;
 }
 
 int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
@@ -160,7 +229,8 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 	uint32_t nx = kv_le32_to_cpu(d->nextents);
 	struct kvfs_extent *tx = NULL;
 	struct kvfs_dir_xmap m = { 0 };
-	bool have_head = false;
+	bool have_head = false, bad;
+	uint32_t rend;
 	int err = 0, stop = 0;
 
 	/* the inode may not have been verified: its fork stays inside it */
@@ -203,18 +273,18 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 			if (dblk < next)
 				continue;
 			next = (uint32_t)dblk + 1;
-			err = walk_read(bc, g, ino, &m, (uint32_t)dblk, &bp);
+			err = walk_read(bc, g, ino, &m, (uint32_t)dblk, &bp,
+					&bad, &rend);
 			if (err == -ENODATA || err == -EUCLEAN) {
 				err = 0;
 				continue;
 			}
 			if (err)
 				break;
-			if (dblk == 0) {
-				*parent = kv_le64_to_cpu(head(bp)->parent);
-				have_head = true;
-			}
-			stop = walk_entries(bp, (uint32_t)dblk, g, fn, priv);
+			if (dblk == 0)
+				have_head = walk_head(g, bp, bad, parent);
+			stop = walk_entries(bp, (uint32_t)dblk, rend, g, fn,
+					    priv, bad);
 			kv_buf_rele(bp);
 		}
 	}

@@ -13,13 +13,16 @@
  * the next one sees:
  *   0 directories    a directory whose blocks, head or index are damaged
  *                    is rebuilt: the entries of its readable data blocks
- *                    (kvfs_dir_walk_disk(), not the index) kept, its data
- *                    fork truncated, the index blocks that still read
- *                    freed (those that do not were never claimed by phase
- *                    4, so phase 7 left them free), the short form made
- *                    again and every kept entry inserted anew (cookies
- *                    change); what only a lost block named is disconnected
- *                    now and goes to lost+found below.
+ *                    (kvfs_dir_walk_disk(), not the index; a block whose
+ *                    records still chain is read, its unusable entries
+ *                    left out, a file type that is none taken from the
+ *                    inode) kept, its data fork truncated, the index
+ *                    blocks that still read freed (those that do not were
+ *                    never claimed by phase 4, so phase 7 left them free),
+ *                    the short form made again and every kept entry
+ *                    inserted anew (cookies change); what only a lost
+ *                    block named is disconnected now and goes to
+ *                    lost+found below.
  *   1 entries        an entry to a free inode, naming the root, or a
  *                    directory's second entry: removed (the target's link
  *                    count untouched: the walk never counted it); a wrong
@@ -787,6 +790,22 @@ static int fix_dir(struct nsr *r, struct kvfs_inode *dp)
 	for (size_t i = 0; !err && i < b.n; i++) {
 		struct tx t = { .ip = { dp }, .n = 1 };
 
+		/*
+		 * A salvaged block's entry whose file type is none: the
+		 * inode's (one that does not read is left disconnected).
+		 */
+		if (b.e[i].ftype == KVFS_FT_UNKNOWN ||
+		    b.e[i].ftype >= KVFS_FT_MAX) {
+			struct kvfs_inode *ip;
+
+			if (kvfs_iget(r->mp, b.e[i].ino, KVFS_IGET_UNTRUSTED,
+				      &ip))
+				continue;
+			b.e[i].ftype = kvfs_mode_to_ftype(ip->i_mode);
+			kvfs_iput(ip);
+			if (b.e[i].ftype == KVFS_FT_UNKNOWN)
+				continue;
+		}
 		err = tx_begin(r, &t, &r->mp->resv.dirop);
 		if (err)
 			break;

@@ -153,6 +153,12 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # sb-primary-layout: the primary's log start moved with its crc right
 # (trash-campaign fuzz seed 20012): -y rewrote the copies from it and
 # could not replay the log (exit 4); the copies outvote it now.
+# dir-entry-type, dir-head-count, dir-entry-reclen: one entry's file type
+# (crc right), block 0's entry count, one entry's record length in a data
+# block of /big (trash-campaign fuzz, dirent and dirhead): the block
+# failed its verifier and every name it held went to lost+found (126 for
+# one byte); its records that still chain are read, an entry whose type is
+# none given its inode's, only the entries past a broken length lost.
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
@@ -220,6 +226,9 @@ cases=(
 "dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"
 "dir-index|^$|blocktrash -s 3 -n 1 -b 8 -t diridx"
 "dir-block-reclen|^\\./big/|blocktrash -s 11 -n 2 -b 8 -t dir"
+"dir-entry-type|^$|write dirent $BIG entry-00246 type 64|entry file type invalid||/big"
+"dir-head-count|^$|write dirhead $BIG nents 7|entry count differs from the records||/big"
+"dir-entry-reclen|^\\./big/entry-002[45][0-9]$|write dirent $BIG entry-00246 reclen 0|record length invalid||/big"
 "unlinked-linked|^$|write agi $(unlinked $F1)|on it has links"
 "unlinked-free|^$|write agi $(unlinked $FREEINO)|on it is free or no inode"
 "next-unlinked-linked|^$|write inode $F1 next_unlinked $F0|has links but points to a next"
