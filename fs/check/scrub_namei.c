@@ -187,13 +187,14 @@ static void enqueue(struct kvfs_ns *ns, struct ns_ino *r)
 
 /* One entry of ns->dir. */
 static int entry(void *priv, const char *name, size_t namelen, uint64_t ino,
-		 uint8_t ftype)
+		 uint8_t ftype, bool damaged)
 {
 	struct kvfs_ns *ns = priv;
 	struct ns_ino *d = ns->dir, *t = get(ns, ino);
 	bool reached = d->flags & NS_REACHED;
 	struct ns_dir *td;
 
+	(void)damaged; /* the checker reports the block itself */
 	if (!t) {
 		problem(ns, KVFS_NS_ENT_FREE, d->ino, NULL, ino, name, namelen,
 			ftype, 0);

@@ -224,13 +224,15 @@ int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
  * name hash and free-space indexes and the head's data-block count are
  * not used, so that a damaged index or count does not hide an entry.
  * *parent gets "..".  fn gets every live entry and returns non-zero to
- * stop the walk (returned).  A data block that cannot be read or is out
- * of place is skipped; 0, or -EUCLEAN when the fork is bad (nothing
- * walked) or block 0 is (*parent left as it was, the other blocks
- * walked), -ENOMEM, -EIO.
+ * stop the walk (returned); damaged: the entry is from a block that
+ * failed verification, read as far as its records hold (a flipped bit
+ * may have made its name another entry's).  A data block that cannot be
+ * read or is out of place is skipped; 0, or -EUCLEAN when the fork is bad
+ * (nothing walked) or block 0 is (*parent left as it was, the other
+ * blocks walked), -ENOMEM, -EIO.
  */
 typedef int (*kvfs_dir_walk_fn)(void *priv, const char *name, size_t namelen,
-				uint64_t ino, uint8_t ftype);
+				uint64_t ino, uint8_t ftype, bool damaged);
 int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		       uint64_t ino, const void *dip, uint64_t *parent,
 		       kvfs_dir_walk_fn fn, void *priv);

@@ -37,7 +37,7 @@ static int walk_sf(const struct kvfs_geom *g, const struct kvfs_dinode *d,
 		    pos + KVFS_DIR_SF_ENTSIZE(e->namelen) > size)
 			return -EUCLEAN;
 		stop = fn(priv, (const char *)e->name, e->namelen,
-			  kv_le64_to_cpu(e->ino), e->ftype);
+			  kv_le64_to_cpu(e->ino), e->ftype, false);
 		if (stop)
 			return stop;
 		pos += KVFS_DIR_SF_ENTSIZE(e->namelen);
@@ -73,6 +73,9 @@ uint64_t kvfs_dir_xmap(struct kvfs_dir_xmap *m, uint64_t off, uint32_t len,
 	return first;
 }
 
+/* How a data block was read (walk_read()). */
+enum { WALK_OK, WALK_CRC, WALK_BAD };
+
 /*
  * Where the records of a data block read unverified stop chaining from the
  * end of its headers: each length a multiple of 8 inside the block (the
@@ -107,12 +110,12 @@ static uint32_t records_end(const struct kvfs_geom *g, struct kv_buf *bp,
  * entry's file type).  *end is where its records stop chaining: the
  * entries before it are walked, those that are not valid left out
  * (salvaged: their inodes disconnected, like the entries past *end).
- * *bad is set when more than the crc is wrong.  The damage is still the
- * checker's finding (its own read of the block).
+ * *bad is WALK_CRC, or WALK_BAD when more than the crc is wrong.  The
+ * damage is still the checker's finding (its own read of the block).
  */
 static int read_damaged(struct kv_bcache *bc, const struct kvfs_geom *g,
 			uint64_t fsb, uint32_t dblk, struct kv_buf **bpp,
-			bool *bad, uint32_t *end)
+			int *bad, uint32_t *end)
 {
 	const struct kvfs_blk_hdr *h;
 	int err = kv_buf_read(bc, fsb, fsbs(g), NULL, bpp);
@@ -123,8 +126,10 @@ static int read_damaged(struct kv_bcache *bc, const struct kvfs_geom *g,
 	if (kv_le32_to_cpu(h->magic) == KVFS_DIR_DATA_MAGIC &&
 	    kv_le64_to_cpu(h->blkno) == fsb &&
 	    !memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE)) {
-		*bad = !!kvfs_dir_data_check(g, (*bpp)->b_addr, (*bpp)->b_len);
-		if (*bad)
+		*bad = kvfs_dir_data_check(g, (*bpp)->b_addr, (*bpp)->b_len) ?
+			       WALK_BAD :
+			       WALK_CRC;
+		if (*bad == WALK_BAD)
 			*end = records_end(g, *bpp, dblk);
 		return 0;
 	}
@@ -139,7 +144,7 @@ static int read_damaged(struct kv_bcache *bc, const struct kvfs_geom *g,
  */
 static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 		     uint64_t ino, struct kvfs_dir_xmap *m, uint32_t dblk,
-		     struct kv_buf **bpp, bool *bad, uint32_t *end)
+		     struct kv_buf **bpp, int *bad, uint32_t *end)
 {
 	uint64_t off = (uint64_t)dblk * fsbs(g), fsb, last;
 	uint32_t run;
@@ -153,7 +158,7 @@ static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 	if (fsb == KVFS_NULLBLOCK || fsb + fsbs(g) > g->dblocks ||
 	    last != fsb + fsbs(g) - 1)
 		return -EUCLEAN;
-	*bad = false;
+	*bad = WALK_OK;
 	*end = g->dirblksize;
 	err = kv_buf_read(bc, fsb, fsbs(g), &kvfs_dir_data_buf_ops, bpp);
 	if (err == -EBADMSG || err == -EUCLEAN)
@@ -187,33 +192,35 @@ static bool entry_usable(const struct kvfs_geom *g,
 
 /*
  * fn on every live entry of data block dblk before end (lengths hold:
- * verified, or checked by records_end(); bad: the entries that are not
- * usable left out).
+ * verified, or checked by records_end(); WALK_BAD: the entries that are
+ * not usable left out), said damaged unless the block verified.
  */
 static int walk_entries(struct kv_buf *bp, uint32_t dblk, uint32_t end,
 			const struct kvfs_geom *g, kvfs_dir_walk_fn fn,
-			void *priv, bool bad)
+			void *priv, int bad)
 {
 	int stop = 0;
 
 	for (uint32_t pos = data_start(dblk); pos < end && !stop;) {
 		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
 
-		if (kv_le64_to_cpu(e->ino) && (!bad || entry_usable(g, e)))
+		if (kv_le64_to_cpu(e->ino) &&
+		    (bad != WALK_BAD || entry_usable(g, e)))
 			stop = fn(priv, (const char *)e->name, e->namelen,
-				  kv_le64_to_cpu(e->ino), e->ftype);
+				  kv_le64_to_cpu(e->ino), e->ftype,
+				  bad != WALK_OK);
 		pos += kv_le32_to_cpu(e->reclen);
 	}
 	return stop;
 }
 
 /* Block 0's ".." into *parent: a salvaged head's only when it can be one. */
-static bool walk_head(const struct kvfs_geom *g, struct kv_buf *bp, bool bad,
+static bool walk_head(const struct kvfs_geom *g, struct kv_buf *bp, int bad,
 		      uint64_t *parent)
 {
 	uint64_t p = kv_le64_to_cpu(head(bp)->parent);
 
-	if (bad && !kvfs_ino_in_range(g, p))
+	if (bad == WALK_BAD && !kvfs_ino_in_range(g, p))
 		return false;
 	*parent = p;
 	return true;
@@ -229,9 +236,9 @@ int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 	uint32_t nx = kv_le32_to_cpu(d->nextents);
 	struct kvfs_extent *tx = NULL;
 	struct kvfs_dir_xmap m = { 0 };
-	bool have_head = false, bad;
+	bool have_head = false;
 	uint32_t rend;
-	int err = 0, stop = 0;
+	int bad, err = 0, stop = 0;
 
 	/* the inode may not have been verified: its fork stays inside it */
 	if (kvfs_dinode_dfork_size(g, d) > g->inodesize - KVFS_DINODE_CORE_SIZE)

@@ -635,6 +635,7 @@ static int fix_orphan(struct nsr *r, struct kvfs_inode *ip)
 struct dent {
 	uint64_t ino;
 	uint8_t ftype, len;
+	bool damaged; /* from a block that failed verification */
 	char name[KVFS_NAME_MAX];
 };
 
@@ -646,7 +647,7 @@ struct rebuild {
 };
 
 static int rb_entry(void *priv, const char *name, size_t len, uint64_t ino,
-		    uint8_t ftype)
+		    uint8_t ftype, bool damaged)
 {
 	struct rebuild *b = priv;
 	int err = kvgrow((void **)&b->e, &b->cap, b->n, sizeof(*b->e), 0);
@@ -655,6 +656,7 @@ static int rb_entry(void *priv, const char *name, size_t len, uint64_t ino,
 		return err;
 	b->e[b->n].ino = ino;
 	b->e[b->n].ftype = ftype;
+	b->e[b->n].damaged = damaged;
 	b->e[b->n].len = (uint8_t)len;
 	memcpy(b->e[b->n].name, name, len);
 	b->n++;
@@ -787,8 +789,18 @@ static int fix_dir(struct nsr *r, struct kvfs_inode *dp)
 
 	if (!err)
 		err = rb_empty(r, dp, &b, parent);
-	for (size_t i = 0; !err && i < b.n; i++) {
+	/*
+	 * The entries of the blocks that verified first, then those of the
+	 * damaged ones: a name stored twice is the first's, and a bit flipped
+	 * in a damaged block's name may have made it an intact entry's (whose
+	 * inode went to lost+found instead of the damaged one's).
+	 */
+	for (size_t k = 0; !err && k < 2 * b.n; k++) {
 		struct tx t = { .ip = { dp }, .n = 1 };
+		size_t i = k % b.n;
+
+		if (b.e[i].damaged != (k >= b.n))
+			continue;
 
 		/*
 		 * A salvaged block's entry whose file type is none: the

@@ -400,6 +400,55 @@ static inline void ns_blk_trash(const char *path, uint64_t dir, uint32_t dblk,
 	ns_dev_close(&e);
 }
 
+/*
+ * /big's data block 1, its crc left wrong: its first entry's name made
+ * that of data block 2's first entry (a flipped bit in a name of a block
+ * that still verifies but for its crc).
+ */
+static inline void ns_blk_name_dup(const char *path, uint64_t dir)
+{
+	struct nsedit e;
+	struct kvfs_dinode *d;
+	struct kvfs_extent *x;
+	struct kvfs_dir_data_ent *d0, *d1;
+	uint64_t fsb[3] = { 0, KVFS_NULLBLOCK, KVFS_NULLBLOCK };
+	uint8_t *b[3];
+
+	ns_dev_open(&e, path);
+	d = ns_iget(&e, dir);
+	CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(e.g.dirblksize, e.g.blocksize);
+	x = (void *)kvfs_dinode_dfork(e.dip);
+	for (uint32_t k = 1; k < 3; k++) {
+		for (uint32_t i = 0; i < kv_le32_to_cpu(d->nextents); i++)
+			if (k >= kv_le64_to_cpu(x[i].startoff) &&
+			    k < kv_le64_to_cpu(x[i].startoff) +
+					kv_le32_to_cpu(x[i].blockcount))
+				fsb[k] = kv_le64_to_cpu(x[i].startblock) + k -
+					 kv_le64_to_cpu(x[i].startoff);
+		CHECK(fsb[k] != KVFS_NULLBLOCK);
+		b[k] = malloc(e.g.blocksize);
+		CHECK(b[k]);
+		CHECK_EQ(kv_dev_pread(e.dev, b[k], e.g.blocksize,
+				      kvfs_fsb_to_bytes(&e.g, fsb[k])),
+			 0);
+	}
+	d0 = (void *)(b[1] + KVFS_DIR_DATA_HDR_SIZE);
+	while (!kv_le64_to_cpu(d0->ino))
+		d0 = (void *)((uint8_t *)d0 + kv_le32_to_cpu(d0->reclen));
+	d1 = (void *)(b[2] + KVFS_DIR_DATA_HDR_SIZE);
+	while (!kv_le64_to_cpu(d1->ino))
+		d1 = (void *)((uint8_t *)d1 + kv_le32_to_cpu(d1->reclen));
+	CHECK_EQ(d0->namelen, d1->namelen);
+	memcpy(d0->name, d1->name, d1->namelen);
+	CHECK_EQ(kv_dev_pwrite(e.dev, b[1], e.g.blocksize,
+			       kvfs_fsb_to_bytes(&e.g, fsb[1])),
+		 0);
+	free(b[1]);
+	free(b[2]);
+	ns_dev_close(&e);
+}
+
 /* ---- the damages of the catalogue, each on its own copy ---- */
 
 enum ns_damage {
@@ -416,6 +465,7 @@ enum ns_damage {
 	NSD_DIR_HEAD, /* /big's head counts one entry too many */
 	NSD_DIR_BLOCK, /* /big's data block 1 fails its verifier */
 	NSD_NO_LPF, /* lost+found out of the root */
+	NSD_NAME_DUP, /* /big's block 1 (crc wrong) names block 2's first */
 	NSD_N
 };
 
@@ -424,7 +474,7 @@ static const char *const ns_damage_names[NSD_N] = {
 	"wrong link count",	 "wrong ..",	    "cycle",
 	"disconnected subtree",	 "two parents",	    "orphan on no list",
 	"bad xattr block",	 "directory head",  "directory block lost",
-	"lost+found missing",
+	"lost+found missing",	 "name made another's (crc)",
 };
 
 static inline void ns_damage(const char *path, const struct nstree *t,
@@ -477,6 +527,9 @@ static inline void ns_damage(const char *path, const struct nstree *t,
 	case NSD_NO_LPF:
 		ns_sf_remove(path, t->root, "lost+found");
 		ns_set_nlink(path, t->root, -1);
+		break;
+	case NSD_NAME_DUP:
+		ns_blk_name_dup(path, t->big);
 		break;
 	case NSD_N:
 		break;

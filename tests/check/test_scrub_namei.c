@@ -161,7 +161,8 @@ int main(int argc, char **argv)
 
 	/* a lost directory block: its finding and its disconnected files */
 	for (int d = 0; d < NSD_N; d++) {
-		if (d == NSD_DIR_BLOCK)
+		/* a crc-damaged block's name: repair_ns_name_dup's */
+		if (d == NSD_DIR_BLOCK || d == NSD_NAME_DUP)
 			continue;
 		const struct kvfs_scrub_finding *f = &res.findings[0];
 

@@ -101,11 +101,15 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 	same_data(mp, t->x, 100);
 	CHECK_EQ(kvfs_lookup(mp, t->root, "lost+found", &st), 0);
 	lpf = st.ino;
-	/* each in /big, or in lost+found when its block was lost */
+	/*
+	 * each in /big, or in lost+found when its block was lost or its
+	 * damaged block's entry named another (the intact entry keeps the
+	 * name)
+	 */
 	for (unsigned i = 0; i < NBIG; i++) {
 		snprintf(name, sizeof(name), "file-%04u", i);
 		if (kvfs_lookup(mp, t->big, name, &st)) {
-			CHECK_EQ(d, NSD_DIR_BLOCK);
+			CHECK(d == NSD_DIR_BLOCK || d == NSD_NAME_DUP);
 			snprintf(name, sizeof(name), "#%" PRIu64, t->bigino[i]);
 			CHECK_EQ(kvfs_lookup(mp, lpf, name, &st), 0);
 			nlost++;
@@ -117,6 +121,8 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 		printf("  %u of /big's files in lost+found\n", nlost);
 		CHECK(nlost > 0 && nlost < NBIG);
 	}
+	if (d == NSD_NAME_DUP)
+		CHECK_EQ(nlost, 1);
 	switch (d) {
 	case NSD_ENTRY_FREE:
 		CHECK_EQ(kvfs_lookup(mp, t->a, "ghost", &st), -ENOENT);
@@ -160,6 +166,7 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 		break;
 	case NSD_DIR_HEAD:
 	case NSD_DIR_BLOCK:
+	case NSD_NAME_DUP:
 		CHECK_EQ(kvfs_lookup(mp, t->big, "..", &st), 0);
 		CHECK_EQ(st.ino, t->root);
 		break;
