@@ -500,10 +500,13 @@ static void zero_tail(uint8_t *p, uint32_t from, uint32_t to)
 /*
  * Faults that lose nothing when undone: a header naming another place
  * (owner, block, UUID), non-zero reserved bytes, bytes past an extent
- * list, or a next unlinked pointer that cannot be one (out of range, to
+ * list, a next unlinked pointer that cannot be one (out of range, to
  * itself: the list ends there, what followed is found an orphan, as
- * xfs_repair resets it).  The copy takes the undoing if the inode then
- * verifies; returns the verifier's verdict on the result.
+ * xfs_repair resets it), and in an inode in use flags no kvfs knows (as
+ * xfs_repair clears bad flags) or a device number on a file that is not a
+ * device (each cleared the inode: a file lost for a field it does not
+ * use).  The copy takes the undoing if the inode then verifies; returns
+ * the verifier's verdict on the result.
  */
 static int sanitize(struct ino_ctx *c, int verr)
 {
@@ -524,6 +527,14 @@ static int sanitize(struct ino_ctx *c, int verr)
 	memcpy(d->hdr.uuid, g->meta_uuid, KVFS_UUID_SIZE);
 	d->pad0 = 0;
 	memset(d->reserved, 0, sizeof(d->reserved));
+	if (kv_le16_to_cpu(d->mode)) {
+		uint16_t mode = kv_le16_to_cpu(d->mode);
+
+		d->flags = kv_cpu_to_le32(kv_le32_to_cpu(d->flags) &
+					  KVFS_DIFLAG_ALL);
+		if (!S_ISCHR(mode) && !S_ISBLK(mode))
+			d->rdev = kv_cpu_to_le64(0);
+	}
 	next = kv_le32_to_cpu(d->next_unlinked);
 	if (next != KVFS_NULLAGINO &&
 	    (!kvfs_ino_in_range(g, kvfs_agino_to_ino(g, agno, next)) ||

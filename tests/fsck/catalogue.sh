@@ -153,6 +153,10 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # sb-primary-layout: the primary's log start moved with its crc right
 # (trash-campaign fuzz seed 20012): -y rewrote the copies from it and
 # could not replay the log (exit 4); the copies outvote it now.
+# inode-flags-unknown, inode-rdev-file: a file's unknown flag bit or a
+# device number on a regular file (crc right; trash-campaign fuzz inode)
+# cleared the file, its data and its entry lost for a field it does not
+# use: the field is undone.
 # dir-entry-type, dir-head-count, dir-entry-reclen: one entry's file type
 # (crc right), block 0's entry count, one entry's record length in a data
 # block of /big (trash-campaign fuzz, dirent and dirhead): the block
@@ -170,6 +174,8 @@ cases=(
 "free-and-used|/file4096$|write inode $F4096 u.extent[0].startblock $FREE0"
 "shared-block|/file4096$|write inode $F4096 u.extent[0].startblock $(first_block "$T/base" $F4095)"
 "link-count|^$|write inode $F1 nlink 5"
+"inode-flags-unknown|^$|write inode $F4096 flags 16777216|unknown inode flags"
+"inode-rdev-file|^$|write inode $F4096 rdev 2147483648|device number on a file that is not a device"
 "link-count-zero|^$|write inode $F1 nlink 0|has link count 0, 1 links found"
 "dir-mode-empty|^$|write inode $F0 mode 040644|hold no directory: made a regular file"
 "dir-mode-data|^$|write inode $F4096 mode 040644|hold no directory: made a regular file"
