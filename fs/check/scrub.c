@@ -662,7 +662,10 @@ static void check_sb_copy(struct scrub *s, struct kv_buf *bp)
 	    c.agblocks != g->agblocks || c.agcount != g->agcount ||
 	    c.logstart != g->logstart || c.logblocks != g->logblocks ||
 	    c.inodesize != g->inodesize || c.rootino != g->rootino ||
-	    c.lpfino != g->lpfino || c.feat_incompat != g->feat_incompat ||
+	    c.lpfino != g->lpfino ||
+	    /* needs-repair is the primary's state alone */
+	    ((c.feat_incompat ^ g->feat_incompat) &
+	     ~KVFS_FEAT_INCOMPAT_NEEDSREPAIR) ||
 	    c.feat_ro_compat != g->feat_ro_compat ||
 	    c.feat_compat != g->feat_compat ||
 	    memcmp(c.uuid, g->uuid, KVFS_UUID_SIZE))

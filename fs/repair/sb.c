@@ -275,15 +275,23 @@ static int vote_primary(struct rp *rp)
 	return rp_sb_write(rp);
 }
 
-/* The copies of AGs 1.. against the primary; rewritten when they differ. */
+/*
+ * The copies of AGs 1.. against the primary; rewritten when they differ.
+ * Needs-repair is the primary's state alone (cleared there when this
+ * repair is done): a copy never has it.  Rewritten with it, from a
+ * primary that had it, the copies differed from the primary the repair
+ * left (-y exit 4, "copy ... differs from the primary -- NOT FIXED").
+ */
 static int check_copies(struct rp *rp)
 {
-	const struct kvfs_geom *g = &rp->g;
+	struct kvfs_geom cg = rp->g;
+	const struct kvfs_geom *g = &cg;
 	uint8_t *blk = kvmalloc(g->blocksize, 0);
 	int err = 0;
 
 	if (!blk)
 		return -ENOMEM;
+	cg.feat_incompat &= ~KVFS_FEAT_INCOMPAT_NEEDSREPAIR;
 	for (uint32_t agno = 1; agno < g->agcount && !err; agno++) {
 		uint64_t fsb = kvfs_agb_to_fsb(g, agno, 0);
 		struct kvfs_geom c;

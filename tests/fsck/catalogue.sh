@@ -153,6 +153,9 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # sb-primary-layout: the primary's log start moved with its crc right
 # (trash-campaign fuzz seed 20012): -y rewrote the copies from it and
 # could not replay the log (exit 4); the copies outvote it now.
+# sb-needsrepair: the primary's needs-repair bit set (crc right;
+# trash-campaign fuzz sb seed 57): -y rewrote the copies with the bit,
+# then cleared it in the primary alone, and left them differing (exit 4).
 # inode-flags-unknown, inode-rdev-file: a file's unknown flag bit or a
 # device number on a regular file (crc right; trash-campaign fuzz inode)
 # cleared the file, its data and its entry lost for a field it does not
@@ -166,6 +169,7 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
+"sb-needsrepair|^$|write sb features_incompat 1|needs-repair set"
 "sb-primary-layout|^$|write sb logstart $((LOGSTART + 4))|primary superblock's logstart differs from most copies': rebuilt from the copy in AG 1"
 "agf-header|^$|write agf 1 length 5"
 "agi-header|^$|write -c agi 1 icount 7"
