@@ -837,7 +837,8 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 	if (!forkoff) {
 		forkoff = new_forkoff(ip);
 		if (!forkoff) {
-			err = make_room(c);
+			err = kvfs_trans_blocks_left(c->tp) ? make_room(c) :
+							      -ENOSPC;
 			forkoff = err ? 0 : new_forkoff(ip);
 		}
 		if (!forkoff) {
@@ -859,7 +860,9 @@ static int sf_change(struct actx *c, const struct xent *nx, bool set, int flags)
 					     forks_moved(ip, old));
 		goto out;
 	}
-	err = sf_to_leaf(c, &s, forkoff);
+	/* none reserved (attr_change()): the short form only */
+	err = kvfs_trans_blocks_left(c->tp) ? sf_to_leaf(c, &s, forkoff) :
+					      -ENOSPC;
 out:
 	kvfs_attr_xset_free(&s);
 	kvfree(copy);
@@ -1285,6 +1288,15 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 	/* a removal must work on a full filesystem: the kept blocks */
 	err = set ? kvfs_trans_alloc_res(mp, &res, 0, &c.tp) :
 		    kvfs_trans_alloc_remove(mp, &res, &c.tp);
+	/*
+	 * A full filesystem, the kept blocks gone too: with no block at
+	 * all, a change the short form takes as it is (a value replaced by
+	 * one no larger, a name removed); -ENOSPC for one that would need a
+	 * block (sf_change()) or a fork in blocks.
+	 */
+	if (err == -ENOSPC)
+		err = kvfs_trans_alloc(mp, res.log_bytes, res.log_count, 0,
+				       &c.tp);
 	if (err)
 		return err;
 	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
@@ -1300,6 +1312,8 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 		err = -ENOENT;
 	else if (!ip->i_forkoff || ip->i_aformat == KVFS_DFORK_INLINE)
 		err = sf_change(&c, &nx, set, flags);
+	else if (!kvfs_trans_blocks_left(c.tp))
+		err = -ENOSPC;
 	else
 		err = leaf_change(&c, &nx, set, flags);
 	if (!err) {

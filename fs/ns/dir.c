@@ -1697,6 +1697,71 @@ static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	return err;
 }
 
+/* The leaf the name-hash record (hash, addr) goes into has room. */
+static int hash_leaf_room(struct dctx *d, uint32_t hash, uint32_t addr,
+			  uint64_t *blkno, uint64_t *rightsib, bool *room)
+{
+	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash),
+				       .addr = kv_cpu_to_le32(addr) };
+	struct kvfs_btree_block *bb;
+	struct free_cur hc;
+	int stat, err;
+
+	tree_cur(d, &hc.cur, &hc.c, false);
+	err = kvfs_btree_lookup(&hc.cur, KVFS_LOOKUP_EQ, &h, &stat);
+	if (err)
+		return err;
+	bb = hc.cur.bp[0]->b_addr;
+	*blkno = hc.cur.bp[0]->b_blkno;
+	*rightsib = kv_le64_to_cpu(bb->rightsib);
+	*room = kv_le16_to_cpu(bb->numrecs) <
+		kvfs_btree_cur_maxrecs(&hc.cur, 0);
+	return 0;
+}
+
+/*
+ * A name that needs no block, for a change with none reserved (a link or
+ * a rename to a new name on a full filesystem; XFS's xfs_link() and
+ * xfs_rename() retry with resblks 0 the same way): a data block with room
+ * for it, a name-hash leaf with room for its record wherever its address
+ * puts it (no split), and a free-space index of one leaf, where the data
+ * block's record moving (deleted, inserted again: free_reindex()) cannot
+ * split either.  Every allocation after the first change is then one the
+ * transaction has no block for: exact, or the log shuts down.  -ENOSPC,
+ * nothing changed, otherwise.
+ */
+static int room_unreserved(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			   const char *name, size_t len)
+{
+	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
+	uint64_t first, first_sib, last, last_sib;
+	bool found, room, room2 = true;
+	struct free_cur fc;
+	struct dctx d;
+	uint32_t dblk;
+	int err;
+
+	dctx_init(&d, tp, dp);
+	err = read_head(&d);
+	if (!err && head(d.hbp)->free_level)
+		err = -ENOSPC;
+	if (!err)
+		err = free_find(&d, &fc, KVFS_DIR_DATA_ENTSIZE(len), &dblk,
+				&found);
+	if (!err && !found)
+		err = -ENOSPC;
+	if (!err)
+		err = hash_leaf_room(&d, hash, 0, &first, &first_sib, &room);
+	if (!err)
+		err = hash_leaf_room(&d, hash, UINT32_MAX, &last, &last_sib,
+				     &room2);
+	/* records of the same hash may end one leaf and begin the next */
+	if (!err && (!room || !room2 || (first != last && first_sib != last)))
+		err = -ENOSPC;
+	dctx_done(&d);
+	return err;
+}
+
 int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		      const char *name, size_t len, uint32_t extra)
 {
@@ -1712,6 +1777,13 @@ int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	 * reservation's figure covers them all.
 	 */
 	if (!sf_fits(dp, len, &cookie)) {
+		/* none reserved: only where the name takes no block */
+		if (!kvfs_trans_blocks_left(tp) && !extra) {
+			if (dp->i_dformat == KVFS_DFORK_INLINE)
+				return -ENOSPC;
+			err = space_left(tp, dp, name, len);
+			return err ? err : room_unreserved(tp, dp, name, len);
+		}
 		minlen = g->dirblksize >> g->blocklog;
 		total += (uint32_t)tp->mp->resv.dirop.blocks;
 		if (dp->i_dformat != KVFS_DFORK_INLINE) {

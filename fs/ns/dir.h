@@ -125,7 +125,10 @@ int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp);
  * kvfs_alloc_hold_space()), so that the allocations after the first
  * change cannot fail for room (an ENOSPC there cancels a dirty
  * transaction: the log shuts down).  -ENOSPC: no AG can, tp still clean.
- * dp locked exclusively and joined to tp.
+ * A tp with no block reserved (a link or rename retried on a full
+ * filesystem) takes the name only where it needs none: a data block with
+ * room and index leaves that need not split; -ENOSPC otherwise.  dp
+ * locked exclusively and joined to tp.
  */
 int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		      const char *name, size_t len, uint32_t extra);

@@ -675,6 +675,24 @@ static int alloc_removal(struct kvfs_mount *mp,
 	return err;
 }
 
+/*
+ * A new name's transaction (a link, a rename to a name not there): with
+ * no block at all when none are left, as XFS's xfs_link() and
+ * xfs_rename() retry with resblks 0.  The directory then takes the name
+ * only where it needs no block (kvfs_dir_canenter()), -ENOSPC otherwise;
+ * the blocks kept for removals stay theirs.
+ */
+static int alloc_dirop(struct kvfs_mount *mp, const struct kvfs_trans_res *res,
+		       struct kvfs_trans **tpp)
+{
+	int err = kvfs_trans_alloc_res(mp, res, 0, tpp);
+
+	if (err == -ENOSPC)
+		err = kvfs_trans_alloc(mp, res->log_bytes, res->log_count, 0,
+				       tpp);
+	return err;
+}
+
 static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 		       const char *name, size_t len, bool rmdir)
 {
@@ -792,7 +810,7 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 	uint8_t ftype;
 	uint64_t ino;
 	bool newly;
-	int err = kvfs_trans_alloc_res(mp, &mp->resv.dirop, 0, &tp);
+	int err = alloc_dirop(mp, &mp->resv.dirop, &tp);
 
 	if (err)
 		return err;
@@ -981,10 +999,14 @@ static int rename_once(struct rn *r)
 	 * XFS's xfs_rename() with no space reserved, it works on a full
 	 * filesystem, taking from the blocks kept for removals what the
 	 * name removed and the link dropped may need, or none when those
-	 * are gone (alloc_removal()).  Not with a whiteout,
-	 * a new inode.
+	 * are gone (alloc_removal()).  To a new name, with none: where the
+	 * name needs no block (alloc_dirop()).  Not with a whiteout, a new
+	 * inode.
 	 */
-	err = kvfs_trans_alloc_res(mp, &mp->resv.rename, 0, &tp);
+	if (!tip && !(r->flags & KVFS_RENAME_WHITEOUT))
+		err = alloc_dirop(mp, &mp->resv.rename, &tp);
+	else
+		err = kvfs_trans_alloc_res(mp, &mp->resv.rename, 0, &tp);
 	if (err == -ENOSPC && tip && !(r->flags & KVFS_RENAME_WHITEOUT))
 		err = alloc_removal(mp, &mp->resv.rename, &tp);
 	if (err)

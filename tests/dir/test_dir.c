@@ -806,8 +806,9 @@ static void test_remove_full(void)
 	CHECK_EQ(kvfs_create(mp, mp->g.rootino, "mover", 0100644, 0,
 			     KVFS_CREATE_EXCL, &cr, &st, NULL),
 		 -ENOSPC);
-	CHECK_EQ(kvfs_rename(mp, dir, name, dir, "file-9999999-x", 0, &cr),
-		 -ENOSPC);
+	/* a new name where a data block has room needs no block */
+	CHECK_EQ(kvfs_rename(mp, dir, name, dir, "file-9999999-x", 0, &cr), 0);
+	CHECK_EQ(kvfs_rename(mp, dir, "file-9999999-x", dir, name, 0, &cr), 0);
 	big_name(other, sizeof(other), N - 1);
 	hidden += atomic_exchange(&mp->fdblocks, 0);
 	CHECK_EQ(kvfs_rename(mp, dir, other, dir, name, 0, &cr), 0);
@@ -860,6 +861,127 @@ static void test_remove_full(void)
 	printf("dir remove_full: %u names removed with no block at all, %u "
 	       "data blocks' index records left behind, %u moved again\n",
 	       N / 2, lagged, moved);
+	kvfs_iput(dp);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
+/*
+ * New names with no block at all (XFS's xfs_link() and xfs_rename() retry
+ * with resblks 0): a link, a rename to a new name in the same directory
+ * and across directories (a directory's too: its ".." and both parents'
+ * link counts), into the short form and into a data block with room,
+ * work on a full filesystem; a name that needs a block is refused with
+ * -ENOSPC and nothing changes (a debug build's trans_short() stops any
+ * allocation the prediction missed).
+ */
+static void test_newname_full(void)
+{
+	const struct kvfs_cred cr = { 0 };
+	enum { N = 300 };
+	struct kvfs_mount *mp;
+	struct kvfs_inode *dp;
+	struct kvfs_stat st;
+	uint64_t dir, small, file, sub, size;
+	int64_t hidden;
+	unsigned links = 0, sf_links;
+	char name[KVFS_NAME_MAX + 1], other[64];
+	int err;
+
+	make_fs(64 << 20, 0);
+	mp = mount_fs();
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "big", 0755, &cr, &st), 0);
+	dir = st.ino;
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "small", 0755, &cr, &st), 0);
+	small = st.ino;
+	CHECK_EQ(kvfs_mkdir(mp, dir, "sub", 0755, &cr, &st), 0);
+	sub = st.ino;
+	CHECK_EQ(kvfs_create(mp, mp->g.rootino, "file", 0100644, 0,
+			     KVFS_CREATE_EXCL, &cr, &st, NULL),
+		 0);
+	file = st.ino;
+	for (unsigned i = 0; i < N; i++) {
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(kvfs_create(mp, dir, name, 0100644, 0,
+				     KVFS_CREATE_EXCL, &cr, &st, NULL),
+			 0);
+	}
+	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
+	CHECK(dp->i_size >= 2ull * mp->g.dirblksize);
+	hidden = atomic_exchange(&mp->fdblocks, 0);
+	CHECK_EQ(kvfs_create(mp, dir, "one-more", 0100644, 0, KVFS_CREATE_EXCL,
+			     &cr, &st, NULL),
+		 -ENOSPC);
+	/*
+	 * room in the data blocks, made by removals (which need no block):
+	 * single holes, and a run of 20 neighbours, room for longest names
+	 */
+	for (unsigned i = 0; i < N; i++) {
+		if (i % 10 && (i < 100 || i >= 120))
+			continue;
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(kvfs_unlink(mp, dir, name), 0);
+		hidden += atomic_exchange(&mp->fdblocks, 0);
+	}
+	size = dp->i_size;
+	CHECK_EQ(kvfs_link(mp, file, dir, "linked", &st), 0);
+	CHECK_EQ(st.nlink, 2u);
+	CHECK_EQ(kvfs_link(mp, file, small, "linked", &st), 0);
+	CHECK_EQ(st.nlink, 3u);
+	big_name(name, sizeof(name), 1);
+	CHECK_EQ(kvfs_rename(mp, dir, name, dir, "renamed-here", 0, &cr), 0);
+	big_name(name, sizeof(name), 2);
+	CHECK_EQ(kvfs_rename(mp, dir, name, small, "moved-out", 0, &cr), 0);
+	CHECK_EQ(kvfs_rename(mp, small, "moved-out", dir, "moved-back", 0, &cr),
+		 0);
+	CHECK_EQ(kvfs_rename(mp, dir, "sub", small, "sub-moved", 0, &cr), 0);
+	CHECK_EQ(kvfs_lookup(mp, sub, "..", &st), 0);
+	CHECK_EQ(st.ino, small);
+	CHECK_EQ(kvfs_lookup(mp, mp->g.rootino, "small", &st), 0);
+	CHECK_EQ(st.nlink, 3u);
+	CHECK_EQ(kvfs_lookup(mp, mp->g.rootino, "big", &st), 0);
+	CHECK_EQ(st.nlink, 2u);
+	/* the short form full: refused, nothing changed */
+	memset(name, 'n', KVFS_NAME_MAX);
+	name[KVFS_NAME_MAX] = '\0';
+	for (unsigned i = 0;; i++) {
+		name[0] = (char)('a' + i % 26);
+		name[1] = (char)('a' + i / 26);
+		err = kvfs_link(mp, file, small, name, &st);
+		if (err)
+			break;
+		links++;
+		CHECK(links < 64);
+	}
+	CHECK_EQ(err, -ENOSPC);
+	CHECK_EQ(kvfs_lookup(mp, small, name, &st), -ENOENT);
+	CHECK_EQ(kvfs_lookup(mp, mp->g.rootino, "file", &st), 0);
+	CHECK_EQ(st.nlink, 3u + links);
+	sf_links = links;
+	/* longest names into the data blocks until none has room */
+	for (unsigned i = 0;; i++) {
+		snprintf(other, sizeof(other), "long-%u-", i);
+		memcpy(name, other, strlen(other));
+		err = kvfs_link(mp, file, dir, name, &st);
+		if (err)
+			break;
+		links++;
+		CHECK(i < N);
+	}
+	CHECK_EQ(err, -ENOSPC);
+	CHECK(links - sf_links >= 2);
+	CHECK_EQ(atomic_load(&mp->fdblocks), 0);
+	CHECK_EQ(kvfs_lookup(mp, dir, name, &st), -ENOENT);
+	CHECK_EQ(kvfs_rename(mp, mp->g.rootino, "file", dir, name, 0, &cr),
+		 -ENOSPC);
+	CHECK_EQ(dp->i_size, size);
+	CHECK_EQ(kvfs_lookup(mp, mp->g.rootino, "file", &st), 0);
+	CHECK_EQ(st.nlink, 3u + links);
+	atomic_fetch_add(&mp->fdblocks, hidden);
+	printf("dir newname_full: with no block at all, %u links into the "
+	       "short form and %u into data blocks; refused once a name "
+	       "needed one\n",
+	       sf_links + 1, links - sf_links + 1);
 	kvfs_iput(dp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean_unnamed(path);
@@ -1209,6 +1331,7 @@ int main(void)
 	test_remap();
 	test_split_nospc();
 	test_remove_full();
+	test_newname_full();
 	test_roomy_record();
 	test_big(BIG_N);
 	for (int i = 0; i < POOL; i++)
