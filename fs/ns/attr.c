@@ -1257,6 +1257,28 @@ static int leaf_change(struct actx *c, const struct xent *nx, bool set,
 	return err;
 }
 
+/*
+ * A change of a fork in blocks with no block reserved (attr_change()):
+ * -ENOSPC, after the errnos the name's presence gives.
+ */
+static int leaf_nospace(struct kvfs_inode *ip, const struct xent *nx, bool set,
+			int flags)
+{
+	struct get_ctx g = { .name = nx->name,
+			     .len = nx->namelen,
+			     .ret = -ENODATA };
+	int err = for_each_leaf(ip, nx->name, nx->namelen, get_fn, &g);
+	bool present = g.ret >= 0;
+
+	if (err < 0)
+		return err;
+	if (set && present && (flags & KVFS_XATTR_CREATE))
+		return -EEXIST;
+	if (!present && (!set || (flags & KVFS_XATTR_REPLACE)))
+		return -ENODATA;
+	return -ENOSPC;
+}
+
 static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 		       const void *value, size_t size, int flags, bool set)
 {
@@ -1313,7 +1335,7 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 	else if (!ip->i_forkoff || ip->i_aformat == KVFS_DFORK_INLINE)
 		err = sf_change(&c, &nx, set, flags);
 	else if (!kvfs_trans_blocks_left(c.tp))
-		err = -ENOSPC;
+		err = leaf_nospace(ip, &nx, set, flags);
 	else
 		err = leaf_change(&c, &nx, set, flags);
 	if (!err) {

@@ -756,6 +756,25 @@ static uint32_t name_lag(struct kvfs_mount *mp, struct kvfs_inode *dp,
 	return lag;
 }
 
+/* A new directory of the root holding n empty files of big_name()s. */
+static uint64_t files_dir(struct kvfs_mount *mp, const char *dname, unsigned n)
+{
+	const struct kvfs_cred cr = { 0 };
+	struct kvfs_stat st;
+	uint64_t dir;
+	char name[64];
+
+	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, dname, 0755, &cr, &st), 0);
+	dir = st.ino;
+	for (unsigned i = 0; i < n; i++) {
+		big_name(name, sizeof(name), i);
+		CHECK_EQ(kvfs_create(mp, dir, name, 0100644, 0,
+				     KVFS_CREATE_EXCL, &cr, &st, NULL),
+			 0);
+	}
+	return dir;
+}
+
 /*
  * Removals with no block at all, the blocks kept for removals gone too
  * (XFS's xfs_remove() retries with resblks 0): unlink, rmdir and a rename
@@ -778,14 +797,7 @@ static void test_remove_full(void)
 
 	make_fs(64 << 20, 0);
 	mp = mount_fs();
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "full", 0755, &cr, &st), 0);
-	dir = st.ino;
-	for (unsigned i = 0; i < N; i++) {
-		big_name(name, sizeof(name), i);
-		CHECK_EQ(kvfs_create(mp, dir, name, 0100644, 0,
-				     KVFS_CREATE_EXCL, &cr, &st, NULL),
-			 0);
-	}
+	dir = files_dir(mp, "full", N);
 	CHECK_EQ(kvfs_mkdir(mp, dir, "sub", 0755, &cr, &st), 0);
 	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
 	CHECK(dp->i_size >= 4ull * mp->g.dirblksize);
@@ -890,8 +902,7 @@ static void test_newname_full(void)
 
 	make_fs(64 << 20, 0);
 	mp = mount_fs();
-	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "big", 0755, &cr, &st), 0);
-	dir = st.ino;
+	dir = files_dir(mp, "big", N);
 	CHECK_EQ(kvfs_mkdir(mp, mp->g.rootino, "small", 0755, &cr, &st), 0);
 	small = st.ino;
 	CHECK_EQ(kvfs_mkdir(mp, dir, "sub", 0755, &cr, &st), 0);
@@ -900,12 +911,6 @@ static void test_newname_full(void)
 			     KVFS_CREATE_EXCL, &cr, &st, NULL),
 		 0);
 	file = st.ino;
-	for (unsigned i = 0; i < N; i++) {
-		big_name(name, sizeof(name), i);
-		CHECK_EQ(kvfs_create(mp, dir, name, 0100644, 0,
-				     KVFS_CREATE_EXCL, &cr, &st, NULL),
-			 0);
-	}
 	CHECK_EQ(kvfs_iget(mp, dir, 0, &dp), 0);
 	CHECK(dp->i_size >= 2ull * mp->g.dirblksize);
 	hidden = atomic_exchange(&mp->fdblocks, 0);

@@ -126,50 +126,6 @@ static void close_and_scrub(struct kvfs_mount *mp)
 	scrub_image_clean_unnamed(path);
 }
 
-/* ---- a full filesystem ---- */
-
-/*
- * With no free block at all: a value replaced by one no larger and a new
- * one the short form still takes work (the transaction retried with no
- * block); one that would need a block is refused with -ENOSPC and the old
- * value stays.  A debug build's trans_short() stops any allocation the
- * retry was wrong to try.
- */
-static void test_full(void)
-{
-	struct kvfs_mount *mp;
-	uint8_t big[3000];
-	char buf[64];
-	uint64_t ino;
-	int64_t hidden;
-
-	make_fs();
-	mp = mount_fs();
-	ino = new_inode(mp, 0100644);
-	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "0123456789", 10, 0), 0);
-	hidden = atomic_exchange(&mp->fdblocks, 0);
-	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "abcdefghij", 10,
-			       KVFS_XATTR_REPLACE),
-		 0);
-	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "xyz", 3, KVFS_XATTR_REPLACE),
-		 0);
-	CHECK_EQ(kvfs_setxattr(mp, ino, "user.b", "b", 1, KVFS_XATTR_CREATE),
-		 0);
-	memset(big, 'v', sizeof(big));
-	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", big, sizeof(big),
-			       KVFS_XATTR_REPLACE),
-		 -ENOSPC);
-	CHECK_EQ(kvfs_setxattr(mp, ino, "user.c", big, sizeof(big), 0),
-		 -ENOSPC);
-	CHECK_EQ(kvfs_getxattr(mp, ino, "user.a", buf, sizeof(buf)), 3);
-	CHECK(!memcmp(buf, "xyz", 3));
-	CHECK_EQ(kvfs_getxattr(mp, ino, "user.c", buf, sizeof(buf)), -ENODATA);
-	CHECK_EQ(kvfs_removexattr(mp, ino, "user.b"), 0);
-	CHECK_EQ(atomic_load(&mp->fdblocks), 0);
-	atomic_fetch_add(&mp->fdblocks, hidden);
-	close_and_scrub(mp);
-}
-
 /* ---- errnos ---- */
 
 static void test_errnos(void)
@@ -407,6 +363,70 @@ static unsigned fmt_of(struct kvfs_mount *mp, uint64_t ino, uint64_t *nblocks)
 }
 
 /* One random operation, checked against the model. */
+/* ---- a full filesystem ---- */
+
+/*
+ * With no free block at all: a value replaced by one no larger and a new
+ * one the short form still takes work (the transaction retried with no
+ * block); one that would need a block is refused with -ENOSPC and the old
+ * value stays.  A debug build's trans_short() stops any allocation the
+ * retry was wrong to try.
+ */
+static void test_full(void)
+{
+	struct kvfs_mount *mp;
+	uint8_t big[3000];
+	char buf[64];
+	uint64_t ino, leaf, nblocks;
+	int64_t hidden;
+
+	memset(big, 'v', sizeof(big));
+	make_fs();
+	mp = mount_fs();
+	ino = new_inode(mp, 0100644);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "0123456789", 10, 0), 0);
+	leaf = new_inode(mp, 0100644);
+	for (unsigned i = 0; i < 40; i++) {
+		snprintf(buf, sizeof(buf), "user.n-%u", i);
+		CHECK_EQ(kvfs_setxattr(mp, leaf, buf, big, 100, 0), 0);
+	}
+	CHECK(fmt_of(mp, leaf, &nblocks) >= 2);
+	hidden = atomic_exchange(&mp->fdblocks, 0);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "abcdefghij", 10,
+			       KVFS_XATTR_REPLACE),
+		 0);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", "xyz", 3, KVFS_XATTR_REPLACE),
+		 0);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.b", "b", 1, KVFS_XATTR_CREATE),
+		 0);
+	memset(big, 'v', sizeof(big));
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.a", big, sizeof(big),
+			       KVFS_XATTR_REPLACE),
+		 -ENOSPC);
+	CHECK_EQ(kvfs_setxattr(mp, ino, "user.c", big, sizeof(big), 0),
+		 -ENOSPC);
+	CHECK_EQ(kvfs_getxattr(mp, ino, "user.a", buf, sizeof(buf)), 3);
+	CHECK(!memcmp(buf, "xyz", 3));
+	CHECK_EQ(kvfs_getxattr(mp, ino, "user.c", buf, sizeof(buf)), -ENODATA);
+	CHECK_EQ(kvfs_removexattr(mp, ino, "user.b"), 0);
+	/* a fork in blocks: the name's errnos first, then -ENOSPC */
+	CHECK_EQ(kvfs_setxattr(mp, leaf, "user.none", "v", 1,
+			       KVFS_XATTR_REPLACE),
+		 -ENODATA);
+	CHECK_EQ(kvfs_setxattr(mp, leaf, "user.n-1", "v", 1, KVFS_XATTR_CREATE),
+		 -EEXIST);
+	CHECK_EQ(
+		kvfs_setxattr(mp, leaf, "user.n-1", "v", 1, KVFS_XATTR_REPLACE),
+		-ENOSPC);
+	CHECK_EQ(kvfs_removexattr(mp, leaf, "user.none"), -ENODATA);
+	CHECK_EQ(atomic_load(&mp->fdblocks), 0);
+	atomic_fetch_add(&mp->fdblocks, hidden);
+	CHECK_EQ(
+		kvfs_setxattr(mp, leaf, "user.n-1", "v", 1, KVFS_XATTR_REPLACE),
+		0);
+	close_and_scrub(mp);
+}
+
 static void model_op(struct kvfs_mount *mp, uint64_t ino, int grow)
 {
 	int i = rand() % NNAMES;
