@@ -98,9 +98,14 @@
  */
 enum { ST_HITS, ST_MISSES };
 
+/*
+ * One cache line of counters per thread slot, aligned (the cache is
+ * page-aligned): unaligned, the stats array began 32 bytes into a line,
+ * two threads' slots shared one and every stat bounced it between them.
+ */
 struct stat_slot {
 	uint64_t v[8];
-};
+} __attribute__((aligned(64)));
 
 struct kvfs_icache {
 	struct kvfs_mount *mp;

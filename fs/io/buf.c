@@ -87,10 +87,15 @@ enum {
 	ST_NR
 };
 
-/* One cache line of counters per thread slot. */
+/*
+ * One cache line of counters per thread slot, aligned (the cache is a
+ * slab object of a class of 128-byte steps, or page-aligned): unaligned,
+ * the stats array began 40 bytes into a line, two threads' slots shared
+ * one and every buffer found bounced it between them.
+ */
 struct stat_slot {
 	uint64_t v[8];
-};
+} __attribute__((aligned(64)));
 
 struct kv_bcache {
 	struct kv_dev *dev;
