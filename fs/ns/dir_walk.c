@@ -165,10 +165,19 @@ static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 		err = read_damaged(bc, g, fsb, dblk, bpp, bad, end);
 	if (err)
 		return err;
-	if (kv_le64_to_cpu(dhdr(*bpp)->hdr.owner) != ino ||
-	    kv_le32_to_cpu(dhdr(*bpp)->dblk) != dblk) {
+	if (kv_le64_to_cpu(dhdr(*bpp)->hdr.owner) != ino) {
 		kv_buf_rele(*bpp);
 		return -EUCLEAN;
+	}
+	/*
+	 * The directory's block at its address but with another block
+	 * number: that one field (or the fork's offset) is wrong, not the
+	 * entries; read as the fork places it, as far as its records chain
+	 * (skipped, one number cost all its names).
+	 */
+	if (kv_le32_to_cpu(dhdr(*bpp)->dblk) != dblk && *bad != WALK_BAD) {
+		*bad = WALK_BAD;
+		*end = records_end(g, *bpp, dblk);
 	}
 	return 0;
 }

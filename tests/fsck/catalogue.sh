@@ -166,6 +166,9 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # failed its verifier and every name it held went to lost+found (126 for
 # one byte); its records that still chain are read, an entry whose type is
 # none given its inode's, only the entries past a broken length lost.
+# dir-head-dblk: block 0's own block number (crc right; trash-campaign
+# fuzz dirhead seeds 3400, 3404): the block, the directory's by owner,
+# address and uuid, was skipped and its 124 names went to lost+found.
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
@@ -239,6 +242,7 @@ cases=(
 "dir-entry-type|^$|write dirent $BIG entry-00246 type 64|entry file type invalid||/big"
 "dir-head-count|^$|write dirhead $BIG nents 7|entry count differs from the records||/big"
 "dir-entry-reclen|^\\./big/entry-002[45][0-9]$|write dirent $BIG entry-00246 reclen 0|record length invalid||/big"
+"dir-head-dblk|^$|write dirhead $BIG dblk 155|data block 0 (block||/big"
 "unlinked-linked|^$|write agi $(unlinked $F1)|on it has links"
 "unlinked-free|^$|write agi $(unlinked $FREEINO)|on it is free or no inode"
 "next-unlinked-linked|^$|write inode $F1 next_unlinked $F0|has links but points to a next"
