@@ -76,29 +76,68 @@ uint64_t kvfs_dir_xmap(struct kvfs_dir_xmap *m, uint64_t off, uint32_t len,
 /* How a data block was read (walk_read()). */
 enum { WALK_OK, WALK_CRC, WALK_BAD };
 
+/* Where the record at pos ends by its length: 0 when that is not valid. */
+static uint32_t rec_next(const struct kvfs_geom *g, struct kv_buf *bp,
+			 uint32_t pos)
+{
+	uint32_t rl;
+
+	if (pos + KVFS_DIR_DATA_ENT_SIZE > g->dirblksize)
+		return 0;
+	rl = kv_le32_to_cpu(ent_at(bp, pos)->reclen);
+	if (rl < KVFS_DIR_DATA_ENT_SIZE || rl % 8 || rl > g->dirblksize - pos)
+		return 0;
+	return pos + rl;
+}
+
+/* Where the records from pos stop chaining (the block's end when they do). */
+static uint32_t chain_end(const struct kvfs_geom *g, struct kv_buf *bp,
+			  uint32_t pos)
+{
+	uint32_t next;
+
+	while (pos < g->dirblksize && (next = rec_next(g, bp, pos)))
+		pos = next;
+	return pos;
+}
+
+/*
+ * A live entry at pos whose length is broken: the end of its name's
+ * record when the records from there chain to the block's end (the
+ * length alone was damaged, as most often: one field cost every entry
+ * past it), else 0.
+ */
+static uint32_t rec_resync(const struct kvfs_geom *g, struct kv_buf *bp,
+			   uint32_t pos)
+{
+	const struct kvfs_dir_data_ent *e;
+	uint32_t next;
+
+	if (pos + KVFS_DIR_DATA_ENT_SIZE > g->dirblksize)
+		return 0;
+	e = ent_at(bp, pos);
+	next = pos + KVFS_DIR_DATA_ENTSIZE(e->namelen);
+	if (!kv_le64_to_cpu(e->ino) || !e->namelen || next > g->dirblksize ||
+	    chain_end(g, bp, next) != g->dirblksize)
+		return 0;
+	return next;
+}
+
 /*
  * Where the records of a data block read unverified stop chaining from the
- * end of its headers: each length a multiple of 8 inside the block (the
- * block's end when they all do).  What else the verifier checks (the
- * header's counts, block 0's head, an entry's name length, name, inode or
- * file type) concerns one field or one entry, not where the entries are.
+ * end of its headers: each length a multiple of 8 inside the block, or
+ * one live entry's broken length passed over (rec_resync()); the block's
+ * end when they all do.  What else the verifier checks (the header's
+ * counts, block 0's head, an entry's name length, name, inode or file
+ * type) concerns one field or one entry, not where the entries are.
  */
 static uint32_t records_end(const struct kvfs_geom *g, struct kv_buf *bp,
 			    uint32_t dblk)
 {
-	uint32_t pos = data_start(dblk);
+	uint32_t pos = chain_end(g, bp, data_start(dblk));
 
-	while (pos < g->dirblksize) {
-		uint32_t rl;
-
-		if (pos + KVFS_DIR_DATA_ENT_SIZE > g->dirblksize)
-			break;
-		rl = kv_le32_to_cpu(ent_at(bp, pos)->reclen);
-		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl % 8 ||
-		    rl > g->dirblksize - pos)
-			break;
-		pos += rl;
-	}
+	if (pos < g->dirblksize && rec_resync(g, bp, pos))
+		return g->dirblksize;
 	return pos;
 }
 
@@ -212,13 +251,19 @@ static int walk_entries(struct kv_buf *bp, uint32_t dblk, uint32_t end,
 
 	for (uint32_t pos = data_start(dblk); pos < end && !stop;) {
 		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
+		uint32_t next = rec_next(g, bp, pos);
 
+		/* records_end() checked where a broken length's entry ends */
+		if (!next)
+			next = rec_resync(g, bp, pos);
+		if (!next)
+			break;
 		if (kv_le64_to_cpu(e->ino) &&
 		    (bad != WALK_BAD || entry_usable(g, e)))
 			stop = fn(priv, (const char *)e->name, e->namelen,
 				  kv_le64_to_cpu(e->ino), e->ftype,
 				  bad != WALK_OK);
-		pos += kv_le32_to_cpu(e->reclen);
+		pos = next;
 	}
 	return stop;
 }

@@ -169,6 +169,9 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # dir-head-dblk: block 0's own block number (crc right; trash-campaign
 # fuzz dirhead seeds 3400, 3404): the block, the directory's by owner,
 # address and uuid, was skipped and its 124 names went to lost+found.
+# dir-entry-reclen-one: one entry's record length (crc right;
+# trash-campaign fuzz dirent seed 3403: the root's top level) cost every
+# entry past it; the records past its name's chain, it alone is lost.
 cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
@@ -242,6 +245,7 @@ cases=(
 "dir-entry-type|^$|write dirent $BIG entry-00246 type 64|entry file type invalid||/big"
 "dir-head-count|^$|write dirhead $BIG nents 7|entry count differs from the records||/big"
 "dir-entry-reclen|^\\./big/entry-002[45][0-9]$|write dirent $BIG entry-00246 reclen 0|record length invalid||/big"
+"dir-entry-reclen-one|^\\./(xattr-small)?(big/entry-00246)?$|write dirent $ROOT xattr-small reclen 2; write dirent $BIG entry-00246 reclen 2|record length invalid||/big"
 "dir-head-dblk|^$|write dirhead $BIG dblk 155|data block 0 (block||/big"
 "unlinked-linked|^$|write agi $(unlinked $F1)|on it has links"
 "unlinked-free|^$|write agi $(unlinked $FREEINO)|on it is free or no inode"
