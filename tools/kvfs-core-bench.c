@@ -1490,8 +1490,9 @@ int main(int argc, char **argv)
 	 * CIL push waits in a NOFAIL allocation for memory only the
 	 * checkpoint it would write frees (issue 9's budget deadlock).
 	 */
-	cfg.budget_bytes = opt_mem ? opt_mem :
-				     (1ull << 30) + (size_t)opt_dir_entries * 2048;
+	cfg.budget_bytes =
+		opt_mem ? opt_mem :
+			  (1ull << 30) + (size_t)opt_dir_entries * 2048;
 	kvj_report_set_sink(print_jreport, NULL);
 	tool_report_init(PROG);
 	if (kv_init(&cfg)) {

@@ -423,7 +423,7 @@ static inline void ns_blk_name_dup(const char *path, uint64_t dir)
 		for (uint32_t i = 0; i < kv_le32_to_cpu(d->nextents); i++)
 			if (k >= kv_le64_to_cpu(x[i].startoff) &&
 			    k < kv_le64_to_cpu(x[i].startoff) +
-					kv_le32_to_cpu(x[i].blockcount))
+					    kv_le32_to_cpu(x[i].blockcount))
 				fsb[k] = kv_le64_to_cpu(x[i].startblock) + k -
 					 kv_le64_to_cpu(x[i].startoff);
 		CHECK(fsb[k] != KVFS_NULLBLOCK);
@@ -470,11 +470,20 @@ enum ns_damage {
 };
 
 static const char *const ns_damage_names[NSD_N] = {
-	"entry to a free inode", "wrong file type", "wrong type (block dir)",
-	"wrong link count",	 "wrong ..",	    "cycle",
-	"disconnected subtree",	 "two parents",	    "orphan on no list",
-	"bad xattr block",	 "directory head",  "directory block lost",
-	"lost+found missing",	 "name made another's (crc)",
+	"entry to a free inode",
+	"wrong file type",
+	"wrong type (block dir)",
+	"wrong link count",
+	"wrong ..",
+	"cycle",
+	"disconnected subtree",
+	"two parents",
+	"orphan on no list",
+	"bad xattr block",
+	"directory head",
+	"directory block lost",
+	"lost+found missing",
+	"name made another's (crc)",
 };
 
 static inline void ns_damage(const char *path, const struct nstree *t,

@@ -368,7 +368,8 @@ static void test_prealloc_full(void)
 	free(rd);
 	memset(buf, 0x5a, sizeof(buf));
 	printf("enospc prealloc: %u blocks written into fallocated space on "
-	       "a full filesystem\n", nblk);
+	       "a full filesystem\n",
+	       nblk);
 	CHECK_EQ(kvfs_close(mp), 0);
 	scrub_image_clean(path);
 	unlink(path);
@@ -419,8 +420,8 @@ static void test_punch_full(void)
 		off += w;
 	CHECK_EQ(kvfs_statfs(mp, &s0), 0);
 	for (i = 1; i < nblk; i += 2) {
-		int err = kvfs_fallocate(mp, ino, punch,
-					 (off_t)i * g.blocksize, g.blocksize);
+		int err = kvfs_fallocate(mp, ino, punch, (off_t)i * g.blocksize,
+					 g.blocksize);
 
 		if (err)
 			printf("enospc punch_full: block %u: %d\n", i, err);
@@ -439,8 +440,9 @@ static void test_punch_full(void)
 	}
 	free(rd);
 	printf("enospc punch_full: %u blocks punched on a full filesystem, "
-	       "%llu -> %llu free\n", nblk / 2,
-	       (unsigned long long)s0.bfree, (unsigned long long)s1.bfree);
+	       "%llu -> %llu free\n",
+	       nblk / 2, (unsigned long long)s0.bfree,
+	       (unsigned long long)s1.bfree);
 	CHECK(s1.bfree > s0.bfree);
 	CHECK_EQ(kvfs_close(mp), 0);
 	scrub_image_clean(path);
