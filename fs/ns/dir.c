@@ -1603,15 +1603,25 @@ static bool sf_fits(struct kvfs_inode *dp, size_t len, uint32_t *cookie)
 				 dp->i_mount->g.dirblksize, cookie);
 }
 
+/* The cursor's leaf takes one more record without a split. */
+static bool leaf_room(const struct kvfs_btree_cur *cur)
+{
+	const struct kvfs_btree_block *bb = cur->bp[0]->b_addr;
+
+	return kv_le16_to_cpu(bb->numrecs) < kvfs_btree_cur_maxrecs(cur, 0);
+}
+
 /*
  * The blocks the insertion of name's hash record reads, read; *hc left
  * on where it goes.  Its address is not known before the entry is
  * placed: (hash, 0) finds the leaf, unless records of the same hash (or
  * the leaf's end) follow, where a larger address may go one leaf on and
- * hash_find() (a create not known absent) reads the next leaf.
+ * hash_find() (a create not known absent) reads the next leaf.  *room
+ * (when asked): whichever of those leaves it goes into takes it without
+ * a split.
  */
 static int hash_ins_reads(struct dctx *d, const char *name, size_t len,
-			  struct free_cur *hc)
+			  struct free_cur *hc, bool *room)
 {
 	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
 	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash) };
@@ -1619,6 +1629,7 @@ static int hash_ins_reads(struct dctx *d, const char *name, size_t len,
 	struct kvfs_btree_block *bb;
 	struct kv_buf *bp = NULL;
 	struct free_cur last;
+	uint64_t rightsib;
 	int stat, err;
 
 	tree_cur(d, &hc->cur, &hc->c, false);
@@ -1628,20 +1639,29 @@ static int hash_ins_reads(struct dctx *d, const char *name, size_t len,
 	if (err)
 		return err;
 	bb = hc->cur.bp[0]->b_addr;
+	if (room)
+		*room = leaf_room(&hc->cur);
 	r = kvfs_btree_rec(bb, &kvfs_dir_hash_ops, (unsigned)hc->cur.ptr[0]);
 	if (hc->cur.ptr[0] < kv_le16_to_cpu(bb->numrecs) &&
 	    kv_le32_to_cpu(r->hash) != hash)
 		return 0;
-	if (kv_le64_to_cpu(bb->rightsib) != KVFS_NULLBLOCK) {
-		err = read_tree_blk(d, kv_le64_to_cpu(bb->rightsib), 0, true,
-				    &bp);
+	rightsib = kv_le64_to_cpu(bb->rightsib);
+	if (rightsib != KVFS_NULLBLOCK) {
+		err = read_tree_blk(d, rightsib, 0, true, &bp);
 		if (err)
 			return err;
 	}
 	h.addr = kv_cpu_to_le32(UINT32_MAX);
 	tree_cur(d, &last.cur, &last.c, false);
 	err = kvfs_btree_lookup(&last.cur, KVFS_LOOKUP_EQ, &h, &stat);
-	return err ? err : kvfs_btree_insert_reads(&last.cur);
+	if (!err)
+		err = kvfs_btree_insert_reads(&last.cur);
+	/* records of the same hash may end one leaf and begin the next */
+	if (!err && room)
+		*room = *room && leaf_room(&last.cur) &&
+			(last.cur.bp[0]->b_blkno == hc->cur.bp[0]->b_blkno ||
+			 last.cur.bp[0]->b_blkno == rightsib);
+	return err;
 }
 
 /*
@@ -1651,24 +1671,35 @@ static int hash_ins_reads(struct dctx *d, const char *name, size_t len,
  * name-hash record's insertion reads are verified (damage met with the
  * transaction dirty shut the log down), and a directory whose data space
  * reached its end takes a name only into a hole or a block with room.
+ * unreserved: a change with no block reserved (a link or a rename to a
+ * new name on a full filesystem; XFS's xfs_link() and xfs_rename() retry
+ * with resblks 0 the same way), which takes the name only where it needs
+ * none: a data block with room, a name-hash leaf with room for its
+ * record (no split), and a free-space index of one leaf, where the data
+ * block's record moving (deleted, inserted again: free_reindex()) cannot
+ * split either; every allocation after the first change would be one the
+ * transaction has no block for (the log shut down).  -ENOSPC, nothing
+ * changed, otherwise.
  */
 static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
-		      const char *name, size_t len)
+		      const char *name, size_t len, bool unreserved)
 {
 	uint32_t max = dir_max_dblks(&tp->mp->g), hole, dblk;
 	struct free_cur fc, hc;
 	struct kv_buf *bp = NULL;
 	struct dctx d;
-	bool found;
+	bool found, room;
 	int err;
 
 	dctx_init(&d, tp, dp);
 	err = read_head(&d);
 	if (!err)
-		err = hash_ins_reads(&d, name, len, &hc);
+		err = hash_ins_reads(&d, name, len, &hc, &room);
 	if (!err)
 		err = free_find(&d, &fc, KVFS_DIR_DATA_ENTSIZE(len), &dblk,
 				&found);
+	if (!err && unreserved && (!found || !room || head(d.hbp)->free_level))
+		err = -ENOSPC;
 	if (!err && found) {
 		err = read_dblk(&d, dblk, &bp);
 		/*
@@ -1697,71 +1728,6 @@ static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	return err;
 }
 
-/* The leaf the name-hash record (hash, addr) goes into has room. */
-static int hash_leaf_room(struct dctx *d, uint32_t hash, uint32_t addr,
-			  uint64_t *blkno, uint64_t *rightsib, bool *room)
-{
-	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash),
-				       .addr = kv_cpu_to_le32(addr) };
-	struct kvfs_btree_block *bb;
-	struct free_cur hc;
-	int stat, err;
-
-	tree_cur(d, &hc.cur, &hc.c, false);
-	err = kvfs_btree_lookup(&hc.cur, KVFS_LOOKUP_EQ, &h, &stat);
-	if (err)
-		return err;
-	bb = hc.cur.bp[0]->b_addr;
-	*blkno = hc.cur.bp[0]->b_blkno;
-	*rightsib = kv_le64_to_cpu(bb->rightsib);
-	*room = kv_le16_to_cpu(bb->numrecs) <
-		kvfs_btree_cur_maxrecs(&hc.cur, 0);
-	return 0;
-}
-
-/*
- * A name that needs no block, for a change with none reserved (a link or
- * a rename to a new name on a full filesystem; XFS's xfs_link() and
- * xfs_rename() retry with resblks 0 the same way): a data block with room
- * for it, a name-hash leaf with room for its record wherever its address
- * puts it (no split), and a free-space index of one leaf, where the data
- * block's record moving (deleted, inserted again: free_reindex()) cannot
- * split either.  Every allocation after the first change is then one the
- * transaction has no block for: exact, or the log shuts down.  -ENOSPC,
- * nothing changed, otherwise.
- */
-static int room_unreserved(struct kvfs_trans *tp, struct kvfs_inode *dp,
-			   const char *name, size_t len)
-{
-	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
-	uint64_t first, first_sib, last, last_sib;
-	bool found, room, room2 = true;
-	struct free_cur fc;
-	struct dctx d;
-	uint32_t dblk;
-	int err;
-
-	dctx_init(&d, tp, dp);
-	err = read_head(&d);
-	if (!err && head(d.hbp)->free_level)
-		err = -ENOSPC;
-	if (!err)
-		err = free_find(&d, &fc, KVFS_DIR_DATA_ENTSIZE(len), &dblk,
-				&found);
-	if (!err && !found)
-		err = -ENOSPC;
-	if (!err)
-		err = hash_leaf_room(&d, hash, 0, &first, &first_sib, &room);
-	if (!err)
-		err = hash_leaf_room(&d, hash, UINT32_MAX, &last, &last_sib,
-				     &room2);
-	/* records of the same hash may end one leaf and begin the next */
-	if (!err && (!room || !room2 || (first != last && first_sib != last)))
-		err = -ENOSPC;
-	dctx_done(&d);
-	return err;
-}
-
 int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		      const char *name, size_t len, uint32_t extra)
 {
@@ -1781,13 +1747,12 @@ int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		if (!kvfs_trans_blocks_left(tp) && !extra) {
 			if (dp->i_dformat == KVFS_DFORK_INLINE)
 				return -ENOSPC;
-			err = space_left(tp, dp, name, len);
-			return err ? err : room_unreserved(tp, dp, name, len);
+			return space_left(tp, dp, name, len, true);
 		}
 		minlen = g->dirblksize >> g->blocklog;
 		total += (uint32_t)tp->mp->resv.dirop.blocks;
 		if (dp->i_dformat != KVFS_DFORK_INLINE) {
-			err = space_left(tp, dp, name, len);
+			err = space_left(tp, dp, name, len, false);
 			if (err)
 				return err;
 		}
@@ -2047,7 +2012,7 @@ static int removal_reads(struct dctx *d, const char *name, size_t len,
 		err = corrupt(d, bp->b_blkno,
 			      "free record disagrees with its block");
 	if (!err && first)
-		err = hash_ins_reads(d, first, flen, &ic);
+		err = hash_ins_reads(d, first, flen, &ic, NULL);
 	if (!err) {
 		struct kvfs_dir_hash_rec h = {
 			.hash = kv_cpu_to_le32(kvfs_dir_hashname(

@@ -229,12 +229,8 @@ static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 static bool entry_usable(const struct kvfs_geom *g,
 			 const struct kvfs_dir_data_ent *e)
 {
-	return e->namelen &&
-	       KVFS_DIR_DATA_ENTSIZE(e->namelen) <= kv_le32_to_cpu(e->reclen) &&
-	       !memchr(e->name, '/', e->namelen) &&
-	       !memchr(e->name, '\0', e->namelen) &&
-	       !(e->namelen <= 2 && e->name[0] == '.' &&
-		 (e->namelen == 1 || e->name[1] == '.')) &&
+	return KVFS_DIR_DATA_ENTSIZE(e->namelen) <= kv_le32_to_cpu(e->reclen) &&
+	       !kvfs_dir_name_check((const char *)e->name, e->namelen) &&
 	       kvfs_ino_in_range(g, kv_le64_to_cpu(e->ino));
 }
 
