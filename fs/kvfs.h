@@ -304,6 +304,31 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		 const struct kvfs_setattr *sa, const struct kvfs_cred *cr,
 		 struct kvfs_stat *st);
 
+/*
+ * Inode flags as chattr(1) and lsattr(1) see them: FS_IOC_GETFLAGS's
+ * FS_*_FL values of <linux/fs.h>.  Immutable: no change of contents,
+ * attributes, xattrs or names, no name added in or removed from a
+ * directory; append-only: writes only at the end (the opener's
+ * O_APPEND), no truncate, no name removed from a directory; both refuse
+ * with -EPERM (fs/inode/iflags.h says which operation is which).
+ */
+#define KVFS_FL_IMMUTABLE 0x00000010u /* FS_IMMUTABLE_FL */
+#define KVFS_FL_APPEND 0x00000020u /* FS_APPEND_FL */
+#define KVFS_FL_NODUMP 0x00000040u /* FS_NODUMP_FL */
+#define KVFS_FL_NOATIME 0x00000080u /* FS_NOATIME_FL */
+#define KVFS_FL_ALL \
+	(KVFS_FL_IMMUTABLE | KVFS_FL_APPEND | KVFS_FL_NODUMP | KVFS_FL_NOATIME)
+
+int kvfs_getflags(struct kvfs_mount *mp, uint64_t ino, uint32_t *flags);
+/*
+ * Set ino's flags to flags (ctime moves when they change): -EOPNOTSUPP
+ * for a flag outside KVFS_FL_ALL; -EPERM when cr is neither root (uid 0)
+ * nor the owner, or changes immutable or append-only without being root
+ * (Linux's CAP_LINUX_IMMUTABLE); -EROFS read-only.
+ */
+int kvfs_setflags(struct kvfs_mount *mp, uint64_t ino, uint32_t flags,
+		  const struct kvfs_cred *cr);
+
 /* ---- open inodes (keep an unlinked inode alive) ---- */
 
 /*

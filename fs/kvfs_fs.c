@@ -30,7 +30,7 @@
 #include "fs/inode/inodegc.h"
 #include "fs/inode/inode_item.h"
 #include "fs/inode/iunlink.h"
-#include "fs/inode/inodegc.h"
+#include "fs/inode/iflags.h"
 #include "fs/kvfs_fs.h"
 #include "fs/mount.h"
 #include "fs/inode/openref.h"
@@ -362,6 +362,9 @@ int kvfs_tmpfile(struct kvfs_mount *mp, uint64_t dir, uint32_t mode,
 		err = -ENOTDIR;
 		goto out_dp;
 	}
+	err = kvfs_iflags_may_add(dp);
+	if (err)
+		goto out_dp;
 	err = kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp);
 	if (err)
 		goto out_dp;

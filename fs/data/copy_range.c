@@ -109,6 +109,7 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 	struct kvfs_stat si, so;
 	struct kvfs_inode *ip;
 	uint64_t pos, end, done = 0;
+	uint32_t oflags;
 	size_t bufsize;
 	char *buf;
 	int err;
@@ -118,8 +119,13 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 	err = check_file(mp, in, &si);
 	if (!err)
 		err = check_file(mp, out, &so);
+	if (!err)
+		err = kvfs_getflags(mp, out, &oflags);
 	if (err)
 		return err;
+	/* an append-only file is written only at its end (O_APPEND) */
+	if (oflags & (KVFS_FL_IMMUTABLE | KVFS_FL_APPEND))
+		return -EPERM;
 	if (len > (uint64_t)INT64_MAX - off_in ||
 	    len > (uint64_t)INT64_MAX - off_out)
 		return -EOVERFLOW;

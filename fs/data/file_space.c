@@ -11,6 +11,7 @@
 #include "fs/data/convert.h"
 #include "fs/data/file.h"
 #include "fs/inode/icache.h"
+#include "fs/inode/iflags.h"
 #include "fs/inode/inode_item.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
@@ -248,6 +249,13 @@ int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
 	err = kvfs_file_get(mp, ino, &ip);
 	if (err)
 		return err;
+	/* an allocation past EOF only adds (Linux's vfs_fallocate()) */
+	err = mode & ~FALLOC_FL_KEEP_SIZE ? kvfs_iflags_may_change(ip) :
+					    kvfs_iflags_may_add(ip);
+	if (err) {
+		kvfs_iput(ip);
+		return err;
+	}
 	end = (uint64_t)off + (uint64_t)len;
 	fb = (uint64_t)off >> g->blocklog;
 	fe = (end + g->blocksize - 1) >> g->blocklog;

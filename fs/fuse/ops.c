@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "fs/fuse/acl.h"
+#include "fs/fuse/fileattr.h"
 #include "fs/fuse/kio.h"
 #include "fs/fuse/nodes.h"
 #include "fs/fuse/stats.h"
@@ -800,10 +801,37 @@ static void kf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 }
 
 /* Only this daemon changes the file: what the kernel cached stays true. */
+/*
+ * An open for writing or truncating, by the inode's flags (Linux's
+ * may_open(), which the kernel cannot apply to flags it does not know):
+ * an immutable file never, an append-only one only with O_APPEND and
+ * without O_TRUNC.
+ */
+static int open_flags_ok(struct kvfs_fuse *fs, uint64_t ino, int flags)
+{
+	uint32_t fl;
+	int ret;
+
+	if ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC))
+		return 0;
+	ret = kvfs_getflags(fs->mp, ino, &fl);
+	if (ret)
+		return ret;
+	if (fl & KVFS_FL_IMMUTABLE ||
+	    (fl & KVFS_FL_APPEND && (!(flags & O_APPEND) || flags & O_TRUNC)))
+		return -EPERM;
+	return 0;
+}
+
 static void kf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct kvfs_fuse *fs = fs_of(req);
+	int ret = open_flags_ok(fs, ino_of(fs, ino), fi->flags);
 
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
 	fi->keep_cache = 1;
 	fi->fh = fh_of(fi->flags);
 	if (fi->fh == FH_WRITER)
@@ -836,6 +864,9 @@ static void kf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	free(heap);
 	if (!ret && created)
 		ret = acl_set_new(fs, &na, dir, name, &ks);
+	/* a file made meanwhile by another: opened as kf_open() opens it */
+	else if (!ret)
+		ret = open_flags_ok(fs, ks.ino, fi->flags);
 	if (!ret)
 		ret = kvfs_fuse_node_get(fs->nodes, ks.ino, ks.generation);
 	if (ret) {
@@ -1626,6 +1657,38 @@ static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 }
 
 /*
+ * chattr's and lsattr's ioctls (fs/fuse/fileattr.h); no other ioctl is
+ * kvfs's.  The kernel sends those on a file it opened itself, flags 0.
+ */
+static void kf_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+		     void *arg, struct fuse_file_info *fi, unsigned flags,
+		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct kvfs_fuse *fs = fs_of(req);
+	char out[64];
+	size_t out_size = out_bufsz < sizeof(out) ? out_bufsz : sizeof(out);
+	struct kvfs_cred cr;
+	int ret;
+
+	(void)arg;
+	(void)fi;
+	if (flags & FUSE_IOCTL_COMPAT) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	cred_of(req, &cr);
+	ret = kvfs_fuse_fileattr(fs->mp, ino_of(fs, ino), cmd, &cr, in_buf,
+				 in_bufsz, out, &out_size);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_ioctl(req, 0, out_size ? out : NULL, out_size);
+	/* ctime moved: the kernel's copy of the attributes is stale */
+	if (!ret && in_bufsz)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+/*
  * Every request counted with its time in the daemon (fs/fuse/stats.h):
  * one wrapper per operation, around the handler that replies.
  */
@@ -1724,6 +1787,11 @@ TIMED(KF_COPY_FILE_RANGE, copy_file_range,
       (fuse_req_t req, fuse_ino_t ii, off_t oi, struct fuse_file_info *fii,
        fuse_ino_t io, off_t oo, struct fuse_file_info *fio, size_t l, int f),
       (req, ii, oi, fii, io, oo, fio, l, f))
+TIMED(KF_IOCTL, ioctl,
+      (fuse_req_t req, fuse_ino_t i, unsigned int c, void *a,
+       struct fuse_file_info *fi, unsigned f, const void *in, size_t is,
+       size_t os),
+      (req, i, c, a, fi, f, in, is, os))
 
 const struct fuse_lowlevel_ops kvfs_fuse_ops = {
 	.init = kf_init,
@@ -1758,4 +1826,5 @@ const struct fuse_lowlevel_ops kvfs_fuse_ops = {
 	.fallocate = t_fallocate,
 	.lseek = t_lseek,
 	.copy_file_range = t_copy_file_range,
+	.ioctl = t_ioctl,
 };

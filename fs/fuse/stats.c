@@ -54,6 +54,7 @@ static const char *const op_names[KF_NR_OPS] = {
 	[KF_FALLOCATE] = "fallocate",
 	[KF_LSEEK] = "lseek",
 	[KF_COPY_FILE_RANGE] = "copy_file_range",
+	[KF_IOCTL] = "ioctl",
 };
 
 struct slot {

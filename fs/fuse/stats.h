@@ -63,6 +63,7 @@ enum kvfs_fuse_op {
 	KF_FALLOCATE,
 	KF_LSEEK,
 	KF_COPY_FILE_RANGE,
+	KF_IOCTL,
 	KF_NR_OPS
 };
 

@@ -17,6 +17,7 @@
 #include "fs/data/convert.h"
 #include "fs/data/file.h"
 #include "fs/inode/icache.h"
+#include "fs/inode/iflags.h"
 #include "fs/inode/inode_item.h"
 #include "fs/inode/itruncate.h"
 #include "fs/kvfs.h"
@@ -44,6 +45,28 @@ static struct kvfs_ictime ictime_of(const struct timespec *ts)
 {
 	return (struct kvfs_ictime){ .sec = ts->tv_sec,
 				     .nsec = (uint32_t)ts->tv_nsec };
+}
+
+/*
+ * The changes v may make to ip, by its flags (fs/inode/iflags.h; Linux's
+ * notify_change(), vfs_truncate() and vfs_utimes()): a size, a mode, an
+ * owner or times given refuse on an immutable or append-only inode,
+ * times set to now on an immutable one.  Times given that the kernel
+ * keeps for the caller (KVFS_SET_KEEP_CMTIME: FUSE's writeback cache,
+ * which sends the times of its own writes so) count as set to now: an
+ * append-only file's writer sends them.
+ */
+static int setattr_flags_ok(const struct kvfs_inode *ip, unsigned v)
+{
+	bool given = (v & KVFS_SET_ATIME && !(v & KVFS_SET_ATIME_NOW)) ||
+		     (v & KVFS_SET_MTIME && !(v & KVFS_SET_MTIME_NOW));
+
+	if (v & (KVFS_SET_MODE | KVFS_SET_UID | KVFS_SET_GID | KVFS_SET_SIZE) ||
+	    (given && !(v & KVFS_SET_KEEP_CMTIME)))
+		return kvfs_iflags_may_change(ip);
+	if (v & (KVFS_SET_ATIME | KVFS_SET_MTIME))
+		return kvfs_iflags_may_add(ip);
+	return 0;
 }
 
 /* The changes other than the size, into ip (locked, joined). */
@@ -110,6 +133,9 @@ int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 	err = kvfs_iget(mp, ino, 0, &ip);
 	if (err)
 		return err;
+	err = setattr_flags_ok(ip, v);
+	if (err)
+		goto out;
 	if (v & KVFS_SET_SIZE) {
 		if (S_ISDIR(ip->i_mode))
 			err = -EISDIR;

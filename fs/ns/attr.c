@@ -33,6 +33,7 @@
 #include "fs/btree/btree.h"
 #include "fs/io/buf_item.h"
 #include "fs/inode/icache.h"
+#include "fs/inode/iflags.h"
 #include "fs/inode/inode.h"
 #include "fs/inode/inode_item.h"
 #include "fs/kvfs.h"
@@ -1462,7 +1463,9 @@ int kvfs_setxattr(struct kvfs_mount *mp, uint64_t ino, const char *name,
 
 	if (err)
 		return err;
-	err = kvfs_attr_set(ip, name, value, size, flags);
+	err = kvfs_iflags_may_change(ip);
+	if (!err)
+		err = kvfs_attr_set(ip, name, value, size, flags);
 	kvfs_iput(ip);
 	return err;
 }
@@ -1500,7 +1503,9 @@ int kvfs_removexattr(struct kvfs_mount *mp, uint64_t ino, const char *name)
 
 	if (err)
 		return err;
-	err = kvfs_attr_remove(ip, name);
+	err = kvfs_iflags_may_change(ip);
+	if (!err)
+		err = kvfs_attr_remove(ip, name);
 	kvfs_iput(ip);
 	return err;
 }

@@ -36,6 +36,7 @@
 #include "fs/ns/dir.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/icreate.h"
+#include "fs/inode/iflags.h"
 #include "fs/inode/inactive.h"
 #include "fs/inode/ialloc.h"
 #include "fs/inode/inode_item.h"
@@ -528,6 +529,9 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		}
 		goto out_put;
 	}
+	/* an immutable directory takes no name (Linux's may_create()) */
+	if (err == -ENOENT)
+		err = kvfs_iflags_may_add(dp) ?: -ENOENT;
 	if (err != -ENOENT || (isdir && dp->i_nlink >= KVFS_MAX_LINK)) {
 		if (err == -ENOENT)
 			err = -EMLINK;
@@ -705,6 +709,12 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 
 	if (err)
 		return err;
+	/* the directory's flags, then the victim's (Linux's may_delete()) */
+	err = kvfs_iflags_may_change(dp);
+	if (!err)
+		err = kvfs_iflags_may_change(ip);
+	if (err)
+		goto out_put;
 	if (rmdir && !S_ISDIR(ip->i_mode))
 		err = -ENOTDIR;
 	else if (!rmdir && S_ISDIR(ip->i_mode))
@@ -822,8 +832,14 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 	err = lookup_locked(dp, name, len, &ino, &ftype);
 	if (!err)
 		err = -EEXIST;
-	else if (err == -ENOENT && dp->i_nlink)
-		err = ip->i_nlink >= KVFS_MAX_LINK ? -EMLINK : 0;
+	else if (err == -ENOENT && dp->i_nlink) {
+		/* the flags first, as Linux's vfs_link() */
+		err = kvfs_iflags_may_add(dp);
+		if (!err)
+			err = kvfs_iflags_may_change(ip);
+		if (!err && ip->i_nlink >= KVFS_MAX_LINK)
+			err = -EMLINK;
+	}
 	/*
 	 * Room for the name before the link count's change; a file of no
 	 * name (O_TMPFILE) leaves its AG's unlinked list: that AG first, so
@@ -965,6 +981,21 @@ static int rename_once(struct rn *r)
 		err = 0;
 		goto out;
 	}
+	/*
+	 * The flags of both names and both directories (Linux's
+	 * vfs_rename(): may_delete() of the source, may_create() of a new
+	 * name or may_delete() of the name replaced), before the types
+	 */
+	err = kvfs_iflags_may_change(r->sdp);
+	if (!err)
+		err = kvfs_iflags_may_change(sip);
+	if (!err)
+		err = tip ? kvfs_iflags_may_change(r->tdp) :
+			    kvfs_iflags_may_add(r->tdp);
+	if (!err && tip)
+		err = kvfs_iflags_may_change(tip);
+	if (err)
+		goto out;
 	sdir = S_ISDIR(sip->i_mode);
 	tdir = tip && S_ISDIR(tip->i_mode);
 	if (!exchange && tip && sdir != tdir) {
