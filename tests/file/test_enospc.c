@@ -24,6 +24,10 @@
  * shrink: with no free block at all (the blocks kept for removals gone
  *        too), a truncate down of a file whose map is a B+tree works: it
  *        only frees (XFS's truncates reserve no blocks).
+ * grow_spec: with no free block at all, a truncate up of a file holding
+ *        speculative blocks past EOF works: it trims them, cutting from
+ *        the end as a truncate down does (it took a punch's split
+ *        blocks and failed with ENOSPC: ftruncate() up on a full mount).
  * prealloc: blocks fallocated (KEEP_SIZE) past EOF before the filesystem
  *        filled stay writable (xfstests generic/274): every other block
  *        written, one write each, splits the unwritten extent until the
@@ -309,6 +313,53 @@ static void test_shrink_nothing_free(void)
 	       (unsigned long long)fsize);
 }
 
+static void test_grow_spec(void)
+{
+	static char path[] = "/tmp/kvfs-test-enospc-XXXXXX";
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE };
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	struct kvfs_stat st;
+	uint64_t ino, spec;
+	int64_t hidden;
+	uint8_t *rd;
+	bool created;
+
+	mp = fresh_fs(path, FS_SIZE, 2, &g);
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "g", S_IFREG | 0644, 0, 0,
+			     &cr, &st, &created),
+		 0);
+	ino = st.ino;
+	for (uint32_t off = 0; off < BIG_SIZE; off += BIG_STEP)
+		CHECK_EQ(kvfs_write(mp, ino, buf, BIG_STEP, off, 0),
+			 (ssize_t)BIG_STEP);
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	spec = st.blocks * 512 - BIG_SIZE;
+	CHECK(spec > 0);
+	/* every free block hidden from the counter, given back below */
+	hidden = atomic_exchange(&mp->fdblocks, 0);
+	sa.size = BIG_SIZE + g.blocksize + 100;
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &cr, &st), 0);
+	CHECK_EQ(st.size, sa.size);
+	hidden += atomic_exchange(&mp->fdblocks, 0);
+	rd = malloc(g.blocksize);
+	CHECK(rd != NULL);
+	CHECK_EQ(kvfs_read(mp, ino, rd, g.blocksize, BIG_SIZE),
+		 (ssize_t)g.blocksize);
+	for (uint32_t b = 0; b < g.blocksize; b++)
+		CHECK_EQ(rd[b], 0);
+	free(rd);
+	CHECK_EQ(kvfs_release(mp, ino), 0);
+	atomic_fetch_add(&mp->fdblocks, hidden);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+	unlink(path);
+	printf("enospc grow_spec: a file with %llu KiB speculative grown with "
+	       "no free block\n",
+	       (unsigned long long)spec >> 10);
+}
+
 static void test_prealloc_full(void)
 {
 	static char path[] = "/tmp/kvfs-test-enospc-XXXXXX";
@@ -458,6 +509,7 @@ int main(void)
 	test_full();
 	test_punch_refused();
 	test_shrink_nothing_free();
+	test_grow_spec();
 	test_prealloc_full();
 	test_punch_full();
 	CHECK_EQ(kv_fini(), 0);
