@@ -2,13 +2,15 @@
 /*
  * The bdi's dirty limit follows the free space (see fs/fuse/dirty.h).
  *
- * Locks: kvfs_fuse_dirty.lock protects cur and the writes of the file,
- * taken with no other lock held; a request thread only tries it (one that
+ * Locks: kvfs_fuse_dirty.lock protects the writes of the file and of cur
+ * (read without it), taken with no other lock held; a request thread
+ * lowering the limit waits for it, one raising it only tries it (one that
  * finds it held goes on), start and stop wait for it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,18 +58,23 @@ static uint64_t target(const struct kvfs_fuse_dirty *dl, struct kvfs_mount *mp)
 	return t < dl->floor ? dl->floor : t;
 }
 
-/* Write the target when it differs by an eighth; under dl->lock. */
+/* Whether t is an eighth or more away from the value written last. */
+static bool moved(uint64_t t, uint64_t cur)
+{
+	return (t > cur ? t - cur : cur - t) > cur / 8;
+}
+
+/* Write the target when it moved; under dl->lock. */
 static int apply(struct kvfs_fuse_dirty *dl, struct kvfs_mount *mp, int fd)
 {
 	uint64_t t = target(dl, mp);
-	uint64_t d = t > dl->cur ? t - dl->cur : dl->cur - t;
 	int err;
 
-	if (d <= dl->cur / 8)
+	if (!moved(t, atomic_load_explicit(&dl->cur, memory_order_relaxed)))
 		return 0;
 	err = write_limit(fd, t);
 	if (!err)
-		dl->cur = t;
+		atomic_store_explicit(&dl->cur, t, memory_order_relaxed);
 	return err;
 }
 
@@ -99,7 +106,7 @@ int kvfs_fuse_dirty_start(struct kvfs_fuse_dirty *dl, struct kvfs_mount *mp,
 		return -ERANGE;
 	}
 	pthread_mutex_lock(&dl->lock);
-	dl->cur = dl->ceiling;
+	atomic_store_explicit(&dl->cur, dl->ceiling, memory_order_relaxed);
 	err = apply(dl, mp, fd);
 	pthread_mutex_unlock(&dl->lock);
 	if (err) {
@@ -113,23 +120,35 @@ int kvfs_fuse_dirty_start(struct kvfs_fuse_dirty *dl, struct kvfs_mount *mp,
 void kvfs_fuse_dirty_update(struct kvfs_fuse_dirty *dl, struct kvfs_mount *mp)
 {
 	int fd = atomic_load_explicit(&dl->fd, memory_order_acquire);
-	uint64_t now, next;
+	uint64_t t, cur, now;
 
 	if (fd < 0)
 		return;
-	now = now_ns();
-	next = atomic_load_explicit(&dl->next_ns, memory_order_relaxed);
-	if (now < next || pthread_mutex_trylock(&dl->lock))
+	t = target(dl, mp);
+	cur = atomic_load_explicit(&dl->cur, memory_order_relaxed);
+	if (!moved(t, cur))
 		return;
-	/* stopped or refused while this thread got here */
-	if (atomic_load(&dl->fd) == fd) {
+	if (t < cur) {
+		/*
+		 * The space went: every write back the kernel sends under the
+		 * old limit is one it refills, so the limit drops now, whoever
+		 * is writing it.
+		 */
+		pthread_mutex_lock(&dl->lock);
+	} else {
+		now = now_ns();
+		if (now < atomic_load_explicit(&dl->next_ns,
+					       memory_order_relaxed) ||
+		    pthread_mutex_trylock(&dl->lock))
+			return;
 		atomic_store_explicit(&dl->next_ns, now + PERIOD_NS,
 				      memory_order_relaxed);
+	}
+	/* stopped or refused while this thread got here */
+	if (atomic_load(&dl->fd) == fd && apply(dl, mp, fd)) {
 		/* a kernel refusing a value: its own limit is left be */
-		if (apply(dl, mp, fd)) {
-			atomic_store(&dl->fd, -1);
-			close(fd);
-		}
+		atomic_store(&dl->fd, -1);
+		close(fd);
 	}
 	pthread_mutex_unlock(&dl->lock);
 }
