@@ -84,7 +84,7 @@ struct kvfs_open_opts {
 	bool direct_io;
 	/*
 	 * Bytes kept for the write back of a page cache in front of the
-	 * core (kvfs_write_cached(); at most 1/32 of the filesystem): every
+	 * core (kvfs_write_cached(); at most kvfs_wbblks()): every
 	 * other allocation sees them as used, statfs does not count them.
 	 * 0: none (a caller whose writes reach the core before write(2)
 	 * returns needs none).

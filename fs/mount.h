@@ -117,12 +117,23 @@ static inline int64_t kvfs_ag_avail(const struct kvfs_geom *g,
 #define KVFS_RESBLKS(g) \
 	((g)->dblocks / 64 < 1024 ? (g)->dblocks / 64 : (uint64_t)1024)
 
-/* The most blocks a write-back reserve of bytes may keep: 1/32. */
+/*
+ * The most blocks a write-back reserve of bytes may keep: 1/32 of the
+ * filesystem, or KVFS_WB_RESERVE_SMALL when that is more (under 64 MiB).
+ * What a page cache holds when the space runs out does not shrink with
+ * the filesystem (fs/fuse/dirty.h): the dirty limit's floor and the rest
+ * of each write() under way (1 MiB for dd bs=1M); 1/32 of 32 MiB held
+ * less, and dd onto it lost up to 0.8 MiB that write() had accepted.
+ */
+#define KVFS_WB_RESERVE_SMALL (2ull << 20)
+
 static inline uint64_t kvfs_wbblks(const struct kvfs_geom *g, uint64_t bytes)
 {
-	uint64_t n = bytes >> g->blocklog;
+	uint64_t n = bytes >> g->blocklog, cap = g->dblocks / 32;
 
-	return n < g->dblocks / 32 ? n : g->dblocks / 32;
+	if (cap < KVFS_WB_RESERVE_SMALL >> g->blocklog)
+		cap = KVFS_WB_RESERVE_SMALL >> g->blocklog;
+	return n < cap ? n : cap;
 }
 
 struct kvfs_mount {

@@ -8,25 +8,40 @@
  * cache modes it takes the stores through shared mappings so.  On a
  * filesystem with less free space than that, a writer filled the cache
  * far past the space (2 GiB on a 256 MiB image) and heard of it only when
- * the write back failed, those pages lost.  With the bdi's max_bytes kept
- * at half the free space (never below the floor, never above what
- * max_ratio gave), the cache holds at most about the floor past the
- * space.  The core keeps a write-back reserve (KVFS_FUSE_WB_RESERVE, at
- * most 1/32 of the filesystem; -o wbreserve=) that only write backs may
- * take, and the floor is half of it (within KVFS_FUSE_DIRTY_MIN and
- * KVFS_FUSE_DIRTY_FLOOR), so that what the cache took when the space ran
- * out lands there.  The first write back that needed the reserve has the
- * file's next write() refused with ENOSPC (fs/fuse/ops.c), as a write
- * back that failed does.
+ * the write back failed, those pages lost.
  *
- * Root only (sysfs); without the file nothing is tuned.  The target is
- * computed after every write and fallocate (one counter read), and the
- * bdi's file written when the target moved by an eighth: at once when it
+ * The limit: the bdi's max_bytes, kept at half the free space (statfs's),
+ * never below the floor, never above what max_ratio gave.  The kernel
+ * keeps the bdi's dirty and writeback pages within about 0.3 MiB of it
+ * (FUSE's bdi has strictlimit; a fixed max_bytes of 0.25 to 4 MiB under
+ * dd at 0.1 to 0.4 GB/s, writes of 64 KiB to 4 MiB), but every write back
+ * that lands takes space and the kernel refills what it sent up to the
+ * limit it still has: the limit must go down as fast as the space.  The
+ * target is computed after every write and fallocate (one counter read)
+ * and the bdi's file written when it moved by an eighth: at once when it
  * went down (the thread waits for the lock), at most every
- * KVFS_FUSE_DIRTY_PERIOD_MS when it went up.  Every write back that lands
- * takes space, and the kernel refills the pages it sent up to the limit
- * it still has: looked at every 20 ms, the limit lagged the space by ten
- * MiB and more at dd's 0.5 to 1 GB/s (17 MiB in force with 6 MiB free).
+ * KVFS_FUSE_DIRTY_PERIOD_MS when it went up.  Looked at every 20 ms, the
+ * limit lagged the space by ten MiB and more at dd's 0.5 to 1 GB/s (17
+ * MiB in force with 6 MiB free).  The kernel turns max_bytes into
+ * millionths of its global dirty threshold (max_ratio), so the bytes in
+ * force move with that threshold until the next write (BdiDirtyThresh in
+ * /sys/kernel/debug/bdi/MAJ:MIN/stats).
+ *
+ * The reserve: blocks only write backs may take (KVFS_FUSE_WB_RESERVE,
+ * -o wbreserve=; at most 1/32 of the filesystem, or
+ * KVFS_WB_RESERVE_SMALL under 64 MiB: fs/mount.h).  The first write back
+ * that needed it has the file's next write() refused with ENOSPC
+ * (fs/fuse/ops.c), as a write back that failed does.  When the free space
+ * runs out it must hold what the cache holds then: the limit (the floor:
+ * a quarter of the reserve, within KVFS_FUSE_DIRTY_MIN and
+ * KVFS_FUSE_DIRTY_FLOOR, and up to an eighth more), the kernel's 0.3 MiB
+ * past it, and the rest of each write() under way, which the kernel
+ * finishes as the write backs drain, into the reserve or failing.  With 2
+ * MiB and a 0.5 MiB floor (32 and 64 MiB images) write() calls of up to 1
+ * MiB lose nothing; a larger one can lose its tail when the space runs
+ * out in its middle (dd bs=4M onto 64 MiB: 1.4 MiB, close and fsync
+ * saying ENOSPC), and so can writers that go on after their ENOSPC, or
+ * stores through many mappings.
  */
 #ifndef KV_FS_FUSE_DIRTY_H
 #define KV_FS_FUSE_DIRTY_H
@@ -38,7 +53,7 @@
 struct kvfs_mount;
 
 #define KVFS_FUSE_DIRTY_FLOOR (16ull << 20)
-#define KVFS_FUSE_DIRTY_MIN (1ull << 20)
+#define KVFS_FUSE_DIRTY_MIN (256ull << 10)
 #define KVFS_FUSE_WB_RESERVE (32ull << 20)
 #define KVFS_FUSE_DIRTY_PERIOD_MS 20
 
