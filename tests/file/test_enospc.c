@@ -28,6 +28,11 @@
  *        speculative blocks past EOF works: it trims them, cutting from
  *        the end as a truncate down does (it took a punch's split
  *        blocks and failed with ENOSPC: ftruncate() up on a full mount).
+ * wb_spec: a write back into a hole below EOF, with nothing free but the
+ *        file's own speculative blocks past EOF and the reserves, takes
+ *        those blocks (trimmed first), not the write-back reserve: it took
+ *        the reserve with them still allocated, and its writer heard a
+ *        false ENOSPC (dd onto 32 MiB: at 19 of 26 MiB, 2 runs of 40).
  * prealloc: blocks fallocated (KEEP_SIZE) past EOF before the filesystem
  *        filled stay writable (xfstests generic/274): every other block
  *        written, one write each, splits the unwritten extent until the
@@ -360,6 +365,56 @@ static void test_grow_spec(void)
 	       (unsigned long long)spec >> 10);
 }
 
+static void test_wb_spec(void)
+{
+	static char path[] = "/tmp/kvfs-test-enospc-XXXXXX";
+	struct kvfs_open_opts oo = { .wb_reserve_bytes = 32u << 20 };
+	struct kvfs_open_info info;
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_mount *mp;
+	struct kvfs_geom g;
+	struct kvfs_stat st;
+	uint64_t ino, spec;
+	int64_t hidden;
+	bool created, reserve = true;
+
+	mp = fresh_fs(path, FS_SIZE, 2, &g);
+	CHECK_EQ(kvfs_close(mp), 0);
+	CHECK_EQ(kvfs_open(path, &oo, &mp, &info), 0);
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "w", S_IFREG | 0644, 0, 0,
+			     &cr, &st, &created),
+		 0);
+	ino = st.ino;
+	/* sequential writes (speculative blocks), then [0, BIG_STEP) a hole */
+	for (uint32_t off = 0; off < BIG_SIZE; off += BIG_STEP)
+		CHECK_EQ(kvfs_write(mp, ino, buf, BIG_STEP, off, 0),
+			 (ssize_t)BIG_STEP);
+	CHECK_EQ(kvfs_fallocate(mp, ino,
+				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+				BIG_STEP),
+		 0);
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	spec = st.blocks * 512 - (BIG_SIZE - BIG_STEP);
+	CHECK(spec >= BIG_STEP);
+	/* free: the reserves alone, given back below */
+	hidden = atomic_exchange(&mp->fdblocks,
+				 (int64_t)(mp->resblks + mp->wbblks));
+	hidden -= (int64_t)(mp->resblks + mp->wbblks);
+	CHECK_EQ(kvfs_write_cached(mp, ino, buf, BIG_STEP, 0, 0, &reserve),
+		 (ssize_t)BIG_STEP);
+	CHECK(!reserve);
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	CHECK_EQ(st.blocks * 512, (uint64_t)BIG_SIZE);
+	CHECK_EQ(kvfs_release(mp, ino), 0);
+	atomic_fetch_add(&mp->fdblocks, hidden);
+	CHECK_EQ(kvfs_close(mp), 0);
+	scrub_image_clean(path);
+	unlink(path);
+	printf("enospc wb_spec: a write back into a hole took %llu KiB of "
+	       "its file's speculative blocks, not the reserve\n",
+	       (unsigned long long)spec >> 10);
+}
+
 static void test_prealloc_full(void)
 {
 	static char path[] = "/tmp/kvfs-test-enospc-XXXXXX";
@@ -510,6 +565,7 @@ int main(void)
 	test_punch_refused();
 	test_shrink_nothing_free();
 	test_grow_spec();
+	test_wb_spec();
 	test_prealloc_full();
 	test_punch_full();
 	CHECK_EQ(kv_fini(), 0);
