@@ -158,18 +158,20 @@ static void fix_sf_inos(struct ino_ctx *c, uint8_t *fork, uint32_t dsize)
 /*
  * The entries (and "..") of a directory data block copy t of block fsb
  * naming inode numbers out of range: whether there are any, or with fix
- * whether any was made to name the placeholder (fix_entry_ino()).
+ * whether any was made to name the placeholder (fix_entry_ino()).  head:
+ * the fork places it as data block 0, whatever block number its header
+ * gives (one damaged there hid the head's ".." and entries, read from
+ * the head as records).
  */
 static bool dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint8_t *t,
-			   uint32_t len, bool fix)
+			   uint32_t len, bool head, bool fix)
 {
-	const struct kvfs_dir_data_hdr *h = (const void *)t;
 	kv_le64 *parent =
 		&((struct kvfs_dir_head *)(t + KVFS_DIR_DATA_HDR_SIZE))->parent;
 	uint32_t pos = KVFS_DIR_HEAD_SIZE;
 	bool any = false;
 
-	if (kv_le32_to_cpu(h->dblk))
+	if (!head)
 		pos = KVFS_DIR_DATA_HDR_SIZE;
 	else if (fix)
 		any = fix_entry_ino(c, fsb, parent, NULL, 0);
@@ -205,11 +207,13 @@ static bool dir_block_sound(const uint8_t *t, uint32_t len)
 }
 
 /*
- * A block directory's data block at fsb whose crc holds and whose only
- * fault is entries naming inode numbers out of range: those made to name
- * the placeholder (placeholder_ino()), the block written back.
+ * A block directory's data block at fsb (head: data block 0) whose crc
+ * holds and whose only fault is entries naming inode numbers out of
+ * range: those made to name the placeholder (placeholder_ino()), the
+ * block written back.
  */
-static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs)
+static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs,
+			      bool head)
 {
 	struct rp *rp = c->rp;
 	const struct kvfs_geom *g = &rp->g;
@@ -225,9 +229,11 @@ static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs)
 		err = kv_buf_read(rp->bc, fsb, fsbs, NULL, &bp);
 		if (!err) {
 			kv_buf_lock(bp);
-			if (dir_block_inos(c, fsb, bp->b_addr, len, false) &&
+			if (dir_block_inos(c, fsb, bp->b_addr, len, head,
+					   false) &&
 			    dir_block_sound(bp->b_addr, len))
-				dir_block_inos(c, fsb, bp->b_addr, len, true);
+				dir_block_inos(c, fsb, bp->b_addr, len, head,
+					       true);
 			kv_buf_unlock(bp);
 			kv_buf_rele(bp);
 		}
@@ -237,9 +243,10 @@ static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs)
 	}
 	/* the cheap scan first: the checks below are for the rare block */
 	err = kv_dev_pread(rp->dev, t, len, kvfs_fsb_to_bytes(g, fsb));
-	if (err || !dir_block_inos(c, fsb, t, len, false) ||
-	    !dir_block_sound(t, len) || !dir_block_inos(c, fsb, t, len, true) ||
-	    rp->o->dry_run || kvfs_dir_data_check(g, t, len))
+	if (err || !dir_block_inos(c, fsb, t, len, head, false) ||
+	    !dir_block_sound(t, len) ||
+	    !dir_block_inos(c, fsb, t, len, head, true) || rp->o->dry_run ||
+	    kvfs_dir_data_check(g, t, len))
 		goto out;
 	err = rp_will_write(rp);
 	if (!err)
@@ -274,7 +281,8 @@ static int fix_dir_inos(struct ino_ctx *c, const struct kvfs_extent *x,
 		if (kvfs_extent_check(g, &x[i]) || off % fsbs)
 			continue;
 		for (uint32_t b = 0; b + fsbs <= len && !err; b += fsbs)
-			err = fix_dir_block_inos(c, start + b, fsbs);
+			err = fix_dir_block_inos(c, start + b, fsbs,
+						 off + b == 0);
 	}
 	return err;
 }

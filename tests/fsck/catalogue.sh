@@ -169,6 +169,10 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # dir-head-dblk: block 0's own block number (crc right; trash-campaign
 # fuzz dirhead seeds 3400, 3404): the block, the directory's by owner,
 # address and uuid, was skipped and its 124 names went to lost+found.
+# dir-head-dblk-parent, dir-head-dblk-entry: block 0's own block number
+# and its ".." or an entry naming an inode out of range (crc right):
+# phase 4 took the block's number over the fork's place, read the head
+# as records and did not see either.
 # dir-entry-reclen-one: one entry's record length (crc right;
 # trash-campaign fuzz dirent seed 3403: the root's top level) cost every
 # entry past it; the records past its name's chain, it alone is lost.
@@ -247,6 +251,8 @@ cases=(
 "dir-entry-reclen|^\\./big/entry-002[45][0-9]$|write dirent $BIG entry-00246 reclen 0|record length invalid||/big"
 "dir-entry-reclen-one|^\\./(xattr-small)?(big/entry-00246)?$|write dirent $ROOT xattr-small reclen 2; write dirent $BIG entry-00246 reclen 2|record length invalid||/big"
 "dir-head-dblk|^$|write dirhead $BIG dblk 155|data block 0 (block||/big"
+"dir-head-dblk-parent|^$|write dirhead $BIG parent $PASTAG; write dirhead $BIG dblk 155|'..' names inode $PASTAG, out of range||/big"
+"dir-head-dblk-entry|^\\./big/entry-00000$|write dirent $BIG entry-00000 inumber $PASTAG; write dirhead $BIG dblk 155|entry 'entry-00000' names inode $PASTAG, out of range||/big"
 "unlinked-linked|^$|write agi $(unlinked $F1)|on it has links"
 "unlinked-free|^$|write agi $(unlinked $FREEINO)|on it is free or no inode"
 "next-unlinked-linked|^$|write inode $F1 next_unlinked $F0|has links but points to a next"
