@@ -128,8 +128,12 @@ static void dir_find(struct fork_ctx *f, uint64_t fsb, const char *what)
 	f->bad = true;
 }
 
-/* Walk one index tree of the directory whose block 0 is hbp. */
-static int dir_walk(struct dir_ctx *c, struct kv_buf *hbp, bool free_tree)
+/*
+ * Walk one index tree of the directory whose block 0 is hbp; say: its
+ * damage reported, its records gathered (else its blocks claimed alone).
+ */
+static int dir_walk(struct dir_ctx *c, struct kv_buf *hbp, bool free_tree,
+		    bool say)
 {
 	struct kvfs_dir_tree_ctx tc = { .hbp = hbp, .free_tree = free_tree };
 	struct kvfs_btree_walk *w;
@@ -140,7 +144,7 @@ static int dir_walk(struct dir_ctx *c, struct kv_buf *hbp, bool free_tree)
 	if (!w)
 		return -ENOMEM;
 	c->free_tree = free_tree;
-	w->rec_fn = dir_rec;
+	w->rec_fn = say ? dir_rec : NULL;
 	w->blk_fn = dir_blk;
 	w->priv = c;
 	kvfs_btree_cur_init(&cur,
@@ -149,8 +153,9 @@ static int dir_walk(struct dir_ctx *c, struct kv_buf *hbp, bool free_tree)
 			    c->f->s->g, NULL, NULL, c->f->ino, &tc);
 	err = kvfs_btree_walk_check(&cur, c->f->s->bc, w);
 	if (err == -EUCLEAN) {
-		for (unsigned i = 0;
-		     i < w->nfindings && i < KVFS_BTREE_WALK_MAX_FINDINGS; i++)
+		for (unsigned i = 0; say && i < w->nfindings &&
+				     i < KVFS_BTREE_WALK_MAX_FINDINGS;
+		     i++)
 			kvfs_scrub_find(
 				c->f->s, KVFS_SCRUB_TREE,
 				kvfs_ino_to_agno(c->f->s->g, c->f->ino),
@@ -393,6 +398,32 @@ static int read_dir_dblk(struct fork_ctx *f, uint32_t dblk, uint64_t fsb,
 }
 
 /*
+ * Block 0 could not be used (said): the index blocks its head still leads
+ * to, read as the repair reads it (kvfs_dir_read_head()), claimed as the
+ * repair claims and frees them (else reported leaked: 13 blocks of a
+ * directory whose block 0 had one field wrong).  Neither their records
+ * nor their damage (their roots are a damaged block's) are looked at: the
+ * directory is rebuilt.
+ */
+static int claim_damaged_index(struct dir_ctx *c, const struct kvfs_extent *x,
+			       uint32_t nx)
+{
+	struct kv_buf *hbp;
+	bool damaged;
+	int err = kvfs_dir_read_head(c->f->s->bc, c->f->s->g, c->f->ino, x, nx,
+				     &hbp, &damaged);
+
+	if (err == -EUCLEAN || err == -ENODATA || err == -EINVAL)
+		return 0;
+	if (err)
+		return err;
+	for (int t = 0; t < 2 && !err; t++)
+		err = dir_walk(c, hbp, t, false);
+	kv_buf_rele(hbp);
+	return err;
+}
+
+/*
  * Room in *ents for the entries the head counts (nentries), when the data
  * blocks could hold them (ndata blocks of the smallest records): made once
  * rather than by doubling, each growth copied into memory faulted in anew
@@ -444,7 +475,9 @@ int kvfs_scrub_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 		return 0;
 	}
 	err = read_dir_dblk(f, 0, fsb, &b, &ents, &ecap, &nents, &hbp);
-	if (err)
+	if (err == 1)
+		err = claim_damaged_index(&c, x, nx);
+	if (err || !hbp)
 		goto out;
 	head = (const void *)((char *)hbp->b_addr + KVFS_DIR_DATA_HDR_SIZE);
 	b.ndata = kv_le32_to_cpu(head->ndata);
@@ -509,9 +542,9 @@ int kvfs_scrub_dir_blocks(struct fork_ctx *f, const struct kvfs_dinode *d,
 		c.recs = sort_pairs(ents, nents);
 		c.cap = c.recs ? nents : 0;
 	}
-	err = dir_walk(&c, hbp, false);
+	err = dir_walk(&c, hbp, false, true);
 	if (!err)
-		err = dir_walk(&c, hbp, true);
+		err = dir_walk(&c, hbp, true, true);
 	if (err)
 		goto out;
 	/* in the tree's order unless the walk found it out of order */

@@ -52,6 +52,7 @@ struct kvfs_trans;
 struct kvfs_geom;
 struct kv_buf_ops;
 struct kv_bcache;
+struct kv_buf;
 struct kvfs_extent;
 
 /* 0, -EINVAL (empty, ".", "..", contains '/' or NUL), -ENAMETOOLONG. */
@@ -239,6 +240,22 @@ typedef int (*kvfs_dir_walk_fn)(void *priv, const char *name, size_t namelen,
 int kvfs_dir_walk_disk(struct kv_bcache *bc, const struct kvfs_geom *g,
 		       uint64_t ino, const void *dip, uint64_t *parent,
 		       kvfs_dir_walk_fn fn, void *priv);
+
+/*
+ * Data block 0 of a stored block directory (x, n: its extents, as
+ * kvfs_dir_xmap() takes them), for the roots of its index trees: read
+ * where the fork places it, as kvfs_dir_walk_disk() reads it, so that
+ * the checker, phase 4's claims and the rebuild's frees find the same
+ * index blocks.  A block failing verification is used (*damaged) when it
+ * is the directory's (magic, address, uuid, owner): its roots may be
+ * what is damaged, so a walk from them takes only the blocks that verify
+ * as the directory's own (kvfs_btree_walk_check()'s blk_fn), not those
+ * its findings name.  0 with *bpp held; -ENODATA (not mapped), -EUCLEAN
+ * (not the directory's block), -EIO, -ENOMEM.
+ */
+int kvfs_dir_read_head(struct kv_bcache *bc, const struct kvfs_geom *g,
+		       uint64_t ino, const struct kvfs_extent *x, uint32_t n,
+		       struct kv_buf **bpp, bool *damaged);
 
 /*
  * Mapping file blocks of a stored directory through its extent list, for

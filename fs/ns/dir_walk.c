@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The read-only walk of a directory as stored (fs/ns/dir.h:
- * kvfs_dir_walk_disk(), kvfs_dir_xmap()), for the checker and fsck: no
- * inode, no lock, no transaction; every block verified as it is read.
+ * kvfs_dir_walk_disk(), kvfs_dir_read_head(), kvfs_dir_xmap()), for the
+ * checker and fsck: no inode, no lock, no transaction; every block
+ * verified as it is read.
  */
 #include "fs/ns/dir.h"
 
@@ -219,6 +220,19 @@ static int walk_read(struct kv_bcache *bc, const struct kvfs_geom *g,
 		*end = records_end(g, *bpp, dblk);
 	}
 	return 0;
+}
+
+int kvfs_dir_read_head(struct kv_bcache *bc, const struct kvfs_geom *g,
+		       uint64_t ino, const struct kvfs_extent *x, uint32_t n,
+		       struct kv_buf **bpp, bool *damaged)
+{
+	struct kvfs_dir_xmap m = { .x = x, .n = n };
+	uint32_t end;
+	int bad, err = walk_read(bc, g, ino, &m, 0, bpp, &bad, &end);
+
+	if (!err)
+		*damaged = bad != WALK_OK;
+	return err;
 }
 
 /*

@@ -243,11 +243,13 @@ int rp_fork_walk_tree(struct ino_ctx *c, const struct kvfs_btree_tree_ops *ops,
 	/*
 	 * A directory index left damaged for the namespace phases keeps
 	 * the blocks it names that could not be walked, free ones at least
-	 * (its children past them are out of anyone's reach).
+	 * (its children past them are out of anyone's reach); not when its
+	 * head failed its verifier: a damaged root may name any block,
+	 * another inode's not claimed yet.
 	 */
 	for (unsigned i = 0;
-	     err == 1 && c->kind == KVFS_OWN_DIRIDX && i < w->nfindings &&
-	     i < KVFS_BTREE_WALK_MAX_FINDINGS;
+	     err == 1 && c->kind == KVFS_OWN_DIRIDX && !c->head_damaged &&
+	     i < w->nfindings && i < KVFS_BTREE_WALK_MAX_FINDINGS;
 	     i++) {
 		uint64_t b = w->findings[i].blkno;
 

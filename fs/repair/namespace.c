@@ -17,8 +17,10 @@
  *                    records still chain is read, its unusable entries
  *                    left out, a file type that is none taken from the
  *                    inode) kept, its data fork truncated, the index
- *                    blocks that still read freed (those that do not were
- *                    never claimed by phase 4, so phase 7 left them free),
+ *                    blocks that still read freed (found from block 0 as
+ *                    phase 4 found them, kvfs_dir_read_head(); those that
+ *                    do not read were never claimed by phase 4, so phase
+ *                    7 left them free),
  *                    the short form made again and every kept entry
  *                    inserted anew (cookies change); what only a lost
  *                    block named is disconnected now and goes to
@@ -711,6 +713,7 @@ static int rb_read(struct nsr *r, uint64_t ino, struct rebuild *b,
 	const struct kvfs_extent *x;
 	struct kvfs_extent *tx = NULL;
 	struct kv_buf *bp;
+	bool damaged;
 	uint32_t nx;
 	int err;
 
@@ -742,17 +745,16 @@ static int rb_read(struct nsr *r, uint64_t ino, struct rebuild *b,
 		else if (!err)
 			x = tx;
 	}
+	/* the index blocks phase 4 claimed: found from the same head */
 	if (!err &&
 	    (((struct kvfs_dinode *)dip)->dformat == KVFS_DFORK_EXTENTS ||
-	     x == tx) &&
-	    nx && !kv_le64_to_cpu(x[0].startoff)) {
-		err = kv_buf_read(r->mp->bc, kv_le64_to_cpu(x[0].startblock),
-				  g->dirblksize >> g->blocklog,
-				  &kvfs_dir_data_buf_ops, &bp);
+	     x == tx)) {
+		err = kvfs_dir_read_head(r->mp->bc, g, ino, x, nx, &bp,
+					 &damaged);
 		if (!err) {
 			err = rb_index(r, ino, bp, b);
 			kv_buf_rele(bp);
-		} else if (err == -EUCLEAN || err == -EBADMSG) {
+		} else if (err == -EUCLEAN || err == -ENODATA) {
 			err = 0;
 		}
 	}

@@ -241,6 +241,7 @@ struct ino_ctx {
 	bool tree_bad; /* a symlink's target blocks are damaged */
 	char why[320]; /* what is wrong with it */
 	bool index_bad; /* a directory index damaged: its count left too */
+	bool head_damaged; /* its index's roots from a head that failed */
 	bool sound; /* it passed kvfs_dinode_verify() as read */
 	bool rebuilt; /* a fork's tree rebuilt: nblocks set to what it maps */
 	size_t data_rb; /* 1 + the data fork's entry in rp->rebuilds, or 0 */

@@ -327,6 +327,38 @@ static inline uint64_t ns_blk_set_ftype(const char *path, uint64_t dir,
 	return ino;
 }
 
+/*
+ * Block directory dir: data block 0's header says it is data block dblk
+ * (crc recomputed), its head and entries intact.
+ */
+static inline void ns_blk_set_dblk(const char *path, uint64_t dir,
+				   uint32_t dblk)
+{
+	struct nsedit e;
+	struct kvfs_extent *x;
+	uint64_t fsb;
+	uint8_t *b;
+
+	ns_dev_open(&e, path);
+	CHECK_EQ(ns_iget(&e, dir)->dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(e.g.dirblksize, e.g.blocksize);
+	x = (void *)kvfs_dinode_dfork(e.dip);
+	CHECK_EQ(kv_le64_to_cpu(x->startoff), 0);
+	fsb = kv_le64_to_cpu(x->startblock);
+	b = malloc(e.g.blocksize);
+	CHECK(b);
+	CHECK_EQ(kv_dev_pread(e.dev, b, e.g.blocksize,
+			      kvfs_fsb_to_bytes(&e.g, fsb)),
+		 0);
+	((struct kvfs_dir_data_hdr *)b)->dblk = kv_cpu_to_le32(dblk);
+	kvfs_blkhdr_set_crc(b, e.g.blocksize);
+	CHECK_EQ(kv_dev_pwrite(e.dev, b, e.g.blocksize,
+			       kvfs_fsb_to_bytes(&e.g, fsb)),
+		 0);
+	free(b);
+	ns_dev_close(&e);
+}
+
 /* The first block of ino's attribute fork (EXTENTS): a byte flipped. */
 static inline void ns_attr_trash(const char *path, uint64_t ino)
 {
@@ -466,6 +498,7 @@ enum ns_damage {
 	NSD_DIR_BLOCK, /* /big's data block 1 fails its verifier */
 	NSD_NO_LPF, /* lost+found out of the root */
 	NSD_NAME_DUP, /* /big's block 1 (crc wrong) names block 2's first */
+	NSD_HEAD_DBLK, /* /big's data block 0 says it is data block 155 */
 	NSD_N
 };
 
@@ -484,6 +517,7 @@ static const char *const ns_damage_names[NSD_N] = {
 	"directory block lost",
 	"lost+found missing",
 	"name made another's (crc)",
+	"head's block number",
 };
 
 static inline void ns_damage(const char *path, const struct nstree *t,
@@ -539,6 +573,9 @@ static inline void ns_damage(const char *path, const struct nstree *t,
 		break;
 	case NSD_NAME_DUP:
 		ns_blk_name_dup(path, t->big);
+		break;
+	case NSD_HEAD_DBLK:
+		ns_blk_set_dblk(path, t->big, 155);
 		break;
 	case NSD_N:
 		break;

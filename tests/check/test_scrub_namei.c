@@ -49,6 +49,8 @@ static const struct {
 	[NSD_XATTR] = { KVFS_SCRUB_ATTR, "" },
 	[NSD_DIR_HEAD] = { KVFS_SCRUB_DIR, "head's entry count is wrong" },
 	[NSD_NO_LPF] = { KVFS_SCRUB_CONNECT, "not reachable" },
+	/* its index blocks owned still: read from the head as it is */
+	[NSD_HEAD_DBLK] = { KVFS_SCRUB_DIR, "data block 0 (block" },
 };
 
 /* the inode each finding names */
@@ -71,6 +73,7 @@ static uint64_t expect_ino(const struct nstree *t, enum ns_damage d)
 		return t->x;
 	case NSD_DIR_HEAD:
 	case NSD_DIR_BLOCK:
+	case NSD_HEAD_DBLK:
 		return t->big;
 	case NSD_NO_LPF:
 		return t->lpf;

@@ -167,6 +167,7 @@ static void check_after(const struct nstree *t, enum ns_damage d)
 	case NSD_DIR_HEAD:
 	case NSD_DIR_BLOCK:
 	case NSD_NAME_DUP:
+	case NSD_HEAD_DBLK:
 		CHECK_EQ(kvfs_lookup(mp, t->big, "..", &st), 0);
 		CHECK_EQ(st.ino, t->root);
 		break;
