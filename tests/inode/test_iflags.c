@@ -14,10 +14,12 @@
  *    still answers -EEXIST first); an append-only one takes names and
  *    loses none;
  *  - every refused operation changed nothing; the flags outlive an
- *    unmount, and the checker finds the image clean.
+ *    unmount, and a power cut after the log was forced (recovery replays
+ *    them), and the checker finds the image clean.
  */
 #include <linux/falloc.h>
 
+#include "journal/journal.h"
 #include "tests/dir/dirtest.h"
 
 static const struct kvfs_cred owner = { .uid = 1000, .gid = 1000 };
@@ -284,6 +286,14 @@ int main(void)
 	mp = mount_fs();
 	CHECK_EQ(kvfs_lookup(mp, root_ino, "kept", &st), 0);
 	CHECK_EQ(flags_of(mp, st.ino), KVFS_FL_IMMUTABLE | KVFS_FL_NODUMP);
+	CHECK_EQ(kvfs_unlink(mp, root_ino, "kept"), -EPERM);
+	/* logged, then a power cut: recovery gives the change back */
+	CHECK_EQ(kvfs_setflags(mp, st.ino, KVFS_FL_APPEND, &root), 0);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	kvfs_mount_shutdown(mp, "power cut");
+	kvfs_mount_close(mp);
+	mp = mount_fs();
+	CHECK_EQ(flags_of(mp, st.ino), KVFS_FL_APPEND);
 	CHECK_EQ(kvfs_unlink(mp, root_ino, "kept"), -EPERM);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);
