@@ -552,6 +552,49 @@ static int zero_range_emulated(int fd, int mode, off_t off, off_t len)
 	return 0;
 }
 
+/*
+ * The calls drawn in a path form and an fd form: on path, or on fd when
+ * path is NULL.
+ */
+static int set_times(const struct op *o, const char *path, int fd)
+{
+	struct timespec t[2], *tp = o->a == 4 ? NULL : t;
+
+	times_draw(o->a, &t[0], o->seed);
+	times_draw(o->b, &t[1], o->seed / 3);
+	return path ? utimensat(AT_FDCWD, path, tp, o->flags) :
+		      futimens(fd, tp);
+}
+
+static int set_xattr(const struct op *o, const char *path, int fd)
+{
+	int flags = o->flags == 1 ? XATTR_CREATE :
+		    o->flags == 2 ? XATTR_REPLACE :
+				    0;
+	char *buf = malloc((size_t)o->a + 1);
+	int ret;
+
+	fill(buf, (size_t)o->a, o->seed);
+	ret = path ? lsetxattr(path, o->p2, buf, (size_t)o->a, flags) :
+		     fsetxattr(fd, o->p2, buf, (size_t)o->a, flags);
+	free(buf);
+	return ret;
+}
+
+static ssize_t list_xattr(const struct op *o, const char *path, int fd,
+			  struct res *r)
+{
+	char *list;
+	ssize_t ret;
+
+	r->data = malloc((size_t)o->b + 1);
+	list = o->b ? r->data : NULL;
+	ret = path ? llistxattr(path, list, (size_t)o->b) :
+		     flistxattr(fd, list, (size_t)o->b);
+	r->n = ret > 0 && o->b ? (size_t)ret : 0;
+	return ret;
+}
+
 static void op_run(struct side *s, const struct op *o, int which, struct res *r)
 {
 	char p1[FULLPATH], p2[FULLPATH];
@@ -635,34 +678,19 @@ static void op_run(struct side *s, const struct op *o, int which, struct res *r)
 		ret = fchownat(AT_FDCWD, p1, (uid_t)o->a, (gid_t)o->b,
 			       o->flags);
 		break;
-	case K_UTIMENS: {
-		struct timespec t[2];
-
-		times_draw(o->a, &t[0], o->seed);
-		times_draw(o->b, &t[1], o->seed / 3);
-		ret = utimensat(AT_FDCWD, p1, o->a == 4 ? NULL : t, o->flags);
+	case K_UTIMENS:
+		ret = set_times(o, p1, -1);
 		break;
-	}
-	case K_SETXATTR: {
-		char *buf = malloc((size_t)o->a + 1);
-
-		fill(buf, (size_t)o->a, o->seed);
-		ret = lsetxattr(p1, o->p2, buf, (size_t)o->a,
-				o->flags == 1 ? XATTR_CREATE :
-				o->flags == 2 ? XATTR_REPLACE :
-						0);
-		free(buf);
+	case K_SETXATTR:
+		ret = set_xattr(o, p1, -1);
 		break;
-	}
 	case K_GETXATTR:
 		r->data = malloc((size_t)o->b + 1);
 		ret = lgetxattr(p1, o->p2, o->b ? r->data : NULL, (size_t)o->b);
 		r->n = ret > 0 && o->b ? (size_t)ret : 0;
 		break;
 	case K_LISTXATTR:
-		r->data = malloc((size_t)o->b + 1);
-		ret = llistxattr(p1, o->b ? r->data : NULL, (size_t)o->b);
-		r->n = ret > 0 && o->b ? (size_t)ret : 0;
+		ret = list_xattr(o, p1, -1, r);
 		break;
 	case K_RMXATTR:
 		ret = lremovexattr(p1, o->p2);
@@ -686,32 +714,17 @@ static void op_run(struct side *s, const struct op *o, int which, struct res *r)
 	case K_FSYNC:
 		ret = fsync(fd);
 		break;
-	case K_FUTIMENS: {
-		struct timespec t[2];
-
-		times_draw(o->a, &t[0], o->seed);
-		times_draw(o->b, &t[1], o->seed / 3);
-		ret = futimens(fd, o->a == 4 ? NULL : t);
+	case K_FUTIMENS:
+		ret = set_times(o, NULL, fd);
 		break;
-	}
 	case K_FCHOWN:
 		ret = fchown(fd, (uid_t)o->a, (gid_t)o->b);
 		break;
-	case K_FSETXATTR: {
-		char *buf = malloc((size_t)o->a + 1);
-
-		fill(buf, (size_t)o->a, o->seed);
-		ret = fsetxattr(fd, o->p2, buf, (size_t)o->a,
-				o->flags == 1 ? XATTR_CREATE :
-				o->flags == 2 ? XATTR_REPLACE :
-						0);
-		free(buf);
+	case K_FSETXATTR:
+		ret = set_xattr(o, NULL, fd);
 		break;
-	}
 	case K_FLISTXATTR:
-		r->data = malloc((size_t)o->b + 1);
-		ret = flistxattr(fd, o->b ? r->data : NULL, (size_t)o->b);
-		r->n = ret > 0 && o->b ? (size_t)ret : 0;
+		ret = list_xattr(o, NULL, fd, r);
 		break;
 	case K_FSTAT: {
 		struct stat st;

@@ -25,6 +25,7 @@
 #include "fs/data/file.h"
 #include "fs/format.h"
 #include "fs/inode/icache.h"
+#include "fs/inode/iflags.h"
 #include "fs/kvfs.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -109,7 +110,6 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 	struct kvfs_stat si, so;
 	struct kvfs_inode *ip;
 	uint64_t pos, end, done = 0;
-	uint32_t oflags;
 	size_t bufsize;
 	char *buf;
 	int err;
@@ -119,13 +119,15 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 	err = check_file(mp, in, &si);
 	if (!err)
 		err = check_file(mp, out, &so);
+	/* an append-only file is written only at its end (O_APPEND) */
 	if (!err)
-		err = kvfs_getflags(mp, out, &oflags);
+		err = kvfs_file_get(mp, out, &ip);
 	if (err)
 		return err;
-	/* an append-only file is written only at its end (O_APPEND) */
-	if (oflags & (KVFS_FL_IMMUTABLE | KVFS_FL_APPEND))
-		return -EPERM;
+	err = kvfs_iflags_may_change(ip);
+	kvfs_iput(ip);
+	if (err)
+		return err;
 	if (len > (uint64_t)INT64_MAX - off_in ||
 	    len > (uint64_t)INT64_MAX - off_out)
 		return -EOVERFLOW;

@@ -800,7 +800,6 @@ static void kf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		reply_entry(req, &ks);
 }
 
-/* Only this daemon changes the file: what the kernel cached stays true. */
 /*
  * An open for writing or truncating, by the inode's flags (Linux's
  * may_open(), which the kernel cannot apply to flags it does not know):
@@ -823,6 +822,7 @@ static int open_flags_ok(struct kvfs_fuse *fs, uint64_t ino, int flags)
 	return 0;
 }
 
+/* Only this daemon changes the file: what the kernel cached stays true. */
 static void kf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct kvfs_fuse *fs = fs_of(req);

@@ -15,6 +15,8 @@
  *  - kvfs_iflags_may_add(): a change that only adds (a name added to a
  *    directory, bytes appended, blocks allocated past EOF keeping the
  *    size, times set to now): only the immutable flag refuses it.
+ *  - kvfs_iflags_may_delete(): ip's name removed from (or replaced in)
+ *    dp, Linux's may_delete(): the directory's flags, then the inode's.
  *
  * The flags are read without the inode's lock, as the VFS reads i_flags:
  * a change racing a chattr is judged by the flags before or after it.
@@ -45,6 +47,14 @@ static inline int kvfs_iflags_may_change(const struct kvfs_inode *ip)
 static inline int kvfs_iflags_may_add(const struct kvfs_inode *ip)
 {
 	return kvfs_iflags(ip) & KVFS_DIFLAG_IMMUTABLE ? -EPERM : 0;
+}
+
+static inline int kvfs_iflags_may_delete(const struct kvfs_inode *dp,
+					 const struct kvfs_inode *ip)
+{
+	int err = kvfs_iflags_may_change(dp);
+
+	return err ? err : kvfs_iflags_may_change(ip);
 }
 
 #endif

@@ -709,10 +709,8 @@ static int remove_once(struct kvfs_mount *mp, struct kvfs_inode *dp,
 
 	if (err)
 		return err;
-	/* the directory's flags, then the victim's (Linux's may_delete()) */
-	err = kvfs_iflags_may_change(dp);
-	if (!err)
-		err = kvfs_iflags_may_change(ip);
+	/* the flags before the type and the emptiness */
+	err = kvfs_iflags_may_delete(dp, ip);
 	if (err)
 		goto out_put;
 	if (rmdir && !S_ISDIR(ip->i_mode))
@@ -986,14 +984,10 @@ static int rename_once(struct rn *r)
 	 * vfs_rename(): may_delete() of the source, may_create() of a new
 	 * name or may_delete() of the name replaced), before the types
 	 */
-	err = kvfs_iflags_may_change(r->sdp);
+	err = kvfs_iflags_may_delete(r->sdp, sip);
 	if (!err)
-		err = kvfs_iflags_may_change(sip);
-	if (!err)
-		err = tip ? kvfs_iflags_may_change(r->tdp) :
+		err = tip ? kvfs_iflags_may_delete(r->tdp, tip) :
 			    kvfs_iflags_may_add(r->tdp);
-	if (!err && tip)
-		err = kvfs_iflags_may_change(tip);
 	if (err)
 		goto out;
 	sdir = S_ISDIR(sip->i_mode);
