@@ -835,18 +835,16 @@ static int new_iroot(struct kvfs_btree_cur *cur)
 	return 0;
 }
 
-int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec)
+/* Insert rec, whose key is key, at the cursor's position (a descent's). */
+static int insert_here(struct kvfs_btree_cur *cur, const void *rec,
+		       const void *key)
 {
-	uint8_t key[KVFS_BTREE_KEY_MAX], ent[KVFS_BTREE_KEY_MAX];
+	uint8_t ent[KVFS_BTREE_KEY_MAX];
 	const void *e = rec;
 	uint64_t child = 0, moves;
 	unsigned level;
 	int stat, err;
 
-	cur->fmt->rec_key(rec, key);
-	err = descend(cur, key);
-	if (err)
-		return err;
 	moves = cur->nsplits + cur->nnewroots;
 	if (cur->ptr[0] < (int)nrecs(cur->bp[0]) &&
 	    !cur->fmt->cmp_key(rec_at(cur, cur->bp[0], (unsigned)cur->ptr[0]),
@@ -916,6 +914,36 @@ int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec)
 	return stat ? 0 :
 		      corrupt(cur, cur->bp[0]->b_blkno,
 			      "inserted record not found");
+}
+
+int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec)
+{
+	uint8_t key[KVFS_BTREE_KEY_MAX];
+	int err;
+
+	cur->fmt->rec_key(rec, key);
+	err = descend(cur, key);
+	return err ? err : insert_here(cur, rec, key);
+}
+
+int kvfs_btree_insert_at(struct kvfs_btree_cur *cur, const void *rec)
+{
+	uint8_t key[KVFS_BTREE_KEY_MAX];
+	struct kv_buf *bp = cur->bp[0];
+	int i = cur->ptr[0];
+
+	cur->fmt->rec_key(rec, key);
+	/*
+	 * Between two records of the leaf, the key's descent is the one
+	 * that found the cursor's position: at the leaf's edges the key
+	 * may belong to a neighbour, which only a descent tells.
+	 */
+	if (!cur->ops->iroot && cur->nlevels && bp && i > 0 &&
+	    i < (int)nrecs(bp) &&
+	    cur->fmt->cmp_key(rec_at(cur, bp, (unsigned)i - 1), key) < 0 &&
+	    cur->fmt->cmp_key(rec_at(cur, bp, (unsigned)i), key) > 0)
+		return insert_here(cur, rec, key);
+	return kvfs_btree_insert(cur, rec);
 }
 
 /* The root node has a single child: make the child the root. */

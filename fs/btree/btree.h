@@ -196,6 +196,15 @@ int kvfs_btree_get_rec(struct kvfs_btree_cur *cur, void *rec, int *stat);
  */
 int kvfs_btree_insert(struct kvfs_btree_cur *cur, const void *rec);
 /*
+ * kvfs_btree_insert() where the cursor stands, without a descent, when
+ * rec's key falls between the two records around the cursor's position:
+ * the cursor comes from a kvfs_btree_lookup() of a key near rec's in the
+ * same transaction, the tree unchanged since.  Else (the key elsewhere,
+ * or at the leaf's edge, where it may belong to a neighbour) the same
+ * descent as kvfs_btree_insert().
+ */
+int kvfs_btree_insert_at(struct kvfs_btree_cur *cur, const void *rec);
+/*
  * Delete the record under the cursor (joining under-full blocks with a
  * sibling or borrowing from one, killing a root left with one child);
  * -ENOENT if the cursor points at no record.  The cursor then points at

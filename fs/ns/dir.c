@@ -859,6 +859,22 @@ static int idx_insert(struct dctx *d, bool free_tree, const void *rec,
 	return err == -EEXIST ? corrupt(d, d->hbp->b_blkno, dup) : err;
 }
 
+/* at: a cursor a lookup left where the record goes, or NULL. */
+static int hash_insert(struct dctx *d, uint32_t hash, uint64_t addr,
+		       struct kvfs_dir_cur *at)
+{
+	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
+				       .addr = kv_cpu_to_le32((uint32_t)addr) };
+	int err;
+
+	if (!at)
+		return idx_insert(d, false, &r, "hash record exists");
+	err = kvfs_btree_insert_at(&at->cur, &r);
+	return err == -EEXIST ?
+		       corrupt(d, d->hbp->b_blkno, "hash record exists") :
+		       err;
+}
+
 /* Delete rec from one index; *found false (and nothing done) if absent. */
 static int idx_delete(struct dctx *d, bool free_tree, const void *rec,
 		      bool *found)
@@ -873,14 +889,6 @@ static int idx_delete(struct dctx *d, bool free_tree, const void *rec,
 		return err;
 	*found = stat;
 	return stat ? kvfs_btree_delete(&cur, &stat) : 0;
-}
-
-static int hash_insert(struct dctx *d, uint32_t hash, uint64_t addr)
-{
-	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
-				       .addr = kv_cpu_to_le32((uint32_t)addr) };
-
-	return idx_insert(d, false, &r, "hash record exists");
 }
 
 static int hash_delete(struct dctx *d, uint32_t hash, uint64_t addr)
@@ -913,24 +921,18 @@ static int free_delete(struct dctx *d, uint32_t best, uint32_t dblk,
 	return idx_delete(d, true, &r, found);
 }
 
-/* A cursor on the free-space index, and its tree context. */
-struct free_cur {
-	struct kvfs_btree_cur cur;
-	struct kvfs_dir_tree_ctx c;
-};
-
 /*
  * The record's key changed from old to new: rewritten in place where the
  * order allows (the block filling up or emptying usually stays between
  * the same neighbours), else deleted and inserted again.
  */
-static int free_move(struct dctx *d, struct free_cur *fc, uint32_t old,
+static int free_move(struct dctx *d, struct kvfs_dir_cur *fc, uint32_t old,
 		     uint32_t new, uint32_t dblk)
 {
 	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(old),
 				       .dblk = kv_cpu_to_le32(dblk) };
 	struct kvfs_dir_free_rec at;
-	struct free_cur own;
+	struct kvfs_dir_cur own;
 	bool done;
 	int stat, err;
 
@@ -977,8 +979,8 @@ static uint32_t idx_best(struct kv_buf *bp)
  * finds as it would the exact figure (the removals emptying a block
  * each moved its record, a descent and a logged leaf per unlink).
  */
-static int free_reindex(struct dctx *d, struct free_cur *fc, struct kv_buf *bp,
-			uint32_t old, uint32_t dblk)
+static int free_reindex(struct dctx *d, struct kvfs_dir_cur *fc,
+			struct kv_buf *bp, uint32_t old, uint32_t dblk)
 {
 	uint32_t best = kv_le32_to_cpu(dhdr(bp)->bestfree);
 	uint32_t split = head(d->hbp)->free_level + 2u;
@@ -999,7 +1001,7 @@ static int free_reindex(struct dctx *d, struct free_cur *fc, struct kv_buf *bp,
 }
 
 /* A data block with room for need bytes: *dblk, or *found false. */
-static int free_find(struct dctx *d, struct free_cur *fc, uint32_t need,
+static int free_find(struct dctx *d, struct kvfs_dir_cur *fc, uint32_t need,
 		     uint32_t *dblk, bool *found)
 {
 	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(need) };
@@ -1170,7 +1172,7 @@ static int sf_to_block(struct dctx *d)
 	err = free_insert(d, kv_le32_to_cpu(dhdr(bp)->bestfree), 0);
 	for (unsigned i = 0; !err && i < n; i++)
 		err = hash_insert(d, kvfs_dir_hashname(v[i].name, v[i].namelen),
-				  v[i].addr / 8);
+				  v[i].addr / 8, NULL);
 	if (err)
 		goto out;
 	dp->i_size = bl;
@@ -1478,6 +1480,47 @@ int kvfs_dir_lookup_in(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	return 0;
 }
 
+int kvfs_dir_lookup_at(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		       const char *name, size_t len, uint64_t *ino,
+		       uint8_t *ftype, struct kvfs_dir_place *pl)
+{
+	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
+	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash) };
+	const struct kvfs_dir_hash_rec *r;
+	struct kvfs_btree_block *bb;
+	struct dctx d;
+	int stat, err = check_format(dp);
+
+	pl->hash_read = false;
+	if (err || dp->i_dformat == KVFS_DFORK_INLINE)
+		return err ? err :
+			     kvfs_dir_lookup_in(tp, dp, name, len, ino, ftype);
+	/*
+	 * The descent the name's insertion takes: where the first record
+	 * at or after (hash, 0) has another hash, no entry has the name,
+	 * and the cursor stands where its record would go.
+	 */
+	dctx_init(&d, tp, dp);
+	err = read_head(&d);
+	if (!err) {
+		tree_cur(&d, &pl->hash.cur, &pl->hash.c, false);
+		err = kvfs_btree_lookup(&pl->hash.cur, KVFS_LOOKUP_EQ, &h,
+					&stat);
+	}
+	dctx_done(&d);
+	if (err)
+		return err;
+	bb = pl->hash.cur.bp[0]->b_addr;
+	r = kvfs_btree_rec(bb, &kvfs_dir_hash_ops,
+			   (unsigned)pl->hash.cur.ptr[0]);
+	if (pl->hash.cur.ptr[0] < kv_le16_to_cpu(bb->numrecs) &&
+	    kv_le32_to_cpu(r->hash) != hash) {
+		pl->hash_read = true;
+		return -ENOENT;
+	}
+	return kvfs_dir_lookup_in(tp, dp, name, len, ino, ftype);
+}
+
 int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *cookie, uint64_t *fsb, uint32_t *off)
 {
@@ -1503,35 +1546,47 @@ int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
 	return err;
 }
 
-/* absent: the caller proved name absent under dp's lock (no search) */
+/*
+ * absent: the caller proved name absent under dp's lock (no search); pl:
+ * where kvfs_dir_canenter_at() found room (absent too), or NULL.
+ */
 static int block_createname(struct dctx *d, const char *name, size_t len,
-			    uint64_t ino, uint8_t ftype, bool absent)
+			    uint64_t ino, uint8_t ftype, bool absent,
+			    struct kvfs_dir_place *pl)
 {
 	struct hmatch m = { .name = name, .len = len };
 	uint32_t need = KVFS_DIR_DATA_ENTSIZE(len), dblk, old, off;
+	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
 	struct kvfs_dir_head *hd;
-	struct free_cur fc;
+	struct kvfs_dir_cur own, *fc = &own;
 	struct kv_buf *bp = NULL;
 	bool found;
 	int err;
 
-	err = read_head(d);
-	if (!err && !absent) {
-		err = hash_find(d, &m, &found);
+	if (pl && pl->set) {
+		d->hbp = pl->hbp;
+		fc = &pl->free;
+		dblk = pl->dblk;
+		bp = pl->bp;
+		found = true;
+	} else {
+		pl = NULL;
+		err = read_head(d);
+		if (!err && !absent) {
+			err = hash_find(d, &m, &found);
+			if (!err && found)
+				err = -EEXIST;
+		}
+		if (!err)
+			err = free_find(d, fc, need, &dblk, &found);
 		if (!err && found)
-			err = -EEXIST;
-	}
-	if (err)
-		return err;
-	hd = head(d->hbp);
-	err = free_find(d, &fc, need, &dblk, &found);
-	if (err)
-		return err;
-	kvfs_trans_set_nofail(d->tp);
-	if (found) {
-		err = read_dblk(d, dblk, &bp);
+			err = read_dblk(d, dblk, &bp);
 		if (err)
 			return err;
+	}
+	hd = head(d->hbp);
+	kvfs_trans_set_nofail(d->tp);
+	if (found) {
 		old = idx_best(bp);
 		err = blk_insert(d, bp, name, len, ino, ftype, &off);
 		if (err == -ENOSPC)
@@ -1539,7 +1594,7 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 				d, bp->b_blkno,
 				"free index promises room that is not there");
 		if (!err)
-			err = free_reindex(d, &fc, bp, old, dblk);
+			err = free_reindex(d, fc, bp, old, dblk);
 	} else {
 		uint32_t ndata = kv_le32_to_cpu(hd->ndata);
 
@@ -1566,10 +1621,10 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 					  dblk);
 	}
 	if (!err)
-		err = hash_insert(
-			d,
-			kvfs_dir_hashname((const uint8_t *)name, (unsigned)len),
-			(((uint64_t)dblk << d->g->dirblklog) + off) / 8);
+		err = hash_insert(d, hash,
+				  (((uint64_t)dblk << d->g->dirblklog) + off) /
+					  8,
+				  pl && pl->hash_at ? &pl->hash : NULL);
 	if (err)
 		return err;
 	hd->nentries = kv_cpu_to_le64(kv_le64_to_cpu(hd->nentries) + 1);
@@ -1618,32 +1673,42 @@ static bool leaf_room(const struct kvfs_btree_cur *cur)
  * the leaf's end) follow, where a larger address may go one leaf on and
  * hash_find() (a create not known absent) reads the next leaf.  *room
  * (when asked): whichever of those leaves it goes into takes it without
- * a split.
+ * a split.  *at (when asked): no record of the hash follows in the leaf,
+ * so that *hc stands where the record goes, whatever its address.
+ * positioned: *hc is already on (hash, 0) in d->tp (kvfs_dir_lookup_at()).
  */
 static int hash_ins_reads(struct dctx *d, const char *name, size_t len,
-			  struct free_cur *hc, bool *room)
+			  struct kvfs_dir_cur *hc, bool positioned, bool *room,
+			  bool *at)
 {
 	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
 	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash) };
 	const struct kvfs_dir_hash_rec *r;
 	struct kvfs_btree_block *bb;
 	struct kv_buf *bp = NULL;
-	struct free_cur last;
+	struct kvfs_dir_cur last;
 	uint64_t rightsib;
+	bool here;
 	int stat, err;
 
-	tree_cur(d, &hc->cur, &hc->c, false);
-	err = kvfs_btree_lookup(&hc->cur, KVFS_LOOKUP_EQ, &h, &stat);
-	if (!err)
-		err = kvfs_btree_insert_reads(&hc->cur);
+	if (!positioned) {
+		tree_cur(d, &hc->cur, &hc->c, false);
+		err = kvfs_btree_lookup(&hc->cur, KVFS_LOOKUP_EQ, &h, &stat);
+		if (err)
+			return err;
+	}
+	err = kvfs_btree_insert_reads(&hc->cur);
 	if (err)
 		return err;
 	bb = hc->cur.bp[0]->b_addr;
 	if (room)
 		*room = leaf_room(&hc->cur);
 	r = kvfs_btree_rec(bb, &kvfs_dir_hash_ops, (unsigned)hc->cur.ptr[0]);
-	if (hc->cur.ptr[0] < kv_le16_to_cpu(bb->numrecs) &&
-	    kv_le32_to_cpu(r->hash) != hash)
+	here = hc->cur.ptr[0] < kv_le16_to_cpu(bb->numrecs) &&
+	       kv_le32_to_cpu(r->hash) != hash;
+	if (at)
+		*at = here;
+	if (here)
 		return 0;
 	rightsib = kv_le64_to_cpu(bb->rightsib);
 	if (rightsib != KVFS_NULLBLOCK) {
@@ -1682,10 +1747,11 @@ static int hash_ins_reads(struct dctx *d, const char *name, size_t len,
  * changed, otherwise.
  */
 static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
-		      const char *name, size_t len, bool unreserved)
+		      const char *name, size_t len, bool unreserved,
+		      struct kvfs_dir_place *pl)
 {
 	uint32_t max = dir_max_dblks(&tp->mp->g), hole, dblk;
-	struct free_cur fc, hc;
+	struct kvfs_dir_cur *fc = &pl->free;
 	struct kv_buf *bp = NULL;
 	struct dctx d;
 	bool found, room;
@@ -1694,9 +1760,10 @@ static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	dctx_init(&d, tp, dp);
 	err = read_head(&d);
 	if (!err)
-		err = hash_ins_reads(&d, name, len, &hc, &room);
+		err = hash_ins_reads(&d, name, len, &pl->hash, pl->hash_read,
+				     &room, &pl->hash_at);
 	if (!err)
-		err = free_find(&d, &fc, KVFS_DIR_DATA_ENTSIZE(len), &dblk,
+		err = free_find(&d, fc, KVFS_DIR_DATA_ENTSIZE(len), &dblk,
 				&found);
 	if (!err && unreserved && (!found || !room || head(d.hbp)->free_level))
 		err = -ENOSPC;
@@ -1711,12 +1778,18 @@ static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			struct kvfs_dir_free_rec at;
 			int stat;
 
-			err = kvfs_btree_get_rec(&fc.cur, &at, &stat);
+			err = kvfs_btree_get_rec(&fc->cur, &at, &stat);
 			if (!err && stat &&
 			    kv_le32_to_cpu(at.best) != idx_best(bp))
 				err = corrupt(&d, bp->b_blkno,
 					      "free record disagrees with "
 					      "its block");
+		}
+		if (!err) {
+			pl->set = true;
+			pl->dblk = dblk;
+			pl->hbp = d.hbp;
+			pl->bp = bp;
 		}
 	} else if (!err && dp->i_size >= (uint64_t)max * tp->mp->g.dirblksize) {
 		err = scan_data(&d, kv_le32_to_cpu(head(d.hbp)->ndata), &hole,
@@ -1728,13 +1801,15 @@ static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	return err;
 }
 
-int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
-		      const char *name, size_t len, uint32_t extra)
+int kvfs_dir_canenter_at(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			 const char *name, size_t len, uint32_t extra,
+			 struct kvfs_dir_place *pl)
 {
 	const struct kvfs_geom *g = &tp->mp->g;
 	uint32_t cookie, minlen = 1, total = extra;
 	int err = check_format(dp);
 
+	pl->set = false;
 	if (err)
 		return err;
 	/*
@@ -1747,12 +1822,12 @@ int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		if (!kvfs_trans_blocks_left(tp) && !extra) {
 			if (dp->i_dformat == KVFS_DFORK_INLINE)
 				return -ENOSPC;
-			return space_left(tp, dp, name, len, true);
+			return space_left(tp, dp, name, len, true, pl);
 		}
 		minlen = g->dirblksize >> g->blocklog;
 		total += (uint32_t)tp->mp->resv.dirop.blocks;
 		if (dp->i_dformat != KVFS_DFORK_INLINE) {
-			err = space_left(tp, dp, name, len, false);
+			err = space_left(tp, dp, name, len, false, pl);
 			if (err)
 				return err;
 		}
@@ -1763,9 +1838,18 @@ int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
 				     total);
 }
 
+int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
+		      const char *name, size_t len, uint32_t extra)
+{
+	struct kvfs_dir_place pl;
+
+	kvfs_dir_place_init(&pl);
+	return kvfs_dir_canenter_at(tp, dp, name, len, extra, &pl);
+}
+
 static int createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		      const char *name, size_t len, uint64_t ino, uint8_t ftype,
-		      bool absent)
+		      bool absent, struct kvfs_dir_place *pl)
 {
 	struct dctx d;
 	int err = check_format(dp);
@@ -1797,21 +1881,28 @@ static int createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		if (err)
 			return err;
 	}
-	return block_createname(&d, name, len, ino, ftype, absent);
+	return block_createname(&d, name, len, ino, ftype, absent, pl);
 }
 
 int kvfs_dir_createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino,
 			uint8_t ftype)
 {
-	return createname(tp, dp, name, len, ino, ftype, false);
+	return createname(tp, dp, name, len, ino, ftype, false, NULL);
 }
 
 int kvfs_dir_createname_absent(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			       const char *name, size_t len, uint64_t ino,
 			       uint8_t ftype)
 {
-	return createname(tp, dp, name, len, ino, ftype, true);
+	return createname(tp, dp, name, len, ino, ftype, true, NULL);
+}
+
+int kvfs_dir_createname_at(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			   const char *name, size_t len, uint64_t ino,
+			   uint8_t ftype, struct kvfs_dir_place *pl)
+{
+	return createname(tp, dp, name, len, ino, ftype, true, pl);
 }
 
 /* Remove name from a short-form dp if it points at ino (else -ENOENT). */
@@ -1993,7 +2084,7 @@ static int removal_reads(struct dctx *d, const char *name, size_t len,
 			 uint64_t addr, const char *first, size_t flen)
 {
 	uint32_t dblk = (uint32_t)(addr * 8 >> d->g->dirblklog);
-	struct free_cur fc, hc, ic;
+	struct kvfs_dir_cur fc, hc, ic;
 	struct kvfs_dir_free_rec r;
 	struct kv_buf *bp = NULL;
 	int stat, err;
@@ -2012,7 +2103,7 @@ static int removal_reads(struct dctx *d, const char *name, size_t len,
 		err = corrupt(d, bp->b_blkno,
 			      "free record disagrees with its block");
 	if (!err && first)
-		err = hash_ins_reads(d, first, flen, &ic, NULL);
+		err = hash_ins_reads(d, first, flen, &ic, false, NULL, NULL);
 	if (!err) {
 		struct kvfs_dir_hash_rec h = {
 			.hash = kv_cpu_to_le32(kvfs_dir_hashname(

@@ -469,6 +469,7 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 {
 	bool isdir = S_ISDIR(mode);
 	struct kvfs_inode *dp, *ip = NULL;
+	struct kvfs_dir_place pl;
 	struct kvfs_trans *tp;
 	struct ilocks l = { 0 };
 	uint8_t ftype;
@@ -503,8 +504,9 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		goto out_put;
 	}
 	/* a removed directory takes no new names */
+	kvfs_dir_place_init(&pl);
 	err = dp->i_nlink ?
-		      kvfs_dir_lookup_in(tp, dp, name, len, &ino, &ftype) :
+		      kvfs_dir_lookup_at(tp, dp, name, len, &ino, &ftype, &pl) :
 		      -ENOTDIR;
 	if (err == -ENOTDIR) {
 		err = -ENOENT;
@@ -543,13 +545,14 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 	 * allocation then makes the first change, and is the last that
 	 * may fail for room.
 	 */
-	err = kvfs_dir_canenter(
+	err = kvfs_dir_canenter_at(
 		tp, dp, name, len,
 		target && tlen + KVFS_SYMLINK_INLINE_SLACK >
 					mp->g.inodesize -
 						KVFS_DINODE_CORE_SIZE ?
 			kvfs_symlink_blocks(&mp->g, tlen) :
-			0);
+			0,
+		&pl);
 	if (!err)
 		err = kvfs_icreate(tp, dp, mode, rdev, isdir ? 2 : 1, cr, &ip);
 	if (err == -ENOSPC) {
@@ -566,9 +569,9 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 		if (err)
 			goto out_cancel;
 	}
-	/* found absent above, dp locked since */
-	err = kvfs_dir_createname_absent(tp, dp, name, len, ip->i_ino,
-					 kvfs_mode_to_ftype(ip->i_mode));
+	/* found absent above, dp locked since, its directory unchanged */
+	err = kvfs_dir_createname_at(tp, dp, name, len, ip->i_ino,
+				     kvfs_mode_to_ftype(ip->i_mode), &pl);
 	if (!err && isdir)
 		err = kvfs_bumplink(tp, dp);
 	if (err)
@@ -813,6 +816,7 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 		     struct kvfs_inode *dp, const char *name, size_t len,
 		     struct kvfs_stat *st)
 {
+	struct kvfs_dir_place pl;
 	struct kvfs_trans *tp;
 	struct ilocks l = { 0 };
 	uint8_t ftype;
@@ -846,14 +850,15 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 	if (!err && !ip->i_nlink)
 		err = kvfs_trans_lock_ag(
 			tp, kvfs_ino_to_agno(&mp->g, ip->i_ino), false, &newly);
+	kvfs_dir_place_init(&pl);
 	if (!err)
-		err = kvfs_dir_canenter(tp, dp, name, len, 0);
+		err = kvfs_dir_canenter_at(tp, dp, name, len, 0, &pl);
 	if (!err)
 		err = kvfs_bumplink(tp, ip);
 	if (!err)
-		err = kvfs_dir_createname_absent(
-			tp, dp, name, len, ip->i_ino,
-			kvfs_mode_to_ftype(ip->i_mode));
+		err = kvfs_dir_createname_at(tp, dp, name, len, ip->i_ino,
+					     kvfs_mode_to_ftype(ip->i_mode),
+					     &pl);
 	if (err)
 		goto out_cancel;
 	dir_touch(tp, dp);

@@ -19,7 +19,9 @@
  *     through a block of the wrong level fails with -EUCLEAN;
  *   - deleting everything leaves one empty root leaf and frees every
  *     other block;
- *   - a shift and a borrow even the two blocks out.
+ *   - a shift and a borrow even the two blocks out;
+ *   - insertions at a lookup's position (kvfs_btree_insert_at()), where
+ *     the key belongs there and where it does not.
  */
 #include "tests/btree/bt.h"
 
@@ -355,6 +357,84 @@ static void test_random(void)
 	checkpoint();
 	printf("random: height %u reached, %u records\n", max_height, nmodel);
 	clear_all();
+}
+
+static uint64_t rec_key_at(struct kv_buf *bp, unsigned i)
+{
+	return kv_le64_to_cpu(
+		((struct sm_rec *)kvfs_btree_rec(bp->b_addr, &sm_fmt, i))->key);
+}
+
+/*
+ * kvfs_btree_insert_at() from the position a lookup of a nearby key left:
+ * a key between the cursor's two neighbours goes in there (no descent);
+ * one past a neighbour, at a leaf's edge or already present takes the
+ * descent (-EEXIST for the present).  Every insertion leaves the cursor on
+ * its record and the tree walking clean against the model, through
+ * splits to three levels.
+ */
+static void test_insert_at(void)
+{
+	uint64_t seed = 0x7654321, k, near;
+	unsigned i, between = 0, elsewhere = 0, dups = 0;
+
+	bt_begin(&T);
+	for (k = 1; k <= 400; k++)
+		insert(k << 20);
+	checkpoint();
+	for (i = 1; i <= 6000; i++) {
+		struct kvfs_btree_cur cur;
+		struct sm_rec r, got;
+		struct sm_key key;
+		struct kv_buf *bp;
+		unsigned n;
+		int stat, at;
+
+		near = bt_rand(&seed) % (401ULL << 20);
+		k = near + bt_rand(&seed) % (1ULL << 19);
+		if (i % 11 == 0)
+			k = model[bt_rand(&seed) % nmodel];
+		mkkey(near, &key);
+		cur_init(&cur);
+		CHECK_EQ(kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, &key, &stat),
+			 0);
+		bp = cur.bp[0];
+		at = cur.ptr[0];
+		n = kv_le16_to_cpu(
+			((struct kvfs_btree_block *)bp->b_addr)->numrecs);
+		if (model_has(k))
+			dups++;
+		else if (at > 0 && at < (int)n &&
+			 rec_key_at(bp, (unsigned)at - 1) < k &&
+			 rec_key_at(bp, (unsigned)at) > k)
+			between++;
+		else
+			elsewhere++;
+		mkrec(k, &r);
+		CHECK_EQ(kvfs_btree_insert_at(&cur, &r),
+			 model_has(k) ? -EEXIST : 0);
+		if (!model_has(k)) {
+			CHECK_EQ(kvfs_btree_get_rec(&cur, &got, &stat), 0);
+			CHECK_EQ(stat, 1);
+			CHECK_EQ(kv_le64_to_cpu(got.key), k);
+			model_add(k);
+		}
+		cur_done(&cur);
+		if (i % 16 == 0) {
+			bt_commit(&T);
+			bt_begin(&T);
+		}
+		if (i % 256 == 0)
+			checkpoint();
+	}
+	checkpoint();
+	printf("insert_at: %u between the neighbours, %u elsewhere, %u "
+	       "present\n",
+	       between, elsewhere, dups);
+	CHECK(between >= 1000 && elsewhere >= 500 && dups >= 300);
+	CHECK(max_height >= 3);
+	clear_all();
+	bt_commit(&T);
 }
 
 /* The keys of the leaf holding key k, through a lookup. */
@@ -799,6 +879,7 @@ int main(void)
 	test_damage();
 	test_delete_all();
 	test_even_shifts();
+	test_insert_at();
 	printf("splits %" PRIu64 ", joins %" PRIu64 ", shifts %" PRIu64
 	       ", new roots %" PRIu64 ", killed roots %" PRIu64
 	       ", max height %u\n",

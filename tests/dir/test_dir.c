@@ -1075,8 +1075,8 @@ static void test_collisions(void)
 	enum { N = 1 << 18, MAXP = 16 };
 	struct hname *v = malloc(N * sizeof(*v));
 	unsigned pa[MAXP], pb[MAXP], np = 0;
+	struct kvfs_inode *dp, *dp2;
 	struct kvfs_mount *mp;
-	struct kvfs_inode *dp;
 	uint64_t target, ino;
 	char a[32], b[32];
 
@@ -1125,6 +1125,54 @@ static void test_collisions(void)
 		CHECK_EQ(dir_op(mp, dp, false, a, target), 0);
 		CHECK_EQ(dir_lookup(dp, a, &ino), -ENOENT);
 		CHECK_EQ(dir_lookup(dp, b, &ino), 0);
+	}
+	/*
+	 * The same through kvfs_create() and kvfs_link(), which carry the
+	 * lookup's and the room check's places into the insertion
+	 * (kvfs_dir_place): a name whose hash is already there takes the
+	 * searches; every name found again with its own inode.
+	 */
+	{
+		const struct kvfs_cred cr = { 0 };
+		struct kvfs_stat st;
+		uint64_t d2, ia, ib;
+		bool created;
+
+		d2 = files_dir(mp, "coll2", 300);
+		for (unsigned p = 0; p < np; p++) {
+			coll_name(a, sizeof(a), pa[p]);
+			coll_name(b, sizeof(b), pb[p]);
+			CHECK_EQ(kvfs_create(mp, d2, a, 0100644, 0,
+					     KVFS_CREATE_EXCL, &cr, &st, NULL),
+				 0);
+			ia = st.ino;
+			CHECK_EQ(kvfs_create(mp, d2, b, 0100644, 0,
+					     KVFS_CREATE_EXCL, &cr, &st, NULL),
+				 0);
+			ib = st.ino;
+			CHECK_EQ(kvfs_create(mp, d2, b, 0100644, 0,
+					     KVFS_CREATE_EXCL, &cr, &st, NULL),
+				 -EEXIST);
+			CHECK_EQ(kvfs_create(mp, d2, a, 0100644, 0, 0, &cr, &st,
+					     &created),
+				 0);
+			CHECK(!created && st.ino == ia);
+			snprintf(a + strlen(a), sizeof(a) - strlen(a), "-l");
+			CHECK_EQ(kvfs_link(mp, ib, d2, a, &st), 0);
+		}
+		CHECK_EQ(kvfs_iget(mp, d2, 0, &dp2), 0);
+		CHECK(dp2->i_dformat != KVFS_DFORK_INLINE);
+		for (unsigned p = 0; p < np; p++) {
+			coll_name(a, sizeof(a), pa[p]);
+			coll_name(b, sizeof(b), pb[p]);
+			CHECK_EQ(dir_lookup(dp2, a, &ia), 0);
+			CHECK_EQ(dir_lookup(dp2, b, &ib), 0);
+			CHECK(ia != ib);
+			snprintf(a + strlen(a), sizeof(a) - strlen(a), "-l");
+			CHECK_EQ(dir_lookup(dp2, a, &ino), 0);
+			CHECK_EQ(ino, ib);
+		}
+		kvfs_iput(dp2);
 	}
 	printf("dir collisions: %u pairs of names with one hash\n", np);
 	kvfs_iput(dp);
