@@ -7,7 +7,8 @@
  * no lock of its own.  kvfs_dir_lookup_rcu() (fs/ns/dir_rcu.c) reads them
  * without it, as a seqcount reader of the lock's i_lock_seq (the top of
  * that file says why that holds); fs/ns/dir_walk.c reads a stored
- * directory for the checker.
+ * directory for the checker; fs/ns/dir_data.c keeps a data block's
+ * records, fs/ns/dir_map.c the data blocks' addresses.
  */
 #include "fs/ns/dir.h"
 
@@ -98,223 +99,6 @@ static int corrupt(struct dctx *d, uint64_t blkno, const char *what)
 				  "directory: %s", what);
 }
 
-/* bestfree of an empty data block */
-static uint32_t empty_best(const struct kvfs_geom *g, uint32_t dblk)
-{
-	return g->dirblksize - data_start(dblk);
-}
-
-static bool dmap_valid(const struct kvfs_inode *dp,
-		       const struct kvfs_dir_map *m)
-{
-	return atomic_load_explicit(&m->dformat, memory_order_acquire) ==
-		       dp->i_dformat &&
-	       atomic_load_explicit(&m->nextents, memory_order_relaxed) ==
-		       dp->i_nextents &&
-	       atomic_load_explicit(&m->generation, memory_order_relaxed) ==
-		       dp->i_generation;
-}
-
-/* Forget m's addresses and trust it for dp as it is now (dp locked). */
-static void dmap_reset(struct kvfs_inode *dp, struct kvfs_dir_map *m)
-{
-	atomic_store_explicit(&m->dformat, DMAP_STALE, memory_order_relaxed);
-	for (uint32_t i = 0; i < m->nr; i++)
-		atomic_store_explicit(&m->fsb[i], 0, memory_order_relaxed);
-	atomic_store_explicit(&m->nextents, dp->i_nextents,
-			      memory_order_relaxed);
-	atomic_store_explicit(&m->generation, dp->i_generation,
-			      memory_order_relaxed);
-	atomic_store_explicit(&m->dformat, dp->i_dformat, memory_order_release);
-}
-
-/*
- * n, not yet published, takes over the entries' hints of m, the map it
- * replaces, so that a directory that grows keeps one set of them: hints
- * installed in m after this stay m's (kvfs_dir_map_free() frees each
- * with the newest map that holds it).
- */
-static void dmap_take_hints(struct kvfs_dir_map *n,
-			    const struct kvfs_dir_map *m)
-{
-	if (!m || !m->dbuf || !n->dbuf)
-		return;
-	for (uint32_t i = 0; i < m->nr; i++)
-		atomic_init(&n->dbuf[i].hints,
-			    atomic_load_explicit(&m->dbuf[i].hints,
-						 memory_order_acquire));
-}
-
-/* Is hint array h of data block i also newer's (freed with it)? */
-static bool dmap_hints_shared(const struct kvfs_dir_map *newer, uint32_t i,
-			      const struct kvfs_ihint *h)
-{
-	return newer && newer->dbuf && i < newer->nr &&
-	       atomic_load(&newer->dbuf[i].hints) == h;
-}
-
-/*
- * dp's map, a bigger one made if it has none or too small a one for its
- * data blocks (sized for half as many more); NULL if none can be made
- * (the walk is then done as before).  dp locked, shared or exclusive.
- */
-static struct kvfs_dir_map *dmap_get(struct dctx *d)
-{
-	struct kvfs_inode *dp = d->dp;
-	struct kvfs_dir_map *m =
-		atomic_load_explicit(&dp->i_dirmap, memory_order_acquire);
-	struct kvfs_dir_map *n;
-	uint64_t nr = dp->i_size >> d->g->dirblklog;
-
-	if (nr && nr <= DMAP_MAX && (!m || nr > m->nr)) {
-		size_t fsbs_size;
-
-		nr += nr / 2 + 8;
-		fsbs_size = sizeof(*n) + nr * sizeof(n->fsb[0]);
-		/*
-		 * No waiting for memory (this may run in a transaction).
-		 * The kept buffers' slots (and room to align them) are 17
-		 * times the addresses: without them if they do not fit.
-		 */
-		n = kvzalloc(fsbs_size + (2 * nr + 1) * sizeof(n->dbuf[0]), 0);
-		if (n) {
-			n->dbuf =
-				(void *)(((uintptr_t)&n->fsb[nr] +
-					  sizeof(n->dbuf[0]) - 1) &
-					 ~(uintptr_t)(sizeof(n->dbuf[0]) - 1));
-			n->ibuf = n->dbuf + nr;
-		} else {
-			n = kvzalloc(fsbs_size, 0);
-		}
-		if (n) {
-			n->nr = (uint32_t)nr;
-			n->retired = m;
-			dmap_take_hints(n, m);
-			atomic_init(&n->dformat, DMAP_STALE);
-			/* a loser's map was never seen: freed alone */
-			if (atomic_compare_exchange_strong(&dp->i_dirmap, &m,
-							   n))
-				m = n;
-			else
-				kvfree(n);
-		}
-	}
-	if (m && !dmap_valid(dp, m))
-		dmap_reset(dp, m);
-	return m;
-}
-
-/* The block map changes: forget it (inode lock exclusive). */
-static void dmap_drop(struct kvfs_inode *dp)
-{
-	struct kvfs_dir_map *m = atomic_load(&dp->i_dirmap);
-
-	if (m)
-		atomic_store(&m->dformat, DMAP_STALE);
-}
-
-void kvfs_dir_map_forget(struct kvfs_inode *dp)
-{
-	dmap_drop(dp);
-}
-
-void kvfs_dir_map_free(struct kvfs_inode *dp)
-{
-	struct kvfs_dir_map *m = atomic_exchange(&dp->i_dirmap, NULL);
-	struct kvfs_dir_map *newer = NULL;
-
-	while (m) {
-		struct kvfs_dir_map *next = m->retired;
-
-		for (uint32_t i = 0; m->dbuf && i < m->nr; i++) {
-			struct kvfs_ihint *h = atomic_load(&m->dbuf[i].hints);
-
-			if (h && !dmap_hints_shared(newer, i, h))
-				kvfree(h);
-		}
-		kvfree(newer);
-		newer = m;
-		m = next;
-	}
-	kvfree(newer);
-}
-
-/*
- * The filesystem block of data block dblk: one contiguous extent;
- * -ENODATA for a hole (a data block freed below the end of the data).
- */
-static int map_dblk_walk(struct dctx *d, uint32_t dblk, uint64_t *fsb)
-{
-	struct kvfs_bmap map[4];
-	int n = 4, err;
-	uint64_t off = (uint64_t)dblk * fsbs(d->g), next;
-
-	err = kvfs_bmapi_read(d->dp, off, fsbs(d->g), map, &n);
-	if (err)
-		return err == -EOPNOTSUPP ?
-			       corrupt(d, KVFS_NULLBLOCK, "fork format") :
-			       err;
-	if (n == 1 && map[0].startblock == KVFS_NULLBLOCK &&
-	    map[0].blockcount >= fsbs(d->g))
-		return -ENODATA;
-	next = map[0].startblock;
-	for (int i = 0; i < n; i++) {
-		if (map[i].startblock == KVFS_NULLBLOCK ||
-		    map[i].startblock != next ||
-		    (map[i].flags & KVFS_BMAP_UNWRITTEN))
-			return corrupt(d, KVFS_NULLBLOCK,
-				       "data block not mapped contiguously");
-		next += map[i].blockcount;
-	}
-	if (next - map[0].startblock < fsbs(d->g))
-		return corrupt(d, KVFS_NULLBLOCK, "data block short");
-	*fsb = map[0].startblock;
-	return 0;
-}
-
-static int map_dblk(struct dctx *d, uint32_t dblk, uint64_t *fsb)
-{
-	struct kvfs_dir_map *m = dmap_get(d);
-	int err;
-
-	if (m && dblk < m->nr) {
-		*fsb = atomic_load_explicit(&m->fsb[dblk],
-					    memory_order_relaxed);
-		if (*fsb)
-			return 0;
-	}
-	err = map_dblk_walk(d, dblk, fsb);
-	if (!err && m && dblk < m->nr)
-		atomic_store_explicit(&m->fsb[dblk], *fsb,
-				      memory_order_relaxed);
-	return err;
-}
-
-/*
- * The first data block past dblk, a hole, that may be mapped (ndata if
- * none): a walk steps over a run of holes in one bmap call, not one a
- * block (a damaged head's ndata can be 2^32).
- */
-static int next_dblk(struct dctx *d, uint32_t dblk, uint32_t ndata,
-		     uint32_t *next)
-{
-	struct kvfs_bmap map;
-	uint64_t off = (uint64_t)dblk * fsbs(d->g), end;
-	int n = 1, err;
-
-	err = kvfs_bmapi_read(d->dp, off, (uint64_t)(ndata - dblk) * fsbs(d->g),
-			      &map, &n);
-	if (err == -EFBIG)
-		return corrupt(d, KVFS_NULLBLOCK,
-			       "data space past the largest file offset");
-	if (err)
-		return err;
-	end = map.startblock == KVFS_NULLBLOCK ? off + map.blockcount : off;
-	end /= fsbs(d->g);
-	*next = end > dblk ? (end < ndata ? (uint32_t)end : ndata) : dblk + 1;
-	return 0;
-}
-
 static void rele(struct dctx *d, struct kv_buf *bp)
 {
 	if (!d->tp && bp)
@@ -334,7 +118,7 @@ static int read_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
 			kv_buf_hold(d->hbp);
 		return 0;
 	}
-	err = map_dblk(d, dblk, &fsb);
+	err = kvfs_dir_map_dblk(d->dp, dblk, &fsb);
 	if (err)
 		return err;
 	if (d->tp)
@@ -670,7 +454,7 @@ static void log_sf(struct kvfs_trans *tp, struct kvfs_inode *dp)
 void kvfs_dir_init(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		   uint64_t parent)
 {
-	dmap_drop(dp);
+	kvfs_dir_map_forget(dp);
 	kvfs_inode_own_forks(dp);
 	memset(dp->i_dfork, 0, kvfs_inode_dfork_size(dp));
 	dp->i_dformat = KVFS_DFORK_INLINE;
@@ -691,152 +475,6 @@ static int check_format(struct kvfs_inode *dp)
 		return 0;
 	return kvfs_corrupt_inode(-EUCLEAN, KVFS_NULLBLOCK, dp->i_ino,
 				  "directory fork format %u", dp->i_dformat);
-}
-
-/* ---- data block records ---- */
-
-/* The largest of best and the unused records from pos to len. */
-static uint32_t best_from(struct kv_buf *bp, uint32_t pos, uint32_t len,
-			  uint32_t best)
-{
-	while (pos < len) {
-		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
-		uint32_t rl = kv_le32_to_cpu(e->reclen);
-
-		if (!kv_le64_to_cpu(e->ino) && rl > best)
-			best = rl;
-		pos += rl;
-	}
-	return best;
-}
-
-static void recompute_best(struct kv_buf *bp, uint32_t len)
-{
-	dhdr(bp)->bestfree = kv_cpu_to_le32(best_from(
-		bp, data_start(kv_le32_to_cpu(dhdr(bp)->dblk)), len, 0));
-}
-
-static void put_unused(struct kv_buf *bp, uint32_t off, uint32_t len)
-{
-	struct kvfs_dir_data_ent *e = ent_at(bp, off);
-
-	memset(e, 0, KVFS_DIR_DATA_ENT_SIZE);
-	e->reclen = kv_cpu_to_le32(len);
-}
-
-static void put_entry(struct kv_buf *bp, uint32_t off, uint32_t reclen,
-		      const char *name, size_t len, uint64_t ino, uint8_t ftype)
-{
-	struct kvfs_dir_data_ent *e = ent_at(bp, off);
-
-	memset(e, 0, KVFS_DIR_DATA_ENTSIZE(len));
-	e->ino = kv_cpu_to_le64(ino);
-	e->reclen = kv_cpu_to_le32(reclen);
-	e->namelen = (uint8_t)len;
-	e->ftype = ftype;
-	memcpy(e->name, name, len);
-}
-
-/* A new, empty data block dblk at fsb, in d->tp. */
-static void init_dblk(struct dctx *d, struct kv_buf *bp, uint32_t dblk)
-{
-	memset(bp->b_addr, 0, d->g->dirblksize);
-	kvfs_blkhdr_init(bp->b_addr, KVFS_DIR_DATA_MAGIC, bp->b_blkno,
-			 d->dp->i_ino, d->g->meta_uuid);
-	dhdr(bp)->dblk = kv_cpu_to_le32(dblk);
-	put_unused(bp, data_start(dblk), empty_best(d->g, dblk));
-	dhdr(bp)->bestfree = kv_cpu_to_le32(empty_best(d->g, dblk));
-}
-
-/*
- * Put an entry into the first unused record of bp that holds need bytes;
- * its offset in *off.  -ENOSPC if none (the free index said otherwise:
- * the caller reports corruption).
- */
-static int blk_insert(struct dctx *d, struct kv_buf *bp, const char *name,
-		      size_t len, uint64_t ino, uint8_t ftype, uint32_t *off)
-{
-	uint32_t need = KVFS_DIR_DATA_ENTSIZE(len), bl = d->g->dirblksize;
-	uint32_t pos = data_start(kv_le32_to_cpu(dhdr(bp)->dblk));
-	uint32_t old = kv_le32_to_cpu(dhdr(bp)->bestfree), best = 0;
-
-	while (pos < bl) {
-		struct kvfs_dir_data_ent *e = ent_at(bp, pos);
-		uint32_t rl = kv_le32_to_cpu(e->reclen);
-
-		if (kv_le64_to_cpu(e->ino) || rl < need) {
-			if (!kv_le64_to_cpu(e->ino) && rl > best)
-				best = rl;
-			pos += rl;
-			continue;
-		}
-		if (rl - need >= KVFS_DIR_DATA_ENT_SIZE) {
-			put_entry(bp, pos, need, name, len, ino, ftype);
-			put_unused(bp, pos + need, rl - need);
-			log_range(d, bp, pos, need + KVFS_DIR_DATA_ENT_SIZE);
-			if (rl - need > best)
-				best = rl - need;
-		} else {
-			put_entry(bp, pos, rl, name, len, ino, ftype);
-			log_range(d, bp, pos, need);
-		}
-		dhdr(bp)->nents =
-			kv_cpu_to_le32(kv_le32_to_cpu(dhdr(bp)->nents) + 1);
-		/*
-		 * Only the record taken changed: a smaller one than the best
-		 * leaves the best where it was; else one pass, those before
-		 * it seen already (a full rescan per insert was half of its
-		 * cost).
-		 */
-		best = rl < old ? old : best_from(bp, pos + rl, bl, best);
-		dhdr(bp)->bestfree = kv_cpu_to_le32(best);
-		log_range(d, bp, 0, KVFS_DIR_DATA_HDR_SIZE);
-		*off = pos;
-		return 0;
-	}
-	return -ENOSPC;
-}
-
-/* Turn the entry at off into unused space, merged with its neighbours. */
-static int blk_remove(struct dctx *d, struct kv_buf *bp, uint32_t off)
-{
-	uint32_t bl = d->g->dirblksize;
-	uint32_t pos = data_start(kv_le32_to_cpu(dhdr(bp)->dblk)), prev = 0;
-	uint32_t start, len;
-	struct kvfs_dir_data_ent *e;
-	bool prev_unused = false;
-
-	while (pos < off) {
-		e = ent_at(bp, pos);
-		prev = pos;
-		prev_unused = !kv_le64_to_cpu(e->ino);
-		pos += kv_le32_to_cpu(e->reclen);
-	}
-	if (pos != off)
-		return corrupt(d, bp->b_blkno,
-			       "entry not on a record boundary");
-	start = off;
-	len = kv_le32_to_cpu(ent_at(bp, off)->reclen);
-	if (prev_unused) {
-		start = prev;
-		len += kv_le32_to_cpu(ent_at(bp, prev)->reclen);
-	}
-	if (off + kv_le32_to_cpu(ent_at(bp, off)->reclen) < bl) {
-		e = ent_at(bp, off + kv_le32_to_cpu(ent_at(bp, off)->reclen));
-		if (!kv_le64_to_cpu(e->ino))
-			len += kv_le32_to_cpu(e->reclen);
-	}
-	put_unused(bp, start, len);
-	/* the removed entry's name bytes stay behind, as unused space */
-	log_range(d, bp, start, KVFS_DIR_DATA_ENT_SIZE);
-	if (off != start)
-		log_range(d, bp, off, KVFS_DIR_DATA_ENT_SIZE);
-	dhdr(bp)->nents = kv_cpu_to_le32(kv_le32_to_cpu(dhdr(bp)->nents) - 1);
-	/* the one record that grew is the new unused one: no rescan */
-	if (len > kv_le32_to_cpu(dhdr(bp)->bestfree))
-		dhdr(bp)->bestfree = kv_cpu_to_le32(len);
-	log_range(d, bp, 0, KVFS_DIR_DATA_HDR_SIZE);
-	return 0;
 }
 
 /* ---- the index trees, in d->tp ---- */
@@ -1045,7 +683,7 @@ static int add_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
 	/* a directory block is one buffer: one extent */
 	err = kvfs_bmapi_write(d->tp, d->dp, off, fsbs(d->g), KVFS_BMAPI_CONTIG,
 			       map, &n);
-	dmap_drop(d->dp);
+	kvfs_dir_map_forget(d->dp);
 	if (err)
 		return err;
 	if (n != 1 || map[0].blockcount < fsbs(d->g) ||
@@ -1055,7 +693,7 @@ static int add_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
 				 fsbs(d->g), &kvfs_dir_data_buf_ops, bpp);
 	if (err)
 		return err;
-	init_dblk(d, *bpp, dblk);
+	kvfs_dir_data_init(d->dp, *bpp, dblk);
 	log_range(d, *bpp, 0, d->g->dirblksize);
 	atomic_fetch_add(&st_added, 1);
 	return 0;
@@ -1118,7 +756,7 @@ static int sf_to_block(struct dctx *d)
 
 		if (at > pos) {
 			if (at - pos >= KVFS_DIR_DATA_ENT_SIZE)
-				put_unused(bp, pos, at - pos);
+				kvfs_dir_data_put_unused(bp, pos, at - pos);
 			else if (i && pos == v[i - 1].addr +
 						      KVFS_DIR_DATA_ENTSIZE(
 							      v[i - 1].namelen))
@@ -1132,9 +770,10 @@ static int sf_to_block(struct dctx *d)
 				err = -EUCLEAN;
 			break;
 		}
-		put_entry(bp, at, KVFS_DIR_DATA_ENTSIZE(v[i].namelen),
-			  (const char *)v[i].name, v[i].namelen, v[i].ino,
-			  v[i].ftype);
+		kvfs_dir_data_put_entry(bp, at,
+					KVFS_DIR_DATA_ENTSIZE(v[i].namelen),
+					(const char *)v[i].name, v[i].namelen,
+					v[i].ino, v[i].ftype);
 		pos = at + KVFS_DIR_DATA_ENTSIZE(v[i].namelen);
 	}
 	if (err) {
@@ -1142,7 +781,7 @@ static int sf_to_block(struct dctx *d)
 		goto out;
 	}
 	dhdr(bp)->nents = kv_cpu_to_le32(n);
-	recompute_best(bp, bl);
+	kvfs_dir_data_recompute_best(bp, bl);
 	head(bp)->parent = kv_cpu_to_le64(parent);
 	head(bp)->ndata = kv_cpu_to_le32(1);
 	head(bp)->nentries = kv_cpu_to_le64(n);
@@ -1246,14 +885,14 @@ static int drop_dblk(struct dctx *d, uint32_t dblk, bool *done)
 	struct kv_buf *bp = NULL;
 	uint64_t fsb, rem;
 	uint32_t hole, end;
-	int err = map_dblk(d, dblk, &fsb);
+	int err = kvfs_dir_map_dblk(d->dp, dblk, &fsb);
 
 	*done = false;
 	if (err)
 		return err;
 	err = kvfs_bunmapi(d->tp, d->dp, (uint64_t)dblk * fsbs(d->g),
 			   fsbs(d->g), 1, &rem);
-	dmap_drop(d->dp);
+	kvfs_dir_map_forget(d->dp);
 	if (err == -EOPNOTSUPP || err == -ENOSPC)
 		return 0;
 	if (!err && rem)
@@ -1343,7 +982,7 @@ static int maybe_to_sf(struct dctx *d)
 		uint64_t rem;
 
 		err = kvfs_bunmapi(d->tp, dp, 0, fsbs(d->g), 1, &rem);
-		dmap_drop(dp);
+		kvfs_dir_map_forget(dp);
 		if (!err && rem)
 			err = corrupt(d, d->hbp->b_blkno,
 				      "data block not unmapped");
@@ -1537,7 +1176,8 @@ int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
 		*off = (uint32_t)((uint8_t *)e - dp->i_dfork);
 		return 0;
 	}
-	err = map_dblk(&d, (uint32_t)(m.addr * 8 >> d.g->dirblklog), fsb);
+	err = kvfs_dir_map_dblk(dp, (uint32_t)(m.addr * 8 >> d.g->dirblklog),
+				fsb);
 	if (!err) {
 		*cookie = m.addr;
 		*off = (uint32_t)(m.addr * 8 & (d.g->dirblksize - 1));
@@ -1588,7 +1228,8 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 	kvfs_trans_set_nofail(d->tp);
 	if (found) {
 		old = idx_best(bp);
-		err = blk_insert(d, bp, name, len, ino, ftype, &off);
+		err = kvfs_dir_data_insert(d->tp, d->dp, bp, name, len, ino,
+					   ftype, &off);
 		if (err == -ENOSPC)
 			return corrupt(
 				d, bp->b_blkno,
@@ -1615,7 +1256,8 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 			hd->ndata = kv_cpu_to_le32(dblk + 1);
 			d->dp->i_size = (uint64_t)(dblk + 1) * d->g->dirblksize;
 		}
-		err = blk_insert(d, bp, name, len, ino, ftype, &off);
+		err = kvfs_dir_data_insert(d->tp, d->dp, bp, name, len, ino,
+					   ftype, &off);
 		if (!err)
 			err = free_insert(d, kv_le32_to_cpu(dhdr(bp)->bestfree),
 					  dblk);
@@ -1984,7 +1626,7 @@ static int block_removename(struct dctx *d, const char *name, size_t len,
 	if (err)
 		return err;
 	old = idx_best(bp);
-	err = blk_remove(d, bp, off);
+	err = kvfs_dir_data_remove(d->tp, d->dp, bp, off);
 	if (!err && dblk && !kv_le32_to_cpu(dhdr(bp)->nents)) {
 		bool last = dblk + 1 == kv_le32_to_cpu(hd->ndata);
 
@@ -2262,7 +1904,8 @@ int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
 		if (err == -ENODATA) {
 			uint32_t next = ndata;
 
-			err = next_dblk(&d, (uint32_t)dblk, ndata, &next);
+			err = kvfs_dir_next_dblk(dp, (uint32_t)dblk, ndata,
+						 &next);
 			if (err)
 				break;
 			dblk = next - 1;

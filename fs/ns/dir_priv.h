@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the files of the directory code share (fs/ns/dir.c: the locked
- * operations; fs/ns/dir_rcu.c: the lookup without the directory's lock;
+ * operations; fs/ns/dir_data.c: a data block's records; fs/ns/dir_map.c:
+ * the remembered addresses of the data blocks; fs/ns/dir_rcu.c: the lookup without the directory's lock;
  * fs/ns/dir_walk.c: the read-only walk of a stored directory): the layout
- * of a data block and the remembered addresses of the data blocks.  Not
+ * of a data block and the map of its data blocks.  Not
  * for other modules: fs/ns/dir.h is the contract.
  */
 #ifndef KV_FS_NS_DIR_PRIV_H
 #define KV_FS_NS_DIR_PRIV_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fs/format.h"
@@ -17,6 +19,8 @@
 #include "fs/mount.h"
 
 struct kvfs_ihint;
+struct kvfs_inode;
+struct kvfs_trans;
 
 static inline uint32_t fsbs(const struct kvfs_geom *g)
 {
@@ -146,5 +150,41 @@ struct kvfs_dir_map {
 /* Past this many data blocks (a 16 GiB directory) nothing is remembered. */
 #define DMAP_MAX (1u << 22)
 #define DMAP_STALE 0xffffffffu
+
+/*
+ * fs/ns/dir_map.c, dp locked (shared or exclusive): the filesystem block
+ * of data block dblk, one contiguous extent, remembered in dp's map
+ * (-ENODATA: a hole, a data block freed below the end of the data); the
+ * first data block past dblk that may be mapped, ndata if none (a run of
+ * holes stepped over in one walk).  Changes of the block map forget the
+ * map (kvfs_dir_map_forget(), dp locked exclusively).
+ */
+int kvfs_dir_map_dblk(struct kvfs_inode *dp, uint32_t dblk, uint64_t *fsb);
+int kvfs_dir_next_dblk(struct kvfs_inode *dp, uint32_t dblk, uint32_t ndata,
+		       uint32_t *next);
+
+/*
+ * fs/ns/dir_data.c, the records of a data block bp of dp (locked
+ * exclusively, joined to tp where tp is given, which logs what changed):
+ * a new empty block dblk (its caller logs it whole); an entry put into
+ * the first unused record that holds it, its offset in *off (-ENOSPC if
+ * none: the free index said otherwise, the caller reports damage); the
+ * entry at off turned into unused space merged with its neighbours
+ * (-EUCLEAN when off is not a record's); and, for a block built whole
+ * (short form to blocks), a record of either kind put at off and the
+ * bestfree computed over the records up to len.
+ */
+void kvfs_dir_data_init(struct kvfs_inode *dp, struct kv_buf *bp,
+			uint32_t dblk);
+int kvfs_dir_data_insert(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			 struct kv_buf *bp, const char *name, size_t len,
+			 uint64_t ino, uint8_t ftype, uint32_t *off);
+int kvfs_dir_data_remove(struct kvfs_trans *tp, struct kvfs_inode *dp,
+			 struct kv_buf *bp, uint32_t off);
+void kvfs_dir_data_put_entry(struct kv_buf *bp, uint32_t off, uint32_t reclen,
+			     const char *name, size_t len, uint64_t ino,
+			     uint8_t ftype);
+void kvfs_dir_data_put_unused(struct kv_buf *bp, uint32_t off, uint32_t len);
+void kvfs_dir_data_recompute_best(struct kv_buf *bp, uint32_t len);
 
 #endif
