@@ -75,15 +75,7 @@ unsigned kvfs_ftype_to_dtype(uint8_t ftype)
 
 /* ---- common ---- */
 
-struct dctx {
-	struct kvfs_trans *tp; /* NULL: read only */
-	struct kvfs_inode *dp;
-	struct kvfs_mount *mp;
-	const struct kvfs_geom *g;
-	struct kv_buf *hbp; /* data block 0 */
-};
-
-static void dctx_init(struct dctx *d, struct kvfs_trans *tp,
+static void dctx_init(struct kvfs_dir_ctx *d, struct kvfs_trans *tp,
 		      struct kvfs_inode *dp)
 {
 	d->tp = tp;
@@ -93,20 +85,21 @@ static void dctx_init(struct dctx *d, struct kvfs_trans *tp,
 	d->hbp = NULL;
 }
 
-static int corrupt(struct dctx *d, uint64_t blkno, const char *what)
+int kvfs_dir_ctx_corrupt(struct kvfs_dir_ctx *d, uint64_t blkno,
+			 const char *what)
 {
 	return kvfs_corrupt_inode(-EUCLEAN, blkno, d->dp->i_ino,
 				  "directory: %s", what);
 }
 
-static void rele(struct dctx *d, struct kv_buf *bp)
+void kvfs_dir_ctx_rele(struct kvfs_dir_ctx *d, struct kv_buf *bp)
 {
 	if (!d->tp && bp)
 		kv_buf_rele(bp);
 }
 
-/* Data block dblk, held (read only) or locked in d->tp. */
-static int read_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
+int kvfs_dir_ctx_read_dblk(struct kvfs_dir_ctx *d, uint32_t dblk,
+			   struct kv_buf **bpp)
 {
 	struct kv_buf *bp = NULL;
 	uint64_t fsb = 0;
@@ -131,23 +124,24 @@ static int read_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
 		return err == -EBADMSG ? -EUCLEAN : err;
 	if (kv_le64_to_cpu(dhdr(bp)->hdr.owner) != d->dp->i_ino ||
 	    kv_le32_to_cpu(dhdr(bp)->dblk) != dblk) {
-		rele(d, bp);
-		return corrupt(d, fsb, "data block of another directory");
+		kvfs_dir_ctx_rele(d, bp);
+		return kvfs_dir_ctx_corrupt(d, fsb,
+					    "data block of another directory");
 	}
 	*bpp = bp;
 	return 0;
 }
 
-static int read_head(struct dctx *d)
+static int read_head(struct kvfs_dir_ctx *d)
 {
 	struct kv_buf *bp = NULL;
 	int err;
 
 	if (d->hbp)
 		return 0;
-	err = read_dblk(d, 0, &bp);
+	err = kvfs_dir_ctx_read_dblk(d, 0, &bp);
 	if (err == -ENODATA) /* a hole is no head block: damage */
-		return corrupt(d, KVFS_NULLBLOCK, "no head block");
+		return kvfs_dir_ctx_corrupt(d, KVFS_NULLBLOCK, "no head block");
 	if (err)
 		return err;
 	/*
@@ -159,27 +153,28 @@ static int read_head(struct dctx *d)
 	    (uint64_t)kv_le32_to_cpu(head(bp)->ndata) * d->g->dirblksize) {
 		uint64_t blkno = bp->b_blkno;
 
-		rele(d, bp);
-		return corrupt(d, blkno, "size is not the head's data blocks'");
+		kvfs_dir_ctx_rele(d, bp);
+		return kvfs_dir_ctx_corrupt(
+			d, blkno, "size is not the head's data blocks'");
 	}
 	d->hbp = bp;
 	return 0;
 }
 
-static void dctx_done(struct dctx *d)
+static void dctx_done(struct kvfs_dir_ctx *d)
 {
-	rele(d, d->hbp);
+	kvfs_dir_ctx_rele(d, d->hbp);
 	d->hbp = NULL;
 }
 
-static void log_range(struct dctx *d, struct kv_buf *bp, uint32_t first,
+void kvfs_dir_ctx_log(struct kvfs_dir_ctx *d, struct kv_buf *bp, uint32_t first,
 		      uint32_t len)
 {
 	kvfs_trans_log_buf(d->tp->jt, bp, first, first + len - 1);
 }
 
-static void tree_cur(struct dctx *d, struct kvfs_btree_cur *cur,
-		     struct kvfs_dir_tree_ctx *c, bool free_tree)
+void kvfs_dir_ctx_tree_cur(struct kvfs_dir_ctx *d, struct kvfs_btree_cur *cur,
+			   struct kvfs_dir_tree_ctx *c, bool free_tree)
 {
 	c->tp = d->tp;
 	c->dp = d->dp;
@@ -189,232 +184,6 @@ static void tree_cur(struct dctx *d, struct kvfs_btree_cur *cur,
 			    free_tree ? &kvfs_dir_free_tree_ops :
 					&kvfs_dir_hash_tree_ops,
 			    d->g, d->tp->jt, d->mp->bl, d->dp->i_ino, c);
-}
-
-/* ---- the name hash index, read without a transaction ---- */
-
-/*
- * join: locked in d->tp (the path from the root to the first leaf, which
- * an insertion in the same transaction descends again), else held.
- */
-static int read_tree_blk(struct dctx *d, uint64_t fsb, unsigned level,
-			 bool join, struct kv_buf **bpp)
-{
-	const struct kvfs_btree_block *bb;
-	struct kv_buf *bp = NULL;
-	int err;
-
-	if (fsb >= d->g->dblocks)
-		return corrupt(d, fsb, "hash index pointer out of range");
-	err = join ? kvfs_trans_read_buf(d->tp->jt, d->mp->bl, fsb, 1,
-					 &kvfs_dir_hash_buf_ops, &bp) :
-		     kv_buf_read(d->mp->bc, fsb, 1, &kvfs_dir_hash_buf_ops,
-				 &bp);
-	if (err)
-		return err == -EBADMSG ? -EUCLEAN : err;
-	bb = bp->b_addr;
-	if (kv_le32_to_cpu(bb->hdr.magic) != KVFS_DIR_HASH_MAGIC ||
-	    kv_le64_to_cpu(bb->hdr.owner) != d->dp->i_ino ||
-	    kv_le16_to_cpu(bb->level) != level) {
-		if (!join)
-			kv_buf_rele(bp);
-		return corrupt(d, fsb, "hash index block out of place");
-	}
-	*bpp = bp;
-	return 0;
-}
-
-static void tree_blk_rele(struct kv_buf *bp, bool joined)
-{
-	if (!joined)
-		kv_buf_rele(bp);
-}
-
-static int hkey_cmp(uint32_t h1, uint64_t a1, uint32_t h2, uint64_t a2)
-{
-	if (h1 != h2)
-		return h1 < h2 ? -1 : 1;
-	return a1 < a2 ? -1 : a1 > a2;
-}
-
-/* A match found by the hash walk. */
-struct hmatch {
-	const char *name;
-	size_t len;
-	uint64_t addr;
-	uint64_t ino;
-	uint8_t ftype;
-};
-
-/* Does the entry at address addr carry m's name? */
-static int entry_matches(struct dctx *d, uint64_t addr, struct hmatch *m,
-			 bool *hit)
-{
-	uint64_t byte = addr * 8;
-	uint32_t dblk = (uint32_t)(byte >> d->g->dirblklog);
-	uint32_t off = (uint32_t)(byte & (d->g->dirblksize - 1));
-	struct kvfs_dir_data_ent *e;
-	struct kv_buf *bp = NULL;
-	int err;
-
-	if (dblk >= kv_le32_to_cpu(head(d->hbp)->ndata) ||
-	    off < data_start(dblk) ||
-	    off + KVFS_DIR_DATA_ENT_SIZE > d->g->dirblksize)
-		return corrupt(d, d->hbp->b_blkno,
-			       "hash index names an address outside the data");
-	err = read_dblk(d, dblk, &bp);
-	if (err == -ENODATA)
-		return corrupt(d, d->hbp->b_blkno,
-			       "hash index names a freed data block");
-	if (err)
-		return err;
-	e = ent_at(bp, off);
-	*hit = false;
-	/*
-	 * The data block's verifier walks its records from the start; an
-	 * address from the index may point inside one (an unused record's
-	 * bytes are not checked): the record must hold the name it claims.
-	 */
-	if (!kv_le64_to_cpu(e->ino) ||
-	    kv_le32_to_cpu(e->reclen) < KVFS_DIR_DATA_ENTSIZE(e->namelen) ||
-	    off + kv_le32_to_cpu(e->reclen) > d->g->dirblksize) {
-		rele(d, bp);
-		return corrupt(d, bp->b_blkno, "hash index names no entry");
-	}
-	if (e->namelen == m->len && !memcmp(e->name, m->name, m->len)) {
-		*hit = true;
-		m->addr = addr;
-		m->ino = kv_le64_to_cpu(e->ino);
-		m->ftype = e->ftype;
-	}
-	rele(d, bp);
-	return 0;
-}
-
-/*
- * Binary searches of one hash index block (the linear scans of a 4 KiB
- * block's few hundred keys were a fifth of the instructions of a warm
- * lookup).  In a node of n >= 1 keys: the last child whose first key is
- * <= (hash, 0), child 0 if none.
- */
-static unsigned hash_node_child(struct kvfs_btree_block *bb,
-				const struct kvfs_btree_ops *ops, unsigned n,
-				uint32_t hash)
-{
-	unsigned lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo + 1) / 2;
-		struct kvfs_dir_hash_rec *k = kvfs_btree_key(bb, ops, mid);
-
-		if (hkey_cmp(kv_le32_to_cpu(k->hash), kv_le32_to_cpu(k->addr),
-			     hash, 0) > 0)
-			hi = mid - 1;
-		else
-			lo = mid;
-	}
-	return lo;
-}
-
-/* In a leaf of n records: the first whose hash is >= hash (n if none). */
-static unsigned hash_leaf_first(struct kvfs_btree_block *bb,
-				const struct kvfs_btree_ops *ops, unsigned n,
-				uint32_t hash)
-{
-	unsigned lo = 0, hi = n;
-
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		struct kvfs_dir_hash_rec *r = kvfs_btree_rec(bb, ops, mid);
-
-		if (kv_le32_to_cpu(r->hash) < hash)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * Find m->name through the hash index: descend to the first record with
- * key >= (hash, 0), then follow records (and right siblings) while the
- * hash matches.  *found false if none carries the name.  In a
- * transaction the descent's blocks are joined to it, where the name's
- * insertion finds them again; right siblings, as many as the hash's
- * collisions span, are only read.
- */
-static int hash_find(struct dctx *d, struct hmatch *m, bool *found)
-{
-	const struct kvfs_geom *g = d->g;
-	uint32_t hash =
-		kvfs_dir_hashname((const uint8_t *)m->name, (unsigned)m->len);
-	const struct kvfs_dir_head *hd = head(d->hbp);
-	uint64_t fsb = kv_le64_to_cpu(hd->hash_root);
-	unsigned level = hd->hash_level;
-	const struct kvfs_btree_ops *ops = &kvfs_dir_hash_ops;
-	struct kv_buf *bp = NULL;
-	bool joined = d->tp != NULL;
-	int err, hops = 0;
-	unsigned i, n;
-
-	*found = false;
-	for (;;) {
-		struct kvfs_btree_block *bb;
-
-		err = read_tree_blk(d, fsb, level, joined, &bp);
-		if (err)
-			return err;
-		bb = bp->b_addr;
-		n = kv_le16_to_cpu(bb->numrecs);
-		if (!level)
-			break;
-		if (!n) {
-			tree_blk_rele(bp, joined);
-			return corrupt(d, fsb, "empty hash index node");
-		}
-		i = hash_node_child(bb, ops, n, hash);
-		fsb = kv_le64_to_cpu(*kvfs_btree_ptr(bb, ops, g->blocksize, i));
-		tree_blk_rele(bp, joined);
-		level--;
-	}
-	/* at the leaf: records from the first >= (hash, 0) */
-	for (i = hash_leaf_first(bp->b_addr, ops, n, hash);;) {
-		struct kvfs_btree_block *bb = bp->b_addr;
-		uint64_t next;
-
-		n = kv_le16_to_cpu(bb->numrecs);
-		for (; i < n; i++) {
-			struct kvfs_dir_hash_rec *r =
-				kvfs_btree_rec(bb, ops, i);
-			uint32_t rh = kv_le32_to_cpu(r->hash);
-			bool hit = false;
-
-			if (rh < hash)
-				continue;
-			if (rh > hash) {
-				tree_blk_rele(bp, joined);
-				return 0;
-			}
-			err = entry_matches(d, kv_le32_to_cpu(r->addr), m,
-					    &hit);
-			if (err || hit) {
-				tree_blk_rele(bp, joined);
-				*found = !err;
-				return err;
-			}
-		}
-		next = kv_le64_to_cpu(bb->rightsib);
-		tree_blk_rele(bp, joined);
-		if (next == KVFS_NULLBLOCK)
-			return 0;
-		if (++hops > 1 << 20)
-			return corrupt(d, next, "hash index sibling loop");
-		joined = false;
-		err = read_tree_blk(d, next, 0, false, &bp);
-		if (err)
-			return err;
-		i = 0;
-	}
 }
 
 /* ---- short form ---- */
@@ -477,186 +246,6 @@ static int check_format(struct kvfs_inode *dp)
 				  "directory fork format %u", dp->i_dformat);
 }
 
-/* ---- the index trees, in d->tp ---- */
-
-/*
- * Insert rec into the free-space index (free_tree) or the name-hash index;
- * a record already there is corruption, reported as dup.  The insertion's
- * own descent finds it (-EEXIST): no lookup first, which walked the tree
- * twice per record.
- */
-static int idx_insert(struct dctx *d, bool free_tree, const void *rec,
-		      const char *dup)
-{
-	struct kvfs_btree_cur cur;
-	struct kvfs_dir_tree_ctx c;
-	int err;
-
-	tree_cur(d, &cur, &c, free_tree);
-	err = kvfs_btree_insert(&cur, rec);
-	return err == -EEXIST ? corrupt(d, d->hbp->b_blkno, dup) : err;
-}
-
-/* at: a cursor a lookup left where the record goes, or NULL. */
-static int hash_insert(struct dctx *d, uint32_t hash, uint64_t addr,
-		       struct kvfs_dir_cur *at)
-{
-	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
-				       .addr = kv_cpu_to_le32((uint32_t)addr) };
-	int err;
-
-	if (!at)
-		return idx_insert(d, false, &r, "hash record exists");
-	err = kvfs_btree_insert_at(&at->cur, &r);
-	return err == -EEXIST ?
-		       corrupt(d, d->hbp->b_blkno, "hash record exists") :
-		       err;
-}
-
-/* Delete rec from one index; *found false (and nothing done) if absent. */
-static int idx_delete(struct dctx *d, bool free_tree, const void *rec,
-		      bool *found)
-{
-	struct kvfs_btree_cur cur;
-	struct kvfs_dir_tree_ctx c;
-	int stat, err;
-
-	tree_cur(d, &cur, &c, free_tree);
-	err = kvfs_btree_lookup(&cur, KVFS_LOOKUP_EQ, rec, &stat);
-	if (err)
-		return err;
-	*found = stat;
-	return stat ? kvfs_btree_delete(&cur, &stat) : 0;
-}
-
-static int hash_delete(struct dctx *d, uint32_t hash, uint64_t addr)
-{
-	struct kvfs_dir_hash_rec r = { .hash = kv_cpu_to_le32(hash),
-				       .addr = kv_cpu_to_le32((uint32_t)addr) };
-	bool found;
-	int err = idx_delete(d, false, &r, &found);
-
-	if (!err && !found)
-		return corrupt(d, d->hbp->b_blkno, "hash record missing");
-	return err;
-}
-
-static int free_insert(struct dctx *d, uint32_t best, uint32_t dblk)
-{
-	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(best),
-				       .dblk = kv_cpu_to_le32(dblk) };
-
-	return idx_insert(d, true, &r, "free record exists");
-}
-
-/* Delete (best, dblk); *found false (and nothing done) if absent. */
-static int free_delete(struct dctx *d, uint32_t best, uint32_t dblk,
-		       bool *found)
-{
-	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(best),
-				       .dblk = kv_cpu_to_le32(dblk) };
-
-	return idx_delete(d, true, &r, found);
-}
-
-/*
- * The record's key changed from old to new: rewritten in place where the
- * order allows (the block filling up or emptying usually stays between
- * the same neighbours), else deleted and inserted again.
- */
-static int free_move(struct dctx *d, struct kvfs_dir_cur *fc, uint32_t old,
-		     uint32_t new, uint32_t dblk)
-{
-	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(old),
-				       .dblk = kv_cpu_to_le32(dblk) };
-	struct kvfs_dir_free_rec at;
-	struct kvfs_dir_cur own;
-	bool done;
-	int stat, err;
-
-	if (old == new)
-		return 0;
-	/*
-	 * free_find()'s cursor still on the record (nothing changed the
-	 * index since, in this transaction): no second descent
-	 */
-	if (fc && !kvfs_btree_get_rec(&fc->cur, &at, &stat) && stat &&
-	    !memcmp(&at, &r, sizeof(r))) {
-		err = 0;
-	} else {
-		fc = &own;
-		tree_cur(d, &fc->cur, &fc->c, true);
-		err = kvfs_btree_lookup(&fc->cur, KVFS_LOOKUP_EQ, &r, &stat);
-		if (!err && !stat)
-			return corrupt(d, d->hbp->b_blkno,
-				       "free record missing");
-	}
-	r.best = kv_cpu_to_le32(new);
-	if (!err)
-		err = kvfs_btree_update_moved(&fc->cur, &r, &done);
-	if (err || done)
-		return err;
-	err = kvfs_btree_delete(&fc->cur, &stat);
-	return err ? err : free_insert(d, new, dblk);
-}
-
-/* The best bp's free-space index record carries (fs/format.h: idxlag). */
-static uint32_t idx_best(struct kv_buf *bp)
-{
-	return kv_le32_to_cpu(dhdr(bp)->bestfree) -
-	       kv_le32_to_cpu(dhdr(bp)->idxlag);
-}
-
-/*
- * Data block dblk's bestfree changed; old is the best its record carries.
- * The record moves, unless it can stay, promising less room than there
- * is: in a transaction without the blocks a split of the index may take
- * (a removal on a full filesystem, XFS's xfs_remove() with resblks 0,
- * then changes nothing that could need a block), or when it already
- * promises room for the longest name, which every search for room then
- * finds as it would the exact figure (the removals emptying a block
- * each moved its record, a descent and a logged leaf per unlink).
- */
-static int free_reindex(struct dctx *d, struct kvfs_dir_cur *fc,
-			struct kv_buf *bp, uint32_t old, uint32_t dblk)
-{
-	uint32_t best = kv_le32_to_cpu(dhdr(bp)->bestfree);
-	uint32_t split = head(d->hbp)->free_level + 2u;
-	int err;
-
-	if (best < old || (old < KVFS_DIR_DATA_ENTSIZE(KVFS_NAME_MAX) &&
-			   kvfs_trans_blocks_left(d->tp) >= split)) {
-		err = free_move(d, fc, old, best, dblk);
-		if (err)
-			return err;
-		old = best;
-	}
-	if (kv_le32_to_cpu(dhdr(bp)->idxlag) != best - old) {
-		dhdr(bp)->idxlag = kv_cpu_to_le32(best - old);
-		log_range(d, bp, 0, KVFS_DIR_DATA_HDR_SIZE);
-	}
-	return 0;
-}
-
-/* A data block with room for need bytes: *dblk, or *found false. */
-static int free_find(struct dctx *d, struct kvfs_dir_cur *fc, uint32_t need,
-		     uint32_t *dblk, bool *found)
-{
-	struct kvfs_dir_free_rec r = { .best = kv_cpu_to_le32(need) };
-	int stat, err;
-
-	tree_cur(d, &fc->cur, &fc->c, true);
-	err = kvfs_btree_lookup(&fc->cur, KVFS_LOOKUP_GE, &r, &stat);
-	if (!err && stat)
-		err = kvfs_btree_get_rec(&fc->cur, &r, &stat);
-	if (err)
-		return err;
-	*found = stat;
-	if (stat)
-		*dblk = kv_le32_to_cpu(r.dblk);
-	return 0;
-}
-
 /* ---- growth: a new data block, short form to blocks ---- */
 
 /* Data blocks of the largest data space (addresses fit 32 bits). */
@@ -671,7 +260,7 @@ static uint32_t dir_max_dblks(const struct kvfs_geom *g)
 }
 
 /* Map data block dblk (contiguous) and get its buffer, initialised. */
-static int add_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
+static int add_dblk(struct kvfs_dir_ctx *d, uint32_t dblk, struct kv_buf **bpp)
 {
 	struct kvfs_bmap map[4];
 	int n = 4, err;
@@ -694,7 +283,7 @@ static int add_dblk(struct dctx *d, uint32_t dblk, struct kv_buf **bpp)
 	if (err)
 		return err;
 	kvfs_dir_data_init(d->dp, *bpp, dblk);
-	log_range(d, *bpp, 0, d->g->dirblksize);
+	kvfs_dir_ctx_log(d, *bpp, 0, d->g->dirblksize);
 	atomic_fetch_add(&st_added, 1);
 	return 0;
 }
@@ -715,7 +304,7 @@ static int sfent_cmp(const void *a, const void *b)
 }
 
 /* Short form to block form: every entry at its cookie in data block 0. */
-static int sf_to_block(struct dctx *d)
+static int sf_to_block(struct kvfs_dir_ctx *d)
 {
 	struct kvfs_inode *dp = d->dp;
 	uint32_t fsize = kvfs_inode_dfork_size(dp), bl = d->g->dirblksize;
@@ -777,7 +366,8 @@ static int sf_to_block(struct dctx *d)
 		pos = at + KVFS_DIR_DATA_ENTSIZE(v[i].namelen);
 	}
 	if (err) {
-		err = corrupt(d, bp->b_blkno, "short-form cookies overlap");
+		err = kvfs_dir_ctx_corrupt(d, bp->b_blkno,
+					   "short-form cookies overlap");
 		goto out;
 	}
 	dhdr(bp)->nents = kv_cpu_to_le32(n);
@@ -793,25 +383,26 @@ static int sf_to_block(struct dctx *d)
 		goto out;
 	head(bp)->hash_root = kv_cpu_to_le64(hroot);
 	head(bp)->free_root = kv_cpu_to_le64(froot);
-	log_range(d, bp, 0, bl);
+	kvfs_dir_ctx_log(d, bp, 0, bl);
 	err = kvfs_trans_get_buf(d->tp->jt, d->mp->bl, hroot, 1,
 				 &kvfs_dir_hash_buf_ops, &rbp);
 	if (err)
 		goto out;
 	kvfs_btree_init_block(rbp->b_addr, d->g, &kvfs_dir_hash_ops, hroot,
 			      dp->i_ino, 0, 0);
-	log_range(d, rbp, 0, KVFS_BTREE_HDR_SIZE);
+	kvfs_dir_ctx_log(d, rbp, 0, KVFS_BTREE_HDR_SIZE);
 	err = kvfs_trans_get_buf(d->tp->jt, d->mp->bl, froot, 1,
 				 &kvfs_dir_free_buf_ops, &rbp);
 	if (err)
 		goto out;
 	kvfs_btree_init_block(rbp->b_addr, d->g, &kvfs_dir_free_ops, froot,
 			      dp->i_ino, 0, 0);
-	log_range(d, rbp, 0, KVFS_BTREE_HDR_SIZE);
-	err = free_insert(d, kv_le32_to_cpu(dhdr(bp)->bestfree), 0);
+	kvfs_dir_ctx_log(d, rbp, 0, KVFS_BTREE_HDR_SIZE);
+	err = kvfs_dir_free_insert(d, kv_le32_to_cpu(dhdr(bp)->bestfree), 0);
 	for (unsigned i = 0; !err && i < n; i++)
-		err = hash_insert(d, kvfs_dir_hashname(v[i].name, v[i].namelen),
-				  v[i].addr / 8, NULL);
+		err = kvfs_dir_hash_insert(
+			d, kvfs_dir_hashname(v[i].name, v[i].namelen),
+			v[i].addr / 8, NULL);
 	if (err)
 		goto out;
 	dp->i_size = bl;
@@ -828,7 +419,7 @@ out:
  * The data space below ndata: *hole the first unmapped data block (or
  * ndata if none), *end (when not NULL) one past the last mapped one.
  */
-static int scan_data(struct dctx *d, uint32_t ndata, uint32_t *hole,
+static int scan_data(struct kvfs_dir_ctx *d, uint32_t ndata, uint32_t *hole,
 		     uint32_t *end)
 {
 	uint64_t off = 0, len = (uint64_t)ndata * fsbs(d->g);
@@ -866,8 +457,9 @@ static int scan_data(struct dctx *d, uint32_t ndata, uint32_t *hole,
 			}
 		}
 		if (!n || map[n - 1].startoff + map[n - 1].blockcount <= off)
-			return corrupt(d, KVFS_NULLBLOCK,
-				       "data space map does not advance");
+			return kvfs_dir_ctx_corrupt(
+				d, KVFS_NULLBLOCK,
+				"data space map does not advance");
 		off = map[n - 1].startoff + map[n - 1].blockcount;
 	}
 	return 0;
@@ -879,7 +471,7 @@ static int scan_data(struct dctx *d, uint32_t ndata, uint32_t *hole,
  * no room for the tree blocks the split needs: the block stays, empty,
  * for the next inserts, as XFS's xfs_dir2_shrink_inode() leaves it).
  */
-static int drop_dblk(struct dctx *d, uint32_t dblk, bool *done)
+static int drop_dblk(struct kvfs_dir_ctx *d, uint32_t dblk, bool *done)
 {
 	struct kvfs_dir_head *hd = head(d->hbp);
 	struct kv_buf *bp = NULL;
@@ -896,7 +488,7 @@ static int drop_dblk(struct dctx *d, uint32_t dblk, bool *done)
 	if (err == -EOPNOTSUPP || err == -ENOSPC)
 		return 0;
 	if (!err && rem)
-		err = corrupt(d, fsb, "data block not unmapped");
+		err = kvfs_dir_ctx_corrupt(d, fsb, "data block not unmapped");
 	if (!err)
 		err = kvfs_trans_read_buf(d->tp->jt, d->mp->bl, fsb, fsbs(d->g),
 					  &kvfs_dir_data_buf_ops, &bp);
@@ -910,15 +502,16 @@ static int drop_dblk(struct dctx *d, uint32_t dblk, bool *done)
 		if (err)
 			return err;
 		hd->ndata = kv_cpu_to_le32(end);
-		log_range(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
-			  KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
+		kvfs_dir_ctx_log(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
+				 KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
 		d->dp->i_size = (uint64_t)end * d->g->dirblksize;
 		kvfs_trans_log_inode(d->tp, d->dp, KVFS_ILOG_CORE);
 	}
 	return 0;
 }
 
-static int drop_root(struct dctx *d, uint64_t fsb, const struct kv_buf_ops *ops)
+static int drop_root(struct kvfs_dir_ctx *d, uint64_t fsb,
+		     const struct kv_buf_ops *ops)
 {
 	struct kv_buf *bp = NULL;
 	int err = kvfs_trans_read_buf(d->tp->jt, d->mp->bl, fsb, 1, ops, &bp);
@@ -930,7 +523,7 @@ static int drop_root(struct dctx *d, uint64_t fsb, const struct kv_buf_ops *ops)
 }
 
 /* Block form with one data block whose entries fit the inode: short form. */
-static int maybe_to_sf(struct dctx *d)
+static int maybe_to_sf(struct kvfs_dir_ctx *d)
 {
 	struct kvfs_inode *dp = d->dp;
 	struct kvfs_dir_head *hd = head(d->hbp);
@@ -984,8 +577,8 @@ static int maybe_to_sf(struct dctx *d)
 		err = kvfs_bunmapi(d->tp, dp, 0, fsbs(d->g), 1, &rem);
 		kvfs_dir_map_forget(dp);
 		if (!err && rem)
-			err = corrupt(d, d->hbp->b_blkno,
-				      "data block not unmapped");
+			err = kvfs_dir_ctx_corrupt(d, d->hbp->b_blkno,
+						   "data block not unmapped");
 		if (!err) {
 			kvfs_trans_binval(d->tp->jt, d->hbp);
 			atomic_fetch_add(&st_freed, 1);
@@ -998,7 +591,8 @@ static int maybe_to_sf(struct dctx *d)
 	 * directory with many xattrs was refused here as corrupt).
 	 */
 	if (!err && (dp->i_nextents || dp->i_dformat != KVFS_DFORK_EXTENTS))
-		err = corrupt(d, KVFS_NULLBLOCK, "blocks left after shrinking");
+		err = kvfs_dir_ctx_corrupt(d, KVFS_NULLBLOCK,
+					   "blocks left after shrinking");
 	if (!err) {
 		d->hbp = NULL;
 		memcpy(dp->i_dfork, sf, fsize);
@@ -1015,7 +609,7 @@ static int maybe_to_sf(struct dctx *d)
 
 int kvfs_dir_parent(struct kvfs_inode *dp, uint64_t *parent)
 {
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err = check_format(dp);
 
 	if (err)
@@ -1035,7 +629,7 @@ int kvfs_dir_parent(struct kvfs_inode *dp, uint64_t *parent)
 int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			uint64_t parent)
 {
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err = check_format(dp);
 
 	if (err)
@@ -1050,7 +644,7 @@ int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	if (err)
 		return err;
 	head(d.hbp)->parent = kv_cpu_to_le64(parent);
-	log_range(&d, d.hbp, KVFS_DIR_DATA_HDR_SIZE, 8);
+	kvfs_dir_ctx_log(&d, d.hbp, KVFS_DIR_DATA_HDR_SIZE, 8);
 	return 0;
 }
 
@@ -1060,7 +654,7 @@ int kvfs_dir_set_parent(struct kvfs_trans *tp, struct kvfs_inode *dp,
  * error (-ENOENT if absent) nothing is open.
  */
 static int dir_find(struct kvfs_trans *tp, struct kvfs_inode *dp,
-		    struct hmatch *m, struct dctx *d,
+		    struct kvfs_dir_hmatch *m, struct kvfs_dir_ctx *d,
 		    struct kvfs_dir_sf_ent **sfe)
 {
 	bool found;
@@ -1076,7 +670,7 @@ static int dir_find(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	dctx_init(d, tp, dp);
 	err = read_head(d);
 	if (!err)
-		err = hash_find(d, m, &found);
+		err = kvfs_dir_hash_find(d, m, &found);
 	if (!err && !found)
 		err = -ENOENT;
 	if (err)
@@ -1101,9 +695,9 @@ int kvfs_dir_lookup_in(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		       const char *name, size_t len, uint64_t *ino,
 		       uint8_t *ftype)
 {
-	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_hmatch m = { .name = name, .len = len };
 	struct kvfs_dir_sf_ent *e;
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err = dir_find(tp, dp, &m, &d, &e);
 
 	if (err)
@@ -1127,7 +721,7 @@ int kvfs_dir_lookup_at(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash) };
 	const struct kvfs_dir_hash_rec *r;
 	struct kvfs_btree_block *bb;
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int stat, err = check_format(dp);
 
 	pl->hash_read = false;
@@ -1142,7 +736,7 @@ int kvfs_dir_lookup_at(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	dctx_init(&d, tp, dp);
 	err = read_head(&d);
 	if (!err) {
-		tree_cur(&d, &pl->hash.cur, &pl->hash.c, false);
+		kvfs_dir_ctx_tree_cur(&d, &pl->hash.cur, &pl->hash.c, false);
 		err = kvfs_btree_lookup(&pl->hash.cur, KVFS_LOOKUP_EQ, &h,
 					&stat);
 	}
@@ -1163,9 +757,9 @@ int kvfs_dir_lookup_at(struct kvfs_trans *tp, struct kvfs_inode *dp,
 int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
 		    uint64_t *cookie, uint64_t *fsb, uint32_t *off)
 {
-	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_hmatch m = { .name = name, .len = len };
 	struct kvfs_dir_sf_ent *e;
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err = dir_find(NULL, dp, &m, &d, &e);
 
 	if (err)
@@ -1190,11 +784,11 @@ int kvfs_dir_locate(struct kvfs_inode *dp, const char *name, size_t len,
  * absent: the caller proved name absent under dp's lock (no search); pl:
  * where kvfs_dir_canenter_at() found room (absent too), or NULL.
  */
-static int block_createname(struct dctx *d, const char *name, size_t len,
-			    uint64_t ino, uint8_t ftype, bool absent,
-			    struct kvfs_dir_place *pl)
+static int block_createname(struct kvfs_dir_ctx *d, const char *name,
+			    size_t len, uint64_t ino, uint8_t ftype,
+			    bool absent, struct kvfs_dir_place *pl)
 {
-	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_hmatch m = { .name = name, .len = len };
 	uint32_t need = KVFS_DIR_DATA_ENTSIZE(len), dblk, old, off;
 	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
 	struct kvfs_dir_head *hd;
@@ -1213,29 +807,29 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 		pl = NULL;
 		err = read_head(d);
 		if (!err && !absent) {
-			err = hash_find(d, &m, &found);
+			err = kvfs_dir_hash_find(d, &m, &found);
 			if (!err && found)
 				err = -EEXIST;
 		}
 		if (!err)
-			err = free_find(d, fc, need, &dblk, &found);
+			err = kvfs_dir_free_find(d, fc, need, &dblk, &found);
 		if (!err && found)
-			err = read_dblk(d, dblk, &bp);
+			err = kvfs_dir_ctx_read_dblk(d, dblk, &bp);
 		if (err)
 			return err;
 	}
 	hd = head(d->hbp);
 	kvfs_trans_set_nofail(d->tp);
 	if (found) {
-		old = idx_best(bp);
+		old = kvfs_dir_idx_best(bp);
 		err = kvfs_dir_data_insert(d->tp, d->dp, bp, name, len, ino,
 					   ftype, &off);
 		if (err == -ENOSPC)
-			return corrupt(
+			return kvfs_dir_ctx_corrupt(
 				d, bp->b_blkno,
 				"free index promises room that is not there");
 		if (!err)
-			err = free_reindex(d, fc, bp, old, dblk);
+			err = kvfs_dir_free_reindex(d, fc, bp, old, dblk);
 	} else {
 		uint32_t ndata = kv_le32_to_cpu(hd->ndata);
 
@@ -1259,26 +853,26 @@ static int block_createname(struct dctx *d, const char *name, size_t len,
 		err = kvfs_dir_data_insert(d->tp, d->dp, bp, name, len, ino,
 					   ftype, &off);
 		if (!err)
-			err = free_insert(d, kv_le32_to_cpu(dhdr(bp)->bestfree),
-					  dblk);
+			err = kvfs_dir_free_insert(
+				d, kv_le32_to_cpu(dhdr(bp)->bestfree), dblk);
 	}
 	if (!err)
-		err = hash_insert(d, hash,
-				  (((uint64_t)dblk << d->g->dirblklog) + off) /
-					  8,
-				  pl && pl->hash_at ? &pl->hash : NULL);
+		err = kvfs_dir_hash_insert(
+			d, hash,
+			(((uint64_t)dblk << d->g->dirblklog) + off) / 8,
+			pl && pl->hash_at ? &pl->hash : NULL);
 	if (err)
 		return err;
 	hd->nentries = kv_cpu_to_le64(kv_le64_to_cpu(hd->nentries) + 1);
-	log_range(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
-		  KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
+	kvfs_dir_ctx_log(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
+			 KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
 	kvfs_trans_log_inode(d->tp, d->dp, KVFS_ILOG_CORE);
 	return 0;
 }
 
 int kvfs_dir_sf_to_block(struct kvfs_trans *tp, struct kvfs_inode *dp)
 {
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err = check_format(dp);
 
 	if (err || dp->i_dformat != KVFS_DFORK_INLINE)
@@ -1300,77 +894,6 @@ static bool sf_fits(struct kvfs_inode *dp, size_t len, uint32_t *cookie)
 				 dp->i_mount->g.dirblksize, cookie);
 }
 
-/* The cursor's leaf takes one more record without a split. */
-static bool leaf_room(const struct kvfs_btree_cur *cur)
-{
-	const struct kvfs_btree_block *bb = cur->bp[0]->b_addr;
-
-	return kv_le16_to_cpu(bb->numrecs) < kvfs_btree_cur_maxrecs(cur, 0);
-}
-
-/*
- * The blocks the insertion of name's hash record reads, read; *hc left
- * on where it goes.  Its address is not known before the entry is
- * placed: (hash, 0) finds the leaf, unless records of the same hash (or
- * the leaf's end) follow, where a larger address may go one leaf on and
- * hash_find() (a create not known absent) reads the next leaf.  *room
- * (when asked): whichever of those leaves it goes into takes it without
- * a split.  *at (when asked): no record of the hash follows in the leaf,
- * so that *hc stands where the record goes, whatever its address.
- * positioned: *hc is already on (hash, 0) in d->tp (kvfs_dir_lookup_at()).
- */
-static int hash_ins_reads(struct dctx *d, const char *name, size_t len,
-			  struct kvfs_dir_cur *hc, bool positioned, bool *room,
-			  bool *at)
-{
-	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
-	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash) };
-	const struct kvfs_dir_hash_rec *r;
-	struct kvfs_btree_block *bb;
-	struct kv_buf *bp = NULL;
-	struct kvfs_dir_cur last;
-	uint64_t rightsib;
-	bool here;
-	int stat, err;
-
-	if (!positioned) {
-		tree_cur(d, &hc->cur, &hc->c, false);
-		err = kvfs_btree_lookup(&hc->cur, KVFS_LOOKUP_EQ, &h, &stat);
-		if (err)
-			return err;
-	}
-	err = kvfs_btree_insert_reads(&hc->cur);
-	if (err)
-		return err;
-	bb = hc->cur.bp[0]->b_addr;
-	if (room)
-		*room = leaf_room(&hc->cur);
-	r = kvfs_btree_rec(bb, &kvfs_dir_hash_ops, (unsigned)hc->cur.ptr[0]);
-	here = hc->cur.ptr[0] < kv_le16_to_cpu(bb->numrecs) &&
-	       kv_le32_to_cpu(r->hash) != hash;
-	if (at)
-		*at = here;
-	if (here)
-		return 0;
-	rightsib = kv_le64_to_cpu(bb->rightsib);
-	if (rightsib != KVFS_NULLBLOCK) {
-		err = read_tree_blk(d, rightsib, 0, true, &bp);
-		if (err)
-			return err;
-	}
-	h.addr = kv_cpu_to_le32(UINT32_MAX);
-	tree_cur(d, &last.cur, &last.c, false);
-	err = kvfs_btree_lookup(&last.cur, KVFS_LOOKUP_EQ, &h, &stat);
-	if (!err)
-		err = kvfs_btree_insert_reads(&last.cur);
-	/* records of the same hash may end one leaf and begin the next */
-	if (!err && room)
-		*room = *room && leaf_room(&last.cur) &&
-			(last.cur.bp[0]->b_blkno == hc->cur.bp[0]->b_blkno ||
-			 last.cur.bp[0]->b_blkno == rightsib);
-	return err;
-}
-
 /*
  * Where a name goes, read before the caller's first change (its inode's
  * allocation), where block_createname() would be too late: the
@@ -1383,10 +906,10 @@ static int hash_ins_reads(struct dctx *d, const char *name, size_t len,
  * with resblks 0 the same way), which takes the name only where it needs
  * none: a data block with room, a name-hash leaf with room for its
  * record (no split), and a free-space index of one leaf, where the data
- * block's record moving (deleted, inserted again: free_reindex()) cannot
- * split either; every allocation after the first change would be one the
- * transaction has no block for (the log shut down).  -ENOSPC, nothing
- * changed, otherwise.
+ * block's record moving (deleted, inserted again:
+ * kvfs_dir_free_reindex()) cannot split either; every allocation after
+ * the first change would be one the transaction has no block for (the
+ * log shut down).  -ENOSPC, nothing changed, otherwise.
  */
 static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		      const char *name, size_t len, bool unreserved,
@@ -1395,25 +918,26 @@ static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	uint32_t max = dir_max_dblks(&tp->mp->g), hole, dblk;
 	struct kvfs_dir_cur *fc = &pl->free;
 	struct kv_buf *bp = NULL;
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	bool found, room;
 	int err;
 
 	dctx_init(&d, tp, dp);
 	err = read_head(&d);
 	if (!err)
-		err = hash_ins_reads(&d, name, len, &pl->hash, pl->hash_read,
-				     &room, &pl->hash_at);
+		err = kvfs_dir_hash_ins_reads(&d, name, len, &pl->hash,
+					      pl->hash_read, &room,
+					      &pl->hash_at);
 	if (!err)
-		err = free_find(&d, fc, KVFS_DIR_DATA_ENTSIZE(len), &dblk,
-				&found);
+		err = kvfs_dir_free_find(&d, fc, KVFS_DIR_DATA_ENTSIZE(len),
+					 &dblk, &found);
 	if (!err && unreserved && (!found || !room || head(d.hbp)->free_level))
 		err = -ENOSPC;
 	if (!err && found) {
-		err = read_dblk(&d, dblk, &bp);
+		err = kvfs_dir_ctx_read_dblk(&d, dblk, &bp);
 		/*
 		 * block_createname() moves the record keyed by the block's
-		 * idx_best(): one that is not the record found here is met
+		 * kvfs_dir_idx_best(): one that is not the record found here is met
 		 * only after the block's change (log shut down)
 		 */
 		if (!err) {
@@ -1422,10 +946,11 @@ static int space_left(struct kvfs_trans *tp, struct kvfs_inode *dp,
 
 			err = kvfs_btree_get_rec(&fc->cur, &at, &stat);
 			if (!err && stat &&
-			    kv_le32_to_cpu(at.best) != idx_best(bp))
-				err = corrupt(&d, bp->b_blkno,
-					      "free record disagrees with "
-					      "its block");
+			    kv_le32_to_cpu(at.best) != kvfs_dir_idx_best(bp))
+				err = kvfs_dir_ctx_corrupt(
+					&d, bp->b_blkno,
+					"free record disagrees with "
+					"its block");
 		}
 		if (!err) {
 			pl->set = true;
@@ -1493,7 +1018,7 @@ static int createname(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		      const char *name, size_t len, uint64_t ino, uint8_t ftype,
 		      bool absent, struct kvfs_dir_place *pl)
 {
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err = check_format(dp);
 
 	if (err)
@@ -1572,7 +1097,7 @@ static int sf_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
  * bestfree best): *dropped false when the block stays (drop_dblk()), its
  * record then still the block's.
  */
-static int drop_empty(struct dctx *d, uint32_t dblk, uint32_t best,
+static int drop_empty(struct kvfs_dir_ctx *d, uint32_t dblk, uint32_t best,
 		      bool *dropped)
 {
 	bool found;
@@ -1580,9 +1105,10 @@ static int drop_empty(struct dctx *d, uint32_t dblk, uint32_t best,
 
 	if (err || !*dropped)
 		return err;
-	err = free_delete(d, best, dblk, &found);
+	err = kvfs_dir_free_delete(d, best, dblk, &found);
 	if (!err && !found)
-		err = corrupt(d, d->hbp->b_blkno, "free record missing");
+		err = kvfs_dir_ctx_corrupt(d, d->hbp->b_blkno,
+					   "free record missing");
 	return err;
 }
 
@@ -1593,7 +1119,7 @@ static int drop_empty(struct dctx *d, uint32_t dblk, uint32_t best,
  * xfs_dir2_leaf_trim_data() trims a leaf directory's last empty block.
  * One a removal: its log reservation holds that one.
  */
-static int trim_last_empty(struct dctx *d)
+static int trim_last_empty(struct kvfs_dir_ctx *d)
 {
 	uint32_t last = kv_le32_to_cpu(head(d->hbp)->ndata) - 1;
 	struct kv_buf *bp = NULL;
@@ -1602,15 +1128,15 @@ static int trim_last_empty(struct dctx *d)
 
 	if (!last)
 		return 0;
-	err = read_dblk(d, last, &bp);
+	err = kvfs_dir_ctx_read_dblk(d, last, &bp);
 	if (err || kv_le32_to_cpu(dhdr(bp)->nents))
 		return err;
-	return drop_empty(d, last, idx_best(bp), &dropped);
+	return drop_empty(d, last, kvfs_dir_idx_best(bp), &dropped);
 }
 
 /* Remove name's entry, found at address addr (d's head read, in d->tp). */
-static int block_removename(struct dctx *d, const char *name, size_t len,
-			    uint64_t addr)
+static int block_removename(struct kvfs_dir_ctx *d, const char *name,
+			    size_t len, uint64_t addr)
 {
 	struct kvfs_dir_head *hd;
 	uint32_t dblk, off, old;
@@ -1622,10 +1148,10 @@ static int block_removename(struct dctx *d, const char *name, size_t len,
 	hd = head(d->hbp);
 	dblk = (uint32_t)(addr * 8 >> d->g->dirblklog);
 	off = (uint32_t)(addr * 8 & (d->g->dirblksize - 1));
-	err = read_dblk(d, dblk, &bp);
+	err = kvfs_dir_ctx_read_dblk(d, dblk, &bp);
 	if (err)
 		return err;
-	old = idx_best(bp);
+	old = kvfs_dir_idx_best(bp);
 	err = kvfs_dir_data_remove(d->tp, d->dp, bp, off);
 	if (!err && dblk && !kv_le32_to_cpu(dhdr(bp)->nents)) {
 		bool last = dblk + 1 == kv_le32_to_cpu(hd->ndata);
@@ -1634,28 +1160,28 @@ static int block_removename(struct dctx *d, const char *name, size_t len,
 		if (!err && dropped && last)
 			err = trim_last_empty(d);
 		else if (!err && !dropped)
-			err = free_reindex(d, NULL, bp, old, dblk);
+			err = kvfs_dir_free_reindex(d, NULL, bp, old, dblk);
 	} else if (!err) {
-		err = free_reindex(d, NULL, bp, old, dblk);
+		err = kvfs_dir_free_reindex(d, NULL, bp, old, dblk);
 	}
 	if (!err)
-		err = hash_delete(
+		err = kvfs_dir_hash_delete(
 			d,
 			kvfs_dir_hashname((const uint8_t *)name, (unsigned)len),
 			addr);
 	if (err)
 		return err;
 	hd->nentries = kv_cpu_to_le64(kv_le64_to_cpu(hd->nentries) - 1);
-	log_range(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
-		  KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
+	kvfs_dir_ctx_log(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
+			 KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
 	return maybe_to_sf(d);
 }
 
 int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			const char *name, size_t len, uint64_t ino)
 {
-	struct hmatch m = { .name = name, .len = len };
-	struct dctx d;
+	struct kvfs_dir_hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_ctx d;
 	bool found;
 	int err = check_format(dp);
 
@@ -1666,7 +1192,7 @@ int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	dctx_init(&d, tp, dp);
 	err = read_head(&d);
 	if (!err)
-		err = hash_find(&d, &m, &found);
+		err = kvfs_dir_hash_find(&d, &m, &found);
 	if (err)
 		return err;
 	if (!found || m.ino != ino)
@@ -1677,9 +1203,9 @@ int kvfs_dir_removename(struct kvfs_trans *tp, struct kvfs_inode *dp,
 int kvfs_dir_lookup_slot(struct kvfs_inode *dp, const char *name, size_t len,
 			 struct kvfs_dir_slot *slot)
 {
-	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_hmatch m = { .name = name, .len = len };
 	struct kvfs_dir_sf_ent *e;
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err = dir_find(NULL, dp, &m, &d, &e);
 
 	if (err)
@@ -1701,7 +1227,7 @@ int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			     const char *name, size_t len,
 			     const struct kvfs_dir_slot *slot)
 {
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err = check_format(dp);
 
 	if (err)
@@ -1722,7 +1248,7 @@ int kvfs_dir_removename_slot(struct kvfs_trans *tp, struct kvfs_inode *dp,
  * blocks the record's deletion may join or borrow from, after the
  * insertion of first's hash record when first is given.
  */
-static int removal_reads(struct dctx *d, const char *name, size_t len,
+static int removal_reads(struct kvfs_dir_ctx *d, const char *name, size_t len,
 			 uint64_t addr, const char *first, size_t flen)
 {
 	uint32_t dblk = (uint32_t)(addr * 8 >> d->g->dirblklog);
@@ -1731,21 +1257,22 @@ static int removal_reads(struct dctx *d, const char *name, size_t len,
 	struct kv_buf *bp = NULL;
 	int stat, err;
 
-	err = read_dblk(d, dblk, &bp);
+	err = kvfs_dir_ctx_read_dblk(d, dblk, &bp);
 	if (err)
 		return err;
-	r.best = kv_cpu_to_le32(idx_best(bp));
+	r.best = kv_cpu_to_le32(kvfs_dir_idx_best(bp));
 	r.dblk = kv_cpu_to_le32(dblk);
-	tree_cur(d, &fc.cur, &fc.c, true);
+	kvfs_dir_ctx_tree_cur(d, &fc.cur, &fc.c, true);
 	err = kvfs_btree_lookup(&fc.cur, KVFS_LOOKUP_EQ, &r, &stat);
 	if (!err && stat)
 		err = kvfs_btree_delete_reads(&fc.cur, NULL);
-	/* free_reindex() would look it up after the block's change */
+	/* kvfs_dir_free_reindex() would look it up after the block's change */
 	else if (!err)
-		err = corrupt(d, bp->b_blkno,
-			      "free record disagrees with its block");
+		err = kvfs_dir_ctx_corrupt(
+			d, bp->b_blkno, "free record disagrees with its block");
 	if (!err && first)
-		err = hash_ins_reads(d, first, flen, &ic, false, NULL, NULL);
+		err = kvfs_dir_hash_ins_reads(d, first, flen, &ic, false, NULL,
+					      NULL);
 	if (!err) {
 		struct kvfs_dir_hash_rec h = {
 			.hash = kv_cpu_to_le32(kvfs_dir_hashname(
@@ -1753,7 +1280,7 @@ static int removal_reads(struct dctx *d, const char *name, size_t len,
 			.addr = kv_cpu_to_le32((uint32_t)addr)
 		};
 
-		tree_cur(d, &hc.cur, &hc.c, false);
+		kvfs_dir_ctx_tree_cur(d, &hc.cur, &hc.c, false);
 		err = kvfs_btree_lookup(&hc.cur, KVFS_LOOKUP_EQ, &h, &stat);
 		if (!err && stat)
 			err = kvfs_btree_delete_reads(&hc.cur,
@@ -1767,9 +1294,9 @@ int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		       const struct kvfs_dir_slot *slot, const char *first,
 		       size_t flen)
 {
-	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_hmatch m = { .name = name, .len = len };
 	bool found = true;
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err = check_format(dp);
 
 	if (err || dp->i_dformat == KVFS_DFORK_INLINE)
@@ -1779,7 +1306,7 @@ int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	if (!err && slot)
 		m.addr = slot->addr;
 	else if (!err)
-		err = hash_find(&d, &m, &found);
+		err = kvfs_dir_hash_find(&d, &m, &found);
 	if (!err && found)
 		err = removal_reads(&d, name, len, m.addr, first, flen);
 	dctx_done(&d);
@@ -1789,10 +1316,10 @@ int kvfs_dir_canremove(struct kvfs_trans *tp, struct kvfs_inode *dp,
 int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		     const char *name, size_t len, uint64_t ino, uint8_t ftype)
 {
-	struct hmatch m = { .name = name, .len = len };
+	struct kvfs_dir_hmatch m = { .name = name, .len = len };
 	struct kvfs_dir_data_ent *e;
 	struct kv_buf *bp = NULL;
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	uint32_t dblk, off;
 	bool found;
 	int err = check_format(dp);
@@ -1812,26 +1339,26 @@ int kvfs_dir_replace(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	dctx_init(&d, tp, dp);
 	err = read_head(&d);
 	if (!err)
-		err = hash_find(&d, &m, &found);
+		err = kvfs_dir_hash_find(&d, &m, &found);
 	if (err)
 		return err;
 	if (!found)
 		return -ENOENT;
 	dblk = (uint32_t)(m.addr * 8 >> d.g->dirblklog);
 	off = (uint32_t)(m.addr * 8 & (d.g->dirblksize - 1));
-	err = read_dblk(&d, dblk, &bp);
+	err = kvfs_dir_ctx_read_dblk(&d, dblk, &bp);
 	if (err)
 		return err;
 	e = ent_at(bp, off);
 	e->ino = kv_cpu_to_le64(ino);
 	e->ftype = ftype;
-	log_range(&d, bp, off, KVFS_DIR_DATA_ENT_SIZE);
+	kvfs_dir_ctx_log(&d, bp, off, KVFS_DIR_DATA_ENT_SIZE);
 	return 0;
 }
 
 bool kvfs_dir_isempty(struct kvfs_inode *dp)
 {
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	bool empty;
 
 	if (dp->i_dformat == KVFS_DFORK_INLINE)
@@ -1876,7 +1403,7 @@ int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
 	const struct kvfs_geom *g = &dp->i_mount->g;
 	uint64_t parent;
 	uint32_t ndata;
-	struct dctx d;
+	struct kvfs_dir_ctx d;
 	int err;
 
 	err = kvfs_dir_parent(dp, &parent);
@@ -1900,7 +1427,7 @@ int kvfs_dir_readdir(struct kvfs_inode *dp, uint64_t cookie,
 		struct kv_buf *bp = NULL;
 		bool stop = false;
 
-		err = read_dblk(&d, (uint32_t)dblk, &bp);
+		err = kvfs_dir_ctx_read_dblk(&d, (uint32_t)dblk, &bp);
 		if (err == -ENODATA) {
 			uint32_t next = ndata;
 

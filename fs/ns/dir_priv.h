@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the files of the directory code share (fs/ns/dir.c: the locked
- * operations; fs/ns/dir_data.c: a data block's records; fs/ns/dir_map.c:
- * the remembered addresses of the data blocks; fs/ns/dir_rcu.c: the lookup without the directory's lock;
- * fs/ns/dir_walk.c: the read-only walk of a stored directory): the layout
- * of a data block and the map of its data blocks.  Not
- * for other modules: fs/ns/dir.h is the contract.
+ * operations; fs/ns/dir_index.c: the name hash and free-space indexes;
+ * fs/ns/dir_data.c: a data block's records; fs/ns/dir_map.c: the
+ * remembered addresses of the data blocks; fs/ns/dir_rcu.c: the lookup
+ * without the directory's lock; fs/ns/dir_walk.c: the read-only walk of a
+ * stored directory): the layout of a data block, the map of its data
+ * blocks, an operation's context.  Not for other modules: fs/ns/dir.h is
+ * the contract.
  */
 #ifndef KV_FS_NS_DIR_PRIV_H
 #define KV_FS_NS_DIR_PRIV_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs/btree/btree.h"
 #include "fs/format.h"
 #include "fs/io/buf.h"
 #include "fs/mount.h"
+#include "fs/ns/dir.h"
 
 struct kvfs_ihint;
 struct kvfs_inode;
@@ -186,5 +191,69 @@ void kvfs_dir_data_put_entry(struct kv_buf *bp, uint32_t off, uint32_t reclen,
 			     uint8_t ftype);
 void kvfs_dir_data_put_unused(struct kv_buf *bp, uint32_t off, uint32_t len);
 void kvfs_dir_data_recompute_best(struct kv_buf *bp, uint32_t len);
+
+/*
+ * The context of one directory operation in fs/ns/dir.c and
+ * fs/ns/dir_index.c: dp (locked), the transaction it changes dp in (NULL:
+ * read only, its blocks held, released with kvfs_dir_ctx_rele()), the
+ * head block once read.
+ */
+struct kvfs_dir_ctx {
+	struct kvfs_trans *tp; /* NULL: read only */
+	struct kvfs_inode *dp;
+	struct kvfs_mount *mp;
+	const struct kvfs_geom *g;
+	struct kv_buf *hbp; /* data block 0 */
+};
+
+/* fs/ns/dir.c: damage of dp at blkno (-EUCLEAN, recorded). */
+int kvfs_dir_ctx_corrupt(struct kvfs_dir_ctx *d, uint64_t blkno,
+			 const char *what);
+/* Release what a read-only context's read held (no-op in a transaction). */
+void kvfs_dir_ctx_rele(struct kvfs_dir_ctx *d, struct kv_buf *bp);
+/* Data block dblk, held (read only) or locked in d->tp. */
+int kvfs_dir_ctx_read_dblk(struct kvfs_dir_ctx *d, uint32_t dblk,
+			   struct kv_buf **bpp);
+/* Log len bytes of bp from first in d->tp. */
+void kvfs_dir_ctx_log(struct kvfs_dir_ctx *d, struct kv_buf *bp, uint32_t first,
+		      uint32_t len);
+/* A cursor on the free-space index (free_tree) or the name hash index. */
+void kvfs_dir_ctx_tree_cur(struct kvfs_dir_ctx *d, struct kvfs_btree_cur *cur,
+			   struct kvfs_dir_tree_ctx *c, bool free_tree);
+
+/* A match found by the hash walk. */
+struct kvfs_dir_hmatch {
+	const char *name;
+	size_t len;
+	uint64_t addr;
+	uint64_t ino;
+	uint8_t ftype;
+};
+
+/*
+ * fs/ns/dir_index.c, d's head read (their comments say each one's rule):
+ * m's name through the hash index (*found); a hash record inserted (at a
+ * lookup's cursor, or NULL) or deleted; a free-space record inserted or
+ * deleted (*found false if absent); the best a data block's free record
+ * carries; the record moved after the block's bestfree changed from old;
+ * a data block with room for need bytes (*found); the blocks a name's
+ * hash record's insertion reads, read before a change.
+ */
+int kvfs_dir_hash_find(struct kvfs_dir_ctx *d, struct kvfs_dir_hmatch *m,
+		       bool *found);
+int kvfs_dir_hash_insert(struct kvfs_dir_ctx *d, uint32_t hash, uint64_t addr,
+			 struct kvfs_dir_cur *at);
+int kvfs_dir_hash_delete(struct kvfs_dir_ctx *d, uint32_t hash, uint64_t addr);
+int kvfs_dir_free_insert(struct kvfs_dir_ctx *d, uint32_t best, uint32_t dblk);
+int kvfs_dir_free_delete(struct kvfs_dir_ctx *d, uint32_t best, uint32_t dblk,
+			 bool *found);
+uint32_t kvfs_dir_idx_best(struct kv_buf *bp);
+int kvfs_dir_free_reindex(struct kvfs_dir_ctx *d, struct kvfs_dir_cur *fc,
+			  struct kv_buf *bp, uint32_t old, uint32_t dblk);
+int kvfs_dir_free_find(struct kvfs_dir_ctx *d, struct kvfs_dir_cur *fc,
+		       uint32_t need, uint32_t *dblk, bool *found);
+int kvfs_dir_hash_ins_reads(struct kvfs_dir_ctx *d, const char *name,
+			    size_t len, struct kvfs_dir_cur *hc,
+			    bool positioned, bool *room, bool *at);
 
 #endif

@@ -337,9 +337,9 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
 }
 
 /*
- * hash_find()'s walk, over kv_buf_peek() and bounds-checked.  The block
- * layout is computed from the record size here rather than through the
- * tree's ops (divisions by a size the compiler cannot see).
+ * kvfs_dir_hash_find()'s walk, over kv_buf_peek() and bounds-checked.
+ * The block layout is computed from the record size here rather than
+ * through the tree's ops (divisions by a size the compiler cannot see).
  */
 #define HREC sizeof(struct kvfs_dir_hash_rec)
 _Static_assert(sizeof(struct kvfs_dir_hash_rec) == 8, "hash index record");
