@@ -103,6 +103,37 @@ static ssize_t copy_data(struct kvfs_mount *mp, uint64_t in, uint64_t off_in,
 	return done;
 }
 
+/*
+ * A hole of the source skipped past the destination's end was counted in
+ * *done but never written: the size moves over it, whether the copy went
+ * on or was cut after it (ENOSPC at the next data).  Where the size cannot
+ * move, *done shrinks to what the size covers: a count past the end
+ * promised bytes the file does not have (the kernel, under the writeback
+ * cache, took that end as its size, and a copy from the file read 0
+ * bytes there).
+ */
+static int cover_count(struct kvfs_mount *mp, uint64_t out, uint64_t off,
+		       uint64_t *done)
+{
+	struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE,
+				   .size = off + *done };
+	struct kvfs_cred root = { 0 };
+	struct kvfs_stat now;
+	int err;
+
+	err = kvfs_getattr(mp, out, &now);
+	if (err) {
+		*done = 0;
+		return err;
+	}
+	if (now.size >= off + *done)
+		return 0;
+	err = kvfs_setattr(mp, out, &sa, &root, NULL);
+	if (err)
+		*done = now.size > off ? now.size - off : 0;
+	return err;
+}
+
 ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 			     uint64_t out, off_t off_out, size_t len,
 			     unsigned flags)
@@ -188,18 +219,11 @@ ssize_t kvfs_copy_file_range(struct kvfs_mount *mp, uint64_t in, off_t off_in,
 			break; /* short: ENOSPC, or the source shrank */
 	}
 	kvfree(buf);
-	/* a hole at the end was skipped: the size still has to move */
-	if (!err && done && off_out + done > so.size) {
-		struct kvfs_stat now;
+	if (done && off_out + done > so.size) {
+		int e = cover_count(mp, out, (uint64_t)off_out, &done);
 
-		err = kvfs_getattr(mp, out, &now);
-		if (!err && off_out + done > now.size) {
-			struct kvfs_setattr sa = { .valid = KVFS_SET_SIZE,
-						   .size = off_out + done };
-			struct kvfs_cred root = { 0 };
-
-			err = kvfs_setattr(mp, out, &sa, &root, NULL);
-		}
+		if (!err)
+			err = e;
 	}
 	/*
 	 * The source was read, its holes too (which kvfs_read() never saw):
