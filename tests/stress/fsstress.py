@@ -12,7 +12,8 @@ also run on two files of each worker's own (p<W>a, p<W>b in ROOT), whose
 bytes it keeps: each such call is followed by a read of the file, which
 must give the bytes the call's semantics make.
 An operation may fail only with an errno that the race or the name drawn
-explains (EXPECTED below); any other errno is a failure, EIO ends the
+explains (EXPECTED below; with --enospc, ENOSPC too: a filesystem filled
+on purpose); any other errno is a failure, EIO ends the
 worker at once.  KNOWN_BUGS are errors of kvfs reported and not yet
 fixed: counted and printed, failures only with --strict.  Afterwards the tree is walked: every name can be
 stat'd, every symlink read, and each directory's link count is 2 plus
@@ -380,7 +381,7 @@ class Worker:
 
 
 def work(args):
-    root, seed, w, nops, strict, ops = args
+    root, seed, w, nops, strict, ops, enospc = args
     wk = Worker(root, seed, w)
     done = dict.fromkeys(OPS, 0)
     known = dict.fromkeys(KNOWN_BUGS, 0)
@@ -391,7 +392,7 @@ def work(args):
             wk.op(op)
             done[op] += 1
         except OSError as e:
-            if e.errno in EXPECTED:
+            if e.errno in EXPECTED or (enospc and e.errno == errno.ENOSPC):
                 continue
             if (op, e.errno) in KNOWN_BUGS and not strict:
                 known[op, e.errno] += 1
@@ -477,6 +478,9 @@ def main():
                     " ".join(OPS))
     ap.add_argument("--strict", action="store_true",
                     help="the KNOWN_BUGS' errors fail too")
+    ap.add_argument("--enospc", action="store_true",
+                    help="ENOSPC is expected (a small filesystem the load "
+                    "fills); the bytes and the tree are checked all the same")
     a = ap.parse_args()
     if a.procs < 1 or a.ops < 1:
         ap.error("--procs and --ops must be positive")
@@ -486,8 +490,8 @@ def main():
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(a.procs) as pool:
         ops = tuple(op for op in OPS if op not in a.without)
-        res = pool.map(work, [(a.root, a.seed, w, a.ops, a.strict, ops)
-                              for w in range(a.procs)])
+        res = pool.map(work, [(a.root, a.seed, w, a.ops, a.strict, ops,
+                               a.enospc) for w in range(a.procs)])
     done = dict.fromkeys(OPS, 0)
     known = dict.fromkeys(KNOWN_BUGS, 0)
     bad = unflag(a.root)
