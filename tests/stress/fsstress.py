@@ -10,15 +10,15 @@ in every mode, renameat2 WHITEOUT) on names drawn from one small shared
 tree under ROOT, so that they collide.  copy_file_range and fallocate
 also run on two files of each worker's own (p<W>a, p<W>b in ROOT), whose
 bytes it keeps: each such call is followed by a read of the file, which
-must give the bytes the call's semantics make.
-An operation may fail only with an errno that the race or the name drawn
-explains (EXPECTED below; with --enospc, ENOSPC too: a filesystem filled
-on purpose); any other errno is a failure, EIO ends the
-worker at once.  KNOWN_BUGS are errors of kvfs reported and not yet
-fixed: counted and printed, failures only with --strict.  Afterwards the tree is walked: every name can be
+must give the bytes the call's semantics make.  An operation may fail
+only with an errno that the race or the name drawn explains (EXPECTED
+below; with --enospc, ENOSPC too: a filesystem filled on purpose); any
+other errno is a failure, EIO ends the worker at once.  KNOWN_BUGS are
+errors of kvfs reported and not yet fixed: counted and printed, failures
+only with --strict.  Afterwards the tree is walked: every name can be
 stat'd, every symlink read, and each directory's link count is 2 plus
-its subdirectories, and chattr's flags, cleared on every name, read
-back as none.
+its subdirectories; chattr's flags, cleared on every name, read back as
+none.
 
 Exit status: 0 when every error was expected and the walk was clean,
 1 otherwise, 2 for a usage error.
