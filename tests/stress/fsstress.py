@@ -327,8 +327,11 @@ class Worker:
                                     (what, n, len(data)))
                 data = data[:n]
                 cur = self.model[dst]
-                cur = cur + bytes(max(0, oo - len(cur)))
-                self.model[dst] = cur[:oo] + data + cur[oo + len(data):]
+                # nothing copied (the source's end) moves no size
+                if data:
+                    cur = cur + bytes(max(0, oo - len(cur)))
+                    cur = cur[:oo] + data + cur[oo + len(data):]
+                self.model[dst] = cur
                 self.check_own(dst, what)
             finally:
                 os.close(fi)
