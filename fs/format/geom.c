@@ -390,10 +390,12 @@ int kvfs_geom_validate(const struct kvfs_geom *g, char *err, size_t errlen)
 				"free-space trees of %u levels need more "
 				"reserve blocks (%u) than a list holds (%u)",
 				g->alloc_maxlevels, g->agfl_min, g->agfl_size);
+	/* the end by subtraction: a logstart near 2^64 wraps a sum */
 	if (g->logstart < KVFS_AG_HDR_BLOCKS ||
 	    (uint64_t)g->logblocks << g->blocklog < KVFS_LOG_MIN_BYTES ||
 	    (uint64_t)g->logblocks << g->blocklog > KVFS_LOG_MAX_BYTES ||
-	    g->logstart + g->logblocks > kvfs_ag_length(g, 0))
+	    g->logstart > kvfs_ag_length(g, 0) ||
+	    g->logblocks > kvfs_ag_length(g, 0) - g->logstart)
 		return geom_err(-EUCLEAN, err, errlen,
 				"log at block %" PRIu64
 				" of %u blocks does not fit AG 0",

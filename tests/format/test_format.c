@@ -357,6 +357,20 @@ static void test_structures(void)
 		CHECK_EQ(kvfs_geom_validate(&st, err, sizeof(err)), 0);
 		st.state = 4;
 		CHECK_EQ(kvfs_geom_validate(&st, err, sizeof(err)), -EUCLEAN);
+		/*
+		 * a log start whose sum with the length wraps past 2^64
+		 * (trash-campaign fuzz seed 7014: logstart 2^64 - 1 was
+		 * taken, and the mount failed opening the log with EINVAL)
+		 */
+		st = cur;
+		st.logstart = UINT64_MAX;
+		CHECK_EQ(kvfs_geom_validate(&st, err, sizeof(err)), -EUCLEAN);
+		st.logstart = UINT64_MAX - st.logblocks + 1;
+		CHECK_EQ(kvfs_geom_validate(&st, err, sizeof(err)), -EUCLEAN);
+		st.logstart = kvfs_ag_length(&st, 0) - st.logblocks + 1;
+		CHECK_EQ(kvfs_geom_validate(&st, err, sizeof(err)), -EUCLEAN);
+		st.logstart = kvfs_ag_length(&st, 0) - st.logblocks;
+		CHECK_EQ(kvfs_geom_validate(&st, err, sizeof(err)), 0);
 	}
 	out.state = KVFS_STATE_DIRTY;
 	/* both survive a round trip */
