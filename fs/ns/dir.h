@@ -371,6 +371,14 @@ extern const struct kvfs_btree_tree_ops kvfs_dir_free_tree_ops;
 const char *kvfs_dir_data_check(const struct kvfs_geom *g, const void *blk,
 				size_t len);
 
+/*
+ * Where the record at pos of a data block of len bytes, not verified yet,
+ * ends by its length: 0 when that is not a record's (shorter than an
+ * entry, not a multiple of 8, past the block's end).  For the readers of
+ * unverified blocks (fs/ns/dir_walk.c, fs/repair/inodes.c).
+ */
+uint32_t kvfs_dir_rec_next(const void *blk, uint32_t len, uint32_t pos);
+
 /* Index tree blocks (the trees' block source; nblocks follows). */
 int kvfs_dir_alloc_tree_block(struct kvfs_trans *tp, struct kvfs_inode *dp,
 			      uint64_t *fsb);

@@ -77,18 +77,25 @@ uint64_t kvfs_dir_xmap(struct kvfs_dir_xmap *m, uint64_t off, uint32_t len,
 /* How a data block was read (walk_read()). */
 enum { WALK_OK, WALK_CRC, WALK_BAD };
 
-/* Where the record at pos ends by its length: 0 when that is not valid. */
+uint32_t kvfs_dir_rec_next(const void *blk, uint32_t len, uint32_t pos)
+{
+	const struct kvfs_dir_data_ent *e;
+	uint32_t rl;
+
+	if (pos > len || len - pos < KVFS_DIR_DATA_ENT_SIZE)
+		return 0;
+	e = (const void *)((const uint8_t *)blk + pos);
+	rl = kv_le32_to_cpu(e->reclen);
+	if (rl < KVFS_DIR_DATA_ENT_SIZE || rl % 8 || rl > len - pos)
+		return 0;
+	return pos + rl;
+}
+
+/* kvfs_dir_rec_next() in a directory block's buffer. */
 static uint32_t rec_next(const struct kvfs_geom *g, struct kv_buf *bp,
 			 uint32_t pos)
 {
-	uint32_t rl;
-
-	if (pos + KVFS_DIR_DATA_ENT_SIZE > g->dirblksize)
-		return 0;
-	rl = kv_le32_to_cpu(ent_at(bp, pos)->reclen);
-	if (rl < KVFS_DIR_DATA_ENT_SIZE || rl % 8 || rl > g->dirblksize - pos)
-		return 0;
-	return pos + rl;
+	return kvfs_dir_rec_next(bp->b_addr, g->dirblksize, pos);
 }
 
 /* Where the records from pos stop chaining (the block's end when they do). */

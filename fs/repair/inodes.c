@@ -100,29 +100,54 @@ static uint64_t placeholder_ino(struct rp *rp)
 	return KVFS_NULLINO;
 }
 
+/* What fix_entry_ino() does with an entry naming an inode out of range. */
+enum ino_pass {
+	INO_FIND, /* nothing: whether there is one (dir_block_inos()) */
+	INO_TRY, /* made to name the placeholder, unreported */
+	INO_FIX, /* made to name it, reported */
+	INO_LEFT, /* reported as left to the directory's rebuild */
+};
+
 /*
  * *inop, an entry's inode number (".." when name is NULL) of directory
- * c->ino held in blkno: made the placeholder when out of range.  Returns
- * whether it was (in a dry run: would be).
+ * c->ino held in blkno, when out of range: made the placeholder (INO_TRY,
+ * INO_FIX), or reported as what the namespace phases' rebuild of the
+ * directory does with it (INO_LEFT: the block holding it fails its
+ * verifier for bad besides, and is not written).  Returns whether it was
+ * out of range and a placeholder exists.
  */
 static bool fix_entry_ino(struct ino_ctx *c, uint64_t blkno, kv_le64 *inop,
-			  const uint8_t *name, unsigned namelen)
+			  const uint8_t *name, unsigned namelen,
+			  enum ino_pass pass, const char *bad)
 {
 	struct rp *rp = c->rp;
 	uint64_t ino = kv_le64_to_cpu(*inop), to;
+	char what[320];
 
 	if (kvfs_ino_in_range(&rp->g, ino))
 		return false;
 	to = placeholder_ino(rp);
 	if (to == KVFS_NULLINO)
 		return false;
-	if (rp_problem(rp, false, c->ino, blkno,
-		       "directory %" PRIu64 ": %s%.*s%s names inode %" PRIu64
-		       ", out of range: made to name free inode %" PRIu64
-		       ", for its removal",
-		       c->ino, name ? "entry '" : "'..'",
-		       name ? (int)namelen : 0, name ? (const char *)name : "",
-		       name ? "'" : "", ino, to))
+	if (pass == INO_TRY) {
+		*inop = kv_cpu_to_le64(to);
+		return true;
+	}
+	snprintf(what, sizeof(what),
+		 "directory %" PRIu64 ": %s%.*s%s names inode %" PRIu64
+		 ", out of range",
+		 c->ino, name ? "entry '" : "'..'", name ? (int)namelen : 0,
+		 name ? (const char *)name : "", name ? "'" : "", ino);
+	if (pass == INO_LEFT)
+		rp_problem(rp, false, c->ino, blkno,
+			   "%s, in a block failing its verifier besides (%s): "
+			   "%s by the directory's rebuild",
+			   what, bad, name ? "dropped" : "set to the parent");
+	else if (rp_problem(rp, false, c->ino, blkno,
+			    "%s: made to name free inode %" PRIu64 ", %s", what,
+			    to,
+			    name ? "for its removal" :
+				   "to be set to the parent"))
 		*inop = kv_cpu_to_le64(to);
 	return true;
 }
@@ -141,14 +166,15 @@ static void fix_sf_inos(struct ino_ctx *c, uint8_t *fork, uint32_t dsize)
 
 	if (size < KVFS_DIR_SF_HDR_SIZE || size > dsize)
 		return;
-	any = fix_entry_ino(c, blkno, &h->parent, NULL, 0);
+	any = fix_entry_ino(c, blkno, &h->parent, NULL, 0, INO_FIX, NULL);
 	for (uint32_t i = 0; i < kv_le16_to_cpu(h->count); i++) {
 		struct kvfs_dir_sf_ent *e = (void *)(fork + pos);
 
 		if (pos + KVFS_DIR_SF_ENT_SIZE > size ||
 		    pos + KVFS_DIR_SF_ENTSIZE(e->namelen) > size)
 			break;
-		any |= fix_entry_ino(c, blkno, &e->ino, e->name, e->namelen);
+		any |= fix_entry_ino(c, blkno, &e->ino, e->name, e->namelen,
+				     INO_FIX, NULL);
 		pos += KVFS_DIR_SF_ENTSIZE(e->namelen);
 	}
 	if (any && !c->rp->o->dry_run)
@@ -157,41 +183,39 @@ static void fix_sf_inos(struct ino_ctx *c, uint8_t *fork, uint32_t dsize)
 
 /*
  * The entries (and "..") of a directory data block copy t of block fsb
- * naming inode numbers out of range: whether there are any, or with fix
- * whether any was made to name the placeholder (fix_entry_ino()).  head:
- * the fork places it as data block 0, whatever block number its header
- * gives (one damaged there hid the head's ".." and entries, read from
- * the head as records).
+ * naming inode numbers out of range: whether there are any (INO_FIND), or
+ * fix_entry_ino() on each (bad: INO_LEFT's), whether any was out of range
+ * with a placeholder to name.  head: the fork places it as data block 0,
+ * whatever block number its header gives (one damaged there hid the
+ * head's ".." and entries, read from the head as records).
  */
 static bool dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint8_t *t,
-			   uint32_t len, bool head, bool fix)
+			   uint32_t len, bool head, enum ino_pass pass,
+			   const char *bad)
 {
 	kv_le64 *parent =
 		&((struct kvfs_dir_head *)(t + KVFS_DIR_DATA_HDR_SIZE))->parent;
-	uint32_t pos = KVFS_DIR_HEAD_SIZE;
+	uint32_t pos = head ? KVFS_DIR_HEAD_SIZE : KVFS_DIR_DATA_HDR_SIZE;
+	const struct kvfs_geom *g = &c->rp->g;
+	uint32_t next;
 	bool any = false;
 
-	if (!head)
-		pos = KVFS_DIR_DATA_HDR_SIZE;
-	else if (fix)
-		any = fix_entry_ino(c, fsb, parent, NULL, 0);
-	else
-		any = !kvfs_ino_in_range(&c->rp->g, kv_le64_to_cpu(*parent));
-	while (pos + KVFS_DIR_DATA_ENT_SIZE <= len) {
+	if (head && pass == INO_FIND)
+		any = !kvfs_ino_in_range(g, kv_le64_to_cpu(*parent));
+	else if (head)
+		any = fix_entry_ino(c, fsb, parent, NULL, 0, pass, bad);
+	/* the block is not verified yet: a record's own checks */
+	for (; (next = kvfs_dir_rec_next(t, len, pos)); pos = next) {
 		struct kvfs_dir_data_ent *e = (void *)(t + pos);
-		uint32_t rl = kv_le32_to_cpu(e->reclen);
 		uint64_t ino = kv_le64_to_cpu(e->ino);
 
-		/* the block is not verified yet: records 8-byte aligned */
-		if (rl < KVFS_DIR_DATA_ENT_SIZE || rl > len - pos || rl % 8 ||
-		    KVFS_DIR_DATA_ENT_SIZE + (uint32_t)e->namelen > rl)
+		if (KVFS_DIR_DATA_ENT_SIZE + (uint32_t)e->namelen > next - pos)
 			break;
-		if (ino && fix)
-			any |= fix_entry_ino(c, fsb, &e->ino, e->name,
-					     e->namelen);
+		if (ino && pass == INO_FIND)
+			any |= !kvfs_ino_in_range(g, ino);
 		else if (ino)
-			any |= !kvfs_ino_in_range(&c->rp->g, ino);
-		pos += rl;
+			any |= fix_entry_ino(c, fsb, &e->ino, e->name,
+					     e->namelen, pass, bad);
 	}
 	return any;
 }
@@ -207,46 +231,88 @@ static bool dir_block_sound(const uint8_t *t, uint32_t len)
 }
 
 /*
+ * What the verifier finds wrong with directory data block copy t of block
+ * fsb besides its magic and crc: NULL or the fault.
+ */
+static const char *dir_block_fault(const struct kvfs_geom *g, uint64_t fsb,
+				   const uint8_t *t, uint32_t len)
+{
+	const struct kvfs_blk_hdr *h = (const void *)t;
+
+	if (kv_le64_to_cpu(h->blkno) != fsb)
+		return "its header names another block";
+	if (!kvfs_ino_in_range(g, kv_le64_to_cpu(h->owner)))
+		return "its owner is not an inode";
+	if (memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE))
+		return "metadata UUID does not match the filesystem's";
+	return kvfs_dir_data_check(g, t, len);
+}
+
+/*
+ * Block fsb of a directory into t: a dry run's from the cache (which the
+ * check then reads; phase 4 changes nothing in it), else from the device.
+ */
+static int read_dir_block(struct rp *rp, uint64_t fsb, uint32_t fsbs,
+			  uint8_t *t, uint32_t len)
+{
+	const struct kvfs_geom *g = &rp->g;
+	struct kv_buf *bp;
+	int err;
+
+	if (rp->share_bc) {
+		err = kv_buf_read(rp->bc, fsb, fsbs, NULL, &bp);
+		if (!err) {
+			kv_buf_lock(bp);
+			memcpy(t, bp->b_addr, len);
+			kv_buf_unlock(bp);
+			kv_buf_rele(bp);
+		}
+		/* cached as another size: read on its own below */
+		if (err != -EINVAL)
+			return err;
+	}
+	return kv_dev_pread(rp->dev, t, len, kvfs_fsb_to_bytes(g, fsb));
+}
+
+/*
  * A block directory's data block at fsb (head: data block 0) whose crc
  * holds and whose only fault is entries naming inode numbers out of
  * range: those made to name the placeholder (placeholder_ino()), the
- * block written back.
+ * block written back.  A block that would still fail its verifier is
+ * left as it is, its entries out of range said to be left to the
+ * directory's rebuild (the namespace phases), which drops them (said to
+ * name the placeholder before, and counted fixed, for a change never
+ * made).
  */
 static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs,
 			      bool head)
 {
 	struct rp *rp = c->rp;
 	const struct kvfs_geom *g = &rp->g;
-	uint8_t *t = kvmalloc(g->dirblksize, 0);
 	uint32_t len = g->dirblksize;
+	/* the block, then the trial copy */
+	uint8_t *t = kvmalloc(2 * (size_t)len, 0);
 	struct kv_buf *bp;
+	const char *bad;
 	int err;
 
 	if (!t)
 		return -ENOMEM;
-	/* a dry run changes nothing: the cache's copy, which the check reads */
-	if (rp->share_bc) {
-		err = kv_buf_read(rp->bc, fsb, fsbs, NULL, &bp);
-		if (!err) {
-			kv_buf_lock(bp);
-			if (dir_block_inos(c, fsb, bp->b_addr, len, head,
-					   false) &&
-			    dir_block_sound(bp->b_addr, len))
-				dir_block_inos(c, fsb, bp->b_addr, len, head,
-					       true);
-			kv_buf_unlock(bp);
-			kv_buf_rele(bp);
-		}
-		/* cached as another size: read on its own below */
-		if (err != -EINVAL)
-			goto out;
-	}
 	/* the cheap scan first: the checks below are for the rare block */
-	err = kv_dev_pread(rp->dev, t, len, kvfs_fsb_to_bytes(g, fsb));
-	if (err || !dir_block_inos(c, fsb, t, len, head, false) ||
-	    !dir_block_sound(t, len) ||
-	    !dir_block_inos(c, fsb, t, len, head, true) || rp->o->dry_run ||
-	    kvfs_dir_data_check(g, t, len))
+	err = read_dir_block(rp, fsb, fsbs, t, len);
+	if (err || !dir_block_inos(c, fsb, t, len, head, INO_FIND, NULL) ||
+	    !dir_block_sound(t, len))
+		goto out;
+	memcpy(t + len, t, len);
+	if (!dir_block_inos(c, fsb, t + len, len, head, INO_TRY, NULL))
+		goto out;
+	bad = dir_block_fault(g, fsb, t + len, len);
+	if (bad) {
+		dir_block_inos(c, fsb, t, len, head, INO_LEFT, bad);
+		goto out;
+	}
+	if (!dir_block_inos(c, fsb, t, len, head, INO_FIX, NULL) ||
+	    rp->o->dry_run)
 		goto out;
 	err = rp_will_write(rp);
 	if (!err)

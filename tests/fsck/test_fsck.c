@@ -38,6 +38,13 @@
  *             recovery skips every change to those blocks as older than
  *             them (a file created and fsync'd after the repair is lost)
  *   sbcount   the superblock's free-block count wrong (-p)
+ *   direntino an entry of d's data block 0 naming an inode past the last
+ *             AG (crc right): alone, -y makes it name a free inode, says
+ *             so, and phase 5 removes it; with the block's bestfree also
+ *             wrong the block is not written so, and -n and -y say that
+ *             the directory's rebuild drops the entry, not that it was
+ *             made to name a free inode: in both the entry's inode ends
+ *             in lost+found
  *   busy      an image locked as mount.kvfs locks it: exit 8
  *   usage     bad command lines: exit 16
  *
@@ -121,6 +128,8 @@ static void blk_rw_path(const char *path, uint64_t fsb, void *b)
 }
 
 /* The image holds the shapes the damage cases rely on. */
+static uint64_t dir_ino; /* d, a block directory */
+
 static void shapes(uint64_t dir)
 {
 	uint8_t b[BS];
@@ -141,6 +150,7 @@ static void shapes(uint64_t dir)
 	CHECK_EQ(d->dformat, KVFS_DFORK_INLINE);
 	INO(dir);
 	CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
+	dir_ino = dir;
 #undef INO
 }
 
@@ -850,6 +860,65 @@ static void t_zaplog(void)
 	verify_files(0);
 }
 
+/*
+ * d's data block 0: its first entry made to name an inode past the last
+ * AG, and with bestfree its longest free record misstated, the crc
+ * recomputed.  The entry's inode number.
+ */
+static uint64_t d_dirent_ino(bool bestfree)
+{
+	uint8_t b[BS], ib[BS];
+	struct kvfs_dir_data_ent *e;
+	uint64_t fsb, ino;
+
+	fsb = kv_le64_to_cpu(ext0(inode_in(dir_ino, ib))->startblock);
+	blk_rw(fsb, b, false);
+	e = (void *)(b + KVFS_DIR_HEAD_SIZE);
+	while (!kv_le64_to_cpu(e->ino))
+		e = (void *)((uint8_t *)e + kv_le32_to_cpu(e->reclen));
+	ino = kv_le64_to_cpu(e->ino);
+	e->ino = kv_cpu_to_le64(kvfs_agino_to_ino(&g, g.agcount, 5));
+	if (bestfree)
+		((struct kvfs_dir_data_hdr *)b)->bestfree = kv_cpu_to_le32(BS);
+	kvfs_blkhdr_set_crc(b, BS);
+	blk_rw(fsb, b, true);
+	return ino;
+}
+
+static void t_direntino(void)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	char name[32];
+	uint64_t ino;
+
+	for (int bestfree = 0; bestfree < 2; bestfree++) {
+		copy_file(pristine, img);
+		ino = d_dirent_ino(bestfree);
+		CHECK_EQ(run("-f -n"), 4);
+		CHECK(said("out of range"));
+		CHECK_EQ(said("made to name free inode"), !bestfree);
+		CHECK_EQ(said("dropped by the directory's rebuild"), bestfree);
+		CHECK_EQ(run("-f -y"), 1);
+		/* said only when done: the block alone verifies so */
+		CHECK_EQ(said("made to name free inode"), !bestfree);
+		CHECK_EQ(said("dropped by the directory's rebuild"), bestfree);
+		CHECK(said(bestfree ? "directory rebuilt" : "entry removed"));
+		CHECK(said(" 0 left"));
+		CHECK_EQ(run("-f -n"), 0);
+		scrub_image_clean(img);
+		verify_files(0);
+		CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+		CHECK_EQ(kvfs_lookup(mp, kvfs_root_ino(mp), "lost+found", &st),
+			 0);
+		snprintf(name, sizeof(name), "#%" PRIu64, ino);
+		CHECK_EQ(kvfs_lookup(mp, st.ino, name, &st), 0);
+		CHECK_EQ(st.ino, ino);
+		CHECK_EQ(kvfs_close(mp), 0);
+	}
+}
+
 static void t_busy(void)
 {
 	int fd;
@@ -993,6 +1062,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "sbcount")) {
 		expect_repair(d_sbcount, "superblock summary counters wrong",
 			      "-f -p", 0);
+	} else if (!strcmp(mode, "direntino")) {
+		t_direntino();
 	} else if (!strcmp(mode, "busy")) {
 		t_busy();
 	} else if (!strcmp(mode, "usage")) {
