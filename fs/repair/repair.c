@@ -338,12 +338,17 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 	/*
 	 * What the namespace repair let go of without freeing it (the
 	 * unreadable blocks of a rebuilt directory index) is settled by a
-	 * second pass over the space, as xfs_repair's later phases do.
+	 * second pass over the space, as xfs_repair's later phases do.  Its
+	 * superblock is the one the mount left: the summary counters the
+	 * first pass set were moved by the namespace repair (a rebuilt
+	 * directory's blocks), and were found "wrong" against the mount's.
 	 */
 	if (!err && !o->dry_run && res->fixed > fixed) {
 		err = kv_dev_open(path, 0, &rp.dev);
 		if (!err) {
-			err = space_phases(&rp);
+			err = kvfs_sb_read(rp.dev, &rp.g);
+			if (!err)
+				err = space_phases(&rp);
 			kv_dev_close(rp.dev);
 			rp.dev = NULL;
 		}

@@ -181,6 +181,7 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # trash-campaign fuzz dirent seed 3403: the root's top level) cost every
 # entry past it; the records past its name's chain, it alone is lost.
 SECONDARY="are owned by nothing|blocks, its forks map"
+COUNTERS="superblock summary counters wrong"
 only_damage=" dir-block-crc dir-block0 dir-head-count dir-entry-reclen-one
 	dir-head-dblk dir-head-dblk-parent dir-head-dblk-entry "
 cases=(
@@ -379,6 +380,17 @@ run_case() {
 	timeout 300 "$FSCK" -y -f $lflag "$img" >"$T/y" 2>&1
 	rc=$?
 	[ $rc -eq 1 ] || fail "$name: fsck -y exit $rc, expected 1: $(tail -3 "$T/y")"
+	# the second space pass after a namespace repair (from the second
+	# "Phase 3") judged the summary counters by the first pass's
+	# superblock, not the one the mount left: "wrong" by the blocks a
+	# rebuilt directory moved, the pass's only problem (dir-block0,
+	# dir-head-dblk, dir-head-dblk-parent: 8208 free blocks, the AGs
+	# 8207).  After a fix of its own (a leaked index block freed, as in
+	# dir-index) the counters are wrong indeed.
+	awk -v c="$COUNTERS" '/^Phase 3 /{ n++ }
+		n > 1 && /^ / { if (index($0, c)) said = 1; else other = 1 }
+		END { exit !(said && !other) }' "$T/y" &&
+		fail "$name: fsck -y's second pass says: $(grep -F "$COUNTERS" "$T/y")"
 	timeout 300 "$FSCK" -n -f "$img" >"$T/n2" 2>&1
 	rc=$?
 	[ $rc -eq 0 ] || fail "$name: second fsck -n exit $rc: $(tail -3 "$T/n2")"
