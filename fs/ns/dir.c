@@ -85,11 +85,17 @@ static void dctx_init(struct kvfs_dir_ctx *d, struct kvfs_trans *tp,
 	d->hbp = NULL;
 }
 
+int kvfs_dir_corrupt(const struct kvfs_inode *dp, uint64_t blkno,
+		     const char *what)
+{
+	return kvfs_corrupt_inode(-EUCLEAN, blkno, dp->i_ino, "directory: %s",
+				  what);
+}
+
 int kvfs_dir_ctx_corrupt(struct kvfs_dir_ctx *d, uint64_t blkno,
 			 const char *what)
 {
-	return kvfs_corrupt_inode(-EUCLEAN, blkno, d->dp->i_ino,
-				  "directory: %s", what);
+	return kvfs_dir_corrupt(d->dp, blkno, what);
 }
 
 void kvfs_dir_ctx_rele(struct kvfs_dir_ctx *d, struct kv_buf *bp)

@@ -14,12 +14,6 @@
 #include "fs/ns/dir_priv.h"
 #include "fs/trans/trans.h"
 
-static int corrupt(struct kvfs_inode *dp, uint64_t blkno, const char *what)
-{
-	return kvfs_corrupt_inode(-EUCLEAN, blkno, dp->i_ino, "directory: %s",
-				  what);
-}
-
 static void log_range(struct kvfs_trans *tp, struct kv_buf *bp, uint32_t first,
 		      uint32_t len)
 {
@@ -151,8 +145,8 @@ int kvfs_dir_data_remove(struct kvfs_trans *tp, struct kvfs_inode *dp,
 		pos += kv_le32_to_cpu(e->reclen);
 	}
 	if (pos != off)
-		return corrupt(dp, bp->b_blkno,
-			       "entry not on a record boundary");
+		return kvfs_dir_corrupt(dp, bp->b_blkno,
+					"entry not on a record boundary");
 	start = off;
 	len = kv_le32_to_cpu(ent_at(bp, off)->reclen);
 	if (prev_unused) {

@@ -11,17 +11,10 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/data/bmap.h"
-#include "fs/io/blkhdr.h"
 #include "fs/inode/inode.h"
 #include "fs/kvfs.h"
 #include "fs/ns/dir.h"
 #include "fs/ns/dir_priv.h"
-
-static int corrupt(struct kvfs_inode *dp, uint64_t blkno, const char *what)
-{
-	return kvfs_corrupt_inode(-EUCLEAN, blkno, dp->i_ino, "directory: %s",
-				  what);
-}
 
 static bool dmap_valid(const struct kvfs_inode *dp,
 		       const struct kvfs_dir_map *m)
@@ -165,9 +158,9 @@ static int map_dblk_walk(struct kvfs_inode *dp, uint32_t dblk, uint64_t *fsb)
 
 	err = kvfs_bmapi_read(dp, off, fsbs(g), map, &n);
 	if (err)
-		return err == -EOPNOTSUPP ?
-			       corrupt(dp, KVFS_NULLBLOCK, "fork format") :
-			       err;
+		return err == -EOPNOTSUPP ? kvfs_dir_corrupt(dp, KVFS_NULLBLOCK,
+							     "fork format") :
+					    err;
 	if (n == 1 && map[0].startblock == KVFS_NULLBLOCK &&
 	    map[0].blockcount >= fsbs(g))
 		return -ENODATA;
@@ -176,12 +169,13 @@ static int map_dblk_walk(struct kvfs_inode *dp, uint32_t dblk, uint64_t *fsb)
 		if (map[i].startblock == KVFS_NULLBLOCK ||
 		    map[i].startblock != next ||
 		    (map[i].flags & KVFS_BMAP_UNWRITTEN))
-			return corrupt(dp, KVFS_NULLBLOCK,
-				       "data block not mapped contiguously");
+			return kvfs_dir_corrupt(
+				dp, KVFS_NULLBLOCK,
+				"data block not mapped contiguously");
 		next += map[i].blockcount;
 	}
 	if (next - map[0].startblock < fsbs(g))
-		return corrupt(dp, KVFS_NULLBLOCK, "data block short");
+		return kvfs_dir_corrupt(dp, KVFS_NULLBLOCK, "data block short");
 	*fsb = map[0].startblock;
 	return 0;
 }
@@ -220,8 +214,9 @@ int kvfs_dir_next_dblk(struct kvfs_inode *dp, uint32_t dblk, uint32_t ndata,
 	err = kvfs_bmapi_read(dp, off, (uint64_t)(ndata - dblk) * fsbs(g), &map,
 			      &n);
 	if (err == -EFBIG)
-		return corrupt(dp, KVFS_NULLBLOCK,
-			       "data space past the largest file offset");
+		return kvfs_dir_corrupt(
+			dp, KVFS_NULLBLOCK,
+			"data space past the largest file offset");
 	if (err)
 		return err;
 	end = map.startblock == KVFS_NULLBLOCK ? off + map.blockcount : off;

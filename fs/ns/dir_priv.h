@@ -206,7 +206,9 @@ struct kvfs_dir_ctx {
 	struct kv_buf *hbp; /* data block 0 */
 };
 
-/* fs/ns/dir.c: damage of dp at blkno (-EUCLEAN, recorded). */
+/* fs/ns/dir.c: damage of dp at blkno (-EUCLEAN, recorded); of d->dp. */
+int kvfs_dir_corrupt(const struct kvfs_inode *dp, uint64_t blkno,
+		     const char *what);
 int kvfs_dir_ctx_corrupt(struct kvfs_dir_ctx *d, uint64_t blkno,
 			 const char *what);
 /* Release what a read-only context's read held (no-op in a transaction). */
