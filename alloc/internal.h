@@ -274,6 +274,7 @@ const char *kv_lockstat_name(int id);
 /* page.c */
 int kv_arena_init(size_t budget);
 void kv_arena_fini(void);
+void kv_arena_prefault(void);
 static inline uint32_t kv_pfn(const void *p)
 {
 	return (uint32_t)(((const char *)p - kv.base) >> KV_PAGE_SHIFT);

@@ -465,6 +465,8 @@ int kv_init(const struct kv_config *cfg)
 						DEFAULT_BUDGET);
 	if (err)
 		return err;
+	if (cfg->prefault)
+		kv_arena_prefault();
 	kv_slab_init();
 	err = kv_vmap_init(cfg->vmap_zones, cfg->vmap_window, cfg->purge_batch);
 	if (err)

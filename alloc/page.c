@@ -549,6 +549,24 @@ fail_fd:
 	return err;
 }
 
+/*
+ * Before any page is handed out (none is poisoned yet): every page is free
+ * and still the memfd's zeros, so writing a zero changes nothing.  The
+ * granules are populated first, in one call each, as populate_pages().
+ */
+void kv_arena_prefault(void)
+{
+	volatile uint8_t *p = (volatile uint8_t *)kv.base;
+	size_t g, off;
+
+	for (g = 0; g < nr_granules(); g++)
+		populate_pages(
+			(uint32_t)(g << (KV_POPULATE_SHIFT - KV_PAGE_SHIFT)),
+			1);
+	for (off = 0; off < kv.size; off += KV_PAGE_SIZE)
+		p[off] = 0;
+}
+
 void kv_arena_fini(void)
 {
 #ifdef KV_ASAN

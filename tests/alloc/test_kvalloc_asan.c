@@ -4,7 +4,8 @@
  * freed slab object, a write past a slab object's requested size, a read
  * of a freed page block and of a freed (cached) vmap area each kill the
  * process with an ASan report; so does a read of a free page that was
- * never handed out (the arena is poisoned a section at a time, lazily).
+ * never handed out (the arena is poisoned a section at a time, lazily),
+ * also when kv_init() wrote every page (kv_config.prefault).
  */
 #include <signal.h>
 #include <string.h>
@@ -75,6 +76,18 @@ static void never_allocated(void)
 	sink = p[(64 << 10) + 5000];
 }
 
+/* the same with every page written at kv_init (kv_config.prefault) */
+static void never_allocated_prefault(void)
+{
+	struct kv_config cfg = { .budget_bytes = 16u << 20, .prefault = true };
+	char *p;
+
+	CHECK_EQ(kv_init(&cfg), 0);
+	p = kvmalloc(64 << 10, 0);
+	CHECK(!kv_is_vmap(p));
+	sink = p[(64 << 10) + 5000];
+}
+
 static void vmap_uaf(void)
 {
 	char *p;
@@ -127,6 +140,8 @@ int main(void)
 	check_reported(block_uaf, "page block use-after-free");
 	check_reported(vmap_uaf, "vmap use-after-free");
 	check_reported(never_allocated, "free page never handed out");
+	check_reported(never_allocated_prefault,
+		       "free page never handed out, arena prefaulted");
 	test_no_false_reports();
 	printf("kvalloc asan: ok\n");
 	return 0;

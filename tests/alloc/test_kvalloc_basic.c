@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -41,6 +42,40 @@ static void test_populate_granule(void)
 	CHECK_EQ(mincore(last, KV_PAGE_SIZE, vec), 0);
 	CHECK(vec[0] & 1);
 	kv_free_pages(pg, 0);
+}
+
+/*
+ * kv_config.prefault: every page of the arena is resident before the first
+ * allocation (without it only the granules handed out are) and still
+ * reads zero; the arena then works as any.
+ */
+static void test_sizes(void);
+
+static void test_prefault(void)
+{
+	struct kv_config cfg = { .budget_bytes = 64 << 20, .prefault = true };
+	size_t npages, i, resident = 0;
+	unsigned char *vec;
+	char *p;
+
+	CHECK_EQ(kv_init(&cfg), 0);
+	npages = kv.size / KV_PAGE_SIZE;
+	vec = calloc(npages, 1);
+	CHECK(vec);
+	CHECK_EQ(mincore(kv.base, kv.size, vec), 0);
+	for (i = 0; i < npages; i++)
+		resident += vec[i] & 1;
+	CHECK_EQ(resident, npages);
+	free(vec);
+	p = kvmalloc(1 << 20, 0);
+	CHECK(p);
+	for (i = 0; i < 1 << 20; i++)
+		if (p[i])
+			break;
+	CHECK_EQ(i, 1 << 20);
+	kvfree(p);
+	test_sizes();
+	CHECK_EQ(kv_fini(), 0);
 }
 
 static void test_sizes(void)
@@ -311,6 +346,8 @@ int main(void)
 		CHECK(kv_init(&tiny) < 0);
 		CHECK(!kv_initialized());
 	}
+	test_prefault();
+	CHECK(!kv_initialized());
 	CHECK_EQ(kv_init(NULL), 0);
 	CHECK(kv_initialized());
 	CHECK(kv_init(NULL) < 0);
