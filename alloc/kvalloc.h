@@ -228,6 +228,9 @@ void kv_unregister_pressure(struct kv_pressure *p);
 int kv_lock_class_register(const char *name); /* returns class id or -errno */
 uint64_t kv_lock_class_contended(int class_id);
 uint64_t kv_lock_class_acquired(int class_id); /* all acquisitions */
+/* The classes registered: ids 0 .. kv_lock_classes() - 1, and their names. */
+int kv_lock_classes(void);
+const char *kv_lock_class_name(int class_id);
 
 struct kv_stats {
 	uint64_t pages_total;

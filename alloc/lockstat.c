@@ -116,3 +116,15 @@ uint64_t kv_lock_class_acquired(int class_id)
 {
 	return class_count(class_id, false);
 }
+
+int kv_lock_classes(void)
+{
+	return kv_lockstat_nr_classes();
+}
+
+const char *kv_lock_class_name(int class_id)
+{
+	if ((unsigned)class_id >= (unsigned)kv_lockstat_nr_classes())
+		return NULL;
+	return kv_lockstat_name(class_id);
+}

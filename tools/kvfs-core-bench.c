@@ -902,6 +902,42 @@ static void *work(void *arg)
  * --stats: what the core did per operation during one measurement (the
  * log's and the caches' counters), on stderr beside the CPU figures.
  */
+/* the lock classes' counts at the start of a measurement (--stats) */
+static uint64_t lock_acq0[KV_LOCK_CLASSES_MAX], lock_cont0[KV_LOCK_CLASSES_MAX];
+
+static void lock_counts_start(void)
+{
+	for (int c = 0; c < kv_lock_classes(); c++) {
+		lock_acq0[c] = kv_lock_class_acquired(c);
+		lock_cont0[c] = kv_lock_class_contended(c);
+	}
+}
+
+/*
+ * The lock classes contended in the measurement, on one line: contended
+ * and all acquisitions per op.
+ */
+static void print_lock_counts(enum wl wl, unsigned nthreads, double n)
+{
+	bool any = false;
+
+	for (int c = 0; c < kv_lock_classes(); c++) {
+		uint64_t cont = kv_lock_class_contended(c) - lock_cont0[c];
+
+		if (!cont)
+			continue;
+		if (!any)
+			fprintf(stderr, "%s, %u threads, per op, locks contended:",
+				wls[wl].name, nthreads);
+		fprintf(stderr, "%s %s %.4f of %.4f acquired", any ? "," : "",
+			kv_lock_class_name(c), cont / n,
+			(kv_lock_class_acquired(c) - lock_acq0[c]) / n);
+		any = true;
+	}
+	if (any)
+		fputc('\n', stderr);
+}
+
 static void print_stats(enum wl wl, unsigned nthreads,
 			const struct kvfs_stats *a, uint64_t ops)
 {
@@ -925,6 +961,7 @@ static void print_stats(enum wl wl, unsigned nthreads,
 		(b.ail_pushed - a->ail_pushed) / n,
 		(b.buf_writes - a->buf_writes) / n,
 		(b.buf_reads - a->buf_reads) / n);
+	print_lock_counts(wl, nthreads, n);
 }
 
 /* One measurement: 0 and *value, or a negative errno. */
@@ -984,8 +1021,10 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 		return err;
 	if (syncfs(raw_file.fd))
 		return -errno;
-	if (opt_stats)
+	if (opt_stats) {
 		kvfs_stats(mp, &st0, NULL, 0);
+		lock_counts_start();
+	}
 	atomic_store(&stop, false);
 	t0 = now();
 	c0 = cpu_now();
@@ -1243,7 +1282,8 @@ static void usage(FILE *f)
 		"                       log's and caches' work per operation\n"
 		"                       (commits, checkpoint bytes before and\n"
 		"                       after compression, grant waits, blocks\n"
-		"                       written back)\n"
+		"                       written back) and the lock classes\n"
+		"                       contended (kvalloc's kv_mutex classes)\n"
 		"  --cpu                rates per CPU second of the whole\n"
 		"                       process (every thread, the core's too)\n"
 		"                       instead of per second: on a shared,\n"

@@ -317,6 +317,12 @@ static void test_lock_class(void)
 	CHECK(id >= 0);
 	CHECK_EQ(kv_lock_class_register("test_lock"), id);
 	CHECK(kv_lock_class_register("") < 0);
+	/* enumerable by id, with their names (kvfs-core-bench --stats) */
+	CHECK(id < kv_lock_classes());
+	CHECK(!strcmp(kv_lock_class_name(id), "test_lock"));
+	CHECK(!strcmp(kv_lock_class_name(0), "buddy"));
+	CHECK(!kv_lock_class_name(kv_lock_classes()));
+	CHECK(!kv_lock_class_name(-1));
 	kv_mutex_init(&test_lock, id);
 	before = kv_lock_class_contended(id);
 	CHECK_EQ(pthread_create(&t, NULL, contender, NULL), 0);
