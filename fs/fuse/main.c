@@ -68,6 +68,9 @@ static void usage(FILE *f)
 		"  dio, nodio                  large writes to the image with\n"
 		"                              O_DIRECT, past the host's page\n"
 		"                              cache (nodio)\n"
+		"  prefault, noprefault        write every page of mem= once\n"
+		"                              at mount: no page fault later\n"
+		"                              (noprefault)\n"
 		"  allow_other, default_permissions     (on by default as root)\n"
 		"  fsname=NAME                 source shown in mount tables\n"
 		"  noexec, nosuid, nodev       mount flags passed to the kernel\n"
@@ -460,7 +463,8 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 					     o->wbreserve < 0 ?
 						     KVFS_FUSE_WB_RESERVE :
 						     (uint64_t)o->wbreserve };
-	struct kv_config kc = { .budget_bytes = o->mem };
+	struct kv_config kc = { .budget_bytes = o->mem,
+				.prefault = o->prefault };
 	struct kvfs_open_info info = { 0 };
 	struct fuse_loop_config *lc = NULL;
 	pthread_t term;

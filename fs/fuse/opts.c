@@ -75,6 +75,8 @@ static int parse_flag(struct kvfs_fuse_opts *o, const char *name)
 		F("nowriteback_cache", writeback, false),
 		F("dio", direct_io, true),
 		F("nodio", direct_io, false),
+		F("prefault", prefault, true),
+		F("noprefault", prefault, false),
 		F("noexec", noexec, true),
 		F("exec", noexec, false),
 		F("nosuid", nosuid, true),

@@ -56,6 +56,7 @@ struct kvfs_fuse_opts {
 	int64_t wbreserve;
 	bool writeback; /* the kernel's writeback cache */
 	bool direct_io; /* dio: large writes bypass the host's page cache */
+	bool prefault; /* every page of the mem= budget written at mount */
 	int allow_other; /* -1: on when run as root */
 	int default_permissions; /* -1: on when run as root */
 	bool noexec, nosuid, nodev;

@@ -88,6 +88,12 @@ static void test_options(void)
 	CHECK_EQ(o.wbreserve, 0);
 	CHECK_EQ(parse(&o, "img", "mnt", "-o", "dio,nodio"), 0);
 	CHECK(!o.direct_io);
+	CHECK(!o.prefault);
+	CHECK_EQ(parse(&o, "img", "mnt", "-o", "mem=64M,prefault"), 0);
+	CHECK(o.prefault);
+	CHECK_EQ(parse(&o, "img", "mnt", "-o", "prefault,noprefault"), 0);
+	CHECK(!o.prefault);
+	CHECK(parse(&o, "img", "mnt", "-o", "prefault=1") < 0);
 	CHECK_EQ(parse(&o, "-d", "img", "mnt", NULL), 0);
 	CHECK(o.debug && o.foreground);
 	CHECK_EQ(parse(&o, "-h", NULL, NULL, NULL), 0);
