@@ -725,8 +725,6 @@ int kvfs_dir_lookup_at(struct kvfs_trans *tp, struct kvfs_inode *dp,
 {
 	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
 	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash) };
-	const struct kvfs_dir_hash_rec *r;
-	struct kvfs_btree_block *bb;
 	struct kvfs_dir_ctx d;
 	int stat, err = check_format(dp);
 
@@ -749,11 +747,7 @@ int kvfs_dir_lookup_at(struct kvfs_trans *tp, struct kvfs_inode *dp,
 	dctx_done(&d);
 	if (err)
 		return err;
-	bb = pl->hash.cur.bp[0]->b_addr;
-	r = kvfs_btree_rec(bb, &kvfs_dir_hash_ops,
-			   (unsigned)pl->hash.cur.ptr[0]);
-	if (pl->hash.cur.ptr[0] < kv_le16_to_cpu(bb->numrecs) &&
-	    kv_le32_to_cpu(r->hash) != hash) {
+	if (kvfs_dir_hash_cur_past(&pl->hash.cur, hash)) {
 		pl->hash_read = true;
 		return -ENOENT;
 	}

@@ -431,6 +431,17 @@ static bool leaf_room(const struct kvfs_btree_cur *cur)
 	return kv_le16_to_cpu(bb->numrecs) < kvfs_btree_cur_maxrecs(cur, 0);
 }
 
+bool kvfs_dir_hash_cur_past(const struct kvfs_btree_cur *cur, uint32_t hash)
+{
+	struct kvfs_btree_block *bb = cur->bp[0]->b_addr;
+	const struct kvfs_dir_hash_rec *r;
+
+	if (cur->ptr[0] >= kv_le16_to_cpu(bb->numrecs))
+		return false;
+	r = kvfs_btree_rec(bb, &kvfs_dir_hash_ops, (unsigned)cur->ptr[0]);
+	return kv_le32_to_cpu(r->hash) != hash;
+}
+
 /*
  * The blocks the insertion of name's hash record reads, read; *hc left
  * on where it goes.  Its address is not known before the entry is
@@ -449,7 +460,6 @@ int kvfs_dir_hash_ins_reads(struct kvfs_dir_ctx *d, const char *name,
 {
 	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
 	struct kvfs_dir_hash_rec h = { .hash = kv_cpu_to_le32(hash) };
-	const struct kvfs_dir_hash_rec *r;
 	struct kvfs_btree_block *bb;
 	struct kv_buf *bp = NULL;
 	struct kvfs_dir_cur last;
@@ -469,9 +479,7 @@ int kvfs_dir_hash_ins_reads(struct kvfs_dir_ctx *d, const char *name,
 	bb = hc->cur.bp[0]->b_addr;
 	if (room)
 		*room = leaf_room(&hc->cur);
-	r = kvfs_btree_rec(bb, &kvfs_dir_hash_ops, (unsigned)hc->cur.ptr[0]);
-	here = hc->cur.ptr[0] < kv_le16_to_cpu(bb->numrecs) &&
-	       kv_le32_to_cpu(r->hash) != hash;
+	here = kvfs_dir_hash_cur_past(&hc->cur, hash);
 	if (at)
 		*at = here;
 	if (here)

@@ -257,5 +257,11 @@ int kvfs_dir_free_find(struct kvfs_dir_ctx *d, struct kvfs_dir_cur *fc,
 int kvfs_dir_hash_ins_reads(struct kvfs_dir_ctx *d, const char *name,
 			    size_t len, struct kvfs_dir_cur *hc,
 			    bool positioned, bool *room, bool *at);
+/*
+ * A name-hash cursor from a (hash, 0) lookup stands on a record of
+ * another hash: no entry has a name of that hash, and the hash's record
+ * would go where the cursor stands.  At the leaf's end it cannot say.
+ */
+bool kvfs_dir_hash_cur_past(const struct kvfs_btree_cur *cur, uint32_t hash);
 
 #endif
