@@ -905,8 +905,15 @@ static void *work(void *arg)
 /* the lock classes' counts at the start of a measurement (--stats) */
 static uint64_t lock_acq0[KV_LOCK_CLASSES_MAX], lock_cont0[KV_LOCK_CLASSES_MAX];
 
+static uint64_t arena_used0, reclaim0;
+
 static void lock_counts_start(void)
 {
+	struct kv_stats ks;
+
+	kv_stats(&ks);
+	arena_used0 = ks.pages_total - ks.pages_free;
+	reclaim0 = ks.reclaim_passes;
 	for (int c = 0; c < kv_lock_classes(); c++) {
 		lock_acq0[c] = kv_lock_class_acquired(c);
 		lock_cont0[c] = kv_lock_class_contended(c);
@@ -942,8 +949,17 @@ static void print_stats(enum wl wl, unsigned nthreads,
 			const struct kvfs_stats *a, uint64_t ops)
 {
 	struct kvfs_stats b;
+	struct kv_stats ks;
 	double n = (double)ops;
 
+	kv_stats(&ks);
+	fprintf(stderr,
+		"%s, %u threads, per op: %+.0f bytes of the arena; %" PRIu64
+		" reclaim passes\n",
+		wls[wl].name, nthreads,
+		((double)(ks.pages_total - ks.pages_free) - (double)arena_used0) *
+			KV_PAGE_SIZE / n,
+		ks.reclaim_passes - reclaim0);
 	kvfs_stats(mp, &b, NULL, 0);
 	fprintf(stderr,
 		"%s, %u threads, per op: %.3f commits, %.1f log bytes in, "
