@@ -3,6 +3,8 @@
 # foreground (its exit status and sanitizer reports count), then
 # fsck.kvfs -f -n on the unmounted image (exit 0 required):
 #   fsstress ARGS...  fsstress.py on an empty directory of the mount
+#   fsstress-full ARGS...  the same on a 16M image the load fills (ARGS
+#                     with --enospc)
 #   fsx ARGS...       fsx.py, then every file's bytes again after an
 #                     unmount and a mount
 #   posix             posix_diff.py: the mount's root against a tmpfs
@@ -27,10 +29,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 mopts=()
 case $test in *-nowb) mopts=(-o nowriteback_cache) ;; esac
 [ -n "${STRESS_MOUNT_OPTS:-}" ] && mopts+=(-o "$STRESS_MOUNT_OPTS")
-T "$mkfs" -q -s 512M "$img" || fail "mkfs.kvfs"
+size=512M
+[ "$test" = fsstress-full ] && size=16M
+T "$mkfs" -q -s $size "$img" || fail "mkfs.kvfs"
 mount_fg "$img" "$mnt" "${mopts[@]}"
 case $test in
-fsstress)
+fsstress | fsstress-full)
 	mkdir "$mnt/s" || fail "mkdir"
 	timeout 150 "$here/fsstress.py" "$@" "$mnt/s" || fail "fsstress.py $*"
 	;;
