@@ -769,6 +769,15 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	     __atomic_load_n(&mp->pag[agno].ialloc_sick, __ATOMIC_RELAXED)))
 		goto nospc;
 	err = ag_open(tp, agno, &op, false);
+	/*
+	 * The reserve list could not be refilled: nothing free but busy
+	 * blocks, which a log force frees as it does for the search below
+	 * (their room is what kvfs_alloc_hold_space() promised a split).
+	 */
+	if (err == -ENOSPC) {
+		*busy |= kvfs_extent_busy_committed(op.pag);
+		goto nospc;
+	}
 	if (err)
 		return ag_damaged(tp, agno, newly, false, mark, err);
 	/* never below the AG's set-aside, nor what the caller must leave */

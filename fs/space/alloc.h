@@ -25,8 +25,9 @@
  *
  * Busy extents: an extent freed here is not handed out again until the
  * checkpoint of the freeing transaction is durable (fs/space/extent_busy.h);
- * when all that fits in an AG is busy, the allocator forces the log (once
- * per allocation) and searches that AG again before it tries another.
+ * when all that fits in an AG is busy, or all that could refill its
+ * reserve list, the allocator forces the log (once per allocation) and
+ * tries that AG again before it tries another.
  *
  * Locks: an operation takes its AG's lock through the transaction
  * (kvfs_trans_lock_ag()) and keeps it until commit, as XFS keeps its AGF

@@ -4,7 +4,8 @@
  * 4 AGs of 16 MiB), mounted: exact / near / best-fit, minlen / maxlen /
  * alignment, fragmentation then best fit, AG fallback, ENOSPC from the
  * reservation, randomized allocate/free against a bitmap model, a crash
- * in the middle, busy extents, and four threads in four AGs.  After each
+ * in the middle, busy extents (and a reserve list that only they could
+ * refill), and four threads in four AGs.  After each
  * phase every AG is checked: both free-space trees walk clean and hold
  * the same extents, never adjacent; the AGF counters and their in-core
  * copies are exact; free space, reserve list, tree blocks, the test's
@@ -1018,6 +1019,80 @@ static void test_full_ag_free(void)
 	do_mount(true);
 }
 
+/*
+ * An AG whose every free block is busy (freed, committed, not durable) and
+ * whose reserve list is short of its need: AG 2 filled, then one
+ * transaction frees every other block of a run until its splits have
+ * taken the set-aside and the list is below agfl_min.  The AG is held for
+ * a split (kvfs_alloc_hold_space() counts busy blocks as free), and the
+ * allocation there forces the log and takes a block.  The refill found
+ * only busy blocks and the allocation failed with ENOSPC, no force: a
+ * punch inside an extent (its split's tree block) on a full mount.kvfs
+ * failed with EIO (fsstress --enospc seed 9904).
+ */
+static void test_busy_refill(void)
+{
+	const uint32_t agno = 2;
+	struct kvfs_perag *pag = &mp->pag[agno];
+	struct kvfs_alloc_arg a = { .minlen = 1,
+				    .maxlen = 1,
+				    .type = KVFS_ALLOC_THIS_AG,
+				    .goal = fsb_of(agno, 0) };
+	struct kvj_log_stats st0, st1;
+	uint64_t f, base = 0, seq;
+	struct kvfs_trans *tp;
+	uint32_t l, i, fl, run = 0;
+	int err;
+
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	do_mount(false);
+	while (!(err = alloc1(KVFS_ALLOC_THIS_AG, fsb_of(agno, 0), 1, 4096, 1,
+			      &f, &l)))
+		if (l > run) {
+			base = f;
+			run = l;
+		}
+	CHECK_EQ(err, -ENOSPC);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	tp = tx(0);
+	for (i = 0; 2 * i < run; i++) {
+		CHECK_EQ(kvfs_free_extent(tp, base + 2 * i, 1), 0);
+		owned[base + 2 * i] = 0;
+		/* the AG's free blocks are those freed here: all busy */
+		if (pag->flcount < mp->g.agfl_min && pag->freeblks == i + 1)
+			break;
+	}
+	CHECK(2 * i < run);
+	commit(tp, &seq);
+	fl = pag->flcount;
+	kvj_log_get_stats(mp->log, &st0);
+	/* the premise: nothing the AG can give without a log force */
+	a.tp = tx(1);
+	a.noforce = true;
+	CHECK_EQ(kvfs_alloc_vextent(&a), -ENOSPC);
+	commit(a.tp, NULL);
+	CHECK(kvj_log_durable_seq(mp->log) < seq);
+	a.tp = tx(4);
+	a.noforce = false;
+	CHECK_EQ(kvfs_alloc_hold_space(a.tp, agno, 1, 4), 0);
+	CHECK_EQ(kvfs_alloc_vextent(&a), 0);
+	CHECK_EQ(kvfs_fsb_to_agno(&mp->g, a.fsb), agno);
+	CHECK(!owned[a.fsb]);
+	owned[a.fsb] = 1;
+	commit(a.tp, NULL);
+	kvj_log_get_stats(mp->log, &st1);
+	CHECK_EQ(st1.forces, st0.forces + 1);
+	printf("busy_refill: %u frees left AG %u nothing free but them (busy), "
+	       "its list %u blocks (agfl_min %u); a block after one log "
+	       "force\n",
+	       i + 1, agno, fl, mp->g.agfl_min);
+	check_all();
+	free_all();
+	check_returned();
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	do_mount(true);
+}
+
 struct worker {
 	pthread_t t;
 	uint32_t agno;
@@ -1118,6 +1193,7 @@ int main(int argc, char **argv)
 	test_busy();
 	test_file_extent_ag();
 	test_full_ag_free();
+	test_busy_refill();
 	test_concurrency();
 	test_fallback_enospc();
 	test_damaged_deferred_free();
