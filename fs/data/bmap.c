@@ -782,6 +782,22 @@ static int split_room(struct xmap *xm)
 }
 
 /*
+ * A split found no block where split_room() had made sure of one (as XFS,
+ * whose reservation covers the split, never expects it): a change that
+ * left tp as it came (the first step allocates before it changes anything)
+ * is a refusal, -ENOSPC; one that changed the map or the AGs cannot be
+ * backed out, and the filesystem shuts down, -EIO.
+ */
+static int split_short(struct xmap *xm, bool clean)
+{
+	if (clean && !xm->dirty && !kvj_trans_dirty(xm->tp->jt))
+		return -ENOSPC;
+	kvfs_mount_shutdown(xm->ip->i_mount,
+			    "extent map split found no block it had held");
+	return -EIO;
+}
+
+/*
  * A B+tree fork changes once per call: the callers' reservations
  * (fs/trans/trans_resv.c: write, itruncate) hold the log space and blocks of
  * one tree change.
@@ -1257,6 +1273,8 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		      int whichfork, uint64_t off, uint64_t len,
 		      unsigned max_extents, uint64_t *remaining)
 {
+	/* a refusal leaves tp as it came: nothing logged in it yet */
+	bool clean = !kvj_trans_dirty(tp->jt);
 	uint64_t end;
 	unsigned done = 0;
 	struct xmap *xm;
@@ -1307,12 +1325,8 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 			break;
 		kvfs_trans_set_nofail(tp);
 		err = xm_replace(xm, ps, pe - ps, NULL);
-		/*
-		 * The room was made sure of: a shortfall now, in a dirty
-		 * transaction, must not read as the refusal above.
-		 */
 		if (err == -ENOSPC)
-			err = -EIO;
+			err = split_short(xm, clean);
 		if (err)
 			break;
 		ip->i_nblocks -= pe - ps;

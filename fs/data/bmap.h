@@ -158,9 +158,11 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
  * room for the tree's blocks is made sure of first, in tp's reservation and
  * in an AG tp locks for them (kvfs_alloc_hold_space()), and -ENOSPC
  * without it, nothing changed (XFS's xfs_bunmapi() refuses such a split
- * with no blocks reserved): a directory then keeps its empty block.
- * -EFBIG, -EINVAL as kvfs_bmapi_write(); -EUCLEAN, -EIO from the tree
- * (tp dirty: cancel it).
+ * with no blocks reserved): a directory then keeps its empty block.  The
+ * split's allocation failing all the same is -ENOSPC too when tp came
+ * clean and nothing was logged; past a change it shuts the filesystem
+ * down (-EIO).  -EFBIG, -EINVAL as kvfs_bmapi_write(); -EUCLEAN, -EIO
+ * from the tree (tp dirty: cancel it).
  */
 int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 		 uint64_t len, unsigned max_extents, uint64_t *remaining);

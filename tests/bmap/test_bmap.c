@@ -16,6 +16,9 @@
  *   boundary: a file crossing the in-inode -> B+tree boundary and back,
  *            the format, i_nblocks (tree blocks included) exact at each
  *            step, every block returned after a full unmap, scrub clean;
+ *   split_refused: a punch whose split finds no block after all (tag
+ *            map_tree_nospc) refuses with ENOSPC, nothing changed; one
+ *            that changed the tree first shuts the filesystem down;
  *   deep:    1 KiB blocks: one-block extents inserted in random order
  *            until the tree is 4 levels high (root in the inode), then
  *            deleted in random order back to an extent list, against a
@@ -37,12 +40,15 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/data/bmap.h"
+#include "fs/btree/bmap_btree.h"
+#include "fs/btree/btree.h"
 #include "fs/inode/ialloc.h"
 #include "fs/inode/icache.h"
 #include "fs/inode/inode_item.h"
 #include "fs/format/mkfs.h"
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"
 
@@ -691,6 +697,65 @@ static void test_boundary(struct kvfs_mount *mp)
 	kvfs_iput(ip);
 }
 
+/*
+ * A punch inside an extent of a full extent list whose split then finds
+ * no block for the tree's leaf though split_room() held an AG for it (tag
+ * map_tree_nospc past its first evaluation, the hold's): nothing was
+ * changed yet, so the unmap refuses with ENOSPC and the transaction
+ * cancels clean, the map as it was (it was EIO: fsstress --enospc on
+ * mount.kvfs, a punch's EIO with the log up); with room the same punch
+ * works.
+ */
+static void test_split_refused(struct kvfs_mount *mp)
+{
+	struct kvfs_inode *ip = new_file(mp);
+	uint32_t cap = kvfs_inode_dfork_size(ip) / sizeof(struct kvfs_extent);
+	int64_t fd0 = atomic_load(&mp->fdblocks);
+	struct kvfs_bmap before[32], after[32], map[4];
+	int nb = 32, na = 32, nmap;
+	struct kvfs_trans *tp;
+	uint64_t rem, last = 2 * (cap - 1);
+
+	CHECK(cap < 16);
+	for (uint32_t i = 0; i < cap; i++) {
+		nmap = 4;
+		CHECK_EQ(bwrite(mp, ip, 2 * i, i == cap - 1 ? 4 : 1, 0, map,
+				&nmap),
+			 0);
+	}
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(ip->i_nextents, cap);
+	CHECK_EQ(bread(ip, 0, last + 4, before, &nb), 0);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 1, 1, 1), 0);
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.itruncate, 0, &tp), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_bunmapi(tp, ip, last + 1, 1, 1, &rem), -ENOSPC);
+	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_MAP_TREE_NOSPC), 1);
+	kvfs_trans_cancel(tp);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 0, 0, 0), 0);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_EXTENTS);
+	CHECK_EQ(ip->i_nextents, cap);
+	CHECK_EQ(bread(ip, 0, last + 4, after, &na), 0);
+	CHECK_EQ(na, nb);
+	for (int i = 0; i < nb; i++) {
+		CHECK_EQ(after[i].startoff, before[i].startoff);
+		CHECK_EQ(after[i].startblock, before[i].startblock);
+		CHECK_EQ(after[i].blockcount, before[i].blockcount);
+		CHECK_EQ(after[i].flags, before[i].flags);
+	}
+	check_map(ip);
+	CHECK_EQ(bunmap(mp, ip, last + 1, 1, 1, &rem), 0);
+	CHECK_EQ(rem, 0);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_BTREE);
+	CHECK_EQ(ip->i_nextents, cap + 1);
+	check_map(ip);
+	unmap_all(mp, ip, 0, last + 4);
+	CHECK_EQ(atomic_load(&mp->fdblocks), fd0);
+	kvfs_iput(ip);
+}
+
 /* ---- a 4-level tree ---- */
 
 #define DEEP_SLOTS 40000
@@ -933,6 +998,82 @@ static void test_crash_grow(void)
 	scrub_image_clean_unnamed(path);
 }
 
+static char split_report[256];
+
+static void split_sink(const char *line, void *priv)
+{
+	(void)priv;
+	if (!split_report[0])
+		snprintf(split_report, sizeof(split_report), "%s", line);
+}
+
+/*
+ * As split_refused with the file's tree leaf full: the split's block is
+ * refused after the record it cuts was updated in the tree (tp dirty), so
+ * the unmap itself shuts the filesystem down, saying why, before any
+ * caller could commit half a change (it returned EIO to a caller whose
+ * cancel shut it down, "dirty transaction cancelled"); the next mount
+ * recovers the forced map.
+ */
+static void test_split_shutdown(void)
+{
+	static struct kvfs_bmap forced[2 * 200], got[2 * 200];
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	struct kvfs_trans *tp;
+	struct kvfs_bmap map[4];
+	uint32_t leaf;
+	uint64_t ino, rem, last;
+	int nf = 2 * 200, ng = 2 * 200, nmap;
+
+	make_fs();
+	mp = mount_fs();
+	leaf = kvfs_btree_maxrecs(&kvfs_bmbt_ops, mp->g.blocksize, 0);
+	CHECK(leaf < 200);
+	last = 2 * (uint64_t)(leaf - 1);
+	ip = new_file(mp);
+	ino = ip->i_ino;
+	for (uint32_t i = 0; i < leaf; i++) {
+		nmap = 4;
+		CHECK_EQ(bwrite(mp, ip, 2 * i, i == leaf - 1 ? 4 : 1, 0, map,
+				&nmap),
+			 0);
+	}
+	CHECK_EQ(height(ip), 2);
+	CHECK_EQ(ip->i_nextents, leaf);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(bread(ip, 0, last + 4, forced, &nf), 0);
+	kvj_report_set_sink(split_sink, NULL);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 1, 1, 1), 0);
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.itruncate, 0, &tp), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_bunmapi(tp, ip, last + 1, 1, 1, &rem), -EIO);
+	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_MAP_TREE_NOSPC), 1);
+	CHECK(kvj_log_is_shutdown(mp->log));
+	kvfs_trans_cancel(tp);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 0, 0, 0), 0);
+	kvj_report_set_sink(NULL, NULL);
+	printf("split_shutdown: %s\n", split_report);
+	CHECK(strstr(split_report, "extent map split") != NULL);
+	kvfs_iput(ip);
+	kvfs_mount_close(mp);
+
+	mp = mount_fs();
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(bread(ip, 0, last + 4, got, &ng), 0);
+	check_map(ip);
+	CHECK_EQ(ng, nf);
+	for (int i = 0; i < nf; i++) {
+		CHECK_EQ(got[i].startoff, forced[i].startoff);
+		CHECK_EQ(got[i].startblock, forced[i].startblock);
+		CHECK_EQ(got[i].blockcount, forced[i].blockcount);
+	}
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
 int main(void)
 {
 	const char *dir = getenv("TMPDIR");
@@ -961,6 +1102,7 @@ int main(void)
 					 sizeof(struct kvfs_extent));
 	test_sparse(mp);
 	test_boundary(mp);
+	test_split_refused(mp);
 	test_align(mp);
 	test_align_next_ag(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
@@ -968,6 +1110,7 @@ int main(void)
 	test_deep();
 	test_crash();
 	test_crash_grow();
+	test_split_shutdown();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("bmap: ok\n");
