@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fallocate(2) in every mode on a full filesystem whose free space is all
+ * busy (freed, its free not durable yet) and whose one AG's reserve list
+ * is short of what a split may take.  Each case on a filesystem of its
+ * own, 16 MiB of 1 KiB blocks, one AG, mounted without log threads
+ * (nothing forces the log behind the test's back): a file made, the AG
+ * filled by the allocator, then every other block of a run freed in one
+ * transaction until a free finds the list below agfl_min and nothing to
+ * refill it with (the frees' own tree splits took the list and the AG's
+ * set-aside).  On a file whose extent list is full and on one whose tree
+ * leaf is full (a split needs a new tree block), each mode over the middle
+ * of the last extent or the hole before it: PUNCH_HOLE, ZERO_RANGE with
+ * and without KEEP_SIZE, 0 and KEEP_SIZE succeed (the room is there once
+ * the log is forced) with the bytes POSIX says; COLLAPSE_RANGE and
+ * INSERT_RANGE, which kvfs does not do, fail with EOPNOTSUPP and change
+ * nothing.  The log stays up; what the test took from the allocator given
+ * back, the image checks clean.  The punch and the zeroings failed with
+ * EIO, the log up (the split's block refused: the fsstress --enospc EIO
+ * of mount.kvfs).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/btree/bmap_btree.h"
+#include "fs/btree/btree.h"
+#include "fs/format/mkfs.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode.h"
+#include "fs/kvfs.h"
+#include "fs/mount.h"
+#include "fs/space/alloc.h"
+#include "fs/trans/trans.h"
+#include "tests/check.h"
+#include "tests/scrub_util.h"
+
+#define BS 1024
+#define FS_SIZE (16u << 20)
+#define RES (256u << 10)
+#define MAX_RAW 64
+#define MAX_BLOCKS 128
+
+static char path[] = "/tmp/kvfs-test-falloc-full-XXXXXX";
+static struct kvfs_mount *mp;
+
+/*
+ * What the test took straight from the allocator: whole extents, and the
+ * odd blocks of comb_fsb's first 2 * comb_n (its even ones were freed).
+ */
+static struct {
+	uint64_t fsb;
+	uint32_t len;
+} raw[MAX_RAW];
+static unsigned nraw;
+static uint64_t comb_fsb;
+static uint32_t comb_n;
+
+/* One extent of up to maxlen blocks, past the counters' reserves too. */
+static int take(uint32_t maxlen, uint64_t *fsb, uint32_t *len)
+{
+	struct kvfs_alloc_arg a = { .minlen = 1,
+				    .maxlen = maxlen,
+				    .type = KVFS_ALLOC_FIRST_AG };
+	int64_t lift = (int64_t)maxlen + (int64_t)mp->resblks;
+	int err;
+
+	atomic_fetch_add(&mp->fdblocks, lift);
+	CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, maxlen, &a.tp), 0);
+	err = kvfs_alloc_vextent(&a);
+	CHECK_EQ(kvfs_trans_commit(a.tp, NULL), 0);
+	atomic_fetch_sub(&mp->fdblocks, lift);
+	*fsb = a.fsb;
+	*len = a.len;
+	return err;
+}
+
+static void free1(uint64_t fsb, uint32_t len)
+{
+	struct kvfs_trans *tp;
+
+	CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, 0, &tp), 0);
+	CHECK_EQ(kvfs_free_extent(tp, fsb, len), 0);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+}
+
+/*
+ * The AG full, then its free space only busy blocks and its list short:
+ * the longest extent taken is given back one block in two, in one
+ * transaction, until a free finds the list below agfl_min and leaves it
+ * as it was, no split in it: its refill found no block to take, so every
+ * free block is busy (the set-aside went to earlier refills).
+ */
+static void busy_full(void)
+{
+	struct kvfs_perag *pag = &mp->pag[0];
+	uint32_t i, len, fl = UINT32_MAX, bt = 0;
+	struct kvfs_trans *tp;
+	unsigned best = 0;
+	uint64_t fsb;
+
+	nraw = 0;
+	while (!take(4096, &fsb, &len)) {
+		CHECK(nraw < MAX_RAW);
+		raw[nraw].fsb = fsb;
+		raw[nraw++].len = len;
+		if (len > raw[best].len)
+			best = nraw - 1;
+	}
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, 0, &tp), 0);
+	for (i = 0; 2 * i < raw[best].len; i++) {
+		CHECK_EQ(kvfs_free_extent(tp, raw[best].fsb + 2 * i, 1), 0);
+		if (fl < mp->g.agfl_min && pag->flcount == fl &&
+		    pag->btreeblks == bt)
+			break;
+		fl = pag->flcount;
+		bt = pag->btreeblks;
+	}
+	CHECK(2 * i + 1 < raw[best].len);
+	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	comb_fsb = raw[best].fsb;
+	comb_n = i + 1;
+	raw[best].fsb += 2 * comb_n;
+	raw[best].len -= 2 * comb_n;
+}
+
+/* Everything busy_full() kept, given back, and made allocatable. */
+static void give_back(void)
+{
+	for (uint32_t i = 0; i < comb_n; i++)
+		free1(comb_fsb + 2 * i + 1, 1);
+	for (unsigned r = 0; r < nraw; r++)
+		if (raw[r].len)
+			free1(raw[r].fsb, raw[r].len);
+	nraw = 0;
+	comb_n = 0;
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+}
+
+/* block b of a file: every byte b + 1 */
+static uint8_t pat(uint64_t b)
+{
+	return (uint8_t)(b + 1);
+}
+
+/*
+ * A new file of n extents (0: as many as its fork holds): one block at
+ * every other offset, the last one four blocks (written first, its
+ * speculative blocks trimmed, so that the others, inside the size, take
+ * exactly their block).  *n and its size in blocks, *nblk, set.
+ */
+static uint64_t make_file(uint32_t *n, uint64_t *nblk)
+{
+	struct kvfs_cred cr = { 0 };
+	uint8_t buf[4 * BS];
+	struct kvfs_inode *ip;
+	struct kvfs_stat st;
+	uint64_t last;
+	bool created;
+
+	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "f", S_IFREG | 0644, 0, 0,
+			     &cr, &st, &created),
+		 0);
+	CHECK_EQ(kvfs_iget(mp, st.ino, 0, &ip), 0);
+	if (!*n)
+		*n = kvfs_inode_dfork_size(ip) / sizeof(struct kvfs_extent);
+	last = 2 * (uint64_t)(*n - 1);
+	for (int k = 0; k < 4; k++)
+		memset(buf + k * BS, pat(last + (uint64_t)k), BS);
+	CHECK_EQ(kvfs_write(mp, st.ino, buf, sizeof(buf), (off_t)last * BS, 0),
+		 (ssize_t)sizeof(buf));
+	CHECK_EQ(kvfs_release(mp, st.ino), 0);
+	for (uint64_t b = last; b;) {
+		b -= 2;
+		memset(buf, pat(b), BS);
+		CHECK_EQ(kvfs_write(mp, st.ino, buf, BS, (off_t)b * BS, 0), BS);
+	}
+	CHECK_EQ(ip->i_nextents, *n);
+	kvfs_iput(ip);
+	*nblk = last + 4;
+	return st.ino;
+}
+
+/* The file reads as the model: block b pat(b) where want[b], else zeros. */
+static void check_bytes(uint64_t ino, const bool *want, uint64_t nblk)
+{
+	uint8_t buf[BS];
+	struct kvfs_stat st;
+
+	CHECK_EQ(kvfs_getattr(mp, ino, &st), 0);
+	CHECK_EQ(st.size, nblk * BS);
+	for (uint64_t b = 0; b < nblk; b++) {
+		CHECK_EQ(kvfs_read(mp, ino, buf, BS, (off_t)b * BS), BS);
+		for (uint32_t k = 0; k < BS; k++)
+			CHECK_EQ(buf[k], want[b] ? pat(b) : 0);
+	}
+}
+
+struct mode {
+	const char *name;
+	int mode;
+	bool hole; /* over the hole before the last extent, not inside it */
+	int err; /* what it must answer */
+};
+
+static const struct mode modes[] = {
+	{ "punch", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, false, 0 },
+	{ "zero", FALLOC_FL_ZERO_RANGE, false, 0 },
+	{ "zero keep", FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, false, 0 },
+	{ "alloc", 0, true, 0 },
+	{ "alloc keep", FALLOC_FL_KEEP_SIZE, true, 0 },
+	{ "collapse", FALLOC_FL_COLLAPSE_RANGE, false, -EOPNOTSUPP },
+	{ "insert", FALLOC_FL_INSERT_RANGE, false, -EOPNOTSUPP },
+};
+
+/*
+ * One mode on a file of n extents in a busy_full() AG, on a filesystem of
+ * its own (the same start for every mode).
+ */
+static void one(const struct mode *m, uint32_t n, const char *kind)
+{
+	struct kvfs_mkfs_opts mo = {
+		.target = path, .size = FS_SIZE, .blocksize = BS, .force = true
+	};
+	struct kvfs_mount_opts o = { .no_log_threads = true };
+	static bool want[MAX_BLOCKS];
+	uint64_t nblk, ino, at;
+	struct kvfs_geom g;
+	int err;
+
+	CHECK_EQ(kvfs_mkfs(&mo, &g), 0);
+	CHECK_EQ(g.agcount, 1);
+	CHECK_EQ(kvfs_mount_open(path, &o, &mp), 0);
+	ino = make_file(&n, &nblk);
+	CHECK(nblk <= MAX_BLOCKS);
+	for (uint64_t b = 0; b < nblk; b++)
+		want[b] = b % 2 == 0 || b >= nblk - 4;
+	/* the last extent's second block, or the hole before the extent */
+	at = m->hole ? nblk - 5 : nblk - 3;
+	busy_full();
+	err = kvfs_fallocate(mp, ino, m->mode, (off_t)at * BS, BS);
+	printf("falloc_full: %s over block %llu of a %s of %u extents, "
+	       "%u blocks free and busy: %d\n",
+	       m->name, (unsigned long long)at, kind, n, comb_n, err);
+	CHECK_EQ(err, m->err);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	if (!err)
+		want[at] = false;
+	check_bytes(ino, want, nblk);
+	give_back();
+	CHECK_EQ(kvfs_release(mp, ino), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
+int main(void)
+{
+	uint32_t leaf = kvfs_btree_maxrecs(&kvfs_bmbt_ops, BS, 0);
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_EQ(kv_init(NULL), 0);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		one(&modes[i], 0, "full extent list");
+		one(&modes[i], leaf, "full tree leaf");
+	}
+	unlink(path);
+	CHECK_EQ(kv_fini(), 0);
+	printf("falloc_full: ok\n");
+	return 0;
+}
