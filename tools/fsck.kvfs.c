@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <search.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,12 @@ struct ui {
 	double progress_after; /* seconds into a phase before it shows */
 	struct timespec phase_start;
 	int shown; /* percentage last shown, -1 none */
+	/*
+	 * The core's reports printed (their lines, a tsearch(3) tree), under
+	 * lock: the sink runs on the thread that read the block.
+	 */
+	void *said;
+	pthread_mutex_t lock;
 };
 
 static void usage(FILE *f)
@@ -158,10 +166,37 @@ static void on_notice(void *arg, const char *what)
 	fflush(stdout);
 }
 
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Whether line was printed before (remembered now if not). */
+static bool said_before(struct ui *u, const char *line)
+{
+	char *copy = strdup(line);
+	void *node;
+
+	/* without memory to remember it, it is printed (again) */
+	if (!copy)
+		return false;
+	node = tsearch(copy, &u->said, line_cmp);
+	if (node && *(char **)node == copy)
+		return false;
+	free(copy);
+	return node != NULL;
+}
+
 /*
  * Every corruption the core reports on its way (a verifier's, the log
  * replay's: which delta of which block it refused), on stderr: the library
- * never prints, and its callers keep only the last report.
+ * never prints, and its callers keep only the last report.  Each distinct
+ * report once a run: a block or inode that fails its verifier is reported
+ * by every read of it (the buffer cache keeps no failed verdict), and
+ * phase 4, the checker, the namespace phases and their rebuilds each
+ * read it (a damaged directory block: 4 times with -n, 6 with -y).  The
+ * same block, structure and fault is the same finding; the problem lines
+ * on stdout say what fsck makes of it.
  */
 static void on_report(const struct kvfs_report *r, void *arg)
 {
@@ -169,8 +204,12 @@ static void on_report(const struct kvfs_report *r, void *arg)
 	char line[320];
 
 	kvfs_report_format(r, line, sizeof(line));
-	progress_clear(u);
-	fprintf(stderr, "%s: %s: %s\n", prog, u->target, line);
+	pthread_mutex_lock(&u->lock);
+	if (!said_before(u, line)) {
+		progress_clear(u);
+		fprintf(stderr, "%s: %s: %s\n", prog, u->target, line);
+	}
+	pthread_mutex_unlock(&u->lock);
 }
 
 /* The lock mount.kvfs holds while mounted; the fd keeps it. */
@@ -264,7 +303,9 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kvfs_repair_opts o = { .dry_run = true, .ops = &ops };
-	struct ui u = { .o = &o, .shown = -1 };
+	struct ui u = { .o = &o,
+			.shown = -1,
+			.lock = PTHREAD_MUTEX_INITIALIZER };
 	bool force = false, n = false, y = false, p = false;
 	int opt, fd, ret;
 
@@ -332,6 +373,7 @@ int main(int argc, char **argv)
 	ret = run(argv[optind], &o, force);
 	kvj_report_set_sink(NULL, NULL);
 	kvfs_report_set_sink(NULL, NULL);
+	tdestroy(u.said, free);
 	kv_fini();
 	close(fd);
 	return ret;

@@ -45,6 +45,11 @@
  *             the directory's rebuild drops the entry, not that it was
  *             made to name a free inode: in both the entry's inode ends
  *             in lost+found
+ *   reportonce d's data block 0 with a bad crc and mid's inode with an
+ *             impossible fork format: each block's verifier report is on
+ *             stderr once a run, with -n and with -y (every read of a
+ *             block failing its verifier reports it: -n printed the
+ *             directory block's 4 times, -y 6 times)
  *   busy      an image locked as mount.kvfs locks it: exit 8
  *   usage     bad command lines: exit 16
  *
@@ -919,6 +924,51 @@ static void t_direntino(void)
 	}
 }
 
+/* Lines of file f holding s. */
+static unsigned count_lines(const char *f, const char *s)
+{
+	char line[1024];
+	unsigned n = 0;
+	FILE *fp = fopen(f, "r");
+
+	CHECK(fp != NULL);
+	while (fgets(line, sizeof(line), fp))
+		n += strstr(line, s) != NULL;
+	fclose(fp);
+	return n;
+}
+
+static void t_reportonce(void)
+{
+	const char *args[] = { "-f -n", "-f -y" };
+	uint8_t b[BS], ib[BS];
+	char dline[64], dsaid[64], iline[64];
+	uint64_t fsb;
+
+	copy_file(pristine, img);
+	fsb = kv_le64_to_cpu(ext0(inode_in(dir_ino, ib))->startblock);
+	blk_rw(fsb, b, false);
+	b[BS - 1] ^= 0x40;
+	blk_rw(fsb, b, true);
+	d_inode();
+	snprintf(dline, sizeof(dline), "in block %" PRIu64 " (directory data",
+		 fsb);
+	snprintf(dsaid, sizeof(dsaid), "(block %" PRIu64 "): bad crc32c", fsb);
+	snprintf(iline, sizeof(iline),
+		 "(inode %" PRIu64 "): ", files[F_MID].ino);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(run(args[i]), i ? 1 : 4);
+		CHECK_EQ(count_lines(err_out, dline), 1);
+		CHECK_EQ(count_lines(err_out, iline), 1);
+		/* and what fsck makes of each, on stdout */
+		CHECK(holds(out, dsaid));
+		CHECK(holds(out, "fails its verifier"));
+	}
+	CHECK_EQ(run("-f -n"), 0);
+	scrub_image_clean(img);
+	verify_files(1u << F_MID);
+}
+
 static void t_busy(void)
 {
 	int fd;
@@ -1064,6 +1114,8 @@ int main(int argc, char **argv)
 			      "-f -p", 0);
 	} else if (!strcmp(mode, "direntino")) {
 		t_direntino();
+	} else if (!strcmp(mode, "reportonce")) {
+		t_reportonce();
 	} else if (!strcmp(mode, "busy")) {
 		t_busy();
 	} else if (!strcmp(mode, "usage")) {
