@@ -102,9 +102,9 @@ static uint64_t placeholder_ino(struct rp *rp)
 
 /* What fix_entry_ino() does with an entry naming an inode out of range. */
 enum ino_pass {
-	INO_FIND, /* nothing: whether there is one (dir_block_inos()) */
+	INO_FIND, /* nothing: whether there is one */
 	INO_TRY, /* made to name the placeholder, unreported */
-	INO_FIX, /* made to name it, reported */
+	INO_FIX, /* reported, made to name it when that is fixed */
 	INO_LEFT, /* reported as left to the directory's rebuild */
 };
 
@@ -114,7 +114,8 @@ enum ino_pass {
  * INO_FIX), or reported as what the namespace phases' rebuild of the
  * directory does with it (INO_LEFT: the block holding it fails its
  * verifier for bad besides, and is not written).  Returns whether it was
- * out of range and a placeholder exists.
+ * out of range and a placeholder exists; INO_FIX, whether it was made to
+ * name it (not in a dry run, nor with preen).
  */
 static bool fix_entry_ino(struct ino_ctx *c, uint64_t blkno, kv_le64 *inop,
 			  const uint8_t *name, unsigned namelen,
@@ -129,6 +130,8 @@ static bool fix_entry_ino(struct ino_ctx *c, uint64_t blkno, kv_le64 *inop,
 	to = placeholder_ino(rp);
 	if (to == KVFS_NULLINO)
 		return false;
+	if (pass == INO_FIND)
+		return true;
 	if (pass == INO_TRY) {
 		*inop = kv_cpu_to_le64(to);
 		return true;
@@ -138,35 +141,35 @@ static bool fix_entry_ino(struct ino_ctx *c, uint64_t blkno, kv_le64 *inop,
 		 ", out of range",
 		 c->ino, name ? "entry '" : "'..'", name ? (int)namelen : 0,
 		 name ? (const char *)name : "", name ? "'" : "", ino);
-	if (pass == INO_LEFT)
+	if (pass == INO_LEFT) {
 		rp_problem(rp, false, c->ino, blkno,
 			   "%s, in a block failing its verifier besides (%s): "
 			   "%s by the directory's rebuild",
 			   what, bad, name ? "dropped" : "set to the parent");
-	else if (rp_problem(rp, false, c->ino, blkno,
-			    "%s: made to name free inode %" PRIu64 ", %s", what,
-			    to,
-			    name ? "for its removal" :
-				   "to be set to the parent"))
-		*inop = kv_cpu_to_le64(to);
+		return true;
+	}
+	if (!rp_problem(rp, false, c->ino, blkno,
+			"%s: made to name free inode %" PRIu64 ", %s", what, to,
+			name ? "for its removal" : "to be set to the parent"))
+		return false;
+	*inop = kv_cpu_to_le64(to);
 	return true;
 }
 
 /*
- * A short-form directory's entries (and "..") naming inode numbers out of
- * range, in the copy, before it is verified (placeholder_ino()).
+ * fix_entry_ino() on the entries (and "..") of short-form directory fork
+ * bytes fork, the directory's size bytes: whether any entry was out of
+ * range with a placeholder to name (INO_FIX: was made to name it).
  */
-static void fix_sf_inos(struct ino_ctx *c, uint8_t *fork, uint32_t dsize)
+static bool sf_inos(struct ino_ctx *c, uint8_t *fork, uint64_t size,
+		    enum ino_pass pass)
 {
 	struct kvfs_dir_sf_hdr *h = (void *)fork;
-	uint64_t size = kv_le64_to_cpu(D(c)->size);
 	uint64_t blkno = kvfs_ino_to_fsb(&c->rp->g, c->ino);
 	uint32_t pos = KVFS_DIR_SF_HDR_SIZE;
 	bool any;
 
-	if (size < KVFS_DIR_SF_HDR_SIZE || size > dsize)
-		return;
-	any = fix_entry_ino(c, blkno, &h->parent, NULL, 0, INO_FIX, NULL);
+	any = fix_entry_ino(c, blkno, &h->parent, NULL, 0, pass, NULL);
 	for (uint32_t i = 0; i < kv_le16_to_cpu(h->count); i++) {
 		struct kvfs_dir_sf_ent *e = (void *)(fork + pos);
 
@@ -174,18 +177,66 @@ static void fix_sf_inos(struct ino_ctx *c, uint8_t *fork, uint32_t dsize)
 		    pos + KVFS_DIR_SF_ENTSIZE(e->namelen) > size)
 			break;
 		any |= fix_entry_ino(c, blkno, &e->ino, e->name, e->namelen,
-				     INO_FIX, NULL);
+				     pass, NULL);
 		pos += KVFS_DIR_SF_ENTSIZE(e->namelen);
 	}
-	if (any && !c->rp->o->dry_run)
+	return any;
+}
+
+/*
+ * A short-form directory's entries (and "..") naming inode numbers out of
+ * range, in the copy, before it is verified: made to name the placeholder
+ * (placeholder_ino()), unsaid, the fork as read kept in c->sf_was, for
+ * sf_inos_said() once the inode's fate is known.  Said here, they were
+ * said made (and counted fixed) for an inode then cleared, and in a dry
+ * run, which did not make them, the directory was then found failing its
+ * verifier and its entries salvaged, which -y never does.
+ */
+static int fix_sf_inos(struct ino_ctx *c, uint8_t *fork, uint32_t dsize)
+{
+	uint64_t size = kv_le64_to_cpu(D(c)->size);
+
+	if (size < KVFS_DIR_SF_HDR_SIZE || size > dsize ||
+	    !sf_inos(c, fork, size, INO_FIND))
+		return 0;
+	c->sf_was = kvmalloc(size, 0);
+	if (!c->sf_was)
+		return -ENOMEM;
+	memcpy(c->sf_was, fork, size);
+	c->sf_size = (uint32_t)size;
+	sf_inos(c, fork, size, INO_TRY);
+	return 0;
+}
+
+/*
+ * fix_sf_inos()'s changes, now that verr says whether the inode verifies
+ * with them (and what sanitize() and salvage_sf_dir() made of it): each
+ * said then, made to name the placeholder, and kept when that is fixed;
+ * else (a dry run, preen, or an inode still failing its verifier: it is
+ * cleared, or left, and said so) the entries as read are put back: only
+ * a repair that verifies (-y) changed the fork since.
+ */
+static void sf_inos_said(struct ino_ctx *c, int verr)
+{
+	uint32_t dsize, asize;
+	uint8_t *df, *af;
+
+	if (!c->sf_was)
+		return;
+	if (!verr && sf_inos(c, c->sf_was, c->sf_size, INO_FIX)) {
 		c->changed = true;
+		return;
+	}
+	rp_forks(&c->rp->g, c->dip, &df, &dsize, &af, &asize);
+	memcpy(df, c->sf_was, c->sf_size);
 }
 
 /*
  * The entries (and "..") of a directory data block copy t of block fsb
  * naming inode numbers out of range: whether there are any (INO_FIND), or
  * fix_entry_ino() on each (bad: INO_LEFT's), whether any was out of range
- * with a placeholder to name.  head: the fork places it as data block 0,
+ * with a placeholder to name (INO_FIX: was made to name it, which a dry
+ * run and preen do not).  head: the fork places it as data block 0,
  * whatever block number its header gives (one damaged there hid the
  * head's ".." and entries, read from the head as records).
  */
@@ -311,8 +362,7 @@ static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs,
 		dir_block_inos(c, fsb, t, len, head, INO_LEFT, bad);
 		goto out;
 	}
-	if (!dir_block_inos(c, fsb, t, len, head, INO_FIX, NULL) ||
-	    rp->o->dry_run)
+	if (!dir_block_inos(c, fsb, t, len, head, INO_FIX, NULL))
 		goto out;
 	err = rp_will_write(rp);
 	if (!err)
@@ -814,15 +864,18 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	if (asize && d->aformat == KVFS_DFORK_EXTENTS)
 		nbad += rp_cut_bad_extents(c, af, asize, &d->anextents,
 					   "attribute");
-	if (S_ISDIR(mode) && d->dformat == KVFS_DFORK_INLINE)
-		fix_sf_inos(c, df, dsize);
-	if (c->changed || verr == -EBADMSG) {
+	if (S_ISDIR(mode) && d->dformat == KVFS_DFORK_INLINE) {
+		err = fix_sf_inos(c, df, dsize);
+		if (err)
+			return err;
+	}
+	if (c->changed || c->sf_was || verr == -EBADMSG) {
 		/* what is left of the fault once the cuts are made */
 		uint32_t crc = kv_le32_to_cpu(d->hdr.crc);
 
 		kvfs_dinode_set_crc(c->dip, g);
 		if (!kvfs_dinode_verify(c->dip, g, c->ino)) {
-			if (verr == -EBADMSG && !c->changed &&
+			if (verr == -EBADMSG && !c->changed && !c->sf_was &&
 			    rp_problem(rp, false, c->ino,
 				       kvfs_ino_to_fsb(g, c->ino),
 				       "inode %" PRIu64 " checksum wrong, the "
@@ -841,6 +894,7 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		verr = sanitize(c, verr);
 	if (verr && S_ISDIR(mode) && d->dformat == KVFS_DFORK_INLINE)
 		verr = salvage_sf_dir(c, verr);
+	sf_inos_said(c, verr);
 	/* bounded whatever the inode holds; undone if it is cleared */
 	err = claim_blocks(c);
 	if (err)
@@ -1110,6 +1164,7 @@ static int rp_iwalk_cluster(struct rp_iwalk *w, uint64_t fsb,
 		err = check_inode(&c, &in_use);
 		kvfree(c.recs);
 		kvfree(c.tblks);
+		kvfree(c.sf_was);
 		if (err)
 			break;
 		if (c.sound && !c.changed) {

@@ -247,6 +247,14 @@ struct ino_ctx {
 	size_t data_rb; /* 1 + the data fork's entry in rp->rebuilds, or 0 */
 	bool tree_left; /* a tree to rebuild left: what it maps is unknown */
 	bool not_dir; /* a directory whose blocks hold no directory */
+	/*
+	 * A short-form directory's fork as read (sf_size bytes), its entries
+	 * naming inode numbers out of range made to name the placeholder in
+	 * the copy, unsaid until the inode is known to verify so
+	 * (kvmalloc'ed, or NULL).
+	 */
+	uint8_t *sf_was;
+	uint32_t sf_size;
 	/* leaves the walk could not take records from, for salvage_leaf() */
 	uint64_t salvage[KVFS_BTREE_WALK_MAX_FINDINGS];
 	unsigned nsalvage;

@@ -45,6 +45,12 @@
  *             the directory's rebuild drops the entry, not that it was
  *             made to name a free inode: in both the entry's inode ends
  *             in lost+found
+ *   sfino     an entry of s (a short-form directory) naming an inode
+ *             past the last AG (crc right): alone, -n and -y say it is
+ *             made to name a free inode, and -n no more (no salvage of
+ *             the entries); with the inode's access time out of range
+ *             too, neither says so: the directory is cleared, and its
+ *             files end in lost+found
  *   reportonce d's data block 0 with a bad crc and mid's inode with an
  *             impossible fork format: each block's verifier report is on
  *             stderr once a run, with -n and with -y (every read of a
@@ -134,6 +140,7 @@ static void blk_rw_path(const char *path, uint64_t fsb, void *b)
 
 /* The image holds the shapes the damage cases rely on. */
 static uint64_t dir_ino; /* d, a block directory */
+static uint64_t sf_ino, sf_files[2]; /* s, a short-form one, its files */
 
 static void shapes(uint64_t dir)
 {
@@ -156,6 +163,8 @@ static void shapes(uint64_t dir)
 	INO(dir);
 	CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
 	dir_ino = dir;
+	INO(sf_ino);
+	CHECK_EQ(d->dformat, KVFS_DFORK_INLINE);
 #undef INO
 }
 
@@ -223,6 +232,15 @@ static void populate(void)
 		CHECK_EQ(kvfs_create(mp, d.ino, name, S_IFREG | 0644, 0, 0,
 				     &cred, &st, &created),
 			 0);
+	}
+	CHECK_EQ(kvfs_mkdir(mp, root, "s", 0755, &cred, &st), 0);
+	sf_ino = st.ino;
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		CHECK_EQ(kvfs_create(mp, sf_ino, name, S_IFREG | 0644, 0, 0,
+				     &cred, &st, &created),
+			 0);
+		sf_files[i] = st.ino;
 	}
 	CHECK_EQ(kvfs_close(mp), 0);
 	scrub_image_clean(pristine);
@@ -969,6 +987,81 @@ static void t_reportonce(void)
 	verify_files(1u << F_MID);
 }
 
+/*
+ * s's entry f0 made to name an inode past the last AG, and with ts its
+ * inode's access time given a nanosecond count out of range (a fault
+ * nothing in it can be spared for), the crc recomputed.
+ */
+static void d_sf_ino(bool ts)
+{
+	uint8_t b[BS];
+	struct kvfs_dinode *d = inode_in(sf_ino, b);
+	uint8_t *fork = kvfs_dinode_dfork(d);
+	struct kvfs_dir_sf_hdr *h = (void *)fork;
+	uint32_t pos = KVFS_DIR_SF_HDR_SIZE;
+
+	for (unsigned i = 0; i < kv_le16_to_cpu(h->count); i++) {
+		struct kvfs_dir_sf_ent *e = (void *)(fork + pos);
+
+		if (kv_le64_to_cpu(e->ino) == sf_files[0])
+			e->ino = kv_cpu_to_le64(
+				kvfs_agino_to_ino(&g, g.agcount, 5));
+		pos += KVFS_DIR_SF_ENTSIZE(e->namelen);
+	}
+	if (ts)
+		d->atime.nsec = kv_cpu_to_le32(2000000000u);
+	inode_out(sf_ino, b, true);
+}
+
+/* Inode ino is in lost+found as "#ino". */
+static void in_lost_found(uint64_t ino)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_stat st;
+	char name[32];
+
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_lookup(mp, kvfs_root_ino(mp), "lost+found", &st), 0);
+	snprintf(name, sizeof(name), "#%" PRIu64, ino);
+	CHECK_EQ(kvfs_lookup(mp, st.ino, name, &st), 0);
+	CHECK_EQ(st.ino, ino);
+	CHECK_EQ(kvfs_close(mp), 0);
+}
+
+/*
+ * A short-form directory's entry out of range is said to name the free
+ * placeholder only when the inode so changed verifies: alone, -n says
+ * what -y does (before, -n went on to salvage the entries, '1 entries
+ * that check out kept', which -y never does); beside a fault that clears
+ * the directory, neither says it (before, -y said so and counted it
+ * fixed, for an inode it then cleared).
+ */
+static void t_sfino(void)
+{
+	for (int ts = 0; ts < 2; ts++) {
+		copy_file(pristine, img);
+		d_sf_ino(ts);
+		CHECK_EQ(run("-f -n"), 4);
+		CHECK_EQ(said("made to name free inode"), !ts);
+		CHECK(!said("entries that check out"));
+		CHECK_EQ(said("timestamp nanoseconds out of range): cleared"),
+			 ts);
+		CHECK_EQ(run("-f -y"), 1);
+		CHECK_EQ(said("made to name free inode"), !ts);
+		CHECK(!said("entries that check out"));
+		CHECK(said(ts ? "timestamp nanoseconds out of range): cleared" :
+				"entry removed"));
+		CHECK(said(" 0 left"));
+		CHECK_EQ(run("-f -n"), 0);
+		scrub_image_clean(img);
+		verify_files(0);
+		in_lost_found(sf_files[0]);
+		if (ts)
+			in_lost_found(sf_files[1]);
+	}
+}
+
 static void t_busy(void)
 {
 	int fd;
@@ -1114,6 +1207,8 @@ int main(int argc, char **argv)
 			      "-f -p", 0);
 	} else if (!strcmp(mode, "direntino")) {
 		t_direntino();
+	} else if (!strcmp(mode, "sfino")) {
+		t_sfino();
 	} else if (!strcmp(mode, "reportonce")) {
 		t_reportonce();
 	} else if (!strcmp(mode, "busy")) {
