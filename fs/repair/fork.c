@@ -19,6 +19,7 @@
 #include "fs/io/buf_ops.h"
 #include "fs/io/dev.h"
 #include "fs/format/dinode.h"
+#include "fs/mem.h"
 #include "fs/repair/priv.h"
 #include "fs/check/scrub.h"
 
@@ -44,8 +45,12 @@ void rp_forks(const struct kvfs_geom *g, uint8_t *dip, uint8_t **df,
 }
 
 /*
- * Out-of-range extents of an in-inode list cut (nextents at *np).
- * Returns the number found.
+ * Out-of-range extents of an in-inode list cut (nextents at *np), each
+ * named by its place in the list as read (the list shifts as they are
+ * cut: three in a row were each said to be "extent 6").  A count past
+ * what the fork holds cuts the list to the slots that hold an extent:
+ * its empty slots past them were said to be extents with no blocks, cut,
+ * one line each.  Returns the number found.
  */
 unsigned rp_cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 			    kv_le32 *np, const char *name)
@@ -53,9 +58,11 @@ unsigned rp_cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 	struct kvfs_extent *x = (struct kvfs_extent *)fork;
 	uint32_t n = kv_le32_to_cpu(*np), max = size / sizeof(*x);
 	uint64_t next = 0;
-	unsigned cut = 0, found = 0;
+	unsigned cut = 0, found = 0, gone = 0;
 
 	if (n > max) {
+		while (max && kvfs_mem_is_zero(&x[max - 1], sizeof(*x)))
+			max--;
 		if (!rp_problem(c->rp, false, c->ino, KVFS_NULLBLOCK,
 				"inode %" PRIu64 " %s fork: %u extents do not "
 				"fit its %u bytes: the list cut to %u",
@@ -83,7 +90,7 @@ unsigned rp_cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 				"%" PRIu64 ", block %" PRIu64
 				", %u blocks) %s: "
 				"cut",
-				c->ino, name, i, off,
+				c->ino, name, i + gone, off,
 				(uint64_t)kv_le64_to_cpu(x[i].startblock),
 				kv_le32_to_cpu(x[i].blockcount), bad)) {
 			i++;
@@ -91,6 +98,7 @@ unsigned rp_cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 		}
 		cut_extent(x, &n, i);
 		cut++;
+		gone++;
 	}
 	if (cut) {
 		*np = kv_cpu_to_le32(n);
@@ -148,7 +156,7 @@ static int claim_list(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 		      kv_le32 *np, const char *name)
 {
 	struct kvfs_extent *x = (struct kvfs_extent *)fork;
-	uint32_t n = kv_le32_to_cpu(*np);
+	uint32_t n = kv_le32_to_cpu(*np), gone = 0;
 	bool cut;
 	int err;
 
@@ -159,9 +167,10 @@ static int claim_list(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 			i++; /* reported already, and kept: not fixing */
 			continue;
 		}
+		/* named by its place before the cuts, as the cuts above */
 		err = claim(c, kv_le64_to_cpu(x[i].startblock),
 			    kv_le32_to_cpu(x[i].blockcount), c->kind, true,
-			    &cut, name, (int)i);
+			    &cut, name, (int)(i + gone));
 		if (err < 0)
 			return err;
 		if (!cut) {
@@ -169,6 +178,7 @@ static int claim_list(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 			continue;
 		}
 		cut_extent(x, &n, i);
+		gone++;
 		*np = kv_cpu_to_le32(n);
 		c->changed = true;
 	}

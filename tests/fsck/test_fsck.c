@@ -45,6 +45,9 @@
  *             the directory's rebuild drops the entry, not that it was
  *             made to name a free inode: in both the entry's inode ends
  *             in lost+found
+ *   extentlist one's extent list given two extents past the device (each
+ *             said cut by its place in the list as read), or an extent
+ *             count past its fork (the list cut to the one it holds)
  *   sfino     an entry of s (a short-form directory) naming an inode
  *             past the last AG (crc right): alone, -n and -y say it is
  *             made to name a free inode, and -n no more (no salvage of
@@ -942,6 +945,59 @@ static void t_direntino(void)
 	}
 }
 
+/*
+ * one's extent list (one extent) with two more past the end of the
+ * device, or with huge an extent count past what its fork holds, the crc
+ * recomputed.
+ */
+static void d_extent_list(bool huge)
+{
+	uint8_t b[BS];
+	struct kvfs_dinode *d = inode_in(files[F_ONE].ino, b);
+	struct kvfs_extent *x = ext0(d);
+
+	CHECK_EQ(kv_le32_to_cpu(d->nextents), 1);
+	if (huge) {
+		d->nextents = kv_cpu_to_le32(231047);
+	} else {
+		for (unsigned i = 1; i < 3; i++) {
+			x[i].startoff = kv_cpu_to_le64(10 * i);
+			x[i].startblock = kv_cpu_to_le64(g.dblocks + 10 * i);
+			x[i].blockcount = kv_cpu_to_le32(1);
+		}
+		d->nextents = kv_cpu_to_le32(3);
+	}
+	inode_out(files[F_ONE].ino, b, true);
+}
+
+/*
+ * Each cut extent is named by its place in the list as read (the second
+ * of two was named by the place the first left: 'extent 1' twice), and a
+ * count past the fork cuts the list to the extents it holds, its empty
+ * slots not said to be extents with no blocks (one line each).
+ */
+static void t_extentlist(void)
+{
+	for (int huge = 0; huge < 2; huge++) {
+		copy_file(pristine, img);
+		d_extent_list(huge);
+		CHECK_EQ(run("-f -n"), 4);
+		CHECK_EQ(run("-f -y"), 1);
+		if (huge) {
+			CHECK(said("231047 extents do not fit"));
+			CHECK(said("the list cut to 1\n"));
+			CHECK(!said("has no blocks"));
+		} else {
+			CHECK(said("data extent 1 (file block 10,"));
+			CHECK(said("data extent 2 (file block 20,"));
+		}
+		CHECK(said(" 0 left"));
+		CHECK_EQ(run("-f -n"), 0);
+		scrub_image_clean(img);
+		verify_files(0);
+	}
+}
+
 /* Lines of file f holding s. */
 static unsigned count_lines(const char *f, const char *s)
 {
@@ -1207,6 +1263,8 @@ int main(int argc, char **argv)
 			      "-f -p", 0);
 	} else if (!strcmp(mode, "direntino")) {
 		t_direntino();
+	} else if (!strcmp(mode, "extentlist")) {
+		t_extentlist();
 	} else if (!strcmp(mode, "sfino")) {
 		t_sfino();
 	} else if (!strcmp(mode, "reportonce")) {
