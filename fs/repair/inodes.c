@@ -591,6 +591,27 @@ static int claim_blocks(struct ino_ctx *c)
 }
 
 /*
+ * Whether the copy takes the fix of a problem just said (fixed:
+ * rp_problem()'s answer): when fixed, to be written back; in a dry run
+ * too (c->trial, never written), so that what phase 4 judges next is the
+ * inode as -y leaves it.  -n, judging the copy as read, said that an
+ * inode whose stray attribute fork fields, fork offset, unwritten flag
+ * or unused bytes -y undoes (keeping it) fails its verifier and is
+ * cleared (catalogue attr-fields, dir-unwritten, symlink-unwritten), that
+ * a fork offset -y clears cuts the data fork's extents (root-forkoff), or
+ * that a next unlinked pointer sanitize() clears is still to clear
+ * (next-unlinked-invalid).
+ */
+static bool take_fix(struct ino_ctx *c, bool fixed)
+{
+	if (fixed)
+		c->changed = true;
+	else if (c->rp->o->dry_run)
+		c->trial = true;
+	return fixed || c->rp->o->dry_run;
+}
+
+/*
  * A directory's or symbolic link's extent marked unwritten: its blocks
  * were written when mapped (neither preallocates), so the flag is the
  * fault, cleared.
@@ -607,16 +628,17 @@ static void clear_unwritten(struct ino_ctx *c)
 	n = n < dsize / sizeof(*x) ? n : dsize / sizeof(*x);
 	for (uint32_t i = 0; i < n; i++) {
 		if (!(kv_le32_to_cpu(x[i].flags) & KVFS_EXT_UNWRITTEN) ||
-		    !rp_problem(c->rp, false, c->ino,
-				kvfs_ino_to_fsb(&c->rp->g, c->ino),
-				"inode %" PRIu64 " data extent %u is unwritten "
-				"in a directory or symbolic link: flag cleared",
-				c->ino, i))
+		    !take_fix(c, rp_problem(c->rp, false, c->ino,
+					    kvfs_ino_to_fsb(&c->rp->g, c->ino),
+					    "inode %" PRIu64
+					    " data extent %u is unwritten in a "
+					    "directory or symbolic link: flag "
+					    "cleared",
+					    c->ino, i)))
 			continue;
 		x[i].flags = kv_cpu_to_le32(kv_le32_to_cpu(x[i].flags) &
 					    ~KVFS_EXT_UNWRITTEN);
 		kvfs_dinode_set_crc(c->dip, &c->rp->g);
-		c->changed = true;
 	}
 }
 
@@ -680,13 +702,14 @@ static int sanitize(struct ino_ctx *c, int verr)
 		zero_tail(af, n * sizeof(struct kvfs_extent), asize);
 	kvfs_dinode_set_crc(t, g);
 	err = kvfs_dinode_verify(t, g, c->ino);
-	if (!err && rp_problem(c->rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-			       "inode %" PRIu64 ": %s: the bytes it does not "
-			       "use zeroed, its header set to its place",
-			       c->ino, c->why)) {
+	if (!err &&
+	    take_fix(c,
+		     rp_problem(c->rp, false, c->ino,
+				kvfs_ino_to_fsb(g, c->ino),
+				"inode %" PRIu64 ": %s: the bytes it does "
+				"not use zeroed, its header set to its place",
+				c->ino, c->why)))
 		memcpy(c->dip, t, g->inodesize);
-		c->changed = true;
-	}
 	kvfree(t);
 	return err ? verr : 0;
 }
@@ -831,31 +854,32 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	 */
 	if (kv_le16_to_cpu(d->forkoff) && !d->aformat &&
 	    !kv_le32_to_cpu(d->anextents) &&
-	    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-		       "inode %" PRIu64 " has a fork offset of %u but no "
-		       "attribute fork: offset cleared",
-		       c->ino, kv_le16_to_cpu(d->forkoff))) {
+	    take_fix(c,
+		     rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+				"inode %" PRIu64 " has a fork offset of %u "
+				"but no attribute fork: offset cleared",
+				c->ino, kv_le16_to_cpu(d->forkoff)))) {
 		d->forkoff = kv_cpu_to_le16(0);
 		kvfs_dinode_set_crc(c->dip, g);
-		c->changed = true;
 	} else if (!kv_le16_to_cpu(d->forkoff) &&
 		   (d->aformat || kv_le32_to_cpu(d->anextents)) &&
-		   rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-			      "inode %" PRIu64 " has no attribute fork but "
-			      "its format %u and %u extents: cleared",
-			      c->ino, d->aformat,
-			      kv_le32_to_cpu(d->anextents))) {
+		   take_fix(c, rp_problem(rp, false, c->ino,
+					  kvfs_ino_to_fsb(g, c->ino),
+					  "inode %" PRIu64 " has no attribute "
+					  "fork but its format %u and %u "
+					  "extents: cleared",
+					  c->ino, d->aformat,
+					  kv_le32_to_cpu(d->anextents)))) {
 		/* without an offset no fork can be found: nothing lost */
 		d->aformat = 0;
 		d->anextents = kv_cpu_to_le32(0);
 		kvfs_dinode_set_crc(c->dip, g);
-		c->changed = true;
 	}
 	if ((S_ISDIR(mode) || S_ISLNK(mode)) &&
 	    d->dformat == KVFS_DFORK_EXTENTS)
 		clear_unwritten(c);
 	verr = kvfs_dinode_verify(c->dip, g, c->ino);
-	c->sound = !verr;
+	c->sound = !verr && !c->trial;
 	if (verr)
 		snprintf(c->why, sizeof(c->why), "%s", kvfs_report_last()->msg);
 	rp_forks(g, c->dip, &df, &dsize, &af, &asize);

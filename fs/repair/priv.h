@@ -238,6 +238,11 @@ struct ino_ctx {
 	uint64_t blocks; /* mapped by the forks */
 	enum kvfs_scrub_owner kind; /* of the extents being claimed */
 	bool changed; /* the copy must be written back */
+	/*
+	 * A dry run's copy holds a fix it only says (take_fix()): never
+	 * written, and not the inode as read.
+	 */
+	bool trial;
 	bool tree_bad; /* a symlink's target blocks are damaged */
 	char why[320]; /* what is wrong with it */
 	bool index_bad; /* a directory index damaged: its count left too */

@@ -45,6 +45,11 @@
  *             the directory's rebuild drops the entry, not that it was
  *             made to name a free inode: in both the entry's inode ends
  *             in lost+found
+ *   dryrun    one given attribute fork fields with no fork offset, a
+ *             fork offset with no attribute fork, or a next unlinked
+ *             pointer out of range (crc right): -n says what -y does
+ *             (the field undone, the file kept), not that the inode
+ *             fails its verifier, or its extents do not fit, after that
  *   extentlist one's extent list given two extents past the device (each
  *             said cut by its place in the list as read), or an extent
  *             count past its fork (the list cut to the one it holds)
@@ -998,6 +1003,62 @@ static void t_extentlist(void)
 	}
 }
 
+/*
+ * one given attribute fork fields with no fork offset (0), a fork offset
+ * with no attribute fork (1), or a next unlinked pointer out of range
+ * (2), the crc recomputed: each a field -y undoes, keeping the file.
+ */
+static void d_dry(int which)
+{
+	uint8_t b[BS];
+	struct kvfs_dinode *d = inode_in(files[F_ONE].ino, b);
+
+	CHECK(!kv_le16_to_cpu(d->forkoff) && !d->aformat);
+	if (which == 0)
+		d->anextents = kv_cpu_to_le32(5);
+	else if (which == 1)
+		d->forkoff = kv_cpu_to_le16(1);
+	else
+		d->next_unlinked = kv_cpu_to_le32(5);
+	inode_out(files[F_ONE].ino, b, true);
+}
+
+/*
+ * -n says what -y does to an inode whose field -y undoes: it judged the
+ * inode as read after saying the fix, and said it fails its verifier and
+ * is cleared (0), its extents cut to fit a fork the offset shrank, their
+ * blocks leaked (1), or its pointer cleared a second time (2).
+ */
+static void t_dryrun(void)
+{
+	static const char *const says[] = {
+		"has no attribute fork but its format 0 and 5 extents",
+		"has a fork offset of 1 but no attribute fork",
+		"next unlinked inode invalid: the bytes it does not use zeroed",
+	};
+	static const char *const never[] = {
+		"fails its verifier",
+		"do not fit",
+		"has links but points to a next unlinked inode",
+	};
+
+	for (int i = 0; i < 3; i++) {
+		copy_file(pristine, img);
+		d_dry(i);
+		CHECK_EQ(run("-f -n"), 4);
+		CHECK(said(says[i]));
+		CHECK(!said(never[i]));
+		CHECK(!said("owned by nothing"));
+		CHECK_EQ(run("-f -y"), 1);
+		CHECK(said(says[i]));
+		CHECK(!said(never[i]));
+		CHECK(said("1 problems found, 1 fixed, 0 left"));
+		CHECK_EQ(run("-f -n"), 0);
+		scrub_image_clean(img);
+		verify_files(0);
+	}
+}
+
 /* Lines of file f holding s. */
 static unsigned count_lines(const char *f, const char *s)
 {
@@ -1263,6 +1324,8 @@ int main(int argc, char **argv)
 			      "-f -p", 0);
 	} else if (!strcmp(mode, "direntino")) {
 		t_direntino();
+	} else if (!strcmp(mode, "dryrun")) {
+		t_dryrun();
 	} else if (!strcmp(mode, "extentlist")) {
 		t_extentlist();
 	} else if (!strcmp(mode, "sfino")) {
