@@ -342,8 +342,12 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 	 * superblock is the one the mount left: the summary counters the
 	 * first pass set were moved by the namespace repair (a rebuilt
 	 * directory's blocks), and were found "wrong" against the mount's.
+	 * Said, or its phases, announced again after phase 6, read as a run
+	 * gone back.
 	 */
 	if (!err && !o->dry_run && res->fixed > fixed) {
+		rp_notice(&rp, "second pass over the space (phases 3, 4, 7): "
+			       "the namespace repair changed it");
 		err = kv_dev_open(path, 0, &rp.dev);
 		if (!err) {
 			err = kvfs_sb_read(rp.dev, &rp.g);

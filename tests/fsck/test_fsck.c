@@ -1169,6 +1169,8 @@ static void t_sfino(void)
 		CHECK(!said("entries that check out"));
 		CHECK(said(ts ? "timestamp nanoseconds out of range): cleared" :
 				"entry removed"));
+		/* the space phases after phase 6, announced as such */
+		CHECK(said("second pass over the space"));
 		CHECK(said(" 0 left"));
 		CHECK_EQ(run("-f -n"), 0);
 		scrub_image_clean(img);
