@@ -591,18 +591,19 @@ static int claim_blocks(struct ino_ctx *c)
 }
 
 /*
- * Whether the copy takes the fix of a problem just said (fixed:
- * rp_problem()'s answer): when fixed, to be written back; in a dry run
- * too (c->trial, never written), so that what phase 4 judges next is the
- * inode as -y leaves it.  -n, judging the copy as read, said that an
- * inode whose stray attribute fork fields, fork offset, unwritten flag
- * or unused bytes -y undoes (keeping it) fails its verifier and is
- * cleared (catalogue attr-fields, dir-unwritten, symlink-unwritten), that
- * a fork offset -y clears cuts the data fork's extents (root-forkoff), or
- * that a next unlinked pointer sanitize() clears is still to clear
- * (next-unlinked-invalid).
+ * A dry run takes into the copy the fixes it says (priv.h): -n, judging
+ * the copy as read after saying a fix, said that an inode whose stray
+ * attribute fork fields, fork offset, unwritten flag or unused bytes -y
+ * undoes (keeping it) fails its verifier and is cleared (catalogue
+ * attr-fields, dir-unwritten, symlink-unwritten), that a fork offset -y
+ * clears cuts the data fork's extents (root-forkoff), or that a next
+ * unlinked pointer sanitize() clears is still to clear
+ * (next-unlinked-invalid); and after cuts of extents out of range it
+ * missed the block count -y sets (extent-past-end, root-extent) and the
+ * symlink -y clears (symlink-past-end), and said their blocks leaked
+ * "unless by the damaged inode left".
  */
-static bool take_fix(struct ino_ctx *c, bool fixed)
+bool rp_take_fix(struct ino_ctx *c, bool fixed)
 {
 	if (fixed)
 		c->changed = true;
@@ -628,7 +629,8 @@ static void clear_unwritten(struct ino_ctx *c)
 	n = n < dsize / sizeof(*x) ? n : dsize / sizeof(*x);
 	for (uint32_t i = 0; i < n; i++) {
 		if (!(kv_le32_to_cpu(x[i].flags) & KVFS_EXT_UNWRITTEN) ||
-		    !take_fix(c, rp_problem(c->rp, false, c->ino,
+		    !rp_take_fix(c,
+				 rp_problem(c->rp, false, c->ino,
 					    kvfs_ino_to_fsb(&c->rp->g, c->ino),
 					    "inode %" PRIu64
 					    " data extent %u is unwritten in a "
@@ -703,12 +705,12 @@ static int sanitize(struct ino_ctx *c, int verr)
 	kvfs_dinode_set_crc(t, g);
 	err = kvfs_dinode_verify(t, g, c->ino);
 	if (!err &&
-	    take_fix(c,
-		     rp_problem(c->rp, false, c->ino,
-				kvfs_ino_to_fsb(g, c->ino),
-				"inode %" PRIu64 ": %s: the bytes it does "
-				"not use zeroed, its header set to its place",
-				c->ino, c->why)))
+	    rp_take_fix(
+		    c,
+		    rp_problem(c->rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+			       "inode %" PRIu64 ": %s: the bytes it does "
+			       "not use zeroed, its header set to its place",
+			       c->ino, c->why)))
 		memcpy(c->dip, t, g->inodesize);
 	kvfree(t);
 	return err ? verr : 0;
@@ -854,16 +856,17 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	 */
 	if (kv_le16_to_cpu(d->forkoff) && !d->aformat &&
 	    !kv_le32_to_cpu(d->anextents) &&
-	    take_fix(c,
-		     rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-				"inode %" PRIu64 " has a fork offset of %u "
-				"but no attribute fork: offset cleared",
-				c->ino, kv_le16_to_cpu(d->forkoff)))) {
+	    rp_take_fix(
+		    c, rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
+				  "inode %" PRIu64 " has a fork offset of %u "
+				  "but no attribute fork: offset cleared",
+				  c->ino, kv_le16_to_cpu(d->forkoff)))) {
 		d->forkoff = kv_cpu_to_le16(0);
 		kvfs_dinode_set_crc(c->dip, g);
 	} else if (!kv_le16_to_cpu(d->forkoff) &&
 		   (d->aformat || kv_le32_to_cpu(d->anextents)) &&
-		   take_fix(c, rp_problem(rp, false, c->ino,
+		   rp_take_fix(c,
+			       rp_problem(rp, false, c->ino,
 					  kvfs_ino_to_fsb(g, c->ino),
 					  "inode %" PRIu64 " has no attribute "
 					  "fork but its format %u and %u "
@@ -893,13 +896,14 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		if (err)
 			return err;
 	}
-	if (c->changed || c->sf_was || verr == -EBADMSG) {
+	if (c->changed || c->trial || c->sf_was || verr == -EBADMSG) {
 		/* what is left of the fault once the cuts are made */
 		uint32_t crc = kv_le32_to_cpu(d->hdr.crc);
 
 		kvfs_dinode_set_crc(c->dip, g);
 		if (!kvfs_dinode_verify(c->dip, g, c->ino)) {
-			if (verr == -EBADMSG && !c->changed && !c->sf_was &&
+			if (verr == -EBADMSG && !c->changed && !c->trial &&
+			    !c->sf_was &&
 			    rp_problem(rp, false, c->ino,
 				       kvfs_ino_to_fsb(g, c->ino),
 				       "inode %" PRIu64 " checksum wrong, the "
@@ -927,7 +931,7 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		verr = -EUCLEAN;
 	if (verr) {
 		/* the bad extents, reported and left, are the fault */
-		if (nbad && !c->changed) {
+		if (nbad && !c->changed && !c->trial) {
 			rp->inodes_left = true;
 			return 0;
 		}

@@ -239,7 +239,7 @@ struct ino_ctx {
 	enum kvfs_scrub_owner kind; /* of the extents being claimed */
 	bool changed; /* the copy must be written back */
 	/*
-	 * A dry run's copy holds a fix it only says (take_fix()): never
+	 * A dry run's copy holds a fix it only says (rp_take_fix()): never
 	 * written, and not the inode as read.
 	 */
 	bool trial;
@@ -275,6 +275,13 @@ static inline struct kvfs_dinode *D(struct ino_ctx *c)
 	return (struct kvfs_dinode *)c->dip;
 }
 
+/*
+ * Whether the copy takes the fix of a problem just said (fixed:
+ * rp_problem()'s answer): when fixed, to be written back (c->changed);
+ * in a dry run too, never written (c->trial), so that what phase 4
+ * judges next is the inode as -y leaves it and -n says what -y does.
+ */
+bool rp_take_fix(struct ino_ctx *c, bool fixed);
 /* Fork bytes and sizes of the copy, bounded even if forkoff is garbage. */
 void rp_forks(const struct kvfs_geom *g, uint8_t *dip, uint8_t **df,
 	      uint32_t *dsize, uint8_t **af, uint32_t *asize);

@@ -46,9 +46,10 @@
  *             made to name a free inode: in both the entry's inode ends
  *             in lost+found
  *   dryrun    one given attribute fork fields with no fork offset, a
- *             fork offset with no attribute fork, or a next unlinked
- *             pointer out of range (crc right): -n says what -y does
- *             (the field undone, the file kept), not that the inode
+ *             fork offset with no attribute fork, a next unlinked pointer
+ *             out of range, or its extent past the device (crc right):
+ *             -n says what -y does (the field undone, the file kept; the
+ *             extent cut and the block count set), not that the inode
  *             fails its verifier, or its extents do not fit, after that
  *   extentlist one's extent list given two extents past the device (each
  *             said cut by its place in the list as read), or an extent
@@ -1005,8 +1006,9 @@ static void t_extentlist(void)
 
 /*
  * one given attribute fork fields with no fork offset (0), a fork offset
- * with no attribute fork (1), or a next unlinked pointer out of range
- * (2), the crc recomputed: each a field -y undoes, keeping the file.
+ * with no attribute fork (1), a next unlinked pointer out of range (2),
+ * or its extent past the end of the device (3), the crc recomputed: each
+ * a field -y undoes, keeping the file (3: its data lost).
  */
 static void d_dry(int which)
 {
@@ -1018,8 +1020,10 @@ static void d_dry(int which)
 		d->anextents = kv_cpu_to_le32(5);
 	else if (which == 1)
 		d->forkoff = kv_cpu_to_le16(1);
-	else
+	else if (which == 2)
 		d->next_unlinked = kv_cpu_to_le32(5);
+	else
+		ext0(d)->startblock = kv_cpu_to_le64(g.dblocks + 100);
 	inode_out(files[F_ONE].ino, b, true);
 }
 
@@ -1027,35 +1031,45 @@ static void d_dry(int which)
  * -n says what -y does to an inode whose field -y undoes: it judged the
  * inode as read after saying the fix, and said it fails its verifier and
  * is cleared (0), its extents cut to fit a fork the offset shrank, their
- * blocks leaked (1), or its pointer cleared a second time (2).
+ * blocks leaked (1), its pointer cleared a second time (2), or (3) it
+ * missed the block count -y sets and hedged the leak of the block the
+ * extent held before it was moved ("unless by the damaged inode left").
  */
 static void t_dryrun(void)
 {
-	static const char *const says[] = {
-		"has no attribute fork but its format 0 and 5 extents",
-		"has a fork offset of 1 but no attribute fork",
-		"next unlinked inode invalid: the bytes it does not use zeroed",
-	};
-	static const char *const never[] = {
-		"fails its verifier",
-		"do not fit",
-		"has links but points to a next unlinked inode",
+	static const struct {
+		const char *says, *then, *never, *count;
+	} c[] = {
+		{ "has no attribute fork but its format 0 and 5 extents",
+		  "cleared", "fails its verifier", " 1 problems found" },
+		{ "has a fork offset of 1 but no attribute fork",
+		  "offset cleared", "do not fit", " 1 problems found" },
+		{ "next unlinked inode invalid: the bytes it does not use "
+		  "zeroed",
+		  "its header set to its place",
+		  "has links but points to a next unlinked inode",
+		  " 1 problems found" },
+		{ "says 1 blocks, its forks map 0: set",
+		  "owned by nothing (leaked): returned to free space",
+		  "unless by the damaged inode left", " 4 problems found" },
 	};
 
-	for (int i = 0; i < 3; i++) {
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		copy_file(pristine, img);
-		d_dry(i);
+		d_dry((int)i);
 		CHECK_EQ(run("-f -n"), 4);
-		CHECK(said(says[i]));
-		CHECK(!said(never[i]));
-		CHECK(!said("owned by nothing"));
+		CHECK(said(c[i].says));
+		CHECK(said(c[i].then));
+		CHECK(!said(c[i].never));
 		CHECK_EQ(run("-f -y"), 1);
-		CHECK(said(says[i]));
-		CHECK(!said(never[i]));
-		CHECK(said("1 problems found, 1 fixed, 0 left"));
+		CHECK(said(c[i].says));
+		CHECK(said(c[i].then));
+		CHECK(!said(c[i].never));
+		CHECK(said(c[i].count));
+		CHECK(said(" 0 left"));
 		CHECK_EQ(run("-f -n"), 0);
 		scrub_image_clean(img);
-		verify_files(0);
+		verify_files(i == 3 ? 1u << F_ONE : 0);
 	}
 }
 
