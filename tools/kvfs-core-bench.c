@@ -898,16 +898,12 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/*
- * --stats: what the core did per operation during one measurement (the
- * log's and the caches' counters), on stderr beside the CPU figures.
- */
-/* the lock classes' counts at the start of a measurement (--stats) */
+/* --stats: the arena's and the lock classes' counts at a measurement's start */
 static uint64_t lock_acq0[KV_LOCK_CLASSES_MAX], lock_cont0[KV_LOCK_CLASSES_MAX];
 
 static uint64_t arena_used0, reclaim0;
 
-static void lock_counts_start(void)
+static void stats_start(void)
 {
 	struct kv_stats ks;
 
@@ -945,6 +941,10 @@ static void print_lock_counts(enum wl wl, unsigned nthreads, double n)
 		fputc('\n', stderr);
 }
 
+/*
+ * --stats: what the core did per operation during one measurement (the
+ * log's and the caches' counters), on stderr beside the CPU figures.
+ */
 static void print_stats(enum wl wl, unsigned nthreads,
 			const struct kvfs_stats *a, uint64_t ops)
 {
@@ -1039,7 +1039,7 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 		return -errno;
 	if (opt_stats) {
 		kvfs_stats(mp, &st0, NULL, 0);
-		lock_counts_start();
+		stats_start();
 	}
 	atomic_store(&stop, false);
 	t0 = now();
