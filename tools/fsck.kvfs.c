@@ -47,10 +47,15 @@ struct ui {
 	struct timespec phase_start;
 	int shown; /* percentage last shown, -1 none */
 	/*
-	 * The core's reports printed (their lines, a tsearch(3) tree), under
-	 * lock: the sink runs on the thread that read the block.
+	 * The core's reports, under lock (the sink runs on the thread that
+	 * read the block): the lines printed (a tsearch(3) tree); the last
+	 * one printed, and those alike but for their blocks that followed
+	 * it, held back (more of them, from more_first to more_last) for
+	 * more_print().
 	 */
 	void *said;
+	struct kvfs_report last;
+	uint64_t more, more_first, more_last;
 	pthread_mutex_t lock;
 };
 
@@ -114,10 +119,34 @@ static void progress_clear(struct ui *u)
 	u->shown = -1;
 }
 
+/* The reports held back, as one line; under u->lock. */
+static void more_print(struct ui *u)
+{
+	struct kvfs_report r = u->last;
+	char line[352];
+
+	if (!u->more)
+		return;
+	r.blkno = u->more_first;
+	kvfs_report_format_run(&r, u->more, u->more_last, line, sizeof(line));
+	progress_clear(u);
+	fprintf(stderr, "%s: %s: %s\n", prog, u->target, line);
+	u->more = 0;
+}
+
+/* Before anything else is printed: the reports held back. */
+static void reports_flush(struct ui *u)
+{
+	pthread_mutex_lock(&u->lock);
+	more_print(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
 static void on_phase(void *arg, enum kvfs_repair_phase ph)
 {
 	struct ui *u = arg;
 
+	reports_flush(u);
 	progress_clear(u);
 	if (u->verbose && u->phase_start.tv_sec)
 		printf("        (%.2f s)\n", since(&u->phase_start));
@@ -148,6 +177,7 @@ static void on_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
 	(void)ph;
 	(void)ino;
 	(void)blkno;
+	reports_flush(u);
 	progress_clear(u);
 	if (fixed)
 		printf("        %s\n", what);
@@ -161,6 +191,7 @@ static void on_problem(void *arg, enum kvfs_repair_phase ph, uint64_t ino,
 
 static void on_notice(void *arg, const char *what)
 {
+	reports_flush(arg);
 	progress_clear(arg);
 	printf("        %s\n", what);
 	fflush(stdout);
@@ -187,6 +218,17 @@ static bool said_before(struct ui *u, const char *line)
 	return node != NULL;
 }
 
+/* r is the last report printed but for its block, past the last held. */
+static bool more_alike(const struct ui *u, const struct kvfs_report *r)
+{
+	uint64_t after = u->more ? u->more_last : u->last.blkno;
+
+	return r->blkno != KVFS_NULLBLOCK && after != KVFS_NULLBLOCK &&
+	       r->blkno > after && r->err == u->last.err &&
+	       r->ino == u->last.ino && !strcmp(r->what, u->last.what) &&
+	       !strcmp(r->msg, u->last.msg);
+}
+
 /*
  * Every corruption the core reports on its way (a verifier's, the log
  * replay's: which delta of which block it refused), on stderr: the library
@@ -196,7 +238,9 @@ static bool said_before(struct ui *u, const char *line)
  * phase 4, the checker, the namespace phases and their rebuilds each
  * read it (a damaged directory block: 4 times with -n, 6 with -y).  The
  * same block, structure and fault is the same finding; the problem lines
- * on stdout say what fsck makes of it.
+ * on stdout say what fsck makes of it.  Reports alike but for their
+ * ascending blocks (a file given a directory's type, each of its blocks
+ * read by -n's check as one: 1803 lines) follow the first as one line.
  */
 static void on_report(const struct kvfs_report *r, void *arg)
 {
@@ -205,9 +249,19 @@ static void on_report(const struct kvfs_report *r, void *arg)
 
 	kvfs_report_format(r, line, sizeof(line));
 	pthread_mutex_lock(&u->lock);
-	if (!said_before(u, line)) {
+	if (said_before(u, line)) {
+		pthread_mutex_unlock(&u->lock);
+		return;
+	}
+	if (more_alike(u, r)) {
+		if (!u->more++)
+			u->more_first = r->blkno;
+		u->more_last = r->blkno;
+	} else {
+		more_print(u);
 		progress_clear(u);
 		fprintf(stderr, "%s: %s: %s\n", prog, u->target, line);
+		u->last = *r;
 	}
 	pthread_mutex_unlock(&u->lock);
 }
@@ -249,6 +303,7 @@ static int run(const char *target, const struct kvfs_repair_opts *o, bool force)
 		}
 	}
 	err = kvfs_repair(target, o, &res);
+	reports_flush(u);
 	progress_clear(u);
 	if (u->verbose && u->phase_start.tv_sec)
 		printf("        (%.2f s)\n", since(&u->phase_start));
@@ -285,7 +340,7 @@ static int run(const char *target, const struct kvfs_repair_opts *o, bool force)
 /* The journal's reports (recovery, a shutdown), as it printed them. */
 static void print_jreport(const char *line, void *priv)
 {
-	(void)priv;
+	reports_flush(priv);
 	fprintf(stderr, "kvjournal: %s\n", line);
 }
 
@@ -305,6 +360,7 @@ int main(int argc, char **argv)
 	struct kvfs_repair_opts o = { .dry_run = true, .ops = &ops };
 	struct ui u = { .o = &o,
 			.shown = -1,
+			.last = { .blkno = KVFS_NULLBLOCK },
 			.lock = PTHREAD_MUTEX_INITIALIZER };
 	bool force = false, n = false, y = false, p = false;
 	int opt, fd, ret;
@@ -369,8 +425,9 @@ int main(int argc, char **argv)
 	}
 	u.target = argv[optind];
 	kvfs_report_set_sink(on_report, &u);
-	kvj_report_set_sink(print_jreport, NULL);
+	kvj_report_set_sink(print_jreport, &u);
 	ret = run(argv[optind], &o, force);
+	reports_flush(&u);
 	kvj_report_set_sink(NULL, NULL);
 	kvfs_report_set_sink(NULL, NULL);
 	tdestroy(u.said, free);

@@ -116,17 +116,34 @@ void kvfs_report_set_sink(void (*fn)(const struct kvfs_report *r, void *priv),
 	__atomic_store_n(&report_sink, fn, __ATOMIC_RELEASE);
 }
 
+static const char *report_kind(const struct kvfs_report *r)
+{
+	return r->err == -EBADMSG ? "checksum error" :
+	       r->err == -EUCLEAN ? "corruption" :
+				    "refused";
+}
+
 void kvfs_report_format(const struct kvfs_report *r, char *buf, size_t len)
 {
-	const char *kind = r->err == -EBADMSG ? "checksum error" :
-			   r->err == -EUCLEAN ? "corruption" :
-						"refused";
-
 	if (r->blkno == KVFS_NULLBLOCK)
-		snprintf(buf, len, "%s (%s): %s", kind, r->what, r->msg);
+		snprintf(buf, len, "%s (%s): %s", report_kind(r), r->what,
+			 r->msg);
 	else
-		snprintf(buf, len, "%s in block %" PRIu64 " (%s): %s", kind,
-			 r->blkno, r->what, r->msg);
+		snprintf(buf, len, "%s in block %" PRIu64 " (%s): %s",
+			 report_kind(r), r->blkno, r->what, r->msg);
+}
+
+void kvfs_report_format_run(const struct kvfs_report *r, uint64_t n,
+			    uint64_t last, char *buf, size_t len)
+{
+	if (n < 2) {
+		kvfs_report_format(r, buf, len);
+		return;
+	}
+	snprintf(buf, len,
+		 "%s in %" PRIu64 " blocks, %" PRIu64 " to %" PRIu64
+		 " (%s): %s",
+		 report_kind(r), n, r->blkno, last, r->what, r->msg);
 }
 
 unsigned long kvfs_corrupt_count(void)

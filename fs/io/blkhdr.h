@@ -80,6 +80,13 @@ void kvfs_report_set_sink(void (*fn)(const struct kvfs_report *r, void *priv),
  * header): bad crc32c ...", for the tools' stderr and the daemon's log.
  */
 void kvfs_report_format(const struct kvfs_report *r, char *buf, size_t len);
+/*
+ * One line for n reports alike but for their blocks, r's the first and
+ * last the last (a structure damaged throughout, read block by block):
+ * "corruption in 1803 blocks, 1594 to 3396 (directory data block): ...".
+ */
+void kvfs_report_format_run(const struct kvfs_report *r, uint64_t n,
+			    uint64_t last, char *buf, size_t len);
 
 /* Number of reports made so far (tests; a verifier that fails says so). */
 unsigned long kvfs_corrupt_count(void);

@@ -64,7 +64,9 @@
  *             impossible fork format: each block's verifier report is on
  *             stderr once a run, with -n and with -y (every read of a
  *             block failing its verifier reports it: -n printed the
- *             directory block's 4 times, -y 6 times)
+ *             directory block's 4 times, -y 6 times); then frag given a
+ *             directory's type: -n's 70 reports alike but for their
+ *             blocks are 2 lines, the first and the rest
  *   busy      an image locked as mount.kvfs locks it: exit 8
  *   usage     bad command lines: exit 16
  *
@@ -1092,6 +1094,7 @@ static void t_reportonce(void)
 	const char *args[] = { "-f -n", "-f -y" };
 	uint8_t b[BS], ib[BS];
 	char dline[64], dsaid[64], iline[64];
+	struct kvfs_dinode *d;
 	uint64_t fsb;
 
 	copy_file(pristine, img);
@@ -1116,6 +1119,23 @@ static void t_reportonce(void)
 	CHECK_EQ(run("-f -n"), 0);
 	scrub_image_clean(img);
 	verify_files(1u << F_MID);
+
+	/*
+	 * frag given a directory's type (crc right): -n's check reads each
+	 * of its blocks as a directory block, each failing alike but for
+	 * its block: the first said, then the rest in one line (before: 70)
+	 */
+	copy_file(pristine, img);
+	d = inode_in(files[F_FRAG].ino, ib);
+	d->mode = kv_cpu_to_le16(S_IFDIR | 0644);
+	inode_out(files[F_FRAG].ino, ib, true);
+	CHECK_EQ(run("-f -n"), 4);
+	CHECK_EQ(count_lines(err_out, "(directory data block): "), 2);
+	CHECK(holds(err_out, " blocks, "));
+	CHECK_EQ(run("-f -y"), 1);
+	CHECK(said("made a regular file"));
+	CHECK_EQ(run("-f -n"), 0);
+	verify_files(0);
 }
 
 /*
