@@ -1573,8 +1573,8 @@ int main(int argc, char **argv)
 	 * creates in 1 GiB the unlinks after them wrote back and read again
 	 * 1.1 items each)
 	 */
-	for (int wl = CREATE; !opt_mem && wl <= UNLINK_4K; wl++)
-		if (opt_wl[wl]) {
+	for (int wl = 0; !opt_mem && wl < NWL; wl++)
+		if (ns_wl(wl) && opt_wl[wl]) {
 			cfg.budget_bytes += 1ull << 30;
 			break;
 		}

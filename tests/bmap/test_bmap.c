@@ -698,6 +698,29 @@ static void test_boundary(struct kvfs_mount *mp)
 }
 
 /*
+ * A one-block punch at bno of ip, locked and joined to a new transaction,
+ * whose extent split is refused a tree block (tag map_tree_nospc past its
+ * first evaluation, the hold's): the unmap answers want, having met the
+ * tag once.  The transaction, ip still joined, for the caller to look at
+ * and cancel.
+ */
+static struct kvfs_trans *punch_split_refused(struct kvfs_mount *mp,
+					      struct kvfs_inode *ip,
+					      uint64_t bno, int want)
+{
+	struct kvfs_trans *tp;
+	uint64_t rem;
+
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 1, 1, 1), 0);
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.itruncate, 0, &tp), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_bunmapi(tp, ip, bno, 1, 1, &rem), want);
+	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_MAP_TREE_NOSPC), 1);
+	return tp;
+}
+
+/*
  * A punch inside an extent of a full extent list whose split then finds
  * no block for the tree's leaf though split_room() held an AG for it (tag
  * map_tree_nospc past its first evaluation, the hold's): nothing was
@@ -726,12 +749,7 @@ static void test_split_refused(struct kvfs_mount *mp)
 	CHECK_EQ(ip->i_dformat, KVFS_DFORK_EXTENTS);
 	CHECK_EQ(ip->i_nextents, cap);
 	CHECK_EQ(bread(ip, 0, last + 4, before, &nb), 0);
-	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 1, 1, 1), 0);
-	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.itruncate, 0, &tp), 0);
-	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
-	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
-	CHECK_EQ(kvfs_bunmapi(tp, ip, last + 1, 1, 1, &rem), -ENOSPC);
-	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_MAP_TREE_NOSPC), 1);
+	tp = punch_split_refused(mp, ip, last + 1, -ENOSPC);
 	kvfs_trans_cancel(tp);
 	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 0, 0, 0), 0);
 	CHECK(!kvj_log_is_shutdown(mp->log));
@@ -1023,7 +1041,7 @@ static void test_split_shutdown(void)
 	struct kvfs_trans *tp;
 	struct kvfs_bmap map[4];
 	uint32_t leaf;
-	uint64_t ino, rem, last;
+	uint64_t ino, last;
 	int nf = 2 * 200, ng = 2 * 200, nmap;
 
 	make_fs();
@@ -1044,12 +1062,7 @@ static void test_split_shutdown(void)
 	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
 	CHECK_EQ(bread(ip, 0, last + 4, forced, &nf), 0);
 	kvj_report_set_sink(split_sink, NULL);
-	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 1, 1, 1), 0);
-	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.itruncate, 0, &tp), 0);
-	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
-	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
-	CHECK_EQ(kvfs_bunmapi(tp, ip, last + 1, 1, 1, &rem), -EIO);
-	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_MAP_TREE_NOSPC), 1);
+	tp = punch_split_refused(mp, ip, last + 1, -EIO);
 	CHECK(kvj_log_is_shutdown(mp->log));
 	kvfs_trans_cancel(tp);
 	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 0, 0, 0), 0);
