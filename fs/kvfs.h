@@ -282,6 +282,13 @@ int kvfs_getattr_handle(struct kvfs_mount *mp, uint64_t ino,
  * writeback cache: the kernel keeps them and sends them when they move)
  */
 #define KVFS_SET_KEEP_CMTIME (1u << 10)
+/*
+ * The mtime and ctime given are the stamps of writes the kernel's cache
+ * already took (FUSE's write back of an inode's times): an immutable flag
+ * set since refuses them no more than those writes' pages
+ * (fs/inode/iflags.h).
+ */
+#define KVFS_SET_WRITTEN_CMTIME (1u << 11)
 
 struct kvfs_setattr {
 	unsigned valid;

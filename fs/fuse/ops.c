@@ -588,7 +588,6 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct kvfs_cred cr;
 	int ret;
 
-	(void)fi;
 	if (to_set &&
 	    setattr_unlinked_times(req, ino_of(fs, ino), attr, to_set))
 		return;
@@ -618,6 +617,15 @@ static void kf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 */
 	if (fs->writeback)
 		sa.valid |= KVFS_SET_KEEP_CMTIME;
+	/*
+	 * mtime and ctime alone with a file handle: the kernel writing back
+	 * the stamps of writes its cache took (fuse_write_inode()); a
+	 * utimensat() never names a handle.  Refused, they would come back
+	 * as EIO from the file's next fallocate or copy_file_range.
+	 */
+	if (fs->writeback && fi && (to_set & FUSE_SET_ATTR_MTIME) &&
+	    !(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)))
+		sa.valid |= KVFS_SET_WRITTEN_CMTIME;
 	/*
 	 * A flagged truncate or chown, or (V2) one with nothing but ctime to
 	 * set: a kill the kernel judged due and stripped (see kill_caps());

@@ -29,7 +29,7 @@
 	(KVFS_SET_MODE | KVFS_SET_UID | KVFS_SET_GID | KVFS_SET_SIZE | \
 	 KVFS_SET_ATIME | KVFS_SET_MTIME | KVFS_SET_ATIME_NOW |        \
 	 KVFS_SET_MTIME_NOW | KVFS_SET_CTIME | KVFS_SET_KILL_SUIDGID | \
-	 KVFS_SET_KEEP_CMTIME)
+	 KVFS_SET_KEEP_CMTIME | KVFS_SET_WRITTEN_CMTIME)
 
 static bool cred_in_group(const struct kvfs_cred *cr, uint32_t gid)
 {
@@ -54,7 +54,9 @@ static struct kvfs_ictime ictime_of(const struct timespec *ts)
  * times set to now on an immutable one.  Times given that the kernel
  * keeps for the caller (KVFS_SET_KEEP_CMTIME: FUSE's writeback cache,
  * which sends the times of its own writes so) count as set to now: an
- * append-only file's writer sends them.
+ * append-only file's writer sends them.  The stamps of writes the cache
+ * took before an immutable flag (KVFS_SET_WRITTEN_CMTIME) pass as their
+ * pages do.
  */
 static int setattr_flags_ok(const struct kvfs_inode *ip, unsigned v)
 {
@@ -64,6 +66,8 @@ static int setattr_flags_ok(const struct kvfs_inode *ip, unsigned v)
 	if (v & (KVFS_SET_MODE | KVFS_SET_UID | KVFS_SET_GID | KVFS_SET_SIZE) ||
 	    (given && !(v & KVFS_SET_KEEP_CMTIME)))
 		return kvfs_iflags_may_change(ip);
+	if (v & KVFS_SET_WRITTEN_CMTIME && !(v & KVFS_SET_ATIME))
+		return 0;
 	if (v & (KVFS_SET_ATIME | KVFS_SET_MTIME))
 		return kvfs_iflags_may_add(ip);
 	return 0;

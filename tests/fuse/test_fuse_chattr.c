@@ -7,7 +7,8 @@
  * link fails with EPERM and reads work; an append-only file opens for
  * writing with O_APPEND only and grows; an immutable directory takes no
  * name; uid 65534 (the owner) may set nodump but not immutable; an
- * unsupported flag is EOPNOTSUPP.  "check" after a remount: the flags
+ * unsupported flag is EOPNOTSUPP; bytes written before a chattr +i are
+ * kept and no error is reported for them.  "check" after a remount: the flags
  * are still there and the immutable file's bytes unchanged.
  * usage: test_fuse_chattr prep|check DIR
  */
@@ -132,6 +133,47 @@ static void append_file(const char *d)
 	printf("ok: append-only file\n");
 }
 
+/*
+ * A file made immutable while its writer still has bytes in the kernel's
+ * cache: their write back and the times the kernel stamped for them are
+ * not refused (they came before the flag, as on a local filesystem), so
+ * fsync and the next fallocate of the file hear of no error; utimes of
+ * the file's own caller are refused still.
+ */
+static void immutable_after_write(const char *d)
+{
+	const struct timespec omit_mtime[2] = { { 0, UTIME_OMIT }, { 1, 0 } };
+	char f[1024], buf[16];
+	struct stat st;
+	int fd, fl = FS_IMMUTABLE_FL;
+
+	snprintf(f, sizeof(f), "%.1000s", at(d, "immw"));
+	fd = open(f, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK_OK(fd);
+	CHECK_EQ(write(fd, "written", 7), 7);
+	CHECK_OK(ioctl(fd, FS_IOC_SETFLAGS, &fl));
+	CHECK_OK(fsync(fd));
+	CHECK_ERR(utimensat(AT_FDCWD, f, omit_mtime, 0), EPERM);
+	CHECK_OK(close(fd));
+	CHECK_OK(stat(f, &st));
+	CHECK(st.st_mtim.tv_sec > 1);
+	CHECK_OK(setflags(f, 0));
+	fd = open(f, O_RDWR);
+	CHECK_OK(fd);
+	CHECK_EQ(write(fd, "W", 1), 1);
+	CHECK_OK(ioctl(fd, FS_IOC_SETFLAGS, &fl));
+	CHECK_ERR(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096), EPERM);
+	fl = 0;
+	CHECK_OK(ioctl(fd, FS_IOC_SETFLAGS, &fl));
+	CHECK_OK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			   1));
+	CHECK_EQ(pread(fd, buf, 7, 0), 7);
+	CHECK(!memcmp(buf, "\0ritten", 7));
+	CHECK_OK(close(fd));
+	CHECK_OK(unlink(f));
+	printf("ok: immutable after a write\n");
+}
+
 static void immutable_dir(const char *d)
 {
 	char dir[1024];
@@ -195,6 +237,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "prep")) {
 		immutable_file(d);
 		append_file(d);
+		immutable_after_write(d);
 		immutable_dir(d);
 		owner_flags(d);
 		return 0;

@@ -148,6 +148,22 @@ static void test_immutable_file(struct kvfs_mount *mp, uint64_t dir)
 	after = attr_of(mp, f);
 	CHECK(same_stat(&before, &after));
 	CHECK_EQ(kvfs_lookup(mp, dir, "imm2", &after), -ENOENT);
+	/* the stamps of writes taken before the flag, and nothing more */
+	CHECK_EQ(set_attr(mp, f,
+			  KVFS_SET_MTIME | KVFS_SET_ATIME |
+				  KVFS_SET_KEEP_CMTIME |
+				  KVFS_SET_WRITTEN_CMTIME),
+		 -EPERM);
+	CHECK_EQ(set_attr(mp, f,
+			  KVFS_SET_MTIME | KVFS_SET_MODE |
+				  KVFS_SET_KEEP_CMTIME |
+				  KVFS_SET_WRITTEN_CMTIME),
+		 -EPERM);
+	CHECK_EQ(set_attr(mp, f,
+			  KVFS_SET_MTIME | KVFS_SET_KEEP_CMTIME |
+				  KVFS_SET_WRITTEN_CMTIME),
+		 0);
+	CHECK_EQ(attr_of(mp, f).mtime.tv_sec, 1000);
 	CHECK_EQ(kvfs_lookup(mp, dir, "moved", &after), -ENOENT);
 	CHECK_EQ(kvfs_lookup(mp, dir, "other", &after), 0);
 	CHECK_EQ(after.ino, g);
