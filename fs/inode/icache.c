@@ -96,7 +96,7 @@
  * counter took an atomic increment on a line every thread bounced, three
  * times a stat.
  */
-enum { ST_HITS, ST_MISSES };
+enum { ST_HITS, ST_MISSES, ST_SEARCHES };
 
 /*
  * One cache line of counters per thread slot, aligned (the cache is
@@ -314,6 +314,7 @@ static inline struct kvfs_inode *ic_find_at(struct kvfs_icache *ic,
 			return ip;
 		t->cache_id = 0;
 	}
+	stat_inc(ic, ST_SEARCHES);
 	cds_lfht_lookup(ic->ht, kvfs_ino_hash(ino), ino_match, &ino, &iter);
 	node = cds_lfht_iter_get_node(&iter);
 	if (!node)
@@ -389,6 +390,14 @@ ic_find_hinted(struct kvfs_icache *ic, uint64_t ino, struct kvfs_ihint *h)
 	if (ip)
 		hint_set(h, ip, epoch);
 	return ip;
+}
+
+void kvfs_ihint_remember(struct kvfs_mount *mp, struct kvfs_ihint *h,
+			 struct kvfs_inode *ip)
+{
+	hint_set(h, ip,
+		 atomic_load_explicit(&mp->ic->free_epoch,
+				      memory_order_acquire));
 }
 
 /*
@@ -1283,12 +1292,14 @@ void kvfs_icache_destroy(struct kvfs_icache *ic)
 
 void kvfs_icache_get_stats(struct kvfs_icache *ic, struct kvfs_icache_stats *st)
 {
-	st->hits = st->misses = 0;
+	st->hits = st->misses = st->searches = 0;
 	for (unsigned i = 0; i < NR_SLOTS; i++) {
 		st->hits += __atomic_load_n(&ic->stats[i].v[ST_HITS],
 					    __ATOMIC_RELAXED);
 		st->misses += __atomic_load_n(&ic->stats[i].v[ST_MISSES],
 					      __ATOMIC_RELAXED);
+		st->searches += __atomic_load_n(&ic->stats[i].v[ST_SEARCHES],
+						__ATOMIC_RELAXED);
 	}
 	st->reclaimed = atomic_load(&ic->reclaimed);
 	st->reclaimed_written = atomic_load(&ic->reclaimed_written);

@@ -166,6 +166,14 @@ static inline void kvfs_ihint_prefetch(const struct kvfs_ihint *h)
 	}
 }
 
+/*
+ * Remember ip (referenced by the caller, in the cache) in h, unless
+ * another thread is storing there: a creator's, so that the first lookup
+ * of the new name fetches the inode as it reads the entry.
+ */
+void kvfs_ihint_remember(struct kvfs_mount *mp, struct kvfs_ihint *h,
+			 struct kvfs_inode *ip);
+
 /* The second inode of kvfs_icache_read_then(), as the first read sets it. */
 struct kvfs_icache_next {
 	uint64_t ino; /* 0: none */
@@ -240,6 +248,11 @@ size_t kvfs_icache_shrink(struct kvfs_icache *ic, size_t nr);
 struct kvfs_icache_stats {
 	uint64_t hits; /* kvfs_iget() served from the cache */
 	uint64_t misses; /* kvfs_iget() that read the inode */
+	/*
+	 * lock-free reads that searched the index: neither the name's hint
+	 * nor the thread's last finds held the inode
+	 */
+	uint64_t searches;
 	uint64_t reclaimed; /* inodes freed by reclaim */
 	/* of those, named by the AIL's write-back (no lap needed) */
 	uint64_t reclaimed_written;

@@ -793,6 +793,7 @@ static int block_createname(struct kvfs_dir_ctx *d, const char *name,
 	uint32_t hash = kvfs_dir_hashname((const uint8_t *)name, (unsigned)len);
 	struct kvfs_dir_head *hd;
 	struct kvfs_dir_cur own, *fc = &own;
+	struct kvfs_inode *ip = pl ? pl->ip : NULL;
 	struct kv_buf *bp = NULL;
 	bool found;
 	int err;
@@ -867,6 +868,8 @@ static int block_createname(struct kvfs_dir_ctx *d, const char *name,
 	kvfs_dir_ctx_log(d, d->hbp, KVFS_DIR_DATA_HDR_SIZE,
 			 KVFS_DIR_HEAD_SIZE - KVFS_DIR_DATA_HDR_SIZE);
 	kvfs_trans_log_inode(d->tp, d->dp, KVFS_ILOG_CORE);
+	if (ip)
+		kvfs_dir_map_hint_new(d->dp, dblk, off, ip);
 	return 0;
 }
 

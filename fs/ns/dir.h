@@ -153,6 +153,8 @@ struct kvfs_dir_place {
 	uint32_t dblk;
 	struct kv_buf *hbp, *bp;
 	struct kvfs_dir_cur free, hash;
+	/* the caller's: the new name's inode, remembered in its entry's hint */
+	struct kvfs_inode *ip;
 };
 
 /*
@@ -173,6 +175,7 @@ int kvfs_dir_canenter(struct kvfs_trans *tp, struct kvfs_inode *dp,
 static inline void kvfs_dir_place_init(struct kvfs_dir_place *pl)
 {
 	pl->set = pl->hash_at = pl->hash_read = false;
+	pl->ip = NULL;
 }
 
 /*

@@ -116,6 +116,41 @@ static struct kvfs_dir_map *dmap_get(struct kvfs_inode *dp)
 	return m;
 }
 
+struct kvfs_ihint *kvfs_dir_map_hints_make(const struct kvfs_dir_map *m,
+					   const struct kvfs_geom *g,
+					   uint32_t dblk)
+{
+	struct kvfs_dir_map_buf *k;
+	struct kvfs_ihint *h, *none = NULL;
+
+	if (!m->dbuf)
+		return NULL;
+	k = (struct kvfs_dir_map_buf *)&m->dbuf[dblk];
+	h = atomic_load_explicit(&k->hints, memory_order_acquire);
+	if (h)
+		return h;
+	h = kvzalloc(hints_per_block(g) * sizeof(*h), KV_NORETRY | KV_NOWARN);
+	if (h && !atomic_compare_exchange_strong(&k->hints, &none, h)) {
+		kvfree(h);
+		h = none;
+	}
+	return h;
+}
+
+void kvfs_dir_map_hint_new(struct kvfs_inode *dp, uint32_t dblk, uint32_t off,
+			   struct kvfs_inode *ip)
+{
+	const struct kvfs_dir_map *m =
+		atomic_load_explicit(&dp->i_dirmap, memory_order_acquire);
+	struct kvfs_ihint *h;
+
+	if (!m || dblk >= m->nr)
+		return;
+	h = kvfs_dir_map_hint(m, &dp->i_mount->g, dblk, off, true);
+	if (h)
+		kvfs_ihint_remember(dp->i_mount, h, ip);
+}
+
 void kvfs_dir_map_forget(struct kvfs_inode *dp)
 {
 	struct kvfs_dir_map *m = atomic_load(&dp->i_dirmap);

@@ -19,6 +19,7 @@
 
 #include "fs/btree/btree.h"
 #include "fs/format.h"
+#include "fs/inode/icache.h"
 #include "fs/io/buf.h"
 #include "fs/mount.h"
 #include "fs/ns/dir.h"
@@ -157,6 +158,35 @@ struct kvfs_dir_map {
 #define DMAP_STALE 0xffffffffu
 
 /*
+ * Data block dblk's hints in map m (dblk < m->nr), made: NULL if memory
+ * is short at once (this runs under RCU, where reclaim may not, and in
+ * transactions) or m keeps no buffers.
+ */
+struct kvfs_ihint *kvfs_dir_map_hints_make(const struct kvfs_dir_map *m,
+					   const struct kvfs_geom *g,
+					   uint32_t dblk);
+
+/*
+ * The hint of the entry at offset off of data block dblk in map m (dblk <
+ * m->nr), NULL if the block has none; with make, the block's hints made
+ * if it has none.
+ */
+static inline struct kvfs_ihint *kvfs_dir_map_hint(const struct kvfs_dir_map *m,
+						   const struct kvfs_geom *g,
+						   uint32_t dblk, uint32_t off,
+						   bool make)
+{
+	struct kvfs_ihint *h;
+
+	if (!m->dbuf)
+		return NULL;
+	h = atomic_load_explicit(&m->dbuf[dblk].hints, memory_order_acquire);
+	if (!h && make)
+		h = kvfs_dir_map_hints_make(m, g, dblk);
+	return h ? &h[off / HINT_GRAIN] : NULL;
+}
+
+/*
  * fs/ns/dir_map.c, dp locked (shared or exclusive): the filesystem block
  * of data block dblk, one contiguous extent, remembered in dp's map
  * (-ENODATA: a hole, a data block freed below the end of the data); the
@@ -165,6 +195,15 @@ struct kvfs_dir_map {
  * map (kvfs_dir_map_forget(), dp locked exclusively).
  */
 int kvfs_dir_map_dblk(struct kvfs_inode *dp, uint32_t dblk, uint64_t *fsb);
+/*
+ * dp locked exclusively: the hint of the entry just made at offset off of
+ * data block dblk remembers ip, its inode (a create's: the first stat of
+ * the name then fetches the inode as it reads the entry, not after a
+ * search of the inode cache's index); nothing without a map holding
+ * dblk, or memory at once.
+ */
+void kvfs_dir_map_hint_new(struct kvfs_inode *dp, uint32_t dblk, uint32_t off,
+			   struct kvfs_inode *ip);
 int kvfs_dir_next_dblk(struct kvfs_inode *dp, uint32_t dblk, uint32_t ndata,
 		       uint32_t *next);
 

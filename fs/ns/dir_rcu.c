@@ -267,33 +267,6 @@ tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level, unsigned *n)
 }
 
 /*
- * The hint of the entry at offset off of data block dblk (found by
- * dblk_rcu(): dblk < nr), NULL if the block has none; with make, the
- * block's hints made if it has none (memory taken only if there is some
- * at once: this runs under RCU, where reclaim may not).
- */
-static struct kvfs_ihint *hint_at(struct rctx *r, uint32_t dblk, uint32_t off,
-				  bool make)
-{
-	struct kvfs_dir_map_buf *k;
-	struct kvfs_ihint *h, *none = NULL;
-
-	if (!r->m->dbuf)
-		return NULL;
-	k = (struct kvfs_dir_map_buf *)&r->m->dbuf[dblk];
-	h = atomic_load_explicit(&k->hints, memory_order_acquire);
-	if (!h && make) {
-		h = kvzalloc(hints_per_block(r->g) * sizeof(*h),
-			     KV_NORETRY | KV_NOWARN);
-		if (h && !atomic_compare_exchange_strong(&k->hints, &none, h)) {
-			kvfree(h);
-			h = none;
-		}
-	}
-	return h ? &h[off / HINT_GRAIN] : NULL;
-}
-
-/*
  * Does the entry at address addr carry the name?  0, -ENOENT, -EAGAIN.
  * Its inode, if a hint has it, is fetched meanwhile: the stat that
  * follows reads it.
@@ -317,7 +290,7 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
 	blk = dblk_rcu(r, dblk);
 	if (!blk)
 		return -EAGAIN;
-	h = hint_at(r, dblk, off, false);
+	h = kvfs_dir_map_hint(r->m, r->g, dblk, off, false);
 	if (h)
 		kvfs_ihint_prefetch(h);
 	e = (const void *)(blk + off);
@@ -332,7 +305,8 @@ static int entry_rcu(struct rctx *r, uint64_t addr)
 	r->ino = ino;
 	r->addr = addr;
 	r->ftype = rd8(&e->ftype);
-	r->hint = h ? h : hint_at(r, dblk, off, r->want_hint);
+	r->hint =
+		h ? h : kvfs_dir_map_hint(r->m, r->g, dblk, off, r->want_hint);
 	return 0;
 }
 

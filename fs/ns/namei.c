@@ -570,6 +570,7 @@ static int create_common(struct kvfs_mount *mp, uint64_t dir, const char *name,
 			goto out_cancel;
 	}
 	/* found absent above, dp locked since, its directory unchanged */
+	pl.ip = ip;
 	err = kvfs_dir_createname_at(tp, dp, name, len, ip->i_ino,
 				     kvfs_mode_to_ftype(ip->i_mode), &pl);
 	if (!err && isdir)
@@ -855,6 +856,7 @@ static int link_once(struct kvfs_mount *mp, struct kvfs_inode *ip,
 		err = kvfs_dir_canenter_at(tp, dp, name, len, 0, &pl);
 	if (!err)
 		err = kvfs_bumplink(tp, ip);
+	pl.ip = ip;
 	if (!err)
 		err = kvfs_dir_createname_at(tp, dp, name, len, ip->i_ino,
 					     kvfs_mode_to_ftype(ip->i_mode),
