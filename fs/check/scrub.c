@@ -872,6 +872,9 @@ static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 				s.icount, s.ifree);
 	err = res->nfindings ? -EUCLEAN : 0;
 out:
+	for (size_t i = 0; i < s.nheld; i++)
+		kv_buf_rele(s.held[i]);
+	kvfree(s.held);
 	kvfree(s.claims);
 	kvfree(s.bno);
 	kvfree(s.cnt);

@@ -401,6 +401,37 @@ static const uint8_t *read_cluster(struct scrub *s, size_t k, uint64_t fsb,
 	return err ? NULL : s->blk;
 }
 
+/*
+ * The cluster at fsb (bytes *blkp) handed to s->cluster() in s->blk, which
+ * it may change: then *blkp is s->blk, and the cache's buffer of fsb holds
+ * the change, held until the check ends (the namespace walk reads it).
+ */
+static int offer_cluster(struct scrub *s, uint64_t ino, uint64_t fsb,
+			 const uint8_t **blkp)
+{
+	const struct kvfs_geom *g = s->g;
+	struct kv_buf *bp;
+	int ret;
+
+	if (*blkp != s->blk)
+		memcpy(s->blk, *blkp, g->blocksize);
+	ret = s->cluster(s->fn_priv, ino, fsb, s->blk);
+	if (ret <= 0)
+		return ret;
+	*blkp = s->blk;
+	ret = kvgrow((void **)&s->held, &s->held_cap, s->nheld,
+		     sizeof(*s->held), 0);
+	if (!ret)
+		ret = kv_buf_get(s->bc, fsb, 1, &kvfs_inode_buf_ops, &bp);
+	if (ret)
+		return ret;
+	kv_buf_lock(bp);
+	memcpy(bp->b_addr, s->blk, g->blocksize);
+	kv_buf_unlock(bp);
+	s->held[s->nheld++] = bp;
+	return 0;
+}
+
 /* Every allocated inode of chunk s->chunks[k], block by block. */
 static int check_chunk(struct scrub *s, size_t k)
 {
@@ -434,9 +465,9 @@ static int check_chunk(struct scrub *s, size_t k)
 		if (!blk)
 			return err;
 		if (s->cluster)
-			err = s->cluster(s->fn_priv,
-					 kvfs_agino_to_ino(g, s->agno, agino),
-					 fsb, blk);
+			err = offer_cluster(
+				s, kvfs_agino_to_ino(g, s->agno, agino), fsb,
+				&blk);
 		if (err)
 			return err;
 		for (uint32_t j = 0; j < per; j++) {

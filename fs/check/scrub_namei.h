@@ -106,15 +106,17 @@ int kvfs_scrub_cb(struct kv_bcache *bc, const struct kvfs_geom *g,
  * read it (blk: block fsb's bytes, unverified), ino the first inode of it
  * the walk checks next, before it checks them (fsck -n's phase 4 checks
  * them on these bytes rather than reading them again; known() is asked
- * after); non-zero from it stops the check with that value.  Any of them
- * may be NULL.
+ * after); it may change the bytes and return 1: the walk checks them as
+ * changed, and they stand for the block in bc (never written) until the
+ * check ends, for the namespace walk's reads (fsck -n: the inodes as
+ * -y's phase 4 leaves them); negative from it stops the check with that
+ * value.  Any of them may be NULL.
  */
 struct kvfs_scrub_hooks {
 	kvfs_scrub_fn fn;
 	void (*progress)(void *priv, uint64_t done, uint64_t total);
 	bool (*known)(void *priv, uint64_t ino);
-	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb,
-		       const uint8_t *blk);
+	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb, uint8_t *blk);
 	void *priv;
 };
 int kvfs_scrub_hooked(struct kv_bcache *bc, const struct kvfs_geom *g,

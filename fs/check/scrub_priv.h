@@ -52,9 +52,15 @@ struct scrub {
 	kvfs_scrub_fn fn; /* kvfs_scrub_hooked()'s caller */
 	void (*progress)(void *priv, uint64_t done, uint64_t total);
 	bool (*known)(void *priv, uint64_t ino);
-	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb,
-		       const uint8_t *blk);
+	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb, uint8_t *blk);
 	void *fn_priv;
+	/*
+	 * The inode clusters cluster() changed, their cache buffers holding
+	 * the change (never written) until the check ends: the namespace
+	 * walk reads them again.
+	 */
+	struct kv_buf **held;
+	size_t nheld, held_cap;
 	const struct kvfs_ns_problem *prob; /* of the finding being made */
 	kvfs_scrub_claim_fn claim_fn; /* optional observer of the claims */
 	void *claim_priv;

@@ -38,21 +38,25 @@
 #include "fs/ns/symlink.h"
 #include "journal/crc32c.h"
 
-/* The copy becomes a free inode (mode 0), its generation moved on. */
+/*
+ * The copy becomes a free inode (mode 0), its generation moved on (a fix
+ * taken: rp_take_fix()).
+ */
 static void clear_inode(struct ino_ctx *c)
 {
 	uint32_t gen = kv_le32_to_cpu(D(c)->generation) + 1;
 
 	kvfs_dinode_init(c->dip, &c->rp->g, c->ino, 0, 0, 0, 0, 0, 0, gen);
 	kvfs_dinode_set_crc(c->dip, &c->rp->g);
-	c->changed = true;
 }
 
 /*
- * An inode that cannot be kept: cleared and free (*in_use), but for the
- * root, which no other inode can stand for at its number: made an empty
- * directory in use (as xfs_repair reinitializes it), what it named then
- * linked into lost+found by phase 6.
+ * An inode that cannot be kept (a fix taken: rp_take_fix()): cleared and
+ * free, but for the root, which no other inode can stand for at its
+ * number: made an empty directory in use (as xfs_repair reinitializes
+ * it), what it named then linked into lost+found by phase 6.  *in_use,
+ * the chunk's mask bit, follows when the fix is made (a dry run's trial
+ * leaves the mask).
  */
 static void drop_inode(struct ino_ctx *c, bool *in_use)
 {
@@ -61,14 +65,15 @@ static void drop_inode(struct ino_ctx *c, bool *in_use)
 
 	if (c->ino != g->rootino) {
 		clear_inode(c);
-		*in_use = false;
+		if (c->changed)
+			*in_use = false;
 		return;
 	}
 	kvfs_dinode_init(c->dip, g, c->ino, S_IFDIR | 0755, 2, 0, 0, 0, 0, gen);
 	kvfs_dir_sf_init(c->dip, g, c->ino);
 	kvfs_dinode_set_crc(c->dip, g);
-	c->changed = true;
-	*in_use = true;
+	if (c->changed)
+		*in_use = true;
 }
 
 /*
@@ -115,7 +120,7 @@ enum ino_pass {
  * directory does with it (INO_LEFT: the block holding it fails its
  * verifier for bad besides, and is not written).  Returns whether it was
  * out of range and a placeholder exists; INO_FIX, whether it was made to
- * name it (not in a dry run, nor with preen).
+ * name it (not with preen; in a dry run, for the trial: rp_take_fix()).
  */
 static bool fix_entry_ino(struct ino_ctx *c, uint64_t blkno, kv_le64 *inop,
 			  const uint8_t *name, unsigned namelen,
@@ -150,7 +155,8 @@ static bool fix_entry_ino(struct ino_ctx *c, uint64_t blkno, kv_le64 *inop,
 	}
 	if (!rp_problem(rp, false, c->ino, blkno,
 			"%s: made to name free inode %" PRIu64 ", %s", what, to,
-			name ? "for its removal" : "to be set to the parent"))
+			name ? "for its removal" : "to be set to the parent") &&
+	    !rp->o->dry_run)
 		return false;
 	*inop = kv_cpu_to_le64(to);
 	return true;
@@ -224,7 +230,7 @@ static void sf_inos_said(struct ino_ctx *c, int verr)
 	if (!c->sf_was)
 		return;
 	if (!verr && sf_inos(c, c->sf_was, c->sf_size, INO_FIX)) {
-		c->changed = true;
+		rp_take_fix(c, !c->rp->o->dry_run);
 		return;
 	}
 	rp_forks(&c->rp->g, c->dip, &df, &dsize, &af, &asize);
@@ -235,8 +241,8 @@ static void sf_inos_said(struct ino_ctx *c, int verr)
  * The entries (and "..") of a directory data block copy t of block fsb
  * naming inode numbers out of range: whether there are any (INO_FIND), or
  * fix_entry_ino() on each (bad: INO_LEFT's), whether any was out of range
- * with a placeholder to name (INO_FIX: was made to name it, which a dry
- * run and preen do not).  head: the fork places it as data block 0,
+ * with a placeholder to name (INO_FIX: was made to name it, which preen
+ * does not).  head: the fork places it as data block 0,
  * whatever block number its header gives (one damaged there hid the
  * head's ".." and entries, read from the head as records).
  */
@@ -362,7 +368,9 @@ static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs,
 		dir_block_inos(c, fsb, t, len, head, INO_LEFT, bad);
 		goto out;
 	}
-	if (!dir_block_inos(c, fsb, t, len, head, INO_FIX, NULL))
+	/* a dry run's trial of the block is not written, nor kept */
+	if (!dir_block_inos(c, fsb, t, len, head, INO_FIX, NULL) ||
+	    rp->o->dry_run)
 		goto out;
 	err = rp_will_write(rp);
 	if (!err)
@@ -644,6 +652,35 @@ static void clear_unwritten(struct ino_ctx *c)
 	}
 }
 
+/*
+ * A timestamp's nanoseconds out of range: set to 0, its seconds kept (as
+ * xfs_repair does).  The inode failed its verifier and was cleared, a
+ * file lost for a field only stat() reads.
+ */
+static void fix_times(struct ino_ctx *c)
+{
+	static const char *const names[] = { "access", "modification", "change",
+					     "creation" };
+	const struct kvfs_geom *g = &c->rp->g;
+	struct kvfs_dinode *d = D(c);
+	struct kvfs_timestamp *t[] = { &d->atime, &d->mtime, &d->ctime,
+				       &d->crtime };
+
+	for (unsigned i = 0; i < 4; i++) {
+		uint32_t ns = kv_le32_to_cpu(t[i]->nsec);
+
+		if (ns < 1000000000u ||
+		    !rp_take_fix(c, rp_problem(c->rp, false, c->ino,
+					       kvfs_ino_to_fsb(g, c->ino),
+					       "inode %" PRIu64 "'s %s time "
+					       "has %u nanoseconds: set to 0",
+					       c->ino, names[i], ns)))
+			continue;
+		t[i]->nsec = kv_cpu_to_le32(0);
+		kvfs_dinode_set_crc(c->dip, g);
+	}
+}
+
 /* Bytes [from, to) of the copy zeroed. */
 static void zero_tail(uint8_t *p, uint32_t from, uint32_t to)
 {
@@ -652,7 +689,8 @@ static void zero_tail(uint8_t *p, uint32_t from, uint32_t to)
 
 /*
  * Faults that lose nothing when undone: a header naming another place
- * (owner, block, UUID), non-zero reserved bytes, bytes past an extent
+ * (owner, block, UUID), non-zero reserved bytes (a timestamp's padding
+ * among them), bytes past an extent
  * list, a next unlinked pointer that cannot be one (out of range, to
  * itself: the list ends there, what followed is found an orphan, as
  * xfs_repair resets it), and in an inode in use flags no kvfs knows (as
@@ -680,6 +718,8 @@ static int sanitize(struct ino_ctx *c, int verr)
 	memcpy(d->hdr.uuid, g->meta_uuid, KVFS_UUID_SIZE);
 	d->pad0 = 0;
 	memset(d->reserved, 0, sizeof(d->reserved));
+	d->atime.pad = d->mtime.pad = kv_cpu_to_le32(0);
+	d->ctime.pad = d->crtime.pad = kv_cpu_to_le32(0);
 	if (kv_le16_to_cpu(d->mode)) {
 		uint16_t mode = kv_le16_to_cpu(d->mode);
 
@@ -773,15 +813,16 @@ static int salvage_sf_dir(struct ino_ctx *c, int verr)
 	kvfs_dinode_set_crc(t, g);
 	err = kvfs_dinode_verify(t, g, c->ino);
 	if (!err &&
-	    rp_problem(c->rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-		       "directory %" PRIu64 ": %s: the %u entries that check "
-		       "out kept (it said %u, size %" PRIu64 "), size set to "
-		       "%u, the rest zeroed",
-		       c->ino, c->why, n, kv_le16_to_cpu(oh->count),
-		       (uint64_t)kv_le64_to_cpu(D(c)->size), pos)) {
+	    rp_take_fix(c,
+			rp_problem(c->rp, false, c->ino,
+				   kvfs_ino_to_fsb(g, c->ino),
+				   "directory %" PRIu64 ": %s: the %u "
+				   "entries that check out kept (it said "
+				   "%u, size %" PRIu64 "), size set to "
+				   "%u, the rest zeroed",
+				   c->ino, c->why, n, kv_le16_to_cpu(oh->count),
+				   (uint64_t)kv_le64_to_cpu(D(c)->size), pos)))
 		memcpy(c->dip, t, g->inodesize);
-		c->changed = true;
-	}
 	kvfree(t);
 	return err ? verr : 0;
 }
@@ -813,28 +854,31 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	int err, verr;
 
 	if (kv_le32_to_cpu(d->hdr.magic) != KVFS_DINODE_MAGIC) {
-		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-			       "inode %" PRIu64 " is not an inode (bad "
-			       "magic): cleared",
-			       c->ino))
+		if (rp_take_fix(c, rp_problem(rp, false, c->ino,
+					      kvfs_ino_to_fsb(g, c->ino),
+					      "inode %" PRIu64 " is not an "
+					      "inode (bad magic): cleared",
+					      c->ino)))
 			drop_inode(c, in_use);
 		return 0;
 	}
 	if (!mode && c->ino == g->rootino) {
-		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-			       "root inode %" PRIu64 " is free: made an "
-			       "empty directory",
-			       c->ino))
+		if (rp_take_fix(c, rp_problem(rp, false, c->ino,
+					      kvfs_ino_to_fsb(g, c->ino),
+					      "root inode %" PRIu64 " is free: "
+					      "made an empty directory",
+					      c->ino)))
 			drop_inode(c, in_use);
 		return 0;
 	}
 	if (!mode) {
 		c->sound = !kvfs_dinode_verify(c->dip, g, c->ino);
 		if (!c->sound &&
-		    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-			       "free inode %" PRIu64 " damaged (%s): "
-			       "rewritten",
-			       c->ino, kvfs_report_last()->msg))
+		    rp_take_fix(c, rp_problem(rp, false, c->ino,
+					      kvfs_ino_to_fsb(g, c->ino),
+					      "free inode %" PRIu64 " damaged "
+					      "(%s): rewritten",
+					      c->ino, kvfs_report_last()->msg)))
 			clear_inode(c);
 		if (*in_use &&
 		    rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
@@ -881,6 +925,7 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	if ((S_ISDIR(mode) || S_ISLNK(mode)) &&
 	    d->dformat == KVFS_DFORK_EXTENTS)
 		clear_unwritten(c);
+	fix_times(c);
 	verr = kvfs_dinode_verify(c->dip, g, c->ino);
 	c->sound = !verr && !c->trial;
 	if (verr)
@@ -935,10 +980,11 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 			rp->inodes_left = true;
 			return 0;
 		}
-		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-			       "inode %" PRIu64 " fails its verifier (%s): "
-			       "cleared",
-			       c->ino, c->why)) {
+		if (rp_take_fix(c, rp_problem(rp, false, c->ino,
+					      kvfs_ino_to_fsb(g, c->ino),
+					      "inode %" PRIu64 " fails its "
+					      "verifier (%s): cleared",
+					      c->ino, c->why))) {
 			kvfs_repair_bmap_rollback(&rp->map, nclaims);
 			drop_rebuilds(rp, c->ino);
 			drop_inode(c, in_use);
@@ -949,10 +995,12 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	}
 	/* the root stays a directory: an empty one (drop_inode()) */
 	if (c->not_dir && c->ino == g->rootino) {
-		if (rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-			       "root inode %" PRIu64 "'s blocks hold no "
-			       "directory: made an empty directory",
-			       c->ino)) {
+		if (rp_take_fix(c, rp_problem(rp, false, c->ino,
+					      kvfs_ino_to_fsb(g, c->ino),
+					      "root inode %" PRIu64 "'s blocks "
+					      "hold no directory: made an "
+					      "empty directory",
+					      c->ino))) {
 			kvfs_repair_bmap_rollback(&rp->map, nclaims);
 			drop_rebuilds(rp, c->ino);
 			drop_inode(c, in_use);
@@ -964,15 +1012,15 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	 * the namespace phases then find its entry's file type right.
 	 */
 	if (c->not_dir &&
-	    rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-		       "inode %" PRIu64 " is a directory whose blocks hold no "
-		       "directory: made a regular file (its type damaged), "
-		       "its data kept",
-		       c->ino)) {
+	    rp_take_fix(c, rp_problem(rp, false, c->ino,
+				      kvfs_ino_to_fsb(g, c->ino),
+				      "inode %" PRIu64 " is a directory whose "
+				      "blocks hold no directory: made a "
+				      "regular file (its type damaged), its "
+				      "data kept",
+				      c->ino)))
 		d->mode =
 			kv_cpu_to_le16((uint16_t)((mode & ~S_IFMT) | S_IFREG));
-		c->changed = true;
-	}
 	/*
 	 * Only an inode with no links is on an unlinked list: a linked one
 	 * pointing to a next one would be reported by every later check
@@ -980,13 +1028,13 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	 */
 	if (kv_le32_to_cpu(d->nlink) &&
 	    kv_le32_to_cpu(d->next_unlinked) != KVFS_NULLAGINO &&
-	    rp_problem(rp, true, c->ino, kvfs_ino_to_fsb(g, c->ino),
-		       "inode %" PRIu64 " has links but points to a next "
-		       "unlinked inode: pointer cleared",
-		       c->ino)) {
+	    rp_take_fix(c,
+			rp_problem(rp, true, c->ino, kvfs_ino_to_fsb(g, c->ino),
+				   "inode %" PRIu64 " has links but "
+				   "points to a next unlinked inode: "
+				   "pointer cleared",
+				   c->ino)))
 		d->next_unlinked = kv_cpu_to_le32(KVFS_NULLAGINO);
-		c->changed = true;
-	}
 	/* a rebuilt fork's count is part of its rebuild */
 	if (c->rebuilt) {
 		d->nblocks = kv_cpu_to_le64(c->blocks);
@@ -995,14 +1043,13 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	}
 	if (!c->index_bad && !c->tree_left &&
 	    c->blocks != kv_le64_to_cpu(d->nblocks) &&
-	    rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
-		       "inode %" PRIu64 " says %" PRIu64 " blocks, its forks "
-		       "map %" PRIu64 ": set",
-		       c->ino, (uint64_t)kv_le64_to_cpu(d->nblocks),
-		       c->blocks)) {
+	    rp_take_fix(c,
+			rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
+				   "inode %" PRIu64 " says %" PRIu64
+				   " blocks, its forks map %" PRIu64 ": set",
+				   c->ino, (uint64_t)kv_le64_to_cpu(d->nblocks),
+				   c->blocks)))
 		d->nblocks = kv_cpu_to_le64(c->blocks);
-		c->changed = true;
-	}
 	return 0;
 }
 
@@ -1148,12 +1195,14 @@ static int rp_iwalk_next(struct rp_iwalk *w, uint64_t *ino, uint64_t *fsb)
 
 /*
  * The cluster rp_iwalk_next() named: each inode copied from src (its
- * block's bytes, NULL: read in runs by w->ra, or through the cache when
- * that cannot), checked, and written back into the cluster's cache buffer
- * when changed.  *soundp: bit j, its j-th inode sound and unchanged.
+ * block's bytes, the check's, NULL: read in runs by w->ra, or through the
+ * cache when that cannot), checked, and written back into the cluster's
+ * cache buffer when changed; a dry run's trial copy (rp_take_fix()) goes
+ * into src, its crc set as a write-back sets it, for the check to judge
+ * (*tookp set).  *soundp: bit j, its j-th inode sound and unchanged.
  */
-static int rp_iwalk_cluster(struct rp_iwalk *w, uint64_t fsb,
-			    const uint8_t *src, uint64_t *soundp)
+static int rp_iwalk_cluster(struct rp_iwalk *w, uint64_t fsb, uint8_t *src,
+			    uint64_t *soundp, bool *tookp)
 {
 	struct rp *rp = w->rp;
 	const struct kvfs_geom *g = &rp->g;
@@ -1164,12 +1213,15 @@ static int rp_iwalk_cluster(struct rp_iwalk *w, uint64_t fsb,
 	struct kv_buf *bp = NULL;
 	int err = 0;
 
+	const uint8_t *from = src;
+
 	*soundp = 0;
+	*tookp = false;
 	w->i += per;
-	if (!src)
-		src = kvfs_ira_block(&w->ra, w->agno, a->chunks, a->nchunks,
-				     w->k, fsb);
-	if (!src) {
+	if (!from)
+		from = kvfs_ira_block(&w->ra, w->agno, a->chunks, a->nchunks,
+				      w->k, fsb);
+	if (!from) {
 		err = rp_read_cluster(rp, fsb, &bp);
 		if (err)
 			return err;
@@ -1185,7 +1237,7 @@ static int rp_iwalk_cluster(struct rp_iwalk *w, uint64_t fsb,
 
 		if (bp)
 			kv_buf_lock(bp);
-		memcpy(w->dip, bp ? (uint8_t *)bp->b_addr + off : src + off,
+		memcpy(w->dip, bp ? (uint8_t *)bp->b_addr + off : from + off,
 		       g->inodesize);
 		if (bp)
 			kv_buf_unlock(bp);
@@ -1198,6 +1250,11 @@ static int rp_iwalk_cluster(struct rp_iwalk *w, uint64_t fsb,
 		if (c.sound && !c.changed) {
 			w->sound |= 1ull << (i + j);
 			*soundp |= 1ull << j;
+		}
+		if (c.trial && src) {
+			kvfs_dinode_set_crc(w->dip, g);
+			memcpy(src + off, w->dip, g->inodesize);
+			*tookp = true;
 		}
 		if (in_use)
 			w->mask &= ~(1ull << (i + j));
@@ -1224,14 +1281,16 @@ static int rp_iwalk_cluster(struct rp_iwalk *w, uint64_t fsb,
 /*
  * The checker's walk hands in the cluster of inode ino (block fsb's bytes
  * blk): the clusters before it that it skipped are checked as read here,
- * then this one on blk when it is the walk's next.  A dry run's device
- * changes under neither walk: the bytes are the ones read here.
+ * then this one on blk when it is the walk's next, the fixes said of its
+ * inodes put into blk (returns 1 then: the check judges the inodes as
+ * -y's phase 4 leaves them).  A dry run's device changes under neither
+ * walk.
  */
-static int rp_iwalk_offer(void *priv, uint64_t ino, uint64_t fsb,
-			  const uint8_t *blk)
+static int rp_iwalk_offer(void *priv, uint64_t ino, uint64_t fsb, uint8_t *blk)
 {
 	struct rp_iwalk *w = priv;
 	uint64_t next, nfsb, sound;
+	bool took;
 	int err;
 
 	w->kn = 0;
@@ -1239,7 +1298,7 @@ static int rp_iwalk_offer(void *priv, uint64_t ino, uint64_t fsb,
 		err = rp_iwalk_next(w, &next, &nfsb);
 		if (err <= 0 || next >= ino)
 			break;
-		err = rp_iwalk_cluster(w, nfsb, NULL, &sound);
+		err = rp_iwalk_cluster(w, nfsb, NULL, &sound, &took);
 		if (err)
 			return err;
 	}
@@ -1247,13 +1306,13 @@ static int rp_iwalk_offer(void *priv, uint64_t ino, uint64_t fsb,
 		return err;
 	if (!err || next != ino || nfsb != fsb)
 		return 0;
-	err = rp_iwalk_cluster(w, fsb, blk, &sound);
-	if (!err) {
-		w->kino = ino;
-		w->kn = cluster_inodes(&w->rp->g);
-		w->kbits = sound;
-	}
-	return err;
+	err = rp_iwalk_cluster(w, fsb, blk, &sound, &took);
+	if (err)
+		return err;
+	w->kino = ino;
+	w->kn = cluster_inodes(&w->rp->g);
+	w->kbits = sound;
+	return took;
 }
 
 /* Whether inode ino, of the cluster last handed in, passed phase 4. */
@@ -1356,6 +1415,7 @@ int rp_phase_inodes(struct rp *rp)
 {
 	struct rp_iwalk w = { .rp = rp };
 	uint64_t ino, fsb, sound;
+	bool took;
 	int err = 0;
 
 	rp->nsound = 0;
@@ -1374,7 +1434,7 @@ int rp_phase_inodes(struct rp *rp)
 	if (!err && rp->o->dry_run && !rp->sb_bad)
 		err = rp_detect_early(rp, rp_iwalk_offer, rp_iwalk_known, &w);
 	while (!err && (err = rp_iwalk_next(&w, &ino, &fsb)) > 0)
-		err = rp_iwalk_cluster(&w, fsb, NULL, &sound);
+		err = rp_iwalk_cluster(&w, fsb, NULL, &sound, &took);
 	kvfs_ira_destroy(&w.ra);
 	kvfree(w.dip);
 	for (size_t i = 0; i < rp->nrebuilds; i++) {

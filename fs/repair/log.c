@@ -417,8 +417,9 @@ int rp_phase_log(struct rp *rp)
 	if (st == 0) {
 		if (!rp->o->dry_run)
 			return replay(rp);
+		/* "-- NOT FIXED (-n)" is the caller's to add */
 		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
-			     "log is dirty; not replayed (-n)");
+			     "log is dirty; not replayed");
 		return replay_in_memory(rp);
 	}
 	if (st != -EUCLEAN)

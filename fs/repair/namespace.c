@@ -117,8 +117,7 @@ struct nsr {
 	bool (*known)(void *priv, uint64_t ino); /* rp_namespace()'s */
 	void *known_priv;
 	/* rp_detect_early()'s: phase 4's walk, and what it failed with */
-	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb,
-		       const uint8_t *blk);
+	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb, uint8_t *blk);
 	int cluster_err;
 };
 
@@ -221,13 +220,13 @@ static bool detect_known(void *priv, uint64_t ino)
 	return r->known(r->known_priv, ino);
 }
 
-static int detect_cluster(void *priv, uint64_t ino, uint64_t fsb,
-			  const uint8_t *blk)
+static int detect_cluster(void *priv, uint64_t ino, uint64_t fsb, uint8_t *blk)
 {
 	struct nsr *r = priv;
+	int ret = r->cluster(r->known_priv, ino, fsb, blk);
 
-	r->cluster_err = r->cluster(r->known_priv, ino, fsb, blk);
-	return r->cluster_err;
+	r->cluster_err = ret < 0 ? ret : 0;
+	return ret;
 }
 
 void rp_detect_free(struct nsr *r)
@@ -241,7 +240,7 @@ void rp_detect_free(struct nsr *r)
 
 int rp_detect_early(struct rp *rp,
 		    int (*cluster)(void *priv, uint64_t ino, uint64_t fsb,
-				   const uint8_t *blk),
+				   uint8_t *blk),
 		    bool (*known)(void *priv, uint64_t ino), void *priv)
 {
 	struct kvfs_scrub_hooks h = {
@@ -994,13 +993,20 @@ int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
 
 			if (cls_of(r.v[i].kind) != c || linked(&r, i))
 				continue;
+			/*
+			 * A directory is rebuilt once, said at its first
+			 * finding; its others are fixed by that rebuild.
+			 */
 			done[0] = '\0';
-			ferr = rebuilt(&r, i) ?
-				       0 :
-				       fix(&r, &r.v[i], done, sizeof(done));
-			if (!done[0])
+			if (rebuilt(&r, i)) {
+				ferr = 0;
 				snprintf(done, sizeof(done),
-					 "directory rebuilt");
+					 "fixed by directory %" PRIu64
+					 "'s rebuild above",
+					 r.v[i].ino);
+			} else {
+				ferr = fix(&r, &r.v[i], done, sizeof(done));
+			}
 			if (ferr == -ENOMEM || ferr == -EIO) {
 				err = ferr;
 				goto out;

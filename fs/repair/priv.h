@@ -181,15 +181,17 @@ int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
  * serving both: the checker reads each inode cluster (and everything
  * else) from rp->dev through a cache of its own, and hands each cluster
  * to cluster(priv, ...) (phase 4's check of it on those bytes) before its
- * own, asking known(priv, ino) whether phase 4 verified the inode.  A
- * dry run changes nothing on the device, so the bytes are the ones the
- * namespace phases' mount reads.  Kept in rp->early, its geometry in
+ * own, asking known(priv, ino) whether phase 4 verified the inode.
+ * cluster() puts into the bytes the fixes phase 4 says of its inodes
+ * (returning 1), so that the check, whose namespace findings are phases
+ * 5 and 6's, judges the inodes as -y's phase 4 leaves them.  A dry run
+ * changes nothing on the device.  Kept in rp->early, its geometry in
  * rp->early_g; a check that fails leaves rp->early NULL (the namespace
- * phases detect as before); cluster()'s failure is returned.
+ * phases detect on the image as read); cluster()'s failure is returned.
  */
 int rp_detect_early(struct rp *rp,
 		    int (*cluster)(void *priv, uint64_t ino, uint64_t fsb,
-				   const uint8_t *blk),
+				   uint8_t *blk),
 		    bool (*known)(void *priv, uint64_t ino), void *priv);
 void rp_detect_free(struct nsr *r);
 /* Its whole check's result. */

@@ -271,11 +271,16 @@ static int final_check(struct rp *rp, struct kvfs_scrub_result *sr,
 		return err;
 report:
 	rp->phase = KVFS_RP_SPACE;
-	/* what the run left (a dry run: found) was said, in its words */
+	/*
+	 * What the run left (a dry run: found) was said, in its words: the
+	 * checker counts the same faults its own way (a run of leaked blocks
+	 * one finding or several, an inode's faults one a field), so its
+	 * count is said as its own, not as the lines above.
+	 */
 	if (sr->nfindings && (rp->res->left || (rp->o->dry_run && had))) {
 		rp_notice(rp,
-			  "the whole check finds %llu problems (those "
-			  "above)",
+			  "the whole check counts %llu findings (the "
+			  "problems above, as the checker counts them)",
 			  (unsigned long long)sr->nfindings);
 		return 0;
 	}
