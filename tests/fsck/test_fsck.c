@@ -65,8 +65,14 @@
  *             stderr once a run, with -n and with -y (every read of a
  *             block failing its verifier reports it: -n printed the
  *             directory block's 4 times, -y 6 times); then frag given a
- *             directory's type: -n's 70 reports alike but for their
- *             blocks are 2 lines, the first and the rest
+ *             directory's type: -n judges it the regular file -y makes
+ *             it, and reads none of its blocks as a directory's; then a
+ *             directory of 1500 names whose longest run of data blocks
+ *             ascending in file order (18 of its 24) is given an owner
+ *             that is no inode: with -n and with -y their reports, alike
+ *             but for their blocks, are 2 lines, the first and
+ *             'corruption in 17 blocks, A to B' (18 lines without the
+ *             folding)
  *   busy      an image locked as mount.kvfs locks it: exit 8
  *   usage     bad command lines: exit 16
  *
@@ -1090,13 +1096,61 @@ static unsigned count_lines(const char *f, const char *s)
 	return n;
 }
 
+/*
+ * A directory "many" made in img, of NMANY long names linked to one empty
+ * file (no inode chunks among its blocks): its data blocks' filesystem
+ * blocks, in file order, in blks (up to max); their count returned.
+ */
+#define NMANY 1500
+static unsigned many_dir(uint64_t *blks, unsigned max)
+{
+	struct kvfs_open_info info;
+	struct kvfs_mount *mp;
+	struct kvfs_stat dst, st;
+	uint8_t ib[BS];
+	struct kvfs_dinode *d;
+	char name[80];
+	unsigned n = 0;
+	bool created;
+
+	CHECK_EQ(kvfs_open(img, NULL, &mp, &info), 0);
+	CHECK_EQ(kvfs_mkdir(mp, kvfs_root_ino(mp), "many", 0755, &cred, &dst),
+		 0);
+	CHECK_EQ(kvfs_create(mp, dst.ino, "t", S_IFREG | 0644, 0, 0, &cred, &st,
+			     &created),
+		 0);
+	CHECK_EQ(kvfs_release(mp, st.ino), 0);
+	for (unsigned i = 0; i < NMANY; i++) {
+		snprintf(name, sizeof(name),
+			 "a-name-long-enough-that-few-fit-a-block-%04u", i);
+		CHECK_EQ(kvfs_link(mp, st.ino, dst.ino, name, &st), 0);
+	}
+	CHECK_EQ(kvfs_close(mp), 0);
+	d = inode_in(dst.ino, ib);
+	CHECK_EQ(d->dformat, KVFS_DFORK_EXTENTS);
+	for (unsigned i = 0; i < kv_le32_to_cpu(d->nextents); i++) {
+		struct kvfs_extent *x = &ext0(d)[i];
+		uint64_t off = kv_le64_to_cpu(x->startoff);
+
+		if (off >= KVFS_DIR_SPACE_BYTES / BS)
+			continue;
+		for (uint32_t j = 0; j < kv_le32_to_cpu(x->blockcount); j++) {
+			CHECK(n < max);
+			CHECK_EQ(off + j, n);
+			blks[n++] = kv_le64_to_cpu(x->startblock) + j;
+		}
+	}
+	return n;
+}
+
 static void t_reportonce(void)
 {
 	const char *args[] = { "-f -n", "-f -y" };
 	uint8_t b[BS], ib[BS];
-	char dline[64], dsaid[64], iline[64];
+	char dline[64], dsaid[64], iline[64], rline[80];
 	struct kvfs_dinode *d;
-	uint64_t fsb;
+	uint64_t fsb, blks[64];
+	unsigned nblk, first = 1, last = 1;
 
 	copy_file(pristine, img);
 	fsb = kv_le64_to_cpu(ext0(inode_in(dir_ino, ib))->startblock);
@@ -1138,6 +1192,47 @@ static void t_reportonce(void)
 	CHECK_EQ(run("-f -y"), 1);
 	CHECK(said("made a regular file"));
 	CHECK_EQ(run("-f -n"), 0);
+	verify_files(0);
+
+	/*
+	 * many's data blocks past block 0 whose blocks ascend in file order
+	 * (the longest such run: the first blocks the allocator gave it
+	 * descend), each header's owner made no inode: each block's report
+	 * is alike but for its block, the first said, the rest in one line
+	 */
+	copy_file(pristine, img);
+	nblk = many_dir(blks, 64);
+	for (unsigned i = 1, j = 1; i < nblk; i++) {
+		if (blks[i] < blks[i - 1])
+			j = i;
+		if (i - j > last - first) {
+			first = j;
+			last = i;
+		}
+	}
+	CHECK(last - first >= 8);
+	for (unsigned i = first; i <= last; i++) {
+		blk_rw(blks[i], b, false);
+		((struct kvfs_blk_hdr *)b)->owner = kv_cpu_to_le64(~0ull);
+		blk_rw(blks[i], b, true);
+	}
+	snprintf(dline, sizeof(dline), "corruption in block %" PRIu64 " (",
+		 blks[first]);
+	snprintf(rline, sizeof(rline),
+		 "corruption in %u blocks, %" PRIu64 " to %" PRIu64 " (",
+		 last - first, blks[first + 1], blks[last]);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(run(args[i]), i ? 1 : 4);
+		CHECK(said(i ? "owner is not an inode: directory rebuilt" :
+			       "owner is not an inode -- NOT FIXED (-n)"));
+		CHECK_EQ(count_lines(err_out, "(directory data block): owner "
+					      "is not an inode\n"),
+			 2);
+		CHECK_EQ(count_lines(err_out, dline), 1);
+		CHECK_EQ(count_lines(err_out, rline), 1);
+	}
+	CHECK_EQ(run("-f -n"), 0);
+	scrub_image_clean(img);
 	verify_files(0);
 }
 
