@@ -239,8 +239,8 @@ static bool more_alike(const struct ui *u, const struct kvfs_report *r)
  * read it (a damaged directory block: 4 times with -n, 6 with -y).  The
  * same block, structure and fault is the same finding; the problem lines
  * on stdout say what fsck makes of it.  Reports alike but for their
- * ascending blocks (a file given a directory's type, each of its blocks
- * read by -n's check as one: 1803 lines) follow the first as one line.
+ * ascending blocks (a directory's data blocks each failing the same way:
+ * a line a block) follow the first as one line.
  */
 static void on_report(const struct kvfs_report *r, void *arg)
 {
