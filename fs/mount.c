@@ -200,6 +200,8 @@ static int read_agfs(struct kvfs_mount *mp)
 		pag->flcount = a.flcount;
 		pag->btreeblks = a.btreeblks;
 		pag->free_extents = a.free_extents;
+		pag->bno_level = a.bno_level;
+		pag->cnt_level = a.cnt_level;
 		pag->agf_init = true;
 		free += kvfs_ag_avail(&mp->g, a.freeblks, a.flcount,
 				      a.btreeblks);

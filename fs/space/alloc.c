@@ -57,12 +57,49 @@ static void pag_sync(struct ag_op *op)
 	op->pag->flcount = AGF_GET(op, flcount);
 	op->pag->btreeblks = AGF_GET(op, btreeblks);
 	op->pag->free_extents = AGF_GET(op, free_extents);
+	op->pag->bno_level = agf(op)->bno_level;
+	op->pag->cnt_level = agf(op)->cnt_level;
 }
 
 static int64_t pag_avail(const struct kvfs_geom *g,
 			 const struct kvfs_perag *pag)
 {
 	return kvfs_ag_avail(g, pag->freeblks, pag->flcount, pag->btreeblks);
+}
+
+/*
+ * What one operation's splits can take of the reserve list, which
+ * fix_freelist() refills it to: a split at every level plus a new root in
+ * the by-block tree, twice that in the by-size tree; at least what mkfs
+ * put there (so a quiet AG's counts come back to mkfs's).  From the
+ * header's levels or their in-core copies, so that an AG judged from its
+ * counters to fit (ag_may_fit()) is judged with the refill its opening
+ * makes.
+ */
+static uint32_t fl_need_of(const struct kvfs_geom *g, uint32_t bno_level,
+			   uint32_t cnt_level)
+{
+	uint32_t need = (bno_level + 2u) + 2 * (cnt_level + 2u);
+
+	return need > g->agfl_min ? need : g->agfl_min;
+}
+
+/*
+ * Free blocks an allocation may take of an AG (XFS's
+ * xfs_alloc_space_available() and xfs_alloc_fix_minleft()): its free
+ * blocks less the reserve list's refill to need (flcount on it), less
+ * minleft for the allocations that follow in the transaction and then the
+ * list's need again: this allocation's splits may take up to that much of
+ * the list, which the next allocation's refill takes back from the free
+ * blocks minleft is counted in.
+ */
+static int64_t ag_room(uint32_t freeblks, uint32_t flcount, uint32_t need,
+		       uint32_t minleft)
+{
+	int64_t room =
+		(int64_t)freeblks - (need > flcount ? need - flcount : 0);
+
+	return minleft ? room - minleft - need : room;
 }
 
 /* ---- the reserve list ---- */
@@ -583,17 +620,10 @@ static int find_exact(struct ag_op *op, const struct want *w, struct cand *c)
 
 /* ---- fixing the reserve list ---- */
 
-/*
- * What one operation's splits can take: a split at every level plus a new
- * root in the by-block tree, twice that in the by-size tree; at least
- * what mkfs put there (so a quiet AG's counts come back to mkfs's).
- */
+/* fl_need_of() from the header read in op */
 static uint32_t fl_need(struct ag_op *op)
 {
-	uint32_t need =
-		(agf(op)->bno_level + 2u) + 2 * (agf(op)->cnt_level + 2u);
-
-	return need > op->g->agfl_min ? need : op->g->agfl_min;
+	return fl_need_of(op->g, agf(op)->bno_level, agf(op)->cnt_level);
 }
 
 /*
@@ -691,20 +721,29 @@ static int ag_open(struct kvfs_trans *tp, uint32_t agno, struct ag_op *op,
 }
 
 /*
- * Can the AG give minlen blocks?  From the in-core counters, before its
- * headers are read (so that a full AG is passed by without holding it).
+ * Can the AG give minlen blocks and then minleft more?  From the in-core
+ * counters, before its headers are read (so that a full AG is passed by
+ * without holding it), with the reserve list refilled as ag_open() will
+ * (fl_need_of() of the trees' levels; the mkfs minimum counted here let an
+ * AG pass that its refill then left short).  The refill takes the smallest
+ * piece that holds it, the longest extent when no other does: it comes off
+ * the longest (XFS's xfs_alloc_longest_free_extent()), but for one block,
+ * which the room left after the refill answers for.
  */
 static bool ag_may_fit(struct kvfs_mount *mp, uint32_t agno, uint32_t minlen,
 		       uint32_t minleft)
 {
 	const struct kvfs_perag *pag = &mp->pag[agno];
-	int64_t refill = (int64_t)mp->g.agfl_min - pag->flcount;
-	int64_t need = (int64_t)minlen + minleft;
+	uint32_t need = fl_need_of(&mp->g, pag->bno_level, pag->cnt_level);
+	uint32_t refill = need > pag->flcount ? need - pag->flcount : 0;
+	uint32_t longest = pag->longest > refill ? pag->longest - refill :
+						   pag->longest > 0;
 
 	if (__atomic_load_n(&pag->alloc_sick, __ATOMIC_RELAXED))
 		return false;
-	return pag->longest >= minlen && pag_avail(&mp->g, pag) >= need &&
-	       (int64_t)pag->freeblks - (refill > 0 ? refill : 0) >= need;
+	return longest >= minlen &&
+	       pag_avail(&mp->g, pag) >= (int64_t)minlen + minleft &&
+	       ag_room(pag->freeblks, pag->flcount, need, minleft) >= minlen;
 }
 
 enum search {
@@ -758,7 +797,7 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	struct ag_op op;
 	unsigned mark = kvfs_trans_buf_mark(tp->jt);
 	bool newly;
-	int64_t avail;
+	int64_t avail, room;
 	int err;
 
 	err = kvfs_trans_lock_ag(tp, agno, trylock, &newly);
@@ -780,8 +819,15 @@ static int alloc_ag(struct kvfs_alloc_arg *a, uint32_t agno, enum search s,
 	}
 	if (err)
 		return ag_damaged(tp, agno, newly, false, mark, err);
-	/* never below the AG's set-aside, nor what the caller must leave */
+	/*
+	 * never below the AG's set-aside, nor what the caller must leave,
+	 * counted in what it may take of the AG and in its free blocks
+	 */
 	avail = pag_avail(&mp->g, op.pag) - a->minleft;
+	room = ag_room(AGF_GET(&op, freeblks), AGF_GET(&op, flcount),
+		       fl_need(&op), a->minleft);
+	if (room < avail)
+		avail = room;
 	if (avail < w.minlen)
 		goto nospc;
 	if (avail < w.maxlen)
@@ -1014,7 +1060,7 @@ int kvfs_free_extent_deferred(struct kvfs_trans *tp, uint64_t fsb, uint32_t len)
  * The longest extent an AG could give a file now, from its in-core
  * counters read without its lock (XFS's xfs_alloc_longest_free_extent()
  * reads pagf_longest so): a hint, which the allocation under the lock
- * checks.  What a refill of the reserve list to its minimum takes comes
+ * checks.  What a refill of the reserve list (fl_need_of()) takes comes
  * off it, and the AG never goes below its set-aside.
  */
 static uint32_t ag_longest_hint(const struct kvfs_geom *g,
@@ -1025,7 +1071,10 @@ static uint32_t ag_longest_hint(const struct kvfs_geom *g,
 	int64_t avail = kvfs_ag_avail(
 		g, __atomic_load_n(&pag->freeblks, __ATOMIC_RELAXED), flcount,
 		__atomic_load_n(&pag->btreeblks, __ATOMIC_RELAXED));
-	uint32_t refill = g->agfl_min > flcount ? g->agfl_min - flcount : 0;
+	uint32_t need = fl_need_of(
+		g, __atomic_load_n(&pag->bno_level, __ATOMIC_RELAXED),
+		__atomic_load_n(&pag->cnt_level, __ATOMIC_RELAXED));
+	uint32_t refill = need > flcount ? need - flcount : 0;
 
 	longest = longest > refill ? longest - refill : 0;
 	if (avail < longest)

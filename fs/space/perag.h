@@ -34,6 +34,8 @@ struct kvfs_perag {
 	uint32_t flcount; /* blocks on the reserve list */
 	uint32_t btreeblks; /* blocks of both free-space trees */
 	uint32_t free_extents; /* records of each free-space tree */
+	/* the free-space trees' heights - 1 (AGF bno_level, cnt_level) */
+	uint32_t bno_level, cnt_level;
 	/* extents freed and not yet durable, by start (fs/space/extent_busy.h) */
 	struct kvfs_busy_tree busy;
 	bool agi_init;
