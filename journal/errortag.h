@@ -135,6 +135,13 @@ enum kvj_errtag {
 	 * (journal/push.c): it sorts and walks their list instead.
 	 */
 	KVJ_ERRTAG_PUSH_SORT_NOMEM,
+	/*
+	 * An AG lock a transaction may only try (fs/trans/trans.c
+	 * kvfs_trans_lock_ag(): an AG numbered below one it holds, or on a
+	 * search's first pass an AG other than its goal's) is found taken:
+	 * -EAGAIN, as when other transactions hold those AGs.
+	 */
+	KVJ_ERRTAG_AG_LOCK_BUSY,
 	KVJ_ERRTAG_NR,
 };
 

@@ -15,6 +15,7 @@
 #include "fs/mount.h"
 #include "fs/trans/trans.h"
 #include "fs/trans/trans_resv.h"
+#include "journal/errortag.h"
 
 /*
  * n blocks, leaving floor (the reserves nothing else may take: the
@@ -320,7 +321,8 @@ int kvfs_trans_lock_ag(struct kvfs_trans *tp, uint32_t agno, bool trylock,
 	if (tp->nr_ag_locked == KVFS_TRANS_MAX_AGS)
 		return -EAGAIN;
 	if (trylock || higher) {
-		if (!kvfs_perag_trylock(pag))
+		if (kvj_errtag(KVJ_ERRTAG_AG_LOCK_BUSY) ||
+		    !kvfs_perag_trylock(pag))
 			return -EAGAIN;
 	} else {
 		kvfs_perag_lock(pag);
