@@ -1134,7 +1134,12 @@ static uint32_t data_align(const struct xmap *xm, uint64_t cur, uint64_t want)
 /*
  * Allocate up to want blocks for the hole at cur into *nr, after the
  * file's previous extent when that space is free, keeping back what a
- * tree change may need of the reservation.
+ * tree change may need of the reservation and of the AG the extent comes
+ * from (XFS's minleft): the map's tree blocks are allocated after the
+ * extent, when an AG numbered below the extent's is only trylocked, and a
+ * tree block found nowhere left the extent allocated and mapped nowhere
+ * (mode-0 fallocate on two AGs, the lower one busy: its -ENOSPC leaked the
+ * extent).
  */
 static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
 		      uint32_t ext_flags, bool contig, struct kvfs_irec *nr)
@@ -1170,9 +1175,9 @@ static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
 		if (found)
 			prev_end = p.bno + p.len;
 	}
-	err = kvfs_alloc_file_extent(tp, xm->ip->i_ino, prev_end,
-				     contig ? maxlen : 1, maxlen,
-				     data_align(xm, cur, want), &fsb, &got);
+	err = kvfs_alloc_file_extent(
+		tp, xm->ip->i_ino, prev_end, contig ? maxlen : 1, maxlen,
+		data_align(xm, cur, want), (uint32_t)keep, &fsb, &got);
 	if (err)
 		return err;
 	nr->off = cur;

@@ -1106,12 +1106,15 @@ static uint32_t select_minlen(struct kvfs_mount *mp, uint32_t start,
 
 int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 			   uint64_t prev_end, uint32_t minlen, uint32_t maxlen,
-			   uint32_t align, uint64_t *fsb, uint32_t *len)
+			   uint32_t align, uint32_t minleft, uint64_t *fsb,
+			   uint32_t *len)
 {
 	const struct kvfs_geom *g = &tp->mp->g;
-	struct kvfs_alloc_arg a = {
-		.tp = tp, .minlen = minlen, .maxlen = maxlen, .owner = ino
-	};
+	struct kvfs_alloc_arg a = { .tp = tp,
+				    .minlen = minlen,
+				    .maxlen = maxlen,
+				    .owner = ino,
+				    .minleft = minleft };
 	bool prev = prev_end && prev_end <= g->dblocks;
 	/*
 	 * A last extent that ends its AG has its end in the next AG (or past

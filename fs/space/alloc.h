@@ -74,7 +74,10 @@ struct kvfs_alloc_arg {
 	 * Blocks the AG must still be able to give after this allocation,
 	 * in the same transaction (XFS's args->minleft): an inode chunk
 	 * leaves room for the split of the AG's inode-chunk tree that
-	 * records it, whose blocks cannot come from another AG.
+	 * records it, whose blocks cannot come from another AG; a file's
+	 * extent for the blocks its extent map's tree may need to record
+	 * it, which another AG may not give this transaction (one below an
+	 * AG it holds is only trylocked).
 	 */
 	uint32_t minleft;
 	/*
@@ -126,11 +129,14 @@ int kvfs_free_extent_deferred(struct kvfs_trans *tp, uint64_t fsb,
  * its last block when it ends its AG; near the inode ino without one),
  * else the next AGs.  align > 1: when not exactly after the last, first
  * near the goal in its AG on a multiple of align blocks of the device
- * (when the AGs' size is one), then as without.
+ * (when the AGs' size is one), then as without.  Only in an AG that can
+ * still give minleft blocks after it (the file's extent-map tree blocks
+ * the mapping of the extent may need: fs/data/bmap.c), in every attempt.
  */
 int kvfs_alloc_file_extent(struct kvfs_trans *tp, uint64_t ino,
 			   uint64_t prev_end, uint32_t minlen, uint32_t maxlen,
-			   uint32_t align, uint64_t *fsb, uint32_t *len);
+			   uint32_t align, uint32_t minleft, uint64_t *fsb,
+			   uint32_t *len);
 /* Goal of a new file's first blocks or inode chunk: its parent's block. */
 uint64_t kvfs_alloc_goal_near_parent(const struct kvfs_mount *mp,
 				     uint64_t parent_ino);

@@ -719,7 +719,7 @@ static void test_damaged_ag(void)
 	for (int i = 0; i < 2; i++) {
 		tp = tx(8);
 		CHECK_EQ(kvfs_alloc_file_extent(tp, ino, KVFS_NULLBLOCK, 1, 8,
-						0, &f, &l),
+						0, 0, &f, &l),
 			 0);
 		commit(tp, NULL);
 		CHECK(kvfs_fsb_to_agno(g, f) != 2);
@@ -873,7 +873,7 @@ static void test_busy(void)
 	owned[f + 8] = 0;
 	kvj_log_get_stats(mp->log, &st0);
 	tp = tx(1);
-	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, f + 8, 1, 1, 0, &g2, &l), 0);
+	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, f + 8, 1, 1, 0, 0, &g2, &l), 0);
 	commit(tp, NULL);
 	CHECK(g2 != f + 8);
 	CHECK(!owned[g2]);
@@ -914,7 +914,7 @@ static void test_file_extent_ag(void)
 			&l),
 		 0);
 	tp = tx(4);
-	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, fsb_of(1, len1), 1, 4, 0, &g2,
+	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, fsb_of(1, len1), 1, 4, 0, 0, &g2,
 					&l),
 		 0);
 	commit(tp, NULL);
@@ -925,7 +925,8 @@ static void test_file_extent_ag(void)
 			&l),
 		 0);
 	tp = tx(4);
-	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, mp->g.dblocks, 1, 4, 0, &g2, &l),
+	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, mp->g.dblocks, 1, 4, 0, 0, &g2,
+					&l),
 		 0);
 	commit(tp, NULL);
 	CHECK_EQ(g2, fsb_of(3, len3 - 12));
@@ -943,7 +944,7 @@ static void test_file_extent_ag(void)
 	free1(f, 16);
 	kvj_log_get_stats(mp->log, &st0);
 	tp = tx(16);
-	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, f, 16, 16, 0, &g2, &l), 0);
+	CHECK_EQ(kvfs_alloc_file_extent(tp, 0, f, 16, 16, 0, 0, &g2, &l), 0);
 	commit(tp, NULL);
 	kvj_log_get_stats(mp->log, &st1);
 	CHECK_EQ(g2, f);

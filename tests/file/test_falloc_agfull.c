@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A file's new extent in an AG it would fill, its extent map then needing
+ * a tree block: the data allocation leaves the AG the tree's blocks (XFS's
+ * minleft), so that the mapping finds them even when the other AGs cannot
+ * be locked.  32 MiB of 1 KiB blocks in two AGs, mounted without log
+ * threads, a filesystem per case: a file in AG 1 whose extent list is
+ * full (one block at every other offset), AG 1 filled by the allocator but
+ * for one block a file may take, AG 0 roomy (the reservations come from
+ * it) but its lock only tried and found taken (tag ag_lock_busy: AG 0 is
+ * below AG 1, which the transaction holds once the data is there).  A
+ * mode-0 fallocate and a write of the hole before the last extent succeed;
+ * the blocks taken from free space are the blocks the file gained (the
+ * data and the tree's leaf), the map is a tree of one more extent, the
+ * bytes read back as written (zeros for the fallocate); what the test took
+ * from the allocator given back, the image checks clean.  Before: the data
+ * took AG 1's last block, the leaf found none (AG 0 only tried), and the
+ * call answered ENOSPC with the extent allocated and mapped nowhere (a
+ * leaked block: fsck.kvfs -n 'owned by nothing').
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc/kvalloc.h"
+#include "fs/data/bmap.h"
+#include "fs/data/file.h"
+#include "fs/format/mkfs.h"
+#include "fs/inode/icache.h"
+#include "fs/inode/inode.h"
+#include "fs/kvfs.h"
+#include "fs/mount.h"
+#include "fs/space/alloc.h"
+#include "fs/trans/trans.h"
+#include "journal/errortag.h"
+#include "tests/check.h"
+#include "tests/scrub_util.h"
+
+#define BS 1024
+#define FS_SIZE (32u << 20)
+#define RES (256u << 10)
+#define MAX_RAW 64
+
+static char path[] = "/tmp/kvfs-test-falloc-agfull-XXXXXX";
+static struct kvfs_mount *mp;
+
+/* what the test took straight from the allocator */
+static struct {
+	uint64_t fsb;
+	uint32_t len;
+} raw[MAX_RAW];
+static unsigned nraw;
+
+static int64_t ag_avail(uint32_t agno)
+{
+	const struct kvfs_perag *pag = &mp->pag[agno];
+
+	return kvfs_ag_avail(&mp->g, pag->freeblks, pag->flcount,
+			     pag->btreeblks);
+}
+
+/*
+ * AG agno filled by the allocator, past the counters' reserves, until a
+ * file may take only `left` more of it.
+ */
+static void fill_ag(uint32_t agno, uint32_t left)
+{
+	nraw = 0;
+	while (ag_avail(agno) > left) {
+		int64_t want = ag_avail(agno) - left;
+		struct kvfs_alloc_arg a = {
+			.minlen = 1,
+			.maxlen = want < 4096 ? (uint32_t)want : 4096,
+			.type = KVFS_ALLOC_THIS_AG,
+			.goal = kvfs_agb_to_fsb(&mp->g, agno, 0),
+		};
+		int64_t lift = (int64_t)a.maxlen + (int64_t)mp->resblks;
+
+		CHECK(nraw < MAX_RAW);
+		atomic_fetch_add(&mp->fdblocks, lift);
+		CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, a.maxlen, &a.tp), 0);
+		CHECK_EQ(kvfs_alloc_vextent(&a), 0);
+		CHECK_EQ(kvfs_trans_commit(a.tp, NULL), 0);
+		atomic_fetch_sub(&mp->fdblocks, lift);
+		raw[nraw].fsb = a.fsb;
+		raw[nraw++].len = a.len;
+	}
+	CHECK_EQ(ag_avail(agno), left);
+}
+
+static void give_back(void)
+{
+	for (unsigned r = 0; r < nraw; r++) {
+		struct kvfs_trans *tp;
+
+		CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, 0, &tp), 0);
+		CHECK_EQ(kvfs_free_extent(tp, raw[r].fsb, raw[r].len), 0);
+		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
+	}
+	nraw = 0;
+}
+
+/* block b of the file: every byte b + 1 */
+static uint8_t pat(uint64_t b)
+{
+	return (uint8_t)(b + 1);
+}
+
+/* A directory whose inode is in AG 1 (new directories go round the AGs). */
+static uint64_t dir_in_ag1(void)
+{
+	static const char *const names[] = { "d0", "d1" };
+	struct kvfs_cred cr = { 0 };
+	struct kvfs_stat st;
+
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(kvfs_mkdir(mp, kvfs_root_ino(mp), names[i],
+				    S_IFDIR | 0755, &cr, &st),
+			 0);
+		if (kvfs_ino_to_agno(&mp->g, st.ino) == 1)
+			return st.ino;
+	}
+	CHECK(!"no directory in AG 1");
+	return 0;
+}
+
+/*
+ * A new file in AG 1 whose extent list is full: one block at every other
+ * offset, the last extent four blocks (written first, its speculative
+ * blocks trimmed, so that the others, inside the size, take exactly their
+ * block).  *n extents, *nblk its size in blocks.
+ */
+static uint64_t make_file(uint32_t *n, uint64_t *nblk)
+{
+	struct kvfs_cred cr = { 0 };
+	uint64_t dir = dir_in_ag1(), last;
+	struct kvfs_bmap map[2];
+	uint8_t buf[4 * BS];
+	struct kvfs_inode *ip;
+	struct kvfs_stat st;
+	bool created;
+	int nmap;
+
+	CHECK_EQ(kvfs_create(mp, dir, "f", S_IFREG | 0644, 0, 0, &cr, &st,
+			     &created),
+		 0);
+	CHECK_EQ(kvfs_iget(mp, st.ino, 0, &ip), 0);
+	*n = kvfs_inode_dfork_size(ip) / sizeof(struct kvfs_extent);
+	last = 2 * (uint64_t)(*n - 1);
+	for (int k = 0; k < 4; k++)
+		memset(buf + k * BS, pat(last + (uint64_t)k), BS);
+	CHECK_EQ(kvfs_write(mp, st.ino, buf, sizeof(buf), (off_t)last * BS, 0),
+		 (ssize_t)sizeof(buf));
+	CHECK_EQ(kvfs_release(mp, st.ino), 0);
+	for (uint64_t b = last; b;) {
+		b -= 2;
+		memset(buf, pat(b), BS);
+		CHECK_EQ(kvfs_write(mp, st.ino, buf, BS, (off_t)b * BS, 0), BS);
+	}
+	CHECK_EQ(ip->i_nextents, *n);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_EXTENTS);
+	nmap = 2;
+	CHECK_EQ(kvfs_file_map(ip, 0, 1, map, &nmap), 0);
+	CHECK_EQ(kvfs_fsb_to_agno(&mp->g, map[0].startblock), 1);
+	kvfs_iput(ip);
+	*nblk = last + 4;
+	return st.ino;
+}
+
+/* One case on a filesystem of its own: write, else mode-0 fallocate. */
+static void one(bool write)
+{
+	struct kvfs_mkfs_opts mo = { .target = path,
+				     .size = FS_SIZE,
+				     .blocksize = BS,
+				     .agcount = 2,
+				     .force = true };
+	struct kvfs_mount_opts o = { .no_log_threads = true };
+	uint64_t nblk, ino, at, nb0, hits;
+	uint8_t buf[BS], got[BS];
+	struct kvfs_inode *ip;
+	struct kvfs_bmap map[2];
+	struct kvfs_geom g;
+	int64_t fd0, taken;
+	uint32_t n;
+	int nmap, err;
+
+	CHECK_EQ(kvfs_mkfs(&mo, &g), 0);
+	CHECK_EQ(g.agcount, 2);
+	CHECK_EQ(kvfs_mount_open(path, &o, &mp), 0);
+	ino = make_file(&n, &nblk);
+	/* the hole before the last extent */
+	at = nblk - 5;
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	fill_ag(1, 1);
+	CHECK(ag_avail(0) > 1000);
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	fd0 = atomic_load(&mp->fdblocks);
+	nb0 = ip->i_nblocks;
+	memset(buf, pat(at), BS);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_AG_LOCK_BUSY, 0, 1, 0), 0);
+	if (write)
+		err = kvfs_write(mp, ino, buf, BS, (off_t)at * BS, 0) == BS ?
+			      0 :
+			      -EIO;
+	else
+		err = kvfs_fallocate(mp, ino, 0, (off_t)at * BS, BS);
+	hits = kvj_errtag_hits(KVJ_ERRTAG_AG_LOCK_BUSY);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_AG_LOCK_BUSY, 0, 0, 0), 0);
+	taken = fd0 - atomic_load(&mp->fdblocks);
+	printf("falloc_agfull: %s of block %llu of a full extent list of %u "
+	       "in AG 1 with 1 block left, AG 0 busy (%llu tries): %d, %lld "
+	       "blocks taken, the file gained %llu, %u extents\n",
+	       write ? "write" : "fallocate", (unsigned long long)at, n,
+	       (unsigned long long)hits, err, (long long)taken,
+	       (unsigned long long)(ip->i_nblocks - nb0), ip->i_nextents);
+	/* the lower AG's lock was tried and refused */
+	CHECK(hits > 0);
+	/* nothing taken from free space but what the file maps */
+	CHECK_EQ(taken, (int64_t)(ip->i_nblocks - nb0));
+	CHECK_EQ(err, 0);
+	CHECK_EQ(ip->i_nextents, n + 1);
+	CHECK_EQ(ip->i_dformat, KVFS_DFORK_BTREE);
+	nmap = 2;
+	CHECK_EQ(kvfs_file_map(ip, at, 1, map, &nmap), 0);
+	CHECK(map[0].startblock != KVFS_NULLBLOCK);
+	CHECK_EQ(kvfs_read(mp, ino, got, BS, (off_t)at * BS), BS);
+	for (uint32_t k = 0; k < BS; k++)
+		CHECK_EQ(got[k], write ? pat(at) : 0);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	kvfs_iput(ip);
+	give_back();
+	CHECK_EQ(kvfs_release(mp, ino), 0);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean(path);
+}
+
+int main(void)
+{
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_EQ(kv_init(NULL), 0);
+	one(false);
+	one(true);
+	unlink(path);
+	CHECK_EQ(kv_fini(), 0);
+	printf("falloc_agfull: ok\n");
+	return 0;
+}
