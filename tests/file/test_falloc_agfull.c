@@ -39,6 +39,7 @@
 #include "fs/trans/trans.h"
 #include "journal/errortag.h"
 #include "tests/check.h"
+#include "tests/file/sparse_file.h"
 #include "tests/scrub_util.h"
 
 #define BS 1024
@@ -130,46 +131,24 @@ static uint64_t dir_in_ag1(void)
 }
 
 /*
- * A new file in AG 1 whose extent list is full: one block at every other
- * offset, the last extent four blocks (written first, its speculative
- * blocks trimmed, so that the others, inside the size, take exactly their
- * block).  *n extents, *nblk its size in blocks.
+ * A new file in AG 1 whose extent list is full (sparse_file()), in
+ * extents form.  *n extents, *nblk its size in blocks.
  */
 static uint64_t make_file(uint32_t *n, uint64_t *nblk)
 {
-	struct kvfs_cred cr = { 0 };
-	uint64_t dir = dir_in_ag1(), last;
 	struct kvfs_bmap map[2];
-	uint8_t buf[4 * BS];
 	struct kvfs_inode *ip;
-	struct kvfs_stat st;
-	bool created;
-	int nmap;
+	uint64_t ino;
+	int nmap = 2;
 
-	CHECK_EQ(kvfs_create(mp, dir, "f", S_IFREG | 0644, 0, 0, &cr, &st,
-			     &created),
-		 0);
-	CHECK_EQ(kvfs_iget(mp, st.ino, 0, &ip), 0);
-	*n = kvfs_inode_dfork_size(ip) / sizeof(struct kvfs_extent);
-	last = 2 * (uint64_t)(*n - 1);
-	for (int k = 0; k < 4; k++)
-		memset(buf + k * BS, pat(last + (uint64_t)k), BS);
-	CHECK_EQ(kvfs_write(mp, st.ino, buf, sizeof(buf), (off_t)last * BS, 0),
-		 (ssize_t)sizeof(buf));
-	CHECK_EQ(kvfs_release(mp, st.ino), 0);
-	for (uint64_t b = last; b;) {
-		b -= 2;
-		memset(buf, pat(b), BS);
-		CHECK_EQ(kvfs_write(mp, st.ino, buf, BS, (off_t)b * BS, 0), BS);
-	}
-	CHECK_EQ(ip->i_nextents, *n);
+	*n = 0;
+	ino = sparse_file(mp, dir_in_ag1(), pat, n, nblk);
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
 	CHECK_EQ(ip->i_dformat, KVFS_DFORK_EXTENTS);
-	nmap = 2;
 	CHECK_EQ(kvfs_file_map(ip, 0, 1, map, &nmap), 0);
 	CHECK_EQ(kvfs_fsb_to_agno(&mp->g, map[0].startblock), 1);
 	kvfs_iput(ip);
-	*nblk = last + 4;
-	return st.ino;
+	return ino;
 }
 
 /* One case on a filesystem of its own: write, else mode-0 fallocate. */

@@ -40,6 +40,7 @@
 #include "fs/space/alloc.h"
 #include "fs/trans/trans.h"
 #include "tests/check.h"
+#include "tests/file/sparse_file.h"
 #include "tests/scrub_util.h"
 
 #define BS 1024
@@ -151,44 +152,6 @@ static uint8_t pat(uint64_t b)
 	return (uint8_t)(b + 1);
 }
 
-/*
- * A new file of n extents (0: as many as its fork holds): one block at
- * every other offset, the last one four blocks (written first, its
- * speculative blocks trimmed, so that the others, inside the size, take
- * exactly their block).  *n and its size in blocks, *nblk, set.
- */
-static uint64_t make_file(uint32_t *n, uint64_t *nblk)
-{
-	struct kvfs_cred cr = { 0 };
-	uint8_t buf[4 * BS];
-	struct kvfs_inode *ip;
-	struct kvfs_stat st;
-	uint64_t last;
-	bool created;
-
-	CHECK_EQ(kvfs_create(mp, kvfs_root_ino(mp), "f", S_IFREG | 0644, 0, 0,
-			     &cr, &st, &created),
-		 0);
-	CHECK_EQ(kvfs_iget(mp, st.ino, 0, &ip), 0);
-	if (!*n)
-		*n = kvfs_inode_dfork_size(ip) / sizeof(struct kvfs_extent);
-	last = 2 * (uint64_t)(*n - 1);
-	for (int k = 0; k < 4; k++)
-		memset(buf + k * BS, pat(last + (uint64_t)k), BS);
-	CHECK_EQ(kvfs_write(mp, st.ino, buf, sizeof(buf), (off_t)last * BS, 0),
-		 (ssize_t)sizeof(buf));
-	CHECK_EQ(kvfs_release(mp, st.ino), 0);
-	for (uint64_t b = last; b;) {
-		b -= 2;
-		memset(buf, pat(b), BS);
-		CHECK_EQ(kvfs_write(mp, st.ino, buf, BS, (off_t)b * BS, 0), BS);
-	}
-	CHECK_EQ(ip->i_nextents, *n);
-	kvfs_iput(ip);
-	*nblk = last + 4;
-	return st.ino;
-}
-
 /* The file reads as the model: block b pat(b) where want[b], else zeros. */
 static void check_bytes(uint64_t ino, const bool *want, uint64_t nblk)
 {
@@ -239,7 +202,7 @@ static void one(const struct mode *m, uint32_t n, const char *kind)
 	CHECK_EQ(kvfs_mkfs(&mo, &g), 0);
 	CHECK_EQ(g.agcount, 1);
 	CHECK_EQ(kvfs_mount_open(path, &o, &mp), 0);
-	ino = make_file(&n, &nblk);
+	ino = sparse_file(mp, kvfs_root_ino(mp), pat, &n, &nblk);
 	CHECK(nblk <= MAX_BLOCKS);
 	for (uint64_t b = 0; b < nblk; b++)
 		want[b] = b % 2 == 0 || b >= nblk - 4;
