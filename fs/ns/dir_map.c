@@ -120,16 +120,11 @@ struct kvfs_ihint *kvfs_dir_map_hints_make(const struct kvfs_dir_map *m,
 					   const struct kvfs_geom *g,
 					   uint32_t dblk)
 {
-	struct kvfs_dir_map_buf *k;
+	struct kvfs_dir_map_buf *k = (struct kvfs_dir_map_buf *)&m->dbuf[dblk];
 	struct kvfs_ihint *h, *none = NULL;
 
-	if (!m->dbuf)
-		return NULL;
-	k = (struct kvfs_dir_map_buf *)&m->dbuf[dblk];
-	h = atomic_load_explicit(&k->hints, memory_order_acquire);
-	if (h)
-		return h;
 	h = kvzalloc(hints_per_block(g) * sizeof(*h), KV_NORETRY | KV_NOWARN);
+	/* a racing maker's, installed first, is the block's */
 	if (h && !atomic_compare_exchange_strong(&k->hints, &none, h)) {
 		kvfree(h);
 		h = none;

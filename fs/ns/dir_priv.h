@@ -158,9 +158,9 @@ struct kvfs_dir_map {
 #define DMAP_STALE 0xffffffffu
 
 /*
- * Data block dblk's hints in map m (dblk < m->nr), made: NULL if memory
- * is short at once (this runs under RCU, where reclaim may not, and in
- * transactions) or m keeps no buffers.
+ * Data block dblk's hints in map m (dblk < m->nr, m->dbuf set, none seen
+ * there: kvfs_dir_map_hint()), made: NULL if memory is short at once
+ * (this runs under RCU, where reclaim may not, and in transactions).
  */
 struct kvfs_ihint *kvfs_dir_map_hints_make(const struct kvfs_dir_map *m,
 					   const struct kvfs_geom *g,
