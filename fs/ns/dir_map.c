@@ -80,21 +80,26 @@ static struct kvfs_dir_map *dmap_get(struct kvfs_inode *dp)
 
 	if (nr && nr <= DMAP_MAX && (!m || nr > m->nr)) {
 		size_t fsbs_size;
+		uint64_t ni;
 
 		nr += nr / 2 + 8;
+		ni = 1ull << (64 - __builtin_clzll(nr - 1));
 		fsbs_size = sizeof(*n) + nr * sizeof(n->fsb[0]);
 		/*
 		 * No waiting for memory (this may run in a transaction).
 		 * The kept buffers' slots (and room to align them) are 17
-		 * times the addresses: without them if they do not fit.
+		 * to 25 times the addresses: without them if they do not
+		 * fit.
 		 */
-		n = kvzalloc(fsbs_size + (2 * nr + 1) * sizeof(n->dbuf[0]), 0);
+		n = kvzalloc(fsbs_size + (nr + ni + 1) * sizeof(n->dbuf[0]),
+			     0);
 		if (n) {
 			n->dbuf =
 				(void *)(((uintptr_t)&n->fsb[nr] +
 					  sizeof(n->dbuf[0]) - 1) &
 					 ~(uintptr_t)(sizeof(n->dbuf[0]) - 1));
 			n->ibuf = n->dbuf + nr;
+			n->imask = (uint32_t)(ni - 1);
 		} else {
 			n = kvzalloc(fsbs_size, 0);
 		}

@@ -142,11 +142,17 @@ struct kvfs_dir_map {
 	_Atomic uint32_t nextents, generation;
 	atomic_uint dformat; /* DMAP_STALE: forgotten */
 	uint32_t nr;
+	/*
+	 * ibuf[] has imask + 1 slots, a power of two >= nr: the slot of
+	 * an index block is its address masked (a division by nr was in
+	 * the path of every level of a lookup's walk)
+	 */
+	uint32_t imask;
 	struct kvfs_dir_map *retired;
 	struct kvfs_dir_map_head head;
 	atomic_uint bseq; /* odd while a reader stores into dbuf[], ibuf[] */
 	/*
-	 * nr of each, after fsb[]: by data block, by index block address;
+	 * after fsb[]: nr by data block, imask + 1 by index block address;
 	 * NULL if memory was short (nothing is kept)
 	 */
 	struct kvfs_dir_map_buf *dbuf, *ibuf;

@@ -250,7 +250,7 @@ tree_blk_rcu(struct rctx *r, uint64_t fsb, unsigned level, unsigned *n)
 
 	if (fsb >= r->g->dblocks)
 		return NULL;
-	k = r->m->ibuf ? &r->m->ibuf[fsb % r->m->nr] : NULL;
+	k = r->m->ibuf ? &r->m->ibuf[fsb & r->m->imask] : NULL;
 	bb = k ? (void *)kept(r, k, key, n) : NULL;
 	if (bb)
 		return bb;
