@@ -91,8 +91,7 @@ static struct kvfs_dir_map *dmap_get(struct kvfs_inode *dp)
 		 * to 25 times the addresses: without them if they do not
 		 * fit.
 		 */
-		n = kvzalloc(fsbs_size + (nr + ni + 1) * sizeof(n->dbuf[0]),
-			     0);
+		n = kvzalloc(fsbs_size + (nr + ni + 1) * sizeof(n->dbuf[0]), 0);
 		if (n) {
 			n->dbuf =
 				(void *)(((uintptr_t)&n->fsb[nr] +
