@@ -10,6 +10,7 @@
 #ifndef KV_FS_REPAIR_PRIV_H
 #define KV_FS_REPAIR_PRIV_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +134,10 @@ struct rp {
  */
 bool rp_problem(struct rp *rp, bool safe, uint64_t ino, uint64_t blkno,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same, its arguments in a va_list. */
+bool rp_vproblem(struct rp *rp, bool safe, uint64_t ino, uint64_t blkno,
+		 const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
 /* The same for a problem this run cannot fix. */
 void rp_unfixable(struct rp *rp, uint64_t ino, uint64_t blkno, const char *fmt,
 		  ...) __attribute__((format(printf, 4, 5)));

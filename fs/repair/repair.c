@@ -55,14 +55,23 @@ static void report(struct rp *rp, uint64_t ino, uint64_t blkno, bool fixed,
 				    fixed);
 }
 
+bool rp_vproblem(struct rp *rp, bool safe, uint64_t ino, uint64_t blkno,
+		 const char *fmt, va_list ap)
+{
+	bool fix = !rp->o->dry_run && (!rp->o->preen || safe);
+
+	report(rp, ino, blkno, fix, fmt, ap);
+	return fix;
+}
+
 bool rp_problem(struct rp *rp, bool safe, uint64_t ino, uint64_t blkno,
 		const char *fmt, ...)
 {
-	bool fix = !rp->o->dry_run && (!rp->o->preen || safe);
 	va_list ap;
+	bool fix;
 
 	va_start(ap, fmt);
-	report(rp, ino, blkno, fix, fmt, ap);
+	fix = rp_vproblem(rp, safe, ino, blkno, fmt, ap);
 	va_end(ap);
 	return fix;
 }
