@@ -63,13 +63,11 @@ unsigned rp_cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 	if (n > max) {
 		while (max && kvfs_mem_is_zero(&x[max - 1], sizeof(*x)))
 			max--;
-		if (!rp_take_fix(c, rp_problem(c->rp, false, c->ino,
-					       KVFS_NULLBLOCK,
-					       "inode %" PRIu64
-					       " %s fork: %u extents do not "
-					       "fit its %u bytes: the list cut "
-					       "to %u",
-					       c->ino, name, n, size, max)))
+		if (!rp_fix(c, false, KVFS_NULLBLOCK,
+			    "inode %" PRIu64 " %s fork: %u extents do not "
+			    "fit its %u bytes: the list cut "
+			    "to %u",
+			    c->ino, name, n, size, max))
 			return 1;
 		n = max;
 		cut++;
@@ -87,17 +85,13 @@ unsigned rp_cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 			continue;
 		}
 		found++;
-		if (!rp_take_fix(c, rp_problem(c->rp, false, c->ino,
-					       kv_le64_to_cpu(x[i].startblock),
-					       "inode %" PRIu64
-					       " %s extent %u (file block "
-					       "%" PRIu64 ", block %" PRIu64
-					       ", %u blocks) %s: cut",
-					       c->ino, name, i + gone, off,
-					       (uint64_t)kv_le64_to_cpu(
-						       x[i].startblock),
-					       kv_le32_to_cpu(x[i].blockcount),
-					       bad))) {
+		if (!rp_fix(c, false, kv_le64_to_cpu(x[i].startblock),
+			    "inode %" PRIu64 " %s extent %u (file block "
+			    "%" PRIu64 ", block %" PRIu64
+			    ", %u blocks) %s: cut",
+			    c->ino, name, i + gone, off,
+			    (uint64_t)kv_le64_to_cpu(x[i].startblock),
+			    kv_le32_to_cpu(x[i].blockcount), bad)) {
 			i++;
 			continue;
 		}

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -620,6 +621,17 @@ bool rp_take_fix(struct ino_ctx *c, bool fixed)
 	return fixed || c->rp->o->dry_run;
 }
 
+bool rp_fix(struct ino_ctx *c, bool safe, uint64_t blkno, const char *fmt, ...)
+{
+	va_list ap;
+	bool fixed;
+
+	va_start(ap, fmt);
+	fixed = rp_vproblem(c->rp, safe, c->ino, blkno, fmt, ap);
+	va_end(ap);
+	return rp_take_fix(c, fixed);
+}
+
 /*
  * A directory's or symbolic link's extent marked unwritten: its blocks
  * were written when mapped (neither preallocates), so the flag is the
@@ -637,14 +649,12 @@ static void clear_unwritten(struct ino_ctx *c)
 	n = n < dsize / sizeof(*x) ? n : dsize / sizeof(*x);
 	for (uint32_t i = 0; i < n; i++) {
 		if (!(kv_le32_to_cpu(x[i].flags) & KVFS_EXT_UNWRITTEN) ||
-		    !rp_take_fix(c,
-				 rp_problem(c->rp, false, c->ino,
-					    kvfs_ino_to_fsb(&c->rp->g, c->ino),
-					    "inode %" PRIu64
-					    " data extent %u is unwritten in a "
-					    "directory or symbolic link: flag "
-					    "cleared",
-					    c->ino, i)))
+		    !rp_fix(c, false, kvfs_ino_to_fsb(&c->rp->g, c->ino),
+			    "inode %" PRIu64
+			    " data extent %u is unwritten in a "
+			    "directory or symbolic link: flag "
+			    "cleared",
+			    c->ino, i))
 			continue;
 		x[i].flags = kv_cpu_to_le32(kv_le32_to_cpu(x[i].flags) &
 					    ~KVFS_EXT_UNWRITTEN);
@@ -670,11 +680,10 @@ static void fix_times(struct ino_ctx *c)
 		uint32_t ns = kv_le32_to_cpu(t[i]->nsec);
 
 		if (ns < 1000000000u ||
-		    !rp_take_fix(c, rp_problem(c->rp, false, c->ino,
-					       kvfs_ino_to_fsb(g, c->ino),
-					       "inode %" PRIu64 "'s %s time "
-					       "has %u nanoseconds: set to 0",
-					       c->ino, names[i], ns)))
+		    !rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+			    "inode %" PRIu64 "'s %s time "
+			    "has %u nanoseconds: set to 0",
+			    c->ino, names[i], ns))
 			continue;
 		t[i]->nsec = kv_cpu_to_le32(0);
 		kvfs_dinode_set_crc(c->dip, g);
@@ -744,13 +753,10 @@ static int sanitize(struct ino_ctx *c, int verr)
 		zero_tail(af, n * sizeof(struct kvfs_extent), asize);
 	kvfs_dinode_set_crc(t, g);
 	err = kvfs_dinode_verify(t, g, c->ino);
-	if (!err &&
-	    rp_take_fix(
-		    c,
-		    rp_problem(c->rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-			       "inode %" PRIu64 ": %s: the bytes it does "
-			       "not use zeroed, its header set to its place",
-			       c->ino, c->why)))
+	if (!err && rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+			   "inode %" PRIu64 ": %s: the bytes it does "
+			   "not use zeroed, its header set to its place",
+			   c->ino, c->why))
 		memcpy(c->dip, t, g->inodesize);
 	kvfree(t);
 	return err ? verr : 0;
@@ -812,16 +818,13 @@ static int salvage_sf_dir(struct ino_ctx *c, int verr)
 	zero_tail(df, pos, dsize);
 	kvfs_dinode_set_crc(t, g);
 	err = kvfs_dinode_verify(t, g, c->ino);
-	if (!err &&
-	    rp_take_fix(c,
-			rp_problem(c->rp, false, c->ino,
-				   kvfs_ino_to_fsb(g, c->ino),
-				   "directory %" PRIu64 ": %s: the %u "
-				   "entries that check out kept (it said "
-				   "%u, size %" PRIu64 "), size set to "
-				   "%u, the rest zeroed",
-				   c->ino, c->why, n, kv_le16_to_cpu(oh->count),
-				   (uint64_t)kv_le64_to_cpu(D(c)->size), pos)))
+	if (!err && rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+			   "directory %" PRIu64 ": %s: the %u "
+			   "entries that check out kept (it said "
+			   "%u, size %" PRIu64 "), size set to "
+			   "%u, the rest zeroed",
+			   c->ino, c->why, n, kv_le16_to_cpu(oh->count),
+			   (uint64_t)kv_le64_to_cpu(D(c)->size), pos))
 		memcpy(c->dip, t, g->inodesize);
 	kvfree(t);
 	return err ? verr : 0;
@@ -854,31 +857,27 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	int err, verr;
 
 	if (kv_le32_to_cpu(d->hdr.magic) != KVFS_DINODE_MAGIC) {
-		if (rp_take_fix(c, rp_problem(rp, false, c->ino,
-					      kvfs_ino_to_fsb(g, c->ino),
-					      "inode %" PRIu64 " is not an "
-					      "inode (bad magic): cleared",
-					      c->ino)))
+		if (rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+			   "inode %" PRIu64 " is not an "
+			   "inode (bad magic): cleared",
+			   c->ino))
 			drop_inode(c, in_use);
 		return 0;
 	}
 	if (!mode && c->ino == g->rootino) {
-		if (rp_take_fix(c, rp_problem(rp, false, c->ino,
-					      kvfs_ino_to_fsb(g, c->ino),
-					      "root inode %" PRIu64 " is free: "
-					      "made an empty directory",
-					      c->ino)))
+		if (rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+			   "root inode %" PRIu64 " is free: "
+			   "made an empty directory",
+			   c->ino))
 			drop_inode(c, in_use);
 		return 0;
 	}
 	if (!mode) {
 		c->sound = !kvfs_dinode_verify(c->dip, g, c->ino);
-		if (!c->sound &&
-		    rp_take_fix(c, rp_problem(rp, false, c->ino,
-					      kvfs_ino_to_fsb(g, c->ino),
-					      "free inode %" PRIu64 " damaged "
-					      "(%s): rewritten",
-					      c->ino, kvfs_report_last()->msg)))
+		if (!c->sound && rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+					"free inode %" PRIu64 " damaged "
+					"(%s): rewritten",
+					c->ino, kvfs_report_last()->msg))
 			clear_inode(c);
 		if (*in_use &&
 		    rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
@@ -900,23 +899,19 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	 */
 	if (kv_le16_to_cpu(d->forkoff) && !d->aformat &&
 	    !kv_le32_to_cpu(d->anextents) &&
-	    rp_take_fix(
-		    c, rp_problem(rp, false, c->ino, kvfs_ino_to_fsb(g, c->ino),
-				  "inode %" PRIu64 " has a fork offset of %u "
-				  "but no attribute fork: offset cleared",
-				  c->ino, kv_le16_to_cpu(d->forkoff)))) {
+	    rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+		   "inode %" PRIu64 " has a fork offset of %u "
+		   "but no attribute fork: offset cleared",
+		   c->ino, kv_le16_to_cpu(d->forkoff))) {
 		d->forkoff = kv_cpu_to_le16(0);
 		kvfs_dinode_set_crc(c->dip, g);
 	} else if (!kv_le16_to_cpu(d->forkoff) &&
 		   (d->aformat || kv_le32_to_cpu(d->anextents)) &&
-		   rp_take_fix(c,
-			       rp_problem(rp, false, c->ino,
-					  kvfs_ino_to_fsb(g, c->ino),
-					  "inode %" PRIu64 " has no attribute "
-					  "fork but its format %u and %u "
-					  "extents: cleared",
-					  c->ino, d->aformat,
-					  kv_le32_to_cpu(d->anextents)))) {
+		   rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+			  "inode %" PRIu64 " has no attribute "
+			  "fork but its format %u and %u "
+			  "extents: cleared",
+			  c->ino, d->aformat, kv_le32_to_cpu(d->anextents))) {
 		/* without an offset no fork can be found: nothing lost */
 		d->aformat = 0;
 		d->anextents = kv_cpu_to_le32(0);
@@ -980,11 +975,10 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 			rp->inodes_left = true;
 			return 0;
 		}
-		if (rp_take_fix(c, rp_problem(rp, false, c->ino,
-					      kvfs_ino_to_fsb(g, c->ino),
-					      "inode %" PRIu64 " fails its "
-					      "verifier (%s): cleared",
-					      c->ino, c->why))) {
+		if (rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+			   "inode %" PRIu64 " fails its "
+			   "verifier (%s): cleared",
+			   c->ino, c->why)) {
 			kvfs_repair_bmap_rollback(&rp->map, nclaims);
 			drop_rebuilds(rp, c->ino);
 			drop_inode(c, in_use);
@@ -995,12 +989,11 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	}
 	/* the root stays a directory: an empty one (drop_inode()) */
 	if (c->not_dir && c->ino == g->rootino) {
-		if (rp_take_fix(c, rp_problem(rp, false, c->ino,
-					      kvfs_ino_to_fsb(g, c->ino),
-					      "root inode %" PRIu64 "'s blocks "
-					      "hold no directory: made an "
-					      "empty directory",
-					      c->ino))) {
+		if (rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+			   "root inode %" PRIu64 "'s blocks "
+			   "hold no directory: made an "
+			   "empty directory",
+			   c->ino)) {
 			kvfs_repair_bmap_rollback(&rp->map, nclaims);
 			drop_rebuilds(rp, c->ino);
 			drop_inode(c, in_use);
@@ -1011,14 +1004,12 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	 * A file is not cleared for its type bits: its data is kept, and
 	 * the namespace phases then find its entry's file type right.
 	 */
-	if (c->not_dir &&
-	    rp_take_fix(c, rp_problem(rp, false, c->ino,
-				      kvfs_ino_to_fsb(g, c->ino),
-				      "inode %" PRIu64 " is a directory whose "
-				      "blocks hold no directory: made a "
-				      "regular file (its type damaged), its "
-				      "data kept",
-				      c->ino)))
+	if (c->not_dir && rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+				 "inode %" PRIu64 " is a directory whose "
+				 "blocks hold no directory: made a "
+				 "regular file (its type damaged), its "
+				 "data kept",
+				 c->ino))
 		d->mode =
 			kv_cpu_to_le16((uint16_t)((mode & ~S_IFMT) | S_IFREG));
 	/*
@@ -1028,12 +1019,11 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	 */
 	if (kv_le32_to_cpu(d->nlink) &&
 	    kv_le32_to_cpu(d->next_unlinked) != KVFS_NULLAGINO &&
-	    rp_take_fix(c,
-			rp_problem(rp, true, c->ino, kvfs_ino_to_fsb(g, c->ino),
-				   "inode %" PRIu64 " has links but "
-				   "points to a next unlinked inode: "
-				   "pointer cleared",
-				   c->ino)))
+	    rp_fix(c, true, kvfs_ino_to_fsb(g, c->ino),
+		   "inode %" PRIu64 " has links but "
+		   "points to a next unlinked inode: "
+		   "pointer cleared",
+		   c->ino))
 		d->next_unlinked = kv_cpu_to_le32(KVFS_NULLAGINO);
 	/* a rebuilt fork's count is part of its rebuild */
 	if (c->rebuilt) {
@@ -1043,12 +1033,10 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	}
 	if (!c->index_bad && !c->tree_left &&
 	    c->blocks != kv_le64_to_cpu(d->nblocks) &&
-	    rp_take_fix(c,
-			rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
-				   "inode %" PRIu64 " says %" PRIu64
-				   " blocks, its forks map %" PRIu64 ": set",
-				   c->ino, (uint64_t)kv_le64_to_cpu(d->nblocks),
-				   c->blocks)))
+	    rp_fix(c, true, KVFS_NULLBLOCK,
+		   "inode %" PRIu64 " says %" PRIu64
+		   " blocks, its forks map %" PRIu64 ": set",
+		   c->ino, (uint64_t)kv_le64_to_cpu(d->nblocks), c->blocks))
 		d->nblocks = kv_cpu_to_le64(c->blocks);
 	return 0;
 }

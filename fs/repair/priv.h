@@ -289,6 +289,12 @@ static inline struct kvfs_dinode *D(struct ino_ctx *c)
  * judges next is the inode as -y leaves it and -n says what -y does.
  */
 bool rp_take_fix(struct ino_ctx *c, bool fixed);
+/*
+ * A problem of inode c->ino said (rp_problem()) and its fix taken into
+ * the copy (rp_take_fix()); the return is rp_take_fix()'s.
+ */
+bool rp_fix(struct ino_ctx *c, bool safe, uint64_t blkno, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Fork bytes and sizes of the copy, bounded even if forkoff is garbage. */
 void rp_forks(const struct kvfs_geom *g, uint8_t *dip, uint8_t **df,
 	      uint32_t *dsize, uint8_t **af, uint32_t *asize);
