@@ -36,26 +36,20 @@
 #include "fs/kvfs.h"
 #include "fs/mount.h"
 #include "fs/space/alloc.h"
-#include "fs/trans/trans.h"
 #include "journal/errortag.h"
 #include "tests/check.h"
+#include "tests/file/raw_extents.h"
 #include "tests/file/sparse_file.h"
 #include "tests/scrub_util.h"
 
 #define BS 1024
 #define FS_SIZE (32u << 20)
-#define RES (256u << 10)
-#define MAX_RAW 64
 
 static char path[] = "/tmp/kvfs-test-falloc-agfull-XXXXXX";
 static struct kvfs_mount *mp;
 
 /* what the test took straight from the allocator */
-static struct {
-	uint64_t fsb;
-	uint32_t len;
-} raw[MAX_RAW];
-static unsigned nraw;
+static struct raw_extents raw;
 
 static int64_t ag_avail(uint32_t agno)
 {
@@ -71,7 +65,7 @@ static int64_t ag_avail(uint32_t agno)
  */
 static void fill_ag(uint32_t agno, uint32_t left)
 {
-	nraw = 0;
+	raw.n = 0;
 	while (ag_avail(agno) > left) {
 		int64_t want = ag_avail(agno) - left;
 		struct kvfs_alloc_arg a = {
@@ -80,30 +74,10 @@ static void fill_ag(uint32_t agno, uint32_t left)
 			.type = KVFS_ALLOC_THIS_AG,
 			.goal = kvfs_agb_to_fsb(&mp->g, agno, 0),
 		};
-		int64_t lift = (int64_t)a.maxlen + (int64_t)mp->resblks;
 
-		CHECK(nraw < MAX_RAW);
-		atomic_fetch_add(&mp->fdblocks, lift);
-		CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, a.maxlen, &a.tp), 0);
-		CHECK_EQ(kvfs_alloc_vextent(&a), 0);
-		CHECK_EQ(kvfs_trans_commit(a.tp, NULL), 0);
-		atomic_fetch_sub(&mp->fdblocks, lift);
-		raw[nraw].fsb = a.fsb;
-		raw[nraw++].len = a.len;
+		CHECK_EQ(raw_take(mp, &raw, &a), 0);
 	}
 	CHECK_EQ(ag_avail(agno), left);
-}
-
-static void give_back(void)
-{
-	for (unsigned r = 0; r < nraw; r++) {
-		struct kvfs_trans *tp;
-
-		CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, 0, &tp), 0);
-		CHECK_EQ(kvfs_free_extent(tp, raw[r].fsb, raw[r].len), 0);
-		CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
-	}
-	nraw = 0;
 }
 
 /* block b of the file: every byte b + 1 */
@@ -213,7 +187,7 @@ static void one(bool write)
 		CHECK_EQ(got[k], write ? pat(at) : 0);
 	CHECK(!kvj_log_is_shutdown(mp->log));
 	kvfs_iput(ip);
-	give_back();
+	raw_give_back(mp, &raw);
 	CHECK_EQ(kvfs_release(mp, ino), 0);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	scrub_image_clean(path);

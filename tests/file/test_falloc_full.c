@@ -40,13 +40,13 @@
 #include "fs/space/alloc.h"
 #include "fs/trans/trans.h"
 #include "tests/check.h"
+#include "tests/file/raw_extents.h"
 #include "tests/file/sparse_file.h"
 #include "tests/scrub_util.h"
 
 #define BS 1024
 #define FS_SIZE (16u << 20)
 #define RES (256u << 10)
-#define MAX_RAW 64
 #define MAX_BLOCKS 128
 
 static char path[] = "/tmp/kvfs-test-falloc-full-XXXXXX";
@@ -56,41 +56,9 @@ static struct kvfs_mount *mp;
  * What the test took straight from the allocator: whole extents, and the
  * odd blocks of comb_fsb's first 2 * comb_n (its even ones were freed).
  */
-static struct {
-	uint64_t fsb;
-	uint32_t len;
-} raw[MAX_RAW];
-static unsigned nraw;
+static struct raw_extents raw;
 static uint64_t comb_fsb;
 static uint32_t comb_n;
-
-/* One extent of up to maxlen blocks, past the counters' reserves too. */
-static int take(uint32_t maxlen, uint64_t *fsb, uint32_t *len)
-{
-	struct kvfs_alloc_arg a = { .minlen = 1,
-				    .maxlen = maxlen,
-				    .type = KVFS_ALLOC_FIRST_AG };
-	int64_t lift = (int64_t)maxlen + (int64_t)mp->resblks;
-	int err;
-
-	atomic_fetch_add(&mp->fdblocks, lift);
-	CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, maxlen, &a.tp), 0);
-	err = kvfs_alloc_vextent(&a);
-	CHECK_EQ(kvfs_trans_commit(a.tp, NULL), 0);
-	atomic_fetch_sub(&mp->fdblocks, lift);
-	*fsb = a.fsb;
-	*len = a.len;
-	return err;
-}
-
-static void free1(uint64_t fsb, uint32_t len)
-{
-	struct kvfs_trans *tp;
-
-	CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, 0, &tp), 0);
-	CHECK_EQ(kvfs_free_extent(tp, fsb, len), 0);
-	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
-}
 
 /*
  * The AG full, then its free space only busy blocks and its list short:
@@ -102,46 +70,45 @@ static void free1(uint64_t fsb, uint32_t len)
 static void busy_full(void)
 {
 	struct kvfs_perag *pag = &mp->pag[0];
-	uint32_t i, len, fl = UINT32_MAX, bt = 0;
+	uint32_t i, fl = UINT32_MAX, bt = 0;
 	struct kvfs_trans *tp;
 	unsigned best = 0;
-	uint64_t fsb;
 
-	nraw = 0;
-	while (!take(4096, &fsb, &len)) {
-		CHECK(nraw < MAX_RAW);
-		raw[nraw].fsb = fsb;
-		raw[nraw++].len = len;
-		if (len > raw[best].len)
-			best = nraw - 1;
+	raw.n = 0;
+	for (;;) {
+		struct kvfs_alloc_arg a = { .minlen = 1,
+					    .maxlen = 4096,
+					    .type = KVFS_ALLOC_FIRST_AG };
+
+		if (raw_take(mp, &raw, &a))
+			break;
+		if (a.len > raw.x[best].len)
+			best = raw.n - 1;
 	}
 	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
 	CHECK_EQ(kvfs_trans_alloc(mp, RES, 0, 0, &tp), 0);
-	for (i = 0; 2 * i < raw[best].len; i++) {
-		CHECK_EQ(kvfs_free_extent(tp, raw[best].fsb + 2 * i, 1), 0);
+	for (i = 0; 2 * i < raw.x[best].len; i++) {
+		CHECK_EQ(kvfs_free_extent(tp, raw.x[best].fsb + 2 * i, 1), 0);
 		if (fl < mp->g.agfl_min && pag->flcount == fl &&
 		    pag->btreeblks == bt)
 			break;
 		fl = pag->flcount;
 		bt = pag->btreeblks;
 	}
-	CHECK(2 * i + 1 < raw[best].len);
+	CHECK(2 * i + 1 < raw.x[best].len);
 	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
-	comb_fsb = raw[best].fsb;
+	comb_fsb = raw.x[best].fsb;
 	comb_n = i + 1;
-	raw[best].fsb += 2 * comb_n;
-	raw[best].len -= 2 * comb_n;
+	raw.x[best].fsb += 2 * comb_n;
+	raw.x[best].len -= 2 * comb_n;
 }
 
 /* Everything busy_full() kept, given back, and made allocatable. */
 static void give_back(void)
 {
 	for (uint32_t i = 0; i < comb_n; i++)
-		free1(comb_fsb + 2 * i + 1, 1);
-	for (unsigned r = 0; r < nraw; r++)
-		if (raw[r].len)
-			free1(raw[r].fsb, raw[r].len);
-	nraw = 0;
+		raw_free(mp, comb_fsb + 2 * i + 1, 1);
+	raw_give_back(mp, &raw);
 	comb_n = 0;
 	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
 }
