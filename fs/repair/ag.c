@@ -149,12 +149,13 @@ static int free_tree(struct walk_ctx *w, struct kv_buf *agf_bp, uint32_t root,
 		return err;
 	*ok = !err;
 	if (err)
-		w->a->fs_nofix |= !rp_problem(
-			w->rp, false, KVFS_NULLINO,
-			kvfs_agb_to_fsb(&w->rp->g, w->agno, root),
-			"free-space %s tree of AG %u damaged (%s): rebuilt "
-			"from the ownership map",
-			name, w->agno, why);
+		w->a->fs_nofix |= !rp_would_fix(
+			w->rp,
+			rp_problem(w->rp, false, KVFS_NULLINO,
+				   kvfs_agb_to_fsb(&w->rp->g, w->agno, root),
+				   "free-space %s tree of AG %u damaged (%s): "
+				   "rebuilt from the ownership map",
+				   name, w->agno, why));
 	return 0;
 }
 
@@ -180,11 +181,11 @@ static int free_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	if (err < 0)
 		return err;
 	if (err) {
-		a->fs_nofix |= !rp_problem(
-			rp, false, KVFS_NULLINO, agf_fsb,
-			"free-space header of AG %u damaged (%s): rebuilt "
-			"from the ownership map",
-			agno, why);
+		a->fs_nofix |= !rp_would_fix(
+			rp, rp_problem(rp, false, KVFS_NULLINO, agf_fsb,
+				       "free-space header of AG %u damaged "
+				       "(%s): rebuilt from the ownership map",
+				       agno, why));
 		return 0;
 	}
 	a->agf_ok = true;
@@ -214,11 +215,13 @@ static int free_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 		kv_buf_rele(lbp);
 	lbp = NULL;
 	if (!a->agfl_ok)
-		a->fs_nofix |= !rp_problem(
-			rp, true, KVFS_NULLINO,
-			kvfs_agb_to_fsb(&rp->g, agno, KVFS_AGFL_AGBNO),
-			"reserve list of AG %u damaged (%s): rebuilt", agno,
-			why);
+		a->fs_nofix |= !rp_would_fix(
+			rp, rp_problem(rp, true, KVFS_NULLINO,
+				       kvfs_agb_to_fsb(&rp->g, agno,
+						       KVFS_AGFL_AGBNO),
+				       "reserve list of AG %u damaged (%s): "
+				       "rebuilt",
+				       agno, why));
 	w.which = 0;
 	err = free_tree(&w, bp, a->agf.bno_root, "by-block", &a->bno_ok);
 	if (err < 0)

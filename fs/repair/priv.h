@@ -57,7 +57,7 @@ struct rp_ag {
 	/* blocks of rebuilt extent-map trees taken from its free space */
 	uint64_t *bmbt_new;
 	size_t nbmbt_new, bmbt_new_cap;
-	/* a free-space structure damaged, and a problem left with it */
+	/* a free-space structure damaged, and a problem -y leaves with it */
 	bool fs_nofix;
 	/* phase 7: the AG's true counters, for the superblock's */
 	uint64_t true_free, true_icount, true_ifree;
@@ -144,6 +144,16 @@ void rp_unfixable(struct rp *rp, uint64_t ino, uint64_t blkno, const char *fmt,
 void rp_notice(struct rp *rp, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void rp_progress(struct rp *rp, uint64_t done, uint64_t total);
+
+/*
+ * Whether -y fixes a problem just said (fixed: rp_problem()'s answer): in
+ * a dry run, yes (-n and -p never go together), so that what is judged
+ * next is the filesystem as -y leaves it.
+ */
+static inline bool rp_would_fix(const struct rp *rp, bool fixed)
+{
+	return fixed || rp->o->dry_run;
+}
 
 /*
  * Before the first change of phases 3-7: the needs-repair bit set in the

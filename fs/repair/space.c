@@ -102,7 +102,8 @@ static int write_agf(struct rp *rp, const struct kvfs_agf_info *a)
 }
 
 /*
- * The AG's free-space side from the map: trees, reserve list, header.
+ * The AG's free-space side from the map: trees, reserve list, header (a
+ * dry run writes nothing: ra->true_free alone is set, as -y leaves it).
  * Returns 0, 1 when the AG has no room for them (reported), or an errno.
  */
 static int rebuild(struct rp *rp, uint32_t agno, struct rp_ag *ra)
@@ -159,6 +160,15 @@ static int rebuild(struct rp *rp, uint32_t agno, struct rp_ag *ra)
 		err = 1;
 		goto out;
 	}
+	for (size_t i = 0; i < e.n; i++) {
+		a.freeblks += rec_len(&e.r[i]);
+		if (rec_len(&e.r[i]) > a.longest)
+			a.longest = rec_len(&e.r[i]);
+	}
+	ra->true_free = a.freeblks;
+	/* a dry run: only the count it leaves, for the summary counters */
+	if (rp->o->dry_run)
+		goto out;
 	cnt = kvmalloc((e.n ? e.n : 1) * sizeof(*cnt), 0);
 	if (!cnt) {
 		err = -ENOMEM;
@@ -187,13 +197,7 @@ static int rebuild(struct rp *rp, uint32_t agno, struct rp_ag *ra)
 	kv_buf_mark_dirty(bp);
 	kv_buf_unlock(bp);
 	kv_buf_rele(bp);
-	for (size_t i = 0; i < e.n; i++) {
-		a.freeblks += rec_len(&e.r[i]);
-		if (rec_len(&e.r[i]) > a.longest)
-			a.longest = rec_len(&e.r[i]);
-	}
 	a.free_extents = (uint32_t)e.n;
-	ra->true_free = a.freeblks;
 	a.btreeblks = tb;
 	a.flfirst = 0;
 	a.fllast = nfl ? nfl - 1 : g->agfl_size - 1;
@@ -266,7 +270,7 @@ static void run_end(struct runs *r, uint32_t end)
 		break;
 	}
 	r->bad = true;
-	r->nofix |= !fix;
+	r->nofix |= !rp_would_fix(r->rp, fix);
 }
 
 static void set_bit(uint64_t *bm, uint32_t b)
@@ -332,18 +336,22 @@ static int compare(struct rp *rp, uint32_t agno, struct rp_ag *ra,
 		if (kvfs_repair_bmap_test(&rp->map, fsb)) {
 			kvfs_repair_bmap_owner(&rp->map, fsb, owner,
 					       sizeof(owner));
-			r->nofix |= !rp_problem(rp, false, KVFS_NULLINO, fsb,
-						"%s %" PRIu64
-						" of AG %u is also the %s: the "
-						"free-space side rebuilt",
-						what, fsb, agno, owner);
+			r->nofix |= !rp_would_fix(
+				rp,
+				rp_problem(rp, false, KVFS_NULLINO, fsb,
+					   "%s %" PRIu64 " of AG %u is also "
+					   "the %s: the free-space side "
+					   "rebuilt",
+					   what, fsb, agno, owner));
 			r->bad = true;
 		} else if (test_bit(meta, b)) {
-			r->nofix |= !rp_problem(rp, false, KVFS_NULLINO, fsb,
-						"%s %" PRIu64
-						" of AG %u is used twice: the "
-						"free-space side rebuilt",
-						what, fsb, agno);
+			r->nofix |= !rp_would_fix(
+				rp,
+				rp_problem(rp, false, KVFS_NULLINO, fsb,
+					   "%s %" PRIu64 " of AG %u is used "
+					   "twice: the free-space side "
+					   "rebuilt",
+					   what, fsb, agno));
 			r->bad = true;
 		}
 		set_bit(meta, b);
@@ -396,12 +404,13 @@ static int compare(struct rp *rp, uint32_t agno, struct rp_ag *ra,
 		qsort(ra->cnt, ra->ncnt, sizeof(*ra->cnt), by_start);
 	if (ra->nbno != ra->ncnt ||
 	    memcmp(ra->bno, ra->cnt, ra->nbno * sizeof(*ra->bno))) {
-		r->nofix |= !rp_problem(rp, false, KVFS_NULLINO,
-					base + ra->agf.cnt_root,
-					"free-space trees of AG %u disagree "
-					"(%zu extents by block, %zu by size): "
-					"rebuilt",
-					agno, ra->nbno, ra->ncnt);
+		r->nofix |= !rp_would_fix(
+			rp, rp_problem(rp, false, KVFS_NULLINO,
+				       base + ra->agf.cnt_root,
+				       "free-space trees of AG %u disagree "
+				       "(%zu extents by block, %zu by size): "
+				       "rebuilt",
+				       agno, ra->nbno, ra->ncnt));
 		r->bad = true;
 	}
 out:
@@ -520,7 +529,7 @@ static int space_ag(struct rp *rp, uint32_t agno, bool *unknown)
 	/* left damaged: the summary cannot be known either */
 	*unknown |= r.bad && r.nofix;
 	if (r.bad && !r.nofix) {
-		err = rp_will_write(rp);
+		err = rp->o->dry_run ? 0 : rp_will_write(rp);
 		if (!err)
 			err = rebuild(rp, agno, ra);
 		if (err < 0)
