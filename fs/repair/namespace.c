@@ -42,10 +42,11 @@
  *                    with no links on no unlinked list put on its list
  *                    and freed at once (nobody holds it open).
  * until a detection finds nothing fixable (at most MAX_ROUNDS).  A fix
- * that fails leaves its class for the rest of the run.  What is left at
- * the end is reported as not fixed (all of it in a dry run, where the
- * mount is read-only and only one detection runs; with preen only the
- * counts are fixed).
+ * that fails is reported as not fixed at once (with a directory's other
+ * findings its rebuild stood for), and leaves its class for the rest of
+ * the run.  What is left at the end is reported as not fixed (all of it
+ * in a dry run, where the mount is read-only and only one detection
+ * runs; with preen only the counts are fixed).
  *
  * Every inode a fix reads is read as an untrusted number
  * (KVFS_IGET_UNTRUSTED): the numbers come from a damaged namespace, and
@@ -101,6 +102,7 @@ struct prob {
 	uint8_t namelen;
 	char name[KVFS_NAME_MAX + 1];
 	char what[224];
+	int ferr; /* its fix's error, this round */
 };
 
 struct nsr {
@@ -112,6 +114,13 @@ struct nsr {
 	size_t n, cap;
 	int err; /* of collecting */
 	bool disabled[C_N];
+	/*
+	 * The findings whose fix failed, said at once: what the failed fix
+	 * did change (a rebuild's emptied directory) may hide them from the
+	 * detection after it.
+	 */
+	struct prob *failed;
+	size_t nfailed, failed_cap;
 	bool connectivity; /* phase 6 announced */
 	uint64_t lpf;
 	bool (*known)(void *priv, uint64_t ino); /* rp_namespace()'s */
@@ -907,13 +916,44 @@ static bool allowed(const struct nsr *r, enum cls c)
 	return !r->o->preen || c == C_COUNTS;
 }
 
-/* Another finding of a directory this round rebuilt already? */
-static bool rebuilt(const struct nsr *r, size_t i)
+/*
+ * The first finding this round of the directory finding i says is
+ * damaged, whose fix (a rebuild) stands for them all; i itself when none
+ * is before it.
+ */
+static size_t first_of_dir(const struct nsr *r, size_t i)
 {
 	if (r->v[i].kind != P_DIRBAD)
-		return false;
+		return i;
 	for (size_t j = 0; j < i; j++)
 		if (r->v[j].kind == P_DIRBAD && r->v[j].ino == r->v[i].ino)
+			return j;
+	return i;
+}
+
+/* A finding whose fix failed with ferr: said, as left, and kept. */
+static int fix_failed(struct nsr *r, const struct prob *q, int ferr)
+{
+	char why[96];
+	int err;
+
+	err = kvgrow((void **)&r->failed, &r->failed_cap, r->nfailed,
+		     sizeof(*r->failed), 0);
+	if (err)
+		return err;
+	r->failed[r->nfailed++] = *q;
+	snprintf(why, sizeof(why), "could not be fixed (%s)", strerror(-ferr));
+	report(r, q, why, false);
+	return 0;
+}
+
+/* Whether q was said already, its fix failed. */
+static bool said_failed(const struct nsr *r, const struct prob *q)
+{
+	for (size_t j = 0; j < r->nfailed; j++)
+		if (r->failed[j].kind == q->kind &&
+		    r->failed[j].ino == q->ino && r->failed[j].dir == q->dir &&
+		    !strcmp(r->failed[j].what, q->what))
 			return true;
 	return false;
 }
@@ -989,17 +1029,20 @@ int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
 		if (c > C_ENTRIES)
 			connectivity(&r);
 		for (size_t i = 0; i < r.n; i++) {
+			size_t j;
 			int ferr;
 
 			if (cls_of(r.v[i].kind) != c || linked(&r, i))
 				continue;
 			/*
 			 * A directory is rebuilt once, said at its first
-			 * finding; its others are fixed by that rebuild.
+			 * finding; its others are fixed by that rebuild, or
+			 * left with it.
 			 */
 			done[0] = '\0';
-			if (rebuilt(&r, i)) {
-				ferr = 0;
+			j = first_of_dir(&r, i);
+			if (j < i) {
+				ferr = r.v[j].ferr;
 				snprintf(done, sizeof(done),
 					 "fixed by directory %" PRIu64
 					 "'s rebuild above",
@@ -1011,11 +1054,15 @@ int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
 				err = ferr;
 				goto out;
 			}
-			/* what failed is reported, as left, at the end */
-			if (ferr)
-				r.disabled[c] = true;
-			else
+			r.v[i].ferr = ferr;
+			if (!ferr) {
 				report(&r, &r.v[i], done, true);
+				continue;
+			}
+			r.disabled[c] = true;
+			err = fix_failed(&r, &r.v[i], ferr);
+			if (err)
+				goto out;
 		}
 	}
 	/*
@@ -1030,7 +1077,8 @@ int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
 			connectivity(&r);
 		for (size_t i = 0; i < r.n; i++)
 			if ((phase_of(r.v[i].kind) == KVFS_RP_CONNECTIVITY) ==
-			    pass)
+				    pass &&
+			    !said_failed(&r, &r.v[i]))
 				report(&r, &r.v[i], left_why(&r, &r.v[i]),
 				       false);
 	}
@@ -1038,6 +1086,7 @@ int rp_namespace(struct kvfs_mount *mp, const struct kvfs_repair_opts *o,
 		*last = *r.sr;
 out:
 	kvfree(r.v);
+	kvfree(r.failed);
 	kvfree(r.sr);
 	return err;
 }

@@ -1409,14 +1409,18 @@ static void t_dryns(void)
  * d with two faults its rebuild fixes (its size 0, crc right, and a bit
  * flipped in its data block 1): "directory rebuilt" once, the other
  * finding fixed by that rebuild (both said "directory rebuilt" before).
+ * First with d's data space cut to one block (tag dir_space_small): the
+ * rebuild fails (-ENOSPC at its second data block), and both findings are
+ * said not fixed at once (the first was said nowhere, the detection after
+ * the failed rebuild finding d itself sound, and the second "fixed by
+ * directory N's rebuild above").
  */
-static void t_rebuildonce(void)
+static void d_rebuildonce(void)
 {
 	uint8_t b[BS], ib[BS];
 	struct kvfs_dinode *d;
 	uint64_t fsb;
 
-	copy_file(pristine, img);
 	d = inode_in(dir_ino, ib);
 	CHECK(kv_le32_to_cpu(d->nextents) >= 2);
 	CHECK_EQ(kv_le64_to_cpu(ext0(d)[1].startoff), 1);
@@ -1426,6 +1430,24 @@ static void t_rebuildonce(void)
 	blk_rw(fsb, b, false);
 	b[BS - 1] ^= 0x40;
 	blk_rw(fsb, b, true);
+}
+
+static void t_rebuildonce(void)
+{
+	copy_file(pristine, img);
+	d_rebuildonce();
+	CHECK_EQ(setenv("KVFS_ERRTAGS", "dir_space_small:value=1", 1), 0);
+	CHECK_EQ(run("-f -y"), 4);
+	CHECK_EQ(unsetenv("KVFS_ERRTAGS"), 0);
+	CHECK_EQ(count_lines(out, ": directory rebuilt"), 0);
+	CHECK_EQ(count_lines(out, "'s rebuild above"), 0);
+	CHECK_EQ(count_lines(out, ": could not be fixed (No space left on "
+				  "device) -- NOT FIXED"),
+		 2);
+	CHECK_EQ(found_said(), found_lines());
+
+	copy_file(pristine, img);
+	d_rebuildonce();
 	CHECK_EQ(run("-f -n"), 4);
 	CHECK_EQ(run("-f -y"), 1);
 	CHECK_EQ(count_lines(out, ": directory rebuilt"), 1);
