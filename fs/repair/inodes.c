@@ -308,7 +308,8 @@ static const char *dir_block_fault(const struct kvfs_geom *g, uint64_t fsb,
 
 /*
  * Block fsb of a directory into t: a dry run's from the cache (which the
- * check then reads; phase 4 changes nothing in it), else from the device.
+ * check then reads; phase 4 writes nothing back from it), else from the
+ * device.
  */
 static int read_dir_block(struct rp *rp, uint64_t fsb, uint32_t fsbs,
 			  uint8_t *t, uint32_t len)
@@ -330,6 +331,34 @@ static int read_dir_block(struct rp *rp, uint64_t fsb, uint32_t fsbs,
 			return err;
 	}
 	return kv_dev_pread(rp->dev, t, len, kvfs_fsb_to_bytes(g, fsb));
+}
+
+/*
+ * A dry run's trial t of directory block fsb, into the cache the check
+ * reads (rp->share_bc: it reads the block after this, typed, and
+ * verifies it), its crc set as a write-back sets it, held (rp->held).
+ */
+static int offer_dir_block(struct rp *rp, uint64_t fsb, uint32_t fsbs,
+			   const uint8_t *t, uint32_t len)
+{
+	struct kv_buf *bp;
+	int err;
+
+	err = kvgrow((void **)&rp->held, &rp->held_cap, rp->nheld,
+		     sizeof(*rp->held), 0);
+	if (!err)
+		err = kv_buf_read(rp->bc, fsb, fsbs, NULL, &bp);
+	/* cached as another size: the check reads the block as it is */
+	if (err == -EINVAL)
+		return 0;
+	if (err)
+		return err;
+	kv_buf_lock(bp);
+	memcpy(bp->b_addr, t, len);
+	kvfs_blkhdr_set_crc(bp->b_addr, len);
+	kv_buf_unlock(bp);
+	rp->held[rp->nheld++] = bp;
+	return 0;
 }
 
 /*
@@ -369,10 +398,14 @@ static int fix_dir_block_inos(struct ino_ctx *c, uint64_t fsb, uint32_t fsbs,
 		dir_block_inos(c, fsb, t, len, head, INO_LEFT, bad);
 		goto out;
 	}
-	/* a dry run's trial of the block is not written, nor kept */
-	if (!dir_block_inos(c, fsb, t, len, head, INO_FIX, NULL) ||
-	    rp->o->dry_run)
+	if (!dir_block_inos(c, fsb, t, len, head, INO_FIX, NULL))
 		goto out;
+	/* a dry run's trial of the block is not written: offered the check */
+	if (rp->o->dry_run) {
+		if (rp->share_bc)
+			err = offer_dir_block(rp, fsb, fsbs, t, len);
+		goto out;
+	}
 	err = rp_will_write(rp);
 	if (!err)
 		err = kv_buf_read(rp->bc, fsb, fsbs, NULL, &bp);
@@ -1425,6 +1458,11 @@ int rp_phase_inodes(struct rp *rp)
 		err = rp_iwalk_cluster(&w, fsb, NULL, &sound, &took);
 	kvfs_ira_destroy(&w.ra);
 	kvfree(w.dip);
+	for (size_t i = 0; i < rp->nheld; i++)
+		kv_buf_rele(rp->held[i]);
+	kvfree(rp->held);
+	rp->held = NULL;
+	rp->nheld = rp->held_cap = 0;
 	for (size_t i = 0; i < rp->nrebuilds; i++) {
 		if (!err)
 			err = rp_fork_rebuild(rp, &rp->rebuilds[i]);

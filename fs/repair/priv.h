@@ -120,11 +120,18 @@ struct rp {
 	struct kvfs_geom early_g;
 	/*
 	 * That detection reads through rp->bc (a dry run's: nothing in it
-	 * is ever changed): phase 4 reads the blocks the check reads after
+	 * is ever written): phase 4 reads the blocks the check reads after
 	 * it (a directory's) through it too, and types no buffer it did not
 	 * verify, so that the check's typed read verifies it.
 	 */
 	bool share_bc;
+	/*
+	 * A dry run's trial copies of directory blocks put into that cache
+	 * (their entries made to name the placeholder), held there, never
+	 * written, until phase 4 ends: the check reads them as -y leaves them.
+	 */
+	struct kv_buf **held;
+	size_t nheld, held_cap;
 };
 
 /*
