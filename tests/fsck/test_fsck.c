@@ -1554,9 +1554,36 @@ static unsigned twins_odd(const char *name, const struct twin_lines *n,
 	return odd;
 }
 
+/* one's link count 0 (crc right). */
+static void d_nlink0(void)
+{
+	uint8_t b[BS];
+	struct kvfs_dinode *d = inode_in(files[F_ONE].ino, b);
+
+	d->nlink = kv_cpu_to_le32(0);
+	inode_out(files[F_ONE].ino, b, true);
+}
+
 static void d_direntino(void)
 {
 	d_dirent_ino(false);
+}
+
+/* The file type of d's first entry in data block 0 made 64 (crc right). */
+static void d_dirtype(void)
+{
+	uint8_t b[BS], ib[BS];
+	struct kvfs_dir_data_ent *e;
+	uint64_t fsb;
+
+	fsb = kv_le64_to_cpu(ext0(inode_in(dir_ino, ib))->startblock);
+	blk_rw(fsb, b, false);
+	e = (void *)(b + KVFS_DIR_HEAD_SIZE);
+	while (!kv_le64_to_cpu(e->ino))
+		e = (void *)((uint8_t *)e + kv_le32_to_cpu(e->reclen));
+	e->ftype = 64;
+	kvfs_blkhdr_set_crc(b, BS);
+	blk_rw(fsb, b, true);
 }
 
 /*
@@ -1568,18 +1595,27 @@ static void d_direntino(void)
  *             wrong; -n, its leaks never returned, did not judge the
  *             summary counters at all (no line for -y's "superblock
  *             summary counters wrong")
+ *   nlink0    one's link count 0: -n said "has no links and is on no
+ *             unlinked list" besides its link count, which -y sets
+ *             instead of freeing it
  *   direntino an entry of d naming an inode past the last AG (crc
  *             right): -y's phase 4 makes it name a free inode, phase 5
  *             removes it ("names inode N, which is not in use"); -n's
  *             check read the block as on disk, failing its verifier
  *             ("entry inode out of range")
+ *   dirtype   an entry of d of file type 64 (crc right): the block fails
+ *             its verifier, the directory is rebuilt, the entry given its
+ *             inode's type; -n said its type wrong besides
  */
 static void t_twins(void)
 {
 	static const struct {
 		const char *name;
 		void (*damage)(void);
-	} dm[] = { { "extent", d_extent }, { "direntino", d_direntino } };
+	} dm[] = { { "extent", d_extent },
+		   { "nlink0", d_nlink0 },
+		   { "direntino", d_direntino },
+		   { "dirtype", d_dirtype } };
 	static struct twin_lines n, y;
 	unsigned odd = 0;
 
