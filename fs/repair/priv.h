@@ -102,6 +102,7 @@ struct rp {
 		uint32_t n;
 		uint64_t *old; /* the old tree's blocks (kvmalloc'ed) */
 		size_t nold;
+		uint32_t forksize; /* bytes of the fork, as claimed */
 	} * rebuilds;
 	size_t nrebuilds, rebuilds_cap;
 	/*

@@ -644,8 +644,11 @@ static void d_sbcount(void)
 /* frag's written blocks the first 10 records of its leaf map */
 static unsigned frag_kept;
 
-/* frag's one leaf: records past the 10th past the device's end. */
-static void d_bmbt(void)
+/*
+ * frag's one leaf: records past the 10th past the device's end (all but
+ * the last with last).
+ */
+static void bmbt_cut(bool last)
 {
 	uint8_t b[BS], lb[BS];
 	struct kvfs_dinode *d = inode_in(files[F_FRAG].ino, b);
@@ -674,12 +677,22 @@ static void d_bmbt(void)
 				       b < off + kv_le32_to_cpu(x->blockcount);
 		     b++)
 			frag_kept += b % 2 == 0 && b < files[F_FRAG].size / BS;
-		if (i >= 10)
+		if (i >= (last ? n - 1 : 10))
 			x->startblock = kv_cpu_to_le64(g.dblocks + i);
 	}
 	CHECK(frag_kept > 0);
 	kvfs_blkhdr_set_crc(lb, BS);
 	blk_rw(leaf, lb, true);
+}
+
+static void d_bmbt(void)
+{
+	bmbt_cut(false);
+}
+
+static void d_bmbt_last(void)
+{
+	bmbt_cut(true);
 }
 
 /* Garbage in a log block never written: recovery refuses the log. */
@@ -1603,6 +1616,13 @@ static void d_dirtype(void)
  *             removes it ("names inode N, which is not in use"); -n's
  *             check read the block as on disk, failing its verifier
  *             ("entry inode out of range")
+ *   bmbt      frag's leaf with its records past the 10th past the device
+ *             (bmbtlast: its last one only): -y rebuilds the fork from
+ *             the extents that verify (an extent list; a new tree), the
+ *             old tree's blocks and the cut extents' leaked, returned to
+ *             free space, and the summary counters set; -n, the fork
+ *             left, said those blocks leaked "unless by the damaged
+ *             inode left: kept", and the counters nothing
  *   dirtype   an entry of d of file type 64 (crc right): the block fails
  *             its verifier, the directory is rebuilt, the entry given its
  *             inode's type; -n said its type wrong besides
@@ -1612,10 +1632,11 @@ static void t_twins(void)
 	static const struct {
 		const char *name;
 		void (*damage)(void);
-	} dm[] = { { "extent", d_extent },
-		   { "nlink0", d_nlink0 },
-		   { "direntino", d_direntino },
-		   { "dirtype", d_dirtype } };
+	} dm[] = {
+		{ "extent", d_extent },	      { "nlink0", d_nlink0 },
+		{ "direntino", d_direntino }, { "bmbt", d_bmbt },
+		{ "bmbtlast", d_bmbt_last },  { "dirtype", d_dirtype },
+	};
 	static struct twin_lines n, y;
 	unsigned odd = 0;
 
