@@ -56,8 +56,8 @@ static void clear_inode(struct ino_ctx *c)
  * free, but for the root, which no other inode can stand for at its
  * number: made an empty directory in use (as xfs_repair reinitializes
  * it), what it named then linked into lost+found by phase 6.  *in_use,
- * the chunk's mask bit, follows when the fix is made (a dry run's trial
- * leaves the mask).
+ * the chunk's mask bit, follows (a dry run's too: its chunk records,
+ * never written, count the inodes in use as -y leaves them).
  */
 static void drop_inode(struct ino_ctx *c, bool *in_use)
 {
@@ -66,15 +66,13 @@ static void drop_inode(struct ino_ctx *c, bool *in_use)
 
 	if (c->ino != g->rootino) {
 		clear_inode(c);
-		if (c->changed)
-			*in_use = false;
+		*in_use = false;
 		return;
 	}
 	kvfs_dinode_init(c->dip, g, c->ino, S_IFDIR | 0755, 2, 0, 0, 0, 0, gen);
 	kvfs_dir_sf_init(c->dip, g, c->ino);
 	kvfs_dinode_set_crc(c->dip, g);
-	if (c->changed)
-		*in_use = true;
+	*in_use = true;
 }
 
 /*
@@ -913,17 +911,20 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 					c->ino, kvfs_report_last()->msg))
 			clear_inode(c);
 		if (*in_use &&
-		    rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
-			       "inode %" PRIu64 " is free but its chunk "
-			       "says in use: marked free",
-			       c->ino))
+		    rp_would_fix(rp,
+				 rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
+					    "inode %" PRIu64 " is free but "
+					    "its chunk says in use: marked "
+					    "free",
+					    c->ino)))
 			*in_use = false;
 		return 0;
 	}
-	if (!*in_use && rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
-				   "inode %" PRIu64 " is in use but its chunk "
-				   "says free: marked in use",
-				   c->ino))
+	if (!*in_use &&
+	    rp_would_fix(rp, rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
+					"inode %" PRIu64 " is in use but its "
+					"chunk says free: marked in use",
+					c->ino)))
 		*in_use = true;
 	/*
 	 * A fork offset with no attribute fork cuts the data fork short
@@ -1173,9 +1174,12 @@ static int rp_iwalk_next(struct rp_iwalk *w, uint64_t *ino, uint64_t *fsb)
 		uint64_t holes;
 
 		if (!a->ino_ok || w->k >= a->nchunks) {
-			/* a tree rebuilt in phase 7 takes the records there */
+			/*
+			 * a tree rebuilt in phase 7 takes the records there;
+			 * a dry run's stay in memory, for phase 7's counts
+			 */
 			if (a->ino_ok && a->chunks_changed &&
-			    !a->inobt_rebuild) {
+			    !a->inobt_rebuild && !rp->o->dry_run) {
 				err = rp_will_write(rp);
 				if (!err)
 					err = write_chunks(rp, w->agno, a);

@@ -1623,6 +1623,11 @@ static void d_dirtype(void)
  *             free space, and the summary counters set; -n, the fork
  *             left, said those blocks leaked "unless by the damaged
  *             inode left: kept", and the counters nothing
+ *   symlink   the long symlink's block damaged, or mid's fork format
+ *   inode     invalid: -y clears the inode, and its chunk's free count
+ *             then says one more free than the inode header: "inode
+ *             counters of AG 0 wrong", and the summary's free inodes;
+ *             -n's chunk records kept the inode in use
  *   dirtype   an entry of d of file type 64 (crc right): the block fails
  *             its verifier, the directory is rebuilt, the entry given its
  *             inode's type; -n said its type wrong besides
@@ -1636,6 +1641,7 @@ static void t_twins(void)
 		{ "extent", d_extent },	      { "nlink0", d_nlink0 },
 		{ "direntino", d_direntino }, { "bmbt", d_bmbt },
 		{ "bmbtlast", d_bmbt_last },  { "dirtype", d_dirtype },
+		{ "symlink", d_symlink },     { "inode", d_inode },
 	};
 	static struct twin_lines n, y;
 	unsigned odd = 0;
