@@ -713,12 +713,12 @@ static int check_ag(struct scrub *s)
 		       &agi_bp);
 	if (err)
 		return err;
-	if (agi_bp) {
-		err = kvfs_scrub_agi(s, agi_bp);
-		kv_buf_rele(agi_bp);
-	} else {
+	if (!agi_bp)
 		s->ag_unknown[s->agno] = 1;
-	}
+	if (agi_bp || s->hook_chunks)
+		err = kvfs_scrub_agi(s, agi_bp);
+	if (agi_bp)
+		kv_buf_rele(agi_bp);
 	return err;
 }
 
@@ -841,6 +841,7 @@ static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 		s.progress = h->progress;
 		s.known = h->known;
 		s.cluster = h->cluster;
+		s.hook_chunks = h->chunks;
 		s.fn_priv = h->priv;
 	}
 	s.ag_unknown = kvzalloc(g->agcount, 0);

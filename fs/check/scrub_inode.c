@@ -608,6 +608,25 @@ static int ino_rec(const void *rec, void *priv)
 	return 0;
 }
 
+/* The hooks' records of the AG's chunks, if it has them, for the tree's. */
+static int hooked_chunks(struct scrub *s)
+{
+	const struct kvfs_inobt_rec *recs;
+	size_t n;
+	int err = 0;
+
+	if (!s->hook_chunks || !s->hook_chunks(s->fn_priv, s->agno, &recs, &n))
+		return 0;
+	s->nchunks = 0;
+	for (size_t i = 0; i < n && !err; i++) {
+		err = kvgrow((void **)&s->chunks, &s->chunk_cap, s->nchunks,
+			     sizeof(*s->chunks), 0);
+		if (!err)
+			s->chunks[s->nchunks++] = recs[i];
+	}
+	return err;
+}
+
 /* fs/check/scrub_priv.h */
 int kvfs_scrub_agi(struct scrub *s, struct kv_buf *agi_bp)
 {
@@ -615,25 +634,31 @@ int kvfs_scrub_agi(struct scrub *s, struct kv_buf *agi_bp)
 	uint64_t agi_blkno = kvfs_agb_to_fsb(g, s->agno, KVFS_AGI_AGBNO);
 	uint64_t icount = 0, ifree = 0;
 	struct kvfs_agi_info a;
-	int err;
+	bool hdr = agi_bp != NULL;
+	int err = 0;
 
-	kv_buf_lock(agi_bp);
-	err = kvfs_agi_from_disk(g, s->agno, agi_bp->b_addr, &a);
-	kv_buf_unlock(agi_bp);
+	s->nchunks = 0;
+	if (hdr) {
+		kv_buf_lock(agi_bp);
+		err = kvfs_agi_from_disk(g, s->agno, agi_bp->b_addr, &a);
+		kv_buf_unlock(agi_bp);
+	}
 	if (err) {
 		kvfs_scrub_find(s, KVFS_SCRUB_AG_HEADER, s->agno, agi_blkno, 0,
 				KVFS_NULLINO, "inode header: %s",
 				kvfs_report_last()->msg);
 		s->ag_unknown[s->agno] = 1;
-		return 0;
+		hdr = false;
 	}
-	s->nchunks = 0;
-	err = kvfs_scrub_walk_tree(s, &kvfs_inobt_tree_ops, NULL, agi_bp,
-				   KVFS_OWN_INOBT, ino_rec, NULL);
+	if (hdr)
+		err = kvfs_scrub_walk_tree(s, &kvfs_inobt_tree_ops, NULL,
+					   agi_bp, KVFS_OWN_INOBT, ino_rec,
+					   NULL);
+	if (err >= 0)
+		err = hooked_chunks(s);
+	if (!err && hdr)
+		err = check_unlinked(s, &a);
 	if (err < 0)
-		return err;
-	err = check_unlinked(s, &a);
-	if (err)
 		return err;
 	for (size_t i = 0; i < s->nchunks; i++) {
 		icount += s->chunks[i].count;
@@ -649,7 +674,7 @@ int kvfs_scrub_agi(struct scrub *s, struct kv_buf *agi_bp)
 	}
 	s->icount += icount;
 	s->ifree += ifree;
-	if (icount != a.icount || ifree != a.ifree)
+	if (hdr && (icount != a.icount || ifree != a.ifree))
 		kvfs_scrub_find(
 			s, KVFS_SCRUB_INODE_COUNTERS, s->agno, agi_blkno, 0,
 			KVFS_NULLINO,

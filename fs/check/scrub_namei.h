@@ -39,6 +39,7 @@
 
 struct kv_bcache;
 struct kvfs_dinode;
+struct kvfs_inobt_rec;
 
 enum kvfs_ns_prob {
 	KVFS_NS_ENT_FREE, /* entry name in dir names ino, not an inode in use */
@@ -110,13 +111,19 @@ int kvfs_scrub_cb(struct kv_bcache *bc, const struct kvfs_geom *g,
  * changed, and they stand for the block in bc (never written) until the
  * check ends, for the namespace walk's reads (fsck -n: the inodes as
  * -y's phase 4 leaves them); negative from it stops the check with that
- * value.  Any of them may be NULL.
+ * value; chunks(priv, agno, &recs, &n) true hands in the AG's inode-chunk
+ * records (n of them, in order) whose inodes the walk checks, instead of
+ * those its inode-chunk tree holds, which is still walked and judged
+ * (fsck -n: the records phase 3 found, as -y's rebuilt tree holds them).
+ * Any of them may be NULL.
  */
 struct kvfs_scrub_hooks {
 	kvfs_scrub_fn fn;
 	void (*progress)(void *priv, uint64_t done, uint64_t total);
 	bool (*known)(void *priv, uint64_t ino);
 	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb, uint8_t *blk);
+	bool (*chunks)(void *priv, uint32_t agno,
+		       const struct kvfs_inobt_rec **recs, size_t *n);
 	void *priv;
 };
 int kvfs_scrub_hooked(struct kv_bcache *bc, const struct kvfs_geom *g,

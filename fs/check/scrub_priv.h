@@ -53,6 +53,8 @@ struct scrub {
 	void (*progress)(void *priv, uint64_t done, uint64_t total);
 	bool (*known)(void *priv, uint64_t ino);
 	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb, uint8_t *blk);
+	bool (*hook_chunks)(void *priv, uint32_t agno,
+			    const struct kvfs_inobt_rec **recs, size_t *n);
 	void *fn_priv;
 	/*
 	 * The inode clusters cluster() changed, their cache buffers holding
@@ -136,8 +138,9 @@ int kvfs_scrub_walk_tree(struct scrub *s, const struct kvfs_btree_tree_ops *ops,
 
 /*
  * The inode half of AG s->agno (fs/check/scrub_inode.c): its inode
- * header agi_bp, chunk tree, chunks, inodes and unlinked lists.  0 or a
- * negative errno; what is wrong becomes findings.
+ * header agi_bp, chunk tree, chunks, inodes and unlinked lists (agi_bp
+ * NULL, the header unreadable: the inodes of the hooks' chunks alone).
+ * 0 or a negative errno; what is wrong becomes findings.
  */
 int kvfs_scrub_agi(struct scrub *s, struct kv_buf *agi_bp);
 

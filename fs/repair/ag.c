@@ -272,10 +272,11 @@ static int inode_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	if (err < 0)
 		return err;
 	if (err) {
-		a->ino_nofix |= !rp_problem(rp, false, KVFS_NULLINO, agi_fsb,
-					    "inode header of AG %u damaged "
-					    "(%s): rebuilt",
-					    agno, why);
+		a->ino_nofix |= !rp_would_fix(
+			rp, rp_problem(rp, false, KVFS_NULLINO, agi_fsb,
+				       "inode header of AG %u damaged (%s): "
+				       "rebuilt",
+				       agno, why));
 		agi_fresh(rp, agno, a);
 		/* its root may still lead to a sound tree */
 		err = kv_buf_read(rp->bc, agi_fsb, 1, NULL, &bp);
@@ -327,12 +328,13 @@ scan:
 	kvfs_repair_bmap_rollback(&rp->map, nclaims);
 	a->nchunks = 0;
 	a->ninoleaf = 0;
-	a->ino_nofix |= !rp_problem(
-		rp, false, KVFS_NULLINO,
-		kvfs_agb_to_fsb(&rp->g, agno, a->agi.ino_root),
-		"inode-chunk tree of AG %u damaged (%s): rebuilt from a scan "
-		"of the AG's inode blocks",
-		agno, why);
+	a->ino_nofix |= !rp_would_fix(
+		rp,
+		rp_problem(rp, false, KVFS_NULLINO,
+			   kvfs_agb_to_fsb(&rp->g, agno, a->agi.ino_root),
+			   "inode-chunk tree of AG %u damaged (%s): rebuilt "
+			   "from a scan of the AG's inode blocks",
+			   agno, why));
 	err = rp_inobt_scan(rp, agno, a);
 	if (err)
 		return err;

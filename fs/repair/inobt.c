@@ -183,7 +183,7 @@ int rp_inobt_rebuild(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	uint64_t base = kvfs_agb_to_fsb(g, agno, 0);
 	uint64_t *blks = kvmalloc(nb * sizeof(*blks), 0);
 	uint32_t got = 0;
-	unsigned level;
+	unsigned level = a->agi.ino_level;
 	int err = 0;
 
 	if (!blks)
@@ -203,7 +203,8 @@ int rp_inobt_rebuild(struct rp *rp, uint32_t agno, struct rp_ag *a)
 			     agno);
 		err = 1;
 	}
-	if (!err)
+	/* a dry run's tree is not written: its blocks claimed, for phase 7 */
+	if (!err && !rp->o->dry_run)
 		err = rp_bulkload(rp, agno, &kvfs_inobt_tree_ops, a->chunks,
 				  a->nchunks, blks, &a->agi.ino_root, &level);
 	if (err) {

@@ -128,6 +128,7 @@ struct nsr {
 	/* rp_detect_early()'s: phase 4's walk, and what it failed with */
 	int (*cluster)(void *priv, uint64_t ino, uint64_t fsb, uint8_t *blk);
 	int cluster_err;
+	const struct rp *rp; /* rp_detect_early()'s: phase 3's chunks */
 };
 
 static enum cls cls_of(int kind)
@@ -238,6 +239,22 @@ static int detect_cluster(void *priv, uint64_t ino, uint64_t fsb, uint8_t *blk)
 	return ret;
 }
 
+/*
+ * The chunks phase 3 found (from the tree, or a scan where it failed: the
+ * records -y's rebuilt tree holds), for the check to walk their inodes.
+ */
+static bool detect_chunks(void *priv, uint32_t agno,
+			  const struct kvfs_inobt_rec **recs, size_t *n)
+{
+	const struct rp_ag *a = &((struct nsr *)priv)->rp->ags[agno];
+
+	if (!a->ino_ok)
+		return false;
+	*recs = a->chunks;
+	*n = a->nchunks;
+	return true;
+}
+
 void rp_detect_free(struct nsr *r)
 {
 	if (!r)
@@ -278,6 +295,11 @@ int rp_detect_early(struct rp *rp,
 	 * of its own, as the whole check's: each block read about once.
 	 */
 	rp->share_bc = !err && !memcmp(&rp->early_g, &rp->g, sizeof(rp->g));
+	/* under the same geometry: the AGs are phase 3's */
+	if (rp->share_bc) {
+		r->rp = rp;
+		h.chunks = detect_chunks;
+	}
 	bc = rp->bc;
 	if (!err && !rp->share_bc)
 		err = kv_bcache_create(rp->dev, rp->early_g.blocksize,

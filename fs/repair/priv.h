@@ -47,8 +47,8 @@ struct rp_ag {
 	bool chunks_changed;
 	/*
 	 * The inode-chunk records came from a scan (fs/repair/inobt.c):
-	 * the tree is rebuilt in phase 7 unless ino_nofix; the inode header
-	 * is rewritten whole when agi_rewrite.
+	 * the tree is rebuilt in phase 7 unless ino_nofix (a problem -y
+	 * leaves); the inode header is rewritten whole when agi_rewrite.
 	 */
 	bool inobt_rebuild, ino_nofix, agi_rewrite;
 	/* the rebuilt tree's blocks (taken from free space by the repair) */
@@ -222,7 +222,10 @@ const struct kvfs_scrub_result *rp_detect_result(const struct nsr *r);
 /* Whether phase 4 of a dry run found inode ino sound (priv: the rp). */
 bool rp_inode_sound(void *priv, uint64_t ino);
 
-/* The AG's inode chunks found by a scan; the tree rebuilt from them. */
+/*
+ * The AG's inode chunks found by a scan; the tree rebuilt from them (a
+ * dry run's: its blocks claimed, nothing written).
+ */
 int rp_inobt_scan(struct rp *rp, uint32_t agno, struct rp_ag *a);
 int rp_inobt_rebuild(struct rp *rp, uint32_t agno, struct rp_ag *a);
 

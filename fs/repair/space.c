@@ -512,8 +512,8 @@ static int space_ag(struct rp *rp, uint32_t agno, bool *unknown)
 		*unknown = true;
 		return 0;
 	}
-	if (ra->inobt_rebuild && !ra->ino_nofix && !rp->o->dry_run) {
-		err = rp_will_write(rp);
+	if (ra->inobt_rebuild && !ra->ino_nofix) {
+		err = rp->o->dry_run ? 0 : rp_will_write(rp);
 		if (!err)
 			err = rp_inobt_rebuild(rp, agno, ra);
 		if (err < 0)

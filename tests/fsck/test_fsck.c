@@ -1628,6 +1628,12 @@ static void d_dirtype(void)
  *             then says one more free than the inode header: "inode
  *             counters of AG 0 wrong", and the summary's free inodes;
  *             -n's chunk records kept the inode in use
+ *   inobt     the inode-chunk tree's root zeroed, or the inode header's
+ *   agi       crc wrong: -n's check walked the chunks of the tree on
+ *             disk, and said "inode 65664 is in use but not reachable"
+ *             where -y's rebuilt tree holds its chunk (and, with the
+ *             tree rebuilt from a scan, the summary counters wrong by
+ *             the new tree's block, which -n did not take)
  *   dirtype   an entry of d of file type 64 (crc right): the block fails
  *             its verifier, the directory is rebuilt, the entry given its
  *             inode's type; -n said its type wrong besides
@@ -1642,6 +1648,7 @@ static void t_twins(void)
 		{ "direntino", d_direntino }, { "bmbt", d_bmbt },
 		{ "bmbtlast", d_bmbt_last },  { "dirtype", d_dirtype },
 		{ "symlink", d_symlink },     { "inode", d_inode },
+		{ "inobt", d_inobt },	      { "agi", d_agi },
 	};
 	static struct twin_lines n, y;
 	unsigned odd = 0;
