@@ -323,6 +323,7 @@ int rp_phase_sb(struct rp *rp)
 	char why[sizeof(kvfs_report_last()->msg)];
 	uint32_t agno;
 	int err, ferr;
+	bool fix;
 
 	err = kvfs_sb_read(rp->dev, &rp->g);
 	if (err && err != -ENODATA && err != -EUCLEAN && err != -EBADMSG)
@@ -346,20 +347,22 @@ int rp_phase_sb(struct rp *rp)
 		rp->sb_bad = true;
 		/* the copy's counters are mkfs's: phase 7 sets them */
 		rp->g.state = KVFS_STATE_DIRTY;
+		fix = rp_problem(rp, false, KVFS_NULLINO, 0,
+				 "primary superblock damaged (%s): rebuilt "
+				 "from the copy in AG %u",
+				 why, agno);
+		/*
+		 * Preen stops here: any later write would rewrite the
+		 * primary; a dry run goes on with the copy, to the copies'
+		 * checks -y makes after it.
+		 */
+		if (!rp_would_fix(rp, fix))
+			return -EUCLEAN;
 		/*
 		 * Written without the needs-repair bit: a dirty log is
 		 * replayed by a mount, next.
 		 */
-		if (!rp_problem(rp, false, KVFS_NULLINO, 0,
-				"primary superblock damaged (%s): rebuilt "
-				"from the copy in AG %u",
-				why, agno))
-			/*
-			 * Preen stops here: any later write would rewrite
-			 * the primary; a dry run goes on with the copy.
-			 */
-			return rp->o->dry_run ? 0 : -EUCLEAN;
-		err = rp_sb_write(rp);
+		err = fix ? rp_sb_write(rp) : 0;
 		if (err)
 			return err;
 	}
