@@ -5,7 +5,10 @@
 For each seed, DIR/fsx-SEED is created and OPS random operations run on
 it: pwrite, pread, ftruncate up and down, fallocate (with and without
 KEEP_SIZE), PUNCH_HOLE, ZERO_RANGE (with and without KEEP_SIZE), writes
-and reads through a shared mmap, fsync and fdatasync.  Every read, and
+and reads through a shared mmap, fsync and fdatasync, copy_file_range
+within the file (ranges apart, the source maybe past the end: the count
+must be what the model has there) and SEEK_DATA/SEEK_HOLE (no byte the
+model has non-zero may lie in a hole they report).  Every read, and
 the whole file every CHECK_EVERY operations, at the end and after a
 reopen, must equal the model byte for byte, and the size the model's.
 With --manifest, each file's SHA-256 as the model has it is written
@@ -17,6 +20,7 @@ difference or failed call (where and what printed), 2 for a usage error.
 """
 import argparse
 import ctypes
+import errno
 import hashlib
 import mmap
 import os
@@ -78,10 +82,28 @@ class Fsx:
         if size > len(self.model):
             self.model.extend(bytes(size - len(self.model)))
 
+    def seek(self, off, where):
+        """SEEK_DATA and SEEK_HOLE from OFF against the model's bytes."""
+        m, size = self.model, len(self.model)
+        try:
+            data = os.lseek(self.fd, off, os.SEEK_DATA)
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            data = size
+        if not off <= data <= size or any(m[off:data]):
+            raise Mismatch("%s: SEEK_DATA from %d: %d (size %d)" %
+                           (where, off, data, size))
+        if off < size:
+            hole = os.lseek(self.fd, off, os.SEEK_HOLE)
+            if not off <= hole <= size:
+                raise Mismatch("%s: SEEK_HOLE from %d: %d (size %d)" %
+                               (where, off, hole, size))
+
     def step(self, i):
         r, fd, m = self.r, self.fd, self.model
         op = r.choice(("write", "write", "read", "trunc", "punch", "zero",
-                       "falloc", "mwrite", "mread", "sync"))
+                       "falloc", "mwrite", "mread", "sync", "copy", "seek"))
         off = r.randrange(self.maxlen)
         ln = r.randrange(1, 65536)
         where = "op %d %s %d+%d" % (i, op, off, ln)
@@ -128,6 +150,21 @@ class Fsx:
                         mm.flush()
                 else:
                     compare(mm[o:o + ln], bytes(m[o:o + ln]), where)
+        elif op == "copy":
+            src = r.randrange(len(m) + 4096)
+            if not (src + ln <= off or off + ln <= src):
+                return  # overlapping ranges of one file: EINVAL
+            where = "op %d copy %d->%d+%d" % (i, src, off, ln)
+            want = max(0, min(ln, len(m) - src))
+            n = os.copy_file_range(fd, fd, ln, src, off)
+            if n != want:
+                raise Mismatch("%s: copied %d, model %d" % (where, n, want))
+            if n:
+                data = bytes(m[src:src + n])
+                self.extend(off)
+                m[off:off + n] = data
+        elif op == "seek":
+            self.seek(off % (len(m) + 1), where)
         elif op == "sync":
             if r.random() < 0.5:
                 os.fsync(fd)
