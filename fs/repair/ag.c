@@ -149,13 +149,12 @@ static int free_tree(struct walk_ctx *w, struct kv_buf *agf_bp, uint32_t root,
 		return err;
 	*ok = !err;
 	if (err)
-		w->a->fs_nofix |= !rp_would_fix(
-			w->rp,
-			rp_problem(w->rp, false, KVFS_NULLINO,
-				   kvfs_agb_to_fsb(&w->rp->g, w->agno, root),
-				   "free-space %s tree of AG %u damaged (%s): "
-				   "rebuilt from the ownership map",
-				   name, w->agno, why));
+		w->a->fs_nofix |= !rp_problem_y(
+			w->rp, false, KVFS_NULLINO,
+			kvfs_agb_to_fsb(&w->rp->g, w->agno, root),
+			"free-space %s tree of AG %u damaged (%s): "
+			"rebuilt from the ownership map",
+			name, w->agno, why);
 	return 0;
 }
 
@@ -181,11 +180,11 @@ static int free_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	if (err < 0)
 		return err;
 	if (err) {
-		a->fs_nofix |= !rp_would_fix(
-			rp, rp_problem(rp, false, KVFS_NULLINO, agf_fsb,
-				       "free-space header of AG %u damaged "
-				       "(%s): rebuilt from the ownership map",
-				       agno, why));
+		a->fs_nofix |=
+			!rp_problem_y(rp, false, KVFS_NULLINO, agf_fsb,
+				      "free-space header of AG %u damaged "
+				      "(%s): rebuilt from the ownership map",
+				      agno, why);
 		return 0;
 	}
 	a->agf_ok = true;
@@ -215,13 +214,12 @@ static int free_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 		kv_buf_rele(lbp);
 	lbp = NULL;
 	if (!a->agfl_ok)
-		a->fs_nofix |= !rp_would_fix(
-			rp, rp_problem(rp, true, KVFS_NULLINO,
-				       kvfs_agb_to_fsb(&rp->g, agno,
-						       KVFS_AGFL_AGBNO),
-				       "reserve list of AG %u damaged (%s): "
-				       "rebuilt",
-				       agno, why));
+		a->fs_nofix |= !rp_problem_y(
+			rp, true, KVFS_NULLINO,
+			kvfs_agb_to_fsb(&rp->g, agno, KVFS_AGFL_AGBNO),
+			"reserve list of AG %u damaged (%s): "
+			"rebuilt",
+			agno, why);
 	w.which = 0;
 	err = free_tree(&w, bp, a->agf.bno_root, "by-block", &a->bno_ok);
 	if (err < 0)
@@ -272,11 +270,11 @@ static int inode_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	if (err < 0)
 		return err;
 	if (err) {
-		a->ino_nofix |= !rp_would_fix(
-			rp, rp_problem(rp, false, KVFS_NULLINO, agi_fsb,
-				       "inode header of AG %u damaged (%s): "
-				       "rebuilt",
-				       agno, why));
+		a->ino_nofix |=
+			!rp_problem_y(rp, false, KVFS_NULLINO, agi_fsb,
+				      "inode header of AG %u damaged (%s): "
+				      "rebuilt",
+				      agno, why);
 		agi_fresh(rp, agno, a);
 		/* its root may still lead to a sound tree */
 		err = kv_buf_read(rp->bc, agi_fsb, 1, NULL, &bp);
@@ -328,13 +326,12 @@ scan:
 	kvfs_repair_bmap_rollback(&rp->map, nclaims);
 	a->nchunks = 0;
 	a->ninoleaf = 0;
-	a->ino_nofix |= !rp_would_fix(
-		rp,
-		rp_problem(rp, false, KVFS_NULLINO,
-			   kvfs_agb_to_fsb(&rp->g, agno, a->agi.ino_root),
-			   "inode-chunk tree of AG %u damaged (%s): rebuilt "
-			   "from a scan of the AG's inode blocks",
-			   agno, why));
+	a->ino_nofix |=
+		!rp_problem_y(rp, false, KVFS_NULLINO,
+			      kvfs_agb_to_fsb(&rp->g, agno, a->agi.ino_root),
+			      "inode-chunk tree of AG %u damaged (%s): rebuilt "
+			      "from a scan of the AG's inode blocks",
+			      agno, why);
 	err = rp_inobt_scan(rp, agno, a);
 	if (err)
 		return err;

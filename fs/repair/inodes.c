@@ -910,21 +910,18 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 					"(%s): rewritten",
 					c->ino, kvfs_report_last()->msg))
 			clear_inode(c);
-		if (*in_use &&
-		    rp_would_fix(rp,
-				 rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
+		if (*in_use && rp_problem_y(rp, true, c->ino, KVFS_NULLBLOCK,
 					    "inode %" PRIu64 " is free but "
 					    "its chunk says in use: marked "
 					    "free",
-					    c->ino)))
+					    c->ino))
 			*in_use = false;
 		return 0;
 	}
-	if (!*in_use &&
-	    rp_would_fix(rp, rp_problem(rp, true, c->ino, KVFS_NULLBLOCK,
-					"inode %" PRIu64 " is in use but its "
-					"chunk says free: marked in use",
-					c->ino)))
+	if (!*in_use && rp_problem_y(rp, true, c->ino, KVFS_NULLBLOCK,
+				     "inode %" PRIu64 " is in use but its "
+				     "chunk says free: marked in use",
+				     c->ino))
 		*in_use = true;
 	/*
 	 * A fork offset with no attribute fork cuts the data fork short

@@ -163,6 +163,10 @@ static inline bool rp_would_fix(const struct rp *rp, bool fixed)
 	return fixed || rp->o->dry_run;
 }
 
+/* rp_problem(), answered by rp_would_fix(): whether -y fixes it. */
+bool rp_problem_y(struct rp *rp, bool safe, uint64_t ino, uint64_t blkno,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /*
  * Before the first change of phases 3-7: the needs-repair bit set in the
  * primary superblock and flushed, so that an interrupted repair is never

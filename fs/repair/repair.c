@@ -76,6 +76,18 @@ bool rp_problem(struct rp *rp, bool safe, uint64_t ino, uint64_t blkno,
 	return fix;
 }
 
+bool rp_problem_y(struct rp *rp, bool safe, uint64_t ino, uint64_t blkno,
+		  const char *fmt, ...)
+{
+	va_list ap;
+	bool fix;
+
+	va_start(ap, fmt);
+	fix = rp_vproblem(rp, safe, ino, blkno, fmt, ap);
+	va_end(ap);
+	return rp_would_fix(rp, fix);
+}
+
 void rp_unfixable(struct rp *rp, uint64_t ino, uint64_t blkno, const char *fmt,
 		  ...)
 {

@@ -336,22 +336,20 @@ static int compare(struct rp *rp, uint32_t agno, struct rp_ag *ra,
 		if (kvfs_repair_bmap_test(&rp->map, fsb)) {
 			kvfs_repair_bmap_owner(&rp->map, fsb, owner,
 					       sizeof(owner));
-			r->nofix |= !rp_would_fix(
-				rp,
-				rp_problem(rp, false, KVFS_NULLINO, fsb,
-					   "%s %" PRIu64 " of AG %u is also "
-					   "the %s: the free-space side "
-					   "rebuilt",
-					   what, fsb, agno, owner));
+			r->nofix |=
+				!rp_problem_y(rp, false, KVFS_NULLINO, fsb,
+					      "%s %" PRIu64 " of AG %u is also "
+					      "the %s: the free-space side "
+					      "rebuilt",
+					      what, fsb, agno, owner);
 			r->bad = true;
 		} else if (test_bit(meta, b)) {
-			r->nofix |= !rp_would_fix(
-				rp,
-				rp_problem(rp, false, KVFS_NULLINO, fsb,
-					   "%s %" PRIu64 " of AG %u is used "
-					   "twice: the free-space side "
-					   "rebuilt",
-					   what, fsb, agno));
+			r->nofix |=
+				!rp_problem_y(rp, false, KVFS_NULLINO, fsb,
+					      "%s %" PRIu64 " of AG %u is used "
+					      "twice: the free-space side "
+					      "rebuilt",
+					      what, fsb, agno);
 			r->bad = true;
 		}
 		set_bit(meta, b);
@@ -404,13 +402,12 @@ static int compare(struct rp *rp, uint32_t agno, struct rp_ag *ra,
 		qsort(ra->cnt, ra->ncnt, sizeof(*ra->cnt), by_start);
 	if (ra->nbno != ra->ncnt ||
 	    memcmp(ra->bno, ra->cnt, ra->nbno * sizeof(*ra->bno))) {
-		r->nofix |= !rp_would_fix(
-			rp, rp_problem(rp, false, KVFS_NULLINO,
-				       base + ra->agf.cnt_root,
-				       "free-space trees of AG %u disagree "
-				       "(%zu extents by block, %zu by size): "
-				       "rebuilt",
-				       agno, ra->nbno, ra->ncnt));
+		r->nofix |= !rp_problem_y(
+			rp, false, KVFS_NULLINO, base + ra->agf.cnt_root,
+			"free-space trees of AG %u disagree "
+			"(%zu extents by block, %zu by size): "
+			"rebuilt",
+			agno, ra->nbno, ra->ncnt);
 		r->bad = true;
 	}
 out:
