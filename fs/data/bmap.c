@@ -762,18 +762,50 @@ static uint64_t tree_res(const struct xmap *xm)
 }
 
 /*
- * Before a change that adds a record (a range out of an extent's middle):
- * the blocks a tree may need, in tp's reservation and in an AG locked for
- * tp, or -ENOSPC with nothing changed.
+ * Blocks a change adding nrec records (at most two) may allocate for the
+ * map's tree as it is now (XFS's xfs_bmapi_minleft(): the root's level
+ * plus one): none for a list with room for them, the leaf of a list
+ * turned tree (the records then go into it), and per record for a tree of
+ * nlevels levels a split at every level below its root in the inode and
+ * the root pushed down into a new block, the second record in a tree one
+ * level taller; at most maxlevels - 1 a record, as tree_res() counts (a
+ * tree of the greatest height has no room to grow).  tree_res() alone,
+ * 2 * (maxlevels - 1) + 1 whatever the tree, kept a file's extent from an
+ * AG with fewer free blocks than that (13 of 1 KiB, 7 of 64 KiB) where
+ * its map needed two (tests/file/test_nearfull).
  */
-static int split_room(struct xmap *xm)
+static uint64_t tree_need(const struct xmap *xm, unsigned nrec)
+{
+	const struct kvfs_trans_resv *r = &xm->ip->i_mount->resv;
+	const struct kvfs_bmdr_block *rb =
+		(const void *)fork_ptr(xm->ip, xm->whichfork);
+	uint32_t most = (xm->whichfork == KVFS_ATTR_FORK ? r->attr_maxlevels :
+							   r->bmap_maxlevels) -
+			1;
+	uint64_t need = 0;
+
+	if (!xm->btree)
+		return xm->m.n + nrec <= xm->m.cap ? 0 : 1;
+	for (unsigned i = 0; i < nrec; i++) {
+		uint32_t lv = kv_le16_to_cpu(rb->level) + 1u + i;
+
+		need += lv < most ? lv : most;
+	}
+	return need;
+}
+
+/*
+ * Before a change that adds nrec records (a range out of an extent's
+ * middle): the blocks a tree may need, in tp's reservation and in an AG
+ * locked for tp, or -ENOSPC with nothing changed.
+ */
+static int split_room(struct xmap *xm, unsigned nrec)
 {
 	struct kvfs_inode *ip = xm->ip;
-	uint64_t need;
+	uint64_t need = tree_need(xm, nrec);
 
-	if (!xm->btree && xm->m.n + 1 <= xm->m.cap)
+	if (!need)
 		return 0;
-	need = tree_res(xm);
 	if (kvfs_trans_blocks_left(xm->tp) < need)
 		return -ENOSPC;
 	return kvfs_alloc_hold_space(xm->tp,
@@ -1145,7 +1177,7 @@ static int alloc_hole(struct xmap *xm, uint64_t cur, uint64_t want,
 		      uint32_t ext_flags, bool contig, struct kvfs_irec *nr)
 {
 	struct kvfs_trans *tp = xm->tp;
-	uint64_t left = kvfs_trans_blocks_left(tp), keep = tree_res(xm);
+	uint64_t left = kvfs_trans_blocks_left(tp), keep = tree_need(xm, 1);
 	uint32_t maxlen = want < UINT32_MAX ? (uint32_t)want : UINT32_MAX;
 	uint64_t fsb, prev_end = KVFS_NULLBLOCK;
 	struct kvfs_irec p;
@@ -1316,7 +1348,7 @@ int kvfs_bunmapi_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		fsb = r.bno + (ps - r.off);
 		/* only the first step can split: the range is inside r */
 		if (ps > r.off && pe < irec_end(&r)) {
-			err = split_room(xm);
+			err = split_room(xm, 1);
 			if (err)
 				break;
 		}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The file tests' extents taken straight from the allocator, past the
- * free counter's reserves (test_falloc_full, test_falloc_agfull), and
- * given back: what fills an AG that a file's own allocation may not.
+ * free counter's reserves (test_falloc_full, test_falloc_agfull,
+ * test_nearfull), and given back: what fills an AG that a file's own
+ * allocation may not.
  */
 #ifndef KV_TESTS_FILE_RAW_EXTENTS_H
 #define KV_TESTS_FILE_RAW_EXTENTS_H
@@ -49,6 +50,36 @@ static inline int raw_take(struct kvfs_mount *mp, struct raw_extents *r,
 		r->x[r->n++].len = a->len;
 	}
 	return err;
+}
+
+/* What a file may still take of AG agno (fs/mount.h kvfs_ag_avail()). */
+static inline int64_t raw_ag_avail(struct kvfs_mount *mp, uint32_t agno)
+{
+	const struct kvfs_perag *pag = &mp->pag[agno];
+
+	return kvfs_ag_avail(&mp->g, pag->freeblks, pag->flcount,
+			     pag->btreeblks);
+}
+
+/*
+ * AG agno filled by the allocator, past the counters' reserves, until a
+ * file may take only `left` more of it; the extents kept in r.
+ */
+static inline void raw_fill_ag(struct kvfs_mount *mp, struct raw_extents *r,
+			       uint32_t agno, uint32_t left)
+{
+	while (raw_ag_avail(mp, agno) > left) {
+		int64_t want = raw_ag_avail(mp, agno) - left;
+		struct kvfs_alloc_arg a = {
+			.minlen = 1,
+			.maxlen = want < 4096 ? (uint32_t)want : 4096,
+			.type = KVFS_ALLOC_THIS_AG,
+			.goal = kvfs_agb_to_fsb(&mp->g, agno, 0),
+		};
+
+		CHECK_EQ(raw_take(mp, r, &a), 0);
+	}
+	CHECK_EQ(raw_ag_avail(mp, agno), left);
 }
 
 /* Blocks [fsb, fsb + len) freed in a transaction of their own. */

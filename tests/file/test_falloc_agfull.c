@@ -35,7 +35,6 @@
 #include "fs/inode/inode.h"
 #include "fs/kvfs.h"
 #include "fs/mount.h"
-#include "fs/space/alloc.h"
 #include "journal/errortag.h"
 #include "tests/check.h"
 #include "tests/file/raw_extents.h"
@@ -50,35 +49,6 @@ static struct kvfs_mount *mp;
 
 /* what the test took straight from the allocator */
 static struct raw_extents raw;
-
-static int64_t ag_avail(uint32_t agno)
-{
-	const struct kvfs_perag *pag = &mp->pag[agno];
-
-	return kvfs_ag_avail(&mp->g, pag->freeblks, pag->flcount,
-			     pag->btreeblks);
-}
-
-/*
- * AG agno filled by the allocator, past the counters' reserves, until a
- * file may take only `left` more of it.
- */
-static void fill_ag(uint32_t agno, uint32_t left)
-{
-	raw.n = 0;
-	while (ag_avail(agno) > left) {
-		int64_t want = ag_avail(agno) - left;
-		struct kvfs_alloc_arg a = {
-			.minlen = 1,
-			.maxlen = want < 4096 ? (uint32_t)want : 4096,
-			.type = KVFS_ALLOC_THIS_AG,
-			.goal = kvfs_agb_to_fsb(&mp->g, agno, 0),
-		};
-
-		CHECK_EQ(raw_take(mp, &raw, &a), 0);
-	}
-	CHECK_EQ(ag_avail(agno), left);
-}
 
 /* block b of the file: every byte b + 1 */
 static uint8_t pat(uint64_t b)
@@ -150,8 +120,8 @@ static void one(bool write)
 	/* the hole before the last extent */
 	at = nblk - 5;
 	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
-	fill_ag(1, 1);
-	CHECK(ag_avail(0) > 1000);
+	raw_fill_ag(mp, &raw, 1, 1);
+	CHECK(raw_ag_avail(mp, 0) > 1000);
 	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
 	fd0 = atomic_load(&mp->fdblocks);
 	nb0 = ip->i_nblocks;
