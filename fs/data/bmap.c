@@ -795,9 +795,14 @@ static uint64_t tree_need(const struct xmap *xm, unsigned nrec)
 }
 
 /*
- * Before a change that adds nrec records (a range out of an extent's
- * middle): the blocks a tree may need, in tp's reservation and in an AG
- * locked for tp, or -ENOSPC with nothing changed.
+ * Before a change that adds nrec records (a punch out of an extent's
+ * middle, a conversion of part of an unwritten extent): the blocks a tree
+ * may need, in tp's reservation and in an AG locked for tp, or -ENOSPC
+ * with nothing changed.  The split's blocks then come from that AG if
+ * from no other (every allocation falls back to all the AGs), where
+ * without it a split could find none part way through, the map half
+ * changed: the free blocks the reservation counts may be on the AGs'
+ * reserve lists or busy, or in AGs below one tp holds, only tried.
  */
 static int split_room(struct xmap *xm, unsigned nrec)
 {
@@ -814,11 +819,14 @@ static int split_room(struct xmap *xm, unsigned nrec)
 }
 
 /*
- * A split found no block where split_room() had made sure of one (as XFS,
- * whose reservation covers the split, never expects it): a change that
- * left tp as it came (the first step allocates before it changes anything)
- * is a refusal, -ENOSPC; one that changed the map or the AGs cannot be
- * backed out, and the filesystem shuts down, -EIO.
+ * A split found no block where split_room() (or the data's allocation,
+ * with minleft) had made sure of one (as XFS, whose reservation covers
+ * the split, never expects it): a change that left tp as it came (the
+ * first step allocates before it changes anything) is a refusal, -ENOSPC;
+ * one that changed the map or the AGs cannot be backed out, and the
+ * filesystem shuts down, -EIO (committed, the half-changed tree lost the
+ * extents past the split: a settle's conversion leaked 3507 blocks that
+ * way, fsck.kvfs -n's 'owned by nothing').
  */
 static int split_short(struct xmap *xm, bool clean)
 {
@@ -1225,6 +1233,8 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 {
 	uint32_t new_flags =
 		flags & KVFS_BMAPI_PREALLOC ? KVFS_EXT_UNWRITTEN : 0;
+	/* a refusal leaves tp as it came: nothing logged in it yet */
+	bool clean = !kvj_trans_dirty(tp->jt);
 	uint64_t cur = off, end = off + len;
 	struct xmap *xm;
 	int k = 0, err;
@@ -1253,16 +1263,24 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 
 			if (fl & KVFS_EXT_UNWRITTEN &&
 			    flags & KVFS_BMAPI_CONVERT) {
-				if (tree_change_done(xm) ||
-				    kvfs_trans_blocks_left(tp) < tree_res(xm)) {
+				/* the unwritten pieces left on either side */
+				unsigned nrec =
+					(cur > r.off) + (pend < irec_end(&r));
+
+				if (tree_change_done(xm)) {
 					err = -ENOSPC;
 					break;
 				}
+				err = split_room(xm, nrec);
+				if (err)
+					break;
 				fl = 0;
 				nr = (struct kvfs_irec){ cur, bno,
 							 (uint32_t)(pend - cur),
 							 0 };
 				err = xm_replace(xm, cur, pend - cur, &nr);
+				if (err == -ENOSPC)
+					err = split_short(xm, clean);
 				if (err)
 					break;
 			}
@@ -1282,6 +1300,8 @@ int kvfs_bmapi_write_fork(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		/* the allocator changed the AG: no backing out from here */
 		kvfs_trans_set_nofail(tp);
 		err = xm_replace(xm, cur, nr.len, &nr);
+		if (err == -ENOSPC)
+			err = split_short(xm, false);
 		if (err)
 			break;
 		ip->i_nblocks += nr.len;

@@ -128,7 +128,11 @@ int kvfs_bmapi_read_rcu(struct kvfs_inode *ip, uint64_t off, uint64_t len,
  * next step would need more blocks than the reservation has left: it
  * returns 0 with what it did; a call that can do nothing fails with
  * nothing changed: -ENOSPC (the allocator may have refilled an AG's
- * reserve list: commit tp, do not cancel it).  -EFBIG when the range passes
+ * reserve list: commit tp, do not cancel it).  A conversion that splits
+ * an extent makes sure of the tree's blocks first, in the reservation and
+ * in an AG, as a punch does (kvfs_bunmapi()): -ENOSPC without them.  A
+ * tree change whose split finds no block after all, past a change, shuts
+ * the filesystem down (-EIO).  -EFBIG when the range passes
  * kvfs_max_fileoff_blocks() (nothing changed), -EINVAL for len 0 or
  * PREALLOC with CONVERT.  Other errors (-EIO, -EUCLEAN from the allocator)
  * may leave tp dirty: cancel it.

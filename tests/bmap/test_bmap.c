@@ -19,6 +19,11 @@
  *   split_refused: a punch whose split finds no block after all (tag
  *            map_tree_nospc) refuses with ENOSPC, nothing changed; one
  *            that changed the tree first shuts the filesystem down;
+ *   convert_refused: the same for a conversion of the middle of an
+ *            unwritten extent in a full leaf: refused before any change
+ *            when no AG holds the split's blocks; its split finding none
+ *            after the record was cut shuts the filesystem down, the
+ *            forced map recovered;
  *   deep:    1 KiB blocks: one-block extents inserted in random order
  *            until the tree is 4 levels high (root in the inode), then
  *            deleted in random order back to an extent list, against a
@@ -1087,6 +1092,152 @@ static void test_split_shutdown(void)
 	scrub_image_clean_unnamed(path);
 }
 
+/*
+ * A new file whose map is a tree of one full leaf (height 2) of unwritten
+ * extents of 3 blocks, one every 4 blocks: the conversion of an extent's
+ * middle block adds two records, which split the leaf.  *n extents.
+ */
+static struct kvfs_inode *full_leaf_unwritten(struct kvfs_mount *mp,
+					      uint32_t *n)
+{
+	struct kvfs_inode *ip = new_file(mp);
+	struct kvfs_bmap map[4];
+	int nmap;
+
+	*n = kvfs_btree_maxrecs(&kvfs_bmbt_ops, mp->g.blocksize, 0);
+	for (uint32_t i = 0; i < *n; i++) {
+		nmap = 4;
+		CHECK_EQ(bwrite(mp, ip, 4 * (uint64_t)i, 3, KVFS_BMAPI_PREALLOC,
+				map, &nmap),
+			 0);
+	}
+	CHECK_EQ(height(ip), 2);
+	CHECK_EQ(ip->i_nextents, *n);
+	return ip;
+}
+
+/*
+ * The conversion of block bno with tag map_tree_nospc armed past its
+ * first `after` evaluations, once: its result want, one hit; tp returned
+ * for the caller to end.
+ */
+static struct kvfs_trans *convert_refused(struct kvfs_mount *mp,
+					  struct kvfs_inode *ip, uint64_t bno,
+					  uint64_t after, int want)
+{
+	struct kvfs_bmap map[4];
+	struct kvfs_trans *tp;
+	int nmap = 4;
+
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, after, 1, 1), 0);
+	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.write, 0, &tp), 0);
+	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	CHECK_EQ(kvfs_trans_ijoin(tp, ip), 0);
+	CHECK_EQ(kvfs_bmapi_write(tp, ip, bno, 1, KVFS_BMAPI_CONVERT, map,
+				  &nmap),
+		 want);
+	CHECK_EQ(kvj_errtag_hits(KVJ_ERRTAG_MAP_TREE_NOSPC), 1);
+	CHECK_EQ(kvj_errtag_set(KVJ_ERRTAG_MAP_TREE_NOSPC, 0, 0, 0), 0);
+	return tp;
+}
+
+/*
+ * The conversion of the middle block of an unwritten extent in a full
+ * leaf when no AG can hold the split's blocks (tag map_tree_nospc at its
+ * first evaluation, split_room()'s hold): refused with ENOSPC before
+ * anything changed (the transaction clean, cancelled without a
+ * shutdown), the map as it was; then done with room, the leaf split.
+ * Before, a conversion checked only the reservation's count: the split
+ * found no block after the extent was cut in the tree, and the caller
+ * heard ENOSPC with tp dirty (a write's cancel shut the filesystem down;
+ * a settle committed it: 3507 blocks of the file leaked).
+ */
+static void test_convert_refused(struct kvfs_mount *mp)
+{
+	int64_t fd0 = atomic_load(&mp->fdblocks);
+	struct kvfs_bmap before[4], after[4], map[4];
+	struct kvfs_inode *ip;
+	struct kvfs_trans *tp;
+	uint32_t n;
+	int nb = 4, na = 4, nmap = 4;
+
+	ip = full_leaf_unwritten(mp, &n);
+	CHECK_EQ(bread(ip, 4, 3, before, &nb), 0);
+	tp = convert_refused(mp, ip, 5, 0, -ENOSPC);
+	CHECK(!kvj_trans_dirty(tp->jt));
+	kvfs_trans_cancel(tp);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(ip->i_nextents, n);
+	CHECK_EQ(height(ip), 2);
+	CHECK_EQ(bread(ip, 4, 3, after, &na), 0);
+	CHECK_EQ(na, nb);
+	CHECK_EQ(na, 1);
+	CHECK_EQ(after[0].startblock, before[0].startblock);
+	CHECK_EQ(after[0].flags, KVFS_BMAP_UNWRITTEN);
+	check_map(ip);
+	CHECK_EQ(bwrite(mp, ip, 5, 1, KVFS_BMAPI_CONVERT, map, &nmap), 0);
+	CHECK_EQ(ip->i_nextents, n + 2);
+	CHECK_EQ(height(ip), 2);
+	check_map(ip);
+	printf("convert_refused: the middle of an extent in a full leaf of "
+	       "%u: refused clean, then converted (%u extents)\n",
+	       n, ip->i_nextents);
+	unmap_all(mp, ip, 0, 4 * (uint64_t)n);
+	CHECK_EQ(atomic_load(&mp->fdblocks), fd0);
+	kvfs_iput(ip);
+}
+
+/*
+ * As convert_refused with the hold granted and the split's own block
+ * refused (the tag's second evaluation) after the extent was cut in the
+ * tree: the conversion shuts the filesystem down, saying why, and answers
+ * EIO (it answered ENOSPC, which a settle committed); the next mount
+ * recovers the map as it was forced before.
+ */
+static void test_convert_shutdown(void)
+{
+	static struct kvfs_bmap forced[512], got[512];
+	struct kvfs_mount *mp;
+	struct kvfs_inode *ip;
+	struct kvfs_trans *tp;
+	uint64_t ino;
+	uint32_t n;
+	int nf = 512, ng = 512;
+
+	make_fs();
+	mp = mount_fs();
+	ip = full_leaf_unwritten(mp, &n);
+	CHECK(n <= 256);
+	ino = ip->i_ino;
+	CHECK_EQ(kvj_log_force(mp->log, 0), 0);
+	CHECK_EQ(bread(ip, 0, 4 * (uint64_t)n, forced, &nf), 0);
+	split_report[0] = 0;
+	kvj_report_set_sink(split_sink, NULL);
+	tp = convert_refused(mp, ip, 5, 1, -EIO);
+	CHECK(kvj_log_is_shutdown(mp->log));
+	kvfs_trans_cancel(tp);
+	kvj_report_set_sink(NULL, NULL);
+	printf("convert_shutdown: %s\n", split_report);
+	CHECK(strstr(split_report, "extent map split") != NULL);
+	kvfs_iput(ip);
+	kvfs_mount_close(mp);
+
+	mp = mount_fs();
+	CHECK_EQ(kvfs_iget(mp, ino, 0, &ip), 0);
+	CHECK_EQ(bread(ip, 0, 4 * (uint64_t)n, got, &ng), 0);
+	check_map(ip);
+	CHECK_EQ(ng, nf);
+	for (int i = 0; i < nf; i++) {
+		CHECK_EQ(got[i].startoff, forced[i].startoff);
+		CHECK_EQ(got[i].startblock, forced[i].startblock);
+		CHECK_EQ(got[i].blockcount, forced[i].blockcount);
+		CHECK_EQ(got[i].flags, forced[i].flags);
+	}
+	kvfs_iput(ip);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
+	scrub_image_clean_unnamed(path);
+}
+
 int main(void)
 {
 	const char *dir = getenv("TMPDIR");
@@ -1116,6 +1267,7 @@ int main(void)
 	test_sparse(mp);
 	test_boundary(mp);
 	test_split_refused(mp);
+	test_convert_refused(mp);
 	test_align(mp);
 	test_align_next_ag(mp);
 	CHECK_EQ(kvfs_mount_close(mp), 0);
@@ -1124,6 +1276,7 @@ int main(void)
 	test_crash();
 	test_crash_grow();
 	test_split_shutdown();
+	test_convert_shutdown();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
 	printf("bmap: ok\n");
