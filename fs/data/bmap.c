@@ -1404,6 +1404,17 @@ int kvfs_bunmapi(struct kvfs_trans *tp, struct kvfs_inode *ip, uint64_t off,
 				 remaining);
 }
 
+uint64_t kvfs_bmap_convert_blocks(const struct kvfs_inode *ip, uint32_t nranges)
+{
+	const struct kvfs_trans_resv *r = &ip->i_mount->resv;
+
+	if (ip->i_dformat == KVFS_DFORK_EXTENTS &&
+	    ip->i_nextents + 2 * (uint64_t)nranges <=
+		    fork_cap(ip, KVFS_DATA_FORK))
+		return 0;
+	return nranges * (2 * (uint64_t)(r->bmap_maxlevels - 1) + 1);
+}
+
 /* First block at or after off whose state is data (want_data) or not. */
 static int seek(struct kvfs_inode *ip, uint64_t off, bool want_data,
 		uint64_t *res)

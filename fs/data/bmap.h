@@ -195,6 +195,17 @@ int kvfs_bmap_to_btree(struct kvfs_trans *tp, struct kvfs_inode *ip,
 		       int whichfork);
 
 /*
+ * Blocks the conversion of nranges ranges of ip's data fork, each inside
+ * unwritten extents, may take for the fork's tree (fs/data/convert.h keeps
+ * them for writes it leaves pending): each adds at most two records (its
+ * edges split out of unwritten extents), none for a list with room for
+ * them all, else the write reservation's tree blocks (a split at every
+ * level of the tallest tree) for each.  Under the inode lock.
+ */
+uint64_t kvfs_bmap_convert_blocks(const struct kvfs_inode *ip,
+				  uint32_t nranges);
+
+/*
  * SEEK_DATA / SEEK_HOLE in file blocks: the first block at or after off
  * that is data (-ENXIO if none), or a hole (always one: the map ends at
  * kvfs_max_fileoff_blocks() at the latest).  The caller clamps to the

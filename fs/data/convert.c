@@ -120,6 +120,46 @@ static void slot_free(struct kvfs_conv *c, unsigned i)
 	c->nr--;
 }
 
+/*
+ * The most a range's conversion takes for the map's tree, what a write's
+ * transaction reserves for it (kvfs_bmap_convert_blocks() of one range in
+ * a tree): one step takes no more than that less what the range's earlier
+ * steps took.
+ */
+static uint64_t conv_share(const struct kvfs_inode *ip)
+{
+	return ip->i_mount->resv.write.blocks;
+}
+
+/*
+ * The blocks kept for the conversion of nr ranges made up to what it may
+ * take, from tp's reservation (NULL: none): false, nothing taken, when tp
+ * has too few (it then converts at once, its blocks whole).
+ */
+static bool conv_hold(struct kvfs_inode *ip, struct kvfs_conv *c,
+		      struct kvfs_trans *tp, uint32_t nr)
+{
+	uint64_t want = kvfs_bmap_convert_blocks(ip, nr);
+
+	if (c->held >= want)
+		return true;
+	if (!tp || kvfs_trans_keep_blocks(tp, want - c->held))
+		return false;
+	ST(c->held, want);
+	return true;
+}
+
+/* Ranges went (merged, converted, trimmed): what they kept goes back. */
+static void conv_release(struct kvfs_inode *ip, struct kvfs_conv *c)
+{
+	uint64_t keep = kvfs_bmap_convert_blocks(ip, c->nr);
+
+	if (c->held > keep) {
+		kvfs_trans_unkeep(ip->i_mount, c->held - keep);
+		ST(c->held, keep);
+	}
+}
+
 /* The last range went: the inode is an ordinary one again. */
 static void conv_emptied(struct kvfs_inode *ip)
 {
@@ -144,11 +184,13 @@ static void conv_kick(struct kvfs_conv_ctl *ctl)
 	pthread_mutex_unlock(&ctl->cond_lock);
 }
 
-bool kvfs_conv_defer(struct kvfs_inode *ip, uint64_t fb, uint64_t fe)
+bool kvfs_conv_defer(struct kvfs_inode *ip, struct kvfs_trans *tp, uint64_t fb,
+		     uint64_t fe)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	struct kvfs_conv *c = ip->i_conv;
-	unsigned i, slot = KVFS_CONV_RANGES;
+	unsigned i, slot;
+	bool grow;
 
 	/*
 	 * A small file converts at once: one transaction rather than two,
@@ -166,19 +208,23 @@ bool kvfs_conv_defer(struct kvfs_inode *ip, uint64_t fb, uint64_t fe)
 			return false;
 		__atomic_store_n(&ip->i_conv, c, __ATOMIC_RELEASE);
 	}
-	/* grow an unsealed range this one touches */
-	for (i = 0; i < KVFS_CONV_RANGES; i++) {
-		if (!c->end[i] || c->sealed & (1u << i) || fb > c->end[i] ||
-		    fe < c->start[i])
-			continue;
-		if (fb < c->start[i])
-			ST(c->start[i], fb);
-		if (fe > c->end[i])
-			ST(c->end[i], fe);
-		slot = i;
-		break;
-	}
-	if (slot < KVFS_CONV_RANGES) {
+	/* an unsealed range this one touches grows, else a free slot */
+	for (slot = 0; slot < KVFS_CONV_RANGES; slot++)
+		if (c->end[slot] && !(c->sealed & (1u << slot)) &&
+		    fb <= c->end[slot] && fe >= c->start[slot])
+			break;
+	grow = slot < KVFS_CONV_RANGES;
+	if (!grow)
+		for (slot = 0; slot < KVFS_CONV_RANGES && c->end[slot]; slot++)
+			;
+	/* a new range only with the blocks its conversion may take */
+	if (slot == KVFS_CONV_RANGES || !conv_hold(ip, c, tp, c->nr + !grow))
+		return false;
+	if (grow) {
+		if (fb < c->start[slot])
+			ST(c->start[slot], fb);
+		if (fe > c->end[slot])
+			ST(c->end[slot], fe);
 		/* it may now touch another unsealed one: absorb that */
 		for (i = 0; i < KVFS_CONV_RANGES; i++) {
 			if (i == slot || !c->end[i] || c->sealed & (1u << i) ||
@@ -191,22 +237,26 @@ bool kvfs_conv_defer(struct kvfs_inode *ip, uint64_t fb, uint64_t fe)
 				ST(c->end[slot], c->end[i]);
 			slot_free(c, i);
 		}
+		conv_release(ip, c);
 		return true;
 	}
-	for (i = 0; i < KVFS_CONV_RANGES && c->end[i]; i++)
-		;
-	if (i == KVFS_CONV_RANGES)
-		return false;
 	if (!c->nr) {
 		c->size = ip->i_size;
 		if (atomic_fetch_add(&mp->conv->inodes, 1) + 1 ==
 		    mp->conv->kick_at)
 			conv_kick(mp->conv);
 	}
-	ST(c->start[i], fb);
-	ST(c->end[i], fe);
+	ST(c->start[slot], fb);
+	ST(c->end[slot], fe);
 	c->nr++;
 	return true;
+}
+
+bool kvfs_conv_short(const struct kvfs_inode *ip)
+{
+	const struct kvfs_conv *c = ip->i_conv;
+
+	return c && c->nr && c->held < kvfs_bmap_convert_blocks(ip, c->nr);
 }
 
 void kvfs_conv_trim(struct kvfs_inode *ip, uint64_t fb)
@@ -223,6 +273,7 @@ void kvfs_conv_trim(struct kvfs_inode *ip, uint64_t fb)
 		else if (c->end[i] > fb)
 			ST(c->end[i], fb);
 	}
+	conv_release(ip, c);
 	if (!c->nr)
 		conv_emptied(ip);
 }
@@ -277,40 +328,77 @@ static unsigned first_sealed(const struct kvfs_conv *c)
 }
 
 /*
+ * A transaction for a step of the conversion, ip locked and joined, its
+ * blocks those the ranges kept (*kept set, at most a share: one step
+ * takes no more).  With none kept (a list with room for what the
+ * conversions add needs none; a range whose conversion took them all
+ * needs none more), as a write converting at once: free blocks, else the
+ * reserve pool (as XFS converts at I/O completion), else none.
+ */
+static int conv_trans(struct kvfs_inode *ip, struct kvfs_conv *c,
+		      struct kvfs_trans **tpp, bool *kept)
+{
+	const struct kvfs_trans_res *res = &ip->i_mount->resv.write;
+	uint64_t take;
+	int err;
+
+	*kept = false;
+	/* a look without the lock: kept blocks only change under it */
+	if (LD(c->held)) {
+		err = kvfs_file_trans(ip, res->log_bytes, res->log_count, 0,
+				      tpp);
+		if (err)
+			return err;
+		take = c->held < conv_share(ip) ? c->held : conv_share(ip);
+		if (take) {
+			ST(c->held, c->held - take);
+			kvfs_trans_add_kept(*tpp, take);
+			*kept = true;
+			return 0;
+		}
+		kvfs_trans_cancel(*tpp);
+	}
+	err = kvfs_file_trans(ip, res->log_bytes, res->log_count, res->blocks,
+			      tpp);
+	if (err == -ENOSPC)
+		err = kvfs_file_trans_reserved(ip, res, tpp);
+	if (err == -ENOSPC)
+		err = kvfs_file_trans(ip, res->log_bytes, res->log_count, 0,
+				      tpp);
+	return err;
+}
+
+/* What a step left of the blocks kept (kept: tp had them) stays kept. */
+static void conv_keep_left(struct kvfs_trans *tp, struct kvfs_conv *c,
+			   bool kept)
+{
+	uint64_t left = kvfs_trans_blocks_left(tp);
+
+	if (kept && !kvfs_trans_keep_blocks(tp, left))
+		ST(c->held, c->held + left);
+}
+
+/*
  * Convert the sealed ranges, a transaction per step (one extent-tree
  * change each, as write_done() in fs/data/file.c), each logging the
  * inode with the size it may now record.
  */
 static int convert_sealed(struct kvfs_inode *ip, struct kvfs_conv *c)
 {
-	struct kvfs_mount *mp = ip->i_mount;
-	const struct kvfs_trans_res *res = &mp->resv.write;
-
 	for (;;) {
 		struct kvfs_trans *tp;
 		uint64_t from, cur, end;
 		unsigned i;
+		bool kept;
 		int err;
 
-		/*
-		 * The blocks of a tree change (a split of a B+tree fork, or
-		 * the list becoming one), from the reserve pool when the free
-		 * space is gone: the writes were accepted, their conversion
-		 * must not fail for want of a block (XFS converts at I/O
-		 * completion with its reserve pool too).
-		 */
-		err = kvfs_file_trans(ip, res->log_bytes, res->log_count,
-				      res->blocks, &tp);
-		if (err == -ENOSPC)
-			err = kvfs_file_trans_reserved(ip, res, &tp);
-		if (err == -ENOSPC)
-			err = kvfs_file_trans(ip, res->log_bytes,
-					      res->log_count, 0, &tp);
+		err = conv_trans(ip, c, &tp, &kept);
 		if (err)
 			return err;
 		i = first_sealed(c);
 		if (i == KVFS_CONV_RANGES) {
-			/* trimmed away meanwhile */
+			/* trimmed away meanwhile: the other ranges' stay */
+			conv_keep_left(tp, c, kept);
 			kvfs_trans_cancel(tp);
 			return 0;
 		}
@@ -326,6 +414,7 @@ static int convert_sealed(struct kvfs_inode *ip, struct kvfs_conv *c)
 				break;
 			cur = m[nmap - 1].startoff + m[nmap - 1].blockcount;
 		}
+		conv_keep_left(tp, c, kept);
 		if (err && err != -ENOSPC) {
 			kvfs_trans_cancel(tp);
 			return err;
@@ -334,6 +423,7 @@ static int convert_sealed(struct kvfs_inode *ip, struct kvfs_conv *c)
 			slot_free(c, i);
 		else
 			ST(c->start[i], cur);
+		conv_release(ip, c);
 		if (!c->nr)
 			conv_emptied(ip);
 		else
@@ -529,6 +619,8 @@ int kvfs_conv_stop(struct kvfs_mount *mp)
 
 void kvfs_conv_free(struct kvfs_inode *ip)
 {
+	if (ip->i_conv && ip->i_conv->held)
+		kvfs_trans_unkeep(ip->i_mount, ip->i_conv->held);
 	kvfree(ip->i_conv);
 	ip->i_conv = NULL;
 }

@@ -383,7 +383,7 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 		     !(flags & (KVFS_WRITE_SYNC | KVFS_WRITE_DSYNC));
 	struct kvfs_trans *tp;
 	uint64_t cur = fb;
-	bool grow, split;
+	bool grow, split, own, settled = false;
 	int err;
 
 	for (;;) {
@@ -397,6 +397,8 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 		 */
 		err = kvfs_file_trans(ip, res->log_bytes, res->log_count,
 				      res->blocks, &tp);
+		/* free blocks: a range left pending may keep them */
+		own = !err;
 		/*
 		 * A write back's conversion may split the tree with the
 		 * reserve's blocks; it stores no data there, which is what
@@ -421,8 +423,23 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 			return err;
 		if (defer) {
 			defer = false;
-			if (kvfs_conv_defer(ip, fb, fe))
+			if (kvfs_conv_defer(ip, own ? tp : NULL, fb, fe)) {
 				convert = false;
+			} else if (!settled && kvfs_conv_short(ip)) {
+				/*
+				 * The map outgrew what the file's ranges
+				 * keep: they go first, while the reserve
+				 * pool has their blocks (converted at once,
+				 * this write would take them), then this one
+				 * is recorded with its own.  tp is clean.
+				 */
+				kvfs_trans_cancel(tp);
+				settled = defer = true;
+				err = kvfs_conv_settle(ip);
+				if (err)
+					return err;
+				continue;
+			}
 		}
 		/* the data on the media before the blocks are readable */
 		if (convert && cur == fb)

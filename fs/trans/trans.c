@@ -304,6 +304,24 @@ void kvfs_trans_free_blocks(struct kvfs_trans *tp, uint64_t n)
 	tp->blk_freed += n;
 }
 
+int kvfs_trans_keep_blocks(struct kvfs_trans *tp, uint64_t n)
+{
+	if (kvfs_trans_blocks_left(tp) < n)
+		return -ENOSPC;
+	tp->blk_res -= n;
+	return 0;
+}
+
+void kvfs_trans_add_kept(struct kvfs_trans *tp, uint64_t n)
+{
+	tp->blk_res += n;
+}
+
+void kvfs_trans_unkeep(struct kvfs_mount *mp, uint64_t n)
+{
+	atomic_fetch_add(&mp->fdblocks, (int64_t)n);
+}
+
 int kvfs_trans_lock_ag(struct kvfs_trans *tp, uint32_t agno, bool trylock,
 		       bool *newly)
 {

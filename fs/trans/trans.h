@@ -151,6 +151,19 @@ int kvfs_trans_use_blocks(struct kvfs_trans *tp, uint64_t n);
 void kvfs_trans_free_blocks(struct kvfs_trans *tp, uint64_t n);
 
 /*
+ * Blocks kept past a commit for a later transaction of the same work
+ * (XFS's indirect-block reservation of a delayed allocation): n unused
+ * blocks leave tp's reservation and stay out of mp->fdblocks, the
+ * caller's, until kvfs_trans_add_kept() hands them to another transaction
+ * (whose commit frees what it leaves unused, unless kept again) or
+ * kvfs_trans_unkeep() frees them.  -ENOSPC, nothing kept, when fewer are
+ * left.
+ */
+int kvfs_trans_keep_blocks(struct kvfs_trans *tp, uint64_t n);
+void kvfs_trans_add_kept(struct kvfs_trans *tp, uint64_t n);
+void kvfs_trans_unkeep(struct kvfs_mount *mp, uint64_t n);
+
+/*
  * AG locks (fs/space/perag.h) for the allocator: AG agno's lock, held by the
  * transaction until it commits or is cancelled (kept across rolls, with
  * the AG's buffers).  Taken blocking only when the transaction holds no

@@ -88,6 +88,8 @@ static void one_block(uint64_t ino, uint64_t at, bool write)
 			      -ENOSPC;
 	else
 		err = kvfs_fallocate(mp, ino, 0, (off_t)at * BS, BS);
+	/* a write's conversion done: what it kept for it given back */
+	CHECK_EQ(kvfs_fsync(mp, ino, false), 0);
 	taken = fd0 - atomic_load(&mp->fdblocks);
 	printf("nearfull: %s of block %llu of a %s of %u extents: %d, %lld "
 	       "blocks taken, the file gained %llu\n",
@@ -140,6 +142,8 @@ int main(void)
 	CHECK_EQ(kvfs_iget(mp, tino, 0, &ip), 0);
 	CHECK_EQ(ip->i_dformat, KVFS_DFORK_BTREE);
 	kvfs_iput(ip);
+	/* the writes' conversions done: no block kept for them any more */
+	CHECK_EQ(kvfs_sync(mp), 0);
 	/* what a write keeps for its map's tree: the tallest tree's need */
 	left = (uint32_t)mp->resv.write.blocks;
 	for (uint32_t agno = 0; agno < AGS; agno++)

@@ -1433,12 +1433,22 @@ static void d_rebuildonce(void)
 {
 	uint8_t b[BS], ib[BS];
 	struct kvfs_dinode *d;
+	const struct kvfs_extent *x;
 	uint64_t fsb;
+	uint32_t i;
 
 	d = inode_in(dir_ino, ib);
-	CHECK(kv_le32_to_cpu(d->nextents) >= 2);
-	CHECK_EQ(kv_le64_to_cpu(ext0(d)[1].startoff), 1);
-	fsb = kv_le64_to_cpu(ext0(d)[1].startblock);
+	/* data block 1, in whichever extent the allocator made hold it */
+	x = ext0(d);
+	for (i = 0; i < kv_le32_to_cpu(d->nextents); i++)
+		if (kv_le64_to_cpu(x[i].startoff) <= 1 &&
+		    kv_le64_to_cpu(x[i].startoff) +
+				    kv_le32_to_cpu(x[i].blockcount) >
+			    1)
+			break;
+	CHECK(i < kv_le32_to_cpu(d->nextents));
+	fsb = kv_le64_to_cpu(x[i].startblock) + 1 -
+	      kv_le64_to_cpu(x[i].startoff);
 	d->size = kv_cpu_to_le64(0);
 	inode_out(dir_ino, ib, true);
 	blk_rw(fsb, b, false);
