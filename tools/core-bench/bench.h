@@ -163,8 +163,14 @@ extern bool opt_fill_random; /* --fill random */
 /* the workloads, and the order they run in (run.c) */
 extern const struct wl_info wls[NWL];
 extern const int order[NWL];
-/* set: the workers of a measurement stop (run.c) */
+/*
+ * set: the workers of a measurement stop (run.c); they also stop by
+ * themselves at stop_at (now()'s clock; 0: a fixed count), since a main
+ * thread that sleeps may never run again while workers at a real-time
+ * priority hold every CPU.
+ */
 extern atomic_bool stop;
+extern double stop_at;
 
 /* the filesystem and the two targets (setup.c) */
 extern struct kvfs_mount *mp;
@@ -180,6 +186,24 @@ static inline double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A worker's loop test: stop set, or stop_at passed.  The clock is read
+ * once in mask + 1 calls: 64 for a stat, whose cost a clock read would
+ * add a twentieth to; every call for a slow step (a readdir pass, a 1 GiB
+ * truncate).
+ */
+static inline bool bench_stopped(unsigned *calls, unsigned mask)
+{
+	if (atomic_load_explicit(&stop, memory_order_relaxed))
+		return true;
+	if (stop_at == 0 || (++*calls & mask))
+		return false;
+	if (now() < stop_at)
+		return false;
+	atomic_store_explicit(&stop, true, memory_order_relaxed);
+	return true;
 }
 
 static inline uint64_t xorshift(uint64_t *s)

@@ -70,8 +70,9 @@ void big_loop(struct worker *w)
 	struct kvfs_stat st;
 	char name[64];
 	double t0 = now();
+	unsigned calls = 0;
 
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+	while (!bench_stopped(&calls, w->wl == DIR_LOOKUP ? 63 : 0)) {
 		int64_t n;
 		int err = 0;
 

@@ -126,13 +126,14 @@ void io_loop(struct worker *w, bool seq, bool write)
 	uint64_t rs = 0x9e3779b97f4a7c15ull * (w->idx + 1);
 	uint64_t blocks = opt_size / RAND_IO;
 	void *buf = aligned_alloc(4096, io);
+	unsigned calls = 0;
 
 	if (!buf) {
 		w->err = -ENOMEM;
 		return;
 	}
 	memset(buf, 0x5a + w->idx, io);
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+	while (!bench_stopped(&calls, 15)) {
 		uint64_t off;
 		ssize_t n;
 
@@ -175,6 +176,7 @@ void truncate_loop(struct worker *w)
 {
 	struct target t = { .mp = mp };
 	uint64_t spacer;
+	unsigned calls = 0;
 
 	w->err = tmpfile_ino(&t.ino);
 	if (w->err)
@@ -200,7 +202,7 @@ void truncate_loop(struct worker *w)
 		if (w->err)
 			break;
 		w->ops++;
-	} while (!atomic_load_explicit(&stop, memory_order_relaxed));
+	} while (!bench_stopped(&calls, 0));
 	kvfs_inode_close(mp, t.ino);
 	kvfs_inode_close(mp, spacer);
 }

@@ -142,8 +142,9 @@ void ns_loop(struct worker *w, struct nsfiles *f)
 	struct kvfs_stat st;
 	char name[64];
 	double t0 = now(), c0 = thread_cpu();
+	unsigned calls = 0;
 
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+	while (!bench_stopped(&calls, 63)) {
 		int err;
 
 		switch (w->wl) {

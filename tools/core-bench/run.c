@@ -46,6 +46,7 @@ const int order[NWL] = {
 };
 
 atomic_bool stop;
+double stop_at;
 
 /* User and system time of the whole process so far (every thread). */
 static double cpu_now(void)
@@ -155,6 +156,8 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 	atomic_store(&stop, false);
 	t0 = now();
 	c0 = cpu_now();
+	/* a fixed count: the workers end by themselves */
+	stop_at = opt_ops && ns_wl(wl) ? 0 : t0 + opt_seconds;
 	for (i = 0; i < nthreads; i++) {
 		w[i] = (struct worker){
 			.wl = wl, .t = t, .idx = i, .nthreads = nthreads
@@ -165,8 +168,7 @@ static int run(enum wl wl, unsigned nthreads, double *value)
 			break;
 		}
 	}
-	/* a fixed count: the workers end by themselves */
-	if (!opt_ops || !ns_wl(wl)) {
+	if (stop_at) {
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
 		atomic_store(&stop, true);
