@@ -71,6 +71,12 @@ static void usage(FILE *f)
 		"  prefault, noprefault        write every page of mem= once\n"
 		"                              at mount: no page fault later\n"
 		"                              (noprefault)\n"
+		"  copy_file_range, nocopy_file_range   copy_file_range(2)\n"
+		"                              done by the daemon (faster, but a\n"
+		"                              store through a shared mapping into\n"
+		"                              a page the copy writes may be lost)\n"
+		"                              or by the kernel through its page\n"
+		"                              cache (nocopy_file_range)\n"
 		"  allow_other, default_permissions     (on by default as root)\n"
 		"  fsname=NAME                 source shown in mount tables\n"
 		"  noexec, nosuid, nodev       mount flags passed to the kernel\n"
@@ -690,6 +696,7 @@ int main(int argc, char **argv)
 	d.debug = o.debug;
 	d.fs.timeout = 86400.0;
 	d.fs.writeback = o.writeback;
+	d.fs.copy_range = o.copy_range;
 	d.fs.live = live;
 	d.fs.priv = &d;
 	kvfs_fuse_dirty_init(&d.fs.dirty);

@@ -1623,9 +1623,14 @@ static void kf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 }
 
 /*
- * copy_file_range(2) inside the mount: the core copies (fs/kvfs.h); the
- * kernel wrote back both ranges' dirty pages before asking and drops the
- * destination's cached pages after.
+ * copy_file_range(2) inside the mount, with -o copy_file_range: the core
+ * copies (fs/kvfs.h); the kernel wrote back both ranges' dirty pages
+ * before asking and drops the destination's cached pages after, whole,
+ * with no lock against faults: a store through a shared mapping into
+ * those pages in between is lost (README).  Without the option the first
+ * request is answered ENOSYS, after which the kernel sends none on this
+ * connection and copies through its page cache (splice), which mappings
+ * share; libfuse would answer the same for an unset op, uncounted.
  */
 static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_in, fuse_ino_t ino_out,
@@ -1639,6 +1644,10 @@ static void kf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 
 	(void)fi_in;
 	(void)fi_out;
+	if (!fs->copy_range) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	cmtime_save(fs, out, &sa);
 	n = kvfs_copy_file_range(fs->mp, ino_of(fs, ino_in), off_in, out,
 				 off_out, len, flags);

@@ -44,6 +44,8 @@ struct kvfs_fuse {
 	uint64_t root; /* the root directory's inode number */
 	double timeout; /* entry and attribute timeout, seconds */
 	bool writeback; /* ask for the kernel's writeback cache */
+	/* answer COPY_FILE_RANGE (-o copy_file_range); else ENOSYS */
+	bool copy_range;
 	bool acl; /* the kernel enforces POSIX ACLs: keep them (set at INIT) */
 	/* the bdi's dirty limit, kept below the free space (root only) */
 	struct kvfs_fuse_dirty dirty;

@@ -77,6 +77,8 @@ static int parse_flag(struct kvfs_fuse_opts *o, const char *name)
 		F("nodio", direct_io, false),
 		F("prefault", prefault, true),
 		F("noprefault", prefault, false),
+		F("copy_file_range", copy_range, true),
+		F("nocopy_file_range", copy_range, false),
 		F("noexec", noexec, true),
 		F("exec", noexec, false),
 		F("nosuid", nosuid, true),

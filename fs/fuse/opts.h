@@ -57,6 +57,8 @@ struct kvfs_fuse_opts {
 	bool writeback; /* the kernel's writeback cache */
 	bool direct_io; /* dio: large writes bypass the host's page cache */
 	bool prefault; /* every page of the mem= budget written at mount */
+	/* copy_file_range: the daemon copies (else the kernel, fs/fuse/ops.c) */
+	bool copy_range;
 	int allow_other; /* -1: on when run as root */
 	int default_permissions; /* -1: on when run as root */
 	bool noexec, nosuid, nodev;

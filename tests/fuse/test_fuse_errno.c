@@ -36,8 +36,9 @@
  *                               byte write() and the mapping took is
  *                               in the files
  *   test_fuse_errno unmap-nospc DIR  (the daemon started with
- *                               KVFS_ERRTAGS=file_unmap_nospc:count=2) a
- *                               punch and a copy_file_range that fail
+ *                               KVFS_ERRTAGS=file_unmap_nospc:count=2
+ *                               and -o copy_file_range) a punch and a
+ *                               copy_file_range that fail
  *                               part way: what the kernel shows of the
  *                               files is what the image holds
  * EMLINK is not checked: kvfs allows 2^31 - 1 links and the kernel puts

@@ -94,6 +94,14 @@ static void test_options(void)
 	CHECK_EQ(parse(&o, "img", "mnt", "-o", "prefault,noprefault"), 0);
 	CHECK(!o.prefault);
 	CHECK(parse(&o, "img", "mnt", "-o", "prefault=1") < 0);
+	CHECK(!o.copy_range);
+	CHECK_EQ(parse(&o, "img", "mnt", "-o", "copy_file_range"), 0);
+	CHECK(o.copy_range);
+	CHECK_EQ(parse(&o, "img", "mnt", "-o",
+		       "copy_file_range,nocopy_file_range"),
+		 0);
+	CHECK(!o.copy_range);
+	CHECK(parse(&o, "img", "mnt", "-o", "copy_file_range=1") < 0);
 	CHECK_EQ(parse(&o, "-d", "img", "mnt", NULL), 0);
 	CHECK(o.debug && o.foreground);
 	CHECK_EQ(parse(&o, "-h", NULL, NULL, NULL), 0);
