@@ -5,7 +5,7 @@
  * the views and trees a write or the btree command addresses.  main.c
  * holds the command table and the dispatcher, fields.c the block reads
  * and the field printing, read.c the read commands, write.c the expert
- * writes, blocktrash.c the bit flipper.
+ * writes, fuzz.c the field fuzzer, blocktrash.c the bit flipper.
  */
 #ifndef KV_TOOLS_DB_DB_H
 #define KV_TOOLS_DB_DB_H
@@ -160,6 +160,21 @@ struct bt {
 	unsigned top; /* level of that block */
 };
 
+/* What a write or a fuzz changes: the blocks of one structure. */
+enum crc_kind { CRC_BLOCK, CRC_INODE };
+
+struct target {
+	uint64_t fsb; /* first block of buf */
+	uint32_t nblocks;
+	uint8_t *buf;
+	size_t base; /* the structure's offset in buf */
+	enum crc_kind crc;
+	size_t crc_len; /* CRC_BLOCK: bytes the header's crc covers */
+	size_t ino_off; /* CRC_INODE: the inode's offset in buf */
+	const char *name; /* the field changed */
+	struct view v;
+};
+
 /* main.c: the words of a command */
 int parse_u64(const char *s, uint64_t *v);
 int parse_ino(struct db *db, const char *s, uint64_t *ino);
@@ -205,7 +220,13 @@ void view_btblock(struct view *v, const struct tree_desc *td,
 int db_mount(struct db *db, struct kvfs_mount **mpp);
 int db_with_inode(struct db *db, uint64_t ino,
 		  int (*fn)(struct kvfs_inode *ip, void *priv), void *priv);
+int field_open(struct db *db, const char *cmd, int argc, char **argv,
+	       struct target *t, size_t *off, enum ftype *type);
+int field_store(struct db *db, struct target *t, bool keep_crc);
 int cmd_write(struct db *db, const struct db_args *args);
+
+/* fuzz.c */
+int cmd_fuzz(struct db *db, const struct db_args *a);
 
 /* blocktrash.c */
 int cmd_blocktrash(struct db *db, const struct db_args *a);

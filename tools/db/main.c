@@ -237,6 +237,16 @@ static const struct db_cmd db_cmds[] = {
 	  true,
 	  true,
 	  cmd_write },
+	{ "fuzz",
+	  "[-c] [-s SEED] STRUCT ADDR... FIELD VERB",
+	  "(-x) change a field by VERB, print its old and new value (below)",
+	  3,
+	  9,
+	  { A_NONE },
+	  NULL,
+	  true,
+	  true,
+	  cmd_fuzz },
 	{ "blocktrash",
 	  "-s SEED -n COUNT [-t TYPES] [-b BITS]",
 	  "(-x) flip BITS random bits (default 1) in COUNT metadata blocks",
@@ -332,6 +342,17 @@ static void usage(FILE *f)
 		"none|inline|extents|btree, SEC[.NSEC] "
 		"for times.  -c leaves the crc as it was\n(then wrong); writing "
 		"the crc field itself always keeps it.\n\n"
+		"fuzz [-c] [-s SEED] STRUCT ADDR... FIELD VERB, xfs_db's fuzz: "
+		"the field addressed\nas write addresses it, changed on its "
+		"width, \"old FIELD = V\" and \"new FIELD = V\"\nprinted; "
+		"VERB: zeroes, ones, firstbit (flip the value's top bit), "
+		"middlebit\n(the bit half-way down), lastbit (the lowest), add "
+		"or sub (2000, 2 for a\none-byte field, modulo its width; "
+		"fields of 64 bits at most), random (the\nfield's bytes from "
+		"a generator seeded by SEED, or by the clock, printed as\n"
+		"\"seed = N\": the same seed writes the same bytes).  On a "
+		"timestamp the verbs\nact on its seconds.  -c as for "
+		"write.\n\n"
 		"blocktrash TYPES (comma-separated; default all but log): ");
 	for (int t = 0; t < KVFS_MB_NTYPES; t++)
 		fprintf(f, "%s%s", t ? "," : "", kvfs_metablk_type_name(t));

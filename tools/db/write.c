@@ -144,19 +144,6 @@ static int parse_value(enum ftype t, const char *val, uint8_t *out)
 
 /* ---- what a write or a read addresses ---- */
 
-enum crc_kind { CRC_BLOCK, CRC_INODE };
-
-struct target {
-	uint64_t fsb; /* first block of buf */
-	uint32_t nblocks;
-	uint8_t *buf;
-	size_t base; /* the structure's offset in buf */
-	enum crc_kind crc;
-	size_t crc_len; /* CRC_BLOCK: bytes the header's crc covers */
-	size_t ino_off; /* CRC_INODE: the inode's offset in buf */
-	struct view v;
-};
-
 static int target_read(struct db *db, struct target *t, uint64_t fsb,
 		       uint32_t nblocks)
 {
@@ -690,58 +677,105 @@ static const struct wstruct wstructs[] = {
 	{ "dirhead", 1, 1, { A_INO }, load_dirhead },
 };
 
+/*
+ * STRUCT ADDR... FIELD (argv, argc words): the structure read into t,
+ * the field's offset in it and its kind.  cmd names the command in the
+ * messages.  t->buf is the caller's to free, whatever the result.
+ */
+int field_open(struct db *db, const char *cmd, int argc, char **argv,
+	       struct target *t, size_t *off, enum ftype *type)
+{
+	const struct wstruct *ws = NULL;
+	const char *name = argv[argc - 1];
+	struct db_args addr;
+	int naddr = argc - 2, ret;
+
+	for (size_t i = 0; argc && i < NFIELDS(wstructs); i++)
+		if (!strcmp(wstructs[i].name, argv[0]))
+			ws = &wstructs[i];
+	if (!ws || naddr < ws->min_addr || naddr > ws->max_addr) {
+		fprintf(stderr,
+			"kvfs-db: %s: see --help for what can be "
+			"written and how it is addressed\n",
+			cmd);
+		return -EINVAL;
+	}
+	ret = parse_args(db, ws->name, ws->spec, NULL, argv + 1, naddr, &addr);
+	if (ret)
+		return ret;
+	ret = ws->load(db, &addr, t);
+	if (ret)
+		return ret;
+	t->name = name;
+	ret = view_find(&t->v, name, off, type);
+	if (ret) {
+		fprintf(stderr, "kvfs-db: %s: %s has no field \"%s\"%s\n", cmd,
+			ws->name, name,
+			ret == -ERANGE ? " (index out of range)" : "");
+		return -EINVAL;
+	}
+	if (t->base + *off + ftype_size(*type) > (size_t)t->nblocks
+							 << db->g.blocklog) {
+		fprintf(stderr, "kvfs-db: %s: %s is past the block\n", cmd,
+			name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Write t back, its crc recomputed unless keep_crc or the field written
+ * is the crc itself (a crc written by hand is meant to stay).
+ */
+int field_store(struct db *db, struct target *t, bool keep_crc)
+{
+	const struct kvfs_geom *g = &db->g;
+	int ret;
+
+	if (!keep_crc && strcmp(t->name, "crc")) {
+		if (t->crc == CRC_INODE)
+			kvfs_dinode_set_crc(t->buf + t->ino_off, g);
+		else
+			kvfs_blkhdr_set_crc(t->buf, t->crc_len);
+	}
+	ret = kv_dev_pwrite(db->dev, t->buf, (size_t)t->nblocks << g->blocklog,
+			    kvfs_fsb_to_bytes(g, t->fsb));
+	if (!ret)
+		ret = kv_dev_flush(db->dev);
+	if (ret)
+		fprintf(stderr, "kvfs-db: cannot write block %" PRIu64 ": %s\n",
+			t->fsb, strerror(-ret));
+	return ret;
+}
+
 /* write [-c] STRUCT ADDR... FIELD VALUE */
 int cmd_write(struct db *db, const struct db_args *args)
 {
-	const struct kvfs_geom *g = &db->g;
-	const struct wstruct *ws = NULL;
 	int argc = args->argc;
 	char **argv = args->argv;
-	struct db_args addr;
 	struct target t = { 0 };
 	uint8_t val[KVFS_LABEL_MAX];
 	const char *name, *value;
 	bool keep_crc = false;
 	enum ftype type;
 	size_t off;
-	int naddr, ret;
+	int ret;
 
 	if (argc && !strcmp(argv[0], "-c")) {
 		keep_crc = true;
 		argc--;
 		argv++;
 	}
-	for (size_t i = 0; argc && i < NFIELDS(wstructs); i++)
-		if (!strcmp(wstructs[i].name, argv[0]))
-			ws = &wstructs[i];
-	naddr = argc - 3;
-	if (!ws || naddr < ws->min_addr || naddr > ws->max_addr) {
+	if (argc < 3) {
 		fprintf(stderr, "kvfs-db: write: see --help for what can be "
 				"written and how it is addressed\n");
 		return -EINVAL;
 	}
 	name = argv[argc - 2];
 	value = argv[argc - 1];
-	ret = parse_args(db, ws->name, ws->spec, NULL, argv + 1, naddr, &addr);
-	if (ret)
-		return ret;
-	ret = ws->load(db, &addr, &t);
+	ret = field_open(db, "write", argc - 1, argv, &t, &off, &type);
 	if (ret)
 		goto out;
-	ret = view_find(&t.v, name, &off, &type);
-	if (ret) {
-		fprintf(stderr, "kvfs-db: write: %s has no field \"%s\"%s\n",
-			ws->name, name,
-			ret == -ERANGE ? " (index out of range)" : "");
-		ret = -EINVAL;
-		goto out;
-	}
-	if (t.base + off + ftype_size(type) > (size_t)t.nblocks
-						      << g->blocklog) {
-		fprintf(stderr, "kvfs-db: write: %s is past the block\n", name);
-		ret = -EINVAL;
-		goto out;
-	}
 	ret = parse_value(type, value, val);
 	if (ret) {
 		fprintf(stderr, "kvfs-db: write: invalid value \"%s\" for %s\n",
@@ -750,21 +784,8 @@ int cmd_write(struct db *db, const struct db_args *args)
 		goto out;
 	}
 	memcpy(t.buf + t.base + off, val, ftype_size(type));
-	/* a crc written by hand is meant to stay */
-	if (!keep_crc && strcmp(name, "crc")) {
-		if (t.crc == CRC_INODE)
-			kvfs_dinode_set_crc(t.buf + t.ino_off, g);
-		else
-			kvfs_blkhdr_set_crc(t.buf, t.crc_len);
-	}
-	ret = kv_dev_pwrite(db->dev, t.buf, (size_t)t.nblocks << g->blocklog,
-			    kvfs_fsb_to_bytes(g, t.fsb));
+	ret = field_store(db, &t, keep_crc);
 	if (!ret)
-		ret = kv_dev_flush(db->dev);
-	if (ret)
-		fprintf(stderr, "kvfs-db: cannot write block %" PRIu64 ": %s\n",
-			t.fsb, strerror(-ret));
-	else
 		print_field(t.buf + t.base + off, NULL, name, type);
 out:
 	kvfree(t.buf);
