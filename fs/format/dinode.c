@@ -361,6 +361,9 @@ static const char *core_check(const struct kvfs_dinode *d,
 	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode) &&
 	    (size || nextents))
 		return "special file has a size or extents";
+	/* an inline fork holds its bytes, no extent (xfs_dinode_verify_fork) */
+	if (d->dformat == KVFS_DFORK_INLINE && nextents)
+		return "inline data fork has extents";
 	if (forkoff && KVFS_DINODE_CORE_SIZE + forkoff * 8u >= g->inodesize)
 		return "attribute fork offset past the inode";
 	if (forkoff ? d->aformat < KVFS_DFORK_INLINE ||

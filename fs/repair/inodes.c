@@ -774,6 +774,9 @@ static int sanitize(struct ino_ctx *c, int verr)
 	     next == kvfs_ino_to_agino(g, c->ino)))
 		d->next_unlinked = kv_cpu_to_le32(KVFS_NULLAGINO);
 	rp_forks(g, t, &df, &dsize, &af, &asize);
+	/* an inline fork's extent count is a field it does not use */
+	if (d->dformat == KVFS_DFORK_INLINE)
+		d->nextents = kv_cpu_to_le32(0);
 	n = kv_le32_to_cpu(d->nextents);
 	if (d->dformat == KVFS_DFORK_EXTENTS &&
 	    n <= dsize / sizeof(struct kvfs_extent))

@@ -755,6 +755,15 @@ static void test_inode_verifier(void)
 	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
 	d->next_unlinked = kv_cpu_to_le32(1); /* in the AG headers */
 	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+
+	/* an inline fork counts no extents (tools/fuzz-campaign's find) */
+	kvfs_dinode_init(blk, &cur, cur.rootino, S_IFDIR | 0755, 2, 0, 0, 1, 0,
+			 0);
+	CHECK_EQ(kvfs_dir_sf_init(blk, &cur, cur.rootino), 0);
+	CHECK_EQ(ino_verdict(blk), 0);
+	d->nextents = kv_cpu_to_le32(2000);
+	CHECK_EQ(ino_verdict(blk), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "inline data fork has extents"));
 	kvfree(blk);
 }
 

@@ -38,7 +38,7 @@ SUB=$(ino_of /sub) BIG=$(ino_of /big) D2=$(ino_of /sub/d2) D3=$(ino_of /sub/d2/d
 FRAG=$(ino_of /frag) F0=$(ino_of /file0) F1=$(ino_of /file1) F4095=$(ino_of /file4095)
 F4096=$(ino_of /file4096) F65537=$(ino_of /file65537)
 XB=$(ino_of /xattr-block) XDIR=$(ino_of /xattr-dir) XT=$(ino_of /xattr-tree)
-LLINK=$(ino_of /sub/long-link)
+LLINK=$(ino_of /sub/long-link) SLINK=$(ino_of /short-link)
 [ -n "$SUB" ] && [ -n "$FRAG" ] && [ -n "$XB" ] || die "manifest"
 "$DB" "$T/base" sb >"$T/sb0" || die "sb"
 DBLOCKS=$(sed -n 's/^dblocks = //p' "$T/sb0")
@@ -126,6 +126,10 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # root's extents, then cleared it (every file disconnected, -y exit 4).
 # attr-fields: attribute fork extents with no fork offset cleared the
 # directory (its files disconnected); only the fields are cleared.
+# sf-dir-nextents, symlink-inline-nextents: an extent count on an inline
+# data fork (crc right; tools/fuzz-campaign, inode nextents add) passed
+# every check; XFS's verifier rejects it.  The count is zeroed, the
+# directory's entries and the link's target kept.
 # root-nlink-zero: a read-write open walking the image freed the root's
 # blocks (a link count of 0 inactivated it at its last put).
 # root-extent: the root's one extent cut (past the end), it was made a
@@ -221,6 +225,8 @@ cases=(
 "symlink-past-end|/long-link$|write inode $LLINK u.extent[0].startblock $((DBLOCKS + 10))"
 "root-forkoff|^$|write inode $ROOT forkoff 1|has a fork offset of 1 but no attribute fork"
 "attr-fields|^$|write inode $D3 anextents 5|has no attribute fork but its format 0 and 5 extents"
+"sf-dir-nextents|^$|write inode $D3 nextents 2000|inline data fork has extents||/sub/d2/d3"
+"symlink-inline-nextents|^$|write inode $SLINK nextents 1|inline data fork has extents"
 "root-nlink-zero|^$|write inode $ROOT nlink 0; WALKRW|has link count 0"
 "root-extent|.|write inode $ROOT u.extent[0].blockcount 1000000|outside the filesystem"
 "root-free|.|write inode $ROOT mode 0|root inode $ROOT is free: made an empty directory"
