@@ -252,11 +252,13 @@ bool kvfs_conv_defer(struct kvfs_inode *ip, struct kvfs_trans *tp, uint64_t fb,
 	return true;
 }
 
-bool kvfs_conv_short(const struct kvfs_inode *ip)
+bool kvfs_conv_unkept(const struct kvfs_inode *ip, bool any)
 {
 	const struct kvfs_conv *c = ip->i_conv;
 
-	return c && c->nr && c->held < kvfs_bmap_convert_blocks(ip, c->nr);
+	/* two records more: as much as one range more takes */
+	return c && c->nr && c->held < c->nr * conv_share(ip) &&
+	       (any || c->held < kvfs_bmap_convert_blocks(ip, c->nr + 1));
 }
 
 void kvfs_conv_trim(struct kvfs_inode *ip, uint64_t fb)
@@ -483,6 +485,27 @@ int kvfs_conv_settle(struct kvfs_inode *ip)
 	conv_settling = false;
 	kv_mutex_unlock(&mp->conv->lock);
 	return err;
+}
+
+int kvfs_conv_settle_unkept(struct kvfs_inode *ip)
+{
+	bool unkept;
+	int err;
+
+	kvfs_ilock(ip, KVFS_ILOCK_SHARED);
+	unkept = kvfs_conv_unkept(ip, true);
+	kvfs_iunlock(ip, KVFS_ILOCK_SHARED);
+	if (!unkept)
+		return 0;
+	err = kvfs_conv_settle(ip);
+	/*
+	 * Short of a block: their map had outgrown the list's room already
+	 * (a write's allocation, a write converted at once), which no
+	 * settle before the change gets back; the change goes on as it
+	 * would have (a punch must work on a full filesystem), the ranges
+	 * left to the settles after it.
+	 */
+	return err == -ENOSPC ? 0 : err;
 }
 
 int kvfs_conv_settle_range(struct kvfs_inode *ip, uint64_t fb, uint64_t fe)

@@ -48,11 +48,21 @@
  * list turned tree by the writes converted at once) settles them first,
  * while the reserve pool still has their blocks (fs/data/file.c).  What
  * ranges merged, converted or trimmed no longer need goes back; statfs
- * counts the rest as used.  Ranges recorded while the list had room whose
- * map other changes make a tree (a fallocate, an O_SYNC write, an
- * attribute fork moving the boundary) before another write into the file
- * have their conversion's blocks from the free blocks and the reserve
- * pool, as before.
+ * counts the rest as used.  Ranges recorded while the list had room keep
+ * none; a change that may take that room (kvfs_conv_unkept()) settles
+ * them first, when their conversions still add records to the list
+ * without a block however full the filesystem is: a fallocate, punch or
+ * zeroing (fs/data/file_space.c), an O_SYNC/O_DSYNC write and a write
+ * converted at once whose two records the list has no room for besides
+ * theirs (fs/data/file.c), an attribute change that may create or grow
+ * the attribute fork (fs/ns/attr.c).  Else a fallocate of blocks
+ * apart, the list turned tree, left them to the free blocks and the
+ * reserve pool at the settle: on a full filesystem fsync and the unmount
+ * -ENOSPC and the writes lost (tests/file/test_prealloc_tree).  A plain
+ * write's allocation in a hole is not settled before (one settle per
+ * allocating write): its conversion, recorded or not, looks right after
+ * (write_done()), with what its own reservation left above the reserve
+ * pool, then the pool.
  *
  * Ranges are only removed by a settle's conversion and by a truncate or
  * inactivation (kvfs_conv_trim(), the blocks themselves go); a punch or
@@ -128,11 +138,13 @@ bool kvfs_conv_defer(struct kvfs_inode *ip, struct kvfs_trans *tp, uint64_t fb,
 		     uint64_t fe);
 
 /*
- * ip's ranges keep fewer blocks than their conversions may now take (its
- * map turned into a tree since they were recorded with none).  Under
- * i_lock.
+ * ip's ranges keep fewer blocks than their conversions may take in a tree
+ * (recorded while the list had room for them), and a change adding any
+ * number of records (any), else two (a write's conversion), may take
+ * that room: the change must settle them first
+ * (kvfs_conv_settle_unkept()).  Under i_lock.
  */
-bool kvfs_conv_short(const struct kvfs_inode *ip);
+bool kvfs_conv_unkept(const struct kvfs_inode *ip, bool any);
 
 /*
  * Blocks from fb on are being unmapped (a truncate, an inactivation):
@@ -162,6 +174,14 @@ bool kvfs_conv_busy(const struct kvfs_inode *ip);
 int kvfs_conv_settle(struct kvfs_inode *ip);
 /* this thread holds the settle lock (kvfs_conv_settle()) */
 bool kvfs_conv_settling(void);
+/*
+ * The same when ip's ranges are unkept (kvfs_conv_unkept(), any): before a
+ * change that may take the list's room, under the I/O lock exclusive
+ * (no range is recorded meanwhile), or with a look again later.  0 for
+ * -ENOSPC: the settle needed a block only because the map had outgrown
+ * the list already, and the change goes on as it would have.
+ */
+int kvfs_conv_settle_unkept(struct kvfs_inode *ip);
 /* The same when a range overlaps blocks [fb, fe) (a punch's). */
 int kvfs_conv_settle_range(struct kvfs_inode *ip, uint64_t fb, uint64_t fe);
 /* Settle every inode with ranges: sync, unmount.  The first error. */

@@ -379,11 +379,12 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 	struct kvfs_mount *mp = ip->i_mount;
 	const struct kvfs_trans_res *res =
 		convert ? &mp->resv.write : &mp->resv.ichange;
-	bool defer = convert && !mp->wsync &&
-		     !(flags & (KVFS_WRITE_SYNC | KVFS_WRITE_DSYNC));
+	const bool may_defer = convert && !mp->wsync &&
+			       !(flags & (KVFS_WRITE_SYNC | KVFS_WRITE_DSYNC));
+	bool defer = may_defer;
 	struct kvfs_trans *tp;
 	uint64_t cur = fb;
-	bool grow, split, own, settled = false;
+	bool grow, split, own;
 	int err;
 
 	for (;;) {
@@ -423,23 +424,29 @@ static int write_done(struct kvfs_inode *ip, uint64_t fb, uint64_t fe,
 			return err;
 		if (defer) {
 			defer = false;
-			if (kvfs_conv_defer(ip, own ? tp : NULL, fb, fe)) {
+			if (kvfs_conv_defer(ip, own ? tp : NULL, fb, fe))
 				convert = false;
-			} else if (!settled && kvfs_conv_short(ip)) {
-				/*
-				 * The map outgrew what the file's ranges
-				 * keep: they go first, while the reserve
-				 * pool has their blocks (converted at once,
-				 * this write would take them), then this one
-				 * is recorded with its own.  tp is clean.
-				 */
-				kvfs_trans_cancel(tp);
-				settled = defer = true;
-				err = kvfs_conv_settle(ip);
-				if (err)
-					return err;
-				continue;
-			}
+		}
+		/*
+		 * Converted at once (O_SYNC, or not recorded), this write's
+		 * two records may take the room the file's list has for the
+		 * records of ranges that keep no blocks, or the map outgrew
+		 * what they keep (a list turned tree by writes converted at
+		 * once): they go first, while the list's room or the reserve
+		 * pool has their blocks (converted at once, this write would
+		 * take them), then this one is recorded with its own or
+		 * converted.  Not while the list has room for both: a write
+		 * into a range a settle sealed waits for no settle.  tp is
+		 * clean.  Again when a write under the shared I/O lock
+		 * recorded another meanwhile.
+		 */
+		if (convert && kvfs_conv_unkept(ip, false)) {
+			kvfs_trans_cancel(tp);
+			defer = may_defer && cur == fb;
+			err = kvfs_conv_settle(ip);
+			if (err)
+				return err;
+			continue;
 		}
 		/* the data on the media before the blocks are readable */
 		if (convert && cur == fb)
@@ -753,6 +760,16 @@ static ssize_t write_common(struct kvfs_mount *mp, uint64_t ino,
 	/* as Linux: a write crossing the limit is cut to it */
 	if (len > KVFS_MAX_FILE_OFFSET - pos)
 		len = KVFS_MAX_FILE_OFFSET - pos;
+	/*
+	 * Its allocation may take the room the list has for the records of
+	 * ranges that keep no blocks (write_done() looks again for the
+	 * conversion): they go first, as the sync after the write would.
+	 */
+	if (flags & (KVFS_WRITE_SYNC | KVFS_WRITE_DSYNC)) {
+		err = kvfs_conv_settle_unkept(ip);
+		if (err)
+			goto out;
+	}
 	/* growing: nothing stale past the old end shows in the new size */
 	if (len && pos + len > ip->i_size && lock == KVFS_IOLOCK_EXCL) {
 		err = kvfs_file_drop_stale(ip, ip->i_size);

@@ -260,6 +260,14 @@ int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
 	fb = (uint64_t)off >> g->blocklog;
 	fe = (end + g->blocksize - 1) >> g->blocklog;
 	kvfs_ilock(ip, KVFS_IOLOCK_EXCL);
+	/*
+	 * Every mode may take the room the extent list has for the records
+	 * of pending ranges that keep no blocks (a new extent, a punch's
+	 * split): they go first, while the list has it (fs/data/convert.h).
+	 */
+	err = kvfs_conv_settle_unkept(ip);
+	if (err)
+		goto out;
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		err = punch_range(ip, (uint64_t)off, end);
 		if (!err)

@@ -13,7 +13,8 @@
  *     what it read instead: fs/data/file.c read_rcu()) and direct I/O,
  *     exclusive by writes that change the size,
  *     truncate, fallocate and punch, so that no I/O runs over extents
- *     being changed.  Taken before any transaction is allocated and
+ *     being changed, and by an attribute change that settles the
+ *     file's pending ranges first (fs/ns/attr.c, fs/data/convert.h).  Taken before any transaction is allocated and
  *     before the inode lock.
  *   i_lock (rwlock, KVFS_ILOCK_*): the metadata: every core field, the
  *     data fork and the log item's state.  Held shared to read them

@@ -29,6 +29,7 @@
 #include "fs/ns/attr_priv.h"
 #include "fs/io/blkhdr.h"
 #include "fs/data/bmap.h"
+#include "fs/data/convert.h"
 #include "fs/ns/dir.h"
 #include "fs/btree/btree.h"
 #include "fs/io/buf_item.h"
@@ -1280,8 +1281,10 @@ static int leaf_nospace(struct kvfs_inode *ip, const struct xent *nx, bool set,
 	return -ENOSPC;
 }
 
+/* iolocked: the caller holds ip's I/O lock exclusive (its ranges settled) */
 static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
-		       const void *value, size_t size, int flags, bool set)
+		       const void *value, size_t size, int flags, bool set,
+		       bool iolocked)
 {
 	struct kvfs_mount *mp = ip->i_mount;
 	struct actx c = { .ip = ip, .mp = mp, .g = &mp->g };
@@ -1323,6 +1326,26 @@ static int attr_change(struct kvfs_inode *ip, const char *name, size_t len,
 	if (err)
 		return err;
 	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
+	/*
+	 * A new or larger fork takes room from the data fork's extent list
+	 * (or makes it a tree): ranges pending on it that keep no blocks
+	 * for their conversions' records go first, while the list has
+	 * room (fs/data/convert.h), under the I/O lock so that no write
+	 * records another meanwhile.
+	 */
+	if (set && !iolocked && kvfs_conv_unkept(ip, true)) {
+		kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
+		kvfs_trans_cancel(c.tp);
+		kvfs_ilock(ip, KVFS_IOLOCK_EXCL);
+		err = kvfs_conv_settle_unkept(ip);
+		if (err) {
+			kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
+			return err;
+		}
+		err = attr_change(ip, name, len, value, size, flags, set, true);
+		kvfs_iunlock(ip, KVFS_IOLOCK_EXCL);
+		return err;
+	}
 	err = kvfs_trans_ijoin(c.tp, ip);
 	if (err) {
 		kvfs_iunlock(ip, KVFS_ILOCK_EXCL);
@@ -1366,7 +1389,8 @@ int kvfs_attr_set(struct kvfs_inode *ip, const char *name, const void *value,
 		return -EINVAL;
 	if (size && !value)
 		return -EFAULT;
-	return attr_change(ip, name, len, size ? value : "", size, flags, true);
+	return attr_change(ip, name, len, size ? value : "", size, flags, true,
+			   false);
 }
 
 int kvfs_attr_remove(struct kvfs_inode *ip, const char *name)
@@ -1376,7 +1400,7 @@ int kvfs_attr_remove(struct kvfs_inode *ip, const char *name)
 
 	if (err)
 		return err;
-	return attr_change(ip, name, len, "", 0, 0, false);
+	return attr_change(ip, name, len, "", 0, 0, false, false);
 }
 
 static int first_fn(const struct kvfs_bmap *m, void *priv)
