@@ -1412,7 +1412,8 @@ uint64_t kvfs_bmap_convert_blocks(const struct kvfs_inode *ip, uint32_t nranges)
 	    ip->i_nextents + 2 * (uint64_t)nranges <=
 		    fork_cap(ip, KVFS_DATA_FORK))
 		return 0;
-	return nranges * (2 * (uint64_t)(r->bmap_maxlevels - 1) + 1);
+	/* the blocks the pending writes' own reservations held for it */
+	return nranges * r->write.blocks;
 }
 
 /* First block at or after off whose state is data (want_data) or not. */
