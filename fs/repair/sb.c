@@ -275,6 +275,158 @@ static int vote_primary(struct rp *rp)
 	return rp_sb_write(rp);
 }
 
+/* The identity a superblock gives the filesystem: its UUIDs. */
+static bool same_identity(const struct kvfs_geom *a, const struct kvfs_geom *b)
+{
+	return !memcmp(a->uuid, b->uuid, KVFS_UUID_SIZE) &&
+	       !memcmp(a->meta_uuid, b->meta_uuid, KVFS_UUID_SIZE);
+}
+
+/*
+ * AG agno's copy where the primary's layout puts it, verified against the
+ * metadata UUID of its own header, with the primary's layout: 0, else an
+ * error.
+ */
+static int read_copy_own(struct rp *rp, uint32_t agno, uint8_t *blk,
+			 struct kvfs_geom *c)
+{
+	const struct kvfs_geom *g = &rp->g;
+	int err = kv_dev_pread(
+		rp->dev, blk, g->blocksize,
+		kvfs_fsb_to_bytes(g, kvfs_agb_to_fsb(g, agno, KVFS_SB_AGBNO)));
+
+	if (!err)
+		err = kvfs_sb_from_disk(blk, g->blocksize, agno, NULL, c);
+	return err ? err : layout_diff(c, g) ? -EUCLEAN : 0;
+}
+
+/*
+ * Of AG 0's free-space and inode headers and the root inode, those whose
+ * header is otherwise sound: how many carry metadata UUID uuid (*with),
+ * how many the other one, other (*against).
+ */
+static void witnesses(struct rp *rp, const uint8_t *uuid, const uint8_t *other,
+		      uint8_t *blk, unsigned *with, unsigned *against)
+{
+	static const uint32_t magic[] = { KVFS_AGF_MAGIC, KVFS_AGI_MAGIC };
+	static const char *const what[] = { "AG free-space header",
+					    "AG inode header" };
+	const struct kvfs_geom *g = &rp->g;
+	const struct kvfs_blk_hdr *h = (const void *)blk;
+	uint64_t root = kvfs_ino_to_fsb(g, g->rootino);
+
+	*with = *against = 0;
+	for (int i = 0; i < 3; i++) {
+		uint64_t fsb =
+			i < 2 ? kvfs_agb_to_fsb(g, 0, KVFS_AGF_AGBNO + i) :
+				root;
+		uint64_t off = kvfs_fsb_to_bytes(g, fsb);
+		size_t len = g->blocksize;
+
+		if (i == 2) {
+			off += kvfs_ino_to_offset(g, g->rootino);
+			len = g->inodesize;
+		}
+		if (kv_dev_pread(rp->dev, blk, len, off) ||
+		    (i < 2 ? kvfs_blkhdr_verify(blk, len, magic[i], fsb, 0,
+						NULL, what[i]) :
+			     kvfs_blkhdr_verify_inode(blk, len, fsb, g->rootino,
+						      NULL)))
+			continue;
+		if (!memcmp(h->uuid, uuid, KVFS_UUID_SIZE))
+			(*with)++;
+		else if (!memcmp(h->uuid, other, KVFS_UUID_SIZE))
+			(*against)++;
+	}
+}
+
+/*
+ * A primary whose identity, its UUID or metadata UUID, was damaged with
+ * its crc right verifies, and its layout may be the copies': then
+ * check_copies() stamped that identity on every copy, and phase 3 its
+ * metadata UUID on every AG header it rebuilt for the UUID alone, every
+ * inode left foreign to the mount.  Outvoted when more than half of the
+ * copies that verify (each against its own header's metadata UUID, where
+ * the primary's layout puts it) share another identity and AG 0's headers
+ * and the root inode bear it out: one of them at least carries the
+ * copies' metadata UUID, none the primary's; and a UUID differing alone
+ * is the copies' only if theirs is their metadata UUID, which the headers
+ * carry (mkfs gives both the same).  0 with the copies' identity in *c
+ * and the first such copy's AG in *agnop; -ENOENT if not outvoted.
+ */
+static int identity_outvoted(struct rp *rp, struct kvfs_geom *c,
+			     uint32_t *agnop)
+{
+	const struct kvfs_geom *g = &rp->g;
+	uint8_t *blk = kvmalloc(g->blocksize, 0);
+	struct kvfs_geom o;
+	uint32_t good = 0, agree = 0, lead = 0;
+	unsigned with, against;
+	int err = -ENOENT;
+
+	if (!blk)
+		return -ENOMEM;
+	/* Boyer-Moore's majority vote: the one identity that may hold it */
+	for (uint32_t agno = 1; agno < g->agcount; agno++) {
+		if (read_copy_own(rp, agno, blk, &o))
+			continue;
+		good++;
+		if (!lead) {
+			*c = o;
+			*agnop = agno;
+		}
+		lead += !lead || same_identity(&o, c) ? 1 : -1u;
+	}
+	if (!lead || same_identity(c, g))
+		goto out;
+	for (uint32_t agno = 1; agno < g->agcount; agno++)
+		if (!read_copy_own(rp, agno, blk, &o) && same_identity(&o, c) &&
+		    !agree++)
+			*agnop = agno;
+	if (2 * agree <= good)
+		goto out;
+	witnesses(rp, c->meta_uuid, g->meta_uuid, blk, &with, &against);
+	if (!with || against)
+		goto out;
+	if (!memcmp(c->meta_uuid, g->meta_uuid, KVFS_UUID_SIZE) &&
+	    memcmp(c->uuid, c->meta_uuid, KVFS_UUID_SIZE))
+		goto out;
+	err = 0;
+out:
+	kvfree(blk);
+	return err;
+}
+
+/*
+ * A primary whose identity its copies and AG 0's headers outvote
+ * (identity_outvoted()) takes theirs, the rest of it its own; a dry run
+ * goes on with it.  0 (also when not outvoted), -EUCLEAN when preen may
+ * not fix it, or an error.
+ */
+static int vote_identity(struct rp *rp)
+{
+	struct kvfs_geom c;
+	uint32_t agno;
+	bool meta, fix;
+	int err = identity_outvoted(rp, &c, &agno);
+
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	meta = memcmp(c.meta_uuid, rp->g.meta_uuid, KVFS_UUID_SIZE);
+	rp->sb_bad = true;
+	rp->g.state = KVFS_STATE_DIRTY;
+	fix = rp_problem(rp, false, KVFS_NULLINO, 0,
+			 "primary superblock's %s differs from most copies' "
+			 "and from the metadata UUID AG 0's headers carry: "
+			 "rebuilt from the copy in AG %u",
+			 meta ? "meta_uuid" : "uuid", agno);
+	memcpy(rp->g.uuid, c.uuid, KVFS_UUID_SIZE);
+	memcpy(rp->g.meta_uuid, c.meta_uuid, KVFS_UUID_SIZE);
+	if (!fix)
+		return rp->o->dry_run ? 0 : -EUCLEAN;
+	return rp_sb_write(rp);
+}
+
 /*
  * The copies of AGs 1.. against the primary; rewritten when they differ.
  * Needs-repair is the primary's state alone (cleared there when this
@@ -368,6 +520,9 @@ int rp_phase_sb(struct rp *rp)
 	}
 	if (!rp->sb_bad) {
 		err = vote_primary(rp);
+		if (err)
+			return err;
+		err = vote_identity(rp);
 		if (err)
 			return err;
 	}

@@ -157,6 +157,13 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # sb-primary-layout: the primary's log start moved with its crc right
 # (trash-campaign fuzz seed 20012): -y rewrote the copies from it and
 # could not replay the log (exit 4); the copies outvote it now.
+# sb-primary-meta-uuid, sb-primary-uuid, sb-primary-fsuuid: the primary's
+# metadata UUID (kvfs-db's meta_uuid and uuid, the header's) or its UUID
+# (fsuuid) fuzzed with its crc right (tools/fuzz-campaign): the primary
+# verified, -n called it clean or blamed the copies, and -y stamped the
+# bad identity on the copies and on every AG header it rebuilt, the
+# inodes left with the old one (the mount: "metadata UUID does not
+# match"); the copies and AG 0's headers outvote it now.
 # sb-needsrepair: the primary's needs-repair bit set (crc right;
 # trash-campaign fuzz sb seed 57): -y rewrote the copies with the bit,
 # then cleared it in the primary alone, and left them differing (exit 4).
@@ -192,6 +199,9 @@ cases=(
 "sb-primary|^$|write -c sb blocksize 1234"
 "sb-primary-copy|^$|write -c sb 1 dblocks 5; write -c sb blocksize 1234|rebuilt from the copy in AG 2"
 "sb-needsrepair|^$|write sb features_incompat 1|needs-repair set"
+"sb-primary-meta-uuid|^$|fuzz sb 0 meta_uuid middlebit|primary superblock's meta_uuid differs from most copies' and from the metadata UUID AG 0's headers carry: rebuilt from the copy in AG 1"
+"sb-primary-uuid|^$|fuzz -s 207 sb 0 uuid random|primary superblock's meta_uuid differs from most copies'"
+"sb-primary-fsuuid|^$|fuzz -s 3 sb 0 fsuuid random|primary superblock's uuid differs from most copies'"
 "sb-primary-layout|^$|write sb logstart $((LOGSTART + 4))|primary superblock's logstart differs from most copies': rebuilt from the copy in AG 1"
 "agf-header|^$|write agf 1 length 5"
 "agi-header|^$|write -c agi 1 icount 7"
