@@ -856,6 +856,15 @@ static int scrub(struct kv_bcache *bc, const struct kvfs_geom *g,
 	err = kvfs_scrub_claim(&s, g->logstart, g->logblocks, KVFS_OWN_LOG, 0);
 	for (s.agno = 0; s.agno < g->agcount && !err; s.agno++)
 		err = check_ag(&s);
+	/* the namespace walk starts there: without it, it finds nothing */
+	if (!err && !s.root_used &&
+	    !s.ag_unknown[kvfs_ino_to_agno(g, g->rootino)])
+		kvfs_scrub_find(&s, KVFS_SCRUB_INODE,
+				kvfs_ino_to_agno(g, g->rootino),
+				kvfs_ino_to_fsb(g, g->rootino), 0, g->rootino,
+				"root directory inode %" PRIu64
+				" is not in use in any inode chunk",
+				g->rootino);
 	if (!err)
 		err = kvfs_ns_check(s.ns, bc, g, ns_find, &s);
 	if (err)

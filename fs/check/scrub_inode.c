@@ -270,6 +270,7 @@ static int check_inode(struct scrub *s, const uint8_t *dip, uint64_t ino,
 	if (!mode)
 		return 0;
 	s->res->inodes_used++;
+	s->root_used |= ino == g->rootino;
 	err = kvfs_ns_add(s->ns, ino, d, check_inode_unlinked(s, d, ino, fsb));
 	if (err)
 		return err;

@@ -49,6 +49,7 @@ struct scrub {
 	uint64_t fdblocks, icount, ifree;
 	uint8_t *blk; /* scratch block */
 	struct kvfs_ns *ns; /* the namespace walk's inode records */
+	bool root_used; /* the root directory met in use in a chunk */
 	kvfs_scrub_fn fn; /* kvfs_scrub_hooked()'s caller */
 	void (*progress)(void *priv, uint64_t done, uint64_t total);
 	bool (*known)(void *priv, uint64_t ino);

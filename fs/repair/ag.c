@@ -246,6 +246,21 @@ static void agi_fresh(struct rp *rp, uint32_t agno, struct rp_ag *a)
 	a->agi_rewrite = true;
 }
 
+/* Whether a chunk record of the AG holds inode agino (not a hole). */
+static bool has_inode(const struct rp_ag *a, uint32_t agino)
+{
+	for (size_t k = 0; k < a->nchunks; k++) {
+		uint32_t start = kv_le32_to_cpu(a->chunks[k].startino);
+		uint64_t holes;
+
+		if (agino < start || agino - start >= KVFS_INODES_PER_CHUNK)
+			continue;
+		holes = kvfs_inobt_holes(kv_le16_to_cpu(a->chunks[k].holemask));
+		return !(holes >> (agino - start) & 1);
+	}
+	return false;
+}
+
 static int inode_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 {
 	uint64_t agi_fsb = kvfs_agb_to_fsb(&rp->g, agno, KVFS_AGI_AGBNO);
@@ -316,6 +331,18 @@ static int inode_side(struct rp *rp, uint32_t agno, struct rp_ag *a)
 				 n, a->agi.icount);
 			err = 1;
 		}
+	}
+	/*
+	 * The root's chunk missing from a tree that walks clean, its count
+	 * agreeing (xfs_repair's "root inode chunk not found"): a scan finds
+	 * it again, not the root made anew and every file cut from it.
+	 */
+	if (!err && agno == kvfs_ino_to_agno(&rp->g, rp->g.rootino) &&
+	    !has_inode(a, kvfs_ino_to_agino(&rp->g, rp->g.rootino))) {
+		snprintf(why, sizeof(why),
+			 "no chunk holds the root inode %" PRIu64,
+			 rp->g.rootino);
+		err = 1;
 	}
 	if (!err) {
 		a->ino_ok = true;

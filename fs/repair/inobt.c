@@ -6,7 +6,9 @@
  * places them; a sparse chunk's pieces may lie beside the AG headers, the
  * log or the AG's end, whose blocks read as holes), a block being an
  * inode block when most of its slots hold an inode header naming that
- * very slot (inode number, block, metadata UUID); then, in phase 7, the
+ * very slot (inode number, block; a metadata UUID not the filesystem's
+ * is a fault of the inode, which phase 4's verifier finds and mends, as
+ * the mount's would find it); then, in phase 7, the
  * tree bulk-loaded from the records into blocks taken from the end of
  * the AG's free space.  A chunk, whole or sparse, is freed with its last
  * inode (fs/inode/ialloc.h) and its blocks keep the inodes last written
@@ -36,9 +38,7 @@ static bool slot_ok(const struct kvfs_geom *g, uint32_t agno, uint32_t agbno,
 
 	return kv_le32_to_cpu(d->hdr.magic) == KVFS_DINODE_MAGIC &&
 	       kv_le64_to_cpu(d->hdr.owner) == ino &&
-	       kv_le64_to_cpu(d->hdr.blkno) ==
-		       kvfs_agb_to_fsb(g, agno, agbno) &&
-	       !memcmp(d->hdr.uuid, g->meta_uuid, KVFS_UUID_SIZE);
+	       kv_le64_to_cpu(d->hdr.blkno) == kvfs_agb_to_fsb(g, agno, agbno);
 }
 
 static bool inode_block(const struct kvfs_geom *g, uint32_t agno,

@@ -7,8 +7,9 @@
  *   damage    a free extent over a reserve-list block (owned twice), a
  *             leaked block, AGF freeblks/longest off by one, the two
  *             free-space trees disagreeing, an inobt free mask against an
- *             inode's mode, a file extent into the AG headers / past the
- *             end, a file whose nblocks is wrong (and right: clean);
+ *             inode's mode, the root in no chunk, a file extent into
+ *             the AG headers / past the end, a file whose nblocks is
+ *             wrong (and right: clean);
  *   fuzz      [iterations] random byte flips in metadata blocks with the
  *             crcs recomputed (most of the time): the checker returns 0
  *             or -EUCLEAN, never crashes, hangs or reads out of bounds
@@ -414,6 +415,29 @@ static void test_damage(void)
 	f = expect_only("free mask against mode", KVFS_SCRUB_INODE_MASK, 1);
 	CHECK_EQ(f->ino, g.rootino + 5);
 	CHECK(strstr(f->what, "is free but the free mask says in use"));
+	undo();
+
+	/*
+	 * AG 0's chunk record gone, its inode header's counts to match: the
+	 * root in no chunk, and the namespace walk, which starts there, found
+	 * nothing to say (the chunk's blocks leaked, the summary counters)
+	 */
+	b = edit(kvfs_agb_to_fsb(&g, 0, KVFS_INO_AGBNO));
+	((struct kvfs_btree_block *)b)->numrecs = kv_cpu_to_le16(0);
+	commit(kvfs_agb_to_fsb(&g, 0, KVFS_INO_AGBNO), b, false);
+	b = edit(kvfs_agb_to_fsb(&g, 0, KVFS_AGI_AGBNO));
+	((struct kvfs_agi *)b)->icount = kv_cpu_to_le32(0);
+	((struct kvfs_agi *)b)->ifree = kv_cpu_to_le32(0);
+	commit(kvfs_agb_to_fsb(&g, 0, KVFS_AGI_AGBNO), b, false);
+	CHECK_EQ(scrub(), -EUCLEAN);
+	show();
+	CHECK_EQ(res.nkind[KVFS_SCRUB_INODE], 1);
+	for (unsigned i = 0; i < res.nkept; i++)
+		if (res.findings[i].kind == KVFS_SCRUB_INODE)
+			f = &res.findings[i];
+	CHECK_EQ(f->ino, g.rootino);
+	CHECK(strstr(f->what, "root directory inode") &&
+	      strstr(f->what, "is not in use in any inode chunk"));
 	undo();
 
 	/* a file with the last 4 blocks of AG 1: clean, then nblocks wrong */

@@ -85,6 +85,13 @@ unlinked() {
 	echo "$(($1 >> INOSHIFT)) unlinked[$((agino % 64))] $agino"
 }
 
+# the root's inode block: each of its inodes' metadata UUID fuzzed
+INOPB=$((1 << $(sed -n 's/^inopblog = //p' "$T/sb0")))
+ROOTBLK_UUID=
+for ((i = ROOT; i < ROOT + INOPB; i++)); do
+	ROOTBLK_UUID+="fuzz inode $i uuid middlebit; "
+done
+
 # "PATH SHA256" of every file and xattr value ("PATH TARGET" of symlinks)
 sums() {
 	(cd "$1/tree" && find . -type f -exec sha256sum {} + |
@@ -164,6 +171,16 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # bad identity on the copies and on every AG header it rebuilt, the
 # inodes left with the old one (the mount: "metadata UUID does not
 # match"); the copies and AG 0's headers outvote it now.
+# inobt-lost-root: AG 0's inode-chunk tree emptied with the inode
+# header's counts to match (crc right), as a repair that trusted a fuzzed
+# metadata UUID left it: it walked clean, every inode of AG 0 went
+# unchecked and the root with it; no chunk holding the root now sends the
+# tree to the scan.  inode-uuid-scan: the metadata UUID of every inode in
+# the root's block fuzzed (crc right) and the tree's crc wrong: the scan
+# took the block for no inode block, the root and its neighbours were
+# lost to it (-y exit 4, files disconnected, the mount "metadata UUID does
+# not match"); the scan knows an inode by its place, the UUID is the
+# verifier's to judge in phase 4, which sets it.
 # sb-needsrepair: the primary's needs-repair bit set (crc right;
 # trash-campaign fuzz sb seed 57): -y rewrote the copies with the bit,
 # then cleared it in the primary alone, and left them differing (exit 4).
@@ -247,6 +264,8 @@ cases=(
 "free-counters|^$|write agf 0 freeblks $((FB0 - 3)); write sb fdblocks 17"
 "inobt-record|^$|write btree 0 ino 0:0 rec[0].freecount 9"
 "inobt-lost-records|^$|write btree 0 ino 0:0 numrecs 0|rebuilt from a scan of the AG's inode blocks"
+"inobt-lost-root|^$|write btree 0 ino 0:0 numrecs 0; write agi 0 icount 0; write agi 0 ifree 0|no chunk holds the root inode $ROOT"
+"inode-uuid-scan|^$|${ROOTBLK_UUID}write -c btree 0 ino 0:0 numrecs 0|inode $ROOT: metadata UUID does not match the filesystem's: the bytes it does not use zeroed"
 "dir-size-zero|^$|write inode $BIG size 0|size 0 is not its 40 data blocks'||/big|/big readdir"
 "dir-size-short|^$|write inode $BIG size 4096|size 4096 is not its 40 data blocks'||/big|/big readdir"
 "dir-ndata-short|^$|write dirhead $BIG ndata 20|head (block||/big|/big readdir"
