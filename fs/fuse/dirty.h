@@ -30,8 +30,9 @@
  * The reserve: blocks only write backs may take (KVFS_FUSE_WB_RESERVE,
  * -o wbreserve=; at most 1/32 of the filesystem, or
  * KVFS_WB_RESERVE_SMALL under 64 MiB: fs/mount.h).  The first write back
- * that needed it has the file's next write() refused with ENOSPC
- * (fs/fuse/ops.c), as a write back that failed does.  When the free space
+ * that needed it makes the filesystem full for buffered write() until
+ * space is free again beyond it: every file's next write() is refused
+ * with ENOSPC (fs/fuse/ops.c wb_full()).  When the free space
  * runs out it must hold what the cache holds then: the limit (the floor:
  * a quarter of the reserve, within KVFS_FUSE_DIRTY_MIN and
  * KVFS_FUSE_DIRTY_FLOOR, and up to an eighth more), the kernel's 0.3 MiB
@@ -40,8 +41,13 @@
  * MiB and a 0.5 MiB floor (32 and 64 MiB images) write() calls of up to 1
  * MiB lose nothing; a larger one can lose its tail when the space runs
  * out in its middle (dd bs=4M onto 64 MiB: 1.4 MiB, close and fsync
- * saying ENOSPC), and so can writers that go on after their ENOSPC, or
- * stores through many mappings.
+ * saying ENOSPC), and so can stores through many mappings, and writers
+ * that go on after their ENOSPC (refused at every write() then) when
+ * O_DIRECT writes, fallocate or speculative blocks took the space under
+ * pages already dirty: the limit bounds those only when they are taken
+ * (a quarter of the files written with O_DIRECT took the space in
+ * seconds, the limit falling from 29 MiB to 0.5 MiB with 9 MiB of the
+ * cache's still dirty; tests/fuse/wbstorm.sh).
  */
 #ifndef KV_FS_FUSE_DIRTY_H
 #define KV_FS_FUSE_DIRTY_H

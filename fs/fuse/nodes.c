@@ -263,6 +263,46 @@ int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, bool take)
 	return err;
 }
 
+int kvfs_fuse_nodes_writing(struct kvfs_fuse_nodes *nt, uint64_t **inos,
+			    size_t *count)
+{
+	uint64_t *v = NULL, *nv;
+	size_t have = 0, cap = 0;
+	int err = 0;
+
+	for (int i = 0; i < NODE_STRIPES && !err; i++) {
+		struct stripe *s = &nt->st[i];
+
+		kv_lockdep_lock(&s->lock, KV_RANK_FUSE_NODE, 0);
+		pthread_mutex_lock(&s->lock);
+		for (size_t j = 0; j < s->nslots && !err; j++) {
+			for (struct node *n = s->slots[j]; n; n = n->next) {
+				if (!n->writers)
+					continue;
+				if (have == cap) {
+					cap = cap ? cap * 2 : 64;
+					nv = realloc(v, cap * sizeof(*v));
+					if (!nv) {
+						err = -ENOMEM;
+						break;
+					}
+					v = nv;
+				}
+				v[have++] = n->ino;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		kv_lockdep_unlock(&s->lock);
+	}
+	if (err) {
+		free(v);
+		return err;
+	}
+	*inos = v;
+	*count = have;
+	return 0;
+}
+
 uint32_t kvfs_fuse_node_writers(struct kvfs_fuse_nodes *nt, uint64_t ino,
 				int delta)
 {

@@ -22,6 +22,7 @@
 #define KV_FS_FUSE_NODES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct kvfs_mount;
@@ -73,6 +74,13 @@ int kvfs_fuse_node_werr(struct kvfs_fuse_nodes *nt, uint64_t ino, bool take);
  */
 uint32_t kvfs_fuse_node_writers(struct kvfs_fuse_nodes *nt, uint64_t ino,
 				int delta);
+
+/*
+ * The inodes with files open for writing now (*inos, count of them; free
+ * it): 0, or -ENOMEM with nothing returned.
+ */
+int kvfs_fuse_nodes_writing(struct kvfs_fuse_nodes *nt, uint64_t **inos,
+			    size_t *count);
 
 /* Inodes the kernel holds now (tests, statistics). */
 uint64_t kvfs_fuse_nodes_count(struct kvfs_fuse_nodes *nt);

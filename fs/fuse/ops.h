@@ -49,6 +49,12 @@ struct kvfs_fuse {
 	bool acl; /* the kernel enforces POSIX ACLs: keep them (set at INIT) */
 	/* the bdi's dirty limit, kept below the free space (root only) */
 	struct kvfs_fuse_dirty dirty;
+	/*
+	 * A write back took the write-back reserve or found no room: every
+	 * buffered write() is refused until space is free beyond the reserve
+	 * (kf_getattr(), wb_full() in fs/fuse/ops.c)
+	 */
+	atomic_bool wbfull;
 	/* requests answered on threads of their own (kf_lseek()), in flight */
 	atomic_uint flights;
 	/* a signal is stopping the daemon: no new flight (fs/fuse/main.c) */
