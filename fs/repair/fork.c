@@ -250,25 +250,22 @@ int rp_fork_walk_tree(struct ino_ctx *c, const struct kvfs_btree_tree_ops *ops,
 	/*
 	 * A directory index left damaged for the namespace phases keeps
 	 * the blocks it names that could not be walked, free ones at least
-	 * (its children past them are out of anyone's reach); not when its
-	 * head failed its verifier: a damaged root may name any block,
-	 * another inode's not claimed yet.
+	 * (its children past them are out of anyone's reach), claimed by
+	 * rp_fork_claim_unwalked(); not when its head failed its verifier:
+	 * a damaged root may name any block, another inode's not claimed
+	 * yet.
 	 */
 	for (unsigned i = 0;
 	     err == 1 && c->kind == KVFS_OWN_DIRIDX && !c->head_damaged &&
-	     i < w->nfindings && i < KVFS_BTREE_WALK_MAX_FINDINGS;
+	     i < w->nfindings && i < KVFS_BTREE_WALK_MAX_FINDINGS &&
+	     c->nunwalked < sizeof(c->unwalked) / sizeof(c->unwalked[0]);
 	     i++) {
 		uint64_t b = w->findings[i].blkno;
 
 		if (b >= c->rp->g.dblocks ||
 		    kvfs_repair_bmap_test(&c->rp->map, b))
 			continue;
-		if (kvfs_repair_bmap_claim(&c->rp->map, b, 1, KVFS_OWN_DIRIDX,
-					   c->ino)) {
-			err = -ENOMEM;
-			break;
-		}
-		c->blocks++;
+		c->unwalked[c->nunwalked++] = b;
 		c->index_bad = true;
 	}
 	/* an extent map's leaves with findings: their records may be good */
@@ -285,6 +282,30 @@ out:
 	kvfree(w);
 	kvfree(cur);
 	return err;
+}
+
+/*
+ * The blocks rp_fork_walk_tree() found a directory's index trees name but
+ * could not walk, those no tree claimed since.  A hash tree's pointer
+ * damaged into the free-space tree named a block the free tree owns: the
+ * free tree's walk, after, found it the index's already and reported the
+ * block shared with its own directory, unfixable (fsck -y exit 4 with the
+ * directory rebuilt).
+ */
+int rp_fork_claim_unwalked(struct ino_ctx *c)
+{
+	for (unsigned i = 0; i < c->nunwalked; i++) {
+		uint64_t b = c->unwalked[i];
+
+		if (kvfs_repair_bmap_test(&c->rp->map, b))
+			continue;
+		if (kvfs_repair_bmap_claim(&c->rp->map, b, 1, KVFS_OWN_DIRIDX,
+					   c->ino))
+			return -ENOMEM;
+		c->blocks++;
+	}
+	c->nunwalked = 0;
+	return 0;
 }
 
 /* Extents x and y share file blocks. */

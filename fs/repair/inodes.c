@@ -541,6 +541,7 @@ static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 		return err;
 	c->kind = KVFS_OWN_DIRIDX;
 	c->head_damaged = damaged;
+	c->nunwalked = 0;
 	for (int t = 0; t < 2 && !err; t++) {
 		struct kvfs_dir_tree_ctx tc = { .hbp = hbp, .free_tree = t };
 
@@ -554,6 +555,8 @@ static int claim_dir_index(struct ino_ctx *c, uint8_t *fork, uint32_t n)
 			err = 0;
 		}
 	}
+	if (!err)
+		err = rp_fork_claim_unwalked(c);
 	kv_buf_rele(hbp);
 	return err;
 }

@@ -295,6 +295,13 @@ struct ino_ctx {
 	/* leaves the walk could not take records from, for salvage_leaf() */
 	uint64_t salvage[KVFS_BTREE_WALK_MAX_FINDINGS];
 	unsigned nsalvage;
+	/*
+	 * A directory index's blocks its walks could not read, claimed once
+	 * both trees are walked: the other tree may own one (a damaged
+	 * pointer into it)
+	 */
+	uint64_t unwalked[2 * KVFS_BTREE_WALK_MAX_FINDINGS];
+	unsigned nunwalked;
 	/* an extent-map tree's walk: its records and blocks, in order */
 	struct kvfs_extent *recs;
 	size_t nrecs, recs_cap;
@@ -331,11 +338,14 @@ unsigned rp_cut_bad_extents(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 			    kv_le32 *np, const char *name);
 /*
  * A tree of type ops with context tctx: its blocks (and records, if recs)
- * claimed; what is wrong in why.
+ * claimed; what is wrong in why.  A directory index's blocks it could not
+ * walk are kept in c->unwalked for rp_fork_claim_unwalked().
  */
 int rp_fork_walk_tree(struct ino_ctx *c, const struct kvfs_btree_tree_ops *ops,
 		      void *tctx, bool recs, uint64_t *nrecs, char *why,
 		      size_t len);
+/* Claims c->unwalked's blocks that no tree claimed, once both are walked. */
+int rp_fork_claim_unwalked(struct ino_ctx *c);
 /* One fork of the copy: its extents or tree claimed. */
 int rp_claim_fork(struct ino_ctx *c, uint8_t *fork, uint32_t size,
 		  uint8_t *fmtp, kv_le32 *np, const char *name);
