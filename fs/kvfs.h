@@ -231,6 +231,13 @@ int kvfs_stats(struct kvfs_mount *mp, struct kvfs_stats *st,
 
 /* ---- credentials of the caller (for the rules applied by the core) ---- */
 
+/*
+ * (uid_t)-1 and (gid_t)-1: no id.  chown(2)'s "leave unchanged", which
+ * Linux takes for INVALID_UID (the kernel refuses changes to a file it
+ * owns): never stored.
+ */
+#define KVFS_ID_NONE 0xffffffffu
+
 struct kvfs_cred {
 	uint32_t uid, gid;
 	const uint32_t *groups; /* supplementary groups */
@@ -305,7 +312,8 @@ struct kvfs_setattr {
  * past the format's maximum file size; -EISDIR for a directory.  Changing
  * the owner or group clears SUID (and SGID when group-executable) unless
  * the caller is root (uid 0); a chmod by a caller not in the file's group
- * clears SGID.  st (optional) receives the attributes after the change.
+ * clears SGID.  A uid or gid of KVFS_ID_NONE leaves that id as it is
+ * (chown(2)'s -1).  st (optional) receives the attributes after the change.
  */
 int kvfs_setattr(struct kvfs_mount *mp, uint64_t ino,
 		 const struct kvfs_setattr *sa, const struct kvfs_cred *cr,

@@ -80,7 +80,9 @@ static void set_nonsize(struct kvfs_inode *ip, const struct kvfs_setattr *sa,
 {
 	unsigned v = sa->valid;
 	bool root = !cr || cr->uid == 0;
-	uint32_t gid = v & KVFS_SET_GID ? sa->gid : ip->i_gid;
+	bool set_uid = v & KVFS_SET_UID && sa->uid != KVFS_ID_NONE;
+	bool set_gid = v & KVFS_SET_GID && sa->gid != KVFS_ID_NONE;
+	uint32_t gid = set_gid ? sa->gid : ip->i_gid;
 	/* the group before a chown, as Linux's chown_common() judges it */
 	bool outsider = !root && !cred_in_group(cr, ip->i_gid);
 
@@ -90,9 +92,10 @@ static void set_nonsize(struct kvfs_inode *ip, const struct kvfs_setattr *sa,
 		if (ip->i_mode & S_IXGRP)
 			ip->i_mode &= (uint16_t)~S_ISGID;
 	}
-	if (v & KVFS_SET_UID)
+	/* chown(2)'s -1: the id kept, the rest of the chown done */
+	if (set_uid)
 		ip->i_uid = sa->uid;
-	if (v & KVFS_SET_GID)
+	if (set_gid)
 		ip->i_gid = sa->gid;
 	if (v & KVFS_SET_MODE) {
 		uint16_t mode = (uint16_t)(sa->mode & 07777);

@@ -37,6 +37,9 @@ int kvfs_icreate(struct kvfs_trans *tp, struct kvfs_inode *dp, uint32_t mode,
 		.rdev = rdev,
 	};
 
+	/* an owner no system call could give it: Linux's may_o_create() */
+	if (cr->uid == KVFS_ID_NONE || cr->gid == KVFS_ID_NONE)
+		return -EOVERFLOW;
 	if ((mode & ~(uint32_t)(S_IFMT | 07777)) ||
 	    kvfs_mode_to_ftype((uint16_t)mode) == KVFS_FT_UNKNOWN)
 		return -EINVAL;

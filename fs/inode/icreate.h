@@ -30,7 +30,8 @@ struct kvfs_trans;
  * shared-locked (its mode and group are read).  Returns the inode as
  * kvfs_dialloc() does: referenced, locked KVFS_ILOCK_EXCL, joined to tp.
  * tp holds mp->resv.create.  -EINVAL for a mode of no file type, or rdev
- * on a file that is no device; kvfs_dialloc()'s errors (tp may be dirty:
+ * on a file that is no device; -EOVERFLOW when cr's uid or gid is
+ * KVFS_ID_NONE (tp clean); kvfs_dialloc()'s errors (tp may be dirty:
  * cancel it).
  */
 int kvfs_icreate(struct kvfs_trans *tp, struct kvfs_inode *dp, uint32_t mode,

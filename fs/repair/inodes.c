@@ -31,6 +31,7 @@
 #include "fs/btree/btree.h"
 #include "fs/io/buf_ops.h"
 #include "fs/io/dev.h"
+#include "fs/kvfs.h"
 #include "fs/format/dinode.h"
 #include "fs/ns/dir.h"
 #include "fs/repair/priv.h"
@@ -724,6 +725,40 @@ static void fix_times(struct ino_ctx *c)
 	}
 }
 
+/*
+ * A uid or gid of (uint32_t)-1: chown(2)'s "unchanged", which no system
+ * call stores and Linux reads as INVALID_UID (appends to the file refused,
+ * renames EOVERFLOW, the root directory unwritable even for root).  Set
+ * to 0, root, file or directory alike; a non-directory's set-id bits go
+ * as a chown clears them, so that the fix makes no set-id root program.
+ */
+static void fix_ids(struct ino_ctx *c)
+{
+	static const char *const names[] = { "uid", "gid" };
+	const struct kvfs_geom *g = &c->rp->g;
+	struct kvfs_dinode *d = D(c);
+	kv_le32 *ids[] = { &d->uid, &d->gid };
+
+	for (unsigned i = 0; i < 2; i++) {
+		uint16_t mode = kv_le16_to_cpu(d->mode), kill = 0;
+
+		if (kv_le32_to_cpu(*ids[i]) != KVFS_ID_NONE)
+			continue;
+		if (!S_ISDIR(mode))
+			kill = mode &
+			       (S_ISUID | (mode & S_IXGRP ? S_ISGID : 0));
+		if (!rp_fix(c, false, kvfs_ino_to_fsb(g, c->ino),
+			    "inode %" PRIu64 " has %s %u, which no system "
+			    "call can set: set to 0 (root)%s",
+			    c->ino, names[i], KVFS_ID_NONE,
+			    kill ? ", its set-id bits cleared" : ""))
+			continue;
+		*ids[i] = kv_cpu_to_le32(0);
+		d->mode = kv_cpu_to_le16((uint16_t)(mode & ~kill));
+		kvfs_dinode_set_crc(c->dip, g);
+	}
+}
+
 /* Bytes [from, to) of the copy zeroed. */
 static void zero_tail(uint8_t *p, uint32_t from, uint32_t to)
 {
@@ -958,6 +993,7 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 	    d->dformat == KVFS_DFORK_EXTENTS)
 		clear_unwritten(c);
 	fix_times(c);
+	fix_ids(c);
 	verr = kvfs_dinode_verify(c->dip, g, c->ino);
 	c->sound = !verr && !c->trial;
 	if (verr)

@@ -496,6 +496,24 @@ static void test_setattr(void)
 	CHECK_EQ(st.uid, 5);
 	CHECK_EQ(st.gid, 7);
 	CHECK_EQ(st.mode & 07777, 06755);
+	/* chown(2)'s -1 keeps the id: never stored (the kernel's invalid id) */
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_UID | KVFS_SET_GID,
+				    .uid = KVFS_ID_NONE,
+				    .gid = 9 };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, &st), 0);
+	CHECK_EQ(st.uid, 5);
+	CHECK_EQ(st.gid, 9);
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_UID | KVFS_SET_GID,
+				    .uid = 6,
+				    .gid = KVFS_ID_NONE };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, &st), 0);
+	CHECK_EQ(st.uid, 6);
+	CHECK_EQ(st.gid, 9);
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_GID, .gid = 7 };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, &st), 0);
+	sa = (struct kvfs_setattr){ .valid = KVFS_SET_UID, .uid = 5 };
+	CHECK_EQ(kvfs_setattr(mp, ino, &sa, &root, &st), 0);
+	CHECK_EQ(st.mode & 07777, 06755);
 	/* chmod by a caller outside the file's group drops SGID */
 	chmod_as(mp, ino, 02755, &user);
 	CHECK_EQ(mode_of(mp, ino), 0755);

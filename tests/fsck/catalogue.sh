@@ -171,6 +171,10 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # then found it the directory's own in the free index's walk, "shares
 # block ... not cut (it is in a tree)", unfixable: -y exit 4 with the
 # directory rebuilt and the next -n clean.
+# uid-none-*, gid-none-*: an owner of (uint32_t)-1 (tools/fuzz-campaign,
+# uid or gid ones; crc right), which no system call can store and Linux
+# reads as INVALID_UID (an append refused, a rename EOVERFLOW, the root
+# unwritable even by root), was clean to fsck: set to 0.
 # sb-primary-layout: the primary's log start moved with its crc right
 # (trash-campaign fuzz seed 20012): -y rewrote the copies from it and
 # could not replay the log (exit 4); the copies outvote it now.
@@ -295,6 +299,9 @@ cases=(
 "dirfree-block|^$|write btree $BIG dirfree 0:0 rec[$FLAST].dblk 45|names no mapped data block||/big"
 "dirfree-lost|^$|write btree $BIG dirfree 0:0 numrecs $FLAST|has no free-space index record||/big"
 "dirhash-ptr-free|^$|write btree $BIG dirhash 1:0 ptr[0] $FLEAF|name hash index, level 0: unreadable||/big"
+"uid-none-file|^$|write inode $F4096 mode 0104755; write inode $F4096 uid 4294967295|inode $F4096 has uid 4294967295, which no system call can set: set to 0 (root), its set-id bits cleared"
+"gid-none-file|^$|write inode $F4096 gid 4294967295|inode $F4096 has gid 4294967295, which no system call can set"
+"uid-none-root|^$|write inode $ROOT uid 4294967295; write inode $ROOT gid 4294967295|inode $ROOT has uid 4294967295, which no system call can set"
 "dir-block-crc|^$|write -c dirent $ROOT file0 type 5|data block 0 (block"
 "dir-block0|^\\./big/entry-00[01][0-9][0-9]$|write -c dirhead $BIG idxlag 1|data block 0 (block||/big"
 "dir-block|^\\./big/|blocktrash -s 11 -n 1 -b 8 -t dir"

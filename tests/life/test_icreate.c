@@ -101,6 +101,24 @@ static void bad_modes(struct kvfs_mount *mp)
 		 -EINVAL);
 	kvfs_trans_cancel(tp);
 	CHECK(ip == NULL);
+	/* an owner no system call can set (Linux: EOVERFLOW) */
+	{
+		const struct kvfs_cred none[] = {
+			{ .uid = KVFS_ID_NONE, .gid = 1 },
+			{ .uid = 1, .gid = KVFS_ID_NONE },
+		};
+
+		for (unsigned i = 0; i < 2; i++) {
+			CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0,
+						      &tp),
+				 0);
+			CHECK_EQ(kvfs_icreate(tp, NULL, S_IFREG | 0644, 0, 1,
+					      &none[i], &ip),
+				 -EOVERFLOW);
+			kvfs_trans_cancel(tp);
+		}
+	}
+	CHECK(ip == NULL);
 	/* a device keeps it */
 	CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp), 0);
 	CHECK_EQ(kvfs_icreate(tp, NULL, S_IFCHR | 0600, (1ull << 32) | 3, 1,
