@@ -16,6 +16,7 @@
 /* Only a statistic: a lost increment under a race is harmless. */
 static unsigned long kvfs_nr_corrupt;
 static __thread struct kvfs_report tl_last;
+static __thread unsigned tl_muted;
 static void (*report_sink)(const struct kvfs_report *r, void *priv);
 static void *report_priv;
 
@@ -65,9 +66,17 @@ int kvfs_report(const struct kvfs_report *r)
 	__atomic_fetch_add(&kvfs_nr_corrupt, 1, __ATOMIC_RELAXED);
 	kv_bcache_count_report();
 	sink = __atomic_load_n(&report_sink, __ATOMIC_ACQUIRE);
-	if (sink)
+	if (sink && !tl_muted)
 		sink(r, report_priv);
 	return r->err;
+}
+
+void kvfs_report_mute(bool mute)
+{
+	if (mute)
+		tl_muted++;
+	else if (tl_muted)
+		tl_muted--;
 }
 
 static int vreport(int err, uint64_t blkno, uint64_t ino, const char *what,

@@ -15,6 +15,7 @@
 #ifndef KV_FS_BLKHDR_H
 #define KV_FS_BLKHDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,12 @@ const struct kvfs_report *kvfs_report_last(void);
  */
 void kvfs_report_set_sink(void (*fn)(const struct kvfs_report *r, void *priv),
 			  void *priv);
+/*
+ * The calling thread's reports kept from the sink while muted (calls nest;
+ * kvfs_report_last() still sees them): a walk that reads metadata for
+ * another purpose than checking it, whose damage the check reports.
+ */
+void kvfs_report_mute(bool mute);
 
 /*
  * One line for a report, "checksum error in block 12 (AG free-space

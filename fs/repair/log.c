@@ -5,7 +5,8 @@
  * mount of the image and its clean unmount (the core's recovery, intents
  * included); a damaged one, or one recovery refuses, is replaced with
  * zap_log only, by a clean empty log whose cycle is past every LSN stamped
- * in metadata.
+ * in metadata.  Then metadata stamped past the log's head has its LSN
+ * reset (future_lsns()).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +24,7 @@
 #include "fs/mount.h"
 #include "fs/repair/priv.h"
 #include "fs/format/sb.h"
+#include "journal/crc32c.h"
 #include "journal/log_format.h"
 #include "journal/logwalk.h"
 
@@ -333,6 +335,135 @@ replayed:
 }
 
 /*
+ * Metadata stamped with an LSN at or past the log's head, as no write-back
+ * stamps it (a block's LSN is that of the checkpoint that last logged it).
+ * Recovery skips every change to a block or inode whose LSN is not older
+ * than the change's record (rec_replay() in fs/io/buf_item.c, the inode
+ * items' in fs/inode/inode_item.c), as XFS's does: changes logged to it
+ * after the next mount are lost in a crash before its next write-back.
+ * XFS's verifiers refuse such metadata (xfs_log_check_lsn()) and
+ * xfs_repair reports it.  The LSN is set to 0, which recovery takes for a
+ * block that cannot vouch for its contents: every change since the tail
+ * is replayed into it (rec_block_lsn()); the head itself would still skip
+ * the record written there.  Only a header whose checksum holds is judged
+ * (one that fails is the later phases' damage, and recovery does not
+ * trust its LSN either).  A dirty log is replayed after the reset, so
+ * that the replay skips nothing (a dry run's into its overlay, where the
+ * reset is made too), and the replayed image is judged again.
+ */
+struct future_lsn {
+	struct rp *rp;
+	void *blk;
+	uint64_t head;
+	bool overlay; /* a dry run's overlay: reset there whatever -n says */
+};
+
+static int future_head_fn(void *priv, const struct kvj_walk_head *h)
+{
+	*(uint64_t *)priv = h->head_lsn;
+	return 0;
+}
+
+/* The header at p, len bytes its checksum covers, in block fsb. */
+static bool future_one(struct future_lsn *f, void *p, size_t len, uint64_t fsb,
+		       enum kvfs_metablk_type type)
+{
+	const struct kvfs_geom *g = &f->rp->g;
+	struct kvfs_blk_hdr *h = p;
+	uint64_t lsn = kv_le64_to_cpu(h->lsn);
+	bool fix;
+
+	if (!kv_le32_to_cpu(h->magic) ||
+	    memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE) || lsn < f->head ||
+	    kv_le32_to_cpu(h->crc) != kv_crc32c_block(p, len, KVFS_BLK_CRC_OFF))
+		return false;
+	if (type == KVFS_MB_INODE)
+		fix = rp_problem(f->rp, true, kv_le64_to_cpu(h->owner), fsb,
+				 "inode %" PRIu64 " (block %" PRIu64
+				 ") has LSN %u/%u ahead of the log (head "
+				 "%u/%u): set to 0",
+				 (uint64_t)kv_le64_to_cpu(h->owner), fsb,
+				 KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn),
+				 KVJ_LSN_CYCLE(f->head),
+				 KVJ_LSN_BLOCK(f->head));
+	else
+		fix = rp_problem(f->rp, true, KVFS_NULLINO, fsb,
+				 "block %" PRIu64 " has LSN %u/%u ahead of the "
+				 "log (head %u/%u): set to 0",
+				 fsb, KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn),
+				 KVJ_LSN_CYCLE(f->head),
+				 KVJ_LSN_BLOCK(f->head));
+	fix |= f->overlay;
+	if (fix)
+		kvfs_blkhdr_stamp(p, len, 0);
+	return fix;
+}
+
+static int future_fn(void *priv, uint64_t fsb, uint32_t len,
+		     enum kvfs_metablk_type type, uint64_t owner)
+{
+	struct future_lsn *f = priv;
+	const struct kvfs_geom *g = &f->rp->g;
+	uint32_t nb = 1, step = g->blocksize;
+	int err;
+
+	(void)owner;
+	/* the superblocks are phase 1's; the log has no block headers */
+	if (type == KVFS_MB_SB || type == KVFS_MB_LOG)
+		return 0;
+	if (type == KVFS_MB_DIR) {
+		nb = g->dirblksize >> g->blocklog;
+		step = g->dirblksize;
+	} else if (type == KVFS_MB_INODE) {
+		step = g->inodesize;
+	}
+	for (uint64_t b = fsb; b + nb <= fsb + len; b += nb) {
+		size_t bytes = (size_t)nb << g->blocklog;
+		bool dirty = false;
+
+		err = kv_dev_pread(f->rp->dev, f->blk, bytes,
+				   kvfs_fsb_to_bytes(g, b));
+		if (err)
+			return err;
+		for (size_t off = 0; off < bytes; off += step)
+			dirty |= future_one(f, (uint8_t *)f->blk + off, step, b,
+					    type);
+		if (!dirty)
+			continue;
+		err = kv_dev_pwrite(f->rp->dev, f->blk, bytes,
+				    kvfs_fsb_to_bytes(g, b));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int future_lsns(struct rp *rp, bool overlay)
+{
+	static const struct kvj_walk_ops ops = { .head = future_head_fn };
+	struct future_lsn f = { .rp = rp, .overlay = overlay };
+	struct kvfs_log_io lio;
+	int err;
+
+	kvfs_log_io_init(&lio, rp->dev, &rp->g);
+	err = kvj_log_walk(&kvfs_log_io_ops, &lio, lio.len, &ops, &f.head);
+	/* a log left damaged (-n) or not replayed has no head to trust */
+	if (err)
+		return err == -EUCLEAN ? 0 : err;
+	f.blk = kvmalloc(rp->g.dirblksize > rp->g.blocksize ? rp->g.dirblksize :
+							      rp->g.blocksize,
+			 0);
+	if (!f.blk)
+		return -ENOMEM;
+	/* the checker's walk: what it meets damaged is the later phases' */
+	kvfs_report_mute(true);
+	err = kvfs_metablk_walk(rp->dev, &rp->g, future_fn, &f);
+	kvfs_report_mute(false);
+	kvfree(f.blk);
+	return err;
+}
+
+/*
  * A dry run's view of the image with the log dealt with: an overlay of it
  * in memory (KV_DEV_OVERLAY), becoming rp->dev, a damaged primary
  * superblock replaced there by the copy phase 1 chose.
@@ -397,6 +528,8 @@ static int replay_in_memory(struct rp *rp)
 
 	err = overlay_open(rp);
 	if (!err)
+		err = future_lsns(rp, true);
+	if (!err)
 		err = replay(rp);
 	if (err) {
 		overlay_drop(rp, plain, &g);
@@ -408,7 +541,7 @@ static int replay_in_memory(struct rp *rp)
 	return 0;
 }
 
-int rp_phase_log(struct rp *rp)
+static int phase_log(struct rp *rp)
 {
 	int st = rp_log_clean(rp->dev, &rp->g);
 
@@ -416,7 +549,7 @@ int rp_phase_log(struct rp *rp)
 		return 0;
 	if (st == 0) {
 		if (!rp->o->dry_run)
-			return replay(rp);
+			return future_lsns(rp, false) ?: replay(rp);
 		/* "-- NOT FIXED (-n)" is the caller's to add */
 		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
 			     "log is dirty; not replayed");
@@ -431,4 +564,11 @@ int rp_phase_log(struct rp *rp)
 		return rp->o->dry_run ? zap_in_memory(rp) : -EUCLEAN;
 	}
 	return zap(rp, "is damaged and cannot be replayed");
+}
+
+int rp_phase_log(struct rp *rp)
+{
+	int err = phase_log(rp);
+
+	return err ? err : future_lsns(rp, false);
 }
