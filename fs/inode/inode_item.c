@@ -418,6 +418,7 @@ struct ili_recovery {
 	const struct kvj_recover_ops *bops; /* the buffers' cancels */
 	struct kvfs_rec_bufs clus; /* the inode cluster buffers */
 	size_t limit;
+	kvj_lsn_t max_lsn; /* the newest checkpoint holding an inode delta */
 	struct kvfs_inode_recover_stats st;
 };
 
@@ -472,6 +473,22 @@ static bool rec_inode_valid(const struct ili_recovery *r, const void *dip,
 		       kv_crc32c_block(dip, r->g->inodesize, KVFS_BLK_CRC_OFF);
 }
 
+/*
+ * Pass 1: the newest checkpoint with an inode delta.  An inode newer than
+ * it vouches for nothing (fs/io/buf_item.c rec_block_lsn() says why): every
+ * delta since the tail is replayed over it, each a whole core.
+ */
+static int rec_scan(void *priv, const void *delta, uint32_t len, kvj_lsn_t lsn)
+{
+	struct ili_recovery *r = priv;
+
+	(void)delta;
+	(void)len;
+	if (lsn > r->max_lsn)
+		r->max_lsn = lsn;
+	return 0;
+}
+
 static int rec_malformed(uint32_t len, const char *why)
 {
 	return kvfs_corrupt(-EUCLEAN, KVFS_NULLBLOCK, ILI_RECOVERY,
@@ -491,6 +508,7 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	uint32_t room = g->inodesize - KVFS_DINODE_CORE_SIZE;
 	struct kvfs_rec_buf *rc;
 	struct kv_buf *bp;
+	kvj_lsn_t dlsn;
 	uint8_t *dip;
 	int err;
 
@@ -546,8 +564,8 @@ static int rec_replay(void *priv, const void *delta, uint32_t len,
 	}
 	dip = (uint8_t *)rc->bp->b_addr + kvfs_ino_to_offset(g, ino);
 	kv_buf_lock(rc->bp);
-	if (rec_inode_valid(r, dip, ino) &&
-	    kv_le64_to_cpu(((struct kvfs_blk_hdr *)dip)->lsn) >= lsn) {
+	dlsn = kv_le64_to_cpu(((struct kvfs_blk_hdr *)dip)->lsn);
+	if (rec_inode_valid(r, dip, ino) && dlsn >= lsn && dlsn <= r->max_lsn) {
 		kv_buf_unlock(rc->bp);
 		r->st.skipped++;
 		return 0;
@@ -593,6 +611,7 @@ int kvfs_inode_recover_ops(struct kv_bcache *bc, const struct kvfs_geom *g,
 	 * and must land over them.
 	 */
 	ops->phase = 1;
+	ops->scan = rec_scan;
 	ops->replay = rec_replay;
 	ops->finish = rec_finish;
 	ops->priv = r;

@@ -1025,6 +1025,7 @@ struct bli_recovery {
 	struct rec_cancel *cancels;
 	size_t nr_cancels, cancels_cap;
 	bool cancels_sorted;
+	kvj_lsn_t max_lsn; /* the newest checkpoint holding a buffer delta */
 	struct kvfs_bli_recover_stats st;
 };
 
@@ -1045,10 +1046,15 @@ static void rec_forget(struct bli_recovery *r, struct kvfs_rec_buf *rb)
 /*
  * The LSN of the block's last write-back, or 0 (replay every delta) when
  * the block cannot vouch for it: a type unknown (never written, or not
- * metadata), or contents failing their checksum (a write-back torn by the
+ * metadata), contents failing their checksum (a write-back torn by the
  * crash: its header may carry the new LSN over old contents, and the
  * deltas since the tail rebuild every chunk changed since the write-back
- * before).
+ * before), or an LSN newer than every checkpoint of the log holding a
+ * buffer delta.  A block is written back only once the checkpoint that
+ * last logged it is durable (journal/push.c ckpt_done()), so its LSN is
+ * that checkpoint's, still in the log, or older than the tail: a newer one
+ * is damage, which would have every change since the tail skipped (what
+ * fsck.kvfs reports and resets, fs/repair/log.c).
  */
 static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
 {
@@ -1075,7 +1081,7 @@ static kvj_lsn_t rec_block_lsn(struct bli_recovery *r, struct kv_buf *bp)
 							    bp->b_len,
 							    KVFS_BLK_CRC_OFF))
 		return 0;
-	return kv_le64_to_cpu(h->lsn);
+	return kv_le64_to_cpu(h->lsn) > r->max_lsn ? 0 : kv_le64_to_cpu(h->lsn);
 }
 
 /* Pass 1: remember every cancel. */
@@ -1088,6 +1094,8 @@ static int rec_scan(void *priv, const void *delta, uint32_t len, kvj_lsn_t lsn)
 	if (delta_parse(delta, len, &h, &map, &data))
 		return kvfs_corrupt(-EUCLEAN, KVFS_NULLBLOCK, BLI_RECOVERY,
 				    "malformed buffer delta (%u bytes)", len);
+	if (lsn > r->max_lsn)
+		r->max_lsn = lsn;
 	if (!(kv_le16_to_cpu(h.flags) & KVFS_BLF_CANCEL))
 		return 0;
 	if (r->nr_cancels == r->cancels_cap) {
