@@ -76,17 +76,20 @@ static bool same_geom(const struct kvfs_geom *a, const struct kvfs_geom *b)
 	       !memcmp(a->uuid, b->uuid, KVFS_UUID_SIZE);
 }
 
-/* AG agno's copy read and decoded against g's metadata UUID: 0 or error. */
+/*
+ * AG agno's copy where g puts it, read and decoded against metadata UUID
+ * meta_uuid (NULL: its own header's): 0 or error.
+ */
 static int read_copy(struct kv_dev *dev, const struct kvfs_geom *g,
-		     uint32_t agno, uint8_t *blk, struct kvfs_geom *c)
+		     uint32_t agno, const uint8_t *meta_uuid, uint8_t *blk,
+		     struct kvfs_geom *c)
 {
-	int err =
-		kv_dev_pread(dev, blk, g->blocksize,
-			     kvfs_fsb_to_bytes(g, kvfs_agb_to_fsb(g, agno, 0)));
+	int err = kv_dev_pread(
+		dev, blk, g->blocksize,
+		kvfs_fsb_to_bytes(g, kvfs_agb_to_fsb(g, agno, KVFS_SB_AGBNO)));
 
 	return err ? err :
-		     kvfs_sb_from_disk(blk, g->blocksize, agno, g->meta_uuid,
-				       c);
+		     kvfs_sb_from_disk(blk, g->blocksize, agno, meta_uuid, c);
 }
 
 /*
@@ -102,7 +105,7 @@ static uint32_t votes(struct kv_dev *dev, const struct kvfs_geom *c,
 
 	*good = 0;
 	for (uint32_t agno = 1; agno < c->agcount; agno++) {
-		if (read_copy(dev, c, agno, blk, &o))
+		if (read_copy(dev, c, agno, c->meta_uuid, blk, &o))
 			continue;
 		(*good)++;
 		if (layout_only ? !layout_diff(&o, c) : same_geom(&o, c))
@@ -290,14 +293,9 @@ static bool same_identity(const struct kvfs_geom *a, const struct kvfs_geom *b)
 static int read_copy_own(struct rp *rp, uint32_t agno, uint8_t *blk,
 			 struct kvfs_geom *c)
 {
-	const struct kvfs_geom *g = &rp->g;
-	int err = kv_dev_pread(
-		rp->dev, blk, g->blocksize,
-		kvfs_fsb_to_bytes(g, kvfs_agb_to_fsb(g, agno, KVFS_SB_AGBNO)));
+	int err = read_copy(rp->dev, &rp->g, agno, NULL, blk, c);
 
-	if (!err)
-		err = kvfs_sb_from_disk(blk, g->blocksize, agno, NULL, c);
-	return err ? err : layout_diff(c, g) ? -EUCLEAN : 0;
+	return err ? err : layout_diff(c, &rp->g) ? -EUCLEAN : 0;
 }
 
 /*
@@ -447,7 +445,7 @@ static int check_copies(struct rp *rp)
 	for (uint32_t agno = 1; agno < g->agcount && !err; agno++) {
 		uint64_t fsb = kvfs_agb_to_fsb(g, agno, 0);
 		struct kvfs_geom c;
-		int bad = read_copy(rp->dev, g, agno, blk, &c);
+		int bad = read_copy(rp->dev, g, agno, g->meta_uuid, blk, &c);
 
 		if (bad == -EIO || bad == -ENOMEM) {
 			err = bad;
