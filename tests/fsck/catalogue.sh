@@ -96,16 +96,12 @@ for ((i = ROOT; i < ROOT + INOPB; i++)); do
 	ROOTBLK_UUID+="fuzz inode $i uuid middlebit; "
 done
 
-# "PATH SHA256" of every file and xattr value ("PATH TARGET" of symlinks)
-sums() {
-	(cd "$1/tree" && find . -type f -exec sha256sum {} + |
-		awk '{ print $2, $1 }' && find . -type l -printf '%p %l\n')
-	(cd "$1/xattr" && find . -type f -exec sha256sum {} + |
-		awk '{ print "xattr/" substr($2, 3), $1 }')
-}
-sums "$T/orig" >"$T/orig.sums"
+# "PATH HASH" of every file and xattr value ("PATH TARGET" of symlinks):
+# populate dump's sums (hashed as it reads; sha256sum(1) over the dump's
+# files took a third of a case's time)
+cp "$T/orig/sums" "$T/orig.sums"
 
-# inosums DUMP SUMS: "INO SHA256" of every file and symlink of a dump
+# inosums DUMP SUMS: "INO HASH" of every file and symlink of a dump
 inosums() {
 	awk 'NR == FNR { ino["." $5] = $1; next }
 		($1 in ino) { print ino[$1], $2 }' "$1/manifest" "$2" | sort -u
@@ -419,9 +415,10 @@ run_case() {
 		grep -a '^E ' "$T/walk" | grep -avqE "^E $walkerr " &&
 			fail "$name: the walk met other errors: $(grep -a '^E ' "$T/walk" | grep -avE "^E $walkerr " | head -2)"
 	fi
-	# a copy compared byte for byte: stronger than a hash, and a sixth of
-	# sha256sum's time on the 48 MiB image
-	cp --sparse=always "$img" "$T/pre"
+	# any write sets the modification time, which no fsck sets back: a
+	# time of 0 kept says the image was not written (a copy compared byte
+	# for byte took a tenth of a case's time)
+	touch -m -d @0 "$img"
 	timeout 300 "$FSCK" -n -f "$img" >"$T/n1" 2>&1
 	rc=$?
 	[ $rc -eq 4 ] || fail "$name: fsck -n exit $rc, expected 4: $(tail -3 "$T/n1")"
@@ -431,7 +428,7 @@ run_case() {
 	[[ $only_damage != *[[:space:]]$name[[:space:]]* ]] ||
 		! grep -qE -- "$SECONDARY" "$T/n1" ||
 		fail "$name: fsck -n says: $(grep -E -- "$SECONDARY" "$T/n1" | head -2)"
-	cmp -s "$T/pre" "$img" || fail "$name: fsck -n changed the image"
+	[ "$(stat -c %Y "$img")" = 0 ] || fail "$name: fsck -n wrote the image"
 	timeout 300 "$FSCK" -y -f $lflag "$img" >"$T/y" 2>&1
 	rc=$?
 	[ $rc -eq 1 ] || fail "$name: fsck -y exit $rc, expected 1: $(tail -3 "$T/y")"
@@ -452,15 +449,20 @@ run_case() {
 	"$DB" "$img" check-crc >"$T/crc" 2>&1 ||
 		fail "$name: check-crc after repair: $(tail -2 "$T/crc")"
 	rm -rf "$T/after"
-	if ! "$POP" dump "$img" "$T/after" 2>"$T/dump.err"; then
+	# the bytes only where kept() reads them: writing the 5000 files of
+	# the dump, and removing them, was a fifth of a case's time
+	if ! "$POP" $([ -n "$keep" ] && echo dump || echo dump-sums) \
+		"$img" "$T/after" 2>"$T/dump.err"; then
 		fail "$name: repaired image does not open: $(tail -2 "$T/dump.err")"
 		return
 	fi
-	sums "$T/after" >"$T/after.sums"
-	# every file outside the damage: same path, same bytes
+	cp "$T/after/sums" "$T/after.sums"
+	# every file outside the damage: same path, same bytes (a hash
+	# join: grep -vxFf took 0.1 s a case)
 	local lost
-	lost=$(awk -v re="$allow" '$1 !~ re' "$T/orig.sums" |
-		grep -vxFf "$T/after.sums" | head -3)
+	lost=$(awk -v re="$allow" 'NR == FNR { a[$0]; next }
+		$1 !~ re && !($0 in a)' "$T/after.sums" "$T/orig.sums" |
+		head -3)
 	[ -z "$lost" ] || fail "$name: changed or lost by the repair: $lost"
 	if [ -n "$dir" ]; then
 		awk -v p="$dir" '$5 == p { t = $2 } END { exit t !~ /^4/ }' \

@@ -32,6 +32,11 @@
  *                            symlinks as symlinks, xattr values to
  *                            OUT/xattr/INO/NAME, one line per path in
  *                            OUT/manifest ("ino type nlink size path")
+ *                            and in OUT/sums ("./PATH hash" of a file's
+ *                            contents as walk's, "./PATH TARGET" of a
+ *                            symlink, "xattr/INO/NAME hash" of a value)
+ *   populate dump-sums IMG OUT
+ *                            the same, only OUT/manifest and OUT/sums
  *   populate walk IMG [rw|write]
  *                            the corruption campaign's walk (campaign.sh):
  *                            every object reachable from the root, read
@@ -282,9 +287,21 @@ static int orphan(const char *img, bool written_back)
 	return 0;
 }
 
+/* FNV-1a: the hashes of dump's sums and of walk's lines */
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
 struct dump {
 	struct kvfs_mount *mp;
 	FILE *manifest;
+	FILE *sums;
+	bool files; /* the bytes to OUT/tree and OUT/xattr, not only sums */
 	char out[1024];
 	int err;
 };
@@ -344,6 +361,10 @@ static int dump_xattrs(struct dump *d, uint64_t ino)
 		FILE *f;
 
 		TRY(n);
+		fprintf(d->sums, "xattr/%" PRIu64 "/%s %016" PRIx64 "\n", ino,
+			list + p, fnv(0xcbf29ce484222325ull, val, (size_t)n));
+		if (!d->files)
+			continue;
 		snprintf(path, sizeof(path), "%s/xattr/%" PRIu64, d->out, ino);
 		mkdir(path, 0755);
 		snprintf(path, sizeof(path), "%s/xattr/%" PRIu64 "/%s", d->out,
@@ -363,38 +384,55 @@ static int dump_xattrs(struct dump *d, uint64_t ino)
 /*
  * The file's data ranges only (SEEK_DATA/SEEK_HOLE), the host file as
  * sparse: a repaired image may keep a size of terabytes (a legal sparse
- * file), which read whole would fill the host's tmpfs.
+ * file), which read whole would fill the host's tmpfs.  Read by aligned
+ * 64 KiB chunk, so that *hash is walk_file()'s hash of the contents
+ * (whatever the layout: a hole and a written zero chunk alike), with
+ * the size folded in.
  */
-static int dump_file(struct dump *d, uint64_t ino, const char *host)
+static int dump_file(struct dump *d, uint64_t ino, const char *host,
+		     uint64_t *hash)
 {
-	static uint8_t buf[1 << 16];
-	int fd = open(host, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	static uint8_t buf[1 << 16], zero[1 << 16];
+	int fd = -1;
+	uint64_t h = 0xcbf29ce484222325ull;
 	struct kvfs_stat st;
-	off_t off = 0, end;
+	off_t off = 0, data, hole;
 	ssize_t n = 0;
 	int err;
 
-	if (fd < 0)
-		return -errno;
+	if (d->files) {
+		fd = open(host, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			return -errno;
+	}
 	err = kvfs_getattr(d->mp, ino, &st);
-	while (!err && (err = kvfs_lseek(d->mp, ino, off, SEEK_DATA, &off)) == 0) {
-		err = kvfs_lseek(d->mp, ino, off, SEEK_HOLE, &end);
-		while (!err && off < end &&
-		       (n = kvfs_read(d->mp, ino, buf, sizeof(buf), off)) > 0) {
-			if (pwrite(fd, buf, (size_t)n, off) != n)
+	while (!err &&
+	       (err = kvfs_lseek(d->mp, ino, off, SEEK_DATA, &data)) == 0) {
+		err = kvfs_lseek(d->mp, ino, data, SEEK_HOLE, &hole);
+		for (off = data & ~(off_t)(sizeof(buf) - 1); !err && off < hole;
+		     off += n) {
+			n = kvfs_read(d->mp, ino, buf, sizeof(buf), off);
+			if (n <= 0)
+				break;
+			if (!memcmp(buf, zero, (size_t)n))
+				continue;
+			h = fnv(h, &off, sizeof(off));
+			h = fnv(h, buf, (size_t)n);
+			if (fd >= 0 && pwrite(fd, buf, (size_t)n, off) != n)
 				err = -EIO;
-			off += n;
 		}
 		if (!err && n < 0)
 			err = (int)n;
-		if (!err && off < end)
+		if (!err && n == 0)
 			break; /* end of file inside the range */
 	}
 	if (err == -ENXIO)
 		err = 0;
-	if (!err && ftruncate(fd, (off_t)st.size))
+	if (!err && fd >= 0 && ftruncate(fd, (off_t)st.size))
 		err = -errno;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	*hash = fnv(h, &st.size, sizeof(st.size));
 	return err;
 }
 
@@ -422,7 +460,7 @@ static int dump_dir(struct dump *d, uint64_t dir, const char *rel)
 		if (err)
 			break;
 		if (S_ISDIR(st.mode)) {
-			if (mkdir(host, 0755))
+			if (d->files && mkdir(host, 0755))
 				err = -errno;
 			else
 				err = dump_dir(d, st.ino, path);
@@ -430,10 +468,17 @@ static int dump_dir(struct dump *d, uint64_t dir, const char *rel)
 			err = kvfs_readlink(d->mp, st.ino, target,
 					    sizeof(target));
 			err = err < 0 ? err : 0;
-			if (!err && symlink(target, host))
+			if (!err && d->files && symlink(target, host))
 				err = -errno;
+			if (!err)
+				fprintf(d->sums, ".%s %s\n", path, target);
 		} else if (S_ISREG(st.mode)) {
-			err = dump_file(d, st.ino, host);
+			uint64_t h = 0;
+
+			err = dump_file(d, st.ino, host, &h);
+			if (!err)
+				fprintf(d->sums, ".%s %016" PRIx64 "\n", path,
+					h);
 		}
 	}
 	free(l.v);
@@ -443,37 +488,45 @@ static int dump_dir(struct dump *d, uint64_t dir, const char *rel)
 	return err;
 }
 
-static int dump(const char *img, const char *out)
+static int dump(const char *img, const char *out, bool files)
 {
 	struct kvfs_open_opts o = { .rdonly = true,
 				    .atime = KVFS_ATIME_NOATIME };
-	struct dump d = { 0 };
+	struct dump d = { .files = files };
 	char path[1100];
 	int err;
 
 	snprintf(d.out, sizeof(d.out), "%s", out);
 	snprintf(path, sizeof(path), "%s/tree", out);
-	if (mkdir(out, 0755) || mkdir(path, 0755))
+	if (mkdir(out, 0755) || (files && mkdir(path, 0755)))
 		return -errno;
 	snprintf(path, sizeof(path), "%s/xattr", out);
-	if (mkdir(path, 0755))
+	if (files && mkdir(path, 0755))
 		return -errno;
 	snprintf(path, sizeof(path), "%s/manifest", out);
 	d.manifest = fopen(path, "w");
 	if (!d.manifest)
 		return -errno;
+	snprintf(path, sizeof(path), "%s/sums", out);
+	d.sums = fopen(path, "w");
+	if (!d.sums) {
+		err = -errno;
+		fclose(d.manifest);
+		return err;
+	}
 	err = kvfs_open(img, &o, &d.mp, NULL);
 	if (err) {
 		fprintf(stderr, "populate: cannot open %s: %s\n", img,
 			kvfs_open_error());
-		fclose(d.manifest);
-		return err;
+	} else {
+		err = dump_xattrs(&d, kvfs_root_ino(d.mp));
+		if (!err)
+			err = dump_dir(&d, kvfs_root_ino(d.mp), "");
+		kvfs_close(d.mp);
 	}
-	err = dump_xattrs(&d, kvfs_root_ino(d.mp));
-	if (!err)
-		err = dump_dir(&d, kvfs_root_ino(d.mp), "");
-	kvfs_close(d.mp);
 	if (fclose(d.manifest) && !err)
+		err = -EIO;
+	if (fclose(d.sums) && !err)
 		err = -EIO;
 	return err;
 }
@@ -489,15 +542,6 @@ struct walk {
 	unsigned bad; /* errors other than EIO and EUCLEAN */
 	bool writing; /* scribble(): ENOSPC allowed too */
 };
-
-static uint64_t fnv(uint64_t h, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
 
 /* A call on path failed with err: a line, and whether it is allowed. */
 static void walk_err(struct walk *w, const char *path, const char *what,
@@ -813,7 +857,8 @@ int main(int argc, char **argv)
 {
 	int err;
 
-	bool is_dump = argc > 1 && !strcmp(argv[1], "dump");
+	bool is_dump = argc > 1 && (!strcmp(argv[1], "dump") ||
+				    !strcmp(argv[1], "dump-sums"));
 	bool is_bench = argc > 1 && !strcmp(argv[1], "bench");
 	bool is_walk = argc > 1 && !strcmp(argv[1], "walk");
 
@@ -824,7 +869,7 @@ int main(int argc, char **argv)
 	     strcmp(argv[3], "write"))) {
 		fprintf(stderr,
 			"usage: populate build|orphan|orphan-wb|xattr-tree IMG | "
-			"populate dump IMG OUTDIR | populate walk IMG "
+			"populate dump|dump-sums IMG OUTDIR | populate walk IMG "
 			"[rw|write] | populate bench IMG FILES ENTRIES NFRAG "
 			"FRAGSIZE\n");
 		return 2;
@@ -849,7 +894,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(argv[1], "xattr-tree"))
 		err = xattr_tree(argv[2]);
 	else if (is_dump)
-		err = dump(argv[2], argv[3]);
+		err = dump(argv[2], argv[3], !strcmp(argv[1], "dump"));
 	else if (is_bench)
 		err = bench(argv[2], argv + 3);
 	else if (is_walk)
