@@ -3,7 +3,7 @@
 # flips bits in the metadata of a populated image (every type but the log),
 # then fsck.kvfs -y -f must neither crash nor leave errors (exit 0 or 1),
 # fsck.kvfs -n -f then finds it clean (exit 0), and opening the image
-# through the core (populate dump, read-only) either works or refuses with
+# through the core (populate dump-sums, read-only) either works or refuses with
 # an error, never crashes.  Seeds 1..N (N the SEEDS argument, else
 # $KVFS_BLOCKTRASH_SEEDS, else 16); a failing seed prints its flips, and
 # is reproduced with
@@ -42,7 +42,7 @@ for ((seed = 1; seed <= N; seed++)); do
 	rc=$?
 	[ $rc -eq 0 ] || { fail "fsck -n after -y exit $rc: $(tail -3 "$T/n")"; cat "$T/flips" >&2; }
 	rm -rf "$T/dump"
-	timeout 300 "$POP" dump "$T/img" "$T/dump" >/dev/null 2>&1
+	timeout 300 "$POP" dump-sums "$T/img" "$T/dump" >/dev/null 2>&1
 	rc=$?
 	# 0 works, 1 refused with an error; anything else is a crash
 	[ $rc -le 1 ] || fail "opening the repaired image: exit $rc"

@@ -25,7 +25,7 @@ walk() { timeout 120 python3 "$here/walk.py" "$1"; }
 
 T "$mkfs" -q -s 48M "$tmp/base" || fail mkfs
 T "$pop" build "$tmp/base" || fail populate
-T "$pop" dump "$tmp/base" "$tmp/orig" >/dev/null || fail dump
+T "$pop" dump-sums "$tmp/base" "$tmp/orig" >/dev/null || fail dump
 ino_of() { awk -v p="$1" '$5 == p { print $1 }' "$tmp/orig/manifest"; }
 FRAG=$(ino_of /frag) F4095=$(ino_of /file4095) F65537=$(ino_of /file65537)
 [ -n "$FRAG" ] && [ -n "$F4095" ] && [ -n "$F65537" ] || fail manifest

@@ -14,7 +14,7 @@ BS=4096
 
 "$MKFS" -q -s 48M "$T/base" || fail mkfs
 "$POP" build "$T/base" || fail populate
-"$POP" dump "$T/base" "$T/dump" || fail dump
+"$POP" dump-sums "$T/base" "$T/dump" || fail dump
 ino_of() { awk -v p="$1" '$5 == p { print $1 }' "$T/dump/manifest"; }
 ROOT=128 BIG=$(ino_of /big) FRAG=$(ino_of /frag) F4096=$(ino_of /file4096)
 D3=$(ino_of /sub/d2/d3) XB=$(ino_of /xattr-block) XS=$(ino_of /xattr-small)
