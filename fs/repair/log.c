@@ -76,7 +76,12 @@ static int max_lsn_fn(void *priv, uint64_t fsb, uint32_t len,
 	int err;
 
 	(void)owner;
-	if (type == KVFS_MB_LOG)
+	/*
+	 * No log stamps a superblock: no transaction logs one, and every
+	 * write of one (mkfs, the mount's, fsck's) encodes LSN 0.  A copy's
+	 * LSN damaged to cycle 2^32 - 1 left -L unable to make a new log.
+	 */
+	if (type == KVFS_MB_LOG || type == KVFS_MB_SB)
 		return 0;
 	/* every block: a multi-block buffer's other blocks match no uuid */
 	for (uint64_t b = fsb; b < fsb + len; b++) {
@@ -408,7 +413,10 @@ static int future_fn(void *priv, uint64_t fsb, uint32_t len,
 	int err;
 
 	(void)owner;
-	/* the superblocks are phase 1's; the log has no block headers */
+	/*
+	 * Recovery compares no superblock's LSN: none is logged
+	 * (max_lsn_fn()).  The log has no block headers.
+	 */
 	if (type == KVFS_MB_SB || type == KVFS_MB_LOG)
 		return 0;
 	if (type == KVFS_MB_DIR) {

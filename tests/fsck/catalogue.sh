@@ -191,6 +191,12 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # lost to it (-y exit 4, files disconnected, the mount "metadata UUID does
 # not match"); the scan knows an inode by its place, the UUID is the
 # verifier's to judge in phase 4, which sets it.
+# sb-copy-lsn-zap: AG 1's superblock copy's LSN 2^64 - 1 (crc right;
+# tools/fuzz-campaign, sb 1 lsn ones) and a damaged log: -L's new log,
+# whose cycle must follow every LSN stamped in metadata, took the copy's
+# (cycle 2^32 - 1, which none can follow) and was not made (-y -L exit
+# 4, the log left damaged).  No superblock is logged (each is written
+# with LSN 0), so recovery compares none's LSN either.
 # sb-needsrepair: the primary's needs-repair bit set (crc right;
 # trash-campaign fuzz sb seed 57): -y rewrote the copies with the bit,
 # then cleared it in the primary alone, and left them differing (exit 4).
@@ -319,6 +325,7 @@ cases=(
 "orphan|^$|ORPHAN"
 "orphan-damaged|/frag$|ORPHAN_WB; write -c btree $FRAG bmbt 0:1 level 4|extent-map tree"
 "log-corrupt|^$|ORPHAN; blocktrash -s 9 -n 8 -b 64 -t log"
+"sb-copy-lsn-zap|^$|write sb 1 lsn 18446744073709551615; ORPHAN; blocktrash -s 9 -n 8 -b 64 -t log|the log is damaged and cannot be replayed"
 "log-torn|^$|ORPHAN; TORN"
 )
 
