@@ -303,6 +303,7 @@ int rp_fork_claim_unwalked(struct ino_ctx *c)
 					   c->ino))
 			return -ENOMEM;
 		c->blocks++;
+		c->index_unread++;
 	}
 	c->nunwalked = 0;
 	return 0;

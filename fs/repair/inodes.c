@@ -1104,6 +1104,21 @@ static int check_inode(struct ino_ctx *c, bool *in_use)
 		kvfs_dinode_set_crc(c->dip, g);
 		return 0;
 	}
+	/*
+	 * A damaged index's count, set unsaid as part of the rebuild the
+	 * namespace phases make: what the forks map less the blocks no walk
+	 * of the index read, which the rebuild does not free.  Left as it
+	 * was, a block the index lost (a damaged pointer), freed by phase 7
+	 * as leaked, stayed counted past the rebuild, set by -y's second
+	 * pass.
+	 */
+	if (c->index_bad && !c->tree_left && !rp->o->dry_run && !rp->o->preen &&
+	    c->blocks - c->index_unread != kv_le64_to_cpu(d->nblocks)) {
+		d->nblocks = kv_cpu_to_le64(c->blocks - c->index_unread);
+		kvfs_dinode_set_crc(c->dip, g);
+		c->changed = true;
+		return 0;
+	}
 	if (!c->index_bad && !c->tree_left &&
 	    c->blocks != kv_le64_to_cpu(d->nblocks) &&
 	    rp_fix(c, true, KVFS_NULLBLOCK,

@@ -277,7 +277,14 @@ struct ino_ctx {
 	bool trial;
 	bool tree_bad; /* a symlink's target blocks are damaged */
 	char why[320]; /* what is wrong with it */
-	bool index_bad; /* a directory index damaged: its count left too */
+	/*
+	 * A directory index damaged, for the namespace phases to rebuild:
+	 * the rebuild takes the index blocks its walks read off the inode's
+	 * count, so phase 4 sets that count to what it claimed less the
+	 * blocks no walk read (index_unread).
+	 */
+	bool index_bad;
+	uint64_t index_unread; /* claimed by rp_fork_claim_unwalked() */
 	bool head_damaged; /* its index's roots from a head that failed */
 	bool sound; /* it passed kvfs_dinode_verify() as read */
 	bool rebuilt; /* a fork's tree rebuilt: nblocks set to what it maps */
