@@ -8,7 +8,10 @@
  * inode block when most of its slots hold an inode header naming that
  * very slot (inode number, block; a metadata UUID not the filesystem's
  * is a fault of the inode, which phase 4's verifier finds and mends, as
- * the mount's would find it); then, in phase 7, the
+ * the mount's would find it), a chunk being one when most of its inodes
+ * carry the filesystem's metadata UUID (one whose inodes carry another,
+ * left by an older filesystem the image was made over, is no chunk: its
+ * inodes were taken in, in lost+found); then, in phase 7, the
  * tree bulk-loaded from the records into blocks taken from the end of
  * the AG's free space.  A chunk, whole or sparse, is freed with its last
  * inode (fs/inode/ialloc.h) and its blocks keep the inodes last written
@@ -61,7 +64,7 @@ static int chunk_recs(struct rp *rp, uint32_t agno, struct rp_ag *a,
 	for (uint32_t r = 0; r < g->ialloc_inos; r += KVFS_INODES_PER_CHUNK) {
 		uint64_t holes = 0, freem = 0;
 		uint16_t hm = 0;
-		unsigned nfree = 0;
+		unsigned nfree = 0, inos = 0, ours = 0;
 
 		for (uint32_t i = 0; i < KVFS_INODES_PER_CHUNK; i++) {
 			uint32_t k = (r + i) / g->inopblock;
@@ -71,10 +74,16 @@ static int chunk_recs(struct rp *rp, uint32_t agno, struct rp_ag *a,
 				(const void *)(blk +
 					       ((size_t)j << g->inodelog));
 
-			if (!inode_block(g, agno, agbno + k, blk))
+			if (!inode_block(g, agno, agbno + k, blk)) {
 				holes |= 1ull << i;
-			else if (slot_ok(g, agno, agbno + k, j, blk) &&
-				 !kv_le16_to_cpu(d->mode))
+				continue;
+			}
+			if (!slot_ok(g, agno, agbno + k, j, blk))
+				continue;
+			inos++;
+			ours += !memcmp(d->hdr.uuid, g->meta_uuid,
+					KVFS_UUID_SIZE);
+			if (!kv_le16_to_cpu(d->mode))
 				freem |= 1ull << i;
 		}
 		/* a hole bit only where all four of its inodes are missing */
@@ -82,7 +91,8 @@ static int chunk_recs(struct rp *rp, uint32_t agno, struct rp_ag *a,
 			if ((holes >> (4 * h) & 0xf) == 0xf)
 				hm |= (uint16_t)(1u << h);
 		holes = kvfs_inobt_holes(hm);
-		if (hm == 0xffff)
+		/* most not ours: an older filesystem's (mkfs over its image) */
+		if (hm == 0xffff || 2 * ours <= inos)
 			continue;
 		freem |= holes;
 		for (unsigned i = 0; i < KVFS_INODES_PER_CHUNK; i++)

@@ -588,7 +588,49 @@ replay_case() {
 	[ $failures -eq $before ] && echo "ok: lsn-future-replay"
 }
 
-for c in "${cases[@]}" "size-past-extents" "lsn-future-replay"; do
+# mkfs-over-inodes: mkfs.kvfs -f over the populated image (same
+# geometry; it zeroes nothing but what it writes), then AG 0's
+# inode-chunk tree lost as in inobt-lost-root and its by-block
+# free-space tree damaged (crc wrong), so that the scan reads every
+# block: the old filesystem's inode chunks (magic, number and place
+# right, another metadata UUID) were taken for live ones, their inodes
+# "mended" (the UUID set): 4955 old files in lost+found.  A chunk is
+# the filesystem's when most of its inodes carry its metadata UUID
+# (fs/repair/inobt.c): after the repair the image holds what the new
+# filesystem held, nothing of the old one.
+stale_case() {
+	local img=$T/img name=mkfs-over-inodes before=$failures rc
+	cp --sparse=always "$T/base" "$img"
+	"$MKFS" -q -f "$img" || { fail "$name: mkfs"; return; }
+	rm -rf "$T/fresh"
+	"$POP" dump-sums "$img" "$T/fresh" 2>/dev/null || { fail "$name: dump"; return; }
+	damage "$img" "write btree 0 ino 0:0 numrecs 0; write agi 0 icount 0; write agi 0 ifree 0; write -c btree 0 bno 0:0 numrecs 0" ||
+		{ fail "$name: damage"; return; }
+	timeout 300 "$FSCK" -n -f "$img" >"$T/n1" 2>&1
+	rc=$?
+	[ $rc -eq 4 ] || fail "$name: fsck -n exit $rc, expected 4: $(tail -3 "$T/n1")"
+	grep -qF "no chunk holds the root inode $ROOT" "$T/n1" ||
+		fail "$name: fsck -n does not say the root is in no chunk: $(head -8 "$T/n1")"
+	! grep -qF "metadata UUID does not match" "$T/n1" ||
+		fail "$name: fsck -n takes the old inodes in: $(grep -cF "metadata UUID does not match" "$T/n1") lines \"$(grep -m1 -F "metadata UUID does not match" "$T/n1")\""
+	timeout 300 "$FSCK" -y -f "$img" >"$T/y" 2>&1
+	rc=$?
+	[ $rc -eq 1 ] || fail "$name: fsck -y exit $rc, expected 1: $(tail -3 "$T/y")"
+	timeout 300 "$FSCK" -n -f "$img" >"$T/n2" 2>&1 ||
+		fail "$name: second fsck -n exit $?: $(tail -3 "$T/n2")"
+	rm -rf "$T/after"
+	if ! "$POP" dump-sums "$img" "$T/after" 2>"$T/dump.err"; then
+		fail "$name: repaired image does not open: $(tail -2 "$T/dump.err")"
+		return
+	fi
+	cmp -s <(cut -d' ' -f1,2,5 "$T/fresh/manifest") \
+		<(cut -d' ' -f1,2,5 "$T/after/manifest") ||
+		fail "$name: the repaired image holds $(wc -l <"$T/after/manifest") files, the new filesystem $(wc -l <"$T/fresh/manifest"): $(diff <(cut -d' ' -f1,2,5 "$T/fresh/manifest") <(cut -d' ' -f1,2,5 "$T/after/manifest") | sed -n 2,3p)"
+	[ $failures -eq $before ] && echo "ok: $name"
+}
+
+for c in "${cases[@]}" "size-past-extents" "lsn-future-replay" \
+	"mkfs-over-inodes"; do
 	IFS='|' read -r name allow cmds says keep dir walkerr <<<"$c"
 	if [ $# -gt 0 ]; then
 		want=0
@@ -599,6 +641,8 @@ for c in "${cases[@]}" "size-past-extents" "lsn-future-replay"; do
 		size_case
 	elif [ "$name" = lsn-future-replay ]; then
 		replay_case
+	elif [ "$name" = mkfs-over-inodes ]; then
+		stale_case
 	else
 		run_case "$name" "$allow" "$cmds" "$says" "$keep" "$dir" "$walkerr"
 	fi
