@@ -5,8 +5,11 @@
  * mount of the image and its clean unmount (the core's recovery, intents
  * included); a damaged one, or one recovery refuses, is replaced with
  * zap_log only, by a clean empty log whose cycle is past every LSN stamped
- * in metadata.  Then metadata stamped past the log's head has its LSN
- * reset (future_lsns()).
+ * in metadata.  Metadata stamped past the log's head has its LSN reset
+ * (future_lsns()): before a replay, which would skip the changes to it,
+ * or over a clean log.  Once the log is replayed or zapped no block is
+ * past the head: the replay stamps its records' LSNs, older, and a new
+ * log's cycle follows every LSN in metadata.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -549,12 +552,12 @@ static int replay_in_memory(struct rp *rp)
 	return 0;
 }
 
-static int phase_log(struct rp *rp)
+int rp_phase_log(struct rp *rp)
 {
 	int st = rp_log_clean(rp->dev, &rp->g);
 
 	if (st == 1)
-		return 0;
+		return future_lsns(rp, false);
 	if (st == 0) {
 		if (!rp->o->dry_run)
 			return future_lsns(rp, false) ?: replay(rp);
@@ -572,11 +575,4 @@ static int phase_log(struct rp *rp)
 		return rp->o->dry_run ? zap_in_memory(rp) : -EUCLEAN;
 	}
 	return zap(rp, "is damaged and cannot be replayed");
-}
-
-int rp_phase_log(struct rp *rp)
-{
-	int err = phase_log(rp);
-
-	return err ? err : future_lsns(rp, false);
 }
