@@ -166,6 +166,16 @@ int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st);
  */
 uint64_t kvfs_free_bytes(struct kvfs_mount *mp);
 
+/*
+ * The most bytes the page cache in front of the core (the one whose write
+ * backs come through kvfs_write_cached()) may hold dirty now: kept free
+ * for those write backs as the write-back reserve is, beside it (statfs
+ * and kvfs_free_bytes() count them free, since those write backs may
+ * take them; every other allocation may not).  0 at mount, and whenever
+ * that cache can hold nothing dirty.
+ */
+void kvfs_set_wb_pending(struct kvfs_mount *mp, uint64_t bytes);
+
 /* The write-back reserve's bytes (kvfs_open_opts.wb_reserve_bytes, cut). */
 uint64_t kvfs_wb_reserve_bytes(struct kvfs_mount *mp);
 

@@ -183,6 +183,13 @@ uint64_t kvfs_free_bytes(struct kvfs_mount *mp)
 	return free_blocks(mp) << mp->g.blocklog;
 }
 
+void kvfs_set_wb_pending(struct kvfs_mount *mp, uint64_t bytes)
+{
+	uint64_t blocks = (bytes + mp->g.blocksize - 1) >> mp->g.blocklog;
+
+	atomic_store(&mp->wbpend, mp->rdonly ? 0 : blocks);
+}
+
 uint64_t kvfs_wb_reserve_bytes(struct kvfs_mount *mp)
 {
 	return mp->wbblks << mp->g.blocklog;

@@ -190,6 +190,14 @@ struct kvfs_mount {
 	 * not count them either.
 	 */
 	uint64_t wbblks;
+	/*
+	 * Beside it, what that page cache may hold dirty now, in blocks (its
+	 * keeper's bound: kvfs_set_wb_pending()): kept like wbblks, so that
+	 * what takes space behind the cache's back (O_DIRECT, fallocate,
+	 * speculative blocks, new inodes) cannot take the room of data
+	 * write(2) accepted already.  statfs counts them free.
+	 */
+	_Atomic uint64_t wbpend;
 	bool agfs_read; /* pag counts and fdblocks are set */
 	struct kvfs_trans_resv resv; /* fs/trans/trans_resv.h */
 	/* deferred operations (fs/trans/defer.h): types, their intent recovery */
@@ -207,6 +215,12 @@ struct kvfs_mount {
 	unsigned atime; /* KVFS_ATIME_* */
 	bool wsync; /* every change durable before it returns */
 };
+
+/* What only write backs may take: the reserve and the cache's dirty data. */
+static inline uint64_t kvfs_wbfloor(struct kvfs_mount *mp)
+{
+	return mp->wbblks + atomic_load(&mp->wbpend);
+}
 
 /*
  * Open and mount the filesystem on path.  -ENODATA: not kvfs;

@@ -283,7 +283,7 @@ int kvfs_fallocate(struct kvfs_mount *mp, uint64_t ino, int mode, off_t off,
 		err = count_holes(ip, fb, fe - fb, &holes);
 		if (!err &&
 		    (int64_t)(holes + mp->resv.write.blocks + mp->resblks +
-			      mp->wbblks) > atomic_load(&mp->fdblocks))
+			      kvfs_wbfloor(mp)) > atomic_load(&mp->fdblocks))
 			err = -ENOSPC;
 		if (!err)
 			err = punch_range(ip, (uint64_t)off, end);

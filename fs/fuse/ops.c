@@ -882,6 +882,18 @@ static int open_flags_ok(struct kvfs_fuse *fs, uint64_t ino, int flags)
 	return 0;
 }
 
+/*
+ * A handle that may write opened (delta 1) or released (-1): counted for
+ * kf_getattr(), and under the writeback cache for what the cache may hold
+ * dirty (fs/fuse/dirty.h).
+ */
+static void writer(struct kvfs_fuse *fs, uint64_t ino, int delta)
+{
+	kvfs_fuse_node_writers(fs->nodes, ino, delta);
+	if (fs->writeback)
+		kvfs_fuse_dirty_writers(&fs->dirty, fs->mp, delta);
+}
+
 /* Only this daemon changes the file: what the kernel cached stays true. */
 static void kf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -895,7 +907,7 @@ static void kf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->keep_cache = 1;
 	fi->fh = fh_of(fi->flags);
 	if (fi->fh == FH_WRITER)
-		kvfs_fuse_node_writers(fs->nodes, ino_of(fs, ino), 1);
+		writer(fs, ino_of(fs, ino), 1);
 	/*
 	 * Counted as a writer before the look: wb_full_enter() finds it, or
 	 * this finds the filesystem full (its cached attributes could let
@@ -905,7 +917,7 @@ static void kf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	/* the kernel dropped the request (interrupted): no release follows */
 	if (fuse_reply_open(req, fi) && fi->fh == FH_WRITER)
-		kvfs_fuse_node_writers(fs->nodes, ino_of(fs, ino), -1);
+		writer(fs, ino_of(fs, ino), -1);
 }
 
 static void kf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -944,10 +956,10 @@ static void kf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->keep_cache = 1;
 	fi->fh = fh_of(fi->flags);
 	if (fi->fh == FH_WRITER)
-		kvfs_fuse_node_writers(fs->nodes, ks.ino, 1);
+		writer(fs, ks.ino, 1);
 	if (fuse_reply_create(req, &e, fi)) {
 		if (fi->fh == FH_WRITER)
-			kvfs_fuse_node_writers(fs->nodes, ks.ino, -1);
+			writer(fs, ks.ino, -1);
 		kvfs_fuse_node_forget(fs->nodes, ks.ino, 1);
 	}
 }
@@ -1080,6 +1092,9 @@ static void kf_write_buf(fuse_req_t req, fuse_ino_t ino,
 	 */
 	if (fi->writepage && ((n >= 0 && reserve) || n == -ENOSPC))
 		wb_full_enter(fs);
+	/* its pages are clean now, whatever came of them */
+	if (fi->writepage)
+		kvfs_fuse_dirty_written(&fs->dirty, fs->mp, len);
 	kvfs_fuse_dirty_update(&fs->dirty, fs->mp);
 	if (n < 0)
 		fuse_reply_err(req, -n);
@@ -1094,7 +1109,7 @@ static void kf_release(fuse_req_t req, fuse_ino_t ino,
 	struct kvfs_fuse *fs = fs_of(req);
 
 	if (fi->fh == FH_WRITER)
-		kvfs_fuse_node_writers(fs->nodes, ino_of(fs, ino), -1);
+		writer(fs, ino_of(fs, ino), -1);
 	/* the kernel ignores release's answer: a failure only keeps blocks */
 	kvfs_release(fs->mp, ino_of(fs, ino));
 	fuse_reply_err(req, 0);

@@ -79,7 +79,7 @@ int kvfs_trans_alloc(struct kvfs_mount *mp, uint32_t log_bytes, unsigned rolls,
 		     uint64_t blocks, struct kvfs_trans **tpp)
 {
 	return trans_alloc(mp, log_bytes, rolls, blocks,
-			   mp->resblks + mp->wbblks, NULL, tpp);
+			   mp->resblks + kvfs_wbfloor(mp), NULL, tpp);
 }
 
 int kvfs_trans_alloc_cached(struct kvfs_mount *mp, uint32_t log_bytes,
