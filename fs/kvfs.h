@@ -228,6 +228,8 @@ struct kvfs_stats {
 	/* free space */
 	uint64_t block_size;
 	uint64_t free_blocks; /* free for reservations (statfs's bfree) */
+	/* of those, kept for a page cache's dirty data (kvfs_set_wb_pending) */
+	uint64_t wb_pending_blocks;
 	uint32_t agcount;
 };
 

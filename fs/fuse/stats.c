@@ -204,12 +204,13 @@ static bool put_core(struct out *o, const struct kvfs_stats *st)
 		   "icache.hits %llu\nicache.misses %llu\n"
 		   "icache.reclaimed %llu\nicache.cached %llu\n"
 		   "space.block_size %llu\nspace.free_blocks %llu\n"
-		   "space.agcount %llu\n",
+		   "space.agcount %llu\nspace.wb_pending_blocks %llu\n",
 		   U(st->buf_hits), U(st->buf_misses), U(st->buf_reads),
 		   U(st->buf_writes), U(st->buf_reclaimed), U(st->buf_cached),
 		   U(st->buf_bytes), U(st->inode_hits), U(st->inode_misses),
 		   U(st->inode_reclaimed), U(st->inode_cached),
-		   U(st->block_size), U(st->free_blocks), U(st->agcount));
+		   U(st->block_size), U(st->free_blocks), U(st->agcount),
+		   U(st->wb_pending_blocks));
 }
 
 /* kvalloc's own "name value" lines, each under alloc. */

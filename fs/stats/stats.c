@@ -118,6 +118,7 @@ int kvfs_stats(struct kvfs_mount *mp, struct kvfs_stats *st,
 	st->block_size = mp->g.blocksize;
 	free = atomic_load(&mp->fdblocks);
 	st->free_blocks = free < 0 ? 0 : (uint64_t)free;
+	st->wb_pending_blocks = atomic_load(&mp->wbpend);
 	st->agcount = mp->g.agcount;
 	for (uint32_t agno = 0; agno < nag && agno < mp->g.agcount; agno++)
 		ag_stats(kvfs_perag_get(mp, agno), &ag[agno]);
