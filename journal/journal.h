@@ -300,6 +300,15 @@ int kvj_log_force(struct kvj_log *log, uint64_t seq);
  */
 uint64_t kvj_log_durable_seq(struct kvj_log *log);
 /*
+ * The LSN the log writes next, its head (a read verifier's bound, XFS's
+ * xfs_log_check_lsn()): the head passes a checkpoint once it is durable,
+ * before its items enter the AIL (journal/push.c ckpt_done()), so
+ * metadata written back carries an LSN below the head the writer saw; an
+ * LSN at or past it is damage.  Grows only; lock-free, an acquire load:
+ * read after the block, it is at least the head its write-back saw.
+ */
+kvj_lsn_t kvj_log_head_lsn(struct kvj_log *log);
+/*
  * Push the AIL until everything is written back in place; intents waiting
  * for their done stay (and keep the tail, so the log is closed dirty).
  */

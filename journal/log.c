@@ -518,6 +518,11 @@ void kvj_log_get_stats(struct kvj_log *log, struct kvj_log_stats *st)
 	st->cil_lock_contended = atomic_load(&cil->commit_contended);
 }
 
+kvj_lsn_t kvj_log_head_lsn(struct kvj_log *log)
+{
+	return atomic_load_explicit(&log->head_pub, memory_order_acquire);
+}
+
 void kvj_log_recovery_info(struct kvj_log *log, struct kvj_recovery_info *ri)
 {
 	*ri = log->rinfo;

@@ -162,6 +162,12 @@ struct kvj_log {
 	struct kv_mutex lock;
 	uint32_t head_cycle;
 	uint32_t head_bb;
+	/*
+	 * The head as one word for readers without the lock
+	 * (kvj_log_head_lsn()): the pair read apart could pair a cycle with
+	 * the block of another pass.  Set by kvj_head_publish_locked().
+	 */
+	_Atomic uint64_t head_pub;
 	kvj_lsn_t tail_lsn;        /* in memory */
 	kvj_lsn_t tail_ondisk;     /* in the newest durable record */
 	kvj_lsn_t recovery_tail;   /* pinned by an unfinished recovery; 0 */
@@ -216,6 +222,18 @@ static inline uint64_t kvj_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The head moved (under lock, once what lies before it is durable): make
+ * it kvj_log_head_lsn()'s.  Release: a reader that sees an item written
+ * back at an LSN sees a head past it (journal.h says why).
+ */
+static inline void kvj_head_publish_locked(struct kvj_log *log)
+{
+	atomic_store_explicit(&log->head_pub,
+			      KVJ_LSN(log->head_cycle, log->head_bb),
+			      memory_order_release);
 }
 
 /* log.c */

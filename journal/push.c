@@ -322,6 +322,7 @@ static int push_make_room(struct kvj_log *log, uint64_t bytes)
 		log->head_bb = 0;
 		log->head_cycle++;
 	}
+	kvj_head_publish_locked(log);
 	log->tail_ondisk = tail;
 	log->st_bytes += KVJ_BB_SIZE;
 	kv_mutex_unlock(&log->lock);
@@ -647,6 +648,7 @@ static void ckpt_done(struct kvj_log *log, const struct ckpt_ents *c,
 	kv_mutex_lock(&log->lock);
 	log->head_cycle = o->cycle;
 	log->head_bb = o->bb;
+	kvj_head_publish_locked(log);
 	log->tail_ondisk = o->tail;
 	log->durable_seq = seq;
 	log->st_bytes += o->written;
@@ -920,6 +922,7 @@ int kvj_write_unmount(struct kvj_log *log)
 			log->head_bb = 0;
 			log->head_cycle++;
 		}
+		kvj_head_publish_locked(log);
 		log->tail_ondisk = head;
 		log->st_bytes += KVJ_BB_SIZE;
 		kvj_update_tail_locked(log, kvj_ail_min_locked(log));

@@ -1054,6 +1054,7 @@ int kvj_recover(struct kvj_log *log)
 done:
 	log->head_cycle = KVJ_LSN_CYCLE(head);
 	log->head_bb = KVJ_LSN_BLOCK(head);
+	kvj_head_publish_locked(log);
 	log->tail_lsn = tail;
 	log->durable_seq = atomic_load(&log->cil.seq) - 1;
 	ri->head_lsn = head;

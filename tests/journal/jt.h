@@ -210,6 +210,11 @@ static int tblk_push(struct kvj_item *lip, kvj_lsn_t lsn)
 		pthread_mutex_unlock(&b->lock);
 		return KVJ_PUSH_PINNED;
 	}
+	/*
+	 * what a read verifier relies on (kvj_log_head_lsn()): a write-back
+	 * is stamped below the head
+	 */
+	CHECK(lsn < kvj_log_head_lsn(lip->log));
 	jt_stamp(b->data, lsn);
 	err = kv_dev_pwrite(t->dev, b->data, JT_BLK, jt_blk_off(t, b->idx));
 	if (!err)

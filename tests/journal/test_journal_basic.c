@@ -116,8 +116,13 @@ static void test_format(void)
 	jt_check_range(&t, 1, 128, 0);
 	kvj_log_get_stats(t.log, &st);
 	CHECK_EQ(st.head_lsn, KVJ_LSN(9, 1));
+	CHECK_EQ(kvj_log_head_lsn(t.log), KVJ_LSN(9, 1));
 	seq = jt_tx1(&t, 2, 128, 64, 0x22);
 	CHECK(kvj_log_force(t.log, seq) == 0);
+	/* the forced checkpoint starts at the old head; the head is past it */
+	kvj_log_get_stats(t.log, &st);
+	CHECK(st.head_lsn > KVJ_LSN(9, 1));
+	CHECK_EQ(kvj_log_head_lsn(t.log), st.head_lsn);
 	jt_log_crash(&t);
 	CHECK(jt_log_open_p(&t, &p) == 0);
 	kvj_log_recovery_info(t.log, &ri);
