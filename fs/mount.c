@@ -17,6 +17,7 @@
 #include "fs/format/ag.h"
 #include "fs/data/convert.h"
 #include "fs/data/iext.h"
+#include "fs/io/blkhdr.h"
 #include "fs/io/buf_ops.h"
 #include "fs/io/dev.h"
 #include "fs/inode/iunlink.h"
@@ -212,6 +213,29 @@ static int read_agfs(struct kvfs_mount *mp)
 	return 0;
 }
 
+/*
+ * The head a metadata block's LSN must be below (kv_bcache_set_lsn_head()):
+ * the open log's, or the clean log's a read-only mount found, which does
+ * not move; none while the log is replayed (recovery takes a block's LSN
+ * past the log's newest checkpoint for none, fs/io/buf_item.c
+ * rec_block_lsn(), and its verifier runs then).
+ */
+static uint64_t mount_lsn_head(void *priv)
+{
+	struct kvfs_mount *mp = priv;
+	struct kvj_log *log;
+
+	if (mp->rdonly)
+		return mp->ri.head_lsn;
+	log = __atomic_load_n(&mp->lsn_log, __ATOMIC_ACQUIRE);
+	return log ? kvj_log_head_lsn(log) : 0;
+}
+
+static void mount_lsn_log(struct kvfs_mount *mp, struct kvj_log *log)
+{
+	__atomic_store_n(&mp->lsn_log, log, __ATOMIC_RELEASE);
+}
+
 int kvfs_mount_recovery_ready(struct kvfs_mount *mp, struct kvj_log *log)
 {
 	int err;
@@ -222,6 +246,8 @@ int kvfs_mount_recovery_ready(struct kvfs_mount *mp, struct kvj_log *log)
 	if (err)
 		return err;
 	mp->log = log;
+	/* the replay is over: its head is the log's */
+	mount_lsn_log(mp, log);
 	return read_agfs(mp);
 }
 
@@ -292,6 +318,7 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 		kvfs_bli_log_destroy(mp->bl);
 		mp->bl = NULL;
 		mp->log = NULL;
+		mount_lsn_log(mp, NULL);
 	}
 	if (err == -EUCLEAN)
 		return fail(err, "the log is damaged and cannot be replayed: "
@@ -299,10 +326,12 @@ static int log_open(struct kvfs_mount *mp, const struct kvfs_mount_opts *o)
 	if (err)
 		return fail(err, "cannot open the log: %s", strerror(-err));
 	kvj_log_recovery_info(mp->log, &mp->ri);
+	mount_lsn_log(mp, mp->log);
 	if (mp->bl)
 		return 0;
 	err = kvfs_bli_log_create(mp->log, mp->bc, &mp->bl);
 	if (err) {
+		mount_lsn_log(mp, NULL);
 		kvj_log_shutdown(mp->log, "mount failed");
 		kvj_log_close(mp->log);
 		mp->log = NULL;
@@ -370,6 +399,29 @@ static int check_budget(struct kvfs_mount *mp, unsigned threads)
 		    (unsigned long long)(ks.pages_total * KV_PAGE_SIZE >> 10),
 		    (unsigned long long)(min >> 20), mp->g.blocksize,
 		    threads ? threads : 1);
+}
+
+/*
+ * The unlinked inodes a crash left, freed; a failure says the damage it
+ * met, if any (an AG's inode header every mount reads: the one line a
+ * refused mount prints is all its user sees).
+ */
+static int free_orphans(struct kvfs_mount *mp)
+{
+	struct kvfs_report before = *kvfs_report_last();
+	char what[320] = "";
+	int err;
+
+	err = kvfs_iunlink_recover(mp, &mp->orphans);
+	if (!err)
+		return 0;
+	if ((err == -EUCLEAN || err == -EBADMSG) &&
+	    memcmp(&before, kvfs_report_last(), sizeof(before)))
+		kvfs_report_format(kvfs_report_last(), what, sizeof(what));
+	return fail(err,
+		    "cannot free the unlinked inodes a crash left (%s%s%s): "
+		    "run fsck.kvfs",
+		    strerror(-err), *what ? ": " : "", what);
 }
 
 int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
@@ -444,6 +496,8 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 		goto out_dev;
 	}
 	kv_bcache_set_private(mp->bc, &mp->g);
+	if (!o->lsn_unchecked)
+		kv_bcache_set_lsn_head(mp->bc, mount_lsn_head, mp);
 	err = perag_alloc(mp);
 	if (err) {
 		fail(err, "out of memory for %u AGs", mp->g.agcount);
@@ -496,13 +550,8 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 			kvfs_inodegc_stop(mp);
 			goto out_ic;
 		}
-		err = o->keep_orphans ? 0 :
-					kvfs_iunlink_recover(mp, &mp->orphans);
+		err = o->keep_orphans ? 0 : free_orphans(mp);
 		if (err) {
-			fail(err,
-			     "cannot free the unlinked inodes a crash left "
-			     "(%s): run fsck.kvfs",
-			     strerror(-err));
 			kvfs_mount_shutdown(mp, "mount failed");
 			kvfs_mount_close(mp);
 			return err;
@@ -515,6 +564,7 @@ out_ic:
 out_log:
 	kvfs_iext_lru_destroy(mp);
 	if (mp->log) {
+		mount_lsn_log(mp, NULL);
 		kvj_log_shutdown(mp->log, "mount failed");
 		kvj_log_close(mp->log);
 		kvfs_bli_log_destroy(mp->bl);
@@ -564,6 +614,8 @@ int kvfs_mount_close(struct kvfs_mount *mp)
 	if (mp->log)
 		kvfs_bli_log_stop_reclaim(mp->bl);
 	if (mp->log) {
+		/* the close frees the log */
+		mount_lsn_log(mp, NULL);
 		/* drains the AIL, then writes the unmount record */
 		err = kvj_log_close(mp->log);
 	}

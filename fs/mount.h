@@ -78,6 +78,13 @@ struct kvfs_mount_opts {
 	 * and a mount refusing it would leave the image beyond repair).
 	 */
 	bool keep_orphans;
+	/*
+	 * fsck's mounts: metadata whose LSN is at or past the log's head
+	 * is read as it is (fsck's phase 2 reports and resets it; a dry
+	 * run's mount would otherwise refuse what it only reports), where a
+	 * mount refuses it as damage (mount_lsn_head() in fs/mount.c).
+	 */
+	bool lsn_unchecked;
 	/* tests: no background journal threads (they drive pushes) */
 	bool no_log_threads;
 	/* deferred-op types beyond the built-in ones (tests) */
@@ -168,6 +175,13 @@ struct kvfs_mount {
 	/* settles of deferred conversions (fs/data/convert.h); NULL read-only */
 	struct kvfs_conv_ctl *conv;
 	struct kvj_log *log; /* NULL when read-only */
+	/*
+	 * The log the read verifiers judge LSNs by (mount_lsn_head()), set
+	 * once its head is past replay (for intent recovery, then the open
+	 * log), cleared before it is closed; atomic: read by every thread
+	 * that reads metadata.
+	 */
+	struct kvj_log *lsn_log;
 	struct kvfs_bli_log *bl; /* NULL when read-only */
 	struct kvj_recovery_info ri;
 	struct kvfs_perag *pag; /* g.agcount of them */

@@ -71,6 +71,7 @@
 #include "fs/data/convert.h"
 #include "fs/data/iext.h"
 #include "fs/hash.h"
+#include "fs/io/blkhdr.h"
 #include "fs/io/buf_ops.h"
 #include "fs/format/dinode.h"
 #include "fs/inode/ialloc.h"
@@ -479,6 +480,10 @@ static int inode_read(struct kvfs_inode *ip, bool held)
 	if (!held)
 		kv_buf_lock(bp);
 	err = kvfs_dinode_verify(dip, g, ip->i_ino);
+	/* XFS's xfs_dinode_verify() checks it too (xfs_log_check_lsn()) */
+	if (!err)
+		err = kvfs_blkhdr_check_lsn(dip, bp->b_blkno, ip->i_ino, NULL,
+					    kv_bcache_lsn_head(mp->bc));
 	if (!err)
 		kvfs_inode_from_disk(ip, dip);
 	if (!held)

@@ -12,6 +12,7 @@
 #include "fs/io/blkhdr.h"
 #include "fs/io/buf.h"
 #include "journal/crc32c.h"
+#include "journal/log_format.h"
 
 /* Only a statistic: a lost increment under a race is harmless. */
 static unsigned long kvfs_nr_corrupt;
@@ -218,4 +219,21 @@ int kvfs_blkhdr_verify_inode(const void *dip, size_t len, uint64_t blkno,
 {
 	return hdr_check(dip, len, KVFS_DINODE_MAGIC, blkno, ino, ino, uuid,
 			 NULL);
+}
+
+int kvfs_blkhdr_check_lsn(const void *blk, uint64_t blkno, uint64_t ino,
+			  const char *what, uint64_t head)
+{
+	const struct kvfs_blk_hdr *h = blk;
+	uint64_t lsn = kv_le64_to_cpu(h->lsn);
+	char msg[96];
+
+	if (!head || lsn < head)
+		return 0;
+	snprintf(msg, sizeof(msg), "LSN %u/%u ahead of the log (head %u/%u)",
+		 KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn), KVJ_LSN_CYCLE(head),
+		 KVJ_LSN_BLOCK(head));
+	if (ino != KVFS_NULLINO)
+		return kvfs_corrupt_inode(-EUCLEAN, blkno, ino, "%s", msg);
+	return kvfs_corrupt(-EUCLEAN, blkno, what, "%s", msg);
 }

@@ -44,6 +44,18 @@ int kvfs_blkhdr_verify(const void *blk, size_t len, uint32_t magic,
 int kvfs_blkhdr_verify_inode(const void *dip, size_t len, uint64_t blkno,
 			     uint64_t ino, const uint8_t *uuid);
 
+/*
+ * The header's LSN against the log's head (XFS's xfs_log_check_lsn()): a
+ * block is written back stamped with the LSN of a checkpoint that was
+ * durable, so below the head; one at or past it is damage, which would
+ * have recovery skip every later change to the block (-EUCLEAN, "LSN C/B
+ * ahead of the log (head C/B)").  head 0: no log to judge by, 0 returned.
+ * Call after the header verified (its crc holds).  ino KVFS_NULLINO for a
+ * block, reported as what; else the inode's header, in block blkno.
+ */
+int kvfs_blkhdr_check_lsn(const void *blk, uint64_t blkno, uint64_t ino,
+			  const char *what, uint64_t head);
+
 /* What a verifier (or a feature check) found wrong. */
 struct kvfs_report {
 	int err; /* -EBADMSG, -EUCLEAN, -EOPNOTSUPP, ... */

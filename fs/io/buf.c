@@ -115,6 +115,8 @@ struct kv_bcache {
 
 	struct kv_shrinker shrinker;
 	void *priv; /* the owner's (e.g. the geometry verifiers need) */
+	uint64_t (*lsn_head)(void *priv); /* kv_bcache_set_lsn_head() */
+	void *lsn_priv;
 	/*
 	 * moved by every reclaim that frees (tl_bufs' entries are stale) or
 	 * takes a second chance (kv_buf_peek_epoch())
@@ -1052,6 +1054,18 @@ void kv_bcache_set_private(struct kv_bcache *bc, void *priv)
 void *kv_bcache_private(const struct kv_bcache *bc)
 {
 	return bc->priv;
+}
+
+void kv_bcache_set_lsn_head(struct kv_bcache *bc, uint64_t (*fn)(void *priv),
+			    void *priv)
+{
+	bc->lsn_head = fn;
+	bc->lsn_priv = priv;
+}
+
+uint64_t kv_bcache_lsn_head(const struct kv_bcache *bc)
+{
+	return bc->lsn_head ? bc->lsn_head(bc->lsn_priv) : 0;
 }
 
 unsigned kv_bcache_blksize(const struct kv_bcache *bc)

@@ -141,6 +141,16 @@ unsigned kv_bcache_blksize(const struct kv_bcache *bc);
 void kv_bcache_set_private(struct kv_bcache *bc, void *priv);
 void *kv_bcache_private(const struct kv_bcache *bc);
 /*
+ * The log's head for the verifiers' LSN check (fs/io/blkhdr.h
+ * kvfs_blkhdr_check_lsn()): fn(priv) returns it, 0 while there is none to
+ * judge by (a log being replayed, whose recovery judges LSNs itself).
+ * Without fn (the tools' caches) kv_bcache_lsn_head() is 0.  Set once,
+ * before the first read.
+ */
+void kv_bcache_set_lsn_head(struct kv_bcache *bc, uint64_t (*fn)(void *priv),
+			    void *priv);
+uint64_t kv_bcache_lsn_head(const struct kv_bcache *bc);
+/*
  * Corruption reports (fs/io/blkhdr.h kvfs_report()) counted per cache, so
  * that each filesystem of a process counts its own: a report counts to
  * the cache its thread last looked a block up in or ran a verifier for

@@ -40,6 +40,20 @@ static int verdict(struct kv_buf *bp, int err)
 	return kv_buf_corrupt(bp, err, "%s", kvfs_report_last()->msg);
 }
 
+/*
+ * A block that verifies, against the log's head (its cache's, none but a
+ * mounted filesystem's: kv_bcache_set_lsn_head()).  The superblocks are
+ * left out, as fsck.kvfs leaves them out of its LSN check (phase 2).
+ */
+int kvfs_buf_check_lsn(struct kv_buf *bp, int err, const char *what)
+{
+	if (!err)
+		err = kvfs_blkhdr_check_lsn(bp->b_addr, bp->b_blkno,
+					    KVFS_NULLINO, what,
+					    kv_bcache_lsn_head(bp->b_cache));
+	return verdict(bp, err);
+}
+
 static int sb_verify_read(struct kv_buf *bp)
 {
 	const struct kvfs_geom *g = buf_geom(bp);
@@ -55,9 +69,11 @@ static int agf_verify_read(struct kv_buf *bp)
 	const struct kvfs_geom *g = buf_geom(bp);
 	struct kvfs_agf_info agf;
 
-	return verdict(bp,
-		       kvfs_agf_from_disk(g, kvfs_fsb_to_agno(g, bp->b_blkno),
-					  bp->b_addr, &agf));
+	return kvfs_buf_check_lsn(
+		bp,
+		kvfs_agf_from_disk(g, kvfs_fsb_to_agno(g, bp->b_blkno),
+				   bp->b_addr, &agf),
+		kvfs_agf_buf_ops.name);
 }
 
 static int agi_verify_read(struct kv_buf *bp)
@@ -65,17 +81,22 @@ static int agi_verify_read(struct kv_buf *bp)
 	const struct kvfs_geom *g = buf_geom(bp);
 	struct kvfs_agi_info agi;
 
-	return verdict(bp,
-		       kvfs_agi_from_disk(g, kvfs_fsb_to_agno(g, bp->b_blkno),
-					  bp->b_addr, &agi));
+	return kvfs_buf_check_lsn(
+		bp,
+		kvfs_agi_from_disk(g, kvfs_fsb_to_agno(g, bp->b_blkno),
+				   bp->b_addr, &agi),
+		kvfs_agi_buf_ops.name);
 }
 
 static int agfl_verify_read(struct kv_buf *bp)
 {
 	const struct kvfs_geom *g = buf_geom(bp);
 
-	return verdict(bp, kvfs_agfl_verify(g, kvfs_fsb_to_agno(g, bp->b_blkno),
-					    bp->b_addr));
+	return kvfs_buf_check_lsn(
+		bp,
+		kvfs_agfl_verify(g, kvfs_fsb_to_agno(g, bp->b_blkno),
+				 bp->b_addr),
+		kvfs_agfl_buf_ops.name);
 }
 
 static int btree_verify_read(struct kv_buf *bp,
@@ -83,9 +104,11 @@ static int btree_verify_read(struct kv_buf *bp,
 {
 	const struct kvfs_geom *g = buf_geom(bp);
 
-	return verdict(bp, kvfs_btree_verify_block(
-				   bp->b_addr, g, ops, bp->b_blkno,
-				   kvfs_fsb_to_agno(g, bp->b_blkno), -1));
+	return kvfs_buf_check_lsn(
+		bp,
+		kvfs_btree_verify_block(bp->b_addr, g, ops, bp->b_blkno,
+					kvfs_fsb_to_agno(g, bp->b_blkno), -1),
+		ops->name);
 }
 
 static int bnobt_verify_read(struct kv_buf *bp)
@@ -112,9 +135,12 @@ static int bmbt_verify_read(struct kv_buf *bp)
 {
 	const struct kvfs_blk_hdr *h = bp->b_addr;
 
-	return verdict(bp, kvfs_btree_verify_block(
-				   bp->b_addr, buf_geom(bp), &kvfs_bmbt_ops,
-				   bp->b_blkno, kv_le64_to_cpu(h->owner), -1));
+	return kvfs_buf_check_lsn(
+		bp,
+		kvfs_btree_verify_block(bp->b_addr, buf_geom(bp),
+					&kvfs_bmbt_ops, bp->b_blkno,
+					kv_le64_to_cpu(h->owner), -1),
+		kvfs_bmbt_ops.name);
 }
 
 /*
@@ -138,9 +164,11 @@ static int dir_tree_verify_read(struct kv_buf *bp,
 		return verdict(bp,
 			       kvfs_corrupt(-EUCLEAN, bp->b_blkno, ops->name,
 					    "owner is not an inode"));
-	return verdict(bp,
-		       kvfs_btree_verify_block(bp->b_addr, g, ops, bp->b_blkno,
-					       dir_owner(bp), -1));
+	return kvfs_buf_check_lsn(bp,
+				  kvfs_btree_verify_block(bp->b_addr, g, ops,
+							  bp->b_blkno,
+							  dir_owner(bp), -1),
+				  ops->name);
 }
 
 static int dir_hash_verify_read(struct kv_buf *bp)
@@ -174,7 +202,7 @@ static int dir_data_verify_read(struct kv_buf *bp)
 		return verdict(bp,
 			       kvfs_corrupt(-EUCLEAN, bp->b_blkno,
 					    "directory data block", "%s", bad));
-	return 0;
+	return kvfs_buf_check_lsn(bp, 0, "directory data block");
 }
 
 /* The inode number of the first inode of the buffer's first block. */

@@ -32,6 +32,14 @@ extern const struct kv_buf_ops kvfs_dir_data_buf_ops;
 extern const struct kv_buf_ops kvfs_inode_buf_ops;
 
 /*
+ * A read verifier's end: err (a failed verifier's) handed to the buffer's
+ * error detail, or else the header's LSN checked against the log's head
+ * (fs/io/blkhdr.h kvfs_blkhdr_check_lsn(), the head the cache's owner
+ * gives, kv_bcache_set_lsn_head()); what names the block in the report.
+ */
+int kvfs_buf_check_lsn(struct kv_buf *bp, int err, const char *what);
+
+/*
  * The buffer type of a metadata block by the magic in its header, NULL if
  * none (recovery's kvfs_bli_buf_type_fn).
  */

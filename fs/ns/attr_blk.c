@@ -11,6 +11,7 @@
 
 #include "alloc/kvalloc.h"
 #include "fs/io/blkhdr.h"
+#include "fs/io/buf_ops.h"
 #include "fs/mem.h"
 #include "fs/ns/attr.h"
 #include "fs/ns/attr_priv.h"
@@ -344,7 +345,7 @@ static int attr_verify_read(struct kv_buf *bp)
 	int err = attr_blk_verify(bp->b_addr, bp->b_len,
 				  kv_bcache_private(bp->b_cache), bp->b_blkno);
 
-	return err ? kv_buf_corrupt(bp, err, "%s", kvfs_report_last()->msg) : 0;
+	return kvfs_buf_check_lsn(bp, err, kvfs_attr_buf_ops.name);
 }
 
 static int attr_verify_write(struct kv_buf *bp)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fs/io/blkhdr.h"
+#include "fs/io/buf_ops.h"
 #include "fs/btree/bmap_btree.h"
 #include "fs/data/bmap.h"
 #include "fs/data/file.h"
@@ -69,7 +70,7 @@ static int symlink_verify_read(struct kv_buf *bp)
 		symlink_blk_verify(bp->b_addr, bp->b_len,
 				   kv_bcache_private(bp->b_cache), bp->b_blkno);
 
-	return err ? kv_buf_corrupt(bp, err, "%s", kvfs_report_last()->msg) : 0;
+	return kvfs_buf_check_lsn(bp, err, "symlink block");
 }
 
 static int symlink_verify_write(struct kv_buf *bp)

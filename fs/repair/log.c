@@ -253,7 +253,9 @@ static int log_at_fault(struct rp *rp, int err, const struct kvfs_report *r,
  */
 static int replay(struct rp *rp)
 {
-	struct kvfs_mount_opts mo = { .dev = rp->ovl, .keep_orphans = true };
+	struct kvfs_mount_opts mo = { .dev = rp->ovl,
+				      .keep_orphans = true,
+				      .lsn_unchecked = true };
 	struct kvfs_report before = *kvfs_report_last(), r;
 	struct kvfs_mount *mp;
 	char why[256];

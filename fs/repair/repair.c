@@ -214,7 +214,8 @@ static int namespace_phases(struct rp *rp, struct kvfs_scrub_result *sr,
 			    bool *have_sr)
 {
 	struct kvfs_mount_opts mo = { .rdonly = rp->o->dry_run,
-				      .dev = rp->ovl };
+				      .dev = rp->ovl,
+				      .lsn_unchecked = true };
 	struct kvfs_mount *mp;
 	int err;
 

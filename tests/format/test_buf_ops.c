@@ -3,7 +3,8 @@
  * The metadata buffer types over a real mkfs'd image: every block type mkfs
  * writes reads back through the buffer cache with its ops; a flipped byte
  * is -EBADMSG, a block read as the wrong type is -EUCLEAN; write-back
- * stamps the LSN so that a fresh cache reads the block back verified.
+ * stamps the LSN so that a fresh cache reads the block back verified; an
+ * LSN at or past the log's head fails the read.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +57,114 @@ static int read_type(struct kv_bcache *bc, uint64_t fsb,
 	if (!err)
 		kv_buf_rele(bp);
 	return err;
+}
+
+/* The log's head the verifiers judge LSNs by (kv_bcache_set_lsn_head()). */
+static uint64_t test_head;
+
+static uint64_t head_fn(void *priv)
+{
+	(void)priv;
+	return test_head;
+}
+
+/* Write the block at fsb back through t's ops stamped with lsn. */
+static void stamp_lsn(uint64_t fsb, const struct blk_type *t, uint64_t lsn)
+{
+	struct kv_bcache *bc;
+	struct kv_dev *dev;
+	struct kv_buf *bp;
+
+	bc = open_cache(&dev);
+	CHECK_EQ(kv_buf_read(bc, fsb, t->nblks, t->ops, &bp), 0);
+	kv_buf_lock(bp);
+	bp->b_lsn = lsn;
+	kv_buf_mark_dirty(bp);
+	CHECK_EQ(kv_buf_write(bp), 0);
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+	close_cache(bc, dev);
+}
+
+/* Read the block at fsb through t's ops in a fresh cache judging by head. */
+static int read_with_head(uint64_t fsb, const struct blk_type *t, uint64_t head)
+{
+	struct kv_bcache *bc;
+	struct kv_dev *dev;
+	int err;
+
+	bc = open_cache(&dev);
+	test_head = head;
+	kv_bcache_set_lsn_head(bc, head_fn, NULL);
+	err = read_type(bc, fsb, t);
+	close_cache(bc, dev);
+	return err;
+}
+
+/*
+ * A header whose LSN is at or past the log's head fails its read verifier
+ * (XFS's xfs_log_check_lsn()), naming both; below it, or with no head to
+ * judge by (a cache without one: the tools'), it reads.  The superblock is
+ * left to fsck's phase 1; an inode is judged when it is loaded.
+ */
+static void check_lsn_types(const struct blk_type *types, size_t nt)
+{
+	const uint64_t lsn = (7ull << 32) | 300, head = (7ull << 32) | 301;
+	unsigned long reports;
+
+	for (size_t i = 0; i < nt; i++) {
+		const struct blk_type *t = &types[i];
+		uint64_t fsb = kvfs_agb_to_fsb(&geom, 3, t->agbno);
+		bool judged = t->ops != &kvfs_sb_buf_ops &&
+			      t->ops != &kvfs_inode_buf_ops;
+
+		if (t->ops == &kvfs_inode_buf_ops)
+			continue;
+		stamp_lsn(fsb, t, lsn);
+		CHECK_EQ(read_with_head(fsb, t, 0), 0);
+		CHECK_EQ(read_with_head(fsb, t, head), 0);
+		reports = kvfs_corrupt_count();
+		CHECK_EQ(read_with_head(fsb, t, lsn), judged ? -EUCLEAN : 0);
+		CHECK_EQ(read_with_head(fsb, t, lsn - 5),
+			 judged ? -EUCLEAN : 0);
+		if (!judged) {
+			CHECK_EQ(kvfs_corrupt_count(), reports);
+			continue;
+		}
+		CHECK_EQ(kvfs_corrupt_count(), reports + 2);
+		CHECK_EQ(kvfs_report_last()->err, -EUCLEAN);
+		CHECK_EQ(kvfs_report_last()->blkno, fsb);
+		/* the structure as its verifier names it */
+		CHECK(kvfs_report_last()->what[0]);
+		CHECK(!strcmp(kvfs_report_last()->msg,
+			      "LSN 7/300 ahead of the log (head 7/295)"));
+		CHECK(strstr(kv_buf_last_error(),
+			     "LSN 7/300 ahead of the log"));
+		/* a cycle past the head's, its block lower */
+		stamp_lsn(fsb, t, (8ull << 32) | 1);
+		CHECK_EQ(read_with_head(fsb, t, head), -EUCLEAN);
+		CHECK(!strcmp(kvfs_report_last()->msg,
+			      "LSN 8/1 ahead of the log (head 7/301)"));
+		stamp_lsn(fsb, t, 0);
+		CHECK_EQ(read_with_head(fsb, t, head), 0);
+	}
+
+	/* an inode: reported as such, in its block */
+	{
+		uint8_t dip[KVFS_BLK_HDR_SIZE] = { 0 };
+		struct kvfs_blk_hdr *h = (void *)dip;
+
+		h->lsn = kv_cpu_to_le64(head);
+		CHECK_EQ(kvfs_blkhdr_check_lsn(dip, 16, 131, NULL, head),
+			 -EUCLEAN);
+		CHECK_EQ(kvfs_report_last()->ino, 131);
+		CHECK_EQ(kvfs_report_last()->blkno, 16);
+		CHECK(!strcmp(kvfs_report_last()->msg,
+			      "LSN 7/301 ahead of the log (head 7/301)"));
+		CHECK_EQ(kvfs_blkhdr_check_lsn(dip, 16, 131, NULL, head + 1),
+			 0);
+		CHECK_EQ(kvfs_blkhdr_check_lsn(dip, 16, 131, NULL, 0), 0);
+	}
 }
 
 static void flip_byte(uint64_t off)
@@ -144,6 +253,8 @@ int main(void)
 		 0x1234567);
 	kv_buf_rele(bp);
 	close_cache(bc, dev);
+
+	check_lsn_types(types, nt);
 
 	/* a flipped payload byte of each type is a checksum error */
 	for (size_t i = 0; i < nt; i++) {

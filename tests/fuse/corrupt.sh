@@ -12,6 +12,10 @@
 #    fsck.kvfs -y repairs, -n is clean after;
 #  - the root inode damaged: the mount is refused with a message naming
 #    fsck.kvfs, whose -y mends it so that the tree mounts and walks whole;
+#  - AG 0's inode header stamped with an LSN past the log's head (its crc
+#    right): the mount is refused, its log naming the LSN and fsck.kvfs,
+#    whose -y mends it so that the tree mounts and walks whole (an inode
+#    or extent-map block so stamped is one of the cases above);
 #  - random bit flips (blocktrash, every metadata type but the log) over a
 #    few seeds: the mount is refused with a message, or comes up and the
 #    whole tree can be walked without the daemon dying (no ENOTCONN, no
@@ -46,6 +50,8 @@ cases=(
 "extent-past-end%^file65537$%write inode $F65537 u.extent[0].startblock $((DBLOCKS + 10))"
 "dir-block%^big(/|$)%blocktrash -s 11 -n 1 -b 8 -t dir"
 "xattr-block%^xattr-block@xattr$%blocktrash -s 5 -n 1 -b 16 -t attr"
+"lsn-future-inode%^file4095$%write inode $F4095 lsn $((100 << 32 | 7))"
+"lsn-future-bmbt%^frag$%write btree $FRAG bmbt 0:1 lsn $((100 << 32))"
 )
 for c in "${cases[@]}"; do
 	IFS='%' read -r name re cmds <<<"$c"
@@ -123,6 +129,31 @@ grep -q '^ERR' "$tmp/walk" &&
 	fail "root: errors after repair: $(grep -m3 '^ERR' "$tmp/walk")"
 unmount_fg "$mnt"
 echo "corrupt root-inode: refused naming fsck.kvfs, repaired, mounted"
+
+# AG 0's inode header stamped past the log's head (crc right): a mount
+# reads every AGI for the unlinked lists, and refuses it, as XFS's
+# xfs_log_check_lsn() does, naming the LSN and fsck.kvfs, whose -y resets
+# it (phase 2) so that the tree mounts and walks whole
+cp "$tmp/base" "$img"
+T "$db" -x "$img" write agi 0 lsn $((100 << 32)) >"$tmp/db.out" 2>&1 ||
+	fail "lsn-future-agi: kvfs-db: $(cat "$tmp/db.out")"
+try_mount_fg "$img" "$mnt" && fail "lsn-future-agi: mounted"
+grep -q 'AG inode header): LSN 100/0 ahead of the log (head ' "$daemon_log" ||
+	fail "lsn-future-agi: the daemon's log does not say the LSN: $(cat "$daemon_log")"
+grep -q 'fsck\.kvfs' "$daemon_log" ||
+	fail "lsn-future-agi: refused without naming fsck.kvfs: $(cat "$daemon_log")"
+refused_clean "lsn-future-agi"
+T "$fsck" -y -f "$img" >"$tmp/fsck.out" 2>&1
+st=$?
+[ $st -eq 1 ] || fail "lsn-future-agi: fsck -y exit $st: $(tail -5 "$tmp/fsck.out")"
+grep -q 'has LSN 100/0 ahead of the log' "$tmp/fsck.out" ||
+	fail "lsn-future-agi: fsck -y does not say the LSN: $(tail -5 "$tmp/fsck.out")"
+mount_fg "$img" "$mnt"
+walk "$mnt" >"$tmp/walk" || fail "lsn-future-agi: walk after repair"
+grep -q '^ERR' "$tmp/walk" &&
+	fail "lsn-future-agi: errors after repair: $(grep -m3 '^ERR' "$tmp/walk")"
+unmount_fg "$mnt"
+echo "corrupt lsn-future-agi: refused naming the LSN and fsck.kvfs, repaired, mounted"
 
 # random damage: refused cleanly, or walked without the daemon dying
 for seed in $(seq "$seeds"); do
