@@ -382,22 +382,67 @@ static int dump_xattrs(struct dump *d, uint64_t ino)
 }
 
 /*
- * The file's data ranges only (SEEK_DATA/SEEK_HOLE), the host file as
- * sparse: a repaired image may keep a size of terabytes (a legal sparse
- * file), which read whole would fill the host's tmpfs.  Read by aligned
- * 64 KiB chunk, so that *hash is walk_file()'s hash of the contents
- * (whatever the layout: a hole and a written zero chunk alike), with
- * the size folded in.
+ * A file's bytes, for walk's "F" lines and dump's sums: its data segments
+ * (SEEK_DATA/SEEK_HOLE: a size made huge by damage, a legal sparse file of
+ * terabytes, is not read through), by aligned 64 KiB chunk, each non-zero
+ * one hashed with its offset, so that *hash is the contents' whatever the
+ * layout (a hole and a written zero chunk alike), and written to fd at its
+ * offset when fd >= 0.  0, or the errno of the call *what names.
+ */
+static int hash_data(struct kvfs_mount *mp, uint64_t ino, int fd,
+		     uint64_t *hash, const char **what)
+{
+	static uint8_t buf[1 << 16], zero[1 << 16];
+	uint64_t h = 0xcbf29ce484222325ull;
+	off_t off = 0, data, hole;
+	ssize_t n = 0;
+	int err;
+
+	for (;;) {
+		*what = "lseek";
+		err = kvfs_lseek(mp, ino, off, SEEK_DATA, &data);
+		if (!err)
+			err = kvfs_lseek(mp, ino, data, SEEK_HOLE, &hole);
+		if (err)
+			break;
+		for (off = data & ~(off_t)(sizeof(buf) - 1); off < hole;
+		     off += n) {
+			n = kvfs_read(mp, ino, buf, sizeof(buf), off);
+			if (n <= 0)
+				break;
+			if (!memcmp(buf, zero, (size_t)n))
+				continue;
+			h = fnv(h, &off, sizeof(off));
+			h = fnv(h, buf, (size_t)n);
+			if (fd >= 0 && pwrite(fd, buf, (size_t)n, off) != n) {
+				*what = "pwrite";
+				return -EIO;
+			}
+		}
+		if (n <= 0)
+			break;
+	}
+	if (err && err != -ENXIO)
+		return err;
+	*what = "read";
+	if (n < 0)
+		return (int)n;
+	*hash = h;
+	return 0;
+}
+
+/*
+ * A regular file to host (sparse: a repaired image may keep a size of
+ * terabytes, which read whole would fill the host's tmpfs) when the dump
+ * writes files; *hash is hash_data()'s with the size folded in.
  */
 static int dump_file(struct dump *d, uint64_t ino, const char *host,
 		     uint64_t *hash)
 {
-	static uint8_t buf[1 << 16], zero[1 << 16];
+	struct kvfs_stat st = { 0 };
+	const char *what;
+	uint64_t h = 0;
 	int fd = -1;
-	uint64_t h = 0xcbf29ce484222325ull;
-	struct kvfs_stat st;
-	off_t off = 0, data, hole;
-	ssize_t n = 0;
 	int err;
 
 	if (d->files) {
@@ -406,28 +451,8 @@ static int dump_file(struct dump *d, uint64_t ino, const char *host,
 			return -errno;
 	}
 	err = kvfs_getattr(d->mp, ino, &st);
-	while (!err &&
-	       (err = kvfs_lseek(d->mp, ino, off, SEEK_DATA, &data)) == 0) {
-		err = kvfs_lseek(d->mp, ino, data, SEEK_HOLE, &hole);
-		for (off = data & ~(off_t)(sizeof(buf) - 1); !err && off < hole;
-		     off += n) {
-			n = kvfs_read(d->mp, ino, buf, sizeof(buf), off);
-			if (n <= 0)
-				break;
-			if (!memcmp(buf, zero, (size_t)n))
-				continue;
-			h = fnv(h, &off, sizeof(off));
-			h = fnv(h, buf, (size_t)n);
-			if (fd >= 0 && pwrite(fd, buf, (size_t)n, off) != n)
-				err = -EIO;
-		}
-		if (!err && n < 0)
-			err = (int)n;
-		if (!err && n == 0)
-			break; /* end of file inside the range */
-	}
-	if (err == -ENXIO)
-		err = 0;
+	if (!err)
+		err = hash_data(d->mp, ino, fd, &h, &what);
 	if (!err && fd >= 0 && ftruncate(fd, (off_t)st.size))
 		err = -errno;
 	if (fd >= 0)
@@ -577,43 +602,14 @@ static void walk_xattrs(struct walk *w, uint64_t ino, const char *path)
 	}
 }
 
-/*
- * A file's bytes: its data segments (SEEK_DATA/SEEK_HOLE: a size made
- * huge by damage is not read through), hashed by 64 KiB chunk with its
- * offset, all-zero chunks left out, so that the hash is the contents'
- * whatever the layout.
- */
 static void walk_file(struct walk *w, uint64_t ino, const char *path)
 {
-	static uint8_t buf[1 << 16], zero[1 << 16];
-	uint64_t h = 0xcbf29ce484222325ull;
-	off_t off = 0, data, hole;
-	ssize_t n = 0;
-	int err;
+	const char *what;
+	uint64_t h = 0;
+	int err = hash_data(w->mp, ino, -1, &h, &what);
 
-	for (;;) {
-		err = kvfs_lseek(w->mp, ino, off, SEEK_DATA, &data);
-		if (!err)
-			err = kvfs_lseek(w->mp, ino, data, SEEK_HOLE, &hole);
-		if (err)
-			break;
-		for (off = data & ~(off_t)(sizeof(buf) - 1); off < hole;
-		     off += n) {
-			n = kvfs_read(w->mp, ino, buf, sizeof(buf), off);
-			if (n <= 0)
-				break;
-			if (memcmp(buf, zero, (size_t)n)) {
-				h = fnv(h, &off, sizeof(off));
-				h = fnv(h, buf, (size_t)n);
-			}
-		}
-		if (n <= 0)
-			break;
-	}
-	if (err && err != -ENXIO)
-		walk_err(w, path, "lseek", err);
-	else if (n < 0)
-		walk_err(w, path, "read", n);
+	if (err)
+		walk_err(w, path, what, err);
 	else
 		printf("F %s %016" PRIx64 "\n", path, h);
 }
