@@ -109,6 +109,20 @@ refused_clean() {
 	return 0
 }
 
+# repaired_walks NAME: fsck -y mended the image (exit 1, its output in
+# $tmp/fsck.out) that now mounts and walks whole with no error
+repaired_walks() {
+	local st
+	T "$fsck" -y -f "$img" >"$tmp/fsck.out" 2>&1
+	st=$?
+	[ $st -eq 1 ] || fail "$1: fsck -y exit $st: $(tail -5 "$tmp/fsck.out")"
+	mount_fg "$img" "$mnt"
+	walk "$mnt" >"$tmp/walk" || fail "$1: walk after repair"
+	grep -q '^ERR' "$tmp/walk" &&
+		fail "$1: errors after repair: $(grep -m3 '^ERR' "$tmp/walk")"
+	unmount_fg "$mnt"
+}
+
 # the root inode damaged: the mount is refused naming fsck.kvfs (the
 # kernel needs the root before anything), which mends it
 ROOT=$(T "$db" "$tmp/base" sb | sed -n 's/^rootino = //p')
@@ -120,14 +134,7 @@ try_mount_fg "$img" "$mnt" && fail "root inode damaged: mounted"
 grep -q 'root directory: .*fsck\.kvfs' "$daemon_log" ||
 	fail "root inode damaged: refused without naming fsck.kvfs: $(cat "$daemon_log")"
 refused_clean "root inode damaged"
-T "$fsck" -y -f "$img" >"$tmp/fsck.out" 2>&1
-st=$?
-[ $st -eq 1 ] || fail "root: fsck -y exit $st: $(tail -5 "$tmp/fsck.out")"
-mount_fg "$img" "$mnt"
-walk "$mnt" >"$tmp/walk" || fail "root: walk after repair"
-grep -q '^ERR' "$tmp/walk" &&
-	fail "root: errors after repair: $(grep -m3 '^ERR' "$tmp/walk")"
-unmount_fg "$mnt"
+repaired_walks root
 echo "corrupt root-inode: refused naming fsck.kvfs, repaired, mounted"
 
 # AG 0's inode header stamped past the log's head (crc right): a mount
@@ -143,16 +150,9 @@ grep -q 'AG inode header): LSN 100/0 ahead of the log (head ' "$daemon_log" ||
 grep -q 'fsck\.kvfs' "$daemon_log" ||
 	fail "lsn-future-agi: refused without naming fsck.kvfs: $(cat "$daemon_log")"
 refused_clean "lsn-future-agi"
-T "$fsck" -y -f "$img" >"$tmp/fsck.out" 2>&1
-st=$?
-[ $st -eq 1 ] || fail "lsn-future-agi: fsck -y exit $st: $(tail -5 "$tmp/fsck.out")"
+repaired_walks lsn-future-agi
 grep -q 'has LSN 100/0 ahead of the log' "$tmp/fsck.out" ||
 	fail "lsn-future-agi: fsck -y does not say the LSN: $(tail -5 "$tmp/fsck.out")"
-mount_fg "$img" "$mnt"
-walk "$mnt" >"$tmp/walk" || fail "lsn-future-agi: walk after repair"
-grep -q '^ERR' "$tmp/walk" &&
-	fail "lsn-future-agi: errors after repair: $(grep -m3 '^ERR' "$tmp/walk")"
-unmount_fg "$mnt"
 echo "corrupt lsn-future-agi: refused naming the LSN and fsck.kvfs, repaired, mounted"
 
 # random damage: refused cleanly, or walked without the daemon dying
