@@ -109,6 +109,14 @@ struct kvfs_open_info {
 	 * superblock stays dirty (checked by fsck without -f) until one does.
 	 */
 	bool errors;
+	/*
+	 * AGs whose unlinked lists did not read (damage): the mount works
+	 * but for what changes them (an unlink of one of their files' last
+	 * link fails); the superblock is left in the error state.  The first
+	 * one's damage in lists_why.
+	 */
+	uint32_t lists_unread;
+	char lists_why[320];
 };
 int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	      struct kvfs_mount **mpp, struct kvfs_open_info *info);

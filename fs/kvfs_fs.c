@@ -62,7 +62,8 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	mp->wbblks = o->rdonly ? 0 : kvfs_wbblks(&mp->g, o->wb_reserve_bytes);
 	/*
 	 * A mount that met corruption left the error state (fs/mount.h
-	 * errors_seen), and it stays until fsck.kvfs ran.
+	 * errors_seen), and it stays until fsck.kvfs ran; this one leaves it
+	 * too when an AG's unlinked lists did not read.
 	 */
 	mp->errors_seen = mp->state_at_open & KVFS_STATE_ERRORS;
 	mp->corrupt_at_open = kv_bcache_reports(mp->bc);
@@ -70,7 +71,11 @@ int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 		info->recovered = !mp->ri.was_clean && !mp->ri.was_empty;
 		info->orphans = mp->orphans;
 		info->errors = mp->errors_seen;
+		info->lists_unread = kvfs_iunlink_unread(
+			mp, info->lists_why, sizeof(info->lists_why));
 	}
+	if (kvfs_iunlink_unread(mp, NULL, 0))
+		mp->errors_seen = true;
 	*mpp = mp;
 	return 0;
 }

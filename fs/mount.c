@@ -78,8 +78,17 @@ static int sb_write_state(struct kvfs_mount *mp, uint32_t state)
 	/* new inode chunks move the inode counts: the summary follows */
 	if (!(state & KVFS_STATE_DIRTY)) {
 		err = sum_agi(mp, &icount, &ifree);
-		if (err)
+		/*
+		 * A damaged header (reported; the mount ran without it): the
+		 * summary stays as it was, for fsck.kvfs to set.
+		 */
+		if (err == -EUCLEAN || err == -EBADMSG) {
+			state |= KVFS_STATE_ERRORS;
+			icount = mp->g.icount;
+			ifree = mp->g.ifree;
+		} else if (err) {
 			return err;
+		}
 	}
 	err = kv_buf_read(mp->bc, 0, 1, &kvfs_sb_buf_ops, &bp);
 	if (err)
@@ -402,9 +411,11 @@ static int check_budget(struct kvfs_mount *mp, unsigned threads)
 }
 
 /*
- * The unlinked inodes a crash left, freed; a failure says the damage it
- * met, if any (an AG's inode header every mount reads: the one line a
- * refused mount prints is all its user sees).
+ * The unlinked inodes a crash or an earlier mount left (fs/inode/iunlink.c
+ * says how), freed; a failure says the damage it met, if any (the one line
+ * a refused mount prints is all its user sees), and blames a crash only
+ * when the log was replayed.  An AG whose lists are damaged does not
+ * refuse the mount (reported; the rest of the filesystem works).
  */
 static int free_orphans(struct kvfs_mount *mp)
 {
@@ -419,8 +430,9 @@ static int free_orphans(struct kvfs_mount *mp)
 	    memcmp(&before, kvfs_report_last(), sizeof(before)))
 		kvfs_report_format(kvfs_report_last(), what, sizeof(what));
 	return fail(err,
-		    "cannot free the unlinked inodes a crash left (%s%s%s): "
+		    "cannot free the unlinked inodes %s left (%s%s%s): "
 		    "run fsck.kvfs",
+		    mp->ri.was_clean ? "the last mount" : "a crash",
 		    strerror(-err), *what ? ": " : "", what);
 }
 

@@ -534,6 +534,12 @@ static int run(const struct kvfs_fuse_opts *o, const char *image,
 			"%s: %s: an earlier mount met corrupt metadata: run "
 			"fsck.kvfs on it once unmounted\n",
 			prog, image);
+	if (info.lists_unread)
+		fprintf(stderr,
+			"%s: %s: the unlinked lists of %u AG(s) did not read "
+			"(%s): removing the last link of a file there fails; "
+			"run fsck.kvfs on it once unmounted\n",
+			prog, image, info.lists_unread, info.lists_why);
 	d->fs.mp = mp;
 	d->fs.root = kvfs_root_ino(mp);
 	if (fault) {

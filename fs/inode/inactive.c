@@ -35,7 +35,7 @@ bool kvfs_inode_needs_inactive(struct kvfs_inode *ip)
 	       !__atomic_load_n(&ip->i_nlink, __ATOMIC_RELAXED) &&
 	       ip->i_ino != mp->g.rootino &&
 	       !(atomic_load(&ip->i_flags) & KVFS_ISICK) &&
-	       kvfs_iunlink_ready(mp) &&
+	       kvfs_iunlink_ready(mp, ip->i_ino) &&
 	       !kvfs_openref_held_hint(mp->openrefs, ip->i_ino,
 				       &ip->i_openref_hint) &&
 	       !kvj_log_is_shutdown(mp->log);

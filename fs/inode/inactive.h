@@ -21,7 +21,8 @@
  * Callers therefore drop their last reference on an inode they unlinked
  * after their commit, holding no inode lock (the free takes the inode's
  * locks, then AG locks).  Read-only and shut-down mounts free nothing,
- * nor does a mount before kvfs_iunlink_recover() has loaded the lists.
+ * nor does a mount before kvfs_iunlink_recover() has loaded the lists,
+ * nor one whose lists of the inode's AG did not read.
  */
 #ifndef KV_FS_INACTIVE_H
 #define KV_FS_INACTIVE_H

@@ -2,6 +2,29 @@
 /*
  * The unlinked lists and link counts (see fs/inode/iunlink.h for the contract).
  *
+ * When the lists are read: every read-write mount reads every AG's lists
+ * (kvfs_iunlink_recover()), after a clean unmount too, because a clean
+ * unmount does not leave them empty: an inode still open at the close
+ * (a library user's kvfs_close() with open references held; mount.kvfs
+ * drops every one it holds first), one whose freeing failed without
+ * shutting the log down (inactive.c: "left on its unlinked list for the
+ * next mount"), and the lists fsck's replay keeps for its later phases
+ * (keep_orphans) all stay on them past the unmount record.
+ * A read-only mount changes no list (it needs a clean log and writes
+ * nothing); a crash during an unmount leaves the log dirty unless the
+ * unmount record was written, and then the lists are what they were at
+ * it.  So an empty list cannot be told from the log alone, and the reads
+ * are kept (the mount reads every AG's free-space header as well).  Loading
+ * an AG's lists on its first use instead would read inodes inside the
+ * transaction that needs them, which may hold those inodes' cluster
+ * buffers locked (a new inode's: O_TMPFILE, a rename's whiteout).
+ *
+ * An AG whose lists cannot be read for damage (its inode header, or an
+ * inode on a list) does not refuse the mount: that AG's lists are left as
+ * they are, and what would change them (an unlink of the AG's last link,
+ * the freeing of one of its inodes) fails with -EUCLEAN until fsck.kvfs
+ * repairs it; every other AG works.
+ *
  * The predecessor map of an AG is a chained hash of struct iul_node, one
  * per inode on the AG's lists, under the AG's lock; it grows by doubling
  * when it holds more nodes than buckets (a failed growth only leaves the
@@ -9,6 +32,8 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "alloc/kvalloc.h"
@@ -35,11 +60,15 @@ struct iul_ag {
 	struct iul_node **tab;
 	unsigned bits;
 	size_t n;
+	/* the lists could not be read (damage): set at mount, never again */
+	int err;
 };
 
 struct kvfs_iunlink {
 	struct iul_ag *ags; /* g.agcount of them */
 	bool ready; /* the lists are all in the maps (set once at mount) */
+	uint32_t unread; /* AGs whose lists did not read (iul_ag.err) */
+	struct kvfs_report why; /* the first one's damage, as reported */
 };
 
 #define IUL_MIN_BITS 6
@@ -167,6 +196,24 @@ static int list_corrupt(struct kv_buf *agibp, uint32_t agino, const char *why)
 			    "unlinked lists: inode %u %s", agino, why);
 }
 
+/* The AG's lists were left unread at mount (damage): nothing changes them. */
+static int ag_unread(struct kvfs_mount *mp, uint32_t agno, int err)
+{
+	return kvfs_corrupt(err, kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGI_AGBNO),
+			    "AG inode header",
+			    "AG %u's unlinked lists were not read at mount "
+			    "(damaged): run fsck.kvfs",
+			    agno);
+}
+
+int kvfs_iunlink_usable(struct kvfs_mount *mp, uint64_t ino)
+{
+	uint32_t agno = kvfs_ino_to_agno(&mp->g, ino);
+	int err = mp->iunlink->ags[agno].err;
+
+	return err ? ag_unread(mp, agno, err) : 0;
+}
+
 int kvfs_iunlink(struct kvfs_trans *tp, struct kvfs_inode *ip)
 {
 	struct kvfs_mount *mp = tp->mp;
@@ -187,6 +234,10 @@ int kvfs_iunlink(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	err = kvfs_ialloc_read_agi(tp, agno, &agibp);
 	if (err)
 		goto out_free;
+	if (a->err) {
+		err = ag_unread(mp, agno, a->err);
+		goto out_free;
+	}
 	if (iul_find(a, agino)) {
 		err = -EEXIST;
 		goto out_free;
@@ -263,6 +314,8 @@ int kvfs_iunlink_remove(struct kvfs_trans *tp, struct kvfs_inode *ip)
 	err = kvfs_ialloc_read_agi(tp, agno, &agibp);
 	if (err)
 		return err;
+	if (a->err)
+		return ag_unread(mp, agno, a->err);
 	agi = agibp->b_addr;
 	n = iul_find(a, agino);
 	if (!n)
@@ -425,12 +478,52 @@ static int free_bucket(struct kvfs_mount *mp, uint32_t agno, uint32_t head,
 	return 0;
 }
 
+/* Forget what a failed load put in an AG's map. */
+static void iul_clear(struct iul_ag *a)
+{
+	for (size_t h = 0; h < (size_t)1 << a->bits; h++) {
+		struct iul_node *n, *next;
+
+		for (n = a->tab[h]; n; n = next) {
+			next = n->next;
+			kvfree(n);
+		}
+		a->tab[h] = NULL;
+	}
+	a->n = 0;
+}
+
+/* AG agno's lists into its map, their heads into *info. */
+static int load_ag(struct kvfs_mount *mp, uint32_t agno,
+		   struct kvfs_agi_info *info)
+{
+	uint64_t blkno = kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGI_AGBNO);
+	struct kvfs_agi *agi;
+	struct kv_buf *bp;
+	unsigned b;
+	int err;
+
+	err = kv_buf_read(mp->bc, blkno, 1, &kvfs_agi_buf_ops, &bp);
+	if (err)
+		return err;
+	/* the header's buffer verifier passed: only what we use */
+	kv_buf_lock(bp);
+	agi = bp->b_addr;
+	info->icount = kv_le32_to_cpu(agi->icount);
+	for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS; b++)
+		info->unlinked[b] = kv_le32_to_cpu(agi->unlinked[b]);
+	kv_buf_unlock(bp);
+	kv_buf_rele(bp);
+	for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS && !err; b++)
+		err = load_bucket(mp, agno, b, info->unlinked[b], info->icount,
+				  blkno);
+	return err;
+}
+
 int kvfs_iunlink_recover(struct kvfs_mount *mp, uint64_t *freed)
 {
 	const struct kvfs_geom *g = &mp->g;
 	struct kvfs_agi_info *info;
-	struct kvfs_agi *agi;
-	struct kv_buf *bp;
 	uint32_t agno;
 	unsigned b;
 	int err = 0;
@@ -440,33 +533,59 @@ int kvfs_iunlink_recover(struct kvfs_mount *mp, uint64_t *freed)
 	if (!info)
 		return -ENOMEM;
 	for (agno = 0; agno < g->agcount && !err; agno++) {
-		uint64_t blkno = kvfs_agb_to_fsb(g, agno, KVFS_AGI_AGBNO);
+		struct iul_ag *a = &mp->iunlink->ags[agno];
+		struct kvfs_report before = *kvfs_report_last();
 
-		err = kv_buf_read(mp->bc, blkno, 1, &kvfs_agi_buf_ops, &bp);
-		if (err)
-			break;
-		/* the header's buffer verifier passed: only what we use */
-		kv_buf_lock(bp);
-		agi = bp->b_addr;
-		info[agno].icount = kv_le32_to_cpu(agi->icount);
-		for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS; b++)
-			info[agno].unlinked[b] =
-				kv_le32_to_cpu(agi->unlinked[b]);
-		kv_buf_unlock(bp);
-		kv_buf_rele(bp);
-		for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS && !err; b++)
-			err = load_bucket(mp, agno, b, info[agno].unlinked[b],
-					  info[agno].icount, blkno);
+		err = load_ag(mp, agno, &info[agno]);
+		if (err != -EUCLEAN && err != -EBADMSG)
+			continue;
+		/* reported where it was met; what it costs, here */
+		if (!mp->iunlink->unread++ &&
+		    memcmp(&before, kvfs_report_last(), sizeof(before)))
+			mp->iunlink->why = *kvfs_report_last();
+		else if (mp->iunlink->unread == 1)
+			mp->iunlink->why.err = err;
+		iul_clear(a);
+		a->err = -EUCLEAN;
+		/*
+		 * New inodes keep out: an O_TMPFILE's transaction puts its
+		 * inode on the list after allocating it, and its cancel would
+		 * shut the log down.
+		 */
+		__atomic_store_n(&mp->pag[agno].ialloc_sick, true,
+				 __ATOMIC_RELAXED);
+		err = 0;
+		kvfs_corrupt(a->err, kvfs_agb_to_fsb(g, agno, KVFS_AGI_AGBNO),
+			     "AG inode header",
+			     "AG %u's unlinked lists not read: its unlinked "
+			     "inodes stay allocated, and unlinks of its files' "
+			     "last links fail, until fsck.kvfs repairs it",
+			     agno);
 	}
 	/* the maps are whole: from here a last put may free an inode */
 	if (!err)
 		mp->iunlink->ready = true;
 	for (agno = 0; agno < g->agcount && !err; agno++)
-		for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS && !err; b++)
+		for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS && !err &&
+			    !mp->iunlink->ags[agno].err;
+		     b++)
 			err = free_bucket(mp, agno, info[agno].unlinked[b],
 					  freed);
 	kvfree(info);
 	return err;
+}
+
+uint32_t kvfs_iunlink_unread(struct kvfs_mount *mp, char *why, size_t len)
+{
+	const struct kvfs_report *r = &mp->iunlink->why;
+
+	if (!mp->iunlink->unread || !len)
+		return mp->iunlink->unread;
+	if (r->what[0])
+		kvfs_report_format(r, why, len);
+	else
+		snprintf(why, len, "%s", strerror(-r->err));
+	return mp->iunlink->unread;
 }
 
 int kvfs_iunlink_check(struct kvfs_inode *ip)
@@ -490,7 +609,8 @@ int kvfs_iunlink_check(struct kvfs_inode *ip)
 				  "allocated for fsck.kvfs");
 }
 
-bool kvfs_iunlink_ready(struct kvfs_mount *mp)
+bool kvfs_iunlink_ready(struct kvfs_mount *mp, uint64_t ino)
 {
-	return mp->iunlink && mp->iunlink->ready;
+	return mp->iunlink && mp->iunlink->ready &&
+	       !mp->iunlink->ags[kvfs_ino_to_agno(&mp->g, ino)].err;
 }

@@ -14,8 +14,8 @@
  * without walking the bucket from its head: each AG keeps, in memory, the
  * predecessor of every inode on its lists (a hash of agino to agino,
  * maintained with the lists).  The lists are empty after a read-write
- * mount (kvfs_iunlink_recover() frees what a crash left), so the map is
- * built from nothing but those walks.
+ * mount (kvfs_iunlink_recover() frees what a crash or an earlier mount
+ * left), so the map is built from nothing but those walks.
  *
  * Locking: the lists of an AG, its map and every next_unlinked of its
  * inodes on the lists are under the AG's lock, taken through the
@@ -34,6 +34,7 @@
 #define KV_FS_IUNLINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The most links an inode may have (kvfs_bumplink(): -EMLINK). */
@@ -50,16 +51,25 @@ void kvfs_iunlink_destroy(struct kvfs_mount *mp);
 /*
  * Put ip (locked, joined to tp, link count 0) on its AG's list.  -EEXIST
  * if it is on it already; -EUCLEAN when the list's head is unknown to the
- * map (reported); -EAGAIN (AG order), -ENOMEM, -EIO: nothing changed.
+ * map, or the AG's lists were left unread at mount (reported); -EAGAIN
+ * (AG order), -ENOMEM, -EIO: nothing changed.
  */
 int kvfs_iunlink(struct kvfs_trans *tp, struct kvfs_inode *ip);
 /*
  * Take ip (locked, joined to tp) off its AG's list.  -EAGAIN: its
  * predecessor is locked by somebody else, or the AG lock is out of
  * order; nothing changed.  -ENOENT: ip is not on a list.  -EUCLEAN: the
- * list on disk and the map disagree (reported).
+ * list on disk and the map disagree, or the AG's lists were left unread
+ * at mount (reported).
  */
 int kvfs_iunlink_remove(struct kvfs_trans *tp, struct kvfs_inode *ip);
+
+/*
+ * 0 if the lists of ino's AG can change; -EUCLEAN (reported) if they were
+ * left unread at mount, which kvfs_iunlink() would say: for a transaction
+ * that has to ask before it changes anything else.
+ */
+int kvfs_iunlink_usable(struct kvfs_mount *mp, uint64_t ino);
 
 /*
  * Link counts of ip (locked, joined to tp): one more or one less, the core
@@ -82,18 +92,27 @@ int kvfs_droplink(struct kvfs_trans *tp, struct kvfs_inode *ip);
 int kvfs_iunlink_check(struct kvfs_inode *ip);
 
 /*
- * Mount (read-write, after log recovery): free every inode left on the
- * unlinked lists by a crash (kvfs_inactive(): blocks, then the inode);
- * *freed counts them.  The lists are read into the predecessor maps
- * first, every inode on them checked (allocated, no links, in its
- * bucket, at most the AG's inode count per list): -EUCLEAN otherwise
- * (reported); the errors of kvfs_inactive().
+ * Mount (read-write, after log recovery, clean log or not: iunlink.c says
+ * why): free every inode left on the unlinked lists (kvfs_inactive():
+ * blocks, then the inode); *freed counts them.  The lists are read into
+ * the predecessor maps first, every inode on them checked (allocated, no
+ * links, in its bucket, at most the AG's inode count per list).  An AG
+ * whose lists do not read (-EUCLEAN or -EBADMSG: its inode header or an
+ * inode on them damaged) is reported and left unread, its inodes not
+ * freed (kvfs_iunlink_unread() counts such AGs); the other AGs' are.
+ * Other read errors; the errors of kvfs_inactive().
  */
 int kvfs_iunlink_recover(struct kvfs_mount *mp, uint64_t *freed);
 /*
- * The maps hold every list (after kvfs_iunlink_recover() loaded them):
- * until then nothing may change the lists, nor free an inode on them.
+ * AGs whose lists kvfs_iunlink_recover() left unread for damage; the
+ * first one's, as reported, formatted into why (if any).
  */
-bool kvfs_iunlink_ready(struct kvfs_mount *mp);
+uint32_t kvfs_iunlink_unread(struct kvfs_mount *mp, char *why, size_t len);
+/*
+ * The maps hold the lists of ino's AG (after kvfs_iunlink_recover() read
+ * them, and the AG's read): until then nothing may change that AG's lists,
+ * nor free an inode on them.
+ */
+bool kvfs_iunlink_ready(struct kvfs_mount *mp, uint64_t ino);
 
 #endif

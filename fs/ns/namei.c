@@ -1109,6 +1109,9 @@ static int rename_once(struct rn *r)
 			err = kvfs_trans_lock_ag(
 				tp, kvfs_ino_to_agno(&mp->g, tip->i_ino), false,
 				&newly);
+			/* a list that cannot take it: before anything is dirty */
+			if (!err && (tip->i_nlink == 1 || tdir))
+				err = kvfs_iunlink_usable(mp, tip->i_ino);
 			if (err)
 				goto out;
 		}

@@ -297,17 +297,31 @@ static void unlisted_kept(void)
 
 /*
  * A listed inode given a link behind the lists' back: the checker's one
- * finding, and a mount that refuses to free it (-EUCLEAN, a reason).
+ * finding.  The next mount (the log clean) leaves that AG's lists unread,
+ * its one report naming the inode, where it refused the whole mount
+ * ("cannot free the unlinked inodes a crash left", with no crash): the
+ * AG's unlinks fail with -EUCLEAN, a rename's over one of its files with
+ * a whiteout too, before its whiteout is allocated (a dirty cancel shut
+ * the log down); new inodes, an O_TMPFILE's too, go to the other AG
+ * (AG 0's tmpfile failed, after its allocation); the other AG's orphan,
+ * a file still open at the clean close, is freed, and its files come
+ * and go.
  */
 static void linked_listed_found(void)
 {
 	static struct kvfs_scrub_result res;
-	struct kvfs_mount *mp = mount_fs(), *mp2;
-	struct kvfs_inode *ip = create(mp);
+	const struct kvfs_cred cr = { 0 };
+	struct kvfs_mount *mp = mount_fs();
+	struct kvfs_inode *ip = create(mp), *ip2;
+	uint64_t root = kvfs_root_ino(mp), dir, orphan;
+	struct kvfs_stat st;
 	struct kvfs_trans *tp;
 	struct kvfs_geom g;
 	struct kv_dev *dev;
+	bool created;
+	char why[320] = "";
 
+	CHECK_EQ(kvfs_ino_to_agno(&mp->g, ip->i_ino), 0);
 	CHECK_EQ(link_op(mp, ip, true), 0);
 	tp = trans(mp);
 	kvfs_ilock(ip, KVFS_ILOCK_EXCL);
@@ -316,6 +330,36 @@ static void linked_listed_found(void)
 	kvfs_trans_log_inode(tp, ip, KVFS_ILOG_CORE);
 	CHECK_EQ(kvfs_trans_commit(tp, NULL), 0);
 	kvfs_iput(ip);
+	/* AG 0: a file of the root; AG 1: an open file with no links */
+	CHECK_EQ(kvfs_create(mp, root, "a", 0100644, 0, KVFS_CREATE_EXCL, &cr,
+			     &st, &created),
+		 0);
+	CHECK_EQ(kvfs_ino_to_agno(&mp->g, st.ino), 0);
+	/* with data: its unlink puts it on the list (not freed at once) */
+	CHECK_EQ(kvfs_write(mp, st.ino, why, sizeof(why), 0, 0),
+		 (ssize_t)sizeof(why));
+	CHECK_EQ(kvfs_release(mp, st.ino), 0);
+	CHECK_EQ(kvfs_create(mp, root, "a2", 0100644, 0, KVFS_CREATE_EXCL, &cr,
+			     &st, &created),
+		 0);
+	/* new directories go round the AGs */
+	for (int i = 0; i < 4; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "d%d", i);
+		CHECK_EQ(kvfs_mkdir(mp, root, name, 040755, &cr, &st), 0);
+		dir = st.ino;
+		if (kvfs_ino_to_agno(&mp->g, dir) == 1)
+			break;
+	}
+	CHECK_EQ(kvfs_ino_to_agno(&mp->g, dir), 1);
+	CHECK_EQ(kvfs_create(mp, dir, "b", 0100644, 0, KVFS_CREATE_EXCL, &cr,
+			     &st, &created),
+		 0);
+	CHECK_EQ(kvfs_tmpfile(mp, dir, 0600, &cr, &st), 0);
+	orphan = st.ino;
+	CHECK_EQ(kvfs_ino_to_agno(&mp->g, orphan), 1);
+	/* a clean close with it open: on AG 1's list past the unmount */
 	CHECK_EQ(kvfs_mount_close(mp), 0);
 	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
 	CHECK_EQ(kvfs_sb_read(dev, &g), 0);
@@ -323,8 +367,39 @@ static void linked_listed_found(void)
 	CHECK_EQ(res.nfindings, 1);
 	CHECK_EQ(res.findings[0].kind, KVFS_SCRUB_UNLINKED);
 	kv_dev_close(dev);
-	CHECK_EQ(kvfs_mount_open(path, NULL, &mp2), -EUCLEAN);
-	CHECK(strstr(kvfs_mount_error(), "unlinked") != NULL);
+
+	mp = mount_fs();
+	CHECK(mp->ri.was_clean);
+	CHECK_EQ(kvfs_iunlink_unread(mp, why, sizeof(why)), 1);
+	CHECK(strstr(why, "on an unlinked list but linked") != NULL);
+	CHECK_EQ(mp->orphans, 1);
+	CHECK_EQ(kvfs_iget(mp, orphan, 0, &ip2), -ENOENT);
+	CHECK_EQ(kvfs_unlink(mp, root, "a"), -EUCLEAN);
+	CHECK(strstr(kvfs_report_last()->msg, "not read at mount") != NULL);
+	/* its whiteout allocated first: refused before, not cancelled dirty */
+	CHECK_EQ(kvfs_rename(mp, root, "a2", root, "a", KVFS_RENAME_WHITEOUT,
+			     &cr),
+		 -EUCLEAN);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(kvfs_unlink(mp, dir, "b"), 0);
+	CHECK_EQ(kvfs_create(mp, dir, "c", 0100644, 0, KVFS_CREATE_EXCL, &cr,
+			     &st, &created),
+		 0);
+	CHECK_EQ(kvfs_unlink(mp, dir, "c"), 0);
+	/*
+	 * New inodes keep out of AG 0: an O_TMPFILE's goes on its list in
+	 * the transaction that allocated it, whose cancel would shut the
+	 * log down
+	 */
+	CHECK_EQ(kvfs_tmpfile(mp, root, 0600, &cr, &st), 0);
+	CHECK_EQ(kvfs_ino_to_agno(&mp->g, st.ino), 1);
+	kvfs_inode_close(mp, st.ino);
+	CHECK(!kvj_log_is_shutdown(mp->log));
+	CHECK_EQ(kvfs_create(mp, root, "e", 0100644, 0, KVFS_CREATE_EXCL, &cr,
+			     &st, &created),
+		 0);
+	CHECK_EQ(kvfs_ino_to_agno(&mp->g, st.ino), 1);
+	CHECK_EQ(kvfs_mount_close(mp), 0);
 }
 
 int main(void)
@@ -397,7 +472,7 @@ int main(void)
 	unlisted_found();
 	make_fs_ags(1);
 	unlisted_kept();
-	make_fs_ags(1);
+	make_fs_ags(2);
 	linked_listed_found();
 	unlink(path);
 	CHECK_EQ(kv_fini(), 0);
