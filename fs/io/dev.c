@@ -95,6 +95,8 @@ struct kv_dev {
 	struct ovl ovl;
 	struct secs secs;
 	int media_err; /* persisting a SECTORS choice failed: until reboot */
+	kv_dev_read_watch_fn watch;
+	void *watch_priv;
 };
 
 /*
@@ -636,17 +638,27 @@ int kv_dev_pread(struct kv_dev *dev, void *buf, size_t len, uint64_t off)
 
 	if (!in_range(dev, len, off))
 		return -EINVAL;
-	if (!atomic_load_explicit(&dev->faulty, memory_order_acquire))
-		return io_full(dev->fd, buf, len, off, false);
-
-	pthread_mutex_lock(&dev->lock);
-	err = dev->media_err;
-	if (!err)
+	if (!atomic_load_explicit(&dev->faulty, memory_order_acquire)) {
 		err = io_full(dev->fd, buf, len, off, false);
-	if (!err && dev->ovl.nr)
-		ovl_read(dev, buf, len, off);
-	pthread_mutex_unlock(&dev->lock);
+	} else {
+		pthread_mutex_lock(&dev->lock);
+		err = dev->media_err;
+		if (!err)
+			err = io_full(dev->fd, buf, len, off, false);
+		if (!err && dev->ovl.nr)
+			ovl_read(dev, buf, len, off);
+		pthread_mutex_unlock(&dev->lock);
+	}
+	if (!err && dev->watch)
+		dev->watch(dev->watch_priv, buf, len, off);
 	return err;
+}
+
+void kv_dev_set_read_watch(struct kv_dev *dev, kv_dev_read_watch_fn fn,
+			   void *priv)
+{
+	dev->watch = fn;
+	dev->watch_priv = priv;
 }
 
 /* A write under fault injection; dev->lock held. */

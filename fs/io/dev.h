@@ -127,6 +127,16 @@ int kv_dev_discard(struct kv_dev *dev, uint64_t off, uint64_t len);
  * Nothing to do for a block device or under fault injection.
  */
 int kv_dev_reserve(struct kv_dev *dev, uint64_t off, uint64_t len);
+/*
+ * Have fn(priv, buf, len, off) see what every read that succeeds returns,
+ * after it, in the reading thread (fsck.kvfs notes the LSNs of the
+ * metadata its phases read: fs/repair/log.c); fn NULL: none.  Set while
+ * no other thread uses the device.
+ */
+typedef void (*kv_dev_read_watch_fn)(void *priv, const void *buf, size_t len,
+				     uint64_t off);
+void kv_dev_set_read_watch(struct kv_dev *dev, kv_dev_read_watch_fn fn,
+			   void *priv);
 uint64_t kv_dev_size(const struct kv_dev *dev);
 bool kv_dev_is_bdev(const struct kv_dev *dev);
 bool kv_dev_rdonly(const struct kv_dev *dev);

@@ -6,10 +6,8 @@
  * included); a damaged one, or one recovery refuses, is replaced with
  * zap_log only, by a clean empty log whose cycle is past every LSN stamped
  * in metadata.  Metadata stamped past the log's head has its LSN reset
- * (future_lsns()): before a replay, which would skip the changes to it,
- * or over a clean log.  Once the log is replayed or zapped no block is
- * past the head: the replay stamps its records' LSNs, older, and a new
- * log's cycle follows every LSN in metadata.
+ * at the end of the run (rp_future_lsns()), against the head the log has
+ * then.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -283,6 +281,7 @@ static int replay(struct rp *rp)
 		err2 = kv_dev_open(rp->path, 0, &rp->dev);
 		if (err2)
 			return err2;
+		rp_lsn_watch(rp, rp->dev);
 	}
 	if (!err)
 		goto replayed;
@@ -357,16 +356,57 @@ replayed:
  * is replayed into it (rec_block_lsn()); the head itself would still skip
  * the record written there.  Only a header whose checksum holds is judged
  * (one that fails is the later phases' damage, and recovery does not
- * trust its LSN either).  A dirty log is replayed after the reset, so
- * that the replay skips nothing (a dry run's into its overlay, where the
- * reset is made too), and the replayed image is judged again.
+ * trust its LSN either).
+ *
+ * Judged once, at the end (rp_future_lsns()), against the head the log has
+ * then: a dirty log's replay needs no reset first, since recovery takes an
+ * LSN past the log's newest checkpoint for none and replays every change
+ * since the tail over it (rec_block_lsn(), the inode items' rec_replay()),
+ * stamping its records' LSNs, older than the head; a new log's cycle
+ * follows every LSN in metadata (zero_log()).  The walk of every metadata
+ * block costs what phase 4 does: it is made only when a read of the run
+ * returned a header at or past the head (rp_lsn_watch()), and every run
+ * reads all the metadata in its whole check.
  */
 struct future_lsn {
 	struct rp *rp;
 	void *blk;
 	uint64_t head;
-	bool overlay; /* a dry run's overlay: reset there whatever -n says */
+	bool wrote;
 };
+
+/* The reset of LSNs at or past head; none (*fp NULL) when head is 0. */
+static int future_new(struct rp *rp, uint64_t head, struct future_lsn **fp)
+{
+	struct future_lsn *f;
+
+	*fp = NULL;
+	if (!head)
+		return 0;
+	f = kvzalloc(sizeof(*f), 0);
+	if (!f)
+		return -ENOMEM;
+	f->blk =
+		kvmalloc(rp->g.dirblksize > rp->g.blocksize ? rp->g.dirblksize :
+							      rp->g.blocksize,
+			 0);
+	if (!f->blk) {
+		kvfree(f);
+		return -ENOMEM;
+	}
+	f->rp = rp;
+	f->head = head;
+	*fp = f;
+	return 0;
+}
+
+static void future_free(struct future_lsn *f)
+{
+	if (!f)
+		return;
+	kvfree(f->blk);
+	kvfree(f);
+}
 
 static int future_head_fn(void *priv, const struct kvj_walk_head *h)
 {
@@ -403,7 +443,6 @@ static bool future_one(struct future_lsn *f, void *p, size_t len, uint64_t fsb,
 				 fsb, KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn),
 				 KVJ_LSN_CYCLE(f->head),
 				 KVJ_LSN_BLOCK(f->head));
-	fix |= f->overlay;
 	if (fix)
 		kvfs_blkhdr_stamp(p, len, 0);
 	return fix;
@@ -447,32 +486,95 @@ static int future_fn(void *priv, uint64_t fsb, uint32_t len,
 				    kvfs_fsb_to_bytes(g, b));
 		if (err)
 			return err;
+		f->wrote = true;
 	}
 	return 0;
 }
 
-static int future_lsns(struct rp *rp, bool overlay)
+/*
+ * A header of the filesystem's (its metadata UUID) at every inode-sized
+ * step of a read: blocks and inodes (the log and the superblocks, which
+ * no log stamps, left out), its LSN kept in rp->lsn_seen if the highest.
+ * Bytes that only look like a header make the walk happen for nothing.
+ */
+static void lsn_watch(void *priv, const void *buf, size_t len, uint64_t off)
+{
+	struct rp *rp = priv;
+	const struct kvfs_geom *g = &rp->g;
+	uint64_t logoff = kvfs_fsb_to_bytes(g, g->logstart);
+	uint64_t logend = kvfs_fsb_to_bytes(g, g->logstart + g->logblocks);
+	uint64_t step = g->inodesize, p, lsn, seen;
+	struct kvfs_blk_hdr h;
+
+	for (p = (off + step - 1) / step * step; p + sizeof(h) <= off + len;
+	     p += step) {
+		if (p >= logoff && p < logend) {
+			p = logend - step;
+			continue;
+		}
+		if (kvfs_fsb_to_agbno(g, p >> g->blocklog) == 0)
+			continue;
+		memcpy(&h, (const uint8_t *)buf + (p - off), sizeof(h));
+		lsn = kv_le64_to_cpu(h.lsn);
+		if (!kv_le32_to_cpu(h.magic) ||
+		    memcmp(h.uuid, g->meta_uuid, KVFS_UUID_SIZE))
+			continue;
+		seen = __atomic_load_n(&rp->lsn_seen, __ATOMIC_RELAXED);
+		/* the namespace phases' mount may read from its threads */
+		while (lsn > seen &&
+		       !__atomic_compare_exchange_n(&rp->lsn_seen, &seen, lsn,
+						    true, __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED))
+			;
+	}
+}
+
+void rp_lsn_watch(struct rp *rp, struct kv_dev *dev)
+{
+	kv_dev_set_read_watch(dev, lsn_watch, rp);
+}
+
+int rp_future_lsns(struct rp *rp)
 {
 	static const struct kvj_walk_ops ops = { .head = future_head_fn };
-	struct future_lsn f = { .rp = rp, .overlay = overlay };
+	enum kvfs_repair_phase phase = rp->phase;
+	struct kv_dev *dev = rp->ovl;
+	struct future_lsn *f = NULL;
 	struct kvfs_log_io lio;
-	int err;
+	uint64_t head = 0;
+	int err = 0;
 
-	kvfs_log_io_init(&lio, rp->dev, &rp->g);
-	err = kvj_log_walk(&kvfs_log_io_ops, &lio, lio.len, &ops, &f.head);
-	/* a log left damaged (-n) or not replayed has no head to trust */
+	if (!dev)
+		err = kv_dev_open(rp->path, rp->o->dry_run ? KV_DEV_RDONLY : 0,
+				  &dev);
 	if (err)
-		return err == -EUCLEAN ? 0 : err;
-	f.blk = kvmalloc(rp->g.dirblksize > rp->g.blocksize ? rp->g.dirblksize :
-							      rp->g.blocksize,
-			 0);
-	if (!f.blk)
-		return -ENOMEM;
-	/* the checker's walk: what it meets damaged is the later phases' */
+		return err;
+	rp->dev = dev;
+	kvfs_log_io_init(&lio, dev, &rp->g);
+	err = kvj_log_walk(&kvfs_log_io_ops, &lio, lio.len, &ops, &head);
+	if (err || __atomic_load_n(&rp->lsn_seen, __ATOMIC_RELAXED) < head) {
+		/* a log left damaged (-n) has no head to trust */
+		err = err == -EUCLEAN ? 0 : err;
+		goto out;
+	}
+	err = future_new(rp, head, &f);
+	if (err)
+		goto out;
+	/* phase 2's problems, whenever they are found */
+	rp->phase = KVFS_RP_LOG;
+	/* the checker's walk: what it meets damaged was reported already */
 	kvfs_report_mute(true);
-	err = kvfs_metablk_walk(rp->dev, &rp->g, future_fn, &f);
+	err = kvfs_metablk_walk(dev, &rp->g, future_fn, f);
 	kvfs_report_mute(false);
-	kvfree(f.blk);
+	/* the run's last writes: durable before it says they are made */
+	if (!err && f->wrote && dev != rp->ovl)
+		err = kv_dev_flush(dev);
+	future_free(f);
+	rp->phase = phase;
+out:
+	if (dev != rp->ovl)
+		kv_dev_close(dev);
+	rp->dev = NULL;
 	return err;
 }
 
@@ -489,6 +591,7 @@ static int overlay_open(struct rp *rp)
 	if (err)
 		return err;
 	rp->dev = rp->ovl;
+	rp_lsn_watch(rp, rp->ovl);
 	return rp->sb_bad ? rp_sb_write(rp) : 0;
 }
 
@@ -541,8 +644,6 @@ static int replay_in_memory(struct rp *rp)
 
 	err = overlay_open(rp);
 	if (!err)
-		err = future_lsns(rp, true);
-	if (!err)
 		err = replay(rp);
 	if (err) {
 		overlay_drop(rp, plain, &g);
@@ -558,11 +659,12 @@ int rp_phase_log(struct rp *rp)
 {
 	int st = rp_log_clean(rp->dev, &rp->g);
 
+	/* LSNs past the head: judged at the end (rp_future_lsns()) */
 	if (st == 1)
-		return future_lsns(rp, false);
+		return 0;
 	if (st == 0) {
 		if (!rp->o->dry_run)
-			return future_lsns(rp, false) ?: replay(rp);
+			return replay(rp);
 		/* "-- NOT FIXED (-n)" is the caller's to add */
 		rp_unfixable(rp, KVFS_NULLINO, KVFS_NULLBLOCK,
 			     "log is dirty; not replayed");

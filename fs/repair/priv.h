@@ -83,6 +83,11 @@ struct rp {
 	bool sb_bad; /* phase 1: the primary was rebuilt (or must be) */
 	bool needsrepair; /* the bit is set on disk by this run */
 	/*
+	 * The highest LSN a watched read returned in a metadata header
+	 * (rp_lsn_watch()), read and set atomically.
+	 */
+	uint64_t lsn_seen;
+	/*
 	 * An inode left as it is though it fails its verifier (dry run,
 	 * preen): the blocks it may own are unknown, free space is not
 	 * rebuilt.
@@ -184,6 +189,18 @@ int rp_unlinked_lists(struct rp *rp);
 int rp_phase_space(struct rp *rp);
 /* The primary superblock written from rp->g (flushed). */
 int rp_sb_write(struct rp *rp);
+/*
+ * Every read from dev noted for rp_future_lsns() (the LSNs of the headers
+ * it returns); each device the run reads metadata from is so watched.
+ */
+void rp_lsn_watch(struct rp *rp, struct kv_dev *dev);
+/*
+ * Metadata stamped at or past the log's head reported and (-y) reset
+ * (fs/repair/log.c), once the run's last whole check has read every
+ * metadata block through watched devices: a walk of them only when one of
+ * those reads returned such an LSN.  rp->dev is NULL after.
+ */
+int rp_future_lsns(struct rp *rp);
 /* Whether the log on dev (geometry g) is clean: 1, 0 (dirty), -EUCLEAN. */
 int rp_log_clean(struct kv_dev *dev, const struct kvfs_geom *g);
 

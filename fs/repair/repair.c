@@ -216,12 +216,27 @@ static int namespace_phases(struct rp *rp, struct kvfs_scrub_result *sr,
 	struct kvfs_mount_opts mo = { .rdonly = rp->o->dry_run,
 				      .dev = rp->ovl,
 				      .lsn_unchecked = true };
+	struct kv_dev *dev = NULL;
 	struct kvfs_mount *mp;
 	int err;
 
 	begin(rp, KVFS_RP_DIRECTORIES);
+	/*
+	 * Its whole check may be the run's last: read through a watch.  An
+	 * open that fails is the mount's to say; what it reads then is not
+	 * watched, and the future-LSN walk is made whatever the reads met.
+	 */
+	if (rp->o->dry_run && !rp->ovl) {
+		if (!kv_dev_open(rp->path, KV_DEV_RDONLY | KV_DEV_EXCL, &dev)) {
+			rp_lsn_watch(rp, dev);
+			mo.dev = dev;
+		} else {
+			rp->lsn_seen = UINT64_MAX;
+		}
+	}
 	err = kvfs_mount_open(rp->path, &mo, &mp);
 	if (err) {
+		kv_dev_close(dev);
 		if (rp->o->dry_run) {
 			rp_notice(rp,
 				  "directories and connectivity: not checked "
@@ -248,6 +263,7 @@ static int namespace_phases(struct rp *rp, struct kvfs_scrub_result *sr,
 	if (err)
 		kvfs_mount_shutdown(mp, "namespace repair failed");
 	kvfs_mount_close(mp);
+	kv_dev_close(dev);
 	return err;
 }
 
@@ -278,6 +294,7 @@ static int final_check(struct rp *rp, struct kvfs_scrub_result *sr,
 		err = kv_dev_open(rp->path, KV_DEV_RDONLY, &dev);
 	if (err)
 		return err;
+	rp_lsn_watch(rp, dev);
 	/* a dry run over a damaged primary checks with the copy's geometry */
 	if (rp->o->dry_run && rp->sb_bad)
 		g = rp->g;
@@ -292,6 +309,9 @@ static int final_check(struct rp *rp, struct kvfs_scrub_result *sr,
 	if (err)
 		return err;
 report:
+	err = rp_future_lsns(rp);
+	if (err)
+		return err;
 	rp->phase = KVFS_RP_SPACE;
 	/*
 	 * What the run left (a dry run: found) was said, in its words: the
@@ -350,6 +370,9 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 		goto out;
 	begin(&rp, KVFS_RP_SUPERBLOCK);
 	err = rp_phase_sb(&rp);
+	/* from here rp.g is the filesystem's */
+	if (!err)
+		rp_lsn_watch(&rp, rp.dev);
 	if (!err) {
 		begin(&rp, KVFS_RP_LOG);
 		err = rp_phase_log(&rp);
@@ -377,6 +400,7 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 			       "the namespace repair changed it");
 		err = kv_dev_open(path, 0, &rp.dev);
 		if (!err) {
+			rp_lsn_watch(&rp, rp.dev);
 			err = kvfs_sb_read(rp.dev, &rp.g);
 			if (!err)
 				err = space_phases(&rp);

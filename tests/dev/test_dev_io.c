@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The device layer without fault injection: large unaligned I/O, bounds,
- * read-only opens, discard, error codes, and concurrent I/O from threads.
+ * read-only opens, discard, error codes, concurrent I/O from threads, and
+ * the read watch.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +16,26 @@
 #define SLICE (IMG_SIZE / NR_THREADS)
 
 static struct kv_dev *shared;
+
+/* What the read watch saw last, and how many reads. */
+struct seen {
+	unsigned n;
+	const void *buf;
+	size_t len;
+	uint64_t off;
+	uint8_t first;
+};
+
+static void watch(void *priv, const void *buf, size_t len, uint64_t off)
+{
+	struct seen *w = priv;
+
+	w->n++;
+	w->buf = buf;
+	w->len = len;
+	w->off = off;
+	w->first = *(const uint8_t *)buf;
+}
 
 static void *io_thread(void *arg)
 {
@@ -34,6 +55,36 @@ static void *io_thread(void *arg)
 	free(buf);
 	free(rd);
 	return NULL;
+}
+
+/*
+ * The read watch sees each read that succeeded, its bytes as returned (an
+ * overlay's writes laid over the media), and no failed read or write.
+ */
+static void check_watch(const char *path, uint8_t *buf, uint8_t *rd)
+{
+	struct seen w = { 0 };
+	struct kv_dev *dev;
+
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY | KV_DEV_OVERLAY, &dev), 0);
+	kv_dev_set_read_watch(dev, watch, &w);
+	memset(buf, 0xa5, 4096);
+	CHECK_EQ(kv_dev_pwrite(dev, buf, 4096, 8192), 0);
+	CHECK_EQ(w.n, 0);
+	CHECK_EQ(kv_dev_pread(dev, rd, 100, 8192 + 7), 0);
+	CHECK(w.n == 1 && w.buf == rd && w.len == 100 && w.off == 8192 + 7 &&
+	      w.first == 0xa5);
+	CHECK_EQ(kv_dev_pread(dev, rd, 2, IMG_SIZE - 1), -EINVAL);
+	CHECK_EQ(w.n, 1);
+	kv_dev_set_read_watch(dev, NULL, NULL);
+	CHECK_EQ(kv_dev_pread(dev, rd, 100, 0), 0);
+	CHECK_EQ(w.n, 1);
+	kv_dev_close(dev);
+	CHECK_EQ(kv_dev_open(path, KV_DEV_RDONLY, &dev), 0);
+	kv_dev_set_read_watch(dev, watch, &w);
+	CHECK_EQ(kv_dev_pread(dev, rd, 65536, 0), 0);
+	CHECK(w.n == 2 && w.len == 65536 && w.off == 0 && w.first == rd[0]);
+	kv_dev_close(dev);
 }
 
 int main(void)
@@ -119,6 +170,8 @@ int main(void)
 	}
 	kv_dev_close(ro);
 	kv_dev_close(NULL);
+
+	check_watch(path, buf, rd);
 
 	unlink(path);
 	free(buf);

@@ -538,11 +538,15 @@ size_case() {
 # the log's head: the replay dropped the AGI's changes (the new inode's
 # counts, the orphan's unlinked-list head): fsck -y found more wrong than
 # after the same crash on the base image ("inode counters of AG 0
-# wrong", "inode 32281 has no links and is on no unlinked list").  fsck
-# resets the LSN before it replays, and a crash after fsck -y on the
-# damaged image leaves what it leaves on the base image.  The mount's
-# replay takes an LSN past the log's newest checkpoint for none.  The
-# damage comes after the crash: a clean mount refuses the AGI
+# wrong", "inode 32281 has no links and is on no unlinked list").  The
+# replay, fsck's as the mount's, takes an LSN past the log's newest
+# checkpoint for none (fs/io/buf_item.c rec_block_lsn()) and stamps the
+# AGI with its record's: fsck -y says nothing of it and finds what it
+# finds after the same crash on the base image; /file1's inode, stamped
+# too and which the replay does not change, is said by -n over the dirty
+# log and reset by -y, against the head after the replay.  A crash after
+# fsck -y on the damaged image leaves what it leaves on the base image.
+# The damage comes after the crash: a clean mount refuses the AGI
 # (tests/fuse/corrupt.sh lsn-future-agi).
 replay_case() {
 	local img=$T/img before=$failures rc
@@ -557,14 +561,20 @@ replay_case() {
 		{ fail "lsn-future-replay: damage"; return; }
 	cp --sparse=always "$T/base" "$T/harm"
 	"$POP" orphan "$T/harm" 2>/dev/null || { fail "lsn-future-replay: orphan"; return; }
-	"$DB" -x "$T/harm" write agi 0 lsn $((100 << 32)) >/dev/null 2>&1 ||
+	"$DB" -x "$T/harm" write agi 0 lsn $((100 << 32)) >/dev/null 2>&1 &&
+		"$DB" -x "$T/harm" write inode "$F1" lsn $((100 << 32 | 7)) >/dev/null 2>&1 ||
 		{ fail "lsn-future-replay: damage"; return; }
+	timeout 300 "$FSCK" -n -f "$T/harm" >"$T/n1" 2>&1
+	grep -qF "inode $F1 (block" "$T/n1" && grep -qF "has LSN 100/7 ahead of the log" "$T/n1" ||
+		fail "lsn-future-replay: the dirty log's fsck -n does not say /file1's LSN: $(grep -v '^Phase' "$T/n1" | head -3)"
 	timeout 300 "$FSCK" -y -f "$T/harm" >"$T/y" 2>&1
-	grep -qF "has LSN 100/0 ahead of the log" "$T/y" ||
-		fail "lsn-future-replay: the dirty log's fsck -y does not say the LSN"
-	awk "$problems" "$T/y" | grep -vF "has LSN 100/0 ahead of the log" >"$T/got"
+	grep -qF "has LSN 100/7 ahead of the log" "$T/y" ||
+		fail "lsn-future-replay: the dirty log's fsck -y does not say /file1's LSN"
+	awk "$problems" "$T/y" | grep -vF "has LSN 100/7 ahead of the log" >"$T/got"
 	cmp -s "$T/ref" "$T/got" ||
 		fail "lsn-future-replay: the replay over the future LSN left: $(diff "$T/ref" "$T/got" | head -5)"
+	timeout 300 "$FSCK" -n -f "$T/harm" >"$T/n1" 2>&1 ||
+		fail "lsn-future-replay: fsck -n after the dirty log's fsck -y exit $?: $(grep -v '^Phase' "$T/n1" | head -3)"
 	# the mount's replay (populate walk rw opens read-write) takes an LSN
 	# past the log's newest checkpoint for none (fs/io/buf_item.c
 	# rec_block_lsn(), fs/inode/inode_item.c rec_replay()), the AGI's and
