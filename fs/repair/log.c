@@ -49,12 +49,24 @@ int rp_log_clean(struct kv_dev *dev, const struct kvfs_geom *g)
 	return state != KVJ_WALK_DIRTY;
 }
 
-/* The highest LSN stamped in metadata: every block's header and inode's. */
+struct future_lsn;
+static int future_new(struct rp *rp, uint64_t head, bool no_head,
+		      struct future_lsn **fp);
+static void future_free(struct future_lsn *f);
+static int future_fn(void *priv, uint64_t fsb, uint32_t len,
+		     enum kvfs_metablk_type type, uint64_t owner);
+
+/*
+ * The highest LSN stamped in metadata: every block's header and inode's,
+ * once those past the old log's head are reset (future, unless NULL).
+ */
 struct max_lsn {
 	struct kv_dev *dev;
 	const struct kvfs_geom *g;
 	void *blk;
 	uint64_t lsn;
+	uint64_t head; /* the old log's, 0 when its walk found none */
+	struct future_lsn *future;
 };
 
 static void note_lsn(struct max_lsn *m, const void *p)
@@ -110,16 +122,38 @@ static int max_rec_fn(void *priv, const struct kvj_walk_rec *r)
 	return 0;
 }
 
+static int old_head_fn(void *priv, const struct kvj_walk_head *h)
+{
+	((struct max_lsn *)priv)->head = h->head_lsn;
+	return 0;
+}
+
+/* A run of metadata blocks: LSNs past the old head reset, then noted. */
+static int zero_walk_fn(void *priv, uint64_t fsb, uint32_t len,
+			enum kvfs_metablk_type type, uint64_t owner)
+{
+	struct max_lsn *m = priv;
+	int err = 0;
+
+	if (m->future)
+		err = future_fn(m->future, fsb, len, type, owner);
+	return err ?: max_lsn_fn(m, fsb, len, type, owner);
+}
+
 /*
  * Throw the log away for a clean empty one whose cycle is past every LSN
  * in metadata and in the old log's readable records (xfs_repair's max_lsn
  * and log head): with the mkfs cycle 1, recovery
  * after the next crash would skip every change to a block stamped by the
- * old log, as older than the block.
+ * old log, as older than the block.  Metadata stamped at or past the old
+ * log's head, where its walk found one, is damage (rp_future_lsns()): its
+ * LSN is reset first, so that it does not size the new cycle (one at cycle
+ * 2^32 - 1 left no cycle to follow it).
  */
 static int zero_log(struct rp *rp)
 {
-	static const struct kvj_walk_ops rec_ops = { .record = max_rec_fn };
+	static const struct kvj_walk_ops rec_ops = { .head = old_head_fn,
+						     .record = max_rec_fn };
 	struct max_lsn m = { .dev = rp->dev, .g = &rp->g };
 	struct kvfs_log_io lio;
 	uint32_t cycle;
@@ -133,7 +167,16 @@ static int zero_log(struct rp *rp)
 	m.blk = kvmalloc(rp->g.blocksize, 0);
 	if (!m.blk)
 		return -ENOMEM;
-	err = kvfs_metablk_walk(rp->dev, &rp->g, max_lsn_fn, &m);
+	/*
+	 * A log whose head is not found (its blocks' cycle stamps damaged)
+	 * bounds no LSN: only the last cycle, which none can follow, is
+	 * taken for damage then.
+	 */
+	err = future_new(rp, m.head ?: KVJ_LSN(UINT32_MAX, 0), !m.head,
+			 &m.future);
+	if (!err)
+		err = kvfs_metablk_walk(rp->dev, &rp->g, zero_walk_fn, &m);
+	future_free(m.future);
 	kvfree(m.blk);
 	if (err)
 		return err;
@@ -373,10 +416,16 @@ struct future_lsn {
 	void *blk;
 	uint64_t head;
 	bool wrote;
+	bool overlay; /* a dry run's overlay: reset there whatever -n says */
+	bool no_head; /* head: the last cycle (zero_log(), a log unread) */
 };
 
-/* The reset of LSNs at or past head; none (*fp NULL) when head is 0. */
-static int future_new(struct rp *rp, uint64_t head, struct future_lsn **fp)
+/*
+ * The reset of LSNs at or past head (no_head: the last cycle, no head
+ * known); none (*fp NULL) when head is 0.
+ */
+static int future_new(struct rp *rp, uint64_t head, bool no_head,
+		      struct future_lsn **fp)
 {
 	struct future_lsn *f;
 
@@ -396,6 +445,8 @@ static int future_new(struct rp *rp, uint64_t head, struct future_lsn **fp)
 	}
 	f->rp = rp;
 	f->head = head;
+	f->no_head = no_head;
+	f->overlay = rp->ovl != NULL;
 	*fp = f;
 	return 0;
 }
@@ -427,7 +478,19 @@ static bool future_one(struct future_lsn *f, void *p, size_t len, uint64_t fsb,
 	    memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE) || lsn < f->head ||
 	    kv_le32_to_cpu(h->crc) != kv_crc32c_block(p, len, KVFS_BLK_CRC_OFF))
 		return false;
-	if (type == KVFS_MB_INODE)
+	if (f->no_head && type == KVFS_MB_INODE)
+		fix = rp_problem(f->rp, true, kv_le64_to_cpu(h->owner), fsb,
+				 "inode %" PRIu64 " (block %" PRIu64
+				 ") has LSN %u/%u, a cycle no log cycle can "
+				 "follow: set to 0",
+				 (uint64_t)kv_le64_to_cpu(h->owner), fsb,
+				 KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn));
+	else if (f->no_head)
+		fix = rp_problem(f->rp, true, KVFS_NULLINO, fsb,
+				 "block %" PRIu64 " has LSN %u/%u, a cycle no "
+				 "log cycle can follow: set to 0",
+				 fsb, KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn));
+	else if (type == KVFS_MB_INODE)
 		fix = rp_problem(f->rp, true, kv_le64_to_cpu(h->owner), fsb,
 				 "inode %" PRIu64 " (block %" PRIu64
 				 ") has LSN %u/%u ahead of the log (head "
@@ -443,6 +506,7 @@ static bool future_one(struct future_lsn *f, void *p, size_t len, uint64_t fsb,
 				 fsb, KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn),
 				 KVJ_LSN_CYCLE(f->head),
 				 KVJ_LSN_BLOCK(f->head));
+	fix |= f->overlay;
 	if (fix)
 		kvfs_blkhdr_stamp(p, len, 0);
 	return fix;
@@ -557,7 +621,7 @@ int rp_future_lsns(struct rp *rp)
 		err = err == -EUCLEAN ? 0 : err;
 		goto out;
 	}
-	err = future_new(rp, head, &f);
+	err = future_new(rp, head, false, &f);
 	if (err)
 		goto out;
 	/* phase 2's problems, whenever they are found */

@@ -199,6 +199,11 @@ inosums "$T/orig" "$T/orig.sums" >"$T/orig.inos"
 # (cycle 2^32 - 1, which none can follow) and was not made (-y -L exit
 # 4, the log left damaged).  No superblock is logged (each is written
 # with LSN 0), so recovery compares none's LSN either.
+# lsn-cycle-zap: AG 0's by-block tree's root stamped with LSN 2^64 - 1
+# (crc right) and a damaged log whose head cannot be found (its blocks'
+# cycle stamps trashed): -L's new cycle followed it, none could (-y -L
+# exit 4, "no log cycle can follow it", the log left damaged).  Its LSN
+# is damage, reset before the new log is sized.
 # sb-needsrepair: the primary's needs-repair bit set (crc right;
 # trash-campaign fuzz sb seed 57): -y rewrote the copies with the bit,
 # then cleared it in the primary alone, and left them differing (exit 4).
@@ -331,6 +336,7 @@ cases=(
 "orphan-damaged|/frag$|ORPHAN_WB; write -c btree $FRAG bmbt 0:1 level 4|extent-map tree"
 "log-corrupt|^$|ORPHAN; blocktrash -s 9 -n 8 -b 64 -t log"
 "sb-copy-lsn-zap|^$|write sb 1 lsn 18446744073709551615; ORPHAN; blocktrash -s 9 -n 8 -b 64 -t log|the log is damaged and cannot be replayed"
+"lsn-cycle-zap|^$|write btree 0 bno 0:0 lsn 18446744073709551615; ORPHAN; blocktrash -s 9 -n 8 -b 64 -t log|has LSN 4294967295/4294967295, a cycle no log cycle can follow: set to 0"
 "log-torn|^$|ORPHAN; TORN"
 )
 
