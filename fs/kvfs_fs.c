@@ -138,39 +138,6 @@ int kvfs_sync_commit(struct kvfs_mount *mp, uint64_t seq)
 	return mp->wsync ? kvj_log_force(mp->log, seq) : 0;
 }
 
-/* icount and ifree of AG agno, exact: from its inode header if unread. */
-static int ag_inode_counts(struct kvfs_mount *mp, uint32_t agno,
-			   uint64_t *icount, uint64_t *ifree)
-{
-	struct kvfs_perag *pag = kvfs_perag_get(mp, agno);
-	struct kvfs_agi_info a;
-	struct kv_buf *bp;
-	int err = 0;
-
-	kvfs_perag_lock(pag);
-	if (!pag->agi_init) {
-		/* under the AG lock: no transaction holds the header changed */
-		err = kv_buf_read(mp->bc,
-				  kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGI_AGBNO),
-				  1, &kvfs_agi_buf_ops, &bp);
-		if (!err) {
-			kv_buf_lock(bp);
-			err = kvfs_agi_from_disk(&mp->g, agno, bp->b_addr, &a);
-			kv_buf_unlock(bp);
-			kv_buf_rele(bp);
-		}
-		if (!err) {
-			pag->icount = a.icount;
-			pag->ifree = a.ifree;
-			pag->agi_init = true;
-		}
-	}
-	*icount += pag->icount;
-	*ifree += pag->ifree;
-	kvfs_perag_unlock(pag);
-	return err;
-}
-
 /*
  * Free blocks less the removals' and the write back's reserves, which
  * nothing else may take.
@@ -203,18 +170,21 @@ uint64_t kvfs_wb_reserve_bytes(struct kvfs_mount *mp)
 int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st)
 {
 	const struct kvfs_geom *g = &mp->g;
-	uint64_t icount = 0, ifree = 0, newinos, free;
-	uint32_t agno;
-	int err;
+	int64_t icount, ifree;
+	uint64_t newinos, free;
 
 	/* inodes whose last close has returned are free in the counts */
 	kvfs_inodegc_flush(mp);
 	free = free_blocks(mp);
-	for (agno = 0; agno < g->agcount; agno++) {
-		err = ag_inode_counts(mp, agno, &icount, &ifree);
-		if (err)
-			return err;
-	}
+	/* committed changes only: no AG lock, no header read (XFS's statfs) */
+	icount = atomic_load(&mp->icount);
+	ifree = atomic_load(&mp->ifree);
+	if (icount < 0)
+		icount = 0;
+	if (ifree < 0)
+		ifree = 0;
+	if (ifree > icount)
+		ifree = icount;
 	/* every free block could become part of a new inode chunk */
 	newinos = free / g->ialloc_blocks * g->ialloc_inos;
 	memset(st, 0, sizeof(*st));
@@ -223,8 +193,8 @@ int kvfs_statfs(struct kvfs_mount *mp, struct kvfs_statfs *st)
 		     (uint64_t)g->agcount * KVFS_AG_HDR_BLOCKS;
 	st->bfree = free;
 	st->bavail = free;
-	st->files = icount + newinos;
-	st->ffree = ifree + newinos;
+	st->files = (uint64_t)icount + newinos;
+	st->ffree = (uint64_t)ifree + newinos;
 	st->namemax = KVFS_NAME_MAX;
 	for (unsigned i = 0; i < KVFS_UUID_SIZE; i++)
 		st->fsid ^= (uint64_t)g->uuid[i] << (8 * (i % 8));

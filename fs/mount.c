@@ -222,6 +222,50 @@ static int read_agfs(struct kvfs_mount *mp)
 	return 0;
 }
 
+void kvfs_mount_set_icounts(struct kvfs_mount *mp, uint64_t icount,
+			    uint64_t ifree, uint32_t unread)
+{
+	uint64_t ui = 0, uf = 0;
+
+	/* a stale summary (after a crash) may say less: none then */
+	if (unread && mp->g.icount > icount)
+		ui = mp->g.icount - icount;
+	if (unread && mp->g.ifree > ifree)
+		uf = mp->g.ifree - ifree;
+	atomic_store(&mp->icount, (int64_t)(icount + ui));
+	atomic_store(&mp->ifree, (int64_t)(ifree + (uf < ui ? uf : ui)));
+}
+
+/*
+ * statfs's inode counts where kvfs_iunlink_recover() does not read the
+ * headers (read-only mounts, keep_orphans).  Muted: a damaged header is
+ * reported where it is used, and statfs counts the summary's share for it.
+ */
+static void read_icounts(struct kvfs_mount *mp)
+{
+	uint64_t icount = 0, ifree = 0;
+	uint32_t agno, unread = 0;
+
+	kvfs_report_mute(true);
+	for (agno = 0; agno < mp->g.agcount; agno++) {
+		const struct kvfs_agi *agi;
+		struct kv_buf *bp;
+
+		if (kv_buf_read(mp->bc,
+				kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGI_AGBNO),
+				1, &kvfs_agi_buf_ops, &bp)) {
+			unread++;
+			continue;
+		}
+		agi = bp->b_addr;
+		icount += kv_le32_to_cpu(agi->icount);
+		ifree += kv_le32_to_cpu(agi->ifree);
+		kv_buf_rele(bp);
+	}
+	kvfs_report_mute(false);
+	kvfs_mount_set_icounts(mp, icount, ifree, unread);
+}
+
 /*
  * The head a metadata block's LSN must be below (kv_bcache_set_lsn_head()):
  * the open log's, or the clean log's a read-only mount found, which does
@@ -569,6 +613,9 @@ int kvfs_mount_open(const char *path, const struct kvfs_mount_opts *o,
 			return err;
 		}
 	}
+	/* last: a failure after it would find its muted reports */
+	if (mp->rdonly || o->keep_orphans)
+		read_icounts(mp);
 	*mpp = mp;
 	return 0;
 out_ic:

@@ -187,6 +187,15 @@ struct kvfs_mount {
 	struct kvfs_perag *pag; /* g.agcount of them */
 	/* blocks free for reservations (fs/trans/trans.h); may read below 0 briefly */
 	_Atomic int64_t fdblocks;
+	/*
+	 * statfs's inodes and free inodes (XFS's m_icount, m_ifree): the AG
+	 * inode headers' at mount, moved by each transaction's changes to
+	 * them at its commit (kvfs_trans_mod_icount()), so that a cancel
+	 * leaves them; an AG whose header did not read counts what the
+	 * superblock's summary has past the others'.  statfs reads them
+	 * without the AG locks or the headers.
+	 */
+	_Atomic int64_t icount, ifree;
 	/* files marked with speculative blocks (kvfs_file_spec_mark()) */
 	_Atomic int64_t spec_files;
 	/*
@@ -264,6 +273,16 @@ void kvfs_mount_shutdown(struct kvfs_mount *mp, const char *why);
  * transactions need (mp->log, the buffer items, the AG counts).
  */
 int kvfs_mount_recovery_ready(struct kvfs_mount *mp, struct kvj_log *log);
+
+/*
+ * statfs's inode counts (mp->icount, ifree) set at mount from the AG
+ * inode headers: icount and ifree those of the headers that read, unread
+ * the number that did not (damaged), which count what the superblock's
+ * summary has past them.  With no transaction running: the headers hold
+ * every commit before it, the counters every one after.
+ */
+void kvfs_mount_set_icounts(struct kvfs_mount *mp, uint64_t icount,
+			    uint64_t ifree, uint32_t unread);
 /* Why the last kvfs_mount_open() of this thread failed ("" if it did not). */
 const char *kvfs_mount_error(void);
 /*

@@ -145,6 +145,7 @@ static void agi_mod_ifree(struct kvfs_trans *tp, struct kvfs_perag *pag,
 			   offsetof(struct kvfs_agi, ifree) + sizeof(kv_le32) -
 				   1);
 	pag->ifree += (uint32_t)delta;
+	kvfs_trans_mod_icount(tp, 0, delta);
 }
 
 static void cur_init(struct kvfs_btree_cur *cur, struct kvfs_btree_ag *ag,
@@ -758,6 +759,7 @@ static int dialloc_new_chunk(struct kvfs_trans *tp, uint64_t goal, bool any_ag,
 				   1);
 	pag->icount += n;
 	pag->ifree += n;
+	kvfs_trans_mod_icount(tp, n, n);
 	ialloc_gained(pag);
 	fresh_set(pag, startino, agino, n, &now, gen);
 	*agnop = agno;
@@ -948,6 +950,7 @@ static int chunk_free(struct kvfs_trans *tp, struct kvfs_btree_cur *cur,
 				   1);
 	pag->icount -= r->count;
 	pag->ifree -= r->count;
+	kvfs_trans_mod_icount(tp, -(int64_t)r->count, -(int64_t)r->count);
 	/* a chunk made here again is initialised (fresh_set()) anew */
 	if (pag->ifresh_ino == start)
 		pag->ifresh_mask = 0;

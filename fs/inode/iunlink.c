@@ -509,7 +509,9 @@ static int load_ag(struct kvfs_mount *mp, uint32_t agno,
 	/* the header's buffer verifier passed: only what we use */
 	kv_buf_lock(bp);
 	agi = bp->b_addr;
+	info->agno = agno;
 	info->icount = kv_le32_to_cpu(agi->icount);
+	info->ifree = kv_le32_to_cpu(agi->ifree);
 	for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS; b++)
 		info->unlinked[b] = kv_le32_to_cpu(agi->unlinked[b]);
 	kv_buf_unlock(bp);
@@ -523,8 +525,9 @@ static int load_ag(struct kvfs_mount *mp, uint32_t agno,
 int kvfs_iunlink_recover(struct kvfs_mount *mp, uint64_t *freed)
 {
 	const struct kvfs_geom *g = &mp->g;
+	uint64_t icount = 0, ifree = 0;
 	struct kvfs_agi_info *info;
-	uint32_t agno;
+	uint32_t agno, unread = 0;
 	unsigned b;
 	int err = 0;
 
@@ -536,7 +539,15 @@ int kvfs_iunlink_recover(struct kvfs_mount *mp, uint64_t *freed)
 		struct iul_ag *a = &mp->iunlink->ags[agno];
 		struct kvfs_report before = *kvfs_report_last();
 
+		/* load_ag() sets it once the header read */
+		info[agno].agno = g->agcount;
 		err = load_ag(mp, agno, &info[agno]);
+		if (info[agno].agno == agno) {
+			icount += info[agno].icount;
+			ifree += info[agno].ifree;
+		} else {
+			unread++;
+		}
 		if (err != -EUCLEAN && err != -EBADMSG)
 			continue;
 		/* reported where it was met; what it costs, here */
@@ -563,8 +574,10 @@ int kvfs_iunlink_recover(struct kvfs_mount *mp, uint64_t *freed)
 			     agno);
 	}
 	/* the maps are whole: from here a last put may free an inode */
-	if (!err)
+	if (!err) {
+		kvfs_mount_set_icounts(mp, icount, ifree, unread);
 		mp->iunlink->ready = true;
+	}
 	for (agno = 0; agno < g->agcount && !err; agno++)
 		for (b = 0; b < KVFS_AGI_UNLINKED_BUCKETS && !err &&
 			    !mp->iunlink->ags[agno].err;

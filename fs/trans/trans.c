@@ -157,6 +157,16 @@ trans_short(const struct kvfs_trans *tp, uint64_t n)
 }
 #endif
 
+/* The inode counts' changes tp committed, into statfs's. */
+static void icount_settle(struct kvfs_trans *tp)
+{
+	if (tp->icount_delta)
+		atomic_fetch_add(&tp->mp->icount, tp->icount_delta);
+	if (tp->ifree_delta)
+		atomic_fetch_add(&tp->mp->ifree, tp->ifree_delta);
+	tp->icount_delta = tp->ifree_delta = 0;
+}
+
 static void trans_settle(struct kvfs_trans *tp, bool committed)
 {
 	int64_t back = (int64_t)tp->blk_res;
@@ -164,8 +174,10 @@ static void trans_settle(struct kvfs_trans *tp, bool committed)
 #ifdef KV_DEBUG
 	trans_peak(tp);
 #endif
-	if (committed)
+	if (committed) {
 		back += (int64_t)tp->blk_freed - (int64_t)tp->blk_used;
+		icount_settle(tp);
+	}
 	atomic_fetch_add(&tp->mp->fdblocks, back);
 }
 
@@ -256,6 +268,7 @@ int kvfs_trans_roll(struct kvfs_trans *tp, uint64_t *seqp)
 	kvfs_extent_busy_trans_done(tp, seq);
 	atomic_fetch_add(&tp->mp->fdblocks, (int64_t)tp->blk_freed);
 	tp->blk_freed = 0;
+	icount_settle(tp);
 	trans_roll_unlock_ags(tp);
 	/*
 	 * Log space for the next step only now: waiting for it under an AG
@@ -302,6 +315,13 @@ int kvfs_trans_use_blocks(struct kvfs_trans *tp, uint64_t n)
 void kvfs_trans_free_blocks(struct kvfs_trans *tp, uint64_t n)
 {
 	tp->blk_freed += n;
+}
+
+void kvfs_trans_mod_icount(struct kvfs_trans *tp, int64_t dicount,
+			   int64_t difree)
+{
+	tp->icount_delta += dicount;
+	tp->ifree_delta += difree;
 }
 
 int kvfs_trans_keep_blocks(struct kvfs_trans *tp, uint64_t n)

@@ -58,6 +58,8 @@ struct kvfs_trans {
 	uint64_t blk_res; /* blocks reserved */
 	uint64_t blk_used; /* of which handed out by the allocator */
 	uint64_t blk_freed; /* blocks this transaction freed */
+	/* its changes to the AG inode headers' counts (mp->icount, ifree) */
+	int64_t icount_delta, ifree_delta;
 	/* debug builds: its kind (kvfs_trans_res_kind()), for reports */
 	unsigned kind;
 	/* AG locks held until commit or cancel (kvfs_trans_lock_ag()) */
@@ -149,6 +151,13 @@ uint64_t kvfs_trans_blocks_left(const struct kvfs_trans *tp);
 int kvfs_trans_use_blocks(struct kvfs_trans *tp, uint64_t n);
 /* n blocks freed: free for others once this transaction commits. */
 void kvfs_trans_free_blocks(struct kvfs_trans *tp, uint64_t n);
+/*
+ * tp moved the inode and free-inode counts of an AG inode header by
+ * dicount and difree: statfs's counts (mp->icount, ifree) follow at its
+ * commit (or the roll that commits the change), never at a cancel.
+ */
+void kvfs_trans_mod_icount(struct kvfs_trans *tp, int64_t dicount,
+			   int64_t difree);
 
 /*
  * Blocks kept past a commit for a later transaction of the same work

@@ -42,6 +42,8 @@ DBLOCKS=$(T "$db" "$tmp/base" sb | sed -n 's/^dblocks = //p')
 cp "$tmp/base" "$img"
 mount_fg "$img" "$mnt"
 walk "$mnt" >"$tmp/clean" || fail walk
+# statfs's inodes and free inodes, for the damaged AGI's mount
+CLEAN_SF=$(T stat -f -c '%c %d' "$mnt") || fail "stat -f"
 unmount_fg "$mnt"
 grep -q '^ERR' "$tmp/clean" && fail "undamaged image: $(grep -m3 ERR "$tmp/clean")"
 [ "$(grep -c '^OK' "$tmp/clean")" -gt 5000 ] || fail "undamaged walk too short"
@@ -164,6 +166,12 @@ grep -q '^ERR' "$tmp/walk" &&
 	fail "lsn-future-agi: errors in the walk: $(grep -m3 '^ERR' "$tmp/walk")"
 cmp -s <(grep "^OK" "$tmp/walk" | sort) <(grep "^OK" "$tmp/clean" | sort) ||
 	fail "lsn-future-agi: the walk differs from the undamaged one"
+# statfs reads no AGI: AG 0's counted from the superblock's summary
+T df -i "$mnt" >"$tmp/df.out" 2>&1 ||
+	fail "lsn-future-agi: df -i: $(cat "$tmp/df.out")"
+sf=$(T stat -f -c '%c %d' "$mnt" 2>&1) || fail "lsn-future-agi: stat -f: $sf"
+[ "$sf" = "$CLEAN_SF" ] ||
+	fail "lsn-future-agi: stat -f says $sf inodes and free, the undamaged mount $CLEAN_SF"
 T rm "$mnt$AG0_FILE" 2>"$tmp/rm.err" &&
 	fail "lsn-future-agi: $AG0_FILE of AG 0 removed"
 grep -q 'Structure needs cleaning' "$tmp/rm.err" ||
