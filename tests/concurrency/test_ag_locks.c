@@ -241,8 +241,7 @@ static void setup_chunks(struct kvfs_mount *mp, struct kvfs_inode **pins)
 		struct kvfs_trans *tp;
 		struct kv_buf *bp;
 
-		CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp),
-			 0);
+		CHECK_EQ(kvfs_trans_alloc_res(mp, &mp->resv.create, 0, &tp), 0);
 		CHECK_EQ(kvfs_ialloc_read_agi(tp, agno, &bp), 0);
 		kvfs_trans_cancel(tp);
 		CHECK(mp->pag[agno].ifree >= LIVE);
