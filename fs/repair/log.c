@@ -472,40 +472,30 @@ static bool future_one(struct future_lsn *f, void *p, size_t len, uint64_t fsb,
 	const struct kvfs_geom *g = &f->rp->g;
 	struct kvfs_blk_hdr *h = p;
 	uint64_t lsn = kv_le64_to_cpu(h->lsn);
+	char why[48];
 	bool fix;
 
 	if (!kv_le32_to_cpu(h->magic) ||
 	    memcmp(h->uuid, g->meta_uuid, KVFS_UUID_SIZE) || lsn < f->head ||
 	    kv_le32_to_cpu(h->crc) != kv_crc32c_block(p, len, KVFS_BLK_CRC_OFF))
 		return false;
-	if (f->no_head && type == KVFS_MB_INODE)
+	/* the same words with a head or without one (zero_log()) */
+	if (f->no_head)
+		snprintf(why, sizeof(why), ", a cycle no log cycle can follow");
+	else
+		snprintf(why, sizeof(why), " ahead of the log (head %u/%u)",
+			 KVJ_LSN_CYCLE(f->head), KVJ_LSN_BLOCK(f->head));
+	if (type == KVFS_MB_INODE)
 		fix = rp_problem(f->rp, true, kv_le64_to_cpu(h->owner), fsb,
 				 "inode %" PRIu64 " (block %" PRIu64
-				 ") has LSN %u/%u, a cycle no log cycle can "
-				 "follow: set to 0",
+				 ") has LSN %u/%u%s: set to 0",
 				 (uint64_t)kv_le64_to_cpu(h->owner), fsb,
-				 KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn));
-	else if (f->no_head)
-		fix = rp_problem(f->rp, true, KVFS_NULLINO, fsb,
-				 "block %" PRIu64 " has LSN %u/%u, a cycle no "
-				 "log cycle can follow: set to 0",
-				 fsb, KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn));
-	else if (type == KVFS_MB_INODE)
-		fix = rp_problem(f->rp, true, kv_le64_to_cpu(h->owner), fsb,
-				 "inode %" PRIu64 " (block %" PRIu64
-				 ") has LSN %u/%u ahead of the log (head "
-				 "%u/%u): set to 0",
-				 (uint64_t)kv_le64_to_cpu(h->owner), fsb,
-				 KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn),
-				 KVJ_LSN_CYCLE(f->head),
-				 KVJ_LSN_BLOCK(f->head));
+				 KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn), why);
 	else
 		fix = rp_problem(f->rp, true, KVFS_NULLINO, fsb,
-				 "block %" PRIu64 " has LSN %u/%u ahead of the "
-				 "log (head %u/%u): set to 0",
+				 "block %" PRIu64 " has LSN %u/%u%s: set to 0",
 				 fsb, KVJ_LSN_CYCLE(lsn), KVJ_LSN_BLOCK(lsn),
-				 KVJ_LSN_CYCLE(f->head),
-				 KVJ_LSN_BLOCK(f->head));
+				 why);
 	fix |= f->overlay;
 	if (fix)
 		kvfs_blkhdr_stamp(p, len, 0);
