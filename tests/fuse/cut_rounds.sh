@@ -28,9 +28,9 @@ fsck_clean() {
 
 # wait_gone PID SECONDS: the process ended within SECONDS
 wait_gone() {
-	for _ in $(seq $(($2 * 10))); do
+	for _ in $(seq $(($2 * 50))); do
 		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
+		sleep 0.02
 	done
 	return 1
 }
@@ -50,7 +50,7 @@ for r in $(seq "$rounds"); do
 	${fault:+env KVFS_DEV_FAULT=$fault} "$mount_kvfs" -f "$img" "$mnt" \
 		${opts:+-o "$opts"} 2>"$tmp/daemon.err" &
 	daemon=$!
-	for _ in $(seq 100); do mounted "$mnt" && break; sleep 0.1; done
+	for _ in $(seq 500); do mounted "$mnt" && break; sleep 0.02; done
 	mounted "$mnt" || fail "$tag: mount: $(cat "$tmp/daemon.err")"
 	rm -f "$tmp/list"
 	"$prog" work "$mnt/r$r" "$tmp/list" 4 &

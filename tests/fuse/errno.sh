@@ -167,9 +167,9 @@ grep -q 'has room again' "$daemon_log" || fail "no 'room again' in the log"
 dd if=/dev/zero of="$host/filler" bs=1M 2>/dev/null
 for i in $(seq 50); do mkdir "$mnt/later/$i" || fail "mkdir later/$i"; done
 T fusermount3 -u "$mnt" || fail "fusermount3 -u (host full)"
-for _ in $(seq 300); do
+for _ in $(seq 1500); do
 	kill -0 "$daemon_pid" 2>/dev/null || break
-	sleep 0.1
+	sleep 0.02
 done
 wait "$daemon_pid" && fail "the unmount on a full host exited 0"
 daemon_pid=

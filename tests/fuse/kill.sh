@@ -31,7 +31,7 @@ T "$mkfs" -q -f -s 64M "$img" || fail "mkfs.kvfs"
 KVFS_ERRTAGS=fuse_write_delay:value=8000000:count=1 \
 	"$mount_kvfs" -f "$img" "$mnt" 2>"$tmp/daemon.err" &
 daemon=$!
-for _ in $(seq 100); do mounted "$mnt" && break; sleep 0.1; done
+for _ in $(seq 500); do mounted "$mnt" && break; sleep 0.02; done
 mounted "$mnt" || fail "watchdog: mount: $(cat "$tmp/daemon.err")"
 conn=$(mountpoint -d "$mnt" | cut -d: -f2)
 pgrep -x -P "$daemon" kvfs-watchdog >/dev/null || fail "no watchdog process"

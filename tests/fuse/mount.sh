@@ -175,9 +175,9 @@ while True:
 	seeker=$!
 	sleep "2.$((round * 3 % 10))"
 	kill -TERM "$daemon_pid"
-	for _ in $(seq 300); do
+	for _ in $(seq 1500); do
 		kill -0 "$daemon_pid" 2>/dev/null || break
-		sleep 0.1
+		sleep 0.02
 	done
 	if kill -0 "$daemon_pid" 2>/dev/null; then
 		echo 1 >"/sys/fs/fuse/connections/$conn/abort"
