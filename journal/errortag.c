@@ -35,6 +35,7 @@ static const char *const tag_names[KVJ_ERRTAG_NR] = {
 	[KVJ_ERRTAG_FUSE_WRITE_DELAY] = "fuse_write_delay",
 	[KVJ_ERRTAG_PUSH_SORT_NOMEM] = "push_sort_nomem",
 	[KVJ_ERRTAG_AG_LOCK_BUSY] = "ag_lock_busy",
+	[KVJ_ERRTAG_NOSPACE_DRAIN] = "nospace_drain",
 };
 
 struct tag {

@@ -142,6 +142,13 @@ enum kvj_errtag {
 	 * -EAGAIN, as when other transactions hold those AGs.
 	 */
 	KVJ_ERRTAG_AG_LOCK_BUSY,
+	/*
+	 * A drain of the log (an unmount's, kvj_log_drain()) gives up on
+	 * write-back stuck for want of device space after value
+	 * milliseconds instead of KVJ_NOSPACE_DRAIN_MS (journal/log.c
+	 * log_drain()): a full host's give-up without its 10 s wait.
+	 */
+	KVJ_ERRTAG_NOSPACE_DRAIN,
 	KVJ_ERRTAG_NR,
 };
 

@@ -210,9 +210,13 @@ static void push_thread_stop(struct kvj_log *log)
 
 static int log_drain(struct kvj_log *log)
 {
+	uint64_t give_up = KVJ_NOSPACE_DRAIN_MS;
 	unsigned pinned, busy, pushed;
 	bool empty;
 	int n, err;
+
+	if (kvj_errtag(KVJ_ERRTAG_NOSPACE_DRAIN))
+		give_up = kvj_errtag_value(KVJ_ERRTAG_NOSPACE_DRAIN);
 
 	for (;;) {
 		err = kvj_log_force(log, 0);
@@ -230,7 +234,7 @@ static int log_drain(struct kvj_log *log)
 			return 0; /* only intents left, waiting for their done */
 		if (n == 0 && busy) {
 			/* the log keeps what is not in place */
-			if (kvj_ail_nospace_for(log, KVJ_NOSPACE_DRAIN_MS))
+			if (kvj_ail_nospace_for(log, give_up))
 				return -ENOSPC;
 			/* their holders will finish, or the device has room */
 			usleep(kvj_ail_nospace_for(log, 0) ?
