@@ -35,6 +35,7 @@
 #include "fs/mount.h"
 #include "fs/inode/openref.h"
 #include "fs/trans/trans.h"
+#include "journal/errortag.h"
 
 int kvfs_open(const char *path, const struct kvfs_open_opts *o,
 	      struct kvfs_mount **mpp, struct kvfs_open_info *info)
@@ -390,6 +391,8 @@ int kvfs_image_lock(const char *path, bool rdonly, unsigned wait_ms, int *fdp)
 
 	if (fd < 0)
 		return -errno;
+	if (kvj_errtag(KVJ_ERRTAG_IMAGE_LOCK_WAIT))
+		wait_ms = kvj_errtag_value(KVJ_ERRTAG_IMAGE_LOCK_WAIT);
 	while (flock(fd, LOCK_EX | LOCK_NB)) {
 		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
 

@@ -36,6 +36,7 @@ static const char *const tag_names[KVJ_ERRTAG_NR] = {
 	[KVJ_ERRTAG_PUSH_SORT_NOMEM] = "push_sort_nomem",
 	[KVJ_ERRTAG_AG_LOCK_BUSY] = "ag_lock_busy",
 	[KVJ_ERRTAG_NOSPACE_DRAIN] = "nospace_drain",
+	[KVJ_ERRTAG_IMAGE_LOCK_WAIT] = "image_lock_wait",
 };
 
 struct tag {

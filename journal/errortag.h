@@ -149,6 +149,13 @@ enum kvj_errtag {
 	 * log_drain()): a full host's give-up without its 10 s wait.
 	 */
 	KVJ_ERRTAG_NOSPACE_DRAIN,
+	/*
+	 * The image lock (fs/kvfs_fs.c kvfs_image_lock()) is waited for
+	 * value milliseconds instead of the caller's wait_ms (the tools'
+	 * KVFS_IMAGE_LOCK_WAIT_MS, 5 s): a refusal of a locked image
+	 * without its wait.
+	 */
+	KVJ_ERRTAG_IMAGE_LOCK_WAIT,
 	KVJ_ERRTAG_NR,
 };
 

@@ -98,7 +98,9 @@ refuse "$T/ext4.img" "contains an existing ext4 signature"
 timeout 20 flock "$T/kvfs.img" sleep 10 &
 holder=$!
 sleep 0.3
-refuse "$T/kvfs.img" "is in use (mounted, or being checked): not formatted" -f
+# (after 100 ms of waiting for the lock, tag image_lock_wait, not 5 s)
+KVFS_ERRTAGS=image_lock_wait:value=100 \
+	refuse "$T/kvfs.img" "is in use (mounted, or being checked): not formatted" -f
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 

@@ -78,15 +78,22 @@ grep -q "^$img $mnt fuse.kvfs rw,.*default_permissions,allow_other" \
 mkdir "$mnt/ops" || fail "mkdir"
 T "$ops" "$mnt/ops" || fail "test_fuse_ops"
 
+# Each refusal below waits for the lock first: 100 ms (tag
+# image_lock_wait), not the tools' 5 s (KVFS_IMAGE_LOCK_WAIT_MS), the
+# same refusal.  A mount that waits for the lock and gets it is below.
+lockwait=image_lock_wait:value=100
 # the image is locked while mounted
-expect 32 "mount.kvfs: $img: in use (locked by another mount)" "$img" "$mnt2"
+KVFS_ERRTAGS=$lockwait expect 32 \
+	"mount.kvfs: $img: in use (locked by another mount)" "$img" "$mnt2"
 # the lock is the file's, whatever name reaches it
 ln -s "$img" "$tmp/link"
-expect 32 "mount.kvfs: $img: in use (locked by another mount)" "$tmp/link" "$mnt2"
+KVFS_ERRTAGS=$lockwait expect 32 \
+	"mount.kvfs: $img: in use (locked by another mount)" "$tmp/link" "$mnt2"
 # and mkfs.kvfs, even with -f, leaves it alone: it had formatted the
 # mounted image, and the daemon's write back at unmount then left a mix
 # of both (fsck: 69 problems)
-out=$(T "$mkfs" -q -f -s 256M "$img" 2>&1) && fail "mkfs -f of a mounted image"
+out=$(KVFS_ERRTAGS=$lockwait T "$mkfs" -q -f -s 256M "$img" 2>&1) &&
+	fail "mkfs -f of a mounted image"
 [ "$out" = "mkfs.kvfs: $img is in use (mounted, or being checked): not formatted" ] ||
 	fail "mkfs -f of a mounted image: '$out'"
 

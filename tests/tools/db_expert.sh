@@ -97,10 +97,13 @@ for cmd in "write sb fdblocks 1" "blocktrash -s 1 -n 1"; do
 done
 cmp -s "$T/base" "$T/img" || fail "refused writes changed the image"
 # a mounted image (mount.kvfs and fsck.kvfs hold its flock) is refused
-flock -n "$T/img" "$DB" -x "$T/img" write sb fdblocks 1 >/dev/null 2>"$T/err"
+# (after 100 ms of waiting for the lock, tag image_lock_wait, not 5 s)
+KVFS_ERRTAGS=image_lock_wait:value=100 flock -n "$T/img" \
+	"$DB" -x "$T/img" write sb fdblocks 1 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 1 ] || fail "-x on a locked image: exit $rc"
 grep -q 'in use' "$T/err" || fail "-x on a locked image: $(cat "$T/err")"
+grep -q 'KVFS_ERRTAGS' "$T/err" && fail "-x on a locked image: $(cat "$T/err")"
 cmp -s "$T/base" "$T/img" || fail "-x on a locked image changed it"
 "$DB" -x "$T/img" write sb nosuchfield 1 2>/dev/null && fail "bad field"
 "$DB" -x "$T/img" write agi 0 'unlinked[64]' 1 2>/dev/null && fail "index"
