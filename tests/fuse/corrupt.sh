@@ -25,7 +25,13 @@
 #    sanitizer report), then unmounts.
 #
 # Usage: corrupt.sh MOUNT_KVFS MKFS KVFS_DB POPULATE FSCK [SEEDS]
+# SEEDS: N for the seeds 1 to N (6 when not given), or FIRST-LAST.
 mount_kvfs=$1 mkfs=$2 db=$3 pop=$4 fsck=$5 seeds=${6:-6}
+case $seeds in
+*-*) seed_list=$(seq "${seeds%-*}" "${seeds#*-}") ;;
+*) seed_list=$(seq "$seeds") ;;
+esac
+[ -n "$seed_list" ] || { echo "FAIL: no seed in '$seeds'"; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 walk() { timeout 120 python3 "$here/walk.py" "$1"; }
@@ -193,7 +199,7 @@ grep -q 'has LSN 100/0 ahead of the log' "$tmp/fsck.out" ||
 echo "corrupt lsn-future-agi: mounted without AG 0's lists naming the LSN and fsck.kvfs, its unlink refused, repaired"
 
 # random damage: refused cleanly, or walked without the daemon dying
-for seed in $(seq "$seeds"); do
+for seed in $seed_list; do
 	cp "$tmp/base" "$img"
 	T "$db" -x "$img" blocktrash -s "$seed" -n 4 -b 4 >/dev/null 2>&1 ||
 		fail "blocktrash -s $seed"
