@@ -40,6 +40,7 @@
 #include "fs/kvfs.h"
 #include "fs/mount.h"
 #include "fs/space/perag.h"
+#include "tests/agi_util.h"
 #include "tests/check.h"
 #include "tests/scrub_util.h"
 
@@ -74,28 +75,10 @@ static uint64_t bfree(struct kvfs_mount *mp)
 /* The inode headers' icount over all AGs, checked against the in-core. */
 static uint64_t icount(struct kvfs_mount *mp)
 {
-	const struct kvfs_geom *g = &mp->g;
-	uint64_t sum = 0;
+	uint64_t n, nfree;
 
-	for (uint32_t agno = 0; agno < g->agcount; agno++) {
-		const struct kvfs_agi *agi;
-		struct kv_buf *bp;
-
-		CHECK_EQ(kv_buf_read(mp->bc,
-				     kvfs_agb_to_fsb(g, agno, KVFS_AGI_AGBNO),
-				     1, &kvfs_agi_buf_ops, &bp),
-			 0);
-		agi = bp->b_addr;
-		if (mp->pag[agno].agi_init) {
-			CHECK_EQ(mp->pag[agno].icount,
-				 kv_le32_to_cpu(agi->icount));
-			CHECK_EQ(mp->pag[agno].ifree,
-				 kv_le32_to_cpu(agi->ifree));
-		}
-		sum += kv_le32_to_cpu(agi->icount);
-		kv_buf_rele(bp);
-	}
-	return sum;
+	agi_counts(mp, &n, &nfree);
+	return n;
 }
 
 /* Whether a chunk record holds ino (the AG locked, as the contract asks). */

@@ -29,6 +29,7 @@
 #include "fs/io/buf_ops.h"
 #include "fs/kvfs.h"
 #include "fs/trans/trans.h"
+#include "tests/agi_util.h"
 #include "tests/life/life.h"
 
 #define NFILES 400
@@ -43,27 +44,6 @@ static struct kvfs_mount *open_fs(bool rdonly)
 
 	CHECK_EQ(kvfs_open(path, &o, &mp, &info), 0);
 	return mp;
-}
-
-/* The inode headers' counts, summed over the AGs. */
-static void agi_counts(struct kvfs_mount *mp, uint64_t *icount, uint64_t *ifree)
-{
-	const struct kvfs_geom *g = &mp->g;
-
-	*icount = *ifree = 0;
-	for (uint32_t agno = 0; agno < g->agcount; agno++) {
-		const struct kvfs_agi *agi;
-		struct kv_buf *bp;
-
-		CHECK_EQ(kv_buf_read(mp->bc,
-				     kvfs_agb_to_fsb(g, agno, KVFS_AGI_AGBNO),
-				     1, &kvfs_agi_buf_ops, &bp),
-			 0);
-		agi = bp->b_addr;
-		*icount += kv_le32_to_cpu(agi->icount);
-		*ifree += kv_le32_to_cpu(agi->ifree);
-		kv_buf_rele(bp);
-	}
 }
 
 /* statfs's counts less what new chunks could hold. */
