@@ -45,27 +45,36 @@ const char *kvfs_mount_error(void)
 	return mount_err;
 }
 
-/* Inodes and free inodes of every AG, from the inode headers. */
-static int sum_agi(struct kvfs_mount *mp, uint64_t *icount, uint64_t *ifree)
+/*
+ * Inodes and free inodes of the AGs whose inode header reads, from the
+ * headers, and in *unread how many do not: the first failed read's
+ * error, or 0.
+ */
+static int sum_agi(struct kvfs_mount *mp, uint64_t *icount, uint64_t *ifree,
+		   uint32_t *unread)
 {
 	const struct kvfs_agi *agi;
 	struct kv_buf *bp;
 	uint32_t i;
-	int err;
+	int err, first = 0;
 
 	*icount = *ifree = 0;
+	*unread = 0;
 	for (i = 0; i < mp->g.agcount; i++) {
 		err = kv_buf_read(mp->bc,
 				  kvfs_agb_to_fsb(&mp->g, i, KVFS_AGI_AGBNO), 1,
 				  &kvfs_agi_buf_ops, &bp);
-		if (err)
-			return err;
+		if (err) {
+			(*unread)++;
+			first = first ?: err;
+			continue;
+		}
 		agi = bp->b_addr;
 		*icount += kv_le32_to_cpu(agi->icount);
 		*ifree += kv_le32_to_cpu(agi->ifree);
 		kv_buf_rele(bp);
 	}
-	return 0;
+	return first;
 }
 
 /* Write the superblock's state (block 0, the primary copy), flushed. */
@@ -73,11 +82,12 @@ static int sb_write_state(struct kvfs_mount *mp, uint32_t state)
 {
 	uint64_t icount = 0, ifree = 0;
 	struct kv_buf *bp;
+	uint32_t unread;
 	int err;
 
 	/* new inode chunks move the inode counts: the summary follows */
 	if (!(state & KVFS_STATE_DIRTY)) {
-		err = sum_agi(mp, &icount, &ifree);
+		err = sum_agi(mp, &icount, &ifree, &unread);
 		/*
 		 * A damaged header (reported; the mount ran without it): the
 		 * summary stays as it was, for fsck.kvfs to set.
@@ -243,25 +253,11 @@ void kvfs_mount_set_icounts(struct kvfs_mount *mp, uint64_t icount,
  */
 static void read_icounts(struct kvfs_mount *mp)
 {
-	uint64_t icount = 0, ifree = 0;
-	uint32_t agno, unread = 0;
+	uint64_t icount, ifree;
+	uint32_t unread;
 
 	kvfs_report_mute(true);
-	for (agno = 0; agno < mp->g.agcount; agno++) {
-		const struct kvfs_agi *agi;
-		struct kv_buf *bp;
-
-		if (kv_buf_read(mp->bc,
-				kvfs_agb_to_fsb(&mp->g, agno, KVFS_AGI_AGBNO),
-				1, &kvfs_agi_buf_ops, &bp)) {
-			unread++;
-			continue;
-		}
-		agi = bp->b_addr;
-		icount += kv_le32_to_cpu(agi->icount);
-		ifree += kv_le32_to_cpu(agi->ifree);
-		kv_buf_rele(bp);
-	}
+	sum_agi(mp, &icount, &ifree, &unread);
 	kvfs_report_mute(false);
 	kvfs_mount_set_icounts(mp, icount, ifree, unread);
 }
