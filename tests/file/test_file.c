@@ -1084,16 +1084,25 @@ static uint64_t last_seq(struct kvfs_mount *mp, uint64_t ino)
 
 /*
  * Sleep past the coarse clock's current tick: an overwrite after it stamps
- * mtime and ctime (one in the same tick as the last stamp does not).
+ * mtime and ctime (one in the same tick as the last stamp does not).  The
+ * clock is read until it moves: a sleep of its resolution was not always
+ * enough on a loaded virtual machine, whose ticks come late (test_timer_
+ * push_flush's overwrite then stamped nothing, committed nothing, and
+ * "last_seq(mp, a) > kvj_log_durable_seq(mp->log)" failed, once in a
+ * tools/check).
  */
 static void next_tick(void)
 {
-	struct timespec res;
+	struct timespec t0, t, ms = { .tv_nsec = 1000000 };
 
-	CHECK_EQ(clock_getres(CLOCK_REALTIME_COARSE, &res), 0);
-	res.tv_nsec += 1000000;
-	while (nanosleep(&res, &res) && errno == EINTR)
-		;
+	CHECK_EQ(clock_gettime(CLOCK_REALTIME_COARSE, &t0), 0);
+	for (int i = 0; i < 10000; i++) {
+		nanosleep(&ms, NULL);
+		CHECK_EQ(clock_gettime(CLOCK_REALTIME_COARSE, &t), 0);
+		if (t.tv_sec != t0.tv_sec || t.tv_nsec != t0.tv_nsec)
+			return;
+	}
+	CHECK(!"the coarse clock did not move in 10 s");
 }
 
 /*
