@@ -53,8 +53,11 @@ typedef unsigned int kv_gfp_t;
 #define KV_NOWARN ((kv_gfp_t)1 << 4) /* do not report the failure */
 #define KV_ZERO ((kv_gfp_t)1 << 5) /* return zeroed memory */
 
+/* The arena's size when kv_config gives none. */
+#define KV_DEFAULT_BUDGET ((size_t)256 << 20)
+
 struct kv_config {
-	size_t budget_bytes; /* arena size; 0 = default (256 MiB) */
+	size_t budget_bytes; /* arena size; 0 = KV_DEFAULT_BUDGET */
 	unsigned vmap_zones; /* 0 = one per CPU */
 	size_t vmap_window; /* reserved virtual bytes; 0 = default */
 	unsigned

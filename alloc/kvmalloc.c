@@ -21,8 +21,6 @@
 
 #include "alloc/internal.h"
 
-#define DEFAULT_BUDGET ((size_t)256 << 20)
-
 static unsigned size_order(size_t npages)
 {
 	return npages <= 1 ? 0 : (unsigned)(64 - __builtin_clzll(npages - 1));
@@ -462,7 +460,7 @@ int kv_init(const struct kv_config *cfg)
 	if (err)
 		return err;
 	err = kv_arena_init(cfg->budget_bytes ? cfg->budget_bytes :
-						DEFAULT_BUDGET);
+						KV_DEFAULT_BUDGET);
 	if (err)
 		return err;
 	if (cfg->prefault)

@@ -591,7 +591,7 @@ void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
 	unsigned home, attempt = 0;
 	struct kv_vzone *z;
 	struct kv_varea *a;
-	uint32_t i;
+	uint32_t i, runs;
 
 	if (!kv.ready)
 		return NULL;
@@ -628,17 +628,22 @@ void *kv_vmap_alloc(size_t size, size_t align, kv_gfp_t gfp)
 			return NULL;
 		}
 	}
-	for (i = 0; i < a->npages; i++)
+	runs = 1;
+	for (i = 0; i < a->npages; i++) {
 		kv_unpoison(kv_page_addr(a->pfn[i]), KV_PAGE_SIZE);
+		runs += i && a->pfn[i] != a->pfn[i - 1] + 1;
+	}
 	/*
-	 * Room in the window, and mappings to spare (at worst one a page):
-	 * under NOFAIL, wait for frees and purges until there are.
+	 * Room in the window, and mappings to spare (area_map() makes one a
+	 * run of consecutive pages: a large area of pages taken together
+	 * needs a few, where one a page would pass the limit): under
+	 * NOFAIL, wait for frees and purges until there are.
 	 */
 	attempt = 0;
 	for (;;) {
-		if (vmaps_over(npages))
+		if (vmaps_over(runs))
 			kv_vmap_purge();
-		if (!vmaps_over(npages) && area_place(a, home, align, &z)) {
+		if (!vmaps_over(runs) && area_place(a, home, align, &z)) {
 			if (!area_map(z, a))
 				break;
 			area_unplace(z, a);

@@ -25,9 +25,11 @@
 #include "alloc/kvalloc.h"
 #include "fs/kvfs.h"
 #include "fs/io/blkhdr.h"
+#include "fs/io/dev.h"
 #include "fs/repair/repair.h"
 #include "journal/bug.h"
 #include "journal/journal.h"
+#include "tools/cli.h"
 #include "tools/report.h"
 
 #define EXIT_CLEAN 0
@@ -36,12 +38,16 @@
 #define EXIT_OPERR 8
 #define EXIT_USAGE 16
 
+/* -m's least: the arena's own bookkeeping and a small filesystem's caches */
+#define MIN_BUDGET ((uint64_t)16 << 20)
+
 static const char *prog = "fsck.kvfs";
 
 struct ui {
 	const struct kvfs_repair_opts *o;
 	const char *target;
 	bool verbose;
+	size_t budget; /* kvalloc's, for the message when it is short */
 	bool tty; /* stderr is a terminal: progress there */
 	double progress_after; /* seconds into a phase before it shows */
 	struct timespec phase_start;
@@ -62,7 +68,7 @@ struct ui {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-n|-y|-p] [-f] [-L] [-v] TARGET\n"
+		"Usage: %s [-n|-y|-p] [-f] [-L] [-v] [-m SIZE] TARGET\n"
 		"Check and repair a kvfs filesystem (image file or block "
 		"device).\n"
 		"\n"
@@ -76,6 +82,9 @@ static void usage(FILE *f)
 		"  -L  zero a log that cannot be replayed (its changes are "
 		"lost)\n"
 		"  -v  verbose: the time each phase took\n"
+		"  -m SIZE  the memory budget (K/M/G/T suffixes); default\n"
+		"      256M plus 256M per TiB of the target for its block\n"
+		"      maps (reserved: used only as far as needed)\n"
 		"  -V  print the version and exit\n"
 		"  -h  this help\n"
 		"\n"
@@ -280,6 +289,23 @@ static int lock_image(const char *target, bool rdonly, int *fdp)
 	return err;
 }
 
+/*
+ * The default budget for target: what the repair library asks for a
+ * device of its size (a device that does not open is reported by the
+ * run).
+ */
+static size_t target_budget(const char *target)
+{
+	struct kv_dev *dev;
+	size_t budget;
+
+	if (kv_dev_open(target, KV_DEV_RDONLY, &dev))
+		return KV_DEFAULT_BUDGET;
+	budget = kvfs_repair_budget(kv_dev_size(dev));
+	kv_dev_close(dev);
+	return budget;
+}
+
 static int run(const char *target, const struct kvfs_repair_opts *o, bool force)
 {
 	struct kvfs_repair_result res;
@@ -319,6 +345,12 @@ static int run(const char *target, const struct kvfs_repair_opts *o, bool force)
 		       " fixed, %" PRIu64 " left\n",
 		       target, res.found, res.fixed, res.left);
 		return EXIT_LEFT;
+	case -ENOMEM:
+		fprintf(stderr,
+			"%s: %s: %s within the memory budget of %zu MiB "
+			"(-m SIZE raises it)\n",
+			prog, target, strerror(-err), u->budget >> 20);
+		return EXIT_OPERR;
 	default:
 		fprintf(stderr, "%s: %s: %s\n", prog, target, strerror(-err));
 		return EXIT_OPERR;
@@ -362,12 +394,14 @@ int main(int argc, char **argv)
 			.shown = -1,
 			.last = { .blkno = KVFS_NULLBLOCK },
 			.lock = PTHREAD_MUTEX_INITIALIZER };
+	struct kv_config kc = { 0 };
 	bool force = false, n = false, y = false, p = false;
+	uint64_t budget = 0;
 	int opt, fd, ret;
 
 	tool_report_init(prog);
 	kvj_bug_set_hook(kvj_bug_stderr);
-	while ((opt = getopt_long(argc, argv, "nypafLvVh", longopts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "nypafLvm:Vh", longopts, NULL)) !=
 	       -1) {
 		switch (opt) {
 		case 'n':
@@ -388,6 +422,10 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			u.verbose = true;
+			break;
+		case 'm':
+			if (cli_size(prog, "-m", optarg, MIN_BUDGET, &budget))
+				return EXIT_USAGE;
 			break;
 		case 'V':
 			printf("%s %s (on-disk format v%d)\n", prog, KV_VERSION,
@@ -416,7 +454,9 @@ int main(int argc, char **argv)
 	u.progress_after = progress_after();
 	if (lock_image(argv[optind], o.dry_run, &fd))
 		return EXIT_OPERR;
-	ret = kv_init(NULL);
+	kc.budget_bytes = budget ? budget : target_budget(argv[optind]);
+	u.budget = kc.budget_bytes;
+	ret = kv_init(&kc);
 	if (ret) {
 		fprintf(stderr, "%s: cannot initialise memory: %s\n", prog,
 			strerror(-ret));

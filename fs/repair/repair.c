@@ -334,6 +334,14 @@ report:
 	return 0;
 }
 
+size_t kvfs_repair_budget(uint64_t dev_bytes)
+{
+	/* bytes of one map: a bit per block of the smallest size */
+	uint64_t map = (dev_bytes >> KVFS_MIN_BLOCKLOG) / 8 + 8;
+
+	return KV_DEFAULT_BUDGET + 2 * (size_t)map;
+}
+
 int kvfs_repair_clean(const char *path, struct kvfs_geom *g)
 {
 	struct kv_dev *dev;

@@ -233,6 +233,29 @@ static void test_prefault(void)
 	kv_vfree(p);
 }
 
+/*
+ * A mapping a run of consecutive pages, not a page: an area larger in
+ * pages than the mappings left fits when its pages come in runs (fsck's
+ * block map of an 8 TiB filesystem: 65 536 pages, under a limit of
+ * 49 000 mappings).
+ */
+static void test_large_area(void)
+{
+	struct kv_config cfg = { .budget_bytes = 32u << 20 };
+	size_t len = 16u << 20;
+	uint8_t *p;
+
+	CHECK_EQ(kv_init(&cfg), 0);
+	kv.vmap_limit = 100;
+	p = kv_vmalloc(len, KV_NOWARN);
+	CHECK(p);
+	CHECK(kv.vmaps <= kv.vmap_limit);
+	memset(p, 5, len);
+	CHECK_EQ(p[len - 1], 5);
+	kv_vfree(p);
+	kv_fini();
+}
+
 int main(void)
 {
 	struct kv_config cfg = { .budget_bytes = 32u << 20, .purge_batch = 64 };
@@ -251,5 +274,6 @@ int main(void)
 	kv_fini();
 	test_steal_and_purge();
 	test_map_limit();
+	test_large_area();
 	return 0;
 }
