@@ -83,8 +83,9 @@ static void usage(FILE *f)
 		"lost)\n"
 		"  -v  verbose: the time each phase took\n"
 		"  -m SIZE  the memory budget (K/M/G/T suffixes); default\n"
-		"      256M plus 256M per TiB of the target for its block\n"
-		"      maps (reserved: used only as far as needed)\n"
+		"      256M, plus 256M per TiB of the target for its block\n"
+		"      maps and 128 bytes per inode in use (reserved: used\n"
+		"      only as far as needed)\n"
 		"  -V  print the version and exit\n"
 		"  -h  this help\n"
 		"\n"
@@ -301,7 +302,7 @@ static size_t target_budget(const char *target)
 
 	if (kv_dev_open(target, KV_DEV_RDONLY, &dev))
 		return KV_DEFAULT_BUDGET;
-	budget = kvfs_repair_budget(kv_dev_size(dev));
+	budget = kvfs_repair_budget(dev);
 	kv_dev_close(dev);
 	return budget;
 }
@@ -456,6 +457,8 @@ int main(int argc, char **argv)
 		return EXIT_OPERR;
 	kc.budget_bytes = budget ? budget : target_budget(argv[optind]);
 	u.budget = kc.budget_bytes;
+	if (u.verbose)
+		printf("memory budget: %zu MiB\n", u.budget >> 20);
 	ret = kv_init(&kc);
 	if (ret) {
 		fprintf(stderr, "%s: cannot initialise memory: %s\n", prog,

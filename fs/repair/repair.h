@@ -130,14 +130,15 @@ int kvfs_repair(const char *path, const struct kvfs_repair_opts *o,
 		struct kvfs_repair_result *res);
 
 /*
- * The kvalloc budget (struct kv_config budget_bytes) a repair of a device
- * of dev_bytes bytes may need: the default arena, plus the block maps of
- * the repair and of its checker (a bit per block each: a quarter of the
- * whole default arena at 8 TiB with 4 KiB blocks) at the smallest block size,
- * which the device bounds before any superblock is read.  The arena is
- * reserved, not filled: what is not allocated costs no memory.
+ * The kvalloc budget (struct kv_config budget_bytes) a repair of dev may
+ * need, called before kv_init(): the default arena, plus the block maps
+ * of the repair and of its checker (a bit per block each: the whole
+ * default arena at 8 TiB with 4 KiB blocks) at the smallest block size,
+ * which the device's size bounds, plus a share per inode in use as the
+ * primary superblock counts them (none when it does not verify).  The
+ * arena is reserved, not filled: what is not allocated costs no memory.
  */
-size_t kvfs_repair_budget(uint64_t dev_bytes);
+size_t kvfs_repair_budget(struct kv_dev *dev);
 
 /*
  * Whether fsck may skip the filesystem on path without -f: its superblock
