@@ -163,13 +163,16 @@ buf = b"w" * (1 << 20)
 i = 0
 while True:
     os.pwrite(fd, buf, ((i * 7) % 300) << 20)
-    i += 1' "$mnt/f" >/dev/null 2>&1 &
+    if i == 0:
+        open(sys.argv[2], "w").close()
+    i += 1' "$mnt/f" "$tmp/writing" >/dev/null 2>&1 &
 	writer=$!
 	python3 -c '
 import os, sys, time
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.01)
 fd = os.open(sys.argv[1], os.O_RDONLY)
+open(sys.argv[2], "w").close()
 n = 0
 while True:
     try:
@@ -178,9 +181,20 @@ while True:
     except OSError as e:
         if e.errno != 6:
             raise
-    n += 1' "$mnt/f" >/dev/null 2>&1 &
+    n += 1' "$mnt/f" "$tmp/seeking" >/dev/null 2>&1 &
 	seeker=$!
-	sleep "2.$((round * 3 % 10))"
+	# the kill 0.2 to 0.9 s into the race, once the writer has written
+	# and the seeker opened the file (each says so): a fixed 2.2 to 2.9 s
+	# from their start was mostly python3's start (0.6 to 1.5 s here)
+	for _ in $(seq 1500); do
+		[ -e "$tmp/writing" ] && [ -e "$tmp/seeking" ] && break
+		sleep 0.02
+	done
+	if [ ! -e "$tmp/writing" ] || [ ! -e "$tmp/seeking" ]; then
+		kill "$writer" "$seeker" 2>/dev/null
+		fail "round $round: the writer or the seeker did not start"
+	fi
+	sleep "0.$((round * 3 % 10))"
 	kill -TERM "$daemon_pid"
 	for _ in $(seq 1500); do
 		kill -0 "$daemon_pid" 2>/dev/null || break
@@ -196,6 +210,7 @@ while True:
 	kill "$writer" "$seeker" 2>/dev/null
 	wait "$writer" "$seeker" 2>/dev/null
 	mounted "$mnt" && fail "mounted after SIGTERM (round $round)"
+	rm -f "$tmp/writing" "$tmp/seeking"
 done
 
 # a memory budget too small for the filesystem (64 KiB blocks need more
