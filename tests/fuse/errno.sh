@@ -139,18 +139,19 @@ grep -q KVFS_ERRTAGS "$daemon_log" && fail "tag nospace_drain: $(cat "$daemon_lo
 dd if=/dev/zero of="$host/filler" bs=1M 2>/dev/null
 [ "$(df --output=avail "$host" | tail -n 1)" -lt 64 ] || fail "host not full"
 # creates until one fails: ENOSPC, never EIO, after a log's worth of them
+# (names of 201 bytes: each logs its name, the log fills in fewer creates)
 if ! T python3 - "$mnt" <<'PY'
 import errno, os, sys
-d, n = sys.argv[1], 0
+d, n, pad = sys.argv[1], 0, "." + "n" * 194
 try:
     while n < 200000:
-        os.close(os.open(f"{d}/f{n}", os.O_CREAT | os.O_WRONLY, 0o644))
+        os.close(os.open(f"{d}/f{n:05}{pad}", os.O_CREAT | os.O_WRONLY, 0o644))
         n += 1
     sys.exit("200000 creates on a full host, no ENOSPC")
 except OSError as e:
     if e.errno != errno.ENOSPC or n < 1000:
         sys.exit(f"create {n}: {e}")
-open(f"{d}/f0").read()
+open(f"{d}/f00000{pad}").read()
 print(f"ENOSPC after {n} creates")
 PY
 then
