@@ -31,10 +31,21 @@ fail() {
 }
 mounted() { grep -q " $1 fuse" /proc/mounts; }
 
+# fusermount_u MOUNTPOINT: fusermount3 -u, failing with what it said, its
+# exit status (124: its 60 s ran out) and the processes whose working
+# directory or open files are under MOUNTPOINT (a busy mount's holders)
+fusermount_u() {
+	local out rc
+	out=$(T fusermount3 -u "$1" 2>&1)
+	rc=$?
+	[ $rc = 0 ] && return 0
+	fail "fusermount3 -u $1: exit $rc: $out; held by: $(ls -l /proc/[0-9]*/cwd /proc/[0-9]*/fd 2>/dev/null | grep -F " -> $1" | head -5)"
+}
+
 # unmount MOUNTPOINT IMAGE: and wait for the daemon to finish writing back
 # (it holds the image's lock until kvfs_close() returned)
 unmount() {
-	T fusermount3 -u "$1" || fail "fusermount3 -u $1"
+	fusermount_u "$1"
 	timeout 30 flock -w 25 "$2" true || fail "daemon did not exit"
 	mounted "$1" && fail "$1 still mounted"
 	return 0
@@ -91,7 +102,7 @@ wait_fg() {
 
 # unmount_fg MOUNTPOINT: unmount the mount of mount_fg, then wait_fg
 unmount_fg() {
-	T fusermount3 -u "$1" || fail "fusermount3 -u $1"
+	fusermount_u "$1"
 	wait_fg
 	mounted "$1" && fail "$1 still mounted"
 	return 0
