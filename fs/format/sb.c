@@ -124,11 +124,10 @@ int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 	return 0;
 }
 
-int kvfs_sb_read(struct kv_dev *dev, struct kvfs_geom *g)
+int kvfs_sb_blocksize(struct kv_dev *dev, uint32_t *bsp)
 {
 	struct kvfs_dsb head;
 	uint32_t bs;
-	void *blk;
 	int ret;
 
 	if (kv_dev_size(dev) < sizeof(head))
@@ -153,6 +152,18 @@ int kvfs_sb_read(struct kv_dev *dev, struct kvfs_geom *g)
 	if (bs > kv_dev_size(dev))
 		return kvfs_corrupt(-EUCLEAN, 0, "superblock of AG 0",
 				    "block size %u larger than the device", bs);
+	*bsp = bs;
+	return 0;
+}
+
+int kvfs_sb_read(struct kv_dev *dev, struct kvfs_geom *g)
+{
+	uint32_t bs;
+	void *blk;
+	int ret = kvfs_sb_blocksize(dev, &bs);
+
+	if (ret)
+		return ret;
 	blk = kvmalloc(bs, 0);
 	if (!blk)
 		return -ENOMEM;

@@ -29,6 +29,14 @@ int kvfs_sb_from_disk(const void *blk, size_t len, uint32_t agno,
 		      const uint8_t *meta_uuid, struct kvfs_geom *g);
 
 /*
+ * The block size the primary superblock's header names, checked against
+ * the format's range and the device, before the block itself is read (it
+ * reads no more than the header: usable before kv_init()).  Errors as
+ * kvfs_sb_read()'s.
+ */
+int kvfs_sb_blocksize(struct kv_dev *dev, uint32_t *bs);
+
+/*
  * Read and verify the primary superblock.  -ENODATA (no message) when block
  * 0 is not a kvfs superblock at all (neither its magic nor the fields
  * around it); -EBADMSG/-EUCLEAN when it is a damaged

@@ -347,17 +347,12 @@ size_t kvfs_repair_budget(struct kv_dev *dev)
 	/* bytes of one map: a bit per block of the smallest size */
 	uint64_t map = (kv_dev_size(dev) >> KVFS_MIN_BLOCKLOG) / 8 + 8, n;
 	size_t budget = KV_DEFAULT_BUDGET + 2 * (size_t)map;
-	struct kvfs_dsb head;
 	struct kvfs_geom g;
 	uint32_t bs;
 	void *blk;
 
 	/* the primary's count of inodes in use: a hint, none if damaged */
-	if (kv_dev_pread(dev, &head, sizeof(head), 0))
-		return budget;
-	bs = kv_le32_to_cpu(head.blocksize);
-	if (bs < (1u << KVFS_MIN_BLOCKLOG) || bs > (1u << KVFS_MAX_BLOCKLOG) ||
-	    bs & (bs - 1) || bs > kv_dev_size(dev))
+	if (kvfs_sb_blocksize(dev, &bs))
 		return budget;
 	/* malloc(): kvalloc is not up yet, its budget is what this sizes */
 	blk = malloc(bs);
